@@ -1,0 +1,259 @@
+"""The compiler's public entry points: grad, value_and_grad, differentiate, source,
+register_vjp."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from collections.abc import Callable
+from typing import Any
+
+from . import runtime as rt
+from .backend import array_module
+from .compiler.cache import Unit, unit_for
+from .rules import registry
+
+Wrt = int | str | tuple
+
+
+def _kind(x: Any) -> str:
+    return "any" if isinstance(x, (list, tuple, dict)) else "array"
+
+
+def _seed(value: Any, fn_name: str) -> Any:
+    """The gradient of the result with respect to itself, for a scalar result."""
+    if type(value) is float:
+        return 1.0
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return 1.0
+        raise TypeError(f"{fn_name} must return a scalar to be differentiated, "
+                        f"not {type(value).__name__}")
+    if shape == ():
+        return 1.0
+    size = 1
+    for n in shape:
+        size *= n
+    if size != 1:
+        raise ValueError(f"{fn_name} returned an array of shape {tuple(shape)}; srcdiff "
+                         "differentiates functions returning a scalar (reduce it first, "
+                         "e.g. with .sum())")
+    return array_module(value).ones_like(value)
+
+
+class _Target:
+    """A function (or bound method) and the parameters to differentiate."""
+
+    def __init__(self, fn: Callable, wrt: Wrt):
+        self.bound: tuple = ()
+        if isinstance(fn, types.MethodType):
+            self.bound = (fn.__self__,)
+            fn = fn.__func__
+        fn = inspect.unwrap(getattr(fn, "__wrapped_function__", fn))
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(f"srcdiff differentiates Python functions, not "
+                            f"{type(fn).__name__}")
+        self.fn = fn
+        params = list(inspect.signature(fn).parameters.values())[len(self.bound):]
+        self.multiple = isinstance(wrt, (tuple, list))
+        self.names: list[str] = []
+        self.positions: list[int | None] = []
+        for w in (wrt if self.multiple else (wrt,)):
+            if isinstance(w, int):
+                if not 0 <= w < len(params):
+                    raise ValueError(f"wrt={w} but {fn.__qualname__} takes "
+                                     f"{len(params)} argument(s)")
+                p = params[w]
+            else:
+                matches = [p for p in params if p.name == w]
+                if not matches:
+                    raise ValueError(f"{fn.__qualname__} has no argument named {w!r}")
+                p = matches[0]
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise ValueError(f"cannot differentiate with respect to *{p.name}")
+            self.names.append(p.name)
+            positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            self.positions.append(params.index(p) if positional else None)
+        self.active = tuple(dict.fromkeys(self.names))
+        self.units: dict[tuple, Unit] = {}
+        self.last: tuple[Unit, tuple] | None = None
+
+    def values(self, args: tuple, kwargs: dict) -> list:
+        out = []
+        for n, pos in zip(self.names, self.positions, strict=True):
+            if pos is not None and pos < len(args):
+                out.append(args[pos])
+            elif n in kwargs:
+                out.append(kwargs[n])
+            else:
+                default = inspect.signature(self.fn).parameters[n].default
+                if default is inspect.Parameter.empty:
+                    raise TypeError(f"{self.fn.__qualname__}() missing argument {n!r}")
+                out.append(default)
+        return out
+
+    def run(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        values = self.values(args, kwargs)
+        for v in values:
+            dtype = getattr(v, "dtype", None)
+            if isinstance(v, (bool, int)) or (dtype is not None and dtype.kind in "biu"):
+                raise TypeError(f"cannot differentiate {self.fn.__qualname__} with respect "
+                                "to an integer argument: pass a float")
+        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
+        xp = array_module(*values)
+        key = (tuple(kinds.values()), xp.__name__, registry.version())
+        unit = self.units.get(key)
+        if unit is None:
+            unit = self.units[key] = unit_for(self.fn, self.active, kinds, xp)
+        saved: dict = {}
+        path: list = []
+        value = unit.primal(saved, path, *self.bound, *args, **kwargs)
+        seed = _seed(value, self.fn.__qualname__)
+        pkey = rt.path_key(path) if path else ()
+        hit = unit.adjoints.get(pkey)
+        adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
+        grads = adjoint(saved, seed)
+        self.last = (unit, pkey)
+        by_name = dict(zip(unit.wrt, grads, strict=True))
+        out = tuple(rt.grad_like(by_name[n], v) for n, v in zip(self.names, values,
+                                                                 strict=True))
+        return value, (out if self.multiple else out[0])
+
+    def call(self, args: tuple, kwargs: dict) -> Any:
+        """Run the compiled primal alone (nothing differentiated)."""
+        unit = self.units.get(())
+        if unit is None:
+            unit = self.units[()] = unit_for(self.fn, (), {}, array_module())
+        return unit.primal({}, [], *self.bound, *args, **kwargs)
+
+    def source(self) -> str:
+        if self.last is None:
+            raise RuntimeError(f"no gradient of {self.fn.__qualname__} has been computed "
+                               "yet: call it first, then ask for its source")
+        return render_source(*self.last)
+
+
+def render_source(unit: Unit, key: tuple) -> str:
+    """The primal and the adjoint of one path, as one self-contained module."""
+    _, adjoint_text = unit.adjoint(key)
+    wrt = ", ".join(unit.wrt)
+    header = [
+        f"# srcdiff: gradient of {unit.label} with respect to {wrt}",
+        f"# path: {describe_path(key)}",
+        f"import {unit.xp.__name__} as xp",
+        "from srcdiff import runtime as rt",
+    ]
+    imports = _user_imports(unit)
+    return "\n".join(header + imports + ["", ""]) + "\n" + unit.primal_source + "\n\n" + \
+        adjoint_text
+
+
+def describe_path(key: tuple) -> str:
+    if not key:
+        return "straight line"
+    return " ".join(str(k) for k in key)
+
+
+def _user_imports(unit: Unit) -> list[str]:
+    """``import numpy as np`` and the like, for the modules the user's code names."""
+    lines = []
+    for name_, value in sorted(unit.fn.__globals__.items()):
+        if isinstance(value, types.ModuleType) and name_ in unit.primal_source:
+            if value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy"):
+                lines.append(f"import {value.__name__} as {name_}"
+                             if name_ != value.__name__ else f"import {name_}")
+    return lines
+
+
+class GradientFunction:
+    """What ``sd.grad`` and ``sd.value_and_grad`` return."""
+
+    def __init__(self, fn: Callable, wrt: Wrt, with_value: bool):
+        self._target = _Target(fn, wrt)
+        self._with_value = with_value
+        functools.update_wrapper(self, self._target.fn, updated=())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        value, grads = self._target.run(args, kwargs)
+        return (value, grads) if self._with_value else grads
+
+    def _srcdiff_source(self) -> str:
+        return self._target.source()
+
+
+def grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
+    """A function computing the gradient of scalar-valued ``fn`` with respect to the
+    argument(s) ``wrt`` (an index, a name, or a tuple of them)."""
+    return GradientFunction(fn, wrt, with_value=False)
+
+
+def value_and_grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
+    """Like ``grad``, returning ``(value, gradient)``."""
+    return GradientFunction(fn, wrt, with_value=True)
+
+
+class Differentiated:
+    """A function decorated with ``@sd.differentiate``."""
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0):
+        self._fn = fn
+        self._wrt = wrt
+        self._grad = GradientFunction(fn, wrt, with_value=True)
+        self._plain: _Target | None = None
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        bound = Differentiated(types.MethodType(self._fn, obj), self._wrt)
+        return bound
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._plain is None:
+            self._plain = _Target(self._fn, ())
+        return self._plain.call(args, kwargs)
+
+    def grad(self, *args: Any, **kwargs: Any) -> Any:
+        """The gradient of this function at ``args``, with respect to its ``wrt``."""
+        return self._grad(*args, **kwargs)[1]
+
+    def value_and_grad(self, *args: Any, **kwargs: Any) -> Any:
+        """``(value, gradient)`` at ``args``."""
+        return self._grad(*args, **kwargs)
+
+    def _srcdiff_source(self) -> str:
+        return self._grad._srcdiff_source()
+
+
+def differentiate(fn: Callable | None = None, *, wrt: Wrt = 0) -> Any:
+    """Decorator: ``@sd.differentiate`` or ``@sd.differentiate(wrt=...)``."""
+    if fn is None:
+        return lambda f: Differentiated(f, wrt)
+    return Differentiated(fn, wrt)
+
+
+def source(obj: Any) -> str:
+    """The generated source (traced primal and adjoint) that the latest call of ``obj``
+    ran: a ``grad``/``value_and_grad`` function, a ``@differentiate`` function, or a
+    tensor on which ``backward()`` was called."""
+    getter = getattr(obj, "_srcdiff_source", None)
+    if getter is not None:
+        return getter()
+    text = getattr(obj, "_source", None)
+    if text is not None:
+        return text
+    raise RuntimeError(f"no generated source for {type(obj).__name__}: pass a function "
+                       "made by sd.grad, sd.value_and_grad or @sd.differentiate after "
+                       "calling it, or a tensor after backward()")
+
+
+def register_vjp(fn: Callable) -> Callable[[Callable], Callable]:
+    """Decorator registering ``vjp(g, result, *args)`` as the reverse rule of ``fn``."""
+
+    def register(vjp: Callable) -> Callable:
+        registry.register(fn, registry.make_rule(vjp, inline=False))
+        return vjp
+
+    return register

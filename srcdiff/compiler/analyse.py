@@ -1,0 +1,454 @@
+"""Stage 3: what each normalized statement computes, which names are active, and what the
+adjoint will need from the forward pass.
+
+Invariant: after ``analyse``, every statement of the normalized function carries an
+``Op`` in ``stmt.op`` (assignments and returns) and every loop a ``Loop`` in ``stmt.loop``;
+``Analysis.active`` holds every name that may depend on a differentiated argument.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import textwrap
+import types
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import gast
+
+from .. import runtime as rt_module
+from ..rules import registry
+from .normalize import const, local_names, name, walk_statements
+from .parse import Parsed
+
+BINOPS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+    gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
+    gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
+    gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+}
+UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
+registry.nondiff(operator.floordiv, operator.invert, operator.and_, operator.or_,
+                 operator.xor, operator.lshift, operator.rshift, operator.not_)
+
+DIFFERENTIATING = ("rule", "call", "copy")
+
+
+@dataclass
+class Op:
+    """One normalized statement, as the primal and the adjoint see it.
+
+    kind: ``copy`` (``x = y``), ``rule`` (a primitive with a registered rule), ``call``
+    (a user function or another callable, differentiated through ``rt.call``),
+    ``return``, or ``passive`` (nothing to differentiate).
+    """
+
+    kind: str
+    target: str | None = None
+    rule: registry.Rule | None = None
+    operands: list[gast.expr] = field(default_factory=list)
+    bound: dict[str, gast.expr] = field(default_factory=dict)
+    primitive: Any = None
+    callee: gast.expr | None = None
+    keywords: list[gast.keyword] = field(default_factory=list)
+    saves: tuple[str, ...] = ()
+
+    def operand_names(self) -> list[str]:
+        return [a.id for a in self.operands if isinstance(a, gast.Name)]
+
+
+@dataclass
+class Loop:
+    """Facts about one loop that the primal and the adjoint share."""
+
+    index: int
+    branching: bool
+    assigned: set[str]
+    entry_saves: tuple[str, ...]
+
+
+@dataclass
+class Analysis:
+    parsed: Parsed
+    fn: gast.FunctionDef
+    active: set[str]
+    params: list[str]
+    kinds: dict[str, str]
+
+
+class Analyser:
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str]):
+        self.p = parsed
+        self.fn = fn
+        self.locals = local_names(fn)
+        self.active = set(active_params)
+        self.final = False
+
+    # --- callees ---------------------------------------------------------------------
+    def resolve(self, func: gast.expr) -> tuple[str, Any]:
+        """('object', obj) for a callee known now, ('method', attr) for ``local.attr``,
+        ('dynamic', None) for a callee only known when the code runs."""
+        path = []
+        e = func
+        while isinstance(e, gast.Attribute):
+            path.append(e.attr)
+            e = e.value
+        if not isinstance(e, gast.Name):
+            return "dynamic", None
+        if e.id in self.locals:
+            return ("method", None) if path else ("dynamic", None)
+        if e.id == "rt" and path:
+            found, obj = True, rt_module
+        else:
+            found, obj = self.p.resolve(e.id)
+        if not found:
+            return "dynamic", None
+        for attr in reversed(path):
+            if not hasattr(obj, attr):
+                return "dynamic", None
+            obj = getattr(obj, attr)
+        return "object", obj
+
+    def is_active(self, e: gast.expr | None) -> bool:
+        if isinstance(e, gast.Name):
+            return e.id in self.active
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return any(self.is_active(x) for x in e.elts)
+        return False
+
+    def fail(self, node: gast.AST, what: str, hint: str) -> Op:
+        if self.final:
+            raise self.p.error(what, node, hint)
+        return Op("passive")
+
+    # --- classification --------------------------------------------------------------
+    def classify(self, stmt: gast.stmt) -> Op:
+        if isinstance(stmt, gast.Return):
+            return Op("return", operands=[stmt.value])
+        if not isinstance(stmt, gast.Assign):
+            return Op("passive")
+        target = stmt.targets[0]
+        if isinstance(target, gast.Subscript):
+            return self.classify_setitem(stmt, target)
+        if isinstance(target, gast.Attribute):
+            if self.is_active(stmt.value):
+                return self.fail(stmt, "assignment of a differentiated value to an attribute",
+                                 "keep the value in a local variable")
+            return Op("passive")
+        op = self.classify_value(stmt.value, stmt)
+        op.target = target.id
+        return op
+
+    def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
+        base = target.value
+        if not isinstance(base, gast.Name):
+            return self.fail(stmt, "item assignment into an expression",
+                             "assign into a local variable")
+        if not (self.is_active(base) or self.is_active(stmt.value)):
+            return Op("passive", target=base.id)
+        rule = registry.lookup(rt_module.setitem)
+        return self.rule_op(rule, rt_module.setitem, [base, index_value(target.slice),
+                                                      stmt.value], [], stmt, base.id)
+
+    def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
+        if isinstance(v, gast.Name):
+            return Op("copy", operands=[v])
+        if isinstance(v, gast.BinOp):
+            prim = BINOPS[type(v.op)]
+            return self.primitive(prim, [v.left, v.right], [], stmt, describe_op(v.op))
+        if isinstance(v, gast.UnaryOp) and type(v.op) in UNARYOPS:
+            prim = UNARYOPS[type(v.op)]
+            return self.primitive(prim, [v.operand], [], stmt, "unary operator")
+        if isinstance(v, gast.Subscript):
+            if not self.is_active(v.value):
+                return Op("passive")
+            return self.primitive(operator.getitem, [v.value, index_value(v.slice)], [],
+                                  stmt, "indexing")
+        if isinstance(v, gast.Attribute):
+            if not self.is_active(v.value):
+                return Op("passive")
+            return self.primitive(f"ndarray.{v.attr}", [v.value], [], stmt,
+                                  f"attribute .{v.attr} of an array")
+        if isinstance(v, (gast.Tuple, gast.List)):
+            key = "tuple-display" if isinstance(v, gast.Tuple) else "list-display"
+            return self.primitive(key, list(v.elts), [], stmt, "display")
+        if isinstance(v, gast.Dict):
+            return self.primitive("dict-display", list(v.values), [], stmt, "dict display")
+        if isinstance(v, gast.Call):
+            return self.classify_call(v, stmt)
+        return Op("passive")
+
+    def classify_call(self, call: gast.Call, stmt: gast.stmt) -> Op:
+        args = list(call.args)
+        kw_active = any(self.is_active(k.value) for k in call.keywords)
+        kind, obj = self.resolve(call.func)
+        if kind == "method":
+            owner = call.func.value
+            if self.is_active(owner):
+                return self.primitive(f"ndarray.{call.func.attr}", [owner] + args,
+                                      call.keywords, stmt, f"method .{call.func.attr}()")
+            kind = "dynamic"
+        if kind == "object":
+            rule = registry.lookup(obj)
+            if rule is not None:
+                return self.rule_op(rule, obj, args, call.keywords, stmt)
+            if registry.is_nondiff(obj):
+                return Op("passive")
+            if not (any(self.is_active(a) for a in args) or kw_active):
+                return Op("passive")
+            if not is_python_callable(obj):
+                return self.fail(stmt, f"no derivative rule for {describe(obj)}",
+                                 f"register one with @sd.register_vjp({describe(obj)}), "
+                                 "or compute it with functions srcdiff knows")
+        elif not (any(self.is_active(a) for a in args) or kw_active):
+            return Op("passive")
+        return Op("call", callee=call.func, operands=args, keywords=list(call.keywords))
+
+    def primitive(self, prim: Any, args: list[gast.expr], keywords: list[gast.keyword],
+                  stmt: gast.stmt, what: str) -> Op:
+        rule = registry.lookup(prim)
+        if rule is None:
+            if registry.is_nondiff(prim) or not any(self.is_active(a) for a in args):
+                return Op("passive")
+            shown = prim if isinstance(prim, str) else describe(prim)
+            return self.fail(stmt, f"no derivative rule for {what} ({shown})",
+                             "rewrite it with supported operations, or register a rule "
+                             "with sd.register_vjp")
+        return self.rule_op(rule, prim, args, keywords, stmt)
+
+    def rule_op(self, rule: registry.Rule, prim: Any, args: list[gast.expr],
+                keywords: list[gast.keyword], stmt: gast.stmt, target: str | None = None) -> Op:
+        bound, operands = {}, []
+        npos = len(rule.params)
+        for pname, arg in zip(rule.params, args, strict=False):
+            bound[pname] = arg
+        extra = args[npos:]
+        if extra and rule.varargs is None:
+            return self.fail(stmt, f"too many arguments for the rule of {describe(prim)}",
+                             "pass the documented arguments only")
+        for k in keywords:
+            if k.arg not in rule.params or k.arg in bound:
+                return self.fail(stmt, f"argument {k.arg}= of {describe(prim)} is not "
+                                 "supported by its derivative rule",
+                                 "drop it, or register a rule with sd.register_vjp")
+            bound[k.arg] = k.value
+        for pname in rule.params:
+            if pname not in bound:
+                if pname not in rule.defaults:
+                    return self.fail(stmt, f"missing argument {pname} for {describe(prim)}",
+                                     "pass it explicitly")
+                bound[pname] = const(rule.defaults[pname])
+            operands.append(bound[pname])
+        if rule.varargs:
+            bound[rule.varargs] = gast.Tuple(elts=list(extra), ctx=gast.Load())
+            operands += extra
+        if not any(self.is_active(a) for a in operands):
+            return Op("passive")
+        return Op("rule", target=target, rule=rule, operands=operands, bound=bound,
+                  primitive=prim)
+
+    # --- activity --------------------------------------------------------------------
+    def run(self) -> None:
+        statements = list(walk_statements(self.fn.body))
+        changed = True
+        while changed:
+            changed = False
+            for stmt in statements:
+                op = self.classify(stmt)
+                if op.kind in DIFFERENTIATING + ("rule",) and op.target and \
+                        op.target not in self.active and \
+                        any(self.is_active(a) for a in op.operands + [k.value for k in
+                                                                      op.keywords]):
+                    self.active.add(op.target)
+                    changed = True
+        self.final = True
+        for stmt in statements:
+            op = self.classify(stmt)
+            if op.kind == "rule" and op.target not in self.active:
+                op = Op("passive")
+            op.saves = saves_of(op, self.active)
+            stmt.op = op
+
+
+def index_value(e: gast.expr) -> gast.expr:
+    """A subscript's index as an ordinary expression (``1:n`` becomes ``slice(1, n)``)."""
+    if isinstance(e, gast.Slice):
+        parts = [const(None) if x is None else x for x in (e.lower, e.upper, e.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    if isinstance(e, gast.Tuple):
+        return gast.Tuple(elts=[index_value(x) for x in e.elts], ctx=gast.Load())
+    return e
+
+
+def describe(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or ""
+    qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    if module.startswith("numpy"):
+        return f"np.{qual}"
+    return f"{module}.{qual}" if module and module != "builtins" else qual
+
+
+def describe_op(op: gast.operator) -> str:
+    return f"operator {type(op).__name__}"
+
+
+def is_python_callable(obj: Any) -> bool:
+    """Functions with Python source, bound methods of them, and other callable objects
+    (whose call is resolved when the code runs)."""
+    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)):
+        return False
+    if type(obj).__name__ == "ufunc" or type(obj).__module__.startswith("numpy"):
+        return False
+    return callable(obj)
+
+
+@lru_cache(maxsize=None)
+def rule_references(fn: Any) -> tuple[frozenset[str], tuple[frozenset[str], ...] | None]:
+    """Names a rule's body reads: those its preliminary statements read, and those each
+    returned gradient reads (None when the return is not a tuple of gradients)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return frozenset({"*"}), None
+    tree = gast.parse(source).body[0]
+    *prelude, ret = tree.body
+
+    def loads(node: gast.AST) -> frozenset[str]:
+        return frozenset(n.id for n in gast.walk(node)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
+
+    before = frozenset().union(*(loads(s) for s in prelude)) if prelude else frozenset()
+    if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):
+        return before, tuple(loads(e) for e in ret.value.elts)
+    return before | loads(ret), None
+
+
+def saves_of(op: Op, active: set[str]) -> tuple[str, ...]:
+    """Names whose values (after the statement) the adjoint of ``op`` reads, for the
+    gradients of its active operands."""
+    if op.kind != "rule":
+        return ()
+    rule = op.rule
+    params = list(inspect.signature(rule.fn).parameters)
+    before, per_component = rule_references(rule.fn)
+    if not rule.inline or "*" in before:
+        refs = frozenset(params)
+    elif per_component is None:
+        refs = before
+    else:
+        refs = set(before)
+        for operand, used in zip(op.operands, per_component, strict=False):
+            if isinstance(operand, gast.Name) and operand.id in active:
+                refs |= used
+    wanted: list[str] = []
+    if params[1] in refs and op.target:
+        wanted.append(op.target)
+    for pname in rule.params + ((rule.varargs,) if rule.varargs else ()):
+        if pname in refs:
+            for n in gast.walk(op.bound[pname]):
+                if isinstance(n, gast.Name) and n.id != "slice":
+                    wanted.append(n.id)
+    return tuple(dict.fromkeys(wanted))
+
+
+def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str]) -> Analysis:
+    """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts."""
+    analyser = Analyser(parsed, fn, active_params)
+    analyser.run()
+    annotate_loops(fn.body, analyser.active, set(params_of(fn)))
+    return Analysis(parsed, fn, analyser.active, params_of(fn), {})
+
+
+def params_of(fn: gast.FunctionDef) -> list[str]:
+    args = fn.args
+    names = [a.id for a in args.posonlyargs + args.args]
+    if args.vararg is not None:
+        names.append(args.vararg.id)
+    names += [a.id for a in args.kwonlyargs]
+    if args.kwarg is not None:
+        names.append(args.kwarg.id)
+    return names
+
+
+# --- control flow facts ---------------------------------------------------------------
+def exits(body: list[gast.stmt]) -> bool:
+    """True when the block contains a return, break or continue (outside nested loops for
+    break/continue)."""
+    for s in body:
+        if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+            return True
+        if isinstance(s, gast.If) and (exits(s.body) or exits(s.orelse)):
+            return True
+        if isinstance(s, (gast.For, gast.While)) and any(
+                isinstance(x, gast.Return) for x in walk_statements(s.body)):
+            return True
+    return False
+
+
+def has_active(body: list[gast.stmt]) -> bool:
+    return any(getattr(s, "op", None) is not None and s.op.kind in DIFFERENTIATING
+               for s in walk_statements(body))
+
+
+def recorded(stmt: gast.If) -> bool:
+    """An ``if`` whose choice the adjoint must know: it holds differentiated statements or
+    leaves the enclosing block."""
+    return has_active(stmt.body) or has_active(stmt.orelse) or exits(stmt.body) or \
+        exits(stmt.orelse)
+
+
+def branching(body: list[gast.stmt]) -> bool:
+    """True when iterations of a loop with this body can take different paths."""
+    for s in body:
+        if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+            return True
+        if isinstance(s, gast.If) and recorded(s):
+            return True
+        if isinstance(s, (gast.For, gast.While)) and s.loop.branching:
+            return True
+    return False
+
+
+def reads(body: list[gast.stmt]) -> set[str]:
+    return {n.id for s in walk_statements(body) for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def assigned(body: list[gast.stmt]) -> set[str]:
+    out = set()
+    for s in walk_statements(body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            out.add(s.targets[0].id)
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            out.add(s.targets[0].value.id)
+        elif isinstance(s, gast.For):
+            out.add(s.target.id)
+    return out
+
+
+def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
+                   counter: list[int] | None = None) -> set[str]:
+    """Give every loop its ``Loop`` facts; return the names definitely assigned after
+    ``body`` runs (given ``defined`` before it)."""
+    counter = counter if counter is not None else [0]
+    defined = set(defined)
+    for s in body:
+        if isinstance(s, gast.If):
+            a = annotate_loops(s.body, active, defined, counter)
+            b = annotate_loops(s.orelse, active, defined, counter)
+            a = a if not exits(s.body) else b
+            b = b if not exits(s.orelse) else a
+            defined |= a & b
+        elif isinstance(s, (gast.For, gast.While)):
+            inner = defined | ({s.target.id} if isinstance(s, gast.For) else set())
+            annotate_loops(s.body, active, inner, counter)
+            counter[0] += 1
+            written = assigned(s.body) | ({s.target.id} if isinstance(s, gast.For) else set())
+            needed = sorted((reads(s.body) | written) & active & defined)
+            s.loop = Loop(counter[0], branching(s.body), written, tuple(needed))
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            defined.add(s.targets[0].id)
+    return defined

@@ -1,0 +1,127 @@
+"""Stage 8: compile the emitted source and cache it.
+
+A ``Unit`` is one function compiled for one set of static facts (which parameters are
+differentiated, what kind of value each holds, the array module, the rules in force). It
+holds the traced primal and, per path key, the adjoint: a call on a path seen before
+costs a dictionary look-up.
+
+Generated code runs with the user's globals (so ``np``, helpers and constants resolve as
+in the user's function) and reads ``rt``, ``xp``, user rules and the user's closure
+variables through closure cells. It is compiled with the user's file name and line
+numbers, so a traceback through it points at the user's line.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import types
+import weakref
+from typing import Any
+
+from .. import runtime as rt_module
+from ..rules import registry
+from .analyse import analyse, params_of
+from .differentiate import adjoint
+from .emit import emit
+from .normalize import Names, all_names, normalize
+from .optimize import optimize
+from .parse import Parsed, parse
+from .trace import primal
+
+RESERVED = {"rt", "xp", "reversed", "range", "len", "min", "slice"}
+
+
+class Unit:
+    """A function compiled for one set of static facts."""
+
+    def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
+                 kinds: dict[str, str], xp: types.ModuleType):
+        self.parsed: Parsed = parse(fn)
+        self.fn = fn
+        self.xp = xp
+        self.kinds = kinds
+        names = Names(all_names(self.parsed.tree) | RESERVED)
+        normalized = normalize(self.parsed, names)
+        params = params_of(normalized)
+        self.wrt = [p for p in params if p in active]
+        self.analysis = analyse(self.parsed, normalized, set(self.wrt))
+        base = self.parsed.tree.name
+        tree, self.builder = primal(self.analysis, names, f"{base}_primal")
+        self.names = names
+        self.rule_names: dict[Any, str] = {}
+        self.primal_source, linemap = emit([tree], self.parsed.lines, [])
+        self.primal = self.load(self.primal_source, linemap, tree.name)
+        self.primal.__defaults__ = fn.__defaults__
+        self.primal.__kwdefaults__ = fn.__kwdefaults__
+        self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+
+    @property
+    def label(self) -> str:
+        return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
+
+    def adjoint(self, key: tuple) -> tuple[types.FunctionType, str]:
+        """The adjoint of the path ``key`` and its source (generated on first use)."""
+        hit = self.adjoints.get(key)
+        if hit is not None:
+            return hit
+        names = copy.deepcopy(self.names)
+        tree = adjoint(self.analysis, self.builder, names, key, self.wrt, self.kinds,
+                       f"{self.parsed.tree.name}_adjoint", self.rule_names)
+        optimize(tree)
+        text, linemap = emit([tree], self.parsed.lines, [])
+        fn = self.load(text, linemap, tree.name)
+        self.adjoints[key] = (fn, text)
+        return fn, text
+
+    def load(self, text: str, linemap: list[int | None], fn_name: str) -> types.FunctionType:
+        """Compile the source of one generated function and bind its free names."""
+        tree = ast.parse(text)
+        fallback = self.parsed.tree.lineno
+        for node in ast.walk(tree):
+            if hasattr(node, "lineno"):
+                line = linemap[node.lineno - 1] if node.lineno - 1 < len(linemap) else None
+                node.lineno = node.end_lineno = line or fallback
+                node.col_offset = node.end_col_offset = 0
+        env = {"rt": rt_module, "xp": self.xp}
+        env.update({v: k for k, v in self.rule_names.items()})
+        user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (),
+                             strict=True))
+        outer = list(env) + [n for n in user_free if n not in env]
+        bind = ast.FunctionDef(
+            name="_bind",
+            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in outer],
+                               vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                               defaults=[]),
+            body=tree.body + [ast.Return(value=ast.Name(id=fn_name, ctx=ast.Load()))],
+            decorator_list=[], returns=None, type_params=[])
+        module = ast.Module(body=[bind], type_ignores=[])
+        ast.fix_missing_locations(module)
+        code = compile(module, self.parsed.filename, "exec")
+        bind_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+        inner = next(c for c in bind_code.co_consts
+                     if isinstance(c, types.CodeType) and c.co_name == fn_name)
+        cells = tuple(user_free[n] if n in user_free else types.CellType(env[n])
+                      for n in inner.co_freevars)
+        return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
+
+
+_UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
+             xp: types.ModuleType) -> Unit:
+    """The cached Unit of ``fn`` for these static facts (built on first use)."""
+    per_fn = _UNITS.get(fn)
+    if per_fn is None:
+        per_fn = _UNITS[fn] = {}
+    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version())
+    unit = per_fn.get(key)
+    if unit is None:
+        unit = per_fn[key] = Unit(fn, active, kinds, xp)
+    return unit
+
+
+def units_built(fn: types.FunctionType) -> int:
+    """How many Units exist for ``fn`` (for tests of the cache)."""
+    return len(_UNITS.get(fn, {}))

@@ -1,0 +1,406 @@
+"""Stage 5: the adjoint of one path.
+
+The path a call took (the branch each recorded ``if`` chose, and for each loop the
+distinct paths its iterations took) selects the statements that ran. Their adjoints are
+emitted in reverse: each statement's rule inlined, a branch not taken absent, a loop as
+one reversed loop over its saved iterations that dispatches on each iteration's path.
+
+Adjoints are named after the user's variables (``d_h``). Each name's adjoint is tracked
+while emitting: undefined (zero, so the first contribution is assigned, not added), an
+alias of another adjoint (no copy is emitted), or its own variable, which may be updated
+in place when this code created it (``owned``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from .. import runtime as rt_module
+from ..errors import CompileError
+from .analyse import Analysis
+from .normalize import Names, assign, const, name, walk_statements
+from .template import call_rule, expand
+from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
+
+CONTAINER_PRIMITIVES = ("tuple-display", "list-display", "dict-display")
+
+
+@dataclass
+class Variant:
+    """The statements one kind of loop iteration ran."""
+
+    index: int
+    items: list
+    end: str | None
+
+
+@dataclass
+class Item:
+    kind: str  # "stmt", "branch" or "loop"
+    stmt: gast.stmt
+    taken: int = 0
+    variants: list[Variant] = field(default_factory=list)
+
+
+def select(body: list[gast.stmt], key: Iterator) -> tuple[list[Item], str | None]:
+    """The statements of ``body`` that ran on the path ``key``, and how the block ended
+    (``None``, ``"return"``, ``"break"`` or ``"continue"``)."""
+    items: list[Item] = []
+    for s in body:
+        if isinstance(s, gast.If):
+            if not getattr(s, "recorded", False):
+                continue
+            taken = next(key)
+            items.append(Item("branch", s, taken))
+            sub, end = select(s.body if taken else s.orelse, key)
+            items += sub
+            if end:
+                return items, end
+        elif isinstance(s, (gast.For, gast.While)):
+            if not relevant(s):
+                continue
+            kinds = next(key) if s.loop.branching else ((),)
+            variants = []
+            for index, variant_key in enumerate(kinds):
+                sub, end = select(s.body, iter(variant_key))
+                variants.append(Variant(index, sub, end))
+            items.append(Item("loop", s, variants=variants))
+            if any(v.end == "return" for v in variants):
+                return items, "return"
+        elif isinstance(s, gast.Return):
+            items.append(Item("stmt", s))
+            return items, "return"
+        elif isinstance(s, gast.Break):
+            return items, "break"
+        elif isinstance(s, gast.Continue):
+            return items, "continue"
+        elif getattr(s, "op", None) is not None and s.op.kind != "passive":
+            items.append(Item("stmt", s))
+    return items, None
+
+
+@dataclass
+class D:
+    """Where a name's adjoint is now: the variable holding it, and whether this code
+    created that value (so it may be updated in place)."""
+
+    var: str
+    owned: bool = False
+
+
+def comment(text: str, line: int) -> gast.stmt:
+    node = gast.Expr(value=const(text))
+    node.comment = True
+    node.lineno = line
+    return node
+
+
+def is_index_grad(e: gast.expr) -> bool:
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and e.func.attr == "index_grad")
+
+
+class AdjointBuilder:
+    def __init__(self, analysis: Analysis, primal: PrimalBuilder, names: Names,
+                 wrt: list[str], kinds: dict[str, str], rule_names: dict[Any, str]):
+        self.a = analysis
+        self.p = primal
+        self.names = names
+        self.wrt = wrt
+        self.kinds = dict(kinds)
+        self.rule_names = rule_names
+        self.state: dict[str, D] = {}
+        self.dnames: dict[str, str] = {}
+        self.seed = names.reserve("d_result")
+        self.out: list[gast.stmt] = []
+        self.infer_kinds()
+
+    # --- names and kinds -------------------------------------------------------------
+    def dname(self, n: str) -> str:
+        if n not in self.dnames:
+            self.dnames[n] = self.names.reserve(f"d_{n}")
+        return self.dnames[n]
+
+    def infer_kinds(self) -> None:
+        """'array' for names holding arrays or numbers (adjoints add with ``+``), 'any'
+        for names that may hold containers (adjoints add with ``rt.acc``)."""
+        for s in walk_statements(self.a.fn.body):
+            op = getattr(s, "op", None)
+            if op is None or not op.target:
+                continue
+            if op.kind == "call" or (op.kind == "rule" and op.primitive in
+                                     CONTAINER_PRIMITIVES + (rt_module.iterable,)):
+                kind = "any"
+            elif op.kind == "copy":
+                kind = self.kinds.get(op.operands[0].id, "array")
+            elif op.kind == "rule" and op.primitive in ("ndarray.item",):
+                kind = "array"
+            elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
+                base = op.operands[0]
+                kind = self.kinds.get(base.id, "array") if isinstance(base, gast.Name) \
+                    else "array"
+            else:
+                kind = "array"
+            if self.kinds.get(op.target) != "any":
+                self.kinds[op.target] = kind
+
+    def active(self, e: gast.expr | None) -> bool:
+        return isinstance(e, gast.Name) and e.id in self.a.active
+
+    # --- emitting adjoint assignments ------------------------------------------------
+    def emit(self, stmt: gast.stmt, line: int) -> None:
+        self.out.append(at(stmt, line))
+
+    def bind(self, var: str, value: gast.expr, line: int) -> None:
+        """``var = value``, first giving any alias of ``var`` its own copy."""
+        for other, d in list(self.state.items()):
+            if d.var == var and self.dname(other) != var:
+                self.emit(assign(self.dname(other), name(var)), line)
+                self.state[other] = D(self.dname(other))
+        self.emit(assign(var, value), line)
+
+    def contribute(self, n: str, value: gast.expr, line: int) -> None:
+        """Add ``value`` to the adjoint of ``n``."""
+        current = self.state.get(n)
+        var = self.dname(n)
+        if current is None:
+            if isinstance(value, gast.Name):
+                self.state[n] = D(value.id)
+            else:
+                self.bind(var, value, line)
+                self.state[n] = D(var, owned=is_index_grad(value))
+            return
+        if is_index_grad(value) and current.owned and current.var == var:
+            _, index, g = value.args
+            update = gast.Call(func=attr("rt", "index_add"), args=[name(var), index, g],
+                               keywords=[])
+            self.bind(var, update, line)
+        elif self.kinds.get(n, "array") == "array":
+            self.bind(var, gast.BinOp(left=name(current.var), op=gast.Add(), right=value),
+                      line)
+        else:
+            self.bind(var, call(attr("rt", "acc"), name(current.var), value), line)
+        self.state[n] = D(var, owned=True)
+
+    def kill(self, n: str) -> None:
+        """``n`` is assigned here: earlier statements see a fresh (zero) adjoint."""
+        self.state.pop(n, None)
+
+    # --- statements --------------------------------------------------------------------
+    def statement(self, s: gast.stmt, frame: Frame) -> None:
+        op = s.op
+        line = s.lineno
+        if op.kind == "return":
+            value = op.operands[0]
+            if self.active(value):
+                self.contribute(value.id, name(self.seed), line)
+            return
+        target = op.target
+        if target not in self.state:
+            return
+        g = name(self.state[target].var)
+        if op.kind == "copy":
+            self.kill(target)
+            if self.active(op.operands[0]):
+                self.contribute(op.operands[0].id, g, line)
+            return
+        if op.kind == "rule" and op.saves:
+            self.emit(assign_many(op.saves, subscript(frame.saved, s.sid)), line)
+        operands = list(op.operands)
+        if op.kind == "call":
+            temp = self.names.fresh("r")
+            self.emit(assign(temp, call(attr("rt", "call_vjp"),
+                                        subscript(frame.saved, s.sid), g)), line)
+            actives = [a for a in operands if self.active(a)]
+            actives += [k.value for k in op.keywords if self.active(k.value)]
+            pairs = [(a.id, gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()))
+                     for i, a in enumerate(actives)]
+        else:
+            pairs = self.expand_rule(op, g, target, operands, line)
+        targets = {n for n, _ in pairs}
+        if len(pairs) > 1 and any(self.state.get(n, D("")).var == g.id or
+                                  self.dname(n) == g.id for n in targets):
+            temp = self.names.fresh("g")
+            self.emit(assign(temp, g), line)
+            pairs = [(n, replace_name(e, g.id, temp)) for n, e in pairs]
+        self.kill(target)
+        for n, e in pairs:
+            self.contribute(n, e, line)
+
+    def expand_rule(self, op, g: gast.Name, target: str, operands: list,
+                    line: int) -> list[tuple[str, gast.expr]]:
+        ans = name(target)
+        if op.rule.inline:
+            expansion = expand(op.rule, g, ans, op.bound, operands, self.names)
+        else:
+            fn_name = self.rule_names.setdefault(op.rule.fn,
+                                                 self.names.reserve(op.rule.fn.__name__))
+            expansion = call_rule(fn_name, g, ans, operands, self.names)
+        for stmt in expansion.prelude:
+            self.emit(stmt, line)
+        return [(a.id, c) for a, c in zip(operands, expansion.components, strict=True)
+                if c is not None and self.active(a)]
+
+    # --- blocks and loops ----------------------------------------------------------------
+    def block(self, items: list[Item], frame: Frame) -> None:
+        for item in reversed(items):
+            if item.kind == "stmt":
+                self.statement(item.stmt, frame)
+            elif item.kind == "loop":
+                self.loop(item, frame)
+            else:
+                s = item.stmt
+                choice = "taken" if item.taken else "not taken"
+                self.emit(comment(f"line {s.lineno}: if branch {choice}", s.lineno),
+                          s.lineno)
+
+    def loop(self, item: Item, frame: Frame) -> None:
+        s = item.stmt
+        info = s.loop
+        line = s.lineno
+        body_names = info.assigned & self.a.active
+        contributed = set()
+        for v in item.variants:
+            contributed |= operands_of(v.items)
+        carried = {n for n in body_names if n in self.state} | \
+            (body_names & set(info.entry_saves))
+        accumulated = (contributed & self.a.active) - info.assigned
+        loop_names = sorted(carried | accumulated)
+        missing = [n for n in loop_names if n not in self.state]
+        if missing:
+            absent = [n for n in missing if n not in info.entry_saves]
+            if absent:
+                raise CompileError(f"cannot differentiate this loop: {', '.join(absent)} "
+                                   "may be undefined before it", function=self.a.parsed.name,
+                                   filename=self.a.parsed.filename, lineno=line,
+                                   source_line=self.a.parsed.source_line(line),
+                                   hint="assign it before the loop")
+            self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)),
+                      line)
+            for n in missing:
+                self.bind(self.dname(n), call(attr("rt", "zeros_like"), name(n)), line)
+                self.state[n] = D(self.dname(n), owned=True)
+        indexed = indexed_names(item.variants)
+        for n in loop_names:
+            d = self.state[n]
+            if d.var != self.dname(n):
+                self.bind(self.dname(n), name(d.var), line)
+                self.state[n] = d = D(self.dname(n))
+            if n in accumulated and n in indexed and not d.owned:
+                self.bind(self.dname(n), call(attr("rt", "owned"), name(self.dname(n))), line)
+                self.state[n] = D(self.dname(n), owned=True)
+        start = {n: d for n, d in self.state.items() if n not in body_names}
+        for n in carried:
+            start[n] = D(self.dname(n))
+        inner = Frame(*self.p.frame_names(frame.depth + 1), frame.depth + 1)
+        record = subscript(frame.saved, s.sid)
+        bodies = []
+        outer_out = self.out
+        for v in item.variants:
+            self.state = dict(start)
+            self.out = []
+            self.block(v.items, inner)
+            for n in loop_names:
+                d = self.state.get(n)
+                if d is None:
+                    self.bind(self.dname(n), call(attr("rt", "zeros_like"),
+                                                  name(self.dname(n))), line)
+                elif d.var != self.dname(n):
+                    self.bind(self.dname(n), name(d.var), line)
+            bodies.append(self.out or [at(gast.Pass(), line)])
+        self.out = outer_out
+        self.state = start
+        for n in accumulated:
+            self.state[n] = D(self.dname(n), owned=n in indexed)
+        reversed_record = call(name("reversed"), record)
+        if info.branching:
+            variant = self.names.reserve(f"_v{inner.depth}")
+            target = gast.Tuple(elts=[name(variant, store=True), name(inner.saved, store=True)],
+                                ctx=gast.Store())
+            body = dispatch(variant, bodies, line)
+        else:
+            target = name(inner.saved, store=True)
+            body = bodies[0]
+        self.emit(gast.For(target=target, iter=reversed_record, body=body, orelse=[],
+                           type_comment=None), line)
+
+    def build(self, fn_name: str, key: tuple) -> gast.FunctionDef:
+        items, _ = select(self.a.fn.body, iter(key))
+        self.block(items, Frame(self.p.saved, self.p.path, 0))
+        results = [name(self.state[n].var) if n in self.state else const(None)
+                   for n in self.wrt]
+        self.out.append(gast.Return(value=gast.Tuple(elts=results, ctx=gast.Load())))
+        args = gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                  for n in (self.p.saved, self.seed)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[])
+        fn = gast.FunctionDef(name=fn_name, args=args, body=self.out, decorator_list=[],
+                              returns=None, type_comment=None, type_params=[])
+        fn.lineno = self.a.fn.lineno
+        return fn
+
+
+def assign_many(names: tuple[str, ...], value: gast.expr) -> gast.Assign:
+    if len(names) == 1:
+        return assign(names[0], value)
+    target = gast.Tuple(elts=[name(n, store=True) for n in names], ctx=gast.Store())
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def dispatch(variant: str, bodies: list[list[gast.stmt]], line: int) -> list[gast.stmt]:
+    """``if _v1 == 0: ... elif _v1 == 1: ...`` over the kinds of iterations seen."""
+    chain: list[gast.stmt] = bodies[-1]
+    for index in range(len(bodies) - 2, -1, -1):
+        test = gast.Compare(left=name(variant), ops=[gast.Eq()], comparators=[const(index)])
+        chain = [at(gast.If(test=test, body=bodies[index], orelse=chain), line)]
+    return chain
+
+
+def operands_of(items: list[Item]) -> set[str]:
+    found = set()
+    for item in items:
+        if item.kind == "stmt":
+            found |= {a.id for a in item.stmt.op.operands if isinstance(a, gast.Name)}
+            found |= {k.value.id for k in item.stmt.op.keywords
+                      if isinstance(k.value, gast.Name)}
+        elif item.kind == "loop":
+            for v in item.variants:
+                found |= operands_of(v.items)
+    return found
+
+
+def indexed_names(variants: list[Variant]) -> set[str]:
+    """Names read by indexing in these iterations (their adjoints get scattered into)."""
+    found = set()
+    for v in variants:
+        for item in v.items:
+            if item.kind == "stmt":
+                op = item.stmt.op
+                if op.kind == "rule" and op.rule.name == "getitem" and \
+                        isinstance(op.operands[0], gast.Name):
+                    found.add(op.operands[0].id)
+            elif item.kind == "loop":
+                found |= indexed_names(item.variants)
+    return found
+
+
+def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
+    e = copy.deepcopy(e)
+    for n in gast.walk(e):
+        if isinstance(n, gast.Name) and n.id == old:
+            n.id = new
+    return e
+
+
+def adjoint(analysis: Analysis, primal: PrimalBuilder, names: Names, key: tuple,
+            wrt: list[str], kinds: dict[str, str], fn_name: str,
+            rule_names: dict[Any, str]) -> gast.FunctionDef:
+    """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``."""
+    builder = AdjointBuilder(analysis, primal, names, wrt, kinds, rule_names)
+    return builder.build(fn_name, key)

@@ -1,0 +1,86 @@
+"""Stage 7: generated gast to Python source, with a ``# line N: <user statement>``
+comment over each block, and the map from generated lines back to the user's lines."""
+
+from __future__ import annotations
+
+import ast
+
+import gast
+
+INDENT = "    "
+
+
+class Emitter:
+    def __init__(self, lines: dict[int, str]):
+        self.user_lines = lines
+        self.text: list[str] = []
+        self.linemap: list[int | None] = []
+
+    def line(self, text: str, depth: int, user_line: int | None) -> None:
+        self.text.append(INDENT * depth + text)
+        self.linemap.append(user_line)
+
+    def function(self, fn: gast.FunctionDef) -> None:
+        args = ast.unparse(gast.gast_to_ast(fn.args))
+        self.line(f"def {fn.name}({args}):", 0, fn.lineno)
+        self.block(fn.body, 1, None)
+
+    def block(self, body: list[gast.stmt], depth: int, current: int | None) -> None:
+        for s in body:
+            line = getattr(s, "lineno", None)
+            if getattr(s, "comment", False):
+                self.line(f"# {s.value.value}", depth, line)
+                current = line
+                continue
+            if line is not None and line != current:
+                source = self.user_lines.get(line, "").strip()
+                self.line(f"# line {line}: {source}" if source else f"# line {line}",
+                          depth, line)
+                current = line
+            self.statement(s, depth, line)
+
+    def statement(self, s: gast.stmt, depth: int, line: int | None) -> None:
+        if isinstance(s, gast.If):
+            self.line(f"if {expr(s.test)}:", depth, line)
+            self.block(s.body, depth + 1, line)
+            orelse = s.orelse
+            while len(orelse) == 1 and isinstance(orelse[0], gast.If) and \
+                    not getattr(orelse[0], "comment", False):
+                self.line(f"elif {expr(orelse[0].test)}:", depth, line)
+                self.block(orelse[0].body, depth + 1, line)
+                orelse = orelse[0].orelse
+            if orelse:
+                self.line("else:", depth, line)
+                self.block(orelse, depth + 1, line)
+        elif isinstance(s, gast.For):
+            self.line(f"for {expr(s.target)} in {expr(s.iter)}:", depth, line)
+            self.block(s.body, depth + 1, line)
+        elif isinstance(s, gast.While):
+            self.line(f"while {expr(s.test)}:", depth, line)
+            self.block(s.body, depth + 1, line)
+        else:
+            node = gast.gast_to_ast(s)
+            for text in ast.unparse(node).splitlines():
+                self.line(text, depth, line)
+
+
+def expr(e: gast.expr) -> str:
+    text = ast.unparse(gast.gast_to_ast(e))
+    if isinstance(e, gast.Tuple) and text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return text
+
+
+def emit(functions: list[gast.FunctionDef], lines: dict[int, str],
+         header: list[str]) -> tuple[str, list[int | None]]:
+    """Source text of ``functions`` under ``header`` lines, and for each line of it the
+    user line it comes from (None for lines of srcdiff's own)."""
+    e = Emitter(lines)
+    for h in header:
+        e.line(h, 0, None)
+    for i, fn in enumerate(functions):
+        if i or header:
+            e.line("", 0, None)
+            e.line("", 0, None)
+        e.function(fn)
+    return "\n".join(e.text) + "\n", e.linemap

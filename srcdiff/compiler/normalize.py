@@ -1,0 +1,453 @@
+"""Stage 2: A-normal form.
+
+Invariant of the output (a new gast ``FunctionDef``; every statement keeps the user's
+``lineno``):
+
+- ``x = E`` where E is an atom (a name, a constant, or a dotted path into a module such as
+  ``np.pi``) or one operation on atoms: ``a op b``, ``op a``, ``a < b``, ``f(a, k=b)``,
+  ``a.attr``, ``a[index]`` (index made of atoms and slices of atoms), ``(a, b)``,
+  ``[a, b]``, ``{k: a}``; an *opaque* expression (``and``/``or``/``not``, chained
+  comparisons, f-strings), which never carries a gradient; and x never appears in E;
+- ``a[index] = b`` and ``a.attr = b`` (stores), ``f(a)`` as a statement;
+- ``if a: ... else: ...``; ``for i in range(a, ...):`` (every loop over a sequence is
+  rewritten to index it); ``while True:`` whose test is an ``if not t: break`` inside;
+- ``return a``, ``break``, ``continue``, ``assert a``, ``raise ...``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from collections.abc import Iterator
+
+import gast
+
+from .parse import Parsed
+
+OPAQUE = (gast.BoolOp, gast.JoinedStr, gast.Set)
+UNSUPPORTED_EXPR = {
+    gast.Lambda: ("lambda", "define a named function with def"),
+    gast.ListComp: ("list comprehension", "rewrite it as a for loop"),
+    gast.SetComp: ("set comprehension", "rewrite it as a for loop"),
+    gast.DictComp: ("dict comprehension", "rewrite it as a for loop"),
+    gast.GeneratorExp: ("generator expression", "rewrite it as a for loop"),
+    gast.Yield: ("yield (generator)", "return a value instead"),
+    gast.YieldFrom: ("yield from (generator)", "return a value instead"),
+    gast.Await: ("await", "srcdiff differentiates synchronous code"),
+    gast.NamedExpr: ("assignment expression (:=)", "assign on its own line"),
+    gast.Starred: ("starred expression", "pass the elements one by one"),
+}
+UNSUPPORTED_STMT = {
+    gast.Try: ("try statement", "move the try out of the differentiated function"),
+    gast.With: ("with statement", "move it out of the differentiated function"),
+    gast.AsyncWith: ("async with", "srcdiff differentiates synchronous code"),
+    gast.AsyncFor: ("async for", "srcdiff differentiates synchronous code"),
+    gast.AsyncFunctionDef: ("async def", "srcdiff differentiates synchronous code"),
+    gast.FunctionDef: ("nested function definition", "define it at module level"),
+    gast.ClassDef: ("class definition", "define it at module level"),
+    gast.Global: ("global statement", "pass the value in and return the new one"),
+    gast.Nonlocal: ("nonlocal statement", "pass the value in and return the new one"),
+    gast.Import: ("import statement", "import at module level"),
+    gast.ImportFrom: ("import statement", "import at module level"),
+    gast.Delete: ("del statement", "drop the del"),
+}
+if hasattr(gast, "TryStar"):
+    UNSUPPORTED_STMT[gast.TryStar] = UNSUPPORTED_STMT[gast.Try]
+if hasattr(gast, "Match"):
+    UNSUPPORTED_STMT[gast.Match] = ("match statement", "rewrite it with if/elif")
+
+
+def name(id_: str, store: bool = False) -> gast.Name:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
+
+
+def const(value: object) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[name(target, store=True)], value=value, type_comment=None)
+
+
+def all_names(tree: gast.AST) -> set[str]:
+    found = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+    found |= {a.arg for a in gast.walk(tree) if isinstance(a, getattr(gast, "arg", ()))}
+    return found
+
+
+def operand_names(expr: gast.expr) -> set[str]:
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+
+
+def local_names(fn: gast.FunctionDef) -> set[str]:
+    """Parameters and every name the function assigns."""
+    args = fn.args
+    params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    params += [a.id for a in (args.vararg, args.kwarg) if a is not None]
+    stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)
+              and isinstance(n.ctx, gast.Store)}
+    return set(params) | stored
+
+
+class Names:
+    """Fresh, readable names that collide with nothing in the function."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken)
+        self.counts: dict[str, int] = {}
+
+    def fresh(self, base: str = "t") -> str:
+        n = self.counts.get(base, 0)
+        while True:
+            n += 1
+            candidate = f"{base}{n}"
+            if candidate not in self.taken:
+                self.counts[base] = n
+                self.taken.add(candidate)
+                return candidate
+
+    def reserve(self, wanted: str) -> str:
+        """``wanted`` itself if free, else a numbered variant."""
+        if wanted not in self.taken:
+            self.taken.add(wanted)
+            return wanted
+        return self.fresh(wanted + "_")
+
+
+class Normalizer:
+    def __init__(self, parsed: Parsed, names: Names):
+        self.p = parsed
+        self.names = names
+        self.locals = local_names(parsed.tree)
+        self.out: list[gast.stmt] = []
+        self.line = parsed.tree.lineno
+
+    # --- helpers -------------------------------------------------------------------------
+    def emit(self, stmt: gast.stmt) -> None:
+        stmt.lineno = self.line
+        self.out.append(stmt)
+
+    def temp(self, value: gast.expr) -> gast.Name:
+        t = self.names.fresh()
+        self.emit(assign(t, value))
+        return name(t)
+
+    def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
+        saved, self.out = self.out, []
+        line = self.line
+        for s in stmts:
+            self.stmt(s)
+        body, self.out, self.line = self.out, saved, line
+        return body
+
+    def is_module_path(self, e: gast.expr) -> bool:
+        """``np.pi``, ``np.linalg``: a dotted path rooted at a global module."""
+        while isinstance(e, gast.Attribute):
+            e = e.value
+        if not isinstance(e, gast.Name) or e.id in self.locals:
+            return False
+        found, obj = self.p.resolve(e.id)
+        return found and isinstance(obj, types.ModuleType)
+
+    def reject(self, node: gast.AST, table: dict) -> None:
+        what, hint = table[type(node)]
+        raise self.p.error(f"unsupported syntax: {what}", node, hint)
+
+    # --- expressions ---------------------------------------------------------------------
+    def atom(self, e: gast.expr) -> gast.expr:
+        if isinstance(e, (gast.Name, gast.Constant)) or self.is_module_path(e):
+            return e
+        return self.temp(self.expr(e))
+
+    def index(self, e: gast.expr) -> gast.expr:
+        if isinstance(e, gast.Slice):
+            return gast.Slice(*(None if part is None else self.atom(part)
+                                for part in (e.lower, e.upper, e.step)))
+        if isinstance(e, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x) for x in e.elts], ctx=gast.Load())
+        return self.atom(e)
+
+    def callee(self, f: gast.expr) -> gast.expr:
+        if isinstance(f, gast.Name) or self.is_module_path(f):
+            return f
+        if isinstance(f, gast.Attribute):
+            return gast.Attribute(value=self.atom(f.value), attr=f.attr, ctx=gast.Load())
+        return self.atom(f)
+
+    def expr(self, e: gast.expr) -> gast.expr:
+        if type(e) in UNSUPPORTED_EXPR:
+            self.reject(e, UNSUPPORTED_EXPR)
+        if isinstance(e, (gast.Name, gast.Constant)) or isinstance(e, OPAQUE):
+            return e
+        if self.is_module_path(e):
+            return e
+        if isinstance(e, gast.BinOp):
+            return gast.BinOp(left=self.atom(e.left), op=e.op, right=self.atom(e.right))
+        if isinstance(e, gast.UnaryOp):
+            return gast.UnaryOp(op=e.op, operand=self.atom(e.operand))
+        if isinstance(e, gast.Compare):
+            if len(e.ops) > 1:
+                return e
+            return gast.Compare(left=self.atom(e.left), ops=e.ops,
+                                comparators=[self.atom(e.comparators[0])])
+        if isinstance(e, gast.Call):
+            return self.call(e)
+        if isinstance(e, gast.Attribute):
+            return gast.Attribute(value=self.atom(e.value), attr=e.attr, ctx=gast.Load())
+        if isinstance(e, gast.Subscript):
+            return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice),
+                                  ctx=gast.Load())
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return type(e)(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
+        if isinstance(e, gast.Dict):
+            if any(k is None for k in e.keys):
+                raise self.p.error("unsupported syntax: ** in a dict display", e,
+                                   "build the dict key by key")
+            return gast.Dict(keys=[self.atom(k) for k in e.keys],
+                             values=[self.atom(v) for v in e.values])
+        if isinstance(e, gast.IfExp):
+            return self.if_exp(e)
+        raise self.p.error(f"unsupported expression: {type(e).__name__}", e,
+                           "rewrite it with simpler statements")
+
+    def call(self, e: gast.Call) -> gast.Call:
+        for a in e.args:
+            if isinstance(a, gast.Starred):
+                raise self.p.error("unsupported syntax: *args in a call", e,
+                                   "pass the arguments one by one")
+        for k in e.keywords:
+            if k.arg is None:
+                raise self.p.error("unsupported syntax: **kwargs in a call", e,
+                                   "pass the keyword arguments one by one")
+        func = self.callee(e.func)
+        args = [self.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def if_exp(self, e: gast.IfExp) -> gast.Name:
+        t = self.names.fresh()
+        test = self.atom(e.test)
+        body = self.block([_at(assign(t, e.body), self.line)])
+        orelse = self.block([_at(assign(t, e.orelse), self.line)])
+        self.emit(gast.If(test=test, body=body, orelse=orelse))
+        return name(t)
+
+    # --- assignment ----------------------------------------------------------------------
+    def assign_to(self, target: gast.expr, value: gast.expr) -> None:
+        """Assign the atom ``value`` to a (possibly nested) target."""
+        if isinstance(target, gast.Name):
+            self.emit(assign(target.id, value))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            for i, elt in enumerate(target.elts):
+                if isinstance(elt, gast.Starred):
+                    raise self.p.error("unsupported syntax: starred assignment", target,
+                                       "index the elements explicitly")
+                item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
+                if isinstance(elt, gast.Name):
+                    self.emit(assign(elt.id, item))
+                else:
+                    self.assign_to(elt, self.temp(item))
+        elif isinstance(target, gast.Subscript):
+            store = gast.Subscript(value=self.atom(target.value),
+                                   slice=self.index(target.slice), ctx=gast.Store())
+            self.emit(gast.Assign(targets=[store], value=value, type_comment=None))
+        elif isinstance(target, gast.Attribute):
+            store = gast.Attribute(value=self.atom(target.value), attr=target.attr,
+                                   ctx=gast.Store())
+            self.emit(gast.Assign(targets=[store], value=value, type_comment=None))
+        else:
+            raise self.p.error(f"unsupported assignment target {type(target).__name__}",
+                               target, "assign to a name")
+
+    def assign_expr(self, target: gast.expr, value: gast.expr) -> None:
+        if isinstance(target, gast.Name):
+            rhs = self.expr(value)
+            if not isinstance(rhs, (gast.Name, gast.Constant)) and \
+                    target.id in operand_names(rhs):
+                rhs = self.temp(rhs)
+            self.emit(assign(target.id, rhs))
+        else:
+            self.assign_to(target, self.atom(value))
+
+    # --- statements ----------------------------------------------------------------------
+    def stmt(self, s: gast.stmt) -> None:
+        self.line = s.lineno
+        if type(s) in UNSUPPORTED_STMT:
+            self.reject(s, UNSUPPORTED_STMT)
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise self.p.error(f"unsupported statement: {type(s).__name__}", s,
+                               "rewrite it with simpler statements")
+        method(s)
+
+    def stmt_Assign(self, s: gast.Assign) -> None:
+        if len(s.targets) == 1:
+            self.assign_expr(s.targets[0], s.value)
+            return
+        value = self.atom(s.value)
+        for target in s.targets:
+            self.assign_to(target, value)
+
+    def stmt_AnnAssign(self, s: gast.AnnAssign) -> None:
+        if s.value is not None:
+            self.assign_expr(s.target, s.value)
+
+    def stmt_AugAssign(self, s: gast.AugAssign) -> None:
+        target = s.target
+        if isinstance(target, gast.Name):
+            current: gast.expr = name(target.id)
+            store_to: gast.expr = target
+        else:
+            base = self.atom(target.value)
+            if isinstance(target, gast.Subscript):
+                idx = self.index(target.slice)
+                current = self.temp(gast.Subscript(value=base, slice=idx, ctx=gast.Load()))
+                store_to = gast.Subscript(value=base, slice=idx, ctx=gast.Store())
+            else:
+                current = self.temp(gast.Attribute(value=base, attr=target.attr,
+                                                   ctx=gast.Load()))
+                store_to = gast.Attribute(value=base, attr=target.attr, ctx=gast.Store())
+        new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
+        if isinstance(store_to, gast.Name):
+            self.emit(assign(store_to.id, new))
+        else:
+            self.emit(gast.Assign(targets=[store_to], value=new, type_comment=None))
+
+    def stmt_Expr(self, s: gast.Expr) -> None:
+        if isinstance(s.value, gast.Constant):
+            return  # docstring or bare constant
+        value = self.expr(s.value)
+        if isinstance(value, gast.Call) or isinstance(value, OPAQUE):
+            self.emit(gast.Expr(value=value))
+
+    def stmt_Return(self, s: gast.Return) -> None:
+        value = const(None) if s.value is None else self.atom(s.value)
+        self.emit(gast.Return(value=value))
+
+    def stmt_If(self, s: gast.If) -> None:
+        test = self.atom(s.test)
+        self.emit(gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse)))
+
+    def stmt_For(self, s: gast.For) -> None:
+        if s.orelse:
+            raise self.p.error("unsupported syntax: for ... else", s,
+                               "set a flag before break instead")
+        counter, prefix = self.loop_source(s)
+        loop = gast.For(target=name(counter, store=True), iter=None, body=[], orelse=[],
+                        type_comment=None)
+        loop.iter, loop.body = prefix[0], prefix[1] + self.block(s.body)
+        self.emit(loop)
+
+    def loop_source(self, s: gast.For) -> tuple[str, tuple[gast.expr, list[gast.stmt]]]:
+        """The loop counter, the ``range(...)`` it runs over, and the statements that
+        bind the user's loop target from it at the top of the body."""
+        it = s.iter
+        kind = self.builtin_call(it)
+        if kind == "range":
+            args = [self.atom(a) for a in it.args]
+            rng = gast.Call(func=name("range"), args=args, keywords=[])
+            if isinstance(s.target, gast.Name):
+                return s.target.id, (rng, [])
+            counter = self.names.fresh("i")
+            return counter, (rng, self.bind_target(s.target, name(counter)))
+        if kind == "enumerate":
+            seqs = [self.sequence(it.args[0])]
+            start = self.atom(it.args[1]) if len(it.args) > 1 else None
+        elif kind == "zip":
+            seqs = [self.sequence(a) for a in it.args]
+            start = None
+        else:
+            seqs, start = [self.sequence(it)], None
+        lengths = [self.temp(gast.Call(func=name("len"), args=[q], keywords=[])) for q in seqs]
+        n = lengths[0] if len(lengths) == 1 else \
+            self.temp(gast.Call(func=name("min"), args=lengths, keywords=[]))
+        counter = self.names.fresh("i")
+        rng = gast.Call(func=name("range"), args=[n], keywords=[])
+        saved, self.out = self.out, []
+        items = [self.temp(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load()))
+                 for q in seqs]
+        if kind == "enumerate":
+            index = name(counter) if start is None else \
+                self.temp(gast.BinOp(left=name(counter), op=gast.Add(), right=start))
+            items = [index, items[0]]
+        value = items[0] if kind not in ("enumerate", "zip") else \
+            self.temp(gast.Tuple(elts=items, ctx=gast.Load()))
+        self.assign_to(s.target, value)
+        prefix, self.out = self.out, saved
+        return counter, (rng, prefix)
+
+    def bind_target(self, target: gast.expr, value: gast.expr) -> list[gast.stmt]:
+        saved, self.out = self.out, []
+        self.assign_to(target, value)
+        body, self.out = self.out, saved
+        return body
+
+    def sequence(self, e: gast.expr) -> gast.expr:
+        """An indexable sequence to loop over (generic iterables become lists)."""
+        seq = self.atom(e)
+        if isinstance(e, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple, gast.List)):
+            return seq
+        return self.temp(gast.Call(func=gast.Attribute(value=name("rt"), attr="iterable",
+                                                       ctx=gast.Load()),
+                                   args=[seq], keywords=[]))
+
+    def builtin_call(self, e: gast.expr) -> str | None:
+        if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and \
+                e.func.id not in self.locals:
+            found, obj = self.p.resolve(e.func.id)
+            for kind in ("range", "enumerate", "zip"):
+                if found and obj is getattr(builtins, kind) and not e.keywords:
+                    return kind
+        return None
+
+    def stmt_While(self, s: gast.While) -> None:
+        if s.orelse:
+            raise self.p.error("unsupported syntax: while ... else", s,
+                               "set a flag before break instead")
+        saved, self.out = self.out, []
+        test = self.atom(s.test)
+        stop = self.temp(gast.UnaryOp(op=gast.Not(), operand=test))
+        self.emit(gast.If(test=stop, body=[_at(gast.Break(), self.line)], orelse=[]))
+        head, self.out = self.out, saved
+        body = head + self.block(s.body)
+        self.emit(gast.While(test=const(True), body=body, orelse=[]))
+
+    def stmt_Break(self, s: gast.Break) -> None:
+        self.emit(gast.Break())
+
+    def stmt_Continue(self, s: gast.Continue) -> None:
+        self.emit(gast.Continue())
+
+    def stmt_Pass(self, s: gast.Pass) -> None:
+        pass
+
+    def stmt_Assert(self, s: gast.Assert) -> None:
+        self.emit(gast.Assert(test=self.atom(s.test), msg=s.msg))
+
+    def stmt_Raise(self, s: gast.Raise) -> None:
+        self.emit(s)
+
+
+def _at(stmt: gast.stmt, line: int) -> gast.stmt:
+    stmt.lineno = line
+    return stmt
+
+
+def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
+    """The A-normal form of ``parsed.tree`` (a new FunctionDef)."""
+    norm = Normalizer(parsed, names)
+    body = norm.block(parsed.tree.body)
+    fn = gast.FunctionDef(name=parsed.tree.name, args=parsed.tree.args, body=body,
+                          decorator_list=[], returns=None, type_comment=None,
+                          type_params=[])
+    fn.lineno = parsed.tree.lineno
+    return fn
+
+
+def walk_statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
+    """Every statement of a normalized body, depth first."""
+    for s in body:
+        yield s
+        for field in ("body", "orelse"):
+            yield from walk_statements(getattr(s, field, None) or [])

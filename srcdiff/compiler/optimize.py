@@ -1,0 +1,88 @@
+"""Stage 6: tidy the adjoint.
+
+Dead assignments go (a rule's temporaries whose gradient nobody asked for, saved values
+nobody reads), and constant arithmetic that templates leave behind is folded
+(``x ** (2 - 1)`` becomes ``x``).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import gast
+
+from .normalize import walk_statements
+
+FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+        gast.Div: operator.truediv, gast.Pow: operator.pow}
+
+
+class _Fold(gast.NodeTransformer):
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        numbers = (int, float)
+        if isinstance(left, gast.Constant) and isinstance(right, gast.Constant) and \
+                type(node.op) in FOLD and isinstance(left.value, numbers) and \
+                isinstance(right.value, numbers) and not isinstance(left.value, bool):
+            try:
+                return gast.Constant(value=FOLD[type(node.op)](left.value, right.value),
+                                     kind=None)
+            except (ArithmeticError, ValueError):
+                return node
+        if isinstance(right, gast.Constant) and right.value == 1 and \
+                type(right.value) in numbers and isinstance(node.op, (gast.Pow, gast.Mult)):
+            return left
+        return node
+
+
+def fold_constants(fn: gast.FunctionDef) -> None:
+    _Fold().visit(fn)
+
+
+def _loads(fn: gast.FunctionDef) -> set[str]:
+    return {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+def _dead(stmt: gast.stmt, loads: set[str]) -> bool:
+    if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return False
+    target = stmt.targets[0]
+    if isinstance(target, gast.Name):
+        return target.id not in loads
+    if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
+        return not any(e.id in loads for e in target.elts)
+    return False
+
+
+def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], bool]:
+    out, changed = [], False
+    for s in body:
+        if _dead(s, loads):
+            changed = True
+            continue
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if inner:
+                new, sub_changed = _prune(inner, loads)
+                setattr(s, field, new or [gast.Pass()])
+                changed |= sub_changed
+        out.append(s)
+    return out, changed
+
+
+def eliminate_dead(fn: gast.FunctionDef) -> None:
+    """Drop assignments whose targets are never read, until none is left."""
+    changed = True
+    while changed:
+        fn.body, changed = _prune(fn.body, _loads(fn))
+
+
+def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
+    fold_constants(fn)
+    eliminate_dead(fn)
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Pass) and not hasattr(s, "lineno"):
+            s.lineno = fn.lineno
+    return fn

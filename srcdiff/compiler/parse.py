@@ -1,0 +1,96 @@
+"""Stage 1: a function's source, parsed with gast, and the names it can see.
+
+Invariant: ``Parsed.tree`` is the gast ``FunctionDef`` of the function, with line numbers
+that are line numbers of ``Parsed.filename``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import textwrap
+from dataclasses import dataclass
+from types import FunctionType
+from typing import Any
+
+import gast
+
+from ..errors import CompileError
+
+
+@dataclass
+class Parsed:
+    fn: FunctionType
+    tree: gast.FunctionDef
+    filename: str
+    lines: dict[int, str]
+
+    @property
+    def name(self) -> str:
+        return self.fn.__qualname__
+
+    def source_line(self, lineno: int | None) -> str:
+        return self.lines.get(lineno, "").strip() if lineno else ""
+
+    def error(self, what: str, node: Any = None, hint: str = "") -> CompileError:
+        """A CompileError located at ``node`` (or at the function)."""
+        lineno = getattr(node, "lineno", None) or self.tree.lineno
+        return CompileError(what, function=self.name, filename=self.filename, lineno=lineno,
+                            source_line=self.source_line(lineno), hint=hint)
+
+    def resolve(self, name: str) -> tuple[bool, Any]:
+        """The object a free name refers to now: closure cell, global, then builtin."""
+        code = self.fn.__code__
+        if self.fn.__closure__ and name in code.co_freevars:
+            cell = self.fn.__closure__[code.co_freevars.index(name)]
+            try:
+                return True, cell.cell_contents
+            except ValueError:
+                return False, None
+        if name in self.fn.__globals__:
+            return True, self.fn.__globals__[name]
+        if hasattr(builtins, name):
+            return True, getattr(builtins, name)
+        return False, None
+
+    def free_names(self) -> tuple[str, ...]:
+        """Closure variables of the function (their values are read at every call)."""
+        return tuple(self.fn.__code__.co_freevars)
+
+
+_CACHE: dict[Any, Parsed] = {}
+
+
+def parse(fn: Any) -> Parsed:
+    """Parse ``fn`` (cached per code object)."""
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, FunctionType):
+        raise TypeError(f"srcdiff compiles Python functions, not {type(fn).__name__}")
+    key = (fn.__code__, id(fn.__globals__))
+    hit = _CACHE.get(key)
+    if hit is not None and hit.fn is fn:
+        return hit
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise CompileError(f"no Python source for {fn.__qualname__}", function=fn.__qualname__,
+                           filename=fn.__code__.co_filename,
+                           hint="define it in a file, or register a rule with "
+                                "sd.register_vjp") from exc
+    source = textwrap.dedent("".join(lines))
+    module = gast.parse(source)
+    tree = module.body[0]
+    if isinstance(tree, gast.AsyncFunctionDef):
+        raise CompileError("async function", function=fn.__qualname__,
+                           filename=fn.__code__.co_filename, lineno=first,
+                           hint="srcdiff differentiates plain functions")
+    if not isinstance(tree, gast.FunctionDef):
+        raise CompileError(f"{type(tree).__name__} is not a def", function=fn.__qualname__,
+                           filename=fn.__code__.co_filename, lineno=first,
+                           hint="pass a function defined with def")
+    gast.increment_lineno(module, first - 1)
+    tree.decorator_list = []
+    numbered = {first + i: line.rstrip("\n") for i, line in enumerate(lines)}
+    parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
+    _CACHE[key] = parsed
+    return parsed

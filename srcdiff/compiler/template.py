@@ -1,0 +1,117 @@
+"""Inlining a rule's body into generated source.
+
+A built-in rule ``tanh(g, ans, x): return g * (1.0 - ans * ans)`` becomes, for the
+statement ``h = np.tanh(t1)``, the expression ``d_h * (1.0 - h * h)``: its parameters
+are replaced by the statement's atoms and its own temporaries by fresh names.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import gast
+
+from ..rules.registry import Rule
+from .normalize import Names, assign, const, name
+
+
+@dataclass
+class Expansion:
+    """The statements a rule needs first, then one gradient expression per operand."""
+
+    prelude: list[gast.stmt]
+    components: list[gast.expr | None]
+
+
+@lru_cache(maxsize=None)
+def _template(fn: Any) -> gast.FunctionDef:
+    source = textwrap.dedent(inspect.getsource(fn))
+    tree = gast.parse(source).body[0]
+    tree.decorator_list = []
+    return tree
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, mapping: dict[str, gast.expr]):
+        self.mapping = mapping
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if node.id in self.mapping:
+            new = self.mapping[node.id]
+            if isinstance(new, str):
+                return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
+            return copy.deepcopy(new)
+        return node
+
+
+def _locals_of(body: list[gast.stmt]) -> set[str]:
+    return {n.id for s in body for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr],
+           operands: list[gast.expr], names: Names) -> Expansion:
+    """The rule's body with ``g``, ``ans`` and the parameters substituted."""
+    tree = _template(rule.fn)
+    g_param, ans_param = [a.id for a in tree.args.args[:2]]
+    mapping: dict[str, Any] = {g_param: g, ans_param: ans}
+    mapping.update(bound)
+    for local in sorted(_locals_of(tree.body)):
+        mapping[local] = names.fresh(local.strip("_") or "t")
+    body = [_Substitute(mapping).visit(copy.deepcopy(s)) for s in tree.body]
+    *prelude, ret = body
+    if not isinstance(ret, gast.Return):
+        raise TypeError(f"rule {rule.name} must end with a return")
+    n = len(operands)
+    value = ret.value
+    if isinstance(value, gast.Tuple):
+        components = list(value.elts)
+    elif rule.params:
+        components = [value] + [None] * (n - 1)
+    else:
+        if not isinstance(value, gast.Name):
+            temp = names.fresh("r")
+            prelude.append(assign(temp, value))
+            value = name(temp)
+        components = [gast.Subscript(value=name(value.id), slice=const(i), ctx=gast.Load())
+                      for i in range(n)]
+    components = [None if isinstance(c, gast.Constant) and c.value is None else c
+                  for c in components]
+    if len(components) != n:
+        raise TypeError(f"rule {rule.name} returned {len(components)} gradients for "
+                        f"{n} arguments")
+    return Expansion(prelude, [_drop_unbroadcast(c, i, operands) for i, c in
+                               enumerate(components)])
+
+
+def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.expr],
+              names: Names) -> Expansion:
+    """A user rule, called by name: ``r = cube_vjp(d_y, y, x)``."""
+    temp = names.fresh("r")
+    call = gast.Call(func=name(fn_name), args=[g, ans] + list(operands), keywords=[])
+    prelude = [assign(temp, call)]
+    if len(operands) == 1:
+        return Expansion(prelude, [name(temp)])
+    return Expansion(prelude, [gast.Subscript(value=name(temp), slice=const(i),
+                                              ctx=gast.Load()) for i in range(len(operands))])
+
+
+def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr]) -> Any:
+    """``rt.unbroadcast(e, x)`` is ``e`` when every other operand is a constant."""
+    if c is None or not _is_rt_call(c, "unbroadcast"):
+        return c
+    others = [a for j, a in enumerate(operands) if j != i]
+    if others and all(isinstance(a, gast.Constant) for a in others):
+        return c.args[0]
+    return c
+
+
+def _is_rt_call(e: gast.expr, fn: str) -> bool:
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and e.func.attr == fn and isinstance(e.func.value, gast.Name)
+            and e.func.value.id == "rt")

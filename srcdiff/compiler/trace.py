@@ -1,0 +1,203 @@
+"""Stage 4: the traced primal.
+
+The primal is the normalized function with three additions: it saves, in a dict keyed by
+statement number, the values the adjoint will read (``_saved[3] = x, w``); it records the
+path it takes (``_path.append(1)`` in a taken branch, and one record per loop iteration);
+and calls to other Python functions go through ``rt.call``, which runs their own primal.
+Everything else is the user's code, in the user's names.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import gast
+
+from .. import runtime as rt_module
+from .analyse import Analysis, has_active
+from .normalize import Names, assign, const, name, walk_statements
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where the statements of one block save values and record their path."""
+
+    saved: str
+    path: str
+    depth: int
+
+
+def attr(obj: str, attribute: str) -> gast.Attribute:
+    return gast.Attribute(value=name(obj), attr=attribute, ctx=gast.Load())
+
+
+def call(func: gast.expr, *args: gast.expr) -> gast.Call:
+    return gast.Call(func=func, args=list(args), keywords=[])
+
+
+def subscript(obj: str, key: int, store: bool = False) -> gast.Subscript:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Subscript(value=name(obj), slice=const(key), ctx=ctx)
+
+
+def pack(names: tuple[str, ...]) -> gast.expr:
+    if len(names) == 1:
+        return name(names[0])
+    return gast.Tuple(elts=[name(n) for n in names], ctx=gast.Load())
+
+
+def at(stmt: gast.stmt, line: int) -> gast.stmt:
+    stmt.lineno = line
+    return stmt
+
+
+def relevant(loop: gast.stmt) -> bool:
+    """A loop the adjoint must know about: it differentiates something or returns."""
+    return has_active(loop.body) or any(isinstance(s, gast.Return)
+                                        for s in walk_statements(loop.body))
+
+
+class PrimalBuilder:
+    def __init__(self, analysis: Analysis, names: Names):
+        self.a = analysis
+        self.names = names
+        self.next_id = 0
+        self.saved = names.reserve("_saved")
+        self.path = names.reserve("_path")
+        self.depth_names: dict[int, tuple[str, str]] = {}
+
+    def frame_names(self, depth: int) -> tuple[str, str]:
+        """The iteration record and path names of loops nested ``depth`` deep."""
+        if depth not in self.depth_names:
+            self.depth_names[depth] = (self.names.reserve(f"_s{depth}"),
+                                       self.names.reserve(f"_p{depth}"))
+        return self.depth_names[depth]
+
+    def number(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def build(self, fn_name: str) -> gast.FunctionDef:
+        args = copy.deepcopy(self.a.fn.args)
+        extra = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                 for n in (self.saved, self.path)]
+        args.posonlyargs = extra + args.posonlyargs
+        body = self.block(self.a.fn.body, Frame(self.saved, self.path, 0))
+        fn = gast.FunctionDef(name=fn_name, args=args, body=body or [gast.Pass()],
+                              decorator_list=[], returns=None, type_comment=None,
+                              type_params=[])
+        fn.lineno = self.a.fn.lineno
+        return fn
+
+    def block(self, body: list[gast.stmt], frame: Frame) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in body:
+            out += self.stmt(s, frame)
+        return out
+
+    def save(self, frame: Frame, key: int, names: tuple[str, ...], line: int) -> gast.stmt:
+        target = subscript(frame.saved, key, store=True)
+        return at(gast.Assign(targets=[target], value=pack(names), type_comment=None), line)
+
+    def stmt(self, s: gast.stmt, frame: Frame) -> list[gast.stmt]:
+        line = s.lineno
+        if isinstance(s, gast.Assign):
+            return self.assignment(s, frame)
+        if isinstance(s, gast.If):
+            body = self.block(s.body, frame)
+            orelse = self.block(s.orelse, frame)
+            if getattr(s, "recorded", False):
+                body = [self.decision(frame, 1, line)] + body
+                orelse = [self.decision(frame, 0, line)] + orelse
+            return [at(gast.If(test=s.test, body=body or [at(gast.Pass(), line)],
+                               orelse=orelse), line)]
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, frame)
+        return [s]
+
+    def decision(self, frame: Frame, taken: int, line: int) -> gast.stmt:
+        return at(gast.Expr(value=call(attr(frame.path, "append"), const(taken))), line)
+
+    def assignment(self, s: gast.Assign, frame: Frame) -> list[gast.stmt]:
+        op = s.op
+        line = s.lineno
+        if op.kind == "call":
+            s.sid = self.number()
+            positions = [i for i, a in enumerate(op.operands) if self.active(a)]
+            positions += [k.arg for k in op.keywords if self.active(k.value)]
+            mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
+            value = gast.Call(func=attr("rt", "call"), args=[op.callee, mask] + op.operands,
+                              keywords=op.keywords)
+            target = gast.Tuple(elts=[name(op.target, store=True),
+                                      subscript(frame.saved, s.sid, store=True)],
+                                ctx=gast.Store())
+            return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
+        out = [s]
+        if op.kind == "rule" and op.primitive is rt_module.setitem:
+            call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
+            out = [at(assign(op.target, call_), line)]
+        if op.kind == "rule" and op.saves:
+            s.sid = self.number()
+            out.append(self.save(frame, s.sid, op.saves, line))
+        return out
+
+    def active(self, e: gast.expr) -> bool:
+        return isinstance(e, gast.Name) and e.id in self.a.active
+
+    def loop(self, s: gast.stmt, frame: Frame) -> list[gast.stmt]:
+        line = s.lineno
+        if not relevant(s):
+            body = self.block(s.body, frame)
+            return [self.clone_loop(s, body)]
+        info = s.loop
+        out = []
+        if info.entry_saves:
+            s.entry_sid = self.number()
+            out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
+        s.sid = self.number()
+        depth = frame.depth + 1
+        record = self.names.reserve(f"_loop{s.sid}")
+        saved, path = self.frame_names(depth)
+        inner = Frame(saved, path if info.branching else frame.path, depth)
+        out.append(at(assign(record, gast.List(elts=[], ctx=gast.Load())), line))
+        out.append(at(gast.Assign(targets=[subscript(frame.saved, s.sid, store=True)],
+                                  value=name(record), type_comment=None), line))
+        if info.branching:
+            out.append(at(gast.Expr(value=call(attr(frame.path, "append"), name(record))),
+                          line))
+        head = [at(assign(inner.saved, gast.Dict(keys=[], values=[])), line)]
+        if info.branching:
+            head.append(at(assign(inner.path, gast.List(elts=[], ctx=gast.Load())), line))
+            entry = gast.List(elts=[name(inner.path), name(inner.saved)], ctx=gast.Load())
+        else:
+            entry = name(inner.saved)
+        head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
+        out.append(self.clone_loop(s, head + self.block(s.body, inner)))
+        return out
+
+    @staticmethod
+    def clone_loop(s: gast.stmt, body: list[gast.stmt]) -> gast.stmt:
+        if isinstance(s, gast.For):
+            new = gast.For(target=s.target, iter=s.iter, body=body, orelse=[],
+                           type_comment=None)
+        else:
+            new = gast.While(test=s.test, body=body, orelse=[])
+        return at(new, s.lineno)
+
+
+def mark_recorded(body: list[gast.stmt]) -> None:
+    """Flag the ``if`` statements whose choice goes into the path."""
+    from .analyse import recorded
+
+    for s in walk_statements(body):
+        if isinstance(s, gast.If):
+            s.recorded = recorded(s)
+
+
+def primal(analysis: Analysis, names: Names, fn_name: str
+           ) -> tuple[gast.FunctionDef, PrimalBuilder]:
+    """The traced primal of ``analysis.fn``, and the builder (its names and numbering)."""
+    mark_recorded(analysis.fn.body)
+    builder = PrimalBuilder(analysis, names)
+    return builder.build(fn_name), builder

@@ -1,0 +1,26 @@
+"""Errors raised by srcdiff, each naming where in the user's code and what to do."""
+
+from __future__ import annotations
+
+
+class CompileError(Exception):
+    """The compiler cannot differentiate this code: unsupported syntax or a missing rule.
+
+    The message names the construct, the function, the user's ``file:line`` and the fix.
+    """
+
+    def __init__(self, what: str, *, function: str = "?", filename: str = "?",
+                 lineno: int | None = None, source_line: str = "", hint: str = ""):
+        self.what = what
+        self.function = function
+        self.filename = filename
+        self.lineno = lineno
+        self.source_line = source_line.strip()
+        self.hint = hint
+        where = f"{filename}:{lineno}" if lineno else filename
+        message = f"{what} in {function} ({where})"
+        if self.source_line:
+            message += f": `{self.source_line}`"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)

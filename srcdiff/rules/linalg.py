@@ -1,0 +1,41 @@
+"""Rules of products and linear algebra: dot, outer, inner, trace, norm."""
+
+import numpy as xp
+
+from .. import runtime as rt
+from .registry import vjp
+
+
+@vjp(xp.dot, "ndarray.dot")
+def dot(g, ans, a, b):
+    return rt.matmul_lhs(g, a, b), rt.matmul_rhs(g, a, b)
+
+
+@vjp(xp.outer)
+def outer(g, ans, a, b):
+    return rt.reshape_like(g @ xp.ravel(b), a), rt.reshape_like(xp.ravel(a) @ g, b)
+
+
+@vjp(xp.inner)
+def inner(g, ans, a, b):
+    """``ans[I, J] = sum_k a[I, k] * b[J, k]`` for any numbers of leading axes I, J."""
+    na, nb = xp.ndim(a) - 1, xp.ndim(b) - 1
+    return (xp.tensordot(g, b, (list(range(na, na + nb)), list(range(nb)))),
+            xp.tensordot(g, a, (list(range(na)), list(range(na)))))
+
+
+@vjp(xp.trace)
+def trace(g, ans, a):
+    return g * xp.eye(a.shape[0], a.shape[1], dtype=a.dtype)
+
+
+@vjp(xp.linalg.norm)
+def norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    """The Euclidean (Frobenius) norm; its gradient at 0 is 0. Other ``ord`` raise."""
+    vector = xp.ndim(x) == 1 if axis is None else isinstance(axis, int) or len(axis) == 1
+    if not (ord is None or ord == "fro" or (ord == 2 and vector)):
+        raise NotImplementedError(
+            f"srcdiff: the gradient of norm supports ord=None, 'fro' and 2 (vectors), not {ord!r}"
+        )
+    safe = xp.where(ans == 0, 1, ans)
+    return rt.unreduce(g / safe, x, axis, keepdims) * x, None, None, None

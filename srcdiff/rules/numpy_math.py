@@ -1,0 +1,172 @@
+"""Rules of NumPy's elementwise functions (and their ``math`` and builtin twins)."""
+
+import builtins
+import math
+
+import numpy as xp
+
+from .. import runtime as rt
+from .registry import nondiff, vjp
+
+
+@vjp(xp.exp, math.exp)
+def exp(g, ans, x):
+    return g * ans
+
+
+@vjp(xp.exp2)
+def exp2(g, ans, x):
+    return g * ans * 0.6931471805599453
+
+
+@vjp(xp.log, math.log)
+def log(g, ans, x):
+    return g / x
+
+
+@vjp(xp.log2, math.log2)
+def log2(g, ans, x):
+    return g / (x * 0.6931471805599453)
+
+
+@vjp(xp.log10, math.log10)
+def log10(g, ans, x):
+    return g / (x * 2.302585092994046)
+
+
+@vjp(xp.log1p, math.log1p)
+def log1p(g, ans, x):
+    return g / (1.0 + x)
+
+
+@vjp(xp.expm1, math.expm1)
+def expm1(g, ans, x):
+    return g * (ans + 1.0)
+
+
+@vjp(xp.sqrt, math.sqrt)
+def sqrt(g, ans, x):
+    return g / (2.0 * ans)
+
+
+@vjp(xp.square)
+def square(g, ans, x):
+    return g * 2.0 * x
+
+
+@vjp(xp.reciprocal)
+def reciprocal(g, ans, x):
+    return -g * ans * ans
+
+
+@vjp(xp.abs, xp.absolute, builtins.abs, math.fabs)
+def absolute(g, ans, x):
+    return g * xp.sign(x)
+
+
+@vjp(xp.sin, math.sin)
+def sin(g, ans, x):
+    return g * xp.cos(x)
+
+
+@vjp(xp.cos, math.cos)
+def cos(g, ans, x):
+    return -g * xp.sin(x)
+
+
+@vjp(xp.tan, math.tan)
+def tan(g, ans, x):
+    return g * (1.0 + ans * ans)
+
+
+@vjp(xp.arcsin, math.asin)
+def arcsin(g, ans, x):
+    return g / xp.sqrt(1.0 - x * x)
+
+
+@vjp(xp.arccos, math.acos)
+def arccos(g, ans, x):
+    return -g / xp.sqrt(1.0 - x * x)
+
+
+@vjp(xp.arctan, math.atan)
+def arctan(g, ans, x):
+    return g / (1.0 + x * x)
+
+
+@vjp(xp.tanh, math.tanh)
+def tanh(g, ans, x):
+    return g * (1.0 - ans * ans)
+
+
+@vjp(xp.sinh, math.sinh)
+def sinh(g, ans, x):
+    return g * xp.cosh(x)
+
+
+@vjp(xp.cosh, math.cosh)
+def cosh(g, ans, x):
+    return g * xp.sinh(x)
+
+
+@vjp(xp.maximum, xp.fmax)
+def maximum(g, ans, x, y):
+    """Ties share the gradient evenly, as in PyTorch."""
+    return (rt.unbroadcast(g * (x > y) + (0.5 * g) * (x == y), x),
+            rt.unbroadcast(g * (x < y) + (0.5 * g) * (x == y), y))
+
+
+@vjp(xp.minimum, xp.fmin)
+def minimum(g, ans, x, y):
+    """Ties share the gradient evenly, as in PyTorch."""
+    return (rt.unbroadcast(g * (x < y) + (0.5 * g) * (x == y), x),
+            rt.unbroadcast(g * (x > y) + (0.5 * g) * (x == y), y))
+
+
+@vjp(xp.clip, "ndarray.clip")
+def clip(g, ans, a, a_min=None, a_max=None):
+    """Inside [a_min, a_max] (bounds included) the gradient passes to ``a``, as in PyTorch.
+
+    A bound of None is no bound. Bounds may broadcast ``a`` to a larger shape.
+    """
+    below = xp.less(a, a_min) if a_min is not None else False
+    above = xp.greater(a, a_max) if a_max is not None else False
+    return (rt.unbroadcast(g * xp.logical_not(xp.logical_or(below, above)), a),
+            None if a_min is None else rt.unbroadcast(g * below, a_min),
+            None if a_max is None else rt.unbroadcast(g * above, a_max))
+
+
+@vjp(xp.where)
+def where(g, ans, condition, x, y):
+    """``condition`` may be any array NumPy reads as truth values, not only booleans."""
+    return (None, rt.unbroadcast(xp.where(condition, g, 0.0), x),
+            rt.unbroadcast(xp.where(condition, 0.0, g), y))
+
+
+@vjp(xp.logaddexp)
+def logaddexp(g, ans, x, y):
+    return rt.unbroadcast(g * xp.exp(x - ans), x), rt.unbroadcast(g * xp.exp(y - ans), y)
+
+
+@vjp(builtins.float, "ndarray.item")
+def to_float(g, ans, x):
+    return g
+
+
+@vjp("ndarray.astype")
+def astype(g, ans, x, dtype):
+    return rt.cast_like(g, x), None
+
+
+@vjp(xp.asarray, xp.array, xp.copy, "ndarray.copy")
+def copy(g, ans, x):
+    return g
+
+
+nondiff(
+    xp.sign, xp.floor, xp.ceil, xp.round, xp.rint, xp.trunc, xp.isnan, xp.isinf, xp.isfinite,
+    xp.greater, xp.greater_equal, xp.less, xp.less_equal, xp.equal, xp.not_equal,
+    xp.logical_and, xp.logical_or, xp.logical_not, xp.logical_xor, math.floor, math.ceil,
+    builtins.round, builtins.int, builtins.bool, builtins.len, builtins.range, builtins.print,
+    builtins.isinstance, builtins.enumerate, builtins.zip, builtins.str, builtins.repr,
+)

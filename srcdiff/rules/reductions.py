@@ -1,0 +1,63 @@
+"""Rules of reductions: sum, mean, prod, max, min (with ``axis`` and ``keepdims``)."""
+
+import builtins
+
+import numpy as xp
+
+from .. import runtime as rt
+from .registry import nondiff, vjp
+
+
+@vjp(xp.sum, "ndarray.sum")
+def sum(g, ans, a, axis=None, keepdims=False):
+    return rt.unreduce(g, a, axis, keepdims), None, None
+
+
+@vjp(xp.mean, "ndarray.mean")
+def mean(g, ans, a, axis=None, keepdims=False):
+    return rt.unreduce(g * (xp.size(ans) / xp.size(a)), a, axis, keepdims), None, None
+
+
+@vjp(xp.prod, "ndarray.prod")
+def prod(g, ans, a, axis=None, keepdims=False):
+    return rt.prod_grad(g, ans, a, axis, keepdims), None, None
+
+
+@vjp(xp.max, xp.amax, "ndarray.max")
+def max(g, ans, a, axis=None, keepdims=False):
+    """Ties share the gradient evenly, as PyTorch's ``amax`` does."""
+    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None
+
+
+@vjp(xp.min, xp.amin, "ndarray.min")
+def min(g, ans, a, axis=None, keepdims=False):
+    """Ties share the gradient evenly, as PyTorch's ``amin`` does."""
+    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None
+
+
+@vjp(xp.var, "ndarray.var")
+def var(g, ans, a, axis=None, keepdims=False):
+    centred = a - xp.mean(a, axis=axis, keepdims=True)
+    d_a = rt.unreduce(g * (2.0 * xp.size(ans) / xp.size(a)), a, axis, keepdims) * centred
+    return d_a, None, None
+
+
+@vjp(xp.std, "ndarray.std")
+def std(g, ans, a, axis=None, keepdims=False):
+    centred = a - xp.mean(a, axis=axis, keepdims=True)
+    scale = rt.keep_dims(g / (ans * (xp.size(a) / xp.size(ans))), a, axis, keepdims)
+    return scale * centred, None, None
+
+
+@vjp(xp.cumsum, "ndarray.cumsum")
+def cumsum(g, ans, a, axis=None):
+    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis), a), None
+
+
+@vjp(builtins.sum)
+def builtin_sum(g, ans, iterable, start=0):
+    return [rt.unbroadcast(g, x) for x in iterable], rt.unbroadcast(g, start)
+
+
+nondiff(xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero,
+        "ndarray.argmax", "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any")

@@ -1,0 +1,122 @@
+"""The one registry of reverse rules, shared by the compiler and the eager runtime.
+
+A rule is a plain Python function ``name(g, ans, *params)``: ``g`` is the gradient of
+the result, ``ans`` the result itself, ``params`` the primitive's own arguments (named
+as NumPy names them). It returns the gradient for each positional parameter: a tuple
+when there are several, ``None`` for one that is not differentiable.
+
+Built-in rules are short templates: their bodies use only their parameters, ``xp``
+(the array module of the inputs) and ``rt`` (``srcdiff.runtime``), so the compiler can
+inline them into generated source. Rules registered by users with ``register_vjp``
+are called by name instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A reverse rule and the primitive it belongs to."""
+
+    name: str
+    fn: Callable
+    params: tuple[str, ...]
+    varargs: str | None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    inline: bool = True
+
+    @property
+    def arity(self) -> int:
+        return len(self.params)
+
+
+_RULES: dict[Any, Rule] = {}
+_NONDIFF: set[Any] = set()
+_VERSION = [0]
+
+
+def version() -> int:
+    """Bumped by every registration after import, so compiled code sees new rules."""
+    return _VERSION[0]
+
+
+def _key(obj: Any) -> Any:
+    """Registry key of a primitive: the object itself when hashable, else its id."""
+    try:
+        hash(obj)
+    except TypeError:
+        return ("id", id(obj))
+    return obj
+
+
+def make_rule(fn: Callable, *, name: str | None = None, inline: bool = True) -> Rule:
+    """Describe ``fn(g, ans, *params)`` as a Rule."""
+    sig = inspect.signature(fn)
+    names, varargs, defaults = [], None, {}
+    for p in list(sig.parameters.values())[2:]:
+        if p.kind is p.VAR_POSITIONAL:
+            varargs = p.name
+        elif p.kind is p.VAR_KEYWORD:
+            raise TypeError(f"rule {fn.__name__} may not take **{p.name}")
+        else:
+            names.append(p.name)
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+    if len(sig.parameters) < 2:
+        raise TypeError(f"rule {fn.__name__} must take (g, ans, *params)")
+    return Rule(name or fn.__name__.rstrip("_"), fn, tuple(names), varargs, defaults, inline)
+
+
+def vjp(*primitives: Any, name: str | None = None) -> Callable[[Callable], Callable]:
+    """Register the decorated template as the reverse rule of each of ``primitives``.
+
+    A primitive is a callable (``numpy.tanh``, ``operator.mul``) or a string naming an
+    array method or attribute (``"ndarray.sum"``, ``"ndarray.T"``).
+    """
+
+    def register(fn: Callable) -> Callable:
+        rule = make_rule(fn, name=name)
+        for prim in primitives:
+            _RULES[_key(prim)] = rule
+        return fn
+
+    return register
+
+
+def register(primitive: Any, rule: Rule) -> None:
+    """Register (or replace) the rule of one primitive."""
+    _NONDIFF.discard(_key(primitive))
+    _RULES[_key(primitive)] = rule
+    _VERSION[0] += 1
+
+
+def nondiff(*primitives: Any) -> None:
+    """Declare primitives whose results carry no gradient (shapes, comparisons, ...)."""
+    for prim in primitives:
+        _NONDIFF.add(_key(prim))
+
+
+def lookup(primitive: Any) -> Rule | None:
+    """The rule of ``primitive``, or None."""
+    try:
+        return _RULES.get(_key(primitive))
+    except TypeError:
+        return None
+
+
+def is_nondiff(primitive: Any) -> bool:
+    """True when ``primitive`` is declared non-differentiable."""
+    try:
+        return _key(primitive) in _NONDIFF
+    except TypeError:
+        return False
+
+
+def all_rules() -> dict[Any, Rule]:
+    """Every registered primitive and its rule (a copy)."""
+    return dict(_RULES)

@@ -1,0 +1,81 @@
+"""Rules of shape manipulation: reshape, transpose, squeeze, concatenate, stack, ..."""
+
+import numpy as xp
+
+from .. import runtime as rt
+from .registry import nondiff, vjp
+
+
+@vjp(xp.reshape)
+def reshape(g, ans, a, shape):
+    return rt.reshape_like(g, a), None
+
+
+@vjp("ndarray.reshape")
+def reshape_method(g, ans, a, *shape):
+    return rt.reshape_like(g, a)
+
+
+@vjp(xp.ravel, "ndarray.ravel", "ndarray.flatten")
+def ravel(g, ans, a):
+    return rt.reshape_like(g, a)
+
+
+@vjp(xp.squeeze, "ndarray.squeeze")
+def squeeze(g, ans, a, axis=None):
+    return rt.reshape_like(g, a), None
+
+
+@vjp(xp.expand_dims)
+def expand_dims(g, ans, a, axis):
+    return rt.reshape_like(g, a), None
+
+
+@vjp(xp.transpose)
+def transpose(g, ans, a, axes=None):
+    return rt.transpose_grad(g, axes), None
+
+
+@vjp("ndarray.transpose")
+def transpose_method(g, ans, a, *axes):
+    return rt.transpose_grad(g, axes or None)
+
+
+@vjp("ndarray.T")
+def T(g, ans, a):
+    return xp.transpose(g)
+
+
+@vjp(xp.swapaxes, "ndarray.swapaxes")
+def swapaxes(g, ans, a, axis1, axis2):
+    return xp.swapaxes(g, axis1, axis2), None, None
+
+
+@vjp(xp.moveaxis)
+def moveaxis(g, ans, a, source, destination):
+    return xp.moveaxis(g, destination, source), None, None
+
+
+@vjp(xp.broadcast_to)
+def broadcast_to(g, ans, array, shape):
+    return rt.unbroadcast(g, array), None
+
+
+@vjp(xp.concatenate)
+def concatenate(g, ans, arrays, axis=0):
+    return rt.split_like(g, arrays, axis), None
+
+
+@vjp(xp.stack)
+def stack(g, ans, arrays, axis=0):
+    return rt.unstack(g, arrays, axis), None
+
+
+@vjp(xp.flip)
+def flip(g, ans, m, axis=None):
+    return xp.flip(g, axis), None
+
+
+nondiff(xp.shape, xp.size, xp.ndim, xp.zeros, xp.ones, xp.empty, xp.full, xp.zeros_like,
+        xp.ones_like, xp.empty_like, xp.full_like, xp.arange, xp.linspace, xp.eye, xp.identity,
+        "ndarray.shape", "ndarray.size", "ndarray.ndim", "ndarray.dtype")

@@ -1,0 +1,34 @@
+"""Helpers imported by generated code as ``rt`` (keep these names stable)."""
+
+from .calls import call, call_vjp, owned, path_key
+from .arrays import (
+    acc,
+    cast_like,
+    extreme_grad,
+    grad_like,
+    index_add,
+    index_grad,
+    iterable,
+    keep_dims,
+    matmul_lhs,
+    matmul_rhs,
+    prod_grad,
+    reshape_like,
+    safe_log,
+    setitem,
+    setitem_grads,
+    split_like,
+    transpose_grad,
+    unbroadcast,
+    unreduce,
+    unstack,
+    zeros_like,
+)
+
+__all__ = [
+    "acc", "cast_like", "extreme_grad", "grad_like", "index_add", "index_grad", "keep_dims",
+    "matmul_lhs", "matmul_rhs", "prod_grad", "reshape_like", "safe_log", "setitem",
+    "setitem_grads", "split_like", "transpose_grad", "unbroadcast", "unreduce", "unstack",
+    "iterable", "call", "call_vjp", "owned", "path_key",
+    "zeros_like",
+]

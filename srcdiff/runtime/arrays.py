@@ -1,0 +1,298 @@
+"""Array helpers that rules and generated adjoints call as ``rt.<name>``.
+
+Each works on the array module of its inputs (NumPy or CuPy) and keeps the dtype of
+the gradient it is given, so float32 stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(getattr(x, "shape", ()))
+
+
+def unbroadcast(g: Any, x: Any) -> Any:
+    """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
+    shape = _shape(x)
+    gshape = _shape(g)
+    if gshape == shape:
+        return g
+    xp = array_module(g)
+    extra = len(gshape) - len(shape)
+    if extra > 0:
+        g = xp.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    if not shape and isinstance(x, numbers.Number):
+        return g[()] if hasattr(g, "shape") else g
+    return g
+
+
+def _normal_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(a % ndim for a in axis)
+
+
+def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """``g``, a reduction of ``x`` over ``axis``, with the reduced axes put back as 1s."""
+    if keepdims:
+        return g
+    ndim = len(_shape(x))
+    xp = array_module(g, x)
+    return xp.reshape(g, tuple(1 if i in _normal_axes(axis, ndim) else n
+                               for i, n in enumerate(_shape(x))))
+
+
+def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Broadcast ``g``, the gradient of a reduction of ``x``, back to ``x``'s shape."""
+    xp = array_module(g, x)
+    return xp.broadcast_to(keep_dims(g, x, axis, keepdims), _shape(x))
+
+
+def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Gradient of max/min: shared evenly between the entries that attain the extreme."""
+    xp = array_module(x)
+    mask = x == keep_dims(ans, x, axis, keepdims)
+    count = xp.sum(mask, axis=_normal_axes(axis, mask.ndim) or None, keepdims=True)
+    dtype = getattr(g, "dtype", None) or x.dtype
+    share = mask.astype(dtype) / count.astype(dtype)
+    return unreduce(g, x, axis, keepdims) * share
+
+
+def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Gradient of prod, exact where some entries are zero."""
+    xp = array_module(x)
+    if axis is None:
+        flat = xp.reshape(x, (-1,))
+        return xp.reshape(prod_grad(g, ans, flat, 0, False), x.shape)
+    if not isinstance(axis, int):
+        raise NotImplementedError("prod's gradient supports one axis or all of them")
+    moved = xp.moveaxis(x, axis, -1)
+    ones = xp.ones_like(moved[..., :1])
+    before = xp.cumprod(xp.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([moved[..., 1:], ones], axis=-1),
+                                       axis=-1), axis=-1), axis=-1)
+    others = xp.moveaxis(before * after, -1, axis)
+    return unreduce(g, x, axis, keepdims) * others
+
+
+def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
+    if a.ndim == 1:
+        return a[None, :] if lhs else a[:, None]
+    return a
+
+
+def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
+    """Gradient of ``x @ y`` with respect to ``x``."""
+    xp = array_module(g, x, y)
+    g = xp.asarray(g)
+    if x.ndim == 1 and y.ndim == 1:
+        return g * y
+    if y.ndim == 1:
+        return unbroadcast(g[..., :, None] * y, x) if x.ndim > 1 else g * y
+    gg = g[..., None, :] if x.ndim == 1 else g
+    d = gg @ xp.swapaxes(y, -1, -2)
+    return unbroadcast(d[..., 0, :] if x.ndim == 1 else d, x)
+
+
+def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
+    """Gradient of ``x @ y`` with respect to ``y``."""
+    xp = array_module(g, x, y)
+    g = xp.asarray(g)
+    if x.ndim == 1 and y.ndim == 1:
+        return g * x
+    if x.ndim == 1:
+        return unbroadcast(x[:, None] * g[..., None, :], y)
+    gg = g[..., :, None] if y.ndim == 1 else g
+    d = xp.swapaxes(x, -1, -2) @ gg
+    return unbroadcast(d[..., 0] if y.ndim == 1 else d, y)
+
+
+def transpose_grad(g: Any, axes: Any = None) -> Any:
+    """Gradient of ``transpose(x, axes)``: the inverse permutation applied to ``g``."""
+    xp = array_module(g)
+    if axes is None:
+        return xp.transpose(g)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    ndim = len(_shape(g))
+    return xp.transpose(g, tuple(int(i) for i in np.argsort([a % ndim for a in axes])))
+
+
+def reshape_like(g: Any, x: Any) -> Any:
+    """``g`` reshaped to the shape of ``x``."""
+    return array_module(g).reshape(g, _shape(x))
+
+
+def cast_like(g: Any, x: Any) -> Any:
+    """``g`` in the dtype of ``x``."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(g, "dtype", dtype) == dtype:
+        return g
+    return array_module(g).asarray(g).astype(dtype)
+
+
+def safe_log(x: Any) -> Any:
+    """log(x) where x > 0, and 0 elsewhere (for the exponent's gradient of ``x ** y``)."""
+    if isinstance(x, numbers.Real) and not _is_array(x):
+        # A Python number stays one, so it cannot promote a float32 gradient to float64.
+        return math.log(x) if x > 0 else 0.0
+    xp = array_module(x)
+    positive = x > 0
+    return xp.where(positive, xp.log(xp.where(positive, x, 1)), 0)
+
+
+def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
+    """Gradient of ``concatenate(xs, axis)``: ``g`` cut back into the pieces."""
+    xp = array_module(g)
+    ends = np.cumsum([_shape(x)[axis] for x in xs])[:-1]
+    return tuple(xp.split(g, [int(e) for e in ends], axis=axis))
+
+
+def unstack(g: Any, xs: Any, axis: int = 0) -> tuple:
+    """Gradient of ``stack(xs, axis)``: the slices of ``g`` along ``axis``."""
+    xp = array_module(g)
+    return tuple(xp.take(g, i, axis=axis) for i in range(len(xs)))
+
+
+def _is_array(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def index_grad(x: Any, idx: Any, g: Any) -> Any:
+    """Gradient of ``x[idx]``: ``g`` scattered into zeros shaped like ``x``."""
+    if isinstance(x, dict):
+        return {idx: g}
+    if isinstance(x, (list, tuple)):
+        d = [None] * len(x)
+        if isinstance(idx, slice):
+            d[idx] = list(g)
+        else:
+            d[idx] = g
+        return d
+    return index_add(array_module(x).zeros_like(x), idx, g)
+
+
+def index_add(d: Any, idx: Any, g: Any) -> Any:
+    """Add ``g`` into ``d[idx]`` in place (``d`` is an adjoint the caller owns); return it."""
+    if isinstance(d, dict):
+        d[idx] = acc(d.get(idx), g)
+        return d
+    if isinstance(d, (list, tuple)):
+        d = list(d)
+        if isinstance(idx, slice):
+            for i, gi in zip(range(*idx.indices(len(d))), g, strict=True):
+                d[i] = acc(d[i], gi)
+        else:
+            d[idx] = acc(d[idx], g)
+        return d
+    if _has_advanced(idx):
+        array_module(d).add.at(d, idx, g)
+    else:
+        d[idx] += g
+    return d
+
+
+def _has_advanced(idx: Any) -> bool:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, list) or (_is_array(p) and p.ndim > 0) for p in parts)
+
+
+def setitem(x: Any, idx: Any, v: Any) -> Any:
+    """``x`` with ``x[idx] = v``, as a new array (the old one may still be needed)."""
+    if isinstance(x, dict):
+        out = dict(x)
+    elif isinstance(x, list):
+        out = list(x)
+    else:
+        out = x.copy()
+    out[idx] = v
+    return out
+
+
+def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
+    """Gradients of ``setitem(x, idx, v)`` for ``x`` and ``v``."""
+    if isinstance(g, dict):
+        rest = dict(g)
+        return rest, rest.pop(idx, None)
+    if isinstance(g, list):
+        rest = list(g)
+        part = rest[idx]
+        rest[idx] = None
+        return rest, part
+    part = g[idx]
+    if _has_advanced(idx):
+        # A position the index repeats keeps only its last write: only that one gets gradient.
+        xp = array_module(g)
+        ids = xp.reshape(xp.arange(part.size), part.shape)
+        last = xp.full(g.shape, -1)
+        last[idx] = ids
+        part = part * (last[idx] == ids)
+    return setitem(g, idx, 0), unbroadcast(part, v)
+
+
+def zeros_like(x: Any) -> Any:
+    """A zero adjoint shaped like ``x`` (containers give containers of zeros)."""
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [zeros_like(v) for v in x]
+    if _is_array(x):
+        return array_module(x).zeros_like(x)
+    return 0.0
+
+
+def acc(d: Any, c: Any) -> Any:
+    """``d + c`` for adjoints that may be None (zero) or containers of adjoints."""
+    if d is None:
+        return c
+    if c is None:
+        return d
+    if isinstance(d, dict):
+        out = dict(d)
+        for k, v in c.items():
+            out[k] = acc(out.get(k), v)
+        return out
+    if isinstance(d, (list, tuple)):
+        return [acc(a, b) for a, b in zip(d, c, strict=True)]
+    return d + c
+
+
+def grad_like(d: Any, x: Any) -> Any:
+    """The final gradient for argument ``x``: its type, shape and dtype, never an alias."""
+    if isinstance(x, dict):
+        d = d or {}
+        return {k: grad_like(d.get(k), v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        d = d if d is not None else [None] * len(x)
+        return type(x)(grad_like(a, b) for a, b in zip(d, x, strict=True))
+    if not _is_array(x):
+        return float(d) if d is not None else 0.0
+    xp = array_module(x)
+    if d is None:
+        return xp.zeros_like(x)
+    d = xp.asarray(d)
+    if d.shape != x.shape:
+        d = xp.broadcast_to(d, x.shape)
+    if d.dtype != x.dtype or not d.flags.writeable or d.base is not None:
+        d = xp.array(d, dtype=x.dtype, copy=True)
+    return d
+
+
+def iterable(x: Any) -> Any:
+    """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
+    if isinstance(x, (list, tuple)) or _is_array(x):
+        return x
+    return list(x)

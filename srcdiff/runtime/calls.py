@@ -1,0 +1,139 @@
+"""Calls from generated code into other compiled functions, and path keys.
+
+``rt.call`` runs a callee's primal (or a primitive) and returns its value with what its
+adjoint will need; ``rt.call_vjp`` runs that adjoint. The callee is looked up when the
+code runs, so methods, callable objects and recursion need nothing special.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any
+
+from ..backend import array_module
+from .arrays import zeros_like
+from ..rules import registry
+
+
+def path_key(path: list) -> tuple:
+    """The cache key of a recorded path: branch choices as they are, each loop as the
+    tuple of the distinct paths its iterations took (each iteration is relabelled with
+    the index of its path in that tuple)."""
+    key = []
+    for item in path:
+        if type(item) is int:
+            key.append(item)
+            continue
+        kinds: dict[tuple, int] = {}
+        for iteration in item:
+            iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
+        key.append(tuple(kinds))
+    return tuple(key)
+
+
+def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
+    """The Python function behind a callable, and the arguments bound before the call."""
+    if isinstance(fn, types.FunctionType):
+        return fn, ()
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return fn.__func__, (fn.__self__,)
+    forward = getattr(fn, "forward", None)
+    if isinstance(forward, types.MethodType) and callable(fn) and \
+            getattr(type(fn), "_srcdiff_calls_forward", False):
+        return forward.__func__, (fn,)
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return call, (fn,)
+    return None, ()
+
+
+_BINDINGS: dict[tuple, tuple[str, ...]] = {}
+
+
+def _active_params(fn: types.FunctionType, nbound: int, nargs: int,
+                   keywords: tuple[str, ...], active: tuple) -> tuple[str, ...]:
+    key = (fn, nbound, nargs, keywords, active)
+    hit = _BINDINGS.get(key)
+    if hit is None:
+        params = list(inspect.signature(fn).parameters.values())
+        names = []
+        for a in active:
+            if isinstance(a, str):
+                names.append(a)
+                continue
+            position = nbound + a
+            if position >= len(params) or params[position].kind not in (
+                    params[position].POSITIONAL_ONLY, params[position].POSITIONAL_OR_KEYWORD):
+                raise TypeError(f"srcdiff cannot differentiate {fn.__qualname__} through "
+                                "a *args parameter: give the argument a name")
+            names.append(params[position].name)
+        hit = _BINDINGS[key] = tuple(names)
+    return hit
+
+
+def _kind(x: Any) -> str:
+    return "any" if isinstance(x, (list, tuple, dict)) else "array"
+
+
+def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
+    rule = registry.lookup(fn)
+    if rule is not None:
+        value = fn(*args, **kwargs)
+        return value, ("rule", rule, args, kwargs, value, active)
+    if registry.is_nondiff(fn):
+        value = fn(*args, **kwargs)
+        return value, ("none", _values(args, kwargs, active))
+    from ..compiler.cache import unit_for
+
+    target, bound = _target(fn)
+    if target is None:
+        from ..errors import CompileError
+
+        raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
+                           hint="register one with sd.register_vjp, or call a function "
+                                "srcdiff can compile")
+    names = _active_params(target, len(bound), len(args), tuple(kwargs), active)
+    values = _values(args, kwargs, active)
+    kinds = {n: _kind(v) for n, v in zip(names, values, strict=True)}
+    unit = unit_for(target, names, kinds, array_module(*values))
+    saved: dict = {}
+    path: list = []
+    value = unit.primal(saved, path, *bound, *args, **kwargs)
+    order = [unit.wrt.index(n) for n in names]
+    return value, ("unit", unit, saved, path, order, values)
+
+
+def call_vjp(record: Any, g: Any) -> tuple:
+    """Gradients, for the active arguments of a call, of its result's adjoint ``g``."""
+    if record[0] == "none":
+        return tuple(zeros_like(v) for v in record[1])
+    if record[0] == "rule":
+        _, rule, args, kwargs, value, active = record
+        grads = rule.fn(g, value, *args, **kwargs)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        values = _values(args, kwargs, active)
+        return tuple(zeros_like(v) if grads[a] is None else grads[a]
+                     for a, v in zip(active, values, strict=True))
+    _, unit, saved, path, order, values = record
+    adjoint, _ = unit.adjoint(path_key(path))
+    grads = adjoint(saved, g)
+    return tuple(zeros_like(v) if grads[i] is None else grads[i]
+                 for i, v in zip(order, values, strict=True))
+
+
+def _values(args: tuple, kwargs: dict, active: tuple) -> list:
+    return [args[a] if isinstance(a, int) else kwargs[a] for a in active]
+
+
+def owned(d: Any) -> Any:
+    """A copy of an adjoint, so that it can be updated in place."""
+    if isinstance(d, dict):
+        return dict(d)
+    if isinstance(d, (list, tuple)):
+        return list(d)
+    if hasattr(d, "copy"):
+        return d.copy()
+    return d
