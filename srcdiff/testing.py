@@ -120,26 +120,36 @@ def numeric_grad(
 # ---- reverse rules ------------------------------------------------------------------------
 
 
-def _rule_arity(rule_fn: Callable) -> int:
-    """Number of named positional parameters after ``(g, ans)``."""
+def _rule_arity(rule_fn: Callable) -> tuple[int, bool]:
+    """Number of named positional parameters after ``(g, ans)``, and whether it takes ``*args``."""
     params = list(inspect.signature(rule_fn).parameters.values())[2:]
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    named = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    return named, any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
-def _rule_grads(out: Any, arity: int, name: str) -> tuple:
-    """A rule's result as one entry per positional parameter.
+def _rule_grads(out: Any, rule_fn: Callable, nargs: int) -> tuple:
+    """A rule's result as one entry per positional argument, checked against the contract.
 
-    A rule returns a tuple with one entry per parameter, or, when only its first
-    parameter is differentiable, that one gradient alone. A rule taking only ``*args``
+    A rule with one parameter returns its gradient (its ``*args``, if any, get none);
+    with several, a tuple with one entry per parameter (``None`` where not
+    differentiable), then one per extra ``*args`` argument. A rule taking only ``*args``
     returns a sequence with one entry per argument.
     """
+    name = getattr(rule_fn, "__name__", repr(rule_fn))
+    arity, varargs = _rule_arity(rule_fn)
     if arity == 0:
         return () if out is None else tuple(out)
-    if arity == 1 or not isinstance(out, tuple):
+    if arity == 1:
         return (out,)
-    if len(out) != arity:
+    expected = max(arity, nargs) if varargs else arity
+    if not isinstance(out, tuple):
         raise AssertionError(
-            f"rule {name} returned a tuple of {len(out)} values for {arity} parameters"
+            f"rule {name} has {expected} positional parameters but returned one value: "
+            f"return a tuple with one gradient per parameter (None where not differentiable)"
+        )
+    if len(out) != expected:
+        raise AssertionError(
+            f"rule {name} returned a tuple of {len(out)} values for {expected} parameters"
         )
     return out
 
@@ -198,7 +208,7 @@ def check_vjp(
     rng = np.random.default_rng(seed)
     y = primal_fn(*args, **kwargs)
     g = _cotangent(y, rng)
-    grads = _rule_grads(rule_fn(g, y, *args, **kwargs), _rule_arity(rule_fn), name)
+    grads = _rule_grads(rule_fn(g, y, *args, **kwargs), rule_fn, len(args))
 
     def along(i: int, v: list, sign: float) -> float:
         moved = list(args)

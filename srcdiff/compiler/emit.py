@@ -26,6 +26,8 @@ class Emitter:
         self.block(fn.body, 1, None)
 
     def block(self, body: list[gast.stmt], depth: int, current: int | None) -> None:
+        if all(getattr(s, "comment", False) for s in body):
+            body = body + [gast.Pass()]
         for s in body:
             line = getattr(s, "lineno", None)
             if getattr(s, "comment", False):

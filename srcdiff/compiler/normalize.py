@@ -351,8 +351,11 @@ class Normalizer:
                 return s.target.id, (rng, [])
             counter = self.names.fresh("i")
             return counter, (rng, self.bind_target(s.target, name(counter)))
+        nested = None
         if kind == "enumerate":
-            seqs = [self.sequence(it.args[0])]
+            inner = it.args[0]
+            nested = self.builtin_call(inner) == "zip"
+            seqs = [self.sequence(a) for a in inner.args] if nested else [self.sequence(inner)]
             start = self.atom(it.args[1]) if len(it.args) > 1 else None
         elif kind == "zip":
             seqs = [self.sequence(a) for a in it.args]
@@ -367,12 +370,13 @@ class Normalizer:
         saved, self.out = self.out, []
         items = [self.temp(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load()))
                  for q in seqs]
+        value = items[0]
+        if kind == "zip" or nested:
+            value = self.temp(gast.Tuple(elts=items, ctx=gast.Load()))
         if kind == "enumerate":
             index = name(counter) if start is None else \
                 self.temp(gast.BinOp(left=name(counter), op=gast.Add(), right=start))
-            items = [index, items[0]]
-        value = items[0] if kind not in ("enumerate", "zip") else \
-            self.temp(gast.Tuple(elts=items, ctx=gast.Load()))
+            value = self.temp(gast.Tuple(elts=[index, value], ctx=gast.Load()))
         self.assign_to(s.target, value)
         prefix, self.out = self.out, saved
         return counter, (rng, prefix)

@@ -168,5 +168,5 @@ nondiff(
     xp.greater, xp.greater_equal, xp.less, xp.less_equal, xp.equal, xp.not_equal,
     xp.logical_and, xp.logical_or, xp.logical_not, xp.logical_xor, math.floor, math.ceil,
     builtins.round, builtins.int, builtins.bool, builtins.len, builtins.range, builtins.print,
-    builtins.isinstance, builtins.enumerate, builtins.zip, builtins.str, builtins.repr,
+    builtins.isinstance, builtins.str, builtins.repr,
 )
