@@ -175,6 +175,15 @@ def _pairing(g: Any, y: Any) -> float:
     return float(np.sum(g * np.asarray(y, np.float64)))
 
 
+def _arrays_of(x: Any) -> list:
+    """The NumPy arrays inside ``x`` (itself, or the values of a list, tuple or dict)."""
+    if isinstance(x, dict):
+        return [a for v in x.values() for a in _arrays_of(v)]
+    if isinstance(x, (list, tuple)):
+        return [a for v in x for a in _arrays_of(v)]
+    return [x] if isinstance(x, np.ndarray) else []
+
+
 def _direction(x: Any, rng: np.random.Generator) -> list:
     return [rng.standard_normal(np.shape(leaf)) for leaf in _leaves(x)]
 
@@ -198,9 +207,9 @@ def check_vjp(
         sum(g * (primal(.., x_i + eps v, ..) - primal(.., x_i - eps v, ..))) / (2 eps)
             == vdot(rule_grad_i, v)
 
-    Also checks that each gradient has its argument's shape. ``wrt`` defaults to every
-    float argument; all float inputs are cast to float64 first. A rule's ``None`` counts
-    as a zero gradient.
+    Also checks that each gradient has its argument's shape and that the rule leaves its
+    inputs and ``g`` unchanged. ``wrt`` defaults to every float argument; all float
+    inputs are cast to float64 first. A rule's ``None`` counts as a zero gradient.
     """
     kwargs = dict(kwargs or {})
     args = [_to64(a) for a in args]
@@ -208,7 +217,11 @@ def check_vjp(
     rng = np.random.default_rng(seed)
     y = primal_fn(*args, **kwargs)
     g = _cotangent(y, rng)
+    before = [a.copy() for a in _arrays_of([g, args])]
     grads = _rule_grads(rule_fn(g, y, *args, **kwargs), rule_fn, len(args))
+    for old, new in zip(before, _arrays_of([g, args]), strict=True):
+        if not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+            raise AssertionError(f"rule {name} wrote into its cotangent or one of its inputs")
 
     def along(i: int, v: list, sign: float) -> float:
         moved = list(args)

@@ -1,0 +1,1 @@
+"""Per-family tests of the reverse rules against central finite differences."""

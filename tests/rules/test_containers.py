@@ -1,0 +1,57 @@
+"""Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``, ``for``."""
+
+import numpy as np
+import pytest
+
+from srcdiff import runtime as rt
+
+from .spec import Sampler, Spec, check_float32, ids, rule_grads
+
+R = Sampler(7)
+KEYS = ("w", "b", "scale")
+
+
+def tuple_display(*items):
+    return tuple(items)
+
+
+def list_display(*items):
+    return list(items)
+
+
+def dict_display(*values):
+    return dict(zip(KEYS, values, strict=True))
+
+
+SPECS = [
+    Spec("tuple-display", (R((3, 4)), R((4,)), R.scalar()), call=tuple_display),
+    Spec("tuple-display", (R((2,)),), call=tuple_display),
+    Spec("list-display", (R((3, 4)), R(())), call=list_display),
+    Spec("dict-display", (R((3, 4)), R((4,)), R.scalar()), call=dict_display),
+    Spec(rt.iterable, (R((3, 4)),)),
+    Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
+]
+
+F32 = [s for s in SPECS if s.has_float_array()]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_matches_finite_differences(spec):
+    spec.check()
+
+
+@pytest.mark.parametrize("spec", F32, ids=ids(F32))
+def test_float32_gradients_stay_float32(spec):
+    check_float32(spec)
+
+
+def test_dict_display_gives_each_value_its_entry():
+    g = {"w": np.ones(2), "b": 2.0, "scale": 3.0}
+    grads = rule_grads("dict-display", g, np.zeros(2), 0.0, 0.0, call=dict_display)
+    assert grads[1:] == (2.0, 3.0)
+    np.testing.assert_array_equal(grads[0], [1.0, 1.0])
+
+
+def test_iterating_a_non_sequence_has_no_gradient():
+    d, *_ = rule_grads(rt.iterable, [1.0, 2.0], iter([1.0, 2.0]))
+    assert d is None

@@ -1,0 +1,93 @@
+"""Rules of products and linear algebra: dot, outer, inner, trace, norm."""
+
+import numpy as np
+import pytest
+
+from .spec import Sampler, Spec, check_float32, ids, rule_grads
+
+R = Sampler(6)
+
+# shapes on which ``np.dot`` is ``np.matmul`` (at most a 2-D right operand)
+DOT_SHAPES = [
+    ((3, 4), (4, 5)),  # 2-D @ 2-D
+    ((4,), (4, 5)),  # 1-D @ 2-D
+    ((3, 4), (4,)),  # 2-D @ 1-D
+    ((4,), (4,)),  # 1-D @ 1-D
+    ((2, 3, 4), (4, 5)),  # batched 3-D @ 2-D
+    ((2, 3, 4), (4,)),  # batched 3-D @ 1-D
+]
+
+
+def norm_specs():
+    norm = np.linalg.norm
+    cases = [
+        ((5,), {}),
+        ((3, 4), {}),
+        ((3, 4), {"axis": 0}),
+        ((3, 4), {"axis": -1, "keepdims": True}),
+        ((2, 3, 4), {"axis": (0, 2)}),
+        ((2, 3, 4), {"axis": (1, 2), "keepdims": True}),
+        ((3, 4), {"ord": "fro"}),
+        ((5,), {"ord": 2}),
+        ((3, 4), {"ord": 2, "axis": 1}),
+    ]
+    return [Spec(norm, (R(shape),), kw) for shape, kw in cases]
+
+
+SPECS = [
+    *[Spec(p, (R(xs), R(ys)), call=c, rtol=1e-5)
+      for p, c in [(np.dot, None), ("ndarray.dot", lambda a, b: a.dot(b))]
+      for xs, ys in DOT_SHAPES],
+    *[Spec(np.outer, (R(xs), R(ys))) for xs, ys in [((3,), (4,)), ((2, 2), (3,)), ((), (2,))]],
+    *[Spec(np.inner, (R(xs), R(ys)))
+      for xs, ys in [((4,), (4,)), ((3, 4), (4,)), ((3, 4), (5, 4)), ((2, 3, 4), (5, 4))]],
+    *[Spec(np.trace, (R(shape),)) for shape in [(3, 3), (3, 5), (5, 3)]],
+    *norm_specs(),
+]
+
+F32 = [s for s in SPECS if s.has_float_array()]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_matches_finite_differences(spec):
+    spec.check()
+
+
+@pytest.mark.parametrize("spec", F32, ids=ids(F32))
+def test_float32_gradients_stay_float32(spec):
+    check_float32(spec)
+
+
+# ---- values derived by hand ----------------------------------------------------------------
+
+
+def test_dot_values():
+    a, b = np.array([1.0, 2.0]), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    da, db = rule_grads(np.dot, np.ones(3), a, b)
+    np.testing.assert_array_equal(da, [6.0, 15.0])
+    np.testing.assert_array_equal(db, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+
+
+def test_inner_of_matrices_matches_einsum():
+    a, b, g = R((3, 4)), R((5, 4)), R((3, 5))
+    da, db = rule_grads(np.inner, g, a, b)
+    np.testing.assert_allclose(da, np.einsum("ij,jk->ik", g, b))
+    np.testing.assert_allclose(db, np.einsum("ij,ik->jk", g, a))
+
+
+def test_trace_is_the_identity():
+    d, *_ = rule_grads(np.trace, 2.0, np.zeros((2, 3)))
+    np.testing.assert_array_equal(d, [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+
+
+def test_norm_values():
+    d, *_ = rule_grads(np.linalg.norm, 1.0, np.array([3.0, 4.0]))
+    np.testing.assert_allclose(d, [0.6, 0.8])
+    d, *_ = rule_grads(np.linalg.norm, 1.0, np.zeros(3))  # 0 at 0, not nan
+    np.testing.assert_array_equal(d, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("shape, ord", [((3,), 1), ((3,), np.inf), ((2, 2), 2), ((2, 2), "nuc")])
+def test_norm_refuses_orders_it_does_not_know(shape, ord):
+    with pytest.raises(NotImplementedError, match="ord"):
+        rule_grads(np.linalg.norm, 1.0, np.ones(shape), ord)

@@ -1,0 +1,200 @@
+"""Rules of NumPy's elementwise functions and their ``math`` and builtin twins."""
+
+import builtins
+import math
+
+import numpy as np
+import pytest
+
+from .spec import Sampler, Spec, check_float32, ids, rule_grads
+from .test_arithmetic import BROADCAST
+
+R = Sampler(2)
+
+ARRAY_SHAPES = ((3, 4), (5,), (2, 3, 2), ())
+
+# primitive -> input domain (kept away from poles, branch points and kinks)
+UNARY_NUMPY = {
+    np.exp: (-2.0, 2.0),
+    np.exp2: (-2.0, 2.0),
+    np.log: (0.2, 3.0),
+    np.log2: (0.2, 3.0),
+    np.log10: (0.2, 3.0),
+    np.log1p: (-0.5, 2.0),
+    np.expm1: (-2.0, 2.0),
+    np.sqrt: (0.2, 3.0),
+    np.square: (-2.0, 2.0),
+    np.reciprocal: (0.5, 2.0),
+    np.abs: (-2.0, 2.0),
+    np.absolute: (-2.0, 2.0),
+    builtins.abs: (-2.0, 2.0),
+    np.sin: (-3.0, 3.0),
+    np.cos: (-3.0, 3.0),
+    np.tan: (-1.2, 1.2),
+    np.arcsin: (-0.9, 0.9),
+    np.arccos: (-0.9, 0.9),
+    np.arctan: (-3.0, 3.0),
+    np.tanh: (-2.0, 2.0),
+    np.sinh: (-2.0, 2.0),
+    np.cosh: (-2.0, 2.0),
+}
+
+UNARY_MATH = {
+    math.exp: (-2.0, 2.0),
+    math.log: (0.2, 3.0),
+    math.log2: (0.2, 3.0),
+    math.log10: (0.2, 3.0),
+    math.log1p: (-0.5, 2.0),
+    math.expm1: (-2.0, 2.0),
+    math.sqrt: (0.2, 3.0),
+    math.fabs: (-2.0, 2.0),
+    builtins.abs: (-2.0, 2.0),
+    math.sin: (-3.0, 3.0),
+    math.cos: (-3.0, 3.0),
+    math.tan: (-1.2, 1.2),
+    math.asin: (-0.9, 0.9),
+    math.acos: (-0.9, 0.9),
+    math.atan: (-3.0, 3.0),
+    math.tanh: (-2.0, 2.0),
+    math.sinh: (-2.0, 2.0),
+    math.cosh: (-2.0, 2.0),
+}
+
+
+def value(shape, lo=-2.0, hi=2.0):
+    return R.scalar(lo, hi) if shape is None else R(shape, lo, hi)
+
+
+def _clip_method(a, a_min=None, a_max=None):
+    return a.clip(a_min, a_max)
+
+
+def _clip_specs():
+    specs = []
+    for prim, call in ((np.clip, None), ("ndarray.clip", _clip_method)):
+        a = R((3, 4))
+        specs += [
+            Spec(prim, (a, -1.0, 1.0), call=call, label="scalar-bounds"),
+            Spec(prim, (a, R((4,), -1.5, -0.5), R((3, 1), 0.5, 1.5)), call=call,
+                 label="array-bounds"),
+            Spec(prim, (a, None, 0.5), call=call, wrt=(0, 2), label="no-lower"),
+            Spec(prim, (a, -0.5, None), call=call, wrt=(0, 1), label="no-upper"),
+            # bounds broadcast ``a`` to a larger shape
+            Spec(prim, (R((4,)), R((3, 4), -1.5, -0.5), 0.5), call=call, label="a-broadcast"),
+        ]
+    return specs
+
+
+SPECS = [
+    *[Spec(p, (value(s, *dom),)) for p, dom in UNARY_NUMPY.items() for s in ARRAY_SHAPES],
+    Spec(np.reciprocal, (R((3, 4), -2.0, -0.5),), label="negative"),
+    *[Spec(p, (R.scalar(*dom),)) for p, dom in UNARY_MATH.items()],
+    *[Spec(p, (value(xs), value(ys))) for p in (np.maximum, np.fmax, np.minimum, np.fmin)
+      for xs, ys in BROADCAST],
+    *_clip_specs(),
+    *[Spec(np.where, (R((3, 4)) > 0, value(xs), value(ys)), wrt=(1, 2))
+      for xs, ys in BROADCAST[:-1]],
+    Spec(np.where, (R((4,)) > 0, R((3, 4)), R((3, 1))), wrt=(1, 2), label="cond-broadcast"),
+    Spec(np.where, (np.array([[2, 0, -1]]), R((2, 3)), R((2, 3))), wrt=(1, 2),
+         label="int-condition"),
+    *[Spec(np.logaddexp, (value(xs), value(ys))) for xs, ys in BROADCAST],
+    Spec(builtins.float, (R(()),)),
+    Spec(builtins.float, (np.float64(R.scalar()),), label="np.float64"),
+    Spec("ndarray.item", (R(()),), call=lambda x: x.item()),
+    Spec("ndarray.item", (R((1, 1)),), call=lambda x: x.item(), label="1x1",
+         wrt=()),  # the gradient is a scalar for a 1x1 array: checked by hand below
+    Spec("ndarray.astype", (R((3, 4)), np.float64), call=lambda x, dtype: x.astype(dtype),
+         wrt=(0,)),
+    *[Spec(p, (R((3, 4)),)) for p in (np.asarray, np.array, np.copy)],
+    Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
+]
+
+F32 = [s for s in SPECS if s.has_float_array()]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_matches_finite_differences(spec):
+    spec.check()
+
+
+@pytest.mark.parametrize("spec", F32, ids=ids(F32))
+def test_float32_gradients_stay_float32(spec):
+    check_float32(spec)
+
+
+# ---- values derived by hand ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prim, x, expected",
+    [
+        (np.tanh, 0.0, 1.0),
+        (math.tanh, 0.0, 1.0),
+        (np.exp, 0.0, 1.0),
+        (np.log, 2.0, 0.5),
+        (np.sqrt, 4.0, 0.25),
+        (np.sin, 0.0, 1.0),
+        (np.cos, 0.0, 0.0),
+        (np.arcsin, 0.0, 1.0),
+        (np.arccos, 0.0, -1.0),
+        (np.arctan, 1.0, 0.5),
+        (np.square, 3.0, 6.0),
+        (np.reciprocal, 2.0, -0.25),
+        (np.exp2, 1.0, 2.0 * math.log(2.0)),
+        (np.log10, 1.0, 1.0 / math.log(10.0)),
+        (np.abs, 0.0, 0.0),  # at the kink, 0 as in PyTorch
+        (np.abs, -3.0, -1.0),
+        (builtins.abs, 0.0, 0.0),
+        (math.fabs, 0.0, 0.0),
+    ],
+)
+def test_derivative_values(prim, x, expected):
+    d, *_ = rule_grads(prim, np.float64(1.0), np.float64(x) if isinstance(prim, np.ufunc) else x)
+    assert float(d) == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("prim", [np.maximum, np.minimum, np.fmax, np.fmin])
+def test_ties_share_the_gradient_evenly(prim):
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])
+    dx, dy = rule_grads(prim, np.ones(3), x, y)
+    winner_x = 1.0 if prim in (np.maximum, np.fmax) else 0.0
+    np.testing.assert_array_equal(dx, [0.5, winner_x, 0.5])
+    np.testing.assert_array_equal(dy, [0.5, 1.0 - winner_x, 0.5])
+
+
+def test_clip_passes_the_gradient_at_the_bounds():
+    a = np.array([-1.0, 0.0, 1.0, 2.0, -3.0])
+    da, dlo, dhi = rule_grads(np.clip, np.ones(5), a, -1.0, 1.0)
+    np.testing.assert_array_equal(da, [1.0, 1.0, 1.0, 0.0, 0.0])
+    assert float(dlo) == 1.0 and float(dhi) == 1.0
+
+
+def test_clip_without_a_bound():
+    a = np.array([-2.0, 0.0, 2.0])
+    da, dlo, dhi = rule_grads(np.clip, np.ones(3), a, None, 1.0)
+    np.testing.assert_array_equal(da, [1.0, 1.0, 0.0])
+    assert dlo is None and float(dhi) == 1.0
+
+
+def test_where_routes_the_gradient():
+    cond = np.array([True, False, True])
+    _, dx, dy = rule_grads(np.where, np.array([1.0, 2.0, 3.0]), cond, np.zeros(3), 0.0)
+    np.testing.assert_array_equal(dx, [1.0, 0.0, 3.0])
+    assert float(dy) == 2.0
+
+
+def test_logaddexp_at_equal_inputs():
+    dx, dy = rule_grads(np.logaddexp, 1.0, np.float64(0.0), np.float64(0.0))
+    assert float(dx) == pytest.approx(0.5) and float(dy) == pytest.approx(0.5)
+
+
+def test_astype_casts_the_gradient_back():
+    x = np.ones(3, np.float32)
+    dx, dtype = rule_grads("ndarray.astype", np.ones(3), x, np.float64,
+                           call=lambda x, dtype: x.astype(dtype))
+    assert dx.dtype == np.float32 and dtype is None
+
+
+def test_item_of_a_one_element_array():
+    d, *_ = rule_grads("ndarray.item", 2.0, np.ones((1, 1)), call=lambda x: x.item())
+    assert float(d) == 2.0

@@ -1,0 +1,138 @@
+"""Rules of reductions: sum, mean, prod, max, min, var, std, cumsum (axis and keepdims)."""
+
+import builtins
+
+import numpy as np
+import pytest
+
+from .spec import Sampler, Spec, check_float32, ids, rule_grads
+
+R = Sampler(3)
+
+# (shape, axis) pairs, each tried with keepdims False and True
+AXES = [
+    ((3, 4), None),
+    ((3, 4), 0),
+    ((3, 4), 1),
+    ((3, 4), -1),
+    ((3, 4), (0, 1)),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), (-1, 0)),
+    ((2, 3, 4), 1),
+    ((5,), None),
+    ((5,), 0),
+    ((), None),
+]
+# prod's gradient supports one axis or all of them
+SINGLE_AXES = [(s, a) for s, a in AXES if not isinstance(a, tuple)]
+
+
+def method(name):
+    def call(a, *args, **kwargs):
+        return getattr(a, name)(*args, **kwargs)
+
+    call.__name__ = f"ndarray.{name}"
+    return call
+
+
+def reduction(prims, axes=AXES, lo=-2.0, hi=2.0):
+    specs = []
+    for prim in prims:
+        call = method(prim.split(".")[1]) if isinstance(prim, str) else None
+        for shape, axis in axes:
+            for keepdims in (False, True):
+                specs.append(Spec(prim, (R(shape, lo, hi),), {"axis": axis, "keepdims": keepdims},
+                                  call=call))
+    return specs
+
+
+SPECS = [
+    *reduction([np.sum, "ndarray.sum"]),
+    *reduction([np.mean, "ndarray.mean"]),
+    *reduction([np.prod, "ndarray.prod"], axes=SINGLE_AXES, lo=0.5, hi=1.5),
+    *reduction([np.prod], axes=[((3, 4), 1), ((3, 4), None)]),  # with negative entries
+    *reduction([np.max, np.amax, "ndarray.max", np.min, np.amin, "ndarray.min"]),
+    *reduction([np.var, "ndarray.var"]),
+    *reduction([np.std, "ndarray.std"], axes=[(s, a) for s, a in AXES if s != ()]),
+    *[Spec(p, (R(shape),), {"axis": axis}, call=method("cumsum") if isinstance(p, str) else None)
+      for p in (np.cumsum, "ndarray.cumsum")
+      for shape, axis in [((3, 4), None), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((5,), 0)]],
+    # positional axis
+    Spec(np.sum, (R((3, 4)), 1), wrt=(0,), label="3x4-positional-axis"),
+    Spec(builtins.sum, ([R((3, 4)), R((4,)), R((3, 1))],)),
+    Spec(builtins.sum, ([R((3, 4)), R((4,))], R((3, 4)))),
+    Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
+]
+
+F32 = [s for s in SPECS if s.has_float_array()]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_matches_finite_differences(spec):
+    spec.check()
+
+
+@pytest.mark.parametrize("spec", F32, ids=ids(F32))
+def test_float32_gradients_stay_float32(spec):
+    check_float32(spec)
+
+
+# ---- values derived by hand ----------------------------------------------------------------
+
+
+def test_sum_and_mean_values():
+    x = np.arange(12.0).reshape(3, 4)
+    d, *_ = rule_grads(np.sum, np.array([[1.0], [2.0], [3.0]]), x, axis=1, keepdims=True)
+    np.testing.assert_array_equal(d, np.repeat([[1.0], [2.0], [3.0]], 4, axis=1))
+    d, *_ = rule_grads(np.mean, 1.0, np.ones(4))
+    np.testing.assert_array_equal(d, [0.25] * 4)
+    d, *_ = rule_grads(np.mean, np.ones(4), x, axis=0)
+    np.testing.assert_array_equal(d, np.full((3, 4), 1.0 / 3.0))
+
+
+@pytest.mark.parametrize("prim", [np.max, np.amax, "ndarray.max"])
+def test_max_ties_share_the_gradient_evenly(prim):
+    call = method("max") if isinstance(prim, str) else None
+    d, *_ = rule_grads(prim, 1.0, np.array([3.0, 1.0, 3.0]), call=call)
+    np.testing.assert_array_equal(d, [0.5, 0.0, 0.5])
+    d, *_ = rule_grads(prim, np.ones(2), np.array([[2.0, 2.0, 2.0], [1.0, 5.0, 0.0]]), axis=1,
+                      call=call)
+    np.testing.assert_allclose(d, [[1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("prim", [np.min, np.amin, "ndarray.min"])
+def test_min_ties_share_the_gradient_evenly(prim):
+    call = method("min") if isinstance(prim, str) else None
+    d, *_ = rule_grads(prim, np.ones((1, 2)), np.array([[0.0, 1.0], [0.0, -1.0]]), axis=0,
+                      keepdims=True, call=call)
+    np.testing.assert_array_equal(d, [[0.5, 0.0], [0.5, 1.0]])
+
+
+def test_prod_with_zeros():
+    d, *_ = rule_grads(np.prod, 1.0, np.array([2.0, 0.0, 3.0]))
+    np.testing.assert_array_equal(d, [0.0, 6.0, 0.0])
+    d, *_ = rule_grads(np.prod, 1.0, np.array([2.0, 0.0, 0.0]))
+    np.testing.assert_array_equal(d, [0.0, 0.0, 0.0])
+    d, *_ = rule_grads(np.prod, np.ones(2), np.array([[1.0, 0.0], [2.0, 3.0]]), axis=1)
+    np.testing.assert_array_equal(d, [[0.0, 1.0], [3.0, 2.0]])
+
+
+def test_prod_over_several_axes_is_refused_clearly():
+    with pytest.raises(NotImplementedError, match="one axis"):
+        rule_grads(np.prod, np.ones(4), np.ones((2, 3, 4)), axis=(0, 1))
+
+
+def test_var_std_cumsum_values():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    d, *_ = rule_grads(np.var, 1.0, x)
+    np.testing.assert_allclose(d, [-0.75, -0.25, 0.25, 0.75])
+    d, *_ = rule_grads(np.std, 1.0, x)
+    np.testing.assert_allclose(d, (x - 2.5) / (4 * np.std(x)))
+    d, *_ = rule_grads(np.cumsum, np.ones(3), np.zeros(3))
+    np.testing.assert_array_equal(d, [3.0, 2.0, 1.0])
+
+
+def test_builtin_sum_values():
+    d_items, d_start = rule_grads(builtins.sum, np.ones((2, 3)), [np.ones((2, 3)), np.ones(3)])
+    np.testing.assert_array_equal(d_items[1], [2.0, 2.0, 2.0])
+    assert float(d_start) == 6.0
