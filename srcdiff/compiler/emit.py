@@ -11,8 +11,9 @@ INDENT = "    "
 
 
 class Emitter:
-    def __init__(self, lines: dict[int, str]):
+    def __init__(self, lines: dict[int, str], label: str | None = "line"):
         self.user_lines = lines
+        self.label = label
         self.text: list[str] = []
         self.linemap: list[int | None] = []
 
@@ -36,8 +37,11 @@ class Emitter:
                 continue
             if line is not None and line != current:
                 source = self.user_lines.get(line, "").strip()
-                self.line(f"# line {line}: {source}" if source else f"# line {line}",
-                          depth, line)
+                if self.label is None:
+                    self.line(f"# {source}", depth, line)
+                else:
+                    self.line(f"# {self.label} {line}: {source}" if source else
+                              f"# {self.label} {line}", depth, line)
                 current = line
             self.statement(s, depth, line)
 
@@ -73,11 +77,11 @@ def expr(e: gast.expr) -> str:
     return text
 
 
-def emit(functions: list[gast.FunctionDef], lines: dict[int, str],
-         header: list[str]) -> tuple[str, list[int | None]]:
+def emit(functions: list[gast.FunctionDef], lines: dict[int, str], header: list[str],
+         label: str | None = "line") -> tuple[str, list[int | None]]:
     """Source text of ``functions`` under ``header`` lines, and for each line of it the
     user line it comes from (None for lines of srcdiff's own)."""
-    e = Emitter(lines)
+    e = Emitter(lines, label)
     for h in header:
         e.line(h, 0, None)
     for i, fn in enumerate(functions):

@@ -1,0 +1,236 @@
+"""Adjoints of recorded tensor operations (eager ``backward()``), from the same rules and
+the same adjoint generator as compiled functions.
+
+The recorded operations are written as a straight-line normalized function
+(``t3 = np.tanh(t2)``), analysed, and differentiated like any other; their values are
+already known, so the saved values the adjoint reads are filled in from them directly.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import operator
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import gast
+import numpy as np
+
+from .. import runtime as rt_module
+from ..rules import registry
+from .analyse import Analyser, Analysis, Op, saves_of
+from .differentiate import AdjointBuilder
+from .emit import emit
+from .normalize import Names, assign, const, name
+from .optimize import optimize
+from .parse import Parsed
+from .trace import Frame
+
+Arg = tuple[str, Any]  # ("v", value number) or ("c", constant)
+
+
+def _literal(c: Any) -> bool:
+    if c is None or c is Ellipsis or isinstance(c, (bool, int, float, str)):
+        return True
+    if isinstance(c, tuple):
+        return all(_literal(x) for x in c)
+    if isinstance(c, slice):
+        return all(_literal(x) for x in (c.start, c.stop, c.step))
+    return False
+
+
+def _literal_expr(c: Any) -> gast.expr:
+    if isinstance(c, tuple):
+        return gast.Tuple(elts=[_literal_expr(x) for x in c], ctx=gast.Load())
+    if isinstance(c, slice):
+        return gast.Call(func=name("slice"), args=[_literal_expr(x) for x in
+                                                   (c.start, c.stop, c.step)], keywords=[])
+    return const(c)
+
+
+def _freeze(c: Any) -> Any:
+    if isinstance(c, slice):
+        return ("slice", _freeze(c.start), _freeze(c.stop), _freeze(c.step))
+    if isinstance(c, tuple):
+        return tuple(_freeze(x) for x in c)
+    return c if _literal(c) else ("runtime constant",)
+
+
+SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+           operator.pow: "**", operator.matmul: "@"}
+
+
+def show_op(prim: Any, shown: list[str]) -> str:
+    """The operation as a person would write it: ``t1 * x1``, ``x0[0:2]``, ``np.tanh(t2)``."""
+    if prim in SYMBOLS and len(shown) == 2:
+        return f"{shown[0]} {SYMBOLS[prim]} {shown[1]}"
+    if prim is operator.neg:
+        return f"-{shown[0]}"
+    if prim is operator.getitem:
+        return f"{shown[0]}[{shown[1]}]"
+    if isinstance(prim, str) and prim.startswith("ndarray."):
+        return f"{shown[0]}.{prim[8:]}({', '.join(shown[1:])})"
+    return f"{describe(prim)}({', '.join(shown)})"
+
+
+def describe(prim: Any) -> str:
+    if isinstance(prim, str):
+        return prim.replace("ndarray.", ".")
+    module = getattr(prim, "__module__", "") or ""
+    base = getattr(prim, "__name__", repr(prim))
+    return f"np.{base}" if module.startswith("numpy") else base
+
+
+@dataclass
+class Plan:
+    """Generated code for one structure of recorded operations."""
+
+    fn: types.FunctionType
+    source: str
+    saves: dict[int, tuple[int, ...]]
+    n_values: int
+
+
+class Adjoint:
+    """Callable as ``adjoint(values, seed)``: gradients of the wanted values."""
+
+    def __init__(self, plan: Plan, constants: list[Any]):
+        self.plan = plan
+        self.constants = constants
+        self.source = plan.source
+
+    def __call__(self, values: list, seed: Any) -> tuple:
+        everything = list(values) + self.constants
+        saved = {k: (everything[i[0]] if len(i) == 1 else tuple(everything[j] for j in i))
+                 for k, i in self.plan.saves.items()}
+        return self.plan.fn(saved, seed)
+
+
+_PLANS: dict[tuple, Plan] = {}
+
+
+def compile_ops(ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]], n_inputs: int,
+                wanted: tuple[int, ...], root: int | None = None) -> Adjoint:
+    """The adjoint of the straight-line operations ``ops`` (see the module docstring):
+    value ``k < n_inputs`` is input ``k``, value ``n_inputs + i`` is the result of
+    ``ops[i]``; returns the gradients of ``wanted`` given the seed of ``root`` (by
+    default the last value)."""
+    n_values = n_inputs + len(ops)
+    root = n_values - 1 if root is None else root
+    constants: list[Any] = []
+    frozen = []
+    for prim, args, kwargs in ops:
+        fargs = []
+        for kind, v in args:
+            if kind == "c" and not _literal(v):
+                constants.append(v)
+            fargs.append((kind, v) if kind == "v" else ("c", _freeze(v)))
+        fkw = []
+        for k, v in sorted(kwargs.items()):
+            if not _literal(v):
+                constants.append(v)
+            fkw.append((k, _freeze(v)))
+        frozen.append((prim, tuple(fargs), tuple(fkw)))
+    key = (tuple(frozen), n_inputs, tuple(wanted), root, registry.version())
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root)
+    return Adjoint(plan, constants)
+
+
+def _value_name(k: int, n_inputs: int) -> str:
+    return f"x{k}" if k < n_inputs else f"t{k - n_inputs + 1}"
+
+
+class _EagerAdjoint(AdjointBuilder):
+    """Captures the adjoint of wanted intermediate values before their definition."""
+
+    def __init__(self, *args: Any, captured: dict[str, str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.captured = captured
+
+    def statement(self, s: gast.stmt, frame: Frame) -> None:
+        target = s.op.target
+        if target in self.captured:
+            value = name(self.state[target].var) if target in self.state else const(None)
+            self.emit(assign(self.captured[target], value), s.lineno)
+        super().statement(s, frame)
+
+
+def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan:
+    n_values = n_inputs + len(ops)
+    value_names = [_value_name(k, n_inputs) for k in range(n_values)]
+    names = Names(set(value_names) | {"rt", "xp", "np", "slice"})
+    constant_names: list[str] = []
+    body: list[gast.stmt] = []
+    lines: dict[int, str] = {}
+    extra = 0
+
+    def atom(kind: str, v: Any) -> gast.expr:
+        nonlocal extra
+        if kind == "v":
+            return name(value_names[v])
+        if _literal(v):
+            return _literal_expr(v)
+        constant_names.append(names.reserve(f"c{extra}"))
+        extra += 1
+        return name(constant_names[-1])
+
+    active = {value_names[k] for k in wanted if k < n_inputs}
+    fake = Parsed(fn=None, tree=None, filename="<eager>", lines=lines)
+    analyser = Analyser.__new__(Analyser)
+    analyser.p, analyser.active, analyser.final, analyser.locals = fake, active, True, set()
+    for i, (prim, args, kwargs) in enumerate(ops):
+        rule = registry.lookup(prim)
+        if rule is None:
+            raise NotImplementedError(f"no derivative rule for {describe(prim)}")
+        target = value_names[n_inputs + i]
+        operands = [atom(kind, v) for kind, v in args]
+        keywords = [gast.keyword(arg=k, value=atom("c", v)) for k, v in kwargs.items()]
+        op = analyser.rule_op(rule, prim, operands, keywords, None, target)
+        if op.kind == "rule":
+            active.add(target)
+        op.saves = saves_of(op, active)
+        stmt = assign(target, gast.Constant(value=None, kind=None))
+        stmt.lineno = i + 1
+        stmt.op = op
+        shown = [_show(a) for a in operands] + [f"{k.arg}={_show(k.value)}" for k in keywords]
+        lines[i + 1] = f"{target} = {show_op(prim, shown)}"
+        body.append(stmt)
+    body.append(gast.Return(value=name(value_names[root])))
+    body[-1].op = Op("return", operands=[name(value_names[root])])
+    body[-1].lineno = len(ops)
+    fn_def = gast.FunctionDef(name="backward", args=None, body=body, decorator_list=[],
+                              returns=None, type_comment=None, type_params=[])
+    fn_def.lineno = 1
+    analysis = Analysis(fake, fn_def, active, [], {})
+    primal = types.SimpleNamespace(saved="_saved", path="_path",
+                                   frame_names=lambda depth: ("_s", "_p"))
+    saves: dict[int, tuple[int, ...]] = {}
+    index_of = {n: k for k, n in enumerate(value_names)}
+    index_of.update({n: n_values + j for j, n in enumerate(constant_names)})
+    for sid, stmt in enumerate(body[:-1], start=1):
+        stmt.sid = sid
+        if stmt.op.saves:
+            saves[sid] = tuple(index_of[n] for n in stmt.op.saves)
+    captured = {value_names[k]: f"grad_{value_names[k]}" for k in wanted if k >= n_inputs}
+    wrt = [value_names[k] for k in wanted if k < n_inputs]
+    builder = _EagerAdjoint(analysis, primal, names, wrt, {}, {}, captured=captured)
+    tree = builder.build("backward", ())
+    results = {value_names[k]: r for k, r in zip([k for k in wanted if k < n_inputs],
+                                                 tree.body[-1].value.elts, strict=True)}
+    elts = [results.get(value_names[k]) or name(captured[value_names[k]]) for k in wanted]
+    tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
+    optimize(tree)
+    text, linemap = emit([tree], lines, ["# srcdiff: adjoint of the recorded operations",
+                                         "import numpy as xp",
+                                         "from srcdiff import runtime as rt"], label=None)
+    namespace = {"rt": rt_module, "xp": np, "np": np}
+    exec(compile(text, "<srcdiff backward>", "exec"), namespace)
+    return Plan(namespace["backward"], text, saves, n_values)
+
+
+def _show(e: gast.expr) -> str:
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(e)))
