@@ -77,10 +77,15 @@ class _Target:
             positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             self.positions.append(params.index(p) if positional else None)
         self.active = tuple(dict.fromkeys(self.names))
-        self.units: dict[tuple, Unit] = {}
+        self.last_position = max((p for p in self.positions if p is not None), default=-1)
+        if None in self.positions:
+            self.last_position = 1 << 30
+        self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
         self.last: tuple[Unit, tuple] | None = None
 
     def values(self, args: tuple, kwargs: dict) -> list:
+        if not kwargs and self.last_position < len(args):
+            return [args[p] for p in self.positions]
         out = []
         for n, pos in zip(self.names, self.positions, strict=True):
             if pos is not None and pos < len(args):
@@ -94,19 +99,27 @@ class _Target:
                 out.append(default)
         return out
 
-    def run(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
-        values = self.values(args, kwargs)
-        for v in values:
-            dtype = getattr(v, "dtype", None)
-            if isinstance(v, (bool, int)) or (dtype is not None and dtype.kind in "biu"):
-                raise TypeError(f"cannot differentiate {self.fn.__qualname__} with respect "
-                                "to an integer argument: pass a float")
-        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
+    def unit(self, values: list) -> tuple[Unit, tuple[int, ...]]:
+        """The compiled unit for these argument values, and where each wanted gradient
+        sits in its adjoint's results."""
+        kinds = tuple(_kind(v) for v in values)
         xp = array_module(*values)
-        key = (tuple(kinds.values()), xp.__name__, registry.version())
-        unit = self.units.get(key)
-        if unit is None:
-            unit = self.units[key] = unit_for(self.fn, self.active, kinds, xp)
+        key = (kinds, xp, registry.version())
+        hit = self.units.get(key)
+        if hit is None:
+            for v in values:
+                dtype = getattr(v, "dtype", None)
+                if isinstance(v, (bool, int)) or (dtype is not None and dtype.kind in "biu"):
+                    raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
+                                    "respect to an integer argument: pass a float")
+            unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
+                            xp)
+            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
+        return hit
+
+    def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        values = self.values(args, kwargs)
+        unit, order = self.unit(values)
         saved: dict = {}
         path: list = []
         value = unit.primal(saved, path, *self.bound, *args, **kwargs)
@@ -116,17 +129,17 @@ class _Target:
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         grads = adjoint(saved, seed)
         self.last = (unit, pkey)
-        by_name = dict(zip(unit.wrt, grads, strict=True))
-        out = tuple(rt.grad_like(by_name[n], v) for n, v in zip(self.names, values,
-                                                                 strict=True))
-        return value, (out if self.multiple else out[0])
+        if not self.multiple:
+            return value, rt.grad_like(grads[order[0]], values[0])
+        return value, tuple(rt.grad_like(grads[i], v) for i, v in zip(order, values,
+                                                                       strict=True))
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal alone (nothing differentiated)."""
-        unit = self.units.get(())
-        if unit is None:
-            unit = self.units[()] = unit_for(self.fn, (), {}, array_module())
-        return unit.primal({}, [], *self.bound, *args, **kwargs)
+        hit = self.units.get(())
+        if hit is None:
+            hit = self.units[()] = (unit_for(self.fn, (), {}, array_module()), ())
+        return hit[0].primal({}, [], *self.bound, *args, **kwargs)
 
     def source(self) -> str:
         if self.last is None:

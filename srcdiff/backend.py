@@ -14,7 +14,10 @@ import numpy as np
 def array_module(*xs: Any) -> ModuleType:
     """The module of the arrays among ``xs``: CuPy if any is a CuPy array, else NumPy."""
     for x in xs:
-        if type(x).__module__.startswith("cupy"):
+        cls = type(x)
+        if cls is np.ndarray or cls is float:
+            continue
+        if cls.__module__.startswith("cupy"):
             import cupy
 
             return cupy

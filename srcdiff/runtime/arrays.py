@@ -25,13 +25,12 @@ def unbroadcast(g: Any, x: Any) -> Any:
     gshape = _shape(g)
     if gshape == shape:
         return g
-    xp = array_module(g)
     extra = len(gshape) - len(shape)
     if extra > 0:
-        g = xp.sum(g, axis=tuple(range(extra)))
+        g = g.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
-        g = xp.sum(g, axis=axes, keepdims=True)
+        g = g.sum(axis=axes, keepdims=True)
     if not shape and isinstance(x, numbers.Number):
         return g[()] if hasattr(g, "shape") else g
     return g
@@ -58,6 +57,8 @@ def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Broadcast ``g``, the gradient of a reduction of ``x``, back to ``x``'s shape."""
     xp = array_module(g, x)
+    if axis is None:
+        return xp.broadcast_to(g, _shape(x))
     return xp.broadcast_to(keep_dims(g, x, axis, keepdims), _shape(x))
 
 
@@ -280,6 +281,9 @@ def grad_like(d: Any, x: Any) -> Any:
         return type(x)(grad_like(a, b) for a, b in zip(d, x, strict=True))
     if not _is_array(x):
         return float(d) if d is not None else 0.0
+    if type(d) is np.ndarray and type(x) is np.ndarray and d.shape == x.shape and \
+            d.dtype == x.dtype and d.base is None and d.flags.writeable:
+        return d
     xp = array_module(x)
     if d is None:
         return xp.zeros_like(x)
