@@ -81,7 +81,7 @@ class _Target:
         if None in self.positions:
             self.last_position = 1 << 30
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
-        self.last: tuple[Unit, tuple] | None = None
+        self.last: tuple[Unit, tuple, tuple] | None = None
 
     def values(self, args: tuple, kwargs: dict) -> list:
         if not kwargs and self.last_position < len(args):
@@ -127,8 +127,15 @@ class _Target:
         pkey = rt.path_key(path) if path else ()
         hit = unit.adjoints.get(pkey)
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
-        grads = adjoint(saved, seed)
-        self.last = (unit, pkey)
+        called: dict = {}
+        previous = rt.collect_called(called)
+        try:
+            grads = adjoint(saved, seed)
+        finally:
+            rt.collect_called(previous)
+            if previous is not None:
+                previous.update(called)
+        self.last = (unit, pkey, tuple(called))
         if not self.multiple:
             return value, rt.grad_like(grads[order[0]], values[0])
         return value, tuple(rt.grad_like(grads[i], v) for i, v in zip(order, values,
@@ -148,8 +155,9 @@ class _Target:
         return render_source(*self.last)
 
 
-def render_source(unit: Unit, key: tuple) -> str:
-    """The primal and the adjoint of one path, as one self-contained module."""
+def render_source(unit: Unit, key: tuple, called: tuple = ()) -> str:
+    """The primal and the adjoint of one path, and those of the functions it called, as
+    one module."""
     _, adjoint_text = unit.adjoint(key)
     wrt = ", ".join(unit.wrt)
     header = [
@@ -158,9 +166,14 @@ def render_source(unit: Unit, key: tuple) -> str:
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
     ]
-    imports = _user_imports(unit)
-    return "\n".join(header + imports + ["", ""]) + "\n" + unit.primal_source + "\n\n" + \
-        adjoint_text
+    parts = ["\n".join(header + _user_imports(unit)) + "\n", unit.primal_source, adjoint_text]
+    for callee, callee_key in called:
+        if (callee, callee_key) == (unit, key):
+            continue
+        parts.append(f"# called: {callee.label} with respect to {', '.join(callee.wrt)}; "
+                     f"path: {describe_path(callee_key)}\n")
+        parts += [callee.primal_source, callee.adjoint(callee_key)[1]]
+    return "\n\n".join(parts)
 
 
 def describe_path(key: tuple) -> str:

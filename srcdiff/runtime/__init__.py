@@ -1,6 +1,6 @@
 """Helpers imported by generated code as ``rt`` (keep these names stable)."""
 
-from .calls import call, call_vjp, owned, path_key
+from .calls import call, call_vjp, collect_called, owned, path_key
 from .arrays import (
     acc,
     cast_like,
@@ -29,6 +29,6 @@ __all__ = [
     "acc", "cast_like", "extreme_grad", "grad_like", "index_add", "index_grad", "keep_dims",
     "matmul_lhs", "matmul_rhs", "prod_grad", "reshape_like", "safe_log", "setitem",
     "setitem_grads", "split_like", "transpose_grad", "unbroadcast", "unreduce", "unstack",
-    "iterable", "call", "call_vjp", "owned", "path_key",
+    "iterable", "call", "call_vjp", "collect_called", "owned", "path_key",
     "zeros_like",
 ]

@@ -49,6 +49,15 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
 
 
 _BINDINGS: dict[tuple, tuple[str, ...]] = {}
+_CALLED: dict | None = None
+
+
+def collect_called(target: dict | None) -> dict | None:
+    """Start (with a dict) or stop (with None) collecting the (unit, path key) of every
+    compiled callee whose adjoint runs; return the previous collector."""
+    global _CALLED
+    previous, _CALLED = _CALLED, target
+    return previous
 
 
 def _active_params(fn: types.FunctionType, nbound: int, nargs: int,
@@ -118,7 +127,10 @@ def call_vjp(record: Any, g: Any) -> tuple:
         return tuple(zeros_like(v) if grads[a] is None else grads[a]
                      for a, v in zip(active, values, strict=True))
     _, unit, saved, path, order, values = record
-    adjoint, _ = unit.adjoint(path_key(path))
+    key = path_key(path)
+    adjoint, _ = unit.adjoint(key)
+    if _CALLED is not None:
+        _CALLED.setdefault((unit, key), None)
     grads = adjoint(saved, g)
     return tuple(zeros_like(v) if grads[i] is None else grads[i]
                  for i, v in zip(order, values, strict=True))
