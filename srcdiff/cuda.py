@@ -71,7 +71,7 @@ def device_count() -> int:
 
 
 def manual_seed(seed: int) -> None:
-    """Accepted for PyTorch compatibility: srcdiff draws all random numbers from ``sd.manual_seed``."""
+    """Accepted for PyTorch code: all random numbers come from ``sd.manual_seed``'s generator."""
 
 
 manual_seed_all = manual_seed

@@ -48,6 +48,10 @@ _PYTHON = {float: float64, int: int64, bool: bool_}
 DEFAULT_FLOAT = float32
 
 
+def _name(spec: str) -> str:
+    return spec.removeprefix("srcdiff.").removeprefix("torch.")
+
+
 def of_numpy(np_dtype: Any) -> dtype:
     """The srcdiff dtype of a NumPy dtype."""
     try:
@@ -62,10 +66,8 @@ def parse(spec: Any) -> dtype | None:
         return spec
     if spec in _PYTHON:
         return _PYTHON[spec]
-    if isinstance(spec, str):
-        name = spec.removeprefix("srcdiff.").removeprefix("torch.")
-        if name in _BY_NAME:
-            return _BY_NAME[name]
+    if isinstance(spec, str) and _name(spec) in _BY_NAME:
+        return _BY_NAME[_name(spec)]
     try:
         return of_numpy(spec)
     except (TypeError, ValueError):
@@ -78,7 +80,7 @@ def is_dtype_like(spec: Any) -> bool:
         return True
     if isinstance(spec, type) and issubclass(spec, np.generic):
         return True
-    return isinstance(spec, str) and spec.removeprefix("srcdiff.").removeprefix("torch.") in _BY_NAME
+    return isinstance(spec, str) and _name(spec) in _BY_NAME
 
 
 # Aliases, as PyTorch spells them. They shadow the builtins in this module: keep them last.

@@ -1,0 +1,392 @@
+"""The eager graph: recorded primitive calls, and ``backward()`` through generated source.
+
+Every differentiable operation on tensors (in grad mode, with an input that requires
+grad) records a ``Node``: the primitive (a key of the rule registry), its positional
+inputs in the order of the rule's parameters, its keyword constants, its output array
+and the versions of its inputs. ``backward()`` numbers the values of the graph, hands
+the operations to ``srcdiff.compiler.eager.compile_ops``, which emits (and caches) the
+adjoint as Python source, runs it, and accumulates the gradients into ``.grad``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import rules
+from . import tensor as _tensor
+from .backend import array_module
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+
+class Version:
+    """The version counter of an array: bumped by every in-place change (shared by views)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+# Kinds of recorded argument.
+CONST, LEAF, INPUT, NODE = "c", "leaf", "input", "node"
+
+
+class Arg:
+    """A positional input of a node: a constant, a leaf, another input, or a node's output."""
+
+    __slots__ = ("kind", "ref", "value", "box", "version")
+
+    def __init__(self, kind: str, ref: Any = None, value: Any = None,
+                 box: Version | None = None, version: int = 0) -> None:
+        self.kind, self.ref, self.value, self.box, self.version = kind, ref, value, box, version
+
+
+class FrozenKwargs(dict):
+    """Keyword constants of a node: a dict that can be part of a cache key."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+class Node:
+    """One recorded primitive call; a tensor's ``grad_fn``."""
+
+    __slots__ = ("prim", "args", "kwargs", "out", "out_box", "out_version", "_name",
+                 "freed", "retained", "__weakref__")
+
+    def __init__(self, prim: Any, args: tuple[Arg, ...], kwargs: FrozenKwargs, out: Any,
+                 out_box: Version | None, name: str) -> None:
+        self.prim, self.args, self.kwargs, self.out = prim, args, kwargs, out
+        self.out_box = out_box
+        self.out_version = out_box.value if out_box is not None else 0
+        self._name = name
+        self.freed = False
+        self.retained: list[weakref.ref] = []
+
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """The functions that feed this one, one ``(fn, 0)`` per positional input, as in PyTorch."""
+        out = []
+        for arg in self.args:
+            if arg.kind == NODE:
+                out.append((arg.ref, 0))
+            elif arg.kind == LEAF:
+                out.append((accumulator(arg.ref), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{self._name} object at {hex(id(self))}>"
+
+
+class AccumulateGrad:
+    """The graph node of a leaf that requires grad (``.variable`` is the leaf)."""
+
+    __slots__ = ("variable", "__weakref__")
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    next_functions: tuple = ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def accumulator(leaf: Any) -> AccumulateGrad:
+    """The (one) AccumulateGrad node of a leaf."""
+    acc = leaf.__dict__.get("_accumulator")
+    if acc is None:
+        acc = leaf._accumulator = AccumulateGrad(leaf)
+    return acc
+
+
+# ---- recording ---------------------------------------------------------------------------
+
+def _is_const(x: Any) -> bool:
+    """Whether ``x`` can appear in a cache key and as a literal of generated source."""
+    if isinstance(x, float):
+        return x == x and abs(x) != float("inf")
+    if isinstance(x, tuple):
+        return all(_is_const(v) for v in x)
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return x is None or isinstance(x, (bool, int, str, slice, type(Ellipsis)))
+
+
+def _arg(x: Any) -> Arg:
+    if isinstance(x, _tensor.Tensor):
+        node = x._node
+        if node is not None:
+            return Arg(NODE, node, version=node.out_box.value if node.out_box is not None else 0)
+        kind = LEAF if x._requires_grad else INPUT
+        return Arg(kind, x if kind == LEAF else None, x.data, x._version, x._version.value)
+    if _is_const(x):
+        return Arg(CONST, value=x)
+    return Arg(INPUT, value=x)
+
+
+def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name: str) -> Node:
+    """Record ``out = prim(*inputs, **kwargs)`` as ``out``'s grad_fn."""
+    if rules.lookup(prim) is None:
+        raise RuntimeError(
+            f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
+            f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()")
+    kw = FrozenKwargs((k, tuple(v) if isinstance(v, list) else v)
+                      for k, v in (kwargs or {}).items())
+    node = Node(prim, tuple(_arg(x) for x in inputs), kw, out.data, out._version, name)
+    out._node = node
+    return node
+
+
+def _prim_name(prim: Any) -> str:
+    if isinstance(prim, str):
+        return prim
+    module = getattr(prim, "__module__", None) or "numpy"
+    return f"{module}.{getattr(prim, '__name__', repr(prim))}"
+
+
+def rebind(tensor: Any, node: Node) -> None:
+    """Make ``node`` (recorded on a snapshot) the grad_fn of ``tensor`` after an in-place change."""
+    old = tensor._node
+    node.out, node.out_box, node.out_version = tensor.data, tensor._version, tensor._version.value
+    if old is not None and tensor._retains_grad:
+        old.retained = [r for r in old.retained if r() is not tensor]
+    tensor._node = node
+    if tensor._retains_grad:
+        node.retained.append(weakref.ref(tensor))
+
+
+def snapshot(tensor: Any) -> Any:
+    """A tensor standing for ``tensor`` as it is now, for recording an in-place change of it.
+
+    The snapshot owns a copy of the data, so the nodes that read the old value keep it.
+    """
+    snap = _tensor.Tensor._make(tensor.data.copy())
+    if tensor._node is not None:
+        node = tensor._node
+        if node.out is tensor.data:
+            node.out, node.out_box = snap.data, None
+        snap._node = node
+    return snap
+
+
+# ---- backward ----------------------------------------------------------------------------
+
+def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...]) -> Callable:
+    """The adjoint of ``ops`` as generated source (``srcdiff.compiler.eager.compile_ops``)."""
+    from .compiler.eager import compile_ops as compile_adjoint
+
+    return compile_adjoint(ops, n_inputs, wanted)
+
+
+def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    seed = _seed(root, gradient)
+    nodes = _topological(root._node) if root._node is not None else []
+    _check_versions(nodes)
+    plan = _Plan(nodes, root)
+    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted)
+    grads = adjoint(plan.values, seed)
+    for tensor, g in zip(plan.targets, grads, strict=True):
+        if g is not None:
+            _accumulate(tensor, g)
+    root._source = adjoint.source
+    if not retain_graph:
+        _free(nodes)
+
+
+def _seed(root: Any, gradient: Any) -> Any:
+    xp = array_module(root.data)
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return xp.ones_like(root.data)
+    g = gradient.data if isinstance(gradient, _tensor.Tensor) else xp.asarray(gradient)
+    if g.shape != root.data.shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
+            f"has a shape of {tuple(root.data.shape)}.")
+    return g.astype(root.data.dtype, copy=False)
+
+
+def _topological(root: Node) -> list[Node]:
+    """The nodes behind ``root``, each after the nodes it reads (``root`` last)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        if node.freed:
+            raise RuntimeError(SECOND_BACKWARD)
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((a.ref, False) for a in reversed(node.args)
+                     if a.kind == NODE and id(a.ref) not in seen)
+    return order
+
+
+class _Plan:
+    """The graph as numbered values: the ``ops`` for compile_ops and what to run them on."""
+
+    def __init__(self, nodes: list[Node], root: Any) -> None:
+        index: dict[tuple, int] = {}
+        self.values: list[Any] = []
+        self.targets: list[Any] = []
+        wanted: list[int] = []
+        if not nodes:  # the root is a leaf
+            self.values.append(root.data)
+            self.targets.append(root)
+            wanted.append(0)
+        for node in nodes:
+            for arg in node.args:
+                if arg.kind in (LEAF, INPUT):
+                    key = (id(arg.ref), id(arg.value))
+                    if key not in index:
+                        index[key] = len(self.values)
+                        self.values.append(arg.value)
+                        if arg.kind == LEAF:
+                            self.targets.append(arg.ref)
+                            wanted.append(index[key])
+        self.n_inputs = len(self.values)
+        position = {id(node): self.n_inputs + i for i, node in enumerate(nodes)}
+        ops = []
+        for node in nodes:
+            specs = []
+            for arg in node.args:
+                if arg.kind == CONST:
+                    specs.append(("c", arg.value))
+                elif arg.kind == NODE:
+                    specs.append(("v", position[id(arg.ref)]))
+                else:
+                    specs.append(("v", index[(id(arg.ref), id(arg.value))]))
+            ops.append((node.prim, tuple(specs), node.kwargs))
+            self.values.append(node.out)
+            for ref in node.retained:
+                tensor = ref()
+                if tensor is not None and tensor._node is node:
+                    self.targets.append(tensor)
+                    wanted.append(position[id(node)])
+        self.ops = tuple(ops)
+        self.wanted = tuple(wanted)
+
+
+def _accumulate(tensor: Any, g: Any) -> None:
+    xp = array_module(tensor.data)
+    g = xp.asarray(g)
+    if g.shape != tensor.data.shape:
+        g = xp.broadcast_to(g, tensor.data.shape)
+    if tensor._grad is None:
+        tensor._grad = _tensor.Tensor._make(xp.array(g, dtype=tensor.data.dtype, copy=True))
+    else:
+        xp.add(tensor._grad.data, g, out=tensor._grad.data, casting="same_kind")
+        tensor._grad._version.value += 1
+
+
+def _free(nodes: list[Node]) -> None:
+    """Drop the saved arrays of the graph; its structure stays (for ``next_functions``)."""
+    for node in nodes:
+        node.freed = True
+        node.out = None
+        for arg in node.args:
+            if arg.kind in (LEAF, INPUT):
+                arg.value = None
+
+
+# ---- version checks ----------------------------------------------------------------------
+
+def _check_versions(nodes: list[Node]) -> None:
+    """Raise if an array a rule needs was changed in place after it was recorded."""
+    for node in nodes:
+        rule = rules.lookup(node.prim)
+        needed = _value_params(rule)
+        if "ans" in needed and node.out_box is not None and node.out_box.value != node.out_version:
+            _stale(node, "output", node.out_box.value, node.out_version)
+        for i, arg in enumerate(node.args):
+            if _param_name(rule, i) not in needed:
+                continue
+            box = arg.ref.out_box if arg.kind == NODE else arg.box
+            if box is not None and box.value != arg.version:
+                _stale(node, f"input {i}", box.value, arg.version)
+
+
+def _stale(node: Node, which: str, now: int, then: int) -> None:
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {which} of {node.name()} is at version {now}; expected version {then} "
+        "instead. Hint: the in-place change happened after the operation was recorded; use an "
+        "out-of-place operation (x = x + 1) or clone() the tensor first.")
+
+
+def _param_name(rule: Any, i: int) -> str | None:
+    if i < len(rule.params):
+        return rule.params[i]
+    return rule.varargs
+
+
+# Helpers (and positions) that read only the shape or dtype of an argument.
+_SHAPE_ONLY = {
+    "unbroadcast": {1}, "unreduce": {1}, "reshape_like": {1}, "cast_like": {1}, "keep_dims": {1},
+    "split_like": {1}, "unstack": {1}, "index_grad": {0}, "zeros_like": {0}, "size": {0},
+    "shape": {0}, "ndim": {0}, "setitem_grads": {2}, "zeros": {0}, "ones_like": {0},
+}
+_SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
+
+
+def _value_params(rule: Any) -> frozenset[str]:
+    """The parameters (and ``ans``) whose values, not only shapes, the rule reads."""
+    return _reads(rule.fn, rule.params, rule.varargs)
+
+
+@functools.cache
+def _reads(fn: Callable, params: tuple[str, ...], varargs: str | None) -> frozenset[str]:
+    names = {"ans", *params} | ({varargs} if varargs else set())
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return frozenset(names)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    used = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
+                and not _shape_only(node, parents.get(node))):
+            used.add(node.id)
+    return frozenset(used)
+
+
+def _shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
+    if isinstance(parent, ast.Attribute):
+        return parent.attr in _SHAPE_ATTRS
+    if isinstance(parent, ast.Call) and name in parent.args:
+        func = parent.func
+        helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        return parent.args.index(name) in _SHAPE_ONLY.get(helper, ())
+    return False

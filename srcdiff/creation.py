@@ -1,0 +1,209 @@
+"""Making tensors: from data, filled, ranged and random (with one seeded generator)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import cuda, dtypes
+from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
+from .tensor import Size, Tensor, _unwrap_nested
+
+DEFAULT_SEED = 67280421310721  # PyTorch's default, so runs without manual_seed are repeatable
+_generator = np.random.Generator(np.random.PCG64(DEFAULT_SEED))
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the generator behind randn, rand, uniform_, normal_, randperm, ..."""
+    global _generator
+    _generator = np.random.Generator(np.random.PCG64(int(seed)))
+    return _generator
+
+
+def generator() -> np.random.Generator:
+    """The current random generator (NumPy, on the CPU, so results do not depend on the device)."""
+    return _generator
+
+
+def _finish(array: np.ndarray, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    dt = dtypes.parse(dtype)
+    if dt is not None and array.dtype != dt.numpy:
+        array = array.astype(dt.numpy)
+    if device is not None:
+        array = cuda.to_device(array, device)
+    t = Tensor._make(array)
+    t.requires_grad = requires_grad
+    return t
+
+
+def _default_dtype(array: np.ndarray) -> np.ndarray:
+    """Python data gets PyTorch's defaults: float32 for floats, int64 for integers."""
+    if array.dtype.kind == "f" and array.dtype != np.float32:
+        return array.astype(np.float32)
+    if array.dtype.kind in "iu" and array.dtype != np.int64:
+        return array.astype(np.int64)
+    return array
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (Python numbers, nested lists, arrays, tensors).
+
+    NumPy arrays and scalars keep their dtype; Python floats become float32.
+    """
+    if isinstance(data, Tensor):
+        array = data.data.copy()
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data)
+    elif cuda.of_array(data) == "cuda":
+        array = data.copy()
+    else:
+        array = _default_dtype(np.array(_unwrap_nested(data)))
+    return _finish(array, dtype, device, requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory where no conversion is needed."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    if isinstance(data, np.ndarray) and dtypes.parse(dtype) in (None, dtypes.of_numpy(data.dtype)):
+        return _finish(data, None, device, False)
+    return tensor(data, dtype, device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def _shape(size: Sequence[Any]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return (dtypes.parse(dtype) or dtypes.DEFAULT_FLOAT).numpy
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    return _finish(np.zeros(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    return _finish(np.ones(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    return _finish(np.empty(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
+
+
+def full(size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    array = _default_dtype(np.full(_shape((size,)), fill_value))
+    return _finish(array, dtype, device, requires_grad)
+
+
+def _like(t: Tensor, fill: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    dt = (dtypes.parse(dtype) or t.dtype).numpy
+    return _finish(np.full(tuple(t.shape), fill, dt), None, device or t.device, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return _like(t, 0, dtype, device, requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(t, 1, dtype, device, requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return _like(t, 0, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(t, fill_value, dtype, device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, device, requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """``arange(end)`` or ``arange(start, end, step)``: int64 for integer bounds, else float32."""
+    if end is None:
+        start, end = 0, start
+    return _finish(_default_dtype(np.arange(start, end, step)), dtype, device, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
+    return _finish(array, None, device, requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          generator: np.random.Generator | None = None) -> Tensor:
+    """Standard normal samples (drawn in float64, then cast, so dtypes share one stream)."""
+    values = (generator or _generator).standard_normal(_shape(size))
+    return _finish(values.astype(_float_dtype(dtype)), None, device, requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+         generator: np.random.Generator | None = None) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    values = (generator or _generator).random(_shape(size))
+    return _finish(values.astype(_float_dtype(dtype)), None, device, requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
+            device: Any = None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` counts from 0)."""
+    if high is None:
+        low, high = 0, low
+    values = _generator.integers(low, high, size=_shape((size,)), dtype=np.int64)
+    return _finish(values, dtype, device, False)
+
+
+def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+    """A random permutation of 0 .. n-1."""
+    return _finish(_generator.permutation(n).astype(np.int64), dtype, device, False)

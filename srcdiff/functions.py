@@ -1,0 +1,232 @@
+"""Functions on tensors (``sd.exp``, ``sd.cat``, ``sd.where``, ...), as PyTorch names them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import grad_mode
+from . import runtime as rt
+from .creation import tensor as _new_tensor
+from .dtypes import of_numpy
+from .tensor import Tensor, apply_op, binary_op, result_dtype
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else _new_tensor(x)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
+
+def exp(x: Any) -> Tensor:
+    return _t(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    return _t(x).log()
+
+
+def sqrt(x: Any) -> Tensor:
+    return _t(x).sqrt()
+
+
+def abs(x: Any) -> Tensor:
+    return _t(x).abs()
+
+
+def sin(x: Any) -> Tensor:
+    return _t(x).sin()
+
+
+def cos(x: Any) -> Tensor:
+    return _t(x).cos()
+
+
+def tanh(x: Any) -> Tensor:
+    return _t(x).tanh()
+
+
+def sigmoid(x: Any) -> Tensor:
+    return _t(x).sigmoid()
+
+
+def relu(x: Any) -> Tensor:
+    return _t(x).relu()
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:
+    return _t(x).clamp(min, max)
+
+
+clip = clamp
+
+
+def softmax(x: Any, dim: int) -> Tensor:
+    return _t(x).softmax(dim)
+
+
+def log_softmax(x: Any, dim: int) -> Tensor:
+    return _t(x).log_softmax(dim)
+
+
+def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _t(x).sum(dim, keepdim)
+
+
+def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _t(x).mean(dim, keepdim)
+
+
+def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    return _t(x).max(dim, keepdim)
+
+
+def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    return _t(x).min(dim, keepdim)
+
+
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _t(x).argmax(dim, keepdim)
+
+
+def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _t(x).argmin(dim, keepdim)
+
+
+def reshape(x: Any, shape: Sequence[int]) -> Tensor:
+    return _t(x).reshape(shape)
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return _t(x).flatten(start_dim, end_dim)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
+    return _t(x).transpose(dim0, dim1)
+
+
+def squeeze(x: Any, dim: int | None = None) -> Tensor:
+    return _t(x).squeeze(dim)
+
+
+def unsqueeze(x: Any, dim: int) -> Tensor:
+    return _t(x).unsqueeze(dim)
+
+
+def _out(result: Tensor, out: Tensor | None) -> Tensor:
+    return result if out is None else out.copy_(result)
+
+
+def add(x: Any, y: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
+    return _out(_t(x) + (y if alpha == 1 else y * alpha), out)
+
+
+def sub(x: Any, y: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
+    return _out(_t(x) - (y if alpha == 1 else y * alpha), out)
+
+
+def mul(x: Any, y: Any, out: Tensor | None = None) -> Tensor:
+    return _out(_t(x) * y, out)
+
+
+def div(x: Any, y: Any, out: Tensor | None = None) -> Tensor:
+    return _out(_t(x) / y, out)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:
+    return _t(x) ** exponent if isinstance(x, Tensor) else x ** _t(exponent)
+
+
+def matmul(x: Any, y: Any) -> Tensor:
+    return _t(x) @ y
+
+
+mm = matmul
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise maximum (ties share the gradient evenly, as in PyTorch)."""
+    return binary_op(np.maximum, _t(x), y, "MaximumBackward0")
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise minimum (ties share the gradient evenly, as in PyTorch)."""
+    return binary_op(np.minimum, _t(x), y, "MinimumBackward0")
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """``x`` where ``condition`` holds, else ``y`` (tensors or numbers, broadcast)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = _t(x)
+    dt = result_dtype(x, y)
+    x, y = (v.to(of_numpy(dt)) if isinstance(v, Tensor) and v.data.dtype != dt else v
+            for v in (x, y))
+    return apply_op(np.where, (cond.astype(bool, copy=False), x, y), name="WhereBackward0")
+
+
+def _joined(tensors: Sequence[Tensor], whole: np.ndarray, parts: list[tuple], name: str) -> Tensor:
+    """``whole``, with each piece that requires grad recorded as written into it.
+
+    A recorded step is ``rt.setitem(previous, index, piece)`` (a rule of the registry, so
+    the joined pieces need no rule of their own). ``whole`` already holds every piece, so
+    every step has ``whole`` as its value and nothing is copied.
+    """
+    grad_pieces = [(t, idx) for t, idx in zip(tensors, parts, strict=True) if t.requires_grad]
+    result = Tensor._make(whole)
+    if not grad_pieces or not grad_mode.is_grad_enabled():
+        return result
+    for i, (piece, idx) in enumerate(grad_pieces):
+        last = i == len(grad_pieces) - 1
+        result = apply_op(rt.setitem, (result, idx, piece), name=name if last else "CopySlices",
+                          compute=lambda *_: whole)
+    return result
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = [_t(t) for t in tensors]
+    dt = result_dtype(*tensors)
+    arrays = [t.data.astype(dt, copy=False) for t in tensors]
+    whole = np.concatenate(arrays, axis=dim)
+    dim = dim % whole.ndim
+    ends = np.cumsum([a.shape[dim] for a in arrays])
+    parts = [(slice(None),) * dim + (slice(int(e - a.shape[dim]), int(e)),)
+             for a, e in zip(arrays, ends, strict=True)]
+    return _joined(tensors, whole, parts, "CatBackward0")
+
+
+concat = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along a new dimension."""
+    tensors = [_t(t) for t in tensors]
+    dt = result_dtype(*tensors)
+    whole = np.stack([t.data.astype(dt, copy=False) for t in tensors], axis=dim)
+    dim = dim % whole.ndim
+    parts = [(slice(None),) * dim + (i,) for i in range(len(tensors))]
+    return _joined(tensors, whole, parts, "StackBackward0")
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08) -> bool:
+    return bool(np.allclose(np.asarray(_t(a).detach()), np.asarray(_t(b).detach()), rtol, atol))
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
+
+
+NUMPY_FUNCTIONS = {
+    np.concatenate: lambda arrays, axis=0: cat(arrays, dim=axis),
+    np.stack: lambda arrays, axis=0: stack(arrays, dim=axis),
+    np.where: where,
+}

@@ -1,0 +1,1065 @@
+"""The Tensor: a backend array with PyTorch's operators and methods, and autograd state.
+
+Each operation runs one primitive (a key of the rule registry) on the arrays, wraps the
+result, and, when grad mode is on and an input requires grad, records a node through
+``srcdiff.autograd``. Composite operations (sigmoid, relu, softmax, ...) are recorded as
+a few primitives. Dtypes follow PyTorch's promotion (float32 by default).
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import math
+import numbers
+import operator
+import warnings
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autograd, cuda, dtypes, grad_mode, printing, rules
+from . import runtime as rt
+from .backend import array_module, device_of
+
+BOOL, INT, FLOAT = 0, 1, 2
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_INPLACE = ("a view of a leaf Variable that requires grad is being used in an in-place "
+                "operation.")
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``srcdiff.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"srcdiff.Size({list(self)})"
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+
+# ---- operations --------------------------------------------------------------------------
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _scalar(x: Any) -> Any:
+    """NumPy scalars as Python scalars (weak in promotion, literal in generated source)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _call(prim: Any, arrays: Sequence[Any], kwargs: dict) -> Any:
+    if isinstance(prim, str):
+        attr = getattr(arrays[0], prim.split(".", 1)[1])
+        return attr(*arrays[1:], **kwargs) if callable(attr) else attr
+    return prim(*arrays, **kwargs)
+
+
+def _check_devices(inputs: Sequence[Any]) -> None:
+    seen = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            here = device_of(x.data)
+            if seen is None:
+                seen = here
+            elif here != seen:
+                raise RuntimeError("Expected all tensors to be on the same device, but found at "
+                                   "least two devices, cuda:0 and cpu!")
+
+
+def apply_op(prim: Any, inputs: Sequence[Any], kwargs: dict | None = None, *, name: str,
+             view: bool = False, compute: Callable | None = None) -> Tensor:
+    """``prim(*inputs, **kwargs)`` on the arrays of ``inputs``, recorded when it needs to be.
+
+    ``inputs`` are the primitive's positional arguments in the order of its rule's
+    parameters; ``view`` marks operations whose result may share the first input's memory;
+    ``compute``, when given, computes the same value as ``prim`` more cheaply.
+    """
+    _check_devices(inputs)
+    kwargs = kwargs or {}
+    arrays = [_data(x) for x in inputs]
+    out = compute(*arrays, **kwargs) if compute else _call(prim, arrays, kwargs)
+    if not hasattr(out, "shape") or isinstance(out, np.generic):
+        out = array_module(*arrays).asarray(out)
+    result = Tensor._make(out)
+    if view:
+        base = inputs[0]
+        if array_module(out).may_share_memory(out, base.data):
+            result._version = base._version
+            result._base = base._base if base._base is not None else base
+    if _recording(*inputs):
+        autograd.record(result, prim, inputs, kwargs, name)
+    return result
+
+
+def _category(dt: np.dtype) -> int:
+    return BOOL if dt.kind == "b" else FLOAT if dt.kind == "f" else INT
+
+
+def _promote(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
+    if a is None or b is None:
+        return a if b is None else b
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """PyTorch's rule: a lower-priority operand matters only if it is of a higher category."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if _category(higher) == FLOAT:
+        return higher
+    if _category(higher) == BOOL or _category(lower) == FLOAT:
+        return _promote(higher, lower)
+    return higher
+
+
+def result_dtype(*operands: Any) -> np.dtype:
+    """The dtype PyTorch gives an elementwise operation on ``operands``.
+
+    Dimensioned tensors decide; 0-d tensors, then Python numbers (float32, int64, bool),
+    count only when they are of a higher category (bool < integer < floating).
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        x = _data(x)
+        if hasattr(x, "dtype") and hasattr(x, "ndim"):
+            if x.ndim:
+                dim = _promote(dim, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        elif isinstance(x, (bool, np.bool_)):
+            wrapped = _promote(wrapped, np.dtype(np.bool_))
+        elif isinstance(x, numbers.Integral):
+            wrapped = _promote(wrapped, np.dtype(np.int64))
+        elif isinstance(x, numbers.Real):
+            wrapped = _promote(wrapped, dtypes.DEFAULT_FLOAT.numpy)
+    return _combine(dim, _combine(zero, wrapped))
+
+
+def _cast(x: Any, dt: np.dtype) -> Any:
+    """``x`` in dtype ``dt`` (a recorded cast for a tensor that requires grad)."""
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dt else x.to(dtypes.of_numpy(dt))
+    if hasattr(x, "dtype") and hasattr(x, "astype") and x.dtype != dt:
+        return x.astype(dt)
+    return x
+
+
+def _operand(x: Any) -> bool:
+    return isinstance(x, (Tensor, numbers.Number, np.ndarray)) or device_of(x) == "cuda"
+
+
+def binary_op(prim: Any, a: Any, b: Any, name: str, *, floating: bool = False) -> Any:
+    """An elementwise binary operation with broadcasting and PyTorch's dtype promotion."""
+    a, b = _scalar(a), _scalar(b)
+    if not (_operand(a) and _operand(b)):
+        return NotImplemented
+    dt = result_dtype(a, b)
+    if floating and _category(dt) != FLOAT:
+        dt = dtypes.DEFAULT_FLOAT.numpy
+    return apply_op(prim, (_cast(a, dt), _cast(b, dt)), name=name)
+
+
+def compare_op(prim: Callable, a: Any, b: Any) -> Any:
+    """A comparison: a bool tensor, never recorded."""
+    a, b = _scalar(a), _scalar(b)
+    if not (_operand(a) and _operand(b)):
+        return NotImplemented
+    _check_devices((a, b))
+    return Tensor._make(array_module(_data(a), _data(b)).asarray(prim(_data(a), _data(b))))
+
+
+def _matmul_name(a: Any, b: Any) -> str:
+    dims = (np.ndim(_data(a)), np.ndim(_data(b)))
+    return {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0",
+            (3, 3): "BmmBackward0"}.get(dims, "MatmulBackward0")
+
+
+def _index(idx: Any) -> Any:
+    """An index with tensors replaced by their arrays."""
+    if isinstance(idx, Tensor):
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(_index(i) for i in idx)
+    if isinstance(idx, list):
+        return [_index(i) for i in idx]
+    return _scalar(idx)
+
+
+def _index_name(idx: Any) -> str:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    if any(isinstance(p, list) or hasattr(p, "shape") for p in parts):
+        return "IndexBackward0"
+    if any(isinstance(p, slice) for p in parts):
+        return "SliceBackward0"
+    return "SelectBackward0"
+
+
+def _axis_kwargs(dim: Any, keepdim: bool) -> dict:
+    kwargs: dict[str, Any] = {}
+    if dim is not None:
+        kwargs["axis"] = tuple(dim) if isinstance(dim, (list, tuple)) else dim
+    if keepdim:
+        kwargs["keepdims"] = True
+    return kwargs
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    """``(2, 3)`` from ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _unary(fn: Callable, name: str, doc: str, floating: bool = True) -> Callable:
+    def method(self: Tensor) -> Tensor:
+        x = self._floating() if floating else self
+        return apply_op(fn, (x,), name=name)
+
+    method.__name__ = fn.__name__
+    method.__doc__ = doc
+    return method
+
+
+def _recording(*inputs: Any) -> bool:
+    """Whether an operation on ``inputs`` is recorded now."""
+    return grad_mode.is_grad_enabled() and any(
+        isinstance(x, Tensor) and x.requires_grad for x in inputs)
+
+
+class Tensor:
+    """An n-dimensional array on a device, with PyTorch's autograd attributes."""
+
+    def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> None:
+        """``Tensor(2, 3)`` (zeros of that shape), ``Tensor([1., 2.])`` (float32 data) or
+        ``Tensor(t)`` (sharing ``t``'s array), as PyTorch's legacy constructor."""
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            data, version = args[0].data, args[0]._version
+        else:
+            version = autograd.Version()
+            dt = (dtypes.parse(dtype) or dtypes.DEFAULT_FLOAT).numpy
+            if not args:
+                data = np.zeros((0,), dtype=dt)
+            elif all(isinstance(a, (int, np.integer)) for a in args) or (
+                    len(args) == 1 and isinstance(args[0], Size)):
+                data = np.zeros(_shape_arg(args), dtype=dt)
+            else:
+                data = np.array(_unwrap_nested(args[0]), dtype=dt)
+        if device is not None:
+            data = cuda.to_device(data, device)
+        self._init(data, False)
+        self._version = version
+        self.requires_grad = requires_grad
+
+    def _init(self, data: Any, requires_grad: bool) -> None:
+        self._data = data
+        self._requires_grad = requires_grad
+        self._grad = None
+        self._node = None
+        self._version = autograd.Version()
+        self._retains_grad = False
+        self._base = None
+
+    @staticmethod
+    def _make(data: Any, requires_grad: bool = False) -> Tensor:
+        """A Tensor around ``data`` (no copy, no checks)."""
+        t = object.__new__(Tensor)
+        t._init(data, requires_grad)
+        return t
+
+    # ---- attributes ----------------------------------------------------------------------
+
+    @property
+    def data(self) -> Any:
+        """The backend array (NumPy on 'cpu', CuPy on 'cuda')."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value.data if isinstance(value, Tensor) else value
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        return self.shape if dim is None else self._data.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.of_numpy(self._data.dtype)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return self._data.dtype.itemsize
+
+    @property
+    def device(self) -> cuda.device:
+        return cuda.of_array(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
+    def type(self, dtype: Any = None) -> Any:
+        """``'srcdiff.FloatTensor'`` (and ``'srcdiff.cuda.FloatTensor'``); with a dtype, a cast."""
+        if dtype is not None:
+            return self.to(dtype)
+        where = "cuda." if self.is_cuda else ""
+        return f"srcdiff.{where}{self.dtype.type_name}"
+
+    # ---- autograd state ------------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node is not None or self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self._node is not None:
+            if not flag:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return
+        if flag and not self.is_floating_point():
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> autograd.Node | None:
+        return self._node
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (leaves, and non-leaves after ``retain_grad()``)."""
+        if self._grad is None and self._node is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during backward(). If you indeed want "
+                "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on "
+                "the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value)}")
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(f"assigned grad has data of a different size: {value.shape} "
+                               f"vs {self.shape}")
+        self._grad = value
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` of this non-leaf tensor after ``backward()``."""
+        if self._node is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        self._node.retained.append(weakref.ref(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of the leaves behind it.
+
+        The adjoint is generated Python source (see ``sd.source(tensor)`` afterwards).
+        """
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True) is not supported by srcdiff")
+        autograd.backward(self, gradient, bool(retain_graph))
+
+    def detach(self) -> Tensor:
+        """The same array, outside the graph (sharing memory and version counter)."""
+        t = Tensor._make(self._data)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    # ---- conversions ---------------------------------------------------------------------
+
+    def _floating(self) -> Tensor:
+        """This tensor, or a float32 copy of an integer/bool one (for exp, log, ...)."""
+        if self.is_floating_point():
+            return self
+        return Tensor._make(self._data.astype(dtypes.DEFAULT_FLOAT.numpy))
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
+           non_blocking: bool = False) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif dtypes.is_dtype_like(a):
+                dtype = a
+            else:
+                device = a
+        t = self
+        if device is not None:
+            t = t._move(cuda.device(device))
+        dt = dtypes.parse(dtype)
+        if dt is not None and dt.numpy != t._data.dtype:
+            if dt.is_floating_point:
+                t = apply_op("ndarray.astype", (t, dt.name), name="ToCopyBackward0")
+            else:
+                t = Tensor._make(t._data.astype(dt.numpy))
+        if copy and t is self:
+            t = self.clone()
+        return t
+
+    def _move(self, dev: cuda.device) -> Tensor:
+        if dev == self.device:
+            return self
+        array = cuda.to_device(self._data, dev)
+        if self.requires_grad and grad_mode.is_grad_enabled():
+            if self._node is not None:
+                raise RuntimeError(
+                    "srcdiff does not record moves between devices: move the leaves "
+                    "(parameters and data) to the device before computing with them")
+            return Tensor._make(array, requires_grad=True)
+        return Tensor._make(array)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The NumPy array (sharing memory), as PyTorch's ``numpy()``."""
+        if force:
+            return np.array(cuda.to_device(self._data, "cpu"))
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if self.is_cuda:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+                            "to copy the tensor to host memory first.")
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def _scalar_value(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self._scalar_value())
+
+    def __int__(self) -> int:
+        return int(self._scalar_value())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self._data.reshape(()).item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __repr__(self) -> str:
+        return printing.tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    __hash__ = object.__hash__
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        if self._node is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():
+            if key in ("_accumulator", "_source"):
+                continue
+            new.__dict__[key] = _copy.deepcopy(value, memo)
+        new._data = self._data.copy()
+        new._version = autograd.Version()
+        new._base = None
+        return new
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        return (_rebuild, (type(self), cuda.to_device(self._data, "cpu"), self._requires_grad,
+                           str(self.device)))
+
+    # ---- arithmetic ----------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return binary_op(operator.add, self, other, "AddBackward0")
+
+    def __radd__(self, other: Any) -> Tensor:
+        return binary_op(operator.add, other, self, "AddBackward0")
+
+    def __sub__(self, other: Any) -> Tensor:
+        return binary_op(operator.sub, self, other, "SubBackward0")
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return binary_op(operator.sub, other, self, "RsubBackward1")
+
+    def __mul__(self, other: Any) -> Tensor:
+        return binary_op(operator.mul, self, other, "MulBackward0")
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return binary_op(operator.mul, other, self, "MulBackward0")
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return binary_op(operator.truediv, self, other, "DivBackward0", floating=True)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return binary_op(operator.truediv, other, self, "DivBackward0", floating=True)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        name = "PowBackward1" if isinstance(exponent, Tensor) else "PowBackward0"
+        return binary_op(operator.pow, self, exponent, name)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return binary_op(operator.pow, base, self, "PowBackward2")
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return binary_op(operator.matmul, self, other, _matmul_name(self, other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return binary_op(operator.matmul, other, self, _matmul_name(other, self))
+
+    def __neg__(self) -> Tensor:
+        return apply_op(operator.neg, (self,), name="NegBackward0")
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.floordiv, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.floordiv, other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.mod, self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.and_, self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.or_, self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _no_grad_binary(operator.xor, self, other)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(~self._data)
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    matmul = __matmul__
+    mm = __matmul__
+    dot = __matmul__
+    neg = __neg__
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self ** exponent
+
+    # ---- comparisons (never recorded) ----------------------------------------------------
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return compare_op(operator.eq, self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return compare_op(operator.ne, self, other)
+
+    def __lt__(self, other: Any) -> Any:
+        return compare_op(operator.lt, self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return compare_op(operator.le, self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return compare_op(operator.gt, self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return compare_op(operator.ge, self, other)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # ---- elementwise functions -----------------------------------------------------------
+
+    exp = _unary(np.exp, "ExpBackward0", "e ** x, elementwise.")
+    log = _unary(np.log, "LogBackward0", "Natural logarithm, elementwise.")
+    log1p = _unary(np.log1p, "Log1pBackward0", "log(1 + x), elementwise.")
+    expm1 = _unary(np.expm1, "Expm1Backward0", "exp(x) - 1, elementwise.")
+    sqrt = _unary(np.sqrt, "SqrtBackward0", "Square root, elementwise.")
+    sin = _unary(np.sin, "SinBackward0", "Sine, elementwise.")
+    cos = _unary(np.cos, "CosBackward0", "Cosine, elementwise.")
+    tanh = _unary(np.tanh, "TanhBackward0", "Hyperbolic tangent, elementwise.")
+    reciprocal = _unary(np.reciprocal, "ReciprocalBackward0", "1 / x, elementwise.")
+    abs = _unary(np.abs, "AbsBackward0", "Absolute value, elementwise.", floating=False)
+
+    def square(self) -> Tensor:
+        return self ** 2
+
+    def sign(self) -> Tensor:
+        return Tensor._make(array_module(self._data).sign(self._data))
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)), as exp(x - log(1 + exp(x))): exact in both tails, never inf."""
+        x = self._floating()
+        softplus = apply_op(np.logaddexp, (0.0, x), name="SoftplusBackward0")
+        return apply_op(np.exp, (x - softplus,), name="SigmoidBackward0")
+
+    def relu(self) -> Tensor:
+        """max(x, 0), with gradient 0 at 0 as in PyTorch."""
+        return apply_op(np.where, (self._data > 0, self, 0), name="ReluBackward0")
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """``x`` limited to [min, max]; the gradient passes where ``min <= x <= max``."""
+        lo, hi = _scalar(min), _scalar(max)
+        if lo is None and hi is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        if hi is None:
+            return apply_op(np.where, ((self < lo).data, lo, self), name="ClampMinBackward0")
+        if lo is None:
+            return apply_op(np.where, ((self > hi).data, hi, self), name="ClampMaxBackward0")
+        return apply_op(np.clip, (self, lo, hi), name="ClampBackward1")
+
+    clip = clamp
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return apply_op(np.where, (_data(mask), _scalar(value), self), name="MaskedFillBackward0")
+
+    def softmax(self, dim: int) -> Tensor:
+        """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
+        x = self._floating()
+        e = (x - x._data.max(axis=dim, keepdims=True)).exp()
+        return e / e.sum(dim, keepdim=True)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        x = self._floating()
+        z = x - x._data.max(axis=dim, keepdims=True)
+        return z - z.exp().sum(dim, keepdim=True).log()
+
+    # ---- reductions ----------------------------------------------------------------------
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        name = "SumBackward0" if dim is None else "SumBackward1"
+        return apply_op("ndarray.sum", (self,), _axis_kwargs(dim, keepdim), name=name)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        if not self.is_floating_point():
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {self.dtype.type_name.removesuffix('Tensor')}")
+        name = "MeanBackward0" if dim is None else "MeanBackward1"
+        return apply_op("ndarray.mean", (self,), _axis_kwargs(dim, keepdim), name=name)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        name = "ProdBackward0" if dim is None else "ProdBackward1"
+        return apply_op("ndarray.prod", (self,), _axis_kwargs(dim, keepdim), name=name)
+
+    def cumsum(self, dim: int) -> Tensor:
+        return apply_op("ndarray.cumsum", (self,), {"axis": dim}, name="CumsumBackward0")
+
+    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
+        x = self._floating()
+        n = x.numel() if dim is None else math.prod(
+            x.shape[d] for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+        centred = x - x.mean(dim, keepdim=True)
+        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - int(unbiased), 0)
+
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
+        return self.var(dim, unbiased, keepdim).sqrt()
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The Euclidean norm (of all elements, or along ``dim``)."""
+        if p not in ("fro", 2, 2.0):
+            raise NotImplementedError("srcdiff supports only the 2-norm")
+        return apply_op(np.linalg.norm, (self._floating(),), _axis_kwargs(dim, keepdim),
+                        name="NormBackward1")
+
+    def _extreme(self, method: str, arg: Callable, dim: Any, keepdim: bool) -> Any:
+        if isinstance(dim, Tensor):
+            return binary_op(np.maximum if method == "max" else np.minimum, self, dim,
+                             f"{method.title()}imumBackward0")
+        title = method.title()
+        if dim is None:
+            return apply_op(f"ndarray.{method}", (self,), name=f"{title}Backward1")
+        values = apply_op(f"ndarray.{method}", (self,), _axis_kwargs(dim, keepdim),
+                          name=f"{title}Backward0")
+        return values_indices(values, Tensor._make(arg(self._data, axis=dim, keepdims=keepdim)))
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """The maximum; with ``dim``, ``(values, indices)``; with a tensor, ``maximum``."""
+        return self._extreme("max", array_module(self._data).argmax, dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """The minimum; with ``dim``, ``(values, indices)``; with a tensor, ``minimum``."""
+        return self._extreme("min", array_module(self._data).argmin, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        xp = array_module(self._data)
+        return Tensor._make(xp.asarray(xp.argmax(self._data, axis=dim, keepdims=keepdim)))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        xp = array_module(self._data)
+        return Tensor._make(xp.asarray(xp.argmin(self._data, axis=dim, keepdims=keepdim)))
+
+    def all(self) -> Tensor:
+        return Tensor._make(array_module(self._data).asarray(self._data.all()))
+
+    def any(self) -> Tensor:
+        return Tensor._make(array_module(self._data).asarray(self._data.any()))
+
+    # ---- shapes --------------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = _shape_arg(shape)
+        return apply_op(np.reshape, (self, shape), name="ViewBackward0", view=True)
+
+    view = reshape
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        shape = self.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = start_dim % len(shape), end_dim % len(shape)
+        return self.reshape(*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return apply_op(np.swapaxes, (self, dim0, dim1), name="TransposeBackward0", view=True)
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return apply_op(np.transpose, (self,), name="TBackward0", view=True)
+
+    @property
+    def T(self) -> Tensor:
+        return apply_op("ndarray.T", (self,), name="PermuteBackward0", view=True)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return apply_op(np.transpose, (self, _shape_arg(dims)), name="PermuteBackward0",
+                        view=True)
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            return apply_op(np.squeeze, (self,), name="SqueezeBackward0", view=True)
+        axis = (dim,) if self.ndim and self._data.shape[dim] == 1 else ()
+        return apply_op(np.squeeze, (self,), {"axis": axis}, name="SqueezeBackward1", view=True)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return apply_op(np.expand_dims, (self, dim), name="UnsqueezeBackward0", view=True)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        sizes = _shape_arg(sizes)
+        lead = len(sizes) - self.ndim
+        shape = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        return apply_op(np.broadcast_to, (self, shape), name="ExpandBackward0", view=True)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return apply_op(np.copy, (self,), name="CloneBackward0")
+
+    # ---- indexing ------------------------------------------------------------------------
+
+    def __getitem__(self, idx: Any) -> Tensor:
+        idx = _index(idx)
+        return apply_op(operator.getitem, (self, idx), name=_index_name(idx), view=True)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        idx, value = _index(idx), _scalar(value)
+        if _recording(self, value):
+            self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"),
+                          value)
+            return
+        _check_devices((self, value))
+        self._data[idx] = _data(value)
+        self._version.value += 1
+
+    # ---- in-place operations -------------------------------------------------------------
+
+    def _check_inplace(self) -> None:
+        if not grad_mode.is_grad_enabled():
+            return
+        if self._node is None and self._requires_grad:
+            raise RuntimeError(LEAF_INPLACE)
+        base = self._base
+        if base is not None and base._node is None and base._requires_grad:
+            raise RuntimeError(VIEW_INPLACE)
+
+    def _write(self, values: Any) -> None:
+        """Store ``values`` (the result of an operation on this tensor) into its array."""
+        if tuple(values.shape) != tuple(self._data.shape):
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
+                               f"broadcast shape {list(values.shape)}")
+        try:
+            array_module(self._data).copyto(self._data, values, casting="same_kind")
+        except TypeError:
+            src = dtypes.of_numpy(values.dtype).type_name.removesuffix("Tensor")
+            dst = self.dtype.type_name.removesuffix("Tensor")
+            raise RuntimeError(f"result type {src} can't be cast to the desired output type "
+                               f"{dst}") from None
+        self._version.value += 1
+
+    def _inplace(self, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+        """Run ``compute(self)`` and store the result in this tensor.
+
+        When the change must be recorded, ``compute`` runs on a snapshot of the old value
+        and its node becomes this tensor's grad_fn.
+        """
+        self._check_inplace()
+        if _recording(self, *others):
+            result = compute(autograd.snapshot(self))
+            self._write(result.data)
+            autograd.rebind(self, result._node)
+        else:
+            self._write(compute(self).data)
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = other if alpha == 1 else other * alpha
+        return self._inplace(lambda s: binary_op(operator.add, s, other, "AddBackward0"), other)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = other if alpha == 1 else other * alpha
+        return self._inplace(lambda s: binary_op(operator.sub, s, other, "SubBackward0"), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: binary_op(operator.mul, s, other, "MulBackward0"), other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: binary_op(operator.truediv, s, other, "DivBackward0",
+                                                 floating=True), other)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace(lambda s: s.clamp(min, max), min, max)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite this tensor with ``src`` (broadcast, cast to this dtype)."""
+        src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        dt, shape = self.dtype, tuple(self._data.shape)
+        return self._inplace(
+            lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src)
+
+    def _overwrite(self, values: Any) -> Tensor:
+        """Fill with values that do not depend on the old ones (cuts the graph, as a constant)."""
+        self._check_inplace()
+        xp = array_module(self._data)
+        self._write(xp.broadcast_to(xp.asarray(values, dtype=self._data.dtype), self._data.shape))
+        if grad_mode.is_grad_enabled() and self._node is not None:
+            self._node = None
+            self._requires_grad = False
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._overwrite(_scalar(_data(value)))
+
+    def zero_(self) -> Tensor:
+        return self._overwrite(0)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        from .creation import generator
+
+        values = generator().uniform(a, b, size=self._data.shape)
+        return self._overwrite(cuda.to_device(values, self.device))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from .creation import generator
+
+        values = generator().normal(mean, std, size=self._data.shape)
+        return self._overwrite(cuda.to_device(values, self.device))
+
+    # ---- NumPy protocols -----------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        if ufunc in _UFUNC_BINARY:
+            prim, name = _UFUNC_BINARY[ufunc]
+            if ufunc is np.matmul:
+                name = _matmul_name(*inputs)
+            return binary_op(prim, *inputs, name, floating=ufunc is np.true_divide)
+        if ufunc in _UFUNC_COMPARE:
+            return compare_op(_UFUNC_COMPARE[ufunc], *inputs)
+        return numpy_call(ufunc, inputs, {})
+
+    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+        from . import functions
+
+        handler = functions.NUMPY_FUNCTIONS.get(func)
+        if handler is not None:
+            return handler(*args, **kwargs)
+        return numpy_call(func, args, kwargs)
+
+
+def _no_grad_binary(prim: Callable, a: Any, b: Any) -> Any:
+    a, b = _scalar(a), _scalar(b)
+    if not (_operand(a) and _operand(b)):
+        return NotImplemented
+    _check_devices((a, b))
+    return Tensor._make(array_module(_data(a), _data(b)).asarray(prim(_data(a), _data(b))))
+
+
+_UFUNC_BINARY = {
+    np.add: (operator.add, "AddBackward0"), np.subtract: (operator.sub, "SubBackward0"),
+    np.multiply: (operator.mul, "MulBackward0"), np.true_divide: (operator.truediv, "DivBackward0"),
+    np.power: (operator.pow, "PowBackward0"), np.matmul: (operator.matmul, "MmBackward0"),
+    np.maximum: (np.maximum, "MaximumBackward0"), np.minimum: (np.minimum, "MinimumBackward0"),
+}
+_UFUNC_COMPARE = {
+    np.equal: operator.eq, np.not_equal: operator.ne, np.less: operator.lt,
+    np.less_equal: operator.le, np.greater: operator.gt, np.greater_equal: operator.ge,
+}
+
+
+def _has_tensor(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return True
+    return isinstance(x, (list, tuple)) and any(_has_tensor(v) for v in x)
+
+
+def _unwrap_nested(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap_nested(v) for v in x)
+    return x
+
+
+def _wrap(out: Any) -> Any:
+    if isinstance(out, (np.ndarray, np.generic)) or device_of(out) == "cuda":
+        return Tensor._make(array_module(out).asarray(out))
+    if isinstance(out, tuple):
+        return tuple(_wrap(v) for v in out)
+    return out
+
+
+def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
+    """A NumPy function called on tensors: recorded through its rule, or run on the arrays."""
+    args = tuple(_scalar(a) for a in args)
+    wants_grad = grad_mode.is_grad_enabled() and any(
+        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
+    nested = any(isinstance(a, (list, tuple)) and _has_tensor(a) for a in args)
+    if not wants_grad or rules.is_nondiff(func):
+        return _wrap(func(*_unwrap_nested(args), **_unwrap_nested(kwargs)))
+    if rules.lookup(func) is None or nested or any(_has_tensor(v) for v in kwargs.values()):
+        name = getattr(func, "__name__", repr(func))
+        raise RuntimeError(
+            f"srcdiff cannot differentiate numpy.{name} called on tensors: it has no reverse "
+            f"rule (register one with @sd.register_vjp(numpy.{name})) or takes tensors inside "
+            "lists or keyword arguments")
+    name = getattr(func, "__name__", "Op")
+    return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0")
+
+
+def _rebuild(cls: type, data: Any, requires_grad: bool, device: str) -> Tensor:
+    t = object.__new__(cls)
+    t._init(cuda.to_device(data, device), requires_grad)
+    return t
