@@ -1,0 +1,12 @@
+"""Neural-network building blocks, as ``torch.nn``: Module, Parameter, layers and losses."""
+
+from . import functional
+from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import Module
+from .parameter import Parameter
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Linear", "MSELoss",
+    "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+]
