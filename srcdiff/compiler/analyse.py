@@ -13,12 +13,13 @@ import operator
 import textwrap
 import types
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import gast
 
 from .. import runtime as rt_module
+from ..runtime import tensor_methods
 from ..rules import registry
 from .normalize import const, local_names, name, walk_statements
 from .parse import Parsed
@@ -34,7 +35,7 @@ UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: opera
 registry.nondiff(operator.floordiv, operator.invert, operator.and_, operator.or_,
                  operator.xor, operator.lshift, operator.rshift, operator.not_)
 
-DIFFERENTIATING = ("rule", "call", "copy")
+DIFFERENTIATING = ("rule", "call", "copy", "unwrap")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Op:
     callee: gast.expr | None = None
     keywords: list[gast.keyword] = field(default_factory=list)
     saves: tuple[str, ...] = ()
+    rewrite: gast.Call | None = None
 
     def operand_names(self) -> list[str]:
         return [a.id for a in self.operands if isinstance(a, gast.Name)]
@@ -80,9 +82,11 @@ class Analysis:
 
 
 class Analyser:
-    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str]):
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
+                 tensor: bool = False):
         self.p = parsed
         self.fn = fn
+        self.tensor = tensor
         self.locals = local_names(fn)
         self.active = set(active_params)
         self.final = False
@@ -128,6 +132,13 @@ class Analyser:
     def classify(self, stmt: gast.stmt) -> Op:
         if isinstance(stmt, gast.Return):
             return Op("return", operands=[stmt.value])
+        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+            call = stmt.value
+            if isinstance(call.func, gast.Attribute) and call.func.attr == "backward" and \
+                    self.tensor and self.is_active(call.func.value):
+                return Op("backward", operands=[call.func.value] + list(call.args),
+                          keywords=list(call.keywords))
+            return self.classify_effect(stmt, call)
         if not isinstance(stmt, gast.Assign):
             return Op("passive")
         target = stmt.targets[0]
@@ -141,6 +152,23 @@ class Analyser:
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op
+
+    def classify_effect(self, stmt: gast.Expr, call: gast.Call) -> Op:
+        """A call whose result is dropped. A method of a local value (``lst.append(y)``,
+        ``h.fill(0)``) may change it in place, which the adjoint cannot follow."""
+        kind, _ = self.resolve(call.func)
+        if kind != "method":
+            return Op("passive")
+        owner, attr = call.func.value, call.func.attr
+        if not (self.is_active(owner) or any(self.is_active(a) for a in call.args) or
+                any(self.is_active(k.value) for k in call.keywords)):
+            return Op("passive")
+        prim = f"ndarray.{attr}"
+        if registry.lookup(prim) is not None or registry.is_nondiff(prim):
+            return Op("passive")
+        return self.fail(stmt, f"in-place method call .{attr}() with a differentiated value",
+                         "srcdiff does not follow in-place changes: build a new value "
+                         "instead (a list display [a, b], np.stack, x[i] = v)")
 
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
@@ -185,11 +213,27 @@ class Analyser:
         args = list(call.args)
         kw_active = any(self.is_active(k.value) for k in call.keywords)
         kind, obj = self.resolve(call.func)
+        if kind == "object" and obj is rt_module.unwrap:
+            return Op("unwrap", operands=args)
+        if kind == "object" and self.tensor and tensor_function(obj) is not None:
+            obj = tensor_function(obj)
+            op = self.rule_op(registry.lookup(obj), obj, args, call.keywords, stmt)
+            op.rewrite = method_call(obj.__name__, args, call.keywords)
+            return op
         if kind == "method":
             owner = call.func.value
+            attr = call.func.attr
+            if self.is_active(owner) and self.tensor and attr in tensor_methods.METHODS:
+                prim = tensor_methods.METHODS[attr]
+                if registry.is_nondiff(prim):
+                    return Op("passive")
+                op = self.primitive(prim, [owner] + args, call.keywords, stmt,
+                                    f"method .{attr}()")
+                op.rewrite = method_call(attr, [owner] + args, call.keywords)
+                return op
             if self.is_active(owner):
-                return self.primitive(f"ndarray.{call.func.attr}", [owner] + args,
-                                      call.keywords, stmt, f"method .{call.func.attr}()")
+                return self.primitive(f"ndarray.{attr}", [owner] + args,
+                                      call.keywords, stmt, f"method .{attr}()")
             kind = "dynamic"
         if kind == "object":
             rule = registry.lookup(obj)
@@ -258,6 +302,9 @@ class Analyser:
             changed = False
             for stmt in statements:
                 op = self.classify(stmt)
+                if op.kind == "unwrap" and op.target not in self.active:
+                    self.active.add(op.target)
+                    changed = True
                 if op.kind in DIFFERENTIATING + ("rule",) and op.target and \
                         op.target not in self.active and \
                         any(self.is_active(a) for a in op.operands + [k.value for k in
@@ -271,6 +318,29 @@ class Analyser:
                 op = Op("passive")
             op.saves = saves_of(op, self.active)
             stmt.op = op
+
+
+def method_call(attr: str, args: list[gast.expr], keywords: list[gast.keyword]) -> gast.Call:
+    """``rt.tensor_methods.<attr>(args...)``: what compiled code calls for a Tensor method."""
+    func = gast.Attribute(value=gast.Attribute(value=name("rt"), attr="tensor_methods",
+                                               ctx=gast.Load()), attr=attr, ctx=gast.Load())
+    return gast.Call(func=func, args=list(args), keywords=list(keywords))
+
+
+@cache
+def _tensor_functions() -> tuple:
+    from .. import functions
+
+    return tuple((getattr(functions, n), m) for n, m in tensor_methods.METHODS.items()
+                 if isinstance(getattr(functions, n, None), types.FunctionType))
+
+
+def tensor_function(obj: Any) -> Any:
+    """The array version of ``sd.exp``, ``sd.sum``, ... for compiled code (else None)."""
+    for fn, method in _tensor_functions():
+        if obj is fn:
+            return method
+    return None
 
 
 def index_value(e: gast.expr) -> gast.expr:
@@ -297,15 +367,15 @@ def describe_op(op: gast.operator) -> str:
 
 def is_python_callable(obj: Any) -> bool:
     """Functions with Python source, bound methods of them, and other callable objects
-    (whose call is resolved when the code runs)."""
-    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)):
-        return False
+    (whose call is resolved when the code runs); not classes."""
+    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType, type)):
+        return False  # builtins, and classes: what a constructor does is not differentiated
     if type(obj).__name__ == "ufunc" or type(obj).__module__.startswith("numpy"):
         return False
     return callable(obj)
 
 
-@lru_cache(maxsize=None)
+@cache
 def rule_references(fn: Any) -> tuple[frozenset[str], tuple[frozenset[str], ...] | None]:
     """Names a rule's body reads: those its preliminary statements read, and those each
     returned gradient reads (None when the return is not a tuple of gradients)."""
@@ -354,9 +424,10 @@ def saves_of(op: Op, active: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
-def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str]) -> Analysis:
+def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
+            tensor: bool = False) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts."""
-    analyser = Analyser(parsed, fn, active_params)
+    analyser = Analyser(parsed, fn, active_params, tensor)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     return Analysis(parsed, fn, analyser.active, params_of(fn), {})
@@ -404,6 +475,8 @@ def branching(body: list[gast.stmt]) -> bool:
     """True when iterations of a loop with this body can take different paths."""
     for s in body:
         if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+            return True
+        if getattr(s, "op", None) is not None and s.op.kind == "unwrap":
             return True
         if isinstance(s, gast.If) and recorded(s):
             return True

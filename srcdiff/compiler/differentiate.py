@@ -133,21 +133,48 @@ class AdjointBuilder:
             op = getattr(s, "op", None)
             if op is None or not op.target:
                 continue
-            if op.kind == "call" or (op.kind == "rule" and op.primitive in
-                                     CONTAINER_PRIMITIVES + (rt_module.iterable,)):
+            if op.kind == "passive":
+                if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+                    continue
+                kind = self.passive_kind(s.value)
+            elif op.kind == "call" or (op.kind == "rule" and op.primitive in
+                                       CONTAINER_PRIMITIVES + (rt_module.iterable,)):
                 kind = "any"
             elif op.kind == "copy":
-                kind = self.kinds.get(op.operands[0].id, "array")
+                kind = self.kind_of(op.operands[0].id)
             elif op.kind == "rule" and op.primitive in ("ndarray.item",):
                 kind = "array"
             elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
                 base = op.operands[0]
-                kind = self.kinds.get(base.id, "array") if isinstance(base, gast.Name) \
-                    else "array"
+                kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "array"
             else:
                 kind = "array"
             if self.kinds.get(op.target) != "any":
                 self.kinds[op.target] = kind
+
+    def kind_of(self, n: str) -> str:
+        """The kind of a name seen so far; a parameter nobody described may hold anything."""
+        if n in self.kinds:
+            return self.kinds[n]
+        return "any" if n in self.a.params else "array"
+
+    def passive_kind(self, value: gast.expr) -> str:
+        """The kind of a value computed without gradient (``d = {}``, ``h = np.zeros(3)``),
+        which later statements may fill with differentiated values."""
+        if isinstance(value, (gast.Dict, gast.List, gast.Tuple, gast.Subscript)):
+            return "any"
+        if isinstance(value, gast.Name):
+            return self.kind_of(value.id)
+        if isinstance(value, gast.Call):
+            root = value.func
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name) and root.id not in self.a.params:
+                found, obj = self.a.parsed.resolve(root.id)
+                if found and getattr(obj, "__name__", "").split(".")[0] in ("numpy", "cupy"):
+                    return "array"
+            return "any"
+        return "array"
 
     def active(self, e: gast.expr | None) -> bool:
         return isinstance(e, gast.Name) and e.id in self.a.active

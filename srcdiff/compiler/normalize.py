@@ -9,8 +9,9 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
   ``[a, b]``, ``{k: a}``; an *opaque* expression (``and``/``or``/``not``, chained
   comparisons, f-strings), which never carries a gradient; and x never appears in E;
 - ``a[index] = b`` and ``a.attr = b`` (stores), ``f(a)`` as a statement;
-- ``if a: ... else: ...``; ``for i in range(a, ...):`` (every loop over a sequence is
-  rewritten to index it); ``while True:`` whose test is an ``if not t: break`` inside;
+- ``if a: ... else: ...``; ``for i in range(a, ...):`` (every loop over a sequence, its
+  ``enumerate``, ``zip`` or ``reversed``, is rewritten to index it); ``while True:``
+  whose test is an ``if not t: break`` inside;
 - ``return a``, ``break``, ``continue``, ``assert a``, ``raise ...``.
 """
 
@@ -25,6 +26,7 @@ import gast
 from .parse import Parsed
 
 OPAQUE = (gast.BoolOp, gast.JoinedStr, gast.Set)
+Parts = gast.expr | tuple  # a value to assign, or a tuple of them (nested)
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
     gast.ListComp: ("list comprehension", "rewrite it as a for loop"),
@@ -178,7 +180,7 @@ class Normalizer:
     def expr(self, e: gast.expr) -> gast.expr:
         if type(e) in UNSUPPORTED_EXPR:
             self.reject(e, UNSUPPORTED_EXPR)
-        if isinstance(e, (gast.Name, gast.Constant)) or isinstance(e, OPAQUE):
+        if isinstance(e, (gast.Name, gast.Constant, *OPAQUE)):
             return e
         if self.is_module_path(e):
             return e
@@ -260,7 +262,48 @@ class Normalizer:
             raise self.p.error(f"unsupported assignment target {type(target).__name__}",
                                target, "assign to a name")
 
+    def unpack(self, target: gast.expr, value: Parts) -> None:
+        """Assign ``value`` (one operation on atoms, or a tuple of such parts, nested) to
+        ``target``: element by element where the target has the same shape, so that each
+        name gets its own value, and so its own activity (in ``i, row = index, m[i]``,
+        ``i`` does not depend on ``m``)."""
+        if isinstance(value, tuple):
+            if isinstance(target, (gast.Tuple, gast.List)) and \
+                    len(target.elts) == len(value) and \
+                    not any(isinstance(e, gast.Starred) for e in target.elts):
+                for elt, part in zip(target.elts, value, strict=True):
+                    self.unpack(elt, part)
+                return
+            value = self.temp(gast.Tuple(elts=[self.packed(v) for v in value],
+                                         ctx=gast.Load()))
+        if isinstance(target, gast.Name) and target.id not in operand_names(value):
+            self.emit(assign(target.id, value))
+        else:
+            self.assign_to(target, self.packed(value))
+
+    def packed(self, value: Parts) -> gast.expr:
+        """``value`` as an atom."""
+        if isinstance(value, tuple):
+            return self.temp(gast.Tuple(elts=[self.packed(v) for v in value],
+                                        ctx=gast.Load()))
+        if isinstance(value, (gast.Name, gast.Constant)):
+            return value
+        return self.temp(value)
+
+    def parts(self, e: gast.expr, stored: set[str]) -> Parts:
+        """The atoms of a tuple or list display, nested as the display is; a name the
+        assignment stores to is copied first (``a, b = b, a``)."""
+        if isinstance(e, (gast.Tuple, gast.List)) and \
+                not any(isinstance(x, gast.Starred) for x in e.elts):
+            return tuple(self.parts(x, stored) for x in e.elts)
+        a = self.atom(e)
+        return self.temp(a) if isinstance(a, gast.Name) and a.id in stored else a
+
     def assign_expr(self, target: gast.expr, value: gast.expr) -> None:
+        if isinstance(target, (gast.Tuple, gast.List)) and \
+                isinstance(value, (gast.Tuple, gast.List)):
+            self.unpack(target, self.parts(value, operand_names(target)))
+            return
         if isinstance(target, gast.Name):
             rhs = self.expr(value)
             if not isinstance(rhs, (gast.Name, gast.Constant)) and \
@@ -318,7 +361,7 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
         value = self.expr(s.value)
-        if isinstance(value, gast.Call) or isinstance(value, OPAQUE):
+        if isinstance(value, (gast.Call, *OPAQUE)):
             self.emit(gast.Expr(value=value))
 
     def stmt_Return(self, s: gast.Return) -> None:
@@ -351,7 +394,16 @@ class Normalizer:
                 return s.target.id, (rng, [])
             counter = self.names.fresh("i")
             return counter, (rng, self.bind_target(s.target, name(counter)))
-        nested = None
+        if kind == "reversed":
+            seq = self.sequence(it.args[0])
+            n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
+            last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
+            counter = self.names.fresh("i")
+            rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)],
+                            keywords=[])
+            item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
+            return counter, (rng, self.bind_target(s.target, item))
+        nested = False
         if kind == "enumerate":
             inner = it.args[0]
             nested = self.builtin_call(inner) == "zip"
@@ -367,23 +419,18 @@ class Normalizer:
             self.temp(gast.Call(func=name("min"), args=lengths, keywords=[]))
         counter = self.names.fresh("i")
         rng = gast.Call(func=name("range"), args=[n], keywords=[])
-        saved, self.out = self.out, []
-        items = [self.temp(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load()))
-                 for q in seqs]
-        value = items[0]
-        if kind == "zip" or nested:
-            value = self.temp(gast.Tuple(elts=items, ctx=gast.Load()))
+        items = tuple(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load())
+                      for q in seqs)
+        value = items if kind == "zip" or nested else items[0]
         if kind == "enumerate":
             index = name(counter) if start is None else \
-                self.temp(gast.BinOp(left=name(counter), op=gast.Add(), right=start))
-            value = self.temp(gast.Tuple(elts=[index, value], ctx=gast.Load()))
-        self.assign_to(s.target, value)
-        prefix, self.out = self.out, saved
-        return counter, (rng, prefix)
+                gast.BinOp(left=name(counter), op=gast.Add(), right=start)
+            value = (index, value)
+        return counter, (rng, self.bind_target(s.target, value))
 
-    def bind_target(self, target: gast.expr, value: gast.expr) -> list[gast.stmt]:
+    def bind_target(self, target: gast.expr, value: Parts) -> list[gast.stmt]:
         saved, self.out = self.out, []
-        self.assign_to(target, value)
+        self.unpack(target, value)
         body, self.out = self.out, saved
         return body
 
@@ -400,8 +447,11 @@ class Normalizer:
         if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and \
                 e.func.id not in self.locals:
             found, obj = self.p.resolve(e.func.id)
-            for kind in ("range", "enumerate", "zip"):
-                if found and obj is getattr(builtins, kind) and not e.keywords:
+            for kind in ("range", "enumerate", "zip", "reversed"):
+                # zip(..., strict=...): the loop runs over the shortest sequence either way
+                keywords = [k.arg for k in e.keywords if not (kind == "zip" and
+                                                              k.arg == "strict")]
+                if found and obj is getattr(builtins, kind) and not keywords:
                     return kind
         return None
 

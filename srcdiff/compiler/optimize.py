@@ -2,7 +2,7 @@
 
 Dead assignments go (a rule's temporaries whose gradient nobody asked for, saved values
 nobody reads), and constant arithmetic that templates leave behind is folded
-(``x ** (2 - 1)`` becomes ``x``).
+(``x ** (2 - 1)`` becomes ``x``; ``f(a) if 0.5 is not None else b`` becomes ``f(a)``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,39 @@ FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
         gast.Div: operator.truediv, gast.Pow: operator.pow}
 
 
+def _number(value: object) -> gast.expr:
+    """A folded number as an expression; a negative one as ``-(c)``, since a bare negative
+    constant would unparse without the parentheses ``(-1.0) ** y`` needs."""
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+def _constant_test(node: gast.expr) -> bool | None:
+    """The truth of ``c is None`` / ``c is not None`` (a rule's test of an optional
+    argument, once a constant is substituted for it), or None when it is not constant."""
+    if not (isinstance(node, gast.Compare) and len(node.ops) == 1 and
+            isinstance(node.ops[0], (gast.Is, gast.IsNot)) and
+            isinstance(node.left, gast.Constant) and
+            isinstance(node.comparators[0], gast.Constant) and
+            node.comparators[0].value is None):
+        return None
+    same = node.left.value is None
+    return same if isinstance(node.ops[0], gast.Is) else not same
+
+
 class _Fold(gast.NodeTransformer):
+    def visit_Compare(self, node: gast.Compare) -> gast.expr:
+        self.generic_visit(node)
+        truth = _constant_test(node)
+        return node if truth is None else gast.Constant(value=truth, kind=None)
+
+    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.test, gast.Constant):
+            return node.body if node.test.value else node.orelse
+        return node
+
     def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
         self.generic_visit(node)
         left, right = node.left, node.right
@@ -26,9 +58,8 @@ class _Fold(gast.NodeTransformer):
                 type(node.op) in FOLD and isinstance(left.value, numbers) and \
                 isinstance(right.value, numbers) and not isinstance(left.value, bool):
             try:
-                return gast.Constant(value=FOLD[type(node.op)](left.value, right.value),
-                                     kind=None)
-            except (ArithmeticError, ValueError):
+                return _number(FOLD[type(node.op)](left.value, right.value))
+            except (ArithmeticError, ValueError, TypeError):
                 return node
         if isinstance(right, gast.Constant) and right.value == 1 and \
                 type(right.value) in numbers and isinstance(node.op, (gast.Pow, gast.Mult)):

@@ -11,7 +11,7 @@ import copy
 import inspect
 import textwrap
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import gast
@@ -28,11 +28,15 @@ class Expansion:
     components: list[gast.expr | None]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(fn: Any) -> gast.FunctionDef:
     source = textwrap.dedent(inspect.getsource(fn))
     tree = gast.parse(source).body[0]
     tree.decorator_list = []
+    first = tree.body[0]
+    if isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant) and \
+            isinstance(first.value.value, str) and len(tree.body) > 1:
+        tree.body = tree.body[1:]  # the docstring is for readers of the rule, not the adjoint
     return tree
 
 

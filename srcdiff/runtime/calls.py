@@ -12,8 +12,8 @@ import types
 from typing import Any
 
 from ..backend import array_module
-from .arrays import zeros_like
 from ..rules import registry
+from .arrays import zeros_like
 
 
 def path_key(path: list) -> tuple:
@@ -42,7 +42,7 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     if isinstance(forward, types.MethodType) and callable(fn) and \
             getattr(type(fn), "_srcdiff_calls_forward", False):
         return forward.__func__, (fn,)
-    call = getattr(type(fn), "__call__", None)
+    call = type(fn).__call__ if callable(fn) else None
     if isinstance(call, types.FunctionType):
         return call, (fn,)
     return None, ()
