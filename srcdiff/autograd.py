@@ -120,6 +120,11 @@ def accumulator(leaf: Any) -> AccumulateGrad:
     return acc
 
 
+def Variable(data: Any, requires_grad: bool = False) -> Any:  # noqa: N802 - PyTorch's name
+    """PyTorch's old wrapper: a tensor sharing ``data``'s array, with ``requires_grad``."""
+    return _tensor.Tensor(data, requires_grad=requires_grad)
+
+
 # ---- recording ---------------------------------------------------------------------------
 
 def _is_const(x: Any) -> bool:

@@ -1,0 +1,293 @@
+"""backward(): gradients by hand and by central differences (float64), accumulation,
+retain_grad, generated source, and the code of the autograd tutorial."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from . import sd
+
+RNG = np.random.default_rng(7)
+
+
+def numeric_grads(f, arrays, eps=1e-6):
+    """Central differences of the scalar ``f(*tensors)`` with respect to each array."""
+    def value(arrs):
+        with sd.no_grad():
+            return f(*[sd.tensor(a) for a in arrs]).item()
+
+    grads = []
+    for i, a in enumerate(arrays):
+        g = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            up = [b.copy() for b in arrays]
+            down = [b.copy() for b in arrays]
+            up[i][idx] += eps
+            down[i][idx] -= eps
+            g[idx] = (value(up) - value(down)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def check(f, *arrays, atol=1e-6):
+    """backward() of ``f`` agrees with central differences, for every argument."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    tensors = [sd.tensor(a, requires_grad=True) for a in arrays]
+    f(*tensors).backward()
+    for t, expected in zip(tensors, numeric_grads(f, arrays), strict=True):
+        got = t.grad.numpy() if t.grad is not None else np.zeros_like(expected)
+        assert got.dtype == np.float64 and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=atol)
+
+
+def weighted(f, shape):
+    """``f`` made scalar by a fixed random weighting of its (non-scalar) result."""
+    weights = sd.tensor(RNG.normal(size=shape))
+    return lambda *ts: (f(*ts) * weights).sum()
+
+
+A = RNG.normal(size=(3, 4))
+B = RNG.normal(size=(4,))
+C = RNG.normal(size=(3, 1))
+M = RNG.normal(size=(4, 2))
+POS = RNG.uniform(0.5, 2.0, size=(3, 4))
+
+CASES = {
+    "add_broadcast": (lambda a, b: a + b, (A, B), (3, 4)),
+    "sub_reflected": (lambda a, c: 2.0 - a - c, (A, C), (3, 4)),
+    "mul_broadcast": (lambda a, c: a * c * 3.0, (A, C), (3, 4)),
+    "div": (lambda a, p: a / p + 1.0 / p, (A, POS), (3, 4)),
+    "pow": (lambda p, b: p ** 3 + p ** b + 2.0 ** b, (POS, B), (3, 4)),
+    "neg_abs": (lambda a: (-a).abs(), (A + 0.1,), (3, 4)),
+    "matmul": (lambda a, m: a @ m, (A, M), (3, 2)),
+    "matvec": (lambda a, b: a @ b, (A, B), (3,)),
+    "exp_log_sqrt": (lambda p: p.exp() + p.log() + p.sqrt(), (POS,), (3, 4)),
+    "tanh_sigmoid": (lambda a: a.tanh() * a.sigmoid(), (A,), (3, 4)),
+    "relu": (lambda a: a.relu(), (A + 0.05,), (3, 4)),
+    "clamp": (lambda a: a.clamp(-0.5, 0.5) + a.clamp(min=0.1) + a.clamp(max=-0.1),
+              (A + 0.013,), (3, 4)),
+    "sum_mean_dims": (lambda a: a.sum(0) * a.mean(1, keepdim=True), (A,), (3, 4)),
+    "max_min": (lambda a: a.max(1).values + a.min(0, keepdim=True).values.sum() + a.max(),
+                (A,), (3,)),
+    "indexing": (lambda a: a[1:, ::2] * a[0, 1] + a[[0, 2], 1:3].sum(), (A,), (2, 2)),
+    "mask_index": (lambda a: a[a > 0], (np.abs(A) * np.sign(A),),
+                   (int((A > 0).sum()),)),
+    "shapes": (lambda a: a.reshape(4, 3).T.transpose(0, 1).permute(1, 0).unsqueeze(0)
+               .squeeze(0).flatten().view(3, 4), (A,), (3, 4)),
+    "cat_stack": (lambda a, c: sd.cat([a, c], dim=1) * 2 + sd.stack([c, c], 2).sum(2).sum(1,
+                  keepdim=True), (A, C), (3, 5)),
+    "where_maximum": (lambda a, b: sd.where(a > 0, a, b * 2) + sd.maximum(a, b) -
+                      sd.minimum(a, 0.1), (A, B), (3, 4)),
+    "softmax": (lambda a: a.softmax(1) + a.log_softmax(0), (A,), (3, 4)),
+    "var_std": (lambda p: p.var(1) + p.std(), (POS,), (3,)),
+    "norm": (lambda a: a.norm() + a.norm(dim=1).sum(), (A,), ()),
+    "square_clone": (lambda a: a.square() + a.clone() * a.expand(2, 3, 4).sum(0), (A,),
+                     (3, 4)),
+    "numpy_on_tensors": (lambda a, b: np.sin(a) * np.tanh(b) + np.maximum(a, 0.2), (A, B),
+                         (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradients_match_central_differences(name):
+    f, arrays, shape = CASES[name]
+    check(weighted(f, shape) if shape else f, *arrays)
+
+
+def test_hand_derived_gradients_of_the_regression_loss():
+    x = RNG.uniform(size=(10, 1))
+    y = 1 + 2 * x + 0.1 * RNG.normal(size=(10, 1))
+    a = sd.tensor([0.5], dtype=sd.float64, requires_grad=True)
+    b = sd.tensor([-0.3], dtype=sd.float64, requires_grad=True)
+    error = sd.from_numpy(y) - (a + b * sd.from_numpy(x))
+    loss = (error ** 2).mean()
+    loss.backward()
+    e = y - (0.5 - 0.3 * x)
+    np.testing.assert_allclose(a.grad.numpy(), [-2 * e.mean()])
+    np.testing.assert_allclose(b.grad.numpy(), [-2 * (x * e).mean()])
+
+
+def test_float32_gradients_stay_float32():
+    w = sd.randn(3, requires_grad=True)
+    (w * sd.from_numpy(np.ones(3))).sum().backward()  # float64 data, float32 leaf
+    assert w.grad.dtype is sd.float32 and w.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_gradients_accumulate_over_backward_calls():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        (w * w).sum().backward()
+    assert w.grad.tolist() == [6.0, 12.0]
+    w.grad.zero_()
+    (w * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
+
+
+def test_retain_graph_allows_a_second_backward():
+    w = sd.tensor([2.0], requires_grad=True)
+    loss = (w ** 3).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    assert w.grad.tolist() == [24.0]
+
+
+def test_a_leaf_used_twice_gets_both_contributions():
+    w = sd.tensor([3.0], requires_grad=True)
+    (w * w + w).backward()
+    assert w.grad.tolist() == [7.0]
+
+
+def test_backward_of_a_leaf():
+    w = sd.tensor(2.0, requires_grad=True)
+    w.backward()
+    assert w.grad.item() == 1.0
+
+
+def test_backward_with_an_explicit_gradient():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    (w * 3).backward(sd.tensor([1.0, 10.0]))
+    assert w.grad.tolist() == [3.0, 30.0]
+
+
+def test_non_leaf_grad_is_none_unless_retained():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2
+    kept = w * 3
+    kept.retain_grad()
+    (h.sum() + (kept * kept).sum()).backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert h.grad is None
+    assert caught and "not a leaf" in str(caught[0].message)
+    assert kept.grad.tolist() == [6.0, 12.0] and kept.retains_grad
+    assert w.grad.tolist() == [2.0 + 18.0, 2.0 + 36.0]
+
+
+def test_update_outside_no_grad_makes_a_non_leaf():
+    a = sd.tensor([1.0], requires_grad=True)
+    (a * 2).sum().backward()
+    a = a - 0.1 * a.grad
+    assert not a.is_leaf and a.grad_fn.name() == "SubBackward0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert a.grad is None
+
+
+def test_no_grad_update_keeps_the_leaf():
+    w = sd.tensor([1.0], requires_grad=True)
+    (w * 2).sum().backward()
+    with sd.no_grad():
+        w -= 0.1 * w.grad
+    assert w.is_leaf and w.requires_grad and abs(w.item() - 0.8) < 1e-7
+
+
+def test_recorded_inplace_change_of_a_non_leaf():
+    w = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    x = sd.tensor([3.0, 4.0], dtype=sd.float64)
+
+    def f(w):
+        loss = ((w * x) ** 2).mean()
+        loss += (w.exp() * 2).mean()
+        h = w * 1.0
+        h *= w
+        h[0] = w[1] * 5
+        return loss + h.sum()
+
+    check(f, w.detach().numpy())
+    loss = ((w * x) ** 2).mean()
+    loss += w.sum()
+    assert loss.grad_fn.name() == "AddBackward0"
+
+
+def test_setitem_records_a_value_that_requires_grad():
+    v = sd.tensor([2.0], requires_grad=True)
+    x = sd.zeros(3)
+    x[1:2] = v * 3
+    assert x.requires_grad and x.grad_fn.name() == "CopySlices"
+    (x * sd.tensor([1.0, 10.0, 100.0])).sum().backward()
+    assert v.grad.tolist() == [30.0]
+
+
+def test_gradient_through_cast_and_detach():
+    w = sd.tensor([1.5], requires_grad=True)
+    (w.double() * 2 + w.detach() * 100).sum().backward()
+    assert w.grad.dtype is sd.float32 and w.grad.tolist() == [2.0]
+
+
+def test_source_of_the_generated_adjoint():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w.tanh() * 3).sum()
+    with pytest.raises(RuntimeError):
+        sd.source(loss)
+    loss.backward()
+    text = sd.source(loss)
+    assert isinstance(text, str) and "def " in text and "tanh" in text
+    compile(text, "<adjoint>", "exec")
+
+
+def test_autograd_tutorial():
+    """The code of the autograd tutorial in shared/seeds, with srcdiff for torch."""
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    x_train_tensor = sd.from_numpy(x[idx[:80]]).float()
+    y_train_tensor = sd.from_numpy(y[idx[:80]]).float()
+    device = "cuda" if sd.cuda.is_available() else "cpu"
+
+    sd.manual_seed(42)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
+    w = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
+    lr = 0.1
+    for _epoch in range(200):
+        yhat = b + w * x_train_tensor
+        error = y_train_tensor - yhat
+        loss = (error ** 2).mean()
+        loss.backward()
+        with sd.no_grad():
+            b -= lr * b.grad
+            w -= lr * w.grad
+        b.grad.zero_(), w.grad.zero_()
+    assert abs(b.item() - 1.0) < 0.15 and abs(w.item() - 2.0) < 0.25
+    assert b.is_leaf and w.is_leaf and b.dtype is sd.float32
+    assert repr(b).startswith("tensor([") and repr(b).endswith("], requires_grad=True)")
+
+    # the nonsense graph: control flow decides which operations are recorded
+    yhat = b + w * x_train_tensor
+    error = y_train_tensor - yhat
+    loss = (error ** 2).mean()
+    if loss > 0:
+        yhat2 = w * x_train_tensor
+        error2 = y_train_tensor - yhat2
+    loss += error2.mean()
+    loss.backward()
+    xs, ys = x_train_tensor.numpy(), y_train_tensor.numpy()
+    e1 = ys - (b.item() + w.item() * xs)
+    np.testing.assert_allclose(b.grad.numpy(), [-2 * e1.mean()], rtol=1e-4)
+    np.testing.assert_allclose(w.grad.numpy(), [-2 * (xs * e1).mean() - xs.mean()], rtol=1e-4)
+    assert "digraph" in sd.make_dot(loss).source
+
+
+def test_full_training_loop_converges_to_the_tutorial_values():
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    x_t = sd.from_numpy(x[idx[:80]]).float()
+    y_t = sd.from_numpy(y[idx[:80]]).float()
+    sd.manual_seed(42)
+    a = sd.randn(1, requires_grad=True, dtype=sd.float)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float)
+    for _ in range(1000):
+        loss = ((y_t - (a + b * x_t)) ** 2).mean()
+        loss.backward()
+        with sd.no_grad():
+            a -= 0.1 * a.grad
+            b -= 0.1 * b.grad
+        a.grad.zero_()
+        b.grad.zero_()
+    assert repr(a) == "tensor([1.0235], requires_grad=True)"
+    assert repr(b) == "tensor([1.9690], requires_grad=True)"

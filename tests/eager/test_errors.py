@@ -1,0 +1,151 @@
+"""PyTorch's errors, with PyTorch's meaning."""
+
+import numpy as np
+import pytest
+
+from srcdiff import tensor as tensor_module
+
+from . import sd
+
+
+def test_inplace_on_a_leaf_that_requires_grad():
+    w = sd.tensor([1.0], requires_grad=True)
+    for change in (lambda: w.add_(1), lambda: w.zero_(), lambda: w.uniform_(),
+                   lambda: w.__setitem__(0, 2.0), lambda: w.copy_(sd.zeros(1))):
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being "
+                                               "used in an in-place operation."):
+            change()
+    with pytest.raises(RuntimeError, match="a leaf Variable"):
+        w -= 0.1
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+        w[0:1].mul_(2)
+    with sd.no_grad():
+        w.add_(1)
+        w[0:1].mul_(2)
+    assert w.tolist() == [4.0] and w._version.value == 2
+
+
+def test_second_backward_through_a_freed_graph():
+    w = sd.tensor([1.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        loss.backward()
+    shared = w * w
+    shared.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (shared * 2).sum().backward()
+
+
+def test_backward_of_a_non_scalar_needs_a_gradient():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar "
+                                           "outputs"):
+        (w * 2).backward()
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        (w * 2).backward(sd.ones(3))
+
+
+def test_backward_of_a_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        sd.tensor([1.0]).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad():
+    for make in (lambda: sd.tensor([1, 2], requires_grad=True),
+                 lambda: sd.tensor([1, 2]).requires_grad_(),
+                 lambda: sd.zeros(2, dtype=sd.long, requires_grad=True),
+                 lambda: sd.arange(3, requires_grad=True)):
+        with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can "
+                                               "require gradients"):
+            make()
+
+
+def test_requires_grad_of_a_non_leaf_cannot_be_turned_off():
+    h = sd.tensor([1.0], requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        h.requires_grad = False
+    h.requires_grad_()  # turning it on is a no-op
+
+
+def test_inplace_change_of_a_saved_value_is_detected_at_backward():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    y = w.exp()  # the rule of exp reads its result
+    loss = y.sum()
+    with sd.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="one of the variables needed for gradient computation "
+                                           "has been modified by an inplace operation"):
+        loss.backward()
+
+    x = sd.tensor([3.0, 4.0])
+    loss = (w * x).sum()  # the rule of mul reads x
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_inplace_change_of_a_value_read_only_for_its_shape_is_fine():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    x = sd.tensor([3.0, 4.0])
+    loss = (w + x).sum()  # add reads x only for its shape
+    x.add_(1)
+    loss.backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_numpy_of_a_tensor_that_requires_grad():
+    w = sd.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad\. "
+                                           r"Use tensor.detach\(\).numpy\(\) instead\."):
+        w.numpy()
+    with pytest.raises(RuntimeError, match="requires grad"):
+        np.asarray(w)
+
+
+def test_cuda_unavailable():
+    t = sd.tensor([1.0])
+    message = "CUDA is not available: install CuPy and use a machine with a GPU"
+    with pytest.raises(RuntimeError, match=message):
+        t.to("cuda")
+    with pytest.raises(RuntimeError, match=message):
+        t.cuda()
+    with pytest.raises(RuntimeError, match=message):
+        sd.zeros(2, device="cuda")
+    with pytest.raises(RuntimeError, match="device type"):
+        t.to("tpu")
+
+
+class FakeCupyArray(np.ndarray):
+    """An array that the backend takes for a CuPy one (its class lives in a 'cupy' module)."""
+
+
+FakeCupyArray.__module__ = "cupy._core.fake"
+
+
+def test_mixing_devices():
+    cpu = sd.tensor([1.0, 2.0])
+    gpu = tensor_module.Tensor._make(np.array([1.0, 2.0]).view(FakeCupyArray))
+    assert gpu.device == "cuda" and cpu.device == "cpu"
+    for op in (lambda: cpu + gpu, lambda: gpu * cpu, lambda: cpu @ gpu, lambda: cpu > gpu,
+               lambda: sd.where(cpu > 0, cpu, gpu)):
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+            op()
+
+
+def test_scalar_conversions_of_many_elements():
+    t = sd.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(t)
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        t.item()
+    with pytest.raises(TypeError, match="0-d"):
+        len(sd.tensor(1.0))
+
+
+def test_numpy_function_without_a_rule():
+    w = sd.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="register_vjp"):
+        np.cbrt(w)
+    with sd.no_grad():
+        assert np.cbrt(w * 8).tolist() == [2.0]
