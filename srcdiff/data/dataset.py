@@ -1,0 +1,104 @@
+"""Datasets: indexable collections of samples, and splitting them at random."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import creation
+from ..tensor import Tensor
+from .collate import collate
+
+
+class Dataset:
+    """A collection of samples: ``dataset[i]`` is one sample, ``len(dataset)`` how many.
+
+    A dataset that can gather many samples at once faster than one by one defines
+    ``get_batch(indices)``, returning the batch as ``collate`` would.
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not define __len__")
+
+
+def fetch(dataset: Any, indices: np.ndarray) -> Any:
+    """The samples at ``indices`` as one batch: through ``get_batch`` where the dataset has
+    it, else item by item and collated."""
+    get_batch = getattr(dataset, "get_batch", None)
+    if get_batch is not None:
+        return get_batch(indices)
+    return collate([dataset[int(i)] for i in indices])
+
+
+class TensorDataset(Dataset):
+    """Samples ``(t[i] for t in tensors)`` of tensors that share their first dimension."""
+
+    def __init__(self, *tensors: Tensor) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            sizes = ", ".join(str(t.shape[0]) for t in tensors)
+            raise ValueError(f"Size mismatch between tensors: first dimensions {sizes}")
+        self.tensors = tensors
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def get_batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
+        """One indexing per tensor, instead of a stack of single samples."""
+        return tuple(t[indices] for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        return fetch(self.dataset, self.indices[indices])
+
+
+def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
+    """Counts from counts, or from fractions summing to 1 (the remainder of flooring
+    handed out one by one from the first, as PyTorch does)."""
+    if any(x < 0 for x in lengths):
+        raise ValueError(f"lengths must not be negative, got {list(lengths)}")
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        counts = [math.floor(n * frac) for frac in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        return counts
+    if any(int(x) != x for x in lengths):
+        raise ValueError(f"lengths must be integers or fractions summing to 1, got "
+                         f"{list(lengths)}")
+    return [int(x) for x in lengths]
+
+
+def random_split(dataset: Any, lengths: Sequence[float],
+                 generator: np.random.Generator | None = None) -> list[Subset]:
+    """Split ``dataset`` at random into non-overlapping Subsets of the given lengths (or
+    fractions); the permutation comes from ``generator``, by default ``sd.manual_seed``'s."""
+    counts = _split_lengths(len(dataset), lengths)
+    if sum(counts) != len(dataset):
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    order = (generator or creation.generator()).permutation(len(dataset))
+    ends = np.cumsum(counts)
+    return [Subset(dataset, order[end - count:end]) for count, end in zip(counts, ends,
+                                                                          strict=True)]

@@ -1,0 +1,86 @@
+"""Adam, with bias correction, weight decay and the AMSGrad variant."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import array_module
+from ..tensor import Tensor
+from .optimizer import Optimizer, Params
+
+__all__ = ["Adam", "adam"]
+
+
+class Adam(Optimizer):
+    r"""Adam, with PyTorch's formulas. For each parameter p with gradient g, at step t:
+
+        g = g + weight_decay * p                     (if weight_decay)
+        m = m + (1 - beta1) * (g - m)                (the lerp of PyTorch; m0 = 0)
+        v = beta2 * v + (1 - beta2) * g * g          (v0 = 0)
+        v_max = max(v_max, v)                        (amsgrad; then v_max replaces v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad)
+        super().__init__(params, defaults)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        for i, beta in enumerate(group["betas"]):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        states = []
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = Tensor._make(array_module(p.data).zeros_like(p.data))
+                state["exp_avg_sq"] = Tensor._make(array_module(p.data).zeros_like(p.data))
+            if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = Tensor._make(array_module(p.data).zeros_like(p.data))
+            state["step"] += 1
+            states.append(state)
+        beta1, beta2 = group["betas"]
+        adam([p.data for p in params], [p.grad.data for p in params],
+             [s["exp_avg"].data for s in states], [s["exp_avg_sq"].data for s in states],
+             [s["max_exp_avg_sq"].data for s in states] if group["amsgrad"] else [],
+             [s["step"] for s in states], amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2,
+             lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"])
+
+
+def adam(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Sequence[Any],
+         exp_avg_sqs: Sequence[Any], max_exp_avg_sqs: Sequence[Any], steps: Sequence[int], *,
+         amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float,
+         eps: float) -> None:
+    """One Adam step on arrays, in place; ``steps[i]`` counts this step (1 on the first)."""
+    for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        xp = array_module(param)
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
+        exp_avg += (grad - exp_avg) * (1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        step_size = lr / (1 - beta1 ** steps[i])
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** steps[i])
+        if amsgrad:
+            xp.maximum(max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])
+            second = max_exp_avg_sqs[i]
+        else:
+            second = exp_avg_sq
+        denom = xp.sqrt(second) / bias_correction2_sqrt + eps
+        param -= step_size * (exp_avg / denom)

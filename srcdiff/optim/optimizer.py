@@ -1,0 +1,148 @@
+"""Optimizer: the bookkeeping every optimizer shares (parameter groups, per-parameter
+state, zero_grad, saving and loading), apart from the update formulas."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .. import cuda
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+def _describe(value: Any) -> str:
+    return value.type() if isinstance(value, Tensor) else type(value).__name__
+
+
+class Optimizer:
+    """Holds ``param_groups`` (dicts of ``params`` and hyperparameters, missing ones filled
+    from ``defaults``) and ``state`` (a dict per parameter). Subclasses validate a group in
+    ``check_group`` and update one in ``update_group``."""
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {params.type()}")
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, with hyperparameters of its own where it gives them."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param group must be a dict, but got {_describe(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        group = {**self.defaults, **param_group, "params": list(params)}
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
+                                f"is {_describe(p)}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        ids = {id(p) for p in group["params"]}
+        if len(ids) != len(group["params"]):
+            raise ValueError("a parameter group holds the same parameter twice")
+        if any(id(p) in ids for g in self.param_groups for p in g["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.check_group(group)
+        self.param_groups.append(group)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for an invalid hyperparameter of ``group``."""
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of ``group`` from their ``.grad`` (under no_grad)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define update_group")
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient. ``closure``, if given,
+        recomputes the loss (with grad enabled) first; its result is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self.update_group(group)
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p._version.value += 1  # changed in place: older graphs must see it
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    # ---- saving and loading ------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``,
+        parameters numbered in group order, as PyTorch saves it."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take hyperparameters and state from ``state_dict`` (copied, and cast to each
+        parameter's device and floating dtype)."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(s["params"]) != len(g["params"])
+               for s, g in zip(saved_groups, self.param_groups, strict=True)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        by_index = {i: p for s, g in zip(saved_groups, self.param_groups, strict=True)
+                    for i, p in zip(s["params"], g["params"], strict=True)}
+        self.state = defaultdict(dict)
+        for i, saved in state_dict["state"].items():
+            if i in by_index:
+                p = by_index[i]
+                self.state[p] = {k: _state_like(v, p) for k, v in saved.items()}
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _state_like(value: Any, param: Tensor) -> Any:
+    """A copy of a saved state value, on ``param``'s device and, if floating, in its dtype."""
+    if not isinstance(value, Tensor):
+        return value
+    array = cuda.to_device(value.data, param.device)
+    dtype = param.data.dtype if value.is_floating_point() else array.dtype
+    return Tensor._make(array.astype(dtype, copy=True))

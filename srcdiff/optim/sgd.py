@@ -1,0 +1,71 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, Params
+
+__all__ = ["SGD", "sgd"]
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with PyTorch's formulas. For each parameter p with
+    gradient g, at step t:
+
+        g = g + weight_decay * p                          (if weight_decay)
+        b = g  (t = 1),   b = momentum * b + (1 - dampening) * g  (t > 1)   (if momentum)
+        g = g + momentum * b  (nesterov),   g = b  (otherwise)               (if momentum)
+        p = p - lr * g
+
+    Usage: ``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``.
+    """
+
+    def __init__(self, params: Params, lr: float, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, defaults)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        buffers = [self.state[p].get("momentum_buffer") for p in params]
+        arrays = [None if b is None else b.data for b in buffers]
+        sgd([p.data for p in params], [p.grad.data for p in params], arrays,
+            lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+        for p, buffer, array in zip(params, buffers, arrays, strict=True):
+            if buffer is None and array is not None:
+                self.state[p]["momentum_buffer"] = Tensor._make(array)
+
+
+def sgd(params: Sequence[Any], grads: Sequence[Any], momentum_buffers: list[Any | None], *,
+        lr: float, momentum: float = 0, dampening: float = 0, weight_decay: float = 0,
+        nesterov: bool = False) -> None:
+    """One SGD step on arrays, in place. ``momentum_buffers[i]`` is None before the first
+    step with momentum; it is then set to a new buffer."""
+    for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        d_p = grad
+        if weight_decay != 0:
+            d_p = d_p + weight_decay * param
+        if momentum != 0:
+            buf = momentum_buffers[i]
+            if buf is None:
+                buf = momentum_buffers[i] = d_p.copy()
+            else:
+                buf *= momentum
+                buf += (1 - dampening) * d_p
+            d_p = d_p + momentum * buf if nesterov else buf
+        param -= lr * d_p
