@@ -1,0 +1,1 @@
+"""Benchmark harness comparing srcdiff with hand-written NumPy and peer AD libraries."""

@@ -1,0 +1,1 @@
+"""Timing, result checking, environment description and reporting for bench/run.py."""
