@@ -98,10 +98,14 @@ class Node:
 class AccumulateGrad:
     """The graph node of a leaf that requires grad (``.variable`` is the leaf)."""
 
-    __slots__ = ("variable", "__weakref__")
+    __slots__ = ("_variable", "__weakref__")
 
     def __init__(self, variable: Any) -> None:
-        self.variable = variable
+        self._variable = weakref.ref(variable)  # the leaf holds this node: no cycle
+
+    @property
+    def variable(self) -> Any:
+        return self._variable()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -114,7 +118,7 @@ class AccumulateGrad:
 
 def accumulator(leaf: Any) -> AccumulateGrad:
     """The (one) AccumulateGrad node of a leaf."""
-    acc = leaf.__dict__.get("_accumulator")
+    acc = getattr(leaf, "_accumulator", None)
     if acc is None:
         acc = leaf._accumulator = AccumulateGrad(leaf)
     return acc
@@ -218,7 +222,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
     grads = adjoint(plan.values, seed)
     for tensor, g in zip(plan.targets, grads, strict=True):
         if g is not None:
-            _accumulate(tensor, g)
+            accumulate(tensor, g)
     root._source = adjoint.source
     if not retain_graph:
         _free(nodes)
@@ -304,7 +308,8 @@ class _Plan:
         self.wanted = tuple(wanted)
 
 
-def _accumulate(tensor: Any, g: Any) -> None:
+def accumulate(tensor: Any, g: Any) -> None:
+    """Add the gradient array ``g`` into ``tensor.grad`` (made on first use, in its dtype)."""
     xp = array_module(tensor.data)
     g = xp.asarray(g)
     if g.shape != tensor.data.shape:

@@ -557,10 +557,11 @@ class Tensor:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
                                "support the deepcopy protocol at the moment.")
         new = object.__new__(type(self))
+        memo[id(self)] = new
+        skip = {"_data", "_version", "_base", "_accumulator", "_source"}
         for key, value in self.__dict__.items():
-            if key in ("_accumulator", "_source"):
-                continue
-            new.__dict__[key] = _copy.deepcopy(value, memo)
+            if key not in skip:
+                new.__dict__[key] = _copy.deepcopy(value, memo)
         new._data = self._data.copy()
         new._version = autograd.Version()
         new._base = None
@@ -916,7 +917,10 @@ class Tensor:
         if _recording(self, *others):
             result = compute(autograd.snapshot(self))
             self._write(result.data)
-            autograd.rebind(self, result._node)
+            if result._node is not None:
+                autograd.rebind(self, result._node)
+            else:  # the new value depends on nothing that requires grad
+                self._node, self._requires_grad = None, False
         else:
             self._write(compute(self).data)
         return self
@@ -937,6 +941,14 @@ class Tensor:
                                                  floating=True), other)
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 * tensor2`` (as optimizers use it)."""
+        return self.add_(tensor1 * tensor2 * value)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 / tensor2``."""
+        return self.add_(tensor1 / tensor2 * value)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace(lambda s: s.clamp(min, max), min, max)

@@ -209,6 +209,20 @@ def test_setitem_records_a_value_that_requires_grad():
     assert v.grad.tolist() == [30.0]
 
 
+def test_overwriting_a_non_leaf_cuts_the_graph():
+    w = sd.tensor([1.0], requires_grad=True)
+    h = w * 2
+    h.copy_(sd.ones(1))
+    assert not h.requires_grad and h.is_leaf
+    k = w * 2
+    k.fill_(3.0)
+    assert not k.requires_grad and k.tolist() == [3.0]
+    k = w * 2
+    k.copy_(w * 5)
+    k.sum().backward()
+    assert k.grad_fn.name() == "CopyBackwards" and w.grad.tolist() == [5.0]
+
+
 def test_gradient_through_cast_and_detach():
     w = sd.tensor([1.5], requires_grad=True)
     (w.double() * 2 + w.detach() * 100).sum().backward()

@@ -260,6 +260,8 @@ def test_inplace_methods_and_versions():
     assert x.tolist() == [1.0, 2.0, 3.0] and x.dtype is sd.float32
     x.add_(sd.ones(3), alpha=2)
     assert x.tolist() == [3.0, 4.0, 5.0]
+    x.addcmul_(sd.ones(3), sd.ones(3), value=-1).addcdiv_(sd.ones(3), sd.ones(3) * 2)
+    assert x.tolist() == [2.5, 3.5, 4.5]
     sd.manual_seed(0)
     assert sd.zeros(100).uniform_(-1, 1).min().item() >= -1
     assert abs(sd.zeros(10000).normal_(1.0, 0.1).mean().item() - 1.0) < 0.01
