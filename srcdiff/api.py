@@ -6,8 +6,12 @@ from __future__ import annotations
 import functools
 import inspect
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
+
+import gast
+import numpy as np
 
 from . import runtime as rt
 from .backend import array_module
@@ -82,6 +86,7 @@ class _Target:
             self.last_position = 1 << 30
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
         self.last: tuple[Unit, tuple, tuple] | None = None
+        self.tensor = False
 
     def values(self, args: tuple, kwargs: dict) -> list:
         if not kwargs and self.last_position < len(args):
@@ -125,7 +130,7 @@ class _Target:
         value = unit.primal(saved, path, *self.bound, *args, **kwargs)
         seed = _seed(value, self.fn.__qualname__)
         pkey = rt.path_key(path) if path else ()
-        hit = unit.adjoints.get(pkey)
+        hit = unit.adjoints.get((pkey, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         called: dict = {}
         previous = rt.collect_called(called)
@@ -142,11 +147,24 @@ class _Target:
                                                                        strict=True))
 
     def call(self, args: tuple, kwargs: dict) -> Any:
-        """Run the compiled primal alone (nothing differentiated)."""
+        """Run the compiled primal (with its backward() calls, for Tensor code)."""
         hit = self.units.get(())
         if hit is None:
-            hit = self.units[()] = (unit_for(self.fn, (), {}, array_module()), ())
-        return hit[0].primal({}, [], *self.bound, *args, **kwargs)
+            unit = unit_for(self.fn, (), {}, array_module(), tensor=self.tensor)
+            hit = self.units[()] = (unit, ())
+        value = hit[0].primal({}, [], *self.bound, *args, **kwargs)
+        if self.tensor and isinstance(value, (np.ndarray, np.generic)):
+            from .tensor import Tensor
+
+            return Tensor._make(np.asarray(value))
+        return value
+
+    def tensor_source(self) -> str:
+        unit = self.units[()][0]
+        if unit.last_backward is None:
+            return render_primal(unit)
+        key, site = unit.last_backward
+        return render_source(unit, key, stop=site)
 
     def source(self) -> str:
         if self.last is None:
@@ -155,13 +173,14 @@ class _Target:
         return render_source(*self.last)
 
 
-def render_source(unit: Unit, key: tuple, called: tuple = ()) -> str:
+def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None = None) -> str:
     """The primal and the adjoint of one path, and those of the functions it called, as
     one module."""
-    _, adjoint_text = unit.adjoint(key)
-    wrt = ", ".join(unit.wrt)
+    _, adjoint_text = unit.adjoint(key, stop)
+    what = f"with respect to {', '.join(unit.wrt)}" if unit.wrt else \
+        "with respect to the Tensors that require grad"
     header = [
-        f"# srcdiff: gradient of {unit.label} with respect to {wrt}",
+        f"# srcdiff: gradient of {unit.label} {what}",
         f"# path: {describe_path(key)}",
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
@@ -174,6 +193,13 @@ def render_source(unit: Unit, key: tuple, called: tuple = ()) -> str:
                      f"path: {describe_path(callee_key)}\n")
         parts += [callee.primal_source, callee.adjoint(callee_key)[1]]
     return "\n\n".join(parts)
+
+
+def render_primal(unit: Unit) -> str:
+    """The compiled primal alone (for a call that differentiated nothing)."""
+    header = [f"# srcdiff: compiled primal of {unit.label}",
+              "from srcdiff import runtime as rt"]
+    return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.primal_source
 
 
 def describe_path(key: tuple) -> str:
@@ -221,36 +247,77 @@ def value_and_grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
 
 
 class Differentiated:
-    """A function decorated with ``@sd.differentiate``."""
+    """A function decorated with ``@sd.differentiate``.
+
+    Calling it runs its compiled primal. When its code calls ``.backward()``, it is
+    compiled for Tensors: they are unwrapped to arrays where operations use them, and
+    ``backward()`` runs the generated adjoint of the statements before it, accumulating
+    into the ``.grad`` of the Tensors that require grad.
+    """
 
     def __init__(self, fn: Callable, wrt: Wrt = 0):
         self._fn = fn
         self._wrt = wrt
-        self._grad = GradientFunction(fn, wrt, with_value=True)
+        self._grad: GradientFunction | None = None
         self._plain: _Target | None = None
+        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._last: Any = None
         functools.update_wrapper(self, fn)
+
+    @property
+    def _srcdiff_target(self) -> Callable:
+        return self._fn
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        bound = Differentiated(types.MethodType(self._fn, obj), self._wrt)
+        try:
+            bound = self._bound.get(obj)
+        except TypeError:
+            return Differentiated(types.MethodType(self._fn, obj), self._wrt)
+        if bound is None:
+            bound = self._bound[obj] = Differentiated(types.MethodType(self._fn, obj),
+                                                      self._wrt)
         return bound
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._plain is None:
             self._plain = _Target(self._fn, ())
-        return self._plain.call(args, kwargs)
+            self._plain.tensor = calls_backward(self._plain.fn)
+        value = self._plain.call(args, kwargs)
+        self._last = self._plain
+        return value
+
+    def _gradient(self) -> GradientFunction:
+        if self._grad is None:
+            self._grad = GradientFunction(self._fn, self._wrt, with_value=True)
+        return self._grad
 
     def grad(self, *args: Any, **kwargs: Any) -> Any:
         """The gradient of this function at ``args``, with respect to its ``wrt``."""
-        return self._grad(*args, **kwargs)[1]
+        self._last = self._gradient()
+        return self._last(*args, **kwargs)[1]
 
     def value_and_grad(self, *args: Any, **kwargs: Any) -> Any:
         """``(value, gradient)`` at ``args``."""
-        return self._grad(*args, **kwargs)
+        self._last = self._gradient()
+        return self._last(*args, **kwargs)
 
     def _srcdiff_source(self) -> str:
-        return self._grad._srcdiff_source()
+        if self._last is None:
+            raise RuntimeError(f"{self._fn.__qualname__} has not run yet: call it first, "
+                               "then ask for its source")
+        if isinstance(self._last, GradientFunction):
+            return self._last._srcdiff_source()
+        return self._last.tensor_source()
+
+
+def calls_backward(fn: types.FunctionType) -> bool:
+    """True when ``fn`` calls ``.backward()`` (so it is compiled for Tensors)."""
+    from .compiler.parse import parse
+
+    return any(isinstance(n, gast.Attribute) and n.attr == "backward"
+               for n in gast.walk(parse(fn).tree))
 
 
 def differentiate(fn: Callable | None = None, *, wrt: Wrt = 0) -> Any:

@@ -35,7 +35,7 @@ UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: opera
 registry.nondiff(operator.floordiv, operator.invert, operator.and_, operator.or_,
                  operator.xor, operator.lshift, operator.rshift, operator.not_)
 
-DIFFERENTIATING = ("rule", "call", "copy", "unwrap")
+DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Op:
 
     kind: ``copy`` (``x = y``), ``rule`` (a primitive with a registered rule), ``call``
     (a user function or another callable, differentiated through ``rt.call``),
-    ``return``, or ``passive`` (nothing to differentiate).
+    ``return``, ``overwrite`` (an active name given a value without gradient: its
+    adjoint restarts from zero there), or ``passive`` (nothing to differentiate).
     """
 
     kind: str
@@ -79,6 +80,7 @@ class Analysis:
     active: set[str]
     params: list[str]
     kinds: dict[str, str]
+    tensor: bool = False
 
 
 class Analyser:
@@ -130,6 +132,8 @@ class Analyser:
 
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
+        if getattr(stmt, "no_grad", False):
+            return Op("passive")
         if isinstance(stmt, gast.Return):
             return Op("return", operands=[stmt.value])
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
@@ -314,8 +318,11 @@ class Analyser:
         self.final = True
         for stmt in statements:
             op = self.classify(stmt)
-            if op.kind == "rule" and op.target not in self.active:
-                op = Op("passive")
+            if op.kind in ("rule", "copy") and op.target not in self.active:
+                op = Op("passive", target=op.target)
+            if op.kind == "passive" and op.target in self.active and \
+                    isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                op = Op("overwrite", target=op.target)
             op.saves = saves_of(op, self.active)
             stmt.op = op
 
@@ -430,7 +437,7 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     analyser = Analyser(parsed, fn, active_params, tensor)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    return Analysis(parsed, fn, analyser.active, params_of(fn), {})
+    return Analysis(parsed, fn, analyser.active, params_of(fn), {}, tensor)
 
 
 def params_of(fn: gast.FunctionDef) -> list[str]:

@@ -28,24 +28,29 @@ from .normalize import Names, all_names, normalize
 from .optimize import optimize
 from .parse import Parsed, parse
 from .trace import primal
+from .unwrap import insert_unwraps
 
-RESERVED = {"rt", "xp", "reversed", "range", "len", "min", "slice"}
+RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
 class Unit:
     """A function compiled for one set of static facts."""
 
     def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
-                 kinds: dict[str, str], xp: types.ModuleType):
+                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool = False):
         self.parsed: Parsed = parse(fn)
         self.fn = fn
         self.xp = xp
         self.kinds = kinds
+        self.tensor = tensor
+        self.last_backward: tuple | None = None
         names = Names(all_names(self.parsed.tree) | RESERVED)
         normalized = normalize(self.parsed, names)
+        if tensor:
+            insert_unwraps(self.parsed, normalized, names)
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
-        self.analysis = analyse(self.parsed, normalized, set(self.wrt))
+        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor)
         base = self.parsed.tree.name
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
         self.names = names
@@ -60,18 +65,21 @@ class Unit:
     def label(self) -> str:
         return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
 
-    def adjoint(self, key: tuple) -> tuple[types.FunctionType, str]:
-        """The adjoint of the path ``key`` and its source (generated on first use)."""
-        hit = self.adjoints.get(key)
+    def adjoint(self, key: tuple, stop: int | None = None) -> tuple[types.FunctionType, str]:
+        """The adjoint of the path ``key`` and its source (generated on first use); with
+        ``stop``, of the statements before the ``backward()`` numbered ``stop``."""
+        hit = self.adjoints.get((key, stop))
         if hit is not None:
             return hit
         names = copy.deepcopy(self.names)
+        base = self.parsed.tree.name
+        fn_name = f"{base}_adjoint" if stop is None else f"{base}_backward"
         tree = adjoint(self.analysis, self.builder, names, key, self.wrt, self.kinds,
-                       f"{self.parsed.tree.name}_adjoint", self.rule_names)
+                       fn_name, self.rule_names, stop)
         optimize(tree)
         text, linemap = emit([tree], self.parsed.lines, [])
         fn = self.load(text, linemap, tree.name)
-        self.adjoints[key] = (fn, text)
+        self.adjoints[(key, stop)] = (fn, text)
         return fn, text
 
     def load(self, text: str, linemap: list[int | None], fn_name: str) -> types.FunctionType:
@@ -83,7 +91,7 @@ class Unit:
                 line = linemap[node.lineno - 1] if node.lineno - 1 < len(linemap) else None
                 node.lineno = node.end_lineno = line or fallback
                 node.col_offset = node.end_col_offset = 0
-        env = {"rt": rt_module, "xp": self.xp}
+        env = {"rt": rt_module, "xp": self.xp, "_unit": self}
         env.update({v: k for k, v in self.rule_names.items()})
         user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (),
                              strict=True))
@@ -110,15 +118,15 @@ _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
-             xp: types.ModuleType) -> Unit:
+             xp: types.ModuleType, tensor: bool = False) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = {}
-    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version())
+    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor)
     unit = per_fn.get(key)
     if unit is None:
-        unit = per_fn[key] = Unit(fn, active, kinds, xp)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor)
     return unit
 
 

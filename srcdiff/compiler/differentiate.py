@@ -47,17 +47,29 @@ class Item:
     variants: list[Variant] = field(default_factory=list)
 
 
-def select(body: list[gast.stmt], key: Iterator) -> tuple[list[Item], str | None]:
+UNWRAPPED_INACTIVE, UNWRAPPED_LEAF, NOT_A_TENSOR = 0, 1, 2
+
+
+def select(body: list[gast.stmt], key: Iterator, stop: int | None = None
+           ) -> tuple[list[Item], str | None]:
     """The statements of ``body`` that ran on the path ``key``, and how the block ended
-    (``None``, ``"return"``, ``"break"`` or ``"continue"``)."""
+    (``None``, ``"return"``, ``"break"``, ``"continue"``, or ``"stop"`` at the
+    ``backward()`` statement numbered ``stop``)."""
     items: list[Item] = []
     for s in body:
+        op = getattr(s, "op", None)
+        if op is not None and op.kind == "backward" and getattr(s, "sid", None) == stop:
+            items.append(Item("stmt", s))
+            return items, "stop"
+        if op is not None and op.kind == "unwrap":
+            items.append(Item("stmt", s, next(key)))
+            continue
         if isinstance(s, gast.If):
             if not getattr(s, "recorded", False):
                 continue
             taken = next(key)
             items.append(Item("branch", s, taken))
-            sub, end = select(s.body if taken else s.orelse, key)
+            sub, end = select(s.body if taken else s.orelse, key, stop)
             items += sub
             if end:
                 return items, end
@@ -79,9 +91,44 @@ def select(body: list[gast.stmt], key: Iterator) -> tuple[list[Item], str | None
             return items, "break"
         elif isinstance(s, gast.Continue):
             return items, "continue"
-        elif getattr(s, "op", None) is not None and s.op.kind != "passive":
+        elif op is not None and op.kind not in ("passive", "backward"):
             items.append(Item("stmt", s))
     return items, None
+
+
+def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
+    """The names that depend on ``seeds`` or on Tensors requiring grad, on this path."""
+    active = set(seeds)
+    flat = list(flatten(items))
+    changed = True
+    while changed:
+        changed = False
+        for item in flat:
+            op = item.stmt.op
+            if not op.target or op.target in active:
+                continue
+            if op.kind == "unwrap":
+                live = item.taken == UNWRAPPED_LEAF or (
+                    item.taken == NOT_A_TENSOR and isinstance(op.operands[0], gast.Name)
+                    and op.operands[0].id in active)
+            elif op.kind in ("rule", "copy", "call"):
+                live = any(isinstance(a, gast.Name) and a.id in active
+                           for a in op.operands + [k.value for k in op.keywords])
+            else:
+                live = False
+            if live:
+                active.add(op.target)
+                changed = True
+    return active
+
+
+def flatten(items: list[Item]) -> Iterator[Item]:
+    for item in items:
+        if item.kind == "stmt":
+            yield item
+        elif item.kind == "loop":
+            for v in item.variants:
+                yield from flatten(v.items)
 
 
 @dataclass
@@ -117,6 +164,7 @@ class AdjointBuilder:
         self.state: dict[str, D] = {}
         self.dnames: dict[str, str] = {}
         self.seed = names.reserve("d_result")
+        self.live = set(analysis.active)
         self.out: list[gast.stmt] = []
         self.infer_kinds()
 
@@ -133,7 +181,7 @@ class AdjointBuilder:
             op = getattr(s, "op", None)
             if op is None or not op.target:
                 continue
-            if op.kind == "passive":
+            if op.kind in ("passive", "overwrite"):
                 if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
                     continue
                 kind = self.passive_kind(s.value)
@@ -177,7 +225,7 @@ class AdjointBuilder:
         return "array"
 
     def active(self, e: gast.expr | None) -> bool:
-        return isinstance(e, gast.Name) and e.id in self.a.active
+        return isinstance(e, gast.Name) and e.id in self.live
 
     # --- emitting adjoint assignments ------------------------------------------------
     def emit(self, stmt: gast.stmt, line: int) -> None:
@@ -219,10 +267,10 @@ class AdjointBuilder:
         self.state.pop(n, None)
 
     # --- statements --------------------------------------------------------------------
-    def statement(self, s: gast.stmt, frame: Frame) -> None:
+    def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
         op = s.op
         line = s.lineno
-        if op.kind == "return":
+        if op.kind in ("return", "backward"):
             value = op.operands[0]
             if self.active(value):
                 self.contribute(value.id, name(self.seed), line)
@@ -230,7 +278,18 @@ class AdjointBuilder:
         target = op.target
         if target not in self.state:
             return
+        if op.kind == "overwrite":
+            self.kill(target)
+            return
         g = name(self.state[target].var)
+        if op.kind == "unwrap":
+            self.kill(target)
+            if flag == UNWRAPPED_LEAF:
+                accumulate = call(attr("rt", "accumulate_grad"), subscript(frame.saved, s.sid), g)
+                self.emit(gast.Expr(value=accumulate), line)
+            elif flag == NOT_A_TENSOR and self.active(op.operands[0]):
+                self.contribute(op.operands[0].id, g, line)
+            return
         if op.kind == "copy":
             self.kill(target)
             if self.active(op.operands[0]):
@@ -277,7 +336,7 @@ class AdjointBuilder:
     def block(self, items: list[Item], frame: Frame) -> None:
         for item in reversed(items):
             if item.kind == "stmt":
-                self.statement(item.stmt, frame)
+                self.statement(item.stmt, frame, item.taken)
             elif item.kind == "loop":
                 self.loop(item, frame)
             else:
@@ -290,13 +349,13 @@ class AdjointBuilder:
         s = item.stmt
         info = s.loop
         line = s.lineno
-        body_names = info.assigned & self.a.active
+        body_names = info.assigned & self.live
         contributed = set()
         for v in item.variants:
             contributed |= operands_of(v.items)
         carried = {n for n in body_names if n in self.state} | \
             (body_names & set(info.entry_saves))
-        accumulated = (contributed & self.a.active) - info.assigned
+        accumulated = (contributed & self.live) - info.assigned
         loop_names = sorted(carried | accumulated)
         missing = [n for n in loop_names if n not in self.state]
         if missing:
@@ -356,8 +415,9 @@ class AdjointBuilder:
         self.emit(gast.For(target=target, iter=reversed_record, body=body, orelse=[],
                            type_comment=None), line)
 
-    def build(self, fn_name: str, key: tuple) -> gast.FunctionDef:
-        items, _ = select(self.a.fn.body, iter(key))
+    def build(self, fn_name: str, key: tuple, stop: int | None = None) -> gast.FunctionDef:
+        items, _ = select(self.a.fn.body, iter(key), stop)
+        self.live = path_activity(items, set(self.wrt))
         self.block(items, Frame(self.p.saved, self.p.path, 0))
         results = [name(self.state[n].var) if n in self.state else const(None)
                    for n in self.wrt]
@@ -427,7 +487,8 @@ def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
 
 def adjoint(analysis: Analysis, primal: PrimalBuilder, names: Names, key: tuple,
             wrt: list[str], kinds: dict[str, str], fn_name: str,
-            rule_names: dict[Any, str]) -> gast.FunctionDef:
-    """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``."""
+            rule_names: dict[Any, str], stop: int | None = None) -> gast.FunctionDef:
+    """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``
+    (for the statements before the ``backward()`` numbered ``stop``, when given)."""
     builder = AdjointBuilder(analysis, primal, names, wrt, kinds, rule_names)
-    return builder.build(fn_name, key)
+    return builder.build(fn_name, key, stop)

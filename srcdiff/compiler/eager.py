@@ -151,12 +151,12 @@ class _EagerAdjoint(AdjointBuilder):
         super().__init__(*args, **kwargs)
         self.captured = captured
 
-    def statement(self, s: gast.stmt, frame: Frame) -> None:
+    def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
         target = s.op.target
         if target in self.captured:
             value = name(self.state[target].var) if target in self.state else const(None)
             self.emit(assign(self.captured[target], value), s.lineno)
-        super().statement(s, frame)
+        super().statement(s, frame, flag)
 
 
 def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan:

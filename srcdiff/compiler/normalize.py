@@ -41,7 +41,6 @@ UNSUPPORTED_EXPR = {
 }
 UNSUPPORTED_STMT = {
     gast.Try: ("try statement", "move the try out of the differentiated function"),
-    gast.With: ("with statement", "move it out of the differentiated function"),
     gast.AsyncWith: ("async with", "srcdiff differentiates synchronous code"),
     gast.AsyncFor: ("async for", "srcdiff differentiates synchronous code"),
     gast.AsyncFunctionDef: ("async def", "srcdiff differentiates synchronous code"),
@@ -466,6 +465,35 @@ class Normalizer:
         head, self.out = self.out, saved
         body = head + self.block(s.body)
         self.emit(gast.While(test=const(True), body=body, orelse=[]))
+
+    def stmt_With(self, s: gast.With) -> None:
+        """``with sd.no_grad():`` runs its body as written, not differentiated."""
+        if not (len(s.items) == 1 and s.items[0].optional_vars is None and
+                self.is_no_grad(s.items[0].context_expr)):
+            raise self.p.error("unsupported syntax: with statement", s,
+                               "move it out of the differentiated function (only "
+                               "`with sd.no_grad():` is supported inside)")
+        body = self.block(s.body)
+        for inner in walk_statements(body):
+            inner.no_grad = True
+        node = gast.With(items=s.items, body=body, type_comment=None)
+        node.no_grad = True
+        self.emit(node)
+
+    def is_no_grad(self, e: gast.expr) -> bool:
+        if not isinstance(e, gast.Call):
+            return False
+        path, f = [], e.func
+        while isinstance(f, gast.Attribute):
+            path.append(f.attr)
+            f = f.value
+        if not isinstance(f, gast.Name) or f.id in self.locals:
+            return False
+        found, obj = self.p.resolve(f.id)
+        for attr in reversed(path):
+            obj = getattr(obj, attr, None)
+        return found and getattr(obj, "__name__", "") == "no_grad" and \
+            getattr(obj, "__module__", "").startswith("srcdiff")
 
     def stmt_Break(self, s: gast.Break) -> None:
         self.emit(gast.Break())

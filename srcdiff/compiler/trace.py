@@ -114,7 +114,23 @@ class PrimalBuilder:
                                orelse=orelse), line)]
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, frame)
+        if isinstance(s, gast.Expr) and getattr(s, "op", None) is not None and \
+                s.op.kind == "backward":
+            return self.backward(s, frame)
         return [s]
+
+    def backward(self, s: gast.Expr, frame: Frame) -> list[gast.stmt]:
+        """``loss.backward()``: run the adjoint of this call's path so far, here."""
+        if frame.depth:
+            raise self.a.parsed.error("backward() inside a loop of a compiled function", s,
+                                      "call the compiled function once per step, from "
+                                      "the loop")
+        s.sid = self.number()
+        op = s.op
+        args = [name("_unit"), name(frame.saved), name(frame.path), const(s.sid)]
+        value = gast.Call(func=attr("rt", "backward"), args=args + op.operands,
+                          keywords=op.keywords)
+        return [at(gast.Expr(value=value), s.lineno)]
 
     def decision(self, frame: Frame, taken: int, line: int) -> gast.stmt:
         return at(gast.Expr(value=call(attr(frame.path, "append"), const(taken))), line)
@@ -127,13 +143,21 @@ class PrimalBuilder:
             positions = [i for i, a in enumerate(op.operands) if self.active(a)]
             positions += [k.arg for k in op.keywords if self.active(k.value)]
             mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
-            value = gast.Call(func=attr("rt", "call"), args=[op.callee, mask] + op.operands,
-                              keywords=op.keywords)
+            value = gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
+                              args=[op.callee, mask] + op.operands, keywords=op.keywords)
             target = gast.Tuple(elts=[name(op.target, store=True),
                                       subscript(frame.saved, s.sid, store=True)],
                                 ctx=gast.Store())
             return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
+        if op.kind == "unwrap":
+            s.sid = self.number()
+            value = gast.Call(func=attr("rt", "unwrap"), args=[op.operands[0],
+                                                              name(frame.path)], keywords=[])
+            return [at(assign(op.target, value), line),
+                    self.save(frame, s.sid, (op.operands[0].id,), line)]
         out = [s]
+        if op.kind == "rule" and op.rewrite is not None:
+            out = [at(assign(op.target, op.rewrite), line)]
         if op.kind == "rule" and op.primitive is rt_module.setitem:
             call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
@@ -160,7 +184,9 @@ class PrimalBuilder:
         record = self.names.reserve(f"_loop{s.sid}")
         saved, path = self.frame_names(depth)
         inner = Frame(saved, path if info.branching else frame.path, depth)
-        out.append(at(assign(record, gast.List(elts=[], ctx=gast.Load())), line))
+        empty = call(attr("rt", "Iterations")) if info.branching else \
+            gast.List(elts=[], ctx=gast.Load())
+        out.append(at(assign(record, empty), line))
         out.append(at(gast.Assign(targets=[subscript(frame.saved, s.sid, store=True)],
                                   value=name(record), type_comment=None), line))
         if info.branching:

@@ -1,6 +1,8 @@
 """Helpers imported by generated code as ``rt`` (keep these names stable)."""
 
-from .calls import call, call_vjp, collect_called, owned, path_key
+from . import tensor_methods
+from .calls import Iterations, call, call_vjp, collect_called, owned, path_key, tensor_call
+from .tensors import accumulate_grad, backward, unwrap
 from .arrays import (
     acc,
     cast_like,
@@ -29,6 +31,7 @@ __all__ = [
     "acc", "cast_like", "extreme_grad", "grad_like", "index_add", "index_grad", "keep_dims",
     "matmul_lhs", "matmul_rhs", "prod_grad", "reshape_like", "safe_log", "setitem",
     "setitem_grads", "split_like", "transpose_grad", "unbroadcast", "unreduce", "unstack",
-    "iterable", "call", "call_vjp", "collect_called", "owned", "path_key",
+    "iterable", "call", "call_vjp", "collect_called", "Iterations", "tensor_call",
+    "accumulate_grad", "backward", "unwrap", "tensor_methods", "owned", "path_key",
     "zeros_like",
 ]

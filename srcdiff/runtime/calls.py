@@ -16,6 +16,13 @@ from ..rules import registry
 from .arrays import zeros_like
 
 
+class Iterations(list):
+    """The record of a loop whose iterations may take different paths: one
+    ``[path, saved]`` entry per iteration."""
+
+    kinds: tuple | None = None
+
+
 def path_key(path: list) -> tuple:
     """The cache key of a recorded path: branch choices as they are, each loop as the
     tuple of the distinct paths its iterations took (each iteration is relabelled with
@@ -25,10 +32,12 @@ def path_key(path: list) -> tuple:
         if type(item) is int:
             key.append(item)
             continue
-        kinds: dict[tuple, int] = {}
-        for iteration in item:
-            iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
-        key.append(tuple(kinds))
+        if item.kinds is None:
+            kinds: dict[tuple, int] = {}
+            for iteration in item:
+                iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
+            item.kinds = tuple(kinds)
+        key.append(item.kinds)
     return tuple(key)
 
 
@@ -36,6 +45,9 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     """The Python function behind a callable, and the arguments bound before the call."""
     if isinstance(fn, types.FunctionType):
         return fn, ()
+    inner = getattr(fn, "_srcdiff_target", None)
+    if inner is not None:
+        return _target(inner)
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         return fn.__func__, (fn.__self__,)
     forward = getattr(fn, "forward", None)
@@ -87,6 +99,16 @@ def _kind(x: Any) -> str:
 
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
+    return _call(fn, active, False, args, kwargs)
+
+
+def tensor_call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``call`` from compiled code that computes with Tensors: the callee is compiled the
+    same way (its Tensor operands unwrapped, its Tensor methods on arrays)."""
+    return _call(fn, active, True, args, kwargs)
+
+
+def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
     rule = registry.lookup(fn)
     if rule is not None:
         value = fn(*args, **kwargs)
@@ -106,7 +128,7 @@ def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any
     names = _active_params(target, len(bound), len(args), tuple(kwargs), active)
     values = _values(args, kwargs, active)
     kinds = {n: _kind(v) for n, v in zip(names, values, strict=True)}
-    unit = unit_for(target, names, kinds, array_module(*values))
+    unit = unit_for(target, names, kinds, array_module(*values), tensor)
     saved: dict = {}
     path: list = []
     value = unit.primal(saved, path, *bound, *args, **kwargs)

@@ -1,0 +1,162 @@
+"""Stage 2b, for code that computes with Tensors: where Tensors become arrays.
+
+Compiled code computes on raw arrays. Before a value that may be a Tensor is used by an
+operation (``h @ W``, ``np.tanh(h)``, ``h.sum(dim=1)``, ``model(x)``), a statement
+``t = rt.unwrap(h)`` takes its array; the primal records whether it was a Tensor that
+requires grad (its adjoint then accumulates into ``h.grad``), a Tensor that does not, or
+not a Tensor at all (then ``t`` is ``h``). Everything else (``optimizer.step()``,
+``a.grad``, code under ``no_grad``) sees the Tensors themselves.
+
+Invariant: every operand of a differentiable operation is a name known to hold an array
+(the result of an operation or of ``rt.unwrap``) or a constant.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from typing import Any
+
+import gast
+
+from ..rules import registry
+from ..runtime import tensor_methods
+from .normalize import Names, assign, local_names, name, walk_statements
+from .parse import Parsed
+
+ARRAY_ATTRIBUTES = {"T", "mT"}
+
+
+def unwrap_call(x: str) -> gast.Call:
+    func = gast.Attribute(value=name("rt"), attr="unwrap", ctx=gast.Load())
+    return gast.Call(func=func, args=[name(x)], keywords=[])
+
+
+def is_unwrap(value: gast.expr) -> bool:
+    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "unwrap" and isinstance(value.func.value, gast.Name)
+            and value.func.value.id == "rt")
+
+
+class Unwrapper:
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names):
+        self.p = parsed
+        self.names = names
+        self.locals = local_names(fn)
+        self.arrays = self.array_names(fn)
+
+    @staticmethod
+    def array_names(fn: gast.FunctionDef) -> set[str]:
+        """Names every assignment of which is an arithmetic operation (so an array)."""
+        verdict: dict[str, bool] = {}
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                ok = isinstance(s.value, gast.BinOp) or (
+                    isinstance(s.value, gast.UnaryOp) and
+                    isinstance(s.value.op, (gast.USub, gast.UAdd)))
+                verdict[s.targets[0].id] = verdict.get(s.targets[0].id, True) and ok
+            elif isinstance(s, gast.For):
+                verdict[s.target.id] = False
+        return {n for n, ok in verdict.items() if ok}
+
+    def resolve(self, func: gast.expr) -> tuple[bool, Any]:
+        path = []
+        while isinstance(func, gast.Attribute):
+            path.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id in self.locals:
+            return False, None
+        found, obj = self.p.resolve(func.id)
+        for attr in reversed(path):
+            if not found or not hasattr(obj, attr):
+                return False, None
+            obj = getattr(obj, attr)
+        return found, obj
+
+    def passes_tensors(self, call: gast.Call) -> bool:
+        """True for calls that should see Tensors, not arrays: builtins such as print or
+        len, and functions declared non-differentiable."""
+        found, obj = self.resolve(call.func)
+        if not found or registry.lookup(obj) is not None:
+            return False
+        return registry.is_nondiff(obj) or isinstance(obj, (types.BuiltinFunctionType, type)) \
+            or obj is getattr(builtins, "print")
+
+    # --- rewriting -------------------------------------------------------------------------
+    def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        cache: dict[str, str] = {}
+        for s in body:
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                s.body = self.block(s.body)
+                s.orelse = self.block(s.orelse)
+                out.append(s)
+                cache = {}
+                continue
+            if getattr(s, "no_grad", False):
+                out.append(s)
+                continue
+            self.statement(s, out, cache)
+            out.append(s)
+            for target in assigned_names(s):
+                cache.pop(target, None)
+                for key in [k for k, v in cache.items() if v == target]:
+                    cache.pop(key)
+        return out
+
+    def array(self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str],
+              line: int) -> gast.expr:
+        """``e`` itself when it is surely an array or a constant, else its unwrapped name."""
+        if not isinstance(e, gast.Name) or e.id in self.arrays:
+            return e
+        if e.id not in cache:
+            t = self.names.fresh()
+            stmt = assign(t, unwrap_call(e.id))
+            stmt.lineno = line
+            out.append(stmt)
+            cache[e.id] = t
+        return name(cache[e.id])
+
+    def statement(self, s: gast.stmt, out: list[gast.stmt], cache: dict[str, str]) -> None:
+        line = s.lineno
+        fix = lambda e: self.array(e, out, cache, line)  # noqa: E731
+        value = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+        if isinstance(s, gast.Assign) and not isinstance(s.targets[0], gast.Name):
+            return
+        if isinstance(value, gast.BinOp):
+            value.left, value.right = fix(value.left), fix(value.right)
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+            value.operand = fix(value.operand)
+        elif isinstance(value, gast.Subscript):
+            value.value = fix(value.value)
+        elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
+            value.value = fix(value.value)
+        elif isinstance(value, gast.Call) and not is_unwrap(value):
+            self.call(value, fix)
+
+    def call(self, call: gast.Call, fix: Any) -> None:
+        func = call.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in self.locals:
+            if func.attr in tensor_methods.METHODS or func.attr == "backward":
+                func.value = fix(func.value)
+        elif self.passes_tensors(call):
+            return
+        call.args = [fix(a) for a in call.args]
+        for k in call.keywords:
+            k.value = fix(k.value)
+
+
+def assigned_names(s: gast.stmt) -> list[str]:
+    if isinstance(s, gast.Assign):
+        t = s.targets[0]
+        if isinstance(t, gast.Name):
+            return [t.id]
+        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+            return [t.value.id]
+    return []
+
+
+def insert_unwraps(parsed: Parsed, fn: gast.FunctionDef, names: Names) -> None:
+    """Rewrite ``fn`` (normalized) in place so that operations see arrays."""
+    fn.body = Unwrapper(parsed, fn, names).block(fn.body)

@@ -1,0 +1,225 @@
+"""PyTorch's Tensor methods as functions on raw arrays.
+
+Compiled code holds arrays, not Tensors: a method call such as ``h.sum(dim=1)`` or
+``x.view(-1, 1)`` in a compiled function is rewritten into a call of the function of the
+same name here, which has PyTorch's semantics on arrays (and a rule in the registry).
+An object that is not an array gets its own method called, so ``model.to(device)`` still
+works when ``model`` is a Module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, np.generic)) or type(x).__module__.startswith("cupy")
+
+
+def _axis(dim: Any) -> Any:
+    return tuple(dim) if isinstance(dim, list) else dim
+
+
+def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    if not _is_array(x):
+        return x.sum(dim, keepdim) if dim is not None else x.sum()
+    return x.sum(axis=_axis(dim), keepdims=keepdim)
+
+
+def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    if not _is_array(x):
+        return x.mean(dim, keepdim) if dim is not None else x.mean()
+    return x.mean(axis=_axis(dim), keepdims=keepdim)
+
+
+def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.max()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
+    if not _is_array(x):
+        return x.max() if dim is None else x.max(dim, keepdim)
+    if dim is None:
+        return x.max()
+    return x.max(axis=dim, keepdims=keepdim), x.argmax(axis=dim, keepdims=keepdim)
+
+
+def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.min()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
+    if not _is_array(x):
+        return x.min() if dim is None else x.min(dim, keepdim)
+    if dim is None:
+        return x.min()
+    return x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
+
+
+def _unary(name: str, fn: Any) -> Any:
+    def method(x: Any) -> Any:
+        if not _is_array(x):
+            return getattr(x, name)()
+        return fn(x)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``x.{name}()`` on an array."
+    return method
+
+
+exp = _unary("exp", np.exp)
+log = _unary("log", np.log)
+sqrt = _unary("sqrt", np.sqrt)
+abs = _unary("abs", np.abs)
+tanh = _unary("tanh", np.tanh)
+sin = _unary("sin", np.sin)
+cos = _unary("cos", np.cos)
+neg = _unary("neg", np.negative)
+t = _unary("t", np.transpose)
+clone = _unary("clone", np.copy)
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic function, without overflow for large negative inputs."""
+    if not _is_array(x):
+        return x.sigmoid()
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def relu(x: Any) -> Any:
+    if not _is_array(x):
+        return x.relu()
+    return x * (x > 0)
+
+
+def pow(x: Any, exponent: Any) -> Any:
+    if not _is_array(x):
+        return x.pow(exponent)
+    return x ** exponent
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    if not _is_array(x):
+        return x.clamp(min, max)
+    return array_module(x).clip(x, min, max)
+
+
+def view(x: Any, *shape: Any) -> Any:
+    if not _is_array(x):
+        return x.view(*shape)
+    return x.reshape(*shape)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Any:
+    if not _is_array(x):
+        return x.transpose(dim0, dim1)
+    return array_module(x).swapaxes(x, dim0, dim1)
+
+
+def permute(x: Any, *dims: Any) -> Any:
+    if not _is_array(x):
+        return x.permute(*dims)
+    return x.transpose(*dims)
+
+
+def unsqueeze(x: Any, dim: int) -> Any:
+    if not _is_array(x):
+        return x.unsqueeze(dim)
+    return array_module(x).expand_dims(x, dim)
+
+
+def squeeze(x: Any, dim: Any = None) -> Any:
+    """As PyTorch: squeezing a dimension whose size is not 1 leaves it."""
+    if not _is_array(x):
+        return x.squeeze() if dim is None else x.squeeze(dim)
+    if dim is not None and x.shape[dim] != 1:
+        return x
+    return x.squeeze() if dim is None else x.squeeze(axis=dim)
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    if not _is_array(x):
+        return x.flatten(start_dim, end_dim)
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def _cast(name: str, dtype: Any) -> Any:
+    def method(x: Any) -> Any:
+        if not _is_array(x):
+            return getattr(x, name)()
+        return x.astype(dtype)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``x.{name}()`` on an array: a copy in {np.dtype(dtype).name}."
+    return method
+
+
+float = _cast("float", np.float32)
+double = _cast("double", np.float64)
+long = _cast("long", np.int64)
+
+
+def to(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``x.to(dtype)`` casts; ``x.to('cpu')`` keeps a CPU array as it is."""
+    if not _is_array(x):
+        return x.to(*args, **kwargs)
+    from .. import dtypes
+
+    for a in list(args) + list(kwargs.values()):
+        parsed = dtypes.parse(a) if not isinstance(a, str) else None
+        if parsed is not None:
+            return x.astype(parsed.numpy)
+        if isinstance(a, str) and a.startswith("cuda") and not type(x).__module__.startswith(
+                "cupy"):
+            raise RuntimeError("compiled code cannot move arrays between devices: move "
+                               "the tensors before calling the compiled function")
+    return x
+
+
+def detach(x: Any) -> Any:
+    return x if _is_array(x) else x.detach()
+
+
+def numpy(x: Any) -> Any:
+    return x if _is_array(x) else x.numpy()
+
+
+def size(x: Any, dim: Any = None) -> Any:
+    if not _is_array(x):
+        return x.size() if dim is None else x.size(dim)
+    return tuple(x.shape) if dim is None else x.shape[dim]
+
+
+def numel(x: Any) -> int:
+    return int(x.size) if _is_array(x) else x.numel()
+
+
+def dim(x: Any) -> int:
+    return x.ndim if _is_array(x) else x.dim()
+
+
+def _binary(name: str, fn: Any) -> Any:
+    def method(x: Any, other: Any) -> Any:
+        if not _is_array(x):
+            return getattr(x, name)(other)
+        return fn(x, other)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``x.{name}(other)`` on an array."
+    return method
+
+
+add = _binary("add", np.add)
+sub = _binary("sub", np.subtract)
+mul = _binary("mul", np.multiply)
+div = _binary("div", np.divide)
+matmul = _binary("matmul", np.matmul)
+mm = _binary("mm", np.matmul)
+
+METHODS = {name: globals()[name] for name in (
+    "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
+    "view transpose permute unsqueeze squeeze flatten float double long to detach numpy "
+    "size numel dim add sub mul div matmul mm").split()}

@@ -1,0 +1,58 @@
+"""Where compiled code meets Tensors: taking their arrays, giving back gradients, and
+running ``loss.backward()`` inside a compiled function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .calls import path_key
+
+_TENSOR: list = []
+
+
+def _tensor_class() -> type:
+    if not _TENSOR:
+        from ..tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+def unwrap(x: Any, path: list) -> Any:
+    """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
+    that requires grad (1), one that does not (0), or no Tensor (2)."""
+    if isinstance(x, _tensor_class()):
+        from ..grad_mode import is_grad_enabled
+
+        path.append(1 if x.requires_grad and is_grad_enabled() else 0)
+        return x.data
+    path.append(2)
+    return x
+
+
+def accumulate_grad(tensor: Any, g: Any) -> None:
+    """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
+    produced ``tensor`` (recorded by eager code before the compiled call)."""
+    from .. import autograd
+
+    if tensor.is_leaf:
+        autograd.accumulate(tensor, g)
+    else:
+        Tensor = _tensor_class()
+        tensor.backward(Tensor._make(g), retain_graph=True)
+
+
+def backward(unit: Any, saved: dict, path: list, site: int, loss: Any,
+             gradient: Any = None, retain_graph: bool = False) -> None:
+    """``loss.backward()`` in compiled code: run the generated adjoint of the statements
+    of this call that came before it (their Tensors' ``.grad`` accumulate)."""
+    if gradient is None:
+        if getattr(loss, "size", 1) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        seed = 1.0 if getattr(loss, "shape", ()) == () else loss * 0 + 1
+    else:
+        seed = gradient.data if isinstance(gradient, _tensor_class()) else gradient
+    key = path_key(path)
+    adjoint, _ = unit.adjoint(key, site)
+    unit.last_backward = (key, site)
+    adjoint(saved, seed)

@@ -1,0 +1,104 @@
+"""Rules of PyTorch's Tensor methods on arrays (what compiled Tensor code calls)."""
+
+import numpy as np
+import pytest
+
+from srcdiff.rules import lookup
+from srcdiff.runtime import tensor_methods as tm
+
+from .spec import Sampler, Spec, check_float32, ids, rule_grads
+
+R = Sampler(11)
+
+SPECS = [
+    *[Spec(tm.sum, (R((3, 4)),), {"dim": dim, "keepdim": keep})
+      for dim in (None, 0, 1, -1, (0, 1)) for keep in (False, True)],
+    *[Spec(tm.mean, (R((3, 4)),), {"dim": dim, "keepdim": keep})
+      for dim in (None, 0, -1) for keep in (False, True)],
+    Spec(tm.max, (R((3, 4)),)),
+    Spec(tm.min, (R((3, 4)),)),
+    *[Spec(m, (R((3, 4)),)) for m in (tm.exp, tm.sin, tm.cos, tm.tanh, tm.sigmoid, tm.neg,
+                                      tm.abs, tm.clone, tm.t, tm.double)],
+    # a cast's derivative is the identity: checked in float64, where no rounding hides it
+    Spec(tm.float, (R((3, 4)),), call=tm.double, label="in-float64"),
+    *[Spec(m, (R((3, 4), 0.1, 2.0),)) for m in (tm.log, tm.sqrt)],
+    Spec(tm.relu, (R((3, 4)),)),
+    Spec(tm.pow, (R((3, 4), 0.5, 2.0), 3.0), wrt=(0,)),
+    Spec(tm.pow, (R((3, 4), 0.5, 2.0), R((3, 4)))),
+    *[Spec(tm.clamp, (R((3, 4)),), kw) for kw in ({"min": -0.5}, {"max": 0.5},
+                                                  {"min": -0.5, "max": 0.5})],
+    Spec(tm.view, (R((3, 4)), -1), wrt=(0,)),
+    Spec(tm.view, (R((3, 4)), 2, 6), wrt=(0,)),
+    *[Spec(tm.flatten, (R((2, 3, 4)),), kw) for kw in ({}, {"start_dim": 1})],
+    Spec(tm.transpose, (R((2, 3, 4)), 0, 2), wrt=(0,)),
+    Spec(tm.permute, (R((2, 3, 4)), 2, 0, 1), wrt=(0,)),
+    Spec(tm.unsqueeze, (R((3, 4)), 1), wrt=(0,)),
+    *[Spec(tm.squeeze, (R((3, 1, 4)),), kw) for kw in ({}, {"dim": 1}, {"dim": 0})],
+    Spec(tm.to, (R((3, 4)), np.float64), wrt=(0,)),
+    *[Spec(m, (R((3, 4)), R((4,)))) for m in (tm.add, tm.sub, tm.mul)],
+    Spec(tm.div, (R((3, 4)), R((4,), 0.5, 2.0))),
+    *[Spec(m, (R((3, 4)), R((4, 2)))) for m in (tm.matmul, tm.mm)],
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_matches_finite_differences(spec):
+    spec.check()
+
+
+F32 = [s for s in SPECS if s.has_float_array() and s.prim is not tm.double]
+
+
+@pytest.mark.parametrize("spec", F32, ids=ids(F32))
+def test_float32_gradients_stay_float32(spec):
+    check_float32(spec)
+
+
+@pytest.mark.parametrize("extreme", [tm.max, tm.min])
+def test_extreme_along_a_dim_gives_the_values_gradient_to_the_extreme_entries(extreme):
+    x = np.array([[1.0, 5.0, 3.0], [4.0, 2.0, 4.0]])
+    values, indices = extreme(x, 1)
+    g = np.array([10.0, 20.0])
+    (d, *_) = rule_grads(extreme, (g, np.zeros(2)), x, 1)
+    expected = np.zeros_like(x)
+    for row, column in enumerate(indices):
+        ties = x[row] == values[row]
+        expected[row, ties] = g[row] / ties.sum()
+    np.testing.assert_allclose(d, expected)
+
+
+@pytest.mark.parametrize("cast", [tm.float, lambda x: tm.to(x, np.float32)])
+def test_a_cast_to_float32_gives_the_gradient_back_in_the_input_dtype(cast):
+    x = R((2, 3))
+    g = np.full((2, 3), 0.5, np.float32)
+    rule = lookup(tm.float)
+    d = rule.fn(g, cast(x), x)
+    assert d.dtype == np.float64
+    np.testing.assert_array_equal(d, 0.5)
+
+
+def test_relu_gives_no_gradient_at_zero_as_pytorch():
+    x = np.array([-1.0, 0.0, 2.0])
+    (d,) = rule_grads(tm.relu, np.ones(3), x)
+    np.testing.assert_array_equal(d, [0.0, 0.0, 1.0])
+
+
+def test_sigmoid_is_stable_and_its_gradient_is_hand_derived():
+    x = np.array([-1000.0, 0.0, 1000.0])
+    y = tm.sigmoid(x)
+    np.testing.assert_array_equal(y, [0.0, 0.5, 1.0])
+    (d,) = rule_grads(tm.sigmoid, np.ones(3), x)
+    np.testing.assert_allclose(d, [0.0, 0.25, 0.0])
+
+
+def test_squeeze_of_a_dimension_that_is_not_one_keeps_it():
+    x = R((3, 4))
+    assert tm.squeeze(x, 0).shape == (3, 4)
+
+
+def test_methods_fall_back_to_the_object_itself():
+    class Box:
+        def to(self, device):
+            return ("moved", device)
+
+    assert tm.to(Box(), "cpu") == ("moved", "cpu")
