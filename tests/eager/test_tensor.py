@@ -360,3 +360,25 @@ def test_next_functions_walk_the_graph():
     (acc_w, _), (none, _) = mul.next_functions
     assert acc_w.variable is w and none is None
     assert (w * 2).grad_fn.next_functions[0][0] is acc_w
+
+
+def test_pytorch_101_snippets():
+    """The tensor code of the 'PyTorch 101' tutorial in shared/seeds."""
+    x = sd.Tensor(7, 5).uniform_(-1, 1)
+    assert x.size() == (7, 5)
+    x = sd.rand(5, 3)
+    y = sd.rand(5, 3)
+    assert isinstance(x + y, sd.Tensor)
+    result = sd.Tensor(5, 3)
+    sd.add(x, y, out=result)
+    assert np.allclose(arr(result), arr(x) + arr(y))
+    before = arr(y).copy()
+    y.add_(x)
+    assert np.allclose(arr(y), before + arr(x))
+    assert x[:, 1].shape == (5,)
+    y = sd.randn(5, 10, 15)
+    assert y.size() == (5, 10, 15) and y.view(-1, 15).size() == (50, 15)
+    w = sd.Variable(sd.Tensor([1.0]), requires_grad=True)
+    loss = sum((x_val * w - y_val) ** 2 for x_val, y_val in [(1.0, 2.0), (2.0, 4.0)])
+    loss.backward()
+    assert w.grad.tolist() == [2 * (1 - 2) * 1 + 2 * (2 - 4) * 2]
