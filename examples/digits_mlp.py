@@ -1,0 +1,122 @@
+"""A multilayer perceptron on scikit-learn's handwritten digits (8x8 images, 10 classes),
+trained with Adam and cross entropy in minibatches, with a text progress bar.
+
+It reaches about 97% test accuracy in a few seconds and saves the loss curve as a PNG
+when matplotlib is installed. Needs scikit-learn (``pip install -e '.[examples]'``); the
+data ships with it, nothing is downloaded.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+import srcdiff as sd
+from srcdiff import data, nn, optim
+from srcdiff.creation import from_numpy, manual_seed
+from srcdiff.grad_mode import no_grad
+
+EPOCHS = 20
+BATCH_SIZE = 64
+BAR_WIDTH = 30
+
+
+def load(test_fraction=0.25, seed=0):
+    """Pixels scaled to [0, 1] as float32 and labels as int64, split into train and test."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = int(len(x) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def make_train_step(model, loss_fn, optimizer):
+    # TODO(srcdiff): decorate with @sd.differentiate once the compiler traces Module calls
+    # and Tensor.backward() inside a compiled function (see the final report).
+    def train_step(x, y):
+        model.train()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return train_step
+
+
+def progress(epoch, done, total, loss):
+    filled = BAR_WIDTH * done // total
+    bar = "#" * filled + "." * (BAR_WIDTH - filled)
+    sys.stdout.write(f"\repoch {epoch:2d}/{EPOCHS} [{bar}] loss {loss:.4f}")
+    if done == total:
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def accuracy(model, x, y):
+    model.eval()
+    with no_grad():
+        predicted = model(x).argmax(dim=1)
+    return float((predicted == y).float().mean())
+
+
+def plot(losses, path):
+    """Save the loss curve, if matplotlib is installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(losses, linewidth=0.8)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cross entropy")
+    ax.set_yscale("log")
+    ax.set_title("MLP on the digits data set")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"loss curve saved to {path}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--plot", default="digits_loss.png", help="where to save the curve")
+    args = parser.parse_args(argv)
+
+    x_train, y_train, x_test, y_test = load()
+    print(f"{len(x_train)} training and {len(x_test)} test images of 8x8 pixels")
+    manual_seed(0)
+    train = data.TensorDataset(from_numpy(x_train), from_numpy(y_train))
+    loader = data.DataLoader(train, batch_size=BATCH_SIZE, shuffle=True, drop_last=True)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 10))
+    print(model)
+    optimizer = optim.Adam(model.parameters(), lr=3e-3)
+    train_step = make_train_step(model, nn.CrossEntropyLoss(), optimizer)
+
+    losses = []
+    for epoch in range(1, EPOCHS + 1):
+        for i, (x, y) in enumerate(loader, start=1):
+            losses.append(train_step(x, y))
+            progress(epoch, i, len(loader), float(np.mean(losses[-len(loader):])))
+
+    test_accuracy = accuracy(model, from_numpy(x_test), from_numpy(y_test))
+    print(f"train accuracy {accuracy(model, from_numpy(x_train), from_numpy(y_train)):.4f}")
+    print(f"test accuracy {test_accuracy:.4f}")
+    plot(losses, args.plot)
+
+    x, y = next(iter(loader))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    loss.backward()
+    print("\nThe start of the adjoint that loss.backward() runs for a batch:")
+    print("\n".join(sd.source(loss).splitlines()[:16]))
+
+
+if __name__ == "__main__":
+    main()

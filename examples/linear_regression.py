@@ -1,0 +1,219 @@
+"""The tutorial "Understanding PyTorch with an example", with srcdiff in place of torch.
+
+A linear regression y = a + b x, fitted seven ways in the tutorial's order: NumPy by hand,
+tensors with autograd and manual updates, an optimizer and a loss, a Module, nn.Linear
+and nn.Sequential, a training step, and minibatches with a validation set. Each fit of
+the 80 training points prints a and b (about 1.0235 and 1.9690 after 1000 epochs).
+"""
+
+import numpy as np
+
+import srcdiff as sd
+from srcdiff import cuda, data, nn, optim
+from srcdiff.creation import from_numpy, manual_seed, randn
+from srcdiff.dtypes import float32
+from srcdiff.grad_mode import no_grad
+
+LR = 1e-1
+N_EPOCHS = 1000
+
+
+def data_gen():
+    # Data Generation
+    np.random.seed(42)
+
+    a, b = 1, 2
+    x = np.random.rand(100, 1)
+    y = a + b * x + .1 * np.random.randn(100, 1)
+
+    # Shuffles the indices
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+
+    # Uses first 80 random indices for train, the remaining ones for validation
+    train_idx = idx[:80]
+    val_idx = idx[80:]
+
+    return x, y, x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+
+
+def numpy_gradient_descent(x_train, y_train):
+    """Step 0: the gradients worked out by hand."""
+    np.random.seed(42)
+    a = np.random.randn(1)
+    b = np.random.randn(1)
+    for _ in range(N_EPOCHS):
+        yhat = a + b * x_train
+        error = y_train - yhat
+        a_grad = -2 * error.mean()
+        b_grad = -2 * (x_train * error).mean()
+        a = a - LR * a_grad
+        b = b - LR * b_grad
+    return a, b
+
+
+def autograd_manual_updates(x_train_tensor, y_train_tensor):
+    """Autograd computes the gradients; the update happens under no_grad."""
+    manual_seed(42)
+    a = randn(1, requires_grad=True, dtype=float32)
+    b = randn(1, requires_grad=True, dtype=float32)
+    for _ in range(N_EPOCHS):
+        yhat = a + b * x_train_tensor
+        error = y_train_tensor - yhat
+        loss = (error ** 2).mean()
+        loss.backward()
+        with no_grad():
+            a -= LR * a.grad
+            b -= LR * b.grad
+        a.grad.zero_()
+        b.grad.zero_()
+    return a, b, loss
+
+
+def optimizer_and_loss(x_train_tensor, y_train_tensor):
+    """optim.SGD updates the parameters, nn.MSELoss computes the loss."""
+    manual_seed(42)
+    a = randn(1, requires_grad=True, dtype=float32)
+    b = randn(1, requires_grad=True, dtype=float32)
+    loss_fn = nn.MSELoss(reduction="mean")
+    optimizer = optim.SGD([a, b], lr=LR)
+    for _ in range(N_EPOCHS):
+        yhat = a + b * x_train_tensor
+        loss = loss_fn(y_train_tensor, yhat)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return a, b
+
+
+class ManualLinearRegression(nn.Module):
+    def __init__(self):
+        super().__init__()
+        # To make "a" and "b" real parameters of the model, we wrap them with nn.Parameter
+        self.a = nn.Parameter(randn(1, requires_grad=True, dtype=float32))
+        self.b = nn.Parameter(randn(1, requires_grad=True, dtype=float32))
+
+    def forward(self, x):
+        # Computes the outputs / predictions
+        return self.a + self.b * x
+
+
+class LayerLinearRegression(nn.Module):
+    def __init__(self):
+        super().__init__()
+        # Instead of our custom parameters, we use a Linear layer with single input and output
+        self.linear = nn.Linear(1, 1)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def make_train_step(model, loss_fn, optimizer):
+    """A function performing one step of the training loop."""
+
+    # TODO(srcdiff): decorate with @sd.differentiate once the compiler traces Module calls
+    # and Tensor.backward() inside a compiled function (see the final report).
+    def train_step(x, y):
+        # Sets model to TRAIN mode
+        model.train()
+        # Makes predictions
+        yhat = model(x)
+        # Computes loss
+        loss = loss_fn(y, yhat)
+        # Computes gradients
+        loss.backward()
+        # Updates parameters and zeroes gradients
+        optimizer.step()
+        optimizer.zero_grad()
+        # Returns the loss
+        return loss.item()
+
+    return train_step
+
+
+def fit_model(model, x_train_tensor, y_train_tensor):
+    """The model, optimizer and loss of the tutorial's 'Full Code', through a train step."""
+    loss_fn = nn.MSELoss(reduction="mean")
+    optimizer = optim.SGD(model.parameters(), lr=LR)
+    train_step = make_train_step(model, loss_fn, optimizer)
+    losses = [train_step(x_train_tensor, y_train_tensor) for _ in range(N_EPOCHS)]
+    return losses
+
+
+def minibatches(x, y):
+    """TensorDataset, random_split and DataLoader, with a validation loss per epoch."""
+    x_tensor = from_numpy(x).float()
+    y_tensor = from_numpy(y).float()
+    dataset = data.TensorDataset(x_tensor, y_tensor)
+    manual_seed(42)
+    train_dataset, val_dataset = data.random_split(dataset, [80, 20])
+    train_loader = data.DataLoader(dataset=train_dataset, batch_size=16)
+    val_loader = data.DataLoader(dataset=val_dataset, batch_size=20)
+
+    model = nn.Sequential(nn.Linear(1, 1))
+    loss_fn = nn.MSELoss(reduction="mean")
+    optimizer = optim.SGD(model.parameters(), lr=LR)
+    train_step = make_train_step(model, loss_fn, optimizer)
+    losses, val_losses = [], []
+    for _ in range(100):
+        for x_batch, y_batch in train_loader:
+            losses.append(train_step(x_batch, y_batch))
+        with no_grad():
+            for x_val, y_val in val_loader:
+                model.eval()
+                yhat = model(x_val)
+                val_losses.append(loss_fn(y_val, yhat).item())
+    return model, losses, val_losses
+
+
+def show(label, a, b):
+    print(f"{label:<34} a = {float(a):.4f}  b = {float(b):.4f}")
+
+
+def main():
+    x, y, x_train, y_train, x_val, y_val = data_gen()
+
+    a, b = numpy_gradient_descent(x_train, y_train)
+    show("numpy, gradients by hand:", a[0], b[0])
+
+    device = "cuda" if cuda.is_available() else "cpu"
+    x_train_tensor = from_numpy(x_train).float().to(device)
+    y_train_tensor = from_numpy(y_train).float().to(device)
+    print(type(x_train), type(x_train_tensor), x_train_tensor.type())
+
+    a, b, loss = autograd_manual_updates(x_train_tensor, y_train_tensor)
+    print(a, b)
+    show("autograd, updates under no_grad:", a, b)
+    print("\nThe adjoint source the last loss.backward() ran:")
+    print(sd.source(loss))
+
+    a, b = optimizer_and_loss(x_train_tensor, y_train_tensor)
+    show("optim.SGD and nn.MSELoss:", a, b)
+
+    manual_seed(42)
+    model = ManualLinearRegression().to(device)
+    print(model.state_dict())
+    fit_model(model, x_train_tensor, y_train_tensor)
+    print(model.state_dict())
+    show("ManualLinearRegression(nn.Module):", model.a, model.b)
+
+    manual_seed(42)
+    model = LayerLinearRegression().to(device)
+    fit_model(model, x_train_tensor, y_train_tensor)
+    show("nn.Linear inside a Module:", model.linear.bias, model.linear.weight)
+
+    manual_seed(42)
+    model = nn.Sequential(nn.Linear(1, 1)).to(device)
+    losses = fit_model(model, x_train_tensor, y_train_tensor)
+    print(model)
+    show("nn.Sequential, make_train_step:", model[0].bias, model[0].weight)
+    print(f"{'':<34} training loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+
+    model, losses, val_losses = minibatches(x, y)
+    print(model.state_dict())
+    show("minibatches of 16, random_split:", model[0].bias, model[0].weight)
+    print(f"{'':<34} validation loss {val_losses[-1]:.4f}")
+
+
+if __name__ == "__main__":
+    main()

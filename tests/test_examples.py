@@ -1,0 +1,79 @@
+"""The examples run as scripts (subprocesses) and print what they promise."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(name, *args, cwd=None):
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def least_squares(x, y):
+    """The intercept and slope of the closed-form least-squares fit."""
+    design = np.hstack([np.ones_like(x), x])
+    (a, b), *_ = np.linalg.lstsq(design, y[:, 0], rcond=None)
+    return a, b
+
+
+def tutorial_data():
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + .1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    return x, y, idx[:80]
+
+
+def test_linear_regression_fits_match_least_squares():
+    out = run("linear_regression.py")
+    fits = re.findall(r"^(.+?):\s+a = (-?\d+\.\d+)\s+b = (-?\d+\.\d+)$", out, re.M)
+    labels = [label for label, _, _ in fits]
+    assert labels == ["numpy, gradients by hand", "autograd, updates under no_grad",
+                      "optim.SGD and nn.MSELoss", "ManualLinearRegression(nn.Module)",
+                      "nn.Linear inside a Module", "nn.Sequential, make_train_step",
+                      "minibatches of 16, random_split"]
+    x, y, train = tutorial_data()
+    a, b = least_squares(x[train], y[train])
+    assert round(a, 4) == 1.0235 and round(b, 4) == 1.9690
+    for label, got_a, got_b in fits[:-1]:
+        assert abs(float(got_a) - a) < 1e-3 and abs(float(got_b) - b) < 1e-3, label
+    a_all, b_all = least_squares(x, y)  # the minibatch run trains on another split of 80
+    assert abs(float(fits[-1][1]) - a_all) < 0.05 and abs(float(fits[-1][2]) - b_all) < 0.05
+    assert "srcdiff.FloatTensor" in out
+    assert "OrderedDict([('a', tensor([1.0235])), ('b', tensor([1.9690]))])" in out
+    assert "def backward(_saved, d_result):" in out
+
+
+def test_dynamic_graph_shows_both_paths():
+    out = run("dynamic_graph.py")
+    assert out.count("digraph {") == 2
+    assert "# path: 1" in out and "# path: 0" in out
+    assert "if branch taken" in out and "if branch not taken" in out
+    assert "fillcolor=darkolivegreen1" in out and 'label="w\\n(1)"' in out
+    tensors = re.findall(r"tensors:\s+b.grad = (\S+)\s+w.grad = (\S+)", out)
+    compiled = re.findall(r"compiled: d/db\s+= (\S+)\s+d/dw\s+= (\S+)", out)
+    assert len(tensors) == 2 and tensors == compiled
+    assert tensors[0][1] != tensors[1][1]  # the branch adds to the gradient of w only
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
+                    reason="scikit-learn is not installed (pip install -e '.[examples]')")
+def test_digits_mlp_reaches_95_percent(tmp_path):
+    plot = tmp_path / "loss.png"
+    out = run("digits_mlp.py", "--plot", str(plot), cwd=tmp_path)
+    accuracy = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    assert accuracy >= 0.95
+    assert "epoch 20/20 [" + "#" * 30 + "]" in out
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert plot.stat().st_size > 0
