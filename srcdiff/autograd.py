@@ -25,9 +25,8 @@ from .backend import array_module
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
-    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-    "backward through the graph a second time or if you need to access saved tensors after "
-    "calling backward.")
+    "when you call .backward(). Specify retain_graph=True if you need to backward through "
+    "the graph a second time.")
 
 
 class Version:
@@ -53,20 +52,13 @@ class Arg:
         self.kind, self.ref, self.value, self.box, self.version = kind, ref, value, box, version
 
 
-class FrozenKwargs(dict):
-    """Keyword constants of a node: a dict that can be part of a cache key."""
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items())))
-
-
 class Node:
     """One recorded primitive call; a tensor's ``grad_fn``."""
 
     __slots__ = ("prim", "args", "kwargs", "out", "out_box", "out_version", "_name",
                  "freed", "retained", "__weakref__")
 
-    def __init__(self, prim: Any, args: tuple[Arg, ...], kwargs: FrozenKwargs, out: Any,
+    def __init__(self, prim: Any, args: tuple[Arg, ...], kwargs: dict, out: Any,
                  out_box: Version | None, name: str) -> None:
         self.prim, self.args, self.kwargs, self.out = prim, args, kwargs, out
         self.out_box = out_box
@@ -132,16 +124,16 @@ def Variable(data: Any, requires_grad: bool = False) -> Any:  # noqa: N802 - PyT
 # ---- recording ---------------------------------------------------------------------------
 
 def _is_const(x: Any) -> bool:
-    """Whether ``x`` can appear in a cache key and as a literal of generated source."""
+    """Whether ``x`` is a constant of the generated source (a literal, part of its cache key).
+
+    Anything else (arrays, slices, lists) is an input value, so that reading a different
+    slice of a tensor each step does not generate a new adjoint each step.
+    """
     if isinstance(x, float):
         return x == x and abs(x) != float("inf")
     if isinstance(x, tuple):
         return all(_is_const(v) for v in x)
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return x is None or isinstance(x, (bool, int, str, slice, type(Ellipsis)))
+    return x is None or x is Ellipsis or isinstance(x, (bool, int, str))
 
 
 def _arg(x: Any) -> Arg:
@@ -162,8 +154,7 @@ def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name
         raise RuntimeError(
             f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
             f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()")
-    kw = FrozenKwargs((k, tuple(v) if isinstance(v, list) else v)
-                      for k, v in (kwargs or {}).items())
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
     node = Node(prim, tuple(_arg(x) for x in inputs), kw, out.data, out._version, name)
     out._node = node
     return node
