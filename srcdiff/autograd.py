@@ -129,11 +129,11 @@ def _is_const(x: Any) -> bool:
     Anything else (arrays, slices, lists) is an input value, so that reading a different
     slice of a tensor each step does not generate a new adjoint each step.
     """
-    if isinstance(x, float):
+    if type(x) is float:
         return x == x and abs(x) != float("inf")
-    if isinstance(x, tuple):
+    if type(x) is tuple:
         return all(_is_const(v) for v in x)
-    return x is None or x is Ellipsis or isinstance(x, (bool, int, str))
+    return x is None or x is Ellipsis or type(x) in (bool, int, str)
 
 
 def _arg(x: Any) -> Arg:
