@@ -1,0 +1,88 @@
+"""``python -m srcdiff show FILE.py:FUNCTION --args ... [--wrt ...]``."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+MODEL = textwrap.dedent("""
+    import numpy as np
+
+    def loss(w, x, y):
+        h = np.tanh(x @ w)
+        if h.sum() > 0:
+            h = h * 2.0
+        return np.mean((h - y) ** 2)
+
+    def guarded(x):
+        try:
+            return np.sum(x * x)
+        except ValueError:
+            return 0.0
+
+    class Model:
+        def energy(x):
+            return np.sum(x ** 2)
+
+    not_a_function = 3
+""")
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    return path
+
+
+def show(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "srcdiff", "show", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_prints_the_gradient_source(model_file):
+    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2)) * 0.5", "np.ones((4, 3))",
+                  "np.zeros((4, 2))")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "# srcdiff: gradient of loss" in out and "with respect to w" in out
+    assert "def loss_primal(" in out and "def loss_adjoint(" in out
+    assert "# line 7: h = h * 2.0" in out and "if branch taken" in out  # the path it took
+    compile(out, "<shown>", "exec")  # valid Python
+
+
+def test_wrt_names(model_file):
+    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2))", "np.ones((4, 3))",
+                  "np.zeros((4, 2))", "--wrt", "w", "y")
+    assert result.returncode == 0, result.stderr
+    assert "with respect to w, y" in result.stdout
+
+
+def test_method_by_dotted_name(model_file):
+    result = show(f"{model_file}:Model.energy", "--args", "np.arange(3.0)")
+    assert result.returncode == 0, result.stderr
+    assert "gradient of Model.energy" in result.stdout or "energy" in result.stdout
+
+
+@pytest.mark.parametrize("target, args, message", [
+    ("missing.py:loss", ["1.0"], "no such file: missing.py"),
+    ("{file}:nope", ["1.0"], "has no function 'nope'"),
+    ("{file}:not_a_function", ["1.0"], "is a int, not a function"),
+    ("{file}", ["1.0"], "expected FILE.py:FUNCTION"),
+    ("{file}:loss", ["np.ones((3,"], "cannot evaluate --args expression 'np.ones((3,'"),
+    ("{file}:loss", ["undefined_name"], "NameError"),
+    ("{file}:guarded", ["np.ones(3)"], "try"),
+])
+def test_errors_are_one_line_with_exit_code_2(model_file, tmp_path, target, args, message):
+    result = show(target.format(file=model_file), "--args", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m srcdiff show: error:")
+    assert message in lines[0]
+
+
+def test_usage_errors_exit_2():
+    result = subprocess.run([sys.executable, "-m", "srcdiff"], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage:" in result.stderr
