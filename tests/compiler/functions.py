@@ -1386,3 +1386,44 @@ def corner_loop_over_dict(params):
     for k in params:
         s = s + np.sum(params[k] ** 2)
     return s
+
+
+# ---- names given values without gradient -------------------------------------------------
+
+
+@case(A(3))
+def overwrite_with_constant(x):
+    s = x * 2.0
+    s = 0.0
+    return s + x[0]
+
+
+@case(A(3), A(3), wrt=0)
+def overwrite_with_inactive_value(x, y):
+    s = x * 2.0
+    s = np.sin(y)
+    return np.sum(s) + x[0]
+
+
+@case(A(3))
+def overwrite_inside_loop(x):
+    s = x * 2.0
+    for _ in range(2):
+        s = np.zeros(3)
+    return np.sum(s) + x[0]
+
+
+@case(A(3), S(), wrt=0)
+def overwrite_after_alias(x, n):
+    s = x * 2.0
+    t = s
+    s = n * 1.0
+    return np.sum(s * t)
+
+
+@case(A(4))
+def overwrite_in_taken_branch_only(x):
+    s = np.sin(x)
+    if x[0] > 0:
+        s = np.ones(4)
+    return np.sum(s * x)

@@ -1,0 +1,153 @@
+"""Stage 3: activity (what depends on the differentiated arguments), what each statement
+is, what its adjoint needs saved, and the facts about loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+from .pipeline import analysed, code, statements
+
+
+def mixed(x, y, n):
+    a = x * 2.0
+    b = y * 3.0
+    c = a + b
+    k = x.shape[0]
+    m = x > 0
+    d = np.tanh(c)
+    e = d * y
+    return np.sum(e) + k + n + np.sum(m)
+
+
+def helper(v):
+    return v * v
+
+
+def with_call(x, y):
+    u = helper(x)
+    w = helper(y)
+    return u + w
+
+
+def late_activity(x):
+    a = 0.0
+    b = 0.0
+    for _ in range(3):
+        a = b * 2.0
+        b = x
+    return a
+
+
+def loops(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x * i
+    t = 0.0
+    for i in range(n):
+        if x[i] > 0:
+            t = t + x[i]
+    count = 0
+    for i in range(n):
+        if i > 1:
+            count = count + 1
+    return s + t + count
+
+
+def copies(x):
+    y = x
+    z = y
+    return z
+
+
+def by_name(fn, tree) -> dict:
+    """Each assigned name's last Op."""
+    return {s.op.target: s.op for s in statements(tree)
+            if getattr(s, "op", None) is not None and s.op.target}
+
+
+def test_active_names_are_those_depending_on_the_differentiated_arguments():
+    r = analysed(mixed, "x")
+    assert {"x", "a", "c", "d", "e"} <= r.analysis.active
+    assert not {"y", "b", "n", "k", "m"} & r.analysis.active
+
+
+def test_activity_follows_the_other_argument_too():
+    r = analysed(mixed, "y")
+    assert {"y", "b", "c", "d", "e"} <= r.analysis.active
+    assert not {"x", "a", "k", "m"} & r.analysis.active
+
+
+def test_nothing_is_active_when_nothing_is_differentiated():
+    r = analysed(mixed)
+    assert r.analysis.active == set()
+    assert all(s.op.kind in ("passive", "return") for s in statements(r.tree))
+
+
+def test_each_statement_is_classified():
+    ops = by_name(mixed, analysed(mixed, "x").tree)
+    assert ops["a"].kind == "rule" and ops["a"].rule.name == "multiply"
+    assert ops["c"].kind == "rule" and ops["c"].rule.name == "add"
+    assert ops["d"].kind == "rule" and ops["d"].rule.name == "tanh"
+    assert ops["k"].kind == "passive"  # x.shape[0]: shapes carry no gradient
+    assert ops["m"].kind == "passive"  # comparisons carry no gradient
+    assert ops["b"].kind == "passive"  # inactive: y is not differentiated
+    assert copies.__name__ and by_name(copies, analysed(copies, "x").tree)["y"].kind == "copy"
+
+
+def test_calls_to_user_functions_are_differentiated_through_only_with_active_arguments():
+    ops = by_name(with_call, analysed(with_call, "x").tree)
+    assert ops["u"].kind == "call" and code(ops["u"].callee) == "helper"
+    assert ops["w"].kind == "passive"
+
+
+def test_saves_hold_only_what_the_rule_reads():
+    ops = by_name(mixed, analysed(mixed, "x").tree)
+    assert ops["d"].saves == ("d",)  # tanh's adjoint reads its result, not its input
+    assert ops["e"].saves == ("d", "y")  # d * y: y for the gradient, d for its shape
+    assert by_name(mixed, analysed(mixed).tree)["d"].saves == ()
+
+
+def test_activity_reaches_a_fixed_point_through_loops():
+    r = analysed(late_activity, "x")
+    assert {"a", "b"} <= r.analysis.active  # a depends on x only from the 2nd iteration
+
+
+def test_loop_facts():
+    tree = analysed(loops, "x").tree
+    first, second, third = [s for s in tree.body if type(s).__name__ == "For"]
+    assert not first.loop.branching  # the same statements every iteration
+    assert second.loop.branching  # the if holds a differentiated statement
+    assert not third.loop.branching  # its if only counts: nothing to differentiate
+    assert "s" in first.loop.assigned and "t" in second.loop.assigned
+    assert len({first.loop.index, second.loop.index, third.loop.index}) == 3
+
+
+def test_branches_that_differentiate_nothing_are_not_recorded():
+    from srcdiff.compiler.analyse import recorded
+
+    tree = analysed(loops, "x").tree
+    ifs = [s for s in statements(tree) if type(s).__name__ == "If"]
+    lines = {s.lineno: recorded(s) for s in ifs}
+    first = loops.__code__.co_firstlineno
+    assert lines[first + 6] is True  # if x[i] > 0: t = t + x[i]
+    assert lines[first + 10] is False  # if i > 1: count = count + 1
+
+
+def test_activity_in_practice_no_gradient_for_the_inactive_argument():
+    g = sd.grad(mixed, wrt=0)
+    g(np.array([0.5, -1.0]), np.array([2.0, 3.0]), 1)
+    text = sd.source(g)
+    assert "d_y" not in text and "d_b" not in text and "d_x" in text
+
+
+@pytest.mark.parametrize("wrt", [("x",), ("y",), ("x", "y")])
+def test_activity_matches_what_the_gradient_needs(wrt):
+    r = analysed(mixed, *wrt)
+    assert set(wrt) <= r.analysis.active
+    for s in statements(r.tree):
+        op = s.op
+        if op.kind in ("rule", "call", "copy"):
+            assert op.target in r.analysis.active

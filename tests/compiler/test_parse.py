@@ -1,0 +1,115 @@
+"""Stage 1: a function's source, parsed, with the user's line numbers and names."""
+
+import inspect
+
+import gast
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.compiler.parse import parse
+
+SCALE = 2.5
+
+
+def plain(x):
+    """A docstring."""
+    y = np.tanh(x)
+    return np.sum(y * SCALE)
+
+
+def decorate(fn):
+    return fn
+
+
+@decorate
+def decorated(x):
+    return x * 2.0
+
+
+def make_closure(k):
+    def inner(x):
+        return x * k + len(x)
+
+    return inner
+
+
+class Model:
+    def method(self, x):
+        if x > 0:
+            return x * 2.0
+        return x
+
+
+def test_tree_is_the_function_with_the_user_line_numbers():
+    parsed = parse(plain)
+    assert isinstance(parsed.tree, gast.FunctionDef)
+    assert parsed.tree.name == "plain"
+    first = plain.__code__.co_firstlineno
+    assert parsed.tree.lineno == first
+    assert [s.lineno for s in parsed.tree.body] == [first + 1, first + 2, first + 3]
+    assert parsed.filename == __file__
+    assert parsed.source_line(first + 2) == "y = np.tanh(x)"
+
+
+def test_lines_map_line_numbers_to_the_source():
+    parsed = parse(plain)
+    lines, first = inspect.getsourcelines(plain)
+    for i, text in enumerate(lines):
+        assert parsed.lines[first + i] == text.rstrip("\n")
+
+
+def test_decorators_are_dropped_and_the_def_line_kept():
+    parsed = parse(decorated)
+    assert parsed.tree.decorator_list == []
+    assert parsed.tree.lineno == decorated.__code__.co_firstlineno + 1
+    assert parsed.source_line(parsed.tree.lineno) == "def decorated(x):"
+
+
+def test_indented_methods_are_dedented_and_keep_their_lines():
+    parsed = parse(Model.method)
+    assert parsed.name == "Model.method"
+    assert parsed.tree.lineno == Model.method.__code__.co_firstlineno
+    assert parsed.source_line(parsed.tree.body[0].lineno) == "if x > 0:"
+
+
+def test_parse_is_cached_per_function():
+    assert parse(plain) is parse(plain)
+    assert parse(make_closure(1.0)) is not parse(plain)
+
+
+def test_resolve_sees_closure_cells_globals_and_builtins():
+    inner = make_closure(3.0)
+    parsed = parse(inner)
+    assert parsed.resolve("k") == (True, 3.0)
+    assert parsed.free_names() == ("k",)
+    assert parse(plain).resolve("SCALE") == (True, SCALE)
+    assert parse(plain).resolve("np") == (True, np)
+    assert parse(plain).resolve("len") == (True, len)
+    assert parse(plain).resolve("no_such_name") == (False, None)
+
+
+def test_closure_cells_are_read_when_resolved():
+    inner = make_closure(3.0)
+    parsed = parse(inner)
+    inner.__closure__[0].cell_contents = 4.0
+    assert parsed.resolve("k") == (True, 4.0)
+
+
+def test_a_function_without_source_is_a_compile_error():
+    namespace: dict = {}
+    exec("def generated(x):\n    return x * 2.0\n", namespace)
+    with pytest.raises(sd.CompileError, match="no Python source for generated") as info:
+        parse(namespace["generated"])
+    assert "sd.register_vjp" in str(info.value)
+
+
+def test_a_lambda_is_a_compile_error():
+    square = lambda x: x * x  # noqa: E731
+    with pytest.raises(sd.CompileError, match="not a def"):
+        parse(square)
+
+
+def test_only_python_functions_are_parsed():
+    with pytest.raises(TypeError, match="Python functions"):
+        parse(np.tanh)
