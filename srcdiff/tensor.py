@@ -45,7 +45,7 @@ class Size(tuple):
 # ---- operations --------------------------------------------------------------------------
 
 def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _scalar(x: Any) -> Any:
@@ -61,10 +61,11 @@ def _call(prim: Any, arrays: Sequence[Any], kwargs: dict) -> Any:
 
 
 def _check_devices(inputs: Sequence[Any]) -> None:
+    """Raise if the tensors among ``inputs`` live on different devices."""
     seen = None
     for x in inputs:
         if isinstance(x, Tensor):
-            here = device_of(x.data)
+            here = "cpu" if type(x._data) is np.ndarray else device_of(x._data)
             if seen is None:
                 seen = here
             elif here != seen:
@@ -157,15 +158,31 @@ def _operand(x: Any) -> bool:
     return isinstance(x, (Tensor, numbers.Number, np.ndarray)) or device_of(x) == "cuda"
 
 
+def _same_dtype(a: Any, b: Any) -> bool:
+    """True when the result obviously has the dtype of the operands (the common case)."""
+    if isinstance(a, Tensor):
+        a, b = a._data, b
+    elif isinstance(b, Tensor):
+        a, b = b._data, a
+    else:
+        return False
+    if isinstance(b, Tensor):
+        return a.dtype == b._data.dtype
+    kind = a.dtype.kind
+    return (type(b) is float and kind == "f") or (type(b) is int and kind in "fiu")
+
+
 def binary_op(prim: Any, a: Any, b: Any, name: str, *, floating: bool = False) -> Any:
     """An elementwise binary operation with broadcasting and PyTorch's dtype promotion."""
-    a, b = _scalar(a), _scalar(b)
-    if not (_operand(a) and _operand(b)):
-        return NotImplemented
-    dt = result_dtype(a, b)
-    if floating and _category(dt) != FLOAT:
-        dt = dtypes.DEFAULT_FLOAT.numpy
-    return apply_op(prim, (_cast(a, dt), _cast(b, dt)), name=name)
+    if not _same_dtype(a, b):
+        a, b = _scalar(a), _scalar(b)
+        if not (_operand(a) and _operand(b)):
+            return NotImplemented
+        dt = result_dtype(a, b)
+        a, b = _cast(a, dt), _cast(b, dt)
+    if floating and _category(result_dtype(a, b)) != FLOAT:
+        a, b = _cast(a, dtypes.DEFAULT_FLOAT.numpy), _cast(b, dtypes.DEFAULT_FLOAT.numpy)
+    return apply_op(prim, (a, b), name=name)
 
 
 def compare_op(prim: Callable, a: Any, b: Any) -> Any:
@@ -231,8 +248,10 @@ def _unary(fn: Callable, name: str, doc: str, floating: bool = True) -> Callable
 
 def _recording(*inputs: Any) -> bool:
     """Whether an operation on ``inputs`` is recorded now."""
-    return grad_mode.is_grad_enabled() and any(
-        isinstance(x, Tensor) and x.requires_grad for x in inputs)
+    for x in inputs:
+        if isinstance(x, Tensor) and (x._node is not None or x._requires_grad):
+            return grad_mode.is_grad_enabled()
+    return False
 
 
 class Tensor:
