@@ -163,8 +163,8 @@ class _Target:
         unit = self.units[()][0]
         if unit.last_backward is None:
             return render_primal(unit)
-        key, site = unit.last_backward
-        return render_source(unit, key, stop=site)
+        key, site, called = unit.last_backward
+        return render_source(unit, key, called, stop=site)
 
     def source(self) -> str:
         if self.last is None:

@@ -58,6 +58,7 @@ class Op:
     keywords: list[gast.keyword] = field(default_factory=list)
     saves: tuple[str, ...] = ()
     rewrite: gast.Call | None = None
+    flagged: bool = False  # the primal records a flag for it in the path
 
     def operand_names(self) -> list[str]:
         return [a.id for a in self.operands if isinstance(a, gast.Name)]
@@ -324,6 +325,7 @@ class Analyser:
                     isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 op = Op("overwrite", target=op.target)
             op.saves = saves_of(op, self.active)
+            op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
 
 
@@ -483,7 +485,7 @@ def branching(body: list[gast.stmt]) -> bool:
     for s in body:
         if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
             return True
-        if getattr(s, "op", None) is not None and s.op.kind == "unwrap":
+        if getattr(s, "op", None) is not None and s.op.flagged:
             return True
         if isinstance(s, gast.If) and recorded(s):
             return True

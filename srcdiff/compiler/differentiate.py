@@ -61,7 +61,7 @@ def select(body: list[gast.stmt], key: Iterator, stop: int | None = None
         if op is not None and op.kind == "backward" and getattr(s, "sid", None) == stop:
             items.append(Item("stmt", s))
             return items, "stop"
-        if op is not None and op.kind == "unwrap":
+        if op is not None and op.flagged:
             items.append(Item("stmt", s, next(key)))
             continue
         if isinstance(s, gast.If):
@@ -112,8 +112,9 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
                     item.taken == NOT_A_TENSOR and isinstance(op.operands[0], gast.Name)
                     and op.operands[0].id in active)
             elif op.kind in ("rule", "copy", "call"):
-                live = any(isinstance(a, gast.Name) and a.id in active
-                           for a in op.operands + [k.value for k in op.keywords])
+                live = (op.kind == "call" and item.taken == 1) or any(
+                    isinstance(a, gast.Name) and a.id in active
+                    for a in op.operands + [k.value for k in op.keywords])
             else:
                 live = False
             if live:
@@ -227,6 +228,9 @@ class AdjointBuilder:
     def active(self, e: gast.expr | None) -> bool:
         return isinstance(e, gast.Name) and e.id in self.live
 
+    def statically_active(self, e: gast.expr | None) -> bool:
+        return isinstance(e, gast.Name) and e.id in self.a.active
+
     # --- emitting adjoint assignments ------------------------------------------------
     def emit(self, stmt: gast.stmt, line: int) -> None:
         self.out.append(at(stmt, line))
@@ -302,10 +306,11 @@ class AdjointBuilder:
             temp = self.names.fresh("r")
             self.emit(assign(temp, call(attr("rt", "call_vjp"),
                                         subscript(frame.saved, s.sid), g)), line)
-            actives = [a for a in operands if self.active(a)]
-            actives += [k.value for k in op.keywords if self.active(k.value)]
+            # the primal's mask: the arguments active in the static analysis
+            masked = [a for a in operands if self.statically_active(a)]
+            masked += [k.value for k in op.keywords if self.statically_active(k.value)]
             pairs = [(a.id, gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()))
-                     for i, a in enumerate(actives)]
+                     for i, a in enumerate(masked) if self.active(a)]
         else:
             pairs = self.expand_rule(op, g, target, operands, line)
         targets = {n for n, _ in pairs}

@@ -87,11 +87,26 @@ def _dead(stmt: gast.stmt, loads: set[str]) -> bool:
     return False
 
 
+EFFECTS = {"call_vjp"}  # runtime helpers that change state: a callee's adjoint accumulates
+
+
+def _has_effects(value: gast.expr) -> bool:
+    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+            and value.func.attr in EFFECTS)
+
+
+def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
+    stmt.lineno = getattr(like, "lineno", None)
+    return stmt
+
+
 def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], bool]:
     out, changed = [], False
     for s in body:
         if _dead(s, loads):
             changed = True
+            if _has_effects(s.value):
+                out.append(_at(gast.Expr(value=s.value), s))
             continue
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)

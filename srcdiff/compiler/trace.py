@@ -143,8 +143,9 @@ class PrimalBuilder:
             positions = [i for i, a in enumerate(op.operands) if self.active(a)]
             positions += [k.arg for k in op.keywords if self.active(k.value)]
             mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
+            head = [op.callee, mask, name(frame.path)] if self.a.tensor else [op.callee, mask]
             value = gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
-                              args=[op.callee, mask] + op.operands, keywords=op.keywords)
+                              args=head + op.operands, keywords=op.keywords)
             target = gast.Tuple(elts=[name(op.target, store=True),
                                       subscript(frame.saved, s.sid, store=True)],
                                 ctx=gast.Store())

@@ -50,14 +50,19 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
         return _target(inner)
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         return fn.__func__, (fn.__self__,)
-    forward = getattr(fn, "forward", None)
-    if isinstance(forward, types.MethodType) and callable(fn) and \
-            getattr(type(fn), "_srcdiff_calls_forward", False):
-        return forward.__func__, (fn,)
+    if _is_module(fn):
+        return _target(fn.forward)
     call = type(fn).__call__ if callable(fn) else None
     if isinstance(call, types.FunctionType):
         return call, (fn,)
     return None, ()
+
+
+def _is_module(obj: Any) -> bool:
+    """An ``nn.Module``: calling it runs its ``forward``."""
+    from ..nn import Module
+
+    return isinstance(obj, Module)
 
 
 _BINDINGS: dict[tuple, tuple[str, ...]] = {}
@@ -102,10 +107,19 @@ def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any
     return _call(fn, active, False, args, kwargs)
 
 
-def tensor_call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+LEAVES = [0]  # how many Tensors requiring grad compiled code has unwrapped so far
+
+
+def tensor_call(fn: Any, active: tuple, path: list, /, *args: Any, **kwargs: Any
+                ) -> tuple[Any, Any]:
     """``call`` from compiled code that computes with Tensors: the callee is compiled the
-    same way (its Tensor operands unwrapped, its Tensor methods on arrays)."""
-    return _call(fn, active, True, args, kwargs)
+    same way (its Tensor operands unwrapped, its Tensor methods on arrays). ``path``
+    records whether the callee met Tensors requiring grad (then its result may carry a
+    gradient even when no argument does)."""
+    before = LEAVES[0]
+    value, record = _call(fn, active, True, args, kwargs)
+    path.append(1 if LEAVES[0] > before else 0)
+    return value, record
 
 
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:

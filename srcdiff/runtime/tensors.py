@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calls import path_key
+from .calls import LEAVES, collect_called, path_key
 
 _TENSOR: list = []
 
@@ -24,7 +24,11 @@ def unwrap(x: Any, path: list) -> Any:
     if isinstance(x, _tensor_class()):
         from ..grad_mode import is_grad_enabled
 
-        path.append(1 if x.requires_grad and is_grad_enabled() else 0)
+        if x.requires_grad and is_grad_enabled():
+            LEAVES[0] += 1
+            path.append(1)
+        else:
+            path.append(0)
         return x.data
     path.append(2)
     return x
@@ -54,5 +58,10 @@ def backward(unit: Any, saved: dict, path: list, site: int, loss: Any,
         seed = gradient.data if isinstance(gradient, _tensor_class()) else gradient
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
-    unit.last_backward = (key, site)
-    adjoint(saved, seed)
+    called: dict = {}
+    previous = collect_called(called)
+    try:
+        adjoint(saved, seed)
+    finally:
+        collect_called(previous)
+    unit.last_backward = (key, site, tuple(called))
