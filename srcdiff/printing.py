@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import cuda, dtypes
 
 PRECISION = 4
 THRESHOLD = 1000
@@ -126,7 +126,7 @@ def tensor_repr(t: Any) -> str:
     """``tensor([1.0235], requires_grad=True)`` and the like."""
     prefix = "tensor("
     indent = len(prefix)
-    a = t.data if t.device == "cpu" else t.data.get()
+    a = cuda.to_device(t.data, "cpu")
     suffixes = []
     if a.size == 0 and a.ndim != 1:
         suffixes.append(f"size={tuple(a.shape)}")
