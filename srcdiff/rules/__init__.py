@@ -1,6 +1,15 @@
 """The derivative rules, one module a family, all in one registry."""
 
-from . import arithmetic, containers, indexing, linalg, numpy_math, reductions, shapes  # noqa: F401
+from . import (  # noqa: F401  (each registers its rules)
+    arithmetic,
+    containers,
+    indexing,
+    linalg,
+    numpy_math,
+    reductions,
+    shapes,
+    tensor_methods,
+)
 from .registry import Rule, is_nondiff, lookup, make_rule, nondiff, register, vjp
 
 __all__ = ["Rule", "is_nondiff", "lookup", "make_rule", "nondiff", "register", "vjp"]
