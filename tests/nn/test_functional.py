@@ -1,0 +1,230 @@
+"""nn.functional and the loss modules: values against NumPy formulas, gradients (in both
+arguments) against central finite differences in float64, stability at logits of +-1000."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from srcdiff import nn
+from srcdiff.creation import tensor
+from srcdiff.grad_mode import no_grad
+from srcdiff.nn import functional as F
+from srcdiff.testing import numeric_grad
+
+RNG = np.random.default_rng(11)
+REDUCE = {"mean": np.mean, "sum": np.sum, "none": lambda a: a}
+
+
+def log_softmax_np(x, axis):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def value(f, *arrays):
+    """f on float64 tensors made from ``arrays``, as a float (for finite differences)."""
+    with no_grad():
+        return f(*[tensor(a) for a in arrays]).item()
+
+
+def check_grads(f, *arrays, wrt=None, atol=1e-6):
+    """Gradients of the scalar f(*tensors) from backward() agree with central differences
+    for each argument position in ``wrt`` (default: all)."""
+    wrt = tuple(range(len(arrays))) if wrt is None else wrt
+    tensors = [tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    f(*tensors).backward()
+    expected = numeric_grad(lambda *a: value(f, *a), [np.array(a) for a in arrays], wrt=wrt)
+    for i, e in zip(wrt, expected, strict=True):
+        got = tensors[i].grad.numpy()
+        assert got.dtype == np.float64
+        assert np.allclose(got, e, atol=atol), (i, got, e)
+
+
+# ---- activations ----------------------------------------------------------------------
+
+def test_activations_match_numpy():
+    x = RNG.normal(size=(3, 5)) * 3
+    t = tensor(x)
+    assert np.allclose(F.relu(t).numpy(), np.maximum(x, 0))
+    assert np.allclose(F.tanh(t).numpy(), np.tanh(x))
+    assert np.allclose(F.sigmoid(t).numpy(), 1 / (1 + np.exp(-x)))
+    assert np.allclose(F.softplus(t).numpy(), np.log1p(np.exp(x)))
+    assert np.allclose(F.softmax(t, 1).numpy(), np.exp(log_softmax_np(x, 1)))
+    assert np.allclose(F.log_softmax(t, 0).numpy(), log_softmax_np(x, 0))
+
+
+@pytest.mark.parametrize("f", [F.tanh, F.sigmoid, F.softplus, lambda t: F.softmax(t, 1),
+                               lambda t: F.log_softmax(t, 1)])
+def test_activation_gradients(f):
+    weights = RNG.normal(size=(3, 4))
+    check_grads(lambda t: (f(t) * tensor(weights)).sum(), RNG.normal(size=(3, 4)))
+
+
+def test_softmax_and_log_softmax_are_stable_at_1000():
+    x = tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]], dtype=np.float32)
+    assert np.allclose(F.log_softmax(x, 1).numpy(),
+                       [[0.0, -2000.0, -1000.0], [-np.log(3)] * 3])
+    assert np.allclose(F.softmax(x, 1).numpy(), [[1.0, 0.0, 0.0], [1 / 3] * 3])
+
+
+def test_linear():
+    x, w, b = RNG.normal(size=(4, 3)), RNG.normal(size=(2, 3)), RNG.normal(size=2)
+    assert np.allclose(F.linear(tensor(x), tensor(w), tensor(b)).numpy(), x @ w.T + b)
+    assert np.allclose(F.linear(tensor(x), tensor(w)).numpy(), x @ w.T)
+    check_grads(lambda x, w, b: (F.linear(x, w, b) ** 2).sum(), x, w, b)
+
+
+# ---- losses: values -------------------------------------------------------------------
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss(reduction):
+    a, b = RNG.normal(size=(5, 2)), RNG.normal(size=(5, 2))
+    expected = REDUCE[reduction]((a - b) ** 2)
+    assert np.allclose(F.mse_loss(tensor(a), tensor(b), reduction).numpy(), expected)
+    assert np.allclose(nn.MSELoss(reduction=reduction)(tensor(a), tensor(b)).numpy(), expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_class_indices(reduction):
+    logits, labels = RNG.normal(size=(6, 4)), RNG.integers(0, 4, size=6)
+    expected = REDUCE[reduction](-log_softmax_np(logits, 1)[np.arange(6), labels])
+    got = F.cross_entropy(tensor(logits), tensor(labels), reduction=reduction)
+    assert np.allclose(got.numpy(), expected)
+    module = nn.CrossEntropyLoss(reduction=reduction)(tensor(logits), tensor(labels))
+    assert np.allclose(module.numpy(), expected)
+
+
+def test_cross_entropy_with_class_probabilities():
+    logits = RNG.normal(size=(5, 3))
+    probs = np.exp(log_softmax_np(RNG.normal(size=(5, 3)), 1))
+    expected = np.mean(-(probs * log_softmax_np(logits, 1)).sum(1))
+    assert np.allclose(F.cross_entropy(tensor(logits), tensor(probs)).numpy(), expected)
+
+
+def test_cross_entropy_of_one_sample_and_of_extra_dimensions():
+    logits = RNG.normal(size=4)
+    assert np.allclose(F.cross_entropy(tensor(logits), tensor(2)).numpy(),
+                       -log_softmax_np(logits, 0)[2])
+    logits, labels = RNG.normal(size=(2, 3, 5)), RNG.integers(0, 3, size=(2, 5))
+    picked = np.take_along_axis(log_softmax_np(logits, 1), labels[:, None], 1)[:, 0]
+    assert np.allclose(F.cross_entropy(tensor(logits), tensor(labels)).numpy(),
+                       -picked.mean())
+
+
+def test_cross_entropy_ignore_index_counts_for_nothing():
+    logits, labels = RNG.normal(size=(4, 3)), np.array([0, -100, 2, 1])
+    kept = labels != -100
+    expected = -log_softmax_np(logits, 1)[np.arange(4)[kept], labels[kept]].mean()
+    assert np.allclose(F.cross_entropy(tensor(logits), tensor(labels)).numpy(), expected)
+
+
+def test_cross_entropy_rejects_bad_targets():
+    logits = tensor(RNG.normal(size=(2, 3)))
+    with pytest.raises(IndexError, match="Target 3 is out of bounds"):
+        F.cross_entropy(logits, tensor([0, 3]))
+    with pytest.raises(ValueError, match=r"Expected target of shape \(2,\)"):
+        F.cross_entropy(logits, tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy(reduction):
+    p, y = RNG.uniform(0.05, 0.95, size=(4, 2)), RNG.uniform(size=(4, 2))
+    expected = REDUCE[reduction](-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    assert np.allclose(F.binary_cross_entropy(tensor(p), tensor(y), reduction).numpy(), expected)
+    assert np.allclose(nn.BCELoss(reduction=reduction)(tensor(p), tensor(y)).numpy(), expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_with_logits(reduction):
+    x, y = RNG.normal(size=(4, 2)) * 3, RNG.uniform(size=(4, 2))
+    p = 1 / (1 + np.exp(-x))
+    expected = REDUCE[reduction](-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    got = F.binary_cross_entropy_with_logits(tensor(x), tensor(y), reduction)
+    assert np.allclose(got.numpy(), expected)
+    module = nn.BCEWithLogitsLoss(reduction=reduction)(tensor(x), tensor(y))
+    assert np.allclose(module.numpy(), expected)
+
+
+# ---- losses: gradients in both arguments ------------------------------------------------
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mse_loss_gradients(reduction):
+    check_grads(lambda a, b: F.mse_loss(a, b, reduction), RNG.normal(size=(3, 2)),
+                RNG.normal(size=(3, 2)))
+
+
+def test_cross_entropy_gradients():
+    labels = tensor(RNG.integers(0, 4, size=5))
+    check_grads(lambda x: F.cross_entropy(x, labels), RNG.normal(size=(5, 4)))
+    check_grads(lambda x: F.cross_entropy(x, labels, reduction="sum"), RNG.normal(size=(5, 4)))
+    probs = np.exp(log_softmax_np(RNG.normal(size=(5, 4)), 1))
+    check_grads(F.cross_entropy, RNG.normal(size=(5, 4)), probs)
+
+
+def test_binary_cross_entropy_gradients():
+    check_grads(F.binary_cross_entropy, RNG.uniform(0.1, 0.9, size=(3, 2)),
+                RNG.uniform(size=(3, 2)))
+
+
+def test_binary_cross_entropy_with_logits_gradients():
+    check_grads(F.binary_cross_entropy_with_logits, RNG.normal(size=(3, 2)) * 3,
+                RNG.uniform(size=(3, 2)))
+
+
+def test_binary_cross_entropy_with_logits_gradient_at_zero_is_sigmoid_minus_target():
+    x = tensor([0.0, 0.0], requires_grad=True)
+    F.binary_cross_entropy_with_logits(x, tensor([1.0, 0.0]), "sum").backward()
+    assert np.allclose(x.grad.numpy(), [-0.5, 0.5])
+
+
+# ---- losses: stability ----------------------------------------------------------------
+
+def test_cross_entropy_is_stable_at_1000():
+    logits = tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 3.0]], requires_grad=True)
+    loss = F.cross_entropy(logits, tensor([0, 2]), reduction="none")
+    assert np.allclose(loss.detach().numpy(), [0.0, 997.0])
+    loss.sum().backward()
+    assert np.allclose(logits.grad.numpy(), [[0.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
+
+
+def test_binary_cross_entropy_with_logits_is_stable_at_1000():
+    x = tensor([1000.0, -1000.0, 1000.0, -1000.0], requires_grad=True)
+    y = tensor([1.0, 0.0, 0.0, 1.0], requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(x, y, "none")
+    assert np.allclose(loss.detach().numpy(), [0.0, 0.0, 1000.0, 1000.0])
+    loss.sum().backward()
+    assert np.allclose(x.grad.numpy(), [0.0, 0.0, 1.0, -1.0])
+    assert np.allclose(y.grad.numpy(), [-1000.0, 1000.0, -1000.0, 1000.0])
+
+
+def test_binary_cross_entropy_clamps_each_log_at_minus_100():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero or invalid-value warnings
+        p = tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
+        loss = F.binary_cross_entropy(p, tensor([1.0, 0.0, 0.0, 1.0]), "none")
+        loss.sum().backward()
+    assert np.allclose(loss.detach().numpy(), [100.0, 100.0, 0.0, 0.0])
+    assert np.all(np.isfinite(p.grad.numpy()))
+
+
+def test_binary_cross_entropy_checks_its_input():
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        F.binary_cross_entropy(tensor([1.5]), tensor([1.0]))
+    with pytest.raises(ValueError, match="different to the input size"):
+        F.binary_cross_entropy(tensor([0.5, 0.5]), tensor([[1.0], [0.0]]))
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        F.binary_cross_entropy_with_logits(tensor([0.5, 0.5]), tensor([[1.0], [0.0]]))
+
+
+def test_mse_loss_warns_when_shapes_broadcast():
+    with pytest.warns(UserWarning, match="different to the input size"):
+        F.mse_loss(tensor([[1.0], [2.0]]), tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("make", [nn.MSELoss, nn.CrossEntropyLoss, nn.BCELoss,
+                                  nn.BCEWithLogitsLoss])
+def test_invalid_reduction(make):
+    with pytest.raises(ValueError, match="average is not a valid value for reduction"):
+        make(reduction="average")
+    with pytest.raises(ValueError, match="average is not a valid value for reduction"):
+        F.mse_loss(tensor([1.0]), tensor([1.0]), reduction="average")

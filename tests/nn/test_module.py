@@ -1,0 +1,326 @@
+"""Module: registration on assignment, traversal, state dicts, modes, devices, printing;
+and Parameter."""
+
+import copy
+import pickle
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from srcdiff import cuda, nn
+from srcdiff.creation import manual_seed, ones, randn, tensor, zeros
+from srcdiff.dtypes import float32, float64
+from srcdiff.tensor import Tensor
+
+
+class Pair(nn.Module):
+    """Two parameters, as the tutorial's ManualLinearRegression."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Parameter(randn(1))
+        self.b = nn.Parameter(randn(1))
+
+    def forward(self, x):
+        return self.a + self.b * x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = 2.0
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+        self.head = nn.Linear(4, 2)
+        self.pair = Pair()
+
+    def forward(self, x):
+        return self.head(self.body(x)) * self.scale
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    manual_seed(0)
+
+
+# ---- Parameter ------------------------------------------------------------------------
+
+def test_parameter_is_a_leaf_tensor_requiring_grad_and_sharing_memory():
+    t = randn(3)
+    p = nn.Parameter(t)
+    assert isinstance(p, Tensor) and p.requires_grad and p.is_leaf and p.grad_fn is None
+    assert p.data is t.data
+    assert not nn.Parameter(t, requires_grad=False).requires_grad
+    assert type(p * 2) is Tensor
+
+
+def test_parameter_repr():
+    p = nn.Parameter(tensor([1.0, 2.0]))
+    assert repr(p) == "Parameter containing:\ntensor([1., 2.], requires_grad=True)"
+
+
+def test_parameter_of_integers_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="floating point"):
+        nn.Parameter(tensor([1, 2]))
+
+
+def test_parameter_survives_deepcopy_and_pickle():
+    p = nn.Parameter(tensor([1.0, 2.0]))
+    for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert type(q) is nn.Parameter and q.requires_grad
+        assert q.tolist() == [1.0, 2.0] and q.data is not p.data
+
+
+# ---- registration ---------------------------------------------------------------------
+
+def test_assignment_registers_parameters_and_modules():
+    net = Net()
+    assert list(net._parameters) == []
+    assert list(net._modules) == ["body", "head", "pair"]
+    assert list(net.pair._parameters) == ["a", "b"]
+    assert net.scale == 2.0 and "scale" in net.__dict__
+    assert net.pair.a is net.pair._parameters["a"]
+
+
+def test_named_parameters_are_dotted_in_registration_order():
+    names = [name for name, _ in Net().named_parameters()]
+    assert names == ["body.0.weight", "body.0.bias", "head.weight", "head.bias",
+                     "pair.a", "pair.b"]
+    assert [n for n, _ in Net().named_parameters(recurse=False)] == []
+
+
+def test_parameters_matches_named_parameters():
+    net = Net()
+    assert [id(p) for p in net.parameters()] == [id(p) for _, p in net.named_parameters()]
+
+
+def test_shared_parameters_and_modules_are_listed_once():
+    net = nn.Module()
+    layer = nn.Linear(2, 2)
+    net.first = layer
+    net.second = layer
+    assert len(list(net.parameters())) == 2
+    assert [name for name, _ in net.named_modules()] == ["", "first"]
+    assert list(net.children()) == [layer]
+    assert list(net.state_dict()) == ["first.weight", "first.bias", "second.weight",
+                                      "second.bias"]
+
+
+def test_children_and_modules():
+    net = Net()
+    assert [type(m).__name__ for m in net.children()] == ["Sequential", "Linear", "Pair"]
+    assert [name for name, _ in net.named_modules()] == ["", "body", "body.0", "body.1",
+                                                         "head", "pair"]
+    assert next(net.modules()) is net
+
+
+def test_assigning_a_plain_tensor_to_a_parameter_name_is_an_error():
+    pair = Pair()
+    with pytest.raises(TypeError, match=r"cannot assign 'srcdiff.FloatTensor' as parameter "
+                                        r"'a' \(srcdiff.nn.Parameter or None expected\)"):
+        pair.a = randn(1)
+    pair.a = None
+    assert pair.a is None and [n for n, _ in pair.named_parameters()] == ["b"]
+
+
+def test_reassigning_a_name_moves_it_between_registries():
+    net = nn.Module()
+    net.x = nn.Linear(1, 1)
+    net.x = nn.Parameter(zeros(1))
+    assert "x" not in net._modules and "x" in net._parameters
+    with pytest.raises(TypeError, match="as parameter 'x'"):
+        net.x = 3
+
+
+def test_parameters_before_init_are_an_error():
+    class Early(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(zeros(1))
+            super().__init__()
+
+    with pytest.raises(AttributeError, match=r"before Module.__init__\(\) call"):
+        Early()
+
+
+def test_register_parameter_validates_names():
+    m = nn.Module()
+    with pytest.raises(KeyError, match='contain "."'):
+        m.register_parameter("a.b", nn.Parameter(zeros(1)))
+    with pytest.raises(KeyError, match="empty string"):
+        m.register_parameter("", nn.Parameter(zeros(1)))
+    m.plain = 1
+    with pytest.raises(KeyError, match="attribute 'plain' already exists"):
+        m.register_parameter("plain", nn.Parameter(zeros(1)))
+    with pytest.raises(TypeError, match="srcdiff.nn.Parameter or None required"):
+        m.register_parameter("t", zeros(1))
+    with pytest.raises(TypeError, match="is not a Module subclass"):
+        m.add_module("x", 3)
+
+
+def test_missing_attribute_and_delete():
+    pair = Pair()
+    with pytest.raises(AttributeError, match="'Pair' object has no attribute 'c'"):
+        pair.c  # noqa: B018
+    del pair.a
+    assert [n for n, _ in pair.named_parameters()] == ["b"]
+
+
+def test_buffers_are_state_but_not_parameters():
+    m = nn.Module()
+    m.register_buffer("running", ones(2))
+    assert list(m.parameters()) == [] and [n for n, _ in m.named_buffers()] == ["running"]
+    assert list(m.state_dict()) == ["running"]
+    m.running = zeros(2)
+    assert m.running.tolist() == [0.0, 0.0]
+    with pytest.raises(TypeError, match="as buffer 'running'"):
+        m.running = 3
+
+
+# ---- forward and call -----------------------------------------------------------------
+
+def test_call_runs_forward():
+    pair = Pair()
+    x = tensor([1.0, 2.0])
+    assert np.allclose(pair(x).detach().numpy(), (pair.a + pair.b * x).detach().numpy())
+
+
+def test_default_forward_names_the_class():
+    class Empty(nn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r'Module \[Empty\] is missing the required '
+                                                  '"forward" function'):
+        Empty()(1)
+
+
+def test_backward_through_a_module_reaches_every_parameter():
+    net = Net()
+    net(randn(5, 3)).sum().backward()
+    grads = {name: p.grad for name, p in net.named_parameters()}
+    assert grads["pair.a"] is None  # forward does not use the pair
+    assert all(grads[n].shape == p.shape for n, p in net.named_parameters() if "pair" not in n)
+
+
+# ---- state dicts ----------------------------------------------------------------------
+
+def test_state_dict_is_an_ordered_dict_of_detached_tensors_sharing_memory():
+    pair = Pair()
+    state = pair.state_dict()
+    assert isinstance(state, OrderedDict) and list(state) == ["a", "b"]
+    assert all(type(v) is Tensor and not v.requires_grad for v in state.values())
+    assert state["a"].data is pair.a.data
+    assert repr(state).startswith("OrderedDict([('a', tensor([")
+    assert pair.state_dict(keep_vars=True)["a"] is pair.a
+
+
+def test_load_state_dict_round_trip_keeps_the_parameter_objects():
+    source, target = Net(), Net()
+    a = target.pair.a
+    result = target.load_state_dict(source.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert target.pair.a is a
+    for (name, p), q in zip(source.named_parameters(), target.parameters(), strict=True):
+        assert np.array_equal(p.data, q.data), name
+        assert p.data is not q.data
+
+
+def test_load_state_dict_takes_arrays_and_casts_to_the_parameter_dtype():
+    pair = Pair()
+    pair.load_state_dict({"a": np.array([3.0]), "b": tensor([4.0], dtype=float64)})
+    assert pair.a.tolist() == [3.0] and pair.b.tolist() == [4.0]
+    assert pair.a.dtype == float32 and pair.b.dtype == float32
+
+
+def test_load_state_dict_lists_missing_and_unexpected_keys():
+    pair = Pair()
+    before = pair.a.tolist()
+    with pytest.raises(RuntimeError) as info:
+        pair.load_state_dict({"a": zeros(1), "c": zeros(1)})
+    assert str(info.value) == ('Error(s) in loading state_dict for Pair:\n'
+                               '\tMissing key(s) in state_dict: "b".\n'
+                               '\tUnexpected key(s) in state_dict: "c".')
+    assert pair.a.tolist() == before  # nothing copied
+
+
+def test_load_state_dict_not_strict_reports_instead():
+    pair = Pair()
+    result = pair.load_state_dict({"a": zeros(1), "c": zeros(1)}, strict=False)
+    assert result.missing_keys == ["b"] and result.unexpected_keys == ["c"]
+    assert pair.a.tolist() == [0.0]
+
+
+def test_load_state_dict_shape_mismatch_is_an_error_even_when_not_strict():
+    pair = Pair()
+    with pytest.raises(RuntimeError, match=r"size mismatch for b: copying a param with shape "
+                                           r"\(2,\) from checkpoint, the shape in current "
+                                           r"model is \(1,\)"):
+        pair.load_state_dict({"a": zeros(1), "b": zeros(2)}, strict=False)
+
+
+def test_deepcopy_of_a_model_is_independent():
+    net = Net()
+    twin = copy.deepcopy(net)
+    twin.head.weight.data[...] = 0.0
+    assert not np.all(net.head.weight.data == 0.0)
+    assert type(twin.head.weight) is nn.Parameter
+
+
+# ---- modes, devices, gradients --------------------------------------------------------
+
+def test_train_and_eval_set_every_module():
+    net = Net()
+    assert net.training and net.body[1].training
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    with pytest.raises(ValueError, match="boolean"):
+        net.train("yes")
+
+
+def test_to_dtype_casts_in_place_keeping_the_parameter_objects():
+    net = Net()
+    weight = net.head.weight
+    assert net.to(float64) is net
+    assert net.head.weight is weight and weight.dtype == float64
+    assert all(p.dtype == float64 for p in net.parameters())
+    net.float()
+    assert all(p.dtype == float32 for p in net.parameters())
+
+
+def test_to_cpu_is_a_no_op():
+    net = Net()
+    data = net.head.weight.data
+    assert net.to("cpu") is net and net.head.weight.data is data
+
+
+@pytest.mark.skipif(cuda.is_available(), reason="a GPU is available")
+def test_to_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        Net().to("cuda")
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad(set_to_none):
+    pair = Pair()
+    (pair.a * pair.b).sum().backward()
+    pair.zero_grad(set_to_none=set_to_none)
+    for p in pair.parameters():
+        if set_to_none:
+            assert p.grad is None
+        else:
+            assert p.grad.tolist() == [0.0]
+
+
+# ---- printing -------------------------------------------------------------------------
+
+def test_repr_nests_like_pytorch():
+    assert repr(Net()) == (
+        "Net(\n"
+        "  (body): Sequential(\n"
+        "    (0): Linear(in_features=3, out_features=4, bias=True)\n"
+        "    (1): Tanh()\n"
+        "  )\n"
+        "  (head): Linear(in_features=4, out_features=2, bias=True)\n"
+        "  (pair): Pair()\n"
+        ")")
