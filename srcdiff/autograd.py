@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import rules
-from . import tensor as _tensor
 from .backend import array_module
 
 SECOND_BACKWARD = (
@@ -27,6 +26,14 @@ SECOND_BACKWARD = (
     "after they have already been freed). Saved intermediate values of the graph are freed "
     "when you call .backward(). Specify retain_graph=True if you need to backward through "
     "the graph a second time.")
+
+
+@functools.cache
+def _Tensor() -> type:  # noqa: N802 - stands for the class
+    """The Tensor class (imported late: srcdiff.tensor imports this module)."""
+    from .tensor import Tensor
+
+    return Tensor
 
 
 class Version:
@@ -118,7 +125,7 @@ def accumulator(leaf: Any) -> AccumulateGrad:
 
 def Variable(data: Any, requires_grad: bool = False) -> Any:  # noqa: N802 - PyTorch's name
     """PyTorch's old wrapper: a tensor sharing ``data``'s array, with ``requires_grad``."""
-    return _tensor.Tensor(data, requires_grad=requires_grad)
+    return _Tensor()(data, requires_grad=requires_grad)
 
 
 # ---- recording ---------------------------------------------------------------------------
@@ -137,7 +144,7 @@ def _is_const(x: Any) -> bool:
 
 
 def _arg(x: Any) -> Arg:
-    if isinstance(x, _tensor.Tensor):
+    if isinstance(x, _Tensor()):
         node = x._node
         if node is not None:
             return Arg(NODE, node, version=node.out_box.value if node.out_box is not None else 0)
@@ -183,7 +190,7 @@ def snapshot(tensor: Any) -> Any:
 
     The snapshot owns a copy of the data, so the nodes that read the old value keep it.
     """
-    snap = _tensor.Tensor._make(tensor.data.copy())
+    snap = _Tensor()._make(tensor.data.copy())
     if tensor._node is not None:
         node = tensor._node
         if node.out is tensor.data:
@@ -225,7 +232,7 @@ def _seed(root: Any, gradient: Any) -> Any:
         if root.data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         return xp.ones_like(root.data)
-    g = gradient.data if isinstance(gradient, _tensor.Tensor) else xp.asarray(gradient)
+    g = gradient.data if isinstance(gradient, _Tensor()) else xp.asarray(gradient)
     if g.shape != root.data.shape:
         raise RuntimeError(
             f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
@@ -306,7 +313,7 @@ def accumulate(tensor: Any, g: Any) -> None:
     if g.shape != tensor.data.shape:
         g = xp.broadcast_to(g, tensor.data.shape)
     if tensor._grad is None:
-        tensor._grad = _tensor.Tensor._make(xp.array(g, dtype=tensor.data.dtype, copy=True))
+        tensor._grad = _Tensor()._make(xp.array(g, dtype=tensor.data.dtype, copy=True))
     else:
         xp.add(tensor._grad.data, g, out=tensor._grad.data, casting="same_kind")
         tensor._grad._version.value += 1

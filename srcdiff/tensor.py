@@ -1022,9 +1022,9 @@ class Tensor:
         return numpy_call(ufunc, inputs, {})
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        from . import functions
+        from .functions import NUMPY_FUNCTIONS
 
-        handler = functions.NUMPY_FUNCTIONS.get(func)
+        handler = NUMPY_FUNCTIONS.get(func)
         if handler is not None:
             return handler(*args, **kwargs)
         return numpy_call(func, args, kwargs)

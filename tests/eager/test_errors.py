@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from srcdiff import tensor as tensor_module
+from srcdiff.tensor import Tensor
 
 from . import sd
 
@@ -125,7 +125,7 @@ FakeCupyArray.__module__ = "cupy._core.fake"
 
 def test_mixing_devices():
     cpu = sd.tensor([1.0, 2.0])
-    gpu = tensor_module.Tensor._make(np.array([1.0, 2.0]).view(FakeCupyArray))
+    gpu = Tensor._make(np.array([1.0, 2.0]).view(FakeCupyArray))
     assert gpu.device == "cuda" and cpu.device == "cpu"
     for op in (lambda: cpu + gpu, lambda: gpu * cpu, lambda: cpu @ gpu, lambda: cpu > gpu,
                lambda: sd.where(cpu > 0, cpu, gpu)):
