@@ -12,6 +12,8 @@ from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+UNORDERED = ("optimizer parameters need to be organized in ordered collections, but the "
+             "ordering of tensors in sets will change between runs. Please use a list instead.")
 
 
 def _describe(value: Any) -> str:
@@ -27,6 +29,8 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {params.type()}")
+        if isinstance(params, set):
+            raise TypeError(UNORDERED)
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
@@ -46,9 +50,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs. "
-                            "Please use a list instead.")
+            raise TypeError(UNORDERED)
         group = {**self.defaults, **param_group, "params": list(params)}
         for p in group["params"]:
             if not isinstance(p, Tensor):

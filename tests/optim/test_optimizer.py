@@ -1,0 +1,186 @@
+"""What every optimizer shares: parameter groups, validation of what it is given,
+zero_grad, step(closure), in-place updates that older graphs notice, and state dicts."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from srcdiff import nn
+from srcdiff.creation import manual_seed, randn, tensor, zeros
+from srcdiff.dtypes import float64
+from srcdiff.grad_mode import no_grad
+from srcdiff.optim import SGD, Adam
+
+
+def model_and_batch():
+    manual_seed(0)
+    return nn.Linear(3, 2), randn(8, 3), randn(8, 2)
+
+
+def train(model, optimizer, x, y, steps):
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+
+
+# ---- parameter groups -----------------------------------------------------------------
+
+def test_params_from_a_generator_make_one_group_with_the_defaults():
+    model, _, _ = model_and_batch()
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    (group,) = optimizer.param_groups
+    assert all(a is b for a, b in zip(group["params"], model.parameters(), strict=True))
+    assert group["lr"] == 0.1 and group["momentum"] == 0.9 and group["nesterov"] is False
+
+
+def test_groups_override_the_defaults():
+    model, x, y = model_and_batch()
+    optimizer = SGD([{"params": [model.weight]}, {"params": model.bias, "lr": 0.0}], lr=0.1)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.0]
+    bias = model.bias.detach().numpy().copy()
+    weight = model.weight.detach().numpy().copy()
+    train(model, optimizer, x, y, 1)
+    assert np.array_equal(model.bias.detach().numpy(), bias)
+    assert not np.array_equal(model.weight.detach().numpy(), weight)
+
+
+def test_add_param_group():
+    a, b = zeros(1, requires_grad=True), zeros(1, requires_grad=True)
+    optimizer = Adam([a], lr=0.1)
+    optimizer.add_param_group({"params": [b], "lr": 0.5})
+    assert optimizer.param_groups[1]["lr"] == 0.5
+    assert optimizer.param_groups[1]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.5"):
+        optimizer.add_param_group({"params": [zeros(1, requires_grad=True)], "lr": -0.5})
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ([], ValueError, "optimizer got an empty parameter list"),
+    (zeros(2, requires_grad=True), TypeError,
+     "should be an iterable of Tensors or dicts, but got srcdiff.FloatTensor"),
+    ([np.zeros(2)], TypeError, "optimizer can only optimize Tensors, but one of the params is "
+                               "ndarray"),
+    ({zeros(1, requires_grad=True)}, TypeError, "ordered collections"),
+    ([{"params": {zeros(1, requires_grad=True)}}], TypeError, "ordered collections"),
+])
+def test_what_optimizers_reject(params, error, message):
+    with pytest.raises(error, match=message):
+        SGD(params, lr=0.1)
+
+
+def test_non_leaf_and_repeated_parameters_are_rejected():
+    p = zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        SGD([p * 2], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(ValueError, match="same parameter twice"):
+        SGD([p, p], lr=0.1)
+
+
+def test_repr_lists_the_groups():
+    optimizer = SGD([zeros(1, requires_grad=True)], lr=0.1)
+    assert repr(optimizer).startswith("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.1")
+
+
+# ---- zero_grad and step ---------------------------------------------------------------
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad(set_to_none):
+    model, x, y = model_and_batch()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.zero_grad(set_to_none=set_to_none)
+    for p in model.parameters():
+        assert p.grad is None if set_to_none else np.all(p.grad.numpy() == 0)
+
+
+def test_parameters_without_a_gradient_are_left_alone():
+    used, unused = tensor([1.0], requires_grad=True), tensor([2.0], requires_grad=True)
+    optimizer = Adam([used, unused], lr=0.1)
+    (used * 3).sum().backward()
+    optimizer.step()
+    assert unused.tolist() == [2.0] and unused not in optimizer.state
+    assert used.item() < 1.0
+
+
+def test_step_with_a_closure_enables_grad_and_returns_the_loss():
+    p = tensor([1.0, -2.0], requires_grad=True)
+    optimizer = SGD([p], lr=0.25)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with no_grad():
+        loss = optimizer.step(closure)
+    assert loss.item() == 5.0
+    assert p.tolist() == [0.5, -1.0]  # p - 0.25 * 2p
+
+
+def test_an_update_is_seen_by_a_graph_recorded_before_it():
+    p = tensor([1.0, 2.0], requires_grad=True)
+    loss = (p * p).sum()
+    loss.backward(retain_graph=True)
+    SGD([p], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+# ---- state dicts ----------------------------------------------------------------------
+
+def test_state_dict_numbers_parameters_in_group_order():
+    model, x, y = model_and_batch()
+    optimizer = SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.5}],
+                    lr=0.1, momentum=0.9)
+    train(model, optimizer, x, y, 1)
+    state = optimizer.state_dict()
+    assert [g["params"] for g in state["param_groups"]] == [[0], [1]]
+    assert state["param_groups"][1]["lr"] == 0.5
+    assert set(state["state"]) == {0, 1}
+    assert state["state"][0]["momentum_buffer"].shape == model.weight.shape
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: Adam(ps, lr=0.01, amsgrad=True),
+])
+def test_state_dict_round_trip_continues_the_same_run(make):
+    model, x, y = model_and_batch()
+    optimizer = make(model.parameters())
+    train(model, optimizer, x, y, 2)
+    twin = copy.deepcopy(model)
+    twin_optimizer = make(twin.parameters())
+    twin_optimizer.param_groups[0]["lr"] = 123.0  # replaced by the loaded value
+    twin_optimizer.load_state_dict(optimizer.state_dict())
+    assert twin_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+    train(model, optimizer, x, y, 3)
+    train(twin, twin_optimizer, x, y, 3)
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_loaded_state_is_a_copy_in_the_parameter_dtype():
+    p = tensor([1.0], requires_grad=True)
+    optimizer = SGD([p], lr=0.1, momentum=0.9)
+    p.grad = tensor([1.0])
+    optimizer.step()
+    q = tensor([1.0], dtype=float64, requires_grad=True)
+    other = SGD([q], lr=0.1, momentum=0.9)
+    other.load_state_dict(optimizer.state_dict())
+    loaded = other.state[q]["momentum_buffer"]
+    assert loaded.dtype == q.dtype
+    assert loaded.data is not optimizer.state[p]["momentum_buffer"].data
+
+
+def test_load_state_dict_checks_the_groups():
+    a, b = zeros(1, requires_grad=True), zeros(1, requires_grad=True)
+    saved = SGD([a, b], lr=0.1).state_dict()
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(saved)
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        SGD([a], lr=0.1).load_state_dict(saved)
