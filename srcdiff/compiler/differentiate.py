@@ -333,6 +333,9 @@ class AdjointBuilder:
                                                  self.names.reserve(op.rule.fn.__name__))
             expansion = call_rule(fn_name, g, ans, operands, self.names)
         for stmt in expansion.prelude:
+            for inner in gast.walk(stmt):  # a rule's nested statements (if ...: raise)
+                if isinstance(inner, gast.stmt):
+                    inner.lineno = line
             self.emit(stmt, line)
         return [(a.id, c) for a, c in zip(operands, expansion.components, strict=True)
                 if c is not None and self.active(a)]
