@@ -1,0 +1,280 @@
+"""What the compiler refuses, and how: a CompileError naming the construct, the function,
+the user's ``file:line`` and what to do; runtime errors pointing at the user's line; a
+non-scalar result named by its shape; the user's inputs never modified."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import traceback
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+X = np.array([0.5, -1.0, 2.0])
+COUNTER = 0
+
+
+def line_of(fn, text: str) -> int:
+    """The file line number of the first line of ``fn`` containing ``text``."""
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+def with_try(x):
+    try:
+        y = np.log(x)
+    except ValueError:
+        y = x
+    return np.sum(y)
+
+
+def generator(x):
+    yield np.sum(x)
+
+
+async def coroutine(x):
+    return np.sum(x)
+
+
+def with_global(x):
+    global COUNTER
+    COUNTER = COUNTER + 1
+    return np.sum(x)
+
+
+def make_nonlocal():
+    calls = 0
+
+    def with_nonlocal(x):
+        nonlocal calls
+        calls = calls + 1
+        return np.sum(x)
+
+    return with_nonlocal
+
+
+def with_lambda(x):
+    square = lambda v: v * v  # noqa: E731
+    return np.sum(square(x))
+
+
+def with_comprehension(x):
+    parts = [v * 2.0 for v in x]
+    return parts[0]
+
+
+def with_generator_expression(x):
+    return sum(v * 2.0 for v in x)
+
+
+def with_builtin_max(x):
+    return max(x[0], x[1])
+
+
+def with_unknown_numpy(x):
+    return np.sum(np.arcsinh(x))
+
+
+def with_append(x):
+    out = []
+    out.append(x * 2.0)
+    return np.sum(out[0])
+
+
+def with_class(x):
+    class Local:
+        pass
+
+    return np.sum(x)
+
+
+def with_with(x):
+    with open(__file__):
+        y = x * 2.0
+    return np.sum(y)
+
+
+CASES = [
+    (with_try, "try:", "try statement", "move the try"),
+    (generator, "yield", "yield", "return a value"),
+    (with_global, "global COUNTER", "global statement", "pass the value in"),
+    (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
+    (with_lambda, "= lambda", "lambda", "def"),
+    (with_comprehension, "for v in x]", "list comprehension", "for loop"),
+    (with_generator_expression, "for v in x)", "generator expression", "for loop"),
+    (with_builtin_max, "return max(", "no derivative rule for max", "sd.register_vjp"),
+    (with_unknown_numpy, "np.arcsinh", "no derivative rule for np.arcsinh", "register_vjp"),
+    (with_append, "out.append", "in-place method call .append()", "build a new value"),
+    (with_class, "class Local", "class definition", "module level"),
+    (with_with, "with open", "with statement", "move it out"),
+]
+
+
+@pytest.mark.parametrize("fn, marker, what, hint", CASES, ids=[c[0].__name__ for c in CASES])
+def test_unsupported_code_is_a_compile_error_at_the_users_line(fn, marker, what, hint):
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn)(X.copy())
+    err = info.value
+    line = line_of(fn, marker)
+    message = str(err)
+    assert what in message
+    assert f"{__file__}:{line}" in message
+    assert fn.__name__ in message
+    assert hint in err.hint and err.hint in message
+    assert err.filename == __file__ and err.lineno == line
+
+
+def test_async_functions_are_refused():
+    with pytest.raises(sd.CompileError, match="async") as info:
+        sd.grad(coroutine)(X)
+    assert info.value.lineno == line_of(coroutine, "async def")
+    assert __file__ in str(info.value)
+
+
+def test_a_compile_error_quotes_the_users_statement():
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(with_builtin_max)(X)
+    assert "`return max(x[0], x[1])`" in str(info.value)
+
+
+# ---- errors while generated code runs ------------------------------------------------------
+
+
+def bad_shapes(w, x):
+    h = np.tanh(x @ w)
+    return np.sum(h)
+
+
+def bad_norm(x):
+    n = np.linalg.norm(x, ord=1)
+    return n * 2.0
+
+
+def _frames(exc: BaseException) -> list[tuple[str, int, str]]:
+    return [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def test_an_error_in_the_primal_points_at_the_users_file_and_line():
+    with pytest.raises(ValueError) as info:
+        sd.grad(bad_shapes)(np.ones(3), np.ones((2, 4)))
+    frames = _frames(info.value)
+    assert (__file__, line_of(bad_shapes, "x @ w"), "bad_shapes_primal") in frames
+
+
+def test_an_error_in_the_adjoint_points_at_the_users_file_and_line():
+    with pytest.raises(NotImplementedError, match="norm") as info:
+        sd.grad(bad_norm)(X)
+    frames = _frames(info.value)
+    assert (__file__, line_of(bad_norm, "np.linalg.norm"), "bad_norm_adjoint") in frames
+
+
+# ---- results that are not scalars ------------------------------------------------------------
+
+
+def vector_result(x):
+    return x * 2.0
+
+
+def matrix_result(x):
+    return np.outer(x, x)
+
+
+def tuple_result(x):
+    return np.sum(x), np.sum(x * x)
+
+
+def test_a_vector_result_is_a_value_error_naming_its_shape():
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        sd.grad(vector_result)(X)
+
+
+def test_a_matrix_result_is_a_value_error_naming_its_shape():
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        sd.grad(matrix_result)(X)
+
+
+def test_a_tuple_result_is_refused():
+    with pytest.raises(TypeError, match="scalar"):
+        sd.grad(tuple_result)(X)
+
+
+def test_a_one_element_array_result_is_a_scalar():
+    g = sd.grad(lambda_free_sum)
+    assert np.array_equal(g(X), np.ones(3))
+
+
+def lambda_free_sum(x):
+    return np.sum(x, keepdims=True)
+
+
+def test_source_before_any_call_is_a_runtime_error():
+    with pytest.raises(RuntimeError, match="call it first"):
+        sd.source(sd.grad(vector_result))
+
+
+def test_differentiating_an_integer_argument_is_a_type_error():
+    with pytest.raises(TypeError, match="integer"):
+        sd.grad(bad_shapes, wrt=0)(np.arange(3), np.ones((2, 3)))
+
+
+# ---- the user's inputs are never modified ----------------------------------------------------
+
+
+def writes_into_argument(x):
+    x[0] = 5.0
+    x[1:] += 1.0
+    return np.sum(x * x)
+
+
+def augments_argument(x, y):
+    x += y
+    x *= 2.0
+    return np.sum(x)
+
+
+def writes_into_containers(params, xs):
+    w = params["w"]
+    w[0] = 0.0
+    params["b"] = params["b"] * 2.0
+    xs[0] = xs[0] * 3.0
+    first = xs[1]
+    first[0] = 1.0
+    return np.sum(w) + np.sum(params["b"]) + np.sum(xs[0]) + np.sum(first)
+
+
+def loop_writes(x):
+    for i in range(3):
+        x[i] = x[i] * x[i]
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("fn, args, wrt", [
+    (writes_into_argument, (X,), 0),
+    (augments_argument, (X, X * 2.0), (0, 1)),
+    (writes_into_containers, ({"w": X, "b": X * 2.0}, [X * 3.0, X * 4.0]), (0, 1)),
+    (loop_writes, (X,), 0),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_taking_a_gradient_never_modifies_the_inputs(fn, args, wrt):
+    args = copy.deepcopy(args)
+    before = copy.deepcopy(args)
+    sd.grad(fn, wrt=wrt)(*args)
+    sd.value_and_grad(fn, wrt=wrt)(*args)
+    for a, b in zip(args, before, strict=True):
+        if isinstance(a, dict):
+            assert list(a) == list(b)
+            for k in a:
+                assert np.array_equal(a[k], b[k]), k
+        elif isinstance(a, list):
+            for u, v in zip(a, b, strict=True):
+                assert np.array_equal(u, v)
+        else:
+            assert np.array_equal(a, b)
+
+
+def test_writes_into_an_argument_are_differentiated_as_writes_into_a_copy():
+    g = sd.grad(writes_into_argument)(X.copy())
+    # d/dx sum(h * h) with h = [5, x1 + 1, x2 + 1]
+    assert np.allclose(g, [0.0, 2 * (X[1] + 1.0), 2 * (X[2] + 1.0)])
