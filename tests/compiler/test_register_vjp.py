@@ -1,0 +1,137 @@
+"""``sd.register_vjp``: a custom reverse rule is used wherever its function is called,
+shows up in the generated source, and registering again replaces it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.rules import registry
+
+
+def cube(x):
+    return x ** 3
+
+
+def clipped_identity(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def uses_cube(x):
+    return np.sum(cube(x) * 2.0)
+
+
+def uses_cube_in_loop(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(cube(x * (i + 1.0)))
+    return s
+
+
+def uses_two_arguments(x, lo):
+    return np.sum(clipped_identity(x, lo, 1.0))
+
+
+def uses_numpy_function(x):
+    return np.sum(np.arcsinh(x) * x)
+
+
+def helper_calling_cube(v):
+    return np.sum(cube(v))
+
+
+def through_helper(x):
+    return helper_calling_cube(x) + helper_calling_cube(x * 2.0)
+
+
+X = np.array([0.5, -1.0, 2.0])
+
+
+@pytest.fixture
+def rules():
+    """Restore the registry after the test (rules registered for NumPy functions would
+    otherwise outlive it)."""
+    saved = dict(registry._RULES)
+    yield
+    registry._RULES.clear()
+    registry._RULES.update(saved)
+    registry._VERSION[0] += 1
+
+
+def test_a_custom_rule_is_used_and_shows_in_the_source(rules):
+    @sd.register_vjp(cube)
+    def cube_vjp(g, result, x):
+        return g * 3.0 * x * x
+
+    g = sd.grad(uses_cube)
+    assert np.allclose(g(X), 6.0 * X * X)
+    text = sd.source(g)
+    assert "cube_vjp(" in text
+    compile(text, "<source>", "exec")
+
+
+def test_the_rule_is_what_gives_the_gradient(rules):
+    @sd.register_vjp(cube)
+    def cube_vjp(g, result, x):
+        return g * 0.0 + 7.0
+
+    assert np.allclose(sd.grad(uses_cube)(X), 7.0)  # g * 0 + 7, whatever g is
+
+
+def test_registering_again_replaces_the_rule(rules):
+    @sd.register_vjp(cube)
+    def first_rule(g, result, x):
+        return g * 1.0
+
+    g = sd.grad(uses_cube)
+    assert np.allclose(g(X), 2.0)
+    assert "first_rule(" in sd.source(g)
+
+    @sd.register_vjp(cube)
+    def second_rule(g, result, x):
+        return g * 3.0 * x * x
+
+    assert np.allclose(g(X), 6.0 * X * X)
+    text = sd.source(g)
+    assert "second_rule(" in text and "first_rule" not in text
+
+
+def test_a_custom_rule_is_used_inside_loops_and_called_functions(rules):
+    @sd.register_vjp(cube)
+    def cube_vjp(g, result, x):
+        return g * 3.0 * x * x
+
+    expected = sum(3.0 * (i + 1.0) ** 3 * X * X for i in range(3))
+    assert np.allclose(sd.grad(uses_cube_in_loop)(X), expected)
+    assert np.allclose(sd.grad(through_helper)(X), 3 * X * X + 24 * X * X)
+
+
+def test_a_rule_with_several_arguments_returns_a_tuple_with_none(rules):
+    @sd.register_vjp(clipped_identity)
+    def clip_vjp(g, result, x, lo, hi):
+        inside = (x >= lo) & (x <= hi)
+        return g * inside, np.sum(g * (x < lo)), None
+
+    dx, dlo = sd.grad(uses_two_arguments, wrt=(0, 1))(X, 0.0)
+    assert np.allclose(dx, [1.0, 0.0, 0.0]) and dlo == 1.0
+
+
+def test_a_numpy_function_without_a_rule_gets_one(rules):
+    with pytest.raises(sd.CompileError, match="np.arcsinh"):
+        sd.grad(uses_numpy_function)(X)
+
+    @sd.register_vjp(np.arcsinh)
+    def arcsinh_vjp(g, result, x):
+        return g / np.sqrt(1.0 + x * x)
+
+    g = sd.grad(uses_numpy_function)
+    assert np.allclose(g(X), np.arcsinh(X) + X / np.sqrt(1.0 + X * X))
+    assert "arcsinh_vjp(" in sd.source(g)
+
+
+def test_register_vjp_returns_the_rule_unchanged(rules):
+    def cube_vjp(g, result, x):
+        return g * 3.0 * x * x
+
+    assert sd.register_vjp(cube)(cube_vjp) is cube_vjp
