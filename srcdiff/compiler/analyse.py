@@ -19,7 +19,6 @@ from typing import Any
 import gast
 
 from .. import runtime as rt_module
-from ..runtime import tensor_methods
 from ..rules import registry
 from .normalize import const, local_names, name, walk_statements
 from .parse import Parsed
@@ -57,7 +56,6 @@ class Op:
     callee: gast.expr | None = None
     keywords: list[gast.keyword] = field(default_factory=list)
     saves: tuple[str, ...] = ()
-    rewrite: gast.Call | None = None
     flagged: bool = False  # the primal records a flag for it in the path
 
     def operand_names(self) -> list[str]:
@@ -220,22 +218,9 @@ class Analyser:
         kind, obj = self.resolve(call.func)
         if kind == "object" and obj is rt_module.unwrap:
             return Op("unwrap", operands=args)
-        if kind == "object" and self.tensor and tensor_function(obj) is not None:
-            obj = tensor_function(obj)
-            op = self.rule_op(registry.lookup(obj), obj, args, call.keywords, stmt)
-            op.rewrite = method_call(obj.__name__, args, call.keywords)
-            return op
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
-            if self.is_active(owner) and self.tensor and attr in tensor_methods.METHODS:
-                prim = tensor_methods.METHODS[attr]
-                if registry.is_nondiff(prim):
-                    return Op("passive")
-                op = self.primitive(prim, [owner] + args, call.keywords, stmt,
-                                    f"method .{attr}()")
-                op.rewrite = method_call(attr, [owner] + args, call.keywords)
-                return op
             if self.is_active(owner):
                 return self.primitive(f"ndarray.{attr}", [owner] + args,
                                       call.keywords, stmt, f"method .{attr}()")
@@ -300,14 +285,52 @@ class Analyser:
                   primitive=prim)
 
     # --- activity --------------------------------------------------------------------
+    def tensor_sources(self, statements: list[gast.stmt]) -> set[str]:
+        """Names that may hold Tensors coming from outside compiled code: parameters,
+        globals, attributes (``self.weight``), items of containers of them, and results
+        of calls that are not compiled (``sd.randn``, ``next(it)``)."""
+        sources = set(params_of(self.fn)) | {
+            n.id for s in statements for n in gast.walk(s)
+            if isinstance(n, gast.Name) and n.id not in self.locals}
+        changed = True
+        while changed:
+            changed = False
+            for s in statements:
+                if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+                    continue
+                target, v = s.targets[0].id, s.value
+                if target in sources:
+                    continue
+                if isinstance(v, gast.Name):
+                    found = v.id in sources
+                elif isinstance(v, gast.Attribute):
+                    found = not registry.is_nondiff(f"ndarray.{v.attr}") and v.attr != "T"
+                elif isinstance(v, gast.Subscript):
+                    found = isinstance(v.value, gast.Name) and v.value.id in sources
+                elif isinstance(v, gast.Call):
+                    kind, obj = self.resolve(v.func)
+                    found = kind != "object" or (
+                        registry.lookup(obj) is None and obj is not rt_module.unwrap and
+                        not (registry.is_nondiff(obj) and
+                             getattr(obj, "__module__", "") != "srcdiff.creation"))
+                else:
+                    found = False
+                if found:
+                    sources.add(target)
+                    changed = True
+        return sources
+
     def run(self) -> None:
         statements = list(walk_statements(self.fn.body))
+        sources = self.tensor_sources(statements) if self.tensor else set()
         changed = True
         while changed:
             changed = False
             for stmt in statements:
                 op = self.classify(stmt)
-                if op.kind == "unwrap" and op.target not in self.active:
+                if op.kind == "unwrap" and op.target not in self.active and \
+                        isinstance(op.operands[0], gast.Name) and \
+                        op.operands[0].id in sources | self.active:
                     self.active.add(op.target)
                     changed = True
                 if op.kind in DIFFERENTIATING + ("rule",) and op.target and \
@@ -327,29 +350,6 @@ class Analyser:
             op.saves = saves_of(op, self.active)
             op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
-
-
-def method_call(attr: str, args: list[gast.expr], keywords: list[gast.keyword]) -> gast.Call:
-    """``rt.tensor_methods.<attr>(args...)``: what compiled code calls for a Tensor method."""
-    func = gast.Attribute(value=gast.Attribute(value=name("rt"), attr="tensor_methods",
-                                               ctx=gast.Load()), attr=attr, ctx=gast.Load())
-    return gast.Call(func=func, args=list(args), keywords=list(keywords))
-
-
-@cache
-def _tensor_functions() -> tuple:
-    from .. import functions
-
-    return tuple((getattr(functions, n), m) for n, m in tensor_methods.METHODS.items()
-                 if isinstance(getattr(functions, n, None), types.FunctionType))
-
-
-def tensor_function(obj: Any) -> Any:
-    """The array version of ``sd.exp``, ``sd.sum``, ... for compiled code (else None)."""
-    for fn, method in _tensor_functions():
-        if obj is fn:
-            return method
-    return None
 
 
 def index_value(e: gast.expr) -> gast.expr:

@@ -217,7 +217,8 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan
             saves[sid] = tuple(index_of[n] for n in stmt.op.saves)
     captured = {value_names[k]: f"grad_{value_names[k]}" for k in wanted if k >= n_inputs}
     wrt = [value_names[k] for k in wanted if k < n_inputs]
-    builder = _EagerAdjoint(analysis, primal, names, wrt, {}, {}, captured=captured)
+    rule_names: dict[Any, str] = {}
+    builder = _EagerAdjoint(analysis, primal, names, wrt, {}, rule_names, captured=captured)
     tree = builder.build("backward", ())
     results = {value_names[k]: r for k, r in zip([k for k in wanted if k < n_inputs],
                                                  tree.body[-1].value.elts, strict=True)}
@@ -228,6 +229,7 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan
                                          "import numpy as xp",
                                          "from srcdiff import runtime as rt"], label=None)
     namespace = {"rt": rt_module, "xp": np, "np": np}
+    namespace.update({fn_name: fn for fn, fn_name in rule_names.items()})
     exec(compile(text, "<srcdiff backward>", "exec"), namespace)
     return Plan(namespace["backward"], text, saves, n_values)
 

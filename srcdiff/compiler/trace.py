@@ -157,8 +157,6 @@ class PrimalBuilder:
             return [at(assign(op.target, value), line),
                     self.save(frame, s.sid, (op.operands[0].id,), line)]
         out = [s]
-        if op.kind == "rule" and op.rewrite is not None:
-            out = [at(assign(op.target, op.rewrite), line)]
         if op.kind == "rule" and op.primitive is rt_module.setitem:
             call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]

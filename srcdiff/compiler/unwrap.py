@@ -131,20 +131,49 @@ class Unwrapper:
             value.value = fix(value.value)
         elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
             value.value = fix(value.value)
+        elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
+            s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
         elif isinstance(value, gast.Call) and not is_unwrap(value):
             self.call(value, fix)
 
     def call(self, call: gast.Call, fix: Any) -> None:
+        """Unwrap the operands of a call; a Tensor method (``h.sum(dim=1)``) or a srcdiff
+        function (``sd.exp(h)``) becomes a call of its array version
+        (``rt.tensor_methods.sum(h, dim=1)``)."""
         func = call.func
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                func.value.id in self.locals:
-            if func.attr in tensor_methods.METHODS or func.attr == "backward":
-                func.value = fix(func.value)
+        method = isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+            and not self.is_module(func.value)
+        if method and func.attr in tensor_methods.METHODS:
+            call.func = array_version(func.attr)
+            call.args = [func.value] + call.args
+        elif method and func.attr == "backward":
+            func.value = fix(func.value)
+        elif not method and self.array_function(func) is not None:
+            call.func = array_version(self.array_function(func))
         elif self.passes_tensors(call):
             return
         call.args = [fix(a) for a in call.args]
         for k in call.keywords:
             k.value = fix(k.value)
+
+    def is_module(self, e: gast.Name) -> bool:
+        found, obj = self.resolve(e)
+        return found and isinstance(obj, types.ModuleType)
+
+    def array_function(self, func: gast.expr) -> str | None:
+        """The name of the array version of a srcdiff function (``sd.exp``), if any."""
+        found, obj = self.resolve(func)
+        name_ = getattr(obj, "__name__", None)
+        if found and getattr(obj, "__module__", "") in ("srcdiff.functions", "srcdiff.creation") \
+                and isinstance(obj, types.FunctionType) and name_ in tensor_methods.FUNCTIONS:
+            return name_
+        return None
+
+
+def array_version(attr: str) -> gast.Attribute:
+    """``rt.tensor_methods.<attr>``."""
+    module = gast.Attribute(value=name("rt"), attr="tensor_methods", ctx=gast.Load())
+    return gast.Attribute(value=module, attr=attr, ctx=gast.Load())
 
 
 def assigned_names(s: gast.stmt) -> list[str]:

@@ -45,7 +45,7 @@ def clamp(g, ans, x, min=None, max=None):
             None, None)
 
 
-@vjp(tm.view)
+@vjp(tm.view, tm.reshape)
 def view(g, ans, x, *shape):
     return rt.reshape_like(g, x)
 
@@ -86,4 +86,30 @@ for _method, _rule in ((tm.exp, numpy_math.exp), (tm.log, numpy_math.log),
                        (tm.mm, arithmetic.matmul)):
     vjp(_method)(_rule)
 
-nondiff(tm.long, tm.detach, tm.numpy, tm.size, tm.numel, tm.dim)
+@vjp(tm.softmax)
+def softmax(g, ans, x, dim):
+    return ans * (g - (g * ans).sum(axis=dim, keepdims=True)), None
+
+
+@vjp(tm.log_softmax)
+def log_softmax(g, ans, x, dim):
+    return g - xp.exp(ans) * g.sum(axis=dim, keepdims=True), None
+
+
+@vjp(tm.masked_fill)
+def masked_fill(g, ans, x, mask, value):
+    return g * ~mask, None, rt.unbroadcast((g * mask).sum(), value)
+
+
+@vjp(tm.cat)
+def cat(g, ans, tensors, dim=0):
+    return rt.split_like(g, tensors, dim), None
+
+
+@vjp(tm.stack)
+def stack(g, ans, tensors, dim=0):
+    return rt.unstack(g, tensors, dim), None
+
+
+nondiff(tm.data, tm.device, tm.long, tm.detach, tm.numpy, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin,
+        tm.is_floating_point)

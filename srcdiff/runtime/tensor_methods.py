@@ -219,7 +219,85 @@ div = _binary("div", np.divide)
 matmul = _binary("matmul", np.matmul)
 mm = _binary("mm", np.matmul)
 
+def softmax(x: Any, dim: int) -> Any:
+    if not _is_array(x):
+        return x.softmax(dim)
+    xp = array_module(x)
+    e = xp.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def log_softmax(x: Any, dim: int) -> Any:
+    if not _is_array(x):
+        return x.log_softmax(dim)
+    xp = array_module(x)
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+def masked_fill(x: Any, mask: Any, value: Any) -> Any:
+    if not _is_array(x):
+        return x.masked_fill(mask, value)
+    return array_module(x).where(mask, value, x).astype(x.dtype, copy=False)
+
+
+def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    if not _is_array(x):
+        return x.argmax(dim, keepdim) if dim is not None else x.argmax()
+    return x.argmax(axis=dim, keepdims=keepdim) if dim is not None else x.argmax()
+
+
+def argmin(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    if not _is_array(x):
+        return x.argmin(dim, keepdim) if dim is not None else x.argmin()
+    return x.argmin(axis=dim, keepdims=keepdim) if dim is not None else x.argmin()
+
+
+def is_floating_point(x: Any) -> bool:
+    return x.dtype.kind == "f" if _is_array(x) else x.is_floating_point()
+
+
+def reshape(x: Any, *shape: Any) -> Any:
+    if not _is_array(x):
+        return x.reshape(*shape)
+    return x.reshape(*shape)
+
+
+def cat(tensors: Any, dim: int = 0) -> Any:
+    return array_module(*tensors).concatenate(list(tensors), axis=dim)
+
+
+def stack(tensors: Any, dim: int = 0) -> Any:
+    return array_module(*tensors).stack(list(tensors), axis=dim)
+
+
+def data(x: Any) -> Any:
+    """``x.data``: an array is its own data."""
+    return x if _is_array(x) else x.data
+
+
+def device(x: Any) -> Any:
+    """``x.device``: where an array lives."""
+    if not _is_array(x):
+        return x.device
+    from .. import cuda
+
+    return cuda.of_array(x)
+
+
+maximum = np.maximum
+minimum = np.minimum
+where = np.where
+zeros_like = np.zeros_like
+ones_like = np.ones_like
+
 METHODS = {name: globals()[name] for name in (
     "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
-    "view transpose permute unsqueeze squeeze flatten float double long to detach numpy "
-    "size numel dim add sub mul div matmul mm").split()}
+    "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
+    "numpy size numel dim add sub mul div matmul mm softmax log_softmax masked_fill argmax "
+    "argmin is_floating_point").split()}
+ATTRIBUTES = {name: globals()[name] for name in ("data", "device")}
+FUNCTIONS = {name: globals()[name] for name in (
+    "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
+    "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
+    "argmin maximum minimum where cat stack zeros_like ones_like").split()}

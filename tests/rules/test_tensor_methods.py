@@ -38,6 +38,13 @@ SPECS = [
     *[Spec(m, (R((3, 4)), R((4,)))) for m in (tm.add, tm.sub, tm.mul)],
     Spec(tm.div, (R((3, 4)), R((4,), 0.5, 2.0))),
     *[Spec(m, (R((3, 4)), R((4, 2)))) for m in (tm.matmul, tm.mm)],
+    Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
+    *[Spec(m, (R((3, 4)), dim), wrt=(0,)) for m in (tm.softmax, tm.log_softmax)
+      for dim in (0, 1, -1)],
+    Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), wrt=(0,)),
+    Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), label="value"),
+    *[Spec(m, ([R((2, 3)), R((2, 3))],), {"dim": dim}) for m in (tm.cat, tm.stack)
+      for dim in (0, 1)],
 ]
 
 

@@ -1,0 +1,113 @@
+"""Tensor programs run both eagerly and as compiled training steps.
+
+Each program takes the parameters (Tensors that require grad) and data tensors, computes
+a scalar loss with the Tensor API, and returns it. ``step`` wraps one in a function that
+calls ``backward()``, which is what ``@sd.differentiate`` compiles for Tensors.
+"""
+
+import numpy as np
+
+import srcdiff as sd
+from srcdiff import nn
+from srcdiff.nn import functional as F
+
+
+def linear_regression(p, x, y):
+    yhat = p["b"] + p["w"] * x
+    error = y - yhat
+    return (error ** 2).mean()
+
+
+def dynamic_branch(p, x, y):
+    """The seed tutorial's nonsense branch: ``if loss > 0`` adds a second loss."""
+    yhat = p["b"] + p["w"] * x
+    error = y - yhat
+    loss = (error ** 2).mean()
+    if loss > 0:
+        yhat2 = p["w"] * x
+        error2 = y - yhat2
+    loss = loss + error2.mean()
+    return loss
+
+
+def tensor_methods(p, x, y):
+    h = (x @ p["W"]).tanh()
+    h = h.sigmoid() * h.exp().clamp(max=3.0)
+    s = h.sum(dim=1, keepdim=True) / h.size(1)
+    return (s.view(-1) - y[:, 0]).pow(2).mean() + h.abs().max()
+
+
+def functions(p, x, y):
+    h = sd.relu(sd.matmul(x, p["W"])) + sd.maximum(x @ p["W"], sd.zeros_like(y[:, :1]))
+    return sd.mean(sd.log(1.0 + sd.exp(h))) + sd.sum(sd.tanh(h)) * 0.1
+
+
+def loop_with_branches(p, x, y):
+    h = x
+    for i in range(3):
+        h = (h @ p["W2"]).tanh()
+        if h.mean() > 0:
+            h = h * 0.5
+        else:
+            h = h - 0.1
+    return ((h - y) ** 2).sum()
+
+
+def indexing(p, x, y):
+    h = x @ p["W2"]
+    first = h[:, 0]
+    last = h[-1]
+    return (first ** 2).mean() + last.sum() + h[1:, 1:].mean()
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(3, 4)
+        self.out = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.out(F.tanh(self.hidden(x)))
+
+
+def module(p, x, y):
+    return nn.MSELoss()(p["mlp"](x), y[:, :1])
+
+
+def sequential_cross_entropy(p, x, y):
+    logits = p["seq"](x)
+    labels = sd.tensor(np.array([0, 1, 2, 1, 0]))
+    return F.cross_entropy(logits, labels) + F.log_softmax(logits, dim=1).mean() * 0.1
+
+
+PROGRAMS = [linear_regression, dynamic_branch, tensor_methods, functions, loop_with_branches,
+            indexing, module, sequential_cross_entropy]
+
+
+def parameters(seed: int = 0) -> dict:
+    """Float64 parameters for every program (Tensors and modules)."""
+    rng = np.random.default_rng(seed)
+
+    def leaf(*shape):
+        return sd.tensor(rng.normal(size=shape), dtype=sd.float64, requires_grad=True)
+
+    sd.manual_seed(seed)
+    mlp = MLP().double()
+    seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 3)).double()
+    return {"b": leaf(1), "w": leaf(1), "W": leaf(3, 4), "W2": leaf(3, 3), "mlp": mlp,
+            "seq": seq}
+
+
+def data(seed: int = 1) -> tuple:
+    rng = np.random.default_rng(seed)
+    x = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64)
+    y = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64)
+    return x, y
+
+
+def leaves(p: dict) -> dict:
+    """Every Tensor that requires grad, by name."""
+    out = {k: v for k, v in p.items() if isinstance(v, sd.Tensor)}
+    for k in ("mlp", "seq"):
+        out.update({f"{k}.{n}": t for n, t in p[k].named_parameters()})
+    return out

@@ -1,0 +1,139 @@
+"""A function that calls ``backward()`` on Tensors, decorated with ``@sd.differentiate``,
+runs compiled on arrays and gives the gradients eager code gives."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+from .programs import PROGRAMS, data, leaves, parameters
+
+
+def eager_grads(program):
+    p = parameters()
+    x, y = data()
+    loss = program(p, x, y)
+    loss.backward()
+    return loss.item(), {k: t.grad.numpy().copy() for k, t in leaves(p).items()
+                         if t.grad is not None}
+
+
+def compiled_grads(program):
+    p = parameters()
+    x, y = data()
+
+    @sd.differentiate
+    def step(x, y):
+        loss = program(p, x, y)
+        loss.backward()
+        return loss.item()
+
+    value = step(x, y)
+    return step, value, {k: t.grad.numpy().copy() for k, t in leaves(p).items()
+                         if t.grad is not None}
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.__name__ for p in PROGRAMS])
+def test_compiled_step_gives_the_eager_gradients(program):
+    value, expected = eager_grads(program)
+    step, got_value, got = compiled_grads(program)
+    assert got_value == pytest.approx(value, rel=1e-12)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-12,
+                                   err_msg=name)
+    source = sd.source(step)
+    assert "_backward(" in source and "rt.accumulate_grad" in source or "rt.call_vjp" in source
+    compile(source, "<generated>", "exec")
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.__name__ for p in PROGRAMS])
+def test_compiled_step_matches_finite_differences(program):
+    _, _, got = compiled_grads(program)
+    p = parameters()
+    x, y = data()
+    rng = np.random.default_rng(3)
+    tensors = leaves(p)
+    direction = {k: rng.normal(size=t.shape) for k, t in tensors.items() if k in got}
+    eps = 1e-6
+
+    def loss_at(sign):
+        with sd.no_grad():
+            for k, v in direction.items():
+                tensors[k].data += sign * eps * v
+            value = program(p, x, y).item()
+            for k, v in direction.items():
+                tensors[k].data -= sign * eps * v
+        return value
+
+    numeric = (loss_at(1) - loss_at(-1)) / (2 * eps)
+    analytic = sum(float(np.vdot(got[k], v)) for k, v in direction.items())
+    assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+def test_the_adjoint_follows_the_path_of_each_call():
+    p = parameters()
+    x, y = data()
+
+    @sd.differentiate
+    def step(x, y, shift):
+        loss = ((p["b"] + p["w"] * x - y) ** 2).mean()
+        if loss > shift:
+            loss = loss * 3.0
+        loss.backward()
+        return loss.item()
+
+    step(x, y, -1.0)
+    taken = sd.source(step)
+    step(x, y, 1e9)
+    not_taken = sd.source(step)
+    assert "# line" in taken and taken != not_taken
+    assert "loss * 3.0" in taken.split("_backward(")[1]
+    assert "loss * 3.0" not in not_taken.split("_backward(")[1]
+
+
+def test_no_grad_blocks_run_as_written_and_are_not_differentiated():
+    b = sd.tensor([0.5], dtype=sd.float64, requires_grad=True)
+    x = sd.tensor(np.linspace(0, 1, 5), dtype=sd.float64)
+
+    @sd.differentiate
+    def step(x):
+        loss = ((b * x) ** 2).sum()
+        loss.backward()
+        with sd.no_grad():
+            b.sub_(0.1 * b.grad)
+        return loss.item()
+
+    step(x)
+    expected_grad = 2 * 0.5 * (x.numpy() ** 2).sum()
+    np.testing.assert_allclose(b.grad.numpy(), [expected_grad])
+    np.testing.assert_allclose(b.detach().numpy(), [0.5 - 0.1 * expected_grad])
+    assert b.is_leaf and b.grad_fn is None
+
+
+def test_gradients_accumulate_over_calls_until_zeroed():
+    w = sd.tensor([2.0], dtype=sd.float64, requires_grad=True)
+
+    @sd.differentiate
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss.item()
+
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64)
+    step(x)
+    step(x)
+    np.testing.assert_allclose(w.grad.numpy(), [6.0])
+
+
+def test_backward_inside_a_loop_is_a_compile_error():
+    w = sd.tensor([2.0], requires_grad=True)
+
+    @sd.differentiate
+    def train(xs):
+        for x in xs:
+            loss = (w * x).sum()
+            loss.backward()
+
+    with pytest.raises(sd.CompileError, match="backward"):
+        train([sd.tensor([1.0])])
