@@ -7,6 +7,7 @@ its gradient's source (``sd.source`` shows it); ``Tensor``, ``nn``, ``optim`` an
 
 from . import cuda, data, nn, optim, rules  # noqa: F401  (rules registers the built-ins)
 from .api import differentiate, grad, register_vjp, source, value_and_grad
+from .autograd import Variable
 from .creation import (
     arange,
     as_tensor,
@@ -30,6 +31,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .cuda import device
 from .dtypes import (
     bool,
     double,
@@ -40,11 +42,13 @@ from .dtypes import (
     float64,
     half,
     int,
+    int8,
     int16,
     int32,
     int64,
     long,
     short,
+    uint8,
 )
 from .errors import CompileError
 from .functions import (
@@ -55,6 +59,8 @@ from .functions import (
     argmin,
     cat,
     clamp,
+    clip,
+    concat,
     cos,
     div,
     equal,
@@ -69,6 +75,7 @@ from .functions import (
     mean,
     min,
     minimum,
+    mm,
     mul,
     numel,
     pow,
@@ -87,13 +94,14 @@ from .functions import (
     unsqueeze,
     where,
 )
-from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .rules import creation as _creation_rules  # noqa: F401  (declares tensor makers non-differentiable)
-from .tensor import Tensor
+from .tensor import Size, Tensor
 from .viz import make_dot
 
 __all__ = [
-    "CompileError", "Tensor", "abs", "add", "allclose", "arange", "argmax", "argmin",
+    "CompileError", "Size", "Tensor", "Variable", "clip", "concat", "device", "int8", "mm",
+    "set_grad_enabled", "uint8", "abs", "add", "allclose", "arange", "argmax", "argmin",
     "as_tensor", "bool", "cat", "clamp", "cos", "cuda", "data", "differentiate", "div",
     "double", "dtype", "empty", "empty_like", "enable_grad", "equal", "exp", "eye", "flatten",
     "float", "float16", "float32", "float64", "from_numpy", "full", "full_like", "grad",

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from . import sd
+import srcdiff as sd
 
 RNG = np.random.default_rng(7)
 

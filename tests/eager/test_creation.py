@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from . import sd
+import srcdiff as sd
 
 
 @pytest.mark.parametrize("data, dtype", [

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff.tensor import Tensor
-
-from . import sd
 
 
 def test_inplace_on_a_leaf_that_requires_grad():

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from . import sd
+import srcdiff as sd
 
 
 def records() -> bool:

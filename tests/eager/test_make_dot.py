@@ -5,9 +5,8 @@ import shutil
 
 import pytest
 
+import srcdiff as sd
 from srcdiff import viz
-
-from . import sd
 
 
 def nodes(source):

@@ -6,7 +6,7 @@ import operator
 import numpy as np
 import pytest
 
-from . import sd
+import srcdiff as sd
 
 
 def arr(t):
