@@ -13,8 +13,6 @@ import numpy as np
 
 import srcdiff as sd
 from srcdiff import data, nn, optim
-from srcdiff.creation import from_numpy, manual_seed
-from srcdiff.grad_mode import no_grad
 
 EPOCHS = 20
 BATCH_SIZE = 64
@@ -35,8 +33,8 @@ def load(test_fraction=0.25, seed=0):
 
 
 def make_train_step(model, loss_fn, optimizer):
-    # TODO(srcdiff): decorate with @sd.differentiate once the compiler traces Module calls
-    # and Tensor.backward() inside a compiled function (see the final report).
+    # Compiled by srcdiff: loss.backward() runs the adjoint generated for this source.
+    @sd.differentiate
     def train_step(x, y):
         model.train()
         loss = loss_fn(model(x), y)
@@ -59,7 +57,7 @@ def progress(epoch, done, total, loss):
 
 def accuracy(model, x, y):
     model.eval()
-    with no_grad():
+    with sd.no_grad():
         predicted = model(x).argmax(dim=1)
     return float((predicted == y).float().mean())
 
@@ -92,8 +90,8 @@ def main(argv=None):
 
     x_train, y_train, x_test, y_test = load()
     print(f"{len(x_train)} training and {len(x_test)} test images of 8x8 pixels")
-    manual_seed(0)
-    train = data.TensorDataset(from_numpy(x_train), from_numpy(y_train))
+    sd.manual_seed(0)
+    train = data.TensorDataset(sd.from_numpy(x_train), sd.from_numpy(y_train))
     loader = data.DataLoader(train, batch_size=BATCH_SIZE, shuffle=True, drop_last=True)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 10))
     print(model)
@@ -106,16 +104,13 @@ def main(argv=None):
             losses.append(train_step(x, y))
             progress(epoch, i, len(loader), float(np.mean(losses[-len(loader):])))
 
-    test_accuracy = accuracy(model, from_numpy(x_test), from_numpy(y_test))
-    print(f"train accuracy {accuracy(model, from_numpy(x_train), from_numpy(y_train)):.4f}")
+    test_accuracy = accuracy(model, sd.from_numpy(x_test), sd.from_numpy(y_test))
+    print(f"train accuracy {accuracy(model, sd.from_numpy(x_train), sd.from_numpy(y_train)):.4f}")
     print(f"test accuracy {test_accuracy:.4f}")
     plot(losses, args.plot)
 
-    x, y = next(iter(loader))
-    loss = nn.CrossEntropyLoss()(model(x), y)
-    loss.backward()
-    print("\nThe start of the adjoint that loss.backward() runs for a batch:")
-    print("\n".join(sd.source(loss).splitlines()[:16]))
+    print("\nThe start of the source the last training step ran:")
+    print("\n".join(sd.source(train_step).splitlines()[:40]))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,6 @@ NumPy arrays, whose gradients agree with the tensors'.
 import numpy as np
 
 import srcdiff as sd
-from srcdiff.creation import from_numpy, manual_seed, randn
-from srcdiff.dtypes import float32
-from srcdiff.viz import make_dot
 
 TAKEN, NOT_TAKEN = 0.0, 1e9  # thresholds that the loss always / never exceeds
 
@@ -45,18 +42,18 @@ def banner(text):
 
 def main():
     x_train, y_train = training_data()
-    x_train_tensor = from_numpy(x_train).float()
-    y_train_tensor = from_numpy(y_train).float()
+    x_train_tensor = sd.from_numpy(x_train).float()
+    y_train_tensor = sd.from_numpy(y_train).float()
     compiled = sd.grad(nonsense, wrt=(0, 1))
 
     for label, threshold in (("branch taken", TAKEN), ("branch not taken", NOT_TAKEN)):
-        manual_seed(42)
-        b = randn(1, requires_grad=True, dtype=float32)
-        w = randn(1, requires_grad=True, dtype=float32)
+        sd.manual_seed(42)
+        b = sd.randn(1, requires_grad=True, dtype=sd.float)
+        w = sd.randn(1, requires_grad=True, dtype=sd.float)
         loss = nonsense(b, w, x_train_tensor, y_train_tensor, threshold)
 
-        banner(f"{label}: make_dot(loss).source")
-        print(make_dot(loss, params={"b": b, "w": w}).source)
+        banner(f"{label}: sd.make_dot(loss).source")
+        print(sd.make_dot(loss, params={"b": b, "w": w}).source)
 
         loss.backward()
         banner(f"{label}: the adjoint loss.backward() ran")

@@ -9,10 +9,7 @@ the 80 training points prints a and b (about 1.0235 and 1.9690 after 1000 epochs
 import numpy as np
 
 import srcdiff as sd
-from srcdiff import cuda, data, nn, optim
-from srcdiff.creation import from_numpy, manual_seed, randn
-from srcdiff.dtypes import float32
-from srcdiff.grad_mode import no_grad
+from srcdiff import data, nn, optim
 
 LR = 1e-1
 N_EPOCHS = 1000
@@ -54,15 +51,15 @@ def numpy_gradient_descent(x_train, y_train):
 
 def autograd_manual_updates(x_train_tensor, y_train_tensor):
     """Autograd computes the gradients; the update happens under no_grad."""
-    manual_seed(42)
-    a = randn(1, requires_grad=True, dtype=float32)
-    b = randn(1, requires_grad=True, dtype=float32)
+    sd.manual_seed(42)
+    a = sd.randn(1, requires_grad=True, dtype=sd.float)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float)
     for _ in range(N_EPOCHS):
         yhat = a + b * x_train_tensor
         error = y_train_tensor - yhat
         loss = (error ** 2).mean()
         loss.backward()
-        with no_grad():
+        with sd.no_grad():
             a -= LR * a.grad
             b -= LR * b.grad
         a.grad.zero_()
@@ -72,9 +69,9 @@ def autograd_manual_updates(x_train_tensor, y_train_tensor):
 
 def optimizer_and_loss(x_train_tensor, y_train_tensor):
     """optim.SGD updates the parameters, nn.MSELoss computes the loss."""
-    manual_seed(42)
-    a = randn(1, requires_grad=True, dtype=float32)
-    b = randn(1, requires_grad=True, dtype=float32)
+    sd.manual_seed(42)
+    a = sd.randn(1, requires_grad=True, dtype=sd.float)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float)
     loss_fn = nn.MSELoss(reduction="mean")
     optimizer = optim.SGD([a, b], lr=LR)
     for _ in range(N_EPOCHS):
@@ -90,8 +87,8 @@ class ManualLinearRegression(nn.Module):
     def __init__(self):
         super().__init__()
         # To make "a" and "b" real parameters of the model, we wrap them with nn.Parameter
-        self.a = nn.Parameter(randn(1, requires_grad=True, dtype=float32))
-        self.b = nn.Parameter(randn(1, requires_grad=True, dtype=float32))
+        self.a = nn.Parameter(sd.randn(1, requires_grad=True, dtype=sd.float))
+        self.b = nn.Parameter(sd.randn(1, requires_grad=True, dtype=sd.float))
 
     def forward(self, x):
         # Computes the outputs / predictions
@@ -111,8 +108,8 @@ class LayerLinearRegression(nn.Module):
 def make_train_step(model, loss_fn, optimizer):
     """A function performing one step of the training loop."""
 
-    # TODO(srcdiff): decorate with @sd.differentiate once the compiler traces Module calls
-    # and Tensor.backward() inside a compiled function (see the final report).
+    # Compiled by srcdiff: loss.backward() runs the adjoint generated for this source.
+    @sd.differentiate
     def train_step(x, y):
         # Sets model to TRAIN mode
         model.train()
@@ -137,15 +134,15 @@ def fit_model(model, x_train_tensor, y_train_tensor):
     optimizer = optim.SGD(model.parameters(), lr=LR)
     train_step = make_train_step(model, loss_fn, optimizer)
     losses = [train_step(x_train_tensor, y_train_tensor) for _ in range(N_EPOCHS)]
-    return losses
+    return losses, train_step
 
 
 def minibatches(x, y):
     """TensorDataset, random_split and DataLoader, with a validation loss per epoch."""
-    x_tensor = from_numpy(x).float()
-    y_tensor = from_numpy(y).float()
+    x_tensor = sd.from_numpy(x).float()
+    y_tensor = sd.from_numpy(y).float()
     dataset = data.TensorDataset(x_tensor, y_tensor)
-    manual_seed(42)
+    sd.manual_seed(42)
     train_dataset, val_dataset = data.random_split(dataset, [80, 20])
     train_loader = data.DataLoader(dataset=train_dataset, batch_size=16)
     val_loader = data.DataLoader(dataset=val_dataset, batch_size=20)
@@ -158,7 +155,7 @@ def minibatches(x, y):
     for _ in range(100):
         for x_batch, y_batch in train_loader:
             losses.append(train_step(x_batch, y_batch))
-        with no_grad():
+        with sd.no_grad():
             for x_val, y_val in val_loader:
                 model.eval()
                 yhat = model(x_val)
@@ -176,9 +173,9 @@ def main():
     a, b = numpy_gradient_descent(x_train, y_train)
     show("numpy, gradients by hand:", a[0], b[0])
 
-    device = "cuda" if cuda.is_available() else "cpu"
-    x_train_tensor = from_numpy(x_train).float().to(device)
-    y_train_tensor = from_numpy(y_train).float().to(device)
+    device = "cuda" if sd.cuda.is_available() else "cpu"
+    x_train_tensor = sd.from_numpy(x_train).float().to(device)
+    y_train_tensor = sd.from_numpy(y_train).float().to(device)
     print(type(x_train), type(x_train_tensor), x_train_tensor.type())
 
     a, b, loss = autograd_manual_updates(x_train_tensor, y_train_tensor)
@@ -190,21 +187,23 @@ def main():
     a, b = optimizer_and_loss(x_train_tensor, y_train_tensor)
     show("optim.SGD and nn.MSELoss:", a, b)
 
-    manual_seed(42)
+    sd.manual_seed(42)
     model = ManualLinearRegression().to(device)
     print(model.state_dict())
-    fit_model(model, x_train_tensor, y_train_tensor)
+    _, train_step = fit_model(model, x_train_tensor, y_train_tensor)
     print(model.state_dict())
     show("ManualLinearRegression(nn.Module):", model.a, model.b)
+    print("\nThe source the last train_step ran (primal and adjoint, and what they called):")
+    print(sd.source(train_step))
 
-    manual_seed(42)
+    sd.manual_seed(42)
     model = LayerLinearRegression().to(device)
     fit_model(model, x_train_tensor, y_train_tensor)
     show("nn.Linear inside a Module:", model.linear.bias, model.linear.weight)
 
-    manual_seed(42)
+    sd.manual_seed(42)
     model = nn.Sequential(nn.Linear(1, 1)).to(device)
-    losses = fit_model(model, x_train_tensor, y_train_tensor)
+    losses, _ = fit_model(model, x_train_tensor, y_train_tensor)
     print(model)
     show("nn.Sequential, make_train_step:", model[0].bias, model[0].weight)
     print(f"{'':<34} training loss {losses[0]:.4f} -> {losses[-1]:.4f}")

@@ -52,7 +52,9 @@ def test_linear_regression_fits_match_least_squares():
     assert abs(float(fits[-1][1]) - a_all) < 0.05 and abs(float(fits[-1][2]) - b_all) < 0.05
     assert "srcdiff.FloatTensor" in out
     assert "OrderedDict([('a', tensor([1.0235])), ('b', tensor([1.9690]))])" in out
-    assert "def backward(_saved, d_result):" in out
+    assert "def backward(_saved, d_result):" in out  # the eager loss.backward()
+    assert "def train_step_primal(" in out  # the compiled training step
+    assert "# called: ManualLinearRegression.forward" in out
 
 
 def test_dynamic_graph_shows_both_paths():
@@ -75,5 +77,6 @@ def test_digits_mlp_reaches_95_percent(tmp_path):
     accuracy = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
     assert accuracy >= 0.95
     assert "epoch 20/20 [" + "#" * 30 + "]" in out
+    assert "def train_step_primal(" in out
     if importlib.util.find_spec("matplotlib") is not None:
         assert plot.stat().st_size > 0

@@ -83,7 +83,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = rand(*input.shape, dtype=input.dtype, device=input.device).data >= p
+    keep = rand(input.shape, dtype=input.dtype, device=input.device).data >= p
     return input * (keep.astype(input.data.dtype) / (1.0 - p))
 
 
