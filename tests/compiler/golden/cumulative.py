@@ -1,0 +1,72 @@
+# srcdiff: gradient of cumulative (tests/compiler/golden_functions.py:66) with respect to x
+# path: straight line
+import numpy as xp
+from srcdiff import runtime as rt
+import numpy as np
+
+
+def cumulative_primal(_saved, _path, /, x):
+    # line 67: h = np.zeros(len(x))
+    t1 = len(x)
+    h = np.zeros(t1)
+    # line 68: run = 0.0
+    run = 0.0
+    # line 69: for i in range(len(x)):
+    t2 = len(x)
+    _saved[1] = (h, run, x)
+    _loop2 = []
+    _saved[2] = _loop2
+    for i in range(t2):
+        _s1 = {}
+        _loop2.append(_s1)
+        # line 70: run = run * 0.9 + x[i]
+        t3 = run * 0.9
+        _s1[3] = run
+        t4 = x[i]
+        _s1[4] = (x, i)
+        run = t3 + t4
+        _s1[5] = (t3, t4)
+        # line 71: h[i] += run
+        t5 = h[i]
+        _s1[6] = (h, i)
+        t6 = t5 + run
+        _s1[7] = (t5, run)
+        h = rt.setitem(h, i, t6)
+        _s1[8] = (i, t6)
+    # line 72: return np.sum(h * h)
+    t7 = h * h
+    _saved[9] = h
+    t8 = np.sum(t7)
+    _saved[10] = t7
+    return t8
+
+
+def cumulative_adjoint(_saved, d_result):
+    # line 72: return np.sum(h * h)
+    t7 = _saved[10]
+    d_t7 = rt.unreduce(d_result, t7, None, False)
+    h = _saved[9]
+    d_h = rt.unbroadcast(d_t7 * h, h)
+    d_h = d_h + rt.unbroadcast(d_t7 * h, h)
+    # line 69: for i in range(len(x)):
+    h, run, x = _saved[1]
+    d_run = rt.zeros_like(run)
+    d_x = rt.zeros_like(x)
+    for _s1 in reversed(_saved[2]):
+        # line 71: h[i] += run
+        i, t6 = _s1[8]
+        d_x1, d_value1 = rt.setitem_grads(d_h, i, t6)
+        t5, run = _s1[7]
+        d_t5 = rt.unbroadcast(d_value1, t5)
+        d_run = d_run + rt.unbroadcast(d_value1, run)
+        h, i = _s1[6]
+        d_h = d_x1 + rt.index_grad(h, i, d_t5)
+        # line 70: run = run * 0.9 + x[i]
+        t3, t4 = _s1[5]
+        d_t3 = rt.unbroadcast(d_run, t3)
+        d_t4 = rt.unbroadcast(d_run, t4)
+        x, i = _s1[4]
+        d_x = rt.index_add(d_x, i, d_t4)
+        run = _s1[3]
+        d_run = d_t3 * 0.9
+    return (d_x,)
