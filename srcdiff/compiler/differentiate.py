@@ -354,6 +354,8 @@ class AdjointBuilder:
                           s.lineno)
 
     def loop(self, item: Item, frame: Frame) -> None:
+        if not item.variants:
+            return  # a loop whose iterations record their paths, run zero times
         s = item.stmt
         info = s.loop
         line = s.lineno

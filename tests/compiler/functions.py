@@ -1427,3 +1427,12 @@ def overwrite_in_taken_branch_only(x):
     if x[0] > 0:
         s = np.ones(4)
     return np.sum(s * x)
+
+
+@case(A(3), Fixed(0))
+def for_zero_iterations_branching(x, n):
+    s = np.sum(x)
+    for i in range(n):
+        if x[i] > 0:
+            s = s * x[i]
+    return s * s
