@@ -111,6 +111,14 @@ def test_cross_entropy_of_one_sample_and_of_extra_dimensions():
                        -picked.mean())
 
 
+def test_nll_loss_picks_the_target_log_probabilities():
+    log_p, labels = log_softmax_np(RNG.normal(size=(4, 3)), 1), np.array([2, 0, 1, 1])
+    expected = -log_p[np.arange(4), labels]
+    got = F.nll_loss(tensor(log_p), tensor(labels), reduction="none")
+    assert np.allclose(got.numpy(), expected)
+    check_grads(lambda x: F.nll_loss(x, tensor(labels)), log_p)
+
+
 def test_cross_entropy_ignore_index_counts_for_nothing():
     logits, labels = RNG.normal(size=(4, 3)), np.array([0, -100, 2, 1])
     kept = labels != -100

@@ -257,12 +257,14 @@ def test_load_state_dict_shape_mismatch_is_an_error_even_when_not_strict():
         pair.load_state_dict({"a": zeros(1), "b": zeros(2)}, strict=False)
 
 
-def test_deepcopy_of_a_model_is_independent():
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_copies_of_a_model_are_independent(clone):
     net = Net()
-    twin = copy.deepcopy(net)
+    twin = clone(net)
+    assert repr(twin) == repr(net) and type(twin.head.weight) is nn.Parameter
+    assert np.array_equal(twin.head.weight.data, net.head.weight.data)
     twin.head.weight.data[...] = 0.0
     assert not np.all(net.head.weight.data == 0.0)
-    assert type(twin.head.weight) is nn.Parameter
 
 
 # ---- modes, devices, gradients --------------------------------------------------------
