@@ -50,8 +50,9 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def softplus(input: Tensor) -> Tensor:
-    """log(1 + exp(x)), computed as logaddexp(0, x): no overflow, and its gradient is
-    sigmoid(x) everywhere (also at 0, where max(x, 0) + log1p(exp(-|x|)) has a kink)."""
+    """log(1 + exp(x)), as logaddexp(0, x): it equals max(x, 0) + log1p(exp(-|x|)) and never
+    overflows, and its gradient is sigmoid(x) also at 0, where the two terms of that form
+    have kinks whose one-sided gradients would not add up to 0.5."""
     return np.logaddexp(0.0, input)
 
 
@@ -122,7 +123,6 @@ def cross_entropy(input: Tensor, target: Tensor, ignore_index: int = -100,
 
 def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: str) -> Tensor:
     """-log_p at each target class (one-hot product, so any number of extra dims works)."""
-    check_reduction(reduction)
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
     labels = target.data
