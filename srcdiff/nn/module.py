@@ -47,9 +47,6 @@ class Module:
     """Base class of every layer and model: subclass it, assign parameters and
     sub-modules in ``__init__``, compute in ``forward``, and call the module itself."""
 
-    # The compiler may trace ``forward`` directly: ``__call__`` adds nothing to it.
-    _srcdiff_calls_forward = True
-
     training: bool
 
     def __init__(self) -> None:
