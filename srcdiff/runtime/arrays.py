@@ -271,18 +271,25 @@ def acc(d: Any, c: Any) -> Any:
     return d + c
 
 
-def grad_like(d: Any, x: Any) -> Any:
-    """The final gradient for argument ``x``: its type, shape and dtype, never an alias."""
+def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
+    """The final gradient for argument ``x``: its type, shape and dtype, never an alias
+    (not even of another entry of the same container: adjoints such as ``unbroadcast(g,
+    a)`` and ``unbroadcast(g, b)`` may be one array)."""
     if isinstance(x, dict):
         d = d or {}
-        return {k: grad_like(d.get(k), v) for k, v in x.items()}
+        given = set() if _given is None else _given
+        return {k: grad_like(d.get(k), v, given) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         d = d if d is not None else [None] * len(x)
-        return type(x)(grad_like(a, b) for a, b in zip(d, x, strict=True))
+        given = set() if _given is None else _given
+        return type(x)(grad_like(a, b, given) for a, b in zip(d, x, strict=True))
     if not _is_array(x):
         return float(d) if d is not None else 0.0
+    again = _given is not None and id(d) in _given
+    if _given is not None:
+        _given.add(id(d))
     if type(d) is np.ndarray and type(x) is np.ndarray and d.shape == x.shape and \
-            d.dtype == x.dtype and d.base is None and d.flags.writeable:
+            d.dtype == x.dtype and d.base is None and d.flags.writeable and not again:
         return d
     xp = array_module(x)
     if d is None:
@@ -290,7 +297,7 @@ def grad_like(d: Any, x: Any) -> Any:
     d = xp.asarray(d)
     if d.shape != x.shape:
         d = xp.broadcast_to(d, x.shape)
-    if d.dtype != x.dtype or not d.flags.writeable or d.base is not None:
+    if d.dtype != x.dtype or not d.flags.writeable or d.base is not None or again:
         d = xp.array(d, dtype=x.dtype, copy=True)
     return d
 
