@@ -14,7 +14,7 @@ import gast
 import numpy as np
 
 from . import runtime as rt
-from .backend import array_module
+from .backend import array_module, dtype_kind
 from .compiler.cache import Unit, unit_for
 from .rules import registry
 
@@ -36,7 +36,9 @@ def _seed(value: Any, fn_name: str) -> Any:
         raise TypeError(f"{fn_name} must return a scalar to be differentiated, "
                         f"not {type(value).__name__}")
     if shape == ():
-        return 1.0
+        # A Python float for NumPy; an array for libraries whose functions take arrays only.
+        xp = array_module(value)
+        return 1.0 if xp is np else xp.ones_like(value)
     size = 1
     for n in shape:
         size *= n
@@ -107,14 +109,15 @@ class _Target:
     def unit(self, values: list) -> tuple[Unit, tuple[int, ...]]:
         """The compiled unit for these argument values, and where each wanted gradient
         sits in its adjoint's results."""
-        kinds = tuple(_kind(v) for v in values)
-        xp = array_module(*values)
-        key = (kinds, xp, registry.version())
+        key = (*map(type, values), registry.version())
         hit = self.units.get(key)
         if hit is None:
+            kinds = tuple(_kind(v) for v in values)
+            xp = array_module(*values)
             for v in values:
                 dtype = getattr(v, "dtype", None)
-                if isinstance(v, (bool, int)) or (dtype is not None and dtype.kind in "biu"):
+                if isinstance(v, (bool, int)) or (dtype is not None and
+                                                  dtype_kind(v) in "biu"):
                     raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
                                     "respect to an integer argument: pass a float")
             unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
@@ -132,6 +135,19 @@ class _Target:
         pkey = rt.path_key(path) if path else ()
         hit = unit.adjoints.get((pkey, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
+        if unit.calls:
+            grads, called = self.run_collecting(adjoint, saved, seed)
+        else:
+            grads, called = adjoint(saved, seed), ()
+        self.last = (unit, pkey, called)
+        if not self.multiple:
+            return value, rt.grad_like(grads[order[0]], values[0])
+        return value, tuple(rt.grad_like(grads[i], v) for i, v in zip(order, values,
+                                                                       strict=True))
+
+    @staticmethod
+    def run_collecting(adjoint: Callable, saved: dict, seed: Any) -> tuple[tuple, tuple]:
+        """Run ``adjoint``, noting the compiled callees whose adjoints it runs."""
         called: dict = {}
         previous = rt.collect_called(called)
         try:
@@ -140,11 +156,7 @@ class _Target:
             rt.collect_called(previous)
             if previous is not None:
                 previous.update(called)
-        self.last = (unit, pkey, tuple(called))
-        if not self.multiple:
-            return value, rt.grad_like(grads[order[0]], values[0])
-        return value, tuple(rt.grad_like(grads[i], v) for i, v in zip(order, values,
-                                                                       strict=True))
+        return grads, tuple(called)
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""

@@ -8,12 +8,9 @@ Invariant: after ``analyse``, every statement of the normalized function carries
 
 from __future__ import annotations
 
-import inspect
 import operator
-import textwrap
 import types
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import gast
@@ -347,9 +344,12 @@ class Analyser:
             if op.kind == "passive" and op.target in self.active and \
                     isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 op = Op("overwrite", target=op.target)
-            op.saves = saves_of(op, self.active)
             op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
+        useful = useful_names(statements, self.active)
+        for stmt in statements:
+            if stmt.op.kind == "rule" and stmt.op.target in useful:
+                stmt.op.saves = saves_of(stmt.op, self.active)
 
 
 def index_value(e: gast.expr) -> gast.expr:
@@ -384,53 +384,50 @@ def is_python_callable(obj: Any) -> bool:
     return callable(obj)
 
 
-@cache
-def rule_references(fn: Any) -> tuple[frozenset[str], tuple[frozenset[str], ...] | None]:
-    """Names a rule's body reads: those its preliminary statements read, and those each
-    returned gradient reads (None when the return is not a tuple of gradients)."""
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        return frozenset({"*"}), None
-    tree = gast.parse(source).body[0]
-    *prelude, ret = tree.body
-
-    def loads(node: gast.AST) -> frozenset[str]:
-        return frozenset(n.id for n in gast.walk(node)
-                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
-
-    before = frozenset().union(*(loads(s) for s in prelude)) if prelude else frozenset()
-    if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):
-        return before, tuple(loads(e) for e in ret.value.elts)
-    return before | loads(ret), None
-
-
 def saves_of(op: Op, active: set[str]) -> tuple[str, ...]:
     """Names whose values (after the statement) the adjoint of ``op`` reads, for the
-    gradients of its active operands."""
+    gradients of its active operands: those its rule, expanded here, actually loads."""
     if op.kind != "rule":
         return ()
     rule = op.rule
-    params = list(inspect.signature(rule.fn).parameters)
-    before, per_component = rule_references(rule.fn)
-    if not rule.inline or "*" in before:
-        refs = frozenset(params)
-    elif per_component is None:
-        refs = before
-    else:
-        refs = set(before)
-        for operand, used in zip(op.operands, per_component, strict=False):
-            if isinstance(operand, gast.Name) and operand.id in active:
-                refs |= used
-    wanted: list[str] = []
-    if params[1] in refs and op.target:
-        wanted.append(op.target)
-    for pname in rule.params + ((rule.varargs,) if rule.varargs else ()):
-        if pname in refs:
-            for n in gast.walk(op.bound[pname]):
-                if isinstance(n, gast.Name) and n.id != "slice":
-                    wanted.append(n.id)
-    return tuple(dict.fromkeys(wanted))
+    operand_names = {n.id for a in op.operands for n in gast.walk(a)
+                     if isinstance(n, gast.Name)}
+    known = operand_names | ({op.target} if op.target else set())
+    if not rule.inline:
+        return tuple(dict.fromkeys(
+            [op.target] + [a.id for a in op.operands if isinstance(a, gast.Name)]))
+    from .normalize import Names
+    from .template import expand
+
+    names = Names(known | {"__g"})
+    expansion = expand(rule, name("__g"), name(op.target or "__ans"), op.bound, op.operands,
+                       names)
+    read = list(expansion.prelude)
+    read += [c for a, c in zip(op.operands, expansion.components, strict=True)
+             if c is not None and isinstance(a, gast.Name) and a.id in active]
+    loads = [n.id for node in read for n in gast.walk(node)
+             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in known]
+    return tuple(dict.fromkeys(loads))
+
+
+def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
+    """Active names whose adjoints can reach a returned value or a ``backward()``: only
+    their statements need saved values."""
+    useful = {a.id for s in statements for a in getattr(s, "op", Op("passive")).operands[:1]
+              if s.op.kind in ("return", "backward") and isinstance(a, gast.Name)}
+    changed = True
+    while changed:
+        changed = False
+        for s in statements:
+            op = s.op
+            if op.target not in useful or op.kind not in DIFFERENTIATING:
+                continue
+            for a in op.operands + [k.value for k in op.keywords]:
+                for n in gast.walk(a):
+                    if isinstance(n, gast.Name) and n.id in active and n.id not in useful:
+                        useful.add(n.id)
+                        changed = True
+    return useful
 
 
 def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],

@@ -22,9 +22,10 @@ from typing import Any
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import analyse, params_of
+from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit
-from .normalize import Names, all_names, normalize
+from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import optimize
 from .parse import Parsed, parse
 from .trace import primal
@@ -51,8 +52,11 @@ class Unit:
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
         self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor)
+        self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
+                         for st in walk_statements(normalized.body))
         base = self.parsed.tree.name
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
+        tree = to_backend(tree, self.parsed, xp)
         self.names = names
         self.rule_names: dict[Any, str] = {}
         self.primal_source, linemap = emit([tree], self.parsed.lines, [])
@@ -77,6 +81,7 @@ class Unit:
         tree = adjoint(self.analysis, self.builder, names, key, self.wrt, self.kinds,
                        fn_name, self.rule_names, stop)
         optimize(tree)
+        tree = to_backend(tree, self.parsed, self.xp)
         text, linemap = emit([tree], self.parsed.lines, [])
         fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop)] = (fn, text)

@@ -1,7 +1,10 @@
 """Array helpers that rules and generated adjoints call as ``rt.<name>``.
 
-Each works on the array module of its inputs (NumPy or CuPy) and keeps the dtype of
-the gradient it is given, so float32 stays float32.
+Each works on the array module of its inputs (NumPy, CuPy or any Array-API library) and
+keeps the dtype of the gradient it is given, so float32 stays float32. NumPy and CuPy
+arrays are used through their own methods; for other libraries the few methods outside
+the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go through
+``srcdiff.backend``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..backend import array_module
 
 
@@ -19,18 +23,25 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(getattr(x, "shape", ()))
 
 
+def _sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+    if hasattr(g, "sum"):  # NumPy and CuPy arrays
+        return g.sum(axis=axis, keepdims=keepdims)
+    return backend.standard(g).sum(g, axis=axis, keepdims=keepdims)
+
+
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
-    shape = _shape(x)
-    gshape = _shape(g)
+    shape = getattr(x, "shape", ())
+    gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
+    shape, gshape = tuple(shape), tuple(gshape)
     extra = len(gshape) - len(shape)
     if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
+        g = _sum(g, tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        g = _sum(g, axes, keepdims=True)
     if not shape and isinstance(x, numbers.Number):
         return g[()] if hasattr(g, "shape") else g
     return g
@@ -50,25 +61,32 @@ def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
         return g
     ndim = len(_shape(x))
     xp = array_module(g, x)
+    if xp is not np and not _is_array(g):
+        g = xp.asarray(g, dtype=x.dtype)
     return xp.reshape(g, tuple(1 if i in _normal_axes(axis, ndim) else n
                                for i, n in enumerate(_shape(x))))
 
 
 def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Broadcast ``g``, the gradient of a reduction of ``x``, back to ``x``'s shape."""
+    if axis is not None:
+        g = keep_dims(g, x, axis, keepdims)
+    if type(x) is np.ndarray:  # a fresh array: cheaper than broadcast_to, and writeable
+        out = np.empty(x.shape, dtype=g.dtype if getattr(g, "ndim", 0) else x.dtype)
+        out[...] = g
+        return out
     xp = array_module(g, x)
-    if axis is None:
-        return xp.broadcast_to(g, _shape(x))
-    return xp.broadcast_to(keep_dims(g, x, axis, keepdims), _shape(x))
+    if xp is not np and not _is_array(g):
+        g = xp.asarray(g, dtype=x.dtype)
+    return xp.broadcast_to(g, _shape(x))
 
 
 def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Gradient of max/min: shared evenly between the entries that attain the extreme."""
     xp = array_module(x)
-    mask = x == keep_dims(ans, x, axis, keepdims)
-    count = xp.sum(mask, axis=_normal_axes(axis, mask.ndim) or None, keepdims=True)
     dtype = getattr(g, "dtype", None) or x.dtype
-    share = mask.astype(dtype) / count.astype(dtype)
+    mask = backend.astype(x == keep_dims(ans, x, axis, keepdims), dtype)
+    share = mask / xp.sum(mask, axis=_normal_axes(axis, mask.ndim) or None, keepdims=True)
     return unreduce(g, x, axis, keepdims) * share
 
 
@@ -80,13 +98,29 @@ def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
         return xp.reshape(prod_grad(g, ans, flat, 0, False), x.shape)
     if not isinstance(axis, int):
         raise NotImplementedError("prod's gradient supports one axis or all of them")
+    concat = getattr(xp, backend.counterpart(xp, "concatenate"))
+    cumprod = getattr(xp, backend.counterpart(xp, "cumprod"))
     moved = xp.moveaxis(x, axis, -1)
     ones = xp.ones_like(moved[..., :1])
-    before = xp.cumprod(xp.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
-    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([moved[..., 1:], ones], axis=-1),
-                                       axis=-1), axis=-1), axis=-1)
+    before = cumprod(concat([ones, moved[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(cumprod(xp.flip(concat([moved[..., 1:], ones], axis=-1), axis=-1),
+                            axis=-1), axis=-1)
     others = xp.moveaxis(before * after, -1, axis)
     return unreduce(g, x, axis, keepdims) * others
+
+
+def _swap_last(xp: Any, a: Any) -> Any:
+    """``a`` with its last two axes swapped."""
+    if hasattr(xp, "swapaxes"):
+        return xp.swapaxes(a, -1, -2)
+    return xp.matrix_transpose(a)
+
+
+def _permute(xp: Any, a: Any, axes: tuple[int, ...] | None) -> Any:
+    """``np.transpose(a, axes)`` (the standard's ``permute_dims``)."""
+    if hasattr(xp, "transpose"):
+        return xp.transpose(a) if axes is None else xp.transpose(a, axes)
+    return xp.permute_dims(a, tuple(reversed(range(a.ndim))) if axes is None else axes)
 
 
 def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
@@ -104,7 +138,7 @@ def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     if y.ndim == 1:
         return unbroadcast(g[..., :, None] * y, x) if x.ndim > 1 else g * y
     gg = g[..., None, :] if x.ndim == 1 else g
-    d = gg @ xp.swapaxes(y, -1, -2)
+    d = gg @ _swap_last(xp, y)
     return unbroadcast(d[..., 0, :] if x.ndim == 1 else d, x)
 
 
@@ -117,7 +151,7 @@ def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     if x.ndim == 1:
         return unbroadcast(x[:, None] * g[..., None, :], y)
     gg = g[..., :, None] if y.ndim == 1 else g
-    d = xp.swapaxes(x, -1, -2) @ gg
+    d = _swap_last(xp, x) @ gg
     return unbroadcast(d[..., 0] if y.ndim == 1 else d, y)
 
 
@@ -125,11 +159,17 @@ def transpose_grad(g: Any, axes: Any = None) -> Any:
     """Gradient of ``transpose(x, axes)``: the inverse permutation applied to ``g``."""
     xp = array_module(g)
     if axes is None:
-        return xp.transpose(g)
+        return _permute(xp, g, None)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = axes[0]
     ndim = len(_shape(g))
-    return xp.transpose(g, tuple(int(i) for i in np.argsort([a % ndim for a in axes])))
+    return _permute(xp, g, tuple(int(i) for i in np.argsort([a % ndim for a in axes])))
+
+
+def size(x: Any) -> int:
+    """The number of entries of an array, a number (1) or a nested list of numbers."""
+    shape = getattr(x, "shape", None)
+    return math.prod(shape) if shape is not None else int(np.size(x))
 
 
 def reshape_like(g: Any, x: Any) -> Any:
@@ -142,7 +182,7 @@ def cast_like(g: Any, x: Any) -> Any:
     dtype = getattr(x, "dtype", None)
     if dtype is None or getattr(g, "dtype", dtype) == dtype:
         return g
-    return array_module(g).asarray(g).astype(dtype)
+    return backend.astype(array_module(g).asarray(g), dtype)
 
 
 def safe_log(x: Any) -> Any:
@@ -158,13 +198,19 @@ def safe_log(x: Any) -> Any:
 def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
     """Gradient of ``concatenate(xs, axis)``: ``g`` cut back into the pieces."""
     xp = array_module(g)
-    ends = np.cumsum([_shape(x)[axis] for x in xs])[:-1]
-    return tuple(xp.split(g, [int(e) for e in ends], axis=axis))
+    ends = [int(e) for e in np.cumsum([_shape(x)[axis] for x in xs])]
+    if hasattr(xp, "split"):
+        return tuple(xp.split(g, ends[:-1], axis=axis))
+    lead = (slice(None),) * (axis % g.ndim)
+    return tuple(g[lead + (slice(a, b),)] for a, b in zip([0] + ends[:-1], ends, strict=True))
 
 
 def unstack(g: Any, xs: Any, axis: int = 0) -> tuple:
     """Gradient of ``stack(xs, axis)``: the slices of ``g`` along ``axis``."""
     xp = array_module(g)
+    if xp is not np:
+        lead = (slice(None),) * (axis % g.ndim)
+        return tuple(g[lead + (i,)] for i in range(len(xs)))
     return tuple(xp.take(g, i, axis=axis) for i in range(len(xs)))
 
 
@@ -200,7 +246,7 @@ def index_add(d: Any, idx: Any, g: Any) -> Any:
             d[idx] = acc(d[idx], g)
         return d
     if _has_advanced(idx):
-        array_module(d).add.at(d, idx, g)
+        d = backend.scatter_add(d, idx, g)
     else:
         d[idx] += g
     return d
@@ -218,7 +264,7 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
     elif isinstance(x, list):
         out = list(x)
     else:
-        out = x.copy()
+        out = x.copy() if hasattr(x, "copy") else backend.copy(x)
     out[idx] = v
     return out
 
@@ -297,6 +343,8 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     d = xp.asarray(d)
     if d.shape != x.shape:
         d = xp.broadcast_to(d, x.shape)
+    if xp is not np:  # no .flags or .base in the standard: always a fresh array
+        return backend.copy(d, x.dtype)
     if d.dtype != x.dtype or not d.flags.writeable or d.base is not None or again:
         d = xp.array(d, dtype=x.dtype, copy=True)
     return d

@@ -20,29 +20,27 @@ def branchy_loop_primal(_saved, _path, /, x):
         _loop2.append([_p1, _s1])
         # line 37: if x[i] > 0:
         t2 = x[i]
-        _s1[3] = (x, i)
         t3 = t2 > 0
         if t3:
             _p1.append(1)
             # line 38: s = s + np.sin(x[i]) * s
             t4 = x[i]
-            _s1[4] = (x, i)
+            _s1[3] = (x, i)
             t5 = np.sin(t4)
-            _s1[5] = t4
+            _s1[4] = t4
             t6 = t5 * s
-            _s1[6] = (t5, s)
+            _s1[5] = (t5, s)
             t7 = s + t6
-            _s1[7] = (s, t6)
+            _s1[6] = (s, t6)
             s = t7
         else:
             _p1.append(0)
             # line 40: s = s * 0.5 - x[i]
             t8 = s * 0.5
-            _s1[8] = s
             t9 = x[i]
-            _s1[9] = (x, i)
+            _s1[7] = (x, i)
             s = t8 - t9
-            _s1[10] = (t8, t9)
+            _s1[8] = (t8, t9)
     # line 41: return s
     return s
 
@@ -55,26 +53,25 @@ def branchy_loop_adjoint(_saved, d_result):
     for _v1, _s1 in reversed(_saved[2]):
         if _v1 == 0:
             # line 38: s = s + np.sin(x[i]) * s
-            s, t6 = _s1[7]
+            s, t6 = _s1[6]
             g1 = d_s
             d_s = rt.unbroadcast(g1, s)
             d_t6 = rt.unbroadcast(g1, t6)
-            t5, s = _s1[6]
+            t5, s = _s1[5]
             d_t5 = rt.unbroadcast(d_t6 * s, t5)
             d_s = d_s + rt.unbroadcast(d_t6 * t5, s)
-            t4 = _s1[5]
+            t4 = _s1[4]
             d_t4 = d_t5 * xp.cos(t4)
-            x, i = _s1[4]
+            x, i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 37: if branch taken
         else:
             # line 40: s = s * 0.5 - x[i]
-            t8, t9 = _s1[10]
+            t8, t9 = _s1[8]
             d_t8 = rt.unbroadcast(d_s, t8)
             d_t9 = rt.unbroadcast(-d_s, t9)
-            x, i = _s1[9]
+            x, i = _s1[7]
             d_x = rt.index_add(d_x, i, d_t9)
-            s = _s1[8]
             d_s = d_t8 * 0.5
             # line 37: if branch not taken
     return (d_x,)

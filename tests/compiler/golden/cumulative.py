@@ -21,31 +21,30 @@ def cumulative_primal(_saved, _path, /, x):
         _loop2.append(_s1)
         # line 70: run = run * 0.9 + x[i]
         t3 = run * 0.9
-        _s1[3] = run
         t4 = x[i]
-        _s1[4] = (x, i)
+        _s1[3] = (x, i)
         run = t3 + t4
-        _s1[5] = (t3, t4)
+        _s1[4] = (t3, t4)
         # line 71: h[i] += run
         t5 = h[i]
-        _s1[6] = (h, i)
+        _s1[5] = (h, i)
         t6 = t5 + run
-        _s1[7] = (t5, run)
+        _s1[6] = (t5, run)
         h = rt.setitem(h, i, t6)
-        _s1[8] = (i, t6)
+        _s1[7] = (i, t6)
     # line 72: return np.sum(h * h)
     t7 = h * h
-    _saved[9] = h
+    _saved[8] = h
     t8 = np.sum(t7)
-    _saved[10] = t7
+    _saved[9] = t7
     return t8
 
 
 def cumulative_adjoint(_saved, d_result):
     # line 72: return np.sum(h * h)
-    t7 = _saved[10]
+    t7 = _saved[9]
     d_t7 = rt.unreduce(d_result, t7, None, False)
-    h = _saved[9]
+    h = _saved[8]
     d_h = rt.unbroadcast(d_t7 * h, h)
     d_h = d_h + rt.unbroadcast(d_t7 * h, h)
     # line 69: for i in range(len(x)):
@@ -54,19 +53,18 @@ def cumulative_adjoint(_saved, d_result):
     d_x = rt.zeros_like(x)
     for _s1 in reversed(_saved[2]):
         # line 71: h[i] += run
-        i, t6 = _s1[8]
+        i, t6 = _s1[7]
         d_x1, d_value1 = rt.setitem_grads(d_h, i, t6)
-        t5, run = _s1[7]
+        t5, run = _s1[6]
         d_t5 = rt.unbroadcast(d_value1, t5)
         d_run = d_run + rt.unbroadcast(d_value1, run)
-        h, i = _s1[6]
+        h, i = _s1[5]
         d_h = d_x1 + rt.index_grad(h, i, d_t5)
         # line 70: run = run * 0.9 + x[i]
-        t3, t4 = _s1[5]
+        t3, t4 = _s1[4]
         d_t3 = rt.unbroadcast(d_run, t3)
         d_t4 = rt.unbroadcast(d_run, t4)
-        x, i = _s1[4]
+        x, i = _s1[3]
         d_x = rt.index_add(d_x, i, d_t4)
-        run = _s1[3]
         d_run = d_t3 * 0.9
     return (d_x,)

@@ -18,25 +18,24 @@ def first_positive_primal(_saved, _path, /, x):
         _loop2.append([_p1, _s1])
         # line 77: if x[i] > 0:
         t2 = x[i]
-        _s1[3] = (x, i)
         t3 = t2 > 0
         if t3:
             _p1.append(1)
             # line 78: return x[i] * np.exp(x[i])
             t4 = x[i]
-            _s1[4] = (x, i)
+            _s1[3] = (x, i)
             t5 = x[i]
-            _s1[5] = (x, i)
+            _s1[4] = (x, i)
             t6 = np.exp(t5)
-            _s1[6] = t6
+            _s1[5] = t6
             t7 = t4 * t6
-            _s1[7] = (t4, t6)
+            _s1[6] = (t4, t6)
             return t7
         else:
             _p1.append(0)
     # line 79: return np.sum(x)
     t8 = np.sum(x)
-    _saved[8] = x
+    _saved[7] = x
     return t8
 
 
@@ -50,14 +49,14 @@ def first_positive_adjoint(_saved, d_result):
             pass
         else:
             # line 78: return x[i] * np.exp(x[i])
-            t4, t6 = _s1[7]
+            t4, t6 = _s1[6]
             d_t4 = rt.unbroadcast(d_result * t6, t4)
             d_t6 = rt.unbroadcast(d_result * t4, t6)
-            t6 = _s1[6]
+            t6 = _s1[5]
             d_t5 = d_t6 * t6
-            x, i = _s1[5]
-            d_x = rt.index_add(d_x, i, d_t5)
             x, i = _s1[4]
+            d_x = rt.index_add(d_x, i, d_t5)
+            x, i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 77: if branch taken
     return (d_x,)

@@ -13,33 +13,31 @@ def loss_primal(_saved, _path, /, w, x, y):
     _saved[2] = h
     # line 15: if h.sum() > 0:
     t2 = h.sum()
-    _saved[3] = h
     t3 = t2 > 0
     if t3:
         _path.append(1)
         # line 16: h = h * 2.0
         t4 = h * 2.0
-        _saved[4] = h
         h = t4
     else:
         _path.append(0)
     # line 17: return np.mean((h - y) ** 2)
     t5 = h - y
-    _saved[5] = h
+    _saved[3] = h
     t6 = t5 ** 2
-    _saved[6] = t5
+    _saved[4] = t5
     t7 = np.mean(t6)
-    _saved[7] = (t7, t6)
+    _saved[5] = (t6, t7)
     return t7
 
 
 def loss_adjoint(_saved, d_result):
     # line 17: return np.mean((h - y) ** 2)
-    t7, t6 = _saved[7]
-    d_t6 = rt.unreduce(d_result * (xp.size(t7) / xp.size(t6)), t6, None, False)
-    t5 = _saved[6]
+    t6, t7 = _saved[5]
+    d_t6 = rt.unreduce(d_result * (rt.size(t7) / rt.size(t6)), t6, None, False)
+    t5 = _saved[4]
     d_t5 = d_t6 * 2 * t5
-    h = _saved[5]
+    h = _saved[3]
     d_h = rt.unbroadcast(d_t5, h)
     # line 15: if branch not taken
     # line 14: h = np.tanh(x @ w)

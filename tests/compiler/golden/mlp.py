@@ -44,7 +44,8 @@ def mlp_adjoint(_saved, d_result):
     d_params = rt.index_grad(params, 'w2', d_t5)
     # line 61: h = np.maximum(x @ params["w1"] + params["b1"], 0.0)
     t4 = _saved[5]
-    d_t4 = d_h * (t4 > 0.0) + 0.5 * d_h * (t4 == 0.0)
+    share1 = xp.where(t4 == 0.0, 0.5 * d_h, d_h)
+    d_t4 = xp.where(t4 >= 0.0, share1, 0.0)
     t2, t3 = _saved[4]
     d_t2 = rt.unbroadcast(d_t4, t2)
     d_t3 = rt.unbroadcast(d_t4, t3)
