@@ -10,6 +10,7 @@ in the table without stopping the run. Progress goes to stderr, the report to st
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def overheads_table(measurements: list[overheads.Measurement]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    load_before = os.getloadavg()
     # The checking run already warms every implementation up; a full run adds a round.
     rounds, warmup = (3, 0) if args.quick else (5, 1)
     selected = [w for w in WORKLOADS if w.NAME in args.only]
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 
     mode = "quick" if args.quick else "full"
     print(f"# srcdiff benchmarks ({mode} run)\n")
-    print("\n".join(header_lines()))
+    print("\n".join(header_lines(load_before)))
     extra = f"{warmup} more warm-up round, then " if warmup else ""
     print("- method: each implementation's first run is checked against hand-written NumPy"
           f" and serves as warm-up; {extra}{rounds} timed rounds, interleaved (A B C A B C"

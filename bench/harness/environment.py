@@ -72,13 +72,18 @@ def numpy_blas() -> str:
     return f"{info.get('name', '?')} {info.get('version', '')}".strip()
 
 
-def header_lines() -> list[str]:
-    """Markdown bullet lines describing the machine and software."""
+def header_lines(load_before: tuple[float, float, float]) -> list[str]:
+    """Markdown bullet lines describing the machine and software.
+
+    ``load_before`` is ``os.getloadavg()`` taken before the run: other work on the
+    machine makes the times noisy, and this shows it.
+    """
     names = versions()
+    load = ", ".join(f"{x:.2f}" for x in load_before)
     lines = [
         f"- Python {platform.python_version()} ({platform.python_implementation()}),"
         f" {platform.system()} {platform.machine()}",
-        f"- cores: {cores()}",
+        f"- cores: {cores()}; load average before the run (1, 5, 15 min): {load}",
         "- versions: " + ", ".join(f"{name} {version}" for name, version in names.items()),
     ]
     lines += [f"- BLAS: {line}" for line in blas()]
