@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import device_of
+from .backend import device_of, to_cupy, to_numpy
 
 UNAVAILABLE = "CUDA is not available: install CuPy and use a machine with a GPU"
 
@@ -103,8 +103,9 @@ def to_device(array: Any, dev: Any) -> Any:
     if of_array(array) == dev:
         return array
     if dev == "cpu":
-        return array.get()
-    return module(dev).asarray(array)
+        return to_numpy(array)
+    _require()
+    return to_cupy(array)
 
 
 def _require() -> None:

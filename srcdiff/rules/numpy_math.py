@@ -112,15 +112,17 @@ def cosh(g, ans, x):
 @vjp(xp.maximum, xp.fmax)
 def maximum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
-    return (rt.unbroadcast(g * (x > y) + (0.5 * g) * (x == y), x),
-            rt.unbroadcast(g * (x < y) + (0.5 * g) * (x == y), y))
+    share = xp.where(x == y, 0.5 * g, g)
+    return (rt.unbroadcast(xp.where(x >= y, share, 0.0), x),
+            rt.unbroadcast(xp.where(x <= y, share, 0.0), y))
 
 
 @vjp(xp.minimum, xp.fmin)
 def minimum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
-    return (rt.unbroadcast(g * (x < y) + (0.5 * g) * (x == y), x),
-            rt.unbroadcast(g * (x > y) + (0.5 * g) * (x == y), y))
+    share = xp.where(x == y, 0.5 * g, g)
+    return (rt.unbroadcast(xp.where(x <= y, share, 0.0), x),
+            rt.unbroadcast(xp.where(x >= y, share, 0.0), y))
 
 
 @vjp(xp.clip, "ndarray.clip")
@@ -131,9 +133,10 @@ def clip(g, ans, a, a_min=None, a_max=None):
     """
     below = xp.less(a, a_min) if a_min is not None else False
     above = xp.greater(a, a_max) if a_max is not None else False
-    return (rt.unbroadcast(g * xp.logical_not(xp.logical_or(below, above)), a),
-            None if a_min is None else rt.unbroadcast(g * below, a_min),
-            None if a_max is None else rt.unbroadcast(g * above, a_max))
+    inside = xp.logical_not(xp.logical_or(below, above))
+    return (rt.unbroadcast(xp.where(inside, g, 0.0), a),
+            None if a_min is None else rt.unbroadcast(xp.where(below, g, 0.0), a_min),
+            None if a_max is None else rt.unbroadcast(xp.where(above, g, 0.0), a_max))
 
 
 @vjp(xp.where)

@@ -15,7 +15,7 @@ def sum(g, ans, a, axis=None, keepdims=False):
 
 @vjp(xp.mean, "ndarray.mean")
 def mean(g, ans, a, axis=None, keepdims=False):
-    return rt.unreduce(g * (xp.size(ans) / xp.size(a)), a, axis, keepdims), None, None
+    return rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims), None, None
 
 
 @vjp(xp.prod, "ndarray.prod")
@@ -38,20 +38,21 @@ def min(g, ans, a, axis=None, keepdims=False):
 @vjp(xp.var, "ndarray.var")
 def var(g, ans, a, axis=None, keepdims=False):
     centred = a - xp.mean(a, axis=axis, keepdims=True)
-    d_a = rt.unreduce(g * (2.0 * xp.size(ans) / xp.size(a)), a, axis, keepdims) * centred
+    d_a = rt.unreduce(g * (2.0 * rt.size(ans) / rt.size(a)), a, axis, keepdims) * centred
     return d_a, None, None
 
 
 @vjp(xp.std, "ndarray.std")
 def std(g, ans, a, axis=None, keepdims=False):
     centred = a - xp.mean(a, axis=axis, keepdims=True)
-    scale = rt.keep_dims(g / (ans * (xp.size(a) / xp.size(ans))), a, axis, keepdims)
+    scale = rt.keep_dims(g / (ans * (rt.size(a) / rt.size(ans))), a, axis, keepdims)
     return scale * centred, None, None
 
 
 @vjp(xp.cumsum, "ndarray.cumsum")
 def cumsum(g, ans, a, axis=None):
-    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis), a), None
+    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis),
+                           a), None
 
 
 @vjp(builtins.sum)

@@ -14,6 +14,7 @@ are called by name instead.
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,31 @@ def is_nondiff(primitive: Any) -> bool:
         return _key(primitive) in _NONDIFF
     except TypeError:
         return False
+
+
+_BOUND: dict[tuple[Callable, Any], Callable] = {}
+
+
+def bind(fn: Callable, xp: Any) -> Callable:
+    """The rule function ``fn`` computing with the array module ``xp``.
+
+    A built-in rule is a template whose ``xp`` is NumPy in its own module; run outside
+    generated code (``rt.call_vjp``, tests), it must use the module of its inputs.
+    Other functions (users' rules) are returned as they are.
+    """
+    env = getattr(fn, "__globals__", None)
+    if env is None or env.get("xp", xp) is xp or \
+            not getattr(fn, "__module__", "").startswith("srcdiff.rules"):
+        return fn
+    bound = _BOUND.get((fn, xp))
+    if bound is None:
+        bound = types.FunctionType(fn.__code__, {**env, "xp": xp}, fn.__name__,
+                                   fn.__defaults__, fn.__closure__)
+        bound.__kwdefaults__ = fn.__kwdefaults__
+        bound.__doc__ = fn.__doc__
+        bound.__wrapped__ = fn
+        _BOUND[(fn, xp)] = bound
+    return bound
 
 
 def all_rules() -> dict[Any, Rule]:

@@ -16,7 +16,7 @@ def tensor_sum(g, ans, x, dim=None, keepdim=False):
 
 @vjp(tm.mean)
 def tensor_mean(g, ans, x, dim=None, keepdim=False):
-    return rt.unreduce(g * (xp.size(ans) / xp.size(x)), x, dim, keepdim), None, None
+    return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, dim, keepdim), None, None
 
 
 @vjp(tm.max, tm.min)
@@ -111,5 +111,5 @@ def stack(g, ans, tensors, dim=0):
     return rt.unstack(g, tensors, dim), None
 
 
-nondiff(tm.data, tm.device, tm.long, tm.detach, tm.numpy, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin,
-        tm.is_floating_point)
+nondiff(tm.data, tm.device, tm.long, tm.detach, tm.numpy, tm.size, tm.numel, tm.dim, tm.argmax,
+        tm.argmin, tm.is_floating_point)

@@ -1,8 +1,6 @@
 """Helpers imported by generated code as ``rt`` (keep these names stable)."""
 
 from . import tensor_methods
-from .calls import Iterations, call, call_vjp, collect_called, owned, path_key, tensor_call
-from .tensors import accumulate_grad, backward, unwrap
 from .arrays import (
     acc,
     cast_like,
@@ -19,6 +17,7 @@ from .arrays import (
     safe_log,
     setitem,
     setitem_grads,
+    size,
     split_like,
     transpose_grad,
     unbroadcast,
@@ -26,11 +25,13 @@ from .arrays import (
     unstack,
     zeros_like,
 )
+from .calls import Iterations, call, call_vjp, collect_called, owned, path_key, tensor_call
+from .tensors import accumulate_grad, backward, unwrap
 
 __all__ = [
     "acc", "cast_like", "extreme_grad", "grad_like", "index_add", "index_grad", "keep_dims",
     "matmul_lhs", "matmul_rhs", "prod_grad", "reshape_like", "safe_log", "setitem",
-    "setitem_grads", "split_like", "transpose_grad", "unbroadcast", "unreduce", "unstack",
+    "setitem_grads", "size", "split_like", "transpose_grad", "unbroadcast", "unreduce", "unstack",
     "iterable", "call", "call_vjp", "collect_called", "Iterations", "tensor_call",
     "accumulate_grad", "backward", "unwrap", "tensor_methods", "owned", "path_key",
     "zeros_like",

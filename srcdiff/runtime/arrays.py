@@ -202,7 +202,8 @@ def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
     if hasattr(xp, "split"):
         return tuple(xp.split(g, ends[:-1], axis=axis))
     lead = (slice(None),) * (axis % g.ndim)
-    return tuple(g[lead + (slice(a, b),)] for a, b in zip([0] + ends[:-1], ends, strict=True))
+    return tuple(g[lead + (slice(a, b), ...)]
+                 for a, b in zip([0] + ends[:-1], ends, strict=True))
 
 
 def unstack(g: Any, xs: Any, axis: int = 0) -> tuple:
@@ -210,7 +211,7 @@ def unstack(g: Any, xs: Any, axis: int = 0) -> tuple:
     xp = array_module(g)
     if xp is not np:
         lead = (slice(None),) * (axis % g.ndim)
-        return tuple(g[lead + (i,)] for i in range(len(xs)))
+        return tuple(g[lead + (i, ...)] for i in range(len(xs)))
     return tuple(xp.take(g, i, axis=axis) for i in range(len(xs)))
 
 
@@ -253,8 +254,11 @@ def index_add(d: Any, idx: Any, g: Any) -> Any:
 
 
 def _has_advanced(idx: Any) -> bool:
+    """An index with integer arrays or lists in it, which may name a position twice
+    (a boolean mask never does)."""
     parts = idx if isinstance(idx, tuple) else (idx,)
-    return any(isinstance(p, list) or (_is_array(p) and p.ndim > 0) for p in parts)
+    return any(isinstance(p, list) or (_is_array(p) and p.ndim > 0 and
+                                       backend.dtype_kind(p) != "b") for p in parts)
 
 
 def setitem(x: Any, idx: Any, v: Any) -> Any:

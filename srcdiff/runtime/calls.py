@@ -11,7 +11,9 @@ import inspect
 import types
 from typing import Any
 
-from ..backend import array_module
+import numpy as np
+
+from ..backend import array_module, copy
 from ..rules import registry
 from .arrays import zeros_like
 
@@ -156,7 +158,9 @@ def call_vjp(record: Any, g: Any) -> tuple:
         return tuple(zeros_like(v) for v in record[1])
     if record[0] == "rule":
         _, rule, args, kwargs, value, active = record
-        grads = rule.fn(g, value, *args, **kwargs)
+        xp = array_module(value)
+        fn = rule.fn if xp is np else registry.bind(rule.fn, xp)
+        grads = fn(g, value, *args, **kwargs)
         if not isinstance(grads, tuple):
             grads = (grads,)
         values = _values(args, kwargs, active)
@@ -184,4 +188,6 @@ def owned(d: Any) -> Any:
         return list(d)
     if hasattr(d, "copy"):
         return d.copy()
+    if hasattr(d, "shape") and hasattr(d, "dtype"):  # an array with no .copy()
+        return copy(d)
     return d

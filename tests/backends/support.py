@@ -1,0 +1,190 @@
+"""The array backends the tests run on, moving values to and from them, and the one list of
+what a backend cannot run (each with its reason).
+
+Backends: NumPy; array-api-strict, an implementation of the Array API standard with no
+NumPy behaviour (so a test passing on it shows that generated code and rules lean on
+nothing outside the standard); CuPy, skipped where ``sd.cuda.is_available()`` is False.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff import backend
+from srcdiff.compiler.backends import numpy_name
+from srcdiff.runtime import tensor_methods as tm
+
+STRICT = "array_api_strict"
+NO_CUDA = "CuPy or a GPU is missing here: sd.cuda.is_available() is False"
+
+
+def backend_params() -> list:
+    """One pytest param per backend: NumPy, array-api-strict, CuPy (skipped without CUDA)."""
+    return [
+        pytest.param("numpy", id="numpy"),
+        pytest.param(STRICT, id="strict"),
+        pytest.param("cupy", id="cupy",
+                     marks=pytest.mark.skipif(not sd.cuda.is_available(), reason=NO_CUDA)),
+    ]
+
+
+def module(name: str) -> Any:
+    return importlib.import_module(name)
+
+
+# ---- values on a backend ------------------------------------------------------------------
+
+def to_backend(x: Any, xp: Any) -> Any:
+    """``x`` with its NumPy arrays (also inside lists, tuples and dicts) made ``xp``'s."""
+    if isinstance(x, dict):
+        return {k: to_backend(v, xp) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_backend(v, xp) for v in x)
+    if isinstance(x, np.ndarray) and xp is not np:
+        return xp.asarray(x)
+    return x
+
+
+def to_numpy(x: Any) -> Any:
+    """``x`` with its arrays (also inside containers) made NumPy's, for comparisons."""
+    if isinstance(x, dict):
+        return {k: to_numpy(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_numpy(v) for v in x)
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
+        return np.array(backend.to_numpy(x))
+    return x
+
+
+def arrays_in(x: Any) -> list:
+    """The arrays (not NumPy scalars) inside ``x``."""
+    if isinstance(x, dict):
+        return [a for v in x.values() for a in arrays_in(v)]
+    if isinstance(x, (list, tuple)):
+        return [a for v in x for a in arrays_in(v)]
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
+        return [x]
+    return []
+
+
+def assert_on(x: Any, xp: Any, where: str) -> None:
+    """Every array inside ``x`` belongs to ``xp``: nothing was converted to NumPy."""
+    for a in arrays_in(x):
+        assert backend.array_module(a) is xp, (
+            f"{where} is a {type(a).__module__}.{type(a).__name__}, not an array of "
+            f"{xp.__name__}: something converted to NumPy")
+
+
+def assert_close(got: Any, expected: Any, where: str, rtol: float = 1e-9,
+                 atol: float = 1e-12) -> None:
+    """``got`` (on a backend) equals ``expected`` (NumPy), entry by entry."""
+    got, expected = to_numpy(got), to_numpy(expected)
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and list(got) == list(expected), where
+        for k in expected:
+            assert_close(got[k], expected[k], f"{where}[{k!r}]", rtol, atol)
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(expected), where
+        for k, (a, b) in enumerate(zip(got, expected, strict=True)):
+            assert_close(a, b, f"{where}[{k}]", rtol, atol)
+    elif expected is None or got is None:
+        zero = got if expected is None else expected
+        assert zero is None or not np.any(np.asarray(zero, np.float64)), where
+    else:
+        assert np.shape(got) == np.shape(expected), f"{where}: shape {np.shape(got)}"
+        np.testing.assert_allclose(np.asarray(got, np.float64),
+                                   np.asarray(expected, np.float64), rtol=rtol, atol=atol,
+                                   err_msg=where)
+
+
+def primal_on(prim: Any, xp: Any) -> Any:
+    """The primitive ``prim`` (a registry key) as code on ``xp`` calls it: NumPy functions
+    by their counterpart in ``xp``, everything else as it is."""
+    name = numpy_name(prim)
+    if name is None or xp is np:
+        return prim
+    other = backend.counterpart(xp, name)
+    if other is None:
+        pytest.fail(f"np.{name} has no counterpart in {xp.__name__}: list it in UNSUPPORTED")
+    return getattr(xp, other)
+
+
+# ---- what a backend cannot run ----------------------------------------------------------
+
+METHODS = "an array method outside the Array API standard"
+TENSOR = "a Tensor method: the Tensor runtime keeps its arrays on 'cpu' (NumPy) or 'cuda' (CuPy)"
+INDEX_ARRAYS = "integer arrays in an index must index every axis in the standard"
+FANCY_WRITE = "writing through an integer-array index: the standard has no such __setitem__"
+
+# Per backend, the primitives (registry keys) whose rules it cannot run, and why. The
+# README's table of backends is made from this list (see ``coverage.py``).
+UNSUPPORTED: dict[str, dict[Any, str]] = {
+    STRICT: {
+        np.exp2: "no exp2 in the standard",
+        np.fmax: "no fmax in the standard",
+        np.fmin: "no fmin in the standard",
+        np.outer: "no outer in the standard",
+        np.inner: "no inner in the standard",
+        np.trace: "no trace in the standard (only in its linalg extension)",
+        np.linalg.norm: "no norm in the standard (its linalg extension has vector_norm)",
+        np.ravel: "no ravel in the standard",
+        np.squeeze: "the standard's squeeze needs its axis",
+        np.transpose: "no transpose in the standard (permute_dims needs the axes)",
+        np.swapaxes: "no swapaxes in the standard",
+        np.array: "no array in the standard (asarray)",
+        np.copy: "no copy function in the standard",
+        np.dot: "no dot in the standard",
+        np.cumsum: "the rule uses NumPy's cumsum (the standard's cumulative_sum needs an "
+                   "axis for more than one dimension)",
+        np.var: "the standard's var takes correction=, not NumPy's ddof",
+        np.std: "the standard's std takes correction=, not NumPy's ddof",
+        "ndarray.sum": METHODS, "ndarray.mean": METHODS, "ndarray.prod": METHODS,
+        "ndarray.max": METHODS, "ndarray.min": METHODS, "ndarray.var": METHODS,
+        "ndarray.std": METHODS, "ndarray.cumsum": METHODS, "ndarray.reshape": METHODS,
+        "ndarray.ravel": METHODS, "ndarray.flatten": METHODS, "ndarray.squeeze": METHODS,
+        "ndarray.transpose": METHODS, "ndarray.swapaxes": METHODS, "ndarray.clip": METHODS,
+        "ndarray.dot": METHODS, "ndarray.item": METHODS, "ndarray.astype": METHODS,
+        "ndarray.copy": METHODS,
+    },
+    "cupy": {},
+}
+
+# Single specs of tests/rules (by id) a backend cannot run, and why.
+UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
+    STRICT: {
+        "np.where[int-condition]": "the standard's where takes a boolean condition only",
+        "np.sum[3x4-positional-axis]": "the standard's sum takes its axis by keyword",
+        "np.concatenate[positional-axis]": "the standard's concat takes its axis by keyword",
+        "ndarray.T[2x3x4]": "the standard's .T is for matrices only (.mT for stacks)",
+        "operator.getitem[int-array-duplicates]": INDEX_ARRAYS,
+        "operator.getitem[list-duplicates]": "lists as indices (the standard takes arrays)",
+        "operator.getitem[2d-int-array]": INDEX_ARRAYS,
+        "operator.getitem[int-array-and-slice]": INDEX_ARRAYS,
+        "operator.getitem[newaxis]": "None in an index with fewer entries than axes",
+        "arrays.setitem[int-array]": FANCY_WRITE,
+        "arrays.setitem[int-array-duplicates]": FANCY_WRITE,
+        "arrays.setitem[int-array-duplicates-broadcast]": FANCY_WRITE,
+    },
+}
+
+# Battery functions (tests/compiler/functions.py) a backend cannot run, and why.
+UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {STRICT: {}, "cupy": {}}
+
+
+def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
+    """Why ``backend_name`` cannot run the rule of ``prim`` (or the one spec ``spec_id``
+    of it); None when it can."""
+    if spec_id in UNSUPPORTED_SPECS.get(backend_name, {}):
+        return UNSUPPORTED_SPECS[backend_name][spec_id]
+    if backend_name == STRICT and getattr(prim, "__module__", None) == tm.__name__:
+        return TENSOR  # every Tensor method, so none is forgotten
+    try:
+        return UNSUPPORTED.get(backend_name, {}).get(prim)
+    except TypeError:  # an unhashable key
+        return None
+

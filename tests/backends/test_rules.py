@@ -1,0 +1,108 @@
+"""Every rule table of tests/rules (``SPECS``) on every backend.
+
+For each spec, the inputs are moved to the backend, the primitive is run there (NumPy
+functions by their counterpart, as compiled code runs them) and so is its rule, with
+``xp`` the backend's module. The gradients must be arrays of the backend (nothing
+converted to NumPy) and equal those of the same rule on NumPy, which tests/rules checks
+against finite differences.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+from rules import (
+    test_arithmetic,
+    test_containers,
+    test_indexing,
+    test_linalg,
+    test_numpy_math,
+    test_reductions,
+    test_shapes,
+    test_tensor_methods,
+)
+from rules.spec import ids
+
+from srcdiff import runtime as rt
+from srcdiff.backend import array_module
+from srcdiff.rules import registry
+from srcdiff.testing import _rule_grads
+
+from .support import (
+    arrays_in,
+    assert_close,
+    assert_on,
+    backend_params,
+    module,
+    primal_on,
+    skip_reason,
+    to_backend,
+)
+
+FAMILIES = [test_arithmetic, test_numpy_math, test_reductions, test_shapes, test_indexing,
+            test_linalg, test_containers, test_tensor_methods]
+SPECS = [s for family in FAMILIES for s in family.SPECS]
+
+
+def _cotangent(y, rng):
+    if isinstance(y, dict):
+        return {k: _cotangent(v, rng) for k, v in y.items()}
+    if isinstance(y, (list, tuple)):
+        return type(y)(_cotangent(v, rng) for v in y)
+    g = rng.standard_normal(np.shape(y))
+    return g if isinstance(y, np.ndarray) else float(g)
+
+
+INDEXING = (operator.getitem, rt.setitem)
+
+
+def _index_per_axis(idx):
+    """The index as the standard wants it, the axes it leaves out named by an ellipsis
+    (``x[1]`` of a matrix is ``x[1, ...]``)."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    if any(p is Ellipsis or hasattr(p, "shape") for p in parts):
+        return idx
+    return (*parts, ...)
+
+
+def _like(g, y, xp):
+    """The cotangent ``g`` on ``xp``: an array wherever the result ``y`` is one."""
+    if isinstance(y, dict):
+        return {k: _like(g[k], v, xp) for k, v in y.items()}
+    if isinstance(y, (list, tuple)):
+        return type(y)(_like(a, b, xp) for a, b in zip(g, y, strict=True))
+    if arrays_in(y) and xp is not np:
+        return xp.asarray(g, dtype=y.dtype)
+    return g
+
+
+@pytest.mark.parametrize("name", backend_params())
+@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
+def test_rule_on_backend_matches_numpy(spec, name):
+    reason = skip_reason(name, spec.prim, spec.id)
+    if reason:
+        pytest.skip(reason)
+    y = spec.primal(*spec.args, **spec.kwargs)
+    g = _cotangent(y, np.random.default_rng(0))
+    expected = _rule_grads(spec.rule_fn(g, y, *spec.args, **spec.kwargs), spec.rule_fn,
+                           len(spec.args))
+
+    args = to_backend(spec.args, module(name))
+    xp = array_module(*args)  # NumPy when every argument is a Python number
+    if spec.prim in INDEXING and xp is not np and hasattr(args[0], "shape"):
+        args = (args[0], _index_per_axis(args[1]), *args[2:])
+    y_b = primal_on(spec.primal, xp)(*args, **spec.kwargs)
+    on_backend = bool(arrays_in(args))
+    if on_backend:
+        assert_on(y_b, xp, f"{spec.id}: the primal's result")
+    rule = registry.bind(spec.rule_fn, xp)
+    got = _rule_grads(rule(_like(g, y_b, xp), y_b, *args, **spec.kwargs), rule, len(args))
+    for i in spec.positions():
+        if i >= len(expected):
+            continue
+        where = f"{spec.id} on {name}: gradient of argument {i}"
+        if on_backend:
+            assert_on(got[i], xp, where)
+        assert_close(got[i], expected[i], where)
