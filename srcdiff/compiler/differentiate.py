@@ -123,6 +123,27 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
     return active
 
 
+def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
+    """The live names whose adjoints reach the result (or the ``backward()``) on this path:
+    only they get adjoints."""
+    flat = list(flatten(items))
+    useful = {item.stmt.op.operands[0].id for item in flat
+              if item.stmt.op.kind in ("return", "backward")
+              and isinstance(item.stmt.op.operands[0], gast.Name)}
+    changed = True
+    while changed:
+        changed = False
+        for item in flat:
+            op = item.stmt.op
+            if op.target not in useful:
+                continue
+            for a in op.operands + [k.value for k in op.keywords]:
+                if isinstance(a, gast.Name) and a.id in live and a.id not in useful:
+                    useful.add(a.id)
+                    changed = True
+    return useful
+
+
 def flatten(items: list[Item]) -> Iterator[Item]:
     for item in items:
         if item.kind == "stmt":
@@ -428,6 +449,7 @@ class AdjointBuilder:
     def build(self, fn_name: str, key: tuple, stop: int | None = None) -> gast.FunctionDef:
         items, _ = select(self.a.fn.body, iter(key), stop)
         self.live = path_activity(items, set(self.wrt))
+        self.live &= path_usefulness(items, self.live)
         self.block(items, Frame(self.p.saved, self.p.path, 0))
         results = [name(self.state[n].var) if n in self.state else const(None)
                    for n in self.wrt]

@@ -80,6 +80,9 @@ def _dead(stmt: gast.stmt, loads: set[str]) -> bool:
     if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
         return False
     target = stmt.targets[0]
+    if isinstance(target, gast.Name) and isinstance(stmt.value, gast.Name) and \
+            stmt.value.id == target.id:
+        return True  # x = x
     if isinstance(target, gast.Name):
         return target.id not in loads
     if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
@@ -100,9 +103,19 @@ def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
     return stmt
 
 
+def _empty_loop(s: gast.stmt) -> bool:
+    """A reversed loop whose body does nothing (its iterations touched no adjoint)."""
+    return isinstance(s, gast.For) and all(
+        isinstance(x, gast.Pass) or getattr(x, "comment", False) or _empty_loop(x)
+        for x in s.body)
+
+
 def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], bool]:
     out, changed = [], False
     for s in body:
+        if _empty_loop(s):
+            changed = True
+            continue
         if _dead(s, loads):
             changed = True
             if _has_effects(s.value):
