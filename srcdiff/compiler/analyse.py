@@ -349,7 +349,16 @@ class Analyser:
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
-                stmt.op.saves = saves_of(stmt.op, self.active)
+                self.mark_numbers(stmt.op.operands)
+                stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
+
+    def mark_numbers(self, operands: list[gast.expr]) -> None:
+        """Flag globals holding Python numbers: like constants, they broadcast nothing."""
+        for a in operands:
+            if isinstance(a, gast.Name) and a.id not in self.locals:
+                found, value = self.p.resolve(a.id)
+                a.number = found and isinstance(value, (int, float)) and \
+                    not isinstance(value, bool)
 
 
 def index_value(e: gast.expr) -> gast.expr:
@@ -384,15 +393,18 @@ def is_python_callable(obj: Any) -> bool:
     return callable(obj)
 
 
-def saves_of(op: Op, active: set[str]) -> tuple[str, ...]:
+def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[str, ...]:
     """Names whose values (after the statement) the adjoint of ``op`` reads, for the
-    gradients of its active operands: those its rule, expanded here, actually loads."""
+    gradients of its active operands: those its rule, expanded here, actually loads.
+    Names that are not ``local`` (globals, closure variables) are read where they are."""
     if op.kind != "rule":
         return ()
     rule = op.rule
     operand_names = {n.id for a in op.operands for n in gast.walk(a)
                      if isinstance(n, gast.Name)}
     known = operand_names | ({op.target} if op.target else set())
+    if local is not None:
+        known &= local
     if not rule.inline:
         return tuple(dict.fromkeys(
             [op.target] + [a.id for a in op.operands if isinstance(a, gast.Name)]))

@@ -334,9 +334,9 @@ class AdjointBuilder:
                      for i, a in enumerate(masked) if self.active(a)]
         else:
             pairs = self.expand_rule(op, g, target, operands, line)
-        targets = {n for n, _ in pairs}
-        if len(pairs) > 1 and any(self.state.get(n, D("")).var == g.id or
-                                  self.dname(n) == g.id for n in targets):
+        # a contribution that rebinds g's variable goes last; with two, g is copied first
+        pairs.sort(key=lambda pair: self.dname(pair[0]) == g.id)
+        if sum(self.dname(n) == g.id for n, _ in pairs) > 1:
             temp = self.names.fresh("g")
             self.emit(assign(temp, g), line)
             pairs = [(n, replace_name(e, g.id, temp)) for n, e in pairs]

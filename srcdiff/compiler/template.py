@@ -106,11 +106,13 @@ def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.ex
 
 
 def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr]) -> Any:
-    """``rt.unbroadcast(e, x)`` is ``e`` when every other operand is a constant."""
+    """``rt.unbroadcast(e, x)`` is ``e`` when every other operand is a number (a constant,
+    or a global holding a Python number)."""
     if c is None or not _is_rt_call(c, "unbroadcast"):
         return c
     others = [a for j, a in enumerate(operands) if j != i]
-    if others and all(isinstance(a, gast.Constant) for a in others):
+    if others and all(isinstance(a, gast.Constant) or getattr(a, "number", False)
+                      for a in others):
         return c.args[0]
     return c
 

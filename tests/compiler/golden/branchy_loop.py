@@ -54,9 +54,8 @@ def branchy_loop_adjoint(_saved, d_result):
         if _v1 == 0:
             # line 38: s = s + np.sin(x[i]) * s
             s, t6 = _s1[6]
-            g1 = d_s
-            d_s = rt.unbroadcast(g1, s)
-            d_t6 = rt.unbroadcast(g1, t6)
+            d_t6 = rt.unbroadcast(d_s, t6)
+            d_s = rt.unbroadcast(d_s, s)
             t5, s = _s1[5]
             d_t5 = rt.unbroadcast(d_t6 * s, t5)
             d_s = d_s + rt.unbroadcast(d_t6 * t5, s)

@@ -52,9 +52,8 @@ def rnn_adjoint(_saved, d_result):
     for _s1 in reversed(_saved[2]):
         # line 30: total = total + np.sum(h * h)
         total, t8 = _s1[9]
-        g1 = d_total
-        d_total = rt.unbroadcast(g1, total)
-        d_t8 = rt.unbroadcast(g1, t8)
+        d_t8 = rt.unbroadcast(d_total, t8)
+        d_total = rt.unbroadcast(d_total, total)
         t7 = _s1[8]
         d_t7 = rt.unreduce(d_t8, t7, None, False)
         h = _s1[7]
