@@ -110,6 +110,8 @@ class _Target:
         """The compiled unit for these argument values, and where each wanted gradient
         sits in its adjoint's results."""
         key = (*map(type, values), registry.version())
+        if list in key or tuple in key or dict in key:  # their arrays' module is not in key
+            key += (array_module(*values),)
         hit = self.units.get(key)
         if hit is None:
             kinds = tuple(_kind(v) for v in values)

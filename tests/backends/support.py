@@ -172,8 +172,42 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     },
 }
 
-# Battery functions (tests/compiler/functions.py) a backend cannot run, and why.
-UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {STRICT: {}, "cupy": {}}
+# Battery functions (tests/compiler/functions.py) a backend cannot run, and why: each is
+# NumPy code that the standard does not allow, never a limit of srcdiff's generated code.
+USES_METHODS = "calls array methods outside the standard (x.sum(), x.max(), x.reshape(), ...)"
+ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
+FEW_AXES = "indexes fewer axes than the array has (m[1] of a matrix): the standard wants m[1, ...]"
+OWN_ARRAYS = "computes with NumPy arrays of its own (globals, attributes) next to its arguments"
+BOOL_MATH = ("does arithmetic on booleans (x * (x > 0), np.sum(mask)): the standard does "
+             "not promote them")
+STRICT_FUNCTIONS = {
+    USES_METHODS: "method_sum_axis method_mean method_reshape method_dot method_astype "
+                  "method_max_min method_prod method_clip method_copy_ravel_flatten "
+                  "method_squeeze method_transpose method_item write_overwrites_active "
+                  "logsumexp_by_hand model_layer_norm model_softmax_cross_entropy "
+                  "corner_reversed_slice corner_method_chain",
+    ITERATES: "for_over_rows for_zip for_enumerate for_enumerate_zip loop_counts_pass_only "
+              "model_rnn model_horner corner_integer_arithmetic "
+              "corner_enumerate_index_stays_integer corner_builtin_sum_of_array",
+    FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
+              "corner_write_rows_and_columns",
+    OWN_ARRAYS: "call_method call_callable_object loss uses_globals",
+    BOOL_MATH: "op_comparison_mask op_comparison_between",
+    "x[:, None] on a vector: the standard's newaxis comes with an index for every axis":
+        "index_new_axis",
+    "np.array: the standard makes arrays with asarray": "write_with_index_array",
+    "np.dot, np.outer: not in the standard": "rule_dot rule_outer",
+    "np.transpose: not in the standard (permute_dims)": "rule_transpose",
+    "np.squeeze without an axis: the standard's squeeze needs one": "rule_squeeze_expand_dims",
+    "np.sqrt(3.0) of a Python number: the standard's functions take arrays":
+        "model_attention",
+    "np.sum(x, 0): the standard's reductions take their axis by keyword":
+        "corner_positional_axis",
+}
+UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
+    STRICT: {fn: why for why, fns in STRICT_FUNCTIONS.items() for fn in fns.split()},
+    "cupy": {},
+}
 
 
 def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
