@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,6 @@ import srcdiff as sd
 
 from .checker import check_function
 
-DIRECTORY = Path(tempfile.mkdtemp(prefix="srcdiff_random_"))
 MODULES = itertools.count()
 
 HELPER = """def helper(a, b):
@@ -113,8 +112,13 @@ def programs(draw) -> tuple[str, int]:
     return "\n".join(lines) + "\n", inputs
 
 
-def load(source: str):
-    path = DIRECTORY / f"random_program_{next(MODULES)}.py"
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("random_programs")
+
+
+def load(source: str, directory: Path):
+    path = directory / f"random_program_{next(MODULES)}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -125,9 +129,9 @@ def load(source: str):
 @settings(max_examples=50, deadline=2000, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.integers(0, 2 ** 16))
-def test_random_programs_have_the_gradients_of_finite_differences(program, seed):
+def test_random_programs_have_the_gradients_of_finite_differences(directory, program, seed):
     source, inputs = program
-    f = load(source)
+    f = load(source, directory)
     rng = np.random.default_rng(seed)
     args = [rng.uniform(-1.5, 1.5, 3) for _ in range(inputs)]
     try:
