@@ -37,8 +37,9 @@ def _seed(value: Any, fn_name: str) -> Any:
                         f"not {type(value).__name__}")
     if shape == ():
         # A Python float for NumPy; an array for libraries whose functions take arrays only.
-        xp = array_module(value)
-        return 1.0 if xp is np else xp.ones_like(value)
+        if isinstance(value, (np.generic, np.ndarray)):
+            return 1.0
+        return array_module(value).ones_like(value)
     size = 1
     for n in shape:
         size *= n
