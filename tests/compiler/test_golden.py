@@ -71,3 +71,31 @@ def test_golden_source_runs_on_its_own_and_gives_the_same_gradient(fn, args, wrt
                 np.testing.assert_allclose(got[k], want[k], rtol=1e-12)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import srcdiff as sd
+from compiler.golden_functions import GOLDEN
+for fn, args, wrt in GOLDEN:
+    g = sd.grad(fn, wrt=wrt)
+    g(*args)
+    print(sd.source(g))
+"""
+
+
+def test_generated_source_does_not_depend_on_the_hash_seed():
+    """Set and dict orders of strings change with PYTHONHASHSEED: none may reach the source."""
+    import subprocess
+    import sys
+
+    script = SCRIPT.format(tests=str(ROOT / "tests"))
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
