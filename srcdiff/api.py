@@ -14,7 +14,7 @@ import gast
 import numpy as np
 
 from . import runtime as rt
-from .backend import array_module, dtype_kind
+from .backend import array_module, device_of, dtype_kind
 from .compiler.cache import Unit, unit_for
 from .rules import registry
 
@@ -48,6 +48,20 @@ def _seed(value: Any, fn_name: str) -> Any:
                          "differentiates functions returning a scalar (reduce it first, "
                          "e.g. with .sum())")
     return array_module(value).ones_like(value)
+
+
+def _tensor_module(values: tuple) -> Any:
+    """The array module of the Tensors among ``values`` (a Module's, of its parameters):
+    NumPy on 'cpu', CuPy on 'cuda'."""
+    from .nn import Module
+    from .tensor import Tensor
+
+    for v in values:
+        if isinstance(v, Module):
+            v = next(iter(v.parameters()), None)
+        if isinstance(v, Tensor):
+            return array_module(v.data)
+    return np
 
 
 class _Target:
@@ -90,6 +104,7 @@ class _Target:
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
         self.last: tuple[Unit, tuple, tuple] | None = None
         self.tensor = False
+        self.plain: Unit | None = None  # the unit of the latest plain call
 
     def values(self, args: tuple, kwargs: dict) -> list:
         if not kwargs and self.last_position < len(args):
@@ -163,19 +178,23 @@ class _Target:
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""
-        hit = self.units.get(())
+        xp = _tensor_module(self.bound + args + tuple(kwargs.values())) if self.tensor \
+            else array_module(*args, *kwargs.values())
+        hit = self.units.get(xp)
         if hit is None:
-            unit = unit_for(self.fn, (), {}, array_module(), tensor=self.tensor)
-            hit = self.units[()] = (unit, ())
+            unit = unit_for(self.fn, (), {}, xp, tensor=self.tensor)
+            hit = self.units[xp] = (unit, ())
+        self.plain = hit[0]
         value = hit[0].primal({}, [], *self.bound, *args, **kwargs)
-        if self.tensor and isinstance(value, (np.ndarray, np.generic)):
+        if self.tensor and (isinstance(value, (np.ndarray, np.generic)) or
+                            device_of(value) == "cuda"):
             from .tensor import Tensor
 
-            return Tensor._make(np.asarray(value))
+            return Tensor._make(array_module(value).asarray(value))
         return value
 
     def tensor_source(self) -> str:
-        unit = self.units[()][0]
+        unit = self.plain
         if unit.last_backward is None:
             return render_primal(unit)
         key, site, called = unit.last_backward

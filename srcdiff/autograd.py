@@ -201,11 +201,13 @@ def snapshot(tensor: Any) -> Any:
 
 # ---- backward ----------------------------------------------------------------------------
 
-def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...]) -> Callable:
-    """The adjoint of ``ops`` as generated source (``srcdiff.compiler.eager.compile_ops``)."""
+def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = None
+                ) -> Callable:
+    """The adjoint of ``ops`` as generated source (``srcdiff.compiler.eager.compile_ops``),
+    computing with the array module ``xp`` (NumPy by default)."""
     from .compiler.eager import compile_ops as compile_adjoint
 
-    return compile_adjoint(ops, n_inputs, wanted)
+    return compile_adjoint(ops, n_inputs, wanted, xp=xp)
 
 
 def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -216,7 +218,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
     nodes = _topological(root._node) if root._node is not None else []
     _check_versions(nodes)
     plan = _Plan(nodes, root)
-    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted)
+    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root.data))
     grads = adjoint(plan.values, seed)
     for tensor, g in zip(plan.targets, grads, strict=True):
         if g is not None:

@@ -112,11 +112,13 @@ _PLANS: dict[tuple, Plan] = {}
 
 
 def compile_ops(ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]], n_inputs: int,
-                wanted: tuple[int, ...], root: int | None = None) -> Adjoint:
+                wanted: tuple[int, ...], root: int | None = None,
+                xp: types.ModuleType | None = None) -> Adjoint:
     """The adjoint of the straight-line operations ``ops`` (see the module docstring):
     value ``k < n_inputs`` is input ``k``, value ``n_inputs + i`` is the result of
     ``ops[i]``; returns the gradients of ``wanted`` given the seed of ``root`` (by
-    default the last value)."""
+    default the last value), computed with the array module ``xp`` (by default NumPy)."""
+    xp = np if xp is None else xp
     n_values = n_inputs + len(ops)
     root = n_values - 1 if root is None else root
     constants: list[Any] = []
@@ -133,10 +135,10 @@ def compile_ops(ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]], n_inputs
                 constants.append(v)
             fkw.append((k, _freeze(v)))
         frozen.append((prim, tuple(fargs), tuple(fkw)))
-    key = (tuple(frozen), n_inputs, tuple(wanted), root, registry.version())
+    key = (tuple(frozen), n_inputs, tuple(wanted), root, registry.version(), xp.__name__)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root)
+        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp)
     return Adjoint(plan, constants)
 
 
@@ -159,7 +161,8 @@ class _EagerAdjoint(AdjointBuilder):
         super().statement(s, frame, flag)
 
 
-def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan:
+def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int,
+           xp: types.ModuleType = np) -> Plan:
     n_values = n_inputs + len(ops)
     value_names = [_value_name(k, n_inputs) for k in range(n_values)]
     names = Names(set(value_names) | {"rt", "xp", "np", "slice"})
@@ -226,9 +229,9 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int) -> Plan
     tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
     optimize(tree)
     text, linemap = emit([tree], lines, ["# srcdiff: adjoint of the recorded operations",
-                                         "import numpy as xp",
+                                         f"import {xp.__name__} as xp",
                                          "from srcdiff import runtime as rt"], label=None)
-    namespace = {"rt": rt_module, "xp": np, "np": np}
+    namespace = {"rt": rt_module, "xp": xp, "np": np}
     namespace.update({fn_name: fn for fn, fn_name in rule_names.items()})
     exec(compile(text, "<srcdiff backward>", "exec"), namespace)
     return Plan(namespace["backward"], text, saves, n_values)
