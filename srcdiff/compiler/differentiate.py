@@ -280,6 +280,11 @@ class AdjointBuilder:
             update = gast.Call(func=attr("rt", "index_add"), args=[name(var), index, g],
                                keywords=[])
             self.bind(var, update, line)
+        elif self.kinds.get(n, "array") == "array" and current.owned and current.var == var \
+                and not any(d.var == var for other, d in self.state.items() if other != n):
+            # this code made the array: add in place
+            self.emit(gast.AugAssign(target=name(var, store=True), op=gast.Add(), value=value),
+                      line)
         elif self.kinds.get(n, "array") == "array":
             self.bind(var, gast.BinOp(left=name(current.var), op=gast.Add(), right=value),
                       line)

@@ -131,6 +131,8 @@ def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
 
 def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``x``."""
+    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
+        return g @ y.T  # the common case, first
     xp = array_module(g, x, y)
     g = xp.asarray(g)
     if x.ndim == 1 and y.ndim == 1:
@@ -144,6 +146,8 @@ def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
 
 def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``y``."""
+    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
+        return x.T @ g
     xp = array_module(g, x, y)
     g = xp.asarray(g)
     if x.ndim == 1 and y.ndim == 1:

@@ -58,7 +58,7 @@ def rnn_adjoint(_saved, d_result):
         d_t7 = rt.unreduce(d_t8, t7, None, False)
         h = _s1[7]
         d_h = d_h + rt.unbroadcast(d_t7 * h, h)
-        d_h = d_h + rt.unbroadcast(d_t7 * h, h)
+        d_h += rt.unbroadcast(d_t7 * h, h)
         # line 29: h = np.tanh(w @ h + u @ x)
         h = _s1[6]
         d_t6 = d_h * (1.0 - h * h)
@@ -66,8 +66,8 @@ def rnn_adjoint(_saved, d_result):
         d_t4 = rt.unbroadcast(d_t6, t4)
         d_t5 = rt.unbroadcast(d_t6, t5)
         u, x = _s1[4]
-        d_u = d_u + rt.matmul_lhs(d_t5, u, x)
+        d_u += rt.matmul_lhs(d_t5, u, x)
         w, h = _s1[3]
-        d_w = d_w + rt.matmul_lhs(d_t4, w, h)
+        d_w += rt.matmul_lhs(d_t4, w, h)
         d_h = rt.matmul_rhs(d_t4, w, h)
     return (d_w, d_u)
