@@ -9,6 +9,7 @@ import numpy as np
 
 from . import grad_mode
 from . import runtime as rt
+from .backend import array_module
 from .creation import tensor as _new_tensor
 from .dtypes import of_numpy
 from .tensor import Tensor, apply_op, binary_op, result_dtype
@@ -218,7 +219,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08) -> bool:
-    return bool(np.allclose(np.asarray(_t(a).detach()), np.asarray(_t(b).detach()), rtol, atol))
+    a, b = _t(a).data, _t(b).data
+    return bool(array_module(a, b).allclose(a, b, rtol, atol))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:

@@ -974,7 +974,9 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Overwrite this tensor with ``src`` (broadcast, cast to this dtype)."""
-        src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        if not isinstance(src, Tensor):  # an array or data: moved to this tensor's device
+            array = src if cuda.of_array(src) == "cuda" else np.asarray(src)
+            src = Tensor._make(cuda.to_device(array, self.device))
         dt, shape = self.dtype, tuple(self._data.shape)
         return self._inplace(
             lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src)
