@@ -213,11 +213,14 @@ def to_cupy(x: Any) -> Any:
     return cupy.asarray(x)
 
 
-def sample(rng: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: Any,
-           xp: ModuleType = np) -> Any:
-    """``rng.<kind>(shape)`` (``standard_normal``, ``random``, ...) in ``dtype``, as an
-    array of ``xp``: drawn on the host, so a seed gives the same numbers everywhere."""
-    values = getattr(rng, kind)(shape).astype(dtype, copy=False)
+def sample(rng: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: Any = None,
+           xp: ModuleType = np, **params: Any) -> Any:
+    """``rng.<kind>(size=shape, **params)`` (``standard_normal``, ``random``, ``uniform``,
+    ``normal``, ...) in ``dtype``, as an array of ``xp``: drawn on the host in float64,
+    so a seed gives the same numbers on every device and in every dtype."""
+    values = getattr(rng, kind)(size=shape, **params)
+    if dtype is not None:
+        values = values.astype(dtype, copy=False)
     if xp is np:
         return values
     if xp.__name__ == "cupy":

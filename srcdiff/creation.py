@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import cuda, dtypes
+from .backend import sample
 from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     bool_,
     double,
@@ -39,6 +40,11 @@ def manual_seed(seed: int) -> np.random.Generator:
 def generator() -> np.random.Generator:
     """The current random generator (NumPy, on the CPU, so results do not depend on the device)."""
     return _generator
+
+
+def _module(device: Any) -> Any:
+    """The array module of ``device`` (NumPy when none is given)."""
+    return np if device is None else cuda.module(device)
 
 
 def _finish(array: np.ndarray, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
@@ -172,15 +178,17 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
 def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           generator: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples (drawn in float64, then cast, so dtypes share one stream)."""
-    values = (generator or _generator).standard_normal(_shape(size))
-    return _finish(values.astype(_float_dtype(dtype)), None, device, requires_grad)
+    values = sample(generator or _generator, "standard_normal", _shape(size), _float_dtype(dtype),
+                    _module(device))
+    return _finish(values, None, device, requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
          generator: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1)."""
-    values = (generator or _generator).random(_shape(size))
-    return _finish(values.astype(_float_dtype(dtype)), None, device, requires_grad)
+    values = sample(generator or _generator, "random", _shape(size), _float_dtype(dtype),
+                    _module(device))
+    return _finish(values, None, device, requires_grad)
 
 
 def randn_like(t: Tensor, dtype: Any = None, device: Any = None,

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import autograd, cuda, dtypes, grad_mode, printing, rules
 from . import runtime as rt
-from .backend import array_module, device_of
+from .backend import array_module, device_of, sample
 
 BOOL, INT, FLOAT = 0, 1, 2
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -1000,14 +1000,14 @@ class Tensor:
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .creation import generator
 
-        values = generator().uniform(a, b, size=self._data.shape)
-        return self._overwrite(cuda.to_device(values, self.device))
+        return self._overwrite(sample(generator(), "uniform", self._data.shape,
+                                      xp=cuda.module(self.device), low=a, high=b))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from .creation import generator
 
-        values = generator().normal(mean, std, size=self._data.shape)
-        return self._overwrite(cuda.to_device(values, self.device))
+        return self._overwrite(sample(generator(), "normal", self._data.shape,
+                                      xp=cuda.module(self.device), loc=mean, scale=std))
 
     # ---- NumPy protocols -----------------------------------------------------------------
 
