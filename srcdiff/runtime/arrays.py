@@ -35,14 +35,15 @@ def unbroadcast(g: Any, x: Any) -> Any:
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
-    shape, gshape = tuple(shape), tuple(gshape)
-    extra = len(gshape) - len(shape)
+    ndim = len(shape)
+    extra = len(gshape) - ndim
     if extra > 0:
-        g = _sum(g, tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = _sum(g, axes, keepdims=True)
-    if not shape and isinstance(x, numbers.Number):
+        g = _sum(g, tuple(range(extra)) if extra > 1 else 0)
+    if 1 in shape:
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = _sum(g, axes, keepdims=True)
+    if not ndim and isinstance(x, numbers.Number):
         return g[()] if hasattr(g, "shape") else g
     return g
 
@@ -161,6 +162,8 @@ def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
 
 def transpose_grad(g: Any, axes: Any = None) -> Any:
     """Gradient of ``transpose(x, axes)``: the inverse permutation applied to ``g``."""
+    if axes is None and type(g) is np.ndarray:
+        return g.T
     xp = array_module(g)
     if axes is None:
         return _permute(xp, g, None)
