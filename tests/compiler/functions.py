@@ -1436,3 +1436,38 @@ def for_zero_iterations_branching(x, n):
         if x[i] > 0:
             s = s * x[i]
     return s * s
+
+
+# ---- adjoints that are one array (in-place accumulation must not touch them) --------------
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def shared_adjoint_then_accumulate(x, y):
+    u = np.sin(x)
+    t = x + y  # d_x and d_y start as one array: unbroadcast(d_t, .)
+    return np.sum(np.tanh(t) * 2.0) + np.sum(u)  # then d_x += ...: d_y must not change
+
+
+@case(A(3))
+def copied_name_then_accumulate(x):
+    y = x
+    a = np.sin(y)
+    b = np.cos(x)
+    return np.sum(a * b) + np.sum(y * 3.0)
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def shared_adjoint_into_loop(x, y):
+    s = x + y
+    for _ in range(3):
+        s = np.sin(s) + x * 0.5
+    return np.sum(s) + np.sum(y * y)
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def shared_adjoint_into_writes(x, y):
+    h = x + y
+    h[0] = h[1] * 2.0
+    g = np.zeros(3)
+    g[1] += np.sum(h)
+    return np.sum(g * g) + np.sum(h * x)
