@@ -116,7 +116,8 @@ def primal_on(prim: Any, xp: Any) -> Any:
 
 # ---- what a backend cannot run ----------------------------------------------------------
 
-METHODS = "an array method outside the Array API standard"
+NOT_STANDARD = "not in the Array API standard"
+METHODS = "an array method outside the standard"
 TENSOR = "a Tensor method: the Tensor runtime keeps its arrays on 'cpu' (NumPy) or 'cuda' (CuPy)"
 INDEX_ARRAYS = "integer arrays in an index must index every axis in the standard"
 FANCY_WRITE = "writing through an integer-array index: the standard has no such __setitem__"
@@ -125,31 +126,18 @@ FANCY_WRITE = "writing through an integer-array index: the standard has no such 
 # README's table of backends is made from this list (see ``coverage.py``).
 UNSUPPORTED: dict[str, dict[Any, str]] = {
     STRICT: {
-        np.exp2: "no exp2 in the standard",
-        np.fmax: "no fmax in the standard",
-        np.fmin: "no fmin in the standard",
-        np.outer: "no outer in the standard",
-        np.inner: "no inner in the standard",
-        np.trace: "no trace in the standard (only in its linalg extension)",
-        np.linalg.norm: "no norm in the standard (its linalg extension has vector_norm)",
-        np.ravel: "no ravel in the standard",
-        np.squeeze: "the standard's squeeze needs its axis",
-        np.transpose: "no transpose in the standard (permute_dims needs the axes)",
-        np.swapaxes: "no swapaxes in the standard",
-        np.array: "no array in the standard (asarray)",
-        np.copy: "no copy function in the standard",
-        np.dot: "no dot in the standard",
-        np.cumsum: "the rule uses NumPy's cumsum (the standard's cumulative_sum needs an "
-                   "axis for more than one dimension)",
-        np.var: "the standard's var takes correction=, not NumPy's ddof",
-        np.std: "the standard's std takes correction=, not NumPy's ddof",
-        "ndarray.sum": METHODS, "ndarray.mean": METHODS, "ndarray.prod": METHODS,
-        "ndarray.max": METHODS, "ndarray.min": METHODS, "ndarray.var": METHODS,
-        "ndarray.std": METHODS, "ndarray.cumsum": METHODS, "ndarray.reshape": METHODS,
-        "ndarray.ravel": METHODS, "ndarray.flatten": METHODS, "ndarray.squeeze": METHODS,
-        "ndarray.transpose": METHODS, "ndarray.swapaxes": METHODS, "ndarray.clip": METHODS,
-        "ndarray.dot": METHODS, "ndarray.item": METHODS, "ndarray.astype": METHODS,
-        "ndarray.copy": METHODS,
+        **dict.fromkeys([np.exp2, np.fmax, np.fmin, np.outer, np.inner, np.dot, np.ravel,
+                         np.swapaxes, np.array, np.copy], NOT_STANDARD),
+        np.trace: "not in the standard (only in its linalg extension)",
+        np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
+        np.transpose: "the standard's permute_dims needs the axes",
+        np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
+        **dict.fromkeys([
+            "ndarray.sum", "ndarray.mean", "ndarray.prod", "ndarray.max", "ndarray.min",
+            "ndarray.var", "ndarray.std", "ndarray.cumsum", "ndarray.reshape", "ndarray.ravel",
+            "ndarray.flatten", "ndarray.squeeze", "ndarray.transpose", "ndarray.swapaxes",
+            "ndarray.clip", "ndarray.dot", "ndarray.item", "ndarray.astype", "ndarray.copy"],
+            METHODS),
     },
     "cupy": {},
 }
@@ -158,6 +146,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
+        "np.squeeze[3x1x4x1;axis=None]": "the standard's squeeze needs its axis",
         "np.sum[3x4-positional-axis]": "the standard's sum takes its axis by keyword",
         "np.concatenate[positional-axis]": "the standard's concat takes its axis by keyword",
         "ndarray.T[2x3x4]": "the standard's .T is for matrices only (.mT for stacks)",
