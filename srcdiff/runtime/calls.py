@@ -124,31 +124,71 @@ def tensor_call(fn: Any, active: tuple, path: list, /, *args: Any, **kwargs: Any
     return value, record
 
 
+class _Site:
+    """What a call of one callable with one pattern of active arguments resolves to, so
+    that a call made again costs a couple of dictionary look-ups."""
+
+    def __init__(self, fn: Any, active: tuple, tensor: bool, nargs: int,
+                 keywords: tuple[str, ...]):
+        self.rule = registry.lookup(fn)
+        self.nondiff = self.rule is None and registry.is_nondiff(fn)
+        self.tensor = tensor
+        self.units: dict[tuple, tuple[Any, list[int]]] = {}
+        if self.rule is not None or self.nondiff:
+            return
+        target, self.bound = _target(fn)
+        if target is None:
+            from ..errors import CompileError
+
+            raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
+                               hint="register one with sd.register_vjp, or call a function "
+                                    "srcdiff can compile")
+        self.target = target
+        self.names = _active_params(target, len(self.bound), nargs, keywords, active)
+
+    def unit(self, values: list) -> tuple[Any, list[int]]:
+        key = (*map(type, values), registry.version())
+        hit = self.units.get(key)
+        if hit is None:
+            from ..compiler.cache import unit_for
+
+            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
+            unit = unit_for(self.target, self.names, kinds, array_module(*values),
+                            self.tensor)
+            hit = self.units[key] = (unit, [unit.wrt.index(n) for n in self.names])
+        return hit
+
+
+_SITES: dict[tuple, _Site] = {}
+
+
+def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> _Site:
+    keywords = tuple(kwargs)
+    try:
+        key = (fn, active, tensor, len(args), keywords)
+        site = _SITES.get(key)
+    except TypeError:  # an unhashable callable
+        return _Site(fn, active, tensor, len(args), keywords)
+    if site is None:
+        if len(_SITES) > 4096:
+            _SITES.clear()
+        site = _SITES[key] = _Site(fn, active, tensor, len(args), keywords)
+    return site
+
+
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
-    rule = registry.lookup(fn)
-    if rule is not None:
+    site = _site(fn, active, tensor, args, kwargs)
+    if site.rule is not None:
         value = fn(*args, **kwargs)
-        return value, ("rule", rule, args, kwargs, value, active)
-    if registry.is_nondiff(fn):
+        return value, ("rule", site.rule, args, kwargs, value, active)
+    if site.nondiff:
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
-    from ..compiler.cache import unit_for
-
-    target, bound = _target(fn)
-    if target is None:
-        from ..errors import CompileError
-
-        raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
-                           hint="register one with sd.register_vjp, or call a function "
-                                "srcdiff can compile")
-    names = _active_params(target, len(bound), len(args), tuple(kwargs), active)
     values = _values(args, kwargs, active)
-    kinds = {n: _kind(v) for n, v in zip(names, values, strict=True)}
-    unit = unit_for(target, names, kinds, array_module(*values), tensor)
+    unit, order = site.unit(values)
     saved: dict = {}
     path: list = []
-    value = unit.primal(saved, path, *bound, *args, **kwargs)
-    order = [unit.wrt.index(n) for n in names]
+    value = unit.primal(saved, path, *site.bound, *args, **kwargs)
     return value, ("unit", unit, saved, path, order, values)
 
 
