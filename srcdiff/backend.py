@@ -189,8 +189,8 @@ def _scatter_add_loop(d: Any, idx: Any, g: Any) -> Any:
     shape = positions[0].shape
     g = xp.broadcast_to(xp.asarray(g, dtype=d.dtype), shape + tuple(d.shape[len(parts):]))
     for k in np.ndindex(*shape):
-        where = tuple(int(p[k]) for p in positions)
-        d[where] = d[where] + g[k]
+        where = (*(int(p[k]) for p in positions), ...)
+        d[where] = d[where] + g[(*k, ...)]
     return d
 
 
