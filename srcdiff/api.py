@@ -246,9 +246,9 @@ def _user_imports(unit: Unit) -> list[str]:
     """``import numpy as np`` and the like, for the modules the user's code names."""
     lines = []
     for name_, value in sorted(unit.fn.__globals__.items()):
-        if isinstance(value, types.ModuleType) and name_ in unit.primal_source:
-            if value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy"):
-                lines.append(f"import {value.__name__} as {name_}"
+        if isinstance(value, types.ModuleType) and name_ in unit.primal_source and (
+                value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy")):
+            lines.append(f"import {value.__name__} as {name_}"
                              if name_ != value.__name__ else f"import {name_}")
     return lines
 

@@ -80,7 +80,7 @@ class Unwrapper:
         if not found or registry.lookup(obj) is not None:
             return False
         return registry.is_nondiff(obj) or isinstance(obj, (types.BuiltinFunctionType, type)) \
-            or obj is getattr(builtins, "print")
+            or obj is builtins.print
 
     # --- rewriting -------------------------------------------------------------------------
     def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
@@ -127,9 +127,8 @@ class Unwrapper:
             value.left, value.right = fix(value.left), fix(value.right)
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
             value.operand = fix(value.operand)
-        elif isinstance(value, gast.Subscript):
-            value.value = fix(value.value)
-        elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
+        elif isinstance(value, gast.Subscript) or (
+                isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES):
             value.value = fix(value.value)
         elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])

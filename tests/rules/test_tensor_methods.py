@@ -68,7 +68,7 @@ def test_extreme_along_a_dim_gives_the_values_gradient_to_the_extreme_entries(ex
     g = np.array([10.0, 20.0])
     (d, *_) = rule_grads(extreme, (g, np.zeros(2)), x, 1)
     expected = np.zeros_like(x)
-    for row, column in enumerate(indices):
+    for row in range(len(indices)):
         ties = x[row] == values[row]
         expected[row, ties] = g[row] / ties.sum()
     np.testing.assert_allclose(d, expected)

@@ -44,7 +44,7 @@ def functions(p, x, y):
 
 def loop_with_branches(p, x, y):
     h = x
-    for i in range(3):
+    for _ in range(3):
         h = (h @ p["W2"]).tanh()
         if h.mean() > 0:
             h = h * 0.5
