@@ -150,3 +150,22 @@ def rule_grads(prim: Any, g: Any, *args: Any, **kwargs: Any) -> tuple:
     call = kwargs.pop("call", None) or prim
     ans = call(*args, **kwargs)
     return _rule_grads(rule.fn(g, ans, *args, **kwargs), rule.fn, len(args))
+
+
+def table_tests(specs: Sequence[Spec], float32: Sequence[Spec] | None = None) -> tuple:
+    """The two tests every family runs on its table: each rule against central
+    differences, and float32 gradients of float32 inputs (``float32``: which specs; by
+    default those with a float array argument)."""
+    import pytest
+
+    f32 = [s for s in specs if s.has_float_array()] if float32 is None else list(float32)
+
+    @pytest.mark.parametrize("spec", specs, ids=ids(specs))
+    def test_rule_matches_finite_differences(spec: Spec) -> None:
+        spec.check()
+
+    @pytest.mark.parametrize("spec", f32, ids=ids(f32))
+    def test_float32_gradients_stay_float32(spec: Spec) -> None:
+        check_float32(spec)
+
+    return test_rule_matches_finite_differences, test_float32_gradients_stay_float32

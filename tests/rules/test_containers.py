@@ -1,11 +1,10 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``, ``for``."""
 
 import numpy as np
-import pytest
 
 from srcdiff import runtime as rt
 
-from .spec import Sampler, Spec, check_float32, ids, rule_grads
+from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(7)
 KEYS = ("w", "b", "scale")
@@ -32,17 +31,8 @@ SPECS = [
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
 ]
 
-F32 = [s for s in SPECS if s.has_float_array()]
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
-def test_rule_matches_finite_differences(spec):
-    spec.check()
-
-
-@pytest.mark.parametrize("spec", F32, ids=ids(F32))
-def test_float32_gradients_stay_float32(spec):
-    check_float32(spec)
+(test_rule_matches_finite_differences,
+ test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 def test_dict_display_gives_each_value_its_entry():

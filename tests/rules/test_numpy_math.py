@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from .spec import Sampler, Spec, check_float32, ids, rule_grads
+from .spec import Sampler, Spec, rule_grads, table_tests
 from .test_arithmetic import BROADCAST
 
 R = Sampler(2)
@@ -109,17 +109,8 @@ SPECS = [
     Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
 ]
 
-F32 = [s for s in SPECS if s.has_float_array()]
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
-def test_rule_matches_finite_differences(spec):
-    spec.check()
-
-
-@pytest.mark.parametrize("spec", F32, ids=ids(F32))
-def test_float32_gradients_stay_float32(spec):
-    check_float32(spec)
+(test_rule_matches_finite_differences,
+ test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

@@ -5,7 +5,7 @@ import builtins
 import numpy as np
 import pytest
 
-from .spec import Sampler, Spec, check_float32, ids, rule_grads
+from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(3)
 
@@ -64,17 +64,8 @@ SPECS = [
     Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
 ]
 
-F32 = [s for s in SPECS if s.has_float_array()]
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
-def test_rule_matches_finite_differences(spec):
-    spec.check()
-
-
-@pytest.mark.parametrize("spec", F32, ids=ids(F32))
-def test_float32_gradients_stay_float32(spec):
-    check_float32(spec)
+(test_rule_matches_finite_differences,
+ test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from srcdiff.rules import lookup
 from srcdiff.runtime import tensor_methods as tm
 
-from .spec import Sampler, Spec, check_float32, ids, rule_grads
+from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(11)
 
@@ -48,17 +48,8 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=ids(SPECS))
-def test_rule_matches_finite_differences(spec):
-    spec.check()
-
-
-F32 = [s for s in SPECS if s.has_float_array() and s.prim is not tm.double]
-
-
-@pytest.mark.parametrize("spec", F32, ids=ids(F32))
-def test_float32_gradients_stay_float32(spec):
-    check_float32(spec)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(
+    SPECS, [s for s in SPECS if s.has_float_array() and s.prim is not tm.double])
 
 
 @pytest.mark.parametrize("extreme", [tm.max, tm.min])
