@@ -160,8 +160,11 @@ class _Target:
         self.last = (unit, pkey, called)
         if not self.multiple:
             return value, rt.grad_like(grads[order[0]], values[0])
-        return value, tuple(rt.grad_like(grads[i], v) for i, v in zip(order, values,
-                                                                       strict=True))
+        out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
+        for i in range(1, len(out)):  # two arguments never share one gradient array
+            if any(out[i] is earlier for earlier in out[:i]) and hasattr(out[i], "copy"):
+                out[i] = out[i].copy()
+        return value, tuple(out)
 
     @staticmethod
     def run_collecting(adjoint: Callable, saved: dict, seed: Any) -> tuple[tuple, tuple]:

@@ -434,9 +434,10 @@ class Normalizer:
         return body
 
     def sequence(self, e: gast.expr) -> gast.expr:
-        """An indexable sequence to loop over (generic iterables become lists)."""
+        """An indexable sequence to loop over: a list or tuple display as it is, anything
+        else through ``rt.iterable`` (arrays and lists pass, a dict gives its keys)."""
         seq = self.atom(e)
-        if isinstance(e, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple, gast.List)):
+        if isinstance(e, (gast.Tuple, gast.List)):
             return seq
         return self.temp(gast.Call(func=gast.Attribute(value=name("rt"), attr="iterable",
                                                        ctx=gast.Load()),

@@ -1380,7 +1380,7 @@ def corner_swap_in_unpacking(x, y):
     return np.sum(a * np.sin(b))
 
 
-@case(Dict(a=A(2), b=A(2)), xfail="a loop over a dict's keys indexes the dict by position")
+@case(Dict(a=A(2), b=A(2)))
 def corner_loop_over_dict(params):
     s = 0.0
     for k in params:

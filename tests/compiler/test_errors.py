@@ -302,9 +302,6 @@ def test_gradients_of_entries_of_a_container_are_distinct_arrays():
     assert not np.shares_memory(d[0], d[1])
 
 
-@pytest.mark.xfail(strict=True, reason="api._Target.run returns each adjoint through "
-                   "rt.grad_like separately, and its no-copy fast path lets two arguments "
-                   "share one gradient array (the fix belongs in api.py)")
 def test_gradients_of_different_arguments_are_distinct_arrays():
     da, db = sd.grad(shared_sum, wrt=(0, 1))(X.copy(), X.copy())
     assert not np.shares_memory(da, db)

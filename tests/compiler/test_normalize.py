@@ -139,22 +139,23 @@ def test_conditional_expressions_become_if_statements():
 
 
 def test_loops_over_sequences_index_them():
+    """Through rt.iterable, which passes arrays and lists and gives a dict's keys."""
     assert body_lines(normalized(loop_over_rows)) == [
-        "s = 0.0", "t1 = len(m)", "for i1 in range(t1):", "row = m[i1]", "t2 = s + row",
-        "s = t2", "return s"]
+        "s = 0.0", "t1 = rt.iterable(m)", "t2 = len(t1)", "for i1 in range(t2):",
+        "row = t1[i1]", "t3 = s + row", "s = t3", "return s"]
 
 
 def test_enumerate_and_zip_bind_each_target_name_directly():
     lines = body_lines(normalized(loop_enumerate_zip))
-    assert "for i1 in range(t3):" in lines
-    assert lines[lines.index("for i1 in range(t3):") + 1:][:3] == [
-        "i = i1", "a = xs[i1]", "b = ys[i1]"]
+    assert "for i1 in range(t5):" in lines
+    assert lines[lines.index("for i1 in range(t5):") + 1:][:3] == [
+        "i = i1", "a = t1[i1]", "b = t2[i1]"]
 
 
 def test_reversed_loops_count_down():
     lines = body_lines(normalized(loop_reversed))
-    assert "for i1 in range(t2, -1, -1):" in lines
-    assert "v = xs[i1]" in lines
+    assert "for i1 in range(t3, -1, -1):" in lines
+    assert "v = t1[i1]" in lines
 
 
 def test_tuple_unpacking_of_a_display_copies_names_it_overwrites():

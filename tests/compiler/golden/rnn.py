@@ -13,31 +13,32 @@ def rnn_primal(_saved, _path, /, w, u, xs):
     # line 27: total = 0.0
     total = 0.0
     # line 28: for x in xs:
-    t3 = len(xs)
+    t3 = rt.iterable(xs)
+    t4 = len(t3)
     _saved[1] = (h, total, u, w)
     _loop2 = []
     _saved[2] = _loop2
-    for i1 in range(t3):
+    for i1 in range(t4):
         _s1 = {}
         _loop2.append(_s1)
-        x = xs[i1]
+        x = t3[i1]
         # line 29: h = np.tanh(w @ h + u @ x)
-        t4 = w @ h
+        t5 = w @ h
         _s1[3] = (w, h)
-        t5 = u @ x
+        t6 = u @ x
         _s1[4] = (u, x)
-        t6 = t4 + t5
-        _s1[5] = (t4, t5)
-        h = np.tanh(t6)
+        t7 = t5 + t6
+        _s1[5] = (t5, t6)
+        h = np.tanh(t7)
         _s1[6] = h
         # line 30: total = total + np.sum(h * h)
-        t7 = h * h
+        t8 = h * h
         _s1[7] = h
-        t8 = np.sum(t7)
-        _s1[8] = t7
-        t9 = total + t8
-        _s1[9] = (total, t8)
-        total = t9
+        t9 = np.sum(t8)
+        _s1[8] = t8
+        t10 = total + t9
+        _s1[9] = (total, t9)
+        total = t10
     # line 31: return total
     return total
 
@@ -51,23 +52,23 @@ def rnn_adjoint(_saved, d_result):
     d_total = d_result
     for _s1 in reversed(_saved[2]):
         # line 30: total = total + np.sum(h * h)
-        total, t8 = _s1[9]
-        d_t8 = rt.unbroadcast(d_total, t8)
+        total, t9 = _s1[9]
+        d_t9 = rt.unbroadcast(d_total, t9)
         d_total = rt.unbroadcast(d_total, total)
-        t7 = _s1[8]
-        d_t7 = rt.unreduce(d_t8, t7, None, False)
+        t8 = _s1[8]
+        d_t8 = rt.unreduce(d_t9, t8, None, False)
         h = _s1[7]
-        d_h = d_h + rt.unbroadcast(d_t7 * h, h)
-        d_h += rt.unbroadcast(d_t7 * h, h)
+        d_h = d_h + rt.unbroadcast(d_t8 * h, h)
+        d_h += rt.unbroadcast(d_t8 * h, h)
         # line 29: h = np.tanh(w @ h + u @ x)
         h = _s1[6]
-        d_t6 = d_h * (1.0 - h * h)
-        t4, t5 = _s1[5]
-        d_t4 = rt.unbroadcast(d_t6, t4)
-        d_t5 = rt.unbroadcast(d_t6, t5)
+        d_t7 = d_h * (1.0 - h * h)
+        t5, t6 = _s1[5]
+        d_t5 = rt.unbroadcast(d_t7, t5)
+        d_t6 = rt.unbroadcast(d_t7, t6)
         u, x = _s1[4]
-        d_u += rt.matmul_lhs(d_t5, u, x)
+        d_u += rt.matmul_lhs(d_t6, u, x)
         w, h = _s1[3]
-        d_w += rt.matmul_lhs(d_t4, w, h)
-        d_h = rt.matmul_rhs(d_t4, w, h)
+        d_w += rt.matmul_lhs(d_t5, w, h)
+        d_h = rt.matmul_rhs(d_t5, w, h)
     return (d_w, d_u)
