@@ -169,6 +169,7 @@ FEW_AXES = "indexes fewer axes than the array has (m[1] of a matrix): the standa
 OWN_ARRAYS = "computes with NumPy arrays of its own (globals, attributes) next to its arguments"
 BOOL_MATH = ("does arithmetic on booleans (x * (x > 0), np.sum(mask)): the standard does "
              "not promote them")
+OWN_ARRAYS_FUNCTIONS = "call_method call_callable_object loss uses_globals"
 STRICT_FUNCTIONS = {
     USES_METHODS: "method_sum_axis method_mean method_reshape method_dot method_astype "
                   "method_max_min method_prod method_clip method_copy_ravel_flatten "
@@ -180,7 +181,7 @@ STRICT_FUNCTIONS = {
               "corner_enumerate_index_stays_integer corner_builtin_sum_of_array",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
               "corner_write_rows_and_columns",
-    OWN_ARRAYS: "call_method call_callable_object loss uses_globals",
+    OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
     BOOL_MATH: "op_comparison_mask op_comparison_between",
     "x[:, None] on a vector: the standard's newaxis comes with an index for every axis":
         "index_new_axis",
@@ -195,7 +196,7 @@ STRICT_FUNCTIONS = {
 }
 UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
     STRICT: {fn: why for why, fns in STRICT_FUNCTIONS.items() for fn in fns.split()},
-    "cupy": {},
+    "cupy": dict.fromkeys(OWN_ARRAYS_FUNCTIONS.split(), OWN_ARRAYS),
 }
 
 
