@@ -122,16 +122,18 @@ class _Target:
                 out.append(default)
         return out
 
-    def unit(self, values: list) -> tuple[Unit, tuple[int, ...]]:
+    def unit(self, values: list, others: tuple = ()) -> tuple[Unit, tuple[int, ...]]:
         """The compiled unit for these argument values, and where each wanted gradient
-        sits in its adjoint's results."""
+        sits in its adjoint's results (``others``: the other arguments, whose arrays give
+        the array module when the differentiated ones are Python floats)."""
         key = (*map(type, values), registry.version())
-        if list in key or tuple in key or dict in key:  # their arrays' module is not in key
-            key += (array_module(*values),)
+        if list in key or tuple in key or dict in key or float in key:
+            # the array module is not in the types: of arrays in containers, or of others
+            key += (array_module(*values, *others),)
         hit = self.units.get(key)
         if hit is None:
             kinds = tuple(_kind(v) for v in values)
-            xp = array_module(*values)
+            xp = array_module(*values, *others)
             for v in values:
                 dtype = getattr(v, "dtype", None)
                 if isinstance(v, (bool, int)) or (dtype is not None and
@@ -145,7 +147,7 @@ class _Target:
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         values = self.values(args, kwargs)
-        unit, order = self.unit(values)
+        unit, order = self.unit(values, (*args, *kwargs.values()))
         saved: dict = {}
         path: list = []
         value = unit.primal(saved, path, *self.bound, *args, **kwargs)

@@ -32,3 +32,20 @@ def test_differentiate_runs_on_the_arguments_module(name):
     # NumPy's own source is as it always was: NumPy names, no xp where the user wrote np
     layer.grad(w, x)
     assert "h = np.tanh(t1)" in sd.source(layer)
+
+
+def scaled(a, x):
+    return np.sum(np.tanh(a * x))
+
+
+@pytest.mark.parametrize("name", backend_params())
+def test_a_float_argument_computes_with_the_other_arguments_module(name):
+    xp = module(name)
+    x = np.linspace(-1.0, 1.0, 5)
+    f = sd.value_and_grad(scaled)
+    value, grad = f(0.5, x)
+    got_value, got_grad = f(0.5, xp.asarray(x))
+    assert_on(got_value, xp, f"the value on {name}")
+    assert isinstance(got_grad, float)
+    assert_close(got_value, value, "the value")
+    assert_close(got_grad, grad, "the gradient")
