@@ -21,6 +21,13 @@ from .rules import registry
 Wrt = int | str | tuple
 
 
+def _share(a: Any, b: Any) -> bool:
+    """True when two gradients are, or may be views of, one array."""
+    if a is b:
+        return hasattr(a, "copy")
+    return type(a) is np.ndarray and type(b) is np.ndarray and np.may_share_memory(a, b)
+
+
 def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) else "array"
 
@@ -164,7 +171,7 @@ class _Target:
             return value, rt.grad_like(grads[order[0]], values[0])
         out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
         for i in range(1, len(out)):  # two arguments never share one gradient array
-            if any(out[i] is earlier for earlier in out[:i]) and hasattr(out[i], "copy"):
+            if any(_share(out[i], earlier) for earlier in out[:i]):
                 out[i] = out[i].copy()
         return value, tuple(out)
 

@@ -346,8 +346,9 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if _given is not None:
         _given.add(id(d))
     if type(d) is np.ndarray and type(x) is np.ndarray and d.shape == x.shape and \
-            d.dtype == x.dtype and d.base is None and d.flags.writeable and not again:
-        return d
+            d.dtype == x.dtype and d.flags.writeable and not again and \
+            (d.base is None or _given is None):
+        return d  # a view (a transpose) of an adjoint's own temporary is fine alone
     xp = array_module(x)
     if d is None:
         return xp.zeros_like(x)
