@@ -146,14 +146,17 @@ class _Site:
         self.target = target
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
 
-    def unit(self, values: list) -> tuple[Any, list[int]]:
+    def unit(self, values: list, others: tuple = ()) -> tuple[Any, list[int]]:
         key = (*map(type, values), registry.version())
+        if list in key or tuple in key or dict in key or float in key:
+            # the array module is not in the types: of arrays in containers, or of others
+            key += (array_module(*values, *others),)
         hit = self.units.get(key)
         if hit is None:
             from ..compiler.cache import unit_for
 
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
-            unit = unit_for(self.target, self.names, kinds, array_module(*values),
+            unit = unit_for(self.target, self.names, kinds, array_module(*values, *others),
                             self.tensor)
             hit = self.units[key] = (unit, [unit.wrt.index(n) for n in self.names])
         return hit
@@ -185,7 +188,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
-    unit, order = site.unit(values)
+    unit, order = site.unit(values, (*args, *kwargs.values()))
     saved: dict = {}
     path: list = []
     value = unit.primal(saved, path, *site.bound, *args, **kwargs)
