@@ -54,27 +54,29 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
 
 
-def _unary(name: str, fn: Any) -> Any:
-    def method(x: Any) -> Any:
+def _method(name: str, fn: Any) -> Any:
+    """``x.<name>(*args)``: ``fn(x, *args)`` on an array, the method itself otherwise."""
+
+    def method(x: Any, *args: Any) -> Any:
         if not _is_array(x):
-            return getattr(x, name)()
-        return fn(x)
+            return getattr(x, name)(*args)
+        return fn(x, *args)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``x.{name}()`` on an array."
+    method.__doc__ = f"``x.{name}(...)`` on an array."
     return method
 
 
-exp = _unary("exp", np.exp)
-log = _unary("log", np.log)
-sqrt = _unary("sqrt", np.sqrt)
-abs = _unary("abs", np.abs)
-tanh = _unary("tanh", np.tanh)
-sin = _unary("sin", np.sin)
-cos = _unary("cos", np.cos)
-neg = _unary("neg", np.negative)
-t = _unary("t", np.transpose)
-clone = _unary("clone", np.copy)
+exp = _method("exp", np.exp)
+log = _method("log", np.log)
+sqrt = _method("sqrt", np.sqrt)
+abs = _method("abs", np.abs)
+tanh = _method("tanh", np.tanh)
+sin = _method("sin", np.sin)
+cos = _method("cos", np.cos)
+neg = _method("neg", np.negative)
+t = _method("t", np.transpose)
+clone = _method("clone", np.copy)
 
 
 def sigmoid(x: Any) -> Any:
@@ -146,20 +148,9 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
 
 
-def _cast(name: str, dtype: Any) -> Any:
-    def method(x: Any) -> Any:
-        if not _is_array(x):
-            return getattr(x, name)()
-        return x.astype(dtype)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``x.{name}()`` on an array: a copy in {np.dtype(dtype).name}."
-    return method
-
-
-float = _cast("float", np.float32)
-double = _cast("double", np.float64)
-long = _cast("long", np.int64)
+float = _method("float", lambda x: x.astype(np.float32))
+double = _method("double", lambda x: x.astype(np.float64))
+long = _method("long", lambda x: x.astype(np.int64))
 
 
 def to(x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -201,23 +192,12 @@ def dim(x: Any) -> int:
     return x.ndim if _is_array(x) else x.dim()
 
 
-def _binary(name: str, fn: Any) -> Any:
-    def method(x: Any, other: Any) -> Any:
-        if not _is_array(x):
-            return getattr(x, name)(other)
-        return fn(x, other)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``x.{name}(other)`` on an array."
-    return method
-
-
-add = _binary("add", np.add)
-sub = _binary("sub", np.subtract)
-mul = _binary("mul", np.multiply)
-div = _binary("div", np.divide)
-matmul = _binary("matmul", np.matmul)
-mm = _binary("mm", np.matmul)
+add = _method("add", np.add)
+sub = _method("sub", np.subtract)
+mul = _method("mul", np.multiply)
+div = _method("div", np.divide)
+matmul = _method("matmul", np.matmul)
+mm = _method("mm", np.matmul)
 
 def softmax(x: Any, dim: int) -> Any:
     if not _is_array(x):
