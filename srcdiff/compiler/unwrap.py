@@ -45,19 +45,32 @@ class Unwrapper:
         self.locals = local_names(fn)
         self.arrays = self.array_names(fn)
 
-    @staticmethod
-    def array_names(fn: gast.FunctionDef) -> set[str]:
-        """Names every assignment of which is an arithmetic operation (so an array)."""
+    def array_names(self, fn: gast.FunctionDef) -> set[str]:
+        """Names every assignment of which is an operation that gives an array:
+        arithmetic, a differentiable Tensor method, or a NumPy function with a rule."""
         verdict: dict[str, bool] = {}
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                ok = isinstance(s.value, gast.BinOp) or (
-                    isinstance(s.value, gast.UnaryOp) and
-                    isinstance(s.value.op, (gast.USub, gast.UAdd)))
-                verdict[s.targets[0].id] = verdict.get(s.targets[0].id, True) and ok
+                verdict[s.targets[0].id] = verdict.get(s.targets[0].id, True) and \
+                    self.gives_array(s.value)
             elif isinstance(s, gast.For):
                 verdict[s.target.id] = False
         return {n for n, ok in verdict.items() if ok}
+
+    def gives_array(self, value: gast.expr) -> bool:
+        if isinstance(value, gast.BinOp):
+            return True
+        if isinstance(value, gast.UnaryOp):
+            return isinstance(value.op, (gast.USub, gast.UAdd))
+        if not isinstance(value, gast.Call):
+            return False
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr in tensor_methods.METHODS and \
+                isinstance(func.value, gast.Name) and not self.is_module(func.value):
+            return registry.lookup(tensor_methods.METHODS[func.attr]) is not None
+        found, obj = self.resolve(func)
+        return found and getattr(obj, "__module__", "") in ("numpy", "numpy._core.umath") \
+            and registry.lookup(obj) is not None
 
     def resolve(self, func: gast.expr) -> tuple[bool, Any]:
         path = []
