@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, copy
+from ..backend import array_module, copy, dtype_kind
 from ..rules import registry
 from .arrays import zeros_like
 
@@ -155,11 +155,24 @@ class _Site:
         if hit is None:
             from ..compiler.cache import unit_for
 
-            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
-            unit = unit_for(self.target, self.names, kinds, array_module(*values, *others),
+            names = tuple(n for n, v in zip(self.names, values, strict=True)
+                          if _differentiable(v))
+            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
+                     if n in names}
+            unit = unit_for(self.target, names, kinds, array_module(*values, *others),
                             self.tensor)
-            hit = self.units[key] = (unit, [unit.wrt.index(n) for n in self.names])
+            hit = self.units[key] = (unit, [unit.wrt.index(n) if n in names else None
+                                            for n in self.names])
         return hit
+
+
+def _differentiable(v: Any) -> bool:
+    """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
+    module or a function (those are compiled as constants of the callee)."""
+    if isinstance(v, (str, bool, int, type(None))) or callable(v):
+        return False
+    dtype = getattr(v, "dtype", None)
+    return dtype is None or dtype_kind(v) not in "biu"
 
 
 _SITES: dict[tuple, _Site] = {}
@@ -215,7 +228,7 @@ def call_vjp(record: Any, g: Any) -> tuple:
     if _CALLED is not None:
         _CALLED.setdefault((unit, key), None)
     grads = adjoint(saved, g)
-    return tuple(zeros_like(v) if grads[i] is None else grads[i]
+    return tuple(zeros_like(v) if i is None or grads[i] is None else grads[i]
                  for i, v in zip(order, values, strict=True))
 
 
