@@ -34,11 +34,15 @@ from .unwrap import insert_unwraps
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
+CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
+
+
 class Unit:
-    """A function compiled for one set of static facts."""
+    """A function compiled for one set of static facts. ``tensor`` is true for code
+    computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays)."""
 
     def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
-                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool = False):
+                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False):
         self.parsed: Parsed = parse(fn)
         self.fn = fn
         self.xp = xp
@@ -48,7 +52,7 @@ class Unit:
         names = Names(all_names(self.parsed.tree) | RESERVED)
         normalized = normalize(self.parsed, names)
         if tensor:
-            insert_unwraps(self.parsed, normalized, names)
+            insert_unwraps(self.parsed, normalized, names, params_are_arrays=tensor == CALLEE)
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
         self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor)
@@ -123,7 +127,7 @@ _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
-             xp: types.ModuleType, tensor: bool = False) -> Unit:
+             xp: types.ModuleType, tensor: bool | str = False) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:

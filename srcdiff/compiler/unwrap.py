@@ -21,6 +21,7 @@ import gast
 
 from ..rules import registry
 from ..runtime import tensor_methods
+from .analyse import params_of
 from .normalize import Names, assign, local_names, name, walk_statements
 from .parse import Parsed
 
@@ -39,16 +40,19 @@ def is_unwrap(value: gast.expr) -> bool:
 
 
 class Unwrapper:
-    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names):
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names,
+                 params_are_arrays: bool = False):
         self.p = parsed
         self.names = names
         self.locals = local_names(fn)
-        self.arrays = self.array_names(fn)
+        self.arrays = self.array_names(fn, params_are_arrays)
 
-    def array_names(self, fn: gast.FunctionDef) -> set[str]:
+    def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
         """Names every assignment of which is an operation that gives an array:
-        arithmetic, a differentiable Tensor method, or a NumPy function with a rule."""
-        verdict: dict[str, bool] = {}
+        arithmetic, a differentiable Tensor method, or a NumPy function with a rule (and
+        the parameters, in a function called from compiled code, which passes arrays)."""
+        verdict: dict[str, bool] = dict.fromkeys(params_of(fn), True) \
+            if params_are_arrays else {}
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 verdict[s.targets[0].id] = verdict.get(s.targets[0].id, True) and \
@@ -198,6 +202,8 @@ def assigned_names(s: gast.stmt) -> list[str]:
     return []
 
 
-def insert_unwraps(parsed: Parsed, fn: gast.FunctionDef, names: Names) -> None:
-    """Rewrite ``fn`` (normalized) in place so that operations see arrays."""
-    fn.body = Unwrapper(parsed, fn, names).block(fn.body)
+def insert_unwraps(parsed: Parsed, fn: gast.FunctionDef, names: Names,
+                   params_are_arrays: bool = False) -> None:
+    """Rewrite ``fn`` (normalized) in place so that operations see arrays (a function
+    called from compiled code gets arrays: its parameters need no unwrapping)."""
+    fn.body = Unwrapper(parsed, fn, names, params_are_arrays).block(fn.body)

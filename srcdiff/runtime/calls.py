@@ -153,14 +153,14 @@ class _Site:
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
         if hit is None:
-            from ..compiler.cache import unit_for
+            from ..compiler.cache import CALLEE, unit_for
 
             names = tuple(n for n, v in zip(self.names, values, strict=True)
                           if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
                      if n in names}
             unit = unit_for(self.target, names, kinds, array_module(*values, *others),
-                            self.tensor)
+                            CALLEE if self.tensor else False)
             hit = self.units[key] = (unit, [unit.wrt.index(n) if n in names else None
                                             for n in self.names])
         return hit
