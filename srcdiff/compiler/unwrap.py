@@ -53,12 +53,24 @@ class Unwrapper:
         the parameters, in a function called from compiled code, which passes arrays)."""
         verdict: dict[str, bool] = dict.fromkeys(params_of(fn), True) \
             if params_are_arrays else {}
+        copies: list[tuple[str, str]] = []
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                verdict[s.targets[0].id] = verdict.get(s.targets[0].id, True) and \
-                    self.gives_array(s.value)
+                target = s.targets[0].id
+                if isinstance(s.value, gast.Name):
+                    copies.append((target, s.value.id))
+                    verdict.setdefault(target, True)
+                else:
+                    verdict[target] = verdict.get(target, True) and self.gives_array(s.value)
             elif isinstance(s, gast.For):
                 verdict[s.target.id] = False
+        changed = True
+        while changed:  # a copy is an array when what it copies always is
+            changed = False
+            for target, source in copies:
+                if verdict.get(target) and not verdict.get(source, False):
+                    verdict[target] = False
+                    changed = True
         return {n for n, ok in verdict.items() if ok}
 
     def gives_array(self, value: gast.expr) -> bool:

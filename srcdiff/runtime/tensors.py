@@ -12,26 +12,25 @@ _TENSOR: list = []
 
 def _tensor_class() -> type:
     if not _TENSOR:
+        from ..grad_mode import is_grad_enabled
         from ..tensor import Tensor
 
-        _TENSOR.append(Tensor)
+        _TENSOR[:] = [Tensor, is_grad_enabled]
     return _TENSOR[0]
 
 
 def unwrap(x: Any, path: list) -> Any:
     """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
     that requires grad (1), one that does not (0), or no Tensor (2)."""
-    if isinstance(x, _tensor_class()):
-        from ..grad_mode import is_grad_enabled
-
-        if x.requires_grad and is_grad_enabled():
-            LEAVES[0] += 1
-            path.append(1)
-        else:
-            path.append(0)
-        return x.data
-    path.append(2)
-    return x
+    if not isinstance(x, _TENSOR[0] if _TENSOR else _tensor_class()):
+        path.append(2)
+        return x
+    if x.requires_grad and _TENSOR[1]():
+        LEAVES[0] += 1
+        path.append(1)
+    else:
+        path.append(0)
+    return x.data
 
 
 def accumulate_grad(tensor: Any, g: Any) -> None:
