@@ -28,10 +28,12 @@ END = "<!-- end of the backends table -->"
 
 
 def _families() -> dict[str, list[Any]]:
-    """The registered primitives by family: the module of srcdiff/rules holding the rule,
+    """The built-in primitives by family: the module of srcdiff/rules holding the rule,
     with Tensor methods apart."""
     out: dict[str, list[Any]] = defaultdict(list)
     for prim, rule in all_rules().items():
+        if not rule.fn.__module__.startswith("srcdiff.rules"):
+            continue  # a rule a test registered with sd.register_vjp
         if getattr(prim, "__module__", None) == tm.__name__:
             out["Tensor methods"].append(prim)
         else:
