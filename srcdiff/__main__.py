@@ -1,10 +1,12 @@
-"""Command line: ``python -m srcdiff show FILE.py:FUNCTION --args EXPR ... [--wrt NAME ...]``
-prints the gradient source srcdiff generates for a function in a file."""
+"""Command line: ``python -m srcdiff show FILE.py:FUNCTION [--args EXPR ...] [--wrt NAME ...]``
+prints the gradient source srcdiff generates for a function in a file (called with the
+example arguments given, or else with small example arrays)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,25 +43,45 @@ def load_function(target: str) -> Callable:
     except Exception as exc:
         raise UsageError(f"importing {path_text} failed: {type(exc).__name__}: {exc}") from exc
     obj: Any = module
+    owner: Any = None
     for part in qualname.split("."):
         if not hasattr(obj, part):
             raise UsageError(f"{path_text} has no function {qualname!r}")
-        obj = getattr(obj, part)
+        owner, obj = obj, getattr(obj, part)
     if not callable(obj):
         raise UsageError(f"{path_text}:{qualname} is a {type(obj).__name__}, not a function")
+    if isinstance(owner, type) and inspect.isfunction(obj) and \
+            list(inspect.signature(obj).parameters)[:1] == ["self"]:
+        try:  # a method: of an instance made with no arguments
+            return getattr(owner(), obj.__name__)
+        except Exception as exc:
+            raise UsageError(f"{qualname} is a method, and {owner.__name__}() failed "
+                             f"({type(exc).__name__}: {exc}): put it in a function") from exc
     return obj
 
 
-def evaluate(expressions: Sequence[str]) -> list[Any]:
-    """Each expression's value, with ``np`` bound to NumPy."""
+def evaluate(expressions: Sequence[str], namespace: dict) -> list[Any]:
+    """Each expression's value, in the file's namespace with ``np`` bound to NumPy."""
     values = []
     for text in expressions:
         try:
-            values.append(eval(text, {"np": np}))  # noqa: S307 - evaluating the user's own input
+            values.append(eval(text, {**namespace, "np": np}))  # noqa: S307 - the user's input
         except Exception as exc:
             raise UsageError(f"cannot evaluate --args expression {text!r}: "
                              f"{type(exc).__name__}: {exc}") from exc
     return values
+
+
+EXAMPLES = (0.5, np.linspace(0.1, 0.9, 3))  # tried in turn when no --args are given
+
+
+def example_arguments(fn: Callable) -> list[list[Any]]:
+    """Candidate arguments for a function called without --args: each parameter without
+    a default gets a float, then a small vector."""
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                     p.POSITIONAL_OR_KEYWORD)]
+    return [[example] * len(params) for example in EXAMPLES]
 
 
 def parse_wrt(names: Sequence[str] | None) -> int | str | tuple:
@@ -73,13 +95,29 @@ def parse_wrt(names: Sequence[str] | None) -> int | str | tuple:
 def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | None) -> str:
     """The generated source of the gradient of ``target`` at the given arguments."""
     fn = load_function(target)
-    args = evaluate(expressions)
+    namespace = getattr(sys.modules.get(MODULE_NAME), "__dict__", {})
+    candidates = [evaluate(expressions, namespace)] if expressions else example_arguments(fn)
     try:
         gradient = sd.grad(fn, wrt=parse_wrt(wrt_names))
-        gradient(*args)
-    except sd.CompileError as exc:
+    except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    return sd.source(gradient)
+    failure: Exception | None = None
+    for args in candidates:
+        try:
+            inspect.signature(fn).bind(*args)
+        except TypeError as exc:
+            raise UsageError(f"{target}: {exc}; give one --args expression per "
+                             "argument") from exc
+        try:
+            gradient(*args)
+            return sd.source(gradient)
+        except sd.CompileError as exc:
+            raise UsageError(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - reported on one line
+            failure = exc
+    hint = "" if expressions else "; pass example arguments with --args EXPR ..."
+    raise UsageError(f"calling the gradient of {target} failed: "
+                     f"{type(failure).__name__}: {failure}{hint}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,7 +126,8 @@ def parser() -> argparse.ArgumentParser:
     s = commands.add_parser("show", help="print the generated gradient source of a function")
     s.add_argument("target", metavar="FILE.py:FUNCTION")
     s.add_argument("--args", nargs="+", default=[], metavar="EXPR",
-                   help="Python expressions for the arguments (np is NumPy)")
+                   help="Python expressions for the arguments (np is NumPy, and the file's "
+                        "names are in scope); by default small example arrays")
     s.add_argument("--wrt", nargs="+", metavar="NAME",
                    help="arguments to differentiate, by name or position (default: the first)")
     return p

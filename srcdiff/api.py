@@ -15,7 +15,7 @@ import numpy as np
 
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
-from .compiler.cache import Unit, unit_for
+from .compiler.cache import CALLEE, Unit, unit_for
 from .rules import registry
 
 Wrt = int | str | tuple
@@ -153,6 +153,9 @@ class _Target:
         return hit
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        tensor = rt.tensors.tensor_class()
+        if any(isinstance(a, tensor) for a in (*args, *kwargs.values())):
+            return self.run_on_tensors(args, kwargs)
         values = self.values(args, kwargs)
         unit, order = self.unit(values, (*args, *kwargs.values()))
         saved: dict = {}
@@ -174,6 +177,36 @@ class _Target:
             if any(_share(out[i], earlier) for earlier in out[:i]):
                 out[i] = out[i].copy()
         return value, tuple(out)
+
+    def run_on_tensors(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        """Tensors in: their arrays differentiated, by code compiled for Tensor methods;
+        Tensors out (the value, and the gradient of each Tensor argument)."""
+        tensor = rt.tensors.tensor_class()
+        plain = lambda v: v.data if isinstance(v, tensor) else v  # noqa: E731
+        values = self.values(args, kwargs)
+        arrays = tuple(map(plain, args))
+        named = {k: plain(v) for k, v in kwargs.items()}
+        key = ("tensors", *map(type, map(plain, values)), registry.version())
+        hit = self.units.get(key)
+        if hit is None:
+            kinds = {n: _kind(plain(v)) for n, v in zip(self.names, values, strict=True)}
+            unit = unit_for(self.fn, self.active, kinds,
+                            array_module(*map(plain, values)), tensor=CALLEE)
+            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
+        unit, order = hit
+        saved: dict = {}
+        path: list = []
+        value = unit.primal(saved, path, *self.bound, *arrays, **named)
+        pkey = rt.path_key(path) if path else ()
+        grads, called = self.run_collecting(unit.adjoint(pkey)[0], saved,
+                                            _seed(value, self.fn.__qualname__))
+        self.last = (unit, pkey, called)
+        out = []
+        for i, v in zip(order, values, strict=True):
+            d = rt.grad_like(grads[i], plain(v))
+            out.append(tensor._make(d) if isinstance(v, tensor) else d)
+        value = tensor._make(array_module(value).asarray(value))
+        return value, (tuple(out) if self.multiple else out[0])
 
     @staticmethod
     def run_collecting(adjoint: Callable, saved: dict, seed: Any) -> tuple[tuple, tuple]:

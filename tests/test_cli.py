@@ -25,6 +25,16 @@ MODEL = textwrap.dedent("""
         def energy(x):
             return np.sum(x ** 2)
 
+    class Spring:
+        def energy(self, x):
+            return np.sum(3.0 * x ** 2)
+
+    def vector(w, x):
+        return np.sum(np.tanh(x @ w))
+
+    def corner(m):
+        return m[0, 1] * 2.0
+
     not_a_function = 3
 """)
 
@@ -86,3 +96,24 @@ def test_errors_are_one_line_with_exit_code_2(model_file, tmp_path, target, args
 def test_usage_errors_exit_2():
     result = subprocess.run([sys.executable, "-m", "srcdiff"], capture_output=True, text=True)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_without_args_it_calls_the_function_with_example_arrays(model_file):
+    result = show(f"{model_file}:vector")  # floats fail on @, small vectors work
+    assert result.returncode == 0, result.stderr
+    assert "gradient of vector" in result.stdout and "def vector_adjoint(" in result.stdout
+    result = show(f"{model_file}:vector", "--wrt", "x")
+    assert "with respect to x" in result.stdout
+
+
+def test_a_method_is_differentiated_on_an_instance(model_file):
+    result = show(f"{model_file}:Spring.energy")
+    assert result.returncode == 0, result.stderr
+    assert "with respect to x" in result.stdout
+
+
+def test_a_function_it_cannot_call_is_a_one_line_error(model_file):
+    result = show(f"{model_file}:corner")  # needs a matrix
+    assert result.returncode == 2
+    assert "pass example arguments with --args" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -71,12 +71,14 @@ class Loop:
 
 @dataclass
 class Analysis:
+    """The analysed function: its normalized tree (statements carry their ``Op``), the
+    names that may be active, its parameters, and whether it computes with Tensors."""
+
     parsed: Parsed
     fn: gast.FunctionDef
     active: set[str]
     params: list[str]
-    kinds: dict[str, str]
-    tensor: bool = False
+    tensor: bool | str = False
 
 
 class Analyser:
@@ -129,7 +131,8 @@ class Analyser:
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
         if getattr(stmt, "no_grad", False):
-            return Op("passive")
+            overwritten = [name(n) for n in stmt.stores if n in self.active]
+            return Op("overwrite", operands=overwritten) if overwritten else Op("passive")
         if isinstance(stmt, gast.Return):
             return Op("return", operands=[stmt.value])
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
@@ -448,7 +451,7 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     analyser = Analyser(parsed, fn, active_params, tensor)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    return Analysis(parsed, fn, analyser.active, params_of(fn), {}, tensor)
+    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor)
 
 
 def params_of(fn: gast.FunctionDef) -> list[str]:
@@ -511,6 +514,7 @@ def reads(body: list[gast.stmt]) -> set[str]:
 def assigned(body: list[gast.stmt]) -> set[str]:
     out = set()
     for s in walk_statements(body):
+        out.update(getattr(s, "stores", ()))
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             out.add(s.targets[0].id)
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):

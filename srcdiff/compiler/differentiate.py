@@ -305,11 +305,12 @@ class AdjointBuilder:
             if self.active(value):
                 self.contribute(value.id, name(self.seed), line)
             return
+        if op.kind == "overwrite":  # given values without gradient (under no_grad too)
+            for n in [op.target] + [a.id for a in op.operands]:
+                self.kill(n)
+            return
         target = op.target
         if target not in self.state:
-            return
-        if op.kind == "overwrite":
-            self.kill(target)
             return
         g = name(self.state[target].var)
         if op.kind == "unwrap":

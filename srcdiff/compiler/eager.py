@@ -208,7 +208,7 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int,
     fn_def = gast.FunctionDef(name="backward", args=None, body=body, decorator_list=[],
                               returns=None, type_comment=None, type_params=[])
     fn_def.lineno = 1
-    analysis = Analysis(fake, fn_def, active, [], {})
+    analysis = Analysis(fake, fn_def, active, [])
     primal = types.SimpleNamespace(saved="_saved", path="_path",
                                    frame_names=lambda depth: ("_s", "_p"))
     saves: dict[int, tuple[int, ...]] = {}

@@ -18,6 +18,7 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
 from __future__ import annotations
 
 import builtins
+import copy
 import types
 from collections.abc import Iterator
 
@@ -474,11 +475,11 @@ class Normalizer:
             raise self.p.error("unsupported syntax: with statement", s,
                                "move it out of the differentiated function (only "
                                "`with sd.no_grad():` is supported inside)")
-        body = self.block(s.body)
-        for inner in walk_statements(body):
-            inner.no_grad = True
+        body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         node = gast.With(items=s.items, body=body, type_comment=None)
         node.no_grad = True
+        node.stores = sorted({n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Store)})
         self.emit(node)
 
     def is_no_grad(self, e: gast.expr) -> bool:
@@ -529,8 +530,11 @@ def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
 
 
 def walk_statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
-    """Every statement of a normalized body, depth first."""
+    """Every statement of a normalized body, depth first (the user's own code under
+    ``no_grad`` is one opaque statement)."""
     for s in body:
         yield s
+        if getattr(s, "no_grad", False):
+            continue
         for field in ("body", "orelse"):
             yield from walk_statements(getattr(s, field, None) or [])

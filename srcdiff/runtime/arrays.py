@@ -240,6 +240,16 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     return index_add(array_module(x).zeros_like(x), idx, g)
 
 
+def entries(g: Any, container: Any) -> list:
+    """The gradients of the entries of ``container`` (a list, tuple or dict) given its
+    adjoint ``g``, in order, a zero for each entry ``g`` has nothing for."""
+    if isinstance(container, dict):
+        g = g or {}
+        return [zeros_like(v) if g.get(k) is None else g[k] for k, v in container.items()]
+    g = g if g is not None else [None] * len(container)
+    return [zeros_like(v) if d is None else d for d, v in zip(g, container, strict=True)]
+
+
 def index_add(d: Any, idx: Any, g: Any) -> Any:
     """Add ``g`` into ``d[idx]`` in place (``d`` is an adjoint the caller owns); return it."""
     if isinstance(d, dict):
@@ -342,6 +352,8 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
         return type(x)(grad_like(a, b, given) for a, b in zip(d, x, strict=True))
     if not _is_array(x):
         return float(d) if d is not None else 0.0
+    if isinstance(x, np.generic):  # a NumPy scalar in, one of its type out
+        return x.dtype.type(0 if d is None else np.asarray(d).reshape(()))
     again = _given is not None and id(d) in _given
     if _given is not None:
         _given.add(id(d))

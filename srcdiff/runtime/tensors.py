@@ -10,7 +10,8 @@ from .calls import LEAVES, collect_called, path_key
 _TENSOR: list = []
 
 
-def _tensor_class() -> type:
+def tensor_class() -> type:
+    """srcdiff's Tensor class (imported on first use: the runtime does not need it)."""
     if not _TENSOR:
         from ..grad_mode import is_grad_enabled
         from ..tensor import Tensor
@@ -22,7 +23,7 @@ def _tensor_class() -> type:
 def unwrap(x: Any, path: list) -> Any:
     """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
     that requires grad (1), one that does not (0), or no Tensor (2)."""
-    if not isinstance(x, _TENSOR[0] if _TENSOR else _tensor_class()):
+    if not isinstance(x, _TENSOR[0] if _TENSOR else tensor_class()):
         path.append(2)
         return x
     if x.requires_grad and _TENSOR[1]():
@@ -41,7 +42,7 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
     if tensor.is_leaf:
         autograd.accumulate(tensor, g)
     else:
-        Tensor = _tensor_class()
+        Tensor = tensor_class()
         tensor.backward(Tensor._make(g), retain_graph=True)
 
 
@@ -54,7 +55,7 @@ def backward(unit: Any, saved: dict, path: list, site: int, loss: Any,
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         seed = 1.0 if getattr(loss, "shape", ()) == () else loss * 0 + 1
     else:
-        seed = gradient.data if isinstance(gradient, _tensor_class()) else gradient
+        seed = gradient.data if isinstance(gradient, tensor_class()) else gradient
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
     called: dict = {}
