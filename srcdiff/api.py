@@ -16,6 +16,7 @@ import numpy as np
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
 from .compiler.cache import CALLEE, Unit, unit_for
+from .compiler.parse import parse
 from .rules import registry
 
 Wrt = int | str | tuple
@@ -111,6 +112,7 @@ class _Target:
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
         self.last: tuple[Unit, tuple, tuple] | None = None
         self.tensor = False
+        self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
 
     def values(self, args: tuple, kwargs: dict) -> list:
@@ -241,7 +243,11 @@ class _Target:
     def tensor_source(self) -> str:
         unit = self.plain
         if unit.last_backward is None:
-            return render_primal(unit)
+            from .autograd import LAST_SOURCE
+
+            eager = f"\n\n# the adjoint its last backward() ran (eager):\n{LAST_SOURCE[0]}" \
+                if self.eager_backward else ""
+            return render_primal(unit) + eager
         key, site, called = unit.last_backward
         return render_source(unit, key, called, stop=site)
 
@@ -363,6 +369,9 @@ class Differentiated:
         if self._plain is None:
             self._plain = _Target(self._fn, ())
             self._plain.tensor = calls_backward(self._plain.fn)
+            self._plain.eager_backward = not self._plain.tensor and any(
+                isinstance(n, gast.Attribute) and n.attr == "backward"
+                for n in gast.walk(parse(self._plain.fn).tree))
         value = self._plain.call(args, kwargs)
         self._last = self._plain
         return value
@@ -392,11 +401,17 @@ class Differentiated:
 
 
 def calls_backward(fn: types.FunctionType) -> bool:
-    """True when ``fn`` calls ``.backward()`` (so it is compiled for Tensors)."""
-    from .compiler.parse import parse
+    """True when ``fn`` calls ``.backward()`` outside loops: it is then compiled for
+    Tensors. A ``backward()`` in a loop (a training loop in one function) is left to the
+    eager runtime, whose adjoint is generated too."""
+    def backward_in(tree: gast.AST) -> bool:
+        return any(isinstance(n, gast.Attribute) and n.attr == "backward"
+                   for n in gast.walk(tree))
 
-    return any(isinstance(n, gast.Attribute) and n.attr == "backward"
-               for n in gast.walk(parse(fn).tree))
+    tree = parse(fn).tree
+    in_loops = any(backward_in(n) for n in gast.walk(tree)
+                   if isinstance(n, (gast.For, gast.While)))
+    return backward_in(tree) and not in_loops
 
 
 def differentiate(fn: Callable | None = None, *, wrt: Wrt = 0) -> Any:

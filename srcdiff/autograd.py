@@ -210,6 +210,9 @@ def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = No
     return compile_adjoint(ops, n_inputs, wanted, xp=xp)
 
 
+LAST_SOURCE = [""]  # the adjoint source of the latest backward(), for sd.source
+
+
 def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad."""
     if not root.requires_grad:
@@ -223,7 +226,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
     for tensor, g in zip(plan.targets, grads, strict=True):
         if g is not None:
             accumulate(tensor, g)
-    root._source = adjoint.source
+    root._source = LAST_SOURCE[0] = adjoint.source
     if not retain_graph:
         _free(nodes)
 
