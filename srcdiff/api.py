@@ -264,9 +264,13 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
     _, adjoint_text = unit.adjoint(key, stop)
     what = f"with respect to {', '.join(unit.wrt)}" if unit.wrt else \
         "with respect to the Tensors that require grad"
+    primal_name, adjoint_name = unit.parsed.tree.name + "_primal", adjoint_text.split(
+        "(", 1)[0].removeprefix("def ")
     header = [
         f"# srcdiff: gradient of {unit.label} {what}",
         f"# path: {describe_path(key)}",
+        f"# to run: _saved, _path = {{}}, []; value = {primal_name}(_saved, _path, <args>); "
+        f"rt.path_key(_path); grads = {adjoint_name}(_saved, 1.0)",
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
     ]

@@ -18,7 +18,11 @@ class CompileError(Exception):
         self.source_line = source_line.strip()
         self.hint = hint
         where = f"{filename}:{lineno}" if lineno else filename
-        message = f"{what} in {function} ({where})"
+        message = what
+        if function != "?":
+            message += f" in {function}"
+        if where != "?":
+            message += f" ({where})"
         if self.source_line:
             message += f": `{self.source_line}`"
         if hint:

@@ -84,7 +84,10 @@ def apply_op(prim: Any, inputs: Sequence[Any], kwargs: dict | None = None, *, na
     _check_devices(inputs)
     kwargs = kwargs or {}
     arrays = [_data(x) for x in inputs]
-    out = compute(*arrays, **kwargs) if compute else _call(prim, arrays, kwargs)
+    try:
+        out = compute(*arrays, **kwargs) if compute else _call(prim, arrays, kwargs)
+    except ValueError as exc:  # shapes that do not fit: PyTorch raises RuntimeError
+        raise RuntimeError(str(exc)) from exc
     if not hasattr(out, "shape") or isinstance(out, np.generic):
         out = array_module(*arrays).asarray(out)
     result = Tensor._make(out)

@@ -222,8 +222,10 @@ class Analyser:
             owner = call.func.value
             attr = call.func.attr
             if self.is_active(owner):
-                return self.primitive(f"ndarray.{attr}", [owner] + args,
-                                      call.keywords, stmt, f"method .{attr}()")
+                known = f"dict.{attr}" if registry.lookup(f"dict.{attr}") is not None or \
+                    registry.is_nondiff(f"dict.{attr}") else f"ndarray.{attr}"
+                return self.primitive(known, [owner] + args, call.keywords, stmt,
+                                      f"method .{attr}()")
             kind = "dynamic"
         if kind == "object":
             rule = registry.lookup(obj)
@@ -375,10 +377,12 @@ def index_value(e: gast.expr) -> gast.expr:
 
 
 def describe(obj: Any) -> str:
+    """How a user names ``obj``: ``np.linalg.inv``, ``math.gamma``, ``max``."""
     module = getattr(obj, "__module__", None) or ""
     qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
-    if module.startswith("numpy"):
-        return f"np.{qual}"
+    if module.split(".")[0] == "numpy":
+        public = [p for p in module.split(".")[1:] if not p.startswith("_")]
+        return ".".join(["np", *public, qual])
     return f"{module}.{qual}" if module and module != "builtins" else qual
 
 

@@ -1,7 +1,7 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import nondiff, vjp
 
 
 @vjp("tuple-display", "list-display")
@@ -17,4 +17,18 @@ def pack_dict(g, ans, *values):
 
 @vjp(rt.iterable)
 def iterable(g, ans, x):
-    return rt.cast_like(g, x) if x is ans else None
+    """A sequence is iterated as it is; a view such as ``d.values()`` as a list of it."""
+    return rt.iteration_grad(g, ans, x)
+
+
+@vjp("dict.values")
+def dict_values(g, ans, d):
+    return rt.dict_grad(d, g, None)
+
+
+@vjp("dict.items")
+def dict_items(g, ans, d):
+    return rt.dict_grad(d, g, 1)
+
+
+nondiff("dict.keys")

@@ -374,6 +374,24 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     return d
 
 
+def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
+    """Gradient of ``iterable(x)``: ``g`` itself for a sequence iterated as it is, the
+    list of its entries for a view turned into a list (``d.values()``), none for a dict
+    (its keys)."""
+    if isinstance(x, dict):
+        return None
+    return cast_like(g, x) if x is ans else g
+
+
+def dict_grad(d: dict, g: Any, part: int | None) -> dict:
+    """Gradient of a dict's ``values()`` (``part`` None) or ``items()`` (``part`` 1) from
+    the gradients of their entries, in order."""
+    g = g if g is not None else [None] * len(d)
+    grads = [e if part is None or e is None else e[part] for e in g]
+    return {k: zeros_like(v) if e is None else e for (k, v), e in zip(d.items(), grads,
+                                                                      strict=True)}
+
+
 def iterable(x: Any) -> Any:
     """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
     if isinstance(x, (list, tuple)) or _is_array(x):

@@ -1471,3 +1471,19 @@ def shared_adjoint_into_writes(x, y):
     g = np.zeros(3)
     g[1] += np.sum(h)
     return np.sum(g * g) + np.sum(h * x)
+
+
+@case(Dict(a=A(2), b=A(3)))
+def loop_over_dict_items(params):
+    total = 0.0
+    for name, value in params.items():
+        total = total + np.sum(value * value)
+    return total
+
+
+@case(Dict(a=A(2), b=A(3)))
+def loop_over_dict_values(params):
+    total = 0.0
+    for value in params.values():
+        total = total + np.sum(np.sin(value))
+    return total

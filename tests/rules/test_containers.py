@@ -29,6 +29,8 @@ SPECS = [
     Spec("dict-display", (R((3, 4)), R((4,)), R.scalar()), call=dict_display),
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
+    Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
+    Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
 ]
 
 (test_rule_matches_finite_differences,
@@ -42,6 +44,12 @@ def test_dict_display_gives_each_value_its_entry():
     np.testing.assert_array_equal(grads[0], [1.0, 1.0])
 
 
-def test_iterating_a_non_sequence_has_no_gradient():
-    d, *_ = rule_grads(rt.iterable, [1.0, 2.0], iter([1.0, 2.0]))
+def test_iterating_a_dict_gives_its_keys_which_have_no_gradient():
+    d, *_ = rule_grads(rt.iterable, [None, None], {"a": 1.0, "b": 2.0})
     assert d is None
+
+
+def test_a_view_iterated_as_a_list_gets_the_gradients_of_its_entries():
+    view = {"a": 1.0, "b": 2.0}.values()
+    d, *_ = rule_grads(rt.iterable, [3.0, 4.0], view)
+    assert d == [3.0, 4.0]

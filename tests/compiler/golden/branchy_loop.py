@@ -1,5 +1,6 @@
 # srcdiff: gradient of branchy_loop (tests/compiler/golden_functions.py:34) with respect to x
 # path: ((1,), (0,))
+# to run: _saved, _path = {}, []; value = branchy_loop_primal(_saved, _path, <args>); rt.path_key(_path); grads = branchy_loop_adjoint(_saved, 1.0)
 import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np

@@ -1,5 +1,6 @@
 # srcdiff: gradient of calls (tests/compiler/golden_functions.py:86) with respect to x, y
 # path: straight line
+# to run: _saved, _path = {}, []; value = calls_primal(_saved, _path, <args>); rt.path_key(_path); grads = calls_adjoint(_saved, 1.0)
 import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np

@@ -1,5 +1,6 @@
 # srcdiff: gradient of loss (tests/compiler/golden_functions.py:13) with respect to w
 # path: 0
+# to run: _saved, _path = {}, []; value = loss_primal(_saved, _path, <args>); rt.path_key(_path); grads = loss_adjoint(_saved, 1.0)
 import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np

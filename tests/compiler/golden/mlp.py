@@ -1,5 +1,6 @@
 # srcdiff: gradient of mlp (tests/compiler/golden_functions.py:60) with respect to params
 # path: straight line
+# to run: _saved, _path = {}, []; value = mlp_primal(_saved, _path, <args>); rt.path_key(_path); grads = mlp_adjoint(_saved, 1.0)
 import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
