@@ -1476,7 +1476,7 @@ def shared_adjoint_into_writes(x, y):
 @case(Dict(a=A(2), b=A(3)))
 def loop_over_dict_items(params):
     total = 0.0
-    for name, value in params.items():
+    for _name, value in params.items():
         total = total + np.sum(value * value)
     return total
 
