@@ -155,6 +155,17 @@ def _arg(x: Any) -> Arg:
     return Arg(INPUT, value=x)
 
 
+_NODE_CLASSES: dict[str, type] = {}
+
+
+def node_class(name: str) -> type:
+    """A subclass of Node named as PyTorch names the function (``MulBackward0``)."""
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        cls = _NODE_CLASSES[name] = type(name, (Node,), {"__slots__": ()})
+    return cls
+
+
 def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name: str) -> Node:
     """Record ``out = prim(*inputs, **kwargs)`` as ``out``'s grad_fn."""
     if rules.lookup(prim) is None:
@@ -162,7 +173,8 @@ def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name
             f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
             f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()")
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
-    node = Node(prim, tuple(_arg(x) for x in inputs), kw, out.data, out._version, name)
+    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out.data,
+                            out._version, name)
     out._node = node
     return node
 
