@@ -30,10 +30,8 @@ OPAQUE = (gast.BoolOp, gast.JoinedStr, gast.Set)
 Parts = gast.expr | tuple  # a value to assign, or a tuple of them (nested)
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
-    gast.ListComp: ("list comprehension", "rewrite it as a for loop"),
     gast.SetComp: ("set comprehension", "rewrite it as a for loop"),
     gast.DictComp: ("dict comprehension", "rewrite it as a for loop"),
-    gast.GeneratorExp: ("generator expression", "rewrite it as a for loop"),
     gast.Yield: ("yield (generator)", "return a value instead"),
     gast.YieldFrom: ("yield from (generator)", "return a value instead"),
     gast.Await: ("await", "srcdiff differentiates synchronous code"),
@@ -210,6 +208,8 @@ class Normalizer:
                              values=[self.atom(v) for v in e.values])
         if isinstance(e, gast.IfExp):
             return self.if_exp(e)
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
+            return self.comprehension(e)
         raise self.p.error(f"unsupported expression: {type(e).__name__}", e,
                            "rewrite it with simpler statements")
 
@@ -226,6 +226,37 @@ class Normalizer:
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def comprehension(self, e: gast.ListComp | gast.GeneratorExp) -> gast.Name:
+        """``[f(x) for x in xs if c(x)]`` (or a generator expression, made a list) as the
+        loop that appends to a fresh list, its loop variables renamed apart."""
+        if any(g.is_async for g in e.generators):
+            raise self.p.error("unsupported syntax: async comprehension", e,
+                               "rewrite it as a for loop")
+        result = self.names.fresh()
+        self.emit(assign(result, gast.List(elts=[], ctx=gast.Load())))
+        renames: dict[str, str] = {}
+        loops = []
+        for generator in e.generators:
+            iterable = _rename(generator.iter, renames)
+            for n in gast.walk(generator.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.names.fresh(n.id + "_")
+            loops.append((_rename(generator.target, renames), iterable,
+                          [_rename(c, renames) for c in generator.ifs]))
+        append = gast.Call(func=gast.Attribute(value=name(result), attr="append",
+                                               ctx=gast.Load()),
+                           args=[_rename(e.elt, renames)], keywords=[])
+        body: list[gast.stmt] = [_at(gast.Expr(value=append), self.line)]
+        for target, iterable, conditions in reversed(loops):
+            for condition in reversed(conditions):
+                body = [_at(gast.If(test=condition, body=body, orelse=[]), self.line)]
+            body = [_at(gast.For(target=target, iter=iterable, body=body, orelse=[],
+                                 type_comment=None), self.line)]
+        self.locals |= set(renames.values()) | {result}
+        for stmt in body:
+            self.stmt(stmt)
+        return name(result)
 
     def if_exp(self, e: gast.IfExp) -> gast.Name:
         t = self.names.fresh()
@@ -360,6 +391,19 @@ class Normalizer:
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
+        call = s.value
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                call.func.attr == "append" and isinstance(call.func.value, gast.Name) and \
+                call.func.value.id in self.locals and len(call.args) == 1 and \
+                not call.keywords:
+            # xs.append(v) as xs = rt.appended(xs, v): a list of differentiated values
+            # gets a new list (the primal appends in place when nothing is differentiated)
+            xs = call.func.value.id
+            longer = self.temp(gast.Call(
+                func=gast.Attribute(value=name("rt"), attr="appended", ctx=gast.Load()),
+                args=[name(xs), self.atom(call.args[0])], keywords=[]))
+            self.emit(assign(xs, longer))
+            return
         value = self.expr(s.value)
         if isinstance(value, (gast.Call, *OPAQUE)):
             self.emit(gast.Expr(value=value))
@@ -511,6 +555,15 @@ class Normalizer:
 
     def stmt_Raise(self, s: gast.Raise) -> None:
         self.emit(s)
+
+
+def _rename(e: gast.AST, renames: dict[str, str]) -> gast.AST:
+    """A copy of ``e`` with names renamed (a comprehension's own variables)."""
+    e = copy.deepcopy(e)
+    for n in gast.walk(e):
+        if isinstance(n, gast.Name) and n.id in renames:
+            n.id = renames[n.id]
+    return e
 
 
 def _at(stmt: gast.stmt, line: int) -> gast.stmt:

@@ -157,6 +157,13 @@ class PrimalBuilder:
             return [at(assign(op.target, value), line),
                     self.save(frame, s.sid, (op.operands[0].id,), line)]
         out = [s]
+        if op.kind == "passive" and _is_appended(s.value):
+            # nothing differentiated: the user's own in-place append (the copy that follows
+            # it, xs = t, then names the same list)
+            xs, v = s.value.args
+            append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
+            out = [at(gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])), line),
+                   at(assign(op.target, xs), line)]
         if op.kind == "rule" and op.primitive is rt_module.setitem:
             call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
@@ -209,6 +216,12 @@ class PrimalBuilder:
         else:
             new = gast.While(test=s.test, body=body, orelse=[])
         return at(new, s.lineno)
+
+
+def _is_appended(value: gast.expr) -> bool:
+    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "appended" and isinstance(value.func.value, gast.Name)
+            and value.func.value.id == "rt")
 
 
 def mark_recorded(body: list[gast.stmt]) -> None:

@@ -21,6 +21,11 @@ def iterable(g, ans, x):
     return rt.iteration_grad(g, ans, x)
 
 
+@vjp(rt.appended)
+def appended(g, ans, xs, v):
+    return rt.entries(g, ans)[:-1], rt.entries(g, ans)[-1]
+
+
 @vjp("dict.values")
 def dict_values(g, ans, d):
     return rt.dict_grad(d, g, None)

@@ -3,6 +3,7 @@
 from . import tensor_methods, tensors
 from .arrays import (
     acc,
+    appended,
     cast_like,
     dict_grad,
     entries,
@@ -32,7 +33,7 @@ from .calls import Iterations, call, call_vjp, collect_called, owned, path_key, 
 from .tensors import accumulate_grad, backward, unwrap
 
 __all__ = [
-    "Iterations", "acc", "accumulate_grad", "backward", "call", "call_vjp", "cast_like",
+    "Iterations", "appended", "acc", "accumulate_grad", "backward", "call", "call_vjp", "cast_like",
     "collect_called", "dict_grad", "entries", "extreme_grad", "grad_like", "index_add",
     "index_grad", "iterable", "iteration_grad", "keep_dims", "matmul_lhs", "matmul_rhs",
     "owned", "path_key", "prod_grad", "reshape_like", "safe_log", "setitem", "setitem_grads",

@@ -392,6 +392,11 @@ def dict_grad(d: dict, g: Any, part: int | None) -> dict:
                                                                       strict=True)}
 
 
+def appended(xs: list, v: Any) -> list:
+    """``xs + [v]``, a new list (the old one may still be needed by an adjoint)."""
+    return [*xs, v]
+
+
 def iterable(x: Any) -> Any:
     """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
     if isinstance(x, (list, tuple)) or _is_array(x):

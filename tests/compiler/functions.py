@@ -1487,3 +1487,38 @@ def loop_over_dict_values(params):
     for value in params.values():
         total = total + np.sum(np.sin(value))
     return total
+
+
+# ---- comprehensions and appends ----------------------------------------------------------
+
+@case(A(4))
+def list_comprehension(x):
+    parts = [np.sin(v) * 2.0 for v in x]
+    return parts[0] + parts[3]
+
+
+@case(A(4))
+def comprehension_with_condition(x):
+    parts = [x[i] * i for i in range(4) if i % 2 == 1]
+    return parts[0] * parts[1]
+
+
+@case(List(A(2), A(3)))
+def generator_expression_summed(xs):
+    return sum(np.sum(v * v) for v in xs)
+
+
+@case(A(3, 2), A(2))
+def nested_comprehension(m, w):
+    rows = [[m[i, j] * w[j] for j in range(2)] for i in range(3)]
+    return rows[0][1] + rows[2][0] * rows[1][1]
+
+
+@case(A(2, 2, lo=-0.5, hi=0.5), A(3, 2))
+def rnn_collecting_states(W, xs):
+    hs = []
+    h = np.zeros(2)
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2)

@@ -61,13 +61,9 @@ def with_lambda(x):
     return np.sum(square(x))
 
 
-def with_comprehension(x):
-    parts = [v * 2.0 for v in x]
+def with_dict_comprehension(x):
+    parts = {i: v * 2.0 for i, v in enumerate(x)}
     return parts[0]
-
-
-def with_generator_expression(x):
-    return sum(v * 2.0 for v in x)
 
 
 def with_builtin_max(x):
@@ -78,9 +74,9 @@ def with_unknown_numpy(x):
     return np.sum(np.arcsinh(x))
 
 
-def with_append(x):
+def with_extend(x):
     out = []
-    out.append(x * 2.0)
+    out.extend([x * 2.0])
     return np.sum(out[0])
 
 
@@ -103,11 +99,10 @@ CASES = [
     (with_global, "global COUNTER", "global statement", "pass the value in"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
     (with_lambda, "= lambda", "lambda", "def"),
-    (with_comprehension, "for v in x]", "list comprehension", "for loop"),
-    (with_generator_expression, "for v in x)", "generator expression", "for loop"),
+    (with_dict_comprehension, "for i, v in", "dict comprehension", "for loop"),
     (with_builtin_max, "return max(", "no derivative rule for max", "sd.register_vjp"),
     (with_unknown_numpy, "np.arcsinh", "no derivative rule for np.arcsinh", "register_vjp"),
-    (with_append, "out.append", "in-place method call .append()", "build a new value"),
+    (with_extend, "out.extend", "in-place method call .extend()", "build a new value"),
     (with_class, "class Local", "class definition", "module level"),
     (with_with, "with open", "with statement", "move it out"),
 ]

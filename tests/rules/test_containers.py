@@ -29,6 +29,7 @@ SPECS = [
     Spec("dict-display", (R((3, 4)), R((4,)), R.scalar()), call=dict_display),
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
+    Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
 ]
