@@ -178,7 +178,8 @@ STRICT_FUNCTIONS = {
                   "corner_reversed_slice corner_method_chain",
     ITERATES: "for_over_rows for_zip for_enumerate for_enumerate_zip loop_counts_pass_only "
               "model_rnn model_horner corner_integer_arithmetic "
-              "corner_enumerate_index_stays_integer corner_builtin_sum_of_array",
+              "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
+              "list_comprehension rnn_collecting_states",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
               "corner_write_rows_and_columns",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
