@@ -133,7 +133,8 @@ def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
 def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``x``."""
     if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
-        return g @ y.T  # the common case, first
+        # the common case first; in x's memory order, so that x = W.T gives W a C array
+        return (y @ g.T).T if x.flags.f_contiguous and not x.flags.c_contiguous else g @ y.T
     xp = array_module(g, x, y)
     g = xp.asarray(g)
     if x.ndim == 1 and y.ndim == 1:
@@ -148,7 +149,7 @@ def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
 def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``y``."""
     if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
-        return x.T @ g
+        return (g.T @ x).T if y.flags.f_contiguous and not y.flags.c_contiguous else x.T @ g
     xp = array_module(g, x, y)
     g = xp.asarray(g)
     if x.ndim == 1 and y.ndim == 1:
@@ -358,9 +359,9 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if _given is not None:
         _given.add(id(d))
     if type(d) is np.ndarray and type(x) is np.ndarray and d.shape == x.shape and \
-            d.dtype == x.dtype and d.flags.writeable and not again and \
-            (d.base is None or _given is None):
-        return d  # a view (a transpose) of an adjoint's own temporary is fine alone
+            d.dtype == x.dtype and d.flags.writeable and d.flags.c_contiguous and \
+            not again and (d.base is None or _given is None):
+        return d  # a C-ordered view of an adjoint's own temporary is fine alone
     xp = array_module(x)
     if d is None:
         return xp.zeros_like(x)
