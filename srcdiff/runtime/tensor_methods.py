@@ -57,10 +57,10 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
 def _method(name: str, fn: Any) -> Any:
     """``x.<name>(*args)``: ``fn(x, *args)`` on an array, the method itself otherwise."""
 
-    def method(x: Any, *args: Any) -> Any:
+    def method(x: Any, *args: Any, **kwargs: Any) -> Any:
         if not _is_array(x):
-            return getattr(x, name)(*args)
-        return fn(x, *args)
+            return getattr(x, name)(*args, **kwargs)
+        return fn(x, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``x.{name}(...)`` on an array."
@@ -88,48 +88,6 @@ def sigmoid(x: Any) -> Any:
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def relu(x: Any) -> Any:
-    if not _is_array(x):
-        return x.relu()
-    return x * (x > 0)
-
-
-def pow(x: Any, exponent: Any) -> Any:
-    if not _is_array(x):
-        return x.pow(exponent)
-    return x ** exponent
-
-
-def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
-    if not _is_array(x):
-        return x.clamp(min, max)
-    return array_module(x).clip(x, min, max)
-
-
-def view(x: Any, *shape: Any) -> Any:
-    if not _is_array(x):
-        return x.view(*shape)
-    return x.reshape(*shape)
-
-
-def transpose(x: Any, dim0: int, dim1: int) -> Any:
-    if not _is_array(x):
-        return x.transpose(dim0, dim1)
-    return array_module(x).swapaxes(x, dim0, dim1)
-
-
-def permute(x: Any, *dims: Any) -> Any:
-    if not _is_array(x):
-        return x.permute(*dims)
-    return x.transpose(*dims)
-
-
-def unsqueeze(x: Any, dim: int) -> Any:
-    if not _is_array(x):
-        return x.unsqueeze(dim)
-    return array_module(x).expand_dims(x, dim)
-
-
 def squeeze(x: Any, dim: Any = None) -> Any:
     """As PyTorch: squeezing a dimension whose size is not 1 leaves it."""
     if not _is_array(x):
@@ -148,6 +106,13 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
 
 
+relu = _method("relu", lambda x: x * (x > 0))
+pow = _method("pow", lambda x, exponent: x ** exponent)
+clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
+view = _method("view", lambda x, *shape: x.reshape(*shape))
+transpose = _method("transpose", lambda x, dim0, dim1: array_module(x).swapaxes(x, dim0, dim1))
+permute = _method("permute", lambda x, *dims: x.transpose(*dims))
+unsqueeze = _method("unsqueeze", lambda x, dim: array_module(x).expand_dims(x, dim))
 float = _method("float", lambda x: x.astype(np.float32))
 double = _method("double", lambda x: x.astype(np.float64))
 long = _method("long", lambda x: x.astype(np.int64))
