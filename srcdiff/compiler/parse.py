@@ -77,6 +77,10 @@ def parse(fn: Any) -> Parsed:
                            filename=fn.__code__.co_filename,
                            hint="define it in a file, or register a rule with "
                                 "sd.register_vjp") from exc
+    if fn.__name__ == "<lambda>":
+        raise CompileError("unsupported syntax: lambda", function=fn.__qualname__,
+                           filename=fn.__code__.co_filename, lineno=first,
+                           source_line=lines[0], hint="define the function with def")
     source = textwrap.dedent("".join(lines))
     module = gast.parse(source)
     tree = module.body[0]

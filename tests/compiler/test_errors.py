@@ -300,3 +300,11 @@ def test_gradients_of_entries_of_a_container_are_distinct_arrays():
 def test_gradients_of_different_arguments_are_distinct_arrays():
     da, db = sd.grad(shared_sum, wrt=(0, 1))(X.copy(), X.copy())
     assert not np.shares_memory(da, db)
+
+
+square = lambda x: x * x  # noqa: E731 - the construct under test
+
+
+def test_a_lambda_given_to_grad_is_a_compile_error_at_its_line():
+    with pytest.raises(sd.CompileError, match=r"lambda .*test_errors\.py:\d+.*with def"):
+        sd.grad(square)(2.0)
