@@ -47,7 +47,7 @@ class Item:
     variants: list[Variant] = field(default_factory=list)
 
 
-UNWRAPPED_INACTIVE, UNWRAPPED_LEAF, NOT_A_TENSOR = 0, 1, 2
+UNWRAPPED_LEAF, NOT_A_TENSOR = 1, 2  # what rt.unwrap records (0: a Tensor without grad)
 
 
 def select(body: list[gast.stmt], key: Iterator, stop: int | None = None

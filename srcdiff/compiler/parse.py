@@ -53,10 +53,6 @@ class Parsed:
             return True, getattr(builtins, name)
         return False, None
 
-    def free_names(self) -> tuple[str, ...]:
-        """Closure variables of the function (their values are read at every call)."""
-        return tuple(self.fn.__code__.co_freevars)
-
 
 _CACHE: dict[Any, Parsed] = {}
 

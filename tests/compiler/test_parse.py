@@ -82,7 +82,6 @@ def test_resolve_sees_closure_cells_globals_and_builtins():
     inner = make_closure(3.0)
     parsed = parse(inner)
     assert parsed.resolve("k") == (True, 3.0)
-    assert parsed.free_names() == ("k",)
     assert parse(plain).resolve("SCALE") == (True, SCALE)
     assert parse(plain).resolve("np") == (True, np)
     assert parse(plain).resolve("len") == (True, len)
