@@ -105,7 +105,7 @@ def test_a_function_without_source_is_a_compile_error():
 
 def test_a_lambda_is_a_compile_error():
     square = lambda x: x * x  # noqa: E731
-    with pytest.raises(sd.CompileError, match="not a def"):
+    with pytest.raises(sd.CompileError, match="lambda.*define the function with def"):
         parse(square)
 
 
