@@ -13,6 +13,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..creation import rand
+from ..rules.registry import nondiff
 from ..tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -28,6 +29,8 @@ def check_reduction(reduction: str) -> str:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
 
+
+nondiff(check_reduction)  # compiled code calls it as it is
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if check_reduction(reduction) == "mean":
