@@ -1,13 +1,17 @@
 """Stage 6: tidy the adjoint.
 
 Dead assignments go (a rule's temporaries whose gradient nobody asked for, saved values
-nobody reads), and constant arithmetic that templates leave behind is folded
-(``x ** (2 - 1)`` becomes ``x``; ``f(a) if 0.5 is not None else b`` becomes ``f(a)``).
+nobody reads), constant arithmetic that templates leave behind is folded
+(``x ** (2 - 1)`` becomes ``x``; ``f(a) if 0.5 is not None else b`` becomes ``f(a)``),
+and negations fold into the sums they feed (``d_v += -rt.unbroadcast(d, t) * 0.1``
+becomes ``d_v -= rt.unbroadcast(d, t) * 0.1``: one array operation less).
 """
 
 from __future__ import annotations
 
+import copy
 import operator
+import re
 
 import gast
 
@@ -138,9 +142,166 @@ def eliminate_dead(fn: gast.FunctionDef) -> None:
         fn.body, changed = _prune(fn.body, _loads(fn))
 
 
+def _neg(e: gast.expr) -> bool:
+    return isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub)
+
+
+def _negate(e: gast.expr) -> gast.expr:
+    return gast.UnaryOp(op=gast.USub(), operand=e)
+
+
+LINEAR = {"unbroadcast", "unreduce", "reshape_like", "transpose_grad"}  # rt helpers, in g
+
+
+class _PushNegation(gast.NodeTransformer):
+    """Moves ``-`` outward through products and linear helpers, into sums."""
+
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
+        self.generic_visit(node)
+        if _neg(node) and _neg(node.operand):
+            return node.operand.operand
+        return node
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, gast.Attribute) and node.func.attr in LINEAR and \
+                isinstance(node.func.value, gast.Name) and node.func.value.id == "rt" and \
+                node.args and _neg(node.args[0]):
+            node.args[0] = node.args[0].operand
+            return _negate(node)
+        return node
+
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, node.op
+        if isinstance(op, (gast.Mult, gast.Div)) and (_neg(left) or _neg(right)):
+            if _neg(left) and _neg(right):
+                return gast.BinOp(left=left.operand, op=op, right=right.operand)
+            inner = gast.BinOp(left=left.operand if _neg(left) else left, op=op,
+                               right=right.operand if _neg(right) else right)
+            return _negate(inner)
+        if isinstance(op, gast.Add) and _neg(right):
+            return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)
+        if isinstance(op, gast.Add) and _neg(left):
+            return gast.BinOp(left=right, op=gast.Sub(), right=left.operand)
+        if isinstance(op, gast.Sub) and _neg(right):
+            return gast.BinOp(left=left, op=gast.Add(), right=right.operand)
+        return node
+
+    def visit_AugAssign(self, node: gast.AugAssign) -> gast.stmt:
+        self.generic_visit(node)
+        if isinstance(node.op, (gast.Add, gast.Sub)) and _neg(node.value):
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+            node.value = node.value.operand
+        return node
+
+
+def _stores(node: gast.AST) -> set[str]:
+    """Names a statement assigns or changes in place (``rt.index_add(d, ...)`` too)."""
+    out = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+           and isinstance(n.ctx, gast.Store)}
+    for n in gast.walk(node):
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            out.add(n.target.id)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr == "index_add" and n.args and isinstance(n.args[0], gast.Name):
+            out.add(n.args[0].id)
+    return out
+
+
+TEMPORARY_ADJOINT = re.compile(r"d_t\d+")  # of a compiler temporary; a user's name stays
+
+
+def _inline_negations(fn: gast.FunctionDef) -> bool:
+    """``t = -e`` read once, later in the same block, where no read of ``t`` anywhere
+    depends on another block's ``t``, and with nothing ``e`` reads changed in between:
+    ``-e`` takes the place of ``t`` (so the negation can fold away)."""
+    escaping = _escaping(fn.body)
+    changed = False
+    for block in _blocks(fn.body):
+        i = 0
+        while i < len(block):
+            s = block[i]
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], gast.Name) and _neg(s.value) and \
+                    TEMPORARY_ADJOINT.fullmatch(s.targets[0].id) and \
+                    s.targets[0].id not in escaping and \
+                    _inline_at(block, i, s.targets[0].id, s.value):
+                changed = True
+                continue
+            i += 1
+    return changed
+
+
+def _escaping(body: list[gast.stmt]) -> set[str]:
+    """Names read somewhere before their block assigns them (their value comes from
+    another block: a loop's previous iteration, the code around it)."""
+    out: set[str] = set()
+    for block in _blocks(body):
+        here: set[str] = set()
+        for s in block:
+            compound = isinstance(s, (gast.For, gast.While, gast.If))
+            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] \
+                if compound else [s]  # a nested block is looked at on its own
+            out |= {n.id for h in heads for n in gast.walk(h) if isinstance(n, gast.Name)
+                    and isinstance(n.ctx, gast.Load)} - here
+            here |= set() if compound else _stores(s)
+    return out
+
+
+def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> bool:
+    read = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+    for j in range(i + 1, len(block)):
+        use = block[j]
+        uses = [n for n in gast.walk(use) if isinstance(n, gast.Name) and n.id == temp]
+        if uses:
+            rest = [n for later in block[j + 1:] for n in gast.walk(later)
+                    if isinstance(n, gast.Name) and n.id == temp]
+            if len(uses) != 1 or rest or temp in _stores(use) or \
+                    isinstance(use, (gast.For, gast.While, gast.If, gast.Return)):
+                return False
+            new = copy.deepcopy(use)
+            for node in gast.walk(new):
+                for field, child in gast.iter_fields(node):
+                    if isinstance(child, gast.Name) and child.id == temp:
+                        setattr(node, field, copy.deepcopy(value))
+                    elif isinstance(child, list):
+                        child[:] = [copy.deepcopy(value) if isinstance(c, gast.Name) and
+                                    c.id == temp else c for c in child]
+            new = _PushNegation().visit(new)
+            if _negations(new) >= _negations(use) + _negations(value):
+                return False  # the sign would only move: keep the readable temporary
+            block[j] = new
+            del block[i]
+            return True
+        if _stores(use) & read:
+            return False
+    return False
+
+
+def _negations(node: gast.AST) -> int:
+    return sum(_neg(n) for n in gast.walk(node))
+
+
+def _blocks(body: list[gast.stmt]):
+    yield body
+    for s in body:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                yield from _blocks(inner)
+
+
+def fold_negations(fn: gast.FunctionDef) -> None:
+    _PushNegation().visit(fn)
+    while _inline_negations(fn):
+        _PushNegation().visit(fn)
+
+
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     fold_constants(fn)
     eliminate_dead(fn)
+    fold_negations(fn)
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Pass) and not hasattr(s, "lineno"):
             s.lineno = fn.lineno

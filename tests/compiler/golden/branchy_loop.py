@@ -69,7 +69,7 @@ def branchy_loop_adjoint(_saved, d_result):
             # line 40: s = s * 0.5 - x[i]
             t8, t9 = _s1[8]
             d_t8 = rt.unbroadcast(d_s, t8)
-            d_t9 = rt.unbroadcast(-d_s, t9)
+            d_t9 = -rt.unbroadcast(d_s, t9)
             x, i = _s1[7]
             d_x = rt.index_add(d_x, i, d_t9)
             d_s = d_t8 * 0.5

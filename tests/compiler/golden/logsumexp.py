@@ -37,7 +37,7 @@ def logsumexp_adjoint(_saved, d_result):
     d_t1 = d_t2 * t2
     x, m = _saved[2]
     d_x = rt.unbroadcast(d_t1, x)
-    d_m = d_m + rt.unbroadcast(-d_t1, m)
+    d_m = d_m - rt.unbroadcast(d_t1, m)
     # line 21: m = x.max()
     m, x = _saved[1]
     d_x = d_x + rt.extreme_grad(d_m, m, x, None, False)

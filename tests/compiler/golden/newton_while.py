@@ -53,7 +53,7 @@ def newton_while_adjoint(_saved, d_result):
             d_t3 = rt.unbroadcast(d_t4, t3)
             a, x, t3 = _s1[3]
             d_a += rt.unbroadcast(d_t3 / x, a)
-            d_x = d_x + rt.unbroadcast(-d_t3 * t3 / x, x)
+            d_x = d_x - rt.unbroadcast(d_t3 * t3 / x, x)
             # line 47: if branch not taken
         else:
             # line 47: if branch taken

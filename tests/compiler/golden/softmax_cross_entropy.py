@@ -45,7 +45,7 @@ def softmax_cross_entropy_adjoint(_saved, d_result):
     # line 56: logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     shifted, t4 = _saved[7]
     d_shifted = rt.unbroadcast(d_logp, shifted)
-    d_t4 = rt.unbroadcast(-d_logp, t4)
+    d_t4 = -rt.unbroadcast(d_logp, t4)
     t3 = _saved[6]
     d_t3 = d_t4 / t3
     t2 = _saved[5]
@@ -55,7 +55,7 @@ def softmax_cross_entropy_adjoint(_saved, d_result):
     # line 55: shifted = logits - logits.max(axis=1, keepdims=True)
     logits, t1 = _saved[3]
     d_logits = rt.unbroadcast(d_shifted, logits)
-    d_t1 = rt.unbroadcast(-d_shifted, t1)
+    d_t1 = -rt.unbroadcast(d_shifted, t1)
     t1, logits = _saved[2]
     d_logits = d_logits + rt.extreme_grad(d_t1, t1, logits, 1, True)
     # line 54: logits = x @ w
