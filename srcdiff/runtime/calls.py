@@ -148,7 +148,7 @@ class _Site:
 
     def unit(self, values: list, others: tuple = ()) -> tuple[Any, list[int]]:
         key = (*map(type, values), registry.version())
-        if list in key or tuple in key or dict in key or float in key:
+        if not _ARRAY_TYPES.issuperset(key[:-1]):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
@@ -176,6 +176,7 @@ def _differentiable(v: Any) -> bool:
 
 
 _SITES: dict[tuple, _Site] = {}
+_ARRAY_TYPES = {np.ndarray, np.float64, np.float32}  # types that name their array module
 
 
 def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> _Site:
@@ -223,13 +224,16 @@ def call_vjp(record: Any, g: Any) -> tuple:
         return tuple(zeros_like(v) if grads[a] is None else grads[a]
                      for a, v in zip(active, values, strict=True))
     _, unit, saved, path, order, values = record
-    key = path_key(path)
-    adjoint, _ = unit.adjoint(key)
+    key = path_key(path) if path else ()
+    hit = unit.adjoints.get((key, None))
+    adjoint = hit[0] if hit is not None else unit.adjoint(key)[0]
     if _CALLED is not None:
         _CALLED.setdefault((unit, key), None)
     grads = adjoint(saved, g)
-    return tuple(zeros_like(v) if i is None or grads[i] is None else grads[i]
-                 for i, v in zip(order, values, strict=True))
+    out = [None if i is None else grads[i] for i in order]
+    if any(d is None for d in out):
+        out = [zeros_like(v) if d is None else d for d, v in zip(out, values, strict=True)]
+    return tuple(out)
 
 
 def _values(args: tuple, kwargs: dict, active: tuple) -> list:
