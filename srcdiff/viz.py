@@ -1,9 +1,9 @@
-"""``make_dot``: the graph behind a tensor as Graphviz DOT text, coloured as torchviz does.
+"""``make_dot``: the graph behind a tensor as Graphviz DOT text, drawn as torchviz draws it.
 
-Leaves that require grad are light blue boxes (named from ``params`` or by shape),
-operations are grey boxes named as PyTorch names them (``MulBackward0``), and the
-operation that produced the tensor is dark olive green. Tensors that do not require
-grad are not part of the graph, so they are not drawn.
+The tensor itself is a dark olive green box (its shape); operations are grey boxes named
+as PyTorch names them (``MulBackward0``); each leaf that requires grad is a light blue
+box (named from ``params``, and its shape) feeding an ``AccumulateGrad`` box. Tensors
+that do not require grad are not part of the graph, so they are not drawn.
 """
 
 from __future__ import annotations
@@ -57,27 +57,32 @@ def make_dot(tensor: Any, params: dict[str, Any] | None = None) -> Dot:
     lines = ["digraph {", '\tgraph [size="12,12"]', "\t" + NODE_STYLE]
     ids: dict[int, str] = {}
 
-    def leaf_label(t: Any) -> str:
+    def label(t: Any) -> str:
         name = names.get(id(t))
         return _size(tuple(t.shape)) if name is None else f"{name}\n{_size(tuple(t.shape))}"
 
-    def visit(fn: Any, colour: str) -> str:
-        if id(fn) in ids:
-            return ids[id(fn)]
-        ids[id(fn)] = node_id = f"n{len(ids)}"
-        if isinstance(fn, AccumulateGrad):
-            lines.append(f"\t{node_id} [label={_quote(leaf_label(fn.variable))} "
-                         "fillcolor=lightblue]")
-            return node_id
-        lines.append(f"\t{node_id} [label={_quote(fn.name())} fillcolor={colour}]")
-        for child, _ in fn.next_functions:
-            if child is not None:
-                lines.append(f"\t{visit(child, 'lightgray')} -> {node_id}")
+    def node(key: Any, text: str, colour: str) -> str:
+        ids[id(key)] = node_id = f"n{len(ids)}"
+        lines.append(f"\t{node_id} [label={_quote(text)} fillcolor={colour}]")
         return node_id
 
+    def visit(fn: Any) -> str:
+        if id(fn) in ids:
+            return ids[id(fn)]
+        if isinstance(fn, AccumulateGrad):
+            fn_id = node(fn, "AccumulateGrad", "lightgray")
+            lines.append(f"\t{node(fn.variable, label(fn.variable), 'lightblue')} -> {fn_id}")
+            return fn_id
+        fn_id = node(fn, fn.name(), "lightgray")
+        for child, _ in fn.next_functions:
+            if child is not None:
+                lines.append(f"\t{visit(child)} -> {fn_id}")
+        return fn_id
+
     if tensor.grad_fn is not None:
-        visit(tensor.grad_fn, "darkolivegreen1")
+        root = visit(tensor.grad_fn)
+        lines.append(f"\t{root} -> {node(tensor, label(tensor), 'darkolivegreen1')}")
     elif tensor.requires_grad:
-        lines.append(f"\tn0 [label={_quote(leaf_label(tensor))} fillcolor=lightblue]")
+        node(tensor, label(tensor), "lightblue")
     lines.append("}")
     return Dot("\n".join(lines) + "\n")
