@@ -14,7 +14,6 @@ import numbers
 import operator
 import warnings
 import weakref
-from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -29,7 +28,23 @@ LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place 
 VIEW_INPLACE = ("a view of a leaf Variable that requires grad is being used in an in-place "
                 "operation.")
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
+class _ReturnType(tuple):
+    """``(values, indices)`` of ``max``/``min`` along a dim, printed as PyTorch prints it."""
+
+    _name = ""
+
+    def __new__(cls, values: Any, indices: Any) -> Any:
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return (f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+RETURN_TYPES = {m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()}) for m in ("max", "min")}
 
 
 class Size(tuple):
@@ -803,7 +818,8 @@ class Tensor:
             return apply_op(f"ndarray.{method}", (self,), name=f"{title}Backward1")
         values = apply_op(f"ndarray.{method}", (self,), _axis_kwargs(dim, keepdim),
                           name=f"{title}Backward0")
-        return values_indices(values, Tensor._make(arg(self._data, axis=dim, keepdims=keepdim)))
+        return RETURN_TYPES[method](values, Tensor._make(arg(self._data, axis=dim,
+                                                            keepdims=keepdim)))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         """The maximum; with ``dim``, ``(values, indices)``; with a tensor, ``maximum``."""
