@@ -1,0 +1,27 @@
+"""Functions whose path decides what runs (for test_paths.py)."""
+
+import numpy as np
+
+CALLS = []
+
+
+def branchy(x):
+    h = np.tanh(x)
+    if h.sum() > 0:
+        h = h * 2.0
+    else:
+        h = h * 3.0 + 1.0
+    return np.sum(h * h)
+
+
+def early_return(x):
+    if np.sum(x) > 0:
+        return np.sum(np.sin(x))
+    return np.sum(np.cos(x))
+
+
+def with_side_effect(x):
+    CALLS.append(1)
+    if np.sum(x) > 0:
+        return np.sum(x * 2.0)
+    return np.sum(x * 5.0)

@@ -1,0 +1,45 @@
+"""A pure function runs the primal of its path: the branch not taken is nowhere in
+sd.source; a call that goes another way is traced again, and gets the right gradient."""
+
+import numpy as np
+
+import srcdiff as sd
+
+from . import path_functions as pf
+from .checker import check_function
+
+X = np.array([0.3, -0.1, 0.4])
+
+
+def test_the_branch_not_taken_is_absent_from_the_whole_source():
+    g = sd.grad(pf.branchy)
+    g(X)
+    source = sd.source(g)
+    assert "h * 2.0" in source and "h * 3.0" not in source
+    g(-X)
+    source = sd.source(g)
+    assert "h * 3.0" in source and "h * 2.0" not in source
+
+
+def test_calls_switching_paths_get_the_gradient_of_each_path():
+    g = sd.grad(pf.branchy)
+    for x in (X, -X, -X, X, X, -X):
+        np.testing.assert_allclose(g(x), sd.grad(pf.branchy)(x))
+        check_function(pf.branchy, (x,), (0,))
+
+
+def test_an_early_return_on_the_path_ends_its_primal():
+    g = sd.grad(pf.early_return)
+    np.testing.assert_allclose(g(X), np.cos(X))
+    assert "np.cos" not in sd.source(g).split("def early_return_adjoint")[0]
+    np.testing.assert_allclose(g(-X), -np.sin(-X))
+
+
+def test_a_function_with_side_effects_runs_once_per_call_and_keeps_its_traced_primal():
+    pf.CALLS.clear()
+    g = sd.grad(pf.with_side_effect)
+    g(X)
+    g(-X)
+    assert pf.CALLS == [1, 1]
+    source = sd.source(g)
+    assert "x * 2.0" in source and "x * 5.0" in source  # the traced primal holds both
