@@ -160,11 +160,15 @@ class _Target:
             return self.run_on_tensors(args, kwargs)
         values = self.values(args, kwargs)
         unit, order = self.unit(values, (*args, *kwargs.values()))
-        saved: dict = {}
-        path: list = []
-        value = unit.primal(saved, path, *self.bound, *args, **kwargs)
+        if unit.speculative:
+            value, saved, path = unit.run_path(self.bound + args, kwargs)
+            pkey = rt.path_key(path) if path else ()
+        else:
+            saved: dict = {}
+            path: list = []
+            value = unit.primal(saved, path, *self.bound, *args, **kwargs)
+            pkey = rt.path_key(path) if path else ()
         seed = _seed(value, self.fn.__qualname__)
-        pkey = rt.path_key(path) if path else ()
         hit = unit.adjoints.get((pkey, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         if unit.calls:
@@ -274,13 +278,20 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
     ]
-    parts = ["\n".join(header + _user_imports(unit)) + "\n", unit.primal_source, adjoint_text]
+    speculated = unit.speculative and stop is None
+    primal_text = unit.path_primal(key)[1] if speculated else unit.primal_source
+    if speculated:
+        header.insert(3, "# the primal of this path: a call going another way raises "
+                         "rt.Diverged and is traced again")
+    parts = ["\n".join(header + _user_imports(unit)) + "\n", primal_text, adjoint_text]
     for callee, callee_key in called:
         if (callee, callee_key) == (unit, key):
             continue
         parts.append(f"# called: {callee.label} with respect to {', '.join(callee.wrt)}; "
                      f"path: {describe_path(callee_key)}\n")
-        parts += [callee.primal_source, callee.adjoint(callee_key)[1]]
+        callee_primal = callee.path_primal(callee_key)[1] if callee.speculative else \
+            callee.primal_source
+        parts += [callee_primal, callee.adjoint(callee_key)[1]]
     return "\n\n".join(parts)
 
 

@@ -17,8 +17,8 @@ import gast
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .normalize import const, local_names, name, walk_statements
-from .parse import Parsed
+from .normalize import Names, all_names, const, local_names, name, normalize, walk_statements
+from .parse import Parsed, parse
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -79,6 +79,7 @@ class Analysis:
     active: set[str]
     params: list[str]
     tensor: bool | str = False
+    pure: bool = False  # calls only functions without side effects (see ``is_pure``)
 
 
 class Analyser:
@@ -455,7 +456,70 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     analyser = Analyser(parsed, fn, active_params, tensor)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor)
+    pure = not tensor and is_pure(analyser, list(walk_statements(fn.body)))
+    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor, pure)
+
+
+PURE_BUILTINS = {"len", "range", "min", "max", "abs", "float", "int", "bool", "isinstance",
+                 "zip", "enumerate", "sum", "round", "tuple", "list", "dict", "sorted",
+                 "reversed", "any", "all", "str", "repr", "slice", "divmod", "pow"}
+PURE_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "cumsum", "reshape",
+                "transpose", "squeeze", "ravel", "flatten", "dot", "astype", "copy", "item",
+                "tolist", "argmax", "argmin", "any", "all", "clip", "keys", "values", "items",
+                "get", "index", "count"}
+
+
+_PURITY: dict[Any, bool] = {}
+
+
+def function_is_pure(fn: types.FunctionType) -> bool:
+    """``is_pure`` of another function (a function being checked counts as pure, so
+    recursion does not make a function impure)."""
+    if fn not in _PURITY:
+        _PURITY[fn] = True
+        try:
+            parsed = parse(fn)
+            normalized = normalize(parsed, Names(all_names(parsed.tree)))
+            analyser = Analyser(parsed, normalized, set(params_of(normalized)))
+            analyser.run()
+            _PURITY[fn] = is_pure(analyser, list(walk_statements(normalized.body)))
+        except Exception:  # noqa: BLE001 - a function srcdiff cannot read is not pure
+            _PURITY[fn] = False
+    return _PURITY[fn]
+
+
+def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
+    """True when running the function twice cannot be told from running it once: it
+    calls NumPy, math, pure builtins and srcdiff's runtime only, reads methods of local
+    values that change nothing, and stores into no attribute."""
+    for s in statements:
+        if getattr(s, "no_grad", False) or s.op.kind in ("unwrap", "backward"):
+            return False
+        if s.op.kind == "call":
+            kind, obj = analyser.resolve(s.op.callee)
+            if kind != "object" or not isinstance(obj, types.FunctionType) or \
+                    not function_is_pure(obj):
+                return False
+            continue
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
+            return False
+        heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] \
+            if isinstance(s, (gast.If, gast.For, gast.While)) else [s]  # bodies: on their own
+        for c in (n for h in heads for n in gast.walk(h) if isinstance(n, gast.Call)):
+            if any(k.arg == "out" for k in c.keywords):
+                return False
+            kind, obj = analyser.resolve(c.func)
+            if kind == "method":
+                if c.func.attr not in PURE_METHODS:
+                    return False
+                continue
+            module = getattr(obj, "__module__", None) or ""
+            if kind != "object" or not (
+                    obj in vars(rt_module).values() or module == "math" or
+                    (module.startswith("numpy") and not module.startswith("numpy.random")) or
+                    (module == "builtins" and getattr(obj, "__name__", "") in PURE_BUILTINS)):
+                return False
+    return True
 
 
 def params_of(fn: gast.FunctionDef) -> list[str]:

@@ -28,7 +28,7 @@ from .emit import emit
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import optimize
 from .parse import Parsed, parse
-from .trace import primal
+from .trace import PathPrimal, primal, speculable
 from .unwrap import insert_unwraps
 
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
@@ -68,6 +68,9 @@ class Unit:
         self.primal.__defaults__ = fn.__defaults__
         self.primal.__kwdefaults__ = fn.__kwdefaults__
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.speculative = speculable(self.analysis)
+        self.predicted: tuple | None = None  # the path the last call took
+        self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
 
     @property
     def label(self) -> str:
@@ -90,6 +93,37 @@ class Unit:
         fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop)] = (fn, text)
         return fn, text
+
+    def run_path(self, args: tuple, kwargs: dict) -> tuple[Any, dict, list]:
+        """Run the primal of the path the last call took (the value, its saved values and
+        its path); when this call goes another way, find its path with the traced primal
+        and run that path's primal (the function is pure: running it twice is unseen)."""
+        if self.predicted is not None:
+            saved: dict = {}
+            path: list = []
+            try:
+                return self.path_primal(self.predicted)[0](saved, path, *args, **kwargs), \
+                    saved, path
+            except rt_module.Diverged:
+                pass
+        path = []
+        self.primal({}, path, *args, **kwargs)
+        self.predicted = rt_module.path_key(path)
+        saved, path = {}, []
+        return self.path_primal(self.predicted)[0](saved, path, *args, **kwargs), saved, path
+
+    def path_primal(self, key: tuple) -> tuple[types.FunctionType, str]:
+        """The primal of the path ``key`` alone (see ``trace.PathPrimal``) and its source."""
+        hit = self.path_primals.get(key)
+        if hit is None:
+            builder = PathPrimal(self.builder, copy.deepcopy(self.names))
+            tree = builder.build_path(f"{self.parsed.tree.name}_primal", key)
+            tree = to_backend(tree, self.parsed, self.xp)
+            text, linemap = emit([tree], self.parsed.lines, [])
+            fn = self.load(text, linemap, tree.name)
+            fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
+            hit = self.path_primals[key] = (fn, text)
+        return hit
 
     def load(self, text: str, linemap: list[int | None], fn_name: str) -> types.FunctionType:
         """Compile the source of one generated function and bind its free names."""

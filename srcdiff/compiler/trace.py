@@ -10,6 +10,7 @@ Everything else is the user's code, in the user's names.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gast
@@ -66,6 +67,7 @@ class PrimalBuilder:
         self.saved = names.reserve("_saved")
         self.path = names.reserve("_path")
         self.depth_names: dict[int, tuple[str, str]] = {}
+        self.fixed = False  # keep the statement numbers a first build gave (see PathPrimal)
 
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
@@ -77,6 +79,12 @@ class PrimalBuilder:
     def number(self) -> int:
         self.next_id += 1
         return self.next_id
+
+    def numbered(self, s: gast.stmt, field: str = "sid") -> int:
+        """The number of ``s``'s saved values (new, unless this build keeps the first's)."""
+        if not self.fixed:
+            setattr(s, field, self.number())
+        return getattr(s, field)
 
     def build(self, fn_name: str) -> gast.FunctionDef:
         args = copy.deepcopy(self.a.fn.args)
@@ -125,7 +133,7 @@ class PrimalBuilder:
             raise self.a.parsed.error("backward() inside a loop of a compiled function", s,
                                       "call the compiled function once per step, from "
                                       "the loop")
-        s.sid = self.number()
+        self.numbered(s)
         op = s.op
         args = [name("_unit"), name(frame.saved), name(frame.path), const(s.sid)]
         value = gast.Call(func=attr("rt", "backward"), args=args + op.operands,
@@ -139,7 +147,7 @@ class PrimalBuilder:
         op = s.op
         line = s.lineno
         if op.kind == "call":
-            s.sid = self.number()
+            self.numbered(s)
             positions = [i for i, a in enumerate(op.operands) if self.active(a)]
             positions += [k.arg for k in op.keywords if self.active(k.value)]
             mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
@@ -151,7 +159,7 @@ class PrimalBuilder:
                                 ctx=gast.Store())
             return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
         if op.kind == "unwrap":
-            s.sid = self.number()
+            self.numbered(s)
             value = gast.Call(func=attr("rt", "unwrap"), args=[op.operands[0],
                                                               name(frame.path)], keywords=[])
             return [at(assign(op.target, value), line),
@@ -168,7 +176,7 @@ class PrimalBuilder:
             call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
         if op.kind == "rule" and op.saves:
-            s.sid = self.number()
+            self.numbered(s)
             out.append(self.save(frame, s.sid, op.saves, line))
         return out
 
@@ -183,11 +191,13 @@ class PrimalBuilder:
         info = s.loop
         out = []
         if info.entry_saves:
-            s.entry_sid = self.number()
+            self.numbered(s, "entry_sid")
             out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
-        s.sid = self.number()
+        self.numbered(s)
         depth = frame.depth + 1
-        record = self.names.reserve(f"_loop{s.sid}")
+        if not self.fixed:
+            s.record = self.names.reserve(f"_loop{s.sid}")
+        record = s.record
         saved, path = self.frame_names(depth)
         inner = Frame(saved, path if info.branching else frame.path, depth)
         empty = call(attr("rt", "Iterations")) if info.branching else \
@@ -216,6 +226,71 @@ class PrimalBuilder:
         else:
             new = gast.While(test=s.test, body=body, orelse=[])
         return at(new, s.lineno)
+
+
+class PathPrimal(PrimalBuilder):
+    """The primal of one path: each recorded ``if`` outside loops becomes a guard, that
+    raises ``rt.Diverged`` when the call goes the other way, followed by the branch the
+    path took alone. It saves and records exactly what the traced primal does (same
+    numbers), so the adjoint of the path reads it unchanged."""
+
+    def __init__(self, first: PrimalBuilder, names: Names):
+        self.__dict__.update(first.__dict__)
+        self.names = names
+        self.depth_names = dict(first.depth_names)
+        self.fixed = True
+
+    def build_path(self, fn_name: str, key: tuple) -> gast.FunctionDef:
+        fn = self.build(fn_name)
+        frame = Frame(self.saved, self.path, 0)
+        fn.body, _ = self.path_block(self.a.fn.body, frame, iter(key))
+        return fn
+
+    def path_block(self, body: list[gast.stmt], frame: Frame, key: Iterator
+                   ) -> tuple[list[gast.stmt], bool]:
+        """The statements of ``body`` on the path ``key``, and whether they return."""
+        out: list[gast.stmt] = []
+        for s in body:
+            line = s.lineno
+            if isinstance(s, gast.If) and getattr(s, "recorded", False):
+                taken = next(key)
+                test = s.test if not taken else gast.UnaryOp(op=gast.Not(), operand=s.test)
+                diverged = gast.Raise(exc=call(attr("rt", "Diverged")), cause=None)
+                out.append(at(gast.If(test=test, body=[at(diverged, line)], orelse=[]), line))
+                out.append(self.decision(frame, taken, line))
+                branch, returned = self.path_block(s.body if taken else s.orelse, frame, key)
+                out += branch
+                if returned:
+                    return out, True
+                continue
+            if isinstance(s, (gast.For, gast.While)) and relevant(s) and s.loop.branching:
+                next(key)  # the loop is kept whole: its iterations record their own paths
+            out += self.stmt(s, frame)
+            if isinstance(s, gast.Return):
+                return out, True
+        return out, False
+
+
+def speculable(analysis: Analysis) -> bool:
+    """Whether a function may run the primal of the path it took last, re-running the
+    traced primal when it goes another way: it calls only pure functions (so running it
+    twice cannot be seen), has an ``if`` to specialise outside loops, and no ``return``
+    inside a loop."""
+    body = analysis.fn.body
+    top_ifs = any(isinstance(s, gast.If) and getattr(s, "recorded", False)
+                  for s in _outside_loops(body))
+    returns_in_loops = any(isinstance(x, gast.Return) for s in walk_statements(body)
+                           if isinstance(s, (gast.For, gast.While))
+                           for x in walk_statements(s.body))
+    return analysis.pure and top_ifs and not returns_in_loops
+
+
+def _outside_loops(body: list[gast.stmt]) -> Iterator[gast.stmt]:
+    for s in body:
+        yield s
+        if isinstance(s, gast.If):
+            yield from _outside_loops(s.body)
+            yield from _outside_loops(s.orelse)
 
 
 def _is_appended(value: gast.expr) -> bool:

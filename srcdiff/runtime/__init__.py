@@ -29,14 +29,23 @@ from .arrays import (
     unstack,
     zeros_like,
 )
-from .calls import Iterations, call, call_vjp, collect_called, owned, path_key, tensor_call
+from .calls import (
+    Diverged,
+    Iterations,
+    call,
+    call_vjp,
+    collect_called,
+    owned,
+    path_key,
+    tensor_call,
+)
 from .tensors import accumulate_grad, backward, unwrap
 
 __all__ = [
-    "Iterations", "appended", "acc", "accumulate_grad", "backward", "call", "call_vjp", "cast_like",
-    "collect_called", "dict_grad", "entries", "extreme_grad", "grad_like", "index_add",
-    "index_grad", "iterable", "iteration_grad", "keep_dims", "matmul_lhs", "matmul_rhs",
-    "owned", "path_key", "prod_grad", "reshape_like", "safe_log", "setitem", "setitem_grads",
-    "size", "split_like", "tensor_call", "tensor_methods", "tensors", "transpose_grad",
-    "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
+    "Diverged", "Iterations", "acc", "accumulate_grad", "appended", "backward", "call",
+    "call_vjp", "cast_like", "collect_called", "dict_grad", "entries", "extreme_grad",
+    "grad_like", "index_add", "index_grad", "iterable", "iteration_grad", "keep_dims",
+    "matmul_lhs", "matmul_rhs", "owned", "path_key", "prod_grad", "reshape_like", "safe_log",
+    "setitem", "setitem_grads", "size", "split_like", "tensor_call", "tensor_methods",
+    "tensors", "transpose_grad", "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
 ]

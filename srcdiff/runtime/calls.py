@@ -18,6 +18,11 @@ from ..rules import registry
 from .arrays import zeros_like
 
 
+class Diverged(Exception):
+    """Raised by the primal of a path when a call takes another way (it is then run
+    again, traced)."""
+
+
 class Iterations(list):
     """The record of a loop whose iterations may take different paths: one
     ``[path, saved]`` entry per iteration."""
@@ -203,9 +208,11 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, (*args, *kwargs.values()))
-    saved: dict = {}
-    path: list = []
-    value = unit.primal(saved, path, *site.bound, *args, **kwargs)
+    if unit.speculative:
+        value, saved, path = unit.run_path((*site.bound, *args), kwargs)
+    else:
+        saved, path = {}, []
+        value = unit.primal(saved, path, *site.bound, *args, **kwargs)
     return value, ("unit", unit, saved, path, order, values)
 
 

@@ -25,3 +25,13 @@ def with_side_effect(x):
     if np.sum(x) > 0:
         return np.sum(x * 2.0)
     return np.sum(x * 5.0)
+
+
+def halve_or_triple(h):
+    if np.sum(h) > 0:
+        return h * 0.5
+    return h * 3.0
+
+
+def calls_a_branchy_helper(x):
+    return np.sum(halve_or_triple(np.sin(x)) ** 2)

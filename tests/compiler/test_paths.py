@@ -43,3 +43,12 @@ def test_a_function_with_side_effects_runs_once_per_call_and_keeps_its_traced_pr
     assert pf.CALLS == [1, 1]
     source = sd.source(g)
     assert "x * 2.0" in source and "x * 5.0" in source  # the traced primal holds both
+
+
+def test_a_pure_callee_runs_the_primal_of_its_path_too():
+    g = sd.grad(pf.calls_a_branchy_helper)
+    g(-X)
+    source = sd.source(g)
+    assert "h * 3.0" in source and "h * 0.5" not in source
+    for x in (X, -X, X):
+        check_function(pf.calls_a_branchy_helper, (x,), (0,))

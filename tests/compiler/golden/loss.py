@@ -1,6 +1,7 @@
 # srcdiff: gradient of loss (tests/compiler/golden_functions.py:13) with respect to w
 # path: 0
 # to run: _saved, _path = {}, []; value = loss_primal(_saved, _path, <args>); rt.path_key(_path); grads = loss_adjoint(_saved, 1.0)
+# the primal of this path: a call going another way raises rt.Diverged and is traced again
 import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
@@ -16,12 +17,8 @@ def loss_primal(_saved, _path, /, w, x, y):
     t2 = h.sum()
     t3 = t2 > 0
     if t3:
-        _path.append(1)
-        # line 16: h = h * 2.0
-        t4 = h * 2.0
-        h = t4
-    else:
-        _path.append(0)
+        raise rt.Diverged()
+    _path.append(0)
     # line 17: return np.mean((h - y) ** 2)
     t5 = h - y
     _saved[3] = h
