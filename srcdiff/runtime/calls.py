@@ -42,7 +42,10 @@ def path_key(path: list) -> tuple:
         if item.kinds is None:
             kinds: dict[tuple, int] = {}
             for iteration in item:
-                iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
+                try:  # most iterations record branch choices only
+                    iteration[0] = kinds.setdefault(tuple(iteration[0]), len(kinds))
+                except TypeError:  # one holds a nested loop's record
+                    iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
             item.kinds = tuple(kinds)
         key.append(item.kinds)
     return tuple(key)
