@@ -161,7 +161,7 @@ class _Target:
         values = self.values(args, kwargs)
         unit, order = self.unit(values, (*args, *kwargs.values()))
         if unit.speculative:
-            value, saved, path = unit.run_path(self.bound + args, kwargs)
+            value, saved, path = unit.run_path(self.bound + args, kwargs, confirm=True)
             pkey = rt.path_key(path) if path else ()
         else:
             saved: dict = {}
@@ -278,7 +278,7 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
     ]
-    speculated = unit.speculative and stop is None
+    speculated = unit.speculative and unit.ran_path and stop is None
     primal_text = unit.path_primal(key)[1] if speculated else unit.primal_source
     if speculated:
         header.insert(3, "# the primal of this path: a call going another way raises "
@@ -289,8 +289,8 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
             continue
         parts.append(f"# called: {callee.label} with respect to {', '.join(callee.wrt)}; "
                      f"path: {describe_path(callee_key)}\n")
-        callee_primal = callee.path_primal(callee_key)[1] if callee.speculative else \
-            callee.primal_source
+        callee_primal = callee.path_primal(callee_key)[1] if callee.speculative and \
+            callee.ran_path else callee.primal_source
         parts += [callee_primal, callee.adjoint(callee_key)[1]]
     return "\n\n".join(parts)
 

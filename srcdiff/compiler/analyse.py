@@ -79,7 +79,7 @@ class Analysis:
     active: set[str]
     params: list[str]
     tensor: bool | str = False
-    pure: bool = False  # calls only functions without side effects (see ``is_pure``)
+    pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
 
 
 class Analyser:
@@ -456,7 +456,9 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     analyser = Analyser(parsed, fn, active_params, tensor)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    pure = not tensor and is_pure(analyser, list(walk_statements(fn.body)))
+    statements = list(walk_statements(fn.body))
+    pure = not tensor and is_pure(analyser, statements) and \
+        not recursive(parsed.fn, static_callees(analyser, statements))
     return Analysis(parsed, fn, analyser.active, params_of(fn), tensor, pure)
 
 
@@ -470,6 +472,35 @@ PURE_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "cumsum", "re
 
 
 _PURITY: dict[Any, bool] = {}
+_CALLEES: dict[Any, set] = {}
+
+
+def static_callees(analyser: Analyser, statements: list[gast.stmt]) -> list:
+    """The Python functions the calls among ``statements`` resolve to now; a call whose
+    callee is only known when it runs gives ``None``."""
+    out = []
+    for s in statements:
+        if getattr(s, "op", None) is not None and s.op.kind == "call":
+            kind, obj = analyser.resolve(s.op.callee)
+            out.append(obj if kind == "object" and isinstance(obj, types.FunctionType)
+                       else None)
+    return out
+
+
+def recursive(fn: Any, callees: list) -> bool:
+    """Whether ``fn`` is among the functions ``callees`` call, directly or not (so its
+    calls nest: running each twice would cost exponentially)."""
+    seen, stack = set(), list(callees)
+    while stack:
+        f = stack.pop()
+        if f is fn:
+            return True
+        if f is None or f in seen:
+            continue
+        seen.add(f)
+        function_is_pure(f)
+        stack += _CALLEES.get(f, [])
+    return False
 
 
 def function_is_pure(fn: types.FunctionType) -> bool:
@@ -482,7 +513,9 @@ def function_is_pure(fn: types.FunctionType) -> bool:
             normalized = normalize(parsed, Names(all_names(parsed.tree)))
             analyser = Analyser(parsed, normalized, set(params_of(normalized)))
             analyser.run()
-            _PURITY[fn] = is_pure(analyser, list(walk_statements(normalized.body)))
+            statements = list(walk_statements(normalized.body))
+            _CALLEES[fn] = static_callees(analyser, statements)
+            _PURITY[fn] = is_pure(analyser, statements)
         except Exception:  # noqa: BLE001 - a function srcdiff cannot read is not pure
             _PURITY[fn] = False
     return _PURITY[fn]
@@ -490,36 +523,46 @@ def function_is_pure(fn: types.FunctionType) -> bool:
 
 def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     """True when running the function twice cannot be told from running it once: it
-    calls NumPy, math, pure builtins and srcdiff's runtime only, reads methods of local
-    values that change nothing, and stores into no attribute."""
+    calls srcdiff's known primitives, math, pure builtins, methods that change nothing and
+    other pure functions; it writes into no attribute, no item and no list in place."""
     for s in statements:
         if getattr(s, "no_grad", False) or s.op.kind in ("unwrap", "backward"):
             return False
         if s.op.kind == "call":
-            kind, obj = analyser.resolve(s.op.callee)
-            if kind != "object" or not isinstance(obj, types.FunctionType) or \
-                    not function_is_pure(obj):
+            if not all(function_is_pure(f) for f in static_callees(analyser, [s])):
                 return False
             continue
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
-            return False
+        if isinstance(s, gast.Assign) and (
+                isinstance(s.targets[0], (gast.Attribute, gast.Subscript)) and
+                s.op.kind == "passive" or isinstance(s.targets[0], gast.Attribute)):
+            return False  # a store into an object another function may hold
+        if s.op.kind == "passive" and isinstance(getattr(s, "value", None), gast.Call) and \
+                getattr(s.value.func, "attr", None) == "appended":
+            return False  # the user's own append, in place
         heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] \
             if isinstance(s, (gast.If, gast.For, gast.While)) else [s]  # bodies: on their own
-        for c in (n for h in heads for n in gast.walk(h) if isinstance(n, gast.Call)):
-            if any(k.arg == "out" for k in c.keywords):
-                return False
-            kind, obj = analyser.resolve(c.func)
-            if kind == "method":
-                if c.func.attr not in PURE_METHODS:
-                    return False
-                continue
-            module = getattr(obj, "__module__", None) or ""
-            if kind != "object" or not (
-                    obj in vars(rt_module).values() or module == "math" or
-                    (module.startswith("numpy") and not module.startswith("numpy.random")) or
-                    (module == "builtins" and getattr(obj, "__name__", "") in PURE_BUILTINS)):
-                return False
+        if not all(_pure_call(analyser, c) for h in heads for c in gast.walk(h)
+                   if isinstance(c, gast.Call)):
+            return False
     return True
+
+
+def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
+    """A call that changes nothing: no ``out`` argument, by name or by position."""
+    if any(k.arg == "out" for k in c.keywords):
+        return False
+    kind, obj = analyser.resolve(c.func)
+    if kind == "method":
+        return c.func.attr in PURE_METHODS and len(c.args) <= 2
+    if kind != "object":
+        return False
+    if obj in vars(rt_module).values() or getattr(obj, "__module__", None) == "math":
+        return True
+    if getattr(obj, "__module__", None) == "builtins":
+        return getattr(obj, "__name__", "") in PURE_BUILTINS
+    known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
+    inputs = getattr(obj, "nin", None)  # a ufunc's further positional argument is its out
+    return known and (inputs is None or len(c.args) <= inputs)
 
 
 def params_of(fn: gast.FunctionDef) -> list[str]:

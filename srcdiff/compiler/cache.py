@@ -17,6 +17,7 @@ import ast
 import copy
 import types
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from .. import runtime as rt_module
@@ -70,6 +71,7 @@ class Unit:
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
         self.speculative = speculable(self.analysis)
         self.predicted: tuple | None = None  # the path the last call took
+        self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
 
     @property
@@ -94,23 +96,38 @@ class Unit:
         self.adjoints[(key, stop)] = (fn, text)
         return fn, text
 
-    def run_path(self, args: tuple, kwargs: dict) -> tuple[Any, dict, list]:
+    def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:
         """Run the primal of the path the last call took (the value, its saved values and
-        its path); when this call goes another way, find its path with the traced primal
-        and run that path's primal (the function is pure: running it twice is unseen)."""
+        its path). When the call goes another way, or comes first, the traced primal finds
+        its path; with ``confirm`` (a call from the user) that path's primal then runs
+        the call again (the function is pure: running it twice changes nothing), so that
+        what ran is the primal of its own path; a call from compiled code keeps the
+        traced run."""
+        if any(isinstance(a, Iterator) for a in (*args, *kwargs.values())):
+            confirm, self.predicted = False, None  # an iterator is used up by one run
         if self.predicted is not None:
             saved: dict = {}
             path: list = []
             try:
-                return self.path_primal(self.predicted)[0](saved, path, *args, **kwargs), \
-                    saved, path
+                value = self.path_primal(self.predicted)[0](saved, path, *args, **kwargs)
+                self.ran_path = True
+                return value, saved, path
             except rt_module.Diverged:
                 pass
-        path = []
-        self.primal({}, path, *args, **kwargs)
-        self.predicted = rt_module.path_key(path)
-        saved, path = {}, []
-        return self.path_primal(self.predicted)[0](saved, path, *args, **kwargs), saved, path
+        traced_saved: dict = {}
+        traced_path: list = []
+        value = self.primal(traced_saved, traced_path, *args, **kwargs)
+        self.predicted = rt_module.path_key(traced_path)
+        self.ran_path = False
+        if confirm:
+            saved, path = {}, []
+            try:
+                value = self.path_primal(self.predicted)[0](saved, path, *args, **kwargs)
+                self.ran_path = True
+                return value, saved, path
+            except rt_module.Diverged:  # not deterministic after all: keep the traced run
+                pass
+        return value, traced_saved, traced_path
 
     def path_primal(self, key: tuple) -> tuple[types.FunctionType, str]:
         """The primal of the path ``key`` alone (see ``trace.PathPrimal``) and its source."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -352,6 +353,9 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
         given = set() if _given is None else _given
         return type(x)(grad_like(a, b, given) for a, b in zip(d, x, strict=True))
     if not _is_array(x):
+        if isinstance(x, Iterator):
+            raise TypeError("an iterator has no gradient once it is used up: pass a list "
+                            "of arrays instead, or leave it out of wrt")
         return float(d) if d is not None else 0.0
     if isinstance(x, np.generic):  # a NumPy scalar in, one of its type out
         return x.dtype.type(0 if d is None else np.asarray(d).reshape(()))

@@ -212,7 +212,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, (*args, *kwargs.values()))
     if unit.speculative:
-        value, saved, path = unit.run_path((*site.bound, *args), kwargs)
+        value, saved, path = unit.run_path((*site.bound, *args), kwargs, confirm=True)
     else:
         saved, path = {}, []
         value = unit.primal(saved, path, *site.bound, *args, **kwargs)

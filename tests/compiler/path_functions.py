@@ -35,3 +35,24 @@ def halve_or_triple(h):
 
 def calls_a_branchy_helper(x):
     return np.sum(halve_or_triple(np.sin(x)) ** 2)
+
+
+def power_sum(x, n):
+    if n == 0:
+        return np.sum(x)
+    return power_sum(x * x, n - 1)
+
+
+def sum_of(w, xs):
+    total = 0.0
+    for x in xs:
+        total = total + np.sum(np.sin(w * x))
+    return total
+
+
+LOG = [0]
+
+
+def counts_in_a_list(x):
+    LOG[0] = LOG[0] + 1
+    return np.sum(x * 3.0)

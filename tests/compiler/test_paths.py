@@ -2,6 +2,7 @@
 sd.source; a call that goes another way is traced again, and gets the right gradient."""
 
 import numpy as np
+import pytest
 
 import srcdiff as sd
 
@@ -52,3 +53,27 @@ def test_a_pure_callee_runs_the_primal_of_its_path_too():
     assert "h * 3.0" in source and "h * 0.5" not in source
     for x in (X, -X, X):
         check_function(pf.calls_a_branchy_helper, (x,), (0,))
+
+
+def test_a_recursive_function_keeps_its_traced_primal():
+    g = sd.grad(pf.power_sum)
+    np.testing.assert_allclose(g(X, 2), 4 * X ** 3)
+    np.testing.assert_allclose(g(X, 1), 2 * X)
+    assert "power_sum_path" not in sd.source(g)
+
+
+def test_an_iterator_argument_is_used_once():
+    xs = [X, 2 * X]
+    g = sd.grad(pf.sum_of)
+    for _ in range(2):
+        np.testing.assert_allclose(g(X, iter(xs)), X * np.cos(X * X) + 2 * X * np.cos(2 * X * X))
+    with pytest.raises(TypeError, match="pass a list"):
+        sd.grad(pf.sum_of, wrt=1)(X, iter(xs))
+
+
+def test_a_store_into_a_global_list_is_a_side_effect():
+    pf.LOG[0] = 0
+    g = sd.grad(pf.counts_in_a_list)
+    g(X)
+    g(X)
+    assert pf.LOG[0] == 2
