@@ -82,10 +82,19 @@ class Analysis:
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
 
 
+# ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
+SEQUENCE_RULES = ((operator.add, "sequence-join"), (operator.mul, "sequence-repeat"))
+
+
+def sequence_rule(primitive: Any) -> str | None:
+    return next((rule for p, rule in SEQUENCE_RULES if p is primitive), None)
+
+
 class Analyser:
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-                 tensor: bool = False):
+                 tensor: bool = False, sequence_params: frozenset[str] = frozenset()):
         self.p = parsed
+        self.sequence_params = sequence_params
         self.fn = fn
         self.tensor = tensor
         self.locals = local_names(fn)
@@ -352,11 +361,42 @@ class Analyser:
                 op = Op("overwrite", target=op.target)
             op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
+        self.join_sequences(statements)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
                 self.mark_numbers(stmt.op.operands)
                 stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
+
+    def join_sequences(self, statements: list[gast.stmt]) -> None:
+        """Give ``+`` and ``*`` the rules that join and repeat sequences where an operand
+        may be a list or tuple built here or passed in (an element taken out of a
+        container, or a callee's result, is taken for an array: ``rt.unbroadcast`` says
+        if it was not)."""
+        sequences = set(self.sequence_params)
+        changed = True
+        while changed:
+            changed = False
+            for s in statements:
+                op = s.op
+                if not op.target or op.target in sequences:
+                    continue
+                if op.kind in ("passive", "overwrite"):
+                    value = getattr(s, "value", None)
+                    found = isinstance(value, (gast.List, gast.Tuple, gast.ListComp)) or (
+                        isinstance(value, gast.Name) and value.id in sequences)
+                elif op.kind == "copy":
+                    found = op.operands[0].id in sequences
+                elif op.kind == "rule" and sequence_rule(op.primitive) and any(
+                        isinstance(a, gast.Name) and a.id in sequences for a in op.operands):
+                    op.rule = registry.lookup(sequence_rule(op.primitive))
+                    found = True
+                else:
+                    found = op.kind == "rule" and op.primitive in (
+                        "tuple-display", "list-display", rt_module.appended, list, tuple)
+                if found:
+                    sequences.add(op.target)
+                    changed = True
 
     def mark_numbers(self, operands: list[gast.expr]) -> None:
         """Flag globals holding Python numbers: like constants, they broadcast nothing."""
@@ -451,9 +491,10 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
 
 
 def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-            tensor: bool = False) -> Analysis:
-    """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts."""
-    analyser = Analyser(parsed, fn, active_params, tensor)
+            tensor: bool = False, sequence_params: frozenset[str] = frozenset()) -> Analysis:
+    """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
+    ``sequence_params`` are the parameters passed lists or tuples."""
+    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     statements = list(walk_statements(fn.body))

@@ -56,7 +56,8 @@ class Unit:
             insert_unwraps(self.parsed, normalized, names, params_are_arrays=tensor == CALLEE)
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
-        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor)
+        sequences = frozenset(p for p in self.wrt if kinds.get(p) == "any")
+        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences)
         self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
                          for st in walk_statements(normalized.body))
         base = self.parsed.tree.name

@@ -28,6 +28,7 @@ from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
 
 CONTAINER_PRIMITIVES = ("tuple-display", "list-display", "dict-display")
+SEQUENCE_RULE_NAMES = ("join", "repeat")
 
 
 @dataclass
@@ -208,12 +209,14 @@ class AdjointBuilder:
                     continue
                 kind = self.passive_kind(s.value)
             elif op.kind == "call" or (op.kind == "rule" and op.primitive in
-                                       CONTAINER_PRIMITIVES + (rt_module.iterable,)):
+                                       CONTAINER_PRIMITIVES + (rt_module.iterable, list, tuple)):
                 kind = "any"
             elif op.kind == "copy":
                 kind = self.kind_of(op.operands[0].id)
             elif op.kind == "rule" and op.primitive in ("ndarray.item",):
                 kind = "array"
+            elif op.kind == "rule" and op.rule.name in SEQUENCE_RULE_NAMES:
+                kind = "any"
             elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "array"

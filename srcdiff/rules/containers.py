@@ -26,6 +26,25 @@ def appended(g, ans, xs, v):
     return rt.entries(g, ans)[:-1], rt.entries(g, ans)[-1]
 
 
+@vjp(list, tuple)
+def sequence(g, ans, x):
+    return rt.sequence_grad(g, ans, x)
+
+
+@vjp("sequence-join")
+def join(g, ans, x, y):
+    """``x + y`` where ``x`` or ``y`` may be a list: split the adjoint, or unbroadcast."""
+    dx, dy = rt.join_grads(g, x, y)
+    return dx, dy
+
+
+@vjp("sequence-repeat")
+def repeat(g, ans, x, y):
+    """``x * y`` where ``x`` or ``y`` may be a list: sum over copies, or unbroadcast."""
+    dx, dy = rt.repeat_grads(g, x, y)
+    return dx, dy
+
+
 @vjp("dict.values")
 def dict_values(g, ans, d):
     return rt.dict_grad(d, g, None)

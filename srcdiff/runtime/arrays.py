@@ -32,6 +32,9 @@ def _sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
 
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
+    if isinstance(x, (list, tuple)):
+        raise TypeError("cannot tell that this + or * joins or repeats a list taken out of "
+                        "a container or returned by a call: make it a list first, with list(...)")
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
@@ -252,6 +255,28 @@ def entries(g: Any, container: Any) -> list:
     return [zeros_like(v) if d is None else d for d, v in zip(g, container, strict=True)]
 
 
+def join_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """The adjoints of ``x`` and ``y`` given that of ``x + y``: the two parts of a joined
+    sequence, or ``g`` unbroadcast to each for arrays and numbers."""
+    if not isinstance(x, (list, tuple)):
+        return unbroadcast(g, x), unbroadcast(g, y)
+    if g is None:
+        return None, None
+    return list(g[:len(x)]), list(g[len(x):])
+
+
+def repeat_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """The adjoints of ``x`` and ``y`` given that of ``x * y``: for a sequence repeated
+    ``n`` times, each entry's adjoint summed over its copies (the count has none)."""
+    seq, n = (x, y) if isinstance(x, (list, tuple)) else (y, x)
+    if not isinstance(seq, (list, tuple)):
+        return unbroadcast(g * y, x), unbroadcast(g * x, y)
+    total = None
+    for start in range(0, len(g) if g is not None else 0, len(seq)):
+        total = acc(total, list(g[start:start + len(seq)]))
+    return (total, None) if seq is x else (None, total)
+
+
 def index_add(d: Any, idx: Any, g: Any) -> Any:
     """Add ``g`` into ``d[idx]`` in place (``d`` is an adjoint the caller owns); return it."""
     if isinstance(d, dict):
@@ -386,6 +411,17 @@ def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
     if isinstance(x, dict):
         return None
     return cast_like(g, x) if x is ans else g
+
+
+def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:
+    """Gradient of ``list(x)`` or ``tuple(x)``: the list of its entries' gradients, for an
+    array the rows stacked back, none for a dict (its keys)."""
+    if isinstance(x, dict):
+        return None
+    rows = entries(g, ans)
+    if _is_array(x):
+        return array_module(x).stack(rows).reshape(x.shape) if rows else zeros_like(x)
+    return rows
 
 
 def dict_grad(d: dict, g: Any, part: int | None) -> dict:

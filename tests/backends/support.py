@@ -143,6 +143,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
 }
 
 # Single specs of tests/rules (by id) a backend cannot run, and why.
+ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
@@ -151,6 +152,7 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "np.concatenate[positional-axis]": "the standard's concat takes its axis by keyword",
         "ndarray.T[2x3x4]": "the standard's .T is for matrices only (.mT for stacks)",
         "operator.getitem[int-array-duplicates]": INDEX_ARRAYS,
+        "builtins.list[rows]": ITERATES,
         "operator.getitem[list-duplicates]": "lists as indices (the standard takes arrays)",
         "operator.getitem[2d-int-array]": INDEX_ARRAYS,
         "operator.getitem[int-array-and-slice]": INDEX_ARRAYS,
@@ -164,7 +166,6 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
 # Battery functions (tests/compiler/functions.py) a backend cannot run, and why: each is
 # NumPy code that the standard does not allow, never a limit of srcdiff's generated code.
 USES_METHODS = "calls array methods outside the standard (x.sum(), x.max(), x.reshape(), ...)"
-ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
 FEW_AXES = "indexes fewer axes than the array has (m[1] of a matrix): the standard wants m[1, ...]"
 OWN_ARRAYS = "computes with NumPy arrays of its own (globals, attributes) next to its arguments"
 BOOL_MATH = ("does arithmetic on booleans (x * (x > 0), np.sum(mask)): the standard does "
@@ -179,7 +180,7 @@ STRICT_FUNCTIONS = {
     ITERATES: "for_over_rows for_zip for_enumerate for_enumerate_zip loop_counts_pass_only "
               "model_rnn model_horner corner_integer_arithmetic "
               "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
-              "list_comprehension rnn_collecting_states",
+              "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
               "corner_write_rows_and_columns",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,

@@ -1522,3 +1522,52 @@ def rnn_collecting_states(W, xs):
         h = np.tanh(W @ h + x)
         hs.append(h)
     return np.sum(np.stack(hs) ** 2)
+
+
+# ---- joining and repeating sequences ----------------------------------------------------
+
+@case(A(2), A(2), wrt=(0, 1))
+def lists_joined(a, b):
+    xs = [a, a * 2.0]
+    zs = xs + [b]
+    return np.sum(zs[0] * zs[2]) + np.sum(zs[1] * zs[1])
+
+
+@case(A(2), A(2), wrt=(0, 1))
+def tuples_joined_twice(a, b):
+    t = (a, b) + (a,) + (b * b,)
+    return np.sum(t[0] * t[1] * t[2] + t[3])
+
+
+@case(A(2), A(2), wrt=(0, 1))
+def list_repeated(a, b):
+    t = [a, b] * 3
+    u = 2 * [b]
+    return np.sum(t[0] * t[3] * t[5]) + np.sum(u[1] * a)
+
+
+@case(A(2), A(2), wrt=(0, 1))
+def list_extended_in_a_loop(a, b):
+    xs = [a]
+    for _ in range(3):
+        xs += [xs[-1] * b]
+    return np.sum(np.stack(xs) ** 2)
+
+
+@case(List(A(2), A(3)), A(2), wrt=(0, 1))
+def list_argument_joined(xs, w):
+    ys = xs + [w * w]
+    return np.sum(ys[0] * ys[2]) + np.sum(np.sin(ys[1]))
+
+
+@case(List(List(A(2)), List(A(2), A(2))), A(2), wrt=(0, 1))
+def lists_made_from_elements_then_joined(pairs, w):
+    first, second = list(pairs[0]), tuple(pairs[1])
+    both = first + list(second)
+    return np.sum(both[1] * w) + np.sum(both[1] * both[2]) + np.sum(both[0])
+
+
+@case(A(3, 2), wrt=0)
+def rows_of_an_array_as_a_list(m):
+    rows = list(m)
+    return np.sum(rows[0] * rows[2])

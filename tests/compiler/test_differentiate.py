@@ -180,3 +180,37 @@ def test_an_argument_that_does_not_reach_the_result_gets_zeros():
     g = sd.grad(unused, wrt=(0, 1))
     dx, dy = g(np.ones(2), np.ones(3))
     assert np.array_equal(dx, np.zeros(2)) and np.array_equal(dy, np.ones(3))
+
+
+def repeated_and_joined(a, b):
+    t = [a, b] * 3 + [b]
+    return np.sum(t[0] * t[3] * t[6])
+
+
+def joins_an_element(pairs, w):
+    first = pairs[0]
+    return np.sum((first + [w])[1] * w)
+
+
+def joins_two_elements(pairs, w):
+    first, second = pairs[0], pairs[1]
+    return np.sum((first + second)[1] * w)
+
+
+def test_lists_joined_and_repeated_give_each_entry_its_copies_gradients():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    da, db = sd.grad(repeated_and_joined, wrt=(0, 1))(a, b)
+    np.testing.assert_allclose(da, b * b)  # sum(a * b * b)
+    np.testing.assert_allclose(db, 2 * a * b)
+    text = adjoint_source(repeated_and_joined, a, b, active=("a", "b"))
+    assert "rt.join_grads(" in text and "rt.repeat_grads(" in text
+
+
+def test_arrays_keep_unbroadcast_and_a_list_it_cannot_see_is_an_error():
+    text = adjoint_source(straight, np.ones(3), np.ones((2, 3)), np.ones(2), active=("w",))
+    assert "join_grads" not in text and "repeat_grads" not in text
+    pairs = [[np.ones(2)], [np.full(2, 3.0)]]
+    w = np.array([0.5, 2.0])
+    np.testing.assert_allclose(sd.grad(joins_an_element, wrt=1)(pairs, w), 2 * w)
+    with pytest.raises(TypeError, match="joins or repeats a list"):
+        sd.grad(joins_two_elements, wrt=(0, 1))(pairs, w)

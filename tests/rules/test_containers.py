@@ -1,5 +1,7 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``, ``for``."""
 
+import operator
+
 import numpy as np
 
 from srcdiff import runtime as rt
@@ -30,6 +32,16 @@ SPECS = [
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
     Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),
+    Spec(list, ((R((2,)), R((3,))),)),
+    Spec(list, (R((3, 2)),), label="rows"),
+    Spec(tuple, ([R((2,)), R(())],)),
+    Spec("sequence-join", ([R((2,)), R((3,))], [R(())]), call=operator.add),
+    Spec("sequence-join", ((R((2,)),), (R((2, 2)), R((1,)))), call=operator.add,
+         label="tuples"),
+    Spec("sequence-join", (R((3, 4)), R((4,))), call=operator.add, label="arrays"),
+    Spec("sequence-repeat", ([R((2,)), R(())], 3), call=operator.mul),
+    Spec("sequence-repeat", (2, [R((3,))]), call=operator.mul, label="count-first"),
+    Spec("sequence-repeat", (R((3, 1)), R((4,))), call=operator.mul, label="arrays"),
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
 ]
