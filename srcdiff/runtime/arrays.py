@@ -32,13 +32,13 @@ def _sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
 
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
+    shape = getattr(x, "shape", ())
+    gshape = getattr(g, "shape", ())
+    if gshape == shape and (shape or not isinstance(x, (list, tuple))):
+        return g
     if isinstance(x, (list, tuple)):
         raise TypeError("cannot tell that this + or * joins or repeats a list taken out of "
                         "a container or returned by a call: make it a list first, with list(...)")
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
-    if gshape == shape:
-        return g
     ndim = len(shape)
     extra = len(gshape) - ndim
     if extra > 0:
