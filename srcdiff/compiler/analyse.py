@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gast
+import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
@@ -362,6 +363,7 @@ class Analyser:
             op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
         self.join_sequences(statements)
+        self.square_products(statements)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
@@ -397,6 +399,19 @@ class Analyser:
                 if found:
                     sequences.add(op.target)
                     changed = True
+
+    def square_products(self, statements: list[gast.stmt]) -> None:
+        """``v * v`` takes the rule of ``np.square(v)``: one adjoint ``g * 2.0 * v``
+        instead of two equal contributions."""
+        square = registry.lookup(np.square)
+        for s in statements:
+            op = s.op
+            if op.kind != "rule" or op.primitive is not operator.mul or square is None or \
+                    op.rule.name != "multiply":
+                continue
+            x, y = op.operands
+            if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
+                op.rule, op.operands, op.bound = square, [x], {square.params[0]: x}
 
     def mark_numbers(self, operands: list[gast.expr]) -> None:
         """Flag globals holding Python numbers: like constants, they broadcast nothing."""

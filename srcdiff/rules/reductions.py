@@ -57,7 +57,8 @@ def cumsum(g, ans, a, axis=None):
 
 @vjp(builtins.sum)
 def builtin_sum(g, ans, iterable, start=0):
-    return [rt.unbroadcast(g, x) for x in iterable], rt.unbroadcast(g, start)
+    return rt.entries_like([rt.unbroadcast(g, x) for x in iterable], iterable), \
+        rt.unbroadcast(g, start)
 
 
 nondiff(xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero,

@@ -7,6 +7,7 @@ from .arrays import (
     cast_like,
     dict_grad,
     entries,
+    entries_like,
     extreme_grad,
     grad_like,
     index_add,
@@ -46,10 +47,10 @@ from .tensors import accumulate_grad, backward, unwrap
 
 __all__ = [
     "Diverged", "Iterations", "acc", "accumulate_grad", "appended", "backward", "call",
-    "call_vjp", "cast_like", "collect_called", "dict_grad", "entries", "extreme_grad",
-    "grad_like", "index_add", "index_grad", "iterable", "iteration_grad", "join_grads",
-    "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key", "prod_grad", "repeat_grads",
-    "reshape_like", "safe_log", "sequence_grad", "setitem", "setitem_grads", "size", "split_like",
-    "tensor_call", "tensor_methods", "tensors", "transpose_grad", "unbroadcast", "unreduce",
-    "unstack", "unwrap", "zeros_like",
+    "call_vjp", "cast_like", "collect_called", "dict_grad", "entries", "entries_like",
+    "extreme_grad", "grad_like", "index_add", "index_grad", "iterable", "iteration_grad",
+    "join_grads", "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key", "prod_grad",
+    "repeat_grads", "reshape_like", "safe_log", "sequence_grad", "setitem", "setitem_grads",
+    "size", "split_like", "tensor_call", "tensor_methods", "tensors", "transpose_grad",
+    "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
 ]

@@ -418,7 +418,12 @@ def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:
     array the rows stacked back, none for a dict (its keys)."""
     if isinstance(x, dict):
         return None
-    rows = entries(g, ans)
+    return entries_like(entries(g, ans), x)
+
+
+def entries_like(rows: list, x: Any) -> Any:
+    """The gradients ``rows`` of the entries of ``x``, as ``x`` holds them: an array's
+    rows stacked back into its shape, else the list."""
     if _is_array(x):
         return array_module(x).stack(rows).reshape(x.shape) if rows else zeros_like(x)
     return rows

@@ -214,3 +214,17 @@ def test_arrays_keep_unbroadcast_and_a_list_it_cannot_see_is_an_error():
     np.testing.assert_allclose(sd.grad(joins_an_element, wrt=1)(pairs, w), 2 * w)
     with pytest.raises(TypeError, match="joins or repeats a list"):
         sd.grad(joins_two_elements, wrt=(0, 1))(pairs, w)
+
+
+def weighted_square(v, w):
+    return np.sum(v * v * w)
+
+
+def test_a_product_of_a_name_with_itself_has_one_contribution():
+    v, w = np.array([0.5, -1.5]), np.array([2.0, 3.0])
+    np.testing.assert_allclose(sd.grad(weighted_square)(v, w), 2 * v * w)
+    text = adjoint_source(weighted_square, v, w, active=("v",))
+    assert "d_v = d_t1 * 2.0 * v" in text and "unbroadcast(d_t1" not in text
+    from .checker import check_function
+
+    check_function(weighted_square, [v, w], (0, 1))

@@ -62,6 +62,7 @@ SPECS = [
     Spec(builtins.sum, ([R((3, 4)), R((4,)), R((3, 1))],)),
     Spec(builtins.sum, ([R((3, 4)), R((4,))], R((3, 4)))),
     Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
+    Spec(builtins.sum, (R((3, 2)), R(())), label="rows-of-an-array"),
 ]
 
 (test_rule_matches_finite_differences,

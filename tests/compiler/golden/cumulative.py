@@ -46,8 +46,7 @@ def cumulative_adjoint(_saved, d_result):
     t7 = _saved[9]
     d_t7 = rt.unreduce(d_result, t7, None, False)
     h = _saved[8]
-    d_h = rt.unbroadcast(d_t7 * h, h)
-    d_h = d_h + rt.unbroadcast(d_t7 * h, h)
+    d_h = d_t7 * 2.0 * h
     # line 69: for i in range(len(x)):
     h, run, x = _saved[1]
     d_run = rt.zeros_like(run)

@@ -59,8 +59,7 @@ def rnn_adjoint(_saved, d_result):
         t8 = _s1[8]
         d_t8 = rt.unreduce(d_t9, t8, None, False)
         h = _s1[7]
-        d_h = d_h + rt.unbroadcast(d_t8 * h, h)
-        d_h += rt.unbroadcast(d_t8 * h, h)
+        d_h = d_h + d_t8 * 2.0 * h
         # line 29: h = np.tanh(w @ h + u @ x)
         h = _s1[6]
         d_t7 = d_h * (1.0 - h * h)
