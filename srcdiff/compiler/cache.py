@@ -100,10 +100,10 @@ class Unit:
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:
         """Run the primal of the path the last call took (the value, its saved values and
         its path). When the call goes another way, or comes first, the traced primal finds
-        its path; with ``confirm`` (a call from the user) that path's primal then runs
-        the call again (the function is pure: running it twice changes nothing), so that
-        what ran is the primal of its own path; a call from compiled code keeps the
-        traced run."""
+        its path. With ``confirm`` (a call from the user) on a path not seen before, that
+        path's primal then runs the call again (the function is pure: running it twice
+        changes nothing), so that what ran is the primal of its own path; otherwise the
+        traced run stands, so calls alternating between known paths run once each."""
         if any(isinstance(a, Iterator) for a in (*args, *kwargs.values())):
             confirm, self.predicted = False, None  # an iterator is used up by one run
         if self.predicted is not None:
@@ -120,7 +120,7 @@ class Unit:
         value = self.primal(traced_saved, traced_path, *args, **kwargs)
         self.predicted = rt_module.path_key(traced_path)
         self.ran_path = False
-        if confirm:
+        if confirm and self.predicted not in self.path_primals:
             saved, path = {}, []
             try:
                 value = self.path_primal(self.predicted)[0](saved, path, *args, **kwargs)

@@ -77,3 +77,17 @@ def test_a_store_into_a_global_list_is_a_side_effect():
     g(X)
     g(X)
     assert pf.LOG[0] == 2
+
+
+def test_a_call_going_back_to_a_known_path_runs_once_traced():
+    g = sd.grad(pf.clipped)  # compiled for this test alone: no path is known yet
+    g(X)
+    g(-X)  # a new path: traced, then run once more on its own path
+    assert "h * 2.0" not in sd.source(g)
+    g(X)  # a known path after another one: the traced run stands
+    source = sd.source(g)
+    assert "h * 2.0" in source and "h * 3.0" in source
+    g(X)  # the same path again: its own primal
+    assert "h * 3.0" not in sd.source(g)
+    for x in (X, -X, X):
+        check_function(pf.clipped, (x,), (0,))
