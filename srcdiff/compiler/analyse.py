@@ -387,7 +387,7 @@ class Analyser:
                     value = getattr(s, "value", None)
                     found = isinstance(value, (gast.List, gast.Tuple, gast.ListComp)) or (
                         isinstance(value, gast.Name) and value.id in sequences)
-                elif op.kind == "copy":
+                elif op.kind in ("copy", "unwrap"):  # rt.unwrap passes a list as it is
                     found = op.operands[0].id in sequences
                 elif op.kind == "rule" and sequence_rule(op.primitive) and any(
                         isinstance(a, gast.Name) and a.id in sequences for a in op.operands):

@@ -45,11 +45,14 @@ class Unwrapper:
         self.p = parsed
         self.names = names
         self.locals = local_names(fn)
+        self.returned = {s.value.id for s in walk_statements(fn.body)
+                         if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)}
         self.arrays = self.array_names(fn, params_are_arrays)
 
     def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
-        """Names every assignment of which is an operation that gives an array:
-        arithmetic, a differentiable Tensor method, or a NumPy function with a rule (and
+        """Names every assignment of which is an operation that gives an array (or a
+        list or tuple display of them): arithmetic, a differentiable Tensor method, or a
+        NumPy function with a rule (and
         the parameters, in a function called from compiled code, which passes arrays)."""
         verdict: dict[str, bool] = dict.fromkeys(params_of(fn), True) \
             if params_are_arrays else {}
@@ -76,6 +79,8 @@ class Unwrapper:
     def gives_array(self, value: gast.expr) -> bool:
         if isinstance(value, gast.BinOp):
             return True
+        if isinstance(value, (gast.List, gast.Tuple)):
+            return True  # a display holds arrays: its entries are unwrapped
         if isinstance(value, gast.UnaryOp):
             return isinstance(value.op, (gast.USub, gast.UAdd))
         if not isinstance(value, gast.Call):
@@ -154,6 +159,12 @@ class Unwrapper:
             return
         if isinstance(value, gast.BinOp):
             value.left, value.right = fix(value.left), fix(value.right)
+        elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
+            if s.targets[0].id not in self.returned:  # what fn returns keeps its Tensors
+                if isinstance(value, gast.Dict):
+                    value.values = [fix(v) for v in value.values]
+                else:
+                    value.elts = [fix(e) for e in value.elts]
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
             value.operand = fix(value.operand)
         elif isinstance(value, gast.Subscript) or (

@@ -34,14 +34,14 @@ def sequence(g, ans, x):
 @vjp("sequence-join")
 def join(g, ans, x, y):
     """``x + y`` where ``x`` or ``y`` may be a list: split the adjoint, or unbroadcast."""
-    dx, dy = rt.join_grads(g, x, y)
+    dx, dy = rt.join_grads(g, ans, x, y)
     return dx, dy
 
 
 @vjp("sequence-repeat")
 def repeat(g, ans, x, y):
     """``x * y`` where ``x`` or ``y`` may be a list: sum over copies, or unbroadcast."""
-    dx, dy = rt.repeat_grads(g, x, y)
+    dx, dy = rt.repeat_grads(g, ans, x, y)
     return dx, dy
 
 

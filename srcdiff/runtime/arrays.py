@@ -255,26 +255,35 @@ def entries(g: Any, container: Any) -> list:
     return [zeros_like(v) if d is None else d for d, v in zip(g, container, strict=True)]
 
 
-def join_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """The adjoints of ``x`` and ``y`` given that of ``x + y``: the two parts of a joined
-    sequence, or ``g`` unbroadcast to each for arrays and numbers."""
-    if not isinstance(x, (list, tuple)):
-        return unbroadcast(g, x), unbroadcast(g, y)
+def join_grads(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """The adjoints of ``x`` and ``y`` given that of ``ans = x + y``: the two parts of a
+    joined sequence, or for arithmetic ``g`` unbroadcast to each operand."""
+    if not isinstance(ans, (list, tuple)):
+        return _operand_grad(g, x), _operand_grad(g, y)
     if g is None:
         return None, None
     return list(g[:len(x)]), list(g[len(x):])
 
 
-def repeat_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """The adjoints of ``x`` and ``y`` given that of ``x * y``: for a sequence repeated
-    ``n`` times, each entry's adjoint summed over its copies (the count has none)."""
-    seq, n = (x, y) if isinstance(x, (list, tuple)) else (y, x)
-    if not isinstance(seq, (list, tuple)):
-        return unbroadcast(g * y, x), unbroadcast(g * x, y)
+def repeat_grads(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """The adjoints of ``x`` and ``y`` given that of ``ans = x * y``: for a sequence
+    repeated ``n`` times, each entry's adjoint summed over its copies (the count has
+    none); for arithmetic, the product rule."""
+    if not isinstance(ans, (list, tuple)):
+        return _operand_grad(g * y, x), _operand_grad(g * x, y)
+    seq = x if isinstance(x, (list, tuple)) else y
     total = None
     for start in range(0, len(g) if g is not None else 0, len(seq)):
         total = acc(total, list(g[start:start + len(seq)]))
     return (total, None) if seq is x else (None, total)
+
+
+def _operand_grad(g: Any, x: Any) -> Any:
+    """``unbroadcast(g, x)``, for a list operand NumPy made an array of the gradient of
+    each of its entries."""
+    if isinstance(x, (list, tuple)):
+        return list(unbroadcast(g, array_module(g).asarray(x)))
+    return unbroadcast(g, x)
 
 
 def index_add(d: Any, idx: Any, g: Any) -> Any:

@@ -1571,3 +1571,13 @@ def lists_made_from_elements_then_joined(pairs, w):
 def rows_of_an_array_as_a_list(m):
     rows = list(m)
     return np.sum(rows[0] * rows[2])
+
+
+@case(A(3))
+def array_with_a_list_literal(x):
+    return np.sum(np.sin(x * [1.0, 2.0, 3.0]) + np.cos(x + [1.0, 2.0, 3.0]))
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def array_plus_a_list_of_an_array(a, b):
+    return np.sum(np.sin(a + [b]) * (a * [b])[0])

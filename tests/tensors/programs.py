@@ -80,8 +80,18 @@ def sequential_cross_entropy(p, x, y):
     return F.cross_entropy(logits, labels) + F.log_softmax(logits, dim=1).mean() * 0.1
 
 
+def lists(p, x, y):
+    """Lists of parameters and of computed Tensors, joined, repeated and stacked."""
+    w, b, W2 = p["w"], p["b"], p["W2"]
+    h = x @ W2
+    hs = [h, W2 * b] + [h * w]
+    pairs = [w, b * w] * 2
+    rows = [(hs[0] * hs[2]).sum(), hs[1].sum()]
+    return sd.stack(rows).sum() + (sd.stack(pairs) ** 2).sum() + sd.stack([w, b]).prod()
+
+
 PROGRAMS = [linear_regression, dynamic_branch, tensor_methods, functions, loop_with_branches,
-            indexing, module, sequential_cross_entropy]
+            indexing, module, sequential_cross_entropy, lists]
 
 
 def parameters(seed: int = 0) -> dict:

@@ -145,3 +145,22 @@ def test_a_training_loop_calling_backward_runs_as_the_undecorated_function():
     assert compiled(w1, x, 0.1) == pytest.approx(train(w2, x, 0.1), rel=1e-12)
     np.testing.assert_allclose(w1.detach().numpy(), w2.detach().numpy(), rtol=1e-12)
     assert "def backward(_saved, d_result):" in sd.source(compiled)
+
+
+@sd.differentiate
+def stacked_parameters(a, b):
+    xs = [a, b] + [a * b]
+    loss = (sd.stack(xs) ** 2).sum()
+    loss.backward()
+    return [loss.item(), a]
+
+
+def test_a_list_of_parameters_and_their_product_gets_every_contribution():
+    a0, b0 = np.array([0.3, -0.7]), np.array([0.5, 0.2])
+    a = sd.tensor(a0, requires_grad=True)
+    b = sd.tensor(b0, requires_grad=True)
+    value, returned = stacked_parameters(a, b)
+    assert value == pytest.approx(np.sum(a0 ** 2 + b0 ** 2 + (a0 * b0) ** 2))
+    np.testing.assert_allclose(a.grad.numpy(), 2 * a0 + 2 * a0 * b0 ** 2)
+    np.testing.assert_allclose(b.grad.numpy(), 2 * b0 + 2 * b0 * a0 ** 2)
+    assert returned is a  # what the function returns keeps its Tensors
