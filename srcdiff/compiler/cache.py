@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import runtime as rt_module
 from ..rules import registry
+from .aliases import check_aliases
 from .analyse import analyse, params_of
 from .backends import to_backend
 from .differentiate import adjoint
@@ -45,6 +46,7 @@ class Unit:
     def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
                  kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False):
         self.parsed: Parsed = parse(fn)
+        check_aliases(self.parsed)
         self.fn = fn
         self.xp = xp
         self.kinds = kinds

@@ -93,7 +93,42 @@ def with_with(x):
     return np.sum(y)
 
 
+def appends_to_an_alias(x):
+    xs = [x]
+    ys = xs
+    xs.append(np.sin(x))
+    return np.sum(np.stack(ys) ** 2)
+
+
+def writes_through_an_alias(x):
+    h = x * 2.0
+    g = h
+    h[0] = np.sin(x[1])
+    return np.sum(g * g)
+
+
+def updates_a_loop_variable_in_place(x):
+    rows = [x * 1.0, x * 2.0]
+    total = 0.0
+    for row in rows:
+        row += 1.0
+        total = total + np.sum(rows[0] * row)
+    return total
+
+
+def writes_into_a_copy_of_an_argument(x):
+    h = x
+    h[0] = np.sin(x[1])
+    return np.sum(h * h)
+
+
 CASES = [
+    (appends_to_an_alias, "xs.append", "in-place update of `xs`, which `ys` also holds",
+     "ys = xs.copy()"),
+    (writes_through_an_alias, "h[0] =", "in-place update of `h`, which `g` also holds",
+     "g = h.copy()"),
+    (updates_a_loop_variable_in_place, "row += 1.0",
+     "in-place update of `row`, which `rows` also holds", "one name for both"),
     (with_try, "try:", "try statement", "move the try"),
     (generator, "yield", "yield", "return a value"),
     (with_global, "global COUNTER", "global statement", "pass the value in"),
@@ -120,6 +155,14 @@ def test_unsupported_code_is_a_compile_error_at_the_users_line(fn, marker, what,
     assert fn.__name__ in message
     assert hint in err.hint and err.hint in message
     assert err.filename == __file__ and err.lineno == line
+
+
+def test_an_alias_not_read_after_the_update_is_fine():
+    g = sd.grad(writes_into_a_copy_of_an_argument)
+    x = X.copy()
+    np.testing.assert_allclose(g(x), [0.0, 2 * X[1] + 2 * np.sin(X[1]) * np.cos(X[1]),
+                                      2 * X[2]])
+    np.testing.assert_array_equal(x, X)  # the caller's array keeps its values
 
 
 def test_async_functions_are_refused():

@@ -1,0 +1,95 @@
+"""Stage 1b: refuse in-place updates that another name would see.
+
+Compiled code makes an in-place update (``h[i] = v``, ``h += v``, ``xs.append(v)``) build
+a new value, so that taking a gradient never writes into the caller's arrays. That is
+Python's meaning only while no other name holds the same object: after ``g = h`` (or
+``for g in hs``), ``h[0] = 1`` changes what ``g`` reads. Such a function raises
+``CompileError`` instead of computing with the old value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gast
+
+from .parse import Parsed
+
+MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort",
+                    "reverse", "update", "setdefault", "popitem", "fill", "resize"}
+
+
+def check_aliases(parsed: Parsed) -> None:
+    """Raise ``CompileError`` at the first in-place update of a name whose object another
+    name, read later (or anywhere in the same loop), also holds."""
+    flat = list(_statements(parsed.tree.body, ()))
+    group = _alias_groups(s for s, _ in flat)
+    for i, (s, loops) in enumerate(flat):
+        for target in _updated(s):
+            for other in sorted(group.get(target, set()) - {target}):
+                later = any(other in _reads(t) for t, t_loops in flat[i + 1:]) or any(
+                    other in _reads(t) for t, t_loops in flat
+                    if loops and set(loops) & set(t_loops))
+                if later:
+                    raise parsed.error(
+                        f"in-place update of `{target}`, which `{other}` also holds", s,
+                        f"srcdiff gives an in-place update a new value, so `{other}` would "
+                        f"keep the old one: make one of them a copy "
+                        f"(`{other} = {target}.copy()`, or list(...) for a list), or use "
+                        f"one name for both")
+
+
+def _statements(body: list[gast.stmt], loops: tuple[int, ...]
+                ) -> Iterator[tuple[gast.stmt, tuple[int, ...]]]:
+    """Every statement in order, with the loops (by id) around it."""
+    for s in body:
+        yield s, loops
+        inner = loops + (id(s),) if isinstance(s, (gast.For, gast.While)) else loops
+        for field in ("body", "orelse"):
+            yield from _statements(getattr(s, field, None) or [], inner)
+
+
+def _alias_groups(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
+    """Names that may hold one object: ``a = b``, and ``for a in b`` (an entry of b)."""
+    group: dict[str, set[str]] = {}
+    for s in statements:
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name):
+            pairs = [(t.id, s.value.id) for t in s.targets if isinstance(t, gast.Name)]
+        elif isinstance(s, gast.For) and isinstance(s.target, gast.Name) and \
+                isinstance(s.iter, gast.Name):
+            pairs = [(s.target.id, s.iter.id)]
+        else:
+            continue
+        for a, b in pairs:
+            merged = group.get(a, {a}) | group.get(b, {b})
+            for n in merged:
+                group[n] = merged
+    return group
+
+
+def _updated(s: gast.stmt) -> list[str]:
+    """The names whose object ``s`` changes in place."""
+    if isinstance(s, gast.AugAssign):
+        t = s.target
+        base = t if isinstance(t, gast.Name) else getattr(t, "value", None)
+        return [base.id] if isinstance(base, gast.Name) else []
+    if isinstance(s, gast.Assign):
+        return [t.value.id for t in s.targets
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)]
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        f = s.value.func
+        if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS and \
+                isinstance(f.value, gast.Name):
+            return [f.value.id]
+    return []
+
+
+def _reads(s: gast.stmt) -> set[str]:
+    """Names ``s`` itself reads (not those of statements nested in it)."""
+    parts: list[gast.AST] = [s]
+    if isinstance(s, (gast.For, gast.While, gast.If)):
+        parts = [s.iter if isinstance(s, gast.For) else s.test]
+    elif isinstance(s, (gast.With,)):
+        parts = list(s.items)
+    return {n.id for p in parts for n in gast.walk(p)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
