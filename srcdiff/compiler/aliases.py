@@ -41,9 +41,12 @@ def check_aliases(parsed: Parsed) -> None:
 
 def _statements(body: list[gast.stmt], loops: tuple[int, ...]
                 ) -> Iterator[tuple[gast.stmt, tuple[int, ...]]]:
-    """Every statement in order, with the loops (by id) around it."""
+    """Every statement in order, with the loops (by id) around it. A ``with sd.no_grad():``
+    block is one statement: it runs as written, its updates in place."""
     for s in body:
         yield s, loops
+        if isinstance(s, gast.With):
+            continue
         inner = loops + (id(s),) if isinstance(s, (gast.For, gast.While)) else loops
         for field in ("body", "orelse"):
             yield from _statements(getattr(s, field, None) or [], inner)
@@ -85,11 +88,10 @@ def _updated(s: gast.stmt) -> list[str]:
 
 
 def _reads(s: gast.stmt) -> set[str]:
-    """Names ``s`` itself reads (not those of statements nested in it)."""
+    """Names ``s`` itself reads (not those of statements nested in it, but all those of a
+    ``with`` block)."""
     parts: list[gast.AST] = [s]
     if isinstance(s, (gast.For, gast.While, gast.If)):
         parts = [s.iter if isinstance(s, gast.For) else s.test]
-    elif isinstance(s, (gast.With,)):
-        parts = list(s.items)
     return {n.id for p in parts for n in gast.walk(p)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}

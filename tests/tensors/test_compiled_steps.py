@@ -164,3 +164,21 @@ def test_a_list_of_parameters_and_their_product_gets_every_contribution():
     np.testing.assert_allclose(a.grad.numpy(), 2 * a0 + 2 * a0 * b0 ** 2)
     np.testing.assert_allclose(b.grad.numpy(), 2 * b0 + 2 * b0 * a0 ** 2)
     assert returned is a  # what the function returns keeps its Tensors
+
+
+@sd.differentiate
+def step_updating_a_list_of_parameters(a, b, params):
+    loss = (a * b).sum()
+    loss.backward()
+    with sd.no_grad():
+        for p in params:
+            p -= 0.1 * p.grad
+    return loss.item() + len(params)
+
+
+def test_in_place_updates_under_no_grad_run_as_written():
+    a = sd.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    b = sd.tensor(np.array([0.5, 0.2]), requires_grad=True)
+    step_updating_a_list_of_parameters(a, b, [a, b])
+    np.testing.assert_allclose(a.detach().numpy(), [0.3 - 0.05, -0.7 - 0.02])
+    np.testing.assert_allclose(b.detach().numpy(), [0.5 - 0.03, 0.2 + 0.07])
