@@ -404,9 +404,11 @@ class Analyser:
         """``v * v`` takes the rule of ``np.square(v)``: one adjoint ``g * 2.0 * v``
         instead of two equal contributions."""
         square = registry.lookup(np.square)
+        if square is None or not square.fn.__module__.startswith("srcdiff.rules"):
+            return  # a rule of the user's for np.square is not one for v * v
         for s in statements:
             op = s.op
-            if op.kind != "rule" or op.primitive is not operator.mul or square is None or \
+            if op.kind != "rule" or op.primitive is not operator.mul or \
                     op.rule.name != "multiply":
                 continue
             x, y = op.operands

@@ -45,6 +45,10 @@ def through_helper(x):
     return helper_calling_cube(x) + helper_calling_cube(x * 2.0)
 
 
+def uses_square_and_product(x):
+    return np.sum(np.square(x) + x * x)
+
+
 X = np.array([0.5, -1.0, 2.0])
 
 
@@ -135,3 +139,11 @@ def test_register_vjp_returns_the_rule_unchanged(rules):
         return g * 3.0 * x * x
 
     assert sd.register_vjp(cube)(cube_vjp) is cube_vjp
+
+
+def test_a_rule_for_np_square_is_not_taken_for_a_product(rules):
+    @sd.register_vjp(np.square)
+    def square_vjp(g, result, x):
+        return g * 0.0 + 7.0
+
+    assert np.allclose(sd.grad(uses_square_and_product)(X), 7.0 + 2.0 * X)
