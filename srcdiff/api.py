@@ -33,6 +33,22 @@ def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) else "array"
 
 
+def _as_tensors(value: Any) -> Any:
+    """What Tensor code returns: the arrays compiled code computed in place of its Tensors
+    made Tensors again, in lists, tuples and dicts too."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*map(_as_tensors, value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_as_tensors, value))
+    if isinstance(value, dict):
+        return {k: _as_tensors(v) for k, v in value.items()}
+    if isinstance(value, (np.ndarray, np.generic)) or device_of(value) == "cuda":
+        from .tensor import Tensor
+
+        return Tensor._make(array_module(value).asarray(value))
+    return value
+
+
 def _seed(value: Any, fn_name: str) -> Any:
     """The gradient of the result with respect to itself, for a scalar result."""
     if type(value) is float:
@@ -237,12 +253,7 @@ class _Target:
             hit = self.units[xp] = (unit, ())
         self.plain = hit[0]
         value = hit[0].primal({}, [], *self.bound, *args, **kwargs)
-        if self.tensor and (isinstance(value, (np.ndarray, np.generic)) or
-                            device_of(value) == "cuda"):
-            from .tensor import Tensor
-
-            return Tensor._make(array_module(value).asarray(value))
-        return value
+        return _as_tensors(value) if self.tensor else value
 
     def tensor_source(self) -> str:
         unit = self.plain

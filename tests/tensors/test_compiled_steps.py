@@ -152,15 +152,16 @@ def stacked_parameters(a, b):
     xs = [a, b] + [a * b]
     loss = (sd.stack(xs) ** 2).sum()
     loss.backward()
-    return [loss.item(), a]
+    return [loss, a]
 
 
 def test_a_list_of_parameters_and_their_product_gets_every_contribution():
     a0, b0 = np.array([0.3, -0.7]), np.array([0.5, 0.2])
     a = sd.tensor(a0, requires_grad=True)
     b = sd.tensor(b0, requires_grad=True)
-    value, returned = stacked_parameters(a, b)
-    assert value == pytest.approx(np.sum(a0 ** 2 + b0 ** 2 + (a0 * b0) ** 2))
+    loss, returned = stacked_parameters(a, b)
+    assert isinstance(loss, sd.Tensor)  # computed Tensors come back as Tensors, in lists too
+    assert loss.item() == pytest.approx(np.sum(a0 ** 2 + b0 ** 2 + (a0 * b0) ** 2))
     np.testing.assert_allclose(a.grad.numpy(), 2 * a0 + 2 * a0 * b0 ** 2)
     np.testing.assert_allclose(b.grad.numpy(), 2 * b0 + 2 * b0 * a0 ** 2)
     assert returned is a  # what the function returns keeps its Tensors
