@@ -57,11 +57,3 @@ def counts_in_a_list(x):
     LOG[0] = LOG[0] + 1
     return np.sum(x * 3.0)
 
-
-def clipped(x):
-    h = np.tanh(x)
-    if h.sum() > 0:
-        h = h * 2.0
-    else:
-        h = h * 3.0 + 1.0
-    return np.sum(h * np.cos(h))
