@@ -151,7 +151,7 @@ class _Target:
         """The compiled unit for these argument values, and where each wanted gradient
         sits in its adjoint's results (``others``: the other arguments, whose arrays give
         the array module when the differentiated ones are Python floats)."""
-        key = (*map(type, values), registry.version())
+        key = (*map(type, values), rt.shape_classes(values), registry.version())
         if list in key or tuple in key or dict in key or float in key:
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
@@ -165,8 +165,9 @@ class _Target:
                                                   dtype_kind(v) in "biu"):
                     raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
                                     "respect to an integer argument: pass a float")
+            shapes = dict(zip(self.names, key[len(values)], strict=True))
             unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
-                            xp)
+                            xp, shapes=shapes)
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
         return hit
 

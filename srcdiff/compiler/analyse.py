@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import types
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .normalize import Names, all_names, const, local_names, name, normalize, walk_statements
 from .parse import Parsed, parse
+from .shapes import mark_same_shapes, param_classes
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -55,6 +57,7 @@ class Op:
     keywords: list[gast.keyword] = field(default_factory=list)
     saves: tuple[str, ...] = ()
     flagged: bool = False  # the primal records a flag for it in the path
+    same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
 
     def operand_names(self) -> list[str]:
         return [a.id for a in self.operands if isinstance(a, gast.Name)]
@@ -93,9 +96,11 @@ def sequence_rule(primitive: Any) -> str | None:
 
 class Analyser:
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-                 tensor: bool = False, sequence_params: frozenset[str] = frozenset()):
+                 tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
+                 shape_tokens: dict[str, Hashable] | None = None):
         self.p = parsed
         self.sequence_params = sequence_params
+        self.shape_tokens = shape_tokens or {}
         self.fn = fn
         self.tensor = tensor
         self.locals = local_names(fn)
@@ -364,6 +369,8 @@ class Analyser:
             stmt.op = op
         self.join_sequences(statements)
         self.square_products(statements)
+        mark_same_shapes(self.fn, param_classes(params_of(self.fn), self.shape_tokens),
+                         self.resolve, self.p.resolve)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
@@ -478,7 +485,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
 
     names = Names(known | {"__g"})
     expansion = expand(rule, name("__g"), name(op.target or "__ans"), op.bound, op.operands,
-                       names)
+                       names, op.same_shape)
     read = list(expansion.prelude)
     read += [c for a, c in zip(op.operands, expansion.components, strict=True)
              if c is not None and isinstance(a, gast.Name) and a.id in active]
@@ -508,10 +515,12 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
 
 
 def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-            tensor: bool = False, sequence_params: frozenset[str] = frozenset()) -> Analysis:
+            tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
+            shape_tokens: dict[str, Hashable] | None = None) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
-    ``sequence_params`` are the parameters passed lists or tuples."""
-    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params)
+    ``sequence_params`` are the parameters passed lists or tuples; ``shape_tokens`` tell
+    which parameters were given arrays of one shape (see ``rt.shape_classes``)."""
+    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params, shape_tokens)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     statements = list(walk_statements(fn.body))

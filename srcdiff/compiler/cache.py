@@ -44,7 +44,8 @@ class Unit:
     computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays)."""
 
     def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
-                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False):
+                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False,
+                 shapes: dict[str, Any] | None = None):
         self.parsed: Parsed = parse(fn)
         check_aliases(self.parsed)
         self.fn = fn
@@ -59,7 +60,8 @@ class Unit:
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
         sequences = frozenset(p for p in self.wrt if kinds.get(p) == "any")
-        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences)
+        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences,
+                                shapes)
         self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
                          for st in walk_statements(normalized.body))
         base = self.parsed.tree.name
@@ -181,15 +183,18 @@ _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
-             xp: types.ModuleType, tensor: bool | str = False) -> Unit:
-    """The cached Unit of ``fn`` for these static facts (built on first use)."""
+             xp: types.ModuleType, tensor: bool | str = False,
+             shapes: dict[str, Any] | None = None) -> Unit:
+    """The cached Unit of ``fn`` for these static facts (built on first use); ``shapes``
+    tells which parameters have one shape (see ``rt.shape_classes``)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = {}
-    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor)
+    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor,
+           tuple(sorted((shapes or {}).items())))
     unit = per_fn.get(key)
     if unit is None:
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)
     return unit
 
 

@@ -357,7 +357,8 @@ class AdjointBuilder:
                     line: int) -> list[tuple[str, gast.expr]]:
         ans = name(target)
         if op.rule.inline:
-            expansion = expand(op.rule, g, ans, op.bound, operands, self.names)
+            expansion = expand(op.rule, g, ans, op.bound, operands, self.names,
+                               op.same_shape)
         else:
             fn_name = self.rule_names.setdefault(op.rule.fn,
                                                  self.names.reserve(op.rule.fn.__name__))

@@ -59,8 +59,10 @@ def _locals_of(body: list[gast.stmt]) -> set[str]:
 
 
 def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr],
-           operands: list[gast.expr], names: Names) -> Expansion:
-    """The rule's body with ``g``, ``ans`` and the parameters substituted."""
+           operands: list[gast.expr], names: Names,
+           same_shape: frozenset[int] = frozenset()) -> Expansion:
+    """The rule's body with ``g``, ``ans`` and the parameters substituted (``same_shape``:
+    the positions of operands known to have the result's shape)."""
     tree = _template(rule.fn)
     g_param, ans_param = [a.id for a in tree.args.args[:2]]
     mapping: dict[str, Any] = {g_param: g, ans_param: ans}
@@ -89,8 +91,8 @@ def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr]
     if len(components) != n:
         raise TypeError(f"rule {rule.name} returned {len(components)} gradients for "
                         f"{n} arguments")
-    return Expansion(prelude, [_drop_unbroadcast(c, i, operands) for i, c in
-                               enumerate(components)])
+    return Expansion(prelude, [_drop_unbroadcast(c, i, operands, same_shape)
+                               for i, c in enumerate(components)])
 
 
 def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.expr],
@@ -105,11 +107,16 @@ def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.ex
                                               ctx=gast.Load()) for i in range(len(operands))])
 
 
-def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr]) -> Any:
-    """``rt.unbroadcast(e, x)`` is ``e`` when every other operand is a number (a constant,
-    or a global holding a Python number)."""
+def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr],
+                      same_shape: frozenset[int]) -> Any:
+    """``rt.unbroadcast(e, x)`` is ``e`` when ``x`` has the result's shape (see
+    ``shapes``), or every other operand is a number (a constant, or a global holding a
+    Python number)."""
     if c is None or not _is_rt_call(c, "unbroadcast"):
         return c
+    x = c.args[1]
+    if i in same_shape and isinstance(x, gast.Name) and x.id == operands[i].id:
+        return c.args[0]
     others = [a for j, a in enumerate(operands) if j != i]
     if others and all(isinstance(a, gast.Constant) or getattr(a, "number", False)
                       for a in others):

@@ -41,6 +41,7 @@ from .calls import (
     collect_called,
     owned,
     path_key,
+    shape_classes,
     tensor_call,
 )
 from .tensors import accumulate_grad, backward, unwrap
@@ -51,6 +52,6 @@ __all__ = [
     "extreme_grad", "grad_like", "index_add", "index_grad", "iterable", "iteration_grad",
     "join_grads", "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key", "prod_grad",
     "repeat_grads", "reshape_like", "safe_log", "sequence_grad", "setitem", "setitem_grads",
-    "size", "split_like", "tensor_call", "tensor_methods", "tensors", "transpose_grad",
-    "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
+    "shape_classes", "size", "split_like", "tensor_call", "tensor_methods", "tensors",
+    "transpose_grad", "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
 ]

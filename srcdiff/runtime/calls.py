@@ -112,6 +112,22 @@ def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) else "array"
 
 
+def shape_classes(values: list | tuple) -> tuple:
+    """Which of ``values`` have one shape, as the compiler's shape analysis takes it: for
+    each, ``"number"`` for a Python number, for an array the position of the first array
+    of its shape, else ``None``."""
+    out: list = []
+    shapes: dict = {}
+    for i, v in enumerate(values):
+        if isinstance(v, (int, float, complex)):
+            out.append("number")
+        elif type(getattr(v, "shape", None)) is tuple and not isinstance(v, (list, tuple)):
+            out.append(shapes.setdefault(v.shape, i))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
     return _call(fn, active, False, args, kwargs)
@@ -155,8 +171,8 @@ class _Site:
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
 
     def unit(self, values: list, others: tuple = ()) -> tuple[Any, list[int]]:
-        key = (*map(type, values), registry.version())
-        if not _ARRAY_TYPES.issuperset(key[:-1]):
+        key = (*map(type, values), shape_classes(values), registry.version())
+        if not _ARRAY_TYPES.issuperset(key[:len(values)]):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
@@ -167,8 +183,9 @@ class _Site:
                           if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
                      if n in names}
+            shapes = {n: c for n, c in zip(self.names, key[len(values)], strict=True) if n in names}
             unit = unit_for(self.target, names, kinds, array_module(*values, *others),
-                            CALLEE if self.tensor else False)
+                            CALLEE if self.tensor else False, shapes)
             hit = self.units[key] = (unit, [unit.wrt.index(n) if n in names else None
                                             for n in self.names])
         return hit

@@ -28,9 +28,8 @@ def newton_while_primal(_saved, _path, /, a):
             _p1.append(0)
         # line 48: x = 0.5 * (x + a / x)
         t3 = a / x
-        _s1[3] = (a, x, t3)
+        _s1[3] = (x, t3)
         t4 = x + t3
-        _s1[4] = (x, t3)
         x = 0.5 * t4
         # line 49: n = n + 1
         t5 = n + 1
@@ -48,12 +47,9 @@ def newton_while_adjoint(_saved, d_result):
         if _v1 == 0:
             # line 48: x = 0.5 * (x + a / x)
             d_t4 = d_x * 0.5
-            x, t3 = _s1[4]
-            d_x = rt.unbroadcast(d_t4, x)
-            d_t3 = rt.unbroadcast(d_t4, t3)
-            a, x, t3 = _s1[3]
-            d_a += rt.unbroadcast(d_t3 / x, a)
-            d_x = d_x - rt.unbroadcast(d_t3 * t3 / x, x)
+            x, t3 = _s1[3]
+            d_a += d_t4 / x
+            d_x = d_t4 - d_t4 * t3 / x
             # line 47: if branch not taken
         else:
             # line 47: if branch taken

@@ -38,7 +38,6 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         t9 = np.sum(t8)
         _s1[8] = t8
         t10 = total + t9
-        _s1[9] = (total, t9)
         total = t10
     # line 31: return total
     return total
@@ -53,11 +52,8 @@ def rnn_adjoint(_saved, d_result):
     d_total = d_result
     for _s1 in reversed(_saved[2]):
         # line 30: total = total + np.sum(h * h)
-        total, t9 = _s1[9]
-        d_t9 = rt.unbroadcast(d_total, t9)
-        d_total = rt.unbroadcast(d_total, total)
         t8 = _s1[8]
-        d_t8 = rt.unreduce(d_t9, t8, None, False)
+        d_t8 = rt.unreduce(d_total, t8, None, False)
         h = _s1[7]
         d_h = d_h + d_t8 * 2.0 * h
         # line 29: h = np.tanh(w @ h + u @ x)
