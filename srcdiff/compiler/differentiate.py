@@ -384,32 +384,43 @@ class AdjointBuilder:
                 self.emit(comment(f"line {s.lineno}: if branch {choice}", s.lineno),
                           s.lineno)
 
-    def loop(self, item: Item, frame: Frame) -> None:
+    def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()
+             ) -> None:
+        """The reversed loop. ``first_set``: names the body reads before it assigns them
+        and that have no value before the loop (a step reads the one before's)."""
         if not item.variants:
             return  # a loop whose iterations record their paths, run zero times
         s = item.stmt
         info = s.loop
         line = s.lineno
+        before = (len(self.out), dict(self.state), copy.deepcopy(self.names),
+                  dict(self.dnames))
         body_names = info.assigned & self.live
         contributed = set()
         for v in item.variants:
             contributed |= operands_of(v.items)
         carried = {n for n in body_names if n in self.state} | \
-            (body_names & set(info.entry_saves))
+            (body_names & set(info.entry_saves)) | first_set
         accumulated = (contributed & self.live) - info.assigned
         loop_names = sorted(carried | accumulated)
         missing = [n for n in loop_names if n not in self.state]
         if missing:
-            absent = [n for n in missing if n not in info.entry_saves]
+            absent = [n for n in missing if n not in info.entry_saves and n not in first_set]
             if absent:
                 raise CompileError(f"cannot differentiate this loop: {', '.join(absent)} "
                                    "may be undefined before it", function=self.a.parsed.name,
                                    filename=self.a.parsed.filename, lineno=line,
                                    source_line=self.a.parsed.source_line(line),
                                    hint="assign it before the loop")
-            self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)),
-                      line)
+            if info.entry_saves:
+                self.emit(assign_many(info.entry_saves,
+                                      subscript(frame.saved, s.entry_sid)), line)
             for n in missing:
+                if n in first_set:  # zero after the last step; its shape is not known here
+                    zero = const(0.0 if self.kinds.get(n, "array") == "array" else None)
+                    self.bind(self.dname(n), zero, line)
+                    self.state[n] = D(self.dname(n))
+                    continue
                 self.bind(self.dname(n), call(attr("rt", "zeros_like"), name(n)), line)
                 self.state[n] = D(self.dname(n), owned=True)
         indexed = indexed_names(item.variants)
@@ -432,6 +443,13 @@ class AdjointBuilder:
             self.state = dict(start)
             self.out = []
             self.block(v.items, inner)
+            crossing = (body_names & set(self.state)) - set(loop_names)
+            if crossing:  # adjoints for the step before: build the loop again, carrying them
+                del outer_out[before[0]:]
+                self.out = outer_out
+                self.state, self.names, self.dnames = before[1:]
+                self.loop(item, frame, first_set | crossing)
+                return
             for n in loop_names:
                 d = self.state.get(n)
                 if d is None:

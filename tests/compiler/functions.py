@@ -1253,6 +1253,27 @@ def corner_loop_reads_previous(x):
     return total
 
 
+@case(A(5))
+def corner_loop_reads_previous_step_only(x):
+    total = 0.0
+    for i in range(5):
+        if i > 0:
+            total = total + np.sum((x[i] - prev) ** 2) * x[i]  # noqa: F821 - step before's
+        prev = x[i] * 2.0  # noqa: F841 - read by the next step
+    return total
+
+
+@case(A(3), A(2, 3), wrt=(0, 1))
+def corner_loop_reads_previous_step_in_inner_loop(x, w):
+    total = 0.0
+    for j in range(2):
+        for i in range(3):
+            if i > 0:
+                total = total + np.sum(w[j, :] * h)  # noqa: F821 - the step before's
+            h = np.tanh(x * w[j, :] + i)  # noqa: F841 - read by the next step
+    return total
+
+
 @case(A(3))
 def corner_branches_define_in_other_order(x):
     if x[0] > 0:
