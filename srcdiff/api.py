@@ -102,6 +102,7 @@ class _Target:
                             f"{type(fn).__name__}")
         self.fn = fn
         params = list(inspect.signature(fn).parameters.values())[len(self.bound):]
+        self.positional = rt.positional_names(fn, len(self.bound))
         self.multiple = isinstance(wrt, (tuple, list))
         self.names: list[str] = []
         self.positions: list[int | None] = []
@@ -147,11 +148,11 @@ class _Target:
                 out.append(default)
         return out
 
-    def unit(self, values: list, others: tuple = ()) -> tuple[Unit, tuple[int, ...]]:
-        """The compiled unit for these argument values, and where each wanted gradient
-        sits in its adjoint's results (``others``: the other arguments, whose arrays give
-        the array module when the differentiated ones are Python floats)."""
-        key = (*map(type, values), rt.shape_classes(values), registry.version())
+    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
+        """The compiled unit for a call, given the values of its differentiated arguments,
+        and where each wanted gradient sits in its adjoint's results."""
+        others = (*args, *kwargs.values())  # their arrays give the array module of floats
+        key = (*map(type, values), rt.shape_key(args, kwargs), registry.version())
         if list in key or tuple in key or dict in key or float in key:
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
@@ -165,9 +166,11 @@ class _Target:
                                                   dtype_kind(v) in "biu"):
                     raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
                                     "respect to an integer argument: pass a float")
-            shapes = dict(zip(self.names, key[len(values)], strict=True))
+            shapes = rt.shape_pattern(self.positional, args, kwargs)
             unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
                             xp, shapes=shapes)
+            if len(self.units) > 256:  # calls of ever new shapes
+                self.units.clear()
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
         return hit
 
@@ -176,7 +179,7 @@ class _Target:
         if any(isinstance(a, tensor) for a in (*args, *kwargs.values())):
             return self.run_on_tensors(args, kwargs)
         values = self.values(args, kwargs)
-        unit, order = self.unit(values, (*args, *kwargs.values()))
+        unit, order = self.unit(values, args, kwargs)
         if unit.speculative:
             value, saved, path = unit.run_path(self.bound + args, kwargs, confirm=True)
             pkey = rt.path_key(path) if path else ()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import operator
 import types
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .normalize import Names, all_names, const, local_names, name, normalize, walk_statements
 from .parse import Parsed, parse
-from .shapes import mark_same_shapes, param_classes
+from .shapes import mark_same_shapes
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -97,10 +96,10 @@ def sequence_rule(primitive: Any) -> str | None:
 class Analyser:
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
                  tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
-                 shape_tokens: dict[str, Hashable] | None = None):
+                 shapes: dict[str, tuple | None] | None = None):
         self.p = parsed
         self.sequence_params = sequence_params
-        self.shape_tokens = shape_tokens or {}
+        self.shapes = shapes or {}
         self.fn = fn
         self.tensor = tensor
         self.locals = local_names(fn)
@@ -369,8 +368,7 @@ class Analyser:
             stmt.op = op
         self.join_sequences(statements)
         self.square_products(statements)
-        mark_same_shapes(self.fn, param_classes(params_of(self.fn), self.shape_tokens),
-                         self.resolve, self.p.resolve)
+        mark_same_shapes(self.fn, self.shapes, self.resolve, self.p.resolve)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
@@ -516,11 +514,11 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
 
 def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
             tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
-            shape_tokens: dict[str, Hashable] | None = None) -> Analysis:
+            shapes: dict[str, tuple | None] | None = None) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
-    ``sequence_params`` are the parameters passed lists or tuples; ``shape_tokens`` tell
-    which parameters were given arrays of one shape (see ``rt.shape_classes``)."""
-    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params, shape_tokens)
+    ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
+    parameters' symbolic shapes (see ``rt.shape_pattern``)."""
+    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params, shapes)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     statements = list(walk_statements(fn.body))

@@ -2,13 +2,13 @@
 
 ``rt.unbroadcast(g, x)`` sums a gradient down to ``x``'s shape. Where ``x`` is known to
 have the shape of the result, the adjoint passes ``g`` on as it is (no call), and the
-primal need not save ``x`` for its shape.
+primal need not keep ``x`` alive for its shape.
 
-A value's *shape class* is a set of symbols whose shapes broadcast together to its shape:
-a number has the empty class, an array argument the symbol it shares with the other
-arguments of the same shape, and an elementwise operation the union of its operands'
-classes. Broadcasting a set of shapes gives one shape, whatever the order or repetition,
-so two values of one class have one shape. ``None`` is a shape not known here.
+Shapes are symbolic: a unit is compiled for one *pattern* of argument shapes (see
+``rt.shape_pattern``), in which each size other than 1 is a token that equal sizes share.
+Broadcasting, matrix products, transposes, integer indexing and reductions are followed
+through the function; anything else has a shape not known here (``None``). Two equal
+symbolic shapes are one shape in every call the unit serves.
 """
 
 from __future__ import annotations
@@ -22,37 +22,66 @@ import numpy as np
 
 from .normalize import local_names
 
-Class = frozenset | None
-State = dict[str, Class]
+Shape = tuple[Hashable, ...] | None
+State = dict[str, Shape]
 
-NUMBER = "number"  # the shape class token of a Python number (see ``rt.shape_classes``)
 ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod,
                    gast.FloorDiv)
-REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var,
-              np.linalg.norm}
+REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 REDUCING_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var"}
 SCALAR_BUILTINS = {float, int, len}
 
 
-def param_classes(params: list[str], tokens: dict[str, Hashable]) -> State:
-    """Each parameter's class from the tokens of ``rt.shape_classes`` (arguments given one
-    token have one shape)."""
-    out: State = {p: None for p in params}
-    for p, token in tokens.items():
-        if token == NUMBER:
-            out[p] = frozenset()
-        elif token is not None:
-            out[p] = frozenset({("arg", token)})
-    return out
-
-
-def mark_same_shapes(fn: gast.FunctionDef, params: State,
+def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
                      resolve: Callable[[gast.expr], tuple[str, Any]],
                      global_value: Callable[[str], tuple[bool, Any]]) -> None:
     """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
-    positions of its operands that have the shape of its result (``Op.same_shape``)."""
-    _Inference(local_names(fn), resolve, global_value).block(fn.body, dict(params),
-                                                             record=True)
+    positions of its operands that have the shape of its result (``Op.same_shape``).
+    ``params``: the parameters' symbolic shapes (absent: not known)."""
+    state = {p: params.get(p) for p in _params(fn)}
+    _Inference(fn, resolve, global_value).block(fn.body, state, record=True)
+
+
+def broadcast(shapes: list[Shape]) -> Shape:
+    """The shape of an elementwise result (``None`` when a shape is not known, or when two
+    different tokens meet, which a call that ran cannot have)."""
+    if not shapes or any(s is None for s in shapes):
+        return None
+    out = []
+    for i in range(1, max(len(s) for s in shapes) + 1):
+        dims = {s[-i] for s in shapes if len(s) >= i} - {1}
+        if len(dims) > 1:
+            return None
+        out.append(dims.pop() if dims else 1)
+    return tuple(reversed(out))
+
+
+def matmul(a: Shape, b: Shape) -> Shape:
+    """The shape of ``a @ b``."""
+    if a is None or b is None or not a or not b:
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    batch = broadcast([a[:-2], b[:-2]])
+    return None if batch is None else batch + (a[-2], b[-1])
+
+
+def reduced(shape: Shape, axis: Any, keepdims: bool) -> Shape:
+    """The shape of a reduction of an array of ``shape`` over ``axis``."""
+    if axis is None and not keepdims:
+        return ()
+    if axis is None:
+        return None if shape is None else (1,) * len(shape)
+    if shape is None or not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+        return None
+    axis %= len(shape)
+    if keepdims:
+        return shape[:axis] + (1,) + shape[axis + 1:]
+    return shape[:axis] + shape[axis + 1:]
 
 
 class _Loop:
@@ -64,15 +93,16 @@ class _Loop:
 
 
 def _join(a: State | None, b: State | None) -> State | None:
-    """The classes known on both of two paths (``None``: a path that cannot arrive)."""
+    """The shapes known on both of two paths (``None``: a path that cannot arrive)."""
     if a is None or b is None:
         return a if b is None else b
-    return {n: a[n] if a[n] == b.get(n, None) else None for n in a.keys() & b.keys()}
+    return {n: a[n] if a[n] == b.get(n) else None for n in a.keys() & b.keys()}
 
 
 class _Inference:
-    def __init__(self, local: set[str], resolve: Callable, global_value: Callable):
-        self.local = local
+    def __init__(self, fn: gast.FunctionDef, resolve: Callable, global_value: Callable):
+        self.local = local_names(fn)
+        self.ints = _int_counters(fn) if global_value("range") == (True, range) else set()
         self.resolve = resolve
         self.global_value = global_value
 
@@ -102,7 +132,7 @@ class _Inference:
         start from: found by iterating to a fixed point, then recorded once."""
         head = dict(entry)
         if isinstance(s, gast.For):
-            head[s.target.id] = None
+            head[s.target.id] = () if s.target.id in self.ints else None
         while True:
             inner = _Loop()
             end = self.block(s.body, dict(head), False, inner)
@@ -121,7 +151,7 @@ class _Inference:
 
     def statement(self, s: gast.stmt, state: State, record: bool) -> None:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            value, elementwise = self.class_of(s.value, state)
+            value, elementwise = self.shape_of(s.value, state)
             if record and elementwise and value is not None and \
                     getattr(s, "op", None) is not None and s.op.kind == "rule":
                 s.op.same_shape = frozenset(
@@ -133,61 +163,111 @@ class _Inference:
             return  # an item store keeps the shape of what it stores into
         stored = {n.id for n in gast.walk(s) if isinstance(n, gast.Name)
                   and isinstance(n.ctx, gast.Store)} | set(getattr(s, "stores", ()))
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) or \
-                isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
-            owner = getattr(getattr(s.targets[0] if isinstance(s, gast.Assign)
-                                    else s.value.func, "value", None), "id", None)
-            stored.add(owner)  # ``a.shape = ...``, ``a.resize(...)``: shape unknown
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
+            stored.add(getattr(s.targets[0].value, "id", None))  # ``a.shape = ...``
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute):
+            stored.add(getattr(s.value.func.value, "id", None))  # ``a.resize(...)``
         for n in stored:
             if n in state:
                 state[n] = None
 
-    def atom(self, e: gast.expr, state: State) -> Class:
+    def atom(self, e: gast.expr, state: State) -> Shape:
         if isinstance(e, gast.Constant):
-            return frozenset() if _is_number(e.value) else None
+            return () if _is_number(e.value) else None
         if isinstance(e, gast.Name):
             if e.id in state or e.id in self.local:
                 return state.get(e.id)
             found, value = self.global_value(e.id)
-            return frozenset() if found and _is_number(value) else None
+            return () if found and _is_number(value) else None
         if isinstance(e, gast.Attribute):
             kind, value = self.resolve(e)
-            return frozenset() if kind == "object" and _is_number(value) else None
+            return () if kind == "object" and _is_number(value) else None
         return None
 
-    def class_of(self, v: gast.expr, state: State) -> tuple[Class, bool]:
-        """The class of ``v``'s value, and whether ``v`` is an elementwise operation."""
+    def shape_of(self, v: gast.expr, state: State) -> tuple[Shape, bool]:
+        """The shape of ``v``'s value, and whether ``v`` is an elementwise operation."""
         if isinstance(v, gast.BinOp) and isinstance(v.op, ELEMENTWISE_OPS):
-            return self.union([v.left, v.right], state), True
+            return broadcast([self.atom(v.left, state), self.atom(v.right, state)]), True
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.MatMult):
+            return matmul(self.atom(v.left, state), self.atom(v.right, state)), False
         if isinstance(v, gast.UnaryOp) and isinstance(v.op, (gast.USub, gast.UAdd)):
             return self.atom(v.operand, state), True
-        if isinstance(v, gast.Call) and not v.keywords:
+        if isinstance(v, gast.Attribute) and v.attr == "T" and \
+                isinstance(v.value, gast.Name) and v.value.id in self.local:
+            shape = self.atom(v.value, state)
+            return (None if shape is None else shape[::-1]), False
+        if isinstance(v, gast.Subscript):
+            return self.indexed(v, state), False
+        if isinstance(v, gast.Call):
             return self.call(v, state)
         return self.atom(v, state), False
 
-    def call(self, v: gast.Call, state: State) -> tuple[Class, bool]:
+    def indexed(self, v: gast.Subscript, state: State) -> Shape:
+        """``x[i]`` and ``x[i, j]`` with integer indices drop leading axes."""
+        shape = self.atom(v.value, state)
+        index = v.slice.elts if isinstance(v.slice, gast.Tuple) else [v.slice]
+        if shape is None or len(index) > len(shape) or not all(
+                isinstance(i, gast.Constant) and type(i.value) is int or
+                isinstance(i, gast.Name) and i.id in self.ints for i in index):
+            return None
+        return shape[len(index):]
+
+    def call(self, v: gast.Call, state: State) -> tuple[Shape, bool]:
         kind, fn = self.resolve(v.func)
-        n = len(v.args)
-        if kind == "method":
-            return (frozenset() if not n and v.func.attr in REDUCING_METHODS else None), False
+        args = list(v.args)
+        keywords = {k.arg: k.value for k in v.keywords}
+        if kind == "method" and v.func.attr in REDUCING_METHODS:
+            return self.reduction(self.atom(v.func.value, state), args, keywords), False
         if kind != "object":
             return None, False
+        if _member(fn, REDUCTIONS) and args:
+            return self.reduction(self.atom(args[0], state), args[1:], keywords), False
+        if keywords:
+            return None, False
+        n = len(args)
         if isinstance(fn, np.ufunc) and fn.nout == 1 and n == fn.nin or fn is abs and n == 1 \
                 or fn in (np.where, np.clip) and n == 3:
-            return self.union(v.args, state), True
-        if n == 1 and (_member(fn, REDUCTIONS) or _member(fn, SCALAR_BUILTINS)) or \
+            return broadcast([self.atom(a, state) for a in args]), True
+        if n == 1 and _member(fn, SCALAR_BUILTINS) or \
                 getattr(fn, "__module__", None) == math.__name__:
-            return frozenset(), False
+            return (), False
         return None, False
 
-    def union(self, args: list[gast.expr], state: State) -> Class:
-        out: frozenset = frozenset()
-        for a in args:
-            c = self.atom(a, state)
-            if c is None:
-                return None
-            out |= c
-        return out
+    def reduction(self, shape: Shape, args: list[gast.expr], keywords: dict) -> Shape:
+        """``sum(x, axis, keepdims=...)`` with constant arguments."""
+        if len(args) > 1 or set(keywords) - {"axis", "keepdims"}:
+            return None
+        axis = args[0] if args else keywords.get("axis")
+        keepdims = keywords.get("keepdims")
+        if not all(e is None or isinstance(e, gast.Constant) for e in (axis, keepdims)):
+            return None
+        keep = keepdims is not None and keepdims.value
+        if not isinstance(keep, bool):
+            return None
+        return reduced(shape, None if axis is None else axis.value, keep)
+
+
+def _params(fn: gast.FunctionDef) -> list[str]:
+    args = fn.args
+    names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return names + [a.id for a in (args.vararg, args.kwarg) if a is not None]
+
+
+def _int_counters(fn: gast.FunctionDef) -> set[str]:
+    """Names that only ever hold integers: targets of ``for ... in range(...)`` assigned
+    nowhere else."""
+    stores: dict[str, int] = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    out = set()
+    for s in gast.walk(fn):
+        if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and \
+                isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name) and \
+                s.iter.func.id == "range" and stores.get(s.target.id) == 1:
+            out.add(s.target.id)
+    return out
 
 
 def _member(obj: Any, group: set) -> bool:

@@ -41,7 +41,9 @@ from .calls import (
     collect_called,
     owned,
     path_key,
-    shape_classes,
+    positional_names,
+    shape_key,
+    shape_pattern,
     tensor_call,
 )
 from .tensors import accumulate_grad, backward, unwrap
@@ -50,8 +52,9 @@ __all__ = [
     "Diverged", "Iterations", "acc", "accumulate_grad", "appended", "backward", "call",
     "call_vjp", "cast_like", "collect_called", "dict_grad", "entries", "entries_like",
     "extreme_grad", "grad_like", "index_add", "index_grad", "iterable", "iteration_grad",
-    "join_grads", "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key", "prod_grad",
-    "repeat_grads", "reshape_like", "safe_log", "sequence_grad", "setitem", "setitem_grads",
-    "shape_classes", "size", "split_like", "tensor_call", "tensor_methods", "tensors",
+    "join_grads", "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key",
+    "positional_names", "prod_grad", "repeat_grads", "reshape_like", "safe_log",
+    "sequence_grad", "setitem", "setitem_grads", "shape_key", "shape_pattern", "size",
+    "split_like", "tensor_call", "tensor_methods", "tensors",
     "transpose_grad", "unbroadcast", "unreduce", "unstack", "unwrap", "zeros_like",
 ]

@@ -112,20 +112,41 @@ def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) else "array"
 
 
-def shape_classes(values: list | tuple) -> tuple:
-    """Which of ``values`` have one shape, as the compiler's shape analysis takes it: for
-    each, ``"number"`` for a Python number, for an array the position of the first array
-    of its shape, else ``None``."""
-    out: list = []
-    shapes: dict = {}
-    for i, v in enumerate(values):
+def shape_key(args: tuple, kwargs: dict) -> tuple:
+    """The types and shapes of a call's arguments: calls equal in these run one compiled
+    unit (compiled for their ``shape_pattern``)."""
+    key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+    if kwargs:
+        key += tuple([(k, type(v), getattr(v, "shape", None)) for k, v in kwargs.items()])
+    return key
+
+
+def shape_pattern(positional: list[str], args: tuple, kwargs: dict
+                  ) -> dict[str, tuple | None]:
+    """Each parameter's shape as the compiler's shape analysis takes it: every size but 1
+    replaced by a token that equal sizes share (-1 for the first size met, -2 for the
+    next, ...), so that one unit serves all calls whose sizes are equal where these are;
+    ``()`` for a number, ``None`` for what has no shape. ``positional``: the names of the
+    positional parameters, in order."""
+    sizes: dict[int, int] = {}
+
+    def dims(v: Any) -> tuple | None:
         if isinstance(v, (int, float, complex)):
-            out.append("number")
-        elif type(getattr(v, "shape", None)) is tuple and not isinstance(v, (list, tuple)):
-            out.append(shapes.setdefault(v.shape, i))
-        else:
-            out.append(None)
-    return tuple(out)
+            return ()
+        shape = getattr(v, "shape", None)
+        if type(shape) is not tuple or isinstance(v, (list, tuple)):
+            return None
+        return tuple(1 if n == 1 else sizes.setdefault(n, -1 - len(sizes)) for n in shape)
+
+    out = {p: dims(a) for p, a in zip(positional, args, strict=False)}
+    out.update({k: dims(v) for k, v in kwargs.items()})
+    return out
+
+
+def positional_names(fn: types.FunctionType, nbound: int) -> list[str]:
+    """The names of ``fn``'s positional parameters after the ``nbound`` bound ones."""
+    params = list(inspect.signature(fn).parameters.values())[nbound:]
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -169,9 +190,11 @@ class _Site:
                                     "srcdiff can compile")
         self.target = target
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
+        self.positional = positional_names(target, len(self.bound))
 
-    def unit(self, values: list, others: tuple = ()) -> tuple[Any, list[int]]:
-        key = (*map(type, values), shape_classes(values), registry.version())
+    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
+        others = (*args, *kwargs.values())
+        key = (*map(type, values), shape_key(args, kwargs), registry.version())
         if not _ARRAY_TYPES.issuperset(key[:len(values)]):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
@@ -183,9 +206,11 @@ class _Site:
                           if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
                      if n in names}
-            shapes = {n: c for n, c in zip(self.names, key[len(values)], strict=True) if n in names}
+            shapes = None if self.tensor else shape_pattern(self.positional, args, kwargs)
             unit = unit_for(self.target, names, kinds, array_module(*values, *others),
                             CALLEE if self.tensor else False, shapes)
+            if len(self.units) > 256:
+                self.units.clear()
             hit = self.units[key] = (unit, [unit.wrt.index(n) if n in names else None
                                             for n in self.names])
         return hit
@@ -227,7 +252,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
-    unit, order = site.unit(values, (*args, *kwargs.values()))
+    unit, order = site.unit(values, args, kwargs)
     if unit.speculative:
         value, saved, path = unit.run_path((*site.bound, *args), kwargs, confirm=True)
     else:

@@ -163,7 +163,8 @@ def test_break_ends_the_iteration_in_the_adjoint():
 
 def test_adjoints_are_named_after_the_users_variables_and_only_for_what_was_asked():
     g = sd.grad(straight, wrt=0)
-    w, x, y = np.ones(3) * 0.1, np.arange(6.0).reshape(2, 3), np.ones(2)
+    w, x = np.ones(3) * 0.1, np.arange(6.0).reshape(2, 3)
+    y = np.ones((4, 2))  # four sets of targets: h broadcast against them
     g(w, x, y)
     text = sd.source(g).split("_adjoint(", 1)[1]
     assert "d_h = " in text and "d_err = " in text and "d_w = " in text

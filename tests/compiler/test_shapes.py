@@ -10,8 +10,10 @@ import pytest
 
 import srcdiff as sd
 from srcdiff import runtime as rt
+from srcdiff.compiler.cache import units_built
 
 from .checker import check_function
+from .test_cache import fresh
 
 SCALE = 0.5
 shadowed = 3.0  # a global a function's local of the same name must not be taken for
@@ -101,10 +103,23 @@ def random(*shape, seed=0):
     return np.random.default_rng(seed + len(shape)).standard_normal(shape)
 
 
-def test_shape_classes_group_the_arguments_of_one_shape():
-    a, b, c = np.ones(3), np.ones((2, 3)), np.zeros(3)
-    assert rt.shape_classes([a, b, c, 2.0, [a], "s"]) == (0, 1, 0, "number", None, None)
-    assert rt.shape_classes([np.float32(1.0), np.ones(()), np.ones(1)]) == (0, 0, 2)
+def test_shape_patterns_share_a_token_between_equal_sizes():
+    a, b, c = np.ones(3), np.ones((2, 3)), np.zeros((3, 1))
+    names = ["a", "b", "c", "n", "xs", "s"]
+    assert rt.shape_pattern(names, (a, b, c, 2.0, [a]), {"s": "text"}) == {
+        "a": (-1,), "b": (-2, -1), "c": (-1, 1), "n": (), "xs": None, "s": None}
+    assert rt.shape_pattern(["x", "y"], (np.ones((4, 4)), np.float32(1.0)), {}) == {
+        "x": (-1, -1), "y": ()}
+
+
+def test_calls_of_one_pattern_share_a_unit_and_other_patterns_get_their_own():
+    fn = fresh(elementwise)
+    g = sd.grad(fn, wrt=(0, 1))
+    g(random(4), random(4, seed=1))
+    g(random(7), random(7, seed=1))
+    assert units_built(fn) == 1
+    g(random(4), random(3, 4))
+    assert units_built(fn) == 2
 
 
 def test_elementwise_operands_of_one_shape_need_no_unbroadcast():

@@ -30,18 +30,16 @@ def branchy_loop_primal(_saved, _path, /, x):
             t5 = np.sin(t4)
             _s1[4] = t4
             t6 = t5 * s
-            _s1[5] = (t5, s)
+            _s1[5] = (s, t5)
             t7 = s + t6
-            _s1[6] = (s, t6)
             s = t7
         else:
             _p1.append(0)
             # line 40: s = s * 0.5 - x[i]
             t8 = s * 0.5
             t9 = x[i]
-            _s1[7] = (x, i)
+            _s1[6] = (x, i)
             s = t8 - t9
-            _s1[8] = (t8, t9)
     # line 41: return s
     return s
 
@@ -54,12 +52,9 @@ def branchy_loop_adjoint(_saved, d_result):
     for _v1, _s1 in reversed(_saved[2]):
         if _v1 == 0:
             # line 38: s = s + np.sin(x[i]) * s
-            s, t6 = _s1[6]
-            d_t6 = rt.unbroadcast(d_s, t6)
-            d_s = rt.unbroadcast(d_s, s)
-            t5, s = _s1[5]
-            d_t5 = rt.unbroadcast(d_t6 * s, t5)
-            d_s = d_s + rt.unbroadcast(d_t6 * t5, s)
+            s, t5 = _s1[5]
+            d_t5 = d_s * s
+            d_s = d_s + d_s * t5
             t4 = _s1[4]
             d_t4 = d_t5 * xp.cos(t4)
             x, i = _s1[3]
@@ -67,11 +62,9 @@ def branchy_loop_adjoint(_saved, d_result):
             # line 37: if branch taken
         else:
             # line 40: s = s * 0.5 - x[i]
-            t8, t9 = _s1[8]
-            d_t8 = rt.unbroadcast(d_s, t8)
-            d_t9 = -rt.unbroadcast(d_s, t9)
-            x, i = _s1[7]
+            d_t9 = -d_s
+            x, i = _s1[6]
             d_x = rt.index_add(d_x, i, d_t9)
-            d_s = d_t8 * 0.5
+            d_s = d_s * 0.5
             # line 37: if branch not taken
     return (d_x,)

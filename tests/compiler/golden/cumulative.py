@@ -25,27 +25,26 @@ def cumulative_primal(_saved, _path, /, x):
         t4 = x[i]
         _s1[3] = (x, i)
         run = t3 + t4
-        _s1[4] = (t3, t4)
         # line 71: h[i] += run
         t5 = h[i]
-        _s1[5] = (h, i)
+        _s1[4] = (h, i)
         t6 = t5 + run
-        _s1[6] = (t5, run)
+        _s1[5] = (t5, run)
         h = rt.setitem(h, i, t6)
-        _s1[7] = (i, t6)
+        _s1[6] = (i, t6)
     # line 72: return np.sum(h * h)
     t7 = h * h
-    _saved[8] = h
+    _saved[7] = h
     t8 = np.sum(t7)
-    _saved[9] = t7
+    _saved[8] = t7
     return t8
 
 
 def cumulative_adjoint(_saved, d_result):
     # line 72: return np.sum(h * h)
-    t7 = _saved[9]
+    t7 = _saved[8]
     d_t7 = rt.unreduce(d_result, t7, None, False)
-    h = _saved[8]
+    h = _saved[7]
     d_h = d_t7 * 2.0 * h
     # line 69: for i in range(len(x)):
     h, run, x = _saved[1]
@@ -53,18 +52,15 @@ def cumulative_adjoint(_saved, d_result):
     d_x = rt.zeros_like(x)
     for _s1 in reversed(_saved[2]):
         # line 71: h[i] += run
-        i, t6 = _s1[7]
+        i, t6 = _s1[6]
         d_x1, d_value1 = rt.setitem_grads(d_h, i, t6)
-        t5, run = _s1[6]
+        t5, run = _s1[5]
         d_t5 = rt.unbroadcast(d_value1, t5)
         d_run = d_run + rt.unbroadcast(d_value1, run)
-        h, i = _s1[5]
+        h, i = _s1[4]
         d_h = d_x1 + rt.index_grad(h, i, d_t5)
         # line 70: run = run * 0.9 + x[i]
-        t3, t4 = _s1[4]
-        d_t3 = rt.unbroadcast(d_run, t3)
-        d_t4 = rt.unbroadcast(d_run, t4)
         x, i = _s1[3]
-        d_x = rt.index_add(d_x, i, d_t4)
-        d_run = d_t3 * 0.9
+        d_x = rt.index_add(d_x, i, d_run)
+        d_run = d_run * 0.9
     return (d_x,)

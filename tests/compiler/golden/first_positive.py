@@ -30,7 +30,7 @@ def first_positive_primal(_saved, _path, /, x):
             t6 = np.exp(t5)
             _s1[5] = t6
             t7 = t4 * t6
-            _s1[6] = (t4, t6)
+            _s1[6] = (t6, t4)
             return t7
         else:
             _p1.append(0)
@@ -50,9 +50,9 @@ def first_positive_adjoint(_saved, d_result):
             pass
         else:
             # line 78: return x[i] * np.exp(x[i])
-            t4, t6 = _s1[6]
-            d_t4 = rt.unbroadcast(d_result * t6, t4)
-            d_t6 = rt.unbroadcast(d_result * t4, t6)
+            t6, t4 = _s1[6]
+            d_t4 = d_result * t6
+            d_t6 = d_result * t4
             t6 = _s1[5]
             d_t5 = d_t6 * t6
             x, i = _s1[4]

@@ -21,26 +21,23 @@ def loss_primal(_saved, _path, /, w, x, y):
     _path.append(0)
     # line 17: return np.mean((h - y) ** 2)
     t5 = h - y
-    _saved[3] = h
     t6 = t5 ** 2
-    _saved[4] = t5
+    _saved[3] = t5
     t7 = np.mean(t6)
-    _saved[5] = (t6, t7)
+    _saved[4] = (t6, t7)
     return t7
 
 
 def loss_adjoint(_saved, d_result):
     # line 17: return np.mean((h - y) ** 2)
-    t6, t7 = _saved[5]
+    t6, t7 = _saved[4]
     d_t6 = rt.unreduce(d_result * (rt.size(t7) / rt.size(t6)), t6, None, False)
-    t5 = _saved[4]
+    t5 = _saved[3]
     d_t5 = d_t6 * 2 * t5
-    h = _saved[3]
-    d_h = rt.unbroadcast(d_t5, h)
     # line 15: if branch not taken
     # line 14: h = np.tanh(x @ w)
     h = _saved[2]
-    d_t1 = d_h * (1.0 - h * h)
+    d_t1 = d_t5 * (1.0 - h * h)
     x, w = _saved[1]
     d_w = rt.matmul_rhs(d_t1, x, w)
     return (d_w,)

@@ -14,7 +14,7 @@ def softmax_cross_entropy_primal(_saved, _path, /, w, x, labels):
     t1 = logits.max(axis=1, keepdims=True)
     _saved[2] = (t1, logits)
     shifted = logits - t1
-    _saved[3] = (logits, t1)
+    _saved[3] = t1
     # line 56: logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     t2 = np.exp(shifted)
     _saved[4] = t2
@@ -23,7 +23,7 @@ def softmax_cross_entropy_primal(_saved, _path, /, w, x, labels):
     t4 = np.log(t3)
     _saved[6] = t3
     logp = shifted - t4
-    _saved[7] = (shifted, t4)
+    _saved[7] = t4
     # line 57: return -np.mean(logp[np.arange(len(labels)), labels])
     t5 = len(labels)
     t6 = np.arange(t5)
@@ -43,21 +43,19 @@ def softmax_cross_entropy_adjoint(_saved, d_result):
     logp, t6, labels = _saved[8]
     d_logp = rt.index_grad(logp, (t6, labels), d_t7)
     # line 56: logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    shifted, t4 = _saved[7]
-    d_shifted = rt.unbroadcast(d_logp, shifted)
+    t4 = _saved[7]
     d_t4 = -rt.unbroadcast(d_logp, t4)
     t3 = _saved[6]
     d_t3 = d_t4 / t3
     t2 = _saved[5]
     d_t2 = rt.unreduce(d_t3, t2, 1, True)
     t2 = _saved[4]
-    d_shifted = d_shifted + d_t2 * t2
+    d_shifted = d_logp + d_t2 * t2
     # line 55: shifted = logits - logits.max(axis=1, keepdims=True)
-    logits, t1 = _saved[3]
-    d_logits = rt.unbroadcast(d_shifted, logits)
+    t1 = _saved[3]
     d_t1 = -rt.unbroadcast(d_shifted, t1)
     t1, logits = _saved[2]
-    d_logits = d_logits + rt.extreme_grad(d_t1, t1, logits, 1, True)
+    d_logits = d_shifted + rt.extreme_grad(d_t1, t1, logits, 1, True)
     # line 54: logits = x @ w
     x, w = _saved[1]
     d_w = rt.matmul_rhs(d_logits, x, w)
