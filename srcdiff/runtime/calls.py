@@ -193,15 +193,17 @@ class _Site:
         self.positional = positional_names(target, len(self.bound))
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
-        others = (*args, *kwargs.values())
-        key = (*map(type, values), shape_key(args, kwargs), registry.version())
-        if not _ARRAY_TYPES.issuperset(key[:len(values)]):
+        types = tuple(map(type, values))
+        key = (types, registry.version()) if self.tensor else \
+            (types, shape_key(args, kwargs), registry.version())  # Tensor code: no shapes
+        if not _ARRAY_TYPES.issuperset(types):
             # the array module is not in the types: of arrays in containers, or of others
-            key += (array_module(*values, *others),)
+            key += (array_module(*values, *args, *kwargs.values()),)
         hit = self.units.get(key)
         if hit is None:
             from ..compiler.cache import CALLEE, unit_for
 
+            others = (*args, *kwargs.values())
             names = tuple(n for n, v in zip(self.names, values, strict=True)
                           if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)

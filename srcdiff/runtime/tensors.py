@@ -20,6 +20,18 @@ def tensor_class() -> type:
     return _TENSOR[0]
 
 
+_AUTOGRAD: list = []
+
+
+def _autograd() -> Any:
+    """srcdiff.autograd (imported on first use, like the Tensor class)."""
+    if not _AUTOGRAD:
+        from .. import autograd
+
+        _AUTOGRAD.append(autograd)
+    return _AUTOGRAD[0]
+
+
 def unwrap(x: Any, path: list) -> Any:
     """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
     that requires grad (1), one that does not (0), or no Tensor (2)."""
@@ -37,10 +49,8 @@ def unwrap(x: Any, path: list) -> Any:
 def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""
-    from .. import autograd
-
-    if tensor.is_leaf:
-        autograd.accumulate(tensor, g)
+    if tensor._node is None:  # a leaf
+        _autograd().accumulate(tensor, g)
     else:
         Tensor = tensor_class()
         tensor.backward(Tensor._make(g), retain_graph=True)
