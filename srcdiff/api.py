@@ -189,7 +189,7 @@ class _Target:
             value = unit.primal(saved, path, *self.bound, *args, **kwargs)
             pkey = rt.path_key(path) if path else ()
         seed = _seed(value, self.fn.__qualname__)
-        hit = unit.adjoints.get((pkey, None))
+        hit = unit.adjoints.get((pkey, None, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         if unit.calls:
             grads, called = self.run_collecting(adjoint, saved, seed)
@@ -299,14 +299,16 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
         header.insert(3, "# the primal of this path: a call going another way raises "
                          "rt.Diverged and is traced again")
     parts = ["\n".join(header + _user_imports(unit)) + "\n", primal_text, adjoint_text]
-    for callee, callee_key in called:
-        if (callee, callee_key) == (unit, key):
+    for callee, callee_key, wanted in called:
+        if (callee, callee_key, wanted) == (unit, key, None):
             continue
-        parts.append(f"# called: {callee.label} with respect to {', '.join(callee.wrt)}; "
+        names = ", ".join(callee.wrt if wanted is None else wanted) or \
+            "the Tensors that require grad"
+        parts.append(f"# called: {callee.label} with respect to {names}; "
                      f"path: {describe_path(callee_key)}\n")
         callee_primal = callee.path_primal(callee_key)[1] if callee.speculative and \
             callee.ran_path else callee.primal_source
-        parts += [callee_primal, callee.adjoint(callee_key)[1]]
+        parts += [callee_primal, callee.adjoint(callee_key, wanted=wanted)[1]]
     return "\n\n".join(parts)
 
 

@@ -83,22 +83,24 @@ class Unit:
     def label(self) -> str:
         return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
 
-    def adjoint(self, key: tuple, stop: int | None = None) -> tuple[types.FunctionType, str]:
+    def adjoint(self, key: tuple, stop: int | None = None,
+                wanted: tuple[str, ...] | None = None) -> tuple[types.FunctionType, str]:
         """The adjoint of the path ``key`` and its source (generated on first use); with
-        ``stop``, of the statements before the ``backward()`` numbered ``stop``."""
-        hit = self.adjoints.get((key, stop))
+        ``stop``, of the statements before the ``backward()`` numbered ``stop``; with
+        ``wanted``, giving the gradients of those parameters only (None for the others)."""
+        hit = self.adjoints.get((key, stop, wanted))
         if hit is not None:
             return hit
         names = copy.deepcopy(self.names)
         base = self.parsed.tree.name
         fn_name = f"{base}_adjoint" if stop is None else f"{base}_backward"
         tree = adjoint(self.analysis, self.builder, names, key, self.wrt, self.kinds,
-                       fn_name, self.rule_names, stop)
+                       fn_name, self.rule_names, stop, wanted)
         optimize(tree)
         tree = to_backend(tree, self.parsed, self.xp)
         text, linemap = emit([tree], self.parsed.lines, [])
         fn = self.load(text, linemap, tree.name)
-        self.adjoints[(key, stop)] = (fn, text)
+        self.adjoints[(key, stop, wanted)] = (fn, text)
         return fn, text
 
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:

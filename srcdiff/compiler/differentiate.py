@@ -334,13 +334,17 @@ class AdjointBuilder:
         operands = list(op.operands)
         if op.kind == "call":
             temp = self.names.fresh("r")
-            self.emit(assign(temp, call(attr("rt", "call_vjp"),
-                                        subscript(frame.saved, s.sid), g)), line)
-            # the primal's mask: the arguments active in the static analysis
+            # the primal's mask: the arguments active in the static analysis; of those,
+            # the callee's adjoint gives the gradients of the ones live on this path
             masked = [a for a in operands if self.statically_active(a)]
             masked += [k.value for k in op.keywords if self.statically_active(k.value)]
-            pairs = [(a.id, gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()))
-                     for i, a in enumerate(masked) if self.active(a)]
+            live = [i for i, a in enumerate(masked) if self.active(a)]
+            args = [subscript(frame.saved, s.sid), g]
+            if len(live) < len(masked):
+                args.append(gast.Tuple(elts=[const(i) for i in live], ctx=gast.Load()))
+            self.emit(assign(temp, call(attr("rt", "call_vjp"), *args)), line)
+            pairs = [(masked[i].id, gast.Subscript(value=name(temp), slice=const(i),
+                                                   ctx=gast.Load())) for i in live]
         else:
             pairs = self.expand_rule(op, g, target, operands, line)
         # a contribution that rebinds g's variable goes last; with two, g is copied first
@@ -474,12 +478,14 @@ class AdjointBuilder:
         self.emit(gast.For(target=target, iter=reversed_record, body=body, orelse=[],
                            type_comment=None), line)
 
-    def build(self, fn_name: str, key: tuple, stop: int | None = None) -> gast.FunctionDef:
+    def build(self, fn_name: str, key: tuple, stop: int | None = None,
+              wanted: tuple[str, ...] | None = None) -> gast.FunctionDef:
         items, _ = select(self.a.fn.body, iter(key), stop)
-        self.live = path_activity(items, set(self.wrt))
+        seeds = set(self.wrt if wanted is None else wanted)
+        self.live = path_activity(items, seeds)
         self.live &= path_usefulness(items, self.live)
         self.block(items, Frame(self.p.saved, self.p.path, 0))
-        results = [name(self.state[n].var) if n in self.state else const(None)
+        results = [name(self.state[n].var) if n in self.state and n in seeds else const(None)
                    for n in self.wrt]
         self.out.append(gast.Return(value=gast.Tuple(elts=results, ctx=gast.Load())))
         args = gast.arguments(
@@ -547,8 +553,10 @@ def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
 
 def adjoint(analysis: Analysis, primal: PrimalBuilder, names: Names, key: tuple,
             wrt: list[str], kinds: dict[str, str], fn_name: str,
-            rule_names: dict[Any, str], stop: int | None = None) -> gast.FunctionDef:
+            rule_names: dict[Any, str], stop: int | None = None,
+            wanted: tuple[str, ...] | None = None) -> gast.FunctionDef:
     """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``
-    (for the statements before the ``backward()`` numbered ``stop``, when given)."""
+    (for the statements before the ``backward()`` numbered ``stop``, when given; None for
+    the parameters not ``wanted``, when given)."""
     builder = AdjointBuilder(analysis, primal, names, wrt, kinds, rule_names)
-    return builder.build(fn_name, key, stop)
+    return builder.build(fn_name, key, stop, wanted)

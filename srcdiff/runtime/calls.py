@@ -263,8 +263,9 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     return value, ("unit", unit, saved, path, order, values)
 
 
-def call_vjp(record: Any, g: Any) -> tuple:
-    """Gradients, for the active arguments of a call, of its result's adjoint ``g``."""
+def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:
+    """Gradients, for the active arguments of a call, of its result's adjoint ``g``
+    (with ``wanted``, for those positions among them only: None for the others)."""
     if record[0] == "none":
         return tuple(zeros_like(v) for v in record[1])
     if record[0] == "rule":
@@ -279,14 +280,19 @@ def call_vjp(record: Any, g: Any) -> tuple:
                      for a, v in zip(active, values, strict=True))
     _, unit, saved, path, order, values = record
     key = path_key(path) if path else ()
-    hit = unit.adjoints.get((key, None))
-    adjoint = hit[0] if hit is not None else unit.adjoint(key)[0]
+    names = None
+    if wanted is not None:
+        chosen = sorted({order[i] for i in wanted} - {None})
+        names = None if len(chosen) == len(unit.wrt) else tuple(unit.wrt[j] for j in chosen)
+    hit = unit.adjoints.get((key, None, names))
+    adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
     if _CALLED is not None:
-        _CALLED.setdefault((unit, key), None)
+        _CALLED.setdefault((unit, key, names), None)
     grads = adjoint(saved, g)
     out = [None if i is None else grads[i] for i in order]
-    if any(d is None for d in out):
-        out = [zeros_like(v) if d is None else d for d, v in zip(out, values, strict=True)]
+    for i in range(len(out)) if wanted is None else wanted:
+        if out[i] is None:
+            out[i] = zeros_like(values[i])
     return tuple(out)
 
 

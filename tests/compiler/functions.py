@@ -775,6 +775,14 @@ def call_method_of_local_object(w, b, x):
     return np.sum(layer.forward(x))
 
 
+@case(A(3), A(3), wrt=(0, 1))
+def call_argument_not_live_on_the_path(x, y):
+    z = np.ones(3)
+    if np.sum(x) > 100.0:  # never: z carries no gradient into affine on the path taken
+        z = y * 2.0
+    return affine(x, z) + square_sum(x + z)
+
+
 # ---- closures and globals ----------------------------------------------------------------
 
 

@@ -183,3 +183,33 @@ def test_in_place_updates_under_no_grad_run_as_written():
     step_updating_a_list_of_parameters(a, b, [a, b])
     np.testing.assert_allclose(a.detach().numpy(), [0.3 - 0.05, -0.7 - 0.02])
     np.testing.assert_allclose(b.detach().numpy(), [0.5 - 0.03, 0.2 + 0.07])
+
+
+class Affine(sd.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = sd.nn.Parameter(sd.tensor([0.5]))
+        self.b = sd.nn.Parameter(sd.tensor([-1.5]))
+
+    def forward(self, x):
+        return self.a + self.b * x
+
+
+def test_a_callee_computes_no_gradient_for_an_input_that_needs_none():
+    model, loss_fn = Affine(), sd.nn.MSELoss()
+    x, y = data()
+
+    @sd.differentiate
+    def step(x, y):
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss.item()
+
+    step(x, y)
+    compiled = [model.a.grad.numpy().copy(), model.b.grad.numpy().copy()]
+    model.zero_grad()
+    loss_fn(model(x), y).backward()
+    assert np.allclose(compiled, [model.a.grad.numpy(), model.b.grad.numpy()], rtol=1e-12)
+    source = sd.source(step)
+    assert "forward (" in source and "d_x" not in source and "d_target" not in source
+    assert "with respect to the Tensors that require grad; path" in source
