@@ -77,15 +77,20 @@ def _seed(value: Any, fn_name: str) -> Any:
 def _tensor_module(values: tuple) -> Any:
     """The array module of the Tensors among ``values`` (a Module's, of its parameters):
     NumPy on 'cpu', CuPy on 'cuda'."""
-    from .nn import Module
-    from .tensor import Tensor
-
+    tensor = rt.tensors.tensor_class()
     for v in values:
-        if isinstance(v, Module):
+        if type(v) is not tensor and isinstance(v, _module_class()):
             v = next(iter(v.parameters()), None)
-        if isinstance(v, Tensor):
+        if isinstance(v, tensor):
             return array_module(v.data)
     return np
+
+
+@functools.cache
+def _module_class() -> type:
+    from .nn import Module
+
+    return Module
 
 
 class _Target:

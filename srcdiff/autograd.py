@@ -328,10 +328,12 @@ class _Plan:
 def accumulate(tensor: Any, g: Any) -> None:
     """Add the gradient array ``g`` into ``tensor.grad`` (made on first use, in its dtype)."""
     data, grad = tensor._data, tensor._grad
-    if grad is not None and type(g) is np.ndarray and type(data) is np.ndarray and \
-            g.shape == data.shape:  # the common case, kept short
-        np.add(grad._data, g, out=grad._data, casting="same_kind")
-        grad._version.value += 1
+    if type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape:
+        if grad is None:  # the common cases, kept short
+            tensor._grad = _Tensor()._make(g.astype(data.dtype, copy=True))
+        else:
+            np.add(grad._data, g, out=grad._data, casting="same_kind")
+            grad._version.value += 1
         return
     xp = array_module(tensor.data)
     g = xp.asarray(g)

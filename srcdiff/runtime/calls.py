@@ -266,24 +266,28 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
 def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:
     """Gradients, for the active arguments of a call, of its result's adjoint ``g``
     (with ``wanted``, for those positions among them only: None for the others)."""
+    if record[0] == "unit":
+        return _unit_vjp(record, g, wanted)
     if record[0] == "none":
         return tuple(zeros_like(v) for v in record[1])
-    if record[0] == "rule":
-        _, rule, args, kwargs, value, active = record
-        xp = array_module(value)
-        fn = rule.fn if xp is np else registry.bind(rule.fn, xp)
-        grads = fn(g, value, *args, **kwargs)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        values = _values(args, kwargs, active)
-        return tuple(zeros_like(v) if grads[a] is None else grads[a]
-                     for a, v in zip(active, values, strict=True))
+    _, rule, args, kwargs, value, active = record  # a callee with a registered rule
+    xp = array_module(value)
+    fn = rule.fn if xp is np else registry.bind(rule.fn, xp)
+    grads = fn(g, value, *args, **kwargs)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    values = _values(args, kwargs, active)
+    return tuple(zeros_like(v) if grads[a] is None else grads[a]
+                 for a, v in zip(active, values, strict=True))
+
+
+def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
+    """``call_vjp`` of a compiled callee: its adjoint for the path it took."""
     _, unit, saved, path, order, values = record
     key = path_key(path) if path else ()
-    names = None
-    if wanted is not None:
-        chosen = sorted({order[i] for i in wanted} - {None})
-        names = None if len(chosen) == len(unit.wrt) else tuple(unit.wrt[j] for j in chosen)
+    names = None  # all
+    if wanted is not None and len(wanted) < len(order):
+        names = tuple(unit.wrt[order[i]] for i in wanted if order[i] is not None)
     hit = unit.adjoints.get((key, None, names))
     adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
     if _CALLED is not None:
