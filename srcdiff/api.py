@@ -26,7 +26,8 @@ def _share(a: Any, b: Any) -> bool:
     """True when two gradients are, or may be views of, one array."""
     if a is b:
         return hasattr(a, "copy")
-    return type(a) is np.ndarray and type(b) is np.ndarray and np.may_share_memory(a, b)
+    return type(a) is np.ndarray and type(b) is np.ndarray and \
+        (a if a.base is None else a.base) is (b if b.base is None else b.base)
 
 
 def _kind(x: Any) -> str:
@@ -181,8 +182,9 @@ class _Target:
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         tensor = rt.tensors.tensor_class()
-        if any(isinstance(a, tensor) for a in (*args, *kwargs.values())):
-            return self.run_on_tensors(args, kwargs)
+        for a in (*args, *kwargs.values()) if kwargs else args:
+            if isinstance(a, tensor):
+                return self.run_on_tensors(args, kwargs)
         values = self.values(args, kwargs)
         unit, order = self.unit(values, args, kwargs)
         if unit.speculative:
@@ -205,8 +207,10 @@ class _Target:
             return value, rt.grad_like(grads[order[0]], values[0])
         out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
         for i in range(1, len(out)):  # two arguments never share one gradient array
-            if any(_share(out[i], earlier) for earlier in out[:i]):
-                out[i] = out[i].copy()
+            for earlier in out[:i]:
+                if _share(out[i], earlier):
+                    out[i] = out[i].copy()
+                    break
         return value, tuple(out)
 
     def run_on_tensors(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:

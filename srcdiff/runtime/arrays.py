@@ -378,6 +378,10 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     """The final gradient for argument ``x``: its type, shape and dtype, never an alias
     (not even of another entry of the same container: adjoints such as ``unbroadcast(g,
     a)`` and ``unbroadcast(g, b)`` may be one array)."""
+    if type(d) is np.ndarray and type(x) is np.ndarray and _given is None and \
+            d.shape == x.shape and d.dtype == x.dtype and d.flags.writeable and \
+            d.flags.c_contiguous:
+        return d  # the common case: an adjoint's own array (a C-ordered view of one alone)
     if isinstance(x, dict):
         d = d or {}
         given = set() if _given is None else _given
