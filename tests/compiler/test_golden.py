@@ -99,3 +99,15 @@ def test_generated_source_does_not_depend_on_the_hash_seed():
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
+
+
+def test_the_readme_shows_the_source_the_quick_tour_generates():
+    """The README's example is what ``sd.source`` gives for its ``loss`` on the branch
+    taken (its ``w``, ``x`` and ``y`` are shaped as here)."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("def loss_primal(")
+    shown = readme[start:readme.index("```", start)].strip()
+    x = np.abs(np.arange(12.0).reshape(4, 3)) / 10.0
+    text = generated(golden_functions.loss, (np.full(3, 0.5), x, np.ones(4)), 0)
+    assert "if not t3:" in text  # the branch was taken
+    assert text[text.index("def loss_primal("):].strip() == shown
