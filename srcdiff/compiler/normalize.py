@@ -57,6 +57,14 @@ if hasattr(gast, "Match"):
     UNSUPPORTED_STMT[gast.Match] = ("match statement", "rewrite it with if/elif")
 
 
+def _part(step: gast.Subscript | gast.Attribute, holder: gast.expr, key: object,
+          ctx: gast.expr_context) -> gast.expr:
+    """``holder[key]`` or ``holder.key``, as ``step`` is."""
+    if isinstance(step, gast.Subscript):
+        return gast.Subscript(value=holder, slice=key, ctx=ctx)
+    return gast.Attribute(value=holder, attr=key, ctx=ctx)
+
+
 def name(id_: str, store: bool = False) -> gast.Name:
     ctx = gast.Store() if store else gast.Load()
     return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
@@ -281,17 +289,31 @@ class Normalizer:
                     self.emit(assign(elt.id, item))
                 else:
                     self.assign_to(elt, self.temp(item))
-        elif isinstance(target, gast.Subscript):
-            store = gast.Subscript(value=self.atom(target.value),
-                                   slice=self.index(target.slice), ctx=gast.Store())
-            self.emit(gast.Assign(targets=[store], value=value, type_comment=None))
-        elif isinstance(target, gast.Attribute):
-            store = gast.Attribute(value=self.atom(target.value), attr=target.attr,
-                                   ctx=gast.Store())
-            self.emit(gast.Assign(targets=[store], value=value, type_comment=None))
+        elif isinstance(target, (gast.Subscript, gast.Attribute)):
+            self.store(target, value)
         else:
             raise self.p.error(f"unsupported assignment target {type(target).__name__}",
                                target, "assign to a name")
+
+    def store(self, target: gast.Subscript | gast.Attribute, value: gast.expr) -> None:
+        """``a[i] = v`` or ``a.w = v``. A nested target writes the element it changed back
+        into its container (``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``): compiled
+        code gives an updated array a new value, so the write must reach ``a`` itself."""
+        steps: list[gast.Subscript | gast.Attribute] = []
+        e: gast.expr = target
+        while isinstance(e, (gast.Subscript, gast.Attribute)):
+            steps.insert(0, e)
+            e = e.value
+        holders = [self.atom(e)]
+        keys = [self.index(s.slice) if isinstance(s, gast.Subscript) else s.attr
+                for s in steps]
+        for step, key in zip(steps[:-1], keys[:-1], strict=True):
+            holders.append(self.temp(_part(step, holders[-1], key, gast.Load())))
+        self.emit(gast.Assign(targets=[_part(steps[-1], holders[-1], keys[-1], gast.Store())],
+                              value=value, type_comment=None))
+        for i in range(len(steps) - 2, -1, -1):  # each changed element back into its holder
+            self.emit(gast.Assign(targets=[_part(steps[i], holders[i], keys[i], gast.Store())],
+                                  value=holders[i + 1], type_comment=None))
 
     def unpack(self, target: gast.expr, value: Parts) -> None:
         """Assign ``value`` (one operation on atoms, or a tuple of such parts, nested) to
@@ -372,6 +394,11 @@ class Normalizer:
         if isinstance(target, gast.Name):
             current: gast.expr = name(target.id)
             store_to: gast.expr = target
+        elif isinstance(target.value, (gast.Subscript, gast.Attribute)):  # a[i][j] += v
+            current = self.temp(self.expr(target))
+            self.store(target, self.temp(gast.BinOp(left=current, op=s.op,
+                                                    right=self.atom(s.value))))
+            return
         else:
             base = self.atom(target.value)
             if isinstance(target, gast.Subscript):

@@ -183,7 +183,7 @@ STRICT_FUNCTIONS = {
               "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
               "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
-              "corner_write_rows_and_columns",
+              "corner_write_rows_and_columns write_nested_into_array_rows",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
     BOOL_MATH: "op_comparison_mask op_comparison_between",
     "x[:, None] on a vector: the standard's newaxis comes with an index for every axis":

@@ -290,6 +290,29 @@ def write_augmented_loop(x):
     return np.sum(h ** 2)
 
 
+@case(A(3))
+def write_nested_into_list_entries(x):
+    hs = [x * 1.0, x * 2.0]
+    hs[0][1] = x[2] * 3.0  # into the array hs holds: hs[0] reads the new value
+    hs[1][0] += x[1] ** 2
+    return np.sum(hs[0] * x) + np.sum(hs[1] ** 2)
+
+
+@case(A(3))
+def write_nested_into_array_rows(x):
+    m = np.stack([x, x * x])
+    m[1][2] = x[0] * 4.0
+    m[0][1:] *= 2.0
+    return np.sum(m * m)
+
+
+@case(A(3))
+def write_nested_into_dict_entry(x):
+    d = {"a": [x * 1.0]}
+    d["a"][0][0] = x[1] * 7.0
+    return np.sum(d["a"][0] * x)
+
+
 @case(A(5))
 def write_overwrites_active(x):
     h = x.copy()
