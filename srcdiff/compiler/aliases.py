@@ -3,8 +3,9 @@
 Compiled code makes an in-place update (``h[i] = v``, ``h += v``, ``xs.append(v)``) build
 a new value, so that taking a gradient never writes into the caller's arrays. That is
 Python's meaning only while no other name holds the same object: after ``g = h`` (or
-``for g in hs``), ``h[0] = 1`` changes what ``g`` reads. Such a function raises
-``CompileError`` instead of computing with the old value.
+``for g in hs``), ``h[0] = 1`` changes what ``g`` reads, and after ``hs = [h]`` what
+``hs[0]`` reads. Such a function raises ``CompileError`` instead of computing with the
+old value.
 """
 
 from __future__ import annotations
@@ -21,22 +22,33 @@ MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sor
 
 def check_aliases(parsed: Parsed) -> None:
     """Raise ``CompileError`` at the first in-place update of a name whose object another
-    name, read later (or anywhere in the same loop), also holds."""
+    name, or a container, read later (or anywhere in the same loop) also holds."""
     flat = list(_statements(parsed.tree.body, ()))
     group = _alias_groups(s for s, _ in flat)
+    holders = _holders(s for s, _ in flat)
     for i, (s, loops) in enumerate(flat):
         for target in _updated(s):
-            for other in sorted(group.get(target, set()) - {target}):
+            names = group.get(target, {target})
+            containers = _closure(names, holders, group)
+            for other in sorted((names | containers) - {target}):
                 later = any(other in _reads(t) for t, t_loops in flat[i + 1:]) or any(
                     other in _reads(t) for t, t_loops in flat
                     if loops and set(loops) & set(t_loops))
-                if later:
+                if not later:
+                    continue
+                if other in containers:
                     raise parsed.error(
-                        f"in-place update of `{target}`, which `{other}` also holds", s,
+                        f"in-place update of `{target}`, which the container `{other}` "
+                        "also holds", s,
                         f"srcdiff gives an in-place update a new value, so `{other}` would "
-                        f"keep the old one: make one of them a copy "
-                        f"(`{other} = {target}.copy()`, or list(...) for a list), or use "
-                        f"one name for both")
+                        f"keep the old one: put a copy in it (`{target}.copy()`), or "
+                        f"update the entry through `{other}`")
+                raise parsed.error(
+                    f"in-place update of `{target}`, which `{other}` also holds", s,
+                    f"srcdiff gives an in-place update a new value, so `{other}` would "
+                    f"keep the old one: make one of them a copy "
+                    f"(`{other} = {target}.copy()`, or list(...) for a list), or use "
+                    f"one name for both")
 
 
 def _statements(body: list[gast.stmt], loops: tuple[int, ...]
@@ -68,6 +80,60 @@ def _alias_groups(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
             for n in merged:
                 group[n] = merged
     return group
+
+
+def _holders(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
+    """The containers that may hold each name's object: ``hs = [h]`` (any display in the
+    value, ``hs + [h]`` too), ``hs[i] = h``, ``hs.append(h)`` and the like."""
+    found: dict[str, set[str]] = {}
+    for s in statements:
+        pairs: list[tuple[gast.expr, gast.expr]] = []
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                if isinstance(t, gast.Name):
+                    pairs += [(t, e) for d in gast.walk(s.value) for e in _entries(d)]
+                elif isinstance(t, gast.Subscript):
+                    pairs.append((_root(t), s.value))
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute) and \
+                s.value.func.attr in MUTATING_METHODS:
+            owner = _root(s.value.func.value)
+            for a in s.value.args + [k.value for k in s.value.keywords]:
+                pairs += [(owner, a)] + [(owner, e) for d in gast.walk(a) for e in _entries(d)]
+        for container, entry in pairs:
+            if isinstance(container, gast.Name) and isinstance(entry, gast.Name):
+                found.setdefault(entry.id, set()).add(container.id)
+    return found
+
+
+def _entries(node: gast.AST) -> list[gast.expr]:
+    if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
+        return list(node.elts)
+    if isinstance(node, gast.Dict):
+        return list(node.values)
+    return []
+
+
+def _root(e: gast.expr) -> gast.expr:
+    """``hs`` of ``hs[i][j]``."""
+    while isinstance(e, (gast.Subscript, gast.Attribute)):
+        e = e.value
+    return e
+
+
+def _closure(names: set[str], holders: dict[str, set[str]],
+             group: dict[str, set[str]]) -> set[str]:
+    """Every container that may hold the object of ``names``, and the names of those
+    containers' objects, through containers of containers."""
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        for c in holders.get(todo.pop(), ()):
+            for alias in group.get(c, {c}):
+                if alias not in out:
+                    out.add(alias)
+                    todo.append(alias)
+    return out
 
 
 def _updated(s: gast.stmt) -> list[str]:

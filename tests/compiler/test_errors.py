@@ -116,6 +116,29 @@ def updates_a_loop_variable_in_place(x):
     return total
 
 
+def writes_into_an_array_a_list_holds(x):
+    h = x * 2.0
+    hs = [x, h]
+    h[0] = np.sin(x[1])
+    return np.sum(hs[1] * x)
+
+
+def appends_then_updates(x):
+    hs = []
+    h = x * 1.0
+    for i in range(3):
+        h[i] = x[i] ** 2  # every entry of hs is this one array, in Python
+        hs.append(h)
+    return np.sum(np.stack(hs))
+
+
+def writes_into_an_array_a_dict_of_lists_holds(x):
+    h = x * 2.0
+    d = {"states": [h]}
+    h += 1.0
+    return np.sum(d["states"][0])
+
+
 def writes_into_a_copy_of_an_argument(x):
     h = x
     h[0] = np.sin(x[1])
@@ -129,6 +152,12 @@ CASES = [
      "g = h.copy()"),
     (updates_a_loop_variable_in_place, "row += 1.0",
      "in-place update of `row`, which `rows` also holds", "one name for both"),
+    (writes_into_an_array_a_list_holds, "h[0] =",
+     "in-place update of `h`, which the container `hs` also holds", "h.copy()"),
+    (appends_then_updates, "h[i] =",
+     "in-place update of `h`, which the container `hs` also holds", "update the entry"),
+    (writes_into_an_array_a_dict_of_lists_holds, "h += 1.0",
+     "in-place update of `h`, which the container `d` also holds", "h.copy()"),
     (with_try, "try:", "try statement", "move the try"),
     (generator, "yield", "yield", "return a value"),
     (with_global, "global COUNTER", "global statement", "pass the value in"),
@@ -163,6 +192,20 @@ def test_an_alias_not_read_after_the_update_is_fine():
     np.testing.assert_allclose(g(x), [0.0, 2 * X[1] + 2 * np.sin(X[1]) * np.cos(X[1]),
                                       2 * X[2]])
     np.testing.assert_array_equal(x, X)  # the caller's array keeps its values
+
+
+def keeps_a_copy_in_a_list(x):
+    h = x * 2.0
+    hs = [h.copy()]
+    h[0] = 0.0
+    return np.sum(hs[0] * h)
+
+
+def test_a_container_holding_a_copy_is_fine():
+    g = sd.grad(keeps_a_copy_in_a_list)
+    expected = 8 * X
+    expected[0] = 0.0  # h[0] was overwritten: only hs[0] = 2 x[0] remains, times h[0] = 0
+    np.testing.assert_allclose(g(X.copy()), expected)
 
 
 def test_async_functions_are_refused():
