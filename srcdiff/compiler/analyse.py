@@ -70,6 +70,7 @@ class Loop:
     branching: bool
     assigned: set[str]
     entry_saves: tuple[str, ...]
+    exit_saves: tuple[str, ...] = ()  # carried from a step to the next, unset before the loop
 
 
 @dataclass
@@ -700,6 +701,47 @@ def assigned(body: list[gast.stmt]) -> set[str]:
     return out
 
 
+def exposed(body: list[gast.stmt], assigned_before: frozenset[str] = frozenset()
+            ) -> set[str]:
+    """Names a block may read before it assigns them (a loop body's: those a step may read
+    from the step before)."""
+    found: set[str] = set()
+    _exposed(body, set(assigned_before), found)
+    return found
+
+
+def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str] | None:
+    """Add to ``found`` the names ``body`` reads before assigning; return the names
+    assigned on every path through it (None when no path leaves it at its end)."""
+    for s in body:
+        if isinstance(s, gast.If):
+            found |= reads_of(s.test) - done
+            a = _exposed(s.body, set(done), found)
+            b = _exposed(s.orelse, set(done), found)
+            if a is None and b is None:
+                return None
+            done = a if b is None else b if a is None else a & b
+        elif isinstance(s, (gast.For, gast.While)):
+            head = s.iter if isinstance(s, gast.For) else s.test
+            found |= reads_of(head) - done
+            inner = done | ({s.target.id} if isinstance(s, gast.For) else set())
+            _exposed(s.body, inner, found)  # may run no step: assigns nothing for sure
+        elif isinstance(s, (gast.Break, gast.Continue, gast.Return, gast.Raise)):
+            found |= reads_of(s) - done
+            return None
+        else:
+            found |= reads_of(s) - done
+            done = done | set(assigned([s]))
+    return done
+
+
+def reads_of(node: gast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
 def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
                    counter: list[int] | None = None) -> set[str]:
     """Give every loop its ``Loop`` facts; return the names definitely assigned after
@@ -719,7 +761,9 @@ def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
             counter[0] += 1
             written = assigned(s.body) | ({s.target.id} if isinstance(s, gast.For) else set())
             needed = sorted((reads(s.body) | written) & active & defined)
-            s.loop = Loop(counter[0], branching(s.body), written, tuple(needed))
+            carried = sorted((exposed(s.body) & written & active) - defined)
+            s.loop = Loop(counter[0], branching(s.body), written, tuple(needed),
+                          tuple(carried))
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined

@@ -409,7 +409,8 @@ class AdjointBuilder:
         loop_names = sorted(carried | accumulated)
         missing = [n for n in loop_names if n not in self.state]
         if missing:
-            absent = [n for n in missing if n not in info.entry_saves and n not in first_set]
+            absent = [n for n in missing if n not in info.entry_saves and
+                      n not in info.exit_saves]
             if absent:
                 raise CompileError(f"cannot differentiate this loop: {', '.join(absent)} "
                                    "may be undefined before it", function=self.a.parsed.name,
@@ -420,12 +421,10 @@ class AdjointBuilder:
                 self.emit(assign_many(info.entry_saves,
                                       subscript(frame.saved, s.entry_sid)), line)
             for n in missing:
-                if n in first_set:  # zero after the last step; its shape is not known here
-                    zero = const(0.0 if self.kinds.get(n, "array") == "array" else None)
-                    self.bind(self.dname(n), zero, line)
-                    self.state[n] = D(self.dname(n))
-                    continue
-                self.bind(self.dname(n), call(attr("rt", "zeros_like"), name(n)), line)
+                value: gast.expr = name(n)
+                if n in first_set:  # zero after the last step, shaped like its value then
+                    value = call(attr(frame.saved, "get"), const(getattr(s, f"exit_sid_{n}")))
+                self.bind(self.dname(n), call(attr("rt", "zeros_like"), value), line)
                 self.state[n] = D(self.dname(n), owned=True)
         indexed = indexed_names(item.variants)
         for n in loop_names:

@@ -216,6 +216,12 @@ class PrimalBuilder:
             entry = name(inner.saved)
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
         out.append(self.clone_loop(s, head + self.block(s.body, inner)))
+        for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
+            sid = self.numbered(s, f"exit_sid_{n}")
+            unbound = gast.ExceptHandler(type=name("NameError"), name=None,
+                                         body=[at(gast.Pass(), line)])
+            out.append(at(gast.Try(body=[self.save(frame, sid, (n,), line)],
+                                   handlers=[unbound], orelse=[], finalbody=[]), line))
         return out
 
     @staticmethod

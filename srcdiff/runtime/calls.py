@@ -213,8 +213,8 @@ class _Site:
                             CALLEE if self.tensor else False, shapes)
             if len(self.units) > 256:
                 self.units.clear()
-            hit = self.units[key] = (unit, [unit.wrt.index(n) if n in names else None
-                                            for n in self.names])
+            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) if n in names else None
+                                                 for n in self.names))
         return hit
 
 
@@ -285,9 +285,8 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     """``call_vjp`` of a compiled callee: its adjoint for the path it took."""
     _, unit, saved, path, order, values = record
     key = path_key(path) if path else ()
-    names = None  # all
-    if wanted is not None and len(wanted) < len(order):
-        names = tuple(unit.wrt[order[i]] for i in wanted if order[i] is not None)
+    names = None if wanted is None or len(wanted) == len(order) else \
+        _wanted_names(unit, order, wanted)
     hit = unit.adjoints.get((key, None, names))
     adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
     if _CALLED is not None:
@@ -298,6 +297,22 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
         if out[i] is None:
             out[i] = zeros_like(values[i])
     return tuple(out)
+
+
+_WANTED: dict[tuple, tuple[str, ...] | None] = {}
+
+
+def _wanted_names(unit: Any, order: tuple, wanted: tuple[int, ...]) -> tuple[str, ...] | None:
+    """The callee's parameters behind the ``wanted`` positions, in its own order (None:
+    all of them), so that every call site wanting them shares one adjoint."""
+    key = (unit, order, wanted)
+    if key not in _WANTED:
+        chosen = {unit.wrt[order[i]] for i in wanted if order[i] is not None}
+        names = tuple(n for n in unit.wrt if n in chosen)
+        if len(_WANTED) > 4096:
+            _WANTED.clear()
+        _WANTED[key] = None if len(names) == len(unit.wrt) else names
+    return _WANTED[key]
 
 
 def _values(args: tuple, kwargs: dict, active: tuple) -> list:

@@ -1305,6 +1305,47 @@ def corner_loop_reads_previous_step_in_inner_loop(x, w):
     return total
 
 
+@case(A(3, 3))
+def corner_loop_reads_previous_callee_result(x):
+    total = 0.0
+    for i in range(3):
+        if i > 0:
+            total = total + h * x[i, 0] + np.sum(g * x[i, :])  # noqa: F821 - step before's
+        h = square_sum(x[i, :])  # noqa: F841 - read by the next step
+        g = two_results(x[i, :])[1]  # noqa: F841 - read by the next step
+    return total
+
+
+@case(A(3, 3), A(2, 3), wrt=(0, 1))
+def corner_loop_reads_previous_product_and_buffer(x, w):
+    total = 0.0
+    for i in range(3):
+        if i > 0:
+            total = total + np.sum(h * h) + np.sum(buf * x[i, :2])  # noqa: F821
+        h = w @ x[i, :]  # noqa: F841 - read by the next step
+        buf = np.zeros(2)
+        buf[0] = x[i, 0] * 2.0
+        buf[1] = np.sum(h)
+    return total
+
+
+@case(A(1, 3), A(3), Fixed(0), wrt=(0, 1))
+def corner_loop_carries_a_name_set_only_in_a_branch_before(w, y, n):
+    x = np.reshape(w, (3,))
+    total = 0.0
+    if np.sum(x) > -100.0:
+        prev = x
+    for i in range(n):
+        total = total + np.sum(prev * y)
+        prev = y * (i + 1.0)
+    return total + np.sum(y * x)
+
+
+@case(A(1, 3), A(3), wrt=(0, 1))
+def corner_loop_carries_a_name_set_only_in_a_branch_before_two_steps(w, y):
+    return corner_loop_carries_a_name_set_only_in_a_branch_before(w, y, 2)
+
+
 @case(A(3))
 def corner_branches_define_in_other_order(x):
     if x[0] > 0:
