@@ -108,7 +108,7 @@ class _Target:
                             f"{type(fn).__name__}")
         self.fn = fn
         params = list(inspect.signature(fn).parameters.values())[len(self.bound):]
-        self.positional = rt.positional_names(fn, len(self.bound))
+        self.parameters = rt.parameter_names(fn, len(self.bound))
         self.multiple = isinstance(wrt, (tuple, list))
         self.names: list[str] = []
         self.positions: list[int | None] = []
@@ -172,7 +172,7 @@ class _Target:
                                                   dtype_kind(v) in "biu"):
                     raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
                                     "respect to an integer argument: pass a float")
-            shapes = rt.shape_pattern(self.positional, args, kwargs)
+            shapes = rt.shape_pattern(self.parameters, args, kwargs)
             unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
                             xp, shapes=shapes)
             if len(self.units) > 256:  # calls of ever new shapes

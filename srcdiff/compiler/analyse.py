@@ -369,7 +369,8 @@ class Analyser:
             stmt.op = op
         self.join_sequences(statements)
         self.square_products(statements)
-        mark_same_shapes(self.fn, self.shapes, self.resolve, self.p.resolve)
+        mark_same_shapes(self.fn, self.shapes, self.resolve, self.p.resolve,
+                         self.changes_nothing)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
@@ -420,6 +421,14 @@ class Analyser:
             x, y = op.operands
             if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
                 op.rule, op.operands, op.bound = square, [x], {square.params[0]: x}
+
+    def changes_nothing(self, c: gast.Call) -> bool:
+        """Whether the call ``c`` surely changes none of its arguments."""
+        if _pure_call(self, c):
+            return True
+        kind, obj = self.resolve(c.func)
+        return kind == "object" and isinstance(obj, types.FunctionType) and \
+            obj is not self.p.fn and function_is_pure(obj)
 
     def mark_numbers(self, operands: list[gast.expr]) -> None:
         """Flag globals holding Python numbers: like constants, they broadcast nothing."""

@@ -34,12 +34,15 @@ SCALAR_BUILTINS = {float, int, len}
 
 def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
                      resolve: Callable[[gast.expr], tuple[str, Any]],
-                     global_value: Callable[[str], tuple[bool, Any]]) -> None:
+                     global_value: Callable[[str], tuple[bool, Any]],
+                     changes_nothing: Callable[[gast.Call], bool]) -> None:
     """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
     positions of its operands that have the shape of its result (``Op.same_shape``).
-    ``params``: the parameters' symbolic shapes (absent: not known)."""
+    ``params``: the parameters' symbolic shapes (absent: not known); ``changes_nothing``:
+    whether a call surely changes none of its arguments."""
     state = {p: params.get(p) for p in _params(fn)}
-    _Inference(fn, resolve, global_value).block(fn.body, state, record=True)
+    inference = _Inference(fn, resolve, global_value, changes_nothing)
+    inference.block(fn.body, state, record=True)
 
 
 def broadcast(shapes: list[Shape]) -> Shape:
@@ -100,11 +103,13 @@ def _join(a: State | None, b: State | None) -> State | None:
 
 
 class _Inference:
-    def __init__(self, fn: gast.FunctionDef, resolve: Callable, global_value: Callable):
+    def __init__(self, fn: gast.FunctionDef, resolve: Callable, global_value: Callable,
+                 changes_nothing: Callable):
         self.local = local_names(fn)
         self.ints = _int_counters(fn) if global_value("range") == (True, range) else set()
         self.resolve = resolve
         self.global_value = global_value
+        self.changes_nothing = changes_nothing
 
     def block(self, body: list[gast.stmt], state: State, record: bool,
               loop: _Loop | None = None) -> State | None:
@@ -150,6 +155,9 @@ class _Inference:
         return out
 
     def statement(self, s: gast.stmt, state: State, record: bool) -> None:
+        if self.may_reshape(s):  # of any array, through any name: forget every shape
+            for n in state:
+                state[n] = None
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             value, elementwise = self.shape_of(s.value, state)
             if record and elementwise and value is not None and \
@@ -163,14 +171,18 @@ class _Inference:
             return  # an item store keeps the shape of what it stores into
         stored = {n.id for n in gast.walk(s) if isinstance(n, gast.Name)
                   and isinstance(n.ctx, gast.Store)} | set(getattr(s, "stores", ()))
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute):
-            stored.add(getattr(s.targets[0].value, "id", None))  # ``a.shape = ...``
-        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-                isinstance(s.value.func, gast.Attribute):
-            stored.add(getattr(s.value.func.value, "id", None))  # ``a.resize(...)``
         for n in stored:
             if n in state:
                 state[n] = None
+
+    def may_reshape(self, s: gast.stmt) -> bool:
+        """Whether ``s`` may change an array's shape in place (``a.shape = ...``,
+        ``a.resize(...)``, a call that changes its arguments, code run as written)."""
+        if isinstance(s, gast.With) or isinstance(s, gast.Assign) and \
+                isinstance(s.targets[0], gast.Attribute):
+            return True
+        return any(isinstance(c, gast.Call) and not self.changes_nothing(c)
+                   for c in gast.walk(s))
 
     def atom(self, e: gast.expr, state: State) -> Shape:
         if isinstance(e, gast.Constant):
@@ -218,7 +230,9 @@ class _Inference:
         args = list(v.args)
         keywords = {k.arg: k.value for k in v.keywords}
         if kind == "method" and v.func.attr in REDUCING_METHODS:
-            return self.reduction(self.atom(v.func.value, state), args, keywords), False
+            receiver = self.atom(v.func.value, state)  # not known: maybe not an array
+            return (None if receiver is None else
+                    self.reduction(receiver, args, keywords)), False
         if kind != "object":
             return None, False
         if _member(fn, REDUCTIONS) and args:
@@ -226,11 +240,13 @@ class _Inference:
         if keywords:
             return None, False
         n = len(args)
-        if isinstance(fn, np.ufunc) and fn.nout == 1 and n == fn.nin or fn is abs and n == 1 \
-                or fn in (np.where, np.clip) and n == 3:
+        elementwise = isinstance(fn, np.ufunc) and fn.signature is None and fn.nout == 1 and \
+            n == fn.nin  # not np.matmul and the other generalized ufuncs
+        if elementwise or fn is abs and n == 1 or fn in (np.where, np.clip) and n == 3:
             return broadcast([self.atom(a, state) for a in args]), True
         if n == 1 and _member(fn, SCALAR_BUILTINS) or \
-                getattr(fn, "__module__", None) == math.__name__:
+                getattr(fn, "__module__", None) == math.__name__ and \
+                all(self.atom(a, state) == () for a in args):  # not math.prod([A, B])
             return (), False
         return None, False
 
@@ -256,7 +272,7 @@ def _params(fn: gast.FunctionDef) -> list[str]:
 
 def _int_counters(fn: gast.FunctionDef) -> set[str]:
     """Names that only ever hold integers: targets of ``for ... in range(...)`` assigned
-    nowhere else."""
+    nowhere else, and not parameters."""
     stores: dict[str, int] = {}
     for n in gast.walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -267,7 +283,7 @@ def _int_counters(fn: gast.FunctionDef) -> set[str]:
                 isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name) and \
                 s.iter.func.id == "range" and stores.get(s.target.id) == 1:
             out.add(s.target.id)
-    return out
+    return out - set(_params(fn))
 
 
 def _member(obj: Any, group: set) -> bool:

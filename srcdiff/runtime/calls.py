@@ -121,13 +121,13 @@ def shape_key(args: tuple, kwargs: dict) -> tuple:
     return key
 
 
-def shape_pattern(positional: list[str], args: tuple, kwargs: dict
+def shape_pattern(names: tuple[list[str], frozenset[str]], args: tuple, kwargs: dict
                   ) -> dict[str, tuple | None]:
     """Each parameter's shape as the compiler's shape analysis takes it: every size but 1
     replaced by a token that equal sizes share (-1 for the first size met, -2 for the
     next, ...), so that one unit serves all calls whose sizes are equal where these are;
-    ``()`` for a number, ``None`` for what has no shape. ``positional``: the names of the
-    positional parameters, in order."""
+    ``()`` for a number, ``None`` for what has no shape. ``names``: the positional
+    parameters in order, and every named one (see ``parameter_names``)."""
     sizes: dict[int, int] = {}
 
     def dims(v: Any) -> tuple | None:
@@ -138,15 +138,22 @@ def shape_pattern(positional: list[str], args: tuple, kwargs: dict
             return None
         return tuple(1 if n == 1 else sizes.setdefault(n, -1 - len(sizes)) for n in shape)
 
+    positional, named = names
     out = {p: dims(a) for p, a in zip(positional, args, strict=False)}
-    out.update({k: dims(v) for k, v in kwargs.items()})
+    out.update({k: dims(v) for k, v in kwargs.items() if k in named})  # not into **kwargs
     return out
 
 
-def positional_names(fn: types.FunctionType, nbound: int) -> list[str]:
-    """The names of ``fn``'s positional parameters after the ``nbound`` bound ones."""
+def parameter_names(fn: types.FunctionType, nbound: int
+                    ) -> tuple[list[str], frozenset[str]]:
+    """``fn``'s positional parameters after the ``nbound`` bound ones, in order, and all
+    its parameters that an argument can name (not ``*args`` or ``**kwargs``)."""
     params = list(inspect.signature(fn).parameters.values())[nbound:]
-    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named = frozenset(p.name for p in params
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return positional, named
 
 
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -190,7 +197,7 @@ class _Site:
                                     "srcdiff can compile")
         self.target = target
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
-        self.positional = positional_names(target, len(self.bound))
+        self.parameters = parameter_names(target, len(self.bound))
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
         types = tuple(map(type, values))
@@ -208,7 +215,7 @@ class _Site:
                           if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
                      if n in names}
-            shapes = None if self.tensor else shape_pattern(self.positional, args, kwargs)
+            shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
             unit = unit_for(self.target, names, kinds, array_module(*values, *others),
                             CALLEE if self.tensor else False, shapes)
             if len(self.units) > 256:

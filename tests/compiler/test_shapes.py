@@ -5,6 +5,8 @@ too little."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -105,10 +107,11 @@ def random(*shape, seed=0):
 
 def test_shape_patterns_share_a_token_between_equal_sizes():
     a, b, c = np.ones(3), np.ones((2, 3)), np.zeros((3, 1))
-    names = ["a", "b", "c", "n", "xs", "s"]
-    assert rt.shape_pattern(names, (a, b, c, 2.0, [a]), {"s": "text"}) == {
+    names = (["a", "b", "c", "n", "xs"], frozenset(["a", "b", "c", "n", "xs", "s"]))
+    assert rt.shape_pattern(names, (a, b, c, 2.0, [a]), {"s": "text", "extra": a}) == {
         "a": (-1,), "b": (-2, -1), "c": (-1, 1), "n": (), "xs": None, "s": None}
-    assert rt.shape_pattern(["x", "y"], (np.ones((4, 4)), np.float32(1.0)), {}) == {
+    names = (["x", "y"], frozenset(["x", "y"]))
+    assert rt.shape_pattern(names, (np.ones((4, 4)), np.float32(1.0)), {}) == {
         "x": (-1, -1), "y": ()}
 
 
@@ -199,3 +202,101 @@ def test_a_python_number_argument():
     dc, _ = g(2.0, random(3))
     assert np.ndim(dc) == 0
     check_function(number_and_array, [2.0, random(3)], wrt=[0, 1])
+
+
+# ---- what the stage must not take for elementwise, an integer, or a fixed shape ----------
+
+
+def matmul_called_as_a_function(a, b):
+    c = np.matmul(a, b)  # a generalized ufunc: (n, n) @ (n,) is (n,), not (n, n)
+    d = c.T + a
+    return np.sum(d * d)
+
+
+def parameter_named_like_a_counter(x, w, i):
+    z = x[i] * w  # i is an array of indices here, not the loop's integer below
+    s = np.sum(z * z)
+    for i in range(2):
+        s = s + np.sum(x[i])
+    return s
+
+
+def product_of_arrays_by_math(x, a, b):
+    return np.sum(x * math.prod([a, b]))
+
+
+class Centre:
+    def __init__(self, c):
+        self.c = c
+
+    def mean(self):  # a method named like a reduction, returning an array
+        return self.c * 1.0
+
+
+def method_named_like_a_reduction(x, centre):
+    d = x - centre.mean()
+    return np.sum(d * d)
+
+
+def keyword_named_like_star_args(x, *args, **options):
+    return np.sum(args[0] * x) + np.sum(options["args"])
+
+
+@pytest.mark.parametrize("fn, args, wrt", [
+    (matmul_called_as_a_function, (random(3, 3), random(3, seed=1)), (0, 1)),
+    (parameter_named_like_a_counter, (random(4, 3), random(3, seed=1), np.array([0, 2])),
+     (0, 1)),
+    (product_of_arrays_by_math, (random(3), random(3, 3, seed=1), random(3, 3, seed=2)),
+     (0,)),
+    (method_named_like_a_reduction, (random(4, 1), Centre(random(5))), (0,)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_operations_that_are_not_elementwise_or_not_scalar(fn, args, wrt):
+    check_function(fn, list(args), wrt=list(wrt))
+
+
+def test_a_keyword_argument_gathered_by_star_kwargs_gives_no_parameter_its_shape():
+    x, w, c = random(3), random(2, 3), random(3, seed=1)
+    g = sd.grad(keyword_named_like_star_args)(x, w, args=c)
+    np.testing.assert_allclose(g, np.sum(w, axis=0))
+
+
+def make_column(a):
+    a.shape = (a.size, 1)
+
+
+def reshaped_by_a_callee(x, w):
+    make_column(x)
+    return np.sum(x * w)
+
+
+def reshaped_through_an_alias(x, w):
+    y = x
+    y.shape = (y.size, 1)
+    return np.sum(x * w)
+
+
+def reshaped_by_setattr(x, w):
+    setattr(x, "shape", (x.size, 1))  # noqa: B010 - the point of the test
+    return np.sum(x * w)
+
+
+def reshaped_under_no_grad(x, w):
+    with sd.no_grad():
+        x.shape = (x.size, 1)
+    return np.sum(x * w)
+
+
+def resized_in_place(x, w):
+    _ = x.resize((x.size, 1), refcheck=False)
+    return np.sum(x * w)
+
+
+@pytest.mark.parametrize("fn", [reshaped_by_a_callee, reshaped_through_an_alias,
+                                reshaped_by_setattr, reshaped_under_no_grad,
+                                resized_in_place], ids=lambda f: f.__name__)
+def test_a_shape_changed_in_place_is_no_longer_known(fn):
+    w = random(3)
+    g = sd.grad(fn, wrt=1)(random(3, seed=1), w)  # x becomes a column: x * w is (3, 3)
+    assert g.shape == w.shape
+    x = random(3, seed=1)
+    np.testing.assert_allclose(g, np.sum(x))  # d/dw of sum(x[:, None] * w)
