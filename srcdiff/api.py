@@ -163,6 +163,8 @@ class _Target:
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
+        if hit is not None and hit[0].numbers and hit[0].stale():
+            hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             kinds = tuple(_kind(v) for v in values)
             xp = array_module(*values, *others)
@@ -223,6 +225,8 @@ class _Target:
         named = {k: plain(v) for k, v in kwargs.items()}
         key = ("tensors", *map(type, map(plain, values)), registry.version())
         hit = self.units.get(key)
+        if hit is not None and hit[0].numbers and hit[0].stale():
+            hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             kinds = {n: _kind(plain(v)) for n, v in zip(self.names, values, strict=True)}
             unit = unit_for(self.fn, self.active, kinds,
@@ -261,6 +265,8 @@ class _Target:
         xp = _tensor_module(self.bound + args + tuple(kwargs.values())) if self.tensor \
             else array_module(*args, *kwargs.values())
         hit = self.units.get(xp)
+        if hit is not None and hit[0].numbers and hit[0].stale():
+            hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             unit = unit_for(self.fn, (), {}, xp, tensor=self.tensor)
             hit = self.units[xp] = (unit, ())

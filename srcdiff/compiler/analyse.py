@@ -57,6 +57,7 @@ class Op:
     saves: tuple[str, ...] = ()
     flagged: bool = False  # the primal records a flag for it in the path
     same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
+    numbers: frozenset[int] = frozenset()  # operands that are globals holding numbers
 
     def operand_names(self) -> list[str]:
         return [a.id for a in self.operands if isinstance(a, gast.Name)]
@@ -84,6 +85,7 @@ class Analysis:
     params: list[str]
     tensor: bool | str = False
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
+    assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -101,6 +103,7 @@ class Analyser:
         self.p = parsed
         self.sequence_params = sequence_params
         self.shapes = shapes or {}
+        self.assumed_numbers: set[str] = set()  # globals taken for numbers (``Unit.stale``)
         self.fn = fn
         self.tensor = tensor
         self.locals = local_names(fn)
@@ -370,11 +373,11 @@ class Analyser:
         self.join_sequences(statements)
         self.square_products(statements)
         mark_same_shapes(self.fn, self.shapes, self.resolve, self.p.resolve,
-                         self.changes_nothing)
+                         self.global_number, self.changes_nothing)
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
-                self.mark_numbers(stmt.op.operands)
+                stmt.op.numbers = self.global_numbers(stmt.op.operands)
                 stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
 
     def join_sequences(self, statements: list[gast.stmt]) -> None:
@@ -430,13 +433,25 @@ class Analyser:
         return kind == "object" and isinstance(obj, types.FunctionType) and \
             obj is not self.p.fn and function_is_pure(obj)
 
-    def mark_numbers(self, operands: list[gast.expr]) -> None:
-        """Flag globals holding Python numbers: like constants, they broadcast nothing."""
-        for a in operands:
-            if isinstance(a, gast.Name) and a.id not in self.locals:
-                found, value = self.p.resolve(a.id)
-                a.number = found and isinstance(value, (int, float)) and \
-                    not isinstance(value, bool)
+    def global_numbers(self, operands: list[gast.expr]) -> frozenset[int]:
+        """The positions of the operands that are globals holding Python numbers: like
+        constants, they broadcast nothing."""
+        return frozenset(i for i, a in enumerate(operands) if isinstance(a, gast.Name) and
+                         a.id not in self.locals and self.global_number(a.id))
+
+    def global_number(self, n: str) -> bool:
+        """Whether the global (or closure variable) ``n`` holds a Python number now; code
+        compiled from that relies on it (``Unit.stale`` checks it on each call)."""
+        found, value = self.p.resolve(n)
+        number = found and is_number(value)
+        if number:
+            self.assumed_numbers.add(n)
+        return number
+
+
+def is_number(value: Any) -> bool:
+    """A Python number (a NumPy scalar too), not a flag."""
+    return isinstance(value, (int, float, complex)) and not isinstance(value, bool)
 
 
 def index_value(e: gast.expr) -> gast.expr:
@@ -493,7 +508,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
 
     names = Names(known | {"__g"})
     expansion = expand(rule, name("__g"), name(op.target or "__ans"), op.bound, op.operands,
-                       names, op.same_shape)
+                       names, op.same_shape, op.numbers)
     read = list(expansion.prelude)
     read += [c for a, c in zip(op.operands, expansion.components, strict=True)
              if c is not None and isinstance(a, gast.Name) and a.id in active]
@@ -534,7 +549,8 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     statements = list(walk_statements(fn.body))
     pure = not tensor and is_pure(analyser, statements) and \
         not recursive(parsed.fn, static_callees(analyser, statements))
-    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor, pure)
+    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor, pure,
+                    frozenset(analyser.assumed_numbers))
 
 
 PURE_BUILTINS = {"len", "range", "min", "max", "abs", "float", "int", "bool", "isinstance",

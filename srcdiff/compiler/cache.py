@@ -23,7 +23,7 @@ from typing import Any
 from .. import runtime as rt_module
 from ..rules import registry
 from .aliases import check_aliases
-from .analyse import analyse, params_of
+from .analyse import analyse, is_number, params_of
 from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit
@@ -37,6 +37,7 @@ RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
 CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
+_MISSING = object()
 
 
 class Unit:
@@ -64,6 +65,8 @@ class Unit:
                                 shapes)
         self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
                          for st in walk_statements(normalized.body))
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        self.numbers = tuple((n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers))
         base = self.parsed.tree.name
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
         tree = to_backend(tree, self.parsed, xp)
@@ -78,6 +81,16 @@ class Unit:
         self.predicted: tuple | None = None  # the path the last call took
         self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
+
+    def stale(self) -> bool:
+        """Whether a global (or closure variable) this unit was compiled taking for a
+        number holds something else now (then it must be compiled again)."""
+        for n, cell in self.numbers:
+            value = cell.cell_contents if cell is not None else \
+                self.fn.__globals__.get(n, _MISSING)
+            if not is_number(value):
+                return True
+        return False
 
     @property
     def label(self) -> str:
@@ -195,7 +208,7 @@ def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, s
     key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor,
            tuple(sorted((shapes or {}).items())))
     unit = per_fn.get(key)
-    if unit is None:
+    if unit is None or unit.numbers and unit.stale():
         unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)
     return unit
 

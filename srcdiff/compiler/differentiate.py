@@ -362,7 +362,7 @@ class AdjointBuilder:
         ans = name(target)
         if op.rule.inline:
             expansion = expand(op.rule, g, ans, op.bound, operands, self.names,
-                               op.same_shape)
+                               op.same_shape, op.numbers)
         else:
             fn_name = self.rule_names.setdefault(op.rule.fn,
                                                  self.names.reserve(op.rule.fn.__name__))

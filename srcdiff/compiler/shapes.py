@@ -30,18 +30,21 @@ ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod,
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 REDUCING_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var"}
 SCALAR_BUILTINS = {float, int, len}
+STABLE_MODULES = {"numpy", "math", "cupy"}  # whose number attributes never change
 
 
 def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
                      resolve: Callable[[gast.expr], tuple[str, Any]],
                      global_value: Callable[[str], tuple[bool, Any]],
+                     global_number: Callable[[str], bool],
                      changes_nothing: Callable[[gast.Call], bool]) -> None:
     """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
     positions of its operands that have the shape of its result (``Op.same_shape``).
-    ``params``: the parameters' symbolic shapes (absent: not known); ``changes_nothing``:
-    whether a call surely changes none of its arguments."""
+    ``params``: the parameters' symbolic shapes (absent: not known); ``global_number``:
+    whether a global holds a number; ``changes_nothing``: whether a call surely changes
+    none of its arguments."""
     state = {p: params.get(p) for p in _params(fn)}
-    inference = _Inference(fn, resolve, global_value, changes_nothing)
+    inference = _Inference(fn, resolve, global_value, global_number, changes_nothing)
     inference.block(fn.body, state, record=True)
 
 
@@ -104,11 +107,12 @@ def _join(a: State | None, b: State | None) -> State | None:
 
 class _Inference:
     def __init__(self, fn: gast.FunctionDef, resolve: Callable, global_value: Callable,
-                 changes_nothing: Callable):
+                 global_number: Callable, changes_nothing: Callable):
         self.local = local_names(fn)
         self.ints = _int_counters(fn) if global_value("range") == (True, range) else set()
         self.resolve = resolve
         self.global_value = global_value
+        self.global_number = global_number
         self.changes_nothing = changes_nothing
 
     def block(self, body: list[gast.stmt], state: State, record: bool,
@@ -190,11 +194,16 @@ class _Inference:
         if isinstance(e, gast.Name):
             if e.id in state or e.id in self.local:
                 return state.get(e.id)
-            found, value = self.global_value(e.id)
-            return () if found and _is_number(value) else None
-        if isinstance(e, gast.Attribute):
+            return () if self.global_number(e.id) else None
+        if isinstance(e, gast.Attribute):  # np.pi, math.e: constants of these modules only
+            root = e
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            found, module = self.global_value(root.id) if isinstance(root, gast.Name) else \
+                (False, None)
             kind, value = self.resolve(e)
-            return () if kind == "object" and _is_number(value) else None
+            return () if found and getattr(module, "__name__", "") in STABLE_MODULES and \
+                kind == "object" and _is_number(value) else None
         return None
 
     def shape_of(self, v: gast.expr, state: State) -> tuple[Shape, bool]:

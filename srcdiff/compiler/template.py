@@ -60,9 +60,11 @@ def _locals_of(body: list[gast.stmt]) -> set[str]:
 
 def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr],
            operands: list[gast.expr], names: Names,
-           same_shape: frozenset[int] = frozenset()) -> Expansion:
+           same_shape: frozenset[int] = frozenset(),
+           numbers: frozenset[int] = frozenset()) -> Expansion:
     """The rule's body with ``g``, ``ans`` and the parameters substituted (``same_shape``:
-    the positions of operands known to have the result's shape)."""
+    the positions of operands known to have the result's shape; ``numbers``: of globals
+    holding numbers)."""
     tree = _template(rule.fn)
     g_param, ans_param = [a.id for a in tree.args.args[:2]]
     mapping: dict[str, Any] = {g_param: g, ans_param: ans}
@@ -91,7 +93,7 @@ def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr]
     if len(components) != n:
         raise TypeError(f"rule {rule.name} returned {len(components)} gradients for "
                         f"{n} arguments")
-    return Expansion(prelude, [_drop_unbroadcast(c, i, operands, same_shape)
+    return Expansion(prelude, [_drop_unbroadcast(c, i, operands, same_shape, numbers)
                                for i, c in enumerate(components)])
 
 
@@ -108,7 +110,7 @@ def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.ex
 
 
 def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr],
-                      same_shape: frozenset[int]) -> Any:
+                      same_shape: frozenset[int], numbers: frozenset[int]) -> Any:
     """``rt.unbroadcast(e, x)`` is ``e`` when ``x`` has the result's shape (see
     ``shapes``), or every other operand is a number (a constant, or a global holding a
     Python number)."""
@@ -117,9 +119,8 @@ def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr],
     x = c.args[1]
     if i in same_shape and isinstance(x, gast.Name) and x.id == operands[i].id:
         return c.args[0]
-    others = [a for j, a in enumerate(operands) if j != i]
-    if others and all(isinstance(a, gast.Constant) or getattr(a, "number", False)
-                      for a in others):
+    others = [j for j in range(len(operands)) if j != i]
+    if others and all(isinstance(operands[j], gast.Constant) or j in numbers for j in others):
         return c.args[0]
     return c
 

@@ -207,6 +207,8 @@ class _Site:
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *args, *kwargs.values()),)
         hit = self.units.get(key)
+        if hit is not None and hit[0].numbers and hit[0].stale():
+            hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             from ..compiler.cache import CALLEE, unit_for
 

@@ -300,3 +300,42 @@ def test_a_shape_changed_in_place_is_no_longer_known(fn):
     assert g.shape == w.shape
     x = random(3, seed=1)
     np.testing.assert_allclose(g, np.sum(x))  # d/dw of sum(x[:, None] * w)
+
+
+FACTOR = 2.0  # a global the next test turns into an array, and back
+
+
+def scaled_by_a_global(x, w):
+    t = FACTOR * 1.0
+    z = t * x
+    return np.sum(z * w) + np.sum(x * FACTOR)
+
+
+def test_a_global_number_that_becomes_an_array_compiles_the_function_again():
+    global FACTOR
+    g = sd.grad(scaled_by_a_global, wrt=(0, 1))
+    x, w = random(3), random(3, seed=1)
+    g(x, w)
+    try:
+        FACTOR = random(2, 1, seed=2)  # now z is (2, 3): x's gradient sums over rows
+        check_function(scaled_by_a_global, [x, w], wrt=[0, 1])
+        gx, _ = g(x, w)
+        assert gx.shape == x.shape
+    finally:
+        FACTOR = 2.0
+    check_function(scaled_by_a_global, [x, w], wrt=[0, 1])
+
+
+def closing_over(scale):
+    def scaled(x):
+        return np.sum(x * scale)
+    return scaled
+
+
+def test_a_closure_variable_that_becomes_an_array_compiles_the_function_again():
+    fn = closing_over(3.0)
+    g = sd.grad(fn)
+    x = random(3)
+    np.testing.assert_allclose(g(x), np.full(3, 3.0))
+    fn.__closure__[0].cell_contents = random(2, 1, seed=1)
+    np.testing.assert_allclose(g(x), np.full(3, np.sum(fn.__closure__[0].cell_contents)))
