@@ -41,10 +41,12 @@ class SGD(Optimizer):
 
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
-        buffers = [self.state[p].get("momentum_buffer") for p in params]
+        momentum = group["momentum"]
+        buffers = [self.state[p].get("momentum_buffer") for p in params] if momentum else \
+            [None] * len(params)  # plain SGD keeps no state
         arrays = [None if b is None else b.data for b in buffers]
         sgd([p.data for p in params], [p.grad.data for p in params], arrays,
-            lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+            lr=group["lr"], momentum=momentum, dampening=group["dampening"],
             weight_decay=group["weight_decay"], nesterov=group["nesterov"])
         for p, buffer, array in zip(params, buffers, arrays, strict=True):
             if buffer is None and array is not None:
