@@ -72,6 +72,7 @@ class Loop:
     assigned: set[str]
     entry_saves: tuple[str, ...]
     exit_saves: tuple[str, ...] = ()  # carried from a step to the next, unset before the loop
+    maybe_saves: tuple[str, ...] = ()  # read, not assigned, maybe unset before the loop
 
 
 @dataclass
@@ -787,8 +788,9 @@ def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
             written = assigned(s.body) | ({s.target.id} if isinstance(s, gast.For) else set())
             needed = sorted((reads(s.body) | written) & active & defined)
             carried = sorted((exposed(s.body) & written & active) - defined)
+            maybe = sorted((reads(s.body) & active) - defined - written)
             s.loop = Loop(counter[0], branching(s.body), written, tuple(needed),
-                          tuple(carried))
+                          tuple(carried), tuple(maybe))
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined

@@ -410,7 +410,7 @@ class AdjointBuilder:
         missing = [n for n in loop_names if n not in self.state]
         if missing:
             absent = [n for n in missing if n not in info.entry_saves and
-                      n not in info.exit_saves]
+                      n not in info.exit_saves and n not in info.maybe_saves]
             if absent:
                 raise CompileError(f"cannot differentiate this loop: {', '.join(absent)} "
                                    "may be undefined before it", function=self.a.parsed.name,
@@ -424,6 +424,8 @@ class AdjointBuilder:
                 value: gast.expr = name(n)
                 if n in first_set:  # zero after the last step, shaped like its value then
                     value = call(attr(frame.saved, "get"), const(getattr(s, f"exit_sid_{n}")))
+                elif n in info.maybe_saves:  # shaped like its value before the loop, if any
+                    value = call(attr(frame.saved, "get"), const(getattr(s, f"entry_sid_{n}")))
                 self.bind(self.dname(n), call(attr("rt", "zeros_like"), value), line)
                 self.state[n] = D(self.dname(n), owned=True)
         indexed = indexed_names(item.variants)

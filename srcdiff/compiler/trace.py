@@ -193,6 +193,8 @@ class PrimalBuilder:
         if info.entry_saves:
             self.numbered(s, "entry_sid")
             out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
+        for n in info.maybe_saves:  # a step of an enclosing loop may have set it, or not
+            out.append(self.save_if_bound(frame, self.numbered(s, f"entry_sid_{n}"), n, line))
         self.numbered(s)
         depth = frame.depth + 1
         if not self.fixed:
@@ -217,12 +219,16 @@ class PrimalBuilder:
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
         out.append(self.clone_loop(s, head + self.block(s.body, inner)))
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
-            sid = self.numbered(s, f"exit_sid_{n}")
-            unbound = gast.ExceptHandler(type=name("NameError"), name=None,
-                                         body=[at(gast.Pass(), line)])
-            out.append(at(gast.Try(body=[self.save(frame, sid, (n,), line)],
-                                   handlers=[unbound], orelse=[], finalbody=[]), line))
+            out.append(self.save_if_bound(frame, self.numbered(s, f"exit_sid_{n}"), n, line))
         return out
+
+    def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:
+        """Save ``n``'s value if it has one here (it may be unbound: Python says so only
+        when it is read)."""
+        unbound = gast.ExceptHandler(type=name("NameError"), name=None,
+                                     body=[at(gast.Pass(), line)])
+        return at(gast.Try(body=[self.save(frame, sid, (n,), line)], handlers=[unbound],
+                           orelse=[], finalbody=[]), line)
 
     @staticmethod
     def clone_loop(s: gast.stmt, body: list[gast.stmt]) -> gast.stmt:

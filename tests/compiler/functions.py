@@ -1329,6 +1329,27 @@ def corner_loop_reads_previous_product_and_buffer(x, w):
     return total
 
 
+@case(A(3))
+def corner_inner_loop_reads_the_outer_step_before(x):
+    total = 0.0
+    for j in range(3):
+        if j > 0:
+            for i in range(2):
+                total = total + prev * x[i]  # noqa: F821 - the outer step before's
+        prev = x[j] ** 2  # noqa: F841 - read by the next outer step
+    return total
+
+
+@case(A(3))
+def corner_loop_reads_a_name_set_only_in_a_branch_before(x):
+    if np.sum(x) > -100.0:
+        scale = x * 2.0
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(scale * x[i])  # noqa: F821 - set above when the branch ran
+    return total
+
+
 @case(A(1, 3), A(3), Fixed(0), wrt=(0, 1))
 def corner_loop_carries_a_name_set_only_in_a_branch_before(w, y, n):
     x = np.reshape(w, (3,))
