@@ -64,6 +64,10 @@ class Emitter:
         elif isinstance(s, gast.While):
             self.line(f"while {expr(s.test)}:", depth, line)
             self.block(s.body, depth + 1, line)
+        elif isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Tuple):  # ``a, b = ...`` on every Python
+            value = ast.unparse(gast.gast_to_ast(s.value))
+            self.line(f"{expr(s.targets[0])} = {value}", depth, line)
         else:
             node = gast.gast_to_ast(s)
             for text in ast.unparse(node).splitlines():

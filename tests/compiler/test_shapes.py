@@ -291,6 +291,7 @@ def resized_in_place(x, w):
     return np.sum(x * w)
 
 
+@pytest.mark.filterwarnings("ignore:Setting the shape:DeprecationWarning")  # NumPy 2.5
 @pytest.mark.parametrize("fn", [reshaped_by_a_callee, reshaped_through_an_alias,
                                 reshaped_by_setattr, reshaped_under_no_grad,
                                 resized_in_place], ids=lambda f: f.__name__)
