@@ -31,7 +31,8 @@ BINOPS = {
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
 registry.nondiff(operator.floordiv, operator.invert, operator.and_, operator.or_,
-                 operator.xor, operator.lshift, operator.rshift, operator.not_)
+                 operator.xor, operator.lshift, operator.rshift, operator.not_,
+                 rt_module.is_entry)
 
 DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
 
@@ -200,6 +201,11 @@ class Analyser:
                              "assign into a local variable")
         if not (self.is_active(base) or self.is_active(stmt.value)):
             return Op("passive", target=base.id)
+        if base.id in getattr(self.fn, "attribute_entries", ()):
+            return self.fail(stmt, "item assignment through an attribute (b.T[0] = v, "
+                             "self.w[0] = v) of a differentiated value",
+                             "srcdiff gives the array a new value, which the attribute "
+                             "cannot take back: build the new array in a local name")
         rule = registry.lookup(rt_module.setitem)
         return self.rule_op(rule, rt_module.setitem, [base, index_value(target.slice),
                                                       stmt.value], [], stmt, base.id)

@@ -21,6 +21,8 @@ import builtins
 import copy
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import gast
 
@@ -63,6 +65,24 @@ def _part(step: gast.Subscript | gast.Attribute, holder: gast.expr, key: object,
     if isinstance(step, gast.Subscript):
         return gast.Subscript(value=holder, slice=key, ctx=ctx)
     return gast.Attribute(value=holder, attr=key, ctx=ctx)
+
+
+def _rt(attr: str) -> gast.Attribute:
+    return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
+
+
+@dataclass
+class Location:
+    """A store target taken apart: ``steps[k]`` indexes (or takes an attribute of)
+    ``holders[k]`` with ``keys[k]``; ``holders[0]`` is the root name, and each further
+    holder the entry the step before it reads."""
+
+    steps: list[gast.Subscript | gast.Attribute]
+    holders: list[gast.expr]
+    keys: list[Any]
+
+    def part(self, k: int, ctx: gast.expr_context) -> gast.expr:
+        return _part(self.steps[k], self.holders[k], self.keys[k], ctx)
 
 
 def name(id_: str, store: bool = False) -> gast.Name:
@@ -128,6 +148,7 @@ class Normalizer:
         self.p = parsed
         self.names = names
         self.locals = local_names(parsed.tree)
+        self.attribute_entries: set[str] = set()  # t of ``t = b.T`` in ``b.T[0] = v``
         self.out: list[gast.stmt] = []
         self.line = parsed.tree.lineno
 
@@ -296,9 +317,12 @@ class Normalizer:
                                target, "assign to a name")
 
     def store(self, target: gast.Subscript | gast.Attribute, value: gast.expr) -> None:
-        """``a[i] = v`` or ``a.w = v``. A nested target writes the element it changed back
-        into its container (``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``): compiled
-        code gives an updated array a new value, so the write must reach ``a`` itself."""
+        """``a[i] = v`` or ``a.w = v``, nested ones too (see ``locate`` and ``put``)."""
+        self.put(self.locate(target), value)
+
+    def locate(self, target: gast.Subscript | gast.Attribute) -> Location:
+        """Evaluate, once, what a store target is made of: ``a[i][j]`` takes ``t = a[i]``
+        and the atoms of ``i`` and ``j``."""
         steps: list[gast.Subscript | gast.Attribute] = []
         e: gast.expr = target
         while isinstance(e, (gast.Subscript, gast.Attribute)):
@@ -309,11 +333,37 @@ class Normalizer:
                 for s in steps]
         for step, key in zip(steps[:-1], keys[:-1], strict=True):
             holders.append(self.temp(_part(step, holders[-1], key, gast.Load())))
-        self.emit(gast.Assign(targets=[_part(steps[-1], holders[-1], keys[-1], gast.Store())],
-                              value=value, type_comment=None))
-        for i in range(len(steps) - 2, -1, -1):  # each changed element back into its holder
-            self.emit(gast.Assign(targets=[_part(steps[i], holders[i], keys[i], gast.Store())],
-                                  value=holders[i + 1], type_comment=None))
+        return Location(steps, holders, keys)
+
+    def put(self, at: Location, value: gast.expr) -> None:
+        """Store ``value`` at ``at``; then write each changed entry back into its holder
+        when the entry is the holder's own (a list item, a view of an array), as
+        Python's in-place write reaches it: compiled code gives an updated array a new
+        value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An attribute
+        cannot take it back (``b.T = t``): such a write must not carry a gradient."""
+        last = len(at.steps) - 1
+        self.emit(gast.Assign(targets=[at.part(last, gast.Store())], value=value,
+                              type_comment=None))
+        for i in range(last - 1, -1, -1):
+            back = gast.Assign(targets=[at.part(i, gast.Store())], value=at.holders[i + 1],
+                               type_comment=None)
+            if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
+                self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
+                continue
+            entry = self.temp(gast.Call(func=_rt("is_entry"),
+                                        args=[at.holders[i], self.key_atom(at.keys[i])],
+                                        keywords=[]))
+            self.emit(gast.If(test=entry, body=[_at(back, self.line)], orelse=[]))
+
+    def key_atom(self, key: gast.expr) -> gast.expr:
+        """An index as one atom, to pass it on (``1:n`` becomes ``slice(1, n, None)``)."""
+        if isinstance(key, gast.Slice):
+            parts = [const(None) if p is None else p for p in (key.lower, key.upper, key.step)]
+            return self.temp(gast.Call(func=name("slice"), args=parts, keywords=[]))
+        if isinstance(key, gast.Tuple):
+            return self.temp(gast.Tuple(elts=[self.key_atom(k) for k in key.elts],
+                                        ctx=gast.Load()))
+        return key
 
     def unpack(self, target: gast.expr, value: Parts) -> None:
         """Assign ``value`` (one operation on atoms, or a tuple of such parts, nested) to
@@ -394,26 +444,13 @@ class Normalizer:
         if isinstance(target, gast.Name):
             current: gast.expr = name(target.id)
             store_to: gast.expr = target
-        elif isinstance(target.value, (gast.Subscript, gast.Attribute)):  # a[i][j] += v
-            current = self.temp(self.expr(target))
-            self.store(target, self.temp(gast.BinOp(left=current, op=s.op,
-                                                    right=self.atom(s.value))))
-            return
-        else:
-            base = self.atom(target.value)
-            if isinstance(target, gast.Subscript):
-                idx = self.index(target.slice)
-                current = self.temp(gast.Subscript(value=base, slice=idx, ctx=gast.Load()))
-                store_to = gast.Subscript(value=base, slice=idx, ctx=gast.Store())
-            else:
-                current = self.temp(gast.Attribute(value=base, attr=target.attr,
-                                                   ctx=gast.Load()))
-                store_to = gast.Attribute(value=base, attr=target.attr, ctx=gast.Store())
-        new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
-        if isinstance(store_to, gast.Name):
+            new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
             self.emit(assign(store_to.id, new))
-        else:
-            self.emit(gast.Assign(targets=[store_to], value=new, type_comment=None))
+        else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
+            at = self.locate(target)
+            current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
+            self.put(at, self.temp(gast.BinOp(left=current, op=s.op,
+                                              right=self.atom(s.value))))
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
@@ -606,6 +643,7 @@ def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
                           decorator_list=[], returns=None, type_comment=None,
                           type_params=[])
     fn.lineno = parsed.tree.lineno
+    fn.attribute_entries = frozenset(norm.attribute_entries)
     return fn
 
 

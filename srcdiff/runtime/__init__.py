@@ -12,6 +12,7 @@ from .arrays import (
     grad_like,
     index_add,
     index_grad,
+    is_entry,
     iterable,
     iteration_grad,
     join_grads,
@@ -51,7 +52,8 @@ from .tensors import accumulate_grad, backward, unwrap
 __all__ = [
     "Diverged", "Iterations", "acc", "accumulate_grad", "appended", "backward", "call",
     "call_vjp", "cast_like", "collect_called", "dict_grad", "entries", "entries_like",
-    "extreme_grad", "grad_like", "index_add", "index_grad", "iterable", "iteration_grad",
+    "extreme_grad", "grad_like", "index_add", "index_grad", "is_entry", "iterable",
+    "iteration_grad",
     "join_grads", "keep_dims", "matmul_lhs", "matmul_rhs", "owned", "path_key",
     "parameter_names", "prod_grad", "repeat_grads", "reshape_like", "safe_log",
     "sequence_grad", "setitem", "setitem_grads", "shape_key", "shape_pattern", "size",

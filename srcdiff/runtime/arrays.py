@@ -374,6 +374,21 @@ def acc(d: Any, c: Any) -> Any:
     return d + c
 
 
+def is_entry(holder: Any, key: Any) -> bool:
+    """Whether ``holder[key]`` is the holder's own entry (a list's or dict's item, a view
+    of an array), not a copy: a write into it reaches ``holder``, as Python's
+    ``holder[key][j] = v`` does."""
+    if isinstance(holder, tuple):
+        raise TypeError("srcdiff cannot write into an entry of a tuple: compiled code gives "
+                        "the entry a new value, which a tuple cannot take back; use a list")
+    if isinstance(holder, (list, dict)) or not hasattr(holder, "shape"):
+        return not isinstance(key, slice)
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, slice) or
+               isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+               for k in keys)  # basic indexing: a view
+
+
 def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     """The final gradient for argument ``x``: its type, shape and dtype, never an alias
     (not even of another entry of the same container: adjoints such as ``unbroadcast(g,

@@ -189,7 +189,7 @@ STRICT_FUNCTIONS = {
     "x[:, None] on a vector: the standard's newaxis comes with an index for every axis":
         "index_new_axis",
     "np.array: the standard makes arrays with asarray": "write_with_index_array",
-    "np.dot, np.outer: not in the standard": "rule_dot rule_outer",
+    "np.dot, np.outer: not in the standard": "rule_dot rule_outer write_nested_through_a_copy",
     "np.transpose: not in the standard (permute_dims)": "rule_transpose",
     "np.squeeze without an axis: the standard's squeeze needs one": "rule_squeeze_expand_dims",
     "np.sqrt(3.0) of a Python number: the standard's functions take arrays":

@@ -313,6 +313,41 @@ def write_nested_into_dict_entry(x):
     return np.sum(d["a"][0] * x)
 
 
+@case(A(3))
+def write_nested_through_a_copy(x):
+    b = np.outer(x, x)
+    b[[0, 2]][0] = 9.0  # a fancy index copies: b keeps its values, as in Python
+    b[b > -1e9][0] = 0.0  # a mask copies as well
+    hs = [x * 1.0, x * 2.0]
+    hs[0:2][0] = x * 5.0  # a list slice copies too
+    return np.sum(b * b) + np.sum(hs[0] * x)
+
+
+@case(A(3))
+def write_nested_augmented_evaluates_its_index_once(x):
+    hs = [x * 1.0, x * 2.0, x * 3.0]
+    order = iter([0, 1, 2])
+    hs[next(order)][0] += x[1] * 4.0
+    return np.sum(hs[0] * hs[0]) + np.sum(hs[1] * hs[1])
+
+
+@case(A(3))
+def write_keeps_other_entries_of_a_dict(x):
+    params = {"w": x * 1.0, "b": x * 2.0}
+    w = params["w"]
+    w[0] = 0.0  # changes params["w"] too; params["b"], read below, is another entry
+    params["b"] = params["b"] * 2.0
+    return np.sum(w * x) + np.sum(params["b"])
+
+
+@case(A(3))
+def stack_copies_its_inputs(x):
+    h = x * 1.0
+    m = np.stack([h, x])
+    h[0] = 0.0  # m holds copies: not an alias
+    return np.sum(m * m) + np.sum(h * h)
+
+
 @case(A(5))
 def write_overwrites_active(x):
     h = x.copy()

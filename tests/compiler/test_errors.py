@@ -139,6 +139,47 @@ def writes_into_an_array_a_dict_of_lists_holds(x):
     return np.sum(d["states"][0])
 
 
+def updates_an_entry_taken_out(x):
+    hs = [x * 1.0]
+    h = hs[0]
+    h[1] = x[0] * 5.0
+    return np.sum(hs[0] * x)
+
+
+def updates_an_entry_through_its_container(x):
+    h = x * 1.0
+    hs = [h]
+    hs[0][1] += 5.0 * x[0]
+    return np.sum(h * x)
+
+
+def updates_an_array_a_view_shows(x):
+    h = x * 1.0
+    hs = [h[1:]]
+    h[1] = x[0] * 5.0
+    return np.sum(hs[0] * x[1:])
+
+
+def updates_a_name_a_tuple_assignment_shares(x):
+    a, b = x * 1.0, x
+    h = a
+    a, c = h, b
+    h[1] = x[0] * 5.0
+    return np.sum(a * c)
+
+
+def writes_through_a_transpose(x):
+    b = np.outer(x, x)
+    b.T[0] = x * 3.0
+    return np.sum(b)
+
+
+def writes_into_an_entry_of_a_tuple(x):
+    a = (x * 1.0, x * 2.0)
+    a[0][1] = x[2]
+    return np.sum(a[0])
+
+
 def writes_into_a_copy_of_an_argument(x):
     h = x
     h[0] = np.sin(x[1])
@@ -158,6 +199,16 @@ CASES = [
      "in-place update of `h`, which the container `hs` also holds", "update the entry"),
     (writes_into_an_array_a_dict_of_lists_holds, "h += 1.0",
      "in-place update of `h`, which the container `d` also holds", "h.copy()"),
+    (updates_an_entry_taken_out, "h[1] =", "in-place update of `h`, which `hs` also holds",
+     "one name for both"),
+    (updates_an_entry_through_its_container, "hs[0][1] +=",
+     "in-place update of an entry of `hs`, which `h` also holds", "make one of them a copy"),
+    (updates_an_array_a_view_shows, "h[1] =",
+     "in-place update of `h`, which the container `hs` also holds", "h.copy()"),
+    (updates_a_name_a_tuple_assignment_shares, "h[1] =",
+     "in-place update of `h`, which `a` also holds", "a = h.copy()"),
+    (writes_through_a_transpose, "b.T[0] =", "item assignment through an attribute",
+     "build the new array in a local name"),
     (with_try, "try:", "try statement", "move the try"),
     (generator, "yield", "yield", "return a value"),
     (with_global, "global COUNTER", "global statement", "pass the value in"),
@@ -206,6 +257,11 @@ def test_a_container_holding_a_copy_is_fine():
     expected = 8 * X
     expected[0] = 0.0  # h[0] was overwritten: only hs[0] = 2 x[0] remains, times h[0] = 0
     np.testing.assert_allclose(g(X.copy()), expected)
+
+
+def test_a_write_into_an_entry_of_a_tuple_says_to_use_a_list():
+    with pytest.raises(TypeError, match="entry of a tuple"):
+        sd.grad(writes_into_an_entry_of_a_tuple)(X.copy())
 
 
 def test_async_functions_are_refused():
