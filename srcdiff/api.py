@@ -163,7 +163,7 @@ class _Target:
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
-        if hit is not None and hit[0].numbers and hit[0].stale():
+        if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             kinds = tuple(_kind(v) for v in values)
@@ -225,7 +225,7 @@ class _Target:
         named = {k: plain(v) for k, v in kwargs.items()}
         key = ("tensors", *map(type, map(plain, values)), registry.version())
         hit = self.units.get(key)
-        if hit is not None and hit[0].numbers and hit[0].stale():
+        if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             kinds = {n: _kind(plain(v)) for n, v in zip(self.names, values, strict=True)}
@@ -265,7 +265,7 @@ class _Target:
         xp = _tensor_module(self.bound + args + tuple(kwargs.values())) if self.tensor \
             else array_module(*args, *kwargs.values())
         hit = self.units.get(xp)
-        if hit is not None and hit[0].numbers and hit[0].stale():
+        if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             unit = unit_for(self.fn, (), {}, xp, tensor=self.tensor)

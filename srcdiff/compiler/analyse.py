@@ -58,7 +58,7 @@ class Op:
     saves: tuple[str, ...] = ()
     flagged: bool = False  # the primal records a flag for it in the path
     same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
-    numbers: frozenset[int] = frozenset()  # operands that are globals holding numbers
+    number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
 
     def operand_names(self) -> list[str]:
         return [a.id for a in self.operands if isinstance(a, gast.Name)]
@@ -384,7 +384,7 @@ class Analyser:
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
-                stmt.op.numbers = self.global_numbers(stmt.op.operands)
+                stmt.op.number_operands = self.global_numbers(stmt.op.operands)
                 stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
 
     def join_sequences(self, statements: list[gast.stmt]) -> None:
@@ -515,7 +515,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
 
     names = Names(known | {"__g"})
     expansion = expand(rule, name("__g"), name(op.target or "__ans"), op.bound, op.operands,
-                       names, op.same_shape, op.numbers)
+                       names, op.same_shape, op.number_operands)
     read = list(expansion.prelude)
     read += [c for a, c in zip(op.operands, expansion.components, strict=True)
              if c is not None and isinstance(a, gast.Name) and a.id in active]
@@ -733,12 +733,11 @@ def assigned(body: list[gast.stmt]) -> set[str]:
     return out
 
 
-def exposed(body: list[gast.stmt], assigned_before: frozenset[str] = frozenset()
-            ) -> set[str]:
+def exposed(body: list[gast.stmt]) -> set[str]:
     """Names a block may read before it assigns them (a loop body's: those a step may read
     from the step before)."""
     found: set[str] = set()
-    _exposed(body, set(assigned_before), found)
+    _exposed(body, set(), found)
     return found
 
 

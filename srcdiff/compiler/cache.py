@@ -42,7 +42,8 @@ _MISSING = object()
 
 class Unit:
     """A function compiled for one set of static facts. ``tensor`` is true for code
-    computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays)."""
+    computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays);
+    ``shapes`` gives its parameters' symbolic shapes (see ``compiler/shapes.py``)."""
 
     def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
                  kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False,
@@ -66,7 +67,8 @@ class Unit:
         self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
                          for st in walk_statements(normalized.body))
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
-        self.numbers = tuple((n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers))
+        self.number_globals = tuple((n, cells.get(n))
+                                    for n in sorted(self.analysis.assumed_numbers))
         base = self.parsed.tree.name
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
         tree = to_backend(tree, self.parsed, xp)
@@ -77,6 +79,7 @@ class Unit:
         self.primal.__defaults__ = fn.__defaults__
         self.primal.__kwdefaults__ = fn.__kwdefaults__
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
         self.predicted: tuple | None = None  # the path the last call took
         self.ran_path = False  # whether the last call ran the primal of its path
@@ -85,7 +88,7 @@ class Unit:
     def stale(self) -> bool:
         """Whether a global (or closure variable) this unit was compiled taking for a
         number holds something else now (then it must be compiled again)."""
-        for n, cell in self.numbers:
+        for n, cell in self.number_globals:
             value = cell.cell_contents if cell is not None else \
                 self.fn.__globals__.get(n, _MISSING)
             if not is_number(value):
@@ -200,15 +203,15 @@ _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
              xp: types.ModuleType, tensor: bool | str = False,
              shapes: dict[str, Any] | None = None) -> Unit:
-    """The cached Unit of ``fn`` for these static facts (built on first use); ``shapes``
-    tells which parameters have one shape (see ``rt.shape_classes``)."""
+    """The cached Unit of ``fn`` for these static facts (built on first use, and again when
+    it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = {}
     key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor,
            tuple(sorted((shapes or {}).items())))
     unit = per_fn.get(key)
-    if unit is None or unit.numbers and unit.stale():
+    if unit is None or unit.stale():
         unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)
     return unit
 

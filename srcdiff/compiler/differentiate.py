@@ -362,7 +362,7 @@ class AdjointBuilder:
         ans = name(target)
         if op.rule.inline:
             expansion = expand(op.rule, g, ans, op.bound, operands, self.names,
-                               op.same_shape, op.numbers)
+                               op.same_shape, op.number_operands)
         else:
             fn_name = self.rule_names.setdefault(op.rule.fn,
                                                  self.names.reserve(op.rule.fn.__name__))
@@ -397,8 +397,9 @@ class AdjointBuilder:
         s = item.stmt
         info = s.loop
         line = s.lineno
-        before = (len(self.out), dict(self.state), copy.deepcopy(self.names),
-                  dict(self.dnames))
+        # to build the loop again if a step leaves adjoints for the one before (below)
+        emitted, state, names = len(self.out), dict(self.state), copy.deepcopy(self.names)
+        dnames, rule_names = dict(self.dnames), dict(self.rule_names)
         body_names = info.assigned & self.live
         contributed = set()
         for v in item.variants:
@@ -423,9 +424,9 @@ class AdjointBuilder:
             for n in missing:
                 value: gast.expr = name(n)
                 if n in first_set:  # zero after the last step, shaped like its value then
-                    value = call(attr(frame.saved, "get"), const(getattr(s, f"exit_sid_{n}")))
+                    value = call(attr(frame.saved, "get"), const(s.exit_sids[n]))
                 elif n in info.maybe_saves:  # shaped like its value before the loop, if any
-                    value = call(attr(frame.saved, "get"), const(getattr(s, f"entry_sid_{n}")))
+                    value = call(attr(frame.saved, "get"), const(s.maybe_sids[n]))
                 self.bind(self.dname(n), call(attr("rt", "zeros_like"), value), line)
                 self.state[n] = D(self.dname(n), owned=True)
         indexed = indexed_names(item.variants)
@@ -450,9 +451,11 @@ class AdjointBuilder:
             self.block(v.items, inner)
             crossing = (body_names & set(self.state)) - set(loop_names)
             if crossing:  # adjoints for the step before: build the loop again, carrying them
-                del outer_out[before[0]:]
+                del outer_out[emitted:]
                 self.out = outer_out
-                self.state, self.names, self.dnames = before[1:]
+                self.state, self.names, self.dnames = state, names, dnames
+                self.rule_names.clear()  # shared with the unit: put back as it was
+                self.rule_names.update(rule_names)
                 self.loop(item, frame, first_set | crossing)
                 return
             for n in loop_names:

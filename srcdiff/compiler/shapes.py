@@ -40,9 +40,11 @@ def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
                      changes_nothing: Callable[[gast.Call], bool]) -> None:
     """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
     positions of its operands that have the shape of its result (``Op.same_shape``).
-    ``params``: the parameters' symbolic shapes (absent: not known); ``global_number``:
-    whether a global holds a number; ``changes_nothing``: whether a call surely changes
-    none of its arguments."""
+    ``params``: the parameters' symbolic shapes (absent: not known); ``resolve``: what a
+    callee or dotted name refers to (``Analyser.resolve``); ``global_value``: a free
+    name's value; ``global_number``: whether a free name holds a number (the unit then
+    relies on it); ``changes_nothing``: whether a call surely changes none of its
+    arguments."""
     state = {p: params.get(p) for p in _params(fn)}
     inference = _Inference(fn, resolve, global_value, global_number, changes_nothing)
     inference.block(fn.body, state, record=True)

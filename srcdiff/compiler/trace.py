@@ -86,6 +86,13 @@ class PrimalBuilder:
             setattr(s, field, self.number())
         return getattr(s, field)
 
+    def numbered_name(self, s: gast.stmt, field: str, n: str) -> int:
+        """The number under which loop ``s`` saves name ``n`` (``s.<field>[n]``)."""
+        numbers = s.__dict__.setdefault(field, {})
+        if not self.fixed:
+            numbers[n] = self.number()
+        return numbers[n]
+
     def build(self, fn_name: str) -> gast.FunctionDef:
         args = copy.deepcopy(self.a.fn.args)
         extra = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
@@ -194,7 +201,8 @@ class PrimalBuilder:
             self.numbered(s, "entry_sid")
             out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
         for n in info.maybe_saves:  # a step of an enclosing loop may have set it, or not
-            out.append(self.save_if_bound(frame, self.numbered(s, f"entry_sid_{n}"), n, line))
+            sid = self.numbered_name(s, "maybe_sids", n)
+            out.append(self.save_if_bound(frame, sid, n, line))
         self.numbered(s)
         depth = frame.depth + 1
         if not self.fixed:
@@ -219,7 +227,8 @@ class PrimalBuilder:
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
         out.append(self.clone_loop(s, head + self.block(s.body, inner)))
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
-            out.append(self.save_if_bound(frame, self.numbered(s, f"exit_sid_{n}"), n, line))
+            out.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n,
+                                          line))
         return out
 
     def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:

@@ -200,14 +200,14 @@ class _Site:
         self.parameters = parameter_names(target, len(self.bound))
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
-        types = tuple(map(type, values))
-        key = (types, registry.version()) if self.tensor else \
-            (types, shape_key(args, kwargs), registry.version())  # Tensor code: no shapes
-        if not _ARRAY_TYPES.issuperset(types):
+        value_types = tuple(map(type, values))
+        key = (value_types, registry.version()) if self.tensor else \
+            (value_types, shape_key(args, kwargs), registry.version())  # Tensor: no shapes
+        if not _ARRAY_TYPES.issuperset(value_types):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *args, *kwargs.values()),)
         hit = self.units.get(key)
-        if hit is not None and hit[0].numbers and hit[0].stale():
+        if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             from ..compiler.cache import CALLEE, unit_for
@@ -308,20 +308,15 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     return tuple(out)
 
 
-_WANTED: dict[tuple, tuple[str, ...] | None] = {}
-
-
 def _wanted_names(unit: Any, order: tuple, wanted: tuple[int, ...]) -> tuple[str, ...] | None:
     """The callee's parameters behind the ``wanted`` positions, in its own order (None:
     all of them), so that every call site wanting them shares one adjoint."""
-    key = (unit, order, wanted)
-    if key not in _WANTED:
+    key = (order, wanted)
+    if key not in unit.wanted_names:
         chosen = {unit.wrt[order[i]] for i in wanted if order[i] is not None}
         names = tuple(n for n in unit.wrt if n in chosen)
-        if len(_WANTED) > 4096:
-            _WANTED.clear()
-        _WANTED[key] = None if len(names) == len(unit.wrt) else names
-    return _WANTED[key]
+        unit.wanted_names[key] = None if len(names) == len(unit.wrt) else names
+    return unit.wanted_names[key]
 
 
 def _values(args: tuple, kwargs: dict, active: tuple) -> list:
