@@ -113,16 +113,21 @@ def _holders(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
                         pairs += [(t, e) for e in _entries(v)]
                     elif isinstance(t, gast.Subscript):
                         pairs += [(_root(t), e) for e in _entries(v)]
-        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-                isinstance(s.value.func, gast.Attribute) and \
-                s.value.func.attr in MUTATING_METHODS:
-            owner = _root(s.value.func.value)
+        elif _mutating_call(s):
+            owner = s.value.func.value
             for a in s.value.args + [k.value for k in s.value.keywords]:
                 pairs += [(owner, e) for e in _entries(a)]
         for container, entry in pairs:
             if isinstance(container, gast.Name):
                 found.setdefault(entry.id, set()).add(container.id)
     return found
+
+
+def _mutating_call(s: gast.stmt) -> bool:
+    """``xs.append(v)`` and the like, on a name (not ``np.ndarray.resize(x)``)."""
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+        isinstance(s.value.func, gast.Attribute) and \
+        s.value.func.attr in MUTATING_METHODS and isinstance(s.value.func.value, gast.Name)
 
 
 def _pairs(target: gast.expr, value: gast.expr) -> list[tuple[gast.expr, gast.expr]]:
@@ -187,8 +192,7 @@ def _updated(s: gast.stmt) -> list[tuple[str, bool, object]]:
     elif isinstance(s, gast.Assign):
         targets = [t for target in s.targets for t, _ in _pairs(target, s.value)
                    if isinstance(t, gast.Subscript)]
-    elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-            isinstance(s.value.func, gast.Attribute) and s.value.func.attr in MUTATING_METHODS:
+    elif _mutating_call(s):
         targets = [s.value.func]
     out = []
     for t in targets:  # ``h += v`` changes h itself; ``h[i] = v`` too; ``h[i][j] = v`` an entry
