@@ -291,10 +291,16 @@ def resized_in_place(x, w):
     return np.sum(x * w)
 
 
+def resized_by_the_class_method(x, w):
+    np.ndarray.resize(x, (x.size, 1), refcheck=False)
+    return np.sum(x * w)
+
+
 @pytest.mark.filterwarnings("ignore:Setting the shape:DeprecationWarning")  # NumPy 2.5
 @pytest.mark.parametrize("fn", [reshaped_by_a_callee, reshaped_through_an_alias,
                                 reshaped_by_setattr, reshaped_under_no_grad,
-                                resized_in_place], ids=lambda f: f.__name__)
+                                resized_in_place, resized_by_the_class_method],
+                         ids=lambda f: f.__name__)
 def test_a_shape_changed_in_place_is_no_longer_known(fn):
     w = random(3)
     g = sd.grad(fn, wrt=1)(random(3, seed=1), w)  # x becomes a column: x * w is (3, 3)
