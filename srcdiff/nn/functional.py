@@ -99,7 +99,10 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
                       f"size ({input.shape}). This will likely lead to incorrect results due "
                       "to broadcasting. Please ensure they have the same size.", stacklevel=2)
-    return _reduce((input - target) ** 2, reduction)
+    squared = (input - target) ** 2
+    if reduction == "mean":  # the usual case, without the call (compiled code pays for it)
+        return squared.mean()
+    return _reduce(squared, reduction)
 
 
 def _class_dim(input: Tensor) -> int:
