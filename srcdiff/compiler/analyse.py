@@ -18,7 +18,16 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .normalize import Names, all_names, const, local_names, name, normalize, walk_statements
+from .normalize import (
+    Names,
+    all_names,
+    const,
+    local_names,
+    name,
+    normalize,
+    params_of,
+    walk_statements,
+)
 from .parse import Parsed, parse
 from .shapes import mark_same_shapes
 
@@ -661,17 +670,6 @@ def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
     known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
     inputs = getattr(obj, "nin", None)  # a ufunc's further positional argument is its out
     return known and (inputs is None or len(c.args) <= inputs)
-
-
-def params_of(fn: gast.FunctionDef) -> list[str]:
-    args = fn.args
-    names = [a.id for a in args.posonlyargs + args.args]
-    if args.vararg is not None:
-        names.append(args.vararg.id)
-    names += [a.id for a in args.kwonlyargs]
-    if args.kwarg is not None:
-        names.append(args.kwarg.id)
-    return names
 
 
 # --- control flow facts ---------------------------------------------------------------

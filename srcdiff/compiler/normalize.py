@@ -118,6 +118,17 @@ def local_names(fn: gast.FunctionDef) -> set[str]:
     return set(params) | stored
 
 
+def params_of(fn: gast.FunctionDef) -> list[str]:
+    args = fn.args
+    names = [a.id for a in args.posonlyargs + args.args]
+    if args.vararg is not None:
+        names.append(args.vararg.id)
+    names += [a.id for a in args.kwonlyargs]
+    if args.kwarg is not None:
+        names.append(args.kwarg.id)
+    return names
+
+
 class Names:
     """Fresh, readable names that collide with nothing in the function."""
 

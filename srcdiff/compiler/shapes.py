@@ -20,7 +20,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from .normalize import local_names
+from .normalize import local_names, params_of
 
 Shape = tuple[Hashable, ...] | None
 State = dict[str, Shape]
@@ -45,7 +45,7 @@ def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
     name's value; ``global_number``: whether a free name holds a number (the unit then
     relies on it); ``changes_nothing``: whether a call surely changes none of its
     arguments."""
-    state = {p: params.get(p) for p in _params(fn)}
+    state = {p: params.get(p) for p in params_of(fn)}
     inference = _Inference(fn, resolve, global_value, global_number, changes_nothing)
     inference.block(fn.body, state, record=True)
 
@@ -275,12 +275,6 @@ class _Inference:
         return reduced(shape, None if axis is None else axis.value, keep)
 
 
-def _params(fn: gast.FunctionDef) -> list[str]:
-    args = fn.args
-    names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
-    return names + [a.id for a in (args.vararg, args.kwarg) if a is not None]
-
-
 def _int_counters(fn: gast.FunctionDef) -> set[str]:
     """Names that only ever hold integers: targets of ``for ... in range(...)`` assigned
     nowhere else, and not parameters."""
@@ -294,7 +288,7 @@ def _int_counters(fn: gast.FunctionDef) -> set[str]:
                 isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name) and \
                 s.iter.func.id == "range" and stores.get(s.target.id) == 1:
             out.add(s.target.id)
-    return out - set(_params(fn))
+    return out - set(params_of(fn))
 
 
 def _member(obj: Any, group: set) -> bool:
