@@ -25,6 +25,7 @@ from .support import (
     module,
     to_backend,
 )
+from .watch import numpy_floats
 
 RUNNABLE = [c for c in CASES if not c.xfail]
 
@@ -40,9 +41,11 @@ def test_function_on_backend_matches_numpy(case: Case, name: str):
     f = sd.value_and_grad(case.fn, wrt=case.positions)
     value, grads = f(*args, **case.kwargs)
     on = to_backend(args, xp)
-    got_value, got_grads = f(*on, **case.kwargs)
+    with numpy_floats() as fell_back:
+        got_value, got_grads = f(*on, **case.kwargs)
     where = f"{case.name} on {name}"
     if xp is not np:
+        assert not fell_back, f"{where}: NumPy float arrays in {fell_back}"
         assert_on(got_value, xp, f"{where}: the value")
         for i, d in zip(case.positions, got_grads, strict=True):
             assert_on(d, xp, f"{where}: the gradient of argument {i}")

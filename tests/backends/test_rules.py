@@ -40,6 +40,7 @@ from .support import (
     skip_reason,
     to_backend,
 )
+from .watch import numpy_floats
 
 FAMILIES = [test_arithmetic, test_numpy_math, test_reductions, test_shapes, test_indexing,
             test_linalg, test_containers, test_tensor_methods]
@@ -98,7 +99,12 @@ def test_rule_on_backend_matches_numpy(spec, name):
     if on_backend:
         assert_on(y_b, xp, f"{spec.id}: the primal's result")
     rule = registry.bind(spec.rule_fn, xp)
-    got = _rule_grads(rule(_like(g, y_b, xp), y_b, *args, **spec.kwargs), rule, len(args))
+    g_b = _like(g, y_b, xp)
+    with numpy_floats() as fell_back:
+        grads = rule(g_b, y_b, *args, **spec.kwargs)
+    if on_backend and xp is not np:
+        assert not fell_back, f"{spec.id} on {name}: NumPy float arrays in {fell_back}"
+    got = _rule_grads(grads, rule, len(args))
     for i in spec.positions():
         if i >= len(expected):
             continue

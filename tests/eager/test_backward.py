@@ -247,9 +247,9 @@ def test_autograd_tutorial():
     y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
     idx = np.arange(100)
     np.random.shuffle(idx)
-    x_train_tensor = sd.from_numpy(x[idx[:80]]).float()
-    y_train_tensor = sd.from_numpy(y[idx[:80]]).float()
     device = "cuda" if sd.cuda.is_available() else "cpu"
+    x_train_tensor = sd.from_numpy(x[idx[:80]]).float().to(device)
+    y_train_tensor = sd.from_numpy(y[idx[:80]]).float().to(device)
 
     sd.manual_seed(42)
     b = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)

@@ -102,6 +102,7 @@ def test_numpy_of_a_tensor_that_requires_grad():
         np.asarray(w)
 
 
+@pytest.mark.skipif(sd.cuda.is_available(), reason="CUDA is available here")
 def test_cuda_unavailable():
     t = sd.tensor([1.0])
     message = "CUDA is not available: install CuPy and use a machine with a GPU"

@@ -76,7 +76,7 @@ def module(p, x, y):
 
 def sequential_cross_entropy(p, x, y):
     logits = p["seq"](x)
-    labels = sd.tensor(np.array([0, 1, 2, 1, 0]))
+    labels = sd.tensor(np.array([0, 1, 2, 1, 0]), device=logits.device)
     return F.cross_entropy(logits, labels) + F.log_softmax(logits, dim=1).mean() * 0.1
 
 
@@ -94,24 +94,25 @@ PROGRAMS = [linear_regression, dynamic_branch, tensor_methods, functions, loop_w
             indexing, module, sequential_cross_entropy, lists]
 
 
-def parameters(seed: int = 0) -> dict:
-    """Float64 parameters for every program (Tensors and modules)."""
+def parameters(seed: int = 0, device: str = "cpu") -> dict:
+    """Float64 parameters for every program (Tensors and modules), on ``device``."""
     rng = np.random.default_rng(seed)
 
     def leaf(*shape):
-        return sd.tensor(rng.normal(size=shape), dtype=sd.float64, requires_grad=True)
+        return sd.tensor(rng.normal(size=shape), dtype=sd.float64, requires_grad=True,
+                         device=device)
 
     sd.manual_seed(seed)
-    mlp = MLP().double()
-    seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 3)).double()
+    mlp = MLP().double().to(device)
+    seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 3)).double().to(device)
     return {"b": leaf(1), "w": leaf(1), "W": leaf(3, 4), "W2": leaf(3, 3), "mlp": mlp,
             "seq": seq}
 
 
-def data(seed: int = 1) -> tuple:
+def data(seed: int = 1, device: str = "cpu") -> tuple:
     rng = np.random.default_rng(seed)
-    x = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64)
-    y = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64)
+    x = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64, device=device)
+    y = sd.tensor(rng.normal(size=(5, 3)), dtype=sd.float64, device=device)
     return x, y
 
 
