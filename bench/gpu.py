@@ -66,6 +66,7 @@ def synced(run: Callable[[], Any], sync: Callable[[], None]) -> Callable[[], Any
         result = run()
         sync()
         return result
+
     return job
 
 
@@ -85,33 +86,44 @@ def mlp_jobs(problem: w2_mlp.Problem) -> dict[str, tuple[Callable[[], Any], str]
     jobs = {
         "cupy (hand-written)": (
             synced(lambda: train(sgd_step(by_hand, w2_mlp.LR), params, batches), sync),
-            "cupy"),
+            "cupy",
+        ),
         "srcdiff value_and_grad": (
-            synced(lambda: train(sgd_step(sd.value_and_grad(w2_mlp.loss, wrt=w2_mlp.WRT),
-                                          w2_mlp.LR), params, batches), sync), "cupy"),
+            synced(
+                lambda: train(
+                    sgd_step(sd.value_and_grad(w2_mlp.loss, wrt=w2_mlp.WRT), w2_mlp.LR),
+                    params,
+                    batches,
+                ),
+                sync,
+            ),
+            "cupy",
+        ),
     }
     torch = _torch()
     if torch is not None:
-        tparams = tuple(torch.tensor(w, device="cuda", requires_grad=True)
-                        for w in problem.params)
-        tbatches = [(torch.tensor(x, device="cuda"), torch.tensor(t, device="cuda"))
-                    for x, t, _ in problem.batches]
+        tparams = tuple(torch.tensor(w, device="cuda", requires_grad=True) for w in problem.params)
+        tbatches = [
+            (torch.tensor(x, device="cuda"), torch.tensor(t, device="cuda"))
+            for x, t, _ in problem.batches
+        ]
         tloss = with_array_module(w2_mlp.loss, _TorchNumpy(torch))
 
         def torch_value_and_grad(*args):
             value = tloss(*args)
-            return value.detach(), torch.autograd.grad(value, args[:len(w2_mlp.WRT)])
+            return value.detach(), torch.autograd.grad(value, args[: len(w2_mlp.WRT)])
 
         def torch_train():
             ps = tuple(p.detach().requires_grad_() for p in tparams)
             for x, t in tbatches:
                 value, grads = torch_value_and_grad(*ps, x, t)
-                ps = tuple((p - w2_mlp.LR * g).detach().requires_grad_()
-                           for p, g in zip(ps, grads, strict=True))
+                ps = tuple(
+                    (p - w2_mlp.LR * g).detach().requires_grad_()
+                    for p, g in zip(ps, grads, strict=True)
+                )
             return tuple(p.detach() for p in ps), value
 
-        jobs["torch CUDA (autograd.grad)"] = (synced(torch_train, torch.cuda.synchronize),
-                                              "torch")
+        jobs["torch CUDA (autograd.grad)"] = (synced(torch_train, torch.cuda.synchronize), "torch")
     return jobs
 
 
@@ -131,25 +143,32 @@ def rnn_jobs(problem: w3_rnn.Problem) -> dict[str, tuple[Callable[[], Any], str]
             for _ in range(problem.evaluations):
                 result = vg(*a)
             return result
+
         return run
 
-    jobs = {"cupy (hand-written)": (synced(repeat(by_hand, args), sync), "cupy"),
-            "srcdiff value_and_grad": (synced(repeat(srcdiff_vg, args), sync), "cupy")}
+    jobs = {
+        "cupy (hand-written)": (synced(repeat(by_hand, args), sync), "cupy"),
+        "srcdiff value_and_grad": (synced(repeat(srcdiff_vg, args), sync), "cupy"),
+    }
     torch = _torch()
     if torch is not None:
-        W, U, b = (torch.tensor(a, device="cuda", requires_grad=True)
-                   for a in (problem.W, problem.U, problem.b))
+        W, U, b = (
+            torch.tensor(a, device="cuda", requires_grad=True)
+            for a in (problem.W, problem.U, problem.b)
+        )
         xs, h0 = (torch.tensor(a, device="cuda") for a in (problem.xs, problem.h0))
 
         def torch_vg():
             h = h0
             for t in range(xs.shape[0]):
                 h = torch.tanh(h @ W.T + xs[t] @ U.T + b)
-            value = torch.sum(h ** 2)
+            value = torch.sum(h**2)
             return value.detach(), torch.autograd.grad(value, (W, U, b))
 
-        jobs["torch CUDA (autograd.grad)"] = (synced(repeat(torch_vg, ()),
-                                                     torch.cuda.synchronize), "torch")
+        jobs["torch CUDA (autograd.grad)"] = (
+            synced(repeat(torch_vg, ()), torch.cuda.synchronize),
+            "torch",
+        )
     return jobs
 
 
@@ -178,8 +197,9 @@ def _torch() -> Any:
 # ---- the report -----------------------------------------------------------------------------
 
 
-def measure(name: str, jobs: dict[str, tuple[Callable[[], Any], str]], rounds: int
-            ) -> list[list[str]]:
+def measure(
+    name: str, jobs: dict[str, tuple[Callable[[], Any], str]], rounds: int
+) -> list[list[str]]:
     reference_name = next(iter(jobs))
     reference = jobs[reference_name][0]()
     runs, rows = {}, []
@@ -190,7 +210,8 @@ def measure(name: str, jobs: dict[str, tuple[Callable[[], Any], str]], rounds: i
             rows.append([name, impl, f"failed: {type(exc).__name__}: {exc}"[:150], "", ""])
             continue
         problem = agree(result, reference) or (
-            None if on_device(result, module) else f"results are not {module} arrays")
+            None if on_device(result, module) else f"results are not {module} arrays"
+        )
         if problem:
             rows.append([name, impl, f"wrong: {problem}", "", ""])
         else:
@@ -202,8 +223,15 @@ def measure(name: str, jobs: dict[str, tuple[Callable[[], Any], str]], rounds: i
         if timing.error:
             rows.append([name, impl, f"failed: {timing.error}", "", ""])
         else:
-            rows.append([name, impl, seconds(timing.median), seconds(timing.minimum),
-                         ratio(statistics.median(ratios(timing, base)))])
+            rows.append(
+                [
+                    name,
+                    impl,
+                    seconds(timing.median),
+                    seconds(timing.minimum),
+                    ratio(statistics.median(ratios(timing, base))),
+                ]
+            )
     return rows
 
 
@@ -222,11 +250,15 @@ def main(argv: list[str] | None = None) -> None:
     rows += measure("W2-large", mlp_jobs(large), rounds)
     props = cp.cuda.runtime.getDeviceProperties(0)
     print(f"# srcdiff on the GPU ({'quick' if args.quick else 'full'} run)\n")
-    print(f"- GPU: {props['name'].decode()}; CuPy {cp.__version__}; CUDA runtime "
-          f"{cp.cuda.runtime.runtimeGetVersion()}")
+    print(
+        f"- GPU: {props['name'].decode()}; CuPy {cp.__version__}; CUDA runtime "
+        f"{cp.cuda.runtime.runtimeGetVersion()}"
+    )
     print(f"- W2-large: {large.label}, sizes 1024-2048-2048-10")
-    print(f"- {rounds} timed rounds after one warm-up, interleaved; every job ends with a "
-          "device synchronisation; ratio: median of per-round ratios to hand-written CuPy\n")
+    print(
+        f"- {rounds} timed rounds after one warm-up, interleaved; every job ends with a "
+        "device synchronisation; ratio: median of per-round ratios to hand-written CuPy\n"
+    )
     print(table(["Workload", "Implementation", "Median", "Min", "vs hand-written CuPy"], rows))
 
 

@@ -26,10 +26,17 @@ NAMES = [w.NAME for w in WORKLOADS] + [overheads.NAME]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes and fewer rounds (about a minute on 2 cores)")
-    parser.add_argument("--only", type=lambda s: [n.strip().upper() for n in s.split(",")],
-                        default=NAMES, help=f"comma-separated subset of {','.join(NAMES)}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes and fewer rounds (about a minute on 2 cores)",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda s: [n.strip().upper() for n in s.split(",")],
+        default=NAMES,
+        help=f"comma-separated subset of {','.join(NAMES)}",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(NAMES)
     if unknown:
@@ -40,8 +47,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def results_table(rows: list[Row]) -> str:
     headers = ["Workload", "Implementation", "Median", "Min", "vs NumPy (median)", "Notes"]
     cells = [
-        [r.workload, r.implementation, seconds(r.median) or r.status, seconds(r.minimum),
-         ratio(r.ratio), r.notes]
+        [
+            r.workload,
+            r.implementation,
+            seconds(r.median) or r.status,
+            seconds(r.minimum),
+            ratio(r.ratio),
+            r.notes,
+        ]
         for r in rows
     ]
     return table(headers, cells)
@@ -70,9 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# srcdiff benchmarks ({mode} run)\n")
     print("\n".join(header_lines(load_before)))
     extra = f"{warmup} more warm-up round, then " if warmup else ""
-    print("- method: each implementation's first run is checked against hand-written NumPy"
-          f" and serves as warm-up; {extra}{rounds} timed rounds, interleaved (A B C A B C"
-          " ...); times are per job; the ratio is the median of per-round ratios to NumPy")
+    print(
+        "- method: each implementation's first run is checked against hand-written NumPy"
+        f" and serves as warm-up; {extra}{rounds} timed rounds, interleaved (A B C A B C"
+        " ...); times are per job; the ratio is the median of per-round ratios to NumPy"
+    )
     for workload in selected:
         print(f"- {workload.NAME} {workload.TITLE}: {workload.make_problem(args.quick).label}")
     if rows:

@@ -102,7 +102,7 @@ def main(argv=None):
     for epoch in range(1, EPOCHS + 1):
         for i, (x, y) in enumerate(loader, start=1):
             losses.append(train_step(x, y))
-            progress(epoch, i, len(loader), float(np.mean(losses[-len(loader):])))
+            progress(epoch, i, len(loader), float(np.mean(losses[-len(loader) :])))
 
     test_accuracy = accuracy(model, sd.from_numpy(x_test), sd.from_numpy(y_test))
     print(f"train accuracy {accuracy(model, sd.from_numpy(x_train), sd.from_numpy(y_train)):.4f}")

@@ -18,7 +18,7 @@ def nonsense(b, w, x, y, threshold):
     """The tutorial's loss; it runs on tensors and on NumPy arrays alike."""
     yhat = b + w * x
     error = y - yhat
-    loss = (error ** 2).mean()
+    loss = (error**2).mean()
     # this makes no sense!!
     if loss > threshold:
         yhat2 = w * x
@@ -31,7 +31,7 @@ def nonsense(b, w, x, y, threshold):
 def training_data():
     np.random.seed(42)
     x = np.random.rand(100, 1)
-    y = 1 + 2 * x + .1 * np.random.randn(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
     idx = np.random.permutation(100)[:80]
     return x[idx], y[idx]
 
@@ -59,8 +59,13 @@ def main():
         banner(f"{label}: the adjoint loss.backward() ran")
         print(sd.source(loss))
 
-        db, dw = compiled(b.detach().numpy(), w.detach().numpy(), x_train_tensor.numpy(),
-                          y_train_tensor.numpy(), threshold)
+        db, dw = compiled(
+            b.detach().numpy(),
+            w.detach().numpy(),
+            x_train_tensor.numpy(),
+            y_train_tensor.numpy(),
+            threshold,
+        )
         banner(f"{label}: sd.grad(nonsense, wrt=(0, 1)) on NumPy arrays")
         print(sd.source(compiled))
         print(f"tensors:  b.grad = {b.grad.item():.6f}  w.grad = {w.grad.item():.6f}")

@@ -21,7 +21,7 @@ def data_gen():
 
     a, b = 1, 2
     x = np.random.rand(100, 1)
-    y = a + b * x + .1 * np.random.randn(100, 1)
+    y = a + b * x + 0.1 * np.random.randn(100, 1)
 
     # Shuffles the indices
     idx = np.arange(100)
@@ -57,7 +57,7 @@ def autograd_manual_updates(x_train_tensor, y_train_tensor):
     for _ in range(N_EPOCHS):
         yhat = a + b * x_train_tensor
         error = y_train_tensor - yhat
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         loss.backward()
         with sd.no_grad():
             a -= LR * a.grad

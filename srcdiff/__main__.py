@@ -50,13 +50,18 @@ def load_function(target: str) -> Callable:
         owner, obj = obj, getattr(obj, part)
     if not callable(obj):
         raise UsageError(f"{path_text}:{qualname} is a {type(obj).__name__}, not a function")
-    if isinstance(owner, type) and inspect.isfunction(obj) and \
-            list(inspect.signature(obj).parameters)[:1] == ["self"]:
+    if (
+        isinstance(owner, type)
+        and inspect.isfunction(obj)
+        and list(inspect.signature(obj).parameters)[:1] == ["self"]
+    ):
         try:  # a method: of an instance made with no arguments
             return getattr(owner(), obj.__name__)
         except Exception as exc:
-            raise UsageError(f"{qualname} is a method, and {owner.__name__}() failed "
-                             f"({type(exc).__name__}: {exc}): put it in a function") from exc
+            raise UsageError(
+                f"{qualname} is a method, and {owner.__name__}() failed "
+                f"({type(exc).__name__}: {exc}): put it in a function"
+            ) from exc
     return obj
 
 
@@ -67,8 +72,9 @@ def evaluate(expressions: Sequence[str], namespace: dict) -> list[Any]:
         try:
             values.append(eval(text, {**namespace, "np": np}))  # noqa: S307 - the user's input
         except Exception as exc:
-            raise UsageError(f"cannot evaluate --args expression {text!r}: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise UsageError(
+                f"cannot evaluate --args expression {text!r}: {type(exc).__name__}: {exc}"
+            ) from exc
     return values
 
 
@@ -78,9 +84,11 @@ EXAMPLES = (0.5, np.linspace(0.1, 0.9, 3))  # tried in turn when no --args are g
 def example_arguments(fn: Callable) -> list[list[Any]]:
     """Candidate arguments for a function called without --args: each parameter without
     a default gets a float, then a small vector."""
-    params = [p for p in inspect.signature(fn).parameters.values()
-              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
-                                                     p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     return [[example] * len(params) for example in EXAMPLES]
 
 
@@ -106,8 +114,7 @@ def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | Non
         try:
             inspect.signature(fn).bind(*args)
         except TypeError as exc:
-            raise UsageError(f"{target}: {exc}; give one --args expression per "
-                             "argument") from exc
+            raise UsageError(f"{target}: {exc}; give one --args expression per argument") from exc
         try:
             gradient(*args)
             return sd.source(gradient)
@@ -116,8 +123,9 @@ def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | Non
         except Exception as exc:  # noqa: BLE001 - reported on one line
             failure = exc
     hint = "" if expressions else "; pass example arguments with --args EXPR ..."
-    raise UsageError(f"calling the gradient of {target} failed: "
-                     f"{type(failure).__name__}: {failure}{hint}")
+    raise UsageError(
+        f"calling the gradient of {target} failed: {type(failure).__name__}: {failure}{hint}"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -125,11 +133,20 @@ def parser() -> argparse.ArgumentParser:
     commands = p.add_subparsers(dest="command", required=True)
     s = commands.add_parser("show", help="print the generated gradient source of a function")
     s.add_argument("target", metavar="FILE.py:FUNCTION")
-    s.add_argument("--args", nargs="+", default=[], metavar="EXPR",
-                   help="Python expressions for the arguments (np is NumPy, and the file's "
-                        "names are in scope); by default small example arrays")
-    s.add_argument("--wrt", nargs="+", metavar="NAME",
-                   help="arguments to differentiate, by name or position (default: the first)")
+    s.add_argument(
+        "--args",
+        nargs="+",
+        default=[],
+        metavar="EXPR",
+        help="Python expressions for the arguments (np is NumPy, and the file's "
+        "names are in scope); by default small example arrays",
+    )
+    s.add_argument(
+        "--wrt",
+        nargs="+",
+        metavar="NAME",
+        help="arguments to differentiate, by name or position (default: the first)",
+    )
     return p
 
 

@@ -26,8 +26,11 @@ def _share(a: Any, b: Any) -> bool:
     """True when two gradients are, or may be views of, one array."""
     if a is b:
         return hasattr(a, "copy")
-    return type(a) is np.ndarray and type(b) is np.ndarray and \
-        (a if a.base is None else a.base) is (b if b.base is None else b.base)
+    return (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and (a if a.base is None else a.base) is (b if b.base is None else b.base)
+    )
 
 
 def _kind(x: Any) -> str:
@@ -58,8 +61,9 @@ def _seed(value: Any, fn_name: str) -> Any:
     if shape is None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return 1.0
-        raise TypeError(f"{fn_name} must return a scalar to be differentiated, "
-                        f"not {type(value).__name__}")
+        raise TypeError(
+            f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
+        )
     if shape == ():
         # A Python float for NumPy; an array for libraries whose functions take arrays only.
         if isinstance(value, (np.generic, np.ndarray)):
@@ -69,9 +73,11 @@ def _seed(value: Any, fn_name: str) -> Any:
     for n in shape:
         size *= n
     if size != 1:
-        raise ValueError(f"{fn_name} returned an array of shape {tuple(shape)}; srcdiff "
-                         "differentiates functions returning a scalar (reduce it first, "
-                         "e.g. with .sum())")
+        raise ValueError(
+            f"{fn_name} returned an array of shape {tuple(shape)}; srcdiff "
+            "differentiates functions returning a scalar (reduce it first, "
+            "e.g. with .sum())"
+        )
     return array_module(value).ones_like(value)
 
 
@@ -104,19 +110,19 @@ class _Target:
             fn = fn.__func__
         fn = inspect.unwrap(getattr(fn, "__wrapped_function__", fn))
         if not isinstance(fn, types.FunctionType):
-            raise TypeError(f"srcdiff differentiates Python functions, not "
-                            f"{type(fn).__name__}")
+            raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
         self.fn = fn
-        params = list(inspect.signature(fn).parameters.values())[len(self.bound):]
+        params = list(inspect.signature(fn).parameters.values())[len(self.bound) :]
         self.parameters = rt.parameter_names(fn, len(self.bound))
         self.multiple = isinstance(wrt, (tuple, list))
         self.names: list[str] = []
         self.positions: list[int | None] = []
-        for w in (wrt if self.multiple else (wrt,)):
+        for w in wrt if self.multiple else (wrt,):
             if isinstance(w, int):
                 if not 0 <= w < len(params):
-                    raise ValueError(f"wrt={w} but {fn.__qualname__} takes "
-                                     f"{len(params)} argument(s)")
+                    raise ValueError(
+                        f"wrt={w} but {fn.__qualname__} takes {len(params)} argument(s)"
+                    )
                 p = params[w]
             else:
                 matches = [p for p in params if p.name == w]
@@ -170,13 +176,15 @@ class _Target:
             xp = array_module(*values, *others)
             for v in values:
                 dtype = getattr(v, "dtype", None)
-                if isinstance(v, (bool, int)) or (dtype is not None and
-                                                  dtype_kind(v) in "biu"):
-                    raise TypeError(f"cannot differentiate {self.fn.__qualname__} with "
-                                    "respect to an integer argument: pass a float")
+                if isinstance(v, (bool, int)) or (dtype is not None and dtype_kind(v) in "biu"):
+                    raise TypeError(
+                        f"cannot differentiate {self.fn.__qualname__} with "
+                        "respect to an integer argument: pass a float"
+                    )
             shapes = rt.shape_pattern(self.parameters, args, kwargs)
-            unit = unit_for(self.fn, self.active, dict(zip(self.names, kinds, strict=True)),
-                            xp, shapes=shapes)
+            unit = unit_for(
+                self.fn, self.active, dict(zip(self.names, kinds, strict=True)), xp, shapes=shapes
+            )
             if len(self.units) > 256:  # calls of ever new shapes
                 self.units.clear()
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
@@ -229,16 +237,18 @@ class _Target:
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             kinds = {n: _kind(plain(v)) for n, v in zip(self.names, values, strict=True)}
-            unit = unit_for(self.fn, self.active, kinds,
-                            array_module(*map(plain, values)), tensor=CALLEE)
+            unit = unit_for(
+                self.fn, self.active, kinds, array_module(*map(plain, values)), tensor=CALLEE
+            )
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
         unit, order = hit
         saved: dict = {}
         path: list = []
         value = unit.primal(saved, path, *self.bound, *arrays, **named)
         pkey = rt.path_key(path) if path else ()
-        grads, called = self.run_collecting(unit.adjoint(pkey)[0], saved,
-                                            _seed(value, self.fn.__qualname__))
+        grads, called = self.run_collecting(
+            unit.adjoint(pkey)[0], saved, _seed(value, self.fn.__qualname__)
+        )
         self.last = (unit, pkey, called)
         out = []
         for i, v in zip(order, values, strict=True):
@@ -262,8 +272,11 @@ class _Target:
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""
-        xp = _tensor_module(self.bound + args + tuple(kwargs.values())) if self.tensor \
+        xp = (
+            _tensor_module(self.bound + args + tuple(kwargs.values()))
+            if self.tensor
             else array_module(*args, *kwargs.values())
+        )
         hit = self.units.get(xp)
         if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
@@ -279,16 +292,21 @@ class _Target:
         if unit.last_backward is None:
             from .autograd import LAST_SOURCE
 
-            eager = f"\n\n# the adjoint its last backward() ran (eager):\n{LAST_SOURCE[0]}" \
-                if self.eager_backward else ""
+            eager = (
+                f"\n\n# the adjoint its last backward() ran (eager):\n{LAST_SOURCE[0]}"
+                if self.eager_backward
+                else ""
+            )
             return render_primal(unit) + eager
         key, site, called = unit.last_backward
         return render_source(unit, key, called, stop=site)
 
     def source(self) -> str:
         if self.last is None:
-            raise RuntimeError(f"no gradient of {self.fn.__qualname__} has been computed "
-                               "yet: call it first, then ask for its source")
+            raise RuntimeError(
+                f"no gradient of {self.fn.__qualname__} has been computed "
+                "yet: call it first, then ask for its source"
+            )
         return render_source(*self.last)
 
 
@@ -296,10 +314,15 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
     """The primal and the adjoint of one path, and those of the functions it called, as
     one module."""
     _, adjoint_text = unit.adjoint(key, stop)
-    what = f"with respect to {', '.join(unit.wrt)}" if unit.wrt else \
-        "with respect to the Tensors that require grad"
-    primal_name, adjoint_name = unit.parsed.tree.name + "_primal", adjoint_text.split(
-        "(", 1)[0].removeprefix("def ")
+    what = (
+        f"with respect to {', '.join(unit.wrt)}"
+        if unit.wrt
+        else "with respect to the Tensors that require grad"
+    )
+    primal_name, adjoint_name = (
+        unit.parsed.tree.name + "_primal",
+        adjoint_text.split("(", 1)[0].removeprefix("def "),
+    )
     header = [
         f"# srcdiff: gradient of {unit.label} {what}",
         f"# path: {describe_path(key)}",
@@ -311,26 +334,33 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
     speculated = unit.speculative and unit.ran_path and stop is None
     primal_text = unit.path_primal(key)[1] if speculated else unit.primal_source
     if speculated:
-        header.insert(3, "# the primal of this path: a call going another way raises "
-                         "rt.Diverged and is traced again")
+        header.insert(
+            3,
+            "# the primal of this path: a call going another way raises "
+            "rt.Diverged and is traced again",
+        )
     parts = ["\n".join(header + _user_imports(unit)) + "\n", primal_text, adjoint_text]
     for callee, callee_key, wanted in called:
         if (callee, callee_key, wanted) == (unit, key, None):
             continue
-        names = ", ".join(callee.wrt if wanted is None else wanted) or \
-            "the Tensors that require grad"
-        parts.append(f"# called: {callee.label} with respect to {names}; "
-                     f"path: {describe_path(callee_key)}\n")
-        callee_primal = callee.path_primal(callee_key)[1] if callee.speculative and \
-            callee.ran_path else callee.primal_source
+        names = (
+            ", ".join(callee.wrt if wanted is None else wanted) or "the Tensors that require grad"
+        )
+        parts.append(
+            f"# called: {callee.label} with respect to {names}; path: {describe_path(callee_key)}\n"
+        )
+        callee_primal = (
+            callee.path_primal(callee_key)[1]
+            if callee.speculative and callee.ran_path
+            else callee.primal_source
+        )
         parts += [callee_primal, callee.adjoint(callee_key, wanted=wanted)[1]]
     return "\n\n".join(parts)
 
 
 def render_primal(unit: Unit) -> str:
     """The compiled primal alone (for a call that differentiated nothing)."""
-    header = [f"# srcdiff: compiled primal of {unit.label}",
-              "from srcdiff import runtime as rt"]
+    header = [f"# srcdiff: compiled primal of {unit.label}", "from srcdiff import runtime as rt"]
     return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.primal_source
 
 
@@ -344,10 +374,16 @@ def _user_imports(unit: Unit) -> list[str]:
     """``import numpy as np`` and the like, for the modules the user's code names."""
     lines = []
     for name_, value in sorted(unit.fn.__globals__.items()):
-        if isinstance(value, types.ModuleType) and name_ in unit.primal_source and (
-                value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy")):
-            lines.append(f"import {value.__name__} as {name_}"
-                             if name_ != value.__name__ else f"import {name_}")
+        if (
+            isinstance(value, types.ModuleType)
+            and name_ in unit.primal_source
+            and (value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy"))
+        ):
+            lines.append(
+                f"import {value.__name__} as {name_}"
+                if name_ != value.__name__
+                else f"import {name_}"
+            )
     return lines
 
 
@@ -408,8 +444,7 @@ class Differentiated:
         except TypeError:
             return Differentiated(types.MethodType(self._fn, obj), self._wrt)
         if bound is None:
-            bound = self._bound[obj] = Differentiated(types.MethodType(self._fn, obj),
-                                                      self._wrt)
+            bound = self._bound[obj] = Differentiated(types.MethodType(self._fn, obj), self._wrt)
         return bound
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -418,7 +453,8 @@ class Differentiated:
             self._plain.tensor = calls_backward(self._plain.fn)
             self._plain.eager_backward = not self._plain.tensor and any(
                 isinstance(n, gast.Attribute) and n.attr == "backward"
-                for n in gast.walk(parse(self._plain.fn).tree))
+                for n in gast.walk(parse(self._plain.fn).tree)
+            )
         value = self._plain.call(args, kwargs)
         self._last = self._plain
         return value
@@ -440,8 +476,9 @@ class Differentiated:
 
     def _srcdiff_source(self) -> str:
         if self._last is None:
-            raise RuntimeError(f"{self._fn.__qualname__} has not run yet: call it first, "
-                               "then ask for its source")
+            raise RuntimeError(
+                f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
+            )
         if isinstance(self._last, GradientFunction):
             return self._last._srcdiff_source()
         return self._last.tensor_source()
@@ -451,13 +488,12 @@ def calls_backward(fn: types.FunctionType) -> bool:
     """True when ``fn`` calls ``.backward()`` outside loops: it is then compiled for
     Tensors. A ``backward()`` in a loop (a training loop in one function) is left to the
     eager runtime, whose adjoint is generated too."""
+
     def backward_in(tree: gast.AST) -> bool:
-        return any(isinstance(n, gast.Attribute) and n.attr == "backward"
-                   for n in gast.walk(tree))
+        return any(isinstance(n, gast.Attribute) and n.attr == "backward" for n in gast.walk(tree))
 
     tree = parse(fn).tree
-    in_loops = any(backward_in(n) for n in gast.walk(tree)
-                   if isinstance(n, (gast.For, gast.While)))
+    in_loops = any(backward_in(n) for n in gast.walk(tree) if isinstance(n, (gast.For, gast.While)))
     return backward_in(tree) and not in_loops
 
 
@@ -478,9 +514,11 @@ def source(obj: Any) -> str:
     text = getattr(obj, "_source", None)
     if text is not None:
         return text
-    raise RuntimeError(f"no generated source for {type(obj).__name__}: pass a function "
-                       "made by sd.grad, sd.value_and_grad or @sd.differentiate after "
-                       "calling it, or a tensor after backward()")
+    raise RuntimeError(
+        f"no generated source for {type(obj).__name__}: pass a function "
+        "made by sd.grad, sd.value_and_grad or @sd.differentiate after "
+        "calling it, or a tensor after backward()"
+    )
 
 
 def register_vjp(fn: Callable) -> Callable[[Callable], Callable]:

@@ -27,7 +27,8 @@ SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
     "when you call .backward(). Specify retain_graph=True if you need to backward through "
-    "the graph a second time.")
+    "the graph a second time."
+)
 
 
 @functools.cache
@@ -56,19 +57,42 @@ class Arg:
 
     __slots__ = ("kind", "ref", "value", "box", "version")
 
-    def __init__(self, kind: str, ref: Any = None, value: Any = None,
-                 box: Version | None = None, version: int = 0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        ref: Any = None,
+        value: Any = None,
+        box: Version | None = None,
+        version: int = 0,
+    ) -> None:
         self.kind, self.ref, self.value, self.box, self.version = kind, ref, value, box, version
 
 
 class Node:
     """One recorded primitive call; a tensor's ``grad_fn``."""
 
-    __slots__ = ("prim", "args", "kwargs", "out", "out_box", "out_version", "_name",
-                 "freed", "retained", "__weakref__")
+    __slots__ = (
+        "prim",
+        "args",
+        "kwargs",
+        "out",
+        "out_box",
+        "out_version",
+        "_name",
+        "freed",
+        "retained",
+        "__weakref__",
+    )
 
-    def __init__(self, prim: Any, args: tuple[Arg, ...], kwargs: dict, out: Any,
-                 out_box: Version | None, name: str) -> None:
+    def __init__(
+        self,
+        prim: Any,
+        args: tuple[Arg, ...],
+        kwargs: dict,
+        out: Any,
+        out_box: Version | None,
+        name: str,
+    ) -> None:
         self.prim, self.args, self.kwargs, self.out = prim, args, kwargs, out
         self.out_box = out_box
         self.out_version = out_box.value if out_box is not None else 0
@@ -132,6 +156,7 @@ def Variable(data: Any, requires_grad: bool = False) -> Any:  # noqa: N802 - PyT
 
 # ---- recording ---------------------------------------------------------------------------
 
+
 def _is_const(x: Any) -> bool:
     """Whether ``x`` is a constant of the generated source (a literal, part of its cache key).
 
@@ -173,10 +198,10 @@ def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name
     if rules.lookup(prim) is None:
         raise RuntimeError(
             f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
-            f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()")
+            f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()"
+        )
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
-    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out.data,
-                            out._version, name)
+    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out.data, out._version, name)
     out._node = node
     return node
 
@@ -215,8 +240,8 @@ def snapshot(tensor: Any) -> Any:
 
 # ---- backward ----------------------------------------------------------------------------
 
-def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = None
-                ) -> Callable:
+
+def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = None) -> Callable:
     """The adjoint of ``ops`` as generated source (``srcdiff.compiler.eager.compile_ops``),
     computing with the array module ``xp`` (NumPy by default)."""
     from .compiler.eager import compile_ops as compile_adjoint
@@ -255,7 +280,8 @@ def _seed(root: Any, gradient: Any) -> Any:
     if g.shape != root.data.shape:
         raise RuntimeError(
             f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
-            f"has a shape of {tuple(root.data.shape)}.")
+            f"has a shape of {tuple(root.data.shape)}."
+        )
     return g.astype(root.data.dtype, copy=False)
 
 
@@ -275,8 +301,9 @@ def _topological(root: Node) -> list[Node]:
             raise RuntimeError(SECOND_BACKWARD)
         seen.add(id(node))
         stack.append((node, True))
-        stack.extend((a.ref, False) for a in reversed(node.args)
-                     if a.kind == NODE and id(a.ref) not in seen)
+        stack.extend(
+            (a.ref, False) for a in reversed(node.args) if a.kind == NODE and id(a.ref) not in seen
+        )
     return order
 
 
@@ -358,6 +385,7 @@ def _free(nodes: list[Node]) -> None:
 
 # ---- version checks ----------------------------------------------------------------------
 
+
 def _check_versions(nodes: list[Node]) -> None:
     """Raise if an array a rule needs was changed in place after it was recorded."""
     for node in nodes:
@@ -378,7 +406,8 @@ def _stale(node: Node, which: str, now: int, then: int) -> None:
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {which} of {node.name()} is at version {now}; expected version {then} "
         "instead. Hint: the in-place change happened after the operation was recorded; use an "
-        "out-of-place operation (x = x + 1) or clone() the tensor first.")
+        "out-of-place operation (x = x + 1) or clone() the tensor first."
+    )
 
 
 def _param_name(rule: Any, i: int) -> str | None:
@@ -389,9 +418,21 @@ def _param_name(rule: Any, i: int) -> str | None:
 
 # Helpers (and positions) that read only the shape or dtype of an argument.
 _SHAPE_ONLY = {
-    "unbroadcast": {1}, "unreduce": {1}, "reshape_like": {1}, "cast_like": {1}, "keep_dims": {1},
-    "split_like": {1}, "unstack": {1}, "index_grad": {0}, "zeros_like": {0}, "size": {0},
-    "shape": {0}, "ndim": {0}, "setitem_grads": {2}, "zeros": {0}, "ones_like": {0},
+    "unbroadcast": {1},
+    "unreduce": {1},
+    "reshape_like": {1},
+    "cast_like": {1},
+    "keep_dims": {1},
+    "split_like": {1},
+    "unstack": {1},
+    "index_grad": {0},
+    "zeros_like": {0},
+    "size": {0},
+    "shape": {0},
+    "ndim": {0},
+    "setitem_grads": {2},
+    "zeros": {0},
+    "ones_like": {0},
 }
 _SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
 
@@ -411,8 +452,12 @@ def _reads(fn: Callable, params: tuple[str, ...], varargs: str | None) -> frozen
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     used = set()
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
-                and not _shape_only(node, parents.get(node))):
+        if (
+            isinstance(node, ast.Name)
+            and node.id in names
+            and isinstance(node.ctx, ast.Load)
+            and not _shape_only(node, parents.get(node))
+        ):
             used.add(node.id)
     return frozenset(used)
 

@@ -36,11 +36,24 @@ import numpy as np
 # NumPy's names of functions that the Array API standard names otherwise. A backend
 # module without NumPy's name gets the standard's (``np.arccos`` -> ``xp.acos``).
 STANDARD_NAMES = {
-    "absolute": "abs", "arccos": "acos", "arccosh": "acosh", "arcsin": "asin",
-    "arcsinh": "asinh", "arctan": "atan", "arctan2": "atan2", "arctanh": "atanh",
-    "amax": "max", "amin": "min", "bool_": "bool", "concatenate": "concat",
-    "cumprod": "cumulative_prod", "cumsum": "cumulative_sum", "invert": "bitwise_invert",
-    "left_shift": "bitwise_left_shift", "power": "pow", "right_shift": "bitwise_right_shift",
+    "absolute": "abs",
+    "arccos": "acos",
+    "arccosh": "acosh",
+    "arcsin": "asin",
+    "arcsinh": "asinh",
+    "arctan": "atan",
+    "arctan2": "atan2",
+    "arctanh": "atanh",
+    "amax": "max",
+    "amin": "min",
+    "bool_": "bool",
+    "concatenate": "concat",
+    "cumprod": "cumulative_prod",
+    "cumsum": "cumulative_sum",
+    "invert": "bitwise_invert",
+    "left_shift": "bitwise_left_shift",
+    "power": "pow",
+    "right_shift": "bitwise_right_shift",
     "true_divide": "divide",
 }
 
@@ -50,9 +63,18 @@ _NATIVE = {"array_api_compat.numpy": "numpy", "array_api_compat.cupy": "cupy"}
 _SKIP = object()  # not an array, or a NumPy one: nothing to learn from it
 _NESTED = object()  # a container: look inside
 _BY_TYPE: dict[type, Any] = {
-    np.ndarray: _SKIP, float: _SKIP, int: _SKIP, bool: _SKIP, complex: _SKIP, str: _SKIP,
-    type(None): _SKIP, slice: _SKIP, type(Ellipsis): _SKIP,
-    list: _NESTED, tuple: _NESTED, dict: _NESTED,
+    np.ndarray: _SKIP,
+    float: _SKIP,
+    int: _SKIP,
+    bool: _SKIP,
+    complex: _SKIP,
+    str: _SKIP,
+    type(None): _SKIP,
+    slice: _SKIP,
+    type(Ellipsis): _SKIP,
+    list: _NESTED,
+    tuple: _NESTED,
+    dict: _NESTED,
 }
 
 
@@ -76,8 +98,10 @@ def array_module(*xs: Any) -> ModuleType:
         if xp is np:
             xp = found
         elif found is not xp:
-            raise TypeError(f"arrays of two libraries meet in one computation: "
-                            f"{xp.__name__} and {found.__name__}; convert one of them")
+            raise TypeError(
+                f"arrays of two libraries meet in one computation: "
+                f"{xp.__name__} and {found.__name__}; convert one of them"
+            )
     return xp
 
 
@@ -124,8 +148,13 @@ def counterpart(xp: ModuleType, name: str) -> str | None:
     return other if other is not None and hasattr(xp, other) else None
 
 
-_KINDS = (("b", "bool"), ("i", "signed integer"), ("u", "unsigned integer"),
-          ("f", "real floating"), ("c", "complex floating"))
+_KINDS = (
+    ("b", "bool"),
+    ("i", "signed integer"),
+    ("u", "unsigned integer"),
+    ("f", "real floating"),
+    ("c", "complex floating"),
+)
 
 
 def dtype_kind(x: Any) -> str:
@@ -184,10 +213,11 @@ def _scatter_add_loop(d: Any, idx: Any, g: Any) -> Any:
     if not all(isinstance(p, list) or hasattr(p, "shape") for p in parts):
         raise NotImplementedError(
             f"{xp.__name__} has no scatter-add: srcdiff adds into d[idx] one position at a "
-            "time, for an index made of integer arrays only (as in x[i] or x[rows, cols])")
+            "time, for an index made of integer arrays only (as in x[i] or x[rows, cols])"
+        )
     positions = np.broadcast_arrays(*(to_numpy(xp.asarray(p)) for p in parts))
     shape = positions[0].shape
-    g = xp.broadcast_to(xp.asarray(g, dtype=d.dtype), shape + tuple(d.shape[len(parts):]))
+    g = xp.broadcast_to(xp.asarray(g, dtype=d.dtype), shape + tuple(d.shape[len(parts) :]))
     for k in np.ndindex(*shape):
         where = (*(int(p[k]) for p in positions), ...)
         d[where] = d[where] + g[(*k, ...)]
@@ -213,8 +243,14 @@ def to_cupy(x: Any) -> Any:
     return cupy.asarray(x)
 
 
-def sample(rng: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: Any = None,
-           xp: ModuleType = np, **params: Any) -> Any:
+def sample(
+    rng: np.random.Generator,
+    kind: str,
+    shape: tuple[int, ...],
+    dtype: Any = None,
+    xp: ModuleType = np,
+    **params: Any,
+) -> Any:
     """``rng.<kind>(size=shape, **params)`` (``standard_normal``, ``random``, ``uniform``,
     ``normal``, ...) in ``dtype``, as an array of ``xp``: drawn on the host in float64,
     so a seed gives the same numbers on every device and in every dtype."""

@@ -67,8 +67,7 @@ def _default_dtype(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def tensor(data: Any, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (Python numbers, nested lists, arrays, tensors).
 
     NumPy arrays and scalars keep their dtype; Python floats become float32.
@@ -110,23 +109,25 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return (dtypes.parse(dtype) or dtypes.DEFAULT_FLOAT).numpy
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.zeros(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.ones(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.empty(_shape(size), _float_dtype(dtype)), None, device, requires_grad)
 
 
-def full(size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    size: Sequence[int],
+    fill_value: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     array = _default_dtype(np.full(_shape((size,)), fill_value))
     return _finish(array, dtype, device, requires_grad)
 
@@ -136,75 +137,117 @@ def _like(t: Tensor, fill: Any, dtype: Any, device: Any, requires_grad: bool) ->
     return _finish(np.full(tuple(t.shape), fill, dt), None, device or t.device, requires_grad)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+def zeros_like(
+    t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _like(t, 0, dtype, device, requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def ones_like(
+    t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _like(t, 1, dtype, device, requires_grad)
 
 
-def empty_like(t: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+def empty_like(
+    t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _like(t, 0, dtype, device, requires_grad)
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _like(t, fill_value, dtype, device, requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, device, requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """``arange(end)`` or ``arange(start, end, step)``: int64 for integer bounds, else float32."""
     if end is None:
         start, end = 0, start
     return _finish(_default_dtype(np.arange(start, end, step)), dtype, device, requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
     return _finish(array, None, device, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          generator: np.random.Generator | None = None) -> Tensor:
+def randn(
+    *size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
     """Standard normal samples (drawn in float64, then cast, so dtypes share one stream)."""
-    values = sample(generator or _generator, "standard_normal", _shape(size), _float_dtype(dtype),
-                    _module(device))
+    values = sample(
+        generator or _generator,
+        "standard_normal",
+        _shape(size),
+        _float_dtype(dtype),
+        _module(device),
+    )
     return _finish(values, None, device, requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-         generator: np.random.Generator | None = None) -> Tensor:
+def rand(
+    *size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
     """Uniform samples in [0, 1)."""
-    values = sample(generator or _generator, "random", _shape(size), _float_dtype(dtype),
-                    _module(device))
+    values = sample(
+        generator or _generator, "random", _shape(size), _float_dtype(dtype), _module(device)
+    )
     return _finish(values, None, device, requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+def randn_like(
+    t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return randn(
+        *t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
+    )
 
 
-def rand_like(t: Tensor, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+def rand_like(
+    t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return rand(
+        *t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
+    )
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
-            device: Any = None) -> Tensor:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` counts from 0)."""
     if high is None:
         low, high = 0, low

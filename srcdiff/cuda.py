@@ -29,7 +29,8 @@ class device(str):  # noqa: N801 - named as torch.device
         name = str(spec).split(":")[0]
         if name not in ("cpu", "cuda"):
             raise RuntimeError(
-                f"Expected one of cpu, cuda device type at start of device string: {spec}")
+                f"Expected one of cpu, cuda device type at start of device string: {spec}"
+            )
         return super().__new__(cls, name)
 
     @property

@@ -9,8 +9,16 @@ class CompileError(Exception):
     The message names the construct, the function, the user's ``file:line`` and the fix.
     """
 
-    def __init__(self, what: str, *, function: str = "?", filename: str = "?",
-                 lineno: int | None = None, source_line: str = "", hint: str = ""):
+    def __init__(
+        self,
+        what: str,
+        *,
+        function: str = "?",
+        filename: str = "?",
+        lineno: int | None = None,
+        source_line: str = "",
+        hint: str = "",
+    ):
         self.what = what
         self.function = function
         self.filename = filename

@@ -169,8 +169,9 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         x = _t(x)
     dt = result_dtype(x, y)
-    x, y = (v.to(of_numpy(dt)) if isinstance(v, Tensor) and v.data.dtype != dt else v
-            for v in (x, y))
+    x, y = (
+        v.to(of_numpy(dt)) if isinstance(v, Tensor) and v.data.dtype != dt else v for v in (x, y)
+    )
     return apply_op(np.where, (cond.astype(bool, copy=False), x, y), name="WhereBackward0")
 
 
@@ -187,8 +188,12 @@ def _joined(tensors: Sequence[Tensor], whole: np.ndarray, parts: list[tuple], na
         return result
     for i, (piece, idx) in enumerate(grad_pieces):
         last = i == len(grad_pieces) - 1
-        result = apply_op(rt.setitem, (result, idx, piece), name=name if last else "CopySlices",
-                          compute=lambda *_: whole)
+        result = apply_op(
+            rt.setitem,
+            (result, idx, piece),
+            name=name if last else "CopySlices",
+            compute=lambda *_: whole,
+        )
     return result
 
 
@@ -200,8 +205,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     whole = np.concatenate(arrays, axis=dim)
     dim = dim % whole.ndim
     ends = np.cumsum([a.shape[dim] for a in arrays])
-    parts = [(slice(None),) * dim + (slice(int(e - a.shape[dim]), int(e)),)
-             for a, e in zip(arrays, ends, strict=True)]
+    parts = [
+        (slice(None),) * dim + (slice(int(e - a.shape[dim]), int(e)),)
+        for a, e in zip(arrays, ends, strict=True)
+    ]
     return _joined(tensors, whole, parts, "CatBackward0")
 
 

@@ -76,11 +76,14 @@ def _summarized(a: np.ndarray) -> np.ndarray:
 def _vector(a: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
     per_line = max(1, (LINEWIDTH - indent) // (fmt.width + 2))
     if summarize and a.shape[0] > 2 * EDGEITEMS:
-        items = ([fmt.format(v) for v in a[:EDGEITEMS].tolist()] + [" ..."]
-                 + [fmt.format(v) for v in a[-EDGEITEMS:].tolist()])
+        items = (
+            [fmt.format(v) for v in a[:EDGEITEMS].tolist()]
+            + [" ..."]
+            + [fmt.format(v) for v in a[-EDGEITEMS:].tolist()]
+        )
     else:
         items = [fmt.format(v) for v in a.tolist()]
-    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
@@ -90,9 +93,14 @@ def _nested(a: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str
     if a.ndim == 1:
         return _vector(a, indent, summarize, fmt)
     if summarize and a.shape[0] > 2 * EDGEITEMS:
-        rows = ([_nested(a[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)] + ["..."]
-                + [_nested(a[i], indent + 1, summarize, fmt)
-                   for i in range(a.shape[0] - EDGEITEMS, a.shape[0])])
+        rows = (
+            [_nested(a[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)]
+            + ["..."]
+            + [
+                _nested(a[i], indent + 1, summarize, fmt)
+                for i in range(a.shape[0] - EDGEITEMS, a.shape[0])
+            ]
+        )
     else:
         rows = [_nested(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0])]
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(rows) + "]"

@@ -25,8 +25,10 @@ from .backend import array_module, device_of, sample
 
 BOOL, INT, FLOAT = 0, 1, 2
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
-VIEW_INPLACE = ("a view of a leaf Variable that requires grad is being used in an in-place "
-                "operation.")
+VIEW_INPLACE = (
+    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+)
+
 
 class _ReturnType(tuple):
     """``(values, indices)`` of ``max``/``min`` along a dim, printed as PyTorch prints it."""
@@ -40,8 +42,7 @@ class _ReturnType(tuple):
     indices = property(lambda self: self[1])
 
     def __repr__(self) -> str:
-        return (f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\n"
-                f"indices={self[1]!r})")
+        return f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
 
 RETURN_TYPES = {m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()}) for m in ("max", "min")}
@@ -58,6 +59,7 @@ class Size(tuple):
 
 
 # ---- operations --------------------------------------------------------------------------
+
 
 def _data(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
@@ -84,12 +86,21 @@ def _check_devices(inputs: Sequence[Any]) -> None:
             if seen is None:
                 seen = here
             elif here != seen:
-                raise RuntimeError("Expected all tensors to be on the same device, but found at "
-                                   "least two devices, cuda:0 and cpu!")
+                raise RuntimeError(
+                    "Expected all tensors to be on the same device, but found at "
+                    "least two devices, cuda:0 and cpu!"
+                )
 
 
-def apply_op(prim: Any, inputs: Sequence[Any], kwargs: dict | None = None, *, name: str,
-             view: bool = False, compute: Callable | None = None) -> Tensor:
+def apply_op(
+    prim: Any,
+    inputs: Sequence[Any],
+    kwargs: dict | None = None,
+    *,
+    name: str,
+    view: bool = False,
+    compute: Callable | None = None,
+) -> Tensor:
     """``prim(*inputs, **kwargs)`` on the arrays of ``inputs``, recorded when it needs to be.
 
     ``inputs`` are the primitive's positional arguments in the order of its rule's
@@ -214,8 +225,12 @@ def compare_op(prim: Callable, a: Any, b: Any) -> Any:
 
 def _matmul_name(a: Any, b: Any) -> str:
     dims = (np.ndim(_data(a)), np.ndim(_data(b)))
-    return {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0",
-            (3, 3): "BmmBackward0"}.get(dims, "MatmulBackward0")
+    return {
+        (2, 2): "MmBackward0",
+        (1, 1): "DotBackward0",
+        (2, 1): "MvBackward0",
+        (3, 3): "BmmBackward0",
+    }.get(dims, "MatmulBackward0")
 
 
 def _index(idx: Any) -> Any:
@@ -275,8 +290,9 @@ def _recording(*inputs: Any) -> bool:
 class Tensor:
     """An n-dimensional array on a device, with PyTorch's autograd attributes."""
 
-    def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> None:
+    def __init__(
+        self, *args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> None:
         """``Tensor(2, 3)`` (zeros of that shape), ``Tensor([1., 2.])`` (float32 data) or
         ``Tensor(t)`` (sharing ``t``'s array), as PyTorch's legacy constructor."""
         if len(args) == 1 and isinstance(args[0], Tensor):
@@ -287,7 +303,8 @@ class Tensor:
             if not args:
                 data = np.zeros((0,), dtype=dt)
             elif all(isinstance(a, (int, np.integer)) for a in args) or (
-                    len(args) == 1 and isinstance(args[0], Size)):
+                len(args) == 1 and isinstance(args[0], Size)
+            ):
                 data = np.zeros(_shape_arg(args), dtype=dt)
             else:
                 data = np.array(_unwrap_nested(args[0]), dtype=dt)
@@ -383,7 +400,8 @@ class Tensor:
                 raise RuntimeError(
                     "you can only change requires_grad flags of leaf variables. If you want to "
                     "use a computed variable in a subgraph that doesn't require differentiation "
-                    "use var_no_grad = var.detach().")
+                    "use var_no_grad = var.detach()."
+                )
             return
         if flag and not self.is_floating_point():
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
@@ -409,7 +427,10 @@ class Tensor:
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during backward(). If you indeed want "
                 "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on "
-                "the non-leaf Tensor.", UserWarning, stacklevel=2)
+                "the non-leaf Tensor.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad
 
     @grad.setter
@@ -417,8 +438,9 @@ class Tensor:
         if value is not None and not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value)}")
         if value is not None and value.shape != self.shape:
-            raise RuntimeError(f"assigned grad has data of a different size: {value.shape} "
-                               f"vs {self.shape}")
+            raise RuntimeError(
+                f"assigned grad has data of a different size: {value.shape} vs {self.shape}"
+            )
         self._grad = value
 
     def retain_grad(self) -> None:
@@ -432,8 +454,9 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of the leaves behind it.
 
         The adjoint is generated Python source (see ``sd.source(tensor)`` afterwards).
@@ -461,8 +484,14 @@ class Tensor:
             return self
         return Tensor._make(self._data.astype(dtypes.DEFAULT_FLOAT.numpy))
 
-    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
-           non_blocking: bool = False) -> Tensor:
+    def to(
+        self,
+        *args: Any,
+        dtype: Any = None,
+        device: Any = None,
+        copy: bool = False,
+        non_blocking: bool = False,
+    ) -> Tensor:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
         for a in args:
             if isinstance(a, Tensor):
@@ -492,7 +521,8 @@ class Tensor:
             if self._node is not None:
                 raise RuntimeError(
                     "srcdiff does not record moves between devices: move the leaves "
-                    "(parameters and data) to the device before computing with them")
+                    "(parameters and data) to the device before computing with them"
+                )
             return Tensor._make(array, requires_grad=True)
         return Tensor._make(array)
 
@@ -525,11 +555,15 @@ class Tensor:
         if force:
             return np.array(cuda.to_device(self._data, "cpu"))
         if self.requires_grad:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
-                               "Use tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
         if self.is_cuda:
-            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
-                            "to copy the tensor to host memory first.")
+            raise TypeError(
+                "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+                "to copy the tensor to host memory first."
+            )
         return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -540,8 +574,9 @@ class Tensor:
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
-                               "to Scalar")
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -565,8 +600,7 @@ class Tensor:
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
+            raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._data.reshape(()).item())
 
     def __len__(self) -> int:
@@ -591,8 +625,10 @@ class Tensor:
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         if self._node is not None:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
-                               "support the deepcopy protocol at the moment.")
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) "
+                "support the deepcopy protocol at the moment."
+            )
         new = object.__new__(type(self))
         memo[id(self)] = new
         skip = {"_data", "_version", "_base", "_accumulator", "_source"}
@@ -605,8 +641,10 @@ class Tensor:
         return new
 
     def __reduce_ex__(self, protocol: Any) -> tuple:
-        return (_rebuild, (type(self), cuda.to_device(self._data, "cpu"), self._requires_grad,
-                           str(self.device)))
+        return (
+            _rebuild,
+            (type(self), cuda.to_device(self._data, "cpu"), self._requires_grad, str(self.device)),
+        )
 
     # ---- arithmetic ----------------------------------------------------------------------
 
@@ -691,7 +729,7 @@ class Tensor:
     neg = __neg__
 
     def pow(self, exponent: Any) -> Tensor:
-        return self ** exponent
+        return self**exponent
 
     # ---- comparisons (never recorded) ----------------------------------------------------
 
@@ -729,7 +767,7 @@ class Tensor:
     abs = _unary(np.abs, "AbsBackward0", "Absolute value, elementwise.", floating=False)
 
     def square(self) -> Tensor:
-        return self ** 2
+        return self**2
 
     def sign(self) -> Tensor:
         return Tensor._make(array_module(self._data).sign(self._data))
@@ -781,7 +819,8 @@ class Tensor:
         if not self.is_floating_point():
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
-                f"point or complex dtype. Got: {self.dtype.type_name.removesuffix('Tensor')}")
+                f"point or complex dtype. Got: {self.dtype.type_name.removesuffix('Tensor')}"
+            )
         name = "MeanBackward0" if dim is None else "MeanBackward1"
         return apply_op("ndarray.mean", (self,), _axis_kwargs(dim, keepdim), name=name)
 
@@ -794,8 +833,11 @@ class Tensor:
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
         x = self._floating()
-        n = x.numel() if dim is None else math.prod(
-            x.shape[d] for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+        n = (
+            x.numel()
+            if dim is None
+            else math.prod(x.shape[d] for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+        )
         centred = x - x.mean(dim, keepdim=True)
         return (centred * centred).sum(dim, keepdim=keepdim) / max(n - int(unbiased), 0)
 
@@ -806,20 +848,27 @@ class Tensor:
         """The Euclidean norm (of all elements, or along ``dim``)."""
         if p not in ("fro", 2, 2.0):
             raise NotImplementedError("srcdiff supports only the 2-norm")
-        return apply_op(np.linalg.norm, (self._floating(),), _axis_kwargs(dim, keepdim),
-                        name="NormBackward1")
+        return apply_op(
+            np.linalg.norm, (self._floating(),), _axis_kwargs(dim, keepdim), name="NormBackward1"
+        )
 
     def _extreme(self, method: str, arg: Callable, dim: Any, keepdim: bool) -> Any:
         if isinstance(dim, Tensor):
-            return binary_op(np.maximum if method == "max" else np.minimum, self, dim,
-                             f"{method.title()}imumBackward0")
+            return binary_op(
+                np.maximum if method == "max" else np.minimum,
+                self,
+                dim,
+                f"{method.title()}imumBackward0",
+            )
         title = method.title()
         if dim is None:
             return apply_op(f"ndarray.{method}", (self,), name=f"{title}Backward1")
-        values = apply_op(f"ndarray.{method}", (self,), _axis_kwargs(dim, keepdim),
-                          name=f"{title}Backward0")
-        return RETURN_TYPES[method](values, Tensor._make(arg(self._data, axis=dim,
-                                                            keepdims=keepdim)))
+        values = apply_op(
+            f"ndarray.{method}", (self,), _axis_kwargs(dim, keepdim), name=f"{title}Backward0"
+        )
+        return RETURN_TYPES[method](
+            values, Tensor._make(arg(self._data, axis=dim, keepdims=keepdim))
+        )
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         """The maximum; with ``dim``, ``(values, indices)``; with a tensor, ``maximum``."""
@@ -861,15 +910,16 @@ class Tensor:
         if not shape:
             return self.reshape(1)
         start, end = start_dim % len(shape), end_dim % len(shape)
-        return self.reshape(*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
+        return self.reshape(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return apply_op(np.swapaxes, (self, dim0, dim1), name="TransposeBackward0", view=True)
 
     def t(self) -> Tensor:
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                               f"{self.ndim}D")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )
         return apply_op(np.transpose, (self,), name="TBackward0", view=True)
 
     @property
@@ -877,8 +927,7 @@ class Tensor:
         return apply_op("ndarray.T", (self,), name="PermuteBackward0", view=True)
 
     def permute(self, *dims: Any) -> Tensor:
-        return apply_op(np.transpose, (self, _shape_arg(dims)), name="PermuteBackward0",
-                        view=True)
+        return apply_op(np.transpose, (self, _shape_arg(dims)), name="PermuteBackward0", view=True)
 
     def squeeze(self, dim: int | None = None) -> Tensor:
         if dim is None:
@@ -913,8 +962,7 @@ class Tensor:
     def __setitem__(self, idx: Any, value: Any) -> None:
         idx, value = _index(idx), _scalar(value)
         if _recording(self, value):
-            self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"),
-                          value)
+            self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"), value)
             return
         _check_devices((self, value))
         self._data[idx] = _data(value)
@@ -934,15 +982,18 @@ class Tensor:
     def _write(self, values: Any) -> None:
         """Store ``values`` (the result of an operation on this tensor) into its array."""
         if tuple(values.shape) != tuple(self._data.shape):
-            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
-                               f"broadcast shape {list(values.shape)}")
+            raise RuntimeError(
+                f"output with shape {list(self._data.shape)} doesn't match the "
+                f"broadcast shape {list(values.shape)}"
+            )
         try:
             array_module(self._data).copyto(self._data, values, casting="same_kind")
         except TypeError:
             src = dtypes.of_numpy(values.dtype).type_name.removesuffix("Tensor")
             dst = self.dtype.type_name.removesuffix("Tensor")
-            raise RuntimeError(f"result type {src} can't be cast to the desired output type "
-                               f"{dst}") from None
+            raise RuntimeError(
+                f"result type {src} can't be cast to the desired output type {dst}"
+            ) from None
         self._version.value += 1
 
     def _inplace(self, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
@@ -975,8 +1026,9 @@ class Tensor:
         return self._inplace(lambda s: binary_op(operator.mul, s, other, "MulBackward0"), other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace(lambda s: binary_op(operator.truediv, s, other, "DivBackward0",
-                                                 floating=True), other)
+        return self._inplace(
+            lambda s: binary_op(operator.truediv, s, other, "DivBackward0", floating=True), other
+        )
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
@@ -998,7 +1050,8 @@ class Tensor:
             src = Tensor._make(cuda.to_device(array, self.device))
         dt, shape = self.dtype, tuple(self._data.shape)
         return self._inplace(
-            lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src)
+            lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src
+        )
 
     def _overwrite(self, values: Any) -> Tensor:
         """Fill with values that do not depend on the old ones (cuts the graph, as a constant)."""
@@ -1019,14 +1072,25 @@ class Tensor:
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .creation import generator
 
-        return self._overwrite(sample(generator(), "uniform", self._data.shape,
-                                      xp=cuda.module(self.device), low=a, high=b))
+        return self._overwrite(
+            sample(
+                generator(), "uniform", self._data.shape, xp=cuda.module(self.device), low=a, high=b
+            )
+        )
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from .creation import generator
 
-        return self._overwrite(sample(generator(), "normal", self._data.shape,
-                                      xp=cuda.module(self.device), loc=mean, scale=std))
+        return self._overwrite(
+            sample(
+                generator(),
+                "normal",
+                self._data.shape,
+                xp=cuda.module(self.device),
+                loc=mean,
+                scale=std,
+            )
+        )
 
     # ---- NumPy protocols -----------------------------------------------------------------
 
@@ -1060,14 +1124,22 @@ def _no_grad_binary(prim: Callable, a: Any, b: Any) -> Any:
 
 
 _UFUNC_BINARY = {
-    np.add: (operator.add, "AddBackward0"), np.subtract: (operator.sub, "SubBackward0"),
-    np.multiply: (operator.mul, "MulBackward0"), np.true_divide: (operator.truediv, "DivBackward0"),
-    np.power: (operator.pow, "PowBackward0"), np.matmul: (operator.matmul, "MmBackward0"),
-    np.maximum: (np.maximum, "MaximumBackward0"), np.minimum: (np.minimum, "MinimumBackward0"),
+    np.add: (operator.add, "AddBackward0"),
+    np.subtract: (operator.sub, "SubBackward0"),
+    np.multiply: (operator.mul, "MulBackward0"),
+    np.true_divide: (operator.truediv, "DivBackward0"),
+    np.power: (operator.pow, "PowBackward0"),
+    np.matmul: (operator.matmul, "MmBackward0"),
+    np.maximum: (np.maximum, "MaximumBackward0"),
+    np.minimum: (np.minimum, "MinimumBackward0"),
 }
 _UFUNC_COMPARE = {
-    np.equal: operator.eq, np.not_equal: operator.ne, np.less: operator.lt,
-    np.less_equal: operator.le, np.greater: operator.gt, np.greater_equal: operator.ge,
+    np.equal: operator.eq,
+    np.not_equal: operator.ne,
+    np.less: operator.lt,
+    np.less_equal: operator.le,
+    np.greater: operator.gt,
+    np.greater_equal: operator.ge,
 }
 
 
@@ -1097,7 +1169,8 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
     """A NumPy function called on tensors: recorded through its rule, or run on the arrays."""
     args = tuple(_scalar(a) for a in args)
     wants_grad = grad_mode.is_grad_enabled() and any(
-        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
+        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())
+    )
     nested = any(isinstance(a, (list, tuple)) and _has_tensor(a) for a in args)
     if not wants_grad or rules.is_nondiff(func):
         return _wrap(func(*_unwrap_nested(args), **_unwrap_nested(kwargs)))
@@ -1106,7 +1179,8 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
         raise RuntimeError(
             f"srcdiff cannot differentiate numpy.{name} called on tensors: it has no reverse "
             f"rule (register one with @sd.register_vjp(numpy.{name})) or takes tensors inside "
-            "lists or keyword arguments")
+            "lists or keyword arguments"
+        )
     name = getattr(func, "__name__", "Op")
     return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0")
 

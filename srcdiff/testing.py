@@ -111,7 +111,7 @@ def numeric_grad(
                 probe = flat.copy()
                 probe[k] += sign * eps
                 xi = probe.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(probe[0])
-                values.append(float(np.asarray(f(*args[:i], xi, *args[i + 1:]), np.float64)))
+                values.append(float(np.asarray(f(*args[:i], xi, *args[i + 1 :]), np.float64)))
             d[k] = (values[0] - values[1]) / (2.0 * eps)
         grads.append(d.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(d[0]))
     return grads[0] if isinstance(wrt, numbers.Integral) else tuple(grads)
@@ -235,8 +235,9 @@ def check_vjp(
             raise TypeError(f"check_vjp: argument {i} of {name} is not differentiable: {x!r}")
         d = grads[i] if i < len(grads) else None
         xs = _leaves(x)
-        ds = [None] * len(xs) if d is None else (_leaves(d) if isinstance(x, (list, tuple))
-                                                 else [d])
+        ds = (
+            [None] * len(xs) if d is None else (_leaves(d) if isinstance(x, (list, tuple)) else [d])
+        )
         if len(ds) != len(xs):
             raise AssertionError(
                 f"rule {name}: gradient of argument {i} has {len(ds)} parts, expected {len(xs)}"
@@ -250,8 +251,11 @@ def check_vjp(
                 )
         v = _direction(x, rng)
         numeric = (along(i, v, 1.0) - along(i, v, -1.0)) / (2.0 * eps)
-        analytic = sum(float(np.vdot(np.asarray(dk, np.float64), vk))
-                       for dk, vk in zip(ds, v, strict=True) if dk is not None)
+        analytic = sum(
+            float(np.vdot(np.asarray(dk, np.float64), vk))
+            for dk, vk in zip(ds, v, strict=True)
+            if dk is not None
+        )
         if not abs(numeric - analytic) <= atol + rtol * max(abs(numeric), abs(analytic)):
             raise AssertionError(
                 f"rule {name}: wrong gradient for argument {i}: along a random direction, "

@@ -15,8 +15,9 @@ from typing import Any
 
 from .autograd import AccumulateGrad
 
-NODE_STYLE = ('node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 '
-              'shape=box style=filled]')
+NODE_STYLE = (
+    "node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]"
+)
 
 
 class Dot:
@@ -32,14 +33,20 @@ class Dot:
         """Write the drawing to ``path`` (given the format's suffix if it lacks it)."""
         program = shutil.which("dot")
         if program is None:
-            raise RuntimeError("make_dot(...).render() needs the Graphviz program 'dot', which "
-                               "is not installed (e.g. apt-get install graphviz); the DOT text "
-                               "is in .source")
+            raise RuntimeError(
+                "make_dot(...).render() needs the Graphviz program 'dot', which "
+                "is not installed (e.g. apt-get install graphviz); the DOT text "
+                "is in .source"
+            )
         out = Path(path)
         if out.suffix != f".{format}":
             out = out.with_name(out.name + f".{format}")
-        subprocess.run([program, f"-T{format}", "-o", str(out)], input=self.source.encode(),
-                       check=True, capture_output=True)
+        subprocess.run(
+            [program, f"-T{format}", "-o", str(out)],
+            input=self.source.encode(),
+            check=True,
+            capture_output=True,
+        )
         return str(out)
 
 

@@ -47,13 +47,23 @@ def model_file(tmp_path):
 
 
 def show(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "srcdiff", "show", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "srcdiff", "show", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
 
 
 def test_prints_the_gradient_source(model_file):
-    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2)) * 0.5", "np.ones((4, 3))",
-                  "np.zeros((4, 2))")
+    result = show(
+        f"{model_file}:loss",
+        "--args",
+        "np.ones((3, 2)) * 0.5",
+        "np.ones((4, 3))",
+        "np.zeros((4, 2))",
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "# srcdiff: gradient of loss" in out and "with respect to w" in out
@@ -63,8 +73,16 @@ def test_prints_the_gradient_source(model_file):
 
 
 def test_wrt_names(model_file):
-    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2))", "np.ones((4, 3))",
-                  "np.zeros((4, 2))", "--wrt", "w", "y")
+    result = show(
+        f"{model_file}:loss",
+        "--args",
+        "np.ones((3, 2))",
+        "np.ones((4, 3))",
+        "np.zeros((4, 2))",
+        "--wrt",
+        "w",
+        "y",
+    )
     assert result.returncode == 0, result.stderr
     assert "with respect to w, y" in result.stdout
 
@@ -75,15 +93,18 @@ def test_method_by_dotted_name(model_file):
     assert "gradient of Model.energy" in result.stdout
 
 
-@pytest.mark.parametrize("target, args, message", [
-    ("missing.py:loss", ["1.0"], "no such file: missing.py"),
-    ("{file}:nope", ["1.0"], "has no function 'nope'"),
-    ("{file}:not_a_function", ["1.0"], "is a int, not a function"),
-    ("{file}", ["1.0"], "expected FILE.py:FUNCTION"),
-    ("{file}:loss", ["np.ones((3,"], "cannot evaluate --args expression 'np.ones((3,'"),
-    ("{file}:loss", ["undefined_name"], "NameError"),
-    ("{file}:guarded", ["np.ones(3)"], "try"),
-])
+@pytest.mark.parametrize(
+    "target, args, message",
+    [
+        ("missing.py:loss", ["1.0"], "no such file: missing.py"),
+        ("{file}:nope", ["1.0"], "has no function 'nope'"),
+        ("{file}:not_a_function", ["1.0"], "is a int, not a function"),
+        ("{file}", ["1.0"], "expected FILE.py:FUNCTION"),
+        ("{file}:loss", ["np.ones((3,"], "cannot evaluate --args expression 'np.ones((3,'"),
+        ("{file}:loss", ["undefined_name"], "NameError"),
+        ("{file}:guarded", ["np.ones(3)"], "try"),
+    ],
+)
 def test_errors_are_one_line_with_exit_code_2(model_file, tmp_path, target, args, message):
     result = show(target.format(file=model_file), "--args", *args, cwd=tmp_path)
     assert result.returncode == 2

@@ -13,8 +13,13 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run(name, *args, cwd=None):
-    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -29,7 +34,7 @@ def least_squares(x, y):
 def tutorial_data():
     np.random.seed(42)
     x = np.random.rand(100, 1)
-    y = 1 + 2 * x + .1 * np.random.randn(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
     idx = np.arange(100)
     np.random.shuffle(idx)
     return x, y, idx[:80]
@@ -39,10 +44,15 @@ def test_linear_regression_fits_match_least_squares():
     out = run("linear_regression.py")
     fits = re.findall(r"^(.+?):\s+a = (-?\d+\.\d+)\s+b = (-?\d+\.\d+)$", out, re.M)
     labels = [label for label, _, _ in fits]
-    assert labels == ["numpy, gradients by hand", "autograd, updates under no_grad",
-                      "optim.SGD and nn.MSELoss", "ManualLinearRegression(nn.Module)",
-                      "nn.Linear inside a Module", "nn.Sequential, make_train_step",
-                      "minibatches of 16, random_split"]
+    assert labels == [
+        "numpy, gradients by hand",
+        "autograd, updates under no_grad",
+        "optim.SGD and nn.MSELoss",
+        "ManualLinearRegression(nn.Module)",
+        "nn.Linear inside a Module",
+        "nn.Sequential, make_train_step",
+        "minibatches of 16, random_split",
+    ]
     x, y, train = tutorial_data()
     a, b = least_squares(x[train], y[train])
     assert round(a, 4) == 1.0235 and round(b, 4) == 1.9690
@@ -51,8 +61,10 @@ def test_linear_regression_fits_match_least_squares():
     a_all, b_all = least_squares(x, y)  # the minibatch run trains on another split of 80
     assert abs(float(fits[-1][1]) - a_all) < 0.05 and abs(float(fits[-1][2]) - b_all) < 0.05
     assert "srcdiff.FloatTensor" in out
-    assert "OrderedDict([('a', tensor([1.0235])), ('b', tensor([1.9690]))])" in out or \
-        "OrderedDict({'a': tensor([1.0235]), 'b': tensor([1.9690])})" in out  # Python 3.12 on
+    assert (
+        "OrderedDict([('a', tensor([1.0235])), ('b', tensor([1.9690]))])" in out
+        or "OrderedDict({'a': tensor([1.0235]), 'b': tensor([1.9690])})" in out
+    )  # Python 3.12 on
     assert "def backward(_saved, d_result):" in out  # the eager loss.backward()
     assert "def train_step_primal(" in out  # the compiled training step
     assert "# called: ManualLinearRegression.forward" in out
@@ -70,8 +82,10 @@ def test_dynamic_graph_shows_both_paths():
     assert tensors[0][1] != tensors[1][1]  # the branch adds to the gradient of w only
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
-                    reason="scikit-learn is not installed (pip install -e '.[examples]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None,
+    reason="scikit-learn is not installed (pip install -e '.[examples]')",
+)
 def test_digits_mlp_reaches_95_percent(tmp_path):
     plot = tmp_path / "loss.png"
     out = run("digits_mlp.py", "--plot", str(plot), cwd=tmp_path)

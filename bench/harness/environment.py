@@ -11,8 +11,13 @@ from importlib import metadata
 import numpy as np
 
 LIBRARIES = ("numpy", "srcdiff", "torch", "autograd", "jax", "jaxlib", "threadpoolctl")
-BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-            "MKL_NUM_THREADS")
+BLAS_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def versions() -> dict[str, str]:

@@ -117,8 +117,15 @@ def cached_call(quick: bool) -> list[Measurement]:
         return [Measurement(what, seconds(numpy_time), f"failed: {timings['srcdiff'].error}")]
     srcdiff_time = timings["srcdiff"].median / calls
     extra = f"+{seconds(srcdiff_time - numpy_time)} per call"
-    return [Measurement(what, seconds(numpy_time), seconds(srcdiff_time),
-                        ratio(srcdiff_time / numpy_time), extra)]
+    return [
+        Measurement(
+            what,
+            seconds(numpy_time),
+            seconds(srcdiff_time),
+            ratio(srcdiff_time / numpy_time),
+            extra,
+        )
+    ]
 
 
 def w3_first_call(quick: bool) -> list[Measurement]:
@@ -128,15 +135,17 @@ def w3_first_call(quick: bool) -> list[Measurement]:
     numpy_time = median_seconds(lambda: w3_rnn.numpy_value_and_grad(*p.args), 5)
     what = "W3 first call of a fresh function (trace + generate + compile + run)"
     try:
-        calls = [first_call(w3_rnn.loss, (0, 1, 2), p.args, reference)
-                 for _ in range(2 if quick else 5)]
+        calls = [
+            first_call(w3_rnn.loss, (0, 1, 2), p.args, reference) for _ in range(2 if quick else 5)
+        ]
     except SrcdiffFailed as failure:
         return [Measurement(what, seconds(numpy_time), str(failure), notes="NumPy: one evaluation")]
     first = statistics.median(elapsed for _, elapsed in calls)
     cached = median_seconds(lambda: calls[-1][0](*p.args), 5)
     notes = f"NumPy: one evaluation; srcdiff cached call {seconds(cached)}"
-    return [Measurement(what, seconds(numpy_time), seconds(first), ratio(first / numpy_time),
-                        notes)]
+    return [
+        Measurement(what, seconds(numpy_time), seconds(first), ratio(first / numpy_time), notes)
+    ]
 
 
 def w4_compile(n_steps: int) -> list[Measurement]:
@@ -158,10 +167,19 @@ def w4_compile(n_steps: int) -> list[Measurement]:
         return [Measurement(what, seconds(numpy_time), f"failed: {describe(exc)}")]
     lines = source.count("\n") + 1
     return [
-        Measurement(what, seconds(numpy_time), seconds(first), ratio(first / numpy_time),
-                    f"NumPy: one evaluation; srcdiff cached call {seconds(cached)}"),
-        Measurement(f"W4 at {n_steps:,} steps: len(sd.source(g))", "", f"{len(source):,} chars",
-                    notes=f"{lines:,} lines"),
+        Measurement(
+            what,
+            seconds(numpy_time),
+            seconds(first),
+            ratio(first / numpy_time),
+            f"NumPy: one evaluation; srcdiff cached call {seconds(cached)}",
+        ),
+        Measurement(
+            f"W4 at {n_steps:,} steps: len(sd.source(g))",
+            "",
+            f"{len(source):,} chars",
+            notes=f"{lines:,} lines",
+        ),
     ]
 
 
@@ -186,8 +204,15 @@ def w3_peak_memory(quick: bool) -> list[Measurement]:
     except SrcdiffFailed as failure:
         return [Measurement(what, kib(numpy_peak), str(failure))]
     srcdiff_peak = peak_bytes(lambda: g(*p.args))
-    return [Measurement(what, kib(numpy_peak), kib(srcdiff_peak), ratio(srcdiff_peak / numpy_peak),
-                        "srcdiff: cached call")]
+    return [
+        Measurement(
+            what,
+            kib(numpy_peak),
+            kib(srcdiff_peak),
+            ratio(srcdiff_peak / numpy_peak),
+            "srcdiff: cached call",
+        )
+    ]
 
 
 def kib(n_bytes: int) -> str:

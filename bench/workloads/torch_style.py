@@ -31,7 +31,10 @@ def make_train_step(
 
 
 def module_job(
-    lib: Any, model: Any, train_step: Callable, initial: dict[str, np.ndarray],
+    lib: Any,
+    model: Any,
+    train_step: Callable,
+    initial: dict[str, np.ndarray],
     batches: Sequence[tuple[Any, Any]],
 ) -> Job:
     """A Job that resets ``model`` to ``initial`` and runs ``train_step`` over ``batches``.

@@ -16,8 +16,21 @@ import gast
 
 from .parse import Parsed
 
-MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort",
-                    "reverse", "update", "setdefault", "popitem", "fill", "resize"}
+MUTATING_METHODS = {
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "sort",
+    "reverse",
+    "update",
+    "setdefault",
+    "popitem",
+    "fill",
+    "resize",
+}
 
 
 def check_aliases(parsed: Parsed) -> None:
@@ -44,29 +57,35 @@ def check_aliases(parsed: Parsed) -> None:
                 if _ANY not in (held_key, written_key) and held_key != written_key:
                     continue  # params["b"] = v leaves w = params["w"] as it is
                 key = keys.get((target, other), _ANY)
-                later = any(_reads(t, other, key) for t, t_loops in flat[i + 1:]) or any(
-                    _reads(t, other, key) for t, t_loops in flat
-                    if loops and set(loops) & set(t_loops))
+                later = any(_reads(t, other, key) for t, t_loops in flat[i + 1 :]) or any(
+                    _reads(t, other, key)
+                    for t, t_loops in flat
+                    if loops and set(loops) & set(t_loops)
+                )
                 if not later:
                     continue
                 if other in containers:
                     raise parsed.error(
-                        f"in-place update of `{target}`, which the container `{other}` "
-                        "also holds", s,
+                        f"in-place update of `{target}`, which the container `{other}` also holds",
+                        s,
                         f"srcdiff gives an in-place update a new value, so `{other}` would "
                         f"keep the old one: put a copy in it (`{target}.copy()`), or "
-                        f"update the entry through `{other}`")
+                        f"update the entry through `{other}`",
+                    )
                 what = f"an entry of `{target}`" if nested else f"`{target}`"
                 raise parsed.error(
-                    f"in-place update of {what}, which `{other}` also holds", s,
+                    f"in-place update of {what}, which `{other}` also holds",
+                    s,
                     f"srcdiff gives an in-place update a new value, so `{other}` would "
                     f"keep the old one: make one of them a copy "
                     f"(`{other} = {target}.copy()`, or list(...) for a list), or use "
-                    f"one name for both")
+                    f"one name for both",
+                )
 
 
-def _statements(body: list[gast.stmt], loops: tuple[int, ...]
-                ) -> Iterator[tuple[gast.stmt, tuple[int, ...]]]:
+def _statements(
+    body: list[gast.stmt], loops: tuple[int, ...]
+) -> Iterator[tuple[gast.stmt, tuple[int, ...]]]:
     """Every statement in order, with the loops (by id) around it. A ``with sd.no_grad():``
     block is one statement: it runs as written, its updates in place."""
     for s in body:
@@ -84,12 +103,19 @@ def _alias_groups(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
     group: dict[str, set[str]] = {}
     for s in statements:
         if isinstance(s, gast.Assign):
-            pairs = [(t.id, _root(v).id) for target in s.targets
-                     for t, v in _pairs(target, s.value)
-                     if isinstance(t, gast.Name) and isinstance(_root(v), gast.Name) and
-                     isinstance(v, (gast.Name, gast.Subscript))]
-        elif isinstance(s, gast.For) and isinstance(s.target, gast.Name) and \
-                isinstance(s.iter, gast.Name):
+            pairs = [
+                (t.id, _root(v).id)
+                for target in s.targets
+                for t, v in _pairs(target, s.value)
+                if isinstance(t, gast.Name)
+                and isinstance(_root(v), gast.Name)
+                and isinstance(v, (gast.Name, gast.Subscript))
+            ]
+        elif (
+            isinstance(s, gast.For)
+            and isinstance(s.target, gast.Name)
+            and isinstance(s.iter, gast.Name)
+        ):
             pairs = [(s.target.id, s.iter.id)]
         else:
             continue
@@ -125,15 +151,22 @@ def _holders(statements: Iterator[gast.stmt]) -> dict[str, set[str]]:
 
 def _mutating_call(s: gast.stmt) -> bool:
     """``xs.append(v)`` and the like, on a name (not ``np.ndarray.resize(x)``)."""
-    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
-        isinstance(s.value.func, gast.Attribute) and \
-        s.value.func.attr in MUTATING_METHODS and isinstance(s.value.func.value, gast.Name)
+    return (
+        isinstance(s, gast.Expr)
+        and isinstance(s.value, gast.Call)
+        and isinstance(s.value.func, gast.Attribute)
+        and s.value.func.attr in MUTATING_METHODS
+        and isinstance(s.value.func.value, gast.Name)
+    )
 
 
 def _pairs(target: gast.expr, value: gast.expr) -> list[tuple[gast.expr, gast.expr]]:
     """``a, b = c, d`` as ``(a, c), (b, d)``; else ``(target, value)``."""
-    if isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, (gast.Tuple, gast.List)) \
-            and len(target.elts) == len(value.elts):
+    if (
+        isinstance(target, (gast.Tuple, gast.List))
+        and isinstance(value, (gast.Tuple, gast.List))
+        and len(target.elts) == len(value.elts)
+    ):
         return [p for t, v in zip(target.elts, value.elts, strict=True) for p in _pairs(t, v)]
     return [(target, value)]
 
@@ -145,18 +178,27 @@ def _entries(value: gast.expr) -> list[gast.expr]:
         return [value]
     if isinstance(value, (gast.List, gast.Tuple, gast.Set, gast.Dict)):
         elts = value.values if isinstance(value, gast.Dict) else value.elts
-        views = [_root(e) for e in elts if isinstance(e, gast.Subscript) and
-                 isinstance(_root(e), gast.Name)]  # [h[1:]]: a view, or an entry, of h
+        views = [
+            _root(e)
+            for e in elts
+            if isinstance(e, gast.Subscript) and isinstance(_root(e), gast.Name)
+        ]  # [h[1:]]: a view, or an entry, of h
         return views + [n for e in elts for n in _entries(e)]
     if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)):
-        return [n for e in (value.left, value.right) if not isinstance(e, gast.Name)
-                for n in _entries(e)]  # xs + [h]: the display's entries
+        return [
+            n
+            for e in (value.left, value.right)
+            if not isinstance(e, gast.Name)
+            for n in _entries(e)
+        ]  # xs + [h]: the display's entries
     if isinstance(value, gast.IfExp):
         return _entries(value.body) + _entries(value.orelse)
-    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
-            value.func.id in ("list", "tuple", "dict", "set"):
-        return [n for a in value.args if not isinstance(a, gast.Name)
-                for n in _entries(a)]
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id in ("list", "tuple", "dict", "set")
+    ):
+        return [n for a in value.args if not isinstance(a, gast.Name) for n in _entries(a)]
     return []
 
 
@@ -167,8 +209,7 @@ def _root(e: gast.expr) -> gast.expr:
     return e
 
 
-def _closure(names: set[str], holders: dict[str, set[str]],
-             group: dict[str, set[str]]) -> set[str]:
+def _closure(names: set[str], holders: dict[str, set[str]], group: dict[str, set[str]]) -> set[str]:
     """Every container that may hold the object of ``names``, and the names of those
     containers' objects, through containers of containers."""
     out: set[str] = set()
@@ -190,8 +231,12 @@ def _updated(s: gast.stmt) -> list[tuple[str, bool, object]]:
     if isinstance(s, gast.AugAssign):
         targets = [s.target]
     elif isinstance(s, gast.Assign):
-        targets = [t for target in s.targets for t, _ in _pairs(target, s.value)
-                   if isinstance(t, gast.Subscript)]
+        targets = [
+            t
+            for target in s.targets
+            for t, _ in _pairs(target, s.value)
+            if isinstance(t, gast.Subscript)
+        ]
     elif _mutating_call(s):
         targets = [s.value.func]
     out = []
@@ -199,8 +244,13 @@ def _updated(s: gast.stmt) -> list[tuple[str, bool, object]]:
         root = _root(t)
         if isinstance(root, gast.Name):
             nested = isinstance(getattr(t, "value", None), (gast.Subscript, gast.Attribute))
-            key = t.slice.value if isinstance(t, gast.Subscript) and not nested and \
-                isinstance(t.slice, gast.Constant) else _ANY
+            key = (
+                t.slice.value
+                if isinstance(t, gast.Subscript)
+                and not nested
+                and isinstance(t.slice, gast.Constant)
+                else _ANY
+            )
             out.append((root.id, nested, key))
     return out
 
@@ -216,12 +266,18 @@ def _entry_keys(statements: Iterator[gast.stmt]) -> dict[tuple[str, str], object
         if isinstance(s, gast.Assign):
             for target in s.targets:
                 for t, v in _pairs(target, s.value):
-                    if isinstance(t, gast.Name) and isinstance(v, gast.Subscript) and \
-                            isinstance(v.value, gast.Name) and \
-                            isinstance(v.slice, gast.Constant):
+                    if (
+                        isinstance(t, gast.Name)
+                        and isinstance(v, gast.Subscript)
+                        and isinstance(v.value, gast.Name)
+                        and isinstance(v.slice, gast.Constant)
+                    ):
                         pair = (t.id, v.value.id)
-                        found[pair] = v.slice.value if found.get(pair, v.slice.value) == \
-                            v.slice.value else _ANY
+                        found[pair] = (
+                            v.slice.value
+                            if found.get(pair, v.slice.value) == v.slice.value
+                            else _ANY
+                        )
     return found
 
 
@@ -232,8 +288,18 @@ def _reads(s: gast.stmt, name: str, key: object = _ANY) -> bool:
     if isinstance(s, (gast.For, gast.While, gast.If)):
         parts = [s.iter if isinstance(s, gast.For) else s.test]
     nodes = [n for p in parts for n in gast.walk(p)]
-    other_keys = {id(n.value) for n in nodes if key is not _ANY and
-                  isinstance(n, gast.Subscript) and isinstance(n.slice, gast.Constant) and
-                  n.slice.value != key}
-    return any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-               and id(n) not in other_keys for n in nodes)
+    other_keys = {
+        id(n.value)
+        for n in nodes
+        if key is not _ANY
+        and isinstance(n, gast.Subscript)
+        and isinstance(n.slice, gast.Constant)
+        and n.slice.value != key
+    }
+    return any(
+        isinstance(n, gast.Name)
+        and n.id == name
+        and isinstance(n.ctx, gast.Load)
+        and id(n) not in other_keys
+        for n in nodes
+    )

@@ -32,16 +32,32 @@ from .parse import Parsed, parse
 from .shapes import mark_same_shapes
 
 BINOPS = {
-    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
-    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
-    gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
-    gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
-    gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+    gast.Add: operator.add,
+    gast.Sub: operator.sub,
+    gast.Mult: operator.mul,
+    gast.Div: operator.truediv,
+    gast.Pow: operator.pow,
+    gast.MatMult: operator.matmul,
+    gast.FloorDiv: operator.floordiv,
+    gast.Mod: operator.mod,
+    gast.BitAnd: operator.and_,
+    gast.BitOr: operator.or_,
+    gast.BitXor: operator.xor,
+    gast.LShift: operator.lshift,
+    gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
-registry.nondiff(operator.floordiv, operator.invert, operator.and_, operator.or_,
-                 operator.xor, operator.lshift, operator.rshift, operator.not_,
-                 rt_module.is_entry)
+registry.nondiff(
+    operator.floordiv,
+    operator.invert,
+    operator.and_,
+    operator.or_,
+    operator.xor,
+    operator.lshift,
+    operator.rshift,
+    operator.not_,
+    rt_module.is_entry,
+)
 
 DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
 
@@ -108,9 +124,15 @@ def sequence_rule(primitive: Any) -> str | None:
 
 
 class Analyser:
-    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-                 tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
-                 shapes: dict[str, tuple | None] | None = None):
+    def __init__(
+        self,
+        parsed: Parsed,
+        fn: gast.FunctionDef,
+        active_params: set[str],
+        tensor: bool = False,
+        sequence_params: frozenset[str] = frozenset(),
+        shapes: dict[str, tuple | None] | None = None,
+    ):
         self.p = parsed
         self.sequence_params = sequence_params
         self.shapes = shapes or {}
@@ -167,10 +189,17 @@ class Analyser:
             return Op("return", operands=[stmt.value])
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
             call = stmt.value
-            if isinstance(call.func, gast.Attribute) and call.func.attr == "backward" and \
-                    self.tensor and self.is_active(call.func.value):
-                return Op("backward", operands=[call.func.value] + list(call.args),
-                          keywords=list(call.keywords))
+            if (
+                isinstance(call.func, gast.Attribute)
+                and call.func.attr == "backward"
+                and self.tensor
+                and self.is_active(call.func.value)
+            ):
+                return Op(
+                    "backward",
+                    operands=[call.func.value] + list(call.args),
+                    keywords=list(call.keywords),
+                )
             return self.classify_effect(stmt, call)
         if not isinstance(stmt, gast.Assign):
             return Op("passive")
@@ -179,8 +208,11 @@ class Analyser:
             return self.classify_setitem(stmt, target)
         if isinstance(target, gast.Attribute):
             if self.is_active(stmt.value):
-                return self.fail(stmt, "assignment of a differentiated value to an attribute",
-                                 "keep the value in a local variable")
+                return self.fail(
+                    stmt,
+                    "assignment of a differentiated value to an attribute",
+                    "keep the value in a local variable",
+                )
             return Op("passive")
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
@@ -193,31 +225,47 @@ class Analyser:
         if kind != "method":
             return Op("passive")
         owner, attr = call.func.value, call.func.attr
-        if not (self.is_active(owner) or any(self.is_active(a) for a in call.args) or
-                any(self.is_active(k.value) for k in call.keywords)):
+        if not (
+            self.is_active(owner)
+            or any(self.is_active(a) for a in call.args)
+            or any(self.is_active(k.value) for k in call.keywords)
+        ):
             return Op("passive")
         prim = f"ndarray.{attr}"
         if registry.lookup(prim) is not None or registry.is_nondiff(prim):
             return Op("passive")
-        return self.fail(stmt, f"in-place method call .{attr}() with a differentiated value",
-                         "srcdiff does not follow in-place changes: build a new value "
-                         "instead (a list display [a, b], np.stack, x[i] = v)")
+        return self.fail(
+            stmt,
+            f"in-place method call .{attr}() with a differentiated value",
+            "srcdiff does not follow in-place changes: build a new value "
+            "instead (a list display [a, b], np.stack, x[i] = v)",
+        )
 
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
         if not isinstance(base, gast.Name):
-            return self.fail(stmt, "item assignment into an expression",
-                             "assign into a local variable")
+            return self.fail(
+                stmt, "item assignment into an expression", "assign into a local variable"
+            )
         if not (self.is_active(base) or self.is_active(stmt.value)):
             return Op("passive", target=base.id)
         if base.id in getattr(self.fn, "attribute_entries", ()):
-            return self.fail(stmt, "item assignment through an attribute (b.T[0] = v, "
-                             "self.w[0] = v) of a differentiated value",
-                             "srcdiff gives the array a new value, which the attribute "
-                             "cannot take back: build the new array in a local name")
+            return self.fail(
+                stmt,
+                "item assignment through an attribute (b.T[0] = v, "
+                "self.w[0] = v) of a differentiated value",
+                "srcdiff gives the array a new value, which the attribute "
+                "cannot take back: build the new array in a local name",
+            )
         rule = registry.lookup(rt_module.setitem)
-        return self.rule_op(rule, rt_module.setitem, [base, index_value(target.slice),
-                                                      stmt.value], [], stmt, base.id)
+        return self.rule_op(
+            rule,
+            rt_module.setitem,
+            [base, index_value(target.slice), stmt.value],
+            [],
+            stmt,
+            base.id,
+        )
 
     def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
         if isinstance(v, gast.Name):
@@ -231,13 +279,15 @@ class Analyser:
         if isinstance(v, gast.Subscript):
             if not self.is_active(v.value):
                 return Op("passive")
-            return self.primitive(operator.getitem, [v.value, index_value(v.slice)], [],
-                                  stmt, "indexing")
+            return self.primitive(
+                operator.getitem, [v.value, index_value(v.slice)], [], stmt, "indexing"
+            )
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op("passive")
-            return self.primitive(f"ndarray.{v.attr}", [v.value], [], stmt,
-                                  f"attribute .{v.attr} of an array")
+            return self.primitive(
+                f"ndarray.{v.attr}", [v.value], [], stmt, f"attribute .{v.attr} of an array"
+            )
         if isinstance(v, (gast.Tuple, gast.List)):
             key = "tuple-display" if isinstance(v, gast.Tuple) else "list-display"
             return self.primitive(key, list(v.elts), [], stmt, "display")
@@ -257,10 +307,15 @@ class Analyser:
             owner = call.func.value
             attr = call.func.attr
             if self.is_active(owner):
-                known = f"dict.{attr}" if registry.lookup(f"dict.{attr}") is not None or \
-                    registry.is_nondiff(f"dict.{attr}") else f"ndarray.{attr}"
-                return self.primitive(known, [owner] + args, call.keywords, stmt,
-                                      f"method .{attr}()")
+                known = (
+                    f"dict.{attr}"
+                    if registry.lookup(f"dict.{attr}") is not None
+                    or registry.is_nondiff(f"dict.{attr}")
+                    else f"ndarray.{attr}"
+                )
+                return self.primitive(
+                    known, [owner] + args, call.keywords, stmt, f"method .{attr}()"
+                )
             kind = "dynamic"
         if kind == "object":
             rule = registry.lookup(obj)
@@ -271,46 +326,71 @@ class Analyser:
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op("passive")
             if not is_python_callable(obj):
-                return self.fail(stmt, f"no derivative rule for {describe(obj)}",
-                                 f"register one with @sd.register_vjp({describe(obj)}), "
-                                 "or compute it with functions srcdiff knows")
+                return self.fail(
+                    stmt,
+                    f"no derivative rule for {describe(obj)}",
+                    f"register one with @sd.register_vjp({describe(obj)}), "
+                    "or compute it with functions srcdiff knows",
+                )
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op("passive")
         return Op("call", callee=call.func, operands=args, keywords=list(call.keywords))
 
-    def primitive(self, prim: Any, args: list[gast.expr], keywords: list[gast.keyword],
-                  stmt: gast.stmt, what: str) -> Op:
+    def primitive(
+        self,
+        prim: Any,
+        args: list[gast.expr],
+        keywords: list[gast.keyword],
+        stmt: gast.stmt,
+        what: str,
+    ) -> Op:
         rule = registry.lookup(prim)
         if rule is None:
             if registry.is_nondiff(prim) or not any(self.is_active(a) for a in args):
                 return Op("passive")
             shown = prim if isinstance(prim, str) else describe(prim)
-            return self.fail(stmt, f"no derivative rule for {what} ({shown})",
-                             "rewrite it with supported operations, or register a rule "
-                             "with sd.register_vjp")
+            return self.fail(
+                stmt,
+                f"no derivative rule for {what} ({shown})",
+                "rewrite it with supported operations, or register a rule with sd.register_vjp",
+            )
         return self.rule_op(rule, prim, args, keywords, stmt)
 
-    def rule_op(self, rule: registry.Rule, prim: Any, args: list[gast.expr],
-                keywords: list[gast.keyword], stmt: gast.stmt, target: str | None = None) -> Op:
+    def rule_op(
+        self,
+        rule: registry.Rule,
+        prim: Any,
+        args: list[gast.expr],
+        keywords: list[gast.keyword],
+        stmt: gast.stmt,
+        target: str | None = None,
+    ) -> Op:
         bound, operands = {}, []
         npos = len(rule.params)
         for pname, arg in zip(rule.params, args, strict=False):
             bound[pname] = arg
         extra = args[npos:]
         if extra and rule.varargs is None:
-            return self.fail(stmt, f"too many arguments for the rule of {describe(prim)}",
-                             "pass the documented arguments only")
+            return self.fail(
+                stmt,
+                f"too many arguments for the rule of {describe(prim)}",
+                "pass the documented arguments only",
+            )
         for k in keywords:
             if k.arg not in rule.params or k.arg in bound:
-                return self.fail(stmt, f"argument {k.arg}= of {describe(prim)} is not "
-                                 "supported by its derivative rule",
-                                 "drop it, or register a rule with sd.register_vjp")
+                return self.fail(
+                    stmt,
+                    f"argument {k.arg}= of {describe(prim)} is not "
+                    "supported by its derivative rule",
+                    "drop it, or register a rule with sd.register_vjp",
+                )
             bound[k.arg] = k.value
         for pname in rule.params:
             if pname not in bound:
                 if pname not in rule.defaults:
-                    return self.fail(stmt, f"missing argument {pname} for {describe(prim)}",
-                                     "pass it explicitly")
+                    return self.fail(
+                        stmt, f"missing argument {pname} for {describe(prim)}", "pass it explicitly"
+                    )
                 bound[pname] = const(rule.defaults[pname])
             operands.append(bound[pname])
         if rule.varargs:
@@ -318,8 +398,7 @@ class Analyser:
             operands += extra
         if not any(self.is_active(a) for a in operands):
             return Op("passive")
-        return Op("rule", target=target, rule=rule, operands=operands, bound=bound,
-                  primitive=prim)
+        return Op("rule", target=target, rule=rule, operands=operands, bound=bound, primitive=prim)
 
     # --- activity --------------------------------------------------------------------
     def tensor_sources(self, statements: list[gast.stmt]) -> set[str]:
@@ -327,8 +406,11 @@ class Analyser:
         globals, attributes (``self.weight``), items of containers of them, and results
         of calls that are not compiled (``sd.randn``, ``next(it)``)."""
         sources = set(params_of(self.fn)) | {
-            n.id for s in statements for n in gast.walk(s)
-            if isinstance(n, gast.Name) and n.id not in self.locals}
+            n.id
+            for s in statements
+            for n in gast.walk(s)
+            if isinstance(n, gast.Name) and n.id not in self.locals
+        }
         changed = True
         while changed:
             changed = False
@@ -347,9 +429,13 @@ class Analyser:
                 elif isinstance(v, gast.Call):
                     kind, obj = self.resolve(v.func)
                     found = kind != "object" or (
-                        registry.lookup(obj) is None and obj is not rt_module.unwrap and
-                        not (registry.is_nondiff(obj) and
-                             getattr(obj, "__module__", "") != "srcdiff.creation"))
+                        registry.lookup(obj) is None
+                        and obj is not rt_module.unwrap
+                        and not (
+                            registry.is_nondiff(obj)
+                            and getattr(obj, "__module__", "") != "srcdiff.creation"
+                        )
+                    )
                 else:
                     found = False
                 if found:
@@ -365,15 +451,20 @@ class Analyser:
             changed = False
             for stmt in statements:
                 op = self.classify(stmt)
-                if op.kind == "unwrap" and op.target not in self.active and \
-                        isinstance(op.operands[0], gast.Name) and \
-                        op.operands[0].id in sources | self.active:
+                if (
+                    op.kind == "unwrap"
+                    and op.target not in self.active
+                    and isinstance(op.operands[0], gast.Name)
+                    and op.operands[0].id in sources | self.active
+                ):
                     self.active.add(op.target)
                     changed = True
-                if op.kind in DIFFERENTIATING + ("rule",) and op.target and \
-                        op.target not in self.active and \
-                        any(self.is_active(a) for a in op.operands + [k.value for k in
-                                                                      op.keywords]):
+                if (
+                    op.kind in DIFFERENTIATING + ("rule",)
+                    and op.target
+                    and op.target not in self.active
+                    and any(self.is_active(a) for a in op.operands + [k.value for k in op.keywords])
+                ):
                     self.active.add(op.target)
                     changed = True
         self.final = True
@@ -381,15 +472,25 @@ class Analyser:
             op = self.classify(stmt)
             if op.kind in ("rule", "copy") and op.target not in self.active:
                 op = Op("passive", target=op.target)
-            if op.kind == "passive" and op.target in self.active and \
-                    isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            if (
+                op.kind == "passive"
+                and op.target in self.active
+                and isinstance(stmt, gast.Assign)
+                and isinstance(stmt.targets[0], gast.Name)
+            ):
                 op = Op("overwrite", target=op.target)
             op.flagged = self.tensor and op.kind in ("call", "unwrap")
             stmt.op = op
         self.join_sequences(statements)
         self.square_products(statements)
-        mark_same_shapes(self.fn, self.shapes, self.resolve, self.p.resolve,
-                         self.global_number, self.changes_nothing)
+        mark_same_shapes(
+            self.fn,
+            self.shapes,
+            self.resolve,
+            self.p.resolve,
+            self.global_number,
+            self.changes_nothing,
+        )
         useful = useful_names(statements, self.active)
         for stmt in statements:
             if stmt.op.kind == "rule" and stmt.op.target in useful:
@@ -412,16 +513,25 @@ class Analyser:
                 if op.kind in ("passive", "overwrite"):
                     value = getattr(s, "value", None)
                     found = isinstance(value, (gast.List, gast.Tuple, gast.ListComp)) or (
-                        isinstance(value, gast.Name) and value.id in sequences)
+                        isinstance(value, gast.Name) and value.id in sequences
+                    )
                 elif op.kind in ("copy", "unwrap"):  # rt.unwrap passes a list as it is
                     found = op.operands[0].id in sequences
-                elif op.kind == "rule" and sequence_rule(op.primitive) and any(
-                        isinstance(a, gast.Name) and a.id in sequences for a in op.operands):
+                elif (
+                    op.kind == "rule"
+                    and sequence_rule(op.primitive)
+                    and any(isinstance(a, gast.Name) and a.id in sequences for a in op.operands)
+                ):
                     op.rule = registry.lookup(sequence_rule(op.primitive))
                     found = True
                 else:
                     found = op.kind == "rule" and op.primitive in (
-                        "tuple-display", "list-display", rt_module.appended, list, tuple)
+                        "tuple-display",
+                        "list-display",
+                        rt_module.appended,
+                        list,
+                        tuple,
+                    )
                 if found:
                     sequences.add(op.target)
                     changed = True
@@ -434,8 +544,7 @@ class Analyser:
             return  # a rule of the user's for np.square is not one for v * v
         for s in statements:
             op = s.op
-            if op.kind != "rule" or op.primitive is not operator.mul or \
-                    op.rule.name != "multiply":
+            if op.kind != "rule" or op.primitive is not operator.mul or op.rule.name != "multiply":
                 continue
             x, y = op.operands
             if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
@@ -446,14 +555,21 @@ class Analyser:
         if _pure_call(self, c):
             return True
         kind, obj = self.resolve(c.func)
-        return kind == "object" and isinstance(obj, types.FunctionType) and \
-            obj is not self.p.fn and function_is_pure(obj)
+        return (
+            kind == "object"
+            and isinstance(obj, types.FunctionType)
+            and obj is not self.p.fn
+            and function_is_pure(obj)
+        )
 
     def global_numbers(self, operands: list[gast.expr]) -> frozenset[int]:
         """The positions of the operands that are globals holding Python numbers: like
         constants, they broadcast nothing."""
-        return frozenset(i for i, a in enumerate(operands) if isinstance(a, gast.Name) and
-                         a.id not in self.locals and self.global_number(a.id))
+        return frozenset(
+            i
+            for i, a in enumerate(operands)
+            if isinstance(a, gast.Name) and a.id not in self.locals and self.global_number(a.id)
+        )
 
     def global_number(self, n: str) -> bool:
         """Whether the global (or closure variable) ``n`` holds a Python number now; code
@@ -511,33 +627,52 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if op.kind != "rule":
         return ()
     rule = op.rule
-    operand_names = {n.id for a in op.operands for n in gast.walk(a)
-                     if isinstance(n, gast.Name)}
+    operand_names = {n.id for a in op.operands for n in gast.walk(a) if isinstance(n, gast.Name)}
     known = operand_names | ({op.target} if op.target else set())
     if local is not None:
         known &= local
     if not rule.inline:
-        return tuple(dict.fromkeys(
-            [op.target] + [a.id for a in op.operands if isinstance(a, gast.Name)]))
+        return tuple(
+            dict.fromkeys([op.target] + [a.id for a in op.operands if isinstance(a, gast.Name)])
+        )
     from .normalize import Names
     from .template import expand
 
     names = Names(known | {"__g"})
-    expansion = expand(rule, name("__g"), name(op.target or "__ans"), op.bound, op.operands,
-                       names, op.same_shape, op.number_operands)
+    expansion = expand(
+        rule,
+        name("__g"),
+        name(op.target or "__ans"),
+        op.bound,
+        op.operands,
+        names,
+        op.same_shape,
+        op.number_operands,
+    )
     read = list(expansion.prelude)
-    read += [c for a, c in zip(op.operands, expansion.components, strict=True)
-             if c is not None and isinstance(a, gast.Name) and a.id in active]
-    loads = [n.id for node in read for n in gast.walk(node)
-             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in known]
+    read += [
+        c
+        for a, c in zip(op.operands, expansion.components, strict=True)
+        if c is not None and isinstance(a, gast.Name) and a.id in active
+    ]
+    loads = [
+        n.id
+        for node in read
+        for n in gast.walk(node)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in known
+    ]
     return tuple(dict.fromkeys(loads))
 
 
 def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
     """Active names whose adjoints can reach a returned value or a ``backward()``: only
     their statements need saved values."""
-    useful = {a.id for s in statements for a in getattr(s, "op", Op("passive")).operands[:1]
-              if s.op.kind in ("return", "backward") and isinstance(a, gast.Name)}
+    useful = {
+        a.id
+        for s in statements
+        for a in getattr(s, "op", Op("passive")).operands[:1]
+        if s.op.kind in ("return", "backward") and isinstance(a, gast.Name)
+    }
     changed = True
     while changed:
         changed = False
@@ -553,9 +688,14 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
     return useful
 
 
-def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
-            tensor: bool = False, sequence_params: frozenset[str] = frozenset(),
-            shapes: dict[str, tuple | None] | None = None) -> Analysis:
+def analyse(
+    parsed: Parsed,
+    fn: gast.FunctionDef,
+    active_params: set[str],
+    tensor: bool = False,
+    sequence_params: frozenset[str] = frozenset(),
+    shapes: dict[str, tuple | None] | None = None,
+) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
     parameters' symbolic shapes (see ``rt.shape_pattern``)."""
@@ -563,19 +703,80 @@ def analyse(parsed: Parsed, fn: gast.FunctionDef, active_params: set[str],
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     statements = list(walk_statements(fn.body))
-    pure = not tensor and is_pure(analyser, statements) and \
-        not recursive(parsed.fn, static_callees(analyser, statements))
-    return Analysis(parsed, fn, analyser.active, params_of(fn), tensor, pure,
-                    frozenset(analyser.assumed_numbers))
+    pure = (
+        not tensor
+        and is_pure(analyser, statements)
+        and not recursive(parsed.fn, static_callees(analyser, statements))
+    )
+    return Analysis(
+        parsed,
+        fn,
+        analyser.active,
+        params_of(fn),
+        tensor,
+        pure,
+        frozenset(analyser.assumed_numbers),
+    )
 
 
-PURE_BUILTINS = {"len", "range", "min", "max", "abs", "float", "int", "bool", "isinstance",
-                 "zip", "enumerate", "sum", "round", "tuple", "list", "dict", "sorted",
-                 "reversed", "any", "all", "str", "repr", "slice", "divmod", "pow"}
-PURE_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "cumsum", "reshape",
-                "transpose", "squeeze", "ravel", "flatten", "dot", "astype", "copy", "item",
-                "tolist", "argmax", "argmin", "any", "all", "clip", "keys", "values", "items",
-                "get", "index", "count"}
+PURE_BUILTINS = {
+    "len",
+    "range",
+    "min",
+    "max",
+    "abs",
+    "float",
+    "int",
+    "bool",
+    "isinstance",
+    "zip",
+    "enumerate",
+    "sum",
+    "round",
+    "tuple",
+    "list",
+    "dict",
+    "sorted",
+    "reversed",
+    "any",
+    "all",
+    "str",
+    "repr",
+    "slice",
+    "divmod",
+    "pow",
+}
+PURE_METHODS = {
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "std",
+    "var",
+    "cumsum",
+    "reshape",
+    "transpose",
+    "squeeze",
+    "ravel",
+    "flatten",
+    "dot",
+    "astype",
+    "copy",
+    "item",
+    "tolist",
+    "argmax",
+    "argmin",
+    "any",
+    "all",
+    "clip",
+    "keys",
+    "values",
+    "items",
+    "get",
+    "index",
+    "count",
+}
 
 
 _PURITY: dict[Any, bool] = {}
@@ -589,8 +790,7 @@ def static_callees(analyser: Analyser, statements: list[gast.stmt]) -> list:
     for s in statements:
         if getattr(s, "op", None) is not None and s.op.kind == "call":
             kind, obj = analyser.resolve(s.op.callee)
-            out.append(obj if kind == "object" and isinstance(obj, types.FunctionType)
-                       else None)
+            out.append(obj if kind == "object" and isinstance(obj, types.FunctionType) else None)
     return out
 
 
@@ -640,16 +840,25 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
                 return False
             continue
         if isinstance(s, gast.Assign) and (
-                isinstance(s.targets[0], (gast.Attribute, gast.Subscript)) and
-                s.op.kind == "passive" or isinstance(s.targets[0], gast.Attribute)):
+            isinstance(s.targets[0], (gast.Attribute, gast.Subscript))
+            and s.op.kind == "passive"
+            or isinstance(s.targets[0], gast.Attribute)
+        ):
             return False  # a store into an object another function may hold
-        if s.op.kind == "passive" and isinstance(getattr(s, "value", None), gast.Call) and \
-                getattr(s.value.func, "attr", None) == "appended":
+        if (
+            s.op.kind == "passive"
+            and isinstance(getattr(s, "value", None), gast.Call)
+            and getattr(s.value.func, "attr", None) == "appended"
+        ):
             return False  # the user's own append, in place
-        heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] \
-            if isinstance(s, (gast.If, gast.For, gast.While)) else [s]  # bodies: on their own
-        if not all(_pure_call(analyser, c) for h in heads for c in gast.walk(h)
-                   if isinstance(c, gast.Call)):
+        heads = (
+            [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
+            if isinstance(s, (gast.If, gast.For, gast.While))
+            else [s]
+        )  # bodies: on their own
+        if not all(
+            _pure_call(analyser, c) for h in heads for c in gast.walk(h) if isinstance(c, gast.Call)
+        ):
             return False
     return True
 
@@ -682,21 +891,25 @@ def exits(body: list[gast.stmt]) -> bool:
         if isinstance(s, gast.If) and (exits(s.body) or exits(s.orelse)):
             return True
         if isinstance(s, (gast.For, gast.While)) and any(
-                isinstance(x, gast.Return) for x in walk_statements(s.body)):
+            isinstance(x, gast.Return) for x in walk_statements(s.body)
+        ):
             return True
     return False
 
 
 def has_active(body: list[gast.stmt]) -> bool:
-    return any(getattr(s, "op", None) is not None and s.op.kind in DIFFERENTIATING
-               for s in walk_statements(body))
+    return any(
+        getattr(s, "op", None) is not None and s.op.kind in DIFFERENTIATING
+        for s in walk_statements(body)
+    )
 
 
 def recorded(stmt: gast.If) -> bool:
     """An ``if`` whose choice the adjoint must know: it holds differentiated statements or
     leaves the enclosing block."""
-    return has_active(stmt.body) or has_active(stmt.orelse) or exits(stmt.body) or \
-        exits(stmt.orelse)
+    return (
+        has_active(stmt.body) or has_active(stmt.orelse) or exits(stmt.body) or exits(stmt.orelse)
+    )
 
 
 def branching(body: list[gast.stmt]) -> bool:
@@ -714,8 +927,12 @@ def branching(body: list[gast.stmt]) -> bool:
 
 
 def reads(body: list[gast.stmt]) -> set[str]:
-    return {n.id for s in walk_statements(body) for n in gast.walk(s)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {
+        n.id
+        for s in walk_statements(body)
+        for n in gast.walk(s)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
 
 
 def assigned(body: list[gast.stmt]) -> set[str]:
@@ -767,12 +984,14 @@ def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str]
 def reads_of(node: gast.AST | None) -> set[str]:
     if node is None:
         return set()
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
+    return {
+        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
 
 
-def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
-                   counter: list[int] | None = None) -> set[str]:
+def annotate_loops(
+    body: list[gast.stmt], active: set[str], defined: set[str], counter: list[int] | None = None
+) -> set[str]:
     """Give every loop its ``Loop`` facts; return the names definitely assigned after
     ``body`` runs (given ``defined`` before it)."""
     counter = counter if counter is not None else [0]
@@ -792,8 +1011,9 @@ def annotate_loops(body: list[gast.stmt], active: set[str], defined: set[str],
             needed = sorted((reads(s.body) | written) & active & defined)
             carried = sorted((exposed(s.body) & written & active) - defined)
             maybe = sorted((reads(s.body) & active) - defined - written)
-            s.loop = Loop(counter[0], branching(s.body), written, tuple(needed),
-                          tuple(carried), tuple(maybe))
+            s.loop = Loop(
+                counter[0], branching(s.body), written, tuple(needed), tuple(carried), tuple(maybe)
+            )
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined

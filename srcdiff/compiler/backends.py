@@ -78,11 +78,15 @@ class _ToBackend(gast.NodeTransformer):
             where = types.SimpleNamespace(lineno=self.line)
             raise self.parsed.error(
                 f"np.{name} has no counterpart in {self.xp.__name__}, the array module of "
-                "the arguments", where,
-                "compute it with functions of the Array API standard, or pass NumPy arrays")
-        return gast.Attribute(value=gast.Name(id="xp", ctx=gast.Load(), annotation=None,
-                                              type_comment=None),
-                              attr=other, ctx=gast.Load())
+                "the arguments",
+                where,
+                "compute it with functions of the Array API standard, or pass NumPy arrays",
+            )
+        return gast.Attribute(
+            value=gast.Name(id="xp", ctx=gast.Load(), annotation=None, type_comment=None),
+            attr=other,
+            ctx=gast.Load(),
+        )
 
     def visit_Attribute(self, node: gast.Attribute) -> gast.expr:
         return self.replace(node) or self.generic_visit(node)
@@ -91,8 +95,7 @@ class _ToBackend(gast.NodeTransformer):
         return self.replace(node) or node
 
 
-def to_backend(tree: gast.FunctionDef, parsed: Parsed, xp: types.ModuleType
-               ) -> gast.FunctionDef:
+def to_backend(tree: gast.FunctionDef, parsed: Parsed, xp: types.ModuleType) -> gast.FunctionDef:
     """``tree`` (a generated function) with its NumPy references made ``xp``'s; as it is
     for NumPy."""
     if xp is np:

@@ -45,9 +45,15 @@ class Unit:
     computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays);
     ``shapes`` gives its parameters' symbolic shapes (see ``compiler/shapes.py``)."""
 
-    def __init__(self, fn: types.FunctionType, active: tuple[str, ...],
-                 kinds: dict[str, str], xp: types.ModuleType, tensor: bool | str = False,
-                 shapes: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        fn: types.FunctionType,
+        active: tuple[str, ...],
+        kinds: dict[str, str],
+        xp: types.ModuleType,
+        tensor: bool | str = False,
+        shapes: dict[str, Any] | None = None,
+    ):
         self.parsed: Parsed = parse(fn)
         check_aliases(self.parsed)
         self.fn = fn
@@ -62,13 +68,15 @@ class Unit:
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
         sequences = frozenset(p for p in self.wrt if kinds.get(p) == "any")
-        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences,
-                                shapes)
-        self.calls = any(getattr(st, "op", None) is not None and st.op.kind == "call"
-                         for st in walk_statements(normalized.body))
+        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences, shapes)
+        self.calls = any(
+            getattr(st, "op", None) is not None and st.op.kind == "call"
+            for st in walk_statements(normalized.body)
+        )
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
-        self.number_globals = tuple((n, cells.get(n))
-                                    for n in sorted(self.analysis.assumed_numbers))
+        self.number_globals = tuple(
+            (n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers)
+        )
         base = self.parsed.tree.name
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
         tree = to_backend(tree, self.parsed, xp)
@@ -89,8 +97,7 @@ class Unit:
         """Whether a global (or closure variable) this unit was compiled taking for a
         number holds something else now (then it must be compiled again)."""
         for n, cell in self.number_globals:
-            value = cell.cell_contents if cell is not None else \
-                self.fn.__globals__.get(n, _MISSING)
+            value = cell.cell_contents if cell is not None else self.fn.__globals__.get(n, _MISSING)
             if not is_number(value):
                 return True
         return False
@@ -99,8 +106,9 @@ class Unit:
     def label(self) -> str:
         return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
 
-    def adjoint(self, key: tuple, stop: int | None = None,
-                wanted: tuple[str, ...] | None = None) -> tuple[types.FunctionType, str]:
+    def adjoint(
+        self, key: tuple, stop: int | None = None, wanted: tuple[str, ...] | None = None
+    ) -> tuple[types.FunctionType, str]:
         """The adjoint of the path ``key`` and its source (generated on first use); with
         ``stop``, of the statements before the ``backward()`` numbered ``stop``; with
         ``wanted``, giving the gradients of those parameters only (None for the others)."""
@@ -110,8 +118,18 @@ class Unit:
         names = copy.deepcopy(self.names)
         base = self.parsed.tree.name
         fn_name = f"{base}_adjoint" if stop is None else f"{base}_backward"
-        tree = adjoint(self.analysis, self.builder, names, key, self.wrt, self.kinds,
-                       fn_name, self.rule_names, stop, wanted)
+        tree = adjoint(
+            self.analysis,
+            self.builder,
+            names,
+            key,
+            self.wrt,
+            self.kinds,
+            fn_name,
+            self.rule_names,
+            stop,
+            wanted,
+        )
         optimize(tree)
         tree = to_backend(tree, self.parsed, self.xp)
         text, linemap = emit([tree], self.parsed.lines, [])
@@ -176,40 +194,61 @@ class Unit:
                 node.col_offset = node.end_col_offset = 0
         env = {"rt": rt_module, "xp": self.xp, "_unit": self}
         env.update({v: k for k, v in self.rule_names.items()})
-        user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (),
-                             strict=True))
+        user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (), strict=True))
         outer = list(env) + [n for n in user_free if n not in env]
         bind = ast.FunctionDef(
             name="_bind",
-            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in outer],
-                               vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-                               defaults=[]),
+            args=ast.arguments(
+                posonlyargs=[],
+                args=[ast.arg(arg=n) for n in outer],
+                vararg=None,
+                kwonlyargs=[],
+                kw_defaults=[],
+                kwarg=None,
+                defaults=[],
+            ),
             body=tree.body + [ast.Return(value=ast.Name(id=fn_name, ctx=ast.Load()))],
-            decorator_list=[], returns=None, type_params=[])
+            decorator_list=[],
+            returns=None,
+            type_params=[],
+        )
         module = ast.Module(body=[bind], type_ignores=[])
         ast.fix_missing_locations(module)
         code = compile(module, self.parsed.filename, "exec")
         bind_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-        inner = next(c for c in bind_code.co_consts
-                     if isinstance(c, types.CodeType) and c.co_name == fn_name)
-        cells = tuple(user_free[n] if n in user_free else types.CellType(env[n])
-                      for n in inner.co_freevars)
+        inner = next(
+            c for c in bind_code.co_consts if isinstance(c, types.CodeType) and c.co_name == fn_name
+        )
+        cells = tuple(
+            user_free[n] if n in user_free else types.CellType(env[n]) for n in inner.co_freevars
+        )
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
 
 
 _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def unit_for(fn: types.FunctionType, active: tuple[str, ...], kinds: dict[str, str],
-             xp: types.ModuleType, tensor: bool | str = False,
-             shapes: dict[str, Any] | None = None) -> Unit:
+def unit_for(
+    fn: types.FunctionType,
+    active: tuple[str, ...],
+    kinds: dict[str, str],
+    xp: types.ModuleType,
+    tensor: bool | str = False,
+    shapes: dict[str, Any] | None = None,
+) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = {}
-    key = (active, tuple(sorted(kinds.items())), xp.__name__, registry.version(), tensor,
-           tuple(sorted((shapes or {}).items())))
+    key = (
+        active,
+        tuple(sorted(kinds.items())),
+        xp.__name__,
+        registry.version(),
+        tensor,
+        tuple(sorted((shapes or {}).items())),
+    )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
         unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)

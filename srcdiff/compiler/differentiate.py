@@ -51,8 +51,9 @@ class Item:
 UNWRAPPED_LEAF, NOT_A_TENSOR = 1, 2  # what rt.unwrap records (0: a Tensor without grad)
 
 
-def select(body: list[gast.stmt], key: Iterator, stop: int | None = None
-           ) -> tuple[list[Item], str | None]:
+def select(
+    body: list[gast.stmt], key: Iterator, stop: int | None = None
+) -> tuple[list[Item], str | None]:
     """The statements of ``body`` that ran on the path ``key``, and how the block ended
     (``None``, ``"return"``, ``"break"``, ``"continue"``, or ``"stop"`` at the
     ``backward()`` statement numbered ``stop``)."""
@@ -110,12 +111,15 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
                 continue
             if op.kind == "unwrap":
                 live = item.taken == UNWRAPPED_LEAF or (
-                    item.taken == NOT_A_TENSOR and isinstance(op.operands[0], gast.Name)
-                    and op.operands[0].id in active)
+                    item.taken == NOT_A_TENSOR
+                    and isinstance(op.operands[0], gast.Name)
+                    and op.operands[0].id in active
+                )
             elif op.kind in ("rule", "copy", "call"):
                 live = (op.kind == "call" and item.taken == 1) or any(
                     isinstance(a, gast.Name) and a.id in active
-                    for a in op.operands + [k.value for k in op.keywords])
+                    for a in op.operands + [k.value for k in op.keywords]
+                )
             else:
                 live = False
             if live:
@@ -128,9 +132,12 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
     """The live names whose adjoints reach the result (or the ``backward()``) on this path:
     only they get adjoints."""
     flat = list(flatten(items))
-    useful = {item.stmt.op.operands[0].id for item in flat
-              if item.stmt.op.kind in ("return", "backward")
-              and isinstance(item.stmt.op.operands[0], gast.Name)}
+    useful = {
+        item.stmt.op.operands[0].id
+        for item in flat
+        if item.stmt.op.kind in ("return", "backward")
+        and isinstance(item.stmt.op.operands[0], gast.Name)
+    }
     changed = True
     while changed:
         changed = False
@@ -171,13 +178,23 @@ def comment(text: str, line: int) -> gast.stmt:
 
 
 def is_index_grad(e: gast.expr) -> bool:
-    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
-            and e.func.attr == "index_grad")
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and e.func.attr == "index_grad"
+    )
 
 
 class AdjointBuilder:
-    def __init__(self, analysis: Analysis, primal: PrimalBuilder, names: Names,
-                 wrt: list[str], kinds: dict[str, str], rule_names: dict[Any, str]):
+    def __init__(
+        self,
+        analysis: Analysis,
+        primal: PrimalBuilder,
+        names: Names,
+        wrt: list[str],
+        kinds: dict[str, str],
+        rule_names: dict[Any, str],
+    ):
         self.a = analysis
         self.p = primal
         self.names = names
@@ -208,8 +225,10 @@ class AdjointBuilder:
                 if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
                     continue
                 kind = self.passive_kind(s.value)
-            elif op.kind == "call" or (op.kind == "rule" and op.primitive in
-                                       CONTAINER_PRIMITIVES + (rt_module.iterable, list, tuple)):
+            elif op.kind == "call" or (
+                op.kind == "rule"
+                and op.primitive in CONTAINER_PRIMITIVES + (rt_module.iterable, list, tuple)
+            ):
                 kind = "any"
             elif op.kind == "copy":
                 kind = self.kind_of(op.operands[0].id)
@@ -280,17 +299,22 @@ class AdjointBuilder:
             return
         if is_index_grad(value) and current.owned and current.var == var:
             _, index, g = value.args
-            update = gast.Call(func=attr("rt", "index_add"), args=[name(var), index, g],
-                               keywords=[])
+            update = gast.Call(
+                func=attr("rt", "index_add"), args=[name(var), index, g], keywords=[]
+            )
             self.bind(var, update, line)
-        elif self.kinds.get(n, "array") == "array" and current.owned and current.var == var \
-                and not any(d.var == var for other, d in self.state.items() if other != n):
+        elif (
+            self.kinds.get(n, "array") == "array"
+            and current.owned
+            and current.var == var
+            and not any(d.var == var for other, d in self.state.items() if other != n)
+        ):
             # this code made the array: add in place
-            self.emit(gast.AugAssign(target=name(var, store=True), op=gast.Add(), value=value),
-                      line)
+            self.emit(
+                gast.AugAssign(target=name(var, store=True), op=gast.Add(), value=value), line
+            )
         elif self.kinds.get(n, "array") == "array":
-            self.bind(var, gast.BinOp(left=name(current.var), op=gast.Add(), right=value),
-                      line)
+            self.bind(var, gast.BinOp(left=name(current.var), op=gast.Add(), right=value), line)
         else:
             self.bind(var, call(attr("rt", "acc"), name(current.var), value), line)
         self.state[n] = D(var, owned=True)
@@ -343,8 +367,10 @@ class AdjointBuilder:
             if len(live) < len(masked):
                 args.append(gast.Tuple(elts=[const(i) for i in live], ctx=gast.Load()))
             self.emit(assign(temp, call(attr("rt", "call_vjp"), *args)), line)
-            pairs = [(masked[i].id, gast.Subscript(value=name(temp), slice=const(i),
-                                                   ctx=gast.Load())) for i in live]
+            pairs = [
+                (masked[i].id, gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()))
+                for i in live
+            ]
         else:
             pairs = self.expand_rule(op, g, target, operands, line)
         # a contribution that rebinds g's variable goes last; with two, g is copied first
@@ -357,23 +383,29 @@ class AdjointBuilder:
         for n, e in pairs:
             self.contribute(n, e, line)
 
-    def expand_rule(self, op, g: gast.Name, target: str, operands: list,
-                    line: int) -> list[tuple[str, gast.expr]]:
+    def expand_rule(
+        self, op, g: gast.Name, target: str, operands: list, line: int
+    ) -> list[tuple[str, gast.expr]]:
         ans = name(target)
         if op.rule.inline:
-            expansion = expand(op.rule, g, ans, op.bound, operands, self.names,
-                               op.same_shape, op.number_operands)
+            expansion = expand(
+                op.rule, g, ans, op.bound, operands, self.names, op.same_shape, op.number_operands
+            )
         else:
-            fn_name = self.rule_names.setdefault(op.rule.fn,
-                                                 self.names.reserve(op.rule.fn.__name__))
+            fn_name = self.rule_names.setdefault(
+                op.rule.fn, self.names.reserve(op.rule.fn.__name__)
+            )
             expansion = call_rule(fn_name, g, ans, operands, self.names)
         for stmt in expansion.prelude:
             for inner in gast.walk(stmt):  # a rule's nested statements (if ...: raise)
                 if isinstance(inner, gast.stmt):
                     inner.lineno = line
             self.emit(stmt, line)
-        return [(a.id, c) for a, c in zip(operands, expansion.components, strict=True)
-                if c is not None and self.active(a)]
+        return [
+            (a.id, c)
+            for a, c in zip(operands, expansion.components, strict=True)
+            if c is not None and self.active(a)
+        ]
 
     # --- blocks and loops ----------------------------------------------------------------
     def block(self, items: list[Item], frame: Frame) -> None:
@@ -385,11 +417,9 @@ class AdjointBuilder:
             else:
                 s = item.stmt
                 choice = "taken" if item.taken else "not taken"
-                self.emit(comment(f"line {s.lineno}: if branch {choice}", s.lineno),
-                          s.lineno)
+                self.emit(comment(f"line {s.lineno}: if branch {choice}", s.lineno), s.lineno)
 
-    def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()
-             ) -> None:
+    def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()) -> None:
         """The reversed loop. ``first_set``: names the body reads before it assigns them
         and that have no value before the loop (a step reads the one before's)."""
         if not item.variants:
@@ -404,23 +434,34 @@ class AdjointBuilder:
         contributed = set()
         for v in item.variants:
             contributed |= operands_of(v.items)
-        carried = {n for n in body_names if n in self.state} | \
-            (body_names & set(info.entry_saves)) | first_set
+        carried = (
+            {n for n in body_names if n in self.state}
+            | (body_names & set(info.entry_saves))
+            | first_set
+        )
         accumulated = (contributed & self.live) - info.assigned
         loop_names = sorted(carried | accumulated)
         missing = [n for n in loop_names if n not in self.state]
         if missing:
-            absent = [n for n in missing if n not in info.entry_saves and
-                      n not in info.exit_saves and n not in info.maybe_saves]
+            absent = [
+                n
+                for n in missing
+                if n not in info.entry_saves
+                and n not in info.exit_saves
+                and n not in info.maybe_saves
+            ]
             if absent:
-                raise CompileError(f"cannot differentiate this loop: {', '.join(absent)} "
-                                   "may be undefined before it", function=self.a.parsed.name,
-                                   filename=self.a.parsed.filename, lineno=line,
-                                   source_line=self.a.parsed.source_line(line),
-                                   hint="assign it before the loop")
+                raise CompileError(
+                    f"cannot differentiate this loop: {', '.join(absent)} "
+                    "may be undefined before it",
+                    function=self.a.parsed.name,
+                    filename=self.a.parsed.filename,
+                    lineno=line,
+                    source_line=self.a.parsed.source_line(line),
+                    hint="assign it before the loop",
+                )
             if info.entry_saves:
-                self.emit(assign_many(info.entry_saves,
-                                      subscript(frame.saved, s.entry_sid)), line)
+                self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)), line)
             for n in missing:
                 value: gast.expr = name(n)
                 if n in first_set:  # zero after the last step, shaped like its value then
@@ -461,8 +502,9 @@ class AdjointBuilder:
             for n in loop_names:
                 d = self.state.get(n)
                 if d is None:
-                    self.bind(self.dname(n), call(attr("rt", "zeros_like"),
-                                                  name(self.dname(n))), line)
+                    self.bind(
+                        self.dname(n), call(attr("rt", "zeros_like"), name(self.dname(n))), line
+                    )
                 elif d.var != self.dname(n):
                     self.bind(self.dname(n), name(d.var), line)
             bodies.append(self.out or [at(gast.Pass(), line)])
@@ -473,32 +515,56 @@ class AdjointBuilder:
         reversed_record = call(name("reversed"), record)
         if info.branching:
             variant = self.names.reserve(f"_v{inner.depth}")
-            target = gast.Tuple(elts=[name(variant, store=True), name(inner.saved, store=True)],
-                                ctx=gast.Store())
+            target = gast.Tuple(
+                elts=[name(variant, store=True), name(inner.saved, store=True)], ctx=gast.Store()
+            )
             body = dispatch(variant, bodies, line)
         else:
             target = name(inner.saved, store=True)
             body = bodies[0]
-        self.emit(gast.For(target=target, iter=reversed_record, body=body, orelse=[],
-                           type_comment=None), line)
+        self.emit(
+            gast.For(target=target, iter=reversed_record, body=body, orelse=[], type_comment=None),
+            line,
+        )
 
-    def build(self, fn_name: str, key: tuple, stop: int | None = None,
-              wanted: tuple[str, ...] | None = None) -> gast.FunctionDef:
+    def build(
+        self,
+        fn_name: str,
+        key: tuple,
+        stop: int | None = None,
+        wanted: tuple[str, ...] | None = None,
+    ) -> gast.FunctionDef:
         items, _ = select(self.a.fn.body, iter(key), stop)
         seeds = set(self.wrt if wanted is None else wanted)
         self.live = path_activity(items, seeds)
         self.live &= path_usefulness(items, self.live)
         self.block(items, Frame(self.p.saved, self.p.path, 0))
-        results = [name(self.state[n].var) if n in self.state and n in seeds else const(None)
-                   for n in self.wrt]
+        results = [
+            name(self.state[n].var) if n in self.state and n in seeds else const(None)
+            for n in self.wrt
+        ]
         self.out.append(gast.Return(value=gast.Tuple(elts=results, ctx=gast.Load())))
         args = gast.arguments(
-            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for n in (self.p.saved, self.seed)],
-            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-            defaults=[])
-        fn = gast.FunctionDef(name=fn_name, args=args, body=self.out, decorator_list=[],
-                              returns=None, type_comment=None, type_params=[])
+            args=[
+                gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                for n in (self.p.saved, self.seed)
+            ],
+            posonlyargs=[],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        )
+        fn = gast.FunctionDef(
+            name=fn_name,
+            args=args,
+            body=self.out,
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            type_params=[],
+        )
         fn.lineno = self.a.fn.lineno
         return fn
 
@@ -524,8 +590,7 @@ def operands_of(items: list[Item]) -> set[str]:
     for item in items:
         if item.kind == "stmt":
             found |= {a.id for a in item.stmt.op.operands if isinstance(a, gast.Name)}
-            found |= {k.value.id for k in item.stmt.op.keywords
-                      if isinstance(k.value, gast.Name)}
+            found |= {k.value.id for k in item.stmt.op.keywords if isinstance(k.value, gast.Name)}
         elif item.kind == "loop":
             for v in item.variants:
                 found |= operands_of(v.items)
@@ -539,8 +604,11 @@ def indexed_names(variants: list[Variant]) -> set[str]:
         for item in v.items:
             if item.kind == "stmt":
                 op = item.stmt.op
-                if op.kind == "rule" and op.rule.name == "getitem" and \
-                        isinstance(op.operands[0], gast.Name):
+                if (
+                    op.kind == "rule"
+                    and op.rule.name == "getitem"
+                    and isinstance(op.operands[0], gast.Name)
+                ):
                     found.add(op.operands[0].id)
             elif item.kind == "loop":
                 found |= indexed_names(item.variants)
@@ -555,10 +623,18 @@ def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
     return e
 
 
-def adjoint(analysis: Analysis, primal: PrimalBuilder, names: Names, key: tuple,
-            wrt: list[str], kinds: dict[str, str], fn_name: str,
-            rule_names: dict[Any, str], stop: int | None = None,
-            wanted: tuple[str, ...] | None = None) -> gast.FunctionDef:
+def adjoint(
+    analysis: Analysis,
+    primal: PrimalBuilder,
+    names: Names,
+    key: tuple,
+    wrt: list[str],
+    kinds: dict[str, str],
+    fn_name: str,
+    rule_names: dict[Any, str],
+    stop: int | None = None,
+    wanted: tuple[str, ...] | None = None,
+) -> gast.FunctionDef:
     """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``
     (for the statements before the ``backward()`` numbered ``stop``, when given; None for
     the parameters not ``wanted``, when given)."""

@@ -45,8 +45,11 @@ def _literal_expr(c: Any) -> gast.expr:
     if isinstance(c, tuple):
         return gast.Tuple(elts=[_literal_expr(x) for x in c], ctx=gast.Load())
     if isinstance(c, slice):
-        return gast.Call(func=name("slice"), args=[_literal_expr(x) for x in
-                                                   (c.start, c.stop, c.step)], keywords=[])
+        return gast.Call(
+            func=name("slice"),
+            args=[_literal_expr(x) for x in (c.start, c.stop, c.step)],
+            keywords=[],
+        )
     return const(c)
 
 
@@ -58,8 +61,14 @@ def _freeze(c: Any) -> Any:
     return c if _literal(c) else ("runtime constant",)
 
 
-SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
-           operator.pow: "**", operator.matmul: "@"}
+SYMBOLS = {
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.truediv: "/",
+    operator.pow: "**",
+    operator.matmul: "@",
+}
 
 
 def show_op(prim: Any, shown: list[str]) -> str:
@@ -103,17 +112,23 @@ class Adjoint:
 
     def __call__(self, values: list, seed: Any) -> tuple:
         everything = list(values) + self.constants
-        saved = {k: (everything[i[0]] if len(i) == 1 else tuple(everything[j] for j in i))
-                 for k, i in self.plan.saves.items()}
+        saved = {
+            k: (everything[i[0]] if len(i) == 1 else tuple(everything[j] for j in i))
+            for k, i in self.plan.saves.items()
+        }
         return self.plan.fn(saved, seed)
 
 
 _PLANS: dict[tuple, Plan] = {}
 
 
-def compile_ops(ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]], n_inputs: int,
-                wanted: tuple[int, ...], root: int | None = None,
-                xp: types.ModuleType | None = None) -> Adjoint:
+def compile_ops(
+    ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]],
+    n_inputs: int,
+    wanted: tuple[int, ...],
+    root: int | None = None,
+    xp: types.ModuleType | None = None,
+) -> Adjoint:
     """The adjoint of the straight-line operations ``ops`` (see the module docstring):
     value ``k < n_inputs`` is input ``k``, value ``n_inputs + i`` is the result of
     ``ops[i]``; returns the gradients of ``wanted`` given the seed of ``root`` (by
@@ -161,8 +176,9 @@ class _EagerAdjoint(AdjointBuilder):
         super().statement(s, frame, flag)
 
 
-def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int,
-           xp: types.ModuleType = np) -> Plan:
+def _build(
+    ops: list, n_inputs: int, wanted: tuple[int, ...], root: int, xp: types.ModuleType = np
+) -> Plan:
     n_values = n_inputs + len(ops)
     value_names = [_value_name(k, n_inputs) for k in range(n_values)]
     names = Names(set(value_names) | {"rt", "xp", "np", "slice"})
@@ -205,12 +221,20 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int,
     body.append(gast.Return(value=name(value_names[root])))
     body[-1].op = Op("return", operands=[name(value_names[root])])
     body[-1].lineno = len(ops)
-    fn_def = gast.FunctionDef(name="backward", args=None, body=body, decorator_list=[],
-                              returns=None, type_comment=None, type_params=[])
+    fn_def = gast.FunctionDef(
+        name="backward",
+        args=None,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
     fn_def.lineno = 1
     analysis = Analysis(fake, fn_def, active, [])
-    primal = types.SimpleNamespace(saved="_saved", path="_path",
-                                   frame_names=lambda depth: ("_s", "_p"))
+    primal = types.SimpleNamespace(
+        saved="_saved", path="_path", frame_names=lambda depth: ("_s", "_p")
+    )
     saves: dict[int, tuple[int, ...]] = {}
     index_of = {n: k for k, n in enumerate(value_names)}
     index_of.update({n: n_values + j for j, n in enumerate(constant_names)})
@@ -223,14 +247,23 @@ def _build(ops: list, n_inputs: int, wanted: tuple[int, ...], root: int,
     rule_names: dict[Any, str] = {}
     builder = _EagerAdjoint(analysis, primal, names, wrt, {}, rule_names, captured=captured)
     tree = builder.build("backward", ())
-    results = {value_names[k]: r for k, r in zip([k for k in wanted if k < n_inputs],
-                                                 tree.body[-1].value.elts, strict=True)}
+    results = {
+        value_names[k]: r
+        for k, r in zip([k for k in wanted if k < n_inputs], tree.body[-1].value.elts, strict=True)
+    }
     elts = [results.get(value_names[k]) or name(captured[value_names[k]]) for k in wanted]
     tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
     optimize(tree)
-    text, linemap = emit([tree], lines, ["# srcdiff: adjoint of the recorded operations",
-                                         f"import {xp.__name__} as xp",
-                                         "from srcdiff import runtime as rt"], label=None)
+    text, linemap = emit(
+        [tree],
+        lines,
+        [
+            "# srcdiff: adjoint of the recorded operations",
+            f"import {xp.__name__} as xp",
+            "from srcdiff import runtime as rt",
+        ],
+        label=None,
+    )
     namespace = {"rt": rt_module, "xp": xp, "np": np}
     namespace.update({fn_name: fn for fn, fn_name in rule_names.items()})
     exec(compile(text, "<srcdiff backward>", "exec"), namespace)

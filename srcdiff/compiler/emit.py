@@ -40,8 +40,11 @@ class Emitter:
                 if self.label is None:
                     self.line(f"# {source}", depth, line)
                 else:
-                    self.line(f"# {self.label} {line}: {source}" if source else
-                              f"# {self.label} {line}", depth, line)
+                    self.line(
+                        f"# {self.label} {line}: {source}" if source else f"# {self.label} {line}",
+                        depth,
+                        line,
+                    )
                 current = line
             self.statement(s, depth, line)
 
@@ -50,8 +53,11 @@ class Emitter:
             self.line(f"if {expr(s.test)}:", depth, line)
             self.block(s.body, depth + 1, line)
             orelse = s.orelse
-            while len(orelse) == 1 and isinstance(orelse[0], gast.If) and \
-                    not getattr(orelse[0], "comment", False):
+            while (
+                len(orelse) == 1
+                and isinstance(orelse[0], gast.If)
+                and not getattr(orelse[0], "comment", False)
+            ):
                 self.line(f"elif {expr(orelse[0].test)}:", depth, line)
                 self.block(orelse[0].body, depth + 1, line)
                 orelse = orelse[0].orelse
@@ -64,8 +70,11 @@ class Emitter:
         elif isinstance(s, gast.While):
             self.line(f"while {expr(s.test)}:", depth, line)
             self.block(s.body, depth + 1, line)
-        elif isinstance(s, gast.Assign) and len(s.targets) == 1 and \
-                isinstance(s.targets[0], gast.Tuple):  # ``a, b = ...`` on every Python
+        elif (
+            isinstance(s, gast.Assign)
+            and len(s.targets) == 1
+            and isinstance(s.targets[0], gast.Tuple)
+        ):  # ``a, b = ...`` on every Python
             value = ast.unparse(gast.gast_to_ast(s.value))
             self.line(f"{expr(s.targets[0])} = {value}", depth, line)
         else:
@@ -81,8 +90,12 @@ def expr(e: gast.expr) -> str:
     return text
 
 
-def emit(functions: list[gast.FunctionDef], lines: dict[int, str], header: list[str],
-         label: str | None = "line") -> tuple[str, list[int | None]]:
+def emit(
+    functions: list[gast.FunctionDef],
+    lines: dict[int, str],
+    header: list[str],
+    label: str | None = "line",
+) -> tuple[str, list[int | None]]:
     """Source text of ``functions`` under ``header`` lines, and for each line of it the
     user line it comes from (None for lines of srcdiff's own)."""
     e = Emitter(lines, label)

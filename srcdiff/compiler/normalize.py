@@ -59,8 +59,9 @@ if hasattr(gast, "Match"):
     UNSUPPORTED_STMT[gast.Match] = ("match statement", "rewrite it with if/elif")
 
 
-def _part(step: gast.Subscript | gast.Attribute, holder: gast.expr, key: object,
-          ctx: gast.expr_context) -> gast.expr:
+def _part(
+    step: gast.Subscript | gast.Attribute, holder: gast.expr, key: object, ctx: gast.expr_context
+) -> gast.expr:
     """``holder[key]`` or ``holder.key``, as ``step`` is."""
     if isinstance(step, gast.Subscript):
         return gast.Subscript(value=holder, slice=key, ctx=ctx)
@@ -113,8 +114,9 @@ def local_names(fn: gast.FunctionDef) -> set[str]:
     args = fn.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     params += [a.id for a in (args.vararg, args.kwarg) if a is not None]
-    stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)
-              and isinstance(n.ctx, gast.Store)}
+    stored = {
+        n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
     return set(params) | stored
 
 
@@ -202,8 +204,9 @@ class Normalizer:
 
     def index(self, e: gast.expr) -> gast.expr:
         if isinstance(e, gast.Slice):
-            return gast.Slice(*(None if part is None else self.atom(part)
-                                for part in (e.lower, e.upper, e.step)))
+            return gast.Slice(
+                *(None if part is None else self.atom(part) for part in (e.lower, e.upper, e.step))
+            )
         if isinstance(e, gast.Tuple):
             return gast.Tuple(elts=[self.index(x) for x in e.elts], ctx=gast.Load())
         return self.atom(e)
@@ -229,39 +232,48 @@ class Normalizer:
         if isinstance(e, gast.Compare):
             if len(e.ops) > 1:
                 return e
-            return gast.Compare(left=self.atom(e.left), ops=e.ops,
-                                comparators=[self.atom(e.comparators[0])])
+            return gast.Compare(
+                left=self.atom(e.left), ops=e.ops, comparators=[self.atom(e.comparators[0])]
+            )
         if isinstance(e, gast.Call):
             return self.call(e)
         if isinstance(e, gast.Attribute):
             return gast.Attribute(value=self.atom(e.value), attr=e.attr, ctx=gast.Load())
         if isinstance(e, gast.Subscript):
-            return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice),
-                                  ctx=gast.Load())
+            return gast.Subscript(
+                value=self.atom(e.value), slice=self.index(e.slice), ctx=gast.Load()
+            )
         if isinstance(e, (gast.Tuple, gast.List)):
             return type(e)(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
         if isinstance(e, gast.Dict):
             if any(k is None for k in e.keys):
-                raise self.p.error("unsupported syntax: ** in a dict display", e,
-                                   "build the dict key by key")
-            return gast.Dict(keys=[self.atom(k) for k in e.keys],
-                             values=[self.atom(v) for v in e.values])
+                raise self.p.error(
+                    "unsupported syntax: ** in a dict display", e, "build the dict key by key"
+                )
+            return gast.Dict(
+                keys=[self.atom(k) for k in e.keys], values=[self.atom(v) for v in e.values]
+            )
         if isinstance(e, gast.IfExp):
             return self.if_exp(e)
         if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
             return self.comprehension(e)
-        raise self.p.error(f"unsupported expression: {type(e).__name__}", e,
-                           "rewrite it with simpler statements")
+        raise self.p.error(
+            f"unsupported expression: {type(e).__name__}", e, "rewrite it with simpler statements"
+        )
 
     def call(self, e: gast.Call) -> gast.Call:
         for a in e.args:
             if isinstance(a, gast.Starred):
-                raise self.p.error("unsupported syntax: *args in a call", e,
-                                   "pass the arguments one by one")
+                raise self.p.error(
+                    "unsupported syntax: *args in a call", e, "pass the arguments one by one"
+                )
         for k in e.keywords:
             if k.arg is None:
-                raise self.p.error("unsupported syntax: **kwargs in a call", e,
-                                   "pass the keyword arguments one by one")
+                raise self.p.error(
+                    "unsupported syntax: **kwargs in a call",
+                    e,
+                    "pass the keyword arguments one by one",
+                )
         func = self.callee(e.func)
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
@@ -271,8 +283,9 @@ class Normalizer:
         """``[f(x) for x in xs if c(x)]`` (or a generator expression, made a list) as the
         loop that appends to a fresh list, its loop variables renamed apart."""
         if any(g.is_async for g in e.generators):
-            raise self.p.error("unsupported syntax: async comprehension", e,
-                               "rewrite it as a for loop")
+            raise self.p.error(
+                "unsupported syntax: async comprehension", e, "rewrite it as a for loop"
+            )
         result = self.names.fresh()
         self.emit(assign(result, gast.List(elts=[], ctx=gast.Load())))
         renames: dict[str, str] = {}
@@ -282,17 +295,28 @@ class Normalizer:
             for n in gast.walk(generator.target):
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.names.fresh(n.id + "_")
-            loops.append((_rename(generator.target, renames), iterable,
-                          [_rename(c, renames) for c in generator.ifs]))
-        append = gast.Call(func=gast.Attribute(value=name(result), attr="append",
-                                               ctx=gast.Load()),
-                           args=[_rename(e.elt, renames)], keywords=[])
+            loops.append(
+                (
+                    _rename(generator.target, renames),
+                    iterable,
+                    [_rename(c, renames) for c in generator.ifs],
+                )
+            )
+        append = gast.Call(
+            func=gast.Attribute(value=name(result), attr="append", ctx=gast.Load()),
+            args=[_rename(e.elt, renames)],
+            keywords=[],
+        )
         body: list[gast.stmt] = [_at(gast.Expr(value=append), self.line)]
         for target, iterable, conditions in reversed(loops):
             for condition in reversed(conditions):
                 body = [_at(gast.If(test=condition, body=body, orelse=[]), self.line)]
-            body = [_at(gast.For(target=target, iter=iterable, body=body, orelse=[],
-                                 type_comment=None), self.line)]
+            body = [
+                _at(
+                    gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None),
+                    self.line,
+                )
+            ]
         self.locals |= set(renames.values()) | {result}
         for stmt in body:
             self.stmt(stmt)
@@ -314,8 +338,11 @@ class Normalizer:
         elif isinstance(target, (gast.Tuple, gast.List)):
             for i, elt in enumerate(target.elts):
                 if isinstance(elt, gast.Starred):
-                    raise self.p.error("unsupported syntax: starred assignment", target,
-                                       "index the elements explicitly")
+                    raise self.p.error(
+                        "unsupported syntax: starred assignment",
+                        target,
+                        "index the elements explicitly",
+                    )
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
                 if isinstance(elt, gast.Name):
                     self.emit(assign(elt.id, item))
@@ -324,8 +351,9 @@ class Normalizer:
         elif isinstance(target, (gast.Subscript, gast.Attribute)):
             self.store(target, value)
         else:
-            raise self.p.error(f"unsupported assignment target {type(target).__name__}",
-                               target, "assign to a name")
+            raise self.p.error(
+                f"unsupported assignment target {type(target).__name__}", target, "assign to a name"
+            )
 
     def store(self, target: gast.Subscript | gast.Attribute, value: gast.expr) -> None:
         """``a[i] = v`` or ``a.w = v``, nested ones too (see ``locate`` and ``put``)."""
@@ -340,8 +368,7 @@ class Normalizer:
             steps.insert(0, e)
             e = e.value
         holders = [self.atom(e)]
-        keys = [self.index(s.slice) if isinstance(s, gast.Subscript) else s.attr
-                for s in steps]
+        keys = [self.index(s.slice) if isinstance(s, gast.Subscript) else s.attr for s in steps]
         for step, key in zip(steps[:-1], keys[:-1], strict=True):
             holders.append(self.temp(_part(step, holders[-1], key, gast.Load())))
         return Location(steps, holders, keys)
@@ -353,17 +380,23 @@ class Normalizer:
         value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An attribute
         cannot take it back (``b.T = t``): such a write must not carry a gradient."""
         last = len(at.steps) - 1
-        self.emit(gast.Assign(targets=[at.part(last, gast.Store())], value=value,
-                              type_comment=None))
+        self.emit(
+            gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
+        )
         for i in range(last - 1, -1, -1):
-            back = gast.Assign(targets=[at.part(i, gast.Store())], value=at.holders[i + 1],
-                               type_comment=None)
+            back = gast.Assign(
+                targets=[at.part(i, gast.Store())], value=at.holders[i + 1], type_comment=None
+            )
             if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
                 self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
                 continue
-            entry = self.temp(gast.Call(func=_rt("is_entry"),
-                                        args=[at.holders[i], self.key_atom(at.keys[i])],
-                                        keywords=[]))
+            entry = self.temp(
+                gast.Call(
+                    func=_rt("is_entry"),
+                    args=[at.holders[i], self.key_atom(at.keys[i])],
+                    keywords=[],
+                )
+            )
             self.emit(gast.If(test=entry, body=[_at(back, self.line)], orelse=[]))
 
     def key_atom(self, key: gast.expr) -> gast.expr:
@@ -372,8 +405,7 @@ class Normalizer:
             parts = [const(None) if p is None else p for p in (key.lower, key.upper, key.step)]
             return self.temp(gast.Call(func=name("slice"), args=parts, keywords=[]))
         if isinstance(key, gast.Tuple):
-            return self.temp(gast.Tuple(elts=[self.key_atom(k) for k in key.elts],
-                                        ctx=gast.Load()))
+            return self.temp(gast.Tuple(elts=[self.key_atom(k) for k in key.elts], ctx=gast.Load()))
         return key
 
     def unpack(self, target: gast.expr, value: Parts) -> None:
@@ -382,14 +414,15 @@ class Normalizer:
         name gets its own value, and so its own activity (in ``i, row = index, m[i]``,
         ``i`` does not depend on ``m``)."""
         if isinstance(value, tuple):
-            if isinstance(target, (gast.Tuple, gast.List)) and \
-                    len(target.elts) == len(value) and \
-                    not any(isinstance(e, gast.Starred) for e in target.elts):
+            if (
+                isinstance(target, (gast.Tuple, gast.List))
+                and len(target.elts) == len(value)
+                and not any(isinstance(e, gast.Starred) for e in target.elts)
+            ):
                 for elt, part in zip(target.elts, value, strict=True):
                     self.unpack(elt, part)
                 return
-            value = self.temp(gast.Tuple(elts=[self.packed(v) for v in value],
-                                         ctx=gast.Load()))
+            value = self.temp(gast.Tuple(elts=[self.packed(v) for v in value], ctx=gast.Load()))
         if isinstance(target, gast.Name) and target.id not in operand_names(value):
             self.emit(assign(target.id, value))
         else:
@@ -398,8 +431,7 @@ class Normalizer:
     def packed(self, value: Parts) -> gast.expr:
         """``value`` as an atom."""
         if isinstance(value, tuple):
-            return self.temp(gast.Tuple(elts=[self.packed(v) for v in value],
-                                        ctx=gast.Load()))
+            return self.temp(gast.Tuple(elts=[self.packed(v) for v in value], ctx=gast.Load()))
         if isinstance(value, (gast.Name, gast.Constant)):
             return value
         return self.temp(value)
@@ -407,21 +439,22 @@ class Normalizer:
     def parts(self, e: gast.expr, stored: set[str]) -> Parts:
         """The atoms of a tuple or list display, nested as the display is; a name the
         assignment stores to is copied first (``a, b = b, a``)."""
-        if isinstance(e, (gast.Tuple, gast.List)) and \
-                not any(isinstance(x, gast.Starred) for x in e.elts):
+        if isinstance(e, (gast.Tuple, gast.List)) and not any(
+            isinstance(x, gast.Starred) for x in e.elts
+        ):
             return tuple(self.parts(x, stored) for x in e.elts)
         a = self.atom(e)
         return self.temp(a) if isinstance(a, gast.Name) and a.id in stored else a
 
     def assign_expr(self, target: gast.expr, value: gast.expr) -> None:
-        if isinstance(target, (gast.Tuple, gast.List)) and \
-                isinstance(value, (gast.Tuple, gast.List)):
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(
+            value, (gast.Tuple, gast.List)
+        ):
             self.unpack(target, self.parts(value, operand_names(target)))
             return
         if isinstance(target, gast.Name):
             rhs = self.expr(value)
-            if not isinstance(rhs, (gast.Name, gast.Constant)) and \
-                    target.id in operand_names(rhs):
+            if not isinstance(rhs, (gast.Name, gast.Constant)) and target.id in operand_names(rhs):
                 rhs = self.temp(rhs)
             self.emit(assign(target.id, rhs))
         else:
@@ -434,8 +467,11 @@ class Normalizer:
             self.reject(s, UNSUPPORTED_STMT)
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
-            raise self.p.error(f"unsupported statement: {type(s).__name__}", s,
-                               "rewrite it with simpler statements")
+            raise self.p.error(
+                f"unsupported statement: {type(s).__name__}",
+                s,
+                "rewrite it with simpler statements",
+            )
         method(s)
 
     def stmt_Assign(self, s: gast.Assign) -> None:
@@ -460,23 +496,31 @@ class Normalizer:
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
-            self.put(at, self.temp(gast.BinOp(left=current, op=s.op,
-                                              right=self.atom(s.value))))
+            self.put(at, self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value))))
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
         call = s.value
-        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
-                call.func.attr == "append" and isinstance(call.func.value, gast.Name) and \
-                call.func.value.id in self.locals and len(call.args) == 1 and \
-                not call.keywords:
+        if (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, gast.Name)
+            and call.func.value.id in self.locals
+            and len(call.args) == 1
+            and not call.keywords
+        ):
             # xs.append(v) as xs = rt.appended(xs, v): a list of differentiated values
             # gets a new list (the primal appends in place when nothing is differentiated)
             xs = call.func.value.id
-            longer = self.temp(gast.Call(
-                func=gast.Attribute(value=name("rt"), attr="appended", ctx=gast.Load()),
-                args=[name(xs), self.atom(call.args[0])], keywords=[]))
+            longer = self.temp(
+                gast.Call(
+                    func=gast.Attribute(value=name("rt"), attr="appended", ctx=gast.Load()),
+                    args=[name(xs), self.atom(call.args[0])],
+                    keywords=[],
+                )
+            )
             self.emit(assign(xs, longer))
             return
         value = self.expr(s.value)
@@ -493,11 +537,13 @@ class Normalizer:
 
     def stmt_For(self, s: gast.For) -> None:
         if s.orelse:
-            raise self.p.error("unsupported syntax: for ... else", s,
-                               "set a flag before break instead")
+            raise self.p.error(
+                "unsupported syntax: for ... else", s, "set a flag before break instead"
+            )
         counter, prefix = self.loop_source(s)
-        loop = gast.For(target=name(counter, store=True), iter=None, body=[], orelse=[],
-                        type_comment=None)
+        loop = gast.For(
+            target=name(counter, store=True), iter=None, body=[], orelse=[], type_comment=None
+        )
         loop.iter, loop.body = prefix[0], prefix[1] + self.block(s.body)
         self.emit(loop)
 
@@ -518,8 +564,7 @@ class Normalizer:
             n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
             last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
             counter = self.names.fresh("i")
-            rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)],
-                            keywords=[])
+            rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
             return counter, (rng, self.bind_target(s.target, item))
         nested = False
@@ -534,16 +579,21 @@ class Normalizer:
         else:
             seqs, start = [self.sequence(it)], None
         lengths = [self.temp(gast.Call(func=name("len"), args=[q], keywords=[])) for q in seqs]
-        n = lengths[0] if len(lengths) == 1 else \
-            self.temp(gast.Call(func=name("min"), args=lengths, keywords=[]))
+        n = (
+            lengths[0]
+            if len(lengths) == 1
+            else self.temp(gast.Call(func=name("min"), args=lengths, keywords=[]))
+        )
         counter = self.names.fresh("i")
         rng = gast.Call(func=name("range"), args=[n], keywords=[])
-        items = tuple(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load())
-                      for q in seqs)
+        items = tuple(gast.Subscript(value=q, slice=name(counter), ctx=gast.Load()) for q in seqs)
         value = items if kind == "zip" or nested else items[0]
         if kind == "enumerate":
-            index = name(counter) if start is None else \
-                gast.BinOp(left=name(counter), op=gast.Add(), right=start)
+            index = (
+                name(counter)
+                if start is None
+                else gast.BinOp(left=name(counter), op=gast.Add(), right=start)
+            )
             value = (index, value)
         return counter, (rng, self.bind_target(s.target, value))
 
@@ -559,26 +609,33 @@ class Normalizer:
         seq = self.atom(e)
         if isinstance(e, (gast.Tuple, gast.List)):
             return seq
-        return self.temp(gast.Call(func=gast.Attribute(value=name("rt"), attr="iterable",
-                                                       ctx=gast.Load()),
-                                   args=[seq], keywords=[]))
+        return self.temp(
+            gast.Call(
+                func=gast.Attribute(value=name("rt"), attr="iterable", ctx=gast.Load()),
+                args=[seq],
+                keywords=[],
+            )
+        )
 
     def builtin_call(self, e: gast.expr) -> str | None:
-        if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and \
-                e.func.id not in self.locals:
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id not in self.locals
+        ):
             found, obj = self.p.resolve(e.func.id)
             for kind in ("range", "enumerate", "zip", "reversed"):
                 # zip(..., strict=...): the loop runs over the shortest sequence either way
-                keywords = [k.arg for k in e.keywords if not (kind == "zip" and
-                                                              k.arg == "strict")]
+                keywords = [k.arg for k in e.keywords if not (kind == "zip" and k.arg == "strict")]
                 if found and obj is getattr(builtins, kind) and not keywords:
                     return kind
         return None
 
     def stmt_While(self, s: gast.While) -> None:
         if s.orelse:
-            raise self.p.error("unsupported syntax: while ... else", s,
-                               "set a flag before break instead")
+            raise self.p.error(
+                "unsupported syntax: while ... else", s, "set a flag before break instead"
+            )
         saved, self.out = self.out, []
         test = self.atom(s.test)
         stop = self.temp(gast.UnaryOp(op=gast.Not(), operand=test))
@@ -589,16 +646,27 @@ class Normalizer:
 
     def stmt_With(self, s: gast.With) -> None:
         """``with sd.no_grad():`` runs its body as written, not differentiated."""
-        if not (len(s.items) == 1 and s.items[0].optional_vars is None and
-                self.is_no_grad(s.items[0].context_expr)):
-            raise self.p.error("unsupported syntax: with statement", s,
-                               "move it out of the differentiated function (only "
-                               "`with sd.no_grad():` is supported inside)")
+        if not (
+            len(s.items) == 1
+            and s.items[0].optional_vars is None
+            and self.is_no_grad(s.items[0].context_expr)
+        ):
+            raise self.p.error(
+                "unsupported syntax: with statement",
+                s,
+                "move it out of the differentiated function (only "
+                "`with sd.no_grad():` is supported inside)",
+            )
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         node = gast.With(items=s.items, body=body, type_comment=None)
         node.no_grad = True
-        node.stores = sorted({n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-                              and isinstance(n.ctx, gast.Store)})
+        node.stores = sorted(
+            {
+                n.id
+                for n in gast.walk(node)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            }
+        )
         self.emit(node)
 
     def is_no_grad(self, e: gast.expr) -> bool:
@@ -613,8 +681,11 @@ class Normalizer:
         found, obj = self.p.resolve(f.id)
         for attr in reversed(path):
             obj = getattr(obj, attr, None)
-        return found and getattr(obj, "__name__", "") == "no_grad" and \
-            getattr(obj, "__module__", "").startswith("srcdiff")
+        return (
+            found
+            and getattr(obj, "__name__", "") == "no_grad"
+            and getattr(obj, "__module__", "").startswith("srcdiff")
+        )
 
     def stmt_Break(self, s: gast.Break) -> None:
         self.emit(gast.Break())
@@ -650,9 +721,15 @@ def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
     """The A-normal form of ``parsed.tree`` (a new FunctionDef)."""
     norm = Normalizer(parsed, names)
     body = norm.block(parsed.tree.body)
-    fn = gast.FunctionDef(name=parsed.tree.name, args=parsed.tree.args, body=body,
-                          decorator_list=[], returns=None, type_comment=None,
-                          type_params=[])
+    fn = gast.FunctionDef(
+        name=parsed.tree.name,
+        args=parsed.tree.args,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
     fn.lineno = parsed.tree.lineno
     fn.attribute_entries = frozenset(norm.attribute_entries)
     return fn

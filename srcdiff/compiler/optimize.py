@@ -17,8 +17,13 @@ import gast
 
 from .normalize import walk_statements
 
-FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
-        gast.Div: operator.truediv, gast.Pow: operator.pow}
+FOLD = {
+    gast.Add: operator.add,
+    gast.Sub: operator.sub,
+    gast.Mult: operator.mul,
+    gast.Div: operator.truediv,
+    gast.Pow: operator.pow,
+}
 
 
 def _number(value: object) -> gast.expr:
@@ -32,11 +37,14 @@ def _number(value: object) -> gast.expr:
 def _constant_test(node: gast.expr) -> bool | None:
     """The truth of ``c is None`` / ``c is not None`` (a rule's test of an optional
     argument, once a constant is substituted for it), or None when it is not constant."""
-    if not (isinstance(node, gast.Compare) and len(node.ops) == 1 and
-            isinstance(node.ops[0], (gast.Is, gast.IsNot)) and
-            isinstance(node.left, gast.Constant) and
-            isinstance(node.comparators[0], gast.Constant) and
-            node.comparators[0].value is None):
+    if not (
+        isinstance(node, gast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], (gast.Is, gast.IsNot))
+        and isinstance(node.left, gast.Constant)
+        and isinstance(node.comparators[0], gast.Constant)
+        and node.comparators[0].value is None
+    ):
         return None
     same = node.left.value is None
     return same if isinstance(node.ops[0], gast.Is) else not same
@@ -58,15 +66,24 @@ class _Fold(gast.NodeTransformer):
         self.generic_visit(node)
         left, right = node.left, node.right
         numbers = (int, float)
-        if isinstance(left, gast.Constant) and isinstance(right, gast.Constant) and \
-                type(node.op) in FOLD and isinstance(left.value, numbers) and \
-                isinstance(right.value, numbers) and not isinstance(left.value, bool):
+        if (
+            isinstance(left, gast.Constant)
+            and isinstance(right, gast.Constant)
+            and type(node.op) in FOLD
+            and isinstance(left.value, numbers)
+            and isinstance(right.value, numbers)
+            and not isinstance(left.value, bool)
+        ):
             try:
                 return _number(FOLD[type(node.op)](left.value, right.value))
             except (ArithmeticError, ValueError, TypeError):
                 return node
-        if isinstance(right, gast.Constant) and right.value == 1 and \
-                type(right.value) in numbers and isinstance(node.op, (gast.Pow, gast.Mult)):
+        if (
+            isinstance(right, gast.Constant)
+            and right.value == 1
+            and type(right.value) in numbers
+            and isinstance(node.op, (gast.Pow, gast.Mult))
+        ):
             return left
         return node
 
@@ -76,16 +93,20 @@ def fold_constants(fn: gast.FunctionDef) -> None:
 
 
 def _loads(fn: gast.FunctionDef) -> set[str]:
-    return {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
+    return {
+        n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
 
 
 def _dead(stmt: gast.stmt, loads: set[str]) -> bool:
     if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
         return False
     target = stmt.targets[0]
-    if isinstance(target, gast.Name) and isinstance(stmt.value, gast.Name) and \
-            stmt.value.id == target.id:
+    if (
+        isinstance(target, gast.Name)
+        and isinstance(stmt.value, gast.Name)
+        and stmt.value.id == target.id
+    ):
         return True  # x = x
     if isinstance(target, gast.Name):
         return target.id not in loads
@@ -98,8 +119,11 @@ EFFECTS = {"call_vjp"}  # runtime helpers that change state: a callee's adjoint 
 
 
 def _has_effects(value: gast.expr) -> bool:
-    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
-            and value.func.attr in EFFECTS)
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr in EFFECTS
+    )
 
 
 def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
@@ -110,8 +134,8 @@ def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
 def _empty_loop(s: gast.stmt) -> bool:
     """A reversed loop whose body does nothing (its iterations touched no adjoint)."""
     return isinstance(s, gast.For) and all(
-        isinstance(x, gast.Pass) or getattr(x, "comment", False) or _empty_loop(x)
-        for x in s.body)
+        isinstance(x, gast.Pass) or getattr(x, "comment", False) or _empty_loop(x) for x in s.body
+    )
 
 
 def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], bool]:
@@ -164,9 +188,14 @@ class _PushNegation(gast.NodeTransformer):
 
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
-        if isinstance(node.func, gast.Attribute) and node.func.attr in LINEAR and \
-                isinstance(node.func.value, gast.Name) and node.func.value.id == "rt" and \
-                node.args and _neg(node.args[0]):
+        if (
+            isinstance(node.func, gast.Attribute)
+            and node.func.attr in LINEAR
+            and isinstance(node.func.value, gast.Name)
+            and node.func.value.id == "rt"
+            and node.args
+            and _neg(node.args[0])
+        ):
             node.args[0] = node.args[0].operand
             return _negate(node)
         return node
@@ -177,8 +206,11 @@ class _PushNegation(gast.NodeTransformer):
         if isinstance(op, (gast.Mult, gast.Div)) and (_neg(left) or _neg(right)):
             if _neg(left) and _neg(right):
                 return gast.BinOp(left=left.operand, op=op, right=right.operand)
-            inner = gast.BinOp(left=left.operand if _neg(left) else left, op=op,
-                               right=right.operand if _neg(right) else right)
+            inner = gast.BinOp(
+                left=left.operand if _neg(left) else left,
+                op=op,
+                right=right.operand if _neg(right) else right,
+            )
             return _negate(inner)
         if isinstance(op, gast.Add) and _neg(right):
             return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)
@@ -198,13 +230,19 @@ class _PushNegation(gast.NodeTransformer):
 
 def _stores(node: gast.AST) -> set[str]:
     """Names a statement assigns or changes in place (``rt.index_add(d, ...)`` too)."""
-    out = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-           and isinstance(n.ctx, gast.Store)}
+    out = {
+        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
     for n in gast.walk(node):
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             out.add(n.target.id)
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
-                n.func.attr == "index_add" and n.args and isinstance(n.args[0], gast.Name):
+        if (
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Attribute)
+            and n.func.attr == "index_add"
+            and n.args
+            and isinstance(n.args[0], gast.Name)
+        ):
             out.add(n.args[0].id)
     return out
 
@@ -222,11 +260,15 @@ def _inline_negations(fn: gast.FunctionDef) -> bool:
         i = 0
         while i < len(block):
             s = block[i]
-            if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
-                    isinstance(s.targets[0], gast.Name) and _neg(s.value) and \
-                    TEMPORARY_ADJOINT.fullmatch(s.targets[0].id) and \
-                    s.targets[0].id not in escaping and \
-                    _inline_at(block, i, s.targets[0].id, s.value):
+            if (
+                isinstance(s, gast.Assign)
+                and len(s.targets) == 1
+                and isinstance(s.targets[0], gast.Name)
+                and _neg(s.value)
+                and TEMPORARY_ADJOINT.fullmatch(s.targets[0].id)
+                and s.targets[0].id not in escaping
+                and _inline_at(block, i, s.targets[0].id, s.value)
+            ):
                 changed = True
                 continue
             i += 1
@@ -241,10 +283,15 @@ def _escaping(body: list[gast.stmt]) -> set[str]:
         here: set[str] = set()
         for s in block:
             compound = isinstance(s, (gast.For, gast.While, gast.If))
-            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] \
-                if compound else [s]  # a nested block is looked at on its own
-            out |= {n.id for h in heads for n in gast.walk(h) if isinstance(n, gast.Name)
-                    and isinstance(n.ctx, gast.Load)} - here
+            heads = (
+                [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] if compound else [s]
+            )  # a nested block is looked at on its own
+            out |= {
+                n.id
+                for h in heads
+                for n in gast.walk(h)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            } - here
             here |= set() if compound else _stores(s)
     return out
 
@@ -255,10 +302,18 @@ def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> b
         use = block[j]
         uses = [n for n in gast.walk(use) if isinstance(n, gast.Name) and n.id == temp]
         if uses:
-            rest = [n for later in block[j + 1:] for n in gast.walk(later)
-                    if isinstance(n, gast.Name) and n.id == temp]
-            if len(uses) != 1 or rest or temp in _stores(use) or \
-                    isinstance(use, (gast.For, gast.While, gast.If, gast.Return)):
+            rest = [
+                n
+                for later in block[j + 1 :]
+                for n in gast.walk(later)
+                if isinstance(n, gast.Name) and n.id == temp
+            ]
+            if (
+                len(uses) != 1
+                or rest
+                or temp in _stores(use)
+                or isinstance(use, (gast.For, gast.While, gast.If, gast.Return))
+            ):
                 return False
             new = copy.deepcopy(use)
             for node in gast.walk(new):
@@ -266,8 +321,10 @@ def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> b
                     if isinstance(child, gast.Name) and child.id == temp:
                         setattr(node, field, copy.deepcopy(value))
                     elif isinstance(child, list):
-                        child[:] = [copy.deepcopy(value) if isinstance(c, gast.Name) and
-                                    c.id == temp else c for c in child]
+                        child[:] = [
+                            copy.deepcopy(value) if isinstance(c, gast.Name) and c.id == temp else c
+                            for c in child
+                        ]
             new = _PushNegation().visit(new)
             if _negations(new) >= _negations(use) + _negations(value):
                 return False  # the sign would only move: keep the readable temporary

@@ -35,8 +35,14 @@ class Parsed:
     def error(self, what: str, node: Any = None, hint: str = "") -> CompileError:
         """A CompileError located at ``node`` (or at the function)."""
         lineno = getattr(node, "lineno", None) or self.tree.lineno
-        return CompileError(what, function=self.name, filename=self.filename, lineno=lineno,
-                            source_line=self.source_line(lineno), hint=hint)
+        return CompileError(
+            what,
+            function=self.name,
+            filename=self.filename,
+            lineno=lineno,
+            source_line=self.source_line(lineno),
+            hint=hint,
+        )
 
     def resolve(self, name: str) -> tuple[bool, Any]:
         """The object a free name refers to now: closure cell, global, then builtin."""
@@ -69,25 +75,40 @@ def parse(fn: Any) -> Parsed:
     try:
         lines, first = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:
-        raise CompileError(f"no Python source for {fn.__qualname__}", function=fn.__qualname__,
-                           filename=fn.__code__.co_filename,
-                           hint="define it in a file, or register a rule with "
-                                "sd.register_vjp") from exc
+        raise CompileError(
+            f"no Python source for {fn.__qualname__}",
+            function=fn.__qualname__,
+            filename=fn.__code__.co_filename,
+            hint="define it in a file, or register a rule with sd.register_vjp",
+        ) from exc
     if fn.__name__ == "<lambda>":
-        raise CompileError("unsupported syntax: lambda", function=fn.__qualname__,
-                           filename=fn.__code__.co_filename, lineno=first,
-                           source_line=lines[0], hint="define the function with def")
+        raise CompileError(
+            "unsupported syntax: lambda",
+            function=fn.__qualname__,
+            filename=fn.__code__.co_filename,
+            lineno=first,
+            source_line=lines[0],
+            hint="define the function with def",
+        )
     source = textwrap.dedent("".join(lines))
     module = gast.parse(source)
     tree = module.body[0]
     if isinstance(tree, gast.AsyncFunctionDef):
-        raise CompileError("async function", function=fn.__qualname__,
-                           filename=fn.__code__.co_filename, lineno=first,
-                           hint="srcdiff differentiates plain functions")
+        raise CompileError(
+            "async function",
+            function=fn.__qualname__,
+            filename=fn.__code__.co_filename,
+            lineno=first,
+            hint="srcdiff differentiates plain functions",
+        )
     if not isinstance(tree, gast.FunctionDef):
-        raise CompileError(f"{type(tree).__name__} is not a def", function=fn.__qualname__,
-                           filename=fn.__code__.co_filename, lineno=first,
-                           hint="pass a function defined with def")
+        raise CompileError(
+            f"{type(tree).__name__} is not a def",
+            function=fn.__qualname__,
+            filename=fn.__code__.co_filename,
+            lineno=first,
+            hint="pass a function defined with def",
+        )
     gast.increment_lineno(module, first - 1)
     tree.decorator_list = []
     numbered = {first + i: line.rstrip("\n") for i, line in enumerate(lines)}

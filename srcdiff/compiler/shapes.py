@@ -25,19 +25,21 @@ from .normalize import local_names, params_of
 Shape = tuple[Hashable, ...] | None
 State = dict[str, Shape]
 
-ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod,
-                   gast.FloorDiv)
+ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod, gast.FloorDiv)
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 REDUCING_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var"}
 SCALAR_BUILTINS = {float, int, len}
 STABLE_MODULES = {"numpy", "math", "cupy"}  # whose number attributes never change
 
 
-def mark_same_shapes(fn: gast.FunctionDef, params: dict[str, Shape],
-                     resolve: Callable[[gast.expr], tuple[str, Any]],
-                     global_value: Callable[[str], tuple[bool, Any]],
-                     global_number: Callable[[str], bool],
-                     changes_nothing: Callable[[gast.Call], bool]) -> None:
+def mark_same_shapes(
+    fn: gast.FunctionDef,
+    params: dict[str, Shape],
+    resolve: Callable[[gast.expr], tuple[str, Any]],
+    global_value: Callable[[str], tuple[bool, Any]],
+    global_number: Callable[[str], bool],
+    changes_nothing: Callable[[gast.Call], bool],
+) -> None:
     """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
     positions of its operands that have the shape of its result (``Op.same_shape``).
     ``params``: the parameters' symbolic shapes (absent: not known); ``resolve``: what a
@@ -88,8 +90,8 @@ def reduced(shape: Shape, axis: Any, keepdims: bool) -> Shape:
         return None
     axis %= len(shape)
     if keepdims:
-        return shape[:axis] + (1,) + shape[axis + 1:]
-    return shape[:axis] + shape[axis + 1:]
+        return shape[:axis] + (1,) + shape[axis + 1 :]
+    return shape[:axis] + shape[axis + 1 :]
 
 
 class _Loop:
@@ -108,8 +110,14 @@ def _join(a: State | None, b: State | None) -> State | None:
 
 
 class _Inference:
-    def __init__(self, fn: gast.FunctionDef, resolve: Callable, global_value: Callable,
-                 global_number: Callable, changes_nothing: Callable):
+    def __init__(
+        self,
+        fn: gast.FunctionDef,
+        resolve: Callable,
+        global_value: Callable,
+        global_number: Callable,
+        changes_nothing: Callable,
+    ):
         self.local = local_names(fn)
         self.ints = _int_counters(fn) if global_value("range") == (True, range) else set()
         self.resolve = resolve
@@ -117,8 +125,9 @@ class _Inference:
         self.global_number = global_number
         self.changes_nothing = changes_nothing
 
-    def block(self, body: list[gast.stmt], state: State, record: bool,
-              loop: _Loop | None = None) -> State | None:
+    def block(
+        self, body: list[gast.stmt], state: State, record: bool, loop: _Loop | None = None
+    ) -> State | None:
         """The state after ``body``; ``None`` when it always leaves early."""
         for s in body:
             if isinstance(s, (gast.Break, gast.Continue)) and loop is not None:
@@ -166,17 +175,25 @@ class _Inference:
                 state[n] = None
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             value, elementwise = self.shape_of(s.value, state)
-            if record and elementwise and value is not None and \
-                    getattr(s, "op", None) is not None and s.op.kind == "rule":
+            if (
+                record
+                and elementwise
+                and value is not None
+                and getattr(s, "op", None) is not None
+                and s.op.kind == "rule"
+            ):
                 s.op.same_shape = frozenset(
-                    i for i, a in enumerate(s.op.operands)
-                    if isinstance(a, gast.Name) and self.atom(a, state) == value)
+                    i
+                    for i, a in enumerate(s.op.operands)
+                    if isinstance(a, gast.Name) and self.atom(a, state) == value
+                )
             state[s.targets[0].id] = value
             return
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             return  # an item store keeps the shape of what it stores into
-        stored = {n.id for n in gast.walk(s) if isinstance(n, gast.Name)
-                  and isinstance(n.ctx, gast.Store)} | set(getattr(s, "stores", ()))
+        stored = {
+            n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        } | set(getattr(s, "stores", ()))
         for n in stored:
             if n in state:
                 state[n] = None
@@ -184,11 +201,13 @@ class _Inference:
     def may_reshape(self, s: gast.stmt) -> bool:
         """Whether ``s`` may change an array's shape in place (``a.shape = ...``,
         ``a.resize(...)``, a call that changes its arguments, code run as written)."""
-        if isinstance(s, gast.With) or isinstance(s, gast.Assign) and \
-                isinstance(s.targets[0], gast.Attribute):
+        if (
+            isinstance(s, gast.With)
+            or isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Attribute)
+        ):
             return True
-        return any(isinstance(c, gast.Call) and not self.changes_nothing(c)
-                   for c in gast.walk(s))
+        return any(isinstance(c, gast.Call) and not self.changes_nothing(c) for c in gast.walk(s))
 
     def atom(self, e: gast.expr, state: State) -> Shape:
         if isinstance(e, gast.Constant):
@@ -201,11 +220,18 @@ class _Inference:
             root = e
             while isinstance(root, gast.Attribute):
                 root = root.value
-            found, module = self.global_value(root.id) if isinstance(root, gast.Name) else \
-                (False, None)
+            found, module = (
+                self.global_value(root.id) if isinstance(root, gast.Name) else (False, None)
+            )
             kind, value = self.resolve(e)
-            return () if found and getattr(module, "__name__", "") in STABLE_MODULES and \
-                kind == "object" and _is_number(value) else None
+            return (
+                ()
+                if found
+                and getattr(module, "__name__", "") in STABLE_MODULES
+                and kind == "object"
+                and _is_number(value)
+                else None
+            )
         return None
 
     def shape_of(self, v: gast.expr, state: State) -> tuple[Shape, bool]:
@@ -216,8 +242,12 @@ class _Inference:
             return matmul(self.atom(v.left, state), self.atom(v.right, state)), False
         if isinstance(v, gast.UnaryOp) and isinstance(v.op, (gast.USub, gast.UAdd)):
             return self.atom(v.operand, state), True
-        if isinstance(v, gast.Attribute) and v.attr == "T" and \
-                isinstance(v.value, gast.Name) and v.value.id in self.local:
+        if (
+            isinstance(v, gast.Attribute)
+            and v.attr == "T"
+            and isinstance(v.value, gast.Name)
+            and v.value.id in self.local
+        ):
             shape = self.atom(v.value, state)
             return (None if shape is None else shape[::-1]), False
         if isinstance(v, gast.Subscript):
@@ -230,11 +260,19 @@ class _Inference:
         """``x[i]`` and ``x[i, j]`` with integer indices drop leading axes."""
         shape = self.atom(v.value, state)
         index = v.slice.elts if isinstance(v.slice, gast.Tuple) else [v.slice]
-        if shape is None or len(index) > len(shape) or not all(
-                isinstance(i, gast.Constant) and type(i.value) is int or
-                isinstance(i, gast.Name) and i.id in self.ints for i in index):
+        if (
+            shape is None
+            or len(index) > len(shape)
+            or not all(
+                isinstance(i, gast.Constant)
+                and type(i.value) is int
+                or isinstance(i, gast.Name)
+                and i.id in self.ints
+                for i in index
+            )
+        ):
             return None
-        return shape[len(index):]
+        return shape[len(index) :]
 
     def call(self, v: gast.Call, state: State) -> tuple[Shape, bool]:
         kind, fn = self.resolve(v.func)
@@ -242,8 +280,7 @@ class _Inference:
         keywords = {k.arg: k.value for k in v.keywords}
         if kind == "method" and v.func.attr in REDUCING_METHODS:
             receiver = self.atom(v.func.value, state)  # not known: maybe not an array
-            return (None if receiver is None else
-                    self.reduction(receiver, args, keywords)), False
+            return (None if receiver is None else self.reduction(receiver, args, keywords)), False
         if kind != "object":
             return None, False
         if _member(fn, REDUCTIONS) and args:
@@ -251,13 +288,17 @@ class _Inference:
         if keywords:
             return None, False
         n = len(args)
-        elementwise = isinstance(fn, np.ufunc) and fn.signature is None and fn.nout == 1 and \
-            n == fn.nin  # not np.matmul and the other generalized ufuncs
+        elementwise = (
+            isinstance(fn, np.ufunc) and fn.signature is None and fn.nout == 1 and n == fn.nin
+        )  # not np.matmul and the other generalized ufuncs
         if elementwise or fn is abs and n == 1 or fn in (np.where, np.clip) and n == 3:
             return broadcast([self.atom(a, state) for a in args]), True
-        if n == 1 and _member(fn, SCALAR_BUILTINS) or \
-                getattr(fn, "__module__", None) == math.__name__ and \
-                all(self.atom(a, state) == () for a in args):  # not math.prod([A, B])
+        if (
+            n == 1
+            and _member(fn, SCALAR_BUILTINS)
+            or getattr(fn, "__module__", None) == math.__name__
+            and all(self.atom(a, state) == () for a in args)
+        ):  # not math.prod([A, B])
             return (), False
         return None, False
 
@@ -284,9 +325,14 @@ def _int_counters(fn: gast.FunctionDef) -> set[str]:
             stores[n.id] = stores.get(n.id, 0) + 1
     out = set()
     for s in gast.walk(fn):
-        if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and \
-                isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name) and \
-                s.iter.func.id == "range" and stores.get(s.target.id) == 1:
+        if (
+            isinstance(s, gast.For)
+            and isinstance(s.target, gast.Name)
+            and isinstance(s.iter, gast.Call)
+            and isinstance(s.iter.func, gast.Name)
+            and s.iter.func.id == "range"
+            and stores.get(s.target.id) == 1
+        ):
             out.add(s.target.id)
     return out - set(params_of(fn))
 

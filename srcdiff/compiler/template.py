@@ -34,8 +34,12 @@ def _template(fn: Any) -> gast.FunctionDef:
     tree = gast.parse(source).body[0]
     tree.decorator_list = []
     first = tree.body[0]
-    if isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant) and \
-            isinstance(first.value.value, str) and len(tree.body) > 1:
+    if (
+        isinstance(first, gast.Expr)
+        and isinstance(first.value, gast.Constant)
+        and isinstance(first.value.value, str)
+        and len(tree.body) > 1
+    ):
         tree.body = tree.body[1:]  # the docstring is for readers of the rule, not the adjoint
     return tree
 
@@ -54,14 +58,24 @@ class _Substitute(gast.NodeTransformer):
 
 
 def _locals_of(body: list[gast.stmt]) -> set[str]:
-    return {n.id for s in body for n in gast.walk(s)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {
+        n.id
+        for s in body
+        for n in gast.walk(s)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
 
 
-def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr],
-           operands: list[gast.expr], names: Names,
-           same_shape: frozenset[int] = frozenset(),
-           numbers: frozenset[int] = frozenset()) -> Expansion:
+def expand(
+    rule: Rule,
+    g: gast.expr,
+    ans: gast.expr,
+    bound: dict[str, gast.expr],
+    operands: list[gast.expr],
+    names: Names,
+    same_shape: frozenset[int] = frozenset(),
+    numbers: frozenset[int] = frozenset(),
+) -> Expansion:
     """The rule's body with ``g``, ``ans`` and the parameters substituted (``same_shape``:
     the positions of operands known to have the result's shape; ``numbers``: of globals
     holding numbers)."""
@@ -86,31 +100,45 @@ def expand(rule: Rule, g: gast.expr, ans: gast.expr, bound: dict[str, gast.expr]
             temp = names.fresh("r")
             prelude.append(assign(temp, value))
             value = name(temp)
-        components = [gast.Subscript(value=name(value.id), slice=const(i), ctx=gast.Load())
-                      for i in range(n)]
-    components = [None if isinstance(c, gast.Constant) and c.value is None else c
-                  for c in components]
+        components = [
+            gast.Subscript(value=name(value.id), slice=const(i), ctx=gast.Load()) for i in range(n)
+        ]
+    components = [
+        None if isinstance(c, gast.Constant) and c.value is None else c for c in components
+    ]
     if len(components) != n:
-        raise TypeError(f"rule {rule.name} returned {len(components)} gradients for "
-                        f"{n} arguments")
-    return Expansion(prelude, [_drop_unbroadcast(c, i, operands, same_shape, numbers)
-                               for i, c in enumerate(components)])
+        raise TypeError(f"rule {rule.name} returned {len(components)} gradients for {n} arguments")
+    return Expansion(
+        prelude,
+        [_drop_unbroadcast(c, i, operands, same_shape, numbers) for i, c in enumerate(components)],
+    )
 
 
-def call_rule(fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.expr],
-              names: Names) -> Expansion:
+def call_rule(
+    fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.expr], names: Names
+) -> Expansion:
     """A user rule, called by name: ``r = cube_vjp(d_y, y, x)``."""
     temp = names.fresh("r")
     call = gast.Call(func=name(fn_name), args=[g, ans] + list(operands), keywords=[])
     prelude = [assign(temp, call)]
     if len(operands) == 1:
         return Expansion(prelude, [name(temp)])
-    return Expansion(prelude, [gast.Subscript(value=name(temp), slice=const(i),
-                                              ctx=gast.Load()) for i in range(len(operands))])
+    return Expansion(
+        prelude,
+        [
+            gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load())
+            for i in range(len(operands))
+        ],
+    )
 
 
-def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr],
-                      same_shape: frozenset[int], numbers: frozenset[int]) -> Any:
+def _drop_unbroadcast(
+    c: gast.expr | None,
+    i: int,
+    operands: list[gast.expr],
+    same_shape: frozenset[int],
+    numbers: frozenset[int],
+) -> Any:
     """``rt.unbroadcast(e, x)`` is ``e`` when ``x`` has the result's shape (see
     ``shapes``), or every other operand is a number (a constant, or a global holding a
     Python number)."""
@@ -126,6 +154,10 @@ def _drop_unbroadcast(c: gast.expr | None, i: int, operands: list[gast.expr],
 
 
 def _is_rt_call(e: gast.expr, fn: str) -> bool:
-    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
-            and e.func.attr == fn and isinstance(e.func.value, gast.Name)
-            and e.func.value.id == "rt")
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and e.func.attr == fn
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id == "rt"
+    )

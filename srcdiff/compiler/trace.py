@@ -55,8 +55,9 @@ def at(stmt: gast.stmt, line: int) -> gast.stmt:
 
 def relevant(loop: gast.stmt) -> bool:
     """A loop the adjoint must know about: it differentiates something or returns."""
-    return has_active(loop.body) or any(isinstance(s, gast.Return)
-                                        for s in walk_statements(loop.body))
+    return has_active(loop.body) or any(
+        isinstance(s, gast.Return) for s in walk_statements(loop.body)
+    )
 
 
 class PrimalBuilder:
@@ -72,8 +73,10 @@ class PrimalBuilder:
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
         if depth not in self.depth_names:
-            self.depth_names[depth] = (self.names.reserve(f"_s{depth}"),
-                                       self.names.reserve(f"_p{depth}"))
+            self.depth_names[depth] = (
+                self.names.reserve(f"_s{depth}"),
+                self.names.reserve(f"_p{depth}"),
+            )
         return self.depth_names[depth]
 
     def number(self) -> int:
@@ -95,13 +98,21 @@ class PrimalBuilder:
 
     def build(self, fn_name: str) -> gast.FunctionDef:
         args = copy.deepcopy(self.a.fn.args)
-        extra = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                 for n in (self.saved, self.path)]
+        extra = [
+            gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+            for n in (self.saved, self.path)
+        ]
         args.posonlyargs = extra + args.posonlyargs
         body = self.block(self.a.fn.body, Frame(self.saved, self.path, 0))
-        fn = gast.FunctionDef(name=fn_name, args=args, body=body or [gast.Pass()],
-                              decorator_list=[], returns=None, type_comment=None,
-                              type_params=[])
+        fn = gast.FunctionDef(
+            name=fn_name,
+            args=args,
+            body=body or [gast.Pass()],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            type_params=[],
+        )
         fn.lineno = self.a.fn.lineno
         return fn
 
@@ -125,26 +136,33 @@ class PrimalBuilder:
             if getattr(s, "recorded", False):
                 body = [self.decision(frame, 1, line)] + body
                 orelse = [self.decision(frame, 0, line)] + orelse
-            return [at(gast.If(test=s.test, body=body or [at(gast.Pass(), line)],
-                               orelse=orelse), line)]
+            return [
+                at(gast.If(test=s.test, body=body or [at(gast.Pass(), line)], orelse=orelse), line)
+            ]
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, frame)
-        if isinstance(s, gast.Expr) and getattr(s, "op", None) is not None and \
-                s.op.kind == "backward":
+        if (
+            isinstance(s, gast.Expr)
+            and getattr(s, "op", None) is not None
+            and s.op.kind == "backward"
+        ):
             return self.backward(s, frame)
         return [s]
 
     def backward(self, s: gast.Expr, frame: Frame) -> list[gast.stmt]:
         """``loss.backward()``: run the adjoint of this call's path so far, here."""
         if frame.depth:
-            raise self.a.parsed.error("backward() inside a loop of a compiled function", s,
-                                      "call the compiled function once per step, from "
-                                      "the loop")
+            raise self.a.parsed.error(
+                "backward() inside a loop of a compiled function",
+                s,
+                "call the compiled function once per step, from the loop",
+            )
         self.numbered(s)
         op = s.op
         args = [name("_unit"), name(frame.saved), name(frame.path), const(s.sid)]
-        value = gast.Call(func=attr("rt", "backward"), args=args + op.operands,
-                          keywords=op.keywords)
+        value = gast.Call(
+            func=attr("rt", "backward"), args=args + op.operands, keywords=op.keywords
+        )
         return [at(gast.Expr(value=value), s.lineno)]
 
     def decision(self, frame: Frame, taken: int, line: int) -> gast.stmt:
@@ -159,26 +177,35 @@ class PrimalBuilder:
             positions += [k.arg for k in op.keywords if self.active(k.value)]
             mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
             head = [op.callee, mask, name(frame.path)] if self.a.tensor else [op.callee, mask]
-            value = gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
-                              args=head + op.operands, keywords=op.keywords)
-            target = gast.Tuple(elts=[name(op.target, store=True),
-                                      subscript(frame.saved, s.sid, store=True)],
-                                ctx=gast.Store())
+            value = gast.Call(
+                func=attr("rt", "tensor_call" if self.a.tensor else "call"),
+                args=head + op.operands,
+                keywords=op.keywords,
+            )
+            target = gast.Tuple(
+                elts=[name(op.target, store=True), subscript(frame.saved, s.sid, store=True)],
+                ctx=gast.Store(),
+            )
             return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
         if op.kind == "unwrap":
             self.numbered(s)
-            value = gast.Call(func=attr("rt", "unwrap"), args=[op.operands[0],
-                                                              name(frame.path)], keywords=[])
-            return [at(assign(op.target, value), line),
-                    self.save(frame, s.sid, (op.operands[0].id,), line)]
+            value = gast.Call(
+                func=attr("rt", "unwrap"), args=[op.operands[0], name(frame.path)], keywords=[]
+            )
+            return [
+                at(assign(op.target, value), line),
+                self.save(frame, s.sid, (op.operands[0].id,), line),
+            ]
         out = [s]
         if op.kind == "passive" and _is_appended(s.value):
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
             xs, v = s.value.args
             append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
-            out = [at(gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])), line),
-                   at(assign(op.target, xs), line)]
+            out = [
+                at(gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])), line),
+                at(assign(op.target, xs), line),
+            ]
         if op.kind == "rule" and op.primitive is rt_module.setitem:
             call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
@@ -210,14 +237,24 @@ class PrimalBuilder:
         record = s.record
         saved, path = self.frame_names(depth)
         inner = Frame(saved, path if info.branching else frame.path, depth)
-        empty = call(attr("rt", "Iterations")) if info.branching else \
-            gast.List(elts=[], ctx=gast.Load())
+        empty = (
+            call(attr("rt", "Iterations"))
+            if info.branching
+            else gast.List(elts=[], ctx=gast.Load())
+        )
         out.append(at(assign(record, empty), line))
-        out.append(at(gast.Assign(targets=[subscript(frame.saved, s.sid, store=True)],
-                                  value=name(record), type_comment=None), line))
+        out.append(
+            at(
+                gast.Assign(
+                    targets=[subscript(frame.saved, s.sid, store=True)],
+                    value=name(record),
+                    type_comment=None,
+                ),
+                line,
+            )
+        )
         if info.branching:
-            out.append(at(gast.Expr(value=call(attr(frame.path, "append"), name(record))),
-                          line))
+            out.append(at(gast.Expr(value=call(attr(frame.path, "append"), name(record))), line))
         head = [at(assign(inner.saved, gast.Dict(keys=[], values=[])), line)]
         if info.branching:
             head.append(at(assign(inner.path, gast.List(elts=[], ctx=gast.Load())), line))
@@ -227,23 +264,29 @@ class PrimalBuilder:
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
         out.append(self.clone_loop(s, head + self.block(s.body, inner)))
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
-            out.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n,
-                                          line))
+            out.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n, line))
         return out
 
     def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:
         """Save ``n``'s value if it has one here (it may be unbound: Python says so only
         when it is read)."""
-        unbound = gast.ExceptHandler(type=name("NameError"), name=None,
-                                     body=[at(gast.Pass(), line)])
-        return at(gast.Try(body=[self.save(frame, sid, (n,), line)], handlers=[unbound],
-                           orelse=[], finalbody=[]), line)
+        unbound = gast.ExceptHandler(
+            type=name("NameError"), name=None, body=[at(gast.Pass(), line)]
+        )
+        return at(
+            gast.Try(
+                body=[self.save(frame, sid, (n,), line)],
+                handlers=[unbound],
+                orelse=[],
+                finalbody=[],
+            ),
+            line,
+        )
 
     @staticmethod
     def clone_loop(s: gast.stmt, body: list[gast.stmt]) -> gast.stmt:
         if isinstance(s, gast.For):
-            new = gast.For(target=s.target, iter=s.iter, body=body, orelse=[],
-                           type_comment=None)
+            new = gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None)
         else:
             new = gast.While(test=s.test, body=body, orelse=[])
         return at(new, s.lineno)
@@ -267,8 +310,9 @@ class PathPrimal(PrimalBuilder):
         fn.body, _ = self.path_block(self.a.fn.body, frame, iter(key))
         return fn
 
-    def path_block(self, body: list[gast.stmt], frame: Frame, key: Iterator
-                   ) -> tuple[list[gast.stmt], bool]:
+    def path_block(
+        self, body: list[gast.stmt], frame: Frame, key: Iterator
+    ) -> tuple[list[gast.stmt], bool]:
         """The statements of ``body`` on the path ``key``, and whether they return."""
         out: list[gast.stmt] = []
         for s in body:
@@ -298,11 +342,15 @@ def speculable(analysis: Analysis) -> bool:
     twice cannot be seen), has an ``if`` to specialise outside loops, and no ``return``
     inside a loop."""
     body = analysis.fn.body
-    top_ifs = any(isinstance(s, gast.If) and getattr(s, "recorded", False)
-                  for s in _outside_loops(body))
-    returns_in_loops = any(isinstance(x, gast.Return) for s in walk_statements(body)
-                           if isinstance(s, (gast.For, gast.While))
-                           for x in walk_statements(s.body))
+    top_ifs = any(
+        isinstance(s, gast.If) and getattr(s, "recorded", False) for s in _outside_loops(body)
+    )
+    returns_in_loops = any(
+        isinstance(x, gast.Return)
+        for s in walk_statements(body)
+        if isinstance(s, (gast.For, gast.While))
+        for x in walk_statements(s.body)
+    )
     return analysis.pure and top_ifs and not returns_in_loops
 
 
@@ -315,9 +363,13 @@ def _outside_loops(body: list[gast.stmt]) -> Iterator[gast.stmt]:
 
 
 def _is_appended(value: gast.expr) -> bool:
-    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
-            and value.func.attr == "appended" and isinstance(value.func.value, gast.Name)
-            and value.func.value.id == "rt")
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "appended"
+        and isinstance(value.func.value, gast.Name)
+        and value.func.value.id == "rt"
+    )
 
 
 def mark_recorded(body: list[gast.stmt]) -> None:
@@ -329,8 +381,9 @@ def mark_recorded(body: list[gast.stmt]) -> None:
             s.recorded = recorded(s)
 
 
-def primal(analysis: Analysis, names: Names, fn_name: str
-           ) -> tuple[gast.FunctionDef, PrimalBuilder]:
+def primal(
+    analysis: Analysis, names: Names, fn_name: str
+) -> tuple[gast.FunctionDef, PrimalBuilder]:
     """The traced primal of ``analysis.fn``, and the builder (its names and numbering)."""
     mark_recorded(analysis.fn.body)
     builder = PrimalBuilder(analysis, names)

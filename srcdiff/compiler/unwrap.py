@@ -34,19 +34,27 @@ def unwrap_call(x: str) -> gast.Call:
 
 
 def is_unwrap(value: gast.expr) -> bool:
-    return (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
-            and value.func.attr == "unwrap" and isinstance(value.func.value, gast.Name)
-            and value.func.value.id == "rt")
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "unwrap"
+        and isinstance(value.func.value, gast.Name)
+        and value.func.value.id == "rt"
+    )
 
 
 class Unwrapper:
-    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names,
-                 params_are_arrays: bool = False):
+    def __init__(
+        self, parsed: Parsed, fn: gast.FunctionDef, names: Names, params_are_arrays: bool = False
+    ):
         self.p = parsed
         self.names = names
         self.locals = local_names(fn)
-        self.returned = {s.value.id for s in walk_statements(fn.body)
-                         if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)}
+        self.returned = {
+            s.value.id
+            for s in walk_statements(fn.body)
+            if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)
+        }
         self.arrays = self.array_names(fn, params_are_arrays)
 
     def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
@@ -54,8 +62,7 @@ class Unwrapper:
         list or tuple display of them): arithmetic, a differentiable Tensor method, or a
         NumPy function with a rule (and
         the parameters, in a function called from compiled code, which passes arrays)."""
-        verdict: dict[str, bool] = dict.fromkeys(params_of(fn), True) \
-            if params_are_arrays else {}
+        verdict: dict[str, bool] = dict.fromkeys(params_of(fn), True) if params_are_arrays else {}
         copies: list[tuple[str, str]] = []
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -86,12 +93,19 @@ class Unwrapper:
         if not isinstance(value, gast.Call):
             return False
         func = value.func
-        if isinstance(func, gast.Attribute) and func.attr in tensor_methods.METHODS and \
-                isinstance(func.value, gast.Name) and not self.is_module(func.value):
+        if (
+            isinstance(func, gast.Attribute)
+            and func.attr in tensor_methods.METHODS
+            and isinstance(func.value, gast.Name)
+            and not self.is_module(func.value)
+        ):
             return registry.lookup(tensor_methods.METHODS[func.attr]) is not None
         found, obj = self.resolve(func)
-        return found and getattr(obj, "__module__", "") in ("numpy", "numpy._core.umath") \
+        return (
+            found
+            and getattr(obj, "__module__", "") in ("numpy", "numpy._core.umath")
             and registry.lookup(obj) is not None
+        )
 
     def resolve(self, func: gast.expr) -> tuple[bool, Any]:
         path = []
@@ -113,8 +127,11 @@ class Unwrapper:
         found, obj = self.resolve(call.func)
         if not found or registry.lookup(obj) is not None:
             return False
-        return registry.is_nondiff(obj) or isinstance(obj, (types.BuiltinFunctionType, type)) \
+        return (
+            registry.is_nondiff(obj)
+            or isinstance(obj, (types.BuiltinFunctionType, type))
             or obj is builtins.print
+        )
 
     # --- rewriting -------------------------------------------------------------------------
     def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
@@ -138,8 +155,9 @@ class Unwrapper:
                     cache.pop(key)
         return out
 
-    def array(self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str],
-              line: int) -> gast.expr:
+    def array(
+        self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str], line: int
+    ) -> gast.expr:
         """``e`` itself when it is surely an array or a constant, else its unwrapped name."""
         if not isinstance(e, gast.Name) or e.id in self.arrays:
             return e
@@ -168,7 +186,8 @@ class Unwrapper:
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
             value.operand = fix(value.operand)
         elif isinstance(value, gast.Subscript) or (
-                isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES):
+            isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES
+        ):
             value.value = fix(value.value)
         elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
@@ -180,8 +199,11 @@ class Unwrapper:
         function (``sd.exp(h)``) becomes a call of its array version
         (``rt.tensor_methods.sum(h, dim=1)``)."""
         func = call.func
-        method = isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+        method = (
+            isinstance(func, gast.Attribute)
+            and isinstance(func.value, gast.Name)
             and not self.is_module(func.value)
+        )
         if method and func.attr in tensor_methods.METHODS:
             call.func = array_version(func.attr)
             call.args = [func.value] + call.args
@@ -203,8 +225,12 @@ class Unwrapper:
         """The name of the array version of a srcdiff function (``sd.exp``), if any."""
         found, obj = self.resolve(func)
         name_ = getattr(obj, "__name__", None)
-        if found and getattr(obj, "__module__", "") in ("srcdiff.functions", "srcdiff.creation") \
-                and isinstance(obj, types.FunctionType) and name_ in tensor_methods.FUNCTIONS:
+        if (
+            found
+            and getattr(obj, "__module__", "") in ("srcdiff.functions", "srcdiff.creation")
+            and isinstance(obj, types.FunctionType)
+            and name_ in tensor_methods.FUNCTIONS
+        ):
             return name_
         return None
 
@@ -225,8 +251,9 @@ def assigned_names(s: gast.stmt) -> list[str]:
     return []
 
 
-def insert_unwraps(parsed: Parsed, fn: gast.FunctionDef, names: Names,
-                   params_are_arrays: bool = False) -> None:
+def insert_unwraps(
+    parsed: Parsed, fn: gast.FunctionDef, names: Names, params_are_arrays: bool = False
+) -> None:
     """Rewrite ``fn`` (normalized) in place so that operations see arrays (a function
     called from compiled code gets arrays: its parameters need no unwrapping)."""
     fn.body = Unwrapper(parsed, fn, names, params_are_arrays).block(fn.body)

@@ -86,13 +86,13 @@ def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
             counts[i % len(counts)] += 1
         return counts
     if any(int(x) != x for x in lengths):
-        raise ValueError(f"lengths must be integers or fractions summing to 1, got "
-                         f"{list(lengths)}")
+        raise ValueError(f"lengths must be integers or fractions summing to 1, got {list(lengths)}")
     return [int(x) for x in lengths]
 
 
-def random_split(dataset: Any, lengths: Sequence[float],
-                 generator: np.random.Generator | None = None) -> list[Subset]:
+def random_split(
+    dataset: Any, lengths: Sequence[float], generator: np.random.Generator | None = None
+) -> list[Subset]:
     """Split ``dataset`` at random into non-overlapping Subsets of the given lengths (or
     fractions); the permutation comes from ``generator``, by default ``sd.manual_seed``'s."""
     counts = _split_lengths(len(dataset), lengths)
@@ -100,5 +100,6 @@ def random_split(dataset: Any, lengths: Sequence[float],
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     order = (generator or creation.generator()).permutation(len(dataset))
     ends = np.cumsum(counts)
-    return [Subset(dataset, order[end - count:end]) for count, end in zip(counts, ends,
-                                                                          strict=True)]
+    return [
+        Subset(dataset, order[end - count : end]) for count, end in zip(counts, ends, strict=True)
+    ]

@@ -18,11 +18,18 @@ class DataLoader:
     a new permutation from ``generator``, by default ``sd.manual_seed``'s; with
     ``drop_last``, a last incomplete batch is left out."""
 
-    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, generator: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: np.random.Generator | None = None,
+    ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError("batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size}")
+            raise ValueError(
+                f"batch_size should be a positive integer value, but got batch_size={batch_size}"
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -36,7 +43,7 @@ class DataLoader:
         else:
             order = np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield fetch(self.dataset, order[start:start + self.batch_size])
+            yield fetch(self.dataset, order[start : start + self.batch_size])
 
     def __len__(self) -> int:
         n = len(self.dataset)

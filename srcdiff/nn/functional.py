@@ -32,6 +32,7 @@ def check_reduction(reduction: str) -> str:
 
 nondiff(check_reduction)  # compiled code calls it as it is
 
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if check_reduction(reduction) == "mean":
         return loss.mean()
@@ -39,6 +40,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 # ---- activations --------------------------------------------------------------------
+
 
 def relu(input: Tensor) -> Tensor:
     return input.relu()
@@ -71,6 +73,7 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 
 # ---- layers -------------------------------------------------------------------------
 
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias."""
     out = input @ weight.T
@@ -93,12 +96,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 # ---- losses -------------------------------------------------------------------------
 
+
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """(input - target) ** 2, reduced; differentiable in both arguments."""
     if input.shape != target.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). This will likely lead to incorrect results due "
-                      "to broadcasting. Please ensure they have the same size.", stacklevel=2)
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input "
+            f"size ({input.shape}). This will likely lead to incorrect results due "
+            "to broadcasting. Please ensure they have the same size.",
+            stacklevel=2,
+        )
     squared = (input - target) ** 2
     if reduction == "mean":  # the usual case, without the call (compiled code pays for it)
         return squared.mean()
@@ -109,8 +116,9 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.ndim == 1 else 1
 
 
-def cross_entropy(input: Tensor, target: Tensor, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """Softmax cross entropy of logits ``input`` (N, C) or (C,), as PyTorch's.
 
     ``target`` holds class indices (N,), whose loss is -log_softmax(input)[n, target[n]]
@@ -121,8 +129,10 @@ def cross_entropy(input: Tensor, target: Tensor, ignore_index: int = -100,
     log_p = log_softmax(input, dim)
     if target.is_floating_point():
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"Expected target of class probabilities to have the shape of "
-                             f"the input {tuple(input.shape)}, got {tuple(target.shape)}")
+            raise ValueError(
+                f"Expected target of class probabilities to have the shape of "
+                f"the input {tuple(input.shape)}, got {tuple(target.shape)}"
+            )
         return _reduce(-(target * log_p).sum(dim), reduction)
     return _reduce_picked(log_p, target, ignore_index, reduction)
 
@@ -132,10 +142,12 @@ def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: 
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
     labels = target.data
-    expected = tuple(log_p.shape[:dim] + log_p.shape[dim + 1:])
+    expected = tuple(log_p.shape[:dim] + log_p.shape[dim + 1 :])
     if tuple(labels.shape) != expected:
-        raise ValueError(f"Expected target of shape {expected} for input of shape "
-                         f"{tuple(log_p.shape)}, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"Expected target of shape {expected} for input of shape "
+            f"{tuple(log_p.shape)}, got {tuple(labels.shape)}"
+        )
     xp = array_module(log_p.data)
     kept = labels != ignore_index
     bad = labels[kept & ((labels < 0) | (labels >= classes))]
@@ -150,8 +162,9 @@ def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: 
     return _reduce(loss, reduction)
 
 
-def nll_loss(input: Tensor, target: Tensor, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """-input[n, target[n]], reduced: cross entropy for inputs that are log-probabilities."""
     return _reduce_picked(input, target, ignore_index, reduction)
 
@@ -166,9 +179,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
     """-(y log(p) + (1 - y) log(1 - p)) for probabilities ``input`` in [0, 1], each log
     clamped at -100 as in PyTorch; differentiable in both arguments."""
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
-                         f"size ({input.shape}) is deprecated. Please ensure they have the "
-                         "same size.")
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input "
+            f"size ({input.shape}) is deprecated. Please ensure they have the "
+            "same size."
+        )
     data = input.data
     if bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -176,11 +191,13 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
-                                     reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Tensor, reduction: str = "mean"
+) -> Tensor:
     """Binary cross entropy of sigmoid(input), as softplus(x) - x * y
     (= max(x, 0) - x * y + log1p(exp(-|x|))): stable for any logit."""
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
-                         f"({input.shape})")
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
     return _reduce(softplus(input) - input * target, reduction)

@@ -16,18 +16,25 @@ __all__ = ["Adam", "adam"]
 class Adam(Optimizer):
     r"""Adam, with PyTorch's formulas. For each parameter p with gradient g, at step t:
 
-        g = g + weight_decay * p                     (if weight_decay)
-        m = m + (1 - beta1) * (g - m)                (the lerp of PyTorch; m0 = 0)
-        v = beta2 * v + (1 - beta2) * g * g          (v0 = 0)
-        v_max = max(v_max, v)                        (amsgrad; then v_max replaces v below)
-        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    g = g + weight_decay * p                     (if weight_decay)
+    m = m + (1 - beta1) * (g - m)                (the lerp of PyTorch; m0 = 0)
+    v = beta2 * v + (1 - beta2) * g * g          (v0 = 0)
+    v_max = max(v_max, v)                        (amsgrad; then v_max replaces v below)
+    p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad)
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
         super().__init__(params, defaults)
 
     def check_group(self, group: dict[str, Any]) -> None:
@@ -55,17 +62,37 @@ class Adam(Optimizer):
             state["step"] += 1
             states.append(state)
         beta1, beta2 = group["betas"]
-        adam([p.data for p in params], [p.grad.data for p in params],
-             [s["exp_avg"].data for s in states], [s["exp_avg_sq"].data for s in states],
-             [s["max_exp_avg_sq"].data for s in states] if group["amsgrad"] else [],
-             [s["step"] for s in states], amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2,
-             lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"])
+        adam(
+            [p.data for p in params],
+            [p.grad.data for p in params],
+            [s["exp_avg"].data for s in states],
+            [s["exp_avg_sq"].data for s in states],
+            [s["max_exp_avg_sq"].data for s in states] if group["amsgrad"] else [],
+            [s["step"] for s in states],
+            amsgrad=group["amsgrad"],
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+        )
 
 
-def adam(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Sequence[Any],
-         exp_avg_sqs: Sequence[Any], max_exp_avg_sqs: Sequence[Any], steps: Sequence[int], *,
-         amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float,
-         eps: float) -> None:
+def adam(
+    params: Sequence[Any],
+    grads: Sequence[Any],
+    exp_avgs: Sequence[Any],
+    exp_avg_sqs: Sequence[Any],
+    max_exp_avg_sqs: Sequence[Any],
+    steps: Sequence[int],
+    *,
+    amsgrad: bool,
+    beta1: float,
+    beta2: float,
+    lr: float,
+    weight_decay: float,
+    eps: float,
+) -> None:
     """One Adam step on arrays, in place; ``steps[i]`` counts this step (1 on the first)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         xp = array_module(param)

@@ -12,8 +12,10 @@ from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
-UNORDERED = ("optimizer parameters need to be organized in ordered collections, but the "
-             "ordering of tensors in sets will change between runs. Please use a list instead.")
+UNORDERED = (
+    "optimizer parameters need to be organized in ordered collections, but the "
+    "ordering of tensors in sets will change between runs. Please use a list instead."
+)
 
 
 def _describe(value: Any) -> str:
@@ -27,8 +29,10 @@ class Optimizer:
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {params.type()}")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of "
+                f"Tensors or dicts, but got {params.type()}"
+            )
         if isinstance(params, set):
             raise TypeError(UNORDERED)
         self.defaults = defaults
@@ -54,8 +58,9 @@ class Optimizer:
         group = {**self.defaults, **param_group, "params": list(params)}
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
-                                f"is {_describe(p)}")
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is {_describe(p)}"
+                )
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         ids = {id(p) for p in group["params"]}
@@ -119,12 +124,19 @@ class Optimizer:
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(s["params"]) != len(g["params"])
-               for s, g in zip(saved_groups, self.param_groups, strict=True)):
-            raise ValueError("loaded state dict contains a parameter group that doesn't match "
-                             "the size of optimizer's group")
-        by_index = {i: p for s, g in zip(saved_groups, self.param_groups, strict=True)
-                    for i, p in zip(s["params"], g["params"], strict=True)}
+        if any(
+            len(s["params"]) != len(g["params"])
+            for s, g in zip(saved_groups, self.param_groups, strict=True)
+        ):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match "
+                "the size of optimizer's group"
+            )
+        by_index = {
+            i: p
+            for s, g in zip(saved_groups, self.param_groups, strict=True)
+            for i, p in zip(s["params"], g["params"], strict=True)
+        }
         self.state = defaultdict(dict)
         for i, saved in state_dict["state"].items():
             if i in by_index:

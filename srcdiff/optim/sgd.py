@@ -23,10 +23,22 @@ class SGD(Optimizer):
     Usage: ``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``.
     """
 
-    def __init__(self, params: Params, lr: float, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False) -> None:
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+    def __init__(
+        self,
+        params: Params,
+        lr: float,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+        )
         super().__init__(params, defaults)
 
     def check_group(self, group: dict[str, Any]) -> None:
@@ -42,20 +54,38 @@ class SGD(Optimizer):
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
         momentum = group["momentum"]
-        buffers = [self.state[p].get("momentum_buffer") for p in params] if momentum else \
-            [None] * len(params)  # plain SGD keeps no state
+        buffers = (
+            [self.state[p].get("momentum_buffer") for p in params]
+            if momentum
+            else [None] * len(params)
+        )  # plain SGD keeps no state
         arrays = [None if b is None else b.data for b in buffers]
-        sgd([p.data for p in params], [p.grad.data for p in params], arrays,
-            lr=group["lr"], momentum=momentum, dampening=group["dampening"],
-            weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+        sgd(
+            [p.data for p in params],
+            [p.grad.data for p in params],
+            arrays,
+            lr=group["lr"],
+            momentum=momentum,
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+        )
         for p, buffer, array in zip(params, buffers, arrays, strict=True):
             if buffer is None and array is not None:
                 self.state[p]["momentum_buffer"] = Tensor._make(array)
 
 
-def sgd(params: Sequence[Any], grads: Sequence[Any], momentum_buffers: list[Any | None], *,
-        lr: float, momentum: float = 0, dampening: float = 0, weight_decay: float = 0,
-        nesterov: bool = False) -> None:
+def sgd(
+    params: Sequence[Any],
+    grads: Sequence[Any],
+    momentum_buffers: list[Any | None],
+    *,
+    lr: float,
+    momentum: float = 0,
+    dampening: float = 0,
+    weight_decay: float = 0,
+    nesterov: bool = False,
+) -> None:
     """One SGD step on arrays, in place. ``momentum_buffers[i]`` is None before the first
     step with momentum; it is then set to a new buffer."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):

@@ -20,8 +20,10 @@ def outer(g, ans, a, b):
 def inner(g, ans, a, b):
     """``ans[I, J] = sum_k a[I, k] * b[J, k]`` for any numbers of leading axes I, J."""
     na, nb = xp.ndim(a) - 1, xp.ndim(b) - 1
-    return (xp.tensordot(g, b, (list(range(na, na + nb)), list(range(nb)))),
-            xp.tensordot(g, a, (list(range(na)), list(range(na)))))
+    return (
+        xp.tensordot(g, b, (list(range(na, na + nb)), list(range(nb)))),
+        xp.tensordot(g, a, (list(range(na)), list(range(na)))),
+    )
 
 
 @vjp(xp.trace)

@@ -113,16 +113,20 @@ def cosh(g, ans, x):
 def maximum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
     share = xp.where(x == y, 0.5 * g, g)
-    return (rt.unbroadcast(xp.where(x >= y, share, 0.0), x),
-            rt.unbroadcast(xp.where(x <= y, share, 0.0), y))
+    return (
+        rt.unbroadcast(xp.where(x >= y, share, 0.0), x),
+        rt.unbroadcast(xp.where(x <= y, share, 0.0), y),
+    )
 
 
 @vjp(xp.minimum, xp.fmin)
 def minimum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
     share = xp.where(x == y, 0.5 * g, g)
-    return (rt.unbroadcast(xp.where(x <= y, share, 0.0), x),
-            rt.unbroadcast(xp.where(x >= y, share, 0.0), y))
+    return (
+        rt.unbroadcast(xp.where(x <= y, share, 0.0), x),
+        rt.unbroadcast(xp.where(x >= y, share, 0.0), y),
+    )
 
 
 @vjp(xp.clip, "ndarray.clip")
@@ -134,16 +138,21 @@ def clip(g, ans, a, a_min=None, a_max=None):
     below = xp.less(a, a_min) if a_min is not None else False
     above = xp.greater(a, a_max) if a_max is not None else False
     inside = xp.logical_not(xp.logical_or(below, above))
-    return (rt.unbroadcast(xp.where(inside, g, 0.0), a),
-            None if a_min is None else rt.unbroadcast(xp.where(below, g, 0.0), a_min),
-            None if a_max is None else rt.unbroadcast(xp.where(above, g, 0.0), a_max))
+    return (
+        rt.unbroadcast(xp.where(inside, g, 0.0), a),
+        None if a_min is None else rt.unbroadcast(xp.where(below, g, 0.0), a_min),
+        None if a_max is None else rt.unbroadcast(xp.where(above, g, 0.0), a_max),
+    )
 
 
 @vjp(xp.where)
 def where(g, ans, condition, x, y):
     """``condition`` may be any array NumPy reads as truth values, not only booleans."""
-    return (None, rt.unbroadcast(xp.where(condition, g, 0.0), x),
-            rt.unbroadcast(xp.where(condition, 0.0, g), y))
+    return (
+        None,
+        rt.unbroadcast(xp.where(condition, g, 0.0), x),
+        rt.unbroadcast(xp.where(condition, 0.0, g), y),
+    )
 
 
 @vjp(xp.logaddexp)
@@ -167,9 +176,34 @@ def copy(g, ans, x):
 
 
 nondiff(
-    xp.sign, xp.floor, xp.ceil, xp.round, xp.rint, xp.trunc, xp.isnan, xp.isinf, xp.isfinite,
-    xp.greater, xp.greater_equal, xp.less, xp.less_equal, xp.equal, xp.not_equal,
-    xp.logical_and, xp.logical_or, xp.logical_not, xp.logical_xor, math.floor, math.ceil,
-    builtins.round, builtins.int, builtins.bool, builtins.len, builtins.range, builtins.print,
-    builtins.isinstance, builtins.str, builtins.repr,
+    xp.sign,
+    xp.floor,
+    xp.ceil,
+    xp.round,
+    xp.rint,
+    xp.trunc,
+    xp.isnan,
+    xp.isinf,
+    xp.isfinite,
+    xp.greater,
+    xp.greater_equal,
+    xp.less,
+    xp.less_equal,
+    xp.equal,
+    xp.not_equal,
+    xp.logical_and,
+    xp.logical_or,
+    xp.logical_not,
+    xp.logical_xor,
+    math.floor,
+    math.ceil,
+    builtins.round,
+    builtins.int,
+    builtins.bool,
+    builtins.len,
+    builtins.range,
+    builtins.print,
+    builtins.isinstance,
+    builtins.str,
+    builtins.repr,
 )

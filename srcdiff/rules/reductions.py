@@ -51,15 +51,26 @@ def std(g, ans, a, axis=None, keepdims=False):
 
 @vjp(xp.cumsum, "ndarray.cumsum")
 def cumsum(g, ans, a, axis=None):
-    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis),
-                           a), None
+    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis), a), None
 
 
 @vjp(builtins.sum)
 def builtin_sum(g, ans, iterable, start=0):
-    return rt.entries_like([rt.unbroadcast(g, x) for x in iterable], iterable), \
-        rt.unbroadcast(g, start)
+    return rt.entries_like([rt.unbroadcast(g, x) for x in iterable], iterable), rt.unbroadcast(
+        g, start
+    )
 
 
-nondiff(xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero,
-        "ndarray.argmax", "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any")
+nondiff(
+    xp.argmax,
+    xp.argmin,
+    xp.argsort,
+    xp.all,
+    xp.any,
+    xp.count_nonzero,
+    "ndarray.argmax",
+    "ndarray.argmin",
+    "ndarray.argsort",
+    "ndarray.all",
+    "ndarray.any",
+)

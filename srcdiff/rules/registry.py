@@ -129,13 +129,17 @@ def bind(fn: Callable, xp: Any) -> Callable:
     Other functions (users' rules) are returned as they are.
     """
     env = getattr(fn, "__globals__", None)
-    if env is None or env.get("xp", xp) is xp or \
-            not getattr(fn, "__module__", "").startswith("srcdiff.rules"):
+    if (
+        env is None
+        or env.get("xp", xp) is xp
+        or not getattr(fn, "__module__", "").startswith("srcdiff.rules")
+    ):
         return fn
     bound = _BOUND.get((fn, xp))
     if bound is None:
-        bound = types.FunctionType(fn.__code__, {**env, "xp": xp}, fn.__name__,
-                                   fn.__defaults__, fn.__closure__)
+        bound = types.FunctionType(
+            fn.__code__, {**env, "xp": xp}, fn.__name__, fn.__defaults__, fn.__closure__
+        )
         bound.__kwdefaults__ = fn.__kwdefaults__
         bound.__doc__ = fn.__doc__
         bound.__wrapped__ = fn

@@ -76,6 +76,24 @@ def flip(g, ans, m, axis=None):
     return xp.flip(g, axis=axis), None
 
 
-nondiff(xp.shape, xp.size, xp.ndim, xp.zeros, xp.ones, xp.empty, xp.full, xp.zeros_like,
-        xp.ones_like, xp.empty_like, xp.full_like, xp.arange, xp.linspace, xp.eye, xp.identity,
-        "ndarray.shape", "ndarray.size", "ndarray.ndim", "ndarray.dtype")
+nondiff(
+    xp.shape,
+    xp.size,
+    xp.ndim,
+    xp.zeros,
+    xp.ones,
+    xp.empty,
+    xp.full,
+    xp.zeros_like,
+    xp.ones_like,
+    xp.empty_like,
+    xp.full_like,
+    xp.arange,
+    xp.linspace,
+    xp.eye,
+    xp.identity,
+    "ndarray.shape",
+    "ndarray.size",
+    "ndarray.ndim",
+    "ndarray.dtype",
+)

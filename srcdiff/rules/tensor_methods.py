@@ -23,8 +23,15 @@ def tensor_mean(g, ans, x, dim=None, keepdim=False):
 def tensor_extreme(g, ans, x, dim=None, keepdim=False):
     """Along ``dim`` the result is ``(values, indices)``: only the values carry a
     gradient."""
-    return (rt.extreme_grad(g, ans, x) if dim is None else
-            rt.extreme_grad(g[0], ans[0], x, dim, keepdim)), None, None
+    return (
+        (
+            rt.extreme_grad(g, ans, x)
+            if dim is None
+            else rt.extreme_grad(g[0], ans[0], x, dim, keepdim)
+        ),
+        None,
+        None,
+    )
 
 
 @vjp(tm.sigmoid)
@@ -40,9 +47,17 @@ def relu(g, ans, x):
 @vjp(tm.clamp)
 def clamp(g, ans, x, min=None, max=None):
     """Inside [min, max] (bounds included) the gradient passes, as in PyTorch."""
-    return (g * ((x >= min) & (x <= max)) if min is not None and max is not None else
-            g * (x >= min) if min is not None else g * (x <= max) if max is not None else g,
-            None, None)
+    return (
+        g * ((x >= min) & (x <= max))
+        if min is not None and max is not None
+        else g * (x >= min)
+        if min is not None
+        else g * (x <= max)
+        if max is not None
+        else g,
+        None,
+        None,
+    )
 
 
 @vjp(tm.view, tm.reshape)
@@ -75,16 +90,27 @@ def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
 
 
-for _method, _rule in ((tm.exp, numpy_math.exp), (tm.log, numpy_math.log),
-                       (tm.sqrt, numpy_math.sqrt), (tm.abs, numpy_math.absolute),
-                       (tm.tanh, numpy_math.tanh), (tm.sin, numpy_math.sin),
-                       (tm.cos, numpy_math.cos), (tm.neg, arithmetic.negative),
-                       (tm.t, shapes.T), (tm.clone, numpy_math.copy),
-                       (tm.pow, arithmetic.power), (tm.add, arithmetic.add),
-                       (tm.sub, arithmetic.subtract), (tm.mul, arithmetic.multiply),
-                       (tm.div, arithmetic.divide), (tm.matmul, arithmetic.matmul),
-                       (tm.mm, arithmetic.matmul)):
+for _method, _rule in (
+    (tm.exp, numpy_math.exp),
+    (tm.log, numpy_math.log),
+    (tm.sqrt, numpy_math.sqrt),
+    (tm.abs, numpy_math.absolute),
+    (tm.tanh, numpy_math.tanh),
+    (tm.sin, numpy_math.sin),
+    (tm.cos, numpy_math.cos),
+    (tm.neg, arithmetic.negative),
+    (tm.t, shapes.T),
+    (tm.clone, numpy_math.copy),
+    (tm.pow, arithmetic.power),
+    (tm.add, arithmetic.add),
+    (tm.sub, arithmetic.subtract),
+    (tm.mul, arithmetic.multiply),
+    (tm.div, arithmetic.divide),
+    (tm.matmul, arithmetic.matmul),
+    (tm.mm, arithmetic.matmul),
+):
     vjp(_method)(_rule)
+
 
 @vjp(tm.softmax)
 def softmax(g, ans, x, dim):
@@ -111,5 +137,16 @@ def stack(g, ans, tensors, dim=0):
     return rt.unstack(g, tensors, dim), None
 
 
-nondiff(tm.data, tm.device, tm.long, tm.detach, tm.numpy, tm.size, tm.numel, tm.dim, tm.argmax,
-        tm.argmin, tm.is_floating_point)
+nondiff(
+    tm.data,
+    tm.device,
+    tm.long,
+    tm.detach,
+    tm.numpy,
+    tm.size,
+    tm.numel,
+    tm.dim,
+    tm.argmax,
+    tm.argmin,
+    tm.is_floating_point,
+)

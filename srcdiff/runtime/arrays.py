@@ -37,8 +37,10 @@ def unbroadcast(g: Any, x: Any) -> Any:
     if gshape == shape and (shape or not isinstance(x, (list, tuple))):
         return g
     if isinstance(x, (list, tuple)):
-        raise TypeError("cannot tell that this + or * joins or repeats a list taken out of "
-                        "a container or returned by a call: make it a list first, with list(...)")
+        raise TypeError(
+            "cannot tell that this + or * joins or repeats a list taken out of "
+            "a container or returned by a call: make it a list first, with list(...)"
+        )
     ndim = len(shape)
     extra = len(gshape) - ndim
     if extra > 0:
@@ -68,8 +70,9 @@ def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     xp = array_module(g, x)
     if xp is not np and not _is_array(g):
         g = xp.asarray(g, dtype=x.dtype)
-    return xp.reshape(g, tuple(1 if i in _normal_axes(axis, ndim) else n
-                               for i, n in enumerate(_shape(x))))
+    return xp.reshape(
+        g, tuple(1 if i in _normal_axes(axis, ndim) else n for i, n in enumerate(_shape(x)))
+    )
 
 
 def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -108,8 +111,9 @@ def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
     moved = xp.moveaxis(x, axis, -1)
     ones = xp.ones_like(moved[..., :1])
     before = cumprod(concat([ones, moved[..., :-1]], axis=-1), axis=-1)
-    after = xp.flip(cumprod(xp.flip(concat([moved[..., 1:], ones], axis=-1), axis=-1),
-                            axis=-1), axis=-1)
+    after = xp.flip(
+        cumprod(xp.flip(concat([moved[..., 1:], ones], axis=-1), axis=-1), axis=-1), axis=-1
+    )
     others = xp.moveaxis(before * after, -1, axis)
     return unreduce(g, x, axis, keepdims) * others
 
@@ -214,8 +218,7 @@ def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
     if hasattr(xp, "split"):
         return tuple(xp.split(g, ends[:-1], axis=axis))
     lead = (slice(None),) * (axis % g.ndim)
-    return tuple(g[lead + (slice(a, b), ...)]
-                 for a, b in zip([0] + ends[:-1], ends, strict=True))
+    return tuple(g[lead + (slice(a, b), ...)] for a, b in zip([0] + ends[:-1], ends, strict=True))
 
 
 def unstack(g: Any, xs: Any, axis: int = 0) -> tuple:
@@ -262,7 +265,7 @@ def join_grads(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
         return _operand_grad(g, x), _operand_grad(g, y)
     if g is None:
         return None, None
-    return list(g[:len(x)]), list(g[len(x):])
+    return list(g[: len(x)]), list(g[len(x) :])
 
 
 def repeat_grads(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -274,7 +277,7 @@ def repeat_grads(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
     seq = x if isinstance(x, (list, tuple)) else y
     total = None
     for start in range(0, len(g) if g is not None else 0, len(seq)):
-        total = acc(total, list(g[start:start + len(seq)]))
+        total = acc(total, list(g[start : start + len(seq)]))
     return (total, None) if seq is x else (None, total)
 
 
@@ -310,8 +313,10 @@ def _has_advanced(idx: Any) -> bool:
     """An index with integer arrays or lists in it, which may name a position twice
     (a boolean mask never does)."""
     parts = idx if isinstance(idx, tuple) else (idx,)
-    return any(isinstance(p, list) or (_is_array(p) and p.ndim > 0 and
-                                       backend.dtype_kind(p) != "b") for p in parts)
+    return any(
+        isinstance(p, list) or (_is_array(p) and p.ndim > 0 and backend.dtype_kind(p) != "b")
+        for p in parts
+    )
 
 
 def setitem(x: Any, idx: Any, v: Any) -> Any:
@@ -379,23 +384,36 @@ def is_entry(holder: Any, key: Any) -> bool:
     of an array), not a copy: a write into it reaches ``holder``, as Python's
     ``holder[key][j] = v`` does."""
     if isinstance(holder, tuple):
-        raise TypeError("srcdiff cannot write into an entry of a tuple: compiled code gives "
-                        "the entry a new value, which a tuple cannot take back; use a list")
+        raise TypeError(
+            "srcdiff cannot write into an entry of a tuple: compiled code gives "
+            "the entry a new value, which a tuple cannot take back; use a list"
+        )
     if isinstance(holder, (list, dict)) or not hasattr(holder, "shape"):
         return not isinstance(key, slice)
     keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, slice) or
-               isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
-               for k in keys)  # basic indexing: a view
+    return all(
+        k is None
+        or k is Ellipsis
+        or isinstance(k, slice)
+        or isinstance(k, (int, np.integer))
+        and not isinstance(k, (bool, np.bool_))
+        for k in keys
+    )  # basic indexing: a view
 
 
 def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     """The final gradient for argument ``x``: its type, shape and dtype, never an alias
     (not even of another entry of the same container: adjoints such as ``unbroadcast(g,
     a)`` and ``unbroadcast(g, b)`` may be one array)."""
-    if type(d) is np.ndarray and type(x) is np.ndarray and _given is None and \
-            d.shape == x.shape and d.dtype == x.dtype and d.flags.writeable and \
-            d.flags.c_contiguous:
+    if (
+        type(d) is np.ndarray
+        and type(x) is np.ndarray
+        and _given is None
+        and d.shape == x.shape
+        and d.dtype == x.dtype
+        and d.flags.writeable
+        and d.flags.c_contiguous
+    ):
         return d  # the common case: an adjoint's own array (a C-ordered view of one alone)
     if isinstance(x, dict):
         d = d or {}
@@ -407,17 +425,26 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
         return type(x)(grad_like(a, b, given) for a, b in zip(d, x, strict=True))
     if not _is_array(x):
         if isinstance(x, Iterator):
-            raise TypeError("an iterator has no gradient once it is used up: pass a list "
-                            "of arrays instead, or leave it out of wrt")
+            raise TypeError(
+                "an iterator has no gradient once it is used up: pass a list "
+                "of arrays instead, or leave it out of wrt"
+            )
         return float(d) if d is not None else 0.0
     if isinstance(x, np.generic):  # a NumPy scalar in, one of its type out
         return x.dtype.type(0 if d is None else np.asarray(d).reshape(()))
     again = _given is not None and id(d) in _given
     if _given is not None:
         _given.add(id(d))
-    if type(d) is np.ndarray and type(x) is np.ndarray and d.shape == x.shape and \
-            d.dtype == x.dtype and d.flags.writeable and d.flags.c_contiguous and \
-            not again and d.base is None:
+    if (
+        type(d) is np.ndarray
+        and type(x) is np.ndarray
+        and d.shape == x.shape
+        and d.dtype == x.dtype
+        and d.flags.writeable
+        and d.flags.c_contiguous
+        and not again
+        and d.base is None
+    ):
         return d  # in a container: an array of its own (alone, see the top, a view is fine)
     xp = array_module(x)
     if d is None:
@@ -462,8 +489,9 @@ def dict_grad(d: dict, g: Any, part: int | None) -> dict:
     the gradients of their entries, in order."""
     g = g if g is not None else [None] * len(d)
     grads = [e if part is None or e is None else e[part] for e in g]
-    return {k: zeros_like(v) if e is None else e for (k, v), e in zip(d.items(), grads,
-                                                                      strict=True)}
+    return {
+        k: zeros_like(v) if e is None else e for (k, v), e in zip(d.items(), grads, strict=True)
+    }
 
 
 def appended(xs: list, v: Any) -> list:

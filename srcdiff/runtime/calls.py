@@ -87,8 +87,9 @@ def collect_called(target: dict | None) -> dict | None:
     return previous
 
 
-def _active_params(fn: types.FunctionType, nbound: int, nargs: int,
-                   keywords: tuple[str, ...], active: tuple) -> tuple[str, ...]:
+def _active_params(
+    fn: types.FunctionType, nbound: int, nargs: int, keywords: tuple[str, ...], active: tuple
+) -> tuple[str, ...]:
     key = (fn, nbound, nargs, keywords, active)
     hit = _BINDINGS.get(key)
     if hit is None:
@@ -100,9 +101,13 @@ def _active_params(fn: types.FunctionType, nbound: int, nargs: int,
                 continue
             position = nbound + a
             if position >= len(params) or params[position].kind not in (
-                    params[position].POSITIONAL_ONLY, params[position].POSITIONAL_OR_KEYWORD):
-                raise TypeError(f"srcdiff cannot differentiate {fn.__qualname__} through "
-                                "a *args parameter: give the argument a name")
+                params[position].POSITIONAL_ONLY,
+                params[position].POSITIONAL_OR_KEYWORD,
+            ):
+                raise TypeError(
+                    f"srcdiff cannot differentiate {fn.__qualname__} through "
+                    "a *args parameter: give the argument a name"
+                )
             names.append(params[position].name)
         hit = _BINDINGS[key] = tuple(names)
     return hit
@@ -121,8 +126,9 @@ def shape_key(args: tuple, kwargs: dict) -> tuple:
     return key
 
 
-def shape_pattern(names: tuple[list[str], frozenset[str]], args: tuple, kwargs: dict
-                  ) -> dict[str, tuple | None]:
+def shape_pattern(
+    names: tuple[list[str], frozenset[str]], args: tuple, kwargs: dict
+) -> dict[str, tuple | None]:
     """Each parameter's shape as the compiler's shape analysis takes it: every size but 1
     replaced by a token that equal sizes share (-1 for the first size met, -2 for the
     next, ...), so that one unit serves all calls whose sizes are equal where these are;
@@ -144,15 +150,12 @@ def shape_pattern(names: tuple[list[str], frozenset[str]], args: tuple, kwargs: 
     return out
 
 
-def parameter_names(fn: types.FunctionType, nbound: int
-                    ) -> tuple[list[str], frozenset[str]]:
+def parameter_names(fn: types.FunctionType, nbound: int) -> tuple[list[str], frozenset[str]]:
     """``fn``'s positional parameters after the ``nbound`` bound ones, in order, and all
     its parameters that an argument can name (not ``*args`` or ``**kwargs``)."""
     params = list(inspect.signature(fn).parameters.values())[nbound:]
-    positional = [p.name for p in params
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    named = frozenset(p.name for p in params
-                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
     return positional, named
 
 
@@ -164,8 +167,9 @@ def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any
 LEAVES = [0]  # how many Tensors requiring grad compiled code has unwrapped so far
 
 
-def tensor_call(fn: Any, active: tuple, path: list, /, *args: Any, **kwargs: Any
-                ) -> tuple[Any, Any]:
+def tensor_call(
+    fn: Any, active: tuple, path: list, /, *args: Any, **kwargs: Any
+) -> tuple[Any, Any]:
     """``call`` from compiled code that computes with Tensors: the callee is compiled the
     same way (its Tensor operands unwrapped, its Tensor methods on arrays). ``path``
     records whether the callee met Tensors requiring grad (then its result may carry a
@@ -180,8 +184,7 @@ class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""
 
-    def __init__(self, fn: Any, active: tuple, tensor: bool, nargs: int,
-                 keywords: tuple[str, ...]):
+    def __init__(self, fn: Any, active: tuple, tensor: bool, nargs: int, keywords: tuple[str, ...]):
         self.rule = registry.lookup(fn)
         self.nondiff = self.rule is None and registry.is_nondiff(fn)
         self.tensor = tensor
@@ -192,17 +195,21 @@ class _Site:
         if target is None:
             from ..errors import CompileError
 
-            raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
-                               hint="register one with sd.register_vjp, or call a function "
-                                    "srcdiff can compile")
+            raise CompileError(
+                f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
+                hint="register one with sd.register_vjp, or call a function srcdiff can compile",
+            )
         self.target = target
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
         self.parameters = parameter_names(target, len(self.bound))
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
         value_types = tuple(map(type, values))
-        key = (value_types, registry.version()) if self.tensor else \
-            (value_types, shape_key(args, kwargs), registry.version())  # Tensor: no shapes
+        key = (
+            (value_types, registry.version())
+            if self.tensor
+            else (value_types, shape_key(args, kwargs), registry.version())
+        )  # Tensor: no shapes
         if not _ARRAY_TYPES.issuperset(value_types):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *args, *kwargs.values()),)
@@ -213,17 +220,23 @@ class _Site:
             from ..compiler.cache import CALLEE, unit_for
 
             others = (*args, *kwargs.values())
-            names = tuple(n for n, v in zip(self.names, values, strict=True)
-                          if _differentiable(v))
-            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)
-                     if n in names}
+            names = tuple(n for n, v in zip(self.names, values, strict=True) if _differentiable(v))
+            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
             shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
-            unit = unit_for(self.target, names, kinds, array_module(*values, *others),
-                            CALLEE if self.tensor else False, shapes)
+            unit = unit_for(
+                self.target,
+                names,
+                kinds,
+                array_module(*values, *others),
+                CALLEE if self.tensor else False,
+                shapes,
+            )
             if len(self.units) > 256:
                 self.units.clear()
-            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) if n in names else None
-                                                 for n in self.names))
+            hit = self.units[key] = (
+                unit,
+                tuple(unit.wrt.index(n) if n in names else None for n in self.names),
+            )
         return hit
 
 
@@ -286,16 +299,18 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
     if not isinstance(grads, tuple):
         grads = (grads,)
     values = _values(args, kwargs, active)
-    return tuple(zeros_like(v) if grads[a] is None else grads[a]
-                 for a, v in zip(active, values, strict=True))
+    return tuple(
+        zeros_like(v) if grads[a] is None else grads[a] for a, v in zip(active, values, strict=True)
+    )
 
 
 def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     """``call_vjp`` of a compiled callee: its adjoint for the path it took."""
     _, unit, saved, path, order, values = record
     key = path_key(path) if path else ()
-    names = None if wanted is None or len(wanted) == len(order) else \
-        _wanted_names(unit, order, wanted)
+    names = (
+        None if wanted is None or len(wanted) == len(order) else _wanted_names(unit, order, wanted)
+    )
     hit = unit.adjoints.get((key, None, names))
     adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
     if _CALLED is not None:

@@ -103,11 +103,11 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     if x.ndim == 0:
         return x.reshape(1)
     start, end = start_dim % x.ndim, end_dim % x.ndim
-    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
 
 
 relu = _method("relu", lambda x: x * (x > 0))
-pow = _method("pow", lambda x, exponent: x ** exponent)
+pow = _method("pow", lambda x, exponent: x**exponent)
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))
 transpose = _method("transpose", lambda x, dim0, dim1: array_module(x).swapaxes(x, dim0, dim1))
@@ -128,10 +128,15 @@ def to(x: Any, *args: Any, **kwargs: Any) -> Any:
         parsed = dtypes.parse(a) if not isinstance(a, str) else None
         if parsed is not None:
             return x.astype(parsed.numpy)
-        if isinstance(a, str) and a.startswith("cuda") and not type(x).__module__.startswith(
-                "cupy"):
-            raise RuntimeError("compiled code cannot move arrays between devices: move "
-                               "the tensors before calling the compiled function")
+        if (
+            isinstance(a, str)
+            and a.startswith("cuda")
+            and not type(x).__module__.startswith("cupy")
+        ):
+            raise RuntimeError(
+                "compiled code cannot move arrays between devices: move "
+                "the tensors before calling the compiled function"
+            )
     return x
 
 
@@ -163,6 +168,7 @@ mul = _method("mul", np.multiply)
 div = _method("div", np.divide)
 matmul = _method("matmul", np.matmul)
 mm = _method("mm", np.matmul)
+
 
 def softmax(x: Any, dim: int) -> Any:
     if not _is_array(x):
@@ -236,13 +242,21 @@ where = np.where
 zeros_like = np.zeros_like
 ones_like = np.ones_like
 
-METHODS = {name: globals()[name] for name in (
-    "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
-    "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
-    "numpy size numel dim add sub mul div matmul mm softmax log_softmax masked_fill argmax "
-    "argmin is_floating_point").split()}
+METHODS = {
+    name: globals()[name]
+    for name in (
+        "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
+        "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
+        "numpy size numel dim add sub mul div matmul mm softmax log_softmax masked_fill argmax "
+        "argmin is_floating_point"
+    ).split()
+}
 ATTRIBUTES = {name: globals()[name] for name in ("data", "device")}
-FUNCTIONS = {name: globals()[name] for name in (
-    "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
-    "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
-    "argmin maximum minimum where cat stack zeros_like ones_like").split()}
+FUNCTIONS = {
+    name: globals()[name]
+    for name in (
+        "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
+        "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
+        "argmin maximum minimum where cat stack zeros_like ones_like"
+    ).split()
+}

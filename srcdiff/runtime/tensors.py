@@ -56,8 +56,15 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
         tensor.backward(Tensor._make(g), retain_graph=True)
 
 
-def backward(unit: Any, saved: dict, path: list, site: int, loss: Any,
-             gradient: Any = None, retain_graph: bool = False) -> None:
+def backward(
+    unit: Any,
+    saved: dict,
+    path: list,
+    site: int,
+    loss: Any,
+    gradient: Any = None,
+    retain_graph: bool = False,
+) -> None:
     """``loss.backward()`` in compiled code: run the generated adjoint of the statements
     of this call that came before it (their Tensors' ``.grad`` accumulate)."""
     if gradient is None:

@@ -47,8 +47,9 @@ def _name(prim: Any) -> str:
 
 def _cell(backend_name: str, prims: list[Any]) -> str:
     """``all``, ``none``, or ``all but`` the functions (and array methods) it cannot run."""
-    missing = {_name(p): skip_reason(backend_name, p) for p in prims
-               if skip_reason(backend_name, p)}
+    missing = {
+        _name(p): skip_reason(backend_name, p) for p in prims if skip_reason(backend_name, p)
+    }
     if not missing:
         return "all"
     if len(missing) == len({_name(p) for p in prims}):
@@ -60,30 +61,38 @@ def _cell(backend_name: str, prims: list[Any]) -> str:
 
 def table() -> str:
     """The markdown of the section's generated part."""
-    lines = [BEGIN, "",
-             "| rules | NumPy | CuPy | array-api-strict |",
-             "| --- | --- | --- | --- |"]
+    lines = [BEGIN, "", "| rules | NumPy | CuPy | array-api-strict |", "| --- | --- | --- | --- |"]
     reasons: dict[str, set[str]] = defaultdict(set)
     for family, prims in _families().items():
         for p in prims:
             why = skip_reason(STRICT, p)
             if why and why not in (METHODS, TENSOR):
                 reasons[why].add(f"`{_name(p)}`")
-        lines.append(f"| {family} | all | {_cell('cupy', prims)} | "
-                     f"{_cell(STRICT, prims)} |")
-    lines += ["", "What array-api-strict cannot run, and why:", "",
-              "- array methods such as `x.sum()`: not in the standard; Tensor methods: they "
-              "run on NumPy or CuPy only"]
+        lines.append(f"| {family} | all | {_cell('cupy', prims)} | {_cell(STRICT, prims)} |")
+    lines += [
+        "",
+        "What array-api-strict cannot run, and why:",
+        "",
+        "- array methods such as `x.sum()`: not in the standard; Tensor methods: they "
+        "run on NumPy or CuPy only",
+    ]
     for why, names in sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"- {', '.join(sorted(names))}: {why}")
     specs = UNSUPPORTED_SPECS.get(STRICT, {})
-    lines += [f"- {len(specs)} single calls of rules it otherwise runs: NumPy indexing or "
-              "arguments that the standard does not take (integer arrays that do not index "
-              "every axis, writes through integer arrays, a positional axis, ...)", ""]
-    lines += ["The compiler's test functions that array-api-strict cannot run are NumPy code "
-              "that the standard does not allow (array methods, iterating over an array, "
-              "indexing fewer axes than the array has, arithmetic on booleans, ...); "
-              "`tests/backends/support.py` lists each with its reason.", "", END]
+    lines += [
+        f"- {len(specs)} single calls of rules it otherwise runs: NumPy indexing or "
+        "arguments that the standard does not take (integer arrays that do not index "
+        "every axis, writes through integer arrays, a positional axis, ...)",
+        "",
+    ]
+    lines += [
+        "The compiler's test functions that array-api-strict cannot run are NumPy code "
+        "that the standard does not allow (array methods, iterating over an array, "
+        "indexing fewer axes than the array has, arithmetic on booleans, ...); "
+        "`tests/backends/support.py` lists each with its reason.",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 

@@ -28,8 +28,9 @@ def backend_params() -> list:
     return [
         pytest.param("numpy", id="numpy"),
         pytest.param(STRICT, id="strict"),
-        pytest.param("cupy", id="cupy",
-                     marks=pytest.mark.skipif(not sd.cuda.is_available(), reason=NO_CUDA)),
+        pytest.param(
+            "cupy", id="cupy", marks=pytest.mark.skipif(not sd.cuda.is_available(), reason=NO_CUDA)
+        ),
     ]
 
 
@@ -38,6 +39,7 @@ def module(name: str) -> Any:
 
 
 # ---- values on a backend ------------------------------------------------------------------
+
 
 def to_backend(x: Any, xp: Any) -> Any:
     """``x`` with its NumPy arrays (also inside lists, tuples and dicts) made ``xp``'s."""
@@ -77,11 +79,13 @@ def assert_on(x: Any, xp: Any, where: str) -> None:
     for a in arrays_in(x):
         assert backend.array_module(a) is xp, (
             f"{where} is a {type(a).__module__}.{type(a).__name__}, not an array of "
-            f"{xp.__name__}: something converted to NumPy")
+            f"{xp.__name__}: something converted to NumPy"
+        )
 
 
-def assert_close(got: Any, expected: Any, where: str, rtol: float = 1e-9,
-                 atol: float = 1e-12) -> None:
+def assert_close(
+    got: Any, expected: Any, where: str, rtol: float = 1e-9, atol: float = 1e-12
+) -> None:
     """``got`` (on a backend) equals ``expected`` (NumPy), entry by entry."""
     got, expected = to_numpy(got), to_numpy(expected)
     if isinstance(expected, dict):
@@ -97,9 +101,13 @@ def assert_close(got: Any, expected: Any, where: str, rtol: float = 1e-9,
         assert zero is None or not np.any(np.asarray(zero, np.float64)), where
     else:
         assert np.shape(got) == np.shape(expected), f"{where}: shape {np.shape(got)}"
-        np.testing.assert_allclose(np.asarray(got, np.float64),
-                                   np.asarray(expected, np.float64), rtol=rtol, atol=atol,
-                                   err_msg=where)
+        np.testing.assert_allclose(
+            np.asarray(got, np.float64),
+            np.asarray(expected, np.float64),
+            rtol=rtol,
+            atol=atol,
+            err_msg=where,
+        )
 
 
 def primal_on(prim: Any, xp: Any) -> Any:
@@ -126,18 +134,49 @@ FANCY_WRITE = "writing through an integer-array index: the standard has no such 
 # README's table of backends is made from this list (see ``coverage.py``).
 UNSUPPORTED: dict[str, dict[Any, str]] = {
     STRICT: {
-        **dict.fromkeys([np.exp2, np.fmax, np.fmin, np.outer, np.inner, np.dot, np.ravel,
-                         np.swapaxes, np.array, np.copy], NOT_STANDARD),
+        **dict.fromkeys(
+            [
+                np.exp2,
+                np.fmax,
+                np.fmin,
+                np.outer,
+                np.inner,
+                np.dot,
+                np.ravel,
+                np.swapaxes,
+                np.array,
+                np.copy,
+            ],
+            NOT_STANDARD,
+        ),
         np.trace: "not in the standard (only in its linalg extension)",
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
-        **dict.fromkeys([
-            "ndarray.sum", "ndarray.mean", "ndarray.prod", "ndarray.max", "ndarray.min",
-            "ndarray.var", "ndarray.std", "ndarray.cumsum", "ndarray.reshape", "ndarray.ravel",
-            "ndarray.flatten", "ndarray.squeeze", "ndarray.transpose", "ndarray.swapaxes",
-            "ndarray.clip", "ndarray.dot", "ndarray.item", "ndarray.astype", "ndarray.copy"],
-            METHODS),
+        **dict.fromkeys(
+            [
+                "ndarray.sum",
+                "ndarray.mean",
+                "ndarray.prod",
+                "ndarray.max",
+                "ndarray.min",
+                "ndarray.var",
+                "ndarray.std",
+                "ndarray.cumsum",
+                "ndarray.reshape",
+                "ndarray.ravel",
+                "ndarray.flatten",
+                "ndarray.squeeze",
+                "ndarray.transpose",
+                "ndarray.swapaxes",
+                "ndarray.clip",
+                "ndarray.dot",
+                "ndarray.item",
+                "ndarray.astype",
+                "ndarray.copy",
+            ],
+            METHODS,
+        ),
     },
     "cupy": {},
 }
@@ -169,35 +208,36 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
 USES_METHODS = "calls array methods outside the standard (x.sum(), x.max(), x.reshape(), ...)"
 FEW_AXES = "indexes fewer axes than the array has (m[1] of a matrix): the standard wants m[1, ...]"
 OWN_ARRAYS = "computes with NumPy arrays of its own (globals, attributes) next to its arguments"
-BOOL_MATH = ("does arithmetic on booleans (x * (x > 0), np.sum(mask)): the standard does "
-             "not promote them")
+BOOL_MATH = (
+    "does arithmetic on booleans (x * (x > 0), np.sum(mask)): the standard does not promote them"
+)
 OWN_ARRAYS_FUNCTIONS = "call_method call_callable_object loss uses_globals"
 STRICT_FUNCTIONS = {
     USES_METHODS: "method_sum_axis method_mean method_reshape method_dot method_astype "
-                  "method_max_min method_prod method_clip method_copy_ravel_flatten "
-                  "method_squeeze method_transpose method_item write_overwrites_active "
-                  "logsumexp_by_hand model_layer_norm model_softmax_cross_entropy "
-                  "corner_reversed_slice corner_method_chain",
+    "method_max_min method_prod method_clip method_copy_ravel_flatten "
+    "method_squeeze method_transpose method_item write_overwrites_active "
+    "logsumexp_by_hand model_layer_norm model_softmax_cross_entropy "
+    "corner_reversed_slice corner_method_chain",
     ITERATES: "for_over_rows for_zip for_enumerate for_enumerate_zip loop_counts_pass_only "
-              "model_rnn model_horner corner_integer_arithmetic "
-              "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
-              "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list",
+    "model_rnn model_horner corner_integer_arithmetic "
+    "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
+    "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
-              "corner_write_rows_and_columns write_nested_into_array_rows",
+    "corner_write_rows_and_columns write_nested_into_array_rows",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
     BOOL_MATH: "op_comparison_mask op_comparison_between",
-    "x[:, None] on a vector: the standard's newaxis comes with an index for every axis":
-        "index_new_axis",
+    "x[:, None] on a vector: the standard's newaxis comes with an index for every axis": (
+        "index_new_axis"
+    ),
     "np.array: the standard makes arrays with asarray": "write_with_index_array",
     "np.dot, np.outer: not in the standard": "rule_dot rule_outer write_nested_through_a_copy",
     "np.transpose: not in the standard (permute_dims)": "rule_transpose",
     "np.squeeze without an axis: the standard's squeeze needs one": "rule_squeeze_expand_dims",
-    "np.sqrt(3.0) of a Python number: the standard's functions take arrays":
-        "model_attention",
-    "np.sum(x, 0): the standard's reductions take their axis by keyword":
-        "corner_positional_axis",
-    "arithmetic between an array and a Python list: the standard takes arrays and scalars":
-        "array_with_a_list_literal array_plus_a_list_of_an_array",
+    "np.sqrt(3.0) of a Python number: the standard's functions take arrays": "model_attention",
+    "np.sum(x, 0): the standard's reductions take their axis by keyword": "corner_positional_axis",
+    "arithmetic between an array and a Python list: the standard takes arrays and scalars": (
+        "array_with_a_list_literal array_plus_a_list_of_an_array"
+    ),
 }
 UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
     STRICT: {fn: why for why, fns in STRICT_FUNCTIONS.items() for fn in fns.split()},
@@ -216,4 +256,3 @@ def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
         return UNSUPPORTED.get(backend_name, {}).get(prim)
     except TypeError:  # an unhashable key
         return None
-

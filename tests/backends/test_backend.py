@@ -33,16 +33,17 @@ def test_counterparts_of_numpy_names():
     assert backend.counterpart(xps, "outer") is None
 
 
-@pytest.mark.parametrize("idx", [np.array([0, 2, 0, 0]), (np.array([0, 1, 0]),
-                                                         np.array([2, 2, 2]))],
-                         ids=["repeated-rows", "repeated-pairs"])
+@pytest.mark.parametrize(
+    "idx",
+    [np.array([0, 2, 0, 0]), (np.array([0, 1, 0]), np.array([2, 2, 2]))],
+    ids=["repeated-rows", "repeated-pairs"],
+)
 def test_scatter_add_adds_at_every_repeat(idx):
     g = np.arange(1.0, 1.0 + 4 * 3).reshape(4, 3)
     g = g[: len(idx[0])] if isinstance(idx, tuple) else g
     g = g[:, 0] if isinstance(idx, tuple) else g
     expected = backend.scatter_add(np.zeros((3, 3)), idx, g)
-    on_strict = tuple(xps.asarray(i) for i in idx) if isinstance(idx, tuple) else \
-        xps.asarray(idx)
+    on_strict = tuple(xps.asarray(i) for i in idx) if isinstance(idx, tuple) else xps.asarray(idx)
     got = backend.scatter_add(xps.zeros((3, 3)), on_strict, xps.asarray(g))
     assert backend.array_module(got) is xps
     np.testing.assert_array_equal(backend.to_numpy(got), expected)

@@ -26,7 +26,8 @@ def test_gradients_and_tensors_on_the_cpu_never_import_cupy(tmp_path):
         "sd.grad(f)(np.ones(3))\n"
         "t = sd.ones(3, requires_grad=True, device='cpu')\n"
         "(t * 2).sum().backward()\n"
-        "assert 'cupy' not in sys.modules, 'CuPy was imported'\n")
+        "assert 'cupy' not in sys.modules, 'CuPy was imported'\n"
+    )
     subprocess.run([sys.executable, str(script)], check=True, timeout=60)
 
 

@@ -16,5 +16,7 @@ def test_readme_holds_the_generated_backends_table():
     if os.environ.get("SRCDIFF_UPDATE_README"):
         README.write_text(updated(text))
         text = README.read_text()
-    assert table() in text, ("the README's backends table is stale: run SRCDIFF_UPDATE_README=1 "
-                             "python -m pytest tests/backends/test_readme.py")
+    assert table() in text, (
+        "the README's backends table is stale: run SRCDIFF_UPDATE_README=1 "
+        "python -m pytest tests/backends/test_readme.py"
+    )

@@ -18,13 +18,13 @@ from .support import assert_close, assert_on, backend_params, module
 def mse(a, b, x, y):
     yhat = a + b * x
     error = y - yhat
-    return np.mean(error ** 2)
+    return np.mean(error**2)
 
 
 def data():
     np.random.seed(42)
     x = np.random.rand(100, 1)
-    y = 1 + 2 * x + .1 * np.random.randn(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
     return x, y
 
 

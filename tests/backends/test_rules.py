@@ -42,8 +42,16 @@ from .support import (
 )
 from .watch import numpy_floats
 
-FAMILIES = [test_arithmetic, test_numpy_math, test_reductions, test_shapes, test_indexing,
-            test_linalg, test_containers, test_tensor_methods]
+FAMILIES = [
+    test_arithmetic,
+    test_numpy_math,
+    test_reductions,
+    test_shapes,
+    test_indexing,
+    test_linalg,
+    test_containers,
+    test_tensor_methods,
+]
 SPECS = [s for family in FAMILIES for s in family.SPECS]
 
 
@@ -87,8 +95,9 @@ def test_rule_on_backend_matches_numpy(spec, name):
         pytest.skip(reason)
     y = spec.primal(*spec.args, **spec.kwargs)
     g = _cotangent(y, np.random.default_rng(0))
-    expected = _rule_grads(spec.rule_fn(g, y, *spec.args, **spec.kwargs), spec.rule_fn,
-                           len(spec.args))
+    expected = _rule_grads(
+        spec.rule_fn(g, y, *spec.args, **spec.kwargs), spec.rule_fn, len(spec.args)
+    )
 
     args = to_backend(spec.args, module(name))
     xp = array_module(*args)  # NumPy when every argument is a Python number

@@ -98,8 +98,13 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(*kinds: Kind, wrt: int | tuple[int, ...] = 0, kwargs: dict | None = None,
-         rtol: float = 1e-5, xfail: str = "") -> Callable[[Callable], Callable]:
+def case(
+    *kinds: Kind,
+    wrt: int | tuple[int, ...] = 0,
+    kwargs: dict | None = None,
+    rtol: float = 1e-5,
+    xfail: str = "",
+) -> Callable[[Callable], Callable]:
     """Add the decorated function to the battery (the function itself is unchanged)."""
 
     def register(fn: Callable) -> Callable:

@@ -42,13 +42,20 @@ def unflatten(like: Any, leaves: Sequence[Any]) -> Any:
 
 
 def _nested(x: Any) -> bool:
-    return isinstance(x, dict) or (isinstance(x, (list, tuple)) and
-                                   any(isinstance(e, (dict, list, tuple)) for e in x))
+    return isinstance(x, dict) or (
+        isinstance(x, (list, tuple)) and any(isinstance(e, (dict, list, tuple)) for e in x)
+    )
 
 
-def check_function(fn: Callable, args: Sequence[Any], wrt: Sequence[int],
-                   kwargs: dict | None = None, rtol: float = 1e-5, atol: float = 1e-8,
-                   seed: int = 0) -> None:
+def check_function(
+    fn: Callable,
+    args: Sequence[Any],
+    wrt: Sequence[int],
+    kwargs: dict | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    seed: int = 0,
+) -> None:
     """Check ``sd.grad(fn, wrt=tuple(wrt))`` at ``args`` for each position in ``wrt``."""
     kwargs = dict(kwargs or {})
     wrt = tuple(wrt)

@@ -40,17 +40,17 @@ def op_div(x, y):
 
 @case(A(4))
 def op_pow_const(x):
-    return np.sum(x ** 3)
+    return np.sum(x**3)
 
 
 @case(A(4, **POS), A(4), wrt=(0, 1))
 def op_pow_arrays(x, y):
-    return np.sum(x ** y)
+    return np.sum(x**y)
 
 
 @case(A(4))
 def op_rpow(x):
-    return np.sum(2.0 ** x)
+    return np.sum(2.0**x)
 
 
 @case(A(3, 4), A(4), wrt=(0, 1))
@@ -120,7 +120,7 @@ def op_broadcasting(m, row, col):
 
 @case(S(), S(), wrt=(0, 1))
 def op_python_floats(a, b):
-    return a * b + a / (1.0 + b * b) - b ** 3
+    return a * b + a / (1.0 + b * b) - b**3
 
 
 @case(A(), A(3), wrt=(0, 1))
@@ -135,7 +135,7 @@ def op_float_times_array(a, x):
 
 @case(A(4), Fixed(3))
 def op_int_argument(x, n):
-    return np.sum(x * n) + np.sum(x ** n)
+    return np.sum(x * n) + np.sum(x**n)
 
 
 # ---- attributes and methods of arrays ----------------------------------------------------
@@ -287,7 +287,7 @@ def write_augmented_loop(x):
     for i in range(4):
         h[i] += x[i] * x[i]
         h[i] += x[3 - i]
-    return np.sum(h ** 2)
+    return np.sum(h**2)
 
 
 @case(A(3))
@@ -361,7 +361,7 @@ def write_column(m, v):
     h = m * 1.0
     h[:, 0] = v
     h[1] = h[1] * 2.0
-    return np.sum(h ** 2)
+    return np.sum(h**2)
 
 
 @case(A(3), A(3), wrt=(0, 1))
@@ -429,7 +429,7 @@ def if_nested(x, a):
         else:
             r = a * a * x[1]
     else:
-        r = np.sum(x ** 2) - a
+        r = np.sum(x**2) - a
     return r
 
 
@@ -451,7 +451,7 @@ def if_boolean_operators(x):
 def if_not(x):
     if not np.sum(x) > 0:
         x = -x
-    return np.sum(x ** 3)
+    return np.sum(x**3)
 
 
 @case(A(3))
@@ -714,7 +714,7 @@ def affine(w, x, b=0.0, scale=1.0):
 def branching_helper(v):
     if np.sum(v) > 0:
         return np.sum(np.sin(v))
-    return np.sum(v ** 2)
+    return np.sum(v**2)
 
 
 def two_results(x):
@@ -825,9 +825,14 @@ def call_callable_object(x):
     return np.sum(LAYER(x) ** 2)
 
 
-@case(A(3, 4), A(3), A(4), wrt=(0, 1),
-      xfail="an object built inside the function from differentiated arrays has no adjoint "
-            "(its constructor is not differentiated)")
+@case(
+    A(3, 4),
+    A(3),
+    A(4),
+    wrt=(0, 1),
+    xfail="an object built inside the function from differentiated arrays has no adjoint "
+    "(its constructor is not differentiated)",
+)
 def call_method_of_local_object(w, b, x):
     layer = Layer(w, b)
     return np.sum(layer.forward(x))
@@ -1087,14 +1092,14 @@ def rule_squeeze_expand_dims(x):
 def rule_concatenate(a, b):
     c = np.concatenate([a, b])
     d = np.concatenate((a, a * 2.0), axis=1)
-    return np.sum(c ** 2) + np.sum(d[:, 2:] ** 3)
+    return np.sum(c**2) + np.sum(d[:, 2:] ** 3)
 
 
 @case(A(3), A(3), wrt=(0, 1))
 def rule_stack(a, b):
     s = np.stack([a, b])
     t = np.stack((a, b * b), axis=1)
-    return np.sum(s[0] * s[1]) + np.sum(t ** 2)
+    return np.sum(s[0] * s[1]) + np.sum(t**2)
 
 
 @case(A(3), A(2, 1), wrt=(0, 1))
@@ -1266,7 +1271,7 @@ def corner_write_rows_and_columns(x):
     h[0, :] = x
     h[1] = x * 2.0
     h[:, 1] += x[0]
-    return np.sum(h ** 2)
+    return np.sum(h**2)
 
 
 @case(A(3))
@@ -1454,7 +1459,7 @@ def corner_while_true_data_break(x):
 
 @case(A(3, **POS))
 def corner_negative_and_fractional_powers(x):
-    return np.sum(x ** -2.0) + np.sum((x + 3.0) ** 0.5) + np.sum(x ** -1)
+    return np.sum(x**-2.0) + np.sum((x + 3.0) ** 0.5) + np.sum(x**-1)
 
 
 @case(A(3), A(3), wrt=(0, 1))
@@ -1487,7 +1492,7 @@ def corner_enumerate_index_stays_integer(m):
     s = 0.0
     for i, row in enumerate(m):
         if i % 2 == 0:
-            s = s + np.sum(row ** 2)
+            s = s + np.sum(row**2)
         else:
             s = s - np.sum(np.sin(row))
     return s
@@ -1518,7 +1523,7 @@ def corner_builtin_sum_of_array(x):
 
 @case(S())
 def corner_builtins_on_floats(a):
-    return abs(a) + pow(a, 3) + a ** 2
+    return abs(a) + pow(a, 3) + a**2
 
 
 @case(A(3), A(3), wrt=(0, 1))
@@ -1640,6 +1645,7 @@ def loop_over_dict_values(params):
 
 # ---- comprehensions and appends ----------------------------------------------------------
 
+
 @case(A(4))
 def list_comprehension(x):
     parts = [np.sin(v) * 2.0 for v in x]
@@ -1674,6 +1680,7 @@ def rnn_collecting_states(W, xs):
 
 
 # ---- joining and repeating sequences ----------------------------------------------------
+
 
 @case(A(2), A(2), wrt=(0, 1))
 def lists_joined(a, b):

@@ -60,7 +60,7 @@ def softmax_cross_entropy(w, x, labels):
 def mlp(params, x):
     h = np.maximum(x @ params["w1"] + params["b1"], 0.0)
     out = h @ params["w2"]
-    return np.sum(out ** 2)
+    return np.sum(out**2)
 
 
 def cumulative(x):
@@ -95,13 +95,30 @@ _X = _RNG.standard_normal((4, 3))
 GOLDEN = [
     (loss, (np.full(3, 0.5), _X, np.ones(4)), 0),
     (logsumexp, (np.array([0.5, -1.0, 2.0, 0.25]),), 0),
-    (rnn, (_RNG.standard_normal((3, 3)) * 0.5, _RNG.standard_normal((3, 2)),
-           _RNG.standard_normal((5, 2))), (0, 1)),
+    (
+        rnn,
+        (
+            _RNG.standard_normal((3, 3)) * 0.5,
+            _RNG.standard_normal((3, 2)),
+            _RNG.standard_normal((5, 2)),
+        ),
+        (0, 1),
+    ),
     (branchy_loop, (np.array([0.5, -1.0, 2.0, -0.25]),), 0),
     (newton_while, (2.0,), 0),
     (softmax_cross_entropy, (_RNG.standard_normal((3, 3)), _X, np.array([0, 2, 1, 1])), 0),
-    (mlp, ({"w1": _RNG.standard_normal((3, 4)), "b1": np.zeros(4),
-            "w2": _RNG.standard_normal((4, 2))}, _X), 0),
+    (
+        mlp,
+        (
+            {
+                "w1": _RNG.standard_normal((3, 4)),
+                "b1": np.zeros(4),
+                "w2": _RNG.standard_normal((4, 2)),
+            },
+            _X,
+        ),
+        0,
+    ),
     (cumulative, (np.array([0.5, -1.0, 2.0]),), 0),
     (first_positive, (np.array([-0.5, -1.0, 2.0, 0.5]),), 0),
     (calls, (np.array([0.5, -1.0]), np.array([2.0, 0.1])), (0, 1)),

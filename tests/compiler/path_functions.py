@@ -56,4 +56,3 @@ LOG = [0]
 def counts_in_a_list(x):
     LOG[0] = LOG[0] + 1
     return np.sum(x * 3.0)
-

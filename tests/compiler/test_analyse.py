@@ -64,8 +64,11 @@ def copies(x):
 
 def by_name(fn, tree) -> dict:
     """Each assigned name's last Op."""
-    return {s.op.target: s.op for s in statements(tree)
-            if getattr(s, "op", None) is not None and s.op.target}
+    return {
+        s.op.target: s.op
+        for s in statements(tree)
+        if getattr(s, "op", None) is not None and s.op.target
+    }
 
 
 def test_active_names_are_those_depending_on_the_differentiated_arguments():

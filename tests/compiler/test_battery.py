@@ -92,12 +92,22 @@ def test_same_call_gives_identical_source(case: Case):
 # ---- data taking different branches --------------------------------------------------------
 
 BRANCHING = [
-    functions.if_else_on_data, functions.if_elif_else, functions.if_without_else,
-    functions.if_nested, functions.if_conditional_expression, functions.early_return,
-    functions.multiple_returns, functions.return_inside_loop,
-    functions.for_continue, functions.loop_branches_differ, functions.nested_loops_branching,
-    functions.model_running_max, functions.model_huber, functions.corner_chained_comparison,
-    functions.corner_branches_define_in_other_order, functions.for_break,
+    functions.if_else_on_data,
+    functions.if_elif_else,
+    functions.if_without_else,
+    functions.if_nested,
+    functions.if_conditional_expression,
+    functions.early_return,
+    functions.multiple_returns,
+    functions.return_inside_loop,
+    functions.for_continue,
+    functions.loop_branches_differ,
+    functions.nested_loops_branching,
+    functions.model_running_max,
+    functions.model_huber,
+    functions.corner_chained_comparison,
+    functions.corner_branches_define_in_other_order,
+    functions.for_break,
 ]
 BY_FN = {c.fn: c for c in CASES}
 SEEDS = range(12)

@@ -64,7 +64,7 @@ def uses_global(x):
 
 
 def cubic(x):
-    return x ** 3
+    return x**3
 
 
 def uses_cubic(x):
@@ -75,8 +75,9 @@ def fresh(fn):
     """A new function object with ``fn``'s code, so that no earlier test cached it."""
     import types
 
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
-                              fn.__closure__)
+    return types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
 
 
 def only_unit(fn) -> Unit:
@@ -181,7 +182,7 @@ def test_registering_a_rule_recompiles_what_it_changes():
     fn = fresh(uses_cubic)
     g = sd.grad(fn)
     x = np.array([1.0, 2.0])
-    assert np.allclose(g(x), 3 * x ** 2)
+    assert np.allclose(g(x), 3 * x**2)
     built = units_built(fn)
 
     @sd.register_vjp(cubic)

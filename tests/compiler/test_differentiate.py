@@ -74,7 +74,7 @@ def nested(m):
 def straight(w, x, y):
     h = np.tanh(x @ w)
     err = h - y
-    return np.mean(err ** 2)
+    return np.mean(err**2)
 
 
 X = np.array([0.5, -1.0, 2.0, -0.25])
@@ -117,8 +117,7 @@ def test_nested_loops_are_nested_reversed_loops():
     assert text.count("xp.cos") == 1
 
 
-@pytest.mark.parametrize("fn, args", [(loop, (X,)), (while_loop, (X,))],
-                         ids=["for", "while"])
+@pytest.mark.parametrize("fn, args", [(loop, (X,)), (while_loop, (X,))], ids=["for", "while"])
 def test_ten_thousand_iterations_give_the_source_of_ten(fn, args):
     g = sd.grad(fn)
     g(*args, 10)

@@ -17,9 +17,16 @@ from srcdiff.compiler.parse import parse
 from . import functions  # noqa: F401  (fills CASES)
 from .cases import CASES
 
-USER = {10: "def f(x, n):", 11: "    y = x * 2.0", 12: "    if n > 1:",
-        13: "        y = y + 1.0", 14: "    elif n > 0:", 15: "        y = -y",
-        16: "    for a, b in pairs:", 17: "    return y"}
+USER = {
+    10: "def f(x, n):",
+    11: "    y = x * 2.0",
+    12: "    if n > 1:",
+    13: "        y = y + 1.0",
+    14: "    elif n > 0:",
+    15: "        y = -y",
+    16: "    for a, b in pairs:",
+    17: "    return y",
+}
 
 
 def generated() -> gast.FunctionDef:
@@ -48,8 +55,12 @@ def generated() -> gast.FunctionDef:
 def test_each_block_gets_a_comment_naming_the_user_line():
     text, _ = emit([generated()], USER, [])
     lines = text.splitlines()
-    assert lines[:4] == ["def f(x, n):", "    # line 11: y = x * 2.0", "    t1 = x * 2.0",
-                         "    y = t1"]
+    assert lines[:4] == [
+        "def f(x, n):",
+        "    # line 11: y = x * 2.0",
+        "    t1 = x * 2.0",
+        "    y = t1",
+    ]
     assert "        # line 13: y = y + 1.0" in lines
     assert text.count("# line 11:") == 1  # one comment for the two statements of line 11
 
@@ -79,8 +90,7 @@ def test_functions_are_separated_by_two_blank_lines():
     assert text.startswith("# header\n\n\ndef f(")
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES[::5]
-                                  if not c.xfail])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES[::5] if not c.xfail])
 def test_line_comments_in_generated_source_quote_the_users_lines(case):
     g = sd.grad(case.fn, wrt=case.positions)
     g(*case.args(), **case.kwargs)
@@ -99,7 +109,7 @@ def loss(w, x):
     h = np.tanh(x @ w)
     if h.sum() > 0:
         h = h * 2.0
-    return np.mean(h ** 2)
+    return np.mean(h**2)
 
 
 def test_the_source_of_a_gradient_has_a_header_and_both_functions():
@@ -107,8 +117,9 @@ def test_the_source_of_a_gradient_has_a_header_and_both_functions():
     g(np.ones(3) * 0.1, np.ones((2, 3)))
     text = sd.source(g)
     first = loss.__code__.co_firstlineno
-    assert text.startswith(f"# srcdiff: gradient of loss ({__file__}:{first}) "
-                           "with respect to w\n# path: 1\n")
+    assert text.startswith(
+        f"# srcdiff: gradient of loss ({__file__}:{first}) with respect to w\n# path: 1\n"
+    )
     assert "def loss_primal(" in text and "def loss_adjoint(" in text
     assert f"# line {first + 1}: h = np.tanh(x @ w)" in text
     assert f"# line {first + 2}: if branch taken" in text

@@ -187,28 +187,72 @@ def writes_into_a_copy_of_an_argument(x):
 
 
 CASES = [
-    (appends_to_an_alias, "xs.append", "in-place update of `xs`, which `ys` also holds",
-     "ys = xs.copy()"),
-    (writes_through_an_alias, "h[0] =", "in-place update of `h`, which `g` also holds",
-     "g = h.copy()"),
-    (updates_a_loop_variable_in_place, "row += 1.0",
-     "in-place update of `row`, which `rows` also holds", "one name for both"),
-    (writes_into_an_array_a_list_holds, "h[0] =",
-     "in-place update of `h`, which the container `hs` also holds", "h.copy()"),
-    (appends_then_updates, "h[i] =",
-     "in-place update of `h`, which the container `hs` also holds", "update the entry"),
-    (writes_into_an_array_a_dict_of_lists_holds, "h += 1.0",
-     "in-place update of `h`, which the container `d` also holds", "h.copy()"),
-    (updates_an_entry_taken_out, "h[1] =", "in-place update of `h`, which `hs` also holds",
-     "one name for both"),
-    (updates_an_entry_through_its_container, "hs[0][1] +=",
-     "in-place update of an entry of `hs`, which `h` also holds", "make one of them a copy"),
-    (updates_an_array_a_view_shows, "h[1] =",
-     "in-place update of `h`, which the container `hs` also holds", "h.copy()"),
-    (updates_a_name_a_tuple_assignment_shares, "h[1] =",
-     "in-place update of `h`, which `a` also holds", "a = h.copy()"),
-    (writes_through_a_transpose, "b.T[0] =", "item assignment through an attribute",
-     "build the new array in a local name"),
+    (
+        appends_to_an_alias,
+        "xs.append",
+        "in-place update of `xs`, which `ys` also holds",
+        "ys = xs.copy()",
+    ),
+    (
+        writes_through_an_alias,
+        "h[0] =",
+        "in-place update of `h`, which `g` also holds",
+        "g = h.copy()",
+    ),
+    (
+        updates_a_loop_variable_in_place,
+        "row += 1.0",
+        "in-place update of `row`, which `rows` also holds",
+        "one name for both",
+    ),
+    (
+        writes_into_an_array_a_list_holds,
+        "h[0] =",
+        "in-place update of `h`, which the container `hs` also holds",
+        "h.copy()",
+    ),
+    (
+        appends_then_updates,
+        "h[i] =",
+        "in-place update of `h`, which the container `hs` also holds",
+        "update the entry",
+    ),
+    (
+        writes_into_an_array_a_dict_of_lists_holds,
+        "h += 1.0",
+        "in-place update of `h`, which the container `d` also holds",
+        "h.copy()",
+    ),
+    (
+        updates_an_entry_taken_out,
+        "h[1] =",
+        "in-place update of `h`, which `hs` also holds",
+        "one name for both",
+    ),
+    (
+        updates_an_entry_through_its_container,
+        "hs[0][1] +=",
+        "in-place update of an entry of `hs`, which `h` also holds",
+        "make one of them a copy",
+    ),
+    (
+        updates_an_array_a_view_shows,
+        "h[1] =",
+        "in-place update of `h`, which the container `hs` also holds",
+        "h.copy()",
+    ),
+    (
+        updates_a_name_a_tuple_assignment_shares,
+        "h[1] =",
+        "in-place update of `h`, which `a` also holds",
+        "a = h.copy()",
+    ),
+    (
+        writes_through_a_transpose,
+        "b.T[0] =",
+        "item assignment through an attribute",
+        "build the new array in a local name",
+    ),
     (with_try, "try:", "try statement", "move the try"),
     (generator, "yield", "yield", "return a value"),
     (with_global, "global COUNTER", "global statement", "pass the value in"),
@@ -240,8 +284,7 @@ def test_unsupported_code_is_a_compile_error_at_the_users_line(fn, marker, what,
 def test_an_alias_not_read_after_the_update_is_fine():
     g = sd.grad(writes_into_a_copy_of_an_argument)
     x = X.copy()
-    np.testing.assert_allclose(g(x), [0.0, 2 * X[1] + 2 * np.sin(X[1]) * np.cos(X[1]),
-                                      2 * X[2]])
+    np.testing.assert_allclose(g(x), [0.0, 2 * X[1] + 2 * np.sin(X[1]) * np.cos(X[1]), 2 * X[2]])
     np.testing.assert_array_equal(x, X)  # the caller's array keeps its values
 
 
@@ -388,12 +431,16 @@ def loop_writes(x):
     return np.sum(x)
 
 
-@pytest.mark.parametrize("fn, args, wrt", [
-    (writes_into_argument, (X,), 0),
-    (augments_argument, (X, X * 2.0), (0, 1)),
-    (writes_into_containers, ({"w": X, "b": X * 2.0}, [X * 3.0, X * 4.0]), (0, 1)),
-    (loop_writes, (X,), 0),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "fn, args, wrt",
+    [
+        (writes_into_argument, (X,), 0),
+        (augments_argument, (X, X * 2.0), (0, 1)),
+        (writes_into_containers, ({"w": X, "b": X * 2.0}, [X * 3.0, X * 4.0]), (0, 1)),
+        (loop_writes, (X,), 0),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_taking_a_gradient_never_modifies_the_inputs(fn, args, wrt):
     args = copy.deepcopy(args)
     before = copy.deepcopy(args)

@@ -28,8 +28,10 @@ def generated(fn, args, wrt) -> str:
     g = sd.grad(fn, wrt=wrt)
     g(*args)
     text = sd.source(g)
-    return text.replace(str(Path(golden_functions.__file__).resolve()),
-                        str(Path(golden_functions.__file__).resolve().relative_to(ROOT)))
+    return text.replace(
+        str(Path(golden_functions.__file__).resolve()),
+        str(Path(golden_functions.__file__).resolve().relative_to(ROOT)),
+    )
 
 
 @pytest.mark.parametrize("fn, args, wrt", GOLDEN, ids=[entry[0].__name__ for entry in GOLDEN])
@@ -45,18 +47,21 @@ def test_generated_source_matches_the_golden_file(fn, args, wrt):
     expected = path.read_text()
     assert text == expected, (
         f"the generated source of {fn.__name__} differs from {path}; if the change is "
-        "intended, rewrite it with SRCDIFF_UPDATE_GOLDEN=1")
+        "intended, rewrite it with SRCDIFF_UPDATE_GOLDEN=1"
+    )
 
 
 STANDALONE = [entry for entry in GOLDEN if entry[0] is not golden_functions.calls]
 
 
-@pytest.mark.parametrize("fn, args, wrt", STANDALONE,
-                         ids=[entry[0].__name__ for entry in STANDALONE])
+@pytest.mark.parametrize(
+    "fn, args, wrt", STANDALONE, ids=[entry[0].__name__ for entry in STANDALONE]
+)
 def test_golden_source_runs_on_its_own_and_gives_the_same_gradient(fn, args, wrt):
     namespace: dict = {}
-    exec(compile((HERE / "golden" / f"{fn.__name__}.py").read_text(), "<golden>", "exec"),
-         namespace)
+    exec(
+        compile((HERE / "golden" / f"{fn.__name__}.py").read_text(), "<golden>", "exec"), namespace
+    )
     saved: dict = {}
     path: list = []
     value = namespace[f"{fn.__name__}_primal"](saved, path, *args)
@@ -94,8 +99,14 @@ def test_generated_source_does_not_depend_on_the_hash_seed():
     outputs = []
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
@@ -106,8 +117,8 @@ def test_the_readme_shows_the_source_the_quick_tour_generates():
     taken (its ``w``, ``x`` and ``y`` are shaped as here)."""
     readme = (ROOT / "README.md").read_text()
     start = readme.index("def loss_primal(")
-    shown = readme[start:readme.index("```", start)].strip()
+    shown = readme[start : readme.index("```", start)].strip()
     x = np.abs(np.arange(12.0).reshape(4, 3)) / 10.0
     text = generated(golden_functions.loss, (np.full(3, 0.5), x, np.ones(4)), 0)
     assert "if not t3:" in text  # the branch was taken
-    assert text[text.index("def loss_primal("):].strip() == shown
+    assert text[text.index("def loss_primal(") :].strip() == shown

@@ -95,11 +95,13 @@ def chained_targets(x):
     return a + b
 
 
+# fmt: off
 def multi_line_statement(x):
     y = (x
          * 2.0
          + 1.0)
     return y
+# fmt: on
 
 
 def test_an_expression_with_two_operations_becomes_two_statements():
@@ -108,12 +110,21 @@ def test_an_expression_with_two_operations_becomes_two_statements():
 
 def test_augmented_assignment_is_made_explicit():
     assert body_lines(normalized(augmented)) == [
-        "t1 = x + y", "x = t1", "t2 = x * 2.0", "x = t2", "return x"]
+        "t1 = x + y",
+        "x = t1",
+        "t2 = x * 2.0",
+        "x = t2",
+        "return x",
+    ]
 
 
 def test_augmented_item_assignment_reads_then_writes():
     assert body_lines(normalized(augmented_item)) == [
-        "t1 = h[i]", "t2 = t1 + v", "h[i] = t2", "return h"]
+        "t1 = h[i]",
+        "t2 = t1 + v",
+        "h[i] = t2",
+        "return h",
+    ]
 
 
 def test_while_becomes_while_true_with_a_break():
@@ -122,14 +133,23 @@ def test_while_becomes_while_true_with_a_break():
     assert isinstance(loop.test, gast.Constant) and loop.test.value is True
     head = [s for s in loop.body[:3]]
     assert body_lines(tree)[1:6] == [
-        "while True:", "t1 = s < 10.0", "t2 = not t1", "if t2:", "break"]
+        "while True:",
+        "t1 = s < 10.0",
+        "t2 = not t1",
+        "if t2:",
+        "break",
+    ]
     stop = head[2]
     assert isinstance(stop, gast.If) and isinstance(stop.body[0], gast.Break)
 
 
 def test_nested_calls_are_flattened_in_evaluation_order():
     assert body_lines(normalized(nested_calls)) == [
-        "t1 = x @ w", "t2 = np.tanh(t1)", "t3 = np.sum(t2)", "return t3"]
+        "t1 = x @ w",
+        "t2 = np.tanh(t1)",
+        "t3 = np.sum(t2)",
+        "return t3",
+    ]
 
 
 def test_conditional_expressions_become_if_statements():
@@ -141,15 +161,25 @@ def test_conditional_expressions_become_if_statements():
 def test_loops_over_sequences_index_them():
     """Through rt.iterable, which passes arrays and lists and gives a dict's keys."""
     assert body_lines(normalized(loop_over_rows)) == [
-        "s = 0.0", "t1 = rt.iterable(m)", "t2 = len(t1)", "for i1 in range(t2):",
-        "row = t1[i1]", "t3 = s + row", "s = t3", "return s"]
+        "s = 0.0",
+        "t1 = rt.iterable(m)",
+        "t2 = len(t1)",
+        "for i1 in range(t2):",
+        "row = t1[i1]",
+        "t3 = s + row",
+        "s = t3",
+        "return s",
+    ]
 
 
 def test_enumerate_and_zip_bind_each_target_name_directly():
     lines = body_lines(normalized(loop_enumerate_zip))
     assert "for i1 in range(t5):" in lines
-    assert lines[lines.index("for i1 in range(t5):") + 1:][:3] == [
-        "i = i1", "a = t1[i1]", "b = t2[i1]"]
+    assert lines[lines.index("for i1 in range(t5):") + 1 :][:3] == [
+        "i = i1",
+        "a = t1[i1]",
+        "b = t2[i1]",
+    ]
 
 
 def test_reversed_loops_count_down():
@@ -160,12 +190,23 @@ def test_reversed_loops_count_down():
 
 def test_tuple_unpacking_of_a_display_copies_names_it_overwrites():
     assert body_lines(normalized(swap)) == [
-        "t1 = b", "t2 = a", "a = t1", "b = t2", "t3 = a - b", "return t3"]
+        "t1 = b",
+        "t2 = a",
+        "a = t1",
+        "b = t2",
+        "t3 = a - b",
+        "return t3",
+    ]
 
 
 def test_unpacking_a_value_indexes_it():
     assert body_lines(normalized(unpack_call)) == [
-        "t1 = divmod(x, 3.0)", "u = t1[0]", "v = t1[1]", "t2 = u + v", "return t2"]
+        "t1 = divmod(x, 3.0)",
+        "u = t1[0]",
+        "v = t1[1]",
+        "t2 = u + v",
+        "return t2",
+    ]
 
 
 def test_fresh_names_never_collide_with_the_users():
@@ -179,12 +220,27 @@ def test_docstrings_and_pass_disappear():
 
 def test_chained_targets_share_one_value():
     assert body_lines(normalized(chained_targets)) == [
-        "t1 = x * 2.0", "a = t1", "b = t1", "t2 = a + b", "return t2"]
+        "t1 = x * 2.0",
+        "a = t1",
+        "b = t1",
+        "t2 = a + b",
+        "return t2",
+    ]
 
 
-@pytest.mark.parametrize("fn", [two_ops, augmented, while_loop, nested_calls,
-                                conditional_expression, loop_over_rows, loop_enumerate_zip,
-                                multi_line_statement])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        two_ops,
+        augmented,
+        while_loop,
+        nested_calls,
+        conditional_expression,
+        loop_over_rows,
+        loop_enumerate_zip,
+        multi_line_statement,
+    ],
+)
 def test_every_statement_keeps_the_line_of_the_user_statement_it_comes_from(fn):
     import inspect
 
@@ -216,8 +272,11 @@ class Form:
     def module_path(self, e: gast.expr) -> bool:
         while isinstance(e, gast.Attribute):
             e = e.value
-        return isinstance(e, gast.Name) and e.id not in self.locals and \
-            isinstance(self.fn.__globals__.get(e.id), types.ModuleType)
+        return (
+            isinstance(e, gast.Name)
+            and e.id not in self.locals
+            and isinstance(self.fn.__globals__.get(e.id), types.ModuleType)
+        )
 
     def atom(self, e: gast.expr | None) -> bool:
         return isinstance(e, (gast.Name, gast.Constant)) or self.module_path(e)
@@ -240,10 +299,12 @@ class Form:
             return len(e.ops) > 1 or (self.atom(e.left) and self.atom(e.comparators[0]))
         if isinstance(e, gast.Call):
             func = e.func
-            callee = self.atom(func) or (isinstance(func, gast.Attribute) and
-                                         self.atom(func.value))
-            return callee and all(self.atom(a) for a in e.args) and \
-                all(self.atom(k.value) for k in e.keywords)
+            callee = self.atom(func) or (isinstance(func, gast.Attribute) and self.atom(func.value))
+            return (
+                callee
+                and all(self.atom(a) for a in e.args)
+                and all(self.atom(k.value) for k in e.keywords)
+            )
         if isinstance(e, gast.Attribute):
             return self.atom(e.value)
         if isinstance(e, gast.Subscript):
@@ -274,15 +335,22 @@ class Form:
                 return None if self.atom(target.value) and self.atom(s.value) else "a store"
             return f"a {type(target).__name__} target"
         if isinstance(s, gast.Expr):
-            return None if isinstance(s.value, (gast.Call, *OPAQUE)) and \
-                self.operation(s.value) else "an expression statement"
+            return (
+                None
+                if isinstance(s.value, (gast.Call, *OPAQUE)) and self.operation(s.value)
+                else "an expression statement"
+            )
         if isinstance(s, gast.If):
             return None if self.atom(s.test) else "an if on a non-atom"
         if isinstance(s, gast.For):
             it = s.iter
-            ok = isinstance(s.target, gast.Name) and isinstance(it, gast.Call) and \
-                isinstance(it.func, gast.Name) and it.func.id == "range" and \
-                all(self.atom(a) for a in it.args)
+            ok = (
+                isinstance(s.target, gast.Name)
+                and isinstance(it, gast.Call)
+                and isinstance(it.func, gast.Name)
+                and it.func.id == "range"
+                and all(self.atom(a) for a in it.args)
+            )
             return None if ok else "a for loop not over range(atoms)"
         if isinstance(s, gast.While):
             ok = isinstance(s.test, gast.Constant) and s.test.value is True

@@ -44,7 +44,7 @@ def test_negative_folds_keep_their_parentheses():
     assert lines[:2] == ["a = (-1) ** x", "b = x ** (-0.5)"]
     namespace: dict = {}
     exec(compile(ast.unparse(gast.gast_to_ast(fn)), "<folded>", "exec"), namespace)
-    assert namespace["f"](2.0) == (1.0, 2.0 ** -0.5)
+    assert namespace["f"](2.0) == (1.0, 2.0**-0.5)
 
 
 def test_tests_of_optional_arguments_fold_away():
@@ -56,8 +56,11 @@ def test_tests_of_optional_arguments_fold_away():
             return a, b, c
     """)
     fold_constants(fn)
-    assert body_lines(fn)[:3] == ["a = x < 0.5", "b = False",
-                                  "c = x < lo if lo is not None else False"]
+    assert body_lines(fn)[:3] == [
+        "a = x < 0.5",
+        "b = False",
+        "c = x < lo if lo is not None else False",
+    ]
 
 
 def test_dead_assignments_go_until_none_is_left():

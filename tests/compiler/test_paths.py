@@ -59,7 +59,7 @@ def test_a_pure_callee_runs_the_primal_of_its_path_too():
 
 def test_a_recursive_function_keeps_its_traced_primal():
     g = sd.grad(pf.power_sum)
-    np.testing.assert_allclose(g(X, 2), 4 * X ** 3)
+    np.testing.assert_allclose(g(X, 2), 4 * X**3)
     np.testing.assert_allclose(g(X, 1), 2 * X)
     assert "power_sum_path" not in sd.source(g)
 

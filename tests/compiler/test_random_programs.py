@@ -47,18 +47,25 @@ def expressions(draw, names: list[str], counter: str | None = None) -> str:
 
 
 @st.composite
-def blocks(draw, names: list[str], depth: int, indent: str, fresh: list[int],
-           counter: str | None = None) -> list[str]:
+def blocks(
+    draw, names: list[str], depth: int, indent: str, fresh: list[int], counter: str | None = None
+) -> list[str]:
     """Statements; at the top level they may define new names, inside a branch or a loop
     they only assign names defined before (so every name is defined on every path)."""
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["assign", "assign", "write", "call", "if", "for",
-                                     "while"] if depth < 2 else ["assign", "write"]))
+        kind = draw(
+            st.sampled_from(
+                ["assign", "assign", "write", "call", "if", "for", "while"]
+                if depth < 2
+                else ["assign", "write"]
+            )
+        )
         if kind == "write":  # an entry of a vector, from a scalar of another
             target, source = draw(st.sampled_from(names)), draw(st.sampled_from(names))
-            index = draw(st.sampled_from(["0", "1", "-1"] + ([counter + " % 3"]
-                                                           if counter else [])))
+            index = draw(
+                st.sampled_from(["0", "1", "-1"] + ([counter + " % 3"] if counter else []))
+            )
             lines.append(f"{indent}{target} = {target} * 1.0")  # never the caller's array
             lines.append(f"{indent}{target}[{index}] = np.tanh(np.sum({source}))")
         elif kind == "call":
@@ -74,8 +81,9 @@ def blocks(draw, names: list[str], depth: int, indent: str, fresh: list[int],
             else:
                 target = draw(st.sampled_from(names))
                 if counter is not None:  # in a loop: accumulate, or stay bounded
-                    value = draw(st.sampled_from([f"{target} * 0.5 + np.sin({value})",
-                                                  f"np.tanh({value})"]))
+                    value = draw(
+                        st.sampled_from([f"{target} * 0.5 + np.sin({value})", f"np.tanh({value})"])
+                    )
             lines.append(f"{indent}{target} = {value}")
         elif kind == "if":
             a = draw(st.sampled_from(names))
@@ -126,9 +134,14 @@ def load(source: str, directory: Path):
     return module.f
 
 
-@settings(max_examples=50, deadline=2000, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(programs(), st.integers(0, 2 ** 16))
+@settings(
+    max_examples=50,
+    deadline=2000,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(programs(), st.integers(0, 2**16))
 def test_random_programs_have_the_gradients_of_finite_differences(directory, program, seed):
     source, inputs = program
     f = load(source, directory)
@@ -139,5 +152,6 @@ def test_random_programs_have_the_gradients_of_finite_differences(directory, pro
     except AssertionError as failure:
         g = sd.grad(f, wrt=tuple(range(inputs)))
         g(*args)
-        raise AssertionError(f"{failure}\n--- program ---\n{source}\n--- generated ---\n"
-                             f"{sd.source(g)}") from None
+        raise AssertionError(
+            f"{failure}\n--- program ---\n{source}\n--- generated ---\n{sd.source(g)}"
+        ) from None

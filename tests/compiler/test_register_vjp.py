@@ -11,7 +11,7 @@ from srcdiff.rules import registry
 
 
 def cube(x):
-    return x ** 3
+    return x**3
 
 
 def clipped_identity(x, lo, hi):

@@ -109,10 +109,18 @@ def test_shape_patterns_share_a_token_between_equal_sizes():
     a, b, c = np.ones(3), np.ones((2, 3)), np.zeros((3, 1))
     names = (["a", "b", "c", "n", "xs"], frozenset(["a", "b", "c", "n", "xs", "s"]))
     assert rt.shape_pattern(names, (a, b, c, 2.0, [a]), {"s": "text", "extra": a}) == {
-        "a": (-1,), "b": (-2, -1), "c": (-1, 1), "n": (), "xs": None, "s": None}
+        "a": (-1,),
+        "b": (-2, -1),
+        "c": (-1, 1),
+        "n": (),
+        "xs": None,
+        "s": None,
+    }
     names = (["x", "y"], frozenset(["x", "y"]))
     assert rt.shape_pattern(names, (np.ones((4, 4)), np.float32(1.0)), {}) == {
-        "x": (-1, -1), "y": ()}
+        "x": (-1, -1),
+        "y": (),
+    }
 
 
 def test_calls_of_one_pattern_share_a_unit_and_other_patterns_get_their_own():
@@ -156,8 +164,7 @@ def test_a_loop_of_elementwise_updates_passes_gradients_on():
     check_function(integrator, [y0, 3 * random(1, seed=2), 40], wrt=[0, 1])
 
 
-@pytest.mark.parametrize("shapes", [((3,), (3,)), ((3,), (2, 3)), ((2, 3), (3,)),
-                                    ((1, 3), (2, 1))])
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((3,), (2, 3)), ((2, 3), (3,)), ((1, 3), (2, 1))])
 def test_a_value_whose_shape_changes_in_a_loop(shapes):
     x, w = random(*shapes[0]), random(*shapes[1], seed=1)
     check_function(grows_in_loop, [x, w, 3], wrt=[0, 1])
@@ -242,14 +249,20 @@ def keyword_named_like_star_args(x, *args, **options):
     return np.sum(args[0] * x) + np.sum(options["args"])
 
 
-@pytest.mark.parametrize("fn, args, wrt", [
-    (matmul_called_as_a_function, (random(3, 3), random(3, seed=1)), (0, 1)),
-    (parameter_named_like_a_counter, (random(4, 3), random(3, seed=1), np.array([0, 2])),
-     (0, 1)),
-    (product_of_arrays_by_math, (random(3), random(3, 3, seed=1), random(3, 3, seed=2)),
-     (0,)),
-    (method_named_like_a_reduction, (random(4, 1), Centre(random(5))), (0,)),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "fn, args, wrt",
+    [
+        (matmul_called_as_a_function, (random(3, 3), random(3, seed=1)), (0, 1)),
+        (
+            parameter_named_like_a_counter,
+            (random(4, 3), random(3, seed=1), np.array([0, 2])),
+            (0, 1),
+        ),
+        (product_of_arrays_by_math, (random(3), random(3, 3, seed=1), random(3, 3, seed=2)), (0,)),
+        (method_named_like_a_reduction, (random(4, 1), Centre(random(5))), (0,)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_operations_that_are_not_elementwise_or_not_scalar(fn, args, wrt):
     check_function(fn, list(args), wrt=list(wrt))
 
@@ -297,10 +310,18 @@ def resized_by_the_class_method(x, w):
 
 
 @pytest.mark.filterwarnings("ignore:Setting the shape:DeprecationWarning")  # NumPy 2.5
-@pytest.mark.parametrize("fn", [reshaped_by_a_callee, reshaped_through_an_alias,
-                                reshaped_by_setattr, reshaped_under_no_grad,
-                                resized_in_place, resized_by_the_class_method],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn",
+    [
+        reshaped_by_a_callee,
+        reshaped_through_an_alias,
+        reshaped_by_setattr,
+        reshaped_under_no_grad,
+        resized_in_place,
+        resized_by_the_class_method,
+    ],
+    ids=lambda f: f.__name__,
+)
 def test_a_shape_changed_in_place_is_no_longer_known(fn):
     w = random(3)
     g = sd.grad(fn, wrt=1)(random(3, seed=1), w)  # x becomes a column: x * w is (3, 3)
@@ -336,6 +357,7 @@ def test_a_global_number_that_becomes_an_array_compiles_the_function_again():
 def closing_over(scale):
     def scaled(x):
         return np.sum(x * scale)
+
     return scaled
 
 

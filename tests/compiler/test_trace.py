@@ -98,16 +98,18 @@ def test_saved_values_are_those_the_adjoint_reads():
     values = list(saved.values())
     assert any(isinstance(v, np.ndarray) and np.array_equal(v, np.tanh(X)) for v in values)
     _, saved, _ = run_primal(u, -X - 1.0)
-    assert not any(isinstance(v, np.ndarray) and np.array_equal(v, np.tanh(-X - 1.0))
-                   for v in saved.values())  # tanh did not run: nothing of it saved
+    assert not any(
+        isinstance(v, np.ndarray) and np.array_equal(v, np.tanh(-X - 1.0)) for v in saved.values()
+    )  # tanh did not run: nothing of it saved
 
 
 def test_each_value_is_saved_as_it_was_before_it_is_overwritten():
     _, saved, _ = run_primal(unit(overwritten, "x"), X)
     h1 = X * 2.0  # read by sin's adjoint
     h2 = np.sin(h1)  # read by the product's
-    flat = [v for entry in saved.values()
-            for v in (entry if isinstance(entry, tuple) else (entry,))]
+    flat = [
+        v for entry in saved.values() for v in (entry if isinstance(entry, tuple) else (entry,))
+    ]
     assert any(isinstance(v, np.ndarray) and np.array_equal(v, h1) for v in flat)
     assert any(isinstance(v, np.ndarray) and np.array_equal(v, h2) for v in flat)
 
@@ -146,8 +148,10 @@ def _unit_of(case: Case):
     params = list(inspect.signature(case.fn).parameters)
     names = tuple(params[i] for i in case.positions)
     args = case.args()
-    kinds = {params[i]: "any" if isinstance(args[i], (list, tuple, dict)) else "array"
-             for i in case.positions}
+    kinds = {
+        params[i]: "any" if isinstance(args[i], (list, tuple, dict)) else "array"
+        for i in case.positions
+    }
     from srcdiff.compiler.cache import unit_for
 
     return unit_for(case.fn, names, kinds, np), args

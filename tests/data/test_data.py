@@ -41,6 +41,7 @@ def labels(batches):
 
 # ---- datasets -------------------------------------------------------------------------
 
+
 def test_tensor_dataset_items_and_length(dataset):
     assert len(dataset) == N
     x, y = dataset[3]
@@ -67,6 +68,7 @@ def test_subset(dataset):
 
 # ---- random_split ---------------------------------------------------------------------
 
+
 def test_random_split_partitions_the_dataset(dataset):
     manual_seed(0)
     parts = random_split(dataset, [6, 3, 1])
@@ -88,8 +90,10 @@ def test_random_split_follows_manual_seed_or_a_generator(dataset):
     again = random_split(dataset, [5, 5])[0].indices.tolist()
     assert first == again and first != list(range(5))
     mine = random_split(dataset, [5, 5], generator=np.random.default_rng(1))[0].indices
-    assert mine.tolist() == random_split(dataset, [5, 5],
-                                         generator=np.random.default_rng(1))[0].indices.tolist()
+    assert (
+        mine.tolist()
+        == random_split(dataset, [5, 5], generator=np.random.default_rng(1))[0].indices.tolist()
+    )
 
 
 def test_random_split_checks_lengths(dataset):
@@ -102,6 +106,7 @@ def test_random_split_checks_lengths(dataset):
 
 
 # ---- DataLoader -----------------------------------------------------------------------
+
 
 def test_batches_in_order_with_a_smaller_last_batch(dataset):
     loader = DataLoader(dataset, batch_size=4)
@@ -153,7 +158,7 @@ def test_tensor_datasets_are_batched_by_indexing(dataset):
 
 
 def test_other_datasets_are_collated_item_by_item():
-    (x, index), = list(DataLoader(Squares(), batch_size=5))
+    ((x, index),) = list(DataLoader(Squares(), batch_size=5))
     assert x.shape == (5, 2) and x[4].tolist() == [4.0, 16.0] and x.dtype == float32
     assert index.tolist() == [0, 1, 2, 3, 4] and index.dtype == int64
 
@@ -165,6 +170,7 @@ def test_invalid_batch_size(dataset):
 
 
 # ---- collate --------------------------------------------------------------------------
+
 
 def test_collate_numbers_tuples_and_dicts():
     x, n, name = collate([(1.5, 2, "a"), (2.5, 3, "b")])

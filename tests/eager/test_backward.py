@@ -13,6 +13,7 @@ RNG = np.random.default_rng(7)
 
 def numeric_grads(f, arrays, eps=1e-6):
     """Central differences of the scalar ``f(*tensors)`` with respect to each array."""
+
     def value(arrs):
         with sd.no_grad():
             return f(*[sd.tensor(a) for a in arrs]).item()
@@ -58,34 +59,54 @@ CASES = {
     "sub_reflected": (lambda a, c: 2.0 - a - c, (A, C), (3, 4)),
     "mul_broadcast": (lambda a, c: a * c * 3.0, (A, C), (3, 4)),
     "div": (lambda a, p: a / p + 1.0 / p, (A, POS), (3, 4)),
-    "pow": (lambda p, b: p ** 3 + p ** b + 2.0 ** b, (POS, B), (3, 4)),
+    "pow": (lambda p, b: p**3 + p**b + 2.0**b, (POS, B), (3, 4)),
     "neg_abs": (lambda a: (-a).abs(), (A + 0.1,), (3, 4)),
     "matmul": (lambda a, m: a @ m, (A, M), (3, 2)),
     "matvec": (lambda a, b: a @ b, (A, B), (3,)),
     "exp_log_sqrt": (lambda p: p.exp() + p.log() + p.sqrt(), (POS,), (3, 4)),
     "tanh_sigmoid": (lambda a: a.tanh() * a.sigmoid(), (A,), (3, 4)),
     "relu": (lambda a: a.relu(), (A + 0.05,), (3, 4)),
-    "clamp": (lambda a: a.clamp(-0.5, 0.5) + a.clamp(min=0.1) + a.clamp(max=-0.1),
-              (A + 0.013,), (3, 4)),
+    "clamp": (
+        lambda a: a.clamp(-0.5, 0.5) + a.clamp(min=0.1) + a.clamp(max=-0.1),
+        (A + 0.013,),
+        (3, 4),
+    ),
     "sum_mean_dims": (lambda a: a.sum(0) * a.mean(1, keepdim=True), (A,), (3, 4)),
-    "max_min": (lambda a: a.max(1).values + a.min(0, keepdim=True).values.sum() + a.max(),
-                (A,), (3,)),
+    "max_min": (
+        lambda a: a.max(1).values + a.min(0, keepdim=True).values.sum() + a.max(),
+        (A,),
+        (3,),
+    ),
     "indexing": (lambda a: a[1:, ::2] * a[0, 1] + a[[0, 2], 1:3].sum(), (A,), (2, 2)),
-    "mask_index": (lambda a: a[a > 0], (np.abs(A) * np.sign(A),),
-                   (int((A > 0).sum()),)),
-    "shapes": (lambda a: a.reshape(4, 3).T.transpose(0, 1).permute(1, 0).unsqueeze(0)
-               .squeeze(0).flatten().view(3, 4), (A,), (3, 4)),
-    "cat_stack": (lambda a, c: sd.cat([a, c], dim=1) * 2 + sd.stack([c, c], 2).sum(2).sum(1,
-                  keepdim=True), (A, C), (3, 5)),
-    "where_maximum": (lambda a, b: sd.where(a > 0, a, b * 2) + sd.maximum(a, b) -
-                      sd.minimum(a, 0.1), (A, B), (3, 4)),
+    "mask_index": (lambda a: a[a > 0], (np.abs(A) * np.sign(A),), (int((A > 0).sum()),)),
+    "shapes": (
+        lambda a: (
+            a.reshape(4, 3)
+            .T.transpose(0, 1)
+            .permute(1, 0)
+            .unsqueeze(0)
+            .squeeze(0)
+            .flatten()
+            .view(3, 4)
+        ),
+        (A,),
+        (3, 4),
+    ),
+    "cat_stack": (
+        lambda a, c: sd.cat([a, c], dim=1) * 2 + sd.stack([c, c], 2).sum(2).sum(1, keepdim=True),
+        (A, C),
+        (3, 5),
+    ),
+    "where_maximum": (
+        lambda a, b: sd.where(a > 0, a, b * 2) + sd.maximum(a, b) - sd.minimum(a, 0.1),
+        (A, B),
+        (3, 4),
+    ),
     "softmax": (lambda a: a.softmax(1) + a.log_softmax(0), (A,), (3, 4)),
     "var_std": (lambda p: p.var(1) + p.std(), (POS,), (3,)),
     "norm": (lambda a: a.norm() + a.norm(dim=1).sum(), (A,), ()),
-    "square_clone": (lambda a: a.square() + a.clone() * a.expand(2, 3, 4).sum(0), (A,),
-                     (3, 4)),
-    "numpy_on_tensors": (lambda a, b: np.sin(a) * np.tanh(b) + np.maximum(a, 0.2), (A, B),
-                         (3, 4)),
+    "square_clone": (lambda a: a.square() + a.clone() * a.expand(2, 3, 4).sum(0), (A,), (3, 4)),
+    "numpy_on_tensors": (lambda a, b: np.sin(a) * np.tanh(b) + np.maximum(a, 0.2), (A, B), (3, 4)),
 }
 
 
@@ -101,7 +122,7 @@ def test_hand_derived_gradients_of_the_regression_loss():
     a = sd.tensor([0.5], dtype=sd.float64, requires_grad=True)
     b = sd.tensor([-0.3], dtype=sd.float64, requires_grad=True)
     error = sd.from_numpy(y) - (a + b * sd.from_numpy(x))
-    loss = (error ** 2).mean()
+    loss = (error**2).mean()
     loss.backward()
     e = y - (0.5 - 0.3 * x)
     np.testing.assert_allclose(a.grad.numpy(), [-2 * e.mean()])
@@ -126,7 +147,7 @@ def test_gradients_accumulate_over_backward_calls():
 
 def test_retain_graph_allows_a_second_backward():
     w = sd.tensor([2.0], requires_grad=True)
-    loss = (w ** 3).sum()
+    loss = (w**3).sum()
     loss.backward(retain_graph=True)
     loss.backward()
     assert w.grad.tolist() == [24.0]
@@ -258,7 +279,7 @@ def test_autograd_tutorial():
     for _epoch in range(200):
         yhat = b + w * x_train_tensor
         error = y_train_tensor - yhat
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         loss.backward()
         with sd.no_grad():
             b -= lr * b.grad
@@ -271,7 +292,7 @@ def test_autograd_tutorial():
     # the nonsense graph: control flow decides which operations are recorded
     yhat = b + w * x_train_tensor
     error = y_train_tensor - yhat
-    loss = (error ** 2).mean()
+    loss = (error**2).mean()
     if loss > 0:
         yhat2 = w * x_train_tensor
         error2 = y_train_tensor - yhat2

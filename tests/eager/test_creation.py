@@ -9,16 +9,19 @@ import pytest
 import srcdiff as sd
 
 
-@pytest.mark.parametrize("data, dtype", [
-    ([1.0, 2.0], sd.float32),
-    (2.5, sd.float32),
-    ([1, 2], sd.int64),
-    ([True, False], sd.bool),
-    (np.array([1.0, 2.0]), sd.float64),
-    (np.array([1, 2], dtype=np.int32), sd.int32),
-    (np.float64(1.5), sd.float64),
-    ([[1, 2.5]], sd.float32),
-])
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        ([1.0, 2.0], sd.float32),
+        (2.5, sd.float32),
+        ([1, 2], sd.int64),
+        ([True, False], sd.bool),
+        (np.array([1.0, 2.0]), sd.float64),
+        (np.array([1, 2], dtype=np.int32), sd.int32),
+        (np.float64(1.5), sd.float64),
+        ([[1, 2.5]], sd.float32),
+    ],
+)
 def test_tensor_infers_dtype_as_pytorch(data, dtype):
     assert sd.tensor(data).dtype is dtype
 
@@ -105,10 +108,15 @@ def test_dtype_objects():
     assert builtins.isinstance(sd.bool, sd.dtype)
 
 
-@pytest.mark.parametrize("dtype, name", [
-    (sd.float32, "srcdiff.FloatTensor"), (sd.float64, "srcdiff.DoubleTensor"),
-    (sd.int64, "srcdiff.LongTensor"), (sd.bool, "srcdiff.BoolTensor"),
-])
+@pytest.mark.parametrize(
+    "dtype, name",
+    [
+        (sd.float32, "srcdiff.FloatTensor"),
+        (sd.float64, "srcdiff.DoubleTensor"),
+        (sd.int64, "srcdiff.LongTensor"),
+        (sd.bool, "srcdiff.BoolTensor"),
+    ],
+)
 def test_type_names(dtype, name):
     assert sd.zeros(1, dtype=dtype).type() == name
 

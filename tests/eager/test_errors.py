@@ -9,10 +9,17 @@ from srcdiff.tensor import Tensor
 
 def test_inplace_on_a_leaf_that_requires_grad():
     w = sd.tensor([1.0], requires_grad=True)
-    for change in (lambda: w.add_(1), lambda: w.zero_(), lambda: w.uniform_(),
-                   lambda: w.__setitem__(0, 2.0), lambda: w.copy_(sd.zeros(1))):
-        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being "
-                                               "used in an in-place operation."):
+    for change in (
+        lambda: w.add_(1),
+        lambda: w.zero_(),
+        lambda: w.uniform_(),
+        lambda: w.__setitem__(0, 2.0),
+        lambda: w.copy_(sd.zeros(1)),
+    ):
+        with pytest.raises(
+            RuntimeError,
+            match="a leaf Variable that requires grad is being used in an in-place operation.",
+        ):
             change()
     with pytest.raises(RuntimeError, match="a leaf Variable"):
         w -= 0.1
@@ -38,8 +45,9 @@ def test_second_backward_through_a_freed_graph():
 
 def test_backward_of_a_non_scalar_needs_a_gradient():
     w = sd.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar "
-                                           "outputs"):
+    with pytest.raises(
+        RuntimeError, match="grad can be implicitly created only for scalar outputs"
+    ):
         (w * 2).backward()
     with pytest.raises(RuntimeError, match="Mismatch in shape"):
         (w * 2).backward(sd.ones(3))
@@ -51,12 +59,15 @@ def test_backward_of_a_tensor_that_does_not_require_grad():
 
 
 def test_integer_tensors_cannot_require_grad():
-    for make in (lambda: sd.tensor([1, 2], requires_grad=True),
-                 lambda: sd.tensor([1, 2]).requires_grad_(),
-                 lambda: sd.zeros(2, dtype=sd.long, requires_grad=True),
-                 lambda: sd.arange(3, requires_grad=True)):
-        with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can "
-                                               "require gradients"):
+    for make in (
+        lambda: sd.tensor([1, 2], requires_grad=True),
+        lambda: sd.tensor([1, 2]).requires_grad_(),
+        lambda: sd.zeros(2, dtype=sd.long, requires_grad=True),
+        lambda: sd.arange(3, requires_grad=True),
+    ):
+        with pytest.raises(
+            RuntimeError, match="only Tensors of floating point dtype can require gradients"
+        ):
             make()
 
 
@@ -73,8 +84,11 @@ def test_inplace_change_of_a_saved_value_is_detected_at_backward():
     loss = y.sum()
     with sd.no_grad():
         y.mul_(2)
-    with pytest.raises(RuntimeError, match="one of the variables needed for gradient computation "
-                                           "has been modified by an inplace operation"):
+    with pytest.raises(
+        RuntimeError,
+        match="one of the variables needed for gradient computation "
+        "has been modified by an inplace operation",
+    ):
         loss.backward()
 
     x = sd.tensor([3.0, 4.0])
@@ -95,8 +109,11 @@ def test_inplace_change_of_a_value_read_only_for_its_shape_is_fine():
 
 def test_numpy_of_a_tensor_that_requires_grad():
     w = sd.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad\. "
-                                           r"Use tensor.detach\(\).numpy\(\) instead\."):
+    with pytest.raises(
+        RuntimeError,
+        match=r"Can't call numpy\(\) on Tensor that requires grad\. "
+        r"Use tensor.detach\(\).numpy\(\) instead\.",
+    ):
         w.numpy()
     with pytest.raises(RuntimeError, match="requires grad"):
         np.asarray(w)
@@ -127,8 +144,13 @@ def test_mixing_devices():
     cpu = sd.tensor([1.0, 2.0])
     gpu = Tensor._make(np.array([1.0, 2.0]).view(FakeCupyArray))
     assert gpu.device == "cuda" and cpu.device == "cpu"
-    for op in (lambda: cpu + gpu, lambda: gpu * cpu, lambda: cpu @ gpu, lambda: cpu > gpu,
-               lambda: sd.where(cpu > 0, cpu, gpu)):
+    for op in (
+        lambda: cpu + gpu,
+        lambda: gpu * cpu,
+        lambda: cpu @ gpu,
+        lambda: cpu > gpu,
+        lambda: sd.where(cpu > 0, cpu, gpu),
+    ):
         with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
             op()
 

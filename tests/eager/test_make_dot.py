@@ -41,16 +41,25 @@ def test_graph_of_the_prediction():
     by_label = {}
     for node, (label, colour) in found.items():
         by_label.setdefault((label, colour), []).append(node)
-    assert sorted(by_label) == sorted([
-        ("(80, 1)", "darkolivegreen1"), ("AddBackward0", "lightgray"),
-        ("MulBackward0", "lightgray"), ("AccumulateGrad", "lightgray"), ("(1)", "lightblue")])
-    (out,), (add,), (mul,) = (by_label[("(80, 1)", "darkolivegreen1")],
-                              by_label[("AddBackward0", "lightgray")],
-                              by_label[("MulBackward0", "lightgray")])
+    assert sorted(by_label) == sorted(
+        [
+            ("(80, 1)", "darkolivegreen1"),
+            ("AddBackward0", "lightgray"),
+            ("MulBackward0", "lightgray"),
+            ("AccumulateGrad", "lightgray"),
+            ("(1)", "lightblue"),
+        ]
+    )
+    (out,), (add,), (mul,) = (
+        by_label[("(80, 1)", "darkolivegreen1")],
+        by_label[("AddBackward0", "lightgray")],
+        by_label[("MulBackward0", "lightgray")],
+    )
     acc_b, acc_w = by_label[("AccumulateGrad", "lightgray")]
     leaf_b, leaf_w = by_label[("(1)", "lightblue")]
-    assert sorted(edges(source)) == sorted([
-        (add, out), (acc_b, add), (leaf_b, acc_b), (mul, add), (acc_w, mul), (leaf_w, acc_w)])
+    assert sorted(edges(source)) == sorted(
+        [(add, out), (acc_b, add), (leaf_b, acc_b), (mul, add), (acc_w, mul), (leaf_w, acc_w)]
+    )
 
 
 def test_parameter_names_label_the_leaves():
@@ -62,9 +71,13 @@ def test_parameter_names_label_the_leaves():
 def test_tensors_without_grad_are_absent():
     b_nograd, w, yhat = model(b_requires_grad=False)
     source = sd.make_dot(yhat).source
-    assert labelled(source) == {"(80, 1)": "darkolivegreen1", "AddBackward0": "lightgray",
-                                "MulBackward0": "lightgray", "AccumulateGrad": "lightgray",
-                                "(1)": "lightblue"}
+    assert labelled(source) == {
+        "(80, 1)": "darkolivegreen1",
+        "AddBackward0": "lightgray",
+        "MulBackward0": "lightgray",
+        "AccumulateGrad": "lightgray",
+        "(1)": "lightblue",
+    }
     assert len(nodes(source)) == 5 and len(edges(source)) == 4
 
 

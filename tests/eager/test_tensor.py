@@ -15,22 +15,31 @@ def arr(t):
 
 # ---- printing ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, text", [
-    (lambda: sd.tensor([1.0235], requires_grad=True), "tensor([1.0235], requires_grad=True)"),
-    (lambda: sd.tensor([[1.0, 2.0], [3.0, 4.0]]), "tensor([[1., 2.],\n        [3., 4.]])"),
-    (lambda: sd.tensor([1.0, 4.0], requires_grad=True).mean(),
-     "tensor(2.5000, grad_fn=<MeanBackward0>)"),
-    (lambda: sd.tensor([1.0, 2.0], dtype=sd.float64), "tensor([1., 2.], dtype=srcdiff.float64)"),
-    (lambda: sd.tensor([1, 2, 3]), "tensor([1, 2, 3])"),
-    (lambda: sd.tensor([True, False]), "tensor([ True, False])"),
-    (lambda: sd.tensor([1, 2], dtype=sd.int32), "tensor([1, 2], dtype=srcdiff.int32)"),
-    (lambda: sd.tensor([-0.5836, 1.2]), "tensor([-0.5836,  1.2000])"),
-    (lambda: sd.tensor([1e-5, 1.0]), "tensor([1.0000e-05, 1.0000e+00])"),
-    (lambda: sd.tensor(3), "tensor(3)"),
-    (lambda: sd.tensor([float("nan"), 1.0, float("inf")]), "tensor([nan, 1., inf])"),
-    (lambda: sd.zeros(0, 3), "tensor([], size=(0, 3))"),
-    (lambda: sd.tensor([2.0], requires_grad=True) * 3, "tensor([6.], grad_fn=<MulBackward0>)"),
-])
+
+@pytest.mark.parametrize(
+    "make, text",
+    [
+        (lambda: sd.tensor([1.0235], requires_grad=True), "tensor([1.0235], requires_grad=True)"),
+        (lambda: sd.tensor([[1.0, 2.0], [3.0, 4.0]]), "tensor([[1., 2.],\n        [3., 4.]])"),
+        (
+            lambda: sd.tensor([1.0, 4.0], requires_grad=True).mean(),
+            "tensor(2.5000, grad_fn=<MeanBackward0>)",
+        ),
+        (
+            lambda: sd.tensor([1.0, 2.0], dtype=sd.float64),
+            "tensor([1., 2.], dtype=srcdiff.float64)",
+        ),
+        (lambda: sd.tensor([1, 2, 3]), "tensor([1, 2, 3])"),
+        (lambda: sd.tensor([True, False]), "tensor([ True, False])"),
+        (lambda: sd.tensor([1, 2], dtype=sd.int32), "tensor([1, 2], dtype=srcdiff.int32)"),
+        (lambda: sd.tensor([-0.5836, 1.2]), "tensor([-0.5836,  1.2000])"),
+        (lambda: sd.tensor([1e-5, 1.0]), "tensor([1.0000e-05, 1.0000e+00])"),
+        (lambda: sd.tensor(3), "tensor(3)"),
+        (lambda: sd.tensor([float("nan"), 1.0, float("inf")]), "tensor([nan, 1., inf])"),
+        (lambda: sd.zeros(0, 3), "tensor([], size=(0, 3))"),
+        (lambda: sd.tensor([2.0], requires_grad=True) * 3, "tensor([6.], grad_fn=<MulBackward0>)"),
+    ],
+)
 def test_repr_as_pytorch(make, text):
     assert repr(make()) == text
 
@@ -42,7 +51,8 @@ def test_repr_summarizes_large_tensors():
 
 def test_repr_of_3d_and_long_rows():
     assert repr(sd.arange(8).reshape(2, 2, 2)) == (
-        "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])")
+        "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])"
+    )
     lines = repr(sd.ones(20) / 3).splitlines()
     assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
 
@@ -57,6 +67,7 @@ def test_size_and_shape():
 
 # ---- arithmetic and dtypes ---------------------------------------------------------------
 
+
 def test_operators_broadcast_like_numpy():
     a = sd.tensor([[1.0], [2.0]])
     b = sd.tensor([10.0, 20.0, 30.0])
@@ -64,7 +75,7 @@ def test_operators_broadcast_like_numpy():
     assert np.array_equal(arr(a - b), arr(a) - arr(b))
     assert np.array_equal(arr(a * b), arr(a) * arr(b))
     assert np.allclose(arr(a / b), arr(a) / arr(b))
-    assert np.array_equal(arr(a ** 2), arr(a) ** 2)
+    assert np.array_equal(arr(a**2), arr(a) ** 2)
     assert np.array_equal(arr(-a), -arr(a))
     m = sd.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert np.array_equal(arr(m @ m), arr(m) @ arr(m))
@@ -74,7 +85,7 @@ def test_reflected_operators_with_numbers_and_arrays():
     t = sd.tensor([1.0, 2.0])
     assert (2 + t).tolist() == [3.0, 4.0] and (2 - t).tolist() == [1.0, 0.0]
     assert (2 * t).tolist() == [2.0, 4.0] and (2 / t).tolist() == [2.0, 1.0]
-    assert (2 ** t).tolist() == [2.0, 4.0]
+    assert (2**t).tolist() == [2.0, 4.0]
     a = np.array([1.0, 1.0], dtype=np.float32)
     for result in (a + t, a - t, a * t, a / t, t + a):
         assert isinstance(result, sd.Tensor)
@@ -83,16 +94,19 @@ def test_reflected_operators_with_numbers_and_arrays():
     assert (np.float64(2.0) * t).dtype is sd.float32
 
 
-@pytest.mark.parametrize("a, b, dtype", [
-    (sd.tensor([1, 2]), 2.5, sd.float32),
-    (sd.tensor([1, 2]), sd.tensor([1.0, 2.0]), sd.float32),
-    (sd.tensor([1.0, 2.0]), sd.tensor([1.0, 2.0], dtype=sd.float64), sd.float64),
-    (sd.tensor([1.0, 2.0]), sd.tensor(2.0, dtype=sd.float64), sd.float32),
-    (sd.tensor([1, 2]), sd.tensor(2.0, dtype=sd.float64), sd.float64),
-    (sd.tensor([1, 2]), 2, sd.int64),
-    (sd.tensor([True, False]), 1, sd.int64),
-    (sd.tensor([1.0, 2.0]), np.float64(3.0), sd.float32),
-])
+@pytest.mark.parametrize(
+    "a, b, dtype",
+    [
+        (sd.tensor([1, 2]), 2.5, sd.float32),
+        (sd.tensor([1, 2]), sd.tensor([1.0, 2.0]), sd.float32),
+        (sd.tensor([1.0, 2.0]), sd.tensor([1.0, 2.0], dtype=sd.float64), sd.float64),
+        (sd.tensor([1.0, 2.0]), sd.tensor(2.0, dtype=sd.float64), sd.float32),
+        (sd.tensor([1, 2]), sd.tensor(2.0, dtype=sd.float64), sd.float64),
+        (sd.tensor([1, 2]), 2, sd.int64),
+        (sd.tensor([True, False]), 1, sd.int64),
+        (sd.tensor([1.0, 2.0]), np.float64(3.0), sd.float32),
+    ],
+)
 def test_promotion_as_pytorch(a, b, dtype):
     assert (a + b).dtype is dtype
     assert (a * b).dtype is dtype
@@ -118,6 +132,7 @@ def test_tensors_hash_by_identity():
 
 
 # ---- methods -----------------------------------------------------------------------------
+
 
 def test_reductions():
     x = sd.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
@@ -277,6 +292,7 @@ def test_inplace_keeps_the_dtype():
 
 # ---- functions ---------------------------------------------------------------------------
 
+
 def test_functions():
     a, b = sd.tensor([1.0, 5.0]), sd.tensor([3.0, 2.0])
     assert sd.maximum(a, b).tolist() == [3.0, 5.0] and sd.minimum(a, b).tolist() == [1.0, 2.0]
@@ -284,7 +300,9 @@ def test_functions():
     assert sd.where(a > 2, a, 0.0).tolist() == [0.0, 5.0]
     assert sd.cat([a, b]).tolist() == [1.0, 5.0, 3.0, 2.0]
     assert sd.stack([a, b]).shape == (2, 2) and sd.stack([a, b], dim=1).tolist() == [
-        [1.0, 3.0], [5.0, 2.0]]
+        [1.0, 3.0],
+        [5.0, 2.0],
+    ]
     assert sd.cat([a.view(1, 2), b.view(1, 2)], dim=1).shape == (1, 4)
     assert sd.sum(a).item() == 6.0 and sd.mean(a).item() == 3.0
     assert sd.matmul(a, b).item() == 13.0
@@ -304,6 +322,7 @@ def test_numpy_functions_on_tensors():
 
 
 # ---- what is recorded --------------------------------------------------------------------
+
 
 def test_recording_follows_requires_grad():
     x = sd.tensor([1.0, 2.0])
@@ -327,23 +346,36 @@ def test_recorded_nodes_hold_the_primitive_and_its_arguments():
     assert w[0].grad_fn.prim is operator.getitem
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda w, x: w + x, "AddBackward0"), (lambda w, x: w - x, "SubBackward0"),
-    (lambda w, x: 1 - w, "RsubBackward1"), (lambda w, x: w * x, "MulBackward0"),
-    (lambda w, x: w / x, "DivBackward0"), (lambda w, x: w ** 2, "PowBackward0"),
-    (lambda w, x: -w, "NegBackward0"), (lambda w, x: w.exp(), "ExpBackward0"),
-    (lambda w, x: w.tanh(), "TanhBackward0"), (lambda w, x: w.mean(), "MeanBackward0"),
-    (lambda w, x: w.sum(), "SumBackward0"), (lambda w, x: w.sigmoid(), "SigmoidBackward0"),
-    (lambda w, x: w.relu(), "ReluBackward0"), (lambda w, x: w[[0, 1]], "IndexBackward0"),
-    (lambda w, x: w[0], "SelectBackward0"), (lambda w, x: w[1:], "SliceBackward0"),
-    (lambda w, x: w.view(2, 1), "ViewBackward0"), (lambda w, x: w @ x, "DotBackward0"),
-    (lambda w, x: w.view(1, 2) @ x.view(2, 1), "MmBackward0"),
-    (lambda w, x: w.double(), "ToCopyBackward0"), (lambda w, x: w.clamp(0, 1), "ClampBackward1"),
-    (lambda w, x: sd.cat([w, x]), "CatBackward0"),
-    (lambda w, x: sd.stack([w, w]), "StackBackward0"),
-    (lambda w, x: sd.maximum(w, x), "MaximumBackward0"),
-    (lambda w, x: sd.where(x > 1, w, x), "WhereBackward0"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda w, x: w + x, "AddBackward0"),
+        (lambda w, x: w - x, "SubBackward0"),
+        (lambda w, x: 1 - w, "RsubBackward1"),
+        (lambda w, x: w * x, "MulBackward0"),
+        (lambda w, x: w / x, "DivBackward0"),
+        (lambda w, x: w**2, "PowBackward0"),
+        (lambda w, x: -w, "NegBackward0"),
+        (lambda w, x: w.exp(), "ExpBackward0"),
+        (lambda w, x: w.tanh(), "TanhBackward0"),
+        (lambda w, x: w.mean(), "MeanBackward0"),
+        (lambda w, x: w.sum(), "SumBackward0"),
+        (lambda w, x: w.sigmoid(), "SigmoidBackward0"),
+        (lambda w, x: w.relu(), "ReluBackward0"),
+        (lambda w, x: w[[0, 1]], "IndexBackward0"),
+        (lambda w, x: w[0], "SelectBackward0"),
+        (lambda w, x: w[1:], "SliceBackward0"),
+        (lambda w, x: w.view(2, 1), "ViewBackward0"),
+        (lambda w, x: w @ x, "DotBackward0"),
+        (lambda w, x: w.view(1, 2) @ x.view(2, 1), "MmBackward0"),
+        (lambda w, x: w.double(), "ToCopyBackward0"),
+        (lambda w, x: w.clamp(0, 1), "ClampBackward1"),
+        (lambda w, x: sd.cat([w, x]), "CatBackward0"),
+        (lambda w, x: sd.stack([w, w]), "StackBackward0"),
+        (lambda w, x: sd.maximum(w, x), "MaximumBackward0"),
+        (lambda w, x: sd.where(x > 1, w, x), "WhereBackward0"),
+    ],
+)
 def test_grad_fn_names_follow_pytorch(make, name):
     w = sd.tensor([1.0, 2.0], requires_grad=True)
     x = sd.tensor([3.0, 4.0])

@@ -15,8 +15,7 @@ from tensors import programs
 import srcdiff as sd
 from srcdiff import nn, optim
 
-pytestmark = pytest.mark.skipif(not sd.cuda.is_available(),
-                                reason="CuPy or a GPU is missing here")
+pytestmark = pytest.mark.skipif(not sd.cuda.is_available(), reason="CuPy or a GPU is missing here")
 
 
 def cupy():
@@ -66,8 +65,7 @@ def test_tensor_programs_on_cuda_match_the_cpu(program, compiled):
     assert value == pytest.approx(expected_value, rel=1e-10)
     assert grads.keys() == expected.keys()
     for name in expected:
-        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-9, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
     if compiled:
         assert "import cupy as xp" in source
 
@@ -108,8 +106,10 @@ def tutorial_data(device: str):
     y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
     idx = np.arange(100)
     np.random.shuffle(idx)
-    return (sd.from_numpy(x[idx[:80]]).float().to(device),
-            sd.from_numpy(y[idx[:80]]).float().to(device))
+    return (
+        sd.from_numpy(x[idx[:80]]).float().to(device),
+        sd.from_numpy(y[idx[:80]]).float().to(device),
+    )
 
 
 def autograd_tutorial(device: str, compiled: bool, epochs: int = 200):
@@ -123,7 +123,7 @@ def autograd_tutorial(device: str, compiled: bool, epochs: int = 200):
     def step():
         yhat = b + w * x_train_tensor
         error = y_train_tensor - yhat
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         loss.backward()
         with sd.no_grad():
             b.sub_(lr * b.grad)
@@ -174,8 +174,7 @@ def test_the_pytorch_style_training_step_on_cuda(compiled):
     model0, losses0 = pytorch_style_fit("cpu", compiled)
     assert_on_gpu(*model.parameters())
     np.testing.assert_allclose(losses, losses0, rtol=1e-5)
-    for (name, p), p0 in zip(model.state_dict().items(), model0.state_dict().values(),
-                             strict=True):
+    for (name, p), p0 in zip(model.state_dict().items(), model0.state_dict().values(), strict=True):
         assert p.device == "cuda", name
         np.testing.assert_allclose(host(p), host(p0), rtol=1e-5, err_msg=name)
 
@@ -201,10 +200,14 @@ def mlp_training(device: str, optimizer_class, steps: int = 5):
     return model, [step(x, labels) for _ in range(steps)]
 
 
-@pytest.mark.parametrize("optimizer_class", [
-    lambda ps: optim.Adam(ps, lr=1e-2),
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
-], ids=["adam", "sgd-momentum"])
+@pytest.mark.parametrize(
+    "optimizer_class",
+    [
+        lambda ps: optim.Adam(ps, lr=1e-2),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    ],
+    ids=["adam", "sgd-momentum"],
+)
 def test_optimizers_keep_their_state_on_cuda(optimizer_class):
     model, losses = mlp_training("cuda", optimizer_class)
     model0, losses0 = mlp_training("cpu", optimizer_class)

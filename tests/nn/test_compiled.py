@@ -32,21 +32,33 @@ def probabilities(n, c):
 CASES = {
     "linear, mse": (lambda: nn.Linear(3, 2), nn.MSELoss(), lambda: sd.randn(6, 2)),
     "sequential, bce": (
-        lambda: nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.Tanh(),
-                              nn.Linear(4, 1), nn.Sigmoid()),
-        nn.BCELoss(), lambda: sd.rand(6, 1)),
-    "linear, bce with logits, sum": (lambda: nn.Linear(3, 2),
-                                     nn.BCEWithLogitsLoss(reduction="sum"),
-                                     lambda: sd.rand(6, 2)),
-    "linear, cross entropy": (lambda: nn.Linear(3, 4), nn.CrossEntropyLoss(),
-                              lambda: sd.tensor([0, 3, 1, -100, 2, 2])),
-    "linear, cross entropy, probabilities": (lambda: nn.Linear(3, 4),
-                                             nn.CrossEntropyLoss(reduction="sum"),
-                                             lambda: probabilities(6, 4)),
-    "dropout, mse": (lambda: nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 2)),
-                     nn.MSELoss(), lambda: sd.randn(6, 2)),
-    "softmax head, mse none": (SoftmaxHead, nn.MSELoss(reduction="none"),
-                               lambda: sd.randn(6, 4)),
+        lambda: nn.Sequential(
+            nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid()
+        ),
+        nn.BCELoss(),
+        lambda: sd.rand(6, 1),
+    ),
+    "linear, bce with logits, sum": (
+        lambda: nn.Linear(3, 2),
+        nn.BCEWithLogitsLoss(reduction="sum"),
+        lambda: sd.rand(6, 2),
+    ),
+    "linear, cross entropy": (
+        lambda: nn.Linear(3, 4),
+        nn.CrossEntropyLoss(),
+        lambda: sd.tensor([0, 3, 1, -100, 2, 2]),
+    ),
+    "linear, cross entropy, probabilities": (
+        lambda: nn.Linear(3, 4),
+        nn.CrossEntropyLoss(reduction="sum"),
+        lambda: probabilities(6, 4),
+    ),
+    "dropout, mse": (
+        lambda: nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 2)),
+        nn.MSELoss(),
+        lambda: sd.randn(6, 2),
+    ),
+    "softmax head, mse none": (SoftmaxHead, nn.MSELoss(reduction="none"), lambda: sd.randn(6, 4)),
 }
 
 

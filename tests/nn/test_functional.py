@@ -42,6 +42,7 @@ def check_grads(f, *arrays, wrt=None, atol=1e-6):
 
 # ---- activations ----------------------------------------------------------------------
 
+
 def test_activations_match_numpy():
     x = RNG.normal(size=(3, 5)) * 3
     t = tensor(x)
@@ -53,8 +54,9 @@ def test_activations_match_numpy():
     assert np.allclose(F.log_softmax(t, 0).numpy(), log_softmax_np(x, 0))
 
 
-@pytest.mark.parametrize("f", [F.tanh, F.sigmoid, F.softplus, lambda t: F.softmax(t, 1),
-                               lambda t: F.log_softmax(t, 1)])
+@pytest.mark.parametrize(
+    "f", [F.tanh, F.sigmoid, F.softplus, lambda t: F.softmax(t, 1), lambda t: F.log_softmax(t, 1)]
+)
 def test_activation_gradients(f):
     weights = RNG.normal(size=(3, 4))
     check_grads(lambda t: (f(t) * tensor(weights)).sum(), RNG.normal(size=(3, 4)))
@@ -62,8 +64,7 @@ def test_activation_gradients(f):
 
 def test_softmax_and_log_softmax_are_stable_at_1000():
     x = tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]], dtype=np.float32)
-    assert np.allclose(F.log_softmax(x, 1).numpy(),
-                       [[0.0, -2000.0, -1000.0], [-np.log(3)] * 3])
+    assert np.allclose(F.log_softmax(x, 1).numpy(), [[0.0, -2000.0, -1000.0], [-np.log(3)] * 3])
     assert np.allclose(F.softmax(x, 1).numpy(), [[1.0, 0.0, 0.0], [1 / 3] * 3])
 
 
@@ -75,6 +76,7 @@ def test_linear():
 
 
 # ---- losses: values -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss(reduction):
@@ -103,12 +105,12 @@ def test_cross_entropy_with_class_probabilities():
 
 def test_cross_entropy_of_one_sample_and_of_extra_dimensions():
     logits = RNG.normal(size=4)
-    assert np.allclose(F.cross_entropy(tensor(logits), tensor(2)).numpy(),
-                       -log_softmax_np(logits, 0)[2])
+    assert np.allclose(
+        F.cross_entropy(tensor(logits), tensor(2)).numpy(), -log_softmax_np(logits, 0)[2]
+    )
     logits, labels = RNG.normal(size=(2, 3, 5)), RNG.integers(0, 3, size=(2, 5))
     picked = np.take_along_axis(log_softmax_np(logits, 1), labels[:, None], 1)[:, 0]
-    assert np.allclose(F.cross_entropy(tensor(logits), tensor(labels)).numpy(),
-                       -picked.mean())
+    assert np.allclose(F.cross_entropy(tensor(logits), tensor(labels)).numpy(), -picked.mean())
 
 
 def test_nll_loss_picks_the_target_log_probabilities():
@@ -155,10 +157,12 @@ def test_binary_cross_entropy_with_logits(reduction):
 
 # ---- losses: gradients in both arguments ------------------------------------------------
 
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_mse_loss_gradients(reduction):
-    check_grads(lambda a, b: F.mse_loss(a, b, reduction), RNG.normal(size=(3, 2)),
-                RNG.normal(size=(3, 2)))
+    check_grads(
+        lambda a, b: F.mse_loss(a, b, reduction), RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+    )
 
 
 def test_cross_entropy_gradients():
@@ -170,13 +174,15 @@ def test_cross_entropy_gradients():
 
 
 def test_binary_cross_entropy_gradients():
-    check_grads(F.binary_cross_entropy, RNG.uniform(0.1, 0.9, size=(3, 2)),
-                RNG.uniform(size=(3, 2)))
+    check_grads(
+        F.binary_cross_entropy, RNG.uniform(0.1, 0.9, size=(3, 2)), RNG.uniform(size=(3, 2))
+    )
 
 
 def test_binary_cross_entropy_with_logits_gradients():
-    check_grads(F.binary_cross_entropy_with_logits, RNG.normal(size=(3, 2)) * 3,
-                RNG.uniform(size=(3, 2)))
+    check_grads(
+        F.binary_cross_entropy_with_logits, RNG.normal(size=(3, 2)) * 3, RNG.uniform(size=(3, 2))
+    )
 
 
 def test_binary_cross_entropy_with_logits_gradient_at_zero_is_sigmoid_minus_target():
@@ -186,6 +192,7 @@ def test_binary_cross_entropy_with_logits_gradient_at_zero_is_sigmoid_minus_targ
 
 
 # ---- losses: stability ----------------------------------------------------------------
+
 
 def test_cross_entropy_is_stable_at_1000():
     logits = tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 3.0]], requires_grad=True)
@@ -229,8 +236,9 @@ def test_mse_loss_warns_when_shapes_broadcast():
         F.mse_loss(tensor([[1.0], [2.0]]), tensor([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("make", [nn.MSELoss, nn.CrossEntropyLoss, nn.BCELoss,
-                                  nn.BCEWithLogitsLoss])
+@pytest.mark.parametrize(
+    "make", [nn.MSELoss, nn.CrossEntropyLoss, nn.BCELoss, nn.BCEWithLogitsLoss]
+)
 def test_invalid_reduction(make):
     with pytest.raises(ValueError, match="average is not a valid value for reduction"):
         make(reduction="average")

@@ -21,6 +21,7 @@ def seed():
 
 # ---- Linear ---------------------------------------------------------------------------
 
+
 def test_linear_shapes_and_repr():
     layer = nn.Linear(3, 5)
     assert layer.weight.shape == (5, 3) and layer.bias.shape == (5,)
@@ -74,6 +75,7 @@ def test_linear_gradients_match_finite_differences():
 
 # ---- Sequential -----------------------------------------------------------------------
 
+
 def test_sequential_applies_modules_in_order():
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     x = randn(5, 2)
@@ -105,16 +107,21 @@ def test_sequential_repr():
         "Sequential(\n"
         "  (0): Linear(in_features=1, out_features=1, bias=True)\n"
         "  (1): Dropout(p=0.25)\n"
-        ")")
+        ")"
+    )
 
 
 # ---- activations ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("module, reference", [
-    (nn.ReLU(), lambda x: np.maximum(x, 0)),
-    (nn.Tanh(), np.tanh),
-    (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
-])
+
+@pytest.mark.parametrize(
+    "module, reference",
+    [
+        (nn.ReLU(), lambda x: np.maximum(x, 0)),
+        (nn.Tanh(), np.tanh),
+        (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
+    ],
+)
 def test_activations(module, reference):
     x = RNG.normal(size=(3, 4))
     assert np.allclose(module(tensor(x)).numpy(), reference(x), atol=1e-12)
@@ -122,6 +129,7 @@ def test_activations(module, reference):
 
 
 # ---- Dropout --------------------------------------------------------------------------
+
 
 def test_dropout_zeroes_about_p_and_scales_the_rest():
     x = ones(200, 100)
@@ -161,6 +169,7 @@ def test_dropout_follows_manual_seed_and_its_gradient_is_the_scaled_mask():
 
 
 def test_dropout_rejects_p_outside_zero_one():
-    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, "
-                                         "but got 1.5"):
+    with pytest.raises(
+        ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"
+    ):
         nn.Dropout(1.5)

@@ -45,6 +45,7 @@ def seed():
 
 # ---- Parameter ------------------------------------------------------------------------
 
+
 def test_parameter_is_a_leaf_tensor_requiring_grad_and_sharing_memory():
     t = randn(3)
     p = nn.Parameter(t)
@@ -73,6 +74,7 @@ def test_parameter_survives_deepcopy_and_pickle():
 
 # ---- registration ---------------------------------------------------------------------
 
+
 def test_assignment_registers_parameters_and_modules():
     net = Net()
     assert list(net._parameters) == []
@@ -84,8 +86,7 @@ def test_assignment_registers_parameters_and_modules():
 
 def test_named_parameters_are_dotted_in_registration_order():
     names = [name for name, _ in Net().named_parameters()]
-    assert names == ["body.0.weight", "body.0.bias", "head.weight", "head.bias",
-                     "pair.a", "pair.b"]
+    assert names == ["body.0.weight", "body.0.bias", "head.weight", "head.bias", "pair.a", "pair.b"]
     assert [n for n, _ in Net().named_parameters(recurse=False)] == []
 
 
@@ -102,22 +103,30 @@ def test_shared_parameters_and_modules_are_listed_once():
     assert len(list(net.parameters())) == 2
     assert [name for name, _ in net.named_modules()] == ["", "first"]
     assert list(net.children()) == [layer]
-    assert list(net.state_dict()) == ["first.weight", "first.bias", "second.weight",
-                                      "second.bias"]
+    assert list(net.state_dict()) == ["first.weight", "first.bias", "second.weight", "second.bias"]
 
 
 def test_children_and_modules():
     net = Net()
     assert [type(m).__name__ for m in net.children()] == ["Sequential", "Linear", "Pair"]
-    assert [name for name, _ in net.named_modules()] == ["", "body", "body.0", "body.1",
-                                                         "head", "pair"]
+    assert [name for name, _ in net.named_modules()] == [
+        "",
+        "body",
+        "body.0",
+        "body.1",
+        "head",
+        "pair",
+    ]
     assert next(net.modules()) is net
 
 
 def test_assigning_a_plain_tensor_to_a_parameter_name_is_an_error():
     pair = Pair()
-    with pytest.raises(TypeError, match=r"cannot assign 'srcdiff.FloatTensor' as parameter "
-                                        r"'a' \(srcdiff.nn.Parameter or None expected\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"cannot assign 'srcdiff.FloatTensor' as parameter "
+        r"'a' \(srcdiff.nn.Parameter or None expected\)",
+    ):
         pair.a = randn(1)
     pair.a = None
     assert pair.a is None and [n for n, _ in pair.named_parameters()] == ["b"]
@@ -178,6 +187,7 @@ def test_buffers_are_state_but_not_parameters():
 
 # ---- forward and call -----------------------------------------------------------------
 
+
 def test_call_runs_forward():
     pair = Pair()
     x = tensor([1.0, 2.0])
@@ -188,8 +198,11 @@ def test_default_forward_names_the_class():
     class Empty(nn.Module):
         pass
 
-    with pytest.raises(NotImplementedError, match=r'Module \[Empty\] is missing the required '
-                                                  '"forward" function'):
+    with pytest.raises(
+        NotImplementedError,
+        match=r"Module \[Empty\] is missing the required "
+        '"forward" function',
+    ):
         Empty()(1)
 
 
@@ -203,14 +216,19 @@ def test_backward_through_a_module_reaches_every_parameter():
 
 # ---- state dicts ----------------------------------------------------------------------
 
+
 def test_state_dict_is_an_ordered_dict_of_detached_tensors_sharing_memory():
     pair = Pair()
     state = pair.state_dict()
     assert isinstance(state, OrderedDict) and list(state) == ["a", "b"]
     assert all(type(v) is Tensor and not v.requires_grad for v in state.values())
     assert state["a"].data is pair.a.data
-    assert repr(state).startswith(("OrderedDict([('a', tensor([",  # Python 3.10, 3.11
-                                   "OrderedDict({'a': tensor(["))  # 3.12 on
+    assert repr(state).startswith(
+        (
+            "OrderedDict([('a', tensor([",  # Python 3.10, 3.11
+            "OrderedDict({'a': tensor([",
+        )
+    )  # 3.12 on
     assert pair.state_dict(keep_vars=True)["a"] is pair.a
 
 
@@ -237,9 +255,11 @@ def test_load_state_dict_lists_missing_and_unexpected_keys():
     before = pair.a.tolist()
     with pytest.raises(RuntimeError) as info:
         pair.load_state_dict({"a": zeros(1), "c": zeros(1)})
-    assert str(info.value) == ('Error(s) in loading state_dict for Pair:\n'
-                               '\tMissing key(s) in state_dict: "b".\n'
-                               '\tUnexpected key(s) in state_dict: "c".')
+    assert str(info.value) == (
+        "Error(s) in loading state_dict for Pair:\n"
+        '\tMissing key(s) in state_dict: "b".\n'
+        '\tUnexpected key(s) in state_dict: "c".'
+    )
     assert pair.a.tolist() == before  # nothing copied
 
 
@@ -252,9 +272,12 @@ def test_load_state_dict_not_strict_reports_instead():
 
 def test_load_state_dict_shape_mismatch_is_an_error_even_when_not_strict():
     pair = Pair()
-    with pytest.raises(RuntimeError, match=r"size mismatch for b: copying a param with shape "
-                                           r"\(2,\) from checkpoint, the shape in current "
-                                           r"model is \(1,\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"size mismatch for b: copying a param with shape "
+        r"\(2,\) from checkpoint, the shape in current "
+        r"model is \(1,\)",
+    ):
         pair.load_state_dict({"a": zeros(1), "b": zeros(2)}, strict=False)
 
 
@@ -269,6 +292,7 @@ def test_copies_of_a_model_are_independent(clone):
 
 
 # ---- modes, devices, gradients --------------------------------------------------------
+
 
 def test_train_and_eval_set_every_module():
     net = Net()
@@ -317,6 +341,7 @@ def test_zero_grad(set_to_none):
 
 # ---- printing -------------------------------------------------------------------------
 
+
 def test_repr_nests_like_pytorch():
     assert repr(Net()) == (
         "Net(\n"
@@ -326,4 +351,5 @@ def test_repr_nests_like_pytorch():
         "  )\n"
         "  (head): Linear(in_features=4, out_features=2, bias=True)\n"
         "  (pair): Pair()\n"
-        ")")
+        ")"
+    )

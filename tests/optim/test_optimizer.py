@@ -27,6 +27,7 @@ def train(model, optimizer, x, y, steps):
 
 # ---- parameter groups -----------------------------------------------------------------
 
+
 def test_params_from_a_generator_make_one_group_with_the_defaults():
     model, _, _ = model_and_batch()
     optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -56,15 +57,24 @@ def test_add_param_group():
         optimizer.add_param_group({"params": [zeros(1, requires_grad=True)], "lr": -0.5})
 
 
-@pytest.mark.parametrize("params, error, message", [
-    ([], ValueError, "optimizer got an empty parameter list"),
-    (zeros(2, requires_grad=True), TypeError,
-     "should be an iterable of Tensors or dicts, but got srcdiff.FloatTensor"),
-    ([np.zeros(2)], TypeError, "optimizer can only optimize Tensors, but one of the params is "
-                               "ndarray"),
-    ({zeros(1, requires_grad=True)}, TypeError, "ordered collections"),
-    ([{"params": {zeros(1, requires_grad=True)}}], TypeError, "ordered collections"),
-])
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ([], ValueError, "optimizer got an empty parameter list"),
+        (
+            zeros(2, requires_grad=True),
+            TypeError,
+            "should be an iterable of Tensors or dicts, but got srcdiff.FloatTensor",
+        ),
+        (
+            [np.zeros(2)],
+            TypeError,
+            "optimizer can only optimize Tensors, but one of the params is ndarray",
+        ),
+        ({zeros(1, requires_grad=True)}, TypeError, "ordered collections"),
+        ([{"params": {zeros(1, requires_grad=True)}}], TypeError, "ordered collections"),
+    ],
+)
 def test_what_optimizers_reject(params, error, message):
     with pytest.raises(error, match=message):
         SGD(params, lr=0.1)
@@ -86,6 +96,7 @@ def test_repr_lists_the_groups():
 
 
 # ---- zero_grad and step ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("set_to_none", [True, False])
 def test_zero_grad(set_to_none):
@@ -133,10 +144,12 @@ def test_an_update_is_seen_by_a_graph_recorded_before_it():
 
 # ---- state dicts ----------------------------------------------------------------------
 
+
 def test_state_dict_numbers_parameters_in_group_order():
     model, x, y = model_and_batch()
-    optimizer = SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.5}],
-                    lr=0.1, momentum=0.9)
+    optimizer = SGD(
+        [{"params": [model.weight]}, {"params": [model.bias], "lr": 0.5}], lr=0.1, momentum=0.9
+    )
     train(model, optimizer, x, y, 1)
     state = optimizer.state_dict()
     assert [g["params"] for g in state["param_groups"]] == [[0], [1]]
@@ -145,10 +158,13 @@ def test_state_dict_numbers_parameters_in_group_order():
     assert state["state"][0]["momentum_buffer"].shape == model.weight.shape
 
 
-@pytest.mark.parametrize("make", [
-    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-    lambda ps: Adam(ps, lr=0.01, amsgrad=True),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+        lambda ps: Adam(ps, lr=0.01, amsgrad=True),
+    ],
+)
 def test_state_dict_round_trip_continues_the_same_run(make):
     model, x, y = model_and_batch()
     optimizer = make(model.parameters())

@@ -39,7 +39,8 @@ def prim_name(prim: Any) -> str:
         return f"np.{prim.__name__}"
     module = getattr(prim, "__module__", None) or ""
     module = {"numpy": "np", "_operator": "operator", "numpy.linalg": "np.linalg"}.get(
-        module, module.rsplit(".", 1)[-1])
+        module, module.rsplit(".", 1)[-1]
+    )
     return f"{module}.{prim.__name__}"
 
 
@@ -84,12 +85,21 @@ class Spec:
         return f"{prim_name(self.prim)}[{label}{';' + extra if extra else ''}]"
 
     def check(self, seed: int = 0) -> None:
-        check_vjp(self.rule_fn, self.primal, self.args, self.kwargs, self.wrt,
-                  rtol=self.rtol, atol=self.atol, seed=seed)
+        check_vjp(
+            self.rule_fn,
+            self.primal,
+            self.args,
+            self.kwargs,
+            self.wrt,
+            rtol=self.rtol,
+            atol=self.atol,
+            seed=seed,
+        )
 
     def has_float_array(self) -> bool:
-        return any(isinstance(leaf, np.ndarray) for i in self.positions()
-                   for leaf in _leaves(self.args[i]))
+        return any(
+            isinstance(leaf, np.ndarray) for i in self.positions() for leaf in _leaves(self.args[i])
+        )
 
     def positions(self) -> tuple[int, ...]:
         if self.wrt is not None:

@@ -58,16 +58,21 @@ SPECS = [
     *binary([operator.truediv], y_dom=(-2.0, -0.5), shapes=BROADCAST[:2]),
     *binary([operator.pow, np.power, pow], x_dom=(0.5, 2.0)),
     # integer exponents: any sign of base, the exponent is not differentiated
-    *[Spec(p, (R((3, 4)), n), wrt=(0,), label=f"3x4-int{n}")
-      for p in (operator.pow, np.power, pow) for n in (2, 3, -1)],
+    *[
+        Spec(p, (R((3, 4)), n), wrt=(0,), label=f"3x4-int{n}")
+        for p in (operator.pow, np.power, pow)
+        for n in (2, 3, -1)
+    ],
     *unary([operator.neg, np.negative]),
     *unary([operator.pos, np.positive]),
-    *[Spec(p, (R(xs), R(ys)), rtol=1e-5) for p in (operator.matmul, np.matmul)
-      for xs, ys in MATMUL_SHAPES],
+    *[
+        Spec(p, (R(xs), R(ys)), rtol=1e-5)
+        for p in (operator.matmul, np.matmul)
+        for xs, ys in MATMUL_SHAPES
+    ],
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

@@ -36,8 +36,7 @@ SPECS = [
     Spec(list, (R((3, 2)),), label="rows"),
     Spec(tuple, ([R((2,)), R(())],)),
     Spec("sequence-join", ([R((2,)), R((3,))], [R(())]), call=operator.add),
-    Spec("sequence-join", ((R((2,)),), (R((2, 2)), R((1,)))), call=operator.add,
-         label="tuples"),
+    Spec("sequence-join", ((R((2,)),), (R((2, 2)), R((1,)))), call=operator.add, label="tuples"),
     Spec("sequence-join", (R((3, 4)), R((4,))), call=operator.add, label="arrays"),
     Spec("sequence-repeat", ([R((2,)), R(())], 3), call=operator.mul),
     Spec("sequence-repeat", (2, [R((3,))]), call=operator.mul, label="count-first"),
@@ -46,8 +45,7 @@ SPECS = [
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 def test_dict_display_gives_each_value_its_entry():

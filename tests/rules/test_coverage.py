@@ -24,8 +24,16 @@ from . import (
 )
 from .spec import prim_name
 
-FAMILIES = [test_arithmetic, test_numpy_math, test_reductions, test_shapes, test_indexing,
-            test_linalg, test_containers, test_tensor_methods]
+FAMILIES = [
+    test_arithmetic,
+    test_numpy_math,
+    test_reductions,
+    test_shapes,
+    test_indexing,
+    test_linalg,
+    test_containers,
+    test_tensor_methods,
+]
 RULES = all_rules()
 RULE_FNS = {rule.fn for rule in RULES.values()}
 FN_IDS = sorted(RULE_FNS, key=lambda fn: (fn.__module__, fn.__name__))
@@ -67,8 +75,11 @@ def _free_names(fn) -> tuple[list[str], list[str]]:
                     bound.add(node.id)
             elif isinstance(node, (ast.FunctionDef, ast.Lambda)):
                 bound |= {p.arg for p in node.args.args}
-            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                  and node.value.id == "rt"):
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "rt"
+            ):
                 rt_attrs.append(node.attr)
     return sorted({n for n in reads if n not in bound}), rt_attrs
 
@@ -79,8 +90,13 @@ def test_rule_body_uses_only_params_xp_rt_and_builtins(fn):
     outside = [n for n in free if n not in ("xp", "rt") and not hasattr(builtins, n)]
     assert not outside, f"rule {fn.__name__} reads names the compiler cannot inline: {outside}"
     # a builtin the rule's module shadows would mean one thing inlined and another when called
-    shadowed = [n for n in free if hasattr(builtins, n) and n in fn.__globals__
-                and fn.__globals__[n] is not getattr(builtins, n)]
+    shadowed = [
+        n
+        for n in free
+        if hasattr(builtins, n)
+        and n in fn.__globals__
+        and fn.__globals__[n] is not getattr(builtins, n)
+    ]
     assert not shadowed, f"rule {fn.__name__} uses builtins its module shadows: {shadowed}"
     if "xp" in free:
         assert fn.__globals__["xp"] is np, f"rule {fn.__name__}: xp is not numpy"

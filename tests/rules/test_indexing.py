@@ -50,14 +50,16 @@ SPECS = [
     *[Spec(operator.getitem, (X, idx), wrt=(0,), label=label) for label, idx in INDICES],
     Spec(operator.getitem, (R((6,)), 2), wrt=(0,), label="1d-int"),
     Spec(operator.getitem, ([R((3,)), R((2, 2)), R(())], 1), wrt=(0,), label="list-of-arrays"),
-    Spec(operator.getitem, ([R((3,)), R((2, 2)), R(())], slice(1, None)), wrt=(0,),
-         label="list-slice"),
-    *[Spec(rt.setitem, (R((4, 5)), idx, v), wrt=(0, 2), label=label)
-      for label, idx, v in SETITEMS],
+    Spec(
+        operator.getitem,
+        ([R((3,)), R((2, 2)), R(())], slice(1, None)),
+        wrt=(0,),
+        label="list-slice",
+    ),
+    *[Spec(rt.setitem, (R((4, 5)), idx, v), wrt=(0, 2), label=label) for label, idx, v in SETITEMS],
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

@@ -35,18 +35,21 @@ def norm_specs():
 
 
 SPECS = [
-    *[Spec(p, (R(xs), R(ys)), call=c, rtol=1e-5)
-      for p, c in [(np.dot, None), ("ndarray.dot", lambda a, b: a.dot(b))]
-      for xs, ys in DOT_SHAPES],
+    *[
+        Spec(p, (R(xs), R(ys)), call=c, rtol=1e-5)
+        for p, c in [(np.dot, None), ("ndarray.dot", lambda a, b: a.dot(b))]
+        for xs, ys in DOT_SHAPES
+    ],
     *[Spec(np.outer, (R(xs), R(ys))) for xs, ys in [((3,), (4,)), ((2, 2), (3,)), ((), (2,))]],
-    *[Spec(np.inner, (R(xs), R(ys)))
-      for xs, ys in [((4,), (4,)), ((3, 4), (4,)), ((3, 4), (5, 4)), ((2, 3, 4), (5, 4))]],
+    *[
+        Spec(np.inner, (R(xs), R(ys)))
+        for xs, ys in [((4,), (4,)), ((3, 4), (4,)), ((3, 4), (5, 4)), ((2, 3, 4), (5, 4))]
+    ],
     *[Spec(np.trace, (R(shape),)) for shape in [(3, 3), (3, 5), (5, 3)]],
     *norm_specs(),
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

@@ -75,8 +75,9 @@ def _clip_specs():
         a = R((3, 4))
         specs += [
             Spec(prim, (a, -1.0, 1.0), call=call, label="scalar-bounds"),
-            Spec(prim, (a, R((4,), -1.5, -0.5), R((3, 1), 0.5, 1.5)), call=call,
-                 label="array-bounds"),
+            Spec(
+                prim, (a, R((4,), -1.5, -0.5), R((3, 1), 0.5, 1.5)), call=call, label="array-bounds"
+            ),
             Spec(prim, (a, None, 0.5), call=call, wrt=(0, 2), label="no-lower"),
             Spec(prim, (a, -0.5, None), call=call, wrt=(0, 1), label="no-upper"),
             # bounds broadcast ``a`` to a larger shape
@@ -89,28 +90,35 @@ SPECS = [
     *[Spec(p, (value(s, *dom),)) for p, dom in UNARY_NUMPY.items() for s in ARRAY_SHAPES],
     Spec(np.reciprocal, (R((3, 4), -2.0, -0.5),), label="negative"),
     *[Spec(p, (R.scalar(*dom),)) for p, dom in UNARY_MATH.items()],
-    *[Spec(p, (value(xs), value(ys))) for p in (np.maximum, np.fmax, np.minimum, np.fmin)
-      for xs, ys in BROADCAST],
+    *[
+        Spec(p, (value(xs), value(ys)))
+        for p in (np.maximum, np.fmax, np.minimum, np.fmin)
+        for xs, ys in BROADCAST
+    ],
     *_clip_specs(),
-    *[Spec(np.where, (R((3, 4)) > 0, value(xs), value(ys)), wrt=(1, 2))
-      for xs, ys in BROADCAST[:-1]],
+    *[
+        Spec(np.where, (R((3, 4)) > 0, value(xs), value(ys)), wrt=(1, 2))
+        for xs, ys in BROADCAST[:-1]
+    ],
     Spec(np.where, (R((4,)) > 0, R((3, 4)), R((3, 1))), wrt=(1, 2), label="cond-broadcast"),
-    Spec(np.where, (np.array([[2, 0, -1]]), R((2, 3)), R((2, 3))), wrt=(1, 2),
-         label="int-condition"),
+    Spec(
+        np.where, (np.array([[2, 0, -1]]), R((2, 3)), R((2, 3))), wrt=(1, 2), label="int-condition"
+    ),
     *[Spec(np.logaddexp, (value(xs), value(ys))) for xs, ys in BROADCAST],
     Spec(builtins.float, (R(()),)),
     Spec(builtins.float, (np.float64(R.scalar()),), label="np.float64"),
     Spec("ndarray.item", (R(()),), call=lambda x: x.item()),
-    Spec("ndarray.item", (R((1, 1)),), call=lambda x: x.item(), label="1x1",
-         wrt=()),  # the gradient is a scalar for a 1x1 array: checked by hand below
-    Spec("ndarray.astype", (R((3, 4)), np.float64), call=lambda x, dtype: x.astype(dtype),
-         wrt=(0,)),
+    Spec(
+        "ndarray.item", (R((1, 1)),), call=lambda x: x.item(), label="1x1", wrt=()
+    ),  # the gradient is a scalar for a 1x1 array: checked by hand below
+    Spec(
+        "ndarray.astype", (R((3, 4)), np.float64), call=lambda x, dtype: x.astype(dtype), wrt=(0,)
+    ),
     *[Spec(p, (R((3, 4)),)) for p in (np.asarray, np.array, np.copy)],
     Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------
@@ -181,8 +189,9 @@ def test_logaddexp_at_equal_inputs():
 
 def test_astype_casts_the_gradient_back():
     x = np.ones(3, np.float32)
-    dx, dtype = rule_grads("ndarray.astype", np.ones(3), x, np.float64,
-                           call=lambda x, dtype: x.astype(dtype))
+    dx, dtype = rule_grads(
+        "ndarray.astype", np.ones(3), x, np.float64, call=lambda x, dtype: x.astype(dtype)
+    )
     assert dx.dtype == np.float32 and dtype is None
 
 

@@ -41,8 +41,9 @@ def reduction(prims, axes=AXES, lo=-2.0, hi=2.0):
         call = method(prim.split(".")[1]) if isinstance(prim, str) else None
         for shape, axis in axes:
             for keepdims in (False, True):
-                specs.append(Spec(prim, (R(shape, lo, hi),), {"axis": axis, "keepdims": keepdims},
-                                  call=call))
+                specs.append(
+                    Spec(prim, (R(shape, lo, hi),), {"axis": axis, "keepdims": keepdims}, call=call)
+                )
     return specs
 
 
@@ -54,9 +55,11 @@ SPECS = [
     *reduction([np.max, np.amax, "ndarray.max", np.min, np.amin, "ndarray.min"]),
     *reduction([np.var, "ndarray.var"]),
     *reduction([np.std, "ndarray.std"], axes=[(s, a) for s, a in AXES if s != ()]),
-    *[Spec(p, (R(shape),), {"axis": axis}, call=method("cumsum") if isinstance(p, str) else None)
-      for p in (np.cumsum, "ndarray.cumsum")
-      for shape, axis in [((3, 4), None), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((5,), 0)]],
+    *[
+        Spec(p, (R(shape),), {"axis": axis}, call=method("cumsum") if isinstance(p, str) else None)
+        for p in (np.cumsum, "ndarray.cumsum")
+        for shape, axis in [((3, 4), None), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((5,), 0)]
+    ],
     # positional axis
     Spec(np.sum, (R((3, 4)), 1), wrt=(0,), label="3x4-positional-axis"),
     Spec(builtins.sum, ([R((3, 4)), R((4,)), R((3, 1))],)),
@@ -65,8 +68,7 @@ SPECS = [
     Spec(builtins.sum, (R((3, 2)), R(())), label="rows-of-an-array"),
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------
@@ -87,16 +89,18 @@ def test_max_ties_share_the_gradient_evenly(prim):
     call = method("max") if isinstance(prim, str) else None
     d, *_ = rule_grads(prim, 1.0, np.array([3.0, 1.0, 3.0]), call=call)
     np.testing.assert_array_equal(d, [0.5, 0.0, 0.5])
-    d, *_ = rule_grads(prim, np.ones(2), np.array([[2.0, 2.0, 2.0], [1.0, 5.0, 0.0]]), axis=1,
-                      call=call)
+    d, *_ = rule_grads(
+        prim, np.ones(2), np.array([[2.0, 2.0, 2.0], [1.0, 5.0, 0.0]]), axis=1, call=call
+    )
     np.testing.assert_allclose(d, [[1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
 
 
 @pytest.mark.parametrize("prim", [np.min, np.amin, "ndarray.min"])
 def test_min_ties_share_the_gradient_evenly(prim):
     call = method("min") if isinstance(prim, str) else None
-    d, *_ = rule_grads(prim, np.ones((1, 2)), np.array([[0.0, 1.0], [0.0, -1.0]]), axis=0,
-                      keepdims=True, call=call)
+    d, *_ = rule_grads(
+        prim, np.ones((1, 2)), np.array([[0.0, 1.0], [0.0, -1.0]]), axis=0, keepdims=True, call=call
+    )
     np.testing.assert_array_equal(d, [[0.5, 0.0], [0.5, 1.0]])
 
 

@@ -25,42 +25,76 @@ SPECS = [
     Spec("ndarray.reshape", (R((3, 4)), 4, 3), call=method("reshape"), wrt=(0,)),
     Spec("ndarray.reshape", (R((3, 4)), (2, 6)), call=method("reshape"), wrt=(0,)),
     Spec("ndarray.reshape", (R((3, 4)), -1), call=method("reshape"), wrt=(0,)),
-    *[Spec(p, (R((3, 4)),), call=c)
-      for p, c in [(np.ravel, None), ("ndarray.ravel", method("ravel")),
-                   ("ndarray.flatten", method("flatten"))]],
-    *[Spec(p, (R((3, 1, 4, 1)),), {"axis": axis}, call=c)
-      for p, c in [(np.squeeze, None), ("ndarray.squeeze", method("squeeze"))]
-      for axis in (None, 1, -1, (1, 3))],
+    *[
+        Spec(p, (R((3, 4)),), call=c)
+        for p, c in [
+            (np.ravel, None),
+            ("ndarray.ravel", method("ravel")),
+            ("ndarray.flatten", method("flatten")),
+        ]
+    ],
+    *[
+        Spec(p, (R((3, 1, 4, 1)),), {"axis": axis}, call=c)
+        for p, c in [(np.squeeze, None), ("ndarray.squeeze", method("squeeze"))]
+        for axis in (None, 1, -1, (1, 3))
+    ],
     *[Spec(np.expand_dims, (R((3, 4)), axis), wrt=(0,)) for axis in (0, -1, 1, (0, 2))],
-    *[Spec(np.transpose, (R(shape), axes), wrt=(0,))
-      for shape, axes in [((3, 4), None), ((2, 3, 4), None), ((2, 3, 4), (1, 0, 2)),
-                          ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (0, -1, 1)),
-                          ((2, 3, 4), [-1, -3, -2])]],
-    *[Spec("ndarray.transpose", (R((2, 3, 4)), *axes), call=method("transpose"), wrt=(0,),
-           label=f"axes={axes}")
-      for axes in [(), (1, 0, 2), ((2, 0, 1),), (0, -1, 1)]],
+    *[
+        Spec(np.transpose, (R(shape), axes), wrt=(0,))
+        for shape, axes in [
+            ((3, 4), None),
+            ((2, 3, 4), None),
+            ((2, 3, 4), (1, 0, 2)),
+            ((2, 3, 4), (2, 0, 1)),
+            ((2, 3, 4), (0, -1, 1)),
+            ((2, 3, 4), [-1, -3, -2]),
+        ]
+    ],
+    *[
+        Spec(
+            "ndarray.transpose",
+            (R((2, 3, 4)), *axes),
+            call=method("transpose"),
+            wrt=(0,),
+            label=f"axes={axes}",
+        )
+        for axes in [(), (1, 0, 2), ((2, 0, 1),), (0, -1, 1)]
+    ],
     Spec("ndarray.T", (R((3, 4)),), call=lambda a: a.T),
     Spec("ndarray.T", (R((2, 3, 4)),), call=lambda a: a.T),
-    *[Spec(p, (R((2, 3, 4)), a1, a2), call=c, wrt=(0,))
-      for p, c in [(np.swapaxes, None), ("ndarray.swapaxes", method("swapaxes"))]
-      for a1, a2 in [(0, 1), (0, -1), (2, 2)]],
-    *[Spec(np.moveaxis, (R((2, 3, 4)), src, dst), wrt=(0,))
-      for src, dst in [(0, -1), (-1, 0), ((0, 1), (-1, -2)), (1, 1)]],
-    *[Spec(np.broadcast_to, (R(shape), target), wrt=(0,))
-      for shape, target in [((4,), (3, 4)), ((3, 1), (2, 3, 4)), ((), (2, 2)), ((1, 4), (1, 4))]],
-    *[Spec(np.concatenate, (pieces(*shapes),), {"axis": axis})
-      for shapes, axis in [([(2, 3), (1, 3), (4, 3)], 0), ([(2, 1), (2, 3), (2, 2)], 1),
-                           ([(2, 3, 1), (2, 3, 2), (2, 3, 3)], -1), ([(3,), (2,)], 0),
-                           ([(2, 3), (2, 3)], 0)]],
+    *[
+        Spec(p, (R((2, 3, 4)), a1, a2), call=c, wrt=(0,))
+        for p, c in [(np.swapaxes, None), ("ndarray.swapaxes", method("swapaxes"))]
+        for a1, a2 in [(0, 1), (0, -1), (2, 2)]
+    ],
+    *[
+        Spec(np.moveaxis, (R((2, 3, 4)), src, dst), wrt=(0,))
+        for src, dst in [(0, -1), (-1, 0), ((0, 1), (-1, -2)), (1, 1)]
+    ],
+    *[
+        Spec(np.broadcast_to, (R(shape), target), wrt=(0,))
+        for shape, target in [((4,), (3, 4)), ((3, 1), (2, 3, 4)), ((), (2, 2)), ((1, 4), (1, 4))]
+    ],
+    *[
+        Spec(np.concatenate, (pieces(*shapes),), {"axis": axis})
+        for shapes, axis in [
+            ([(2, 3), (1, 3), (4, 3)], 0),
+            ([(2, 1), (2, 3), (2, 2)], 1),
+            ([(2, 3, 1), (2, 3, 2), (2, 3, 3)], -1),
+            ([(3,), (2,)], 0),
+            ([(2, 3), (2, 3)], 0),
+        ]
+    ],
     Spec(np.concatenate, ((R((2, 3)), R((2, 3)), R((1, 3))),), label="tuple-of-pieces"),
     Spec(np.concatenate, (pieces((2, 3), (2, 2)), 1), wrt=(0,), label="positional-axis"),
-    *[Spec(np.stack, (pieces(*[shape] * n),), {"axis": axis})
-      for shape, n, axis in [((3,), 3, 0), ((2, 3), 4, 1), ((2, 3), 2, -1), ((2, 3), 2, 0)]],
+    *[
+        Spec(np.stack, (pieces(*[shape] * n),), {"axis": axis})
+        for shape, n, axis in [((3,), 3, 0), ((2, 3), 4, 1), ((2, 3), 2, -1), ((2, 3), 2, 0)]
+    ],
     *[Spec(np.flip, (R((2, 3, 4)),), {"axis": axis}) for axis in (None, 0, -1, (0, 2))],
 ]
 
-(test_rule_matches_finite_differences,
- test_float32_gradients_stay_float32) = table_tests(SPECS)
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
 # ---- values derived by hand ----------------------------------------------------------------

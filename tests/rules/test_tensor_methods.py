@@ -11,22 +11,43 @@ from .spec import Sampler, Spec, rule_grads, table_tests
 R = Sampler(11)
 
 SPECS = [
-    *[Spec(tm.sum, (R((3, 4)),), {"dim": dim, "keepdim": keep})
-      for dim in (None, 0, 1, -1, (0, 1)) for keep in (False, True)],
-    *[Spec(tm.mean, (R((3, 4)),), {"dim": dim, "keepdim": keep})
-      for dim in (None, 0, -1) for keep in (False, True)],
+    *[
+        Spec(tm.sum, (R((3, 4)),), {"dim": dim, "keepdim": keep})
+        for dim in (None, 0, 1, -1, (0, 1))
+        for keep in (False, True)
+    ],
+    *[
+        Spec(tm.mean, (R((3, 4)),), {"dim": dim, "keepdim": keep})
+        for dim in (None, 0, -1)
+        for keep in (False, True)
+    ],
     Spec(tm.max, (R((3, 4)),)),
     Spec(tm.min, (R((3, 4)),)),
-    *[Spec(m, (R((3, 4)),)) for m in (tm.exp, tm.sin, tm.cos, tm.tanh, tm.sigmoid, tm.neg,
-                                      tm.abs, tm.clone, tm.t, tm.double)],
+    *[
+        Spec(m, (R((3, 4)),))
+        for m in (
+            tm.exp,
+            tm.sin,
+            tm.cos,
+            tm.tanh,
+            tm.sigmoid,
+            tm.neg,
+            tm.abs,
+            tm.clone,
+            tm.t,
+            tm.double,
+        )
+    ],
     # a cast's derivative is the identity: checked in float64, where no rounding hides it
     Spec(tm.float, (R((3, 4)),), call=tm.double, label="in-float64"),
     *[Spec(m, (R((3, 4), 0.1, 2.0),)) for m in (tm.log, tm.sqrt)],
     Spec(tm.relu, (R((3, 4)),)),
     Spec(tm.pow, (R((3, 4), 0.5, 2.0), 3.0), wrt=(0,)),
     Spec(tm.pow, (R((3, 4), 0.5, 2.0), R((3, 4)))),
-    *[Spec(tm.clamp, (R((3, 4)),), kw) for kw in ({"min": -0.5}, {"max": 0.5},
-                                                  {"min": -0.5, "max": 0.5})],
+    *[
+        Spec(tm.clamp, (R((3, 4)),), kw)
+        for kw in ({"min": -0.5}, {"max": 0.5}, {"min": -0.5, "max": 0.5})
+    ],
     Spec(tm.view, (R((3, 4)), -1), wrt=(0,)),
     Spec(tm.view, (R((3, 4)), 2, 6), wrt=(0,)),
     *[Spec(tm.flatten, (R((2, 3, 4)),), kw) for kw in ({}, {"start_dim": 1})],
@@ -39,17 +60,24 @@ SPECS = [
     Spec(tm.div, (R((3, 4)), R((4,), 0.5, 2.0))),
     *[Spec(m, (R((3, 4)), R((4, 2)))) for m in (tm.matmul, tm.mm)],
     Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
-    *[Spec(m, (R((3, 4)), dim), wrt=(0,)) for m in (tm.softmax, tm.log_softmax)
-      for dim in (0, 1, -1)],
+    *[
+        Spec(m, (R((3, 4)), dim), wrt=(0,))
+        for m in (tm.softmax, tm.log_softmax)
+        for dim in (0, 1, -1)
+    ],
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), wrt=(0,)),
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), label="value"),
-    *[Spec(m, ([R((2, 3)), R((2, 3))],), {"dim": dim}) for m in (tm.cat, tm.stack)
-      for dim in (0, 1)],
+    *[
+        Spec(m, ([R((2, 3)), R((2, 3))],), {"dim": dim})
+        for m in (tm.cat, tm.stack)
+        for dim in (0, 1)
+    ],
 ]
 
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(
-    SPECS, [s for s in SPECS if s.has_float_array() and s.prim is not tm.double])
+    SPECS, [s for s in SPECS if s.has_float_array() and s.prim is not tm.double]
+)
 
 
 @pytest.mark.parametrize("extreme", [tm.max, tm.min])

@@ -15,14 +15,14 @@ from srcdiff.nn import functional as F
 def linear_regression(p, x, y):
     yhat = p["b"] + p["w"] * x
     error = y - yhat
-    return (error ** 2).mean()
+    return (error**2).mean()
 
 
 def dynamic_branch(p, x, y):
     """The seed tutorial's nonsense branch: ``if loss > 0`` adds a second loss."""
     yhat = p["b"] + p["w"] * x
     error = y - yhat
-    loss = (error ** 2).mean()
+    loss = (error**2).mean()
     if loss > 0:
         yhat2 = p["w"] * x
         error2 = y - yhat2
@@ -57,7 +57,7 @@ def indexing(p, x, y):
     h = x @ p["W2"]
     first = h[:, 0]
     last = h[-1]
-    return (first ** 2).mean() + last.sum() + h[1:, 1:].mean()
+    return (first**2).mean() + last.sum() + h[1:, 1:].mean()
 
 
 class MLP(nn.Module):
@@ -90,8 +90,17 @@ def lists(p, x, y):
     return sd.stack(rows).sum() + (sd.stack(pairs) ** 2).sum() + sd.stack([w, b]).prod()
 
 
-PROGRAMS = [linear_regression, dynamic_branch, tensor_methods, functions, loop_with_branches,
-            indexing, module, sequential_cross_entropy, lists]
+PROGRAMS = [
+    linear_regression,
+    dynamic_branch,
+    tensor_methods,
+    functions,
+    loop_with_branches,
+    indexing,
+    module,
+    sequential_cross_entropy,
+    lists,
+]
 
 
 def parameters(seed: int = 0, device: str = "cpu") -> dict:
@@ -99,14 +108,14 @@ def parameters(seed: int = 0, device: str = "cpu") -> dict:
     rng = np.random.default_rng(seed)
 
     def leaf(*shape):
-        return sd.tensor(rng.normal(size=shape), dtype=sd.float64, requires_grad=True,
-                         device=device)
+        return sd.tensor(
+            rng.normal(size=shape), dtype=sd.float64, requires_grad=True, device=device
+        )
 
     sd.manual_seed(seed)
     mlp = MLP().double().to(device)
     seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 3)).double().to(device)
-    return {"b": leaf(1), "w": leaf(1), "W": leaf(3, 4), "W2": leaf(3, 3), "mlp": mlp,
-            "seq": seq}
+    return {"b": leaf(1), "w": leaf(1), "W": leaf(3, 4), "W2": leaf(3, 3), "mlp": mlp, "seq": seq}
 
 
 def data(seed: int = 1, device: str = "cpu") -> tuple:

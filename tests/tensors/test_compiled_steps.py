@@ -14,8 +14,9 @@ def eager_grads(program):
     x, y = data()
     loss = program(p, x, y)
     loss.backward()
-    return loss.item(), {k: t.grad.numpy().copy() for k, t in leaves(p).items()
-                         if t.grad is not None}
+    return loss.item(), {
+        k: t.grad.numpy().copy() for k, t in leaves(p).items() if t.grad is not None
+    }
 
 
 def compiled_grads(program):
@@ -29,8 +30,11 @@ def compiled_grads(program):
         return loss.item()
 
     value = step(x, y)
-    return step, value, {k: t.grad.numpy().copy() for k, t in leaves(p).items()
-                         if t.grad is not None}
+    return (
+        step,
+        value,
+        {k: t.grad.numpy().copy() for k, t in leaves(p).items() if t.grad is not None},
+    )
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.__name__ for p in PROGRAMS])
@@ -40,8 +44,7 @@ def test_compiled_step_gives_the_eager_gradients(program):
     assert got_value == pytest.approx(value, rel=1e-12)
     assert got.keys() == expected.keys()
     for name in expected:
-        np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-12, err_msg=name)
     source = sd.source(step)
     assert "_backward(" in source and "rt.accumulate_grad" in source or "rt.call_vjp" in source
     compile(source, "<generated>", "exec")
@@ -161,9 +164,9 @@ def test_a_list_of_parameters_and_their_product_gets_every_contribution():
     b = sd.tensor(b0, requires_grad=True)
     loss, returned = stacked_parameters(a, b)
     assert isinstance(loss, sd.Tensor)  # computed Tensors come back as Tensors, in lists too
-    assert loss.item() == pytest.approx(np.sum(a0 ** 2 + b0 ** 2 + (a0 * b0) ** 2))
-    np.testing.assert_allclose(a.grad.numpy(), 2 * a0 + 2 * a0 * b0 ** 2)
-    np.testing.assert_allclose(b.grad.numpy(), 2 * b0 + 2 * b0 * a0 ** 2)
+    assert loss.item() == pytest.approx(np.sum(a0**2 + b0**2 + (a0 * b0) ** 2))
+    np.testing.assert_allclose(a.grad.numpy(), 2 * a0 + 2 * a0 * b0**2)
+    np.testing.assert_allclose(b.grad.numpy(), 2 * b0 + 2 * b0 * a0**2)
     assert returned is a  # what the function returns keeps its Tensors
 
 

@@ -27,7 +27,7 @@ def autograd_tutorial(compiled: bool, epochs: int = 200):
     def step():
         yhat = b + w * x_train_tensor
         error = y_train_tensor - yhat
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         loss.backward()
         with sd.no_grad():
             b.sub_(lr * b.grad)
@@ -67,7 +67,7 @@ def test_the_dynamic_graph_branch_in_a_compiled_step():
     def step():
         yhat = b + w * x
         error = y - yhat
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         if loss > 0:
             yhat2 = w * x
             error2 = y - yhat2
@@ -79,8 +79,7 @@ def test_the_dynamic_graph_branch_in_a_compiled_step():
     xs, ys = x.numpy(), y.numpy()
     e1 = ys - (b.item() + w.item() * xs)
     np.testing.assert_allclose(b.grad.numpy(), [-2 * e1.mean()], rtol=1e-12)
-    np.testing.assert_allclose(w.grad.numpy(), [-2 * (xs * e1).mean() - xs.mean()],
-                               rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), [-2 * (xs * e1).mean() - xs.mean()], rtol=1e-12)
     assert "error2" in sd.source(step).split("def step_backward")[1]
 
 
@@ -103,6 +102,7 @@ def test_the_pytorch_style_training_step_compiled_matches_eager():
                 optimizer.step()
                 optimizer.zero_grad()
                 return loss.item()
+
             return sd.differentiate(train_step) if compiled else train_step
 
         train_step = make_train_step(model, loss_fn, optimizer)

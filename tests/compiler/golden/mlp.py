@@ -23,7 +23,7 @@ def mlp_primal(_saved, _path, /, params, x):
     _saved[6] = params
     out = h @ t5
     _saved[7] = (h, t5)
-    # line 63: return np.sum(out ** 2)
+    # line 63: return np.sum(out**2)
     t6 = out ** 2
     _saved[8] = out
     t7 = np.sum(t6)
@@ -32,7 +32,7 @@ def mlp_primal(_saved, _path, /, params, x):
 
 
 def mlp_adjoint(_saved, d_result):
-    # line 63: return np.sum(out ** 2)
+    # line 63: return np.sum(out**2)
     t6 = _saved[9]
     d_t6 = rt.unreduce(d_result, t6, None, False)
     out = _saved[8]
