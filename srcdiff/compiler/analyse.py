@@ -29,6 +29,7 @@ from .normalize import (
     walk_statements,
 )
 from .parse import Parsed, parse
+from .mutation import is_update
 from .shapes import mark_same_shapes
 
 BINOPS = {
@@ -249,6 +250,13 @@ class Analyser:
             )
         if not (self.is_active(base) or self.is_active(stmt.value)):
             return Op("passive", target=base.id)
+        if base.id not in self.locals:
+            return self.fail(
+                stmt,
+                f"a differentiated value stored into the global `{base.id}`",
+                "keep it in a local name and return it (compiled code gives an updated "
+                "array a new value, which a global cannot take)",
+            )
         if base.id in getattr(self.fn, "attribute_entries", ()):
             return self.fail(
                 stmt,
@@ -703,6 +711,7 @@ def analyse(
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     statements = list(walk_statements(fn.body))
+    mark_copied_updates(fn, statements)
     pure = (
         not tensor
         and is_pure(analyser, statements)
@@ -717,6 +726,24 @@ def analyse(
         pure,
         frozenset(analyser.assumed_numbers),
     )
+
+
+def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> None:
+    """Give an in-place update without gradient a new value too (``functional``) where
+    the object may be the caller's (taking a gradient never writes into the caller's
+    arrays) or may have been saved for the adjoint (which must read it as it was)."""
+    sharing = getattr(fn, "sharing", None)
+    if sharing is None:
+        return
+    saved = {n for s in statements for n in s.op.saves}
+    for s in statements:
+        if isinstance(s, (gast.For, gast.While)):
+            saved.update(s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves)
+    for s in statements:
+        written = is_update(s)
+        if written is not None and s.op.kind in ("passive", "overwrite"):
+            own = written in sharing.locals  # a global's object is updated as written
+            s.functional = own and (s.callers or bool(sharing.group(written) & saved))
 
 
 PURE_BUILTINS = {

@@ -22,11 +22,11 @@ from typing import Any
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .aliases import check_aliases
 from .analyse import analyse, is_number, params_of
 from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit
+from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import optimize
 from .parse import Parsed, parse
@@ -55,7 +55,6 @@ class Unit:
         shapes: dict[str, Any] | None = None,
     ):
         self.parsed: Parsed = parse(fn)
-        check_aliases(self.parsed)
         self.fn = fn
         self.xp = xp
         self.kinds = kinds
@@ -65,6 +64,8 @@ class Unit:
         normalized = normalize(self.parsed, names)
         if tensor:
             insert_unwraps(self.parsed, normalized, names, params_are_arrays=tensor == CALLEE)
+        arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
+        normalized.sharing = insert_follows(self.parsed, normalized, names, arrays)
         params = params_of(normalized)
         self.wrt = [p for p in params if p in active]
         sequences = frozenset(p for p in self.wrt if kinds.get(p) == "any")

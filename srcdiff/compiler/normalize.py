@@ -380,13 +380,15 @@ class Normalizer:
         value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An attribute
         cannot take it back (``b.T = t``): such a write must not carry a gradient."""
         last = len(at.steps) - 1
-        self.emit(
-            gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
-        )
+        holders = {h.id for h in at.holders if isinstance(h, gast.Name)}
+        write = gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
+        write.written_back = holders  # the writes back below reach them (see mutation)
+        self.emit(write)
         for i in range(last - 1, -1, -1):
             back = gast.Assign(
                 targets=[at.part(i, gast.Store())], value=at.holders[i + 1], type_comment=None
             )
+            back.written_back = holders
             if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
                 self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
                 continue
@@ -488,11 +490,9 @@ class Normalizer:
 
     def stmt_AugAssign(self, s: gast.AugAssign) -> None:
         target = s.target
-        if isinstance(target, gast.Name):
-            current: gast.expr = name(target.id)
-            store_to: gast.expr = target
-            new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
-            self.emit(assign(store_to.id, new))
+        if isinstance(target, gast.Name):  # in place for arrays and lists: see mutation
+            new = self.temp(gast.BinOp(left=name(target.id), op=s.op, right=self.atom(s.value)))
+            self.emit(_inplace(assign(target.id, new)))
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
@@ -521,7 +521,7 @@ class Normalizer:
                     keywords=[],
                 )
             )
-            self.emit(assign(xs, longer))
+            self.emit(_inplace(assign(xs, longer)))
             return
         value = self.expr(s.value)
         if isinstance(value, (gast.Call, *OPAQUE)):
@@ -710,6 +710,13 @@ def _rename(e: gast.AST, renames: dict[str, str]) -> gast.AST:
         if isinstance(n, gast.Name) and n.id in renames:
             n.id = renames[n.id]
     return e
+
+
+def _inplace(stmt: gast.Assign) -> gast.Assign:
+    """Mark a rebinding that Python does in place (``h += v`` on an array or a list,
+    ``xs.append(v)``): names sharing the object must follow it (see ``mutation``)."""
+    stmt.inplace = True
+    return stmt
 
 
 def _at(stmt: gast.stmt, line: int) -> gast.stmt:

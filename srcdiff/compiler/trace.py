@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import gast
 
 from .. import runtime as rt_module
-from .analyse import Analysis, has_active
+from .analyse import Analysis, has_active, index_value
 from .normalize import Names, assign, const, name, walk_statements
 
 
@@ -197,7 +197,14 @@ class PrimalBuilder:
                 self.save(frame, s.sid, (op.operands[0].id,), line),
             ]
         out = [s]
-        if op.kind == "passive" and _is_appended(s.value):
+        functional = getattr(s, "functional", False)  # see analyse.mark_copied_updates
+        target = s.targets[0]
+        if functional and isinstance(target, gast.Subscript):
+            index = index_value(target.slice)
+            value = gast.Call(func=attr("rt", "setitem"), args=[target.value, index, s.value],
+                              keywords=[])  # fmt: skip
+            out = [at(assign(target.value.id, value), line)]
+        if op.kind == "passive" and _is_appended(s.value) and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
             xs, v = s.value.args

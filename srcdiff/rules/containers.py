@@ -55,4 +55,12 @@ def dict_items(g, ans, d):
     return rt.dict_grad(d, g, 1)
 
 
-nondiff("dict.keys")
+@vjp(rt.follow)
+def follow(g, ans, m, old, new, names=""):
+    """A name that held the object an in-place update changed takes its new value: its
+    adjoint goes to the new value's (see ``compiler/mutation``)."""
+    d_m, d_new = rt.follow_grads(g, ans, m, new)
+    return rt.or_zeros(d_m, m), None, rt.or_zeros(d_new, new), None
+
+
+nondiff("dict.keys", rt.check_unchanged, rt.write_back)

@@ -47,6 +47,7 @@ from .calls import (
     shape_pattern,
     tensor_call,
 )
+from .mutation import check_unchanged, follow, follow_grads, or_zeros, write_back
 from .tensors import accumulate_grad, backward, unwrap
 
 __all__ = [
@@ -59,8 +60,11 @@ __all__ = [
     "call",
     "call_vjp",
     "cast_like",
+    "check_unchanged",
     "collect_called",
     "dict_grad",
+    "follow",
+    "follow_grads",
     "entries",
     "entries_like",
     "extreme_grad",
@@ -74,6 +78,7 @@ __all__ = [
     "keep_dims",
     "matmul_lhs",
     "matmul_rhs",
+    "or_zeros",
     "owned",
     "path_key",
     "parameter_names",
@@ -96,5 +101,6 @@ __all__ = [
     "unreduce",
     "unstack",
     "unwrap",
+    "write_back",
     "zeros_like",
 ]

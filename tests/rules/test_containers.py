@@ -43,6 +43,7 @@ SPECS = [
     Spec("sequence-repeat", (R((3, 1)), R((4,))), call=operator.mul, label="arrays"),
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
+    Spec(rt.follow, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
@@ -64,3 +65,27 @@ def test_a_view_iterated_as_a_list_gets_the_gradients_of_its_entries():
     view = {"a": 1.0, "b": 2.0}.values()
     d, *_ = rule_grads(rt.iterable, [3.0, 4.0], view)
     assert d == [3.0, 4.0]
+
+
+def test_a_name_holding_the_updated_object_takes_the_new_value_and_gives_it_its_adjoint():
+    old, new, g = np.ones(3), np.zeros(3), np.arange(3.0)
+    assert rt.follow(old, old, new) is new
+    d_m, d_old, d_new, _ = rule_grads(rt.follow, g, old, old, new)
+    np.testing.assert_array_equal(d_new, g)
+    np.testing.assert_array_equal(d_m, 0.0)
+
+
+def test_a_container_holding_the_updated_object_has_that_entry_replaced():
+    old, new, other = np.ones(3), np.zeros(3), np.full(3, 2.0)
+    hs = [other, {"h": old}]
+    ans = rt.follow(hs, old, new)
+    assert ans[0] is other and ans[1]["h"] is new and hs[1]["h"] is old
+    g = [np.full(3, 1.0), {"h": np.full(3, 5.0)}]
+    d_m, d_new = rt.follow_grads(g, ans, hs, new)
+    np.testing.assert_array_equal(d_new, 5.0)
+    assert d_m[0] is g[0] and d_m[1]["h"] is None
+
+
+def test_a_number_is_replaced_not_updated():
+    a = 1.5
+    assert rt.follow(a, a, 2.5) == 1.5

@@ -1,0 +1,320 @@
+"""Stage 2b: in-place updates, and the names that must follow them.
+
+Python updates arrays, lists and dicts in place: ``h[i] = v``, ``h += v``,
+``xs.append(v)``, ``np.copyto(h, v)``. Compiled code gives the updated name a new value
+instead, so that the values an adjoint saved, and the caller's arrays, keep theirs. That
+is Python's meaning only while no other name sees the object. So, for each in-place
+update, this stage finds the other names that may share the object's memory (by
+assignment, indexing, a view, a container, a call) and are read after it, and makes each
+of them follow the update (see ``rt.follow``)::
+
+    h_old = h
+    h[0] = v                        # h = rt.setitem(h, 0, v) in compiled code
+    g = rt.follow(g, h_old, h, "g,h")
+
+``rt.follow`` gives ``g`` the new value where it held the very object (``g = h``), the
+container with its entry replaced where it held it (``hs = [h]``), and raises a
+CompileError where it shares memory otherwise (a view, ``g = h[1:]``), which compiled
+code cannot follow. A global holding the object is checked the same way
+(``rt.check_unchanged``).
+
+Invariant of the output: every in-place update (``is_update``) is followed by a
+``rt.follow`` of each local name, and a ``rt.check_unchanged`` of each global, that may
+share its object and is read later; ``Sharing`` tells which names may share, and which
+may hold the caller's objects (parameters, globals).
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from collections.abc import Iterator
+
+import gast
+
+from .. import runtime as rt_module
+from ..rules import registry
+from .normalize import Names, assign, const, local_names, name, params_of, walk_statements
+from .parse import Parsed
+
+# NumPy functions and array methods whose result may be the argument itself or a view of
+# its memory: writing into the result writes into the argument.
+VIEW_FUNCTIONS = {
+    "asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "expand_dims",
+    "swapaxes", "moveaxis", "rollaxis", "atleast_1d", "atleast_2d", "atleast_3d",
+    "broadcast_to", "broadcast_arrays", "diagonal", "real", "imag", "flip", "fliplr",
+    "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "matrix_transpose",
+    "permute_dims", "asfortranarray", "ascontiguousarray", "require", "sliding_window_view",
+}  # fmt: skip
+VIEW_METHODS = {
+    "reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "T", "mT",
+    "real", "imag", "flat", "__array__",
+}  # fmt: skip
+# Methods whose result is a new object (or a number), whatever they are called on.
+FRESH_METHODS = {
+    "copy", "astype", "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod",
+    "dot", "item", "tolist", "argmax", "argmin", "any", "all", "clip", "round", "flatten",
+    "keys", "index", "count", "nonzero", "argsort", "trace", "conj", "conjugate", "__len__",
+}  # fmt: skip
+FRESH_BUILTINS = {
+    len, float, int, bool, abs, round, sum, range, isinstance, str, repr, hash, id, divmod,
+    pow, print, any, all, complex,
+}  # fmt: skip
+JOINING = (gast.Add, gast.Mult)  # ``xs + ys``, ``xs * 2``: lists that share entries
+
+
+def is_update(s: gast.stmt) -> str | None:
+    """The name whose object ``s`` updates in place, if it does: ``h[i] = v``, and the
+    rebinding normalize marks ``inplace`` (``h = t`` of ``h += v``, ``xs =
+    rt.appended(xs, v)``, ...)."""
+    if not isinstance(s, gast.Assign):
+        return None
+    target = s.targets[0]
+    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+        return target.value.id
+    if getattr(s, "inplace", False) and isinstance(target, gast.Name):
+        return target.id
+    return None
+
+
+class Sharing:
+    """Which names may share an object (union-find over names), from the assignments of
+    a normalized function; ``callers``: the names that may hold the caller's objects."""
+
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
+        self.p = parsed
+        self.locals = local_names(fn)
+        self.params = set(params_of(fn))
+        self.parent: dict[str, str] = {}
+        self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                self.assignment(s.targets[0].id, s.value)
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+                holder = s.targets[0].value
+                if isinstance(holder, gast.Name):  # hs[i] = h: hs holds h
+                    for n in _names(s.value):
+                        self.union(holder.id, n)
+
+    def find(self, n: str) -> str:
+        while self.parent.get(n, n) != n:
+            n = self.parent[n]
+        return n
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+            self.parent.setdefault(rb, rb)
+
+    def group(self, n: str) -> set[str]:
+        root = self.find(n)
+        return {m for m in set(self.parent) | {n} if self.find(m) == root}
+
+    def callers(self, n: str) -> bool:
+        """Whether ``n`` may hold an object of the caller's (a parameter's, a global's)."""
+        return any(m in self.params or m not in self.locals for m in self.group(n))
+
+    def assignment(self, target: str, v: gast.expr) -> None:
+        if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
+            self.sequences.add(target)
+        for n in self.aliased(v):
+            self.union(target, n)
+
+    def aliased(self, v: gast.expr) -> list[str]:
+        """The names whose objects the value ``v`` may be, hold, or be a view of."""
+        if isinstance(v, gast.Name):
+            return [v.id]
+        if isinstance(v, (gast.Subscript, gast.Attribute)):
+            return _names(v.value)
+        if isinstance(v, (gast.List, gast.Tuple, gast.Set)):
+            return [n for e in v.elts for n in _names(e)]
+        if isinstance(v, gast.Dict):
+            return [n for e in v.values for n in _names(e)]
+        if isinstance(v, gast.BinOp) and isinstance(v.op, JOINING):
+            operands = _names(v.left) + _names(v.right)
+            if any(n in self.sequences for n in operands) or any(
+                isinstance(e, (gast.List, gast.Tuple)) for e in (v.left, v.right)
+            ):
+                return operands
+            return []
+        if isinstance(v, gast.Call):
+            return self.call_aliases(v)
+        return []
+
+    def call_aliases(self, call: gast.Call) -> list[str]:
+        args = [n for a in call.args for n in _names(a)]
+        args += [n for k in call.keywords for n in _names(k.value)]
+        func = call.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and (
+            func.value.id in self.locals
+        ):  # a method of a local value
+            if func.attr in FRESH_METHODS:
+                return []
+            if func.attr in VIEW_METHODS:
+                return [func.value.id]
+            return [func.value.id, *args]
+        found, obj = self.resolve(func)
+        if not found:
+            return args
+        if obj is rt_module.is_entry or obj is rt_module.setitem:
+            return []
+        if getattr(obj, "__module__", "").startswith("srcdiff.runtime"):
+            return args
+        if obj in FRESH_BUILTINS or obj is operator.getitem:
+            return []
+        if obj in (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, min, max):
+            return args
+        name_ = getattr(obj, "__name__", None)
+        numpy = getattr(obj, "__module__", None) or ""
+        if numpy.startswith("numpy") or type(obj).__name__ == "ufunc":
+            return args if name_ in VIEW_FUNCTIONS else []
+        known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
+        return [] if known else args
+
+    def resolve(self, func: gast.expr) -> tuple[bool, object]:
+        path = []
+        while isinstance(func, gast.Attribute):
+            path.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id in self.locals:
+            return False, None
+        found, obj = (True, rt_module) if func.id == "rt" else self.p.resolve(func.id)
+        for attr in reversed(path):
+            if not found or not hasattr(obj, attr):
+                return False, None
+            obj = getattr(obj, attr)
+        return found, obj
+
+
+def _names(e: gast.expr | None) -> list[str]:
+    if e is None:
+        return []
+    return [n.id for n in gast.walk(e) if isinstance(n, gast.Name)]
+
+
+# ---- liveness ----------------------------------------------------------------------------
+
+
+def _reads(node: gast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}  # fmt: skip
+
+
+def _defines(s: gast.stmt) -> set[str]:
+    if isinstance(s, gast.Assign):
+        return {n.id for t in s.targets for n in gast.walk(t)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}  # fmt: skip
+    return set()
+
+
+class Liveness:
+    """The names each statement's successors may read before assigning them."""
+
+    def __init__(self) -> None:
+        self.after: dict[int, set[str]] = {}
+
+    def block(self, body: list[gast.stmt], live: set[str], exit_: set[str],
+              head: set[str]) -> set[str]:  # fmt: skip
+        for s in reversed(body):
+            live = self.stmt(s, live, exit_, head)
+        return live
+
+    def stmt(self, s: gast.stmt, live: set[str], exit_: set[str], head: set[str]) -> set[str]:
+        self.after[id(s)] = set(live)
+        if isinstance(s, gast.Return):
+            return _reads(s.value)
+        if isinstance(s, gast.Break):
+            return set(exit_)
+        if isinstance(s, gast.Continue):
+            return set(head)
+        if isinstance(s, gast.Raise):
+            return _reads(s)
+        if isinstance(s, gast.If):
+            return _reads(s.test) | self.block(s.body, live, exit_, head) | self.block(
+                s.orelse, live, exit_, head
+            )
+        if isinstance(s, (gast.For, gast.While)):
+            target = {s.target.id} if isinstance(s, gast.For) else set()
+            at_head = set(live)
+            while True:
+                start = self.block(s.body, at_head, live, at_head)
+                new = at_head | (start - target)
+                if new == at_head:
+                    break
+                at_head = new
+            first = _reads(s.iter) if isinstance(s, gast.For) else _reads(s.test)
+            return at_head | first
+        if isinstance(s, gast.With):  # run as written: reads and writes anything in it
+            return live | _reads(s)
+        return (live - _defines(s)) | _reads(s)
+
+
+# ---- following the updates ---------------------------------------------------------------
+
+
+def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
+                   arrays: frozenset[str] = frozenset()) -> Sharing:  # fmt: skip
+    """Make every name that may share an updated object, and is read after the update,
+    follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
+    parameters known to hold arrays (not lists)."""
+    sharing = Sharing(parsed, fn, arrays)
+    liveness = Liveness()
+    liveness.block(fn.body, set(), set(), set())
+    fn.body = _follow_block(fn.body, sharing, liveness, names)
+    return sharing
+
+
+def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
+                  names: Names) -> list[gast.stmt]:  # fmt: skip
+    out: list[gast.stmt] = []
+    for s in body:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if inner and not isinstance(s, gast.With):
+                setattr(s, field, _follow_block(inner, sharing, liveness, names))
+        written = is_update(s)
+        if written is None:
+            out.append(s)
+            continue
+        s.callers = sharing.callers(written)
+        others = sorted(m for m in sharing.group(written) - {written} - getattr(
+            s, "written_back", set()) if m in liveness.after[id(s)])  # fmt: skip
+        if not others:
+            out.append(s)
+            continue
+        old = names.fresh(f"{written}_old")
+        out.append(_at(assign(old, name(written)), s.lineno))
+        out.append(s)
+        for m in others:
+            label = const(f"{m},{written}")
+            if m in sharing.locals:
+                value = gast.Call(func=_rt("follow"), args=[name(m), name(old), name(written),
+                                                            label], keywords=[])  # fmt: skip
+                followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
+                out.append(_at(assign(followed, value), s.lineno))
+                out.append(_at(assign(m, name(followed)), s.lineno))
+            else:
+                check = gast.Call(func=_rt("check_unchanged"), args=[name(m), name(old), label],
+                                  keywords=[])  # fmt: skip
+                out.append(_at(gast.Expr(value=check), s.lineno))
+    return out
+
+
+def _rt(attr: str) -> gast.Attribute:
+    return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
+
+
+def _at(s: gast.stmt, line: int) -> gast.stmt:
+    s.lineno = line
+    return s
+
+
+def updates(body: list[gast.stmt]) -> Iterator[tuple[gast.stmt, str]]:
+    """Every in-place update of a normalized body and the name it updates."""
+    for s in walk_statements(body):
+        written = is_update(s)
+        if written is not None:
+            yield s, written

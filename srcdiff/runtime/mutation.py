@@ -1,0 +1,148 @@
+"""What compiled code does where Python updates an object in place.
+
+Compiled code gives an updated array, list or dict a new value (``h = rt.setitem(h, i,
+v)``), so that the values an adjoint saved, and the caller's arrays, keep theirs. Every
+other name that may hold the same object and is read later then *follows* the update:
+``g = rt.follow(g, old, h)``.
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import CompileError
+from .arrays import zeros_like
+
+GENERATED = ("_primal", "_adjoint", "_backward")
+
+
+def _mutable(x: Any) -> bool:
+    """Objects Python's ``+=`` and item writes update in place (arrays, lists, dicts),
+    as opposed to numbers and tuples, which they replace."""
+    return isinstance(x, (list, dict)) or (
+        hasattr(x, "__setitem__") and hasattr(x, "shape") and hasattr(x, "dtype")
+    )
+
+
+def _shares(a: Any, b: Any) -> bool:
+    """Whether two arrays may share memory (a view of the other, or both of one base)."""
+    if not (hasattr(a, "shape") and hasattr(b, "shape")):
+        return False
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.may_share_memory(a, b)
+    try:
+        import array_api_compat
+
+        if array_api_compat.is_cupy_array(a) and array_api_compat.is_cupy_array(b):
+            import cupy
+
+            return cupy.may_share_memory(a, b)
+    except ImportError:  # pragma: no cover - array-api-compat is a dependency
+        pass
+    return False
+
+
+def refuse(what: str, hint: str, depth: int = 2) -> CompileError:
+    """A CompileError at the user's line that the generated code calling us is running
+    (generated code is compiled with the user's file name and line numbers)."""
+    frame = sys._getframe(depth)
+    code = frame.f_code
+    name = code.co_name
+    for suffix in GENERATED:
+        name = name.removesuffix(suffix)
+    line = frame.f_lineno
+    return CompileError(
+        what,
+        function=name,
+        filename=code.co_filename,
+        lineno=line,
+        source_line=linecache.getline(code.co_filename, line),
+        hint=hint,
+    )
+
+
+def _holds(x: Any, old: Any) -> bool:
+    """Whether ``x`` is, shares memory with, or holds (at any depth) the object ``old``."""
+    if x is old or _shares(x, old):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_holds(e, old) for e in x)
+    if isinstance(x, dict):
+        return any(_holds(e, old) for e in x.values())
+    return False
+
+
+def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
+    """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
+    ``m`` is that very object, a container with such entries replaced (at any depth)
+    where ``m`` holds it, ``m`` itself otherwise. An array sharing memory with ``old`` in
+    another way (a view of it, or the array it is a view of) cannot follow: that is a
+    CompileError."""
+    if m is old:
+        return new if _mutable(old) else m
+    if old is new or not _mutable(old) or not _holds(m, old):
+        return m
+    if isinstance(m, (list, tuple)):
+        return type(m)(follow(e, old, new, names) for e in m)
+    if isinstance(m, dict):
+        return {k: follow(e, old, new, names) for k, e in m.items()}
+    held, written = (names.split(",") + ["", ""])[:2]
+    raise refuse(
+        f"an in-place write into `{written}` also changes `{held}`, which shares its "
+        "memory (a view made by slicing, reshape, ravel, .T, transpose, ...) and is "
+        "read later",
+        f"srcdiff cannot follow a write through a view: write into `{held}` itself, "
+        f"or make `{written}` a copy first ({written} = {written}.copy())",
+    )
+
+
+def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
+    """The adjoints of ``m`` and ``new`` given that of ``ans = follow(m, old, new)``."""
+    if g is None or ans is m:
+        return g, None
+    if ans is new:
+        return None, g
+    keys = list(ans) if isinstance(ans, dict) else range(len(ans))
+    d_m = dict(g) if isinstance(g, dict) else list(g)
+    d_new = None
+    for k in keys:
+        if ans[k] is not m[k] and g[k] is not None:
+            d_m[k], part = follow_grads(g[k], ans[k], m[k], new)
+            if part is not None:
+                d_new = part if d_new is None else d_new + part
+    return d_m, d_new
+
+
+def or_zeros(d: Any, x: Any) -> Any:
+    """``d``, or a zero shaped like ``x`` where ``d`` is None (nothing flowed)."""
+    return zeros_like(x) if d is None else d
+
+
+def check_unchanged(held: Any, old: Any, names: str = "") -> None:
+    """Raise when the global ``held`` holds or shares the object ``old`` that compiled
+    code just updated: the global would not see the update, as it does in Python."""
+    if follow(held, old, object(), names) is not held:
+        global_name, written = (names.split(",") + ["", ""])[:2]
+        raise refuse(
+            f"an in-place write into `{written}` changes the global `{global_name}`, which "
+            "the function reads later",
+            f"srcdiff gives an updated array a new value: keep `{written}` in a local name "
+            "and pass it on, rather than reading it back through the global",
+        )
+
+
+def write_back(caller: Any, final: Any) -> None:
+    """Give the caller's list or dict ``caller`` the contents compiled code computed for
+    it (``final``), as Python's in-place updates would have: compiled code updated a
+    copy. Arrays are never written into."""
+    if caller is final:
+        return
+    if isinstance(caller, list) and isinstance(final, list):
+        caller[:] = final
+    elif isinstance(caller, dict) and isinstance(final, dict):
+        caller.clear()
+        caller.update(final)

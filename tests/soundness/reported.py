@@ -1,0 +1,421 @@
+"""Functions on which srcdiff once returned a wrong gradient without a word, changed the
+caller's objects, or crashed. Each gets its arguments, the positions to differentiate,
+and whether a ``CompileError`` is an acceptable answer (``refusable``) or the gradient
+must be computed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import srcdiff as sd
+
+RNG = np.random.default_rng(11)
+
+
+def vec(n: int = 4, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.2, 1.0, n)
+
+
+@dataclass
+class Case:
+    fn: Any
+    args: tuple
+    wrt: Any = 0
+    refusable: bool = False
+    name: str = field(default="")
+
+    def __post_init__(self):
+        self.name = self.name or self.fn.__name__
+
+
+CASES: list[Case] = []
+
+
+def case(*args, wrt=0, refusable=False):
+    def register(fn):
+        CASES.append(Case(fn, args, wrt, refusable))
+        return fn
+
+    return register
+
+
+# ---- values that depend on arguments marked non-differentiable -----------------------------
+
+
+@case(1.5)
+def linspace_endpoint(T):
+    t = np.linspace(0.0, T, 5)
+    return np.sum(t**2)
+
+
+@case(0.3, 1.7, wrt=(0, 1))
+def linspace_both_ends(a, b):
+    return np.sum(np.sin(np.linspace(a, b, 7)))
+
+
+@case(0.7)
+def full_fill_value(a):
+    return np.sum(np.full(3, a) * np.arange(3.0))
+
+
+@case(vec(), 0.7, wrt=(0, 1))
+def full_like_fill_value(x, a):
+    return np.sum(np.full_like(x, a) * x)
+
+
+@case(vec(3), vec(2, 1), wrt=(0, 1))
+def r_concatenates(a, b):
+    return np.sum(np.r_[a, b] ** 2 * np.arange(5.0))
+
+
+@case(vec(3), vec(3, 1), wrt=(0, 1))
+def c_stacks_columns(a, b):
+    m = np.c_[a, b]
+    return np.sum(m * np.array([[1.0, 2.0]]) * m)
+
+
+# ---- and / or on values ---------------------------------------------------------------
+
+
+@case(vec(), 0.4, wrt=(0, 1))
+def or_default(x, b):
+    bias = b or 0.0
+    return np.sum(x * bias)
+
+
+@case(vec(), 0.9, wrt=(0, 1))
+def and_or_idiom(x, scale):
+    s = scale > 0 and scale or 1.0
+    return np.sum(x * s)
+
+
+@case(vec(), 0.0, wrt=(0, 1))
+def or_takes_the_other(x, b):
+    bias = b or 2.0
+    return np.sum(x * bias)
+
+
+# ---- casts and complex values ---------------------------------------------------------------
+
+
+@case(vec() * 4)
+def astype_int_has_no_gradient(x):
+    return np.sum(x.astype(int) * x)
+
+
+@case(vec())
+def astype_float32_passes_it_on(x):
+    return float(np.sum(np.sin(x).astype(np.float32)))
+
+
+@case(vec(), refusable=True)
+def real_through_complex(x):
+    z = x * np.exp(1j * x)
+    return np.sum(np.abs(z) ** 2)
+
+
+@case(vec(), refusable=True)
+def real_part_of_a_complex_product(x):
+    z = x + 1j * x**2
+    return np.real(np.sum(z * z))
+
+
+# ---- reductions with ddof ---------------------------------------------------------------------
+
+
+@case(vec(5))
+def std_ddof(x):
+    return np.std(x, ddof=1)
+
+
+@case(RNG.normal(size=(3, 4)))
+def var_ddof_axis(x):
+    return np.sum(np.var(x, axis=0, ddof=2) + x.var(axis=1, ddof=1))
+
+
+# ---- tuple assignment in a loop -------------------------------------------------------------
+
+
+@case(0.3, 0.8, wrt=(0, 1))
+def swap_in_a_loop(a, b):
+    for _ in range(3):
+        a, b = b * 0.5, a + np.sin(b)
+    return a * b
+
+
+# ---- writes through views made by calls ---------------------------------------------------
+
+
+@case(vec(), refusable=True)
+def write_through_reshape(x):
+    y = x.reshape(-1)
+    y[0] = 0.0
+    return np.sum(x * x)
+
+
+@case(vec(), refusable=True)
+def write_through_ravel(x):
+    y = np.ravel(x)
+    y[1] = 2.0
+    return np.sum(x * x)
+
+
+@case(vec())
+def write_through_asarray(x):
+    y = np.asarray(x)
+    y[0] = 3.0
+    return np.sum(np.sin(x))
+
+
+@case(RNG.normal(size=(2, 3)), refusable=True)
+def write_through_T(x):
+    y = x.T
+    y[0, 1] = 0.5
+    return np.sum(x**2)
+
+
+@case(RNG.normal(size=(1, 3)), refusable=True)
+def write_through_squeeze(x):
+    y = x.squeeze()
+    y[0] = 1.0
+    return np.sum(x * x)
+
+
+@case(RNG.normal(size=(2, 3)), refusable=True)
+def write_through_transpose(x):
+    y = np.transpose(x)
+    y[1] = 0.0
+    return np.sum(x**3)
+
+
+@case(vec(), refusable=True)
+def write_through_expand_dims(x):
+    y = np.expand_dims(x, 0)[0]
+    y[2] = 1.0
+    return np.sum(x * x)
+
+
+# ---- out= and functions that write in place --------------------------------------------------
+
+
+@case(vec())
+def multiply_out(x):
+    y = np.empty_like(x)
+    np.multiply(x, x, out=y)
+    return np.sum(y)
+
+
+@case(vec())
+def sin_out_into_its_argument(x):
+    np.sin(x, out=x)
+    return np.sum(x * 2.0)
+
+
+@case(vec() * 3 - 1.5)
+def clip_out(z):
+    z = z * 1.0
+    np.clip(z, -1, 1, out=z)
+    return np.sum(z**2)
+
+
+@case(vec())
+def exp_out(z):
+    z = z + 0.0
+    np.exp(z, out=z)
+    return np.sum(z)
+
+
+@case(vec(5), vec(3, 1), wrt=(0, 1))
+def add_at(a, b):
+    a = a.copy()
+    np.add.at(a, [0, 2, 0], b)
+    return np.sum(a**2)
+
+
+@case(vec(5), vec(3, 1), wrt=(0, 1), refusable=True)
+def maximum_at(a, b):
+    a = a.copy()
+    np.maximum.at(a, [0, 2, 0], b)
+    return np.sum(a**2)
+
+
+@case(vec(5), vec(2, 1), wrt=(0, 1))
+def put(a, v):
+    a = a.copy()
+    np.put(a, [1, 3], v)
+    return np.sum(a**2)
+
+
+@case(vec(5), vec(2, 1), wrt=(0, 1), refusable=True)
+def putmask(a, v):
+    a = a.copy()
+    np.putmask(a, a > 0.5, v)
+    return np.sum(a**2)
+
+
+@case(vec(5), vec(5, 1), wrt=(0, 1))
+def copyto_where(a, v):
+    out = a * 1.0
+    np.copyto(out, v, where=a > 0.5)
+    return np.sum(out**2)
+
+
+@case(vec(5))
+def put_into_the_argument(a):
+    np.put(a, [0], 0.0)
+    return np.sum(a**2)
+
+
+@case(vec(5), vec(5, 1), wrt=(0, 1))
+def copyto_the_argument(a, v):
+    np.copyto(a, v)
+    return np.sum(a * v)
+
+
+@case(vec(4), refusable=True)
+def resize_the_argument(x):
+    np.ndarray.resize(x, (2, 2), refcheck=False)
+    return np.sum(x**2)
+
+
+# ---- helpers that change their arguments ------------------------------------------------------
+
+
+def scale_in_place(v):
+    v *= 2.0
+
+
+@case(vec())
+def helper_mutates_its_argument(x):
+    scale_in_place(x)
+    return np.sum(x**2)
+
+
+def push(stack, v):
+    stack.append(v)
+
+
+def pop(stack):
+    return stack.pop()
+
+
+@case(0.5, 1.5, wrt=(0, 1))
+def list_as_a_stack_through_helpers(a, b):
+    stack = []
+    push(stack, a)
+    push(stack, b * 2.0)
+    bb = pop(stack)
+    aa = pop(stack)
+    return aa * bb + aa
+
+
+# ---- decorators ------------------------------------------------------------------------------
+
+
+def doubled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return 2.0 * fn(*args)
+
+    return wrapper
+
+
+@doubled
+def decorated_doubles(x):
+    return np.sum(x**2)
+
+
+CASES.append(Case(decorated_doubles, (vec(),), name="decorated_doubles"))
+
+
+def cube(x):
+    return x**3
+
+
+def grad_of_grad(x):
+    return sd.grad(cube)(x)
+
+
+CASES.append(Case(grad_of_grad, (0.7,), refusable=True, name="grad_of_grad"))
+
+
+# ---- the caller's containers -----------------------------------------------------------------
+
+
+@case(vec(), {"mean": 0.0})
+def running_mean_in_a_dict(x, running):
+    running["mean"] = 0.9 * running["mean"] + 0.1 * x.mean()
+    return np.sum(x**2) + running["mean"]
+
+
+@case(vec(), [])
+def history_append(x, history):
+    loss = np.sum(x**2)
+    history.append(float(loss))
+    return loss
+
+
+@case(vec(), [vec(3, 2)])
+def write_into_an_array_the_caller_list_holds(x, hs):
+    hs[0][1] = x[0] * 2.0
+    return np.sum(hs[0] * x[:3])
+
+
+# ---- once crashes ------------------------------------------------------------------------------
+
+
+@case(vec())
+def break_then_while(x):
+    h = x
+    for i in range(5):
+        h = np.sin(h)
+        if i == 2:
+            break
+    k = 0
+    while k < 2:
+        h = h * 1.5
+        k += 1
+    return np.sum(h)
+
+
+@case(3.0, wrt=0)
+def newton_step_on_a_scalar(c):
+    x = 1.0
+    x = x - (x - c) / x
+    return x * c
+
+
+@case(vec(3))
+def preallocated_list(x):
+    vals = [0.0] * 3
+    for i in range(3):
+        vals[i] = x[i] ** 2
+    return vals[0] + vals[1] * vals[2]
+
+
+@case(RNG.normal(size=(2, 3)))
+def preallocated_outputs(x):
+    T = 3
+    outs = [None] * T
+    h = x
+    for t in range(T):
+        h = np.tanh(h)
+        outs[t] = h
+    return np.sum(np.stack(outs))
+
+
+@case(RNG.normal(size=(3, 3)), refusable=True)
+def norm_nuclear(x):
+    return np.linalg.norm(x, ord="nuc")
+
+
+def star_args(*xs):
+    return xs[0] * xs[1]
+
+
+CASES.append(Case(star_args, (0.5, 2.0), wrt=(0, 1), refusable=True, name="star_args"))

@@ -1,0 +1,152 @@
+"""In-place updates of objects other names hold: Python shows the update through every
+name and container holding the object, and so does compiled code (``rt.follow``), or it
+refuses the function where the other name is a view (which it cannot follow)."""
+
+import numpy as np
+import pytest
+
+from .verify import verify
+
+X = np.array([0.3, -1.2, 0.7])
+
+
+def appends_to_an_alias(x):
+    xs = [x]
+    ys = xs
+    xs.append(np.sin(x))
+    return np.sum(np.stack(ys) ** 2)
+
+
+def writes_through_an_alias(x):
+    h = x * 2.0
+    g = h
+    h[0] = np.sin(x[1])
+    return np.sum(g * g)
+
+
+def updates_a_loop_variable_in_place(x):
+    rows = [x * 1.0, x * 2.0]
+    total = 0.0
+    for row in rows:
+        row += 1.0
+        total = total + np.sum(rows[0] * row)
+    return total
+
+
+def writes_into_an_array_a_list_holds(x):
+    h = x * 2.0
+    hs = [x, h]
+    h[0] = np.sin(x[1])
+    return np.sum(hs[1] * x)
+
+
+def appends_then_updates(x):
+    hs = []
+    h = x * 1.0
+    for i in range(3):
+        h[i] = x[i] ** 2  # every entry of hs is this one array, in Python
+        hs.append(h)
+    return np.sum(np.stack(hs))
+
+
+def writes_into_an_array_a_dict_of_lists_holds(x):
+    h = x * 2.0
+    d = {"states": [h]}
+    h += 1.0
+    return np.sum(d["states"][0])
+
+
+def updates_an_entry_taken_out(x):
+    hs = [x * 1.0]
+    h = hs[0]
+    h[1] = x[0] * 5.0
+    return np.sum(hs[0] * x)
+
+
+def updates_an_entry_through_its_container(x):
+    h = x * 1.0
+    hs = [h]
+    hs[0][1] += 5.0 * x[0]
+    return np.sum(h * x)
+
+
+def updates_an_array_a_view_shows(x):
+    h = x * 1.0
+    hs = [h[1:]]
+    h[1] = x[0] * 5.0
+    return np.sum(hs[0] * x[1:])
+
+
+def updates_a_name_a_tuple_assignment_shares(x):
+    a, b = x * 1.0, x
+    h = a
+    a, c = h, b
+    h[1] = x[0] * 5.0
+    return np.sum(a * c)
+
+
+def writes_through_a_view_of_a_list_entry(x):
+    h = x * 1.0
+    g = h[1:]
+    h[1] = x[0] * 5.0
+    return np.sum(g * x[1:])
+
+
+def double_buffer(u):
+    un = np.empty_like(u)
+    for _ in range(3):
+        un[1:] = u[1:] - 0.5 * (u[1:] - u[:-1])
+        un[0] = u[0]
+        u, un = un, u
+    return np.sum(u**2)
+
+
+def swaps_then_writes(x):
+    a = x * 1.0
+    b = x * 2.0
+    a, b = b, a
+    a[0] = x[1] * 3.0
+    return np.sum(a * b)
+
+
+def rebinding_breaks_the_alias(x):
+    h = x * 2.0
+    g = h
+    h = h * 3.0
+    h[0] = 0.0
+    return np.sum(g * h)
+
+
+def write_into_a_fresh_array_keeps_a_saved_value(x):
+    h = np.ones(3)
+    y = x * h
+    h[0] = 5.0
+    return np.sum(y * h)
+
+
+FOLLOWED = [
+    appends_to_an_alias,
+    writes_through_an_alias,
+    updates_a_loop_variable_in_place,
+    writes_into_an_array_a_list_holds,
+    appends_then_updates,
+    writes_into_an_array_a_dict_of_lists_holds,
+    updates_an_entry_taken_out,
+    updates_an_entry_through_its_container,
+    updates_a_name_a_tuple_assignment_shares,
+    double_buffer,
+    swaps_then_writes,
+    rebinding_breaks_the_alias,
+    write_into_a_fresh_array_keeps_a_saved_value,
+]
+VIEWS = [updates_an_array_a_view_shows, writes_through_a_view_of_a_list_entry]
+
+
+@pytest.mark.parametrize("fn", FOLLOWED, ids=[f.__name__ for f in FOLLOWED])
+def test_names_holding_an_updated_object_follow_it(fn):
+    assert verify(fn, (X,)) == "ok"
+
+
+@pytest.mark.parametrize("fn", VIEWS, ids=[f.__name__ for f in VIEWS])
+def test_a_write_a_view_would_show_is_refused(fn):
+    assert verify(fn, (X,)) == "refused"
