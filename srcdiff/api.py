@@ -213,6 +213,8 @@ class _Target:
         else:
             grads, called = adjoint(saved, seed), ()
         self.last = (unit, pkey, called)
+        if unit.updated:  # after the adjoint, which may read the caller's objects as they were
+            unit.write_back(self.bound + args, kwargs, saved)
         if not self.multiple:
             return value, rt.grad_like(grads[order[0]], values[0])
         out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
@@ -250,6 +252,8 @@ class _Target:
             unit.adjoint(pkey)[0], saved, _seed(value, self.fn.__qualname__)
         )
         self.last = (unit, pkey, called)
+        if unit.updated:  # after the adjoint, which may read the caller's objects as they were
+            unit.write_back(self.bound + arrays, named, saved)
         out = []
         for i, v in zip(order, values, strict=True):
             d = rt.grad_like(grads[i], plain(v))
@@ -283,8 +287,11 @@ class _Target:
         if hit is None:
             unit = unit_for(self.fn, (), {}, xp, tensor=self.tensor)
             hit = self.units[xp] = (unit, ())
-        self.plain = hit[0]
-        value = hit[0].primal({}, [], *self.bound, *args, **kwargs)
+        unit = self.plain = hit[0]
+        saved: dict = {}
+        value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+        if unit.updated:
+            unit.write_back(self.bound + args, kwargs, saved)
         return _as_tensors(value) if self.tensor else value
 
     def tensor_source(self) -> str:

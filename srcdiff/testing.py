@@ -36,17 +36,33 @@ def _is_float_leaf(x: Any) -> bool:
 
 
 def _is_differentiable(x: Any) -> bool:
-    """A float leaf, or a non-empty list/tuple of float leaves."""
+    """A float leaf, or a non-empty list, tuple or dict of float leaves."""
+    if isinstance(x, dict):
+        return len(x) > 0 and all(_is_float_leaf(e) for e in x.values())
     if isinstance(x, (list, tuple)):
         return len(x) > 0 and all(_is_float_leaf(e) for e in x)
     return _is_float_leaf(x)
 
 
 def _leaves(x: Any) -> list:
+    if isinstance(x, dict):
+        return list(x.values())
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _parts(d: Any, x: Any) -> list:
+    """The gradient ``d`` of the argument ``x`` as one entry per leaf of ``x`` (a dict's
+    gradient may leave keys out: those are zero)."""
+    if isinstance(x, dict):
+        return [None if d is None else d.get(k) for k in x]
+    if d is None:
+        return [None] * len(_leaves(x))
+    return _leaves(d) if isinstance(x, (list, tuple)) else [d]
+
+
 def _rebuild(x: Any, leaves: list) -> Any:
+    if isinstance(x, dict):
+        return dict(zip(x, leaves, strict=True))
     if isinstance(x, (list, tuple)):
         return type(x)(leaves)
     return leaves[0]
@@ -54,6 +70,8 @@ def _rebuild(x: Any, leaves: list) -> Any:
 
 def _to64(x: Any) -> Any:
     """Float leaves in float64 (Python floats stay Python floats); the rest unchanged."""
+    if isinstance(x, dict) and _is_differentiable(x):
+        return {k: _to64(e) for k, e in x.items()}
     if isinstance(x, (list, tuple)) and _is_differentiable(x):
         return type(x)(_to64(e) for e in x)
     if isinstance(x, np.ndarray) and _is_float_leaf(x):
@@ -160,6 +178,8 @@ def _cotangent(y: Any, rng: np.random.Generator) -> Any:
         return {k: _cotangent(v, rng) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
         return type(y)(_cotangent(e, rng) for e in y)
+    if not isinstance(y, (numbers.Number, np.ndarray, np.generic)):
+        return None  # a key, a string: nothing to differentiate
     g = rng.standard_normal(np.shape(y))
     if isinstance(y, np.ndarray):
         return g.astype(y.dtype) if np.issubdtype(y.dtype, np.floating) else g
@@ -172,6 +192,8 @@ def _pairing(g: Any, y: Any) -> float:
         return sum(_pairing(g[k], v) for k, v in y.items())
     if isinstance(y, (list, tuple)):
         return sum(_pairing(gk, yk) for gk, yk in zip(g, y, strict=True))
+    if g is None:
+        return 0.0
     return float(np.sum(g * np.asarray(y, np.float64)))
 
 
@@ -235,15 +257,15 @@ def check_vjp(
             raise TypeError(f"check_vjp: argument {i} of {name} is not differentiable: {x!r}")
         d = grads[i] if i < len(grads) else None
         xs = _leaves(x)
-        ds = (
-            [None] * len(xs) if d is None else (_leaves(d) if isinstance(x, (list, tuple)) else [d])
-        )
+        ds = _parts(d, x)
         if len(ds) != len(xs):
             raise AssertionError(
                 f"rule {name}: gradient of argument {i} has {len(ds)} parts, expected {len(xs)}"
             )
         for k, (xk, dk) in enumerate(zip(xs, ds, strict=True)):
-            where = f"argument {i}" + (f" (element {k})" if isinstance(x, (list, tuple)) else "")
+            where = f"argument {i}" + (
+                f" (element {k})" if isinstance(x, (list, tuple, dict)) else ""
+            )
             if dk is not None and np.shape(dk) != np.shape(xk):
                 raise AssertionError(
                     f"rule {name}: gradient of {where} has shape {np.shape(dk)}, "

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
+from .mutation import is_update
 from .normalize import (
     Names,
     all_names,
@@ -29,7 +30,6 @@ from .normalize import (
     walk_statements,
 )
 from .parse import Parsed, parse
-from .mutation import is_update
 from .shapes import mark_same_shapes
 
 BINOPS = {
@@ -114,6 +114,7 @@ class Analysis:
     tensor: bool | str = False
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
+    updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -220,27 +221,35 @@ class Analyser:
         return op
 
     def classify_effect(self, stmt: gast.Expr, call: gast.Call) -> Op:
-        """A call whose result is dropped. A method of a local value (``lst.append(y)``,
-        ``h.fill(0)``) may change it in place, which the adjoint cannot follow."""
-        kind, _ = self.resolve(call.func)
-        if kind != "method":
+        """A call whose result is dropped, with differentiated arguments: what matters is
+        what it changes. A function with source is compiled (``call`` with no target),
+        which refuses it where it updates its arguments in place; a NumPy function or a
+        known array method changes nothing (``out=`` and the like are rewritten by
+        ``inplace``); anything else is a CompileError."""
+        values = [call.func.value] if isinstance(call.func, gast.Attribute) else []
+        values += list(call.args) + [k.value for k in call.keywords]
+        if not any(self.is_active(v) for v in values):
             return Op("passive")
-        owner, attr = call.func.value, call.func.attr
-        if not (
-            self.is_active(owner)
-            or any(self.is_active(a) for a in call.args)
-            or any(self.is_active(k.value) for k in call.keywords)
-        ):
-            return Op("passive")
-        prim = f"ndarray.{attr}"
-        if registry.lookup(prim) is not None or registry.is_nondiff(prim):
-            return Op("passive")
-        return self.fail(
-            stmt,
-            f"in-place method call .{attr}() with a differentiated value",
-            "srcdiff does not follow in-place changes: build a new value "
-            "instead (a list display [a, b], np.stack, x[i] = v)",
-        )
+        kind, obj = self.resolve(call.func)
+        if kind == "method":
+            prim = f"ndarray.{call.func.attr}"
+            if registry.lookup(prim) is not None or registry.is_nondiff(prim):
+                return Op("passive")
+        elif kind == "object":
+            if registry.lookup(obj) is not None or registry.is_nondiff(obj):
+                return Op("passive")
+            refused = registry.refusal(obj)
+            if refused is not None:
+                return self.fail(stmt, *refused)
+            if not is_python_callable(obj):
+                return self.fail(
+                    stmt,
+                    f"no derivative rule for {describe(obj)}",
+                    f"register one with @sd.register_vjp({describe(obj)}), or compute it "
+                    "with functions srcdiff knows",
+                )
+        return Op("call", callee=call.func, operands=list(call.args),
+                  keywords=list(call.keywords))  # fmt: skip
 
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
@@ -333,6 +342,9 @@ class Analyser:
                 return Op("passive")
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op("passive")
+            refused = registry.refusal(obj)
+            if refused is not None:
+                return self.fail(stmt, *refused)
             if not is_python_callable(obj):
                 return self.fail(
                     stmt,
@@ -725,6 +737,7 @@ def analyse(
         tensor,
         pure,
         frozenset(analyser.assumed_numbers),
+        getattr(getattr(fn, "sharing", None), "updated_params", ()),
     )
 
 

@@ -30,7 +30,7 @@ from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import optimize
 from .parse import Parsed, parse
-from .trace import PathPrimal, primal, speculable
+from .trace import FINAL, PathPrimal, primal, speculable
 from .unwrap import insert_unwraps
 
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
@@ -93,6 +93,23 @@ class Unit:
         self.predicted: tuple | None = None  # the path the last call took
         self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
+
+    @property
+    def updated(self) -> tuple[str, ...]:
+        """The parameters whose objects (the caller's) the function updates in place."""
+        return self.analysis.updated
+
+    def write_back(self, args: tuple, kwargs: dict, saved: dict) -> None:
+        """Give the caller's lists and dicts (``args``, ``kwargs`` as the primal took them)
+        what Python's in-place updates would have left in them (see ``rt.write_back``)."""
+        finals = saved.get(FINAL)
+        if finals is None:
+            return
+        positions = {n: i for i, n in enumerate(self.analysis.params)}
+        for n, final in zip(self.updated, finals, strict=True):
+            i = positions[n]
+            caller = args[i] if i < len(args) else kwargs.get(n)
+            rt_module.write_back(caller, final)
 
     def stale(self) -> bool:
         """Whether a global (or closure variable) this unit was compiled taking for a

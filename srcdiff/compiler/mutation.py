@@ -60,6 +60,7 @@ FRESH_BUILTINS = {
     len, float, int, bool, abs, round, sum, range, isinstance, str, repr, hash, id, divmod,
     pow, print, any, all, complex,
 }  # fmt: skip
+NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
 JOINING = (gast.Add, gast.Mult)  # ``xs + ys``, ``xs * 2``: lists that share entries
 
 
@@ -82,6 +83,7 @@ class Sharing:
     a normalized function; ``callers``: the names that may hold the caller's objects."""
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
+        self.updated_params: tuple[str, ...] = ()  # see caller_updates
         self.p = parsed
         self.locals = local_names(fn)
         self.params = set(params_of(fn))
@@ -125,6 +127,8 @@ class Sharing:
         """The names whose objects the value ``v`` may be, hold, or be a view of."""
         if isinstance(v, gast.Name):
             return [v.id]
+        if isinstance(v, gast.Attribute) and v.attr in NUMBERS:
+            return []
         if isinstance(v, (gast.Subscript, gast.Attribute)):
             return _names(v.value)
         if isinstance(v, (gast.List, gast.Tuple, gast.Set)):
@@ -146,8 +150,10 @@ class Sharing:
         args = [n for a in call.args for n in _names(a)]
         args += [n for k in call.keywords for n in _names(k.value)]
         func = call.func
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and (
-            func.value.id in self.locals
+        if (
+            isinstance(func, gast.Attribute)
+            and isinstance(func.value, gast.Name)
+            and (func.value.id in self.locals)
         ):  # a method of a local value
             if func.attr in FRESH_METHODS:
                 return []
@@ -233,8 +239,10 @@ class Liveness:
         if isinstance(s, gast.Raise):
             return _reads(s)
         if isinstance(s, gast.If):
-            return _reads(s.test) | self.block(s.body, live, exit_, head) | self.block(
-                s.orelse, live, exit_, head
+            return (
+                _reads(s.test)
+                | self.block(s.body, live, exit_, head)
+                | self.block(s.orelse, live, exit_, head)
             )
         if isinstance(s, (gast.For, gast.While)):
             target = {s.target.id} if isinstance(s, gast.For) else set()
@@ -264,7 +272,33 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     liveness = Liveness()
     liveness.block(fn.body, set(), set(), set())
     fn.body = _follow_block(fn.body, sharing, liveness, names)
+    sharing.updated_params = caller_updates(fn)
     return sharing
+
+
+def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
+    """The parameters whose objects (the caller's) the function may update in place: an
+    update (or a follow) of the parameter's name before any plain assignment to it that
+    surely runs first (``xs = list(xs)`` makes later updates the function's own)."""
+    params = params_of(fn)
+    found: list[str] = []
+
+    def walk(body: list[gast.stmt], own: set[str], certain: bool) -> None:
+        for s in body:
+            target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
+                s.targets[0], gast.Name) else None  # fmt: skip
+            written = is_update(s) or (target if getattr(s, "follows", False) else None)
+            if written in params and written not in own and written not in found:
+                found.append(written)
+            elif target is not None and written is None and certain:
+                own.add(target)
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if inner and not isinstance(s, gast.With):
+                    walk(inner, set(own), False)
+
+    walk(fn.body, set(), True)
+    return tuple(p for p in params if p in found)
 
 
 def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
@@ -295,7 +329,9 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
                                                             label], keywords=[])  # fmt: skip
                 followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
                 out.append(_at(assign(followed, value), s.lineno))
-                out.append(_at(assign(m, name(followed)), s.lineno))
+                rebind = _at(assign(m, name(followed)), s.lineno)
+                rebind.follows = True  # m's object was updated in place (caller_updates)
+                out.append(rebind)
             else:
                 check = gast.Call(func=_rt("check_unchanged"), args=[name(m), name(old), label],
                                   keywords=[])  # fmt: skip

@@ -26,6 +26,7 @@ from typing import Any
 
 import gast
 
+from . import inplace
 from .parse import Parsed
 
 OPAQUE = (gast.BoolOp, gast.JoinedStr, gast.Set)
@@ -261,7 +262,10 @@ class Normalizer:
             f"unsupported expression: {type(e).__name__}", e, "rewrite it with simpler statements"
         )
 
-    def call(self, e: gast.Call) -> gast.Call:
+    def call(self, e: gast.Call) -> gast.expr:
+        updated = inplace.rewrite(self, e)
+        if updated is not None:
+            return updated
         for a in e.args:
             if isinstance(a, gast.Starred):
                 raise self.p.error(
@@ -501,28 +505,6 @@ class Normalizer:
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
-        call = s.value
-        if (
-            isinstance(call, gast.Call)
-            and isinstance(call.func, gast.Attribute)
-            and call.func.attr == "append"
-            and isinstance(call.func.value, gast.Name)
-            and call.func.value.id in self.locals
-            and len(call.args) == 1
-            and not call.keywords
-        ):
-            # xs.append(v) as xs = rt.appended(xs, v): a list of differentiated values
-            # gets a new list (the primal appends in place when nothing is differentiated)
-            xs = call.func.value.id
-            longer = self.temp(
-                gast.Call(
-                    func=gast.Attribute(value=name("rt"), attr="appended", ctx=gast.Load()),
-                    args=[name(xs), self.atom(call.args[0])],
-                    keywords=[],
-                )
-            )
-            self.emit(_inplace(assign(xs, longer)))
-            return
         value = self.expr(s.value)
         if isinstance(value, (gast.Call, *OPAQUE)):
             self.emit(gast.Expr(value=value))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import gast
 
 from .. import runtime as rt_module
-from .analyse import Analysis, has_active, index_value
+from ..runtime.mutation import FINAL
+from .analyse import Analysis, Op, has_active, index_value
 from .normalize import Names, assign, const, name, walk_statements
 
 
@@ -104,6 +105,8 @@ class PrimalBuilder:
         ]
         args.posonlyargs = extra + args.posonlyargs
         body = self.block(self.a.fn.body, Frame(self.saved, self.path, 0))
+        if self.a.updated and not (body and isinstance(body[-1], gast.Return)):
+            body.append(self.final_values(self.a.fn.lineno))
         fn = gast.FunctionDef(
             name=fn_name,
             args=args,
@@ -115,6 +118,13 @@ class PrimalBuilder:
         )
         fn.lineno = self.a.fn.lineno
         return fn
+
+    def final_values(self, line: int) -> gast.stmt:
+        """``_saved[0] = (xs, d)``: the values of the parameters whose objects Python
+        would have updated in place, for the caller to take (see ``rt.write_back``)."""
+        values = gast.Tuple(elts=[name(n) for n in self.a.updated], ctx=gast.Load())
+        target = subscript(self.saved, FINAL, store=True)
+        return at(gast.Assign(targets=[target], value=values, type_comment=None), line)
 
     def block(self, body: list[gast.stmt], frame: Frame) -> list[gast.stmt]:
         out: list[gast.stmt] = []
@@ -147,6 +157,12 @@ class PrimalBuilder:
             and s.op.kind == "backward"
         ):
             return self.backward(s, frame)
+        if (
+            isinstance(s, gast.Expr) and getattr(s, "op", None) is not None and s.op.kind == "call"
+        ):  # a result nobody reads: run for what it changes
+            return [at(gast.Expr(value=self.call_of(s.op, frame)), line)]
+        if isinstance(s, gast.Return) and self.a.updated:
+            return [self.final_values(line), s]
         return [s]
 
     def backward(self, s: gast.Expr, frame: Frame) -> list[gast.stmt]:
@@ -173,15 +189,7 @@ class PrimalBuilder:
         line = s.lineno
         if op.kind == "call":
             self.numbered(s)
-            positions = [i for i, a in enumerate(op.operands) if self.active(a)]
-            positions += [k.arg for k in op.keywords if self.active(k.value)]
-            mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
-            head = [op.callee, mask, name(frame.path)] if self.a.tensor else [op.callee, mask]
-            value = gast.Call(
-                func=attr("rt", "tensor_call" if self.a.tensor else "call"),
-                args=head + op.operands,
-                keywords=op.keywords,
-            )
+            value = self.call_of(op, frame)
             target = gast.Tuple(
                 elts=[name(op.target, store=True), subscript(frame.saved, s.sid, store=True)],
                 ctx=gast.Store(),
@@ -220,6 +228,17 @@ class PrimalBuilder:
             self.numbered(s)
             out.append(self.save(frame, s.sid, op.saves, line))
         return out
+
+    def call_of(self, op: Op, frame: Frame | None = None) -> gast.Call:
+        """``rt.call(f, mask, *args)``: a call of a compiled function (or of one with a
+        rule), ``mask`` naming the differentiated arguments."""
+        positions = [i for i, a in enumerate(op.operands) if self.active(a)]
+        positions += [k.arg for k in op.keywords if self.active(k.value)]
+        mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
+        path = name((frame or Frame(self.saved, self.path, 0)).path)
+        head = [op.callee, mask, path] if self.a.tensor else [op.callee, mask]
+        return gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
+                         args=head + op.operands, keywords=op.keywords)  # fmt: skip
 
     def active(self, e: gast.expr) -> bool:
         return isinstance(e, gast.Name) and e.id in self.a.active

@@ -9,7 +9,21 @@ from . import (  # noqa: F401  (each registers its rules)
     reductions,
     shapes,
     tensor_methods,
+    updates,
 )
-from .registry import Rule, is_nondiff, lookup, make_rule, nondiff, register, vjp
+from .registry import (
+    Rule,
+    is_nondiff,
+    lookup,
+    make_rule,
+    nondiff,
+    refusal,
+    register,
+    unsupported,
+    vjp,
+)
 
-__all__ = ["Rule", "is_nondiff", "lookup", "make_rule", "nondiff", "register", "vjp"]
+__all__ = [
+    "Rule", "is_nondiff", "lookup", "make_rule", "nondiff", "refusal", "register",
+    "unsupported", "vjp",
+]  # fmt: skip

@@ -55,6 +55,13 @@ def dict_items(g, ans, d):
     return rt.dict_grad(d, g, 1)
 
 
+@vjp("dict.get")
+def dict_get(g, ans, d, key, default=None):
+    """The entry's value, or ``default`` where the dict has no such key."""
+    found = key in d
+    return ({key: g} if found else None), None, (None if found else g)
+
+
 @vjp(rt.follow)
 def follow(g, ans, m, old, new, names=""):
     """A name that held the object an in-place update changed takes its new value: its

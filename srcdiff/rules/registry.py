@@ -38,6 +38,7 @@ class Rule:
 
 _RULES: dict[Any, Rule] = {}
 _NONDIFF: set[Any] = set()
+_UNSUPPORTED: dict[Any, tuple[str, str]] = {}
 _VERSION = [0]
 
 
@@ -100,6 +101,20 @@ def nondiff(*primitives: Any) -> None:
     """Declare primitives whose results carry no gradient (shapes, comparisons, ...)."""
     for prim in primitives:
         _NONDIFF.add(_key(prim))
+
+
+def unsupported(primitive: Any, what: str, hint: str) -> None:
+    """Declare a primitive srcdiff cannot differentiate: calling it on a differentiated
+    value is a CompileError saying ``what`` and ``hint``."""
+    _UNSUPPORTED[_key(primitive)] = (what, hint)
+
+
+def refusal(primitive: Any) -> tuple[str, str] | None:
+    """Why ``primitive`` cannot be differentiated, and what to do (None if it can)."""
+    try:
+        return _UNSUPPORTED.get(_key(primitive))
+    except TypeError:
+        return None
 
 
 def lookup(primitive: Any) -> Rule | None:

@@ -16,6 +16,7 @@ import numpy as np
 from ..backend import array_module, copy, dtype_kind
 from ..rules import registry
 from .arrays import zeros_like
+from .mutation import FINAL, _mutable, refuse
 
 
 class Diverged(Exception):
@@ -282,7 +283,26 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     else:
         saved, path = {}, []
         value = unit.primal(saved, path, *site.bound, *args, **kwargs)
+    if unit.updated:
+        _refuse_updates(unit, (*site.bound, *args), kwargs, saved)
     return value, ("unit", unit, saved, path, order, values)
+
+
+def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
+    """A callee that updated an array, list or dict it was passed, in place: compiled
+    code gave the update a new value, which the caller would never see."""
+    positions = {n: i for i, n in enumerate(unit.analysis.params)}
+    for n, final in zip(unit.updated, saved[FINAL], strict=True):
+        i = positions[n]
+        value = args[i] if i < len(args) else kwargs.get(n)
+        if final is not value and _mutable(value):
+            raise refuse(
+                f"{unit.label} updates its argument `{n}` in place",
+                f"srcdiff follows in-place updates within one function: return the new "
+                f"value and assign it in the caller (`{n} = f(..., {n}, ...)`), or update a "
+                f"copy (`{n} = {n}.copy()` first)",
+                depth=4,
+            )
 
 
 def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:

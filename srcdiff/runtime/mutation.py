@@ -18,6 +18,7 @@ from ..errors import CompileError
 from .arrays import zeros_like
 
 GENERATED = ("_primal", "_adjoint", "_backward")
+FINAL = 0  # where a primal saves the values of the parameters it updated in place
 
 
 def _mutable(x: Any) -> bool:

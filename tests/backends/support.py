@@ -16,6 +16,7 @@ import pytest
 
 import srcdiff as sd
 from srcdiff import backend
+from srcdiff import runtime as rt
 from srcdiff.compiler.backends import numpy_name
 from srcdiff.runtime import tensor_methods as tm
 
@@ -150,6 +151,11 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             NOT_STANDARD,
         ),
         np.trace: "not in the standard (only in its linalg extension)",
+        **dict.fromkeys(
+            [rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.fill_diagonal, rt.filled],
+            "np.add.at, np.put, np.putmask, np.place, np.fill_diagonal and x.fill: not in "
+            "the standard",
+        ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",

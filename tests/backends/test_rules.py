@@ -13,16 +13,7 @@ import operator
 
 import numpy as np
 import pytest
-from rules import (
-    test_arithmetic,
-    test_containers,
-    test_indexing,
-    test_linalg,
-    test_numpy_math,
-    test_reductions,
-    test_shapes,
-    test_tensor_methods,
-)
+from rules.families import SPECS
 from rules.spec import ids
 
 from srcdiff import runtime as rt
@@ -41,18 +32,6 @@ from .support import (
     to_backend,
 )
 from .watch import numpy_floats
-
-FAMILIES = [
-    test_arithmetic,
-    test_numpy_math,
-    test_reductions,
-    test_shapes,
-    test_indexing,
-    test_linalg,
-    test_containers,
-    test_tensor_methods,
-]
-SPECS = [s for family in FAMILIES for s in family.SPECS]
 
 
 def _cotangent(y, rng):

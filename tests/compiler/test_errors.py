@@ -4,12 +4,12 @@ non-scalar result named by its shape; the user's inputs never modified."""
 
 from __future__ import annotations
 
-import copy
 import inspect
 import traceback
 
 import numpy as np
 import pytest
+from soundness.verify import verify
 
 import srcdiff as sd
 
@@ -74,12 +74,6 @@ def with_unknown_numpy(x):
     return np.sum(np.arcsinh(x))
 
 
-def with_extend(x):
-    out = []
-    out.extend([x * 2.0])
-    return np.sum(out[0])
-
-
 def with_class(x):
     class Local:
         pass
@@ -126,7 +120,6 @@ CASES = [
     (with_dict_comprehension, "for i, v in", "dict comprehension", "for loop"),
     (with_builtin_max, "return max(", "no derivative rule for max", "sd.register_vjp"),
     (with_unknown_numpy, "np.arcsinh", "no derivative rule for np.arcsinh", "register_vjp"),
-    (with_extend, "out.extend", "in-place method call .extend()", "build a new value"),
     (with_class, "class Local", "class definition", "module level"),
     (with_with, "with open", "with statement", "move it out"),
 ]
@@ -307,20 +300,9 @@ def loop_writes(x):
     ids=lambda v: getattr(v, "__name__", ""),
 )
 def test_taking_a_gradient_never_modifies_the_inputs(fn, args, wrt):
-    args = copy.deepcopy(args)
-    before = copy.deepcopy(args)
-    sd.grad(fn, wrt=wrt)(*args)
-    sd.value_and_grad(fn, wrt=wrt)(*args)
-    for a, b in zip(args, before, strict=True):
-        if isinstance(a, dict):
-            assert list(a) == list(b)
-            for k in a:
-                assert np.array_equal(a[k], b[k]), k
-        elif isinstance(a, list):
-            for u, v in zip(a, b, strict=True):
-                assert np.array_equal(u, v)
-        else:
-            assert np.array_equal(a, b)
+    """The caller's arrays keep their values; its lists and dicts end as a plain call
+    leaves them (see tests/soundness/verify.py)."""
+    assert verify(fn, args, wrt) == "ok"
 
 
 def test_writes_into_an_argument_are_differentiated_as_writes_into_a_copy():

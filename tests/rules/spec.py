@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from srcdiff.rules import lookup
-from srcdiff.testing import _is_differentiable, _leaves, _rule_grads, check_vjp
+from srcdiff.testing import _is_differentiable, _leaves, _parts, _rule_grads, check_vjp
 
 
 class Sampler:
@@ -145,7 +145,7 @@ def check_float32(spec: Spec) -> None:
         d = grads[i] if i < len(grads) else None
         if d is None:
             continue
-        ds = _leaves(d) if isinstance(args[i], (list, tuple)) else [d]
+        ds = _parts(d, args[i])
         for k, (x, dk) in enumerate(zip(_leaves(args[i]), ds, strict=True)):
             if not isinstance(x, np.ndarray) or dk is None:
                 continue

@@ -44,6 +44,8 @@ SPECS = [
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
     Spec(rt.follow, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
+    Spec("dict.get", ({"a": R((2,)), "b": R(())}, "a", R((2,))), call=dict.get, label="found"),
+    Spec("dict.get", ({"a": R((2,))}, "b", R((3,))), call=dict.get, label="default"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

@@ -12,28 +12,9 @@ import srcdiff.runtime
 from srcdiff.rules.registry import all_rules
 from srcdiff.testing import _rule_arity
 
-from . import (
-    test_arithmetic,
-    test_containers,
-    test_indexing,
-    test_linalg,
-    test_numpy_math,
-    test_reductions,
-    test_shapes,
-    test_tensor_methods,
-)
+from .families import FAMILIES
 from .spec import prim_name
 
-FAMILIES = [
-    test_arithmetic,
-    test_numpy_math,
-    test_reductions,
-    test_shapes,
-    test_indexing,
-    test_linalg,
-    test_containers,
-    test_tensor_methods,
-]
 RULES = all_rules()
 RULE_FNS = {rule.fn for rule in RULES.values()}
 FN_IDS = sorted(RULE_FNS, key=lambda fn: (fn.__module__, fn.__name__))

@@ -290,7 +290,7 @@ def scale_in_place(v):
     v *= 2.0
 
 
-@case(vec())
+@case(vec(), refusable=True)
 def helper_mutates_its_argument(x):
     scale_in_place(x)
     return np.sum(x**2)
@@ -304,7 +304,7 @@ def pop(stack):
     return stack.pop()
 
 
-@case(0.5, 1.5, wrt=(0, 1))
+@case(0.5, 1.5, wrt=(0, 1), refusable=True)
 def list_as_a_stack_through_helpers(a, b):
     stack = []
     push(stack, a)

@@ -58,14 +58,20 @@ def differentiable(x: Any) -> bool:
 def same_values(a: Any, b: Any) -> bool:
     """Equal structure and values (arrays by value, NaN equal to NaN)."""
     if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) and all(
-            same_values(a[k], b[k]) for k in a)
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and list(a) == list(b)
+            and all(same_values(a[k], b[k]) for k in a)
+        )
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(
-            same_values(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(same_values(x, y) for x, y in zip(a, b, strict=True))
+        )
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-12, atol=0,
-                                                         equal_nan=True)
+        return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
     return a == b or (a != a and b != b)
 
 
@@ -80,8 +86,14 @@ def arrays_by_identity(x: Any, found: dict[int, tuple[np.ndarray, np.ndarray]]) 
             arrays_by_identity(v, found)
 
 
-def verify(fn: Callable, args: Sequence[Any], wrt: int | Sequence[int] = 0,
-           seed: int = 0, rtol: float = 1e-5, atol: float = 1e-7) -> str:
+def verify(
+    fn: Callable,
+    args: Sequence[Any],
+    wrt: int | Sequence[int] = 0,
+    seed: int = 0,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> str:
     positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
     plain_args = copy.deepcopy(list(args))
     plain_value = fn(*plain_args)
@@ -101,29 +113,37 @@ def verify(fn: Callable, args: Sequence[Any], wrt: int | Sequence[int] = 0,
             return ""
 
     assert same_values(np.asarray(value), np.asarray(plain_value)), (
-        f"value {value} differs from the plain call's {plain_value}{context()}")
+        f"value {value} differs from the plain call's {plain_value}{context()}"
+    )
     for array, before in caller_arrays.values():
         assert same_values(array, before), f"a caller's array was changed{context()}"
     for got, want in zip(call_args, plain_args, strict=True):
         if isinstance(want, (list, dict)):
             assert same_values(got, want), (
-                f"a caller's container ends as {got}, a plain call leaves {want}{context()}")
+                f"a caller's container ends as {got}, a plain call leaves {want}{context()}"
+            )
     rng = np.random.default_rng(seed)
     for i, d in zip(positions, grads, strict=True):
         x = args[i]
         xs = [leaf for leaf in leaves(x) if differentiable(leaf)]
         direction = [rng.standard_normal(np.shape(leaf)) for leaf in xs]
-        ds = [leaf for leaf, xl in zip(leaves(d), leaves(x), strict=True)
-              if differentiable(xl)]
-        analytic = sum(float(np.sum(np.asarray(a, np.float64) * v))
-                       for a, v in zip(ds, direction, strict=True))
+        ds = [leaf for leaf, xl in zip(leaves(d), leaves(x), strict=True) if differentiable(xl)]
+        analytic = sum(
+            float(np.sum(np.asarray(a, np.float64) * v)) for a, v in zip(ds, direction, strict=True)
+        )
 
-        def at(eps: float, x: Any = x, xs: list = xs, direction: list = direction) -> float:
-            moved = iter([leaf + eps * v if isinstance(leaf, np.ndarray) else
-                          float(leaf + eps * v) for leaf, v in zip(xs, direction,
-                                                                   strict=True)])
-            shifted = rebuild(x, [next(moved) if differentiable(leaf) else leaf
-                                  for leaf in leaves(x)])
+        def at(
+            eps: float, i: int = i, x: Any = x, xs: list = xs, direction: list = direction
+        ) -> float:
+            moved = iter(
+                [
+                    leaf + eps * v if isinstance(leaf, np.ndarray) else float(leaf + eps * v)
+                    for leaf, v in zip(xs, direction, strict=True)
+                ]
+            )
+            shifted = rebuild(
+                x, [next(moved) if differentiable(leaf) else leaf for leaf in leaves(x)]
+            )
             moved_args = copy.deepcopy(list(args))
             moved_args[i] = shifted
             return float(fn(*moved_args))
@@ -134,5 +154,6 @@ def verify(fn: Callable, args: Sequence[Any], wrt: int | Sequence[int] = 0,
             continue  # not smooth here: differences at two steps disagree
         assert abs(analytic - fds[0]) <= atol + rtol * scale, (
             f"gradient of argument {i}: <grad, v> = {analytic}, finite differences "
-            f"give {fds[0]}{context()}")
+            f"give {fds[0]}{context()}"
+        )
     return "ok"

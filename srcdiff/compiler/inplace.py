@@ -1,0 +1,188 @@
+"""Calls that update an object in place, written as the update they make (a part of
+normalize).
+
+``np.exp(z, out=z)`` is ``t = np.exp(z); z[...] = t``; ``np.add.at(a, i, b)`` is
+``t = rt.add_at(a, i, b); a[...] = t``; ``xs.extend(ys)`` is ``xs = rt.extended(xs,
+ys)``, marked as an update of ``xs`` in place. The result is an ordinary in-place update,
+which compiled code follows (``compiler/mutation``) and differentiates (each helper has a
+rule), or a CompileError where the update has no derivative (``np.ndarray.resize``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gast
+import numpy as np
+
+if TYPE_CHECKING:
+    from .normalize import Normalizer
+
+# NumPy functions writing into their first argument, and the helper giving its new value.
+WRITERS = {np.put: "put", np.putmask: "putmask", np.place: "place",
+           np.fill_diagonal: "fill_diagonal"}  # fmt: skip
+AT = {np.add: "add_at", np.subtract: "subtract_at"}  # ufunc.at with a derivative
+# Methods of lists and dicts (and arrays' fill) updating their object, as helpers.
+# (Each helper runs the method itself on an object of another type, and refuses to
+# differentiate it.)
+METHODS = {"append": "appended", "extend": "extended", "insert": "inserted",
+           "reverse": "reversed_list", "clear": "cleared", "update": "updated",
+           "fill": "filled"}  # fmt: skip
+
+
+def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
+    """The value of the call ``e`` when it updates an object in place (its updates
+    emitted through ``norm``); None for any other call."""
+    func = e.func
+    if (
+        isinstance(func, gast.Attribute)
+        and isinstance(func.value, gast.Name)
+        and (func.value.id in norm.locals)
+    ):
+        return _method(norm, e, func.value.id, func.attr)
+    obj = _resolve(norm, func)
+    if obj is None:
+        return None
+    if obj is np.ndarray.resize and e.args and isinstance(e.args[0], gast.Name):
+        return _resize(norm, e, e.args[0].id, e.args[1:])
+    out = _out_argument(e, obj)
+    if out is not None:
+        return _with_out(norm, e, out)
+    if getattr(obj, "__name__", None) == "at" and isinstance(
+        getattr(obj, "__self__", None), np.ufunc
+    ):
+        ufunc = obj.__self__
+        helper = AT.get(ufunc)
+        args = [norm.atom(a) for a in e.args]
+        if helper is None:  # computed, without a derivative (see rt.ufunc_at)
+            new = _rt_call(norm, "ufunc_at", [func.value, *args])
+        else:
+            new = _rt_call(norm, helper, args)
+        return _write_whole(norm, args[0], new)
+    if obj is np.copyto:
+        return _copyto(norm, e)
+    helper = WRITERS.get(obj)
+    if helper is not None:
+        args = [norm.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=norm.atom(k.value)) for k in e.keywords]
+        new = norm.temp(gast.Call(func=_rt(helper), args=args, keywords=keywords))
+        return _write_whole(norm, args[0], new)
+    return None
+
+
+def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr | None:
+    """``xs.append(v)``, ``x.fill(v)``, ``t = xs.pop()`` and the like on a local name."""
+    if attr == "resize":
+        return _resize(norm, e, owner, e.args)
+    if attr == "pop" and not e.keywords and len(e.args) <= 1:
+        key = norm.atom(e.args[0]) if e.args else _const(-1)
+        item = _rt_call(norm, "pop_value", [_name(owner), key])
+        norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), key])))
+        return item
+    helper = METHODS.get(attr)
+    if helper is None or e.keywords:
+        return None
+    args = [norm.atom(a) for a in e.args]
+    new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), *args], keywords=[]))
+    norm.emit(_inplace(owner, new))
+    return _const(None)
+
+
+def _resize(norm: Normalizer, e: gast.Call, owner: str, shape: list[gast.expr]) -> gast.expr:
+    """``x.resize(shape)`` (or ``x.resize(n, m)``): ``x = rt.resized(x, shape)``."""
+    args = [norm.atom(a) for a in shape]
+    if len(args) > 1:
+        args = [norm.temp(gast.Tuple(elts=args, ctx=gast.Load()))]
+    keywords = [gast.keyword(arg=k.arg, value=norm.atom(k.value)) for k in e.keywords]
+    new = norm.temp(gast.Call(func=_rt("resized"), args=[_name(owner), *args],
+                              keywords=keywords))  # fmt: skip
+    norm.emit(_inplace(owner, new))
+    return _const(None)
+
+
+def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
+    """The ``out`` of a NumPy call: by keyword, or a ufunc's argument after its inputs."""
+    for k in e.keywords:
+        if k.arg == "out" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
+            return k.value
+    if isinstance(obj, np.ufunc) and len(e.args) > obj.nin:
+        return e.args[obj.nin]
+    return None
+
+
+def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
+    """``f(x, out=y)``: ``t = f(x); y[...] = t``, whose value is ``y``."""
+    if isinstance(out, gast.Tuple) and len(out.elts) == 1:
+        out = out.elts[0]
+    elif isinstance(out, gast.Tuple):
+        raise norm.p.error("unsupported: out= with several arrays", e,
+                           "assign the results and copy them into the arrays")  # fmt: skip
+    nin = len(e.args)
+    obj = _resolve(norm, e.func)
+    if isinstance(obj, np.ufunc):
+        nin = min(nin, obj.nin)
+    call = gast.Call(func=norm.callee(e.func), args=[norm.atom(a) for a in e.args[:nin]],
+                     keywords=[gast.keyword(arg=k.arg, value=norm.atom(k.value))
+                               for k in e.keywords if k.arg != "out"])  # fmt: skip
+    target = norm.atom(out)
+    return _write_whole(norm, target, norm.temp(call))
+
+
+def _copyto(norm: Normalizer, e: gast.Call) -> gast.expr:
+    """``np.copyto(dst, src, where=m)``: ``t = np.where(m, src, dst); dst[...] = t``."""
+    args = [norm.atom(a) for a in e.args]
+    named = {k.arg: norm.atom(k.value) for k in e.keywords}
+    names = ["dst", "src", "casting", "where"]
+    bound = dict(zip(names, args, strict=False)) | named
+    new = bound["src"]
+    if "where" in bound:
+        new = _rt_call(norm, "where", [bound["where"], new, bound["dst"]])
+    _write_whole(norm, bound["dst"], new)
+    return _const(None)
+
+
+def _write_whole(norm: Normalizer, target: gast.expr, value: gast.expr) -> gast.expr:
+    """``target[...] = value`` (an update in place of every entry); its value is target."""
+    norm.emit(gast.Assign(targets=[gast.Subscript(value=target, slice=_const(Ellipsis),
+                                                  ctx=gast.Store())],
+                          value=value, type_comment=None))  # fmt: skip
+    return target
+
+
+def _rt_call(norm: Normalizer, helper: str, args: list[gast.expr]) -> gast.Name:
+    return norm.temp(gast.Call(func=_rt(helper), args=args, keywords=[]))
+
+
+def _resolve(norm: Normalizer, func: gast.expr) -> Any:
+    path = []
+    while isinstance(func, gast.Attribute):
+        path.append(func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name) or func.id in norm.locals:
+        return None
+    found, obj = norm.p.resolve(func.id)
+    for attr in reversed(path):
+        if not found:
+            return None
+        found, obj = hasattr(obj, attr), getattr(obj, attr, None)
+    return obj if found else None
+
+
+def _inplace(owner: str, new: gast.expr) -> gast.Assign:
+    stmt = gast.Assign(targets=[gast.Name(id=owner, ctx=gast.Store(), annotation=None,
+                                          type_comment=None)],
+                       value=new, type_comment=None)  # fmt: skip
+    stmt.inplace = True
+    return stmt
+
+
+def _rt(attr: str) -> gast.Attribute:
+    return gast.Attribute(value=_name("rt"), attr=attr, ctx=gast.Load())
+
+
+def _name(n: str) -> gast.Name:
+    return gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _const(v: Any) -> gast.Constant:
+    return gast.Constant(value=v, kind=None)

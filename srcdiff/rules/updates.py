@@ -1,0 +1,98 @@
+"""Rules of the helpers that give the new value of an object updated in place
+(``np.add.at``, ``np.put``, ``np.copyto``, ``xs.extend``, ...; see ``runtime/updates``)."""
+
+from .. import runtime as rt
+from . import numpy_math
+from .registry import nondiff, unsupported, vjp
+
+
+@vjp(rt.add_at)
+def add_at(g, ans, a, indices, b):
+    d_a, d_b = rt.at_grads(g, indices, b, 1.0)
+    return d_a, None, d_b
+
+
+@vjp(rt.subtract_at)
+def subtract_at(g, ans, a, indices, b):
+    d_a, d_b = rt.at_grads(g, indices, b, -1.0)
+    return d_a, None, d_b
+
+
+@vjp(rt.put)
+def put(g, ans, a, ind, v, mode="raise"):
+    """The last write to a position is the one that stays; ``v`` repeats as needed."""
+    d_a, d_v = rt.put_grads(g, a, ind, v, mode)
+    return d_a, None, d_v, None
+
+
+@vjp(rt.putmask)
+def putmask(g, ans, a, mask, values):
+    d_a, d_values = rt.putmask_grads(g, mask, values)
+    return d_a, None, d_values
+
+
+@vjp(rt.place)
+def place(g, ans, arr, mask, vals):
+    d_arr, d_vals = rt.place_grads(g, mask, vals)
+    return d_arr, None, d_vals
+
+
+@vjp(rt.fill_diagonal)
+def fill_diagonal(g, ans, a, val, wrap=False):
+    d_a, d_val = rt.fill_diagonal_grads(g, val, wrap)
+    return d_a, d_val, None
+
+
+vjp(rt.where)(numpy_math.where)
+
+
+@vjp(rt.resized)
+def resized(g, ans, x, shape=None, refcheck=True):
+    return rt.resized_grads(g, x), None, None
+
+
+@vjp(rt.filled)
+def filled(g, ans, x, value):
+    d_x, d_value = rt.filled_grads(g, x, value)
+    return d_x, d_value
+
+
+@vjp(rt.extended)
+def extended(g, ans, xs, ys):
+    d_xs, d_ys = rt.extended_grads(g, xs, ys)
+    return d_xs, d_ys
+
+
+@vjp(rt.inserted)
+def inserted(g, ans, xs, index, v):
+    d_xs, d_v = rt.inserted_grads(g, ans, xs, index)
+    return d_xs, None, d_v
+
+
+@vjp(rt.pop_value)
+def pop_value(g, ans, xs, key=-1):
+    return rt.pop_grads(g, xs, key), None
+
+
+@vjp(rt.removed)
+def removed(g, ans, xs, key=-1):
+    return rt.removed_grads(g, xs, key), None
+
+
+@vjp(rt.reversed_list)
+def reversed_list(g, ans, xs):
+    return rt.reversed_grads(g, xs)
+
+
+@vjp(rt.updated)
+def updated(g, ans, d, other):
+    d_d, d_other = rt.updated_grads(g, d, other)
+    return d_d, d_other
+
+
+nondiff(rt.cleared)  # an emptied list or dict holds nothing to differentiate
+unsupported(
+    rt.ufunc_at,
+    "no derivative rule for this ufunc's .at (srcdiff has np.add.at and np.subtract.at)",
+    "compute the update with a function srcdiff knows, e.g. np.maximum on a copy",
+)

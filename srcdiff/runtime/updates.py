@@ -1,0 +1,303 @@
+"""The new values of objects that Python updates in place, as compiled code computes them
+(``np.add.at(a, i, b)`` is ``a[...] = rt.add_at(a, i, b)``, ``xs.extend(ys)`` is
+``xs = rt.extended(xs, ys)``; see ``compiler/inplace``), and the gradients of those
+helpers that have one.
+
+A list or dict helper given an object of another type (a user's class with an ``extend``
+method, say) runs that method itself, in place, and returns the object: compiled code
+then cannot differentiate through it, and its rule says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module
+from .arrays import entries, entries_like, unbroadcast, zeros_like
+
+# ---- arrays -------------------------------------------------------------------------------
+
+
+def _copy(a: Any) -> Any:
+    return a.copy() if hasattr(a, "copy") else backend.copy(a)
+
+
+def add_at(a: Any, indices: Any, b: Any) -> Any:
+    """``a`` after ``np.add.at(a, indices, b)`` (repeated indices add up)."""
+    return backend.scatter_add(_copy(a), indices, b)
+
+
+def subtract_at(a: Any, indices: Any, b: Any) -> Any:
+    """``a`` after ``np.subtract.at(a, indices, b)``."""
+    return backend.scatter_add(_copy(a), indices, -b)
+
+
+def ufunc_at(ufunc: Any, a: Any, indices: Any, b: Any = None) -> Any:
+    """``a`` after ``ufunc.at(a, indices, b)``, for ufuncs srcdiff has no derivative of."""
+    out = _copy(a)
+    if b is None:
+        ufunc.at(out, indices)
+    else:
+        ufunc.at(out, indices, b)
+    return out
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``np.where(condition, x, y)`` on the arrays' module (``np.copyto(y, x, where=c)``)."""
+    return array_module(condition, x, y).where(condition, x, y)
+
+
+def _flat_positions(a: Any, indices: Any, mode: str) -> np.ndarray:
+    flat = np.asarray(backend.to_numpy(array_module(indices).asarray(indices))).ravel()
+    size = int(np.prod(np.shape(a)))
+    if mode == "clip":
+        return np.clip(flat, 0, size - 1)
+    return flat % size if size else flat
+
+
+def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> Any:
+    """``a`` after ``np.put(a, ind, v, mode)``."""
+    out = _copy(a)
+    array_module(out).put(out, ind, v, mode=mode)
+    return out
+
+
+def putmask(a: Any, mask: Any, values: Any) -> Any:
+    """``a`` after ``np.putmask(a, mask, values)``."""
+    out = _copy(a)
+    array_module(out).putmask(out, mask, values)
+    return out
+
+
+def place(arr: Any, mask: Any, vals: Any) -> Any:
+    """``arr`` after ``np.place(arr, mask, vals)``."""
+    out = _copy(arr)
+    np.place(out, mask, vals)
+    return out
+
+
+def fill_diagonal(a: Any, val: Any, wrap: bool = False) -> Any:
+    """``a`` after ``np.fill_diagonal(a, val, wrap)``."""
+    out = _copy(a)
+    array_module(out).fill_diagonal(out, val, wrap=wrap)
+    return out
+
+
+def resized(x: Any, shape: Any = None, refcheck: bool = True) -> Any:
+    """``x`` after ``x.resize(shape)``: its entries in order, then zeros."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return _in_place(x, "resize", shape)
+    xp = array_module(x)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    out = xp.zeros(shape, dtype=x.dtype)
+    n = min(int(np.prod(shape)), x.size)
+    xp.reshape(out, (-1,))[:n] = xp.reshape(x, (-1,))[:n]
+    return out
+
+
+def resized_grads(g: Any, x: Any) -> Any:
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise _not_a_container(x, "resize")
+    xp = array_module(g)
+    d = xp.zeros(x.size, dtype=g.dtype)
+    n = min(g.size, x.size)
+    d[:n] = xp.reshape(g, (-1,))[:n]
+    return xp.reshape(d, x.shape)
+
+
+def written_grads(g: Any, positions: np.ndarray, sources: np.ndarray, v: Any) -> tuple:
+    """The gradients of ``a`` and ``v`` when entry ``sources[k]`` of the flattened ``v``
+    was written to the flat position ``positions[k]`` of ``a``, in order (the last write
+    to a position is the one that stays)."""
+    xp = array_module(g)
+    last = {int(p): k for k, p in enumerate(positions)}
+    kept = np.array(sorted(last.values()), dtype=np.intp)
+    d_a = _copy(g)
+    flat_a = xp.reshape(d_a, (-1,))
+    flat_a[xp.asarray(positions)] = 0
+    d_a = xp.reshape(flat_a, g.shape)
+    if not hasattr(v, "shape") and not isinstance(v, (list, tuple)):
+        return d_a, xp.sum(xp.reshape(g, (-1,))[xp.asarray(positions[kept])])
+    v_shape = np.shape(v)
+    d_v = xp.zeros(int(np.prod(v_shape)), dtype=g.dtype)
+    taken = xp.reshape(g, (-1,))[xp.asarray(positions[kept])]
+    d_v = backend.scatter_add(d_v, xp.asarray(sources[kept]), taken)
+    return d_a, xp.reshape(d_v, v_shape)
+
+
+def put_grads(g: Any, a: Any, ind: Any, v: Any, mode: str = "raise") -> tuple:
+    positions = _flat_positions(a, ind, mode)
+    sources = np.arange(len(positions)) % max(int(np.size(v)), 1)
+    return written_grads(g, positions, sources, v)
+
+
+def putmask_grads(g: Any, mask: Any, values: Any) -> tuple:
+    where_ = np.flatnonzero(np.broadcast_to(backend.to_numpy(mask), g.shape))
+    sources = where_ % max(int(np.size(values)), 1)
+    return written_grads(g, where_, sources, values)
+
+
+def place_grads(g: Any, mask: Any, vals: Any) -> tuple:
+    where_ = np.flatnonzero(backend.to_numpy(mask))
+    sources = np.arange(len(where_)) % max(int(np.size(vals)), 1)
+    return written_grads(g, where_, sources, vals)
+
+
+def fill_diagonal_grads(g: Any, val: Any, wrap: bool = False) -> tuple:
+    marker = np.zeros(g.shape, dtype=bool)
+    np.fill_diagonal(marker, True, wrap=wrap)
+    where_ = np.flatnonzero(marker)
+    sources = np.arange(len(where_)) % max(int(np.size(val)), 1)
+    return written_grads(g, where_, sources, val)
+
+
+def at_grads(g: Any, indices: Any, b: Any, sign: float) -> tuple:
+    """The gradients of ``a`` and ``b`` of ``add_at`` (sign 1) or ``subtract_at`` (-1)."""
+    part = g[indices]
+    return g, unbroadcast(part if sign > 0 else -part, b)
+
+
+# ---- lists and dicts ------------------------------------------------------------------------
+
+
+def _is_container(x: Any) -> bool:
+    return isinstance(x, (list, dict))
+
+
+def _in_place(obj: Any, method: str, *args: Any) -> Any:
+    """Run an updating method of an object that is no list or dict; return the object."""
+    getattr(obj, method)(*args)
+    return obj
+
+
+def _not_a_container(obj: Any, method: str) -> TypeError:
+    return TypeError(
+        f"srcdiff cannot differentiate through .{method}() of a {type(obj).__name__}: "
+        "it follows in-place updates of lists and dicts only; build a new value instead"
+    )
+
+
+def filled(x: Any, value: Any) -> Any:
+    """``x`` after ``x.fill(value)``: every entry ``value``."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return _in_place(x, "fill", value)
+    xp = array_module(x)
+    return xp.full_like(x, value)
+
+
+def filled_grads(g: Any, x: Any, value: Any) -> tuple:
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise _not_a_container(x, "fill")
+    return zeros_like(x), unbroadcast(g, value) if hasattr(value, "shape") else g.sum()
+
+
+def extended(xs: Any, ys: Any) -> Any:
+    """``xs`` after ``xs.extend(ys)``."""
+    if not isinstance(xs, list):
+        return _in_place(xs, "extend", ys)
+    return [*xs, *ys]
+
+
+def extended_grads(g: Any, xs: Any, ys: Any) -> tuple:
+    if not isinstance(xs, list):
+        raise _not_a_container(xs, "extend")
+    g = entries(g, [*xs, *ys])
+    return g[: len(xs)], entries_like(g[len(xs) :], ys)
+
+
+def inserted(xs: Any, index: int, v: Any) -> Any:
+    """``xs`` after ``xs.insert(index, v)``."""
+    if not isinstance(xs, list):
+        return _in_place(xs, "insert", index, v)
+    out = list(xs)
+    out.insert(index, v)
+    return out
+
+
+def inserted_grads(g: Any, ans: Any, xs: Any, index: int) -> tuple:
+    if not isinstance(xs, list):
+        raise _not_a_container(xs, "insert")
+    g = entries(g, ans)
+    at = (
+        range(len(ans))[index]
+        if -len(ans) <= index < len(ans)
+        else (0 if index < 0 else len(ans) - 1)
+    )
+    return g[:at] + g[at + 1 :], g[at]
+
+
+def pop_value(xs: Any, key: Any = -1) -> Any:
+    """What ``xs.pop(key)`` returns (``removed`` gives what is left)."""
+    if not _is_container(xs):
+        return xs.pop(key)
+    return xs[key]
+
+
+def removed(xs: Any, key: Any = -1) -> Any:
+    """``xs`` after ``xs.pop(key)``."""
+    if not _is_container(xs):
+        return xs  # its pop ran in pop_value
+    out = list(xs) if isinstance(xs, list) else dict(xs)
+    del out[key]
+    return out
+
+
+def pop_grads(g: Any, xs: Any, key: Any) -> Any:
+    """The gradient of ``xs`` from that of the value ``pop_value(xs, key)`` took out."""
+    if not _is_container(xs):
+        raise _not_a_container(xs, "pop")
+    if isinstance(xs, dict):
+        return {key: g}
+    d = [None] * len(xs)
+    d[key] = g
+    return d
+
+
+def removed_grads(g: Any, xs: Any, key: Any) -> Any:
+    """The gradient of ``xs`` from that of ``removed(xs, key)``."""
+    if not _is_container(xs):
+        raise _not_a_container(xs, "pop")
+    if isinstance(xs, dict):
+        g = dict(g or {})
+        return {k: g.get(k) for k in xs}
+    g = list(g) if g is not None else [None] * (len(xs) - 1)
+    at = range(len(xs))[key]
+    return g[:at] + [None] + g[at:]
+
+
+def reversed_list(xs: Any) -> Any:
+    """``xs`` after ``xs.reverse()``."""
+    if not isinstance(xs, list):
+        return _in_place(xs, "reverse")
+    return xs[::-1]
+
+
+def reversed_grads(g: Any, xs: Any) -> Any:
+    if not isinstance(xs, list):
+        raise _not_a_container(xs, "reverse")
+    return None if g is None else list(g)[::-1]
+
+
+def cleared(xs: Any) -> Any:
+    """``xs`` after ``xs.clear()``."""
+    if not _is_container(xs):
+        return _in_place(xs, "clear")
+    return type(xs)()
+
+
+def updated(d: Any, other: Any) -> Any:
+    """``d`` after ``d.update(other)``."""
+    if not isinstance(d, dict):
+        return _in_place(d, "update", other)
+    return {**d, **dict(other)}
+
+
+def updated_grads(g: Any, d: Any, other: Any) -> tuple:
+    if not isinstance(d, dict) or not isinstance(other, dict):
+        raise _not_a_container(d, "update")
+    g = g or {}
+    return ({k: None if k in other else g.get(k) for k in d},
+            {k: g.get(k) for k in other})  # fmt: skip

@@ -1,0 +1,27 @@
+"""Every family's rule table, in one list: the coverage test and the backend tests run
+them all."""
+
+from . import (
+    test_arithmetic,
+    test_containers,
+    test_indexing,
+    test_linalg,
+    test_numpy_math,
+    test_reductions,
+    test_shapes,
+    test_tensor_methods,
+    test_updates,
+)
+
+FAMILIES = [
+    test_arithmetic,
+    test_numpy_math,
+    test_reductions,
+    test_shapes,
+    test_indexing,
+    test_linalg,
+    test_containers,
+    test_tensor_methods,
+    test_updates,
+]
+SPECS = [s for family in FAMILIES for s in family.SPECS]

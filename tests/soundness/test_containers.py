@@ -1,0 +1,78 @@
+"""Lists and dicts updated in place by their methods, inside the function and in the
+caller's containers: the gradient flows through each entry, and the caller's containers
+end as a plain call leaves them."""
+
+import numpy as np
+import pytest
+
+from .verify import verify
+
+X = np.array([0.3, -1.2, 0.7])
+
+
+def extend_insert_pop(x):
+    out = [x * 2.0]
+    out.extend([np.sin(x), x**2])
+    out.insert(1, x * 3.0)
+    last = out.pop()
+    first = out.pop(0)
+    return np.sum(last * first) + np.sum(out[0] * out[1])
+
+
+def reverse_and_clear(x):
+    hs = [x, x * 2.0, np.tanh(x)]
+    hs.reverse()
+    total = np.sum(hs[0] * hs[2])
+    hs.clear()
+    hs.append(x * 5.0)
+    return total + np.sum(hs[0])
+
+
+def dict_update_and_pop(x):
+    d = {"a": x * 2.0}
+    d.update({"b": np.sin(x), "c": x})
+    c = d.pop("c")
+    return np.sum(d["a"] * d["b"]) + np.sum(c)
+
+
+def fill_then_write(x):
+    h = np.empty(3)
+    h.fill(x[0])
+    h[1] = x[2] * 4.0
+    return np.sum(h * x)
+
+
+def resize_a_copy(x):
+    h = x * 1.0
+    h.resize((2, 2), refcheck=False)
+    return np.sum(h * h)
+
+
+def appends_to_the_callers_list(x, log):
+    log.append(x * 2.0)
+    log.extend([1.0])
+    return np.sum(log[-2] * x)
+
+
+def writes_into_the_callers_dict(x, state):
+    state["h"] = np.tanh(x)
+    state["count"] = state.get("count", 0) + 1
+    return np.sum(state["h"] ** 2)
+
+
+FUNCTIONS = [extend_insert_pop, reverse_and_clear, dict_update_and_pop, fill_then_write,
+             resize_a_copy]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=[f.__name__ for f in FUNCTIONS])
+def test_updates_of_local_containers(fn):
+    assert verify(fn, (X,)) == "ok"
+
+
+@pytest.mark.parametrize(
+    "fn, container",
+    [(appends_to_the_callers_list, [np.ones(3)]), (writes_into_the_callers_dict, {"count": 1})],
+    ids=["list", "dict"],
+)
+def test_updates_of_the_callers_containers(fn, container):
+    assert verify(fn, (X, container)) == "ok"
