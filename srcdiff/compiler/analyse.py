@@ -312,6 +312,9 @@ class Analyser:
             return self.primitive("dict-display", list(v.values), [], stmt, "dict display")
         if isinstance(v, gast.Call):
             return self.classify_call(v, stmt)
+        if isinstance(v, gast.Set) and any(self.is_active(e) for e in v.elts):
+            return self.fail(stmt, "a set of differentiated values",
+                             "use a list or a tuple")  # fmt: skip
         return Op("passive")
 
     def classify_call(self, call: gast.Call, stmt: gast.stmt) -> Op:

@@ -282,8 +282,11 @@ class AdjointBuilder:
         """``var = value``, first giving any alias of ``var`` its own copy."""
         for other, d in list(self.state.items()):
             if d.var == var and self.dname(other) != var:
-                self.emit(assign(self.dname(other), name(var)), line)
-                self.state[other] = D(self.dname(other))
+                target = self.dname(other)
+                if any(e.var == target for k, e in self.state.items() if k != other):
+                    target = self.names.fresh("g")  # d_other still holds another's adjoint
+                self.emit(assign(target, name(var)), line)
+                self.state[other] = D(target)
         self.emit(assign(var, value), line)
 
     def contribute(self, n: str, value: gast.expr, line: int) -> None:

@@ -6,8 +6,9 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
 - ``x = E`` where E is an atom (a name, a constant, or a dotted path into a module such as
   ``np.pi``) or one operation on atoms: ``a op b``, ``op a``, ``a < b``, ``f(a, k=b)``,
   ``a.attr``, ``a[index]`` (index made of atoms and slices of atoms), ``(a, b)``,
-  ``[a, b]``, ``{k: a}``; an *opaque* expression (``and``/``or``/``not``, chained
-  comparisons, f-strings), which never carries a gradient; and x never appears in E;
+  ``[a, b]``, ``{k: a}``; an *opaque* expression (chained comparisons, f-strings, set
+  displays), which never carries a gradient; and x never appears in E (``and``/``or``
+  become ``if`` statements, so the operand that decides carries its gradient);
 - ``a[index] = b`` and ``a.attr = b`` (stores), ``f(a)`` as a statement;
 - ``if a: ... else: ...``; ``for i in range(a, ...):`` (every loop over a sequence, its
   ``enumerate``, ``zip`` or ``reversed``, is rewritten to index it); ``while True:``
@@ -29,7 +30,7 @@ import gast
 from . import inplace
 from .parse import Parsed
 
-OPAQUE = (gast.BoolOp, gast.JoinedStr, gast.Set)
+OPAQUE = (gast.JoinedStr, gast.Set)
 Parts = gast.expr | tuple  # a value to assign, or a tuple of them (nested)
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
@@ -256,6 +257,8 @@ class Normalizer:
             )
         if isinstance(e, gast.IfExp):
             return self.if_exp(e)
+        if isinstance(e, gast.BoolOp):
+            return self.bool_op(e)
         if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
             return self.comprehension(e)
         raise self.p.error(
@@ -325,6 +328,18 @@ class Normalizer:
         for stmt in body:
             self.stmt(stmt)
         return name(result)
+
+    def bool_op(self, e: gast.BoolOp) -> gast.Name:
+        """``a or b`` as ``t = a; if not t: t = b`` (``and``: ``if t``): the value of the
+        operand that decides, each operand evaluated only where Python evaluates it."""
+        t = self.names.fresh()
+        self.emit(assign(t, self.atom(e.values[0])))
+        for value in e.values[1:]:
+            test = name(t) if isinstance(e.op, gast.And) else \
+                self.temp(gast.UnaryOp(op=gast.Not(), operand=name(t)))  # fmt: skip
+            body = self.block([_at(assign(t, value), self.line)])
+            self.emit(gast.If(test=test, body=body, orelse=[]))
+        return name(t)
 
     def if_exp(self, e: gast.IfExp) -> gast.Name:
         t = self.names.fresh()
