@@ -49,16 +49,10 @@ BINOPS = {
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
 registry.nondiff(
-    operator.floordiv,
-    operator.invert,
-    operator.and_,
-    operator.or_,
-    operator.xor,
-    operator.lshift,
-    operator.rshift,
-    operator.not_,
-    rt_module.is_entry,
-)
+    "piecewise constant, or an integer or boolean result",
+    operator.floordiv, operator.invert, operator.and_, operator.or_, operator.xor,
+    operator.lshift, operator.rshift, operator.not_, rt_module.is_entry,
+)  # fmt: skip
 
 DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
 
@@ -295,7 +289,7 @@ class Analyser:
             return self.primitive(prim, [v.operand], [], stmt, "unary operator")
         if isinstance(v, gast.Subscript):
             if not self.is_active(v.value):
-                return Op("passive")
+                return self.index_of_constant(v, stmt)
             return self.primitive(
                 operator.getitem, [v.value, index_value(v.slice)], [], stmt, "indexing"
             )
@@ -315,6 +309,18 @@ class Analyser:
         if isinstance(v, gast.Set) and any(self.is_active(e) for e in v.elts):
             return self.fail(stmt, "a set of differentiated values",
                              "use a list or a tuple")  # fmt: skip
+        return Op("passive")
+
+    def index_of_constant(self, v: gast.Subscript, stmt: gast.stmt) -> Op:
+        """``c[i]`` where ``c`` carries no gradient: ``np.r_[a, b]`` and ``np.c_[...]``
+        (objects with a rule for their indexing), else no gradient (an index is an
+        integer, a slice or a mask, whose derivative is zero by nature)."""
+        kind, obj = self.resolve(v.value)
+        if kind == "object" and registry.lookup(obj) is not None:
+            index = index_value(v.slice)
+            items = list(index.elts) if isinstance(index, gast.Tuple) else [index]
+            what = next((f"np.{n}" for n in ("r_", "c_") if getattr(np, n) is obj), "indexing")
+            return self.primitive(obj, items, [], stmt, what)
         return Op("passive")
 
     def classify_call(self, call: gast.Call, stmt: gast.stmt) -> Op:
@@ -421,6 +427,13 @@ class Analyser:
             operands += extra
         if not any(self.is_active(a) for a in operands):
             return Op("passive")
+        if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
+            return self.fail(
+                stmt,
+                "a complex number in a differentiated computation",
+                "srcdiff differentiates real-valued code: compute with the real and "
+                "imaginary parts as real arrays",
+            )
         return Op("rule", target=target, rule=rule, operands=operands, bound=bound, primitive=prim)
 
     # --- activity --------------------------------------------------------------------

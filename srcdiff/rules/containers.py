@@ -70,4 +70,4 @@ def follow(g, ans, m, old, new, names=""):
     return rt.or_zeros(d_m, m), None, rt.or_zeros(d_new, new), None
 
 
-nondiff("dict.keys", rt.check_unchanged, rt.write_back)
+nondiff("keys, and checks that return nothing", "dict.keys", rt.check_unchanged, rt.write_back)

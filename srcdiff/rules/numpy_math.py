@@ -166,22 +166,36 @@ def to_float(g, ans, x):
 
 
 @vjp("ndarray.astype")
-def astype(g, ans, x, dtype):
-    return rt.cast_like(g, x), None
+def astype(g, ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    """A cast to integers or booleans has no gradient; between floats it passes on."""
+    return rt.cast_grad(g, ans, x), None, None, None, None, None
 
 
-@vjp(xp.asarray, xp.array, xp.copy, "ndarray.copy")
-def copy(g, ans, x):
-    return g
+@vjp(xp.asarray, xp.array)
+def asarray(g, ans, x, dtype=None):
+    return rt.cast_grad(g, ans, x), None
+
+
+@vjp(xp.copy, "ndarray.copy")
+def copy(g, ans, x, order="K"):
+    return g, None
 
 
 nondiff(
+    "piecewise constant: the derivative is zero wherever it exists",
     xp.sign,
     xp.floor,
     xp.ceil,
     xp.round,
     xp.rint,
     xp.trunc,
+    math.floor,
+    math.ceil,
+    builtins.round,
+    builtins.int,
+)
+nondiff(
+    "a boolean result",
     xp.isnan,
     xp.isinf,
     xp.isfinite,
@@ -195,15 +209,10 @@ nondiff(
     xp.logical_or,
     xp.logical_not,
     xp.logical_xor,
-    math.floor,
-    math.ceil,
-    builtins.round,
-    builtins.int,
     builtins.bool,
-    builtins.len,
-    builtins.range,
-    builtins.print,
     builtins.isinstance,
-    builtins.str,
-    builtins.repr,
 )
+nondiff(
+    "an integer, a string or nothing: no value to differentiate",
+    builtins.len, builtins.range, builtins.print, builtins.str, builtins.repr,
+)  # fmt: skip

@@ -8,50 +8,60 @@ from .. import runtime as rt
 from .registry import nondiff, vjp
 
 
+# Parameters are NumPy's, in NumPy's order, so that positional arguments bind as there
+# (``dtype`` and ``out`` come before ``keepdims``; ``out=`` is rewritten away, see
+# compiler/inplace). A gradient is computed in the result's dtype.
+
+
 @vjp(xp.sum, "ndarray.sum")
-def sum(g, ans, a, axis=None, keepdims=False):
-    return rt.unreduce(g, a, axis, keepdims), None, None
+def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return rt.unreduce(g, a, axis, keepdims), None, None, None, None
 
 
 @vjp(xp.mean, "ndarray.mean")
-def mean(g, ans, a, axis=None, keepdims=False):
-    return rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims), None, None
+def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims), None, None, None, None
 
 
 @vjp(xp.prod, "ndarray.prod")
-def prod(g, ans, a, axis=None, keepdims=False):
-    return rt.prod_grad(g, ans, a, axis, keepdims), None, None
+def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return rt.prod_grad(g, ans, a, axis, keepdims), None, None, None, None
 
 
 @vjp(xp.max, xp.amax, "ndarray.max")
-def max(g, ans, a, axis=None, keepdims=False):
+def max(g, ans, a, axis=None, out=None, keepdims=False):
     """Ties share the gradient evenly, as PyTorch's ``amax`` does."""
-    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None
+    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None, None
 
 
 @vjp(xp.min, xp.amin, "ndarray.min")
-def min(g, ans, a, axis=None, keepdims=False):
+def min(g, ans, a, axis=None, out=None, keepdims=False):
     """Ties share the gradient evenly, as PyTorch's ``amin`` does."""
-    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None
+    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None, None
 
 
 @vjp(xp.var, "ndarray.var")
-def var(g, ans, a, axis=None, keepdims=False):
+def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes."""
     centred = a - xp.mean(a, axis=axis, keepdims=True)
-    d_a = rt.unreduce(g * (2.0 * rt.size(ans) / rt.size(a)), a, axis, keepdims) * centred
-    return d_a, None, None
+    n = rt.size(a) / rt.size(ans)
+    d_a = rt.unreduce(g * (2.0 / (n - ddof)), a, axis, keepdims) * centred
+    return d_a, None, None, None, None, None
 
 
 @vjp(xp.std, "ndarray.std")
-def std(g, ans, a, axis=None, keepdims=False):
+def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """The square root of ``var``: its gradient over ``2 * std``."""
     centred = a - xp.mean(a, axis=axis, keepdims=True)
-    scale = rt.keep_dims(g / (ans * (rt.size(a) / rt.size(ans))), a, axis, keepdims)
-    return scale * centred, None, None
+    n = rt.size(a) / rt.size(ans)
+    scale = rt.keep_dims(g / (ans * (n - ddof)), a, axis, keepdims)
+    return scale * centred, None, None, None, None, None
 
 
 @vjp(xp.cumsum, "ndarray.cumsum")
-def cumsum(g, ans, a, axis=None):
-    return rt.reshape_like(xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis), a), None
+def cumsum(g, ans, a, axis=None, dtype=None, out=None):
+    d_a = xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis)
+    return rt.reshape_like(d_a, a), None, None, None
 
 
 @vjp(builtins.sum)
@@ -62,15 +72,7 @@ def builtin_sum(g, ans, iterable, start=0):
 
 
 nondiff(
-    xp.argmax,
-    xp.argmin,
-    xp.argsort,
-    xp.all,
-    xp.any,
-    xp.count_nonzero,
-    "ndarray.argmax",
-    "ndarray.argmin",
-    "ndarray.argsort",
-    "ndarray.all",
-    "ndarray.any",
-)
+    "an integer or boolean result",
+    xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero, "ndarray.argmax",
+    "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any",
+)  # fmt: skip

@@ -37,7 +37,7 @@ class Rule:
 
 
 _RULES: dict[Any, Rule] = {}
-_NONDIFF: set[Any] = set()
+_NONDIFF: dict[Any, str] = {}  # primitive -> why its result carries no gradient
 _UNSUPPORTED: dict[Any, tuple[str, str]] = {}
 _VERSION = [0]
 
@@ -92,15 +92,25 @@ def vjp(*primitives: Any, name: str | None = None) -> Callable[[Callable], Calla
 
 def register(primitive: Any, rule: Rule) -> None:
     """Register (or replace) the rule of one primitive."""
-    _NONDIFF.discard(_key(primitive))
+    _NONDIFF.pop(_key(primitive), None)
     _RULES[_key(primitive)] = rule
     _VERSION[0] += 1
 
 
-def nondiff(*primitives: Any) -> None:
-    """Declare primitives whose results carry no gradient (shapes, comparisons, ...)."""
+def nondiff(reason: str, *primitives: Any) -> None:
+    """Declare primitives whose results carry no gradient, and why (an integer or boolean
+    result, a piecewise constant function, a value detached by design): the one reviewed
+    list of what is not differentiated."""
     for prim in primitives:
-        _NONDIFF.add(_key(prim))
+        _NONDIFF[_key(prim)] = reason
+
+
+def nondiff_reason(primitive: Any) -> str | None:
+    """Why ``primitive``'s result carries no gradient (None when it may)."""
+    try:
+        return _NONDIFF.get(_key(primitive))
+    except TypeError:
+        return None
 
 
 def unsupported(primitive: Any, what: str, hint: str) -> None:

@@ -138,15 +138,12 @@ def stack(g, ans, tensors, dim=0):
 
 
 nondiff(
+    "detached from the graph, as in PyTorch (.data, .detach(), .numpy())",
     tm.data,
-    tm.device,
-    tm.long,
     tm.detach,
     tm.numpy,
-    tm.size,
-    tm.numel,
-    tm.dim,
-    tm.argmax,
-    tm.argmin,
-    tm.is_floating_point,
 )
+nondiff(
+    "a device, a size, an integer or a boolean",
+    tm.device, tm.long, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin, tm.is_floating_point,
+)  # fmt: skip

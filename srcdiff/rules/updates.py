@@ -90,7 +90,7 @@ def updated(g, ans, d, other):
     return d_d, d_other
 
 
-nondiff(rt.cleared)  # an emptied list or dict holds nothing to differentiate
+nondiff("an emptied list or dict holds nothing to differentiate", rt.cleared)
 unsupported(
     rt.ufunc_at,
     "no derivative rule for this ufunc's .at (srcdiff has np.add.at and np.subtract.at)",

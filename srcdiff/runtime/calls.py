@@ -301,7 +301,6 @@ def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
                 f"srcdiff follows in-place updates within one function: return the new "
                 f"value and assign it in the caller (`{n} = f(..., {n}, ...)`), or update a "
                 f"copy (`{n} = {n}.copy()` first)",
-                depth=4,
             )
 
 

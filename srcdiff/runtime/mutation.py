@@ -47,10 +47,12 @@ def _shares(a: Any, b: Any) -> bool:
     return False
 
 
-def refuse(what: str, hint: str, depth: int = 2) -> CompileError:
-    """A CompileError at the user's line that the generated code calling us is running
-    (generated code is compiled with the user's file name and line numbers)."""
-    frame = sys._getframe(depth)
+def refuse(what: str, hint: str) -> CompileError:
+    """A CompileError at the user's line that the innermost generated code on the stack is
+    running (generated code is compiled with the user's file name and line numbers)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and not frame.f_code.co_name.endswith(GENERATED):
+        frame = frame.f_back
     code = frame.f_code
     name = code.co_name
     for suffix in GENERATED:

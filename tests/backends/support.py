@@ -151,6 +151,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             NOT_STANDARD,
         ),
         np.trace: "not in the standard (only in its linalg extension)",
+        **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),
         **dict.fromkeys(
             [rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.fill_diagonal, rt.filled],
             "np.add.at, np.put, np.putmask, np.place, np.fill_diagonal and x.fill: not in "
@@ -192,6 +193,9 @@ ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard 
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
+        "np.full[row-fill]": "the standard's full takes a Python scalar fill value",
+        "np.full_like[column-fill]": "the standard's full_like takes a Python scalar",
+        "np.linspace[arrays-axis-1;axis=1]": "the standard's linspace has no axis",
         "np.squeeze[3x1x4x1;axis=None]": "the standard's squeeze needs its axis",
         "np.sum[3x4-positional-axis]": "the standard's sum takes its axis by keyword",
         "np.concatenate[positional-axis]": "the standard's concat takes its axis by keyword",

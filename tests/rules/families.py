@@ -4,6 +4,7 @@ them all."""
 from . import (
     test_arithmetic,
     test_containers,
+    test_creation,
     test_indexing,
     test_linalg,
     test_numpy_math,
@@ -21,6 +22,7 @@ FAMILIES = [
     test_indexing,
     test_linalg,
     test_containers,
+    test_creation,
     test_tensor_methods,
     test_updates,
 ]

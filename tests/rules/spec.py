@@ -35,6 +35,9 @@ def prim_name(prim: Any) -> str:
     """A readable name of a registry key (``np.tanh``, ``operator.add``, ``ndarray.sum``)."""
     if isinstance(prim, str):
         return prim
+    for name in ("r_", "c_"):  # index objects, not functions
+        if prim is getattr(np, name):
+            return f"np.{name}"
     if isinstance(prim, np.ufunc):
         return f"np.{prim.__name__}"
     module = getattr(prim, "__module__", None) or ""

@@ -189,10 +189,22 @@ def test_logaddexp_at_equal_inputs():
 
 def test_astype_casts_the_gradient_back():
     x = np.ones(3, np.float32)
-    dx, dtype = rule_grads(
+    dx, dtype, *_ = rule_grads(
         "ndarray.astype", np.ones(3), x, np.float64, call=lambda x, dtype: x.astype(dtype)
     )
     assert dx.dtype == np.float32 and dtype is None
+
+
+def test_asarray_to_another_float_dtype_passes_the_gradient_on_in_the_arguments_dtype():
+    x = np.ones(3)
+    dx, ddtype = rule_grads(np.asarray, np.ones(3, np.float32), x, np.float32)
+    assert dx.dtype == np.float64 and ddtype is None
+
+
+def test_a_cast_to_integers_has_no_gradient():
+    x = np.array([1.5, 2.5])
+    dx, *_ = rule_grads("ndarray.astype", np.ones(2), x, int, call=lambda x, dtype: x.astype(dtype))
+    np.testing.assert_array_equal(dx, 0.0)
 
 
 def test_item_of_a_one_element_array():

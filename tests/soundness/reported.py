@@ -135,7 +135,7 @@ def std_ddof(x):
 
 @case(RNG.normal(size=(3, 4)))
 def var_ddof_axis(x):
-    return np.sum(np.var(x, axis=0, ddof=2) + x.var(axis=1, ddof=1))
+    return np.sum(np.var(x, axis=0, ddof=2)) + np.sum(x.var(axis=1, ddof=1))
 
 
 # ---- tuple assignment in a loop -------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Rules of functions that make arrays from numbers they are given: ``np.full``,
+``np.full_like``, ``np.linspace``, ``np.arange``, ``np.r_``, ``np.c_``."""
+
+import numpy as np
+
+from .spec import Sampler, Spec, rule_grads, table_tests
+
+R = Sampler(17)
+
+
+def r_(*items):
+    return np.r_[items]
+
+
+def c_(*items):
+    return np.c_[items]
+
+
+SPECS = [
+    Spec(np.full, ((2, 3), R.scalar()), wrt=(1,)),
+    Spec(np.full, ((2, 3), R((3,))), wrt=(1,), label="row-fill"),
+    Spec(np.full_like, (R((2, 3)), R.scalar()), wrt=(1,)),
+    Spec(np.full_like, (R((2, 3)), R((2, 1))), wrt=(1,), label="column-fill"),
+    Spec(np.linspace, (R.scalar(), R.scalar(), 5), wrt=(0, 1)),
+    Spec(np.linspace, (R.scalar(), R.scalar(), 4), {"endpoint": False}, wrt=(0, 1)),
+    Spec(np.linspace, (R((2,)), R((2,)), 3), {"axis": 1}, wrt=(0, 1), label="arrays-axis-1"),
+    Spec(np.arange, (R.scalar(0.0, 1.0), 3.5, R.scalar(0.3, 0.6)), wrt=(0, 2)),
+    Spec(np.r_, (R((3,)), R.scalar(), R((2,))), call=r_),
+    Spec(np.r_, (R((2, 2)), R((1, 2))), call=r_, label="rows"),
+    Spec(np.c_, (R((3,)), R((3, 2))), call=c_),
+]
+
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
+
+
+def test_a_fill_value_cast_to_integers_has_no_gradient():
+    d_shape, d_fill, *_ = rule_grads(np.full, np.ones((2, 2)), (2, 2), 1.5, int)
+    assert d_shape is None and d_fill == 0.0
+
+
+def test_np_arange_of_one_argument_counts_from_zero():
+    grads = rule_grads(np.arange, np.ones(4), 4.0)
+    assert all(d is None for d in grads)
+
+
+def test_np_r_gives_a_slice_no_gradient():
+    grads = rule_grads(np.r_, np.ones(5), slice(0, 3), np.ones(2), call=r_)
+    assert grads[0] is None and grads[1].shape == (2,)
