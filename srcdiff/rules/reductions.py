@@ -7,7 +7,6 @@ import numpy as xp
 from .. import runtime as rt
 from .registry import nondiff, vjp
 
-
 # Parameters are NumPy's, in NumPy's order, so that positional arguments bind as there
 # (``dtype`` and ``out`` come before ``keepdims``; ``out=`` is rewritten away, see
 # compiler/inplace). A gradient is computed in the result's dtype.
