@@ -257,6 +257,11 @@ class AdjointBuilder:
             return "any"
         if isinstance(value, gast.Name):
             return self.kind_of(value.id)
+        if isinstance(value, gast.BinOp) and any(  # [None] * n, xs + ys
+            isinstance(e, gast.Name) and self.kind_of(e.id) == "any"
+            for e in (value.left, value.right)
+        ):
+            return "any"
         if isinstance(value, gast.Call):
             root = value.func
             while isinstance(root, gast.Attribute):

@@ -89,14 +89,22 @@ class Sharing:
         self.params = set(params_of(fn))
         self.parent: dict[str, str] = {}
         self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
+        self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
+        self.copies: dict[str, set[str]] = {}  # ``a = b``: names of one object, surely
+        self.holders: dict[str, set[str]] = {}  # the containers that may hold a name's object
+        assigned: dict[str, list[gast.expr]] = {}
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 self.assignment(s.targets[0].id, s.value)
+                assigned.setdefault(s.targets[0].id, []).append(s.value)
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 holder = s.targets[0].value
                 if isinstance(holder, gast.Name):  # hs[i] = h: hs holds h
                     for n in _names(s.value):
                         self.union(holder.id, n)
+                        self.holders.setdefault(n, set()).add(holder.id)
+        self.built = {n for n, values in assigned.items() if n in self.locals - self.params
+                      and all(self.builds_container(v) for v in values)}  # fmt: skip
 
     def find(self, n: str) -> str:
         while self.parent.get(n, n) != n:
@@ -120,8 +128,41 @@ class Sharing:
     def assignment(self, target: str, v: gast.expr) -> None:
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
+        if isinstance(v, gast.Name):
+            self.copies.setdefault(target, {target}).add(v.id)
+            self.copies.setdefault(v.id, {v.id}).add(target)
+        elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
+            for n in self.aliased(v):
+                self.holders.setdefault(n, set()).add(target)
         for n in self.aliased(v):
             self.union(target, n)
+
+    def builds_container(self, v: gast.expr) -> bool:
+        """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper
+        giving an updated one, a copy of another built here)."""
+        if isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
+            return True
+        if isinstance(v, gast.BinOp) and isinstance(v.op, JOINING):
+            return any(isinstance(e, (gast.List, gast.Tuple)) or
+                       isinstance(e, gast.Name) and e.id in self.sequences
+                       for e in (v.left, v.right))  # fmt: skip
+        return False
+
+    def followers(self, n: str) -> set[str]:
+        """The names that may need to follow an in-place update of ``n``'s object. For a
+        container built here, an update rebinds an entry: only the names of the container
+        itself and the containers holding it see it, not the objects taken out of it."""
+        if n not in self.built:
+            return self.group(n)
+        found: set[str] = set()
+        todo = [n]
+        while todo:
+            m = todo.pop()
+            for other in self.copies.get(m, {m}) | self.holders.get(m, set()):
+                if other not in found:
+                    found.add(other)
+                    todo.append(other)
+        return found | {n}
 
     def aliased(self, v: gast.expr) -> list[str]:
         """The names whose objects the value ``v`` may be, hold, or be a view of."""
@@ -191,6 +232,17 @@ class Sharing:
                 return False, None
             obj = getattr(obj, attr)
         return found, obj
+
+
+CONTAINER_HELPERS = {"appended", "extended", "inserted", "removed", "reversed_list", "cleared",
+                     "updated", "setitem", "follow"}  # fmt: skip
+
+
+def _is_rt(e: gast.expr, helpers: set[str]) -> bool:
+    """``rt.<helper>(...)`` for one of ``helpers``."""
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt"
+            and e.func.attr in helpers)  # fmt: skip
 
 
 def _names(e: gast.expr | None) -> list[str]:
@@ -314,7 +366,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
             out.append(s)
             continue
         s.callers = sharing.callers(written)
-        others = sorted(m for m in sharing.group(written) - {written} - getattr(
+        others = sorted(m for m in sharing.followers(written) - {written} - getattr(
             s, "written_back", set()) if m in liveness.after[id(s)])  # fmt: skip
         if not others:
             out.append(s)

@@ -336,7 +336,7 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
     if isinstance(g, dict):
         rest = dict(g)
         return rest, rest.pop(idx, None)
-    if isinstance(g, list):
+    if isinstance(g, (list, tuple)):
         rest = list(g)
         part = rest[idx]
         rest[idx] = None

@@ -113,8 +113,9 @@ def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
     d_m = dict(g) if isinstance(g, dict) else list(g)
     d_new = None
     for k in keys:
-        if ans[k] is not m[k] and g[k] is not None:
-            d_m[k], part = follow_grads(g[k], ans[k], m[k], new)
+        gk = g.get(k) if isinstance(g, dict) else g[k]
+        if ans[k] is not m[k] and gk is not None:
+            d_m[k], part = follow_grads(gk, ans[k], m[k], new)
             if part is not None:
                 d_new = part if d_new is None else d_new + part
     return d_m, d_new
