@@ -33,6 +33,13 @@ def _share(a: Any, b: Any) -> bool:
     )
 
 
+def _entry(d: Any, element: int | None) -> Any:
+    """The gradient of one entry of ``*args`` from the adjoint of the tuple (None: zero)."""
+    if element is None or d is None:
+        return d
+    return d[element]
+
+
 def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) else "array"
 
@@ -108,17 +115,25 @@ class _Target:
         if isinstance(fn, types.MethodType):
             self.bound = (fn.__self__,)
             fn = fn.__func__
-        fn = inspect.unwrap(getattr(fn, "__wrapped_function__", fn))
+        while hasattr(fn, "_srcdiff_target"):  # srcdiff's own wrappers only: a user's
+            fn = fn._srcdiff_target  # decorator is compiled like any function
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
         self.fn = fn
-        params = list(inspect.signature(fn).parameters.values())[len(self.bound) :]
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[
+            len(self.bound) :
+        ]
         self.parameters = rt.parameter_names(fn, len(self.bound))
         self.multiple = isinstance(wrt, (tuple, list))
         self.names: list[str] = []
         self.positions: list[int | None] = []
+        self.elements: list[int | None] = []  # where wrt points into *args: which entry
+        starred = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
         for w in wrt if self.multiple else (wrt,):
-            if isinstance(w, int):
+            element = None
+            if isinstance(w, int) and starred is not None and w >= starred:
+                p, element = params[starred], w - starred  # the entry w - starred of *args
+            elif isinstance(w, int):
                 if not 0 <= w < len(params):
                     raise ValueError(
                         f"wrt={w} but {fn.__qualname__} takes {len(params)} argument(s)"
@@ -129,12 +144,18 @@ class _Target:
                 if not matches:
                     raise ValueError(f"{fn.__qualname__} has no argument named {w!r}")
                 p = matches[0]
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise ValueError(f"cannot differentiate with respect to *{p.name}")
+            if p.kind is p.VAR_KEYWORD or (p.kind is p.VAR_POSITIONAL and element is None):
+                raise ValueError(
+                    f"cannot differentiate with respect to all of *{p.name}: give the "
+                    "positions of the arguments (wrt=(0, 1))"
+                )
             self.names.append(p.name)
+            self.elements.append(element)
             positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            self.positions.append(params.index(p) if positional else None)
+            self.positions.append(w if element is not None else
+                                  params.index(p) if positional else None)  # fmt: skip
         self.active = tuple(dict.fromkeys(self.names))
+        self.starred = any(e is not None for e in self.elements)
         self.last_position = max((p for p in self.positions if p is not None), default=-1)
         if None in self.positions:
             self.last_position = 1 << 30
@@ -154,7 +175,7 @@ class _Target:
             elif n in kwargs:
                 out.append(kwargs[n])
             else:
-                default = inspect.signature(self.fn).parameters[n].default
+                default = inspect.signature(self.fn, follow_wrapped=False).parameters[n].default
                 if default is inspect.Parameter.empty:
                     raise TypeError(f"{self.fn.__qualname__}() missing argument {n!r}")
                 out.append(default)
@@ -182,9 +203,10 @@ class _Target:
                         "respect to an integer argument: pass a float"
                     )
             shapes = rt.shape_pattern(self.parameters, args, kwargs)
-            unit = unit_for(
-                self.fn, self.active, dict(zip(self.names, kinds, strict=True)), xp, shapes=shapes
-            )
+            described = dict(zip(self.names, kinds, strict=True))
+            described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
+                              if e is not None})  # *args: a tuple  # fmt: skip
+            unit = unit_for(self.fn, self.active, described, xp, shapes=shapes)
             if len(self.units) > 256:  # calls of ever new shapes
                 self.units.clear()
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
@@ -215,6 +237,9 @@ class _Target:
         self.last = (unit, pkey, called)
         if unit.updated:  # after the adjoint, which may read the caller's objects as they were
             unit.write_back(self.bound + args, kwargs, saved)
+        if self.starred:
+            grads = [_entry(grads[i], e) for i, e in zip(order, self.elements, strict=True)]
+            order = range(len(order))
         if not self.multiple:
             return value, rt.grad_like(grads[order[0]], values[0])
         out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]

@@ -81,7 +81,7 @@ class Op:
     number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
 
     def operand_names(self) -> list[str]:
-        return [a.id for a in self.operands if isinstance(a, gast.Name)]
+        return [n for n in map(operand_name, self.operands) if n is not None]
 
 
 @dataclass
@@ -165,6 +165,8 @@ class Analyser:
         return "object", obj
 
     def is_active(self, e: gast.expr | None) -> bool:
+        if isinstance(e, gast.Starred):
+            e = e.value
         if isinstance(e, gast.Name):
             return e.id in self.active
         if isinstance(e, (gast.Tuple, gast.List)):
@@ -396,6 +398,13 @@ class Analyser:
     ) -> Op:
         bound, operands = {}, []
         npos = len(rule.params)
+        starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
+        if (starred and starred[0] < npos) or any(k.arg is None for k in keywords):
+            return self.fail(
+                stmt,
+                f"*args or **kwargs passed to {describe(prim)}",
+                "pass its arguments one by one, so that srcdiff can tell which is which",
+            )
         for pname, arg in zip(rule.params, args, strict=False):
             bound[pname] = arg
         extra = args[npos:]
@@ -620,6 +629,13 @@ class Analyser:
 def is_number(value: Any) -> bool:
     """A Python number (a NumPy scalar too), not a flag."""
     return isinstance(value, (int, float, complex)) and not isinstance(value, bool)
+
+
+def operand_name(e: gast.expr | None) -> str | None:
+    """The name an operand reads: ``a``, or ``a`` of ``*a`` in a call (else None)."""
+    if isinstance(e, gast.Starred):
+        e = e.value
+    return e.id if isinstance(e, gast.Name) else None
 
 
 def index_value(e: gast.expr) -> gast.expr:

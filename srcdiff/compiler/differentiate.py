@@ -22,7 +22,7 @@ import gast
 
 from .. import runtime as rt_module
 from ..errors import CompileError
-from .analyse import Analysis
+from .analyse import Analysis, operand_name
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
@@ -117,8 +117,7 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
                 )
             elif op.kind in ("rule", "copy", "call"):
                 live = (op.kind == "call" and item.taken == 1) or any(
-                    isinstance(a, gast.Name) and a.id in active
-                    for a in op.operands + [k.value for k in op.keywords]
+                    operand_name(a) in active for a in op.operands + [k.value for k in op.keywords]
                 )
             else:
                 live = False
@@ -146,8 +145,9 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
             if op.target not in useful:
                 continue
             for a in op.operands + [k.value for k in op.keywords]:
-                if isinstance(a, gast.Name) and a.id in live and a.id not in useful:
-                    useful.add(a.id)
+                n = operand_name(a)
+                if n in live and n not in useful:
+                    useful.add(n)
                     changed = True
     return useful
 
@@ -274,10 +274,10 @@ class AdjointBuilder:
         return "array"
 
     def active(self, e: gast.expr | None) -> bool:
-        return isinstance(e, gast.Name) and e.id in self.live
+        return operand_name(e) in self.live
 
     def statically_active(self, e: gast.expr | None) -> bool:
-        return isinstance(e, gast.Name) and e.id in self.a.active
+        return operand_name(e) in self.a.active
 
     # --- emitting adjoint assignments ------------------------------------------------
     def emit(self, stmt: gast.stmt, line: int) -> None:
@@ -376,7 +376,10 @@ class AdjointBuilder:
                 args.append(gast.Tuple(elts=[const(i) for i in live], ctx=gast.Load()))
             self.emit(assign(temp, call(attr("rt", "call_vjp"), *args)), line)
             pairs = [
-                (masked[i].id, gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()))
+                (
+                    operand_name(masked[i]),
+                    gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load()),
+                )  # fmt: skip
                 for i in live
             ]
         else:
@@ -597,8 +600,8 @@ def operands_of(items: list[Item]) -> set[str]:
     found = set()
     for item in items:
         if item.kind == "stmt":
-            found |= {a.id for a in item.stmt.op.operands if isinstance(a, gast.Name)}
-            found |= {k.value.id for k in item.stmt.op.keywords if isinstance(k.value, gast.Name)}
+            found |= {operand_name(a) for a in item.stmt.op.operands} - {None}
+            found |= {operand_name(k.value) for k in item.stmt.op.keywords} - {None}
         elif item.kind == "loop":
             for v in item.variants:
                 found |= operands_of(v.items)

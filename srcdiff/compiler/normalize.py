@@ -5,7 +5,8 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
 
 - ``x = E`` where E is an atom (a name, a constant, or a dotted path into a module such as
   ``np.pi``) or one operation on atoms: ``a op b``, ``op a``, ``a < b``, ``f(a, k=b)``,
-  ``a.attr``, ``a[index]`` (index made of atoms and slices of atoms), ``(a, b)``,
+  ``a.attr``, ``a[index]`` (index made of atoms and slices of atoms; a call may take one
+  ``*a`` and ``**a``), ``(a, b)``,
   ``[a, b]``, ``{k: a}``; an *opaque* expression (chained comparisons, f-strings, set
   displays), which never carries a gradient; and x never appears in E (``and``/``or``
   become ``if`` statements, so the operand that decides carries its gradient);
@@ -269,20 +270,17 @@ class Normalizer:
         updated = inplace.rewrite(self, e)
         if updated is not None:
             return updated
-        for a in e.args:
-            if isinstance(a, gast.Starred):
-                raise self.p.error(
-                    "unsupported syntax: *args in a call", e, "pass the arguments one by one"
-                )
-        for k in e.keywords:
-            if k.arg is None:
-                raise self.p.error(
-                    "unsupported syntax: **kwargs in a call",
-                    e,
-                    "pass the keyword arguments one by one",
-                )
+        if sum(isinstance(a, gast.Starred) for a in e.args) > 1:
+            raise self.p.error(
+                "unsupported syntax: two *args in one call", e, "join them into one tuple first"
+            )
         func = self.callee(e.func)
-        args = [self.atom(a) for a in e.args]
+        args = [
+            gast.Starred(value=self.atom(a.value), ctx=gast.Load())
+            if isinstance(a, gast.Starred)
+            else self.atom(a)
+            for a in e.args
+        ]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
 

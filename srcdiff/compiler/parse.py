@@ -64,8 +64,7 @@ _CACHE: dict[Any, Parsed] = {}
 
 
 def parse(fn: Any) -> Parsed:
-    """Parse ``fn`` (cached per code object)."""
-    fn = inspect.unwrap(fn)
+    """Parse ``fn`` (cached per code object); its own source, never a function it wraps."""
     if not isinstance(fn, FunctionType):
         raise TypeError(f"srcdiff compiles Python functions, not {type(fn).__name__}")
     key = (fn.__code__, id(fn.__globals__))
@@ -73,7 +72,7 @@ def parse(fn: Any) -> Parsed:
     if hit is not None and hit.fn is fn:
         return hit
     try:
-        lines, first = inspect.getsourcelines(fn)
+        lines, first = inspect.getsourcelines(fn.__code__)  # its own, not what it wraps
     except (OSError, TypeError) as exc:
         raise CompileError(
             f"no Python source for {fn.__qualname__}",

@@ -232,15 +232,26 @@ class PrimalBuilder:
     def call_of(self, op: Op, frame: Frame | None = None) -> gast.Call:
         """``rt.call(f, mask, *args)``: a call of a compiled function (or of one with a
         rule), ``mask`` naming the differentiated arguments."""
-        positions = [i for i, a in enumerate(op.operands) if self.active(a)]
-        positions += [k.arg for k in op.keywords if self.active(k.value)]
-        mask = gast.Tuple(elts=[const(p) for p in positions], ctx=gast.Load())
+        star = next((i for i, a in enumerate(op.operands) if isinstance(a, gast.Starred)), None)
+        entries: list[gast.expr] = []
+        for i, a in enumerate(op.operands):
+            if not self.active(a):
+                continue
+            if i == star:  # the positions *args covers are known when the code runs
+                after = len(op.operands) - i - 1
+                entries.append(call(attr("rt", "Star"), const(i), const(after)))
+            else:  # counted from the end after a *args
+                entries.append(const(i if star is None or i < star else i - len(op.operands)))
+        entries += [const(k.arg) for k in op.keywords if self.active(k.value)]
+        mask = gast.Tuple(elts=entries, ctx=gast.Load())
         path = name((frame or Frame(self.saved, self.path, 0)).path)
         head = [op.callee, mask, path] if self.a.tensor else [op.callee, mask]
         return gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
                          args=head + op.operands, keywords=op.keywords)  # fmt: skip
 
     def active(self, e: gast.expr) -> bool:
+        if isinstance(e, gast.Starred):
+            e = e.value
         return isinstance(e, gast.Name) and e.id in self.a.active
 
     def loop(self, s: gast.stmt, frame: Frame) -> list[gast.stmt]:

@@ -33,11 +33,6 @@ def trace(g, ans, a):
 
 @vjp(xp.linalg.norm)
 def norm(g, ans, x, ord=None, axis=None, keepdims=False):
-    """The Euclidean (Frobenius) norm; its gradient at 0 is 0. Other ``ord`` raise."""
-    vector = xp.ndim(x) == 1 if axis is None else isinstance(axis, int) or len(axis) == 1
-    if not (ord is None or ord == "fro" or (ord == 2 and vector)):
-        raise NotImplementedError(
-            f"srcdiff: the gradient of norm supports ord=None, 'fro' and 2 (vectors), not {ord!r}"
-        )
-    safe = xp.where(ans == 0, 1, ans)
-    return rt.unreduce(g / safe, x, axis, keepdims) * x, None, None, None
+    """Every ``ord`` NumPy has, of vectors and of matrices; the gradient at 0 is 0, and
+    ties of the max/min norms share evenly."""
+    return rt.norm_grad(g, ans, x, ord, axis, keepdims), None, None, None

@@ -37,6 +37,7 @@ from .arrays import (
 from .calls import (
     Diverged,
     Iterations,
+    Star,
     call,
     call_vjp,
     collect_called,
@@ -56,6 +57,7 @@ from .creation import (
     linspace_grads,
     real_only,
 )
+from .linalg import norm_grad
 from .mutation import check_unchanged, follow, follow_grads, or_zeros, write_back
 from .tensors import accumulate_grad, backward, unwrap
 from .updates import (
@@ -131,11 +133,13 @@ __all__ = [
     "iterable",
     "iteration_grad",
     "Iterations",
+    "Star",
     "join_grads",
     "keep_dims",
     "linspace_grads",
     "matmul_lhs",
     "matmul_rhs",
+    "norm_grad",
     "or_zeros",
     "owned",
     "parameter_names",

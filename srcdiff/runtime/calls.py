@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import types
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ def _active_params(
     key = (fn, nbound, nargs, keywords, active)
     hit = _BINDINGS.get(key)
     if hit is None:
-        params = list(inspect.signature(fn).parameters.values())
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
         names = []
         for a in active:
             if isinstance(a, str):
@@ -154,15 +155,44 @@ def shape_pattern(
 def parameter_names(fn: types.FunctionType, nbound: int) -> tuple[list[str], frozenset[str]]:
     """``fn``'s positional parameters after the ``nbound`` bound ones, in order, and all
     its parameters that an argument can name (not ``*args`` or ``**kwargs``)."""
-    params = list(inspect.signature(fn).parameters.values())[nbound:]
+    params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[nbound:]
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     named = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
     return positional, named
 
 
+@dataclass(frozen=True)
+class Star:
+    """In a call's mask, the differentiated ``*args`` operand: it starts at argument
+    ``start`` and ends before the last ``after`` positional arguments."""
+
+    start: int
+    after: int
+
+
+def _expanded(active: tuple, nargs: int) -> tuple[tuple, tuple | None]:
+    """The mask as argument positions (``*args`` and positions counted from the end made
+    plain), and for each mask entry the positions it covers (None when it is plain)."""
+    if not any(isinstance(a, Star) or isinstance(a, int) and a < 0 for a in active):
+        return active, None
+    positions: list = []
+    layout = []
+    for a in active:
+        if isinstance(a, Star):
+            covered = tuple(range(a.start, nargs - a.after))
+            layout.append((True, len(positions), len(covered)))
+            positions += covered
+        else:
+            layout.append((False, len(positions), 1))
+            positions.append(a if isinstance(a, str) or a >= 0 else nargs + a)
+    return tuple(positions), tuple(layout)
+
+
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
-    return _call(fn, active, False, args, kwargs)
+    positions, layout = _expanded(active, len(args))
+    value, record = _call(fn, positions, False, args, kwargs)
+    return value, record if layout is None else ("star", record, layout)
 
 
 LEAVES = [0]  # how many Tensors requiring grad compiled code has unwrapped so far
@@ -176,9 +206,13 @@ def tensor_call(
     records whether the callee met Tensors requiring grad (then its result may carry a
     gradient even when no argument does)."""
     before = LEAVES[0]
-    value, record = _call(fn, active, True, args, kwargs)
+    positions, layout = _expanded(active, len(args))
+    value, record = _call(fn, positions, True, args, kwargs)
     path.append(1 if LEAVES[0] > before else 0)
-    return value, record
+    return value, record if layout is None else ("star", record, layout)
+
+
+GRADIENTS = "srcdiff.api"  # where gradient functions live: not differentiated again (yet)
 
 
 class _Site:
@@ -194,11 +228,16 @@ class _Site:
             return
         target, self.bound = _target(fn)
         if target is None:
-            from ..errors import CompileError
-
-            raise CompileError(
+            raise refuse(
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
-                hint="register one with sd.register_vjp, or call a function srcdiff can compile",
+                "register one with sd.register_vjp, or call a function srcdiff can compile",
+            )
+        if target.__module__ == GRADIENTS:
+            raise refuse(
+                "a gradient (sd.grad, sd.value_and_grad, .grad()) taken inside a "
+                "differentiated function",
+                "srcdiff does not differentiate gradients yet: take the derivative you need "
+                "outside, or write it out by hand",
             )
         self.target = target
         self.names = _active_params(target, len(self.bound), nargs, keywords, active)
@@ -307,6 +346,10 @@ def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
 def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:
     """Gradients, for the active arguments of a call, of its result's adjoint ``g``
     (with ``wanted``, for those positions among them only: None for the others)."""
+    if record[0] == "star":  # a call with *args: the gradients of its entries as a list
+        _, inner, layout = record
+        grads = call_vjp(inner, g)
+        return tuple(list(grads[i : i + n]) if star else grads[i] for star, i, n in layout)
     if record[0] == "unit":
         return _unit_vjp(record, g, wanted)
     if record[0] == "none":

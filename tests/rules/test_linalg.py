@@ -30,6 +30,11 @@ def norm_specs():
         ((3, 4), {"ord": "fro"}),
         ((5,), {"ord": 2}),
         ((3, 4), {"ord": 2, "axis": 1}),
+        *[((5,), {"ord": o}) for o in (1, 3, 0.5, -1.5, np.inf, -np.inf)],
+        ((3, 4), {"ord": 1, "axis": 0}),
+        *[((3, 4), {"ord": o}) for o in ("nuc", 2, -2, 1, -1, np.inf, -np.inf)],
+        ((2, 3, 4), {"ord": "nuc", "axis": (2, 0)}),
+        ((2, 3, 4), {"ord": np.inf, "axis": (0, 1), "keepdims": True}),
     ]
     return [Spec(norm, (R(shape),), kw) for shape, kw in cases]
 
@@ -81,7 +86,11 @@ def test_norm_values():
     np.testing.assert_array_equal(d, [0.0, 0.0, 0.0])
 
 
-@pytest.mark.parametrize("shape, ord", [((3,), 1), ((3,), np.inf), ((2, 2), 2), ((2, 2), "nuc")])
-def test_norm_refuses_orders_it_does_not_know(shape, ord):
-    with pytest.raises(NotImplementedError, match="ord"):
-        rule_grads(np.linalg.norm, 1.0, np.ones(shape), ord)
+def test_norm_ties_of_a_max_norm_share_the_gradient():
+    d, *_ = rule_grads(np.linalg.norm, 1.0, np.array([3.0, -3.0, 1.0]), np.inf)
+    np.testing.assert_allclose(d, [0.5, -0.5, 0.0])
+
+
+def test_norm_of_an_order_numpy_does_not_have_is_numpys_error():
+    with pytest.raises(ValueError):
+        rule_grads(np.linalg.norm, 1.0, np.ones((2, 2)), 3)
