@@ -60,8 +60,21 @@ SPECS = [
         for p in (np.cumsum, "ndarray.cumsum")
         for shape, axis in [((3, 4), None), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((5,), 0)]
     ],
-    # positional axis
+    # positional axis, dtype and keepdims, bound as NumPy binds them
     Spec(np.sum, (R((3, 4)), 1), wrt=(0,), label="3x4-positional-axis"),
+    Spec(np.mean, (R((3, 4)), 0, np.float64, None, True), wrt=(0,), label="positional-keepdims"),
+    Spec(np.max, (R((3, 4)), 1, None, True), wrt=(0,), label="positional-keepdims"),
+    # ddof
+    *[
+        Spec(p, (R(shape),), {"axis": axis, "ddof": ddof}, call=call)
+        for p, call in (
+            (np.var, None),
+            (np.std, None),
+            ("ndarray.var", method("var")),
+            ("ndarray.std", method("std")),
+        )
+        for shape, axis, ddof in (((5,), None, 1), ((3, 4), 0, 1), ((3, 4), 1, 2))
+    ],  # fmt: skip
     Spec(builtins.sum, ([R((3, 4)), R((4,)), R((3, 1))],)),
     Spec(builtins.sum, ([R((3, 4)), R((4,))], R((3, 4)))),
     Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
