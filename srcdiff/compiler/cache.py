@@ -38,6 +38,7 @@ RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
 _MISSING = object()
+RECENT_PATHS = 4  # a call tries the primals of this many known paths before tracing
 
 
 class Unit:
@@ -90,7 +91,7 @@ class Unit:
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
-        self.predicted: tuple | None = None  # the path the last call took
+        self.recent: list[tuple] = []  # the paths of the last calls, the last first
         self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
 
@@ -156,36 +157,39 @@ class Unit:
         return fn, text
 
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:
-        """Run the primal of the path the last call took (the value, its saved values and
-        its path). When the call goes another way, or comes first, the traced primal finds
-        its path. With ``confirm`` (a call from the user) on a path not seen before, that
-        path's primal then runs the call again (the function is pure: running it twice
-        changes nothing), so that what ran is the primal of its own path; otherwise the
-        traced run stands, so calls alternating between known paths run once each."""
+        """Run the primal of the path this call takes (the value, its saved values and its
+        path): the primals of the known paths, the last taken first, until one does not
+        diverge; on a path not met before, the traced primal finds it, and with
+        ``confirm`` that path's primal runs the call again (the function is pure: running
+        it twice changes nothing). So, whatever calls came before, a call runs the primal
+        of its own path, and ``sd.source`` shows it."""
         if any(isinstance(a, Iterator) for a in (*args, *kwargs.values())):
-            confirm, self.predicted = False, None  # an iterator is used up by one run
-        if self.predicted is not None:
+            confirm, self.recent = False, []  # an iterator is used up by one run
+        for key in list(self.recent):
             saved: dict = {}
             path: list = []
             try:
-                value = self.path_primal(self.predicted)[0](saved, path, *args, **kwargs)
-                self.ran_path = True
-                return value, saved, path
+                value = self.path_primal(key)[0](saved, path, *args, **kwargs)
             except rt_module.Diverged:
-                pass
+                continue
+            self.recent.remove(key)
+            self.recent.insert(0, key)
+            self.ran_path = True
+            return value, saved, path
         traced_saved: dict = {}
         traced_path: list = []
         value = self.primal(traced_saved, traced_path, *args, **kwargs)
-        self.predicted = rt_module.path_key(traced_path)
+        key = rt_module.path_key(traced_path)
         self.ran_path = False
-        if confirm and self.predicted not in self.path_primals:
+        if confirm:
             saved, path = {}, []
             try:
-                value = self.path_primal(self.predicted)[0](saved, path, *args, **kwargs)
-                self.ran_path = True
-                return value, saved, path
+                value = self.path_primal(key)[0](saved, path, *args, **kwargs)
             except rt_module.Diverged:  # not deterministic after all: keep the traced run
-                pass
+                return value, traced_saved, traced_path
+            self.recent = [key, *self.recent[: RECENT_PATHS - 1]]
+            self.ran_path = True
+            return value, saved, path
         return value, traced_saved, traced_path
 
     def path_primal(self, key: tuple) -> tuple[types.FunctionType, str]:

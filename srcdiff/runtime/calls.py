@@ -34,23 +34,35 @@ class Iterations(list):
 
 def path_key(path: list) -> tuple:
     """The cache key of a recorded path: branch choices as they are, each loop as the
-    tuple of the distinct paths its iterations took (each iteration is relabelled with
-    the index of its path in that tuple)."""
+    tuple of the distinct paths its iterations took, in a canonical order (so a loop
+    whose iterations went two ways has one key, whichever way came first); each
+    iteration is relabelled with the index of its path in that tuple."""
     key = []
     for item in path:
         if type(item) is int:
             key.append(item)
             continue
         if item.kinds is None:
-            kinds: dict[tuple, int] = {}
             for iteration in item:
+                kind = tuple(iteration[0])
                 try:  # most iterations record branch choices only
-                    iteration[0] = kinds.setdefault(tuple(iteration[0]), len(kinds))
+                    hash(kind)
                 except TypeError:  # one holds a nested loop's record
-                    iteration[0] = kinds.setdefault(path_key(iteration[0]), len(kinds))
-            item.kinds = tuple(kinds)
+                    kind = path_key(iteration[0])
+                iteration[0] = kind
+            item.kinds = tuple(sorted({it[0] for it in item}, key=_order))
+            index = {kind: i for i, kind in enumerate(item.kinds)}
+            for iteration in item:
+                iteration[0] = index[iteration[0]]
         key.append(item.kinds)
     return tuple(key)
+
+
+def _order(kind: Any) -> tuple:
+    """A sort key for path kinds, which mix branch choices (ints) and loops (tuples)."""
+    if type(kind) is int:
+        return (0, kind)
+    return (1, tuple(map(_order, kind)))
 
 
 def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:

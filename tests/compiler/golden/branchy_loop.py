@@ -1,5 +1,5 @@
 # srcdiff: gradient of branchy_loop (tests/compiler/golden_functions.py:34) with respect to x
-# path: ((1,), (0,))
+# path: ((0,), (1,))
 # to run: _saved, _path = {}, []; value = branchy_loop_primal(_saved, _path, <args>); rt.path_key(_path); grads = branchy_loop_adjoint(_saved, 1.0)
 import numpy as xp
 from srcdiff import runtime as rt
@@ -51,6 +51,13 @@ def branchy_loop_adjoint(_saved, d_result):
     d_s = d_result
     for _v1, _s1 in reversed(_saved[2]):
         if _v1 == 0:
+            # line 40: s = s * 0.5 - x[i]
+            d_t9 = -d_s
+            x, i = _s1[6]
+            d_x = rt.index_add(d_x, i, d_t9)
+            d_s = d_s * 0.5
+            # line 37: if branch not taken
+        else:
             # line 38: s = s + np.sin(x[i]) * s
             s, t5 = _s1[5]
             d_t5 = d_s * s
@@ -60,11 +67,4 @@ def branchy_loop_adjoint(_saved, d_result):
             x, i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 37: if branch taken
-        else:
-            # line 40: s = s * 0.5 - x[i]
-            d_t9 = -d_s
-            x, i = _s1[6]
-            d_x = rt.index_add(d_x, i, d_t9)
-            d_s = d_s * 0.5
-            # line 37: if branch not taken
     return (d_x,)
