@@ -111,9 +111,10 @@ class _Target:
     """A function (or bound method) and the parameters to differentiate."""
 
     def __init__(self, fn: Callable, wrt: Wrt):
-        self.bound: tuple = ()
-        if isinstance(fn, types.MethodType):
-            self.bound = (fn.__self__,)
+        self._self: Callable[[], Any] | None = None  # the instance of a method
+        if isinstance(fn, (types.MethodType, _WeakMethod)):
+            obj = None if isinstance(fn, _WeakMethod) else fn.__self__
+            self._self = fn.reference if isinstance(fn, _WeakMethod) else lambda: obj
             fn = fn.__func__
         while hasattr(fn, "_srcdiff_target"):  # srcdiff's own wrappers only: a user's
             fn = fn._srcdiff_target  # decorator is compiled like any function
@@ -164,6 +165,16 @@ class _Target:
         self.tensor = False
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
+
+    @property
+    def bound(self) -> tuple:
+        """The arguments bound before the caller's: the instance of a method."""
+        if self._self is None:
+            return ()
+        obj = self._self()
+        if obj is None:
+            raise ReferenceError(f"the instance of {self.fn.__qualname__} no longer exists")
+        return (obj,)
 
     def values(self, args: tuple, kwargs: dict) -> list:
         if not kwargs and self.last_position < len(args):
@@ -446,6 +457,20 @@ def value_and_grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
     return GradientFunction(fn, wrt, with_value=True)
 
 
+class _WeakMethod:
+    """A method bound to an instance it does not keep alive."""
+
+    __slots__ = ("__func__", "reference", "__dict__")  # __dict__: only the names of fn
+
+    def __init__(self, fn: Callable, obj: Any):
+        self.__func__ = fn
+        self.reference = weakref.ref(obj)
+        functools.update_wrapper(self, fn, updated=())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__func__(self.reference(), *args, **kwargs)
+
+
 class Differentiated:
     """A function decorated with ``@sd.differentiate``.
 
@@ -473,10 +498,10 @@ class Differentiated:
             return self
         try:
             bound = self._bound.get(obj)
-        except TypeError:
+        except TypeError:  # not weakly referable: compiled again at each access
             return Differentiated(types.MethodType(self._fn, obj), self._wrt)
-        if bound is None:
-            bound = self._bound[obj] = Differentiated(types.MethodType(self._fn, obj), self._wrt)
+        if bound is None:  # cached for the instance, without keeping it alive
+            bound = self._bound[obj] = Differentiated(_WeakMethod(self._fn, obj), self._wrt)
         return bound
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import types
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -851,8 +852,9 @@ PURE_METHODS = {
 }
 
 
-_PURITY: dict[Any, bool] = {}
-_CALLEES: dict[Any, set] = {}
+# Per function, held weakly: whether it is pure, and (weakly) the functions it calls.
+_PURITY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CALLEES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def static_callees(analyser: Analyser, statements: list[gast.stmt]) -> list:
@@ -878,13 +880,16 @@ def recursive(fn: Any, callees: list) -> bool:
             continue
         seen.add(f)
         function_is_pure(f)
-        stack += _CALLEES.get(f, [])
+        stack += [ref() for ref in _CALLEES.get(f, [])]
     return False
 
 
 def function_is_pure(fn: types.FunctionType) -> bool:
     """``is_pure`` of another function (a function being checked counts as pure, so
-    recursion does not make a function impure)."""
+    recursion does not make a function impure); a callee known only when the code runs
+    (None) is not known to be pure."""
+    if fn is None:
+        return False
     if fn not in _PURITY:
         _PURITY[fn] = True
         try:
@@ -893,7 +898,8 @@ def function_is_pure(fn: types.FunctionType) -> bool:
             analyser = Analyser(parsed, normalized, set(params_of(normalized)))
             analyser.run()
             statements = list(walk_statements(normalized.body))
-            _CALLEES[fn] = static_callees(analyser, statements)
+            _CALLEES[fn] = [weakref.ref(f) if f is not None else (lambda: None)
+                            for f in static_callees(analyser, statements)]  # fmt: skip
             _PURITY[fn] = is_pure(analyser, statements)
         except Exception:  # noqa: BLE001 - a function srcdiff cannot read is not pure
             _PURITY[fn] = False

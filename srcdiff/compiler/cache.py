@@ -17,6 +17,7 @@ import ast
 import copy
 import types
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,7 +57,7 @@ class Unit:
         shapes: dict[str, Any] | None = None,
     ):
         self.parsed: Parsed = parse(fn)
-        self.fn = fn
+        self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
         self.kinds = kinds
         self.tensor = tensor
@@ -94,6 +95,10 @@ class Unit:
         self.recent: list[tuple] = []  # the paths of the last calls, the last first
         self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
+
+    @property
+    def fn(self) -> types.FunctionType:
+        return self._fn()
 
     @property
     def updated(self) -> tuple[str, ...]:
@@ -247,7 +252,11 @@ class Unit:
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
 
 
+# Each function's Units, for at most VARIANTS sets of static facts (the least recently
+# used evicted first). Held weakly by the function (Units hold it weakly too): compiled
+# code is freed with the function it was compiled from.
 _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+VARIANTS = 64
 
 
 def unit_for(
@@ -262,7 +271,7 @@ def unit_for(
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
-        per_fn = _UNITS[fn] = {}
+        per_fn = _UNITS[fn] = OrderedDict()
     key = (
         active,
         tuple(sorted(kinds.items())),
@@ -274,6 +283,10 @@ def unit_for(
     unit = per_fn.get(key)
     if unit is None or unit.stale():
         unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)
+        if len(per_fn) > VARIANTS:
+            per_fn.popitem(last=False)
+    else:
+        per_fn.move_to_end(key)
     return unit
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import textwrap
-from dataclasses import dataclass
+import weakref
 from types import FunctionType
 from typing import Any
 
@@ -18,12 +18,21 @@ import gast
 from ..errors import CompileError
 
 
-@dataclass
 class Parsed:
-    fn: FunctionType
-    tree: gast.FunctionDef
-    filename: str
-    lines: dict[int, str]
+    """A function's parsed source. It holds the function weakly: compiled code lives as
+    long as the function does (a closure made per training step is freed with its
+    compiled code)."""
+
+    def __init__(self, fn: FunctionType | None, tree: gast.FunctionDef, filename: str,
+                 lines: dict[int, str]):  # fmt: skip
+        self._fn = (lambda: None) if fn is None else weakref.ref(fn)
+        self.tree = tree
+        self.filename = filename
+        self.lines = lines
+
+    @property
+    def fn(self) -> FunctionType:
+        return self._fn()
 
     @property
     def name(self) -> str:

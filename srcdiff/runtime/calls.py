@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import types
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,7 @@ def _is_module(obj: Any) -> bool:
     return isinstance(obj, Module)
 
 
-_BINDINGS: dict[tuple, tuple[str, ...]] = {}
+_BINDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per function
 _CALLED: dict | None = None
 
 
@@ -104,8 +105,11 @@ def collect_called(target: dict | None) -> dict | None:
 def _active_params(
     fn: types.FunctionType, nbound: int, nargs: int, keywords: tuple[str, ...], active: tuple
 ) -> tuple[str, ...]:
-    key = (fn, nbound, nargs, keywords, active)
-    hit = _BINDINGS.get(key)
+    per_fn = _BINDINGS.get(fn)
+    if per_fn is None:
+        per_fn = _BINDINGS[fn] = {}
+    key = (nbound, nargs, keywords, active)
+    hit = per_fn.get(key)
     if hit is None:
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
         names = []
@@ -123,7 +127,7 @@ def _active_params(
                     "a *args parameter: give the argument a name"
                 )
             names.append(params[position].name)
-        hit = _BINDINGS[key] = tuple(names)
+        hit = per_fn[key] = tuple(names)
     return hit
 
 
@@ -231,14 +235,14 @@ class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""
 
-    def __init__(self, fn: Any, active: tuple, tensor: bool, nargs: int, keywords: tuple[str, ...]):
+    def __init__(self, fn: Any, target: Any, nbound: int, active: tuple, tensor: bool,
+                 nargs: int, keywords: tuple[str, ...]):  # fmt: skip
         self.rule = registry.lookup(fn)
         self.nondiff = self.rule is None and registry.is_nondiff(fn)
         self.tensor = tensor
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
         if self.rule is not None or self.nondiff:
             return
-        target, self.bound = _target(fn)
         if target is None:
             raise refuse(
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
@@ -251,9 +255,13 @@ class _Site:
                 "srcdiff does not differentiate gradients yet: take the derivative you need "
                 "outside, or write it out by hand",
             )
-        self.target = target
-        self.names = _active_params(target, len(self.bound), nargs, keywords, active)
-        self.parameters = parameter_names(target, len(self.bound))
+        self._target = weakref.ref(target)  # the site is the target's: see _SITES
+        self.names = _active_params(target, nbound, nargs, keywords, active)
+        self.parameters = parameter_names(target, nbound)
+
+    @property
+    def target(self) -> types.FunctionType:
+        return self._target()
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
         value_types = tuple(map(type, values))
@@ -301,26 +309,43 @@ def _differentiable(v: Any) -> bool:
     return dtype is None or dtype_kind(v) not in "biu"
 
 
-_SITES: dict[tuple, _Site] = {}
+# The sites of calls of Python functions, per function and held weakly by it (a closure
+# made per step is freed with its sites); and the sites of calls of primitives (NumPy's
+# functions, which live as long as NumPy), bounded.
+_SITES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PRIMITIVE_SITES: dict[tuple, _Site] = {}
 _ARRAY_TYPES = {np.ndarray, np.float64, np.float32}  # types that name their array module
 
 
-def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> _Site:
+def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
+          ) -> tuple[_Site, tuple]:  # fmt: skip
+    """The site of a call of ``fn``, and the arguments bound before the call (``self``)."""
     keywords = tuple(kwargs)
-    try:
-        key = (fn, active, tensor, len(args), keywords)
-        site = _SITES.get(key)
-    except TypeError:  # an unhashable callable
-        return _Site(fn, active, tensor, len(args), keywords)
+    shape = (active, tensor, len(args), keywords)
+    target, bound = _target(fn)
+    if target is None or registry.lookup(fn) is not None or registry.is_nondiff(fn):
+        try:
+            key = (fn, *shape)
+            site = _PRIMITIVE_SITES.get(key)
+        except TypeError:  # an unhashable callable
+            return _Site(fn, target, len(bound), *shape), bound
+        if site is None:
+            if len(_PRIMITIVE_SITES) > 4096:
+                _PRIMITIVE_SITES.clear()
+            site = _PRIMITIVE_SITES[key] = _Site(fn, target, len(bound), *shape)
+        return site, bound
+    per_target = _SITES.get(target)
+    if per_target is None:
+        per_target = _SITES[target] = {}
+    key = (len(bound), *shape)
+    site = per_target.get(key)
     if site is None:
-        if len(_SITES) > 4096:
-            _SITES.clear()
-        site = _SITES[key] = _Site(fn, active, tensor, len(args), keywords)
-    return site
+        site = per_target[key] = _Site(fn, target, len(bound), *shape)
+    return site, bound
 
 
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
-    site = _site(fn, active, tensor, args, kwargs)
+    site, bound = _site(fn, active, tensor, args, kwargs)
     if site.rule is not None:
         value = fn(*args, **kwargs)
         return value, ("rule", site.rule, args, kwargs, value, active)
@@ -330,12 +355,12 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, args, kwargs)
     if unit.speculative:
-        value, saved, path = unit.run_path((*site.bound, *args), kwargs, confirm=True)
+        value, saved, path = unit.run_path((*bound, *args), kwargs, confirm=True)
     else:
         saved, path = {}, []
-        value = unit.primal(saved, path, *site.bound, *args, **kwargs)
+        value = unit.primal(saved, path, *bound, *args, **kwargs)
     if unit.updated:
-        _refuse_updates(unit, (*site.bound, *args), kwargs, saved)
+        _refuse_updates(unit, (*bound, *args), kwargs, saved)
     return value, ("unit", unit, saved, path, order, values)
 
 
