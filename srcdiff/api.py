@@ -241,6 +241,7 @@ class _Target:
         seed = _seed(value, self.fn.__qualname__)
         hit = unit.adjoints.get((pkey, None, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
+        self.last = (unit, pkey, ())  # the source to read if the adjoint fails
         if unit.calls:
             grads, called = self.run_collecting(adjoint, saved, seed)
         else:

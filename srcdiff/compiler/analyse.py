@@ -95,6 +95,9 @@ class Loop:
     entry_saves: tuple[str, ...]
     exit_saves: tuple[str, ...] = ()  # carried from a step to the next, unset before the loop
     maybe_saves: tuple[str, ...] = ()  # read, not assigned, maybe unset before the loop
+    # assigned, and set before the loop: their last values give the shape of a zero
+    # adjoint where nothing after the loop reads them (a list it grows, say)
+    final_saves: tuple[str, ...] = ()
 
 
 @dataclass
@@ -784,7 +787,9 @@ def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> No
     saved = {n for s in statements for n in s.op.saves}
     for s in statements:
         if isinstance(s, (gast.For, gast.While)):
-            saved.update(s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves)
+            saved.update(
+                s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves, s.loop.final_saves
+            )
     for s in statements:
         written = is_update(s)
         if written is not None and s.op.kind in ("passive", "overwrite"):
@@ -1089,9 +1094,12 @@ def annotate_loops(
             needed = sorted((reads(s.body) | written) & active & defined)
             carried = sorted((exposed(s.body) & written & active) - defined)
             maybe = sorted((reads(s.body) & active) - defined - written)
+            returns = any(isinstance(n, gast.Return) for t in s.body for n in gast.walk(t))
+            final = sorted(written & active & defined) if not returns else []
             s.loop = Loop(
-                counter[0], branching(s.body), written, tuple(needed), tuple(carried), tuple(maybe)
-            )
+                counter[0], branching(s.body), written, tuple(needed), tuple(carried),
+                tuple(maybe), tuple(final),
+            )  # fmt: skip
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined

@@ -479,6 +479,11 @@ class AdjointBuilder:
                     value = call(attr(frame.saved, "get"), const(s.exit_sids[n]))
                 elif n in info.maybe_saves:  # shaped like its value before the loop, if any
                     value = call(attr(frame.saved, "get"), const(s.maybe_sids[n]))
+                elif n in info.final_saves:  # shaped like its value after the loop
+                    value = subscript(frame.saved, s.final_sid)
+                    if len(info.final_saves) > 1:
+                        value = gast.Subscript(value=value, slice=const(
+                            info.final_saves.index(n)), ctx=gast.Load())  # fmt: skip
                 self.bind(self.dname(n), call(attr("rt", "zeros_like"), value), line)
                 self.state[n] = D(self.dname(n), owned=True)
         indexed = indexed_names(item.variants)

@@ -74,6 +74,13 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
     """``xs.append(v)``, ``x.fill(v)``, ``t = xs.pop()`` and the like on a local name."""
     if attr == "resize":
         return _resize(norm, e, owner, e.args)
+    if attr == "sort":  # an array's sort (a list's runs as a method: rt.sorted_in_place)
+        args = [norm.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=norm.atom(k.value)) for k in e.keywords]
+        new = norm.temp(gast.Call(func=_rt("sorted_in_place"), args=[_name(owner), *args],
+                                  keywords=keywords))  # fmt: skip
+        norm.emit(_inplace(owner, new))
+        return _const(None)
     if attr == "pop" and not e.keywords and len(e.args) <= 1:
         key = norm.atom(e.args[0]) if e.args else _const(-1)
         item = _rt_call(norm, "pop_value", [_name(owner), key])

@@ -302,6 +302,9 @@ class PrimalBuilder:
         out.append(self.clone_loop(s, head + self.block(s.body, inner)))
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
             out.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n, line))
+        if info.final_saves:
+            self.numbered(s, "final_sid")
+            out.append(self.save(frame, s.final_sid, info.final_saves, line))
         return out
 
     def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:

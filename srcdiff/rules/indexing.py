@@ -1,6 +1,9 @@
-"""Rules of indexing: reads ``x[i]`` and functional writes ``x[i] = v``."""
+"""Rules of indexing: reads ``x[i]``, functional writes ``x[i] = v``, and sorting (a
+read in another order)."""
 
 import operator
+
+import numpy as np
 
 from .. import runtime as rt
 from .registry import vjp
@@ -15,3 +18,8 @@ def getitem(g, ans, x, index):
 def setitem(g, ans, x, index, value):
     d_x, d_value = rt.setitem_grads(g, index, value)
     return d_x, None, d_value
+
+
+@vjp(np.sort)
+def sort(g, ans, a, axis=-1, kind=None, order=None):
+    return rt.sort_grad(g, a, axis), None, None, None

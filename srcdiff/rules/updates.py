@@ -51,6 +51,11 @@ def resized(g, ans, x, shape=None, refcheck=True):
     return rt.resized_grads(g, x), None, None
 
 
+@vjp(rt.sorted_in_place)
+def sorted_in_place(g, ans, x, axis=-1, kind=None, order=None, key=None, reverse=False):
+    return rt.sorted_in_place_grads(g, x, axis, key, reverse), None, None, None, None, None
+
+
 @vjp(rt.filled)
 def filled(g, ans, x, value):
     d_x, d_value = rt.filled_grads(g, x, value)

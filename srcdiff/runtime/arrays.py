@@ -248,6 +248,17 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     return index_add(array_module(x).zeros_like(x), idx, g)
 
 
+def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:
+    """Gradient of ``np.sort(x, axis)``: each entry of ``g`` goes back where its value
+    came from (ties in the order a stable sort keeps them)."""
+    xs = backend.standard(x, g)
+    flat = xs.reshape(x, (-1,)) if axis is None else x  # axis=None sorts the flat array
+    axis = -1 if axis is None else axis
+    order = xs.argsort(flat, axis=axis, stable=True)
+    back = xs.argsort(order, axis=axis)  # the inverse permutation
+    return xs.reshape(xs.take_along_axis(g, back, axis=axis), x.shape)
+
+
 def entries(g: Any, container: Any) -> list:
     """The gradients of the entries of ``container`` (a list, tuple or dict) given its
     adjoint ``g``, in order, a zero for each entry ``g`` has nothing for."""

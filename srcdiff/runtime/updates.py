@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import entries, entries_like, unbroadcast, zeros_like
+from .arrays import entries, entries_like, sort_grad, unbroadcast, zeros_like
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -192,6 +192,34 @@ def filled_grads(g: Any, x: Any, value: Any) -> tuple:
     if not (hasattr(x, "shape") and hasattr(x, "dtype")):
         raise _not_a_container(x, "fill")
     return zeros_like(x), unbroadcast(g, value) if hasattr(value, "shape") else g.sum()
+
+
+def sorted_in_place(x: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
+                    key: Any = None, reverse: bool = False) -> Any:  # fmt: skip
+    """``x`` after ``x.sort(...)``: sorted, as an array's or a list's method sorts."""
+    if isinstance(x, list):
+        return sorted(x, key=key, reverse=reverse)
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return _in_place(x, "sort", axis, kind, order)
+    xp = array_module(x)
+    if kind is None and order is None:  # as the standard's sort takes them, too
+        return xp.sort(x, axis=axis)
+    return xp.sort(x, axis=axis, kind=kind, order=order)
+
+
+def sorted_in_place_grads(g: Any, x: Any, axis: Any = -1, key: Any = None,
+                          reverse: bool = False) -> Any:  # fmt: skip
+    """The adjoint of ``x`` given that of ``sorted_in_place(x, ...)``: ``g``'s entries
+    back where their values came from."""
+    if not isinstance(x, list):
+        return sort_grad(g, x, axis)
+    # Python's sort is stable, with reverse too: indices sort as their values do.
+    order = sorted(range(len(x)), key=lambda i: x[i] if key is None else key(x[i]),
+                   reverse=reverse)  # fmt: skip
+    d = [None] * len(x)
+    for j, i in enumerate(order):
+        d[i] = g[j]
+    return d
 
 
 def extended(xs: Any, ys: Any) -> Any:

@@ -193,6 +193,7 @@ ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard 
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
+        "np.sort[kind;axis=1,kind='stable']": "the standard's sort has no kind (stable=)",
         "np.full[row-fill]": "the standard's full takes a Python scalar fill value",
         "np.full_like[column-fill]": "the standard's full_like takes a Python scalar",
         "np.linspace[arrays-axis-1;axis=1]": "the standard's linspace has no axis",

@@ -57,6 +57,11 @@ SPECS = [
         label="list-slice",
     ),
     *[Spec(rt.setitem, (R((4, 5)), idx, v), wrt=(0, 2), label=label) for label, idx, v in SETITEMS],
+    Spec(np.sort, (R((6,)),), label="1d"),
+    Spec(np.sort, (R((3, 4)),), label="last-axis"),
+    Spec(np.sort, (R((3, 4)),), {"axis": 0}, label="axis-0"),
+    Spec(np.sort, (R((3, 4)),), {"axis": None}, label="flat"),
+    Spec(np.sort, (R((2, 3, 2)),), {"axis": 1, "kind": "stable"}, label="kind"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
@@ -91,6 +96,11 @@ def test_setitem_repeated_index_only_the_last_write_counts():
     d_x, _, d_v = rule_grads(rt.setitem, g, np.zeros(3), np.array([0, 0]), np.array([1.0, 2.0]))
     np.testing.assert_array_equal(d_x, [0.0, 20.0, 30.0])
     np.testing.assert_array_equal(d_v, [0.0, 10.0])
+
+
+def test_sort_sends_each_gradient_back_to_its_value_ties_in_order():
+    d, *_ = rule_grads(np.sort, np.array([10.0, 20.0, 30.0]), np.array([2.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(d, [20.0, 10.0, 30.0])
 
 
 def test_setitem_leaves_its_input_alone():

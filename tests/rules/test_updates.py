@@ -1,6 +1,6 @@
 """Rules of the helpers giving the new value of an object Python updates in place:
 ``np.add.at``, ``np.put``, ``np.putmask``, ``np.place``, ``np.fill_diagonal``,
-``np.copyto(..., where=)``, ``x.fill``, ``x.resize`` and the methods of lists and dicts."""
+``np.copyto(..., where=)``, ``x.fill``, ``x.resize``, ``x.sort`` and the methods of lists and dicts."""
 
 import numpy as np
 import pytest
@@ -26,6 +26,16 @@ SPECS = [
     Spec(rt.filled, (R((2, 3)), R(())), wrt=(0, 1)),
     Spec(rt.resized, (R((2, 3)), (4, 2)), wrt=(0,), label="larger"),
     Spec(rt.resized, (R((2, 3)), 4), wrt=(0,), label="smaller"),
+    Spec(rt.sorted_in_place, (R((3, 4)),), wrt=(0,), label="array"),
+    Spec(rt.sorted_in_place, (R((3, 4)), 0), wrt=(0,), label="array-axis-0"),
+    Spec(rt.sorted_in_place, ([R(()), R(()), R(())],), wrt=(0,), label="list"),
+    Spec(
+        rt.sorted_in_place,
+        ([R(()), R(()), R(())],),
+        {"reverse": True},
+        wrt=(0,),
+        label="list-reverse",
+    ),  # fmt: skip
     Spec(rt.extended, ([R((2,)), R(())], [R((3,))]), wrt=(0, 1)),
     Spec(rt.inserted, ([R((2,)), R(())], 1, R((3,))), wrt=(0, 2)),
     Spec(rt.inserted, ([R((2,))], -5, R((3,))), wrt=(0, 2), label="clamped"),

@@ -283,6 +283,18 @@ def resize_the_argument(x):
     return np.sum(x**2)
 
 
+@case(vec(4))
+def sort_the_argument_in_place(x):
+    x.sort()
+    return np.sum(x * np.arange(4.0))
+
+
+@case([0.3, -1.2, 0.7], wrt=0)
+def sort_a_list_of_numbers_in_place(xs):
+    xs.sort(reverse=True)
+    return xs[0] * 3.0 + xs[1]
+
+
 # ---- helpers that change their arguments ------------------------------------------------------
 
 

@@ -14,7 +14,7 @@
   smooth there and that argument is not judged).
 
 It returns ``"refused"`` when srcdiff raised ``CompileError`` (the caller decides whether
-that is allowed) and ``"ok"`` otherwise; anything else fails with the generated source.
+that is allowed; the error is appended to ``refusals``) and ``"ok"`` otherwise; anything else fails with the generated source.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def verify(
     seed: int = 0,
     rtol: float = 1e-5,
     atol: float = 1e-7,
+    refusals: list | None = None,
 ) -> str:
     positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
     plain_args = copy.deepcopy(list(args))
@@ -103,7 +104,9 @@ def verify(
     g = sd.value_and_grad(fn, wrt=positions)
     try:
         value, grads = g(*call_args)
-    except sd.CompileError:
+    except sd.CompileError as error:
+        if refusals is not None:
+            refusals.append(error)
         return "refused"
 
     def context() -> str:

@@ -40,6 +40,7 @@ def branchy_loop_primal(_saved, _path, /, x):
             t9 = x[i]
             _s1[6] = (x, i)
             s = t8 - t9
+    _saved[7] = s
     # line 41: return s
     return s
 

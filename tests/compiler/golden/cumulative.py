@@ -32,23 +32,24 @@ def cumulative_primal(_saved, _path, /, x):
         _s1[5] = (t5, run)
         h = rt.setitem(h, i, t6)
         _s1[6] = (i, t6)
+    _saved[7] = (h, run)
     # line 72: return np.sum(h * h)
     t7 = h * h
-    _saved[7] = h
+    _saved[8] = h
     t8 = np.sum(t7)
-    _saved[8] = t7
+    _saved[9] = t7
     return t8
 
 
 def cumulative_adjoint(_saved, d_result):
     # line 72: return np.sum(h * h)
-    t7 = _saved[8]
+    t7 = _saved[9]
     d_t7 = rt.unreduce(d_result, t7, None, False)
-    h = _saved[7]
+    h = _saved[8]
     d_h = d_t7 * 2.0 * h
     # line 69: for i in range(len(x)):
     h, run, x = _saved[1]
-    d_run = rt.zeros_like(run)
+    d_run = rt.zeros_like(_saved[7][1])
     d_x = rt.zeros_like(x)
     for _s1 in reversed(_saved[2]):
         # line 71: h[i] += run

@@ -34,6 +34,7 @@ def newton_while_primal(_saved, _path, /, a):
         # line 49: n = n + 1
         t5 = n + 1
         n = t5
+    _saved[4] = x
     # line 50: return x
     return x
 

@@ -39,6 +39,7 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         _s1[8] = t8
         t10 = total + t9
         total = t10
+    _saved[9] = (h, total)
     # line 31: return total
     return total
 
@@ -46,7 +47,7 @@ def rnn_primal(_saved, _path, /, w, u, xs):
 def rnn_adjoint(_saved, d_result):
     # line 28: for x in xs:
     h, total, u, w = _saved[1]
-    d_h = rt.zeros_like(h)
+    d_h = rt.zeros_like(_saved[9][0])
     d_u = rt.zeros_like(u)
     d_w = rt.zeros_like(w)
     d_total = d_result

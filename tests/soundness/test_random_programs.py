@@ -1,0 +1,240 @@
+"""Random programs from a grammar, each judged by ``verify``: the right value and
+gradient (central differences at two steps), the caller's arrays untouched, or a
+``CompileError``.
+
+The grammar writes what users write: arithmetic on vectors (tanh, sin, exp, products,
+sums), tuple assignments and swaps, in-place updates (``+=``, item writes, into the
+caller's arrays too), aliases (``b = a``) and their rebinding, views (slices, reshape,
+``.T``, ``asarray``), if/else on the data, for loops with ``break``, while loops, lists
+and dicts filled in loops, and calls of helpers that branch or update their argument.
+
+Two refusals are by design, and are counted apart: a write through a view that another
+live name shares, and a helper that updates its argument in place. Any other refusal is
+a false refusal, and at most ``MAX_FALSE_REFUSALS`` of the programs may be refused so.
+CI runs a fixed sample; ``SRCDIFF_RANDOM_PROGRAMS=2000`` runs more.
+
+Every value stays bounded (products go through tanh, exp through sin), so differences
+in float64 stay accurate; nested loops of such maps can still have gradients in the
+thousands, whose differences are good to about 1e-5, hence rtol=1e-4 (a wrong adjoint is
+wrong by far more).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .verify import verify
+
+EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "80"))
+MAX_FALSE_REFUSALS = 0.02
+MODULES = itertools.count()
+
+HELPERS = """def helper(a, b):
+    if np.sum(a) > 0.0:
+        return np.tanh(a) * b
+    return np.sin(b) - a * 0.5
+
+
+def bump(v, s):
+    v[0] = np.tanh(np.sum(s))"""
+
+# What a refusal by design says (see the module's docstring).
+BY_DESIGN = ("shares its memory", "updates its argument")
+
+UNARY = ["np.tanh({a})", "np.sin({a})", "np.exp(np.sin({a}))", "{a} * 1.5", "-{a}"]
+BINARY = ["{a} + {b}", "{a} - {b}", "{a} * np.tanh({b})", "np.sum({a}) * 0.25 + {b}"]
+VIEWS = ["{a}[::-1]", "{a}[:]", "{a}.reshape(3)", "{a}.T", "np.asarray({a})", "{a}.copy()"]
+
+
+@st.composite
+def expressions(draw, names: list[str], counter: str | None = None) -> str:
+    a = draw(st.sampled_from(names))
+    if counter is not None and draw(st.booleans()):
+        return f"{a} * (0.5 * {counter} - 0.25)"
+    if draw(st.booleans()):
+        return draw(st.sampled_from(UNARY)).format(a=a)
+    b = draw(st.sampled_from(names))
+    return draw(st.sampled_from(BINARY)).format(a=a, b=b)
+
+
+class Scope:
+    """What a block may use: the vector names defined on every path to it, the counter
+    of the innermost loop, whether a ``break`` may end it, and fresh names."""
+
+    def __init__(self, names: list[str], depth: int, fresh: list[int], counter=None, loop=""):
+        self.names, self.depth, self.fresh = names, depth, fresh
+        self.counter, self.loop = counter, loop
+
+    def inner(self, counter: str | None = None, loop: str = "") -> Scope:
+        return Scope(list(self.names), self.depth + 1, self.fresh,
+                     counter or self.counter, loop or self.loop)  # fmt: skip
+
+    def new(self, prefix: str = "v") -> str:
+        self.fresh[0] += 1
+        return f"{prefix}{self.fresh[0]}"
+
+
+TOP = ["assign", "assign", "tuple", "update", "write", "alias", "view", "call", "if", "for",
+       "while", "list", "dict", "bump"]  # fmt: skip
+INNER = ["assign", "assign", "tuple", "update", "write", "rebind", "call", "if", "for", "while"]
+DEEPEST = ["assign", "tuple", "update", "write"]
+
+
+@st.composite
+def blocks(draw, scope: Scope, indent: str) -> list[str]:
+    """Statements; at the top level they may define new names, inside a branch or a loop
+    they only assign names defined before (so every name is defined on every path)."""
+    names, counter = scope.names, scope.counter
+    pick = lambda: draw(st.sampled_from(names))  # noqa: E731
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        kinds = TOP if scope.depth == 0 else INNER if scope.depth < 2 else DEEPEST
+        if scope.loop:
+            kinds = [*kinds, "break"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "assign":
+            value = draw(expressions(names, counter))
+            if scope.depth == 0 and draw(st.booleans()):
+                names.append(target := scope.new())
+            else:
+                target = pick()
+                if counter is not None:  # in a loop: accumulate, or stay bounded
+                    value = draw(
+                        st.sampled_from([f"{target} * 0.5 + np.sin({value})", f"np.tanh({value})"])
+                    )
+            lines.append(f"{indent}{target} = {value}")
+        elif kind == "tuple":
+            a, b = pick(), pick()
+            e, f = draw(expressions(names, counter)), draw(expressions(names, counter))
+            if a == b:
+                if scope.depth > 0:
+                    continue
+                names.append(b := scope.new())
+                lines.append(f"{indent}{a}, {b} = np.tanh({e}), {f} * 0.5")
+            elif draw(st.booleans()):
+                lines.append(f"{indent}{a}, {b} = {b}, {a}")  # a swap
+            else:
+                lines.append(f"{indent}{a}, {b} = np.tanh({e}), {f} * 0.5")
+        elif kind == "update":  # in place: every name holding the object sees it
+            op = draw(st.sampled_from(["+=", "*=", "-="]))
+            value = draw(expressions(names, counter))
+            lines.append(f"{indent}{pick()} {op} np.tanh({value}) * 0.5")
+        elif kind == "write":  # an entry of a vector, from a scalar of another
+            target, source = pick(), pick()
+            index = draw(
+                st.sampled_from(["0", "1", "-1", "1:"] + ([counter + " % 3"] if counter else []))
+            )
+            if draw(st.booleans()):
+                lines.append(f"{indent}{target} = {target} * 1.0")  # a copy first
+            lines.append(f"{indent}{target}[{index}] = np.tanh(np.sum({source}))")
+        elif kind == "alias":  # a second name for the same array
+            source, target = pick(), scope.new()
+            names.append(target)
+            lines.append(f"{indent}{target} = {source}")
+        elif kind == "rebind":  # one name now holds another's array
+            a, b = pick(), pick()
+            lines.append(f"{indent}{a} = {b}")
+        elif kind == "view":
+            view, target = draw(st.sampled_from(VIEWS)).format(a=pick()), scope.new()
+            names.append(target)
+            lines.append(f"{indent}{target} = {view}")
+        elif kind == "call":
+            lines.append(f"{indent}{pick()} = helper({pick()}, {pick()})")
+        elif kind == "bump":
+            lines.append(f"{indent}bump({pick()}, {pick()})")
+        elif kind == "list":  # filled in a loop, then reduced
+            acc, i = scope.new("acc"), scope.new("j")
+            lines.append(f"{indent}{acc} = []")
+            lines.append(f"{indent}for {i} in range({draw(st.integers(0, 3))}):")
+            lines.append(f"{indent}    {acc}.append({draw(expressions(names, i))})")
+            target = pick()
+            lines.append(f"{indent}{target} = np.tanh({target} + sum({acc}))")
+        elif kind == "dict":
+            d, key = scope.new("d"), draw(st.sampled_from(["'p'", "'q'"]))
+            lines.append(f"{indent}{d} = {{{key}: {pick()}}}")
+            lines.append(f"{indent}{d}[{key}] = {d}[{key}] * {draw(expressions(names))}")
+            lines.append(f"{indent}{pick()} = {d}[{key}]")
+        elif kind == "break":
+            lines.append(f"{indent}if np.sum({pick()}) > {draw(st.sampled_from(['0.5', '1.0']))}:")
+            lines.append(f"{indent}    break")
+        elif kind == "if":
+            threshold = draw(st.sampled_from(["0.0", "0.5", "-0.5"]))
+            lines.append(f"{indent}if np.sum({pick()}) > {threshold}:")
+            lines += draw(blocks(scope.inner(), indent + "    "))
+            if draw(st.booleans()):
+                lines.append(f"{indent}else:")
+                lines += draw(blocks(scope.inner(), indent + "    "))
+        elif kind == "for":
+            i = f"i{scope.depth}"
+            lines.append(f"{indent}for {i} in range({draw(st.integers(0, 4))}):")
+            lines += draw(blocks(scope.inner(i, "for"), indent + "    "))
+        else:  # while: the counter moves first, so a break cannot skip it
+            k = f"k{scope.depth}"
+            lines.append(f"{indent}{k} = 0")
+            lines.append(f"{indent}while {k} < {draw(st.integers(0, 3))}:")
+            lines.append(f"{indent}    {k} = {k} + 1")
+            lines += draw(blocks(scope.inner(k, "while"), indent + "    "))
+    return lines or [f"{indent}pass"]
+
+
+@st.composite
+def programs(draw) -> tuple[str, int]:
+    """The source of ``def f(x[, y])`` and its number of vector arguments."""
+    inputs = draw(st.integers(1, 2))
+    names = ["x", "y"][:inputs]
+    body = draw(blocks(Scope(names, 0, [0]), "    "))
+    result, other = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+    params = ", ".join(["x", "y"][:inputs])
+    lines = ["import numpy as np", "", "", HELPERS, "", "", f"def f({params}):"]
+    lines += body + [f"    return np.sum({result} * {result}) + np.sum(np.sin({other}))"]
+    return "\n".join(lines) + "\n", inputs
+
+
+def load(source: str, directory: Path):
+    path = directory / f"random_program_{next(MODULES)}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.f
+
+
+def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
+    outcomes: collections.Counter = collections.Counter()
+    false_refusals: list[str] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(programs(), st.integers(0, 2**16))
+    def judge(program: tuple[str, int], seed: int) -> None:
+        source, inputs = program
+        f = load(source, tmp_path)
+        rng = np.random.default_rng(seed)
+        args = [rng.uniform(-1.5, 1.5, 3) for _ in range(inputs)]
+        refusals: list = []
+        try:
+            verdict = verify(f, args, tuple(range(inputs)), seed, rtol=1e-4, refusals=refusals)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n--- program ---\n{source}") from None
+        if verdict == "refused" and not any(reason in str(refusals[0]) for reason in BY_DESIGN):
+            false_refusals.append(f"{refusals[0]}\n--- program ---\n{source}")
+            verdict = "falsely refused"
+        outcomes[verdict] += 1
+
+    judge()
+    total = sum(outcomes.values())
+    print(f"\n{total} random programs: {dict(outcomes)}")
+    assert len(false_refusals) <= MAX_FALSE_REFUSALS * total, "\n\n".join(false_refusals[:3])
