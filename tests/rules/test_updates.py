@@ -1,6 +1,7 @@
 """Rules of the helpers giving the new value of an object Python updates in place:
 ``np.add.at``, ``np.put``, ``np.putmask``, ``np.place``, ``np.fill_diagonal``,
-``np.copyto(..., where=)``, ``x.fill``, ``x.resize``, ``x.sort`` and the methods of lists and dicts."""
+``np.copyto(..., where=)``, ``x.fill``, ``x.resize``, ``x.sort`` and the methods of lists
+and dicts."""
 
 import numpy as np
 import pytest

@@ -14,7 +14,8 @@
   smooth there and that argument is not judged).
 
 It returns ``"refused"`` when srcdiff raised ``CompileError`` (the caller decides whether
-that is allowed; the error is appended to ``refusals``) and ``"ok"`` otherwise; anything else fails with the generated source.
+that is allowed; the error is appended to ``refusals``) and ``"ok"`` otherwise; anything
+else fails with the generated source.
 """
 
 from __future__ import annotations
