@@ -177,6 +177,21 @@ class Analyser:
             return any(self.is_active(x) for x in e.elts)
         return False
 
+    def unknown(self, obj: Any, stmt: gast.stmt) -> Op | None:
+        """The failure for a call of ``obj`` that is refused or has no rule and no
+        source; None when it can be compiled."""
+        refused = registry.refusal(obj)
+        if refused is not None:
+            return self.fail(stmt, *refused)
+        if not is_python_callable(obj):
+            return self.fail(
+                stmt,
+                f"no derivative rule for {describe(obj)}",
+                f"register one with @sd.register_vjp({describe(obj)}), "
+                "or compute it with functions srcdiff knows",
+            )
+        return None
+
     def fail(self, node: gast.AST, what: str, hint: str) -> Op:
         if self.final:
             raise self.p.error(what, node, hint)
@@ -238,16 +253,8 @@ class Analyser:
         elif kind == "object":
             if registry.lookup(obj) is not None or registry.is_nondiff(obj):
                 return Op("passive")
-            refused = registry.refusal(obj)
-            if refused is not None:
-                return self.fail(stmt, *refused)
-            if not is_python_callable(obj):
-                return self.fail(
-                    stmt,
-                    f"no derivative rule for {describe(obj)}",
-                    f"register one with @sd.register_vjp({describe(obj)}), or compute it "
-                    "with functions srcdiff knows",
-                )
+            if (refused := self.unknown(obj, stmt)) is not None:
+                return refused
         return Op("call", callee=call.func, operands=list(call.args),
                   keywords=list(call.keywords))  # fmt: skip
 
@@ -357,16 +364,8 @@ class Analyser:
                 return Op("passive")
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op("passive")
-            refused = registry.refusal(obj)
-            if refused is not None:
-                return self.fail(stmt, *refused)
-            if not is_python_callable(obj):
-                return self.fail(
-                    stmt,
-                    f"no derivative rule for {describe(obj)}",
-                    f"register one with @sd.register_vjp({describe(obj)}), "
-                    "or compute it with functions srcdiff knows",
-                )
+            if (refused := self.unknown(obj, stmt)) is not None:
+                return refused
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op("passive")
         return Op("call", callee=call.func, operands=args, keywords=list(call.keywords))
@@ -995,6 +994,13 @@ def recorded(stmt: gast.If) -> bool:
     )
 
 
+def relevant(loop: gast.stmt) -> bool:
+    """A loop the adjoint must know about: it differentiates something or returns."""
+    return has_active(loop.body) or any(
+        isinstance(s, gast.Return) for s in walk_statements(loop.body)
+    )
+
+
 def branching(body: list[gast.stmt]) -> bool:
     """True when iterations of a loop with this body can take different paths."""
     for s in body:
@@ -1004,7 +1010,7 @@ def branching(body: list[gast.stmt]) -> bool:
             return True
         if isinstance(s, gast.If) and recorded(s):
             return True
-        if isinstance(s, (gast.For, gast.While)) and s.loop.branching:
+        if isinstance(s, (gast.For, gast.While)) and relevant(s) and s.loop.branching:
             return True
     return False
 

@@ -40,7 +40,7 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         and (func.value.id in norm.locals)
     ):
         return _method(norm, e, func.value.id, func.attr)
-    obj = _resolve(norm, func)
+    obj = norm.resolved(func)
     if obj is None:
         return None
     if obj is np.ndarray.resize and e.args and isinstance(e.args[0], gast.Name):
@@ -125,7 +125,7 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
         raise norm.p.error("unsupported: out= with several arrays", e,
                            "assign the results and copy them into the arrays")  # fmt: skip
     nin = len(e.args)
-    obj = _resolve(norm, e.func)
+    obj = norm.resolved(e.func)
     if isinstance(obj, np.ufunc):
         nin = min(nin, obj.nin)
     call = gast.Call(func=norm.callee(e.func), args=[norm.atom(a) for a in e.args[:nin]],
@@ -158,21 +158,6 @@ def _write_whole(norm: Normalizer, target: gast.expr, value: gast.expr) -> gast.
 
 def _rt_call(norm: Normalizer, helper: str, args: list[gast.expr]) -> gast.Name:
     return norm.temp(gast.Call(func=_rt(helper), args=args, keywords=[]))
-
-
-def _resolve(norm: Normalizer, func: gast.expr) -> Any:
-    path = []
-    while isinstance(func, gast.Attribute):
-        path.append(func.attr)
-        func = func.value
-    if not isinstance(func, gast.Name) or func.id in norm.locals:
-        return None
-    found, obj = norm.p.resolve(func.id)
-    for attr in reversed(path):
-        if not found:
-            return None
-        found, obj = hasattr(obj, attr), getattr(obj, attr, None)
-    return obj if found else None
 
 
 def _inplace(owner: str, new: gast.expr) -> gast.Assign:

@@ -220,18 +220,7 @@ class Sharing:
         return [] if known else args
 
     def resolve(self, func: gast.expr) -> tuple[bool, object]:
-        path = []
-        while isinstance(func, gast.Attribute):
-            path.append(func.attr)
-            func = func.value
-        if not isinstance(func, gast.Name) or func.id in self.locals:
-            return False, None
-        found, obj = (True, rt_module) if func.id == "rt" else self.p.resolve(func.id)
-        for attr in reversed(path):
-            if not found or not hasattr(obj, attr):
-                return False, None
-            obj = getattr(obj, attr)
-        return found, obj
+        return self.p.resolve_dotted(func, self.locals, {"rt": rt_module})
 
 
 CONTAINER_HELPERS = {"appended", "extended", "inserted", "removed", "reversed_list", "cleared",

@@ -664,23 +664,15 @@ class Normalizer:
         )
         self.emit(node)
 
+    def resolved(self, e: gast.expr) -> Any:
+        """The object a dotted name of a global (``np.add.at``) refers to, or None."""
+        return self.p.resolve_dotted(e, self.locals)[1]
+
     def is_no_grad(self, e: gast.expr) -> bool:
-        if not isinstance(e, gast.Call):
-            return False
-        path, f = [], e.func
-        while isinstance(f, gast.Attribute):
-            path.append(f.attr)
-            f = f.value
-        if not isinstance(f, gast.Name) or f.id in self.locals:
-            return False
-        found, obj = self.p.resolve(f.id)
-        for attr in reversed(path):
-            obj = getattr(obj, attr, None)
-        return (
-            found
-            and getattr(obj, "__name__", "") == "no_grad"
-            and getattr(obj, "__module__", "").startswith("srcdiff")
-        )
+        obj = self.resolved(e.func) if isinstance(e, gast.Call) else None
+        return getattr(obj, "__name__", "") == "no_grad" and getattr(
+            obj, "__module__", ""
+        ).startswith("srcdiff")
 
     def stmt_Break(self, s: gast.Break) -> None:
         self.emit(gast.Break())

@@ -10,6 +10,7 @@ import builtins
 import inspect
 import textwrap
 import weakref
+from collections.abc import Container
 from types import FunctionType
 from typing import Any
 
@@ -67,6 +68,25 @@ class Parsed:
         if hasattr(builtins, name):
             return True, getattr(builtins, name)
         return False, None
+
+    def resolve_dotted(
+        self, e: gast.expr, local: Container[str], roots: dict[str, Any] | None = None
+    ) -> tuple[bool, Any]:
+        """The object a dotted name (``np.add.at``) refers to now, its root a free name
+        (or one of ``roots``); ``(False, None)`` for a ``local`` root, another
+        expression, or an attribute that is not there."""
+        path = []
+        while isinstance(e, gast.Attribute):
+            path.append(e.attr)
+            e = e.value
+        if not isinstance(e, gast.Name) or e.id in local:
+            return False, None
+        found, obj = (True, roots[e.id]) if roots and e.id in roots else self.resolve(e.id)
+        for attr in reversed(path):
+            if not found or not hasattr(obj, attr):
+                return False, None
+            obj = getattr(obj, attr)
+        return found, obj
 
 
 _CACHE: dict[Any, Parsed] = {}

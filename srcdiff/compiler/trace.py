@@ -17,7 +17,7 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from .analyse import Analysis, Op, has_active, index_value
+from .analyse import Analysis, Op, index_value, recorded, relevant
 from .normalize import Names, assign, const, name, walk_statements
 
 
@@ -52,13 +52,6 @@ def pack(names: tuple[str, ...]) -> gast.expr:
 def at(stmt: gast.stmt, line: int) -> gast.stmt:
     stmt.lineno = line
     return stmt
-
-
-def relevant(loop: gast.stmt) -> bool:
-    """A loop the adjoint must know about: it differentiates something or returns."""
-    return has_active(loop.body) or any(
-        isinstance(s, gast.Return) for s in walk_statements(loop.body)
-    )
 
 
 class PrimalBuilder:
@@ -412,13 +405,16 @@ def _is_appended(value: gast.expr) -> bool:
     )
 
 
-def mark_recorded(body: list[gast.stmt]) -> None:
-    """Flag the ``if`` statements whose choice goes into the path."""
-    from .analyse import recorded
-
-    for s in walk_statements(body):
+def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:
+    """Flag the ``if`` statements whose choice goes into the path: not those in a loop
+    the adjoint does not know about (``inside`` false)."""
+    for s in body:
         if isinstance(s, gast.If):
-            s.recorded = recorded(s)
+            s.recorded = inside and recorded(s)
+            mark_recorded(s.body, inside)
+            mark_recorded(s.orelse, inside)
+        elif isinstance(s, (gast.For, gast.While)):
+            mark_recorded(s.body, inside and relevant(s))
 
 
 def primal(

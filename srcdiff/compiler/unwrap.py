@@ -108,18 +108,7 @@ class Unwrapper:
         )
 
     def resolve(self, func: gast.expr) -> tuple[bool, Any]:
-        path = []
-        while isinstance(func, gast.Attribute):
-            path.append(func.attr)
-            func = func.value
-        if not isinstance(func, gast.Name) or func.id in self.locals:
-            return False, None
-        found, obj = self.p.resolve(func.id)
-        for attr in reversed(path):
-            if not found or not hasattr(obj, attr):
-                return False, None
-            obj = getattr(obj, attr)
-        return found, obj
+        return self.p.resolve_dotted(func, self.locals)
 
     def passes_tensors(self, call: gast.Call) -> bool:
         """True for calls that should see Tensors, not arrays: builtins such as print or

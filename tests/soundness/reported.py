@@ -395,6 +395,29 @@ def break_then_while(x):
     return np.sum(h)
 
 
+@case(vec())
+def a_constant_while_in_a_loop_then_a_while(x):
+    for _ in range(1):
+        k = 0
+        while k < 1:  # its exit is a branch no adjoint needs
+            k = k + 1
+    j = 0
+    while j < 2:
+        j = j + 1
+        x = np.sin(x)
+    return np.sum(x * x)
+
+
+@case(vec())
+def a_list_grown_in_a_loop_whose_sum_is_not_used(x):
+    xs = []
+    for i in range(2):
+        xs.append(x * i)
+    y = np.tanh(x + sum(xs))  # y is not read: no gradient reaches xs
+    y = x * 2.0
+    return np.sum(np.sin(y))
+
+
 @case(3.0, wrt=0)
 def newton_step_on_a_scalar(c):
     x = 1.0
