@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import rules
+from . import rules, runtime
 from .backend import array_module
 
 SECOND_BACKWARD = (
@@ -470,3 +470,6 @@ def _shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
         helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         return parent.args.index(name) in _SHAPE_ONLY.get(helper, ())
     return False
+
+
+runtime.install(accumulate=accumulate)  # compiled code adds to a leaf's .grad through it

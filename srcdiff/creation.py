@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cuda, dtypes
+from . import cuda, dtypes, grad_mode
 from .backend import sample
 from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     bool_,
@@ -24,6 +24,7 @@ from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     short,
     uint8,
 )
+from .rules.registry import nondiff
 from .tensor import Size, Tensor, _unwrap_nested
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default, so runs without manual_seed are repeatable
@@ -258,3 +259,12 @@ def randint(
 def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     """A random permutation of 0 .. n-1."""
     return _finish(_generator.permutation(n).astype(np.int64), dtype, device, False)
+
+
+nondiff(
+    "a new tensor is a leaf that requires no grad, as in PyTorch (torch.tensor(t) copies "
+    "and detaches, torch.full takes a number)",
+    tensor, as_tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like,
+    empty_like, full_like, eye, arange, linspace, randn, rand, randn_like, rand_like,
+    randint, randperm, manual_seed, grad_mode.is_grad_enabled,
+)  # fmt: skip

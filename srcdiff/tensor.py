@@ -1189,3 +1189,6 @@ def _rebuild(cls: type, data: Any, requires_grad: bool, device: str) -> Tensor:
     t = object.__new__(cls)
     t._init(cuda.to_device(data, device), requires_grad)
     return t
+
+
+rt.install(tensor=Tensor, grad_enabled=grad_mode.is_grad_enabled)  # for compiled code

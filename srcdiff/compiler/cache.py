@@ -293,3 +293,6 @@ def unit_for(
 def units_built(fn: types.FunctionType) -> int:
     """How many Units exist for ``fn`` (for tests of the cache)."""
     return len(_UNITS.get(fn, {}))
+
+
+rt_module.install(unit_for=unit_for, callee=CALLEE)  # how generated code compiles callees

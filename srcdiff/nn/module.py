@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from .. import cuda, dtypes
+from .. import cuda, dtypes, runtime
 from ..creation import as_tensor
 from ..grad_mode import no_grad
 from ..tensor import Tensor
@@ -368,3 +368,6 @@ class Module:
         elif lines:
             body = "\n  " + "\n  ".join(lines) + "\n"
         return f"{type(self).__name__}({body})"
+
+
+runtime.install(modules=(Module,))  # a model called in compiled code runs its forward

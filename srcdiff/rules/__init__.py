@@ -1,5 +1,6 @@
 """The derivative rules, one module a family, all in one registry."""
 
+from .. import runtime
 from . import (  # noqa: F401  (each registers its rules)
     arithmetic,
     containers,
@@ -7,6 +8,7 @@ from . import (  # noqa: F401  (each registers its rules)
     linalg,
     numpy_math,
     reductions,
+    registry,
     shapes,
     tensor_methods,
     updates,
@@ -22,6 +24,8 @@ from .registry import (
     unsupported,
     vjp,
 )
+
+runtime.install(registry=registry)  # calls from generated code look rules up there
 
 __all__ = [
     "Rule", "is_nondiff", "lookup", "make_rule", "nondiff", "refusal", "register",

@@ -1,11 +1,9 @@
 """Rules of functions that make arrays: those whose entries are made from numbers they
 are given (``np.full``, ``np.linspace``, ``np.arange``, ``np.r_``, ``np.c_``), casts, and
-the makers whose values depend on no value given (shapes, dtypes); and srcdiff's own
-tensor makers, which give leaves, as PyTorch's do."""
+the makers whose values depend on no value given (shapes, dtypes)."""
 
 import numpy as xp
 
-from .. import creation, grad_mode
 from .. import runtime as rt
 from .registry import nondiff, vjp
 
@@ -54,12 +52,5 @@ nondiff(
     xp.identity,
 )  # fmt: skip
 
-nondiff(
-    "a new tensor is a leaf that requires no grad, as in PyTorch (torch.tensor(t) copies "
-    "and detaches, torch.full takes a number)",
-    creation.tensor, creation.as_tensor, creation.from_numpy, creation.zeros, creation.ones,
-    creation.empty, creation.full, creation.zeros_like, creation.ones_like,
-    creation.empty_like, creation.full_like, creation.eye, creation.arange, creation.linspace,
-    creation.randn, creation.rand, creation.randn_like, creation.rand_like, creation.randint,
-    creation.randperm, creation.manual_seed, grad_mode.is_grad_enabled,
-)  # fmt: skip
+# srcdiff's own tensor makers are declared in srcdiff/creation.py: the rules do not import
+# the Tensor layer.

@@ -16,9 +16,30 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, copy, dtype_kind
-from ..rules import registry
 from .arrays import zeros_like
 from .mutation import FINAL, _mutable, refuse
+
+
+class Host:
+    """What generated code needs from the layers above the runtime, installed by them
+    when they load (the runtime imports none of them): the rule registry, the compiler's
+    ``unit_for`` for callees, the classes of models, and the Tensor layer."""
+
+    registry: Any = None  # srcdiff.rules.registry
+    unit_for: Any = None  # srcdiff.compiler.cache.unit_for
+    callee: Any = None  # what unit_for takes for a callee computing with Tensors
+    modules: tuple[type, ...] = ()  # nn.Module: calling one runs its forward
+    tensor: type = type("NoTensor", (), {})  # srcdiff.Tensor, once it is loaded
+    grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
+    accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
+
+
+def install(**services: Any) -> None:
+    """Install services for ``Host`` (see there)."""
+    for name, value in services.items():
+        if not hasattr(Host, name):
+            raise AttributeError(f"the runtime has no service {name!r}")
+        setattr(Host, name, value)  # read from the class: functions stay unbound
 
 
 class Diverged(Exception):
@@ -85,9 +106,7 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
 
 def _is_module(obj: Any) -> bool:
     """An ``nn.Module``: calling it runs its ``forward``."""
-    from ..nn import Module
-
-    return isinstance(obj, Module)
+    return isinstance(obj, Host.modules)
 
 
 _BINDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per function
@@ -237,8 +256,8 @@ class _Site:
 
     def __init__(self, fn: Any, target: Any, nbound: int, active: tuple, tensor: bool,
                  nargs: int, keywords: tuple[str, ...]):  # fmt: skip
-        self.rule = registry.lookup(fn)
-        self.nondiff = self.rule is None and registry.is_nondiff(fn)
+        self.rule = Host.registry.lookup(fn)
+        self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
         self.tensor = tensor
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
         if self.rule is not None or self.nondiff:
@@ -266,9 +285,9 @@ class _Site:
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
         value_types = tuple(map(type, values))
         key = (
-            (value_types, registry.version())
+            (value_types, Host.registry.version())
             if self.tensor
-            else (value_types, shape_key(args, kwargs), registry.version())
+            else (value_types, shape_key(args, kwargs), Host.registry.version())
         )  # Tensor: no shapes
         if not _ARRAY_TYPES.issuperset(value_types):
             # the array module is not in the types: of arrays in containers, or of others
@@ -277,18 +296,16 @@ class _Site:
         if hit is not None and hit[0].stale():
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
-            from ..compiler.cache import CALLEE, unit_for
-
             others = (*args, *kwargs.values())
             names = tuple(n for n, v in zip(self.names, values, strict=True) if _differentiable(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
             shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
-            unit = unit_for(
+            unit = Host.unit_for(
                 self.target,
                 names,
                 kinds,
                 array_module(*values, *others),
-                CALLEE if self.tensor else False,
+                Host.callee if self.tensor else False,
                 shapes,
             )
             if len(self.units) > 256:
@@ -323,7 +340,7 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
     keywords = tuple(kwargs)
     shape = (active, tensor, len(args), keywords)
     target, bound = _target(fn)
-    if target is None or registry.lookup(fn) is not None or registry.is_nondiff(fn):
+    if target is None or Host.registry.lookup(fn) is not None or Host.registry.is_nondiff(fn):
         try:
             key = (fn, *shape)
             site = _PRIMITIVE_SITES.get(key)
@@ -393,7 +410,7 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
         return tuple(zeros_like(v) for v in record[1])
     _, rule, args, kwargs, value, active = record  # a callee with a registered rule
     xp = array_module(value)
-    fn = rule.fn if xp is np else registry.bind(rule.fn, xp)
+    fn = rule.fn if xp is np else Host.registry.bind(rule.fn, xp)
     grads = fn(g, value, *args, **kwargs)
     if not isinstance(grads, tuple):
         grads = (grads,)

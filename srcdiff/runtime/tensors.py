@@ -5,40 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calls import LEAVES, collect_called, path_key
-
-_TENSOR: list = []
+from .calls import LEAVES, Host, collect_called, path_key
 
 
 def tensor_class() -> type:
-    """srcdiff's Tensor class (imported on first use: the runtime does not need it)."""
-    if not _TENSOR:
-        from ..grad_mode import is_grad_enabled
-        from ..tensor import Tensor
-
-        _TENSOR[:] = [Tensor, is_grad_enabled]
-    return _TENSOR[0]
-
-
-_AUTOGRAD: list = []
-
-
-def _autograd() -> Any:
-    """srcdiff.autograd (imported on first use, like the Tensor class)."""
-    if not _AUTOGRAD:
-        from .. import autograd
-
-        _AUTOGRAD.append(autograd)
-    return _AUTOGRAD[0]
+    """srcdiff's Tensor class (a class of no object before the Tensor layer loads)."""
+    return Host.tensor
 
 
 def unwrap(x: Any, path: list) -> Any:
     """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
     that requires grad (1), one that does not (0), or no Tensor (2)."""
-    if not isinstance(x, _TENSOR[0] if _TENSOR else tensor_class()):
+    if not isinstance(x, Host.tensor):
         path.append(2)
         return x
-    if x.requires_grad and _TENSOR[1]():
+    if x.requires_grad and Host.grad_enabled():
         LEAVES[0] += 1
         path.append(1)
     else:
@@ -50,10 +31,9 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""
     if tensor._node is None:  # a leaf
-        _autograd().accumulate(tensor, g)
+        Host.accumulate(tensor, g)
     else:
-        Tensor = tensor_class()
-        tensor.backward(Tensor._make(g), retain_graph=True)
+        tensor.backward(Host.tensor._make(g), retain_graph=True)
 
 
 def backward(
@@ -72,7 +52,7 @@ def backward(
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         seed = 1.0 if getattr(loss, "shape", ()) == () else loss * 0 + 1
     else:
-        seed = gradient.data if isinstance(gradient, tensor_class()) else gradient
+        seed = gradient.data if isinstance(gradient, Host.tensor) else gradient
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
     called: dict = {}
