@@ -30,7 +30,7 @@ from .emit import emit
 from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import optimize
-from .parse import Parsed, parse
+from .parse import Parsed, parse, returning_updates
 from .trace import FINAL, PathPrimal, primal, speculable
 from .unwrap import insert_unwraps
 
@@ -55,8 +55,12 @@ class Unit:
         xp: types.ModuleType,
         tensor: bool | str = False,
         shapes: dict[str, Any] | None = None,
+        returns: tuple[str, ...] = (),
     ):
         self.parsed: Parsed = parse(fn)
+        self.returns = returns  # parameters it updates in place, returned after its value
+        if returns:
+            self.parsed = returning_updates(self.parsed, returns)
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
         self.kinds = kinds
@@ -266,6 +270,7 @@ def unit_for(
     xp: types.ModuleType,
     tensor: bool | str = False,
     shapes: dict[str, Any] | None = None,
+    returns: tuple[str, ...] = (),
 ) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``)."""
@@ -279,10 +284,11 @@ def unit_for(
         registry.version(),
         tensor,
         tuple(sorted((shapes or {}).items())),
+        returns,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes, returns)
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)
     else:

@@ -294,6 +294,20 @@ class AdjointBuilder:
                 self.state[other] = D(target)
         self.emit(assign(var, value), line)
 
+    def unalias(self, variables: set[str], keep: set[str], line: int) -> None:
+        """Give each name (but those in ``keep``) whose adjoint sits in one of
+        ``variables``, which a loop is about to assign, a variable of its own."""
+        for other, d in list(self.state.items()):
+            if other in keep or d.var not in variables:
+                continue
+            target = self.dname(other)
+            if target in variables or any(
+                e.var == target for k, e in self.state.items() if k != other
+            ):
+                target = self.names.fresh("g")
+            self.emit(assign(target, name(d.var)), line)
+            self.state[other] = D(target)
+
     def contribute(self, n: str, value: gast.expr, line: int) -> None:
         """Add ``value`` to the adjoint of ``n``."""
         current = self.state.get(n)
@@ -495,6 +509,9 @@ class AdjointBuilder:
             if n in accumulated and n in indexed and not d.owned:
                 self.bind(self.dname(n), call(attr("rt", "owned"), name(self.dname(n))), line)
                 self.state[n] = D(self.dname(n), owned=True)
+        self.unalias(
+            {self.dname(n) for n in info.assigned | set(loop_names)}, set(loop_names), line
+        )
         start = {n: d for n, d in self.state.items() if n not in body_names}
         for n in carried:
             start[n] = D(self.dname(n))

@@ -10,6 +10,8 @@ rule), or a CompileError where the update has no derivative (``np.ndarray.resize
 
 from __future__ import annotations
 
+import inspect
+import types
 from typing import TYPE_CHECKING, Any
 
 import gast
@@ -61,6 +63,8 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         return _write_whole(norm, args[0], new)
     if obj is np.copyto:
         return _copyto(norm, e)
+    if isinstance(obj, types.FunctionType):
+        return _updating_call(norm, e, obj)
     helper = WRITERS.get(obj)
     if helper is not None:
         args = [norm.atom(a) for a in e.args]
@@ -68,6 +72,73 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         new = norm.temp(gast.Call(func=_rt(helper), args=args, keywords=keywords))
         return _write_whole(norm, args[0], new)
     return None
+
+
+def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> gast.expr | None:
+    """``helper(a, b)`` where the user's ``helper`` updates ``a`` in place: ``r =
+    rt.returning(helper, ("a",))(a, b)``, which also returns the new value of ``a``,
+    then ``value = r[0]`` and ``a = r[1]``, an update of ``a`` in place (``xs[i] =
+    r[1]`` for an entry ``xs[i]``). None when the function updates nothing, or an updated
+    argument is neither a local name nor an entry of one (compiled code then refuses the
+    call when it runs)."""
+    from .mutation import updated_params  # a stage after normalize, which it runs
+
+    updated = updated_params(fn)
+    if (
+        not updated
+        or any(isinstance(a, gast.Starred) for a in e.args)
+        or any(k.arg is None for k in e.keywords)
+    ):
+        return None
+    params = list(inspect.signature(fn).parameters)
+    written: dict[int, gast.expr] = {}  # by the position of the argument among the call's
+    for n in updated:
+        i = params.index(n)
+        keyword = [j for j, k in enumerate(e.keywords) if k.arg == n]
+        arg = e.args[i] if i < len(e.args) else e.keywords[keyword[0]].value if keyword else None
+        if arg is None:
+            continue  # its default
+        holder = arg.value if isinstance(arg, gast.Subscript) else arg
+        if not (isinstance(holder, gast.Name) and holder.id in norm.locals):
+            return None
+        written[i if i < len(e.args) else len(e.args) + keyword[0]] = arg
+    targets: dict[int, gast.expr] = {}  # where each updated argument's new value goes
+
+    def argument(i: int, a: gast.expr) -> gast.expr:
+        if i not in written:
+            return norm.atom(a)
+        if isinstance(a, gast.Subscript):  # xs[i]: read once, written back after
+            targets[i] = gast.Subscript(value=a.value, slice=norm.atom(a.slice), ctx=gast.Load())
+            return norm.temp(targets[i])
+        targets[i] = a
+        return a
+
+    args = [argument(i, a) for i, a in enumerate(e.args)]
+    keywords = [gast.keyword(arg=k.arg, value=argument(len(e.args) + j, k.value))
+                for j, k in enumerate(e.keywords)]  # fmt: skip
+    wrapper = _rt_call(norm, "returning", [norm.callee(e.func), _const(updated)])
+    result = norm.temp(gast.Call(func=wrapper, args=args, keywords=keywords))
+    value = norm.temp(_item(result, 0))
+    for i, target in sorted(targets.items()):
+        new = _item(result, updated.index(params_at(fn, i, e)) + 1)
+        if isinstance(target, gast.Name):
+            norm.emit(_inplace(target.id, new))
+        else:
+            store = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Store())
+            norm.emit(gast.Assign(targets=[store], value=norm.temp(new), type_comment=None))
+    return value
+
+
+def params_at(fn: types.FunctionType, i: int, e: gast.Call) -> str:
+    """The parameter the ``i``-th argument of the call ``e`` (keywords after the
+    positional ones) binds."""
+    if i < len(e.args):
+        return list(inspect.signature(fn).parameters)[i]
+    return e.keywords[i - len(e.args)].arg
+
+
+def _item(container: gast.expr, k: int) -> gast.Subscript:
+    return gast.Subscript(value=container, slice=_const(k), ctx=gast.Load())
 
 
 def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr | None:

@@ -28,14 +28,27 @@ from __future__ import annotations
 
 import builtins
 import operator
+import types
+import weakref
 from collections.abc import Iterator
 
 import gast
 
 from .. import runtime as rt_module
+from ..errors import CompileError
 from ..rules import registry
-from .normalize import Names, assign, const, local_names, name, params_of, walk_statements
-from .parse import Parsed
+from .normalize import (
+    Names,
+    all_names,
+    assign,
+    const,
+    local_names,
+    name,
+    normalize,
+    params_of,
+    walk_statements,
+)
+from .parse import Parsed, parse
 
 # NumPy functions and array methods whose result may be the argument itself or a view of
 # its memory: writing into the result writes into the argument.
@@ -340,6 +353,24 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
 
     walk(fn.body, set(), True)
     return tuple(p for p in params if p in found)
+
+
+_UPDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def updated_params(fn: types.FunctionType) -> tuple[str, ...]:
+    """The parameters of a user's function that it may update in place (its source
+    normalized, see ``caller_updates``); none for a function without source."""
+    found = _UPDATED.get(fn)
+    if found is None:
+        _UPDATED[fn] = ()  # while it is being found: a recursive call updates nothing more
+        try:
+            parsed = parse(fn)
+            found = caller_updates(normalize(parsed, Names(all_names(parsed.tree))))
+        except CompileError:  # said again, at its line, when the function is compiled
+            found = ()
+        _UPDATED[fn] = found
+    return found
 
 
 def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,

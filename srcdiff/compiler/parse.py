@@ -7,6 +7,7 @@ that are line numbers of ``Parsed.filename``.
 from __future__ import annotations
 
 import builtins
+import copy
 import inspect
 import textwrap
 import weakref
@@ -143,3 +144,32 @@ def parse(fn: Any) -> Parsed:
     parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
     _CACHE[key] = parsed
     return parsed
+
+
+def returning_updates(parsed: Parsed, names: tuple[str, ...]) -> Parsed:
+    """``parsed`` as a function that also returns the parameters ``names`` it updates in
+    place: each ``return e`` becomes ``return e, *names`` (and falling off the end,
+    ``return None, *names``). Compiled code calls it so (``rt.Returning``) and gives the
+    caller's names the new values."""
+
+    def extra() -> list[gast.expr]:
+        return [gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+                for n in names]  # fmt: skip
+
+    tree = copy.deepcopy(parsed.tree)
+    for node in gast.walk(tree):
+        if isinstance(node, gast.Return):
+            value = node.value or gast.Constant(value=None, kind=None)
+            node.value = gast.copy_location(
+                gast.Tuple(elts=[value, *extra()], ctx=gast.Load()), node
+            )
+    last = tree.body[-1]
+    if not isinstance(last, gast.Return):
+        end = gast.Return(value=gast.Tuple(elts=[gast.Constant(value=None, kind=None),
+                                                 *extra()], ctx=gast.Load()))  # fmt: skip
+        end.lineno = getattr(last, "end_lineno", None) or last.lineno
+        gast.fix_missing_locations(end)
+        tree.body.append(end)
+    variant = copy.copy(parsed)
+    variant.tree = tree
+    return variant

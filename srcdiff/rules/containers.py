@@ -71,3 +71,4 @@ def follow(g, ans, m, old, new, names=""):
 
 
 nondiff("keys, and checks that return nothing", "dict.keys", rt.check_unchanged, rt.write_back)
+nondiff("a function, to be called", rt.returning)

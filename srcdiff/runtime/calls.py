@@ -7,6 +7,7 @@ code runs, so methods, callable objects and recursion need nothing special.
 
 from __future__ import annotations
 
+import copy as copy_module
 import inspect
 import types
 import weakref
@@ -85,6 +86,42 @@ def _order(kind: Any) -> tuple:
     if type(kind) is int:
         return (0, kind)
     return (1, tuple(map(_order, kind)))
+
+
+class Returning:
+    """``fn`` as compiled code calls a function that updates some of its arguments in
+    place (``names``): it returns ``(value, *their new values)`` and leaves the objects it
+    was given as they were; the caller assigns the new values (and names sharing them
+    follow). Compiled, ``fn`` returns its updates the same way (``Unit.returns``)."""
+
+    __slots__ = ("__weakref__", "_srcdiff_target", "names")
+
+    def __init__(self, fn: types.FunctionType, names: tuple[str, ...]):
+        self._srcdiff_target = fn
+        self.names = names
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:  # no gradient flows here
+        fn = self._srcdiff_target
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+        for n in self.names:
+            if n in bound.arguments:
+                bound.arguments[n] = copy_module.deepcopy(bound.arguments[n])
+        value = fn(*bound.args, **bound.kwargs)
+        return (value, *(bound.arguments.get(n) for n in self.names))
+
+
+_RETURNING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def returning(fn: Any, names: tuple[str, ...]) -> Returning:
+    """The ``Returning`` of ``fn`` for ``names`` (made once per function)."""
+    per_fn = _RETURNING.get(fn)
+    if per_fn is None:
+        per_fn = _RETURNING[fn] = {}
+    wrapper = per_fn.get(names)
+    if wrapper is None:
+        wrapper = per_fn[names] = Returning(fn, names)
+    return wrapper
 
 
 def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
@@ -256,6 +293,7 @@ class _Site:
 
     def __init__(self, fn: Any, target: Any, nbound: int, active: tuple, tensor: bool,
                  nargs: int, keywords: tuple[str, ...]):  # fmt: skip
+        self.returns = fn.names if type(fn) is Returning else ()
         self.rule = Host.registry.lookup(fn)
         self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
         self.tensor = tensor
@@ -307,6 +345,7 @@ class _Site:
                 array_module(*values, *others),
                 Host.callee if self.tensor else False,
                 shapes,
+                self.returns,
             )
             if len(self.units) > 256:
                 self.units.clear()
@@ -354,7 +393,7 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
     per_target = _SITES.get(target)
     if per_target is None:
         per_target = _SITES[target] = {}
-    key = (len(bound), *shape)
+    key = (len(bound), *shape, fn.names if type(fn) is Returning else ())
     site = per_target.get(key)
     if site is None:
         site = per_target[key] = _Site(fn, target, len(bound), *shape)
@@ -376,7 +415,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     else:
         saved, path = {}, []
         value = unit.primal(saved, path, *bound, *args, **kwargs)
-    if unit.updated:
+    if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
     return value, ("unit", unit, saved, path, order, values)
 

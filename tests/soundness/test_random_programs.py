@@ -8,9 +8,9 @@ caller's arrays too), aliases (``b = a``) and their rebinding, views (slices, re
 ``.T``, ``asarray``), if/else on the data, for loops with ``break``, while loops, lists
 and dicts filled in loops, and calls of helpers that branch or update their argument.
 
-Two refusals are by design, and are counted apart: a write through a view that another
-live name shares, and a helper that updates its argument in place. Any other refusal is
-a false refusal, and at most ``MAX_FALSE_REFUSALS`` of the programs may be refused so.
+One refusal is by design, and is counted apart: a write through a view that another
+live name shares (see the README). Any other refusal is a false refusal, and at most
+``MAX_FALSE_REFUSALS`` of the programs may be refused so.
 CI runs a fixed sample; ``SRCDIFF_RANDOM_PROGRAMS=2000`` runs more.
 
 Every value stays bounded (products go through tanh, exp through sin), so differences
@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from .verify import verify
 
-EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "80"))
+EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "300"))
 MAX_FALSE_REFUSALS = 0.02
 MODULES = itertools.count()
 
@@ -47,7 +47,7 @@ def bump(v, s):
     v[0] = np.tanh(np.sum(s))"""
 
 # What a refusal by design says (see the module's docstring).
-BY_DESIGN = ("shares its memory", "updates its argument")
+BY_DESIGN = ("shares its memory",)
 
 UNARY = ["np.tanh({a})", "np.sin({a})", "np.exp(np.sin({a}))", "{a} * 1.5", "-{a}"]
 BINARY = ["{a} + {b}", "{a} - {b}", "{a} * np.tanh({b})", "np.sum({a}) * 0.25 + {b}"]
@@ -229,9 +229,11 @@ def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
             verdict = verify(f, args, tuple(range(inputs)), seed, rtol=1e-4, refusals=refusals)
         except AssertionError as failure:
             raise AssertionError(f"{failure}\n--- program ---\n{source}") from None
-        if verdict == "refused" and not any(reason in str(refusals[0]) for reason in BY_DESIGN):
-            false_refusals.append(f"{refusals[0]}\n--- program ---\n{source}")
-            verdict = "falsely refused"
+        if verdict == "refused":
+            reasons = [reason for reason in BY_DESIGN if reason in str(refusals[0])]
+            if not reasons:
+                false_refusals.append(f"{refusals[0]}\n--- program ---\n{source}")
+            verdict = f"refused: {reasons[0]}" if reasons else "falsely refused"
         outcomes[verdict] += 1
 
     judge()
