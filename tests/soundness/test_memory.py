@@ -10,6 +10,7 @@ import numpy as np
 import srcdiff as sd
 from srcdiff.compiler import cache
 
+CLOSURES = 3000  # one made per step, JAX style
 STEPS = 300
 
 
@@ -41,7 +42,7 @@ def alive(refs):
 def test_a_closure_made_at_each_step_is_freed_with_its_compiled_code():
     x, w = np.ones((4, 3)), np.ones(3)
     refs = []
-    for step in range(STEPS):
+    for step in range(CLOSURES):
         loss = make_loss(float(step % 7))
         np.testing.assert_allclose(
             sd.grad(loss)(w, x), 2 * np.tanh(3) / np.cosh(3) ** 2 * 4 * (step % 7)
