@@ -234,9 +234,12 @@ def _matmul_name(a: Any, b: Any) -> str:
 
 
 def _index(idx: Any) -> Any:
-    """An index with tensors replaced by their arrays."""
+    """An index with tensors replaced by their arrays (a negative step is an error, as in
+    PyTorch)."""
     if isinstance(idx, Tensor):
         return idx.data
+    if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
+        raise ValueError("step must be greater than zero")
     if isinstance(idx, tuple):
         return tuple(_index(i) for i in idx)
     if isinstance(idx, list):
@@ -719,8 +722,14 @@ class Tensor:
     def __invert__(self) -> Tensor:
         return Tensor._make(~self._data)
 
-    add = __add__
-    sub = __sub__
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else other * alpha)
+
     mul = __mul__
     div = __truediv__
     matmul = __matmul__

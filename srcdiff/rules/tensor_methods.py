@@ -34,6 +34,16 @@ def tensor_extreme(g, ans, x, dim=None, keepdim=False):
     )
 
 
+@vjp(tm.add)
+def tensor_add(g, ans, x, other, alpha=1):
+    return rt.unbroadcast(g, x), rt.unbroadcast(g * alpha, other), None
+
+
+@vjp(tm.sub)
+def tensor_sub(g, ans, x, other, alpha=1):
+    return rt.unbroadcast(g, x), rt.unbroadcast(-g * alpha, other), None
+
+
 @vjp(tm.sigmoid)
 def sigmoid(g, ans, x):
     return g * ans * (1.0 - ans)
@@ -102,8 +112,6 @@ for _method, _rule in (
     (tm.t, shapes.T),
     (tm.clone, numpy_math.copy),
     (tm.pow, arithmetic.power),
-    (tm.add, arithmetic.add),
-    (tm.sub, arithmetic.subtract),
     (tm.mul, arithmetic.multiply),
     (tm.div, arithmetic.divide),
     (tm.matmul, arithmetic.matmul),

@@ -162,8 +162,20 @@ def dim(x: Any) -> int:
     return x.ndim if _is_array(x) else x.dim()
 
 
-add = _method("add", np.add)
-sub = _method("sub", np.subtract)
+def add(x: Any, other: Any, alpha: Any = 1) -> Any:
+    """``x.add(other, alpha=a)``: ``x + a * other``."""
+    if not _is_array(x):
+        return x.add(other, alpha=alpha)
+    return x + (other if alpha == 1 else alpha * other)
+
+
+def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
+    """``x.sub(other, alpha=a)``: ``x - a * other``."""
+    if not _is_array(x):
+        return x.sub(other, alpha=alpha)
+    return x - (other if alpha == 1 else alpha * other)
+
+
 mul = _method("mul", np.multiply)
 div = _method("div", np.divide)
 matmul = _method("matmul", np.matmul)

@@ -414,3 +414,20 @@ def test_pytorch_101_snippets():
     loss = sum((x_val * w - y_val) ** 2 for x_val, y_val in [(1.0, 2.0), (2.0, 4.0)])
     loss.backward()
     assert w.grad.tolist() == [2 * (1 - 2) * 1 + 2 * (2 - 4) * 2]
+
+
+def test_a_negative_step_is_refused_as_in_pytorch():
+    x = sd.arange(4.0)
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x[::-1]
+    assert arr(x[::2]).tolist() == [0.0, 2.0]
+
+
+def test_add_and_sub_scale_the_other_by_alpha():
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    y = sd.tensor([3.0, 5.0], requires_grad=True)
+    z = x.add(y, alpha=2).sub(x, alpha=0.5)
+    assert arr(z).tolist() == [6.5, 11.0]
+    z.sum().backward()
+    assert arr(x.grad).tolist() == [0.5, 0.5] and arr(y.grad).tolist() == [2.0, 2.0]
+    assert arr(sd.add(x, y, alpha=-1)).tolist() == [-2.0, -3.0]
