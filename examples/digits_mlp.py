@@ -1,13 +1,14 @@
 """A multilayer perceptron on scikit-learn's handwritten digits (8x8 images, 10 classes),
-trained with Adam and cross entropy in minibatches, with a text progress bar.
+trained with Adam and cross entropy in minibatches.
 
-It reaches about 97% test accuracy in a few seconds and saves the loss curve as a PNG
-when matplotlib is installed. Needs scikit-learn (``pip install -e '.[examples]'``); the
-data ships with it, nothing is downloaded.
+It reaches about 97% test accuracy in a few seconds, prints a line per epoch (with a
+tqdm progress bar in a terminal or a notebook), and saves the loss curve as a PNG in the
+``--out`` folder when matplotlib is installed. Needs scikit-learn (``pip install -e
+'.[examples]'``); the data ships with it, nothing is downloaded.
 """
 
 import argparse
-import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +17,6 @@ from srcdiff import data, nn, optim
 
 EPOCHS = 20
 BATCH_SIZE = 64
-BAR_WIDTH = 30
 
 
 def load(test_fraction=0.25, seed=0):
@@ -46,13 +46,14 @@ def make_train_step(model, loss_fn, optimizer):
     return train_step
 
 
-def progress(epoch, done, total, loss):
-    filled = BAR_WIDTH * done // total
-    bar = "#" * filled + "." * (BAR_WIDTH - filled)
-    sys.stdout.write(f"\repoch {epoch:2d}/{EPOCHS} [{bar}] loss {loss:.4f}")
-    if done == total:
-        sys.stdout.write("\n")
-    sys.stdout.flush()
+def batches(loader, epoch):
+    """The loader's batches, behind a progress bar where one can be drawn: tqdm's, in a
+    terminal or a notebook; none in a log (tqdm's ``disable=None``) or without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return loader
+    return tqdm(loader, desc=f"epoch {epoch:2d}/{EPOCHS}", leave=False, disable=None)
 
 
 def accuracy(model, x, y):
@@ -85,7 +86,7 @@ def plot(losses, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--plot", default="digits_loss.png", help="where to save the curve")
+    parser.add_argument("--out", default="outputs", help="the folder for the loss curve")
     args = parser.parse_args(argv)
 
     x_train, y_train, x_test, y_test = load()
@@ -100,14 +101,16 @@ def main(argv=None):
 
     losses = []
     for epoch in range(1, EPOCHS + 1):
-        for i, (x, y) in enumerate(loader, start=1):
+        for x, y in batches(loader, epoch):
             losses.append(train_step(x, y))
-            progress(epoch, i, len(loader), float(np.mean(losses[-len(loader) :])))
+        print(f"epoch {epoch:2d}/{EPOCHS} loss {np.mean(losses[-len(loader) :]):.4f}")
 
     test_accuracy = accuracy(model, sd.from_numpy(x_test), sd.from_numpy(y_test))
     print(f"train accuracy {accuracy(model, sd.from_numpy(x_train), sd.from_numpy(y_train)):.4f}")
     print(f"test accuracy {test_accuracy:.4f}")
-    plot(losses, args.plot)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(losses, out / "digits_loss.png")
 
     print("\nThe start of the source the last training step ran:")
     print("\n".join(sd.source(train_step).splitlines()[:40]))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import itertools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +79,28 @@ def evaluate(expressions: Sequence[str], namespace: dict) -> list[Any]:
     return values
 
 
-EXAMPLES = (0.5, np.linspace(0.1, 0.9, 3))  # tried in turn when no --args are given
+# Example values by rank, tried for each parameter without a default when no --args are
+# given: a number (a NumPy one, so that .mean() and .sum() work), a vector, a matrix.
+EXAMPLES = (
+    np.float64(0.5),
+    np.linspace(0.1, 0.9, 3),
+    np.linspace(-0.8, 0.9, 9).reshape(3, 3),
+)
+MOST_TRIES = 243  # 3 ** 5: every combination for five parameters
 
 
-def example_arguments(fn: Callable) -> list[list[Any]]:
+def example_arguments(fn: Callable) -> Iterator[list[Any]]:
     """Candidate arguments for a function called without --args: each parameter without
-    a default gets a float, then a small vector."""
+    a default gets a number, a vector or a matrix, the combinations of lower ranks first
+    (the first that runs is shown)."""
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    return [[example] * len(params) for example in EXAMPLES]
+    ranks = sorted(itertools.product(range(len(EXAMPLES)), repeat=len(params)), key=sum)
+    for choice in ranks[:MOST_TRIES]:
+        yield [EXAMPLES[r].copy() for r in choice]
 
 
 def parse_wrt(names: Sequence[str] | None) -> int | str | tuple:
@@ -122,7 +133,15 @@ def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | Non
             raise UsageError(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - reported on one line
             failure = exc
-    hint = "" if expressions else "; pass example arguments with --args EXPR ..."
+    names = ", ".join(inspect.signature(fn).parameters)
+    hint = (
+        ""
+        if expressions
+        else (
+            f"; no numbers, vectors and matrices ran it: pass one --args EXPR for each of "
+            f"({names}), e.g. --args 'np.ones((3, 3))' 'np.ones(3)'"
+        )
+    )
     raise UsageError(
         f"calling the gradient of {target} failed: {type(failure).__name__}: {failure}{hint}"
     )

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,15 @@ MODEL = textwrap.dedent("""
 
     def corner(m):
         return m[0, 1] * 2.0
+
+    def cube(t):
+        return t[0, 1, 2] * 2.0
+
+    def mixed(w, x, threshold):
+        h = np.tanh(x @ w)
+        if h.mean() > threshold:
+            h = h * 2.0
+        return np.sum(h * h)
 
     not_a_function = 3
 """)
@@ -133,8 +143,25 @@ def test_a_method_is_differentiated_on_an_instance(model_file):
     assert "with respect to x" in result.stdout
 
 
-def test_a_function_it_cannot_call_is_a_one_line_error(model_file):
+def test_without_args_it_tries_numbers_vectors_and_matrices(model_file):
     result = show(f"{model_file}:corner")  # needs a matrix
+    assert result.returncode == 0, result.stderr
+    result = show(f"{model_file}:mixed")  # a matrix, a vector and a number
+    assert result.returncode == 0, result.stderr
+    assert "def mixed_adjoint(" in result.stdout
+
+
+def test_a_function_it_cannot_call_is_a_one_line_error(model_file):
+    result = show(f"{model_file}:cube")  # needs three dimensions
     assert result.returncode == 2
-    assert "pass example arguments with --args" in result.stderr
+    assert "pass one --args EXPR for each of (t)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "target", ["examples/quickstart.py:loss", "examples/dynamic_graph.py:nonsense"]
+)
+def test_the_examples_functions_show_with_no_arguments(target):
+    result = show(Path(__file__).parent.parent / target)
+    assert result.returncode == 0, result.stderr
+    assert "_adjoint(" in result.stdout
