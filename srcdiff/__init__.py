@@ -5,10 +5,19 @@ its gradient's source (``sd.source`` shows it); ``Tensor``, ``nn``, ``optim`` an
 ``data`` give a PyTorch-like runtime on the same rules.
 """
 
-from . import cuda, data, nn, optim, rules  # noqa: F401  (rules registers the built-ins)
+from . import cuda, data, nn, optim, rules, utils  # noqa: F401  (rules registers the built-ins)
 from .api import differentiate, grad, register_vjp, source, value_and_grad
 from .autograd import Variable
 from .creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     empty,
@@ -95,11 +104,20 @@ from .functions import (
     where,
 )
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .rules import creation as _creation_rules  # noqa: F401  (declares tensor makers non-differentiable)
+from .serialization import load, save
 from .tensor import Size, Tensor
 from .viz import make_dot
 
 __all__ = [
+    "BoolTensor",
+    "ByteTensor",
+    "CharTensor",
+    "DoubleTensor",
+    "FloatTensor",
+    "HalfTensor",
+    "IntTensor",
+    "LongTensor",
+    "ShortTensor",
     "CompileError",
     "Size",
     "Tensor",
@@ -151,6 +169,7 @@ __all__ = [
     "is_grad_enabled",
     "is_tensor",
     "linspace",
+    "load",
     "log",
     "log_softmax",
     "long",
@@ -169,6 +188,7 @@ __all__ = [
     "ones",
     "ones_like",
     "optim",
+    "utils",
     "pow",
     "rand",
     "rand_like",
@@ -179,6 +199,7 @@ __all__ = [
     "register_vjp",
     "relu",
     "reshape",
+    "save",
     "short",
     "sigmoid",
     "sin",

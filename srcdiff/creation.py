@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -259,6 +260,49 @@ def randint(
 def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     """A random permutation of 0 .. n-1."""
     return _finish(_generator.permutation(n).astype(np.int64), dtype, device, False)
+
+
+class _TensorTypeMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.is_cuda == cls.is_cuda
+
+    def __repr__(cls) -> str:
+        return f"<class 'srcdiff.{'cuda.' if cls.is_cuda else ''}{cls.__name__}'>"
+
+
+class TensorType(metaclass=_TensorTypeMeta):
+    """PyTorch's typed tensor classes (``srcdiff.FloatTensor``, ...): for
+    ``isinstance(x, sd.FloatTensor)``, ``x.type(sd.DoubleTensor)``, and to make a tensor
+    from data (``sd.FloatTensor([1, 2])``) or of a shape (``sd.FloatTensor(2, 3)``,
+    zeros here where PyTorch leaves memory uninitialized)."""
+
+    dtype: dtypes.dtype = dtypes.float32
+    is_cuda = False
+
+    def __new__(cls, *args: Any) -> Tensor:  # type: ignore[misc]
+        device = "cuda" if cls.is_cuda else "cpu"
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        return zeros(*args, dtype=cls.dtype, device=device)
+
+
+def _tensor_type(dt: dtypes.dtype, cuda_: bool = False) -> type:
+    return _TensorTypeMeta(dt.type_name, (TensorType,), {"dtype": dt, "is_cuda": cuda_})
+
+
+TENSOR_TYPES = {dt.type_name: _tensor_type(dt) for dt in dtypes.ALL}
+FloatTensor, DoubleTensor, HalfTensor = (
+    TENSOR_TYPES[n] for n in ("FloatTensor", "DoubleTensor", "HalfTensor")
+)
+LongTensor, IntTensor, ShortTensor = (
+    TENSOR_TYPES[n] for n in ("LongTensor", "IntTensor", "ShortTensor")
+)
+CharTensor, ByteTensor, BoolTensor = (
+    TENSOR_TYPES[n] for n in ("CharTensor", "ByteTensor", "BoolTensor")
+)
+CUDA_TENSOR_TYPES = {dt.type_name: _tensor_type(dt, True) for dt in dtypes.ALL}
+for _name, _cls in CUDA_TENSOR_TYPES.items():  # srcdiff.cuda.FloatTensor, as in PyTorch
+    setattr(cuda, _name, _cls)
 
 
 nondiff(

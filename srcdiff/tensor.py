@@ -384,7 +384,16 @@ class Tensor:
         return self.device == "cuda"
 
     def type(self, dtype: Any = None) -> Any:
-        """``'srcdiff.FloatTensor'`` (and ``'srcdiff.cuda.FloatTensor'``); with a dtype, a cast."""
+        """``'srcdiff.FloatTensor'`` (and ``'srcdiff.cuda.FloatTensor'``); given a dtype, a
+        tensor type (``sd.DoubleTensor``) or its name (``'torch.DoubleTensor'``), a cast."""
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            name = dtype.rsplit(".", 1)[-1]
+            found = [d for d in dtypes.ALL if d.type_name == name]
+            if not found:
+                raise ValueError(f"invalid type: {dtype!r}")
+            return self.to(found[0], device="cuda" if ".cuda." in dtype else "cpu")
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), dtypes.dtype):
+            return self.to(dtype.dtype, device="cuda" if dtype.is_cuda else "cpu")
         if dtype is not None:
             return self.to(dtype)
         where = "cuda." if self.is_cuda else ""

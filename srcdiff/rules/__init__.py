@@ -4,6 +4,7 @@ from .. import runtime
 from . import (  # noqa: F401  (each registers its rules)
     arithmetic,
     containers,
+    creation,
     indexing,
     linalg,
     numpy_math,

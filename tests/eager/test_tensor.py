@@ -431,3 +431,17 @@ def test_add_and_sub_scale_the_other_by_alpha():
     z.sum().backward()
     assert arr(x.grad).tolist() == [0.5, 0.5] and arr(y.grad).tolist() == [2.0, 2.0]
     assert arr(sd.add(x, y, alpha=-1)).tolist() == [-2.0, -3.0]
+
+
+def test_typed_tensor_classes_check_make_and_cast():
+    x = sd.tensor([1.0, 2.0])
+    assert isinstance(x, sd.FloatTensor) and not isinstance(x, sd.DoubleTensor)
+    assert not isinstance(x, sd.cuda.FloatTensor) and not isinstance(np.ones(2), sd.FloatTensor)
+    assert isinstance(sd.arange(3), sd.LongTensor)
+    assert x.type() == "srcdiff.FloatTensor"
+    assert x.type(sd.DoubleTensor).dtype == sd.float64
+    assert x.type("torch.LongTensor").dtype == sd.int64
+    assert arr(sd.FloatTensor([1, 2])).dtype == np.float32
+    assert sd.IntTensor(2, 3).shape == (2, 3) and sd.IntTensor(2, 3).dtype == sd.int32
+    with pytest.raises(ValueError, match="invalid type"):
+        x.type("torch.NoSuchTensor")

@@ -1,0 +1,383 @@
+"""Initializers, as ``torch.nn.init``: fill a tensor in place with values from a
+distribution whose scale comes from the tensor's fan-in and fan-out.
+
+Every initializer writes into the tensor's array without recording a gradient (as under
+``no_grad``), so a Parameter stays a leaf that requires grad; the dtype and device stay,
+and the tensor itself is returned. Random values come from the generator that
+``sd.manual_seed`` seeds (the one behind ``sd.randn`` and ``Tensor.uniform_``), or from
+``generator`` when one is given; they are drawn on the host, so a seed gives the same
+values on every device.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import creation
+from ..backend import array_module, sample
+from ..grad_mode import no_grad
+from ..rules.registry import nondiff
+from ..tensor import Tensor
+
+__all__ = [
+    "calculate_gain",
+    "constant_",
+    "eye_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "orthogonal_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
+
+Generator = np.random.Generator
+
+_LINEAR = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The gain PyTorch recommends for ``nonlinearity``: 1 for linear, convolution and
+    sigmoid, 5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope**2)) for leaky_relu
+    (``param`` is the negative slope, 0.01 by default) and 3/4 for selu."""
+    if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight laid out as (out, in, *kernel): the inputs and
+    outputs of one unit, times the kernel's size."""
+    if tensor.dim() < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
+        )
+    receptive_field_size = math.prod(int(s) for s in tensor.shape[2:])
+    fan_in = int(tensor.shape[1]) * receptive_field_size
+    fan_out = int(tensor.shape[0]) * receptive_field_size
+    return fan_in, fan_out
+
+
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    mode = mode.lower()
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+# ---- writing and drawing -------------------------------------------------------------------
+
+
+def _store(tensor: Tensor, values: Any) -> Tensor:
+    """Write ``values`` (an array or a number, broadcast, cast to the tensor's dtype) into
+    ``tensor``'s array in place, recording no gradient."""
+    with no_grad():
+        tensor._overwrite(values)
+    return tensor
+
+
+def _floating(tensor: Tensor, name: str) -> None:
+    if not tensor.is_floating_point():
+        raise RuntimeError(f"{name} fills floating-point tensors only, not {tensor.dtype}")
+
+
+def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any) -> Any:
+    """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in float64, as an
+    array of the tensor's array module (drawn on the host, as ``sd.randn`` draws)."""
+    rng = creation.generator() if generator is None else generator
+    return sample(rng, kind, tuple(tensor.data.shape), None, array_module(tensor.data), **params)
+
+
+# ---- filling -------------------------------------------------------------------------------
+
+
+def uniform_(
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
+) -> Tensor:
+    """Fill with values from U(a, b)."""
+    _floating(tensor, "uniform_")
+    return _store(tensor, _draw(tensor, "uniform", generator, low=a, high=b))
+
+
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
+) -> Tensor:
+    """Fill with values from N(mean, std**2)."""
+    _floating(tensor, "normal_")
+    return _store(tensor, _draw(tensor, "normal", generator, loc=mean, scale=std))
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with ``val``."""
+    return _store(tensor, val)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
+    return _store(tensor, 1)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
+    return _store(tensor, 0)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the diagonal, for a rectangular one
+    too), which keeps the identity of the inputs in a Linear layer."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = (int(s) for s in tensor.shape)
+    xp = array_module(tensor.data)
+    return _store(tensor, xp.eye(rows, cols, dtype=tensor.data.dtype))
+
+
+# ---- scaled by fan-in and fan-out ----------------------------------------------------------
+
+
+def xavier_uniform_(
+    tensor: Tensor, gain: float = 1.0, generator: Generator | None = None
+) -> Tensor:
+    """Glorot and Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)),
+    so activations and gradients keep their variance through tanh-like layers."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std  # the bound of a uniform distribution with this std
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
+    """Glorot and Bengio (2010): N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float | None:
+    """gain / sqrt(fan), or None (after PyTorch's warning) for a tensor with no elements."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    fan = _calculate_correct_fan(tensor, mode)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
+) -> Tensor:
+    """He et al. (2015): U(-bound, bound) with bound = gain * sqrt(3 / fan), fan being
+    fan_in (keeps the activations' variance) or fan_out (the gradients'), and ``a`` the
+    negative slope of the leaky_relu that follows."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
+) -> Tensor:
+    """He et al. (2015): N(0, std**2) with std = gain / sqrt(fan)."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    return normal_(tensor, 0.0, std, generator)
+
+
+# ---- truncated normal ----------------------------------------------------------------------
+
+# Wichura's algorithm AS241 (PPND16), as Python's statistics.NormalDist.inv_cdf has it:
+# the inverse of the standard normal CDF, to about 1e-16, in three regions of p.
+_CENTRAL = (
+    (
+        3.387132872796366608,
+        133.14166789178437745,
+        1971.5909503065514427,
+        13731.693765509461125,
+        45921.953931549871457,
+        67265.770927008700853,
+        33430.575583588128105,
+        2509.0809287301226727,
+    ),
+    (
+        1.0,
+        42.313330701600911252,
+        687.1870074920579083,
+        5394.1960214247511077,
+        21213.794301586595867,
+        39307.89580009271061,
+        28729.085735721942674,
+        5226.4952788528545610,
+    ),
+)
+_NEAR = (
+    (
+        1.42343711074968357734,
+        4.6303378461565452959,
+        5.7694972214606914055,
+        3.64784832476320460504,
+        1.27045825245236838258,
+        0.24178072517745061177,
+        0.0227238449892691845833,
+        7.7454501427834140764e-4,
+    ),
+    (
+        1.0,
+        2.05319162663775882187,
+        1.6763848301838038494,
+        0.68976733498510000455,
+        0.14810397642748007459,
+        0.0151986665636164571966,
+        5.475938084995344946e-4,
+        1.05075007164441684324e-9,
+    ),
+)
+_FAR = (
+    (
+        6.6579046435011037772,
+        5.4637849111641143699,
+        1.7848265399172913358,
+        0.29656057182850489123,
+        0.026532189526576123093,
+        0.0012426609473880784386,
+        2.71155556874348757815e-5,
+        2.01033439929228813265e-7,
+    ),
+    (
+        1.0,
+        0.59983220655588793769,
+        0.13692988092273580531,
+        0.0148753612908506148525,
+        7.868691311456132591e-4,
+        1.8463183175100546818e-5,
+        1.4215117583164458887e-7,
+        2.04426310338993978564e-15,
+    ),
+)
+
+
+def _rational(coefficients: tuple[tuple[float, ...], tuple[float, ...]], r: Any) -> Any:
+    """numerator(r) / denominator(r), the coefficients lowest power first."""
+    num, den = 0.0, 0.0
+    for c in reversed(coefficients[0]):
+        num = num * r + c
+    for c in reversed(coefficients[1]):
+        den = den * r + c
+    return num / den
+
+
+def _ndtri(p: Any) -> Any:
+    """The standard normal quantile of each element of the float64 array ``p`` (in the
+    array's own module): -inf at 0, inf at 1."""
+    xp = array_module(p)
+    q = p - 0.5
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        central = q * _rational(_CENTRAL, 0.180625 - q * q)
+        tail = xp.sqrt(-xp.log(xp.where(q <= 0, p, 1.0 - p)))
+        far = xp.where(tail <= 5.0, _rational(_NEAR, tail - 1.6), _rational(_FAR, tail - 5.0))
+        x = xp.where(xp.abs(q) <= 0.425, central, xp.where(q < 0, -far, far))
+    x = xp.where(p <= 0.0, -xp.inf, x)
+    return xp.where(p >= 1.0, xp.inf, x)
+
+
+def _norm_cdf(x: float) -> float:
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Fill with values from N(mean, std**2) truncated to [a, b] (``a`` and ``b`` are
+    values, not numbers of standard deviations): a uniform draw between the normal CDF's
+    values at a and b, mapped back through its inverse, as PyTorch does."""
+    _floating(tensor, "trunc_normal_")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+    low, high = _norm_cdf((a - mean) / std), _norm_cdf((b - mean) / std)
+    p = _draw(tensor, "uniform", generator, low=low, high=high)
+    xp = array_module(p)
+    return _store(tensor, xp.clip(mean + std * _ndtri(p), a, b))
+
+
+# ---- orthogonal ----------------------------------------------------------------------------
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: Generator | None = None) -> Tensor:
+    """Saxe et al. (2013): a (semi-)orthogonal matrix, times ``gain``, from the QR
+    decomposition of a normal matrix (signs fixed so that it is uniformly distributed);
+    dimensions past the first are flattened into columns."""
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = int(tensor.shape[0])
+    cols = tensor.numel() // rows
+    rng = creation.generator() if generator is None else generator
+    xp = array_module(tensor.data)
+    flattened = sample(rng, "normal", (rows, cols), None, xp, loc=0.0, scale=1.0)
+    if rows < cols:
+        flattened = flattened.T
+    q, r = xp.linalg.qr(flattened)
+    q = q * xp.sign(xp.diagonal(r))
+    if rows < cols:
+        q = q.T
+    return _store(tensor, gain * q.reshape(tuple(tensor.data.shape)))
+
+
+nondiff(
+    "an initializer writes values that depend on no input, under no_grad, as PyTorch's "
+    "torch.nn.init does; the gain and the fans are numbers",
+    calculate_gain, _calculate_fan_in_and_fan_out, uniform_, normal_, constant_, ones_,
+    zeros_, eye_, xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_,
+    trunc_normal_, orthogonal_,
+)  # fmt: skip
