@@ -1,6 +1,6 @@
 """Neural-network building blocks, as ``torch.nn``: Module, Parameter, layers and losses."""
 
-from . import functional
+from . import functional, init, utils
 from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
@@ -20,4 +20,6 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "functional",
+    "init",
+    "utils",
 ]

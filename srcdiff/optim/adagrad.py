@@ -1,0 +1,119 @@
+"""Adagrad: a step per coordinate that shrinks with the sum of its squared gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import array_module
+from ..tensor import Tensor
+from .optimizer import Optimizer, Params
+
+__all__ = ["Adagrad", "adagrad"]
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad, with PyTorch's formulas. For each parameter p with gradient g, at step t:
+
+    g = -g                                        (if maximize)
+    g = g + weight_decay * p                      (if weight_decay)
+    clr = lr / (1 + (t - 1) * lr_decay)
+    s = s + g * g                                 (s0 = initial_accumulator_value)
+    p = p - clr * g / (sqrt(s) + eps)
+
+    As in PyTorch, the state (``step`` 0 and ``sum``) of every parameter is made when its
+    group is added, not at its first step.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["lr_decay"] < 0.0:
+            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["initial_accumulator_value"] < 0.0:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
+            )
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for p in group["params"]:
+            self._init_state(p, group)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = self.state[p]
+        if not state:
+            full_like = array_module(p.data).full_like
+            state["step"] = 0
+            state["sum"] = Tensor._make(full_like(p.data, group["initial_accumulator_value"]))
+        return state
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        states = [self._init_state(p, group) for p in params]  # made anew after a load
+        for state in states:
+            state["step"] += 1
+        adagrad(
+            [p.data for p in params],
+            [p.grad.data for p in params],
+            [s["sum"].data for s in states],
+            [s["step"] for s in states],
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )
+
+
+def adagrad(
+    params: Sequence[Any],
+    grads: Sequence[Any],
+    state_sums: Sequence[Any],
+    steps: Sequence[int],
+    *,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    """One Adagrad step on arrays, in place; ``steps[i]`` counts this step (1 on the first)."""
+    for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        xp = array_module(param)
+        if maximize:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        clr = lr / (1 + (steps[i] - 1) * lr_decay)
+        state_sum = state_sums[i]
+        state_sum += grad * grad
+        std = xp.sqrt(state_sum)
+        std += eps
+        param -= clr * (grad / std)

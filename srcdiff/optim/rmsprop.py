@@ -1,0 +1,132 @@
+"""RMSprop, with momentum, the centered variant, weight decay and maximize."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import array_module
+from ..tensor import Tensor
+from .optimizer import Optimizer, Params
+
+__all__ = ["RMSprop", "rmsprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, with PyTorch's formulas. For each parameter p with gradient g, at step t:
+
+    g = -g                                        (if maximize)
+    g = g + weight_decay * p                      (if weight_decay)
+    v = alpha * v + (1 - alpha) * g * g           (v0 = 0)
+    a = alpha * a + (1 - alpha) * g,  v~ = v - a * a   (centered; a0 = 0; else v~ = v)
+    b = momentum * b + g / (sqrt(v~) + eps),  p = p - lr * b     (if momentum; b0 = 0)
+    p = p - lr * g / (sqrt(v~) + eps)                            (otherwise)
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["alpha"] < 0.0:
+            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        momentum, centered = group["momentum"], group["centered"]
+        states = []
+        for p in params:
+            state = self.state[p]
+            zeros = array_module(p.data).zeros_like
+            if not state:
+                state["step"] = 0
+                state["square_avg"] = Tensor._make(zeros(p.data))
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = Tensor._make(zeros(p.data))
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = Tensor._make(zeros(p.data))
+            state["step"] += 1
+            states.append(state)
+        rmsprop(
+            [p.data for p in params],
+            [p.grad.data for p in params],
+            [s["square_avg"].data for s in states],
+            [s["grad_avg"].data for s in states] if centered else [],
+            [s["momentum_buffer"].data for s in states] if momentum > 0 else [],
+            lr=group["lr"],
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=momentum,
+            centered=centered,
+            maximize=group["maximize"],
+        )
+
+
+def rmsprop(
+    params: Sequence[Any],
+    grads: Sequence[Any],
+    square_avgs: Sequence[Any],
+    grad_avgs: Sequence[Any],
+    momentum_buffers: Sequence[Any],
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> None:
+    """One RMSprop step on arrays, in place (``grad_avgs`` used if centered,
+    ``momentum_buffers`` if momentum > 0)."""
+    for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        xp = array_module(param)
+        if maximize:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = square_avgs[i]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if centered:
+            grad_avg = grad_avgs[i]
+            grad_avg += (grad - grad_avg) * (1 - alpha)  # the lerp of PyTorch
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = xp.sqrt(square_avg)
+        avg += eps
+        if momentum > 0:
+            buf = momentum_buffers[i]
+            buf *= momentum
+            buf += grad / avg
+            param -= lr * buf
+        else:
+            param -= lr * (grad / avg)
