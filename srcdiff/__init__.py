@@ -6,7 +6,7 @@ its gradient's source (``sd.source`` shows it); ``Tensor``, ``nn``, ``optim`` an
 """
 
 from . import cuda, data, nn, optim, rules, utils  # noqa: F401  (rules registers the built-ins)
-from .api import differentiate, grad, register_vjp, source, value_and_grad
+from .api import differentiate, grad, jvp, register_jvp, register_vjp, source, value_and_grad
 from .autograd import Variable
 from .creation import (
     BoolTensor,
@@ -168,6 +168,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "is_tensor",
+    "jvp",
     "linspace",
     "load",
     "log",
@@ -196,6 +197,7 @@ __all__ = [
     "randn",
     "randn_like",
     "randperm",
+    "register_jvp",
     "register_vjp",
     "relu",
     "reshape",

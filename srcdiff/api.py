@@ -472,6 +472,74 @@ class _WeakMethod:
         return self.__func__(self.reference(), *args, **kwargs)
 
 
+_TANGENTS_SHOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # sd.source(fn)
+
+
+class TangentFunction:
+    """What ``sd.jvp(fn)`` returns: called with ``(primals, tangents)``, it runs the
+    generated forward-mode source of ``fn`` and returns ``(value, tangent)``, the
+    derivative of ``fn`` at ``primals`` along ``tangents``; ``sd.source`` shows that
+    source."""
+
+    def __init__(self, fn: Callable):
+        self._fn = fn
+        self._targets: dict[int, _Target] = {}
+        self._last: Unit | None = None
+        functools.update_wrapper(self, fn, updated=())
+
+    def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
+        primals, tangents = tuple(primals), tuple(tangents)
+        if len(primals) != len(tangents):
+            raise ValueError(
+                f"jvp: {len(primals)} primals but {len(tangents)} tangents: give one tangent "
+                "for each primal"
+            )
+        for p, t in zip(primals, tangents, strict=True):
+            if np.shape(p) != np.shape(t):
+                raise ValueError(
+                    f"jvp: a tangent of shape {np.shape(t)} for a primal of shape "
+                    f"{np.shape(p)}: each tangent has its primal's shape"
+                )
+        target = self._targets.get(len(primals))
+        if target is None:
+            target = self._targets[len(primals)] = _Target(self._fn, tuple(range(len(primals))))
+        unit, _ = target.unit(target.values(primals, {}), primals, {})
+        forward, _ = unit.tangent()
+        self._last = unit
+        _TANGENTS_SHOWN[self._fn] = self
+        given = {d: tangents[target.names.index(n)]
+                 for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}  # fmt: skip
+        return forward(*target.bound, *primals, **given)
+
+    def _srcdiff_source(self) -> str:
+        if self._last is None:
+            raise RuntimeError(
+                f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
+            )
+        unit = self._last
+        header = [
+            f"# srcdiff: forward mode of {unit.label} along the tangents of {', '.join(unit.wrt)}",
+            f"# to run: value, tangent = {unit.parsed.tree.name}_tangent(<args>, "
+            f"{', '.join(d + '=<tangent>' for d in unit.tangent_names)})",
+            f"import {unit.xp.__name__} as xp",
+            "from srcdiff import runtime as rt",
+        ]
+        return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.tangent()[1]
+
+
+def jvp(fn: Callable, primals: tuple | list | None = None, tangents: tuple | list | None = None
+        ) -> Any:  # fmt: skip
+    """Forward mode: ``sd.jvp(fn, primals, tangents)`` is ``(fn(*primals), J @ tangents)``,
+    computed by generated tangent source (one pass, nothing saved, branches and loops as
+    written); ``sd.jvp(fn)`` is the function doing it, whose source ``sd.source`` shows."""
+    forward = TangentFunction(fn)
+    if primals is None and tangents is None:
+        return forward
+    if primals is None or tangents is None:
+        raise TypeError("jvp takes fn, primals and tangents (or fn alone)")
+    return forward(primals, tangents)
+
+
 class Differentiated:
     """A function decorated with ``@sd.differentiate``.
 
@@ -569,6 +637,12 @@ def source(obj: Any) -> str:
     getter = getattr(obj, "_srcdiff_source", None)
     if getter is not None:
         return getter()
+    try:
+        forward = _TANGENTS_SHOWN.get(obj)
+    except TypeError:
+        forward = None
+    if forward is not None:  # a plain function after sd.jvp(fn, primals, tangents)
+        return forward._srcdiff_source()
     text = getattr(obj, "_source", None)
     if text is not None:
         return text
@@ -577,6 +651,18 @@ def source(obj: Any) -> str:
         "made by sd.grad, sd.value_and_grad or @sd.differentiate after "
         "calling it, or a tensor after backward()"
     )
+
+
+def register_jvp(fn: Callable) -> Callable[[Callable], Callable]:
+    """Decorator registering ``jvp(tangents, result, *args)`` as the forward rule of
+    ``fn``: ``tangents`` holds one tangent per argument (None for those without one);
+    it returns the tangent of the result."""
+
+    def register(jvp: Callable) -> Callable:
+        registry.register_jvp(fn, jvp)
+        return jvp
+
+    return register
 
 
 def register_vjp(fn: Callable) -> Callable[[Callable], Callable]:

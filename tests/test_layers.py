@@ -23,8 +23,16 @@ ROOT = Path(srcdiff.__file__).parent
 LAYERS = {
     "entry": {"__init__", "__main__", "api", "viz", "testing"},
     "tensor": {
-        "tensor", "autograd", "creation", "functions", "printing", "nn", "optim", "data",
-        "serialization", "utils",
+        "tensor",
+        "autograd",
+        "creation",
+        "functions",
+        "printing",
+        "nn",
+        "optim",
+        "data",
+        "serialization",
+        "utils",
     },
     "compiler": {"compiler"},
     "rules": {"rules"},

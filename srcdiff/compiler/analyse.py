@@ -400,7 +400,7 @@ class Analyser:
         target: str | None = None,
     ) -> Op:
         bound, operands = {}, []
-        npos = len(rule.params)
+        npos = rule.npositional  # keyword-only parameters take no positional argument
         starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
         if (starred and starred[0] < npos) or any(k.arg is None for k in keywords):
             return self.fail(
@@ -408,7 +408,7 @@ class Analyser:
                 f"*args or **kwargs passed to {describe(prim)}",
                 "pass its arguments one by one, so that srcdiff can tell which is which",
             )
-        for pname, arg in zip(rule.params, args, strict=False):
+        for pname, arg in zip(rule.params[:npos], args, strict=False):
             bound[pname] = arg
         extra = args[npos:]
         if extra and rule.varargs is None:

@@ -29,8 +29,9 @@ from .differentiate import adjoint
 from .emit import emit
 from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
-from .optimize import optimize
+from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
+from .tangent import tangent
 from .trace import FINAL, PathPrimal, primal, speculable
 from .unwrap import insert_unwraps
 
@@ -88,6 +89,9 @@ class Unit:
         tree, self.builder = primal(self.analysis, names, f"{base}_primal")
         tree = to_backend(tree, self.parsed, xp)
         self.names = names
+        self.names_after_primal = copy.deepcopy(names)  # the tangent's, whatever ran before
+        self.tangent_fn: tuple[types.FunctionType, str] | None = None
+        self.tangent_names: list[str] = []  # the keywords of the tangents of wrt
         self.rule_names: dict[Any, str] = {}
         self.primal_source, linemap = emit([tree], self.parsed.lines, [])
         self.primal = self.load(self.primal_source, linemap, tree.name)
@@ -129,6 +133,26 @@ class Unit:
             if not is_number(value):
                 return True
         return False
+
+    def tangent(self) -> tuple[types.FunctionType, str]:
+        """The forward-mode function (``compiler/tangent``) and its source: it takes the
+        parameters, then the tangents of ``wrt`` by the keywords ``tangent_names``, and
+        returns the value and its tangent."""
+        if self.tangent_fn is None:
+            names = copy.deepcopy(self.names_after_primal)
+            tree, self.tangent_names = tangent(
+                self.analysis, names, f"{self.parsed.tree.name}_tangent", self.wrt,
+                self.rule_names,
+            )  # fmt: skip
+            eliminate_dead(tree)  # not fold_constants: the user's x * 1.0 is a new array
+            fold_negations(tree)
+            tree = to_backend(tree, self.parsed, self.xp)
+            text, linemap = emit([tree], self.parsed.lines, [])
+            forward = self.load(text, linemap, tree.name)
+            forward.__defaults__ = self.fn.__defaults__  # generated with no values of its own
+            forward.__kwdefaults__ = self.fn.__kwdefaults__
+            self.tangent_fn = (forward, text)
+        return self.tangent_fn
 
     @property
     def label(self) -> str:

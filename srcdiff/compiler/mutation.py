@@ -55,7 +55,7 @@ from .parse import Parsed, parse
 VIEW_FUNCTIONS = {
     "asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "expand_dims",
     "swapaxes", "moveaxis", "rollaxis", "atleast_1d", "atleast_2d", "atleast_3d",
-    "broadcast_to", "broadcast_arrays", "diagonal", "real", "imag", "flip", "fliplr",
+    "broadcast_to", "broadcast_arrays", "diag", "diagonal", "real", "imag", "flip", "fliplr",
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "matrix_transpose",
     "permute_dims", "asfortranarray", "ascontiguousarray", "require", "sliding_window_view",
 }  # fmt: skip

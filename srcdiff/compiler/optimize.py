@@ -92,6 +92,12 @@ def fold_constants(fn: gast.FunctionDef) -> None:
     _Fold().visit(fn)
 
 
+def folded(node: gast.AST) -> gast.AST:
+    """``node`` with its constant subexpressions folded (``x ** (2 - 1)`` is ``x``); for
+    generated statements only: ``x * 1.0`` in the user's code makes a new array."""
+    return _Fold().visit(node)
+
+
 def _loads(fn: gast.FunctionDef) -> set[str]:
     return {
         n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)

@@ -5,7 +5,7 @@ import operator
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, vjp
 
 
 @vjp(operator.add, xp.add)
@@ -13,9 +13,19 @@ def add(g, ans, x, y):
     return rt.unbroadcast(g, x), rt.unbroadcast(g, y)
 
 
+@jvp(operator.add, xp.add)
+def add_jvp(ans, x, y, *, dx, dy):
+    return dx, dy
+
+
 @vjp(operator.sub, xp.subtract)
 def subtract(g, ans, x, y):
     return rt.unbroadcast(g, x), rt.unbroadcast(-g, y)
+
+
+@jvp(operator.sub, xp.subtract)
+def subtract_jvp(ans, x, y, *, dx, dy):
+    return dx, -dy
 
 
 @vjp(operator.mul, xp.multiply)
@@ -23,9 +33,19 @@ def multiply(g, ans, x, y):
     return rt.unbroadcast(g * y, x), rt.unbroadcast(g * x, y)
 
 
+@jvp(operator.mul, xp.multiply)
+def multiply_jvp(ans, x, y, *, dx, dy):
+    return dx * y, x * dy
+
+
 @vjp(operator.truediv, xp.divide)
 def divide(g, ans, x, y):
     return rt.unbroadcast(g / y, x), rt.unbroadcast(-g * ans / y, y)
+
+
+@jvp(operator.truediv, xp.divide)
+def divide_jvp(ans, x, y, *, dx, dy):
+    return dx / y, -dy * ans / y
 
 
 @vjp(operator.pow, xp.power, pow)
@@ -33,9 +53,19 @@ def power(g, ans, x, y):
     return rt.unbroadcast(g * y * x ** (y - 1), x), rt.unbroadcast(g * ans * rt.safe_log(x), y)
 
 
+@jvp(operator.pow, xp.power, pow)
+def power_jvp(ans, x, y, *, dx, dy):
+    return dx * y * x ** (y - 1), dy * ans * rt.safe_log(x)
+
+
 @vjp(operator.neg, xp.negative)
 def negative(g, ans, x):
     return -g
+
+
+@jvp(operator.neg, xp.negative)
+def negative_jvp(ans, x, *, dx):
+    return -dx
 
 
 @vjp(operator.pos, xp.positive)
@@ -43,6 +73,16 @@ def positive(g, ans, x):
     return g
 
 
+@jvp(operator.pos, xp.positive)
+def positive_jvp(ans, x, *, dx):
+    return dx
+
+
 @vjp(operator.matmul, xp.matmul)
 def matmul(g, ans, x, y):
     return rt.matmul_lhs(g, x, y), rt.matmul_rhs(g, x, y)
+
+
+@jvp(operator.matmul, xp.matmul, shaped=True)
+def matmul_jvp(ans, x, y, *, dx, dy):
+    return dx @ y, x @ dy

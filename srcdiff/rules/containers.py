@@ -1,7 +1,7 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
 from .. import runtime as rt
-from .registry import nondiff, vjp
+from .registry import linear, nondiff, vjp
 
 
 @vjp("tuple-display", "list-display")
@@ -72,3 +72,9 @@ def follow(g, ans, m, old, new, names=""):
 
 nondiff("keys, and checks that return nothing", "dict.keys", rt.check_unchanged, rt.write_back)
 nondiff("a function, to be called", rt.returning)
+
+
+# Forward: building, joining and reading containers are linear in their entries.
+linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
+       rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
+linear((0, 2), "dict.get")

@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 
 @vjp(operator.getitem)
@@ -23,3 +23,14 @@ def setitem(g, ans, x, index, value):
 @vjp(np.sort)
 def sort(g, ans, a, axis=-1, kind=None, order=None):
     return rt.sort_grad(g, a, axis), None, None, None
+
+
+# Forward: reading entries and writing them are linear (a write, in the array and the
+# value jointly); sorting is a read in another order.
+linear((0,), operator.getitem)
+linear((0, 2), rt.setitem)
+
+
+@jvp(np.sort)
+def sort_jvp(ans, a, axis=-1, kind=None, order=None, *, da):
+    return rt.sort_tangent(da, a, axis)

@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 
 @vjp(xp.dot, "ndarray.dot")
@@ -36,3 +36,21 @@ def norm(g, ans, x, ord=None, axis=None, keepdims=False):
     """Every ``ord`` NumPy has, of vectors and of matrices; the gradient at 0 is 0, and
     ties of the max/min norms share evenly."""
     return rt.norm_grad(g, ans, x, ord, axis, keepdims), None, None, None
+
+
+@jvp(xp.dot, "ndarray.dot", shaped=True)
+def dot_jvp(ans, a, b, *, da, db):
+    return xp.dot(da, b), xp.dot(a, db)
+
+
+@jvp(xp.outer, shaped=True)
+def outer_jvp(ans, a, b, *, da, db):
+    return xp.outer(da, b), xp.outer(a, db)
+
+
+@jvp(xp.inner, shaped=True)
+def inner_jvp(ans, a, b, *, da, db):
+    return xp.inner(da, b), xp.inner(a, db)
+
+
+linear((0,), xp.trace)

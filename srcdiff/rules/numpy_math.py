@@ -6,12 +6,17 @@ import math
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import nondiff, vjp
+from .registry import jvp, linear, nondiff, vjp
 
 
 @vjp(xp.exp, math.exp)
 def exp(g, ans, x):
     return g * ans
+
+
+@jvp(xp.exp, math.exp)
+def exp_jvp(ans, x, *, dx):
+    return dx * ans
 
 
 @vjp(xp.exp2)
@@ -22,6 +27,11 @@ def exp2(g, ans, x):
 @vjp(xp.log, math.log)
 def log(g, ans, x):
     return g / x
+
+
+@jvp(xp.log, math.log)
+def log_jvp(ans, x, *, dx):
+    return dx / x
 
 
 @vjp(xp.log2, math.log2)
@@ -39,9 +49,19 @@ def log1p(g, ans, x):
     return g / (1.0 + x)
 
 
+@jvp(xp.log1p, math.log1p)
+def log1p_jvp(ans, x, *, dx):
+    return dx / (1.0 + x)
+
+
 @vjp(xp.expm1, math.expm1)
 def expm1(g, ans, x):
     return g * (ans + 1.0)
+
+
+@jvp(xp.expm1, math.expm1)
+def expm1_jvp(ans, x, *, dx):
+    return dx * (ans + 1.0)
 
 
 @vjp(xp.sqrt, math.sqrt)
@@ -49,9 +69,19 @@ def sqrt(g, ans, x):
     return g / (2.0 * ans)
 
 
+@jvp(xp.sqrt, math.sqrt)
+def sqrt_jvp(ans, x, *, dx):
+    return dx * 0.5 / ans
+
+
 @vjp(xp.square)
 def square(g, ans, x):
     return g * 2.0 * x
+
+
+@jvp(xp.square)
+def square_jvp(ans, x, *, dx):
+    return dx * 2.0 * x
 
 
 @vjp(xp.reciprocal)
@@ -59,9 +89,19 @@ def reciprocal(g, ans, x):
     return -g * ans * ans
 
 
+@jvp(xp.reciprocal)
+def reciprocal_jvp(ans, x, *, dx):
+    return -dx * ans * ans
+
+
 @vjp(xp.abs, xp.absolute, builtins.abs, math.fabs)
 def absolute(g, ans, x):
     return g * xp.sign(x)
+
+
+@jvp(xp.abs, xp.absolute, builtins.abs, math.fabs)
+def absolute_jvp(ans, x, *, dx):
+    return dx * xp.sign(x)
 
 
 @vjp(xp.sin, math.sin)
@@ -69,14 +109,29 @@ def sin(g, ans, x):
     return g * xp.cos(x)
 
 
+@jvp(xp.sin, math.sin)
+def sin_jvp(ans, x, *, dx):
+    return dx * xp.cos(x)
+
+
 @vjp(xp.cos, math.cos)
 def cos(g, ans, x):
     return -g * xp.sin(x)
 
 
+@jvp(xp.cos, math.cos)
+def cos_jvp(ans, x, *, dx):
+    return -dx * xp.sin(x)
+
+
 @vjp(xp.tan, math.tan)
 def tan(g, ans, x):
     return g * (1.0 + ans * ans)
+
+
+@jvp(xp.tan, math.tan)
+def tan_jvp(ans, x, *, dx):
+    return dx * (1.0 + ans * ans)
 
 
 @vjp(xp.arcsin, math.asin)
@@ -94,9 +149,19 @@ def arctan(g, ans, x):
     return g / (1.0 + x * x)
 
 
+@jvp(xp.arctan, math.atan)
+def arctan_jvp(ans, x, *, dx):
+    return dx / (1.0 + x * x)
+
+
 @vjp(xp.tanh, math.tanh)
 def tanh(g, ans, x):
     return g * (1.0 - ans * ans)
+
+
+@jvp(xp.tanh, math.tanh)
+def tanh_jvp(ans, x, *, dx):
+    return dx * (1.0 - ans * ans)
 
 
 @vjp(xp.sinh, math.sinh)
@@ -104,9 +169,19 @@ def sinh(g, ans, x):
     return g * xp.cosh(x)
 
 
+@jvp(xp.sinh, math.sinh)
+def sinh_jvp(ans, x, *, dx):
+    return dx * xp.cosh(x)
+
+
 @vjp(xp.cosh, math.cosh)
 def cosh(g, ans, x):
     return g * xp.sinh(x)
+
+
+@jvp(xp.cosh, math.cosh)
+def cosh_jvp(ans, x, *, dx):
+    return dx * xp.sinh(x)
 
 
 @vjp(xp.maximum, xp.fmax)
@@ -119,6 +194,14 @@ def maximum(g, ans, x, y):
     )
 
 
+@jvp(xp.maximum, xp.fmax)
+def maximum_jvp(ans, x, y, *, dx, dy):
+    """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
+    return xp.where(x > y, 1.0, xp.where(x == y, 0.5, 0.0)) * dx, xp.where(
+        x < y, 1.0, xp.where(x == y, 0.5, 0.0)
+    ) * dy
+
+
 @vjp(xp.minimum, xp.fmin)
 def minimum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
@@ -127,6 +210,14 @@ def minimum(g, ans, x, y):
         rt.unbroadcast(xp.where(x <= y, share, 0.0), x),
         rt.unbroadcast(xp.where(x >= y, share, 0.0), y),
     )
+
+
+@jvp(xp.minimum, xp.fmin)
+def minimum_jvp(ans, x, y, *, dx, dy):
+    """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
+    return xp.where(x < y, 1.0, xp.where(x == y, 0.5, 0.0)) * dx, xp.where(
+        x > y, 1.0, xp.where(x == y, 0.5, 0.0)
+    ) * dy
 
 
 @vjp(xp.clip, "ndarray.clip")
@@ -145,6 +236,14 @@ def clip(g, ans, a, a_min=None, a_max=None):
     )
 
 
+@jvp(xp.clip, "ndarray.clip")
+def clip_jvp(ans, a, a_min=None, a_max=None, *, da, da_min, da_max):
+    below = xp.less(a, a_min) if a_min is not None else False
+    above = xp.greater(a, a_max) if a_max is not None else False
+    inside = xp.logical_not(xp.logical_or(below, above))
+    return xp.where(inside, da, 0.0), xp.where(below, da_min, 0.0), xp.where(above, da_max, 0.0)
+
+
 @vjp(xp.where)
 def where(g, ans, condition, x, y):
     """``condition`` may be any array NumPy reads as truth values, not only booleans."""
@@ -155,14 +254,29 @@ def where(g, ans, condition, x, y):
     )
 
 
+@jvp(xp.where)
+def where_jvp(ans, condition, x, y, *, dx, dy):
+    return xp.where(condition, dx, 0.0), xp.where(condition, 0.0, dy)
+
+
 @vjp(xp.logaddexp)
 def logaddexp(g, ans, x, y):
     return rt.unbroadcast(g * xp.exp(x - ans), x), rt.unbroadcast(g * xp.exp(y - ans), y)
 
 
+@jvp(xp.logaddexp)
+def logaddexp_jvp(ans, x, y, *, dx, dy):
+    return dx * xp.exp(x - ans), dy * xp.exp(y - ans)
+
+
 @vjp(builtins.float, "ndarray.item")
 def to_float(g, ans, x):
     return g
+
+
+@jvp(builtins.float, "ndarray.item")
+def to_float_jvp(ans, x, *, dx):
+    return float(dx)
 
 
 @vjp("ndarray.astype")
@@ -216,3 +330,6 @@ nondiff(
     "an integer, a string or nothing: no value to differentiate",
     builtins.len, builtins.range, builtins.print, builtins.str, builtins.repr,
 )  # fmt: skip
+
+
+linear((0,), xp.copy, "ndarray.copy")  # forward: a copy's tangent is the tangent's copy

@@ -5,7 +5,7 @@ import builtins
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import nondiff, vjp
+from .registry import jvp, linear, nondiff, vjp
 
 # Parameters are NumPy's, in NumPy's order, so that positional arguments bind as there
 # (``dtype`` and ``out`` come before ``keepdims``; ``out=`` is rewritten away, see
@@ -13,13 +13,38 @@ from .registry import nondiff, vjp
 
 
 @vjp(xp.sum, "ndarray.sum")
-def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return rt.unreduce(g, a, axis, keepdims), None, None, None, None
+def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """``where=None`` stands for NumPy's ``where=True``; ``initial`` is added to each sum."""
+    return (
+        rt.unreduce(g, a, axis, keepdims)
+        if where is None
+        else xp.where(where, rt.unreduce(g, a, axis, keepdims), 0.0),
+        None,
+        None,
+        None,
+        None,
+        None if initial is None else rt.unbroadcast(g, initial),
+        None,
+    )
 
 
 @vjp(xp.mean, "ndarray.mean")
-def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims), None, None, None, None
+def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    """``where=None`` stands for NumPy's ``where=True``: each mean is over the entries kept."""
+    return (
+        rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims)
+        if where is None
+        else xp.where(
+            where,
+            rt.unreduce(g / rt.where_count(where, a.shape, axis, keepdims, g), a, axis, keepdims),
+            0.0,
+        ),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 @vjp(xp.prod, "ndarray.prod")
@@ -28,15 +53,35 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 @vjp(xp.max, xp.amax, "ndarray.max")
-def max(g, ans, a, axis=None, out=None, keepdims=False):
-    """Ties share the gradient evenly, as PyTorch's ``amax`` does."""
-    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None, None
+def max(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Ties share the gradient evenly, as PyTorch's ``amax`` does; ``initial=`` and
+    ``where=`` (None: NumPy's True) as ``rt.extreme_grads`` says."""
+    return (
+        rt.extreme_grad(g, ans, a, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[0],
+        None,
+        None,
+        None,
+        None if initial is None else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[1],
+        None,
+    )
 
 
 @vjp(xp.min, xp.amin, "ndarray.min")
-def min(g, ans, a, axis=None, out=None, keepdims=False):
-    """Ties share the gradient evenly, as PyTorch's ``amin`` does."""
-    return rt.extreme_grad(g, ans, a, axis, keepdims), None, None, None
+def min(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Ties share the gradient evenly, as PyTorch's ``amin`` does; ``initial=`` and
+    ``where=`` (None: NumPy's True) as ``rt.extreme_grads`` says."""
+    return (
+        rt.extreme_grad(g, ans, a, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[0],
+        None,
+        None,
+        None,
+        None if initial is None else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[1],
+        None,
+    )
 
 
 @vjp(xp.var, "ndarray.var")
@@ -75,3 +120,67 @@ nondiff(
     xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero, "ndarray.argmax",
     "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any",
 )  # fmt: skip
+
+
+# Forward: a cumulative sum is linear in the array; so is the builtin sum, jointly with
+# its start (a term too).
+linear((0,), xp.cumsum, "ndarray.cumsum")
+linear((0, 1), builtins.sum)
+
+
+@jvp(xp.sum, "ndarray.sum", shaped=True)
+def sum_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None, *,
+            da, dinitial):  # fmt: skip
+    kept = da if where is None else xp.where(where, da, 0.0)
+    return xp.sum(kept, axis=axis, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
+
+
+@jvp(xp.mean, "ndarray.mean", shaped=True)
+def mean_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None, *, da):
+    return (
+        xp.mean(da, axis=axis, keepdims=keepdims)
+        if where is None
+        else xp.mean(da, axis=axis, keepdims=keepdims, where=where)
+    )
+
+
+@jvp(xp.prod, "ndarray.prod", shaped=True)
+def prod_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, *, da):
+    return xp.sum(
+        rt.prod_grad(xp.ones_like(ans), ans, a, axis, keepdims) * da, axis=axis, keepdims=keepdims
+    )
+
+
+@jvp(xp.var, "ndarray.var", shaped=True)
+def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    centered = a - xp.mean(a, axis=axis, keepdims=True)
+    n = rt.size(a) / rt.size(ans)
+    return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+@jvp(xp.max, xp.amax, "ndarray.max", shaped=True)
+def max_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
+    """The tangent of the largest entry (ties share evenly, as the reverse rule does)."""
+    share = (
+        rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0]
+    )
+    return xp.sum(share * da, axis=axis, keepdims=keepdims)
+
+
+@jvp(xp.min, xp.amin, "ndarray.min", shaped=True)
+def min_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
+    share = (
+        rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0]
+    )
+    return xp.sum(share * da, axis=axis, keepdims=keepdims)
+
+
+@jvp(xp.std, "ndarray.std", shaped=True)
+def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    centered = a - xp.mean(a, axis=axis, keepdims=True)
+    n = rt.size(a) / rt.size(ans)
+    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / ((n - ddof) * ans)

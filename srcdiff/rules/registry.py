@@ -30,13 +30,45 @@ class Rule:
     varargs: str | None
     defaults: dict[str, Any] = field(default_factory=dict)
     inline: bool = True
+    positional: int = -1  # how many of params an argument may give by position (all: -1)
 
     @property
     def arity(self) -> int:
         return len(self.params)
 
+    @property
+    def npositional(self) -> int:
+        return len(self.params) if self.positional < 0 else self.positional
+
+
+@dataclass(frozen=True)
+class Tangent:
+    """A forward rule: ``fn(ans, *params, *, d<param>...)`` returns, for each keyword-only
+    tangent parameter in order, that tangent's contribution to the result's tangent
+    (the parameters are the reverse rule's, so one binding of a call serves both)."""
+
+    name: str
+    fn: Callable
+    tangents: tuple[str, ...]  # the parameters with a tangent, in the order returned
+
+    inline: bool = True  # a template (srcdiff's); a user's rule is called by name as
+    # fn(tangents, result, *args), None the tangent of an argument without one
+    shaped: bool = False  # each contribution has the result's shape (no broadcasting)
+
+    @staticmethod
+    def of(fn: Callable, inline: bool = True, shaped: bool = False) -> Tangent:
+        if not inline:  # a user's: fn(tangents, result, *args), one tangent per argument
+            return Tangent(fn.__name__.rstrip("_"), fn, (), inline, shaped)
+        params = inspect.signature(fn).parameters.values()
+        tangents = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        if not all(t.startswith("d") for t in tangents):
+            raise TypeError(f"forward rule {fn.__name__}: name each tangent d<parameter>")
+        name = fn.__name__.rstrip("_")
+        return Tangent(name, fn, tuple(t[1:] for t in tangents), inline, shaped)
+
 
 _RULES: dict[Any, Rule] = {}
+_TANGENTS: dict[Any, Tangent] = {}
 _NONDIFF: dict[Any, str] = {}  # primitive -> why its result carries no gradient
 _UNSUPPORTED: dict[Any, tuple[str, str]] = {}
 _VERSION = [0]
@@ -59,8 +91,10 @@ def _key(obj: Any) -> Any:
 def make_rule(fn: Callable, *, name: str | None = None, inline: bool = True) -> Rule:
     """Describe ``fn(g, ans, *params)`` as a Rule."""
     sig = inspect.signature(fn)
-    names, varargs, defaults = [], None, {}
+    names, varargs, defaults, positional = [], None, {}, -1
     for p in list(sig.parameters.values())[2:]:
+        if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY) and positional < 0:
+            positional = len(names)  # the parameters after these are given by keyword only
         if p.kind is p.VAR_POSITIONAL:
             varargs = p.name
         elif p.kind is p.VAR_KEYWORD:
@@ -71,7 +105,8 @@ def make_rule(fn: Callable, *, name: str | None = None, inline: bool = True) -> 
                 defaults[p.name] = p.default
     if len(sig.parameters) < 2:
         raise TypeError(f"rule {fn.__name__} must take (g, ans, *params)")
-    return Rule(name or fn.__name__.rstrip("_"), fn, tuple(names), varargs, defaults, inline)
+    return Rule(name or fn.__name__.rstrip("_"), fn, tuple(names), varargs, defaults, inline,
+                positional)  # fmt: skip
 
 
 def vjp(*primitives: Any, name: str | None = None) -> Callable[[Callable], Callable]:
@@ -88,6 +123,59 @@ def vjp(*primitives: Any, name: str | None = None) -> Callable[[Callable], Calla
         return fn
 
     return register
+
+
+def jvp(*primitives: Any, shaped: bool = False) -> Callable[[Callable], Callable]:
+    """Register the decorated template as the forward rule of each of ``primitives``
+    (written beside its ``@vjp``, in the same family file); ``shaped``: its
+    contributions have the result's shape already (a product, not a broadcast)."""
+
+    def register(fn: Callable) -> Callable:
+        tangent = Tangent.of(fn, shaped=shaped)
+        for prim in primitives:
+            _TANGENTS[_key(prim)] = tangent
+        return fn
+
+    return register
+
+
+_LINEAR: dict[Any, tuple[int, ...] | str] = {}
+
+
+def linear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
+    """Declare primitives linear in the arguments at ``positions`` (jointly; ``"all"``:
+    in every argument): the tangent of the result is the primitive applied to those
+    arguments' tangents (zeros for the ones without), the other arguments as they are
+    (``x.reshape(3, 4)``, ``x[i]``)."""
+    for prim in primitives:
+        _LINEAR[_key(prim)] = positions
+
+
+def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:
+    """The positions in which ``primitive`` is linear, if it is declared so."""
+    try:
+        return _LINEAR.get(_key(primitive))
+    except TypeError:
+        return None
+
+
+def register_jvp(primitive: Any, fn: Callable) -> None:
+    """Register (or replace) the forward rule of one primitive."""
+    _TANGENTS[_key(primitive)] = Tangent.of(fn, inline=False)
+    _VERSION[0] += 1
+
+
+def lookup_jvp(primitive: Any) -> Tangent | None:
+    """The forward rule of ``primitive``, or None."""
+    try:
+        return _TANGENTS.get(_key(primitive))
+    except TypeError:
+        return None
+
+
+def all_tangents() -> dict[Any, Tangent]:
+    """Every primitive with a forward rule, and the rule (a copy)."""
+    return dict(_TANGENTS)
 
 
 def register(primitive: Any, rule: Rule) -> None:

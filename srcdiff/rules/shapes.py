@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import nondiff, vjp
+from .registry import linear, nondiff, vjp
 
 
 @vjp(xp.reshape)
@@ -81,3 +81,10 @@ nondiff(
     xp.shape, xp.size, xp.ndim, "ndarray.shape", "ndarray.size", "ndarray.ndim",
     "ndarray.dtype",
 )  # fmt: skip
+
+
+# Forward: every rule of this family moves entries without changing them: linear.
+linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.flatten",
+       xp.squeeze, "ndarray.squeeze", xp.expand_dims, xp.transpose, "ndarray.transpose",
+       "ndarray.T", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.broadcast_to,
+       xp.concatenate, xp.stack, xp.flip)  # fmt: skip

@@ -248,6 +248,16 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     return index_add(array_module(x).zeros_like(x), idx, g)
 
 
+def broadcast_like(d: Any, ans: Any) -> Any:
+    """A tangent ``d`` given the shape of the value ``ans`` it is the tangent of (an
+    operand smaller than the result, broadcast in the primal)."""
+    shape = getattr(ans, "shape", ())
+    if getattr(d, "shape", ()) == shape:
+        return d
+    xp = array_module(d, ans)
+    return xp.broadcast_to(xp.asarray(d), shape).copy() if shape else d
+
+
 def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:
     """Gradient of ``np.sort(x, axis)``: each entry of ``g`` goes back where its value
     came from (ties in the order a stable sort keeps them)."""
@@ -257,6 +267,14 @@ def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:
     order = xs.argsort(flat, axis=axis, stable=True)
     back = xs.argsort(order, axis=axis)  # the inverse permutation
     return xs.reshape(xs.take_along_axis(g, back, axis=axis), x.shape)
+
+
+def sort_tangent(d: Any, x: Any, axis: Any = -1) -> Any:
+    """Tangent of ``np.sort(x, axis)``: ``d`` read in the order the sort put ``x`` in."""
+    xs = backend.standard(x, d)
+    if axis is None:
+        x, d, axis = xs.reshape(x, (-1,)), xs.reshape(d, (-1,)), -1
+    return xs.take_along_axis(d, xs.argsort(x, axis=axis, stable=True), axis=axis)
 
 
 def entries(g: Any, container: Any) -> list:

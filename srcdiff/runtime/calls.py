@@ -420,6 +420,39 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     return value, ("unit", unit, saved, path, order, values)
 
 
+def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """A call in forward mode: ``fn``'s value and tangent, given one tangent per
+    positional argument (None where it has none): from its forward rule, or from its
+    own tangent source (compiled on first use, as ``rt.call`` compiles adjoints)."""
+    forward = Host.registry.lookup_jvp(fn)
+    if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
+        value = fn(*args, **kwargs)
+        return value, forward.fn(tangents, value, *args)
+    if all(t is None for t in tangents) or Host.registry.is_nondiff(fn):
+        value = fn(*args, **kwargs)
+        return value, zeros_like(value)
+    target, bound = _target(fn)
+    if target is None or Host.registry.lookup(fn) is not None:
+        raise refuse(
+            f"forward mode through a call of {getattr(fn, '__qualname__', fn)!r}",
+            "call it directly in the differentiated function, or use sd.grad",
+        )
+    params = parameter_names(target, len(bound))[0]
+    if len(params) < len(tangents):
+        raise refuse("forward mode through a call with *args", "pass the arguments by name")
+    names = tuple(params[i] for i, t in enumerate(tangents) if t is not None)
+    values = [a for a, t in zip(args, tangents, strict=False) if t is not None]
+    kinds = {n: _kind(v) for n, v in zip(names, values, strict=True)}
+    returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
+    unit = Host.unit_for(target, names, kinds, array_module(*values, *args), False,
+                         shape_pattern(parameter_names(target, len(bound)), args, kwargs),
+                         returns)  # fmt: skip
+    forward_fn, _ = unit.tangent()
+    given = dict(zip(unit.tangent_names, (tangents[params.index(n)] for n in unit.wrt),
+                     strict=True))  # fmt: skip
+    return forward_fn(*bound, *args, **kwargs, **given)
+
+
 def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
     """A callee that updated an array, list or dict it was passed, in place: compiled
     code gave the update a new value, which the caller would never see."""

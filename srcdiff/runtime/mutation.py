@@ -103,6 +103,20 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     )
 
 
+def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
+    """The tangent of ``follow(m, old, new)``: ``dnew`` where ``m`` held the object
+    ``old``, ``dm`` elsewhere (at any depth of a container)."""
+    if m is old:
+        return dnew if _mutable(old) else dm
+    if not _mutable(old) or not _holds(m, old):
+        return dm
+    if isinstance(m, (list, tuple)):
+        return type(m)(follow_tangent(d, e, old, dnew) for d, e in zip(dm, m, strict=True))
+    if isinstance(m, dict):
+        return {k: follow_tangent(dm[k], e, old, dnew) for k, e in m.items()}
+    return dm  # a view: follow itself refuses it
+
+
 def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
     """The adjoints of ``m`` and ``new`` given that of ``ans = follow(m, old, new)``."""
     if g is None or ans is m:

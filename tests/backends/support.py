@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import srcdiff as sd
 from srcdiff import backend
 from srcdiff import runtime as rt
 from srcdiff.compiler.backends import numpy_name
+from srcdiff.rules.elementwise import SCIPY_SPECIAL
 from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
@@ -158,6 +160,85 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "the standard",
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
+        **dict.fromkeys([np.einsum, np.kron, np.vdot], NOT_STANDARD),
+        np.cross: "not in the standard (its linalg extension has cross, of 3-vectors only)",
+        **dict.fromkeys(
+            [
+                np.linalg.inv,
+                np.linalg.solve,
+                np.linalg.det,
+                np.linalg.slogdet,
+                np.linalg.cholesky,
+                np.linalg.eigh,
+                np.linalg.eigvalsh,
+                np.linalg.svd,
+                np.linalg.pinv,
+                np.linalg.qr,
+                np.linalg.matrix_power,
+            ],
+            "only in the standard's optional linalg extension, which compiled code does not "
+            "reach: np.linalg.* stays NumPy's, and makes NumPy arrays of the arguments",
+        ),
+        np.linalg.lstsq: "not in the standard, nor in its linalg extension",
+        **dict.fromkeys(
+            [
+                np.hstack,
+                np.vstack,
+                np.dstack,
+                np.column_stack,
+                np.append,
+                np.split,
+                np.array_split,
+                np.hsplit,
+                np.vsplit,
+                np.dsplit,
+                np.fliplr,
+                np.flipud,
+                np.rot90,
+                np.atleast_1d,
+                np.atleast_2d,
+                np.atleast_3d,
+                np.pad,
+                np.diag,
+                np.select,
+                np.choose,
+                np.partition,
+                np.nanmax,
+                np.nanmin,
+                np.nansum,
+                np.nanmean,
+                *([np.row_stack] if hasattr(np, "row_stack") else []),
+            ],
+            NOT_STANDARD,
+        ),
+        np.diagonal: "not in the standard (only in its linalg extension)",
+        sliding_window_view: "NumPy's stride tricks: the standard has no strided views",
+        **dict.fromkeys(
+            [
+                np.logaddexp2,
+                np.deg2rad,
+                np.rad2deg,
+                np.radians,
+                np.degrees,
+                np.fabs,
+                np.fmod,
+                np.sinc,
+                np.nan_to_num,
+                np.angle,
+                np.gradient,
+                *[f for f in (getattr(np, "trapezoid", None), getattr(np, "trapz", None)) if f],
+                np.interp,
+                np.convolve,
+                np.correlate,
+                np.polyval,
+                np.vander,
+            ],
+            NOT_STANDARD,
+        ),
+        np.conjugate: "not in the standard under this name (it has conj)",
+        np.imag: "the standard's imag takes complex arrays only",
+        **dict.fromkeys(SCIPY_SPECIAL, "scipy.special computes on NumPy arrays"),
+        "ndarray.cumprod": METHODS,
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
         **dict.fromkeys(
@@ -190,6 +271,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
 
 # Single specs of tests/rules (by id) a backend cannot run, and why.
 ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
+TENSORDOT_AXES = "the standard's tensordot takes its axes by keyword"
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
@@ -211,6 +293,65 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "arrays.setitem[int-array]": FANCY_WRITE,
         "arrays.setitem[int-array-duplicates]": FANCY_WRITE,
         "arrays.setitem[int-array-duplicates-broadcast]": FANCY_WRITE,
+        "np.copysign[float-3x4]": "the standard's copysign takes an array as x1",
+        **dict.fromkeys(
+            [
+                "np.diff[3x4-n-2]",
+                "np.diff[n-0]",
+                "np.diff[n-past-length]",
+                "np.diff[prepend-append]",
+                "np.diff[prepend-axis-0]",
+                "np.diff[number-prepend-append]",
+            ],
+            "the standard's diff takes n, axis, prepend and append by keyword (prepend and "
+            "append as arrays)",
+        ),
+        **dict.fromkeys(
+            ["np.cumprod[3x4-flat]", "np.cumprod[zeros-flat]"],
+            "the standard's cumulative_prod needs an axis for more than one dimension",
+        ),
+        "np.cumprod[3x4-axis-1]": "the standard's cumulative_prod takes its axis by keyword",
+        "np.cumprod[dtype;axis=1,dtype=<class 'numpy.float64'>]": (
+            "a NumPy dtype: the standard's cumulative_prod takes its own"
+        ),
+        "np.tile[int-reps]": "the standard's tile takes a tuple of repetitions",
+        "np.repeat[flat-list]": "the standard's repeat takes an int or an array of counts",
+        "np.repeat[positional-axis]": "the standard's repeat takes its axis by keyword",
+        "np.roll[positional-axis]": "the standard's roll takes its axis by keyword",
+        "np.tril[vector]": "the standard's tril takes a matrix or a stack of them",
+        "np.triu[vector]": "the standard's triu takes a matrix or a stack of them",
+        "np.tril[positional-k]": "the standard's tril takes k by keyword",
+        "np.triu[positional-k]": "the standard's triu takes k by keyword",
+        "np.take[list-duplicates]": "the standard's take takes an array of indices",
+        "np.take[2d;axis=0]": "the standard's take takes a 1-D array of indices",
+        "np.take[flat-int]": "the standard's take takes an array of indices",
+        "np.take[flat-2d]": "the standard's take takes a 1-D array of indices",
+        "np.take[int-axis;axis=1]": "the standard's take takes an array of indices",
+        "np.take[wrap;mode='wrap']": "the standard's take has no mode",
+        "np.take[clip;axis=1,mode='clip']": "the standard's take has no mode",
+        "np.take[positional-axis]": "the standard's take takes its axis by keyword",
+        "np.take_along_axis[positional-axis]": "the standard takes this axis by keyword",
+        **dict.fromkeys(
+            [
+                "np.max[initial]",
+                "np.max[initial-wins]",
+                "np.min[initial]",
+                "np.max[where]",
+                "np.min[where]",
+                "np.sum[initial]",
+                "np.sum[where]",
+                "np.sum[where-kw;axis=0,keepdims=True,where=[[True], [False], [True]]]",
+                "np.mean[where;axis=1,where=[True, False, True, True]]",
+                "np.mean[where;axis=0,keepdims=True,where=[[True], [False], [True]]]",
+                "np.mean[where-all;where=[True, False, True, True]]",
+            ],
+            "the standard's reductions have no initial= or where=",
+        ),
+        "np.tensordot[positional-int]": TENSORDOT_AXES,
+        "np.tensordot[positional-outer]": TENSORDOT_AXES,
+        "np.tensordot[positional-full]": TENSORDOT_AXES,
+        "np.tensordot[positional-pairs]": TENSORDOT_AXES,
+        "np.tensordot[positional-negative]": TENSORDOT_AXES,
     },
 }
 

@@ -34,7 +34,7 @@ def uses_two_arguments(x, lo):
 
 
 def uses_numpy_function(x):
-    return np.sum(np.arcsinh(x) * x)
+    return np.sum(np.ldexp(x, 3) * x)
 
 
 def helper_calling_cube(v):
@@ -122,16 +122,16 @@ def test_a_rule_with_several_arguments_returns_a_tuple_with_none(rules):
 
 
 def test_a_numpy_function_without_a_rule_gets_one(rules):
-    with pytest.raises(sd.CompileError, match="np.arcsinh"):
+    with pytest.raises(sd.CompileError, match="np.ldexp"):
         sd.grad(uses_numpy_function)(X)
 
-    @sd.register_vjp(np.arcsinh)
-    def arcsinh_vjp(g, result, x):
-        return g / np.sqrt(1.0 + x * x)
+    @sd.register_vjp(np.ldexp)
+    def ldexp_vjp(g, result, x, n):
+        return g * 2.0**n, None
 
     g = sd.grad(uses_numpy_function)
-    assert np.allclose(g(X), np.arcsinh(X) + X / np.sqrt(1.0 + X * X))
-    assert "arcsinh_vjp(" in sd.source(g)
+    assert np.allclose(g(X), 16.0 * X)
+    assert "ldexp_vjp(" in sd.source(g)
 
 
 def test_register_vjp_returns_the_rule_unchanged(rules):

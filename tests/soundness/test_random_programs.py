@@ -31,6 +31,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import srcdiff as sd
+
 from .verify import verify
 
 EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "300"))
@@ -207,6 +209,24 @@ def load(source: str, directory: Path):
     return module.f
 
 
+def forward_agrees(f, args: list, seed: int, source: str) -> bool:
+    """Forward mode on the same program: its tangent is the gradient's inner product
+    with the direction (or a CompileError for what forward mode does not do yet)."""
+    rng = np.random.default_rng(seed + 1)
+    tangents = [rng.standard_normal(a.shape) for a in args]
+    try:
+        _, tangent = sd.jvp(f, args, tangents)
+    except sd.CompileError:
+        return False
+    grads = sd.grad(f, wrt=tuple(range(len(args))))(*args)
+    expected = sum(float(np.sum(g * t)) for g, t in zip(grads, tangents, strict=True))
+    assert abs(tangent - expected) <= 1e-8 * max(1.0, abs(expected)), (
+        f"forward {tangent}, reverse {expected}\n--- program ---\n{source}\n"
+        f"--- tangent ---\n{sd.source(f)}"
+    )
+    return True
+
+
 def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
     outcomes: collections.Counter = collections.Counter()
     false_refusals: list[str] = []
@@ -229,6 +249,8 @@ def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
             verdict = verify(f, args, tuple(range(inputs)), seed, rtol=1e-4, refusals=refusals)
         except AssertionError as failure:
             raise AssertionError(f"{failure}\n--- program ---\n{source}") from None
+        if verdict == "ok" and not forward_agrees(f, args, seed, source):
+            outcomes["forward mode refused"] += 1
         if verdict == "refused":
             reasons = [reason for reason in BY_DESIGN if reason in str(refusals[0])]
             if not reasons:

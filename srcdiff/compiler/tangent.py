@@ -1,0 +1,291 @@
+"""Forward mode: the tangent back end.
+
+Over the same analysed, normalized function as the adjoint, it writes one function that
+computes the primal and, after each statement, the tangent of what the statement
+assigned (``d_h`` beside ``h``). Nothing is saved and no path is recorded: branches and
+loops stay as they are written, and a call takes whichever way it goes::
+
+    def loss_tangent(w, x, d_w):
+        # line 2: h = np.tanh(x @ w)
+        t1 = x @ w
+        d_t1 = x @ d_w
+        h = np.tanh(t1)
+        d_h = d_t1 * (1.0 - h * h)
+        ...
+        return t5, d_t5
+
+A statement's tangent comes from its primitive's forward rule (``@jvp``, beside its
+``@vjp``), or, for a primitive declared linear (``registry.linear``: reshapes, sums,
+indexing, list displays), from the statement itself with its operands' tangents in
+their place. Every name that may carry a derivative has its tangent wherever it has a
+value: zero where a statement gives it one that carries none. What has no forward rule
+is a CompileError.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+import numpy as np
+
+from .. import runtime as rt_module
+from ..rules import registry
+from .analyse import Analysis, Op, describe, index_value
+from .normalize import Names, assign, name, params_of
+from .optimize import folded
+from .template import _locals_of, _Substitute, _template
+from .trace import _is_appended, at, attr, call
+
+
+class TangentBuilder:
+    def __init__(self, analysis: Analysis, names: Names, rule_names: dict):
+        self.a = analysis
+        self.names = names
+        self.rule_names = rule_names  # users' rules, called by these names
+        self.dnames: dict[str, str] = {}
+
+    def dname(self, n: str) -> str:
+        if n not in self.dnames:
+            self.dnames[n] = self.names.reserve(f"d_{n}")
+        return self.dnames[n]
+
+    def active(self, e: gast.expr) -> bool:
+        return isinstance(e, gast.Name) and e.id in self.a.active
+
+    def error(self, node: gast.AST, what: str, hint: str) -> Exception:
+        return self.a.parsed.error(what, node, hint)
+
+    def build(self, fn_name: str, wrt: list[str]) -> gast.FunctionDef:
+        fn = self.a.fn
+        args = copy.deepcopy(fn.args)
+        for p in wrt:  # keyword-only, after the parameters (and their defaults)
+            args.kwonlyargs.append(gast.Name(id=self.dname(p), ctx=gast.Param(),
+                                             annotation=None, type_comment=None))  # fmt: skip
+            args.kw_defaults.append(None)
+        body: list[gast.stmt] = []
+        for p in params_of(fn):  # differentiated parameters not asked about: zero tangents
+            if p in self.a.active and p not in wrt:
+                body.append(at(self.zero(p), fn.lineno))
+        body += self.block(fn.body)
+        tree = gast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])  # fmt: skip
+        return at(tree, fn.lineno)
+
+    def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in stmts:
+            out += self.stmt(s)
+        return out
+
+    def stmt(self, s: gast.stmt) -> list[gast.stmt]:
+        line = getattr(s, "lineno", None)
+        if isinstance(s, gast.If):
+            new = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],
+                          orelse=self.block(s.orelse))  # fmt: skip
+            return [at(new, line)]
+        if isinstance(s, gast.While):
+            return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
+        if isinstance(s, gast.For):
+            if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
+                raise self.error(s, "forward mode over the items of a differentiated value",
+                                 "loop over range(len(xs)) and index: xs[i]")  # fmt: skip
+            new = gast.For(target=s.target, iter=s.iter, body=self.block(s.body), orelse=[],
+                           type_comment=None)  # fmt: skip
+            return [at(new, line)]
+        if isinstance(s, gast.Return):
+            value = s.value
+            tangent = name(self.dname(value.id)) if self.active(value) else self.zeros(value)
+            pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
+            return [at(gast.Return(value=pair), line)]
+        op: Op | None = getattr(s, "op", None)
+        if op is None or not isinstance(s, gast.Assign):
+            return [s]
+        return [at(p, line) for p in self.primal(s, op)] + [
+            at(folded(t), line) for t in self.tangent(s, op)
+        ]
+
+    def primal(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
+        """The statement as the traced primal runs it: a write into an object the caller
+        or a saved value may hold gives it a new value (``rt.setitem``); the user's own
+        append stays in place (see ``trace.PrimalBuilder.assignment``)."""
+        target = s.targets[0]
+        if op.kind == "call" and isinstance(target, gast.Name):
+            return [self.call(op, target.id)]
+        if op.kind == "rule" and op.primitive is rt_module.setitem:
+            return [assign(op.target, call(attr("rt", "setitem"), *op.operands))]
+        if getattr(s, "functional", False) and isinstance(target, gast.Subscript):
+            index = index_value(copy.deepcopy(target.slice))
+            return [assign(target.value.id, call(attr("rt", "setitem"), target.value, index,
+                                                 s.value))]  # fmt: skip
+        if op.kind == "passive" and _is_appended(s.value) and not getattr(s, "functional", False):
+            xs, v = s.value.args
+            append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
+            return [gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])),
+                    assign(op.target, xs)]  # fmt: skip
+        return [s]
+
+    def call(self, op: Op, n: str) -> gast.stmt:
+        """``t, d_t = rt.call_jvp(f, (d_x, None), x, k)``: a call of another function (or
+        callable), its value and tangent from its own tangent source, compiled when the
+        call runs."""
+        if any(isinstance(a, gast.Starred) for a in op.operands) or any(
+            self.active(k.value) for k in op.keywords
+        ):
+            raise self.error(op.callee, "forward mode through *args or a keyword argument "
+                             "with a derivative", "pass it positionally")  # fmt: skip
+        tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
+                                    gast.Constant(value=None, kind=None)
+                                    for e in op.operands], ctx=gast.Load())  # fmt: skip
+        value = gast.Call(func=attr("rt", "call_jvp"), args=[op.callee, tangents, *op.operands],
+                          keywords=op.keywords)  # fmt: skip
+        targets = gast.Tuple(elts=[name(n, store=True), name(self.dname(n), store=True)],
+                             ctx=gast.Store())  # fmt: skip
+        return gast.Assign(targets=[targets], value=value, type_comment=None)
+
+    def zeros(self, e: gast.expr) -> gast.expr:
+        return call(attr("rt", "zeros_like"), e)
+
+    def zero(self, n: str) -> gast.stmt:
+        return assign(self.dname(n), self.zeros(name(n)))
+
+    def tangent(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
+        """The statements giving the tangent of what ``s`` assigned."""
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript):  # x[i] = v: the same write into d_x
+            holder = target.value.id
+            if holder not in self.a.active:
+                return []
+            value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
+            index = index_value(copy.deepcopy(target.slice))
+            d = name(self.dname(holder))  # written as a new value: tangents may be shared
+            return [assign(self.dname(holder), call(attr("rt", "setitem"), d, index, value))]
+        if not isinstance(target, gast.Name) or target.id not in self.a.active:
+            return []
+        n = target.id
+        if op.kind == "copy" and self.active(s.value):
+            return [assign(self.dname(n), name(self.dname(s.value.id)))]
+        if op.kind == "call":
+            return []  # computed with the value (see ``primal``)
+        if op.kind == "rule":
+            return self.rule(s, op, n)
+        if op.kind in ("passive", "overwrite", "copy"):
+            return [self.zero(n)]
+        raise self.error(s, f"forward mode does not support this statement yet ({op.kind})",
+                         "use sd.grad (reverse mode) for this function")  # fmt: skip
+
+    @staticmethod
+    def binding(op: Op) -> dict[str, gast.expr]:
+        """The rule's parameters and the statement's atoms (an operator's, by position)."""
+        if op.rule is None:
+            return op.bound
+        return {**dict(zip(op.rule.params, op.operands, strict=False)), **op.bound}
+
+    def rule(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
+        active = [i for i, e in enumerate(op.operands) if self.active(e)]
+        if not active:
+            return [self.zero(n)]
+        if op.primitive is rt_module.follow:  # a selection of one of the two tangents
+            m, old, new = op.operands[:3]
+            tangents = [name(self.dname(e.id)) if self.active(e) else self.zeros(e)
+                        for e in (m, new)]  # fmt: skip
+            value = call(attr("rt", "follow_tangent"), tangents[0], m, old, tangents[1])
+            return [assign(self.dname(n), value)]
+        positions = registry.linear_positions(op.primitive)
+        if positions == "all":
+            positions = tuple(range(len(op.operands)))
+        if positions is not None and set(active) <= set(positions):
+            return [assign(self.dname(n), self.linear(s.value, op, positions))]
+        forward = registry.lookup_jvp(op.primitive)
+        if op.rule is not None and op.rule is registry.lookup(np.square):
+            forward = registry.lookup_jvp(np.square)  # v * v, analysed as np.square(v)
+        if forward is None:
+            raise self.error(
+                s,
+                f"no forward rule for {describe(op.primitive)}",
+                "use sd.grad (reverse mode), or register one with sd.register_jvp",
+            )
+        if not forward.inline:
+            return [assign(self.dname(n), self.call_users(forward, op, n))]
+        bound = self.binding(op)
+        untold = [p for p, e in bound.items() if self.active(e) and p not in forward.tangents]
+        if untold:  # the rule gives no tangent for an argument that has one
+            raise self.error(
+                s,
+                f"no forward rule for the argument {untold[0]} of {describe(op.primitive)}",
+                "use sd.grad (reverse mode), or pass a value without a derivative there",
+            )
+        return self.inline(forward, op, n)
+
+    def linear(self, value: gast.expr, op: Op, positions: tuple[int, ...]) -> gast.expr:
+        """The statement's value with each operand in a linear position replaced by its
+        tangent (a zero where it has none)."""
+        replace: dict[int, gast.expr] = {}
+        for i in positions:
+            if i < len(op.operands):
+                e = op.operands[i]
+                replace[id(e)] = name(self.dname(e.id)) if self.active(e) else self.zeros(e)
+        return _copy_replacing(value, replace)
+
+    def call_users(self, forward: registry.Tangent, op: Op, n: str) -> gast.expr:
+        """``d_y = cube_jvp((d_x, None), y, x, k)``: a user's rule, called by name with
+        one tangent per argument (None where it has none), the result, the arguments."""
+        fn_name = self.rule_names.get(forward.fn)
+        if fn_name is None:
+            fn_name = self.rule_names[forward.fn] = self.names.fresh(f"{forward.name}_rule")
+        tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
+                                    gast.Constant(value=None, kind=None)
+                                    for e in op.operands], ctx=gast.Load())  # fmt: skip
+        return gast.Call(func=name(fn_name), args=[tangents, name(n), *op.operands], keywords=[])
+
+    def inline(self, forward: registry.Tangent, op: Op, n: str) -> list[gast.stmt]:
+        """The forward rule's body, its contributions for the operands with a tangent
+        summed."""
+        tree = _template(forward.fn)
+        params = [a.id for a in tree.args.args]
+        bound = self.binding(op)
+        missing = [p for p in params[1:] if p not in bound]
+        if missing:
+            raise TypeError(f"forward rule {forward.name}: no argument for {missing}")
+        mapping: dict[str, object] = {params[0]: name(n)}
+        mapping.update({p: bound[p] for p in params[1:]})
+        for local in sorted(_locals_of(tree.body)):
+            mapping[local] = self.names.fresh(local.strip("_") or "t")
+        with_tangent = [p for p in forward.tangents if p in bound and self.active(bound[p])]
+        for p in with_tangent:
+            mapping["d" + p] = name(self.dname(bound[p].id))
+        body = [_Substitute(mapping).visit(copy.deepcopy(st)) for st in tree.body]
+        *prelude, ret = body
+        parts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
+        chosen = [part for p, part in zip(forward.tangents, parts, strict=True)
+                  if p in with_tangent]  # fmt: skip
+        total = chosen[0]
+        for part in chosen[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=part)
+        actives = {i for i, e in enumerate(op.operands) if self.active(e)}
+        shaped = forward.shaped or len(op.operands) == 1 or actives <= set(op.same_shape)
+        if not shaped:  # a smaller operand's tangent, broadcast to the result's shape
+            total = call(attr("rt", "broadcast_like"), total, name(n))
+        return [*prelude, assign(self.dname(n), total)]
+
+
+def _copy_replacing(node: object, replace: dict[int, gast.expr]) -> object:
+    """A copy of ``node`` with the nodes whose ids ``replace`` has replaced."""
+    if id(node) in replace:
+        return copy.deepcopy(replace[id(node)])
+    if isinstance(node, list):
+        return [_copy_replacing(n, replace) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    new = type(node)(**{f: _copy_replacing(getattr(node, f), replace) for f in node._fields})
+    return gast.copy_location(new, node)
+
+
+def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
+            rule_names: dict) -> tuple[gast.FunctionDef, list[str]]:  # fmt: skip
+    """The tangent function of ``analysis.fn``: its parameters, then the tangents of
+    ``wrt`` by keyword (their names returned too); it returns the value and its
+    tangent."""
+    builder = TangentBuilder(analysis, names, rule_names)
+    tree = builder.build(fn_name, wrt)
+    return tree, [builder.dname(p) for p in wrt]

@@ -1,0 +1,138 @@
+"""Rules of assembling and cutting arrays: stacks, append, splits, tile, repeat, roll,
+flips and rotations, atleast_*, pad, diagonals and triangles, sliding windows."""
+
+import numpy as xp
+from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view
+
+from .. import runtime as rt
+from .registry import vjp
+
+# A join's gradient is ``g`` cut back into its pieces; a cut's gradient is the pieces'
+# gradients joined back (zeros for a piece nobody used); a copy's is the copies summed.
+
+
+@vjp(xp.hstack)
+def hstack(g, ans, tup, dtype=None, casting="same_kind"):
+    return rt.unjoin(g, tup, "hstack"), None, None
+
+
+@vjp(xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") else []))
+def vstack(g, ans, tup, dtype=None, casting="same_kind"):
+    return rt.unjoin(g, tup, "vstack"), None, None
+
+
+@vjp(xp.dstack)
+def dstack(g, ans, tup):
+    return rt.unjoin(g, tup, "dstack")
+
+
+@vjp(xp.column_stack)
+def column_stack(g, ans, tup):
+    return rt.unjoin(g, tup, "column_stack")
+
+
+@vjp(xp.append)
+def append(g, ans, arr, values, axis=None):
+    d_arr, d_values = rt.append_grads(g, arr, values, axis)
+    return d_arr, d_values, None
+
+
+@vjp(xp.split, xp.array_split)
+def split(g, ans, ary, indices_or_sections, axis=0):
+    return rt.unsplit(g, ans, ary, axis), None, None
+
+
+@vjp(xp.hsplit)
+def hsplit(g, ans, ary, indices_or_sections):
+    return rt.unsplit(g, ans, ary, 1 if ary.ndim > 1 else 0), None
+
+
+@vjp(xp.vsplit)
+def vsplit(g, ans, ary, indices_or_sections):
+    return rt.unsplit(g, ans, ary, 0), None
+
+
+@vjp(xp.dsplit)
+def dsplit(g, ans, ary, indices_or_sections):
+    return rt.unsplit(g, ans, ary, 2), None
+
+
+@vjp(xp.tile)
+def tile(g, ans, A, reps):
+    return rt.tile_grad(g, A, reps), None
+
+
+@vjp(xp.repeat)
+def repeat(g, ans, a, repeats, axis=None):
+    return rt.repeat_grad(g, a, repeats, axis), None, None
+
+
+@vjp(xp.roll)
+def roll(g, ans, a, shift, axis=None):
+    return xp.roll(g, rt.negated(shift), axis=axis), None, None
+
+
+@vjp(xp.fliplr)
+def fliplr(g, ans, m):
+    return xp.flip(g, axis=1)
+
+
+@vjp(xp.flipud)
+def flipud(g, ans, m):
+    return xp.flip(g, axis=0)
+
+
+@vjp(xp.rot90)
+def rot90(g, ans, m, k=1, axes=None):
+    """``axes=None`` stands for NumPy's default ``(0, 1)``."""
+    return xp.rot90(g, -k, axes=(0, 1) if axes is None else axes), None, None
+
+
+@vjp(xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
+def atleast_nd(g, ans, *arys):
+    return rt.atleast_grads(g, ans, arys)
+
+
+@vjp(xp.pad)
+def pad(
+    g,
+    ans,
+    array,
+    pad_width,
+    mode="constant",
+    stat_length=None,
+    constant_values=0,
+    end_values=0,
+    reflect_type="even",
+):
+    """Modes 'constant' (``constant_values`` gets the padding's gradient), 'edge',
+    'reflect', 'symmetric' and 'wrap'; any other is refused when the gradient is taken."""
+    d_array, d_values = rt.pad_grads(g, array, pad_width, mode, constant_values, reflect_type)
+    return d_array, None, None, None, d_values, None, None
+
+
+@vjp(xp.diag)
+def diag(g, ans, v, k=0):
+    return rt.diag_grad(g, v, k), None
+
+
+@vjp(xp.diagonal)
+def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return rt.diagonal_grad(g, a, offset, axis1, axis2), None, None, None
+
+
+@vjp(xp.tril)
+def tril(g, ans, m, k=0):
+    """A vector ``m`` is broadcast to the rows of a matrix: their gradients add up."""
+    return rt.tri_grad(g, m, k, False), None
+
+
+@vjp(xp.triu)
+def triu(g, ans, m, k=0):
+    """A vector ``m`` is broadcast to the rows of a matrix: their gradients add up."""
+    return rt.tri_grad(g, m, k, True), None
+
+
+@vjp(_sliding_window_view)
+def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeable=False):
+    return rt.window_grad(g, x, window_shape, axis), None, None, None, None

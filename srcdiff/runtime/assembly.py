@@ -1,0 +1,471 @@
+"""Helpers of the rules that assemble and cut arrays (stacks, splits, tiles, pads,
+diagonals, windows) and that select entries (take, choose, select, partition, the
+NaN-skipping and masked reductions), called as ``rt.<name>``.
+
+Like those of ``arrays``, each works on the array module of its inputs and keeps the
+dtype of the gradient it is given. Positions worked out from shapes alone (where each
+entry of a padded array was read from, say) are computed on the host as integer arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module
+from .arrays import (
+    _is_array,
+    _normal_axes,
+    _shape,
+    _sum,
+    entries,
+    entries_like,
+    keep_dims,
+    sort_grad,
+    unbroadcast,
+    unreduce,
+)
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array, a number or a nested list of numbers."""
+    return _shape(x) if _is_array(x) else tuple(np.shape(x))
+
+
+def _ints(x: Any) -> tuple[int, ...]:
+    """An int or a sequence of ints (a window shape, reps, axes) as a tuple of ints."""
+    if _is_array(x):
+        x = backend.to_numpy(x)
+    return tuple(int(v) for v in np.reshape(np.asarray(x), (-1,)))
+
+
+def _dtype(g: Any, x: Any) -> Any:
+    """The dtype a gradient is computed in: ``g``'s, or ``x``'s for a Python number ``g``."""
+    return getattr(g, "dtype", None) or x.dtype
+
+
+def _concat(xp: Any, pieces: list, axis: int) -> Any:
+    return getattr(xp, backend.counterpart(xp, "concatenate"))(pieces, axis=axis)
+
+
+def _cut(g: Any, lengths: list[int], axis: int) -> list:
+    """``g`` cut along ``axis`` into consecutive pieces of ``lengths``."""
+    lead = (slice(None),) * (axis % len(_shape(g)))
+    ends = [int(e) for e in np.cumsum(lengths)]
+    return [g[lead + (slice(a, b), ...)] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+# ---- joining and cutting -------------------------------------------------------------------
+
+
+def _lifted(shape: tuple[int, ...], how: str) -> tuple[int, ...]:
+    """The shape a piece of ``np.<how>`` takes before the pieces are concatenated."""
+    n = len(shape)
+    if how == "hstack":
+        return shape or (1,)
+    if how == "vstack":
+        return {0: (1, 1), 1: (1, *shape)}.get(n, shape)
+    if how == "dstack":
+        return {0: (1, 1, 1), 1: (1, *shape, 1), 2: (*shape, 1)}.get(n, shape)
+    if how == "column_stack":
+        return {0: (1, 1), 1: (*shape, 1)}.get(n, shape)
+    raise ValueError(f"unknown way of joining: {how}")
+
+
+def unjoin(g: Any, tup: Any, how: str) -> Any:
+    """Gradient of ``np.hstack(tup)`` (``how``; also ``"vstack"``, ``"dstack"``,
+    ``"column_stack"``): ``g`` cut back into the pieces, each in its own shape (the
+    entries of an array ``tup`` are its rows, stacked back)."""
+    xp = array_module(g)
+    if _is_array(tup):
+        shapes = [_shape(tup)[1:]] * _shape(tup)[0]
+    else:
+        shapes = [_shape_of(x) for x in tup]
+    lifted = [_lifted(s, how) for s in shapes]
+    if how == "hstack":
+        axis = 0 if len(lifted[0]) == 1 else 1
+    else:
+        axis = {"vstack": 0, "dstack": 2, "column_stack": 1}[how]
+    pieces = _cut(g, [s[axis] for s in lifted], axis)
+    return entries_like([xp.reshape(p, s) for p, s in zip(pieces, shapes, strict=True)], tup)
+
+
+def append_grads(g: Any, arr: Any, values: Any, axis: Any = None) -> tuple[Any, Any]:
+    """Gradients of ``np.append(arr, values, axis)`` for ``arr`` and ``values``."""
+    xp = array_module(g)
+    a_shape, v_shape = _shape_of(arr), _shape_of(values)
+    if axis is None:  # both flattened, then joined
+        d_arr, d_values = _cut(g, [math.prod(a_shape), math.prod(v_shape)], 0)
+    else:
+        d_arr, d_values = _cut(g, [a_shape[axis], v_shape[axis]], axis)
+    return xp.reshape(d_arr, a_shape), xp.reshape(d_values, v_shape)
+
+
+def unsplit(g: Any, ans: Any, ary: Any, axis: int = 0) -> Any:
+    """Gradient of ``np.split(ary, ..., axis)`` and its kin: the gradients of the pieces
+    (zeros for a piece nobody used) joined back along ``axis``."""
+    pieces = entries(g, ans)
+    xp = array_module(*pieces)
+    return xp.reshape(_concat(xp, pieces, axis), _shape_of(ary))
+
+
+def atleast_grads(g: Any, ans: Any, arys: tuple) -> tuple:
+    """Gradients of ``np.atleast_1d(*arys)`` (and 2d, 3d): each reshaped to its argument
+    (one argument gives one array, several a tuple of them)."""
+    parts = [g] if len(arys) == 1 else entries(g, ans)
+    return tuple(array_module(d).reshape(d, _shape_of(x)) for d, x in zip(parts, arys, strict=True))
+
+
+def tile_grad(g: Any, A: Any, reps: Any) -> Any:
+    """Gradient of ``np.tile(A, reps)``: the copies of each entry summed."""
+    xp = array_module(g)
+    shape, reps = _shape_of(A), _ints(reps)
+    d = max(len(shape), len(reps))
+    shape_d = (1,) * (d - len(shape)) + shape
+    reps_d = (1,) * (d - len(reps)) + reps
+    split = tuple(n for pair in zip(reps_d, shape_d, strict=True) for n in pair)
+    total = _sum(xp.reshape(g, split), tuple(range(0, 2 * d, 2))) if d else g
+    return xp.reshape(total, shape)
+
+
+def repeat_grad(g: Any, a: Any, repeats: Any, axis: Any = None) -> Any:
+    """Gradient of ``np.repeat(a, repeats, axis)``: the copies of each entry summed (one
+    count for all, or one per entry)."""
+    xp = array_module(g)
+    shape = _shape_of(a)
+    if axis is None:  # a is flattened first
+        base, axis = (math.prod(shape),), 0
+    else:
+        base, axis = shape, axis % len(shape)
+    n = base[axis]
+    counts = _ints(repeats)
+    if len(counts) == 1:  # each entry repeated counts[0] times in a row
+        runs = xp.reshape(g, base[:axis] + (n, counts[0]) + base[axis + 1 :])
+        return xp.reshape(_sum(runs, (axis + 1,)), shape)
+    source = np.repeat(np.arange(n), counts)  # the entry each position of g copies
+    moved = xp.moveaxis(g, axis, 0)
+    d = xp.zeros((n, *_shape(moved)[1:]), dtype=g.dtype)
+    d = backend.scatter_add(d, source if xp is np else xp.asarray(source), moved)
+    return xp.reshape(xp.moveaxis(d, 0, axis), shape)
+
+
+def negated(shift: Any) -> Any:
+    """``-shift`` for a shift of ``np.roll``: a number, an array or a sequence of them."""
+    if isinstance(shift, (tuple, list)):
+        return tuple(-s for s in shift)
+    return -shift
+
+
+# ---- padding ---------------------------------------------------------------------------------
+
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pairs(x: Any, ndim: int) -> list[tuple[int, int]]:
+    """``pad_width`` as one ``(before, after)`` pair per axis, read as ``np.pad`` reads it
+    (an int, a pair, one pair per axis, or a dict of axis -> int or pair)."""
+    if isinstance(x, dict):
+        seq = [(0, 0)] * ndim
+        for axis, width in x.items():
+            seq[axis] = (width, width) if isinstance(width, int) else tuple(width)
+        x = seq
+    a = np.asarray(backend.to_numpy(x) if _is_array(x) else x).astype(np.intp)
+    if a.ndim < 3 and a.size == 1:
+        return [(int(a.ravel()[0]),) * 2] * ndim
+    if a.ndim < 3 and a.size == 2 and a.shape != (2, 1):
+        return [tuple(int(v) for v in a.ravel())] * ndim
+    return [(int(b), int(e)) for b, e in np.broadcast_to(a, (ndim, 2)).tolist()]
+
+
+def _sum_to(xp: Any, total: Any, shape: tuple[int, ...]) -> Any:
+    """``total`` (one value per axis and side, shape ``(ndim, 2)``) summed to the shape of
+    the ``constant_values`` NumPy broadcast to it."""
+    if math.prod(shape) == 1:
+        return xp.reshape(_sum(total, (0, 1)), shape)
+    if len(shape) == 1:
+        return _sum(total, (0,))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1)
+    return _sum(total, axes, keepdims=True) if axes else total
+
+
+def pad_grads(
+    g: Any,
+    array: Any,
+    pad_width: Any,
+    mode: Any = "constant",
+    constant_values: Any = 0,
+    reflect_type: str = "even",
+) -> tuple[Any, Any]:
+    """Gradients of ``np.pad(array, pad_width, mode, ...)`` for ``array`` and, in mode
+    ``'constant'``, ``constant_values``: each padded entry is an entry of ``array`` read
+    again (or a constant), so its gradient goes back there."""
+    if isinstance(mode, str) and mode in ("reflect", "symmetric") and reflect_type != "even":
+        raise NotImplementedError(
+            "srcdiff differentiates np.pad in mode 'reflect' or 'symmetric' with "
+            "reflect_type='even' only"
+        )
+    if not isinstance(mode, str) or mode not in PAD_MODES:
+        raise NotImplementedError(
+            f"srcdiff differentiates np.pad in mode {', '.join(map(repr, PAD_MODES))}, "
+            f"not {mode!r}: pad with one of those, or register a rule with sd.register_vjp"
+        )
+    xp = array_module(g)
+    shape = _shape_of(array)
+    pairs = _pairs(pad_width, len(shape))
+    if mode == "constant":
+        inner = tuple(slice(b, b + n) for (b, _), n in zip(pairs, shape, strict=True))
+        return g[inner], _pad_values_grad(xp, g, pairs, shape, constant_values)
+    d = g
+    for axis, ((before, after), n) in enumerate(zip(pairs, shape, strict=True)):
+        if before == after == 0:
+            continue
+        source = np.pad(np.arange(n), (before, after), mode)  # where each entry is read from
+        moved = xp.moveaxis(d, axis, 0)
+        folded = xp.zeros((n, *_shape(moved)[1:]), dtype=moved.dtype)
+        folded = backend.scatter_add(folded, source if xp is np else xp.asarray(source), moved)
+        d = xp.moveaxis(folded, 0, axis)
+    return d, None
+
+
+def _pad_values_grad(
+    xp: Any, g: Any, pairs: list, shape: tuple[int, ...], constant_values: Any
+) -> Any:
+    """The gradient of ``constant_values``: NumPy pads one axis after the other, each over
+    the padding of the axes before it and the original extent of those after it."""
+    if constant_values is None or not shape:
+        return None
+    sums = []
+    for axis, ((before, _), n) in enumerate(zip(pairs, shape, strict=True)):
+        later = zip(pairs[axis + 1 :], shape[axis + 1 :], strict=True)
+        tail = tuple(slice(b, b + m) for (b, _), m in later)
+        lead = (slice(None),) * axis
+        for side in (slice(0, before), slice(before + n, None)):
+            sums.append(_sum(g[lead + (side,) + tail], tuple(range(len(shape)))))
+    return _sum_to(xp, xp.reshape(xp.stack(sums), (len(shape), 2)), _shape_of(constant_values))
+
+
+# ---- diagonals and windows -------------------------------------------------------------------
+
+
+def diagonal_grad(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """Gradient of ``np.diagonal(a, offset, axis1, axis2)``: ``g`` (the diagonal on its last
+    axis) put back on that diagonal of zeros."""
+    xp = array_module(g)
+    shape = _shape_of(a)
+    d = xp.zeros(shape, dtype=_dtype(g, a))
+    moved = xp.moveaxis(d, (axis1 % len(shape), axis2 % len(shape)), (-2, -1))  # a view of d
+    k = _shape(g)[-1]
+    moved[..., xp.arange(k) + max(-offset, 0), xp.arange(k) + max(offset, 0)] = g
+    return d
+
+
+def diag_grad(g: Any, v: Any, k: int = 0) -> Any:
+    """Gradient of ``np.diag(v, k)``: the ``k``-th diagonal of ``g`` for a vector ``v`` (made
+    a matrix), that diagonal put back for a matrix ``v`` (read as a vector)."""
+    if len(_shape_of(v)) == 1:
+        return array_module(g).diagonal(g, k).copy()  # NumPy's diagonal is a read-only view
+    return diagonal_grad(g, v, k)
+
+
+def tri_grad(g: Any, m: Any, k: int = 0, upper: bool = False) -> Any:
+    """Gradient of ``np.tril(m, k)`` (``np.triu`` if ``upper``): the same triangle of ``g``,
+    summed over the rows a vector ``m`` was broadcast to."""
+    xp = array_module(g)
+    return unbroadcast(xp.triu(g, k=k) if upper else xp.tril(g, k=k), m)
+
+
+def window_grad(g: Any, x: Any, window_shape: Any, axis: Any = None) -> Any:
+    """Gradient of ``sliding_window_view(x, window_shape, axis)``: each window's gradient
+    added back where the window lies (one slice per position inside a window)."""
+    xp = array_module(g)
+    shape = _shape_of(x)
+    windows = _ints(window_shape)
+    axes = tuple(range(len(shape))) if axis is None else tuple(a % len(shape) for a in _ints(axis))
+    out = list(shape)
+    for ax, w in zip(axes, windows, strict=True):
+        out[ax] -= w - 1
+    d = xp.zeros(shape, dtype=g.dtype)
+    for offsets in itertools.product(*(range(w) for w in windows)):
+        start = [0] * len(shape)
+        for ax, o in zip(axes, offsets, strict=True):
+            start[ax] += o
+        d[tuple(slice(s, s + n) for s, n in zip(start, out, strict=True))] += g[(..., *offsets)]
+    return d
+
+
+# ---- selecting -------------------------------------------------------------------------------
+
+
+def _positions(xp: Any, indices: Any, n: int, mode: str = "raise") -> Any:
+    """Indices into an axis of length ``n`` as non-negative positions, as ``mode`` reads
+    them (``'raise'``: Python's negative indices, ``'wrap'``, ``'clip'``)."""
+    idx = xp.asarray(indices)
+    if mode == "clip":
+        return xp.clip(idx, 0, n - 1)
+    return idx % n
+
+
+def take_grad(g: Any, a: Any, indices: Any, axis: Any = None, mode: str = "raise") -> Any:
+    """Gradient of ``np.take(a, indices, axis, mode=mode)``: ``g`` added into zeros at the
+    positions taken (repeated positions add up)."""
+    xp = array_module(g, a)
+    g = xp.asarray(g, dtype=_dtype(g, a))
+    shape = _shape_of(a)
+    base = (math.prod(shape),) if axis is None else shape
+    axis = 0 if axis is None else axis % len(shape)
+    idx = _positions(xp, indices, base[axis], mode)
+    k = len(_shape(idx))
+    moved = xp.moveaxis(g, tuple(range(axis, axis + k)), tuple(range(k))) if k else g
+    d = xp.zeros((base[axis], *base[:axis], *base[axis + 1 :]), dtype=g.dtype)
+    d = backend.scatter_add(d, (idx,), moved)
+    return xp.reshape(xp.moveaxis(d, 0, axis), shape)
+
+
+def take_along_axis_grad(g: Any, arr: Any, indices: Any, axis: Any = -1) -> Any:
+    """Gradient of ``np.take_along_axis(arr, indices, axis)``: ``g`` added into zeros at the
+    positions taken (repeated positions add up, broadcast axes sum)."""
+    xp = array_module(g, arr)
+    shape = _shape_of(arr)
+    if axis is None:  # arr is flattened first
+        n = math.prod(shape)
+        d = xp.zeros((n,), dtype=g.dtype)
+        d = backend.scatter_add(d, (_positions(xp, indices, n),), g)
+        return xp.reshape(d, shape)
+    axis = axis % len(shape)
+    index = tuple(
+        _positions(xp, indices, n)
+        if i == axis
+        else xp.reshape(xp.arange(n), tuple(n if j == i else 1 for j in range(len(shape))))
+        for i, n in enumerate(shape)
+    )
+    return backend.scatter_add(xp.zeros(shape, dtype=g.dtype), index, g)
+
+
+def select_grads(g: Any, condlist: Any, choicelist: Any, default: Any = 0) -> tuple[Any, Any]:
+    """Gradients of ``np.select(condlist, choicelist, default)`` for the choices and the
+    default: each entry's gradient goes to the choice of the first condition true there,
+    or to ``default`` where none is."""
+    xp = array_module(g)
+    taken, grads = None, []
+    for cond, choice in zip(condlist, choicelist, strict=True):
+        cond = xp.asarray(cond)
+        first = cond if taken is None else xp.logical_and(cond, xp.logical_not(taken))
+        taken = cond if taken is None else xp.logical_or(taken, cond)
+        grads.append(_unbroadcast_to(xp.where(first, g, 0.0), choice))
+    d_default = g if taken is None else xp.where(taken, 0.0, g)
+    return entries_like(grads, choicelist), _unbroadcast_to(d_default, default)
+
+
+def choose_grad(g: Any, a: Any, choices: Any, mode: str = "raise") -> Any:
+    """Gradient of ``np.choose(a, choices, mode=mode)`` for ``choices``: each entry's
+    gradient goes to the choice ``a`` names there."""
+    xp = array_module(g)
+    n = len(choices)
+    idx = xp.asarray(a)
+    if mode == "wrap":
+        idx = idx % n
+    elif mode == "clip":
+        idx = xp.clip(idx, 0, n - 1)
+    grads = [_unbroadcast_to(xp.where(idx == j, g, 0.0), choices[j]) for j in range(n)]
+    return entries_like(grads, choices)
+
+
+def _unbroadcast_to(d: Any, x: Any) -> Any:
+    """``d`` summed to the shape of ``x`` (an array, a number or a nested list)."""
+    if isinstance(x, (list, tuple)):
+        return unbroadcast(d, array_module(d).zeros(_shape_of(x), dtype=d.dtype))
+    return unbroadcast(d, x)
+
+
+def permutation_grad(g: Any, ans: Any, a: Any, axis: Any = -1) -> Any:
+    """Gradient of a function that reorders the entries of ``a`` along ``axis``
+    (``np.partition``): each entry of ``g`` goes back to where its value came from. The
+    values are matched by sorting both sides (ties in the order a stable sort keeps)."""
+    xs = backend.standard(a, g)
+    g = xs.asarray(g)
+    ax = -1 if axis is None else axis
+    in_order = xs.take_along_axis(g, xs.argsort(ans, axis=ax, stable=True), axis=ax)
+    return sort_grad(in_order, a, axis)
+
+
+# ---- reductions with initial=, where= and NaN entries -----------------------------------------
+
+
+def extreme_grads(
+    g: Any,
+    ans: Any,
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> tuple[Any, Any]:
+    """Gradients of max or min (also ``nanmax``, ``nanmin``) for ``a`` and ``initial``.
+
+    Entries that attain the extreme share evenly (as ``extreme_grad``); entries ``where``
+    leaves out, and NaN entries (which never attain it), get none. As JAX computes
+    ``max(max(a), initial)``, a tie between ``initial`` and the entries gives each side
+    half; a slice with no entry and no ``initial`` that wins (all NaN) gives none.
+    """
+    xp = array_module(a)
+    dtype = _dtype(g, a)
+    kept = keep_dims(ans, a, axis, keepdims)
+    hit = a == kept
+    if where is not None:
+        hit = xp.logical_and(hit, xp.asarray(where))
+    hit = backend.astype(hit, dtype)
+    count = xp.sum(hit, axis=_normal_axes(axis, a.ndim) or None, keepdims=True)
+    g_kept = keep_dims(g if _is_array(g) else xp.asarray(g, dtype=dtype), a, axis, keepdims)
+    if initial is None:
+        share, d_initial = 1.0, None
+    else:
+        at_initial = backend.astype(kept == initial, dtype)
+        tie = at_initial * backend.astype(count > 0, dtype)
+        share = 1.0 - at_initial + 0.5 * tie
+        d_initial = _sum(g_kept * (at_initial - 0.5 * tie), tuple(range(len(_shape(g_kept)))))
+    d_a = g_kept * (hit * (share / xp.maximum(count, 1.0)))
+    return d_a, d_initial
+
+
+def nan_sum_grad(
+    g: Any, a: Any, axis: Any = None, keepdims: bool = False, where: Any = None
+) -> Any:
+    """Gradient of ``np.nansum`` for ``a``: none for NaN entries and those ``where`` leaves
+    out."""
+    xp = array_module(a)
+    return xp.where(_kept(xp, a, where), unreduce(g, a, axis, keepdims), 0.0)
+
+
+def nan_mean_grad(
+    g: Any, a: Any, axis: Any = None, keepdims: bool = False, where: Any = None
+) -> Any:
+    """Gradient of ``np.nanmean`` for ``a``: the mean of the entries that are not NaN (and
+    are in ``where``); an all-NaN slice (whose mean is NaN) gives none, as in JAX."""
+    xp = array_module(a)
+    keep = _kept(xp, a, where)
+    count = xp.sum(
+        backend.astype(keep, _dtype(g, a)), axis=_normal_axes(axis, a.ndim), keepdims=keepdims
+    )
+    return xp.where(keep, unreduce(g / xp.maximum(count, 1.0), a, axis, keepdims), 0.0)
+
+
+def where_count(where: Any, shape: tuple[int, ...], axis: Any, keepdims: bool, like: Any) -> Any:
+    """How many entries of an array of ``shape`` each slice of ``np.mean(..., axis,
+    keepdims=keepdims, where=where)`` averages (at least 1), in the dtype of ``like``."""
+    xp = array_module(like, where)
+    keep = xp.broadcast_to(xp.asarray(where), shape)
+    dtype = getattr(like, "dtype", None) or np.float64
+    count = xp.sum(
+        backend.astype(keep, dtype), axis=_normal_axes(axis, len(shape)), keepdims=keepdims
+    )
+    return xp.maximum(count, 1.0)
+
+
+def _kept(xp: Any, a: Any, where: Any) -> Any:
+    """The entries of ``a`` a NaN-skipping reduction reads: not NaN, and in ``where``."""
+    keep = xp.logical_not(xp.isnan(a))
+    return keep if where is None else xp.logical_and(keep, xp.asarray(where))

@@ -1,0 +1,409 @@
+"""Gradients of contractions (einsum, tensordot, kron, cross) and of matrix decompositions
+(eigh, svd, qr, cholesky, pinv, matrix_power, lstsq), for ``rules/contractions.py`` and
+``rules/decompositions.py``.
+
+Each works on the array module of its inputs (NumPy or CuPy; tensordot's also on any
+Array-API library) and computes in the dtype of the arrays it is given. The formulas of
+the decompositions hold where the decomposition is differentiable: distinct eigenvalues
+and singular values, full rank.
+"""
+
+from __future__ import annotations
+
+import operator
+import string
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module
+from .arrays import _permute, _swap_last, entries, unbroadcast
+
+# ---- einsum ------------------------------------------------------------------------------
+
+_LABELS = string.ascii_uppercase + string.ascii_lowercase  # NumPy's order of sublist labels
+
+
+def _einsum_parts(operands: tuple) -> tuple[list[str], str | None, list[int]]:
+    """The labels of each array operand (with ``...``), the output's (None: implicit),
+    and the positions of the arrays among ``operands``, for either form of einsum's
+    arguments: ``('ij,jk->ik', a, b)`` or ``(a, [0, 1], b, [1, 2], [0, 2])``."""
+    if isinstance(operands[0], str):
+        spec = operands[0].replace(" ", "")
+        inputs, arrow, output = spec.partition("->")
+        return inputs.split(","), (output if arrow else None), list(range(1, len(operands)))
+
+    def labels(sublist: Any) -> str:
+        return "".join("..." if i is Ellipsis else _LABELS[operator.index(i)] for i in sublist)
+
+    n = len(operands) // 2
+    output = labels(operands[-1]) if len(operands) % 2 else None
+    return [labels(operands[2 * i + 1]) for i in range(n)], output, [2 * i for i in range(n)]
+
+
+def _einsum_labels(
+    inputs: list[str], output: str | None, shapes: list[tuple[int, ...]]
+) -> tuple[list[str], str, dict[str, int], list[str]]:
+    """Explicit labels: one letter per axis of each operand and of the result (``...``
+    spelled out; an axis of length 1 that broadcasts against a longer one gets a letter
+    of its own, summed away), the length of each letter, and the letters still free."""
+    used = set("".join(inputs) + (output or "")) - {"."}
+    free = [c for c in string.ascii_letters if c not in used]
+    ranks = [
+        len(shape) - len(s.replace("...", "")) for s, shape in zip(inputs, shapes, strict=True)
+    ]
+    ellipsis = "".join(free.pop() for _ in range(max(ranks, default=0)))
+    spelled = [
+        s.replace("...", ellipsis[len(ellipsis) - r :] if r else "")
+        for s, r in zip(inputs, ranks, strict=True)
+    ]
+    if output is None:  # NumPy's implicit output: '...', then the letters used once, sorted
+        counts = "".join(s.replace("...", "") for s in inputs)
+        output = ellipsis + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    else:
+        output = output.replace("...", ellipsis)
+    lengths: dict[str, int] = {}
+    for s, shape in zip(spelled, shapes, strict=True):
+        for c, n in zip(s, shape, strict=True):
+            if lengths.get(c, 1) == 1:
+                lengths[c] = n
+    for k, (s, shape) in enumerate(zip(spelled, shapes, strict=True)):
+        if any(n == 1 and lengths[c] != 1 for c, n in zip(s, shape, strict=True)):
+            own = [
+                free.pop() if n == 1 and lengths[c] != 1 else c
+                for c, n in zip(s, shape, strict=True)
+            ]
+            lengths.update((c, 1) for c in own if c not in lengths)
+            spelled[k] = "".join(own)
+    return spelled, output, lengths, free
+
+
+def einsum_grads(g: Any, ans: Any, operands: tuple) -> list:
+    """The gradient of each argument of ``np.einsum(*operands)`` (None for the subscripts
+    and sublists): one more einsum each, of ``g`` and the other operands into the
+    operand's own letters. A letter the operand repeats (``'ii->i'``) becomes a pair of
+    letters joined by an identity matrix (its gradient lives on the diagonal); a letter
+    found nowhere else (summed away) comes back through a vector of ones."""
+    inputs, output, where = _einsum_parts(operands)
+    arrays = [operands[i] for i in where]
+    xp = array_module(*arrays)
+    arrays = [xp.asarray(x) for x in arrays]
+    labels, output, lengths, free = _einsum_labels(inputs, output, [x.shape for x in arrays])
+    if not hasattr(g, "shape"):
+        g = xp.asarray(g, dtype=getattr(ans, "dtype", None))
+    if tuple(g.shape) != tuple(getattr(ans, "shape", ())):
+        g = xp.broadcast_to(g, getattr(ans, "shape", ()))
+    fast = {"optimize": True} if xp is np else {}  # NumPy: contract pairwise, with BLAS
+    grads: list = [None] * len(operands)
+    for k, x in enumerate(arrays):
+        spare, target, terms, extra = list(free), "", [output], [g]
+        for j, other in enumerate(arrays):
+            if j != k:
+                terms.append(labels[j])
+                extra.append(other)
+        for c in labels[k]:
+            if c in target:  # a repeated letter: a new one, equal to it through the identity
+                terms.append(c + spare[-1])
+                extra.append(xp.eye(lengths[c], dtype=x.dtype))
+                c = spare.pop()
+            target += c
+        present = set("".join(terms))
+        for c in dict.fromkeys(target):
+            if c not in present:  # summed away in the forward pass: ones bring it back
+                terms.append(c)
+                extra.append(xp.ones(lengths.get(c, 1), dtype=x.dtype))
+        d = xp.einsum(",".join(terms) + "->" + target, *extra, **fast)
+        grads[where[k]] = xp.reshape(d, x.shape)
+    return grads
+
+
+# ---- tensordot, kron, cross --------------------------------------------------------------
+
+
+def _tensordot_axes(axes: Any, na: int, nb: int) -> tuple[list[int], list[int]]:
+    """``np.tensordot``'s ``axes`` as two lists of non-negative axes of ``a`` and ``b``."""
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        return list(range(na - n, na)), list(range(n))
+    xa, xb = axes
+    xa = [xa] if isinstance(xa, (int, np.integer)) else list(xa)
+    xb = [xb] if isinstance(xb, (int, np.integer)) else list(xb)
+    return [int(i) % na for i in xa], [int(j) % nb for j in xb]
+
+
+def tensordot_grads(g: Any, a: Any, b: Any, axes: Any = 2) -> tuple[Any, Any]:
+    """Gradients of ``np.tensordot(a, b, axes)``: ``g`` (the free axes of ``a``, then of
+    ``b``) contracted with the other operand over its free axes, then the axes put back
+    in the operand's order."""
+    xp = array_module(g, a, b)
+    na, nb = len(a.shape), len(b.shape)
+    xa, xb = _tensordot_axes(axes, na, nb)
+    fa = [i for i in range(na) if i not in xa]
+    fb = [j for j in range(nb) if j not in xb]
+    g = xp.asarray(g)
+    # tensordot(g, b) holds a's free axes, then b's contracted axes in b's order
+    da = xp.tensordot(g, b, axes=(list(range(len(fa), len(fa) + len(fb))), fb))
+    from_a = fa + [xa[xb.index(j)] for j in sorted(xb)]
+    da = _permute(xp, da, tuple(int(i) for i in np.argsort(from_a)))
+    db = xp.tensordot(a, g, axes=(fa, list(range(len(fa)))))
+    from_b = [xb[xa.index(i)] for i in sorted(xa)] + fb
+    db = _permute(xp, db, tuple(int(i) for i in np.argsort(from_b)))
+    return da, db
+
+
+def kron_grads(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """Gradients of ``np.kron(a, b)``: ``g`` seen with its axes split as (a's, b's)
+    interleaved, multiplied by the other operand and summed over its axes."""
+    xp = array_module(g, a, b)
+    nd = max(len(a.shape), len(b.shape))
+    sa = (1,) * (nd - len(a.shape)) + tuple(a.shape)
+    sb = (1,) * (nd - len(b.shape)) + tuple(b.shape)
+    split = xp.reshape(g, tuple(n for pair in zip(sa, sb, strict=True) for n in pair))
+    a_axes = tuple(n for i in range(nd) for n in (sa[i], 1))
+    b_axes = tuple(n for i in range(nd) for n in (1, sb[i]))
+    da = xp.sum(split * xp.reshape(b, b_axes), axis=tuple(range(1, 2 * nd, 2)))
+    db = xp.sum(split * xp.reshape(a, a_axes), axis=tuple(range(0, 2 * nd, 2)))
+    return xp.reshape(da, a.shape), xp.reshape(db, b.shape)
+
+
+def cross_grads(
+    g: Any, a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Any = None
+) -> tuple[Any, Any]:
+    """Gradients of ``np.cross``: ``<g, a x b> = <b x g, a> = <g x a, b>``, with 2-vectors
+    taken as 3-vectors whose z is 0 (two 2-vectors give the z of the product alone)."""
+    xp = array_module(g, a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    am, bm = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
+    da_n, db_n = am.shape[-1], bm.shape[-1]
+    if not hasattr(g, "dtype"):
+        g = xp.asarray(g, dtype=xp.result_type(a, b))
+    if da_n == 2 and db_n == 2:
+        gm = xp.stack([xp.zeros_like(g), xp.zeros_like(g), g], axis=-1)
+    else:
+        gm = xp.moveaxis(g, axisc, -1)
+
+    def padded(x: Any) -> Any:
+        if x.shape[-1] == 3:
+            return x
+        return xp.concatenate([x, xp.zeros_like(x[..., :1])], axis=-1)
+
+    ga = xp.cross(padded(bm), gm)[..., :da_n]
+    gb = xp.cross(gm, padded(am))[..., :db_n]
+    return (
+        xp.moveaxis(unbroadcast(ga, am), -1, axisa),
+        xp.moveaxis(unbroadcast(gb, bm), -1, axisb),
+    )
+
+
+# ---- decompositions ------------------------------------------------------------------------
+
+
+def result_grads(g: Any, ans: Any) -> list:
+    """The adjoints of the entries of a tuple result (``w, v = np.linalg.eigh(a)``): those
+    in ``g`` (a zero where it has None), or, for an array ``g``, the adjoint of the array
+    NumPy made of the tuple (``np.sum(np.linalg.qr(a))``), cut into its entries."""
+    if g is None or isinstance(g, (list, tuple)):
+        return entries(g, ans)
+    xp = array_module(g, *ans)
+    g = xp.broadcast_to(xp.asarray(g), (len(ans), *tuple(getattr(ans[0], "shape", ()))))
+    return [g[i, ...] for i in range(len(ans))]
+
+
+def triangle_grad(s: Any, uplo: str = "L") -> Any:
+    """The gradient with respect to the matrix NumPy was given, of a function that reads
+    only its lower (``'L'``) or upper (``'U'``) triangle as a symmetric matrix
+    (cholesky, eigh, eigvalsh, ``hermitian=True``), from ``s``, a gradient valid for
+    symmetric changes of that symmetric matrix: ``s + s.T`` on that triangle, once on the
+    diagonal. It agrees with the symmetrized gradient of autograd and JAX along every
+    symmetric change, and is exact for NumPy's function along any other."""
+    xp = array_module(s)
+    n = s.shape[-1]
+    ones = xp.ones((n, n), dtype=s.dtype)
+    mask = (xp.tril(ones) if str(uplo).upper() == "L" else xp.triu(ones)) - 0.5 * xp.eye(
+        n, dtype=s.dtype
+    )
+    return (s + _swap_last(xp, s)) * mask
+
+
+def _gaps(w: Any, xp: Any) -> Any:
+    """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it (distinct ``w``)."""
+    diff = w[..., None, :] - w[..., :, None]
+    eye = xp.eye(w.shape[-1], dtype=bool)
+    return xp.where(eye, 0.0, 1.0 / xp.where(eye, 1.0, diff)).astype(w.dtype)
+
+
+def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
+    """Gradient of ``np.linalg.eigh``: with ``A = V diag(w) V^T``,
+    ``V (diag(w_bar) + F * (V^T V_bar)) V^T``, ``F[i, j] = 1 / (w[j] - w[i])``
+    (Giles 2008, section 3.1; as autograd's numpy/linalg.py), on the triangle read."""
+    xp = array_module(ans[0], ans[1])
+    w, v = ans[0], ans[1]
+    gw, gv = result_grads(g, ans)
+    inner = _gaps(w, xp) * (_swap_last(xp, v) @ gv)
+    inner = inner + gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
+    return triangle_grad(v @ inner @ _swap_last(xp, v), uplo)
+
+
+def _svd_grad(u: Any, s: Any, vh: Any, gu: Any, gs: Any, gvh: Any, xp: Any) -> Any:
+    """The reduced SVD's gradient (Townsend 2016, "Differentiating the singular value
+    decomposition"): with ``F[i, j] = 1 / (s[j]^2 - s[i]^2)``, ``J = F * (U^T U_bar)``,
+    ``K = F * (V^T V_bar)``::
+
+        U ((J + J^T) S + diag(s_bar) + S (K + K^T)) V^T
+        + (I - U U^T) U_bar S^-1 V^T + U S^-1 V_bar^T (I - V V^T)
+    """
+    v, gv = _swap_last(xp, vh), _swap_last(xp, gvh)
+    ut = _swap_last(xp, u)
+    f = _gaps(s * s, xp)
+    j = f * (ut @ gu)
+    k = f * (vh @ gv)
+    inner = (j + _swap_last(xp, j)) * s[..., None, :] + s[..., :, None] * (k + _swap_last(xp, k))
+    inner = inner + gs[..., None, :] * xp.eye(s.shape[-1], dtype=s.dtype)
+    d = u @ inner @ vh
+    gu_s = gu / s[..., None, :]  # U_bar S^-1
+    d = d + (gu_s - u @ (ut @ gu_s)) @ vh
+    gv_s = gv / s[..., None, :]  # V_bar S^-1
+    return d + u @ _swap_last(xp, gv_s - v @ (vh @ gv_s))
+
+
+def svd_grad(
+    g: Any, ans: Any, a: Any, full_matrices: bool = True, compute_uv: bool = True,
+    hermitian: bool = False,
+) -> Any:  # fmt: skip
+    """Gradient of ``np.linalg.svd`` (distinct, nonzero singular values). With
+    ``full_matrices=True`` on a matrix that is not square, the extra columns of U (or rows
+    of Vh) are any orthonormal basis of a complement: they may carry no gradient."""
+    xp = array_module(a)
+    if not compute_uv:
+        u, _, vh = xp.linalg.svd(
+            a, full_matrices=False, **({"hermitian": True} if hermitian else {})
+        )
+        d = (u * xp.asarray(g)[..., None, :]) @ vh
+    else:
+        u, s, vh = ans[0], ans[1], ans[2]
+        gu, gs, gvh = result_grads(g, ans)
+        m, n = a.shape[-2:]
+        k = min(m, n)
+        if full_matrices and m != n:
+            if bool(xp.any(gu[..., :, k:] != 0)) or bool(xp.any(gvh[..., k:, :] != 0)):
+                raise ValueError(
+                    "np.linalg.svd with full_matrices=True of a matrix that is not square: "
+                    "its extra singular vectors are any basis of a complement, so a result "
+                    "that uses them has no gradient; use full_matrices=False"
+                )
+            u, gu, vh, gvh = u[..., :, :k], gu[..., :, :k], vh[..., :k, :], gvh[..., :k, :]
+        d = _svd_grad(u, s, vh, gu, gs, gvh, xp)
+    return triangle_grad(d, "L") if hermitian else d
+
+
+def pinv_grad(g: Any, ans: Any, a: Any, hermitian: bool = False) -> Any:
+    """Gradient of ``np.linalg.pinv`` at a matrix of full rank (Golub and Pereyra 1973,
+    the derivative of the pseudo-inverse ``X``): ``-X^T G X^T + (I - A X) G^T X X^T +
+    X^T X G^T (I - X A)``; with ``hermitian=True`` (then square, invertible) the first
+    term, on the lower triangle NumPy reads."""
+    xp = array_module(ans)
+    x, xt, gt = ans, _swap_last(xp, ans), _swap_last(xp, xp.asarray(g))
+    d = -(xt @ g @ xt)
+    if hermitian:
+        return triangle_grad(d, "L")
+    ax, xa = a @ x, x @ a
+    left = gt @ x @ xt
+    right = xt @ x @ gt
+    return d + (left - ax @ left) + (right - right @ xa)
+
+
+def cholesky_grad(g: Any, ans: Any, upper: bool = False) -> Any:
+    """Gradient of ``np.linalg.cholesky`` (Murray 2016, "Differentiation of the Cholesky
+    decomposition"): with ``A = L L^T`` and ``Phi`` the lower triangle with its diagonal
+    halved, ``S = L^-T Phi(L^T L_bar) L^-1``, on the triangle NumPy reads."""
+    xp = array_module(ans)
+    low, gl = (_swap_last(xp, ans), _swap_last(xp, g)) if upper else (ans, g)
+    n = low.shape[-1]
+    half = xp.tril(xp.ones((n, n), dtype=low.dtype)) - 0.5 * xp.eye(n, dtype=low.dtype)
+    p = (_swap_last(xp, low) @ gl) * half
+    inv = xp.linalg.inv(low)
+    return triangle_grad(_swap_last(xp, inv) @ p @ inv, "U" if upper else "L")
+
+
+def qr_grad(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
+    """Gradient of ``np.linalg.qr`` for ``m >= n`` (Walter and Lehmann 2018; Liao et al.
+    2019): with ``M = R R_bar^T - Q_bar^T Q`` and ``sym_lower(M)`` the symmetric matrix of
+    its lower triangle, ``(Q_bar + Q sym_lower(M)) R^-T``."""
+    xp = array_module(a)
+    m, n = a.shape[-2:]
+    if mode not in ("reduced", "complete", "r") or m < n:
+        raise NotImplementedError(
+            f"srcdiff differentiates np.linalg.qr for mode 'reduced', 'complete' or 'r' of a "
+            f"matrix with at least as many rows as columns, not mode={mode!r} of a {m}x{n} matrix"
+        )
+    if mode == "r":
+        q, r, gq, gr = xp.linalg.qr(a)[0], ans, xp.zeros((*a.shape[:-2], m, n), dtype=ans.dtype), g
+    else:
+        q, r = ans[0], ans[1]
+        gq, gr = result_grads(g, ans)
+    if q.shape[-1] != n:  # mode 'complete' of a tall matrix: Q's extra columns
+        if bool(xp.any(gq[..., :, n:] != 0)):
+            raise ValueError(
+                "np.linalg.qr with mode='complete' of a matrix with more rows than columns: "
+                "the extra columns of Q are any basis of a complement, so a result that uses "
+                "them has no gradient; use mode='reduced'"
+            )
+        q, r, gq, gr = q[..., :, :n], r[..., :n, :], gq[..., :, :n], gr[..., :n, :]
+    mm = r @ _swap_last(xp, gr) - _swap_last(xp, gq) @ q
+    low = xp.tril(mm)
+    sym = low + _swap_last(xp, low) - mm * xp.eye(n, dtype=mm.dtype)
+    rhs = gq + q @ sym  # (rhs) R^-T, as the solution of R X^T = rhs^T
+    return _swap_last(xp, xp.linalg.solve(r, _swap_last(xp, rhs)))
+
+
+def matrix_power_grad(g: Any, a: Any, n: Any) -> Any:
+    """Gradient of ``np.linalg.matrix_power(a, n)``: ``sum_k (A^T)^k G (A^T)^(n-1-k)`` for
+    ``n > 0``; zero for ``n = 0``; for ``n < 0``, that of ``inv(a)`` to the ``-n``, then
+    through the inverse (``-B^T B_bar B^T``)."""
+    xp = array_module(g, a)
+    n = operator.index(n)
+    if n == 0:
+        return xp.zeros_like(a)
+    if n < 0:
+        b = xp.linalg.inv(a)
+        bt = _swap_last(xp, b)
+        return -(bt @ matrix_power_grad(g, b, -n) @ bt)
+    at = _swap_last(xp, a)
+    total, power = g, at  # the sum for the power 1, and (A^T)^1
+    for _ in range(n - 1):  # T(j + 1) = A^T T(j) + G (A^T)^j
+        total = at @ total + g @ power
+        power = power @ at
+    return total
+
+
+def lstsq_grads(g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """Gradients of ``np.linalg.lstsq(a, b)`` at an ``a`` of full rank: ``x = P b`` with
+    ``P = pinv(a)`` (the pseudo-inverse's derivative as in ``pinv_grad``); the residuals
+    ``|b - a x|^2`` give ``2 r`` to ``b`` and ``-2 r x^T`` to ``a`` (``a^T r = 0``); the
+    singular values ``U diag(s_bar) V^T`` to ``a``; the rank none."""
+    xp = array_module(a, b)
+    x, res, rank = ans[0], ans[1], ans[2]
+    parts = list(g) if g is not None else [None] * 4
+    m, n = a.shape
+    if int(rank) < min(m, n):
+        raise ValueError(
+            f"np.linalg.lstsq of a {m}x{n} matrix of rank {int(rank)}: its solution is "
+            "not differentiable there (srcdiff differentiates it at a matrix of full rank)"
+        )
+    vector = b.ndim == 1
+    bb, xx = (b[:, None], x[:, None]) if vector else (b, x)
+    gx = xp.zeros_like(xx) if parts[0] is None else (parts[0][:, None] if vector else parts[0])
+    p = xp.linalg.pinv(a)
+    pt = p.T
+    r = bb - a @ xx
+    db = pt @ gx
+    da = -(db @ xx.T) + r @ (gx.T @ p @ pt) + (pt @ xx) @ (gx.T - (gx.T @ p) @ a)
+    if parts[1] is not None and res.shape[0]:
+        gres = xp.asarray(parts[1])
+        db = db + 2.0 * r * gres
+        da = da - 2.0 * (r * gres) @ xx.T
+    if parts[3] is not None:
+        u, _, vh = xp.linalg.svd(a, full_matrices=False)
+        da = da + (u * xp.asarray(parts[3])) @ vh
+    return da, (db[:, 0] if vector else db)

@@ -1,0 +1,422 @@
+"""Helpers of the rules in ``rules/sequences.py`` (differences, cumulative products,
+numerical derivatives and integrals, interpolation, convolutions, polynomials) and of the
+special functions in ``rules/elementwise.py``; generated code calls them as ``rt.<name>``.
+
+Each computes with the array module of its inputs and returns every gradient in the
+dtype of its argument, so float32 stays float32. ``digamma`` is srcdiff's own (SciPy is
+optional); ``trigamma`` is SciPy's, imported only when a rule of ``scipy.special`` needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..backend import array_module
+from .arrays import _is_array, acc, cast_like, reshape_like, unbroadcast, zeros_like
+from .mutation import refuse
+
+
+def _concat(xp: Any) -> Any:
+    return getattr(xp, backend.counterpart(xp, "concatenate"))
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(x)
+
+
+# ---- special functions --------------------------------------------------------------------
+
+# psi(z) ~ log(z) - 1 / (2 z) - sum_k B_2k / (2k z^2k): the coefficients B_2k / 2k, k = 1..7
+_PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+
+
+def digamma(x: Any) -> Any:
+    """psi(x), the derivative of log Gamma(x), for real ``x`` (not 0 or a negative integer),
+    to about 1e-15: reflected for x < 0 (``psi(x) = psi(1 - x) - pi / tan(pi x)``), moved
+    up to x >= 10 by ``psi(x) = psi(x + 1) - 1 / x``, then the asymptotic series."""
+    if not _is_array(x):
+        return float(digamma(np.asarray(x, dtype=np.float64)))
+    xp = array_module(x)
+    negative = x < 0
+    z = xp.where(negative, 1.0 - x, x)
+    shift = xp.zeros_like(z)
+    for _ in range(10):
+        small = z < 10.0
+        shift = shift - xp.where(small, 1.0 / xp.where(small, z, 1.0), 0.0)
+        z = xp.where(small, z + 1.0, z)
+    r = 1.0 / (z * z)
+    series = 0.0
+    for c in reversed(_PSI_SERIES):  # Horner's rule in 1 / z^2
+        series = (series + c) * r
+    psi = xp.log(z) - 0.5 / z - series + shift
+    frac = xp.where(negative, x - xp.round(x), 0.5)  # tan has period pi: exact reduction
+    return xp.where(negative, psi - xp.pi / xp.tan(xp.pi * frac), psi)
+
+
+def trigamma(x: Any) -> Any:
+    """psi'(x), SciPy's ``polygamma(1, x)`` in the dtype of ``x`` (for the rule of
+    ``scipy.special.digamma``, registered only where SciPy is installed)."""
+    from scipy.special import polygamma
+
+    return cast_like(polygamma(1, x), x)
+
+
+def logsumexp_grads(
+    g: Any,
+    ans: Any,
+    a: Any,
+    axis: Any = None,
+    b: Any = None,
+    keepdims: bool = False,
+    return_sign: bool = False,
+) -> tuple[Any, Any]:
+    """The gradients of ``a`` and ``b`` of ``scipy.special.logsumexp(a, axis, b, keepdims)``,
+    ``log(sum(b * exp(a)))``: ``b * exp(a - ans)`` and ``exp(a - ans)`` times ``g``."""
+    if return_sign:
+        raise refuse(
+            "scipy.special.logsumexp(..., return_sign=True) on a differentiated value",
+            "differentiate it without return_sign (the sign has no gradient)",
+        )
+    xp = array_module(g, a, b)
+    shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
+    weights = xp.exp(a - _kept(xp, ans, shape, axis, keepdims))
+    share = _kept(xp, g, shape, axis, keepdims) * weights
+    d_a = cast_like(unbroadcast(share if b is None else share * b, a), a)
+    return d_a, None if b is None else cast_like(unbroadcast(share, b), b)
+
+
+def _kept(xp: Any, g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
+    """``g``, the reduction over ``axis`` of an array shaped ``shape``, with the reduced
+    axes put back as 1s (it then broadcasts against that array)."""
+    if keepdims:
+        return g
+    ndim = len(shape)
+    axes = range(ndim) if axis is None else [axis] if isinstance(axis, int) else axis
+    axes = {a % ndim for a in axes}
+    return xp.reshape(xp.asarray(g), tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+# ---- differences, cumulative products, derivatives, integrals ------------------------------
+
+
+def diff_grads(
+    g: Any, a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None
+) -> tuple[Any, Any, Any]:
+    """The gradients of ``a``, ``prepend`` and ``append`` of ``np.diff``: ``n`` times the
+    adjoint of one difference (``d[i] = x[i + 1] - x[i]`` gives ``x`` the gradient
+    ``[0, g] - [g, 0]``), then cut back into the pieces that were joined (a number
+    ``prepend`` or ``append`` was one entry per lane, and gets their sum)."""
+    xp = array_module(g, a)
+    concat = _concat(xp)
+    ndim = len(_shape(a))
+    widths = [
+        0 if e is None else 1 if len(_shape(e)) == 0 else _shape(e)[axis % ndim]
+        for e in (prepend, append)
+    ]
+    joined = widths[0] + _shape(a)[axis] + widths[1]
+    d = xp.moveaxis(g, axis, -1)
+    if n >= joined:  # nothing left to difference: the result is empty
+        d = xp.zeros((*d.shape[:-1], joined), dtype=d.dtype)
+    for _ in range(n if n < joined else 0):
+        zero = xp.zeros_like(d[..., :1])
+        d = concat([zero, d], axis=-1) - concat([d, zero], axis=-1)
+    start, stop = widths[0], joined - widths[1]
+    d_a = cast_like(xp.moveaxis(d[..., start:stop], -1, axis), a)
+    parts = []
+    for e, part in ((prepend, d[..., :start]), (append, d[..., stop:])):
+        if e is None:
+            parts.append(None)
+        elif len(_shape(e)) == 0:
+            parts.append(cast_like(xp.sum(part), e))
+        else:
+            parts.append(cast_like(xp.moveaxis(part, -1, axis), e))
+    return d_a, parts[0], parts[1]
+
+
+def cumprod_grad(g: Any, ans: Any, a: Any, axis: Any = None) -> Any:
+    """The gradient of ``np.cumprod(a, axis)``, exact where entries are zero.
+
+    Entry ``k`` of a lane gets ``sum over i >= k of g[i] * prod(a[j], j <= i, j != k)``:
+    before the lane's first zero that is ``rcumsum(g * ans)[k] / a[k]``; at the first
+    zero, ``rcumsum(g * cumprod(a with that zero made 1))[k]``; after it, 0 (each of its
+    products holds the first zero).
+    """
+    if axis is None:  # cumprod of the flattened array
+        flat = cumprod_grad(g, ans, array_module(a).reshape(a, (-1,)), 0)
+        return reshape_like(flat, a)
+    xs = backend.standard(g, a)
+
+    def rcumsum(t: Any) -> Any:
+        return xs.flip(xs.cumulative_sum(xs.flip(t, axis=axis), axis=axis), axis=axis)
+
+    total = rcumsum(g * ans)
+    zero = a == 0
+    if not xs.any(zero):
+        return cast_like(total / a, a)
+    seen = xs.cumulative_sum(xs.astype(zero, xs.int64), axis=axis)
+    before = seen == 0
+    first = zero & (seen == 1)
+    d = total / xs.where(before, a, 1.0)  # from the first zero on, total is 0
+    at_zero = rcumsum(g * xs.cumulative_prod(xs.where(first, 1.0, a), axis=axis))
+    return cast_like(xs.where(first, at_zero, d), a)
+
+
+def gradient_grad(
+    g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
+) -> Any:
+    """The gradient of ``f`` of ``np.gradient(f, *varargs, axis=axis, edge_order=...)``
+    with uniform spacings (scalars): each result is a fixed stencil of ``f`` (central
+    differences inside, one-sided ones of order ``edge_order`` at the ends) over its
+    spacing, and gives ``f`` the stencil's transpose applied to its gradient."""
+    ndim = len(_shape(f))
+    axes = _gradient_axes(axis, ndim, edge_order, varargs)
+    if isinstance(ans, (list, tuple)) != (len(axes) > 1):
+        raise _misread(axis, edge_order)
+    if not varargs:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) in (1, len(axes)):
+        spacings = list(varargs) * (len(axes) // len(varargs))
+    else:
+        raise TypeError(f"np.gradient takes 0, 1 or {len(axes)} spacings, not {len(varargs)}")
+    if any(len(_shape(h)) for h in spacings):
+        raise refuse(
+            "np.gradient with coordinate arrays (a grid that is not uniform)",
+            "srcdiff differentiates np.gradient with scalar spacings only",
+        )
+    if len(axes) == 1:
+        grads = [g]
+    elif isinstance(g, (list, tuple)):
+        grads = list(g)
+    else:  # an array: the gradient of the results stacked (np.asarray(ans), np.sum(ans))
+        xp = array_module(g, f)
+        grads = list(xp.broadcast_to(g, (len(axes), *_shape(f))))
+    total = None
+    for gk, ax, h in zip(grads, axes, spacings, strict=True):
+        if gk is not None:
+            total = acc(total, _stencil_transpose(gk / h, ax, edge_order))
+    return zeros_like(f) if total is None else cast_like(total, f)
+
+
+def _gradient_axes(axis: Any, ndim: int, edge_order: Any, varargs: tuple) -> tuple[int, ...]:
+    if axis is None:
+        axes: Any = tuple(range(ndim))
+    elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, tuple) and all(isinstance(a, (int, np.integer)) for a in axis):
+        axes = axis
+    else:
+        raise _misread(axis, edge_order)
+    if edge_order not in (1, 2) or not all(-ndim <= a < ndim for a in axes):
+        raise _misread(axis, edge_order)
+    return tuple(int(a) % ndim for a in axes)
+
+
+def _misread(axis: Any, edge_order: Any) -> Exception:
+    return refuse(
+        f"np.gradient's rule was given axis={axis!r}, edge_order={edge_order!r}, which "
+        "np.gradient does not take",
+        "give the axis as an int (or a tuple of them) and edge_order as 1 or 2",
+    )
+
+
+def _stencil_transpose(d: Any, axis: int, edge_order: int) -> Any:
+    """The transpose of ``np.gradient``'s stencil with unit spacing along ``axis``,
+    applied to ``d``."""
+    xp = array_module(d)
+    d = xp.moveaxis(d, axis, -1)
+    out = xp.zeros_like(d)
+    half = d[..., 1:-1] / 2.0  # inside: (f[i + 1] - f[i - 1]) / 2
+    out[..., 2:] = out[..., 2:] + half
+    out[..., :-2] = out[..., :-2] - half
+    first, last = d[..., 0], d[..., -1]
+    if edge_order == 1:  # f[1] - f[0] and f[-1] - f[-2]
+        ends = ((0, -1.0, first), (1, 1.0, first), (-1, 1.0, last), (-2, -1.0, last))
+    else:  # (-3 f[0] + 4 f[1] - f[2]) / 2 and (3 f[-1] - 4 f[-2] + f[-3]) / 2
+        ends = ((0, -1.5, first), (1, 2.0, first), (2, -0.5, first),
+                (-1, 1.5, last), (-2, -2.0, last), (-3, 0.5, last))  # fmt: skip
+    for k, c, e in ends:
+        out[..., k] = out[..., k] + c * e
+    return xp.moveaxis(out, -1, axis)
+
+
+def trapezoid_grads(
+    g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1
+) -> tuple[Any, Any, Any]:
+    """The gradients of ``y``, ``x`` and ``dx`` of ``np.trapezoid(y, x, dx, axis)``,
+    ``sum(w * (y[1:] + y[:-1]) / 2)`` along ``axis`` with widths ``w = diff(x)`` (or
+    ``dx``)."""
+    xp = array_module(g, y, x)
+    concat = _concat(xp)
+    ys = xp.moveaxis(y, axis, -1)
+    gk = g[..., None] if hasattr(g, "shape") else xp.asarray(g)[None]
+    mids = (ys[..., 1:] + ys[..., :-1]) / 2.0
+    if x is None:
+        widths = dx
+    elif len(_shape(x)) == 1:
+        widths = x[1:] - x[:-1]
+    else:
+        xs = xp.moveaxis(x, axis, -1)
+        widths = xs[..., 1:] - xs[..., :-1]
+    to_y = gk * widths / 2.0
+    to_y = xp.broadcast_to(to_y, np.broadcast_shapes(_shape(to_y), _shape(mids)))
+    zero = xp.zeros_like(to_y[..., :1])
+    d_y = concat([to_y, zero], axis=-1) + concat([zero, to_y], axis=-1)
+    d_y = cast_like(unbroadcast(xp.moveaxis(d_y, -1, axis), y), y)
+    to_widths = gk * mids
+    if x is None:
+        return d_y, None, cast_like(unbroadcast(xp.sum(to_widths), dx), dx)
+    if len(_shape(x)) == 1:
+        to_widths = xp.reshape(to_widths, (-1, to_widths.shape[-1]))
+        to_widths = xp.sum(to_widths, axis=0)
+    zero = xp.zeros_like(to_widths[..., :1])
+    d_x = concat([zero, to_widths], axis=-1) - concat([to_widths, zero], axis=-1)
+    if len(_shape(x)) > 1:
+        d_x = unbroadcast(xp.moveaxis(d_x, -1, axis), x)
+    return d_y, cast_like(d_x, x), None
+
+
+# ---- interpolation, convolutions, polynomials --------------------------------------------
+
+
+def interp_grads(
+    g: Any, x: Any, xp_: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The gradients of ``x``, ``xp``, ``fp``, ``left`` and ``right`` of ``np.interp``.
+
+    Inside ``[xp[0], xp[-1]]`` the result is ``fp[i] + s * (x - xp[i])`` on the interval
+    ``i`` holding ``x``, with slope ``s``: ``x`` gets ``s``, ``fp[i]`` and ``fp[i + 1]``
+    get ``1 - t`` and ``t`` (``t`` the position of ``x`` in the interval), ``xp[i]`` and
+    ``xp[i + 1]`` get ``s * (t - 1)`` and ``-s * t``. Outside, the result is ``left`` or
+    ``right`` (by default ``fp[0]`` or ``fp[-1]``), which gets the gradient. With
+    ``period``, NumPy's wrapping of ``x`` and ``xp`` (``x - n * period``) and its padding
+    (a point ``period`` before the first and after the last) are followed back, to
+    ``period`` too.
+    """
+    xp = array_module(g, x, xp_, fp)
+    concat = _concat(xp)
+    if backend.dtype_kind(xp.asarray(fp)) == "c":
+        raise refuse("np.interp of complex values", "interpolate the real and imaginary parts")
+    pts, vals = xp.asarray(xp_), xp.asarray(fp)
+    at = xp.asarray(x)
+    if period is not None:  # as NumPy: wrap, sort, and pad one point on either side
+        sign, period = xp.sign(period), abs(period)
+        wraps = [xp.round((v - v % period) / period) for v in (at, pts)]  # the n of each
+        at, pts = at % period, pts % period
+        order = xp.argsort(pts)
+        pts, vals = pts[order], vals[order]
+        pts = concat([pts[-1:] - period, pts, pts[:1] + period])
+        vals = concat([vals[-1:], vals, vals[:1]])
+        left = right = None
+    n = pts.shape[0]
+    gs = xp.broadcast_to(xp.asarray(g), at.shape)
+    below, above = at < pts[0], at > pts[-1]
+    inside = xp.where(below | above, 0.0, gs)
+    if n > 1:
+        i = xp.clip(xp.searchsorted(pts, at, side="right") - 1, 0, n - 2)
+        width = pts[i + 1] - pts[i]
+        t = (at - pts[i]) / width
+        slope = (vals[i + 1] - vals[i]) / width
+        d_x = inside * slope
+        d_vals = _scatter(xp, i, inside * (1.0 - t), n) + _scatter(xp, i + 1, inside * t, n)
+        d_pts = _scatter(xp, i, inside * slope * (t - 1.0), n) - _scatter(
+            xp, i + 1, inside * slope * t, n
+        )
+    else:  # one point: the result is fp[0] there
+        d_x = xp.zeros_like(inside)
+        d_vals = xp.reshape(xp.sum(inside), (1,))
+        d_pts = xp.zeros_like(d_vals)
+    to_left, to_right = xp.sum(xp.where(below, gs, 0.0)), xp.sum(xp.where(above, gs, 0.0))
+    d_left = d_right = None
+    if left is None:
+        d_vals = d_vals + _scatter(xp, xp.asarray([0]), xp.reshape(to_left, (1,)), n)
+    else:
+        d_left = cast_like(to_left, left)
+    if right is None:
+        d_vals = d_vals + _scatter(xp, xp.asarray([n - 1]), xp.reshape(to_right, (1,)), n)
+    else:
+        d_right = cast_like(to_right, right)
+    d_period = None
+    if period is not None:  # back through the padding, the sort and the wrap
+        padding = d_pts[-1] - d_pts[0]  # the padded points are the ends -+ period
+        d_vals, d_pts = (_unwrap(xp, d, order) for d in (d_vals, d_pts))
+        to_period = padding - xp.sum(d_x * wraps[0]) - xp.sum(d_pts * wraps[1])
+        d_period = cast_like(sign * to_period, period)
+    d_x = cast_like(reshape_like(d_x, x), x)
+    return d_x, cast_like(d_pts, xp_), cast_like(d_vals, fp), d_left, d_right, d_period
+
+
+def _scatter(xp: Any, idx: Any, weights: Any, n: int) -> Any:
+    """The sums of ``weights`` into ``n`` bins by index ``idx``."""
+    if xp is np:
+        return np.bincount(idx.reshape(-1), weights.reshape(-1), minlength=n).astype(
+            weights.dtype, copy=False
+        )
+    return backend.scatter_add(xp.zeros(n, dtype=weights.dtype), idx, weights)
+
+
+def _unwrap(xp: Any, d: Any, order: Any) -> Any:
+    """A gradient of the padded sorted points (or values) as one of the given ones."""
+    inner = d[1:-1]
+    inner = xp.where(xp.arange(inner.shape[0]) == inner.shape[0] - 1, inner + d[0], inner)
+    inner = xp.where(xp.arange(inner.shape[0]) == 0, inner + d[-1], inner)
+    out = xp.zeros_like(inner)
+    out[order] = inner
+    return out
+
+
+_MODES = {"valid": "v", "same": "s", "full": "f", 0: "v", 1: "s", 2: "f"}
+
+
+def convolution_grads(
+    g: Any, a: Any, v: Any, mode: Any = "full", correlate: bool = False
+) -> tuple[Any, Any]:
+    """The gradients of ``a`` and ``v`` of ``np.convolve(a, v, mode)`` (``correlate``:
+    of ``np.correlate``). ``g`` is first put where its entries sit in the full result;
+    full convolution ``sum_j a[j] v[k - j]`` then gives ``a`` and ``v`` the valid
+    correlations of that with ``v`` and ``a``."""
+    xp = array_module(g, a, v)
+    va, vv = xp.reshape(xp.asarray(a), (-1,)), xp.reshape(xp.asarray(v), (-1,))
+    n, m = va.shape[0], vv.shape[0]
+    kind = _MODES[mode]
+    short = min(n, m)
+    if kind == "f":
+        start = 0
+    elif kind == "v":
+        start = short - 1
+    else:  # NumPy's correlate swaps its operands when v is longer, shifting 'same' by one
+        start = short // 2 if correlate and n < m else (short - 1) // 2
+    g = xp.reshape(xp.asarray(g), (-1,))
+    full = n + m - 1
+    pad = [xp.zeros(k, dtype=g.dtype) for k in (start, full - start - g.shape[0])]
+    g = _concat(xp)([pad[0], g, pad[1]])
+    if correlate:  # correlate(a, v) is convolve(a, v[::-1]) in full
+        d_a = xp.convolve(g, vv, "valid")
+        d_v = xp.flip(xp.correlate(g, va, "valid"), axis=0)
+    else:
+        d_a, d_v = xp.correlate(g, vv, "valid"), xp.correlate(g, va, "valid")
+    return cast_like(reshape_like(d_a, a), a), cast_like(reshape_like(d_v, v), v)
+
+
+def polyval_grads(g: Any, p: Any, x: Any) -> tuple[Any, Any]:
+    """The gradients of ``p`` and ``x`` of ``np.polyval(p, x) = sum_k p[k] x ** (N-1-k)``:
+    ``x ** (N-1-k)`` for each coefficient, and the derivative polynomial (by Horner's rule
+    carried along) for ``x``."""
+    xp = array_module(g, p, x)
+    coefficients = xp.asarray(p)
+    value, slope = 0.0, 0.0
+    for c in coefficients:
+        slope = slope * x + value
+        value = value * x + c
+    d_x = cast_like(unbroadcast(g * slope, x), x)
+    rows, power = [], 1.0
+    for c in reversed(list(coefficients)):
+        rows.append(unbroadcast(g * power, c))
+        power = power * x
+    if not rows:
+        return zeros_like(coefficients), d_x
+    d_p = xp.stack([xp.asarray(r) for r in reversed(rows)])
+    return cast_like(reshape_like(d_p, coefficients), p), d_x

@@ -1,0 +1,298 @@
+"""Rules of selecting entries: take, take_along_axis, select, choose, partition, the
+NaN-skipping reductions, and the ``initial=`` and ``where=`` of max, min, sum and mean."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.testing import check_grads, check_vjp
+
+from .spec import Sampler, Spec, rule_grads, table_tests
+
+R = Sampler(12)
+
+
+def with_nans(shape, where):
+    """Uniform entries with NaN at the flat positions ``where``."""
+    x = R(shape)
+    x.flat[list(where)] = np.nan
+    return x
+
+
+def quiet(f):
+    """``f`` without NumPy's warnings about empty slices."""
+
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return f(*args, **kwargs)
+
+    call.__name__ = f.__name__
+    return call
+
+
+X34 = R((3, 4))
+CONDS = [X34 > 0.5, X34 > 0.0]  # they overlap: the first one true wins
+LABELS = np.array([[0, 2, 1, 2], [1, 1, 0, 2], [2, 0, 0, 1]])
+NANS = with_nans((3, 4), [1, 6, 7])
+MASK = [True, False, True, True]  # where=, broadcast along the last axis
+ROWS = [[True], [False], [True]]
+
+SPECS = [
+    # ---- take ----------------------------------------------------------------------------------
+    Spec(np.take, (R((5,)), [0, 3, 3]), wrt=(0,), label="list-duplicates"),
+    Spec(np.take, (R((3, 4)), np.array([2, 0, 2])), {"axis": 1}, wrt=(0,)),
+    Spec(np.take, (R((3, 4)), np.array([1, 2])), {"axis": 0}, wrt=(0,)),
+    Spec(np.take, (R((3, 4)), np.array([[0, 1], [2, 2]])), {"axis": 0}, wrt=(0,), label="2d"),
+    Spec(np.take, (R((3, 4)), 5), wrt=(0,), label="flat-int"),
+    Spec(np.take, (R((3, 4)), np.array([[11, 0], [5, 5]])), wrt=(0,), label="flat-2d"),
+    Spec(np.take, (R((2, 3, 4)), np.array([-1, 0, -1])), {"axis": -1}, wrt=(0,)),
+    Spec(np.take, (R((2, 3)), 1), {"axis": 1}, wrt=(0,), label="int-axis"),
+    Spec(np.take, (R((4,)), [5, -6, 1]), {"mode": "wrap"}, wrt=(0,), label="wrap"),
+    Spec(np.take, (R((2, 4)), [7, -3, 2]), {"axis": 1, "mode": "clip"}, wrt=(0,), label="clip"),
+    Spec(np.take, (R((3, 4)), np.array([0, 0]), 1), wrt=(0,), label="positional-axis"),
+    # ---- take_along_axis -----------------------------------------------------------------------
+    Spec(
+        np.take_along_axis,
+        (R((3, 4)), np.array([[0, 3], [1, 1], [2, 0]]), 1),
+        wrt=(0,),
+        label="positional-axis",
+    ),
+    Spec(np.take_along_axis, (R((3, 4)), LABELS[:2]), {"axis": 0}, wrt=(0,)),
+    Spec(np.take_along_axis, (R((3, 4)), LABELS - 3), {"axis": -1}, wrt=(0,), label="negative"),
+    Spec(
+        np.take_along_axis,
+        (R((3, 4)), np.array([[1, 3]])),
+        {"axis": 1},
+        wrt=(0,),
+        label="broadcast-indices",
+    ),
+    Spec(
+        np.take_along_axis,
+        (R((1, 4)), np.array([[1, 3], [0, 0], [2, 2]])),
+        {"axis": 1},
+        wrt=(0,),
+        label="broadcast-array",
+    ),
+    Spec(np.take_along_axis, (R((2, 3, 2)), np.zeros((2, 1, 2), int)), {"axis": 1}, wrt=(0,)),
+    Spec(
+        np.take_along_axis, (R((2, 3)), np.array([5, 0, 0])), {"axis": None}, wrt=(0,), label="flat"
+    ),
+    Spec(np.take_along_axis, (R((3,)), np.array([2, 2, 0])), wrt=(0,), label="default-axis"),
+    # ---- select and choose ---------------------------------------------------------------------
+    Spec(np.select, (CONDS, [R((3, 4)), R((3, 4))], R((3, 4)))),
+    Spec(np.select, (CONDS, [R((3, 4)), R((4,))], R.scalar()), label="broadcast"),
+    Spec(np.select, (CONDS, [R((3, 4)), R((3, 1))]), label="default-zero"),
+    Spec(np.select, ([X34 > 0.2], [R((3, 4))]), {"default": 0.25}),
+    Spec(np.select, ([X34 > 0.2], [R((3, 4))], R((1, 4))), label="broadcast-default"),
+    Spec(np.select, (CONDS, R((2, 3, 4)), R(())), label="choices-array"),
+    Spec(np.choose, (LABELS, [R((3, 4)), R((3, 4)), R((3, 4))])),
+    Spec(np.choose, (LABELS, [R((4,)), R((3, 4)), R((3, 1))]), label="broadcast"),
+    Spec(np.choose, (LABELS, R((3, 3, 4))), label="choices-array"),
+    Spec(np.choose, (LABELS + 1, [R((3, 4)), R((3, 4))]), {"mode": "wrap"}),
+    Spec(np.choose, (LABELS - 1, [R((3, 4)), R((3, 4))]), {"mode": "clip"}),
+    Spec(np.choose, (np.array([1, 0, 1]), [R.scalar(), R((3,))]), label="number-choice"),
+    # ---- partition -----------------------------------------------------------------------------
+    Spec(np.partition, (R((6,)), 2), wrt=(0,)),
+    Spec(np.partition, (R((3, 5)), 1), {"axis": 0}, wrt=(0,)),
+    Spec(np.partition, (R((3, 5)), (1, 3)), {"axis": -1}, wrt=(0,)),
+    Spec(np.partition, (R((3, 4)), 4), {"axis": None}, wrt=(0,)),
+    Spec(np.partition, (R((2, 5)), -1, 1), wrt=(0,), label="positional-axis"),
+    Spec(np.partition, (R((2, 3, 4)), 2), {"axis": 1, "kind": "introselect"}, wrt=(0,)),
+    # ---- NaN-skipping reductions ---------------------------------------------------------------
+    *[
+        Spec(f, (NANS,), kwargs)
+        for f in (np.nanmax, np.nanmin, np.nansum, np.nanmean)
+        for kwargs in [
+            {},
+            {"axis": 0},
+            {"axis": -1, "keepdims": True},
+            {"axis": (0, 1)},
+            {"axis": 1},
+        ]
+    ],
+    *[
+        Spec(f, (with_nans((2, 3, 4), [0, 5, 23]),), {"axis": (0, 2)})
+        for f in (np.nanmax, np.nanmin, np.nansum, np.nanmean)
+    ],  # fmt: skip
+    Spec(np.nanmax, (NANS, 1, None, False, 0.5), wrt=(0, 4), label="initial"),
+    Spec(np.nanmin, (NANS, None, None, True, 0.0), wrt=(0, 4), label="initial"),
+    Spec(np.nanmax, (NANS, 1, None, False, -5.0, ROWS), wrt=(0,), label="where"),
+    Spec(np.nansum, (NANS, 0, None, None, False, 1.5), wrt=(0, 5), label="initial"),
+    Spec(np.nansum, (NANS,), {"axis": 1, "where": MASK}, label="where"),
+    Spec(np.nanmean, (NANS, 0, None, None, True), wrt=(0,), label="positional-keepdims"),
+    Spec(np.nanmean, (NANS,), {"axis": 1, "where": MASK}, label="where"),
+    Spec(np.nanmean, (R((2, 3)),), {"axis": 0}, label="no-nans"),
+    # ---- initial= and where= of max, min, sum and mean ----------------------------------------
+    Spec(np.max, (X34, 1, None, False, 0.5), wrt=(0, 4), label="initial"),
+    Spec(np.max, (X34, None, None, True, 5.0), wrt=(0, 4), label="initial-wins"),
+    Spec(np.min, (X34, 0, None, False, -0.5), wrt=(0, 4), label="initial"),
+    Spec(np.max, (X34, 1, None, False, -5.0, MASK), wrt=(0, 4), label="where"),
+    Spec(np.min, (X34, 0, None, True, 5.0, ROWS), wrt=(0, 4), label="where"),
+    Spec(np.sum, (X34, 1, None, None, False, 2.5), wrt=(0, 5), label="initial"),
+    Spec(np.sum, (X34, None, None, None, False, 0.0, MASK), wrt=(0,), label="where"),
+    Spec(np.sum, (X34,), {"axis": 0, "keepdims": True, "where": ROWS}, label="where-kw"),
+    Spec(np.mean, (X34,), {"axis": 1, "where": MASK}, label="where"),
+    Spec(np.mean, (X34,), {"axis": 0, "keepdims": True, "where": ROWS}, label="where"),
+    Spec(np.mean, (X34,), {"where": MASK}, label="where-all"),
+]
+
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
+
+
+# ---- values derived by hand ----------------------------------------------------------------
+
+
+def test_take_adds_up_repeated_positions():
+    d, *_ = rule_grads(np.take, np.array([1.0, 2.0, 4.0]), np.zeros((2, 2)), [3, 0, 3])
+    np.testing.assert_array_equal(d, [[2.0, 0.0], [0.0, 5.0]])
+    d, *_ = rule_grads(np.take, np.ones(3), np.zeros(3), [4, -4, 2], mode="wrap")
+    np.testing.assert_array_equal(d, [0.0, 1.0, 2.0])
+    d, *_ = rule_grads(np.take, np.ones(3), np.zeros(3), [4, -4, 1], mode="clip")
+    np.testing.assert_array_equal(d, [1.0, 1.0, 1.0])
+
+
+def test_take_along_axis_sends_each_entry_where_it_was_taken():
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    d, *_ = rule_grads(np.take_along_axis, g, np.zeros((2, 3)), np.array([[2, 2], [0, 1]]), 1)
+    np.testing.assert_array_equal(d, [[0.0, 0.0, 3.0], [3.0, 4.0, 0.0]])
+
+
+def test_select_gives_the_first_true_condition_the_gradient():
+    conds = [np.array([True, True, False]), np.array([True, False, False])]
+    g = np.array([1.0, 2.0, 3.0])
+    _, (d0, d1), d_default = rule_grads(np.select, g, conds, [np.zeros(3), np.zeros(3)], 0.0)
+    np.testing.assert_array_equal(d0, [1.0, 2.0, 0.0])
+    np.testing.assert_array_equal(d1, [0.0, 0.0, 0.0])
+    assert float(d_default) == 3.0
+
+
+def test_choose_sends_each_entry_to_its_choice():
+    _, (d0, d1), *_ = rule_grads(
+        np.choose, np.array([1.0, 2.0, 3.0]), np.array([1, 0, 1]), [np.zeros(3), 0.0]
+    )
+    np.testing.assert_array_equal(d0, [0.0, 2.0, 0.0])
+    assert float(d1) == 4.0
+
+
+def test_partition_sends_each_value_back_where_it_came_from():
+    x = np.array([3.0, 1.0, 2.0, 0.0])
+    ans = np.partition(x, 1)
+    g = np.arange(4.0) + 1.0
+    d, *_ = rule_grads(np.partition, g, x, 1)
+    for k, v in enumerate(ans):  # each value's gradient went back to that value
+        assert d[list(x).index(v)] == g[k]
+
+
+def test_nanmax_skips_nans_and_shares_ties():
+    x = np.array([[1.0, np.nan, 1.0], [np.nan, np.nan, np.nan], [0.0, 2.0, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice
+        d, *_ = rule_grads(np.nanmax, np.ones(3), x, axis=1)
+    # ties share evenly; an all-NaN slice (its max is NaN) gives none, as in JAX
+    np.testing.assert_array_equal(d, [[0.5, 0.0, 0.5], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def test_nansum_and_nanmean_give_nans_nothing():
+    x = np.array([[1.0, np.nan], [np.nan, np.nan]])
+    d, *_ = rule_grads(np.nansum, np.array([1.0, 2.0]), x, axis=1)
+    np.testing.assert_array_equal(d, [[1.0, 0.0], [0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an empty slice
+        d, *_ = rule_grads(np.nanmean, np.array([1.0, 2.0]), x, axis=1)
+    np.testing.assert_array_equal(d, [[1.0, 0.0], [0.0, 0.0]])
+    d, *_ = rule_grads(np.nanmean, 1.0, np.array([2.0, np.nan, 4.0, 5.0]))
+    np.testing.assert_array_equal(d, [1 / 3, 0.0, 1 / 3, 1 / 3])
+
+
+def test_a_tie_with_initial_gives_it_half_as_jax_does():
+    d_a, *_, d_initial, _ = rule_grads(
+        np.max, 1.0, np.array([1.0, 0.0, 1.0]), None, None, False, 1.0
+    )
+    np.testing.assert_array_equal(d_a, [0.25, 0.0, 0.25])
+    assert float(d_initial) == 0.5
+    d_a, *_, d_initial, _ = rule_grads(
+        np.nanmin, 2.0, np.array([np.nan, 3.0]), None, None, False, 1.0
+    )
+    np.testing.assert_array_equal(d_a, [0.0, 0.0])
+    assert float(d_initial) == 2.0
+
+
+def test_where_leaves_entries_out():
+    x = np.array([[1.0, 5.0], [3.0, 2.0]])
+    where = [[True, False], [True, True]]
+    d, *_ = rule_grads(np.max, np.ones(2), x, axis=1, initial=-10.0, where=where)
+    np.testing.assert_array_equal(d, [[1.0, 0.0], [1.0, 0.0]])
+    d, *_ = rule_grads(np.mean, np.ones(2), x, axis=0, where=[[True, False], [True, True]])
+    np.testing.assert_array_equal(d, [[0.5, 0.0], [0.5, 1.0]])
+    d, *_ = rule_grads(np.sum, 1.0, x, where=[[True, False], [False, True]])
+    np.testing.assert_array_equal(d, [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_the_checks_notice_a_wrong_rule():
+    """A NaN-skipping mean that counted the NaN entries fails the table's check."""
+
+    def counts_nans(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+        return np.broadcast_to(g / a.size, a.shape), None, None, None, None, None
+
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_vjp(counts_nans, np.nanmean, (with_nans((5,), [2]),))
+
+
+# ---- compiled end to end: sd.grad against finite differences --------------------------------
+
+
+def cross_entropy(logits, labels):
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.mean(np.take_along_axis(logp, labels[:, None], axis=1))
+
+
+def embedding(table, ids, w):
+    rows = np.take(table, ids, axis=0)
+    return np.sum(np.tanh(rows @ w)) + np.sum(np.take(table, [0, 5, 5]) ** 2)
+
+
+def piecewise(x, a, b):
+    y = np.select([x < -0.5, x < 0.5], [a * x, x * x], default=b * x)
+    z = np.choose(np.array([[0, 1, 2]]), [x, a * x, b], mode="clip")
+    return np.sum(y**2) + np.sum(np.sin(z))
+
+
+def robust_stats(x, y):
+    top = np.partition(y, -2, axis=1)[:, -2:]
+    return np.sum(top**2) + np.nanmean(x) + np.nansum(x) ** 2 + np.sum(np.nanmax(x, axis=0) * y[0])
+
+
+def masked_reductions(x, bound):
+    m = x > 0.0
+    rows = np.sum(x**2, axis=1, where=m)
+    columns = np.mean(np.exp(x), axis=0, where=[[True], [False], [True]])
+    hi = np.max(x, axis=0, initial=bound, where=m)
+    lo = np.min(np.sin(x), initial=bound)
+    return (
+        np.sum(rows)
+        + np.sum(columns**2)
+        + np.sum(hi * hi)
+        + lo
+        + np.sum(x, initial=bound)
+        + np.nanmin(x, initial=bound)
+    )
+
+
+END_TO_END = [
+    (cross_entropy, (R((4, 3)), np.array([0, 2, 1, 2])), 0),
+    (embedding, (R((6, 3)), np.array([1, 4, 1]), R((3,))), (0, 2)),
+    (piecewise, (R((3, 3)), R((3, 3)), 0.7), (0, 1, 2)),
+    (robust_stats, (with_nans((3, 4), [2, 9]), R((3, 4))), (0, 1)),
+    (masked_reductions, (R((3, 4)), 0.25), (0, 1)),
+]
+
+
+@pytest.mark.parametrize(
+    "fn, args, wrt", END_TO_END, ids=[entry[0].__name__ for entry in END_TO_END]
+)
+def test_compiled_gradient_matches_finite_differences(fn, args, wrt):
+    check_grads(fn, sd.grad(fn, wrt=wrt), args, wrt, rtol=1e-5, atol=1e-7)

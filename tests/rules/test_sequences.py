@@ -1,0 +1,388 @@
+"""Rules of functions along an axis or of sequences of samples (rules/sequences.py):
+diff, cumprod, gradient, trapezoid, interp, convolve, correlate, polyval, vander."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.rules import lookup
+from srcdiff.testing import check_grads
+
+from .spec import Sampler, Spec, rule_grads, table_tests
+
+R = Sampler(22)
+
+TRAPEZOIDS = [f for f in (getattr(np, "trapezoid", None), getattr(np, "trapz", None)) if f]
+
+WITH_ZEROS = np.array(
+    [[1.5, 0.0, 2.0, -1.0, 0.7], [0.0, 0.5, 0.0, 3.0, -1.2], [2.0, -0.5, 1.5, 0.8, 0.0]]
+)
+
+
+def points(n):
+    """``n`` increasing sample points, at least 0.2 apart."""
+    return np.cumsum(R((n,), 0.2, 1.0))
+
+
+def queries(shape, pts):
+    """Query points between and beyond ``pts``, none of them on one (kinks)."""
+    x = R(shape, pts[0] - 0.5, pts[-1] + 0.5)
+    near = np.min(np.abs(x[..., None] - pts), axis=-1) < 1e-3
+    return np.where(near, x + 0.01, x)
+
+
+def _cumprod_method(a, axis=None):
+    return a.cumprod(axis)
+
+
+def _diff_append(a, n, axis, prepend, append):
+    return np.diff(a, n, axis, append=append)
+
+
+def _diff_specs():
+    return [
+        Spec(np.diff, (R((5,)),)),
+        Spec(np.diff, (R((3, 4)), 2), label="3x4-n-2"),
+        Spec(np.diff, (R((3, 4)),), {"axis": 0}),
+        Spec(np.diff, (R((2, 3, 4)),), {"n": 2, "axis": 1}),
+        Spec(np.diff, (R((3, 4)), 0), label="n-0"),
+        Spec(np.diff, (R((3,)), 4), label="n-past-length"),
+        Spec(np.diff, (R((3, 4)), 1, -1, R((3, 2)), R((3, 1))), label="prepend-append"),
+        Spec(np.diff, (R((3, 4)), 2, 0, R((1, 4))), label="prepend-axis-0"),
+        Spec(np.diff, (R((3, 4)), 1, -1, 0.5, -1.5), label="number-prepend-append"),
+    ]
+
+
+def _cumprod_specs():
+    return [
+        Spec(np.cumprod, (R((5,)),)),
+        Spec(np.cumprod, (R((3, 4)),), label="3x4-flat"),
+        Spec(np.cumprod, (R((3, 4)), 1), label="3x4-axis-1"),
+        Spec(np.cumprod, (R((2, 3, 4)),), {"axis": 0}),
+        Spec(np.cumprod, (R((2, 3, 4)),), {"axis": -1}),
+        Spec(np.cumprod, (WITH_ZEROS,), {"axis": 1}, label="zeros"),
+        Spec(np.cumprod, (WITH_ZEROS,), {"axis": 0}, label="zeros"),
+        Spec(np.cumprod, (WITH_ZEROS,), label="zeros-flat"),
+        Spec(np.cumprod, (np.array([0.0, 0.0, 2.0, 0.0, 3.0]),), label="several-zeros"),
+        Spec(np.cumprod, (R((3, 4)),), {"axis": 1, "dtype": np.float64}, label="dtype"),
+        Spec("ndarray.cumprod", (R((3, 4)), 1), call=_cumprod_method),
+        Spec("ndarray.cumprod", (WITH_ZEROS,), call=_cumprod_method, label="zeros-flat"),
+    ]
+
+
+def _gradient_specs():
+    return [
+        Spec(np.gradient, (R((6,)),)),
+        Spec(np.gradient, (R((6,)),), {"edge_order": 2}),
+        Spec(np.gradient, (R((3,)),), {"edge_order": 2}, label="3-points"),
+        Spec(np.gradient, (R((2,)),), label="2-points"),
+        Spec(np.gradient, (R((4, 5)),)),  # a tuple of two results
+        Spec(np.gradient, (R((4, 5)),), {"axis": 1}),
+        Spec(np.gradient, (R((4, 5)),), {"axis": 0, "edge_order": 2}),
+        Spec(np.gradient, (R((3, 4, 5)),), {"axis": (0, -1)}),
+        Spec(np.gradient, (R((3, 4, 5)),), {"axis": -2, "edge_order": 2}),
+    ]
+
+
+def _trapezoid_specs():
+    specs = []
+    for prim in TRAPEZOIDS:
+        y = R((3, 5))
+        specs += [
+            Spec(prim, (R((6,)),)),
+            Spec(prim, (y,)),
+            Spec(prim, (y,), {"axis": 0}),
+            Spec(prim, (y, None, 0.3), label="dx"),
+            Spec(prim, (R((6,)), points(6)), label="x"),
+            Spec(prim, (y, points(5)), label="x-1d"),
+            Spec(prim, (R((4, 3)), points(4), 1.0, 0), label="x-1d-axis-0"),
+            Spec(prim, (y, np.sort(R((3, 5)), axis=1)), label="x-like-y"),
+            Spec(prim, (R((4, 3)), np.sort(R((4, 1)), axis=0), 1.0, 0), label="x-broadcast"),
+            Spec(prim, (R((2, 3, 4)),), {"axis": 1, "dx": 0.5}),
+            Spec(prim, (R((1,)),), label="one-sample"),
+        ]
+    return specs
+
+
+def _interp_specs():
+    pts, vals = points(5), R((5,))
+    return [
+        Spec(np.interp, (queries((7,), pts), pts, vals)),
+        Spec(np.interp, (queries((3, 4), pts), pts, vals)),
+        Spec(np.interp, (float(queries((), pts)), pts, vals), label="number"),
+        Spec(np.interp, (queries((), pts), pts, vals)),
+        Spec(np.interp, (queries((8,), pts), pts, vals, -1.0, 2.5), label="left-right"),
+        Spec(np.interp, (queries((8,), pts), pts, vals), {"right": 2.5}, label="right"),
+        Spec(np.interp, (queries((4,), points(2)), points(2), R((2,))), label="2-points"),
+        Spec(
+            np.interp, (np.array([pts[0] - 0.3, pts[0] + 0.4]), pts[:1], vals[:1]), label="1-point"
+        ),  # fmt: skip
+        Spec(
+            np.interp,
+            (R((6,), -7.0, 7.0), R((5,), -3.0, 9.0), vals, None, None, 2 * np.pi),
+            label="period",
+        ),  # fmt: skip
+        Spec(
+            np.interp,
+            (R((6,), -7.0, 7.0), R((5,), -3.0, 9.0), vals, None, None, -2.5),
+            label="negative-period",
+        ),  # fmt: skip
+    ]
+
+
+def _convolution_specs():
+    specs = []
+    for prim in (np.convolve, np.correlate):
+        for n, m in ((5, 3), (3, 5), (4, 4), (2, 5), (4, 7), (1, 4), (6, 1)):
+            for mode in ("full", "same", "valid"):
+                specs.append(Spec(prim, (R((n,)), R((m,))), {"mode": mode}))
+        specs += [
+            Spec(prim, (R((5,)), R((3,)))),  # the default mode
+            Spec(prim, (R((5,)), R((2,)), "same"), label="positional-mode"),
+            Spec(prim, (R((5,)), R((2,)), 2), label="integer-mode"),
+        ]
+    return [*specs, Spec(np.convolve, (R((4,)), R(())), label="0d-v")]
+
+
+def _polyval_specs():
+    return [
+        Spec(np.polyval, (R((4,)), R((3, 5)))),
+        Spec(np.polyval, (R((4,)), R((6,)))),
+        Spec(np.polyval, (R((5,)), R.scalar()), label="number"),
+        Spec(np.polyval, (R((3,)), R(()))),
+        Spec(np.polyval, (R((1,)), R((3,))), label="constant"),
+        Spec(np.polyval, (R((3, 2)), R((2,))), label="two-polynomials"),
+    ]
+
+
+def _vander_specs():
+    return [
+        Spec(np.vander, (R((4,)),)),
+        Spec(np.vander, (R((4,)), 3)),
+        Spec(np.vander, (R((5,)),), {"increasing": True}),
+        Spec(np.vander, (R((3,)),), {"N": 6, "increasing": True}),
+        Spec(np.vander, (R((3,)), 6, False), label="positional"),
+        Spec(np.vander, (R((3,)), 1), label="N-1"),
+    ]
+
+
+SPECS = [
+    *_diff_specs(),
+    *_cumprod_specs(),
+    *_gradient_specs(),
+    *_trapezoid_specs(),
+    *_interp_specs(),
+    *_convolution_specs(),
+    *_polyval_specs(),
+    *_vander_specs(),
+]
+
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
+
+# Calls that compiled code cannot make (see the last test): checked here, out of the table
+# the compiler sweeps run. The spacings of np.gradient get no gradient; NumPy takes a None
+# given for prepend as a value, where the rule's None means "not given".
+ONLY_RULES = [
+    Spec(np.gradient, (R((6,)), 0.5), wrt=(0,), label="spacing"),
+    Spec(np.gradient, (R((4, 5)), 0.5, 2.0), wrt=(0,), label="spacing-per-axis"),
+    Spec(np.gradient, (R((4, 5)), 0.25), {"edge_order": 2}, wrt=(0,), label="one-spacing"),
+    Spec(np.gradient, (R((4, 5)), 0.25), {"axis": 0}, wrt=(0,), label="spacing-axis"),
+    Spec(np.diff, (R((5,)), 3, -1, None, R((2,))), call=_diff_append, label="append"),
+]
+(test_rule_alone_matches_finite_differences, test_rule_alone_keeps_float32) = table_tests(
+    ONLY_RULES
+)
+
+
+# ---- exact comparisons: every rule is the transpose of its (linear) function -------------
+
+
+def jacobian(fn, x):
+    """The matrix of the linear map ``fn`` at the shape of ``x`` (one column per entry)."""
+    columns = []
+    for k in range(x.size):
+        e = np.zeros(x.size)
+        e[k] = 1.0
+        out = fn(e.reshape(x.shape))
+        out = np.concatenate([np.ravel(o) for o in out]) if isinstance(out, tuple) else out
+        columns.append(np.ravel(out))
+    return np.stack(columns, axis=1)
+
+
+def flat(g):
+    return np.concatenate([np.ravel(e) for e in g]) if isinstance(g, (tuple, list)) else np.ravel(g)
+
+
+def cotangent(y):
+    if isinstance(y, tuple):
+        return tuple(R(e.shape) for e in y)
+    return R(np.shape(y))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"edge_order": 2}, {"axis": 0}, {"axis": 1, "edge_order": 2}, {"axis": (1, 0)}],
+)
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (3, 3, 4)], ids=str)
+def test_gradient_is_the_transpose_of_its_stencil(shape, kwargs):
+    spacing = (0.3,) if len(shape) == 1 else ()
+    if len(shape) == 1:
+        kwargs = {k: v for k, v in kwargs.items() if k != "axis"}
+    f = R(shape)
+
+    def fn(e):
+        return np.gradient(e, *spacing, **kwargs)
+
+    y = fn(f)
+    g = cotangent(y)
+    d = lookup(np.gradient).fn(g, y, f, *spacing, **kwargs)
+    np.testing.assert_allclose(np.ravel(d), jacobian(fn, f).T @ flat(g), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("prim", [np.convolve, np.correlate])
+@pytest.mark.parametrize("mode", ["full", "same", "valid", 0, 1])
+@pytest.mark.parametrize("n, m", [(5, 3), (3, 5), (4, 4), (2, 5), (5, 2), (4, 7), (7, 4), (1, 3)])
+def test_convolutions_are_the_transposes_of_their_maps(prim, mode, n, m):
+    a, v = R((n,)), R((m,))
+    y = prim(a, v, mode)
+    g = R(y.shape)
+    d_a, d_v, _ = rule_grads(prim, g, a, v, mode)
+    np.testing.assert_allclose(d_a, jacobian(lambda e: prim(e, v, mode), a).T @ g, atol=1e-12)
+    np.testing.assert_allclose(d_v, jacobian(lambda e: prim(a, e, mode), v).T @ g, atol=1e-12)
+
+
+def test_cumprod_with_zeros_matches_the_products_written_out():
+    a = np.array([[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 1.5, -2.0, 0.5, 4.0], [1.0, 2.0, 3.0, 4.0, 0.0]])
+    g = R(a.shape)
+    (d, *_) = rule_grads(np.cumprod, g, a, 1)
+    expected = np.zeros_like(a)
+    for r in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            for i in range(k, a.shape[1]):
+                expected[r, k] += g[r, i] * np.prod(np.delete(a[r, : i + 1], k))
+    np.testing.assert_allclose(d, expected, rtol=1e-13, atol=1e-13)
+
+
+def test_diff_gives_prepend_and_append_their_parts():
+    a = np.array([1.0, 4.0, 9.0])
+    g = np.array([1.0, 10.0, 100.0, 1000.0])
+    d_a, _, _, d_pre, d_app = rule_grads(np.diff, g, a, 1, -1, 0.0, np.array([16.0]))
+    # diff([p, a0, a1, a2, q]) = [a0 - p, a1 - a0, a2 - a1, q - a2]
+    np.testing.assert_array_equal(d_a, [1.0 - 10.0, 10.0 - 100.0, 100.0 - 1000.0])
+    assert float(d_pre) == -1.0
+    np.testing.assert_array_equal(d_app, [1000.0])
+
+
+def test_interp_outside_gives_left_and_right_or_the_end_values():
+    pts, vals = np.array([0.0, 1.0, 2.0]), np.array([5.0, 7.0, 4.0])
+    x, g = np.array([-1.0, 0.25, 3.0, 2.0]), np.array([1.0, 10.0, 100.0, 1000.0])
+    d_x, d_pts, d_vals, d_left, d_right, _ = rule_grads(np.interp, g, x, pts, vals)
+    np.testing.assert_allclose(d_x, [0.0, 20.0, 0.0, -3000.0])  # slopes 2 and -3 inside
+    np.testing.assert_allclose(d_vals, [1.0 + 7.5, 2.5, 100.0 + 1000.0])
+    assert d_left is None and d_right is None
+    *_, d_left, d_right, _ = rule_grads(np.interp, g, x, pts, vals, -1.0, 9.0)
+    assert (float(d_left), float(d_right)) == (1.0, 100.0)
+
+
+def test_vander_column_powers():
+    x = np.array([2.0, -1.0])
+    g = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    # decreasing columns x^2, x, 1: d/dx = 2x * g0 + g1
+    (d, *_) = rule_grads(np.vander, g, x, 3)
+    np.testing.assert_array_equal(d, [2 * 2.0 + 1.0, 1.0])
+
+
+def test_gradient_with_coordinate_arrays_is_refused():
+    f = R((5,))
+    with pytest.raises(sd.CompileError, match="scalar spacings"):
+        rule_grads(np.gradient, R((5,)), f, np.arange(5.0))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"axis": 0.5}, {"axis": 0, "edge_order": 3}, {"axis": 2}, {"axis": 1}]
+)
+def test_gradient_refuses_an_axis_it_cannot_have_used(kwargs):
+    f = R((3, 4))
+    y = np.gradient(f)  # two results: axis=1 would have given one
+    with pytest.raises(sd.CompileError, match="np.gradient does not take"):
+        lookup(np.gradient).fn(tuple(np.ones_like(e) for e in y), y, f, **kwargs)
+
+
+# ---- through the compiler ----------------------------------------------------------------
+
+GRID = np.array([0.0, 0.5, 1.5, 2.0, 3.0])
+WEIGHTS = np.array([0.5, -1.0, 2.0])
+
+
+def energy(x):
+    return np.trapezoid(np.sin(x) ** 2, dx=0.1)
+
+
+def path_angles(x, y):
+    return np.sum(np.arctan2(np.diff(y), np.diff(x)) ** 2)
+
+
+def second_differences(x):
+    return np.sum(np.diff(x, n=2, prepend=x[:1], append=0.0) ** 2)
+
+
+def filtered(x, k):
+    return np.sum(np.convolve(x, k, mode="same") ** 2) + np.correlate(x, k)[0]
+
+
+def polynomial(p, x):
+    return np.sum(np.polyval(p, x) * np.cumprod(x))
+
+
+def slopes(z):
+    gx, gy = np.gradient(z)
+    return np.sum(gx * gy) + np.sum(np.gradient(z, axis=1, edge_order=2) ** 2)
+
+
+def only_the_first_slope(z):
+    gx, gy = np.gradient(z)
+    return np.sum(gx**2)
+
+
+def stacked_slopes(z):
+    return np.sum(np.gradient(z)) + np.sum(np.stack(np.gradient(z, edge_order=2)) ** 2)
+
+
+def lookup_table(x, fp):
+    return np.sum(np.interp(x, GRID, fp) ** 2)
+
+
+def features(x):
+    return np.sum(np.vander(x, 3) @ WEIGHTS) + np.trapezoid(x, np.cumsum(x * x))
+
+
+def spaced_slopes(f):
+    return np.sum(np.gradient(f, 0.5) ** 2)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (energy, (R((7,)),)),
+        (path_angles, (R((6,)), R((6,)))),
+        (second_differences, (R((6,)),)),
+        (filtered, (R((7,)), R((3,)))),
+        (polynomial, (R((3,)), R((4,), 0.5, 1.5))),
+        (slopes, (R((4, 5)),)),
+        (only_the_first_slope, (R((4, 5)),)),
+        (stacked_slopes, (R((4, 5)),)),
+        (lookup_table, (queries((6,), GRID), R((5,)))),
+        (features, (R((5,), 0.5, 1.5),)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_compiled_functions_match_finite_differences(fn, args):
+    wrt = tuple(range(len(args)))
+    check_grads(fn, sd.grad(fn, wrt=wrt), args, wrt, rtol=1e-6, atol=1e-8)
+
+
+def test_a_spacing_passed_by_position_is_a_spacing_in_compiled_code():
+    """A rule's keyword-only parameters take no positional argument: ``np.gradient(f,
+    0.5)`` is a spacing of 0.5, not ``axis=0.5``."""
+    f = R((5,))
+    check_grads(spaced_slopes, sd.grad(spaced_slopes, wrt=(0,)), (f,), (0,), rtol=1e-6, atol=1e-8)
