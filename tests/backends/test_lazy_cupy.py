@@ -1,4 +1,4 @@
-"""CuPy is an optional extra (``pip install srcdiff[cuda]``) imported only when needed."""
+"""CuPy is an optional extra (``pip install -e '.[cuda]'``) imported only when needed."""
 
 from __future__ import annotations
 
