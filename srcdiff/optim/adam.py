@@ -37,16 +37,7 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def check_group(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["eps"] < 0.0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        for i, beta in enumerate(group["betas"]):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+    nonnegative = ("lr", "eps", "weight_decay")
 
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]

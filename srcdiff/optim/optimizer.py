@@ -22,6 +22,9 @@ def _describe(value: Any) -> str:
     return value.type() if isinstance(value, Tensor) else type(value).__name__
 
 
+_INVALID = {"lr": "learning rate", "eps": "epsilon value"}  # the others: "<name> value"
+
+
 class Optimizer:
     """Holds ``param_groups`` (dicts of ``params`` and hyperparameters, missing ones filled
     from ``defaults``) and ``state`` (a dict per parameter). Subclasses validate a group in
@@ -71,8 +74,16 @@ class Optimizer:
         self.check_group(group)
         self.param_groups.append(group)
 
+    nonnegative: tuple[str, ...] = ()  # hyperparameters that may not be negative
+
     def check_group(self, group: dict[str, Any]) -> None:
-        """Raise ValueError for an invalid hyperparameter of ``group``."""
+        """Raise ValueError for an invalid hyperparameter of ``group``, in PyTorch's words."""
+        for name in self.nonnegative:
+            if group[name] < 0.0:
+                raise ValueError(f"Invalid {_INVALID.get(name, name + ' value')}: {group[name]}")
+        for i, beta in enumerate(group.get("betas", ())):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
     def update_group(self, group: dict[str, Any]) -> None:
         """Update the parameters of ``group`` from their ``.grad`` (under no_grad)."""

@@ -46,17 +46,7 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def check_group(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["eps"] < 0.0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group["alpha"] < 0.0:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+    nonnegative = ("lr", "eps", "momentum", "weight_decay", "alpha")
 
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]

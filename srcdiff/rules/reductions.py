@@ -52,26 +52,10 @@ def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return rt.prod_grad(g, ans, a, axis, keepdims), None, None, None, None
 
 
-@vjp(xp.max, xp.amax, "ndarray.max")
-def max(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Ties share the gradient evenly, as PyTorch's ``amax`` does; ``initial=`` and
-    ``where=`` (None: NumPy's True) as ``rt.extreme_grads`` says."""
-    return (
-        rt.extreme_grad(g, ans, a, axis, keepdims)
-        if (initial is None if where is None else False)
-        else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[0],
-        None,
-        None,
-        None,
-        None if initial is None else rt.extreme_grads(g, ans, a, axis, keepdims, initial, where)[1],
-        None,
-    )
-
-
-@vjp(xp.min, xp.amin, "ndarray.min")
-def min(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Ties share the gradient evenly, as PyTorch's ``amin`` does; ``initial=`` and
-    ``where=`` (None: NumPy's True) as ``rt.extreme_grads`` says."""
+@vjp(xp.max, xp.amax, "ndarray.max", xp.min, xp.amin, "ndarray.min")
+def extreme(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Ties share the gradient evenly, as PyTorch's ``amax``/``amin`` do; ``initial=``
+    and ``where=`` (None: NumPy's True) as ``rt.extreme_grads`` says."""
     return (
         rt.extreme_grad(g, ans, a, axis, keepdims)
         if (initial is None if where is None else False)
@@ -158,19 +142,9 @@ def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
     return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
-@jvp(xp.max, xp.amax, "ndarray.max", shaped=True)
-def max_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
-    """The tangent of the largest entry (ties share evenly, as the reverse rule does)."""
-    share = (
-        rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
-        if (initial is None if where is None else False)
-        else rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0]
-    )
-    return xp.sum(share * da, axis=axis, keepdims=keepdims)
-
-
-@jvp(xp.min, xp.amin, "ndarray.min", shaped=True)
-def min_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
+@jvp(xp.max, xp.amax, "ndarray.max", xp.min, xp.amin, "ndarray.min", shaped=True)
+def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
+    """The tangent of the extreme entry (ties share evenly, as the reverse rule does)."""
     share = (
         rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
         if (initial is None if where is None else False)
