@@ -6,7 +6,17 @@ its gradient's source (``sd.source`` shows it); ``Tensor``, ``nn``, ``optim`` an
 """
 
 from . import cuda, data, nn, optim, rules, utils  # noqa: F401  (rules registers the built-ins)
-from .api import differentiate, grad, jvp, register_jvp, register_vjp, source, value_and_grad
+from .api import (
+    differentiate,
+    grad,
+    jacobian,
+    jvp,
+    register_jvp,
+    register_vjp,
+    source,
+    value_and_grad,
+    vjp,
+)
 from .autograd import Variable
 from .creation import (
     BoolTensor,
@@ -168,6 +178,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "is_tensor",
+    "jacobian",
     "jvp",
     "linspace",
     "load",
@@ -217,6 +228,7 @@ __all__ = [
     "transpose",
     "unsqueeze",
     "value_and_grad",
+    "vjp",
     "where",
     "zeros",
     "zeros_like",

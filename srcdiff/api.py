@@ -228,17 +228,30 @@ class _Target:
         for a in (*args, *kwargs.values()) if kwargs else args:
             if isinstance(a, tensor):
                 return self.run_on_tensors(args, kwargs)
+        value, state = self.forward(args, kwargs)
+        grads = self.backward(state, _seed(value, self.fn.__qualname__))
+        unit, *_ = state
+        if unit.updated:  # after the adjoint, which may read the caller's objects as they were
+            unit.write_back(self.bound + args, kwargs, state[1])
+        return value, grads
+
+    def forward(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        """Run the primal: the value, and what ``backward`` needs."""
         values = self.values(args, kwargs)
         unit, order = self.unit(values, args, kwargs)
         if unit.speculative:
             value, saved, path = unit.run_path(self.bound + args, kwargs, confirm=True)
-            pkey = rt.path_key(path) if path else ()
         else:
             saved: dict = {}
             path: list = []
             value = unit.primal(saved, path, *self.bound, *args, **kwargs)
-            pkey = rt.path_key(path) if path else ()
-        seed = _seed(value, self.fn.__qualname__)
+        pkey = rt.path_key(path) if path else ()
+        return value, (unit, saved, pkey, order, values)
+
+    def backward(self, state: tuple, seed: Any) -> Any:
+        """Run the adjoint of a ``forward`` from the result's adjoint ``seed``: the
+        gradient of each differentiated argument (one, or a tuple)."""
+        unit, saved, pkey, order, values = state
         hit = unit.adjoints.get((pkey, None, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         self.last = (unit, pkey, ())  # the source to read if the adjoint fails
@@ -247,20 +260,18 @@ class _Target:
         else:
             grads, called = adjoint(saved, seed), ()
         self.last = (unit, pkey, called)
-        if unit.updated:  # after the adjoint, which may read the caller's objects as they were
-            unit.write_back(self.bound + args, kwargs, saved)
         if self.starred:
             grads = [_entry(grads[i], e) for i, e in zip(order, self.elements, strict=True)]
             order = range(len(order))
         if not self.multiple:
-            return value, rt.grad_like(grads[order[0]], values[0])
+            return rt.grad_like(grads[order[0]], values[0])
         out = [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
         for i in range(1, len(out)):  # two arguments never share one gradient array
             for earlier in out[:i]:
                 if _share(out[i], earlier):
                     out[i] = out[i].copy()
                     break
-        return value, tuple(out)
+        return tuple(out)
 
     def run_on_tensors(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         """Tensors in: their arrays differentiated, by code compiled for Tensor methods;
@@ -538,6 +549,69 @@ def jvp(fn: Callable, primals: tuple | list | None = None, tangents: tuple | lis
     if primals is None or tangents is None:
         raise TypeError("jvp takes fn, primals and tangents (or fn alone)")
     return forward(primals, tangents)
+
+
+def vjp(fn: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
+    """Reverse mode for any result: ``(fn(*primals), vjp_fn)``, where ``vjp_fn(u)`` is
+    the tuple of ``u``'s pulled-back gradients, one per primal (``u`` shaped like the
+    result). ``vjp_fn`` may be called many times: the primal runs once."""
+    return _vjp(fn, primals, tuple(range(len(primals))))
+
+
+def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Callable]:
+    target = _Target(fn, wrt)
+    value, state = target.forward(primals, {})
+    if state[0].updated:
+        raise TypeError(
+            f"sd.vjp of {target.fn.__qualname__}, which updates a list or dict it is given "
+            "in place: use sd.grad, or pass copies"
+        )
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        if np.shape(cotangent) != np.shape(value):
+            raise ValueError(
+                f"vjp: a cotangent of shape {np.shape(cotangent)} for a result of shape "
+                f"{np.shape(value)}"
+            )
+        return target.backward(state, cotangent)
+
+    return value, vjp_fn
+
+
+def jacobian(fn: Callable, wrt: int = 0, mode: str | None = None) -> Callable[..., Any]:
+    """A function computing the Jacobian of ``fn`` with respect to argument ``wrt``,
+    shaped ``result.shape + argument.shape``: a reverse pass per entry of the result
+    (``mode="rev"``) or a forward pass per entry of the argument (``"fwd"``); by
+    default whichever makes fewer passes."""
+    if mode not in (None, "rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
+    forward = TangentFunction(fn)
+
+    def jacobian_fn(*args: Any) -> Any:
+        x = args[wrt]
+        value, pull = _vjp(fn, args, (wrt,))
+        out_shape, in_shape = np.shape(value), np.shape(x)
+        n_out, n_in = int(np.prod(out_shape)), int(np.prod(in_shape))
+        xp = array_module(x, value)
+        chosen = mode or ("rev" if n_out <= n_in else "fwd")
+        if chosen == "rev":
+            rows = []
+            for k in range(n_out):
+                u = xp.zeros(n_out, dtype=getattr(value, "dtype", float))
+                u[k] = 1.0
+                rows.append(xp.reshape(xp.asarray(pull(xp.reshape(u, out_shape))[0]), (-1,)))
+            return xp.reshape(xp.stack(rows), (*out_shape, *in_shape))
+        columns = []
+        zeros = [xp.zeros_like(a) if hasattr(a, "shape") else 0.0 for a in args]
+        for k in range(n_in):
+            v = xp.zeros(n_in, dtype=getattr(x, "dtype", float))
+            v[k] = 1.0
+            tangents = list(zeros)
+            tangents[wrt] = xp.reshape(v, in_shape) if in_shape else v[0]
+            columns.append(xp.reshape(xp.asarray(forward(args, tangents)[1]), (-1,)))
+        return xp.reshape(xp.stack(columns, axis=-1), (*out_shape, *in_shape))
+
+    return jacobian_fn
 
 
 class Differentiated:
