@@ -96,7 +96,7 @@ def _tensor_module(values: tuple) -> Any:
         if type(v) is not tensor and isinstance(v, _module_class()):
             v = next(iter(v.parameters()), None)
         if isinstance(v, tensor):
-            return array_module(v.data)
+            return array_module(v._data)
     return np
 
 
@@ -277,7 +277,7 @@ class _Target:
         """Tensors in: their arrays differentiated, by code compiled for Tensor methods;
         Tensors out (the value, and the gradient of each Tensor argument)."""
         tensor = rt.tensors.tensor_class()
-        plain = lambda v: v.data if isinstance(v, tensor) else v  # noqa: E731
+        plain = lambda v: v._data if isinstance(v, tensor) else v  # noqa: E731
         values = self.values(args, kwargs)
         arrays = tuple(map(plain, args))
         named = {k: plain(v) for k, v in kwargs.items()}

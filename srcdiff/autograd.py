@@ -176,7 +176,7 @@ def _arg(x: Any) -> Arg:
         if node is not None:
             return Arg(NODE, node, version=node.out_box.value if node.out_box is not None else 0)
         kind = LEAF if x._requires_grad else INPUT
-        return Arg(kind, x if kind == LEAF else None, x.data, x._version, x._version.value)
+        return Arg(kind, x if kind == LEAF else None, x._data, x._version, x._version.value)
     if _is_const(x):
         return Arg(CONST, value=x)
     return Arg(INPUT, value=x)
@@ -201,7 +201,7 @@ def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name
             f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()"
         )
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
-    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out.data, out._version, name)
+    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out._data, out._version, name)
     out._node = node
     return node
 
@@ -216,7 +216,7 @@ def _prim_name(prim: Any) -> str:
 def rebind(tensor: Any, node: Node) -> None:
     """Make ``node`` (recorded on a snapshot) the grad_fn of ``tensor`` after an in-place change."""
     old = tensor._node
-    node.out, node.out_box, node.out_version = tensor.data, tensor._version, tensor._version.value
+    node.out, node.out_box, node.out_version = tensor._data, tensor._version, tensor._version.value
     if old is not None and tensor._retains_grad:
         old.retained = [r for r in old.retained if r() is not tensor]
     tensor._node = node
@@ -229,11 +229,11 @@ def snapshot(tensor: Any) -> Any:
 
     The snapshot owns a copy of the data, so the nodes that read the old value keep it.
     """
-    snap = _Tensor()._make(tensor.data.copy())
+    snap = _Tensor()._make(tensor._data.copy())
     if tensor._node is not None:
         node = tensor._node
-        if node.out is tensor.data:
-            node.out, node.out_box = snap.data, None
+        if node.out is tensor._data:
+            node.out, node.out_box = snap._data, None
         snap._node = node
     return snap
 
@@ -260,7 +260,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
     nodes = _topological(root._node) if root._node is not None else []
     _check_versions(nodes)
     plan = _Plan(nodes, root)
-    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root.data))
+    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
     grads = adjoint(plan.values, seed)
     for tensor, g in zip(plan.targets, grads, strict=True):
         if g is not None:
@@ -271,18 +271,18 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
 
 
 def _seed(root: Any, gradient: Any) -> Any:
-    xp = array_module(root.data)
+    xp = array_module(root._data)
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return xp.ones_like(root.data)
-    g = gradient.data if isinstance(gradient, _Tensor()) else xp.asarray(gradient)
-    if g.shape != root.data.shape:
+        return xp.ones_like(root._data)
+    g = gradient._data if isinstance(gradient, _Tensor()) else xp.asarray(gradient)
+    if g.shape != root._data.shape:
         raise RuntimeError(
             f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
-            f"has a shape of {tuple(root.data.shape)}."
+            f"has a shape of {tuple(root._data.shape)}."
         )
-    return g.astype(root.data.dtype, copy=False)
+    return g.astype(root._data.dtype, copy=False)
 
 
 def _topological(root: Node) -> list[Node]:
@@ -316,7 +316,7 @@ class _Plan:
         self.targets: list[Any] = []
         wanted: list[int] = []
         if not nodes:  # the root is a leaf
-            self.values.append(root.data)
+            self.values.append(root._data)
             self.targets.append(root)
             wanted.append(0)
         for node in nodes:
@@ -362,14 +362,14 @@ def accumulate(tensor: Any, g: Any) -> None:
             np.add(grad._data, g, out=grad._data, casting="same_kind")
             grad._version.value += 1
         return
-    xp = array_module(tensor.data)
+    xp = array_module(tensor._data)
     g = xp.asarray(g)
-    if g.shape != tensor.data.shape:
-        g = xp.broadcast_to(g, tensor.data.shape)
+    if g.shape != tensor._data.shape:
+        g = xp.broadcast_to(g, tensor._data.shape)
     if tensor._grad is None:
-        tensor._grad = _Tensor()._make(xp.array(g, dtype=tensor.data.dtype, copy=True))
+        tensor._grad = _Tensor()._make(xp.array(g, dtype=tensor._data.dtype, copy=True))
     else:
-        xp.add(tensor._grad.data, g, out=tensor._grad.data, casting="same_kind")
+        xp.add(tensor._grad._data, g, out=tensor._grad._data, casting="same_kind")
         tensor._grad._version.value += 1
 
 

@@ -75,7 +75,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     NumPy arrays and scalars keep their dtype; Python floats become float32.
     """
     if isinstance(data, Tensor):
-        array = data.data.copy()
+        array = data._data.copy()
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data)
     elif cuda.of_array(data) == "cuda":

@@ -165,12 +165,12 @@ def minimum(x: Any, y: Any) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """``x`` where ``condition`` holds, else ``y`` (tensors or numbers, broadcast)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         x = _t(x)
     dt = result_dtype(x, y)
     x, y = (
-        v.to(of_numpy(dt)) if isinstance(v, Tensor) and v.data.dtype != dt else v for v in (x, y)
+        v.to(of_numpy(dt)) if isinstance(v, Tensor) and v._data.dtype != dt else v for v in (x, y)
     )
     return apply_op(np.where, (cond.astype(bool, copy=False), x, y), name="WhereBackward0")
 
@@ -201,7 +201,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
     tensors = [_t(t) for t in tensors]
     dt = result_dtype(*tensors)
-    arrays = [t.data.astype(dt, copy=False) for t in tensors]
+    arrays = [t._data.astype(dt, copy=False) for t in tensors]
     whole = np.concatenate(arrays, axis=dim)
     dim = dim % whole.ndim
     ends = np.cumsum([a.shape[dim] for a in arrays])
@@ -219,14 +219,14 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along a new dimension."""
     tensors = [_t(t) for t in tensors]
     dt = result_dtype(*tensors)
-    whole = np.stack([t.data.astype(dt, copy=False) for t in tensors], axis=dim)
+    whole = np.stack([t._data.astype(dt, copy=False) for t in tensors], axis=dim)
     dim = dim % whole.ndim
     parts = [(slice(None),) * dim + (i,) for i in range(len(tensors))]
     return _joined(tensors, whole, parts, "StackBackward0")
 
 
 def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08) -> bool:
-    a, b = _t(a).data, _t(b).data
+    a, b = _t(a)._data, _t(b)._data
     return bool(array_module(a, b).allclose(a, b, rtol, atol))
 
 

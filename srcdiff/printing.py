@@ -134,7 +134,7 @@ def tensor_repr(t: Any) -> str:
     """``tensor([1.0235], requires_grad=True)`` and the like."""
     prefix = "tensor("
     indent = len(prefix)
-    a = cuda.to_device(t.data, "cpu")
+    a = cuda.to_device(t._data, "cpu")
     suffixes = []
     if a.size == 0 and a.ndim != 1:
         suffixes.append(f"size={tuple(a.shape)}")

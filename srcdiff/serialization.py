@@ -128,7 +128,7 @@ class _Writer:
             raise TypeError(f"{error} ({where})") from None
 
     def tensor(self, t: Tensor, where: str) -> dict[str, Any]:
-        name = self.checked(t, to_numpy(t.data), where)
+        name = self.checked(t, to_numpy(t._data), where)
         return {
             "type": "tensor",
             "array": name,

@@ -119,7 +119,7 @@ def apply_op(
     result = Tensor._make(out)
     if view:
         base = inputs[0]
-        if array_module(out).may_share_memory(out, base.data):
+        if array_module(out).may_share_memory(out, base._data):
             result._version = base._version
             result._base = base._base if base._base is not None else base
     if _recording(*inputs):
@@ -177,7 +177,7 @@ def result_dtype(*operands: Any) -> np.dtype:
 def _cast(x: Any, dt: np.dtype) -> Any:
     """``x`` in dtype ``dt`` (a recorded cast for a tensor that requires grad)."""
     if isinstance(x, Tensor):
-        return x if x.data.dtype == dt else x.to(dtypes.of_numpy(dt))
+        return x if x._data.dtype == dt else x.to(dtypes.of_numpy(dt))
     if hasattr(x, "dtype") and hasattr(x, "astype") and x.dtype != dt:
         return x.astype(dt)
     return x
@@ -237,7 +237,7 @@ def _index(idx: Any) -> Any:
     """An index with tensors replaced by their arrays (a negative step is an error, as in
     PyTorch)."""
     if isinstance(idx, Tensor):
-        return idx.data
+        return idx._data
     if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
         raise ValueError("step must be greater than zero")
     if isinstance(idx, tuple):
@@ -299,7 +299,7 @@ class Tensor:
         """``Tensor(2, 3)`` (zeros of that shape), ``Tensor([1., 2.])`` (float32 data) or
         ``Tensor(t)`` (sharing ``t``'s array), as PyTorch's legacy constructor."""
         if len(args) == 1 and isinstance(args[0], Tensor):
-            data, version = args[0].data, args[0]._version
+            data, version = args[0]._data, args[0]._version
         else:
             version = autograd.Version()
             dt = (dtypes.parse(dtype) or dtypes.DEFAULT_FLOAT).numpy
@@ -336,13 +336,16 @@ class Tensor:
     # ---- attributes ----------------------------------------------------------------------
 
     @property
-    def data(self) -> Any:
-        """The backend array (NumPy on 'cpu', CuPy on 'cuda')."""
-        return self._data
+    def data(self) -> Tensor:
+        """A Tensor sharing this one's storage, that requires no grad: writes through it
+        (``w.grad.data.zero_()``, ``w.data -= lr * g``) are not recorded, as in PyTorch.
+        The backend array itself is ``numpy()`` (on 'cpu')."""
+        view = Tensor._make(self._data)
+        return view
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = value.data if isinstance(value, Tensor) else value
+        self._data = value._data if isinstance(value, Tensor) else value
 
     @property
     def shape(self) -> Size:
@@ -806,9 +809,9 @@ class Tensor:
         if lo is None and hi is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
         if hi is None:
-            return apply_op(np.where, ((self < lo).data, lo, self), name="ClampMinBackward0")
+            return apply_op(np.where, ((self < lo)._data, lo, self), name="ClampMinBackward0")
         if lo is None:
-            return apply_op(np.where, ((self > hi).data, hi, self), name="ClampMaxBackward0")
+            return apply_op(np.where, ((self > hi)._data, hi, self), name="ClampMaxBackward0")
         return apply_op(np.clip, (self, lo, hi), name="ClampBackward1")
 
     clip = clamp
@@ -1023,13 +1026,13 @@ class Tensor:
         self._check_inplace()
         if _recording(self, *others):
             result = compute(autograd.snapshot(self))
-            self._write(result.data)
+            self._write(result._data)
             if result._node is not None:
                 autograd.rebind(self, result._node)
             else:  # the new value depends on nothing that requires grad
                 self._node, self._requires_grad = None, False
         else:
-            self._write(compute(self).data)
+            self._write(compute(self)._data)
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -1169,7 +1172,7 @@ def _has_tensor(x: Any) -> bool:
 
 def _unwrap_nested(x: Any) -> Any:
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     if isinstance(x, (list, tuple)):
         return type(x)(_unwrap_nested(v) for v in x)
     return x

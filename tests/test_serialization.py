@@ -325,12 +325,12 @@ def test_cuda_tensors_save_through_numpy_and_load_where_asked():
     model = Net().to("cuda")
     state = roundtrip(model.state_dict())
     for key, value in model.state_dict().items():
-        assert state[key].device == "cuda" and isinstance(state[key].data, cupy.ndarray)
+        assert state[key].device == "cuda" and isinstance(state[key]._data, cupy.ndarray)
         np.testing.assert_array_equal(state[key].cpu().numpy(), value.cpu().numpy())
     on_cpu = roundtrip(model.state_dict(), map_location="cpu")
-    assert all(isinstance(v.data, np.ndarray) for v in on_cpu.values())
+    assert all(isinstance(v._data, np.ndarray) for v in on_cpu.values())
     to_gpu = roundtrip(sd.ones(2), map_location="cuda")
-    assert isinstance(to_gpu.data, cupy.ndarray)
+    assert isinstance(to_gpu._data, cupy.ndarray)
     fresh = Net()
     fresh.load_state_dict(state)
     np.testing.assert_array_equal(

@@ -90,8 +90,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = rand(input.shape, dtype=input.dtype, device=input.device).data >= p
-    return input * (keep.astype(input.data.dtype) / (1.0 - p))
+    keep = rand(input.shape, dtype=input.dtype, device=input.device)._data >= p
+    return input * (keep.astype(input._data.dtype) / (1.0 - p))
 
 
 # ---- losses -------------------------------------------------------------------------
@@ -141,14 +141,14 @@ def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: 
     """-log_p at each target class (one-hot product, so any number of extra dims works)."""
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
-    labels = target.data
+    labels = target._data
     expected = tuple(log_p.shape[:dim] + log_p.shape[dim + 1 :])
     if tuple(labels.shape) != expected:
         raise ValueError(
             f"Expected target of shape {expected} for input of shape "
             f"{tuple(log_p.shape)}, got {tuple(labels.shape)}"
         )
-    xp = array_module(log_p.data)
+    xp = array_module(log_p._data)
     kept = labels != ignore_index
     bad = labels[kept & ((labels < 0) | (labels >= classes))]
     if bad.size:
@@ -156,7 +156,7 @@ def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: 
     shape = [1] * log_p.ndim
     shape[dim] = classes
     one_hot = xp.expand_dims(labels, dim) == xp.arange(classes).reshape(shape)
-    loss = -(log_p * one_hot.astype(log_p.data.dtype)).sum(dim)
+    loss = -(log_p * one_hot.astype(log_p._data.dtype)).sum(dim)
     if reduction == "mean":
         return loss.sum() / float(kept.sum())
     return _reduce(loss, reduction)
@@ -171,7 +171,7 @@ def nll_loss(
 
 def _log_clamped(p: Tensor) -> Tensor:
     """max(log(p), -100), with a finite gradient where p is 0 (zero there)."""
-    low = p.data <= TINY
+    low = p._data <= TINY
     return p.masked_fill(low, 1.0).log().masked_fill(low, LOG_FLOOR)
 
 
@@ -184,7 +184,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
             f"size ({input.shape}) is deprecated. Please ensure they have the "
             "same size."
         )
-    data = input.data
+    data = input._data
     if bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))

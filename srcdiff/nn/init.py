@@ -117,7 +117,7 @@ def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any)
     """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in float64, as an
     array of the tensor's array module (drawn on the host, as ``sd.randn`` draws)."""
     rng = creation.generator() if generator is None else generator
-    return sample(rng, kind, tuple(tensor.data.shape), None, array_module(tensor.data), **params)
+    return sample(rng, kind, tuple(tensor._data.shape), None, array_module(tensor._data), **params)
 
 
 # ---- filling -------------------------------------------------------------------------------
@@ -160,8 +160,8 @@ def eye_(tensor: Tensor) -> Tensor:
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = (int(s) for s in tensor.shape)
-    xp = array_module(tensor.data)
-    return _store(tensor, xp.eye(rows, cols, dtype=tensor.data.dtype))
+    xp = array_module(tensor._data)
+    return _store(tensor, xp.eye(rows, cols, dtype=tensor._data.dtype))
 
 
 # ---- scaled by fan-in and fan-out ----------------------------------------------------------
@@ -363,7 +363,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Generator | None = N
     rows = int(tensor.shape[0])
     cols = tensor.numel() // rows
     rng = creation.generator() if generator is None else generator
-    xp = array_module(tensor.data)
+    xp = array_module(tensor._data)
     flattened = sample(rng, "normal", (rows, cols), None, xp, loc=0.0, scale=1.0)
     if rows < cols:
         flattened = flattened.T
@@ -371,7 +371,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Generator | None = N
     q = q * xp.sign(xp.diagonal(r))
     if rows < cols:
         q = q.T
-    return _store(tensor, gain * q.reshape(tuple(tensor.data.shape)))
+    return _store(tensor, gain * q.reshape(tuple(tensor._data.shape)))
 
 
 nondiff(

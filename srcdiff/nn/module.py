@@ -331,7 +331,7 @@ class Module:
             for param in module._parameters.values():
                 if param is None:
                     continue
-                param.data = convert(param.detach()).data
+                param._data = convert(param.detach())._data
                 if param.grad is not None:
                     param.grad = convert(param.grad)
             for name, buffer in module._buffers.items():

@@ -65,14 +65,14 @@ def clip_grad_norm_(
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return tensor(0.0)
-    xp = array_module(grads[0].data)
-    norms = [_vector_norm(g.data, norm_type) for g in grads]
+    xp = array_module(grads[0]._data)
+    norms = [_vector_norm(g._data, norm_type) for g in grads]
     total_norm = xp.asarray(_vector_norm(xp.stack(norms), norm_type))
     if error_if_nonfinite and not bool(xp.isfinite(total_norm)):
         raise RuntimeError(NONFINITE.format(norm_type))
     clip_coef = xp.minimum(max_norm / (total_norm + 1e-6), 1.0)
     for g in grads:
-        array = g.data
+        array = g._data
         array *= clip_coef.astype(array.dtype)
         _changed(g)
     return Tensor._make(total_norm)
@@ -83,6 +83,6 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     are skipped) to [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        array = g.data
+        array = g._data
         array_module(array).clip(array, -clip_value, clip_value, out=array)
         _changed(g)

@@ -57,9 +57,9 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:
-            full_like = array_module(p.data).full_like
+            full_like = array_module(p._data).full_like
             state["step"] = 0
-            state["sum"] = Tensor._make(full_like(p.data, group["initial_accumulator_value"]))
+            state["sum"] = Tensor._make(full_like(p._data, group["initial_accumulator_value"]))
         return state
 
     def update_group(self, group: dict[str, Any]) -> None:
@@ -68,9 +68,9 @@ class Adagrad(Optimizer):
         for state in states:
             state["step"] += 1
         adagrad(
-            [p.data for p in params],
-            [p.grad.data for p in params],
-            [s["sum"].data for s in states],
+            [p._data for p in params],
+            [p.grad._data for p in params],
+            [s["sum"]._data for s in states],
             [s["step"] for s in states],
             lr=group["lr"],
             lr_decay=group["lr_decay"],

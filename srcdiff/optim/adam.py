@@ -46,19 +46,19 @@ class Adam(Optimizer):
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = Tensor._make(array_module(p.data).zeros_like(p.data))
-                state["exp_avg_sq"] = Tensor._make(array_module(p.data).zeros_like(p.data))
+                state["exp_avg"] = Tensor._make(array_module(p._data).zeros_like(p._data))
+                state["exp_avg_sq"] = Tensor._make(array_module(p._data).zeros_like(p._data))
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = Tensor._make(array_module(p.data).zeros_like(p.data))
+                state["max_exp_avg_sq"] = Tensor._make(array_module(p._data).zeros_like(p._data))
             state["step"] += 1
             states.append(state)
         beta1, beta2 = group["betas"]
         adam(
-            [p.data for p in params],
-            [p.grad.data for p in params],
-            [s["exp_avg"].data for s in states],
-            [s["exp_avg_sq"].data for s in states],
-            [s["max_exp_avg_sq"].data for s in states] if group["amsgrad"] else [],
+            [p._data for p in params],
+            [p.grad._data for p in params],
+            [s["exp_avg"]._data for s in states],
+            [s["exp_avg_sq"]._data for s in states],
+            [s["max_exp_avg_sq"]._data for s in states] if group["amsgrad"] else [],
             [s["step"] for s in states],
             amsgrad=group["amsgrad"],
             beta1=beta1,

@@ -168,6 +168,6 @@ def _state_like(value: Any, param: Tensor) -> Any:
     """A copy of a saved state value, on ``param``'s device and, if floating, in its dtype."""
     if not isinstance(value, Tensor):
         return value
-    array = cuda.to_device(value.data, param.device)
-    dtype = param.data.dtype if value.is_floating_point() else array.dtype
+    array = cuda.to_device(value._data, param.device)
+    dtype = param._data.dtype if value.is_floating_point() else array.dtype
     return Tensor._make(array.astype(dtype, copy=True))

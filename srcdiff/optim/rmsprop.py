@@ -54,22 +54,22 @@ class RMSprop(Optimizer):
         states = []
         for p in params:
             state = self.state[p]
-            zeros = array_module(p.data).zeros_like
+            zeros = array_module(p._data).zeros_like
             if not state:
                 state["step"] = 0
-                state["square_avg"] = Tensor._make(zeros(p.data))
+                state["square_avg"] = Tensor._make(zeros(p._data))
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = Tensor._make(zeros(p.data))
+                state["momentum_buffer"] = Tensor._make(zeros(p._data))
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = Tensor._make(zeros(p.data))
+                state["grad_avg"] = Tensor._make(zeros(p._data))
             state["step"] += 1
             states.append(state)
         rmsprop(
-            [p.data for p in params],
-            [p.grad.data for p in params],
-            [s["square_avg"].data for s in states],
-            [s["grad_avg"].data for s in states] if centered else [],
-            [s["momentum_buffer"].data for s in states] if momentum > 0 else [],
+            [p._data for p in params],
+            [p.grad._data for p in params],
+            [s["square_avg"]._data for s in states],
+            [s["grad_avg"]._data for s in states] if centered else [],
+            [s["momentum_buffer"]._data for s in states] if momentum > 0 else [],
             lr=group["lr"],
             alpha=group["alpha"],
             eps=group["eps"],

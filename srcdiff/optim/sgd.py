@@ -56,10 +56,10 @@ class SGD(Optimizer):
             if momentum
             else [None] * len(params)
         )  # plain SGD keeps no state
-        arrays = [None if b is None else b.data for b in buffers]
+        arrays = [None if b is None else b._data for b in buffers]
         sgd(
-            [p.data for p in params],
-            [p.grad.data for p in params],
+            [p._data for p in params],
+            [p.grad._data for p in params],
             arrays,
             lr=group["lr"],
             momentum=momentum,

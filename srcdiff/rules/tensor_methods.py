@@ -148,6 +148,7 @@ def stack(g, ans, tensors, dim=0):
 nondiff(
     "detached from the graph, as in PyTorch (.data, .detach(), .numpy())",
     tm.data,
+    tm._data,
     tm.detach,
     tm.numpy,
 )

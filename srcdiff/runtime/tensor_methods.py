@@ -235,8 +235,14 @@ def stack(tensors: Any, dim: int = 0) -> Any:
 
 
 def data(x: Any) -> Any:
-    """``x.data``: an array is its own data."""
+    """``x.data``: an array is its own data (a Tensor's, a Tensor sharing it)."""
     return x if _is_array(x) else x.data
+
+
+def _data(x: Any) -> Any:
+    """``x._data``: a Tensor's array (srcdiff's own Tensor code, which also runs compiled,
+    reads it so); an array is its own."""
+    return x if _is_array(x) else x._data
 
 
 def device(x: Any) -> Any:
@@ -263,7 +269,7 @@ METHODS = {
         "argmin is_floating_point"
     ).split()
 }
-ATTRIBUTES = {name: globals()[name] for name in ("data", "device")}
+ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data")}
 FUNCTIONS = {
     name: globals()[name]
     for name in (

@@ -24,7 +24,7 @@ def unwrap(x: Any, path: list) -> Any:
         path.append(1)
     else:
         path.append(0)
-    return x.data
+    return x._data
 
 
 def accumulate_grad(tensor: Any, g: Any) -> None:
@@ -52,7 +52,7 @@ def backward(
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         seed = 1.0 if getattr(loss, "shape", ()) == () else loss * 0 + 1
     else:
-        seed = gradient.data if isinstance(gradient, Host.tensor) else gradient
+        seed = gradient._data if isinstance(gradient, Host.tensor) else gradient
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
     called: dict = {}

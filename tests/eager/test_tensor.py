@@ -247,17 +247,17 @@ def test_numpy_shares_memory():
     x.numpy()[0] = 1.0
     assert x.tolist() == [1.0, 0.0]
     w = sd.zeros(2, requires_grad=True)
-    assert w.detach().numpy() is w.data
+    assert w.detach().numpy() is w._data
 
 
 def test_clone_detach_and_deepcopy():
     w = sd.tensor([1.0, 2.0], requires_grad=True)
     c = w.clone()
-    assert c.grad_fn.name() == "CloneBackward0" and c.data is not w.data
+    assert c.grad_fn.name() == "CloneBackward0" and c._data is not w._data
     d = w.detach()
-    assert not d.requires_grad and d.data is w.data
+    assert not d.requires_grad and d._data is w._data
     e = copy.deepcopy(w)
-    assert e.requires_grad and e.is_leaf and e.data is not w.data and e.tolist() == w.tolist()
+    assert e.requires_grad and e.is_leaf and e._data is not w._data and e.tolist() == w.tolist()
 
 
 def test_inplace_methods_and_versions():
@@ -445,3 +445,17 @@ def test_typed_tensor_classes_check_make_and_cast():
     assert sd.IntTensor(2, 3).shape == (2, 3) and sd.IntTensor(2, 3).dtype == sd.int32
     with pytest.raises(ValueError, match="invalid type"):
         x.type("torch.NoSuchTensor")
+
+
+def test_data_is_a_tensor_sharing_storage_that_requires_no_grad():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    d = w.grad.data
+    assert isinstance(d, sd.Tensor) and not d.requires_grad and d.grad_fn is None
+    assert repr(w.grad.data[0]) == "tensor(2.)"
+    w.grad.data.zero_()  # the PyTorch 101 idiom
+    assert arr(w.grad).tolist() == [0.0, 0.0]
+    w.data -= 0.5 * sd.ones(2)  # an update autograd does not see
+    assert arr(w).tolist() == [0.5, 1.5] and w.is_leaf and w.grad_fn is None
+    w.data.normal_()  # in place, into w's storage
+    assert w.data.numpy() is w.detach().numpy()

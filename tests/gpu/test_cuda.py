@@ -31,9 +31,9 @@ def host(t: sd.Tensor) -> np.ndarray:
 def assert_on_gpu(*tensors: sd.Tensor) -> None:
     for t in tensors:
         assert t.device == "cuda" and t.is_cuda, t
-        assert isinstance(t.data, cupy().ndarray), type(t.data)
+        assert isinstance(t._data, cupy().ndarray), type(t._data)
         if t.grad is not None:
-            assert isinstance(t.grad.data, cupy().ndarray), type(t.grad.data)
+            assert isinstance(t.grad._data, cupy().ndarray), type(t.grad._data)
 
 
 def run(program, device: str, compiled: bool) -> tuple[float, dict, str | None]:

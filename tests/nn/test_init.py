@@ -330,11 +330,11 @@ ALL = [
 @pytest.mark.parametrize("fill", ALL)
 def test_a_parameter_is_filled_in_place_and_stays_a_leaf(fill):
     layer = nn.Linear(5, 6)
-    weight, array = layer.weight, layer.weight.data
+    weight, array = layer.weight, layer.weight._data
     saved = layer.state_dict()["weight"]  # shares the weight's memory
     before = array.copy()
     assert fill(weight) is weight  # no_grad is not needed: the initializer records nothing
-    assert weight.data is array and weight.is_leaf and weight.requires_grad
+    assert weight._data is array and weight.is_leaf and weight.requires_grad
     assert weight.grad_fn is None and weight.grad is None
     assert not np.array_equal(array, before)
     np.testing.assert_array_equal(saved.numpy(), array)
@@ -345,7 +345,7 @@ def test_a_parameter_is_filled_in_place_and_stays_a_leaf(fill):
 @pytest.mark.parametrize("fill", ALL)
 def test_the_dtype_stays(fill, dtype):
     t = sd.zeros(4, 4, dtype=dtype)
-    assert fill(t).dtype == dtype and t.data.dtype == dtype.numpy and t.device == "cpu"
+    assert fill(t).dtype == dtype and t._data.dtype == dtype.numpy and t.device == "cpu"
 
 
 def test_a_graph_that_used_the_old_values_sees_the_change():
@@ -371,6 +371,6 @@ def test_cuda_tensors_stay_on_the_gpu_with_the_cpus_values(fill):
     cpu = fill(sd.zeros(6, 5)).numpy().copy()
     sd.manual_seed(3)
     t = sd.zeros(6, 5, device="cuda")
-    array = t.data
-    assert fill(t) is t and t.data is array and isinstance(t.data, cupy.ndarray)
+    array = t._data
+    assert fill(t) is t and t._data is array and isinstance(t._data, cupy.ndarray)
     np.testing.assert_allclose(t.cpu().numpy(), cpu, rtol=1e-6, atol=1e-6)

@@ -50,7 +50,7 @@ def test_parameter_is_a_leaf_tensor_requiring_grad_and_sharing_memory():
     t = randn(3)
     p = nn.Parameter(t)
     assert isinstance(p, Tensor) and p.requires_grad and p.is_leaf and p.grad_fn is None
-    assert p.data is t.data
+    assert p._data is t._data
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert type(p * 2) is Tensor
 
@@ -69,7 +69,7 @@ def test_parameter_survives_deepcopy_and_pickle():
     p = nn.Parameter(tensor([1.0, 2.0]))
     for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert type(q) is nn.Parameter and q.requires_grad
-        assert q.tolist() == [1.0, 2.0] and q.data is not p.data
+        assert q.tolist() == [1.0, 2.0] and q._data is not p._data
 
 
 # ---- registration ---------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_state_dict_is_an_ordered_dict_of_detached_tensors_sharing_memory():
     state = pair.state_dict()
     assert isinstance(state, OrderedDict) and list(state) == ["a", "b"]
     assert all(type(v) is Tensor and not v.requires_grad for v in state.values())
-    assert state["a"].data is pair.a.data
+    assert state["a"]._data is pair.a._data
     assert repr(state).startswith(
         (
             "OrderedDict([('a', tensor([",  # Python 3.10, 3.11
@@ -239,8 +239,8 @@ def test_load_state_dict_round_trip_keeps_the_parameter_objects():
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert target.pair.a is a
     for (name, p), q in zip(source.named_parameters(), target.parameters(), strict=True):
-        assert np.array_equal(p.data, q.data), name
-        assert p.data is not q.data
+        assert np.array_equal(p._data, q._data), name
+        assert p._data is not q._data
 
 
 def test_load_state_dict_takes_arrays_and_casts_to_the_parameter_dtype():
@@ -286,9 +286,9 @@ def test_copies_of_a_model_are_independent(clone):
     net = Net()
     twin = clone(net)
     assert repr(twin) == repr(net) and type(twin.head.weight) is nn.Parameter
-    assert np.array_equal(twin.head.weight.data, net.head.weight.data)
-    twin.head.weight.data[...] = 0.0
-    assert not np.all(net.head.weight.data == 0.0)
+    assert np.array_equal(twin.head.weight._data, net.head.weight._data)
+    twin.head.weight._data[...] = 0.0
+    assert not np.all(net.head.weight._data == 0.0)
 
 
 # ---- modes, devices, gradients --------------------------------------------------------
@@ -317,8 +317,8 @@ def test_to_dtype_casts_in_place_keeping_the_parameter_objects():
 
 def test_to_cpu_is_a_no_op():
     net = Net()
-    data = net.head.weight.data
-    assert net.to("cpu") is net and net.head.weight.data is data
+    data = net.head.weight._data
+    assert net.to("cpu") is net and net.head.weight._data is data
 
 
 @pytest.mark.skipif(cuda.is_available(), reason="a GPU is available")

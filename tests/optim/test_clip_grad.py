@@ -106,10 +106,10 @@ def test_float32_stays_float32():
 
 def test_in_place_on_the_grad_arrays():
     (a,) = params_with_grads([6.0, 8.0])
-    grad, array, version = a.grad, a.grad.data, a.grad._version.value
+    grad, array, version = a.grad, a.grad._data, a.grad._version.value
     clip_grad_norm_(a, 1.0)
     clip_grad_value_(a, 0.1)
-    assert a.grad is grad and a.grad.data is array and grad._version.value == version + 2
+    assert a.grad is grad and a.grad._data is array and grad._version.value == version + 2
 
 
 def test_clip_grad_value():

@@ -38,10 +38,10 @@ def test_optimizers_on_the_gpu(make):
 
     p, optimizer = run(make, "cuda")
     q, _ = run(make, "cpu")
-    assert isinstance(p.data, cupy.ndarray) and p.dtype == q.dtype
+    assert isinstance(p._data, cupy.ndarray) and p.dtype == q.dtype
     for value in optimizer.state[p].values():
         if isinstance(value, sd.Tensor):
-            assert isinstance(value.data, cupy.ndarray)
+            assert isinstance(value._data, cupy.ndarray)
     assert np.allclose(p.detach().cpu().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
@@ -53,9 +53,9 @@ def test_clipping_on_the_gpu():
     a.grad = tensor(np.array([3.0, 4.0], dtype=np.float32), device="cuda")
     b.grad = tensor(np.array([12.0], dtype=np.float32), device="cuda")
     total = clip_grad_norm_([a, b], 6.5)
-    assert total.device == "cuda" and isinstance(total.data, cupy.ndarray)
+    assert total.device == "cuda" and isinstance(total._data, cupy.ndarray)
     assert np.isclose(total.item(), 13.0)
-    assert isinstance(a.grad.data, cupy.ndarray)
+    assert isinstance(a.grad._data, cupy.ndarray)
     assert np.allclose(a.grad.cpu().numpy(), [1.5, 2.0], atol=1e-5)
     clip_grad_value_([a, b], 1.0)
-    assert isinstance(b.grad.data, cupy.ndarray) and b.grad.cpu().tolist() == [1.0]
+    assert isinstance(b.grad._data, cupy.ndarray) and b.grad.cpu().tolist() == [1.0]

@@ -190,7 +190,7 @@ def test_loaded_state_is_a_copy_in_the_parameter_dtype():
     other.load_state_dict(optimizer.state_dict())
     loaded = other.state[q]["momentum_buffer"]
     assert loaded.dtype == q.dtype
-    assert loaded.data is not optimizer.state[p]["momentum_buffer"].data
+    assert loaded._data is not optimizer.state[p]["momentum_buffer"]._data
 
 
 def test_load_state_dict_checks_the_groups():

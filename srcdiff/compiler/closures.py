@@ -1,0 +1,597 @@
+"""Stage 1b: the functions a function defines (``def`` and ``lambda`` inside it), lifted
+out of it (a part of parse).
+
+Each nested function becomes a function of its own, compiled from its own source when a
+call of it runs (``rt.call``), like any function srcdiff compiles. The variables of the
+enclosing function that it reads (its *captured* names) become keyword-only parameters,
+and every call passes them as they are when the call runs, which is what a Python
+closure reads: inside ``solve``, ``def step(y): return y + dt * f(y, w)`` is lifted to
+``def step(y, *, dt, w)`` and ``step(y)`` is compiled as ``step(y, dt=dt, w=w)``, so
+that a gradient flows into ``w`` through every call. A nested function that calls
+another one captures what that one captures.
+
+A nested function defined once under its name (``def f``, or ``f = lambda ...``) is
+*static*: the name refers to the lifted function everywhere in the enclosing function.
+``map(f, xs)`` is compiled as ``[f(x) for x in xs]`` and ``sorted(xs, key=f)`` as a
+permutation of ``xs`` (``rt.sort_order``; a sort key's value carries no gradient), so
+that each runs calls of ``f``. A nested function that captures names cannot be used as
+a value otherwise (returned, stored, passed to another function): the values it would
+carry would not be followed, and that is a CompileError.
+
+Invariant of the output: ``Parsed.tree`` has no nested ``def`` or ``lambda`` in its own
+scope; ``Parsed.scope`` maps the names its code uses for the lifted functions to them;
+each lifted function has its own ``Parsed`` (in parse's cache) and its own lifted ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import types
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import gast
+
+if TYPE_CHECKING:
+    from .parse import Parsed
+
+COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+FUNCTIONS = (gast.FunctionDef, gast.Lambda)
+FACTORY = "_srcdiff_factory"
+
+
+def _name(id_: str, ctx: gast.expr_context | None = None) -> gast.Name:
+    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def _rt(attr: str) -> gast.Attribute:
+    return gast.Attribute(value=_name("rt"), attr=attr, ctx=gast.Load())
+
+
+def _params(args: gast.arguments) -> list[str]:
+    found = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return found + [a.id for a in (args.vararg, args.kwarg) if a is not None]
+
+
+# ---- scopes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    """The names one function binds (with how many bindings), the names it reads, and the
+    functions defined in it, each with the names the comprehensions around it bind."""
+
+    bound: Counter = field(default_factory=Counter)
+    reads: set[str] = field(default_factory=set)
+    children: list[tuple[gast.AST, frozenset[str]]] = field(default_factory=list)
+    nonlocal_: list[gast.AST] = field(default_factory=list)
+
+
+def scope_of(node: gast.FunctionDef | gast.Lambda) -> Scope:
+    s = Scope()
+    for p in _params(node.args):
+        s.bound[p] += 1
+    body = node.body if isinstance(node, gast.FunctionDef) else [node.body]
+    for b in body:
+        _visit(b, s, s, frozenset())
+    return s
+
+
+def _visit(n: gast.AST, s: Scope, fn: Scope, comp: frozenset[str]) -> None:
+    """Record ``n`` in the scope ``s`` (a comprehension's, or ``fn``, the function's)."""
+    if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+        if not isinstance(n, gast.Lambda):
+            s.bound[n.name] += 1
+            for d in n.decorator_list:
+                _visit(d, s, fn, comp)
+        fn.children.append((n, comp))
+        for d in [*n.args.defaults, *[k for k in n.args.kw_defaults if k is not None]]:
+            _visit(d, s, fn, comp)
+        return
+    if isinstance(n, gast.ClassDef):
+        s.bound[n.name] += 1
+        return
+    if isinstance(n, COMPREHENSIONS):
+        gens = n.generators
+        _visit(gens[0].iter, s, fn, comp)
+        inner = Scope()
+        targets = {x.id for g in gens for x in gast.walk(g.target) if isinstance(x, gast.Name)}
+        inner_comp = comp | targets
+        for i, g in enumerate(gens):
+            if i:
+                _visit(g.iter, inner, fn, inner_comp)
+            for c in g.ifs:
+                _visit(c, inner, fn, inner_comp)
+        for e in [n.key, n.value] if isinstance(n, gast.DictComp) else [n.elt]:
+            _visit(e, inner, fn, inner_comp)
+        s.reads |= inner.reads - targets
+        return
+    if isinstance(n, gast.NamedExpr):  # binds in the function, even in a comprehension
+        fn.bound[n.target.id] += 1
+        _visit(n.value, s, fn, comp)
+        return
+    if isinstance(n, gast.Name):
+        if isinstance(n.ctx, gast.Load):
+            s.reads.add(n.id)
+        else:
+            s.bound[n.id] += 1
+        return
+    if isinstance(n, (gast.Nonlocal, gast.Global)):
+        fn.nonlocal_.append(n)
+    for child in gast.iter_child_nodes(n):
+        _visit(child, s, fn, comp)
+
+
+_FREE: dict[int, tuple[gast.AST, frozenset[str]]] = {}
+
+
+def free_names(node: gast.FunctionDef | gast.Lambda) -> set[str]:
+    """The names ``node`` (and the functions inside it) reads from the scopes around it."""
+    s = scope_of(node)
+    free = s.reads - set(s.bound)
+    for child, comp in s.children:
+        free |= free_names(child) - set(s.bound) - comp
+    return free
+
+
+# ---- the rewrites ------------------------------------------------------------------------
+
+
+@dataclass
+class Local:
+    """A function defined in the function being lifted."""
+
+    node: gast.FunctionDef | gast.Lambda
+    name: str  # how the enclosing function's code names it (the lifted function)
+    static: bool  # the only binding of its name: the name always means this function
+    comp: frozenset[str]  # names bound by comprehensions around it
+    free: set[str] = field(default_factory=set)
+    captured: tuple[str, ...] = ()
+    fn: types.FunctionType | None = None
+
+
+def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
+    if name in bound:
+        return False
+    found, value = parsed.resolve(name)
+    return found and value is obj
+
+
+class _Builtins(gast.NodeTransformer):
+    """``map(f, xs, ys)`` as ``[f(a, b) for a, b in zip(xs, ys)]`` (calls of ``f`` where
+    Python calls it, each compiled), ``sorted(xs, key=f)`` as
+    ``rt.sorted_in_place(list(xs), key=f)`` (which has a rule), and the ``key`` of a sort
+    that is a function defined here as ``rt.sort_key(f)``, which passes it what it
+    captures (a sort key's value carries no gradient: only the order it gives is used)."""
+
+    def __init__(self, parsed: Parsed, bound: set[str], taken: set[str], functions: set[str]):
+        self.p = parsed
+        self.bound = bound
+        self.taken = taken
+        self.functions = functions  # names of functions defined in the function
+        self.count = 0
+
+    def fresh(self, base: str) -> str:
+        while True:
+            self.count += 1
+            candidate = f"_{base}{self.count}"
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate
+
+    def builtin(self, node: gast.Call, name: str) -> bool:
+        return (
+            isinstance(node.func, gast.Name)
+            and node.func.id == name
+            and _is_builtin(self.p, self.bound, name, getattr(builtins, name))
+            and not any(isinstance(a, gast.Starred) for a in node.args)
+            and all(k.arg is not None for k in node.keywords)
+        )
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        self.generic_visit(node)
+        if self.builtin(node, "map") and len(node.args) >= 2 and not node.keywords:
+            f = node.args[0]
+            if not _simple(f) or (len(node.args) > 2 and not _is_builtin(
+                    self.p, self.bound, "zip", builtins.zip)):  # fmt: skip
+                return node
+            items = [self.fresh("item") for _ in node.args[1:]]
+            if len(items) == 1:
+                target, iterable = _name(items[0], gast.Store()), node.args[1]
+            else:
+                target = gast.Tuple(elts=[_name(i, gast.Store()) for i in items],
+                                    ctx=gast.Store())  # fmt: skip
+                iterable = gast.Call(func=_name("zip"), args=node.args[1:], keywords=[])
+            call = gast.Call(func=f, args=[_name(i) for i in items], keywords=[])
+            loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
+            return _located(gast.ListComp(elt=call, generators=[loop]), node)
+        sorts = self.builtin(node, "sorted") and len(node.args) == 1 and _is_builtin(
+            self.p, self.bound, "list", builtins.list)  # fmt: skip
+        if sorts or _key_taker(self.p, self.bound, node):
+            for k in node.keywords:
+                if k.arg == "key" and (
+                    isinstance(k.value, gast.Lambda)
+                    or isinstance(k.value, gast.Name) and k.value.id in self.functions
+                ):
+                    k.value = gast.Call(func=_rt("sort_key"), args=[k.value], keywords=[])
+        if sorts and {k.arg for k in node.keywords} <= {"key", "reverse"}:
+            listed = gast.Call(func=_name("list"), args=node.args, keywords=[])
+            new = gast.Call(func=_rt("sorted_in_place"), args=[listed], keywords=node.keywords)
+            return _located(new, node)
+        return node
+
+
+def _key_taker(parsed: Parsed, bound: set[str], node: gast.Call) -> bool:
+    """``min``, ``max`` (builtins) or a ``.sort`` method: calls whose ``key`` is used for
+    an order only."""
+    f = node.func
+    if isinstance(f, gast.Attribute):
+        return f.attr == "sort"
+    return isinstance(f, gast.Name) and any(
+        f.id == n and _is_builtin(parsed, bound, n, getattr(builtins, n)) for n in ("min", "max")
+    )
+
+
+def _called(call: gast.Call) -> str:
+    f = call.func
+    return f.id if isinstance(f, gast.Name) else f.attr
+
+
+def _simple(e: gast.expr) -> bool:
+    """A function expression that evaluating once per item changes nothing: a lambda, a
+    name, or a dotted name."""
+    while isinstance(e, gast.Attribute):
+        e = e.value
+    return isinstance(e, (gast.Name, gast.Lambda))
+
+
+def _located(new: gast.AST, old: gast.AST) -> gast.AST:
+    for n in gast.walk(new):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            if not hasattr(n, attr) and hasattr(old, attr):
+                setattr(n, attr, getattr(old, attr))
+    return new
+
+
+def _is_sort_key(node: gast.Call) -> bool:
+    f = node.func
+    return (isinstance(f, gast.Attribute) and f.attr == "sort_key"
+            and isinstance(f.value, gast.Name) and f.value.id == "rt")  # fmt: skip
+
+
+class _Captures(gast.NodeTransformer):
+    """Pass the captured names at every call of a lifted function (``f(x)`` is ``f(x,
+    w=w)``); in the enclosing function's own scope (``own``), also put the lifted
+    functions in place of their definitions. A function that captures names, used
+    other than by calling it, is a CompileError."""
+
+    def __init__(self, lifter: Lifter, visible: dict[str, Local], own: bool):
+        self.lifter = lifter
+        self.visible = dict(visible)
+        self.own = own
+
+    def error(self, node: gast.AST, local: Local) -> Exception:
+        shown = ", ".join(f"`{c}`" for c in local.captured)
+        what = "a lambda" if isinstance(local.node, gast.Lambda) else f"`{local.name}`"
+        return self.lifter.p.error(
+            f"{what} reads {shown} of the function around it and is used as a value "
+            "(passed, stored or returned)",
+            node,
+            "srcdiff compiles a nested function that reads the enclosing function's "
+            f"variables where it is called, mapped or used as a sort key: call it, or "
+            f"pass {shown} to it as arguments",
+        )
+
+    def local_of(self, e: gast.expr) -> Local | None:
+        if isinstance(e, gast.Name) and isinstance(e.ctx, gast.Load):
+            return self.visible.get(e.id)
+        if isinstance(e, gast.Lambda) and self.own:
+            return self.lifter.by_node.get(id(e))
+        return None
+
+    def pass_captured(self, call: gast.Call, local: Local) -> None:
+        given = {k.arg for k in call.keywords}
+        for c in local.captured:
+            if c in given:
+                raise self.lifter.p.error(
+                    f"a call of {local.name} passes `{c}=`, a name it reads from the "
+                    "function around it",
+                    call,
+                    "rename the parameter",
+                )
+            call.keywords.append(gast.keyword(arg=c, value=_name(c)))
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        target = node.args[0] if _is_sort_key(node) and node.args else node.func
+        local = self.local_of(target)
+        if local is None:
+            return self.generic_visit(node)
+        if isinstance(target, gast.Lambda):
+            replacement = _located(_name(local.name), target)
+            if target is node.func:
+                node.func = replacement
+            else:
+                node.args[0] = replacement
+        node.args = [a if a is target else self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        self.pass_captured(node, local)
+        return node
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        local = self.local_of(node)
+        if local is not None and local.captured:
+            raise self.error(node, local)
+        return node
+
+    def visit_Lambda(self, node: gast.Lambda) -> gast.expr:
+        if self.own:
+            local = self.lifter.by_node[id(node)]
+            if local.captured:
+                raise self.error(node, local)
+            return _located(_name(local.name), node)
+        return self.nested(node)
+
+    def visit_FunctionDef(self, node: gast.FunctionDef) -> Any:
+        if not self.own:
+            return self.nested(node)
+        local = self.lifter.by_node[id(node)]
+        if local.static:
+            return None
+        if local.captured:
+            raise self.error(node, local)
+        value = _located(_name(local.name), node)
+        new = gast.Assign(targets=[_name(node.name, gast.Store())], value=value,
+                          type_comment=None)  # fmt: skip
+        return _located(new, node)
+
+    def visit_Assign(self, node: gast.Assign) -> Any:
+        if self.own and id(node.value) in self.lifter.by_node:
+            local = self.lifter.by_node[id(node.value)]
+            if local.static:
+                return None
+        return self.generic_visit(node)
+
+    def nested(self, node: gast.FunctionDef | gast.Lambda) -> gast.AST:
+        """Inside a function defined in a lifted one: what its own names shadow is not
+        the lifted function."""
+        bound = set(scope_of(node).bound)
+        inner = _Captures(self.lifter, {n: v for n, v in self.visible.items()
+                                        if n not in bound}, own=False)  # fmt: skip
+        if isinstance(node, gast.Lambda):
+            node.body = inner.visit(node.body)
+        else:
+            node.body = [s for s in (inner.visit(b) for b in node.body) if s is not None]
+        return node
+
+    def comprehension(self, node: gast.AST) -> gast.AST:
+        gens = node.generators
+        gens[0].iter = self.visit(gens[0].iter)
+        targets = {x.id for g in gens for x in gast.walk(g.target) if isinstance(x, gast.Name)}
+        saved = self.visible
+        self.visible = {n: v for n, v in saved.items() if n not in targets}
+        for i, g in enumerate(gens):
+            if i:
+                g.iter = self.visit(g.iter)
+            g.ifs = [self.visit(c) for c in g.ifs]
+        if isinstance(node, gast.DictComp):
+            node.key, node.value = self.visit(node.key), self.visit(node.value)
+        else:
+            node.elt = self.visit(node.elt)
+        self.visible = saved
+        return node
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = comprehension
+
+    def visit_AsyncFunctionDef(self, node: gast.AST) -> gast.AST:
+        return node  # refused by normalize
+
+    visit_ClassDef = visit_AsyncFunctionDef
+
+
+def _fill_empty(tree: gast.AST) -> None:
+    """A block left empty by a removed definition gets a ``pass``."""
+    for n in gast.walk(tree):
+        body = getattr(n, "body", None)
+        if isinstance(body, list) and not body and not isinstance(n, gast.Module):
+            n.body = [_located(gast.Pass(), n)]
+
+
+class Lifter:
+    def __init__(self, parsed: Parsed):
+        self.p = parsed
+        self.fn = parsed.fn
+        self.by_node: dict[int, Local] = {}
+
+    def error(self, what: str, node: gast.AST, hint: str) -> Exception:
+        return self.p.error(what, node, hint)
+
+    def run(self) -> dict[str, Any]:
+        tree = self.p.tree
+        nodes = [n for n in gast.walk(tree) if n is not tree]
+        if any(isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute))
+               and _called(n) in ("map", "sorted", "min", "max", "sort") for n in nodes):
+            taken = {n.id for n in nodes if isinstance(n, gast.Name)}
+            functions = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {
+                t.id for n in nodes if isinstance(n, gast.Assign)
+                and isinstance(n.value, gast.Lambda) for t in n.targets
+                if isinstance(t, gast.Name)}  # fmt: skip
+            rewrite = _Builtins(self.p, set(scope_of(tree).bound), taken, functions)
+            tree.body = [rewrite.visit(st) for st in tree.body]
+        if not any(isinstance(n, FUNCTIONS) for n in nodes):
+            return {}
+        s = scope_of(tree)
+        static_lambdas = {
+            id(st.value): st.targets[0].id
+            for st in _own_statements(tree.body)
+            if isinstance(st, gast.Assign)
+            and len(st.targets) == 1
+            and isinstance(st.targets[0], gast.Name)
+            and isinstance(st.value, gast.Lambda)
+        }
+        locals_: list[Local] = []
+        names = set(s.bound) | taken
+        for node, comp in s.children:
+            if isinstance(node, gast.AsyncFunctionDef):
+                continue  # refused by normalize
+            if isinstance(node, gast.FunctionDef):
+                static = s.bound[node.name] == 1
+                name = node.name if static else _unique(f"_{node.name}_{node.lineno}", names)
+            elif id(node) in static_lambdas and s.bound[static_lambdas[id(node)]] == 1:
+                static, name = True, static_lambdas[id(node)]
+            else:
+                static = False
+                name = _unique(f"_lambda_{node.lineno}_{node.col_offset}", names)
+            local = Local(node, name, static, comp)
+            local.free = free_names(node)
+            self.by_node[id(node)] = local
+            locals_.append(local)
+        statics = {x.name: x for x in locals_ if x.static}
+        variables = set(s.bound) - set(statics)
+        for x in locals_:
+            self.check(x, variables | x.comp, statics)
+        direct = {id(x): x.free & (variables | x.comp) for x in locals_}
+        refs = {id(x): [statics[n] for n in sorted((x.free - x.comp) & set(statics))]
+                for x in locals_}  # fmt: skip
+        captured = dict(direct)
+        changed = True
+        while changed:
+            changed = False
+            for x in locals_:
+                new = captured[id(x)].union(*(captured[id(r)] for r in refs[id(x)]))
+                if new != captured[id(x)]:
+                    captured[id(x)], changed = new, True
+        for x in locals_:
+            x.captured = tuple(sorted(captured[id(x)]))
+        own = _Captures(self, statics, own=True)
+        tree.body = [st for st in (own.visit(b) for b in tree.body) if st is not None]
+        _fill_empty(tree)
+        for x in locals_:
+            visible = {n: v for n, v in statics.items() if n not in scope_of(x.node).bound
+                       and n not in x.comp}  # fmt: skip
+            _Captures(self, visible, own=False).nested(x.node)
+        cells = {n: types.CellType() for n in statics}
+        for x in locals_:
+            x.fn = self.make(x, cells)
+        for n, x in statics.items():
+            cells[n].cell_contents = x.fn
+        return {x.name: x.fn for x in locals_}
+
+    def check(self, x: Local, variables: set[str], statics: dict[str, Local]) -> None:
+        node = x.node
+        inner = scope_of(node)
+        if inner.nonlocal_:
+            raise self.error(
+                "nonlocal or global statement in a nested function",
+                inner.nonlocal_[0],
+                "return the new value instead",
+            )
+        if isinstance(node, gast.FunctionDef) and node.decorator_list:
+            raise self.error(
+                "decorated nested function",
+                node,
+                "define it at module level, or apply the decorator to it by a call",
+            )
+        outer = set(self.fn.__code__.co_freevars) | variables | set(statics)
+        for d in [*node.args.defaults, *[k for k in node.args.kw_defaults if k is not None]]:
+            read = {n.id for n in gast.walk(d) if isinstance(n, gast.Name)} & outer
+            if read or any(isinstance(n, FUNCTIONS) for n in gast.walk(d)):
+                raise self.error(
+                    "a default value of a nested function that reads the function around it",
+                    d,
+                    "drop the default and read the variable in the function's body, or "
+                    "pass it as an argument",
+                )
+
+    def make(self, x: Local, cells: dict[str, types.CellType]) -> types.FunctionType:
+        """The lifted function: the nested one with its captured names as keyword-only
+        parameters, compiled as Python compiles it (its own closures intact), and given
+        the enclosing function's closure cells and the other lifted functions it uses."""
+        from .parse import Parsed, lift, register
+
+        node = x.node
+        args = copy.deepcopy(node.args)
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None:
+                a.annotation = None
+        args.kwonlyargs += [_name(c, gast.Param()) for c in x.captured]
+        args.kw_defaults += [None] * len(x.captured)
+        lambda_ = isinstance(node, gast.Lambda)
+        tree_name = x.name.lstrip("_") if lambda_ or not x.static else node.name
+        body = [_located(gast.Return(value=node.body), node)] if lambda_ else node.body
+        tree = gast.FunctionDef(name=tree_name, args=args, body=copy.deepcopy(body),
+                                decorator_list=[], returns=None, type_comment=None,
+                                type_params=[])  # fmt: skip
+        _located(tree, node)
+        outer_cells = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (),
+                               strict=True))  # fmt: skip
+        free = free_names(tree)
+        cellnames = sorted(n for n in free if n in cells or n in outer_cells or n == "rt")
+        if "rt" in cellnames and "rt" not in cells and "rt" not in outer_cells:
+            cells = {**cells, "rt": types.CellType(_runtime())}  # rt.sort_key, rt.sorted_in_place
+        if lambda_:
+            made = gast.Return(value=gast.Lambda(args=copy.deepcopy(args),
+                                                  body=copy.deepcopy(node.body)))
+            inner = [_located(made, node)]
+        else:
+            plain = copy.deepcopy(tree)
+            plain.name = node.name
+            inner = [plain, _located(gast.Return(value=_name(node.name)), node)]
+        factory = gast.FunctionDef(
+            name=FACTORY,
+            args=gast.arguments(args=[_name(n, gast.Param()) for n in cellnames],
+                                posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                                kwarg=None, defaults=[]),  # fmt: skip
+            body=inner, decorator_list=[], returns=None, type_comment=None, type_params=[],
+        )  # fmt: skip
+        _located(factory, node)
+        module = ast.fix_missing_locations(
+            gast.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
+        )
+        code = compile(module, self.p.filename, "exec")
+        factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+        globals_ = self.fn.__globals__
+        made_fn = types.FunctionType(factory_code, globals_)(*[None] * len(cellnames))
+        inner_code = made_fn.__code__
+        qualname = f"{self.fn.__qualname__}.<locals>.{'<lambda>' if lambda_ else node.name}"
+        if hasattr(inner_code, "co_qualname"):
+            inner_code = inner_code.replace(co_qualname=qualname)
+        closure = tuple(cells[n] if n in cells else outer_cells[n] for n in inner_code.co_freevars)
+        fn = types.FunctionType(inner_code, globals_, made_fn.__name__, made_fn.__defaults__,
+                                closure or None)  # fmt: skip
+        fn.__kwdefaults__ = made_fn.__kwdefaults__
+        fn.__qualname__ = qualname
+        fn.__module__ = self.fn.__module__
+        parsed = Parsed(fn, tree, self.p.filename, self.p.lines)
+        lift(parsed)
+        register(parsed)
+        return fn
+
+
+def _runtime() -> Any:
+    from .. import runtime
+
+    return runtime
+
+
+def _own_statements(body: list[gast.stmt]):
+    """The statements of a function's own scope, nested blocks included."""
+    for st in body:
+        yield st
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            continue
+        for f in ("body", "orelse", "finalbody"):
+            yield from _own_statements(getattr(st, f, None) or [])
+        for h in getattr(st, "handlers", None) or []:
+            yield from _own_statements(h.body)
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
