@@ -113,6 +113,7 @@ from .functions import (
     unsqueeze,
     where,
 )
+from .generator import Generator
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .serialization import load, save
 from .tensor import Size, Tensor
@@ -124,6 +125,7 @@ __all__ = [
     "CharTensor",
     "DoubleTensor",
     "FloatTensor",
+    "Generator",
     "HalfTensor",
     "IntTensor",
     "LongTensor",

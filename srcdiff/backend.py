@@ -252,9 +252,13 @@ def sample(
     **params: Any,
 ) -> Any:
     """``rng.<kind>(size=shape, **params)`` (``standard_normal``, ``random``, ``uniform``,
-    ``normal``, ...) in ``dtype``, as an array of ``xp``: drawn on the host in float64,
-    so a seed gives the same numbers on every device and in every dtype."""
-    values = getattr(rng, kind)(size=shape, **params)
+    ``normal``, ...) in ``dtype``, as an array of ``xp``: drawn on the host, so a seed
+    gives the same numbers on every device (srcdiff's Generator draws in ``dtype``, as
+    PyTorch's does; a NumPy Generator in float64)."""
+    if getattr(rng, "draws_in_dtype", False):  # srcdiff's Generator: PyTorch's numbers
+        values = getattr(rng, kind)(size=shape, dtype=dtype, **params)
+    else:
+        values = getattr(rng, kind)(size=shape, **params)
     if dtype is not None:
         values = values.astype(dtype, copy=False)
     if xp is np:

@@ -25,22 +25,21 @@ from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     short,
     uint8,
 )
+from .generator import Generator
 from .rules.registry import nondiff
 from .tensor import Size, Tensor, _unwrap_nested
 
-DEFAULT_SEED = 67280421310721  # PyTorch's default, so runs without manual_seed are repeatable
-_generator = np.random.Generator(np.random.PCG64(DEFAULT_SEED))
+_generator = Generator()  # PyTorch's default seed, so runs without manual_seed repeat
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the generator behind randn, rand, uniform_, normal_, randperm, ..."""
-    global _generator
-    _generator = np.random.Generator(np.random.PCG64(int(seed)))
-    return _generator
+def manual_seed(seed: int) -> Generator:
+    """Seed the generator behind randn, rand, uniform_, normal_, randint, randperm,
+    random_split, ...: the numbers PyTorch's CPU generator gives after the same seed."""
+    return _generator.manual_seed(seed)
 
 
-def generator() -> np.random.Generator:
-    """The current random generator (NumPy, on the CPU, so results do not depend on the device)."""
+def generator() -> Generator:
+    """The default generator (on the host, so results do not depend on the device)."""
     return _generator
 
 
@@ -200,7 +199,7 @@ def randn(
     dtype: Any = None,
     device: Any = None,
     requires_grad: bool = False,
-    generator: np.random.Generator | None = None,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Standard normal samples (drawn in float64, then cast, so dtypes share one stream)."""
     values = sample(
@@ -218,7 +217,7 @@ def rand(
     dtype: Any = None,
     device: Any = None,
     requires_grad: bool = False,
-    generator: np.random.Generator | None = None,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Uniform samples in [0, 1)."""
     values = sample(

@@ -1095,8 +1095,14 @@ class Tensor:
 
         return self._overwrite(
             sample(
-                generator(), "uniform", self._data.shape, xp=cuda.module(self.device), low=a, high=b
-            )
+                generator(),
+                "uniform",
+                self._data.shape,
+                self._data.dtype,
+                xp=cuda.module(self.device),
+                low=a,
+                high=b,
+            )  # fmt: skip
         )
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -1107,6 +1113,7 @@ class Tensor:
                 generator(),
                 "normal",
                 self._data.shape,
+                self._data.dtype,
                 xp=cuda.module(self.device),
                 loc=mean,
                 scale=std,

@@ -37,7 +37,7 @@ LAYERS = {
     "compiler": {"compiler"},
     "rules": {"rules"},
     "runtime": {"runtime"},
-    "base": {"backend", "errors", "cuda", "dtypes", "grad_mode"},
+    "base": {"backend", "errors", "cuda", "dtypes", "grad_mode", "generator"},
 }
 ORDER = list(LAYERS)
 WITHIN = {"entry", "tensor", "base"}  # layers whose parts may import each other

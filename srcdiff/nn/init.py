@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import creation
 from ..backend import array_module, sample
+from ..generator import Generator
 from ..grad_mode import no_grad
 from ..rules.registry import nondiff
 from ..tensor import Tensor
@@ -39,7 +40,6 @@ __all__ = [
     "zeros_",
 ]
 
-Generator = np.random.Generator
 
 _LINEAR = (
     "linear",
@@ -117,7 +117,14 @@ def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any)
     """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in float64, as an
     array of the tensor's array module (drawn on the host, as ``sd.randn`` draws)."""
     rng = creation.generator() if generator is None else generator
-    return sample(rng, kind, tuple(tensor._data.shape), None, array_module(tensor._data), **params)
+    return sample(
+        rng,
+        kind,
+        tuple(tensor._data.shape),
+        tensor._data.dtype,
+        array_module(tensor._data),
+        **params,
+    )
 
 
 # ---- filling -------------------------------------------------------------------------------
