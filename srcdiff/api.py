@@ -112,6 +112,7 @@ class _Target:
 
     def __init__(self, fn: Callable, wrt: Wrt):
         self._self: Callable[[], Any] | None = None  # the instance of a method
+        fn = rt.as_function(fn)  # a functools.partial, a callable object: see there
         if isinstance(fn, (types.MethodType, _WeakMethod)):
             obj = None if isinstance(fn, _WeakMethod) else fn.__self__
             self._self = fn.reference if isinstance(fn, _WeakMethod) else lambda: obj

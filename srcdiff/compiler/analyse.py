@@ -952,8 +952,8 @@ def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
     kind, obj = analyser.resolve(c.func)
     if kind == "method":
         return c.func.attr in PURE_METHODS and len(c.args) <= 2
-    if kind != "object":
-        return False
+    if kind != "object" or obj is rt_module.enter or obj is rt_module.exit:
+        return False  # entering a context manager: seen (a timer's, a lock's)
     if obj in vars(rt_module).values() or getattr(obj, "__module__", None) == "math":
         return True
     if getattr(obj, "__module__", None) == "builtins":

@@ -22,6 +22,8 @@ from .normalize import local_names
 from .parse import Parsed
 
 KEEP = {"rt", "xp", "_unit"}  # names generated code binds itself
+# NumPy's own settings, not functions of arrays: kept NumPy's (``with np.errstate(...):``)
+NUMPY_SETTINGS = {"errstate", "printoptions", "seterr", "geterr"}
 
 
 def numpy_name(obj: Any) -> str | None:
@@ -71,7 +73,7 @@ class _ToBackend(gast.NodeTransformer):
         if not isinstance(getattr(node, "ctx", None), gast.Load):
             return None
         name = numpy_name(self.resolve(node))
-        if name is None:
+        if name is None or name in NUMPY_SETTINGS:
             return None
         other = counterpart(self.xp, name)
         if other is None:

@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
+import gast
+
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import analyse, is_number, params_of
@@ -97,6 +99,9 @@ class Unit:
         self.primal = self.load(self.primal_source, linemap, tree.name)
         self.primal.__defaults__ = fn.__defaults__
         self.primal.__kwdefaults__ = fn.__kwdefaults__
+        self.enters = any(_enters(st) for st in walk_statements(normalized.body))
+        if self.enters:  # context managers left when an exception goes through it
+            self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
@@ -151,6 +156,8 @@ class Unit:
             forward = self.load(text, linemap, tree.name)
             forward.__defaults__ = self.fn.__defaults__  # generated with no values of its own
             forward.__kwdefaults__ = self.fn.__kwdefaults__
+            if self.enters:
+                forward = rt_module.unwinding(forward)
             self.tangent_fn = (forward, text)
         return self.tangent_fn
 
@@ -235,6 +242,8 @@ class Unit:
             text, linemap = emit([tree], self.parsed.lines, [])
             fn = self.load(text, linemap, tree.name)
             fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
+            if self.enters:
+                fn = rt_module.unwinding(fn)
             hit = self.path_primals[key] = (fn, text)
         return hit
 
@@ -249,6 +258,7 @@ class Unit:
                 node.col_offset = node.end_col_offset = 0
         env = {"rt": rt_module, "xp": self.xp, "_unit": self}
         env.update({v: k for k, v in self.rule_names.items()})
+        env.update({n: f for n, f in self.parsed.scope.items() if n not in env})  # lifted
         user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (), strict=True))
         outer = list(env) + [n for n in user_free if n not in env]
         bind = ast.FunctionDef(
@@ -278,6 +288,18 @@ class Unit:
             user_free[n] if n in user_free else types.CellType(env[n]) for n in inner.co_freevars
         )
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
+
+
+def _enters(st: gast.stmt) -> bool:
+    """``rt.enter(m)`` (a ``with`` block's), as a statement or assigned."""
+    value = getattr(st, "value", None)
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "enter"
+        and isinstance(value.func.value, gast.Name)
+        and value.func.value.id == "rt"
+    )
 
 
 # Each function's Units, for at most VARIANTS sets of static facts (the least recently

@@ -12,11 +12,14 @@ another one captures what that one captures.
 
 A nested function defined once under its name (``def f``, or ``f = lambda ...``) is
 *static*: the name refers to the lifted function everywhere in the enclosing function.
-``map(f, xs)`` is compiled as ``[f(x) for x in xs]`` and ``sorted(xs, key=f)`` as a
-permutation of ``xs`` (``rt.sort_order``; a sort key's value carries no gradient), so
-that each runs calls of ``f``. A nested function that captures names cannot be used as
-a value otherwise (returned, stored, passed to another function): the values it would
-carry would not be followed, and that is a CompileError.
+``map(f, xs)`` is compiled as ``[f(x) for x in xs]`` (calls of ``f``, each compiled);
+``sorted(xs, key=f)`` as ``rt.sorted_in_place(list(xs), key=rt.sort_key(f, w=w))``,
+which has a rule: a sort key's value carries no gradient (only the order it gives is
+used), so ``f`` is given what it captures as it is then (so are the keys of ``min``,
+``max`` and ``.sort``). A nested function that captures names cannot be used as a value
+otherwise (returned, stored, passed to another function): the values it would carry
+would not be followed, and that is a CompileError; so is one defined under a name
+assigned more than once, and one whose default values read the enclosing function.
 
 Invariant of the output: ``Parsed.tree`` has no nested ``def`` or ``lambda`` in its own
 scope; ``Parsed.scope`` maps the names its code uses for the lifted functions to them;
@@ -125,9 +128,6 @@ def _visit(n: gast.AST, s: Scope, fn: Scope, comp: frozenset[str]) -> None:
         _visit(child, s, fn, comp)
 
 
-_FREE: dict[int, tuple[gast.AST, frozenset[str]]] = {}
-
-
 def free_names(node: gast.FunctionDef | gast.Lambda) -> set[str]:
     """The names ``node`` (and the functions inside it) reads from the scopes around it."""
     s = scope_of(node)
@@ -214,7 +214,8 @@ class _Builtins(gast.NodeTransformer):
             for k in node.keywords:
                 if k.arg == "key" and (
                     isinstance(k.value, gast.Lambda)
-                    or isinstance(k.value, gast.Name) and k.value.id in self.functions
+                    or isinstance(k.value, gast.Name)
+                    and k.value.id in self.functions
                 ):
                     k.value = gast.Call(func=_rt("sort_key"), args=[k.value], keywords=[])
         if sorts and {k.arg for k in node.keywords} <= {"key", "reverse"}:
@@ -275,10 +276,13 @@ class _Captures(gast.NodeTransformer):
 
     def error(self, node: gast.AST, local: Local) -> Exception:
         shown = ", ".join(f"`{c}`" for c in local.captured)
-        what = "a lambda" if isinstance(local.node, gast.Lambda) else f"`{local.name}`"
+        def_ = isinstance(local.node, gast.FunctionDef)
+        what = f"`{local.node.name}`" if def_ else f"`{local.name}`" if local.static else \
+            "a lambda"  # fmt: skip
+        how = "is defined under a name that is assigned more than once" if def_ and not \
+            local.static else "is used as a value (passed, stored or returned)"  # fmt: skip
         return self.lifter.p.error(
-            f"{what} reads {shown} of the function around it and is used as a value "
-            "(passed, stored or returned)",
+            f"{what} reads {shown} of the function around it and {how}",
             node,
             "srcdiff compiles a nested function that reads the enclosing function's "
             f"variables where it is called, mapped or used as a sort key: call it, or "
@@ -347,12 +351,14 @@ class _Captures(gast.NodeTransformer):
                           type_comment=None)  # fmt: skip
         return _located(new, node)
 
-    def visit_Assign(self, node: gast.Assign) -> Any:
+    def visit_Assign(self, node: gast.Assign | gast.AnnAssign) -> Any:
         if self.own and id(node.value) in self.lifter.by_node:
             local = self.lifter.by_node[id(node.value)]
             if local.static:
                 return None
         return self.generic_visit(node)
+
+    visit_AnnAssign = visit_Assign
 
     def nested(self, node: gast.FunctionDef | gast.Lambda) -> gast.AST:
         """Inside a function defined in a lifted one: what its own names shadow is not
@@ -411,9 +417,13 @@ class Lifter:
     def run(self) -> dict[str, Any]:
         tree = self.p.tree
         nodes = [n for n in gast.walk(tree) if n is not tree]
-        if any(isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute))
-               and _called(n) in ("map", "sorted", "min", "max", "sort") for n in nodes):
-            taken = {n.id for n in nodes if isinstance(n, gast.Name)}
+        taken = {n.id for n in nodes if isinstance(n, gast.Name)}
+        if any(
+            isinstance(n, gast.Call)
+            and isinstance(n.func, (gast.Name, gast.Attribute))
+            and _called(n) in ("map", "sorted", "min", "max", "sort")
+            for n in nodes
+        ):
             functions = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {
                 t.id for n in nodes if isinstance(n, gast.Assign)
                 and isinstance(n.value, gast.Lambda) for t in n.targets
@@ -424,12 +434,9 @@ class Lifter:
             return {}
         s = scope_of(tree)
         static_lambdas = {
-            id(st.value): st.targets[0].id
+            id(st.value): _assigned(st).id
             for st in _own_statements(tree.body)
-            if isinstance(st, gast.Assign)
-            and len(st.targets) == 1
-            and isinstance(st.targets[0], gast.Name)
-            and isinstance(st.value, gast.Lambda)
+            if isinstance(_assigned(st), gast.Name) and isinstance(st.value, gast.Lambda)
         }
         locals_: list[Local] = []
         names = set(s.bound) | taken
@@ -532,8 +539,9 @@ class Lifter:
         if "rt" in cellnames and "rt" not in cells and "rt" not in outer_cells:
             cells = {**cells, "rt": types.CellType(_runtime())}  # rt.sort_key, rt.sorted_in_place
         if lambda_:
-            made = gast.Return(value=gast.Lambda(args=copy.deepcopy(args),
-                                                  body=copy.deepcopy(node.body)))
+            made = gast.Return(
+                value=gast.Lambda(args=copy.deepcopy(args), body=copy.deepcopy(node.body))
+            )
             inner = [_located(made, node)]
         else:
             plain = copy.deepcopy(tree)
@@ -550,6 +558,9 @@ class Lifter:
         module = ast.fix_missing_locations(
             gast.gast_to_ast(gast.Module(body=[factory], type_ignores=[]))
         )
+        for n in ast.walk(module):  # lines only (the parse of a method is dedented)
+            if hasattr(n, "lineno"):
+                n.end_lineno, n.col_offset, n.end_col_offset = n.lineno, 0, 0
         code = compile(module, self.p.filename, "exec")
         factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
         globals_ = self.fn.__globals__
@@ -586,6 +597,15 @@ def _own_statements(body: list[gast.stmt]):
             yield from _own_statements(getattr(st, f, None) or [])
         for h in getattr(st, "handlers", None) or []:
             yield from _own_statements(h.body)
+
+
+def _assigned(st: gast.stmt) -> gast.expr | None:
+    """The one target of ``x = v`` or ``x: T = v``."""
+    if isinstance(st, gast.Assign) and len(st.targets) == 1:
+        return st.targets[0]
+    if isinstance(st, gast.AnnAssign) and st.value is not None:
+        return st.target
+    return None
 
 
 def _unique(base: str, taken: set[str]) -> str:

@@ -13,8 +13,12 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
 - ``a[index] = b`` and ``a.attr = b`` (stores), ``f(a)`` as a statement;
 - ``if a: ... else: ...``; ``for i in range(a, ...):`` (every loop over a sequence, its
   ``enumerate``, ``zip`` or ``reversed``, is rewritten to index it); ``while True:``
-  whose test is an ``if not t: break`` inside;
-- ``return a``, ``break``, ``continue``, ``assert a``, ``raise ...``.
+  whose test is an ``if not t: break`` inside; no loop has an ``else`` (a flag that its
+  ``break`` sets, then ``if not flag``);
+- ``return a``, ``break``, ``continue``, ``assert a``, ``raise ...``;
+- no ``with`` but ``with sd.no_grad():`` (its body as written): its managers entered by
+  ``rt.enter(m)`` and left by ``rt.exit(m)`` wherever the block ends, returns, breaks or
+  continues; comprehensions (list, dict, generator) and ``x := e`` are statements.
 """
 
 from __future__ import annotations
@@ -36,11 +40,9 @@ Parts = gast.expr | tuple  # a value to assign, or a tuple of them (nested)
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
     gast.SetComp: ("set comprehension", "rewrite it as a for loop"),
-    gast.DictComp: ("dict comprehension", "rewrite it as a for loop"),
     gast.Yield: ("yield (generator)", "return a value instead"),
     gast.YieldFrom: ("yield from (generator)", "return a value instead"),
     gast.Await: ("await", "srcdiff differentiates synchronous code"),
-    gast.NamedExpr: ("assignment expression (:=)", "assign on its own line"),
     gast.Starred: ("starred expression", "pass the elements one by one"),
 }
 UNSUPPORTED_STMT = {
@@ -167,6 +169,8 @@ class Normalizer:
         self.attribute_entries: set[str] = set()  # t of ``t = b.T`` in ``b.T[0] = v``
         self.out: list[gast.stmt] = []
         self.line = parsed.tree.lineno
+        self.managers: list[tuple[str, int]] = []  # entered context managers, loop depth
+        self.loops = 0  # how many loops the statement being normalized is in
 
     # --- helpers -------------------------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -260,8 +264,11 @@ class Normalizer:
             return self.if_exp(e)
         if isinstance(e, gast.BoolOp):
             return self.bool_op(e)
-        if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.comprehension(e)
+        if isinstance(e, gast.NamedExpr):  # ``(x := e)``: x assigned, its value the result
+            self.assign_expr(e.target, e.value)
+            return name(e.target.id)
         raise self.p.error(
             f"unsupported expression: {type(e).__name__}", e, "rewrite it with simpler statements"
         )
@@ -284,15 +291,19 @@ class Normalizer:
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
 
-    def comprehension(self, e: gast.ListComp | gast.GeneratorExp) -> gast.Name:
+    def comprehension(self, e: gast.ListComp | gast.GeneratorExp | gast.DictComp) -> gast.Name:
         """``[f(x) for x in xs if c(x)]`` (or a generator expression, made a list) as the
-        loop that appends to a fresh list, its loop variables renamed apart."""
+        loop that appends to a fresh list, its loop variables renamed apart; ``{k(x):
+        v(x) for x in xs}`` as the loop that stores into a fresh dict (the key evaluated
+        first, as Python does)."""
         if any(g.is_async for g in e.generators):
             raise self.p.error(
                 "unsupported syntax: async comprehension", e, "rewrite it as a for loop"
             )
         result = self.names.fresh()
-        self.emit(assign(result, gast.List(elts=[], ctx=gast.Load())))
+        empty = gast.Dict(keys=[], values=[]) if isinstance(e, gast.DictComp) else \
+            gast.List(elts=[], ctx=gast.Load())  # fmt: skip
+        self.emit(assign(result, empty))
         renames: dict[str, str] = {}
         loops = []
         for generator in e.generators:
@@ -307,12 +318,22 @@ class Normalizer:
                     [_rename(c, renames) for c in generator.ifs],
                 )
             )
-        append = gast.Call(
-            func=gast.Attribute(value=name(result), attr="append", ctx=gast.Load()),
-            args=[_rename(e.elt, renames)],
-            keywords=[],
-        )
-        body: list[gast.stmt] = [_at(gast.Expr(value=append), self.line)]
+        if isinstance(e, gast.DictComp):
+            key = self.names.fresh("k")
+            store = gast.Subscript(value=name(result), slice=name(key), ctx=gast.Store())
+            body: list[gast.stmt] = [
+                _at(assign(key, _rename(e.key, renames)), self.line),
+                _at(gast.Assign(targets=[store], value=_rename(e.value, renames),
+                                type_comment=None), self.line),
+            ]  # fmt: skip
+            renames[key] = key
+        else:
+            append = gast.Call(
+                func=gast.Attribute(value=name(result), attr="append", ctx=gast.Load()),
+                args=[_rename(e.elt, renames)],
+                keywords=[],
+            )
+            body = [_at(gast.Expr(value=append), self.line)]
         for target, iterable, conditions in reversed(loops):
             for condition in reversed(conditions):
                 body = [_at(gast.If(test=condition, body=body, orelse=[]), self.line)]
@@ -353,13 +374,11 @@ class Normalizer:
         if isinstance(target, gast.Name):
             self.emit(assign(target.id, value))
         elif isinstance(target, (gast.Tuple, gast.List)):
+            stars = [i for i, elt in enumerate(target.elts) if isinstance(elt, gast.Starred)]
+            if stars:
+                self.assign_starred(target, value, stars[0])
+                return
             for i, elt in enumerate(target.elts):
-                if isinstance(elt, gast.Starred):
-                    raise self.p.error(
-                        "unsupported syntax: starred assignment",
-                        target,
-                        "index the elements explicitly",
-                    )
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
                 if isinstance(elt, gast.Name):
                     self.emit(assign(elt.id, item))
@@ -371,6 +390,35 @@ class Normalizer:
             raise self.p.error(
                 f"unsupported assignment target {type(target).__name__}", target, "assign to a name"
             )
+
+    def assign_starred(self, target: gast.Tuple | gast.List, value: gast.expr, k: int) -> None:
+        """``first, *rest, last = value``: the items before the star by position, those
+        after it from the end, and the star a list of the rest (after a check that there
+        are enough items, as Python makes; any iterable, through ``rt.iterable``)."""
+        after = len(target.elts) - k - 1
+        value = self.temp(gast.Call(func=_rt("iterable"), args=[value], keywords=[]))
+        check = gast.Call(func=_rt("check_unpack"), args=[value, const(len(target.elts) - 1)],
+                          keywords=[])  # fmt: skip
+        self.emit(gast.Expr(value=check))
+        for i, elt in enumerate(target.elts):
+            if i == k:
+                upper = const(-after) if after else None
+                part = self.temp(
+                    gast.Subscript(
+                        value=value,
+                        slice=gast.Slice(lower=const(k) if k else None, upper=upper, step=None),
+                        ctx=gast.Load(),
+                    )
+                )
+                rest = self.temp(gast.Call(func=name("list"), args=[part], keywords=[]))
+                self.assign_to(elt.value, rest)
+                continue
+            index = i if i < k else i - len(target.elts)
+            item = gast.Subscript(value=value, slice=const(index), ctx=gast.Load())
+            if isinstance(elt, gast.Name):
+                self.emit(assign(elt.id, item))
+            else:
+                self.assign_to(elt, self.temp(item))
 
     def store(self, target: gast.Subscript | gast.Attribute, value: gast.expr) -> None:
         """``a[i] = v`` or ``a.w = v``, nested ones too (see ``locate`` and ``put``)."""
@@ -524,7 +572,22 @@ class Normalizer:
 
     def stmt_Return(self, s: gast.Return) -> None:
         value = const(None) if s.value is None else self.atom(s.value)
+        self.exit_managers(0)
         self.emit(gast.Return(value=value))
+
+    def exit_managers_from(self, entered: int) -> None:
+        for mgr, _ in reversed(self.managers[entered:]):
+            self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
+                                                keywords=[])))  # fmt: skip
+
+    def exit_managers(self, depth: int) -> None:
+        """Leave the context managers entered in the loops ``depth`` deep and deeper, the
+        last entered first (before a ``return``: all of them; before a ``break`` or a
+        ``continue``: those entered in the loop it leaves)."""
+        for mgr, loops in reversed(self.managers):
+            if loops >= depth:
+                self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
+                                                    keywords=[])))  # fmt: skip
 
     def stmt_If(self, s: gast.If) -> None:
         test = self.atom(s.test)
@@ -532,15 +595,34 @@ class Normalizer:
 
     def stmt_For(self, s: gast.For) -> None:
         if s.orelse:
-            raise self.p.error(
-                "unsupported syntax: for ... else", s, "set a flag before break instead"
-            )
+            self.loop_else(s)
+            return
         counter, prefix = self.loop_source(s)
         loop = gast.For(
             target=name(counter, store=True), iter=None, body=[], orelse=[], type_comment=None
         )
-        loop.iter, loop.body = prefix[0], prefix[1] + self.block(s.body)
+        loop.iter, loop.body = prefix[0], prefix[1] + self.loop_body(s.body)
         self.emit(loop)
+
+    def loop_body(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        self.loops += 1
+        try:
+            return self.block(body)
+        finally:
+            self.loops -= 1
+
+    def loop_else(self, s: gast.For | gast.While) -> None:
+        """``for ... else`` (``while ... else``): a flag, set by each ``break`` of the loop,
+        and the ``else`` block under ``if not flag`` after it."""
+        flag = self.names.fresh("broke")
+        self.locals.add(flag)
+        self.emit(assign(flag, const(False)))
+        loop = copy.copy(s)
+        loop.body, loop.orelse = _flag_breaks(s.body, flag), []
+        self.stmt(loop)
+        self.line = s.lineno
+        test = gast.UnaryOp(op=gast.Not(), operand=name(flag))
+        self.stmt(_at(gast.If(test=test, body=s.orelse, orelse=[]), s.lineno))
 
     def loop_source(self, s: gast.For) -> tuple[str, tuple[gast.expr, list[gast.stmt]]]:
         """The loop counter, the ``range(...)`` it runs over, and the statements that
@@ -567,7 +649,8 @@ class Normalizer:
             inner = it.args[0]
             nested = self.builtin_call(inner) == "zip"
             seqs = [self.sequence(a) for a in inner.args] if nested else [self.sequence(inner)]
-            start = self.atom(it.args[1]) if len(it.args) > 1 else None
+            starts = it.args[1:] + [k.value for k in it.keywords if k.arg == "start"]
+            start = self.atom(starts[0]) if starts else None
         elif kind == "zip":
             seqs = [self.sequence(a) for a in it.args]
             start = None
@@ -621,36 +704,57 @@ class Normalizer:
             found, obj = self.p.resolve(e.func.id)
             for kind in ("range", "enumerate", "zip", "reversed"):
                 # zip(..., strict=...): the loop runs over the shortest sequence either way
-                keywords = [k.arg for k in e.keywords if not (kind == "zip" and k.arg == "strict")]
+                keywords = [k.arg for k in e.keywords if not (kind == "zip" and k.arg == "strict"
+                            or kind == "enumerate" and k.arg == "start")]  # fmt: skip
                 if found and obj is getattr(builtins, kind) and not keywords:
                     return kind
         return None
 
     def stmt_While(self, s: gast.While) -> None:
         if s.orelse:
-            raise self.p.error(
-                "unsupported syntax: while ... else", s, "set a flag before break instead"
-            )
+            self.loop_else(s)
+            return
         saved, self.out = self.out, []
         test = self.atom(s.test)
         stop = self.temp(gast.UnaryOp(op=gast.Not(), operand=test))
         self.emit(gast.If(test=stop, body=[_at(gast.Break(), self.line)], orelse=[]))
         head, self.out = self.out, saved
-        body = head + self.block(s.body)
+        body = head + self.loop_body(s.body)
         self.emit(gast.While(test=const(True), body=body, orelse=[]))
 
     def stmt_With(self, s: gast.With) -> None:
-        """``with sd.no_grad():`` runs its body as written, not differentiated."""
-        if not (
-            len(s.items) == 1
-            and s.items[0].optional_vars is None
-            and self.is_no_grad(s.items[0].context_expr)
-        ):
+        """``with sd.no_grad():`` runs its body as written, not differentiated. Another
+        ``with`` enters its managers (``rt.enter``), runs its body compiled, and leaves
+        them (``rt.exit``) where the body ends, returns, breaks or continues; a compiled
+        function leaves those still entered when an exception goes through it."""
+        no_grad = [self.is_no_grad(item.context_expr) for item in s.items]
+        if not any(no_grad):
+            entered = len(self.managers)
+            for item in s.items:
+                mgr = self.atom(item.context_expr)
+                if not isinstance(mgr, gast.Name) or mgr.id in self.locals:
+                    mgr = self.temp(mgr)  # its own name: the exit must find this object
+                enter = gast.Call(func=_rt("enter"), args=[mgr], keywords=[])
+                if item.optional_vars is None:
+                    self.emit(gast.Expr(value=enter))
+                else:
+                    self.assign_to(item.optional_vars, self.temp(enter))
+                self.managers.append((mgr.id, self.loops))
+            for st in s.body:
+                self.stmt(st)
+            self.line = s.lineno
+            finished = self.out and isinstance(
+                self.out[-1], (gast.Return, gast.Break, gast.Continue, gast.Raise)
+            )
+            if not finished:
+                self.exit_managers_from(entered)
+            del self.managers[entered:]
+            return
+        if not (len(s.items) == 1 and s.items[0].optional_vars is None):
             raise self.p.error(
-                "unsupported syntax: with statement",
+                "unsupported syntax: sd.no_grad() with other context managers, or as a name",
                 s,
-                "move it out of the differentiated function (only "
-                "`with sd.no_grad():` is supported inside)",
+                "write `with sd.no_grad():` on its own, around the lines it covers",
             )
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         node = gast.With(items=s.items, body=body, type_comment=None)
@@ -675,9 +779,11 @@ class Normalizer:
         ).startswith("srcdiff")
 
     def stmt_Break(self, s: gast.Break) -> None:
+        self.exit_managers(self.loops)
         self.emit(gast.Break())
 
     def stmt_Continue(self, s: gast.Continue) -> None:
+        self.exit_managers(self.loops)
         self.emit(gast.Continue())
 
     def stmt_Pass(self, s: gast.Pass) -> None:
@@ -688,6 +794,26 @@ class Normalizer:
 
     def stmt_Raise(self, s: gast.Raise) -> None:
         self.emit(s)
+
+
+def _flag_breaks(body: list[gast.stmt], flag: str) -> list[gast.stmt]:
+    """A copy of a loop's body in which each of its own ``break`` sets ``flag`` first
+    (not those of the loops inside it)."""
+    out: list[gast.stmt] = []
+    for st in body:
+        if isinstance(st, gast.Break):
+            out.append(_at(assign(flag, const(True)), st.lineno))
+            out.append(st)
+            continue
+        if not isinstance(st, (gast.For, gast.While, gast.FunctionDef, gast.AsyncFunctionDef,
+                               gast.ClassDef)):  # fmt: skip
+            st = copy.copy(st)
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(st, field, None)
+                if inner:
+                    setattr(st, field, _flag_breaks(inner, flag))
+        out.append(st)
+    return out
 
 
 def _rename(e: gast.AST, renames: dict[str, str]) -> gast.AST:

@@ -1,7 +1,8 @@
 """Stage 1: a function's source, parsed with gast, and the names it can see.
 
-Invariant: ``Parsed.tree`` is the gast ``FunctionDef`` of the function, with line numbers
-that are line numbers of ``Parsed.filename``.
+Invariant: ``Parsed.tree`` is the gast ``FunctionDef`` of the function (of a lambda: one
+returning its expression), with line numbers that are line numbers of ``Parsed.filename``,
+and the functions it defines lifted out of it (``compiler/closures``, ``Parsed.scope``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ class Parsed:
     def name(self) -> str:
         return self.fn.__qualname__
 
+    @property
+    def scope(self) -> dict[str, Any]:
+        """The functions defined in this one, lifted out of it (``compiler/closures``), by
+        the names its code calls them by."""
+        fn = self.fn
+        return _SCOPES.get(fn, {}) if fn is not None else {}
+
     def source_line(self, lineno: int | None) -> str:
         return self.lines.get(lineno, "").strip() if lineno else ""
 
@@ -56,7 +64,11 @@ class Parsed:
         )
 
     def resolve(self, name: str) -> tuple[bool, Any]:
-        """The object a free name refers to now: closure cell, global, then builtin."""
+        """The object a free name refers to now: a function defined in this one (lifted
+        out of it), closure cell, global, then builtin."""
+        scope = self.scope
+        if name in scope:
+            return True, scope[name]
         code = self.fn.__code__
         if self.fn.__closure__ and name in code.co_freevars:
             cell = self.fn.__closure__[code.co_freevars.index(name)]
@@ -91,6 +103,10 @@ class Parsed:
 
 
 _CACHE: dict[Any, Parsed] = {}
+# Per function, held weakly: the functions defined in it, lifted out (see closures).
+_SCOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Per file (name and text): its module, parsed, to find lambdas in.
+_MODULES: dict[tuple[str, int], gast.Module] = {}
 
 
 def parse(fn: Any) -> Parsed:
@@ -101,6 +117,11 @@ def parse(fn: Any) -> Parsed:
     hit = _CACHE.get(key)
     if hit is not None and hit.fn is fn:
         return hit
+    if fn.__name__ == "<lambda>":
+        tree, numbered = _lambda(fn)
+        parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
+        lift(parsed)
+        return register(parsed)
     try:
         lines, first = inspect.getsourcelines(fn.__code__)  # its own, not what it wraps
     except (OSError, TypeError) as exc:
@@ -110,15 +131,6 @@ def parse(fn: Any) -> Parsed:
             filename=fn.__code__.co_filename,
             hint="define it in a file, or register a rule with sd.register_vjp",
         ) from exc
-    if fn.__name__ == "<lambda>":
-        raise CompileError(
-            "unsupported syntax: lambda",
-            function=fn.__qualname__,
-            filename=fn.__code__.co_filename,
-            lineno=first,
-            source_line=lines[0],
-            hint="define the function with def",
-        )
     source = textwrap.dedent("".join(lines))
     module = gast.parse(source)
     tree = module.body[0]
@@ -142,8 +154,101 @@ def parse(fn: Any) -> Parsed:
     tree.decorator_list = []
     numbered = {first + i: line.rstrip("\n") for i, line in enumerate(lines)}
     parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
-    _CACHE[key] = parsed
+    lift(parsed)
+    return register(parsed)
+
+
+def register(parsed: Parsed) -> Parsed:
+    """Keep ``parsed`` as the parse of its function (lifted functions are registered so:
+    their source is part of another function's)."""
+    fn = parsed.fn
+    _CACHE[(fn.__code__, id(fn.__globals__))] = parsed
     return parsed
+
+
+def lift(parsed: Parsed) -> None:
+    """Lift the functions ``parsed`` defines out of it (see ``compiler/closures``)."""
+    from .closures import Lifter
+
+    scope = Lifter(parsed).run()
+    if scope:
+        _SCOPES[parsed.fn] = scope
+
+
+def _lambda(fn: FunctionType) -> tuple[gast.FunctionDef, dict[int, str]]:
+    """A lambda's source, as a function returning its expression: the lambda found in
+    its file by its code object's line (and, where several lambdas start on that line,
+    its parameters, and the columns of its instructions where Python records them)."""
+    code = fn.__code__
+
+    def refuse(what: str, hint: str, exc: Exception | None = None) -> CompileError:
+        err = CompileError(what, function=fn.__qualname__, filename=code.co_filename,
+                           lineno=code.co_firstlineno, hint=hint)  # fmt: skip
+        err.__cause__ = exc
+        return err
+
+    try:
+        lines, _ = inspect.findsource(code)
+    except (OSError, TypeError) as exc:
+        raise refuse(f"no Python source for {fn.__qualname__}",
+                     "define it in a file, or register a rule with sd.register_vjp",
+                     exc) from exc  # fmt: skip
+    text = "".join(lines)
+    key = (code.co_filename, hash(text))
+    module = _MODULES.get(key)
+    if module is None:
+        try:
+            module = gast.parse(text)
+        except SyntaxError as exc:
+            raise refuse("the file of this lambda does not parse", "define it with def",
+                         exc) from exc  # fmt: skip
+        if len(_MODULES) > 64:
+            _MODULES.clear()
+        _MODULES[key] = module
+    line = code.co_firstlineno
+    found = [n for n in gast.walk(module) if isinstance(n, gast.Lambda) and n.lineno == line]
+    found = [n for n in found if _lambda_params(n.args) == _code_params(code)] or found
+    if len({gast.dump(n) for n in found}) > 1 and hasattr(code, "co_positions"):
+        spots = {(a, c) for a, _, c, e in code.co_positions()
+                 if a is not None and c is not None and (c, e) != (0, 0)}  # fmt: skip
+        found = [n for n in found if all(_inside(n.body, a, c) for a, c in spots)] or found
+    if not found:
+        raise refuse("the source of this lambda was not found", "define it with def")
+    if len({gast.dump(n) for n in found}) > 1:
+        raise refuse(
+            f"{len(found)} lambdas on line {line}, which srcdiff cannot tell apart",
+            "put the lambda on a line of its own, or define the function with def",
+        )
+    node = found[0]
+    tree = gast.FunctionDef(name="lambda", args=node.args, body=[gast.Return(value=node.body)],
+                            decorator_list=[], returns=None, type_comment=None,
+                            type_params=[])  # fmt: skip
+    gast.copy_location(tree, node)
+    gast.copy_location(tree.body[0], node)
+    tree = copy.deepcopy(tree)
+    end = getattr(node, "end_lineno", None) or line
+    numbered = {i: lines[i - 1].rstrip("\n") for i in range(line, end + 1) if i <= len(lines)}
+    return tree, numbered
+
+
+def _lambda_params(args: gast.arguments) -> tuple:
+    names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return tuple(names), args.vararg is not None, args.kwarg is not None
+
+
+def _code_params(code: Any) -> tuple:
+    n = code.co_argcount + code.co_kwonlyargcount
+    names = code.co_varnames
+    return tuple(names[:n]), bool(code.co_flags & 4), bool(code.co_flags & 8)
+
+
+def _inside(e: gast.expr, line: int, col: int) -> bool:
+    """Whether the position ``(line, col)`` lies within the expression ``e``."""
+    start = (e.lineno, e.col_offset)
+    end = (getattr(e, "end_lineno", None) or e.lineno, getattr(e, "end_col_offset", None))
+    if end[1] is None:
+        return start <= (line, col)
+    return start <= (line, col) <= end
 
 
 def returning_updates(parsed: Parsed, names: tuple[str, ...]) -> Parsed:

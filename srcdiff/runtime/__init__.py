@@ -65,6 +65,7 @@ from .calls import (
     Iterations,
     Returning,
     Star,
+    as_function,
     call,
     call_jvp,
     call_vjp,
@@ -93,6 +94,7 @@ from .contractions import (
     tensordot_grads,
     triangle_grad,
 )
+from .control import check_unpack, enter, exit, sort_key, unwinding
 from .creation import (
     arange_grads,
     cast_grad,
@@ -164,6 +166,7 @@ __all__ = [
     "accumulate_grad",
     "add_at",
     "appended",
+    "as_function",
     "broadcast_like",
     "arange_grads",
     "at_grads",
@@ -174,6 +177,11 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_unchanged",
+    "check_unpack",
+    "enter",
+    "exit",
+    "sort_key",
+    "unwinding",
     "cholesky_grad",
     "cleared",
     "collect_called",

@@ -362,14 +362,15 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
 
 def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
     """Gradients of ``setitem(x, idx, v)`` for ``x`` and ``v``."""
-    if isinstance(g, dict):
+    if isinstance(g, dict):  # an entry nobody read after the write: a zero gradient
         rest = dict(g)
-        return rest, rest.pop(idx, None)
+        part = rest.pop(idx, None)
+        return rest, zeros_like(v) if part is None else part
     if isinstance(g, (list, tuple)):
         rest = list(g)
         part = rest[idx]
         rest[idx] = None
-        return rest, part
+        return rest, zeros_like(v) if part is None else part
     part = g[idx]
     if _has_advanced(idx):
         # A position the index repeats keeps only its last write: only that one gets gradient.

@@ -7,8 +7,13 @@ code runs, so methods, callable objects and recursion need nothing special.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import copy as copy_module
+import functools
 import inspect
+import linecache
+import re
 import types
 import weakref
 from dataclasses import dataclass
@@ -139,6 +144,106 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     if isinstance(call, types.FunctionType):
         return call, (fn,)
     return None, ()
+
+
+def _unpartial(fn: Any, args: tuple, kwargs: dict, positions: tuple
+               ) -> tuple[Any, tuple, dict, tuple]:  # fmt: skip
+    """A call of a ``functools.partial`` as the call of its function: its arguments
+    first, its keywords under the call's, the active positions moved past its
+    arguments."""
+    while isinstance(fn, functools.partial):
+        n = len(fn.args)
+        if n:
+            positions = tuple(a + n if type(a) is int else a for a in positions)
+            args = (*fn.args, *args)
+        if fn.keywords:
+            kwargs = {**fn.keywords, **kwargs}
+        fn = fn.func
+    return fn, args, kwargs, positions
+
+
+def as_function(fn: Any) -> Any:
+    """What ``sd.grad`` takes apart for a callable that is not a Python function: a
+    callable object's ``__call__`` bound to it, and for a ``functools.partial`` a
+    function with the partial's parameters that calls its function (compiled as any
+    other: see ``partial_function``). Anything else as it is."""
+    if (
+        isinstance(fn, (types.FunctionType, types.MethodType, type))
+        or hasattr(fn, "__func__")
+        or hasattr(fn, "_srcdiff_target")
+        or _is_module(fn)
+    ):
+        return fn
+    if isinstance(fn, functools.partial):
+        return partial_function(fn)
+    call = inspect.getattr_static(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return types.MethodType(call, fn)
+    return fn
+
+
+_PARTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PARTIAL_FILES = [0]
+
+
+def partial_function(p: functools.partial) -> types.FunctionType:
+    """A Python function with ``p``'s signature that calls ``p.func`` with ``p``'s
+    arguments and keywords (its keyword-bound parameters taking them as defaults), its
+    source in ``linecache`` so that srcdiff compiles it like a user's function."""
+    hit = _PARTIALS.get(p)
+    if hit is not None:
+        return hit
+    try:
+        params = list(inspect.signature(p).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"srcdiff cannot read the signature of {p!r}") from exc
+    func_name = getattr(p.func, "__name__", type(p.func).__name__)
+    name = "partial_" + re.sub(r"\W", "_", func_name)
+    bound = [f"_srcdiff_a{i}" for i in range(len(p.args))]
+    text, call, defaults = [], list(bound), []
+    seen_star = False
+    for i, q in enumerate(params):
+        if q.kind is q.KEYWORD_ONLY and not seen_star:
+            text.append("*")
+            seen_star = True
+        piece = q.name
+        if q.kind is q.VAR_POSITIONAL:
+            piece, seen_star = "*" + q.name, True
+            call.append(piece)
+        elif q.kind is q.VAR_KEYWORD:
+            piece = "**" + q.name
+            call.append(piece)
+        elif q.kind is q.KEYWORD_ONLY:
+            call.append(f"{q.name}={q.name}")
+        else:
+            call.append(q.name)
+        if q.default is not q.empty:
+            piece += f"=_srcdiff_d{i}"
+            defaults.append(f"_srcdiff_d{i}")
+        text.append(piece)
+        if q.kind is q.POSITIONAL_ONLY and (
+            i + 1 == len(params) or params[i + 1].kind is not q.POSITIONAL_ONLY
+        ):
+            text.append("/")
+    outer = ", ".join(["_srcdiff_func", *bound, *defaults])
+    source = (
+        f"def _srcdiff_make({outer}):\n"
+        f"    def {name}({', '.join(text)}):\n"
+        f"        return _srcdiff_func({', '.join(call)})\n"
+        f"    return {name}\n"
+    )
+    _PARTIAL_FILES[0] += 1
+    filename = f"<srcdiff: functools.partial of {func_name} #{_PARTIAL_FILES[0]}>"
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    namespace: dict = {"__builtins__": builtins}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - source made here
+    values = [p.default for p in params if p.default is not p.empty]
+    wrapper = namespace["_srcdiff_make"](p.func, *p.args, *values)
+    wrapper.__qualname__ = f"partial({getattr(p.func, '__qualname__', func_name)})"
+    with contextlib.suppress(TypeError):  # not weakly referable: made for each use
+        _PARTIALS[p] = wrapper
+    return wrapper
 
 
 def _is_module(obj: Any) -> bool:
@@ -401,6 +506,8 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
 
 
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    if isinstance(fn, functools.partial):
+        fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
     site, bound = _site(fn, active, tensor, args, kwargs)
     if site.rule is not None:
         value = fn(*args, **kwargs)
@@ -424,6 +531,10 @@ def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[An
     """A call in forward mode: ``fn``'s value and tangent, given one tangent per
     positional argument (None where it has none): from its forward rule, or from its
     own tangent source (compiled on first use, as ``rt.call`` compiles adjoints)."""
+    if isinstance(fn, functools.partial):
+        given = len(args)
+        fn, args, kwargs, _ = _unpartial(fn, args, kwargs, ())
+        tangents = (None,) * (len(args) - given) + tuple(tangents)
     forward = Host.registry.lookup_jvp(fn)
     if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
         value = fn(*args, **kwargs)

@@ -7,7 +7,10 @@ through every check. Functions are grouped by what they exercise.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import time
 
 import numpy as np
 
@@ -1737,3 +1740,289 @@ def array_with_a_list_literal(x):
 @case(A(3), A(3), wrt=(0, 1))
 def array_plus_a_list_of_an_array(a, b):
     return np.sum(np.sin(a + [b]) * (a * [b])[0])
+
+
+# ---- functions defined inside: lambda and nested def ------------------------------------
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def lambda_assigned_and_called(x, w):
+    scale = lambda v: v * w  # noqa: E731 - the construct under test
+    return np.sum(scale(x) ** 2) + np.sum(scale(np.sin(x)))
+
+
+@case(A(3))
+def lambda_called_inline(x):
+    return np.sum((lambda v, c=2.0: np.sin(v) * v * c)(x))
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def lambda_in_a_branching_loop(x, w):
+    shrink = lambda v: np.tanh(v * w)  # noqa: E731
+    h = x * 1.0
+    for _ in range(4):
+        if np.sum(h) > 0:
+            h = shrink(h) + x
+        else:
+            h = shrink(h * 2.0)
+    return np.sum(h * h)
+
+
+@case(List(A(2), A(2), A(2)), A(2), wrt=(0, 1))
+def lambda_mapped(xs, w):
+    ys = list(map(lambda v: np.tanh(v * w), xs))
+    zs = map(lambda u, v: u * v, ys, xs)
+    return sum(np.sum(y) for y in ys) + np.sum(sum(zs))
+
+
+@case(A(4), A(), wrt=(0, 1))
+def lambda_as_sort_key(x, w):
+    items = [x[0] * 1.0, x[1] * 2.0, x[2] + 0.5, x[3] * x[0]]
+    by_size = sorted(items, key=lambda v: abs(v) * w)  # w: a key only orders
+    largest_first = sorted(items, reverse=True)
+    return by_size[0] * 1.0 + by_size[1] * 2.0 + by_size[3] * 3.0 + largest_first[0] * w
+
+
+@case(A(2), A(2, lo=0.2, hi=0.8), wrt=(0, 1))
+def nested_def_rk4_solver(y0, w):
+    dt = 0.1
+
+    def rhs(y):
+        return -w * y + np.sin(y)
+
+    def step(y):
+        k1 = rhs(y)
+        k2 = rhs(y + 0.5 * dt * k1)
+        k3 = rhs(y + 0.5 * dt * k2)
+        k4 = rhs(y + dt * k3)
+        return y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+    y = y0
+    for _ in range(5):
+        y = step(y)
+    return np.sum(y * y)
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def nested_def_on_branches_and_while(x, w):
+    def damp(v):
+        return v * np.cos(w) * 0.5
+
+    h = x * 1.0
+    if np.sum(x) > 0:
+        h = damp(h) + w
+    else:
+        h = damp(damp(h))
+    n = 0
+    while n < 3:
+        h = h + damp(h) * 0.1
+        n += 1
+    return np.sum(h**2)
+
+
+@case(A(3))
+def nested_def_reads_a_value_updated_in_place(x):
+    h = x * 1.0
+
+    def weigh(v):
+        return v * h
+
+    h[0] = 2.0
+    h += x
+    return np.sum(weigh(x)) + np.sum(weigh(np.sin(x)))
+
+
+@case(A(3))
+def nested_def_recursive(x):
+    def power(v, n):
+        if n == 0:
+            return 1.0
+        return v * power(v, n - 1)
+
+    return np.sum(power(x, 3))
+
+
+@case(A(3))
+def nested_def_appends_to_a_captured_list(x):
+    acc = []
+
+    def push(v):
+        acc.append(v * 2.0)
+
+    for i in range(3):
+        push(x[i] * x[i])
+    return sum(acc) + acc[0] * acc[2]
+
+
+@case(A(3))
+def nested_def_in_a_loop_reads_the_counter(x):
+    total = 0.0
+    for i in range(3):
+
+        def term(v):
+            return v * (i + 1.0)  # noqa: B023 - called in the step that defines it
+
+        total = total + np.sum(term(x) ** 2)
+    return total
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def nested_def_two_levels(x, w):
+    def outer(v):
+        def inner(u):
+            return u * w
+
+        return inner(v) + inner(v * v)
+
+    return np.sum(outer(x))
+
+
+# ---- partial objects and callable objects as callees ------------------------------------
+
+
+def _scaled_loss(w, x, scale=1.0):
+    return np.sum(np.tanh(w * x)) * scale
+
+
+class _Quadratic:
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, w, x):
+        return np.sum((w - x) ** 2) * self.c
+
+
+DOUBLED_LOSS = functools.partial(_scaled_loss, scale=2.0)
+QUADRATIC = _Quadratic(0.5)
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def partial_and_callable_object_callees(w, x):
+    bound = functools.partial(_scaled_loss, scale=3.0)  # binds no gradient: compiled
+    return DOUBLED_LOSS(w, x) + QUADRATIC(w, x) + bound(x, w)
+
+
+# ---- walrus, star unpacking, for/while ... else, enumerate(start=) -----------------------
+
+
+@case(A(3))
+def walrus_in_conditions(x):
+    if (s := np.sum(x * x)) > 1.0:
+        y = s * 2.0
+    else:
+        y = s + x[0]
+    n = 3
+    while (n := n - 1) >= 0:
+        y = y + x[n] * (t := np.sin(x[n]))
+    return y + t
+
+
+@case(A(4))
+def walrus_in_a_comprehension(x):
+    big = [m for i in range(4) if (m := x[i] * 3.0) > -1.0]
+    return sum(big) * m + len(big)
+
+
+@case(A(4), A(3, 3), wrt=(0, 1))
+def star_unpacking(x, rows):
+    first, *rest = [x[0], x[1], x[2] * 2.0, x[3]]
+    *init, last = (x[0] * x[1], x[2], x[3])
+    a, *middle, b = [x[0], x[1], x[2], x[3] * x[0]]
+    total = first * last + sum(rest) + sum(init) * b + a * middle[1]
+    for i in range(3):
+        head, *tail = [rows[i, 0], rows[i, 1], rows[i, 2]]
+        total = total + head * tail[1]
+    return total
+
+
+@case(A(4, lo=0.0, hi=2.0))
+def for_else_and_while_else(x):
+    total = 0.0
+    for i in range(4):
+        if x[i] > 1.5:
+            total = total + x[i]
+            break
+        total = total + x[i] * x[i]
+    else:
+        total = total * 2.0
+    n = 0
+    while n < 3:
+        n += 1
+        total = total + x[n] * 0.5
+        if total > 5.0:
+            break
+    else:
+        total = total * 3.0
+    return total
+
+
+@case(A(3), A(3), wrt=(0, 1))
+def enumerate_with_start(x, w):
+    total = 0.0
+    for i, v in enumerate([x[0], x[1], x[2]], start=1):
+        total = total + i * v * w[i - 1]
+    for i, v in enumerate([w[0], w[1]], 2):
+        total = total + i * v * v
+    return total
+
+
+# ---- dict comprehensions, with blocks, assert ---------------------------------------------
+
+
+@case(A(3), Dict(a=A(2), b=A(2)), wrt=(0, 1))
+def dict_comprehension(x, params):
+    scaled = {k: v * x[0] for k, v in params.items()}
+    squares = {i: x[i] * x[i] for i in range(3) if i != 1}
+    named = {f"w{i}": x[i] + 1.0 for i in range(2)}
+    return (
+        sum(np.sum(v * v) for v in scaled.values())
+        + squares[0] * squares[2]
+        + named["w1"] * np.sum(scaled["b"])
+    )
+
+
+class _Timer:
+    """A user's context manager that does not touch the values."""
+
+    def __init__(self):
+        self.entered = 0
+
+    def __enter__(self):
+        self.entered += 1
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.elapsed = time.perf_counter() - self.start
+        return False
+
+
+TIMER = _Timer()
+
+
+@case(A(3, lo=0.5, hi=2.0), A(3), wrt=(0, 1))
+def with_context_managers(x, y):
+    with np.errstate(divide="ignore"), contextlib.nullcontext() as nothing:
+        h = np.log(x * x) + y
+    with TIMER as timer:
+        for i in range(3):
+            with contextlib.nullcontext():
+                h = h * np.cos(y)
+                if i == 1:
+                    break
+        if np.sum(h) > 100.0:
+            return np.sum(h)
+    assert nothing is None and timer.entered > 0
+    return np.sum(h * h)
+
+
+@case(A(3))
+def assert_statements(x):
+    h = np.tanh(x)
+    assert h.shape == (3,), "a vector"
+    for i in range(3):
+        assert np.all(np.abs(h) <= 8.0)
+        if h[i] > 0:
+            h = h * 2.0
+            assert np.all(np.isfinite(h)), f"step {i}"
+    return np.sum(h * x)

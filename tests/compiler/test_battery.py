@@ -105,6 +105,11 @@ BRANCHING = [
     functions.corner_chained_comparison,
     functions.corner_branches_define_in_other_order,
     functions.for_break,
+    functions.for_else_and_while_else,
+    functions.lambda_in_a_branching_loop,
+    functions.nested_def_on_branches_and_while,
+    functions.walrus_in_conditions,
+    functions.assert_statements,
 ]
 # (Loops whose iterations go both ways for every seed have one path: its key is the set
 # of kinds of iterations, whatever their order; see test_paths.)

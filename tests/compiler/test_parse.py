@@ -103,10 +103,34 @@ def test_a_function_without_source_is_a_compile_error():
     assert "sd.register_vjp" in str(info.value)
 
 
-def test_a_lambda_is_a_compile_error():
-    square = lambda x: x * x  # noqa: E731
-    with pytest.raises(sd.CompileError, match="lambda.*define the function with def"):
-        parse(square)
+def test_a_lambda_is_parsed_as_a_function_returning_its_expression():
+    square = lambda x: x * x  # noqa: E731 - the construct under test
+    parsed = parse(square)
+    assert isinstance(parsed.tree, gast.FunctionDef) and parsed.tree.name == "lambda"
+    (ret,) = parsed.tree.body
+    assert isinstance(ret, gast.Return) and isinstance(ret.value, gast.BinOp)
+    assert ret.lineno == parsed.tree.lineno == square.__code__.co_firstlineno
+    assert "square = lambda x: x * x" in parsed.source_line(ret.lineno)
+
+
+def outer_with_nested(x, w):
+    def inner(v):
+        return v * w
+
+    return inner(x)
+
+
+def test_nested_functions_are_lifted_with_their_captured_names_as_keywords():
+    parsed = parse(outer_with_nested)
+    assert not any(isinstance(n, gast.FunctionDef) for n in parsed.tree.body)
+    inner = parsed.scope["inner"]
+    assert inner.__qualname__ == "outer_with_nested.<locals>.inner"
+    assert inner(2.0, w=3.0) == 6.0  # the plain function: w passed by the caller
+    call = parsed.tree.body[-1].value
+    assert [k.arg for k in call.keywords] == ["w"]
+    lifted = parse(inner)
+    assert [a.id for a in lifted.tree.args.kwonlyargs] == ["w"]
+    assert lifted.filename == __file__ and lifted.tree.lineno == parsed.tree.lineno + 1
 
 
 def test_only_python_functions_are_parsed():

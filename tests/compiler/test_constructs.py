@@ -1,0 +1,350 @@
+"""Python constructs beyond the battery's gradients (tests/compiler/functions.py has a case
+for each): a lambda, a ``functools.partial`` and a callable object given to ``sd.grad``;
+nested functions lifted out of the function that defines them, and compiled once;
+``with`` blocks entering and leaving their managers as Python does; and what stays
+refused, with a CompileError at the user's line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+
+import numpy as np
+import pytest
+from soundness.verify import verify
+
+import srcdiff as sd
+from srcdiff.compiler.cache import units_built
+from srcdiff.compiler.parse import parse
+
+from .checker import check_function
+
+RNG = np.random.default_rng(7)
+W = RNG.uniform(-1.0, 1.0, 3)
+X = RNG.uniform(-1.0, 1.0, (4, 3))
+Y = RNG.uniform(-1.0, 1.0, 4)
+
+
+def loss(w, x, y, scale=1.0):
+    return np.mean((np.tanh(x @ w) - y) ** 2) * scale
+
+
+def line_of(fn, text: str) -> int:
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+# ---- a lambda given to sd.grad ------------------------------------------------------------
+
+
+def test_a_lambda_closing_over_the_data_is_differentiated():
+    x, y = X, Y
+    g = sd.grad(lambda w: loss(w, x, y))
+    np.testing.assert_allclose(g(W), sd.grad(loss)(W, X, Y), rtol=1e-12)
+    value, d = sd.value_and_grad(lambda w, s: loss(w, x, y, s), wrt=(0, "s"))(W, 2.0)
+    assert value == pytest.approx(loss(W, X, Y, 2.0))
+    np.testing.assert_allclose(d[0], sd.grad(loss)(W, X, Y, 2.0), rtol=1e-12)
+    assert d[1] == pytest.approx(loss(W, X, Y))
+
+
+def test_a_lambda_spanning_lines_and_its_source():
+    g = sd.grad(
+        lambda w: np.sum(np.sin(w) * w)  # its expression on three lines
+    )
+    np.testing.assert_allclose(g(W), np.cos(W) * W + np.sin(W))
+    text = sd.source(g)
+    assert "gradient of test_a_lambda_spanning_lines_and_its_source.<locals>.<lambda>" in text
+    assert "def lambda_primal(" in text and "def lambda_adjoint(" in text
+
+
+def test_lambdas_on_one_line_are_told_apart_by_their_parameters():
+    f, g = (lambda a: np.sum(a * a)), (lambda b: np.sum(b * 3.0))
+    np.testing.assert_allclose(sd.grad(f)(W), 2 * W)
+    np.testing.assert_allclose(sd.grad(g)(W), np.full(3, 3.0))
+
+
+# ---- partial objects and callable objects given to sd.grad -----------------------------------
+
+
+class Loss:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __call__(self, w, scale=1.0):
+        return loss(w, self.x, self.y, scale)
+
+
+def test_a_partial_is_differentiated_with_respect_to_its_own_parameters():
+    expected = sd.grad(loss, wrt=(0, 1))(W, X, Y)
+    p = functools.partial(loss, x=X, y=Y)
+    np.testing.assert_allclose(sd.grad(p)(W), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(sd.grad(p, wrt="x")(W), expected[1], rtol=1e-12)  # bound
+    bound_first = functools.partial(loss, W)
+    d = sd.grad(bound_first, wrt=(0, "scale"))(X, Y, scale=3.0)
+    np.testing.assert_allclose(d[0], 3.0 * expected[1], rtol=1e-12)
+    assert d[1] == pytest.approx(loss(W, X, Y))
+    value, d_w = sd.value_and_grad(functools.partial(loss, scale=2.0))(W, X, Y)
+    assert value == pytest.approx(2.0 * loss(W, X, Y))
+    np.testing.assert_allclose(d_w, 2.0 * expected[0], rtol=1e-12)
+
+
+def test_a_callable_object_is_differentiated_through_its_call():
+    model = Loss(X, Y)
+    np.testing.assert_allclose(sd.grad(model)(W), sd.grad(loss)(W, X, Y), rtol=1e-12)
+    value, (d_w, d_s) = sd.value_and_grad(model, wrt=(0, 1))(W, 2.0)
+    assert value == pytest.approx(2.0 * loss(W, X, Y))
+    assert d_s == pytest.approx(loss(W, X, Y))
+    g = sd.grad(model)
+    g(W)
+    assert "gradient of Loss.__call__" in sd.source(g)
+
+
+SUM_ROWS = functools.partial(np.sum, axis=0)
+HALF_LOSS = functools.partial(loss, scale=0.5)
+
+
+def calls_partials(w, x, y):
+    return HALF_LOSS(w, x, y) + np.sum(SUM_ROWS(x * w) ** 2)
+
+
+def test_partials_called_in_compiled_code_are_differentiated():
+    check_function(calls_partials, [W, X, Y], (0, 1, 2))
+    g = sd.grad(calls_partials)
+    g(W, X, Y)
+    assert "rt.call(SUM_ROWS" in sd.source(g) and "rt.call(HALF_LOSS" in sd.source(g)
+
+
+# ---- nested functions --------------------------------------------------------------------
+
+
+def solve(y0, w, steps):
+    dt = 0.05
+
+    def rhs(y):
+        return -w * y + np.sin(y)
+
+    def step(y):
+        k1 = rhs(y)
+        k2 = rhs(y + 0.5 * dt * k1)
+        return y + dt * k2
+
+    y = y0
+    for _ in range(steps):
+        y = step(y)
+    return np.sum(y * y)
+
+
+def test_a_closure_is_compiled_once_with_its_captured_names_as_arguments():
+    g = sd.grad(solve, wrt=(0, 1))
+    for steps in (3, 4, 5):
+        check_function(solve, [W, np.abs(W), steps], (0, 1))
+        g(W, np.abs(W), steps)
+    step = parse(solve).scope["step"]
+    assert units_built(step) == 1 and units_built(parse(solve).scope["rhs"]) == 1
+    text = sd.source(g)
+    assert "rt.call(step, (0, 'w'), y, dt=dt, w=w)" in text
+    assert "def step_primal(_saved, _path, /, y, *, dt, w):" in text
+
+
+def counts_calls(x):
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        return v * 2.0
+
+    y = f(x) + f(x * x)
+    return np.sum(y) + len(calls)
+
+
+def test_a_closure_updating_a_captured_list_leaves_it_as_python_does():
+    value, d = sd.value_and_grad(counts_calls)(W)
+    assert value == pytest.approx(counts_calls(W))
+    np.testing.assert_allclose(d, 2.0 + 4.0 * W)
+
+
+# ---- with blocks ---------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self, log: list, name: str):
+        self.log, self.name = log, name
+
+    def __enter__(self):
+        self.log.append(f"enter {self.name}")
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        self.log.append(f"exit {self.name}" + (f" on {kind.__name__}" if kind else ""))
+        return False
+
+
+LOG: list = []
+
+
+def managed(x, stop):
+    with Recorder(LOG, "outer"):
+        h = x * 1.0
+        for i in range(3):
+            with Recorder(LOG, f"step {i}") as r:
+                h = np.sin(h) + r.name.count("s")
+                if i == stop:
+                    break
+                if np.sum(h) > 50.0:
+                    return np.sum(h)
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("stop", [0, 1, 5])
+def test_managers_are_entered_and_left_as_python_does(stop):
+    LOG.clear()
+    expected = managed(W, stop)
+    plain = list(LOG)
+    LOG.clear()
+    value, d = sd.value_and_grad(managed)(W, stop)
+    assert value == pytest.approx(expected) and plain == LOG
+    check_function(managed, [W, stop], (0,))
+
+
+def raises_inside(x):
+    with np.errstate(divide="raise"):
+        y = np.log(x - x)
+    return np.sum(y)
+
+
+def suppresses(x):
+    with contextlib.suppress(FloatingPointError), np.errstate(divide="raise"):
+        np.log(x - x)
+    return np.sum(x)
+
+
+def test_an_exception_leaves_the_managers_and_a_suppressing_one_is_refused():
+    before = np.geterr()
+    with pytest.raises(FloatingPointError):
+        sd.grad(raises_inside)(W)
+    assert np.geterr() == before
+    with pytest.raises(sd.CompileError, match="suppressed an exception") as info:
+        sd.grad(suppresses)(W)
+    assert info.value.lineno == line_of(suppresses, "np.log") and np.geterr() == before
+
+
+def asserts(x):
+    h = np.tanh(x)
+    assert np.all(h < 0.0), "negative"
+    return np.sum(h)
+
+
+def test_an_assert_is_evaluated_on_the_primal_values():
+    with pytest.raises(AssertionError, match="negative"):
+        sd.grad(asserts)(np.abs(W) + 0.1)
+    np.testing.assert_allclose(
+        sd.grad(asserts)(-np.abs(W) - 0.1), 1 - np.tanh(np.abs(W) + 0.1) ** 2
+    )
+
+
+# ---- loops: else, starred targets ------------------------------------------------------------
+
+
+def inner_break_keeps_the_else(x, limit):
+    total = 0.0
+    for i in range(3):
+        for j in range(3):
+            if j > limit:
+                break  # the inner loop's: the outer else still runs
+            total = total + x[i, j] * x[j, i]
+    else:
+        total = total * 2.0
+    for head, *tail in x:
+        total = total + head * np.sum(np.stack(tail) ** 2)
+    return total
+
+
+@pytest.mark.parametrize("limit", [0, 1, 5])
+def test_the_else_of_a_loop_runs_unless_its_own_break_does(limit):
+    x = RNG.uniform(-1.0, 1.0, (3, 3))
+    assert verify(inner_break_keeps_the_else, [x, limit], 0) == "ok"
+
+
+# ---- entries written and never read (a list or dict built by writes) --------------------------
+
+
+def writes_entries(x):
+    xs = [0.0, 0.0, 0.0]
+    d = {}
+    for i in range(3):
+        xs[i] = x[i] * 2.0
+        d[i] = x[i] * x[i]
+    return xs[0] * xs[2] + d[1]
+
+
+def test_entries_written_and_never_read_have_zero_gradients():
+    assert verify(writes_entries, [W], 0) == "ok"
+
+
+# ---- refused ---------------------------------------------------------------------------------
+
+
+def stores_a_closure(x, w):
+    fs = []
+    f = lambda v: v * w  # noqa: E731 - the construct under test
+    fs.append(f)
+    return np.sum(fs[0](x))
+
+
+def defines_twice(x, w, flag):
+    if flag:
+
+        def act(v):
+            return v * w
+
+    else:
+
+        def act(v):
+            return v + w
+
+    return np.sum(act(x))
+
+
+def reads_in_a_default(x):
+    h = x * 2.0
+
+    def f(v, s=h):
+        return v * s
+
+    return np.sum(f(x))
+
+
+def changes_a_captured_name(x):
+    h = x * 2.0
+
+    def f(v):
+        nonlocal h
+        h = v
+        return v
+
+    return np.sum(f(x) + h)
+
+
+def binds_a_gradient_in_a_partial(x, w):
+    f = functools.partial(np.multiply, w)
+    return np.sum(f(x))
+
+
+REFUSED = [
+    (stores_a_closure, "fs.append(f)", "reads `w` of the function around it and is used as a"),
+    (defines_twice, "def act(v):", "`act` reads `w` of the function around it and is defined"),
+    (reads_in_a_default, "def f(v, s=h)", "a default value of a nested function"),
+    (changes_a_captured_name, "nonlocal h", "nonlocal or global statement"),
+    (binds_a_gradient_in_a_partial, "functools.partial(", "functools.partial binding"),
+]
+
+
+@pytest.mark.parametrize("fn, marker, what", REFUSED, ids=[r[0].__name__ for r in REFUSED])
+def test_what_cannot_be_followed_is_a_compile_error_at_the_users_line(fn, marker, what):
+    args = [W, W, True][: len(inspect.signature(fn).parameters)]
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn, wrt=(0, 1) if len(args) > 1 else 0)(*args)
+    assert what in str(info.value)
+    assert info.value.filename == __file__ and info.value.lineno == line_of(fn, marker)
+    assert fn.__name__ in str(info.value)
