@@ -8,6 +8,7 @@ import inspect
 import types
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gast
@@ -16,6 +17,7 @@ import numpy as np
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
 from .compiler.cache import CALLEE, Unit, unit_for
+from .compiler.differentiate import explain
 from .compiler.parse import parse
 from .rules import registry
 
@@ -253,6 +255,7 @@ class _Target:
         """Run the adjoint of a ``forward`` from the result's adjoint ``seed``: the
         gradient of each differentiated argument (one, or a tuple)."""
         unit, saved, pkey, order, values = state
+        unit.path_calls[pkey] += 1
         hit = unit.adjoints.get((pkey, None, None))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         self.last = (unit, pkey, ())  # the source to read if the adjoint fails
@@ -418,6 +421,40 @@ def render_primal(unit: Unit) -> str:
     """The compiled primal alone (for a call that differentiated nothing)."""
     header = [f"# srcdiff: compiled primal of {unit.label}", "from srcdiff import runtime as rt"]
     return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.primal_source
+
+
+@dataclass(frozen=True)
+class CompiledPath:
+    """One path a gradient function was compiled for (``sd.paths``): its key, what it
+    means in the user's terms, how many calls took it, and its source."""
+
+    function: str
+    key: tuple
+    choices: tuple[str, ...]
+    calls: int
+    source: str
+
+    def __str__(self) -> str:
+        calls = f"{self.calls} call{'s' if self.calls != 1 else ''}"
+        head = f"{self.function}, path {describe_path(self.key)} ({calls})"
+        return "\n".join([head, *(f"  {c}" for c in self.choices or ("straight line",))])
+
+
+def paths(g: Any) -> list[CompiledPath]:
+    """Every path ``g`` (made by ``sd.grad``, ``sd.value_and_grad`` or
+    ``@sd.differentiate``) was compiled for so far, the most taken first."""
+    if isinstance(g, Differentiated):
+        g = g._gradient()
+    if not isinstance(g, GradientFunction):
+        raise TypeError(f"sd.paths takes a function made by sd.grad, not {type(g).__name__}")
+    found = []
+    for unit, _ in g._target.units.values():
+        for key, stop, wanted in list(unit.adjoints):
+            if stop is None and wanted is None:
+                choices = tuple(explain(unit.analysis, key))
+                found.append(CompiledPath(unit.label, key, choices, unit.path_calls[key],
+                                          render_source(unit, key)))  # fmt: skip
+    return sorted(found, key=lambda p: -p.calls)
 
 
 def describe_path(key: tuple) -> str:

@@ -14,6 +14,7 @@ numbers, so a traceback through it points at the user's line.
 from __future__ import annotations
 
 import ast
+import collections
 import copy
 import types
 import weakref
@@ -103,6 +104,7 @@ class Unit:
         if self.enters:  # context managers left when an exception goes through it
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.path_calls: collections.Counter = collections.Counter()  # see sd.paths
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
         self.recent: list[tuple] = []  # the paths of the last calls, the last first

@@ -98,6 +98,32 @@ def select(
     return items, None
 
 
+def explain(analysis: Analysis, key: tuple) -> list[str]:
+    """The choices of the path ``key``, a line each, in the user's terms: which way each
+    ``if`` went, and which kinds of iterations each loop ran."""
+    items, _ = select(analysis.fn.body, iter(key))
+    return _explain(items, analysis, "")
+
+
+def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
+    lines = []
+    for item in items:
+        s = item.stmt
+        where = f"line {s.lineno}: `{analysis.parsed.source_line(s.lineno)}`"
+        if item.kind == "branch":
+            lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
+        elif item.kind == "loop":
+            kinds = len(item.variants)
+            lines.append(f"{indent}{where} {kinds} kind{'s' if kinds != 1 else ''} of iteration")
+            for v in item.variants:
+                inner = _explain(v.items, analysis, indent + "    ")
+                ends = f", ended by {v.end}" if v.end else ""
+                if inner or ends:
+                    lines.append(f"{indent}  iterations of kind {v.index + 1}{ends}:")
+                    lines += inner
+    return lines
+
+
 def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
     """The names that depend on ``seeds`` or on Tensors requiring grad, on this path."""
     active = set(seeds)

@@ -124,3 +124,34 @@ def test_a_loop_has_one_adjoint_per_set_of_iteration_kinds_whatever_their_order(
     assert len(sources) == 1
     unit = next(iter(g._target.units.values()))[0]
     assert len(unit.adjoints) == 1
+
+
+def sd_paths_example(w, x):
+    h = np.tanh(x @ w)
+    if h.sum() > 0:
+        h = h * 2.0
+    for i in range(3):
+        if np.sum(h) > i:
+            h = np.sin(h)
+        else:
+            break
+    return np.sum(h * h)
+
+
+def test_sd_paths_lists_every_compiled_path_in_the_users_terms():
+    g = sd.grad(sd_paths_example)
+    x = np.ones((2, 3))
+    g(np.full(3, 0.5), x)
+    g(np.full(3, 0.5), x)
+    g(-np.ones(3), x)
+    found = sd.paths(g)
+    assert [p.calls for p in found] == [2, 1]
+    taken, not_taken = found
+    assert "`if h.sum() > 0:` taken" in taken.choices[0]
+    assert "`if h.sum() > 0:` not taken" in not_taken.choices[0]
+    assert any("2 kinds of iteration" in c for c in taken.choices)
+    assert any("ended by break" in c for c in taken.choices)
+    assert "def sd_paths_example_adjoint" in taken.source
+    assert str(taken).startswith("sd_paths_example (")
+    with pytest.raises(TypeError, match="sd.grad"):
+        sd.paths(sd_paths_example)
