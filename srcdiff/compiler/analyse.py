@@ -230,6 +230,12 @@ class Analyser:
                     "assignment of a differentiated value to an attribute",
                     "keep the value in a local variable",
                 )
+            if self.is_active(target.value):  # h.shape = (2, 2) changes h in place
+                return self.fail(
+                    stmt,
+                    f"assignment to the attribute .{target.attr} of a differentiated value",
+                    "give it a new value instead (h = h.reshape(...) for .shape)",
+                )
             return Op("passive")
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
@@ -281,10 +287,10 @@ class Analyser:
                 "srcdiff gives the array a new value, which the attribute "
                 "cannot take back: build the new array in a local name",
             )
-        rule = registry.lookup(rt_module.setitem)
+        write = rt_module.put_back if getattr(stmt, "put_back", False) else rt_module.setitem
         return self.rule_op(
-            rule,
-            rt_module.setitem,
+            registry.lookup(write),
+            write,
             [base, index_value(target.slice), stmt.value],
             [],
             stmt,

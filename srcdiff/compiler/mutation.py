@@ -217,7 +217,7 @@ class Sharing:
         found, obj = self.resolve(func)
         if not found:
             return args
-        if obj is rt_module.is_entry or obj is rt_module.setitem:
+        if obj in (rt_module.is_entry, rt_module.setitem, rt_module.put_back):
             return []
         if getattr(obj, "__module__", "").startswith("srcdiff.runtime"):
             return args

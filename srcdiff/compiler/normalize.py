@@ -454,6 +454,7 @@ class Normalizer:
                 targets=[at.part(i, gast.Store())], value=at.holders[i + 1], type_comment=None
             )
             back.written_back = holders
+            back.put_back = True  # every entry holding the object sees it (rt.put_back)
             if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
                 self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
                 continue

@@ -99,11 +99,20 @@ class TangentBuilder:
             pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
             return [at(gast.Return(value=pair), line)]
         op: Op | None = getattr(s, "op", None)
+        if isinstance(s, gast.Expr) and op is not None and op.kind == "call":
+            # a call made for what it changes: through its own tangent source, which
+            # refuses what forward mode cannot follow (a list's append, a global)
+            return [at(gast.Expr(value=self.call_value(op)), line)]
+        if op is not None and not isinstance(s, gast.Assign) and op.kind not in ("passive",):
+            raise self.error(s, f"forward mode does not support this statement yet ({op.kind})",
+                             "use sd.grad (reverse mode) for this function")  # fmt: skip
         if op is None or not isinstance(s, gast.Assign):
             return [s]
-        return [at(p, line) for p in self.primal(s, op)] + [
-            at(folded(t), line) for t in self.tangent(s, op)
-        ]
+        primal = [at(p, line) for p in self.primal(s, op)]
+        tangent = [at(folded(t), line) for t in self.tangent(s, op)]
+        if getattr(s, "put_back", False):  # its tangent reads the holder as it was
+            return tangent + primal
+        return primal + tangent
 
     def primal(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
         """The statement as the traced primal runs it: a write into an object the caller
@@ -112,11 +121,12 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind == "call" and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
-        if op.kind == "rule" and op.primitive is rt_module.setitem:
-            return [assign(op.target, call(attr("rt", "setitem"), *op.operands))]
+        write = "put_back" if getattr(s, "put_back", False) else "setitem"
+        if op.kind == "rule" and op.primitive in (rt_module.setitem, rt_module.put_back):
+            return [assign(op.target, call(attr("rt", write), *op.operands))]
         if getattr(s, "functional", False) and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
-            return [assign(target.value.id, call(attr("rt", "setitem"), target.value, index,
+            return [assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
         if op.kind == "passive" and _is_appended(s.value) and not getattr(s, "functional", False):
             xs, v = s.value.args
@@ -129,6 +139,12 @@ class TangentBuilder:
         """``t, d_t = rt.call_jvp(f, (d_x, None), x, k)``: a call of another function (or
         callable), its value and tangent from its own tangent source, compiled when the
         call runs."""
+        value = self.call_value(op)
+        targets = gast.Tuple(elts=[name(n, store=True), name(self.dname(n), store=True)],
+                             ctx=gast.Store())  # fmt: skip
+        return gast.Assign(targets=[targets], value=value, type_comment=None)
+
+    def call_value(self, op: Op) -> gast.Call:
         if any(isinstance(a, gast.Starred) for a in op.operands) or any(
             self.active(k.value) for k in op.keywords
         ):
@@ -137,11 +153,8 @@ class TangentBuilder:
         tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
                                     gast.Constant(value=None, kind=None)
                                     for e in op.operands], ctx=gast.Load())  # fmt: skip
-        value = gast.Call(func=attr("rt", "call_jvp"), args=[op.callee, tangents, *op.operands],
-                          keywords=op.keywords)  # fmt: skip
-        targets = gast.Tuple(elts=[name(n, store=True), name(self.dname(n), store=True)],
-                             ctx=gast.Store())  # fmt: skip
-        return gast.Assign(targets=[targets], value=value, type_comment=None)
+        return gast.Call(func=attr("rt", "call_jvp"), args=[op.callee, tangents, *op.operands],
+                         keywords=op.keywords)  # fmt: skip
 
     def zeros(self, e: gast.expr) -> gast.expr:
         return call(attr("rt", "zeros_like"), e)
@@ -157,9 +170,14 @@ class TangentBuilder:
             if holder not in self.a.active:
                 return []
             value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
+            value = call(attr("rt", "tangent_into"), value, target.value)  # an int array: 0
             index = index_value(copy.deepcopy(target.slice))
             d = name(self.dname(holder))  # written as a new value: tangents may be shared
-            return [assign(self.dname(holder), call(attr("rt", "setitem"), d, index, value))]
+            if getattr(s, "put_back", False):
+                update = call(attr("rt", "put_back_tangent"), d, target.value, index, value)
+            else:
+                update = call(attr("rt", "setitem"), d, index, value)
+            return [assign(self.dname(holder), update)]
         if not isinstance(target, gast.Name) or target.id not in self.a.active:
             return []
         n = target.id

@@ -202,7 +202,8 @@ class PrimalBuilder:
         target = s.targets[0]
         if functional and isinstance(target, gast.Subscript):
             index = index_value(target.slice)
-            value = gast.Call(func=attr("rt", "setitem"), args=[target.value, index, s.value],
+            write = "put_back" if getattr(s, "put_back", False) else "setitem"
+            value = gast.Call(func=attr("rt", write), args=[target.value, index, s.value],
                               keywords=[])  # fmt: skip
             out = [at(assign(target.value.id, value), line)]
         if op.kind == "passive" and _is_appended(s.value) and not functional:
@@ -214,8 +215,9 @@ class PrimalBuilder:
                 at(gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])), line),
                 at(assign(op.target, xs), line),
             ]
-        if op.kind == "rule" and op.primitive is rt_module.setitem:
-            call_ = gast.Call(func=attr("rt", "setitem"), args=list(op.operands), keywords=[])
+        if op.kind == "rule" and op.primitive in (rt_module.setitem, rt_module.put_back):
+            write = "put_back" if op.primitive is rt_module.put_back else "setitem"
+            call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
         if op.kind == "rule" and op.saves:
             self.numbered(s)

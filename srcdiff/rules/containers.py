@@ -64,6 +64,12 @@ def dict_get(g, ans, d, key, default=None):
     return ({key: g} if found else None), None, (None if found else g)
 
 
+@vjp(rt.put_back)
+def put_back(g, ans, holder, key, new):
+    d_holder, d_new = rt.put_back_grads(g, ans, key, new)
+    return d_holder, None, d_new
+
+
 @vjp(rt.follow)
 def follow(g, ans, m, old, new, names=""):
     """A name that held the object an in-place update changed takes its new value: its

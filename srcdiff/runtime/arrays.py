@@ -248,6 +248,13 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     return index_add(array_module(x).zeros_like(x), idx, g)
 
 
+def tangent_into(d: Any, holder: Any) -> Any:
+    """The derivative ``d`` (a tangent or a gradient) of a value written into
+    ``holder``: zero where the holder's integer or boolean entries truncate the value."""
+    kind = getattr(getattr(holder, "dtype", None), "kind", "f")
+    return zeros_like(d) if kind in "biu" else d
+
+
 def broadcast_like(d: Any, ans: Any) -> Any:
     """A tangent ``d`` given the shape of the value ``ans`` it is the tangent of (an
     operand smaller than the result, broadcast in the primal)."""
@@ -348,6 +355,14 @@ def _has_advanced(idx: Any) -> bool:
     )
 
 
+def _truncates(x: Any, v: Any) -> bool:
+    """Whether writing ``v`` into the array ``x`` truncates floats to integers."""
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")
+    if kind not in "biu":
+        return False
+    return isinstance(v, float) or getattr(getattr(v, "dtype", None), "kind", "") == "f"
+
+
 def setitem(x: Any, idx: Any, v: Any) -> Any:
     """``x`` with ``x[idx] = v``, as a new array (the old one may still be needed)."""
     if isinstance(x, dict):
@@ -355,6 +370,15 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
     elif isinstance(x, list):
         out = list(x)
     else:
+        if _truncates(x, v):
+            from .mutation import refuse  # mutation imports this module
+
+            raise refuse(
+                "a float written into an integer array in compiled code: the truncation "
+                "would drop a derivative without a word",
+                "make the array a float one first (h = h.astype(float)), or round the "
+                "value yourself (np.floor(v))",
+            )
         out = x.copy() if hasattr(x, "copy") else backend.copy(x)
     out[idx] = v
     return out

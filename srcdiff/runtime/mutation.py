@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import CompileError
-from .arrays import zeros_like
+from .arrays import setitem, setitem_grads, zeros_like
 
-GENERATED = ("_primal", "_adjoint", "_backward")
+GENERATED = ("_primal", "_adjoint", "_backward", "_tangent")
 FINAL = 0  # where a primal saves the values of the parameters it updated in place
 
 
@@ -115,6 +115,51 @@ def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
     if isinstance(m, dict):
         return {k: follow_tangent(dm[k], e, old, dnew) for k, e in m.items()}
     return dm  # a view: follow itself refuses it
+
+
+def put_back(holder: Any, key: Any, new: Any) -> Any:
+    """``holder`` after its entry at ``key``, updated in place, became ``new`` (``a[i][j]
+    = v`` is ``t = a[i]; t[j] = v; a[i] = t``): in a list or dict every entry that is that
+    object takes ``new``, as all of them see Python's write; an array takes it at ``key``
+    (the view written back)."""
+    if isinstance(holder, (list, dict)):
+        return follow(holder, holder[key], new)
+    return setitem(holder, key, new)
+
+
+def put_back_grads(g: Any, ans: Any, key: Any, new: Any) -> tuple[Any, Any]:
+    """The adjoints of the holder and of ``new`` given that of ``ans = put_back(holder,
+    key, new)``: each entry of ``ans`` that is ``new`` passes its part on to ``new``."""
+    if isinstance(ans, (list, dict)):
+        d_holder, d_new = _split(g, ans, new)
+        return d_holder, or_zeros(d_new, new)
+    return setitem_grads(g, key, new)
+
+
+def _split(g: Any, ans: Any, new: Any) -> tuple[Any, Any]:
+    """``g`` (the adjoint of ``ans``) without the parts at the entries that are ``new``,
+    and the sum of those parts."""
+    if g is None:
+        return None, None
+    if ans is new:
+        return None, g
+    if not isinstance(ans, (list, tuple, dict)):
+        return g, None
+    keys = list(ans) if isinstance(ans, dict) else range(len(ans))
+    rest = dict(g) if isinstance(g, dict) else list(g)
+    d_new = None
+    for k in keys:
+        rest[k], part = _split(g.get(k) if isinstance(g, dict) else g[k], ans[k], new)
+        if part is not None:
+            d_new = part if d_new is None else d_new + part
+    return rest, d_new
+
+
+def put_back_tangent(d_holder: Any, holder: Any, key: Any, d_new: Any) -> Any:
+    """The tangent of ``put_back(holder, key, new)`` (``holder`` as it was before)."""
+    if isinstance(holder, (list, dict)):
+        return follow_tangent(d_holder, holder, holder[key], d_new)
+    return setitem(d_holder, key, d_new)
 
 
 def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:

@@ -43,7 +43,7 @@ def _cotangent(y, rng):
     return g if isinstance(y, np.ndarray) else float(g)
 
 
-INDEXING = (operator.getitem, rt.setitem)
+INDEXING = (operator.getitem, rt.setitem, rt.put_back)
 
 
 def _index_per_axis(idx):

@@ -32,6 +32,8 @@ SPECS = [
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
     Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),
+    Spec(rt.put_back, (R((3, 2)), 1, R((2,))), wrt=(0, 2), label="array-row"),
+    Spec(rt.put_back, ([R((2,)), R((3,))], 1, R((3,))), wrt=(0, 2), label="list-entry"),
     Spec(list, ((R((2,)), R((3,))),)),
     Spec(list, (R((3, 2)),), label="rows"),
     Spec(tuple, ([R((2,)), R(())],)),
@@ -91,3 +93,14 @@ def test_a_container_holding_the_updated_object_has_that_entry_replaced():
 def test_a_number_is_replaced_not_updated():
     a = 1.5
     assert rt.follow(a, a, 2.5) == 1.5
+
+
+def test_put_back_gives_every_entry_holding_the_object_its_new_value():
+    a, b = np.zeros(2), np.ones(2)
+    new = np.array([5.0, 6.0])
+    held = rt.put_back([a, b, a, {"k": a}], 0, new)
+    assert held[0] is new and held[2] is new and held[3]["k"] is new and held[1] is b
+    g = [np.ones(2), np.ones(2) * 2, np.ones(2) * 3, {"k": np.ones(2) * 4}]
+    d_holder, d_new = rt.put_back_grads(g, held, 0, new)
+    assert d_new.tolist() == [8.0, 8.0] and d_holder[1].tolist() == [2.0, 2.0]
+    assert d_holder[0] is None and d_holder[2] is None

@@ -469,6 +469,21 @@ def an_adjoint_shared_with_a_name_a_loop_then_assigns(x):
     return np.sum(x * x) + np.sum(np.sin(x))
 
 
+@case(vec(3))
+def a_write_through_a_list_reaches_every_entry_holding_the_array(x):
+    a = np.zeros(3)
+    lst = [a, a]
+    lst[0][1] = x[0] * 5.0
+    return np.sum(lst[1] * x)
+
+
+@case(vec(3), refusable=True)
+def a_float_written_into_an_integer_array_is_truncated(x):
+    h = np.arange(3)
+    h[0] = x[0] * 10.0
+    return np.sum(h * x)
+
+
 @case(3.0, wrt=0)
 def newton_step_on_a_scalar(c):
     x = 1.0
