@@ -62,6 +62,23 @@ class _Fold(gast.NodeTransformer):
             return node.body if node.test.value else node.orelse
         return node
 
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        """``rt.power_slope(x, c)`` of a number ``c``: ``c * x ** (c - 1)`` (the
+        exponent's case of 0 is the helper's)."""
+        self.generic_visit(node)
+        f = node.func
+        if not (isinstance(f, gast.Attribute) and f.attr == "power_slope"
+                and isinstance(f.value, gast.Name) and f.value.id == "rt"
+                and len(node.args) == 2 and isinstance(node.args[1], gast.Constant)):  # fmt: skip
+            return node
+        c = node.args[1].value
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or c == 0:
+            return node
+        if c == 1:
+            return gast.Constant(value=1, kind=None)
+        power = gast.BinOp(left=node.args[0], op=gast.Pow(), right=_number(c - 1))
+        return gast.BinOp(left=_number(c), op=gast.Mult(), right=self.visit_BinOp(power))
+
     def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
         self.generic_visit(node)
         left, right = node.left, node.right

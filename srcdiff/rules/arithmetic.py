@@ -50,12 +50,12 @@ def divide_jvp(ans, x, y, *, dx, dy):
 
 @vjp(operator.pow, xp.power, pow)
 def power(g, ans, x, y):
-    return rt.unbroadcast(g * y * x ** (y - 1), x), rt.unbroadcast(g * ans * rt.safe_log(x), y)
+    return rt.unbroadcast(g * rt.power_slope(x, y), x), rt.unbroadcast(g * ans * rt.safe_log(x), y)
 
 
 @jvp(operator.pow, xp.power, pow)
 def power_jvp(ans, x, y, *, dx, dy):
-    return dx * y * x ** (y - 1), dy * ans * rt.safe_log(x)
+    return dx * rt.power_slope(x, y), dy * ans * rt.safe_log(x)
 
 
 @vjp(operator.neg, xp.negative)

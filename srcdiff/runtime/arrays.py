@@ -201,6 +201,19 @@ def cast_like(g: Any, x: Any) -> Any:
     return backend.astype(array_module(g).asarray(g), dtype)
 
 
+def power_slope(x: Any, y: Any) -> Any:
+    """The derivative of ``x ** y`` in ``x``, ``y * x ** (y - 1)``: 0 where ``y`` is 0,
+    at ``x = 0`` too (where the formula would be ``0 * inf``)."""
+    if not hasattr(x, "shape") and not hasattr(y, "shape"):  # numbers
+        if y == 0:
+            return 0.0
+        return y * (x ** (y - 1) if x != 0 or y >= 1 else math.inf)
+    xp = array_module(x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = y * xp.asarray(x) ** (y - 1)
+    return xp.where(xp.asarray(y) == 0, 0.0, slope)
+
+
 def safe_log(x: Any) -> Any:
     """log(x) where x > 0, and 0 elsewhere (for the exponent's gradient of ``x ** y``)."""
     if isinstance(x, numbers.Real) and not _is_array(x):

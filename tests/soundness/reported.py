@@ -484,6 +484,14 @@ def a_float_written_into_an_integer_array_is_truncated(x):
     return np.sum(h * x)
 
 
+@case(np.array([0.0, 0.5, -1.0]))
+def a_polynomial_through_powers_at_zero(x):
+    s = 0.0
+    for k in range(4):
+        s = s + (k + 1.0) * x**k  # x ** 0 at x = 0: slope 0, not 0 * inf
+    return np.sum(s)
+
+
 @case(3.0, wrt=0)
 def newton_step_on_a_scalar(c):
     x = 1.0

@@ -33,7 +33,7 @@ def loss_adjoint(_saved, d_result):
     t6, t7 = _saved[4]
     d_t6 = rt.unreduce(d_result * (rt.size(t7) / rt.size(t6)), t6, None, False)
     t5 = _saved[3]
-    d_t5 = d_t6 * 2 * t5
+    d_t5 = d_t6 * (2 * t5)
     # line 15: if branch not taken
     # line 14: h = np.tanh(x @ w)
     h = _saved[2]

@@ -36,7 +36,7 @@ def mlp_adjoint(_saved, d_result):
     t6 = _saved[9]
     d_t6 = rt.unreduce(d_result, t6, None, False)
     out = _saved[8]
-    d_out = d_t6 * 2 * out
+    d_out = d_t6 * (2 * out)
     # line 62: out = h @ params["w2"]
     h, t5 = _saved[7]
     d_h = rt.matmul_lhs(d_out, h, t5)
