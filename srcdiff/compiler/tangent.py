@@ -170,7 +170,6 @@ class TangentBuilder:
             if holder not in self.a.active:
                 return []
             value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
-            value = call(attr("rt", "tangent_into"), value, target.value)  # an int array: 0
             index = index_value(copy.deepcopy(target.slice))
             d = name(self.dname(holder))  # written as a new value: tangents may be shared
             if getattr(s, "put_back", False):
@@ -226,6 +225,13 @@ class TangentBuilder:
         if not forward.inline:
             return [assign(self.dname(n), self.call_users(forward, op, n))]
         bound = self.binding(op)
+        named = {id(e) for e in bound.values()}
+        if any(self.active(e) and id(e) not in named for e in op.operands):  # in *args
+            raise self.error(
+                s,
+                f"no forward rule for the extra arguments of {describe(op.primitive)}",
+                "use sd.grad (reverse mode)",
+            )
         untold = [p for p, e in bound.items() if self.active(e) and p not in forward.tangents]
         if untold:  # the rule gives no tangent for an argument that has one
             raise self.error(

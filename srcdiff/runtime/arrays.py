@@ -261,13 +261,6 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     return index_add(array_module(x).zeros_like(x), idx, g)
 
 
-def tangent_into(d: Any, holder: Any) -> Any:
-    """The derivative ``d`` (a tangent or a gradient) of a value written into
-    ``holder``: zero where the holder's integer or boolean entries truncate the value."""
-    kind = getattr(getattr(holder, "dtype", None), "kind", "f")
-    return zeros_like(d) if kind in "biu" else d
-
-
 def broadcast_like(d: Any, ans: Any) -> Any:
     """A tangent ``d`` given the shape of the value ``ans`` it is the tangent of (an
     operand smaller than the result, broadcast in the primal)."""
