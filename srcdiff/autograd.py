@@ -254,6 +254,14 @@ LAST_SOURCE = [""]  # the adjoint source of the latest backward(), for sd.source
 
 def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad."""
+    for tensor, g in _pull(root, gradient, retain_graph):
+        if g is not None:
+            accumulate(tensor, g)
+
+
+def _pull(root: Any, gradient: Any, retain_graph: bool) -> list[tuple[Any, Any]]:
+    """Run the generated adjoint of the graph behind ``root``: each leaf (and retained
+    non-leaf) tensor with its gradient array (None where nothing reached it)."""
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     seed = _seed(root, gradient)
@@ -262,12 +270,57 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
     plan = _Plan(nodes, root)
     adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
     grads = adjoint(plan.values, seed)
-    for tensor, g in zip(plan.targets, grads, strict=True):
-        if g is not None:
-            accumulate(tensor, g)
     root._source = LAST_SOURCE[0] = adjoint.source
     if not retain_graph:
         _free(nodes)
+    return list(zip(plan.targets, grads, strict=True))
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """``torch.autograd.grad``: the gradients of ``outputs`` (summed, each weighted by
+    its ``grad_outputs``) with respect to each of ``inputs``, returned rather than
+    accumulated into ``.grad``. First order only: ``create_graph=True`` is refused."""
+    if create_graph:
+        raise NotImplementedError(
+            "autograd.grad(create_graph=True): srcdiff computes first derivatives only; "
+            "a gradient penalty needs second derivatives, which are not built yet"
+        )
+    single = lambda x: [x] if isinstance(x, _Tensor()) else list(x)  # noqa: E731
+    outputs, inputs = single(outputs), single(inputs)
+    weights = [None] * len(outputs) if grad_outputs is None else single(grad_outputs)
+    keep = bool(retain_graph)
+    held = []  # non-leaf inputs, retained for this pass only
+    for x in inputs:
+        if x._node is not None and not x._retains_grad:
+            ref = weakref.ref(x)
+            x._node.retained.append(ref)
+            held.append((x._node, ref))
+    try:
+        found: dict[int, Any] = {}
+        for out, weight in zip(outputs, weights, strict=True):
+            for tensor, g in _pull(out, weight, keep):
+                if g is not None:
+                    found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
+    finally:
+        for node, ref in held:
+            node.retained.remove(ref)
+    result = []
+    for x in inputs:
+        g = found.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                "One of the differentiated Tensors appears to not have been used in the "
+                "graph. Set allow_unused=True if this is the desired behavior."
+            )
+        result.append(None if g is None else _Tensor()._make(g))
+    return tuple(result)
 
 
 def _seed(root: Any, gradient: Any) -> Any:

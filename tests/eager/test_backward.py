@@ -326,3 +326,21 @@ def test_full_training_loop_converges_to_the_tutorial_values():
         b.grad.zero_()
     assert repr(a) == "tensor([1.0235], requires_grad=True)"
     assert repr(b) == "tensor([1.9690], requires_grad=True)"
+
+
+def test_autograd_grad_returns_gradients_without_touching_dot_grad():
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    w = sd.tensor([3.0, -1.0], requires_grad=True)
+    h = x * w
+    loss = (h**2).sum()
+    gx, gh = sd.autograd.grad(loss, [x, h], retain_graph=True)
+    assert gx.tolist() == [18.0, 4.0] and gh.tolist() == [6.0, -4.0]  # 2 x w^2, 2 h
+    assert x.grad is None and not h.retains_grad
+    (gw,) = sd.autograd.grad(h, w, grad_outputs=sd.ones(2), retain_graph=True)
+    assert gw.tolist() == [1.0, 2.0]
+    unused = sd.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        sd.autograd.grad(loss, [unused], retain_graph=True)
+    assert sd.autograd.grad(loss, [unused], retain_graph=True, allow_unused=True) == (None,)
+    with pytest.raises(NotImplementedError, match="first derivatives only"):
+        sd.autograd.grad(loss, x, create_graph=True)
