@@ -61,10 +61,15 @@ workers=()
 if "$python" -c "import xdist" >/dev/null 2>&1; then
     workers=(-n "$(( $(nproc) < 8 ? $(nproc) : 8 ))")
 fi
+# One line per test, so that a run stopped by TEST_TIMEOUT still says what passed, and a
+# per-test limit where pytest-timeout is there, so that one hung test cannot eat the rest.
+if "$python" -c "import pytest_timeout" >/dev/null 2>&1; then
+    workers+=(--timeout 90)
+fi
 say "running the test suite ${workers[*]}"
 selection=()
 [ -n "${TESTS_K:-}" ] && selection=(-k "$TESTS_K")
-timeout "${TEST_TIMEOUT:-420}" "$python" -m pytest -p no:cacheprovider -q -rfE "${workers[@]}" \
+timeout "${TEST_TIMEOUT:-420}" "$python" -m pytest -p no:cacheprovider -v --tb=short -rfE "${workers[@]}" \
     "${selection[@]}" --junitxml "$report/junit.xml" tests >"$report/pytest.log" 2>&1
 tests_status=$?
 tail -n 25 "$report/pytest.log" | tee -a "$log"

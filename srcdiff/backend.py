@@ -16,6 +16,8 @@ The helpers that the libraries differ on live here and nowhere else:
   wrapper for NumPy and CuPy), for helpers written against the standard alone;
 * ``scatter_add(d, idx, g)``: ``d[idx] += g`` where ``idx`` may repeat positions
   (``np.add.at``, ``cupyx.scatter_add``, ``.at[].add`` or a loop);
+* ``last_writes(shape, idx)``: which entry of ``x[idx]`` holds each position's last
+  write, as NumPy resolves a repeated index (CuPy leaves the winner undefined);
 * ``astype`` and ``copy``: array methods that are functions in the standard;
 * ``to_numpy``, ``to_cupy``: moving arrays between devices;
 * ``sample``: random numbers, drawn on the host from a NumPy generator (so a seed gives
@@ -203,6 +205,29 @@ def scatter_add(d: Any, idx: Any, g: Any) -> Any:
     if hasattr(d, "at"):  # JAX-style immutable arrays
         return d.at[idx].add(g)
     return _scatter_add_loop(d, idx, g)
+
+
+def last_writes(x: Any, idx: Any) -> Any:
+    """For each entry of ``x[idx]`` (flat, in C order), the entry whose write a position
+    of ``x`` keeps when ``x[idx] = v`` names it more than once: the last one, as NumPy
+    assigns. CuPy leaves that winner undefined, so it is found here with a scatter-max,
+    which is deterministic; a write or a gradient that follows it agrees with NumPy."""
+    xp = array_module(x)
+    shape = x[idx].shape
+    ids = xp.reshape(xp.arange(int(np.prod(shape)), dtype=xp.int64), shape)
+    last = xp.full(x.shape, -1, dtype=xp.int64)
+    if isinstance(x, np.ndarray):
+        last[idx] = ids  # NumPy keeps the last write
+    elif device_of(x) == "cuda":
+        import cupyx
+
+        cupyx.scatter_max(last, idx, ids)
+    else:
+        raise NotImplementedError(
+            f"{xp.__name__} does not say which write to a repeated position wins: srcdiff "
+            "cannot write x[idx] = v there with an index that may repeat a position"
+        )
+    return last[idx]
 
 
 def _scatter_add_loop(d: Any, idx: Any, g: Any) -> Any:

@@ -183,7 +183,7 @@ def xlogy(g, ans, x, y):
     """``x * log(y)``, 0 where ``x`` is 0 (there ``y`` gets no gradient)."""
     return (
         rt.cast_like(rt.unbroadcast(g * xp.log(y), x), x),
-        rt.unbroadcast(xp.where(x == 0, 0.0, g * x / y), y),
+        rt.unbroadcast(xp.where(xp.asarray(x) == 0, 0.0, g * x / y), y),
     )
 
 

@@ -20,9 +20,10 @@ def outer(g, ans, a, b):
 def inner(g, ans, a, b):
     """``ans[I, J] = sum_k a[I, k] * b[J, k]`` for any numbers of leading axes I, J."""
     na, nb = xp.ndim(a) - 1, xp.ndim(b) - 1
+    # axes as tuples: CuPy takes an empty contraction of a 0-d array only as ((), ())
     return (
-        xp.tensordot(g, b, (list(range(na, na + nb)), list(range(nb)))),
-        xp.tensordot(g, a, (list(range(na)), list(range(na)))),
+        xp.tensordot(g, b, (tuple(range(na, na + nb)), tuple(range(nb)))),
+        xp.tensordot(g, a, (tuple(range(na)), tuple(range(na)))),
     )
 
 

@@ -386,8 +386,17 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
                 "value yourself (np.floor(v))",
             )
         out = x.copy() if hasattr(x, "copy") else backend.copy(x)
+        if not isinstance(x, np.ndarray) and _has_advanced(idx):
+            # The library may keep any of several writes to one position: give them all
+            # the value NumPy keeps, the last one, so that setitem_grads agrees.
+            v = _flat(array_module(x), v, out[idx].shape)[backend.last_writes(out, idx)]
     out[idx] = v
     return out
+
+
+def _flat(xp: Any, v: Any, shape: tuple) -> Any:
+    """``v`` broadcast to ``shape``, flattened in C order."""
+    return xp.reshape(xp.broadcast_to(xp.asarray(v), shape), (-1,))
 
 
 def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
@@ -406,9 +415,7 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
         # A position the index repeats keeps only its last write: only that one gets gradient.
         xp = array_module(g)
         ids = xp.reshape(xp.arange(part.size), part.shape)
-        last = xp.full(g.shape, -1)
-        last[idx] = ids
-        part = part * (last[idx] == ids)
+        part = part * (backend.last_writes(g, idx) == ids)
     return setitem(g, idx, 0), unbroadcast(part, v)
 
 

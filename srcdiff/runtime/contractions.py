@@ -142,10 +142,11 @@ def tensordot_grads(g: Any, a: Any, b: Any, axes: Any = 2) -> tuple[Any, Any]:
     fb = [j for j in range(nb) if j not in xb]
     g = xp.asarray(g)
     # tensordot(g, b) holds a's free axes, then b's contracted axes in b's order
-    da = xp.tensordot(g, b, axes=(list(range(len(fa), len(fa) + len(fb))), fb))
+    # axes as tuples: CuPy takes an empty contraction of a 0-d array only as ((), ())
+    da = xp.tensordot(g, b, axes=(tuple(range(len(fa), len(fa) + len(fb))), tuple(fb)))
     from_a = fa + [xa[xb.index(j)] for j in sorted(xb)]
     da = _permute(xp, da, tuple(int(i) for i in np.argsort(from_a)))
-    db = xp.tensordot(a, g, axes=(fa, list(range(len(fa)))))
+    db = xp.tensordot(a, g, axes=(tuple(fa), tuple(range(len(fa)))))
     from_b = [xb[xa.index(i)] for i in sorted(xa)] + fb
     db = _permute(xp, db, tuple(int(i) for i in np.argsort(from_b)))
     return da, db

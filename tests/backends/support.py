@@ -60,7 +60,8 @@ def to_numpy(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: to_numpy(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return type(x)(to_numpy(v) for v in x)
+        items = [to_numpy(v) for v in x]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
         return np.array(backend.to_numpy(x))
     return x
@@ -266,10 +267,33 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             METHODS,
         ),
     },
-    "cupy": {},
+    "cupy": {
+        **dict.fromkeys(
+            [f for f in SCIPY_SPECIAL if getattr(f, "__name__", "") in ("psi", "logsumexp")],
+            "scipy.special's psi and logsumexp compute on NumPy arrays: CuPy code calls "
+            "cupyx.scipy.special",
+        ),
+        **dict.fromkeys(
+            [np.r_, np.c_],
+            "NumPy's index objects make NumPy arrays: CuPy code writes cupy.r_ and cupy.c_",
+        ),
+    },
 }
 
 # Single specs of tests/rules (by id) a backend cannot run, and why.
+REDUCTIONS_WITH_INITIAL_OR_WHERE = [
+    "np.max[initial]",
+    "np.max[initial-wins]",
+    "np.min[initial]",
+    "np.max[where]",
+    "np.min[where]",
+    "np.sum[initial]",
+    "np.sum[where]",
+    "np.sum[where-kw;axis=0,keepdims=True,where=[[True], [False], [True]]]",
+    "np.mean[where;axis=1,where=[True, False, True, True]]",
+    "np.mean[where;axis=0,keepdims=True,where=[[True], [False], [True]]]",
+    "np.mean[where-all;where=[True, False, True, True]]",
+]
 ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
 TENSORDOT_AXES = "the standard's tensordot takes its axes by keyword"
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
@@ -332,20 +356,7 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "np.take[positional-axis]": "the standard's take takes its axis by keyword",
         "np.take_along_axis[positional-axis]": "the standard takes this axis by keyword",
         **dict.fromkeys(
-            [
-                "np.max[initial]",
-                "np.max[initial-wins]",
-                "np.min[initial]",
-                "np.max[where]",
-                "np.min[where]",
-                "np.sum[initial]",
-                "np.sum[where]",
-                "np.sum[where-kw;axis=0,keepdims=True,where=[[True], [False], [True]]]",
-                "np.mean[where;axis=1,where=[True, False, True, True]]",
-                "np.mean[where;axis=0,keepdims=True,where=[[True], [False], [True]]]",
-                "np.mean[where-all;where=[True, False, True, True]]",
-            ],
-            "the standard's reductions have no initial= or where=",
+            REDUCTIONS_WITH_INITIAL_OR_WHERE, "the standard's reductions have no initial= or where="
         ),
         "np.tensordot[positional-int]": TENSORDOT_AXES,
         "np.tensordot[positional-outer]": TENSORDOT_AXES,
@@ -353,6 +364,75 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "np.tensordot[positional-pairs]": TENSORDOT_AXES,
         "np.tensordot[positional-negative]": TENSORDOT_AXES,
     },
+}
+
+# Specs whose primal CuPy itself cannot run: a plain call with CuPy arrays raises, and so
+# does compiled code (the same call, on CuPy), which is all srcdiff owes there.
+CUPY_REDUCTIONS = "CuPy's reductions have no initial= or where="
+UNSUPPORTED_SPECS["cupy"] = {
+    "np.column_stack[[0d,0d]]": "CuPy's column_stack takes 1-D and 2-D arrays only",
+    **dict.fromkeys(
+        [
+            "np.pad[widths-per-axis]",
+            "np.pad[array-widths]",
+            "np.pad[dict]",
+            "np.pad[dict-negative-axis]",
+            "np.pad[dict;mode='reflect',reflect_type='even']",
+        ],
+        "CuPy's pad takes its widths as an int or (before, after) pairs for every axis",
+    ),
+    **dict.fromkeys(
+        ["np.convolve[integer-mode]", "np.correlate[integer-mode]"],
+        "CuPy takes mode as a string",
+    ),
+    "np.polyval[two-polynomials]": "CuPy's polyval takes 1-D coefficients only",
+    "np.interp[number]": "CuPy's interp takes an array of points, not a Python number",
+    "stride_tricks.sliding_window_view[same-axis;axis=(0, 0)]": (
+        "CuPy's sliding_window_view refuses an axis named twice"
+    ),
+    "np.partition[2x3x4-2;axis=1,kind='introselect']": "CuPy's partition has no kind=",
+    **dict.fromkeys(
+        [
+            "np.select[broadcast-default]",
+            "np.select[choices-array]",
+            "np.select[[3x4,3x4]-[3x4,3x4]-3x4]",
+        ],
+        "CuPy's select takes a scalar default",
+    ),
+    **dict.fromkeys(
+        [
+            "np.choose[3x4-[3x4,3x4,3x4]]",
+            "np.choose[broadcast]",
+            "np.choose[3x4-[3x4,3x4];mode='wrap']",
+            "np.choose[3x4-[3x4,3x4];mode='clip']",
+            "np.choose[number-choice]",
+        ],
+        "CuPy's choose takes its choices as one array, not a list",
+    ),
+    **dict.fromkeys(
+        ["np.take[wrap;mode='wrap']", "np.take[clip;axis=1,mode='clip']"],
+        "CuPy's take has no mode=",
+    ),
+    "np.take_along_axis[default-axis]": "CuPy's take_along_axis needs its axis",
+    **dict.fromkeys(
+        [
+            *REDUCTIONS_WITH_INITIAL_OR_WHERE,
+            "np.nanmax[initial]",
+            "np.nanmin[initial]",
+            "np.nanmax[where]",
+            "np.nansum[initial]",
+            "np.nansum[where;axis=1,where=[True, False, True, True]]",
+            "np.nanmean[where;axis=1,where=[True, False, True, True]]",
+        ],
+        CUPY_REDUCTIONS,
+    ),
+    "np.linalg.cholesky[3x3;upper=True]": "CuPy's cholesky has no upper=",
+    "np.linalg.pinv[3x3;hermitian=True]": "CuPy's pinv has no hermitian=",
+    "np.linalg.svd[3x3;hermitian=True]": "CuPy's svd has no hermitian=",
+    **dict.fromkeys(
+        ["np.linalg.solve[1x3x3-2x3x1]", "np.linalg.solve[3x3-2x3x4]"],
+        "CuPy's solve does not broadcast a stack of matrices against b",
+    ),
 }
 
 # Battery functions (tests/compiler/functions.py) a backend cannot run, and why: each is
@@ -393,7 +473,13 @@ STRICT_FUNCTIONS = {
 }
 UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
     STRICT: {fn: why for why, fns in STRICT_FUNCTIONS.items() for fn in fns.split()},
-    "cupy": dict.fromkeys(OWN_ARRAYS_FUNCTIONS.split(), OWN_ARRAYS),
+    "cupy": {
+        **dict.fromkeys(OWN_ARRAYS_FUNCTIONS.split(), OWN_ARRAYS),
+        **dict.fromkeys(
+            ["array_with_a_list_literal", "array_plus_a_list_of_an_array"],
+            "arithmetic between an array and a Python list: CuPy takes arrays and scalars",
+        ),
+    },
 }
 
 
