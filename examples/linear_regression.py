@@ -52,8 +52,9 @@ def numpy_gradient_descent(x_train, y_train):
 def autograd_manual_updates(x_train_tensor, y_train_tensor):
     """Autograd computes the gradients; the update happens under no_grad."""
     sd.manual_seed(42)
-    a = sd.randn(1, requires_grad=True, dtype=sd.float)
-    b = sd.randn(1, requires_grad=True, dtype=sd.float)
+    device = x_train_tensor.device
+    a = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
     for _ in range(N_EPOCHS):
         yhat = a + b * x_train_tensor
         error = y_train_tensor - yhat
@@ -70,8 +71,9 @@ def autograd_manual_updates(x_train_tensor, y_train_tensor):
 def optimizer_and_loss(x_train_tensor, y_train_tensor):
     """optim.SGD updates the parameters, nn.MSELoss computes the loss."""
     sd.manual_seed(42)
-    a = sd.randn(1, requires_grad=True, dtype=sd.float)
-    b = sd.randn(1, requires_grad=True, dtype=sd.float)
+    device = x_train_tensor.device
+    a = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
     loss_fn = nn.MSELoss(reduction="mean")
     optimizer = optim.SGD([a, b], lr=LR)
     for _ in range(N_EPOCHS):
@@ -137,7 +139,7 @@ def fit_model(model, x_train_tensor, y_train_tensor):
     return losses, train_step
 
 
-def minibatches(x, y):
+def minibatches(x, y, device):
     """TensorDataset, random_split and DataLoader, with a validation loss per epoch."""
     x_tensor = sd.from_numpy(x).float()
     y_tensor = sd.from_numpy(y).float()
@@ -147,16 +149,20 @@ def minibatches(x, y):
     train_loader = data.DataLoader(dataset=train_dataset, batch_size=16)
     val_loader = data.DataLoader(dataset=val_dataset, batch_size=20)
 
-    model = nn.Sequential(nn.Linear(1, 1))
+    model = nn.Sequential(nn.Linear(1, 1)).to(device)
     loss_fn = nn.MSELoss(reduction="mean")
     optimizer = optim.SGD(model.parameters(), lr=LR)
     train_step = make_train_step(model, loss_fn, optimizer)
     losses, val_losses = [], []
     for _ in range(100):
         for x_batch, y_batch in train_loader:
+            x_batch = x_batch.to(device)
+            y_batch = y_batch.to(device)
             losses.append(train_step(x_batch, y_batch))
         with sd.no_grad():
             for x_val, y_val in val_loader:
+                x_val = x_val.to(device)
+                y_val = y_val.to(device)
                 model.eval()
                 yhat = model(x_val)
                 val_losses.append(loss_fn(y_val, yhat).item())
@@ -208,7 +214,7 @@ def main():
     show("nn.Sequential, make_train_step:", model[0].bias, model[0].weight)
     print(f"{'':<34} training loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
-    model, losses, val_losses = minibatches(x, y)
+    model, losses, val_losses = minibatches(x, y, device)
     print(model.state_dict())
     show("minibatches of 16, random_split:", model[0].bias, model[0].weight)
     print(f"{'':<34} validation loss {val_losses[-1]:.4f}")

@@ -19,6 +19,7 @@ from .support import (
     METHODS,
     STRICT,
     TENSOR,
+    UNSUPPORTED_FUNCTIONS,
     UNSUPPORTED_SPECS,
     skip_reason,
 )
@@ -91,9 +92,32 @@ def table() -> str:
         "indexing fewer axes than the array has, arithmetic on booleans, ...); "
         "`tests/backends/support.py` lists each with its reason.",
         "",
+        "What CuPy cannot run, and why (a plain call of the same code on CuPy arrays "
+        "raises too, and so does the compiled one):",
+        "",
+        *_cupy_reasons(),
+        "",
         END,
     ]
     return "\n".join(lines)
+
+
+def _cupy_reasons() -> list[str]:
+    """One line per reason CuPy cannot run a rule, or some calls of one (by spec id)."""
+    reasons: dict[str, set[str]] = defaultdict(set)
+    for prims in _families().values():
+        for p in prims:
+            why = skip_reason("cupy", p)
+            if why:
+                reasons[why].add(f"`{_name(p)}`")
+    for spec_id, why in UNSUPPORTED_SPECS.get("cupy", {}).items():
+        reasons[why].add(f"`{spec_id.split('[', 1)[0]}` (some calls)")
+    for fn, why in UNSUPPORTED_FUNCTIONS.get("cupy", {}).items():
+        reasons[why].add(f"`{fn}` (a test function)")
+    return [
+        f"- {', '.join(sorted(names))}: {why}"
+        for why, names in sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
 
 
 def updated(readme: str) -> str:

@@ -270,8 +270,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
     "cupy": {
         **dict.fromkeys(
             [f for f in SCIPY_SPECIAL if getattr(f, "__name__", "") in ("psi", "logsumexp")],
-            "scipy.special's psi and logsumexp compute on NumPy arrays: CuPy code calls "
-            "cupyx.scipy.special",
+            "scipy.special's psi and logsumexp make NumPy arrays of their arguments, which "
+            "CuPy refuses",
         ),
         **dict.fromkeys(
             [np.r_, np.c_],

@@ -287,7 +287,8 @@ def test_autograd_tutorial():
         b.grad.zero_(), w.grad.zero_()
     assert abs(b.item() - 1.0) < 0.15 and abs(w.item() - 2.0) < 0.25
     assert b.is_leaf and w.is_leaf and b.dtype is sd.float32
-    assert repr(b).startswith("tensor([") and repr(b).endswith("], requires_grad=True)")
+    on = ", device='cuda:0'" if device == "cuda" else ""
+    assert repr(b).startswith("tensor([") and repr(b).endswith(f"]{on}, requires_grad=True)")
 
     # the nonsense graph: control flow decides which operations are recorded
     yhat = b + w * x_train_tensor

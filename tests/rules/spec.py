@@ -39,8 +39,11 @@ def prim_name(prim: Any) -> str:
         if prim is getattr(np, name):
             return f"np.{name}"
     if isinstance(prim, np.ufunc):
-        return f"np.{prim.__name__}"
+        owner = "np" if getattr(np, prim.__name__, None) is prim else "scipy.special"
+        return f"{owner}.{prim.__name__}"
     module = getattr(prim, "__module__", None) or ""
+    if module.startswith("scipy.special"):
+        return f"scipy.special.{prim.__name__}"
     module = {"numpy": "np", "_operator": "operator", "numpy.linalg": "np.linalg"}.get(
         module, module.rsplit(".", 1)[-1]
     )
