@@ -198,9 +198,7 @@ def scatter_add(d: Any, idx: Any, g: Any) -> Any:
         np.add.at(d, idx, g)
         return d
     if device_of(d) == "cuda":
-        import cupyx
-
-        cupyx.scatter_add(d, idx, g)
+        _cupy_at("add", d, idx, g)
         return d
     if hasattr(d, "at"):  # JAX-style immutable arrays
         return d.at[idx].add(g)
@@ -219,15 +217,26 @@ def last_writes(x: Any, idx: Any) -> Any:
     if isinstance(x, np.ndarray):
         last[idx] = ids  # NumPy keeps the last write
     elif device_of(x) == "cuda":
-        import cupyx
-
-        cupyx.scatter_max(last, idx, ids)
+        _cupy_at("maximum", last, idx, ids)
     else:
         raise NotImplementedError(
             f"{xp.__name__} does not say which write to a repeated position wins: srcdiff "
             "cannot write x[idx] = v there with an index that may repeat a position"
         )
     return last[idx]
+
+
+def _cupy_at(ufunc: str, d: Any, idx: Any, v: Any) -> None:
+    """``cupy.<ufunc>.at(d, idx, v)`` (CuPy 13 on), else the older ``cupyx.scatter_<op>``."""
+    import cupy
+
+    at = getattr(getattr(cupy, ufunc), "at", None)
+    if at is not None:
+        at(d, idx, v)
+    else:
+        import cupyx
+
+        getattr(cupyx, {"add": "scatter_add", "maximum": "scatter_max"}[ufunc])(d, idx, v)
 
 
 def _scatter_add_loop(d: Any, idx: Any, g: Any) -> Any:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import srcdiff as sd
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -60,10 +62,12 @@ def test_linear_regression_fits_match_least_squares():
         assert abs(float(got_a) - a) < 1e-3 and abs(float(got_b) - b) < 1e-3, label
     a_all, b_all = least_squares(x, y)  # the minibatch run trains on another split of 80
     assert abs(float(fits[-1][1]) - a_all) < 0.05 and abs(float(fits[-1][2]) - b_all) < 0.05
-    assert "srcdiff.FloatTensor" in out
+    cuda = sd.cuda.is_available()  # the tutorial runs on the GPU where there is one
+    assert ("srcdiff.cuda.FloatTensor" if cuda else "srcdiff.FloatTensor") in out
+    on = ", device='cuda:0'" if cuda else ""
     assert (
-        "OrderedDict([('a', tensor([1.0235])), ('b', tensor([1.9690]))])" in out
-        or "OrderedDict({'a': tensor([1.0235]), 'b': tensor([1.9690])})" in out
+        f"OrderedDict([('a', tensor([1.0235]{on})), ('b', tensor([1.9690]{on}))])" in out
+        or f"OrderedDict({{'a': tensor([1.0235]{on}), 'b': tensor([1.9690]{on})}})" in out
     )  # Python 3.12 on
     assert "def backward(_saved, d_result):" in out  # the eager loss.backward()
     assert "def train_step_primal(" in out  # the compiled training step

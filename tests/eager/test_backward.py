@@ -299,10 +299,10 @@ def test_autograd_tutorial():
         error2 = y_train_tensor - yhat2
     loss += error2.mean()
     loss.backward()
-    xs, ys = x_train_tensor.numpy(), y_train_tensor.numpy()
+    xs, ys = x_train_tensor.cpu().numpy(), y_train_tensor.cpu().numpy()
     e1 = ys - (b.item() + w.item() * xs)
-    np.testing.assert_allclose(b.grad.numpy(), [-2 * e1.mean()], rtol=1e-4)
-    np.testing.assert_allclose(w.grad.numpy(), [-2 * (xs * e1).mean() - xs.mean()], rtol=1e-4)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), [-2 * e1.mean()], rtol=1e-4)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), [-2 * (xs * e1).mean() - xs.mean()], rtol=1e-4)
     assert "digraph" in sd.make_dot(loss).source
 
 
