@@ -9,6 +9,8 @@ from . import cuda, data, nn, optim, rules, utils  # noqa: F401  (rules register
 from .api import (
     differentiate,
     grad,
+    hessian,
+    hvp,
     jacobian,
     jvp,
     paths,
@@ -181,6 +183,8 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "is_tensor",
+    "hessian",
+    "hvp",
     "jacobian",
     "jvp",
     "linspace",

@@ -19,6 +19,7 @@ from .backend import array_module, device_of, dtype_kind
 from .compiler.cache import CALLEE, Unit, unit_for
 from .compiler.differentiate import explain
 from .compiler.parse import parse
+from .errors import CompileError
 from .rules import registry
 
 Wrt = int | str | tuple
@@ -481,9 +482,11 @@ def _user_imports(unit: Unit) -> list[str]:
 
 
 class GradientFunction:
-    """What ``sd.grad`` and ``sd.value_and_grad`` return."""
+    """What ``sd.grad`` and ``sd.value_and_grad`` return. Called inside a function being
+    differentiated, it is differentiated too (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
 
     def __init__(self, fn: Callable, wrt: Wrt, with_value: bool):
+        self._fn = fn
         self._target = _Target(fn, wrt)
         self._with_value = with_value
         functools.update_wrapper(self, self._target.fn, updated=())
@@ -494,6 +497,40 @@ class GradientFunction:
 
     def _srcdiff_source(self) -> str:
         return self._target.source()
+
+    def _tangents(self, grads: Any, nargs: int) -> list:
+        """One tangent per argument: ``grads`` (shaped like this function's gradients)
+        at the differentiated arguments, None elsewhere."""
+        target = self._target
+        if target.starred or None in target.positions:
+            raise CompileError(
+                f"sd.grad({target.fn.__qualname__}, wrt=...) differentiated again, with wrt "
+                "naming a keyword argument or an entry of *args",
+                function=target.fn.__qualname__,
+                hint="give wrt by position",
+            )
+        tangents: list = [None] * nargs
+        for p, g in zip(target.positions, grads if target.multiple else (grads,), strict=True):
+            tangents[p] = g
+        return tangents
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
+        """The adjoint ``g`` of the gradient pulled back to the arguments: the Hessian of
+        ``fn`` times ``g``, by reverse mode over ``fn``'s forward mode."""
+        g_value, g_grads = g if self._with_value else (None, g)
+        tangents = self._tangents(g_grads, len(args))
+        return tangent_vjp(self._fn, args, {}, tangents, (g_value, _SEED))[2]
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+        """The gradient's tangent along ``tangents``: the Hessian of ``fn`` times them."""
+        self._tangents(ans[1] if self._with_value else ans, len(args))  # wrt by position
+        outputs, _, d_args = tangent_vjp(self._fn, args, {}, tangents, (None, _SEED))
+        grads = [
+            rt.zeros_like(args[p]) if d_args[p] is None else d_args[p]
+            for p in self._target.positions
+        ]
+        out = tuple(grads) if self._target.multiple else grads[0]
+        return (outputs[1], out) if self._with_value else out
 
 
 def grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
@@ -538,17 +575,11 @@ class TangentFunction:
 
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
         primals, tangents = tuple(primals), tuple(tangents)
-        if len(primals) != len(tangents):
-            raise ValueError(
-                f"jvp: {len(primals)} primals but {len(tangents)} tangents: give one tangent "
-                "for each primal"
-            )
-        for p, t in zip(primals, tangents, strict=True):
-            if np.shape(p) != np.shape(t):
-                raise ValueError(
-                    f"jvp: a tangent of shape {np.shape(t)} for a primal of shape "
-                    f"{np.shape(p)}: each tangent has its primal's shape"
-                )
+        _check_tangents(primals, tangents)
+        own = registry.lookup_jvp(self._fn)
+        if own is not None and not own.inline:  # sd.grad(f), a user's register_jvp
+            value = self._fn(*primals)
+            return value, own.fn(tangents, value, *primals)
         target = self._targets.get(len(primals))
         if target is None:
             target = self._targets[len(primals)] = _Target(self._fn, tuple(range(len(primals))))
@@ -559,6 +590,17 @@ class TangentFunction:
         given = {d: tangents[target.names.index(n)]
                  for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}  # fmt: skip
         return forward(*target.bound, *primals, **given)
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, primals: tuple, tangents: tuple) -> tuple:
+        """Called inside a differentiated function: see ``_jvp_vjp``."""
+        return _jvp_vjp(g, ans, self._fn, primals, tangents)[1:]
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+        raise CompileError(
+            f"forward mode of the forward mode of {self._fn.__qualname__}",
+            function=self._fn.__qualname__,
+            hint="use sd.hvp or sd.hessian, which run reverse mode over forward mode",
+        )
 
     def _srcdiff_source(self) -> str:
         if self._last is None:
@@ -574,6 +616,20 @@ class TangentFunction:
             "from srcdiff import runtime as rt",
         ]
         return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.tangent()[1]
+
+
+def _check_tangents(primals: tuple, tangents: tuple) -> None:
+    """One tangent per primal, each of its primal's shape."""
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"{len(primals)} primals but {len(tangents)} tangents: give one tangent for each primal"
+        )
+    for p, t in zip(primals, tangents, strict=True):
+        if t is not None and np.shape(p) != np.shape(t):
+            raise ValueError(
+                f"a tangent of shape {np.shape(t)} for a primal of shape {np.shape(p)}: each "
+                "tangent has its primal's shape"
+            )
 
 
 def jvp(fn: Callable, primals: tuple | list | None = None, tangents: tuple | list | None = None
@@ -650,6 +706,107 @@ def jacobian(fn: Callable, wrt: int = 0, mode: str | None = None) -> Callable[..
         return xp.reshape(xp.stack(columns, axis=-1), (*out_shape, *in_shape))
 
     return jacobian_fn
+
+
+_SEED = object()  # a cotangent of 1 for a scalar result (see tangent_vjp)
+
+
+def tangent_vjp(
+    fn: Callable, args: tuple, kwargs: dict, tangents: Any, cotangent: tuple
+) -> tuple[tuple, tuple, tuple]:
+    """Reverse mode over forward mode. ``(value, tangent)`` is ``fn``'s forward mode at
+    ``args`` along ``tangents`` (one per positional argument, None for none); given their
+    adjoints ``cotangent`` (None for zero; ``_SEED`` for 1, the tangent being a scalar),
+    returns ``((value, tangent), d_tangents, d_args)``: the pull-backs to each tangent and
+    each argument (None where none is carried). The forward mode is the generated tangent
+    source (``Unit.tangent_program``), differentiated as user code is."""
+    tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+    positions = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
+        fn = rt.primitive_function(fn, len(args), tuple(kwargs))  # its rules, not its code
+    forward = _Target(fn, positions)
+    if forward.fn.__module__ == __name__:
+        raise CompileError(
+            f"a third derivative: {forward.fn.__qualname__} differentiated twice more",
+            function=forward.fn.__qualname__,
+            hint="srcdiff differentiates a gradient or a forward mode once; write the "
+            "second derivative out and differentiate that",
+        )
+    unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
+    program = unit.tangent_program()
+    where = [positions[forward.names.index(n)] for n in unit.wrt]  # each tangent's argument
+    bound = forward.bound
+    first = len(where) + len(bound)  # the program's index of args[0]
+    carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
+    reverse = _Target(program, (*range(len(where)), *(first + i for i in carried)))
+    outputs, state = reverse.forward((*(tangents[i] for i in where), *bound, *args), kwargs)
+    g_value, g_tangent = cotangent
+    seed = (
+        rt.zeros_like(outputs[0]) if g_value is None else g_value,
+        _seed(outputs[1], fn_name=forward.fn.__qualname__) if g_tangent is _SEED
+        else rt.zeros_like(outputs[1]) if g_tangent is None else g_tangent,
+    )  # fmt: skip
+    grads = reverse.backward(state, seed)
+    d_tangents: list = [None] * len(tangents)
+    for i, d in zip(where, grads, strict=False):
+        d_tangents[i] = d
+    d_args: list = [None] * len(args)
+    for i, d in zip(carried, grads[len(where) :], strict=True):
+        d_args[i] = d
+    return outputs, tuple(d_tangents), tuple(d_args)
+
+
+rt.install(tangent_vjp=tangent_vjp)  # the rule of rt.call_jvp, in forward-mode source
+
+
+def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
+    """The Hessian of scalar-valued ``fn`` at ``primals`` times ``tangents``, the Hessian
+    being in all the arguments together (a tangent of None holds its argument constant):
+    one product per primal (a tuple when there are several). Computed by reverse mode
+    over ``fn``'s generated forward-mode source: one forward and one reverse pass, exact,
+    no finite differences."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    _check_tangents(primals, tangents)
+    _, _, d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED))
+    out = tuple(
+        rt.zeros_like(p) if d is None else rt.grad_like(d, p)
+        for p, d in zip(primals, d_args, strict=True)
+    )
+    return out if len(out) > 1 else out[0]
+
+
+def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
+    """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt``,
+    shaped ``argument.shape + argument.shape``: one Hessian-vector product (``hvp``) per
+    entry of the argument."""
+
+    def hessian_fn(*args: Any) -> Any:
+        x = args[wrt]
+        shape = np.shape(x)
+        n = int(np.prod(shape))
+        xp = array_module(x)
+        columns = []
+        for k in range(n):
+            e = xp.zeros(n, dtype=getattr(x, "dtype", float))
+            e[k] = 1.0
+            tangents: list = [None] * len(args)
+            tangents[wrt] = xp.reshape(e, shape) if shape else float(e[0])
+            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED))[2][wrt]
+            d = rt.zeros_like(x) if d is None else d
+            columns.append(xp.reshape(xp.asarray(d), (-1,)))
+        return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))
+
+    return hessian_fn
+
+
+def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) -> tuple:
+    """The rule of ``sd.jvp(fn, primals, tangents)`` called inside a differentiated
+    function: reverse mode over ``fn``'s forward mode."""
+    _, d_tangents, d_primals = tangent_vjp(fn, tuple(primals), {}, tuple(tangents), g)
+    return None, d_primals, d_tangents
+
+
+registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
 
 
 class Differentiated:

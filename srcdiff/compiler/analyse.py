@@ -56,6 +56,7 @@ registry.nondiff(
 )  # fmt: skip
 
 DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
+RUNTIME = "srcdiff.runtime"  # the module of the helpers generated code calls
 
 
 @dataclass
@@ -189,6 +190,14 @@ class Analyser:
                 f"no derivative rule for {describe(obj)}",
                 f"register one with @sd.register_vjp({describe(obj)}), "
                 "or compute it with functions srcdiff knows",
+            )
+        if (getattr(obj, "__module__", None) or "").startswith(RUNTIME):  # generated code's helpers
+            return self.fail(
+                stmt,
+                f"no derivative rule for srcdiff's rt.{obj.__name__}, which a derivative "
+                "differentiated again calls",
+                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
+                "differentiate forward mode once more), or ask for the rule",
             )
         return None
 
@@ -423,7 +432,11 @@ class Analyser:
                 f"too many arguments for the rule of {describe(prim)}",
                 "pass the documented arguments only",
             )
+        passed_on = []  # keywords a rule called by name takes as they are (**kwargs)
         for k in keywords:
+            if rule.keywords and k.arg not in rule.params:
+                passed_on.append(k)
+                continue
             if k.arg not in rule.params or k.arg in bound:
                 return self.fail(
                     stmt,
@@ -452,7 +465,8 @@ class Analyser:
                 "srcdiff differentiates real-valued code: compute with the real and "
                 "imaginary parts as real arrays",
             )
-        return Op("rule", target=target, rule=rule, operands=operands, bound=bound, primitive=prim)
+        return Op("rule", target=target, rule=rule, operands=operands, bound=bound,
+                  primitive=prim, keywords=passed_on)  # fmt: skip
 
     # --- activity --------------------------------------------------------------------
     def tensor_sources(self, statements: list[gast.stmt]) -> set[str]:
@@ -693,9 +707,8 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if local is not None:
         known &= local
     if not rule.inline:
-        return tuple(
-            dict.fromkeys([op.target] + [a.id for a in op.operands if isinstance(a, gast.Name)])
-        )
+        given = [*op.operands, *(k.value for k in op.keywords)]
+        return tuple(dict.fromkeys([op.target] + [a.id for a in given if isinstance(a, gast.Name)]))
     from .normalize import Names
     from .template import expand
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import collections
 import copy
+import linecache
 import types
 import weakref
 from collections import OrderedDict
@@ -23,8 +24,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import gast
+import numpy as np
 
 from .. import runtime as rt_module
+from ..errors import CompileError
 from ..rules import registry
 from .analyse import analyse, is_number, params_of
 from .backends import to_backend
@@ -94,6 +97,7 @@ class Unit:
         self.names = names
         self.names_after_primal = copy.deepcopy(names)  # the tangent's, whatever ran before
         self.tangent_fn: tuple[types.FunctionType, str] | None = None
+        self.program: types.FunctionType | None = None  # see tangent_program
         self.tangent_names: list[str] = []  # the keywords of the tangents of wrt
         self.rule_names: dict[Any, str] = {}
         self.primal_source, linemap = emit([tree], self.parsed.lines, [])
@@ -162,6 +166,48 @@ class Unit:
                 forward = rt_module.unwinding(forward)
             self.tangent_fn = (forward, text)
         return self.tangent_fn
+
+    def tangent_program(self) -> types.FunctionType:
+        """The forward-mode source as a program srcdiff can differentiate again (reverse
+        over forward: Hessian-vector products, gradients of gradients):
+        ``program(*tangents, *params) -> (value, tangent)``, one tangent per name of
+        ``tangent_names`` first, by position. Its text is its own file's (kept in
+        ``linecache`` while the unit lives), so srcdiff reads it as it reads the user's."""
+        if self.program is None:
+            if self.enters:
+                raise CompileError(
+                    "a derivative of a derivative through a with block",
+                    function=self.parsed.name, filename=self.parsed.filename,
+                    lineno=self.parsed.tree.lineno,
+                    hint="take the inner derivative outside the with block",
+                )  # fmt: skip
+            names = copy.deepcopy(self.names_after_primal)
+            tree, tangent_names = tangent(
+                self.analysis, names, f"{self.parsed.tree.name}_tangent", self.wrt,
+                self.rule_names,
+            )  # fmt: skip
+            eliminate_dead(tree)
+            fold_negations(tree)
+            kwonly = tree.args.kwonlyargs
+            firsts = [a for a in kwonly if a.id in tangent_names]
+            keep = [i for i, a in enumerate(kwonly) if a.id not in tangent_names]
+            tree.args.kwonlyargs = [kwonly[i] for i in keep]
+            tree.args.kw_defaults = [tree.args.kw_defaults[i] for i in keep]
+            tree.args.posonlyargs = firsts + tree.args.posonlyargs
+            # NumPy's names (the rules' xp is NumPy): compiling the program again maps them
+            # to the module of its inputs, as for any user function
+            for node in gast.walk(tree):
+                if isinstance(node, gast.Name) and node.id == "xp":
+                    node.id = "_numpy"
+            text, _ = emit([tree], self.parsed.lines, [])
+            filename = f"<srcdiff: forward mode of {self.label}, {id(self):x}>"
+            linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+            weakref.finalize(self, linecache.cache.pop, filename, None)
+            program = self.load(text, None, tree.name, filename, {"_numpy": np})
+            program.__defaults__ = self.fn.__defaults__
+            program.__kwdefaults__ = self.fn.__kwdefaults__
+            self.program = program
+        return self.program
 
     @property
     def label(self) -> str:
@@ -249,16 +295,25 @@ class Unit:
             hit = self.path_primals[key] = (fn, text)
         return hit
 
-    def load(self, text: str, linemap: list[int | None], fn_name: str) -> types.FunctionType:
-        """Compile the source of one generated function and bind its free names."""
+    def load(
+        self,
+        text: str,
+        linemap: list[int | None] | None,
+        fn_name: str,
+        filename: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> types.FunctionType:
+        """Compile the source of one generated function and bind its free names (and
+        ``extra`` ones); its lines are the user's (``linemap``), or, with no map, its own
+        in ``filename``."""
         tree = ast.parse(text)
         fallback = self.parsed.tree.lineno
-        for node in ast.walk(tree):
+        for node in ast.walk(tree) if linemap is not None else ():
             if hasattr(node, "lineno"):
                 line = linemap[node.lineno - 1] if node.lineno - 1 < len(linemap) else None
                 node.lineno = node.end_lineno = line or fallback
                 node.col_offset = node.end_col_offset = 0
-        env = {"rt": rt_module, "xp": self.xp, "_unit": self}
+        env = {"rt": rt_module, "xp": self.xp, "_unit": self, **(extra or {})}
         env.update({v: k for k, v in self.rule_names.items()})
         env.update({n: f for n, f in self.parsed.scope.items() if n not in env})  # lifted
         user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (), strict=True))
@@ -281,7 +336,7 @@ class Unit:
         )
         module = ast.Module(body=[bind], type_ignores=[])
         ast.fix_missing_locations(module)
-        code = compile(module, self.parsed.filename, "exec")
+        code = compile(module, filename or self.parsed.filename, "exec")
         bind_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
         inner = next(
             c for c in bind_code.co_consts if isinstance(c, types.CodeType) and c.co_name == fn_name

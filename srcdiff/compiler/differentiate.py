@@ -446,7 +446,7 @@ class AdjointBuilder:
             fn_name = self.rule_names.setdefault(
                 op.rule.fn, self.names.reserve(op.rule.fn.__name__)
             )
-            expansion = call_rule(fn_name, g, ans, operands, self.names)
+            expansion = call_rule(fn_name, g, ans, operands, self.names, op.keywords)
         for stmt in expansion.prelude:
             for inner in gast.walk(stmt):  # a rule's nested statements (if ...: raise)
                 if isinstance(inner, gast.stmt):

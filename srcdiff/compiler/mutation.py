@@ -219,7 +219,7 @@ class Sharing:
             return args
         if obj in (rt_module.is_entry, rt_module.setitem, rt_module.put_back):
             return []
-        if getattr(obj, "__module__", "").startswith("srcdiff.runtime"):
+        if (getattr(obj, "__module__", None) or "").startswith("srcdiff.runtime"):
             return args
         if obj in FRESH_BUILTINS or obj is operator.getitem:
             return []

@@ -115,11 +115,19 @@ def expand(
 
 
 def call_rule(
-    fn_name: str, g: gast.expr, ans: gast.expr, operands: list[gast.expr], names: Names
+    fn_name: str,
+    g: gast.expr,
+    ans: gast.expr,
+    operands: list[gast.expr],
+    names: Names,
+    keywords: list[gast.keyword] = (),
 ) -> Expansion:
-    """A user rule, called by name: ``r = cube_vjp(d_y, y, x)``."""
+    """A rule called by name (a user's): ``r = cube_vjp(d_y, y, x)``, with the call's
+    other keywords where the rule takes them (``**kwargs``)."""
     temp = names.fresh("r")
-    call = gast.Call(func=name(fn_name), args=[g, ans] + list(operands), keywords=[])
+    call = gast.Call(
+        func=name(fn_name), args=[g, ans] + list(operands), keywords=copy.deepcopy(list(keywords))
+    )
     prelude = [assign(temp, call)]
     if len(operands) == 1:
         return Expansion(prelude, [name(temp)])

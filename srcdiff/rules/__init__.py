@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (each registers its rules)
     selection,
     sequences,
     shapes,
+    tangents,
     tensor_methods,
     updates,
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class Rule:
     defaults: dict[str, Any] = field(default_factory=dict)
     inline: bool = True
     positional: int = -1  # how many of params an argument may give by position (all: -1)
+    keywords: bool = False  # takes any other keyword argument (**kwargs; called by name)
 
     @property
     def arity(self) -> int:
@@ -91,14 +93,16 @@ def _key(obj: Any) -> Any:
 def make_rule(fn: Callable, *, name: str | None = None, inline: bool = True) -> Rule:
     """Describe ``fn(g, ans, *params)`` as a Rule."""
     sig = inspect.signature(fn)
-    names, varargs, defaults, positional = [], None, {}, -1
+    names, varargs, defaults, positional, keywords = [], None, {}, -1, False
     for p in list(sig.parameters.values())[2:]:
         if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY) and positional < 0:
             positional = len(names)  # the parameters after these are given by keyword only
         if p.kind is p.VAR_POSITIONAL:
             varargs = p.name
+        elif p.kind is p.VAR_KEYWORD and not inline:  # passed on as they are
+            keywords = True
         elif p.kind is p.VAR_KEYWORD:
-            raise TypeError(f"rule {fn.__name__} may not take **{p.name}")
+            raise TypeError(f"rule {fn.__name__} may not take **{p.name}: it is inlined")
         else:
             names.append(p.name)
             if p.default is not p.empty:
@@ -106,7 +110,7 @@ def make_rule(fn: Callable, *, name: str | None = None, inline: bool = True) -> 
     if len(sig.parameters) < 2:
         raise TypeError(f"rule {fn.__name__} must take (g, ans, *params)")
     return Rule(name or fn.__name__.rstrip("_"), fn, tuple(names), varargs, defaults, inline,
-                positional)  # fmt: skip
+                positional, keywords)  # fmt: skip
 
 
 def vjp(*primitives: Any, name: str | None = None) -> Callable[[Callable], Callable]:
@@ -151,6 +155,17 @@ def linear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
         _LINEAR[_key(prim)] = positions
 
 
+def alias(method: Any, primitive: Any) -> None:
+    """Give ``method`` the rules of ``primitive``, which computes the same thing with its
+    arguments in the same order (``Tensor.exp`` is ``np.exp``): its reverse rule, its
+    forward rule or linearity, so that a family is written once."""
+    _RULES[_key(method)] = _RULES[_key(primitive)]
+    if _key(primitive) in _TANGENTS:
+        _TANGENTS[_key(method)] = _TANGENTS[_key(primitive)]
+    if _key(primitive) in _LINEAR:
+        _LINEAR[_key(method)] = _LINEAR[_key(primitive)]
+
+
 def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:
     """The positions in which ``primitive`` is linear, if it is declared so."""
     try:
@@ -166,11 +181,14 @@ def register_jvp(primitive: Any, fn: Callable) -> None:
 
 
 def lookup_jvp(primitive: Any) -> Tangent | None:
-    """The forward rule of ``primitive``, or None."""
+    """The forward rule of ``primitive``, or None (see ``lookup``)."""
     try:
-        return _TANGENTS.get(_key(primitive))
+        tangent = _TANGENTS.get(_key(primitive))
     except TypeError:
         return None
+    if tangent is None and hasattr(type(primitive), "_srcdiff_jvp"):
+        return own_rules(primitive)[1]
+    return tangent
 
 
 def all_tangents() -> dict[Any, Tangent]:
@@ -216,11 +234,33 @@ def refusal(primitive: Any) -> tuple[str, str] | None:
 
 
 def lookup(primitive: Any) -> Rule | None:
-    """The rule of ``primitive``, or None."""
+    """The rule of ``primitive``, or None: a registered one, or one it carries (see
+    ``own_rules``)."""
     try:
-        return _RULES.get(_key(primitive))
+        rule = _RULES.get(_key(primitive))
     except TypeError:
         return None
+    if rule is None and hasattr(type(primitive), "_srcdiff_vjp"):
+        return own_rules(primitive)[0]
+    return rule
+
+
+_OWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
+    """The rules of a callable object that knows its own derivatives (srcdiff's gradient
+    functions: ``sd.grad(f)`` differentiated again): its methods
+    ``_srcdiff_vjp(g, ans, *args)`` and ``_srcdiff_jvp(tangents, ans, *args)``. Kept as
+    long as the object lives, never in the registry (such objects come and go)."""
+    hit = _OWN.get(primitive)
+    if hit is None:
+        name = getattr(primitive, "__name__", type(primitive).__name__)
+        hit = _OWN[primitive] = (
+            make_rule(primitive._srcdiff_vjp, name=f"{name}_vjp", inline=False),
+            Tangent.of(primitive._srcdiff_jvp, inline=False),
+        )
+    return hit
 
 
 def is_nondiff(primitive: Any) -> bool:
@@ -245,7 +285,7 @@ def bind(fn: Callable, xp: Any) -> Callable:
     if (
         env is None
         or env.get("xp", xp) is xp
-        or not getattr(fn, "__module__", "").startswith("srcdiff.rules")
+        or not (getattr(fn, "__module__", None) or "").startswith("srcdiff.rules")
     ):
         return fn
     bound = _BOUND.get((fn, xp))

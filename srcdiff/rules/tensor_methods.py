@@ -5,8 +5,7 @@ import numpy as xp
 
 from .. import runtime as rt
 from ..runtime import tensor_methods as tm
-from . import arithmetic, numpy_math, shapes
-from .registry import nondiff, vjp
+from .registry import alias, jvp, linear, nondiff, vjp
 
 
 @vjp(tm.sum)
@@ -100,24 +99,62 @@ def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
 
 
-for _method, _rule in (
-    (tm.exp, numpy_math.exp),
-    (tm.log, numpy_math.log),
-    (tm.sqrt, numpy_math.sqrt),
-    (tm.abs, numpy_math.absolute),
-    (tm.tanh, numpy_math.tanh),
-    (tm.sin, numpy_math.sin),
-    (tm.cos, numpy_math.cos),
-    (tm.neg, arithmetic.negative),
-    (tm.t, shapes.T),
-    (tm.clone, numpy_math.copy),
-    (tm.pow, arithmetic.power),
-    (tm.mul, arithmetic.multiply),
-    (tm.div, arithmetic.divide),
-    (tm.matmul, arithmetic.matmul),
-    (tm.mm, arithmetic.matmul),
+for _method, _primitive in (
+    (tm.exp, xp.exp),
+    (tm.log, xp.log),
+    (tm.sqrt, xp.sqrt),
+    (tm.abs, xp.absolute),
+    (tm.tanh, xp.tanh),
+    (tm.sin, xp.sin),
+    (tm.cos, xp.cos),
+    (tm.neg, xp.negative),
+    (tm.t, "ndarray.T"),
+    (tm.clone, xp.copy),
+    (tm.pow, xp.power),
+    (tm.mul, xp.multiply),
+    (tm.div, xp.divide),
+    (tm.matmul, xp.matmul),
+    (tm.mm, xp.matmul),
 ):
-    vjp(_method)(_rule)
+    alias(_method, _primitive)
+
+
+# ---- forward mode -------------------------------------------------------------------------
+
+linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.flatten, tm.transpose, tm.permute,
+       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cat, tm.stack)  # fmt: skip
+linear((0, 1), tm.add, tm.sub)
+
+
+@jvp(tm.sigmoid)
+def sigmoid_jvp(ans, x, *, dx):
+    return dx * ans * (1.0 - ans)
+
+
+@jvp(tm.relu)
+def relu_jvp(ans, x, *, dx):
+    return dx * (x > 0)
+
+
+@jvp(tm.clamp)
+def clamp_jvp(ans, x, min=None, max=None, *, dx):
+    """Inside [min, max] (bounds included) the tangent passes, as the gradient does."""
+    return dx * ((ans == x) if min is not None or max is not None else 1.0)
+
+
+@jvp(tm.softmax, shaped=True)
+def softmax_jvp(ans, x, dim, *, dx):
+    return ans * (dx - (dx * ans).sum(axis=dim, keepdims=True))
+
+
+@jvp(tm.log_softmax, shaped=True)
+def log_softmax_jvp(ans, x, dim, *, dx):
+    return dx - (xp.exp(ans) * dx).sum(axis=dim, keepdims=True)
+
+
+@jvp(tm.masked_fill)
+def masked_fill_jvp(ans, x, mask, value, *, dx, dvalue):
+    return dx * ~mask, dvalue * mask
 
 
 @vjp(tm.softmax)

@@ -214,6 +214,19 @@ def power_slope(x: Any, y: Any) -> Any:
     return xp.where(xp.asarray(y) == 0, 0.0, slope)
 
 
+def power_slope_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """Gradients of ``power_slope(x, y)``, ``y * x ** (y - 1)``: in ``x``,
+    ``y * power_slope(x, y - 1)``; in ``y``, ``x ** (y - 1) * (1 + y * log x)`` where
+    ``x > 0`` and 0 elsewhere (as the exponent's gradient of ``x ** y``)."""
+    d_x = g * y * power_slope(x, y - 1)
+    if not hasattr(x, "shape") and not hasattr(y, "shape"):  # numbers
+        return d_x, (g * x ** (y - 1) * (1 + y * math.log(x)) if x > 0 else 0.0)
+    xp = array_module(x, y)
+    positive = xp.asarray(x) > 0
+    base = xp.where(positive, x, 1.0)
+    return d_x, g * xp.where(positive, base ** (y - 1) * (1 + y * xp.log(base)), 0.0)
+
+
 def safe_log(x: Any) -> Any:
     """log(x) where x > 0, and 0 elsewhere (for the exponent's gradient of ``x ** y``)."""
     if isinstance(x, numbers.Real) and not _is_array(x):
@@ -268,7 +281,7 @@ def broadcast_like(d: Any, ans: Any) -> Any:
     if getattr(d, "shape", ()) == shape:
         return d
     xp = array_module(d, ans)
-    return xp.broadcast_to(xp.asarray(d), shape).copy() if shape else d
+    return backend.copy(xp.broadcast_to(xp.asarray(d), shape)) if shape else d
 
 
 def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:

@@ -38,6 +38,7 @@ class Host:
     tensor: type = type("NoTensor", (), {})  # srcdiff.Tensor, once it is loaded
     grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
     accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
+    tangent_vjp: Any = None  # srcdiff.api.tangent_vjp: reverse mode over forward mode
 
 
 def install(**services: Any) -> None:
@@ -146,6 +147,34 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     return None, ()
 
 
+_WRAPPERS: dict[tuple, types.FunctionType] = {}
+
+
+def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
+    """A Python function of source of its own that calls the primitive ``fn`` (one with
+    a rule, and no source srcdiff reads: a ufunc, ``np.sum``) with ``nargs`` positional
+    arguments and these keywords, so that forward mode, and derivatives of derivatives,
+    which differentiate source, reach a primitive called through a name (``act(h)``)."""
+    try:
+        key = (fn, nargs, keywords)
+        hit = _WRAPPERS.get(key)
+    except TypeError:  # an unhashable callable
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    params = [f"x{i}" for i in range(nargs)]
+    signature = ", ".join(params + (["*", *keywords] if keywords else []))
+    passed = ", ".join(params + [f"{k}={k}" for k in keywords])
+    shown = getattr(fn, "__name__", type(fn).__name__)
+    source = f"def call({signature}):\n    return fn({passed})\n"
+    wrapper = _function_of_source(source, f"a call of {shown}", "call", {"fn": fn})
+    if key is not None:
+        if len(_WRAPPERS) > 1024:
+            _WRAPPERS.clear()
+        _WRAPPERS[key] = wrapper
+    return wrapper
+
+
 def _unpartial(fn: Any, args: tuple, kwargs: dict, positions: tuple
                ) -> tuple[Any, tuple, dict, tuple]:  # fmt: skip
     """A call of a ``functools.partial`` as the call of its function: its arguments
@@ -183,7 +212,18 @@ def as_function(fn: Any) -> Any:
 
 
 _PARTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PARTIAL_FILES = [0]
+_FILES = [0]  # how many files of source made here: each gets a name of its own
+
+
+def _function_of_source(source: str, what: str, name: str, namespace: dict | None = None) -> Any:
+    """``name`` from ``source`` run as a file of its own (``<srcdiff: what #n>``), kept
+    in ``linecache`` so that srcdiff reads it as it reads a user's function."""
+    _FILES[0] += 1
+    filename = f"<srcdiff: {what} #{_FILES[0]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    scope = {"__builtins__": builtins, "__name__": filename, **(namespace or {})}
+    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - source made here
+    return scope[name]
 
 
 def partial_function(p: functools.partial) -> types.FunctionType:
@@ -232,14 +272,9 @@ def partial_function(p: functools.partial) -> types.FunctionType:
         f"        return _srcdiff_func({', '.join(call)})\n"
         f"    return {name}\n"
     )
-    _PARTIAL_FILES[0] += 1
-    filename = f"<srcdiff: functools.partial of {func_name} #{_PARTIAL_FILES[0]}>"
-    lines = source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(source), None, lines, filename)
-    namespace: dict = {"__builtins__": builtins}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - source made here
+    make = _function_of_source(source, f"functools.partial of {func_name}", "_srcdiff_make")
     values = [p.default for p in params if p.default is not p.empty]
-    wrapper = namespace["_srcdiff_make"](p.func, *p.args, *values)
+    wrapper = make(p.func, *p.args, *values)
     wrapper.__qualname__ = f"partial({getattr(p.func, '__qualname__', func_name)})"
     with contextlib.suppress(TypeError):  # not weakly referable: made for each use
         _PARTIALS[p] = wrapper
@@ -389,7 +424,17 @@ def tensor_call(
     return value, record if layout is None else ("star", record, layout)
 
 
-GRADIENTS = "srcdiff.api"  # where gradient functions live: not differentiated again (yet)
+GRADIENTS = "srcdiff.api"  # where gradient functions live: differentiated by their rules
+RUNTIME = "srcdiff.runtime"  # generated code's helpers: differentiated by rules only
+
+
+def tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: Any, **kwargs: Any
+                ) -> tuple:  # fmt: skip
+    """The reverse rule of ``call_jvp(fn, tangents, *args, **kwargs)``: given ``g``, the
+    adjoints of its value and tangent, the gradients for ``fn`` (none), ``tangents`` and
+    each of ``args``, by reverse mode over ``fn``'s forward mode (``Host.tangent_vjp``)."""
+    _, d_tangents, d_args = Host.tangent_vjp(fn, args, kwargs, tangents, g)
+    return (None, d_tangents, *d_args)
 
 
 class _Site:
@@ -412,10 +457,18 @@ class _Site:
             )
         if target.__module__ == GRADIENTS:
             raise refuse(
-                "a gradient (sd.grad, sd.value_and_grad, .grad()) taken inside a "
-                "differentiated function",
-                "srcdiff does not differentiate gradients yet: take the derivative you need "
-                "outside, or write it out by hand",
+                f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken "
+                "inside a differentiated function",
+                "srcdiff differentiates calls of sd.grad(f), sd.value_and_grad(f) and "
+                "sd.jvp(f, primals, tangents) there; for others take the derivative outside "
+                "(sd.hessian, sd.hvp, sd.jacobian)",
+            )
+        if (target.__module__ or "").startswith(RUNTIME):
+            raise refuse(
+                f"no derivative rule for srcdiff's rt.{target.__name__}, which a derivative "
+                "differentiated again calls",
+                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
+                "differentiate forward mode once more), or ask for the rule",
             )
         self._target = weakref.ref(target)  # the site is the target's: see _SITES
         self.names = _active_params(target, nbound, nargs, keywords, active)
@@ -440,7 +493,7 @@ class _Site:
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             others = (*args, *kwargs.values())
-            names = tuple(n for n, v in zip(self.names, values, strict=True) if _differentiable(v))
+            names = tuple(n for n, v in zip(self.names, values, strict=True) if carries_gradient(v))
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
             shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
             unit = Host.unit_for(
@@ -461,7 +514,7 @@ class _Site:
         return hit
 
 
-def _differentiable(v: Any) -> bool:
+def carries_gradient(v: Any) -> bool:
     """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
     module or a function (those are compiled as constants of the callee)."""
     if isinstance(v, (str, bool, int, type(None))) or callable(v):
@@ -543,10 +596,13 @@ def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[An
         value = fn(*args, **kwargs)
         return value, zeros_like(value)
     target, bound = _target(fn)
-    if target is None or Host.registry.lookup(fn) is not None:
+    if Host.registry.lookup(fn) is not None:  # a primitive called through a name
+        target, bound = primitive_function(fn, len(args), tuple(kwargs)), ()
+    if target is None:
         raise refuse(
-            f"forward mode through a call of {getattr(fn, '__qualname__', fn)!r}",
-            "call it directly in the differentiated function, or use sd.grad",
+            f"forward mode through a call of {getattr(fn, '__qualname__', fn)!r}, which has "
+            "no derivative rule and no Python source",
+            "register one with sd.register_jvp, or use sd.grad",
         )
     params = parameter_names(target, len(bound))[0]
     if len(params) < len(tangents):

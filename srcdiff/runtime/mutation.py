@@ -117,6 +117,34 @@ def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
     return dm  # a view: follow itself refuses it
 
 
+def follow_tangent_grads(g: Any, m: Any, old: Any) -> tuple[Any, Any]:
+    """The adjoints of ``dm`` and ``dnew`` given that of ``follow_tangent(dm, m, old,
+    dnew)``: ``g`` where ``m`` did not hold ``old``, and the sum of ``g`` over the places
+    where it did."""
+    if g is None:
+        return None, None
+    if m is old:
+        return (None, g) if _mutable(old) else (g, None)
+    if not _mutable(old) or not _holds(m, old) or not isinstance(m, (list, tuple, dict)):
+        return g, None
+    keys = list(m) if isinstance(m, dict) else range(len(m))
+    d_m = dict(g) if isinstance(g, dict) else list(g)
+    d_new = None
+    for k in keys:
+        gk = g.get(k) if isinstance(g, dict) else g[k]
+        d_m[k], part = follow_tangent_grads(gk, m[k], old)
+        if part is not None:
+            d_new = part if d_new is None else d_new + part
+    return d_m, d_new
+
+
+def put_back_tangent_grads(g: Any, holder: Any, key: Any, d_new: Any) -> tuple[Any, Any]:
+    """The adjoints of ``d_holder`` and ``d_new`` given that of ``put_back_tangent``."""
+    if isinstance(holder, (list, dict)):
+        return follow_tangent_grads(g, holder, holder[key])
+    return setitem_grads(g, key, d_new)
+
+
 def put_back(holder: Any, key: Any, new: Any) -> Any:
     """``holder`` after its entry at ``key``, updated in place, became ``new`` (``a[i][j]
     = v`` is ``t = a[i]; t[j] = v; a[i] = t``): in a list or dict every entry that is that

@@ -366,10 +366,27 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     },
 }
 
+# Specs whose arguments share objects (a list holding another argument), which moving
+# them to another backend, one by one, cannot keep.
+SHARED = (
+    "arguments that are one object (a list holding another argument), which moving them "
+    "to the backend one by one does not keep"
+)
+for _backend in (STRICT, "cupy"):
+    UNSUPPORTED_SPECS.setdefault(_backend, {}).update(
+        dict.fromkeys(
+            [
+                "mutation.follow_tangent[[3,3]-[3,3]-3-3]",
+                "mutation.put_back_tangent[[3,3]-[3,3]-1-3]",
+            ],
+            SHARED,
+        )
+    )
+
 # Specs whose primal CuPy itself cannot run: a plain call with CuPy arrays raises, and so
 # does compiled code (the same call, on CuPy), which is all srcdiff owes there.
 CUPY_REDUCTIONS = "CuPy's reductions have no initial= or where="
-UNSUPPORTED_SPECS["cupy"] = {
+UNSUPPORTED_SPECS["cupy"] |= {
     "np.column_stack[[0d,0d]]": "CuPy's column_stack takes 1-D and 2-D arrays only",
     **dict.fromkeys(
         [

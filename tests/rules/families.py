@@ -16,6 +16,7 @@ from . import (
     test_selection,
     test_sequences,
     test_shapes,
+    test_tangents,
     test_tensor_methods,
     test_updates,
 )
@@ -37,5 +38,6 @@ FAMILIES = [
     test_creation,
     test_tensor_methods,
     test_updates,
+    test_tangents,
 ]
 SPECS = [s for family in FAMILIES for s in family.SPECS]

@@ -16,7 +16,7 @@ from .families import FAMILIES
 from .spec import prim_name
 
 RULES = all_rules()
-RULE_FNS = {rule.fn for rule in RULES.values()}
+RULE_FNS = {rule.fn for rule in RULES.values() if rule.inline}  # the templates
 FN_IDS = sorted(RULE_FNS, key=lambda fn: (fn.__module__, fn.__name__))
 
 

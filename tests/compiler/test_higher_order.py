@@ -1,0 +1,270 @@
+"""Second derivatives: reverse mode over the generated forward-mode source.
+
+``sd.hvp`` and ``sd.hessian`` over the battery and over every rule table, against central
+differences (two step sizes) of ``sd.grad``, which the other tests check against finite
+differences of the function; ``sd.grad`` and ``sd.jvp`` called inside a differentiated
+function (gradients of gradients and of forward modes, forward modes of gradients); and
+what is refused (a third derivative, a helper with no rule).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from rules.families import SPECS
+from rules.spec import ids
+
+import srcdiff as sd
+from srcdiff import runtime as rt
+
+from . import functions  # noqa: F401  (registers the battery)
+from .cases import CASES, A, S
+
+STEPS = (1e-6, 1e-4)
+FLOATS = [c for c in CASES if all(isinstance(k, (A, S)) for k in c.kinds) and not c.kwargs]
+
+
+def _directions(args: list, rng: np.random.Generator) -> list:
+    return [
+        rng.standard_normal(np.shape(a)) if isinstance(a, np.ndarray) else float(rng.normal())
+        for a in args
+    ]
+
+
+def _gradient_differences(fn, args: list, v: list, wrt: tuple[int, ...]) -> list[list]:
+    """Central differences of ``sd.grad(fn)`` along ``v``, at two step sizes."""
+    grad = sd.grad(fn, wrt=wrt)
+    out = []
+    for eps in STEPS:
+        plus = [a + eps * t if t is not None else a for a, t in zip(args, v, strict=True)]
+        minus = [a - eps * t if t is not None else a for a, t in zip(args, v, strict=True)]
+        gp, gm = grad(*plus), grad(*minus)
+        out.append(
+            [(np.asarray(p) - np.asarray(m)) / (2 * eps) for p, m in zip(gp, gm, strict=True)]
+        )
+    return out
+
+
+def _assert_matches(got: list, fd: list[list], where: str, rtol: float = 1e-4) -> None:
+    """``got`` (one product per argument) against the differences at the smaller step,
+    unless the two steps disagree (a kink nearby)."""
+    scale = max([1.0] + [float(np.max(np.abs(d), initial=0.0)) for d in fd[0]])
+    for a, b in zip(fd[0], fd[1], strict=True):
+        if np.max(np.abs(a - b), initial=0.0) > 1e-3 * scale:
+            return  # not smooth here
+    for i, (g, d) in enumerate(zip(got, fd[0], strict=True)):
+        err = float(np.max(np.abs(np.asarray(g) - d), initial=0.0))
+        assert err <= rtol * scale, f"{where}: product {i} off by {err:.3g} (scale {scale:.3g})"
+
+
+# ---- the battery -----------------------------------------------------------------------
+
+
+def _hvp_or_refusal(case) -> tuple[list | None, str | None]:
+    args = case.args()
+    v = _directions(args, np.random.default_rng(5))
+    try:
+        hv = sd.hvp(case.fn, args, v)
+    except sd.CompileError as error:
+        return None, str(error)
+    return (list(hv) if len(args) > 1 else [hv]), None
+
+
+@pytest.mark.parametrize("case", FLOATS, ids=[c.name for c in FLOATS])
+def test_hvp_matches_differences_of_the_gradient_or_refuses(case):
+    hv, refused = _hvp_or_refusal(case)
+    if refused is not None:
+        assert any(w in refused for w in ("no derivative rule", "forward", "of a derivative")), (
+            refused
+        )
+        return
+    args = case.args()
+    v = _directions(args, np.random.default_rng(5))
+    fd = _gradient_differences(case.fn, args, v, tuple(range(len(args))))
+    _assert_matches(hv, fd, case.name)
+
+
+def test_most_of_the_battery_has_second_derivatives():
+    """What is refused: mostly what forward mode refuses (a derivative carried into a
+    call by keyword, as nested functions take what they capture), then ``np.prod``'s
+    exact gradient, calls with keywords in forward source, and ``with`` blocks."""
+    refused = [c.name for c in FLOATS if _hvp_or_refusal(c)[1] is not None]
+    assert len(FLOATS) >= 150
+    assert len(refused) <= 0.1 * len(FLOATS), f"{len(refused)} refused: {refused}"
+
+
+# ---- every rule table ------------------------------------------------------------------
+
+
+def _scalarized(spec, u):
+    """``sum(u * primitive(*args))`` as a function srcdiff compiles (arity 1 to 4)."""
+    prim = spec.primal
+    if spec.kwargs:  # keywords bound by a partial of a function calling the primitive
+        called = rt.primitive_function(prim, len(spec.args), tuple(spec.kwargs))
+        prim = functools.partial(called, **spec.kwargs)
+    shapes = {
+        1: lambda a: np.sum(u * prim(a)),
+        2: lambda a, b: np.sum(u * prim(a, b)),
+        3: lambda a, b, c: np.sum(u * prim(a, b, c)),
+        4: lambda a, b, c, d: np.sum(u * prim(a, b, c, d)),
+    }
+    return shapes[len(spec.args)]
+
+
+def _second_order_specs():
+    out = []
+    for spec in SPECS:
+        if spec.call is not None or not 1 <= len(spec.args) <= 4 or isinstance(spec.prim, str):
+            continue
+        if any(isinstance(a, (list, tuple, dict)) for a in spec.args):
+            continue  # containers: through the battery
+        arrays = [i for i in spec.positions() if isinstance(spec.args[i], np.ndarray)]
+        if not arrays:
+            continue
+        y = spec.primal(*spec.args, **spec.kwargs)
+        if not isinstance(y, np.ndarray) or y.dtype.kind != "f":
+            continue
+        out.append(spec)
+    return out
+
+
+SECOND = _second_order_specs()
+CHECKED: list[str] = []  # the specs whose second derivatives were compared
+
+
+@pytest.mark.parametrize("spec", SECOND, ids=ids(SECOND))
+def test_hvp_of_every_rule_matches_differences_or_refuses(spec):
+    rng = np.random.default_rng(7)
+    y = spec.primal(*spec.args, **spec.kwargs)
+    fn = _scalarized(spec, rng.standard_normal(np.shape(y)))
+    args = list(spec.args)
+    wrt = tuple(i for i in spec.positions() if isinstance(args[i], np.ndarray))
+    v = [rng.standard_normal(np.shape(a)) if i in wrt else None for i, a in enumerate(args)]
+    try:
+        hv = sd.hvp(fn, args, v)
+    except sd.CompileError as error:  # mostly a primitive with no forward rule yet
+        assert "no forward rule" in str(error) or "no derivative rule" in str(error), str(error)
+        return
+    hv = list(hv) if len(args) > 1 else [hv]
+    fd = _gradient_differences(fn, args, v, wrt)
+    _assert_matches([hv[i] for i in wrt], fd, spec.id, rtol=1e-4)
+    CHECKED.append(spec.id)
+
+
+def test_the_rule_sweep_compares_second_derivatives():
+    """The sweep above is not vacuous: most specs are compared, not refused (run alone,
+    this test runs the sweep itself)."""
+    if len(CHECKED) < 250:
+        for spec in SECOND:
+            if spec.id not in CHECKED:
+                test_hvp_of_every_rule_matches_differences_or_refuses(spec)
+    assert len(set(CHECKED)) >= 250, f"only {len(set(CHECKED))} of {len(SECOND)} compared"
+
+
+# ---- derivatives inside differentiated functions -------------------------------------
+
+
+def loss(w, x):
+    h = np.tanh(x @ w)
+    for _ in range(3):
+        h = h * w[0] + np.sin(h)
+    if np.sum(h) > 0:
+        h = h**2
+    return np.mean(h**3) + np.sum(np.maximum(h, 0.1))
+
+
+def squared_gradient(w, x):
+    return np.sum(sd.grad(loss)(w, x) ** 2)
+
+
+def value_and_gradient_mixed(w, x):
+    value, g = sd.value_and_grad(loss, wrt=(0, 1))(w, x)
+    return value * np.sum(g[0]) + np.sum(g[1] ** 2)
+
+
+def directional(w, x):
+    value, tangent = sd.jvp(loss, (w, x), (np.ones_like(w), x))
+    return value + tangent**2
+
+
+def helper_calls(w, x):
+    return loss(w, x) * np.sum(w)
+
+
+def _numeric_gradient(fn, args, wrt, eps=1e-6):
+    args = list(args)
+    x = args[wrt]
+    out = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[k] += eps
+        minus[k] -= eps
+        out[k] = (
+            fn(*args[:wrt], plus, *args[wrt + 1 :]) - fn(*args[:wrt], minus, *args[wrt + 1 :])
+        ) / (2 * eps)
+    return out
+
+
+W = np.array([0.3, 0.7])
+X = np.linspace(-1.0, 1.0, 8).reshape(4, 2)
+
+
+@pytest.mark.parametrize("fn", [squared_gradient, value_and_gradient_mixed, directional])
+def test_a_derivative_inside_a_differentiated_function(fn):
+    for wrt in (0, 1):
+        got = sd.grad(fn, wrt=wrt)(W, X)
+        want = _numeric_gradient(fn, (W, X), wrt)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.max(np.abs(want)))
+
+
+def test_forward_mode_of_a_gradient_is_the_hessian_times_the_tangent():
+    v = (np.array([1.0, -0.5]), np.zeros_like(X))
+    g, hv = sd.jvp(sd.grad(loss), (W, X), v)
+    np.testing.assert_allclose(g, sd.grad(loss)(W, X))
+    np.testing.assert_allclose(hv, sd.hvp(loss, (W, X), v)[0], rtol=1e-12)
+
+
+def test_hessian_is_symmetric_and_matches_differences_of_the_gradient():
+    h = sd.hessian(loss)(W, X)
+    assert h.shape == (2, 2)
+    np.testing.assert_allclose(h, h.T, rtol=1e-10)
+    columns = [_numeric_gradient(lambda w, k=k: sd.grad(loss)(w, X)[k], (W,), 0) for k in range(2)]
+    np.testing.assert_allclose(h, np.array(columns), rtol=1e-6)
+    hx = sd.hessian(loss, wrt=1)(W, X)
+    assert hx.shape == (4, 2, 4, 2)
+
+
+def test_hvp_through_a_helper_call_and_a_lambda():
+    v = np.array([1.0, -0.5])
+    fd = _gradient_differences(lambda w: helper_calls(w, X), [W], [v], (0,))
+    _assert_matches([sd.hvp(lambda w: helper_calls(w, X), (W,), (v,))], fd, "helper")
+
+
+def test_hvp_of_a_quadratic_is_exact():
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    v = np.array([0.5, -1.0])
+    np.testing.assert_allclose(sd.hvp(lambda x: x @ a @ x / 2.0, (W,), (v,)), a @ v)
+    np.testing.assert_allclose(sd.hessian(lambda x: x @ a @ x / 2.0)(W), a)
+
+
+# ---- refusals ----------------------------------------------------------------------------
+
+
+def third(w, x):
+    return np.sum(sd.grad(squared_gradient)(w, x))
+
+
+def test_a_third_derivative_is_refused_clearly():
+    with pytest.raises(sd.CompileError, match="third derivative"):
+        sd.grad(third)(W, X)
+
+
+def product(x):
+    return np.prod(x)
+
+
+def test_a_helper_with_no_rule_in_forward_source_is_refused_clearly():
+    with pytest.raises(sd.CompileError, match="rt.prod_grad"):
+        sd.hvp(product, (W,), (W,))
