@@ -9,7 +9,7 @@ import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gast
 import numpy as np
@@ -169,6 +169,8 @@ class _Target:
         self.tensor = False
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
+        # the parameters it updates in place and returns (a helper called as rt.Returning)
+        self.returns: tuple[str, ...] = ()
 
     @property
     def bound(self) -> tuple:
@@ -221,7 +223,8 @@ class _Target:
             described = dict(zip(self.names, kinds, strict=True))
             described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
                               if e is not None})  # *args: a tuple  # fmt: skip
-            unit = unit_for(self.fn, self.active, described, xp, shapes=shapes)
+            unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
+                            returns=self.returns)  # fmt: skip
             if len(self.units) > 256:  # calls of ever new shapes
                 self.units.clear()
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
@@ -519,12 +522,13 @@ class GradientFunction:
         ``fn`` times ``g``, by reverse mode over ``fn``'s forward mode."""
         g_value, g_grads = g if self._with_value else (None, g)
         tangents = self._tangents(g_grads, len(args))
-        return tangent_vjp(self._fn, args, {}, tangents, (g_value, _SEED))[2]
+        return tangent_vjp(self._fn, args, {}, tangents, (g_value, _SEED)).d_args
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
         """The gradient's tangent along ``tangents``: the Hessian of ``fn`` times them."""
         self._tangents(ans[1] if self._with_value else ans, len(args))  # wrt by position
-        outputs, _, d_args = tangent_vjp(self._fn, args, {}, tangents, (None, _SEED))
+        pulled = tangent_vjp(self._fn, args, {}, tangents, (None, _SEED))
+        outputs, d_args = pulled.outputs, pulled.d_args
         grads = [
             rt.zeros_like(args[p]) if d_args[p] is None else d_args[p]
             for p in self._target.positions
@@ -711,20 +715,40 @@ def jacobian(fn: Callable, wrt: int = 0, mode: str | None = None) -> Callable[..
 _SEED = object()  # a cotangent of 1 for a scalar result (see tangent_vjp)
 
 
+class Pullback(NamedTuple):
+    """What ``tangent_vjp`` returns: the forward mode's ``(value, tangent)``, and the
+    pull-backs to each tangent and each argument (None where none is carried), for
+    the positional ones, then by name for the keyword ones."""
+
+    outputs: tuple
+    d_tangents: tuple
+    d_args: tuple
+    d_keyword_tangents: dict
+    d_kwargs: dict
+
+
 def tangent_vjp(
-    fn: Callable, args: tuple, kwargs: dict, tangents: Any, cotangent: tuple
-) -> tuple[tuple, tuple, tuple]:
+    fn: Callable,
+    args: tuple,
+    kwargs: dict,
+    tangents: Any,
+    cotangent: tuple,
+    keyword_tangents: dict | None = None,
+) -> Pullback:
     """Reverse mode over forward mode. ``(value, tangent)`` is ``fn``'s forward mode at
-    ``args`` along ``tangents`` (one per positional argument, None for none); given their
-    adjoints ``cotangent`` (None for zero; ``_SEED`` for 1, the tangent being a scalar),
-    returns ``((value, tangent), d_tangents, d_args)``: the pull-backs to each tangent and
-    each argument (None where none is carried). The forward mode is the generated tangent
-    source (``Unit.tangent_program``), differentiated as user code is."""
+    ``args`` and ``kwargs`` along ``tangents`` (one per positional argument, None for
+    none) and ``keyword_tangents`` (by name); given their adjoints ``cotangent`` (None
+    for zero; ``_SEED`` for 1, the tangent being a scalar), returns the pull-backs to
+    every tangent and argument. The forward mode is the generated tangent source
+    (``Unit.tangent_program``), differentiated as user code is."""
     tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
-    positions = tuple(i for i, t in enumerate(tangents) if t is not None)
+    named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
+    positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
     if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
         fn = rt.primitive_function(fn, len(args), tuple(kwargs))  # its rules, not its code
     forward = _Target(fn, positions)
+    if type(fn) is rt.Returning:  # a helper updating its arguments: it returns them too
+        forward.returns = fn.names
     if forward.fn.__module__ == __name__:
         raise CompileError(
             f"a third derivative: {forward.fn.__qualname__} differentiated twice more",
@@ -735,25 +759,34 @@ def tangent_vjp(
     unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
     program = unit.tangent_program()
     where = [positions[forward.names.index(n)] for n in unit.wrt]  # each tangent's argument
+    given = [tangents[w] if isinstance(w, int) else named[w] for w in where]
     bound = forward.bound
     first = len(where) + len(bound)  # the program's index of args[0]
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
-    reverse = _Target(program, (*range(len(where)), *(first + i for i in carried)))
-    outputs, state = reverse.forward((*(tangents[i] for i in where), *bound, *args), kwargs)
+    carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v)]
+    wanted = (*range(len(where)), *(first + i for i in carried), *carried_named)
+    reverse = _Target(program, wanted)
+    outputs, state = reverse.forward((*given, *bound, *args), kwargs)
     g_value, g_tangent = cotangent
     seed = (
         rt.zeros_like(outputs[0]) if g_value is None else g_value,
         _seed(outputs[1], fn_name=forward.fn.__qualname__) if g_tangent is _SEED
         else rt.zeros_like(outputs[1]) if g_tangent is None else g_tangent,
     )  # fmt: skip
-    grads = reverse.backward(state, seed)
+    grads = reverse.backward(state, seed) if wanted else ()
     d_tangents: list = [None] * len(tangents)
-    for i, d in zip(where, grads, strict=False):
-        d_tangents[i] = d
+    d_named: dict = dict.fromkeys(keyword_tangents or {})
+    for w, d in zip(where, grads, strict=False):
+        if isinstance(w, int):
+            d_tangents[w] = d
+        else:
+            d_named[w] = d
+    rest = list(grads[len(where) :])
     d_args: list = [None] * len(args)
-    for i, d in zip(carried, grads[len(where) :], strict=True):
-        d_args[i] = d
-    return outputs, tuple(d_tangents), tuple(d_args)
+    for i in carried:
+        d_args[i] = rest.pop(0)
+    d_kwargs = {k: rest.pop(0) if k in carried_named else None for k in kwargs}
+    return Pullback(outputs, tuple(d_tangents), tuple(d_args), d_named, d_kwargs)
 
 
 rt.install(tangent_vjp=tangent_vjp)  # the rule of rt.call_jvp, in forward-mode source
@@ -767,7 +800,7 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     no finite differences."""
     primals, tangents = tuple(primals), tuple(tangents)
     _check_tangents(primals, tangents)
-    _, _, d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED))
+    d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED)).d_args
     out = tuple(
         rt.zeros_like(p) if d is None else rt.grad_like(d, p)
         for p, d in zip(primals, d_args, strict=True)
@@ -791,7 +824,7 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
             e[k] = 1.0
             tangents: list = [None] * len(args)
             tangents[wrt] = xp.reshape(e, shape) if shape else float(e[0])
-            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED))[2][wrt]
+            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED)).d_args[wrt]
             d = rt.zeros_like(x) if d is None else d
             columns.append(xp.reshape(xp.asarray(d), (-1,)))
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))
@@ -802,8 +835,8 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
 def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) -> tuple:
     """The rule of ``sd.jvp(fn, primals, tangents)`` called inside a differentiated
     function: reverse mode over ``fn``'s forward mode."""
-    _, d_tangents, d_primals = tangent_vjp(fn, tuple(primals), {}, tuple(tangents), g)
-    return None, d_primals, d_tangents
+    pulled = tangent_vjp(fn, tuple(primals), {}, tuple(tangents), g)
+    return None, pulled.d_args, pulled.d_tangents
 
 
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))

@@ -252,16 +252,29 @@ def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = No
 LAST_SOURCE = [""]  # the adjoint source of the latest backward(), for sd.source
 
 
-def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad."""
-    for tensor, g in _pull(root, gradient, retain_graph):
-        if g is not None:
+def backward(
+    root: Any, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad
+    (with ``create_graph``, as tensors with a graph of their own: see ``grad``)."""
+    for tensor, g in _pull(root, gradient, retain_graph, create_graph):
+        if g is None:
+            continue
+        if not create_graph:
             accumulate(tensor, g)
+        elif tensor._grad is None:
+            tensor._grad = g
+        else:
+            tensor._grad = tensor._grad + g
 
 
-def _pull(root: Any, gradient: Any, retain_graph: bool) -> list[tuple[Any, Any]]:
+def _pull(
+    root: Any, gradient: Any, retain_graph: bool, create_graph: bool = False
+) -> list[tuple[Any, Any]]:
     """Run the generated adjoint of the graph behind ``root``: each leaf (and retained
-    non-leaf) tensor with its gradient array (None where nothing reached it)."""
+    non-leaf) tensor with its gradient array (None where nothing reached it); with
+    ``create_graph``, with its gradient as a tensor recorded as an operation of the
+    leaves (``graph_gradient``), so that it can be differentiated again."""
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     seed = _seed(root, gradient)
@@ -271,9 +284,71 @@ def _pull(root: Any, gradient: Any, retain_graph: bool) -> list[tuple[Any, Any]]
     adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
     grads = adjoint(plan.values, seed)
     root._source = LAST_SOURCE[0] = adjoint.source
+    if create_graph:
+        grads = _recorded(plan, grads, seed)
     if not retain_graph:
         _free(nodes)
     return list(zip(plan.targets, grads, strict=True))
+
+
+class RecordedGraph:
+    """The gradient of a recorded graph (its result weighted by ``seed``) with respect to
+    its input ``k``, as an operation of the graph's inputs: it is differentiated again by
+    reverse mode over the forward mode of the graph's program (``compile_ops``'s
+    ``graph_program``), as ``sd.hvp`` differentiates a compiled function."""
+
+    def __init__(self, program: Callable, constants: list, seed: Any, k: int) -> None:
+        self.program, self.constants, self.seed, self.k = program, constants, seed, k
+
+    def __call__(self, *inputs: Any) -> Any:
+        values = (*inputs, *self.constants)
+        grads = runtime.reverse_over_forward(self.program, values, [], (self.seed, None)).d_args
+        return runtime.zeros_like(inputs[self.k]) if grads[self.k] is None else grads[self.k]
+
+    def vjp(self, g: Any, inputs: tuple) -> tuple:
+        """The pull-back of ``g`` (shaped like the gradient) to every input."""
+        tangents: list = [None] * (len(inputs) + len(self.constants))
+        tangents[self.k] = g
+        values = (*inputs, *self.constants)
+        grads = runtime.reverse_over_forward(
+            self.program, values, tangents, (None, self.seed)
+        ).d_args
+        return grads[: len(inputs)]
+
+
+def graph_gradient(graph: RecordedGraph, *inputs: Any) -> Any:
+    """The primitive ``create_graph=True`` records: ``graph``'s gradient at ``inputs``."""
+    return graph(*inputs)
+
+
+def _graph_gradient_vjp(g: Any, ans: Any, graph: RecordedGraph, *inputs: Any) -> tuple:
+    return (None, *graph.vjp(g, inputs))
+
+
+rules.register(graph_gradient, rules.make_rule(_graph_gradient_vjp, inline=False))
+
+
+def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
+    """The gradients ``grads`` of the graph of ``plan`` as tensors recorded as
+    ``graph_gradient`` operations of the graph's inputs (``create_graph=True``)."""
+    from .compiler.eager import graph_program
+
+    if len(plan.targets) != len(plan.inputs_of):
+        raise NotImplementedError(
+            "create_graph=True for the gradient of a tensor that is not a leaf: srcdiff "
+            "differentiates gradients with respect to leaves only"
+        )
+    program, constants = graph_program(plan.ops, plan.n_inputs)
+    out = []
+    for k, g in zip(plan.inputs_of, grads, strict=True):
+        if g is None:
+            out.append(None)
+            continue
+        tensor = _Tensor()._make(g)
+        record(tensor, graph_gradient, [RecordedGraph(program, constants, seed, k),
+               *plan.inputs], None, "GradBackward")  # fmt: skip
+        out.append(tensor)
+    return out
 
 
 def grad(
@@ -286,12 +361,8 @@ def grad(
 ) -> tuple:
     """``torch.autograd.grad``: the gradients of ``outputs`` (summed, each weighted by
     its ``grad_outputs``) with respect to each of ``inputs``, returned rather than
-    accumulated into ``.grad``. First order only: ``create_graph=True`` is refused."""
-    if create_graph:
-        raise NotImplementedError(
-            "autograd.grad(create_graph=True): srcdiff computes first derivatives only; "
-            "a gradient penalty needs second derivatives, which are not built yet"
-        )
+    accumulated into ``.grad``. With ``create_graph=True`` they are recorded operations
+    of the leaves, so that a loss made of them (a gradient penalty) has gradients too."""
     single = lambda x: [x] if isinstance(x, _Tensor()) else list(x)  # noqa: E731
     outputs, inputs = single(outputs), single(inputs)
     weights = [None] * len(outputs) if grad_outputs is None else single(grad_outputs)
@@ -305,7 +376,7 @@ def grad(
     try:
         found: dict[int, Any] = {}
         for out, weight in zip(outputs, weights, strict=True):
-            for tensor, g in _pull(out, weight, keep):
+            for tensor, g in _pull(out, weight, keep or create_graph, create_graph):
                 if g is not None:
                     found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
     finally:
@@ -319,7 +390,7 @@ def grad(
                 "One of the differentiated Tensors appears to not have been used in the "
                 "graph. Set allow_unused=True if this is the desired behavior."
             )
-        result.append(None if g is None else _Tensor()._make(g))
+        result.append(g if g is None or create_graph else _Tensor()._make(g))
     return tuple(result)
 
 
@@ -366,11 +437,15 @@ class _Plan:
     def __init__(self, nodes: list[Node], root: Any) -> None:
         index: dict[tuple, int] = {}
         self.values: list[Any] = []
+        self.inputs: list[Any] = []  # per input value: its leaf tensor, or the value
         self.targets: list[Any] = []
+        self.inputs_of: list[int] = []  # per target that is an input: its position
         wanted: list[int] = []
         if not nodes:  # the root is a leaf
             self.values.append(root._data)
+            self.inputs.append(root)
             self.targets.append(root)
+            self.inputs_of.append(0)
             wanted.append(0)
         for node in nodes:
             for arg in node.args:
@@ -379,8 +454,10 @@ class _Plan:
                     if key not in index:
                         index[key] = len(self.values)
                         self.values.append(arg.value)
+                        self.inputs.append(arg.ref if arg.kind == LEAF else arg.value)
                         if arg.kind == LEAF:
                             self.targets.append(arg.ref)
+                            self.inputs_of.append(index[key])
                             wanted.append(index[key])
         self.n_inputs = len(self.values)
         position = {id(node): self.n_inputs + i for i, node in enumerate(nodes)}

@@ -475,10 +475,11 @@ class Tensor:
         """Accumulate the gradient of this tensor into ``.grad`` of the leaves behind it.
 
         The adjoint is generated Python source (see ``sd.source(tensor)`` afterwards).
+        With ``create_graph``, each ``.grad`` is itself differentiable (see
+        ``autograd.grad``).
         """
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True) is not supported by srcdiff")
-        autograd.backward(self, gradient, bool(retain_graph))
+        keep = create_graph if retain_graph is None else bool(retain_graph)
+        autograd.backward(self, gradient, keep, create_graph)
 
     def detach(self) -> Tensor:
         """The same array, outside the graph (sharing memory and version counter)."""

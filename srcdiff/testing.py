@@ -148,15 +148,18 @@ def _rule_arity(rule_fn: Callable) -> tuple[int, bool]:
 def _rule_grads(out: Any, rule_fn: Callable, nargs: int) -> tuple:
     """A rule's result as one entry per positional argument, checked against the contract.
 
-    A rule with one parameter returns its gradient (its ``*args``, if any, get none);
-    with several, a tuple with one entry per parameter (``None`` where not
-    differentiable), then one per extra ``*args`` argument. A rule taking only ``*args``
-    returns a sequence with one entry per argument.
+    A rule with one parameter returns its gradient (its ``*args``, if any, get none),
+    or, called by name with ``*args``, a tuple with one entry per argument; with
+    several, a tuple with one entry per parameter (``None`` where not differentiable),
+    then one per extra ``*args`` argument. A rule taking only ``*args`` returns a
+    sequence with one entry per argument.
     """
     name = getattr(rule_fn, "__name__", repr(rule_fn))
     arity, varargs = _rule_arity(rule_fn)
     if arity == 0:
         return () if out is None else tuple(out)
+    if arity == 1 and varargs and isinstance(out, tuple) and len(out) == nargs > 1:
+        return out
     if arity == 1:
         return (out,)
     expected = max(arity, nargs) if varargs else arity

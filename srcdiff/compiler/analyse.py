@@ -435,6 +435,12 @@ class Analyser:
         passed_on = []  # keywords a rule called by name takes as they are (**kwargs)
         for k in keywords:
             if rule.keywords and k.arg not in rule.params:
+                if self.is_active(k.value):  # its rule would give it no gradient
+                    return self.fail(
+                        stmt,
+                        f"a differentiated value passed by keyword ({k.arg}=) to {describe(prim)}",
+                        "pass it by position",
+                    )
                 passed_on.append(k)
                 continue
             if k.arg not in rule.params or k.arg in bound:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 import copy
 import operator
+import re
 import types
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +82,10 @@ def show_op(prim: Any, shown: list[str]) -> str:
     if prim is operator.getitem:
         return f"{shown[0]}[{shown[1]}]"
     if isinstance(prim, str) and prim.startswith("ndarray."):
-        return f"{shown[0]}.{prim[8:]}({', '.join(shown[1:])})"
+        attribute = prim[8:]
+        if not callable(getattr(np.ndarray, attribute, None)):  # x.T, x.mT, x.real
+            return f"{shown[0]}.{attribute}"
+        return f"{shown[0]}.{attribute}({', '.join(shown[1:])})"
     return f"{describe(prim)}({', '.join(shown)})"
 
 
@@ -272,3 +277,79 @@ def _build(
 
 def _show(e: gast.expr) -> str:
     return ast.unparse(gast.gast_to_ast(copy.deepcopy(e)))
+
+
+_PROGRAMS: OrderedDict = OrderedDict()  # structure of recorded operations -> program
+PROGRAMS = 256
+
+
+def graph_program(
+    ops: list[tuple[Any, tuple[Arg, ...], dict[str, Any]]], n_inputs: int
+) -> tuple[types.FunctionType, list[Any]]:
+    """The recorded operations ``ops`` as a Python function of their values, with source
+    of its own: ``graph(x0, ..., c0, ...)`` recomputes the last value from the inputs
+    ``x`` and the constants ``c`` that are not literals (returned beside it). srcdiff
+    compiles it as it compiles a user's function, so a gradient of the recorded graph can
+    be differentiated again (``create_graph=True``). One program serves every graph of
+    the same structure."""
+    constants: list[Any] = []
+    frozen = []
+    for prim, args, kwargs in ops:
+        fargs = []
+        for kind, v in args:
+            if kind == "c" and not _literal(v):
+                constants.append(v)
+            fargs.append((kind, v) if kind == "v" else ("c", _freeze(v)))
+        fkw = []
+        for k, v in kwargs.items():
+            if not _literal(v):
+                constants.append(v)
+            fkw.append((k, _freeze(v)))
+        frozen.append((prim, tuple(fargs), tuple(fkw)))
+    key = (tuple(frozen), n_inputs)
+    program = _PROGRAMS.get(key)
+    if program is None:
+        program = _PROGRAMS[key] = _graph_source(ops, n_inputs)
+        if len(_PROGRAMS) > PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+    else:
+        _PROGRAMS.move_to_end(key)
+    return program, constants
+
+
+def _graph_source(ops: list, n_inputs: int) -> types.FunctionType:
+    value_names = [_value_name(k, n_inputs) for k in range(n_inputs + len(ops))]
+    namespace: dict[str, Any] = {"np": np}
+    params = value_names[:n_inputs]
+    constant_params: list[str] = []
+    lines = []
+
+    def atom(kind: str, v: Any) -> str:
+        if kind == "v":
+            return value_names[v]
+        if _literal(v):
+            return ast.unparse(gast.gast_to_ast(_literal_expr(v)))
+        constant_params.append(f"c{len(constant_params)}")
+        return constant_params[-1]
+
+    for i, (prim, args, kwargs) in enumerate(ops):
+        shown = [atom(kind, v) for kind, v in args]
+        shown += [f"{k}={atom('c', v)}" for k, v in kwargs.items()]
+        lines.append(f"    {value_names[n_inputs + i]} = {_call_source(prim, shown, namespace)}")
+    signature = ", ".join(params + constant_params)
+    source = f"def graph({signature}):\n" + "\n".join(lines) + f"\n    return {value_names[-1]}\n"
+    return rt_module.function_of_source(source, "recorded operations", "graph", namespace)
+
+
+def _call_source(prim: Any, shown: list[str], namespace: dict[str, Any]) -> str:
+    """``prim`` applied to ``shown`` as source: an operator, a NumPy function, a method,
+    or a name bound to the primitive in ``namespace``."""
+    if prim in SYMBOLS or prim in (operator.neg, operator.getitem) or isinstance(prim, str):
+        return show_op(prim, shown)
+    base = getattr(prim, "__name__", "")
+    if base and getattr(np, base, None) is prim:
+        return f"np.{base}({', '.join(shown)})"
+    readable = re.sub(r"\W", "_", base) or "op"
+    bound = f"{readable}_{len(namespace)}"
+    namespace[bound] = prim
+    return f"{bound}({', '.join(shown)})"

@@ -145,16 +145,23 @@ class TangentBuilder:
         return gast.Assign(targets=[targets], value=value, type_comment=None)
 
     def call_value(self, op: Op) -> gast.Call:
+        """``rt.call_jvp(f, (d_x, None), x, k)``; with keywords, each an argument too, so
+        that the call can be differentiated again: ``rt.call_jvp_keywords(f, (d_x,
+        d_w), ("w",), x, w)``."""
         if any(isinstance(a, gast.Starred) for a in op.operands) or any(
-            self.active(k.value) for k in op.keywords
+            k.arg is None for k in op.keywords
         ):
-            raise self.error(op.callee, "forward mode through *args or a keyword argument "
-                             "with a derivative", "pass it positionally")  # fmt: skip
+            raise self.error(op.callee, "forward mode through *args or **kwargs",
+                             "pass the arguments one by one")  # fmt: skip
+        values = [*op.operands, *(k.value for k in op.keywords)]
         tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
                                     gast.Constant(value=None, kind=None)
-                                    for e in op.operands], ctx=gast.Load())  # fmt: skip
-        return gast.Call(func=attr("rt", "call_jvp"), args=[op.callee, tangents, *op.operands],
-                         keywords=op.keywords)  # fmt: skip
+                                    for e in values], ctx=gast.Load())  # fmt: skip
+        if not op.keywords:
+            return call(attr("rt", "call_jvp"), op.callee, tangents, *op.operands)
+        names = gast.Tuple(elts=[gast.Constant(value=k.arg, kind=None) for k in op.keywords],
+                           ctx=gast.Load())  # fmt: skip
+        return call(attr("rt", "call_jvp_keywords"), op.callee, tangents, names, *values)
 
     def zeros(self, e: gast.expr) -> gast.expr:
         return call(attr("rt", "zeros_like"), e)

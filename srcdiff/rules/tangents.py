@@ -51,14 +51,14 @@ def follow_tangent(g, ans, dm, m, old, dnew):
     """``dnew`` where ``m`` held the object ``old``, ``dm`` elsewhere: linear in the two
     tangents; ``m`` and ``old`` give a structure only."""
     d_dm, d_dnew = rt.follow_tangent_grads(g, m, old)
-    return d_dm, None, None, d_dnew
+    return rt.or_zeros(d_dm, dm), None, None, rt.or_zeros(d_dnew, dnew)
 
 
 @vjp(rt.put_back_tangent)
 def put_back_tangent(g, ans, d_holder, holder, key, d_new):
     """The tangent of a write through a list or an array: linear in the two tangents."""
     d_holder_, d_new_ = rt.put_back_tangent_grads(g, holder, key, d_new)
-    return d_holder_, None, None, d_new_
+    return rt.or_zeros(d_holder_, d_holder), None, None, rt.or_zeros(d_new_, d_new)
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.extreme_grad)
@@ -68,3 +68,5 @@ nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_lik
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own
 # forward mode. Called by name (not inlined): it gives one gradient per argument of *args.
 register(rt.call_jvp, make_rule(rt.tangent_vjp, name="call_jvp", inline=False))
+register(rt.call_jvp_keywords,
+         make_rule(rt.tangent_vjp_keywords, name="call_jvp_keywords", inline=False))  # fmt: skip

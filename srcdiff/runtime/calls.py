@@ -167,7 +167,7 @@ def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.
     passed = ", ".join(params + [f"{k}={k}" for k in keywords])
     shown = getattr(fn, "__name__", type(fn).__name__)
     source = f"def call({signature}):\n    return fn({passed})\n"
-    wrapper = _function_of_source(source, f"a call of {shown}", "call", {"fn": fn})
+    wrapper = function_of_source(source, f"a call of {shown}", "call", {"fn": fn})
     if key is not None:
         if len(_WRAPPERS) > 1024:
             _WRAPPERS.clear()
@@ -215,7 +215,7 @@ _PARTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FILES = [0]  # how many files of source made here: each gets a name of its own
 
 
-def _function_of_source(source: str, what: str, name: str, namespace: dict | None = None) -> Any:
+def function_of_source(source: str, what: str, name: str, namespace: dict | None = None) -> Any:
     """``name`` from ``source`` run as a file of its own (``<srcdiff: what #n>``), kept
     in ``linecache`` so that srcdiff reads it as it reads a user's function."""
     _FILES[0] += 1
@@ -272,7 +272,7 @@ def partial_function(p: functools.partial) -> types.FunctionType:
         f"        return _srcdiff_func({', '.join(call)})\n"
         f"    return {name}\n"
     )
-    make = _function_of_source(source, f"functools.partial of {func_name}", "_srcdiff_make")
+    make = function_of_source(source, f"functools.partial of {func_name}", "_srcdiff_make")
     values = [p.default for p in params if p.default is not p.empty]
     wrapper = make(p.func, *p.args, *values)
     wrapper.__qualname__ = f"partial({getattr(p.func, '__qualname__', func_name)})"
@@ -428,13 +428,33 @@ GRADIENTS = "srcdiff.api"  # where gradient functions live: differentiated by th
 RUNTIME = "srcdiff.runtime"  # generated code's helpers: differentiated by rules only
 
 
+def reverse_over_forward(fn: Any, args: tuple, tangents: list, cotangent: tuple) -> tuple:
+    """Reverse mode over ``fn``'s forward mode (``Host.tangent_vjp``): ``((value,
+    tangent), d_tangents, d_args)`` for the adjoints ``cotangent`` of the value and the
+    tangent along ``tangents`` at ``args``."""
+    return Host.tangent_vjp(fn, args, {}, tangents, cotangent)
+
+
 def tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: Any, **kwargs: Any
                 ) -> tuple:  # fmt: skip
-    """The reverse rule of ``call_jvp(fn, tangents, *args, **kwargs)``: given ``g``, the
-    adjoints of its value and tangent, the gradients for ``fn`` (none), ``tangents`` and
-    each of ``args``, by reverse mode over ``fn``'s forward mode (``Host.tangent_vjp``)."""
-    _, d_tangents, d_args = Host.tangent_vjp(fn, args, kwargs, tangents, g)
-    return (None, d_tangents, *d_args)
+    """The reverse rule of ``call_jvp(fn, tangents, *args, **kwargs)`` (whose keywords
+    carry no derivative): given ``g``, the adjoints of its value and tangent, the
+    gradients for ``fn`` (none), ``tangents`` and each of ``args``, by reverse mode over
+    ``fn``'s forward mode (``Host.tangent_vjp``)."""
+    pulled = Host.tangent_vjp(fn, args, kwargs, tangents, g)
+    return (None, pulled.d_tangents, *pulled.d_args)
+
+
+def tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
+                         names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
+    """The reverse rule of ``call_jvp_keywords``: the gradients for ``fn`` and ``names``
+    (none), ``tangents`` and each of ``values``."""
+    n = len(values) - len(names)
+    kwargs = dict(zip(names, values[n:], strict=True))
+    pulled = Host.tangent_vjp(fn, values[:n], kwargs, tangents[:n], g,
+                              dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
+    d_tangents = (*pulled.d_tangents, *(pulled.d_keyword_tangents[k] for k in names))
+    return (None, d_tangents, None, *pulled.d_args, *(pulled.d_kwargs[k] for k in names))
 
 
 class _Site:
@@ -584,15 +604,43 @@ def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[An
     """A call in forward mode: ``fn``'s value and tangent, given one tangent per
     positional argument (None where it has none): from its forward rule, or from its
     own tangent source (compiled on first use, as ``rt.call`` compiles adjoints)."""
+    return _call_jvp(fn, tuple(tangents), args, kwargs, {})
+
+
+def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *values: Any
+                      ) -> tuple[Any, Any]:  # fmt: skip
+    """``call_jvp`` of a call passing keywords: ``values`` are the positional arguments,
+    then the keyword arguments ``names``, with one tangent each; every value is an
+    argument of this call, so that differentiating it again reaches them all."""
+    n = len(values) - len(names)
+    return _call_jvp(fn, tuple(tangents[:n]), values[:n], dict(zip(names, values[n:], strict=True)),
+                     dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
+
+
+def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
+              ) -> tuple[Any, Any]:  # fmt: skip
+    """``call_jvp``, with the tangents of keyword arguments ``named`` (None: none)."""
+    named = {k: t for k, t in named.items() if t is not None}
     if isinstance(fn, functools.partial):
         given = len(args)
         fn, args, kwargs, _ = _unpartial(fn, args, kwargs, ())
-        tangents = (None,) * (len(args) - given) + tuple(tangents)
+        tangents = (None,) * (len(args) - given) + tangents
+    if type(fn) is Returning:  # it updates lists or dicts it is given, and returns them:
+        fresh = lambda v: copy_module.copy(v) if isinstance(v, (list, dict)) else v  # noqa: E731
+        args, tangents = tuple(map(fresh, args)), tuple(map(fresh, tangents))
+        kwargs = {k: fresh(v) for k, v in kwargs.items()}  # the caller's stay as they
+        named = {k: fresh(v) for k, v in named.items()}  # were, as the values it saved
     forward = Host.registry.lookup_jvp(fn)
     if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
+        if named:
+            raise refuse(
+                "forward mode through a call with a derivative passed by keyword to a "
+                "function with a forward rule of its own",
+                "pass it by position",
+            )
         value = fn(*args, **kwargs)
         return value, forward.fn(tangents, value, *args)
-    if all(t is None for t in tangents) or Host.registry.is_nondiff(fn):
+    if (all(t is None for t in tangents) and not named) or Host.registry.is_nondiff(fn):
         value = fn(*args, **kwargs)
         return value, zeros_like(value)
     target, bound = _target(fn)
@@ -607,16 +655,16 @@ def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[An
     params = parameter_names(target, len(bound))[0]
     if len(params) < len(tangents):
         raise refuse("forward mode through a call with *args", "pass the arguments by name")
-    names = tuple(params[i] for i, t in enumerate(tangents) if t is not None)
-    values = [a for a, t in zip(args, tangents, strict=False) if t is not None]
-    kinds = {n: _kind(v) for n, v in zip(names, values, strict=True)}
+    by_name = {params[i]: t for i, t in enumerate(tangents) if t is not None} | named
+    values = {n: args[params.index(n)] if n not in named else kwargs[n] for n in by_name}
+    kinds = {n: _kind(v) for n, v in values.items()}
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
-    unit = Host.unit_for(target, names, kinds, array_module(*values, *args), False,
+    unit = Host.unit_for(target, tuple(by_name), kinds,
+                         array_module(*values.values(), *args, *kwargs.values()), False,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),
                          returns)  # fmt: skip
     forward_fn, _ = unit.tangent()
-    given = dict(zip(unit.tangent_names, (tangents[params.index(n)] for n in unit.wrt),
-                     strict=True))  # fmt: skip
+    given = {d: by_name[n] for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}
     return forward_fn(*bound, *args, **kwargs, **given)
 
 

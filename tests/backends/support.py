@@ -23,6 +23,7 @@ from srcdiff.rules.elementwise import SCIPY_SPECIAL
 from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
+AUTOGRAD = "srcdiff.autograd"  # the Tensor layer's own primitives (create_graph=True)
 NO_CUDA = "CuPy or a GPU is missing here: sd.cuda.is_available() is False"
 
 
@@ -509,7 +510,7 @@ def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
         return "the standard's var and std call ddof correction"
     if backend_name == STRICT and "positional-keepdims" in spec_id:
         return "the standard's reductions take axis and keepdims by keyword"
-    if backend_name == STRICT and getattr(prim, "__module__", None) == tm.__name__:
+    if backend_name == STRICT and getattr(prim, "__module__", None) in (tm.__name__, AUTOGRAD):
         return TENSOR  # every Tensor method, so none is forgotten
     try:
         return UNSUPPORTED.get(backend_name, {}).get(prim)

@@ -87,12 +87,11 @@ def test_hvp_matches_differences_of_the_gradient_or_refuses(case):
 
 
 def test_most_of_the_battery_has_second_derivatives():
-    """What is refused: mostly what forward mode refuses (a derivative carried into a
-    call by keyword, as nested functions take what they capture), then ``np.prod``'s
-    exact gradient, calls with keywords in forward source, and ``with`` blocks."""
+    """What is refused: a primitive with no forward rule yet (``x.astype``, ``sorted``
+    with a key), ``np.prod``'s exact gradient, an object built inside, ``with``."""
     refused = [c.name for c in FLOATS if _hvp_or_refusal(c)[1] is not None]
     assert len(FLOATS) >= 150
-    assert len(refused) <= 0.1 * len(FLOATS), f"{len(refused)} refused: {refused}"
+    assert len(refused) <= 0.05 * len(FLOATS), f"{len(refused)} refused: {refused}"
 
 
 # ---- every rule table ------------------------------------------------------------------
@@ -113,8 +112,10 @@ def _scalarized(spec, u):
     return shapes[len(spec.args)]
 
 
-def _second_order_specs():
-    out = []
+def _second_order_specs(per_primitive: int = 2):
+    """The rule tables' specs of array-valued primitives, at most ``per_primitive`` of
+    each (the first-order sweeps take every spec)."""
+    out, taken = [], {}
     for spec in SPECS:
         if spec.call is not None or not 1 <= len(spec.args) <= 4 or isinstance(spec.prim, str):
             continue
@@ -126,7 +127,10 @@ def _second_order_specs():
         y = spec.primal(*spec.args, **spec.kwargs)
         if not isinstance(y, np.ndarray) or y.dtype.kind != "f":
             continue
-        out.append(spec)
+        key = spec.prim if not isinstance(spec.prim, np.ufunc) else ("ufunc", spec.prim.__name__)
+        if taken.get(key, 0) < per_primitive:
+            taken[key] = taken.get(key, 0) + 1
+            out.append(spec)
     return out
 
 
@@ -156,11 +160,11 @@ def test_hvp_of_every_rule_matches_differences_or_refuses(spec):
 def test_the_rule_sweep_compares_second_derivatives():
     """The sweep above is not vacuous: most specs are compared, not refused (run alone,
     this test runs the sweep itself)."""
-    if len(CHECKED) < 250:
+    if len(CHECKED) < 150:
         for spec in SECOND:
             if spec.id not in CHECKED:
                 test_hvp_of_every_rule_matches_differences_or_refuses(spec)
-    assert len(set(CHECKED)) >= 250, f"only {len(set(CHECKED))} of {len(SECOND)} compared"
+    assert len(set(CHECKED)) >= 150, f"only {len(set(CHECKED))} of {len(SECOND)} compared"
 
 
 # ---- derivatives inside differentiated functions -------------------------------------

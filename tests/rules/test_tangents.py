@@ -5,6 +5,7 @@
 import numpy as np
 
 import srcdiff as sd
+from srcdiff import autograd
 from srcdiff import runtime as rt
 
 from .spec import Sampler, Spec, table_tests
@@ -19,6 +20,16 @@ def cubic(x, y):
 
 def row_tanh(x):
     return np.tanh(x) * x[0, :]
+
+
+def recorded_gradient():
+    """What ``autograd.grad(..., create_graph=True)`` records: the gradient of a graph
+    with respect to its input ``x``, as an operation of the graph's inputs."""
+    x = sd.tensor(R((3,)), requires_grad=True)
+    w = sd.tensor(R((2, 3)), requires_grad=True)
+    (g,) = autograd.grad((w @ x).tanh().sum() + (x * x * x).sum(), x, create_graph=True)
+    graph, *inputs = [a.value if a.ref is None else a.ref._data for a in g.grad_fn.args]
+    return (graph, *inputs)
 
 
 X = R((3, 4))
@@ -61,7 +72,17 @@ SPECS = [
         label="one-tangent",
     ),  # fmt: skip
     Spec(rt.call_jvp, (row_tanh, (R((3, 2)),), R((3, 2))), wrt=(1, 2), label="array-result"),
+    Spec(
+        rt.call_jvp_keywords, (cubic, (R((3,)), R((3,))), ("y",), R((3,)), R((3,))), wrt=(1, 3, 4)
+    ),  # fmt: skip
+    Spec(
+        rt.call_jvp_keywords,
+        (cubic, (R((2,)), None), ("y",), R((2,)), R((2,))),
+        wrt=(3, 4),
+        label="passive-keyword",
+    ),  # fmt: skip
     Spec(sd.jvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
+    Spec(autograd.graph_gradient, recorded_gradient(), wrt=(1, 2)),
 ]
 
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
