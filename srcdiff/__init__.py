@@ -7,6 +7,7 @@ its gradient's source (``sd.source`` shows it); ``Tensor``, ``nn``, ``optim`` an
 
 from . import cuda, data, nn, optim, rules, utils  # noqa: F401  (rules registers the built-ins)
 from .api import (
+    detect_nonfinite,
     differentiate,
     grad,
     hessian,
@@ -72,7 +73,7 @@ from .dtypes import (
     short,
     uint8,
 )
-from .errors import CompileError
+from .errors import CompileError, NonFiniteError
 from .functions import (
     abs,
     add,
@@ -134,6 +135,7 @@ __all__ = [
     "LongTensor",
     "ShortTensor",
     "CompileError",
+    "NonFiniteError",
     "Size",
     "Tensor",
     "Variable",
@@ -157,6 +159,7 @@ __all__ = [
     "cos",
     "cuda",
     "data",
+    "detect_nonfinite",
     "differentiate",
     "div",
     "double",

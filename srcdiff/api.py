@@ -3,6 +3,7 @@ register_vjp."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
@@ -165,7 +166,7 @@ class _Target:
         if None in self.positions:
             self.last_position = 1 << 30
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
-        self.last: tuple[Unit, tuple, tuple] | None = None
+        self.last: tuple[Unit, tuple, tuple, bool] | None = None  # what sd.source shows
         self.tensor = False
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
@@ -260,14 +261,15 @@ class _Target:
         gradient of each differentiated argument (one, or a tuple)."""
         unit, saved, pkey, order, values = state
         unit.path_calls[pkey] += 1
-        hit = unit.adjoints.get((pkey, None, None))
+        hit = unit.adjoints.get((pkey, None, None, rt.CHECKING[0]))
         adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
-        self.last = (unit, pkey, ())  # the source to read if the adjoint fails
+        checked = rt.CHECKING[0]
+        self.last = (unit, pkey, (), checked)  # the source to read if the adjoint fails
         if unit.calls:
             grads, called = self.run_collecting(adjoint, saved, seed)
         else:
             grads, called = adjoint(saved, seed), ()
-        self.last = (unit, pkey, called)
+        self.last = (unit, pkey, called, checked)
         if self.starred:
             grads = [_entry(grads[i], e) for i, e in zip(order, self.elements, strict=True)]
             order = range(len(order))
@@ -307,7 +309,7 @@ class _Target:
         grads, called = self.run_collecting(
             unit.adjoint(pkey)[0], saved, _seed(value, self.fn.__qualname__)
         )
-        self.last = (unit, pkey, called)
+        self.last = (unit, pkey, called, rt.CHECKING[0])
         if unit.updated:  # after the adjoint, which may read the caller's objects as they were
             unit.write_back(self.bound + arrays, named, saved)
         out = []
@@ -370,13 +372,16 @@ class _Target:
                 f"no gradient of {self.fn.__qualname__} has been computed "
                 "yet: call it first, then ask for its source"
             )
-        return render_source(*self.last)
+        unit, key, called, checked = self.last
+        return render_source(unit, key, called, checked=checked)
 
 
-def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None = None) -> str:
+def render_source(
+    unit: Unit, key: tuple, called: tuple = (), stop: int | None = None, checked: bool = False
+) -> str:
     """The primal and the adjoint of one path, and those of the functions it called, as
-    one module."""
-    _, adjoint_text = unit.adjoint(key, stop)
+    one module (``checked``: the adjoints with finiteness checks, when they ran)."""
+    _, adjoint_text = unit.adjoint(key, stop, checked=checked)
     what = (
         f"with respect to {', '.join(unit.wrt)}"
         if unit.wrt
@@ -417,7 +422,7 @@ def render_source(unit: Unit, key: tuple, called: tuple = (), stop: int | None =
             if callee.speculative and callee.ran_path
             else callee.primal_source
         )
-        parts += [callee_primal, callee.adjoint(callee_key, wanted=wanted)[1]]
+        parts += [callee_primal, callee.adjoint(callee_key, wanted=wanted, checked=checked)[1]]
     return "\n\n".join(parts)
 
 
@@ -453,11 +458,14 @@ def paths(g: Any) -> list[CompiledPath]:
         raise TypeError(f"sd.paths takes a function made by sd.grad, not {type(g).__name__}")
     found = []
     for unit, _ in g._target.units.values():
-        for key, stop, wanted in list(unit.adjoints):
+        compiled: dict[tuple, bool] = {}  # path -> whether only a checked adjoint exists
+        for key, stop, wanted, checked in list(unit.adjoints):
             if stop is None and wanted is None:
-                choices = tuple(explain(unit.analysis, key))
-                found.append(CompiledPath(unit.label, key, choices, unit.path_calls[key],
-                                          render_source(unit, key)))  # fmt: skip
+                compiled[key] = compiled.get(key, True) and checked
+        for key, checked in compiled.items():
+            choices = tuple(explain(unit.analysis, key))
+            found.append(CompiledPath(unit.label, key, choices, unit.path_calls[key],
+                                      render_source(unit, key, checked=checked)))  # fmt: skip
     return sorted(found, key=lambda p: -p.calls)
 
 
@@ -488,14 +496,19 @@ class GradientFunction:
     """What ``sd.grad`` and ``sd.value_and_grad`` return. Called inside a function being
     differentiated, it is differentiated too (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
 
-    def __init__(self, fn: Callable, wrt: Wrt, with_value: bool):
+    def __init__(self, fn: Callable, wrt: Wrt, with_value: bool, check_finite: bool = False):
         self._fn = fn
         self._target = _Target(fn, wrt)
         self._with_value = with_value
+        self._check_finite = check_finite
         functools.update_wrapper(self, self._target.fn, updated=())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        value, grads = self._target.run(args, kwargs)
+        if self._check_finite:
+            with rt.checking_finite():
+                value, grads = self._target.run(args, kwargs)
+        else:
+            value, grads = self._target.run(args, kwargs)
         return (value, grads) if self._with_value else grads
 
     def _srcdiff_source(self) -> str:
@@ -537,15 +550,24 @@ class GradientFunction:
         return (outputs[1], out) if self._with_value else out
 
 
-def grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
+def grad(fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False) -> GradientFunction:
     """A function computing the gradient of scalar-valued ``fn`` with respect to the
-    argument(s) ``wrt`` (an index, a name, or a tuple of them)."""
-    return GradientFunction(fn, wrt, with_value=False)
+    argument(s) ``wrt`` (an index, a name, or a tuple of them). With ``check_finite``,
+    the adjoint checks each gradient it computes and raises ``sd.NonFiniteError`` at the
+    first infinite or NaN one, naming your line and the usual fix."""
+    return GradientFunction(fn, wrt, with_value=False, check_finite=check_finite)
 
 
-def value_and_grad(fn: Callable, wrt: Wrt = 0) -> GradientFunction:
+def value_and_grad(fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False
+                   ) -> GradientFunction:  # fmt: skip
     """Like ``grad``, returning ``(value, gradient)``."""
-    return GradientFunction(fn, wrt, with_value=True)
+    return GradientFunction(fn, wrt, with_value=True, check_finite=check_finite)
+
+
+def detect_nonfinite() -> contextlib.AbstractContextManager:
+    """Within the block, every compiled gradient checks finiteness as
+    ``sd.grad(f, check_finite=True)`` does (``loss.backward()`` of compiled code too)."""
+    return rt.checking_finite()
 
 
 class _WeakMethod:

@@ -36,3 +36,13 @@ class CompileError(Exception):
         if hint:
             message += f". {hint}"
         super().__init__(message)
+
+
+class NonFiniteError(FloatingPointError):
+    """A gradient became infinite or NaN (``sd.grad(f, check_finite=True)``,
+    ``sd.detect_nonfinite()``): the message names the user's ``file:line``, the adjoint
+    statement where it first appeared, its operands, and the usual fix."""
+
+    def __init__(self, message: str, *, filename: str, lineno: int, statement: str):
+        self.filename, self.lineno, self.statement = filename, lineno, statement
+        super().__init__(message)

@@ -33,6 +33,7 @@ from .analyse import analyse, is_number, params_of
 from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit
+from .finite import insert_checks
 from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import eliminate_dead, fold_negations, optimize
@@ -214,12 +215,19 @@ class Unit:
         return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
 
     def adjoint(
-        self, key: tuple, stop: int | None = None, wanted: tuple[str, ...] | None = None
+        self,
+        key: tuple,
+        stop: int | None = None,
+        wanted: tuple[str, ...] | None = None,
+        checked: bool | None = None,
     ) -> tuple[types.FunctionType, str]:
         """The adjoint of the path ``key`` and its source (generated on first use); with
         ``stop``, of the statements before the ``backward()`` numbered ``stop``; with
-        ``wanted``, giving the gradients of those parameters only (None for the others)."""
-        hit = self.adjoints.get((key, stop, wanted))
+        ``wanted``, giving the gradients of those parameters only (None for the others);
+        ``checked``: checking that each gradient is finite (by default while
+        ``rt.checking_finite`` is on)."""
+        checked = rt_module.CHECKING[0] if checked is None else checked
+        hit = self.adjoints.get((key, stop, wanted, checked))
         if hit is not None:
             return hit
         names = copy.deepcopy(self.names)
@@ -238,10 +246,12 @@ class Unit:
             wanted,
         )
         optimize(tree)
+        if checked:
+            insert_checks(tree, self.parsed.filename)
         tree = to_backend(tree, self.parsed, self.xp)
         text, linemap = emit([tree], self.parsed.lines, [])
         fn = self.load(text, linemap, tree.name)
-        self.adjoints[(key, stop, wanted)] = (fn, text)
+        self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
 
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:

@@ -113,6 +113,7 @@ from .creation import (
     linspace_grads,
     real_only,
 )
+from .finite import CHECKING, check_finite, checking_finite
 from .linalg import norm_grad
 from .mutation import (
     check_unchanged,
@@ -176,6 +177,9 @@ from .updates import (
 )
 
 __all__ = [
+    "CHECKING",
+    "check_finite",
+    "checking_finite",
     "acc",
     "accumulate_grad",
     "add_at",

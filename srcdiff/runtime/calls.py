@@ -23,6 +23,7 @@ import numpy as np
 
 from ..backend import array_module, copy, dtype_kind
 from .arrays import zeros_like
+from .finite import CHECKING
 from .mutation import FINAL, _mutable, refuse
 
 
@@ -714,7 +715,7 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     names = (
         None if wanted is None or len(wanted) == len(order) else _wanted_names(unit, order, wanted)
     )
-    hit = unit.adjoints.get((key, None, names))
+    hit = unit.adjoints.get((key, None, names, CHECKING[0]))
     adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
     if _CALLED is not None:
         _CALLED.setdefault((unit, key, names), None)

@@ -8,6 +8,9 @@ caller's arrays too), aliases (``b = a``) and their rebinding, views (slices, re
 ``.T``, ``asarray``), if/else on the data, for loops with ``break``, while loops, lists
 and dicts filled in loops, and calls of helpers that branch or update their argument.
 
+Each program that passes is run in forward mode too (its tangent against the
+gradient), and then to second order (``sd.hvp`` against differences of the gradient).
+
 One refusal is by design, and is counted apart: a write through a view that another
 live name shares (see the README). Any other refusal is a false refusal, and at most
 ``MAX_FALSE_REFUSALS`` of the programs may be refused so.
@@ -227,6 +230,33 @@ def forward_agrees(f, args: list, seed: int, source: str) -> bool:
     return True
 
 
+def second_order_agrees(f, args: list, seed: int, source: str) -> bool:
+    """Second derivatives on the same program: ``sd.hvp`` (reverse over forward mode)
+    against central differences of the gradient along the direction, where the two
+    step sizes agree (none at a kink); or a CompileError for what it does not do."""
+    rng = np.random.default_rng(seed + 2)
+    v = [rng.standard_normal(a.shape) for a in args]
+    try:
+        hv = sd.hvp(f, args, v)
+    except sd.CompileError:
+        return False
+    hv = hv if len(args) > 1 else (hv,)
+    grad = sd.grad(f, wrt=tuple(range(len(args))))
+    fd = []
+    for eps in (1e-6, 1e-4):
+        plus = grad(*[a + eps * t for a, t in zip(args, v, strict=True)])
+        minus = grad(*[a - eps * t for a, t in zip(args, v, strict=True)])
+        fd.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)]))
+    scale = max(1.0, float(np.max(np.abs(fd[0]))))
+    if np.max(np.abs(fd[0] - fd[1])) > 1e-3 * scale:
+        return True  # not smooth here
+    got = np.concatenate([np.ravel(h) for h in hv])
+    assert np.max(np.abs(got - fd[0])) <= 1e-4 * scale, (
+        f"hvp {got}, differences of the gradient {fd[0]}\n--- program ---\n{source}"
+    )
+    return True
+
+
 def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
     outcomes: collections.Counter = collections.Counter()
     false_refusals: list[str] = []
@@ -251,6 +281,8 @@ def test_random_programs_have_the_gradients_of_finite_differences(tmp_path):
             raise AssertionError(f"{failure}\n--- program ---\n{source}") from None
         if verdict == "ok" and not forward_agrees(f, args, seed, source):
             outcomes["forward mode refused"] += 1
+        elif verdict == "ok" and not second_order_agrees(f, args, seed, source):
+            outcomes["second order refused"] += 1
         if verdict == "refused":
             reasons = [reason for reason in BY_DESIGN if reason in str(refusals[0])]
             if not reasons:
