@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import cuda, dtypes, grad_mode
-from .backend import sample
+from .backend import sample, to_numpy
 from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     bool_,
     double,
@@ -212,6 +212,14 @@ def randn(
     return _finish(values, None, device, requires_grad)
 
 
+def bernoulli(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """1 with probability ``input`` (each entry a probability), else 0, as
+    ``torch.bernoulli``: PyTorch's draws after ``sd.manual_seed``."""
+    values = sample(generator or _generator, "bernoulli", tuple(input.shape), input._data.dtype,
+                    _module(input.device), p=to_numpy(input._data))  # fmt: skip
+    return _finish(values, None, input.device, False)
+
+
 def rand(
     *size: Any,
     dtype: Any = None,
@@ -309,5 +317,5 @@ nondiff(
     "and detaches, torch.full takes a number)",
     tensor, as_tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like,
     empty_like, full_like, eye, arange, linspace, randn, rand, randn_like, rand_like,
-    randint, randperm, manual_seed, grad_mode.is_grad_enabled,
+    randint, randperm, bernoulli, manual_seed, grad_mode.is_grad_enabled,
 )  # fmt: skip

@@ -48,6 +48,11 @@ class Generator:
         self._next_normal: float | None = None
         return self
 
+    def draw_seed(self) -> int:
+        """A seed drawn from this stream, as ``torch.empty((), dtype=torch.int64).random_()``
+        draws one (64 random bits, below 2**63)."""
+        return int(self._raw64(1)[0]) % (1 << 63)
+
     def initial_seed(self) -> int:
         return self._seed
 
@@ -118,9 +123,11 @@ class Generator:
 
     def uniform(self, low: float = 0.0, high: float = 1.0, size: tuple = (), dtype: Any = None
                 ) -> np.ndarray:  # fmt: skip
-        dtype = dtype or np.float64
-        u = self.random(size, dtype)
-        return (u * (high - low) + low).astype(dtype, copy=False)
+        dtype = np.dtype(dtype or np.float64)
+        low, high = dtype.type(low), dtype.type(high)
+        span = dtype.type(high - low)  # as PyTorch: the bounds in dtype, the rest in float64
+        u = self.random(size, dtype).astype(np.float64)
+        return (u * float(span) + float(low)).astype(dtype)
 
     def standard_normal(self, size: tuple = (), dtype: Any = np.float64) -> np.ndarray:
         n = int(np.prod(size))
@@ -128,8 +135,19 @@ class Generator:
 
     def normal(self, loc: float = 0.0, scale: float = 1.0, size: tuple = (), dtype: Any = None
                ) -> np.ndarray:  # fmt: skip
-        dtype = dtype or np.float64
-        return (self.standard_normal(size, dtype) * scale + loc).astype(dtype, copy=False)
+        """As PyTorch: under 16 numbers, ``loc + scale * z`` in float64, then cast; from
+        16 on, ``z * scale + loc`` in ``dtype`` (its vectorized fill)."""
+        dtype = np.dtype(dtype or np.float64)
+        n = int(np.prod(size))
+        if n >= 16:
+            return (self._normal_fill(n, dtype) * scale + loc).astype(dtype).reshape(size)
+        return (self._normal_serial(n) * scale + loc).astype(dtype).reshape(size)
+
+    def bernoulli(self, p: Any, size: tuple = (), dtype: Any = np.float32) -> np.ndarray:
+        """1 with probability ``p`` (a number, or an array of them), else 0, each from one
+        float64 uniform draw (``u < p``), as PyTorch's CPU ``bernoulli_``."""
+        n = int(np.prod(size))
+        return (self._uniform(n, np.float64).reshape(size) < p).astype(dtype)
 
     def integers(self, low: int, high: int | None = None, size: tuple = (),
                  dtype: Any = np.int64) -> np.ndarray:  # fmt: skip

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import autograd, cuda, dtypes, grad_mode, printing, rules
 from . import runtime as rt
-from .backend import array_module, device_of, sample
+from .backend import array_module, device_of, sample, to_numpy
 
 BOOL, INT, FLOAT = 0, 1, 2
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -1091,35 +1091,26 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self._overwrite(0)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def _random_(self, kind: str, **params: Any) -> Tensor:
+        """Overwrite with draws of the default generator (``sd.manual_seed``'s): ``kind``
+        names its method (``uniform``, ``normal``, ``bernoulli``)."""
         from .creation import generator
 
-        return self._overwrite(
-            sample(
-                generator(),
-                "uniform",
-                self._data.shape,
-                self._data.dtype,
-                xp=cuda.module(self.device),
-                low=a,
-                high=b,
-            )  # fmt: skip
-        )
+        values = sample(generator(), kind, self._data.shape, self._data.dtype,
+                        xp=cuda.module(self.device), **params)  # fmt: skip
+        return self._overwrite(values)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        return self._random_("uniform", low=a, high=b)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        from .creation import generator
+        return self._random_("normal", loc=mean, scale=std)
 
-        return self._overwrite(
-            sample(
-                generator(),
-                "normal",
-                self._data.shape,
-                self._data.dtype,
-                xp=cuda.module(self.device),
-                loc=mean,
-                scale=std,
-            )
-        )
+    def bernoulli_(self, p: Any = 0.5) -> Tensor:
+        """1 with probability ``p`` (a number, or a tensor of them), else 0."""
+        if isinstance(p, Tensor):
+            p = to_numpy(p._data)
+        return self._random_("bernoulli", p=p)
 
     # ---- NumPy protocols -----------------------------------------------------------------
 

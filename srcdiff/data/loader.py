@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import creation
+from ..generator import Generator
 from .dataset import fetch
 
 
@@ -38,10 +39,14 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
-        if self.shuffle:
-            order = (self.generator or creation.generator()).permutation(n)
-        else:
-            order = np.arange(n)
+        # As PyTorch's: each pass draws its iterator's base seed; a shuffling pass with no
+        # generator of its own then draws a seed for a fresh generator that permutes.
+        generator = self.generator or creation.generator()
+        if hasattr(generator, "draw_seed"):  # srcdiff's (a NumPy Generator draws no seeds)
+            generator.draw_seed()
+        if self.shuffle and self.generator is None:
+            generator = Generator().manual_seed(generator.draw_seed())
+        order = generator.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield fetch(self.dataset, order[start : start + self.batch_size])
 

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..backend import array_module
-from ..creation import rand
+from ..creation import bernoulli, full
 from ..rules.registry import nondiff
 from ..tensor import Tensor
 
@@ -90,8 +90,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = rand(input.shape, dtype=input.dtype, device=input.device)._data >= p
-    return input * (keep.astype(input._data.dtype) / (1.0 - p))
+    # PyTorch's mask, from its draws: bernoulli_(1 - p)
+    keep = bernoulli(full(input.shape, 1.0 - p, dtype=input.dtype, device=input.device))
+    return input * (keep._data / (1.0 - p))
 
 
 # ---- losses -------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""Record PyTorch's CPU random numbers and the tutorials' printed values, for the tests
+that check srcdiff gives the same (``tests/eager/test_pytorch_values.py``).
+
+Run once where PyTorch is installed (it is not a test dependency):
+
+    python tests/eager/pytorch/record.py tests/eager/pytorch/values.json
+
+Every entry is a list of numbers (float32 values as their float64 decimals, exactly).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset, random_split
+
+SIZES = [1, 3, 15, 16, 17, 40, 100]
+
+
+def values(t: torch.Tensor) -> list:
+    return t.detach().reshape(-1).tolist()
+
+
+def record() -> dict:
+    out: dict = {"torch": torch.__version__}
+    for seed in (0, 42, 1234):
+        for n in SIZES:
+            for dtype in (torch.float32, torch.float64):
+                name = str(dtype).removeprefix("torch.")
+                torch.manual_seed(seed)
+                out[f"randn/{seed}/{n}/{name}"] = values(torch.randn(n, dtype=dtype))
+                torch.manual_seed(seed)
+                out[f"rand/{seed}/{n}/{name}"] = values(torch.rand(n, dtype=dtype))
+                torch.manual_seed(seed)
+                out[f"normal_/{seed}/{n}/{name}"] = values(
+                    torch.empty(n, dtype=dtype).normal_(mean=1.0, std=2.0)
+                )
+                torch.manual_seed(seed)
+                out[f"uniform_/{seed}/{n}/{name}"] = values(
+                    torch.empty(n, dtype=dtype).uniform_(-1.0, 3.0)
+                )
+            torch.manual_seed(seed)
+            out[f"randint/{seed}/{n}"] = values(torch.randint(-5, 7, (n,)))
+            torch.manual_seed(seed)
+            out[f"randperm/{seed}/{n}"] = values(torch.randperm(n))
+            torch.manual_seed(seed)
+            out[f"bernoulli_/{seed}/{n}"] = values(torch.empty(n).bernoulli_(0.3))
+            torch.manual_seed(seed)
+            out[f"dropout/{seed}/{n}"] = values(F.dropout(torch.ones(n), p=0.5, training=True))
+        torch.manual_seed(seed)
+        out[f"randn-twice/{seed}"] = values(torch.randn(1)) + values(torch.randn(1))
+        torch.manual_seed(seed)
+        out[f"randn-2x3/{seed}"] = values(torch.randn(2, 3))
+        torch.manual_seed(seed)
+        split = random_split(range(10), [7, 3])
+        out[f"random_split/{seed}"] = [list(split[0].indices), list(split[1].indices)]
+        g = torch.Generator().manual_seed(seed)
+        split = random_split(range(10), [0.5, 0.5], generator=g)
+        out[f"random_split-fractions-generator/{seed}"] = [list(s.indices) for s in split]
+        torch.manual_seed(seed)
+        loader = DataLoader(TensorDataset(torch.arange(10)), batch_size=3, shuffle=True)
+        out[f"dataloader/{seed}"] = [values(b[0]) for b in loader] + [
+            values(b[0]) for b in loader
+        ]  # two epochs
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(3, 2)
+        out[f"linear-init/{seed}"] = values(layer.weight) + values(layer.bias)
+    out.update(tutorial())
+    return out
+
+
+def tutorial() -> dict:
+    """The values "Understanding PyTorch with an example" prints (its code, on the CPU)."""
+    import numpy as np
+
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    x_train = torch.from_numpy(x[idx[:80]]).float()
+    y_train = torch.from_numpy(y[idx[:80]]).float()
+    out = {}
+    torch.manual_seed(42)
+    a = torch.randn(1, requires_grad=True, dtype=torch.float)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    out["tutorial/initial"] = values(a) + values(b)
+    for _ in range(1000):
+        loss = ((y_train - (a + b * x_train)) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            a -= 0.1 * a.grad
+            b -= 0.1 * b.grad
+        a.grad.zero_()
+        b.grad.zero_()
+    out["tutorial/final"] = values(a) + values(b)
+    torch.manual_seed(42)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1))
+    out["tutorial/linear-initial"] = values(model[0].bias) + values(model[0].weight)
+    dataset = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
+    torch.manual_seed(42)
+    train, val = random_split(dataset, [80, 20])
+    out["tutorial/split"] = [list(train.indices), list(val.indices)]
+    return out
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "w") as f:
+        json.dump(record(), f)
+    print("recorded with torch", torch.__version__)

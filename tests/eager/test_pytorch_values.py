@@ -1,0 +1,123 @@
+"""srcdiff's random numbers and the tutorial's values against PyTorch's own, recorded
+once with PyTorch 2.11 on the CPU (``pytorch/record.py`` writes ``pytorch/values.json``;
+PyTorch is not a test dependency).
+
+Bit for bit: ``rand``, ``randn`` and ``normal_`` under 16 numbers and in float64,
+``uniform_``, ``randint``, ``randperm``, ``bernoulli_``, dropout masks, ``random_split``,
+``DataLoader(shuffle=True)`` and ``nn.Linear``'s initial parameters. Float32 normals of 16
+or more numbers differ in their last bit or two: PyTorch computes them with SLEEF's
+vector ``log`` and ``sincos``, whose last bits NumPy's do not reproduce.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff import nn
+from srcdiff.data import DataLoader, TensorDataset, random_split
+from srcdiff.nn import functional as F
+
+VALUES = json.loads((Path(__file__).parent / "pytorch" / "values.json").read_text())
+SEEDS = (0, 42, 1234)
+SIZES = (1, 3, 15, 16, 17, 40, 100)
+DTYPES = {"float32": sd.float32, "float64": sd.float64}
+
+
+def _same(got, key: str) -> None:
+    want = VALUES[key]
+    assert np.asarray(got, dtype=float).tolist() == want, key
+
+
+def _draws(kind: str, n: int, dtype) -> list:
+    if kind == "randn":
+        return sd.randn(n, dtype=dtype).tolist()
+    if kind == "rand":
+        return sd.rand(n, dtype=dtype).tolist()
+    if kind == "normal_":
+        return sd.empty(n, dtype=dtype).normal_(mean=1.0, std=2.0).tolist()
+    return sd.empty(n, dtype=dtype).uniform_(-1.0, 3.0).tolist()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["randn", "rand", "normal_", "uniform_"])
+def test_floats_are_pytorchs(kind, dtype, n, seed):
+    sd.manual_seed(seed)
+    got = np.asarray(
+        _draws(kind, n, DTYPES[dtype]), dtype=np.float32 if dtype == "float32" else float
+    )
+    key = f"{kind}/{seed}/{n}/{dtype}"
+    want = np.asarray(VALUES[key], dtype=got.dtype)
+    if kind in ("randn", "normal_") and dtype == "float32" and n >= 16:
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)  # an ulp or two
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=key)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_integers_permutations_and_masks_are_pytorchs(n, seed):
+    sd.manual_seed(seed)
+    _same(sd.randint(-5, 7, (n,)).tolist(), f"randint/{seed}/{n}")
+    sd.manual_seed(seed)
+    _same(sd.randperm(n).tolist(), f"randperm/{seed}/{n}")
+    sd.manual_seed(seed)
+    _same(sd.empty(n).bernoulli_(0.3).tolist(), f"bernoulli_/{seed}/{n}")
+    sd.manual_seed(seed)
+    _same(F.dropout(sd.ones(n), p=0.5, training=True).tolist(), f"dropout/{seed}/{n}")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_splits_loaders_and_layers_are_pytorchs(seed):
+    sd.manual_seed(seed)
+    _same(sd.randn(1).tolist() + sd.randn(1).tolist(), f"randn-twice/{seed}")
+    sd.manual_seed(seed)
+    _same(sd.randn(2, 3).reshape(-1).tolist(), f"randn-2x3/{seed}")
+    sd.manual_seed(seed)
+    first, second = random_split(range(10), [7, 3])
+    assert [list(first.indices), list(second.indices)] == VALUES[f"random_split/{seed}"]
+    parts = random_split(range(10), [0.5, 0.5], generator=sd.Generator().manual_seed(seed))
+    assert [list(p.indices) for p in parts] == VALUES[f"random_split-fractions-generator/{seed}"]
+    sd.manual_seed(seed)
+    loader = DataLoader(TensorDataset(sd.arange(10)), batch_size=3, shuffle=True)
+    batches = [b[0].tolist() for b in loader] + [b[0].tolist() for b in loader]
+    assert batches == VALUES[f"dataloader/{seed}"]
+    sd.manual_seed(seed)
+    layer = nn.Linear(3, 2)
+    _same(layer.weight.reshape(-1).tolist() + layer.bias.tolist(), f"linear-init/{seed}")
+
+
+def test_the_tutorial_starts_and_ends_where_pytorch_does():
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    x_train = sd.from_numpy(x[idx[:80]]).float()
+    y_train = sd.from_numpy(y[idx[:80]]).float()
+    sd.manual_seed(42)
+    a = sd.randn(1, requires_grad=True, dtype=sd.float)
+    b = sd.randn(1, requires_grad=True, dtype=sd.float)
+    _same(a.tolist() + b.tolist(), "tutorial/initial")
+    for _ in range(1000):
+        loss = ((y_train - (a + b * x_train)) ** 2).mean()
+        loss.backward()
+        with sd.no_grad():
+            a -= 0.1 * a.grad
+            b -= 0.1 * b.grad
+        a.grad.zero_()
+        b.grad.zero_()
+    np.testing.assert_allclose(a.tolist() + b.tolist(), VALUES["tutorial/final"], rtol=2e-6)
+    sd.manual_seed(42)
+    model = nn.Sequential(nn.Linear(1, 1))
+    _same(model[0].bias.tolist() + model[0].weight.reshape(-1).tolist(), "tutorial/linear-initial")
+    dataset = TensorDataset(sd.from_numpy(x).float(), sd.from_numpy(y).float())
+    sd.manual_seed(42)
+    train, val = random_split(dataset, [80, 20])
+    assert [list(train.indices), list(val.indices)] == VALUES["tutorial/split"]
