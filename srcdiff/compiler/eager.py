@@ -141,6 +141,19 @@ def compile_ops(
     xp = np if xp is None else xp
     n_values = n_inputs + len(ops)
     root = n_values - 1 if root is None else root
+    ops, frozen, constants = _frozen(ops)
+    key = (frozen, n_inputs, tuple(wanted), root, registry.version(), xp.__name__)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp)
+    return Adjoint(plan, constants)
+
+
+def _frozen(ops: list) -> tuple[list, tuple, list[Any]]:
+    """``ops`` with their keywords in one order (the order generated code binds their
+    constants in), their structure as a cache key (literal constants in it, the others
+    as placeholders), and the constants that are not literals, in order."""
+    ops = [(prim, args, dict(sorted(kwargs.items()))) for prim, args, kwargs in ops]
     constants: list[Any] = []
     frozen = []
     for prim, args, kwargs in ops:
@@ -150,16 +163,12 @@ def compile_ops(
                 constants.append(v)
             fargs.append((kind, v) if kind == "v" else ("c", _freeze(v)))
         fkw = []
-        for k, v in sorted(kwargs.items()):
+        for k, v in kwargs.items():
             if not _literal(v):
                 constants.append(v)
             fkw.append((k, _freeze(v)))
         frozen.append((prim, tuple(fargs), tuple(fkw)))
-    key = (tuple(frozen), n_inputs, tuple(wanted), root, registry.version(), xp.__name__)
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp)
-    return Adjoint(plan, constants)
+    return ops, tuple(frozen), constants
 
 
 def _value_name(k: int, n_inputs: int) -> str:
@@ -292,21 +301,8 @@ def graph_program(
     compiles it as it compiles a user's function, so a gradient of the recorded graph can
     be differentiated again (``create_graph=True``). One program serves every graph of
     the same structure."""
-    constants: list[Any] = []
-    frozen = []
-    for prim, args, kwargs in ops:
-        fargs = []
-        for kind, v in args:
-            if kind == "c" and not _literal(v):
-                constants.append(v)
-            fargs.append((kind, v) if kind == "v" else ("c", _freeze(v)))
-        fkw = []
-        for k, v in kwargs.items():
-            if not _literal(v):
-                constants.append(v)
-            fkw.append((k, _freeze(v)))
-        frozen.append((prim, tuple(fargs), tuple(fkw)))
-    key = (tuple(frozen), n_inputs)
+    ops, frozen, constants = _frozen(ops)
+    key = (frozen, n_inputs)
     program = _PROGRAMS.get(key)
     if program is None:
         program = _PROGRAMS[key] = _graph_source(ops, n_inputs)
