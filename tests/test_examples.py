@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tutorial import linear_regression_data
 
 import srcdiff as sd
 
@@ -33,15 +34,6 @@ def least_squares(x, y):
     return a, b
 
 
-def tutorial_data():
-    np.random.seed(42)
-    x = np.random.rand(100, 1)
-    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
-    idx = np.arange(100)
-    np.random.shuffle(idx)
-    return x, y, idx[:80]
-
-
 def test_linear_regression_fits_match_least_squares():
     out = run("linear_regression.py")
     fits = re.findall(r"^(.+?):\s+a = (-?\d+\.\d+)\s+b = (-?\d+\.\d+)$", out, re.M)
@@ -55,7 +47,7 @@ def test_linear_regression_fits_match_least_squares():
         "nn.Sequential, make_train_step",
         "minibatches of 16, random_split",
     ]
-    x, y, train = tutorial_data()
+    x, y, train = linear_regression_data()
     a, b = least_squares(x[train], y[train])
     assert round(a, 4) == 1.0235 and round(b, 4) == 1.9690
     for label, got_a, got_b in fits[:-1]:

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from tutorial import linear_regression_data
 
 import srcdiff as sd
 
@@ -263,14 +264,10 @@ def test_source_of_the_generated_adjoint():
 
 def test_autograd_tutorial():
     """The code of the autograd tutorial in shared/seeds, with srcdiff for torch."""
-    np.random.seed(42)
-    x = np.random.rand(100, 1)
-    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
-    idx = np.arange(100)
-    np.random.shuffle(idx)
+    x, y, train = linear_regression_data()
     device = "cuda" if sd.cuda.is_available() else "cpu"
-    x_train_tensor = sd.from_numpy(x[idx[:80]]).float().to(device)
-    y_train_tensor = sd.from_numpy(y[idx[:80]]).float().to(device)
+    x_train_tensor = sd.from_numpy(x[train]).float().to(device)
+    y_train_tensor = sd.from_numpy(y[train]).float().to(device)
 
     sd.manual_seed(42)
     b = sd.randn(1, requires_grad=True, dtype=sd.float, device=device)
@@ -307,13 +304,9 @@ def test_autograd_tutorial():
 
 
 def test_full_training_loop_converges_to_the_tutorial_values():
-    np.random.seed(42)
-    x = np.random.rand(100, 1)
-    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
-    idx = np.arange(100)
-    np.random.shuffle(idx)
-    x_t = sd.from_numpy(x[idx[:80]]).float()
-    y_t = sd.from_numpy(y[idx[:80]]).float()
+    x, y, train = linear_regression_data()
+    x_t = sd.from_numpy(x[train]).float()
+    y_t = sd.from_numpy(y[train]).float()
     sd.manual_seed(42)
     a = sd.randn(1, requires_grad=True, dtype=sd.float)
     b = sd.randn(1, requires_grad=True, dtype=sd.float)

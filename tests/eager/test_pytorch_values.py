@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tutorial import linear_regression_data
 
 import srcdiff as sd
 from srcdiff import nn
@@ -94,13 +95,9 @@ def test_splits_loaders_and_layers_are_pytorchs(seed):
 
 
 def test_the_tutorial_starts_and_ends_where_pytorch_does():
-    np.random.seed(42)
-    x = np.random.rand(100, 1)
-    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
-    idx = np.arange(100)
-    np.random.shuffle(idx)
-    x_train = sd.from_numpy(x[idx[:80]]).float()
-    y_train = sd.from_numpy(y[idx[:80]]).float()
+    x, y, train = linear_regression_data()
+    x_train = sd.from_numpy(x[train]).float()
+    y_train = sd.from_numpy(y[train]).float()
     sd.manual_seed(42)
     a = sd.randn(1, requires_grad=True, dtype=sd.float)
     b = sd.randn(1, requires_grad=True, dtype=sd.float)

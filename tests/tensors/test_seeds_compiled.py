@@ -2,18 +2,15 @@
 the eager code, step for step."""
 
 import numpy as np
+from tutorial import linear_regression_data
 
 import srcdiff as sd
 from srcdiff import nn, optim
 
 
 def data():
-    np.random.seed(42)
-    x = np.random.rand(100, 1)
-    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
-    idx = np.arange(100)
-    np.random.shuffle(idx)
-    return sd.from_numpy(x[idx[:80]]).float(), sd.from_numpy(y[idx[:80]]).float()
+    x, y, train = linear_regression_data()
+    return sd.from_numpy(x[train]).float(), sd.from_numpy(y[train]).float()
 
 
 def autograd_tutorial(compiled: bool, epochs: int = 200):
