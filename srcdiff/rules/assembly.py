@@ -5,7 +5,7 @@ import numpy as xp
 from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 # A join's gradient is ``g`` cut back into its pieces; a cut's gradient is the pieces'
 # gradients joined back (zeros for a piece nobody used); a copy's is the copies summed.
@@ -111,6 +111,37 @@ def pad(
     return d_array, None, None, None, d_values, None, None
 
 
+@jvp(xp.pad, shaped=True)
+def pad_jvp(
+    ans,
+    array,
+    pad_width,
+    mode="constant",
+    stat_length=None,
+    constant_values=0,
+    end_values=0,
+    reflect_type="even",
+    *,
+    darray,
+    dconstant_values,
+):
+    """Linear in ``array`` and ``constant_values`` jointly, in the modes the reverse rule
+    takes (the padding reads entries of ``array`` again, or is the constant)."""
+    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap") or (
+        mode in ("reflect", "symmetric") and reflect_type != "even"
+    ):
+        raise NotImplementedError(
+            "srcdiff differentiates np.pad in modes 'constant', 'edge', 'wrap', 'reflect' "
+            "and 'symmetric' (with reflect_type='even') only"
+        )
+    return (
+        xp.pad(darray, pad_width, mode=mode),
+        xp.pad(xp.zeros_like(array, dtype=ans.dtype), pad_width, constant_values=dconstant_values)
+        if mode == "constant" and ans.dtype.kind == "f"
+        else xp.zeros_like(ans),
+    )
+
+
 @vjp(xp.diag)
 def diag(g, ans, v, k=0):
     return rt.diag_grad(g, v, k), None
@@ -136,3 +167,14 @@ def triu(g, ans, m, k=0):
 @vjp(_sliding_window_view)
 def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeable=False):
     return rt.window_grad(g, x, window_shape, axis), None, None, None, None
+
+
+# Forward: every rule of this family but pad's moves or copies entries without changing
+# them: linear in the arrays (``append`` in its two arrays jointly). (``array_split`` and
+# ``atleast_*`` are linear too, but give lists of arrays of several shapes, which the tests
+# of forward rules cannot compare yet.)
+linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") else []),
+       xp.dstack, xp.column_stack, xp.split, xp.hsplit, xp.vsplit, xp.dsplit,
+       xp.tile, xp.repeat, xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag, xp.diagonal,
+       xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
+linear((0, 1), xp.append)

@@ -7,7 +7,7 @@ adjoint of the bilinear map the primitive is.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, vjp
 
 
 @vjp(xp.einsum)
@@ -42,3 +42,28 @@ def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 def vdot(g, ans, a, b):
     """The dot product of the flattened arrays (real: no conjugate)."""
     return rt.reshape_like(g * xp.ravel(b), a), rt.reshape_like(g * xp.ravel(a), b)
+
+
+# Forward: each is bilinear, so its tangent is one term per operand, the primitive of that
+# operand's tangent and the other operand (``einsum``, whose operands are all in *operands,
+# has no forward rule yet).
+
+
+@jvp(xp.tensordot, shaped=True)
+def tensordot_jvp(ans, a, b, axes=2, *, da, db):
+    return xp.tensordot(da, b, axes), xp.tensordot(a, db, axes)
+
+
+@jvp(xp.kron, shaped=True)
+def kron_jvp(ans, a, b, *, da, db):
+    return xp.kron(da, b), xp.kron(a, db)
+
+
+@jvp(xp.cross, shaped=True)
+def cross_jvp(ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, da, db):
+    return xp.cross(da, b, axisa, axisb, axisc, axis), xp.cross(a, db, axisa, axisb, axisc, axis)
+
+
+@jvp(xp.vdot, shaped=True)
+def vdot_jvp(ans, a, b, *, da, db):
+    return xp.vdot(da, b), xp.vdot(a, db)

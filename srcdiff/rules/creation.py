@@ -5,7 +5,7 @@ the makers whose values depend on no value given (shapes, dtypes)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import nondiff, vjp
+from .registry import jvp, nondiff, vjp
 
 
 @vjp(xp.full)
@@ -13,9 +13,21 @@ def full(g, ans, shape, fill_value, dtype=None, order="C"):
     return None, rt.fill_grad(g, ans, fill_value), None, None
 
 
+@jvp(xp.full, shaped=True)
+def full_jvp(ans, shape, fill_value, dtype=None, order="C", *, dfill_value):
+    """The fill value's tangent in every entry (none where the result is not a float)."""
+    return xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans)
+
+
 @vjp(xp.full_like)
 def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     return None, rt.fill_grad(g, ans, fill_value), None, None, None, None
+
+
+@jvp(xp.full_like, shaped=True)
+def full_like_jvp(ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *,
+                  dfill_value):  # fmt: skip
+    return xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans)
 
 
 @vjp(xp.linspace)
@@ -27,11 +39,42 @@ def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=No
     return d_start, d_stop, None, None, None, None, None
 
 
+@jvp(xp.linspace, shaped=True)
+def linspace_jvp(ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+                 dstart, dstop):  # fmt: skip
+    """Linear in ``start`` and ``stop`` jointly: the samples of the tangents."""
+    if retstep:
+        raise TypeError("srcdiff differentiates np.linspace without retstep=True")
+    return (
+        xp.linspace(dstart, xp.zeros_like(stop), num, endpoint, axis=axis)
+        if ans.dtype.kind == "f"
+        else xp.zeros_like(ans),
+        xp.linspace(xp.zeros_like(start), dstop, num, endpoint, axis=axis)
+        if ans.dtype.kind == "f"
+        else xp.zeros_like(ans),
+    )
+
+
 @vjp(xp.arange)
 def arange(g, ans, start, stop=None, step=None, dtype=None):
     """Entry ``i`` is ``start + i * step``; ``stop`` only decides how many there are."""
     d_start, d_stop, d_step = rt.arange_grads(g, start, stop, step)
     return d_start, d_stop, d_step, None
+
+
+@jvp(xp.arange, shaped=True)
+def arange_jvp(ans, start, stop=None, step=None, dtype=None, *, dstart, dstop, dstep):
+    """Entry ``i`` moves with ``start + i * step``; with one argument (the stop), and with
+    integers, nothing moves."""
+    return (
+        xp.zeros_like(ans) + dstart
+        if stop is not None and ans.dtype.kind == "f"
+        else xp.zeros_like(ans),
+        xp.zeros_like(ans),
+        xp.arange(ans.shape[0], dtype=ans.dtype) * dstep
+        if stop is not None and ans.dtype.kind == "f"
+        else xp.zeros_like(ans),
+    )
 
 
 @vjp(xp.r_)

@@ -10,7 +10,7 @@ import operator
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 
 @vjp(xp.arcsinh, math.asinh)
@@ -18,14 +18,29 @@ def arcsinh(g, ans, x):
     return g / xp.sqrt(x * x + 1.0)
 
 
+@jvp(xp.arcsinh, math.asinh)
+def arcsinh_jvp(ans, x, *, dx):
+    return dx / xp.sqrt(x * x + 1.0)
+
+
 @vjp(xp.arccosh, math.acosh)
 def arccosh(g, ans, x):
     return g / xp.sqrt((x - 1.0) * (x + 1.0))
 
 
+@jvp(xp.arccosh, math.acosh)
+def arccosh_jvp(ans, x, *, dx):
+    return dx / xp.sqrt((x - 1.0) * (x + 1.0))
+
+
 @vjp(xp.arctanh, math.atanh)
 def arctanh(g, ans, x):
     return g / (1.0 - x * x)
+
+
+@jvp(xp.arctanh, math.atanh)
+def arctanh_jvp(ans, x, *, dx):
+    return dx / (1.0 - x * x)
 
 
 @vjp(xp.arctan2, math.atan2)
@@ -36,11 +51,26 @@ def arctan2(g, ans, x1, x2):
     return rt.unbroadcast(scale * x2, x1), rt.unbroadcast(-scale * x1, x2)
 
 
+@jvp(xp.arctan2, math.atan2)
+def arctan2_jvp(ans, x1, x2, *, dx1, dx2):
+    """At the origin the tangent is 0, as the gradient is."""
+    r2 = x1 * x1 + x2 * x2
+    scale = 1.0 / xp.where(r2 == 0, 1.0, r2)
+    return dx1 * x2 * scale, -dx2 * x1 * scale
+
+
 @vjp(xp.hypot)
 def hypot(g, ans, x1, x2):
     """At the origin the gradient is 0, as that of ``abs``."""
     scale = g / xp.where(ans == 0, 1.0, ans)
     return rt.unbroadcast(scale * x1, x1), rt.unbroadcast(scale * x2, x2)
+
+
+@jvp(xp.hypot)
+def hypot_jvp(ans, x1, x2, *, dx1, dx2):
+    """At the origin the tangent is 0, as the gradient is."""
+    scale = 1.0 / xp.where(ans == 0, 1.0, ans)
+    return dx1 * x1 * scale, dx2 * x2 * scale
 
 
 @vjp(math.hypot)
@@ -59,9 +89,22 @@ def logaddexp2(g, ans, x1, x2):
     )
 
 
+@jvp(xp.logaddexp2)
+def logaddexp2_jvp(ans, x1, x2, *, dx1, dx2):
+    return (
+        dx1 * xp.exp((x1 - ans) * 0.6931471805599453),
+        dx2 * xp.exp((x2 - ans) * 0.6931471805599453),
+    )
+
+
 @vjp(xp.deg2rad, xp.radians, math.radians)
 def deg2rad(g, ans, x):
     return g * 0.017453292519943295
+
+
+@jvp(xp.deg2rad, xp.radians, math.radians)
+def deg2rad_jvp(ans, x, *, dx):
+    return dx * 0.017453292519943295
 
 
 @vjp(xp.rad2deg, xp.degrees, math.degrees)
@@ -69,10 +112,20 @@ def rad2deg(g, ans, x):
     return g * 57.29577951308232
 
 
+@jvp(xp.rad2deg, xp.degrees, math.degrees)
+def rad2deg_jvp(ans, x, *, dx):
+    return dx * 57.29577951308232
+
+
 @vjp(xp.fabs)
 def fabs(g, ans, x):
     """At 0 the gradient is 0, as that of ``abs``."""
     return g * xp.sign(x)
+
+
+@jvp(xp.fabs)
+def fabs_jvp(ans, x, *, dx):
+    return dx * xp.sign(x)
 
 
 @vjp(xp.remainder, operator.mod, xp.fmod, math.fmod)
@@ -85,6 +138,13 @@ def remainder(g, ans, x1, x2):
     return rt.unbroadcast(g, x1), rt.unbroadcast(-g * n, x2)
 
 
+@jvp(xp.remainder, operator.mod, xp.fmod, math.fmod)
+def remainder_jvp(ans, x1, x2, *, dx1, dx2):
+    """``x1 - n * x2`` with ``n`` read back from the result, as the reverse rule does."""
+    n = xp.round((x1 - ans) / x2)
+    return dx1, -dx2 * n
+
+
 @vjp(xp.copysign, math.copysign)
 def copysign(g, ans, x1, x2):
     """``|x1|`` with the sign of ``x2``: ``x2`` gets no gradient (its sign is piecewise
@@ -92,11 +152,23 @@ def copysign(g, ans, x1, x2):
     return rt.unbroadcast(g * xp.sign(x1) * xp.sign(ans), x1), None
 
 
+@jvp(xp.copysign, math.copysign)
+def copysign_jvp(ans, x1, x2, *, dx1, dx2):
+    """``x2`` moves the result nowhere (its sign is piecewise constant)."""
+    return dx1 * xp.sign(x1) * xp.sign(ans), 0.0 * dx2
+
+
 @vjp(xp.sinc)
 def sinc(g, ans, x):
     """``sin(pi x) / (pi x)``, whose derivative ``(cos(pi x) - sinc(x)) / x`` is 0 at 0."""
     nonzero = x != 0
     return g * xp.where(nonzero, (xp.cos(xp.pi * x) - ans) / xp.where(nonzero, x, 1.0), 0.0)
+
+
+@jvp(xp.sinc)
+def sinc_jvp(ans, x, *, dx):
+    nonzero = x != 0
+    return dx * xp.where(nonzero, (xp.cos(xp.pi * x) - ans) / xp.where(nonzero, x, 1.0), 0.0)
 
 
 @vjp(xp.nan_to_num)
@@ -111,6 +183,21 @@ def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
         xp.sum(xp.where(xp.isnan(x), g, 0.0)),
         None if posinf is None else xp.sum(xp.where(x == xp.inf, g, 0.0)),
         None if neginf is None else xp.sum(xp.where(x == -xp.inf, g, 0.0)),
+    )
+
+
+@jvp(xp.nan_to_num)
+def nan_to_num_jvp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None, *, dx, dnan, dposinf,
+                   dneginf):  # fmt: skip
+    """The tangent passes where ``x`` is finite; each replacement value gives its own to the
+    entries it replaced."""
+    if not copy:
+        raise TypeError("srcdiff differentiates np.nan_to_num with copy=True only")
+    return (
+        xp.where(xp.isfinite(x), dx, 0.0),
+        xp.where(xp.isnan(x), dnan, 0.0),
+        xp.where(x == xp.inf, dposinf, 0.0),
+        xp.where(x == -xp.inf, dneginf, 0.0),
     )
 
 
@@ -143,6 +230,16 @@ def angle(g, ans, z, deg=False):
     return None, None
 
 
+@jvp(xp.angle)
+def angle_jvp(ans, z, deg=False, *, dz):
+    rt.real_only(z)
+    return 0.0 * dz
+
+
+# The real part, the conjugate and the imaginary part are (real-)linear, complex or not.
+linear((0,), xp.real, xp.conjugate, xp.imag)
+
+
 # ---- special functions -------------------------------------------------------------------
 
 
@@ -151,14 +248,29 @@ def erf(g, ans, x):
     return g * 1.1283791670955126 * xp.exp(-x * x)
 
 
+@jvp(math.erf)
+def erf_jvp(ans, x, *, dx):
+    return dx * 1.1283791670955126 * xp.exp(-x * x)
+
+
 @vjp(math.erfc)
 def erfc(g, ans, x):
     return -g * 1.1283791670955126 * xp.exp(-x * x)
 
 
+@jvp(math.erfc)
+def erfc_jvp(ans, x, *, dx):
+    return -dx * 1.1283791670955126 * xp.exp(-x * x)
+
+
 @vjp(math.gamma)
 def gamma(g, ans, x):
     return g * ans * rt.digamma(x)
+
+
+@jvp(math.gamma)
+def gamma_jvp(ans, x, *, dx):
+    return dx * ans * rt.digamma(x)
 
 
 @vjp(math.lgamma)
@@ -167,16 +279,33 @@ def lgamma(g, ans, x):
     return g * rt.digamma(x)
 
 
+@jvp(math.lgamma)
+def lgamma_jvp(ans, x, *, dx):
+    return dx * rt.digamma(x)
+
+
 def expit(g, ans, x):
     return g * ans * (1.0 - ans)
+
+
+def expit_jvp(ans, x, *, dx):
+    return dx * ans * (1.0 - ans)
 
 
 def logit(g, ans, x):
     return g / (x * (1.0 - x))
 
 
+def logit_jvp(ans, x, *, dx):
+    return dx / (x * (1.0 - x))
+
+
 def digamma(g, ans, x):
     return g * rt.trigamma(x)
+
+
+def digamma_jvp(ans, x, *, dx):
+    return dx * rt.trigamma(x)
 
 
 def xlogy(g, ans, x, y):
@@ -187,25 +316,43 @@ def xlogy(g, ans, x, y):
     )
 
 
+def xlogy_jvp(ans, x, y, *, dx, dy):
+    return dx * xp.log(y), xp.where(xp.asarray(x) == 0, 0.0, dy * x / y)
+
+
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     """``log(sum(b * exp(a)))`` over ``axis``: ``a`` gets the softmax weights."""
     d_a, d_b = rt.logsumexp_grads(g, ans, a, axis, b, keepdims, return_sign)
     return d_a, None, d_b, None, None
 
 
+def logsumexp_jvp(ans, a, axis=None, b=None, keepdims=False, return_sign=False, *, da, db):
+    """The softmax weights ``exp(a - ans)`` (over the shape ``a`` and ``b`` broadcast to)
+    times ``b`` and ``da``, or times ``db``, summed over ``axis``."""
+    if return_sign:
+        raise TypeError("srcdiff differentiates scipy.special.logsumexp without return_sign")
+    e = xp.exp(a - xp.max(a, axis=axis, keepdims=True))
+    w = e / xp.sum(e if b is None else b * e, axis=axis, keepdims=True)
+    return (
+        xp.sum(w * da if b is None else w * b * da, axis=axis, keepdims=keepdims),
+        xp.sum(w * db, axis=axis, keepdims=keepdims),
+    )
+
+
 SCIPY_SPECIAL: tuple = ()  # the functions of scipy.special with a rule (none without SciPy)
 if importlib.util.find_spec("scipy") is not None:
     import scipy.special as special
 
-    for _fn, _rule in (
-        (special.erf, erf),
-        (special.erfc, erfc),
-        (special.expit, expit),
-        (special.logit, logit),
-        (special.logsumexp, logsumexp),
-        (special.gammaln, lgamma),
-        (special.digamma, digamma),
-        (special.xlogy, xlogy),
+    for _fn, _rule, _tangent in (
+        (special.erf, erf, erf_jvp),
+        (special.erfc, erfc, erfc_jvp),
+        (special.expit, expit, expit_jvp),
+        (special.logit, logit, logit_jvp),
+        (special.logsumexp, logsumexp, logsumexp_jvp),
+        (special.gammaln, lgamma, lgamma_jvp),
+        (special.digamma, digamma, digamma_jvp),
+        (special.xlogy, xlogy, xlogy_jvp),
     ):
         vjp(_fn)(_rule)
+        jvp(_fn, shaped=_fn is special.logsumexp)(_tangent)
         SCIPY_SPECIAL += (_fn,)

@@ -55,3 +55,15 @@ def inner_jvp(ans, a, b, *, da, db):
 
 
 linear((0,), xp.trace)
+
+
+@jvp(xp.linalg.norm, shaped=True)
+def norm_jvp(ans, x, ord=None, axis=None, keepdims=False, *, dx):
+    """Each norm's gradient (as the reverse rule gives it: 0 at 0, ties shared evenly)
+    against the tangent of its slice, over the axes it reduces (all where ``axis`` is
+    None)."""
+    return xp.sum(
+        rt.norm_grad(xp.ones_like(ans), ans, x, ord, axis, keepdims) * dx,
+        axis=axis,
+        keepdims=keepdims,
+    )

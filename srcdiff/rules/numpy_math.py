@@ -24,6 +24,11 @@ def exp2(g, ans, x):
     return g * ans * 0.6931471805599453
 
 
+@jvp(xp.exp2)
+def exp2_jvp(ans, x, *, dx):
+    return dx * ans * 0.6931471805599453
+
+
 @vjp(xp.log, math.log)
 def log(g, ans, x):
     return g / x
@@ -39,9 +44,19 @@ def log2(g, ans, x):
     return g / (x * 0.6931471805599453)
 
 
+@jvp(xp.log2, math.log2)
+def log2_jvp(ans, x, *, dx):
+    return dx / (x * 0.6931471805599453)
+
+
 @vjp(xp.log10, math.log10)
 def log10(g, ans, x):
     return g / (x * 2.302585092994046)
+
+
+@jvp(xp.log10, math.log10)
+def log10_jvp(ans, x, *, dx):
+    return dx / (x * 2.302585092994046)
 
 
 @vjp(xp.log1p, math.log1p)
@@ -139,9 +154,19 @@ def arcsin(g, ans, x):
     return g / xp.sqrt(1.0 - x * x)
 
 
+@jvp(xp.arcsin, math.asin)
+def arcsin_jvp(ans, x, *, dx):
+    return dx / xp.sqrt(1.0 - x * x)
+
+
 @vjp(xp.arccos, math.acos)
 def arccos(g, ans, x):
     return -g / xp.sqrt(1.0 - x * x)
+
+
+@jvp(xp.arccos, math.acos)
+def arccos_jvp(ans, x, *, dx):
+    return -dx / xp.sqrt(1.0 - x * x)
 
 
 @vjp(xp.arctan, math.atan)
@@ -285,9 +310,22 @@ def astype(g, ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True)
     return rt.cast_grad(g, ans, x), None, None, None, None, None
 
 
+@jvp("ndarray.astype", shaped=True)
+def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True, *, dx):
+    """The tangent in the result's dtype where it is a real float; zero where the cast
+    gives integers or booleans."""
+    return rt.cast_grad(dx, ans, ans)
+
+
 @vjp(xp.asarray, xp.array)
 def asarray(g, ans, x, dtype=None):
     return rt.cast_grad(g, ans, x), None
+
+
+@jvp(xp.asarray, xp.array, shaped=True)
+def asarray_jvp(ans, x, dtype=None, *, dx):
+    """``dx`` may be a list of tangents (``np.array([a, b])``): made an array first."""
+    return rt.cast_grad(xp.asarray(dx), ans, ans)
 
 
 @vjp(xp.copy, "ndarray.copy")

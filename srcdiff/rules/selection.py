@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -66,3 +66,55 @@ def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=N
 def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """An all-NaN slice (its mean is NaN) gives its entries none, as in JAX."""
     return rt.nan_mean_grad(g, a, axis, keepdims, where), None, None, None, None, None
+
+
+# ---- forward mode -------------------------------------------------------------------------
+
+# Selecting entries is linear in what is selected from: ``select`` in its choices and its
+# default jointly.
+linear((0,), xp.take, xp.take_along_axis)
+linear((1,), xp.choose)
+linear((1, 2), xp.select)
+
+
+@jvp(xp.partition, shaped=True)
+def partition_jvp(ans, a, kth, axis=-1, kind="introselect", order=None, *, da):
+    """``da`` in the order of the result, its values matched to those of ``a`` by sorting
+    both, as the reverse rule does."""
+    return rt.sort_grad(rt.sort_tangent(da, a, axis), ans, axis)
+
+
+@jvp(xp.nanmax, xp.nanmin, shaped=True)
+def nanmax_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
+    """The tangent of the extreme entries, shared as the reverse rule shares."""
+    return xp.sum(
+        rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0] * da,
+        axis=axis,
+        keepdims=keepdims,
+    )
+
+
+@jvp(xp.nansum, shaped=True)
+def nansum_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+               *, da, dinitial):  # fmt: skip
+    kept = (
+        xp.logical_not(xp.isnan(a))
+        if where is None
+        else xp.logical_and(xp.logical_not(xp.isnan(a)), where)
+    )
+    return (
+        xp.sum(xp.where(kept, da, 0.0), axis=axis, keepdims=keepdims),
+        rt.broadcast_like(dinitial, ans),
+    )
+
+
+@jvp(xp.nanmean, shaped=True)
+def nanmean_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None, *, da):
+    """The mean of the tangents of the entries kept; none for an all-NaN slice."""
+    kept = (
+        xp.logical_not(xp.isnan(a))
+        if where is None
+        else xp.logical_and(xp.logical_not(xp.isnan(a)), where)
+    )
+    count = xp.maximum(xp.sum(kept, axis=axis, keepdims=keepdims), 1)
+    return xp.sum(xp.where(kept, da, 0.0), axis=axis, keepdims=keepdims) / count

@@ -4,7 +4,7 @@ products, numerical derivatives and integrals, interpolation, convolutions, poly
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import vjp
+from .registry import jvp, linear, vjp
 
 
 @vjp(xp.diff)
@@ -15,10 +15,33 @@ def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
     return d_a, None, None, d_prepend, d_append
 
 
+@jvp(xp.diff, shaped=True)
+def diff_jvp(ans, a, n=1, axis=-1, prepend=None, append=None, *, da, dprepend, dappend):
+    """Linear in ``a``, ``prepend`` and ``append`` jointly: the differences of the tangents
+    joined as the values were (``np.diff`` itself without ``prepend`` and ``append``)."""
+    return (
+        (
+            xp.diff(da, n, axis)
+            if append is None
+            else rt.diff_tangent(da, None, None, a, n, axis, prepend, append)
+        )
+        if prepend is None
+        else rt.diff_tangent(da, None, None, a, n, axis, prepend, append),
+        rt.diff_tangent(None, dprepend, None, a, n, axis, prepend, append),
+        rt.diff_tangent(None, None, dappend, a, n, axis, prepend, append),
+    )
+
+
 @vjp(xp.cumprod, "ndarray.cumprod")
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
     """Exact where entries are zero (no division by them)."""
     return rt.cumprod_grad(g, ans, a, axis), None, None, None
+
+
+@jvp(xp.cumprod, "ndarray.cumprod", shaped=True)
+def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
+    """Exact where entries are zero (no division by them)."""
+    return rt.cumprod_tangent(da, ans, a, axis)
 
 
 @vjp(xp.gradient)
@@ -40,10 +63,29 @@ def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
     return d_x, d_xp, d_fp, d_left, d_right, d_period
 
 
+@jvp(xp.interp, shaped=True)
+def interp_jvp(ans, x, xp, fp, left=None, right=None, period=None, *, dx, dxp, dfp, dleft,
+               dright, dperiod):  # fmt: skip
+    """``xp`` is NumPy's name of the sample points here, not the array module."""
+    return (
+        rt.interp_tangent(x, xp, fp, left, right, period, dx=dx),
+        rt.interp_tangent(x, xp, fp, left, right, period, dxp=dxp),
+        rt.interp_tangent(x, xp, fp, left, right, period, dfp=dfp),
+        rt.interp_tangent(x, xp, fp, left, right, period, dleft=dleft),
+        rt.interp_tangent(x, xp, fp, left, right, period, dright=dright),
+        rt.interp_tangent(x, xp, fp, left, right, period, dperiod=dperiod),
+    )
+
+
 @vjp(xp.convolve)
 def convolve(g, ans, a, v, mode="full"):
     d_a, d_v = rt.convolution_grads(g, a, v, mode, False)
     return d_a, d_v, None
+
+
+@jvp(xp.convolve, shaped=True)
+def convolve_jvp(ans, a, v, mode="full", *, da, dv):
+    return xp.convolve(da, v, mode), xp.convolve(a, dv, mode)
 
 
 @vjp(xp.correlate)
@@ -52,10 +94,26 @@ def correlate(g, ans, a, v, mode="valid"):
     return d_a, d_v, None
 
 
+@jvp(xp.correlate, shaped=True)
+def correlate_jvp(ans, a, v, mode="valid", *, da, dv):
+    return xp.correlate(da, v, mode), xp.correlate(a, dv, mode)
+
+
 @vjp(xp.polyval)
 def polyval(g, ans, p, x):
     d_p, d_x = rt.polyval_grads(g, p, x)
     return d_p, d_x
+
+
+@jvp(xp.polyval)
+def polyval_jvp(ans, p, x, *, dp, dx):
+    """The polynomial of the tangents of the coefficients, and the derivative polynomial
+    (coefficients ``p[k] * (N - 1 - k)``) times ``dx``."""
+    return xp.polyval(dp, x), dx * xp.polyval(
+        xp.asarray(p)[:-1]
+        * xp.reshape(xp.arange(xp.shape(p)[0] - 1, 0, -1), (-1,) + (1,) * (xp.ndim(p) - 1)),
+        x,
+    )
 
 
 @vjp(xp.vander)
@@ -66,3 +124,24 @@ def vander(g, ans, x, N=None, increasing=False):
     up, powers = (g, ans) if increasing else (xp.flip(g, axis=1), xp.flip(ans, axis=1))
     j = xp.arange(1, ans.shape[1], dtype=ans.dtype)
     return rt.cast_like(xp.sum(j * up[:, 1:] * powers[:, :-1], axis=1), x), None, None
+
+
+@jvp(xp.vander, shaped=True)
+def vander_jvp(ans, x, N=None, increasing=False, *, dx):
+    """Column ``j`` of the increasing matrix, ``x ** j``, moves by ``j * x ** (j - 1) * dx``,
+    ``x ** (j - 1)`` read from the column before."""
+    up = ans if increasing else xp.flip(ans, axis=1)
+    j = xp.arange(1, ans.shape[1], dtype=ans.dtype)
+    return (
+        xp.concatenate([xp.zeros_like(ans[:, :1]), j * up[:, :-1] * dx[:, None]], axis=1)
+        if increasing
+        else xp.flip(
+            xp.concatenate([xp.zeros_like(ans[:, :1]), j * up[:, :-1] * dx[:, None]], axis=1),
+            axis=1,
+        )
+    )
+
+
+# Forward: np.gradient is linear in the samples (its spacings fixed). (np.trapezoid has no
+# forward rule: the tangent of its ``x`` would be named ``dx``, which is its spacing.)
+linear((0,), xp.gradient)

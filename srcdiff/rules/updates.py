@@ -3,7 +3,7 @@
 
 from .. import runtime as rt
 from . import numpy_math
-from .registry import nondiff, unsupported, vjp
+from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
 @vjp(rt.add_at)
@@ -101,3 +101,19 @@ unsupported(
     "no derivative rule for this ufunc's .at (srcdiff has np.add.at and np.subtract.at)",
     "compute the update with a function srcdiff knows, e.g. np.maximum on a copy",
 )
+
+
+# ---- forward mode -------------------------------------------------------------------------
+
+# A write, an accumulation, a fill, a resize, a reordering of a list or a dict: linear in
+# the object updated and the values written, jointly (``rt.where`` as ``np.where``).
+linear((0, 2), rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.inserted)
+linear((0, 1), rt.fill_diagonal, rt.filled, rt.extended, rt.updated)
+linear((1, 2), rt.where)
+linear((0,), rt.resized, rt.pop_value, rt.removed, rt.reversed_list)
+
+
+@jvp(rt.sorted_in_place)
+def sorted_in_place_jvp(ans, x, axis=-1, kind=None, order=None, key=None, reverse=False, *, dx):
+    """``dx`` in the order the sort put ``x`` in (a list's stable sort, or an array's)."""
+    return rt.sorted_in_place_tangent(dx, x, axis, key, reverse)

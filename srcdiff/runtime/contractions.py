@@ -378,6 +378,24 @@ def matrix_power_grad(g: Any, a: Any, n: Any) -> Any:
     return total
 
 
+def matrix_power_tangent(d: Any, a: Any, n: Any) -> Any:
+    """Tangent of ``np.linalg.matrix_power(a, n)`` along ``d``: ``sum_k A^k dA A^(n-1-k)``
+    for ``n > 0``; zero for ``n = 0``; for ``n < 0``, that of ``inv(a)`` to the ``-n``
+    along ``-B dA B``, ``B = inv(a)``."""
+    xp = array_module(d, a)
+    n = operator.index(n)
+    if n == 0:
+        return xp.zeros_like(d + a)
+    if n < 0:
+        b = xp.linalg.inv(a)
+        return matrix_power_tangent(-(b @ d @ b), b, -n)
+    total, power = d, a  # the tangent of A^1, and A^1
+    for _ in range(n - 1):  # d(A^(j+1)) = d(A^j) A + A^j dA
+        total = total @ a + power @ d
+        power = power @ a
+    return total
+
+
 def lstsq_grads(g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     """Gradients of ``np.linalg.lstsq(a, b)`` at an ``a`` of full rank: ``x = P b`` with
     ``P = pinv(a)`` (the pseudo-inverse's derivative as in ``pinv_grad``); the residuals

@@ -420,3 +420,115 @@ def polyval_grads(g: Any, p: Any, x: Any) -> tuple[Any, Any]:
         return zeros_like(coefficients), d_x
     d_p = xp.stack([xp.asarray(r) for r in reversed(rows)])
     return cast_like(reshape_like(d_p, coefficients), p), d_x
+
+
+# ---- tangents (forward mode) ---------------------------------------------------------------
+
+
+def diff_tangent(da: Any, dprepend: Any, dappend: Any, a: Any, n: int = 1, axis: int = -1,
+                 prepend: Any = None, append: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``np.diff(a, n, axis, prepend=prepend, append=append)`` (None: not
+    given) along the tangents ``da``, ``dprepend`` and ``dappend`` (None: zero): the
+    differences of the tangents joined as the values were (``diff`` is linear in them)."""
+    xp = array_module(a)
+    d = xp.zeros(_shape(a)) if da is None else da
+    joined = {}
+    for name, e, de in (("prepend", prepend, dprepend), ("append", append, dappend)):
+        if e is not None:
+            joined[name] = xp.zeros(_shape(e)) if de is None else de
+    return xp.diff(d, n, axis, **joined)
+
+
+def cumprod_tangent(d: Any, ans: Any, a: Any, axis: Any = None) -> Any:
+    """The tangent of ``np.cumprod(a, axis)`` along ``d``, exact where entries are zero
+    (the transpose of ``cumprod_grad``).
+
+    Entry ``i`` of a lane moves by ``sum over j <= i of d[j] * prod(a[k], k <= i, k != j)``:
+    before the lane's first zero that is ``ans[i] * cumsum(d / a)[i]``; from the first
+    zero ``z`` to the next, ``d[z] * cumprod(a with that zero made 1)[i]``; after the
+    second zero, 0.
+    """
+    if axis is None:  # cumprod of the flattened array
+        xp = array_module(d, a)
+        flat = xp.reshape(xp.broadcast_to(d, _shape(a)), (-1,))
+        return cumprod_tangent(flat, ans, xp.reshape(a, (-1,)), 0)
+    xs = backend.standard(d, a)
+    d = xs.broadcast_to(xs.asarray(d), a.shape)
+    zero = a == 0
+    if not xs.any(zero):
+        return ans * xs.cumulative_sum(d / a, axis=axis)
+    seen = xs.cumulative_sum(xs.astype(zero, xs.int64), axis=axis)
+    before = seen == 0
+    first = zero & (seen == 1)
+    t_before = ans * xs.cumulative_sum(xs.where(before, d / xs.where(before, a, 1.0), 0.0),
+                                       axis=axis)  # fmt: skip
+    at_zero = xs.sum(xs.where(first, d, 0.0), axis=axis, keepdims=True)
+    t_after = at_zero * xs.cumulative_prod(xs.where(first, 1.0, a), axis=axis)
+    return xs.where(before, t_before, xs.where(seen == 1, t_after, 0.0))
+
+
+def _plus(d: Any, c: Any) -> Any:
+    """``d + c`` for tangents where None is zero."""
+    return c if d is None else d if c is None else d + c
+
+
+def interp_tangent(x: Any, xp_: Any, fp: Any, left: Any = None, right: Any = None,
+                   period: Any = None, *, dx: Any = None, dxp: Any = None, dfp: Any = None,
+                   dleft: Any = None, dright: Any = None, dperiod: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``np.interp(x, xp, fp, left, right, period)`` along the tangents
+    given (None: zero), as ``interp_grads`` reads the function (its transpose): inside,
+    ``slope * dx + (1 - t) dfp[i] + t dfp[i + 1] + slope (t - 1) dxp[i] - slope t dxp[i + 1]``;
+    outside, the tangent of ``left`` or ``right`` (by default of ``fp[0]`` or ``fp[-1]``);
+    with ``period``, through NumPy's wrapping (``x - n * period``), sort and padding."""
+    xp = array_module(x, xp_, fp)
+    concat = _concat(xp)
+    if backend.dtype_kind(xp.asarray(fp)) == "c":
+        raise refuse("np.interp of complex values", "interpolate the real and imaginary parts")
+    pts, vals, at = xp.asarray(xp_), xp.asarray(fp), xp.asarray(x)
+    d_at, d_pts, d_vals = (None if d is None else xp.asarray(d) for d in (dx, dxp, dfp))
+    if period is not None:  # as NumPy: wrap, sort, and pad one point on either side
+        sign, period = xp.sign(period), abs(period)
+        d_period = None if dperiod is None else sign * dperiod
+        wraps = [xp.round((v - v % period) / period) for v in (at, pts)]  # the n of each
+        at, pts = at % period, pts % period
+        if d_period is not None:
+            d_at = _plus(d_at, -wraps[0] * d_period)
+            d_pts = _plus(d_pts, -wraps[1] * d_period)
+        order = xp.argsort(pts)
+        pts, vals = pts[order], vals[order]
+        pts = concat([pts[-1:] - period, pts, pts[:1] + period])
+        vals = concat([vals[-1:], vals, vals[:1]])
+        if d_pts is not None:
+            d_pts = d_pts[order]
+            shift = 0.0 if d_period is None else d_period
+            d_pts = concat([d_pts[-1:] - shift, d_pts, d_pts[:1] + shift])
+        elif d_period is not None:
+            zero = xp.zeros(pts.shape[0] - 2)
+            d_pts = concat([zero[-1:] - d_period, zero, zero[:1] + d_period])
+        if d_vals is not None:
+            d_vals = d_vals[order]
+            d_vals = concat([d_vals[-1:], d_vals, d_vals[:1]])
+        left = right = dleft = dright = None
+    n = pts.shape[0]
+    below, above = at < pts[0], at > pts[-1]
+    total = xp.zeros(at.shape)
+    if n > 1:
+        i = xp.clip(xp.searchsorted(pts, at, side="right") - 1, 0, n - 2)
+        width = pts[i + 1] - pts[i]
+        t = (at - pts[i]) / width
+        slope = (vals[i + 1] - vals[i]) / width
+        if d_at is not None:
+            total = total + slope * d_at
+        if d_vals is not None:
+            total = total + (1.0 - t) * d_vals[i] + t * d_vals[i + 1]
+        if d_pts is not None:
+            total = total + slope * (t - 1.0) * d_pts[i] - slope * t * d_pts[i + 1]
+    elif d_vals is not None:  # one point: the result is fp[0] there
+        total = total + d_vals[0]
+    ends = []
+    for end, d_end, k in ((left, dleft, 0), (right, dright, -1)):
+        if end is not None:
+            ends.append(0.0 if d_end is None else d_end)
+        else:
+            ends.append(0.0 if d_vals is None else d_vals[k])
+    return xp.where(below, ends[0], xp.where(above, ends[1], total))

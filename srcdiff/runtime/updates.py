@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import entries, entries_like, sort_grad, unbroadcast, zeros_like
+from .arrays import entries, entries_like, sort_grad, sort_tangent, unbroadcast, zeros_like
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -220,6 +220,20 @@ def sorted_in_place_grads(g: Any, x: Any, axis: Any = -1, key: Any = None,
     for j, i in enumerate(order):
         d[i] = g[j]
     return d
+
+
+def sorted_in_place_tangent(d: Any, x: Any, axis: Any = -1, key: Any = None,
+                            reverse: bool = False) -> Any:  # fmt: skip
+    """The tangent of ``sorted_in_place(x, ...)`` along ``d``: ``d`` in the order the sort
+    put ``x`` in (the transpose of ``sorted_in_place_grads``)."""
+    if not isinstance(x, list):
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            raise _not_a_container(x, "sort")
+        return sort_tangent(d, x, axis)
+    order = sorted(range(len(x)), key=lambda i: x[i] if key is None else key(x[i]),
+                   reverse=reverse)  # fmt: skip
+    d = entries(d, x)
+    return [d[i] for i in order]
 
 
 def extended(xs: Any, ys: Any) -> Any:
