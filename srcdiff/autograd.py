@@ -300,6 +300,9 @@ class RecordedGraph:
     def __init__(self, program: Callable, constants: list, seed: Any, k: int) -> None:
         self.program, self.constants, self.seed, self.k = program, constants, seed, k
 
+    def __repr__(self) -> str:
+        return f"<the gradient of a recorded graph with respect to its input {self.k}>"
+
     def __call__(self, *inputs: Any) -> Any:
         values = (*inputs, *self.constants)
         grads = runtime.reverse_over_forward(self.program, values, [], (self.seed, None)).d_args
