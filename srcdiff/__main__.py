@@ -1,6 +1,9 @@
-"""Command line: ``python -m srcdiff show FILE.py:FUNCTION [--args EXPR ...] [--wrt NAME ...]``
-prints the gradient source srcdiff generates for a function in a file (called with the
-example arguments given, or else with small example arrays)."""
+"""Command line: ``python -m srcdiff show FILE.py:FUNCTION [--args EXPR ...] [--wrt NAME ...]
+[--forward | --check-finite | --paths]`` prints the gradient source srcdiff generates for a
+function in a file (called with the example arguments given, or else with small example
+arrays): the forward-mode source with ``--forward``, the adjoint with its finiteness
+checks with ``--check-finite`` (and the first non-finite gradient's report), the paths
+compiled with ``--paths``."""
 
 from __future__ import annotations
 
@@ -111,13 +114,16 @@ def parse_wrt(names: Sequence[str] | None) -> int | str | tuple:
     return wrt[0] if len(wrt) == 1 else wrt
 
 
-def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | None) -> str:
-    """The generated source of the gradient of ``target`` at the given arguments."""
+def show(
+    target: str, expressions: Sequence[str], wrt_names: Sequence[str] | None, view: str = "source"
+) -> str:
+    """The generated source of the gradient of ``target`` at the given arguments (``view``:
+    ``source``, ``forward``, ``check-finite`` or ``paths``)."""
     fn = load_function(target)
     namespace = getattr(sys.modules.get(MODULE_NAME), "__dict__", {})
     candidates = [evaluate(expressions, namespace)] if expressions else example_arguments(fn)
     try:
-        gradient = sd.grad(fn, wrt=parse_wrt(wrt_names))
+        gradient = sd.grad(fn, wrt=parse_wrt(wrt_names), check_finite=view == "check-finite")
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     failure: Exception | None = None
@@ -127,8 +133,18 @@ def show(target: str, expressions: Sequence[str], wrt_names: Sequence[str] | Non
         except TypeError as exc:
             raise UsageError(f"{target}: {exc}; give one --args expression per argument") from exc
         try:
+            if view == "forward":
+                forward = sd.jvp(fn)
+                forward(args, [np.ones_like(a) if hasattr(a, "shape") else 1.0 for a in args])
+                return sd.source(forward)
             gradient(*args)
+            if view == "paths":
+                return "\n\n".join(str(p) for p in sd.paths(gradient))
             return sd.source(gradient)
+        except sd.NonFiniteError as exc:
+            return f"{sd.source(gradient)}\n\n# {type(exc).__name__}:\n" + "\n".join(
+                f"#   {line}" for line in str(exc).splitlines()
+            )
         except sd.CompileError as exc:
             raise UsageError(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - reported on one line
@@ -166,13 +182,21 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="arguments to differentiate, by name or position (default: the first)",
     )
+    views = s.add_mutually_exclusive_group()
+    views.add_argument("--forward", dest="view", action="store_const", const="forward",
+                       help="the forward-mode (tangent) source instead, along ones")  # fmt: skip
+    views.add_argument("--check-finite", dest="view", action="store_const",
+                       const="check-finite", help="the adjoint with its finiteness checks, "
+                       "and where the first non-finite gradient comes from")  # fmt: skip
+    views.add_argument("--paths", dest="view", action="store_const", const="paths",
+                       help="the paths compiled, in your terms")  # fmt: skip
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        print(show(args.target, args.args, args.wrt))
+        print(show(args.target, args.args, args.wrt, args.view or "source"))
     except UsageError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2

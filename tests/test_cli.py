@@ -45,6 +45,9 @@ MODEL = textwrap.dedent("""
             h = h * 2.0
         return np.sum(h * h)
 
+    def root(x):
+        return np.sum(np.sqrt(x))
+
     not_a_function = 3
 """)
 
@@ -165,3 +168,25 @@ def test_the_examples_functions_show_with_no_arguments(target):
     result = show(Path(__file__).parent.parent / target)
     assert result.returncode == 0, result.stderr
     assert "_adjoint(" in result.stdout
+
+
+def test_forward_shows_the_tangent_source(model_file):
+    result = show(f"{model_file}:vector", "--args", "np.ones((3, 2))", "np.ones((4, 3))",
+                  "--forward")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "# srcdiff: forward mode of vector" in result.stdout
+    assert "def vector_tangent(w, x, *, d_w, d_x):" in result.stdout
+
+
+def test_check_finite_shows_where_a_nan_comes_from(model_file):
+    result = show(f"{model_file}:root", "--args", "np.array([0.0, 1.0])", "--check-finite")
+    assert result.returncode == 0, result.stderr
+    assert "rt.check_finite(" in result.stdout
+    assert "# NonFiniteError:" in result.stdout and "np.sqrt(x) has slope" in result.stdout
+
+
+def test_paths_lists_the_paths_in_the_users_terms(model_file):
+    result = show(f"{model_file}:mixed", "--args", "np.ones((3, 2))", "np.ones((4, 3))", "0.0",
+                  "--paths")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "mixed (" in result.stdout and "path" in result.stdout
