@@ -228,6 +228,7 @@ class AdjointBuilder:
         self.kinds = dict(kinds)
         self.rule_names = rule_names
         self.state: dict[str, D] = {}
+        self.pending: set[str] = set()  # variables the contributions being made still read
         self.dnames: dict[str, str] = {}
         self.seed = names.reserve("d_result")
         self.live = set(analysis.active)
@@ -310,11 +311,14 @@ class AdjointBuilder:
         self.out.append(at(stmt, line))
 
     def bind(self, var: str, value: gast.expr, line: int) -> None:
-        """``var = value``, first giving any alias of ``var`` its own copy."""
+        """``var = value``, first giving any alias of ``var`` its own copy (never into a
+        variable the statement's contributions still read: ``pending``)."""
         for other, d in list(self.state.items()):
             if d.var == var and self.dname(other) != var:
                 target = self.dname(other)
-                if any(e.var == target for k, e in self.state.items() if k != other):
+                if target in self.pending or any(
+                    e.var == target for k, e in self.state.items() if k != other
+                ):
                     target = self.names.fresh("g")  # d_other still holds another's adjoint
                 self.emit(assign(target, name(var)), line)
                 self.state[other] = D(target)
@@ -431,8 +435,10 @@ class AdjointBuilder:
             self.emit(assign(temp, g), line)
             pairs = [(n, replace_name(e, g.id, temp)) for n, e in pairs]
         self.kill(target)
+        self.pending = {g.id}  # the result's adjoint, which the contributions read
         for n, e in pairs:
             self.contribute(n, e, line)
+        self.pending = set()
 
     def expand_rule(
         self, op, g: gast.Name, target: str, operands: list, line: int

@@ -528,3 +528,22 @@ def star_args(*xs):
 
 
 CASES.append(Case(star_args, (0.5, 2.0), wrt=(0, 1), name="star_args"))
+
+
+# ---- found by the random programs ---------------------------------------------------------
+
+
+def _minus_half(a, b):
+    return np.sin(b) - a * 0.5
+
+
+@case(-np.abs(vec(3)), vec(3, 1), wrt=(0, 1))
+def swap_after_a_subtraction(x, y):
+    """The swap leaves y's adjoint in d_x: moving x's back there clobbered it while the
+    subtraction's contributions still read it (a wrong gradient, without a word)."""
+    y = _minus_half(x, x)
+    y = y - x
+    x, y = y, x
+    y = y + x
+    x[0] = np.tanh(np.sum(x))
+    return np.sum(y * y) + np.sum(np.sin(x))
