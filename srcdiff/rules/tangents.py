@@ -61,7 +61,14 @@ def put_back_tangent(g, ans, d_holder, holder, key, d_new):
     return rt.or_zeros(d_holder_, d_holder), None, None, rt.or_zeros(d_new_, d_new)
 
 
-linear((0,), rt.broadcast_like, rt.sort_tangent, rt.extreme_grad)
+@vjp(rt.cast_grad)
+def cast_grad(gbar, out, g, ans, x):
+    """``g`` in ``x``'s dtype (zero where the cast ``ans`` gives integers): linear in ``g``,
+    whose gradient is ``gbar`` back in ``g``'s dtype (zero likewise)."""
+    return rt.cast_grad(gbar, ans, g), None, None
+
+
+linear((0,), rt.broadcast_like, rt.sort_tangent, rt.extreme_grad, rt.cast_grad)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
 

@@ -36,6 +36,8 @@ X = R((3, 4))
 OLD = R((3,))
 HELD = [R((3,)), OLD]  # a list holding OLD: its tangent follows a write into OLD
 SPECS = [
+    Spec(rt.cast_grad, (R((3,)), R((3,)).astype(np.float32), R((3,))), wrt=(0,)),
+    Spec(rt.cast_grad, (R((2, 3)), R((2, 3)), R((2, 3))), wrt=(0,), label="same-dtype"),
     Spec(rt.follow_tangent, ([R((3,)), R((3,))], HELD, OLD, R((3,))), wrt=(0, 3)),
     Spec(rt.follow_tangent, (R((3,)), X, OLD, R((3,))), wrt=(0, 3), label="unrelated"),
     Spec(rt.put_back_tangent, ([R((3,)), R((3,))], HELD, 1, R((3,))), wrt=(0, 3)),
