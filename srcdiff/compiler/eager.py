@@ -307,7 +307,7 @@ def graph_program(
     if program is None:
         program = _PROGRAMS[key] = _graph_source(ops, n_inputs)
         if len(_PROGRAMS) > PROGRAMS:
-            _PROGRAMS.popitem(last=False)
+            rt_module.forget_source(_PROGRAMS.popitem(last=False)[1])
     else:
         _PROGRAMS.move_to_end(key)
     return program, constants

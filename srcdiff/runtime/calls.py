@@ -171,6 +171,8 @@ def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.
     wrapper = function_of_source(source, f"a call of {shown}", "call", {"fn": fn})
     if key is not None:
         if len(_WRAPPERS) > 1024:
+            for old in _WRAPPERS.values():
+                forget_source(old)
             _WRAPPERS.clear()
         _WRAPPERS[key] = wrapper
     return wrapper
@@ -214,6 +216,11 @@ def as_function(fn: Any) -> Any:
 
 _PARTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FILES = [0]  # how many files of source made here: each gets a name of its own
+
+
+def forget_source(fn: Any) -> None:
+    """Drop the source ``function_of_source`` kept for ``fn`` (when a cache lets it go)."""
+    linecache.cache.pop(fn.__code__.co_filename, None)
 
 
 def function_of_source(source: str, what: str, name: str, namespace: dict | None = None) -> Any:
