@@ -610,6 +610,7 @@ class TangentFunction:
         if target is None:
             target = self._targets[len(primals)] = _Target(self._fn, tuple(range(len(primals))))
         unit, _ = target.unit(target.values(primals, {}), primals, {})
+        _refuse_updates(unit, "sd.jvp", (*target.bound, *primals))
         forward, _ = unit.tangent()
         self._last = unit
         _TANGENTS_SHOWN[self._fn] = self
@@ -642,6 +643,19 @@ class TangentFunction:
             "from srcdiff import runtime as rt",
         ]
         return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.tangent()[1]
+
+
+def _refuse_updates(unit: Unit, api: str, args: tuple) -> None:
+    """``api`` does not give the caller's lists and dicts (``args``, as the function takes
+    them) what the function would have left in them (``sd.grad`` does): it refuses such a
+    function rather than leave them otherwise than a plain call. (Arrays are never
+    written into, by design.)"""
+    given = dict(zip(unit.analysis.params, args, strict=False))
+    if any(isinstance(given.get(n), (list, dict)) for n in unit.updated):
+        raise TypeError(
+            f"{api} of {unit.fn.__qualname__}, which updates a list or dict it is given in "
+            "place: use sd.grad, or pass copies"
+        )
 
 
 def _check_tangents(primals: tuple, tangents: tuple) -> None:
@@ -681,11 +695,7 @@ def vjp(fn: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
 def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Callable]:
     target = _Target(fn, wrt)
     value, state = target.forward(primals, {})
-    if state[0].updated:
-        raise TypeError(
-            f"sd.vjp of {target.fn.__qualname__}, which updates a list or dict it is given "
-            "in place: use sd.grad, or pass copies"
-        )
+    _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))
 
     def vjp_fn(cotangent: Any) -> tuple:
         if np.shape(cotangent) != np.shape(value):
@@ -756,6 +766,7 @@ def tangent_vjp(
     tangents: Any,
     cotangent: tuple,
     keyword_tangents: dict | None = None,
+    top: bool = False,
 ) -> Pullback:
     """Reverse mode over forward mode. ``(value, tangent)`` is ``fn``'s forward mode at
     ``args`` and ``kwargs`` along ``tangents`` (one per positional argument, None for
@@ -779,6 +790,8 @@ def tangent_vjp(
             "second derivative out and differentiate that",
         )
     unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
+    if top:  # called by the user (sd.hvp, sd.hessian), not for a call inside compiled code
+        _refuse_updates(unit, "a second derivative", (*forward.bound, *args))
     program = unit.tangent_program()
     where = [positions[forward.names.index(n)] for n in unit.wrt]  # each tangent's argument
     given = [tangents[w] if isinstance(w, int) else named[w] for w in where]
@@ -822,7 +835,7 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     no finite differences."""
     primals, tangents = tuple(primals), tuple(tangents)
     _check_tangents(primals, tangents)
-    d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED)).d_args
+    d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED), top=True).d_args
     out = tuple(
         rt.zeros_like(p) if d is None else rt.grad_like(d, p)
         for p, d in zip(primals, d_args, strict=True)
@@ -846,7 +859,7 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
             e[k] = 1.0
             tangents: list = [None] * len(args)
             tangents[wrt] = xp.reshape(e, shape) if shape else float(e[0])
-            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED)).d_args[wrt]
+            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED), top=True).d_args[wrt]
             d = rt.zeros_like(x) if d is None else d
             columns.append(xp.reshape(xp.asarray(d), (-1,)))
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))

@@ -242,3 +242,22 @@ def test_a_derivative_passed_by_keyword_reaches_the_callee():
 def test_what_forward_mode_cannot_do_yet_is_a_compile_error():
     with pytest.raises(sd.CompileError, match="forward mode through \\*args or \\*\\*kwargs"):
         sd.jvp(calls_with_kwargs, (np.ones(3),), (np.ones(3),))
+
+
+def appends_to_its_argument(x, acc):
+    acc.append(x * 2.0)
+    return np.sum(acc[-1])
+
+
+def test_a_function_updating_a_list_it_is_given_is_refused_not_left_different():
+    """A plain call appends to the caller's list; forward mode and second derivatives
+    would not, so they refuse (sd.grad gives the caller the append)."""
+    x = np.array([1.0, 2.0])
+    acc: list = []
+    with pytest.raises(TypeError, match="updates a list or dict it is given"):
+        sd.jvp(appends_to_its_argument, (x, acc), (np.ones(2), []))
+    with pytest.raises(TypeError, match="updates a list or dict it is given"):
+        sd.hvp(appends_to_its_argument, (x, acc), (np.ones(2), None))
+    assert acc == []
+    sd.grad(appends_to_its_argument)(x, acc)
+    assert len(acc) == 1
