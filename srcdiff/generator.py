@@ -14,9 +14,10 @@ does, and the draws turn its 32-bit outputs into numbers with PyTorch's CPU algo
 - permutations (``randperm``, ``random_split``): Fisher-Yates, swapping entry ``i`` with
   ``i + output % (n - i)``.
 
-So ``sd.manual_seed(42); sd.randn(1)`` is ``0.3367``, as in PyTorch's tutorials. (PyTorch
-may compute the float32 normals of 16 or more numbers with vector instructions, whose
-last bits can differ.)
+So ``sd.manual_seed(42); sd.randn(1)`` is ``0.3367``, as in PyTorch's tutorials. Float32
+normals of 16 or more numbers repeat the AVX2 kernel of PyTorch's x86-64 builds rounding
+by rounding (see ``_box_muller_16_avx``); PyTorch builds without it (ARM) compute those
+with the platform's ``logf``/``sinf``/``cosf``, whose last bits differ.
 """
 
 from __future__ import annotations
@@ -100,14 +101,15 @@ class Generator:
             out[i] = r * math.cos(theta)
         return out
 
-    def _normal_fill(self, n: int, dtype: Any) -> np.ndarray:
-        dtype = np.dtype(dtype)
+    def _normal_fill(self, n: int, dtype: Any, loc: float = 0.0, scale: float = 1.0
+                     ) -> np.ndarray:  # fmt: skip
+        """Uniforms for all ``n``, Box-Muller over each block of 16, and the last 16
+        drawn and transformed again when ``n`` is not a multiple of 16."""
+        fill = _box_muller_16_avx if np.dtype(dtype) == np.float32 else _box_muller_16
         data = self._uniform(n, dtype)
-        for start in range(0, n - 15, 16):
-            _box_muller_16(data, start, dtype)
+        data[: n - n % 16] = fill(data[: n - n % 16].reshape(-1, 16), loc, scale).ravel()
         if n % 16:
-            data[n - 16 :] = self._uniform(16, dtype)
-            _box_muller_16(data, n - 16, dtype)
+            data[n - 16 :] = fill(self._uniform(16, dtype).reshape(1, 16), loc, scale)[0]
         return data
 
     def _normal(self, n: int, dtype: Any) -> np.ndarray:
@@ -136,12 +138,12 @@ class Generator:
     def normal(self, loc: float = 0.0, scale: float = 1.0, size: tuple = (), dtype: Any = None
                ) -> np.ndarray:  # fmt: skip
         """As PyTorch: under 16 numbers, ``loc + scale * z`` in float64, then cast; from
-        16 on, ``z * scale + loc`` in ``dtype`` (its vectorized fill)."""
+        16 on, ``z * scale + loc`` in ``dtype``, inside its vectorized fill."""
         dtype = np.dtype(dtype or np.float64)
         n = int(np.prod(size))
         if n >= 16:
-            return (self._normal_fill(n, dtype) * scale + loc).astype(dtype).reshape(size)
-        return (self._normal_serial(n) * scale + loc).astype(dtype).reshape(size)
+            return self._normal_fill(n, dtype, loc, scale).reshape(size)
+        return _fma(self._normal_serial(n), scale, loc, np.float64).astype(dtype).reshape(size)
 
     def bernoulli(self, p: Any, size: tuple = (), dtype: Any = np.float32) -> np.ndarray:
         """1 with probability ``p`` (a number, or an array of them), else 0, each from one
@@ -166,12 +168,96 @@ class Generator:
         return out
 
 
-def _box_muller_16(data: np.ndarray, start: int, dtype: np.dtype) -> None:
-    """PyTorch's ``normal_fill_16``, in place on ``data[start:start + 16]``."""
-    block = data[start : start + 16]
-    u1 = (1 - block[:8]).astype(dtype)
-    u2 = block[8:].astype(dtype)
-    radius = np.sqrt(-2 * np.log(u1)).astype(dtype)
-    theta = (2.0 * np.pi * u2).astype(dtype)
-    block[:8] = radius * np.cos(theta)
-    block[8:] = radius * np.sin(theta)
+def _box_muller_16(blocks: np.ndarray, loc: float, scale: float) -> np.ndarray:
+    """PyTorch's float64 ``normal_fill_16`` on each row of ``blocks`` (rows of 16
+    uniforms): ``r cos(theta) * scale + loc`` and ``r sin(theta) * scale + loc``."""
+    radius = np.sqrt(-2 * np.log(1 - blocks[:, :8]))
+    theta = 2.0 * np.pi * blocks[:, 8:]
+    both = np.concatenate([radius * np.cos(theta), radius * np.sin(theta)], axis=1)
+    return _fma(both, scale, loc, np.float64)  # GCC fuses ``* std + mean``
+
+
+# PyTorch's x86-64 builds fill float32 normals with AVX2 kernels: avx_mathfun's
+# ``log256_ps`` and ``sincos256_ps`` (Cephes polynomials in float32), compiled by GCC,
+# which fuses each multiply feeding an add into one multiply-add. The functions below
+# repeat those steps and roundings one by one, so the numbers agree to the last bit.
+_F32 = np.float32
+_LOG_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+          1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+          3.3333331174e-1)  # fmt: skip
+_REDUCE = (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8)  # -pi/4
+
+
+def _fma(a: Any, b: Any, c: Any, dtype: Any = _F32) -> np.ndarray:
+    """``a * b + c`` rounded once to ``dtype``, as a fused multiply-add rounds it.
+
+    Error-free transformations: ``a * b = p + pe`` (Dekker's product), then
+    ``p + pe + c = r + e2 + te`` exactly (Knuth's sums), where ``r`` is the rounded sum.
+    ``r`` is the right answer unless ``r + e2`` was a tie that ``te`` breaks."""
+    a, b, c = (np.asarray(v, dtype) for v in (a, b, c))
+    p, pe = _two_product(a, b)
+    s, se = _two_sum(p, c)
+    t, te = _two_sum(pe, se)
+    r, e2 = _two_sum(s, t)
+    beyond = np.nextafter(r, np.copysign(np.inf, e2).astype(dtype))  # r's neighbour past e2
+    tie = (te != 0) & ((e2 > 0) == (te > 0)) & (np.abs(e2) * 2 == np.abs(beyond - r))
+    return np.where(tie, beyond, r)
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = a + b
+    t = s - a
+    return s, (a - (s - t)) + (b - t)
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    split = a.dtype.type(2 ** ((np.finfo(a.dtype).nmant + 2) // 2) + 1)  # Veltkamp
+    a_hi, b_hi = (split * v - (split * v - v) for v in (a, b))
+    a_lo, b_lo = a - a_hi, b - b_hi
+    p = a * b
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _log_avx(x: np.ndarray) -> np.ndarray:
+    """avx_mathfun's ``log256_ps`` for positive normal float32 ``x``."""
+    bits = x.view(np.int32)
+    e = ((bits >> 23) - 0x7F).astype(_F32) + _F32(1)
+    m = ((bits & ~0x7F800000) | _F32(0.5).view(np.int32)).view(_F32)  # in [0.5, 1)
+    small = m < _F32(0.707106781186547524)
+    m = (m - _F32(1)) + np.where(small, m, _F32(0))
+    e = e - np.where(small, _F32(1), _F32(0))
+    z = m * m
+    y = np.full_like(m, _F32(_LOG_P[0]))
+    for coefficient in _LOG_P[1:]:
+        y = _fma(y, m, coefficient)
+    y = _fma(y * m, z, e * _F32(-2.12194440e-4))
+    y = _fma(-z, 0.5, y)
+    return _fma(e, 0.693359375, m + y)
+
+
+def _sincos_avx(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """avx_mathfun's ``sincos256_ps`` for non-negative float32 ``x``."""
+    j = (x * _F32(1.27323954473516)).astype(np.int32)  # x / (pi / 4), truncated
+    j = (j + 1) & ~1
+    y = j.astype(_F32)
+    for part in _REDUCE:  # x - j pi / 4 in three parts
+        x = _fma(y, part, x)
+    z = x * x
+    cos = _fma(_fma(_F32(2.443315711809948e-5), z, -1.388731625493765e-3), z,
+               4.166664568298827e-2)  # fmt: skip
+    cos = _fma(cos * z, z, -(z * _F32(0.5))) + _F32(1)
+    sin = _fma(_fma(_F32(-1.9515295891e-4), z, 8.3321608736e-3), z, -1.6666654611e-1)
+    sin = _fma(sin * z, x, x)
+    swap = (j & 2) != 0
+    sin, cos = np.where(swap, cos, sin), np.where(swap, sin, cos)
+    sin = np.where((j & 4) != 0, -sin, sin)
+    cos = np.where((~(j - 2) & 4) != 0, -cos, cos)
+    return sin, cos
+
+
+def _box_muller_16_avx(blocks: np.ndarray, loc: float, scale: float) -> np.ndarray:
+    """PyTorch's ``normal_fill_16_AVX2`` on each row of ``blocks`` (float32)."""
+    radius = np.sqrt(_F32(-2) * _log_avx(_F32(1) - blocks[:, :8]))
+    sin, cos = _sincos_avx(_F32(2.0 * np.pi) * blocks[:, 8:])
+    both = np.concatenate([radius * cos, radius * sin], axis=1)
+    return _fma(both, _F32(scale), _F32(loc))

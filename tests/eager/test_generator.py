@@ -2,10 +2,13 @@
 are the ones PyTorch prints (its documentation and tutorials show them to four places),
 and the algorithms are checked for what they must do whatever the values."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff.generator import _fma
 
 
 @pytest.mark.parametrize(
@@ -58,3 +61,39 @@ def test_integers_and_permutations():
     assert r.min() == 3 and r.max() == 8
     p = sd.randperm(50).numpy()
     assert sorted(p.tolist()) == list(range(50)) and p.tolist() != list(range(50))
+
+
+def _rounded(exact: Fraction, dtype) -> float:
+    """``exact`` rounded to ``dtype`` once, to nearest, ties to even."""
+    near = dtype(float(exact))  # within an ulp: one of near's neighbours is the answer
+    candidates = [np.nextafter(near, dtype(-np.inf)), near, np.nextafter(near, dtype(np.inf))]
+    best = min(abs(Fraction(float(c)) - exact) for c in candidates)
+    ties = [c for c in candidates if abs(Fraction(float(c)) - exact) == best]
+    return min(ties, key=lambda c: int(np.asarray(c).view(f"u{np.dtype(dtype).itemsize}")) % 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fused_multiply_add_rounds_once(dtype):
+    """The normals' ``z * std + mean`` is PyTorch's fused multiply-add: checked against
+    exact rationals on random operands, and on ties that only the product's last bits
+    break: ``(1 - eps/2)(2 + 2 eps) = 2 + eps - eps**2`` rounds to 2, and ``2 + c`` is a
+    tie when ``c`` is a large float whose spacing is 4 (scaled by powers of 2, signs
+    flipped), where rounding twice goes wrong."""
+    rng = np.random.default_rng(7)
+    eps = float(np.finfo(dtype).eps)
+    scale = 2.0 ** rng.integers(-20, 20, 300) * rng.choice([-1.0, 1.0], 300)
+    a = np.concatenate([rng.standard_normal(300), (1 - eps / 2) * scale])
+    b = np.concatenate([rng.standard_normal(300), np.full(300, 2 + 2 * eps)])
+    large = 2.0 ** (np.finfo(dtype).nmant + 2) + 8.0 * rng.integers(0, 1000, 300)
+    c = np.concatenate(
+        [rng.standard_normal(300) * 2.0 ** rng.integers(-40, 40, 300), large * scale]
+    )
+    a, b, c = (v.astype(dtype) for v in (a, b, c))
+    got = _fma(a, b, c, dtype)
+    exact = [
+        Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)) for x, y, z in zip(a, b, c)
+    ]
+    want = np.array([_rounded(e, dtype) for e in exact], dtype=dtype)
+    unfused = (a * b + c).astype(dtype)
+    assert (unfused != want).sum() > 100  # the cases tell the two apart
+    np.testing.assert_array_equal(got, want)

@@ -38,6 +38,10 @@ def record() -> dict:
                 out[f"normal_/{seed}/{n}/{name}"] = values(
                     torch.empty(n, dtype=dtype).normal_(mean=1.0, std=2.0)
                 )
+                torch.manual_seed(seed)  # a scale whose product rounds: fused or not
+                out[f"normal_-fused/{seed}/{n}/{name}"] = values(
+                    torch.empty(n, dtype=dtype).normal_(mean=0.3, std=1.7)
+                )
                 torch.manual_seed(seed)
                 out[f"uniform_/{seed}/{n}/{name}"] = values(
                     torch.empty(n, dtype=dtype).uniform_(-1.0, 3.0)
@@ -50,6 +54,8 @@ def record() -> dict:
             out[f"bernoulli_/{seed}/{n}"] = values(torch.empty(n).bernoulli_(0.3))
             torch.manual_seed(seed)
             out[f"dropout/{seed}/{n}"] = values(F.dropout(torch.ones(n), p=0.5, training=True))
+        torch.manual_seed(seed)
+        out[f"randn-large/{seed}"] = values(torch.randn(2000))
         torch.manual_seed(seed)
         out[f"randn-twice/{seed}"] = values(torch.randn(1)) + values(torch.randn(1))
         torch.manual_seed(seed)
