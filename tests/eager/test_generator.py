@@ -91,7 +91,8 @@ def test_the_fused_multiply_add_rounds_once(dtype):
     a, b, c = (v.astype(dtype) for v in (a, b, c))
     got = _fma(a, b, c, dtype)
     exact = [
-        Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)) for x, y, z in zip(a, b, c)
+        Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+        for x, y, z in zip(a, b, c, strict=True)
     ]
     want = np.array([_rounded(e, dtype) for e in exact], dtype=dtype)
     unfused = (a * b + c).astype(dtype)
