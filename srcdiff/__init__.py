@@ -20,6 +20,7 @@ from .api import (
     source,
     value_and_grad,
     vjp,
+    vmap,
 )
 from .autograd import Variable
 from .creation import (
@@ -242,6 +243,7 @@ __all__ = [
     "unsqueeze",
     "value_and_grad",
     "vjp",
+    "vmap",
     "where",
     "zeros",
     "zeros_like",

@@ -639,7 +639,7 @@ class TangentFunction:
 
     def __init__(self, fn: Callable):
         self._fn = fn
-        self._targets: dict[int, _Target] = {}
+        self._targets: dict[tuple, _Target] = {}
         self._last: Unit | None = None
         functools.update_wrapper(self, fn, updated=())
 
@@ -650,15 +650,16 @@ class TangentFunction:
         if own is not None and not own.inline:  # sd.grad(f), a user's register_jvp
             value = self._fn(*primals)
             return value, own.fn(tangents, value, *primals)
-        target = self._targets.get(len(primals))
+        wrt = tuple(i for i, t in enumerate(tangents) if t is not None)  # None: held fixed
+        target = self._targets.get((len(primals), wrt))
         if target is None:
-            target = self._targets[len(primals)] = _Target(self._fn, tuple(range(len(primals))))
+            target = self._targets[(len(primals), wrt)] = _Target(self._fn, wrt)
         unit, _ = target.unit(target.values(primals, {}), primals, {})
         _refuse_updates(unit, "sd.jvp", (*target.bound, *primals))
         forward, _ = unit.tangent()
         self._last = unit
         _TANGENTS_SHOWN[self._fn] = self
-        given = {d: tangents[target.names.index(n)]
+        given = {d: tangents[target.positions[target.names.index(n)]]
                  for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}  # fmt: skip
         return forward(*target.bound, *primals, **given)
 
@@ -750,6 +751,167 @@ def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Calla
         return target.backward(state, cotangent)
 
     return value, vjp_fn
+
+
+def _leaves(tree: Any) -> list:
+    """The arrays and numbers of a tuple, list or dict (nested), in order."""
+    if isinstance(tree, (tuple, list)):
+        return [leaf for t in tree for leaf in _leaves(t)]
+    if isinstance(tree, dict):
+        return [leaf for t in tree.values() for leaf in _leaves(t)]
+    return [tree]
+
+
+def _tree_map(f: Callable, *trees: Any) -> Any:
+    """``f`` of the leaves of ``trees`` (one structure), in that structure."""
+    first = trees[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(_tree_map(f, *parts) for parts in zip(*trees, strict=True))
+    if isinstance(first, dict):
+        return {k: _tree_map(f, *(t[k] for t in trees)) for k in first}
+    return f(*trees)
+
+
+class MappedFunction:
+    """What ``sd.vmap(fn, in_axes, out_axes)`` returns: ``fn`` of each slice of the
+    mapped arguments along their axis, the results stacked along ``out_axes``.
+
+    Each example is one call of ``fn`` (so control flow on data maps too, and
+    ``vmap(grad(loss))`` runs the gradient compiled once per path), not a batched
+    program. Called inside a differentiated function, its derivatives are the mapped
+    derivatives of ``fn`` (``_srcdiff_vjp`` and ``_srcdiff_jvp``)."""
+
+    def __init__(self, fn: Callable, in_axes: Any = 0, out_axes: Any = 0):
+        for axis in in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,):
+            if axis is not None and not isinstance(axis, int):
+                raise TypeError(f"vmap: in_axes entries are ints or None, not {axis!r}")
+        self._fn = fn
+        self._in_axes = in_axes
+        self._out_axes = out_axes
+        functools.update_wrapper(self, fn, updated=())
+
+    def _axes(self, args: tuple) -> list[int | None]:
+        """The mapped axis of each argument (None: the same for every example)."""
+        axes = self._in_axes
+        if not isinstance(axes, (tuple, list)):
+            axes = [axes] * len(args)
+        if len(axes) != len(args):
+            raise ValueError(
+                f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments: give one "
+                "per positional argument (None for those not mapped)"
+            )
+        return list(axes)
+
+    def _size(self, args: tuple, axes: list[int | None]) -> int:
+        """The number of examples: the length of every mapped array along its axis."""
+        sizes = {}
+        for i, (a, axis) in enumerate(zip(args, axes, strict=True)):
+            for leaf in _leaves(a) if axis is not None else ():
+                ndim = np.ndim(leaf)
+                if not -ndim <= axis < ndim:
+                    raise ValueError(
+                        f"vmap: in_axes={axis} for argument {i}, which has {ndim} dimensions"
+                    )
+                sizes.setdefault(np.shape(leaf)[axis], i)
+        if not sizes:
+            raise ValueError("vmap: no argument is mapped: give an axis in in_axes")
+        if len(sizes) > 1:
+            found = ", ".join(f"{n} (argument {i})" for n, i in sizes.items())
+            raise ValueError(f"vmap: the mapped axes have different lengths: {found}")
+        (size,) = sizes
+        if size == 0:
+            raise ValueError("vmap: the mapped axes are empty: no example to map")
+        return size
+
+    @staticmethod
+    def _slice(args: tuple, axes: list[int | None], b: int) -> tuple:
+        """Example ``b`` of each argument (views of the mapped arrays)."""
+        take = lambda axis: lambda x: x[(slice(None),) * (axis % np.ndim(x)) + (b,)]  # noqa: E731
+        return tuple(
+            a if axis is None else _tree_map(take(axis), a)
+            for a, axis in zip(args, axes, strict=True)
+        )
+
+    def _stack(self, outs: list) -> Any:
+        """The examples' results (one structure) as one, stacked along ``out_axes``."""
+        axes = self._out_axes
+        if isinstance(axes, (tuple, list)):
+            if not isinstance(outs[0], (tuple, list)) or len(axes) != len(outs[0]):
+                raise ValueError("vmap: out_axes as a tuple needs a tuple result of that length")
+            return type(outs[0])(
+                MappedFunction(self._fn, self._in_axes, axis)._stack([o[k] for o in outs])
+                for k, axis in enumerate(axes)
+            )
+
+        def stack(*examples: Any) -> Any:
+            if axes is None:
+                if any(not np.array_equal(e, examples[0]) for e in examples[1:]):
+                    raise ValueError(
+                        "vmap: out_axes=None but the result differs from example to example"
+                    )
+                return examples[0]
+            xp = array_module(*examples)
+            ndim = np.ndim(examples[0]) + 1
+            if not -ndim <= axes < ndim:
+                raise ValueError(f"vmap: out_axes={axes} for results of {ndim - 1} dimensions")
+            return xp.stack([xp.asarray(e) for e in examples], axis=axes)
+
+        return _tree_map(stack, *outs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        axes = self._axes(args)
+        size = self._size(args, axes)
+        return self._stack([self._fn(*self._slice(args, axes, b), **kwargs) for b in range(size)])
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
+        """The mapped pullback: each example's gradients, stacked along the argument's
+        axis where it is mapped and summed where it is shared."""
+        axes = self._axes(args)
+        size = self._size(args, axes)
+        out_slices = MappedFunction(self._fn, self._out_axes)
+        floats = tuple(i for i, a in enumerate(args) if _differentiable(a))
+        per_example = []
+        for b in range(size):
+            _, pull = _vjp(self._fn, self._slice(args, axes, b), floats)
+            (g_b,) = out_slices._slice((g,), [self._out_axes], b)
+            per_example.append(pull(g_b))
+        grads: list = [None] * len(args)
+        for k, i in enumerate(floats):
+            parts = [grads_b[k] for grads_b in per_example]
+            if axes[i] is None:
+                grads[i] = _tree_map(lambda *p: sum(p[1:], p[0]), *parts)
+            else:
+                grads[i] = MappedFunction(self._fn, out_axes=axes[i])._stack(parts)
+        return tuple(grads)
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+        """The mapped forward mode: each example's tangent, stacked like the result."""
+        axes = self._axes(args)
+        size = self._size(args, axes)
+        tangent_axes = [a if t is not None else None for a, t in zip(axes, tangents, strict=True)]
+        outs = []
+        for b in range(size):
+            slices = self._slice(args, axes, b)
+            tangent_slices = self._slice(tangents, tangent_axes, b)
+            outs.append(jvp(self._fn, slices, tangent_slices)[1])
+        return self._stack(outs)
+
+
+def _differentiable(x: Any) -> bool:
+    """Whether ``x`` holds floats (arrays or numbers) a derivative can be taken in."""
+    leaves = _leaves(x)
+    return bool(leaves) and all(
+        isinstance(leaf, float) or dtype_kind(leaf) in "fc" if hasattr(leaf, "dtype") else
+        isinstance(leaf, float) for leaf in leaves
+    )  # fmt: skip
+
+
+def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> MappedFunction:
+    """``fn`` mapped over a batch axis: ``in_axes`` gives each positional argument's axis
+    (one int for all, or one entry per argument, None for an argument every example
+    shares), ``out_axes`` where the examples' results are stacked. ``sd.vmap(sd.grad(loss),
+    in_axes=(None, 0, 0))`` gives per-example gradients."""
+    return MappedFunction(fn, in_axes, out_axes)
 
 
 def jacobian(fn: Callable, wrt: int = 0, mode: str | None = None) -> Callable[..., Any]:
