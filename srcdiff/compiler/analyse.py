@@ -99,6 +99,11 @@ class Loop:
     # assigned, and set before the loop: their last values give the shape of a zero
     # adjoint where nothing after the loop reads them (a list it grows, say)
     final_saves: tuple[str, ...] = ()
+    invariant: frozenset[str] = frozenset()  # read, not assigned, set before the loop
+    # invariant values the adjoints of its steps read: saved once, on entering the loop,
+    # rather than with each step (see hoist_invariant_saves)
+    hoisted: tuple[str, ...] = ()
+    entry_read: bool = False  # the steps' adjoints read some of entry_saves (not hoisted)
 
 
 @dataclass
@@ -782,6 +787,7 @@ def analyse(
     analyser = Analyser(parsed, fn, active_params, tensor, sequence_params, shapes)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
+    hoist_invariant_saves(fn.body)
     statements = list(walk_statements(fn.body))
     mark_copied_updates(fn, statements)
     pure = (
@@ -812,8 +818,9 @@ def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> No
     for s in statements:
         if isinstance(s, (gast.For, gast.While)):
             saved.update(
-                s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves, s.loop.final_saves
-            )
+                s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves, s.loop.final_saves,
+                s.loop.hoisted,
+            )  # fmt: skip
     for s in statements:
         written = is_update(s)
         if written is not None and s.op.kind in ("passive", "overwrite"):
@@ -1095,6 +1102,26 @@ def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str]
     return done
 
 
+def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> None:
+    """Take the values a step's adjoint reads but no step changes (the weights of an RNN
+    step) out of the step's saves and into its innermost loop's ``hoisted``: saved once
+    on entering the loop, and read once before the reversed loop."""
+    for s in body:
+        if isinstance(s, (gast.For, gast.While)):
+            hoist_invariant_saves(s.body, s.loop)
+            read = set(s.loop.hoisted)
+            s.loop.entry_read = bool(read & set(s.loop.entry_saves))  # saved there already
+            s.loop.hoisted = tuple(sorted(read - set(s.loop.entry_saves)))
+        elif isinstance(s, gast.If):
+            hoist_invariant_saves(s.body, loop)
+            hoist_invariant_saves(s.orelse, loop)
+        elif loop is not None and getattr(s, "op", None) is not None and s.op.saves:
+            fixed = tuple(n for n in s.op.saves if n in loop.invariant)
+            if fixed:
+                s.op.saves = tuple(n for n in s.op.saves if n not in fixed)
+                loop.hoisted += fixed
+
+
 def reads_of(node: gast.AST | None) -> set[str]:
     if node is None:
         return set()
@@ -1129,7 +1156,7 @@ def annotate_loops(
             final = sorted(written & active & defined) if not returns else []
             s.loop = Loop(
                 counter[0], branching(s.body), written, tuple(needed), tuple(carried),
-                tuple(maybe), tuple(final),
+                tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),
             )  # fmt: skip
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)

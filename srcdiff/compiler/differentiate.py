@@ -484,6 +484,11 @@ class AdjointBuilder:
         s = item.stmt
         info = s.loop
         line = s.lineno
+        # what the steps' adjoints read and no step changes
+        if info.entry_read:
+            self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)), line)
+        if info.hoisted:
+            self.emit(assign_many(info.hoisted, subscript(frame.saved, s.hoist_sid)), line)
         # to build the loop again if a step leaves adjoints for the one before (below)
         emitted, state, names = len(self.out), dict(self.state), copy.deepcopy(self.names)
         dnames, rule_names = dict(self.dnames), dict(self.rule_names)
@@ -517,7 +522,7 @@ class AdjointBuilder:
                     source_line=self.a.parsed.source_line(line),
                     hint="assign it before the loop",
                 )
-            if info.entry_saves:
+            if info.entry_saves and not info.entry_read:
                 self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)), line)
             for n in missing:
                 value: gast.expr = name(n)

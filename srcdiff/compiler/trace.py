@@ -259,6 +259,9 @@ class PrimalBuilder:
         if info.entry_saves:
             self.numbered(s, "entry_sid")
             out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
+        if info.hoisted:
+            self.numbered(s, "hoist_sid")
+            out.append(self.save(frame, s.hoist_sid, info.hoisted, line))
         for n in info.maybe_saves:  # a step of an enclosing loop may have set it, or not
             sid = self.numbered_name(s, "maybe_sids", n)
             out.append(self.save_if_bound(frame, sid, n, line))

@@ -26,7 +26,7 @@ def branchy_loop_primal(_saved, _path, /, x):
             _p1.append(1)
             # line 38: s = s + np.sin(x[i]) * s
             t4 = x[i]
-            _s1[3] = (x, i)
+            _s1[3] = i
             t5 = np.sin(t4)
             _s1[4] = t4
             t6 = t5 * s
@@ -38,7 +38,7 @@ def branchy_loop_primal(_saved, _path, /, x):
             # line 40: s = s * 0.5 - x[i]
             t8 = s * 0.5
             t9 = x[i]
-            _s1[6] = (x, i)
+            _s1[6] = i
             s = t8 - t9
     _saved[7] = s
     # line 41: return s
@@ -54,7 +54,7 @@ def branchy_loop_adjoint(_saved, d_result):
         if _v1 == 0:
             # line 40: s = s * 0.5 - x[i]
             d_t9 = -d_s
-            x, i = _s1[6]
+            i = _s1[6]
             d_x = rt.index_add(d_x, i, d_t9)
             d_s = d_s * 0.5
             # line 37: if branch not taken
@@ -65,7 +65,7 @@ def branchy_loop_adjoint(_saved, d_result):
             d_s = d_s + d_s * t5
             t4 = _s1[4]
             d_t4 = d_t5 * xp.cos(t4)
-            x, i = _s1[3]
+            i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 37: if branch taken
     return (d_x,)

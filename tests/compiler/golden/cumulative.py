@@ -23,7 +23,7 @@ def cumulative_primal(_saved, _path, /, x):
         # line 70: run = run * 0.9 + x[i]
         t3 = run * 0.9
         t4 = x[i]
-        _s1[3] = (x, i)
+        _s1[3] = i
         run = t3 + t4
         # line 71: h[i] += run
         t5 = h[i]
@@ -61,7 +61,7 @@ def cumulative_adjoint(_saved, d_result):
         h, i = _s1[4]
         d_h = d_x1 + rt.index_grad(h, i, d_t5)
         # line 70: run = run * 0.9 + x[i]
-        x, i = _s1[3]
+        i = _s1[3]
         d_x = rt.index_add(d_x, i, d_run)
         d_run = d_run * 0.9
     return (d_x,)

@@ -24,9 +24,9 @@ def first_positive_primal(_saved, _path, /, x):
             _p1.append(1)
             # line 78: return x[i] * np.exp(x[i])
             t4 = x[i]
-            _s1[3] = (x, i)
+            _s1[3] = i
             t5 = x[i]
-            _s1[4] = (x, i)
+            _s1[4] = i
             t6 = np.exp(t5)
             _s1[5] = t6
             t7 = t4 * t6
@@ -55,9 +55,9 @@ def first_positive_adjoint(_saved, d_result):
             d_t6 = d_result * t4
             t6 = _s1[5]
             d_t5 = d_t6 * t6
-            x, i = _s1[4]
+            i = _s1[4]
             d_x = rt.index_add(d_x, i, d_t5)
-            x, i = _s1[3]
+            i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 77: if branch taken
     return (d_x,)

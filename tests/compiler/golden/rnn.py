@@ -25,9 +25,9 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         x = t3[i1]
         # line 29: h = np.tanh(w @ h + u @ x)
         t5 = w @ h
-        _s1[3] = (w, h)
+        _s1[3] = h
         t6 = u @ x
-        _s1[4] = (u, x)
+        _s1[4] = x
         t7 = t5 + t6
         _s1[5] = (t5, t6)
         h = np.tanh(t7)
@@ -63,9 +63,9 @@ def rnn_adjoint(_saved, d_result):
         t5, t6 = _s1[5]
         d_t5 = rt.unbroadcast(d_t7, t5)
         d_t6 = rt.unbroadcast(d_t7, t6)
-        u, x = _s1[4]
+        x = _s1[4]
         d_u += rt.matmul_lhs(d_t6, u, x)
-        w, h = _s1[3]
+        h = _s1[3]
         d_w += rt.matmul_lhs(d_t5, w, h)
         d_h = rt.matmul_rhs(d_t5, w, h)
     return (d_w, d_u)
