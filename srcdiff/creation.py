@@ -71,7 +71,9 @@ def _default_dtype(array: np.ndarray) -> np.ndarray:
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (Python numbers, nested lists, arrays, tensors).
 
-    NumPy arrays and scalars keep their dtype; Python floats become float32.
+    NumPy arrays and scalars keep their dtype; Python floats become float32, unless
+    ``dtype`` is given: then each number is rounded once, straight to ``dtype`` (as
+    PyTorch does: ``tensor([0.1], dtype=float64)`` holds the double 0.1, not a float32).
     """
     if isinstance(data, Tensor):
         array = data._data.copy()
@@ -80,7 +82,9 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     elif cuda.of_array(data) == "cuda":
         array = data.copy()
     else:
-        array = _default_dtype(np.array(_unwrap_nested(data)))
+        array = np.array(_unwrap_nested(data))
+        if dtypes.parse(dtype) is None:
+            array = _default_dtype(array)
     return _finish(array, dtype, device, requires_grad)
 
 

@@ -127,11 +127,11 @@ def _out(result: Tensor, out: Tensor | None) -> Tensor:
 
 
 def add(x: Any, y: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
-    return _out(_t(x) + (y if alpha == 1 else y * alpha), out)
+    return _out(_t(x).add(y, alpha=alpha), out)
 
 
 def sub(x: Any, y: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
-    return _out(_t(x) - (y if alpha == 1 else y * alpha), out)
+    return _out(_t(x).sub(y, alpha=alpha), out)
 
 
 def mul(x: Any, y: Any, out: Tensor | None = None) -> Tensor:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .fused import fma
+
 DEFAULT_SEED = 67280421310721  # PyTorch's default seed
 
 
@@ -129,7 +131,7 @@ class Generator:
         low, high = dtype.type(low), dtype.type(high)
         span = dtype.type(high - low)  # as PyTorch: the bounds in dtype, the rest in float64
         u = self.random(size, dtype).astype(np.float64)
-        return (u * float(span) + float(low)).astype(dtype)
+        return fma(u, float(span), float(low)).astype(dtype)  # one rounding, as PyTorch's
 
     def standard_normal(self, size: tuple = (), dtype: Any = np.float64) -> np.ndarray:
         n = int(np.prod(size))
@@ -143,7 +145,7 @@ class Generator:
         n = int(np.prod(size))
         if n >= 16:
             return self._normal_fill(n, dtype, loc, scale).reshape(size)
-        return _fma(self._normal_serial(n), scale, loc, np.float64).astype(dtype).reshape(size)
+        return fma(self._normal_serial(n), scale, loc).astype(dtype).reshape(size)
 
     def bernoulli(self, p: Any, size: tuple = (), dtype: Any = np.float32) -> np.ndarray:
         """1 with probability ``p`` (a number, or an array of them), else 0, each from one
@@ -174,7 +176,7 @@ def _box_muller_16(blocks: np.ndarray, loc: float, scale: float) -> np.ndarray:
     radius = np.sqrt(-2 * np.log(1 - blocks[:, :8]))
     theta = 2.0 * np.pi * blocks[:, 8:]
     both = np.concatenate([radius * np.cos(theta), radius * np.sin(theta)], axis=1)
-    return _fma(both, scale, loc, np.float64)  # GCC fuses ``* std + mean``
+    return fma(both, scale, loc)  # GCC fuses ``* std + mean``
 
 
 # PyTorch's x86-64 builds fill float32 normals with AVX2 kernels: avx_mathfun's
@@ -188,36 +190,6 @@ _LOG_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
 _REDUCE = (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8)  # -pi/4
 
 
-def _fma(a: Any, b: Any, c: Any, dtype: Any = _F32) -> np.ndarray:
-    """``a * b + c`` rounded once to ``dtype``, as a fused multiply-add rounds it.
-
-    Error-free transformations: ``a * b = p + pe`` (Dekker's product), then
-    ``p + pe + c = r + e2 + te`` exactly (Knuth's sums), where ``r`` is the rounded sum.
-    ``r`` is the right answer unless ``r + e2`` was a tie that ``te`` breaks."""
-    a, b, c = (np.asarray(v, dtype) for v in (a, b, c))
-    p, pe = _two_product(a, b)
-    s, se = _two_sum(p, c)
-    t, te = _two_sum(pe, se)
-    r, e2 = _two_sum(s, t)
-    beyond = np.nextafter(r, np.copysign(np.inf, e2).astype(dtype))  # r's neighbour past e2
-    tie = (te != 0) & ((e2 > 0) == (te > 0)) & (np.abs(e2) * 2 == np.abs(beyond - r))
-    return np.where(tie, beyond, r)
-
-
-def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s = a + b
-    t = s - a
-    return s, (a - (s - t)) + (b - t)
-
-
-def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    split = a.dtype.type(2 ** ((np.finfo(a.dtype).nmant + 2) // 2) + 1)  # Veltkamp
-    a_hi, b_hi = (split * v - (split * v - v) for v in (a, b))
-    a_lo, b_lo = a - a_hi, b - b_hi
-    p = a * b
-    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-
-
 def _log_avx(x: np.ndarray) -> np.ndarray:
     """avx_mathfun's ``log256_ps`` for positive normal float32 ``x``."""
     bits = x.view(np.int32)
@@ -229,10 +201,10 @@ def _log_avx(x: np.ndarray) -> np.ndarray:
     z = m * m
     y = np.full_like(m, _F32(_LOG_P[0]))
     for coefficient in _LOG_P[1:]:
-        y = _fma(y, m, coefficient)
-    y = _fma(y * m, z, e * _F32(-2.12194440e-4))
-    y = _fma(-z, 0.5, y)
-    return _fma(e, 0.693359375, m + y)
+        y = fma(y, m, coefficient)
+    y = fma(y * m, z, e * _F32(-2.12194440e-4))
+    y = fma(-z, 0.5, y)
+    return fma(e, 0.693359375, m + y)
 
 
 def _sincos_avx(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,13 +213,13 @@ def _sincos_avx(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     j = (j + 1) & ~1
     y = j.astype(_F32)
     for part in _REDUCE:  # x - j pi / 4 in three parts
-        x = _fma(y, part, x)
+        x = fma(y, part, x)
     z = x * x
-    cos = _fma(_fma(_F32(2.443315711809948e-5), z, -1.388731625493765e-3), z,
+    cos = fma(fma(_F32(2.443315711809948e-5), z, -1.388731625493765e-3), z,
                4.166664568298827e-2)  # fmt: skip
-    cos = _fma(cos * z, z, -(z * _F32(0.5))) + _F32(1)
-    sin = _fma(_fma(_F32(-1.9515295891e-4), z, 8.3321608736e-3), z, -1.6666654611e-1)
-    sin = _fma(sin * z, x, x)
+    cos = fma(cos * z, z, -(z * _F32(0.5))) + _F32(1)
+    sin = fma(fma(_F32(-1.9515295891e-4), z, 8.3321608736e-3), z, -1.6666654611e-1)
+    sin = fma(sin * z, x, x)
     swap = (j & 2) != 0
     sin, cos = np.where(swap, cos, sin), np.where(swap, sin, cos)
     sin = np.where((j & 4) != 0, -sin, sin)
@@ -260,4 +232,4 @@ def _box_muller_16_avx(blocks: np.ndarray, loc: float, scale: float) -> np.ndarr
     radius = np.sqrt(_F32(-2) * _log_avx(_F32(1) - blocks[:, :8]))
     sin, cos = _sincos_avx(_F32(2.0 * np.pi) * blocks[:, 8:])
     both = np.concatenate([radius * cos, radius * sin], axis=1)
-    return _fma(both, _F32(scale), _F32(loc))
+    return fma(both, _F32(scale), _F32(loc))

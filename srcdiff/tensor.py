@@ -214,6 +214,24 @@ def binary_op(prim: Any, a: Any, b: Any, name: str, *, floating: bool = False) -
     return apply_op(prim, (a, b), name=name)
 
 
+def alpha_op(prim: Any, a: Tensor, b: Any, alpha: Any, name: str) -> Tensor:
+    """``a + alpha * b`` or ``a - alpha * b`` (``prim``: ``tensor_methods.add`` or ``sub``)
+    with PyTorch's dtype promotion of ``a`` and ``b``; ``alpha`` takes the result's dtype
+    and must be an integer for integer tensors, as in PyTorch."""
+    alpha = _scalar(alpha)
+    if not _same_dtype(a, b):
+        b = _scalar(b)
+        if not _operand(b):
+            raise TypeError(f"{name[:3].lower()}(): argument 'other' must be Tensor or Number")
+        dt = result_dtype(a, b)
+        a, b = _cast(a, dt), _cast(b, dt)
+    if _category(result_dtype(a, b)) != FLOAT and not isinstance(alpha, numbers.Integral):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    return apply_op(prim, (a, b), {"alpha": alpha}, name=name)
+
+
 def compare_op(prim: Callable, a: Any, b: Any) -> Any:
     """A comparison: a bool tensor, never recorded."""
     a, b = _scalar(a), _scalar(b)
@@ -736,12 +754,17 @@ class Tensor:
         return Tensor._make(~self._data)
 
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
-        """``self + alpha * other``."""
-        return self + (other if alpha == 1 else other * alpha)
+        """``self + alpha * other``, the product and the sum rounded once, as PyTorch's
+        kernel rounds them (``srcdiff.fused.fma``)."""
+        if alpha == 1:
+            return self + other
+        return alpha_op(rt.tensor_methods.add, self, other, alpha, "AddBackward0")
 
     def sub(self, other: Any, alpha: Any = 1) -> Tensor:
-        """``self - alpha * other``."""
-        return self - (other if alpha == 1 else other * alpha)
+        """``self - alpha * other``, rounded once as ``add`` rounds it."""
+        if alpha == 1:
+            return self - other
+        return alpha_op(rt.tensor_methods.sub, self, other, alpha, "SubBackward0")
 
     mul = __mul__
     div = __truediv__
@@ -1037,12 +1060,14 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        other = other if alpha == 1 else other * alpha
-        return self._inplace(lambda s: binary_op(operator.add, s, other, "AddBackward0"), other)
+        if alpha == 1:
+            return self._inplace(lambda s: binary_op(operator.add, s, other, "AddBackward0"), other)
+        return self._inplace(lambda s: s.add(other, alpha), other)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        other = other if alpha == 1 else other * alpha
-        return self._inplace(lambda s: binary_op(operator.sub, s, other, "SubBackward0"), other)
+        if alpha == 1:
+            return self._inplace(lambda s: binary_op(operator.sub, s, other, "SubBackward0"), other)
+        return self._inplace(lambda s: s.sub(other, alpha), other)
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace(lambda s: binary_op(operator.mul, s, other, "MulBackward0"), other)

@@ -8,7 +8,8 @@ function) goes from a layer to one below it, or within a layer that allows it.
     rules     rules/ (the registry and the rule families)
     runtime   runtime/: what generated code calls; it reaches the compiler, the rules
               and the Tensor layer only through what they install (``rt.install``)
-    base      backend (which imports nothing of srcdiff), errors, cuda, dtypes, grad_mode
+    base      backend (which imports nothing of srcdiff), errors, cuda, dtypes, grad_mode,
+              fused (PyTorch's fused multiply-adds on arrays)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ LAYERS = {
     "compiler": {"compiler"},
     "rules": {"rules"},
     "runtime": {"runtime"},
-    "base": {"backend", "errors", "cuda", "dtypes", "grad_mode", "generator"},
+    "base": {"backend", "errors", "cuda", "dtypes", "grad_mode", "generator", "fused"},
 }
 ORDER = list(LAYERS)
 WITHIN = {"entry", "tensor", "base"}  # layers whose parts may import each other

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import fused
 from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer, Params
@@ -92,16 +93,18 @@ def adagrad(
     eps: float,
     maximize: bool,
 ) -> None:
-    """One Adagrad step on arrays, in place; ``steps[i]`` counts this step (1 on the first)."""
+    """One Adagrad step on arrays, in place; ``steps[i]`` counts this step (1 on the first).
+    Each line is one operation of PyTorch's ``_single_tensor_adagrad``, rounded as its
+    kernel rounds it (``srcdiff.fused``)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         xp = array_module(param)
         if maximize:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * param
+            grad = fused.add(grad, param, weight_decay)
         clr = lr / (1 + (steps[i] - 1) * lr_decay)
         state_sum = state_sums[i]
-        state_sum += grad * grad
+        state_sum[...] = fused.addcmul(state_sum, grad, grad)
         std = xp.sqrt(state_sum)
         std += eps
-        param -= clr * (grad / std)
+        param[...] = fused.addcdiv(param, grad, std, -clr)

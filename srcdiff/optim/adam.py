@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from .. import fused
 from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer, Params
@@ -84,21 +84,23 @@ def adam(
     weight_decay: float,
     eps: float,
 ) -> None:
-    """One Adam step on arrays, in place; ``steps[i]`` counts this step (1 on the first)."""
+    """One Adam step on arrays, in place; ``steps[i]`` counts this step (1 on the first).
+    Each line is one operation of PyTorch's ``_single_tensor_adam``, rounded as its kernel
+    rounds it (``srcdiff.fused``)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         xp = array_module(param)
         if weight_decay != 0:
-            grad = grad + weight_decay * param
+            grad = fused.add(grad, param, weight_decay)
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
-        exp_avg += (grad - exp_avg) * (1 - beta1)
+        exp_avg[...] = fused.lerp(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        exp_avg_sq[...] = fused.addcmul(exp_avg_sq, grad, grad, 1 - beta2)
         step_size = lr / (1 - beta1 ** steps[i])
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** steps[i])
+        bias_correction2_sqrt = (1 - beta2 ** steps[i]) ** 0.5
         if amsgrad:
             xp.maximum(max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])
             second = max_exp_avg_sqs[i]
         else:
             second = exp_avg_sq
         denom = xp.sqrt(second) / bias_correction2_sqrt + eps
-        param -= step_size * (exp_avg / denom)
+        param[...] = fused.addcdiv(param, exp_avg, denom, -step_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import fused
 from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer, Params
@@ -96,27 +97,28 @@ def rmsprop(
     maximize: bool,
 ) -> None:
     """One RMSprop step on arrays, in place (``grad_avgs`` used if centered,
-    ``momentum_buffers`` if momentum > 0)."""
+    ``momentum_buffers`` if momentum > 0). Each line is one operation of PyTorch's
+    ``_single_tensor_rmsprop``, rounded as its kernel rounds it (``srcdiff.fused``)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         xp = array_module(param)
         if maximize:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * param
+            grad = fused.add(grad, param, weight_decay)
         square_avg = square_avgs[i]
         square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
+        square_avg[...] = fused.addcmul(square_avg, grad, grad, 1 - alpha)
         if centered:
             grad_avg = grad_avgs[i]
-            grad_avg += (grad - grad_avg) * (1 - alpha)  # the lerp of PyTorch
-            avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+            grad_avg[...] = fused.lerp(grad_avg, grad, 1 - alpha)
+            avg = xp.sqrt(fused.addcmul(square_avg, grad_avg, grad_avg, -1))
         else:
             avg = xp.sqrt(square_avg)
         avg += eps
         if momentum > 0:
             buf = momentum_buffers[i]
             buf *= momentum
-            buf += grad / avg
-            param -= lr * buf
+            buf[...] = fused.addcdiv(buf, grad, avg)
+            param[...] = fused.add(param, buf, -lr)
         else:
-            param -= lr * (grad / avg)
+            param[...] = fused.addcdiv(param, grad, avg, -lr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import fused
 from ..tensor import Tensor
 from .optimizer import Optimizer, Params
 
@@ -84,17 +85,18 @@ def sgd(
     nesterov: bool = False,
 ) -> None:
     """One SGD step on arrays, in place. ``momentum_buffers[i]`` is None before the first
-    step with momentum; it is then set to a new buffer."""
+    step with momentum; it is then set to a new buffer. Each line is one operation of
+    PyTorch's ``_single_tensor_sgd``, rounded as its kernel rounds it (``srcdiff.fused``)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         d_p = grad
         if weight_decay != 0:
-            d_p = d_p + weight_decay * param
+            d_p = fused.add(d_p, param, weight_decay)
         if momentum != 0:
             buf = momentum_buffers[i]
             if buf is None:
                 buf = momentum_buffers[i] = d_p.copy()
             else:
                 buf *= momentum
-                buf += (1 - dampening) * d_p
-            d_p = d_p + momentum * buf if nesterov else buf
-        param -= lr * d_p
+                buf[...] = fused.add(buf, d_p, 1 - dampening)
+            d_p = fused.add(d_p, buf, momentum) if nesterov else buf
+        param[...] = fused.add(param, d_p, -lr)

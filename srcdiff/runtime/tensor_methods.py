@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import fused
 from ..backend import array_module
 
 
@@ -163,17 +164,18 @@ def dim(x: Any) -> int:
 
 
 def add(x: Any, other: Any, alpha: Any = 1) -> Any:
-    """``x.add(other, alpha=a)``: ``x + a * other``."""
+    """``x.add(other, alpha=a)``: ``x + a * other``, rounded once (a fused multiply-add,
+    as PyTorch's kernel computes it)."""
     if not _is_array(x):
         return x.add(other, alpha=alpha)
-    return x + (other if alpha == 1 else alpha * other)
+    return fused.add(x, other, alpha)
 
 
 def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
-    """``x.sub(other, alpha=a)``: ``x - a * other``."""
+    """``x.sub(other, alpha=a)``: ``x - a * other``, rounded once as ``add`` rounds it."""
     if not _is_array(x):
         return x.sub(other, alpha=alpha)
-    return x - (other if alpha == 1 else alpha * other)
+    return x - other if alpha == 1 else fused.fma(other, -alpha, x)
 
 
 mul = _method("mul", np.multiply)

@@ -1,11 +1,15 @@
-"""Record PyTorch's CPU random numbers and the tutorials' printed values, for the tests
-that check srcdiff gives the same (``tests/eager/test_pytorch_values.py``).
+"""Record PyTorch's CPU random numbers, the tutorials' printed values and the steps of
+its optimizers, schedulers, initializers and clipping, for the tests that check srcdiff
+gives the same (``tests/eager/test_pytorch_values.py``, ``test_pytorch_tutorials.py``,
+``test_pytorch_optim_values.py``).
 
-Run once where PyTorch is installed (it is not a test dependency):
+Run once where PyTorch and NumPy are installed (PyTorch is not a test dependency):
 
     python tests/eager/pytorch/record.py tests/eager/pytorch/values.json
 
 Every entry is a list of numbers (float32 values as their float64 decimals, exactly).
+The tutorials' code and the optimizer runs are in ``programs.py``, written against a
+``torch`` argument, so that the tests run the very same code with srcdiff.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 
+import programs  # beside this file: the tutorials and optimizer runs, for torch or srcdiff
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset, random_split
@@ -75,7 +80,35 @@ def record() -> dict:
         layer = torch.nn.Linear(3, 2)
         out[f"linear-init/{seed}"] = values(layer.weight) + values(layer.bias)
     out.update(tutorial())
+    out.update(programs.record_all(torch))
+    out.update(optimizers_with_ieee_sqrt())
     return out
+
+
+def optimizers_with_ieee_sqrt() -> dict:
+    """Adam, AdamW, RMSprop and Adagrad of ``programs.optimizers`` again, with
+    ``Tensor.sqrt`` (and ``sqrt_``) rounding correctly, as IEEE 754 (and NumPy) do.
+
+    PyTorch's CPU sqrt (MKL's vector math) is off by one ulp for about a fifth of float32
+    inputs (and a few float64 ones); srcdiff's is NumPy's, correctly rounded. With the
+    sqrt replaced, every other operation of these optimizers is compared bit for bit."""
+    import numpy as np
+
+    def ieee(t: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.sqrt(t.detach().numpy()))
+
+    saved = torch.Tensor.sqrt, torch.Tensor.sqrt_
+    torch.Tensor.sqrt = ieee
+    torch.Tensor.sqrt_ = lambda t: t.copy_(ieee(t))
+    try:
+        steps = programs.optimizers(torch)
+    finally:
+        torch.Tensor.sqrt, torch.Tensor.sqrt_ = saved
+    return {
+        k.replace("optim/", "optim-ieee-sqrt/", 1): v
+        for k, v in steps.items()
+        if not k.startswith("optim/sgd")
+    }
 
 
 def tutorial() -> dict:

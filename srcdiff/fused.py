@@ -1,0 +1,116 @@
+"""PyTorch's fused CPU arithmetic, on arrays: the multiply-adds that it rounds once.
+
+PyTorch's x86-64 CPU kernels of ``add`` and ``sub`` with ``alpha``, ``addcmul`` and
+``lerp`` compute ``a * b + c`` as one fused multiply-add (the vectorized code calls
+``fmadd``, and GCC contracts the scalar code into the same instruction), so the product is
+not rounded on its own; two operations can differ in the last bit. Its optimizers are
+made of these operations, so srcdiff's optimizers (and ``Tensor.add(alpha=...)``) use the
+functions here to give the same numbers, bit for bit. ``addcdiv`` is not fused: it
+rounds ``value * t1``, then the quotient, then the sum.
+
+A Python number among the operands (``alpha``, ``value``, ``weight``) is first rounded to
+the arrays' dtype, as PyTorch converts a scalar to the tensor's dtype. The functions work
+on the arrays of NumPy, CuPy or any Array-API library; integer arrays are computed plainly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .backend import array_module
+
+__all__ = ["add", "addcdiv", "addcmul", "fma", "lerp"]
+
+
+def _is_floating(xp: Any, dtype: Any) -> bool:
+    if hasattr(xp, "isdtype"):
+        return bool(xp.isdtype(dtype, "real floating"))
+    return np.dtype(dtype).kind == "f"
+
+
+_NARROW = 25  # dtypes of at most this many digits go through float64 (float32: 24)
+
+
+def _digits(xp: Any, dtype: Any) -> int:
+    """The significand's bits of a floating ``dtype`` (24 for float32, 53 for float64)."""
+    return 1 - round(math.log2(float(xp.finfo(dtype).eps)))
+
+
+def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a + b = s + e`` exactly, ``s`` the rounded sum (Knuth)."""
+    s = a + b
+    t = s - a
+    return s, (a - (s - t)) + (b - t)
+
+
+def _two_product(a: Any, b: Any, split: Any) -> tuple[Any, Any]:
+    """``a * b = p + e`` exactly, ``p`` the rounded product (Dekker, Veltkamp's split)."""
+    a_hi, b_hi = (split * v - (split * v - v) for v in (a, b))
+    a_lo, b_lo = a - a_hi, b - b_hi
+    p = a * b
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def fma(a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` rounded once, in the dtype that ``a``, ``b`` and ``c`` promote to.
+
+    float32 (and narrower) goes through float64, where the product is exact: the sum is
+    rounded to odd there (nudged off a value that could be a tie in the narrow dtype), so
+    that rounding it again to the narrow dtype rounds right. float64 goes through
+    error-free transformations: ``a * b = p + pe``, then ``p + pe + c = r + e2 + te``
+    exactly, ``r`` the rounded sum, which is the answer unless ``r + e2`` was a tie that
+    ``te`` breaks. Where that overflows (or an operand is not finite), ``a * b + c``."""
+    xp = array_module(a, b, c)
+    dtype = xp.result_type(a, b, c)
+    a, b, c = (xp.asarray(v, dtype=dtype) for v in (a, b, c))
+    if not _is_floating(xp, dtype):
+        return a * b + c
+    digits = _digits(xp, dtype)
+    inf = xp.asarray(math.inf, dtype=xp.float64 if digits <= _NARROW else dtype)
+    if digits <= _NARROW:
+        wide = [xp.asarray(v, dtype=xp.float64) for v in (a, b, c)]
+        s, e = _two_sum(wide[0] * wide[1], wide[2])
+        split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
+        ties = (e != 0) & (s == split * s - (split * s - s))
+        return xp.asarray(xp.where(ties, xp.nextafter(s, xp.copysign(inf, e)), s), dtype=dtype)
+    split = xp.asarray(2.0 ** ((digits + 1) // 2) + 1, dtype=dtype)
+    p, pe = _two_product(a, b, split)
+    s, se = _two_sum(p, c)
+    t, te = _two_sum(pe, se)
+    r, e2 = _two_sum(s, t)
+    beyond = xp.nextafter(r, xp.copysign(inf, e2))
+    tie = (te != 0) & ((e2 > 0) == (te > 0)) & (xp.abs(e2) * 2 == xp.abs(beyond - r))
+    fused = xp.where(tie, beyond, r)
+    return xp.where(xp.isfinite(fused), fused, a * b + c)
+
+
+def add(x: Any, other: Any, alpha: float = 1) -> Any:
+    """``x + alpha * other`` as PyTorch's ``add`` computes it: rounded once (with alpha 1,
+    the plain sum)."""
+    return x + other if alpha == 1 else fma(other, alpha, x)
+
+
+def lerp(start: Any, end: Any, weight: float) -> Any:
+    """``start + weight * (end - start)`` as PyTorch's ``lerp`` rounds it: fused, and
+    from ``end`` when ``weight`` is 0.5 or more (``end - (1 - weight) * (end - start)``)."""
+    if abs(weight) < 0.5:
+        return fma(end - start, weight, start)
+    xp = array_module(start, end)
+    dtype = xp.result_type(start, end, weight)
+    w = xp.asarray(weight, dtype=dtype)
+    return fma(end - start, w - 1, end)
+
+
+def addcmul(x: Any, tensor1: Any, tensor2: Any, value: float = 1) -> Any:
+    """``x + value * tensor1 * tensor2`` as PyTorch's ``addcmul``: ``value * tensor1``
+    rounded, then multiplied by ``tensor2`` and added to ``x`` in one rounding."""
+    return fma(tensor1 if value == 1 else value * tensor1, tensor2, x)
+
+
+def addcdiv(x: Any, tensor1: Any, tensor2: Any, value: float = 1) -> Any:
+    """``x + value * tensor1 / tensor2`` as PyTorch's ``addcdiv``: ``value * tensor1``,
+    divided by ``tensor2``, added to ``x``, each rounded."""
+    return x + (tensor1 if value == 1 else value * tensor1) / tensor2

@@ -1,0 +1,612 @@
+"""The code whose values srcdiff must share with PyTorch, written once against a module
+``torch`` that is PyTorch itself in ``record.py`` and ``srcdiff`` in the tests.
+
+Each program returns ``{key: [numbers]}``: ``record.py`` stores PyTorch's in
+``values.json``, and the tests run the same function with ``srcdiff`` in place of
+``torch`` and compare. Nothing here imports PyTorch or srcdiff (only NumPy), so the module
+serves both sides.
+
+* ``TUTORIALS``: the tutorials in ``shared/seeds`` ("Understanding PyTorch with an
+  example", section by section, "PyTorch 101 for Dummies like Me", "Automatic
+  Differentiation in PyTorch"), their code on the CPU, recording what they print;
+* ``optimizers``, ``schedulers``, ``initializers``, ``clipping`` and ``alpha``: each
+  optimizer and learning-rate scheduler a few steps on a fixed problem, ``nn.init``,
+  ``clip_grad_norm_`` and ``add``/``sub`` with ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+Values = dict[str, list]
+
+
+def values(t: Any) -> list:
+    """The numbers of a tensor (float32 ones as their float64 decimals, exactly)."""
+    return t.detach().reshape(-1).tolist()
+
+
+def state_values(state_dict: dict) -> list:
+    """The numbers of a ``state_dict``, entry after entry."""
+    return [x for t in state_dict.values() for x in values(t)]
+
+
+# ---- Understanding PyTorch with an example ---------------------------------------------
+
+
+def data_gen() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tutorial's ``data_gen``: 100 points of y = 1 + 2 x + noise, split 80 / 20."""
+    np.random.seed(42)
+    a, b = 1, 2
+    x = np.random.rand(100, 1)
+    y = a + b * x + 0.1 * np.random.randn(100, 1)
+    idx = np.arange(100)
+    np.random.shuffle(idx)
+    train_idx, val_idx = idx[:80], idx[80:]
+    return x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+
+
+def _whole_data() -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` before the split (the "Random Split" section uses all 100)."""
+    np.random.seed(42)
+    x = np.random.rand(100, 1)
+    y = 1 + 2 * x + 0.1 * np.random.randn(100, 1)
+    return x, y
+
+
+LR = 1e-1
+N_EPOCHS = 1000
+# The minibatch loop of the "Evaluation" section runs 100 epochs, not the 1000 of the
+# tutorial's ``n_epochs``: 500 steps of minibatches cover what it adds (the split, the
+# loader, eval mode) and keep the test fast; the loops before it run all 1000 epochs.
+EVALUATION_EPOCHS = 100
+
+
+def _train_tensors(torch: Any) -> tuple[Any, Any]:
+    """The tutorial's ``x_train_tensor`` and ``y_train_tensor``."""
+    x_train, y_train, _, _ = data_gen()
+    return torch.from_numpy(x_train).float(), torch.from_numpy(y_train).float()
+
+
+def understanding_autograd(torch: Any) -> Values:
+    """The tutorial's "Autograd" section: updates by hand under ``no_grad``; the
+    gradients it prints every epoch, and the final a and b."""
+    x_train_tensor, y_train_tensor = _train_tensors(torch)
+    lr, n_epochs = LR, N_EPOCHS
+    torch.manual_seed(42)
+    a = torch.randn(1, requires_grad=True, dtype=torch.float)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    grads = []
+    for _epoch in range(n_epochs):
+        yhat = a + b * x_train_tensor
+        error = y_train_tensor - yhat
+        loss = (error**2).mean()
+        loss.backward()
+        grads += values(a.grad) + values(b.grad)  # print(a.grad); print(b.grad)
+        with torch.no_grad():
+            a -= lr * a.grad
+            b -= lr * b.grad
+        a.grad.zero_()
+        b.grad.zero_()
+    return {
+        "understanding/autograd/grads": grads,
+        "understanding/autograd/final": values(a) + values(b),
+    }
+
+
+def understanding_optimizer(torch: Any) -> Values:
+    """The "Optimizer" and "Loss" sections: ``optim.SGD`` steps, then with
+    ``nn.MSELoss``; the a and b they print."""
+    nn, optim = torch.nn, torch.optim
+    x_train_tensor, y_train_tensor = _train_tensors(torch)
+    lr, n_epochs = LR, N_EPOCHS
+    out: Values = {}
+    torch.manual_seed(42)
+    a = torch.randn(1, requires_grad=True, dtype=torch.float)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    optimizer = optim.SGD([a, b], lr=lr)
+    for _epoch in range(n_epochs):
+        yhat = a + b * x_train_tensor
+        error = y_train_tensor - yhat
+        loss = (error**2).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    out["understanding/optimizer/final"] = values(a) + values(b)
+
+    torch.manual_seed(42)
+    a = torch.randn(1, requires_grad=True, dtype=torch.float)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    out["understanding/loss/initial"] = values(a) + values(b)
+    loss_fn = nn.MSELoss(reduction="mean")
+    optimizer = optim.SGD([a, b], lr=lr)
+    for _epoch in range(n_epochs):
+        yhat = a + b * x_train_tensor
+        loss = loss_fn(y_train_tensor, yhat)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    out["understanding/loss/final"] = values(a) + values(b)
+    return out
+
+
+def understanding_model(torch: Any) -> Values:
+    """The "Model" and "Full Code" sections: the ``ManualLinearRegression`` module's
+    ``state_dict`` before and after training, as the "Model" section has the loop
+    (without ``zero_grad``: the gradients accumulate) and as the "Full Code" has it."""
+    nn, optim = torch.nn, torch.optim
+    x_train_tensor, y_train_tensor = _train_tensors(torch)
+    lr, n_epochs = LR, N_EPOCHS
+
+    class ManualLinearRegression(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(torch.randn(1, requires_grad=True, dtype=torch.float))
+            self.b = nn.Parameter(torch.randn(1, requires_grad=True, dtype=torch.float))
+
+        def forward(self, x: Any) -> Any:
+            return self.a + self.b * x
+
+    out: Values = {}
+    for name, zero_grad in (("model", False), ("full-code", True)):
+        torch.manual_seed(42)
+        model = ManualLinearRegression()
+        out[f"understanding/{name}/initial"] = state_values(model.state_dict())
+        loss_fn = nn.MSELoss(reduction="mean")
+        optimizer = optim.SGD(model.parameters(), lr=lr)
+        for _epoch in range(n_epochs):
+            model.train()
+            yhat = model(x_train_tensor)
+            loss = loss_fn(y_train_tensor, yhat)
+            loss.backward()
+            optimizer.step()
+            if zero_grad:
+                optimizer.zero_grad()
+        out[f"understanding/{name}/final"] = state_values(model.state_dict())
+    return out
+
+
+def make_train_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
+    """The tutorial's "Training Step": a function of one step, returning the loss."""
+
+    def train_step(x: Any, y: Any) -> float:
+        model.train()
+        yhat = model(x)
+        loss = loss_fn(y, yhat)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return train_step
+
+
+def understanding_training_step(torch: Any) -> Values:
+    """The "Nested Models", "Sequential Models" and "Training Step" sections:
+    ``LayerLinearRegression`` and ``nn.Sequential(nn.Linear(1, 1))`` trained by
+    ``make_train_step``; their initial and final ``state_dict`` and the losses."""
+    nn, optim = torch.nn, torch.optim
+    x_train_tensor, y_train_tensor = _train_tensors(torch)
+    lr, n_epochs = LR, N_EPOCHS
+
+    class LayerLinearRegression(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(1, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.linear(x)
+
+    out: Values = {}
+    for name, make in (
+        ("nested", LayerLinearRegression),
+        ("sequential", lambda: nn.Sequential(nn.Linear(1, 1))),
+    ):
+        torch.manual_seed(42)
+        model = make()
+        out[f"understanding/{name}/initial"] = state_values(model.state_dict())
+        loss_fn = nn.MSELoss(reduction="mean")
+        optimizer = optim.SGD(model.parameters(), lr=lr)
+        train_step = make_train_step(model, loss_fn, optimizer)
+        losses = []
+        for _epoch in range(n_epochs):
+            loss = train_step(x_train_tensor, y_train_tensor)
+            losses.append(loss)
+        out[f"understanding/{name}/losses"] = losses
+        out[f"understanding/{name}/final"] = state_values(model.state_dict())
+    return out
+
+
+def understanding_minibatch(torch: Any) -> Values:
+    """The "Random Split" and "Evaluation" sections: minibatches of a ``random_split`` through a
+    ``DataLoader``, with validation losses under ``no_grad`` in eval mode, for
+    ``EVALUATION_EPOCHS``; the losses and the final ``state_dict``."""
+    nn, optim = torch.nn, torch.optim
+    DataLoader, TensorDataset = torch.utils.data.DataLoader, torch.utils.data.TensorDataset
+    x, y = _whole_data()
+    x_tensor = torch.from_numpy(x).float()
+    y_tensor = torch.from_numpy(y).float()
+    dataset = TensorDataset(x_tensor, y_tensor)
+    torch.manual_seed(42)
+    train_dataset, val_dataset = torch.utils.data.random_split(dataset, [80, 20])
+    train_loader = DataLoader(dataset=train_dataset, batch_size=16)
+    val_loader = DataLoader(dataset=val_dataset, batch_size=20)
+    torch.manual_seed(42)
+    model = nn.Sequential(nn.Linear(1, 1))
+    loss_fn = nn.MSELoss(reduction="mean")
+    optimizer = optim.SGD(model.parameters(), lr=LR)
+    losses = []
+    val_losses = []
+    train_step = make_train_step(model, loss_fn, optimizer)
+    for _epoch in range(EVALUATION_EPOCHS):
+        for x_batch, y_batch in train_loader:
+            loss = train_step(x_batch, y_batch)
+            losses.append(loss)
+        with torch.no_grad():
+            for x_val, y_val in val_loader:
+                model.eval()
+                yhat = model(x_val)
+                val_loss = loss_fn(y_val, yhat)
+                val_losses.append(val_loss.item())
+    return {
+        "understanding/minibatch/losses": losses,
+        "understanding/minibatch/val_losses": val_losses,
+        "understanding/minibatch/final": state_values(model.state_dict()),
+    }
+
+
+# ---- PyTorch 101 for Dummies like Me ---------------------------------------------------
+
+
+def pytorch_101(torch: Any) -> Values:
+    """The code of "PyTorch 101 for Dummies like Me", after ``manual_seed(42)`` (which
+    it leaves out): its tensors and their sums (its ``x`` of the additions is the 5x3
+    ``torch.rand`` of the PyTorch tutorial it follows), the graph b = w1 a, c = w2 a,
+    d = w3 b + w4 c, L = f(d) (with f(d) = d**2) and its gradients (of the inner nodes
+    through ``retain_grad``), and its ``Variable`` w fitted to y = 2 x point by point
+    (the code of "PyTorch Basics", which it cites), with the gradients and losses."""
+    out: Values = {}
+    torch.manual_seed(42)
+    x = torch.Tensor(7, 5).uniform_(-1, 1)
+    out["pytorch-101/uniform_"] = values(x) + list(x.size())
+    x = torch.rand(5, 3)
+    y = torch.rand(5, 3)
+    out["pytorch-101/x+y"] = values(x + y)
+    result = torch.Tensor(5, 3)
+    torch.add(x, y, out=result)
+    out["pytorch-101/add-out"] = values(result)
+    y.add_(x)
+    out["pytorch-101/add_"] = values(y)
+    out["pytorch-101/x[:, 1]"] = values(x[:, 1])
+    y = torch.randn(5, 10, 15)
+    out["pytorch-101/sizes"] = list(y.size()) + list(y.view(-1, 15).size())
+
+    a, w1, w2, w3, w4 = (torch.randn(1, requires_grad=True) for _ in range(5))
+    b = w1 * a
+    c = w2 * a
+    d = (w3 * b) + (w4 * c)
+    for node in (b, c, d):
+        node.retain_grad()
+    L = d**2
+    L.backward()
+    out["pytorch-101/graph/L"] = values(L)
+    out["pytorch-101/graph/grads"] = [
+        x for t in (a, w1, w2, w3, w4, b, c, d) for x in values(t.grad)
+    ]
+
+    x_data = [1.0, 2.0, 3.0]
+    y_data = [2.0, 4.0, 6.0]
+    w = torch.autograd.Variable(torch.Tensor([1.0]), requires_grad=True)
+
+    def forward(x: Any) -> Any:
+        return x * w
+
+    def loss(x: Any, y: Any) -> Any:
+        y_pred = forward(x)
+        return (y_pred - y) * (y_pred - y)
+
+    printed = [forward(4).data[0].item()]  # predict (before training)
+    for _epoch in range(10):
+        for x_val, y_val in zip(x_data, y_data, strict=True):
+            l = loss(x_val, y_val)  # noqa: E741 (the tutorial's name)
+            l.backward()
+            printed.append(w.grad.data[0].item())  # grad
+            w.data = w.data - 0.01 * w.grad.data
+            w.grad.data.zero_()
+        printed.append(l.data[0].item())  # progress
+    printed.append(forward(4).data[0].item())  # predict (after training)
+    out["pytorch-101/variable"] = printed
+    return out
+
+
+# ---- Automatic Differentiation in PyTorch ----------------------------------------------
+
+
+def autograd_tutorial(torch: Any) -> Values:
+    """The code of "Automatic Differentiation in PyTorch", its steps in its order: b and w after
+    ``manual_seed(42)``, the gradients of one backward pass, the 200 epochs of updates
+    under ``no_grad``, then (drawing on from the same generator) the prediction with
+    ``b_nograd`` and the "nonsense" loss with its control flow, and their gradients."""
+    out: Values = {}
+    x_train, y_train, _, _ = data_gen()
+    x_train_tensor = torch.as_tensor(x_train).float()
+    y_train_tensor = torch.as_tensor(y_train).float()
+
+    torch.manual_seed(42)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    w = torch.randn(1, requires_grad=True, dtype=torch.float)
+    out["autograd/initial"] = values(b) + values(w)
+    yhat = b + w * x_train_tensor
+    error = y_train_tensor - yhat
+    loss = (error**2).mean()
+    loss.backward()
+    out["autograd/grad"] = values(b.grad) + values(w.grad)  # b.grad, w.grad
+    b.grad.zero_(), w.grad.zero_()
+
+    lr = 0.1
+    torch.manual_seed(42)
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    w = torch.randn(1, requires_grad=True, dtype=torch.float)
+    for _epoch in range(200):
+        yhat = b + w * x_train_tensor
+        error = y_train_tensor - yhat
+        loss = (error**2).mean()
+        loss.backward()
+        with torch.no_grad():
+            b -= lr * b.grad
+            w -= lr * w.grad
+        b.grad.zero_(), w.grad.zero_()
+    out["autograd/final"] = values(b) + values(w)
+
+    b_nograd = torch.randn(1, requires_grad=False, dtype=torch.float)
+    w = torch.randn(1, requires_grad=True, dtype=torch.float)
+    yhat = b_nograd + w * x_train_tensor
+    out["autograd/nograd"] = values(b_nograd) + values(w) + values(yhat)
+
+    b = torch.randn(1, requires_grad=True, dtype=torch.float)
+    w = torch.randn(1, requires_grad=True, dtype=torch.float)
+    yhat = b + w * x_train_tensor
+    error = y_train_tensor - yhat
+    loss = (error**2).mean()
+    if loss > 0:
+        yhat2 = w * x_train_tensor
+        error2 = y_train_tensor - yhat2
+    loss += error2.mean()
+    loss.backward()
+    out["autograd/nonsense"] = values(b) + values(w) + values(loss)
+    out["autograd/nonsense/grad"] = values(b.grad) + values(w.grad)
+    return out
+
+
+# ---- optimizers, schedulers, initializers, clipping, alpha -----------------------------
+
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sgd": ("SGD", {"lr": 0.1}),
+    "sgd-weight_decay": ("SGD", {"lr": 0.1, "weight_decay": 0.1}),
+    "sgd-momentum": ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    "sgd-dampening": ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.3}),
+    "sgd-nesterov": ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    "sgd-all": ("SGD", {"lr": 0.07, "momentum": 0.8, "nesterov": True, "weight_decay": 0.03}),
+    "adam": ("Adam", {"lr": 0.1}),
+    "adam-amsgrad": ("Adam", {"lr": 0.1, "betas": (0.8, 0.5), "amsgrad": True}),
+    "adam-weight_decay": ("Adam", {"lr": 0.1, "weight_decay": 0.1}),
+    "adam-all": ("Adam", {"lr": 0.05, "betas": (0.7, 0.6), "amsgrad": True, "weight_decay": 0.2}),
+    "adam-beta1=0.3": ("Adam", {"lr": 0.1, "betas": (0.3, 0.9)}),  # lerp's weight 0.7
+    "adamw": ("AdamW", {"lr": 0.1}),
+    "adamw-all": ("AdamW", {"lr": 0.1, "betas": (0.8, 0.5), "weight_decay": 0.1, "amsgrad": True}),
+    "rmsprop": ("RMSprop", {"lr": 0.01}),
+    "rmsprop-momentum": ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
+    "rmsprop-centered": ("RMSprop", {"lr": 0.01, "centered": True}),
+    "rmsprop-centered-alpha=0.4": ("RMSprop", {"lr": 0.01, "alpha": 0.4, "centered": True}),
+    "rmsprop-all": (
+        "RMSprop",
+        {"lr": 0.02, "alpha": 0.9, "momentum": 0.5, "centered": True, "weight_decay": 0.1},
+    ),
+    "adagrad": ("Adagrad", {"lr": 0.1}),
+    "adagrad-lr_decay": ("Adagrad", {"lr": 0.1, "lr_decay": 0.05}),
+    "adagrad-initial_accumulator_value": ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.3}),
+    "adagrad-weight_decay": ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "lr_decay": 0.01}),
+}
+STEPS = 6
+
+
+def _problem(torch: Any, dtype: Any) -> tuple[Any, Any, Any]:
+    """Two parameters and the loss whose gradients need no sum: 2 (w - t) and 0.5 b**2's
+    b, elementwise, so the optimizers alone decide the values."""
+    w = torch.tensor([[0.5, -1.25, 2.0], [1.5, 0.75, -0.3]], dtype=dtype, requires_grad=True)
+    b = torch.tensor([0.1, -0.2, 0.7], dtype=dtype, requires_grad=True)
+    t = torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 1.1]], dtype=dtype)
+
+    def loss() -> Any:
+        return ((w - t) ** 2).sum() + (b**2).sum() * 0.5
+
+    return w, b, loss
+
+
+def optimizers(torch: Any) -> Values:
+    """Each optimizer of ``OPTIMIZERS``, ``STEPS`` steps, in float64 and float32: the
+    parameters after every step."""
+    out: Values = {}
+    for key, (name, kwargs) in OPTIMIZERS.items():
+        for dtype in ("float64", "float32"):
+            w, b, loss = _problem(torch, getattr(torch, dtype))
+            optimizer = getattr(torch.optim, name)([w, b], **kwargs)
+            trace = []
+            for _ in range(STEPS):
+                optimizer.zero_grad()
+                loss().backward()
+                optimizer.step()
+                trace += values(w) + values(b)
+            out[f"optim/{key}/{dtype}"] = trace
+    return out
+
+
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.97, 0.96, 0.8, 0.85, 0.85, 0.85, 0.85, 0.7, 0.69999]
+PLATEAU_METRICS += [0.6999, 0.7, 0.72, 0.65, 0.66, 0.67, 0.68, 0.69]
+
+
+def _schedulers(torch: Any) -> dict[str, Any]:
+    """Makers of each scheduler, for an optimizer."""
+    sched = torch.optim.lr_scheduler
+    return {
+        "StepLR": lambda o: sched.StepLR(o, step_size=5, gamma=0.5),
+        "MultiStepLR": lambda o: sched.MultiStepLR(o, milestones=[3, 8, 15], gamma=0.3),
+        "ExponentialLR": lambda o: sched.ExponentialLR(o, gamma=0.9),
+        "CosineAnnealingLR": lambda o: sched.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+        "CosineAnnealingLR-T_max=7": lambda o: sched.CosineAnnealingLR(o, T_max=7),
+        "LambdaLR": lambda o: sched.LambdaLR(o, lr_lambda=lambda epoch: 0.95**epoch),
+        "LambdaLR-inverse": lambda o: sched.LambdaLR(o, lr_lambda=lambda e: 1 / (e + 1)),
+        "ReduceLROnPlateau": lambda o: sched.ReduceLROnPlateau(o, factor=0.5, patience=2),
+        "ReduceLROnPlateau-all": lambda o: sched.ReduceLROnPlateau(
+            o, mode="max", factor=0.3, patience=1, threshold=0.05, cooldown=2, min_lr=0.002
+        ),
+        "ReduceLROnPlateau-abs": lambda o: sched.ReduceLROnPlateau(
+            o, factor=0.7, patience=0, threshold=0.01, threshold_mode="abs", eps=1e-3
+        ),
+    }
+
+
+def schedulers(torch: Any) -> Values:
+    """The learning rate of each scheduler, at the start and after each of 20 epochs
+    (``optimizer.step()`` then ``scheduler.step()``, with ``PLATEAU_METRICS`` for
+    ReduceLROnPlateau)."""
+    out: Values = {}
+    for key, make in _schedulers(torch).items():
+        p = torch.zeros(1, requires_grad=True)
+        optimizer = torch.optim.SGD([p], lr=0.1)
+        scheduler = make(optimizer)
+        lrs = [optimizer.param_groups[0]["lr"]]
+        for epoch in range(20):
+            optimizer.step()
+            if key.startswith("ReduceLROnPlateau"):
+                scheduler.step(PLATEAU_METRICS[epoch])
+            else:
+                scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+        out[f"lr_scheduler/{key}"] = lrs
+    return out
+
+
+def _initializers(init: Any) -> dict[str, Any]:
+    """Each ``nn.init`` function (with its modes and nonlinearities), by key."""
+    return {
+        "xavier_uniform_": lambda t: init.xavier_uniform_(t),
+        "xavier_uniform_-gain": lambda t: init.xavier_uniform_(t, gain=init.calculate_gain("tanh")),
+        "xavier_normal_": lambda t: init.xavier_normal_(t),
+        "xavier_normal_-gain": lambda t: init.xavier_normal_(t, gain=0.7),
+        "kaiming_uniform_": lambda t: init.kaiming_uniform_(t),
+        "kaiming_uniform_-a": lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)),
+        "kaiming_uniform_-fan_out-relu": lambda t: init.kaiming_uniform_(
+            t, mode="fan_out", nonlinearity="relu"
+        ),
+        "kaiming_normal_": lambda t: init.kaiming_normal_(t),
+        "kaiming_normal_-fan_out-relu": lambda t: init.kaiming_normal_(
+            t, mode="fan_out", nonlinearity="relu"
+        ),
+        "kaiming_normal_-leaky_relu": lambda t: init.kaiming_normal_(t, a=0.2),
+        "kaiming_normal_-tanh": lambda t: init.kaiming_normal_(t, nonlinearity="tanh"),
+        "normal_": lambda t: init.normal_(t),
+        "normal_-mean-std": lambda t: init.normal_(t, mean=0.5, std=2.0),
+        "uniform_": lambda t: init.uniform_(t),
+        "uniform_-a-b": lambda t: init.uniform_(t, a=-2.0, b=3.0),
+        "constant_": lambda t: init.constant_(t, 0.3),
+        "zeros_": lambda t: init.zeros_(t),
+        "ones_": lambda t: init.ones_(t),
+        "Tensor.uniform_": lambda t: t.uniform_(-0.3, 0.4),  # what the uniform ones call
+    }
+
+
+INIT_SHAPES = {"3x5": (3, 5), "4x3x2x2": (4, 3, 2, 2)}  # under and over 16 numbers
+
+
+def initializers(torch: Any) -> Values:
+    """Each ``nn.init`` function on a 3x5 and a 4x3x2x2 tensor (float32 and float64),
+    after ``manual_seed(0)``."""
+    out: Values = {}
+    for key, fill in _initializers(torch.nn.init).items():
+        for shape_key, shape in INIT_SHAPES.items():
+            for dtype in ("float32", "float64"):
+                torch.manual_seed(0)
+                t = torch.empty(*shape, dtype=getattr(torch, dtype))
+                fill(t)
+                out[f"init/{key}/{shape_key}/{dtype}"] = values(t)
+    return out
+
+
+CLIP_GRADS = ([[0.3, -1.2, 0.5], [2.0, 0.1, -0.7]], [0.25, -0.4, 1.5, 0.05])
+
+
+def clipping(torch: Any) -> Values:
+    """``clip_grad_norm_`` of two gradients, norm types 2, 1 and inf, a max_norm that
+    clips and one that does not, float32 and float64: the norm it returns, the grads."""
+    out: Values = {}
+    for norm_type in (2, 1, math.inf):
+        for max_norm in (1.0, 100.0):
+            for dtype in ("float32", "float64"):
+                params = [
+                    torch.zeros(torch.tensor(g).shape, dtype=getattr(torch, dtype))
+                    for g in CLIP_GRADS
+                ]
+                for p, g in zip(params, CLIP_GRADS, strict=True):
+                    p.grad = torch.tensor(g, dtype=getattr(torch, dtype))
+                norm = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
+                key = f"clip_grad_norm_/{norm_type}/{max_norm}/{dtype}"
+                out[key] = values(norm) + [x for p in params for x in values(p.grad)]
+    return out
+
+
+ALPHA_X = [0.3, -1.7, 2.5, 1e-3, 7.25, -0.1, 3.3, 0.6, -2.2, 1.9, 4.4, -0.05, 0.2, 5.5, -3.1]
+ALPHA_Y = [1.1, 0.4, -0.9, 2.6, -1.3, 0.75, 0.01, -4.2, 3.7, 0.33, -0.6, 2.2, 1.6, -0.8, 0.9]
+
+
+def alpha(torch: Any) -> Values:
+    """``x.add(y, alpha=...)``, ``x.sub(y, alpha=...)``, their in-place and function forms
+    and their gradients, on 15 and 30 numbers (float32, float64) and on integers."""
+    out: Values = {}
+    for dtype in ("float32", "float64"):
+        for n in (15, 30):
+            x = torch.tensor((ALPHA_X * 2)[:n], dtype=getattr(torch, dtype), requires_grad=True)
+            y = torch.tensor((ALPHA_Y * 2)[:n], dtype=getattr(torch, dtype), requires_grad=True)
+            for a in (2, 0.3, -1.7, 1):
+                key = f"alpha/{dtype}/{n}/{a}"
+                out[f"{key}/add"] = values(x.add(y, alpha=a))
+                out[f"{key}/sub"] = values(x.sub(y, alpha=a))
+                out[f"{key}/torch.add"] = values(torch.add(x, y, alpha=a))
+                out[f"{key}/torch.sub"] = values(torch.sub(x, y, alpha=a))
+                with torch.no_grad():
+                    z = x.clone()
+                    z.add_(y, alpha=a)
+                    out[f"{key}/add_"] = values(z)
+                    z = x.clone()
+                    z.sub_(y, alpha=a)
+                    out[f"{key}/sub_"] = values(z)
+                x.grad = y.grad = None
+                (x.add(y, alpha=a) * y).sum().backward()
+                out[f"{key}/grad"] = values(x.grad) + values(y.grad)
+    i = torch.tensor([3, -7, 12, 0, 5])
+    j = torch.tensor([2, 4, -1, 9, -6])
+    out["alpha/int64"] = values(i.add(j, alpha=3)) + values(i.sub(j, alpha=-2))
+    return out
+
+
+# "Understanding PyTorch with an example", section by section, then the other two.
+TUTORIALS = (
+    understanding_autograd,
+    understanding_optimizer,
+    understanding_model,
+    understanding_training_step,
+    understanding_minibatch,
+    pytorch_101,
+    autograd_tutorial,
+)
+
+
+def record_all(torch: Any) -> Values:
+    """Every program's values."""
+    out: Values = {}
+    for program in (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha):
+        out.update(program(torch))
+    return out
