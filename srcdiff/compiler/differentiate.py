@@ -22,6 +22,7 @@ import gast
 
 from .. import runtime as rt_module
 from ..errors import CompileError
+from ..rules import registry
 from .analyse import Analysis, operand_name
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
@@ -261,7 +262,9 @@ class AdjointBuilder:
                 kind = self.kind_of(op.operands[0].id)
             elif op.kind == "rule" and op.primitive in ("ndarray.item",):
                 kind = "array"
-            elif op.kind == "rule" and op.rule.name in SEQUENCE_RULE_NAMES:
+            elif op.kind == "rule" and (
+                op.rule.name in SEQUENCE_RULE_NAMES or registry.gives_sequence(op.primitive)
+            ):
                 kind = "any"
             elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
                 base = op.operands[0]

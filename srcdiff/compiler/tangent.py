@@ -220,6 +220,11 @@ class TangentBuilder:
             positions = tuple(range(len(op.operands)))
         if positions is not None and set(active) <= set(positions):
             return [assign(self.dname(n), self.linear(s.value, op, positions))]
+        each = registry.multilinear_positions(op.primitive)
+        if each == "all":
+            each = tuple(range(len(op.operands)))
+        if each is not None and set(active) <= set(each):
+            return [assign(self.dname(n), self.multilinear(s.value, op, active))]
         forward = registry.lookup_jvp(op.primitive)
         if op.rule is not None and op.rule is registry.lookup(np.square):
             forward = registry.lookup_jvp(np.square)  # v * v, analysed as np.square(v)
@@ -233,6 +238,9 @@ class TangentBuilder:
             return [assign(self.dname(n), self.call_users(forward, op, n))]
         bound = self.binding(op)
         named = {id(e) for e in bound.values()}
+        varargs = op.rule.varargs if op.rule is not None else None
+        if varargs in forward.tangents and isinstance(bound.get(varargs), gast.Tuple):
+            named |= {id(e) for e in bound[varargs].elts}  # its tangent: one per argument
         if any(self.active(e) and id(e) not in named for e in op.operands):  # in *args
             raise self.error(
                 s,
@@ -258,6 +266,16 @@ class TangentBuilder:
                 replace[id(e)] = name(self.dname(e.id)) if self.active(e) else self.zeros(e)
         return _copy_replacing(value, replace)
 
+    def multilinear(self, value: gast.expr, op: Op, active: list[int]) -> gast.expr:
+        """The sum, over the operands with a tangent, of the statement's value with that
+        operand replaced by its tangent (the others as they are)."""
+        total = None
+        for i in active:
+            e = op.operands[i]
+            term = _copy_replacing(value, {id(e): name(self.dname(e.id))})
+            total = term if total is None else gast.BinOp(left=total, op=gast.Add(), right=term)
+        return total
+
     def call_users(self, forward: registry.Tangent, op: Op, n: str) -> gast.expr:
         """``d_y = cube_jvp((d_x, None), y, x, k)``: a user's rule, called by name with
         one tangent per argument (None where it has none), the result, the arguments."""
@@ -280,11 +298,25 @@ class TangentBuilder:
             raise TypeError(f"forward rule {forward.name}: no argument for {missing}")
         mapping: dict[str, object] = {params[0]: name(n)}
         mapping.update({p: bound[p] for p in params[1:]})
+        varargs = op.rule.varargs if op.rule is not None else None
+        if tree.args.vararg is not None and varargs in bound:  # the extra arguments, a tuple
+            mapping[tree.args.vararg.id] = bound[varargs]
         for local in sorted(_locals_of(tree.body)):
             mapping[local] = self.names.fresh(local.strip("_") or "t")
         with_tangent = [p for p in forward.tangents if p in bound and self.active(bound[p])]
         for p in with_tangent:
-            mapping["d" + p] = name(self.dname(bound[p].id))
+            mapping[forward.keyword(p)] = name(self.dname(bound[p].id))
+        extra = bound.get(varargs)
+        if (
+            varargs in forward.tangents
+            and isinstance(extra, gast.Tuple)
+            and any(self.active(e) for e in extra.elts)
+        ):  # the tangent of *args: a tuple, one tangent per argument (None where none)
+            with_tangent.append(varargs)
+            mapping[forward.keyword(varargs)] = gast.Tuple(
+                elts=[name(self.dname(e.id)) if self.active(e) else
+                      gast.Constant(value=None, kind=None) for e in extra.elts],
+                ctx=gast.Load())  # fmt: skip
         body = [_Substitute(mapping).visit(copy.deepcopy(st)) for st in tree.body]
         *prelude, ret = body
         parts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
@@ -292,12 +324,22 @@ class TangentBuilder:
                   if p in with_tangent]  # fmt: skip
         total = chosen[0]
         for part in chosen[1:]:
-            total = gast.BinOp(left=total, op=gast.Add(), right=part)
+            total = _plus(total, part)
         actives = {i for i, e in enumerate(op.operands) if self.active(e)}
         shaped = forward.shaped or len(op.operands) == 1 or actives <= set(op.same_shape)
         if not shaped:  # a smaller operand's tangent, broadcast to the result's shape
             total = call(attr("rt", "broadcast_like"), total, name(n))
         return [*prelude, assign(self.dname(n), total)]
+
+
+def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
+    """``a + b`` of two contributions; of two list displays (the tangent of a tuple
+    result, ``np.linalg.lstsq``'s), entry by entry."""
+    lists = (gast.List, gast.Tuple)
+    if isinstance(a, lists) and isinstance(b, lists) and len(a.elts) == len(b.elts):
+        return gast.List(elts=[_plus(x, y) for x, y in zip(a.elts, b.elts, strict=True)],
+                         ctx=gast.Load())  # fmt: skip
+    return gast.BinOp(left=a, op=gast.Add(), right=b)
 
 
 def _copy_replacing(node: object, replace: dict[int, gast.expr]) -> object:

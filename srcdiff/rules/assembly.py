@@ -5,7 +5,7 @@ import numpy as xp
 from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import jvp, linear, sequence_result, vjp
 
 # A join's gradient is ``g`` cut back into its pieces; a cut's gradient is the pieces'
 # gradients joined back (zeros for a piece nobody used); a copy's is the copies summed.
@@ -170,11 +170,13 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeab
 
 
 # Forward: every rule of this family but pad's moves or copies entries without changing
-# them: linear in the arrays (``append`` in its two arrays jointly). (``array_split`` and
-# ``atleast_*`` are linear too, but give lists of arrays of several shapes, which the tests
-# of forward rules cannot compare yet.)
+# them: linear in the arrays (``append`` in its two arrays jointly, ``atleast_*`` in each of
+# its arrays, which it returns as a tuple when there are several).
 linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") else []),
-       xp.dstack, xp.column_stack, xp.split, xp.hsplit, xp.vsplit, xp.dsplit,
+       xp.dstack, xp.column_stack, xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit,
        xp.tile, xp.repeat, xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag, xp.diagonal,
        xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
 linear((0, 1), xp.append)
+linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
+sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
+                xp.atleast_2d, xp.atleast_3d)  # fmt: skip

@@ -3,7 +3,7 @@
 import functools
 
 from .. import runtime as rt
-from .registry import linear, nondiff, unsupported, vjp
+from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
 @vjp("tuple-display", "list-display")
@@ -45,6 +45,13 @@ def repeat(g, ans, x, y):
     """``x * y`` where ``x`` or ``y`` may be a list: sum over copies, or unbroadcast."""
     dx, dy = rt.repeat_grads(g, ans, x, y)
     return dx, dy
+
+
+@jvp("sequence-repeat")
+def repeat_jvp(ans, x, y, *, dx, dy):
+    """A list repeated ``y`` times: its tangents repeated alike (the count has none); for
+    arithmetic, the product rule."""
+    return dx * y, x * dy
 
 
 @vjp("dict.values")

@@ -7,7 +7,7 @@ adjoint of the bilinear map the primitive is.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, vjp
+from .registry import jvp, multilinear, vjp
 
 
 @vjp(xp.einsum)
@@ -44,9 +44,10 @@ def vdot(g, ans, a, b):
     return rt.reshape_like(g * xp.ravel(b), a), rt.reshape_like(g * xp.ravel(a), b)
 
 
-# Forward: each is bilinear, so its tangent is one term per operand, the primitive of that
-# operand's tangent and the other operand (``einsum``, whose operands are all in *operands,
-# has no forward rule yet).
+# Forward: each is bilinear (einsum multilinear), so its tangent is one term per operand,
+# the primitive of that operand's tangent and the other operands: einsum's are written by
+# the compiler (any subscripts, ``...``, implicit output, sublists), one einsum a term.
+multilinear("all", xp.einsum)
 
 
 @jvp(xp.tensordot, shaped=True)

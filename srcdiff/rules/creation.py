@@ -89,6 +89,18 @@ def c_(g, ans, *items):
     return rt.concatenator_grads(g, items, True)
 
 
+@jvp(xp.r_, shaped=True)
+def r_jvp(ans, *items, ditems):
+    """Linear in the items jointly: their tangents joined as they are (zeros for an item
+    without one, and for a slice's range)."""
+    return rt.concatenator_tangent(ditems, items, False)
+
+
+@jvp(xp.c_, shaped=True)
+def c_jvp(ans, *items, ditems):
+    return rt.concatenator_tangent(ditems, items, True)
+
+
 nondiff(
     "its values depend on no value it is given (only shapes, sizes and dtypes)",
     xp.zeros, xp.ones, xp.empty, xp.zeros_like, xp.ones_like, xp.empty_like, xp.eye,

@@ -5,14 +5,17 @@ The formulas are the classical ones (Giles 2008, "An extended collection of matr
 derivative results for forward and reverse mode algorithmic differentiation"; the others
 are cited at their helpers in ``runtime/contractions.py``), derived again here; they hold
 where the function is differentiable: invertible matrices, distinct eigenvalues and
-singular values, full rank. Functions of a symmetric matrix read one triangle of what
-they are given, and so do their gradients (see ``rt.triangle_grad``).
+singular values, full rank; where it is not (repeated eigenvalues or singular values, a
+zero singular value, a rank-deficient pseudo-inverse or least squares) both modes refuse
+(``rt.eigen_gaps``, ``rt.check_full_rank``) rather than return a number. Functions of a
+symmetric matrix read one triangle of what they are given, and so do their gradients and
+tangents (see ``rt.triangle_grad``).
 """
 
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, vjp
+from .registry import jvp, sequence_result, vjp
 
 
 @vjp(xp.linalg.inv)
@@ -113,6 +116,23 @@ def eigh(g, ans, a, UPLO="L"):
     return rt.eigh_grad(g, ans, UPLO), None
 
 
+@jvp(xp.linalg.eigh, shaped=True)
+def eigh_jvp(ans, a, UPLO="L", *, da):
+    """With ``P = V^T S V``, ``S`` the symmetric change NumPy reads from the triangle
+    ``UPLO`` of dA: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``
+    (distinct eigenvalues; ``rt.eigen_gaps`` refuses repeated ones)."""
+    p = (
+        xp.swapaxes(ans[1], -1, -2)
+        @ (
+            (xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2))
+            if str(UPLO).upper() == "U"
+            else (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2))
+        )
+        @ ans[1]
+    )
+    return [xp.diagonal(p, 0, -2, -1), ans[1] @ (rt.eigen_gaps(ans[0], "np.linalg.eigh") * p)]
+
+
 @vjp(xp.linalg.eigvalsh)
 def eigvalsh(g, ans, a, UPLO="L"):
     """dw_i = v_i^T dA v_i: A_bar = V diag(g) V^T, on the triangle read."""
@@ -147,27 +167,116 @@ def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 @jvp(xp.linalg.svd, shaped=True)
 def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da):
-    """Of the singular values only (``compute_uv=False``, ``hermitian=False``):
-    ds_i = u_i^T dA v_i, at distinct nonzero singular values."""
-    if compute_uv or hermitian:
-        raise NotImplementedError(
-            "srcdiff's forward mode differentiates np.linalg.svd with compute_uv=False (and "
-            "hermitian=False) only: use sd.grad (reverse mode)"
+    """With ``A = U S V^T`` (reduced), ``P = U^T dA V`` and ``F[i, j] = 1 / (s_j^2 - s_i^2)``
+    (Townsend 2016): ds = diag(P), dU = U (F * (P S + S P^T)) + (I - U U^T) dA V S^-1,
+    dV = V (F * (S P + P^T S)) + (I - V V^T) dA^T U S^-1, at distinct nonzero singular
+    values (``rt.eigen_gaps`` refuses others). ``hermitian``: dA is the symmetric change
+    NumPy reads from its lower triangle. ``full_matrices`` of a matrix that is not square:
+    the extra vectors are any basis of a complement, with no tangent: refused."""
+    if compute_uv and full_matrices and a.shape[-2] != a.shape[-1]:
+        raise ValueError(
+            "np.linalg.svd with full_matrices=True of a matrix that is not square: its extra "
+            "singular vectors are any basis of a complement, which has no tangent; use "
+            "full_matrices=False (forward mode and second derivatives)"
         )
-    u, _, vh = xp.linalg.svd(a, full_matrices=False)
-    return xp.sum(u * (da @ xp.swapaxes(vh, -1, -2)), axis=-2)
+    change = (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)) if hermitian else da
+    usv = ans if compute_uv else xp.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+    p = xp.swapaxes(usv[0], -1, -2) @ change @ xp.swapaxes(usv[2], -1, -2)
+    f = rt.eigen_gaps(usv[1] * usv[1], "np.linalg.svd", True) if compute_uv else None
+    du = (
+        usv[0] @ (f * (p * usv[1][..., None, :] + usv[1][..., :, None] * xp.swapaxes(p, -1, -2)))
+        + (
+            (change @ xp.swapaxes(usv[2], -1, -2) - usv[0] @ p) / usv[1][..., None, :]
+            if usv[0].shape[-2] > usv[1].shape[-1]
+            else 0.0
+        )
+        if compute_uv
+        else None
+    )
+    dv = (
+        xp.swapaxes(usv[2], -1, -2)
+        @ (f * (usv[1][..., :, None] * p + xp.swapaxes(p, -1, -2) * usv[1][..., None, :]))
+        + (
+            (
+                xp.swapaxes(change, -1, -2) @ usv[0]
+                - xp.swapaxes(usv[2], -1, -2) @ xp.swapaxes(p, -1, -2)
+            )
+            / usv[1][..., None, :]
+            if usv[2].shape[-1] > usv[1].shape[-1]
+            else 0.0
+        )
+        if compute_uv
+        else None
+    )
+    return (
+        [du, xp.diagonal(p, 0, -2, -1), xp.swapaxes(dv, -1, -2)]
+        if compute_uv
+        else xp.diagonal(p, 0, -2, -1)
+    )
 
 
 @vjp(xp.linalg.pinv)
 def pinv(g, ans, a, rcond=None, hermitian=False, rtol=None):
-    """At a matrix of full rank (``rcond`` and ``rtol`` cut no singular value there)."""
+    """At a matrix of full rank (``rcond`` and ``rtol`` cut no singular value there;
+    refused otherwise, where the derivative is not this formula's)."""
+    rt.check_full_rank(
+        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
+        "np.linalg.pinv",
+        None,
+        ans,
+    )
     return rt.pinv_grad(g, ans, a, hermitian), None, None, None
+
+
+@jvp(xp.linalg.pinv, shaped=True)
+def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
+    """dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X (Golub and Pereyra
+    1973), at a matrix of full rank (refused otherwise); ``hermitian`` (then square and
+    invertible): -X S X, ``S`` the symmetric change NumPy reads from the lower triangle."""
+    rt.check_full_rank(
+        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
+        "np.linalg.pinv",
+        None,
+        ans,
+    )
+    t = xp.swapaxes(da, -1, -2)
+    return (
+        -(ans @ (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)) @ ans)
+        if hermitian
+        else -(ans @ da @ ans)
+        + ans @ (xp.swapaxes(ans, -1, -2) @ (t - t @ a @ ans))
+        + (t - ans @ (a @ t)) @ (xp.swapaxes(ans, -1, -2) @ ans)
+    )
 
 
 @vjp(xp.linalg.qr)
 def qr(g, ans, a, mode="reduced"):
     """At least as many rows as columns, R with a nonzero diagonal."""
     return rt.qr_grad(g, ans, a, mode), None
+
+
+@jvp(xp.linalg.qr, shaped=True)
+def qr_jvp(ans, a, mode="reduced", *, da):
+    """With ``C = Q^T dA R^-1`` and ``L`` its strictly lower triangle: dR = (C - L + L^T) R
+    and dQ = dA R^-1 - Q (C - L + L^T), for at least as many rows as columns (Q^T dQ is
+    skew, dR R^-1 upper triangular). Mode 'complete' of a tall matrix is refused: the
+    extra columns of Q are any basis of a complement, which has no tangent."""
+    if mode not in ("reduced", "complete", "r") or a.shape[-2] < a.shape[-1]:
+        raise NotImplementedError(
+            "srcdiff differentiates np.linalg.qr for mode 'reduced', 'complete' or 'r' of a "
+            "matrix with at least as many rows as columns"
+        )
+    if mode == "complete" and a.shape[-2] != a.shape[-1]:
+        raise ValueError(
+            "np.linalg.qr with mode='complete' of a matrix with more rows than columns: the "
+            "extra columns of Q are any basis of a complement, which has no tangent; use "
+            "mode='reduced' (forward mode and second derivatives)"
+        )
+    q = xp.linalg.qr(a)[0] if mode == "r" else ans[0]
+    inv = xp.linalg.inv(ans if mode == "r" else ans[1])
+    c = xp.swapaxes(q, -1, -2) @ da @ inv
+    moved = c - xp.tril(c, -1) + xp.swapaxes(xp.tril(c, -1), -1, -2)  # dR R^-1
+    return moved @ ans if mode == "r" else [da @ inv - q @ moved, moved @ ans[1]]
 
 
 @vjp(xp.linalg.matrix_power)
@@ -185,3 +294,43 @@ def lstsq(g, ans, a, b, rcond=None):
     """At an ``a`` of full rank; the rank has no gradient."""
     da, db = rt.lstsq_grads(g, ans, a, b)
     return da, db, None
+
+
+@jvp(xp.linalg.lstsq, shaped=True)
+def lstsq_jvp(ans, a, b, rcond=None, *, da, db):
+    """At an ``a`` of full rank (refused otherwise), with ``P = pinv(a)``, ``x = P b`` and
+    ``r = b - a x`` (so that ``a^T r = 0``): dx = P (db - dA x) + P P^T dA^T r
+    + (I - P a) dA^T P^T x; the residuals ``|r|^2`` move by ``2 r . (db - dA x)``; the
+    singular values by ``u_i^T dA v_i``; the rank not at all."""
+    rt.check_full_rank(a, "np.linalg.lstsq", ans[2])
+    pseudo = xp.linalg.pinv(a)
+    xm = ans[0][:, None] if xp.ndim(b) == 1 else ans[0]
+    rm = (b[:, None] if xp.ndim(b) == 1 else b) - a @ xm
+    t = xp.swapaxes(da, -1, -2)
+    dxa = (
+        -(pseudo @ (da @ xm))
+        + pseudo @ (xp.swapaxes(pseudo, -1, -2) @ (t @ rm))
+        + (t - pseudo @ (a @ t)) @ (xp.swapaxes(pseudo, -1, -2) @ xm)
+    )
+    dxb = pseudo @ (db[:, None] if xp.ndim(b) == 1 else db)
+    usv = xp.linalg.svd(a, full_matrices=False)
+    return (
+        [
+            dxa[:, 0] if xp.ndim(b) == 1 else dxa,
+            -2.0 * xp.sum(rm * (da @ xm), axis=0) if ans[1].shape[0] else xp.zeros_like(ans[1]),
+            0.0,
+            xp.sum(usv[0] * (da @ xp.swapaxes(usv[2], -1, -2)), axis=-2),
+        ],
+        [
+            dxb[:, 0] if xp.ndim(b) == 1 else dxb,
+            2.0 * xp.sum(rm * (db[:, None] if xp.ndim(b) == 1 else db), axis=0)
+            if ans[1].shape[0]
+            else xp.zeros_like(ans[1]),
+            0.0,
+            xp.zeros_like(ans[3]),
+        ],
+    )
+
+
+# Results that are tuples of arrays (an adjoint of the tuple adds up entry by entry).
+sequence_result(xp.linalg.slogdet, xp.linalg.eigh, xp.linalg.svd, xp.linalg.qr, xp.linalg.lstsq)

@@ -80,6 +80,12 @@ def math_hypot(g, ans, *coordinates):
     return tuple(scale * c for c in coordinates)
 
 
+@jvp(math.hypot)
+def math_hypot_jvp(ans, *coordinates, dcoordinates):
+    """Each coordinate's tangent times the coordinate over the length (0 at the origin)."""
+    return rt.hypot_tangent(dcoordinates, coordinates, ans)
+
+
 @vjp(xp.logaddexp2)
 def logaddexp2(g, ans, x1, x2):
     """``log2(2 ** x1 + 2 ** x2)``: each operand gets its share ``2 ** (x - ans)``."""
@@ -349,6 +355,7 @@ if importlib.util.find_spec("scipy") is not None:
         (special.expit, expit, expit_jvp),
         (special.logit, logit, logit_jvp),
         (special.logsumexp, logsumexp, logsumexp_jvp),
+        (special.gamma, gamma, gamma_jvp),
         (special.gammaln, lgamma, lgamma_jvp),
         (special.digamma, digamma, digamma_jvp),
         (special.xlogy, xlogy, xlogy_jvp),

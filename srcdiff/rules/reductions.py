@@ -148,7 +148,7 @@ def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where
     share = (
         rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
         if (initial is None if where is None else False)
-        else rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0]
+        else rt.extreme_share(ans, a, axis, keepdims, initial, where)
     )
     return xp.sum(share * da, axis=axis, keepdims=keepdims)
 

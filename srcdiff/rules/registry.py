@@ -47,7 +47,11 @@ class Rule:
 class Tangent:
     """A forward rule: ``fn(ans, *params, *, d<param>...)`` returns, for each keyword-only
     tangent parameter in order, that tangent's contribution to the result's tangent
-    (the parameters are the reverse rule's, so one binding of a call serves both)."""
+    (the parameters are the reverse rule's, so one binding of a call serves both).
+
+    The tangent of ``*args`` is a tuple, one entry per extra argument (None where it has
+    none); a tangent whose name ``d<param>`` is a parameter itself (``np.trapezoid``'s
+    ``x`` and ``dx``) is spelled ``d_<param>``."""
 
     name: str
     fn: Callable
@@ -56,17 +60,27 @@ class Tangent:
     inline: bool = True  # a template (srcdiff's); a user's rule is called by name as
     # fn(tangents, result, *args), None the tangent of an argument without one
     shaped: bool = False  # each contribution has the result's shape (no broadcasting)
+    keywords: tuple[str, ...] = ()  # the template's name of each tangent (d<param>)
 
     @staticmethod
     def of(fn: Callable, inline: bool = True, shaped: bool = False) -> Tangent:
         if not inline:  # a user's: fn(tangents, result, *args), one tangent per argument
             return Tangent(fn.__name__.rstrip("_"), fn, (), inline, shaped)
         params = inspect.signature(fn).parameters.values()
-        tangents = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
-        if not all(t.startswith("d") for t in tangents):
+        named = {p.name for p in params if p.kind is not p.KEYWORD_ONLY}
+        keywords = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        if not all(t.startswith("d") for t in keywords):
             raise TypeError(f"forward rule {fn.__name__}: name each tangent d<parameter>")
+        tangents = [
+            t[2:] if t.startswith("d_") and t[2:] in named and t[1:] not in named else t[1:]
+            for t in keywords
+        ]
         name = fn.__name__.rstrip("_")
-        return Tangent(name, fn, tuple(t[1:] for t in tangents), inline, shaped)
+        return Tangent(name, fn, tuple(tangents), inline, shaped, tuple(keywords))
+
+    def keyword(self, param: str) -> str:
+        """The template's name of the tangent of ``param``."""
+        return dict(zip(self.tangents, self.keywords, strict=True)).get(param, "d" + param)
 
 
 _RULES: dict[Any, Rule] = {}
@@ -144,6 +158,7 @@ def jvp(*primitives: Any, shaped: bool = False) -> Callable[[Callable], Callable
 
 
 _LINEAR: dict[Any, tuple[int, ...] | str] = {}
+_MULTILINEAR: dict[Any, tuple[int, ...] | str] = {}
 
 
 def linear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
@@ -155,6 +170,41 @@ def linear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
         _LINEAR[_key(prim)] = positions
 
 
+def multilinear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
+    """Declare primitives linear in each of the arguments at ``positions`` apart (``"all"``:
+    each argument), the others held: the tangent of the result is the sum, over those
+    arguments with a tangent, of the primitive applied with that argument replaced by its
+    tangent (``np.einsum``: one einsum a differentiated operand)."""
+    for prim in primitives:
+        _MULTILINEAR[_key(prim)] = positions
+
+
+def multilinear_positions(primitive: Any) -> tuple[int, ...] | str | None:
+    """The positions in which ``primitive`` is linear one at a time, if declared so."""
+    try:
+        return _MULTILINEAR.get(_key(primitive))
+    except TypeError:
+        return None
+
+
+_SEQUENCES: set[Any] = set()
+
+
+def sequence_result(*primitives: Any) -> None:
+    """Declare primitives that may return a tuple or list of arrays (``np.linalg.eigh``,
+    ``np.split``): the adjoint of a name holding their result adds up as a container's."""
+    for prim in primitives:
+        _SEQUENCES.add(_key(prim))
+
+
+def gives_sequence(primitive: Any) -> bool:
+    """Whether ``primitive`` is declared to return a tuple or list (``sequence_result``)."""
+    try:
+        return _key(primitive) in _SEQUENCES
+    except TypeError:
+        return False
+
+
 def alias(method: Any, primitive: Any) -> None:
     """Give ``method`` the rules of ``primitive``, which computes the same thing with its
     arguments in the same order (``Tensor.exp`` is ``np.exp``): its reverse rule, its
@@ -164,6 +214,8 @@ def alias(method: Any, primitive: Any) -> None:
         _TANGENTS[_key(method)] = _TANGENTS[_key(primitive)]
     if _key(primitive) in _LINEAR:
         _LINEAR[_key(method)] = _LINEAR[_key(primitive)]
+    if _key(primitive) in _MULTILINEAR:
+        _MULTILINEAR[_key(method)] = _MULTILINEAR[_key(primitive)]
 
 
 def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:
@@ -186,6 +238,8 @@ def lookup_jvp(primitive: Any) -> Tangent | None:
         tangent = _TANGENTS.get(_key(primitive))
     except TypeError:
         return None
+    if tangent is None and (method := _method_key(primitive)) is not None:
+        return _TANGENTS.get(method)
     if tangent is None and hasattr(type(primitive), "_srcdiff_jvp"):
         return own_rules(primitive)[1]
     return tangent
@@ -228,9 +282,18 @@ def unsupported(primitive: Any, what: str, hint: str) -> None:
 def refusal(primitive: Any) -> tuple[str, str] | None:
     """Why ``primitive`` cannot be differentiated, and what to do (None if it can)."""
     try:
-        return _UNSUPPORTED.get(_key(primitive))
+        found = _UNSUPPORTED.get(_key(primitive))
     except TypeError:
         return None
+    module = getattr(primitive, "__module__", None) or ""
+    if found is None and module.split(".")[0] == "array_api_strict" and callable(primitive):
+        name = getattr(primitive, "__name__", "?")
+        return (
+            f"array_api_strict's {name} called through its namespace",
+            f"write np.{name}(...) (its NumPy spelling): srcdiff runs NumPy calls on "
+            "array_api_strict arrays with the standard's functions",
+        )
+    return found
 
 
 def lookup(primitive: Any) -> Rule | None:
@@ -240,9 +303,33 @@ def lookup(primitive: Any) -> Rule | None:
         rule = _RULES.get(_key(primitive))
     except TypeError:
         return None
+    if rule is None and (method := _method_key(primitive)) is not None:
+        return _RULES.get(method)
     if rule is None and hasattr(type(primitive), "_srcdiff_vjp"):
         return own_rules(primitive)[0]
     return rule
+
+
+def method(cls: type, name: str) -> tuple[type, str]:
+    """The registry key of the built-in method ``name`` of every instance of ``cls``
+    (``rng.normal`` for any ``np.random.Generator`` ``rng``): its rules take the
+    method's arguments, not the instance."""
+    return (cls, name)
+
+
+def _method_key(primitive: Any) -> tuple[type, str] | None:
+    """``method(type(owner), name)`` for a compiled (C or Cython) method bound to an
+    object ``owner``; None for other callables, Python methods among them."""
+    owner = getattr(primitive, "__self__", None)
+    compiled = isinstance(primitive, types.BuiltinMethodType) or (
+        isinstance(primitive, types.MethodType)
+        and not isinstance(primitive.__func__, types.FunctionType)
+    )
+    if not compiled or owner is None:
+        return None
+    if isinstance(owner, (types.ModuleType, type)):
+        return None
+    return (type(owner), primitive.__name__)
 
 
 _OWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

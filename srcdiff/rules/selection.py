@@ -88,9 +88,7 @@ def partition_jvp(ans, a, kth, axis=-1, kind="introselect", order=None, *, da):
 def nanmax_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
     """The tangent of the extreme entries, shared as the reverse rule shares."""
     return xp.sum(
-        rt.extreme_grads(xp.ones_like(ans), ans, a, axis, keepdims, initial, where)[0] * da,
-        axis=axis,
-        keepdims=keepdims,
+        rt.extreme_share(ans, a, axis, keepdims, initial, where) * da, axis=axis, keepdims=keepdims
     )
 
 

@@ -4,7 +4,7 @@ products, numerical derivatives and integrals, interpolation, convolutions, poly
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import jvp, linear, sequence_result, vjp
 
 
 @vjp(xp.diff)
@@ -41,7 +41,7 @@ def cumprod(g, ans, a, axis=None, dtype=None, out=None):
 @jvp(xp.cumprod, "ndarray.cumprod", shaped=True)
 def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
     """Exact where entries are zero (no division by them)."""
-    return rt.cumprod_tangent(da, ans, a, axis)
+    return rt.cumprod_tangent(da, a, axis)
 
 
 @vjp(xp.gradient)
@@ -56,6 +56,17 @@ def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
     return d_y, d_x, d_dx, None
 
 
+@jvp(*[f for f in (getattr(xp, "trapezoid", None), getattr(xp, "trapz", None)) if f], shaped=True)
+def trapezoid_jvp(ans, y, x=None, dx=1.0, axis=-1, *, dy, d_x, ddx):
+    """Bilinear in ``y`` and the sample points ``x`` (or, without them, the spacing
+    ``dx``, which NumPy ignores when ``x`` is given); ``d_x`` is the tangent of ``x``."""
+    return (
+        rt.trapezoid(dy, x, dx, axis),
+        xp.zeros_like(ans) if x is None else rt.trapezoid(y, d_x, axis=axis),
+        rt.trapezoid(y, dx=ddx, axis=axis) if x is None else xp.zeros_like(ans),
+    )
+
+
 @vjp(xp.interp)
 def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
     """``xp`` is NumPy's name of the sample points here, not the array module."""
@@ -66,13 +77,18 @@ def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
 @jvp(xp.interp, shaped=True)
 def interp_jvp(ans, x, xp, fp, left=None, right=None, period=None, *, dx, dxp, dfp, dleft,
                dright, dperiod):  # fmt: skip
-    """``xp`` is NumPy's name of the sample points here, not the array module."""
+    """``xp`` is NumPy's name of the sample points here, not the array module. The slope
+    times ``dx``; the interpolation of ``dfp`` (linear in ``fp``), and of ``dxp`` times
+    minus the slope; ``dleft`` and ``dright`` where ``x`` is outside: all made of
+    functions with rules, so that they are differentiated again (but ``period``'s)."""
     return (
-        rt.interp_tangent(x, xp, fp, left, right, period, dx=dx),
-        rt.interp_tangent(x, xp, fp, left, right, period, dxp=dxp),
-        rt.interp_tangent(x, xp, fp, left, right, period, dfp=dfp),
-        rt.interp_tangent(x, xp, fp, left, right, period, dleft=dleft),
-        rt.interp_tangent(x, xp, fp, left, right, period, dright=dright),
+        rt.interp_slope(x, xp, fp, period) * dx,
+        -rt.interp_slope(x, xp, fp, period) * rt.interp(x, xp, dxp, 0.0, 0.0, period),
+        rt.interp(
+            x, xp, dfp, None if left is None else 0.0, None if right is None else 0.0, period
+        ),
+        rt.interp(x, xp, 0.0 * fp, dleft, 0.0, period),
+        rt.interp(x, xp, 0.0 * fp, 0.0, dright, period),
         rt.interp_tangent(x, xp, fp, left, right, period, dperiod=dperiod),
     )
 
@@ -142,6 +158,6 @@ def vander_jvp(ans, x, N=None, increasing=False, *, dx):
     )
 
 
-# Forward: np.gradient is linear in the samples (its spacings fixed). (np.trapezoid has no
-# forward rule: the tangent of its ``x`` would be named ``dx``, which is its spacing.)
+# Forward: np.gradient is linear in the samples (its spacings fixed).
 linear((0,), xp.gradient)
+sequence_result(xp.gradient)  # a list of arrays, one per axis

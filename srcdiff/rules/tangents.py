@@ -1,8 +1,8 @@
 """Rules of the helpers that generated forward-mode source calls, so that it can be
 differentiated once more: reverse mode over forward mode gives Hessian-vector products
 (``sd.hvp``, ``sd.hessian``) and the derivatives of ``sd.grad(f)`` and ``sd.jvp`` called
-inside a differentiated function. A helper with no rule here (``rt.prod_grad``, ...)
-is refused there with a ``CompileError``."""
+inside a differentiated function. A helper with no rule here (``rt.interp_tangent``,
+for a differentiated period) is refused there with a ``CompileError``."""
 
 import numpy as xp
 
@@ -68,9 +68,111 @@ def cast_grad(gbar, out, g, ans, x):
     return rt.cast_grad(gbar, ans, g), None, None
 
 
-linear((0,), rt.broadcast_like, rt.sort_tangent, rt.extreme_grad, rt.cast_grad)
+@vjp(rt.sort_grad)
+def sort_grad(gbar, out, g, x, axis=-1):
+    """``g`` put back where sorting ``x`` took its entries from: linear in ``g``, whose
+    gradient is ``gbar`` read in the sorted order; the order is constant where the
+    entries of ``x`` differ."""
+    return rt.sort_tangent(gbar, x, axis), None, None
+
+
+@vjp(rt.digamma)
+def digamma(g, ans, x):
+    """psi(x), the slope of ``lgamma`` and (times ``gamma``) of ``gamma``."""
+    return g * rt.trigamma(x)
+
+
+@vjp(rt.trigamma)
+def trigamma(g, ans, x):
+    """psi'(x), the slope of ``scipy.special.digamma``."""
+    return g * rt.tetragamma(x)
+
+
+@vjp(rt.norm_grad)
+def norm_grad(gbar, out, g, ans, x, ord=None, axis=None, keepdims=False):
+    """A norm's slope (times ``g``): linear in ``g``; in ``ans`` and ``x``, the norm's
+    second derivatives (none where the slope is piecewise constant: ``ord`` 0, 1, inf)."""
+    d_g, d_ans, d_x = rt.norm_grad_grads(gbar, g, ans, x, ord, axis, keepdims)
+    return d_g, d_ans, d_x, None, None, None
+
+
+@vjp(rt.cumprod_tangent)
+def cumprod_tangent(g, ans, d, a, axis=None):
+    """The tangent of ``np.cumprod(a)`` along ``d``: linear in ``d``, a polynomial in ``a``
+    (exact where entries are zero)."""
+    d_d, d_a = rt.cumprod_tangent_grads(g, d, a, axis)
+    return d_d, d_a, None
+
+
+@vjp(rt.matrix_power_tangent)
+def matrix_power_tangent(g, ans, d, a, n):
+    """The tangent of ``np.linalg.matrix_power(a, n)`` along ``d``: linear in ``d``."""
+    d_d, d_a = rt.matrix_power_tangent_grads(g, d, a, n)
+    return d_d, d_a, None
+
+
+@vjp(rt.interp_slope)
+def interp_slope(g, ans, x, xp, fp, period=None):
+    """The slope of ``np.interp`` at ``x`` (``xp`` the sample points): piecewise constant
+    in ``x``, rational in ``xp`` and linear in ``fp``."""
+    d_xp, d_fp, d_period = rt.interp_slope_grads(g, x, xp, fp, period)
+    return None, d_xp, d_fp, d_period
+
+
+@vjp(rt.diff_tangent)
+def diff_tangent(g, ans, da, dprepend, dappend, a, n=1, axis=-1, prepend=None, append=None):
+    """The tangent of ``np.diff`` with ``prepend`` or ``append``: linear in the three
+    tangents (``a`` gives a shape only)."""
+    d_a, d_prepend, d_append = rt.diff_grads(g, a, n, axis, prepend, append)
+    return d_a, d_prepend, d_append, None, None, None, None, None
+
+
+@vjp(rt.prod_grad)
+def prod_grad(gbar, out, g, ans, x, axis=None, keepdims=False):
+    """``g`` times the product of the other entries (``ans`` unread): linear in ``g``; in
+    ``x``, the products' second derivatives, exact where entries are zero."""
+    d_g, d_x = rt.prod_grad_grads(gbar, g, x, axis, keepdims)
+    return d_g, None, d_x, None, None
+
+
+@vjp(rt.sorted_in_place_tangent)
+def sorted_in_place_tangent(g, ans, d, x, axis=-1, key=None, reverse=False):
+    """``d`` in the order sorting ``x`` makes: linear in ``d``; the order is constant where
+    the entries (or their keys) differ."""
+    return rt.sorted_in_place_grads(g, x, axis, key, reverse), None, None, None, None
+
+
+@vjp(rt.hypot_tangent)
+def hypot_tangent(g, ans, ds, coordinates, length):
+    """The tangent of ``math.hypot``, ``sum(c * d) / length``: linear in the tangents."""
+    d_ds, d_coordinates, d_length = rt.hypot_tangent_grads(g, ds, coordinates, length)
+    return d_ds, d_coordinates, d_length
+
+
+@vjp(rt.concatenator_tangent)
+def concatenator_tangent(g, ans, ds, items, columns):
+    """The tangent of ``np.r_[items]`` or ``np.c_[items]``: linear in the items' tangents
+    ``ds``, whose gradient is the result's cut back into the pieces."""
+    return rt.concatenator_grads(g, items, columns), None, None
+
+
+@vjp(rt.eigen_gaps)
+def eigen_gaps(g, ans, w, what="np.linalg.eigh", positive=False):
+    """``F[i, j] = 1 / (w[j] - w[i])``: ``dF[i, j] = -F[i, j]^2 (dw[j] - dw[i])``."""
+    return rt.eigen_gaps_grad(g, ans), None, None
+
+
+linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
+       rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
+       rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent)  # fmt: skip
+linear((0, 1, 2), rt.diff_tangent)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
+nondiff("a check that returns nothing (a matrix of full rank, a real value)",
+        rt.check_full_rank, rt.real_only)  # fmt: skip
+nondiff("an integer: how many entries an array has", rt.size)
+nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
+        rt.extreme_share)  # fmt: skip
 
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own
 # forward mode. Called by name (not inlined): it gives one gradient per argument of *args.

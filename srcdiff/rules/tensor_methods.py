@@ -5,7 +5,7 @@ import numpy as xp
 
 from .. import runtime as rt
 from ..runtime import tensor_methods as tm
-from .registry import alias, jvp, linear, nondiff, vjp
+from .registry import alias, jvp, linear, nondiff, sequence_result, vjp
 
 
 @vjp(tm.sum)
@@ -31,6 +31,9 @@ def tensor_extreme(g, ans, x, dim=None, keepdim=False):
         None,
         None,
     )
+
+
+sequence_result(tm.max, tm.min)  # (values, indices) along a dim
 
 
 @vjp(tm.add)
@@ -124,6 +127,24 @@ for _method, _primitive in (
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.flatten, tm.transpose, tm.permute,
        tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cat, tm.stack)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
+
+
+@jvp(tm.max, tm.min, shaped=True)
+def tensor_extreme_jvp(ans, x, dim=None, keepdim=False, *, dx):
+    """The tangent of the extreme entries, ties sharing evenly as the reverse rule does;
+    along ``dim``, ``(values, indices)``: the indices do not move."""
+    return (
+        xp.sum(rt.extreme_grad(xp.ones_like(ans), ans, x) * dx)
+        if dim is None
+        else [
+            xp.sum(
+                rt.extreme_grad(xp.ones_like(ans[0]), ans[0], x, dim, keepdim) * dx,
+                axis=dim,
+                keepdims=keepdim,
+            ),
+            xp.zeros(xp.shape(ans[1])),
+        ]
+    )
 
 
 @jvp(tm.sigmoid)

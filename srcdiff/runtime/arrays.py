@@ -118,6 +118,38 @@ def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
     return unreduce(g, x, axis, keepdims) * others
 
 
+def prod_grad_grads(gbar: Any, g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> tuple:
+    """The gradients of ``g`` and ``x`` of ``prod_grad(g, ans, x, axis, keepdims)`` (which
+    reads no ``ans``), exact where entries are zero: ``g`` gets ``gbar`` times the products
+    of the others, summed over the axis; ``x[m]`` gets ``sum over k != m of c[k] prod(x[j],
+    j != k, m)``, ``c = gbar * g``. With ``b`` the lane with its zeros made 1 and ``Q`` its
+    product: no zero, ``Q (sum(c / b) - c[m] / b[m]) / b[m]``; one zero ``z``, ``z`` gets
+    ``Q (sum(c / b) - c[z])`` and the others ``c[z] Q / b[m]``; two zeros, each gets the
+    other's ``c`` times ``Q``; more, nothing."""
+    xp = array_module(x)
+    if axis is None:
+        flat = xp.reshape(x, (-1,))
+        d_g, d_x = prod_grad_grads(xp.reshape(gbar, (-1,)), g, flat, 0, False)
+        return xp.reshape(d_g, _shape(g)), xp.reshape(d_x, x.shape)
+    others = prod_grad(xp.ones_like(xp.sum(x, axis=axis, keepdims=True)), None, x, axis, True)
+    d_g = xp.sum(gbar * others, axis=axis, keepdims=keepdims)
+    c = gbar * unreduce(g, x, axis, keepdims)
+    zero = x == 0
+    b = xp.where(zero, 1.0, x)
+    q = xp.prod(b, axis=axis, keepdims=True)
+    count = xp.sum(backend.astype(zero, xp.int64), axis=axis, keepdims=True)
+    total = xp.sum(c / b, axis=axis, keepdims=True)
+    at_zero = xp.sum(xp.where(zero, c, 0.0), axis=axis, keepdims=True)
+    one = xp.where(zero, q * (total - c), at_zero * q / b)
+    two = xp.where(zero, (at_zero - c) * q, 0.0)  # the other zero's c
+    d_x = xp.where(
+        count == 0,
+        q * (total - c / b) / b,
+        xp.where(count == 1, one, xp.where(count == 2, two, 0.0)),
+    )
+    return xp.reshape(d_g, _shape(g)), cast_like(d_x, x)
+
+
 def _swap_last(xp: Any, a: Any) -> Any:
     """``a`` with its last two axes swapped."""
     if hasattr(xp, "swapaxes"):
@@ -282,6 +314,25 @@ def broadcast_like(d: Any, ans: Any) -> Any:
         return d
     xp = array_module(d, ans)
     return backend.copy(xp.broadcast_to(xp.asarray(d), shape)) if shape else d
+
+
+def hypot_tangent(ds: tuple, coordinates: tuple, length: Any) -> Any:
+    """The tangent of ``math.hypot(*coordinates)`` (``length``) given the coordinates'
+    tangents ``ds`` (None: none): ``sum(c * d) / length``, 0 at the origin."""
+    if not length:
+        return 0.0
+    return sum(c * d for c, d in zip(coordinates, ds, strict=True) if d is not None) / length
+
+
+def hypot_tangent_grads(g: Any, ds: tuple, coordinates: tuple, length: Any) -> tuple:
+    """The gradients of ``ds``, ``coordinates`` and ``length`` of ``hypot_tangent``: each
+    tangent gets ``c / length``, each coordinate ``d / length``, the length ``-ans /
+    length``; all 0 at the origin."""
+    if not length:
+        return [0.0] * len(ds), [0.0] * len(coordinates), 0.0
+    d_ds = [g * c / length for c in coordinates]
+    d_coordinates = [0.0 if d is None else g * d / length for d in ds]
+    return d_ds, d_coordinates, -g * hypot_tangent(ds, coordinates, length) / length
 
 
 def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:
@@ -502,7 +553,8 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if isinstance(x, (list, tuple)):
         d = d if d is not None else [None] * len(x)
         given = set() if _given is None else _given
-        return type(x)(grad_like(a, b, given) for a, b in zip(d, x, strict=True))
+        items = [grad_like(a, b, given) for a, b in zip(d, x, strict=True)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)  # a named tuple
     if not _is_array(x):
         if isinstance(x, Iterator):
             raise TypeError(

@@ -431,6 +431,22 @@ def extreme_grads(
     return d_a, d_initial
 
 
+def extreme_share(
+    ans: Any,
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
+    """Each entry's share of the tangent of max or min (also ``nanmax``, ``nanmin``, with
+    ``initial`` and ``where``): ``extreme_grads`` of a gradient of ones, piecewise constant
+    (it moves only where entries tie)."""
+    xp = array_module(a)
+    ones = xp.ones(tuple(getattr(ans, "shape", ())), dtype=_dtype(ans, a))
+    return extreme_grads(ones, ans, a, axis, keepdims, initial, where)[0]
+
+
 def nan_sum_grad(
     g: Any, a: Any, axis: Any = None, keepdims: bool = False, where: Any = None
 ) -> Any:

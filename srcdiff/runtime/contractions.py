@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backend import array_module
 from .arrays import _permute, _swap_last, entries, unbroadcast
+from .mutation import refuse
 
 # ---- einsum ------------------------------------------------------------------------------
 
@@ -227,11 +228,40 @@ def triangle_grad(s: Any, uplo: str = "L") -> Any:
     return (s + _swap_last(xp, s)) * mask
 
 
-def _gaps(w: Any, xp: Any) -> Any:
-    """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it (distinct ``w``)."""
+def eigen_gaps(w: Any, what: str = "np.linalg.eigh", positive: bool = False) -> Any:
+    """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it: the factor of the
+    derivatives of eigenvectors (``w`` the eigenvalues) and singular vectors (``w`` the
+    squared singular values, ``positive``: none of them zero). Where two coincide (to
+    rounding) the vectors have no derivative: refused, rather than an infinite factor."""
+    xp = array_module(w)
+    n = w.shape[-1]
     diff = w[..., None, :] - w[..., :, None]
-    eye = xp.eye(w.shape[-1], dtype=bool)
+    eye = xp.eye(n, dtype=bool)
+    scale = xp.max(xp.abs(w), axis=-1, keepdims=True) if n else xp.zeros_like(w)
+    tol = max(n, 1) * float(xp.finfo(w.dtype).eps) * scale[..., None]
+    if bool(xp.any(xp.logical_and(xp.logical_not(eye), xp.abs(diff) <= tol))):
+        values = "singular values" if positive else "eigenvalues"
+        raise refuse(
+            f"{what} at a matrix with repeated {values}: its {values[:-6]}vectors have no "
+            "derivative there",
+            f"differentiate a function of the {values} alone that is smooth where they "
+            "coincide (a sum, a trace), or perturb the matrix",
+        )
+    if positive and bool(xp.any(w <= tol[..., 0] * max(n, 1) * float(xp.finfo(w.dtype).eps))):
+        raise refuse(
+            f"{what} at a matrix with a zero singular value: its singular vectors (and the "
+            "value itself, |.| at 0) have no derivative there",
+            "use compute_uv=False for the singular values alone, or a matrix of full rank",
+        )
     return xp.where(eye, 0.0, 1.0 / xp.where(eye, 1.0, diff)).astype(w.dtype)
+
+
+def eigen_gaps_grad(g: Any, ans: Any) -> Any:
+    """The gradient of ``w`` through ``F = eigen_gaps(w)``: ``dF[i, j] = -F[i, j]^2
+    (dw[j] - dw[i])``."""
+    xp = array_module(g, ans)
+    h = g * ans * ans
+    return xp.sum(h, axis=-1) - xp.sum(h, axis=-2)
 
 
 def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
@@ -241,7 +271,7 @@ def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
     xp = array_module(ans[0], ans[1])
     w, v = ans[0], ans[1]
     gw, gv = result_grads(g, ans)
-    inner = _gaps(w, xp) * (_swap_last(xp, v) @ gv)
+    inner = eigen_gaps(w) * (_swap_last(xp, v) @ gv)
     inner = inner + gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
     return triangle_grad(v @ inner @ _swap_last(xp, v), uplo)
 
@@ -256,7 +286,7 @@ def _svd_grad(u: Any, s: Any, vh: Any, gu: Any, gs: Any, gvh: Any, xp: Any) -> A
     """
     v, gv = _swap_last(xp, vh), _swap_last(xp, gvh)
     ut = _swap_last(xp, u)
-    f = _gaps(s * s, xp)
+    f = eigen_gaps(s * s, "np.linalg.svd", positive=True)
     j = f * (ut @ gu)
     k = f * (vh @ gv)
     inner = (j + _swap_last(xp, j)) * s[..., None, :] + s[..., :, None] * (k + _swap_last(xp, k))
@@ -312,6 +342,23 @@ def pinv_grad(g: Any, ans: Any, a: Any, hermitian: bool = False) -> Any:
     left = gt @ x @ xt
     right = xt @ x @ gt
     return d + (left - ax @ left) + (right - right @ xa)
+
+
+def check_full_rank(a: Any, what: str, rank: Any = None, inverse: Any = None) -> None:
+    """Refuse a matrix ``a`` (or a stack) that is not of full rank, where the derivative
+    of ``what`` (the pseudo-inverse, least squares) is not the formula srcdiff uses: its
+    ``rank`` as NumPy gave it, or else read from its pseudo-inverse ``inverse`` (the trace
+    of ``inverse @ a``, a projector, is the rank that NumPy's cutoff kept)."""
+    xp = array_module(a)
+    m, n = a.shape[-2:]
+    if rank is None:
+        rank = xp.round(xp.sum(inverse * _swap_last(xp, a), axis=(-2, -1)))
+    low = xp.min(xp.asarray(rank)) if hasattr(rank, "shape") else rank
+    if int(low) < min(m, n):
+        raise ValueError(
+            f"{what} of a {m}x{n} matrix of rank {int(low)}: it is not differentiable "
+            "there (srcdiff differentiates it at a matrix of full rank)"
+        )
 
 
 def cholesky_grad(g: Any, ans: Any, upper: bool = False) -> Any:
@@ -394,6 +441,35 @@ def matrix_power_tangent(d: Any, a: Any, n: Any) -> Any:
         total = total @ a + power @ d
         power = power @ a
     return total
+
+
+def matrix_power_tangent_grads(g: Any, d: Any, a: Any, n: Any) -> tuple[Any, Any]:
+    """The gradients of ``d`` and ``a`` of ``matrix_power_tangent(d, a, n)``: reverse mode
+    over its recurrence ``T(j+1) = T(j) A + P(j) dA``, ``P(j+1) = P(j) A`` from
+    ``T(1) = dA``, ``P(1) = A`` (``d`` gets ``matrix_power_grad``, as the tangent is linear
+    in it); for ``n < 0``, through ``B = inv(a)`` and the tangent ``-B dA B`` of ``B``."""
+    xp = array_module(g, d, a)
+    n = operator.index(n)
+    if n == 0:
+        return xp.zeros_like(d), xp.zeros_like(a)
+    if n < 0:
+        b = xp.linalg.inv(a)
+        bt = _swap_last(xp, b)
+        d_e, d_b = matrix_power_tangent_grads(g, -(b @ d @ b), b, -n)
+        d_b = d_b - d_e @ _swap_last(xp, d @ b) - _swap_last(xp, b @ d) @ d_e
+        return unbroadcast(-(bt @ d_e @ bt), d), unbroadcast(-(bt @ d_b @ bt), a)
+    powers, tangents = [a], [d]
+    for _ in range(n - 2):  # P(j) and T(j) for j < n
+        tangents.append(tangents[-1] @ a + powers[-1] @ d)
+        powers.append(powers[-1] @ a)
+    at, dt = _swap_last(xp, a), _swap_last(xp, d)
+    t_bar, p_bar = g, xp.zeros_like(g)  # the adjoints of T(j + 1) and P(j + 1)
+    d_a, d_d = xp.zeros_like(a), xp.zeros_like(d)
+    for p, t in zip(reversed(powers[: n - 1]), reversed(tangents[: n - 1]), strict=True):
+        d_a = d_a + _swap_last(xp, t) @ t_bar + _swap_last(xp, p) @ p_bar
+        d_d = d_d + _swap_last(xp, p) @ t_bar
+        t_bar, p_bar = t_bar @ at, t_bar @ dt + p_bar @ at
+    return unbroadcast(d_d + t_bar, d), unbroadcast(d_a + p_bar, a)
 
 
 def lstsq_grads(g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:

@@ -98,6 +98,24 @@ def concatenator_grads(g: Any, items: tuple, columns: bool) -> tuple:
     return tuple(grads)
 
 
+def concatenator_tangent(tangents: tuple, items: tuple, columns: bool) -> Any:
+    """The tangent of ``np.r_[items]`` (``columns``: of ``np.c_``) given the items'
+    ``tangents`` (None: none, as for a slice's range): each item's tangent, or zeros of
+    the piece it makes, joined as the items are."""
+    if any(isinstance(item, str) for item in items):
+        raise TypeError("srcdiff differentiates np.r_ and np.c_ without string directives: "
+                        "use np.concatenate or np.column_stack")  # fmt: skip
+    pieces = tuple(
+        np.zeros(np.shape(np.r_[item]))
+        if d is None and isinstance(item, slice)
+        else zeros_like(item)
+        if d is None
+        else d
+        for d, item in zip(tangents, items, strict=True)
+    )
+    return (np.c_ if columns else np.r_)[pieces]
+
+
 def _shape_only(item: Any) -> Any:
     """A stand-in with the item's shape, for measuring the piece it makes."""
     if isinstance(item, slice):

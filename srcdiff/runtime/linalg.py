@@ -1,11 +1,13 @@
-"""Gradients of ``np.linalg.norm`` for every ``ord`` and ``axis`` NumPy accepts."""
+"""Gradients of ``np.linalg.norm`` for every ``ord`` and ``axis`` NumPy accepts, and the
+derivatives of those gradients (the norm's second derivatives, for forward mode's rule
+differentiated again)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..backend import array_module, astype
-from .arrays import keep_dims
+from .arrays import _swap_last, keep_dims
 
 
 def _share_ties(mask: Any, axis: Any, like: Any, xp: Any) -> Any:
@@ -78,3 +80,91 @@ def norm_grad(g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
     n = xp.moveaxis(keep_dims(ans, x, axis, keepdims), (rows, cols), (-2, -1))
     gm = xp.moveaxis(keep_dims(g, x, axis, keepdims), (rows, cols), (-2, -1))
     return xp.moveaxis(gm * _matrix_grad(moved, n, ord), (-2, -1), (rows, cols))
+
+
+def _layout(ans: Any, x: Any, ord: Any, axis: Any) -> tuple[Any, Any]:
+    """How ``norm_grad`` reads ``x``: ``("flat", None)``, ``("vector", axis)`` or
+    ``("matrix", (rows, cols))``."""
+    if axis is None and (ord is None or x.ndim == 1):
+        return "flat", None
+    if axis is None:
+        axis = (0, 1)
+    if isinstance(axis, int) or len(axis) == 1:
+        return "vector", axis if isinstance(axis, int) else axis[0]
+    return "matrix", tuple(a % x.ndim for a in axis)
+
+
+def _vector_second(c: Any, x: Any, n: Any, gk: Any, ord: Any, axis: int) -> tuple[Any, Any]:
+    """The gradients of ``x`` and of the norm ``n`` (axis kept) of ``gk * slope(x, n)``
+    (``_vector_grad``) given its adjoint ``c``: zero for the piecewise constant slopes
+    (``ord`` 0, 1, +-inf)."""
+    xp = array_module(x)
+    if ord in (0, 1, float("inf"), -float("inf")):
+        return xp.zeros_like(x), xp.zeros_like(n)
+    safe = xp.where(n == 0, 1, n)
+    cg = c * gk
+    if ord is None or ord == 2:
+        d_n = -xp.sum(cg * x, axis=axis, keepdims=True) / (safe * safe)
+        return cg / safe, xp.where(n == 0, 0.0, d_n)
+    a = xp.abs(x)
+    d_x = cg * (ord - 1) * a ** (ord - 2) / safe ** (ord - 1)
+    d_n = -(ord - 1) * xp.sum(cg * xp.sign(x) * a ** (ord - 1), axis=axis, keepdims=True)
+    return d_x, xp.where(n == 0, 0.0, d_n / safe**ord)
+
+
+def _matrix_second(c: Any, x: Any, n: Any, gk: Any, ord: Any) -> tuple[Any, Any]:
+    """The gradients of ``x`` and of ``n`` of ``gk * _matrix_grad(x, n, ord)`` (matrices in
+    the last two axes) given its adjoint ``c``: the Frobenius norm's as a vector's; the
+    nuclear and spectral norms' slopes ``U V^T`` and ``u_k v_k^T`` through the SVD's
+    gradient (distinct nonzero singular values); zero for the piecewise constant ones."""
+    from .contractions import svd_grad
+
+    xp = array_module(x)
+    cg = c * gk
+    if ord is None or ord == "fro":
+        safe = xp.where(n == 0, 1, n)
+        d_n = -xp.sum(cg * x, axis=(-2, -1), keepdims=True) / (safe * safe)
+        return cg / safe, xp.where(n == 0, 0.0, d_n)
+    if ord in ("nuc", 2, -2):
+        u, s, vt = xp.linalg.svd(x, full_matrices=False)
+        gu, gvt = cg @ _swap_last(xp, vt), _swap_last(xp, u) @ cg
+        if ord != "nuc":  # only the largest (smallest) singular pair
+            pick = xp.arange(s.shape[-1]) == (0 if ord == 2 else s.shape[-1] - 1)
+            gu, gvt = gu * pick, gvt * pick[:, None]
+        d_x = svd_grad((gu, xp.zeros_like(s), gvt), (u, s, vt), x, False)
+        return d_x, xp.zeros_like(n)
+    return xp.zeros_like(x), xp.zeros_like(n)
+
+
+def norm_grad_grads(gbar: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
+                    keepdims: bool = False) -> tuple[Any, Any, Any]:  # fmt: skip
+    """The gradients of ``g``, ``ans`` and ``x`` of ``norm_grad(g, ans, x, ord, axis,
+    keepdims)`` given its adjoint ``gbar``: linear in ``g``; in ``ans`` and ``x`` the
+    derivatives of each norm's slope (zero where the slope is piecewise constant)."""
+    xp = array_module(x)
+    gbar = xp.asarray(gbar)
+    kind, where = _layout(ans, x, ord, axis)
+    slope = norm_grad(xp.ones_like(xp.asarray(ans)), ans, x, ord, axis, keepdims)
+    if kind == "flat":
+        flat = xp.reshape(x, (-1,))
+        n = xp.reshape(xp.asarray(ans), (1,))
+        d_x, d_n = _vector_second(xp.reshape(gbar, (-1,)), flat, n, xp.reshape(g, (1,)), ord, 0)
+        d_g = xp.sum(gbar * slope)
+        return (xp.reshape(d_g, xp.shape(g)), xp.reshape(d_n, xp.shape(ans)),
+                xp.reshape(d_x, x.shape))  # fmt: skip
+    if kind == "vector":
+        n, gk = keep_dims(ans, x, where, keepdims), keep_dims(g, x, where, keepdims)
+        d_x, d_n = _vector_second(gbar, x, n, gk, ord, where)
+        d_g = xp.sum(gbar * slope, axis=where, keepdims=True)
+    else:
+        rows, cols = where
+        moved = xp.moveaxis(x, (rows, cols), (-2, -1))
+        n = xp.moveaxis(keep_dims(ans, x, where, keepdims), (rows, cols), (-2, -1))
+        gk = xp.moveaxis(keep_dims(g, x, where, keepdims), (rows, cols), (-2, -1))
+        c = xp.moveaxis(gbar, (rows, cols), (-2, -1))
+        d_x, d_n = _matrix_second(c, moved, n, gk, ord)
+        d_x = xp.moveaxis(d_x, (-2, -1), (rows, cols))
+        d_n = xp.moveaxis(d_n, (-2, -1), (rows, cols))
+        d_g = xp.sum(gbar * slope, axis=where, keepdims=True)
+    return (xp.reshape(d_g, xp.shape(g)), xp.reshape(d_n, xp.shape(ans)),
+            xp.reshape(d_x, x.shape))  # fmt: skip

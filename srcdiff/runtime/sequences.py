@@ -3,8 +3,8 @@ numerical derivatives and integrals, interpolation, convolutions, polynomials) a
 special functions in ``rules/elementwise.py``; generated code calls them as ``rt.<name>``.
 
 Each computes with the array module of its inputs and returns every gradient in the
-dtype of its argument, so float32 stays float32. ``digamma`` is srcdiff's own (SciPy is
-optional); ``trigamma`` is SciPy's, imported only when a rule of ``scipy.special`` needs it.
+dtype of its argument, so float32 stays float32. ``digamma``, ``trigamma`` and
+``tetragamma`` are srcdiff's own (SciPy is optional).
 """
 
 from __future__ import annotations
@@ -57,12 +57,55 @@ def digamma(x: Any) -> Any:
     return xp.where(negative, psi - xp.pi / xp.tan(xp.pi * frac), psi)
 
 
-def trigamma(x: Any) -> Any:
-    """psi'(x), SciPy's ``polygamma(1, x)`` in the dtype of ``x`` (for the rule of
-    ``scipy.special.digamma``, registered only where SciPy is installed)."""
-    from scipy.special import polygamma
+# The asymptotic series of psi'(z) ~ 1/z + 1/(2 z^2) + sum_k B_2k / z^(2k+1), and of its
+# derivative psi''(z) ~ -1/z^2 - 1/z^3 - sum_k (2k+1) B_2k / z^(2k+2): B_2k, k = 1..7, and
+# (2k+1) B_2k
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+_BERNOULLI_ODD = tuple((2 * k + 3) * b for k, b in enumerate(_BERNOULLI))
 
-    return cast_like(polygamma(1, x), x)
+
+def _polygamma(order: int, x: Any) -> Any:
+    """psi'(x) (``order`` 1) or psi''(x) (``order`` 2) for real ``x`` (not 0 or a negative
+    integer), to about 1e-14: reflected for x < 0, moved up to x >= 10 by the recurrence
+    ``psi^(n)(z) = psi^(n)(z + 1) - (-1)^n n! / z^(n+1)``, then the asymptotic series."""
+    if not _is_array(x):
+        return float(_polygamma(order, np.asarray(x, dtype=np.float64)))
+    xp = array_module(x)
+    negative = x < 0
+    z = xp.where(negative, 1.0 - x, x)
+    shift = xp.zeros_like(z)
+    for _ in range(10):
+        small = z < 10.0
+        safe = xp.where(small, z, 1.0)
+        step = 1.0 / (safe * safe) if order == 1 else -2.0 / (safe * safe * safe)
+        shift = shift + xp.where(small, step, 0.0)
+        z = xp.where(small, z + 1.0, z)
+    r = 1.0 / (z * z)
+    series = 0.0
+    for c in reversed(_BERNOULLI if order == 1 else _BERNOULLI_ODD):  # Horner in 1 / z^2
+        series = (series + c) * r
+    if order == 1:
+        value = 1.0 / z + 0.5 * r + series / z + shift
+    else:
+        value = -r - r / z - series * r + shift
+    frac = xp.where(negative, x - xp.round(x), 0.5)  # sin^2 and cot have period pi
+    sin2 = xp.sin(xp.pi * frac) ** 2
+    if order == 1:  # psi'(x) + psi'(1 - x) = pi^2 / sin^2(pi x)
+        return xp.where(negative, xp.pi**2 / sin2 - value, value)
+    # psi''(x) - psi''(1 - x) = -2 pi^3 cot(pi x) / sin^2(pi x)
+    return xp.where(negative, value - 2.0 * xp.pi**3 / (xp.tan(xp.pi * frac) * sin2), value)
+
+
+def trigamma(x: Any) -> Any:
+    """psi'(x), the derivative of ``digamma`` (SciPy's ``polygamma(1, x)``), in the dtype
+    of ``x``."""
+    return cast_like(_polygamma(1, x), x)
+
+
+def tetragamma(x: Any) -> Any:
+    """psi''(x), the derivative of ``trigamma`` (SciPy's ``polygamma(2, x)``), in the
+    dtype of ``x``."""
+    return cast_like(_polygamma(2, x), x)
 
 
 def logsumexp_grads(
@@ -243,6 +286,9 @@ def _stencil_transpose(d: Any, axis: int, edge_order: int) -> Any:
     return xp.moveaxis(out, -1, axis)
 
 
+trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2's name, or NumPy 1's
+
+
 def trapezoid_grads(
     g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1
 ) -> tuple[Any, Any, Any]:
@@ -349,6 +395,66 @@ def interp_grads(
     return d_x, cast_like(d_pts, xp_), cast_like(d_vals, fp), d_left, d_right, d_period
 
 
+interp = np.interp  # for forward rules, whose parameter ``xp`` hides the array module
+
+
+def _interp_table(x: Any, xp_: Any, fp: Any, period: Any) -> tuple:
+    """The points ``np.interp`` interpolates between, as it makes them: with ``period``,
+    ``x`` and ``xp`` wrapped, ``xp`` sorted and padded by a point on either side. Also the
+    sort's order, the number of periods each was moved by, and the period's sign."""
+    xp = array_module(x, xp_, fp)
+    pts, vals, at = xp.asarray(xp_), xp.asarray(fp), xp.asarray(x)
+    if period is None:
+        return xp, at, pts, vals, None, None, None
+    concat = _concat(xp)
+    sign, period = xp.sign(period), abs(period)
+    wraps = [xp.round((v - v % period) / period) for v in (at, pts)]
+    at, pts = at % period, pts % period
+    order = xp.argsort(pts)
+    pts, vals = pts[order], vals[order]
+    pts = concat([pts[-1:] - period, pts, pts[:1] + period])
+    vals = concat([vals[-1:], vals, vals[:1]])
+    return xp, at, pts, vals, order, wraps, sign
+
+
+def interp_slope(x: Any, xp_: Any, fp: Any, period: Any = None) -> Any:
+    """The derivative in ``x`` of ``np.interp(x, xp, fp, period=period)``: the slope of the
+    interval holding each ``x`` (at a sample point, the interval to its right, as
+    ``interp_grads`` reads it), 0 outside ``[xp[0], xp[-1]]`` (where the result is the
+    constant ``left`` or ``right``)."""
+    xp, at, pts, vals, _, _, _ = _interp_table(x, xp_, fp, period)
+    n = pts.shape[0]
+    if n < 2:
+        return xp.zeros(at.shape, dtype=vals.dtype)
+    i = xp.clip(xp.searchsorted(pts, at, side="right") - 1, 0, n - 2)
+    slope = (vals[i + 1] - vals[i]) / (pts[i + 1] - pts[i])
+    return xp.where((at < pts[0]) | (at > pts[-1]), 0.0, slope)
+
+
+def interp_slope_grads(g: Any, x: Any, xp_: Any, fp: Any, period: Any = None) -> tuple:
+    """The gradients of ``xp``, ``fp`` and ``period`` of ``interp_slope`` (``x`` has none:
+    the slope is piecewise constant in it): with ``s = (fp[i+1] - fp[i]) / w`` and
+    ``w = xp[i+1] - xp[i]``, ``fp[i+1]`` and ``fp[i]`` get ``+-g / w``, ``xp[i+1]`` and
+    ``xp[i]`` get ``-+g s / w``; with ``period``, back through the padding and the sort
+    (the padded points are the ends -+ the period), as ``interp_grads`` does."""
+    xp, at, pts, vals, order, wraps, sign = _interp_table(x, xp_, fp, period)
+    n = pts.shape[0]
+    if n < 2:
+        return zeros_like(xp_), zeros_like(fp), None if period is None else zeros_like(period)
+    i = xp.clip(xp.searchsorted(pts, at, side="right") - 1, 0, n - 2)
+    width = pts[i + 1] - pts[i]
+    slope = (vals[i + 1] - vals[i]) / width
+    gs = xp.where((at < pts[0]) | (at > pts[-1]), 0.0, xp.broadcast_to(xp.asarray(g), at.shape))
+    d_vals = _scatter(xp, i + 1, gs / width, n) - _scatter(xp, i, gs / width, n)
+    d_pts = _scatter(xp, i, gs * slope / width, n) - _scatter(xp, i + 1, gs * slope / width, n)
+    d_period = None
+    if period is not None:
+        padding = d_pts[-1] - d_pts[0]
+        d_vals, d_pts = (_unwrap(xp, d, order) for d in (d_vals, d_pts))
+        d_period = cast_like(sign * (padding - xp.sum(d_pts * wraps[1])), period)
+    return cast_like(d_pts, xp_), cast_like(d_vals, fp), d_period
+
+
 def _scatter(xp: Any, idx: Any, weights: Any, n: int) -> Any:
     """The sums of ``weights`` into ``n`` bins by index ``idx``."""
     if xp is np:
@@ -436,35 +542,79 @@ def diff_tangent(da: Any, dprepend: Any, dappend: Any, a: Any, n: int = 1, axis:
     for name, e, de in (("prepend", prepend, dprepend), ("append", append, dappend)):
         if e is not None:
             joined[name] = xp.zeros(_shape(e)) if de is None else de
-    return xp.diff(d, n, axis, **joined)
+    return xp.diff(d, n=n, axis=axis, **joined)
 
 
-def cumprod_tangent(d: Any, ans: Any, a: Any, axis: Any = None) -> Any:
+def cumprod_tangent(d: Any, a: Any, axis: Any = None) -> Any:
     """The tangent of ``np.cumprod(a, axis)`` along ``d``, exact where entries are zero
     (the transpose of ``cumprod_grad``).
 
     Entry ``i`` of a lane moves by ``sum over j <= i of d[j] * prod(a[k], k <= i, k != j)``:
-    before the lane's first zero that is ``ans[i] * cumsum(d / a)[i]``; from the first
-    zero ``z`` to the next, ``d[z] * cumprod(a with that zero made 1)[i]``; after the
+    before the lane's first zero that is ``cumprod(a)[i] * cumsum(d / a)[i]``; from the
+    first zero ``z`` to the next, ``d[z] * cumprod(a with that zero made 1)[i]``; after the
     second zero, 0.
     """
     if axis is None:  # cumprod of the flattened array
         xp = array_module(d, a)
         flat = xp.reshape(xp.broadcast_to(d, _shape(a)), (-1,))
-        return cumprod_tangent(flat, ans, xp.reshape(a, (-1,)), 0)
+        return cumprod_tangent(flat, xp.reshape(a, (-1,)), 0)
     xs = backend.standard(d, a)
     d = xs.broadcast_to(xs.asarray(d), a.shape)
     zero = a == 0
     if not xs.any(zero):
-        return ans * xs.cumulative_sum(d / a, axis=axis)
+        return xs.cumulative_prod(a, axis=axis) * xs.cumulative_sum(d / a, axis=axis)
     seen = xs.cumulative_sum(xs.astype(zero, xs.int64), axis=axis)
     before = seen == 0
     first = zero & (seen == 1)
-    t_before = ans * xs.cumulative_sum(xs.where(before, d / xs.where(before, a, 1.0), 0.0),
-                                       axis=axis)  # fmt: skip
+    t_before = xs.cumulative_prod(xs.where(before, a, 1.0), axis=axis) * xs.cumulative_sum(
+        xs.where(before, d / xs.where(before, a, 1.0), 0.0), axis=axis
+    )
     at_zero = xs.sum(xs.where(first, d, 0.0), axis=axis, keepdims=True)
     t_after = at_zero * xs.cumulative_prod(xs.where(first, 1.0, a), axis=axis)
     return xs.where(before, t_before, xs.where(seen == 1, t_after, 0.0))
+
+
+def cumprod_tangent_grads(g: Any, d: Any, a: Any, axis: Any = None) -> tuple[Any, Any]:
+    """The gradients of ``d`` and ``a`` of ``cumprod_tangent(d, a, axis)``, exact where
+    entries are zero: ``d`` gets ``cumprod_grad(g)`` (the tangent is linear in it), and
+    ``a`` the second derivative of the products,
+    ``sum over i >= m of g[i] * sum over j <= i, j != m of d[j] prod(a[k], k <= i, k != j, m)``.
+
+    With ``b`` the lane with its zeros made 1, ``Q = cumprod(b)``, ``c = cumsum(d / b)``
+    and ``R`` a sum from the end: entries ``i`` before the first zero give entry ``m``
+    ``(R(g Q c) - d R(g Q) / b) / b``; between the first zero ``z1`` and the second, ``z1``
+    gets ``R(g Q c) - d R(g Q)`` and every other entry ``d[z1] R(g Q) / b``; between the
+    second zero ``z2`` and the third, ``z1`` gets ``d[z2] R(g Q)`` and ``z2`` ``d[z1] R(g Q)``;
+    after the third, nothing (every product holds a zero)."""
+    if axis is None:  # of the flattened array
+        xp = array_module(g, d, a)
+        flat = xp.reshape(a, (-1,))
+        d_d, d_a = cumprod_tangent_grads(
+            xp.reshape(g, (-1,)), xp.reshape(xp.broadcast_to(d, _shape(a)), (-1,)), flat, 0
+        )
+        return cast_like(unbroadcast(reshape_like(d_d, a), d), d), reshape_like(d_a, a)
+    xs = backend.standard(g, d, a)
+    d_full = xs.broadcast_to(xs.asarray(d), a.shape)
+    d_d = cumprod_grad(g, xs.cumulative_prod(a, axis=axis), a, axis)
+
+    def rcumsum(t: Any) -> Any:
+        return xs.flip(xs.cumulative_sum(xs.flip(t, axis=axis), axis=axis), axis=axis)
+
+    zero = a == 0
+    b = xs.where(zero, 1.0, a)
+    w = g * xs.cumulative_prod(b, axis=axis)
+    c = xs.cumulative_sum(d_full / b, axis=axis)
+    seen = xs.cumulative_sum(xs.astype(zero, xs.int64), axis=axis)
+    zeros = xs.zeros_like(w)
+    by = [xs.where(seen == k, w, zeros) for k in range(3)]  # g Q where i has k zeros before
+    first, second = zero & (seen == 1), zero & (seen == 2)
+    d1 = xs.sum(xs.where(first, d_full, 0.0), axis=axis, keepdims=True)
+    d2 = xs.sum(xs.where(second, d_full, 0.0), axis=axis, keepdims=True)
+    r0, r1, r2 = rcumsum(by[0]), rcumsum(by[1]), rcumsum(by[2])
+    d_a = (rcumsum(by[0] * c) - d_full * r0 / b) / b
+    d_a = d_a + xs.where(first, rcumsum(by[1] * c) - d_full * r1, d1 * r1 / b)
+    d_a = d_a + xs.where(first, d2 * r2, xs.where(second, d1 * r2, 0.0))
+    return cast_like(unbroadcast(d_d, d), d), cast_like(d_a, a)
 
 
 def _plus(d: Any, c: Any) -> Any:

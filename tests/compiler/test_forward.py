@@ -10,11 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rules.families import SPECS
-from rules.spec import ids, rule_grads
+from rules.spec import ids, prim_name, rule_grads
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 from srcdiff.rules import registry
+from srcdiff.runtime import tensor_methods as tm
+from srcdiff.testing import _is_differentiable
 
+from . import forward_functions as late
 from . import functions  # noqa: F401  (registers the battery)
 from .cases import CASES, A, S
 
@@ -76,61 +80,232 @@ def test_most_of_the_battery_runs_forward():
 
 
 def _forward_specs():
+    """Every spec of a primitive with a forward rule (or declared linear), but those whose
+    arguments hold floats in containers (their tangents are lists: the battery checks
+    them). Results may be tuples or lists of arrays (``np.linalg.eigh``, ``np.split``)."""
     out = []
     for spec in SPECS:
-        if not callable(spec.primal) or spec.call is not None:
+        if not callable(spec.primal) or (spec.call is not None and not _called_as_is(spec)):
             continue
-        if any(isinstance(a, (list, tuple, dict)) for a in spec.args):
+        if any(isinstance(a, (list, tuple, dict)) and _is_differentiable(a) for a in spec.args):
             continue  # containers of tangents: checked through the battery
-        if registry.lookup_jvp(spec.prim) is None and registry.linear_positions(spec.prim) is None:
+        prim = spec.prim
+        if all(
+            f(prim) is None
+            for f in (
+                registry.lookup_jvp,
+                registry.linear_positions,
+                registry.multilinear_positions,
+            )
+        ):
             continue
         out.append(spec)
     return out
 
 
+def _called_as_is(spec) -> bool:
+    """A spec whose ``call`` is its primitive with the result made a tuple (``as_tuple``),
+    or an index object's subscript (``np.r_[...]``)."""
+    return getattr(spec.call, "__wrapped__", None) is spec.prim or spec.prim in (np.r_, np.c_)
+
+
 FORWARD = _forward_specs()
+
+
+def _structure(x):
+    """A tuple or list result as a list of its parts; an array as itself."""
+    return list(x) if isinstance(x, (list, tuple)) else x
+
+
+def _add(total, part, ans):
+    """``total + part``, each shaped like the result ``ans`` (part by part for a tuple)."""
+    if isinstance(ans, (list, tuple)):
+        total = [None] * len(ans) if total is None else total
+        return [_add(t, p, a) for t, p, a in zip(total, part, ans, strict=True)]
+    part = np.broadcast_to(np.asarray(part, np.float64), np.shape(ans))
+    return part if total is None else total + part
+
+
+def _zero_tangent(a, extra: bool = False):
+    """A zero tangent for the argument ``a``; of an extra argument (``*args``) that is not
+    a number or an array (a slice of ``np.r_``), none."""
+    if isinstance(a, np.ndarray):
+        return np.zeros_like(a, dtype=np.float64)
+    return None if extra and not isinstance(a, (int, float)) else 0.0
 
 
 def _jvp_of(spec, tangents: dict[int, object]):
     """J v for the primitive of ``spec`` at its arguments: its forward rule, or the
-    primitive itself on the tangents where it is declared linear."""
+    primitive itself on the tangents where it is declared linear (on each tangent apart,
+    the others held, where it is multilinear). A tuple result gives a list of tangents."""
     args, kwargs = list(spec.args), dict(spec.kwargs)
-    ans = spec.primal(*args, **kwargs)
+    ans = _structure(spec.primal(*args, **kwargs))
     positions = registry.linear_positions(spec.prim)
     if positions is not None:
         positions = range(len(args)) if positions == "all" else positions
         moved = [
             tangents.get(i, np.zeros_like(a)) if i in positions else a for i, a in enumerate(args)
         ]
-        return spec.primal(*moved, **kwargs)
+        return _structure(spec.primal(*moved, **kwargs))
+    each = registry.multilinear_positions(spec.prim)
+    if each is not None:
+        total = None
+        for i, t in tangents.items():
+            moved = [t if j == i else a for j, a in enumerate(args)]
+            total = _add(total, _structure(spec.primal(*moved, **kwargs)), ans)
+        return total
     forward = registry.lookup_jvp(spec.prim)
-    params = list(registry.lookup(spec.prim).params)
+    rule = registry.lookup(spec.prim)
+    params = list(rule.params)
     bound = dict(zip(params, args, strict=False)) | kwargs
-    given = {f"d{params[i]}": t for i, t in tangents.items()}
-    parts = forward.fn(ans, **bound, **{f"d{p}": given.get(f"d{p}", 0.0) for p in forward.tangents})
+    extra = args[len(params) :]
+    given = {}
+    for p in forward.tangents:
+        if p == rule.varargs:  # a tuple, one tangent per extra argument
+            given[p] = tuple(
+                tangents.get(len(params) + k, _zero_tangent(a, True)) for k, a in enumerate(extra)
+            )
+        else:
+            i = params.index(p)
+            given[p] = tangents.get(i, _zero_tangent(bound.get(p)))
+    positional = [bound.get(p, rule.defaults.get(p)) for p in params]
+    parts = forward.fn(
+        spec.primal(*args, **kwargs),
+        *positional,
+        *extra,
+        **{forward.keyword(p): t for p, t in given.items()},
+    )
     parts = parts if isinstance(parts, tuple) else (parts,)
-    return sum(np.broadcast_to(p, np.shape(ans)) for p in parts)
+    total = None
+    for part in parts:
+        total = _add(total, _structure(part), ans)
+    return total
+
+
+def _pairing(u, y) -> float:
+    """``sum(u * y)``, over the parts of a tuple or list."""
+    if isinstance(y, (list, tuple)):
+        return sum(_pairing(a, b) for a, b in zip(u, y, strict=True))
+    return float(np.sum(np.asarray(u, np.float64) * np.asarray(y, np.float64)))
 
 
 @pytest.mark.parametrize("spec", FORWARD, ids=ids(FORWARD))
 def test_forward_rule_is_the_transpose_of_the_reverse_rule(spec):
     rng = np.random.default_rng(3)
     positions = [i for i in spec.positions() if isinstance(spec.args[i], np.ndarray)]
+    linear = registry.linear_positions(spec.prim)
+    if linear not in (None, "all") and registry.lookup_jvp(spec.prim) is None:
+        positions = [i for i in positions if i in linear]  # forward mode there only
     if not positions:
         pytest.skip("no array argument")
     tangents = {i: rng.standard_normal(np.shape(spec.args[i])) for i in positions}
     ans = spec.primal(*spec.args, **spec.kwargs)
-    u = rng.standard_normal(np.shape(ans))
-    grads = rule_grads(spec.prim, u, *spec.args, **spec.kwargs)
+    u = (
+        type(ans)(rng.standard_normal(np.shape(a)) for a in ans)
+        if isinstance(ans, (list, tuple))
+        else rng.standard_normal(np.shape(ans))
+    )
+    grads = rule_grads(spec.prim, u, *spec.args, call=spec.call, **spec.kwargs)
     reverse = sum(  # None: a gradient of zero (the result does not move with it)
         float(np.sum(grads[i] * tangents[i])) for i in positions if grads[i] is not None
     )
-    forward = float(np.sum(u * _jvp_of(spec, tangents)))
+    forward = _pairing(u, _jvp_of(spec, tangents))
     assert forward == pytest.approx(reverse, rel=1e-9, abs=1e-9)
 
 
 def test_there_are_forward_rules_to_check():
-    assert len(FORWARD) >= 60
+    assert len(FORWARD) >= 1300
+
+
+# Primitives whose forward rules came late: each is compared above, call by call.
+CHECKED_FORWARD = [
+    np.einsum, np.r_, np.c_, rt.trapezoid, np.array_split, np.atleast_1d, np.atleast_2d,
+    np.atleast_3d, np.linalg.eigh, np.linalg.svd, np.linalg.pinv, np.linalg.qr,
+    np.linalg.lstsq, np.linalg.slogdet, tm.max, tm.min,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("prim", CHECKED_FORWARD, ids=[prim_name(p) for p in CHECKED_FORWARD])
+def test_the_forward_rules_of_the_decompositions_and_joins_are_compared(prim):
+    assert any(spec.prim is prim for spec in FORWARD)
+
+
+# ---- the forward rules that came late, through the compiler ------------------------------
+
+
+@pytest.mark.parametrize("fn, args", late.FORWARD_CASES, ids=map(late.case_id, late.FORWARD_CASES))
+def test_late_forward_rules_match_finite_differences(fn, args):
+    args = list(args)
+    tangents = _tangents(args, np.random.default_rng(2))
+    value, tangent = sd.jvp(fn, args, tangents)
+    assert value == pytest.approx(fn(*args), rel=1e-12)
+    fd = _differences(fn, args, tangents)
+    assert abs(fd[0] - fd[1]) <= 1e-4 * max(1.0, abs(fd[0]))  # smooth here
+    assert float(tangent) == pytest.approx(fd[0], rel=1e-6, abs=1e-8)
+
+
+def test_an_einsum_tangent_is_one_einsum_per_operand_with_a_tangent():
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    forward = sd.jvp(late.einsum_ellipsis)
+    forward((a, b), (a, b))
+    source = sd.source(forward)
+    assert source.count("np.einsum('...ij,...jk->...ik'") == 3, source  # the value, 2 terms
+    forward((a, b), (a, np.zeros_like(b)))
+
+
+def repeated_eigenvalues(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum(w**2) + np.sum(v)
+
+
+def svd_full_of_a_tall_matrix(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(s)
+
+
+def svd_of_a_singular_matrix(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u) + np.sum(s)
+
+
+def qr_complete(a):
+    q, r = np.linalg.qr(a, mode="complete")
+    return np.sum(q) + np.sum(r)
+
+
+def pinv_of(a):
+    return np.sum(np.linalg.pinv(a))
+
+
+def lstsq_of(a, b):
+    return np.sum(np.linalg.lstsq(a, b)[0])
+
+
+RANK_ONE = np.outer([1.0, 2.0, 3.0], [1.0, -1.0])
+
+
+def test_where_the_decompositions_have_no_derivative_forward_mode_refuses():
+    """Repeated eigenvalues or a zero singular value (the vectors are not unique), the
+    complement of a full SVD or QR (any basis), a rank-deficient pseudo-inverse or least
+    squares (another formula): a clear error, never a number."""
+    twice = np.diag([1.0, 1.0, 3.0])
+    with pytest.raises(sd.CompileError, match="repeated eigenvalues"):
+        sd.jvp(repeated_eigenvalues, (twice,), (np.eye(3),))
+    with pytest.raises(sd.CompileError, match="repeated eigenvalues"):
+        sd.grad(repeated_eigenvalues)(twice)  # reverse mode too (it gave NaN)
+    with pytest.raises(ValueError, match="full_matrices=False"):
+        sd.jvp(svd_full_of_a_tall_matrix, (np.ones((4, 3)),), (np.ones((4, 3)),))
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    with pytest.raises(sd.CompileError, match="zero singular value"):
+        sd.jvp(svd_of_a_singular_matrix, (singular,), (np.eye(2),))
+    with pytest.raises(ValueError, match="mode='reduced'"):
+        sd.jvp(qr_complete, (np.ones((4, 3)) + np.eye(4, 3),), (np.ones((4, 3)),))
+    with pytest.raises(ValueError, match="rank 1"):
+        sd.jvp(pinv_of, (RANK_ONE,), (RANK_ONE,))
+    with pytest.raises(ValueError, match="rank 1"):
+        sd.grad(pinv_of)(RANK_ONE)  # reverse mode too
+    with pytest.raises(ValueError, match="rank 1"):
+        sd.jvp(lstsq_of, (RANK_ONE, np.ones(3)), (RANK_ONE, np.ones(3)))
 
 
 # ---- the source, users' rules, errors -----------------------------------------------------

@@ -7,6 +7,8 @@ eigenvalues and singular values. Random directions are not symmetric: the gradie
 functions of a symmetric matrix are checked as NumPy computes them, from one triangle.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -48,8 +50,10 @@ def upper_noise(a):
 
 def as_tuple(f):
     """``f`` returning its named tuple (EighResult, SVDResult, ...) as a plain tuple, for
-    the checker, which builds cotangents of the result's type."""
+    the checker, which builds cotangents of the result's type (``__wrapped__``: ``f``, for
+    the sweeps that call the primitive itself)."""
 
+    @functools.wraps(f)
     def call(*args, **kwargs):
         return tuple(f(*args, **kwargs))
 

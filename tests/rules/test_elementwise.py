@@ -94,12 +94,14 @@ def _scipy_specs():
                 (special.erfc, (-2.0, 2.0)),
                 (special.expit, (-4.0, 4.0)),
                 (special.logit, (0.1, 0.9)),
+                (special.gamma, (0.3, 4.0)),
                 (special.gammaln, (0.3, 4.0)),
                 (special.digamma, (0.3, 4.0)),
             )
             for s in ((3, 4), (), None)
         ],
         Spec(special.gammaln, (R((5,), -2.9, -2.1),), label="negative"),
+        Spec(special.gamma, (R((5,), -2.9, -2.1),), label="negative"),
         *[Spec(special.xlogy, (value(xs, -2.0, 2.0), value(ys, 0.5, 2.0))) for xs, ys in BROADCAST],
         Spec(special.xlogy, (np.array([0.0, 1.5, 0.0]), R((3,), 0.5, 2.0)), label="zeros"),
         Spec(special.logsumexp, (a,)),
@@ -268,7 +270,7 @@ def test_digamma_matches_scipy():
 def test_scipy_rules_exist_only_with_scipy():
     from srcdiff.rules import elementwise
 
-    assert len(elementwise.SCIPY_SPECIAL) == (8 if HAS_SCIPY else 0)
+    assert len(elementwise.SCIPY_SPECIAL) == (9 if HAS_SCIPY else 0)
 
 
 @pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is not installed")

@@ -32,8 +32,29 @@ def recorded_gradient():
     return (graph, *inputs)
 
 
+def norm_spec(x, ord=None, axis=None, keepdims=False, label=""):
+    """``rt.norm_grad`` at ``x`` and its norm, differentiated in ``g``, ``ans`` and ``x``
+    apart (the forward rule of ``np.linalg.norm`` passes ``ans = norm(x)``)."""
+    ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
+    return Spec(rt.norm_grad, (R(ans.shape), ans, x, ord, axis, keepdims), wrt=(0, 1, 2),
+                label=label or f"{ord}-{axis}")  # fmt: skip
+
+
+def with_zeros(a, *where):
+    a = a.copy()
+    for k in where:
+        a[k] = 0.0
+    return a
+
+
+def square(n, shift=2.0):
+    return R((n, n), -0.5, 0.5) + shift * np.eye(n)
+
+
 X = R((3, 4))
 OLD = R((3,))
+SAMPLES = np.array([-1.3, -0.2, 0.4, 1.1, 2.5])
+AT = np.array([-2.0, -0.9, 0.1, 0.7, 1.6, 2.2, 3.0])  # outside, inside, away from SAMPLES
 HELD = [R((3,)), OLD]  # a list holding OLD: its tangent follows a write into OLD
 SPECS = [
     Spec(rt.cast_grad, (R((3,)), R((3,)).astype(np.float32), R((3,))), wrt=(0,)),
@@ -84,6 +105,100 @@ SPECS = [
         label="passive-keyword",
     ),  # fmt: skip
     Spec(sd.jvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
+    # the helpers of forward rules, differentiated again (second derivatives)
+    Spec(rt.sort_grad, (R((3, 4)), X), wrt=(0, 1)),
+    Spec(rt.sort_grad, (R((3, 4)), X, 0), wrt=(0, 1), label="axis-0"),
+    Spec(rt.sort_grad, (R((12,)), X, None), wrt=(0, 1), label="flat"),
+    Spec(rt.digamma, (R((3, 4), 0.3, 4.0),)),
+    Spec(rt.digamma, (R((5,), -2.9, -2.1),), label="negative"),
+    Spec(rt.digamma, (1.7,), label="number"),
+    Spec(rt.trigamma, (R((3, 4), 0.3, 4.0),)),
+    Spec(rt.trigamma, (R((5,), -2.9, -2.1),), label="negative"),
+    Spec(rt.trigamma, (12.5,), label="number"),
+    norm_spec(R((5,)), label="vector"),
+    norm_spec(X, label="flat"),
+    norm_spec(X, None, 0),
+    norm_spec(X, 3, 1, True),
+    norm_spec(R((3, 4), 0.2, 2.0), 0.5, 1),
+    norm_spec(X, np.inf, 0),
+    norm_spec(X, 1, 1),
+    norm_spec(X, "fro"),
+    norm_spec(X, "nuc"),
+    norm_spec(X, 2),
+    norm_spec(X, -2),
+    norm_spec(X, 1, label="matrix-1"),
+    norm_spec(R((3, 2, 4)), "nuc", (0, 2), label="stack-nuc"),
+    norm_spec(R((2, 3, 4)), 2, (2, 1), True, label="stack-2-keepdims"),
+    Spec(rt.cumprod_tangent, (R((3, 4)), R((3, 4)), 1), wrt=(0, 1)),
+    Spec(rt.cumprod_tangent, (R((3, 4)), R((3, 4)), None), wrt=(0, 1), label="flat"),
+    Spec(rt.cumprod_tangent, (R((4,)), R((3, 4)), 1), wrt=(0, 1), label="broadcast"),
+    Spec(
+        rt.cumprod_tangent,
+        (R((4, 5)), with_zeros(R((4, 5)), (1, 2), (2, 1), (2, 3), (3, 0), (3, 2), (3, 3)), 1),
+        wrt=(0, 1),
+        label="zeros",
+    ),  # fmt: skip
+    Spec(
+        rt.cumprod_tangent,
+        (R((6,)), with_zeros(R((6,)), 1, 4), None),
+        wrt=(0, 1),
+        label="zeros-flat",
+    ),  # fmt: skip
+    *[
+        Spec(rt.matrix_power_tangent, (R((3, 3)), square(3), n), wrt=(0, 1), label=f"n-{n}")
+        for n in (0, 1, 2, 4, -1, -3)
+    ],
+    Spec(rt.matrix_power_tangent, (R((2, 3, 3)), square(3), 3), wrt=(0, 1), label="stack"),
+    Spec(rt.interp_slope, (AT, SAMPLES, R((5,))), wrt=(1, 2)),
+    Spec(rt.interp_slope, (R((2, 3), -2.0, 3.0), SAMPLES, R((5,))), wrt=(1, 2), label="2d"),
+    Spec(
+        rt.interp_slope,
+        (R((7,), -4.0, 8.0), np.array([0.3, 2.6, 1.2, 1.9]), R((4,)), 3.0),
+        wrt=(1, 2, 3),
+        label="period",
+    ),  # fmt: skip
+    Spec(rt.interp_slope, (AT, SAMPLES[:1], R((1,))), wrt=(1, 2), label="one-point"),
+    Spec(
+        rt.diff_tangent,
+        (R((3, 4)), R((3, 1)), R((3, 2)), X, 1, -1, R((3, 1)), R((3, 2))),
+        wrt=(0, 1, 2),
+    ),  # fmt: skip
+    Spec(
+        rt.diff_tangent,
+        (R((3, 4)), R((1, 4)), None, X, 2, 0, R((1, 4)), None),
+        wrt=(0, 1),
+        label="prepend-axis-0",
+    ),  # fmt: skip
+    Spec(rt.eigen_gaps, (np.array([-1.0, 0.5, 1.7, 3.2]),)),
+    Spec(rt.eigen_gaps, (np.array([[0.5, 1.5, 2.5], [-1.0, 0.2, 4.0]]),), label="stack"),
+    Spec(rt.eigen_gaps, (np.array([0.3, 1.4, 2.2]), "np.linalg.svd", True), label="positive"),
+    Spec(rt.hypot_tangent, ((0.3, -0.5, 1.2), (0.7, 2.0, -1.2), 2.3), wrt=(0, 1, 2)),
+    Spec(rt.prod_grad, (R(()), None, X), wrt=(0, 2), label="all"),
+    Spec(rt.prod_grad, (R((4,)), None, X, 0), wrt=(0, 2), label="axis-0"),
+    Spec(rt.prod_grad, (R((3, 1)), None, X, 1, True), wrt=(0, 2), label="keepdims"),
+    Spec(
+        rt.prod_grad,
+        (R((4,)), None, with_zeros(R((4, 4)), (1, 0), (2, 1), (2, 3), (3, 0), (3, 1), (3, 2)), 1),
+        wrt=(0, 2),
+        label="zeros",
+    ),  # fmt: skip
+    Spec(rt.sorted_in_place_tangent, (R((3, 4)), X), wrt=(0, 1)),
+    Spec(rt.sorted_in_place_tangent, (R((3, 4)), X, 0), wrt=(0, 1), label="axis-0"),
+    Spec(
+        rt.sorted_in_place_tangent,
+        ([R(()), R(()), R(())], [0.5, -1.0, 2.0], -1, None, True),
+        wrt=(0, 1),
+        label="list-reversed",
+    ),  # fmt: skip
+    Spec(
+        rt.concatenator_tangent, ((R((3,)), 0.5, R((2,))), (R((3,)), 1.0, R((2,))), False), wrt=(0,)
+    ),  # fmt: skip
+    Spec(
+        rt.concatenator_tangent,
+        ((R((3,)), R((3, 2))), (R((3,)), R((3, 2))), True),
+        wrt=(0,),
+        label="columns",
+    ),  # fmt: skip
     Spec(autograd.graph_gradient, recorded_gradient(), wrt=(1, 2)),
 ]
 
