@@ -478,6 +478,9 @@ class _Site:
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
         if self.rule is not None or self.nondiff:
             return
+        refused = Host.registry.refusal(fn)
+        if refused is not None:
+            raise refuse(*refused)
         if target is None:
             raise refuse(
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",

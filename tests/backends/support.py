@@ -20,6 +20,8 @@ from srcdiff import backend
 from srcdiff import runtime as rt
 from srcdiff.compiler.backends import numpy_name
 from srcdiff.rules.elementwise import SCIPY_SPECIAL
+from srcdiff.rules.namespaces import SAME_AS_NUMPY
+from srcdiff.rules.registry import method
 from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
@@ -137,8 +139,17 @@ FANCY_WRITE = "writing through an integer-array index: the standard has no such 
 
 # Per backend, the primitives (registry keys) whose rules it cannot run, and why. The
 # README's table of backends is made from this list (see ``coverage.py``).
+DRAWS = "NumPy's generators draw NumPy arrays from NumPy parameters"
+NUMPY_DRAWS = [
+    method(source, name)
+    for source in (np.random.Generator, np.random.RandomState)
+    for name in ("normal", "laplace", "gumbel", "logistic", "uniform", "exponential", "lognormal")
+]
+COMPAT = "array_api_compat's NumPy namespace: its own backend's namespace serves other arrays"
 UNSUPPORTED: dict[str, dict[Any, str]] = {
     STRICT: {
+        **dict.fromkeys(NUMPY_DRAWS, DRAWS),
+        **dict.fromkeys(SAME_AS_NUMPY, COMPAT),
         **dict.fromkeys(
             [
                 np.exp2,
@@ -162,6 +173,12 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "the standard",
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
+        rt.norm_grad: "the slope of np.linalg.norm, which is not in the standard",
+        **dict.fromkeys(
+            [rt.eigen_gaps, rt.concatenator_tangent, rt.interp_slope],
+            "a helper of the forward rules of np.linalg.eigh and svd, np.r_ and np.c_, "
+            "np.interp, which the standard has not",
+        ),
         **dict.fromkeys([np.einsum, np.kron, np.vdot], NOT_STANDARD),
         np.cross: "not in the standard (its linalg extension has cross, of 3-vectors only)",
         **dict.fromkeys(
@@ -278,6 +295,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             [np.r_, np.c_],
             "NumPy's index objects make NumPy arrays: CuPy code writes cupy.r_ and cupy.c_",
         ),
+        **dict.fromkeys(NUMPY_DRAWS, DRAWS),
+        **dict.fromkeys(SAME_AS_NUMPY, COMPAT),
     },
 }
 

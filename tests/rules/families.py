@@ -11,7 +11,9 @@ from . import (
     test_elementwise,
     test_indexing,
     test_linalg,
+    test_namespaces,
     test_numpy_math,
+    test_random,
     test_reductions,
     test_selection,
     test_sequences,
@@ -39,5 +41,7 @@ FAMILIES = [
     test_tensor_methods,
     test_updates,
     test_tangents,
+    test_random,
+    test_namespaces,
 ]
 SPECS = [s for family in FAMILIES for s in family.SPECS]

@@ -35,6 +35,8 @@ def prim_name(prim: Any) -> str:
     """A readable name of a registry key (``np.tanh``, ``operator.add``, ``ndarray.sum``)."""
     if isinstance(prim, str):
         return prim
+    if isinstance(prim, tuple):  # a method of every instance of a class (registry.method)
+        return f"{prim[0].__name__}.{prim[1]}"
     for name in ("r_", "c_"):  # index objects, not functions
         if prim is getattr(np, name):
             return f"np.{name}"

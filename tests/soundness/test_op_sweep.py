@@ -44,6 +44,13 @@ def expression(prim, n: int, keywords: list[str]) -> str | None:
         return OPERATORS[prim].format(*args)
     if prim is np.r_ or prim is np.c_:
         return f"np.{'r_' if prim is np.r_ else 'c_'}[{', '.join(args)}]"
+    if isinstance(prim, tuple):  # a method of every generator (a reparameterised draw)
+        source, name = prim
+        made = "default_rng" if source is np.random.Generator else "RandomState"
+        return f"np.random.{made}(5).{name}({', '.join(args)})"
+    if (getattr(prim, "__module__", "") or "").startswith("array_api_compat.numpy"):
+        owner = "linalg." if "linalg" in prim.__module__ else ""
+        return f"array_api_compat.numpy.{owner}{prim.__name__}({', '.join(args)})"
     if isinstance(prim, str):
         if not prim.startswith("ndarray."):
             return None
@@ -72,7 +79,7 @@ for spec, case_id in zip(SPECS, ids(SPECS), strict=True):
 
 
 def _module():
-    lines = ["import math", "", "import numpy as np", ""]
+    lines = ["import math", "", "import array_api_compat.numpy", "import numpy as np", ""]
     for k, (_, spec, code) in enumerate(CASES):
         params = [f"a{i}" for i in range(len(spec.args))] + [f"k_{k}" for k in spec.kwargs]
         lines += [

@@ -1,0 +1,43 @@
+"""Array API style code (``xp = array_namespace(x); xp.tanh(x @ w)``): the namespace is
+the array module of the arguments, a constant. ``array_api_compat``'s NumPy namespace
+holds NumPy's own functions, which have their rules, and thin wrappers: those computing
+what a NumPy function computes take its rules; the others are refused with the NumPy
+spelling to use."""
+
+import array_api_compat
+import array_api_compat.numpy as compat
+import numpy as np
+
+from . import contractions, linalg, shapes  # noqa: F401  (their rules are aliased here)
+from .registry import alias, lookup, nondiff, unsupported
+
+nondiff(
+    "the array module of its arguments: a namespace, not a value",
+    array_api_compat.array_namespace,
+    array_api_compat.get_namespace,
+)
+
+SAME_AS_NUMPY = {
+    compat.matmul: np.matmul,
+    compat.permute_dims: np.transpose,
+    compat.tensordot: np.tensordot,
+    compat.linalg.matmul: np.matmul,
+    compat.linalg.tensordot: np.tensordot,
+    compat.linalg.outer: np.outer,
+}
+for wrapper, primitive in SAME_AS_NUMPY.items():
+    alias(wrapper, primitive)
+
+for namespace, prefix in ((compat, "xp"), (compat.linalg, "xp.linalg")):
+    for name in dir(namespace):
+        wrapper = getattr(namespace, name)
+        ours = getattr(np.linalg if namespace is compat.linalg else np, name, None)
+        if name.startswith("_") or not callable(wrapper) or wrapper is ours:
+            continue
+        if wrapper not in SAME_AS_NUMPY and lookup(wrapper) is None:
+            unsupported(
+                wrapper,
+                f"{prefix}.{name} of array_api_compat's NumPy namespace (a wrapper whose "
+                "derivative srcdiff does not know)",
+                f"call NumPy's own function for it (np.{name} or its NumPy spelling)",
+            )
