@@ -151,6 +151,7 @@ class Unit:
         parameters, then the tangents of ``wrt`` by the keywords ``tangent_names``, and
         returns the value and its tangent."""
         if self.tangent_fn is None:
+            self.refuse_module_names()
             names = copy.deepcopy(self.names_after_primal)
             tree, self.tangent_names = tangent(
                 self.analysis, names, f"{self.parsed.tree.name}_tangent", self.wrt,
@@ -168,6 +169,27 @@ class Unit:
             self.tangent_fn = (forward, text)
         return self.tangent_fn
 
+    def refuse_module_names(self) -> None:
+        """Forward-mode source runs the user's statements with the rules' templates, which
+        name the array module ``xp`` and srcdiff's helpers ``rt``: a parameter or local
+        variable of either name would shadow them there, so it is refused (reverse mode
+        takes it; a global ``xp``, such as ``import numpy as xp``, is read as the array
+        module)."""
+        bound = {
+            n.id
+            for n in gast.walk(self.parsed.tree)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
+        }
+        taken = sorted({"xp", "rt"} & bound)
+        if taken:
+            raise CompileError(
+                f"forward mode of a function with a variable named {taken[0]}",
+                function=self.parsed.name, filename=self.parsed.filename,
+                lineno=self.parsed.tree.lineno,
+                hint=f"rename {taken[0]} (forward-mode source uses that name for "
+                "the array module or srcdiff's helpers); sd.grad takes it as it is",
+            )  # fmt: skip
+
     def tangent_program(self) -> types.FunctionType:
         """The forward-mode source as a program srcdiff can differentiate again (reverse
         over forward: Hessian-vector products, gradients of gradients):
@@ -175,6 +197,7 @@ class Unit:
         ``tangent_names`` first, by position. Its text is its own file's (kept in
         ``linecache`` while the unit lives), so srcdiff reads it as it reads the user's."""
         if self.program is None:
+            self.refuse_module_names()
             if self.enters:
                 raise CompileError(
                     "a derivative of a derivative through a with block",

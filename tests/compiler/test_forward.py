@@ -436,3 +436,16 @@ def test_a_function_updating_a_list_it_is_given_is_refused_not_left_different():
     assert acc == []
     sd.grad(appends_to_its_argument)(x, acc)
     assert len(acc) == 1
+
+
+def test_a_local_named_like_the_array_module_is_refused_in_forward_mode():
+    """Templates name the array module ``xp``: a parameter of that name would shadow it in
+    the tangent source, so forward mode refuses it (reverse mode is unaffected)."""
+
+    def f(x, xp):
+        return np.sum(np.sum(x * xp, axis=0) ** 2)
+
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    np.testing.assert_allclose(sd.grad(f)(x, y), 2 * np.sum(x * y, axis=0) * y)
+    with pytest.raises(sd.CompileError, match="variable named xp.*rename xp"):
+        sd.jvp(f, (x, y), (np.ones_like(x), None))
