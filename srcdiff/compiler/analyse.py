@@ -1011,6 +1011,18 @@ def exits(body: list[gast.stmt]) -> bool:
     return False
 
 
+def always_exits(body: list[gast.stmt]) -> bool:
+    """True when every path through the block leaves it by a return, break, continue or
+    raise (so no name it assigns is seen after it); a conditional exit, or a return inside
+    a nested loop, leaves the paths that go on."""
+    for s in body:
+        if isinstance(s, (gast.Return, gast.Break, gast.Continue, gast.Raise)):
+            return True
+        if isinstance(s, gast.If) and always_exits(s.body) and always_exits(s.orelse):
+            return True
+    return False
+
+
 def has_active(body: list[gast.stmt]) -> bool:
     return any(
         getattr(s, "op", None) is not None and s.op.kind in DIFFERENTIATING
@@ -1141,8 +1153,8 @@ def annotate_loops(
         if isinstance(s, gast.If):
             a = annotate_loops(s.body, active, defined, counter)
             b = annotate_loops(s.orelse, active, defined, counter)
-            a = a if not exits(s.body) else b
-            b = b if not exits(s.orelse) else a
+            a = a if not always_exits(s.body) else b  # no path goes on from there
+            b = b if not always_exits(s.orelse) else a
             defined |= a & b
         elif isinstance(s, (gast.For, gast.While)):
             inner = defined | ({s.target.id} if isinstance(s, gast.For) else set())

@@ -547,3 +547,72 @@ def swap_after_a_subtraction(x, y):
     y = y + x
     x[0] = np.tanh(np.sum(x))
     return np.sum(y * y) + np.sum(np.sin(x))
+
+
+# ---- names assigned on some paths only, read in a later loop -----------------------------
+
+X0, W0 = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+
+
+@case(W0, X0, True, False, wrt=(0, 1))
+def unbound_after_a_conditional_return(w, x, flag, other):
+    """``c`` is unbound when ``flag`` and not ``other``: a branch that may return was taken
+    for one that always does, so ``c`` was saved on entering the loop, and crashed."""
+    if flag:
+        if other:
+            return np.sum(w)
+    else:
+        c = np.cos(np.arange(3.0))
+    s = 0.0
+    for _ in range(3):
+        if not flag:
+            s = s + np.sum(w * c)
+        s = s + np.sum(np.sin(x * w))
+    return s
+
+
+@case(W0, X0, True, False, wrt=(0, 1))
+def unbound_differentiated_after_a_conditional_return(w, x, flag, other):
+    if flag:
+        if other:
+            return np.sum(w)
+    else:
+        c = np.cos(x)
+    s = 0.0
+    for _ in range(3):
+        if not flag:
+            s = s + np.sum(w * c)
+        s = s + np.sum(np.sin(x * w))
+    return s
+
+
+@case(W0, X0, 2, wrt=(0, 1))
+def unbound_after_a_return_in_a_loop(w, x, n):
+    if n > 0:
+        for j in range(n):
+            if j > 5:
+                return np.sum(w)
+    else:
+        c = np.cos(np.arange(3.0))
+    s = 0.0
+    for _ in range(3):
+        if n <= 0:
+            s = s + np.sum(w * c)
+        s = s + np.sum(np.sin(x * w))
+    return s
+
+
+@case(W0, X0, wrt=(0, 1))
+def unbound_in_the_first_step_after_a_continue(w, x):
+    s = 0.0
+    for k in range(3):
+        if k == 0:
+            if k > 5:
+                continue
+        else:
+            c = np.cos(np.arange(3.0)) * k
+        for _ in range(2):
+            if k != 0:
+                s = s + np.sum(w * c)
+            s = s + np.sum(np.sin(x * w))
+    return s
