@@ -323,11 +323,42 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
     parameters known to hold arrays (not lists)."""
     sharing = Sharing(parsed, fn, arrays)
+    entry_updates(fn, sharing)
     liveness = Liveness()
     liveness.block(fn.body, set(), set(), set())
     fn.body = _follow_block(fn.body, sharing, liveness, names)
     sharing.updated_params = caller_updates(fn)
     return sharing
+
+
+def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
+    """``c[k] += v`` updates the object at ``c[k]`` in place where ``c`` is a list or
+    dict the function builds or is passed (an array there is seen updated by every name
+    holding it, as in Python); elsewhere (an array's row) it stays a write of a new value
+    into ``c``, which the writes back of ``normalize.put`` carry."""
+    kept = sharing.built | sharing.sequences
+
+    def block(body: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in body:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    setattr(s, field, block(getattr(s, field)))
+            holder = getattr(s, "entry_of", False)
+            if holder is False or holder in kept:
+                out.append(s)
+            else:  # ``t = new`` then ``c[k] = t``: the write takes ``new`` itself
+                s.drop = True
+                out.append(s)
+        result: list[gast.stmt] = []
+        for s in out:
+            if result and getattr(result[-1], "drop", False):
+                copy_ = result.pop()
+                s.value = copy_.value  # the put right after the copy stores its value
+            result.append(s)
+        return result
+
+    fn.body = block(fn.body)
 
 
 def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:

@@ -562,7 +562,14 @@ class Normalizer:
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
-            self.put(at, self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value))))
+            new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
+            # an array held in a list or dict is updated in place, as every name holding
+            # it sees (the container's kind decides: see mutation.entry_updates)
+            update = _inplace(assign(current.id, new))
+            holder = at.holders[len(at.steps) - 1]
+            update.entry_of = holder.id if isinstance(holder, gast.Name) else None
+            self.emit(update)
+            self.put(at, name(current.id))
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):

@@ -119,12 +119,12 @@ def test_augmented_assignment_is_made_explicit():
 
 
 def test_augmented_item_assignment_reads_then_writes():
-    assert body_lines(normalized(augmented_item)) == [
-        "t1 = h[i]",
-        "t2 = t1 + v",
-        "h[i] = t2",
-        "return h",
-    ]
+    """The entry read is updated in place, as Python updates an array held in a list
+    (``mutation.entry_updates`` keeps that only where ``h`` is a list or dict), then
+    written back."""
+    tree = normalized(augmented_item)
+    assert body_lines(tree) == ["t1 = h[i]", "t2 = t1 + v", "t1 = t2", "h[i] = t1", "return h"]
+    assert tree.body[2].inplace and tree.body[2].entry_of == "h"
 
 
 def test_while_becomes_while_true_with_a_break():

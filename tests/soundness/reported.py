@@ -616,3 +616,25 @@ def unbound_in_the_first_step_after_a_continue(w, x):
                 s = s + np.sum(w * c)
             s = s + np.sum(np.sin(x * w))
     return s
+
+
+@case(W0, X0, wrt=(0, 1))
+def entry_updated_in_place(w, x):
+    """``held[0] += 0.5`` updates the array ``a`` names too, in place: it was compiled as a
+    new array for ``held[0]``, leaving ``a`` (value and gradient) as it was."""
+    a = np.sin(x) * 1.0
+    held = [a]
+    s = 0.0
+    for _ in range(3):
+        s = s + np.sum(np.tanh(a * w))
+        held[0] += 0.5
+    return s
+
+
+@case(W0, X0, wrt=(0, 1))
+def entry_of_a_dict_updated_in_place(w, x):
+    a = np.sin(x) * 1.0
+    d = {"k": a, "n": 1.0}
+    d["k"] *= w
+    d["n"] += 2.0  # a number: a new value, nothing else changes
+    return np.sum(np.tanh(a * x)) * d["n"]
