@@ -235,6 +235,7 @@ class _Target:
         return hit
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        key = None  # the arguments' types and shapes, for positional calls (see run_seen)
         if not kwargs and not rt.CHECKING[0]:
             key = rt.shape_key(args, kwargs)
             seen = self.seen.get(key)
@@ -250,29 +251,22 @@ class _Target:
         if unit.updated:  # after the adjoint, which may read the caller's objects as they were
             unit.write_back(self.bound + args, kwargs, state[1])
         elif (
-            not (kwargs or unit.calls or self.starred or rt.CHECKING[0])
+            key is not None
+            and not (unit.calls or self.starred)
             and self.last_position < len(args)
             and all(type(a) not in (list, tuple, dict) for a in args)
         ):
             if len(self.seen) > 256:  # calls of ever new shapes
                 self.seen.clear()
-            self.seen[rt.shape_key(args, kwargs)] = (unit, registry.version(), state[3])
+            self.seen[key] = (unit, registry.version(), state[3])
         return value, grads
 
     def run_seen(self, unit: Unit, order: tuple[int, ...], args: tuple) -> tuple[Any, Any]:
         """``run`` for positional arguments of types and shapes seen before, on a unit that
         calls no compiled function and updates none of its arguments: the same steps,
         with nothing looked up or checked twice."""
-        if unit.speculative:
-            value, saved, path = unit.run_path(self.bound + args, {}, confirm=True)
-        else:
-            saved, path = {}, []
-            value = unit.primal(saved, path, *self.bound, *args)
-        pkey = rt.path_key(path) if path else ()
-        unit.path_calls[pkey] += 1
-        hit = unit.adjoints.get((pkey, None, None, False))
-        adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
-        self.last = (unit, pkey, (), False)
+        value, saved, pkey = self.primal(unit, args, {})
+        adjoint = self.adjoint(unit, pkey, False)
         grads = adjoint(saved, _seed(value, self.fn.__qualname__))
         if not self.multiple:
             return value, rt.grad_like(grads[order[0]], args[self.positions[0]])
@@ -284,24 +278,32 @@ class _Target:
         """Run the primal: the value, and what ``backward`` needs."""
         values = self.values(args, kwargs)
         unit, order = self.unit(values, args, kwargs)
+        value, saved, pkey = self.primal(unit, args, kwargs)
+        return value, (unit, saved, pkey, order, values)
+
+    def primal(self, unit: Unit, args: tuple, kwargs: dict) -> tuple[Any, dict, tuple]:
+        """Run ``unit``'s primal on a call: the value, the values saved, the path's key."""
         if unit.speculative:
             value, saved, path = unit.run_path(self.bound + args, kwargs, confirm=True)
         else:
-            saved: dict = {}
-            path: list = []
+            saved, path = {}, []
             value = unit.primal(saved, path, *self.bound, *args, **kwargs)
-        pkey = rt.path_key(path) if path else ()
-        return value, (unit, saved, pkey, order, values)
+        return value, saved, (rt.path_key(path) if path else ())
+
+    def adjoint(self, unit: Unit, pkey: tuple, checked: bool) -> Callable:
+        """The adjoint of ``unit``'s path ``pkey`` (counted as taken, and shown by
+        ``sd.source`` from now on)."""
+        unit.path_calls[pkey] += 1
+        hit = unit.adjoints.get((pkey, None, None, checked))
+        self.last = (unit, pkey, (), checked)  # the source to read if the adjoint fails
+        return hit[0] if hit is not None else unit.adjoint(pkey)[0]
 
     def backward(self, state: tuple, seed: Any) -> Any:
         """Run the adjoint of a ``forward`` from the result's adjoint ``seed``: the
         gradient of each differentiated argument (one, or a tuple)."""
         unit, saved, pkey, order, values = state
-        unit.path_calls[pkey] += 1
-        hit = unit.adjoints.get((pkey, None, None, rt.CHECKING[0]))
-        adjoint = hit[0] if hit is not None else unit.adjoint(pkey)[0]
         checked = rt.CHECKING[0]
-        self.last = (unit, pkey, (), checked)  # the source to read if the adjoint fails
+        adjoint = self.adjoint(unit, pkey, checked)
         if unit.calls:
             grads, called = self.run_collecting(adjoint, saved, seed)
         else:
@@ -743,10 +745,11 @@ def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Calla
     _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))
 
     def vjp_fn(cotangent: Any) -> tuple:
-        if np.shape(cotangent) != np.shape(value):
+        shapes = [np.shape(leaf) for leaf in _leaves(cotangent)]
+        if shapes != [np.shape(leaf) for leaf in _leaves(value)]:
             raise ValueError(
-                f"vjp: a cotangent of shape {np.shape(cotangent)} for a result of shape "
-                f"{np.shape(value)}"
+                f"vjp: a cotangent of shape(s) {shapes} for a result of shape(s) "
+                f"{[np.shape(leaf) for leaf in _leaves(value)]}"
             )
         return target.backward(state, cotangent)
 
@@ -826,75 +829,89 @@ class MappedFunction:
     @staticmethod
     def _slice(args: tuple, axes: list[int | None], b: int) -> tuple:
         """Example ``b`` of each argument (views of the mapped arrays)."""
-        take = lambda axis: lambda x: x[(slice(None),) * (axis % np.ndim(x)) + (b,)]  # noqa: E731
         return tuple(
-            a if axis is None else _tree_map(take(axis), a)
-            for a, axis in zip(args, axes, strict=True)
+            a if axis is None else _example(a, axis, b) for a, axis in zip(args, axes, strict=True)
         )
-
-    def _stack(self, outs: list) -> Any:
-        """The examples' results (one structure) as one, stacked along ``out_axes``."""
-        axes = self._out_axes
-        if isinstance(axes, (tuple, list)):
-            if not isinstance(outs[0], (tuple, list)) or len(axes) != len(outs[0]):
-                raise ValueError("vmap: out_axes as a tuple needs a tuple result of that length")
-            return type(outs[0])(
-                MappedFunction(self._fn, self._in_axes, axis)._stack([o[k] for o in outs])
-                for k, axis in enumerate(axes)
-            )
-
-        def stack(*examples: Any) -> Any:
-            if axes is None:
-                if any(not np.array_equal(e, examples[0]) for e in examples[1:]):
-                    raise ValueError(
-                        "vmap: out_axes=None but the result differs from example to example"
-                    )
-                return examples[0]
-            xp = array_module(*examples)
-            ndim = np.ndim(examples[0]) + 1
-            if not -ndim <= axes < ndim:
-                raise ValueError(f"vmap: out_axes={axes} for results of {ndim - 1} dimensions")
-            return xp.stack([xp.asarray(e) for e in examples], axis=axes)
-
-        return _tree_map(stack, *outs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         axes = self._axes(args)
         size = self._size(args, axes)
-        return self._stack([self._fn(*self._slice(args, axes, b), **kwargs) for b in range(size)])
+        outs = [self._fn(*self._slice(args, axes, b), **kwargs) for b in range(size)]
+        return _stack(outs, self._out_axes)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
         """The mapped pullback: each example's gradients, stacked along the argument's
         axis where it is mapped and summed where it is shared."""
-        axes = self._axes(args)
-        size = self._size(args, axes)
-        out_slices = MappedFunction(self._fn, self._out_axes)
+        axes, size = self._mapped_for_derivatives(args)
         floats = tuple(i for i, a in enumerate(args) if _differentiable(a))
         per_example = []
         for b in range(size):
             _, pull = _vjp(self._fn, self._slice(args, axes, b), floats)
-            (g_b,) = out_slices._slice((g,), [self._out_axes], b)
-            per_example.append(pull(g_b))
+            per_example.append(pull(_example(g, self._out_axes, b)))
         grads: list = [None] * len(args)
         for k, i in enumerate(floats):
             parts = [grads_b[k] for grads_b in per_example]
             if axes[i] is None:
                 grads[i] = _tree_map(lambda *p: sum(p[1:], p[0]), *parts)
             else:
-                grads[i] = MappedFunction(self._fn, out_axes=axes[i])._stack(parts)
+                grads[i] = _stack(parts, axes[i])
         return tuple(grads)
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
         """The mapped forward mode: each example's tangent, stacked like the result."""
-        axes = self._axes(args)
-        size = self._size(args, axes)
+        axes, size = self._mapped_for_derivatives(args)
         tangent_axes = [a if t is not None else None for a, t in zip(axes, tangents, strict=True)]
-        outs = []
-        for b in range(size):
-            slices = self._slice(args, axes, b)
-            tangent_slices = self._slice(tangents, tangent_axes, b)
-            outs.append(jvp(self._fn, slices, tangent_slices)[1])
-        return self._stack(outs)
+        outs = [
+            jvp(self._fn, self._slice(args, axes, b), self._slice(tangents, tangent_axes, b))[1]
+            for b in range(size)
+        ]
+        return _stack(outs, self._out_axes)
+
+    def _mapped_for_derivatives(self, args: tuple) -> tuple[list[int | None], int]:
+        """The axes and the number of examples, for a derivative: a result shared by the
+        examples (``out_axes=None``) has no one derivative, so it is refused."""
+        outs = self._out_axes if isinstance(self._out_axes, (tuple, list)) else [self._out_axes]
+        if any(axis is None for axis in outs):
+            raise CompileError(
+                f"a derivative of sd.vmap({self._fn.__qualname__}) with out_axes=None",
+                function=getattr(self._fn, "__qualname__", "vmap"),
+                hint="map the result (out_axes=0) and take its first entry",
+            )
+        axes = self._axes(args)
+        return axes, self._size(args, axes)
+
+
+def _stack(outs: list, axes: Any) -> Any:
+    """The examples' results (one structure) as one, stacked along ``axes`` (an int, None
+    for a result every example shares, or one entry per part of a tuple result)."""
+    if isinstance(axes, (tuple, list)):
+        if not isinstance(outs[0], (tuple, list)) or len(axes) != len(outs[0]):
+            raise ValueError("vmap: out_axes as a tuple needs a tuple result of that length")
+        return type(outs[0])(_stack([o[k] for o in outs], axis) for k, axis in enumerate(axes))
+
+    def stack(*examples: Any) -> Any:
+        if axes is None:
+            if any(not np.array_equal(e, examples[0]) for e in examples[1:]):
+                raise ValueError(
+                    "vmap: out_axes=None but the result differs from example to example"
+                )
+            return examples[0]
+        xp = array_module(*examples)
+        ndim = np.ndim(examples[0]) + 1
+        if not -ndim <= axes < ndim:
+            raise ValueError(f"vmap: out_axes={axes} for results of {ndim - 1} dimensions")
+        return xp.stack([xp.asarray(e) for e in examples], axis=axes)
+
+    return _tree_map(stack, *outs)
+
+
+def _example(stacked: Any, axes: Any, b: int) -> Any:
+    """Example ``b`` of a result stacked along ``axes`` (what ``_stack`` made)."""
+    if isinstance(axes, (tuple, list)):
+        return type(stacked)(
+            _example(part, axis, b) for part, axis in zip(stacked, axes, strict=True)
+        )
+    return _tree_map(lambda x: x[(slice(None),) * (axes % np.ndim(x)) + (b,)], stacked)
 
 
 def _differentiable(x: Any) -> bool:

@@ -8,8 +8,21 @@ import array_api_compat
 import array_api_compat.numpy as compat
 import numpy as np
 
-from . import contractions, linalg, shapes  # noqa: F401  (their rules are aliased here)
-from .registry import alias, lookup, nondiff, unsupported
+from . import (  # noqa: F401  (NumPy's rules and reasons, read here, are registered first)
+    arithmetic,
+    assembly,
+    contractions,
+    creation,
+    decompositions,
+    elementwise,
+    linalg,
+    numpy_math,
+    reductions,
+    selection,
+    sequences,
+    shapes,
+)
+from .registry import alias, is_nondiff, lookup, nondiff, nondiff_reason, unsupported
 
 nondiff(
     "the array module of its arguments: a namespace, not a value",
@@ -34,7 +47,11 @@ for namespace, prefix in ((compat, "xp"), (compat.linalg, "xp.linalg")):
         ours = getattr(np.linalg if namespace is compat.linalg else np, name, None)
         if name.startswith("_") or not callable(wrapper) or wrapper is ours:
             continue
-        if wrapper not in SAME_AS_NUMPY and lookup(wrapper) is None:
+        if wrapper in SAME_AS_NUMPY or lookup(wrapper) is not None:
+            continue
+        if ours is not None and is_nondiff(ours):  # argsort, zeros_like, floor, ...
+            nondiff(f"as np.{name}: {nondiff_reason(ours)}", wrapper)
+        else:
             unsupported(
                 wrapper,
                 f"{prefix}.{name} of array_api_compat's NumPy namespace (a wrapper whose "

@@ -45,3 +45,13 @@ def test_a_wrapper_without_a_rule_is_refused_with_the_numpy_spelling():
 def test_array_api_strict_through_its_namespace_is_refused_with_the_numpy_spelling():
     with pytest.raises(sd.CompileError, match=r"array_api_strict's matmul.*np\.matmul"):
         sd.grad(layer)(strict.asarray(W), strict.asarray(X))
+
+
+def test_wrappers_of_functions_without_a_derivative_are_constants():
+    def f(w):
+        xp = array_namespace(w)
+        order = xp.argsort(w)
+        return xp.sum(w[order] * xp.ones_like(w)) + xp.sum(xp.floor(w) * w)
+
+    w = np.array([0.3, -1.2, 2.5])
+    np.testing.assert_allclose(sd.grad(f)(w), 1.0 + np.floor(w))

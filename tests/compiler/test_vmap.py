@@ -110,3 +110,22 @@ def test_a_result_that_varies_cannot_be_shared():
         sd.vmap(lambda v: v * 2, out_axes=None)(np.arange(3.0))
     with pytest.raises(TypeError, match="in_axes entries are ints or None"):
         sd.vmap(np.sin, in_axes="0")
+
+
+def test_gradients_through_a_map_with_a_tuple_result():
+    def f(w, x):
+        pair = sd.vmap(lambda w, v: (np.sin(v @ w), np.sum(v * v)), (None, 0), (1, 0))(w, x)
+        return np.sum(pair[0] ** 2) + np.sum(pair[1] * np.sum(w))
+
+    args = [W, X[:3, 0]]
+    dw, dx = sd.grad(f, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(dw, _differences(f, args, 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dx, _differences(f, args, 1), rtol=1e-6, atol=1e-9)
+
+
+def test_a_shared_result_has_no_derivative():
+    def f(w, x):
+        return np.sum(sd.vmap(lambda w, v: w * 2.0, (None, 0), out_axes=None)(w, x))
+
+    with pytest.raises(sd.CompileError, match="out_axes=None"):
+        sd.grad(f)(W, X[:3, 0])
