@@ -57,6 +57,7 @@ from .creation import (
     zeros_like,
 )
 from .cuda import device
+from .diagnostics import Explanation, GradCheck, check_grad, explain
 from .dtypes import (
     bool,
     double,
@@ -75,7 +76,8 @@ from .dtypes import (
     short,
     uint8,
 )
-from .errors import CompileError, NonFiniteError
+from .errors import CompileError, KinkWarning, NonFiniteError
+from .export import export
 from .functions import (
     abs,
     add,
@@ -137,6 +139,7 @@ __all__ = [
     "LongTensor",
     "ShortTensor",
     "CompileError",
+    "KinkWarning",
     "NonFiniteError",
     "Size",
     "Tensor",
@@ -162,6 +165,10 @@ __all__ = [
     "cuda",
     "data",
     "detect_nonfinite",
+    "check_grad",
+    "explain",
+    "Explanation",
+    "GradCheck",
     "differentiate",
     "div",
     "double",
@@ -213,6 +220,7 @@ __all__ = [
     "ones_like",
     "optim",
     "paths",
+    "export",
     "utils",
     "pow",
     "bernoulli",

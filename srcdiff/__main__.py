@@ -1,13 +1,18 @@
 """Command line: ``python -m srcdiff show FILE.py:FUNCTION [--args EXPR ...] [--wrt NAME ...]
-[--forward | --check-finite | --paths]`` prints the gradient source srcdiff generates for a
-function in a file (called with the example arguments given, or else with small example
-arrays): the forward-mode source with ``--forward``, the adjoint with its finiteness
-checks with ``--check-finite`` (and the first non-finite gradient's report), the paths
-compiled with ``--paths``."""
+[--forward | --check-finite | --paths | --explain | --check-grad] [--export OUT.py]`` prints
+the gradient source srcdiff generates for a function in a file (called with the example
+arguments given, or else with small example arrays): the forward-mode source with
+``--forward``, the adjoint with its finiteness checks with ``--check-finite`` (and the first
+non-finite gradient's report), the paths compiled with ``--paths``, the source annotated with
+what each line saw and why a gradient is zero with ``--explain`` (``sd.explain``), the
+gradient checked line by line with ``--check-grad`` (``sd.check_grad``); ``--export``
+writes the gradient as a module needing NumPy alone (``sd.export``) instead, and says so on
+one line."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import inspect
 import itertools
@@ -115,10 +120,18 @@ def parse_wrt(names: Sequence[str] | None) -> int | str | tuple:
 
 
 def show(
-    target: str, expressions: Sequence[str], wrt_names: Sequence[str] | None, view: str = "source"
+    target: str,
+    expressions: Sequence[str],
+    wrt_names: Sequence[str] | None,
+    view: str = "source",
+    export: str | None = None,
 ) -> str:
     """The generated source of the gradient of ``target`` at the given arguments (``view``:
-    ``source``, ``forward``, ``check-finite`` or ``paths``)."""
+    ``source``, ``forward``, ``check-finite``, ``paths``, ``explain`` or ``check-grad``);
+    with ``export``, the gradient
+    written to that file (``sd.export``) and a line saying so."""
+    if export is not None and view in ("forward", "paths"):
+        raise UsageError(f"--export writes the gradient: it does not go with --{view}")
     fn = load_function(target)
     namespace = getattr(sys.modules.get(MODULE_NAME), "__dict__", {})
     candidates = [evaluate(expressions, namespace)] if expressions else example_arguments(fn)
@@ -138,10 +151,20 @@ def show(
                 forward(args, [np.ones_like(a) if hasattr(a, "shape") else 1.0 for a in args])
                 return sd.source(forward)
             gradient(*args)
+            if export is not None:
+                return exported(gradient, target, sd.export(gradient, export))
             if view == "paths":
                 return "\n\n".join(str(p) for p in sd.paths(gradient))
+            if view == "explain":
+                return str(sd.explain(gradient))
+            if view == "check-grad":
+                return str(sd.check_grad(gradient, *args))
             return sd.source(gradient)
         except sd.NonFiniteError as exc:
+            if export is not None:
+                raise UsageError(
+                    f"not exported: the gradient is not finite at these arguments: {exc}"
+                ) from exc
             return f"{sd.source(gradient)}\n\n# {type(exc).__name__}:\n" + "\n".join(
                 f"#   {line}" for line in str(exc).splitlines()
             )
@@ -160,6 +183,21 @@ def show(
     )
     raise UsageError(
         f"calling the gradient of {target} failed: {type(failure).__name__}: {failure}{hint}"
+    )
+
+
+def exported(gradient: Callable, target: str, written: Path) -> str:
+    """The line saying what ``sd.export`` wrote: the file, its gradient function and how
+    many paths it holds."""
+    count = len(sd.paths(gradient))
+    names = next(
+        ast.literal_eval(node.value)
+        for node in ast.parse(written.read_text()).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__"
+    )
+    return (
+        f"wrote {written}: {names[0]}, the gradient of {target} on {count} "
+        f"path{'s' if count != 1 else ''}, in a module needing NumPy alone"
     )
 
 
@@ -190,13 +228,24 @@ def parser() -> argparse.ArgumentParser:
                        "and where the first non-finite gradient comes from")  # fmt: skip
     views.add_argument("--paths", dest="view", action="store_const", const="paths",
                        help="the paths compiled, in your terms")  # fmt: skip
+    views.add_argument("--explain", dest="view", action="store_const", const="explain",
+                       help="the source annotated with the shapes each line saw, and why "
+                       "each zero gradient is zero (sd.explain)")  # fmt: skip
+    views.add_argument("--check-grad", dest="view", action="store_const", const="check-grad",
+                       help="each gradient compared with finite differences, naming the "
+                       "first wrong adjoint line (sd.check_grad)")  # fmt: skip
+    s.add_argument(
+        "--export",
+        metavar="OUT.py",
+        help="write the gradient to OUT.py, a module needing NumPy alone (sd.export)",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        print(show(args.target, args.args, args.wrt, args.view or "source"))
+        print(show(args.target, args.args, args.wrt, args.view or "source", args.export))
     except UsageError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2

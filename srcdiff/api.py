@@ -170,6 +170,8 @@ class _Target:
         # version it was compiled under, and where each wanted gradient sits (see run)
         self.seen: dict[tuple, tuple[Unit, int, tuple[int, ...]]] = {}
         self.last: tuple[Unit, tuple, tuple, bool] | None = None  # what sd.source shows
+        # the arguments of the latest call, for sd.explain (replaced by the next call)
+        self.last_call: tuple[tuple, dict] | None = None
         self.tensor = False
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
@@ -235,6 +237,7 @@ class _Target:
         return hit
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        self.last_call = (args, kwargs)
         key = None  # the arguments' types and shapes, for positional calls (see run_seen)
         if not kwargs and not rt.CHECKING[0]:
             key = rt.shape_key(args, kwargs)
@@ -283,11 +286,7 @@ class _Target:
 
     def primal(self, unit: Unit, args: tuple, kwargs: dict) -> tuple[Any, dict, tuple]:
         """Run ``unit``'s primal on a call: the value, the values saved, the path's key."""
-        if unit.speculative:
-            value, saved, path = unit.run_path(self.bound + args, kwargs, confirm=True)
-        else:
-            saved, path = {}, []
-            value = unit.primal(saved, path, *self.bound, *args, **kwargs)
+        value, saved, path = unit.run_primal(self.bound + args, kwargs)
         return value, saved, (rt.path_key(path) if path else ())
 
     def adjoint(self, unit: Unit, pkey: tuple, checked: bool) -> Callable:
@@ -348,9 +347,7 @@ class _Target:
             )
             hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
         unit, order = hit
-        saved: dict = {}
-        path: list = []
-        value = unit.primal(saved, path, *self.bound, *arrays, **named)
+        value, saved, path = unit.run_primal(self.bound + arrays, named, speculate=False)
         pkey = rt.path_key(path) if path else ()
         grads, called = self.run_collecting(
             unit.adjoint(pkey)[0], saved, _seed(value, self.fn.__qualname__)
@@ -445,8 +442,17 @@ def render_source(
         f"import {unit.xp.__name__} as xp",
         "from srcdiff import runtime as rt",
     ]
-    speculated = unit.speculative and unit.ran_path and stop is None
-    primal_text = unit.path_primal(key)[1] if speculated else unit.primal_source
+    kinks = unit.ran_kinks and stop is None
+    speculated = unit.speculative and unit.ran_path and stop is None and not kinks
+    primal_text = (
+        unit.kink_primal()[1]
+        if kinks
+        else unit.path_primal(key)[1]
+        if speculated
+        else unit.primal_source
+    )
+    if kinks:
+        header.insert(3, "# the primal with kink checks (warn_kinks): rt.near_* measure margins")
     if speculated:
         header.insert(
             3,
@@ -464,7 +470,9 @@ def render_source(
             f"# called: {callee.label} with respect to {names}; path: {describe_path(callee_key)}\n"
         )
         callee_primal = (
-            callee.path_primal(callee_key)[1]
+            callee.kink_primal()[1]
+            if callee.ran_kinks
+            else callee.path_primal(callee_key)[1]
             if callee.speculative and callee.ran_path
             else callee.primal_source
         )
@@ -542,16 +550,37 @@ class GradientFunction:
     """What ``sd.grad`` and ``sd.value_and_grad`` return. Called inside a function being
     differentiated, it is differentiated too (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
 
-    def __init__(self, fn: Callable, wrt: Wrt, with_value: bool, check_finite: bool = False):
+    def __init__(
+        self,
+        fn: Callable,
+        wrt: Wrt,
+        with_value: bool,
+        check_finite: bool = False,
+        warn_kinks: float | None = None,
+    ):
+        if warn_kinks is not None and (
+            isinstance(warn_kinks, bool)
+            or not isinstance(warn_kinks, (int, float, np.floating, np.integer))
+            or not warn_kinks >= 0
+        ):
+            raise ValueError(
+                f"warn_kinks must be a non-negative number (a distance, such as 1e-8), "
+                f"not {warn_kinks!r}"
+            )
         self._fn = fn
         self._target = _Target(fn, wrt)
         self._with_value = with_value
         self._check_finite = check_finite
+        self._warn_kinks = None if warn_kinks is None else float(warn_kinks)
         functools.update_wrapper(self, self._target.fn, updated=())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._check_finite:
-            with rt.checking_finite():
+        if self._check_finite or self._warn_kinks is not None:
+            with contextlib.ExitStack() as options:
+                if self._check_finite:
+                    options.enter_context(rt.checking_finite())
+                if self._warn_kinks is not None:
+                    options.enter_context(rt.warning_kinks(self._warn_kinks))
                 value, grads = self._target.run(args, kwargs)
         else:
             value, grads = self._target.run(args, kwargs)
@@ -596,18 +625,29 @@ class GradientFunction:
         return (outputs[1], out) if self._with_value else out
 
 
-def grad(fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False) -> GradientFunction:
+def grad(
+    fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False, warn_kinks: float | None = None
+) -> GradientFunction:
     """A function computing the gradient of scalar-valued ``fn`` with respect to the
     argument(s) ``wrt`` (an index, a name, or a tuple of them). With ``check_finite``,
     the adjoint checks each gradient it computes and raises ``sd.NonFiniteError`` at the
-    first infinite or NaN one, naming your line and the usual fix."""
-    return GradientFunction(fn, wrt, with_value=False, check_finite=check_finite)
+    first infinite or NaN one, naming your line and the usual fix. With ``warn_kinks=eps``
+    (a distance), the primal measures how far each comparison of differentiated values
+    (``if``, ``while``, ``np.where`` masks) and each kink (``np.maximum``, ``abs``,
+    ``np.clip``, ``np.max`` and ``np.sort`` ties), in ``fn`` and the functions it calls,
+    is from switching, and warns (``sd.KinkWarning``, once per site and call) where it
+    is within ``eps``: there the gradient is one-sided. Values and gradients are the same
+    either way; without these options the generated code has no checks at all."""
+    return GradientFunction(fn, wrt, with_value=False, check_finite=check_finite,
+                            warn_kinks=warn_kinks)  # fmt: skip
 
 
-def value_and_grad(fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False
-                   ) -> GradientFunction:  # fmt: skip
+def value_and_grad(
+    fn: Callable, wrt: Wrt = 0, *, check_finite: bool = False, warn_kinks: float | None = None
+) -> GradientFunction:
     """Like ``grad``, returning ``(value, gradient)``."""
-    return GradientFunction(fn, wrt, with_value=True, check_finite=check_finite)
+    return GradientFunction(fn, wrt, with_value=True, check_finite=check_finite,
+                            warn_kinks=warn_kinks)  # fmt: skip
 
 
 def detect_nonfinite() -> contextlib.AbstractContextManager:

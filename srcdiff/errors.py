@@ -46,3 +46,13 @@ class NonFiniteError(FloatingPointError):
     def __init__(self, message: str, *, filename: str, lineno: int, statement: str):
         self.filename, self.lineno, self.statement = filename, lineno, statement
         super().__init__(message)
+
+
+class KinkWarning(UserWarning):
+    """An input sits within ``eps`` of a branch's switch or a kink
+    (``sd.grad(f, warn_kinks=eps)``), so the gradient there is one-sided: the message
+    names the user's ``file:line``, the expression, its margin and the fix."""
+
+    def __init__(self, message: str, *, filename: str = "?", lineno: int = 0, margin: float = 0.0):
+        self.filename, self.lineno, self.margin = filename, lineno, margin
+        super().__init__(message)

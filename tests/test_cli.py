@@ -1,11 +1,15 @@
 """``python -m srcdiff show FILE.py:FUNCTION --args ... [--wrt ...]``."""
 
+import runpy
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import srcdiff as sd
 
 MODEL = textwrap.dedent("""
     import numpy as np
@@ -190,3 +194,47 @@ def test_paths_lists_the_paths_in_the_users_terms(model_file):
                   "--paths")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "mixed (" in result.stdout and "path" in result.stdout
+
+
+def test_export_writes_the_gradient_as_a_module_needing_numpy_alone(model_file, tmp_path):
+    out = tmp_path / "grad_loss.py"
+    args = ["np.ones((3, 2)) * 0.5", "np.ones((4, 3))", "np.zeros((4, 2))"]
+    result = show(f"{model_file}:loss", "--args", *args, "--export", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"wrote {out}: grad_loss, the gradient of {model_file}:loss on 1 path, in a module "
+        "needing NumPy alone\n"
+    )
+    script = (  # srcdiff blocked: the module must not need it
+        "import sys; sys.modules['srcdiff'] = None; import numpy as np; import grad_loss; "
+        f"np.save('got.npy', grad_loss.grad_loss({', '.join(args)}))"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    loss = runpy.run_path(str(model_file))["loss"]
+    want = sd.grad(loss)(*(eval(a, {"np": np}) for a in args))  # noqa: S307 - given above
+    np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), want)
+
+
+def test_export_goes_with_neither_forward_nor_paths(model_file, tmp_path):
+    result = show(f"{model_file}:loss", "--export", tmp_path / "g.py", "--paths")
+    assert result.returncode == 2
+    assert "--export writes the gradient: it does not go with --paths" in result.stderr
+    assert not (tmp_path / "g.py").exists()
+
+
+def test_explain_annotates_the_source_and_says_why_a_gradient_is_zero(model_file):
+    result = show(f"{model_file}:mixed", "--args", "np.ones((3, 2))", "-np.ones((4, 3))", "0.0",
+                  "--wrt", "w", "threshold", "--explain")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "# srcdiff explain: mixed" in out and "# t1: float64[4, 2]" in out
+    assert "threshold has a zero gradient" in out and "condition" in out
+
+
+def test_check_grad_compares_each_gradient_with_finite_differences(model_file):
+    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2)) * 0.5", "np.ones((4, 3))",
+                  "np.zeros((4, 2))", "--check-grad")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "check_grad loss" in result.stdout and ": all agree" in result.stdout

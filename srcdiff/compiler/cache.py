@@ -34,6 +34,7 @@ from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit
 from .finite import insert_checks
+from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import Names, all_names, normalize, walk_statements
 from .optimize import eliminate_dead, fold_negations, optimize
@@ -115,6 +116,8 @@ class Unit:
         self.recent: list[tuple] = []  # the paths of the last calls, the last first
         self.ran_path = False  # whether the last call ran the primal of its path
         self.path_primals: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.kinks: tuple[types.FunctionType, str] | None = None  # see kink_primal
+        self.ran_kinks = False  # whether the last call ran the primal with kink checks
 
     @property
     def fn(self) -> types.FunctionType:
@@ -277,6 +280,51 @@ class Unit:
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
 
+    def run_primal(self, args: tuple, kwargs: dict, speculate: bool = True
+                   ) -> tuple[Any, dict, list]:  # fmt: skip
+        """Run a call's primal (the value, its saved values and its path): with kink checks
+        while ``rt.warning_kinks`` is on, else the primal of its path (``run_path``, when
+        ``speculate`` and the unit is ``speculative``), else the traced primal."""
+        self.ran_kinks = rt_module.KINKS[0] is not None
+        if self.ran_kinks:
+            fn = self.kink_primal()[0]
+        elif speculate and self.speculative:
+            return self.run_path(args, kwargs, confirm=True)
+        else:
+            fn = self.primal
+        saved: dict = {}
+        path: list = []
+        return fn(saved, path, *args, **kwargs), saved, path
+
+    def kink_primal(self) -> tuple[types.FunctionType, str]:
+        """The traced primal with kink checks (``compiler/kinks``) and its source, built on
+        first use: it saves and records what the traced primal does, so the adjoints of
+        its paths are the same."""
+        if self.kinks is None:
+            names = copy.deepcopy(self.names)
+            fn_name = f"{self.parsed.tree.name}_primal"
+            tree = kink_primal(self.analysis, self.builder, names, fn_name)
+            tree = to_backend(tree, self.parsed, self.xp)
+            text, linemap = emit([tree], self.parsed.lines, [])
+            fn = self.load(text, linemap, tree.name)
+            fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
+            if self.enters:
+                fn = rt_module.unwinding(fn)
+            self.kinks = (fn, text)
+        return self.kinks
+
+    def probed_adjoint(self, key: tuple, probe: str) -> tuple[str, list[int | None]]:
+        """The source of the adjoint of the path ``key`` calling ``probe(line, name,
+        gradient)`` with each differentiated result's gradient (``sd.check_grad``), and
+        its map to the user's lines; built anew, never cached."""
+        tree = adjoint(
+            self.analysis, self.builder, copy.deepcopy(self.names), key, self.wrt, self.kinds,
+            f"{self.parsed.tree.name}_adjoint", self.rule_names, probe=probe,
+        )  # fmt: skip
+        optimize(tree)
+        tree = to_backend(tree, self.parsed, self.xp)
+        return emit([tree], self.parsed.lines, [])
+
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:
         """Run the primal of the path this call takes (the value, its saved values and its
         path): the primals of the known paths, the last taken first, until one does not
@@ -330,16 +378,16 @@ class Unit:
 
     def load(
         self,
-        text: str,
+        text: str | ast.Module,
         linemap: list[int | None] | None,
         fn_name: str,
         filename: str = "",
         extra: dict[str, Any] | None = None,
     ) -> types.FunctionType:
-        """Compile the source of one generated function and bind its free names (and
-        ``extra`` ones); its lines are the user's (``linemap``), or, with no map, its own
-        in ``filename``."""
-        tree = ast.parse(text)
+        """Compile the source of one generated function (or its tree) and bind its free
+        names (and ``extra`` ones); its lines are the user's (``linemap``), or, with no
+        map, its own in ``filename``."""
+        tree = ast.parse(text) if isinstance(text, str) else text
         fallback = self.parsed.tree.lineno
         for node in ast.walk(tree) if linemap is not None else ():
             if hasattr(node, "lineno"):

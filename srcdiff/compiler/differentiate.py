@@ -234,6 +234,10 @@ class AdjointBuilder:
         self.seed = names.reserve("d_result")
         self.live = set(analysis.active)
         self.out: list[gast.stmt] = []
+        # a function the adjoint calls with each differentiated result's whole gradient
+        # (``probe(line, name, gradient)``) and then each contribution it makes to an
+        # operand's (``probe(line, name, contribution, operand)``), or None
+        self.probe: str | None = None
         self.infer_kinds()
 
     # --- names and kinds -------------------------------------------------------------
@@ -408,6 +412,9 @@ class AdjointBuilder:
             if self.active(op.operands[0]):
                 self.contribute(op.operands[0].id, g, line)
             return
+        if self.probe is not None:
+            seen = call(name(self.probe), const(line), const(target), g)
+            self.emit(gast.Expr(value=seen), line)
         if op.kind == "rule" and op.saves:
             self.emit(assign_many(op.saves, subscript(frame.saved, s.sid)), line)
         operands = list(op.operands)
@@ -437,11 +444,28 @@ class AdjointBuilder:
             temp = self.names.fresh("g")
             self.emit(assign(temp, g), line)
             pairs = [(n, replace_name(e, g.id, temp)) for n, e in pairs]
+        if self.probe is not None:  # each contribution, named by the operand it goes to
+            pairs = [(n, self.probed_contribution(line, target, n, e)) for n, e in pairs]
         self.kill(target)
         self.pending = {g.id}  # the result's adjoint, which the contributions read
         for n, e in pairs:
             self.contribute(n, e, line)
         self.pending = set()
+
+    def probed_contribution(
+        self, line: int, target: str, operand: str, e: gast.expr
+    ) -> gast.expr:
+        """``c = e; probe(line, target, c, operand)``: a contribution given to the probe
+        (an entry's, ``rt.index_grad(...)``, as it is: ``contribute`` adds it in place)."""
+        if is_index_grad(e):
+            seen = call(name(self.probe), const(line), const(target), e, const(operand))
+            self.emit(gast.Expr(value=seen), line)
+            return e
+        c = self.names.fresh("c")
+        self.emit(assign(c, e), line)
+        seen = call(name(self.probe), const(line), const(target), name(c), const(operand))
+        self.emit(gast.Expr(value=seen), line)
+        return name(c)
 
     def expand_rule(
         self, op, g: gast.Name, target: str, operands: list, line: int
@@ -453,7 +477,7 @@ class AdjointBuilder:
             )
         else:
             fn_name = self.rule_names.setdefault(
-                op.rule.fn, self.names.reserve(op.rule.fn.__name__)
+                op.rule.fn, self.names.reserve(rule_name(op.rule.fn))
             )
             expansion = call_rule(fn_name, g, ans, operands, self.names, op.keywords)
         for stmt in expansion.prelude:
@@ -642,6 +666,13 @@ class AdjointBuilder:
         return fn
 
 
+def rule_name(fn: Any) -> str:
+    """The name generated code calls a user's rule by: its own, or ``vjp_rule`` for a
+    lambda (``<lambda>`` is not a name)."""
+    own = getattr(fn, "__name__", "")
+    return own if own.isidentifier() else "vjp_rule"
+
+
 def assign_many(names: tuple[str, ...], value: gast.expr) -> gast.Assign:
     if len(names) == 1:
         return assign(names[0], value)
@@ -707,9 +738,12 @@ def adjoint(
     rule_names: dict[Any, str],
     stop: int | None = None,
     wanted: tuple[str, ...] | None = None,
+    probe: str | None = None,
 ) -> gast.FunctionDef:
     """The adjoint function of the path ``key``: ``(saved, d_result) -> grads of wrt``
     (for the statements before the ``backward()`` numbered ``stop``, when given; None for
-    the parameters not ``wanted``, when given)."""
+    the parameters not ``wanted``, when given; calling ``probe(line, name, gradient)``
+    with each differentiated result's gradient, when given)."""
     builder = AdjointBuilder(analysis, primal, names, wrt, kinds, rule_names)
+    builder.probe = probe
     return builder.build(fn_name, key, stop, wanted)

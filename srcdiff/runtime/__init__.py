@@ -125,6 +125,16 @@ from .creation import (
     real_only,
 )
 from .finite import CHECKING, check_finite, checking_finite
+from .kinks import (
+    KINKS,
+    near_bounds,
+    near_branch,
+    near_extreme,
+    near_sort_tie,
+    near_tie,
+    near_zero,
+    warning_kinks,
+)
 from .linalg import norm_grad, norm_grad_grads
 from .mutation import (
     check_unchanged,
@@ -201,6 +211,14 @@ __all__ = [
     "CHECKING",
     "check_finite",
     "checking_finite",
+    "KINKS",
+    "near_bounds",
+    "near_branch",
+    "near_extreme",
+    "near_sort_tie",
+    "near_tie",
+    "near_zero",
+    "warning_kinks",
     "acc",
     "accumulate_grad",
     "add_at",

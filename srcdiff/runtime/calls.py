@@ -601,11 +601,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, args, kwargs)
-    if unit.speculative:
-        value, saved, path = unit.run_path((*bound, *args), kwargs, confirm=True)
-    else:
-        saved, path = {}, []
-        value = unit.primal(saved, path, *bound, *args, **kwargs)
+    value, saved, path = unit.run_primal((*bound, *args), kwargs)
     if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
     return value, ("unit", unit, saved, path, order, values)

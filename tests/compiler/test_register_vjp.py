@@ -147,3 +147,10 @@ def test_a_rule_for_np_square_is_not_taken_for_a_product(rules):
         return g * 0.0 + 7.0
 
     assert np.allclose(sd.grad(uses_square_and_product)(X), 7.0 + 2.0 * X)
+
+
+def test_a_lambda_registered_as_a_rule_is_called_by_a_name(rules):
+    sd.register_vjp(cube)(lambda g, result, x: g * 3.0 * x * x)  # "<lambda>" is no name
+    g = sd.grad(uses_cube)
+    assert np.allclose(g(X), 6.0 * X * X)
+    assert "vjp_rule(" in sd.source(g)

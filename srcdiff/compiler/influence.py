@@ -1,0 +1,133 @@
+"""Where a differentiated input's influence on the result ends (``sd.explain``): the
+analysed function's statements followed forward from one parameter, noting each line
+where a value depending on it goes into something without a gradient (a comparison, an
+integer, ``argmax``, a branch's condition) and whether any of it reaches the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gast
+
+from ..rules import registry
+from .analyse import DIFFERENTIATING, Analysis, reads_of
+from .normalize import walk_statements
+
+INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A line where a value depending on the input passes no gradient on, and why."""
+
+    line: int
+    source: str  # the user's line
+    why: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} (`{self.source}`): {self.why}"
+
+
+@dataclass(frozen=True)
+class Influence:
+    """How one input reaches the result: whether it does, and where it stops."""
+
+    reaches: bool
+    stops: tuple[Stop, ...]
+
+
+def influence(analysis: Analysis, param: str) -> Influence:
+    """Follow ``param`` through ``analysis``'s statements (loops until nothing changes)."""
+    statements = list(walk_statements(analysis.fn.body))
+    tests = {
+        s.test.id: s
+        for s in statements
+        if isinstance(s, (gast.If, gast.While)) and isinstance(s.test, gast.Name)
+    }
+    depends = {param}
+    stops: dict[int, Stop] = {}
+    reaches = False
+    changed = True
+    while changed:
+        changed = False
+        for s in statements:
+            op = getattr(s, "op", None)
+            if isinstance(s, (gast.If, gast.While)) or op is None:
+                continue
+            read = reads_of(getattr(s, "value", None)) & depends
+            if not read:
+                continue
+            if op.kind == "return":
+                reaches = True
+            elif op.kind in DIFFERENTIATING and isinstance(s, gast.Assign):
+                new = {n.id for t in s.targets for n in gast.walk(t) if isinstance(n, gast.Name)}
+                if not new <= depends:
+                    depends |= new
+                    changed = True
+            elif op.kind == "passive" and s.lineno not in stops:
+                stops[s.lineno] = _stop(analysis, s, tests)
+    return Influence(reaches, tuple(stops[k] for k in sorted(stops)))
+
+
+def _stop(analysis: Analysis, s: gast.stmt, tests: dict[str, gast.stmt]) -> Stop:
+    parsed = analysis.parsed
+    target = s.targets[0] if isinstance(s, gast.Assign) else None
+    test = tests.get(target.id) if isinstance(target, gast.Name) else None
+    if test is not None:
+        keyword = "while" if isinstance(test, gast.While) else "if"
+        why = (
+            f"it is read only to decide the {keyword} at line {test.lineno}, and a "
+            "condition has no gradient (the gradient is that of the branch taken)"
+        )
+        return Stop(test.lineno, parsed.source_line(test.lineno), why)
+    value = getattr(s, "value", None)
+    return Stop(s.lineno, parsed.source_line(s.lineno), _why(analysis, value))
+
+
+def _why(analysis: Analysis, value: gast.expr | None) -> str:
+    """Why ``value`` (a statement's right-hand side) carries no gradient."""
+    if isinstance(value, gast.Compare):
+        return "a comparison gives a boolean, which has no gradient"
+    if isinstance(value, gast.Call):
+        func = value.func
+        shown = _shown(func)
+        found, obj = _resolve(analysis, func)
+        integer = INTEGERS.get(obj) if found and _hashable(obj) else None
+        if integer:
+            return f"`{shown}` gives {integer}, which has no gradient"
+        reason = registry.nondiff_reason(obj) if found else None
+        if isinstance(func, gast.Attribute):
+            if func.attr == "astype":
+                return "a cast (to an integer or boolean type) has no gradient"
+            reason = reason or registry.nondiff_reason(f"ndarray.{func.attr}")
+        if reason:
+            return f"`{shown}`: {reason}"
+        return f"`{shown}` is taken as having no gradient"
+    return "the value it computes has no gradient"
+
+
+def _hashable(obj: object) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _shown(func: gast.expr) -> str:
+    if isinstance(func, gast.Name):
+        return func.id
+    if isinstance(func, gast.Attribute):
+        return f"{_shown(func.value)}.{func.attr}"
+    return "the call"
+
+
+def _resolve(analysis: Analysis, func: gast.expr) -> tuple[bool, object]:
+    """The object a call's ``name`` or ``module.name`` refers to, if it can be known."""
+    if isinstance(func, gast.Name):
+        return analysis.parsed.resolve(func.id)
+    if isinstance(func, gast.Attribute):
+        found, owner = _resolve(analysis, func.value)
+        if found and hasattr(owner, func.attr) and not hasattr(owner, "shape"):
+            return True, getattr(owner, func.attr)
+    return False, None

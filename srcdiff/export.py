@@ -1,0 +1,1023 @@
+"""``sd.export(g, path)``: every path a gradient was compiled for, as one Python module
+that needs NumPy alone.
+
+The module holds, for each unit ``g`` compiled (one set of static facts: the kinds of
+the differentiated arguments and the pattern of the arguments' shapes), its traced
+primal and the adjoint of each path seen, as ``sd.source`` shows them; the runtime
+helpers they call (``rt.<name>``), written out from srcdiff's own source, found
+transitively; the user's globals they read (modules as imports, numbers, strings and
+arrays as exact literals); and a dispatcher, ``grad_<name>`` (``value_and_grad_<name>``),
+that picks the unit by the arguments, runs its primal, and runs the adjoint of the path
+the call took, post-processed as ``sd.grad`` does. A call taking a path not exported
+raises ``NotExported``. What cannot be written out (a compiled callee, a user's rule,
+Tensor code, CuPy, a global that is neither a module, a number, a string nor an
+array) is refused with a ``CompileError``: the module never computes something else
+than ``g``.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import importlib
+import importlib.util
+import inspect
+import io
+import math
+import pathlib
+import re
+import symtable
+import sys
+import textwrap
+import tokenize
+import types
+from typing import Any
+
+import numpy as np
+
+from . import api
+from . import runtime as rt
+from .compiler.cache import Unit
+from .compiler.differentiate import explain
+from .errors import CompileError
+from .rules import registry
+from .runtime.calls import Host
+
+_FUTURE = "from __future__ import annotations\n"
+_IMPORTABLE = frozenset(sys.stdlib_module_names) | {"numpy"}  # what the module may import
+
+
+def _free_names(text: str) -> set[str]:
+    """The global names the module ``text`` reads without binding them itself
+    (annotations left out: they are not evaluated)."""
+    top = symtable.symtable(_FUTURE + text, "<export>", "exec")
+    found = {
+        s.get_name()
+        for s in top.get_symbols()
+        if s.is_referenced() and not (s.is_assigned() or s.is_imported())
+    }
+    tables = list(top.get_children())
+    while tables:
+        table = tables.pop()
+        tables += table.get_children()
+        found |= {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()}
+    return found - _bound_names(text) - {"annotations"}
+
+
+def _bound_names(text: str) -> set[str]:
+    """The names the module ``text`` binds."""
+    top = symtable.symtable(_FUTURE + text, "<export>", "exec")
+    return {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+
+
+def _locals(text: str) -> list[tuple[str, list[str]]]:
+    """Each scope of ``text`` and its own names (to check a renaming touched none)."""
+    out, tables = [], [symtable.symtable(_FUTURE + text, "<export>", "exec")]
+    while tables:
+        table = tables.pop()
+        tables += table.get_children()
+        if table.get_type() != "module":
+            names = sorted(s.get_name() for s in table.get_symbols() if not s.is_global())
+            out.append((table.get_type(), names))
+    return out
+
+
+def _rename(text: str, mapping: dict[str, str]) -> str:
+    """``text`` with its global names renamed by ``mapping``: the names read, and the
+    top-level ``def``/``class`` or assignment binding one, but no attribute, keyword
+    argument or method."""
+    mapping = {k: v for k, v in mapping.items() if k != v}
+    if not mapping:
+        return text
+    skip = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in skip]
+    edits, depth = [], 0
+    for i, t in enumerate(tokens):
+        if t.type == tokenize.OP:
+            depth += t.string in "([{"
+            depth -= t.string in ")]}"
+        if t.type != tokenize.NAME or t.string not in mapping:
+            continue
+        before = tokens[i - 1].string if i else ""
+        after = tokens[i + 1].string if i + 1 < len(tokens) else ""
+        method = before in ("def", "class") and tokens[i - 1].start[1] > 0
+        if before == "." or (after == "=" and depth) or method:
+            continue
+        edits.append((t.start, t.string))
+    lines = text.splitlines(keepends=True)
+    for (row, col), old in sorted(edits, reverse=True):
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + mapping[old] + line[col + len(old) :]
+    out = "".join(lines)
+    expected = {mapping.get(n, n) for n in _free_names(text)}
+    bound = {mapping.get(n, n) for n in _bound_names(text)}
+    if _free_names(out) != expected or _bound_names(out) != bound or _locals(out) != _locals(text):
+        raise _Refused(
+            f"srcdiff's helper {text.split('(')[0].split()[-1]} under other names "
+            f"({', '.join(mapping)})",
+            "rename your global of that name",
+        )
+    return out
+
+
+def _literal(value: Any, numpy_name: str) -> str | None:
+    """Python source that makes ``value`` again, exactly (None if there is none):
+    numbers, strings, None, NumPy arrays and scalars, and tuples, lists, dicts and sets
+    of them. ``numpy_name``: the module's name for NumPy."""
+    if value is None or type(value) in (bool, int, str, bytes):
+        return repr(value)
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if type(value) is complex:
+        return f"complex({_literal(value.real, numpy_name)}, {_literal(value.imag, numpy_name)})"
+    if type(value) in (tuple, list, set, frozenset, dict):
+        return _container(value, numpy_name)
+    if not isinstance(value, (np.generic, np.ndarray)) or value.dtype.kind not in "biufc":
+        return None
+    exact = value.dtype.itemsize <= (16 if value.dtype.kind == "c" else 8)  # as Python's
+    if isinstance(value, np.generic):
+        if not exact:
+            return None
+        item = _literal(value.item(), numpy_name)
+        return f"{numpy_name}.dtype({str(value.dtype)!r}).type({item})"
+    if type(value) is not np.ndarray:
+        return None
+    dtype = repr(str(value.dtype))
+    if value.size > 64 or not exact:  # its bytes, exactly and compactly
+        data = base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()
+        text = (
+            f"{numpy_name}.frombuffer(__import__('base64').b64decode({data!r}), "
+            f"dtype={dtype}).reshape({value.shape!r}).copy()"
+        )
+    else:
+        items = _literal(value.tolist(), numpy_name) if value.size else "[]"
+        text = f"{numpy_name}.array({items}, dtype={dtype})"
+        if value.size == 0 or value.ndim == 0:
+            text += f".reshape({value.shape!r})"
+    if value.ndim > 1 and value.flags.f_contiguous and not value.flags.c_contiguous:
+        text = f"{numpy_name}.asfortranarray({text})"  # sums run in memory order
+    return text
+
+
+def _container(value: tuple | list | set | frozenset | dict, numpy_name: str) -> str | None:
+    """``_literal`` of a tuple, list, set or dict."""
+    if type(value) is dict:
+        pairs = [(_literal(k, numpy_name), _literal(v, numpy_name)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    items = [_literal(v, numpy_name) for v in value]
+    if None in items:
+        return None
+    if type(value) is tuple:
+        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+    if type(value) is list:
+        return f"[{', '.join(items)}]"
+    return f"{type(value).__name__}([{', '.join(items)}])"
+
+
+def _importable(obj: Any) -> tuple[str, str] | None:
+    """``(module, name)`` such that ``from module import name`` gives ``obj``, for an
+    object of NumPy or of Python's standard library (None otherwise)."""
+    candidates = [(getattr(obj, "__module__", None), getattr(obj, "__qualname__", None))]
+    candidates.append(("numpy", getattr(obj, "__name__", None)))
+    for module, name in candidates:
+        if not module or not name or "." in name or module.split(".")[0] not in _IMPORTABLE:
+            continue
+        try:
+            if getattr(importlib.import_module(module), name, None) is obj:
+                return module, name
+        except ImportError:
+            continue
+    return None
+
+
+_HOLDS = (
+    "the exported module holds NumPy, Python's standard library, numbers, strings, NumPy "
+    "arrays and srcdiff's runtime helpers alone"
+)
+_CALLS = frozenset({"call", "call_jvp", "call_jvp_keywords", "tensor_call"})  # rt's, of callees
+
+
+class _Refused(Exception):
+    """Something a source needs that the module cannot hold: what, and what to do."""
+
+    def __init__(self, what: str, hint: str = _HOLDS):
+        super().__init__(what)
+        self.what, self.hint = what, hint
+
+
+class _Writer:
+    """The exported module's top-level names, and the definitions behind them.
+
+    Each thing written out has a key; ``names`` maps a taken name to the key of what it
+    holds. Generated sources and the user's globals keep their names (``exact``); the
+    helpers written out from srcdiff take their own names when free, and are renamed
+    where they are not."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, tuple] = {}
+        self.given: dict[tuple, str] = {}  # key -> its first name
+        self.imports: list[str] = []
+        self.helpers: list[str] = []  # definitions, each after what it needs
+        self.namespaces: dict[str, tuple[str, dict[str, str]]] = {}  # module -> name, attrs
+        self.user: list[str] = []  # the user's globals
+
+    def claim(self, preferred: str, key: tuple) -> str:
+        """A free name for ``key``: ``preferred`` if it is free, else a numbered one."""
+        name, n = preferred, 1
+        while name in self.names and self.names[name] != key:
+            n += 1
+            name = f"{preferred}_{n}"
+        self.names[name] = key
+        self.given.setdefault(key, name)
+        return name
+
+    def numpy(self) -> str:
+        """The module's name for NumPy (imported as ``np`` when nothing names it yet)."""
+        name = self.given.get(("module", "numpy"))
+        return name if name is not None else self.module(np, "np")
+
+    # ---- imports ---------------------------------------------------------------------
+
+    def module(self, module: types.ModuleType, name: str, exact: bool = False) -> str:
+        """``import module as name`` (NumPy's or the standard library's)."""
+        if module.__name__.split(".")[0] not in _IMPORTABLE:
+            raise _Refused(
+                f"the module {module.__name__}",
+                "the exported module imports NumPy and Python's standard library alone",
+            )
+        got = self.take(("module", module.__name__), name, exact)
+        line = f"import {module.__name__}" + (f" as {got}" if got != module.__name__ else "")
+        if line not in self.imports:
+            self.imports.append(line)
+        return got
+
+    def imported(self, where: tuple[str, str], name: str, exact: bool = False) -> str:
+        """``from module import attr`` for an object of NumPy or of the standard library."""
+        got = self.take(("import", *where), name if exact else where[1], exact)
+        line = f"from {where[0]} import {where[1]}" + (f" as {got}" if got != where[1] else "")
+        if line not in self.imports:
+            self.imports.append(line)
+        return got
+
+    def take(self, key: tuple, name: str, exact: bool) -> str:
+        """``name`` for ``key`` (``exact``: that name or none), or the name it has."""
+        if not exact:
+            return self.given[key] if key in self.given else self.claim(name, key)
+        if self.names.get(name, key) != key:
+            raise _Refused(f"{name}, which names two things")
+        self.names[name] = key
+        self.given.setdefault(key, name)
+        return name
+
+    def builtin(self, name: str) -> str:
+        """A builtin a helper reads: its own name, or another bound to it if that is taken."""
+        key = ("builtin", name)
+        if self.names.get(name, key) == key:
+            self.names[name] = key
+            self.given.setdefault(key, name)
+            return name
+        if key in self.given and self.given[key] != name:
+            return self.given[key]
+        got = self.claim(f"_{name}", key)
+        self.helpers.append(f"{got} = {self.module(builtins, 'builtins')}.{name}")
+        return got
+
+    # ---- srcdiff's own helpers -------------------------------------------------------
+
+    def source(self, text: str, env: dict[str, Any], defines: str | None, key: tuple) -> str:
+        """Write out the helper ``text`` (binding ``defines``, or nothing for text that
+        keeps its names) with what it reads from ``env``: returns it renamed where its
+        names are taken."""
+        mapping = {}
+        if defines is not None:
+            mapping[defines] = self.given[key]
+        tree = ast.parse(text)
+        for name in sorted(_free_names(text)):
+            mapping[name] = self.resolve(name, env, tree)
+        return _rename(text, mapping)
+
+    def resolve(self, name: str, env: dict[str, Any], tree: ast.AST) -> str:
+        """The module's name for what ``name`` holds in ``env`` (a helper's globals)."""
+        if name not in env:
+            if hasattr(builtins, name):
+                return self.builtin(name)
+            return name  # a NameError when run, as it would be in srcdiff
+        value = env[name]
+        if isinstance(value, types.ModuleType):
+            if value.__name__.split(".")[0] == "srcdiff":
+                return self.namespace(value, name, tree)
+            return self.module(value, name)
+        return self.object(value, name, env)
+
+    def namespace(
+        self, module: types.ModuleType, name: str, tree: ast.AST, exact: bool = False
+    ) -> str:
+        """A srcdiff module read as ``name.attr``: a namespace of the attributes read."""
+        bases = [
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name
+        ]
+        if len(bases) != sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree)):
+            raise _Refused(f"srcdiff's module {module.__name__} used as a value")
+        key = ("namespace", module.__name__)
+        got = self.take(key, name, exact)
+        if self.given[key] != got:
+            raise _Refused(f"srcdiff's module {module.__name__} under two names")
+        _, members = self.namespaces.setdefault(module.__name__, (got, {}))
+        for attr in sorted(set(bases) - members.keys()):
+            if not hasattr(module, attr):
+                raise _Refused(f"{module.__name__}.{attr}, which does not exist")
+            members[attr] = self.member(module, attr)
+        return got
+
+    def member(self, module: types.ModuleType, attr: str) -> str:
+        """The name of what ``module.attr`` holds (a srcdiff module's attribute)."""
+        value = getattr(module, attr)
+        if isinstance(value, types.ModuleType):
+            raise _Refused(f"{module.__name__}.{attr}, a module")
+        if isinstance(value, (types.FunctionType, type)) or hasattr(value, "__wrapped__"):
+            return self.object(value, attr, vars(module))
+        return self.constant(module, attr)
+
+    def object(self, value: Any, name: str, env: dict[str, Any]) -> str:
+        """The name of a value a helper reads: srcdiff's own (written out), NumPy's or the
+        standard library's (imported), or a constant of a srcdiff module."""
+        if value is Host:
+            raise _Refused("srcdiff's compiler at run time (rt.Host)")
+        if isinstance(value, staticmethod):
+            value = value.__func__
+        module = getattr(value, "__module__", None) or ""
+        if module.split(".")[0] == "srcdiff" and (
+            isinstance(value, (types.FunctionType, type)) or hasattr(value, "__wrapped__")
+        ):
+            return self.definition(value)
+        if callable(value):
+            where = _importable(value)
+            if where is not None:
+                return self.imported(where, name)
+        owner = env.get("__name__")
+        if isinstance(owner, str) and owner.split(".")[0] == "srcdiff":
+            return self.constant(sys.modules[owner], name)
+        raise _Refused(f"{name} ({type(value).__name__})")
+
+    def definition(self, obj: Any) -> str:
+        """Write out a function or class of srcdiff's (its source), after what it needs."""
+        key = ("object", obj)
+        if key in self.given:
+            return self.given[key]
+        target = inspect.unwrap(obj) if not isinstance(obj, type) else obj
+        if "<locals>" in target.__qualname__ or getattr(target, "__closure__", None):
+            raise _Refused(f"srcdiff's {target.__qualname__}, a nested function")
+        text = textwrap.dedent(inspect.getsource(target))
+        if "." in target.__qualname__:  # a static method: written out as a function
+            if not isinstance(
+                inspect.getattr_static(_owner(target), target.__name__), staticmethod
+            ):
+                raise _Refused(f"srcdiff's method {target.__qualname__}")
+            text = text.replace("@staticmethod\n", "", 1)
+        module = sys.modules[target.__module__]
+        env = dict(vars(module))
+        text = self.local_imports(text, env, module)
+        name = self.claim(obj.__name__, key)
+        text = self.source(text, env, obj.__name__, key)
+        self.helpers.append(f"# {module.__name__}.{target.__qualname__}\n{text.rstrip()}")
+        return name
+
+    @staticmethod
+    def local_imports(text: str, env: dict[str, Any], module: types.ModuleType) -> str:
+        """``text`` without its imports of srcdiff (inside a function, kept for a call):
+        what they import is read from ``env``, and written out like any global."""
+        lines = text.splitlines(keepends=True)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import) and any(
+                a.name.split(".")[0] == "srcdiff" for a in node.names
+            ):
+                raise _Refused(f"srcdiff's {ast.unparse(node)} inside {module.__name__}")
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            target = importlib.util.resolve_name(
+                "." * node.level + (node.module or ""), module.__package__ or ""
+            )
+            if target.split(".")[0] != "srcdiff":
+                continue
+            for alias in node.names:
+                source = importlib.import_module(target)
+                env[alias.asname or alias.name] = getattr(source, alias.name)
+            indent = lines[node.lineno - 1][: node.col_offset]
+            lines[node.lineno - 1] = f"{indent}pass  # {ast.unparse(node)}: written out\n"
+            for row in range(node.lineno, node.end_lineno or node.lineno):
+                lines[row] = ""
+        return "".join(lines)
+
+    def constant(self, module: types.ModuleType, name: str) -> str:
+        """Write out the statement binding ``name`` in ``module`` (a srcdiff module)."""
+        key = ("constant", module.__name__, name)
+        if key in self.given:
+            return self.given[key]
+        tree = ast.parse(inspect.getsource(module))
+        binding = [
+            s
+            for s in tree.body
+            if isinstance(s, (ast.Assign, ast.AnnAssign, ast.ImportFrom, ast.Import))
+            and name in _bound(s)
+        ]
+        if len(binding) != 1 or _updated_at_import(tree, name):
+            raise _Refused(f"{module.__name__}.{name}, which is not one assignment")
+        (statement,) = binding
+        if isinstance(statement, (ast.ImportFrom, ast.Import)):
+            alias = next(a for a in statement.names if (a.asname or a.name) == name)
+            if isinstance(statement, ast.Import):
+                return self.module(getattr(module, name), name)
+            target = importlib.util.resolve_name(
+                "." * statement.level + (statement.module or ""), module.__package__ or ""
+            )
+            source = importlib.import_module(target)
+            if target.split(".")[0] != "srcdiff":
+                return self.object(getattr(source, alias.name), name, {})
+            value = getattr(source, alias.name)
+            if isinstance(value, types.ModuleType):
+                raise _Refused(f"{module.__name__}.{name}, a module")
+            if isinstance(value, (types.FunctionType, type)) or hasattr(value, "__wrapped__"):
+                return self.object(value, alias.name, vars(source))
+            got = self.constant(source, alias.name)
+            self.given[key] = got
+            return got
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+            raise _Refused(f"{module.__name__}.{name}")
+        self.claim(name, key)
+        text = ast.get_source_segment(inspect.getsource(module), statement)
+        text = self.source(text, vars(module), name, key)
+        self.helpers.append(f"# {module.__name__}.{name}\n{text}")
+        return self.given[key]
+
+    # ---- the generated sources and the user's globals --------------------------------
+
+    def generated(self, text: str, unit: Unit) -> None:
+        """Take the names the generated ``text`` reads but ``rt``, as they are (it is not
+        renamed): the user's globals, the builtins, ``xp``. (``rt`` comes after, once
+        those of every generated source are taken: ``runtime``.)"""
+        fn = unit.fn
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        rules = set(unit.rule_names.values())
+        tree = ast.parse(text)
+        callees = sorted({
+            ast.unparse(n.args[0])
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and n.args and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == "rt"
+            and n.func.attr in _CALLS
+        })  # fmt: skip
+        if callees:
+            named = [
+                c if not re.fullmatch(r"t\d+", c) else "a function it computes" for c in callees
+            ]
+            raise _Refused(
+                f"{', '.join(sorted(set(named)))}, which srcdiff compiles too (called by it)",
+                f"a module holds the gradient of one function: write what {unit.parsed.name} "
+                "calls into it (or export the gradient of a function that calls only NumPy)",
+            )
+        for name in sorted(_free_names(text) - {"rt"}):
+            if name == "xp":
+                self.module(np, "xp", exact=True)
+            elif name == "_unit":
+                raise _Refused(
+                    "backward() inside the function, which runs srcdiff's compiler",
+                    "export sd.grad of the loss instead",
+                )
+            elif name in rules:
+                rule = next(r for r, n in unit.rule_names.items() if n == name)
+                raise _Refused(
+                    f"{getattr(rule, '__qualname__', rule)}, a rule registered at run time (a "
+                    "rule of yours, or the derivative of a gradient or forward mode inside "
+                    "the function)",
+                    "the exported module holds srcdiff's own rules alone: write the "
+                    "computation with NumPy calls",
+                )
+            elif name in unit.parsed.scope:
+                raise _Refused(
+                    f"the function {name} defined inside {unit.parsed.name}, which srcdiff "
+                    "compiles on its own",
+                    f"write {name}'s computation into {unit.parsed.name}",
+                )
+            elif name in cells:
+                try:
+                    value = cells[name].cell_contents
+                except ValueError:  # not bound yet: a NameError when run, as in srcdiff
+                    continue
+                self.user_value(name, value)
+            elif name in fn.__globals__:
+                self.user_value(name, fn.__globals__[name])
+            elif hasattr(builtins, name):
+                self.take(("builtin", name), name, exact=True)
+
+    def runtime(self, text: str) -> None:
+        """The helpers the generated ``text`` calls (``rt.<name>``), written out."""
+        if "rt" in _free_names(text):
+            self.namespace(rt, "rt", ast.parse(text), exact=True)
+
+    def user_value(self, name: str, value: Any) -> None:
+        """A global (or closure variable) of the user's function, under its own name."""
+        if isinstance(value, types.ModuleType):
+            self.module(value, name, exact=True)
+            return
+        where = _importable(value) if callable(value) else None
+        if where is not None:
+            self.imported(where, name, exact=True)
+            return
+        if callable(value) and registry.lookup(value) is not None:
+            raise _Refused(
+                f"{name}, which has a rule registered at run time (sd.register_vjp)",
+                "the exported module holds srcdiff's own rules alone: write the "
+                "computation with NumPy calls",
+            )
+        if isinstance(value, (types.FunctionType, types.MethodType)):
+            code = getattr(value, "__code__", None)
+            where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+            raise _Refused(
+                f"{name}{where}, a function of yours called as it is",
+                f"write {name}'s computation into the function, or pass its result as an argument",
+            )
+        key = ("user", name)
+        if self.names.get(name) == key:
+            return
+        literal = _literal(value, self.numpy())
+        if literal is None:
+            raise _Refused(
+                f"the global {name}, a {type(value).__name__}",
+                "pass it as an argument, or make it a number, a string or a NumPy array",
+            )
+        self.take(key, name, exact=True)
+        self.user.append(f"{name} = {literal}")
+
+
+def _bound(statement: ast.stmt) -> set[str]:
+    """The names a top-level assignment or import binds."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in statement.names}
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _updated_at_import(tree: ast.Module, name: str) -> bool:
+    """Whether a top-level statement of a module updates ``name`` in place (``X[k] = v``,
+    ``X.update(...)``, ``X += ...``): then its assignment alone is not its value."""
+
+    def names(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Expr) and names(statement):
+            return True
+        if isinstance(statement, ast.AugAssign) and names(statement.target):
+            return True
+        targets = statement.targets if isinstance(statement, (ast.Assign, ast.Delete)) else []
+        if any(isinstance(t, (ast.Subscript, ast.Attribute)) and names(t) for t in targets):
+            return True
+    return False
+
+
+def _owner(fn: types.FunctionType) -> type:
+    """The class a method is defined in."""
+    obj: Any = sys.modules[fn.__module__]
+    for part in fn.__qualname__.split(".")[:-1]:
+        obj = getattr(obj, part)
+    return obj
+
+
+class _Placeholder:
+    """A default value shown as ``None`` in a signature (the real ones are set after)."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+def _gradient_function(g: Any) -> api.GradientFunction:
+    if isinstance(g, api.Differentiated):
+        return g._gradient()
+    if not isinstance(g, api.GradientFunction):
+        raise TypeError(
+            f"sd.export takes a function made by sd.grad, sd.value_and_grad or "
+            f"@sd.differentiate, not {type(g).__name__}"
+        )
+    return g
+
+
+def _refusal(target: api._Target, what: str, hint: str) -> CompileError:
+    fn = target.fn
+    return CompileError(
+        f"cannot export {what}",
+        function=fn.__qualname__,
+        filename=fn.__code__.co_filename,
+        lineno=fn.__code__.co_firstlineno,
+        hint=hint,
+    )
+
+
+def _pattern(target: api._Target, shape_key: tuple) -> dict[str, Any]:
+    """The shape pattern a unit was compiled for, from the types and shapes of the call
+    that compiled it (``rt.shape_key``), as ``rt.shape_pattern`` made it."""
+
+    def standin(cls: type, shape: Any) -> Any:
+        if issubclass(cls, (int, float, complex)):
+            return 0
+        if issubclass(cls, (list, tuple)):
+            return []
+        return types.SimpleNamespace(shape=shape)
+
+    args = tuple(standin(*entry) for entry in shape_key if len(entry) == 2)
+    kwargs = {k: standin(cls, shape) for k, cls, shape in (e for e in shape_key if len(e) == 3)}
+    return rt.shape_pattern(target.parameters, args, kwargs)
+
+
+def _units(target: api._Target) -> list[tuple[Unit, tuple, tuple[int, ...], list[tuple]]]:
+    """Each unit of ``target`` compiled under the rules in force: the unit, its static
+    facts (the kinds of the differentiated arguments and the shape pattern), where each
+    gradient sits in its adjoint's results, and its paths, the most taken first."""
+    found: dict[tuple, tuple[Unit, tuple, tuple[int, ...], list[tuple]]] = {}
+    n = len(target.names)
+    for key, (unit, order) in list(target.units.items()):
+        if key[0] == "tensors":
+            hint = "call the gradient with NumPy arrays (t.numpy()), then export it"
+            raise _refusal(target, "a gradient taken at Tensors", hint)
+        if key[n + 1] != registry.version() or unit.stale():
+            continue  # compiled under rules or globals since changed: not called again
+        if unit.xp is not np:
+            raise _refusal(target, f"a gradient compiled for {unit.xp.__name__} arrays",
+                           "the exported module runs on NumPy: call the gradient with NumPy "
+                           "arrays, then export it")  # fmt: skip
+        if unit.updated:
+            raise _refusal(target, "a function that updates its arguments in place "
+                           f"({', '.join(unit.updated)})", "return new values instead")  # fmt: skip
+        paths = [k for k, stop, wanted, _ in unit.adjoints if stop is None and wanted is None]
+        paths = sorted(dict.fromkeys(paths), key=lambda k: -unit.path_calls[k])
+        if not paths:
+            continue
+        kinds = tuple(unit.kinds[name] for name in target.names)
+        facts = (kinds, tuple(sorted(_pattern(target, key[n]).items())))
+        if facts not in found or len(found[facts][3]) < len(paths):
+            found[facts] = (unit, facts, order, paths)
+    return list(found.values())
+
+
+def _shape_text(dims: tuple | None) -> str:
+    """A shape pattern in words: ``(a, 1, b)``, a number, or no shape."""
+    if dims is None:
+        return "no shape"
+    if dims == ():
+        return "a number"
+    return "(" + ", ".join("1" if d == 1 else "abcdefghijklmnopqrstuvwxyz"[(-d - 1) % 26]
+                           for d in dims) + (",)" if len(dims) == 1 else ")")  # fmt: skip
+
+
+def _facts_text(target: api._Target, facts: tuple) -> str:
+    kinds, shapes = facts
+    what = [f"{n} {'an array or number' if k == 'array' else 'a list, tuple or dict'}"
+            for n, k in zip(target.names, kinds, strict=True)]  # fmt: skip
+    return (
+        "; ".join(what)
+        + "; shapes: "
+        + (", ".join(f"{n} {_shape_text(d)}" for n, d in shapes) or "none known")
+    )
+
+
+def _signature(fn: types.FunctionType) -> tuple[str, str]:
+    """``fn``'s parameters as a ``def`` takes them, with placeholder defaults, and as the
+    user wrote them (for the documentation)."""
+    signature = inspect.signature(fn, follow_wrapped=False)
+    plain = signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty,
+    )
+    marked = plain.replace(
+        parameters=[
+            p.replace(default=_Placeholder()) if p.default is not p.empty else p
+            for p in plain.parameters.values()
+        ]
+    )
+    return str(marked), str(plain)
+
+
+PREAMBLE = '''
+class NotExported(LookupError):
+    """A call of {name} taking a path, or given arguments of kinds or shapes, that this
+    module was not exported with."""
+
+
+def _arguments{signature}:
+    """The differentiated arguments of a call of {name}."""
+    return {values}
+{defaults}'''
+
+DISPATCH = '''
+# for rt.shape_pattern: the positional parameters, and those an argument can name
+_PARAMETERS = {parameters}
+_ELEMENTS = {elements}  # each differentiated argument's index in *{starred}, or None
+
+# each unit by its static facts (the kinds of {wrt}; the pattern of the arguments' shapes,
+# equal sizes sharing one number): its primal, its adjoint by the key of each path, and
+# where each gradient sits in the adjoint's results
+_UNITS = {units}
+
+# each path in your terms, by its adjoint
+PATHS = {paths}
+
+
+def _leaves(value):
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    return [value]
+
+
+def _value_and_grad(args, kwargs):
+    """The value and the gradient of {name} at a call's arguments: the primal of the unit
+    for their kinds and shapes, then the adjoint of the path the call took."""
+    values = _arguments(*args, **kwargs)
+    for v in values:
+        dtype = getattr(v, "dtype", None)
+        if isinstance(v, (bool, int)) or (dtype is not None and dtype.kind in "biu"):
+            raise TypeError(
+                "cannot differentiate {name} with respect to an integer argument: pass a float"
+            )
+    for leaf in _leaves((*args, *kwargs.values())):
+        if hasattr(leaf, "shape") and not isinstance(leaf, (np.ndarray, np.generic)):
+            raise TypeError(
+                "the exported gradient of {name} runs on NumPy arrays, not "
+                f"{{type(leaf).__module__}}.{{type(leaf).__name__}}"
+            )
+    kinds = tuple(
+        "any" if e is not None else _kind(v) for v, e in zip(values, _ELEMENTS, strict=True)
+    )
+    shapes = tuple(sorted(rt.shape_pattern(_PARAMETERS, args, kwargs).items()))
+    unit = _UNITS.get((kinds, shapes))
+    if unit is None:
+        raise NotExported(
+            f"{name} called with {wrt} of kinds {{kinds}} and arguments of shapes "
+            f"{{dict(shapes)}} (each size other than 1 numbered, equal sizes alike), for "
+            "which no gradient was exported (those exported are the keys of _UNITS): call "
+            "the gradient on such arguments with srcdiff, then export it again"
+        )
+    primal, adjoints, order = unit
+    _saved, _path = {{}}, []
+    value = primal(_saved, _path, *args, **kwargs)
+    key = rt.path_key(_path) if _path else ()
+    adjoint = adjoints.get(key)
+    if adjoint is None:
+        raise NotExported(
+            f"{name} took the path {{key}}, which was not exported (PATHS lists those "
+            "that were): call the gradient on such arguments with srcdiff, then export it "
+            "again"
+        )
+    grads = adjoint(_saved, _seed(value, {name!r}))
+{post}
+'''
+
+SINGLE = "    return value, rt.grad_like(grads[order[0]], values[0])"
+SEVERAL = """\
+    return value, _distinct(
+        [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
+    )"""
+STARRED = """\
+    grads = [_entry(grads[i], e) for i, e in zip(order, _ELEMENTS, strict=True)]
+    order = range(len(order))
+"""
+
+PUBLIC = '''
+
+def {prefix}_{base}(*args, **kwargs):
+    """{what} of {name} with respect to {wrt}, as srcdiff computes {them}; the
+    arguments are {name}'s: {shown}."""
+    return {result}
+'''
+
+_MARK = "# ---- the units ----"  # where the units go, between the dispatcher's parts
+
+
+def export(g: Any, path: str | pathlib.Path) -> pathlib.Path:
+    """Write every path ``g`` (made by ``sd.grad``, ``sd.value_and_grad`` or
+    ``@sd.differentiate``) was compiled for so far into one Python module at ``path``,
+    and return that path.
+
+    The module needs NumPy alone, so the gradient can be vendored: it holds each
+    compiled unit's primal and the adjoint of each path seen, srcdiff's runtime helpers
+    they call (written out from srcdiff's source), the globals they read, and
+    ``grad_<name>`` (``value_and_grad_<name>``; both for ``@sd.differentiate``), which
+    computes what ``g`` computes for calls taking those paths and raises ``NotExported``
+    on others. Raises ``CompileError`` for what it cannot write out: calls of other
+    compiled functions, rules registered by you, Tensor code, CuPy, methods, and
+    globals that are neither modules, numbers, strings nor NumPy arrays.
+    """
+    gradient = _gradient_function(g)
+    target = gradient._target
+    if target._self is not None:
+        raise _refusal(target, "the gradient of a method",
+                       "export a function taking what it reads of the instance")  # fmt: skip
+    units = _units(target)
+    if not units:
+        raise RuntimeError(
+            f"no gradient of {target.fn.__qualname__} has been computed yet: call g first "
+            "(on inputs taking each path to export), then export it"
+        )
+    both = isinstance(g, api.Differentiated)
+    try:
+        text = _module_text(gradient, units, both)
+    except _Refused as exc:
+        raise _refusal(target, f"a gradient that needs {exc.what}", exc.hint) from None
+    path = pathlib.Path(path)
+    path.write_text(text)
+    return path
+
+
+def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str:
+    """The exported module's source."""
+    target = gradient._target
+    base = _base(target.fn)
+    writer = _Writer()
+    compiled = []  # per unit: its primal's source, and each path's key and adjoint's source
+    for unit, _, _, keys in units:
+        adjoints = [(key, unit.adjoint(key, checked=gradient._check_finite)[1]) for key in keys]
+        compiled.append((unit.primal_source, adjoints))
+        for text in (unit.primal_source, *(text for _, text in adjoints)):
+            writer.generated(text, unit)
+    for (unit, *_), (primal, adjoints) in zip(units, compiled, strict=True):
+        for text in (primal, *(text for _, text in adjoints)):
+            writer.runtime(text)
+        if unit.enters:  # its with blocks are left when an exception goes through them
+            writer.runtime("rt.unwinding")
+    several = len(units) > 1
+    names = []  # per unit: its primal's name, and its adjoints'
+    for i, (_, adjoints) in enumerate(compiled, start=1):
+        suffix = f"_{i}" if several else ""
+        names.append((
+            writer.claim(f"{base}_primal{suffix}", ("generated", i)),
+            [writer.claim(f"{base}_adjoint{suffix}_{j}", ("generated", i, j))
+             for j in range(1, len(adjoints) + 1)],
+        ))  # fmt: skip
+    dispatch, exported = _dispatcher(gradient, writer, units, names, both)
+    preamble, dispatch = dispatch.split(_MARK)
+    arguments = writer.given[("dispatch", "_arguments")]
+    sections = []
+    for (unit, facts, _, keys), (primal, adjoints), (primal_name, adjoint_names) in zip(
+        units, compiled, names, strict=True
+    ):
+        lines = [f"# ---- {_facts_text(target, facts)} ----\n\n{_def(primal, primal_name)}"]
+        if target.fn.__defaults__ is not None:
+            lines.append(f"{primal_name}.__defaults__ = {arguments}.__defaults__")
+        if target.fn.__kwdefaults__ is not None:
+            lines.append(f"{primal_name}.__kwdefaults__ = {arguments}.__kwdefaults__")
+        if unit.enters:
+            lines.append(f"{primal_name} = rt.unwinding({primal_name})")
+        for key, (_, text), name in zip(keys, adjoints, adjoint_names, strict=True):
+            choices = explain(unit.analysis, key) or ["straight line"]
+            comment = "".join(f"#   {c}\n" for c in choices)
+            lines.append(f"# path {key!r}:\n{comment}{_def(text, name)}")
+        sections.append("\n\n\n".join(lines))
+    namespaces = []
+    for module, (name, members) in writer.namespaces.items():
+        simple = writer.module(types, "types")
+        inner = "".join(f"    {attr}={got},\n" for attr, got in sorted(members.items()))
+        namespaces.append(f"# what the code reads of {module}\n"
+                          f"{name} = {simple}.SimpleNamespace(\n{inner})")  # fmt: skip
+    imports = sorted(writer.imports, key=lambda line: ("numpy" in line, line[0] == "f", line))
+    parts = [
+        _header(gradient, units, exported),
+        _FUTURE + "\n" + "\n".join(imports),
+        "# ---- srcdiff's runtime helpers, written out: this module imports no srcdiff ----",
+        *writer.helpers,
+        *namespaces,
+    ]
+    if writer.user:
+        parts.append(f"# ---- the globals {target.fn.__qualname__} reads ----\n\n"
+                     + "\n".join(writer.user))  # fmt: skip
+    parts += [preamble, *sections, dispatch]
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+def _base(fn: types.FunctionType) -> str:
+    """The name the module's functions are named after (``lambda`` for a lambda)."""
+    return fn.__name__ if fn.__name__.isidentifier() else "lambda"
+
+
+def _def(text: str, name: str) -> str:
+    """A generated function's source, defining ``name``."""
+    old = text.split("(", 1)[0].removeprefix("def ")
+    return text.replace(f"def {old}(", f"def {name}(", 1).rstrip()
+
+
+def _dispatcher(
+    gradient: api.GradientFunction, writer: _Writer, units: list, names: list, both: bool
+) -> tuple[str, list[str]]:
+    """The dispatcher's source (its two parts, around ``_MARK``) and the names the module
+    exports."""
+    target = gradient._target
+    fn = target.fn
+    signature, shown = _signature(fn)
+    numpy_name = writer.numpy()
+    defaults = _literal(fn.__defaults__, numpy_name)
+    kwdefaults = _literal(fn.__kwdefaults__, numpy_name)
+    if defaults is None or kwdefaults is None:
+        raise _Refused(
+            f"the default values of {fn.__qualname__}'s arguments",
+            "make them numbers, strings or NumPy arrays (or None), or pass the values",
+        )
+    params = inspect.signature(fn, follow_wrapped=False).parameters.values()
+    starred = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), "args")
+    values = [n if e is None else f"{starred}[{e}]"
+              for n, e in zip(target.names, target.elements, strict=True)]  # fmt: skip
+    units_table, paths_table = [], []
+    for (unit, facts, order, keys), (primal_name, adjoint_names) in zip(units, names, strict=True):
+        entries = "".join(
+            f"            {k!r}: {n},\n" for k, n in zip(keys, adjoint_names, strict=True)
+        )
+        units_table.append(f"    {facts!r}: (\n        {primal_name},\n        {{\n{entries}"
+                           f"        }},\n        {order!r},\n    ),\n")  # fmt: skip
+        for key, name in zip(keys, adjoint_names, strict=True):
+            choices = tuple(explain(unit.analysis, key)) or ("straight line",)
+            inner = "".join(f"        {c!r},\n" for c in choices)
+            paths_table.append(f"    {name!r}: (\n{inner}    ),\n")
+    wrt = ", ".join(target.names)
+    positional, named = target.parameters
+    parameters = f"({positional!r}, frozenset({sorted(named)!r}))"
+    text = PREAMBLE.format(
+        name=fn.__qualname__, signature=signature, values=repr(tuple(values)).replace("'", ""),
+        defaults="".join(
+            f"\n\n_arguments.{attr} = {literal}\n" for attr, literal in
+            (("__defaults__", defaults), ("__kwdefaults__", kwdefaults)) if literal != "None"
+        ),
+    ) + f"\n{_MARK}\n" + DISPATCH.format(
+        name=fn.__qualname__, parameters=parameters, starred=starred,
+        elements=repr(tuple(target.elements)), wrt=wrt,
+        units="{\n" + "".join(units_table) + "}", paths="{\n" + "".join(paths_table) + "}",
+        post=(STARRED if target.starred else "") + (SEVERAL if target.multiple else SINGLE),
+    )  # fmt: skip
+    publics = [("grad", "The gradient", "_value_and_grad(args, kwargs)[1]")]
+    if gradient._with_value:
+        publics = [("value_and_grad", "The value and the gradient",
+                    "_value_and_grad(args, kwargs)")] + (publics if both else [])  # fmt: skip
+    for prefix, what, result in publics:
+        them = "them" if target.multiple or prefix == "value_and_grad" else "it"
+        text += PUBLIC.format(prefix=prefix, base=_base(fn), what=what, name=fn.__qualname__,
+                              wrt=wrt, shown=f"{fn.__name__}{shown}", result=result,
+                              them=them)  # fmt: skip
+    env = {
+        "rt": rt,
+        "np": np,
+        "_seed": api._seed,
+        "_kind": api._kind,
+        "_entry": api._entry,
+        "_distinct": api._Target.__dict__["distinct"],
+    }
+    tree = ast.parse(text)
+    mapping = {}
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            bound = {statement.name}
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            bound = _bound(statement)
+        else:
+            continue
+        for name in sorted(bound):
+            mapping[name] = writer.claim(name, ("dispatch", name))
+    for name in sorted(_free_names(text)):
+        if name in env or hasattr(builtins, name):
+            mapping[name] = writer.resolve(name, env, tree)
+    exported = [mapping[f"{prefix}_{_base(fn)}"] for prefix, _, _ in publics]
+    exported += [mapping["PATHS"], mapping["NotExported"]]
+    text = _rename(text, mapping) + f"\n\n__all__ = {exported!r}\n"
+    return text, exported
+
+
+def _header(gradient: api.GradientFunction, units: list, exported: list[str]) -> str:
+    """The module's docstring: what it computes, and its paths in the user's terms."""
+    target = gradient._target
+    fn = target.fn
+    count = sum(len(keys) for *_, keys in units)
+    first = (
+        f"The gradient of {fn.__qualname__} ({fn.__code__.co_filename}:"
+        f"{fn.__code__.co_firstlineno}) with respect to {', '.join(target.names)}."
+    )
+    about = (
+        f"Generated by srcdiff (sd.export) with NumPy {np.__version__}; it needs NumPy alone. "
+        f"{' and '.join(exported[:-2])} "
+        f"compute{'s' if len(exported) == 3 else ''} what srcdiff computes, for calls taking "
+        f"{'the path' if count == 1 else f'one of the {count} paths'} below (PATHS); "
+        "another raises NotExported: call the gradient on such arguments with srcdiff, then "
+        "export it again."
+    )
+    if gradient._check_finite:
+        about += " Each adjoint checks that the gradients it computes are finite."
+    lines = [textwrap.fill(first, 88), "", textwrap.fill(about, 88), ""]
+    for i, (unit, facts, _, keys) in enumerate(units, start=1):
+        lines.append(textwrap.fill(f"Unit {i}: {_facts_text(target, facts)}.", 88,
+                                   subsequent_indent="    "))  # fmt: skip
+        for key in keys:
+            lines.append(f"  path {key!r}:")
+            lines += [f"    {c}" for c in explain(unit.analysis, key) or ["straight line"]]
+    text = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"""')  # user lines
+    return f'"""{text}\n"""'

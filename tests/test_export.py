@@ -1,0 +1,336 @@
+"""``sd.export(g, path)``: the gradient's compiled paths as one module needing NumPy alone.
+
+The exported modules run in a fresh interpreter (``python -I -S``) whose path holds
+NumPy and nothing else, srcdiff blocked too, and their gradients must equal ``g``'s
+exactly: the same code on the same numbers.
+"""
+
+import ast
+import importlib
+import inspect
+import math
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+EXPORT = importlib.import_module("srcdiff.export")  # the module (sd.export is its function)
+
+W = np.array([[0.5, -1.0], [2.0, 0.25], [1.5, 3.0]], dtype=np.float32)  # a global array
+SCALE = 0.7071067811865476  # a float its repr alone gives back exactly
+unbroadcast = 2.0  # a global named like one of srcdiff's helpers
+
+
+def branch_and_loop(x, y):
+    h = np.tanh(x * y)
+    if h.sum() > 0:
+        h = h * 2.0
+    else:
+        h = h - y
+    while np.abs(h).sum() < 4.0:
+        h = h * 1.5 + y * SCALE
+    return np.mean((h - y) ** 2)
+
+
+def with_globals(x):
+    with np.errstate(divide="ignore"):
+        h = np.tanh(x @ W) * SCALE + math.pi
+    return np.sum(h * h) * unbroadcast
+
+
+def of_a_list(xs, w):
+    total = 0.0
+    for v in xs:
+        total = total + np.sum(np.sin(v * w))
+    return total
+
+
+def root(x):
+    return np.sum(np.sqrt(x) * x)
+
+
+def positive_part(x):
+    return x[x > 0] * 2.0  # an array of one entry, or of more: then not differentiated
+
+
+def helper(x):
+    return x * 2.0
+
+
+def calls_helper(x):
+    return np.sum(helper(x))
+
+
+class Settings:
+    scale = 2.0
+
+
+SETTINGS = Settings()
+
+
+def reads_an_object(x):
+    return np.sum(x) * SETTINGS.scale
+
+
+X = np.array([0.1, 0.2, 0.3])
+Y = np.array([1.0, -1.0, 0.5])
+
+RUNNER = """
+import importlib.util, pickle, sys
+sys.path[:0] = [{site!r}, {work!r}]
+sys.modules["srcdiff"] = None
+assert importlib.util.find_spec("gast") is None, "more than NumPy on the path"
+spec = importlib.util.spec_from_file_location("exported", {module!r})
+module = sys.modules["exported"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+out = []
+for name, args, kwargs in pickle.load(open("calls.pkl", "rb")):
+    try:
+        out.append(getattr(module, name)(*args, **kwargs))
+    except Exception as exc:
+        out.append((type(exc).__name__, str(exc)))
+pickle.dump(out, open("out.pkl", "wb"))
+"""
+
+
+@pytest.fixture
+def numpy_only(tmp_path):
+    """A directory holding NumPy alone (links to its package), for a fresh interpreter."""
+    site = tmp_path / "site"
+    site.mkdir()
+    packages = Path(np.__file__).parent.parent
+    for entry in packages.iterdir():
+        if entry.name == "numpy" or entry.name.startswith("numpy."):
+            (site / entry.name).symlink_to(entry)
+    return site
+
+
+def run(module, calls, site):
+    """The results of ``calls`` (name, args, kwargs) of the exported ``module``, run in a
+    fresh interpreter that has NumPy alone; an exception as (its type's name, message)."""
+    work = module.parent
+    (work / "calls.pkl").write_bytes(pickle.dumps(calls))
+    script = RUNNER.format(site=str(site), work=str(work), module=str(module))
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", script], cwd=work,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return pickle.loads((work / "out.pkl").read_bytes())
+
+
+def assert_same(got, want):
+    """Equal exactly, in type, dtype and shape too (tuples, lists, dicts inside)."""
+    assert type(got) is type(want), (got, want)
+    if isinstance(want, (tuple, list)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert_same(g, w)
+    elif isinstance(want, dict):
+        assert got.keys() == want.keys()
+        for k in want:
+            assert_same(got[k], want[k])
+    else:
+        np.testing.assert_array_equal(got, want)
+        assert getattr(got, "dtype", None) == getattr(want, "dtype", None)
+
+
+def exported(g, tmp_path, name="grad.py"):
+    path = sd.export(g, tmp_path / name)
+    assert path == tmp_path / name
+    return path
+
+
+def test_both_branches_and_a_loop_give_srcdiffs_gradients_exactly(tmp_path, numpy_only):
+    g = sd.grad(branch_and_loop, wrt=(0, 1))
+    calls = [(X, Y), (-X, Y), (X * 10.0, Y)]
+    want = [g(*args) for args in calls]
+    assert len(sd.paths(g)) >= 2
+    got = run(exported(g, tmp_path), [("grad_branch_and_loop", a, {}) for a in calls], numpy_only)
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
+def test_a_value_and_gradient_of_globals_arrays_and_a_with_block(tmp_path, numpy_only):
+    g = sd.value_and_grad(with_globals)
+    x32, x64 = np.ones((4, 3), np.float32), np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    want = [g(x32), g(x64)]
+    path = exported(g, tmp_path)
+    text = path.read_text()
+    assert "W = np.array([[0.5, -1.0], [2.0, 0.25], [1.5, 3.0]], dtype='float32')" in text
+    assert "SCALE = 0.7071067811865476" in text and "import math" in text
+    assert "def unbroadcast_2(" in text  # srcdiff's helper, renamed: the global keeps its name
+    got = run(path, [("value_and_grad_with_globals", (x,), {}) for x in (x32, x64)], numpy_only)
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
+def test_lists_several_arguments_and_keywords(tmp_path, numpy_only):
+    g = sd.grad(of_a_list, wrt=(0, "w"))
+    xs = [np.ones(3), np.arange(3.0)]
+    calls = [((xs, 0.5), {}), (((xs[0], xs[1] * 2),), {"w": np.full(3, 0.25)})]
+    want = [g(*a, **k) for a, k in calls]
+    got = run(exported(g, tmp_path), [("grad_of_a_list", a, k) for a, k in calls], numpy_only)
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
+def test_two_gradients_never_share_an_array(tmp_path, numpy_only):
+    def total(a, b):
+        return np.sum(a + b)  # one adjoint array for both
+
+    g = sd.grad(total, wrt=(0, 1))
+    want = g(X, Y)
+    (got,) = run(exported(g, tmp_path), [("grad_total", (X, Y), {})], numpy_only)
+    assert_same(got, want)
+    assert not np.shares_memory(got[0], got[1])  # pickled: one array would stay one
+
+
+def test_a_differentiated_function_exports_its_gradient_and_its_value(tmp_path, numpy_only):
+    @sd.differentiate(wrt=1)
+    def spring(k, x):
+        return 0.5 * k * np.sum(x * x)
+
+    value, grad = spring.value_and_grad(3.0, Y)
+    y32 = Y.astype(np.float32)  # a float64 gradient, given back in float32
+    grad32 = spring.grad(np.float64(3.0), y32)
+    number = spring.grad(3.0, 0.5)  # a float for a float
+    assert grad32.dtype == np.float32 and type(number) is float
+    got = run(exported(spring, tmp_path),
+              [("grad_spring", (3.0, Y), {}), ("value_and_grad_spring", (3.0, Y), {}),
+               ("grad_spring", (np.float64(3.0), y32), {}), ("grad_spring", (3.0, 0.5), {})],
+              numpy_only)  # fmt: skip
+    assert_same(got, [grad, (value, grad), grad32, number])
+
+
+def test_finiteness_checks_are_exported_with_check_finite(tmp_path, numpy_only):
+    g = sd.grad(root, check_finite=True)
+    want = g(np.ones(3))
+    with pytest.raises(sd.NonFiniteError) as raised:
+        g(np.zeros(3))
+    got = run(exported(g, tmp_path),
+              [("grad_root", (np.ones(3),), {}), ("grad_root", (np.zeros(3),), {})],
+              numpy_only)  # fmt: skip
+    assert_same(got[0], want)
+    assert got[1] == ("NonFiniteError", str(raised.value))
+
+
+def test_a_result_that_is_not_a_scalar_is_refused_as_srcdiff_does(tmp_path, numpy_only):
+    g = sd.grad(positive_part)
+    want = g(np.array([1.0, -1.0, -2.0]))
+    with pytest.raises(ValueError) as raised:
+        g(np.array([1.0, 1.0, -2.0]))
+    calls = [("grad_positive_part", (np.array(x),), {}) for x in ([1.0, -1, -2], [1.0, 1, -2])]
+    got = run(exported(g, tmp_path), calls, numpy_only)
+    assert_same(got[0], want)
+    assert got[1] == ("ValueError", str(raised.value))
+
+
+def test_a_path_or_shapes_not_exported_is_a_clear_error(tmp_path, numpy_only):
+    g = sd.grad(branch_and_loop)
+    g(X, Y)  # the branch taken only
+    calls = [
+        ("grad_branch_and_loop", (-X, Y), {}),  # the other branch
+        ("grad_branch_and_loop", (np.ones((2, 2)), np.ones((2, 2))), {}),  # other shapes
+        ("grad_branch_and_loop", (np.array([1, 2, 3]), Y), {}),  # integers, as srcdiff says
+    ]
+    path_error, shapes_error, integers = run(exported(g, tmp_path), calls, numpy_only)
+    assert path_error[0] == "NotExported"
+    assert "took the path" in path_error[1] and "export it again" in path_error[1]
+    assert shapes_error[0] == "NotExported" and "no gradient was exported" in shapes_error[1]
+    assert integers == ("TypeError", "cannot differentiate branch_and_loop with respect to an "
+                        "integer argument: pass a float")  # fmt: skip
+
+
+def test_the_module_is_documented_and_imports_numpy_alone(tmp_path):
+    g = sd.grad(branch_and_loop)
+    g(X, Y), g(-X, Y)
+    text = exported(g, tmp_path).read_text()
+    tree = ast.parse(text)
+    imported = set()  # at the top: helpers import array-api-compat for other libraries' arrays
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert "srcdiff" not in imported and imported <= set(sys.stdlib_module_names) | {"numpy"}
+    doc = ast.get_docstring(tree)
+    assert doc.startswith("The gradient of branch_and_loop (") and "needs NumPy alone" in doc
+    line = inspect.getsourcelines(branch_and_loop)[1] + 2
+    assert f"line {line}: `if h.sum() > 0:` taken" in doc
+    assert f"line {line}: `if h.sum() > 0:` not taken" in doc
+    assert text.rstrip().endswith("__all__ = ['grad_branch_and_loop', 'PATHS', 'NotExported']")
+    namespace: dict = {}
+    exec(compile(text, "grad.py", "exec"), namespace)  # noqa: S102 - the module just written
+    assert set(namespace["PATHS"]) == {"branch_and_loop_adjoint_1", "branch_and_loop_adjoint_2"}
+
+
+def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only):
+    """Each ``rt.<name>`` generated code may call is written out from srcdiff's source
+    (renamed where two share a name), and the helpers import with NumPy alone."""
+    needs_the_compiler = {
+        *("accumulate_grad", "as_function", "backward", "call", "call_jvp", "call_vjp"),
+        *("call_jvp_keywords", "install", "reverse_over_forward", "tangent_vjp"),
+        *("tangent_vjp_keywords", "tensor_call", "unwrap"),
+    }
+    modules = {"tensors", "tensor_methods"}
+    names = [n for n in sd.runtime.__all__ if n not in needs_the_compiler | modules]
+    writer = EXPORT._Writer()
+    writer.namespace(sd.runtime, "rt", ast.parse("\n".join(f"rt.{n}" for n in names)), exact=True)
+    for name in sorted(needs_the_compiler):
+        with pytest.raises(EXPORT._Refused, match="compiler"):
+            EXPORT._Writer().namespace(sd.runtime, "rt", ast.parse(f"rt.{name}"), exact=True)
+    members = ", ".join(f"{a}={b}" for a, b in writer.namespaces["srcdiff.runtime"][1].items())
+    parts = [EXPORT._FUTURE, *writer.imports, "import types", *writer.helpers]
+    text = "\n\n".join([*parts, f"rt = types.SimpleNamespace({members})"])
+    (tmp_path / "helpers.py").write_text(text)
+    (tmp_path / "check.py").write_text(
+        "import helpers\n"
+        "def grad_all(x):\n"
+        f"    return sorted(vars(helpers.rt)) == {sorted(names)!r} and helpers.rt.grad_like(x, x)\n"
+    )
+    assert_same(run(tmp_path / "check.py", [("grad_all", (X,), {})], numpy_only), [X])
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "message"),
+    [
+        (calls_helper, (X,), "helper, which srcdiff compiles too"),
+        (reads_an_object, (X,), "the global SETTINGS, a Settings"),
+        (lambda x: (x * x).sum(), (sd.ones(3),), "a gradient taken at Tensors"),
+    ],
+)
+def test_what_cannot_be_written_out_is_refused(tmp_path, fn, args, message):
+    g = sd.grad(fn)
+    g(*args)
+    with pytest.raises(sd.CompileError, match=message):
+        sd.export(g, tmp_path / "grad.py")
+    assert not (tmp_path / "grad.py").exists()
+
+
+def test_a_users_rule_and_a_function_called_as_it_is_are_refused(tmp_path):
+    def cubic(x):
+        return x**3
+
+    def counted(x):
+        return np.sum(cubic(x)) * len(textwrap.dedent("ab"))
+
+    @sd.register_vjp(cubic)
+    def cubic_vjp(g, ans, x):
+        return g * 3 * x**2
+
+    g = sd.grad(counted)
+    g(X)
+    with pytest.raises(sd.CompileError, match="cubic, which has a rule registered"):
+        sd.export(g, tmp_path / "grad.py")
+
+
+def test_before_any_call_and_for_other_objects_it_says_what_to_do(tmp_path):
+    with pytest.raises(RuntimeError, match="call g first"):
+        sd.export(sd.grad(root), tmp_path / "grad.py")
+    with pytest.raises(TypeError, match="made by sd.grad"):
+        sd.export(root, tmp_path / "grad.py")
