@@ -344,10 +344,22 @@ def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
     if hit is None:
         name = getattr(primitive, "__name__", type(primitive).__name__)
         hit = _OWN[primitive] = (
-            make_rule(primitive._srcdiff_vjp, name=f"{name}_vjp", inline=False),
+            make_rule(_one_or_many(primitive._srcdiff_vjp), name=f"{name}_vjp", inline=False),
             Tangent.of(primitive._srcdiff_jvp, inline=False),
         )
     return hit
+
+
+def _one_or_many(vjp: Callable) -> Callable:
+    """``vjp`` (giving a tuple, one gradient per argument) as a rule called by name must
+    be: giving the gradient itself for a call with one argument."""
+
+    def rule(g: Any, ans: Any, *args: Any) -> Any:
+        grads = vjp(g, ans, *args)
+        return grads[0] if len(args) == 1 else grads
+
+    rule.__name__ = getattr(vjp, "__name__", "vjp")
+    return rule
 
 
 def is_nondiff(primitive: Any) -> bool:

@@ -386,3 +386,31 @@ def test_a_helper_with_no_rule_in_forward_source_is_refused_clearly():
     v = np.array([1.0, -0.5])
     fd = _gradient_differences(lambda x: periodic(x, 1.5), [W], [v], (0,))
     _assert_matches([sd.hvp(periodic, (W, 1.5), (v, None))[0]], fd, "periodic")
+
+
+def _cubes(x):
+    return np.sum(x**3)
+
+
+def _cube_times(x, y):
+    return np.sum(x**3 * y)
+
+
+GRAD_OF_CUBES = sd.grad(_cubes)  # gradient functions held in globals: rules by name
+GRAD_OF_CUBE_TIMES = sd.grad(_cube_times, wrt=(0, 1))
+
+
+def test_a_gradient_function_held_in_a_global_is_differentiated_again():
+    def one(x):
+        return np.sum(GRAD_OF_CUBES(x) ** 2)
+
+    def two(x, y):
+        a, b = GRAD_OF_CUBE_TIMES(x, y)
+        return np.sum(a) + np.sum(b * b)
+
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([2.0, 0.3, -1.0])
+    np.testing.assert_allclose(sd.grad(one)(x), 2 * 3 * x**2 * 6 * x)
+    gx, gy = sd.grad(two, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, 6 * x * y + 6 * x**5)
+    np.testing.assert_allclose(gy, 3 * x**2)
+    assert sd.check_grad(one, x) and sd.check_grad(two, x, y, wrt=(0, 1))
