@@ -112,26 +112,39 @@ def numeric_grad(
     """Gradient of the scalar ``f(*args)`` wrt ``args[wrt]`` by central differences in float64.
 
     ``wrt`` is a position or a tuple of positions (then a tuple is returned). Each
-    gradient has its argument's shape (a Python float for a Python float argument).
+    gradient has its argument's shape (a Python float for a Python float argument), or
+    its structure for a list, tuple or dict of floats and float arrays.
     """
     args = [_to64(a) for a in args]
     positions = _wrt_tuple(wrt, args)
     grads = []
     for i in positions:
         x = args[i]
-        if not _is_float_leaf(x):
-            raise TypeError(f"numeric_grad: argument {i} is not a float array or float: {x!r}")
-        flat = np.array(x, dtype=np.float64).reshape(-1)
-        d = np.zeros_like(flat)
-        for k in range(flat.size):
-            values = []
-            for sign in (1.0, -1.0):
-                probe = flat.copy()
-                probe[k] += sign * eps
-                xi = probe.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(probe[0])
-                values.append(float(np.asarray(f(*args[:i], xi, *args[i + 1 :]), np.float64)))
-            d[k] = (values[0] - values[1]) / (2.0 * eps)
-        grads.append(d.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(d[0]))
+        if not _is_differentiable(x):
+            raise TypeError(
+                f"numeric_grad: argument {i} is not a float array or float, or a list, tuple "
+                f"or dict of them: {x!r}"
+            )
+        leaves = _leaves(x)
+        parts = []
+        for j, leaf in enumerate(leaves):
+            flat = np.array(leaf, dtype=np.float64).reshape(-1)
+            d = np.zeros_like(flat)
+            for k in range(flat.size):
+                values = []
+                for sign in (1.0, -1.0):
+                    probe = flat.copy()
+                    probe[k] += sign * eps
+                    moved = (
+                        probe.reshape(np.shape(leaf))
+                        if isinstance(leaf, np.ndarray)
+                        else float(probe[0])
+                    )
+                    xi = _rebuild(x, [*leaves[:j], moved, *leaves[j + 1 :]])
+                    values.append(float(np.asarray(f(*args[:i], xi, *args[i + 1 :]), np.float64)))
+                d[k] = (values[0] - values[1]) / (2.0 * eps)
+            parts.append(d.reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray) else float(d[0]))
+        grads.append(parts[0] if _is_float_leaf(x) else _rebuild(x, parts))
     return grads[0] if isinstance(wrt, numbers.Integral) else tuple(grads)
 
 

@@ -216,6 +216,13 @@ def real(g, ans, val):
     return g
 
 
+@vjp(xp.real_if_close)
+def real_if_close(g, ans, a, tol=100):
+    """The value itself, for a real one."""
+    rt.real_only(a)
+    return g, None
+
+
 @vjp(xp.conjugate)
 def conjugate(g, ans, x):
     rt.real_only(x)
@@ -243,7 +250,7 @@ def angle_jvp(ans, z, deg=False, *, dz):
 
 
 # The real part, the conjugate and the imaginary part are (real-)linear, complex or not.
-linear((0,), xp.real, xp.conjugate, xp.imag)
+linear((0,), xp.real, xp.conjugate, xp.imag, xp.real_if_close)
 
 
 # ---- special functions -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from .registry import jvp, linear, vjp
 
 @vjp(xp.dot, "ndarray.dot")
 def dot(g, ans, a, b):
-    return rt.matmul_lhs(g, a, b), rt.matmul_rhs(g, a, b)
+    return rt.dot_lhs(g, a, b), rt.dot_rhs(g, a, b)
 
 
 @vjp(xp.outer)
@@ -27,9 +27,9 @@ def inner(g, ans, a, b):
     )
 
 
-@vjp(xp.trace)
-def trace(g, ans, a):
-    return g * xp.eye(a.shape[0], a.shape[1], dtype=a.dtype)
+@vjp(xp.trace, "ndarray.trace")
+def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return rt.trace_grad(g, a, offset, axis1, axis2), None, None, None, None, None
 
 
 @vjp(xp.linalg.norm)
@@ -54,7 +54,7 @@ def inner_jvp(ans, a, b, *, da, db):
     return xp.inner(da, b), xp.inner(a, db)
 
 
-linear((0,), xp.trace)
+linear((0,), xp.trace, "ndarray.trace")
 
 
 @jvp(xp.linalg.norm, shaped=True)

@@ -345,6 +345,21 @@ nondiff(
     math.ceil,
     builtins.round,
     builtins.int,
+    *(
+        getattr(xp, t)
+        for t in (
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "intp",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "uintp",
+        )
+    ),  # fmt: skip
 )
 nondiff(
     "a boolean result",
@@ -363,6 +378,7 @@ nondiff(
     xp.logical_xor,
     builtins.bool,
     builtins.isinstance,
+    xp.bool_,
 )
 nondiff(
     "an integer, a string or nothing: no value to differentiate",

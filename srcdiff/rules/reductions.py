@@ -79,10 +79,11 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @vjp(xp.std, "ndarray.std")
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """The square root of ``var``: its gradient over ``2 * std``."""
+    """The square root of ``var``: its gradient over ``2 * std``; 0 where ``std`` is 0
+    (one value, or equal ones: there it is a kink, and 0 its symmetric slope)."""
     centred = a - xp.mean(a, axis=axis, keepdims=True)
     n = rt.size(a) / rt.size(ans)
-    scale = rt.keep_dims(g / (ans * (n - ddof)), a, axis, keepdims)
+    scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), a, axis, keepdims)
     return scale * centred, None, None, None, None, None
 
 
@@ -157,4 +158,5 @@ def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where
 def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
     centered = a - xp.mean(a, axis=axis, keepdims=True)
     n = rt.size(a) / rt.size(ans)
-    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / ((n - ddof) * ans)
+    spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)  # 0 at no spread, as std's vjp
+    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread

@@ -101,6 +101,7 @@ def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fa
 def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Gradient of prod, exact where some entries are zero."""
     xp = array_module(x)
+    x = xp.asarray(x)  # a Python number too
     if axis is None:
         flat = xp.reshape(x, (-1,))
         return xp.reshape(prod_grad(g, ans, flat, 0, False), x.shape)
@@ -199,6 +200,31 @@ def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     gg = g[..., :, None] if y.ndim == 1 else g
     d = _swap_last(xp, x) @ gg
     return unbroadcast(d[..., 0] if y.ndim == 1 else d, y)
+
+
+def dot_lhs(g: Any, x: Any, y: Any) -> Any:
+    """Gradient of ``np.dot(x, y)`` with respect to ``x``: of a product by a number, of a
+    matrix product (``y`` at most 2-D), or of a sum over ``y``'s second-to-last axis."""
+    nx, ny = len(_shape(x)), len(_shape(y))
+    if nx == 0 or ny == 0:
+        return unbroadcast(g * y, x)
+    if ny <= 2:
+        return matmul_lhs(g, x, y)
+    xp = array_module(g, x, y)
+    g = xp.asarray(g)
+    return xp.tensordot(g, y, axes=(list(range(nx - 1, g.ndim)), [*range(ny - 2), ny - 1]))
+
+
+def dot_rhs(g: Any, x: Any, y: Any) -> Any:
+    """Gradient of ``np.dot(x, y)`` with respect to ``y`` (see ``dot_lhs``)."""
+    nx, ny = len(_shape(x)), len(_shape(y))
+    if nx == 0 or ny == 0:
+        return unbroadcast(g * x, y)
+    if ny <= 2:
+        return matmul_rhs(g, x, y)
+    xp = array_module(g, x, y)
+    d = xp.tensordot(x, xp.asarray(g), axes=(list(range(nx - 1)), list(range(nx - 1))))
+    return xp.moveaxis(d, 0, -2)  # (m, *J, k) to y's (*J, m, k)
 
 
 def transpose_grad(g: Any, axes: Any = None) -> Any:

@@ -263,6 +263,17 @@ def diagonal_grad(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 
     return d
 
 
+def trace_grad(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """Gradient of ``np.trace(a, offset, axis1, axis2)``, the sum of that diagonal: ``g``
+    on each of its entries."""
+    xp = array_module(g, a)
+    shape = _shape_of(a)
+    n1, n2 = shape[axis1], shape[axis2]
+    k = max(0, min(n1 - max(-offset, 0), n2 - max(offset, 0)))
+    g = xp.asarray(g)
+    return diagonal_grad(xp.broadcast_to(g[..., None], (*g.shape, k)), a, offset, axis1, axis2)
+
+
 def diag_grad(g: Any, v: Any, k: int = 0) -> Any:
     """Gradient of ``np.diag(v, k)``: the ``k``-th diagonal of ``g`` for a vector ``v`` (made
     a matrix), that diagonal put back for a matrix ``v`` (read as a vector)."""

@@ -134,7 +134,11 @@ SPECS = [
     Spec(np.nan_to_num, (with_specials((5,)),), {"posinf": 9.0, "neginf": -2.0}, label="keywords"),
     Spec(np.nan_to_num, (with_specials(), True, 1.5, 9.0, -9.0), label="values"),
     Spec(np.nan_to_num, (R((2, 3)),), label="finite"),
-    *[Spec(p, (value(s),)) for p in (np.real, np.conjugate, np.imag) for s in ((3, 4), ())],
+    *[
+        Spec(p, (value(s),))
+        for p in (np.real, np.conjugate, np.imag, np.real_if_close)
+        for s in ((3, 4), ())
+    ],
     Spec(np.angle, (R((3, 4)),)),
     Spec(np.angle, (R((5,)),), {"deg": True}),
     *_scipy_specs(),

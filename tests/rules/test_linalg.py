@@ -51,6 +51,28 @@ SPECS = [
         for xs, ys in [((4,), (4,)), ((3, 4), (4,)), ((3, 4), (5, 4)), ((2, 3, 4), (5, 4))]
     ],
     *[Spec(np.trace, (R(shape),)) for shape in [(3, 3), (3, 5), (5, 3)]],
+    *[
+        Spec(np.trace, (R(shape),), kw)
+        for shape, kw in [
+            ((3, 5), {"offset": 2}),
+            ((5, 3), {"offset": -1}),
+            ((4, 4), {"offset": 7}),  # past the corner: an empty diagonal
+            ((2, 3, 4), {"offset": 1, "axis1": 1, "axis2": 2}),
+            ((2, 3, 4), {"axis1": 2, "axis2": 0}),
+            ((5, 6, 4, 3), {"offset": -2}),
+        ]
+    ],
+    Spec("ndarray.trace", (R((3, 4)),), {"offset": 1}, call=lambda a, **kw: a.trace(**kw)),
+    *[
+        Spec(np.dot, (a, b), rtol=1e-5)
+        for a, b in [
+            (R((3, 4)), 0.7),
+            (-0.4, R((3, 4))),
+            (R((2, 3)), R(())),
+            (R((2, 3, 4)), R((5, 4, 6))),  # N-D: a sum over b's second-to-last axis
+            (R((4,)), R((2, 4, 3))),
+        ]
+    ],
     *norm_specs(),
 ]
 

@@ -55,6 +55,16 @@ SPECS = [
     *reduction([np.max, np.amax, "ndarray.max", np.min, np.amin, "ndarray.min"]),
     *reduction([np.var, "ndarray.var"]),
     *reduction([np.std, "ndarray.std"], axes=[(s, a) for s, a in AXES if s != ()]),
+    # no spread (one value, or equal ones): 0, the central differences' slope, not 0/0
+    *[
+        Spec(np.std, (x,), kw, label=label)
+        for x, kw, label in [
+            (R(()), {}, "0d"),
+            (R((1,)), {}, "one"),
+            (np.full((3, 2), 0.5), {"axis": 0}, "equal"),
+        ]
+    ],  # fmt: skip
+    Spec(np.prod, (0.7,)),  # of a Python number
     *[
         Spec(p, (R(shape),), {"axis": axis}, call=method("cumsum") if isinstance(p, str) else None)
         for p in (np.cumsum, "ndarray.cumsum")
