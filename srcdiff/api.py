@@ -885,9 +885,15 @@ class MappedFunction:
         axes, size = self._mapped_for_derivatives(args)
         floats = tuple(i for i, a in enumerate(args) if _differentiable(a))
         per_example = []
+        own = getattr(type(self._fn), "_srcdiff_vjp", None)  # sd.vmap(sd.grad(f)): its rule
         for b in range(size):
-            _, pull = _vjp(self._fn, self._slice(args, axes, b), floats)
-            per_example.append(pull(_example(g, self._out_axes, b)))
+            example, g_b = self._slice(args, axes, b), _example(g, self._out_axes, b)
+            if own is not None:
+                grads_b = own(self._fn, g_b, _example(ans, self._out_axes, b), *example)
+                per_example.append(tuple(grads_b[i] for i in floats))
+                continue
+            _, pull = _vjp(self._fn, example, floats)
+            per_example.append(pull(g_b))
         grads: list = [None] * len(args)
         for k, i in enumerate(floats):
             parts = [grads_b[k] for grads_b in per_example]
@@ -901,10 +907,14 @@ class MappedFunction:
         """The mapped forward mode: each example's tangent, stacked like the result."""
         axes, size = self._mapped_for_derivatives(args)
         tangent_axes = [a if t is not None else None for a, t in zip(axes, tangents, strict=True)]
-        outs = [
-            jvp(self._fn, self._slice(args, axes, b), self._slice(tangents, tangent_axes, b))[1]
-            for b in range(size)
-        ]
+        own = getattr(type(self._fn), "_srcdiff_jvp", None)  # sd.vmap(sd.grad(f)): its rule
+        outs = []
+        for b in range(size):
+            example, t_b = self._slice(args, axes, b), self._slice(tangents, tangent_axes, b)
+            if own is not None:
+                outs.append(own(self._fn, t_b, _example(ans, self._out_axes, b), *example))
+            else:
+                outs.append(jvp(self._fn, example, t_b)[1])
         return _stack(outs, self._out_axes)
 
     def _mapped_for_derivatives(self, args: tuple) -> tuple[list[int | None], int]:

@@ -129,3 +129,21 @@ def test_a_shared_result_has_no_derivative():
 
     with pytest.raises(sd.CompileError, match="out_axes=None"):
         sd.grad(f)(W, X[:3, 0])
+
+
+def _cubes(x):
+    return np.sum(x**3)
+
+
+PER_EXAMPLE_GRADS = sd.vmap(sd.grad(_cubes))  # held in a global: differentiated by its rules
+
+
+def test_a_mapped_gradient_held_in_a_global_is_differentiated_again():
+    def energy(x):
+        return np.sum(PER_EXAMPLE_GRADS(x) ** 2)  # sum of 9 x^4
+
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]])
+    np.testing.assert_allclose(sd.grad(energy)(x), 36 * x**3)
+    v = np.ones_like(x)
+    np.testing.assert_allclose(sd.jvp(energy, (x,), (v,))[1], np.sum(36 * x**3))
+    assert sd.check_grad(energy, x)
