@@ -23,6 +23,7 @@ from .mutation import is_update
 from .normalize import (
     Names,
     all_names,
+    blocks,
     const,
     local_names,
     name,
@@ -965,11 +966,12 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
             and getattr(s.value.func, "attr", None) == "appended"
         ):
             return False  # the user's own append, in place
-        heads = (
-            [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
-            if isinstance(s, (gast.If, gast.For, gast.While))
-            else [s]
-        )  # bodies: on their own
+        if isinstance(s, gast.Try):
+            heads = [h.type for h in s.handlers if h.type is not None]
+        elif isinstance(s, (gast.If, gast.For, gast.While)):
+            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
+        else:
+            heads = [s]  # bodies: on their own
         if not all(
             _pure_call(analyser, c) for h in heads for c in gast.walk(h) if isinstance(c, gast.Call)
         ):
@@ -1002,7 +1004,7 @@ def exits(body: list[gast.stmt]) -> bool:
     for s in body:
         if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
             return True
-        if isinstance(s, gast.If) and (exits(s.body) or exits(s.orelse)):
+        if isinstance(s, (gast.If, gast.Try)) and any(exits(b) for b in blocks(s)):
             return True
         if isinstance(s, (gast.For, gast.While)) and any(
             isinstance(x, gast.Return) for x in walk_statements(s.body)
@@ -1019,6 +1021,12 @@ def always_exits(body: list[gast.stmt]) -> bool:
         if isinstance(s, (gast.Return, gast.Break, gast.Continue, gast.Raise)):
             return True
         if isinstance(s, gast.If) and always_exits(s.body) and always_exits(s.orelse):
+            return True
+        if isinstance(s, gast.Try) and (
+            always_exits(s.finalbody)
+            or (always_exits(s.body) or always_exits(s.orelse))
+            and all(always_exits(h.body) for h in s.handlers)
+        ):
             return True
     return False
 
@@ -1038,6 +1046,13 @@ def recorded(stmt: gast.If) -> bool:
     )
 
 
+def relevant_try(stmt: gast.Try) -> bool:
+    """A ``try`` the adjoint must know about: a block of it differentiates something or
+    leaves the enclosing block (whether it also records the way it went: see
+    ``trace.mark_recorded``)."""
+    return any(has_active(b) or exits(b) for b in blocks(stmt))
+
+
 def relevant(loop: gast.stmt) -> bool:
     """A loop the adjoint must know about: it differentiates something or returns."""
     return has_active(loop.body) or any(
@@ -1053,6 +1068,8 @@ def branching(body: list[gast.stmt]) -> bool:
         if getattr(s, "op", None) is not None and s.op.flagged:
             return True
         if isinstance(s, gast.If) and recorded(s):
+            return True
+        if isinstance(s, gast.Try) and relevant_try(s):
             return True
         if isinstance(s, (gast.For, gast.While)) and relevant(s) and s.loop.branching:
             return True
@@ -1105,6 +1122,19 @@ def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str]
             found |= reads_of(head) - done
             inner = done | ({s.target.id} if isinstance(s, gast.For) else set())
             _exposed(s.body, inner, found)  # may run no step: assigns nothing for sure
+        elif isinstance(s, gast.Try):
+            ends = []  # an except clause may start anywhere in the body: from ``done``
+            body = _exposed(s.body, set(done), found)
+            if body is not None:
+                ends.append(_exposed(s.orelse, body, found))
+            for h in s.handlers:
+                found |= reads_of(h.type) - done
+                ends.append(_exposed(h.body, set(done), found))
+            final = _exposed(s.finalbody, set(done), found)
+            ends = [e for e in ends if e is not None]
+            if not ends or final is None:
+                return None
+            done = set.intersection(*ends) | final
         elif isinstance(s, (gast.Break, gast.Continue, gast.Return, gast.Raise)):
             found |= reads_of(s) - done
             return None
@@ -1124,9 +1154,9 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
             read = set(s.loop.hoisted)
             s.loop.entry_read = bool(read & set(s.loop.entry_saves))  # saved there already
             s.loop.hoisted = tuple(sorted(read - set(s.loop.entry_saves)))
-        elif isinstance(s, gast.If):
-            hoist_invariant_saves(s.body, loop)
-            hoist_invariant_saves(s.orelse, loop)
+        elif isinstance(s, (gast.If, gast.Try)):
+            for b in blocks(s):
+                hoist_invariant_saves(b, loop)
         elif loop is not None and getattr(s, "op", None) is not None and s.op.saves:
             fixed = tuple(n for n in s.op.saves if n in loop.invariant)
             if fixed:
@@ -1143,22 +1173,30 @@ def reads_of(node: gast.AST | None) -> set[str]:
 
 
 def annotate_loops(
-    body: list[gast.stmt], active: set[str], defined: set[str], counter: list[int] | None = None
+    body: list[gast.stmt],
+    active: set[str],
+    defined: set[str],
+    counter: list[int] | None = None,
+    guarded: bool = False,
 ) -> set[str]:
     """Give every loop its ``Loop`` facts; return the names definitely assigned after
-    ``body`` runs (given ``defined`` before it)."""
+    ``body`` runs (given ``defined`` before it). ``guarded``: ``body`` is in the body of
+    a try with an except clause, so an exception may leave a step of a loop in it
+    midway, and the loop's steps record their paths (``branching``)."""
     counter = counter if counter is not None else [0]
     defined = set(defined)
     for s in body:
         if isinstance(s, gast.If):
-            a = annotate_loops(s.body, active, defined, counter)
-            b = annotate_loops(s.orelse, active, defined, counter)
+            a = annotate_loops(s.body, active, defined, counter, guarded)
+            b = annotate_loops(s.orelse, active, defined, counter, guarded)
             a = a if not always_exits(s.body) else b  # no path goes on from there
             b = b if not always_exits(s.orelse) else a
             defined |= a & b
+        elif isinstance(s, gast.Try):
+            defined |= annotate_try(s, active, defined, counter, guarded)
         elif isinstance(s, (gast.For, gast.While)):
             inner = defined | ({s.target.id} if isinstance(s, gast.For) else set())
-            annotate_loops(s.body, active, inner, counter)
+            annotate_loops(s.body, active, inner, counter, guarded)
             counter[0] += 1
             written = assigned(s.body) | ({s.target.id} if isinstance(s, gast.For) else set())
             needed = sorted((reads(s.body) | written) & active & defined)
@@ -1167,9 +1205,24 @@ def annotate_loops(
             returns = any(isinstance(n, gast.Return) for t in s.body for n in gast.walk(t))
             final = sorted(written & active & defined) if not returns else []
             s.loop = Loop(
-                counter[0], branching(s.body), written, tuple(needed), tuple(carried),
+                counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),
                 tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),
             )  # fmt: skip
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined
+
+
+def annotate_try(
+    s: gast.Try, active: set[str], defined: set[str], counter: list[int], guarded: bool
+) -> set[str]:
+    """``annotate_loops`` of a try's blocks; the names definitely assigned after it. An
+    except clause, and the finally block, may start anywhere in the body: they are
+    given what was defined before the try."""
+    body = annotate_loops(s.body, active, defined, counter, guarded or bool(s.handlers))
+    handlers = [annotate_loops(h.body, active, defined, counter, guarded) for h in s.handlers]
+    orelse = annotate_loops(s.orelse, active, body, counter, guarded)
+    final = annotate_loops(s.finalbody, active, defined, counter, guarded)
+    ends = [] if always_exits(s.body) or always_exits(s.orelse) else [orelse]
+    ends += [d for h, d in zip(s.handlers, handlers, strict=True) if not always_exits(h.body)]
+    return (set.intersection(*ends) if ends else orelse) | final

@@ -1,9 +1,11 @@
 """Stage 5: the adjoint of one path.
 
-The path a call took (the branch each recorded ``if`` chose, and for each loop the
-distinct paths its iterations took) selects the statements that ran. Their adjoints are
-emitted in reverse: each statement's rule inlined, a branch not taken absent, a loop as
-one reversed loop over its saved iterations that dispatches on each iteration's path.
+The path a call took (the branch each recorded ``if`` chose, for each loop the distinct
+paths its iterations took, for each ``try`` the except clause that caught an exception
+and where it was raised) selects the statements that ran. Their adjoints are emitted in
+reverse: each statement's rule inlined, a branch not taken absent, the statements of a
+try's body after an exception absent, a loop as one reversed loop over its saved
+iterations that dispatches on each iteration's path.
 
 Adjoints are named after the user's variables (``d_h``). Each name's adjoint is tracked
 while emitting: undefined (zero, so the first contribution is assigned, not added), an
@@ -23,7 +25,7 @@ import gast
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
-from .analyse import Analysis, operand_name
+from .analyse import Analysis, operand_name, relevant_try
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
@@ -43,23 +45,39 @@ class Variant:
 
 @dataclass
 class Item:
-    kind: str  # "stmt", "branch" or "loop"
+    kind: str  # "stmt", "branch", "loop" or "try"
     stmt: gast.stmt
-    taken: int = 0
+    taken: int = 0  # of a try: the except clause that ran, or RAN_THROUGH, PASSED_ON
     variants: list[Variant] = field(default_factory=list)
+    at: int = 0  # of a try whose body raised: the position of the statement that did
+
+
+RAN_THROUGH, PASSED_ON = -1, -2  # a try's body raised nothing; raised, and not caught
+
+
+class Refused(Exception):
+    """A path whose adjoint srcdiff cannot tell (``what`` at ``node``, ``hint``)."""
+
+    def __init__(self, what: str, node: gast.AST, hint: str):
+        super().__init__(what)
+        self.what, self.node, self.hint = what, node, hint
 
 
 UNWRAPPED_LEAF, NOT_A_TENSOR = 1, 2  # what rt.unwrap records (0: a Tensor without grad)
 
 
 def select(
-    body: list[gast.stmt], key: Iterator, stop: int | None = None
+    body: list[gast.stmt], key: Iterator, stop: int | None = None, raised: int | None = None
 ) -> tuple[list[Item], str | None]:
     """The statements of ``body`` that ran on the path ``key``, and how the block ended
-    (``None``, ``"return"``, ``"break"``, ``"continue"``, or ``"stop"`` at the
-    ``backward()`` statement numbered ``stop``)."""
+    (``None``, ``"return"``, ``"break"``, ``"continue"``, ``"stop"`` at the
+    ``backward()`` statement numbered ``stop``, or ``"raise"`` before the statement at
+    the position ``raised``, or inside the statement holding it)."""
     items: list[Item] = []
     for s in body:
+        inside = raised is not None and s.pos <= raised <= s.last
+        if inside and (raised == s.pos and not is_loop(s) or not relevant_block(s)):
+            return items, "raise"  # what ran of it left no adjoint and no path
         op = getattr(s, "op", None)
         if op is not None and op.kind == "backward" and getattr(s, "sid", None) == stop:
             items.append(Item("stmt", s))
@@ -72,7 +90,7 @@ def select(
                 continue
             taken = next(key)
             items.append(Item("branch", s, taken))
-            sub, end = select(s.body if taken else s.orelse, key, stop)
+            sub, end = select(s.body if taken else s.orelse, key, stop, raised if inside else None)
             items += sub
             if end:
                 return items, end
@@ -82,11 +100,23 @@ def select(
             kinds = next(key) if s.loop.branching else ((),)
             variants = []
             for index, variant_key in enumerate(kinds):
-                sub, end = select(s.body, iter(variant_key))
+                cut = None  # where an exception left the step
+                if variant_key and type(variant_key[-1]) is rt_module.Raised:
+                    cut, variant_key = variant_key[-1].at, variant_key[:-1]
+                sub, end = select(s.body, iter(variant_key), raised=cut)
                 variants.append(Variant(index, sub, end))
             items.append(Item("loop", s, variants=variants))
+            if inside:
+                return items, "raise"
             if any(v.end == "return" for v in variants):
                 return items, "return"
+        elif isinstance(s, gast.Try):
+            if not relevant_try(s):
+                continue
+            sub, end = select_try(s, key, stop, raised if inside else None)
+            items += sub
+            if end:
+                return items, end
         elif isinstance(s, gast.Return):
             items.append(Item("stmt", s))
             return items, "return"
@@ -99,11 +129,93 @@ def select(
     return items, None
 
 
+def is_loop(s: gast.stmt) -> bool:
+    return isinstance(s, (gast.For, gast.While))
+
+
+def relevant_block(s: gast.stmt) -> bool:
+    """Whether a statement holding others matters to the adjoint (see ``select``)."""
+    if isinstance(s, gast.If):
+        return getattr(s, "recorded", False)
+    if is_loop(s):
+        return relevant(s)
+    if isinstance(s, gast.Try):
+        return relevant_try(s)
+    return True
+
+
+def select_try(
+    s: gast.Try, key: Iterator, stop: int | None, raised: int | None
+) -> tuple[list[Item], str | None]:
+    """``select`` of a try: its body up to where it raised (its record in ``key`` says,
+    or ``raised``, for an exception this try let go on), the except clause that caught
+    it or the else block, then the finally block."""
+    if within(s.finalbody, raised) is not None:
+        raise Refused(
+            "cannot differentiate through an exception raised in a finally block and "
+            "caught in the same function (what ran before the finally block is not known)",
+            next(x for x in walk_statements(s.finalbody) if x.pos == raised),
+            "catch it inside the finally block, or outside the differentiated function",
+        )
+    way = next(key) if getattr(s, "recorded", False) else RAN_THROUGH
+    if way == RAN_THROUGH:
+        item = Item("try", s, RAN_THROUGH)
+        body, end = select(s.body, key, stop, within(s.body, raised))
+        if end == "raise":
+            item.taken, item.at = PASSED_ON, raised
+        elif end is None:
+            orelse, end = select(s.orelse, key, stop, within(s.orelse, raised))
+            body += orelse
+    else:
+        handler, position = way
+        item = Item("try", s, handler, at=position)
+        body, end = select(s.body, key, stop, position)
+        clause = s.handlers[handler].body
+        caught, end = select(clause, key, stop, within(clause, raised))
+        body += caught
+    if end == "stop":
+        return [item, *body], end
+    final, ended = select(s.finalbody, key, stop)
+    if ended is not None and end == "return":  # the finally block's exit drops the value
+        returned = [i for i, it in enumerate(body) if isinstance(it.stmt, gast.Return)]
+        if not returned:
+            raise Refused(
+                "cannot differentiate a return from a loop inside a try whose finally "
+                "block leaves by return, break or continue",
+                s,
+                "return after the try",
+            )
+        del body[returned[-1]]
+    return [item, *body, *final], ended or end
+
+
+def within(block: list[gast.stmt], raised: int | None) -> int | None:
+    """``raised``, if the statement at that position is in ``block``."""
+    if raised is not None and block and block[0].pos <= raised <= block[-1].last:
+        return raised
+    return None
+
+
 def explain(analysis: Analysis, key: tuple) -> list[str]:
     """The choices of the path ``key``, a line each, in the user's terms: which way each
-    ``if`` went, and which kinds of iterations each loop ran."""
-    items, _ = select(analysis.fn.body, iter(key))
+    ``if`` went, which kinds of iterations each loop ran, and how each ``try`` went."""
+    try:
+        items, _ = select(analysis.fn.body, iter(key))
+    except Refused as refused:
+        raise analysis.parsed.error(refused.what, refused.node, refused.hint) from None
     return _explain(items, analysis, "")
+
+
+def try_way(item: Item, analysis: Analysis) -> str:
+    """How a try went: ``body ran through``, ``raised at line 7, handled by `except
+    ValueError:```, or ``raised at line 7, not handled here``."""
+    if item.taken == RAN_THROUGH:
+        return "body ran through"
+    line = next(s.lineno for s in walk_statements(analysis.fn.body) if s.pos == item.at)
+    if item.taken == PASSED_ON:
+        return f"raised at line {line}, not handled here"
+    clause = item.stmt.handlers[item.taken]
+    return f"raised at line {line}, handled by `{analysis.parsed.source_line(clause.lineno)}`"
 
 
 def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
@@ -113,12 +225,16 @@ def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
         where = f"line {s.lineno}: `{analysis.parsed.source_line(s.lineno)}`"
         if item.kind == "branch":
             lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
+        elif item.kind == "try":
+            lines.append(f"{indent}{where} {try_way(item, analysis)}")
         elif item.kind == "loop":
             kinds = len(item.variants)
             lines.append(f"{indent}{where} {kinds} kind{'s' if kinds != 1 else ''} of iteration")
             for v in item.variants:
                 inner = _explain(v.items, analysis, indent + "    ")
-                ends = f", ended by {v.end}" if v.end else ""
+                ends = ""
+                if v.end:
+                    ends = ", left by an exception" if v.end == "raise" else f", ended by {v.end}"
                 if inner or ends:
                     lines.append(f"{indent}  iterations of kind {v.index + 1}{ends}:")
                     lines += inner
@@ -452,9 +568,7 @@ class AdjointBuilder:
             self.contribute(n, e, line)
         self.pending = set()
 
-    def probed_contribution(
-        self, line: int, target: str, operand: str, e: gast.expr
-    ) -> gast.expr:
+    def probed_contribution(self, line: int, target: str, operand: str, e: gast.expr) -> gast.expr:
         """``c = e; probe(line, target, c, operand)``: a contribution given to the probe
         (an entry's, ``rt.index_grad(...)``, as it is: ``contribute`` adds it in place)."""
         if is_index_grad(e):
@@ -498,6 +612,10 @@ class AdjointBuilder:
                 self.statement(item.stmt, frame, item.taken)
             elif item.kind == "loop":
                 self.loop(item, frame)
+            elif item.kind == "try":
+                s = item.stmt
+                way = try_way(item, self.a)
+                self.emit(comment(f"line {s.lineno}: try: {way}", s.lineno), s.lineno)
             else:
                 s = item.stmt
                 choice = "taken" if item.taken else "not taken"
@@ -631,7 +749,10 @@ class AdjointBuilder:
         stop: int | None = None,
         wanted: tuple[str, ...] | None = None,
     ) -> gast.FunctionDef:
-        items, _ = select(self.a.fn.body, iter(key), stop)
+        try:
+            items, _ = select(self.a.fn.body, iter(key), stop)
+        except Refused as refused:
+            raise self.a.parsed.error(refused.what, refused.node, refused.hint) from None
         seeds = set(self.wrt if wanted is None else wanted)
         self.live = path_activity(items, seeds)
         self.live &= path_usefulness(items, self.live)

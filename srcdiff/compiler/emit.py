@@ -70,6 +70,19 @@ class Emitter:
         elif isinstance(s, gast.While):
             self.line(f"while {expr(s.test)}:", depth, line)
             self.block(s.body, depth + 1, line)
+        elif isinstance(s, gast.Try):
+            self.line("try:", depth, line)
+            self.block(s.body, depth + 1, line)
+            for h in s.handlers:
+                clause = "except" if h.type is None else f"except {expr_in_parentheses(h.type)}"
+                named = f" as {h.name.id}" if h.name is not None else ""
+                where = getattr(h, "lineno", line)
+                self.line(f"{clause}{named}:", depth, where)
+                self.block(h.body, depth + 1, where)
+            for title, block in (("else", s.orelse), ("finally", s.finalbody)):
+                if block:
+                    self.line(f"{title}:", depth, line)
+                    self.block(block, depth + 1, line)
         elif (
             isinstance(s, gast.Assign)
             and len(s.targets) == 1
@@ -81,6 +94,12 @@ class Emitter:
             node = gast.gast_to_ast(s)
             for text in ast.unparse(node).splitlines():
                 self.line(text, depth, line)
+
+
+def expr_in_parentheses(e: gast.expr) -> str:
+    """``e`` as an except clause takes it: a tuple in parentheses."""
+    text = ast.unparse(gast.gast_to_ast(e))
+    return f"({text})" if isinstance(e, gast.Tuple) and not text.startswith("(") else text
 
 
 def expr(e: gast.expr) -> str:

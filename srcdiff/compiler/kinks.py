@@ -14,7 +14,7 @@ from collections import Counter
 import gast
 
 from .analyse import Analysis
-from .normalize import Names, all_names, const
+from .normalize import Names, all_names, const, rebuild_blocks
 from .trace import PathPrimal, PrimalBuilder, attr, call
 
 COMPARISONS = {
@@ -77,9 +77,8 @@ class _Checks:
     def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for s in body:
-            if isinstance(s, (gast.If, gast.For, gast.While)):
-                s.body = self.block(s.body)
-                s.orelse = self.block(s.orelse)
+            if isinstance(s, (gast.If, gast.For, gast.While, gast.Try)):
+                rebuild_blocks(s, self.block)
             out.append(s)
             check = self.check(s)
             if check is not None:

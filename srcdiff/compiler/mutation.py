@@ -41,11 +41,13 @@ from .normalize import (
     Names,
     all_names,
     assign,
+    blocks,
     const,
     local_names,
     name,
     normalize,
     params_of,
+    rebuild_blocks,
     walk_statements,
 )
 from .parse import Parsed, parse
@@ -271,10 +273,12 @@ def _defines(s: gast.stmt) -> set[str]:
 
 
 class Liveness:
-    """The names each statement's successors may read before assigning them."""
+    """The names each statement's successors may read before assigning them (in the
+    body of a try with an except clause, an except clause may follow any statement)."""
 
     def __init__(self) -> None:
         self.after: dict[int, set[str]] = {}
+        self.handling: set[str] = set()  # what the except clauses around read first
 
     def block(self, body: list[gast.stmt], live: set[str], exit_: set[str],
               head: set[str]) -> set[str]:  # fmt: skip
@@ -283,7 +287,22 @@ class Liveness:
         return live
 
     def stmt(self, s: gast.stmt, live: set[str], exit_: set[str], head: set[str]) -> set[str]:
-        self.after[id(s)] = set(live)
+        self.after[id(s)] = live | self.handling
+        return self.flow(s, live, exit_, head) | self.handling
+
+    def flow(self, s: gast.stmt, live: set[str], exit_: set[str], head: set[str]) -> set[str]:
+        if isinstance(s, gast.Try):  # the finally block may follow any statement too
+            final = self.block(s.finalbody, live, exit_, head)
+            outer = self.handling
+            self.handling = outer | (final if s.finalbody else set())
+            handling = set().union(
+                *(self.block(h.body, final, exit_, head) | _reads(h.type) for h in s.handlers)
+            )
+            after_body = self.block(s.orelse, final, exit_, head)
+            self.handling |= handling
+            start = self.block(s.body, after_body, exit_, head)
+            self.handling = outer
+            return start
         if isinstance(s, gast.Return):
             return _reads(s.value)
         if isinstance(s, gast.Break):
@@ -341,9 +360,7 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
     def block(body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for s in body:
-            for field in ("body", "orelse"):
-                if isinstance(getattr(s, field, None), list):
-                    setattr(s, field, block(getattr(s, field)))
+            rebuild_blocks(s, block)
             holder = getattr(s, "entry_of", False)
             if holder is False or holder in kept:
                 out.append(s)
@@ -377,10 +394,8 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
                 found.append(written)
             elif target is not None and written is None and certain:
                 own.add(target)
-            for field in ("body", "orelse"):
-                inner = getattr(s, field, None)
-                if inner and not isinstance(s, gast.With):
-                    walk(inner, set(own), False)
+            for inner in blocks(s) if not isinstance(s, gast.With) else []:
+                walk(inner, set(own), False)
 
     walk(fn.body, set(), True)
     return tuple(p for p in params if p in found)
@@ -408,10 +423,8 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
                   names: Names) -> list[gast.stmt]:  # fmt: skip
     out: list[gast.stmt] = []
     for s in body:
-        for field in ("body", "orelse"):
-            inner = getattr(s, field, None)
-            if inner and not isinstance(s, gast.With):
-                setattr(s, field, _follow_block(inner, sharing, liveness, names))
+        if not isinstance(s, gast.With):
+            rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names))
         written = is_update(s)
         if written is None:
             out.append(s)

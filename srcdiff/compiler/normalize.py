@@ -16,6 +16,8 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
   whose test is an ``if not t: break`` inside; no loop has an ``else`` (a flag that its
   ``break`` sets, then ``if not flag``);
 - ``return a``, ``break``, ``continue``, ``assert a``, ``raise ...``;
+- ``try`` with its ``except`` clauses (their types as written: Python evaluates them only
+  when an exception comes), ``else`` and ``finally``, each block normalized;
 - no ``with`` but ``with sd.no_grad():`` (its body as written): its managers entered by
   ``rt.enter(m)`` and left by ``rt.exit(m)`` wherever the block ends, returns, breaks or
   continues; comprehensions (list, dict, generator) and ``x := e`` are statements.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import builtins
 import copy
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,6 @@ UNSUPPORTED_EXPR = {
     gast.Starred: ("starred expression", "pass the elements one by one"),
 }
 UNSUPPORTED_STMT = {
-    gast.Try: ("try statement", "move the try out of the differentiated function"),
     gast.AsyncWith: ("async with", "srcdiff differentiates synchronous code"),
     gast.AsyncFor: ("async for", "srcdiff differentiates synchronous code"),
     gast.AsyncFunctionDef: ("async def", "srcdiff differentiates synchronous code"),
@@ -59,7 +60,10 @@ UNSUPPORTED_STMT = {
     gast.Delete: ("del statement", "drop the del"),
 }
 if hasattr(gast, "TryStar"):
-    UNSUPPORTED_STMT[gast.TryStar] = UNSUPPORTED_STMT[gast.Try]
+    UNSUPPORTED_STMT[gast.TryStar] = (
+        "try with except* (exception groups)",
+        "catch the exception group with a plain except, or outside the differentiated function",
+    )
 if hasattr(gast, "Match"):
     UNSUPPORTED_STMT[gast.Match] = ("match statement", "rewrite it with if/elif")
 
@@ -169,8 +173,12 @@ class Normalizer:
         self.attribute_entries: set[str] = set()  # t of ``t = b.T`` in ``b.T[0] = v``
         self.out: list[gast.stmt] = []
         self.line = parsed.tree.lineno
-        self.managers: list[tuple[str, int]] = []  # entered context managers, loop depth
+        # entered context managers: name, loop depth, and how many try statements with a
+        # finally the with block is in (see exit_managers)
+        self.managers: list[tuple[str, int, int]] = []
         self.loops = 0  # how many loops the statement being normalized is in
+        self.finals = 0  # how many try statements with a finally it is in (not in that)
+        self.trying = 0  # how many try statements whose exceptions reach a handler or finally
 
     # --- helpers -------------------------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -584,15 +592,24 @@ class Normalizer:
         self.emit(gast.Return(value=value))
 
     def exit_managers_from(self, entered: int) -> None:
-        for mgr, _ in reversed(self.managers[entered:]):
+        for mgr, _, _ in reversed(self.managers[entered:]):
             self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
                                                 keywords=[])))  # fmt: skip
 
     def exit_managers(self, depth: int) -> None:
         """Leave the context managers entered in the loops ``depth`` deep and deeper, the
         last entered first (before a ``return``: all of them; before a ``break`` or a
-        ``continue``: those entered in the loop it leaves)."""
-        for mgr, loops in reversed(self.managers):
+        ``continue``: those entered in the loop it leaves). Python leaves them after the
+        ``finally`` blocks the statement goes through, which run after it here: that is
+        refused."""
+        for mgr, loops, finals in reversed(self.managers):
+            if loops >= depth and finals < self.finals:
+                raise self.p.error(
+                    "unsupported syntax: return, break or continue out of a try with a "
+                    "finally block, inside a with block",
+                    _at(gast.Pass(), self.line),
+                    "leave the try first (set a flag, then return after it)",
+                )
             if loops >= depth:
                 self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
                                                     keywords=[])))  # fmt: skip
@@ -736,6 +753,14 @@ class Normalizer:
         them (``rt.exit``) where the body ends, returns, breaks or continues; a compiled
         function leaves those still entered when an exception goes through it."""
         no_grad = [self.is_no_grad(item.context_expr) for item in s.items]
+        if not any(no_grad) and self.trying:
+            raise self.p.error(
+                "unsupported syntax: a with block inside a try statement",
+                s,
+                "put the try inside the with block (compiled code leaves a context manager "
+                "where an exception leaves the function, not where an except clause or a "
+                "finally block takes it)",
+            )
         if not any(no_grad):
             entered = len(self.managers)
             for item in s.items:
@@ -747,7 +772,7 @@ class Normalizer:
                     self.emit(gast.Expr(value=enter))
                 else:
                     self.assign_to(item.optional_vars, self.temp(enter))
-                self.managers.append((mgr.id, self.loops))
+                self.managers.append((mgr.id, self.loops, self.finals))
             for st in s.body:
                 self.stmt(st)
             self.line = s.lineno
@@ -803,6 +828,32 @@ class Normalizer:
     def stmt_Raise(self, s: gast.Raise) -> None:
         self.emit(s)
 
+    def stmt_Try(self, s: gast.Try) -> None:
+        """``try`` as Python runs it, each block normalized; the except clauses' types as
+        written (Python evaluates them only when an exception comes)."""
+        finals = 1 if s.finalbody else 0
+        self.finals += finals
+        self.trying += 1
+        body = self.block(s.body)
+        self.trying -= 1 - finals  # exceptions of handlers and else reach the finally
+        handlers = []
+        for h in s.handlers:
+            handler = gast.ExceptHandler(type=h.type, name=h.name, body=self.block(h.body))
+            handlers.append(_at(handler, h.lineno))
+        orelse = self.block(s.orelse)
+        self.trying -= finals
+        self.finals -= finals
+        finalbody = self.block(s.finalbody)
+        self.line = s.lineno
+        self.emit(
+            gast.Try(
+                body=body or [_at(gast.Pass(), s.lineno)],
+                handlers=handlers,
+                orelse=orelse,
+                finalbody=finalbody,
+            )
+        )
+
 
 def _flag_breaks(body: list[gast.stmt], flag: str) -> list[gast.stmt]:
     """A copy of a loop's body in which each of its own ``break`` sets ``flag`` first
@@ -820,6 +871,10 @@ def _flag_breaks(body: list[gast.stmt], flag: str) -> list[gast.stmt]:
                 inner = getattr(st, field, None)
                 if inner:
                     setattr(st, field, _flag_breaks(inner, flag))
+            if isinstance(st, gast.Try):
+                st.handlers = [_at(gast.ExceptHandler(type=h.type, name=h.name,
+                                                      body=_flag_breaks(h.body, flag)),
+                                   h.lineno) for h in st.handlers]  # fmt: skip
         out.append(st)
     return out
 
@@ -870,5 +925,26 @@ def walk_statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
         yield s
         if getattr(s, "no_grad", False):
             continue
-        for field in ("body", "orelse"):
-            yield from walk_statements(getattr(s, field, None) or [])
+        for block in blocks(s):
+            yield from walk_statements(block)
+
+
+def blocks(s: gast.stmt) -> list[list[gast.stmt]]:
+    """The blocks of statements nested in ``s``, in the order they may run: an if's or a
+    loop's body and orelse; a try's body, each except clause's, its else and finally."""
+    if isinstance(s, gast.Try):
+        return [s.body, *(h.body for h in s.handlers), s.orelse, s.finalbody]
+    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if b is not None]
+
+
+def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.stmt]]) -> None:
+    """Give each block nested in ``s`` (see ``blocks``) what ``rebuild`` makes of it."""
+    if isinstance(s, gast.Try):
+        s.body = rebuild(s.body)
+        for h in s.handlers:
+            h.body = rebuild(h.body)
+        s.orelse, s.finalbody = rebuild(s.orelse), rebuild(s.finalbody)
+        return
+    for field in ("body", "orelse"):
+        if isinstance(getattr(s, field, None), list):
+            setattr(s, field, rebuild(getattr(s, field)))

@@ -15,7 +15,7 @@ import re
 
 import gast
 
-from .normalize import walk_statements
+from .normalize import blocks, rebuild_blocks, walk_statements
 
 FOLD = {
     gast.Add: operator.add,
@@ -172,12 +172,15 @@ def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], boo
             if _has_effects(s.value):
                 out.append(_at(gast.Expr(value=s.value), s))
             continue
-        for field in ("body", "orelse"):
-            inner = getattr(s, field, None)
-            if inner:
+        if blocks(s):
+
+            def pruned(inner: list[gast.stmt]) -> list[gast.stmt]:
+                nonlocal changed
                 new, sub_changed = _prune(inner, loads)
-                setattr(s, field, new or [gast.Pass()])
                 changed |= sub_changed
+                return new or ([gast.Pass()] if inner else [])
+
+            rebuild_blocks(s, pruned)
         out.append(s)
     return out, changed
 
@@ -305,10 +308,11 @@ def _escaping(body: list[gast.stmt]) -> set[str]:
     for block in _blocks(body):
         here: set[str] = set()
         for s in block:
-            compound = isinstance(s, (gast.For, gast.While, gast.If))
+            compound = isinstance(s, (gast.For, gast.While, gast.If, gast.Try))
             heads = (
                 [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] if compound else [s]
-            )  # a nested block is looked at on its own
+            )  # a nested block is looked at on its own (a try's except types read no names
+            # of the adjoint's)
             out |= {
                 n.id
                 for h in heads
@@ -335,7 +339,7 @@ def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> b
                 len(uses) != 1
                 or rest
                 or temp in _stores(use)
-                or isinstance(use, (gast.For, gast.While, gast.If, gast.Return))
+                or isinstance(use, (gast.For, gast.While, gast.If, gast.Try, gast.Return))
             ):
                 return False
             new = copy.deepcopy(use)
@@ -366,9 +370,8 @@ def _negations(node: gast.AST) -> int:
 def _blocks(body: list[gast.stmt]):
     yield body
     for s in body:
-        for field in ("body", "orelse"):
-            inner = getattr(s, field, None)
-            if isinstance(inner, list) and inner:
+        for inner in blocks(s):
+            if inner:
                 yield from _blocks(inner)
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 
 LINE = re.compile(r"#\s*line (\d+)\b")
-BOOKKEEPING = ("_saved", "_path", "_loop", "_s", "rt", "xp")  # srcdiff's own names
+BOOKKEEPING = ("_saved", "_path", "_loop", "_s", "_try", "_at", "rt", "xp")  # srcdiff's own names
 
 
 def user_lines(text: str, first: int) -> list[int | None]:

@@ -141,11 +141,29 @@ class _Inference:
                 state = _join(a, b)
                 if state is None:
                     return None
+            elif isinstance(s, gast.Try):
+                state = self.attempt(s, state, record, loop)
+                if state is None:
+                    return None
             elif isinstance(s, (gast.For, gast.While)):
                 state = self.loop(s, state, record)
             else:
                 self.statement(s, state, record)
         return state
+
+    def attempt(self, s: gast.Try, entry: State, record: bool, loop: _Loop | None) -> State | None:
+        """The state after a try: an except clause, and the finally block, may start
+        anywhere in the body, where no shape is known."""
+        ends = []
+        body = self.block(s.body, dict(entry), record, loop)
+        if body is not None:
+            ends.append(self.block(s.orelse, body, record, loop))
+        ends += [self.block(h.body, {}, record, loop) for h in s.handlers]
+        self.block(s.finalbody, {}, record, loop)
+        state = None
+        for end in ends:
+            state = _join(state, end)
+        return None if state is None else self.block(s.finalbody, state, False, loop)
 
     def loop(self, s: gast.For | gast.While, entry: State, record: bool) -> State:
         """The state at the loop's head is the join of the states every iteration can

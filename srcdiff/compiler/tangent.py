@@ -86,6 +86,19 @@ class TangentBuilder:
             return [at(new, line)]
         if isinstance(s, gast.While):
             return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
+        if isinstance(s, gast.Try):
+            if s.handlers:
+                raise self.error(
+                    s, "forward mode (sd.jvp, sd.hvp, sd.hessian, a derivative of a "
+                    "derivative) through a try statement with an except clause",
+                    "use sd.grad (reverse mode) for this function, or move the try out of "
+                    "it: forward mode computes the tangents inside the try's body, where "
+                    "your except clause could catch an error of the derivative's own",
+                )  # fmt: skip
+            body = self.block(s.body) or [gast.Pass()]
+            new = gast.Try(body=body, handlers=[], orelse=self.block(s.orelse),
+                           finalbody=self.block(s.finalbody))  # fmt: skip
+            return [at(new, line)]
         if isinstance(s, gast.For):
             if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
                 raise self.error(s, "forward mode over the items of a differentiated value",

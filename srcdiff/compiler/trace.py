@@ -2,14 +2,23 @@
 
 The primal is the normalized function with three additions: it saves, in a dict keyed by
 statement number, the values the adjoint will read (``_saved[3] = x, w``); it records the
-path it takes (``_path.append(1)`` in a taken branch, and one record per loop iteration);
-and calls to other Python functions go through ``rt.call``, which runs their own primal.
-Everything else is the user's code, in the user's names.
+path it takes (``_path.append(1)`` in a taken branch, one record per loop iteration, and
+for a ``try`` which except clause caught what, raised where); and calls to other Python
+functions go through ``rt.call``, which runs their own primal. Everything else is the
+user's code, in the user's names.
+
+Where an exception raised in a try's body is caught, the path says after which
+statements it came: each normalized statement has a position (``pos``, in the order of
+``walk_statements``), and in the body of a try with an except clause ``_at = pos`` goes
+before each statement that may raise, where what ran since the last such mark matters
+to the adjoint. The except clause records ``_at`` (``_try5.caught(0, _at)``), and a
+loop the exception leaves marks its last step (``_loop7.cut(_at)``).
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,8 +26,17 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from .analyse import Analysis, Op, index_value, recorded, relevant
-from .normalize import Names, assign, const, name, walk_statements
+from .analyse import Analysis, Op, index_value, recorded, relevant, relevant_try
+from .normalize import (
+    Names,
+    assign,
+    blocks,
+    const,
+    local_names,
+    name,
+    params_of,
+    walk_statements,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,9 @@ class PrimalBuilder:
         self.path = names.reserve("_path")
         self.depth_names: dict[int, tuple[str, str]] = {}
         self.fixed = False  # keep the statement numbers a first build gave (see PathPrimal)
+        self.guarded = False  # building the body of a try with an except clause
+        self.progress: str | None = None  # ``_at``: the position of what may raise next
+        self.marks = 0  # how many ``_at = pos`` this build has written
 
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
@@ -120,10 +141,33 @@ class PrimalBuilder:
         return at(gast.Assign(targets=[target], value=values, type_comment=None), line)
 
     def block(self, body: list[gast.stmt], frame: Frame) -> list[gast.stmt]:
+        """The primal of ``body``; in a guarded block (see ``guarded``), with ``_at = pos``
+        before each statement that may raise after one that matters to the adjoint (the
+        statements between two marks change nothing an adjoint reads), before each loop
+        (whose record is in the path before its ``for`` may raise), and where a line of
+        the user's starts (so that the mark names the line that raised). What a
+        ``transient`` statement computed is read by nothing after an exception: no mark
+        is due after it."""
         out: list[gast.stmt] = []
+        due, line = True, None
         for s in body:
+            loop = isinstance(s, (gast.For, gast.While))
+            if self.guarded and (due or loop or s.lineno != line) and may_raise(s):
+                out.append(self.mark(s.pos, s.lineno))
+                due, line = False, s.lineno
             out += self.stmt(s, frame)
+            due = due or not (_passive(s) or getattr(s, "transient", False))
         return out
+
+    def mark(self, pos: int, line: int) -> gast.stmt:
+        """``_at = pos``."""
+        self.marks += 1
+        return at(assign(self.at_name(), const(pos)), line)
+
+    def at_name(self) -> str:
+        if self.progress is None:
+            self.progress = self.names.reserve("_at")
+        return self.progress
 
     def save(self, frame: Frame, key: int, names: tuple[str, ...], line: int) -> gast.stmt:
         target = subscript(frame.saved, key, store=True)
@@ -144,6 +188,8 @@ class PrimalBuilder:
             ]
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, frame)
+        if isinstance(s, gast.Try):
+            return self.attempt(s, frame)
         if (
             isinstance(s, gast.Expr)
             and getattr(s, "op", None) is not None
@@ -173,6 +219,70 @@ class PrimalBuilder:
             func=attr("rt", "backward"), args=args + op.operands, keywords=op.keywords
         )
         return [at(gast.Expr(value=value), s.lineno)]
+
+    def attempt(self, s: gast.Try, frame: Frame) -> list[gast.stmt]:
+        """A try as written. A recorded one (``mark_recorded``) puts its ``rt.Attempt`` in
+        the path first, which the except clause that runs fills in with its number and
+        ``_at``; every except clause first refuses what a callee's partial in-place
+        update makes unsound (``rt.handled``), and is preceded by one that lets srcdiff's
+        own errors through (``rt.INTERNAL``) where it could catch them. A finally block
+        with marks of an enclosing try's body gives ``_at`` back as it found it, for that
+        try's except clause."""
+        line = s.lineno
+        out: list[gast.stmt] = []
+        record = None
+        if getattr(s, "recorded", False):
+            if not self.fixed:
+                s.attempt = self.names.reserve(f"_try{s.pos}")
+            record = s.attempt
+            start = call(attr("rt", "attempt"), name(frame.path))
+            out.append(at(assign(record, start), line))
+        outer = self.guarded
+        self.guarded = outer or bool(s.handlers)
+        body = self.block(s.body, frame)
+        self.guarded = outer
+        handlers = []
+        if s.handlers and self.may_catch_internal(s.handlers):
+            reraise = at(gast.Raise(exc=None, cause=None), line)
+            handlers.append(
+                at(gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise]),
+                   line)
+            )  # fmt: skip
+        for j, h in enumerate(s.handlers):
+            if record is None:
+                first = call(attr("rt", "handled"))
+            else:
+                first = call(attr(record, "caught"), const(j), name(self.at_name()))
+            inner = [at(gast.Expr(value=first), h.lineno)] + self.block(h.body, frame)
+            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=inner),
+                               h.lineno))  # fmt: skip
+        orelse = self.block(s.orelse, frame)
+        marks = self.marks
+        final = self.block(s.finalbody, frame)
+        if self.marks > marks:
+            if not self.fixed:
+                s.kept = self.names.reserve(f"_at{s.pos}")
+            last = s.finalbody[-1].lineno
+            final = [at(assign(s.kept, name(self.at_name())), line), *final,
+                     at(assign(self.at_name(), name(s.kept)), last)]  # fmt: skip
+        node = gast.Try(body=body or [at(gast.Pass(), line)], handlers=handlers,
+                        orelse=orelse, finalbody=final)  # fmt: skip
+        return [*out, at(node, line)]
+
+    def may_catch_internal(self, handlers: list[gast.ExceptHandler]) -> bool:
+        """Whether one of these except clauses may catch one of srcdiff's own errors (a
+        clause whose exception class is not known here may)."""
+        local = local_names(self.a.fn)
+        for h in handlers:
+            if h.type is None:  # a bare except
+                return True
+            for t in h.type.elts if isinstance(h.type, gast.Tuple) else [h.type]:
+                found, cls = self.a.parsed.resolve_dotted(t, local)
+                if not (found and isinstance(cls, type)):
+                    return True
+                if any(issubclass(error, cls) for error in rt_module.INTERNAL):
+                    return True
+        return False
 
     def decision(self, frame: Frame, taken: int, line: int) -> gast.stmt:
         return at(gast.Expr(value=call(attr(frame.path, "append"), const(taken))), line)
@@ -297,13 +407,22 @@ class PrimalBuilder:
         else:
             entry = name(inner.saved)
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
-        out.append(self.clone_loop(s, head + self.block(s.body, inner)))
+        looped = self.clone_loop(s, head + self.block(s.body, inner))
+        after = []
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
-            out.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n, line))
+            after.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n,
+                                            line))  # fmt: skip
         if info.final_saves:
             self.numbered(s, "final_sid")
-            out.append(self.save(frame, s.final_sid, info.final_saves, line))
-        return out
+            after.append(self.save(frame, s.final_sid, info.final_saves, line))
+        if self.guarded:  # an exception leaving the loop: its last step ends there
+            cut = at(gast.Expr(value=call(attr(record, "cut"), name(self.at_name()))), line)
+            reraise = at(gast.Raise(exc=None, cause=None), line)
+            leaving = gast.ExceptHandler(type=name("BaseException"), name=None,
+                                         body=[cut, *copy.deepcopy(after), reraise])  # fmt: skip
+            looped = at(gast.Try(body=[looped], handlers=[at(leaving, line)], orelse=[],
+                                 finalbody=[]), line)  # fmt: skip
+        return [*out, looped, *after]
 
     def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:
         """Save ``n``'s value if it has one here (it may be unbound: Python says so only
@@ -380,6 +499,8 @@ def speculable(analysis: Analysis) -> bool:
     twice cannot be seen), has an ``if`` to specialise outside loops, and no ``return``
     inside a loop."""
     body = analysis.fn.body
+    if any(isinstance(s, gast.Try) for s in walk_statements(body)):
+        return False  # its record is filled in after the body's: see PrimalBuilder.attempt
     top_ifs = any(
         isinstance(s, gast.If) and getattr(s, "recorded", False) for s in _outside_loops(body)
     )
@@ -411,15 +532,101 @@ def _is_appended(value: gast.expr) -> bool:
 
 
 def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:
-    """Flag the ``if`` statements whose choice goes into the path: not those in a loop
-    the adjoint does not know about (``inside`` false)."""
+    """Flag the ``if`` statements whose choice goes into the path, and the ``try``
+    statements whose way does (those with an except clause that matter to the adjoint):
+    not those in a loop the adjoint does not know about (``inside`` false)."""
     for s in body:
+        if isinstance(s, (gast.For, gast.While)):
+            mark_recorded(s.body, inside and relevant(s))
+            continue
         if isinstance(s, gast.If):
             s.recorded = inside and recorded(s)
-            mark_recorded(s.body, inside)
-            mark_recorded(s.orelse, inside)
-        elif isinstance(s, (gast.For, gast.While)):
-            mark_recorded(s.body, inside and relevant(s))
+        elif isinstance(s, gast.Try):
+            s.recorded = inside and bool(s.handlers) and relevant_try(s)
+        else:
+            continue
+        for b in blocks(s):
+            mark_recorded(b, inside)
+
+
+def number_positions(body: list[gast.stmt], counter: list[int] | None = None) -> None:
+    """Give each statement its position ``pos`` (in the order of ``walk_statements``),
+    and the last position inside it, ``last`` (its own for a simple statement)."""
+    counter = counter if counter is not None else [0]
+    for s in body:
+        counter[0] += 1
+        s.pos = counter[0]
+        if not getattr(s, "no_grad", False):
+            for b in blocks(s):
+                number_positions(b, counter)
+        s.last = counter[0]
+
+
+def mark_transient(fn: gast.FunctionDef) -> None:
+    """Flag (``transient``) each assignment of a name (assigned once, a compiler
+    temporary) that only statements after it on the same user line, in the same block,
+    read, and that records nothing in the path: where an exception stops the line,
+    nothing reads what it computed, so its adjoint contributes nothing, whether it ran
+    or not."""
+    stores = Counter(
+        n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    )
+    params = set(params_of(fn))
+    readers: dict[str, set[int]] = {}
+    for s in walk_statements(fn.body):
+        heads = [s]
+        if blocks(s) and not getattr(s, "no_grad", False):
+            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
+        if isinstance(s, gast.Try):
+            heads = [h.type for h in s.handlers if h.type is not None]
+        for n in (n for h in heads for n in gast.walk(h)):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                readers.setdefault(n.id, set()).add(id(s))
+    for s in walk_statements(fn.body):
+        for block in blocks(s) if not getattr(s, "no_grad", False) else []:
+            _mark_transient(block, stores, params, readers)
+    _mark_transient(fn.body, stores, params, readers)
+
+
+def _mark_transient(
+    block: list[gast.stmt], stores: Counter, params: set[str], readers: dict[str, set[int]]
+) -> None:
+    for i, s in enumerate(block):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            continue
+        target = s.targets[0].id
+        rest = set()
+        for later in block[i + 1 :]:
+            if later.lineno != s.lineno:
+                break
+            rest.add(id(later))
+        s.transient = (
+            stores[target] == 1
+            and target not in params
+            and readers.get(target, set()) <= rest
+            and not (getattr(s, "op", None) is not None and s.op.flagged)  # in the path
+        )
+
+
+def may_raise(s: gast.stmt) -> bool:
+    """Whether running ``s`` (a normalized statement) may raise: all but ``pass``,
+    ``break``, ``continue`` and the return of a constant (a try counts, so that ``_at``
+    is set before its blocks read it)."""
+    if isinstance(s, gast.Return):
+        return not isinstance(s.value, gast.Constant)
+    return not isinstance(s, (gast.Pass, gast.Break, gast.Continue))
+
+
+def _passive(s: gast.stmt) -> bool:
+    """A simple statement the adjoint and the path do not see."""
+    op = getattr(s, "op", None)
+    return (
+        not blocks(s)
+        and op is not None
+        and op.kind == "passive"
+        and not op.flagged
+        and not getattr(s, "no_grad", False)
+    )
 
 
 def primal(
@@ -427,5 +634,7 @@ def primal(
 ) -> tuple[gast.FunctionDef, PrimalBuilder]:
     """The traced primal of ``analysis.fn``, and the builder (its names and numbering)."""
     mark_recorded(analysis.fn.body)
+    number_positions(analysis.fn.body)
+    mark_transient(analysis.fn)
     builder = PrimalBuilder(analysis, names)
     return builder.build(fn_name), builder

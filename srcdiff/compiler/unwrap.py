@@ -22,7 +22,7 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from .analyse import params_of
-from .normalize import Names, assign, local_names, name, walk_statements
+from .normalize import Names, assign, local_names, name, rebuild_blocks, walk_statements
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
@@ -127,9 +127,8 @@ class Unwrapper:
         out: list[gast.stmt] = []
         cache: dict[str, str] = {}
         for s in body:
-            if isinstance(s, (gast.If, gast.For, gast.While)):
-                s.body = self.block(s.body)
-                s.orelse = self.block(s.orelse)
+            if isinstance(s, (gast.If, gast.For, gast.While, gast.Try)):
+                rebuild_blocks(s, self.block)
                 out.append(s)
                 cache = {}
                 continue

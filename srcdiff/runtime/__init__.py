@@ -70,6 +70,7 @@ from .assembly import (
     window_grad,
 )
 from .calls import (
+    INTERNAL,
     Diverged,
     Iterations,
     Returning,
@@ -116,7 +117,17 @@ from .contractions import (
     tensordot_grads,
     triangle_grad,
 )
-from .control import check_unpack, enter, exit, sort_key, unwinding
+from .control import (
+    Attempt,
+    Raised,
+    attempt,
+    check_unpack,
+    enter,
+    exit,
+    handled,
+    sort_key,
+    unwinding,
+)
 from .creation import (
     arange_grads,
     cast_grad,
@@ -242,6 +253,11 @@ __all__ = [
     "check_unpack",
     "enter",
     "exit",
+    "Attempt",
+    "INTERNAL",
+    "Raised",
+    "attempt",
+    "handled",
     "sort_key",
     "unwinding",
     "cholesky_grad",

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, copy, dtype_kind
+from ..errors import CompileError, KinkWarning, NonFiniteError
 from .arrays import zeros_like
+from .control import Attempt, Raised, partial_update
 from .finite import CHECKING
 from .mutation import FINAL, _mutable, refuse
 
@@ -55,11 +57,22 @@ class Diverged(Exception):
     again, traced)."""
 
 
+# srcdiff's own errors (and a path primal's divergence): no except clause of the user's
+# catches them (each except clause of compiled code re-raises them first)
+INTERNAL = (CompileError, NonFiniteError, KinkWarning, Diverged)
+
+
 class Iterations(list):
     """The record of a loop whose iterations may take different paths: one
     ``[path, saved]`` entry per iteration."""
 
     kinds: tuple | None = None
+
+    def cut(self, at: int) -> None:
+        """The last iteration was left by an exception raised at position ``at``: its
+        path ends with ``Raised(at)``."""
+        if self:
+            self[-1][0].append(Raised(at))
 
 
 def path_key(path: list) -> tuple:
@@ -69,8 +82,11 @@ def path_key(path: list) -> tuple:
     iteration is relabelled with the index of its path in that tuple."""
     key = []
     for item in path:
-        if type(item) is int:
+        if type(item) is int or type(item) is Raised:
             key.append(item)
+            continue
+        if type(item) is Attempt:  # how a try went: -1, or (handler, position)
+            key.append(item.key())
             continue
         if item.kinds is None:
             for iteration in item:
@@ -92,6 +108,8 @@ def _order(kind: Any) -> tuple:
     """A sort key for path kinds, which mix branch choices (ints) and loops (tuples)."""
     if type(kind) is int:
         return (0, kind)
+    if type(kind) is Raised:
+        return (2, kind.at)
     return (1, tuple(map(_order, kind)))
 
 
@@ -113,7 +131,11 @@ class Returning:
         for n in self.names:
             if n in bound.arguments:
                 bound.arguments[n] = copy_module.deepcopy(bound.arguments[n])
-        value = fn(*bound.args, **bound.kwargs)
+        try:
+            value = fn(*bound.args, **bound.kwargs)
+        except BaseException as exc:
+            partial_update(exc, getattr(fn, "__qualname__", repr(fn)), self.names)
+            raise
         return (value, *(bound.arguments.get(n) for n in self.names))
 
 
@@ -601,7 +623,12 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, args, kwargs)
-    value, saved, path = unit.run_primal((*bound, *args), kwargs)
+    try:
+        value, saved, path = unit.run_primal((*bound, *args), kwargs)
+    except BaseException as exc:
+        if unit.updated or unit.returns:
+            partial_update(exc, unit.label, unit.updated or unit.returns)
+        raise
     if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
     return value, ("unit", unit, saved, path, order, values)

@@ -1,14 +1,19 @@
 """Python's statements that compiled code runs step by step: ``with`` (entering and
-leaving context managers), unpacking with a star, and the keys of sorts."""
+leaving context managers), ``try`` (what its path records), unpacking with a star, and
+the keys of sorts."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CompileError
+from .mutation import refuse
 
 _STATE = threading.local()
 
@@ -95,3 +100,71 @@ def sort_key(fn: Any, /, **captured: Any) -> Any:
     function being compiled, given the names it captures: the key's value carries no
     gradient (only the order it gives is used), so they are bound as they are now."""
     return functools.partial(fn, **captured) if captured else fn
+
+
+@dataclass(frozen=True)
+class Raised:
+    """At the end of the path of a loop iteration that an exception left: the position
+    (the number of the normalized statement) it was raised at."""
+
+    at: int
+
+
+class Attempt:
+    """A ``try`` statement in a path: the handler that caught an exception from its
+    body, and the position it was raised at (``_at`` then), or none (the body ran
+    through, or what it raised went on). Appended where the try starts, and filled in
+    by the handler, after the path has recorded what the body did before the raise."""
+
+    __slots__ = ("at", "handler")
+    __hash__ = None  # type: ignore[assignment]  # rt.path_key gives its key
+
+    def __init__(self) -> None:
+        self.handler: int | None = None
+        self.at = 0
+
+    def caught(self, handler: int, at: int) -> None:
+        """The except clause number ``handler`` caught what statement ``at`` raised."""
+        handled()
+        self.handler, self.at = handler, at
+
+    def key(self) -> int | tuple[int, int]:
+        """-1 where no handler ran, else (the handler, the position)."""
+        return -1 if self.handler is None else (self.handler, self.at)
+
+
+def attempt(path: list) -> Attempt:
+    """A new ``Attempt``, appended to ``path``."""
+    record = Attempt()
+    path.append(record)
+    return record
+
+
+PARTIAL = "_srcdiff_partial"  # the attribute of an exception marked by ``partial_update``
+
+
+def partial_update(exc: BaseException, label: str, names: tuple[str, ...]) -> None:
+    """Mark ``exc``, which leaves the compiled function ``label`` that updates its
+    arguments ``names`` in place: compiled code gives such updates to the caller when the
+    function returns, so none of them is made where Python would have made those done
+    before the exception (see ``handled``)."""
+    with contextlib.suppress(AttributeError, TypeError):  # an exception without attributes
+        setattr(exc, PARTIAL, (label, names))
+
+
+def handled() -> None:
+    """At the start of an except clause of compiled code: refuse the exception it caught
+    if it left a function that updates its arguments in place (``partial_update``)."""
+    exc = sys.exc_info()[1]
+    mark = getattr(exc, PARTIAL, None)
+    if mark is None:
+        return
+    label, names = mark
+    shown = ", ".join(f"`{n}`" for n in names)
+    raise refuse(
+        f"{label} raised {type(exc).__name__} after it may have updated its argument "
+        f"{shown} in place, and this except clause caught it",
+        "compiled code hands a function's in-place updates to its caller when it returns, "
+        "so the part made before an exception is lost: catch the exception inside that "
+        "function, or have it update a copy and return the new value",
+    ) from exc

@@ -2026,3 +2026,45 @@ def assert_statements(x):
             h = h * 2.0
             assert np.all(np.isfinite(h)), f"step {i}"
     return np.sum(h * x)
+
+
+# ---- try statements ---------------------------------------------------------------------
+
+
+@case(A(3))
+def try_body_runs_through(x):
+    try:
+        h = np.tanh(x) * 2.0
+        if np.sum(np.abs(h)) > 100.0:
+            raise ValueError("never")
+    except ValueError:
+        h = x
+    return np.sum(h * h)
+
+
+@case(A(4), A(4), wrt=(0, 1))
+def try_raises_midway(x, y):
+    h = x * y
+    try:
+        h = np.sin(h) + y
+        if h.shape[0] > 3:
+            raise ValueError("always, after the line above ran")
+        h = np.exp(h)
+    except ValueError as e:
+        h = h * x * len(str(e))
+    return np.sum(h**2)
+
+
+@case(A(3))
+def try_in_a_loop(x):
+    acc = 0.0
+    for i in range(3):
+        try:
+            if i == 1:
+                raise KeyError(i)
+            acc = acc + np.sum(np.sin(x * i))
+        except KeyError:
+            acc = acc + np.sum(x**2)
+        finally:
+            acc = acc * 0.9
+    return acc

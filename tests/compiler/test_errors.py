@@ -26,8 +26,9 @@ def line_of(fn, text: str) -> int:
 
 def with_try(x):
     try:
-        y = np.log(x)
-    except ValueError:
+        with np.errstate(all="raise"):
+            y = np.log(x)
+    except FloatingPointError:
         y = x
     return np.sum(y)
 
@@ -117,7 +118,7 @@ CASES = [
         "item assignment through an attribute",
         "build the new array in a local name",
     ),
-    (with_try, "try:", "try statement", "move the try"),
+    (with_try, "with np.errstate", "a with block inside a try statement", "put the try inside"),
     (generator, "yield", "yield", "return a value"),
     (with_global, "global COUNTER", "global statement", "pass the value in"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),

@@ -361,6 +361,8 @@ class Form:
             return None if self.atom(s.test) else "an assert on a non-atom"
         if isinstance(s, (gast.Break, gast.Continue, gast.Raise)):
             return None
+        if isinstance(s, gast.Try):  # its blocks are checked statement by statement
+            return None if s.body and (s.handlers or s.finalbody) else "an empty try"
         return f"a {type(s).__name__} statement"
 
 

@@ -1,0 +1,637 @@
+"""``try`` statements: the gradient of the statements that ran, on every way a try can go.
+
+Where the body raises nothing, the except clauses are branches not taken; where it
+raises and a handler catches the exception, the path records after which statement it
+came and which handler ran, and the adjoint reverses exactly those statements. Each
+function is checked against central differences at inputs away from the switches.
+"""
+
+import traceback
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+from .checker import check_function
+
+X = np.array([0.3, 0.2])
+BIG = np.array([0.9, 0.8])
+
+
+def smooth_body(x):
+    try:
+        h = np.tanh(x) * 2.0
+    except ValueError:
+        h = x
+    return np.sum(h**2)
+
+
+def raise_midway(x):
+    h = x * 1.0
+    try:
+        h = np.sin(h) * 2.0
+        if np.sum(h) > 1.0:
+            raise ValueError("large")
+        h = np.exp(h)
+    except ValueError:
+        h = h**3
+    return np.sum(h)
+
+
+def at_most(x, limit):
+    if np.sum(x) > limit:
+        raise ValueError("too large")
+    return 0.0
+
+
+def raise_mid_line(x):
+    try:
+        y = (s := np.sin(x) * 2.0) + at_most(x, 1.0)
+        out = np.sum(y * y)
+    except ValueError:
+        out = np.sum(s**3)
+    return out
+
+
+def inverse_or_fallback(a, x):
+    try:
+        y = np.linalg.inv(a) @ x
+    except np.linalg.LinAlgError:
+        y = a @ x * 0.5
+    return np.sum(y**2)
+
+
+def broadcast_or_sum(x, y):
+    try:
+        z = x * y
+    except ValueError:
+        z = x * np.sum(y)
+    return np.sum(z**2)
+
+
+def several_handlers(x, k):
+    table = {"a": x * 2.0}
+    try:
+        if k == 0:
+            v = table["b"]
+        elif k == 1:
+            v = x * (1.0 / (k - 1))
+        elif k == 2:
+            v = np.sin(x) * int("two")
+        else:
+            v = table["a"] * x
+    except KeyError:
+        v = x * 3.0
+    except ZeroDivisionError as e:
+        v = np.cos(x) * len(str(e))
+    except:  # noqa: E722 - a bare except clause is what this checks
+        v = x**3
+    return np.sum(v)
+
+
+def tuple_of_types(x, k):
+    try:
+        if k == 0:
+            raise KeyError
+        if k == 1:
+            raise IndexError
+        y = x * 2.0
+    except (KeyError, IndexError) as e:
+        y = np.sin(x) if isinstance(e, KeyError) else np.cos(x)
+    return np.sum(y * y)
+
+
+def else_and_finally(x):
+    total = 0.0
+    try:
+        h = np.tanh(x)
+        if np.sum(h) > 0.6:
+            raise RuntimeError
+    except RuntimeError:
+        total = total + np.sum(h * h)
+    else:
+        total = total + np.sum(np.exp(h))
+    finally:
+        total = total + np.sum(x) * 2.0
+    return total
+
+
+def ways_per_iteration(x):
+    acc = 0.0
+    for i in range(len(x)):
+        try:
+            if x[i] < 0:
+                raise ValueError
+            acc = acc + np.sqrt(x[i]) * x[0]
+        except ValueError:
+            acc = acc + x[i] ** 2
+    return acc
+
+
+def returns(x):
+    try:
+        h = np.sin(x)
+        if np.sum(h) > 0:
+            return np.sum(h * 3.0)
+        raise ValueError
+    except ValueError:
+        return np.sum(np.cos(x) * h)
+    finally:
+        x = x * 0.0
+
+
+def return_in_finally(x):
+    try:
+        h = np.sin(x)
+        if np.sum(h) > 0:
+            raise ValueError
+    finally:
+        return np.sum(x * 2.0)  # noqa: B012 - swallowing the exception is what this checks
+
+
+def break_and_continue(x):
+    acc = 0.0
+    for i in range(len(x)):
+        try:
+            if x[i] > 1.0:
+                break
+            if x[i] < 0.0:
+                continue
+            acc = acc + x[i] ** 3
+        finally:
+            acc = acc + np.sin(x[i])
+    return acc
+
+
+def reraise(x):
+    try:
+        h = np.sin(x)
+        if np.sum(h) > 1.0:
+            raise ValueError("too large")
+    except ValueError:
+        h = h * 2.0
+        raise
+    return np.sum(h)
+
+
+def doubled_or_raises(h):
+    z = h * 2.0
+    if np.sum(z) > 1.0:
+        raise KeyError("large")
+    return np.sin(z)
+
+
+def catches_a_callee(x):
+    try:
+        y = doubled_or_raises(x)
+    except KeyError:
+        y = x**2
+    return np.sum(y * x)
+
+
+def callee_in_a_loop(x):
+    acc = 0.0
+    for i in range(3):
+        try:
+            acc = acc + np.sum(doubled_or_raises(x * i))
+        except KeyError:
+            acc = acc + np.sum(x) * i
+    return acc
+
+
+def loop_left_by_an_exception(x):
+    h = x * 1.0
+    try:
+        for _ in range(5):
+            h = h * 1.5 + np.sin(h)
+            if np.sum(h) > 3.0:
+                raise FloatingPointError
+    except FloatingPointError:
+        h = h * 0.5
+    return np.sum(h)
+
+
+def loop_left_and_forgotten(x):
+    h = x * 1.0
+    try:
+        for _ in range(5):
+            h = h * 1.5 + np.sin(h)
+            if np.sum(h) > 3.0:
+                raise FloatingPointError
+    except FloatingPointError:
+        h = x * 0.5
+    return np.sum(h)
+
+
+def nested_loops_left(x):
+    h = x * 1.0
+    try:
+        for i in range(3):
+            for _ in range(3):
+                h = np.sin(h) + x * 0.3
+                if np.sum(h) > 1.2 and i == 1:
+                    raise ArithmeticError
+            h = h * 1.1
+    except ArithmeticError:
+        h = h * h
+    return np.sum(h)
+
+
+def through_a_finally(x):
+    out = 0.0
+    try:
+        try:
+            h = np.exp(x)
+            if np.sum(h) > 4.0:
+                raise KeyError
+            out = out + np.sum(h)
+        finally:
+            out = out + np.sum(x * x)
+        out = out * 2.0
+    except KeyError:
+        out = out + np.sum(np.sin(x))
+    return out
+
+
+def handler_in_a_handler(x):
+    try:
+        h = np.sin(x)
+        if np.sum(h) > 0.4:
+            raise ValueError
+    except ValueError:
+        try:
+            h = h * 2.0
+            if np.sum(h) > 1.2:
+                raise KeyError
+        except KeyError:
+            h = h * h
+    return np.sum(h)
+
+
+def partial_writes(x):
+    h = np.zeros(3)
+    try:
+        for i in range(3):
+            h[i] = x[i] ** 2
+            if x[i] < 0:
+                raise IndexError
+    except IndexError:
+        h = h * 2.0
+    return np.sum(h * x)
+
+
+def finally_returns_instead(x):
+    try:
+        h = np.sin(x)
+        return np.sum(h * 3.0)
+    finally:
+        return np.sum(x * 2.0)  # noqa: B012, SIM107 - the return above gives no value
+
+
+def finally_continues_instead(x):
+    acc = 0.0
+    for i in range(3):
+        try:
+            acc = acc + np.sum(x) * i
+            if i == 1:
+                return acc * 100.0
+        finally:
+            acc = acc + np.sum(x * x)
+            continue  # noqa: B012 - the return above does not happen
+    return acc
+
+
+def break_in_a_handler(x):
+    acc = 0.0
+    for i in range(3):
+        try:
+            if x[i % 2] > 0.5:
+                raise ValueError
+            acc = acc + x[i % 2] ** 2
+        except ValueError:
+            break
+    else:
+        acc = acc * 10.0
+    return acc
+
+
+A3 = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 1.0], [0.0, 1.0, 4.0]])
+
+
+@pytest.mark.parametrize(
+    "fn, args, wrt",
+    [
+        (smooth_body, (X,), (0,)),
+        (raise_midway, (X,), (0,)),
+        (raise_midway, (BIG,), (0,)),
+        (raise_mid_line, (X,), (0,)),
+        (raise_mid_line, (BIG,), (0,)),
+        (inverse_or_fallback, (A3, np.array([1.0, 2.0, 3.0])), (0, 1)),
+        (inverse_or_fallback, (np.array([[2.0, 1.0], [0.0, 0.0]]), X), (1,)),
+        (broadcast_or_sum, (X, np.array([0.5, 0.7])), (0, 1)),
+        (broadcast_or_sum, (X, np.array([0.5, 0.7, 0.1])), (0, 1)),
+        (tuple_of_types, (X, 0), (0,)),
+        (tuple_of_types, (X, 1), (0,)),
+        (tuple_of_types, (X, 2), (0,)),
+        (else_and_finally, (X,), (0,)),
+        (else_and_finally, (BIG,), (0,)),
+        (ways_per_iteration, (np.array([0.5, -0.6, 0.7, -0.1]),), (0,)),
+        (returns, (X,), (0,)),
+        (returns, (-X,), (0,)),
+        (return_in_finally, (X,), (0,)),
+        (return_in_finally, (-X,), (0,)),
+        (break_and_continue, (np.array([0.5, -0.6, 0.7, 1.5, 0.2]),), (0,)),
+        (catches_a_callee, (np.array([0.1, 0.2]),), (0,)),
+        (catches_a_callee, (BIG,), (0,)),
+        (callee_in_a_loop, (np.array([0.15, 0.2]),), (0,)),
+        (loop_left_by_an_exception, (X,), (0,)),
+        (loop_left_by_an_exception, (X / 100,), (0,)),
+        (loop_left_and_forgotten, (X,), (0,)),
+        (nested_loops_left, (np.array([0.3, 0.4]),), (0,)),
+        (nested_loops_left, (np.array([0.01, 0.02]),), (0,)),
+        (through_a_finally, (X,), (0,)),
+        (through_a_finally, (BIG * 1.2,), (0,)),
+        (handler_in_a_handler, (np.array([0.1, 0.1]),), (0,)),
+        (handler_in_a_handler, (X,), (0,)),
+        (handler_in_a_handler, (BIG,), (0,)),
+        (partial_writes, (np.array([0.2, 0.3, 0.4]),), (0,)),
+        (partial_writes, (np.array([0.2, -0.3, 0.4]),), (0,)),
+        (finally_returns_instead, (X,), (0,)),
+        (finally_continues_instead, (X,), (0,)),
+        (break_in_a_handler, (np.array([0.1, 0.2]),), (0,)),
+        (break_in_a_handler, (np.array([0.1, 0.7]),), (0,)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_the_gradient_is_that_of_the_statements_that_ran(fn, args, wrt):
+    check_function(fn, args, wrt)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_each_handler_of_several_gives_its_own_gradient(k):
+    check_function(several_handlers, (X, k), (0,))
+
+
+def test_the_adjoint_reverses_the_statements_before_the_raise_and_the_handler():
+    g = sd.grad(raise_midway)
+    np.testing.assert_allclose(g(BIG), 3 * (2 * np.sin(BIG)) ** 2 * 2 * np.cos(BIG))
+    source = sd.source(g)
+    adjoint = source.split("def raise_midway_adjoint")[1]
+    assert "exp" not in adjoint  # the statement after the raise did not run
+    line = raise_midway.__code__.co_firstlineno
+    way = f"raised at line {line + 5}, handled by `except ValueError:`"
+    assert f"# line {line + 2}: try: {way}" in adjoint
+    primal = source.split("def raise_midway_adjoint")[0]
+    assert "_try" in primal and "rt.attempt(_path)" in primal and ".caught(0, _at)" in primal
+
+
+def two_ways(x):
+    try:
+        h = np.sin(x) * 2.0
+        if np.sum(h) > 1.0:
+            raise ValueError("large")
+        h = np.exp(h)
+    except ValueError:
+        h = h**3
+    return np.sum(h)
+
+
+def test_each_way_gets_its_own_adjoint_and_sd_paths_explains_it():
+    g = sd.grad(two_ways)
+    line = two_ways.__code__.co_firstlineno
+    expected = {tuple(X): sd.grad(raise_midway)(X), tuple(BIG): sd.grad(raise_midway)(BIG)}
+    for x in (X, BIG, X, BIG, X):
+        np.testing.assert_allclose(g(x), expected[tuple(x)])
+    paths = sorted(sd.paths(g), key=lambda p: p.calls)
+    assert [p.calls for p in paths] == [2, 3]
+    assert [p.choices for p in paths] == [
+        (f"line {line + 1}: `try:` raised at line {line + 4}, handled by `except ValueError:`",),
+        (f"line {line + 1}: `try:` body ran through",),
+    ]
+    assert "exp" not in paths[0].source.split("def two_ways_adjoint")[1]
+    assert "exp" in paths[1].source.split("def two_ways_adjoint")[1]
+
+
+def per_iteration(x):
+    acc = 0.0
+    for i in range(len(x)):
+        try:
+            if x[i] < 0:
+                raise ValueError
+            acc = acc + np.sqrt(x[i]) * x[0]
+        except ValueError:
+            acc = acc + x[i] ** 2
+    return acc
+
+
+def test_the_ways_of_each_iteration_are_kinds_of_iteration():
+    g = sd.grad(per_iteration)
+    g(np.array([0.5, -0.6, 0.7]))
+    g(np.array([-0.2, 0.1, -0.3]))  # the same kinds of iteration: the same path
+    line = per_iteration.__code__.co_firstlineno
+    (path,) = sd.paths(g)
+    assert path.calls == 2
+    assert path.choices == (
+        f"line {line + 2}: `for i in range(len(x)):` 2 kinds of iteration",
+        "  iterations of kind 1:",
+        f"    line {line + 3}: `try:` body ran through",
+        "  iterations of kind 2:",
+        f"    line {line + 3}: `try:` raised at line {line + 5}, handled by `except ValueError:`",
+    )
+    g(np.array([0.5, 0.6, 0.1]))  # iterations that went one way only: another path
+    assert len(sd.paths(g)) == 2
+
+
+def left_loop(x):
+    h = x * 1.0
+    try:
+        for _ in range(5):
+            h = h * 1.5 + np.sin(h)
+            if np.sum(h) > 3.0:
+                raise FloatingPointError
+    except FloatingPointError:
+        h = h * 0.5
+    return np.sum(h)
+
+
+def test_a_loop_left_by_an_exception_has_its_last_step_cut():
+    g = sd.grad(left_loop)
+    g(X)
+    (path,) = sd.paths(g)
+    assert "  iterations of kind 2, left by an exception:" in path.choices
+    assert ".cut(_at)" in path.source
+
+
+def test_a_reraised_exception_propagates_from_the_users_line():
+    g = sd.grad(reraise)
+    check_function(reraise, (X,), (0,))
+    with pytest.raises(ValueError, match="too large") as info:
+        g(np.array([0.9, 0.8]))
+    last = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert last.filename == __file__ and last.line == 'raise ValueError("too large")'
+
+
+def uncaught(x):
+    try:
+        if x[0] < 0:
+            raise IndexError("negative")
+    except KeyError:
+        return np.sum(x)
+    return np.sum(x * x)
+
+
+def test_an_exception_no_clause_catches_propagates():
+    check_function(uncaught, (X,), (0,))
+    with pytest.raises(IndexError, match="negative"):
+        sd.grad(uncaught)(-X)
+
+
+def bad_callee(x):
+    global COUNTER
+    COUNTER = 1
+    return x * 2.0
+
+
+def swallows_everything(x):
+    try:
+        y = np.sum(bad_callee(x))
+    except Exception:
+        y = np.sum(x)
+    return y
+
+
+def _primal_source(fn) -> str:
+    from srcdiff.compiler.cache import unit_for
+
+    return unit_for(fn, ("x",), {"x": "array"}, np).primal_source
+
+
+def test_srcdiffs_own_errors_pass_through_the_users_except_clauses():
+    with pytest.raises(sd.CompileError, match="global statement"):
+        sd.grad(swallows_everything)(X)
+    assert "except rt.INTERNAL:\n        raise\n    except Exception:" in _primal_source(
+        swallows_everything
+    )
+
+
+def test_a_clause_that_cannot_catch_srcdiffs_errors_has_no_guard():
+    assert "rt.INTERNAL" not in _primal_source(raise_midway)
+
+
+def push(stack, v):
+    stack.append(v * 2.0)
+    if len(stack) > 1:
+        raise IndexError("full")
+
+
+def catches_a_partial_update(x):
+    stack = [x]
+    try:  # noqa: SIM105 - a try statement is what this checks
+        push(stack, x)
+    except IndexError:
+        pass
+    return np.sum(stack[-1])
+
+
+def test_a_callee_that_may_have_updated_its_arguments_before_raising_is_refused():
+    with pytest.raises(sd.CompileError, match=r"push .*`stack` in place.*except IndexError"):
+        sd.grad(catches_a_partial_update)(X)
+
+
+def raises_in_finally(x):
+    try:
+        try:
+            h = np.sin(x)
+        finally:
+            if np.sum(x) > 1:
+                raise KeyError
+    except KeyError:
+        h = x
+    return np.sum(h)
+
+
+def test_an_exception_from_a_finally_block_caught_here_is_refused_at_its_line():
+    check_function(raises_in_finally, (X,), (0,))
+    with pytest.raises(sd.CompileError, match="raised in a finally block") as info:
+        sd.grad(raises_in_finally)(BIG * 2)
+    assert info.value.source_line == "raise KeyError"
+
+
+def with_in_try(x):
+    try:
+        with np.errstate(all="raise"):
+            y = np.log(x)
+    except FloatingPointError:
+        y = x
+    return np.sum(y)
+
+
+def test_a_with_block_inside_a_try_is_refused():
+    with pytest.raises(sd.CompileError, match="a with block inside a try") as info:
+        sd.grad(with_in_try)(X)
+    assert info.value.lineno == with_in_try.__code__.co_firstlineno + 2
+
+
+def test_forward_mode_refuses_an_except_clause_at_its_line():
+    with pytest.raises(sd.CompileError, match="forward mode .* try statement") as info:
+        sd.jvp(raise_midway, (X,), (np.ones(2),))
+    assert info.value.lineno == raise_midway.__code__.co_firstlineno + 2
+    with pytest.raises(sd.CompileError, match="try statement"):
+        sd.hvp(raise_midway, (X,), (np.ones(2),))
+
+
+def finally_only(x):
+    out = 0.0
+    try:
+        out = np.sum(np.sin(x) ** 2)
+    finally:
+        out = out * 2.0
+    return out
+
+
+def test_forward_and_second_order_through_a_try_with_a_finally_block_only():
+    v = np.array([1.0, -0.5])
+    value, tangent = sd.jvp(finally_only, (X,), (v,))
+    assert value == pytest.approx(finally_only(X))
+    assert tangent == pytest.approx(np.sum(2 * np.sin(2 * X) * v))
+    np.testing.assert_allclose(sd.hvp(finally_only, (X,), (v,)), 4 * np.cos(2 * X) * v)
+
+
+def clipped_or_fallback(x):
+    try:
+        y = np.maximum(x, 0.0)
+        if np.sum(x) > 10.0:
+            raise ValueError
+    except ValueError:
+        y = x
+    return np.sum(np.sqrt(y + 1.0))
+
+
+def test_kink_warnings_and_finiteness_checks_see_the_statements_in_a_try():
+    x = np.array([1e-9, 1.0])
+    with pytest.warns(sd.KinkWarning, match="np.maximum"):
+        g = sd.grad(clipped_or_fallback, warn_kinks=1e-6)(x)
+    np.testing.assert_allclose(g, sd.grad(clipped_or_fallback)(x))
+    np.testing.assert_allclose(sd.grad(clipped_or_fallback, check_finite=True)(x), g)
+
+
+W = np.array([0.5, -1.0])
+
+
+def tensor_step(x):
+    w = sd.tensor(W, requires_grad=True)
+    try:
+        loss = (w * x).sum()
+        if loss.item() > 10.0:
+            raise ValueError
+    except ValueError:
+        loss = (w * w).sum()
+    loss.backward()
+    return w.grad
+
+
+def test_a_compiled_training_step_with_a_try():
+    step = sd.differentiate(tensor_step)
+    np.testing.assert_allclose(step(sd.tensor(np.array([1.0, 2.0]))).numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(step(sd.tensor(np.array([30.0, -30.0]))).numpy(), 2 * W)
