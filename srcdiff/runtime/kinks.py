@@ -88,22 +88,21 @@ def _closest(gap: Any) -> tuple[float, tuple | None] | None:
 
 def near_branch(a: Any, b: Any, where: tuple) -> None:
     """After the comparison ``a <op> b``: how close ``a`` came to ``b``."""
+    _near("branch", a, b, where)
+
+
+def near_tie(x: Any, y: Any, where: tuple) -> None:
+    """After ``np.maximum(x, y)`` (or ``minimum``): how close ``x`` came to ``y``."""
+    _near("tie", x, y, where)
+
+
+def _near(kind: str, a: Any, b: Any, where: tuple) -> None:
     watch, a, b = KINKS[0], _numeric(a), _numeric(b)
     if watch is None or a is None or b is None:
         return
     found = _closest(abs(a - b))
     if found is not None:
-        watch.note("branch", where, *found)
-
-
-def near_tie(x: Any, y: Any, where: tuple) -> None:
-    """After ``np.maximum(x, y)`` (or ``minimum``): how close ``x`` came to ``y``."""
-    watch, x, y = KINKS[0], _numeric(x), _numeric(y)
-    if watch is None or x is None or y is None:
-        return
-    found = _closest(abs(x - y))
-    if found is not None:
-        watch.note("tie", where, *found)
+        watch.note(kind, where, *found)
 
 
 def near_zero(x: Any, where: tuple) -> None:
