@@ -9,10 +9,21 @@ transitively; the user's globals they read (modules as imports, numbers, strings
 arrays as exact literals); and a dispatcher, ``grad_<name>`` (``value_and_grad_<name>``),
 that picks the unit by the arguments, runs its primal, and runs the adjoint of the path
 the call took, post-processed as ``sd.grad`` does. A call taking a path not exported
-raises ``NotExported``. What cannot be written out (a compiled callee, a user's rule,
-Tensor code, CuPy, a global that is neither a module, a number, a string nor an
-array) is refused with a ``CompileError``: the module never computes something else
-than ``g``.
+raises ``NotExported``.
+
+The functions of the user's that the code calls by name (``rt.call(helper, ...)``, which
+in srcdiff compiles the callee when it runs) are exported too, transitively: each is
+written out as the user wrote it (it is called by that name), and each unit srcdiff
+compiled for it, with the adjoints of the paths (and gradients wanted) seen, goes into
+``CALLEES``, which the module's own ``rt.call`` and ``rt.call_vjp`` read: they pick the
+unit by the callee, the names differentiated, their kinds and the arguments' shapes, as
+srcdiff does, and raise ``NotExported`` for a unit or a path not exported.
+
+What cannot be written out (a method or a callable object called, a function computed
+or passed, a decorated function, a user's rule, Tensor code, forward mode inside,
+CuPy, a global or a closure variable that is neither a module, a number, a string, an
+array nor such a function) is refused with a ``CompileError``: the module never
+computes something else than ``g``.
 """
 
 from __future__ import annotations
@@ -38,10 +49,12 @@ import numpy as np
 
 from . import api
 from . import runtime as rt
+from .compiler import cache
 from .compiler.cache import Unit
 from .compiler.differentiate import explain
 from .errors import CompileError
 from .rules import registry
+from .runtime import calls as rt_calls
 from .runtime.calls import Host
 
 _FUTURE = "from __future__ import annotations\n"
@@ -223,6 +236,8 @@ class _Writer:
         self.helpers: list[str] = []  # definitions, each after what it needs
         self.namespaces: dict[str, tuple[str, dict[str, str]]] = {}  # module -> name, attrs
         self.user: list[str] = []  # the user's globals
+        self.functions: list[str] = []  # the user's functions the code calls, written out
+        self.callees: dict[Any, str] = {}  # those called through rt.call: their names
 
     def claim(self, preferred: str, key: tuple) -> str:
         """A free name for ``key``: ``preferred`` if it is free, else a numbered one."""
@@ -459,28 +474,50 @@ class _Writer:
 
     def generated(self, text: str, unit: Unit) -> None:
         """Take the names the generated ``text`` reads but ``rt``, as they are (it is not
-        renamed): the user's globals, the builtins, ``xp``. (``rt`` comes after, once
-        those of every generated source are taken: ``runtime``.)"""
+        renamed): the user's globals, the builtins, ``xp``, and the functions of the
+        user's it calls through ``rt.call`` (written out, and noted in ``callees``).
+        (``rt`` comes after, once those of every generated source are taken: ``runtime``.)"""
         fn = unit.fn
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
         rules = set(unit.rule_names.values())
         tree = ast.parse(text)
-        callees = sorted({
-            ast.unparse(n.args[0])
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and n.args and isinstance(n.func, ast.Attribute)
-            and isinstance(n.func.value, ast.Name) and n.func.value.id == "rt"
-            and n.func.attr in _CALLS
-        })  # fmt: skip
-        if callees:
-            named = [
-                c if not re.fullmatch(r"t\d+", c) else "a function it computes" for c in callees
-            ]
+        free = _free_names(text)
+        called, others = [], []
+        for n in ast.walk(tree):
+            if (
+                isinstance(n, ast.Call) and n.args and isinstance(n.func, ast.Attribute)
+                and isinstance(n.func.value, ast.Name) and n.func.value.id == "rt"
+                and n.func.attr in _CALLS
+            ):  # fmt: skip
+                first = n.args[0]
+                plain = n.func.attr == "call" and isinstance(first, ast.Name) and first.id in free
+                (called if plain else others).append(first)
+        if others:
+            named = sorted({
+                "a function it computes" if re.fullmatch(r"t\d+", c) else c
+                for c in map(ast.unparse, others)
+            })  # fmt: skip
             raise _Refused(
-                f"{', '.join(sorted(set(named)))}, which srcdiff compiles too (called by it)",
-                f"a module holds the gradient of one function: write what {unit.parsed.name} "
-                "calls into it (or export the gradient of a function that calls only NumPy)",
+                f"{', '.join(named)}, which srcdiff compiles too (called by {unit.label}) "
+                "and the module cannot call: a method, an object, a function computed or "
+                "passed, or forward mode",
+                "call a function of yours by its name (defined in a module, or in the "
+                "function, capturing numbers, strings or NumPy arrays), or write its "
+                f"computation into {unit.parsed.name}",
             )
+        for name in sorted({c.id for c in called}):
+            if name in unit.parsed.scope:
+                continue  # refused below, as a function defined inside
+            if name in cells:
+                try:
+                    value = cells[name].cell_contents
+                except ValueError:  # not bound yet: a NameError when run, as in srcdiff
+                    continue
+            elif name in fn.__globals__:
+                value = fn.__globals__[name]
+            else:
+                continue  # a NameError when run, as in srcdiff
+            self.callee(name, value, unit)
         for name in sorted(_free_names(text) - {"rt"}):
             if name == "xp":
                 self.module(np, "xp", exact=True)
@@ -535,11 +572,14 @@ class _Writer:
                 "the exported module holds srcdiff's own rules alone: write the "
                 "computation with NumPy calls",
             )
-        if isinstance(value, (types.FunctionType, types.MethodType)):
+        if isinstance(value, types.FunctionType):
+            self.function(name, value)
+            return
+        if isinstance(value, types.MethodType):
             code = getattr(value, "__code__", None)
             where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
             raise _Refused(
-                f"{name}{where}, a function of yours called as it is",
+                f"{name}{where}, a method of an object",
                 f"write {name}'s computation into the function, or pass its result as an argument",
             )
         key = ("user", name)
@@ -553,6 +593,80 @@ class _Writer:
             )
         self.take(key, name, exact=True)
         self.user.append(f"{name} = {literal}")
+
+    def callee(self, name: str, value: Any, unit: Unit) -> None:
+        """A function of the user's that ``unit`` calls through ``rt.call``: written out
+        (its exported primals and adjoints are found from it: see ``_callee_units``)."""
+        if isinstance(value, types.FunctionType) and registry.is_nondiff(value):
+            raise _Refused(
+                f"{name} ({_where(value)}), marked as not differentiable",
+                "call it outside the function, and pass its result as an argument",
+            )
+        if registry.lookup(value) is not None and _importable(value) is not None:
+            raise _Refused(
+                f"{name}, a function of {_importable(value)[0]} called through a name of "
+                f"yours (called by {unit.label})",
+                "call it by its own name there",
+            )
+        if not isinstance(value, types.FunctionType) and registry.lookup(value) is None:
+            raise _Refused(
+                f"{name}, a {type(value).__name__} that srcdiff compiles as a callee (called "
+                f"by {unit.label}): a method, a callable object or a partial",
+                f"call a function of yours by its name, or write its computation into "
+                f"{unit.parsed.name}",
+            )
+        self.user_value(name, value)  # refuses a rule of yours; writes the function out
+        self.callees.setdefault(value, name)
+
+    def function(self, name: str, fn: types.FunctionType) -> None:
+        """A function of the user's, under its own name: its source, written out with
+        the globals (and the values of the closure variables) it reads."""
+        key = ("function", fn)
+        if self.names.get(name) == key:
+            return
+        why, text = None, ""
+        if (fn.__module__ or "").split(".")[0] == "srcdiff":
+            why = "srcdiff's own"
+        elif fn.__name__ == "<lambda>":
+            why = "a lambda: define it with def"
+        elif fn.__name__ != name:
+            why = f"defined as {fn.__name__}, and read as {name}: call it by its own name"
+        else:
+            try:
+                text = textwrap.dedent(inspect.getsource(fn))
+                tree = ast.parse(text)
+            except (OSError, TypeError, SyntaxError):
+                why = "its source cannot be read"
+            else:
+                only = tree.body[0] if len(tree.body) == 1 else None
+                if not isinstance(only, ast.FunctionDef) or only.name != name:
+                    why = "its source is not one def statement"
+                elif only.decorator_list:
+                    why = "it is decorated"
+        if why is not None:
+            raise _Refused(
+                f"{name} ({_where(fn)}), a function of yours called by the code, which the "
+                f"module cannot hold ({why})",
+                f"write {name}'s computation into the function, or pass its result as an argument",
+            )
+        self.take(key, name, exact=True)  # before what it reads: it may call itself
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        for free in sorted(_free_names(text)):
+            if free in cells:
+                try:
+                    self.user_value(free, cells[free].cell_contents)
+                except ValueError:  # not bound yet: a NameError when run
+                    continue
+            elif free in fn.__globals__:
+                self.user_value(free, fn.__globals__[free])
+            elif hasattr(builtins, free):
+                self.take(("builtin", free), free, exact=True)
+        self.functions.append(f"# {fn.__qualname__} ({_where(fn)})\n{text.rstrip()}")
+
+
+def _where(fn: types.FunctionType) -> str:
+    """Where a function is defined: ``file:line``."""
+    return f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
 
 
 def _bound(statement: ast.stmt) -> set[str]:
@@ -796,6 +910,103 @@ def {prefix}_{base}(*args, **kwargs):
     return {result}
 '''
 
+CALLS = """
+def @CALL@(fn, active, /, *args, **kwargs):
+    \"\"\"rt.call, written out: run the exported primal of a function of yours that the
+    code calls, picked by the kinds and shapes of its arguments (those in ``active``
+    differentiated); its value, and what @CALL_VJP@ needs.\"\"\"
+    positions, layout = @EXPANDED@(active, len(args))
+    value, record = @UNIT_CALL@(fn, positions, args, kwargs)
+    return value, record if layout is None else ("star", record, layout)
+
+
+def @EXPANDED@(active, nargs):
+    \"\"\"The mask as argument positions (rt.Star and positions counted from the end made
+    plain), and for each of its entries the positions it covers (None when all are plain).\"\"\"
+    if all(isinstance(a, str) or isinstance(a, int) and a >= 0 for a in active):
+        return active, None
+    positions, layout = [], []
+    for a in active:
+        if not isinstance(a, (int, str)):  # rt.Star: the differentiated *args operand
+            covered = tuple(range(a.start, nargs - a.after))
+            layout.append((True, len(positions), len(covered)))
+            positions += covered
+        else:
+            layout.append((False, len(positions), 1))
+            positions.append(a if isinstance(a, str) or a >= 0 else nargs + a)
+    return tuple(positions), tuple(layout)
+
+
+def @UNIT_CALL@(fn, active, args, kwargs):
+    callee = @CALLEES@.get(fn)
+    if callee is None:
+        raise @NOT_EXPORTED@(
+            f"a call of {fn!r}, which was not exported (@CALLEES@ lists those that were)"
+        )
+    label, parameters, units = callee
+    positional = parameters[0]
+    values = [args[a] if isinstance(a, int) else kwargs[a] for a in active]
+    names = []
+    for a in active:
+        if not isinstance(a, str) and a >= len(positional):
+            raise TypeError(
+                f"srcdiff cannot differentiate {label} through a *args parameter: give the "
+                "argument a name"
+            )
+        names.append(a if isinstance(a, str) else positional[a])
+    carried = tuple(n for n, v in zip(names, values, strict=True) if carries_gradient(v))
+    kinds = tuple(sorted(
+        (n, _kind(v)) for n, v in zip(names, values, strict=True) if n in carried
+    ))
+    shapes = tuple(sorted(rt.shape_pattern(parameters, args, kwargs).items()))
+    unit = units.get((carried, kinds, shapes))
+    if unit is None:
+        raise @NOT_EXPORTED@(
+            f"{label} called with {', '.join(carried) or 'nothing'} differentiated, of kinds "
+            f"{dict(kinds)}, and arguments of shapes {dict(shapes)}, for which no gradient "
+            "was exported (those exported are the keys of @CALLEES@): call the gradient on "
+            "such arguments with srcdiff, then export it again"
+        )
+    primal, wrt, adjoints = unit
+    saved, path = {}, []
+    value = primal(saved, path, *args, **kwargs)
+    order = tuple(wrt.index(n) if n in carried else None for n in names)
+    return value, ("unit", label, unit, saved, path, order, values)
+
+
+def @CALL_VJP@(record, g, wanted=None):
+    \"\"\"rt.call_vjp, written out: the gradients, for the differentiated arguments of a
+    call (those at the positions ``wanted`` only, when given), of its result's adjoint
+    ``g``, by the exported adjoint of the path the call took.\"\"\"
+    if record[0] == "star":  # a call with *args: the gradients of its entries as a list
+        _, inner, layout = record
+        grads = @CALL_VJP@(inner, g)
+        return tuple(list(grads[i : i + n]) if star else grads[i] for star, i, n in layout)
+    _, label, unit, saved, path, order, values = record
+    _, wrt, adjoints = unit
+    key = rt.path_key(path) if path else ()
+    names = None
+    if wanted is not None and len(wanted) != len(order):
+        chosen = {wrt[order[i]] for i in wanted if order[i] is not None}
+        names = tuple(n for n in wrt if n in chosen)
+        if len(names) == len(wrt):
+            names = None
+    adjoint = adjoints.get((key, names))
+    if adjoint is None:
+        wanting = "" if names is None else f" for the gradients of {', '.join(names)} alone"
+        raise @NOT_EXPORTED@(
+            f"{label} took the path {key}{wanting}, which was not exported (@CALLEES@ lists "
+            "those that were): call the gradient on such arguments with srcdiff, then "
+            "export it again"
+        )
+    grads = adjoint(saved, g)
+    out = [None if i is None else grads[i] for i in order]
+    for i in range(len(out)) if wanted is None else wanted:
+        if out[i] is None:
+            out[i] = rt.zeros_like(values[i])
+    return tuple(out)
+"""
+
 _MARK = "# ---- the units ----"  # where the units go, between the dispatcher's parts
 
 
@@ -809,9 +1020,12 @@ def export(g: Any, path: str | pathlib.Path) -> pathlib.Path:
     they call (written out from srcdiff's source), the globals they read, and
     ``grad_<name>`` (``value_and_grad_<name>``; both for ``@sd.differentiate``), which
     computes what ``g`` computes for calls taking those paths and raises ``NotExported``
-    on others. Raises ``CompileError`` for what it cannot write out: calls of other
-    compiled functions, rules registered by you, Tensor code, CuPy, methods, and
-    globals that are neither modules, numbers, strings nor NumPy arrays.
+    on others. The functions of yours it calls by name are exported with it (written
+    out, with their compiled units and the paths of theirs seen). Raises
+    ``CompileError`` for what it cannot write out: calls of methods, of callable objects
+    or of functions computed or passed, decorated functions, rules registered by you,
+    Tensor code, CuPy, and globals that are neither modules, numbers, strings, NumPy
+    arrays nor such functions.
     """
     gradient = _gradient_function(g)
     target = gradient._target
@@ -839,16 +1053,28 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
     target = gradient._target
     base = _base(target.fn)
     writer = _Writer()
+    checked = gradient._check_finite
     compiled = []  # per unit: its primal's source, and each path's key and adjoint's source
     for unit, _, _, keys in units:
-        adjoints = [(key, unit.adjoint(key, checked=gradient._check_finite)[1]) for key in keys]
+        adjoints = [(key, unit.adjoint(key, checked=checked)[1]) for key in keys]
         compiled.append((unit.primal_source, adjoints))
         for text in (unit.primal_source, *(text for _, text in adjoints)):
             writer.generated(text, unit)
+    callees = _callees(writer, checked)  # the functions they call, transitively
+    if writer.callees:  # rt.call and rt.call_vjp: written out below, for the exported units
+        writer.take(("namespace", rt.__name__), "rt", exact=True)
+        _, members = writer.namespaces.setdefault(rt.__name__, ("rt", {}))
+        members["call"] = writer.claim("call", ("calls", "call"))
+        members["call_vjp"] = writer.claim("call_vjp", ("calls", "call_vjp"))
     for (unit, *_), (primal, adjoints) in zip(units, compiled, strict=True):
         for text in (primal, *(text for _, text in adjoints)):
             writer.runtime(text)
         if unit.enters:  # its with blocks are left when an exception goes through them
+            writer.runtime("rt.unwinding")
+    for _, _, unit, _, adjoints in callees:
+        for text in (unit.primal_source, *(text for *_, text in adjoints)):
+            writer.runtime(text)
+        if unit.enters:
             writer.runtime("rt.unwinding")
     several = len(units) > 1
     names = []  # per unit: its primal's name, and its adjoints'
@@ -859,6 +1085,11 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
             [writer.claim(f"{base}_adjoint{suffix}_{j}", ("generated", i, j))
              for j in range(1, len(adjoints) + 1)],
         ))  # fmt: skip
+    callee_names = [
+        (writer.claim(f"{name}_primal", ("called", i)),
+         [writer.claim(f"{name}_adjoint", ("called", i, j)) for j in range(len(adjoints))])
+        for i, (_, name, _, _, adjoints) in enumerate(callees)
+    ]  # fmt: skip
     dispatch, exported = _dispatcher(gradient, writer, units, names, both)
     preamble, dispatch = dispatch.split(_MARK)
     arguments = writer.given[("dispatch", "_arguments")]
@@ -878,6 +1109,8 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
             comment = "".join(f"#   {c}\n" for c in choices)
             lines.append(f"# path {key!r}:\n{comment}{_def(text, name)}")
         sections.append("\n\n\n".join(lines))
+    if writer.callees:
+        sections += _callee_sections(writer, callees, callee_names)
     namespaces = []
     for module, (name, members) in writer.namespaces.items():
         simple = writer.module(types, "types")
@@ -886,7 +1119,7 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
                           f"{name} = {simple}.SimpleNamespace(\n{inner})")  # fmt: skip
     imports = sorted(writer.imports, key=lambda line: ("numpy" in line, line[0] == "f", line))
     parts = [
-        _header(gradient, units, exported),
+        _header(gradient, units, exported, callees),
         _FUTURE + "\n" + "\n".join(imports),
         "# ---- srcdiff's runtime helpers, written out: this module imports no srcdiff ----",
         *writer.helpers,
@@ -895,8 +1128,111 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
     if writer.user:
         parts.append(f"# ---- the globals {target.fn.__qualname__} reads ----\n\n"
                      + "\n".join(writer.user))  # fmt: skip
+    if writer.functions:
+        parts.append("# ---- the functions of yours the code calls, as you wrote them ----")
+        parts += writer.functions
     parts += [preamble, *sections, dispatch]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+def _callees(writer: _Writer, checked: bool) -> list[tuple]:
+    """Each unit of each function of the user's that the exported code calls through
+    ``rt.call`` (found transitively: the callees' code is taken by ``writer`` too): the
+    function, its name, the unit, its static facts (``(active, kinds, shapes)`` as
+    ``rt.call`` finds them) and each ``(path key, gradients wanted, adjoint's source)``
+    seen."""
+    out, done = [], set()
+    while len(done) < len(writer.callees):
+        fn, name = next((f, n) for f, n in writer.callees.items() if f not in done)
+        done.add(fn)
+        for key, unit in list(cache._UNITS.get(fn, {}).items()):
+            active, kinds, xp, version, tensor, shapes, returns = key
+            if version != registry.version() or tensor or returns or unit.stale():
+                continue  # compiled under other rules, for Tensors or for rt.Returning
+            if xp != np.__name__:
+                continue  # for other arrays: the exported module runs on NumPy's alone
+            seen = [(k, w) for k, stop, w, _ in unit.adjoints if stop is None]
+            if not seen:
+                continue  # its primal ran, its adjoint never did
+            if unit.updated:
+                raise _Refused(
+                    f"{name} ({_where(fn)}), which updates its arguments in place "
+                    f"({', '.join(unit.updated)})",
+                    "return new values instead",
+                )
+            adjoints = [
+                (k, w, unit.adjoint(k, wanted=w, checked=checked)[1])
+                for k, w in dict.fromkeys(seen)
+            ]
+            for text in (unit.primal_source, *(text for *_, text in adjoints)):
+                writer.generated(text, unit)
+            out.append((fn, name, unit, (active, kinds, shapes), adjoints))
+    return out
+
+
+def _callee_sections(writer: _Writer, callees: list, names: list) -> list[str]:
+    """The exported primals and adjoints of the functions the code calls, the table of
+    them by function that ``rt.call`` reads, and ``rt.call`` and ``rt.call_vjp``."""
+    sections, table = [], {}
+    for (fn, name, unit, facts, adjoints), (primal_name, adjoint_names) in zip(
+        callees, names, strict=True
+    ):
+        active, kinds, shapes = facts
+        what = ", ".join(f"{n} {'a list, tuple or dict' if k == 'any' else 'an array or number'}"
+                         for n, k in kinds) or "nothing differentiated"  # fmt: skip
+        shown = ", ".join(f"{n} {_shape_text(d)}" for n, d in shapes) or "none known"
+        lines = [f"# ---- called: {unit.label}; {what}; shapes: {shown} ----\n\n"
+                 f"{_def(unit.primal_source, primal_name)}"]  # fmt: skip
+        for attr in ("__defaults__", "__kwdefaults__"):
+            if getattr(fn, attr) is not None:
+                lines.append(f"{primal_name}.{attr} = {name}.{attr}")
+        if unit.enters:
+            lines.append(f"{primal_name} = rt.unwinding({primal_name})")
+        entries = []
+        for (key, wanted, text), adjoint_name in zip(adjoints, adjoint_names, strict=True):
+            choices = explain(unit.analysis, key) or ["straight line"]
+            comment = "".join(f"#   {c}\n" for c in choices)
+            alone = "" if wanted is None else f" (the gradients of {', '.join(wanted)} alone)"
+            lines.append(f"# path {key!r}{alone}:\n{comment}{_def(text, adjoint_name)}")
+            entries.append(f"                    ({key!r}, {wanted!r}): {adjoint_name},\n")
+        sections.append("\n\n\n".join(lines))
+        label, parameters = unit.label, rt_calls.parameter_names(fn, 0)
+        parameters = f"({parameters[0]!r}, frozenset({sorted(parameters[1])!r}))"
+        _, _, units = table.setdefault(name, (label, parameters, []))
+        units.append(f"            {(active, kinds, shapes)!r}: (\n                {primal_name},\n"
+                     f"                {unit.wrt!r},\n                {{\n{''.join(entries)}"
+                     "                },\n            ),\n")  # fmt: skip
+    callees_name = writer.claim("CALLEES", ("calls", "CALLEES"))
+    rows = "".join(
+        f"    {name}: (\n        {label!r},\n        {parameters},\n        {{\n"
+        f"{''.join(units)}        }},\n    ),\n"
+        for name, (label, parameters, units) in table.items()
+    )
+    sections.append(
+        "# each function of yours the code calls (through rt.call), by the function: where it\n"
+        "# is, its parameters, and each unit by the static facts rt.call finds (the names\n"
+        "# differentiated, their kinds, the pattern of the arguments' shapes): its primal,\n"
+        "# the parameters it differentiates, and its adjoint by path and gradients wanted\n"
+        f"{callees_name} = {{\n{rows}}}"
+    )
+    members = writer.namespaces[rt.__name__][1]
+    text = (
+        CALLS.replace("@CALLEES@", callees_name)
+        .replace("@NOT_EXPORTED@", writer.given[("dispatch", "NotExported")])
+        .replace("@UNIT_CALL@", writer.claim("call_unit", ("calls", "call_unit")))
+        .replace("@EXPANDED@", writer.claim("expanded", ("calls", "expanded")))
+        .replace("@CALL_VJP@", members["call_vjp"])
+        .replace("@CALL@", members["call"])
+    )
+    env = {
+        "rt": rt,
+        "carries_gradient": rt_calls.carries_gradient,
+        "_kind": rt_calls._kind,
+    }
+    text = writer.source(text, env, None, ("calls",))
+    writer.helpers.append("# rt.call and rt.call_vjp of the functions of yours the code calls"
+                          f"\n{text.strip()}")  # fmt: skip
+    return sections
 
 
 def _base(fn: types.FunctionType) -> str:
@@ -993,7 +1329,7 @@ def _dispatcher(
     return text, exported
 
 
-def _header(gradient: api.GradientFunction, units: list, exported: list[str]) -> str:
+def _header(gradient: api.GradientFunction, units: list, exported: list[str], callees: list) -> str:
     """The module's docstring: what it computes, and its paths in the user's terms."""
     target = gradient._target
     fn = target.fn
@@ -1018,6 +1354,14 @@ def _header(gradient: api.GradientFunction, units: list, exported: list[str]) ->
                                    subsequent_indent="    "))  # fmt: skip
         for key in keys:
             lines.append(f"  path {key!r}:")
+            lines += [f"    {c}" for c in explain(unit.analysis, key) or ["straight line"]]
+    for _, _, unit, _, adjoints in callees:
+        wrt = ", ".join(unit.wrt) or "nothing"
+        lines.append(textwrap.fill(f"Called: {unit.label}, with respect to {wrt}.", 88,
+                                   subsequent_indent="    "))  # fmt: skip
+        for key, wanted, _ in adjoints:
+            alone = "" if wanted is None else f" (the gradients of {', '.join(wanted)} alone)"
+            lines.append(f"  path {key!r}{alone}:")
             lines += [f"    {c}" for c in explain(unit.analysis, key) or ["straight line"]]
     text = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"""')  # user lines
     return f'"""{text}\n"""'

@@ -63,8 +63,44 @@ def helper(x):
     return x * 2.0
 
 
-def calls_helper(x):
-    return np.sum(helper(x))
+def squash(h, w):
+    if np.sum(h) > 0:  # a branch in the function called
+        return np.tanh(h * w)
+    return h * w - 1.0
+
+
+def model_loss(x, w):
+    return np.mean((squash(x, w) - 0.5) ** 2)
+
+
+def step(state, w):
+    return state + 0.1 * np.sin(state * w)
+
+
+def solve(x, w):
+    for _ in range(4):  # the function called in a loop
+        x = step(x, w)
+    return np.sum(x * x)
+
+
+def layer(h, w):
+    return np.maximum(helper(h @ w), 0.0) + squash(h @ w, 0.5)
+
+
+def two_layers(x, w):
+    return np.sum(layer(layer(x, w), w.T @ w))
+
+
+class Model:
+    def forward(self, x):
+        return x * 2.0
+
+
+MODEL = Model()
+
+
+def calls_a_method(x):
+    return np.sum(MODEL.forward(x))
 
 
 class Settings:
@@ -296,10 +332,90 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
     assert_same(run(tmp_path / "check.py", [("grad_all", (X,), {})], numpy_only), [X])
 
 
+def test_a_function_called_with_a_branch_exports_both_branches(tmp_path, numpy_only):
+    g = sd.grad(model_loss, wrt=(0, 1))
+    calls = [(X, Y), (-X, Y), (X, 0.5)]  # each branch of squash; a float w: another unit
+    want = [g(*args) for args in calls]
+    path = exported(g, tmp_path)
+    text = path.read_text()
+    assert "def squash(h, w):" in text and "squash_primal" in text  # called as you wrote it
+    assert "the function called` taken" in text and "the function called` not taken" in text
+    got = run(path, [("grad_model_loss", a, {}) for a in calls], numpy_only)
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
+def test_a_function_called_in_a_loop(tmp_path, numpy_only):
+    g = sd.value_and_grad(solve, wrt=(0, 1))
+    calls = [(X, Y), (np.linspace(-2.0, 2.0, 5), 3.0)]
+    want = [g(*args) for args in calls]
+    got = run(exported(g, tmp_path), [("value_and_grad_solve", a, {}) for a in calls],
+              numpy_only)  # fmt: skip
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
+def test_a_function_calling_functions_that_call_others(tmp_path, numpy_only):
+    g = sd.grad(two_layers, wrt=(0, 1))
+    w = np.array([[0.5, -1.0, 0.25], [2.0, 0.5, -0.5], [1.5, 1.0, 0.0]])
+    calls = [(np.ones((2, 3)), w), (-np.ones((2, 3)), w), (np.ones((4, 3)) * 0.1, -w)]
+    want = [g(*args) for args in calls]
+    path = exported(g, tmp_path)
+    text = path.read_text()
+    assert "def layer(h, w):" in text and "def helper(x):" in text and "def squash(" in text
+    got = run(path, [("grad_two_layers", a, {}) for a in calls], numpy_only)
+    for w_, o in zip(want, got, strict=True):
+        assert_same(o, w_)
+
+
+def test_a_path_of_a_function_called_not_exported_is_a_clear_error(tmp_path, numpy_only):
+    def clip(h, w):  # a function of its own: the paths srcdiff compiled are all exported
+        if np.sum(h) > 0:
+            return h * w
+        return h - w
+
+    def loss(x, w):
+        return np.sum(clip(x, w) ** 2)
+
+    g = sd.grad(loss, wrt=(0, 1))
+    want = g(X, Y)  # clip's branch taken only
+    calls = [("grad_loss", (X, Y), {}), ("grad_loss", (-X, Y), {}),
+             ("grad_loss", (X, 0.5), {})]  # fmt: skip
+    path = exported(g, tmp_path)
+    assert "def clip(h, w):" in path.read_text()
+    same, other_path, other_kinds = run(path, calls, numpy_only)
+    assert_same(same, want)
+    assert other_path[0] == "NotExported" and "clip (" in other_path[1]
+    assert "took the path (0,)" in other_path[1] and "export it again" in other_path[1]
+    assert other_kinds[0] == "NotExported" and "no gradient was exported" in other_kinds[1]
+
+
+def test_a_function_called_with_a_rule_of_yours_stays_refused(tmp_path):
+    def cubic(x):
+        return x**3
+
+    def inner(x):
+        return np.sum(cubic(x)) * 2.0
+
+    def outer(x):
+        return inner(x) + np.sum(x)
+
+    @sd.register_vjp(cubic)
+    def cubic_vjp(g, ans, x):
+        return g * 3 * x**2
+
+    g = sd.grad(outer)
+    g(X)
+    with pytest.raises(sd.CompileError, match="cubic, which has a rule registered") as raised:
+        sd.export(g, tmp_path / "grad.py")
+    assert f"{__file__}:" in str(raised.value)
+    assert not (tmp_path / "grad.py").exists()
+
+
 @pytest.mark.parametrize(
     ("fn", "args", "message"),
     [
-        (calls_helper, (X,), "helper, which srcdiff compiles too"),
+        (calls_a_method, (X,), "MODEL.forward, which srcdiff compiles too"),
         (reads_an_object, (X,), "the global SETTINGS, a Settings"),
         (lambda x: (x * x).sum(), (sd.ones(3),), "a gradient taken at Tensors"),
     ],
