@@ -45,7 +45,7 @@ def _entry(d: Any, element: int | None) -> Any:
 
 
 def _kind(x: Any) -> str:
-    return "any" if isinstance(x, (list, tuple, dict)) else "array"
+    return "any" if isinstance(x, (list, tuple, dict)) or rt.is_record(x) else "array"
 
 
 def _as_tensors(value: Any) -> Any:

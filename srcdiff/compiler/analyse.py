@@ -8,6 +8,7 @@ Invariant: after ``analyse``, every statement of the normalized function carries
 
 from __future__ import annotations
 
+import functools
 import operator
 import types
 import weakref
@@ -149,6 +150,7 @@ class Analyser:
         self.locals = local_names(fn)
         self.active = set(active_params)
         self.final = False
+        self._made: frozenset[str] | None = None  # see made_objects
 
     # --- callees ---------------------------------------------------------------------
     def resolve(self, func: gast.expr) -> tuple[str, Any]:
@@ -190,6 +192,8 @@ class Analyser:
         refused = registry.refusal(obj)
         if refused is not None:
             return self.fail(stmt, *refused)
+        if isinstance(obj, type) and rt_module.is_record_class(obj):
+            return None  # built by its constructor, compiled (see runtime/objects.py)
         if not is_python_callable(obj):
             return self.fail(
                 stmt,
@@ -239,6 +243,13 @@ class Analyser:
         if isinstance(target, gast.Subscript):
             return self.classify_setitem(stmt, target)
         if isinstance(target, gast.Attribute):
+            base = target.value
+            if isinstance(base, gast.Name) and base.id in self.made_objects():
+                if not (self.is_active(stmt.value) or self.is_active(base)):
+                    return Op("passive", target=base.id)
+                args = [base, const(target.attr), stmt.value]
+                write = rt_module.set_field
+                return self.rule_op(registry.lookup(write), write, args, [], stmt, base.id)
             if self.is_active(stmt.value):
                 return self.fail(
                     stmt,
@@ -330,6 +341,10 @@ class Analyser:
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op("passive")
+            if self.is_field(v.attr):
+                return self.primitive(
+                    "object-attribute", [v.value, const(v.attr)], [], stmt, f"field .{v.attr}"
+                )
             return self.primitive(
                 f"ndarray.{v.attr}", [v.value], [], stmt, f"attribute .{v.attr} of an array"
             )
@@ -366,6 +381,12 @@ class Analyser:
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
+            if (
+                self.is_active(owner)
+                and self.is_field(attr)
+                and not (hasattr(dict, attr) or hasattr(list, attr))
+            ):
+                return self.method_call(owner, attr, call)
             if self.is_active(owner):
                 known = (
                     f"dict.{attr}"
@@ -379,6 +400,14 @@ class Analyser:
             kind = "dynamic"
         if kind == "object":
             rule = registry.lookup(obj)
+            if obj is functools.partial:  # its keywords, constants, are the partial's own
+                if kw_active:
+                    return self.fail(
+                        stmt,
+                        "functools.partial binding a differentiated value by keyword",
+                        "bind it by position, or pass it when calling",
+                    )
+                return self.rule_op(rule, obj, args, [], stmt)
             if rule is not None:
                 return self.rule_op(rule, obj, args, call.keywords, stmt)
             if registry.is_nondiff(obj):
@@ -387,9 +416,69 @@ class Analyser:
                 return Op("passive")
             if (refused := self.unknown(obj, stmt)) is not None:
                 return refused
+        elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.tensor:
+            return self.method_call(call.func, "__call__", call)
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op("passive")
         return Op("call", callee=call.func, operands=args, keywords=list(call.keywords))
+
+    def made_objects(self) -> frozenset[str]:
+        """Local names whose attributes the function may set as Python does: each holds
+        only objects it built (every assignment to it a call of a class srcdiff builds,
+        see ``runtime/objects.py``), and is used only for its attributes and methods,
+        never passed, stored, copied or returned, so no other name shares the object."""
+        if self._made is None:
+            built, by_constructor = set(), set()
+            for s in walk_statements(self.fn.body):
+                if not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name):
+                    continue
+                kind, obj = ("", None)
+                if isinstance(s.value, gast.Call):
+                    kind, obj = self.resolve(s.value.func)
+                if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
+                    built.add(s.targets[0].id)
+                    by_constructor.add(id(s.targets[0]))
+            other = {
+                node.id
+                for node in gast.walk(self.fn)
+                if isinstance(node, gast.Name)
+                and isinstance(node.ctx, gast.Store)
+                and id(node) not in by_constructor
+            }
+            allowed: set[int] = set()  # the loads that read an attribute or call a method
+            for node in gast.walk(self.fn):
+                if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+                    allowed.add(id(node.value))
+                if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+                    allowed.add(id(node.func))
+            escaping = {
+                node.id
+                for node in gast.walk(self.fn)
+                if isinstance(node, gast.Name)
+                and isinstance(node.ctx, gast.Load)
+                and id(node) not in allowed
+            }
+            params = set(params_of(self.fn))
+            self._made = frozenset(built - other - escaping - params)
+        return self._made
+
+    def is_field(self, attr: str) -> bool:
+        """Whether ``x.attr`` of a differentiated ``x`` is read as an object's field (or
+        method), not as an array's attribute: a name arrays do not have, outside code
+        computing with Tensors (whose attributes are their own)."""
+        return not self.tensor and not hasattr(np.ndarray, attr)
+
+    def method_call(self, owner: gast.expr, attr: str, call: gast.Call) -> Op:
+        """``owner.attr(...)`` (``owner(...)`` for ``__call__``) of an object carrying a
+        gradient: a call of ``rt.method(owner, attr)``, the function of its class, with
+        ``owner`` passed first, so that its fields' gradients reach it."""
+        callee = gast.Call(
+            func=gast.Attribute(value=name("rt"), attr="method", ctx=gast.Load()),
+            args=[owner, const(attr)],
+            keywords=[],
+        )
+        return Op("call", callee=callee, operands=[owner, *call.args],
+                  keywords=list(call.keywords))  # fmt: skip
 
     def primitive(
         self,

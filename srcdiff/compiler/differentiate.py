@@ -16,6 +16,7 @@ in place when this code created it (``owned``).
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,9 @@ from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
 
 CONTAINER_PRIMITIVES = ("tuple-display", "list-display", "dict-display")
+# values that may be objects (adjoints: dicts of their fields') or partials (lists)
+OBJECT_PRIMITIVES = ("object-attribute", rt_module.set_field, rt_module.assemble,
+                     functools.partial, rt_module.partial_args)  # fmt: skip
 SEQUENCE_RULE_NAMES = ("join", "repeat")
 
 
@@ -375,7 +379,8 @@ class AdjointBuilder:
                 kind = self.passive_kind(s.value)
             elif op.kind == "call" or (
                 op.kind == "rule"
-                and op.primitive in CONTAINER_PRIMITIVES + (rt_module.iterable, list, tuple)
+                and op.primitive
+                in CONTAINER_PRIMITIVES + OBJECT_PRIMITIVES + (rt_module.iterable, list, tuple)
             ):
                 kind = "any"
             elif op.kind == "copy":

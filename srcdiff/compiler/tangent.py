@@ -32,7 +32,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import Analysis, Op, describe, index_value
-from .normalize import Names, assign, name, params_of
+from .normalize import Names, assign, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call
@@ -196,6 +196,14 @@ class TangentBuilder:
                 update = call(attr("rt", "put_back_tangent"), d, target.value, index, value)
             else:
                 update = call(attr("rt", "setitem"), d, index, value)
+            return [assign(self.dname(holder), update)]
+        if isinstance(target, gast.Attribute) and op.primitive is rt_module.set_field:
+            holder = target.value.id  # o.x = v on an object the function made: see analyse
+            if holder not in self.a.active:
+                return []
+            value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
+            update = call(attr("rt", "set_field"), name(self.dname(holder)), const(target.attr),
+                          value)  # fmt: skip
             return [assign(self.dname(holder), update)]
         if not isinstance(target, gast.Name) or target.id not in self.a.active:
             return []

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (each registers its rules)
     linalg,
     namespaces,
     numpy_math,
+    objects,
     random,
     reductions,
     registry,

@@ -1,9 +1,7 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
-import functools
-
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, unsupported, vjp
+from .registry import jvp, linear, nondiff, vjp
 
 
 @vjp("tuple-display", "list-display")
@@ -88,12 +86,6 @@ def follow(g, ans, m, old, new, names=""):
 nondiff("keys, and checks that return nothing", "dict.keys", rt.check_unchanged, rt.write_back)
 nondiff("a function, to be called", rt.returning)
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
-unsupported(
-    functools.partial,
-    "functools.partial binding a differentiated value",
-    "call the function with the value as an argument (a partial made outside the "
-    "differentiated function, or binding values without gradient, is compiled)",
-)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,
         rt.check_unpack)  # fmt: skip
 

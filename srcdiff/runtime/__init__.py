@@ -163,6 +163,20 @@ from .mutation import (
     put_back_tangent_grads,
     write_back,
 )
+from .objects import (
+    assemble,
+    field_grad,
+    field_tangent,
+    is_record,
+    is_record_class,
+    method,
+    partial_args,
+    partial_function,
+    partial_grads,
+    partial_tangent,
+    set_field,
+    set_field_grads,
+)
 from .sequences import (
     convolution_grads,
     cumprod_grad,
@@ -222,6 +236,18 @@ from .updates import (
 )
 
 __all__ = [
+    "assemble",
+    "field_grad",
+    "field_tangent",
+    "is_record",
+    "is_record_class",
+    "method",
+    "partial_args",
+    "partial_function",
+    "partial_grads",
+    "partial_tangent",
+    "set_field",
+    "set_field_grads",
     "CHECKING",
     "check_finite",
     "checking_finite",

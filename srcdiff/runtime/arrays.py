@@ -9,6 +9,7 @@ the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go thro
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
+from .objects import is_record, record_grad, record_zeros
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -517,6 +519,10 @@ def zeros_like(x: Any) -> Any:
         return [zeros_like(v) for v in x]
     if _is_array(x):
         return array_module(x).zeros_like(x)
+    if is_record(x):
+        return record_zeros(x, zeros_like)
+    if isinstance(x, functools.partial):  # see objects.partial_args
+        return [zeros_like(a) for a in x.args]
     return 0.0
 
 
@@ -581,6 +587,9 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
         given = set() if _given is None else _given
         items = [grad_like(a, b, given) for a, b in zip(d, x, strict=True)]
         return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)  # a named tuple
+    if is_record(x):
+        given = set() if _given is None else _given
+        return record_grad(d, x, lambda dv, v: grad_like(dv, v, given))
     if not _is_array(x):
         if isinstance(x, Iterator):
             raise TypeError(

@@ -27,6 +27,14 @@ from .arrays import zeros_like
 from .control import Attempt, Raised, partial_update
 from .finite import CHECKING
 from .mutation import FINAL, _mutable, refuse
+from .objects import (
+    PARTIAL_CALL,
+    PLAIN_CALL,
+    constructor,
+    is_record,
+    is_record_class,
+    partial_caller,
+)
 
 
 class Host:
@@ -164,6 +172,8 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
         return fn.__func__, (fn.__self__,)
     if _is_module(fn):
         return _target(fn.forward)
+    if isinstance(fn, type) and is_record_class(fn):
+        return constructor(fn), ()
     call = type(fn).__call__ if callable(fn) else None
     if isinstance(call, types.FunctionType):
         return call, (fn,)
@@ -358,7 +368,7 @@ def _active_params(
 
 
 def _kind(x: Any) -> str:
-    return "any" if isinstance(x, (list, tuple, dict)) else "array"
+    return "any" if isinstance(x, (list, tuple, dict)) or is_record(x) else "array"
 
 
 def shape_key(args: tuple, kwargs: dict) -> tuple:
@@ -570,7 +580,13 @@ class _Site:
 def carries_gradient(v: Any) -> bool:
     """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
     module or a function (those are compiled as constants of the callee)."""
-    if isinstance(v, (str, bool, int, type(None))) or callable(v):
+    if isinstance(v, (str, bool, int, type(None))):
+        return False
+    if callable(v) and not (
+        is_record(v)
+        or isinstance(v, functools.partial)
+        or (isinstance(v, types.MethodType) and is_record(v.__self__))
+    ):
         return False
     dtype = getattr(v, "dtype", None)
     return dtype is None or dtype_kind(v) not in "biu"
@@ -612,6 +628,12 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
 
 
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    if fn is PLAIN_CALL:  # args[0] carries no gradient of its own
+        shifted = tuple(a - 1 if type(a) is int else a for a in active if a != 0)
+        value, record = _call(args[0], shifted, tensor, args[1:], kwargs)
+        return value, ("plain", record)
+    if fn is PARTIAL_CALL:
+        fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
     site, bound = _site(fn, active, tensor, args, kwargs)
@@ -631,7 +653,20 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         raise
     if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
+    if args and value is args[0] and is_record(value):
+        _refuse_self(fn, value)
     return value, ("unit", unit, saved, path, order, values)
+
+
+def _refuse_self(fn: Any, obj: Any) -> None:
+    """Refuse a method of a differentiated object returning the object itself: a name
+    given its result would share the object, which compiled code does not follow."""
+    if inspect.getattr_static(type(obj), getattr(fn, "__name__", ""), None) is fn:
+        raise refuse(
+            f"{fn.__qualname__} returns the object it is called on (self), which carries "
+            "a gradient",
+            "return a new object, or use the object itself after the call",
+        )
 
 
 def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -655,6 +690,10 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
               ) -> tuple[Any, Any]:  # fmt: skip
     """``call_jvp``, with the tangents of keyword arguments ``named`` (None: none)."""
     named = {k: t for k, t in named.items() if t is not None}
+    if fn is PLAIN_CALL:  # args[0] carries no gradient of its own
+        fn, args, tangents = args[0], args[1:], tangents[1:]
+    if fn is PARTIAL_CALL:
+        fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         given = len(args)
         fn, args, kwargs, _ = _unpartial(fn, args, kwargs, ())
@@ -727,6 +766,9 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
         return tuple(list(grads[i : i + n]) if star else grads[i] for star, i, n in layout)
     if record[0] == "unit":
         return _unit_vjp(record, g, wanted)
+    if record[0] == "plain":  # the function called first, with no gradient
+        inner = None if wanted is None else tuple(i - 1 for i in wanted if i > 0)
+        return (None, *call_vjp(record[1], g, inner))
     if record[0] == "none":
         return tuple(zeros_like(v) for v in record[1])
     _, rule, args, kwargs, value, active = record  # a callee with a registered rule

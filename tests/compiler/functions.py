@@ -828,14 +828,7 @@ def call_callable_object(x):
     return np.sum(LAYER(x) ** 2)
 
 
-@case(
-    A(3, 4),
-    A(3),
-    A(4),
-    wrt=(0, 1),
-    xfail="an object built inside the function from differentiated arrays has no adjoint "
-    "(its constructor is not differentiated)",
-)
+@case(A(3, 4), A(3), A(4), wrt=(0, 1))
 def call_method_of_local_object(w, b, x):
     layer = Layer(w, b)
     return np.sum(layer.forward(x))
@@ -2068,3 +2061,20 @@ def try_in_a_loop(x):
         finally:
             acc = acc * 0.9
     return acc
+
+
+# ---- objects built inside with attributes set, partials binding differentiated values ----
+
+
+@case(A(3, 4), A(3), A(4), wrt=(0, 1))
+def local_object_attribute_set(w, b, x):
+    layer = Layer(w, b)
+    for _ in range(2):
+        layer.b = layer.b * 0.5 + np.sum(layer(x))
+    return np.sum(layer(x) ** 2)
+
+
+@case(A(3, 4), A(3), A(4), wrt=(0, 1))
+def partial_binding_arrays(w, b, x):
+    f = functools.partial(affine, w, x, scale=2.0)
+    return square_sum(f(b))

@@ -327,7 +327,7 @@ def changes_a_captured_name(x):
 
 
 def binds_a_gradient_in_a_partial(x, w):
-    f = functools.partial(np.multiply, w)
+    f = functools.partial(np.dot, b=w)  # by keyword (by position is followed)
     return np.sum(f(x))
 
 
