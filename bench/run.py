@@ -1,6 +1,6 @@
 """Run the srcdiff benchmarks and print a Markdown report.
 
-    python bench/run.py [--quick] [--only W1,W2,...,OVERHEADS]
+    python bench/run.py [--quick] [--only W1,W2,...,OVERHEADS,CALLS]
 
 Every implementation is checked against the hand-written NumPy result before it is
 timed; peers that are not installed are reported as such, and failures are reported
@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness.environment import header_lines  # noqa: E402
 from bench.harness.report import ratio, seconds, table  # noqa: E402
 from bench.harness.runner import Row, progress, run_workload  # noqa: E402
-from bench.workloads import WORKLOADS, overheads  # noqa: E402
+from bench.workloads import WORKLOADS, calls, overheads  # noqa: E402
 
-NAMES = [w.NAME for w in WORKLOADS] + [overheads.NAME]
+NAMES = [w.NAME for w in WORKLOADS] + [overheads.NAME, calls.NAME]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +65,20 @@ def overheads_table(measurements: list[overheads.Measurement]) -> str:
     return table(headers, [[m.what, m.numpy, m.srcdiff, m.ratio, m.notes] for m in measurements])
 
 
+def calls_table(rows: list[calls.Row]) -> str:
+    headers = [
+        "Loss (sd.grad, cached)",
+        "(a) hand-written NumPy",
+        "(b) generated primal + adjoint",
+        "(c) sd.grad call",
+        "overhead (c) - (b)",
+        "(c) / (a)",
+        "jax.jit(jax.grad)",
+    ]
+    cells = [[r.what, r.numpy, r.generated, r.srcdiff, r.overhead, r.ratio, r.jax] for r in rows]
+    return table(headers, cells)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load_before = os.getloadavg()
@@ -78,6 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     if overheads.NAME in args.only:
         progress("OVERHEADS: measuring")
         measurements = overheads.measure(args.quick)
+    call_rows = []
+    if calls.NAME in args.only:
+        progress("CALLS: measuring")
+        call_rows = calls.measure(args.quick)
 
     mode = "quick" if args.quick else "full"
     print(f"# srcdiff benchmarks ({mode} run)\n")
@@ -94,6 +112,11 @@ def main(argv: list[str] | None = None) -> None:
         print("\n" + results_table(rows))
     if measurements:
         print("\n## srcdiff overheads\n\n" + overheads_table(measurements))
+    if call_rows:
+        print(
+            f"\n## {calls.TITLE}\n\nPer call: the fastest of interleaved rounds of"
+            " thousands of calls (as timeit reports).\n\n" + calls_table(call_rows)
+        )
 
 
 if __name__ == "__main__":

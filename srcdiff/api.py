@@ -3,12 +3,13 @@ register_vjp."""
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import inspect
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -111,6 +112,173 @@ def _module_class() -> type:
     return Module
 
 
+_CHECKING, _KINKS = rt.CHECKING, rt.KINKS  # the flags of check_finite and warn_kinks
+_VERSION = registry._VERSION  # the rules' version, as registry.version() reads it
+_SCALARS = frozenset({float, np.float64, np.float32, np.float16})  # their seed is 1.0
+
+
+class _KeyMakers(dict):
+    """``_KEYS[n](args)``: the types and shapes of ``n`` positional arguments, as one flat
+    tuple (the key of ``_Target.fast``), by a function unrolled for ``n`` arguments
+    (made on first use): twice as fast as a loop over them."""
+
+    def __missing__(self, n: int) -> Callable[[tuple], tuple]:
+        names = "".join(f"a{i}, " for i in range(n))
+        parts = "".join(f"type(a{i}), getattr(a{i}, 'shape', None), " for i in range(n))
+        text = f"def key(args):\n    ({names}) = args\n    return ({parts})\n"
+        namespace: dict = {}
+        exec(text, namespace)  # text made above, from n alone
+        maker = self[n] = namespace["key"]
+        return maker
+
+
+_KEYS = _KeyMakers()
+
+
+_NUMBERS = (float, int, bool, complex)  # the types whose values have no shape
+_DISPATCH: dict[tuple, types.CodeType] = {}  # the code of each form of dispatcher
+
+
+def _unseen(args: tuple) -> None:
+    """``_Target.latest`` before a call was recorded: no call matches."""
+    return None
+
+
+def _dispatcher(target: _Target, unit: Unit, key: tuple, order: tuple[int, ...]) -> Callable:
+    """``_Target.run`` for calls whose positional arguments have the types and shapes
+    ``key`` (see ``_KEYS``), on ``unit``, which calls no compiled function and updates
+    none of its arguments: the same steps, unrolled, with nothing looked up or checked
+    twice. It returns ``(value, gradients)``, or None for calls of other arguments and
+    calls ``run`` must take: with finiteness or kink checks on, rules registered since,
+    or a global taken for a number holding something else now (``Unit.stale``)."""
+    n = len(key) // 2
+    kinds = tuple(
+        "array" if t is np.ndarray else "number" if t in _NUMBERS else
+        "shaped" if shape is not None else "other"
+        for t, shape in zip(key[::2], key[1::2], strict=True)
+    )  # fmt: skip
+    wanted = tuple(zip(order, target.positions, strict=True))
+    form = (kinds, wanted, target.multiple, unit.speculative, target._self is not None,
+            bool(unit.number_globals))  # fmt: skip
+    code = _DISPATCH.get(form)
+    if code is None:
+        code = _DISPATCH[form] = _dispatch_code(*form)
+    paths: dict[tuple, tuple[Callable, list[int]]] = {}  # each path's adjoint and count
+
+    def new_path(pkey: tuple) -> tuple[Callable, list[int]]:
+        hit = paths[pkey] = (unit.adjoint(pkey, checked=False)[0], unit.count(pkey))
+        return hit
+
+    name = target.fn.__qualname__
+    namespace = {
+        "__builtins__": builtins, "target": target, "unit": unit, "primal": unit.primal,
+        "path_primals": unit.path_primals, "Diverged": rt.Diverged,
+        "paths": paths, "new_path": new_path, "path_key": rt.path_key,
+        "seed": lambda value: _seed(value, name), "SCALARS": _SCALARS,
+        "grad_like": rt.grad_like, "distinct": _Target.distinct, "ndarray": np.ndarray,
+        "CHECKING": _CHECKING, "KINKS": _KINKS, "VERSION": _VERSION, "V": _VERSION[0],
+        **{f"T{i}": key[2 * i] for i in range(n)}, **{f"S{i}": key[2 * i + 1] for i in range(n)},
+    }  # fmt: skip
+    return types.FunctionType(code, namespace, "dispatch")
+
+
+def _speculation(arguments: str, call: str) -> list[str]:
+    """The lines of a dispatcher running the primal of the path the unit took last (see
+    ``Unit.run_path``), given the ``arguments`` of a primal and the ``call``'s tuple:
+    ``Unit.run_recent`` takes the call from the second path on, or when there is none."""
+    return [
+        "    recent = unit.recent",
+        "    if recent:",
+        "        saved = {}",
+        "        path = []",
+        "        try:",
+        f"            value = path_primals[recent[0]][0](saved, path, {arguments})",
+        "        except Diverged:",
+        f"            value, saved, path = unit.run_recent({call}, first=1)",
+        "        else:",
+        "            unit.ran_path = True",
+        "    else:",
+        f"        value, saved, path = unit.run_recent({call})",
+    ]
+
+
+def _dispatch_code(
+    kinds: tuple[str, ...],
+    wanted: tuple[tuple[int, int], ...],
+    multiple: bool,
+    speculative: bool,
+    method: bool,
+    number_globals: bool,
+) -> types.CodeType:
+    """The code of a dispatcher (see ``_dispatcher``) for arguments of ``kinds``, the
+    gradients ``wanted`` (their index in the adjoint's results, and argument)."""
+    args = "".join(f"a{i}, " for i in range(len(kinds)))
+    checks = {
+        "array": "type(a{0}) is ndarray and a{0}.shape == S{0}",
+        "number": "type(a{0}) is T{0}",
+        "shaped": "type(a{0}) is T{0} and getattr(a{0}, 'shape', None) == S{0}",
+        "other": "type(a{0}) is T{0} and getattr(a{0}, 'shape', None) is None",
+    }
+    matches = " and ".join(checks[k].format(i) for i, k in enumerate(kinds)) or "True"
+    stale = " or unit.stale()" if number_globals else ""
+    instance = "target.bound[0], " if method else ""
+    if speculative:
+        call = "(target.bound[0], *args)" if method else "args"
+        primal = _speculation(f"{instance}{args}", call)
+    else:
+        primal = [
+            "    saved = {}",
+            "    path = []",
+            f"    value = primal(saved, path, {instance}{args})",
+        ]
+    lines = [
+        "def dispatch(args):",
+        f"    if len(args) != {len(kinds)}:",
+        "        return None",
+        f"    ({args}) = args",
+        f"    if not ({matches}):",
+        "        return None",
+        f"    if CHECKING[0] or KINKS[0] is not None or VERSION[0] != V{stale}:",
+        "        return None",
+        "    target.last_call = (args, {})",
+        *primal,
+        "    unit.ran_kinks = False",
+        "    key = path_key(path) if path else ()",
+        "    hit = paths.get(key)",
+        "    if hit is None:",
+        "        hit = new_path(key)",
+        "    hit[1][0] += 1",
+        "    target.last = (unit, key, (), False)",  # the source to read if the adjoint fails
+        "    grads = hit[0](saved, 1.0 if type(value) in SCALARS else seed(value))",
+    ]
+    for j, (i, p) in enumerate(wanted):
+        lines.append(f"    d{j} = grads[{i}]")
+        if kinds[p] == "array":  # what rt.grad_like returns first, checked with less
+            lines += [
+                f"    if not (type(d{j}) is ndarray and d{j}.flags.carray"
+                f" and d{j}.shape == S{p} and d{j}.dtype == a{p}.dtype):",
+                f"        d{j} = grad_like(d{j}, a{p})",
+            ]
+        else:
+            lines.append(f"    d{j} = grad_like(d{j}, a{p})")
+    if multiple:  # two arguments never share one gradient array (see _Target.distinct)
+        grads = "".join(f"d{j}, " for j in range(len(wanted)))
+        lines += [  # the array each one's memory belongs to
+            f"    r{j} = d{j} if type(d{j}) is not ndarray or d{j}.base is None else d{j}.base"
+            for j in range(len(wanted))
+        ]
+        apart = [f"r{j} is not r{k}" for k in range(len(wanted)) for j in range(k)]
+        lines += [
+            f"    if {' and '.join(apart) or 'True'}:",
+            f"        return value, ({grads})",
+            f"    return value, distinct([{grads}])",
+        ]
+    else:
+        lines.append("    return value, d0")
+    module = compile("\n".join(lines) + "\n", "<srcdiff: dispatch>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType))
+
+
 class _Target:
     """A function (or bound method) and the parameters to differentiate."""
 
@@ -166,9 +334,10 @@ class _Target:
         if None in self.positions:
             self.last_position = 1 << 30
         self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
-        # calls whose arguments' types and shapes were seen: their unit, the rules'
-        # version it was compiled under, and where each wanted gradient sits (see run)
-        self.seen: dict[tuple, tuple[Unit, int, tuple[int, ...]]] = {}
+        # the dispatcher of each pattern of argument types and shapes seen, and the
+        # latest one to take a call (see run)
+        self.fast: dict[tuple, Callable[[tuple], tuple[Any, Any] | None]] = {}
+        self.latest: Callable[[tuple], tuple[Any, Any] | None] = _unseen
         self.last: tuple[Unit, tuple, tuple, bool] | None = None  # what sd.source shows
         # the arguments of the latest call, for sd.explain (replaced by the next call)
         self.last_call: tuple[tuple, dict] | None = None
@@ -237,13 +406,12 @@ class _Target:
         return hit
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        """Differentiate a call: ``(value, gradients)``. A call a dispatcher may take next
+        time (see ``_dispatcher``) is recorded for it."""
         self.last_call = (args, kwargs)
-        key = None  # the arguments' types and shapes, for positional calls (see run_seen)
-        if not kwargs and not rt.CHECKING[0]:
-            key = rt.shape_key(args, kwargs)
-            seen = self.seen.get(key)
-            if seen is not None and seen[1] == registry.version() and not seen[0].stale():
-                return self.run_seen(seen[0], seen[2], args)
+        checks = _CHECKING[0] or _KINKS[0] is not None
+        # the arguments' types and shapes, taken before the call
+        key = None if kwargs or checks else _KEYS[len(args)](args)
         tensor = rt.tensors.tensor_class()
         for a in (*args, *kwargs.values()) if kwargs else args:
             if isinstance(a, tensor):
@@ -258,24 +426,22 @@ class _Target:
             and not (unit.calls or self.starred)
             and self.last_position < len(args)
             and all(type(a) not in (list, tuple, dict) for a in args)
+            and not any(isinstance(a, Iterator) for a in args)
         ):
-            if len(self.seen) > 256:  # calls of ever new shapes
-                self.seen.clear()
-            self.seen[key] = (unit, registry.version(), state[3])
+            if len(self.fast) > 256:  # calls of ever new shapes
+                self.fast.clear()
+            self.latest = self.fast[key] = _dispatcher(self, unit, key, state[3])
         return value, grads
 
-    def run_seen(self, unit: Unit, order: tuple[int, ...], args: tuple) -> tuple[Any, Any]:
-        """``run`` for positional arguments of types and shapes seen before, on a unit that
-        calls no compiled function and updates none of its arguments: the same steps,
-        with nothing looked up or checked twice."""
-        value, saved, pkey = self.primal(unit, args, {})
-        adjoint = self.adjoint(unit, pkey, False)
-        grads = adjoint(saved, _seed(value, self.fn.__qualname__))
-        if not self.multiple:
-            return value, rt.grad_like(grads[order[0]], args[self.positions[0]])
-        return value, self.distinct(
-            [rt.grad_like(grads[i], args[p]) for i, p in zip(order, self.positions, strict=True)]
-        )
+    def run_fast(self, args: tuple) -> tuple[Any, Any] | None:
+        """``run`` for a call of positional arguments of types and shapes seen before,
+        not those of the latest (``latest``), by their dispatcher, which is the latest
+        from now on; None when there is none, or it leaves the call to ``run``."""
+        dispatch = self.fast.get(_KEYS[len(args)](args))
+        if dispatch is None or dispatch is self.latest:
+            return None
+        self.latest = dispatch
+        return dispatch(args)
 
     def forward(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
         """Run the primal: the value, and what ``backward`` needs."""
@@ -292,7 +458,7 @@ class _Target:
     def adjoint(self, unit: Unit, pkey: tuple, checked: bool) -> Callable:
         """The adjoint of ``unit``'s path ``pkey`` (counted as taken, and shown by
         ``sd.source`` from now on)."""
-        unit.path_calls[pkey] += 1
+        unit.count(pkey)[0] += 1
         hit = unit.adjoints.get((pkey, None, None, checked))
         self.last = (unit, pkey, (), checked)  # the source to read if the adjoint fails
         return hit[0] if hit is not None else unit.adjoint(pkey)[0]
@@ -516,9 +682,10 @@ def paths(g: Any) -> list[CompiledPath]:
         for key, stop, wanted, checked in list(unit.adjoints):
             if stop is None and wanted is None:
                 compiled[key] = compiled.get(key, True) and checked
+        calls = unit.path_calls
         for key, checked in compiled.items():
             choices = tuple(explain(unit.analysis, key))
-            found.append(CompiledPath(unit.label, key, choices, unit.path_calls[key],
+            found.append(CompiledPath(unit.label, key, choices, calls[key],
                                       render_source(unit, key, checked=checked)))  # fmt: skip
     return sorted(found, key=lambda p: -p.calls)
 
@@ -572,19 +739,23 @@ class GradientFunction:
         self._with_value = with_value
         self._check_finite = check_finite
         self._warn_kinks = None if warn_kinks is None else float(warn_kinks)
+        self._options = check_finite or warn_kinks is not None  # calls never run_fast
         functools.update_wrapper(self, self._target.fn, updated=())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._check_finite or self._warn_kinks is not None:
+        target = self._target
+        if self._options:
             with contextlib.ExitStack() as options:
                 if self._check_finite:
                     options.enter_context(rt.checking_finite())
                 if self._warn_kinks is not None:
                     options.enter_context(rt.warning_kinks(self._warn_kinks))
-                value, grads = self._target.run(args, kwargs)
+                out = target.run(args, kwargs)
         else:
-            value, grads = self._target.run(args, kwargs)
-        return (value, grads) if self._with_value else grads
+            out = None if kwargs else target.latest(args) or target.run_fast(args)
+            if out is None:
+                out = target.run(args, kwargs)
+        return out if self._with_value else out[1]
 
     def _srcdiff_source(self) -> str:
         return self._target.source()

@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.workloads import WORKLOADS, overheads, w1_linreg, w4_control  # noqa: E402
+from bench.workloads import WORKLOADS, calls, overheads, w1_linreg, w4_control  # noqa: E402
 from bench.workloads.base import REFERENCE  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def test_workload_modules_have_the_uniform_shape():
     for workload in WORKLOADS:
         assert workload.NAME and workload.TITLE
         assert workload.IMPLEMENTATIONS[0].name == REFERENCE
-    assert callable(overheads.measure)
+    assert callable(overheads.measure) and callable(calls.measure)
 
 
 def test_w1_gradient_matches_finite_differences():
@@ -74,3 +74,15 @@ def test_w4_takes_both_branches():
         clipped += np.sum(v * v) > w4_control.EMAX
         v = v * min(1.0, np.sqrt(w4_control.EMAX / np.sum(v * v)))
     assert 0 < clipped < p.n_steps
+
+
+def test_calls_gradients_match_finite_differences_and_the_generated_code():
+    import srcdiff as sd
+
+    for loss in calls.losses():
+        args = list(loss.args)
+        grad = loss.grad(*args)
+        np.testing.assert_allclose(grad, central_difference(loss.fn, args, 0), rtol=1e-6)
+        g = sd.grad(loss.fn)
+        np.testing.assert_allclose(g(*args), grad, rtol=1e-12)
+        np.testing.assert_allclose(calls.generated(g, loss.args)(), grad, rtol=1e-12)

@@ -70,10 +70,12 @@ def loss(a, b, x, y):
 
 def numpy_value_and_grad(a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray):
     """Hand-written loss and (d/da, d/db)."""
-    error = y - (a + b * x)
-    a_grad = -2 * error.mean(axis=0)
-    b_grad = -2 * (x * error).mean(axis=0)
-    return np.mean(error**2), (a_grad, b_grad)
+    error = y - b * x
+    error -= a
+    scale = -2.0 / len(x)
+    a_grad = error.sum(axis=0) * scale
+    b_grad = (x.ravel() @ error) * scale  # shape (1,), as b
+    return np.vdot(error, error) / len(x), (a_grad, b_grad)
 
 
 def _functional_job(value_and_grad, p: Problem, to_array=np.asarray) -> Job:

@@ -82,17 +82,30 @@ def loss(W1, b1, W2, b2, W3, b3, x, t):
 
 
 def numpy_value_and_grad(W1, b1, W2, b2, W3, b3, x, t):
-    """Hand-written loss and gradients for the six parameters."""
-    h1 = np.tanh(x @ W1.T + b1)
-    h2 = np.tanh(h1 @ W2.T + b2)
-    z = h2 @ W3.T + b3
-    z = z - np.max(z, axis=1, keepdims=True)
+    """Hand-written loss and gradients for the six parameters (in place where a
+    temporary would be thrown away)."""
+    n = x.shape[0]
+    h1 = x @ W1.T
+    h1 += b1
+    np.tanh(h1, out=h1)
+    h2 = h1 @ W2.T
+    h2 += b2
+    np.tanh(h2, out=h2)
+    z = h2 @ W3.T
+    z += b3
+    z -= np.max(z, axis=1, keepdims=True)
     e = np.exp(z)
     s = np.sum(e, axis=1, keepdims=True)
-    value = -np.sum(t * (z - np.log(s))) / x.shape[0]
-    dz = (e / s - t) / x.shape[0]
-    dh2 = (dz @ W3) * (1 - h2 * h2)
-    dh1 = (dh2 @ W2) * (1 - h1 * h1)
+    z -= np.log(s)  # log-probabilities
+    value = -np.vdot(t, z) / n
+    dz = e
+    dz /= s
+    dz -= t
+    dz /= n
+    dh2 = dz @ W3
+    dh2 *= 1 - h2 * h2
+    dh1 = dh2 @ W2
+    dh1 *= 1 - h1 * h1
     grads = (dh1.T @ x, dh1.sum(0), dh2.T @ h1, dh2.sum(0), dz.T @ h2, dz.sum(0))
     return value, grads
 

@@ -80,19 +80,28 @@ def loss(W, U, b, xs, h0):
 
 
 def numpy_value_and_grad(W, U, b, xs, h0):
-    """Hand-written backpropagation through time."""
+    """Hand-written backpropagation through time (in place where a temporary would be
+    thrown away)."""
     hs = [h0]
     for t in range(xs.shape[0]):
-        hs.append(np.tanh(hs[-1] @ W.T + xs[t] @ U.T + b))
+        a = hs[-1] @ W.T
+        a += xs[t] @ U.T
+        a += b
+        hs.append(np.tanh(a, out=a))
     gW, gU, gb = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
-    gh = 2 * hs[-1]
+    h = hs[-1]
+    gh = 2 * h
+    value = np.vdot(h, h)
     for t in reversed(range(xs.shape[0])):
-        ga = gh * (1 - hs[t + 1] ** 2)
+        h = hs[t + 1]
+        ga = h * h
+        np.subtract(1, ga, out=ga)
+        ga *= gh
         gW += ga.T @ hs[t]
         gU += ga.T @ xs[t]
         gb += ga.sum(0)
         gh = ga @ W
-    return np.sum(hs[-1] ** 2), (gW, gU, gb)
+    return value, (gW, gU, gb)
 
 
 def _repeat(value_and_grad, args: tuple, evaluations: int) -> Job:

@@ -85,9 +85,9 @@ def numpy_value_and_grad(y0: np.ndarray, v0: np.ndarray, n_steps: int):
     trace = []
     for _ in range(n_steps):
         y_in = y
-        v = v + DT * (-np.sin(y) - 0.1 * v)
+        v = v - DT * (np.sin(y) + 0.1 * v)
         y = y + DT * v
-        e = np.sum(v * v)
+        e = v @ v
         clipped = e > EMAX
         trace.append((y_in, v, e if clipped else None))
         if clipped:
@@ -99,7 +99,7 @@ def numpy_value_and_grad(y0: np.ndarray, v0: np.ndarray, n_steps: int):
         z = zs[-1]
         step = (z**3 + z - s) / (3 * z**2 + 1)
         zs.append(z - step)
-    value = zs[-1] + 0.5 * np.sum(v * v)
+    value = zs[-1] + 0.5 * (v @ v)
 
     gz, gs = 1.0, 0.0
     for z in reversed(zs[:-1]):
@@ -107,15 +107,14 @@ def numpy_value_and_grad(y0: np.ndarray, v0: np.ndarray, n_steps: int):
         gs += gz / d
         gz *= 6 * z * (z**3 + z - s) / d**2
     gy = np.full_like(y, gs + gz)
-    gv = v.copy()
+    gv = v  # never updated in place: each step makes new arrays
     for y_in, v_mid, e in reversed(trace):
         if e is not None:
             c = np.sqrt(EMAX / e)
-            gv = c * gv - c * (np.sum(gv * v_mid) / e) * v_mid
+            gv = c * (gv - ((gv @ v_mid) / e) * v_mid)
         gv = gv + DT * gy
-        gacc = DT * gv
-        gy = gy - np.cos(y_in) * gacc
-        gv = gv - 0.1 * gacc
+        gy = gy - np.cos(y_in) * (DT * gv)
+        gv = gv * (1 - 0.1 * DT)
     return value, (gy, gv)
 
 

@@ -48,6 +48,7 @@ RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
 _MISSING = object()
+_NO_KEYWORDS: dict = {}  # never written to
 RECENT_PATHS = 4  # a call tries the primals of this many known paths before tracing
 
 
@@ -110,7 +111,7 @@ class Unit:
         if self.enters:  # context managers left when an exception goes through it
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
-        self.path_calls: collections.Counter = collections.Counter()  # see sd.paths
+        self.path_counts: dict[tuple, list[int]] = {}  # calls per path, see count
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
         self.recent: list[tuple] = []  # the paths of the last calls, the last first
@@ -122,6 +123,19 @@ class Unit:
     @property
     def fn(self) -> types.FunctionType:
         return self._fn()
+
+    def count(self, key: tuple) -> list[int]:
+        """The cell counting the calls that took the path ``key`` (``count(key)[0] += 1``
+        counts one): a list, which a caller may keep and count into directly."""
+        cell = self.path_counts.get(key)
+        if cell is None:
+            cell = self.path_counts[key] = [0]
+        return cell
+
+    @property
+    def path_calls(self) -> collections.Counter:
+        """How many calls took each path (``sd.paths``)."""
+        return collections.Counter({key: cell[0] for key, cell in self.path_counts.items()})
 
     @property
     def updated(self) -> tuple[str, ...]:
@@ -334,15 +348,23 @@ class Unit:
         of its own path, and ``sd.source`` shows it."""
         if any(isinstance(a, Iterator) for a in (*args, *kwargs.values())):
             confirm, self.recent = False, []  # an iterator is used up by one run
-        for key in list(self.recent):
+        return self.run_recent(args, kwargs, confirm)
+
+    def run_recent(
+        self, args: tuple, kwargs: dict = _NO_KEYWORDS, confirm: bool = True, first: int = 0
+    ) -> tuple[Any, dict, list]:
+        """``run_path`` for arguments that hold no iterator, trying the known paths from the
+        one at ``first`` on (the caller ran those before)."""
+        for key in self.recent[first:]:
             saved: dict = {}
             path: list = []
             try:
-                value = self.path_primal(key)[0](saved, path, *args, **kwargs)
+                value = self.path_primals[key][0](saved, path, *args, **kwargs)
             except rt_module.Diverged:
                 continue
-            self.recent.remove(key)
-            self.recent.insert(0, key)
+            if self.recent[0] is not key:
+                self.recent.remove(key)
+                self.recent.insert(0, key)
             self.ran_path = True
             return value, saved, path
         traced_saved: dict = {}

@@ -9,6 +9,7 @@ import pytest
 import srcdiff as sd
 from srcdiff.compiler import cache
 from srcdiff.compiler.cache import Unit, units_built
+from srcdiff.rules import registry
 
 
 @pytest.fixture
@@ -200,3 +201,182 @@ def test_units_are_keyed_by_the_static_facts():
     assert cache.unit_for(fn, ("x",), {"x": "array"}, np) is a
     assert cache.unit_for(fn, (), {}, np) is not a
     assert units_built(fn) == 2
+
+
+# A call whose positional arguments have the types and shapes of an earlier call runs a
+# dispatcher (api._dispatcher): the tests below call each gradient at least twice, so that
+# the call checked is the dispatcher's, and check that it keeps what a first call does.
+
+
+def twice_cubed(x):
+    return np.sum(cubed(x))
+
+
+def cubed(x):  # a primitive of its own: its rule is registered in the test
+    return x**3
+
+
+@pytest.fixture
+def rules():
+    """Restore the registry after the test (tests/rules checks every rule in it)."""
+    saved = dict(registry._RULES)
+    yield
+    registry._RULES.clear()
+    registry._RULES.update(saved)
+    registry._VERSION[0] += 1
+
+
+def test_a_rule_registered_after_cached_calls_changes_the_next_gradient(rules):
+    sd.register_vjp(cubed)(lambda g_, ans, x_: g_ * 3 * x_**2)
+    fn = fresh(twice_cubed)
+    g = sd.grad(fn)
+    x = np.array([1.0, 2.0])
+    for _ in range(2):
+        assert np.allclose(g(x), 3 * x**2)
+    sd.register_vjp(cubed)(lambda g_, ans, x_: g_ * 100.0)
+    assert np.allclose(g(x), 100.0)
+    assert np.allclose(g(x), 100.0)
+
+
+SCALE = 2.0
+
+
+def scaled_sum(x):
+    return np.sum(x * SCALE)
+
+
+def test_a_global_number_that_becomes_an_array_recompiles_after_cached_calls():
+    global SCALE
+    fn = fresh(scaled_sum)
+    g = sd.grad(fn)
+    x = np.ones(3)
+    for _ in range(2):
+        assert np.array_equal(g(x), np.full(3, 2.0))
+    before = only_unit(fn)
+    assert before.number_globals  # compiled taking SCALE for a number
+    SCALE = np.array([1.0, 2.0, 3.0])
+    try:
+        assert np.array_equal(g(x), [1.0, 2.0, 3.0])
+        assert np.array_equal(g(x), [1.0, 2.0, 3.0])
+        assert only_unit(fn) is not before  # compiled again
+    finally:
+        SCALE = 2.0
+
+
+def root_sum(x):
+    return np.sum(np.sqrt(x))
+
+
+def test_finiteness_and_kink_checks_run_after_cached_calls():
+    fn = fresh(root_sum)
+    g = sd.grad(fn)
+    ok, zero = np.array([1.0, 4.0]), np.array([0.0, 4.0])
+    for _ in range(2):
+        g(ok)
+    with sd.runtime.checking_finite(), pytest.raises(sd.NonFiniteError):
+        g(zero)
+    with pytest.raises(sd.NonFiniteError):
+        sd.grad(fn, check_finite=True)(zero)
+    assert np.isinf(g(zero)[0])  # the checks are off again
+    near = fresh(branchy)
+    g = sd.grad(near)
+    x = np.array([0.5, -0.5 + 1e-12, 0.0])
+    for _ in range(2):
+        g(x)
+    with pytest.warns(sd.KinkWarning):
+        sd.grad(near, warn_kinks=1e-6)(x)
+
+
+def test_cached_calls_count_their_paths_and_show_their_source():
+    fn = fresh(branchy)
+    g = sd.grad(fn)
+    x = np.array([0.5, 1.0, -0.2])
+    for _ in range(3):
+        assert np.allclose(g(x), 1.0 - np.tanh(x) ** 2)
+    for _ in range(2):
+        assert np.allclose(g(-x), -2 * x)
+    assert "np.sum(x * x)" in sd.source(g) and "tanh" not in sd.source(g)
+    g(x)
+    assert "tanh" in sd.source(g)
+    assert [p.calls for p in sd.paths(g)] == [4, 2]
+
+
+def test_cached_calls_of_other_shapes_and_dtypes():
+    fn = fresh(branchy)
+    g = sd.grad(fn)
+    for x in (np.ones(3), np.ones(3), np.ones(5), np.ones((2, 3)), np.ones(3), np.ones(5)):
+        d = g(x)
+        assert d.shape == x.shape and np.allclose(d, 1.0 - np.tanh(x) ** 2)
+    d = g(np.ones(3, dtype=np.float32))
+    assert d.dtype == np.float32 and np.allclose(d, 1.0 - np.tanh(1.0) ** 2)
+
+
+def added(a, b, c=1.0):
+    return np.sum(a + b) * c
+
+
+def test_cached_calls_give_distinct_gradients_and_leave_the_arguments_alone():
+    fn = fresh(added)
+    g = sd.value_and_grad(fn, wrt=(0, 1))
+    a, b = np.ones(3), np.full(3, 2.0)
+    for _ in range(3):
+        value, (da, db) = g(a, b)
+        assert value == 9.0 and da is not db and not np.shares_memory(da, db)
+        da += 1.0
+        assert np.array_equal(db, np.ones(3))
+    assert np.array_equal(a, np.ones(3)) and np.array_equal(b, np.full(3, 2.0))
+    assert g(a, b, c=2.0)[1][0][0] == 2.0  # keywords take the general path
+    assert g(a, b, 3.0)[1][0][0] == 3.0
+
+
+class Scaled:
+    def __init__(self, c):
+        self.c = c
+
+    def loss(self, w):
+        return np.sum(w * w) * self.c
+
+
+def test_cached_calls_of_a_method_read_its_instance():
+    model = Scaled(2.0)
+    g = sd.grad(model.loss)
+    w = np.array([1.0, 2.0])
+    for _ in range(2):
+        assert np.allclose(g(w), 4 * w)
+    model.c = 5.0
+    assert np.allclose(g(w), 10 * w)
+    other = sd.grad(Scaled(1.0).loss)
+    for _ in range(2):
+        assert np.allclose(other(w), 2 * w)
+    assert np.allclose(g(w), 10 * w)
+
+
+def test_explain_and_source_read_the_latest_cached_call():
+    fn = fresh(branchy)
+    g = sd.grad(fn)
+    g(np.ones(3))
+    g(np.ones(3))
+    g(-np.ones(3))
+    assert sd.explain(g).path == sd.explain(g, -np.ones(3)).path
+    assert sd.explain(g).path != sd.explain(g, np.ones(3)).path
+    with sd.runtime.warning_kinks(1e-6):
+        g(np.ones(3))  # the primal with kink checks
+    assert "rt.near_" in sd.source(g)
+    g(np.ones(3))
+    assert "rt.near_" not in sd.source(g)
+
+
+OFFSETS = np.array([1.0, 2.0, 3.0])  # float64, whatever the argument's dtype
+
+
+def offset_sum(x):
+    return np.sum(x * OFFSETS)
+
+
+def test_a_cached_call_gives_the_gradient_in_its_arguments_dtype():
+    fn = fresh(offset_sum)
+    g = sd.grad(fn)
+    for _ in range(2):
+        assert g(np.ones(3)).dtype == np.float64
+    d = g(np.ones(3, dtype=np.float32))
+    assert d.dtype == np.float32 and np.array_equal(d, OFFSETS)
