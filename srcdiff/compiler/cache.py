@@ -317,14 +317,7 @@ class Unit:
         if self.kinks is None:
             names = copy.deepcopy(self.names)
             fn_name = f"{self.parsed.tree.name}_primal"
-            tree = kink_primal(self.analysis, self.builder, names, fn_name)
-            tree = to_backend(tree, self.parsed, self.xp)
-            text, linemap = emit([tree], self.parsed.lines, [])
-            fn = self.load(text, linemap, tree.name)
-            fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
-            if self.enters:
-                fn = rt_module.unwinding(fn)
-            self.kinks = (fn, text)
+            self.kinks = self.load_primal(kink_primal(self.analysis, self.builder, names, fn_name))
         return self.kinks
 
     def probed_adjoint(self, key: tuple, probe: str) -> tuple[str, list[int | None]]:
@@ -389,14 +382,18 @@ class Unit:
         if hit is None:
             builder = PathPrimal(self.builder, copy.deepcopy(self.names))
             tree = builder.build_path(f"{self.parsed.tree.name}_primal", key)
-            tree = to_backend(tree, self.parsed, self.xp)
-            text, linemap = emit([tree], self.parsed.lines, [])
-            fn = self.load(text, linemap, tree.name)
-            fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
-            if self.enters:
-                fn = rt_module.unwinding(fn)
-            hit = self.path_primals[key] = (fn, text)
+            hit = self.path_primals[key] = self.load_primal(tree)
         return hit
+
+    def load_primal(self, tree: gast.FunctionDef) -> tuple[types.FunctionType, str]:
+        """A primal variant's tree (a path's, the kink-checking one) as a function taking
+        the user's defaults (left through its ``with`` blocks by an exception), and its
+        source."""
+        tree = to_backend(tree, self.parsed, self.xp)
+        text, linemap = emit([tree], self.parsed.lines, [])
+        fn = self.load(text, linemap, tree.name)
+        fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
+        return (rt_module.unwinding(fn) if self.enters else fn), text
 
     def load(
         self,
