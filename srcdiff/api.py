@@ -378,8 +378,9 @@ class _Target:
         and where each wanted gradient sits in its adjoint's results."""
         others = (*args, *kwargs.values())  # their arrays give the array module of floats
         key = (*map(type, values), rt.shape_key(args, kwargs), registry.version())
-        if list in key or tuple in key or dict in key or float in key:
-            # the array module is not in the types: of arrays in containers, or of others
+        if float in key or any(_kind(v) == "any" for v in values):
+            # the array module is not in the types: of arrays in containers (lists, dicts,
+            # objects), or of others
             key += (array_module(*values, *others),)
         hit = self.units.get(key)
         if hit is not None and hit[0].stale():
