@@ -15,6 +15,7 @@ on the arrays of NumPy, CuPy or any Array-API library; integer arrays are comput
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -36,6 +37,8 @@ _NARROW = 25  # dtypes of at most this many digits go through float64 (float32: 
 
 def _digits(xp: Any, dtype: Any) -> int:
     """The significand's bits of a floating ``dtype`` (24 for float32, 53 for float64)."""
+    if xp is np:
+        return np.finfo(dtype).nmant + 1
     return 1 - round(math.log2(float(xp.finfo(dtype).eps)))
 
 
@@ -54,6 +57,60 @@ def _two_product(a: Any, b: Any, split: Any) -> tuple[Any, Any]:
     return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
+_SMALL = 16  # NumPy operands of at most this many elements are computed one by one
+
+
+def _nudged(s: float, e: float, digits: int) -> float:
+    """``s`` (a float64 rounded sum with error ``e``) rounded to odd for a dtype of
+    ``digits`` bits: moved off a value that could be a tie there, toward ``e``."""
+    split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
+    if e != 0 and s == split * s - (split * s - s):
+        return math.nextafter(s, math.copysign(math.inf, e))
+    return s
+
+
+def _fma_float(x: float, y: float, z: float, digits: int) -> float:
+    """``x * y + z`` rounded once to ``digits`` bits (24 or 53), on Python floats."""
+    if digits <= _NARROW:  # the product of narrow values is exact in float64
+        p = x * y
+        s = p + z
+        t = s - p
+        return _nudged(s, (p - (s - t)) + (z - t), digits)
+    if _MATH_FMA is not None:
+        return _MATH_FMA(x, y, z)
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return x * y + z
+    (n1, d1), (n2, d2), (n3, d3) = (v.as_integer_ratio() for v in (x, y, z))
+    numerator = n1 * n2 * d3 + n3 * d1 * d2
+    if numerator == 0:  # an exact zero: the signs of zeros decide, as IEEE adds them
+        return x * y + z
+    try:
+        return numerator / (d1 * d2 * d3)  # integer division rounds once, to nearest
+    except OverflowError:
+        return x * y + z
+
+
+_MATH_FMA = getattr(math, "fma", None)  # Python 3.13
+
+
+def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
+    """``fma`` on a few NumPy elements, one at a time in Python floats: a few
+    microseconds where the vectorized error-free transformations cost tens."""
+    arrays = [np.asarray(v, dtype=dtype) for v in (a, b, c)]
+    shapes = {v.shape for v in arrays if v.ndim}
+    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(v.shape for v in arrays))
+    a, b, c = (
+        v.ravel().tolist()
+        if v.shape == shape
+        else itertools.repeat(float(v))
+        if v.size == 1
+        else np.broadcast_to(v, shape).ravel().tolist()
+        for v in arrays
+    )
+    values = [_fma_float(x, y, z, digits) for x, y, z in zip(a, b, c)]
+    return np.array(values, dtype=dtype).reshape(shape)
+
+
 def fma(a: Any, b: Any, c: Any) -> Any:
     """``a * b + c`` rounded once, in the dtype that ``a``, ``b`` and ``c`` promote to.
 
@@ -62,9 +119,13 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     that rounding it again to the narrow dtype rounds right. float64 goes through
     error-free transformations: ``a * b = p + pe``, then ``p + pe + c = r + e2 + te``
     exactly, ``r`` the rounded sum, which is the answer unless ``r + e2`` was a tie that
-    ``te`` breaks. Where that overflows (or an operand is not finite), ``a * b + c``."""
+    ``te`` breaks. Where that overflows (or an operand is not finite), ``a * b + c``.
+    A few NumPy elements are computed one by one in Python floats (the same roundings,
+    or integer arithmetic for float64)."""
     xp = array_module(a, b, c)
     dtype = xp.result_type(a, b, c)
+    if xp is np and dtype.kind == "f" and all(getattr(v, "size", 1) <= _SMALL for v in (a, b, c)):
+        return _fma_small(a, b, c, dtype, _digits(xp, dtype))
     a, b, c = (xp.asarray(v, dtype=dtype) for v in (a, b, c))
     if not _is_floating(xp, dtype):
         return a * b + c

@@ -118,3 +118,24 @@ def test_fma_of_float64_integers_and_non_finite_numbers():
     assert fused.fma(np.array([2, -3]), 4, np.array([1, 1])).tolist() == [9, -11]
     out = fused.fma(np.array([np.inf, 1.0, np.nan]), np.array([2.0, np.inf, 1.0]), 1.0)
     assert out[0] == np.inf and out[1] == np.inf and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("math_fma", [True, False], ids=["math.fma", "integers"])
+def test_fma_of_a_few_elements_one_by_one(monkeypatch, math_fma):
+    """Few elements are computed in Python floats: with ``math.fma`` where Python has it
+    (3.13), else in exact integers; zeros keep IEEE's signs, overflow gives infinity, and
+    a Python number is rounded to the arrays' dtype first."""
+    if math_fma and fused._MATH_FMA is None:
+        pytest.skip("math.fma needs Python 3.13")
+    if not math_fma:
+        monkeypatch.setattr(fused, "_MATH_FMA", None)
+    assert fused.fma(np.array([1 / 3]), 3.0, -1.0).tolist() == [-(2.0**-54)]
+    zero = fused.fma(np.array([-0.0, 0.0]), 1.0, np.array([-0.0, -0.0]))
+    assert np.signbit(zero).tolist() == [True, False]
+    big = fused.fma(np.array([1e300, 2.0]), np.array([1e300, np.inf]), 1.0)
+    assert big.tolist() == [np.inf, np.inf]
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    got = fused.fma(x, 0.1, x)  # 0.1 rounded to float32, then one rounding
+    assert got.dtype == np.float32
+    want = [np.float32(v * float(np.float32(0.1)) + v) for v in (1.0, 2.0)]
+    assert got.tolist() == want
