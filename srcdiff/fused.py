@@ -107,7 +107,9 @@ def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
         else np.broadcast_to(v, shape).ravel().tolist()
         for v in arrays
     )
-    values = [_fma_float(x, y, z, digits) for x, y, z in zip(a, b, c)]
+    values = [
+        _fma_float(x, y, z, digits) for x, y, z in zip(a, b, c, strict=False)
+    ]  # repeats are endless
     return np.array(values, dtype=dtype).reshape(shape)
 
 
