@@ -1,2 +1,4 @@
-"""The compiler pipeline: parse -> normalize -> analyse -> trace -> differentiate ->
-optimize -> emit -> cache. Each stage is one module."""
+"""The compiler: one module per stage, run in order by ``pipeline.py`` (parse ->
+normalize -> lower Tensors -> sharing -> analyse, then the back ends: trace, differentiate
+-> optimize, tangent; then to backend -> emit); ``cache.py`` compiles and keeps what they
+generate."""

@@ -1,4 +1,4 @@
-"""Stage 8: compile the emitted source and cache it.
+"""Compile the source the pipeline generates, and cache it.
 
 A ``Unit`` is one function compiled for one set of static facts (which parameters are
 differentiated, what kind of value each holds, the array module, the rules in force). It
@@ -29,24 +29,13 @@ import numpy as np
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
-from .analyse import analyse, is_number, params_of
-from .backends import to_backend
-from .differentiate import adjoint
-from .emit import emit
-from .finite import insert_checks
-from .kinks import kink_primal
-from .mutation import insert_follows
-from .normalize import Names, all_names, normalize, walk_statements
-from .optimize import eliminate_dead, fold_negations, optimize
-from .parse import Parsed, parse, returning_updates
-from .tangent import tangent
-from .trace import FINAL, PathPrimal, primal, speculable
-from .unwrap import insert_unwraps
+from . import pipeline
+from .analyse import is_number
+from .normalize import walk_statements
+from .parse import Parsed
+from .pipeline import CALLEE, RESERVED  # noqa: F401 (the names tests and api know them by)
+from .trace import FINAL, speculable
 
-RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
-
-
-CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
 _MISSING = object()
 _NO_KEYWORDS: dict = {}  # never written to
 RECENT_PATHS = 4  # a call tries the primals of this many known paths before tracing
@@ -67,25 +56,17 @@ class Unit:
         shapes: dict[str, Any] | None = None,
         returns: tuple[str, ...] = (),
     ):
-        self.parsed: Parsed = parse(fn)
+        self.front = pipeline.front_end(fn, active, kinds, tensor, shapes, returns)
+        self.parsed: Parsed = self.front.parsed
         self.returns = returns  # parameters it updates in place, returned after its value
-        if returns:
-            self.parsed = returning_updates(self.parsed, returns)
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
         self.kinds = kinds
         self.tensor = tensor
         self.last_backward: tuple | None = None
-        names = Names(all_names(self.parsed.tree) | RESERVED)
-        normalized = normalize(self.parsed, names)
-        if tensor:
-            insert_unwraps(self.parsed, normalized, names, params_are_arrays=tensor == CALLEE)
-        arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
-        normalized.sharing = insert_follows(self.parsed, normalized, names, arrays)
-        params = params_of(normalized)
-        self.wrt = [p for p in params if p in active]
-        sequences = frozenset(p for p in self.wrt if kinds.get(p) == "any")
-        self.analysis = analyse(self.parsed, normalized, set(self.wrt), tensor, sequences, shapes)
+        self.wrt = self.front.wrt
+        self.analysis = self.front.analysis
+        normalized = self.analysis.fn
         self.calls = any(
             getattr(st, "op", None) is not None and st.op.kind == "call"
             for st in walk_statements(normalized.body)
@@ -94,16 +75,16 @@ class Unit:
         self.number_globals = tuple(
             (n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers)
         )
+        names = self.front.names
         base = self.parsed.tree.name
-        tree, self.builder = primal(self.analysis, names, f"{base}_primal")
-        tree = to_backend(tree, self.parsed, xp)
+        tree, self.builder = pipeline.traced_primal(self.front, f"{base}_primal")
         self.names = names
         self.names_after_primal = copy.deepcopy(names)  # the tangent's, whatever ran before
         self.tangent_fn: tuple[types.FunctionType, str] | None = None
         self.program: types.FunctionType | None = None  # see tangent_program
         self.tangent_names: list[str] = []  # the keywords of the tangents of wrt
         self.rule_names: dict[Any, str] = {}
-        self.primal_source, linemap = emit([tree], self.parsed.lines, [])
+        self.primal_source, linemap = pipeline.generate(self.front, tree, xp)
         self.primal = self.load(self.primal_source, linemap, tree.name)
         self.primal.__defaults__ = fn.__defaults__
         self.primal.__kwdefaults__ = fn.__kwdefaults__
@@ -170,14 +151,10 @@ class Unit:
         if self.tangent_fn is None:
             self.refuse_module_names()
             names = copy.deepcopy(self.names_after_primal)
-            tree, self.tangent_names = tangent(
-                self.analysis, names, f"{self.parsed.tree.name}_tangent", self.wrt,
-                self.rule_names,
-            )  # fmt: skip
-            eliminate_dead(tree)  # not fold_constants: the user's x * 1.0 is a new array
-            fold_negations(tree)
-            tree = to_backend(tree, self.parsed, self.xp)
-            text, linemap = emit([tree], self.parsed.lines, [])
+            tree, self.tangent_names = pipeline.forward(
+                self.front, names, f"{self.parsed.tree.name}_tangent", self.rule_names
+            )
+            text, linemap = pipeline.generate(self.front, tree, self.xp)
             forward = self.load(text, linemap, tree.name)
             forward.__defaults__ = self.fn.__defaults__  # generated with no values of its own
             forward.__kwdefaults__ = self.fn.__kwdefaults__
@@ -223,12 +200,9 @@ class Unit:
                     hint="take the inner derivative outside the with block",
                 )  # fmt: skip
             names = copy.deepcopy(self.names_after_primal)
-            tree, tangent_names = tangent(
-                self.analysis, names, f"{self.parsed.tree.name}_tangent", self.wrt,
-                self.rule_names,
-            )  # fmt: skip
-            eliminate_dead(tree)
-            fold_negations(tree)
+            tree, tangent_names = pipeline.forward(
+                self.front, names, f"{self.parsed.tree.name}_tangent", self.rule_names
+            )
             kwonly = tree.args.kwonlyargs
             firsts = [a for a in kwonly if a.id in tangent_names]
             keep = [i for i, a in enumerate(kwonly) if a.id not in tangent_names]
@@ -240,7 +214,7 @@ class Unit:
             for node in gast.walk(tree):
                 if isinstance(node, gast.Name) and node.id == "xp":
                     node.id = "_numpy"
-            text, _ = emit([tree], self.parsed.lines, [])
+            text, _ = pipeline.generate(self.front, tree, None)
             filename = f"<srcdiff: forward mode of {self.label}, {id(self):x}>"
             linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
             weakref.finalize(self, linecache.cache.pop, filename, None)
@@ -273,23 +247,9 @@ class Unit:
         names = copy.deepcopy(self.names)
         base = self.parsed.tree.name
         fn_name = f"{base}_adjoint" if stop is None else f"{base}_backward"
-        tree = adjoint(
-            self.analysis,
-            self.builder,
-            names,
-            key,
-            self.wrt,
-            self.kinds,
-            fn_name,
-            self.rule_names,
-            stop,
-            wanted,
-        )
-        optimize(tree)
-        if checked:
-            insert_checks(tree, self.parsed.filename)
-        tree = to_backend(tree, self.parsed, self.xp)
-        text, linemap = emit([tree], self.parsed.lines, [])
+        tree = pipeline.reverse(self.front, self.builder, names, key, self.kinds, fn_name,
+                                self.rule_names, stop, wanted, checked)  # fmt: skip
+        text, linemap = pipeline.generate(self.front, tree, self.xp)
         fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
@@ -317,20 +277,19 @@ class Unit:
         if self.kinks is None:
             names = copy.deepcopy(self.names)
             fn_name = f"{self.parsed.tree.name}_primal"
-            self.kinks = self.load_primal(kink_primal(self.analysis, self.builder, names, fn_name))
+            tree = pipeline.checking_primal(self.front, self.builder, names, fn_name)
+            self.kinks = self.load_primal(tree)
         return self.kinks
 
     def probed_adjoint(self, key: tuple, probe: str) -> tuple[str, list[int | None]]:
         """The source of the adjoint of the path ``key`` calling ``probe(line, name,
         gradient)`` with each differentiated result's gradient (``sd.check_grad``), and
         its map to the user's lines; built anew, never cached."""
-        tree = adjoint(
-            self.analysis, self.builder, copy.deepcopy(self.names), key, self.wrt, self.kinds,
+        tree = pipeline.reverse(
+            self.front, self.builder, copy.deepcopy(self.names), key, self.kinds,
             f"{self.parsed.tree.name}_adjoint", self.rule_names, probe=probe,
         )  # fmt: skip
-        optimize(tree)
-        tree = to_backend(tree, self.parsed, self.xp)
-        return emit([tree], self.parsed.lines, [])
+        return pipeline.generate(self.front, tree, self.xp)
 
     def run_path(self, args: tuple, kwargs: dict, confirm: bool) -> tuple[Any, dict, list]:
         """Run the primal of the path this call takes (the value, its saved values and its
@@ -380,8 +339,10 @@ class Unit:
         """The primal of the path ``key`` alone (see ``trace.PathPrimal``) and its source."""
         hit = self.path_primals.get(key)
         if hit is None:
-            builder = PathPrimal(self.builder, copy.deepcopy(self.names))
-            tree = builder.build_path(f"{self.parsed.tree.name}_primal", key)
+            names = copy.deepcopy(self.names)
+            tree = pipeline.path_primal(
+                self.front, self.builder, names, f"{self.parsed.tree.name}_primal", key
+            )
             hit = self.path_primals[key] = self.load_primal(tree)
         return hit
 
@@ -389,8 +350,7 @@ class Unit:
         """A primal variant's tree (a path's, the kink-checking one) as a function taking
         the user's defaults (left through its ``with`` blocks by an exception), and its
         source."""
-        tree = to_backend(tree, self.parsed, self.xp)
-        text, linemap = emit([tree], self.parsed.lines, [])
+        text, linemap = pipeline.generate(self.front, tree, self.xp)
         fn = self.load(text, linemap, tree.name)
         fn.__defaults__, fn.__kwdefaults__ = self.fn.__defaults__, self.fn.__kwdefaults__
         return (rt_module.unwinding(fn) if self.enters else fn), text

@@ -1,0 +1,260 @@
+"""The compiler's stages, run in order: the one place that runs them.
+
+    front end   parse -> normalize -> lower Tensors (Tensor code only) -> sharing -> analyse
+    primal      trace                 (the traced primal; a path's or a kink-checking one)
+    reverse     differentiate -> optimize -> check finite (when asked)
+    forward     tangent -> optimize
+    every back end then: to backend (the array module's names) -> emit (source text)
+
+Each stage is a function of its own module taking the program the stage before made.
+``cache.Unit`` holds what they produce for one function and one set of static facts;
+it runs none of them itself. With ``SRCDIFF_DEBUG=1`` in the environment (or
+``debug=True`` passed to ``front_end``), the program is printed to stderr after each
+stage: statements with the facts the analysis gave them (``# rule np.tanh, saves x``),
+then each generated function as source.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from .analyse import Analysis, analyse, params_of
+from .backends import to_backend
+from .differentiate import adjoint
+from .emit import emit, expr
+from .finite import insert_checks
+from .kinks import kink_primal
+from .mutation import insert_follows
+from .normalize import Names, all_names, normalize
+from .optimize import eliminate_dead, fold_negations, optimize
+from .parse import Parsed, parse, returning_updates
+from .tangent import tangent
+from .trace import PathPrimal, PrimalBuilder, primal
+from .unwrap import insert_unwraps
+
+RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
+CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
+
+
+def debugging() -> bool:
+    """Whether stages print what they made (``SRCDIFF_DEBUG=1``)."""
+    return os.environ.get("SRCDIFF_DEBUG", "") not in ("", "0")
+
+
+@dataclass
+class Stages:
+    """The stages run for one function, in order; printing each one's program to
+    stderr when ``debug``."""
+
+    function: str
+    debug: bool = False
+    run: list[str] = field(default_factory=list)
+
+    def shown(self, stage: str, program: gast.AST | str) -> None:
+        self.run.append(stage)
+        if self.debug:
+            text = program if isinstance(program, str) else show(program)
+            print(f"# ---- srcdiff: {self.function} after {stage}\n{text}", file=sys.stderr)
+
+
+@dataclass
+class Front:
+    """What the front end made of one function: the parsed source, the analysed program
+    (its statements carry their facts), the names taken in it, and the parameters
+    differentiated."""
+
+    parsed: Parsed
+    analysis: Analysis
+    names: Names
+    wrt: list[str]
+    stages: Stages
+
+    def shown(self, stage: str, program: gast.AST | str) -> None:
+        self.stages.shown(stage, program)
+
+
+def front_end(
+    fn: types.FunctionType,
+    active: tuple[str, ...],
+    kinds: dict[str, str],
+    tensor: bool | str = False,
+    shapes: dict[str, Any] | None = None,
+    returns: tuple[str, ...] = (),
+    debug: bool | None = None,
+) -> Front:
+    """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
+    differentiating the parameters ``active`` (given ``kinds``, ``shapes``); ``returns``
+    are parameters it updates in place, returned after its value."""
+    parsed = parse(fn)
+    if returns:
+        parsed = returning_updates(parsed, returns)
+    stages = Stages(parsed.name, debugging() if debug is None else debug)
+    stages.shown("parse", parsed.tree)
+    names = Names(all_names(parsed.tree) | RESERVED)
+    tree = normalize(parsed, names)
+    stages.shown("normalize", tree)
+    if tensor:
+        insert_unwraps(parsed, tree, names, params_are_arrays=tensor == CALLEE)
+        stages.shown("lower Tensors", tree)
+    arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
+    tree.sharing = insert_follows(parsed, tree, names, arrays)
+    stages.shown("sharing", tree)
+    wrt = [p for p in params_of(tree) if p in active]
+    sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
+    analysis = analyse(parsed, tree, set(wrt), tensor, sequences, shapes)
+    stages.shown("analyse", tree)
+    return Front(parsed, analysis, names, wrt, stages)
+
+
+def traced_primal(front: Front, fn_name: str) -> tuple[gast.FunctionDef, PrimalBuilder]:
+    """The traced primal (saving for the adjoint, recording its path) and its builder,
+    which numbers what it saves for the back ends that follow."""
+    tree, builder = primal(front.analysis, front.names, fn_name)
+    front.shown("trace", tree)
+    return tree, builder
+
+
+def path_primal(front: Front, builder: PrimalBuilder, names: Names, fn_name: str,
+                key: tuple) -> gast.FunctionDef:  # fmt: skip
+    """The primal of the path ``key`` alone (it raises ``Diverged`` off it)."""
+    tree = PathPrimal(builder, names).build_path(fn_name, key)
+    front.shown(f"trace of path {key}", tree)
+    return tree
+
+
+def checking_primal(front: Front, builder: PrimalBuilder, names: Names,
+                    fn_name: str) -> gast.FunctionDef:  # fmt: skip
+    """The traced primal measuring the margin of each comparison and kink."""
+    tree = kink_primal(front.analysis, builder, names, fn_name)
+    front.shown("trace with kink checks", tree)
+    return tree
+
+
+def reverse(
+    front: Front,
+    builder: PrimalBuilder,
+    names: Names,
+    key: tuple,
+    kinds: dict[str, str],
+    fn_name: str,
+    rule_names: dict[Any, str],
+    stop: int | None = None,
+    wanted: tuple[str, ...] | None = None,
+    checked: bool = False,
+    probe: str | None = None,
+) -> gast.FunctionDef:
+    """The adjoint of the path ``key`` (see ``differentiate.adjoint``), optimized, with a
+    finite check of each gradient when ``checked``."""
+    tree = adjoint(front.analysis, builder, names, key, front.wrt, kinds, fn_name,
+                   rule_names, stop, wanted, probe)  # fmt: skip
+    front.shown("differentiate", tree)
+    optimize(tree)
+    front.shown("optimize", tree)
+    if checked:
+        insert_checks(tree, front.parsed.filename)
+        front.shown("check finite", tree)
+    return tree
+
+
+def forward(front: Front, names: Names, fn_name: str,
+            rule_names: dict[Any, str]) -> tuple[gast.FunctionDef, list[str]]:  # fmt: skip
+    """The tangent function (forward mode) and the keywords of the tangents of ``wrt``."""
+    tree, tangent_names = tangent(front.analysis, names, fn_name, front.wrt, rule_names)
+    front.shown("tangent", tree)
+    eliminate_dead(tree)  # not fold_constants: the user's x * 1.0 is a new array
+    fold_negations(tree)
+    front.shown("optimize", tree)
+    return tree, tangent_names
+
+
+def generate(front: Front, tree: gast.FunctionDef, xp: types.ModuleType | None,
+             header: list[str] | None = None) -> tuple[str, list[int | None]]:  # fmt: skip
+    """Source text of a back end's function for the array module ``xp`` (None: left
+    with NumPy's names), and each text line's user line."""
+    if xp is not None:
+        tree = to_backend(tree, front.parsed, xp)
+    text, linemap = emit([tree], front.parsed.lines, header or [])
+    front.shown("emit", text)
+    return text, linemap
+
+
+# ---- showing a program between stages ------------------------------------------------
+
+
+def show(tree: gast.AST) -> str:
+    """The program as source, each analysed statement followed by its facts."""
+    lines: list[str] = []
+    body = tree.body if isinstance(tree, gast.FunctionDef) else [tree]
+    if isinstance(tree, gast.FunctionDef):
+        params = ", ".join(expr(a) for a in tree.args.posonlyargs + tree.args.args)
+        lines.append(f"def {tree.name}({params}):")
+        _show_block(body, 1, lines)
+    else:
+        _show_block(body, 0, lines)
+    return "\n".join(lines)
+
+
+def _show_block(body: list[gast.stmt], depth: int, lines: list[str]) -> None:
+    pad = "    " * depth
+    for s in body:
+        fields = ("body", "orelse", "finalbody")
+        blocks = [(f, getattr(s, f)) for f in fields if getattr(s, f, None)]
+        if not blocks and not getattr(s, "handlers", None):
+            text = ast.unparse(gast.gast_to_ast(s))
+            facts = _facts(s)
+            lines.append(pad + text + (f"  # {facts}" if facts else ""))
+            continue
+        lines.append(pad + _header(s) + (f"  # {_facts(s)}" if _facts(s) else ""))
+        for f, block in blocks[:1]:
+            _show_block(block, depth + 1, lines)
+        for h in getattr(s, "handlers", ()):
+            lines.append(pad + "except" + (f" {expr(h.type)}" if h.type is not None else "") + ":")
+            _show_block(h.body, depth + 1, lines)
+        for f, block in blocks[1:]:
+            lines.append(pad + ("else:" if f == "orelse" else "finally:"))
+            _show_block(block, depth + 1, lines)
+
+
+def _header(s: gast.stmt) -> str:
+    if isinstance(s, gast.If):
+        return f"if {expr(s.test)}:"
+    if isinstance(s, gast.While):
+        return f"while {expr(s.test)}:"
+    if isinstance(s, gast.For):
+        return f"for {expr(s.target)} in {expr(s.iter)}:"
+    if isinstance(s, gast.With):
+        return "with " + ", ".join(expr(i.context_expr) for i in s.items) + ":"
+    if isinstance(s, gast.FunctionDef):
+        return f"def {s.name}(...):"
+    return type(s).__name__.lower() + ":"
+
+
+FACTS: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("op", lambda op: _op_facts(op)),
+    ("sid", lambda sid: f"saves as {sid}"),
+    ("loop", lambda loop: f"loop {loop.index}" + (", branching" if loop.branching else "")),
+    ("no_grad", lambda flag: "no grad" if flag else ""),
+    ("functional", lambda flag: "a new value" if flag else ""),
+)
+
+
+def _facts(s: gast.stmt) -> str:
+    shown = [text(getattr(s, f)) for f, text in FACTS if getattr(s, f, None) is not None]
+    return "; ".join(t for t in shown if t)
+
+
+def _op_facts(op: Any) -> str:
+    text = op.kind
+    if op.rule is not None:
+        text += f" {getattr(op.primitive, '__name__', op.primitive)}"
+    if op.saves:
+        text += ", saves " + ", ".join(op.saves)
+    return text

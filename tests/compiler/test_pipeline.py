@@ -1,0 +1,91 @@
+"""The pipeline runs the compiler's stages in order, and shows the program after each
+one when asked (``SRCDIFF_DEBUG=1``)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.compiler import cache, pipeline
+
+
+def branchy(x, w):
+    h = np.tanh(x @ w)
+    if np.sum(h) > 0:
+        h = h * 2.0
+    for _ in range(3):
+        h = h + np.sin(h)
+    return np.sum(h)
+
+
+X, W = np.ones((2, 3)), np.full(3, 0.1)
+
+
+def test_the_front_end_runs_its_stages_in_order():
+    front = pipeline.front_end(branchy, ("w",), {"x": "array", "w": "array"}, debug=False)
+    assert front.stages.run == ["parse", "normalize", "sharing", "analyse"]
+    assert front.wrt == ["w"]
+    assert front.analysis.params == ["x", "w"]
+
+
+def test_tensor_code_is_lowered_in_the_front_end():
+    def tensor_loss(w):
+        return (w * w).sum()
+
+    front = pipeline.front_end(tensor_loss, (), {}, tensor=True, debug=False)
+    assert front.stages.run == ["parse", "normalize", "lower Tensors", "sharing", "analyse"]
+
+
+def test_a_gradient_runs_the_back_ends_after_the_front_end():
+    sd.grad(branchy, wrt=1)(X, W)
+    unit = next(iter(cache._UNITS[branchy].values()))
+    run = unit.front.stages.run
+    assert run[:6] == ["parse", "normalize", "sharing", "analyse", "trace", "emit"]
+    assert "differentiate" in run and "optimize" in run
+    assert run.index("differentiate") < run.index("optimize") < len(run) - 1
+    assert run[-1] == "emit"
+
+
+def test_debug_prints_each_stage_with_its_facts(monkeypatch, capsys):
+    def loss(w, x):
+        y = np.tanh(x @ w)
+        return np.sum(y * y)
+
+    monkeypatch.setenv("SRCDIFF_DEBUG", "1")
+    sd.grad(loss)(W, X)
+    err = capsys.readouterr().err
+    for stage in ("parse", "normalize", "analyse", "trace", "differentiate", "optimize", "emit"):
+        assert f"# ---- srcdiff: {loss.__qualname__} after {stage}\n" in err
+    # the analysed program shows what each statement computes and what it saves
+    assert "= np.tanh(" in err and "# rule tanh, saves y" in err
+    assert "def loss_adjoint(" in err
+
+
+def test_no_debug_output_by_default(monkeypatch, capsys):
+    def quiet(w):
+        return np.sum(w * w)
+
+    monkeypatch.delenv("SRCDIFF_DEBUG", raising=False)
+    sd.grad(quiet)(W)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "stage",
+    ["normalize", "analyse", "primal", "adjoint", "tangent", "optimize", "to_backend", "emit"],
+)
+def test_the_cache_runs_no_stage_itself(stage):
+    """``cache.Unit`` holds what the stages make; ``pipeline`` is what runs them."""
+    tree = ast.parse(Path(cache.__file__).read_text())
+    called = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                for a in n.names}  # fmt: skip
+    assert stage not in called and stage not in imported
