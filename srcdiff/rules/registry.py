@@ -263,6 +263,7 @@ def nondiff(reason: str, *primitives: Any) -> None:
     list of what is not differentiated."""
     for prim in primitives:
         _NONDIFF[_key(prim)] = reason
+    _VERSION[0] += 1  # code compiled before took these for functions to differentiate
 
 
 def nondiff_reason(primitive: Any) -> str | None:

@@ -154,3 +154,27 @@ def test_a_lambda_registered_as_a_rule_is_called_by_a_name(rules):
     g = sd.grad(uses_cube)
     assert np.allclose(g(X), 6.0 * X * X)
     assert "vjp_rule(" in sd.source(g)
+
+
+def doubled(x):
+    return x * 2.0
+
+
+def uses_doubled(x):
+    return np.sum(doubled(x) * x)
+
+
+def test_a_function_declared_nondiff_after_a_call_is_seen_by_the_next_call(rules):
+    """Declaring a function's result gradient-free changes the rules in force, so code
+    compiled before is compiled again."""
+    g = sd.grad(uses_doubled)
+    np.testing.assert_allclose(g(X), 4.0 * X)
+    saved = dict(registry._NONDIFF)
+    try:
+        registry.nondiff("a value used as a constant by design", doubled)
+        np.testing.assert_allclose(g(X), 2.0 * X)
+    finally:
+        registry._NONDIFF.clear()
+        registry._NONDIFF.update(saved)
+        registry._VERSION[0] += 1
+    np.testing.assert_allclose(g(X), 4.0 * X)
