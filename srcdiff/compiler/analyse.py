@@ -151,6 +151,16 @@ class Analyser:
         self.active = set(active_params)
         self.final = False
         self._made: frozenset[str] | None = None  # see made_objects
+        self._properties: frozenset[str] | None = None  # see property_names
+
+    @classmethod
+    def straight_line(cls, parsed: Parsed, fn: gast.FunctionDef, active: set[str]) -> Analyser:
+        """An analyser classifying, one at a time, the operations of a program srcdiff
+        writes itself (recorded Tensor operations): with no fixpoint to find, a refusal
+        raises at once."""
+        analyser = cls(parsed, fn, active)
+        analyser.final = True
+        return analyser
 
     # --- callees ---------------------------------------------------------------------
     def resolve(self, func: gast.expr) -> tuple[str, Any]:

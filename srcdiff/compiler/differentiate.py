@@ -29,7 +29,7 @@ from ..rules import registry
 from .analyse import Analysis, operand_name, relevant_try
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
-from .trace import Frame, PrimalBuilder, at, attr, call, relevant, subscript
+from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
 
 CONTAINER_PRIMITIVES = ("tuple-display", "list-display", "dict-display")
 # values that may be objects (adjoints: dicts of their fields') or partials (lists)
@@ -336,7 +336,7 @@ class AdjointBuilder:
     def __init__(
         self,
         analysis: Analysis,
-        primal: PrimalBuilder,
+        primal: PrimalBuilder | Records,
         names: Names,
         wrt: list[str],
         kinds: dict[str, str],

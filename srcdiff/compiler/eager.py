@@ -25,10 +25,10 @@ from ..rules import registry
 from .analyse import Analyser, Analysis, Op, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
-from .normalize import Names, assign, const, name
+from .normalize import Names, assign, const, name, params_of
 from .optimize import optimize
 from .parse import Parsed
-from .trace import Frame
+from .trace import Frame, Records
 
 Arg = tuple[str, Any]  # ("v", value number) or ("c", constant)
 
@@ -211,10 +211,26 @@ def _build(
         extra += 1
         return name(constant_names[-1])
 
-    active = {value_names[k] for k in wanted if k < n_inputs}
-    fake = Parsed(fn=None, tree=None, filename="<eager>", lines=lines)
-    analyser = Analyser.__new__(Analyser)
-    analyser.p, analyser.active, analyser.final, analyser.locals = fake, active, True, set()
+    fn_def = gast.FunctionDef(
+        name="backward",
+        args=gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                  for n in value_names[:n_inputs]],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[],
+        ),
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )  # fmt: skip
+    fn_def.lineno = 1
+    parsed = Parsed(None, fn_def, "<eager>", lines)
+    analyser = Analyser.straight_line(
+        parsed, fn_def, {value_names[k] for k in wanted if k < n_inputs}
+    )
+    active = analyser.active
     for i, (prim, args, kwargs) in enumerate(ops):
         rule = registry.lookup(prim)
         if rule is None:
@@ -235,20 +251,7 @@ def _build(
     body.append(gast.Return(value=name(value_names[root])))
     body[-1].op = Op("return", operands=[name(value_names[root])])
     body[-1].lineno = len(ops)
-    fn_def = gast.FunctionDef(
-        name="backward",
-        args=None,
-        body=body,
-        decorator_list=[],
-        returns=None,
-        type_comment=None,
-        type_params=[],
-    )
-    fn_def.lineno = 1
-    analysis = Analysis(fake, fn_def, active, [])
-    primal = types.SimpleNamespace(
-        saved="_saved", path="_path", frame_names=lambda depth: ("_s", "_p")
-    )
+    analysis = Analysis(parsed, fn_def, active, params_of(fn_def))
     saves: dict[int, tuple[int, ...]] = {}
     index_of = {n: k for k, n in enumerate(value_names)}
     index_of.update({n: n_values + j for j, n in enumerate(constant_names)})
@@ -259,7 +262,7 @@ def _build(
     captured = {value_names[k]: f"grad_{value_names[k]}" for k in wanted if k >= n_inputs}
     wrt = [value_names[k] for k in wanted if k < n_inputs]
     rule_names: dict[Any, str] = {}
-    builder = _EagerAdjoint(analysis, primal, names, wrt, {}, rule_names, captured=captured)
+    builder = _EagerAdjoint(analysis, Records(), names, wrt, {}, rule_names, captured=captured)
     tree = builder.build("backward", ())
     results = {
         value_names[k]: r

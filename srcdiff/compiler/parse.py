@@ -24,7 +24,8 @@ from ..errors import CompileError
 class Parsed:
     """A function's parsed source. It holds the function weakly: compiled code lives as
     long as the function does (a closure made per training step is freed with its
-    compiled code)."""
+    compiled code). A program srcdiff writes itself (recorded Tensor operations) has no
+    function: ``fn`` is None, and ``lines`` are what it shows for each line."""
 
     def __init__(self, fn: FunctionType | None, tree: gast.FunctionDef, filename: str,
                  lines: dict[int, str]):  # fmt: skip
@@ -39,7 +40,8 @@ class Parsed:
 
     @property
     def name(self) -> str:
-        return self.fn.__qualname__
+        fn = self.fn
+        return fn.__qualname__ if fn is not None else self.tree.name
 
     @property
     def scope(self) -> dict[str, Any]:

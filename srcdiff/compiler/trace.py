@@ -72,6 +72,19 @@ def at(stmt: gast.stmt, line: int) -> gast.stmt:
     return stmt
 
 
+@dataclass(frozen=True)
+class Records:
+    """The names under which a primal saves values and records its path, as its adjoint
+    reads them: a ``PrimalBuilder``'s, or these for a program whose values are known
+    when its adjoint is built (recorded Tensor operations)."""
+
+    saved: str = "_saved"
+    path: str = "_path"
+
+    def frame_names(self, depth: int) -> tuple[str, str]:
+        return f"_s{depth}", f"_p{depth}"
+
+
 class PrimalBuilder:
     def __init__(self, analysis: Analysis, names: Names):
         self.a = analysis
