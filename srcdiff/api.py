@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import functools
 import inspect
+import re
 import types
 import weakref
 from collections.abc import Callable, Iterator
@@ -606,8 +607,6 @@ def render_source(
         f"# path: {describe_path(key)}",
         f"# to run: _saved, _path = {{}}, []; value = {primal_name}(_saved, _path, <args>); "
         f"rt.path_key(_path); grads = {adjoint_name}(_saved, 1.0)",
-        f"import {unit.xp.__name__} as xp",
-        "from srcdiff import runtime as rt",
     ]
     kinks = unit.ran_kinks and stop is None
     speculated = unit.speculative and unit.ran_path and stop is None and not kinks
@@ -626,7 +625,7 @@ def render_source(
             "# the primal of this path: a call going another way raises "
             "rt.Diverged and is traced again",
         )
-    parts = ["\n".join(header + _user_imports(unit)) + "\n", primal_text, adjoint_text]
+    parts = [primal_text, adjoint_text]
     for callee, callee_key, wanted in called:
         if (callee, callee_key, wanted) == (unit, key, None):
             continue
@@ -644,13 +643,14 @@ def render_source(
             else callee.primal_source
         )
         parts += [callee_primal, callee.adjoint(callee_key, wanted=wanted, checked=checked)[1]]
-    return "\n\n".join(parts)
+    return "\n\n".join(["\n".join(header + _imports(unit, parts)) + "\n", *parts])
 
 
 def render_primal(unit: Unit) -> str:
     """The compiled primal alone (for a call that differentiated nothing)."""
-    header = [f"# srcdiff: compiled primal of {unit.label}", "from srcdiff import runtime as rt"]
-    return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.primal_source
+    header = [f"# srcdiff: compiled primal of {unit.label}"]
+    imports = _imports(unit, [unit.primal_source])
+    return "\n".join(header + imports) + "\n\n\n" + unit.primal_source
 
 
 @dataclass(frozen=True)
@@ -697,13 +697,18 @@ def describe_path(key: tuple) -> str:
     return " ".join(str(k) for k in key)
 
 
-def _user_imports(unit: Unit) -> list[str]:
-    """``import numpy as np`` and the like, for the modules the user's code names."""
-    lines = []
+def _imports(unit: Unit, texts: list[str]) -> list[str]:
+    """The imports the generated ``texts`` use, and no other: the array module as ``xp``,
+    srcdiff's helpers as ``rt``, and ``import numpy as np`` and the like for the modules
+    the user's code names."""
+    code = [re.sub(r"#.*", "", text) for text in texts]  # names in comments need nothing
+    used = {m.group(1) for text in code for m in re.finditer(r"\b(\w+)\.", text)}
+    lines = [f"import {unit.xp.__name__} as xp"] if "xp" in used else []
+    lines += ["from srcdiff import runtime as rt"] if "rt" in used else []
     for name_, value in sorted(unit.fn.__globals__.items()):
         if (
             isinstance(value, types.ModuleType)
-            and name_ in unit.primal_source
+            and name_ in used
             and (value.__name__ in ("numpy", "math") or value.__name__.startswith("numpy"))
         ):
             lines.append(
@@ -898,10 +903,9 @@ class TangentFunction:
             f"# srcdiff: forward mode of {unit.label} along the tangents of {', '.join(unit.wrt)}",
             f"# to run: value, tangent = {unit.parsed.tree.name}_tangent(<args>, "
             f"{', '.join(d + '=<tangent>' for d in unit.tangent_names)})",
-            f"import {unit.xp.__name__} as xp",
-            "from srcdiff import runtime as rt",
         ]
-        return "\n".join(header + _user_imports(unit)) + "\n\n\n" + unit.tangent()[1]
+        text = unit.tangent()[1]
+        return "\n".join(header + _imports(unit, [text])) + "\n\n\n" + text
 
 
 def _refuse_updates(unit: Unit, api: str, args: tuple) -> None:

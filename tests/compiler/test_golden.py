@@ -8,6 +8,7 @@ repository.
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -122,3 +123,18 @@ def test_the_readme_shows_the_source_the_quick_tour_generates():
     text = generated(golden_functions.loss, (np.full(3, 0.5), x, np.ones(4)), 0)
     assert "if not t3:" in text  # the branch was taken
     assert text[text.index("def loss_primal(") :].strip() == shown
+
+
+@pytest.mark.parametrize("fn, args, wrt", GOLDEN, ids=[entry[0].__name__ for entry in GOLDEN])
+def test_the_source_imports_what_it_uses_and_nothing_else(fn, args, wrt):
+    tree = ast.parse(generated(fn, args, wrt))
+    imported = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert imported <= loaded, f"unused imports: {sorted(imported - loaded)}"
+    free = {n for n in loaded if n in {"np", "xp", "rt", "math"}}
+    assert free <= imported, f"used but not imported: {sorted(free - imported)}"

@@ -1,7 +1,6 @@
 # srcdiff: gradient of cumulative (tests/compiler/golden_functions.py:66) with respect to x
 # path: straight line
 # to run: _saved, _path = {}, []; value = cumulative_primal(_saved, _path, <args>); rt.path_key(_path); grads = cumulative_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 

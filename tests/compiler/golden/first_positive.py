@@ -1,7 +1,6 @@
 # srcdiff: gradient of first_positive (tests/compiler/golden_functions.py:75) with respect to x
 # path: ((0,), (1,))
 # to run: _saved, _path = {}, []; value = first_positive_primal(_saved, _path, <args>); rt.path_key(_path); grads = first_positive_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 

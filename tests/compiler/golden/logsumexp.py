@@ -1,7 +1,6 @@
 # srcdiff: gradient of logsumexp (tests/compiler/golden_functions.py:20) with respect to x
 # path: straight line
 # to run: _saved, _path = {}, []; value = logsumexp_primal(_saved, _path, <args>); rt.path_key(_path); grads = logsumexp_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 

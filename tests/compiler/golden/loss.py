@@ -2,7 +2,6 @@
 # path: 0
 # to run: _saved, _path = {}, []; value = loss_primal(_saved, _path, <args>); rt.path_key(_path); grads = loss_adjoint(_saved, 1.0)
 # the primal of this path: a call going another way raises rt.Diverged and is traced again
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 

@@ -1,7 +1,6 @@
 # srcdiff: gradient of newton_while (tests/compiler/golden_functions.py:44) with respect to a
 # path: ((0,), (1,))
 # to run: _saved, _path = {}, []; value = newton_while_primal(_saved, _path, <args>); rt.path_key(_path); grads = newton_while_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 
 

@@ -1,7 +1,6 @@
 # srcdiff: gradient of rnn (tests/compiler/golden_functions.py:25) with respect to w, u
 # path: straight line
 # to run: _saved, _path = {}, []; value = rnn_primal(_saved, _path, <args>); rt.path_key(_path); grads = rnn_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 

@@ -1,7 +1,6 @@
 # srcdiff: gradient of softmax_cross_entropy (tests/compiler/golden_functions.py:53) with respect to w
 # path: straight line
 # to run: _saved, _path = {}, []; value = softmax_cross_entropy_primal(_saved, _path, <args>); rt.path_key(_path); grads = softmax_cross_entropy_adjoint(_saved, 1.0)
-import numpy as xp
 from srcdiff import runtime as rt
 import numpy as np
 
