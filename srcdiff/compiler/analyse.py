@@ -80,6 +80,9 @@ class Op:
     callee: gast.expr | None = None
     keywords: list[gast.keyword] = field(default_factory=list)
     saves: tuple[str, ...] = ()
+    # values its adjoint reads that an earlier statement of its block saves, unchanged
+    # since: read from there rather than saved again (see ``share_saves``)
+    shared: tuple[tuple[str, gast.stmt], ...] = ()
     flagged: bool = False  # the primal records a flag for it in the path
     same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
     number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
@@ -888,6 +891,7 @@ def analyse(
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)
+    share_saves(fn.body)
     statements = list(walk_statements(fn.body))
     mark_copied_updates(fn, statements)
     pure = (
@@ -1261,6 +1265,44 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
             if fixed:
                 s.op.saves = tuple(n for n in s.op.saves if n not in fixed)
                 loop.hoisted += fixed
+
+
+def share_saves(body: list[gast.stmt]) -> None:
+    """Save each value once per block: a statement whose adjoint reads a value that an
+    earlier statement of the same block saved, and that no statement in between gave a
+    new value, reads it from there (``Op.shared``) instead of saving it again (``h =
+    np.tanh(t)`` saves ``h``; ``h * h`` after it need not). Both would be the same
+    object: a save is a reference, never a copy; so a write into an object (through
+    whichever name) or a call that may write ends the sharing."""
+    saved_by: dict[str, gast.stmt] = {}
+    for s in body:
+        op = s.op if isinstance(getattr(s, "op", None), Op) else None  # not an AugAssign's
+        if (
+            is_update(s) is not None
+            or not isinstance(s, gast.Assign)
+            or op is None
+            or op.kind == "call"
+        ):  # an object written into (through any name), or a call that may write
+            saved_by.clear()
+        for n in stored_names(s):
+            saved_by.pop(n, None)
+        nested = blocks(s)
+        if nested:
+            for b in nested:
+                share_saves(b)
+            continue
+        if op is None or op.kind != "rule" or not op.saves:
+            continue
+        op.shared = tuple((n, saved_by[n]) for n in op.saves if n in saved_by)
+        op.saves = tuple(n for n in op.saves if n not in saved_by)
+        saved_by.update((n, s) for n in op.saves)
+
+
+def stored_names(s: gast.stmt) -> set[str]:
+    """The names ``s`` (and any statement nested in it) gives a value."""
+    return {
+        n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
 
 
 def reads_of(node: gast.AST | None) -> set[str]:

@@ -538,6 +538,12 @@ class AdjointBuilder:
             self.emit(gast.Expr(value=seen), line)
         if op.kind == "rule" and op.saves:
             self.emit(assign_many(op.saves, subscript(frame.saved, s.sid)), line)
+        for n, earlier in op.shared if op.kind == "rule" else ():  # saved by ``earlier``
+            value: gast.expr = subscript(frame.saved, earlier.sid)
+            if len(earlier.op.saves) > 1:
+                value = gast.Subscript(value=value, slice=const(earlier.op.saves.index(n)),
+                                       ctx=gast.Load())  # fmt: skip
+            self.emit(assign(n, value), line)
         operands = list(op.operands)
         if op.kind == "call":
             temp = self.names.fresh("r")

@@ -26,7 +26,7 @@ def cumulative_primal(_saved, _path, /, x):
         run = t3 + t4
         # line 71: h[i] += run
         t5 = h[i]
-        _s1[4] = (h, i)
+        _s1[4] = h
         t6 = t5 + run
         _s1[5] = (t5, run)
         h = rt.setitem(h, i, t6)
@@ -57,7 +57,8 @@ def cumulative_adjoint(_saved, d_result):
         t5, run = _s1[5]
         d_t5 = rt.unbroadcast(d_value1, t5)
         d_run = d_run + rt.unbroadcast(d_value1, run)
-        h, i = _s1[4]
+        h = _s1[4]
+        i = _s1[3]
         d_h = d_x1 + rt.index_grad(h, i, d_t5)
         # line 70: run = run * 0.9 + x[i]
         i = _s1[3]

@@ -25,17 +25,16 @@ def first_positive_primal(_saved, _path, /, x):
             t4 = x[i]
             _s1[3] = i
             t5 = x[i]
-            _s1[4] = i
             t6 = np.exp(t5)
-            _s1[5] = t6
+            _s1[4] = t6
             t7 = t4 * t6
-            _s1[6] = (t6, t4)
+            _s1[5] = t4
             return t7
         else:
             _p1.append(0)
     # line 79: return np.sum(x)
     t8 = np.sum(x)
-    _saved[7] = x
+    _saved[6] = x
     return t8
 
 
@@ -49,12 +48,13 @@ def first_positive_adjoint(_saved, d_result):
             pass
         else:
             # line 78: return x[i] * np.exp(x[i])
-            t6, t4 = _s1[6]
+            t4 = _s1[5]
+            t6 = _s1[4]
             d_t4 = d_result * t6
             d_t6 = d_result * t4
-            t6 = _s1[5]
+            t6 = _s1[4]
             d_t5 = d_t6 * t6
-            i = _s1[4]
+            i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t5)
             i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)

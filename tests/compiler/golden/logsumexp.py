@@ -11,26 +11,24 @@ def logsumexp_primal(_saved, _path, /, x):
     _saved[1] = (m, x)
     # line 22: return m + np.log(np.sum(np.exp(x - m)))
     t1 = x - m
-    _saved[2] = m
     t2 = np.exp(t1)
-    _saved[3] = t2
+    _saved[2] = t2
     t3 = np.sum(t2)
-    _saved[4] = t2
     t4 = np.log(t3)
-    _saved[5] = t3
+    _saved[3] = t3
     t5 = m + t4
     return t5
 
 
 def logsumexp_adjoint(_saved, d_result):
     # line 22: return m + np.log(np.sum(np.exp(x - m)))
-    t3 = _saved[5]
+    t3 = _saved[3]
     d_t3 = d_result / t3
-    t2 = _saved[4]
+    t2 = _saved[2]
     d_t2 = rt.unreduce(d_t3, t2, None, False)
-    t2 = _saved[3]
+    t2 = _saved[2]
     d_t1 = d_t2 * t2
-    m = _saved[2]
+    m = _saved[1][0]
     d_m = d_result - rt.unbroadcast(d_t1, m)
     # line 21: m = x.max()
     m, x = _saved[1]

@@ -13,44 +13,42 @@ def mlp_primal(_saved, _path, /, params, x):
     t2 = x @ t1
     _saved[2] = (x, t1)
     t3 = params['b1']
-    _saved[3] = params
     t4 = t2 + t3
-    _saved[4] = (t2, t3)
+    _saved[3] = (t2, t3)
     h = np.maximum(t4, 0.0)
-    _saved[5] = t4
+    _saved[4] = t4
     # line 62: out = h @ params["w2"]
     t5 = params['w2']
-    _saved[6] = params
     out = h @ t5
-    _saved[7] = (h, t5)
+    _saved[5] = (h, t5)
     # line 63: return np.sum(out**2)
     t6 = out ** 2
-    _saved[8] = out
+    _saved[6] = out
     t7 = np.sum(t6)
-    _saved[9] = t6
+    _saved[7] = t6
     return t7
 
 
 def mlp_adjoint(_saved, d_result):
     # line 63: return np.sum(out**2)
-    t6 = _saved[9]
+    t6 = _saved[7]
     d_t6 = rt.unreduce(d_result, t6, None, False)
-    out = _saved[8]
+    out = _saved[6]
     d_out = d_t6 * (2 * out)
     # line 62: out = h @ params["w2"]
-    h, t5 = _saved[7]
+    h, t5 = _saved[5]
     d_h = rt.matmul_lhs(d_out, h, t5)
     d_t5 = rt.matmul_rhs(d_out, h, t5)
-    params = _saved[6]
+    params = _saved[1]
     d_params = rt.index_grad(params, 'w2', d_t5)
     # line 61: h = np.maximum(x @ params["w1"] + params["b1"], 0.0)
-    t4 = _saved[5]
+    t4 = _saved[4]
     share1 = xp.where(t4 == 0.0, 0.5 * d_h, d_h)
     d_t4 = xp.where(t4 >= 0.0, share1, 0.0)
-    t2, t3 = _saved[4]
+    t2, t3 = _saved[3]
     d_t2 = rt.unbroadcast(d_t4, t2)
     d_t3 = rt.unbroadcast(d_t4, t3)
-    params = _saved[3]
+    params = _saved[1]
     d_params = rt.index_add(d_params, 'b1', d_t3)
     x, t1 = _saved[2]
     d_t1 = rt.matmul_rhs(d_t2, x, t1)

@@ -33,12 +33,11 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         _s1[6] = h
         # line 30: total = total + np.sum(h * h)
         t8 = h * h
-        _s1[7] = h
         t9 = np.sum(t8)
-        _s1[8] = t8
+        _s1[7] = t8
         t10 = total + t9
         total = t10
-    _saved[9] = (h, total)
+    _saved[8] = (h, total)
     # line 31: return total
     return total
 
@@ -46,15 +45,15 @@ def rnn_primal(_saved, _path, /, w, u, xs):
 def rnn_adjoint(_saved, d_result):
     # line 28: for x in xs:
     h, total, u, w = _saved[1]
-    d_h = rt.zeros_like(_saved[9][0])
+    d_h = rt.zeros_like(_saved[8][0])
     d_u = rt.zeros_like(u)
     d_w = rt.zeros_like(w)
     d_total = d_result
     for _s1 in reversed(_saved[2]):
         # line 30: total = total + np.sum(h * h)
-        t8 = _s1[8]
+        t8 = _s1[7]
         d_t8 = rt.unreduce(d_total, t8, None, False)
-        h = _s1[7]
+        h = _s1[6]
         d_h = d_h + d_t8 * 2.0 * h
         # line 29: h = np.tanh(w @ h + u @ x)
         h = _s1[6]
