@@ -31,7 +31,7 @@ from ..errors import CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
-from .normalize import walk_statements
+from .normalize import walk, walk_statements
 from .parse import Parsed
 from .pipeline import CALLEE, RESERVED  # noqa: F401 (the names tests and api know them by)
 from .trace import FINAL, speculable
@@ -368,7 +368,7 @@ class Unit:
         map, its own in ``filename``."""
         tree = ast.parse(text) if isinstance(text, str) else text
         fallback = self.parsed.tree.lineno
-        for node in ast.walk(tree) if linemap is not None else ():
+        for node in walk(tree) if linemap is not None else ():
             if hasattr(node, "lineno"):
                 line = linemap[node.lineno - 1] if node.lineno - 1 < len(linemap) else None
                 node.lineno = node.end_lineno = line or fallback

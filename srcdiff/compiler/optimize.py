@@ -15,7 +15,7 @@ import re
 
 import gast
 
-from .normalize import blocks, rebuild_blocks, walk_statements
+from .normalize import blocks, rebuild_blocks, walk, walk_statements
 
 FOLD = {
     gast.Add: operator.add,
@@ -117,7 +117,7 @@ def folded(node: gast.AST) -> gast.AST:
 
 def _loads(fn: gast.FunctionDef) -> set[str]:
     return {
-        n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
 
 
@@ -256,11 +256,11 @@ class _PushNegation(gast.NodeTransformer):
 
 def _stores(node: gast.AST) -> set[str]:
     """Names a statement assigns or changes in place (``rt.index_add(d, ...)`` too)."""
-    out = {
-        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
-    for n in gast.walk(node):
-        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+    out = set()
+    for n in walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            out.add(n.id)
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             out.add(n.target.id)
         if (
             isinstance(n, gast.Call)
@@ -276,11 +276,10 @@ def _stores(node: gast.AST) -> set[str]:
 TEMPORARY_ADJOINT = re.compile(r"d_t\d+")  # of a compiler temporary; a user's name stays
 
 
-def _inline_negations(fn: gast.FunctionDef) -> bool:
+def _inline_negations(fn: gast.FunctionDef, escaping: set[str]) -> bool:
     """``t = -e`` read once, later in the same block, where no read of ``t`` anywhere
-    depends on another block's ``t``, and with nothing ``e`` reads changed in between:
-    ``-e`` takes the place of ``t`` (so the negation can fold away)."""
-    escaping = _escaping(fn.body)
+    depends on another block's ``t`` (``escaping``), and with nothing ``e`` reads changed
+    in between: ``-e`` takes the place of ``t`` (so the negation can fold away)."""
     changed = False
     for block in _blocks(fn.body):
         i = 0
@@ -313,26 +312,26 @@ def _escaping(body: list[gast.stmt]) -> set[str]:
                 [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)] if compound else [s]
             )  # a nested block is looked at on its own (a try's except types read no names
             # of the adjoint's)
-            out |= {
-                n.id
-                for h in heads
-                for n in gast.walk(h)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-            } - here
-            here |= set() if compound else _stores(s)
+            for h in heads:
+                for n in walk(h):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        if n.id not in here:
+                            out.add(n.id)
+            if not compound:
+                here |= _stores(s)
     return out
 
 
 def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> bool:
-    read = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+    read = {n.id for n in walk(value) if isinstance(n, gast.Name)}
     for j in range(i + 1, len(block)):
         use = block[j]
-        uses = [n for n in gast.walk(use) if isinstance(n, gast.Name) and n.id == temp]
+        uses = [n for n in walk(use) if isinstance(n, gast.Name) and n.id == temp]
         if uses:
             rest = [
                 n
                 for later in block[j + 1 :]
-                for n in gast.walk(later)
+                for n in walk(later)
                 if isinstance(n, gast.Name) and n.id == temp
             ]
             if (
@@ -343,7 +342,7 @@ def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> b
             ):
                 return False
             new = copy.deepcopy(use)
-            for node in gast.walk(new):
+            for node in walk(new):
                 for field, child in gast.iter_fields(node):
                     if isinstance(child, gast.Name) and child.id == temp:
                         setattr(node, field, copy.deepcopy(value))
@@ -364,7 +363,7 @@ def _inline_at(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> b
 
 
 def _negations(node: gast.AST) -> int:
-    return sum(_neg(n) for n in gast.walk(node))
+    return sum(_neg(n) for n in walk(node))
 
 
 def _blocks(body: list[gast.stmt]):
@@ -377,7 +376,10 @@ def _blocks(body: list[gast.stmt]):
 
 def fold_negations(fn: gast.FunctionDef) -> None:
     _PushNegation().visit(fn)
-    while _inline_negations(fn):
+    # inlining never makes a name escape (what ``e`` reads is unchanged up to its new
+    # place), so the names escaping before the first round hold for every round
+    escaping = _escaping(fn.body)
+    while _inline_negations(fn, escaping):
         _PushNegation().visit(fn)
 
 

@@ -213,7 +213,7 @@ def _show_block(body: list[gast.stmt], depth: int, lines: list[str]) -> None:
             lines.append(pad + text + (f"  # {facts}" if facts else ""))
             continue
         lines.append(pad + _header(s) + (f"  # {_facts(s)}" if _facts(s) else ""))
-        for f, block in blocks[:1]:
+        for _, block in blocks[:1]:
             _show_block(block, depth + 1, lines)
         for h in getattr(s, "handlers", ()):
             lines.append(pad + "except" + (f" {expr(h.type)}" if h.type is not None else "") + ":")

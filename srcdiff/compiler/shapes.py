@@ -20,7 +20,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from .normalize import local_names, params_of
+from .normalize import local_names, params_of, walk
 
 Shape = tuple[Hashable, ...] | None
 State = dict[str, Shape]
@@ -210,7 +210,7 @@ class _Inference:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             return  # an item store keeps the shape of what it stores into
         stored = {
-            n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         } | set(getattr(s, "stores", ()))
         for n in stored:
             if n in state:
@@ -225,7 +225,7 @@ class _Inference:
             and isinstance(s.targets[0], gast.Attribute)
         ):
             return True
-        return any(isinstance(c, gast.Call) and not self.changes_nothing(c) for c in gast.walk(s))
+        return any(isinstance(c, gast.Call) and not self.changes_nothing(c) for c in walk(s))
 
     def atom(self, e: gast.expr, state: State) -> Shape:
         if isinstance(e, gast.Constant):
@@ -338,11 +338,11 @@ def _int_counters(fn: gast.FunctionDef) -> set[str]:
     """Names that only ever hold integers: targets of ``for ... in range(...)`` assigned
     nowhere else, and not parameters."""
     stores: dict[str, int] = {}
-    for n in gast.walk(fn):
+    for n in walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stores[n.id] = stores.get(n.id, 0) + 1
     out = set()
-    for s in gast.walk(fn):
+    for s in walk(fn):
         if (
             isinstance(s, gast.For)
             and isinstance(s.target, gast.Name)

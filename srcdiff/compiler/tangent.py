@@ -32,7 +32,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import Analysis, Op, describe, index_value
-from .normalize import Names, assign, const, name, params_of
+from .normalize import Names, assign, clone, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call
@@ -338,7 +338,7 @@ class TangentBuilder:
                 elts=[name(self.dname(e.id)) if self.active(e) else
                       gast.Constant(value=None, kind=None) for e in extra.elts],
                 ctx=gast.Load())  # fmt: skip
-        body = [_Substitute(mapping).visit(copy.deepcopy(st)) for st in tree.body]
+        body = [_Substitute(mapping).visit(clone(st)) for st in tree.body]
         *prelude, ret = body
         parts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
         chosen = [part for p, part in zip(forward.tangents, parts, strict=True)

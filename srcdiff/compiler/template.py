@@ -17,7 +17,7 @@ from typing import Any
 import gast
 
 from ..rules.registry import Rule
-from .normalize import Names, assign, const, name
+from .normalize import Names, assign, clone, const, name
 
 
 @dataclass
@@ -53,8 +53,14 @@ class _Substitute(gast.NodeTransformer):
             new = self.mapping[node.id]
             if isinstance(new, str):
                 return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
-            return copy.deepcopy(new)
+            return clone(new)
         return node
+
+
+@cache
+def _template_locals(fn: Any) -> tuple[str, ...]:
+    """The names a rule's body assigns (its temporaries), sorted."""
+    return tuple(sorted(_locals_of(_template(fn).body)))
 
 
 def _locals_of(body: list[gast.stmt]) -> set[str]:
@@ -83,9 +89,9 @@ def expand(
     g_param, ans_param = [a.id for a in tree.args.args[:2]]
     mapping: dict[str, Any] = {g_param: g, ans_param: ans}
     mapping.update(bound)
-    for local in sorted(_locals_of(tree.body)):
+    for local in _template_locals(rule.fn):
         mapping[local] = names.fresh(local.strip("_") or "t")
-    body = [_Substitute(mapping).visit(copy.deepcopy(s)) for s in tree.body]
+    body = [_Substitute(mapping).visit(clone(s)) for s in tree.body]
     *prelude, ret = body
     if not isinstance(ret, gast.Return):
         raise TypeError(f"rule {rule.name} must end with a return")

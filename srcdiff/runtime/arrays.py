@@ -23,7 +23,14 @@ from .objects import is_record, record_grad, record_zeros
 
 
 def _shape(x: Any) -> tuple[int, ...]:
-    return tuple(getattr(x, "shape", ()))
+    """The shape of an array, or of the array NumPy makes of a number or a (nested) list
+    (``np.mean([h, h], axis=0)`` reduces a list)."""
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    if isinstance(x, (list, tuple)):
+        return (len(x), *_shape(x[0])) if x else (0,)
+    return ()
 
 
 def _sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
@@ -244,8 +251,7 @@ def transpose_grad(g: Any, axes: Any = None) -> Any:
 
 def size(x: Any) -> int:
     """The number of entries of an array, a number (1) or a nested list of numbers."""
-    shape = getattr(x, "shape", None)
-    return math.prod(shape) if shape is not None else int(np.size(x))
+    return math.prod(_shape(x))
 
 
 def reshape_like(g: Any, x: Any) -> Any:

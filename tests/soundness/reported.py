@@ -638,3 +638,14 @@ def entry_of_a_dict_updated_in_place(w, x):
     d["k"] *= w
     d["n"] += 2.0  # a number: a new value, nothing else changes
     return np.sum(np.tanh(a * x)) * d["n"]
+
+
+@case(vec(12).reshape(3, 4), vec(3, 1).reshape(3, 1))
+def reduction_of_a_list(h, c):
+    """``np.mean([h, h * c], axis=0)`` reduces a list: the adjoint took the list for a
+    number (shape ``()``) and crashed."""
+    total = 0.0
+    for i in range(2):
+        total -= np.mean([h, h * c], axis=0).sum() * (i + 1.0)
+        total += np.sum([h, h], axis=1).prod()
+    return total
