@@ -21,7 +21,7 @@ def objective(params, x0, target):
     velocity = np.zeros_like(x0)
     energy = 0.0
     contacts = 0.0
-    for step in range(STEPS):
+    for _ in range(STEPS):
         spring = -stiffness * np.tanh(position)
         drag = -damping * velocity
         force = spring + drag

@@ -18,7 +18,7 @@ import numpy as np
 from ..harness.checks import disagreement
 from ..harness.report import ratio, seconds
 from ..harness.timing import describe, interleave, time_once
-from . import w3_rnn, w4_control
+from . import long_function, w3_rnn, w4_control
 from .base import timed
 
 NAME = "OVERHEADS"
@@ -186,6 +186,28 @@ def w4_compile(n_steps: int) -> list[Measurement]:
     ]
 
 
+def long_function_compile(quick: bool) -> list[Measurement]:
+    """First compile of a 43-line function with two loops and three branches: the
+    first call of a fresh copy less a cached call (the gradient is checked against
+    finite differences in the tests, not here)."""
+    args = long_function.arguments()
+    what = "43-line function, 2 loops, 3 branches: first compile (first call - cached call)"
+    try:
+        import srcdiff as sd
+
+        compiles, cached = [], []
+        for _ in range(3 if quick else 7):
+            g = sd.value_and_grad(fresh(long_function.objective), wrt=0)
+            first = time_once(lambda g=g: g(*args))
+            again = time_once(lambda g=g: g(*args))
+            compiles.append(first - again)
+            cached.append(again)
+    except Exception as exc:
+        return [Measurement(what, "", f"failed: {describe(exc)}")]
+    notes = f"srcdiff cached call {seconds(statistics.median(cached))}"
+    return [Measurement(what, "", seconds(statistics.median(compiles)), notes=notes)]
+
+
 def peak_bytes(run: Callable[[], object]) -> int:
     """Peak memory traced by tracemalloc while ``run()`` runs, above what was live before."""
     tracemalloc.start()
@@ -230,5 +252,6 @@ def measure(quick: bool) -> list[Measurement]:
         *w3_first_call(quick),
         *w4_compile(1_000),
         *w4_compile(10_000 if quick else 100_000),
+        *long_function_compile(quick),
         *w3_peak_memory(quick),
     ]
