@@ -314,9 +314,9 @@ def _escaping(body: list[gast.stmt]) -> set[str]:
             # of the adjoint's)
             for h in heads:
                 for n in walk(h):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                        if n.id not in here:
-                            out.add(n.id)
+                    loaded = isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                    if loaded and n.id not in here:
+                        out.add(n.id)
             if not compound:
                 here |= _stores(s)
     return out
@@ -383,9 +383,46 @@ def fold_negations(fn: gast.FunctionDef) -> None:
         _PushNegation().visit(fn)
 
 
+def _reload(s: gast.stmt) -> str | None:
+    """The text of ``s`` if it loads saved values (``h = _saved[2]``, ``t5, t6 =
+    _s1[5]``, ``x = _saved[1][0]``), else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
+        return None
+    value = s.value
+    while isinstance(value, gast.Subscript):
+        value = value.value
+    if not (isinstance(value, gast.Name) and value.id.startswith(("_saved", "_s"))):
+        return None
+    if value is s.value:
+        return None
+    return gast.dump(s)
+
+
+def drop_reloads(body: list[gast.stmt]) -> None:
+    """Drop a load of saved values that repeats one earlier in the same block, with none
+    of its names (nor the record it reads) given a value in between: each adjoint of a
+    statement loads what it reads, and neighbours often read the same."""
+    loaded: dict[str, set[str]] = {}  # the text of a load, and the names it involves
+    kept = []
+    for s in body:
+        text = _reload(s)
+        if text is not None and text in loaded:
+            continue
+        for inner in blocks(s):
+            drop_reloads(inner)
+        stored = _stores(s)
+        for t in [t for t, names in loaded.items() if names & stored]:
+            del loaded[t]
+        if text is not None:
+            loaded[text] = {n.id for n in walk(s) if isinstance(n, gast.Name)}
+        kept.append(s)
+    body[:] = kept
+
+
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     fold_constants(fn)
     eliminate_dead(fn)
+    drop_reloads(fn.body)
     fold_negations(fn)
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Pass) and not hasattr(s, "lineno"):

@@ -61,7 +61,6 @@ def cumulative_adjoint(_saved, d_result):
         i = _s1[3]
         d_h = d_x1 + rt.index_grad(h, i, d_t5)
         # line 70: run = run * 0.9 + x[i]
-        i = _s1[3]
         d_x = rt.index_add(d_x, i, d_run)
         d_run = d_run * 0.9
     return (d_x,)

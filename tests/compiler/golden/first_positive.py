@@ -52,11 +52,9 @@ def first_positive_adjoint(_saved, d_result):
             t6 = _s1[4]
             d_t4 = d_result * t6
             d_t6 = d_result * t4
-            t6 = _s1[4]
             d_t5 = d_t6 * t6
             i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t5)
-            i = _s1[3]
             d_x = rt.index_add(d_x, i, d_t4)
             # line 77: if branch taken
     return (d_x,)

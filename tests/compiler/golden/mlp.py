@@ -48,10 +48,8 @@ def mlp_adjoint(_saved, d_result):
     t2, t3 = _saved[3]
     d_t2 = rt.unbroadcast(d_t4, t2)
     d_t3 = rt.unbroadcast(d_t4, t3)
-    params = _saved[1]
     d_params = rt.index_add(d_params, 'b1', d_t3)
     x, t1 = _saved[2]
     d_t1 = rt.matmul_rhs(d_t2, x, t1)
-    params = _saved[1]
     d_params = rt.index_add(d_params, 'w1', d_t1)
     return (d_params,)

@@ -56,7 +56,6 @@ def rnn_adjoint(_saved, d_result):
         h = _s1[6]
         d_h = d_h + d_t8 * 2.0 * h
         # line 29: h = np.tanh(w @ h + u @ x)
-        h = _s1[6]
         d_t7 = d_h * (1.0 - h * h)
         t5, t6 = _s1[5]
         d_t5 = rt.unbroadcast(d_t7, t5)
