@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import gast
 import numpy as np
 
+from . import batching
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
 from .compiler.cache import CALLEE, Unit, unit_for
@@ -995,9 +996,11 @@ class MappedFunction:
     """What ``sd.vmap(fn, in_axes, out_axes)`` returns: ``fn`` of each slice of the
     mapped arguments along their axis, the results stacked along ``out_axes``.
 
-    Each example is one call of ``fn`` (so control flow on data maps too, and
-    ``vmap(grad(loss))`` runs the gradient compiled once per path), not a batched
-    program. Called inside a differentiated function, its derivatives are the mapped
+    ``fn`` runs once on the whole batch where every step it takes has a batching rule
+    (``srcdiff/batching.py``: elementwise, reductions, products, shapes, indexing; for
+    ``vmap(grad(loss))`` the gradient compiled for one example, run on the batch), else
+    once per example (control flow on data, steps with no rule), which is always right.
+    Called inside a differentiated function, its derivatives are the mapped
     derivatives of ``fn`` (``_srcdiff_vjp`` and ``_srcdiff_jvp``)."""
 
     def __init__(self, fn: Callable, in_axes: Any = 0, out_axes: Any = 0):
@@ -1007,6 +1010,7 @@ class MappedFunction:
         self._fn = fn
         self._in_axes = in_axes
         self._out_axes = out_axes
+        self._last_batched: bool | None = None  # whether the latest call ran batched
         functools.update_wrapper(self, fn, updated=())
 
     def _axes(self, args: tuple) -> list[int | None]:
@@ -1050,10 +1054,31 @@ class MappedFunction:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(leaf, batching.Batched) for leaf in _leaves((args, kwargs))):
+            # mapped inside a batched map: the outer map runs its examples one by one
+            raise batching.NotBatchable("a map inside a batched map")
         axes = self._axes(args)
         size = self._size(args, axes)
+        done, out = self._batched_call(args, kwargs, axes, size)
+        self._last_batched = done
+        if done:
+            return out
         outs = [self._fn(*self._slice(args, axes, b), **kwargs) for b in range(size)]
         return _stack(outs, self._out_axes)
+
+    def _batched_call(self, args: tuple, kwargs: dict, axes: list, size: int) -> tuple[bool, Any]:
+        """``fn`` run once on the whole batch (see ``srcdiff/batching.py``): ``(True,
+        result)``, or ``(False, None)`` where some step has no batching rule."""
+        call = None
+        if isinstance(self._fn, GradientFunction):
+            if kwargs:
+                return False, None
+            try:
+                first, last = self._slice(args, axes, 0), self._slice(args, axes, size - 1)
+                call = batching.gradient_call(self._fn, first, last, size)
+            except Exception:  # no batching: the loop gives the result, or the error
+                return False, None
+        return batching.run(self._fn, args, kwargs, axes, size, self._out_axes, call)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
         """The mapped pullback: each example's gradients, stacked along the argument's

@@ -1,7 +1,8 @@
 """Layers point one way: every import in srcdiff (at the top of a module or inside a
 function) goes from a layer to one below it, or within a layer that allows it.
 
-    entry     the public names: srcdiff/__init__, api, export, __main__, viz, testing
+    entry     the public names: srcdiff/__init__, api, export, __main__, viz, testing;
+              batching (sd.vmap's batched runs)
     tensor    the PyTorch surface: tensor, autograd, creation, functions, printing,
               nn, optim, data
     compiler  compiler/
@@ -22,7 +23,7 @@ import srcdiff
 ROOT = Path(srcdiff.__file__).parent
 
 LAYERS = {
-    "entry": {"__init__", "__main__", "api", "diagnostics", "export", "viz", "testing"},
+    "entry": {"__init__", "__main__", "api", "batching", "diagnostics", "export", "viz", "testing"},
     "tensor": {
         "tensor",
         "autograd",

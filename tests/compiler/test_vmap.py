@@ -2,10 +2,17 @@
 stacked; compared with a Python loop, composed with ``grad`` both ways (per-example
 gradients, and gradients through a mapped function) and with ``jvp``."""
 
+import copy
+
 import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff.api import _leaves
+
+from . import functions  # noqa: F401  (fills the battery)
+from .cases import CASES
+from .cases import A as Array
 
 RNG = np.random.default_rng(0)
 W = RNG.standard_normal((3, 2))
@@ -36,7 +43,7 @@ def test_axes_move_as_asked(in_axis, out_axis):
     a = RNG.standard_normal((2, 3, 4))
     mapped = sd.vmap(lambda v: np.cumsum(v) * v.sum(), in_axes=in_axis, out_axes=out_axis)(a)
     loop = np.stack([np.cumsum(v) * v.sum() for v in np.moveaxis(a, in_axis, 0)], axis=out_axis)
-    np.testing.assert_array_equal(mapped, loop)
+    np.testing.assert_allclose(mapped, loop, rtol=1e-13)  # sums may add in another order
 
 
 def test_tuples_dicts_and_shared_results():
@@ -147,3 +154,356 @@ def test_a_mapped_gradient_held_in_a_global_is_differentiated_again():
     v = np.ones_like(x)
     np.testing.assert_allclose(sd.jvp(energy, (x,), (v,))[1], np.sum(36 * x**3))
     assert sd.check_grad(energy, x)
+
+
+# batched runs: the function once on the whole batch, checked against a Python loop
+
+
+def _loop(fn, args, in_axes, out_axes=0):
+    """``fn`` of each example, stacked: what the map must give."""
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    size = next(np.shape(a)[ax] for a, ax in zip(args, axes, strict=True) if ax is not None)
+    outs = [
+        fn(*(a if ax is None else np.take(a, b, axis=ax) for a, ax in zip(args, axes, strict=True)))
+        for b in range(size)
+    ]
+    if isinstance(outs[0], tuple):
+        return tuple(np.stack([o[k] for o in outs], axis=out_axes) for k in range(len(outs[0])))
+    return np.stack(outs, axis=out_axes)
+
+
+def _check(fn, *args, in_axes=0, out_axes=0, batched=True):
+    mapped = sd.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+    out = mapped(*args)
+    expected = _loop(fn, args, in_axes, out_axes)
+    assert mapped._last_batched is batched
+    for o, e in (
+        zip(out, expected, strict=True) if isinstance(expected, tuple) else [(out, expected)]
+    ):
+        assert o.shape == e.shape and o.dtype == e.dtype
+        np.testing.assert_allclose(o, e, rtol=1e-12, atol=1e-14)
+    return out
+
+
+A = RNG.standard_normal((5, 3, 4))
+B = RNG.standard_normal((5, 4))
+M = RNG.standard_normal((4, 2))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a, b: np.exp(a) * b + np.sin(b) - 1.5,
+        lambda a, b: np.maximum(a, b) / (1.0 + b**2),
+        lambda a, b: np.where(a > b, a, -b) + np.abs(a) % 0.5,
+        lambda a, b: (a >= 0.1) & (b < 0.3),
+        lambda a, b: -a + np.clip(a, -0.2, b),
+        lambda a, b: np.hypot(b, a) ** 0.5,
+    ],
+)
+def test_elementwise_batches(fn):
+    """Operands of different ranks broadcast from the right within each example."""
+    _check(fn, A, B)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a: a.sum(),
+        lambda a: a.sum(axis=0),
+        lambda a: np.mean(a, axis=-1, keepdims=True),
+        lambda a: a.max(axis=(0, 1)),
+        lambda a: np.min(a, 1) + a.prod(axis=0).sum(),
+        lambda a: np.sum(a, keepdims=True),
+        lambda a: a.argmax() + np.argmin(a, axis=1).sum(),
+        lambda a: np.cumsum(a, axis=1) + a.std(axis=0),
+        lambda a: np.add.reduce(a, axis=1),
+        lambda a: a.var() + np.any(a > 1.0) + np.all(a > -9.0, axis=0),
+    ],
+)
+def test_reductions_batch(fn):
+    _check(fn, A)
+
+
+@pytest.mark.parametrize(
+    "fn, in_axes",
+    [
+        (lambda a, b: a @ b, (0, 0)),  # stacks of matrices times vectors
+        (lambda a, b: b @ a.T, (0, 0)),
+        (lambda b, m: b @ m, (0, None)),  # a vector times a shared matrix
+        (lambda a, m: a @ m, (0, None)),
+        (lambda b, c: b @ c, (0, 0)),  # an inner product
+        (lambda m, b: m.T @ b, (None, 0)),
+        (lambda a, m: np.dot(a, m) + np.matmul(a, m), (0, None)),
+        (lambda a, b: np.einsum("ij,j->i", a, b), (0, 0)),
+        (lambda a, m: np.einsum("ij,jk", a, m), (0, None)),
+        (lambda b, c: np.outer(b, c) + np.inner(b, c), (0, 0)),
+    ],
+)
+def test_products_batch(fn, in_axes):
+    names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+    values = [{"a": A, "b": B, "c": B, "m": M}[n] for n in names]  # by the argument's name
+    _check(fn, *values, in_axes=in_axes)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a: a.reshape(-1),
+        lambda a: np.reshape(a, (2, 6)).T,
+        lambda a: a.transpose(1, 0)[None, :, 1:],
+        lambda a: np.swapaxes(a[..., None], 0, 2).squeeze(),
+        lambda a: np.expand_dims(a, 1) * a.shape[0] + len(a) + a.ndim + a.size,
+        lambda a: np.stack([a, a * 2.0], axis=1) + np.concatenate([a, a], axis=-1)[:, None, :4],
+        lambda a: np.moveaxis(a, 0, -1).ravel(),
+        lambda a: a[1] + a[:, 2].sum() + a[-1, ::2].sum(),
+        lambda a: a[[0, 2, 2]] * a[:, np.array([3, 0])].sum(),
+        lambda a: a[np.array([0, 1]), np.array([3, 2])],
+        lambda a: a[a.shape[0] - 1, [1, 0]],
+        lambda a: a[np.array([True, False, True])],
+        lambda a: (
+            np.zeros_like(a) + np.ones_like(a, dtype=np.float32) + a.copy().astype(np.float32)
+        ),
+        lambda a: np.broadcast_to(a[0], (3, 4)) + np.zeros(a.shape),
+        lambda a: sum(row.sum() for row in a),  # iteration over an example's rows
+    ],
+)
+def test_shapes_and_indexing_batch(fn):
+    _check(fn, A)
+
+
+def test_indexing_with_advanced_indices_apart():
+    """Advanced indices with a slice between them put their axes first: the batch axis
+    must follow them."""
+    c = RNG.standard_normal((4, 3, 5, 6))
+    _check(lambda x: x[[0, 2], :, [1, 4]], c)
+    _check(lambda x: x[0, :, [1, 3, 4]], c)
+
+
+@pytest.mark.parametrize(
+    "in_axes, out_axes",
+    [((1, None), 0), ((-1, None), 1), ((2, 0), -1), ((0, None), -2)],
+)
+def test_axes_of_a_batched_run(in_axes, out_axes):
+    a = RNG.standard_normal((4, 3, 4))
+    other = RNG.standard_normal((4, 4)) if in_axes[1] is not None else RNG.standard_normal(3)
+    _check(lambda x, y: np.tanh(x) * y.sum() + x.mean(), a, other, in_axes=in_axes,
+           out_axes=out_axes)  # fmt: skip
+
+
+def test_a_dict_and_tuple_result_batch():
+    def f(a, b):
+        return {"prod": a * b, "pair": (a.sum(), b)}
+
+    a = RNG.standard_normal((5, 3))
+    mapped = sd.vmap(f, in_axes=(0, None))
+    out = mapped(a, np.arange(3.0))
+    assert mapped._last_batched
+    np.testing.assert_allclose(out["prod"], a * np.arange(3.0), rtol=1e-15)
+    np.testing.assert_allclose(out["pair"][0], a.sum(axis=1), rtol=1e-13)
+    np.testing.assert_array_equal(out["pair"][1], np.broadcast_to(np.arange(3.0), (5, 3)))
+    shared = sd.vmap(lambda a, b: (a.sum(), b), in_axes=(0, None), out_axes=(0, None))
+    b = np.arange(3.0)
+    total, same = shared(a, b)
+    assert shared._last_batched and same is b  # a shared result is the caller's array
+
+
+def test_nested_maps_batch_the_inner_map():
+    a, b = RNG.standard_normal((4, 3)), RNG.standard_normal((5, 3))
+    inner = sd.vmap(lambda u, v: ((u - v) ** 2).sum(), (None, 0))
+    outer = sd.vmap(inner, (0, None))
+    np.testing.assert_allclose(outer(a, b), ((a[:, None] - b[None]) ** 2).sum(-1), rtol=1e-13)
+    assert inner._last_batched  # the outer map loops; each inner call is one batch
+
+
+def _linear_loss(w, x, y):
+    return (x @ w - y) ** 2 * 0.5
+
+
+def _mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    h = np.tanh(x @ w1 + b1)
+    out = h @ w2 + b2
+    return np.mean((out - y) ** 2) + 0.01 * np.sum(w1**2)
+
+
+def test_per_example_gradients_of_a_linear_regression_batch():
+    w, x, y = RNG.standard_normal(3), RNG.standard_normal((8, 3)), RNG.standard_normal(8)
+    mapped = sd.vmap(sd.grad(_linear_loss), in_axes=(None, 0, 0))
+    out = mapped(w, x, y)
+    assert mapped._last_batched
+    loop = np.stack([sd.grad(_linear_loss)(w, x[i], y[i]) for i in range(8)])
+    np.testing.assert_allclose(out, loop, rtol=1e-12)
+    np.testing.assert_allclose(out, (x @ w - y)[:, None] * x, rtol=1e-12)  # by hand
+    assert "_linear_loss_adjoint" in sd.source(mapped._fn)
+
+
+def test_per_example_gradients_of_an_mlp_batch():
+    params = (RNG.standard_normal((3, 5)), RNG.standard_normal(5),
+              RNG.standard_normal((5, 2)), RNG.standard_normal(2))  # fmt: skip
+    x, y = RNG.standard_normal((7, 3)), RNG.standard_normal((7, 2))
+    mapped = sd.vmap(sd.value_and_grad(_mlp_loss), in_axes=(None, 0, 0))
+    values, grads = mapped(params, x, y)
+    assert mapped._last_batched and isinstance(grads, tuple)
+    for i in range(7):
+        value_i, grads_i = sd.value_and_grad(_mlp_loss)(params, x[i], y[i])
+        np.testing.assert_allclose(values[i], value_i, rtol=1e-12)
+        for g, g_i in zip(grads, grads_i, strict=True):
+            np.testing.assert_allclose(g[i], g_i, rtol=1e-11, atol=1e-14)
+    # and against finite differences, for one example
+    eps, k = 1e-6, (1, 2)
+    up = [p.copy() for p in params]
+    down = [p.copy() for p in params]
+    up[0][k] += eps
+    down[0][k] -= eps
+    slope = (_mlp_loss(up, x[3], y[3]) - _mlp_loss(down, x[3], y[3])) / (2 * eps)
+    np.testing.assert_allclose(grads[0][3][k], slope, rtol=1e-6)
+
+
+def test_per_example_gradients_with_respect_to_the_mapped_argument_batch():
+    def f(x, w):
+        return np.sum(np.sin(x[1:] * w) ** 2) + x[0] * x.max()
+
+    x, w = RNG.standard_normal((6, 4)), RNG.standard_normal(3)
+    mapped = sd.vmap(sd.grad(f), in_axes=(0, None))
+    out = mapped(x, w)
+    assert mapped._last_batched
+    np.testing.assert_allclose(out, np.stack([sd.grad(f)(xi, w) for xi in x]), rtol=1e-12)
+
+
+def _branchy(x):
+    if x.sum() > 0:  # a branch on each example's data
+        return np.sum(x**2)
+    return -np.sum(x)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _branchy,
+        lambda x: float(x[0]) * x,
+        lambda x: x * x.item(0),
+        lambda x: np.asarray(x) * 2.0,
+        lambda x: np.sort(x),  # no rule
+        lambda x: np.linalg.norm(x) * x,
+        lambda x: np.array([x.sum(), x.max()]),
+        lambda x: x[np.argmax(x)] + 0.0,  # an index that is a batch
+        lambda x: x[x > 0].sum(),
+        lambda x: x * len(str(x)),  # text of each example
+    ],
+)
+def test_what_has_no_rule_falls_back_to_the_loop(fn):
+    x = RNG.standard_normal((6, 4))
+    _check(fn, x, batched=False)
+
+
+def test_in_place_writes_fall_back_and_update_as_the_loop_does():
+    def write(x, acc):
+        y = x * 1.0
+        y[0] = 5.0
+        acc += 1.0  # a shared array updated by every example
+        return y + acc
+
+    x = RNG.standard_normal((4, 3))
+    acc, acc_loop = np.zeros(3), np.zeros(3)
+    mapped = sd.vmap(write, in_axes=(0, None))
+    out = mapped(x, acc)
+    assert not mapped._last_batched
+    loop = np.stack([write(xi, acc_loop) for xi in x])
+    np.testing.assert_array_equal(out, loop)
+    np.testing.assert_array_equal(acc, acc_loop)  # updated four times, not once
+
+    def add_into(x):
+        x += 1.0  # the caller's array, through each example's view
+        return x.sum()
+
+    x_loop = x.copy()
+    mapped = sd.vmap(add_into)
+    out = mapped(x)
+    assert not mapped._last_batched
+    np.testing.assert_array_equal(out, [add_into(xi) for xi in x_loop])
+    np.testing.assert_array_equal(x, x_loop)
+
+
+def test_random_draws_fall_back_to_one_draw_per_example():
+    np.random.seed(3)
+    mapped = sd.vmap(lambda x: x + np.random.standard_normal(x.shape))
+    out = mapped(np.zeros((3, 2)))
+    assert not mapped._last_batched
+    np.random.seed(3)
+    np.testing.assert_array_equal(out, [np.random.standard_normal(2) for _ in range(3)])
+
+
+def test_a_branchy_gradient_falls_back():
+    mapped = sd.vmap(sd.grad(loss), in_axes=(None, 0, 0))
+    mapped(W, X, Y)
+    assert not mapped._last_batched
+
+
+def test_a_gradient_inside_a_batched_function_gives_the_loops_result():
+    g = sd.grad(_cubes)
+    x = RNG.standard_normal((4, 3))
+    _check(lambda v: g(v) * 2.0, x, batched=_batched_or_not(lambda v: g(v) * 2.0, x))
+
+
+def _batched_or_not(fn, *args):
+    mapped = sd.vmap(fn)
+    mapped(*args)
+    return mapped._last_batched
+
+
+def test_dtypes_and_python_numbers_match_the_loop():
+    x = RNG.standard_normal((5, 3)).astype(np.float32)
+    _check(lambda v: v * 2.0 + np.float32(1.0), x)
+    _check(lambda v: v.sum() * 3, x)
+    _check(lambda v: 2.5, x)  # a result every example shares
+    _check(lambda v: (v > 0).sum(), x)
+
+
+def test_writes_into_new_arrays_batch():
+    def fill(x):
+        y = np.zeros_like(x)
+        y[1:] = x[:-1] * 2.0
+        y[0] += x.sum()
+        y[[0, 2]] = y[[2, 0]]
+        y *= 0.5
+        return y
+
+    _check(fill, RNG.standard_normal((5, 4)))
+    _check(fill, RNG.standard_normal((3, 4, 2)))
+
+
+BATTERY = [c for c in CASES if not c.xfail and not c.kwargs]
+
+
+@pytest.mark.parametrize("case", BATTERY, ids=[c.name for c in BATTERY])
+def test_per_example_gradients_of_the_battery_are_the_loops(case):
+    """Every function of the gradient battery, its array arguments mapped: the map (batched
+    or not) gives each example's gradient, or the error the loop gives."""
+    examples = [case.args(seed=s) for s in range(3)]
+    axes = tuple(0 if isinstance(k, Array) and k.shape else None for k in case.kinds)
+    if all(axis is None for axis in axes):
+        pytest.skip("no array argument to map")
+
+    args = [np.stack([e[i] for e in examples]) if axis == 0 else examples[0][i]
+            for i, axis in enumerate(axes)]  # fmt: skip
+    shared = [i for i, axis in enumerate(axes) if axis is None]
+    loop_args = [
+        [examples[b][i] if i not in shared else examples[0][i] for i in range(len(axes))]
+        for b in range(3)
+    ]
+    gradient = sd.grad(case.fn, wrt=case.wrt)
+    try:
+        loop = [gradient(*copy.deepcopy(loop_args[b])) for b in range(3)]
+    except Exception as error:  # the map must raise the same
+        with pytest.raises(type(error)):
+            sd.vmap(gradient, in_axes=axes)(*copy.deepcopy(args))
+        return
+    out = sd.vmap(sd.grad(case.fn, wrt=case.wrt), in_axes=axes)(*copy.deepcopy(args))
+    for b in range(3):
+        mapped = [leaf[b] for leaf in _leaves(out)]
+        expected = _leaves(loop[b])
+        assert len(mapped) == len(expected)
+        for m, e in zip(mapped, expected, strict=True):
+            assert np.shape(m) == np.shape(e)
+            np.testing.assert_allclose(m, e, rtol=1e-9, atol=1e-12)
