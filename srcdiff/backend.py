@@ -64,6 +64,7 @@ _NATIVE = {"array_api_compat.numpy": "numpy", "array_api_compat.cupy": "cupy"}
 
 _SKIP = object()  # not an array, or a NumPy one: nothing to learn from it
 _NESTED = object()  # a container: look inside
+_FIELDS = object()  # an object of a user class: look into its fields
 _BY_TYPE: dict[type, Any] = {
     np.ndarray: _SKIP,
     float: _SKIP,
@@ -80,9 +81,28 @@ _BY_TYPE: dict[type, Any] = {
 }
 
 
+# which objects hold their state in fields, and their names: installed by the runtime,
+# which knows user objects (this module imports nothing of srcdiff)
+_RECORDS: list[Any] = [lambda cls: False, lambda x: []]
+
+
+def install_records(is_record_class: Any, fields: Any) -> None:
+    """Let ``array_module`` look into the fields of objects of user classes:
+    ``is_record_class(cls)`` says whether a class's objects are such, ``fields(x)``
+    names an object's fields."""
+    _RECORDS[:] = [is_record_class, fields]
+
+
 def array_module(*xs: Any) -> ModuleType:
-    """The module of the arrays among ``xs`` (looking into lists, tuples and dicts):
-    ``numpy`` when there are none but NumPy arrays and numbers."""
+    """The module of the arrays among ``xs`` (looking into lists, tuples, dicts and the
+    fields of objects of user classes): ``numpy`` when there are none but NumPy arrays
+    and numbers."""
+    return _module_of(xs, None)
+
+
+def _module_of(xs: Any, inside: set[int] | None) -> ModuleType:
+    """``array_module`` of ``xs``, not looking again into the objects ``inside`` (ids of
+    those being looked into: objects may refer to each other)."""
     xp: Any = np
     for x in xs:
         cls = type(x)
@@ -93,8 +113,17 @@ def array_module(*xs: Any) -> ModuleType:
             found = _learn(cls, x)
         if found is _SKIP:
             continue
-        if found is _NESTED:
-            found = array_module(*(x.values() if isinstance(x, dict) else x))
+        if found is _NESTED or found is _FIELDS:
+            if inside is None:  # made only where there is something to look into
+                inside = set()
+            elif id(x) in inside:
+                continue
+            inside.add(id(x))
+            if found is _FIELDS:
+                found = _module_of([getattr(x, k, None) for k in _RECORDS[1](x)], inside)
+            else:
+                found = _module_of(x.values() if isinstance(x, dict) else x, inside)
+            inside.discard(id(x))
             if found is np:
                 continue
         if xp is np:
@@ -118,6 +147,8 @@ def _learn(cls: type, x: Any) -> Any:
 
         if array_api_compat.is_array_api_obj(x) and not isinstance(x, np.ndarray):
             found = native(array_api_compat.array_namespace(x))
+        elif _RECORDS[0](cls):  # a dataclass, or a plain object: its fields' arrays
+            found = _FIELDS
         else:
             found = _SKIP
     _BY_TYPE[cls] = found

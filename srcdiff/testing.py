@@ -169,6 +169,13 @@ def _rule_grads(out: Any, rule_fn: Callable, nargs: int) -> tuple:
     """
     name = getattr(rule_fn, "__name__", repr(rule_fn))
     arity, varargs = _rule_arity(rule_fn)
+    params = list(inspect.signature(rule_fn).parameters.values())[2:]
+    keyword_only = sum(p.kind is p.KEYWORD_ONLY for p in params)
+    with_keywords = arity + keyword_only + max(0, nargs - arity)
+    if varargs and keyword_only and isinstance(out, tuple) and len(out) == with_keywords:
+        # an inlined rule's tuple, as the compiler binds it: one gradient per named
+        # parameter (keyword-only ones among them), then per extra argument (``max(a, b)``)
+        return out[:arity] + out[arity + keyword_only :]
     if arity == 0:
         return () if out is None else tuple(out)
     if arity == 1 and varargs and isinstance(out, tuple) and len(out) == nargs > 1:

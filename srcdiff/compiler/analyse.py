@@ -8,6 +8,7 @@ Invariant: after ``analyse``, every statement of the normalized function carries
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import types
@@ -354,6 +355,13 @@ class Analyser:
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op("passive")
+            if self.is_field(v.attr) and v.attr in self.property_names():
+                callee = gast.Call(
+                    func=gast.Attribute(value=name("rt"), attr="getter", ctx=gast.Load()),
+                    args=[v.value, const(v.attr)],
+                    keywords=[],
+                )
+                return Op("call", callee=callee, operands=[v.value], keywords=[])
             if self.is_field(v.attr):
                 return self.primitive(
                     "object-attribute", [v.value, const(v.attr)], [], stmt, f"field .{v.attr}"
@@ -413,14 +421,13 @@ class Analyser:
             kind = "dynamic"
         if kind == "object":
             rule = registry.lookup(obj)
-            if obj is functools.partial:  # its keywords, constants, are the partial's own
-                if kw_active:
-                    return self.fail(
-                        stmt,
-                        "functools.partial binding a differentiated value by keyword",
-                        "bind it by position, or pass it when calling",
-                    )
-                return self.rule_op(rule, obj, args, [], stmt)
+            if obj is functools.partial:  # its keywords' values, then their names
+                if any(k.arg is None for k in call.keywords):
+                    return self.fail(stmt, "functools.partial given **kwargs",
+                                     "bind each keyword by name")  # fmt: skip
+                values = [k.value for k in call.keywords]
+                names = const(tuple(k.arg for k in call.keywords))
+                return self.rule_op(rule, obj, [*args, *values, names], [], stmt)
             if rule is not None:
                 return self.rule_op(rule, obj, args, call.keywords, stmt)
             if registry.is_nondiff(obj):
@@ -474,6 +481,33 @@ class Analyser:
             params = set(params_of(self.fn))
             self._made = frozenset(built - other - escaping - params)
         return self._made
+
+    def property_names(self) -> frozenset[str]:
+        """The names of the properties (with a Python getter) of the user classes this
+        function can name (globals, closure cells, functions defined in it): ``x.name``
+        of a differentiated ``x`` is read through ``rt.getter``, which compiles the
+        getter of a property (a field is read as it is). Where a property of another
+        class is read, ``rt.field_grad`` refuses it."""
+        if self._properties is None:
+            fn = self.p.fn
+            if fn is None:
+                self._properties = frozenset()
+                return self._properties
+            values = list(fn.__globals__.values()) + list(self.p.scope.values())
+            for cell in fn.__closure__ or ():
+                with contextlib.suppress(ValueError):  # an empty cell has no contents
+                    values.append(cell.cell_contents)
+            found = set()
+            for v in values:
+                if isinstance(v, type) and rt_module.is_record_class(v):
+                    found.update(
+                        k
+                        for c in v.__mro__
+                        for k, d in vars(c).items()
+                        if isinstance(d, property) and isinstance(d.fget, types.FunctionType)
+                    )
+            self._properties = frozenset(found)
+        return self._properties
 
     def is_field(self, attr: str) -> bool:
         """Whether ``x.attr`` of a differentiated ``x`` is read as an object's field (or

@@ -36,6 +36,10 @@ CONTAINER_PRIMITIVES = ("tuple-display", "list-display", "dict-display")
 OBJECT_PRIMITIVES = ("object-attribute", rt_module.set_field, rt_module.assemble,
                      functools.partial, rt_module.partial_args)  # fmt: skip
 SEQUENCE_RULE_NAMES = ("join", "repeat")
+# the new values of lists and dicts that Python updates in place (see compiler/inplace)
+UPDATED_CONTAINERS = (rt_module.appended, rt_module.extended, rt_module.inserted,
+                      rt_module.removed, rt_module.reversed_list, rt_module.updated,
+                      rt_module.put_back, rt_module.sorted_in_place)  # fmt: skip
 
 
 @dataclass
@@ -391,6 +395,12 @@ class AdjointBuilder:
                 op.rule.name in SEQUENCE_RULE_NAMES or registry.gives_sequence(op.primitive)
             ):
                 kind = "any"
+            elif op.kind == "rule" and op.primitive in UPDATED_CONTAINERS:
+                kind = "any"  # a list or dict after an update (or an array: "any" holds it)
+            elif op.kind == "rule" and op.primitive is rt_module.follow:
+                # an object followed through an update keeps its kind (a list stays a list)
+                base = op.operands[0]
+                kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
             elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "array"

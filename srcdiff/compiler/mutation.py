@@ -120,6 +120,12 @@ class Sharing:
                         self.holders.setdefault(n, set()).add(holder.id)
         self.built = {n for n, values in assigned.items() if n in self.locals - self.params
                       and all(self.builds_container(v) for v in values)}  # fmt: skip
+        # The caller may pass one object twice, or an object and a container holding it
+        # (``f(x, [a], a)``): an update of what one parameter holds may be seen through any
+        # other, so each follows it (``rt.follow`` finds at run time whether it holds it).
+        ordered = sorted(self.params)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            self.union(a, b)
 
     def find(self, n: str) -> str:
         while self.parent.get(n, n) != n:

@@ -159,9 +159,7 @@ def local_names(fn: gast.FunctionDef) -> set[str]:
     args = fn.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     params += [a.id for a in (args.vararg, args.kwarg) if a is not None]
-    stored = {
-        n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
+    stored = {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return set(params) | stored
 
 
@@ -829,11 +827,7 @@ class Normalizer:
         node = gast.With(items=s.items, body=body, type_comment=None)
         node.no_grad = True
         node.stores = sorted(
-            {
-                n.id
-                for n in walk(node)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-            }
+            {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         )
         self.emit(node)
 

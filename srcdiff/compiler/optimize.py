@@ -116,9 +116,7 @@ def folded(node: gast.AST) -> gast.AST:
 
 
 def _loads(fn: gast.FunctionDef) -> set[str]:
-    return {
-        n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    }
+    return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _dead(stmt: gast.stmt, loads: set[str]) -> bool:

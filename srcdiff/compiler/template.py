@@ -97,7 +97,18 @@ def expand(
         raise TypeError(f"rule {rule.name} must end with a return")
     n = len(operands)
     value = ret.value
-    if isinstance(value, gast.Tuple):
+    if isinstance(value, gast.Tuple) and value.elts and isinstance(value.elts[-1], gast.Starred):
+        # ``(d_a, *d_rest)``: a gradient for each argument of ``*args`` after the named ones
+        rest = value.elts[-1].value
+        if not isinstance(rest, gast.Name):
+            temp = names.fresh("r")
+            prelude.append(assign(temp, rest))
+            rest = name(temp)
+        components = list(value.elts[:-1]) + [
+            gast.Subscript(value=name(rest.id), slice=const(i), ctx=gast.Load())
+            for i in range(n - len(value.elts) + 1)
+        ]
+    elif isinstance(value, gast.Tuple):
         components = list(value.elts)
     elif rule.params:
         components = [value] + [None] * (n - 1)

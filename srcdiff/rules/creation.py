@@ -34,7 +34,7 @@ def full_like_jvp(ans, a, fill_value, dtype=None, order="K", subok=True, shape=N
 def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """Entry ``i`` is ``start + (stop - start) * i / (num - 1)``."""
     if retstep:
-        raise TypeError("srcdiff differentiates np.linspace without retstep=True")
+        raise rt.refuse("np.linspace with retstep=True", "compute the step yourself")
     d_start, d_stop = rt.linspace_grads(g, start, stop, num, endpoint, axis)
     return d_start, d_stop, None, None, None, None, None
 
@@ -44,7 +44,7 @@ def linspace_jvp(ans, start, stop, num=50, endpoint=True, retstep=False, dtype=N
                  dstart, dstop):  # fmt: skip
     """Linear in ``start`` and ``stop`` jointly: the samples of the tangents."""
     if retstep:
-        raise TypeError("srcdiff differentiates np.linspace without retstep=True")
+        raise rt.refuse("np.linspace with retstep=True", "compute the step yourself")
     return (
         xp.linspace(dstart, xp.zeros_like(stop), num, endpoint, axis=axis)
         if ans.dtype.kind == "f"

@@ -174,10 +174,11 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
     NumPy reads from its lower triangle. ``full_matrices`` of a matrix that is not square:
     the extra vectors are any basis of a complement, with no tangent: refused."""
     if compute_uv and full_matrices and a.shape[-2] != a.shape[-1]:
-        raise ValueError(
-            "np.linalg.svd with full_matrices=True of a matrix that is not square: its extra "
-            "singular vectors are any basis of a complement, which has no tangent; use "
-            "full_matrices=False (forward mode and second derivatives)"
+        raise rt.refuse(
+            "np.linalg.svd with full_matrices=True of a matrix that is not square, in forward "
+            "mode or second derivatives: its extra singular vectors are any basis of a "
+            "complement, which has no tangent",
+            "use full_matrices=False",
         )
     change = (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)) if hermitian else da
     usv = ans if compute_uv else xp.linalg.svd(a, full_matrices=False, hermitian=hermitian)
@@ -267,10 +268,11 @@ def qr_jvp(ans, a, mode="reduced", *, da):
             "matrix with at least as many rows as columns"
         )
     if mode == "complete" and a.shape[-2] != a.shape[-1]:
-        raise ValueError(
-            "np.linalg.qr with mode='complete' of a matrix with more rows than columns: the "
-            "extra columns of Q are any basis of a complement, which has no tangent; use "
-            "mode='reduced' (forward mode and second derivatives)"
+        raise rt.refuse(
+            "np.linalg.qr with mode='complete' of a matrix with more rows than columns, in "
+            "forward mode or second derivatives: the extra columns of Q are any basis of a "
+            "complement, which has no tangent",
+            "use mode='reduced'",
         )
     q = xp.linalg.qr(a)[0] if mode == "r" else ans[0]
     inv = xp.linalg.inv(ans if mode == "r" else ans[1])

@@ -182,7 +182,7 @@ def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     """The gradient passes where ``x`` is finite; each replacement value gets that of the
     entries it replaced (the largest float, used when ``posinf`` is None, gets none)."""
     if not copy:
-        raise TypeError("srcdiff differentiates np.nan_to_num with copy=True only")
+        raise rt.refuse("np.nan_to_num with copy=False", "use copy=True (the default)")
     return (
         xp.where(xp.isfinite(x), g, 0.0),
         None,
@@ -198,7 +198,7 @@ def nan_to_num_jvp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None, *, dx, 
     """The tangent passes where ``x`` is finite; each replacement value gives its own to the
     entries it replaced."""
     if not copy:
-        raise TypeError("srcdiff differentiates np.nan_to_num with copy=True only")
+        raise rt.refuse("np.nan_to_num with copy=False", "use copy=True (the default)")
     return (
         xp.where(xp.isfinite(x), dx, 0.0),
         xp.where(xp.isnan(x), dnan, 0.0),
@@ -343,7 +343,8 @@ def logsumexp_jvp(ans, a, axis=None, b=None, keepdims=False, return_sign=False, 
     """The softmax weights ``exp(a - ans)`` (over the shape ``a`` and ``b`` broadcast to)
     times ``b`` and ``da``, or times ``db``, summed over ``axis``."""
     if return_sign:
-        raise TypeError("srcdiff differentiates scipy.special.logsumexp without return_sign")
+        raise rt.refuse("scipy.special.logsumexp with return_sign=True",
+                        "differentiate it without return_sign")  # fmt: skip
     e = xp.exp(a - xp.max(a, axis=axis, keepdims=True))
     w = e / xp.sum(e if b is None else b * e, axis=axis, keepdims=True)
     return (

@@ -33,14 +33,15 @@ def set_field(g, ans, obj, name, v):
 
 @vjp(functools.partial)
 def partial(g, ans, *operands):
-    """``functools.partial(func, *args)`` binding differentiated values (by position;
-    see ``analyse``): its adjoint is the list of theirs; the function has none."""
+    """``functools.partial(func, *args, **kw)`` binding differentiated values (operands
+    ``func, *args, *kw.values()`` and ``kw``'s names; see ``analyse``): its adjoint is
+    the list of theirs; the function has none."""
     return rt.partial_grads(g, ans, operands)
 
 
 @jvp(functools.partial)
 def partial_jvp(ans, *operands, doperands):
-    """The tangent of a partial: the list of its arguments' (see ``rt.partial_args``)."""
+    """The tangent of a partial: the list of its bound values' (see ``rt.partial_args``)."""
     return rt.partial_tangent(doperands, ans, operands)
 
 
@@ -49,8 +50,17 @@ def partial_args(g, ans, p):
     return g
 
 
-nondiff("a method of a class, or a partial's function, to be called", rt.method,
-        rt.partial_function)  # fmt: skip
+@vjp(rt.merged)
+def merged(g, ans, fields, more):
+    """``super().__init__`` adding the base class's fields to a constructor's: each
+    field's adjoint goes to the dict that gave its value. Linear: its tangent is
+    ``merged`` of the tangents."""
+    d_fields, d_more = rt.merged_grads(g, more)
+    return d_fields, d_more
+
+
+nondiff("a method of a class, a property's getter, or a partial's function, to be "
+        "called", rt.method, rt.getter, rt.partial_function)  # fmt: skip
 linear((1,), rt.assemble)
 linear((0, 2), rt.set_field)
-linear("all", rt.partial_args)
+linear("all", rt.partial_args, rt.merged)

@@ -1,4 +1,5 @@
-"""Rules of reductions: sum, mean, prod, max, min (with ``axis`` and ``keepdims``)."""
+"""Rules of reductions: sum, mean, prod, max, min (with ``axis`` and ``keepdims``), and
+Python's own ``sum``, ``max`` and ``min``."""
 
 import builtins
 
@@ -100,6 +101,16 @@ def builtin_sum(g, ans, iterable, start=0):
     )
 
 
+@vjp(builtins.max, builtins.min)
+def builtin_extreme(g, ans, iterable, *others, key=None, default=None):
+    """Python's ``max``/``min`` of several arguments, or of the entries of one (a list, an
+    array's rows): ``g`` goes to the candidates equal to the result, shared evenly at ties
+    as ``np.max``'s rule shares; to ``default`` where there were none. The ``key`` only
+    orders the candidates: it has no gradient."""
+    d_iterable, d_default, d_others = rt.choice_grads(g, ans, iterable, others, default)
+    return (d_iterable, None, d_default, *d_others)
+
+
 nondiff(
     "an integer or boolean result",
     xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero, "ndarray.argmax",
@@ -111,6 +122,17 @@ nondiff(
 # its start (a term too).
 linear((0,), xp.cumsum, "ndarray.cumsum")
 linear((0, 1), builtins.sum)
+
+
+@jvp(builtins.max, builtins.min)
+def builtin_extreme_jvp(ans, iterable, key=None, default=None, *others, diterable, ddefault,
+                        dothers):  # fmt: skip
+    """The tangent of the chosen candidates, shared at ties as the reverse rule shares."""
+    return (
+        rt.choice_tangent(ans, iterable, others, default, diterable=diterable),
+        rt.choice_tangent(ans, iterable, others, default, ddefault=ddefault),
+        rt.choice_tangent(ans, iterable, others, default, dothers=dothers),
+    )
 
 
 @jvp(xp.sum, "ndarray.sum", shaped=True)

@@ -7,7 +7,7 @@ for a differentiated period) is refused there with a ``CompileError``."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import linear, make_rule, nondiff, register, vjp
+from .registry import linear, make_rule, nondiff, register, sequence_result, vjp
 
 
 @vjp(rt.broadcast_like)
@@ -156,6 +156,23 @@ def concatenator_tangent(g, ans, ds, items, columns):
     return rt.concatenator_grads(g, items, columns), None, None
 
 
+@vjp(rt.choice_tangent)
+def choice_tangent(gbar, out, ans, iterable, others=None, default=None, diterable=None,
+                   ddefault=None, dothers=None):  # fmt: skip
+    """The tangent of Python's ``max``/``min``: linear in the tangents, whose gradients
+    are ``gbar`` shared as the reverse rule shares (constant but where candidates tie)."""
+    d_iterable, d_default, d_others = rt.choice_grads(gbar, ans, iterable, others, default)
+    return None, None, None, None, d_iterable, d_default, d_others
+
+
+@vjp(rt.choice_grads)
+def choice_grads(gbar, out, g, ans, iterable, others=None, default=None):
+    """The adjoints of Python's ``max``/``min``: linear in ``g``, whose gradient is the
+    tangent along ``gbar`` (its transpose)."""
+    d_g = rt.choice_tangent(ans, iterable, others, default, gbar[0], gbar[1], gbar[2])
+    return d_g, None, None, None, None
+
+
 @vjp(rt.eigen_gaps)
 def eigen_gaps(g, ans, w, what="np.linalg.eigh", positive=False):
     """``F[i, j] = 1 / (w[j] - w[i])``: ``dF[i, j] = -F[i, j]^2 (dw[j] - dw[i])``."""
@@ -166,6 +183,9 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
+linear((0,), rt.choice_grads)
+linear((4, 5, 6), rt.choice_tangent)
+sequence_result(rt.choice_grads)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",

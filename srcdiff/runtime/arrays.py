@@ -46,9 +46,12 @@ def unbroadcast(g: Any, x: Any) -> Any:
     if gshape == shape and (shape or not isinstance(x, (list, tuple))):
         return g
     if isinstance(x, (list, tuple)):
-        raise TypeError(
-            "cannot tell that this + or * joins or repeats a list taken out of "
-            "a container or returned by a call: make it a list first, with list(...)"
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            "a + or * of a list taken out of a container or returned by a call: srcdiff "
+            "cannot tell whether it joins or repeats the list",
+            "make it a list first, with list(...)",
         )
     ndim = len(shape)
     extra = len(gshape) - ndim
@@ -303,6 +306,25 @@ def safe_log(x: Any) -> Any:
     return xp.where(positive, xp.log(xp.where(positive, x, 1)), 0)
 
 
+def draw_scale(scale: Any, param: str | None = None) -> Any:
+    """The scale of a reparameterised draw, which the standard draw ``z`` is recovered
+    by dividing by (``z = (x - loc) / scale``): a zero scale leaves ``z`` unknown, and its
+    derivative ``z`` would come out NaN, so that is refused. ``param``: the parameter
+    that is this scale, whose gradient alone needs ``z`` (see ``rt.call_vjp``)."""
+    if bool(array_module(scale).any(scale == 0)):
+        from .mutation import refuse  # mutation imports this module
+
+        error = refuse(
+            "the derivative of a random draw in a scale that is 0: it is the standard draw "
+            "z, which a draw with scale 0 does not show (x = loc + 0 * z)",
+            "draw z yourself and scale it (x = loc + scale * rng.standard_normal(...)), "
+            "or keep the scale away from 0",
+        )
+        error.zero_scale = param
+        raise error
+    return scale
+
+
 def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
     """Gradient of ``concatenate(xs, axis)``: ``g`` cut back into the pieces."""
     xp = array_module(g)
@@ -528,7 +550,7 @@ def zeros_like(x: Any) -> Any:
     if is_record(x):
         return record_zeros(x, zeros_like)
     if isinstance(x, functools.partial):  # see objects.partial_args
-        return [zeros_like(a) for a in x.args]
+        return [zeros_like(a) for a in (*x.args, *x.keywords.values())]
     return 0.0
 
 
@@ -553,9 +575,12 @@ def is_entry(holder: Any, key: Any) -> bool:
     of an array), not a copy: a write into it reaches ``holder``, as Python's
     ``holder[key][j] = v`` does."""
     if isinstance(holder, tuple):
-        raise TypeError(
-            "srcdiff cannot write into an entry of a tuple: compiled code gives "
-            "the entry a new value, which a tuple cannot take back; use a list"
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            "a write into an entry of a tuple: compiled code gives the entry a new value, "
+            "which a tuple cannot take back",
+            "use a list",
         )
     if isinstance(holder, (list, dict)) or not hasattr(holder, "shape"):
         return not isinstance(key, slice)

@@ -31,6 +31,7 @@ from .objects import (
     PARTIAL_CALL,
     PLAIN_CALL,
     constructor,
+    holds,
     is_record,
     is_record_class,
     partial_caller,
@@ -276,7 +277,10 @@ def partial_function(p: functools.partial) -> types.FunctionType:
     try:
         params = list(inspect.signature(p).parameters.values())
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"srcdiff cannot read the signature of {p!r}") from exc
+        raise refuse(
+            f"a functools.partial whose signature srcdiff cannot read ({p!r})",
+            "call its function with all its arguments instead",
+        ) from exc
     func_name = getattr(p.func, "__name__", type(p.func).__name__)
     name = "partial_" + re.sub(r"\W", "_", func_name)
     bound = [f"_srcdiff_a{i}" for i in range(len(p.args))]
@@ -358,9 +362,10 @@ def _active_params(
                 params[position].POSITIONAL_ONLY,
                 params[position].POSITIONAL_OR_KEYWORD,
             ):
-                raise TypeError(
-                    f"srcdiff cannot differentiate {fn.__qualname__} through "
-                    "a *args parameter: give the argument a name"
+                raise refuse(
+                    f"a differentiated argument passed to {fn.__qualname__} through its "
+                    "*args parameter",
+                    "give the parameter a name in its signature, and pass the argument to it",
                 )
             names.append(params[position].name)
         hit = per_fn[key] = tuple(names)
@@ -653,19 +658,20 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         raise
     if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
-    if args and value is args[0] and is_record(value):
-        _refuse_self(fn, value)
+    if args and is_record(args[0]) and holds(value, args[0]):
+        _refuse_self(fn, args[0])
     return value, ("unit", unit, saved, path, order, values)
 
 
 def _refuse_self(fn: Any, obj: Any) -> None:
     """Refuse a method of a differentiated object returning the object itself: a name
     given its result would share the object, which compiled code does not follow."""
-    if inspect.getattr_static(type(obj), getattr(fn, "__name__", ""), None) is fn:
+    found = inspect.getattr_static(type(obj), getattr(fn, "__name__", ""), None)
+    if found is fn or getattr(found, "fget", None) is fn:  # a method, or a property
         raise refuse(
-            f"{fn.__qualname__} returns the object it is called on (self), which carries "
-            "a gradient",
-            "return a new object, or use the object itself after the call",
+            f"{fn.__qualname__} returns the object it is called on (self), or a tuple, "
+            "list, dict or object holding it, and that object carries a gradient",
+            "return a new object (or its fields), or use the object itself after the call",
         )
 
 
@@ -774,12 +780,23 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
     _, rule, args, kwargs, value, active = record  # a callee with a registered rule
     xp = array_module(value)
     fn = rule.fn if xp is np else Host.registry.bind(rule.fn, xp)
-    grads = fn(g, value, *args, **kwargs)
+    try:
+        grads = fn(g, value, *args, **kwargs)
+    except CompileError as error:
+        args, kwargs = _without_zero_scale(error, rule, args, kwargs, active)
+        grads = fn(g, value, *args, **kwargs)
     if not isinstance(grads, tuple):
         grads = (grads,)
     values = _values(args, kwargs, active)
+    if any(type(a) is not int and a not in rule.params for a in active):
+        raise refuse(
+            f"a differentiated value passed by keyword to {rule.name}, whose rule does not "
+            "name that parameter",
+            "pass it by position",
+        )
+    at = [a if type(a) is int else rule.params.index(a) for a in active]  # keywords too
     return tuple(
-        zeros_like(v) if grads[a] is None else grads[a] for a, v in zip(active, values, strict=True)
+        zeros_like(v) if grads[i] is None else grads[i] for i, v in zip(at, values, strict=True)
     )
 
 
@@ -811,6 +828,23 @@ def _wanted_names(unit: Any, order: tuple, wanted: tuple[int, ...]) -> tuple[str
         names = tuple(n for n in unit.wrt if n in chosen)
         unit.wanted_names[key] = None if len(names) == len(unit.wrt) else names
     return unit.wanted_names[key]
+
+
+def _without_zero_scale(error: CompileError, rule: Any, args: tuple, kwargs: dict,
+                        active: tuple) -> tuple[tuple, dict]:  # fmt: skip
+    """A draw's rule refused a scale of 0 (``rt.draw_scale``), whose gradient needs the
+    standard draw it cannot recover: where that scale is not differentiated, its gradient
+    is dropped anyway, so the rule runs again with a scale of 1 (the others' gradients do
+    not read it); else the refusal stands."""
+    param = getattr(error, "zero_scale", None)
+    if param is None or param not in rule.params:
+        raise error
+    i = rule.params.index(param)
+    if i in active or param in active:
+        raise error
+    if i < len(args):
+        return (*args[:i], 1.0, *args[i + 1 :]), kwargs
+    return args, {**kwargs, param: 1.0}
 
 
 def _values(args: tuple, kwargs: dict, active: tuple) -> list:

@@ -318,10 +318,11 @@ def svd_grad(
         k = min(m, n)
         if full_matrices and m != n:
             if bool(xp.any(gu[..., :, k:] != 0)) or bool(xp.any(gvh[..., k:, :] != 0)):
-                raise ValueError(
+                raise refuse(
                     "np.linalg.svd with full_matrices=True of a matrix that is not square: "
                     "its extra singular vectors are any basis of a complement, so a result "
-                    "that uses them has no gradient; use full_matrices=False"
+                    "that uses them has no gradient",
+                    "use full_matrices=False",
                 )
             u, gu, vh, gvh = u[..., :, :k], gu[..., :, :k], vh[..., :k, :], gvh[..., :k, :]
         d = _svd_grad(u, s, vh, gu, gs, gvh, xp)
@@ -355,9 +356,9 @@ def check_full_rank(a: Any, what: str, rank: Any = None, inverse: Any = None) ->
         rank = xp.round(xp.sum(inverse * _swap_last(xp, a), axis=(-2, -1)))
     low = xp.min(xp.asarray(rank)) if hasattr(rank, "shape") else rank
     if int(low) < min(m, n):
-        raise ValueError(
-            f"{what} of a {m}x{n} matrix of rank {int(low)}: it is not differentiable "
-            "there (srcdiff differentiates it at a matrix of full rank)"
+        raise refuse(
+            f"{what} of a {m}x{n} matrix of rank {int(low)}: it is not differentiable there",
+            "srcdiff differentiates it at a matrix of full rank",
         )
 
 
@@ -392,10 +393,11 @@ def qr_grad(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
         gq, gr = result_grads(g, ans)
     if q.shape[-1] != n:  # mode 'complete' of a tall matrix: Q's extra columns
         if bool(xp.any(gq[..., :, n:] != 0)):
-            raise ValueError(
+            raise refuse(
                 "np.linalg.qr with mode='complete' of a matrix with more rows than columns: "
                 "the extra columns of Q are any basis of a complement, so a result that uses "
-                "them has no gradient; use mode='reduced'"
+                "them has no gradient",
+                "use mode='reduced'",
             )
         q, r, gq, gr = q[..., :, :n], r[..., :n, :], gq[..., :, :n], gr[..., :n, :]
     mm = r @ _swap_last(xp, gr) - _swap_last(xp, gq) @ q
@@ -482,9 +484,10 @@ def lstsq_grads(g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     parts = list(g) if g is not None else [None] * 4
     m, n = a.shape
     if int(rank) < min(m, n):
-        raise ValueError(
+        raise refuse(
             f"np.linalg.lstsq of a {m}x{n} matrix of rank {int(rank)}: its solution is "
-            "not differentiable there (srcdiff differentiates it at a matrix of full rank)"
+            "not differentiable there",
+            "srcdiff differentiates it at a matrix of full rank",
         )
     vector = b.ndim == 1
     bb, xx = (b[:, None], x[:, None]) if vector else (b, x)

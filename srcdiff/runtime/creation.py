@@ -79,8 +79,8 @@ def concatenator_grads(g: Any, items: tuple, columns: bool) -> tuple:
     """The gradients of the items of ``np.r_[items]`` (``columns``: of ``np.c_``): ``g``
     cut back into the pieces each item made (a slice's range has none)."""
     if any(isinstance(item, str) for item in items):
-        raise TypeError("srcdiff differentiates np.r_ and np.c_ without string directives: "
-                        "use np.concatenate or np.column_stack")  # fmt: skip
+        raise refuse("np.r_ or np.c_ with a string directive",
+                     "use np.concatenate or np.column_stack")  # fmt: skip
     xp = array_module(g)
     grads = []
     start = 0
@@ -103,8 +103,8 @@ def concatenator_tangent(tangents: tuple, items: tuple, columns: bool) -> Any:
     ``tangents`` (None: none, as for a slice's range): each item's tangent, or zeros of
     the piece it makes, joined as the items are."""
     if any(isinstance(item, str) for item in items):
-        raise TypeError("srcdiff differentiates np.r_ and np.c_ without string directives: "
-                        "use np.concatenate or np.column_stack")  # fmt: skip
+        raise refuse("np.r_ or np.c_ with a string directive",
+                     "use np.concatenate or np.column_stack")  # fmt: skip
     pieces = tuple(
         np.zeros(np.shape(np.r_[item]))
         if d is None and isinstance(item, slice)

@@ -18,6 +18,8 @@ import types
 import weakref
 from typing import Any
 
+from .. import backend
+
 # Packages whose objects are never records (with the standard library's): arrays,
 # Tensors, modules, random generators.
 _FOREIGN = ("srcdiff", "numpy", "cupy", "array_api_strict", "array_api_compat", "scipy",
@@ -50,13 +52,17 @@ def is_record(x: Any) -> bool:
 
 
 def fields(x: Any) -> list[str]:
-    """The names of a record's fields: a dataclass's fields, else its ``__dict__``'s
-    (a dict's keys, for a dict of fields)."""
+    """The names of a record's fields: a dataclass's fields and other attributes in its
+    ``__dict__``, else its ``__dict__``'s (a dict's keys, for a dict of fields)."""
     if isinstance(x, dict):
         return list(x)
-    if dataclasses.is_dataclass(x):
-        return [f.name for f in dataclasses.fields(x)]
+    if dataclasses.is_dataclass(x):  # with attributes set besides (by __post_init__)
+        declared = [f.name for f in dataclasses.fields(x)]
+        return declared + [k for k in getattr(x, "__dict__", ()) if k not in declared]
     return list(vars(x))
+
+
+backend.install_records(is_record_class, fields)  # array_module looks into their fields
 
 
 def check_fields(x: Any) -> None:
@@ -96,13 +102,22 @@ def field_grad(x: Any, name: str, g: Any) -> Any:
         d[x._fields.index(name)] = g
         return d
     check_fields(x)
+    found = inspect.getattr_static(type(x), name, None)
+    if isinstance(found, functools.cached_property):  # its value kept in __dict__ as a field's
+        raise _refused(
+            type(x),
+            f"the cached property .{name} of a {type(x).__qualname__} read on a value "
+            "carrying a gradient: srcdiff would take its cached value for a field",
+            "make it a @property (srcdiff compiles its getter), or compute it from the fields",
+        )
     if name not in fields(x):
         if hasattr(inspect.getattr_static(x, name, None), "__get__"):
             raise _refused(
                 type(x),
                 f"the computed attribute .{name} of a {type(x).__qualname__} (a property or "
-                "descriptor) read on a value carrying a gradient",
-                "make it a method and call it, or compute it from the fields",
+                "descriptor) read on a value carrying a gradient, not compiled: srcdiff "
+                "compiles the getters of properties of the classes the function can name",
+                "define the class at module level (a property), or make it a method and call it",
             )
         return None
     return {name: g}
@@ -146,7 +161,8 @@ def record_zeros(x: Any, zeros: Any) -> dict:
 
 def method(obj: Any, name: str) -> Any:
     """The function ``obj.name(...)`` runs, called with ``obj`` first: compiled code
-    passes ``obj`` as an argument, so that its fields' gradients reach it."""
+    passes ``obj`` as an argument, so that its fields' gradients reach it (for a static
+    or class method, a function that drops it: see ``_forwarder``)."""
     from .mutation import refuse
 
     if name == "__call__" and isinstance(obj, functools.partial):
@@ -156,6 +172,9 @@ def method(obj: Any, name: str) -> Any:
         if not (isinstance(obj, types.MethodType) and is_record(bound_to)):
             return PLAIN_CALL
     fn = inspect.getattr_static(type(obj), name, None)
+    if isinstance(fn, (staticmethod, classmethod)) and isinstance(fn.__func__,
+                                                                  types.FunctionType):  # fmt: skip
+        return _forwarder(fn.__func__, type(obj) if isinstance(fn, classmethod) else None)
     if not isinstance(fn, types.FunctionType):
         raise refuse(
             f"a call of .{name} of a {type(obj).__qualname__} carrying a gradient, which is "
@@ -163,6 +182,89 @@ def method(obj: Any, name: str) -> Any:
             "call a plain method, or a function taking the object",
         )
     return fn
+
+
+def holds(value: Any, obj: Any) -> bool:
+    """Whether ``value`` is ``obj`` or holds it: in a tuple, list or dict, or in a field
+    of an object, at any depth. A name given such a value would share ``obj``, which
+    compiled code does not follow (see ``analyse.made_objects``)."""
+    seen: set[int] = set()
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if v is obj:
+            return True
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, (tuple, list)):
+            todo.extend(v)
+        elif isinstance(v, dict):
+            todo.extend(v.values())
+        elif is_record(v):
+            todo.extend(getattr(v, k, None) for k in fields(v))
+    return False
+
+
+def getter(obj: Any, name: str) -> Any:
+    """The function reading ``obj.name``, called with ``obj``: a property's getter,
+    compiled as a method, or for a field one reading it (``analyse`` reads ``x.name``
+    through this where ``name`` is a property of a class the function can name)."""
+    prop = inspect.getattr_static(type(obj), name, None)
+    if isinstance(prop, property) and isinstance(prop.fget, types.FunctionType):
+        return prop.fget
+    hit = _GETTERS.get(name)  # a field; another computed attribute is refused there
+    if hit is None:
+        from .calls import function_of_source
+
+        source = f"def read_{name}(obj):\n    return obj.{name}\n"
+        hit = _GETTERS[name] = function_of_source(source, f"reading .{name}", f"read_{name}")
+    return hit
+
+
+_GETTERS: dict[str, types.FunctionType] = {}
+_FORWARDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forwarder(fn: types.FunctionType, cls: type | None) -> types.FunctionType:
+    """A function, with source of its own, taking an object then ``fn``'s parameters
+    and calling ``fn`` with them (a static method called on an object), or with ``cls``
+    first (a class method: ``fn``'s first parameter)."""
+    from .calls import function_of_source
+    from .mutation import refuse
+
+    per_fn = _FORWARDERS.setdefault(fn, {})
+    hit = per_fn.get(cls)
+    if hit is not None:
+        return hit
+    params = list(inspect.signature(fn).parameters.values())[1 if cls is not None else 0 :]
+    if any(q.kind in (q.VAR_POSITIONAL, q.VAR_KEYWORD) for q in params):
+        raise refuse(
+            f"a call of the static or class method {fn.__qualname__}, taking *args or "
+            "**kwargs, on an object carrying a gradient",
+            f"call it on the class ({fn.__qualname__}(...))",
+        )
+    defaults, text, passed, star = [], ["_srcdiff_self"], ["_srcdiff_cls"] if cls else [], False
+    for q in params:
+        if q.kind is q.KEYWORD_ONLY and not star:
+            text.append("*")
+            star = True
+        piece = q.name
+        if q.default is not q.empty:
+            piece += f"=_srcdiff_defaults[{len(defaults)}]"
+            defaults.append(q.default)
+        text.append(piece)
+        passed.append(f"{q.name}={q.name}" if q.kind is q.KEYWORD_ONLY else q.name)
+    name = re.sub(r"\W", "_", fn.__name__)
+    source = (
+        "def _srcdiff_make(_srcdiff_fn, _srcdiff_cls, _srcdiff_defaults):\n"
+        f"    def {name}({', '.join(text)}):\n"
+        f"        return _srcdiff_fn({', '.join(passed)})\n"
+        f"    return {name}\n"
+    )
+    made = function_of_source(source, f"a call of {fn.__qualname__}", "_srcdiff_make")
+    hit = per_fn[cls] = made(fn, cls, defaults)
+    return hit
 
 
 def assemble(cls: type, values: dict) -> Any:
@@ -195,60 +297,114 @@ def set_field_grads(g: Any, name: str, v: Any) -> tuple[Any, Any]:
 
 
 _CONSTRUCTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INITIALIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_HINT = "build it outside the differentiated function, or pass its fields as arguments"
 
 
 def constructor(cls: type) -> types.FunctionType:
     """A Python function, with source of its own, taking ``cls``'s arguments and
     returning the object ``cls(...)`` makes, built by ``assemble`` (so that srcdiff
     compiles it like a user's function, and each field's gradient reaches the arguments
-    it was computed from): a dataclass's fields from its arguments, or the body of
-    ``cls.__init__`` with ``self.x`` read and written as an entry of a dict."""
+    it was computed from): a dataclass's fields from its arguments, defaults and
+    factories, then the body of its ``__post_init__``; or the body of ``cls.__init__``,
+    in both ``self.x`` read and written as an entry of a dict, and
+    ``super().__init__(...)`` the fields the base class's ``initializer`` sets."""
     hit = _CONSTRUCTORS.get(cls)
     if hit is None:
-        hit = _CONSTRUCTORS[cls] = _make_constructor(cls)
+        hit = _CONSTRUCTORS[cls] = _make_constructor(cls, cls.__init__, whole=True)
     return hit
 
 
-def _make_constructor(cls: type) -> types.FunctionType:
+def initializer(cls: type, init: Any) -> types.FunctionType:
+    """As ``constructor``, of the ``__init__`` ``init`` (``cls``'s own, or one of a base
+    class, which ``super().__init__`` calls), returning the dict of the fields it sets."""
+    per_cls = _INITIALIZERS.setdefault(cls, {})
+    hit = per_cls.get(init)
+    if hit is None:
+        hit = per_cls[init] = _make_constructor(cls, init, whole=False)
+    return hit
+
+
+def merged(fields: dict, more: dict) -> dict:
+    """The fields ``fields`` then those ``super().__init__`` set (``more``), as a new
+    dict."""
+    return {**fields, **more}
+
+
+def merged_grads(g: Any, more: dict) -> tuple[Any, Any]:
+    """The adjoints of ``fields`` and ``more`` from that of ``merged(fields, more)``:
+    each field's goes to the dict that gave its value."""
+    if g is None:
+        return None, None
+    return {k: v for k, v in g.items() if k not in more}, {k: v for k, v in g.items() if k in more}
+
+
+def _make_constructor(cls: type, init: Any, whole: bool) -> types.FunctionType:
+    """``constructor(cls)`` (``whole``), or ``initializer(cls, init)``."""
     from .calls import function_of_source
     from .mutation import refuse
 
-    init = cls.__init__
     name = cls.__qualname__
-    hint = "build it outside the differentiated function, or pass its fields as arguments"
-    if dataclasses.is_dataclass(cls) and not _has_source(init):
-        if hasattr(cls, "__post_init__") or any(
-            not f.init or f.default_factory is not dataclasses.MISSING
-            for f in dataclasses.fields(cls)
-        ):
-            raise refuse(
-                f"a {name} built in a differentiated function: its fields are not all "
-                "set from its arguments (__post_init__, init=False or default_factory)",
-                hint,
-            )
-        fs = dataclasses.fields(cls)
-        pieces = {False: [], True: []}  # positional, keyword-only
-        for i, f in enumerate(fs):
-            default = "" if f.default is dataclasses.MISSING else f"=_srcdiff_defaults[{i}]"
-            pieces[bool(getattr(f, "kw_only", False))].append(f.name + default)
-        params = ", ".join(pieces[False] + (["*", *pieces[True]] if pieces[True] else []))
-        values = ", ".join(f"{f.name!r}: {f.name}" for f in fs)
-        body = [f"return rt.assemble(_cls, {{{values}}})"]
-        source = _wrapped(name, params, body)
-        make = function_of_source(source, f"constructor of {name}", "_srcdiff_make")
-        fn = make(cls, [f.default for f in fs])
-        fn.__qualname__ = f"{name}.__init__"
-        return fn
+    owner = next((c for c in cls.__mro__ if c.__dict__.get("__init__") is init), cls)
+    if dataclasses.is_dataclass(owner) and not _has_source(init):
+        return _dataclass_constructor(cls, owner, whole)
     if not isinstance(init, types.FunctionType) or not _has_source(init):
         raise refuse(
-            f"a {name} built in a differentiated function, whose __init__ has no Python source",
-            hint,
+            f"a {name} built in a differentiated function, whose __init__ "
+            f"({init.__qualname__}) has no Python source",
+            _HINT,
         )
     tree = ast.parse(textwrap.dedent(inspect.getsource(init))).body[0]
     self_name = tree.args.posonlyargs[0].arg if tree.args.posonlyargs else tree.args.args[0].arg
-    fields_name = "_srcdiff_fields"
-    problem = _FieldsOf(self_name, fields_name)
+    base = _base_init(cls, owner)
+    problem = _FieldsOf(self_name, "_srcdiff_fields", base)
     body = [problem.visit(s) for s in tree.body]
+    if problem.super_called:
+        problem.stored |= getattr(initializer(cls, base), "_srcdiff_sets", set())
+    _check(cls, problem, self_name, "__init__")
+    if tree.args.posonlyargs:
+        tree.args.posonlyargs.pop(0)
+    else:
+        tree.args.args.pop(0)
+    tree.decorator_list = []
+    tree.name = re.sub(r"\W", "_", name)
+    tree.body = [
+        ast.parse("_srcdiff_fields = {}").body[0],
+        *body,
+        ast.parse(_ending(whole)).body[0],
+    ]
+    inner = textwrap.indent(ast.unparse(ast.fix_missing_locations(tree)), "    ")
+    source = (
+        "def _srcdiff_make(_cls, _srcdiff_defaults, _srcdiff_base_init):\n"
+        f"{inner}\n    return {tree.name}\n"
+    )
+    made = function_of_source(source, f"constructor of {name}", "_srcdiff_make")
+    made = made(cls, (), initializer(cls, base) if problem.super_called else None)
+    fn = types.FunctionType(made.__code__, init.__globals__, made.__name__,
+                            init.__defaults__, made.__closure__)  # fmt: skip
+    fn.__kwdefaults__ = init.__kwdefaults__
+    fn.__qualname__ = f"{name}.__init__"
+    fn._srcdiff_sets = problem.stored  # type: ignore[attr-defined]
+    return fn
+
+
+def _base_init(cls: type, owner: type) -> Any:
+    """The ``__init__`` that ``super().__init__`` in ``owner``'s calls for an object of
+    ``cls``: that of the next class in ``cls``'s method resolution order defining one."""
+    mro = cls.__mro__
+    after = mro[mro.index(owner) + 1 :] if owner in mro else ()
+    return next((c.__dict__["__init__"] for c in after if "__init__" in c.__dict__), None)
+
+
+def _ending(whole: bool) -> str:
+    return "return rt.assemble(_cls, _srcdiff_fields)" if whole else "return _srcdiff_fields"
+
+
+def _check(cls: type, problem: _FieldsOf, self_name: str, what: str) -> None:
+    """Refuse the constructor whose ``what`` (``__init__``, ``__post_init__``) did more
+    than srcdiff follows, as ``problem`` noted."""
+    from .mutation import refuse
+
     unset = sorted(problem.read - problem.stored)
     computed = [
         k for k in problem.stored if hasattr(inspect.getattr_static(cls, k, None), "__set__")
@@ -259,29 +415,105 @@ def _make_constructor(cls: type) -> types.FunctionType:
         problem.refused = f"sets the property {self_name}.{computed[0]}"
     if problem.refused:
         raise refuse(
-            f"a {name} built in a differentiated function, whose __init__ {problem.refused}"
-            " (srcdiff compiles an __init__ that only sets attributes of self)",
-            hint,
+            f"a {cls.__qualname__} built in a differentiated function, whose {what} "
+            f"{problem.refused} (srcdiff compiles a {what} that only sets and reads "
+            "attributes of self"
+            + (", and calls super().__init__)" if what == "__init__" else ")"),  # fmt: skip
+            _HINT,
         )
-    if tree.args.posonlyargs:
-        tree.args.posonlyargs.pop(0)
-    else:
-        tree.args.args.pop(0)
-    tree.decorator_list = []
-    tree.name = re.sub(r"\W", "_", name)
-    tree.body = [
-        ast.parse(f"{fields_name} = {{}}").body[0],
-        *body,
-        ast.parse(f"return rt.assemble(_cls, {fields_name})").body[0],
-    ]
-    inner = textwrap.indent(ast.unparse(ast.fix_missing_locations(tree)), "    ")
-    source = f"def _srcdiff_make(_cls, _srcdiff_defaults):\n{inner}\n    return {tree.name}\n"
-    made = function_of_source(source, f"constructor of {name}", "_srcdiff_make")(cls, ())
-    fn = types.FunctionType(made.__code__, init.__globals__, made.__name__,
-                            init.__defaults__, made.__closure__)  # fmt: skip
-    fn.__kwdefaults__ = init.__kwdefaults__
+
+
+def _dataclass_constructor(cls: type, owner: type, whole: bool) -> types.FunctionType:
+    """The constructor (``whole``) or initializer of the dataclass ``owner`` for an
+    object of ``cls``: its ``__init__``'s parameters, each field from its argument,
+    default or factory, then the body of ``__post_init__`` (its parameters the
+    ``InitVar`` ones)."""
+    from .calls import function_of_source
+
+    name = cls.__qualname__
+    consts: list = []
+
+    def constant(v: Any) -> str:
+        consts.append(v)
+        return f"_srcdiff_defaults[{len(consts) - 1}]"
+
+    signature = inspect.signature(owner.__init__)
+    params = list(signature.parameters.values())[1:]
+    pieces = {False: [], True: []}  # positional, keyword-only
+    for q in params:
+        default = "" if q.default is q.empty else "=" + constant(q.default)
+        pieces[q.kind is q.KEYWORD_ONLY].append(q.name + default)
+    text = ", ".join(pieces[False] + (["*", *pieces[True]] if pieces[True] else []))
+    given = {q.name: q.default for q in params}
+    body = ["_srcdiff_fields = {}"]
+    stored = set()
+    for f in dataclasses.fields(owner):
+        factory = None if f.default_factory is dataclasses.MISSING else f.default_factory
+        if f.init and factory is not None:  # the argument left out: a new default
+            body += [f"if {f.name} is {constant(given[f.name])}:",
+                     f"    {f.name} = {constant(factory)}()"]  # fmt: skip
+        if f.init:
+            value = f.name
+        elif factory is not None:
+            value = constant(factory) + "()"
+        elif f.default is not dataclasses.MISSING:
+            value = constant(f.default)
+        else:
+            continue  # set by __post_init__, or never
+        body.append(f"_srcdiff_fields[{f.name!r}] = {value}")
+        stored.add(f.name)
+    post = getattr(owner, "__post_init__", None)
+    namespace = None
+    if post is not None:
+        init_vars = [q.name for q in params if not _is_field(owner, q.name)]
+        post_body, namespace = _post_init(cls, post, stored, init_vars)
+        body += post_body
+    body.append(_ending(whole))
+    source = _wrapped(name, text, body)
+    make = function_of_source(source, f"constructor of {name}", "_srcdiff_make")
+    fn = made = make(cls, consts)
+    if namespace is not None:  # the body of __post_init__ reads the user's module
+        fn = types.FunctionType(made.__code__, namespace, made.__name__, made.__defaults__,
+                                made.__closure__)  # fmt: skip
+        fn.__kwdefaults__ = made.__kwdefaults__
     fn.__qualname__ = f"{name}.__init__"
+    fn._srcdiff_sets = stored  # type: ignore[attr-defined]
     return fn
+
+
+def _is_field(cls: type, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(cls))
+
+
+def _post_init(cls: type, post: Any, stored: set, init_vars: list[str]) -> tuple[list, dict]:
+    """The lines of ``post``'s body, ``self.x`` an entry of the dict of fields, its
+    parameters given the ``InitVar`` arguments ``init_vars`` (``stored`` gains the fields
+    it sets); and the namespace its names are read in."""
+    from .mutation import refuse
+
+    if not isinstance(post, types.FunctionType) or not _has_source(post):
+        raise refuse(
+            f"a {cls.__qualname__} built in a differentiated function, whose "
+            "__post_init__ has no Python source",
+            _HINT,
+        )
+    tree = ast.parse(textwrap.dedent(inspect.getsource(post))).body[0]
+    names = [a.arg for a in tree.args.posonlyargs + tree.args.args]
+    if len(names) != len(init_vars) + 1 or tree.args.vararg or tree.args.kwonlyargs:
+        raise refuse(
+            f"a {cls.__qualname__} built in a differentiated function, whose __post_init__ "
+            "takes other parameters than its InitVar fields",
+            _HINT,
+        )
+    problem = _FieldsOf(names[0], "_srcdiff_fields", None)
+    problem.stored = set(stored)
+    body = [problem.visit(s) for s in tree.body]
+    _check(cls, problem, names[0], "__post_init__")
+    stored |= problem.stored
+    lines = [f"{p} = {v}" for p, v in zip(names[1:], init_vars, strict=True) if p != v]
+    for s in body:
+        lines += ast.unparse(ast.fix_missing_locations(s)).splitlines()
+    return lines, post.__globals__
 
 
 def _has_source(fn: Any) -> bool:
@@ -304,16 +536,41 @@ def _wrapped(name: str, params: str, body: list[str]) -> str:
 
 
 class _FieldsOf(ast.NodeTransformer):
-    """``self.x`` made ``fields['x']``; anything else done with ``self`` (a method
-    called, ``self`` passed on or returned), ``super()`` and ``return`` noted in
-    ``refused``."""
+    """``self.x`` made ``fields['x']``, and ``super().__init__(...)`` (where ``super_init``
+    is the base class's ``__init__``) ``fields = rt.merged(fields,
+    _srcdiff_base_init(...))``, or nothing for ``object.__init__``; anything else done
+    with ``self`` (a method called, ``self`` passed on or returned), other uses of
+    ``super()`` and ``return`` noted in ``refused``."""
 
-    def __init__(self, self_name: str, fields_name: str):
+    def __init__(self, self_name: str, fields_name: str, super_init: Any):
         self.self_name = self_name
         self.fields_name = fields_name
+        self.super_init = super_init  # the __init__ super().__init__ calls, or None
+        self.super_called = False
         self.refused = ""
         self.stored: set[str] = set()
         self.read: set[str] = set()
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        call = node.value
+        if _is_object_setattr(call, self.self_name):  # how a frozen dataclass sets a field
+            key, value = call.args[1], self.visit(call.args[2])
+            self.stored.add(key.value)
+            target = ast.Subscript(ast.Name(self.fields_name, ast.Load()), key, ast.Store())
+            return ast.copy_location(ast.Assign([target], value), node)
+        if self.super_init is None or not _is_super_init(call, self.self_name):
+            return self.generic_visit(node)
+        if self.super_init is object.__init__:  # sets nothing
+            if call.args or call.keywords:
+                self.refused = self.refused or "passes arguments to object.__init__"
+            return ast.copy_location(ast.Pass(), node)
+        self.super_called = True
+        call.func = ast.Name("_srcdiff_base_init", ast.Load())
+        call = self.generic_visit(call)
+        table = ast.Name(self.fields_name, ast.Load())
+        merge = ast.Call(ast.parse("rt.merged", mode="eval").body, [table, call], [])
+        target = ast.Name(self.fields_name, ast.Store())
+        return ast.copy_location(ast.Assign([target], merge), node)
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if isinstance(node.value, ast.Name) and node.value.id == self.self_name:
@@ -345,10 +602,46 @@ class _FieldsOf(ast.NodeTransformer):
         return node
 
 
+def _is_object_setattr(call: Any, self_name: str) -> bool:
+    """Whether ``call`` is ``object.__setattr__(self, "name", value)``."""
+    return (
+        isinstance(call, ast.Call)
+        and ast.unparse(call.func) == "object.__setattr__"
+        and len(call.args) == 3
+        and not call.keywords
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id == self_name
+        and isinstance(call.args[1], ast.Constant)
+        and isinstance(call.args[1].value, str)
+    )
+
+
+def _is_super_init(call: Any, self_name: str) -> bool:
+    """Whether ``call`` is ``super().__init__(...)`` or ``super(C, self).__init__(...)``."""
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return False
+    inner = call.func.value
+    return (
+        call.func.attr == "__init__"
+        and isinstance(inner, ast.Call)
+        and isinstance(inner.func, ast.Name)
+        and inner.func.id == "super"
+        and not inner.keywords
+        and (
+            not inner.args
+            or (
+                len(inner.args) == 2
+                and isinstance(inner.args[1], ast.Name)
+                and inner.args[1].id == self_name
+            )  # fmt: skip
+        )
+    )
+
+
 def partial_function(p: functools.partial) -> Any:
-    """The function a ``functools.partial`` made in compiled code calls, with its
-    keywords bound (they carry no gradient: see ``analyse``). A method bound to an
-    object is refused: its object's gradient would not reach it."""
+    """The function a ``functools.partial`` made in compiled code calls (its arguments
+    and keywords passed by ``partial_caller``, from ``partial_args``). A method bound to
+    an object is refused: its object's gradient would not reach it."""
     from .mutation import refuse
 
     if isinstance(p.func, types.MethodType) and is_record(p.func.__self__):
@@ -358,41 +651,58 @@ def partial_function(p: functools.partial) -> Any:
             f"(functools.partial({type(p.func.__self__).__qualname__}."
             f"{p.func.__name__}, obj, ...))",
         )
-    return functools.partial(p.func, **p.keywords) if p.keywords else p.func
+    return p.func
 
 
 def partial_args(p: Any) -> Any:
-    """The arguments a ``functools.partial`` binds. Its adjoint and tangent are the list
-    of theirs, which this returns as it is."""
-    return p.args if isinstance(p, functools.partial) else p
+    """The values a ``functools.partial`` binds: its arguments, then its keywords'
+    values. Its adjoint and tangent are the list of theirs, which this returns as it
+    is."""
+    return [*p.args, *p.keywords.values()] if isinstance(p, functools.partial) else p
 
 
-def _flattened(p: functools.partial, func: Any) -> int:
-    """How many of ``p``'s arguments are those of the partial ``func`` it was made of
-    (``functools.partial(partial(f, a), b)`` is ``partial(f, a, b)``): 0 if none."""
-    return len(func.args) if isinstance(func, functools.partial) and p.func is not func else 0
+def _inner(p: functools.partial, func: Any) -> functools.partial | None:
+    """The partial ``func`` that ``p`` took over (``functools.partial(partial(f, a),
+    b)`` is ``partial(f, a, b)``), or None."""
+    return func if isinstance(func, functools.partial) and p.func is not func else None
 
 
 def partial_grads(g: Any, p: functools.partial, operands: tuple) -> list:
-    """The adjoints of the operands of ``p = functools.partial(func, *args)`` from the
-    partial's (the list of its arguments'): ``func``'s is the part of it that is its own
-    arguments' when ``p`` took them over, else none."""
-    from .arrays import entries
+    """The adjoints of the operands of ``p = functools.partial(func, *args, **kw)`` (the
+    analysis passes ``func, *args, *kw.values(), kw's names``) from the partial's (the
+    list of its bound values'): ``func``'s is the part of it that is its own values'
+    when ``p`` took them over, else none."""
+    from .arrays import entries, zeros_like
 
-    parts = entries(g, p.args)
-    n = _flattened(p, operands[0])
-    return [parts[:n] if n else None, *parts[n:]]
+    func, values, names = operands[0], operands[1:-1], operands[-1]
+    parts = entries(g, partial_args(p))
+    by_key = dict(zip(p.keywords, parts[len(p.args) :], strict=True))
+    inner = _inner(p, func)
+    n = len(inner.args) if inner is not None else 0
+    own = None
+    if inner is not None:
+        own = [*parts[:n], *(zeros_like(v) if k in names else by_key[k]
+                             for k, v in inner.keywords.items())]  # fmt: skip
+    npos = len(values) - len(names)
+    return [own, *parts[n : n + npos], *(by_key[k] for k in names), None]
 
 
 def partial_tangent(tangents: tuple, p: functools.partial, operands: tuple) -> list:
-    """The tangent of ``p = functools.partial(func, *args)`` given the operands'
-    (None where none): the list of its arguments'."""
+    """The tangent of ``p = functools.partial(func, *args, **kw)`` given the operands'
+    (as for ``partial_grads``; None where none): the list of its bound values'."""
     from .arrays import zeros_like
 
-    n = _flattened(p, operands[0])
-    own = list(partial_args(tangents[0])) if n and tangents[0] is not None else []
-    given = [None] * (n - len(own)) + own + list(tangents[1:])
-    return [zeros_like(a) if d is None else d for d, a in zip(given, p.args, strict=True)]
+    func, names = operands[0], operands[-1]
+    given = list(tangents[1:-1])
+    npos = len(given) - len(names)
+    inner = _inner(p, func)
+    own = list(tangents[0]) if inner is not None and tangents[0] is not None else None
+    n = len(inner.args) if inner is not None else 0
+    inner_kw = dict(zip(inner.keywords, own[n:], strict=True)) if inner and own else {}
+    outer_kw = dict(zip(names, given[npos:], strict=True))
+    out = [*(own[:n] if own else [None] * n), *given[:npos]]
+    out += [outer_kw[k] if k in outer_kw else inner_kw.get(k) for k in p.keywords]
+    return [zeros_like(a) if d is None else d for d, a in zip(out, partial_args(p), strict=True)]
 
 
 class Sentinel:
@@ -417,16 +727,19 @@ def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
                    ) -> types.FunctionType:  # fmt: skip
     """A function, with source of its own, calling the partial ``p`` (its first
     argument) with ``nargs`` more arguments and ``keywords``: ``p``'s function called
-    with ``p``'s arguments, then these, so that the gradients of ``p``'s reach them."""
+    with ``p``'s arguments, then these, and ``p``'s keywords under these, all read from
+    ``partial_args(p)`` so that the gradients of ``p``'s values reach them."""
     from .calls import function_of_source
 
-    key = (len(p.args), nargs, keywords)
+    key = (len(p.args), tuple(p.keywords), nargs, keywords)
     hit = _CALLERS.get(key)
     if hit is None:
         params = [f"x{i}" for i in range(nargs)]
         signature = ", ".join(["p", *params, *(["*", *keywords] if keywords else [])])
         bound = [f"bound[{i}]" for i in range(len(p.args))]
-        passed = ", ".join([*bound, *params, *(f"{k}={k}" for k in keywords)])
+        kept = [f"{k}=bound[{len(p.args) + i}]" for i, k in enumerate(p.keywords)
+                if k not in keywords]  # fmt: skip
+        passed = ", ".join([*bound, *params, *kept, *(f"{k}={k}" for k in keywords)])
         source = (
             f"def call_partial({signature}):\n"
             "    bound = rt.partial_args(p)\n"

@@ -16,7 +16,16 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import entries, entries_like, sort_grad, sort_tangent, unbroadcast, zeros_like
+from .arrays import (
+    _is_array,
+    acc,
+    entries,
+    entries_like,
+    sort_grad,
+    sort_tangent,
+    unbroadcast,
+    zeros_like,
+)
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -234,6 +243,109 @@ def sorted_in_place_tangent(d: Any, x: Any, axis: Any = -1, key: Any = None,
                    reverse=reverse)  # fmt: skip
     d = entries(d, x)
     return [d[i] for i in order]
+
+
+# ---- Python's max and min ----------------------------------------------------------------
+
+
+def _candidates(iterable: Any, others: tuple) -> list:
+    """What builtin ``max``/``min`` chose among: its arguments, or the entries of its one
+    argument (a dict's keys)."""
+    return [iterable, *others] if others else list(iterable)
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Whether candidate ``x`` equals the result ``y`` (same shape, equal entries)."""
+    if x is y:
+        return True
+    try:
+        if np.shape(x) != np.shape(y):
+            return False
+        eq = x == y
+        return bool(eq.all()) if hasattr(eq, "all") else bool(eq)
+    except (TypeError, ValueError):  # candidates Python cannot compare entry by entry
+        return False
+
+
+def choice_shares(ans: Any, iterable: Any, others: tuple = ()) -> list[float]:
+    """Each candidate's share of the gradient of ``max(...)`` or ``min(...)`` (builtins)
+    whose result is ``ans``: the candidates equal to it share evenly, as ties of
+    ``np.max`` do here; the one returned alone where none compares equal (NaN)."""
+    items = _candidates(iterable, others)
+    hits = [_same(item, ans) for item in items]
+    if not any(hits):
+        hits = [item is ans for item in items]
+    n = sum(hits)
+    return [1.0 / n if hit else 0.0 for hit in hits]
+
+
+def _scaled(g: Any, share: float) -> Any:
+    """``g * share`` for an adjoint that may be None or a container of adjoints."""
+    if g is None or share == 1.0:
+        return g
+    if isinstance(g, dict):
+        return {k: _scaled(v, share) for k, v in g.items()}
+    if isinstance(g, (list, tuple)):
+        return [_scaled(v, share) for v in g]
+    return g * share
+
+
+def _share_of(g: Any, share: float, item: Any) -> Any:
+    """A candidate's gradient: ``g`` times its share, shaped as the candidate."""
+    if not share:
+        return zeros_like(item)
+    part = _scaled(g, share)
+    return unbroadcast(part, item) if _is_array(part) or isinstance(part, (int, float)) else part
+
+
+def choice_grads(g: Any, ans: Any, iterable: Any, others: tuple = (), default: Any = None) -> tuple:
+    """The adjoints of ``iterable``, ``default`` and ``others`` given that of ``ans =
+    max(iterable, *others, default=default)`` (or ``min``): ``g`` to the candidates equal
+    to the result (shared evenly), to ``default`` where there were none; zeros elsewhere."""
+    items = _candidates(iterable, others)
+    no_default = None if default is None else zeros_like(default)
+    if not items:
+        return (
+            zeros_like(iterable),
+            (None if default is None else g),
+            tuple(zeros_like(x) for x in others),
+        )
+    shares = choice_shares(ans, iterable, others)
+    if isinstance(iterable, dict) and not others:  # a key was chosen: no gradient
+        return zeros_like(iterable), no_default, ()
+    grads = [_share_of(g, s, item) for s, item in zip(shares, items, strict=True)]
+    if others:
+        return grads[0], no_default, tuple(grads[1:])
+    return entries_like(grads, iterable), no_default, ()
+
+
+def choice_tangent(
+    ans: Any,
+    iterable: Any,
+    others: tuple = (),
+    default: Any = None,
+    diterable: Any = None,
+    ddefault: Any = None,
+    dothers: Any = None,
+) -> Any:
+    """The tangent of ``max(iterable, *others, default=default)`` (or ``min``) along the
+    given tangents (None: none): the chosen candidates' tangents, shared as
+    ``choice_grads`` shares (its transpose)."""
+    items = _candidates(iterable, others)
+    if not items:
+        return ddefault if ddefault is not None else zeros_like(ans)
+    shares = choice_shares(ans, iterable, others)
+    if others:
+        tangents = [diterable, *(dothers if dothers is not None else [None] * len(others))]
+    elif diterable is None or isinstance(iterable, dict):
+        tangents = [None] * len(items)
+    else:
+        tangents = list(diterable)
+    total = None
+    for share, d in zip(shares, tangents, strict=True):
+        if share and d is not None:
+            total = acc(total, _scaled(d, share))
+    return zeros_like(ans) if total is None else total
 
 
 def extended(xs: Any, ys: Any) -> Any:

@@ -321,6 +321,14 @@ TENSORDOT_AXES = "the standard's tensordot takes its axes by keyword"
 UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
     STRICT: {
         "np.where[int-condition]": "the standard's where takes a boolean condition only",
+        **dict.fromkeys(
+            [
+                "builtins.min[array-entries]",
+                "builtins.max[array-rows]",
+                "updates.choice_tangent[entries]",
+            ],
+            "Python's max and min iterate the array, which the standard's arrays forbid",
+        ),  # fmt: skip
         "np.sort[kind;axis=1,kind='stable']": "the standard's sort has no kind (stable=)",
         "np.full[row-fill]": "the standard's full takes a Python scalar fill value",
         "np.full_like[column-fill]": "the standard's full_like takes a Python scalar",

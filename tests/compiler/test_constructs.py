@@ -326,17 +326,11 @@ def changes_a_captured_name(x):
     return np.sum(f(x) + h)
 
 
-def binds_a_gradient_in_a_partial(x, w):
-    f = functools.partial(np.dot, b=w)  # by keyword (by position is followed)
-    return np.sum(f(x))
-
-
 REFUSED = [
     (stores_a_closure, "fs.append(f)", "reads `w` of the function around it and is used as a"),
     (defines_twice, "def act(v):", "`act` reads `w` of the function around it and is defined"),
     (reads_in_a_default, "def f(v, s=h)", "a default value of a nested function"),
     (changes_a_captured_name, "nonlocal h", "nonlocal or global statement"),
-    (binds_a_gradient_in_a_partial, "functools.partial(", "functools.partial binding"),
 ]
 
 

@@ -1,7 +1,10 @@
 """Objects of user classes in differentiated functions: dataclasses, named tuples and
 plain objects passed in (their gradient an object of the same class), objects built
-inside (constructors, methods, attributes set), each checked against central finite
-differences; and what stays refused, with its message."""
+inside (constructors, ``__post_init__``, default factories, ``super().__init__``,
+methods, properties, static and class methods, attributes set), partials binding
+gradients by position or keyword, callable objects, the array module of objects' arrays,
+each checked against central finite differences; and what stays refused, with its
+message."""
 
 from __future__ import annotations
 
@@ -215,6 +218,70 @@ class Returning:
         return self
 
 
+class Holding:
+    def __init__(self, W):
+        self.W = W
+
+    def pair(self):
+        return (self, self.W)
+
+    def listed(self):
+        return [self.W, [self]]
+
+    def named(self):
+        return {"me": self}
+
+    def wrapped(self):
+        return Returning(self)
+
+    @property
+    def me(self):
+        return self
+
+
+def via_tuple(W, x):
+    o = Holding(W)
+    alias = o.pair()[0]
+    o.W = W * 2.0
+    return np.sum(x @ alias.W)
+
+
+def via_list(W, x):
+    o = Holding(W)
+    alias = o.listed()[1][0]
+    o.W = W * 2.0
+    return np.sum(x @ alias.W)
+
+
+def via_dict(W, x):
+    o = Holding(W)
+    alias = o.named()["me"]
+    o.W = W * 2.0
+    return np.sum(x @ alias.W)
+
+
+def via_object(W, x):
+    o = Holding(W)
+    alias = o.wrapped().W
+    o.W = W * 2.0
+    return np.sum(x @ alias.W)
+
+
+def via_property(W, x):
+    o = Holding(W)
+    alias = o.me
+    o.W = W * 2.0
+    return np.sum(x @ alias.W)
+
+
+@pytest.mark.parametrize("fn", [via_tuple, via_list, via_dict, via_object, via_property])
+def test_a_method_returning_a_container_holding_self_is_refused(fn):
+    """Followed, the alias would read the field as it was before the assignment, and
+    the gradient would be wrong."""
+    message = refused(fn, W, X, match="returns the object it is called on")
+    assert "test_objects.py" in message
+
+
 def test_a_method_returning_self_is_refused():
     def chained(W, x):
         o = Returning(W)
@@ -244,21 +311,160 @@ class Registering:
 
 
 @dataclasses.dataclass
-class Posted:
+class Checked:
     W: np.ndarray
 
     def __post_init__(self):
         self.W = self.W * 2.0
+        self.validate()
+
+    def validate(self):
+        pass
+
+
+class Base:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b * 2.0
+
+    def scaled(self):
+        return self.W * 2.0
+
+
+class Derived(Base):
+    def __init__(self, W):
+        super().__init__(W, W[0])
+        self.c = super().scaled()
 
 
 @pytest.mark.parametrize(
-    ("cls", "match"), [(Registering, "calls a method of self"), (Posted, "__post_init__")]
+    ("cls", "match"),
+    [
+        (Registering, "__init__ calls a method of self"),
+        (Checked, "__post_init__ calls a method of self"),
+        (Derived, "__init__ calls super()"),
+    ],
 )
 def test_constructors_srcdiff_cannot_compile_are_refused(cls, match):
     def build(W, x):
         return np.sum(x @ cls(W).W)
 
-    refused(build, W, X, match=match)
+    message = refused(build, W, X, match=match)
+    assert "test_objects.py" in message and "pass its fields as arguments" in message
+
+
+def check_built_inside(fn, *args):
+    """``sd.grad`` of ``fn`` with respect to its first two arguments, against finite
+    differences, and forward mode against it."""
+    got = sd.grad(fn, wrt=(0, 1))(*args)
+    want = numeric_grad(fn, list(args), (0, 1))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+    v = rng.normal(size=np.shape(args[0]))
+    _, tangent = sd.jvp(fn, args, (v, *(np.zeros_like(a) for a in args[1:])))
+    np.testing.assert_allclose(tangent, np.sum(got[0] * v), rtol=1e-9, atol=1e-12)
+
+
+@dataclasses.dataclass
+class Normalised:
+    """``__post_init__`` computing a field from the others, with a branch; a field with
+    a default factory, and one the constructor does not take."""
+
+    W: np.ndarray
+    b: np.ndarray
+    scale: float = 2.0
+    shift: np.ndarray = dataclasses.field(default_factory=lambda: np.full(2, 0.5))
+    norm: np.ndarray = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        self.W = self.W * self.scale
+        if self.scale > 1.0:
+            self.norm = np.sum(self.W**2) + np.sum(self.b)
+        else:
+            self.norm = np.sum(self.b * self.shift)
+
+
+def post_init_inside(W, b, x):
+    p = Normalised(W, b)
+    q = Normalised(W, b, scale=0.5, shift=b * 3.0)
+    h = x @ p.W + p.shift
+    for _ in range(3):
+        h = np.tanh(h) * p.norm + q.norm
+    return np.sum(h)
+
+
+@dataclasses.dataclass
+class Tagged:
+    W: np.ndarray
+    b: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(2))
+    tags: list = dataclasses.field(default_factory=list)
+
+
+def factory_inside(W, b, x):
+    made, given = Tagged(W), Tagged(W, b)
+    return np.sum(x @ made.W + made.b) + np.sum(x @ given.W * given.b) + len(made.tags)
+
+
+class Sub(Base):
+    def __init__(self, W, b, scale):
+        super().__init__(W * scale, b)
+        self.c = self.W[0] + self.b  # reads the fields the base class set
+        if scale > 1:
+            self.b = self.b * scale
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b + self.c)
+
+
+class Named2(Base):
+    def __init__(self, W, b):
+        super().__init__(W, b=b)
+
+
+@dataclasses.dataclass
+class Record:
+    W: np.ndarray
+
+
+class FromRecord(Record):
+    def __init__(self, W, k):
+        super().__init__(W * k)
+        self.k = k
+
+
+class Plain:
+    def __init__(self, W):
+        super().__init__()  # object's: sets nothing
+        self.W = W
+
+
+def super_inside(W, b, x):
+    s, t = Sub(W, b, 3.0), Named2(W, b)
+    out = np.sum(x @ FromRecord(W, 3.0).W) + np.sum(x @ Plain(W).W)
+    for _ in range(2):
+        out = out + np.sum(s(x)) + np.sum(t.W * t.b[0])
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenPosted:
+    """A frozen dataclass sets a derived field with ``object.__setattr__``; an
+    ``InitVar`` is a parameter of ``__post_init__``."""
+
+    W: np.ndarray
+    factor: dataclasses.InitVar[float] = 2.0
+
+    def __post_init__(self, k):
+        object.__setattr__(self, "V", self.W * k)
+
+
+def init_var_inside(W, b, x):
+    return np.sum(x @ FrozenPosted(W).V) + np.sum(x @ FrozenPosted(W * b[0], 5.0).V)
+
+
+@pytest.mark.parametrize("fn", [post_init_inside, factory_inside, super_inside, init_var_inside])
+def test_constructors_doing_more_than_setting_fields(fn):
+    check_built_inside(fn, W, B, X)
 
 
 def scale(h, factor, shift=0.0):
@@ -287,11 +493,79 @@ def test_partial_binding_a_differentiated_value(fn):
         np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-7)
 
 
-def test_partial_binding_by_keyword_is_refused():
-    def by_keyword(w, x):
-        return np.sum(functools.partial(scale, factor=w)(x))
+def partial_keywords(w, x):
+    g = functools.partial(scale, factor=w)
+    shifted = functools.partial(g, shift=w[0])  # its keywords over g's
+    h = x
+    for _ in range(2):
+        h = g(h) + shifted(x, factor=w * 0.5)  # a keyword of the call over the partial's
+    return np.sum(h**2)
 
-    refused(by_keyword, B, X[:, :2], match="by keyword")
+
+def partial_mixed(w, x):
+    g = functools.partial(scale, x, shift=w[1])
+    twice = functools.partial(g, w)
+    dot = functools.partial(np.dot, b=w)
+    return np.sum(twice() ** 2) + np.sum(g(w * 2.0)) + np.sum(dot(x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [partial_keywords, partial_mixed])
+def test_partial_binding_a_differentiated_value_by_keyword(fn):
+    w, x = rng.normal(size=4), rng.normal(size=(3, 4))
+    if fn is partial_mixed:
+        w, x = rng.normal(size=3), rng.normal(size=(3, 3))
+    check_built_inside(fn, w, x)
+
+
+def looped(x, w):
+    h = x
+    for _ in range(2):
+        if np.sum(h) > 0:
+            h = np.tanh(h * w)
+        else:
+            h = h * 2.0
+    return np.sum(h)
+
+
+def test_a_partial_binding_by_keyword_given_to_grad():
+    w, x = rng.normal(size=2), rng.normal(size=(4, 2))
+    p = functools.partial(looped, w=w)
+    gx, gw = sd.grad(p, wrt=(0, "w"))(x)
+    np.testing.assert_allclose(gx, numeric_grad(looped, [x, w], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gw, numeric_grad(looped, [x, w], 1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sd.grad(p)(-x), numeric_grad(looped, [-x, w], 0), rtol=1e-5)
+
+
+class Loss:
+    """A callable object: a loss with a branch and a loop."""
+
+    def __init__(self, W, steps):
+        self.W = W
+        self.steps = steps
+
+    def __call__(self, x):
+        h = x
+        for _ in range(self.steps):
+            h = np.tanh(h @ self.W) if np.sum(h) > 0 else h @ self.W * 0.5
+        return np.sum(h**2)
+
+
+def doubled(f, x):
+    return f(x) * 2.0
+
+
+def calls_objects(W, x):
+    made = Loss(W, 2)
+    return made(x) + doubled(Loss(W * 2.0, 1), x)
+
+
+def test_a_callable_object_given_to_grad_and_called():
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    for loss in (Loss(w, 3), Loss(-w, 2)):
+        np.testing.assert_allclose(sd.grad(loss)(x), numeric_grad(loss, [x]), rtol=1e-5,
+                                   atol=1e-7)  # fmt: skip
+    check_built_inside(calls_objects, w, x)
+    check_fields(lambda o, x: o(x) * 3.0, Loss(w, 2), x, names=("W",))
 
 
 @pytest.mark.parametrize("fn", [mlp_inside, set_inside, partial_numpy])
@@ -352,3 +626,124 @@ def test_keyword_only_dataclass_built_inside():
 
     got = sd.grad(build)(W, X)
     np.testing.assert_allclose(got, numeric_grad(build, [W, X]), rtol=1e-5, atol=1e-7)
+
+
+class Scaled:
+    """A property computed from the fields, with a branch; static and class methods."""
+
+    def __init__(self, W, scale):
+        self.W = W
+        self.scale = scale
+
+    @property
+    def weight(self):
+        if self.scale > 1.0:
+            return self.W * self.scale
+        return self.W
+
+    @staticmethod
+    def act(h, k=1.0):
+        return np.tanh(h) * k
+
+    @classmethod
+    def halved(cls, W, scale=2.0):
+        return cls(W * 0.5, scale)
+
+    def forward(self, x, steps):
+        h = x
+        for _ in range(steps):
+            h = self.act(h @ self.weight, k=self.scale) @ self.weight.T
+        return h
+
+
+@dataclasses.dataclass
+class Summed:
+    W: np.ndarray
+    b: np.ndarray
+
+    @property
+    def both(self):
+        return self.W + self.b
+
+
+def test_properties_of_objects_passed_in():
+    def loss(o, x):
+        return np.sum(o.forward(x, 2) ** 2) + np.sum(x @ o.weight)
+
+    check_fields(loss, Scaled(W, np.array(3.0)), X, names=("W", "scale"))
+    check_fields(loss, Scaled(W, np.array(0.5)), X, names=("W", "scale"))  # the other branch
+    check_fields(lambda p, x: np.sum(x @ p.both), Summed(W, B), X)
+
+
+def properties_inside(W, b, x):
+    o = Scaled(W, 3.0)
+    p = Scaled.halved(W)  # a class method called on the class
+    q = o.halved(W + b[0], 0.5)  # and on an object
+    s = 0.0
+    for _ in range(2):
+        s = s + np.sum(x @ o.weight) * np.sum(p.weight) + np.sum(o.act(x @ q.weight, 2.0))
+    return s + np.sum(Scaled.act(x @ Summed(W, b).both))
+
+
+def test_properties_static_and_class_methods_of_objects_built_inside():
+    check_built_inside(properties_inside, W, B, X)
+
+
+def test_array_module_looks_inside_objects():
+    """The arrays of an object's fields choose the array module, as a list's do."""
+    import array_api_strict as xps
+
+    from srcdiff import backend
+
+    s = xps.asarray(W)
+    assert backend.array_module(Params(s, 1.0)) is xps
+    assert backend.array_module(Pair(s, None)) is xps
+    assert backend.array_module([MLP(s, 1.0)], np.ones(2)) is xps
+    assert backend.array_module(Params(W, Params(B, s))) is xps
+    assert backend.array_module(Params(W, B)) is np
+    looped = Returning(s)
+    looped.me = looped  # objects referring to each other
+    assert backend.array_module(looped) is xps
+
+    def loss(p):
+        return np.sum(np.tanh(p.W) * p.b)
+
+    p = Params(xps.asarray(W), xps.asarray(B))
+    grad = sd.grad(loss)
+    got = grad(p)
+    assert type(got.W) is type(p.W)
+    assert "import array_api_strict as xp" in sd.source(grad)
+    want = numeric_grad(lambda d: loss(Params(**d)), [{"W": W, "b": B}])
+    np.testing.assert_allclose(np.asarray(got.W), want["W"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(got.b), want["b"], rtol=1e-5, atol=1e-7)
+
+
+class Cached:
+    def __init__(self, W):
+        self.W = W
+
+    @functools.cached_property
+    def weight(self):
+        return self.W * 2.0
+
+
+def test_properties_srcdiff_does_not_compile_are_refused():
+    """A cached property's value sits in ``__dict__`` like a field's (followed, its
+    gradient would never reach ``W``); a property of a class the function cannot name
+    is not compiled."""
+
+    def built(W, x):
+        return np.sum(x @ Cached(W).weight)
+
+    refused(built, W, X, match="cached property .weight")
+    refused(lambda o, x: np.sum(x @ o.weight), Cached(W), X, match="cached property")
+
+    class Local:
+        def __init__(self, W):
+            self.W = W
+
+        @property
+        def doubled(self):
+            return self.W * 2.0
+
+    refused(lambda o, x: np.sum(x @ o.doubled), Local(W), X, match="define the class at")

@@ -101,8 +101,24 @@ def test_rule_returns_one_gradient_per_parameter_by_syntax(fn):
                 f"{shown} must be a tuple display of {arity} gradients (None where not "
                 f"differentiable)"
             )
+        elif (
+            varargs
+            and isinstance(ret.value, ast.Tuple)
+            and ret.value.elts
+            and isinstance(ret.value.elts[-1], ast.Starred)
+        ):  # one gradient per parameter (keyword-only ones too), then one per extra argument
+            named = len(_rule_params(fn))
+            assert len(ret.value.elts) == named + 1, f"{shown}: one per parameter, then *extra"
         elif arity == 1 and isinstance(ret.value, ast.Tuple):
             assert len(ret.value.elts) == 1, f"{shown} returns a tuple for its one parameter"
+
+
+def _rule_params(fn) -> list[str]:
+    """The parameters a compiled call binds by name (keyword-only ones too), as the
+    compiler orders a rule's gradients."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = list(inspect.signature(fn).parameters.values())[2:]
+    return [p.name for p in params if p.kind in kinds]
 
 
 @pytest.mark.parametrize("fn", FN_IDS, ids=[f"{f.__module__}.{f.__name__}" for f in FN_IDS])

@@ -173,7 +173,7 @@ def test_svd_full_matrices_of_a_tall_matrix_uses_the_reduced_part():
     reduced = rule_grads(la.svd, (gu[:, :3], gs, gvh), a, False, call=as_tuple(la.svd))[0]
     np.testing.assert_allclose(d, reduced)
     gu[:, 3] = 1.0
-    with pytest.raises(ValueError, match="full_matrices=False"):
+    with pytest.raises(sd.CompileError, match="full_matrices=False"):
         rule_grads(la.svd, (gu, gs, gvh), a, call=as_tuple(la.svd))
 
 
@@ -186,7 +186,7 @@ def test_qr_complete_of_a_tall_matrix_uses_the_reduced_part():
     reduced = rule_grads(la.qr, (gq[:, :3], gr[:3]), a, call=as_tuple(la.qr))[0]
     np.testing.assert_allclose(d, reduced)  # R's last row is zero whatever a is
     gq[:, 3] = 1.0
-    with pytest.raises(ValueError, match="mode='reduced'"):
+    with pytest.raises(sd.CompileError, match="mode='reduced'"):
         rule_grads(la.qr, (gq, gr), a, "complete", call=as_tuple(la.qr))
 
 
@@ -200,7 +200,7 @@ def test_qr_of_a_wide_matrix_or_raw_mode_is_refused():
 
 def test_lstsq_of_a_rank_deficient_matrix_is_refused():
     a = np.ones((4, 2))
-    with pytest.raises(ValueError, match="full rank"):
+    with pytest.raises(sd.CompileError, match="full rank"):
         rule_grads(la.lstsq, (np.ones(2), np.zeros(0), 0.0, np.ones(2)), a, np.ones(4))
 
 
@@ -307,5 +307,5 @@ def test_a_named_field_of_a_result_is_differentiated():
 
 
 def test_using_the_complement_of_a_full_svd_is_refused():
-    with pytest.raises(ValueError, match="full_matrices=False"):
+    with pytest.raises(sd.CompileError, match="full_matrices=False"):
         sd.grad(svd_vectors_of_a_complement)(R((4, 3)))

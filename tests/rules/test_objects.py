@@ -18,20 +18,22 @@ class Record:
 
 
 class Bound(list):
-    """A partial seen as the list of its arguments (its adjoint), with ``args`` and
-    ``func`` for the rule."""
+    """A partial seen as the list of its bound values (its adjoint), with ``func``,
+    ``args`` and ``keywords`` for the rule."""
 
     func = None
-
-    @property
-    def args(self) -> tuple:
-        return tuple(self)
+    args: tuple = ()
+    keywords: dict = {}  # noqa: RUF012 - replaced per object, never changed
 
 
-def partial_as_list(func, *args):
-    p = functools.partial(func, *args)
-    out = Bound(p.args)
-    out.func = p.func
+def partial_as_list(func, *operands):
+    """``functools.partial(func, *args, **kw)`` from the rule's operands: ``func``, the
+    arguments, the keywords' values, then their names."""
+    *values, names = operands
+    npos = len(values) - len(names)
+    p = functools.partial(func, *values[:npos], **dict(zip(names, values[npos:], strict=True)))
+    out = Bound([*p.args, *p.keywords.values()])
+    out.func, out.args, out.keywords = p.func, p.args, p.keywords
     return out
 
 
@@ -43,8 +45,12 @@ SPECS = [
     Spec("object-attribute", ({"W": R((3, 2)), "b": R((2,))}, "W"), call=dict.get, wrt=(0,)),
     Spec(rt.assemble, (Record, {"W": R((3,)), "b": R(())}), call=fields_of, wrt=(1,)),
     Spec(rt.set_field, ({"W": R((3,)), "b": R(())}, "W", R((3,))), wrt=(0, 2)),
-    Spec(functools.partial, (np.multiply, R((3,)), R(())), call=partial_as_list, wrt=(1, 2)),
+    Spec(functools.partial, (np.multiply, R((3,)), R(()), ()), call=partial_as_list, wrt=(1, 2)),
+    Spec(
+        functools.partial, (np.multiply, R((3,)), R(()), ("out",)), call=partial_as_list, wrt=(1, 2)
+    ),  # fmt: skip
     Spec(rt.partial_args, ([R((2,)), R(())],)),
+    Spec(rt.merged, ({"W": R((3,)), "b": R(())}, {"b": R((2,)), "c": R(())}), wrt=(0, 1)),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

@@ -4,6 +4,7 @@ central differences see the gradient the rule gives (``z`` held fixed)."""
 
 import numpy as np
 
+from srcdiff import runtime as rt
 from srcdiff.rules.registry import method
 
 from .spec import Sampler, Spec, table_tests
@@ -66,7 +67,11 @@ def _specs(source: type) -> list[Spec]:
     return specs
 
 
-SPECS = _specs(np.random.Generator) + _specs(np.random.RandomState)
+SPECS = [
+    *_specs(np.random.Generator),
+    *_specs(np.random.RandomState),
+    Spec(rt.draw_scale, (R((3,), 0.5, 2.0), "scale"), wrt=(0,)),  # the identity, or refused
+]
 
 # NumPy draws float64 whatever the parameters' dtype, so there is no float32 table; the
 # op sweep checks that the final gradients keep their argument's dtype.

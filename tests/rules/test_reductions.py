@@ -89,6 +89,16 @@ SPECS = [
     Spec(builtins.sum, ([R((3, 4)), R((4,))], R((3, 4)))),
     Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
     Spec(builtins.sum, (R((3, 2)), R(())), label="rows-of-an-array"),
+    # Python's max and min: of arguments, of a list's entries, of a 1-D array's entries
+    Spec(builtins.max, (R.scalar(), R.scalar(), R.scalar())),
+    Spec(builtins.min, (R(()), 0.25, R(()))),
+    Spec(builtins.max, ([R(()), R(()), R(())],), label="list"),
+    Spec(builtins.min, (R((5,)),), label="array-entries"),
+    Spec(builtins.max, (R((4, 1)),), label="array-rows"),
+    Spec(builtins.max, ([R((3,)), R((3,)), R((3,))],), {"key": builtins.sum}, label="key"),
+    Spec(
+        builtins.min, ([R((2,)), R((2,))],), {"key": builtins.sum, "default": 0.0}, label="default"
+    ),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

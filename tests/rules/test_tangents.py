@@ -55,6 +55,7 @@ X = R((3, 4))
 OLD = R((3,))
 SAMPLES = np.array([-1.3, -0.2, 0.4, 1.1, 2.5])
 AT = np.array([-2.0, -0.9, 0.1, 0.7, 1.6, 2.2, 3.0])  # outside, inside, away from SAMPLES
+CHOICES = [np.array(0.5), np.array(2.0), np.array(-1.0)]  # the max is the second
 HELD = [R((3,)), OLD]  # a list holding OLD: its tangent follows a write into OLD
 SPECS = [
     Spec(rt.cast_grad, (R((3,)), R((3,)).astype(np.float32), R((3,))), wrt=(0,)),
@@ -181,6 +182,15 @@ SPECS = [
         (R((4,)), None, with_zeros(R((4, 4)), (1, 0), (2, 1), (2, 3), (3, 0), (3, 1), (3, 2)), 1),
         wrt=(0, 2),
         label="zeros",
+    ),  # fmt: skip
+    Spec(rt.choice_grads, (R(()), CHOICES[1], CHOICES[0], tuple(CHOICES[1:]), None), wrt=(0,)),
+    Spec(
+        rt.choice_tangent,
+        (CHOICES[1], CHOICES[0], tuple(CHOICES[1:]), None, R(()), None, (R(()), R(()))),
+        wrt=(4, 6),
+    ),  # fmt: skip
+    Spec(
+        rt.choice_tangent, (np.min(SAMPLES), SAMPLES, (), None, R((5,))), wrt=(4,), label="entries"
     ),  # fmt: skip
     Spec(rt.sorted_in_place_tangent, (R((3, 4)), X), wrt=(0, 1)),
     Spec(rt.sorted_in_place_tangent, (R((3, 4)), X, 0), wrt=(0, 1), label="axis-0"),
