@@ -13,7 +13,6 @@ import functools
 import operator
 import types
 import weakref
-from dataclasses import dataclass, field
 from typing import Any
 
 import gast
@@ -21,6 +20,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
+from .ir import DIFFERENTIATING, Analysis, Kind, Loop, Op
 from .mutation import is_update
 from .normalize import (
     Names,
@@ -58,73 +58,7 @@ registry.nondiff(
     operator.lshift, operator.rshift, operator.not_, rt_module.is_entry,
 )  # fmt: skip
 
-DIFFERENTIATING = ("rule", "call", "copy", "unwrap", "overwrite")
 RUNTIME = "srcdiff.runtime"  # the module of the helpers generated code calls
-
-
-@dataclass
-class Op:
-    """One normalized statement, as the primal and the adjoint see it.
-
-    kind: ``copy`` (``x = y``), ``rule`` (a primitive with a registered rule), ``call``
-    (a user function or another callable, differentiated through ``rt.call``),
-    ``return``, ``overwrite`` (an active name given a value without gradient: its
-    adjoint restarts from zero there), or ``passive`` (nothing to differentiate).
-    """
-
-    kind: str
-    target: str | None = None
-    rule: registry.Rule | None = None
-    operands: list[gast.expr] = field(default_factory=list)
-    bound: dict[str, gast.expr] = field(default_factory=dict)
-    primitive: Any = None
-    callee: gast.expr | None = None
-    keywords: list[gast.keyword] = field(default_factory=list)
-    saves: tuple[str, ...] = ()
-    # values its adjoint reads that an earlier statement of its block saves, unchanged
-    # since: read from there rather than saved again (see ``share_saves``)
-    shared: tuple[tuple[str, gast.stmt], ...] = ()
-    flagged: bool = False  # the primal records a flag for it in the path
-    same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
-    number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
-
-    def operand_names(self) -> list[str]:
-        return [n for n in map(operand_name, self.operands) if n is not None]
-
-
-@dataclass
-class Loop:
-    """Facts about one loop that the primal and the adjoint share."""
-
-    index: int
-    branching: bool
-    assigned: set[str]
-    entry_saves: tuple[str, ...]
-    exit_saves: tuple[str, ...] = ()  # carried from a step to the next, unset before the loop
-    maybe_saves: tuple[str, ...] = ()  # read, not assigned, maybe unset before the loop
-    # assigned, and set before the loop: their last values give the shape of a zero
-    # adjoint where nothing after the loop reads them (a list it grows, say)
-    final_saves: tuple[str, ...] = ()
-    invariant: frozenset[str] = frozenset()  # read, not assigned, set before the loop
-    # invariant values the adjoints of its steps read: saved once, on entering the loop,
-    # rather than with each step (see hoist_invariant_saves)
-    hoisted: tuple[str, ...] = ()
-    entry_read: bool = False  # the steps' adjoints read some of entry_saves (not hoisted)
-
-
-@dataclass
-class Analysis:
-    """The analysed function: its normalized tree (statements carry their ``Op``), the
-    names that may be active, its parameters, and whether it computes with Tensors."""
-
-    parsed: Parsed
-    fn: gast.FunctionDef
-    active: set[str]
-    params: list[str]
-    tensor: bool | str = False
-    pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
-    assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
-    updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -228,15 +162,15 @@ class Analyser:
     def fail(self, node: gast.AST, what: str, hint: str) -> Op:
         if self.final:
             raise self.p.error(what, node, hint)
-        return Op("passive")
+        return Op(Kind.PASSIVE)
 
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
         if getattr(stmt, "no_grad", False):
             overwritten = [name(n) for n in stmt.stores if n in self.active]
-            return Op("overwrite", operands=overwritten) if overwritten else Op("passive")
+            return Op(Kind.OVERWRITE, operands=overwritten) if overwritten else Op(Kind.PASSIVE)
         if isinstance(stmt, gast.Return):
-            return Op("return", operands=[stmt.value])
+            return Op(Kind.RETURN, operands=[stmt.value])
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
             call = stmt.value
             if (
@@ -246,13 +180,13 @@ class Analyser:
                 and self.is_active(call.func.value)
             ):
                 return Op(
-                    "backward",
+                    Kind.BACKWARD,
                     operands=[call.func.value] + list(call.args),
                     keywords=list(call.keywords),
                 )
             return self.classify_effect(stmt, call)
         if not isinstance(stmt, gast.Assign):
-            return Op("passive")
+            return Op(Kind.PASSIVE)
         target = stmt.targets[0]
         if isinstance(target, gast.Subscript):
             return self.classify_setitem(stmt, target)
@@ -260,7 +194,7 @@ class Analyser:
             base = target.value
             if isinstance(base, gast.Name) and base.id in self.made_objects():
                 if not (self.is_active(stmt.value) or self.is_active(base)):
-                    return Op("passive", target=base.id)
+                    return Op(Kind.PASSIVE, target=base.id)
                 args = [base, const(target.attr), stmt.value]
                 write = rt_module.set_field
                 return self.rule_op(registry.lookup(write), write, args, [], stmt, base.id)
@@ -276,7 +210,7 @@ class Analyser:
                     f"assignment to the attribute .{target.attr} of a differentiated value",
                     "give it a new value instead (h = h.reshape(...) for .shape)",
                 )
-            return Op("passive")
+            return Op(Kind.PASSIVE)
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op
@@ -290,18 +224,18 @@ class Analyser:
         values = [call.func.value] if isinstance(call.func, gast.Attribute) else []
         values += list(call.args) + [k.value for k in call.keywords]
         if not any(self.is_active(v) for v in values):
-            return Op("passive")
+            return Op(Kind.PASSIVE)
         kind, obj = self.resolve(call.func)
         if kind == "method":
             prim = f"ndarray.{call.func.attr}"
             if registry.lookup(prim) is not None or registry.is_nondiff(prim):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
         elif kind == "object":
             if registry.lookup(obj) is not None or registry.is_nondiff(obj):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt)) is not None:
                 return refused
-        return Op("call", callee=call.func, operands=list(call.args),
+        return Op(Kind.CALL, callee=call.func, operands=list(call.args),
                   keywords=list(call.keywords))  # fmt: skip
 
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
@@ -311,7 +245,7 @@ class Analyser:
                 stmt, "item assignment into an expression", "assign into a local variable"
             )
         if not (self.is_active(base) or self.is_active(stmt.value)):
-            return Op("passive", target=base.id)
+            return Op(Kind.PASSIVE, target=base.id)
         if base.id not in self.locals:
             return self.fail(
                 stmt,
@@ -339,7 +273,7 @@ class Analyser:
 
     def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
         if isinstance(v, gast.Name):
-            return Op("copy", operands=[v])
+            return Op(Kind.COPY, operands=[v])
         if isinstance(v, gast.BinOp):
             prim = BINOPS[type(v.op)]
             return self.primitive(prim, [v.left, v.right], [], stmt, describe_op(v.op))
@@ -354,14 +288,14 @@ class Analyser:
             )
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
             if self.is_field(v.attr) and v.attr in self.property_names():
                 callee = gast.Call(
                     func=gast.Attribute(value=name("rt"), attr="getter", ctx=gast.Load()),
                     args=[v.value, const(v.attr)],
                     keywords=[],
                 )
-                return Op("call", callee=callee, operands=[v.value], keywords=[])
+                return Op(Kind.CALL, callee=callee, operands=[v.value], keywords=[])
             if self.is_field(v.attr):
                 return self.primitive(
                     "object-attribute", [v.value, const(v.attr)], [], stmt, f"field .{v.attr}"
@@ -379,7 +313,7 @@ class Analyser:
         if isinstance(v, gast.Set) and any(self.is_active(e) for e in v.elts):
             return self.fail(stmt, "a set of differentiated values",
                              "use a list or a tuple")  # fmt: skip
-        return Op("passive")
+        return Op(Kind.PASSIVE)
 
     def index_of_constant(self, v: gast.Subscript, stmt: gast.stmt) -> Op:
         """``c[i]`` where ``c`` carries no gradient: ``np.r_[a, b]`` and ``np.c_[...]``
@@ -391,14 +325,14 @@ class Analyser:
             items = list(index.elts) if isinstance(index, gast.Tuple) else [index]
             what = next((f"np.{n}" for n in ("r_", "c_") if getattr(np, n) is obj), "indexing")
             return self.primitive(obj, items, [], stmt, what)
-        return Op("passive")
+        return Op(Kind.PASSIVE)
 
     def classify_call(self, call: gast.Call, stmt: gast.stmt) -> Op:
         args = list(call.args)
         kw_active = any(self.is_active(k.value) for k in call.keywords)
         kind, obj = self.resolve(call.func)
         if kind == "object" and obj is rt_module.unwrap:
-            return Op("unwrap", operands=args)
+            return Op(Kind.UNWRAP, operands=args)
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
@@ -431,16 +365,16 @@ class Analyser:
             if rule is not None:
                 return self.rule_op(rule, obj, args, call.keywords, stmt)
             if registry.is_nondiff(obj):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
             if not (any(self.is_active(a) for a in args) or kw_active):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt)) is not None:
                 return refused
         elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.tensor:
             return self.method_call(call.func, "__call__", call)
         elif not (any(self.is_active(a) for a in args) or kw_active):
-            return Op("passive")
-        return Op("call", callee=call.func, operands=args, keywords=list(call.keywords))
+            return Op(Kind.PASSIVE)
+        return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
@@ -524,7 +458,7 @@ class Analyser:
             args=[owner, const(attr)],
             keywords=[],
         )
-        return Op("call", callee=callee, operands=[owner, *call.args],
+        return Op(Kind.CALL, callee=callee, operands=[owner, *call.args],
                   keywords=list(call.keywords))  # fmt: skip
 
     def primitive(
@@ -538,7 +472,7 @@ class Analyser:
         rule = registry.lookup(prim)
         if rule is None:
             if registry.is_nondiff(prim) or not any(self.is_active(a) for a in args):
-                return Op("passive")
+                return Op(Kind.PASSIVE)
             shown = prim if isinstance(prim, str) else describe(prim)
             return self.fail(
                 stmt,
@@ -605,7 +539,7 @@ class Analyser:
             bound[rule.varargs] = gast.Tuple(elts=list(extra), ctx=gast.Load())
             operands += extra
         if not any(self.is_active(a) for a in operands):
-            return Op("passive")
+            return Op(Kind.PASSIVE)
         if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
             return self.fail(
                 stmt,
@@ -613,7 +547,7 @@ class Analyser:
                 "srcdiff differentiates real-valued code: compute with the real and "
                 "imaginary parts as real arrays",
             )
-        return Op("rule", target=target, rule=rule, operands=operands, bound=bound,
+        return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
                   primitive=prim, keywords=passed_on)  # fmt: skip
 
     # --- activity --------------------------------------------------------------------
@@ -668,7 +602,7 @@ class Analyser:
             for stmt in statements:
                 op = self.classify(stmt)
                 if (
-                    op.kind == "unwrap"
+                    op.kind is Kind.UNWRAP
                     and op.target not in self.active
                     and isinstance(op.operands[0], gast.Name)
                     and op.operands[0].id in sources | self.active
@@ -676,7 +610,7 @@ class Analyser:
                     self.active.add(op.target)
                     changed = True
                 if (
-                    op.kind in DIFFERENTIATING + ("rule",)
+                    op.kind in DIFFERENTIATING
                     and op.target
                     and op.target not in self.active
                     and any(self.is_active(a) for a in op.operands + [k.value for k in op.keywords])
@@ -686,16 +620,16 @@ class Analyser:
         self.final = True
         for stmt in statements:
             op = self.classify(stmt)
-            if op.kind in ("rule", "copy") and op.target not in self.active:
-                op = Op("passive", target=op.target)
+            if op.kind in (Kind.RULE, Kind.COPY) and op.target not in self.active:
+                op = Op(Kind.PASSIVE, target=op.target)
             if (
-                op.kind == "passive"
+                op.kind is Kind.PASSIVE
                 and op.target in self.active
                 and isinstance(stmt, gast.Assign)
                 and isinstance(stmt.targets[0], gast.Name)
             ):
-                op = Op("overwrite", target=op.target)
-            op.flagged = self.tensor and op.kind in ("call", "unwrap")
+                op = Op(Kind.OVERWRITE, target=op.target)
+            op.flagged = self.tensor and op.kind in (Kind.CALL, Kind.UNWRAP)
             stmt.op = op
         self.join_sequences(statements)
         self.square_products(statements)
@@ -709,7 +643,7 @@ class Analyser:
         )
         useful = useful_names(statements, self.active)
         for stmt in statements:
-            if stmt.op.kind == "rule" and stmt.op.target in useful:
+            if stmt.op.kind is Kind.RULE and stmt.op.target in useful:
                 stmt.op.number_operands = self.global_numbers(stmt.op.operands)
                 stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
 
@@ -726,22 +660,22 @@ class Analyser:
                 op = s.op
                 if not op.target or op.target in sequences:
                     continue
-                if op.kind in ("passive", "overwrite"):
+                if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
                     value = getattr(s, "value", None)
                     found = isinstance(value, (gast.List, gast.Tuple, gast.ListComp)) or (
                         isinstance(value, gast.Name) and value.id in sequences
                     )
-                elif op.kind in ("copy", "unwrap"):  # rt.unwrap passes a list as it is
+                elif op.kind in (Kind.COPY, Kind.UNWRAP):  # rt.unwrap passes a list as it is
                     found = op.operands[0].id in sequences
                 elif (
-                    op.kind == "rule"
+                    op.kind is Kind.RULE
                     and sequence_rule(op.primitive)
                     and any(isinstance(a, gast.Name) and a.id in sequences for a in op.operands)
                 ):
                     op.rule = registry.lookup(sequence_rule(op.primitive))
                     found = True
                 else:
-                    found = op.kind == "rule" and op.primitive in (
+                    found = op.kind is Kind.RULE and op.primitive in (
                         "tuple-display",
                         "list-display",
                         rt_module.appended,
@@ -760,7 +694,11 @@ class Analyser:
             return  # a rule of the user's for np.square is not one for v * v
         for s in statements:
             op = s.op
-            if op.kind != "rule" or op.primitive is not operator.mul or op.rule.name != "multiply":
+            if (
+                op.kind is not Kind.RULE
+                or op.primitive is not operator.mul
+                or op.rule.name != "multiply"
+            ):
                 continue
             x, y = op.operands
             if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
@@ -802,13 +740,6 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float, complex)) and not isinstance(value, bool)
 
 
-def operand_name(e: gast.expr | None) -> str | None:
-    """The name an operand reads: ``a``, or ``a`` of ``*a`` in a call (else None)."""
-    if isinstance(e, gast.Starred):
-        e = e.value
-    return e.id if isinstance(e, gast.Name) else None
-
-
 def index_value(e: gast.expr) -> gast.expr:
     """A subscript's index as an ordinary expression (``1:n`` becomes ``slice(1, n)``)."""
     if isinstance(e, gast.Slice):
@@ -847,7 +778,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     """Names whose values (after the statement) the adjoint of ``op`` reads, for the
     gradients of its active operands: those its rule, expanded here, actually loads.
     Names that are not ``local`` (globals, closure variables) are read where they are."""
-    if op.kind != "rule":
+    if op.kind is not Kind.RULE:
         return ()
     rule = op.rule
     operand_names = {n.id for a in op.operands for n in gast.walk(a) if isinstance(n, gast.Name)}
@@ -892,8 +823,8 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
     useful = {
         a.id
         for s in statements
-        for a in getattr(s, "op", Op("passive")).operands[:1]
-        if s.op.kind in ("return", "backward") and isinstance(a, gast.Name)
+        for a in getattr(s, "op", Op(Kind.PASSIVE)).operands[:1]
+        if s.op.kind in (Kind.RETURN, Kind.BACKWARD) and isinstance(a, gast.Name)
     }
     changed = True
     while changed:
@@ -961,7 +892,7 @@ def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> No
             )  # fmt: skip
     for s in statements:
         written = is_update(s)
-        if written is not None and s.op.kind in ("passive", "overwrite"):
+        if written is not None and s.op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
             own = written in sharing.locals  # a global's object is updated as written
             s.functional = own and (s.callers or bool(sharing.group(written) & saved))
 
@@ -1036,7 +967,7 @@ def static_callees(analyser: Analyser, statements: list[gast.stmt]) -> list:
     callee is only known when it runs gives ``None``."""
     out = []
     for s in statements:
-        if getattr(s, "op", None) is not None and s.op.kind == "call":
+        if getattr(s, "op", None) is not None and s.op.kind is Kind.CALL:
             kind, obj = analyser.resolve(s.op.callee)
             out.append(obj if kind == "object" and isinstance(obj, types.FunctionType) else None)
     return out
@@ -1085,20 +1016,20 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     calls srcdiff's known primitives, math, pure builtins, methods that change nothing and
     other pure functions; it writes into no attribute, no item and no list in place."""
     for s in statements:
-        if getattr(s, "no_grad", False) or s.op.kind in ("unwrap", "backward"):
+        if getattr(s, "no_grad", False) or s.op.kind in (Kind.UNWRAP, Kind.BACKWARD):
             return False
-        if s.op.kind == "call":
+        if s.op.kind is Kind.CALL:
             if not all(function_is_pure(f) for f in static_callees(analyser, [s])):
                 return False
             continue
         if isinstance(s, gast.Assign) and (
             isinstance(s.targets[0], (gast.Attribute, gast.Subscript))
-            and s.op.kind == "passive"
+            and s.op.kind is Kind.PASSIVE
             or isinstance(s.targets[0], gast.Attribute)
         ):
             return False  # a store into an object another function may hold
         if (
-            s.op.kind == "passive"
+            s.op.kind is Kind.PASSIVE
             and isinstance(getattr(s, "value", None), gast.Call)
             and getattr(s.value.func, "attr", None) == "appended"
         ):
@@ -1315,7 +1246,7 @@ def share_saves(body: list[gast.stmt]) -> None:
             is_update(s) is not None
             or not isinstance(s, gast.Assign)
             or op is None
-            or op.kind == "call"
+            or op.kind is Kind.CALL
         ):  # an object written into (through any name), or a call that may write
             saved_by.clear()
         for n in stored_names(s):
@@ -1325,7 +1256,7 @@ def share_saves(body: list[gast.stmt]) -> None:
             for b in nested:
                 share_saves(b)
             continue
-        if op is None or op.kind != "rule" or not op.saves:
+        if op is None or op.kind is not Kind.RULE or not op.saves:
             continue
         op.shared = tuple((n, saved_by[n]) for n in op.saves if n in saved_by)
         op.saves = tuple(n for n in op.saves if n not in saved_by)

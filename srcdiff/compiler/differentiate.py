@@ -26,7 +26,8 @@ import gast
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
-from .analyse import Analysis, operand_name, relevant_try
+from .analyse import relevant_try
+from .ir import Analysis, Kind, operand_name
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
@@ -87,7 +88,7 @@ def select(
         if inside and (raised == s.pos and not is_loop(s) or not relevant_block(s)):
             return items, "raise"  # what ran of it left no adjoint and no path
         op = getattr(s, "op", None)
-        if op is not None and op.kind == "backward" and getattr(s, "sid", None) == stop:
+        if op is not None and op.kind is Kind.BACKWARD and getattr(s, "sid", None) == stop:
             items.append(Item("stmt", s))
             return items, "stop"
         if op is not None and op.flagged:
@@ -132,7 +133,7 @@ def select(
             return items, "break"
         elif isinstance(s, gast.Continue):
             return items, "continue"
-        elif op is not None and op.kind not in ("passive", "backward"):
+        elif op is not None and op.kind not in (Kind.PASSIVE, Kind.BACKWARD):
             items.append(Item("stmt", s))
     return items, None
 
@@ -260,14 +261,14 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
             op = item.stmt.op
             if not op.target or op.target in active:
                 continue
-            if op.kind == "unwrap":
+            if op.kind is Kind.UNWRAP:
                 live = item.taken == UNWRAPPED_LEAF or (
                     item.taken == NOT_A_TENSOR
                     and isinstance(op.operands[0], gast.Name)
                     and op.operands[0].id in active
                 )
-            elif op.kind in ("rule", "copy", "call"):
-                live = (op.kind == "call" and item.taken == 1) or any(
+            elif op.kind in (Kind.RULE, Kind.COPY, Kind.CALL):
+                live = (op.kind is Kind.CALL and item.taken == 1) or any(
                     operand_name(a) in active for a in op.operands + [k.value for k in op.keywords]
                 )
             else:
@@ -285,7 +286,7 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
     useful = {
         item.stmt.op.operands[0].id
         for item in flat
-        if item.stmt.op.kind in ("return", "backward")
+        if item.stmt.op.kind in (Kind.RETURN, Kind.BACKWARD)
         and isinstance(item.stmt.op.operands[0], gast.Name)
     }
     changed = True
@@ -377,31 +378,31 @@ class AdjointBuilder:
             op = getattr(s, "op", None)
             if op is None or not op.target:
                 continue
-            if op.kind in ("passive", "overwrite"):
+            if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
                 if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
                     continue
                 kind = self.passive_kind(s.value)
-            elif op.kind == "call" or (
-                op.kind == "rule"
+            elif op.kind is Kind.CALL or (
+                op.kind is Kind.RULE
                 and op.primitive
                 in CONTAINER_PRIMITIVES + OBJECT_PRIMITIVES + (rt_module.iterable, list, tuple)
             ):
                 kind = "any"
-            elif op.kind == "copy":
+            elif op.kind is Kind.COPY:
                 kind = self.kind_of(op.operands[0].id)
-            elif op.kind == "rule" and op.primitive in ("ndarray.item",):
+            elif op.kind is Kind.RULE and op.primitive in ("ndarray.item",):
                 kind = "array"
-            elif op.kind == "rule" and (
+            elif op.kind is Kind.RULE and (
                 op.rule.name in SEQUENCE_RULE_NAMES or registry.gives_sequence(op.primitive)
             ):
                 kind = "any"
-            elif op.kind == "rule" and op.primitive in UPDATED_CONTAINERS:
+            elif op.kind is Kind.RULE and op.primitive in UPDATED_CONTAINERS:
                 kind = "any"  # a list or dict after an update (or an array: "any" holds it)
-            elif op.kind == "rule" and op.primitive is rt_module.follow:
+            elif op.kind is Kind.RULE and op.primitive is rt_module.follow:
                 # an object followed through an update keeps its kind (a list stays a list)
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
-            elif op.kind == "rule" and op.rule.name in ("getitem", "setitem"):
+            elif op.kind is Kind.RULE and op.rule.name in ("getitem", "setitem"):
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "array"
             else:
@@ -517,12 +518,12 @@ class AdjointBuilder:
     def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
         op = s.op
         line = s.lineno
-        if op.kind in ("return", "backward"):
+        if op.kind in (Kind.RETURN, Kind.BACKWARD):
             value = op.operands[0]
             if self.active(value):
                 self.contribute(value.id, name(self.seed), line)
             return
-        if op.kind == "overwrite":  # given values without gradient (under no_grad too)
+        if op.kind is Kind.OVERWRITE:  # given values without gradient (under no_grad too)
             for n in [op.target] + [a.id for a in op.operands]:
                 self.kill(n)
             return
@@ -530,7 +531,7 @@ class AdjointBuilder:
         if target not in self.state:
             return
         g = name(self.state[target].var)
-        if op.kind == "unwrap":
+        if op.kind is Kind.UNWRAP:
             self.kill(target)
             if flag == UNWRAPPED_LEAF:
                 accumulate = call(attr("rt", "accumulate_grad"), subscript(frame.saved, s.sid), g)
@@ -538,7 +539,7 @@ class AdjointBuilder:
             elif flag == NOT_A_TENSOR and self.active(op.operands[0]):
                 self.contribute(op.operands[0].id, g, line)
             return
-        if op.kind == "copy":
+        if op.kind is Kind.COPY:
             self.kill(target)
             if self.active(op.operands[0]):
                 self.contribute(op.operands[0].id, g, line)
@@ -546,16 +547,16 @@ class AdjointBuilder:
         if self.probe is not None:
             seen = call(name(self.probe), const(line), const(target), g)
             self.emit(gast.Expr(value=seen), line)
-        if op.kind == "rule" and op.saves:
+        if op.kind is Kind.RULE and op.saves:
             self.emit(assign_many(op.saves, subscript(frame.saved, s.sid)), line)
-        for n, earlier in op.shared if op.kind == "rule" else ():  # saved by ``earlier``
+        for n, earlier in op.shared if op.kind is Kind.RULE else ():  # saved by ``earlier``
             value: gast.expr = subscript(frame.saved, earlier.sid)
             if len(earlier.op.saves) > 1:
                 value = gast.Subscript(value=value, slice=const(earlier.op.saves.index(n)),
                                        ctx=gast.Load())  # fmt: skip
             self.emit(assign(n, value), line)
         operands = list(op.operands)
-        if op.kind == "call":
+        if op.kind is Kind.CALL:
             temp = self.names.fresh("r")
             # the primal's mask: the arguments active in the static analysis; of those,
             # the callee's adjoint gives the gradients of the ones live on this path
@@ -851,7 +852,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
             if item.kind == "stmt":
                 op = item.stmt.op
                 if (
-                    op.kind == "rule"
+                    op.kind is Kind.RULE
                     and op.rule.name == "getitem"
                     and isinstance(op.operands[0], gast.Name)
                 ):

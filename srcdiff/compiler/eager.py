@@ -22,9 +22,10 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .analyse import Analyser, Analysis, Op, saves_of
+from .analyse import Analyser, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
+from .ir import Analysis, Kind, Op
 from .normalize import Names, assign, const, name, params_of
 from .optimize import optimize
 from .parse import Parsed
@@ -239,7 +240,7 @@ def _build(
         operands = [atom(kind, v) for kind, v in args]
         keywords = [gast.keyword(arg=k, value=atom("c", v)) for k, v in kwargs.items()]
         op = analyser.rule_op(rule, prim, operands, keywords, None, target)
-        if op.kind == "rule":
+        if op.kind is Kind.RULE:
             active.add(target)
         op.saves = saves_of(op, active)
         stmt = assign(target, gast.Constant(value=None, kind=None))
@@ -249,7 +250,7 @@ def _build(
         lines[i + 1] = f"{target} = {show_op(prim, shown)}"
         body.append(stmt)
     body.append(gast.Return(value=name(value_names[root])))
-    body[-1].op = Op("return", operands=[name(value_names[root])])
+    body[-1].op = Op(Kind.RETURN, operands=[name(value_names[root])])
     body[-1].lineno = len(ops)
     analysis = Analysis(parsed, fn_def, active, params_of(fn_def))
     saves: dict[int, tuple[int, ...]] = {}

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import gast
 
 from ..rules import registry
-from .analyse import DIFFERENTIATING, Analysis, reads_of
+from .analyse import reads_of
+from .ir import DIFFERENTIATING, Analysis, Kind
 from .normalize import walk_statements
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
@@ -57,14 +58,14 @@ def influence(analysis: Analysis, param: str) -> Influence:
             read = reads_of(getattr(s, "value", None)) & depends
             if not read:
                 continue
-            if op.kind == "return":
+            if op.kind is Kind.RETURN:
                 reaches = True
             elif op.kind in DIFFERENTIATING and isinstance(s, gast.Assign):
                 new = {n.id for t in s.targets for n in gast.walk(t) if isinstance(n, gast.Name)}
                 if not new <= depends:
                     depends |= new
                     changed = True
-            elif op.kind == "passive" and s.lineno not in stops:
+            elif op.kind is Kind.PASSIVE and s.lineno not in stops:
                 stops[s.lineno] = _stop(analysis, s, tests)
     return Influence(reaches, tuple(stops[k] for k in sorted(stops)))
 

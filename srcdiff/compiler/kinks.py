@@ -13,7 +13,7 @@ from collections import Counter
 
 import gast
 
-from .analyse import Analysis
+from .ir import Analysis, Kind
 from .normalize import Names, all_names, const, rebuild_blocks
 from .trace import PathPrimal, PrimalBuilder, attr, call
 
@@ -101,7 +101,7 @@ class _Checks:
             texts = [self.text(e) for e in operands]
             return self.helper("near_branch", operands, s, self.text(value), texts)
         op = getattr(s, "op", None)
-        if op is None or op.kind != "rule" or op.rule is None or op.rule.name not in KINKED:
+        if op is None or op.kind is not Kind.RULE or op.rule is None or op.rule.name not in KINKED:
             return None
         helper, positions = KINKED[op.rule.name]
         operands = [op.operands[i] if i < len(op.operands) else const(None) for i in positions]

@@ -26,11 +26,12 @@ from typing import Any
 
 import gast
 
-from .analyse import Analysis, analyse, params_of
+from .analyse import analyse, params_of
 from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit, expr
 from .finite import insert_checks
+from .ir import Analysis
 from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import Names, all_names, normalize
@@ -252,7 +253,7 @@ def _facts(s: gast.stmt) -> str:
 
 
 def _op_facts(op: Any) -> str:
-    text = op.kind
+    text = op.kind.value
     if op.rule is not None:
         text += f" {getattr(op.primitive, '__name__', op.primitive)}"
     if op.saves:

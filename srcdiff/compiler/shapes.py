@@ -20,6 +20,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from .ir import Kind
 from .normalize import local_names, params_of, walk
 
 Shape = tuple[Hashable, ...] | None
@@ -198,7 +199,7 @@ class _Inference:
                 and elementwise
                 and value is not None
                 and getattr(s, "op", None) is not None
-                and s.op.kind == "rule"
+                and s.op.kind is Kind.RULE
             ):
                 s.op.same_shape = frozenset(
                     i

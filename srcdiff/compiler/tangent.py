@@ -31,7 +31,8 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .analyse import Analysis, Op, describe, index_value
+from .analyse import describe, index_value
+from .ir import Analysis, Kind, Op
 from .normalize import Names, assign, clone, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
@@ -112,11 +113,11 @@ class TangentBuilder:
             pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
             return [at(gast.Return(value=pair), line)]
         op: Op | None = getattr(s, "op", None)
-        if isinstance(s, gast.Expr) and op is not None and op.kind == "call":
+        if isinstance(s, gast.Expr) and op is not None and op.kind is Kind.CALL:
             # a call made for what it changes: through its own tangent source, which
             # refuses what forward mode cannot follow (a list's append, a global)
             return [at(gast.Expr(value=self.call_value(op)), line)]
-        if op is not None and not isinstance(s, gast.Assign) and op.kind not in ("passive",):
+        if op is not None and not isinstance(s, gast.Assign) and op.kind not in (Kind.PASSIVE,):
             raise self.error(s, f"forward mode does not support this statement yet ({op.kind})",
                              "use sd.grad (reverse mode) for this function")  # fmt: skip
         if op is None or not isinstance(s, gast.Assign):
@@ -132,16 +133,20 @@ class TangentBuilder:
         or a saved value may hold gives it a new value (``rt.setitem``); the user's own
         append stays in place (see ``trace.PrimalBuilder.assignment``)."""
         target = s.targets[0]
-        if op.kind == "call" and isinstance(target, gast.Name):
+        if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
         write = "put_back" if getattr(s, "put_back", False) else "setitem"
-        if op.kind == "rule" and op.primitive in (rt_module.setitem, rt_module.put_back):
+        if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
             return [assign(op.target, call(attr("rt", write), *op.operands))]
         if getattr(s, "functional", False) and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
             return [assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
-        if op.kind == "passive" and _is_appended(s.value) and not getattr(s, "functional", False):
+        if (
+            op.kind is Kind.PASSIVE
+            and _is_appended(s.value)
+            and not getattr(s, "functional", False)
+        ):
             xs, v = s.value.args
             append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
             return [gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])),
@@ -208,13 +213,13 @@ class TangentBuilder:
         if not isinstance(target, gast.Name) or target.id not in self.a.active:
             return []
         n = target.id
-        if op.kind == "copy" and self.active(s.value):
+        if op.kind is Kind.COPY and self.active(s.value):
             return [assign(self.dname(n), name(self.dname(s.value.id)))]
-        if op.kind == "call":
+        if op.kind is Kind.CALL:
             return []  # computed with the value (see ``primal``)
-        if op.kind == "rule":
+        if op.kind is Kind.RULE:
             return self.rule(s, op, n)
-        if op.kind in ("passive", "overwrite", "copy"):
+        if op.kind in (Kind.PASSIVE, Kind.OVERWRITE, Kind.COPY):
             return [self.zero(n)]
         raise self.error(s, f"forward mode does not support this statement yet ({op.kind})",
                          "use sd.grad (reverse mode) for this function")  # fmt: skip

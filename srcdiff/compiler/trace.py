@@ -26,7 +26,8 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from .analyse import Analysis, Op, index_value, recorded, relevant, relevant_try
+from .analyse import index_value, recorded, relevant, relevant_try
+from .ir import Analysis, Kind, Op
 from .normalize import (
     Names,
     assign,
@@ -206,11 +207,13 @@ class PrimalBuilder:
         if (
             isinstance(s, gast.Expr)
             and getattr(s, "op", None) is not None
-            and s.op.kind == "backward"
+            and s.op.kind is Kind.BACKWARD
         ):
             return self.backward(s, frame)
         if (
-            isinstance(s, gast.Expr) and getattr(s, "op", None) is not None and s.op.kind == "call"
+            isinstance(s, gast.Expr)
+            and getattr(s, "op", None) is not None
+            and s.op.kind is Kind.CALL
         ):  # a result nobody reads: run for what it changes
             return [at(gast.Expr(value=self.call_of(s.op, frame)), line)]
         if isinstance(s, gast.Return) and self.a.updated:
@@ -303,7 +306,7 @@ class PrimalBuilder:
     def assignment(self, s: gast.Assign, frame: Frame) -> list[gast.stmt]:
         op = s.op
         line = s.lineno
-        if op.kind == "call":
+        if op.kind is Kind.CALL:
             self.numbered(s)
             value = self.call_of(op, frame)
             target = gast.Tuple(
@@ -311,7 +314,7 @@ class PrimalBuilder:
                 ctx=gast.Store(),
             )
             return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
-        if op.kind == "unwrap":
+        if op.kind is Kind.UNWRAP:
             self.numbered(s)
             value = gast.Call(
                 func=attr("rt", "unwrap"), args=[op.operands[0], name(frame.path)], keywords=[]
@@ -329,7 +332,7 @@ class PrimalBuilder:
             value = gast.Call(func=attr("rt", write), args=[target.value, index, s.value],
                               keywords=[])  # fmt: skip
             out = [at(assign(target.value.id, value), line)]
-        if op.kind == "passive" and _is_appended(s.value) and not functional:
+        if op.kind is Kind.PASSIVE and _is_appended(s.value) and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
             xs, v = s.value.args
@@ -338,11 +341,11 @@ class PrimalBuilder:
                 at(gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])), line),
                 at(assign(op.target, xs), line),
             ]
-        if op.kind == "rule" and op.primitive in (rt_module.setitem, rt_module.put_back):
+        if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
             write = "put_back" if op.primitive is rt_module.put_back else "setitem"
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
-        if op.kind == "rule" and op.saves:
+        if op.kind is Kind.RULE and op.saves:
             self.numbered(s)
             out.append(self.save(frame, s.sid, op.saves, line))
         return out
@@ -636,7 +639,7 @@ def _passive(s: gast.stmt) -> bool:
     return (
         not blocks(s)
         and op is not None
-        and op.kind == "passive"
+        and op.kind is Kind.PASSIVE
         and not op.flagged
         and not getattr(s, "no_grad", False)
     )

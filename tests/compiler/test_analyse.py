@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff.compiler.ir import Kind
 
 from .pipeline import analysed, code, statements
 
@@ -86,24 +87,24 @@ def test_activity_follows_the_other_argument_too():
 def test_nothing_is_active_when_nothing_is_differentiated():
     r = analysed(mixed)
     assert r.analysis.active == set()
-    assert all(s.op.kind in ("passive", "return") for s in statements(r.tree))
+    assert all(s.op.kind in (Kind.PASSIVE, Kind.RETURN) for s in statements(r.tree))
 
 
 def test_each_statement_is_classified():
     ops = by_name(mixed, analysed(mixed, "x").tree)
-    assert ops["a"].kind == "rule" and ops["a"].rule.name == "multiply"
-    assert ops["c"].kind == "rule" and ops["c"].rule.name == "add"
-    assert ops["d"].kind == "rule" and ops["d"].rule.name == "tanh"
-    assert ops["k"].kind == "passive"  # x.shape[0]: shapes carry no gradient
-    assert ops["m"].kind == "passive"  # comparisons carry no gradient
-    assert ops["b"].kind == "passive"  # inactive: y is not differentiated
-    assert copies.__name__ and by_name(copies, analysed(copies, "x").tree)["y"].kind == "copy"
+    assert ops["a"].kind is Kind.RULE and ops["a"].rule.name == "multiply"
+    assert ops["c"].kind is Kind.RULE and ops["c"].rule.name == "add"
+    assert ops["d"].kind is Kind.RULE and ops["d"].rule.name == "tanh"
+    assert ops["k"].kind is Kind.PASSIVE  # x.shape[0]: shapes carry no gradient
+    assert ops["m"].kind is Kind.PASSIVE  # comparisons carry no gradient
+    assert ops["b"].kind is Kind.PASSIVE  # inactive: y is not differentiated
+    assert copies.__name__ and by_name(copies, analysed(copies, "x").tree)["y"].kind is Kind.COPY
 
 
 def test_calls_to_user_functions_are_differentiated_through_only_with_active_arguments():
     ops = by_name(with_call, analysed(with_call, "x").tree)
-    assert ops["u"].kind == "call" and code(ops["u"].callee) == "helper"
-    assert ops["w"].kind == "passive"
+    assert ops["u"].kind is Kind.CALL and code(ops["u"].callee) == "helper"
+    assert ops["w"].kind is Kind.PASSIVE
 
 
 def test_saves_hold_only_what_the_rule_reads():
@@ -155,5 +156,15 @@ def test_activity_matches_what_the_gradient_needs(wrt):
     assert set(wrt) <= r.analysis.active
     for s in statements(r.tree):
         op = s.op
-        if op.kind in ("rule", "call", "copy"):
+        if op.kind in (Kind.RULE, Kind.CALL, Kind.COPY):
             assert op.target in r.analysis.active
+
+
+def test_op_kinds_are_types_a_string_never_equals():
+    """A kind compared with a string (a leftover of kinds as strings) fails loudly rather
+    than be silently false."""
+    assert Kind.RULE == Kind.RULE and Kind.RULE != Kind.CALL
+    with pytest.raises(TypeError, match="Kind members"):
+        _ = Kind.RULE == "rule"
+    with pytest.raises(TypeError):
+        _ = Kind.PASSIVE in ("passive", "overwrite")
