@@ -1022,18 +1022,20 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
             if not all(function_is_pure(f) for f in static_callees(analyser, [s])):
                 return False
             continue
-        if isinstance(s, gast.Assign) and (
-            isinstance(s.targets[0], (gast.Attribute, gast.Subscript))
+        target = s.targets[0] if isinstance(s, gast.Assign) else None
+        if isinstance(target, gast.Attribute) or (
+            isinstance(target, gast.Subscript)
             and s.op.kind is Kind.PASSIVE
-            or isinstance(s.targets[0], gast.Attribute)
+            and not _made_here(analyser, statements, target.value)
         ):
             return False  # a store into an object another function may hold
         if (
             s.op.kind is Kind.PASSIVE
             and isinstance(getattr(s, "value", None), gast.Call)
             and getattr(s.value.func, "attr", None) == "appended"
+            and _may_be_callers(analyser, s.value.args[0])
         ):
-            return False  # the user's own append, in place
+            return False  # the user's own append, in place, to a list it may not own
         if isinstance(s, gast.Try):
             heads = [h.type for h in s.handlers if h.type is not None]
         elif isinstance(s, (gast.If, gast.For, gast.While)):
@@ -1047,6 +1049,38 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     return True
 
 
+def _made_here(analyser: Analyser, statements: list[gast.stmt], e: gast.expr) -> bool:
+    """Whether ``e`` surely names an array the function made itself: no name that may
+    share its object is a parameter or a global, and each was given only new arrays
+    (NumPy's results, arithmetic) or the others' objects; not what a function of the
+    user's returned (it may be a global's)."""
+    if _may_be_callers(analyser, e):
+        return False
+    group = analyser.fn.sharing.group(e.id)
+    for s in statements:
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            continue
+        if s.targets[0].id not in group:
+            continue
+        v = s.value
+        if isinstance(v, gast.Call):
+            kind, obj = analyser.resolve(v.func)
+            if kind == "method" and v.func.attr in PURE_METHODS:
+                continue  # an array's own method: a new array or a view of one of the group
+            numpy = (getattr(obj, "__module__", None) or "").startswith("numpy")
+            if kind != "object" or not (numpy or type(obj).__name__ == "ufunc"):
+                return False
+        elif not isinstance(v, (gast.Name, gast.BinOp, gast.UnaryOp, gast.Subscript)):
+            return False
+    return True
+
+
+def _may_be_callers(analyser: Analyser, e: gast.expr) -> bool:
+    """Whether ``e`` may be an object of the caller's (not one the function built)."""
+    sharing = getattr(analyser.fn, "sharing", None)
+    return sharing is None or not isinstance(e, gast.Name) or sharing.callers(e.id)
+
+
 def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
     """A call that changes nothing: no ``out`` argument, by name or by position."""
     if any(k.arg == "out" for k in c.keywords):
@@ -1056,6 +1090,12 @@ def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
         return c.func.attr in PURE_METHODS and len(c.args) <= 2
     if kind != "object" or obj is rt_module.enter or obj is rt_module.exit:
         return False  # entering a context manager: seen (a timer's, a lock's)
+    if _draws(obj):
+        return False  # it moves a generator on: a second run would draw other numbers
+    if isinstance(obj, type) and issubclass(obj, np.generic):
+        return True  # a NumPy scalar made: np.float32(1.0)
+    if type(getattr(obj, "__self__", None)).__name__ == "ufunc":
+        return obj.__name__ in ("reduce", "accumulate", "reduceat", "outer")  # not .at
     if obj in vars(rt_module).values() or getattr(obj, "__module__", None) == "math":
         return True
     if getattr(obj, "__module__", None) == "builtins":
@@ -1063,6 +1103,19 @@ def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
     known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
     inputs = getattr(obj, "nin", None)  # a ufunc's further positional argument is its out
     return known and (inputs is None or len(c.args) <= inputs)
+
+
+GENERATORS = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
+
+
+def _draws(obj: Any) -> bool:
+    """Whether calling ``obj`` draws random numbers: a method of a generator (the legacy
+    ``np.random.normal`` is one of the global ``RandomState``'s), or a function of a
+    random module (NumPy's, CuPy's)."""
+    if isinstance(getattr(obj, "__self__", None), GENERATORS):
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[-1] == "random" or ".random." in module
 
 
 # --- control flow facts ---------------------------------------------------------------

@@ -64,3 +64,40 @@ def test_forward_mode_agrees(fn, args):
     grads = sd.grad(fn, wrt=(0, 1))(*args)
     expected = sum((g * t).sum() for g, t in zip(grads, tangents, strict=False))
     np.testing.assert_allclose(tangent, expected, rtol=1e-9)
+
+
+RNG = np.random.default_rng(11)
+
+
+def draws_from_the_global_generator(x):
+    if np.sum(x) > 0:  # a branch: a new path used to be traced, then run again
+        x = x * 2.0
+    return np.sum(x * np.random.normal(size=x.shape))
+
+
+def draws_from_a_held_generator(x):
+    if np.sum(x) > 0:
+        x = x * 2.0
+    return np.sum(x * RNG.normal(size=x.shape)) + np.sum(RNG.uniform(x, x + 1.0))
+
+
+@pytest.mark.parametrize("fn", [draws_from_the_global_generator, draws_from_a_held_generator])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_gradient_draws_what_a_plain_call_draws_and_no_more(fn, sign):
+    """A function that draws random numbers is run once per call, as Python runs it: the
+    value is the plain call's, and the generators are left where a plain call leaves
+    them (running it a second time to confirm its path would draw twice)."""
+    x = sign * np.linspace(0.5, 1.5, 4)
+    global RNG
+    np.random.seed(5)
+    RNG = np.random.default_rng(11)
+    plain = fn(x)
+    after_plain = (np.random.normal(size=2), RNG.normal(size=2))
+    for _ in range(2):  # a new path, then a known one
+        np.random.seed(5)
+        RNG = np.random.default_rng(11)
+        value, _ = sd.value_and_grad(fn)(x)
+        assert value == plain
+        after = (np.random.normal(size=2), RNG.normal(size=2))
+        np.testing.assert_array_equal(after[0], after_plain[0])
+        np.testing.assert_array_equal(after[1], after_plain[1])
