@@ -992,6 +992,23 @@ def _tree_map(f: Callable, *trees: Any) -> Any:
     return f(*trees)
 
 
+def _changes_nothing(fn: Any, args: tuple) -> bool:
+    """Whether ``fn`` (or the function a gradient of it differentiates) is pure as the
+    compiler sees it for ``args``: it changes nothing but objects it made itself (no
+    global, closure variable, argument or their items written into, no random draw, only
+    pure callees), so running it once on a whole batch does what running it once per
+    example does."""
+    target = fn._fn if isinstance(fn, GradientFunction) else fn
+    if not isinstance(target, types.FunctionType):
+        return False
+    names = target.__code__.co_varnames[: target.__code__.co_argcount]
+    kinds = {n: "array" for n, a in zip(names, args, strict=False) if isinstance(a, np.ndarray)}
+    try:
+        return unit_for(target, (), kinds, np).analysis.pure
+    except Exception:  # srcdiff cannot compile it: the loop runs it as Python does
+        return False
+
+
 class MappedFunction:
     """What ``sd.vmap(fn, in_axes, out_axes)`` returns: ``fn`` of each slice of the
     mapped arguments along their axis, the results stacked along ``out_axes``.
@@ -1069,6 +1086,8 @@ class MappedFunction:
     def _batched_call(self, args: tuple, kwargs: dict, axes: list, size: int) -> tuple[bool, Any]:
         """``fn`` run once on the whole batch (see ``srcdiff/batching.py``): ``(True,
         result)``, or ``(False, None)`` where some step has no batching rule."""
+        if not _changes_nothing(self._fn, args):
+            return False, None  # what it changes outside must change once per example
         call = None
         if isinstance(self._fn, GradientFunction):
             if kwargs:

@@ -38,12 +38,16 @@ class Batched:
     one example (its shape, its NumPy functions) so that a function written for one
     example computes all of them at once."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "scalar")
     __array_priority__ = 1000
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, value: np.ndarray):
+    def __init__(self, value: np.ndarray, scalar: bool = False):
         self.value = value
+        # each example's value is a NumPy scalar (immutable: ``s += 1`` makes a new one),
+        # as a ufunc, a whole reduction or an integer index gives; False where it may be
+        # a 0-d array, which ``s += 1`` updates in place
+        self.scalar = scalar and value.ndim == 1
 
     # what one example shows
     @property
@@ -99,12 +103,13 @@ class Batched:
         """Each example's ``x[index] = value``, in place (so that views see it as they
         would see each example's write)."""
         _check(value)
+        if self.ndim == 0:  # a NumPy scalar (no writes) or a 0-d array, not known which
+            raise NotBatchable("a write into a batched number")
         full, moved = _index_layout(index, self)
         target_ndim = self.value[full].ndim - 1
         if _ndim(value) > target_ndim:
             raise NotBatchable("an assigned value of more dimensions than its place")
-        lifted = _lift(value, target_ndim)
-        self.value[full] = np.moveaxis(lifted, 0, moved) if isinstance(value, Batched) else lifted
+        self.value[full] = _placed(value, target_ndim, moved)
 
     # NumPy's protocols
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -120,7 +125,8 @@ class Batched:
             return matmul(*inputs, **kwargs)
         if ufunc.signature is not None:
             raise NotBatchable(f"{ufunc.__name__} (a generalized ufunc)")
-        return elementwise(ufunc, *inputs, **kwargs)
+        out = elementwise(ufunc, *inputs, **kwargs)
+        return tuple(map(_as_scalars, out)) if isinstance(out, tuple) else _as_scalars(out)
 
     def __array_function__(self, func: Callable, types_: tuple, args: tuple, kwargs: dict) -> Any:
         rule = RULES.get(func)
@@ -211,7 +217,12 @@ class Batched:
 
     def __getitem__(self, index: Any) -> Batched:
         full, moved = _index_layout(index, self)
-        return Batched(np.moveaxis(self.value[full], moved, 0) if moved else self.value[full])
+        ints = all(
+            isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
+            for p in (index if isinstance(index, tuple) else (index,))
+        )  # an element by integers is a NumPy scalar; by an Ellipsis, a 0-d array
+        out = np.moveaxis(self.value[full], moved, 0) if moved else self.value[full]
+        return Batched(out, scalar=ints)
 
     # operators (by their ufuncs, so that both sides' rules apply)
     def __neg__(self) -> Any:
@@ -229,17 +240,27 @@ class Batched:
 
 def _binary(ufunc: np.ufunc) -> tuple[Callable, Callable]:
     def forward(self: Batched, other: Any) -> Any:
+        _python_complex(self, other)
         return ufunc(self, other)
 
     def reflected(self: Batched, other: Any) -> Any:
+        _python_complex(self, other)
         return ufunc(other, self)
 
     return forward, reflected
 
 
+def _python_complex(x: Batched, other: Any) -> None:
+    """A Python complex meeting examples of one number is left to the loop: with a
+    float64 scalar (a Python float) Python's complex arithmetic answers, not NumPy's
+    (``1j / np.float64(0.0)`` raises ZeroDivisionError)."""
+    if x.ndim == 0 and isinstance(other, complex):
+        raise NotBatchable("a Python complex and a batched number")
+
+
 for _name, _ufunc in {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
-    "floordiv": np.floor_divide, "mod": np.remainder, "pow": np.power, "matmul": np.matmul,
+    "floordiv": np.floor_divide, "mod": np.remainder, "matmul": np.matmul,
     "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
     "lshift": np.left_shift, "rshift": np.right_shift, "divmod": np.divmod,
 }.items():  # fmt: skip
@@ -248,12 +269,68 @@ for _name, _ufunc in {
     setattr(Batched, f"__r{_name}__", _reflected)
 
 
-def _in_place(ufunc: np.ufunc) -> Callable:
+def _one_number(x: Any) -> bool:
+    """Whether each example's ``x`` is one number (a NumPy scalar, a 0-d array or a Python
+    number), whose arithmetic is not always an array's."""
+    return _ndim(x) == 0
+
+
+def _operator_power(base: Any, exp: Any) -> Batched:
+    """Each example's ``base ** exp`` as Python's operator gives it, which is not always
+    ``np.power``: an array raised to a Python number takes NumPy's shortcuts (``square``
+    for 2, keeping a bool array's ``** 2`` in int8; ``sqrt`` for 0.5; ``reciprocal`` for
+    -1), and NumPy scalars raise by the C library's ``pow`` (``-inf ** 0.5`` is inf)."""
+    _check(base)
+    _check(exp)
+    if not _one_number(base) and not isinstance(exp, Batched):
+        ndim = max(_ndim(base), _ndim(exp))
+        return Batched(_lift(base, ndim) ** exp)  # the array operator's own shortcuts
+    if not _one_number(base) and not _one_number(exp):
+        return elementwise(np.power, base, exp)  # no shortcut for an array exponent
+    if not _one_number(base):
+        raise NotBatchable("an array raised to a batched number")
+    out = elementwise(np.power, base, exp)
+    if not _one_number(exp):
+        return out  # a number raised to an array: np.power
+    # numbers: each example's may be a NumPy scalar or a 0-d array, which can differ
+    n = out.value.shape[0]
+    bs, es = (
+        np.broadcast_to(x.value, (n,)) if isinstance(x, Batched) else [x] * n for x in (base, exp)
+    )
+    for form in (lambda v: v, np.asarray):
+        for b, e, o in zip(bs, es, out.value, strict=True):
+            r = np.asarray(form(b) ** (form(e) if isinstance(exp, Batched) else e))
+            if (
+                r.dtype != o.dtype
+                or not np.array_equal(r, o, equal_nan=True)
+                or (r.dtype.kind in "fc" and np.signbit(r.real) != np.signbit(o.real))
+            ):
+                raise NotBatchable("a power of numbers that NumPy's scalars give otherwise")
+    return out
+
+
+Batched.__pow__ = lambda self, other: _operator_power(self, other)  # type: ignore[method-assign]
+Batched.__rpow__ = lambda self, other: _operator_power(other, self)  # type: ignore[method-assign]
+
+
+def _in_place(ufunc: np.ufunc, operator: Callable) -> Callable:
     def update(self: Batched, other: Any) -> Batched:
-        """Each example's ``x op= other``, in place."""
+        """Each example's ``x op= other``, in place; for examples of one number, what
+        NumPy scalars do (a new value), or the loop where they may be 0-d arrays (which
+        update in place, their views with them)."""
         _check(other)
+        if self.ndim == 0:
+            if not self.scalar:
+                raise NotBatchable("an in-place update of what may be 0-d arrays")
+            return operator(self, other)  # a NumPy scalar's ``op=`` makes a new one
         if _ndim(other) > self.ndim:
             raise NotBatchable("an in-place update by a value of more dimensions")
+        if ufunc is np.power:  # the array operator's shortcuts (see _operator_power)
+            if isinstance(other, Batched) and other.ndim == 0:
+                raise NotBatchable("an array raised in place to a batched number")
+            value = self.value
+            value **= _lift(other, self.ndim)
+            return self
         ufunc(self.value, _lift(other, self.ndim), out=self.value)
         return self
 
@@ -266,7 +343,7 @@ for _name, _ufunc in {
     "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
     "lshift": np.left_shift, "rshift": np.right_shift,
 }.items():  # fmt: skip
-    setattr(Batched, f"__i{_name}__", _in_place(_ufunc))
+    setattr(Batched, f"__i{_name}__", _in_place(_ufunc, getattr(Batched, f"__{_name}__")))
 for _name, _ufunc in {
     "lt": np.less, "le": np.less_equal, "eq": np.equal, "ne": np.not_equal,
     "gt": np.greater, "ge": np.greater_equal,
@@ -275,6 +352,12 @@ for _name, _ufunc in {
 
 
 # the parts of a rule
+
+
+def _as_scalars(x: Batched) -> Batched:
+    """A ufunc's result: of examples of one number, NumPy scalars."""
+    x.scalar = x.value.ndim == 1
+    return x
 
 
 def _check(x: Any) -> None:
@@ -349,7 +432,7 @@ def _reduction(fn: Callable, axis_default: Any = None) -> Callable:
                 raise NotBatchable(f"a reduction with {k}=")
         kwargs.pop("out", None)
         kwargs.pop("where", None)
-        return Batched(np.asarray(fn(a.value, axis=_axes(axis, a.ndim), **kwargs)))
+        return Batched(np.asarray(fn(a.value, axis=_axes(axis, a.ndim), **kwargs)), scalar=True)
 
     return rule
 
@@ -674,6 +757,19 @@ def _index_layout(index: Any, x: Batched) -> tuple[tuple, int]:
     return full, len(np.broadcast_shapes(*advanced_shapes))
 
 
+def _placed(value: Any, ndim: int, moved: int) -> Any:
+    """``value`` (each example's, of at most ``ndim`` dimensions) laid out to broadcast
+    with a batch indexed by ``_index_layout``'s index: its batch axis (of 1 when it is
+    not batched) at ``moved``. Where advanced indices apart put their axes before the
+    batch's, even a value that is not batched must have its axes placed around it, or it
+    would broadcast against the batch axis."""
+    if not isinstance(value, Batched):
+        if moved == 0:
+            return value
+        value = Batched(np.asarray(value)[None])
+    return np.moveaxis(_lift(value, ndim), 0, moved)
+
+
 def _batch_index(d: Any, index: Any, g: Any) -> Batched:
     """A new batch ``d`` with ``g`` added into ``d[index]`` of each example (positions
     named twice add up)."""
@@ -684,12 +780,8 @@ def _batch_index(d: Any, index: Any, g: Any) -> Batched:
     if dv is None:
         dv = np.array(np.broadcast_to(d, (n, *np.shape(d))))
     target_shape = dv[full].shape
-    if isinstance(g, Batched):
-        gv = np.moveaxis(_lift(g, len(target_shape) - 1), 0, moved)
-    else:
-        _check(g)
-        gv = g
-    np.add.at(dv, full, np.broadcast_to(gv, target_shape))
+    _check(g)
+    np.add.at(dv, full, np.broadcast_to(_placed(g, len(target_shape) - 1, moved), target_shape))
     return Batched(dv)
 
 

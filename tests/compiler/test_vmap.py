@@ -507,3 +507,120 @@ def test_per_example_gradients_of_the_battery_are_the_loops(case):
         for m, e in zip(mapped, expected, strict=True):
             assert np.shape(m) == np.shape(e)
             np.testing.assert_allclose(m, e, rtol=1e-9, atol=1e-12)
+
+
+def test_a_write_by_advanced_indices_apart_places_a_value_not_batched():
+    """``y[[0, 1], :, [1, 2]] = v`` puts the indexed axes before the batch's: a value that
+    is not batched is laid out around the batch axis, not broadcast against it (with two
+    examples, a value of 2 rows would otherwise fill example b's rows with row b)."""
+
+    def write(x):
+        y = x * 1.0
+        y[[0, 1], :, [1, 2]] = np.arange(8.0).reshape(2, 4)
+        return y
+
+    _check(write, RNG.standard_normal((2, 3, 4, 5)))
+
+
+def test_powers_by_the_operator_match_the_loop():
+    """``**`` is not always ``np.power``: an array's operator takes shortcuts (a bool
+    array squared stays int8), NumPy scalars raise by C's pow (``-inf ** 0.5`` is inf)."""
+    x = np.array([[1.0, -2.0, 0.5], [-np.inf, 3.0, -0.0]])
+    _check(lambda v: (v > 0) ** 2, x)
+    _check(lambda v: v.astype(np.float16) ** 0.5, x)
+    _check(lambda v: (v + 0j) ** -1, x)
+    _check(lambda v: np.abs(v).sum() ** 0.5, x)
+    _check(lambda v: v[0] ** 0.5, x, batched=False)
+
+
+def test_an_update_of_a_number_does_not_reach_its_other_names():
+    """A NumPy scalar's ``+=`` makes a new one: another name for it, or the array it was
+    read from, keeps its value."""
+
+    def renamed(v):
+        s = v.sum()
+        t = s
+        s += 1.0
+        return t + 0.0 * s
+
+    def read_from(v):
+        z = v * 1.0
+        s = z[0]
+        s *= 3.0
+        z[1] += s
+        return z
+
+    x = RNG.standard_normal((4, 3))
+    _check(renamed, x)
+    _check(read_from, x)
+
+    def through_a_view(v):
+        z = v * 1.0
+        e = z[..., 0]  # a 0-d array: its update reaches z
+        e += 1.0
+        return z
+
+    _check(through_a_view, x, batched=False)
+
+
+def test_a_python_complex_and_a_number_are_left_to_the_loop():
+    x = np.array([[1.0, -1.0], [2.0, 3.0]])
+    with pytest.raises(ZeroDivisionError):
+        sd.vmap(lambda v: 1j / v.sum())(x)
+
+
+SEEN: list = []
+COUNTER = np.zeros(1)
+GEN = np.random.default_rng(2)
+BUFFER = np.zeros((3, 4))
+
+
+def _buffer():
+    return BUFFER
+
+
+def test_what_a_function_changes_outside_changes_once_per_example():
+    """A function that changes something outside itself (a global list, a global array,
+    a generator's state, an array a function of the user's hands back) runs once per
+    example, so it changes what the loop changes: a batched run would change it once."""
+
+    def appends(v):
+        SEEN.append(1)
+        return v * 2.0
+
+    def counts(v):
+        COUNTER[0] += 1.0
+        return v.sum()
+
+    def draws(v):
+        return v + GEN.normal(size=v.shape)
+
+    def writes_a_global(v):
+        b = _buffer()
+        b[0] = v[0]
+        return v * 1.0
+
+    x = RNG.standard_normal((4, 3, 4))
+    for fn, state in [
+        (appends, lambda: len(SEEN)),
+        (counts, lambda: float(COUNTER[0])),
+        (writes_a_global, lambda: BUFFER.copy()),
+    ]:
+        start = state()
+        mapped = sd.vmap(fn)
+        out = mapped(x)
+        assert mapped._last_batched is False
+        after_map = state()
+        reference = _loop(fn, (x,), 0, 0)
+        if fn is writes_a_global:  # the last example's row, as the loop leaves it
+            np.testing.assert_array_equal(after_map, state())
+        else:  # changed as often as by the loop
+            assert after_map - start == state() - after_map == x.shape[0]
+        np.testing.assert_allclose(out, reference)
+    global GEN
+    GEN = np.random.default_rng(2)
+    mapped = sd.vmap(draws)
+    out = mapped(x)
+    assert mapped._last_batched is False
+    GEN = np.random.default_rng(2)
+    np.testing.assert_array_equal(out, _loop(draws, (x,), 0, 0))
