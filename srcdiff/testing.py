@@ -64,8 +64,13 @@ def _rebuild(x: Any, leaves: list) -> Any:
     if isinstance(x, dict):
         return dict(zip(x, leaves, strict=True))
     if isinstance(x, (list, tuple)):
-        return type(x)(leaves)
+        return _like(x, leaves)
     return leaves[0]
+
+
+def _like(x: list | tuple, items: Any) -> list | tuple:
+    """``items`` as a sequence of ``x``'s type (a named tuple takes its fields apart)."""
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
 
 
 def _to64(x: Any) -> Any:
@@ -73,7 +78,7 @@ def _to64(x: Any) -> Any:
     if isinstance(x, dict) and _is_differentiable(x):
         return {k: _to64(e) for k, e in x.items()}
     if isinstance(x, (list, tuple)) and _is_differentiable(x):
-        return type(x)(_to64(e) for e in x)
+        return _like(x, [_to64(e) for e in x])
     if isinstance(x, np.ndarray) and _is_float_leaf(x):
         return x.astype(np.float64)
     if isinstance(x, np.floating):
@@ -200,7 +205,7 @@ def _cotangent(y: Any, rng: np.random.Generator) -> Any:
     if isinstance(y, dict):
         return {k: _cotangent(v, rng) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
-        return type(y)(_cotangent(e, rng) for e in y)
+        return _like(y, [_cotangent(e, rng) for e in y])
     if not isinstance(y, (numbers.Number, np.ndarray, np.generic)):
         return None  # a key, a string: nothing to differentiate
     g = rng.standard_normal(np.shape(y))

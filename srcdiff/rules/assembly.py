@@ -62,7 +62,7 @@ def tile(g, ans, A, reps):
     return rt.tile_grad(g, A, reps), None
 
 
-@vjp(xp.repeat)
+@vjp(xp.repeat, "ndarray.repeat")
 def repeat(g, ans, a, repeats, axis=None):
     return rt.repeat_grad(g, a, repeats, axis), None, None
 
@@ -147,7 +147,7 @@ def diag(g, ans, v, k=0):
     return rt.diag_grad(g, v, k), None
 
 
-@vjp(xp.diagonal)
+@vjp(xp.diagonal, "ndarray.diagonal")
 def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
     return rt.diagonal_grad(g, a, offset, axis1, axis2), None, None, None
 
@@ -174,8 +174,8 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeab
 # its arrays, which it returns as a tuple when there are several).
 linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") else []),
        xp.dstack, xp.column_stack, xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit,
-       xp.tile, xp.repeat, xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag, xp.diagonal,
-       xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
+       xp.tile, xp.repeat, "ndarray.repeat", xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag,
+       xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
 linear((0, 1), xp.append)
 linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
 sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,

@@ -78,10 +78,13 @@ def slogdet(g, ans, a):
 @jvp(xp.linalg.slogdet, shaped=True)
 def slogdet_jvp(ans, a, *, da):
     """d log|det A| = tr(A^-1 dA); the sign does not move."""
-    return [
-        xp.zeros_like(ans[0]),
-        xp.sum(xp.swapaxes(xp.linalg.inv(a), -1, -2) * da, axis=(-2, -1)),
-    ]
+    return rt.result_like(
+        ans,
+        [
+            xp.zeros_like(ans[0]),
+            xp.sum(xp.swapaxes(xp.linalg.inv(a), -1, -2) * da, axis=(-2, -1)),
+        ],
+    )
 
 
 @vjp(xp.linalg.cholesky)
@@ -130,7 +133,9 @@ def eigh_jvp(ans, a, UPLO="L", *, da):
         )
         @ ans[1]
     )
-    return [xp.diagonal(p, 0, -2, -1), ans[1] @ (rt.eigen_gaps(ans[0], "np.linalg.eigh") * p)]
+    return rt.result_like(
+        ans, [xp.diagonal(p, 0, -2, -1), ans[1] @ (rt.eigen_gaps(ans[0], "np.linalg.eigh") * p)]
+    )
 
 
 @vjp(xp.linalg.eigvalsh)
@@ -210,7 +215,7 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
         else None
     )
     return (
-        [du, xp.diagonal(p, 0, -2, -1), xp.swapaxes(dv, -1, -2)]
+        rt.result_like(ans, [du, xp.diagonal(p, 0, -2, -1), xp.swapaxes(dv, -1, -2)])
         if compute_uv
         else xp.diagonal(p, 0, -2, -1)
     )
@@ -278,7 +283,9 @@ def qr_jvp(ans, a, mode="reduced", *, da):
     inv = xp.linalg.inv(ans if mode == "r" else ans[1])
     c = xp.swapaxes(q, -1, -2) @ da @ inv
     moved = c - xp.tril(c, -1) + xp.swapaxes(xp.tril(c, -1), -1, -2)  # dR R^-1
-    return moved @ ans if mode == "r" else [da @ inv - q @ moved, moved @ ans[1]]
+    return (
+        moved @ ans if mode == "r" else rt.result_like(ans, [da @ inv - q @ moved, moved @ ans[1]])
+    )
 
 
 @vjp(xp.linalg.matrix_power)

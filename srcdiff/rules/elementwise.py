@@ -210,7 +210,7 @@ def nan_to_num_jvp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None, *, dx, 
 # The parts of a number: srcdiff differentiates real values, and refuses complex ones.
 
 
-@vjp(xp.real)
+@vjp(xp.real, "ndarray.real")
 def real(g, ans, val):
     rt.real_only(val)
     return g
@@ -223,13 +223,13 @@ def real_if_close(g, ans, a, tol=100):
     return g, None
 
 
-@vjp(xp.conjugate)
+@vjp(xp.conjugate, "ndarray.conjugate", "ndarray.conj")
 def conjugate(g, ans, x):
     rt.real_only(x)
     return g
 
 
-@vjp(xp.imag)
+@vjp(xp.imag, "ndarray.imag")
 def imag(g, ans, val):
     """0 for a real value, whatever it is."""
     rt.real_only(val)
@@ -250,7 +250,8 @@ def angle_jvp(ans, z, deg=False, *, dz):
 
 
 # The real part, the conjugate and the imaginary part are (real-)linear, complex or not.
-linear((0,), xp.real, xp.conjugate, xp.imag, xp.real_if_close)
+linear((0,), xp.real, "ndarray.real", xp.conjugate, "ndarray.conjugate", "ndarray.conj", xp.imag,
+       "ndarray.imag", xp.real_if_close)  # fmt: skip
 
 
 # ---- special functions -------------------------------------------------------------------

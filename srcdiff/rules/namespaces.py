@@ -58,3 +58,19 @@ for namespace, prefix in ((compat, "xp"), (compat.linalg, "xp.linalg")):
                 "derivative srcdiff does not know)",
                 f"call NumPy's own function for it (np.{name} or its NumPy spelling)",
             )
+
+# array_api_strict's own functions of the standard that compute what NumPy's function of
+# the same name computes (elementwise math, reductions of the same keywords) take its rules.
+try:
+    import array_api_strict as strict
+except ImportError:  # pragma: no cover - an optional backend
+    strict = None
+STRICT_AS_NUMPY = (
+    "abs exp expm1 log log1p log2 log10 sqrt square sin cos tan sinh cosh tanh asin acos "
+    "atan asinh acosh atanh negative positive add subtract multiply divide pow maximum "
+    "minimum hypot logaddexp atan2 reciprocal matmul sum mean prod max min"
+).split()
+for name in STRICT_AS_NUMPY if strict is not None else ():
+    theirs, ours = getattr(strict, name, None), getattr(np, name, None)
+    if theirs is not None and ours is not None and lookup(ours) is not None:
+        alias(theirs, ours)

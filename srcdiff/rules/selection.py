@@ -11,7 +11,7 @@ from .registry import jvp, linear, vjp
 # rule stands for NumPy's default ``where=True``.
 
 
-@vjp(xp.take)
+@vjp(xp.take, "ndarray.take")
 def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return rt.take_grad(g, a, indices, axis, mode), None, None, None, None
 
@@ -72,7 +72,7 @@ def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=No
 
 # Selecting entries is linear in what is selected from: ``select`` in its choices and its
 # default jointly.
-linear((0,), xp.take, xp.take_along_axis)
+linear((0,), xp.take, "ndarray.take", xp.take_along_axis)
 linear((1,), xp.choose)
 linear((1, 2), xp.select)
 

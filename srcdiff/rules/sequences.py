@@ -46,8 +46,10 @@ def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
 
 @vjp(xp.gradient)
 def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
-    """Uniform spacings (scalars), which get no gradient; a result per axis."""
-    return rt.gradient_grad(g, ans, f, varargs, axis, edge_order)
+    """Uniform spacings (scalars; a result per axis), each result moving by ``-result / h``
+    with its spacing ``h``."""
+    d_f, d_varargs = rt.gradient_grads(g, ans, f, varargs, axis, edge_order)
+    return d_f, None, None, *d_varargs
 
 
 @vjp(*[f for f in (getattr(xp, "trapezoid", None), getattr(xp, "trapz", None)) if f])

@@ -56,6 +56,15 @@ def moveaxis(g, ans, a, source, destination):
     return xp.moveaxis(g, destination, source), None, None
 
 
+@vjp(xp.rollaxis)
+def rollaxis(g, ans, a, axis, start=0):
+    """The axis ``axis`` lands at ``start`` (one less past it): move it back."""
+    n = xp.ndim(a)
+    src = axis % n
+    dst = start + n if start < 0 else start
+    return xp.moveaxis(g, dst - 1 if dst > src else dst, src), None, None
+
+
 @vjp(xp.broadcast_to)
 def broadcast_to(g, ans, array, shape):
     return rt.unbroadcast(g, array), None
@@ -86,5 +95,5 @@ nondiff(
 # Forward: every rule of this family moves entries without changing them: linear.
 linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.flatten",
        xp.squeeze, "ndarray.squeeze", xp.expand_dims, xp.transpose, "ndarray.transpose",
-       "ndarray.T", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.broadcast_to,
+       "ndarray.T", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.rollaxis, xp.broadcast_to,
        xp.concatenate, xp.stack, xp.flip)  # fmt: skip

@@ -173,6 +173,13 @@ def choice_grads(gbar, out, g, ans, iterable, others=None, default=None):
     return d_g, None, None, None, None
 
 
+@vjp(rt.result_like)
+def result_like(g, ans, like, parts):
+    """A tuple result's tangents made a named tuple like it: the parts' adjoints are the
+    entries of ``g``."""
+    return None, rt.result_grads(g, ans)
+
+
 @vjp(rt.eigen_gaps)
 def eigen_gaps(g, ans, w, what="np.linalg.eigh", positive=False):
     """``F[i, j] = 1 / (w[j] - w[i])``: ``dF[i, j] = -F[i, j]^2 (dw[j] - dw[i])``."""
@@ -185,7 +192,8 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
 linear((0, 1, 2), rt.diff_tangent)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
-sequence_result(rt.choice_grads)
+sequence_result(rt.choice_grads, rt.result_like)
+linear((1,), rt.result_like)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",

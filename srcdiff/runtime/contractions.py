@@ -201,6 +201,15 @@ def cross_grads(
 # ---- decompositions ------------------------------------------------------------------------
 
 
+def result_like(ans: Any, parts: list) -> Any:
+    """The tangents ``parts`` of the entries of a tuple result ``ans``, as a named tuple of
+    ``ans``'s class when it is one (``np.linalg.slogdet(a).logabsdet`` reads its field),
+    else the list."""
+    if isinstance(ans, tuple) and hasattr(ans, "_fields"):
+        return type(ans)(*parts)
+    return parts
+
+
 def result_grads(g: Any, ans: Any) -> list:
     """The adjoints of the entries of a tuple result (``w, v = np.linalg.eigh(a)``): those
     in ``g`` (a zero where it has None), or, for an array ``g``, the adjoint of the array

@@ -244,6 +244,37 @@ def gradient_grad(
     return zeros_like(f) if total is None else cast_like(total, f)
 
 
+def gradient_grads(
+    g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
+) -> tuple[Any, tuple]:
+    """The gradients of ``f`` and of each spacing of ``np.gradient(f, *varargs, ...)``
+    (scalars; coordinate arrays are refused): each result is its stencil of ``f`` over its
+    spacing ``h``, so it moves by ``-result / h`` per unit of ``h``."""
+    d_f = gradient_grad(g, ans, f, varargs, axis, edge_order)
+    if not varargs:
+        return d_f, ()
+    axes = _gradient_axes(axis, len(_shape(f)), edge_order, varargs)
+    results = [ans] if len(axes) == 1 else list(ans)
+    if len(axes) == 1:
+        grads = [g]
+    elif isinstance(g, (list, tuple)):
+        grads = list(g)
+    else:  # an array: the gradient of the results stacked
+        xp = array_module(g, f)
+        grads = list(xp.broadcast_to(g, (len(axes), *_shape(f))))
+    spacings = list(varargs) * (len(axes) // len(varargs))
+    d_h = [
+        0.0 if gk is None else -float(array_module(gk, r).sum(gk * r)) / float(h)
+        for gk, r, h in zip(grads, results, spacings, strict=True)
+    ]
+    if len(varargs) == 1:
+        d_h = [sum(d_h)]
+    return d_f, tuple(
+        d if isinstance(h, (int, float)) else cast_like(array_module(f).asarray(d), h)
+        for d, h in zip(d_h, varargs, strict=True)
+    )
+
+
 def _gradient_axes(axis: Any, ndim: int, edge_order: Any, varargs: tuple) -> tuple[int, ...]:
     if axis is None:
         axes: Any = tuple(range(ndim))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import array_api_strict as backend_strict
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -20,7 +21,7 @@ from srcdiff import backend
 from srcdiff import runtime as rt
 from srcdiff.compiler.backends import numpy_name
 from srcdiff.rules.elementwise import SCIPY_SPECIAL
-from srcdiff.rules.namespaces import SAME_AS_NUMPY
+from srcdiff.rules.namespaces import SAME_AS_NUMPY, STRICT_AS_NUMPY
 from srcdiff.rules.registry import method
 from srcdiff.runtime import tensor_methods as tm
 
@@ -47,12 +48,18 @@ def module(name: str) -> Any:
 # ---- values on a backend ------------------------------------------------------------------
 
 
+def rebuilt(x: list | tuple, items: Any) -> list | tuple:
+    """``items`` as a sequence of ``x``'s type (a named tuple takes its fields apart)."""
+    items = list(items)
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+
+
 def to_backend(x: Any, xp: Any) -> Any:
     """``x`` with its NumPy arrays (also inside lists, tuples and dicts) made ``xp``'s."""
     if isinstance(x, dict):
         return {k: to_backend(v, xp) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return type(x)(to_backend(v, xp) for v in x)
+        return rebuilt(x, (to_backend(v, xp) for v in x))
     if isinstance(x, np.ndarray) and xp is not np:
         return xp.asarray(x)
     return x
@@ -63,8 +70,7 @@ def to_numpy(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: to_numpy(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        items = [to_numpy(v) for v in x]
-        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+        return rebuilt(x, (to_numpy(v) for v in x))
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
         return np.array(backend.to_numpy(x))
     return x
@@ -132,6 +138,7 @@ def primal_on(prim: Any, xp: Any) -> Any:
 # ---- what a backend cannot run ----------------------------------------------------------
 
 NOT_STANDARD = "not in the Array API standard"
+STRICT_OWN = [getattr(backend_strict, n) for n in STRICT_AS_NUMPY if hasattr(backend_strict, n)]
 METHODS = "an array method outside the standard"
 TENSOR = "a Tensor method: the Tensor runtime keeps its arrays on 'cpu' (NumPy) or 'cuda' (CuPy)"
 INDEX_ARRAYS = "integer arrays in an index must index every axis in the standard"
@@ -251,6 +258,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.correlate,
                 np.polyval,
                 np.vander,
+                np.rollaxis,
             ],
             NOT_STANDARD,
         ),
@@ -283,11 +291,21 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 "ndarray.item",
                 "ndarray.astype",
                 "ndarray.copy",
+                "ndarray.repeat",
+                "ndarray.diagonal",
+                "ndarray.take",
+                "ndarray.real",
+                "ndarray.imag",
+                "ndarray.conj",
+                "ndarray.conjugate",
             ],
             METHODS,
         ),
     },
     "cupy": {
+        **dict.fromkeys(
+            STRICT_OWN, "array_api_strict's own functions take array_api_strict arrays only"
+        ),
         **dict.fromkeys(
             [f for f in SCIPY_SPECIAL if getattr(f, "__name__", "") in ("psi", "logsumexp")],
             "scipy.special's psi and logsumexp make NumPy arrays of their arguments, which "

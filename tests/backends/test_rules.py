@@ -28,6 +28,7 @@ from .support import (
     backend_params,
     module,
     primal_on,
+    rebuilt,
     skip_reason,
     to_backend,
     to_numpy,
@@ -39,7 +40,7 @@ def _cotangent(y, rng):
     if isinstance(y, dict):
         return {k: _cotangent(v, rng) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
-        return type(y)(_cotangent(v, rng) for v in y)
+        return rebuilt(y, (_cotangent(v, rng) for v in y))
     g = rng.standard_normal(np.shape(y))
     return g if isinstance(y, np.ndarray) else float(g)
 
@@ -64,7 +65,7 @@ def _like(g, y, xp):
     if isinstance(y, dict):
         return {k: _like(g[k], v, xp) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
-        return type(y)(_like(a, b, xp) for a, b in zip(g, y, strict=True))
+        return rebuilt(y, (_like(a, b, xp) for a, b in zip(g, y, strict=True)))
     if arrays_in(y) and xp is not np:
         return xp.asarray(g, dtype=y.dtype)
     return g

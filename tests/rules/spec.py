@@ -127,7 +127,11 @@ def ids(specs: Sequence[Spec]) -> list[str]:
 
 def _to32(x: Any) -> Any:
     if isinstance(x, (list, tuple)) and _is_differentiable(x):
-        return type(x)(_to32(e) for e in x)
+        return (
+            type(x)(*[_to32(e) for e in x])
+            if hasattr(x, "_fields")
+            else type(x)(_to32(e) for e in x)
+        )
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
         return x.astype(np.float32)
     return x
@@ -137,7 +141,11 @@ def _ones32(y: Any) -> Any:
     if isinstance(y, dict):
         return {k: _ones32(v) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
-        return type(y)(_ones32(e) for e in y)
+        return (
+            type(y)(*[_ones32(e) for e in y])
+            if hasattr(y, "_fields")
+            else type(y)(_ones32(e) for e in y)
+        )
     g = np.ones(np.shape(y), np.float32)
     return g if isinstance(y, np.ndarray) else g[()]
 

@@ -96,6 +96,20 @@ SPECS = [
     Spec(np.repeat, (R((2, 3)), np.array([3])), {"axis": 1}, wrt=(0,), label="one-count"),
     Spec(np.repeat, (R((2, 3)), 2, 1), wrt=(0,), label="positional-axis"),
     Spec(np.repeat, (R(()), 3), wrt=(0,)),
+    Spec(
+        "ndarray.repeat",
+        (R((3, 4)), 2),
+        {"axis": 1},
+        call=lambda a, r, **k: a.repeat(r, **k),
+        wrt=(0,),
+    ),
+    Spec(
+        "ndarray.repeat",
+        (R((2, 3)), [1, 2], 0),
+        call=lambda a, r, axis: a.repeat(r, axis),
+        wrt=(0,),
+        label="positional-axis",
+    ),
     Spec(np.roll, (R((5,)), 2), wrt=(0,)),
     Spec(np.roll, (R((5,)), -7), wrt=(0,)),
     Spec(np.roll, (R((3, 4)), 1), {"axis": 0}, wrt=(0,)),
@@ -175,6 +189,13 @@ SPECS = [
     Spec(np.diagonal, (R((2, 3, 4)),), {"axis1": 1, "axis2": 2}),
     Spec(np.diagonal, (R((2, 3, 4)),), {"offset": 1, "axis1": -1, "axis2": 0}),
     Spec(np.diagonal, (R((3, 3, 2)), 0, 2, 0), wrt=(0,), label="positional"),
+    Spec(
+        "ndarray.diagonal",
+        (R((2, 3, 4)),),
+        {"offset": -1, "axis1": 0, "axis2": 2},
+        call=lambda a, **k: a.diagonal(**k),
+    ),
+    Spec("ndarray.diagonal", (R((3, 4)), 1), call=lambda a, o: a.diagonal(o), wrt=(0,)),
     *[
         Spec(f, (R(shape),), kwargs)
         for f in (np.tril, np.triu)

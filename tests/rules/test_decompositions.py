@@ -309,3 +309,34 @@ def test_a_named_field_of_a_result_is_differentiated():
 def test_using_the_complement_of_a_full_svd_is_refused():
     with pytest.raises(sd.CompileError, match="full_matrices=False"):
         sd.grad(svd_vectors_of_a_complement)(R((4, 3)))
+
+
+def _slogdet_field(a):
+    return np.linalg.slogdet(a).logabsdet * np.linalg.slogdet(a).sign
+
+
+def _eigh_fields(a):
+    r = np.linalg.eigh(a + a.T)
+    return np.sum(r.eigenvalues**3) + np.sum(r.eigenvectors[:, 0] ** 2 * np.arange(3.0))
+
+
+def _svd_fields(a):
+    r = np.linalg.svd(a, full_matrices=False)
+    return np.sum(r.S**3) + np.sum((r.U * r.S) @ r.Vh * a)
+
+
+def _qr_fields(a):
+    r = np.linalg.qr(a)
+    return np.sum(r.Q**3) + np.sum(r.R**3)
+
+
+@pytest.mark.parametrize("fn", [_slogdet_field, _eigh_fields, _svd_fields, _qr_fields])
+def test_forward_mode_reads_the_fields_of_a_named_tuple_result(fn):
+    """The tangent of ``np.linalg.slogdet(a)`` (eigh, svd, qr) is a named tuple of the
+    result's class, so that ``.logabsdet`` (``.eigenvalues``, ``.S``, ``.R``) reads it."""
+    a = np.array([[2.0, 0.3, -0.5], [0.1, 1.5, 0.4], [-0.2, 0.7, 3.0]])
+    t = np.array([[0.3, -1.0, 0.2], [0.5, 0.1, -0.4], [0.9, -0.3, 0.6]])
+    _, tangent = sd.jvp(fn, (a,), (t,))
+    eps = 1e-6
+    expected = (fn(a + eps * t) - fn(a - eps * t)) / (2 * eps)
+    np.testing.assert_allclose(tangent, expected, rtol=1e-6, atol=1e-8)

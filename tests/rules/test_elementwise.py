@@ -139,6 +139,15 @@ SPECS = [
         for p in (np.real, np.conjugate, np.imag, np.real_if_close)
         for s in ((3, 4), ())
     ],
+    *[
+        Spec(p, (value((3, 4)),), call=c)
+        for p, c in [
+            ("ndarray.real", lambda a: a.real),
+            ("ndarray.imag", lambda a: a.imag),
+            ("ndarray.conj", lambda a: a.conj()),
+            ("ndarray.conjugate", lambda a: a.conjugate()),
+        ]
+    ],
     Spec(np.angle, (R((3, 4)),)),
     Spec(np.angle, (R((5,)),), {"deg": True}),
     *_scipy_specs(),

@@ -2,6 +2,8 @@
 NumPy function computes take that function's rules."""
 
 import array_api_compat.numpy as compat
+import numpy as np
+import pytest
 
 from .spec import Sampler, Spec, table_tests
 
@@ -19,3 +21,46 @@ SPECS = [
 ]
 
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
+
+
+# ---- array_api_strict's own functions that compute what NumPy's of the same name do -------
+
+strict = pytest.importorskip("array_api_strict")
+from srcdiff.rules.namespaces import STRICT_AS_NUMPY  # noqa: E402
+
+DOMAINS = {
+    **dict.fromkeys("log log1p log2 log10 sqrt reciprocal".split(), (0.3, 2.0)),
+    **dict.fromkeys("asin acos atanh".split(), (-0.8, 0.8)),
+    "acosh": (1.2, 2.0),
+}
+BINARY = set("add subtract multiply divide pow maximum minimum hypot logaddexp atan2".split())
+
+
+def _through_strict(fn):
+    def call(*args, **kwargs):
+        if not any(isinstance(a, np.ndarray) for a in args):  # the backend tests' arrays
+            return fn(*args, **kwargs)
+        return np.asarray(fn(*[strict.asarray(a) for a in args], **kwargs))
+
+    call.__name__ = fn.__name__
+    return call
+
+
+def _strict_spec(name):
+    fn = getattr(strict, name)
+    if name == "matmul":
+        args = (R((3, 4)), R((4, 2)))
+    elif name in BINARY:
+        lo = 0.3 if name in ("divide", "pow") else -2.0
+        args = (R((3, 4), lo, 2.0), R((3, 4), lo, 2.0))
+    else:
+        args = (R((3, 4), *DOMAINS.get(name, (-2.0, 2.0))),)
+    kwargs = {"axis": 1} if name in ("sum", "mean", "prod", "max", "min") else {}
+    return Spec(fn, args, kwargs, call=_through_strict(fn), label=f"strict-{name}")
+
+
+STRICT_SPECS = [_strict_spec(name) for name in STRICT_AS_NUMPY if hasattr(strict, name)]
+SPECS = [*SPECS, *STRICT_SPECS]  # the coverage test and the backend tests read SPECS
+test_strict_rule_matches_finite_differences, test_strict_float32_stays_float32 = table_tests(
+    STRICT_SPECS
+)

@@ -180,13 +180,14 @@ SPECS = [
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table
-# the compiler sweeps run. The spacings of np.gradient get no gradient; NumPy takes a None
+# the compiler sweeps run. A spacing of np.gradient gets -sum(g * result) / h; NumPy takes a None
 # given for prepend as a value, where the rule's None means "not given".
 ONLY_RULES = [
-    Spec(np.gradient, (R((6,)), 0.5), wrt=(0,), label="spacing"),
-    Spec(np.gradient, (R((4, 5)), 0.5, 2.0), wrt=(0,), label="spacing-per-axis"),
-    Spec(np.gradient, (R((4, 5)), 0.25), {"edge_order": 2}, wrt=(0,), label="one-spacing"),
-    Spec(np.gradient, (R((4, 5)), 0.25), {"axis": 0}, wrt=(0,), label="spacing-axis"),
+    Spec(np.gradient, (R((6,)), 0.5), wrt=(0, 1), label="spacing"),
+    Spec(np.gradient, (R((4, 5)), 0.5, 2.0), wrt=(0, 1, 2), label="spacing-per-axis"),
+    Spec(np.gradient, (R((4, 5)), 0.25), {"edge_order": 2}, wrt=(0, 1), label="one-spacing"),
+    Spec(np.gradient, (R((4, 5)), 0.25), {"axis": 0}, wrt=(0, 1), label="spacing-axis"),
+    Spec(np.gradient, (R((3, 4)), np.array(0.5)), wrt=(0, 1), label="0d-spacing"),
     Spec(np.diff, (R((5,)), 3, -1, None, R((2,))), call=_diff_append, label="append"),
 ]
 (test_rule_alone_matches_finite_differences, test_rule_alone_keeps_float32) = table_tests(
@@ -235,7 +236,7 @@ def test_gradient_is_the_transpose_of_its_stencil(shape, kwargs):
 
     y = fn(f)
     g = cotangent(y)
-    d = lookup(np.gradient).fn(g, y, f, *spacing, **kwargs)
+    d = lookup(np.gradient).fn(g, y, f, *spacing, **kwargs)[0]  # then axis, edge_order, spacings
     np.testing.assert_allclose(np.ravel(d), jacobian(fn, f).T @ flat(g), rtol=1e-12, atol=1e-12)
 
 

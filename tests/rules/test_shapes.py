@@ -72,6 +72,11 @@ SPECS = [
         for src, dst in [(0, -1), (-1, 0), ((0, 1), (-1, -2)), (1, 1)]
     ],
     *[
+        Spec(np.rollaxis, (R((2, 3, 4)), *args), wrt=(0,))
+        for args in [(2,), (0, 3), (-1, 1), (1, 1), (0, -1), (2, 0), (1, 3)]
+    ],
+    Spec(np.rollaxis, (R((2, 3, 4)), 2), {"start": 1}, wrt=(0,), label="keyword-start"),
+    *[
         Spec(np.broadcast_to, (R(shape), target), wrt=(0,))
         for shape, target in [((4,), (3, 4)), ((3, 1), (2, 3, 4)), ((), (2, 2)), ((1, 4), (1, 4))]
     ],

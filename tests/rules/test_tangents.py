@@ -184,6 +184,7 @@ SPECS = [
         label="zeros",
     ),  # fmt: skip
     Spec(rt.choice_grads, (R(()), CHOICES[1], CHOICES[0], tuple(CHOICES[1:]), None), wrt=(0,)),
+    Spec(rt.result_like, (np.linalg.eigh(np.eye(3) * 2.0), [R((3,)), R((3, 3))]), wrt=(1,)),
     Spec(
         rt.choice_tangent,
         (CHOICES[1], CHOICES[0], tuple(CHOICES[1:]), None, R(()), None, (R(()), R(()))),

@@ -36,6 +36,9 @@ OPERATORS = {
 }  # fmt: skip
 
 
+ATTRIBUTES = {"T", "real", "imag"}  # array attributes with rules
+
+
 def expression(prim, n: int, keywords: list[str]) -> str | None:
     """The user code calling ``prim`` on parameters ``a0 .. a{n-1}`` (None: a primitive
     users do not call: displays, srcdiff's helpers, Tensor methods)."""
@@ -55,8 +58,8 @@ def expression(prim, n: int, keywords: list[str]) -> str | None:
         if not prim.startswith("ndarray."):
             return None
         method = prim.removeprefix("ndarray.")
-        if method == "T":
-            return "a0.T"
+        if method in ATTRIBUTES:  # read, not called
+            return f"a0.{method}"
         return f"a0.{method}({', '.join(args[1:])})"
     module = getattr(prim, "__module__", "") or ""
     if prim is np.linalg.norm:
