@@ -879,8 +879,17 @@ class TangentFunction:
         forward, _ = unit.tangent()
         self._last = unit
         _TANGENTS_SHOWN[self._fn] = self
-        given = {d: tangents[target.positions[target.names.index(n)]]
-                 for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}  # fmt: skip
+        given = {}
+        for n, d in zip(unit.wrt, unit.tangent_names, strict=True):
+            k = target.names.index(n)
+            if target.elements[k] is None:
+                given[d] = tangents[target.positions[k]]
+            else:  # *args: the tangents of all its entries, zero where held fixed
+                start = target.positions[k] - target.elements[k]
+                given[d] = tuple(
+                    rt.zeros_like(p) if t is None else t
+                    for p, t in zip(primals[start:], tangents[start:], strict=True)
+                )
         return forward(*target.bound, *primals, **given)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, primals: tuple, tangents: tuple) -> tuple:
@@ -1252,6 +1261,9 @@ class Pullback(NamedTuple):
     d_kwargs: dict
 
 
+_STAR = "*"  # see tangent_vjp
+
+
 def tangent_vjp(
     fn: Callable,
     args: tuple,
@@ -1286,8 +1298,19 @@ def tangent_vjp(
     if top:  # called by the user (sd.hvp, sd.hessian), not for a call inside compiled code
         _refuse_updates(unit, "a second derivative", (*forward.bound, *args))
     program = unit.tangent_program()
-    where = [positions[forward.names.index(n)] for n in unit.wrt]  # each tangent's argument
-    given = [tangents[w] if isinstance(w, int) else named[w] for w in where]
+    where = []  # each tangent's argument: a position, a keyword, or (STAR, where *args starts)
+    for n in unit.wrt:
+        k = forward.names.index(n)
+        element = forward.elements[k]
+        where.append(positions[k] if element is None else (_STAR, positions[k] - element))
+
+    def given_at(w: Any) -> Any:
+        if isinstance(w, tuple):  # *args: a tangent for each entry, zero where held fixed
+            return tuple(rt.zeros_like(a) if t is None else t
+                         for a, t in zip(args[w[1]:], tangents[w[1]:], strict=True))  # fmt: skip
+        return tangents[w] if isinstance(w, int) else named[w]
+
+    given = [given_at(w) for w in where]
     bound = forward.bound
     first = len(where) + len(bound)  # the program's index of args[0]
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
@@ -1305,7 +1328,10 @@ def tangent_vjp(
     d_tangents: list = [None] * len(tangents)
     d_named: dict = dict.fromkeys(keyword_tangents or {})
     for w, d in zip(where, grads, strict=False):
-        if isinstance(w, int):
+        if isinstance(w, tuple):  # the entries of *args, each to its argument
+            for i, d_entry in enumerate(d, start=w[1]):
+                d_tangents[i] = d_entry if tangents[i] is not None else None
+        elif isinstance(w, int):
             d_tangents[w] = d
         else:
             d_named[w] = d

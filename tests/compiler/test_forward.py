@@ -451,3 +451,27 @@ def test_a_local_named_like_the_array_module_is_refused_in_forward_mode():
     np.testing.assert_allclose(sd.grad(f)(x, y), 2 * np.sum(x * y, axis=0) * y)
     with pytest.raises(sd.CompileError, match="variable named xp.*rename xp"):
         sd.jvp(f, (x, y), (np.ones_like(x), None))
+
+
+def _scaled_sum(x, *ws, scale=2.0):
+    total = 0.0
+    for w in ws:
+        total = total + np.sum(np.tanh(w * x)) * scale
+    return total
+
+
+@pytest.mark.parametrize("held", [None, 0, 1, 2])
+def test_tangents_of_entries_of_star_args(held):
+    """Tangents given for arguments that ``*ws`` takes reach their entries (each one, not
+    only the first), with an entry held fixed where its tangent is None."""
+    rng = np.random.default_rng(4)
+    primals = tuple(rng.standard_normal(3) for _ in range(3))
+    tangents = [rng.standard_normal(3) for _ in range(3)]
+    if held is not None:
+        tangents[held] = None
+    _, got = sd.jvp(_scaled_sum, primals, tuple(tangents))
+    moved = [np.zeros(3) if t is None else t for t in tangents]
+    eps = 1e-6
+    up = _scaled_sum(*(p + eps * t for p, t in zip(primals, moved, strict=True)))
+    down = _scaled_sum(*(p - eps * t for p, t in zip(primals, moved, strict=True)))
+    np.testing.assert_allclose(got, (up - down) / (2 * eps), rtol=1e-6)

@@ -414,3 +414,42 @@ def test_a_gradient_function_held_in_a_global_is_differentiated_again():
     np.testing.assert_allclose(gx, 6 * x * y + 6 * x**5)
     np.testing.assert_allclose(gy, 3 * x**2)
     assert sd.check_grad(one, x) and sd.check_grad(two, x, y, wrt=(0, 1))
+
+
+def _star(*ws):
+    total = np.sum(ws[0] * np.sin(ws[1]))
+    for w in ws[2:]:
+        total = total + np.sum(np.tanh(w * ws[0]))
+    return total
+
+
+def _named(a, b, c):
+    return np.sum(a * np.sin(b)) + np.sum(np.tanh(c * a))
+
+
+def test_second_derivatives_through_star_args_are_those_of_named_arguments():
+    """A function taking its arguments through ``*ws``: its Hessian-vector products,
+    Hessians and gradients of its forward mode are those of the same function with
+    named arguments (each entry of ``*ws`` gets its own tangent and gradient)."""
+    rng = np.random.default_rng(8)
+    args = tuple(rng.standard_normal(3) for _ in range(3))
+    for tangents in [(args[2], None, args[1]), (None, args[0], None), args]:
+        for got, want in zip(
+            sd.hvp(_star, args, tangents), sd.hvp(_named, args, tangents), strict=True
+        ):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    for wrt in (0, 1, 2):
+        np.testing.assert_allclose(
+            sd.hessian(_star, wrt=wrt)(*args), sd.hessian(_named, wrt=wrt)(*args), rtol=1e-10
+        )
+
+    def squared_tangent(f):
+        return lambda a, b, c: sd.jvp(f, (a, b, c), (b, c, a))[1] ** 2
+
+    got = sd.grad(squared_tangent(_star), wrt=(0, 1, 2))(*args)
+    want = sd.grad(squared_tangent(_named), wrt=(0, 1, 2))(*args)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10)
+    fd = [_numeric_gradient(squared_tangent(_named), args, k) for k in range(3)]
+    for g, w in zip(want, fd, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
