@@ -34,6 +34,7 @@ from .normalize import (
     walk_statements,
 )
 from .parse import Parsed, parse
+from .optimize import folded
 from .shapes import mark_same_shapes
 
 BINOPS = {
@@ -808,6 +809,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
         for a, c in zip(op.operands, expansion.components, strict=True)
         if c is not None and isinstance(a, gast.Name) and a.id in active
     ]
+    read = [folded(node) for node in read]  # a branch on a constant argument: the one taken
     loads = [
         n.id
         for node in read

@@ -31,9 +31,12 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None
 
 @vjp(xp.mean, "ndarray.mean")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
-    """``where=None`` stands for NumPy's ``where=True``: each mean is over the entries kept."""
+    """``where=None`` stands for NumPy's ``where=True``: each mean is over the entries kept
+    (over all of them, with no axis: the result need not be saved)."""
     return (
-        rt.unreduce(g * (rt.size(ans) / rt.size(a)), a, axis, keepdims)
+        rt.unreduce(
+            g / rt.size(a) if axis is None else g * (rt.size(ans) / rt.size(a)), a, axis, keepdims
+        )
         if where is None
         else xp.where(
             where,

@@ -27,7 +27,7 @@ def softmax_cross_entropy_primal(_saved, _path, /, w, x, labels):
     t7 = logp[t6, labels]
     _saved[6] = (logp, t6, labels)
     t8 = np.mean(t7)
-    _saved[7] = (t7, t8)
+    _saved[7] = t7
     t9 = -t8
     return t9
 
@@ -35,8 +35,8 @@ def softmax_cross_entropy_primal(_saved, _path, /, w, x, labels):
 def softmax_cross_entropy_adjoint(_saved, d_result):
     # line 57: return -np.mean(logp[np.arange(len(labels)), labels])
     d_t8 = -d_result
-    t7, t8 = _saved[7]
-    d_t7 = rt.unreduce(d_t8 * (rt.size(t8) / rt.size(t7)), t7, None, False)
+    t7 = _saved[7]
+    d_t7 = rt.unreduce(d_t8 / rt.size(t7), t7, None, False)
     logp, t6, labels = _saved[6]
     d_logp = rt.index_grad(logp, (t6, labels), d_t7)
     # line 56: logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
