@@ -971,31 +971,23 @@ def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Calla
     _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))
 
     def vjp_fn(cotangent: Any) -> tuple:
-        shapes = [np.shape(leaf) for leaf in _leaves(cotangent)]
-        if shapes != [np.shape(leaf) for leaf in _leaves(value)]:
+        shapes = [np.shape(leaf) for leaf in batching.leaves(cotangent)]
+        if shapes != [np.shape(leaf) for leaf in batching.leaves(value)]:
             raise ValueError(
                 f"vjp: a cotangent of shape(s) {shapes} for a result of shape(s) "
-                f"{[np.shape(leaf) for leaf in _leaves(value)]}"
+                f"{[np.shape(leaf) for leaf in batching.leaves(value)]}"
             )
         return target.backward(state, cotangent)
 
     return value, vjp_fn
 
 
-def _leaves(tree: Any) -> list:
-    """The arrays and numbers of a tuple, list or dict (nested), in order."""
-    if isinstance(tree, (tuple, list)):
-        return [leaf for t in tree for leaf in _leaves(t)]
-    if isinstance(tree, dict):
-        return [leaf for t in tree.values() for leaf in _leaves(t)]
-    return [tree]
-
-
 def _tree_map(f: Callable, *trees: Any) -> Any:
     """``f`` of the leaves of ``trees`` (one structure), in that structure."""
     first = trees[0]
     if isinstance(first, (tuple, list)):
-        return type(first)(_tree_map(f, *parts) for parts in zip(*trees, strict=True))
+        mapped = [_tree_map(f, *parts) for parts in zip(*trees, strict=True)]
+        return type(first)(*mapped) if hasattr(first, "_fields") else type(first)(mapped)
     if isinstance(first, dict):
         return {k: _tree_map(f, *(t[k] for t in trees)) for k in first}
     return f(*trees)
@@ -1055,7 +1047,7 @@ class MappedFunction:
         """The number of examples: the length of every mapped array along its axis."""
         sizes = {}
         for i, (a, axis) in enumerate(zip(args, axes, strict=True)):
-            for leaf in _leaves(a) if axis is not None else ():
+            for leaf in batching.leaves(a) if axis is not None else ():
                 ndim = np.ndim(leaf)
                 if not -ndim <= axis < ndim:
                     raise ValueError(
@@ -1080,7 +1072,7 @@ class MappedFunction:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if any(isinstance(leaf, batching.Batched) for leaf in _leaves((args, kwargs))):
+        if any(isinstance(leaf, batching.Batched) for leaf in batching.leaves((args, kwargs))):
             # mapped inside a batched map: the outer map runs its examples one by one
             raise batching.NotBatchable("a map inside a batched map")
         axes = self._axes(args)
@@ -1195,7 +1187,7 @@ def _example(stacked: Any, axes: Any, b: int) -> Any:
 
 def _differentiable(x: Any) -> bool:
     """Whether ``x`` holds floats (arrays or numbers) a derivative can be taken in."""
-    leaves = _leaves(x)
+    leaves = batching.leaves(x)
     return bool(leaves) and all(
         isinstance(leaf, float) or dtype_kind(leaf) in "fc" if hasattr(leaf, "dtype") else
         isinstance(leaf, float) for leaf in leaves

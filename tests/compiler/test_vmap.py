@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from srcdiff.api import _leaves
+from srcdiff.batching import leaves as _leaves
 
 from . import functions  # noqa: F401  (fills the battery)
 from .cases import CASES
