@@ -210,7 +210,8 @@ _HOLDS = (
     "the exported module holds NumPy, Python's standard library, numbers, strings, NumPy "
     "arrays and srcdiff's runtime helpers alone"
 )
-_CALLS = frozenset({"call", "call_jvp", "call_jvp_keywords", "tensor_call"})  # rt's, of callees
+_CALLS = frozenset({"call", "call_jvp", "call_jvp_keywords", "call_jvp_star",
+                    "tensor_call"})  # rt's, of callees  # fmt: skip
 
 
 class _Refused(Exception):

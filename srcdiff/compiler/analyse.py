@@ -33,8 +33,8 @@ from .normalize import (
     params_of,
     walk_statements,
 )
-from .parse import Parsed, parse
 from .optimize import folded
+from .parse import Parsed, parse
 from .shapes import mark_same_shapes
 
 BINOPS = {

@@ -32,7 +32,7 @@ from ..rules import registry
 from . import pipeline
 from .analyse import is_number
 from .ir import Kind
-from .normalize import walk, walk_statements
+from .normalize import clone, walk, walk_statements
 from .parse import Parsed
 from .pipeline import CALLEE, RESERVED  # noqa: F401 (the names tests and api know them by)
 from .trace import FINAL, speculable
@@ -166,19 +166,18 @@ class Unit:
 
     def refuse_module_names(self) -> None:
         """Forward-mode source runs the user's statements with the rules' templates, which
-        name the array module ``xp`` and srcdiff's helpers ``rt``: a parameter or local
-        variable of either name would shadow them there, so it is refused (reverse mode
-        takes it; a global ``xp``, such as ``import numpy as xp``, is read as the array
-        module)."""
-        bound = {
-            n.id
-            for n in gast.walk(self.parsed.tree)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
-        }
-        taken = sorted({"xp", "rt"} & bound)
+        name the array module ``xp`` and srcdiff's helpers ``rt``. A local variable of
+        either name is renamed there (``tangent.renamed_apart``); a parameter keeps its
+        name, the keyword callers pass it by, and would shadow them, so it is refused
+        (reverse mode takes it; a global ``xp``, such as ``import numpy as xp``, is read
+        as the array module)."""
+        args = self.parsed.tree.args
+        params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
+        params |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
+        taken = sorted({"xp", "rt"} & params)
         if taken:
             raise CompileError(
-                f"forward mode of a function with a variable named {taken[0]}",
+                f"forward mode of a function with a parameter named {taken[0]}",
                 function=self.parsed.name, filename=self.parsed.filename,
                 lineno=self.parsed.tree.lineno,
                 hint=f"rename {taken[0]} (forward-mode source uses that name for "
@@ -211,7 +210,9 @@ class Unit:
             tree.args.kw_defaults = [tree.args.kw_defaults[i] for i in keep]
             tree.args.posonlyargs = firsts + tree.args.posonlyargs
             # NumPy's names (the rules' xp is NumPy): compiling the program again maps them
-            # to the module of its inputs, as for any user function
+            # to the module of its inputs, as for any user function. On a copy: the tree
+            # shares the user's statements (a global xp's loads) with the analysed function
+            tree = clone(tree)
             for node in gast.walk(tree):
                 if isinstance(node, gast.Name) and node.id == "xp":
                     node.id = "_numpy"

@@ -25,6 +25,7 @@ is a CompileError.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import gast
 import numpy as np
@@ -33,7 +34,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
 from .ir import Analysis, Kind, Op
-from .normalize import Names, assign, clone, const, name, params_of
+from .normalize import Names, assign, clone, const, local_names, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call
@@ -166,19 +167,23 @@ class TangentBuilder:
         """``rt.call_jvp(f, (d_x, None), x, k)``; with keywords, each an argument too, so
         that the call can be differentiated again: ``rt.call_jvp_keywords(f, (d_x,
         d_w), ("w",), x, w)``."""
-        if any(isinstance(a, gast.Starred) for a in op.operands) or any(
-            k.arg is None for k in op.keywords
-        ):
-            raise self.error(op.callee, "forward mode through *args or **kwargs",
+        if any(k.arg is None for k in op.keywords):
+            raise self.error(op.callee, "forward mode through **kwargs",
                              "pass the arguments one by one")  # fmt: skip
-        values = [*op.operands, *(k.value for k in op.keywords)]
+        stars = [isinstance(a, gast.Starred) for a in op.operands]
+        operands = [a.value if s else a for a, s in zip(op.operands, stars, strict=True)]
+        values = [*operands, *(k.value for k in op.keywords)]
         tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
                                     gast.Constant(value=None, kind=None)
                                     for e in values], ctx=gast.Load())  # fmt: skip
-        if not op.keywords:
-            return call(attr("rt", "call_jvp"), op.callee, tangents, *op.operands)
         names = gast.Tuple(elts=[gast.Constant(value=k.arg, kind=None) for k in op.keywords],
                            ctx=gast.Load())  # fmt: skip
+        if any(stars):  # f(x, *xs): each starred operand passed whole, with its tangent
+            flags = gast.Tuple(elts=[gast.Constant(value=s, kind=None) for s in stars],
+                               ctx=gast.Load())  # fmt: skip
+            return call(attr("rt", "call_jvp_star"), op.callee, tangents, flags, names, *values)
+        if not op.keywords:
+            return call(attr("rt", "call_jvp"), op.callee, tangents, *op.operands)
         return call(attr("rt", "call_jvp_keywords"), op.callee, tangents, names, *values)
 
     def zeros(self, e: gast.expr) -> gast.expr:
@@ -358,6 +363,62 @@ class TangentBuilder:
         return [*prelude, assign(self.dname(n), total)]
 
 
+# the names the forward source gives the array module and srcdiff's helpers (the rules'
+# templates read them)
+MODULE_NAMES = frozenset({"xp", "rt"})
+
+
+def renamed_apart(analysis: Analysis, names: Names) -> Analysis:
+    """The analysis with the function's local variables named like the array module or
+    srcdiff's helpers (``xp = array_namespace(x)``) renamed to fresh names (``xp_1``),
+    so that the templates' ``xp`` and ``rt`` read the modules (``analysis`` itself when
+    there is none). The renamed tree is a copy, with each statement's ``Op`` made again
+    over it: the normalized tree is the adjoint's too. Parameters keep their names
+    (forward mode refuses those: see ``Unit.refuse_module_names``)."""
+    fn = analysis.fn
+    taken = (local_names(fn) - set(params_of(fn))) & MODULE_NAMES
+    if not taken:
+        return analysis
+    renames = {n: names.fresh(f"{n}_") for n in sorted(taken)}
+    tree = _copy_renaming(fn, renames, {})
+    active = {renames.get(n, n) for n in analysis.active}
+    return dataclasses.replace(analysis, fn=tree, active=active)
+
+
+def _copy_renaming(node: object, renames: dict[str, str], memo: dict[int, object]) -> object:
+    """A copy of ``node`` (as ``normalize.clone`` copies) with the names ``renames`` has
+    renamed; a node met twice (a statement's and its ``Op``'s operand) is copied once,
+    ``memo`` keeping the copies, so an ``Op`` finds its operands in its statement."""
+    if isinstance(node, list):
+        return [_copy_renaming(n, renames, memo) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit
+    new = type(node).__new__(type(node))
+    new.__dict__.update(node.__dict__)
+    memo[id(node)] = new
+    for f in node._fields:
+        value = getattr(node, f, None)
+        if isinstance(value, (list, gast.AST)):
+            setattr(new, f, _copy_renaming(value, renames, memo))
+    if isinstance(node, gast.Name) and node.id in renames:
+        new.id = renames[node.id]
+    for key, value in node.__dict__.items():
+        if isinstance(value, Op):
+            again = dict(renames=renames, memo=memo)
+            setattr(new, key, dataclasses.replace(
+                value,
+                target=renames.get(value.target, value.target),
+                operands=_copy_renaming(value.operands, **again),
+                bound={k: _copy_renaming(v, **again) for k, v in value.bound.items()},
+                callee=_copy_renaming(value.callee, **again),
+                keywords=_copy_renaming(value.keywords, **again),
+            ))  # fmt: skip
+    return new
+
+
 def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
     """``a + b`` of two contributions; of two list displays (the tangent of a tuple
     result, ``np.linalg.lstsq``'s), entry by entry."""
@@ -385,6 +446,6 @@ def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
     """The tangent function of ``analysis.fn``: its parameters, then the tangents of
     ``wrt`` by keyword (their names returned too); it returns the value and its
     tangent."""
-    builder = TangentBuilder(analysis, names, rule_names)
+    builder = TangentBuilder(renamed_apart(analysis, names), names, rule_names)
     tree = builder.build(fn_name, wrt)
     return tree, [builder.dname(p) for p in wrt]

@@ -207,3 +207,5 @@ nondiff("piecewise constant: which entries attain the extreme (it moves only at 
 register(rt.call_jvp, make_rule(rt.tangent_vjp, name="call_jvp", inline=False))
 register(rt.call_jvp_keywords,
          make_rule(rt.tangent_vjp_keywords, name="call_jvp_keywords", inline=False))  # fmt: skip
+register(rt.call_jvp_star,
+         make_rule(rt.tangent_vjp_star, name="call_jvp_star", inline=False))  # fmt: skip

@@ -80,6 +80,7 @@ from .calls import (
     call,
     call_jvp,
     call_jvp_keywords,
+    call_jvp_star,
     call_vjp,
     carries_gradient,
     collect_called,
@@ -96,6 +97,7 @@ from .calls import (
     shape_pattern,
     tangent_vjp,
     tangent_vjp_keywords,
+    tangent_vjp_star,
     tensor_call,
 )
 from .contractions import (
@@ -284,6 +286,7 @@ __all__ = [
     "call",
     "call_jvp",
     "call_jvp_keywords",
+    "call_jvp_star",
     "call_vjp",
     "carries_gradient",
     "cast_grad",
@@ -393,6 +396,7 @@ __all__ = [
     "shape_pattern",
     "tangent_vjp",
     "tangent_vjp_keywords",
+    "tangent_vjp_star",
     "size",
     "sort_grad",
     "sort_tangent",

@@ -344,7 +344,10 @@ def collect_called(target: dict | None) -> dict | None:
 
 def _active_params(
     fn: types.FunctionType, nbound: int, nargs: int, keywords: tuple[str, ...], active: tuple
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], tuple[int | None, ...], int | None]:
+    """The callee's parameter behind each active argument; for each, which entry of the
+    callee's ``*args`` it is (None: a parameter of its own); and the position among the
+    call's arguments where ``*args`` starts (None: the callee has none)."""
     per_fn = _BINDINGS.get(fn)
     if per_fn is None:
         per_fn = _BINDINGS[fn] = {}
@@ -352,23 +355,30 @@ def _active_params(
     hit = per_fn.get(key)
     if hit is None:
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
-        names = []
+        star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
+        names, elements = [], []
         for a in active:
             if isinstance(a, str):
                 names.append(a)
+                elements.append(None)
                 continue
             position = nbound + a
+            if star is not None and position >= star:  # an entry of *args, a tuple
+                names.append(params[star].name)
+                elements.append(position - star)
+                continue
             if position >= len(params) or params[position].kind not in (
                 params[position].POSITIONAL_ONLY,
                 params[position].POSITIONAL_OR_KEYWORD,
             ):
                 raise refuse(
-                    f"a differentiated argument passed to {fn.__qualname__} through its "
-                    "*args parameter",
-                    "give the parameter a name in its signature, and pass the argument to it",
+                    f"a differentiated argument passed to {fn.__qualname__} beyond its parameters",
+                    "pass the callee the arguments its signature takes",
                 )
             names.append(params[position].name)
-        hit = per_fn[key] = tuple(names)
+            elements.append(None)
+        hit = per_fn[key] = (tuple(names), tuple(elements),
+                             None if star is None else star - nbound)  # fmt: skip
     return hit
 
 
@@ -502,6 +512,36 @@ def tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
     return (None, d_tangents, None, *pulled.d_args, *(pulled.d_kwargs[k] for k in names))
 
 
+def tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, stars: tuple,
+                     names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
+    """The reverse rule of ``call_jvp_star``: the gradients for ``fn``, ``stars`` and
+    ``names`` (none), ``tangents`` and each of ``values``, those of a starred operand as
+    a list of its entries' (zero where an entry has none)."""
+    d_args, args, kwargs, named, sizes = _unstarred(tangents, stars, names, values)
+    pulled = Host.tangent_vjp(fn, args, kwargs, d_args, g, named)
+    d_tangents, d_values = [], []
+    i = 0
+    for star, t, k in zip(stars, tangents, sizes, strict=False):
+        if not star:
+            d_tangents.append(pulled.d_tangents[i])
+            d_values.append(pulled.d_args[i])
+        else:
+            entries = args[i : i + k]
+            pulled_t, pulled_v = pulled.d_tangents[i : i + k], pulled.d_args[i : i + k]
+            d_t = [
+                zeros_like(e) if d is None else d for e, d in zip(t or (), pulled_t, strict=False)
+            ]
+            d_v = [
+                zeros_like(e) if d is None else d for e, d in zip(entries, pulled_v, strict=True)
+            ]
+            d_tangents.append(None if t is None else d_t)
+            d_values.append(None if all(d is None for d in pulled_v) else d_v)
+        i += k
+    d_tangents += [pulled.d_keyword_tangents.get(k) for k in names]
+    d_values += [pulled.d_kwargs[k] for k in names]
+    return (None, tuple(d_tangents), None, None, *d_values)
+
+
 class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""
@@ -539,7 +579,11 @@ class _Site:
                 "differentiate forward mode once more), or ask for the rule",
             )
         self._target = weakref.ref(target)  # the site is the target's: see _SITES
-        self.names = _active_params(target, nbound, nargs, keywords, active)
+        # the parameter of each active argument, and which entry of *args it is (None: none)
+        self.names, self.elements, self.star = _active_params(
+            target, nbound, nargs, keywords, active
+        )
+        self.starred = any(e is not None for e in self.elements)
         self.parameters = parameter_names(target, nbound)
 
     @property
@@ -561,8 +605,12 @@ class _Site:
             hit = None  # compiled taking a global for a number it no longer holds
         if hit is None:
             others = (*args, *kwargs.values())
-            names = tuple(n for n, v in zip(self.names, values, strict=True) if carries_gradient(v))
+            carried = [n for n, v in zip(self.names, values, strict=True) if carries_gradient(v)]
+            names = tuple(dict.fromkeys(carried))  # *args once, however many entries
             kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
+            for n, e in zip(self.names, self.elements, strict=True):
+                if e is not None and n in names:
+                    kinds[n] = "any"  # *args: a tuple of all its entries
             shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
             unit = Host.unit_for(
                 self.target,
@@ -650,6 +698,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
     unit, order = site.unit(values, args, kwargs)
+    elements = site.elements if site.starred else None
     try:
         value, saved, path = unit.run_primal((*bound, *args), kwargs)
     except BaseException as exc:
@@ -660,7 +709,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
     if args and is_record(args[0]) and holds(value, args[0]):
         _refuse_self(fn, args[0])
-    return value, ("unit", unit, saved, path, order, values)
+    return value, ("unit", unit, saved, path, order, values, elements)
 
 
 def _refuse_self(fn: Any, obj: Any) -> None:
@@ -690,6 +739,47 @@ def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *valu
     n = len(values) - len(names)
     return _call_jvp(fn, tuple(tangents[:n]), values[:n], dict(zip(names, values[n:], strict=True)),
                      dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
+
+
+def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
+               ) -> tuple[tuple, tuple, dict, dict, list]:  # fmt: skip
+    """The call ``call_jvp_star`` stands for: its positional arguments and their
+    tangents, each starred operand spread into its entries (and its tangent, the
+    operand's, into theirs), then its keyword arguments and their tangents; and how many
+    arguments each positional operand gave."""
+    n = len(stars)
+    args: list = []
+    d_args: list = []
+    sizes = []
+    for star, v, t in zip(stars, values[:n], tangents[:n], strict=True):
+        if not star:
+            args.append(v)
+            d_args.append(t)
+            sizes.append(1)
+            continue
+        entries = tuple(v)
+        if t is not None and (not isinstance(v, (list, tuple)) or len(t) != len(entries)):
+            raise refuse(
+                f"forward mode through a starred argument of type {type(v).__name__}",
+                "pass a list or tuple, or the arguments one by one",
+            )
+        args += entries
+        d_args += (None,) * len(entries) if t is None else t
+        sizes.append(len(entries))
+    kwargs = dict(zip(names, values[n:], strict=True))
+    named = dict(zip(names, tangents[n:], strict=True))
+    return tuple(d_args), tuple(args), kwargs, named, sizes
+
+
+def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *values: Any
+                  ) -> tuple[Any, Any]:  # fmt: skip
+    """``call_jvp`` of a call with starred operands (``f(x, *xs)``): ``values`` are its
+    positional operands, those flagged in ``stars`` passed whole (a list or tuple, its
+    tangent one of their tangents), then its keyword arguments ``names``, with one
+    tangent each; each operand is an argument of this call, so that differentiating it
+    again reaches them all."""
+    d_args, args, kwargs, named, _ = _unstarred(tangents, stars, names, values)
+    return _call_jvp(fn, d_args, args, kwargs, named)
 
 
 def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
@@ -732,11 +822,20 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "register one with sd.register_jvp, or use sd.grad",
         )
     params = parameter_names(target, len(bound))[0]
-    if len(params) < len(tangents):
-        raise refuse("forward mode through a call with *args", "pass the arguments by name")
-    by_name = {params[i]: t for i, t in enumerate(tangents) if t is not None} | named
-    values = {n: args[params.index(n)] if n not in named else kwargs[n] for n in by_name}
+    by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
+    values = {n: args[params.index(n)] for n in by_name}
     kinds = {n: _kind(v) for n, v in values.items()}
+    if any(t is not None for t in tangents[len(params) :]):  # entries of the callee's *args
+        star = _star_name(target, len(bound), len(params))
+        # its tangent, as the callee takes it: one per entry, zero where none is given
+        by_name[star] = tuple(zeros_like(a) if t is None else t
+                              for a, t in zip(args[len(params) :], tangents[len(params) :],
+                                              strict=False))  # fmt: skip
+        values[star] = tuple(args[len(params) :])
+        kinds[star] = "any"
+    values.update({n: kwargs[n] for n in named})
+    kinds.update({n: _kind(kwargs[n]) for n in named})
+    by_name |= named
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), False,
@@ -745,6 +844,20 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     forward_fn, _ = unit.tangent()
     given = {d: by_name[n] for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}
     return forward_fn(*bound, *args, **kwargs, **given)
+
+
+def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
+    """The name of ``fn``'s ``*args`` parameter, given a call with more positional
+    arguments than its ``npositional`` positional parameters (refused where it has none:
+    Python would refuse the call)."""
+    for p in list(inspect.signature(fn, follow_wrapped=False).parameters.values())[nbound:]:
+        if p.kind is p.VAR_POSITIONAL:
+            return p.name
+    raise refuse(
+        f"forward mode through a call of {fn.__qualname__} with more positional arguments "
+        f"than its {npositional} parameter(s)",
+        "pass the callee the arguments its signature takes",
+    )
 
 
 def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
@@ -802,7 +915,7 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
 
 def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     """``call_vjp`` of a compiled callee: its adjoint for the path it took."""
-    _, unit, saved, path, order, values = record
+    _, unit, saved, path, order, values, elements = record
     key = path_key(path) if path else ()
     names = (
         None if wanted is None or len(wanted) == len(order) else _wanted_names(unit, order, wanted)
@@ -813,6 +926,8 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
         _CALLED.setdefault((unit, key, names), None)
     grads = adjoint(saved, g)
     out = [None if i is None else grads[i] for i in order]
+    if elements is not None:  # an entry of *args: its gradient from the tuple's
+        out = [d if e is None or d is None else d[e] for d, e in zip(out, elements, strict=True)]
     for i in range(len(out)) if wanted is None else wanted:
         if out[i] is None:
             out[i] = zeros_like(values[i])

@@ -105,6 +105,11 @@ SPECS = [
         wrt=(3, 4),
         label="passive-keyword",
     ),  # fmt: skip
+    Spec(
+        rt.call_jvp_star,
+        (cubic, (R((3,)), None), (False, True), (), R((3,)), [R((3,))]),
+        wrt=(4, 5),
+    ),  # fmt: skip
     Spec(sd.jvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
     # the helpers of forward rules, differentiated again (second derivatives)
     Spec(rt.sort_grad, (R((3, 4)), X), wrt=(0, 1)),
