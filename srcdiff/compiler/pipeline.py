@@ -17,6 +17,7 @@ then each generated function as source.
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import sys
 import types
@@ -34,7 +35,7 @@ from .finite import insert_checks
 from .ir import Analysis
 from .kinks import kink_primal
 from .mutation import insert_follows
-from .normalize import Names, all_names, normalize
+from .normalize import Names, all_names, clone, normalize
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
 from .tangent import tangent
@@ -99,6 +100,7 @@ def front_end(
         parsed = returning_updates(parsed, returns)
     stages = Stages(parsed.name, debugging() if debug is None else debug)
     stages.shown("parse", parsed.tree)
+    parsed = apart_from_runtime(parsed)
     names = Names(all_names(parsed.tree) | RESERVED)
     tree = normalize(parsed, names)
     stages.shown("normalize", tree)
@@ -113,6 +115,31 @@ def front_end(
     analysis = analyse(parsed, tree, set(wrt), tensor, sequences, shapes)
     stages.shown("analyse", tree)
     return Front(parsed, analysis, names, wrt, stages)
+
+
+def apart_from_runtime(parsed: Parsed) -> Parsed:
+    """Generated code calls srcdiff's helpers as ``rt``: a local variable of the user's
+    named so is renamed (``rt_``), and a parameter, whose name callers may pass by
+    keyword, is refused at its line."""
+    bound = [n for n in gast.walk(parsed.tree) if isinstance(n, gast.Name) and n.id == "rt"
+             and isinstance(n.ctx, (gast.Store, gast.Param))]  # fmt: skip
+    params = [n for n in bound if isinstance(n.ctx, gast.Param)]
+    if params:
+        raise parsed.error(
+            "a parameter named rt of a differentiated function",
+            params[0],
+            "rename it: generated code calls srcdiff's helpers as rt",
+        )
+    if not bound:
+        return parsed
+    taken = all_names(parsed.tree)
+    fresh = next(f"rt{'_' * k}" for k in range(1, 100) if f"rt{'_' * k}" not in taken)
+    variant = copy.copy(parsed)
+    variant.tree = clone(parsed.tree)
+    for n in gast.walk(variant.tree):
+        if isinstance(n, gast.Name) and n.id == "rt":
+            n.id = fresh
+    return variant
 
 
 def traced_primal(front: Front, fn_name: str) -> tuple[gast.FunctionDef, PrimalBuilder]:

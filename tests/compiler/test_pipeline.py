@@ -89,3 +89,31 @@ def test_the_cache_runs_no_stage_itself(stage):
     imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                 for a in n.names}  # fmt: skip
     assert stage not in called and stage not in imported
+
+
+def _helper(v):
+    return np.tanh(v)
+
+
+def test_a_local_named_rt_is_renamed_apart_from_srcdiffs_helpers():
+    """Generated code calls srcdiff's helpers as ``rt``: a local of that name is renamed
+    (it hid them: the call of ``_helper`` went to the array), a parameter is refused."""
+
+    def local(w):
+        rt = w * 2.0
+        for _ in range(2):
+            rt = _helper(rt) * rt
+        return np.sum(rt)
+
+    def parameter(w, rt):
+        return np.sum(_helper(w) * rt)
+
+    w = np.array([0.3, -0.5, 1.0])
+    eps = 1e-6
+    want = [(local(w + eps * e) - local(w - eps * e)) / (2 * eps) for e in np.eye(3)]
+    g = sd.grad(local)
+    np.testing.assert_allclose(g(w), want, rtol=1e-6)
+    assert "rt_ = w * 2.0" in sd.source(g)
+    np.testing.assert_allclose(sd.jvp(local, (w,), (np.ones(3),))[1], np.sum(want), rtol=1e-6)
+    with pytest.raises(sd.CompileError, match="parameter named rt.*rename it"):
+        sd.grad(parameter)(w, w)
