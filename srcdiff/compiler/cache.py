@@ -166,11 +166,11 @@ class Unit:
 
     def refuse_module_names(self) -> None:
         """Forward-mode source runs the user's statements with the rules' templates, which
-        name the array module ``xp`` and srcdiff's helpers ``rt``. A local variable of
-        either name is renamed there (``tangent.renamed_apart``); a parameter keeps its
-        name, the keyword callers pass it by, and would shadow them, so it is refused
-        (reverse mode takes it; a global ``xp``, such as ``import numpy as xp``, is read
-        as the array module)."""
+        name the array module ``xp``. A local variable of that name is renamed by the
+        front end (``pipeline.apart_from_module_names``); a parameter keeps its name, the
+        keyword callers pass it by, and would shadow it, so it is refused (reverse mode
+        takes it; a global ``xp``, such as ``import numpy as xp``, is read as the array
+        module)."""
         args = self.parsed.tree.args
         params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
         params |= {a.id for a in (args.vararg, args.kwarg) if a is not None}

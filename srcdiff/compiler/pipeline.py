@@ -100,7 +100,7 @@ def front_end(
         parsed = returning_updates(parsed, returns)
     stages = Stages(parsed.name, debugging() if debug is None else debug)
     stages.shown("parse", parsed.tree)
-    parsed = apart_from_runtime(parsed)
+    parsed = apart_from_module_names(parsed)
     names = Names(all_names(parsed.tree) | RESERVED)
     tree = normalize(parsed, names)
     stages.shown("normalize", tree)
@@ -117,28 +117,34 @@ def front_end(
     return Front(parsed, analysis, names, wrt, stages)
 
 
-def apart_from_runtime(parsed: Parsed) -> Parsed:
-    """Generated code calls srcdiff's helpers as ``rt``: a local variable of the user's
-    named so is renamed (``rt_``), and a parameter, whose name callers may pass by
-    keyword, is refused at its line."""
-    bound = [n for n in gast.walk(parsed.tree) if isinstance(n, gast.Name) and n.id == "rt"
-             and isinstance(n.ctx, (gast.Store, gast.Param))]  # fmt: skip
-    params = [n for n in bound if isinstance(n.ctx, gast.Param)]
-    if params:
+MODULE_NAMES = ("rt", "xp")  # what generated code calls srcdiff's helpers, the array module
+
+
+def apart_from_module_names(parsed: Parsed) -> Parsed:
+    """Generated code calls srcdiff's helpers ``rt`` and the array module ``xp``: a local
+    variable of the user's named so (``xp = array_namespace(x)``) is renamed (``xp_1``)
+    in every mode. A parameter keeps its name, which callers may pass by keyword: one
+    named ``rt`` is refused at its line (forward mode refuses ``xp``, see
+    ``Unit.refuse_module_names``)."""
+    bound = {n.id: n for n in gast.walk(parsed.tree) if isinstance(n, gast.Name)
+             and n.id in MODULE_NAMES and isinstance(n.ctx, (gast.Store, gast.Param))}  # fmt: skip
+    params = {n.id: n for n in bound.values() if isinstance(n.ctx, gast.Param)}
+    if "rt" in params:
         raise parsed.error(
             "a parameter named rt of a differentiated function",
-            params[0],
+            params["rt"],
             "rename it: generated code calls srcdiff's helpers as rt",
         )
-    if not bound:
+    local = sorted(set(bound) - set(params))
+    if not local:
         return parsed
     taken = all_names(parsed.tree)
-    fresh = next(f"rt{'_' * k}" for k in range(1, 100) if f"rt{'_' * k}" not in taken)
+    renames = {n: next(f"{n}_{k}" for k in range(1, 100) if f"{n}_{k}" not in taken) for n in local}
     variant = copy.copy(parsed)
     variant.tree = clone(parsed.tree)
     for n in gast.walk(variant.tree):
-        if isinstance(n, gast.Name) and n.id == "rt":
-            n.id = fresh
+        if isinstance(n, gast.Name) and n.id in renames:
+            n.id = renames[n.id]
     return variant
 
 

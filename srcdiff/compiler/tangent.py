@@ -25,7 +25,6 @@ is a CompileError.
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import gast
 import numpy as np
@@ -34,7 +33,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
 from .ir import Analysis, Kind, Op
-from .normalize import Names, assign, clone, const, local_names, name, params_of
+from .normalize import Names, assign, clone, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call
@@ -365,60 +364,6 @@ class TangentBuilder:
 
 # the names the forward source gives the array module and srcdiff's helpers (the rules'
 # templates read them)
-MODULE_NAMES = frozenset({"xp", "rt"})
-
-
-def renamed_apart(analysis: Analysis, names: Names) -> Analysis:
-    """The analysis with the function's local variables named like the array module or
-    srcdiff's helpers (``xp = array_namespace(x)``) renamed to fresh names (``xp_1``),
-    so that the templates' ``xp`` and ``rt`` read the modules (``analysis`` itself when
-    there is none). The renamed tree is a copy, with each statement's ``Op`` made again
-    over it: the normalized tree is the adjoint's too. Parameters keep their names
-    (forward mode refuses those: see ``Unit.refuse_module_names``)."""
-    fn = analysis.fn
-    taken = (local_names(fn) - set(params_of(fn))) & MODULE_NAMES
-    if not taken:
-        return analysis
-    renames = {n: names.fresh(f"{n}_") for n in sorted(taken)}
-    tree = _copy_renaming(fn, renames, {})
-    active = {renames.get(n, n) for n in analysis.active}
-    return dataclasses.replace(analysis, fn=tree, active=active)
-
-
-def _copy_renaming(node: object, renames: dict[str, str], memo: dict[int, object]) -> object:
-    """A copy of ``node`` (as ``normalize.clone`` copies) with the names ``renames`` has
-    renamed; a node met twice (a statement's and its ``Op``'s operand) is copied once,
-    ``memo`` keeping the copies, so an ``Op`` finds its operands in its statement."""
-    if isinstance(node, list):
-        return [_copy_renaming(n, renames, memo) for n in node]
-    if not isinstance(node, gast.AST):
-        return node
-    hit = memo.get(id(node))
-    if hit is not None:
-        return hit
-    new = type(node).__new__(type(node))
-    new.__dict__.update(node.__dict__)
-    memo[id(node)] = new
-    for f in node._fields:
-        value = getattr(node, f, None)
-        if isinstance(value, (list, gast.AST)):
-            setattr(new, f, _copy_renaming(value, renames, memo))
-    if isinstance(node, gast.Name) and node.id in renames:
-        new.id = renames[node.id]
-    for key, value in node.__dict__.items():
-        if isinstance(value, Op):
-            again = dict(renames=renames, memo=memo)
-            setattr(new, key, dataclasses.replace(
-                value,
-                target=renames.get(value.target, value.target),
-                operands=_copy_renaming(value.operands, **again),
-                bound={k: _copy_renaming(v, **again) for k, v in value.bound.items()},
-                callee=_copy_renaming(value.callee, **again),
-                keywords=_copy_renaming(value.keywords, **again),
-            ))  # fmt: skip
-    return new
-
-
 def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
     """``a + b`` of two contributions; of two list displays (the tangent of a tuple
     result, ``np.linalg.lstsq``'s), entry by entry."""
@@ -446,6 +391,6 @@ def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
     """The tangent function of ``analysis.fn``: its parameters, then the tangents of
     ``wrt`` by keyword (their names returned too); it returns the value and its
     tangent."""
-    builder = TangentBuilder(renamed_apart(analysis, names), names, rule_names)
+    builder = TangentBuilder(analysis, names, rule_names)
     tree = builder.build(fn_name, wrt)
     return tree, [builder.dname(p) for p in wrt]
