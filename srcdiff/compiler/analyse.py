@@ -31,6 +31,7 @@ from .normalize import (
     name,
     normalize,
     params_of,
+    walk,
     walk_statements,
 )
 from .optimize import folded
@@ -393,26 +394,14 @@ class Analyser:
                 if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
                     built.add(s.targets[0].id)
                     by_constructor.add(id(s.targets[0]))
-            other = {
-                node.id
-                for node in gast.walk(self.fn)
-                if isinstance(node, gast.Name)
-                and isinstance(node.ctx, gast.Store)
-                and id(node) not in by_constructor
-            }
+            other = _names_used(self.fn, gast.Store, by_constructor)
             allowed: set[int] = set()  # the loads that read an attribute or call a method
             for node in gast.walk(self.fn):
                 if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                     allowed.add(id(node.func))
-            escaping = {
-                node.id
-                for node in gast.walk(self.fn)
-                if isinstance(node, gast.Name)
-                and isinstance(node.ctx, gast.Load)
-                and id(node) not in allowed
-            }
+            escaping = _names_used(self.fn, gast.Load, allowed)
             params = set(params_of(self.fn))
             self._made = frozenset(built - other - escaping - params)
         return self._made
@@ -773,6 +762,15 @@ def is_python_callable(obj: Any) -> bool:
     if type(obj).__name__ == "ufunc" or type(obj).__module__.startswith("numpy"):
         return False
     return callable(obj)
+
+
+def _names_used(fn: gast.FunctionDef, ctx: type, but: set[int]) -> set[str]:
+    """The names ``fn`` stores (``ctx`` Store) or loads, but at the nodes ``but`` (ids)."""
+    return {
+        n.id
+        for n in walk(fn)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, ctx) and id(n) not in but
+    }
 
 
 def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[str, ...]:

@@ -381,6 +381,9 @@ def fold_negations(fn: gast.FunctionDef) -> None:
         _PushNegation().visit(fn)
 
 
+RECORDS = re.compile(r"_saved(_\d+)?|_s\d+(_\d+)?")  # what primals save into (Names.reserve)
+
+
 def _reload(s: gast.stmt) -> str | None:
     """The text of ``s`` if it loads saved values (``h = _saved[2]``, ``t5, t6 =
     _s1[5]``, ``x = _saved[1][0]``), else None."""
@@ -389,7 +392,7 @@ def _reload(s: gast.stmt) -> str | None:
     value = s.value
     while isinstance(value, gast.Subscript):
         value = value.value
-    if not (isinstance(value, gast.Name) and value.id.startswith(("_saved", "_s"))):
+    if not (isinstance(value, gast.Name) and RECORDS.fullmatch(value.id)):
         return None
     if value is s.value:
         return None
