@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from srcdiff.rules import registry
 
 from . import functions  # noqa: F401 - fills CASES with the battery
 from .cases import CASES
@@ -74,15 +73,6 @@ def line_of(fn, code: str) -> int:
 
 RNG = np.random.default_rng(0)
 W, X, Y = RNG.normal(size=(3, 2)), RNG.normal(size=(4, 3)), RNG.normal(size=(4, 2))
-
-
-@pytest.fixture
-def rules():
-    saved = dict(registry._RULES)
-    yield
-    registry._RULES.clear()
-    registry._RULES.update(saved)
-    registry._VERSION[0] += 1
 
 
 # ---- sd.explain -----------------------------------------------------------------------------
