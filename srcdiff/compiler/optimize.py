@@ -376,9 +376,10 @@ def fold_negations(fn: gast.FunctionDef) -> None:
     _PushNegation().visit(fn)
     # inlining never makes a name escape (what ``e`` reads is unchanged up to its new
     # place), so the names escaping before the first round hold for every round
+    # (each inlined statement has its negations pushed out as it is made)
     escaping = _escaping(fn.body)
     while _inline_negations(fn, escaping):
-        _PushNegation().visit(fn)
+        pass
 
 
 RECORDS = re.compile(r"_saved(_\d+)?|_s\d+(_\d+)?")  # what primals save into (Names.reserve)
@@ -411,9 +412,10 @@ def drop_reloads(body: list[gast.stmt]) -> None:
             continue
         for inner in blocks(s):
             drop_reloads(inner)
-        stored = _stores(s)
-        for t in [t for t, names in loaded.items() if names & stored]:
-            del loaded[t]
+        if loaded:
+            stored = _stores(s)
+            for t in [t for t, names in loaded.items() if names & stored]:
+                del loaded[t]
         if text is not None:
             loaded[text] = {n.id for n in walk(s) if isinstance(n, gast.Name)}
         kept.append(s)
