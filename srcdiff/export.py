@@ -916,19 +916,24 @@ def @CALL@(fn, active, /, *args, **kwargs):
     \"\"\"rt.call, written out: run the exported primal of a function of yours that the
     code calls, picked by the kinds and shapes of its arguments (those in ``active``
     differentiated); its value, and what @CALL_VJP@ needs.\"\"\"
-    positions, layout = @EXPANDED@(active, len(args))
+    positions, layout = @EXPANDED@(active, len(args), kwargs)
     value, record = @UNIT_CALL@(fn, positions, args, kwargs)
     return value, record if layout is None else ("star", record, layout)
 
 
-def @EXPANDED@(active, nargs):
-    \"\"\"The mask as argument positions (rt.Star and positions counted from the end made
-    plain), and for each of its entries the positions it covers (None when all are plain).\"\"\"
+def @EXPANDED@(active, nargs, kwargs):
+    \"\"\"The mask as argument positions (rt.Star, rt.Spread and positions counted from the
+    end made plain), and for each of its entries the positions it covers (None when all
+    are plain).\"\"\"
     if all(isinstance(a, str) or isinstance(a, int) and a >= 0 for a in active):
         return active, None
     positions, layout = [], []
     for a in active:
-        if not isinstance(a, (int, str)):  # rt.Star: the differentiated *args operand
+        if isinstance(a, rt.Spread):  # the differentiated **kw operand
+            keys = tuple(k for k in kwargs if k not in a.named)
+            layout.append((keys, len(positions), len(keys)))
+            positions += keys
+        elif not isinstance(a, (int, str)):  # rt.Star: the differentiated *args operand
             covered = tuple(range(a.start, nargs - a.after))
             layout.append((True, len(positions), len(covered)))
             positions += covered
@@ -979,10 +984,14 @@ def @CALL_VJP@(record, g, wanted=None):
     \"\"\"rt.call_vjp, written out: the gradients, for the differentiated arguments of a
     call (those at the positions ``wanted`` only, when given), of its result's adjoint
     ``g``, by the exported adjoint of the path the call took.\"\"\"
-    if record[0] == "star":  # a call with *args: the gradients of its entries as a list
+    if record[0] == "star":  # with *args or **kw: its entries' gradients as a list or dict
         _, inner, layout = record
         grads = @CALL_VJP@(inner, g)
-        return tuple(list(grads[i : i + n]) if star else grads[i] for star, i, n in layout)
+        return tuple(
+            dict(zip(star, grads[i : i + n], strict=True)) if type(star) is tuple
+            else list(grads[i : i + n]) if star else grads[i]
+            for star, i, n in layout
+        )
     _, label, unit, saved, path, order, values = record
     _, wrt, adjoints = unit
     key = rt.path_key(path) if path else ()

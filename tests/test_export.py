@@ -355,6 +355,25 @@ def test_a_function_called_in_a_loop(tmp_path, numpy_only):
         assert_same(o, w)
 
 
+def scaled_sum(x, scale=1.0, shift=0.0):
+    return np.sum(x * scale + shift)
+
+
+def through_a_dict_of_keywords(w, shift):
+    options = {"scale": w[0], "shift": shift}
+    return scaled_sum(w, **options)
+
+
+def test_a_function_called_with_a_dict_of_keywords(tmp_path, numpy_only):
+    g = sd.grad(through_a_dict_of_keywords, wrt=(0, 1))
+    calls = [(X, 0.5), (np.linspace(-2.0, 2.0, 5), 3.0)]
+    want = [g(*args) for args in calls]
+    got = run(exported(g, tmp_path), [("grad_through_a_dict_of_keywords", a, {}) for a in calls],
+              numpy_only)  # fmt: skip
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
 def test_a_function_calling_functions_that_call_others(tmp_path, numpy_only):
     g = sd.grad(two_layers, wrt=(0, 1))
     w = np.array([[0.5, -1.0, 0.25], [2.0, 0.5, -0.5], [1.5, 1.0, 0.0]])

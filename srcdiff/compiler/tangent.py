@@ -36,7 +36,7 @@ from .ir import Analysis, Kind, Op
 from .normalize import Names, assign, clone, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
-from .trace import _is_appended, at, attr, call
+from .trace import _is_appended, at, attr, call, may_catch_internal
 
 
 class TangentBuilder:
@@ -88,18 +88,7 @@ class TangentBuilder:
         if isinstance(s, gast.While):
             return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
         if isinstance(s, gast.Try):
-            if s.handlers:
-                raise self.error(
-                    s, "forward mode (sd.jvp, sd.hvp, sd.hessian, a derivative of a "
-                    "derivative) through a try statement with an except clause",
-                    "use sd.grad (reverse mode) for this function, or move the try out of "
-                    "it: forward mode computes the tangents inside the try's body, where "
-                    "your except clause could catch an error of the derivative's own",
-                )  # fmt: skip
-            body = self.block(s.body) or [gast.Pass()]
-            new = gast.Try(body=body, handlers=[], orelse=self.block(s.orelse),
-                           finalbody=self.block(s.finalbody))  # fmt: skip
-            return [at(new, line)]
+            return [at(self.attempt(s), line)]
         if isinstance(s, gast.For):
             if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
                 raise self.error(s, "forward mode over the items of a differentiated value",
@@ -124,9 +113,31 @@ class TangentBuilder:
             return [s]
         primal = [at(p, line) for p in self.primal(s, op)]
         tangent = [at(folded(t), line) for t in self.tangent(s, op)]
+        for inner in (n for t in tangent for n in gast.walk(t)):  # a rule's if ...: raise
+            if isinstance(inner, gast.stmt):
+                inner.lineno = line
         if getattr(s, "put_back", False):  # its tangent reads the holder as it was
             return tangent + primal
         return primal + tangent
+
+    def attempt(self, s: gast.Try) -> gast.Try:
+        """A try as written, each tangent beside its primal statement: an exception leaves
+        the body where the primal raised it, with the tangents of what ran before. Every
+        except clause first refuses what a callee's partial in-place update makes unsound
+        (``rt.handled``), and is preceded by one that lets srcdiff's own errors through
+        (``rt.INTERNAL``) where it could catch them, as in the traced primal."""
+        handlers = []
+        if s.handlers and may_catch_internal(self.a, s.handlers):
+            reraise = at(gast.Raise(exc=None, cause=None), s.lineno)
+            guard = gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise])
+            handlers.append(at(guard, s.lineno))
+        for h in s.handlers:
+            first = at(gast.Expr(value=call(attr("rt", "handled"))), h.lineno)
+            body = [first, *self.block(h.body)]
+            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=body),
+                               h.lineno))  # fmt: skip
+        return gast.Try(body=self.block(s.body) or [gast.Pass()], handlers=handlers,
+                        orelse=self.block(s.orelse), finalbody=self.block(s.finalbody))  # fmt: skip
 
     def primal(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
         """The statement as the traced primal runs it: a write into an object the caller
@@ -165,10 +176,8 @@ class TangentBuilder:
     def call_value(self, op: Op) -> gast.Call:
         """``rt.call_jvp(f, (d_x, None), x, k)``; with keywords, each an argument too, so
         that the call can be differentiated again: ``rt.call_jvp_keywords(f, (d_x,
-        d_w), ("w",), x, w)``."""
-        if any(k.arg is None for k in op.keywords):
-            raise self.error(op.callee, "forward mode through **kwargs",
-                             "pass the arguments one by one")  # fmt: skip
+        d_w), ("w",), x, w)``; with ``*xs`` or ``**kw``, ``rt.call_jvp_star`` (``**kw``
+        named None there)."""
         stars = [isinstance(a, gast.Starred) for a in op.operands]
         operands = [a.value if s else a for a, s in zip(op.operands, stars, strict=True)]
         values = [*operands, *(k.value for k in op.keywords)]
@@ -177,7 +186,8 @@ class TangentBuilder:
                                     for e in values], ctx=gast.Load())  # fmt: skip
         names = gast.Tuple(elts=[gast.Constant(value=k.arg, kind=None) for k in op.keywords],
                            ctx=gast.Load())  # fmt: skip
-        if any(stars):  # f(x, *xs): each starred operand passed whole, with its tangent
+        if any(stars) or any(k.arg is None for k in op.keywords):
+            # f(x, *xs, **kw): each starred operand passed whole, with its tangent
             flags = gast.Tuple(elts=[gast.Constant(value=s, kind=None) for s in stars],
                                ctx=gast.Load())  # fmt: skip
             return call(attr("rt", "call_jvp_star"), op.callee, tangents, flags, names, *values)

@@ -258,7 +258,7 @@ class PrimalBuilder:
         body = self.block(s.body, frame)
         self.guarded = outer
         handlers = []
-        if s.handlers and self.may_catch_internal(s.handlers):
+        if s.handlers and may_catch_internal(self.a, s.handlers):
             reraise = at(gast.Raise(exc=None, cause=None), line)
             handlers.append(
                 at(gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise]),
@@ -284,21 +284,6 @@ class PrimalBuilder:
         node = gast.Try(body=body or [at(gast.Pass(), line)], handlers=handlers,
                         orelse=orelse, finalbody=final)  # fmt: skip
         return [*out, at(node, line)]
-
-    def may_catch_internal(self, handlers: list[gast.ExceptHandler]) -> bool:
-        """Whether one of these except clauses may catch one of srcdiff's own errors (a
-        clause whose exception class is not known here may)."""
-        local = local_names(self.a.fn)
-        for h in handlers:
-            if h.type is None:  # a bare except
-                return True
-            for t in h.type.elts if isinstance(h.type, gast.Tuple) else [h.type]:
-                found, cls = self.a.parsed.resolve_dotted(t, local)
-                if not (found and isinstance(cls, type)):
-                    return True
-                if any(issubclass(error, cls) for error in rt_module.INTERNAL):
-                    return True
-        return False
 
     def decision(self, frame: Frame, taken: int, line: int) -> gast.stmt:
         return at(gast.Expr(value=call(attr(frame.path, "append"), const(taken))), line)
@@ -363,7 +348,10 @@ class PrimalBuilder:
                 entries.append(call(attr("rt", "Star"), const(i), const(after)))
             else:  # counted from the end after a *args
                 entries.append(const(i if star is None or i < star else i - len(op.operands)))
-        entries += [const(k.arg) for k in op.keywords if self.active(k.value)]
+        named = gast.Tuple(elts=[const(k.arg) for k in op.keywords if k.arg is not None],
+                           ctx=gast.Load())  # fmt: skip
+        entries += [const(k.arg) if k.arg is not None else call(attr("rt", "Spread"), named)
+                    for k in op.keywords if self.active(k.value)]  # fmt: skip
         mask = gast.Tuple(elts=entries, ctx=gast.Load())
         path = name((frame or Frame(self.saved, self.path, 0)).path)
         head = [op.callee, mask, path] if self.a.tensor else [op.callee, mask]
@@ -545,6 +533,22 @@ def _is_appended(value: gast.expr) -> bool:
         and isinstance(value.func.value, gast.Name)
         and value.func.value.id == "rt"
     )
+
+
+def may_catch_internal(analysis: Analysis, handlers: list[gast.ExceptHandler]) -> bool:
+    """Whether one of these except clauses may catch one of srcdiff's own errors (a
+    clause whose exception class is not known here may)."""
+    local = local_names(analysis.fn)
+    for h in handlers:
+        if h.type is None:  # a bare except
+            return True
+        for t in h.type.elts if isinstance(h.type, gast.Tuple) else [h.type]:
+            found, cls = analysis.parsed.resolve_dotted(t, local)
+            if not (found and isinstance(cls, type)):
+                return True
+            if any(issubclass(error, cls) for error in rt_module.INTERNAL):
+                return True
+    return False
 
 
 def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:

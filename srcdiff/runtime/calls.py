@@ -359,6 +359,7 @@ def _active_params(
         names, elements = [], []
         for a in active:
             if isinstance(a, str):
+                _refuse_into_kwargs(fn, a, params)
                 names.append(a)
                 elements.append(None)
                 continue
@@ -380,6 +381,18 @@ def _active_params(
         hit = per_fn[key] = (tuple(names), tuple(elements),
                              None if star is None else star - nbound)  # fmt: skip
     return hit
+
+
+def _refuse_into_kwargs(fn: types.FunctionType, key: str, params: list) -> None:
+    """Refuse a differentiated keyword argument that no named parameter of ``fn`` takes
+    (its ``**kwargs`` would: srcdiff differentiates named parameters only)."""
+    if not any(p.name == key and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               for p in params):  # fmt: skip
+        raise refuse(
+            f"a differentiated keyword argument `{key}` that {fn.__qualname__} takes in its "
+            "**kwargs",
+            f"give {fn.__qualname__} a parameter named {key}, or pass the value by position",
+        )
 
 
 def _kind(x: Any) -> str:
@@ -437,10 +450,20 @@ class Star:
     after: int
 
 
-def _expanded(active: tuple, nargs: int) -> tuple[tuple, tuple | None]:
-    """The mask as argument positions (``*args`` and positions counted from the end made
-    plain), and for each mask entry the positions it covers (None when it is plain)."""
-    if not any(isinstance(a, Star) or isinstance(a, int) and a < 0 for a in active):
+@dataclass(frozen=True)
+class Spread:
+    """In a call's mask, the differentiated ``**kw`` operand: every keyword argument but
+    those the call names itself (``named``)."""
+
+    named: tuple[str, ...]
+
+
+def _expanded(active: tuple, nargs: int, kwargs: dict) -> tuple[tuple, tuple | None]:
+    """The mask as argument positions (``*args``, ``**kw`` and positions counted from the
+    end made plain), and for each mask entry how its gradient is gathered: ``(True, i,
+    n)`` a list of positions ``i`` to ``i + n``, ``(keys, i, n)`` a dict of them, ``(False,
+    i, 1)`` position ``i`` alone (None when every entry is plain)."""
+    if not any(isinstance(a, (Star, Spread)) or isinstance(a, int) and a < 0 for a in active):
         return active, None
     positions: list = []
     layout = []
@@ -449,6 +472,10 @@ def _expanded(active: tuple, nargs: int) -> tuple[tuple, tuple | None]:
             covered = tuple(range(a.start, nargs - a.after))
             layout.append((True, len(positions), len(covered)))
             positions += covered
+        elif isinstance(a, Spread):
+            keys = tuple(k for k in kwargs if k not in a.named)
+            layout.append((keys, len(positions), len(keys)))
+            positions += keys
         else:
             layout.append((False, len(positions), 1))
             positions.append(a if isinstance(a, str) or a >= 0 else nargs + a)
@@ -457,7 +484,7 @@ def _expanded(active: tuple, nargs: int) -> tuple[tuple, tuple | None]:
 
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
-    positions, layout = _expanded(active, len(args))
+    positions, layout = _expanded(active, len(args), kwargs)
     value, record = _call(fn, positions, False, args, kwargs)
     return value, record if layout is None else ("star", record, layout)
 
@@ -473,7 +500,7 @@ def tensor_call(
     records whether the callee met Tensors requiring grad (then its result may carry a
     gradient even when no argument does)."""
     before = LEAVES[0]
-    positions, layout = _expanded(active, len(args))
+    positions, layout = _expanded(active, len(args), kwargs)
     value, record = _call(fn, positions, True, args, kwargs)
     path.append(1 if LEAVES[0] > before else 0)
     return value, record if layout is None else ("star", record, layout)
@@ -513,33 +540,55 @@ def tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
 
 
 def tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, stars: tuple,
-                     names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
+                     names: tuple, *values: Any) -> tuple:  # fmt: skip
     """The reverse rule of ``call_jvp_star``: the gradients for ``fn``, ``stars`` and
-    ``names`` (none), ``tangents`` and each of ``values``, those of a starred operand as
-    a list of its entries' (zero where an entry has none)."""
-    d_args, args, kwargs, named, sizes = _unstarred(tangents, stars, names, values)
+    ``names`` (none), ``tangents`` and each of ``values``; those of a starred operand
+    gathered as the operand holds its entries (a list, or an array of its rows), those
+    of a ``**`` mapping as a dict (zero where an entry has none)."""
+    d_args, args, kwargs, named, sizes, keys = _unstarred(tangents, stars, names, values)
     pulled = Host.tangent_vjp(fn, args, kwargs, d_args, g, named)
     d_tangents, d_values = [], []
     i = 0
-    for star, t, k in zip(stars, tangents, sizes, strict=False):
+    for star, v, t, k in zip(stars, values, tangents, sizes, strict=False):
         if not star:
             d_tangents.append(pulled.d_tangents[i])
             d_values.append(pulled.d_args[i])
         else:
             entries = args[i : i + k]
-            pulled_t, pulled_v = pulled.d_tangents[i : i + k], pulled.d_args[i : i + k]
-            d_t = [
-                zeros_like(e) if d is None else d for e, d in zip(t or (), pulled_t, strict=False)
-            ]
-            d_v = [
-                zeros_like(e) if d is None else d for e, d in zip(entries, pulled_v, strict=True)
-            ]
-            d_tangents.append(None if t is None else d_t)
-            d_values.append(None if all(d is None for d in pulled_v) else d_v)
+            pulled_v = pulled.d_args[i : i + k]
+            d_tangents.append(None if t is None else _gathered(v, t, pulled.d_tangents[i : i + k]))
+            d_values.append(
+                None if all(d is None for d in pulled_v) else _gathered(v, entries, pulled_v)
+            )
         i += k
-    d_tangents += [pulled.d_keyword_tangents.get(k) for k in names]
-    d_values += [pulled.d_kwargs[k] for k in names]
+    for k, spread in zip(names, keys, strict=True):
+        if k is not None:
+            d_tangents.append(pulled.d_keyword_tangents.get(k))
+            d_values.append(pulled.d_kwargs[k])
+            continue
+        d_named = {key: pulled.d_keyword_tangents.get(key) for key in spread}
+        d_kwargs = {key: pulled.d_kwargs[key] for key in spread}
+        d_tangents.append(
+            None if all(d is None for d in d_named.values())
+            else {key: zeros_like(kwargs[key]) if d is None else d for key, d in d_named.items()}
+        )  # fmt: skip
+        d_values.append(
+            None if all(d is None for d in d_kwargs.values())
+            else {key: zeros_like(kwargs[key]) if d is None else d for key, d in d_kwargs.items()}
+        )  # fmt: skip
     return (None, tuple(d_tangents), None, None, *d_values)
+
+
+def _gathered(operand: Any, entries: Any, grads: tuple) -> Any:
+    """The gradients of a starred operand's entries (None: zero), as the operand holds
+    its entries: a list, or for an array, an array of its rows."""
+    out = [zeros_like(e) if d is None else d for e, d in zip(entries, grads, strict=False)]
+    if isinstance(operand, (list, tuple)):
+        return out
+    xp = array_module(operand)
+    if not out:
+        return xp.zeros_like(operand)
+    return xp.reshape(xp.stack([xp.asarray(d) for d in out]), operand.shape)
 
 
 class _Site:
@@ -742,11 +791,13 @@ def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *valu
 
 
 def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
-               ) -> tuple[tuple, tuple, dict, dict, list]:  # fmt: skip
+               ) -> tuple[tuple, tuple, dict, dict, list, list]:  # fmt: skip
     """The call ``call_jvp_star`` stands for: its positional arguments and their
-    tangents, each starred operand spread into its entries (and its tangent, the
-    operand's, into theirs), then its keyword arguments and their tangents; and how many
-    arguments each positional operand gave."""
+    tangents, each starred operand (a list, a tuple, or an array: its rows) spread into
+    its entries (and its tangent, the operand's, into theirs), then its keyword
+    arguments and their tangents, a ``**`` mapping (named None) spread into its entries;
+    how many arguments each positional operand gave, and the keys each keyword operand
+    gave."""
     n = len(stars)
     args: list = []
     d_args: list = []
@@ -758,27 +809,48 @@ def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
             sizes.append(1)
             continue
         entries = tuple(v)
-        if t is not None and (not isinstance(v, (list, tuple)) or len(t) != len(entries)):
+        if t is not None and (not _spreads(v) or len(t) != len(entries)):
             raise refuse(
                 f"forward mode through a starred argument of type {type(v).__name__}",
-                "pass a list or tuple, or the arguments one by one",
+                "pass a list, a tuple or an array, or the arguments one by one",
             )
         args += entries
-        d_args += (None,) * len(entries) if t is None else t
+        d_args += (None,) * len(entries) if t is None else tuple(t)
         sizes.append(len(entries))
-    kwargs = dict(zip(names, values[n:], strict=True))
-    named = dict(zip(names, tangents[n:], strict=True))
-    return tuple(d_args), tuple(args), kwargs, named, sizes
+    kwargs: dict = {}
+    named: dict = {}
+    keys = []
+    for k, v, t in zip(names, values[n:], tangents[n:], strict=True):
+        spread = {k: v} if k is not None else v
+        if k is None and t is not None and not isinstance(t, dict):
+            raise refuse(
+                f"forward mode through **kwargs of type {type(v).__name__}",
+                "pass a dict, or the arguments one by one",
+            )
+        for key, entry in spread.items():
+            if key in kwargs:
+                raise TypeError(f"got multiple values for keyword argument {key!r}")
+            kwargs[key] = entry
+            named[key] = t if k is not None else (t or {}).get(key)
+        keys.append(tuple(spread))
+    return tuple(d_args), tuple(args), kwargs, named, sizes, keys
+
+
+def _spreads(v: Any) -> bool:
+    """Whether ``*v`` spreads ``v`` into entries whose tangents are its tangent's: a
+    list, a tuple, or an array (its rows)."""
+    return isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) >= 1
 
 
 def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *values: Any
                   ) -> tuple[Any, Any]:  # fmt: skip
     """``call_jvp`` of a call with starred operands (``f(x, *xs)``): ``values`` are its
-    positional operands, those flagged in ``stars`` passed whole (a list or tuple, its
-    tangent one of their tangents), then its keyword arguments ``names``, with one
+    positional operands, those flagged in ``stars`` passed whole (a list, a tuple or an
+    array, its tangent one of theirs), then its keyword arguments ``names``, with one
     tangent each; each operand is an argument of this call, so that differentiating it
-    again reaches them all."""
-    d_args, args, kwargs, named, _ = _unstarred(tangents, stars, names, values)
+    again reaches them all. A keyword named None is a ``**`` mapping (a dict, its
+    tangent a dict of its entries' tangents)."""
+    d_args, args, kwargs, named, _, _ = _unstarred(tangents, stars, names, values)
     return _call_jvp(fn, d_args, args, kwargs, named)
 
 
@@ -821,6 +893,9 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "no derivative rule and no Python source",
             "register one with sd.register_jvp, or use sd.grad",
         )
+    signature = list(inspect.signature(target, follow_wrapped=False).parameters.values())
+    for key in named:
+        _refuse_into_kwargs(target, key, signature[len(bound) :])
     params = parameter_names(target, len(bound))[0]
     by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
     values = {n: args[params.index(n)] for n in by_name}
@@ -843,7 +918,12 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
                          returns)  # fmt: skip
     forward_fn, _ = unit.tangent()
     given = {d: by_name[n] for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}
-    return forward_fn(*bound, *args, **kwargs, **given)
+    try:
+        return forward_fn(*bound, *args, **kwargs, **given)
+    except BaseException as exc:  # its updates are lost: an except clause refuses it
+        if unit.updated or unit.returns:
+            partial_update(exc, unit.label, unit.updated or unit.returns)
+        raise
 
 
 def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
@@ -879,10 +959,14 @@ def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
 def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:
     """Gradients, for the active arguments of a call, of its result's adjoint ``g``
     (with ``wanted``, for those positions among them only: None for the others)."""
-    if record[0] == "star":  # a call with *args: the gradients of its entries as a list
+    if record[0] == "star":  # with *args or **kw: its entries' gradients as a list or dict
         _, inner, layout = record
         grads = call_vjp(inner, g)
-        return tuple(list(grads[i : i + n]) if star else grads[i] for star, i, n in layout)
+        return tuple(
+            dict(zip(star, grads[i : i + n], strict=True)) if type(star) is tuple
+            else list(grads[i : i + n]) if star else grads[i]
+            for star, i, n in layout
+        )  # fmt: skip
     if record[0] == "unit":
         return _unit_vjp(record, g, wanted)
     if record[0] == "plain":  # the function called first, with no gradient

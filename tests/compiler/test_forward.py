@@ -16,7 +16,7 @@ import srcdiff as sd
 from srcdiff import runtime as rt
 from srcdiff.rules import registry
 from srcdiff.runtime import tensor_methods as tm
-from srcdiff.testing import _is_differentiable
+from srcdiff.testing import _is_differentiable, numeric_grad
 
 from . import forward_functions as late
 from . import functions  # noqa: F401  (registers the battery)
@@ -404,9 +404,144 @@ def test_a_derivative_passed_by_keyword_reaches_the_callee():
     assert "rt.call_jvp_keywords(helper, (d_x, d_x), ('scale',), x, x)" in sd.source(forward)
 
 
-def test_what_forward_mode_cannot_do_yet_is_a_compile_error():
-    with pytest.raises(sd.CompileError, match="forward mode through \\*\\*kwargs"):
-        sd.jvp(calls_with_kwargs, (np.ones(3),), (np.ones(3),))
+def passes_a_dict_it_makes(w):
+    kw = {"scale": w[0], "k": 2.0}
+    return np.sum(helper(w, **kw))
+
+
+def passes_its_options(w, opts):
+    return np.sum(helper(w, **opts) ** 2)
+
+
+def passes_keywords_and_a_dict(w):
+    total = 0.0
+    for i in range(3):  # the helper's branch goes both ways over the iterations
+        if i % 2 == 0:
+            total = total + np.sum(helper(w - i, k=w[1], **{"scale": np.cos(w[2])}))
+        else:
+            total = total + np.sum(helper(w * i, **{"k": 3.0}))
+    return total
+
+
+def unpacks_rows(w):
+    return np.sum(helper(*w))
+
+
+def unpacks_a_stack(a, b):
+    pair = np.stack([a, b * 2.0])
+    if np.sum(a) > 0:
+        return np.sum(helper(*pair) ** 2)
+    return np.sum(helper(a, *pair[1:]))
+
+
+def unpacks_a_matrix_of_three(w):
+    return np.sum(helper(*w) * w[0])
+
+
+W3 = np.array([[0.3, -0.5, 0.7], [0.2, 0.4, -0.9]])
+KEYWORD_AND_STAR_CASES = [
+    (calls_with_kwargs, (np.array([0.5, -1.0, 2.0]),)),
+    (calls_with_kwargs, (np.array([-0.5, -1.0, 0.2]),)),
+    (passes_a_dict_it_makes, (np.array([0.5, -1.0, 2.0]),)),
+    (passes_its_options, (np.array([0.5, 0.3, 0.7]), {"scale": 1.5, "k": 0.5})),
+    (passes_keywords_and_a_dict, (np.array([2.5, 0.3, 0.7]),)),
+    (unpacks_rows, (W3,)),
+    (unpacks_rows, (-W3,)),
+    (unpacks_a_stack, (W3[0], W3[1])),
+    (unpacks_a_stack, (-W3[0], W3[1])),
+    (unpacks_a_matrix_of_three, (np.vstack([W3, W3[:1] * 0.5]),)),
+]
+
+
+def _moved(args: tuple, tangents: tuple, eps: float) -> list:
+    """``args`` moved by ``eps`` along ``tangents`` (a dict entry by entry)."""
+    out = []
+    for a, t in zip(args, tangents, strict=True):
+        if isinstance(a, dict):
+            out.append({k: v + eps * t[k] for k, v in a.items()})
+        else:
+            out.append(a + eps * t)
+    return out
+
+
+@pytest.mark.parametrize("fn, args", KEYWORD_AND_STAR_CASES,
+                         ids=[f.__name__ for f, _ in KEYWORD_AND_STAR_CASES])  # fmt: skip
+def test_forward_mode_through_a_dict_of_keywords_and_a_starred_array(fn, args):
+    """``f(x, **kw)`` with a dict carrying derivatives (made in the function, or a
+    parameter), and ``f(*w)`` with a differentiated array unpacked into its rows: the
+    tangent against central differences, and the Hessian-vector product (reverse over
+    this forward mode) against differences of the tangent."""
+    rng = np.random.default_rng(7)
+    tangents = tuple({k: float(rng.standard_normal()) for k in a} if isinstance(a, dict)
+                     else rng.standard_normal(np.shape(a)) for a in args)  # fmt: skip
+    value, tangent = sd.jvp(fn, args, tangents)
+    assert value == pytest.approx(fn(*args), rel=1e-12)
+    eps = 1e-6
+    fd = (fn(*_moved(args, tangents, eps)) - fn(*_moved(args, tangents, -eps))) / (2 * eps)
+    assert tangent == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    products = sd.hvp(fn, args, tangents)
+    products = products if len(args) > 1 else (products,)
+    for i, a in enumerate(args):  # H v: the gradient of the tangent along v
+        if isinstance(a, dict):
+            continue
+
+        def along(x, i=i):
+            return sd.jvp(fn, (*args[:i], x, *args[i + 1 :]), tangents)[1]
+
+        np.testing.assert_allclose(products[i], numeric_grad(along, (a,)), rtol=1e-5, atol=1e-7)
+    if len(args) == 1:
+        hessian = sd.hessian(fn)(*args)
+        np.testing.assert_allclose(
+            np.tensordot(hessian, tangents[0], axes=np.ndim(args[0])), products[0], rtol=1e-10
+        )
+
+
+@pytest.mark.parametrize("fn, args", KEYWORD_AND_STAR_CASES,
+                         ids=[f.__name__ for f, _ in KEYWORD_AND_STAR_CASES])  # fmt: skip
+def test_reverse_mode_through_the_same_calls(fn, args):
+    """The gradients (a parameter dict's too, entry by entry) against central
+    differences: ``**kw`` carrying derivatives reaches the callee's parameters
+    (``rt.Spread`` in the primal's mask)."""
+    wrt = tuple(range(len(args)))
+    got = sd.grad(fn, wrt=wrt)(*args)
+    want = numeric_grad(fn, args, wrt)
+    for g, w in zip(got if len(args) > 1 else (got,), want if len(args) > 1 else (want,),
+                    strict=True):  # fmt: skip
+        if isinstance(w, dict):
+            assert g.keys() == w.keys()
+            g, w = list(g.values()), list(w.values())
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-9)
+
+
+def takes_any_keywords(x, **kw):
+    return np.sum(np.sin(x) * kw["scale"])
+
+
+def passes_to_its_kwargs(w):
+    return takes_any_keywords(w, **{"scale": w[1]}) * w[0]
+
+
+def test_a_derivative_into_a_callees_own_kwargs_is_refused_in_both_modes():
+    w = np.array([0.3, 0.5, 0.7])
+    hint = "give takes_any_keywords a parameter named scale"
+    with pytest.raises(sd.CompileError, match=r"`scale` that takes_any_keywords.*\*\*kwargs"):
+        sd.jvp(passes_to_its_kwargs, (w,), (w,))
+    with pytest.raises(sd.CompileError, match=hint):
+        sd.grad(passes_to_its_kwargs)(w)
+
+
+def test_the_tangent_source_passes_a_dict_of_keywords_whole():
+    forward = sd.jvp(passes_a_dict_it_makes)
+    forward((np.ones(3),), (np.ones(3),))
+    assert "rt.call_jvp_star(helper, (d_w, d_kw), (False,), (None,), w, kw)" in sd.source(forward)
+
+
+def test_a_starred_operand_must_spread_into_entries():
+    def unpacks_a_number(x):
+        return helper(*x[0])
+
+    with pytest.raises(TypeError):
+        sd.jvp(unpacks_a_number, (np.ones(3),), (np.ones(3),))
 
 
 def appends_to_its_argument(x, acc):

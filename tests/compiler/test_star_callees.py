@@ -135,13 +135,18 @@ def test_the_forward_source_passes_a_starred_operand_whole():
     assert "rt.call_jvp_star(helper, (None, d_pair), (False, True), ()" in sd.source(forward)
 
 
-def test_a_starred_array_is_refused_in_forward_mode():
+def test_a_starred_array_spreads_its_rows_in_every_mode():
     def loss(a, b):
         return helper(1.0, *np.stack([a, b * 2.0]))
 
     a, b, da, db = _points(5)
-    got = sd.grad(loss, wrt=(0, 1))(a, b)
-    for g, w in zip(got, numeric_grad(loss, [a, b], wrt=(0, 1)), strict=True):
+    want = numeric_grad(loss, [a, b], wrt=(0, 1))
+    for g, w in zip(sd.grad(loss, wrt=(0, 1))(a, b), want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
-    with pytest.raises(sd.CompileError, match="starred argument of type ndarray"):
-        sd.jvp(loss, (a, b), (da, db))
+    _, tangent = sd.jvp(loss, (a, b), (da, db))
+    np.testing.assert_allclose(tangent, np.sum(want[0] * da) + np.sum(want[1] * db),
+                               rtol=1e-6, atol=1e-7)  # fmt: skip
+    grad, eps = sd.grad(loss, wrt=(0, 1)), 1e-5
+    plus, minus = grad(a + eps * da, b + eps * db), grad(a - eps * da, b - eps * db)
+    for g, p, m in zip(sd.hvp(loss, (a, b), (da, db)), plus, minus, strict=True):
+        np.testing.assert_allclose(g, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)

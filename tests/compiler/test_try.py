@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff.testing import numeric_grad
 
 from .checker import check_function
 
@@ -319,51 +320,50 @@ def break_in_a_handler(x):
 A3 = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 1.0], [0.0, 1.0, 4.0]])
 
 
-@pytest.mark.parametrize(
-    "fn, args, wrt",
-    [
-        (smooth_body, (X,), (0,)),
-        (raise_midway, (X,), (0,)),
-        (raise_midway, (BIG,), (0,)),
-        (raise_mid_line, (X,), (0,)),
-        (raise_mid_line, (BIG,), (0,)),
-        (inverse_or_fallback, (A3, np.array([1.0, 2.0, 3.0])), (0, 1)),
-        (inverse_or_fallback, (np.array([[2.0, 1.0], [0.0, 0.0]]), X), (1,)),
-        (broadcast_or_sum, (X, np.array([0.5, 0.7])), (0, 1)),
-        (broadcast_or_sum, (X, np.array([0.5, 0.7, 0.1])), (0, 1)),
-        (tuple_of_types, (X, 0), (0,)),
-        (tuple_of_types, (X, 1), (0,)),
-        (tuple_of_types, (X, 2), (0,)),
-        (else_and_finally, (X,), (0,)),
-        (else_and_finally, (BIG,), (0,)),
-        (ways_per_iteration, (np.array([0.5, -0.6, 0.7, -0.1]),), (0,)),
-        (returns, (X,), (0,)),
-        (returns, (-X,), (0,)),
-        (return_in_finally, (X,), (0,)),
-        (return_in_finally, (-X,), (0,)),
-        (break_and_continue, (np.array([0.5, -0.6, 0.7, 1.5, 0.2]),), (0,)),
-        (catches_a_callee, (np.array([0.1, 0.2]),), (0,)),
-        (catches_a_callee, (BIG,), (0,)),
-        (callee_in_a_loop, (np.array([0.15, 0.2]),), (0,)),
-        (loop_left_by_an_exception, (X,), (0,)),
-        (loop_left_by_an_exception, (X / 100,), (0,)),
-        (loop_left_and_forgotten, (X,), (0,)),
-        (nested_loops_left, (np.array([0.3, 0.4]),), (0,)),
-        (nested_loops_left, (np.array([0.01, 0.02]),), (0,)),
-        (through_a_finally, (X,), (0,)),
-        (through_a_finally, (BIG * 1.2,), (0,)),
-        (handler_in_a_handler, (np.array([0.1, 0.1]),), (0,)),
-        (handler_in_a_handler, (X,), (0,)),
-        (handler_in_a_handler, (BIG,), (0,)),
-        (partial_writes, (np.array([0.2, 0.3, 0.4]),), (0,)),
-        (partial_writes, (np.array([0.2, -0.3, 0.4]),), (0,)),
-        (finally_returns_instead, (X,), (0,)),
-        (finally_continues_instead, (X,), (0,)),
-        (break_in_a_handler, (np.array([0.1, 0.2]),), (0,)),
-        (break_in_a_handler, (np.array([0.1, 0.7]),), (0,)),
-    ],
-    ids=lambda v: getattr(v, "__name__", ""),
-)
+WAYS = [
+    (smooth_body, (X,), (0,)),
+    (raise_midway, (X,), (0,)),
+    (raise_midway, (BIG,), (0,)),
+    (raise_mid_line, (X,), (0,)),
+    (raise_mid_line, (BIG,), (0,)),
+    (inverse_or_fallback, (A3, np.array([1.0, 2.0, 3.0])), (0, 1)),
+    (inverse_or_fallback, (np.array([[2.0, 1.0], [0.0, 0.0]]), X), (1,)),
+    (broadcast_or_sum, (X, np.array([0.5, 0.7])), (0, 1)),
+    (broadcast_or_sum, (X, np.array([0.5, 0.7, 0.1])), (0, 1)),
+    (tuple_of_types, (X, 0), (0,)),
+    (tuple_of_types, (X, 1), (0,)),
+    (tuple_of_types, (X, 2), (0,)),
+    (else_and_finally, (X,), (0,)),
+    (else_and_finally, (BIG,), (0,)),
+    (ways_per_iteration, (np.array([0.5, -0.6, 0.7, -0.1]),), (0,)),
+    (returns, (X,), (0,)),
+    (returns, (-X,), (0,)),
+    (return_in_finally, (X,), (0,)),
+    (return_in_finally, (-X,), (0,)),
+    (break_and_continue, (np.array([0.5, -0.6, 0.7, 1.5, 0.2]),), (0,)),
+    (catches_a_callee, (np.array([0.1, 0.2]),), (0,)),
+    (catches_a_callee, (BIG,), (0,)),
+    (callee_in_a_loop, (np.array([0.15, 0.2]),), (0,)),
+    (loop_left_by_an_exception, (X,), (0,)),
+    (loop_left_by_an_exception, (X / 100,), (0,)),
+    (loop_left_and_forgotten, (X,), (0,)),
+    (nested_loops_left, (np.array([0.3, 0.4]),), (0,)),
+    (nested_loops_left, (np.array([0.01, 0.02]),), (0,)),
+    (through_a_finally, (X,), (0,)),
+    (through_a_finally, (BIG * 1.2,), (0,)),
+    (handler_in_a_handler, (np.array([0.1, 0.1]),), (0,)),
+    (handler_in_a_handler, (X,), (0,)),
+    (handler_in_a_handler, (BIG,), (0,)),
+    (partial_writes, (np.array([0.2, 0.3, 0.4]),), (0,)),
+    (partial_writes, (np.array([0.2, -0.3, 0.4]),), (0,)),
+    (finally_returns_instead, (X,), (0,)),
+    (finally_continues_instead, (X,), (0,)),
+    (break_in_a_handler, (np.array([0.1, 0.2]),), (0,)),
+    (break_in_a_handler, (np.array([0.1, 0.7]),), (0,)),
+]
+
+
+@pytest.mark.parametrize("fn, args, wrt", WAYS, ids=lambda v: getattr(v, "__name__", ""))
 def test_the_gradient_is_that_of_the_statements_that_ran(fn, args, wrt):
     check_function(fn, args, wrt)
 
@@ -573,12 +573,81 @@ def test_a_with_block_inside_a_try_is_refused():
     assert info.value.lineno == with_in_try.__code__.co_firstlineno + 2
 
 
-def test_forward_mode_refuses_an_except_clause_at_its_line():
-    with pytest.raises(sd.CompileError, match="forward mode .* try statement") as info:
-        sd.jvp(raise_midway, (X,), (np.ones(2),))
-    assert info.value.lineno == raise_midway.__code__.co_firstlineno + 2
-    with pytest.raises(sd.CompileError, match="try statement"):
-        sd.hvp(raise_midway, (X,), (np.ones(2),))
+FORWARD_WAYS = [
+    *WAYS,
+    *((several_handlers, (X, k), (0,)) for k in range(4)),
+    (raises_in_finally, (X,), (0,)),
+]
+
+
+@pytest.mark.parametrize("fn, args, wrt", FORWARD_WAYS, ids=lambda v: getattr(v, "__name__", ""))
+def test_forward_mode_and_hvp_follow_the_statements_that_ran(fn, args, wrt):
+    """Forward mode runs each tangent beside its primal statement inside the try as
+    written: the tangent against central differences, and the Hessian-vector product
+    (reverse mode over that forward mode) against differences of the tangent."""
+    rng = np.random.default_rng(3)
+    tangents = tuple(rng.standard_normal(np.shape(a)) if i in wrt else None
+                     for i, a in enumerate(args))  # fmt: skip
+
+    def moved(eps, i=None, x=None):
+        at = [x if j == i else a for j, a in enumerate(args)]
+        return [a if t is None else a + eps * t for a, t in zip(at, tangents, strict=True)]
+
+    value, tangent = sd.jvp(fn, args, tangents)
+    assert value == pytest.approx(fn(*args), rel=1e-12)
+    fd = (fn(*moved(1e-6)) - fn(*moved(-1e-6))) / 2e-6
+    assert tangent == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    products = sd.hvp(fn, args, tangents)
+    products = products if len(args) > 1 else (products,)
+    for i in wrt:  # H v: the gradient of the tangent along v
+
+        def along(x, i=i):
+            return sd.jvp(fn, (*args[:i], x, *args[i + 1 :]), tangents)[1]
+
+        np.testing.assert_allclose(products[i], numeric_grad(along, (args[i],)), rtol=1e-5,
+                                   atol=1e-7)  # fmt: skip
+
+
+def test_forward_mode_through_an_exception_from_a_finally_block_caught_here():
+    """Forward mode runs the try as written, so it follows what reverse mode refuses; a
+    second derivative (reverse mode over it) refuses it at the line of the raise."""
+    v = np.array([1.0, -0.5])
+    value, tangent = sd.jvp(raises_in_finally, (BIG * 2,), (v,))
+    assert value == pytest.approx(raises_in_finally(BIG * 2))
+    assert tangent == pytest.approx(np.sum(v))
+    with pytest.raises(sd.CompileError, match="raised in a finally block") as info:
+        sd.hvp(raises_in_finally, (BIG * 2,), (v,))
+    assert info.value.source_line == "raise KeyError"
+
+
+def test_hessian_through_a_caught_linalg_error():
+    """np.linalg.inv raising LinAlgError for a singular matrix, caught: the Hessian of
+    the fallback (a quadratic in x: exactly its matrix)."""
+    a = np.array([[2.0, 1.0], [0.0, 0.0]])
+    x = np.array([0.3, -0.4])
+    hessian = sd.hessian(inverse_or_fallback, wrt=1)(a, x)
+    np.testing.assert_allclose(hessian, 0.5 * (a.T @ a), rtol=1e-12)
+    regular = sd.hessian(inverse_or_fallback, wrt=1)(A3, np.array([1.0, 2.0, 3.0]))
+    inv = np.linalg.inv(A3)
+    np.testing.assert_allclose(regular, 2 * inv.T @ inv, rtol=1e-10)
+
+
+def test_the_tangent_source_keeps_the_try_and_its_clauses():
+    forward = sd.jvp(else_and_finally)
+    forward((BIG,), (np.ones(2),))
+    text = sd.source(forward)
+    assert "except RuntimeError:\n        rt.handled()" in text
+    assert "else:" in text and "finally:" in text
+    assert "rt.INTERNAL" not in text  # except RuntimeError cannot catch srcdiff's errors
+
+
+def test_forward_mode_lets_srcdiffs_own_errors_through_the_users_except_clauses():
+    with pytest.raises(sd.CompileError, match="global statement"):
+        sd.jvp(swallows_everything, (X,), (np.ones(2),))
+    forward = sd.jvp(raise_midway)
+    forward((BIG,), (np.ones(2),))
+    with pytest.raises(sd.CompileError, match=r"push .*`stack` in place.*except IndexError"):
+        sd.jvp(catches_a_partial_update, (X,), (np.ones(2),))
 
 
 def finally_only(x):

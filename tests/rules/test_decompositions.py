@@ -340,3 +340,22 @@ def test_forward_mode_reads_the_fields_of_a_named_tuple_result(fn):
     eps = 1e-6
     expected = (fn(a + eps * t) - fn(a - eps * t)) / (2 * eps)
     np.testing.assert_allclose(tangent, expected, rtol=1e-6, atol=1e-8)
+
+
+def _full_svd_of_a_tall_matrix(a):
+    b = a * 2.0
+    u, s, vh = np.linalg.svd(b, full_matrices=True)  # the line the refusal quotes
+    return np.sum(u) + np.sum(s)
+
+
+def test_forward_refusal_of_a_full_svd_quotes_the_line_of_the_svd():
+    """The template's nested ``if ...: raise`` runs at the user's line of the svd call."""
+    import inspect
+
+    lines, first = inspect.getsourcelines(_full_svd_of_a_tall_matrix)
+    line = first + next(i for i, t in enumerate(lines) if "np.linalg.svd" in t)
+    a = R((4, 3))
+    with pytest.raises(sd.CompileError, match="full_matrices=False") as info:
+        sd.jvp(_full_svd_of_a_tall_matrix, (a,), (a,))
+    assert f":{line})" in str(info.value)
+    assert "np.linalg.svd(b, full_matrices=True)" in str(info.value)
