@@ -46,10 +46,38 @@ def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
 
 @vjp(xp.gradient)
 def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
-    """Uniform spacings (scalars; a result per axis), each result moving by ``-result / h``
-    with its spacing ``h``."""
+    """Scalar spacings (each result moving by ``-result / h``) or coordinate arrays
+    (NumPy's divided differences of a grid that is not uniform), as ``rt.gradient_grads``."""
     d_f, d_varargs = rt.gradient_grads(g, ans, f, varargs, axis, edge_order)
     return d_f, None, None, *d_varargs
+
+
+@jvp(xp.gradient)
+def gradient_jvp(ans, f, axis=None, edge_order=1, *varargs, df, dvarargs):
+    """Linear in ``f`` (the spacings held; alone, ``linear`` below serves it); the
+    spacings' tangents move each stencil coefficient (``rt.gradient_spacing_tangent``).
+    Several results: their tangent is one array, the results' tangents stacked."""
+    return (
+        rt.gradient_samples_tangent(df, varargs, axis, edge_order),
+        rt.gradient_spacing_tangent(f, varargs, dvarargs, axis, edge_order),
+    )
+
+
+@vjp(rt.gradient_samples_tangent)
+def gradient_samples_tangent(g, ans, df, varargs, axis=None, edge_order=1):
+    """``np.gradient`` of the samples' tangent, its results stacked: np.gradient's rule."""
+    d_df, d_varargs = rt.gradient_samples_tangent_grads(g, ans, df, varargs, axis, edge_order)
+    return d_df, d_varargs, None, None
+
+
+@vjp(rt.gradient_spacing_tangent)
+def gradient_spacing_tangent(g, ans, f, varargs, dvarargs, axis=None, edge_order=1):
+    """Linear in ``f`` and in the spacings' tangents, the spacings' gradients from the
+    second derivatives of the coefficients (so that reverse over forward mode holds)."""
+    d_f, d_varargs, d_dvarargs = rt.gradient_spacing_tangent_grads(
+        g, f, varargs, dvarargs, axis, edge_order
+    )
+    return d_f, d_varargs, d_dvarargs, None, None
 
 
 @vjp(*[f for f in (getattr(xp, "trapezoid", None), getattr(xp, "trapz", None)) if f])
@@ -160,6 +188,7 @@ def vander_jvp(ans, x, N=None, increasing=False, *, dx):
     )
 
 
-# Forward: np.gradient is linear in the samples (its spacings fixed).
+# Forward: np.gradient is linear in the samples (its spacings fixed); with a spacing's
+# tangent, gradient_jvp above.
 linear((0,), xp.gradient)
 sequence_result(xp.gradient)  # a list of arrays, one per axis

@@ -211,25 +211,148 @@ def cumprod_grad(g: Any, ans: Any, a: Any, axis: Any = None) -> Any:
 def gradient_grad(
     g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
 ) -> Any:
-    """The gradient of ``f`` of ``np.gradient(f, *varargs, axis=axis, edge_order=...)``
-    with uniform spacings (scalars): each result is a fixed stencil of ``f`` (central
-    differences inside, one-sided ones of order ``edge_order`` at the ends) over its
-    spacing, and gives ``f`` the stencil's transpose applied to its gradient."""
-    ndim = len(_shape(f))
-    axes = _gradient_axes(axis, ndim, edge_order, varargs)
+    """The gradient of ``f`` of ``np.gradient(f, *varargs, axis=axis, edge_order=...)``:
+    each result is linear in ``f`` (a stencil over its spacing, scalar or coordinates),
+    and gives ``f`` the stencil's transpose applied to its gradient."""
+    return gradient_grads(g, ans, f, varargs, axis, edge_order)[0]
+
+
+def gradient_grads(
+    g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
+) -> tuple[Any, tuple]:
+    """The gradients of ``f`` and of each spacing of ``np.gradient(f, *varargs, ...)``. A
+    scalar spacing ``h`` divides a fixed stencil of ``f`` (its result moves by
+    ``-result / h``); coordinates ``x`` make each entry a signed sum of divided
+    differences ``(f[hi] - f[lo]) / (x[hi] - x[lo])`` (``_bands``), NumPy's formula."""
+    axes, grads, spacings = _gradient_parts(g, ans, f, varargs, axis, edge_order)
+    results = [ans] if len(axes) == 1 else list(ans)
+    xp = array_module(f, *(gk for gk in grads if gk is not None))
+    d_f, d_h = None, []
+    for gk, r, ax, h in zip(grads, results, axes, spacings, strict=True):
+        if gk is None:
+            d_h.append(None)
+        elif len(_shape(h)) == 0:  # uniform: the unit stencil over h
+            d_f = acc(d_f, _stencil_transpose(gk / h, ax, edge_order))
+            d_h.append(-xp.sum(gk * r) / h)
+        else:
+            x = _coordinates(h, xp)
+            gm = xp.moveaxis(gk, ax, -1)
+            fm = xp.moveaxis(xp.asarray(f), ax, -1)
+            dfm, dx = xp.zeros(gm.shape, dtype=gm.dtype), xp.zeros_like(x)
+            for out, lo, hi, sign in _bands(x.shape[0], edge_order):
+                step = x[hi] - x[lo]
+                w = sign * gm[..., out] / step
+                dfm[..., hi] += w
+                dfm[..., lo] -= w
+                dstep = -_lead_sum(w * (fm[..., hi] - fm[..., lo]), xp) / step
+                dx[hi] += dstep
+                dx[lo] -= dstep
+            d_f = acc(d_f, xp.moveaxis(dfm, -1, ax))
+            d_h.append(dx)
+    d_f = zeros_like(f) if d_f is None else cast_like(d_f, f)
+    return d_f, _spacing_grads(d_h, varargs, f)
+
+
+def gradient_spacing_tangent(
+    f: Any, varargs: tuple, dvarargs: tuple, axis: Any = None, edge_order: int = 1
+) -> Any:
+    """The tangent of ``np.gradient(f, *varargs, ...)`` along the tangents ``dvarargs`` of
+    its spacings (None: none), ``f`` held: ``-stencil(f) * dh / h ** 2`` for a scalar
+    ``h``; for coordinates, each divided difference ``q / s`` moves by ``-q * ds / s ** 2``.
+    Several results: stacked in one array, so that it adds to the list of the samples'."""
+    axes = _gradient_axes(axis, len(_shape(f)), edge_order, varargs)
+    spacings = _spacings(varargs, len(axes))
+    tangents = _spacings(dvarargs, len(axes))
+    xp = array_module(f)
+    fa = xp.asarray(f)
+    parts = []
+    for ax, h, dh in zip(axes, spacings, tangents, strict=True):
+        if dh is None:
+            parts.append(xp.zeros_like(fa))
+        elif len(_shape(h)) == 0:
+            unit = xp.gradient(fa, axis=ax, edge_order=edge_order)
+            parts.append(-unit * (dh / (h * h)))
+        else:
+            x, e = _coordinates(h, xp), xp.asarray(dh)
+            fm = xp.moveaxis(fa, ax, -1)
+            t = xp.zeros(fm.shape, dtype=xp.result_type(fm, x))
+            for out, lo, hi, sign in _bands(x.shape[0], edge_order):
+                step = x[hi] - x[lo]
+                t[..., out] -= sign * (fm[..., hi] - fm[..., lo]) * (e[hi] - e[lo]) / (step * step)
+            parts.append(xp.moveaxis(t, -1, ax))
+    parts = [cast_like(t, fa) for t in parts]
+    return parts[0] if len(parts) == 1 else xp.stack(parts)
+
+
+def gradient_samples_tangent(df: Any, varargs: tuple, axis: Any = None, edge_order: int = 1) -> Any:
+    """``np.gradient(df, *varargs, ...)``, several results stacked in one array (as
+    ``gradient_spacing_tangent``'s, which it is added to)."""
+    xp = array_module(df)
+    out = xp.gradient(df, *varargs, axis=axis, edge_order=edge_order)
+    return xp.stack(out) if isinstance(out, (list, tuple)) else out
+
+
+def gradient_samples_tangent_grads(
+    g: Any, ans: Any, df: Any, varargs: tuple, axis: Any = None, edge_order: int = 1
+) -> tuple[Any, tuple]:
+    """The gradients of ``df`` and the spacings of ``gradient_samples_tangent``: those of
+    ``np.gradient`` (``gradient_grads``), its stacked results read as the list."""
+    several = len(_gradient_axes(axis, len(_shape(df)), edge_order, varargs)) > 1
+    results = [ans[k] for k in range(len(ans))] if several else ans
+    return gradient_grads(g, results, df, varargs, axis, edge_order)
+
+
+def gradient_spacing_tangent_grads(
+    g: Any, f: Any, varargs: tuple, dvarargs: tuple, axis: Any = None, edge_order: int = 1
+) -> tuple[Any, tuple, tuple]:
+    """The gradients of ``f``, the spacings and their tangents of
+    ``gradient_spacing_tangent``: linear in ``f`` and in the tangents; a term
+    ``-q * ds / s ** 2`` gives the step ``s`` ``2 * q * ds / s ** 3``."""
+    axes = _gradient_axes(axis, len(_shape(f)), edge_order, varargs)
+    spacings = _spacings(varargs, len(axes))
+    tangents = _spacings(dvarargs, len(axes))
+    xp = array_module(g, f)
+    fa = xp.asarray(f)
+    grads = [g] if len(axes) == 1 else [g[k] for k in range(len(axes))]
+    d_f, d_h, d_dh = None, [], []
+    for gk, ax, h, dh in zip(grads, axes, spacings, tangents, strict=True):
+        if dh is None:
+            d_h.append(None)
+            d_dh.append(None)
+        elif len(_shape(h)) == 0:
+            unit = xp.gradient(fa, axis=ax, edge_order=edge_order)
+            d_f = acc(d_f, _stencil_transpose(-gk * (dh / (h * h)), ax, edge_order))
+            d_h.append(2.0 * dh * xp.sum(gk * unit) / (h * h * h))
+            d_dh.append(-xp.sum(gk * unit) / (h * h))
+        else:
+            x, e = _coordinates(h, xp), xp.asarray(dh)
+            gm, fm = xp.moveaxis(gk, ax, -1), xp.moveaxis(fa, ax, -1)
+            dfm, dx, de = xp.zeros(gm.shape, dtype=gm.dtype), xp.zeros_like(x), xp.zeros_like(x)
+            for out, lo, hi, sign in _bands(x.shape[0], edge_order):
+                step, de_step = x[hi] - x[lo], e[hi] - e[lo]
+                q = fm[..., hi] - fm[..., lo]
+                w = sign * gm[..., out] / (step * step)
+                dfm[..., hi] -= w * de_step
+                dfm[..., lo] += w * de_step
+                gq = _lead_sum(w * q, xp)
+                dx[hi] += 2.0 * gq * de_step / step
+                dx[lo] -= 2.0 * gq * de_step / step
+                de[hi] -= gq
+                de[lo] += gq
+            d_f = acc(d_f, xp.moveaxis(dfm, -1, ax))
+            d_h.append(dx)
+            d_dh.append(de)
+    d_f = zeros_like(f) if d_f is None else cast_like(d_f, f)
+    return d_f, _spacing_grads(d_h, varargs, f), _spacing_grads(d_dh, dvarargs, f)
+
+
+def _gradient_parts(
+    g: Any, ans: Any, f: Any, varargs: tuple, axis: Any, edge_order: Any
+) -> tuple[tuple[int, ...], list, list]:
+    """The axes, the gradient of each result (None: none) and the spacing of each axis."""
+    axes = _gradient_axes(axis, len(_shape(f)), edge_order, varargs)
     if isinstance(ans, (list, tuple)) != (len(axes) > 1):
         raise _misread(axis, edge_order)
-    if not varargs:
-        spacings = [1.0] * len(axes)
-    elif len(varargs) in (1, len(axes)):
-        spacings = list(varargs) * (len(axes) // len(varargs))
-    else:
-        raise TypeError(f"np.gradient takes 0, 1 or {len(axes)} spacings, not {len(varargs)}")
-    if any(len(_shape(h)) for h in spacings):
-        raise refuse(
-            "np.gradient with coordinate arrays (a grid that is not uniform)",
-            "srcdiff differentiates np.gradient with scalar spacings only",
-        )
     if len(axes) == 1:
         grads = [g]
     elif isinstance(g, (list, tuple)):
@@ -237,42 +360,67 @@ def gradient_grad(
     else:  # an array: the gradient of the results stacked (np.asarray(ans), np.sum(ans))
         xp = array_module(g, f)
         grads = list(xp.broadcast_to(g, (len(axes), *_shape(f))))
-    total = None
-    for gk, ax, h in zip(grads, axes, spacings, strict=True):
-        if gk is not None:
-            total = acc(total, _stencil_transpose(gk / h, ax, edge_order))
-    return zeros_like(f) if total is None else cast_like(total, f)
+    return axes, grads, _spacings(varargs, len(axes))
 
 
-def gradient_grads(
-    g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
-) -> tuple[Any, tuple]:
-    """The gradients of ``f`` and of each spacing of ``np.gradient(f, *varargs, ...)``
-    (scalars; coordinate arrays are refused): each result is its stencil of ``f`` over its
-    spacing ``h``, so it moves by ``-result / h`` per unit of ``h``."""
-    d_f = gradient_grad(g, ans, f, varargs, axis, edge_order)
+def _spacings(varargs: tuple, n: int) -> list:
+    """The spacing of each of ``n`` axes as NumPy reads ``varargs``: none (1.0), one
+    scalar for all, or one each (a scalar or the coordinates of the samples)."""
     if not varargs:
-        return d_f, ()
-    axes = _gradient_axes(axis, len(_shape(f)), edge_order, varargs)
-    results = [ans] if len(axes) == 1 else list(ans)
-    if len(axes) == 1:
-        grads = [g]
-    elif isinstance(g, (list, tuple)):
-        grads = list(g)
-    else:  # an array: the gradient of the results stacked
-        xp = array_module(g, f)
-        grads = list(xp.broadcast_to(g, (len(axes), *_shape(f))))
-    spacings = list(varargs) * (len(axes) // len(varargs))
-    d_h = [
-        0.0 if gk is None else -float(array_module(gk, r).sum(gk * r)) / float(h)
-        for gk, r, h in zip(grads, results, spacings, strict=True)
-    ]
-    if len(varargs) == 1:
-        d_h = [sum(d_h)]
-    return d_f, tuple(
-        d if isinstance(h, (int, float)) else cast_like(array_module(f).asarray(d), h)
-        for d, h in zip(d_h, varargs, strict=True)
-    )
+        return [1.0] * n
+    if len(varargs) == n:
+        return list(varargs)
+    if len(varargs) == 1 and (varargs[0] is None or len(_shape(varargs[0])) == 0):
+        return list(varargs) * n
+    raise TypeError(f"np.gradient takes 0, 1 or {n} spacings, not {len(varargs)}")
+
+
+def _spacing_grads(d_h: list, varargs: tuple, f: Any) -> tuple:
+    """The gradient of each given spacing (one shared by all axes adds theirs up), in its
+    type: a float for a number, an array of its dtype for an array."""
+    if not varargs:
+        return ()
+    if len(varargs) == 1 and len(d_h) > 1:
+        given = [d for d in d_h if d is not None]
+        d_h = [None if not given else sum(given[1:], given[0])]
+    out = []
+    for d, h in zip(d_h, varargs, strict=True):
+        if d is None or h is None:
+            out.append(None if h is None else zeros_like(h))
+        elif isinstance(h, (int, float)):
+            out.append(float(d))
+        else:
+            out.append(cast_like(array_module(d, f).asarray(d), h))
+    return tuple(out)
+
+
+def _coordinates(h: Any, xp: Any) -> Any:
+    """Sample coordinates as NumPy computes with them: integers as float64."""
+    x = xp.asarray(h)
+    return x if x.dtype.kind in "fc" else x.astype(xp.float64)
+
+
+def _lead_sum(a: Any, xp: Any) -> Any:
+    """``a`` summed over all its axes but the last."""
+    return xp.sum(a, axis=tuple(range(a.ndim - 1))) if a.ndim > 1 else a
+
+
+def _bands(n: int, edge_order: int) -> list[tuple[slice, slice, slice, float]]:
+    """np.gradient's stencil along ``n`` samples at coordinates ``x`` as signed divided
+    differences ``(f[hi] - f[lo]) / (x[hi] - x[lo])`` added into ``out``: (out, lo, hi,
+    sign) slices. Inside, ``d(i-1, i) + d(i, i+1) - d(i-1, i+1)``; at the ends ``d(0, 1)``
+    (edge_order 1) or ``d(0, 1) - d(1, 2) + d(0, 2)`` (2), and their mirror images."""
+    s, m = slice, n - 1
+    bands = [(s(1, m), s(0, m - 1), s(1, m), 1.0), (s(1, m), s(1, m), s(2, n), 1.0),
+             (s(1, m), s(0, m - 1), s(2, n), -1.0)]  # fmt: skip
+    first, last = s(0, 1), s(m, n)
+    if edge_order == 1:
+        return bands + [(first, s(0, 1), s(1, 2), 1.0), (last, s(m - 1, m), s(m, n), 1.0)]
+    return bands + [
+        (first, s(0, 1), s(1, 2), 1.0), (first, s(1, 2), s(2, 3), -1.0),
+        (first, s(0, 1), s(2, 3), 1.0), (last, s(m - 2, m - 1), s(m - 1, m), -1.0),
+        (last, s(m - 1, m), s(m, n), 1.0), (last, s(m - 2, m - 1), s(m, n), 1.0),
+    ]  # fmt: skip
 
 
 def _gradient_axes(axis: Any, ndim: int, edge_order: Any, varargs: tuple) -> tuple[int, ...]:

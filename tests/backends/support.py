@@ -252,6 +252,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.nan_to_num,
                 np.angle,
                 np.gradient,
+                rt.gradient_samples_tangent,  # np.gradient of a tangent
+                rt.gradient_spacing_tangent,
                 *[f for f in (getattr(np, "trapezoid", None), getattr(np, "trapz", None)) if f],
                 np.interp,
                 np.convolve,

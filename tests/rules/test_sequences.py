@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 from srcdiff.rules import lookup
 from srcdiff.testing import check_grads
 
@@ -81,6 +82,21 @@ def _gradient_specs():
         Spec(np.gradient, (R((4, 5)),), {"axis": 0, "edge_order": 2}),
         Spec(np.gradient, (R((3, 4, 5)),), {"axis": (0, -1)}),
         Spec(np.gradient, (R((3, 4, 5)),), {"axis": -2, "edge_order": 2}),
+        # coordinate arrays (a grid that is not uniform): the samples and the coordinates
+        Spec(np.gradient, (R((6,)), points(6)), label="coordinates"),
+        Spec(np.gradient, (R((6,)), points(6)), {"edge_order": 2}, label="coordinates"),
+        Spec(np.gradient, (R((3,)), points(3)), {"edge_order": 2}, label="3-coordinates"),
+        Spec(np.gradient, (R((2,)), points(2)), label="2-coordinates"),
+        Spec(np.gradient, (R((4, 5)), points(5)), {"axis": 1}, label="coordinates"),
+        Spec(
+            np.gradient, (R((4, 5)), points(4)), {"axis": 0, "edge_order": 2}, label="coordinates"
+        ),  # fmt: skip
+        Spec(
+            np.gradient,
+            (R((3, 4, 5)), points(4)),
+            {"axis": -2, "edge_order": 2},
+            label="coordinates",
+        ),  # fmt: skip
     ]
 
 
@@ -175,6 +191,27 @@ SPECS = [
     *_convolution_specs(),
     *_polyval_specs(),
     *_vander_specs(),
+    # the forward rule's helpers, differentiated again by reverse over forward mode
+    Spec(rt.gradient_spacing_tangent, (R((6,)), (points(6),), (R((6,)),)), wrt=(0, 1, 2)),
+    Spec(
+        rt.gradient_spacing_tangent,
+        (R((4, 5)), (points(4), 0.5), (R((4,)), 0.3), None, 2),
+        wrt=(0, 1, 2),
+        label="grid",
+    ),  # fmt: skip
+    Spec(
+        rt.gradient_spacing_tangent,
+        (R((3, 4)), (0.5,), (0.25,), 1, 2),
+        wrt=(0, 1, 2),
+        label="spacing",
+    ),  # fmt: skip
+    Spec(rt.gradient_samples_tangent, (R((6,)), (points(6),)), wrt=(0, 1)),
+    Spec(
+        rt.gradient_samples_tangent,
+        (R((4, 5)), (points(4), points(5)), None, 2),
+        wrt=(0, 1),
+        label="grid",
+    ),  # fmt: skip
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
@@ -188,6 +225,21 @@ ONLY_RULES = [
     Spec(np.gradient, (R((4, 5)), 0.25), {"edge_order": 2}, wrt=(0, 1), label="one-spacing"),
     Spec(np.gradient, (R((4, 5)), 0.25), {"axis": 0}, wrt=(0, 1), label="spacing-axis"),
     Spec(np.gradient, (R((3, 4)), np.array(0.5)), wrt=(0, 1), label="0d-spacing"),
+    Spec(np.gradient, (R((4, 5)), points(4), points(5)), wrt=(0, 1, 2), label="coordinates"),
+    Spec(
+        np.gradient,
+        (R((4, 5)), points(4), points(5)),
+        {"edge_order": 2},
+        wrt=(0, 1, 2),
+        label="coordinates",
+    ),  # fmt: skip
+    Spec(
+        np.gradient,
+        (R((3, 4, 5)), points(3), 0.5),
+        {"axis": (0, 2), "edge_order": 2},
+        wrt=(0, 1, 2),
+        label="coordinates-and-spacing",
+    ),  # fmt: skip
     Spec(np.diff, (R((5,)), 3, -1, None, R((2,))), call=_diff_append, label="append"),
 ]
 (test_rule_alone_matches_finite_differences, test_rule_alone_keeps_float32) = table_tests(
@@ -293,10 +345,10 @@ def test_vander_column_powers():
     np.testing.assert_array_equal(d, [2 * 2.0 + 1.0, 1.0])
 
 
-def test_gradient_with_coordinate_arrays_is_refused():
+def test_gradient_with_integer_coordinates_gives_the_samples_their_gradient():
     f = R((5,))
-    with pytest.raises(sd.CompileError, match="scalar spacings"):
-        rule_grads(np.gradient, R((5,)), f, np.arange(5.0))
+    d = rule_grads(np.gradient, R((5,)), f, np.array([0, 1, 3, 4, 7]))
+    assert d[0].shape == (5,) and np.all(np.isfinite(d[0]))
 
 
 @pytest.mark.parametrize(
@@ -387,3 +439,104 @@ def test_a_spacing_passed_by_position_is_a_spacing_in_compiled_code():
     0.5)`` is a spacing of 0.5, not ``axis=0.5``."""
     f = R((5,))
     check_grads(spaced_slopes, sd.grad(spaced_slopes, wrt=(0,)), (f,), (0,), rtol=1e-6, atol=1e-8)
+
+
+# ---- np.gradient with differentiated spacings, in every mode --------------------------
+
+
+def _gradient_of_coordinates(f, x):
+    return np.sum(np.sin(np.gradient(f * x, x)))
+
+
+def _gradient_of_coordinates_2(f, x):
+    return np.sum(np.gradient(f, x, edge_order=2) ** 3)
+
+
+def _gradient_of_a_grid(f, x, y):
+    gx, gy = np.gradient(f, x, y)
+    return np.sum(gx * gy) + np.sum(np.sin(gy))
+
+
+def _gradient_of_a_grid_2(f, x, y):
+    gx, gy = np.gradient(f * f, x, y, edge_order=2)
+    return np.sum(gx**2) + np.sum(gx * gy)
+
+
+def _gradient_along_an_axis(f, x):
+    return np.sum(np.gradient(f, x, axis=1, edge_order=2) ** 2)
+
+
+def _gradient_with_a_spacing(f, h):
+    return np.sum(np.gradient(f, h, axis=0) ** 2 * np.gradient(f, h, edge_order=2)[1])
+
+
+def _gradient_per_axis_spacings(f, h, k):
+    gx, gy = np.gradient(f, h, k, edge_order=2)
+    return np.sum(gx * gy * h) + np.sum(np.cos(gy))
+
+
+def _gradient_cases():
+    f1, f2, f3 = R((6,)), R((4, 5)), R((3, 4, 5))
+    return [
+        (_gradient_of_coordinates, (f1, points(6))),
+        (_gradient_of_coordinates_2, (f1, points(6))),
+        (_gradient_of_coordinates_2, (R((3,)), points(3))),
+        (_gradient_of_a_grid, (f2, points(4), points(5))),
+        (_gradient_of_a_grid_2, (f2, points(4), points(5))),
+        (_gradient_along_an_axis, (f3, points(4))),
+        (_gradient_with_a_spacing, (f2, np.array(0.7))),
+        (_gradient_per_axis_spacings, (f2, np.array(0.7), np.array(1.3))),
+    ]
+
+
+def _numeric_grad(fn, args, i, eps=1e-6):
+    d = np.zeros_like(args[i])
+    for k in np.ndindex(args[i].shape):
+        up, down = [a.copy() for a in args], [a.copy() for a in args]
+        up[i][k] += eps
+        down[i][k] -= eps
+        d[k] = (fn(*up) - fn(*down)) / (2 * eps)
+    return d
+
+
+@pytest.mark.parametrize("fn, args", _gradient_cases(), ids=lambda c: getattr(c, "__name__", ""))
+def test_gradient_with_spacings_in_reverse_mode(fn, args):
+    grads = sd.grad(fn, wrt=tuple(range(len(args))))(*args)
+    for i, d in enumerate(grads):
+        np.testing.assert_allclose(d, _numeric_grad(fn, args, i), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, args", _gradient_cases(), ids=lambda c: getattr(c, "__name__", ""))
+def test_gradient_with_spacings_in_forward_mode(fn, args):
+    rng = np.random.default_rng(3)
+    eps = 1e-6
+    for active in [*([i] for i in range(len(args))), list(range(len(args)))]:
+        t = tuple(rng.standard_normal(a.shape) if i in active else None
+                  for i, a in enumerate(args))  # fmt: skip
+        _, d = sd.jvp(fn, args, t)
+        up = [a + eps * u if u is not None else a for a, u in zip(args, t, strict=True)]
+        down = [a - eps * u if u is not None else a for a, u in zip(args, t, strict=True)]
+        np.testing.assert_allclose(d, (fn(*up) - fn(*down)) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, args", _gradient_cases(), ids=lambda c: getattr(c, "__name__", ""))
+def test_gradient_with_spacings_second_order(fn, args):
+    """sd.hessian (reverse over forward) in each argument, the spacings' included, against
+    central differences of the reverse-mode gradient."""
+    for i, a in enumerate(args):
+        h = sd.hessian(fn, wrt=i)(*args).reshape(a.size, a.size)
+        grad = sd.grad(fn, wrt=i)
+        numeric = np.zeros((a.size, a.size))
+        for k in range(a.size):
+            up, down = [b.copy() for b in args], [b.copy() for b in args]
+            up[i].flat[k] += 1e-5
+            down[i].flat[k] -= 1e-5
+            numeric[:, k] = np.ravel(grad(*up) - grad(*down)) / 2e-5
+        scale = max(1.0, np.max(np.abs(numeric)))
+        np.testing.assert_allclose(h, numeric, rtol=1e-4, atol=1e-6 * scale)
+
+
+def test_gradient_with_coordinates_keeps_float32():
+    f, x = R((3, 4, 5)).astype(np.float32), points(4).astype(np.float32)
+    df, dx = sd.grad(_gradient_along_an_axis, wrt=(0, 1))(f, x)
+    assert df.dtype == np.float32 and dx.dtype == np.float32 and dx.shape == (4,)
