@@ -2,7 +2,8 @@
 adjoint will need from the forward pass.
 
 Invariant: after ``analyse``, every statement of the normalized function carries an
-``Op`` in ``stmt.op`` (assignments and returns) and every loop a ``Loop`` in ``stmt.loop``;
+``Op`` in its facts (``facts(stmt).op``: assignments and returns) and every loop a
+``Loop`` (``facts(stmt).loop``);
 ``Analysis.active`` holds every name that may depend on a differentiated argument.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .ir import DIFFERENTIATING, Analysis, Kind, Loop, Op
+from .ir import DIFFERENTIATING, Analysis, Kind, Loop, Op, facts, mark
 from .mutation import is_update
 from .normalize import (
     Names,
@@ -168,8 +169,8 @@ class Analyser:
 
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
-        if getattr(stmt, "no_grad", False):
-            overwritten = [name(n) for n in stmt.stores if n in self.active]
+        if facts(stmt).no_grad:
+            overwritten = [name(n) for n in facts(stmt).stores if n in self.active]
             return Op(Kind.OVERWRITE, operands=overwritten) if overwritten else Op(Kind.PASSIVE)
         if isinstance(stmt, gast.Return):
             return Op(Kind.RETURN, operands=[stmt.value])
@@ -255,7 +256,7 @@ class Analyser:
                 "keep it in a local name and return it (compiled code gives an updated "
                 "array a new value, which a global cannot take)",
             )
-        if base.id in getattr(self.fn, "attribute_entries", ()):
+        if base.id in facts(self.fn).attribute_entries:
             return self.fail(
                 stmt,
                 "item assignment through an attribute (b.T[0] = v, "
@@ -263,7 +264,7 @@ class Analyser:
                 "srcdiff gives the array a new value, which the attribute "
                 "cannot take back: build the new array in a local name",
             )
-        write = rt_module.put_back if getattr(stmt, "put_back", False) else rt_module.setitem
+        write = rt_module.put_back if facts(stmt).put_back else rt_module.setitem
         return self.rule_op(
             registry.lookup(write),
             write,
@@ -620,7 +621,7 @@ class Analyser:
             ):
                 op = Op(Kind.OVERWRITE, target=op.target)
             op.flagged = self.tensor and op.kind in (Kind.CALL, Kind.UNWRAP)
-            stmt.op = op
+            mark(stmt, op=op)
         self.join_sequences(statements)
         self.square_products(statements)
         mark_same_shapes(
@@ -633,9 +634,9 @@ class Analyser:
         )
         useful = useful_names(statements, self.active)
         for stmt in statements:
-            if stmt.op.kind is Kind.RULE and stmt.op.target in useful:
-                stmt.op.number_operands = self.global_numbers(stmt.op.operands)
-                stmt.op.saves = saves_of(stmt.op, self.active, self.locals)
+            if facts(stmt).op.kind is Kind.RULE and facts(stmt).op.target in useful:
+                facts(stmt).op.number_operands = self.global_numbers(facts(stmt).op.operands)
+                facts(stmt).op.saves = saves_of(facts(stmt).op, self.active, self.locals)
 
     def join_sequences(self, statements: list[gast.stmt]) -> None:
         """Give ``+`` and ``*`` the rules that join and repeat sequences where an operand
@@ -647,7 +648,7 @@ class Analyser:
         while changed:
             changed = False
             for s in statements:
-                op = s.op
+                op = facts(s).op
                 if not op.target or op.target in sequences:
                     continue
                 if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
@@ -683,7 +684,7 @@ class Analyser:
         if square is None or not square.fn.__module__.startswith("srcdiff.rules"):
             return  # a rule of the user's for np.square is not one for v * v
         for s in statements:
-            op = s.op
+            op = facts(s).op
             if (
                 op.kind is not Kind.RULE
                 or op.primitive is not operator.mul
@@ -821,16 +822,18 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
     """Active names whose adjoints can reach a returned value or a ``backward()``: only
     their statements need saved values."""
     useful = {
-        a.id
-        for s in statements
-        for a in getattr(s, "op", Op(Kind.PASSIVE)).operands[:1]
-        if s.op.kind in (Kind.RETURN, Kind.BACKWARD) and isinstance(a, gast.Name)
+        op.operands[0].id
+        for op in (facts(s).op for s in statements)
+        if op is not None
+        and op.kind in (Kind.RETURN, Kind.BACKWARD)
+        and op.operands
+        and isinstance(op.operands[0], gast.Name)
     }
     changed = True
     while changed:
         changed = False
         for s in statements:
-            op = s.op
+            op = facts(s).op
             if op.target not in useful or op.kind not in DIFFERENTIATING:
                 continue
             for a in op.operands + [k.value for k in op.keywords]:
@@ -872,7 +875,7 @@ def analyse(
         tensor,
         pure,
         frozenset(analyser.assumed_numbers),
-        getattr(getattr(fn, "sharing", None), "updated_params", ()),
+        getattr(facts(fn).sharing, "updated_params", ()),
     )
 
 
@@ -880,21 +883,20 @@ def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> No
     """Give an in-place update without gradient a new value too (``functional``) where
     the object may be the caller's (taking a gradient never writes into the caller's
     arrays) or may have been saved for the adjoint (which must read it as it was)."""
-    sharing = getattr(fn, "sharing", None)
+    sharing = facts(fn).sharing
     if sharing is None:
         return
-    saved = {n for s in statements for n in s.op.saves}
+    saved = {n for s in statements for n in facts(s).op.saves}
     for s in statements:
         if isinstance(s, (gast.For, gast.While)):
-            saved.update(
-                s.loop.entry_saves, s.loop.exit_saves, s.loop.maybe_saves, s.loop.final_saves,
-                s.loop.hoisted,
-            )  # fmt: skip
+            loop = facts(s).loop
+            saved.update(loop.entry_saves, loop.exit_saves, loop.maybe_saves, loop.final_saves,
+                         loop.hoisted)  # fmt: skip
     for s in statements:
         written = is_update(s)
-        if written is not None and s.op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
+        if written is not None and facts(s).op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
             own = written in sharing.locals  # a global's object is updated as written
-            s.functional = own and (s.callers or bool(sharing.group(written) & saved))
+            mark(s, functional=own and (facts(s).callers or bool(sharing.group(written) & saved)))
 
 
 PURE_BUILTINS = {
@@ -967,8 +969,8 @@ def static_callees(analyser: Analyser, statements: list[gast.stmt]) -> list:
     callee is only known when it runs gives ``None``."""
     out = []
     for s in statements:
-        if getattr(s, "op", None) is not None and s.op.kind is Kind.CALL:
-            kind, obj = analyser.resolve(s.op.callee)
+        if facts(s).op is not None and facts(s).op.kind is Kind.CALL:
+            kind, obj = analyser.resolve(facts(s).op.callee)
             out.append(obj if kind == "object" and isinstance(obj, types.FunctionType) else None)
     return out
 
@@ -1016,21 +1018,21 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     calls srcdiff's known primitives, math, pure builtins, methods that change nothing and
     other pure functions; it writes into no attribute, no item and no list in place."""
     for s in statements:
-        if getattr(s, "no_grad", False) or s.op.kind in (Kind.UNWRAP, Kind.BACKWARD):
+        if facts(s).no_grad or facts(s).op.kind in (Kind.UNWRAP, Kind.BACKWARD):
             return False
-        if s.op.kind is Kind.CALL:
+        if facts(s).op.kind is Kind.CALL:
             if not all(function_is_pure(f) for f in static_callees(analyser, [s])):
                 return False
             continue
         target = s.targets[0] if isinstance(s, gast.Assign) else None
         if isinstance(target, gast.Attribute) or (
             isinstance(target, gast.Subscript)
-            and s.op.kind is Kind.PASSIVE
+            and facts(s).op.kind is Kind.PASSIVE
             and not _made_here(analyser, statements, target.value)
         ):
             return False  # a store into an object another function may hold
         if (
-            s.op.kind is Kind.PASSIVE
+            facts(s).op.kind is Kind.PASSIVE
             and isinstance(getattr(s, "value", None), gast.Call)
             and getattr(s.value.func, "attr", None) == "appended"
             and _may_be_callers(analyser, s.value.args[0])
@@ -1056,7 +1058,7 @@ def _made_here(analyser: Analyser, statements: list[gast.stmt], e: gast.expr) ->
     user's returned (it may be a global's)."""
     if _may_be_callers(analyser, e):
         return False
-    group = analyser.fn.sharing.group(e.id)
+    group = facts(analyser.fn).sharing.group(e.id)
     for s in statements:
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
             continue
@@ -1077,7 +1079,7 @@ def _made_here(analyser: Analyser, statements: list[gast.stmt], e: gast.expr) ->
 
 def _may_be_callers(analyser: Analyser, e: gast.expr) -> bool:
     """Whether ``e`` may be an object of the caller's (not one the function built)."""
-    sharing = getattr(analyser.fn, "sharing", None)
+    sharing = facts(analyser.fn).sharing
     return sharing is None or not isinstance(e, gast.Name) or sharing.callers(e.id)
 
 
@@ -1154,7 +1156,7 @@ def always_exits(body: list[gast.stmt]) -> bool:
 
 def has_active(body: list[gast.stmt]) -> bool:
     return any(
-        getattr(s, "op", None) is not None and s.op.kind in DIFFERENTIATING
+        facts(s).op is not None and facts(s).op.kind in DIFFERENTIATING
         for s in walk_statements(body)
     )
 
@@ -1186,13 +1188,13 @@ def branching(body: list[gast.stmt]) -> bool:
     for s in body:
         if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
             return True
-        if getattr(s, "op", None) is not None and s.op.flagged:
+        if facts(s).op is not None and facts(s).op.flagged:
             return True
         if isinstance(s, gast.If) and recorded(s):
             return True
         if isinstance(s, gast.Try) and relevant_try(s):
             return True
-        if isinstance(s, (gast.For, gast.While)) and relevant(s) and s.loop.branching:
+        if isinstance(s, (gast.For, gast.While)) and relevant(s) and facts(s).loop.branching:
             return True
     return False
 
@@ -1209,7 +1211,7 @@ def reads(body: list[gast.stmt]) -> set[str]:
 def assigned(body: list[gast.stmt]) -> set[str]:
     out = set()
     for s in walk_statements(body):
-        out.update(getattr(s, "stores", ()))
+        out.update(facts(s).stores)
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             out.add(s.targets[0].id)
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
@@ -1271,17 +1273,19 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
     on entering the loop, and read once before the reversed loop."""
     for s in body:
         if isinstance(s, (gast.For, gast.While)):
-            hoist_invariant_saves(s.body, s.loop)
-            read = set(s.loop.hoisted)
-            s.loop.entry_read = bool(read & set(s.loop.entry_saves))  # saved there already
-            s.loop.hoisted = tuple(sorted(read - set(s.loop.entry_saves)))
+            hoist_invariant_saves(s.body, facts(s).loop)
+            read = set(facts(s).loop.hoisted)
+            facts(s).loop.entry_read = bool(
+                read & set(facts(s).loop.entry_saves)
+            )  # saved there already
+            facts(s).loop.hoisted = tuple(sorted(read - set(facts(s).loop.entry_saves)))
         elif isinstance(s, (gast.If, gast.Try)):
             for b in blocks(s):
                 hoist_invariant_saves(b, loop)
-        elif loop is not None and getattr(s, "op", None) is not None and s.op.saves:
-            fixed = tuple(n for n in s.op.saves if n in loop.invariant)
+        elif loop is not None and facts(s).op is not None and facts(s).op.saves:
+            fixed = tuple(n for n in facts(s).op.saves if n in loop.invariant)
             if fixed:
-                s.op.saves = tuple(n for n in s.op.saves if n not in fixed)
+                facts(s).op.saves = tuple(n for n in facts(s).op.saves if n not in fixed)
                 loop.hoisted += fixed
 
 
@@ -1294,7 +1298,7 @@ def share_saves(body: list[gast.stmt]) -> None:
     whichever name) or a call that may write ends the sharing."""
     saved_by: dict[str, gast.stmt] = {}
     for s in body:
-        op = s.op if isinstance(getattr(s, "op", None), Op) else None  # not an AugAssign's
+        op = facts(s).op
         if (
             is_update(s) is not None
             or not isinstance(s, gast.Assign)
@@ -1363,10 +1367,10 @@ def annotate_loops(
             maybe = sorted((reads(s.body) & active) - defined - written)
             returns = any(isinstance(n, gast.Return) for t in s.body for n in gast.walk(t))
             final = sorted(written & active & defined) if not returns else []
-            s.loop = Loop(
+            mark(s, loop=Loop(
                 counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),
                 tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),
-            )  # fmt: skip
+            ))  # fmt: skip
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined

@@ -31,7 +31,7 @@ from ..errors import CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
-from .ir import Kind
+from .ir import Kind, facts
 from .normalize import clone, walk, walk_statements
 from .parse import Parsed
 from .pipeline import CALLEE, RESERVED  # noqa: F401 (the names tests and api know them by)
@@ -69,7 +69,7 @@ class Unit:
         self.analysis = self.front.analysis
         normalized = self.analysis.fn
         self.calls = any(
-            getattr(st, "op", None) is not None and st.op.kind is Kind.CALL
+            facts(st).op is not None and facts(st).op.kind is Kind.CALL
             for st in walk_statements(normalized.body)
         )
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))

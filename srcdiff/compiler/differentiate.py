@@ -27,7 +27,7 @@ from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
 from .analyse import relevant_try
-from .ir import Analysis, Kind, operand_name
+from .ir import Analysis, Kind, facts, mark, operand_name
 from .normalize import Names, assign, const, name, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
@@ -84,18 +84,18 @@ def select(
     the position ``raised``, or inside the statement holding it)."""
     items: list[Item] = []
     for s in body:
-        inside = raised is not None and s.pos <= raised <= s.last
-        if inside and (raised == s.pos and not is_loop(s) or not relevant_block(s)):
+        inside = raised is not None and facts(s).pos <= raised <= facts(s).last
+        if inside and (raised == facts(s).pos and not is_loop(s) or not relevant_block(s)):
             return items, "raise"  # what ran of it left no adjoint and no path
-        op = getattr(s, "op", None)
-        if op is not None and op.kind is Kind.BACKWARD and getattr(s, "sid", None) == stop:
+        op = facts(s).op
+        if op is not None and op.kind is Kind.BACKWARD and facts(s).sid == stop:
             items.append(Item("stmt", s))
             return items, "stop"
         if op is not None and op.flagged:
             items.append(Item("stmt", s, next(key)))
             continue
         if isinstance(s, gast.If):
-            if not getattr(s, "recorded", False):
+            if not facts(s).recorded:
                 continue
             taken = next(key)
             items.append(Item("branch", s, taken))
@@ -106,7 +106,7 @@ def select(
         elif isinstance(s, (gast.For, gast.While)):
             if not relevant(s):
                 continue
-            kinds = next(key) if s.loop.branching else ((),)
+            kinds = next(key) if facts(s).loop.branching else ((),)
             variants = []
             for index, variant_key in enumerate(kinds):
                 cut = None  # where an exception left the step
@@ -145,7 +145,7 @@ def is_loop(s: gast.stmt) -> bool:
 def relevant_block(s: gast.stmt) -> bool:
     """Whether a statement holding others matters to the adjoint (see ``select``)."""
     if isinstance(s, gast.If):
-        return getattr(s, "recorded", False)
+        return facts(s).recorded
     if is_loop(s):
         return relevant(s)
     if isinstance(s, gast.Try):
@@ -163,10 +163,10 @@ def select_try(
         raise Refused(
             "cannot differentiate through an exception raised in a finally block and "
             "caught in the same function (what ran before the finally block is not known)",
-            next(x for x in walk_statements(s.finalbody) if x.pos == raised),
+            next(x for x in walk_statements(s.finalbody) if facts(x).pos == raised),
             "catch it inside the finally block, or outside the differentiated function",
         )
-    way = next(key) if getattr(s, "recorded", False) else RAN_THROUGH
+    way = next(key) if facts(s).recorded else RAN_THROUGH
     if way == RAN_THROUGH:
         item = Item("try", s, RAN_THROUGH)
         body, end = select(s.body, key, stop, within(s.body, raised))
@@ -200,7 +200,7 @@ def select_try(
 
 def within(block: list[gast.stmt], raised: int | None) -> int | None:
     """``raised``, if the statement at that position is in ``block``."""
-    if raised is not None and block and block[0].pos <= raised <= block[-1].last:
+    if raised is not None and block and facts(block[0]).pos <= raised <= facts(block[-1]).last:
         return raised
     return None
 
@@ -220,7 +220,7 @@ def try_way(item: Item, analysis: Analysis) -> str:
     ValueError:```, or ``raised at line 7, not handled here``."""
     if item.taken == RAN_THROUGH:
         return "body ran through"
-    line = next(s.lineno for s in walk_statements(analysis.fn.body) if s.pos == item.at)
+    line = next(s.lineno for s in walk_statements(analysis.fn.body) if facts(s).pos == item.at)
     if item.taken == PASSED_ON:
         return f"raised at line {line}, not handled here"
     clause = item.stmt.handlers[item.taken]
@@ -258,7 +258,7 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
     while changed:
         changed = False
         for item in flat:
-            op = item.stmt.op
+            op = facts(item.stmt).op
             if not op.target or op.target in active:
                 continue
             if op.kind is Kind.UNWRAP:
@@ -284,16 +284,16 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
     only they get adjoints."""
     flat = list(flatten(items))
     useful = {
-        item.stmt.op.operands[0].id
+        facts(item.stmt).op.operands[0].id
         for item in flat
-        if item.stmt.op.kind in (Kind.RETURN, Kind.BACKWARD)
-        and isinstance(item.stmt.op.operands[0], gast.Name)
+        if facts(item.stmt).op.kind in (Kind.RETURN, Kind.BACKWARD)
+        and isinstance(facts(item.stmt).op.operands[0], gast.Name)
     }
     changed = True
     while changed:
         changed = False
         for item in flat:
-            op = item.stmt.op
+            op = facts(item.stmt).op
             if op.target not in useful:
                 continue
             for a in op.operands + [k.value for k in op.keywords]:
@@ -324,7 +324,7 @@ class D:
 
 def comment(text: str, line: int) -> gast.stmt:
     node = gast.Expr(value=const(text))
-    node.comment = True
+    mark(node, comment=True)
     node.lineno = line
     return node
 
@@ -375,7 +375,7 @@ class AdjointBuilder:
         """'array' for names holding arrays or numbers (adjoints add with ``+``), 'any'
         for names that may hold containers (adjoints add with ``rt.acc``)."""
         for s in walk_statements(self.a.fn.body):
-            op = getattr(s, "op", None)
+            op = facts(s).op
             if op is None or not op.target:
                 continue
             if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
@@ -516,7 +516,7 @@ class AdjointBuilder:
 
     # --- statements --------------------------------------------------------------------
     def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
-        op = s.op
+        op = facts(s).op
         line = s.lineno
         if op.kind in (Kind.RETURN, Kind.BACKWARD):
             value = op.operands[0]
@@ -534,7 +534,9 @@ class AdjointBuilder:
         if op.kind is Kind.UNWRAP:
             self.kill(target)
             if flag == UNWRAPPED_LEAF:
-                accumulate = call(attr("rt", "accumulate_grad"), subscript(frame.saved, s.sid), g)
+                accumulate = call(
+                    attr("rt", "accumulate_grad"), subscript(frame.saved, facts(s).sid), g
+                )
                 self.emit(gast.Expr(value=accumulate), line)
             elif flag == NOT_A_TENSOR and self.active(op.operands[0]):
                 self.contribute(op.operands[0].id, g, line)
@@ -548,11 +550,11 @@ class AdjointBuilder:
             seen = call(name(self.probe), const(line), const(target), g)
             self.emit(gast.Expr(value=seen), line)
         if op.kind is Kind.RULE and op.saves:
-            self.emit(assign_many(op.saves, subscript(frame.saved, s.sid)), line)
+            self.emit(assign_many(op.saves, subscript(frame.saved, facts(s).sid)), line)
         for n, earlier in op.shared if op.kind is Kind.RULE else ():  # saved by ``earlier``
-            value: gast.expr = subscript(frame.saved, earlier.sid)
-            if len(earlier.op.saves) > 1:
-                value = gast.Subscript(value=value, slice=const(earlier.op.saves.index(n)),
+            value: gast.expr = subscript(frame.saved, facts(earlier).sid)
+            if len(facts(earlier).op.saves) > 1:
+                value = gast.Subscript(value=value, slice=const(facts(earlier).op.saves.index(n)),
                                        ctx=gast.Load())  # fmt: skip
             self.emit(assign(n, value), line)
         operands = list(op.operands)
@@ -563,7 +565,7 @@ class AdjointBuilder:
             masked = [a for a in operands if self.statically_active(a)]
             masked += [k.value for k in op.keywords if self.statically_active(k.value)]
             live = [i for i, a in enumerate(masked) if self.active(a)]
-            args = [subscript(frame.saved, s.sid), g]
+            args = [subscript(frame.saved, facts(s).sid), g]
             if len(live) < len(masked):
                 args.append(gast.Tuple(elts=[const(i) for i in live], ctx=gast.Load()))
             self.emit(assign(temp, call(attr("rt", "call_vjp"), *args)), line)
@@ -649,13 +651,15 @@ class AdjointBuilder:
         if not item.variants:
             return  # a loop whose iterations record their paths, run zero times
         s = item.stmt
-        info = s.loop
+        info = facts(s).loop
         line = s.lineno
         # what the steps' adjoints read and no step changes
         if info.entry_read:
-            self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)), line)
+            self.emit(
+                assign_many(info.entry_saves, subscript(frame.saved, facts(s).entry_sid)), line
+            )
         if info.hoisted:
-            self.emit(assign_many(info.hoisted, subscript(frame.saved, s.hoist_sid)), line)
+            self.emit(assign_many(info.hoisted, subscript(frame.saved, facts(s).hoist_sid)), line)
         # to build the loop again if a step leaves adjoints for the one before (below)
         emitted, state, names = len(self.out), dict(self.state), copy.deepcopy(self.names)
         dnames, rule_names = dict(self.dnames), dict(self.rule_names)
@@ -690,15 +694,17 @@ class AdjointBuilder:
                     hint="assign it before the loop",
                 )
             if info.entry_saves and not info.entry_read:
-                self.emit(assign_many(info.entry_saves, subscript(frame.saved, s.entry_sid)), line)
+                self.emit(
+                    assign_many(info.entry_saves, subscript(frame.saved, facts(s).entry_sid)), line
+                )
             for n in missing:
                 value: gast.expr = name(n)
                 if n in first_set:  # zero after the last step, shaped like its value then
-                    value = call(attr(frame.saved, "get"), const(s.exit_sids[n]))
+                    value = call(attr(frame.saved, "get"), const(facts(s).exit_sids[n]))
                 elif n in info.maybe_saves:  # shaped like its value before the loop, if any
-                    value = call(attr(frame.saved, "get"), const(s.maybe_sids[n]))
+                    value = call(attr(frame.saved, "get"), const(facts(s).maybe_sids[n]))
                 elif n in info.final_saves:  # shaped like its value after the loop
-                    value = subscript(frame.saved, s.final_sid)
+                    value = subscript(frame.saved, facts(s).final_sid)
                     if len(info.final_saves) > 1:
                         value = gast.Subscript(value=value, slice=const(
                             info.final_saves.index(n)), ctx=gast.Load())  # fmt: skip
@@ -720,7 +726,7 @@ class AdjointBuilder:
         for n in carried:
             start[n] = D(self.dname(n))
         inner = Frame(*self.p.frame_names(frame.depth + 1), frame.depth + 1)
-        record = subscript(frame.saved, s.sid)
+        record = subscript(frame.saved, facts(s).sid)
         bodies = []
         outer_out = self.out
         for v in item.variants:
@@ -836,8 +842,8 @@ def operands_of(items: list[Item]) -> set[str]:
     found = set()
     for item in items:
         if item.kind == "stmt":
-            found |= {operand_name(a) for a in item.stmt.op.operands} - {None}
-            found |= {operand_name(k.value) for k in item.stmt.op.keywords} - {None}
+            found |= {operand_name(a) for a in facts(item.stmt).op.operands} - {None}
+            found |= {operand_name(k.value) for k in facts(item.stmt).op.keywords} - {None}
         elif item.kind == "loop":
             for v in item.variants:
                 found |= operands_of(v.items)
@@ -850,7 +856,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
     for v in variants:
         for item in v.items:
             if item.kind == "stmt":
-                op = item.stmt.op
+                op = facts(item.stmt).op
                 if (
                     op.kind is Kind.RULE
                     and op.rule.name == "getitem"

@@ -25,7 +25,7 @@ from ..rules import registry
 from .analyse import Analyser, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
-from .ir import Analysis, Kind, Op
+from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import Names, assign, const, name, params_of
 from .optimize import optimize
 from .parse import Parsed
@@ -184,7 +184,7 @@ class _EagerAdjoint(AdjointBuilder):
         self.captured = captured
 
     def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
-        target = s.op.target
+        target = facts(s).op.target
         if target in self.captured:
             value = name(self.state[target].var) if target in self.state else const(None)
             self.emit(assign(self.captured[target], value), s.lineno)
@@ -245,21 +245,21 @@ def _build(
         op.saves = saves_of(op, active)
         stmt = assign(target, gast.Constant(value=None, kind=None))
         stmt.lineno = i + 1
-        stmt.op = op
+        mark(stmt, op=op)
         shown = [_show(a) for a in operands] + [f"{k.arg}={_show(k.value)}" for k in keywords]
         lines[i + 1] = f"{target} = {show_op(prim, shown)}"
         body.append(stmt)
     body.append(gast.Return(value=name(value_names[root])))
-    body[-1].op = Op(Kind.RETURN, operands=[name(value_names[root])])
+    mark(body[-1], op=Op(Kind.RETURN, operands=[name(value_names[root])]))
     body[-1].lineno = len(ops)
     analysis = Analysis(parsed, fn_def, active, params_of(fn_def))
     saves: dict[int, tuple[int, ...]] = {}
     index_of = {n: k for k, n in enumerate(value_names)}
     index_of.update({n: n_values + j for j, n in enumerate(constant_names)})
     for sid, stmt in enumerate(body[:-1], start=1):
-        stmt.sid = sid
-        if stmt.op.saves:
-            saves[sid] = tuple(index_of[n] for n in stmt.op.saves)
+        mark(stmt, sid=sid)
+        if facts(stmt).op.saves:
+            saves[sid] = tuple(index_of[n] for n in facts(stmt).op.saves)
     captured = {value_names[k]: f"grad_{value_names[k]}" for k in wanted if k >= n_inputs}
     wrt = [value_names[k] for k in wanted if k < n_inputs]
     rule_names: dict[Any, str] = {}

@@ -7,6 +7,8 @@ import ast
 
 import gast
 
+from .ir import facts
+
 INDENT = "    "
 
 
@@ -27,11 +29,11 @@ class Emitter:
         self.block(fn.body, 1, None)
 
     def block(self, body: list[gast.stmt], depth: int, current: int | None) -> None:
-        if all(getattr(s, "comment", False) for s in body):
+        if all(facts(s).comment for s in body):
             body = body + [gast.Pass()]
         for s in body:
             line = getattr(s, "lineno", None)
-            if getattr(s, "comment", False):
+            if facts(s).comment:
                 self.line(f"# {s.value.value}", depth, line)
                 current = line
                 continue
@@ -54,9 +56,7 @@ class Emitter:
             self.block(s.body, depth + 1, line)
             orelse = s.orelse
             while (
-                len(orelse) == 1
-                and isinstance(orelse[0], gast.If)
-                and not getattr(orelse[0], "comment", False)
+                len(orelse) == 1 and isinstance(orelse[0], gast.If) and not facts(orelse[0]).comment
             ):
                 self.line(f"elif {expr(orelse[0].test)}:", depth, line)
                 self.block(orelse[0].body, depth + 1, line)

@@ -11,7 +11,7 @@ import gast
 
 from ..rules import registry
 from .analyse import reads_of
-from .ir import DIFFERENTIATING, Analysis, Kind
+from .ir import DIFFERENTIATING, Analysis, Kind, facts
 from .normalize import walk_statements
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
@@ -52,7 +52,7 @@ def influence(analysis: Analysis, param: str) -> Influence:
     while changed:
         changed = False
         for s in statements:
-            op = getattr(s, "op", None)
+            op = facts(s).op
             if isinstance(s, (gast.If, gast.While)) or op is None:
                 continue
             read = reads_of(getattr(s, "value", None)) & depends

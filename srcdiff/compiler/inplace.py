@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import gast
 import numpy as np
 
+from .ir import mark
+
 if TYPE_CHECKING:
     from .normalize import Normalizer
 
@@ -235,7 +237,7 @@ def _inplace(owner: str, new: gast.expr) -> gast.Assign:
     stmt = gast.Assign(targets=[gast.Name(id=owner, ctx=gast.Store(), annotation=None,
                                           type_comment=None)],
                        value=new, type_comment=None)  # fmt: skip
-    stmt.inplace = True
+    mark(stmt, inplace=True)
     return stmt
 
 

@@ -1,15 +1,18 @@
 """The compiler's intermediate representation: what each normalized statement computes
 and what the back ends need to know about it, as declared, typed facts.
 
-The front end (``pipeline.front_end``) leaves an ``Op`` on every statement of the
-normalized function and a ``Loop`` on every loop; the back ends (trace, differentiate,
-tangent, and the diagnostics) read them and nothing else of the analysis.
+Every statement of the normalized function has one ``Facts`` record (``facts(s)`` reads
+it, ``mark(s, field=value)`` sets fields of it). The front end (``pipeline.front_end``)
+leaves an ``Op`` in the facts of every statement and a ``Loop`` in those of every loop;
+the back ends (trace, differentiate, tangent, and the diagnostics) read them and nothing
+else of the analysis. No stage sets attributes of its own on the tree's nodes.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 import gast
@@ -103,6 +106,88 @@ class Analysis:
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
     updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
+
+
+@dataclass
+class Facts:
+    """What the stages learn about one statement of the normalized function, as declared
+    fields: a stage sets its own (``mark``), the stages after it read them (``facts``).
+    The two fields marked *function* are facts about the function (on its ``FunctionDef``)."""
+
+    # normalize
+    no_grad: bool = False  # a ``with sd.no_grad():`` block: run as written, not differentiated
+    stores: tuple[str, ...] = ()  # the names a no_grad block assigns
+    inplace: bool = False  # a rebinding Python does in place (``h += v``, ``xs.append(v)``)
+    entry_update: bool = False  # ``t = c[k] + v`` of ``c[k] += v`` (see mutation.entry_updates)
+    entry_of: str | None = None  # ... and the container's name (None: not a name)
+    put_back: bool = False  # a write back into a holder: every entry holding it sees it
+    written_back: frozenset[str] = frozenset()  # the holders a write (back) reaches
+    attribute_entries: frozenset[str] = frozenset()  # function: entries reached as views
+    # sharing (mutation)
+    sharing: Any = None  # function: which names may hold the same object (``Sharing``)
+    callers: bool = False  # an in-place update of an object the caller may hold
+    follows: bool = False  # ``m = <followed>``: m's object was updated in place
+    drop: bool = False  # a copy whose value the write after it takes directly
+    # analyse
+    op: Op | None = None  # what the statement computes (assignments, returns, ...)
+    loop: Loop | None = None  # of a ``for``/``while``
+    functional: bool = False  # an update that makes a new value (not the caller's object)
+    # trace: positions, what goes into the path, and the numbers of saved values
+    pos: int = 0  # in the order of ``walk_statements``
+    last: int = 0  # the last position inside the statement (its own if simple)
+    recorded: bool = False  # an ``if``'s choice, or a ``try``'s way, goes into the path
+    transient: bool = False  # read only later on its own line: see trace.mark_transient
+    sid: int | None = None  # the number its saved values are saved under
+    entry_sid: int | None = None  # a loop's values saved on entering it
+    hoist_sid: int | None = None  # ... its invariant values saved once
+    final_sid: int | None = None  # ... its values saved on leaving it
+    maybe_sids: dict[str, int] = field(default_factory=dict)  # per name, maybe unset
+    exit_sids: dict[str, int] = field(default_factory=dict)  # per name carried out
+    record: str | None = None  # the name of a loop's record of its iterations
+    attempt: str | None = None  # the name of a try's record of its way
+    kept: str | None = None  # the name keeping ``_at`` over a ``finally``
+    # differentiate: a statement that is a ``# comment`` line of generated source
+    comment: bool = False
+
+    def copy(self) -> Facts:
+        new = object.__new__(Facts)
+        new.__dict__.update(self.__dict__)
+        return new
+
+
+class _NoFacts(Facts):
+    """The facts of a statement no stage has marked: all defaults, and read-only (a
+    write must go through ``mark``, which gives the statement facts of its own)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"set facts with ir.mark(node, {name}=...), not through facts()")
+
+
+def _no_facts() -> Facts:
+    none = Facts(maybe_sids=MappingProxyType({}), exit_sids=MappingProxyType({}))  # type: ignore[arg-type]
+    none.__class__ = _NoFacts
+    return none
+
+
+NO_FACTS = _no_facts()
+FACT_NAMES = frozenset(f.name for f in fields(Facts))
+
+
+def facts(node: gast.AST) -> Facts:
+    """The facts of ``node`` (read-only defaults when no stage has marked it)."""
+    return node.__dict__.get("facts", NO_FACTS)
+
+
+def mark(node: gast.AST, **values: Any) -> Facts:
+    """Set facts of ``node`` (giving it a record of its own first); its record."""
+    own = node.__dict__.get("facts")
+    if own is None:
+        own = node.facts = Facts()
+    for k, v in values.items():
+        if k not in FACT_NAMES:
+            raise AttributeError(f"Facts has no field {k!r}")
+        setattr(own, k, v)
+    return own
 
 
 def operand_name(e: gast.expr | None) -> str | None:

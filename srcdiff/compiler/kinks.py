@@ -13,7 +13,7 @@ from collections import Counter
 
 import gast
 
-from .ir import Analysis, Kind
+from .ir import Analysis, Kind, facts
 from .normalize import Names, all_names, const, rebuild_blocks
 from .trace import PathPrimal, PrimalBuilder, attr, call
 
@@ -88,7 +88,7 @@ class _Checks:
     def check(self, s: gast.stmt) -> gast.stmt | None:
         """The check after ``s`` (its operands are as it read them: a normalized statement
         never assigns a name it reads), or None."""
-        if not isinstance(s, gast.Assign) or getattr(s, "no_grad", False):
+        if not isinstance(s, gast.Assign) or facts(s).no_grad:
             return None
         value = s.value
         if (
@@ -100,7 +100,7 @@ class _Checks:
             operands = [value.left, value.comparators[0]]
             texts = [self.text(e) for e in operands]
             return self.helper("near_branch", operands, s, self.text(value), texts)
-        op = getattr(s, "op", None)
+        op = facts(s).op
         if op is None or op.kind is not Kind.RULE or op.rule is None or op.rule.name not in KINKED:
             return None
         helper, positions = KINKED[op.rule.name]

@@ -37,6 +37,7 @@ import gast
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
+from .ir import facts, mark
 from .normalize import (
     Names,
     all_names,
@@ -88,7 +89,7 @@ def is_update(s: gast.stmt) -> str | None:
     target = s.targets[0]
     if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
         return target.value.id
-    if getattr(s, "inplace", False) and isinstance(target, gast.Name):
+    if facts(s).inplace and isinstance(target, gast.Name):
         return target.id
     return None
 
@@ -367,15 +368,12 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
         out: list[gast.stmt] = []
         for s in body:
             rebuild_blocks(s, block)
-            holder = getattr(s, "entry_of", False)
-            if holder is False or holder in kept:
-                out.append(s)
-            else:  # ``t = new`` then ``c[k] = t``: the write takes ``new`` itself
-                s.drop = True
-                out.append(s)
+            if facts(s).entry_update and facts(s).entry_of not in kept:
+                mark(s, drop=True)  # ``t = new`` then ``c[k] = t``: the write takes ``new``
+            out.append(s)
         result: list[gast.stmt] = []
         for s in out:
-            if result and getattr(result[-1], "drop", False):
+            if result and facts(result[-1]).drop:
                 copy_ = result.pop()
                 s.value = copy_.value  # the put right after the copy stores its value
             result.append(s)
@@ -395,7 +393,7 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
         for s in body:
             target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
                 s.targets[0], gast.Name) else None  # fmt: skip
-            written = is_update(s) or (target if getattr(s, "follows", False) else None)
+            written = is_update(s) or (target if facts(s).follows else None)
             if written in params and written not in own and written not in found:
                 found.append(written)
             elif target is not None and written is None and certain:
@@ -435,9 +433,9 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
         if written is None:
             out.append(s)
             continue
-        s.callers = sharing.callers(written)
-        others = sorted(m for m in sharing.followers(written) - {written} - getattr(
-            s, "written_back", set()) if m in liveness.after[id(s)])  # fmt: skip
+        mark(s, callers=sharing.callers(written))
+        others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
+                        if m in liveness.after[id(s)])  # fmt: skip
         if not others:
             out.append(s)
             continue
@@ -452,7 +450,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
                 followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
                 out.append(_at(assign(followed, value), s.lineno))
                 rebind = _at(assign(m, name(followed)), s.lineno)
-                rebind.follows = True  # m's object was updated in place (caller_updates)
+                mark(rebind, follows=True)  # m's object was updated in place (caller_updates)
                 out.append(rebind)
             else:
                 check = gast.Call(func=_rt("check_unchanged"), args=[name(m), name(old), label],

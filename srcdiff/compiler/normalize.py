@@ -35,6 +35,7 @@ from typing import Any
 import gast
 
 from . import inplace
+from .ir import facts, mark
 from .parse import Parsed
 
 OPAQUE = (gast.JoinedStr, gast.Set)
@@ -147,6 +148,8 @@ def clone(node: Any) -> Any:
         return node
     new = type(node).__new__(type(node))
     new.__dict__.update(node.__dict__)
+    if "facts" in new.__dict__:  # the copy's facts are its own
+        new.facts = new.facts.copy()
     for f in node._fields:
         value = getattr(node, f, None)
         if isinstance(value, (list, gast.AST)):
@@ -489,14 +492,14 @@ class Normalizer:
         last = len(at.steps) - 1
         holders = {h.id for h in at.holders if isinstance(h, gast.Name)}
         write = gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
-        write.written_back = holders  # the writes back below reach them (see mutation)
+        mark(write, written_back=holders)  # the writes back below reach them (see mutation)
         self.emit(write)
         for i in range(last - 1, -1, -1):
             back = gast.Assign(
                 targets=[at.part(i, gast.Store())], value=at.holders[i + 1], type_comment=None
             )
-            back.written_back = holders
-            back.put_back = True  # every entry holding the object sees it (rt.put_back)
+            # every entry holding the object sees it (rt.put_back)
+            mark(back, written_back=holders, put_back=True)
             if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
                 self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
                 continue
@@ -609,7 +612,8 @@ class Normalizer:
             # it sees (the container's kind decides: see mutation.entry_updates)
             update = _inplace(assign(current.id, new))
             holder = at.holders[len(at.steps) - 1]
-            update.entry_of = holder.id if isinstance(holder, gast.Name) else None
+            mark(update, entry_update=True,
+                 entry_of=holder.id if isinstance(holder, gast.Name) else None)  # fmt: skip
             self.emit(update)
             self.put(at, name(current.id))
 
@@ -825,10 +829,10 @@ class Normalizer:
             )
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         node = gast.With(items=s.items, body=body, type_comment=None)
-        node.no_grad = True
-        node.stores = sorted(
-            {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        )
+        stores = {
+            n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        mark(node, no_grad=True, stores=tuple(sorted(stores)))
         self.emit(node)
 
     def resolved(self, e: gast.expr) -> Any:
@@ -921,7 +925,7 @@ def _rename(e: gast.AST, renames: dict[str, str]) -> gast.AST:
 def _inplace(stmt: gast.Assign) -> gast.Assign:
     """Mark a rebinding that Python does in place (``h += v`` on an array or a list,
     ``xs.append(v)``): names sharing the object must follow it (see ``mutation``)."""
-    stmt.inplace = True
+    mark(stmt, inplace=True)
     return stmt
 
 
@@ -944,7 +948,7 @@ def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
         type_params=[],
     )
     fn.lineno = parsed.tree.lineno
-    fn.attribute_entries = frozenset(norm.attribute_entries)
+    mark(fn, attribute_entries=frozenset(norm.attribute_entries))
     return fn
 
 
@@ -953,7 +957,7 @@ def walk_statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
     ``no_grad`` is one opaque statement)."""
     for s in body:
         yield s
-        if getattr(s, "no_grad", False):
+        if facts(s).no_grad:
             continue
         for block in blocks(s):
             yield from walk_statements(block)

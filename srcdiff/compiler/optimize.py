@@ -15,6 +15,7 @@ import re
 
 import gast
 
+from .ir import facts
 from .normalize import blocks, rebuild_blocks, walk, walk_statements
 
 FOLD = {
@@ -155,7 +156,7 @@ def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
 def _empty_loop(s: gast.stmt) -> bool:
     """A reversed loop whose body does nothing (its iterations touched no adjoint)."""
     return isinstance(s, gast.For) and all(
-        isinstance(x, gast.Pass) or getattr(x, "comment", False) or _empty_loop(x) for x in s.body
+        isinstance(x, gast.Pass) or facts(x).comment or _empty_loop(x) for x in s.body
     )
 
 

@@ -32,7 +32,7 @@ from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit, expr
 from .finite import insert_checks
-from .ir import Analysis
+from .ir import Analysis, facts, mark
 from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import Names, all_names, clone, normalize
@@ -108,7 +108,7 @@ def front_end(
         insert_unwraps(parsed, tree, names, params_are_arrays=tensor == CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
-    tree.sharing = insert_follows(parsed, tree, names, arrays)
+    mark(tree, sharing=insert_follows(parsed, tree, names, arrays))
     stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
@@ -281,7 +281,8 @@ FACTS: tuple[tuple[str, Callable[[Any], str]], ...] = (
 
 
 def _facts(s: gast.stmt) -> str:
-    shown = [text(getattr(s, f)) for f, text in FACTS if getattr(s, f, None) is not None]
+    known = facts(s)
+    shown = [text(getattr(known, f)) for f, text in FACTS if getattr(known, f) is not None]
     return "; ".join(t for t in shown if t)
 
 

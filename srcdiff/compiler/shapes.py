@@ -20,7 +20,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from .ir import Kind
+from .ir import Kind, facts
 from .normalize import local_names, params_of, walk
 
 Shape = tuple[Hashable, ...] | None
@@ -198,12 +198,12 @@ class _Inference:
                 record
                 and elementwise
                 and value is not None
-                and getattr(s, "op", None) is not None
-                and s.op.kind is Kind.RULE
+                and facts(s).op is not None
+                and facts(s).op.kind is Kind.RULE
             ):
-                s.op.same_shape = frozenset(
+                facts(s).op.same_shape = frozenset(
                     i
-                    for i, a in enumerate(s.op.operands)
+                    for i, a in enumerate(facts(s).op.operands)
                     if isinstance(a, gast.Name) and self.atom(a, state) == value
                 )
             state[s.targets[0].id] = value
@@ -212,7 +212,7 @@ class _Inference:
             return  # an item store keeps the shape of what it stores into
         stored = {
             n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-        } | set(getattr(s, "stores", ()))
+        } | set(facts(s).stores)
         for n in stored:
             if n in state:
                 state[n] = None

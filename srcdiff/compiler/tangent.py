@@ -32,7 +32,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
-from .ir import Analysis, Kind, Op
+from .ir import Analysis, Kind, Op, facts
 from .normalize import Names, assign, clone, const, name, params_of
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
@@ -101,7 +101,7 @@ class TangentBuilder:
             tangent = name(self.dname(value.id)) if self.active(value) else self.zeros(value)
             pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
             return [at(gast.Return(value=pair), line)]
-        op: Op | None = getattr(s, "op", None)
+        op: Op | None = facts(s).op
         if isinstance(s, gast.Expr) and op is not None and op.kind is Kind.CALL:
             # a call made for what it changes: through its own tangent source, which
             # refuses what forward mode cannot follow (a list's append, a global)
@@ -116,7 +116,7 @@ class TangentBuilder:
         for inner in (n for t in tangent for n in gast.walk(t)):  # a rule's if ...: raise
             if isinstance(inner, gast.stmt):
                 inner.lineno = line
-        if getattr(s, "put_back", False):  # its tangent reads the holder as it was
+        if facts(s).put_back:  # its tangent reads the holder as it was
             return tangent + primal
         return primal + tangent
 
@@ -146,18 +146,14 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
-        write = "put_back" if getattr(s, "put_back", False) else "setitem"
+        write = "put_back" if facts(s).put_back else "setitem"
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
             return [assign(op.target, call(attr("rt", write), *op.operands))]
-        if getattr(s, "functional", False) and isinstance(target, gast.Subscript):
+        if facts(s).functional and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
             return [assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
-        if (
-            op.kind is Kind.PASSIVE
-            and _is_appended(s.value)
-            and not getattr(s, "functional", False)
-        ):
+        if op.kind is Kind.PASSIVE and _is_appended(s.value) and not facts(s).functional:
             xs, v = s.value.args
             append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
             return [gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])),
@@ -211,7 +207,7 @@ class TangentBuilder:
             value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
             index = index_value(copy.deepcopy(target.slice))
             d = name(self.dname(holder))  # written as a new value: tangents may be shared
-            if getattr(s, "put_back", False):
+            if facts(s).put_back:
                 update = call(attr("rt", "put_back_tangent"), d, target.value, index, value)
             else:
                 update = call(attr("rt", "setitem"), d, index, value)

@@ -27,7 +27,7 @@ import gast
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
 from .analyse import index_value, recorded, relevant, relevant_try
-from .ir import Analysis, Kind, Op
+from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
     assign,
@@ -115,12 +115,12 @@ class PrimalBuilder:
     def numbered(self, s: gast.stmt, field: str = "sid") -> int:
         """The number of ``s``'s saved values (new, unless this build keeps the first's)."""
         if not self.fixed:
-            setattr(s, field, self.number())
-        return getattr(s, field)
+            setattr(mark(s), field, self.number())
+        return getattr(facts(s), field)
 
     def numbered_name(self, s: gast.stmt, field: str, n: str) -> int:
         """The number under which loop ``s`` saves name ``n`` (``s.<field>[n]``)."""
-        numbers = s.__dict__.setdefault(field, {})
+        numbers = getattr(mark(s), field)
         if not self.fixed:
             numbers[n] = self.number()
         return numbers[n]
@@ -167,10 +167,10 @@ class PrimalBuilder:
         for s in body:
             loop = isinstance(s, (gast.For, gast.While))
             if self.guarded and (due or loop or s.lineno != line) and may_raise(s):
-                out.append(self.mark(s.pos, s.lineno))
+                out.append(self.mark(facts(s).pos, s.lineno))
                 due, line = False, s.lineno
             out += self.stmt(s, frame)
-            due = due or not (_passive(s) or getattr(s, "transient", False))
+            due = due or not (_passive(s) or facts(s).transient)
         return out
 
     def mark(self, pos: int, line: int) -> gast.stmt:
@@ -194,7 +194,7 @@ class PrimalBuilder:
         if isinstance(s, gast.If):
             body = self.block(s.body, frame)
             orelse = self.block(s.orelse, frame)
-            if getattr(s, "recorded", False):
+            if facts(s).recorded:
                 body = [self.decision(frame, 1, line)] + body
                 orelse = [self.decision(frame, 0, line)] + orelse
             return [
@@ -206,16 +206,14 @@ class PrimalBuilder:
             return self.attempt(s, frame)
         if (
             isinstance(s, gast.Expr)
-            and getattr(s, "op", None) is not None
-            and s.op.kind is Kind.BACKWARD
+            and facts(s).op is not None
+            and facts(s).op.kind is Kind.BACKWARD
         ):
             return self.backward(s, frame)
         if (
-            isinstance(s, gast.Expr)
-            and getattr(s, "op", None) is not None
-            and s.op.kind is Kind.CALL
+            isinstance(s, gast.Expr) and facts(s).op is not None and facts(s).op.kind is Kind.CALL
         ):  # a result nobody reads: run for what it changes
-            return [at(gast.Expr(value=self.call_of(s.op, frame)), line)]
+            return [at(gast.Expr(value=self.call_of(facts(s).op, frame)), line)]
         if isinstance(s, gast.Return) and self.a.updated:
             return [self.final_values(line), s]
         return [s]
@@ -229,8 +227,8 @@ class PrimalBuilder:
                 "call the compiled function once per step, from the loop",
             )
         self.numbered(s)
-        op = s.op
-        args = [name("_unit"), name(frame.saved), name(frame.path), const(s.sid)]
+        op = facts(s).op
+        args = [name("_unit"), name(frame.saved), name(frame.path), const(facts(s).sid)]
         value = gast.Call(
             func=attr("rt", "backward"), args=args + op.operands, keywords=op.keywords
         )
@@ -247,10 +245,10 @@ class PrimalBuilder:
         line = s.lineno
         out: list[gast.stmt] = []
         record = None
-        if getattr(s, "recorded", False):
+        if facts(s).recorded:
             if not self.fixed:
-                s.attempt = self.names.reserve(f"_try{s.pos}")
-            record = s.attempt
+                mark(s, attempt=self.names.reserve(f"_try{facts(s).pos}"))
+            record = facts(s).attempt
             start = call(attr("rt", "attempt"), name(frame.path))
             out.append(at(assign(record, start), line))
         outer = self.guarded
@@ -277,10 +275,10 @@ class PrimalBuilder:
         final = self.block(s.finalbody, frame)
         if self.marks > marks:
             if not self.fixed:
-                s.kept = self.names.reserve(f"_at{s.pos}")
+                mark(s, kept=self.names.reserve(f"_at{facts(s).pos}"))
             last = s.finalbody[-1].lineno
-            final = [at(assign(s.kept, name(self.at_name())), line), *final,
-                     at(assign(self.at_name(), name(s.kept)), last)]  # fmt: skip
+            final = [at(assign(facts(s).kept, name(self.at_name())), line), *final,
+                     at(assign(self.at_name(), name(facts(s).kept)), last)]  # fmt: skip
         node = gast.Try(body=body or [at(gast.Pass(), line)], handlers=handlers,
                         orelse=orelse, finalbody=final)  # fmt: skip
         return [*out, at(node, line)]
@@ -289,13 +287,16 @@ class PrimalBuilder:
         return at(gast.Expr(value=call(attr(frame.path, "append"), const(taken))), line)
 
     def assignment(self, s: gast.Assign, frame: Frame) -> list[gast.stmt]:
-        op = s.op
+        op = facts(s).op
         line = s.lineno
         if op.kind is Kind.CALL:
             self.numbered(s)
             value = self.call_of(op, frame)
             target = gast.Tuple(
-                elts=[name(op.target, store=True), subscript(frame.saved, s.sid, store=True)],
+                elts=[
+                    name(op.target, store=True),
+                    subscript(frame.saved, facts(s).sid, store=True),
+                ],
                 ctx=gast.Store(),
             )
             return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
@@ -306,14 +307,14 @@ class PrimalBuilder:
             )
             return [
                 at(assign(op.target, value), line),
-                self.save(frame, s.sid, (op.operands[0].id,), line),
+                self.save(frame, facts(s).sid, (op.operands[0].id,), line),
             ]
         out = [s]
-        functional = getattr(s, "functional", False)  # see analyse.mark_copied_updates
+        functional = facts(s).functional  # see analyse.mark_copied_updates
         target = s.targets[0]
         if functional and isinstance(target, gast.Subscript):
             index = index_value(target.slice)
-            write = "put_back" if getattr(s, "put_back", False) else "setitem"
+            write = "put_back" if facts(s).put_back else "setitem"
             value = gast.Call(func=attr("rt", write), args=[target.value, index, s.value],
                               keywords=[])  # fmt: skip
             out = [at(assign(target.value.id, value), line)]
@@ -332,7 +333,7 @@ class PrimalBuilder:
             out = [at(assign(op.target, call_), line)]
         if op.kind is Kind.RULE and op.saves:
             self.numbered(s)
-            out.append(self.save(frame, s.sid, op.saves, line))
+            out.append(self.save(frame, facts(s).sid, op.saves, line))
         return out
 
     def call_of(self, op: Op, frame: Frame | None = None) -> gast.Call:
@@ -368,22 +369,22 @@ class PrimalBuilder:
         if not relevant(s):
             body = self.block(s.body, frame)
             return [self.clone_loop(s, body)]
-        info = s.loop
+        info = facts(s).loop
         out = []
         if info.entry_saves:
             self.numbered(s, "entry_sid")
-            out.append(self.save(frame, s.entry_sid, info.entry_saves, line))
+            out.append(self.save(frame, facts(s).entry_sid, info.entry_saves, line))
         if info.hoisted:
             self.numbered(s, "hoist_sid")
-            out.append(self.save(frame, s.hoist_sid, info.hoisted, line))
+            out.append(self.save(frame, facts(s).hoist_sid, info.hoisted, line))
         for n in info.maybe_saves:  # a step of an enclosing loop may have set it, or not
             sid = self.numbered_name(s, "maybe_sids", n)
             out.append(self.save_if_bound(frame, sid, n, line))
         self.numbered(s)
         depth = frame.depth + 1
         if not self.fixed:
-            s.record = self.names.reserve(f"_loop{s.sid}")
-        record = s.record
+            mark(s, record=self.names.reserve(f"_loop{facts(s).sid}"))
+        record = facts(s).record
         saved, path = self.frame_names(depth)
         inner = Frame(saved, path if info.branching else frame.path, depth)
         empty = (
@@ -395,7 +396,7 @@ class PrimalBuilder:
         out.append(
             at(
                 gast.Assign(
-                    targets=[subscript(frame.saved, s.sid, store=True)],
+                    targets=[subscript(frame.saved, facts(s).sid, store=True)],
                     value=name(record),
                     type_comment=None,
                 ),
@@ -418,7 +419,7 @@ class PrimalBuilder:
                                             line))  # fmt: skip
         if info.final_saves:
             self.numbered(s, "final_sid")
-            after.append(self.save(frame, s.final_sid, info.final_saves, line))
+            after.append(self.save(frame, facts(s).final_sid, info.final_saves, line))
         if self.guarded:  # an exception leaving the loop: its last step ends there
             cut = at(gast.Expr(value=call(attr(record, "cut"), name(self.at_name()))), line)
             reraise = at(gast.Raise(exc=None, cause=None), line)
@@ -478,7 +479,7 @@ class PathPrimal(PrimalBuilder):
         out: list[gast.stmt] = []
         for s in body:
             line = s.lineno
-            if isinstance(s, gast.If) and getattr(s, "recorded", False):
+            if isinstance(s, gast.If) and facts(s).recorded:
                 taken = next(key)
                 test = s.test if not taken else gast.UnaryOp(op=gast.Not(), operand=s.test)
                 diverged = gast.Raise(exc=call(attr("rt", "Diverged")), cause=None)
@@ -489,7 +490,7 @@ class PathPrimal(PrimalBuilder):
                 if returned:
                     return out, True
                 continue
-            if isinstance(s, (gast.For, gast.While)) and relevant(s) and s.loop.branching:
+            if isinstance(s, (gast.For, gast.While)) and relevant(s) and facts(s).loop.branching:
                 next(key)  # the loop is kept whole: its iterations record their own paths
             out += self.stmt(s, frame)
             if isinstance(s, gast.Return):
@@ -505,9 +506,7 @@ def speculable(analysis: Analysis) -> bool:
     body = analysis.fn.body
     if any(isinstance(s, gast.Try) for s in walk_statements(body)):
         return False  # its record is filled in after the body's: see PrimalBuilder.attempt
-    top_ifs = any(
-        isinstance(s, gast.If) and getattr(s, "recorded", False) for s in _outside_loops(body)
-    )
+    top_ifs = any(isinstance(s, gast.If) and facts(s).recorded for s in _outside_loops(body))
     returns_in_loops = any(
         isinstance(x, gast.Return)
         for s in walk_statements(body)
@@ -560,9 +559,9 @@ def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:
             mark_recorded(s.body, inside and relevant(s))
             continue
         if isinstance(s, gast.If):
-            s.recorded = inside and recorded(s)
+            mark(s, recorded=inside and recorded(s))
         elif isinstance(s, gast.Try):
-            s.recorded = inside and bool(s.handlers) and relevant_try(s)
+            mark(s, recorded=inside and bool(s.handlers) and relevant_try(s))
         else:
             continue
         for b in blocks(s):
@@ -575,11 +574,11 @@ def number_positions(body: list[gast.stmt], counter: list[int] | None = None) ->
     counter = counter if counter is not None else [0]
     for s in body:
         counter[0] += 1
-        s.pos = counter[0]
-        if not getattr(s, "no_grad", False):
+        position = counter[0]
+        if not facts(s).no_grad:
             for b in blocks(s):
                 number_positions(b, counter)
-        s.last = counter[0]
+        mark(s, pos=position, last=counter[0])
 
 
 def mark_transient(fn: gast.FunctionDef) -> None:
@@ -595,7 +594,7 @@ def mark_transient(fn: gast.FunctionDef) -> None:
     readers: dict[str, set[int]] = {}
     for s in walk_statements(fn.body):
         heads = [s]
-        if blocks(s) and not getattr(s, "no_grad", False):
+        if blocks(s) and not facts(s).no_grad:
             heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
         if isinstance(s, gast.Try):
             heads = [h.type for h in s.handlers if h.type is not None]
@@ -603,7 +602,7 @@ def mark_transient(fn: gast.FunctionDef) -> None:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 readers.setdefault(n.id, set()).add(id(s))
     for s in walk_statements(fn.body):
-        for block in blocks(s) if not getattr(s, "no_grad", False) else []:
+        for block in blocks(s) if not facts(s).no_grad else []:
             _mark_transient(block, stores, params, readers)
     _mark_transient(fn.body, stores, params, readers)
 
@@ -620,12 +619,13 @@ def _mark_transient(
             if later.lineno != s.lineno:
                 break
             rest.add(id(later))
-        s.transient = (
+        op = facts(s).op
+        mark(s, transient=(
             stores[target] == 1
             and target not in params
             and readers.get(target, set()) <= rest
-            and not (getattr(s, "op", None) is not None and s.op.flagged)  # in the path
-        )
+            and not (op is not None and op.flagged)  # in the path
+        ))  # fmt: skip
 
 
 def may_raise(s: gast.stmt) -> bool:
@@ -639,13 +639,13 @@ def may_raise(s: gast.stmt) -> bool:
 
 def _passive(s: gast.stmt) -> bool:
     """A simple statement the adjoint and the path do not see."""
-    op = getattr(s, "op", None)
+    op = facts(s).op
     return (
         not blocks(s)
         and op is not None
         and op.kind is Kind.PASSIVE
         and not op.flagged
-        and not getattr(s, "no_grad", False)
+        and not facts(s).no_grad
     )
 
 

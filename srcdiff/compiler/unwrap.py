@@ -22,6 +22,7 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from .analyse import params_of
+from .ir import facts
 from .normalize import Names, assign, local_names, name, rebuild_blocks, walk_statements
 from .parse import Parsed
 
@@ -132,7 +133,7 @@ class Unwrapper:
                 out.append(s)
                 cache = {}
                 continue
-            if getattr(s, "no_grad", False):
+            if facts(s).no_grad:
                 out.append(s)
                 continue
             self.statement(s, out, cache)

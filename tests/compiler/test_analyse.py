@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from srcdiff.compiler.ir import Kind
+from srcdiff.compiler.ir import Kind, facts
 
 from .pipeline import analysed, code, statements
 
@@ -66,9 +66,9 @@ def copies(x):
 def by_name(fn, tree) -> dict:
     """Each assigned name's last Op."""
     return {
-        s.op.target: s.op
+        facts(s).op.target: facts(s).op
         for s in statements(tree)
-        if getattr(s, "op", None) is not None and s.op.target
+        if facts(s).op is not None and facts(s).op.target
     }
 
 
@@ -87,7 +87,7 @@ def test_activity_follows_the_other_argument_too():
 def test_nothing_is_active_when_nothing_is_differentiated():
     r = analysed(mixed)
     assert r.analysis.active == set()
-    assert all(s.op.kind in (Kind.PASSIVE, Kind.RETURN) for s in statements(r.tree))
+    assert all(facts(s).op.kind in (Kind.PASSIVE, Kind.RETURN) for s in statements(r.tree))
 
 
 def test_each_statement_is_classified():
@@ -113,7 +113,7 @@ def test_saves_hold_only_what_the_rule_reads():
     # d * y reads y for the gradient and d for its shape; d, saved by the line before
     # and unchanged since, is read from there rather than saved again
     assert ops["e"].saves == ("y",)
-    assert [(n, s.op) for n, s in ops["e"].shared] == [("d", ops["d"])]
+    assert [(n, facts(s).op) for n, s in ops["e"].shared] == [("d", ops["d"])]
     assert by_name(mixed, analysed(mixed).tree)["d"].saves == ()
 
 
@@ -125,11 +125,11 @@ def test_activity_reaches_a_fixed_point_through_loops():
 def test_loop_facts():
     tree = analysed(loops, "x").tree
     first, second, third = [s for s in tree.body if type(s).__name__ == "For"]
-    assert not first.loop.branching  # the same statements every iteration
-    assert second.loop.branching  # the if holds a differentiated statement
-    assert not third.loop.branching  # its if only counts: nothing to differentiate
-    assert "s" in first.loop.assigned and "t" in second.loop.assigned
-    assert len({first.loop.index, second.loop.index, third.loop.index}) == 3
+    assert not facts(first).loop.branching  # the same statements every iteration
+    assert facts(second).loop.branching  # the if holds a differentiated statement
+    assert not facts(third).loop.branching  # its if only counts: nothing to differentiate
+    assert "s" in facts(first).loop.assigned and "t" in facts(second).loop.assigned
+    assert len({facts(first).loop.index, facts(second).loop.index, facts(third).loop.index}) == 3
 
 
 def test_branches_that_differentiate_nothing_are_not_recorded():
@@ -155,7 +155,7 @@ def test_activity_matches_what_the_gradient_needs(wrt):
     r = analysed(mixed, *wrt)
     assert set(wrt) <= r.analysis.active
     for s in statements(r.tree):
-        op = s.op
+        op = facts(s).op
         if op.kind in (Kind.RULE, Kind.CALL, Kind.COPY):
             assert op.target in r.analysis.active
 

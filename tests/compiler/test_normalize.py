@@ -8,6 +8,7 @@ import gast
 import numpy as np
 import pytest
 
+from srcdiff.compiler.ir import facts
 from srcdiff.compiler.normalize import OPAQUE, local_names
 
 from . import functions  # noqa: F401  (fills CASES)
@@ -124,7 +125,7 @@ def test_augmented_item_assignment_reads_then_writes():
     written back."""
     tree = normalized(augmented_item)
     assert body_lines(tree) == ["t1 = h[i]", "t2 = t1 + v", "t1 = t2", "h[i] = t1", "return h"]
-    assert tree.body[2].inplace and tree.body[2].entry_of == "h"
+    assert facts(tree.body[2]).inplace and facts(tree.body[2]).entry_of == "h"
 
 
 def test_while_becomes_while_true_with_a_break():

@@ -4,13 +4,19 @@ one when asked (``SRCDIFF_DEBUG=1``)."""
 from __future__ import annotations
 
 import ast
+import contextlib
+import weakref
 from pathlib import Path
 
+import gast
 import numpy as np
 import pytest
 
 import srcdiff as sd
 from srcdiff.compiler import cache, pipeline
+
+from . import functions  # noqa: F401  (registers the battery in CASES)
+from .cases import CASES
 
 
 def branchy(x, w):
@@ -117,3 +123,36 @@ def test_a_local_named_rt_is_renamed_apart_from_srcdiffs_helpers():
     np.testing.assert_allclose(sd.jvp(local, (w,), (np.ones(3),))[1], np.sum(want), rtol=1e-6)
     with pytest.raises(sd.CompileError, match="parameter named rt.*rename it"):
         sd.grad(parameter)(w, w)
+
+
+LOCATIONS = {"lineno", "col_offset", "end_lineno", "end_col_offset"}
+
+
+def test_stages_keep_their_facts_in_declared_fields_not_on_nodes(monkeypatch):
+    """A stage tells the ones after it what it found only through a statement's ``Facts``
+    (``ir.mark``): compiling the battery afresh, in reverse and forward mode, sets no
+    other attribute on any node."""
+    stray: dict[str, str] = {}
+    setter = gast.AST.__setattr__
+
+    def watched(node, attr, value):
+        ours = type(node).__module__ == gast.gast.__name__  # not the ast nodes emit makes
+        if ours and attr not in node._fields and attr not in LOCATIONS and attr != "facts":
+            stray.setdefault(attr, type(node).__name__)
+        setter(node, attr, value)
+
+    monkeypatch.setattr(gast.AST, "__setattr__", watched)
+    monkeypatch.setattr(cache, "_UNITS", weakref.WeakKeyDictionary())  # callees again too
+    forward = 0
+    for case in CASES:
+        if case.xfail:
+            continue
+        args = case.args()
+        sd.grad(case.fn, wrt=case.positions)(*args, **case.kwargs)
+        floats = all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+        if floats and case.positions == tuple(range(len(args))) and not case.kwargs:
+            with contextlib.suppress(sd.CompileError):
+                sd.jvp(case.fn, args, [np.ones_like(a) for a in args])
+                forward += 1
+    assert forward >= 50
+    assert stray == {}, f"attributes set on nodes outside their Facts: {stray}"
