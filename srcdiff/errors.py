@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import linecache
+
+# Generated files whose lines each stand for a line of a user's file (a forward-mode
+# program, which srcdiff differentiates again like user code): filename -> (the user's
+# filename, the user's function, the user line of each of its lines). An error located
+# in one of them is reported at the user's line.
+STANDS_FOR: dict[str, tuple[str, str, list[int | None]]] = {}
+
 
 class CompileError(Exception):
     """The compiler cannot differentiate this code: unsupported syntax or a missing rule.
@@ -19,6 +27,8 @@ class CompileError(Exception):
         source_line: str = "",
         hint: str = "",
     ):
+        if filename in STANDS_FOR and lineno:
+            filename, function, lineno, source_line = _user_line(filename, lineno)
         self.what = what
         self.function = function
         self.filename = filename
@@ -36,6 +46,13 @@ class CompileError(Exception):
         if hint:
             message += f". {hint}"
         super().__init__(message)
+
+
+def _user_line(filename: str, lineno: int) -> tuple[str, str, int | None, str]:
+    """The user's file, function, line and its text for a line of a generated file."""
+    user_file, function, lines = STANDS_FOR[filename]
+    line = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+    return user_file, function, line, linecache.getline(user_file, line) if line else ""
 
 
 class NonFiniteError(FloatingPointError):

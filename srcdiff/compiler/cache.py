@@ -27,7 +27,7 @@ import gast
 import numpy as np
 
 from .. import runtime as rt_module
-from ..errors import CompileError
+from ..errors import STANDS_FOR, CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
@@ -216,10 +216,13 @@ class Unit:
             for node in gast.walk(tree):
                 if isinstance(node, gast.Name) and node.id == "xp":
                     node.id = "_numpy"
-            text, _ = pipeline.generate(self.front, tree, None)
+            text, linemap = pipeline.generate(self.front, tree, None)
             filename = f"<srcdiff: forward mode of {self.label}, {id(self):x}>"
             linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
             weakref.finalize(self, linecache.cache.pop, filename, None)
+            # an error differentiating it again is reported at the user's line
+            STANDS_FOR[filename] = (self.parsed.filename, self.parsed.name, linemap)
+            weakref.finalize(self, STANDS_FOR.pop, filename, None)
             program = self.load(text, None, tree.name, filename, {"_numpy": np})
             program.__defaults__ = self.fn.__defaults__
             program.__kwdefaults__ = self.fn.__kwdefaults__

@@ -6,6 +6,7 @@ came and which handler ran, and the adjoint reverses exactly those statements. E
 function is checked against central differences at inputs away from the switches.
 """
 
+import inspect
 import traceback
 
 import numpy as np
@@ -618,6 +619,9 @@ def test_forward_mode_through_an_exception_from_a_finally_block_caught_here():
     with pytest.raises(sd.CompileError, match="raised in a finally block") as info:
         sd.hvp(raises_in_finally, (BIG * 2,), (v,))
     assert info.value.source_line == "raise KeyError"
+    lines, first = inspect.getsourcelines(raises_in_finally)
+    raised = first + next(i for i, t in enumerate(lines) if "raise KeyError" in t)
+    assert (info.value.filename, info.value.lineno) == (__file__, raised)  # the user's
 
 
 def test_hessian_through_a_caught_linalg_error():

@@ -349,13 +349,15 @@ def _full_svd_of_a_tall_matrix(a):
 
 
 def test_forward_refusal_of_a_full_svd_quotes_the_line_of_the_svd():
-    """The template's nested ``if ...: raise`` runs at the user's line of the svd call."""
+    """The template's nested ``if ...: raise`` runs at the user's line of the svd call, in
+    forward mode and in reverse mode over it."""
     import inspect
 
     lines, first = inspect.getsourcelines(_full_svd_of_a_tall_matrix)
     line = first + next(i for i, t in enumerate(lines) if "np.linalg.svd" in t)
     a = R((4, 3))
-    with pytest.raises(sd.CompileError, match="full_matrices=False") as info:
-        sd.jvp(_full_svd_of_a_tall_matrix, (a,), (a,))
-    assert f":{line})" in str(info.value)
-    assert "np.linalg.svd(b, full_matrices=True)" in str(info.value)
+    for derivative in (sd.jvp, sd.hvp):  # hvp: differentiating the forward program again
+        with pytest.raises(sd.CompileError, match="full_matrices=False") as info:
+            derivative(_full_svd_of_a_tall_matrix, (a,), (a,))
+        assert (info.value.filename, info.value.lineno) == (__file__, line)
+        assert "np.linalg.svd(b, full_matrices=True)" in str(info.value)
