@@ -872,7 +872,6 @@ def analyse(
         fn,
         analyser.active,
         params_of(fn),
-        tensor,
         pure,
         frozenset(analyser.assumed_numbers),
         getattr(facts(fn).sharing, "updated_params", ()),

@@ -43,9 +43,10 @@ RECENT_PATHS = 4  # a call tries the primals of this many known paths before tra
 
 
 class Unit:
-    """A function compiled for one set of static facts. ``tensor`` is true for code
-    computing with Tensors (``CALLEE`` when compiled code calls it, passing arrays);
-    ``shapes`` gives its parameters' symbolic shapes (see ``compiler/shapes.py``)."""
+    """A function compiled for one set of static facts. ``tensor`` (true for code
+    computing with Tensors, ``CALLEE`` when compiled code calls it passing arrays) says
+    which front end lowers it; ``shapes`` gives its parameters' symbolic shapes (see
+    ``compiler/shapes.py``)."""
 
     def __init__(
         self,
@@ -63,7 +64,6 @@ class Unit:
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
         self.kinds = kinds
-        self.tensor = tensor
         self.last_backward: tuple | None = None
         self.wrt = self.front.wrt
         self.analysis = self.front.analysis

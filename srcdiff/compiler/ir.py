@@ -65,7 +65,9 @@ class Op:
     # values its adjoint reads that an earlier statement of its block saves, unchanged
     # since: read from there rather than saved again (see ``share_saves``)
     shared: tuple[tuple[str, gast.stmt], ...] = ()
-    flagged: bool = False  # the primal records a flag for it in the path
+    # the primal records a flag for it in the path: a call or an unwrap in Tensor code,
+    # whether it met a Tensor that requires grad
+    flagged: bool = False
     same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
     number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
 
@@ -96,13 +98,13 @@ class Loop:
 @dataclass
 class Analysis:
     """The analysed function: its normalized tree (statements carry their ``Op``), the
-    names that may be active, its parameters, and whether it computes with Tensors."""
+    names that may be active and its parameters. (Whether it computes with Tensors is
+    the front end's business: what the back ends must do differently is in the ops.)"""
 
     parsed: Parsed
     fn: gast.FunctionDef
     active: set[str]
     params: list[str]
-    tensor: bool | str = False
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
     updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates

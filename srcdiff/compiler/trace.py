@@ -355,8 +355,9 @@ class PrimalBuilder:
                     for k in op.keywords if self.active(k.value)]  # fmt: skip
         mask = gast.Tuple(elts=entries, ctx=gast.Load())
         path = name((frame or Frame(self.saved, self.path, 0)).path)
-        head = [op.callee, mask, path] if self.a.tensor else [op.callee, mask]
-        return gast.Call(func=attr("rt", "tensor_call" if self.a.tensor else "call"),
+        # a call from Tensor code (flagged) records in the path whether it met a leaf
+        head = [op.callee, mask, path] if op.flagged else [op.callee, mask]
+        return gast.Call(func=attr("rt", "tensor_call" if op.flagged else "call"),
                          args=head + op.operands, keywords=op.keywords)  # fmt: skip
 
     def active(self, e: gast.expr) -> bool:
