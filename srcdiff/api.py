@@ -384,29 +384,27 @@ class _Target:
             # the array module is not in the types: of arrays in containers (lists, dicts,
             # objects), or of others
             key += (array_module(*values, *others),)
-        hit = self.units.get(key)
-        if hit is not None and hit[0].stale():
-            hit = None  # compiled taking a global for a number it no longer holds
-        if hit is None:
-            kinds = tuple(_kind(v) for v in values)
-            xp = array_module(*values, *others)
-            for v in values:
-                dtype = getattr(v, "dtype", None)
-                if isinstance(v, (bool, int)) or (dtype is not None and dtype_kind(v) in "biu"):
-                    raise TypeError(
-                        f"cannot differentiate {self.fn.__qualname__} with "
-                        "respect to an integer argument: pass a float"
-                    )
-            shapes = rt.shape_pattern(self.parameters, args, kwargs)
-            described = dict(zip(self.names, kinds, strict=True))
-            described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
-                              if e is not None})  # *args: a tuple  # fmt: skip
-            unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
-                            returns=self.returns)  # fmt: skip
-            if len(self.units) > 256:  # calls of ever new shapes
-                self.units.clear()
-            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
-        return hit
+        return rt.cached_unit(self.units, key, self.compile, values, args, kwargs)
+
+    def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
+        """The unit for a call of these values, and where each wanted gradient sits among
+        its adjoint's results."""
+        kinds = tuple(_kind(v) for v in values)
+        xp = array_module(*values, *args, *kwargs.values())
+        for v in values:
+            dtype = getattr(v, "dtype", None)
+            if isinstance(v, (bool, int)) or (dtype is not None and dtype_kind(v) in "biu"):
+                raise TypeError(
+                    f"cannot differentiate {self.fn.__qualname__} with "
+                    "respect to an integer argument: pass a float"
+                )
+        shapes = rt.shape_pattern(self.parameters, args, kwargs)
+        described = dict(zip(self.names, kinds, strict=True))
+        described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
+                          if e is not None})  # *args: a tuple  # fmt: skip
+        unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
+                        returns=self.returns)  # fmt: skip
+        return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         """Differentiate a call: ``(value, gradients)``. A call a dispatcher may take next
@@ -506,16 +504,7 @@ class _Target:
         arrays = tuple(map(plain, args))
         named = {k: plain(v) for k, v in kwargs.items()}
         key = ("tensors", *map(type, map(plain, values)), registry.version())
-        hit = self.units.get(key)
-        if hit is not None and hit[0].stale():
-            hit = None  # compiled taking a global for a number it no longer holds
-        if hit is None:
-            kinds = {n: _kind(plain(v)) for n, v in zip(self.names, values, strict=True)}
-            unit = unit_for(
-                self.fn, self.active, kinds, array_module(*map(plain, values)), tensor=CALLEE
-            )
-            hit = self.units[key] = (unit, tuple(unit.wrt.index(n) for n in self.names))
-        unit, order = hit
+        unit, order = rt.cached_unit(self.units, key, self.compile_arrays, list(map(plain, values)))
         value, saved, path = unit.run_primal(self.bound + arrays, named, speculate=False)
         pkey = rt.path_key(path) if path else ()
         grads, called = self.run_collecting(
@@ -530,6 +519,12 @@ class _Target:
             out.append(tensor._make(d) if isinstance(v, tensor) else d)
         value = tensor._make(array_module(value).asarray(value))
         return value, (tuple(out) if self.multiple else out[0])
+
+    def compile_arrays(self, values: list) -> tuple[Unit, tuple[int, ...]]:
+        """The unit of a call with Tensors, for their arrays ``values``."""
+        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
+        unit = unit_for(self.fn, self.active, kinds, array_module(*values), tensor=CALLEE)
+        return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     @staticmethod
     def run_collecting(adjoint: Callable, saved: dict, seed: Any) -> tuple[tuple, tuple]:
@@ -551,18 +546,17 @@ class _Target:
             if self.tensor
             else array_module(*args, *kwargs.values())
         )
-        hit = self.units.get(xp)
-        if hit is not None and hit[0].stale():
-            hit = None  # compiled taking a global for a number it no longer holds
-        if hit is None:
-            unit = unit_for(self.fn, (), {}, xp, tensor=self.tensor)
-            hit = self.units[xp] = (unit, ())
-        unit = self.plain = hit[0]
+        unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
+        self.plain = unit
         saved: dict = {}
         value = unit.primal(saved, [], *self.bound, *args, **kwargs)
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
         return _as_tensors(value) if self.tensor else value
+
+    def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
+        """The unit of a plain call (no gradient) with arrays of ``xp``."""
+        return unit_for(self.fn, (), {}, xp, tensor=self.tensor), ()
 
     def tensor_source(self) -> str:
         unit = self.plain

@@ -16,6 +16,7 @@ import linecache
 import re
 import types
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -591,6 +592,19 @@ def _gathered(operand: Any, entries: Any, grads: tuple) -> Any:
     return xp.reshape(xp.stack([xp.asarray(d) for d in out]), operand.shape)
 
 
+def cached_unit(units: dict, key: tuple, make: Callable[..., tuple], *args: Any) -> tuple:
+    """The entry of a call site's ``units`` for ``key`` (a compiled unit, and where the
+    gradients it gives sit), made by ``make(*args)`` when absent or stale (compiled taking a
+    global for a number it no longer holds). Bounded: calls of ever new shapes start the
+    table afresh. Every call site (sd.grad's, a compiled caller's) looks units up here."""
+    hit = units.get(key)
+    if hit is None or hit[0].stale():
+        if len(units) > 256:
+            units.clear()
+        hit = units[key] = make(*args)
+    return hit
+
+
 class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""
@@ -649,34 +663,29 @@ class _Site:
         if not _ARRAY_TYPES.issuperset(value_types):
             # the array module is not in the types: of arrays in containers, or of others
             key += (array_module(*values, *args, *kwargs.values()),)
-        hit = self.units.get(key)
-        if hit is not None and hit[0].stale():
-            hit = None  # compiled taking a global for a number it no longer holds
-        if hit is None:
-            others = (*args, *kwargs.values())
-            carried = [n for n, v in zip(self.names, values, strict=True) if carries_gradient(v)]
-            names = tuple(dict.fromkeys(carried))  # *args once, however many entries
-            kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
-            for n, e in zip(self.names, self.elements, strict=True):
-                if e is not None and n in names:
-                    kinds[n] = "any"  # *args: a tuple of all its entries
-            shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
-            unit = Host.unit_for(
-                self.target,
-                names,
-                kinds,
-                array_module(*values, *others),
-                Host.callee if self.tensor else False,
-                shapes,
-                self.returns,
-            )
-            if len(self.units) > 256:
-                self.units.clear()
-            hit = self.units[key] = (
-                unit,
-                tuple(unit.wrt.index(n) if n in names else None for n in self.names),
-            )
-        return hit
+        return cached_unit(self.units, key, self.compile, values, args, kwargs)
+
+    def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        """The unit for a call of these values, and where each active argument's gradient
+        sits among its adjoint's results (None: it carries none)."""
+        others = (*args, *kwargs.values())
+        carried = [n for n, v in zip(self.names, values, strict=True) if carries_gradient(v)]
+        names = tuple(dict.fromkeys(carried))  # *args once, however many entries
+        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
+        for n, e in zip(self.names, self.elements, strict=True):
+            if e is not None and n in names:
+                kinds[n] = "any"  # *args: a tuple of all its entries
+        shapes = None if self.tensor else shape_pattern(self.parameters, args, kwargs)
+        unit = Host.unit_for(
+            self.target,
+            names,
+            kinds,
+            array_module(*values, *others),
+            Host.callee if self.tensor else False,
+            shapes,
+            self.returns,
+        )
+        return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
 
 
 def carries_gradient(v: Any) -> bool:
