@@ -1288,15 +1288,24 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
                 loop.hoisted += fixed
 
 
-def share_saves(body: list[gast.stmt]) -> None:
-    """Save each value once per block: a statement whose adjoint reads a value that an
-    earlier statement of the same block saved, and that no statement in between gave a
+def share_saves(body: list[gast.stmt], saved_by: dict[str, gast.stmt] | None = None) -> None:
+    """Save each value once per record: a statement whose adjoint reads a value that an
+    earlier statement saved (before it in its block, or before the ``if`` or ``try`` it
+    is in: the same record, not a loop step's), and that no statement in between gave a
     new value, reads it from there (``Op.shared``) instead of saving it again (``h =
     np.tanh(t)`` saves ``h``; ``h * h`` after it need not). Both would be the same
     object: a save is a reference, never a copy; so a write into an object (through
-    whichever name) or a call that may write ends the sharing."""
-    saved_by: dict[str, gast.stmt] = {}
+    whichever name) or a call that may write ends the sharing. ``saved_by``: what the
+    enclosing block saved before this one."""
+    saved_by = dict(saved_by or {})
     for s in body:
+        nested = blocks(s)
+        if nested:  # a loop's steps save into records of their own
+            outer = saved_by if isinstance(s, (gast.If, gast.Try)) else None
+            for b in nested:
+                share_saves(b, outer)
+            saved_by.clear()
+            continue
         op = facts(s).op
         if (
             is_update(s) is not None
@@ -1307,11 +1316,6 @@ def share_saves(body: list[gast.stmt]) -> None:
             saved_by.clear()
         for n in stored_names(s):
             saved_by.pop(n, None)
-        nested = blocks(s)
-        if nested:
-            for b in nested:
-                share_saves(b)
-            continue
         if op is None or op.kind is not Kind.RULE or not op.saves:
             continue
         op.shared = tuple((n, saved_by[n]) for n in op.saves if n in saved_by)

@@ -8,6 +8,8 @@ import pytest
 
 import srcdiff as sd
 from srcdiff.compiler.ir import Kind, facts
+from srcdiff.compiler.normalize import walk_statements
+from srcdiff.testing import numeric_grad
 
 from .pipeline import analysed, code, statements
 
@@ -115,6 +117,28 @@ def test_saves_hold_only_what_the_rule_reads():
     assert ops["e"].saves == ("y",)
     assert [(n, facts(s).op) for n, s in ops["e"].shared] == [("d", ops["d"])]
     assert by_name(mixed, analysed(mixed).tree)["d"].saves == ()
+
+
+def clipped(v):
+    for _ in range(3):
+        e = np.sum(v * v)
+        if e > 1.0:
+            v = v * np.sqrt(0.5 / e)
+    return np.sum(v)
+
+
+def test_a_branch_reads_what_its_block_saved_before_it_not_a_loop_step():
+    """The ``if`` saves into the record of the step it is in: ``v``, saved by ``v * v``
+    and unchanged since, is read from there rather than saved again."""
+    loop = analysed(clipped, "v").tree.body[0]
+    ops = [facts(s).op for s in walk_statements(loop.body) if facts(s).op]
+    saving_v = [o for o in ops if "v" in o.saves]
+    sharing_v = [o for o in ops if any(n == "v" for n, _ in o.shared)]
+    assert len(saving_v) == 1 and saving_v[0].rule.name == "square"  # v * v
+    assert len(sharing_v) == 1 and sharing_v[0].rule.name == "multiply"  # v * scale
+    assert [facts(s).op for n, s in sharing_v[0].shared if n == "v"] == saving_v
+    v = np.array([0.9, -0.8, 0.7])
+    np.testing.assert_allclose(sd.grad(clipped)(v), numeric_grad(clipped, [v]), rtol=1e-6)
 
 
 def test_activity_reaches_a_fixed_point_through_loops():
