@@ -397,7 +397,7 @@ class Analyser:
                     by_constructor.add(id(s.targets[0]))
             other = _names_used(self.fn, gast.Store, by_constructor)
             allowed: set[int] = set()  # the loads that read an attribute or call a method
-            for node in gast.walk(self.fn):
+            for node in walk(self.fn):
                 if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
@@ -549,7 +549,7 @@ class Analyser:
         sources = set(params_of(self.fn)) | {
             n.id
             for s in statements
-            for n in gast.walk(s)
+            for n in walk(s)
             if isinstance(n, gast.Name) and n.id not in self.locals
         }
         changed = True
@@ -781,7 +781,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if op.kind is not Kind.RULE:
         return ()
     rule = op.rule
-    operand_names = {n.id for a in op.operands for n in gast.walk(a) if isinstance(n, gast.Name)}
+    operand_names = {n.id for a in op.operands for n in walk(a) if isinstance(n, gast.Name)}
     known = operand_names | ({op.target} if op.target else set())
     if local is not None:
         known &= local
@@ -812,7 +812,7 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     loads = [
         n.id
         for node in read
-        for n in gast.walk(node)
+        for n in walk(node)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in known
     ]
     return tuple(dict.fromkeys(loads))
@@ -837,7 +837,7 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
             if op.target not in useful or op.kind not in DIFFERENTIATING:
                 continue
             for a in op.operands + [k.value for k in op.keywords]:
-                for n in gast.walk(a):
+                for n in walk(a):
                     if isinstance(n, gast.Name) and n.id in active and n.id not in useful:
                         useful.add(n.id)
                         changed = True
@@ -1044,7 +1044,7 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
         else:
             heads = [s]  # bodies: on their own
         if not all(
-            _pure_call(analyser, c) for h in heads for c in gast.walk(h) if isinstance(c, gast.Call)
+            _pure_call(analyser, c) for h in heads for c in walk(h) if isinstance(c, gast.Call)
         ):
             return False
     return True
@@ -1202,7 +1202,7 @@ def reads(body: list[gast.stmt]) -> set[str]:
     return {
         n.id
         for s in walk_statements(body)
-        for n in gast.walk(s)
+        for n in walk(s)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
 
@@ -1325,17 +1325,13 @@ def share_saves(body: list[gast.stmt], saved_by: dict[str, gast.stmt] | None = N
 
 def stored_names(s: gast.stmt) -> set[str]:
     """The names ``s`` (and any statement nested in it) gives a value."""
-    return {
-        n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
+    return {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def reads_of(node: gast.AST | None) -> set[str]:
     if node is None:
         return set()
-    return {
-        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    }
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def annotate_loops(
@@ -1368,7 +1364,7 @@ def annotate_loops(
             needed = sorted((reads(s.body) | written) & active & defined)
             carried = sorted((exposed(s.body) & written & active) - defined)
             maybe = sorted((reads(s.body) & active) - defined - written)
-            returns = any(isinstance(n, gast.Return) for t in s.body for n in gast.walk(t))
+            returns = any(isinstance(n, gast.Return) for t in s.body for n in walk(t))
             final = sorted(written & active & defined) if not returns else []
             mark(s, loop=Loop(
                 counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),

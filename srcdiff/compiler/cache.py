@@ -213,7 +213,7 @@ class Unit:
             # to the module of its inputs, as for any user function. On a copy: the tree
             # shares the user's statements (a global xp's loads) with the analysed function
             tree = clone(tree)
-            for node in gast.walk(tree):
+            for node in walk(tree):
                 if isinstance(node, gast.Name) and node.id == "xp":
                     node.id = "_numpy"
             text, linemap = pipeline.generate(self.front, tree, None)

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import gast
 
+from .normalize import walk
+
 if TYPE_CHECKING:
     from .parse import Parsed
 
@@ -101,7 +103,7 @@ def _visit(n: gast.AST, s: Scope, fn: Scope, comp: frozenset[str]) -> None:
         gens = n.generators
         _visit(gens[0].iter, s, fn, comp)
         inner = Scope()
-        targets = {x.id for g in gens for x in gast.walk(g.target) if isinstance(x, gast.Name)}
+        targets = {x.id for g in gens for x in walk(g.target) if isinstance(x, gast.Name)}
         inner_comp = comp | targets
         for i, g in enumerate(gens):
             if i:
@@ -250,7 +252,7 @@ def _simple(e: gast.expr) -> bool:
 
 
 def _located(new: gast.AST, old: gast.AST) -> gast.AST:
-    for n in gast.walk(new):
+    for n in walk(new):
         for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
             if not hasattr(n, attr) and hasattr(old, attr):
                 setattr(n, attr, getattr(old, attr))
@@ -375,7 +377,7 @@ class _Captures(gast.NodeTransformer):
     def comprehension(self, node: gast.AST) -> gast.AST:
         gens = node.generators
         gens[0].iter = self.visit(gens[0].iter)
-        targets = {x.id for g in gens for x in gast.walk(g.target) if isinstance(x, gast.Name)}
+        targets = {x.id for g in gens for x in walk(g.target) if isinstance(x, gast.Name)}
         saved = self.visible
         self.visible = {n: v for n, v in saved.items() if n not in targets}
         for i, g in enumerate(gens):
@@ -399,7 +401,7 @@ class _Captures(gast.NodeTransformer):
 
 def _fill_empty(tree: gast.AST) -> None:
     """A block left empty by a removed definition gets a ``pass``."""
-    for n in gast.walk(tree):
+    for n in walk(tree):
         body = getattr(n, "body", None)
         if isinstance(body, list) and not body and not isinstance(n, gast.Module):
             n.body = [_located(gast.Pass(), n)]
@@ -416,7 +418,7 @@ class Lifter:
 
     def run(self) -> dict[str, Any]:
         tree = self.p.tree
-        nodes = [n for n in gast.walk(tree) if n is not tree]
+        nodes = [n for n in walk(tree) if n is not tree]
         taken = {n.id for n in nodes if isinstance(n, gast.Name)}
         if any(
             isinstance(n, gast.Call)
@@ -503,8 +505,8 @@ class Lifter:
             )
         outer = set(self.fn.__code__.co_freevars) | variables | set(statics)
         for d in [*node.args.defaults, *[k for k in node.args.kw_defaults if k is not None]]:
-            read = {n.id for n in gast.walk(d) if isinstance(n, gast.Name)} & outer
-            if read or any(isinstance(n, FUNCTIONS) for n in gast.walk(d)):
+            read = {n.id for n in walk(d) if isinstance(n, gast.Name)} & outer
+            if read or any(isinstance(n, FUNCTIONS) for n in walk(d)):
                 raise self.error(
                     "a default value of a nested function that reads the function around it",
                     d,

@@ -28,7 +28,7 @@ from ..errors import CompileError
 from ..rules import registry
 from .analyse import relevant_try
 from .ir import Analysis, Kind, facts, mark, operand_name
-from .normalize import Names, assign, const, name, walk_statements
+from .normalize import Names, assign, const, name, walk, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
 
@@ -619,7 +619,7 @@ class AdjointBuilder:
             )
             expansion = call_rule(fn_name, g, ans, operands, self.names, op.keywords)
         for stmt in expansion.prelude:
-            for inner in gast.walk(stmt):  # a rule's nested statements (if ...: raise)
+            for inner in walk(stmt):  # a rule's nested statements (if ...: raise)
                 if isinstance(inner, gast.stmt):
                     inner.lineno = line
             self.emit(stmt, line)
@@ -870,7 +870,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
 
 def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
     e = copy.deepcopy(e)
-    for n in gast.walk(e):
+    for n in walk(e):
         if isinstance(n, gast.Name) and n.id == old:
             n.id = new
     return e

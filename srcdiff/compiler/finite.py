@@ -10,7 +10,7 @@ import copy
 
 import gast
 
-from .normalize import const, name
+from .normalize import const, name, walk
 from .trace import attr, call
 
 SKIPPED = {"rt", "xp", "np", "_saved", "_numpy"}  # modules and the saved values
@@ -50,16 +50,14 @@ def _gradients(s: gast.stmt) -> list[str]:
         targets = s.targets
     else:
         return []
-    names = [n.id for t in targets for n in gast.walk(t) if isinstance(n, gast.Name)]
+    names = [n.id for t in targets for n in walk(t) if isinstance(n, gast.Name)]
     return [n for n in names if n.startswith("d_")]
 
 
 def _read(s: gast.stmt) -> list[str]:
     """The names ``s`` reads (its operands), in order, once each."""
     value = s.value
-    found = [
-        n.id for n in gast.walk(value) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    ]
+    found = [n.id for n in walk(value) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
     if isinstance(s, gast.AugAssign):
         found.insert(0, s.target.id)
     return [n for n in dict.fromkeys(found) if n not in SKIPPED]

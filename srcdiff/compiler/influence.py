@@ -12,7 +12,7 @@ import gast
 from ..rules import registry
 from .analyse import reads_of
 from .ir import DIFFERENTIATING, Analysis, Kind, facts
-from .normalize import walk_statements
+from .normalize import walk, walk_statements
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
 
@@ -61,7 +61,7 @@ def influence(analysis: Analysis, param: str) -> Influence:
             if op.kind is Kind.RETURN:
                 reaches = True
             elif op.kind in DIFFERENTIATING and isinstance(s, gast.Assign):
-                new = {n.id for t in s.targets for n in gast.walk(t) if isinstance(n, gast.Name)}
+                new = {n.id for t in s.targets for n in walk(t) if isinstance(n, gast.Name)}
                 if not new <= depends:
                     depends |= new
                     changed = True

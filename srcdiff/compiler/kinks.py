@@ -14,7 +14,7 @@ from collections import Counter
 import gast
 
 from .ir import Analysis, Kind, facts
-from .normalize import Names, all_names, const, rebuild_blocks
+from .normalize import Names, all_names, const, rebuild_blocks, walk
 from .trace import PathPrimal, PrimalBuilder, attr, call
 
 COMPARISONS = {
@@ -61,13 +61,13 @@ class _Checks:
         user = self.user = all_names(analysis.parsed.tree) - {"rt"}
         stores = Counter(
             n.id
-            for n in gast.walk(analysis.fn)
+            for n in walk(analysis.fn)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         )
         # the compiler's temporaries assigned once: their values, to show the user's terms
         self.values = {
             s.targets[0].id: s.value
-            for s in gast.walk(analysis.fn)
+            for s in walk(analysis.fn)
             if isinstance(s, gast.Assign)
             and isinstance(s.targets[0], gast.Name)
             and s.targets[0].id not in user
@@ -135,9 +135,7 @@ class _Checks:
         """``e`` in the user's terms: the compiler's temporaries replaced by the
         expressions they hold (empty when it cannot be shown that way)."""
         expanded = self.expand(copy.deepcopy(e), 8)
-        generated = any(
-            isinstance(n, gast.Name) and n.id not in self.user for n in gast.walk(expanded)
-        )
+        generated = any(isinstance(n, gast.Name) and n.id not in self.user for n in walk(expanded))
         shown = _unparse(expanded)
         return "" if generated or len(shown) > LONGEST else shown
 

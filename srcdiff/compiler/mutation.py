@@ -49,6 +49,7 @@ from .normalize import (
     normalize,
     params_of,
     rebuild_blocks,
+    walk,
     walk_statements,
 )
 from .parse import Parsed, parse
@@ -259,7 +260,7 @@ def _is_rt(e: gast.expr, helpers: set[str]) -> bool:
 def _names(e: gast.expr | None) -> list[str]:
     if e is None:
         return []
-    return [n.id for n in gast.walk(e) if isinstance(n, gast.Name)]
+    return [n.id for n in walk(e) if isinstance(n, gast.Name)]
 
 
 # ---- liveness ----------------------------------------------------------------------------
@@ -268,13 +269,13 @@ def _names(e: gast.expr | None) -> list[str]:
 def _reads(node: gast.AST | None) -> set[str]:
     if node is None:
         return set()
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}  # fmt: skip
 
 
 def _defines(s: gast.stmt) -> set[str]:
     if isinstance(s, gast.Assign):
-        return {n.id for t in s.targets for n in gast.walk(t)
+        return {n.id for t in s.targets for n in walk(t)
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}  # fmt: skip
     return set()
 
@@ -389,7 +390,7 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
     params = params_of(fn)
     found: list[str] = []
 
-    def walk(body: list[gast.stmt], own: set[str], certain: bool) -> None:
+    def visit(body: list[gast.stmt], own: set[str], certain: bool) -> None:
         for s in body:
             target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
                 s.targets[0], gast.Name) else None  # fmt: skip
@@ -399,9 +400,9 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
             elif target is not None and written is None and certain:
                 own.add(target)
             for inner in blocks(s) if not isinstance(s, gast.With) else []:
-                walk(inner, set(own), False)
+                visit(inner, set(own), False)
 
-    walk(fn.body, set(), True)
+    visit(fn.body, set(), True)
     return tuple(p for p in params if p in found)
 
 

@@ -120,22 +120,20 @@ def operand_names(expr: gast.expr) -> set[str]:
 
 
 def walk(node: Any) -> Iterator[Any]:
-    """Every node of a (gast or ast) tree, depth first, left to right, the root first:
-    what ``ast.walk`` visits (in another order), at a third of its cost; the compiler
-    walks trees thousands of times per function."""
+    """Every node of a (gast or ast) tree, breadth first, in ``ast.walk``'s order, at
+    about half its cost: the compiler walks trees thousands of times per function."""
     todo = [node]
-    pop, push = todo.pop, todo.extend
-    while todo:
-        n = pop()
+    push = todo.append
+    for n in todo:  # the list grows as it is read
         yield n
-        children = []
         for f in n._fields:
             v = getattr(n, f, None)
             if isinstance(v, list):
-                children.extend(x for x in v if hasattr(x, "_fields"))
+                for x in v:
+                    if hasattr(x, "_fields"):
+                        push(x)
             elif hasattr(v, "_fields"):
-                children.append(v)
-        push(reversed(children))
+                push(v)
 
 
 def clone(node: Any) -> Any:
@@ -353,7 +351,7 @@ class Normalizer:
         loops = []
         for generator in e.generators:
             iterable = _rename(generator.iter, renames)
-            for n in gast.walk(generator.target):
+            for n in walk(generator.target):
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.names.fresh(n.id + "_")
             loops.append(

@@ -35,7 +35,7 @@ from .finite import insert_checks
 from .ir import Analysis, facts, mark
 from .kinks import kink_primal
 from .mutation import insert_follows
-from .normalize import Names, all_names, clone, normalize
+from .normalize import Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
 from .tangent import tangent
@@ -126,7 +126,7 @@ def apart_from_module_names(parsed: Parsed) -> Parsed:
     in every mode. A parameter keeps its name, which callers may pass by keyword: one
     named ``rt`` is refused at its line (forward mode refuses ``xp``, see
     ``Unit.refuse_module_names``)."""
-    bound = {n.id: n for n in gast.walk(parsed.tree) if isinstance(n, gast.Name)
+    bound = {n.id: n for n in walk(parsed.tree) if isinstance(n, gast.Name)
              and n.id in MODULE_NAMES and isinstance(n.ctx, (gast.Store, gast.Param))}  # fmt: skip
     params = {n.id: n for n in bound.values() if isinstance(n.ctx, gast.Param)}
     if "rt" in params:
@@ -142,7 +142,7 @@ def apart_from_module_names(parsed: Parsed) -> Parsed:
     renames = {n: next(f"{n}_{k}" for k in range(1, 100) if f"{n}_{k}" not in taken) for n in local}
     variant = copy.copy(parsed)
     variant.tree = clone(parsed.tree)
-    for n in gast.walk(variant.tree):
+    for n in walk(variant.tree):
         if isinstance(n, gast.Name) and n.id in renames:
             n.id = renames[n.id]
     return variant

@@ -33,7 +33,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
 from .ir import Analysis, Kind, Op, facts
-from .normalize import Names, assign, clone, const, name, params_of
+from .normalize import Names, assign, clone, const, name, params_of, walk
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call, may_catch_internal
@@ -113,7 +113,7 @@ class TangentBuilder:
             return [s]
         primal = [at(p, line) for p in self.primal(s, op)]
         tangent = [at(folded(t), line) for t in self.tangent(s, op)]
-        for inner in (n for t in tangent for n in gast.walk(t)):  # a rule's if ...: raise
+        for inner in (n for t in tangent for n in walk(t)):  # a rule's if ...: raise
             if isinstance(inner, gast.stmt):
                 inner.lineno = line
         if facts(s).put_back:  # its tangent reads the holder as it was

@@ -17,7 +17,7 @@ from typing import Any
 import gast
 
 from ..rules.registry import Rule
-from .normalize import Names, assign, clone, const, name
+from .normalize import Names, assign, clone, const, name, walk
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _locals_of(body: list[gast.stmt]) -> set[str]:
     return {
         n.id
         for s in body
-        for n in gast.walk(s)
+        for n in walk(s)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
 

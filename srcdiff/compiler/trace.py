@@ -36,6 +36,7 @@ from .normalize import (
     local_names,
     name,
     params_of,
+    walk,
     walk_statements,
 )
 
@@ -589,7 +590,7 @@ def mark_transient(fn: gast.FunctionDef) -> None:
     nothing reads what it computed, so its adjoint contributes nothing, whether it ran
     or not."""
     stores = Counter(
-        n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     )
     params = set(params_of(fn))
     readers: dict[str, set[int]] = {}
@@ -599,7 +600,7 @@ def mark_transient(fn: gast.FunctionDef) -> None:
             heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
         if isinstance(s, gast.Try):
             heads = [h.type for h in s.handlers if h.type is not None]
-        for n in (n for h in heads for n in gast.walk(h)):
+        for n in (n for h in heads for n in walk(h)):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 readers.setdefault(n.id, set()).add(id(s))
     for s in walk_statements(fn.body):
