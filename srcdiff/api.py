@@ -1300,7 +1300,12 @@ def tangent_vjp(
     bound = forward.bound
     first = len(where) + len(bound)  # the program's index of args[0]
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
-    carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v)]
+    parameters = inspect.signature(program).parameters
+    named_params = {
+        n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params]
+    absorbed = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k not in named_params]
     wanted = (*range(len(where)), *(first + i for i in carried), *carried_named)
     reverse = _Target(program, wanted)
     outputs, state = reverse.forward((*given, *bound, *args), kwargs)
@@ -1326,6 +1331,12 @@ def tangent_vjp(
     for i in carried:
         d_args[i] = rest.pop(0)
     d_kwargs = {k: rest.pop(0) if k in carried_named else None for k in kwargs}
+    for k in absorbed:  # a constant here, or else a derivative srcdiff cannot follow
+        d_kwargs[k] = rt.NoGradient(
+            f"a derivative of a derivative through the keyword argument `{k}`, which "
+            f"{forward.fn.__qualname__} takes in its **kwargs",
+            f"give {forward.fn.__qualname__} a parameter named {k}",
+        )
     return Pullback(outputs, tuple(d_tangents), tuple(d_args), d_named, d_kwargs)
 
 

@@ -150,10 +150,16 @@ class Facts:
     kept: str | None = None  # the name keeping ``_at`` over a ``finally``
     # differentiate: a statement that is a ``# comment`` line of generated source
     comment: bool = False
+    # tangent: a tangent statement in a try's body (``flag_tangents`` raises the flag
+    # around it), and on the function, that flag's name
+    guarded: bool = False
+    flag: str | None = None
 
     def copy(self) -> Facts:
+        """Facts of their own for a copy of the statement (its numbering tables too)."""
         new = object.__new__(Facts)
         new.__dict__.update(self.__dict__)
+        new.maybe_sids, new.exit_sids = dict(self.maybe_sids), dict(self.exit_sids)
         return new
 
 

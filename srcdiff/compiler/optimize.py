@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import operator
 import re
+from collections.abc import Callable
 
 import gast
 
@@ -120,10 +121,12 @@ def _loads(fn: gast.FunctionDef) -> set[str]:
     return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def _dead(stmt: gast.stmt, loads: set[str]) -> bool:
+def _dead(stmt: gast.stmt, loads: set[str], ours: Callable[[str], bool]) -> bool:
     if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
         return False
     target = stmt.targets[0]
+    if not all(ours(n.id) for n in walk(target) if isinstance(n, gast.Name)):
+        return False  # a statement of the user's: it may raise, or change an object
     if (
         isinstance(target, gast.Name)
         and isinstance(stmt.value, gast.Name)
@@ -160,13 +163,14 @@ def _empty_loop(s: gast.stmt) -> bool:
     )
 
 
-def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], bool]:
+def _prune(body: list[gast.stmt], loads: set[str], ours: Callable[[str], bool]
+           ) -> tuple[list[gast.stmt], bool]:  # fmt: skip
     out, changed = [], False
     for s in body:
         if _empty_loop(s):
             changed = True
             continue
-        if _dead(s, loads):
+        if _dead(s, loads, ours):
             changed = True
             if _has_effects(s.value):
                 out.append(_at(gast.Expr(value=s.value), s))
@@ -175,7 +179,7 @@ def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], boo
 
             def pruned(inner: list[gast.stmt]) -> list[gast.stmt]:
                 nonlocal changed
-                new, sub_changed = _prune(inner, loads)
+                new, sub_changed = _prune(inner, loads, ours)
                 changed |= sub_changed
                 return new or ([gast.Pass()] if inner else [])
 
@@ -184,11 +188,13 @@ def _prune(body: list[gast.stmt], loads: set[str]) -> tuple[list[gast.stmt], boo
     return out, changed
 
 
-def eliminate_dead(fn: gast.FunctionDef) -> None:
-    """Drop assignments whose targets are never read, until none is left."""
+def eliminate_dead(fn: gast.FunctionDef, ours: Callable[[str], bool] = lambda n: True) -> None:
+    """Drop assignments whose targets are never read, until none is left; only those of
+    names ``ours`` says the back end made (not the user's statements it runs as they are:
+    forward mode's primal)."""
     changed = True
     while changed:
-        fn.body, changed = _prune(fn.body, _loads(fn))
+        fn.body, changed = _prune(fn.body, _loads(fn), ours)
 
 
 def _neg(e: gast.expr) -> bool:

@@ -38,7 +38,7 @@ from .mutation import insert_follows
 from .normalize import Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
-from .tangent import tangent
+from .tangent import flag_tangents, tangent
 from .trace import PathPrimal, PrimalBuilder, primal
 from .unwrap import insert_unwraps
 
@@ -201,10 +201,13 @@ def reverse(
 def forward(front: Front, names: Names, fn_name: str,
             rule_names: dict[Any, str]) -> tuple[gast.FunctionDef, list[str]]:  # fmt: skip
     """The tangent function (forward mode) and the keywords of the tangents of ``wrt``."""
+    before = set(names.taken)  # the names of the user's code (forward mode runs it too)
     tree, tangent_names = tangent(front.analysis, names, fn_name, front.wrt, rule_names)
     front.shown("tangent", tree)
-    eliminate_dead(tree)  # not fold_constants: the user's x * 1.0 is a new array
+    # only what the tangent made: a statement of the user's may raise or change an object
+    eliminate_dead(tree, lambda n: n not in before)  # not fold_constants: x * 1.0 is new
     fold_negations(tree)
+    flag_tangents(tree)
     front.shown("optimize", tree)
     return tree, tangent_names
 

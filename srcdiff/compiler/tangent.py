@@ -32,8 +32,8 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
-from .ir import Analysis, Kind, Op, facts
-from .normalize import Names, assign, clone, const, name, params_of, walk
+from .ir import Analysis, Kind, Op, facts, mark
+from .normalize import Names, assign, clone, const, name, params_of, rebuild_blocks, walk
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call, may_catch_internal
@@ -45,6 +45,10 @@ class TangentBuilder:
         self.names = names
         self.rule_names = rule_names  # users' rules, called by these names
         self.dnames: dict[str, str] = {}
+        # inside a try's body with except clauses, a flag is up while tangents run, so
+        # that a clause can tell an exception of theirs from one of the values'
+        self.trying = 0
+        self.flag: str | None = None
 
     def dname(self, n: str) -> str:
         if n not in self.dnames:
@@ -88,7 +92,9 @@ class TangentBuilder:
         if isinstance(s, gast.While):
             return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
         if isinstance(s, gast.Try):
-            return [at(self.attempt(s), line)]
+            new = self.attempt(s)
+            down = [at(assign(self.flag, const(False)), line)] if s.handlers else []
+            return [*down, at(new, line)]
         if isinstance(s, gast.For):
             if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
                 raise self.error(s, "forward mode over the items of a differentiated value",
@@ -116,6 +122,8 @@ class TangentBuilder:
         for inner in (n for t in tangent for n in walk(t)):  # a rule's if ...: raise
             if isinstance(inner, gast.stmt):
                 inner.lineno = line
+        for t in tangent if self.trying else ():
+            mark(t, guarded=True)  # see flag_tangents
         if facts(s).put_back:  # its tangent reads the holder as it was
             return tangent + primal
         return primal + tangent
@@ -123,21 +131,31 @@ class TangentBuilder:
     def attempt(self, s: gast.Try) -> gast.Try:
         """A try as written, each tangent beside its primal statement: an exception leaves
         the body where the primal raised it, with the tangents of what ran before. Every
-        except clause first refuses what a callee's partial in-place update makes unsound
-        (``rt.handled``), and is preceded by one that lets srcdiff's own errors through
-        (``rt.INTERNAL``) where it could catch them, as in the traced primal."""
+        except clause first refuses what a callee's partial in-place update makes unsound,
+        and an exception of a tangent's (``rt.handled_in_forward_mode``: the flag
+        ``_in_tangent`` is up while the body's tangents run); it is preceded by one that
+        lets srcdiff's own errors through (``rt.INTERNAL``) where it could catch them, as
+        in the traced primal."""
+        orelse, finalbody = self.block(s.orelse), self.block(s.finalbody)
+        if not s.handlers:
+            body = self.block(s.body) or [gast.Pass()]
+            return gast.Try(body=body, handlers=[], orelse=orelse, finalbody=finalbody)
+        if self.flag is None:
+            self.flag = self.names.reserve("_in_tangent")
+        self.trying += 1
+        body = self.block(s.body) or [gast.Pass()]
+        self.trying -= 1
         handlers = []
-        if s.handlers and may_catch_internal(self.a, s.handlers):
+        if may_catch_internal(self.a, s.handlers):
             reraise = at(gast.Raise(exc=None, cause=None), s.lineno)
             guard = gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise])
             handlers.append(at(guard, s.lineno))
         for h in s.handlers:
-            first = at(gast.Expr(value=call(attr("rt", "handled"))), h.lineno)
-            body = [first, *self.block(h.body)]
-            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=body),
+            check = call(attr("rt", "handled_in_forward_mode"), name(self.flag))
+            clause = [at(gast.Expr(value=check), h.lineno), *self.block(h.body)]
+            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=clause),
                                h.lineno))  # fmt: skip
-        return gast.Try(body=self.block(s.body) or [gast.Pass()], handlers=handlers,
-                        orelse=self.block(s.orelse), finalbody=self.block(s.finalbody))  # fmt: skip
+        return gast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
 
     def primal(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
         """The statement as the traced primal runs it: a write into an object the caller
@@ -392,6 +410,31 @@ def _copy_replacing(node: object, replace: dict[int, gast.expr]) -> object:
     return gast.copy_location(new, node)
 
 
+def flag_tangents(fn: gast.FunctionDef) -> None:
+    """Raise the function's flag around each run of tangent statements in a try's body
+    (what is left of them once dead ones are dropped), so that an except clause can
+    tell an exception a tangent raised from one of the values' (``rt.handled_in_forward_mode``)."""
+    flag = facts(fn).flag
+    if flag is None:
+        return
+
+    def block(body: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in body:
+            rebuild_blocks(s, block)
+            up = facts(s).guarded
+            if up and not (out and facts(out[-1]).guarded):
+                out.append(at(assign(flag, const(True)), s.lineno))
+            if not up and out and facts(out[-1]).guarded:
+                out.append(at(assign(flag, const(False)), out[-1].lineno))
+            out.append(s)
+        if out and facts(out[-1]).guarded:
+            out.append(at(assign(flag, const(False)), out[-1].lineno))
+        return out
+
+    fn.body = block(fn.body)
+
+
 def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
             rule_names: dict) -> tuple[gast.FunctionDef, list[str]]:  # fmt: skip
     """The tangent function of ``analysis.fn``: its parameters, then the tangents of
@@ -399,4 +442,5 @@ def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
     tangent."""
     builder = TangentBuilder(analysis, names, rule_names)
     tree = builder.build(fn_name, wrt)
+    mark(tree, flag=builder.flag)
     return tree, [builder.dname(p) for p in wrt]

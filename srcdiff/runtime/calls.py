@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy as copy_module
+import dis
 import functools
 import inspect
 import linecache
@@ -25,9 +26,9 @@ import numpy as np
 from ..backend import array_module, copy, dtype_kind
 from ..errors import CompileError, KinkWarning, NonFiniteError
 from .arrays import zeros_like
-from .control import Attempt, Raised, partial_update
+from .control import DERIVATIVE, Attempt, Raised, derivative_raised, partial_update
 from .finite import CHECKING
-from .mutation import FINAL, _mutable, refuse
+from .mutation import FINAL, GENERATED, _mutable, refuse
 from .objects import (
     PARTIAL_CALL,
     PLAIN_CALL,
@@ -605,6 +606,29 @@ def cached_unit(units: dict, key: tuple, make: Callable[..., tuple], *args: Any)
     return hit
 
 
+class NoGradient:
+    """The gradient of an argument srcdiff cannot differentiate through (a value a
+    callee takes in its own ``**kwargs``): harmless where the adjoint ignores it (the
+    argument is a constant there), a CompileError wherever it is used."""
+
+    __array_ufunc__ = None  # NumPy hands arithmetic with it to the methods below
+
+    def __init__(self, what: str, hint: str):
+        self.what, self.hint = what, hint
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise refuse(self.what, self.hint)
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __neg__ = __array__ = __float__ = __bool__ = _refuse
+    __iter__ = __len__ = __getitem__ = _refuse
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and the like look for these
+            raise AttributeError(name)
+        self._refuse()
+
+
 class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""
@@ -824,7 +848,11 @@ def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
                 "pass a list, a tuple or an array, or the arguments one by one",
             )
         args += entries
-        d_args += (None,) * len(entries) if t is None else tuple(t)
+        d_args += (
+            (None,) * len(entries)
+            if t is None
+            else tuple(d if carries_gradient(e) else None for e, d in zip(entries, t, strict=True))
+        )  # an integer entry's tangent is no tangent
         sizes.append(len(entries))
     kwargs: dict = {}
     named: dict = {}
@@ -840,7 +868,8 @@ def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
             if key in kwargs:
                 raise TypeError(f"got multiple values for keyword argument {key!r}")
             kwargs[key] = entry
-            named[key] = t if k is not None else (t or {}).get(key)
+            tangent = t if k is not None else (t or {}).get(key)
+            named[key] = tangent if carries_gradient(entry) else None
         keys.append(tuple(spread))
     return tuple(d_args), tuple(args), kwargs, named, sizes, keys
 
@@ -932,7 +961,39 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     except BaseException as exc:  # its updates are lost: an except clause refuses it
         if unit.updated or unit.returns:
             partial_update(exc, unit.label, unit.updated or unit.returns)
+        elif not isinstance(exc, INTERNAL):
+            _classify(exc, unit, (*bound, *args), kwargs)
         raise
+
+
+def _classify(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
+    """Mark ``exc``, out of a callee's forward mode, as its tangents' where it is not the
+    value's: raised by a ``raise`` of the callee's code, it is the value's; else, where
+    the callee's value alone raises nothing (run again, which only a function without
+    side effects allows), its tangents'; else it is marked as maybe its tangents'."""
+    if getattr(exc, DERIVATIVE, None) is not None or _raised_by_a_raise(exc):
+        return
+    if not unit.analysis.pure:
+        derivative_raised(exc, f"{unit.label} (its value or its derivative: a function "
+                               "with side effects is not run again to tell)")  # fmt: skip
+        return
+    try:
+        unit.primal({}, [], *args, **kwargs)
+    except Exception:  # the value raises it: the clause may catch it
+        return
+    derivative_raised(exc, f"the derivative of {unit.label}")
+
+
+def _raised_by_a_raise(exc: BaseException) -> bool:
+    """Whether ``exc`` came from a ``raise`` statement of generated code (the user's own:
+    tangent code raises none but srcdiff's refusals), not from an operation."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not tb.tb_frame.f_code.co_name.endswith(GENERATED):
+        return False
+    op = tb.tb_frame.f_code.co_code[tb.tb_lasti]
+    return dis.opname[op] in ("RAISE_VARARGS", "RERAISE")
 
 
 def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:

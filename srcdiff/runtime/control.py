@@ -168,3 +168,32 @@ def handled() -> None:
         "so the part made before an exception is lost: catch the exception inside that "
         "function, or have it update a copy and return the new value",
     ) from exc
+
+
+def handled_in_forward_mode(in_tangent: bool) -> None:
+    """``handled``, for forward mode, whose tangents run beside the value's statements in
+    the try's body: an exception a tangent raised (``in_tangent``: where a derivative is
+    not finite, ``d_x / (2 * sqrt(x))`` at 0), or one a called function's tangent may
+    have raised (``derivative_raised``), is not the value's for the clause to catch."""
+    handled()
+    exc = sys.exc_info()[1]
+    origin = getattr(exc, DERIVATIVE, None)
+    if not in_tangent and origin is None:
+        return
+    raise refuse(
+        f"forward mode (sd.jvp, sd.hvp, sd.hessian) through an except clause that caught "
+        f"{type(exc).__name__} ({exc}), raised by "
+        + (origin or "the derivative computed beside the statement that raised it"),
+        "the derivative is not defined or not finite there: test for the case with an if "
+        "instead of catching the exception, or use sd.grad",
+    ) from exc
+
+
+DERIVATIVE = "_srcdiff_derivative"  # marks an exception a tangent may have raised
+
+
+def derivative_raised(exc: BaseException, origin: str) -> None:
+    """Mark ``exc`` as raised (or maybe raised) by forward mode's tangent code, not by
+    the values' (``origin`` says which), for ``handled_in_forward_mode``."""
+    with contextlib.suppress(AttributeError, TypeError):  # an exception without attributes
+        setattr(exc, DERIVATIVE, origin)

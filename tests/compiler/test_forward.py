@@ -601,3 +601,65 @@ def test_tangents_of_entries_of_star_args(held):
     up = _scaled_sum(*(p + eps * t for p, t in zip(primals, moved, strict=True)))
     down = _scaled_sum(*(p - eps * t for p, t in zip(primals, moved, strict=True)))
     np.testing.assert_allclose(got, (up - down) / (2 * eps), rtol=1e-6)
+
+
+# ---- second order through ** dicts and starred lists with constant entries -------------
+
+
+def scaled_power(x, a=1.0, n=1):
+    return np.sin(x) * a * x**n
+
+
+def power_by_a_dict(x):
+    options = {"a": x, "n": 2}  # n: an integer, no tangent
+    return np.sum(scaled_power(x, **options))
+
+
+def power_by_a_starred_list(x):
+    rest = [x, 2]
+    return np.sum(scaled_power(x, *rest))
+
+
+def power_spelled_out(x):
+    return np.sum(scaled_power(x, x, 2))
+
+
+def scaled_by_its_kwargs(x, **options):
+    return x * options["scale"]
+
+
+def constant_into_kwargs(x):
+    return np.sum(scaled_by_its_kwargs(x, scale=2.0) * x)
+
+
+def constant_dict_into_kwargs(x):
+    options = {"scale": 2.0}
+    return np.sum(scaled_by_its_kwargs(*[x], **options) * x)
+
+
+def test_hvp_through_dicts_and_starred_lists_holding_an_integer():
+    x, v = np.array([0.3, -0.7, 0.5]), np.ones(3)
+    want = sd.hvp(power_spelled_out, (x,), (v,))
+    for fn in (power_by_a_dict, power_by_a_starred_list):
+        np.testing.assert_allclose(sd.hvp(fn, (x,), (v,)), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [constant_into_kwargs, constant_dict_into_kwargs])
+def test_hvp_with_a_constant_a_callee_takes_in_its_kwargs(fn):
+    x, v = np.array([0.3, -0.7, 0.5]), np.array([1.0, 0.5, -2.0])
+    np.testing.assert_allclose(sd.hvp(fn, (x,), (v,)), 4.0 * v)  # the Hessian is 4 I
+
+
+def test_a_derivative_of_a_derivative_into_a_callees_kwargs_is_refused():
+    """``c`` reaches the callee's ``**options`` with no tangent (it is held in the jvp),
+    but the gradient differentiates it: refused, not a zero."""
+    x, v = np.array([0.3, -0.7, 0.5]), np.ones(3)
+
+    def inner(x, c):
+        return np.sum(scaled_by_its_kwargs(x, scale=c) * x)
+
+    def outer(c):
+        return sd.jvp(inner, (x, c), (v, None))[1]
+
+    with pytest.raises(sd.CompileError, match="takes in its \\*\\*kwargs"):
+        sd.grad(outer)(2.0)

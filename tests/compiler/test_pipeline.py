@@ -14,6 +14,8 @@ import pytest
 
 import srcdiff as sd
 from srcdiff.compiler import cache, pipeline
+from srcdiff.compiler.ir import facts, mark
+from srcdiff.compiler.normalize import clone
 
 from . import functions  # noqa: F401  (registers the battery in CASES)
 from .cases import CASES
@@ -156,3 +158,14 @@ def test_stages_keep_their_facts_in_declared_fields_not_on_nodes(monkeypatch):
                 forward += 1
     assert forward >= 50
     assert stray == {}, f"attributes set on nodes outside their Facts: {stray}"
+
+
+def test_a_copy_of_a_statement_has_facts_of_its_own():
+    loop = gast.parse("for i in range(3):\n    y = i").body[0]
+    mark(loop, sid=1).maybe_sids["y"] = 7
+    copied = clone(loop)
+    mark(copied, sid=2).maybe_sids["y"] = 8
+    assert (facts(loop).sid, facts(loop).maybe_sids) == (1, {"y": 7})
+    assert (facts(copied).sid, facts(copied).maybe_sids) == (2, {"y": 8})
+    with pytest.raises(AttributeError, match="ir.mark"):
+        facts(gast.Pass()).sid = 3  # unmarked statements share read-only defaults

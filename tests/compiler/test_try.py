@@ -7,6 +7,7 @@ function is checked against central differences at inputs away from the switches
 """
 
 import inspect
+import math
 import traceback
 
 import numpy as np
@@ -640,7 +641,9 @@ def test_the_tangent_source_keeps_the_try_and_its_clauses():
     forward = sd.jvp(else_and_finally)
     forward((BIG,), (np.ones(2),))
     text = sd.source(forward)
-    assert "except RuntimeError:\n        rt.handled()" in text
+    assert "except RuntimeError:\n        rt.handled_in_forward_mode(_in_tangent)" in text
+    # the flag is up while the body's tangents run, and down before the try
+    assert "_in_tangent = False\n    try:" in text and "_in_tangent = True" in text
     assert "else:" in text and "finally:" in text
     assert "rt.INTERNAL" not in text  # except RuntimeError cannot catch srcdiff's errors
 
@@ -708,3 +711,71 @@ def test_a_compiled_training_step_with_a_try():
     step = sd.differentiate(tensor_step)
     np.testing.assert_allclose(step(sd.tensor(np.array([1.0, 2.0]))).numpy(), [1.0, 2.0])
     np.testing.assert_allclose(step(sd.tensor(np.array([30.0, -30.0]))).numpy(), 2 * W)
+
+
+# ---- forward mode: what the tangents beside the body's statements must not change ------
+
+
+def unused_index_caught(x):
+    y = x * 1.0
+    try:
+        unused = x[10]  # noqa: F841 - raises IndexError; its value is never read
+    except IndexError:
+        y = y * x
+    return np.sum(y)
+
+
+def test_forward_mode_keeps_a_statement_of_yours_whose_value_is_unused():
+    """Dropping dead code is for the derivative's own statements: the user's may raise
+    (or change an object), which decides the path."""
+    x, v = np.array([0.3, -0.7, 0.5]), np.array([1.0, 0.5, -2.0])
+    value, tangent = sd.jvp(unused_index_caught, (x,), (v,))
+    assert value == pytest.approx(unused_index_caught(x))
+    assert tangent == pytest.approx(np.sum(2 * x * v))
+    np.testing.assert_allclose(sd.hvp(unused_index_caught, (x,), (v,)), 2 * v)
+
+
+def sqrt_or_linear(x):
+    try:
+        y = math.sqrt(x)
+    except ZeroDivisionError:
+        y = 5.0 * x
+    return y
+
+
+def calls_sqrt(x):
+    try:
+        y = sqrt_or_linear_root(x)
+    except ZeroDivisionError:
+        y = 5.0 * x
+    return y
+
+
+def sqrt_or_linear_root(x):
+    return math.sqrt(x)
+
+
+def divides_by_a_count(x, k):
+    try:
+        y = x * (1.0 / (k - 1))
+    except ZeroDivisionError:
+        y = 3.0 * x
+    return y
+
+
+@pytest.mark.parametrize("fn", [sqrt_or_linear, calls_sqrt])
+def test_an_exception_of_a_derivative_is_not_caught_by_your_except_clause(fn):
+    """At 0 the value sqrt(0) is fine and its derivative divides by zero: the clause
+    would take that for the value's and run the other branch. It is refused, whether the
+    tangent is the function's own or a callee's; elsewhere the derivative is right."""
+    for derivative in (sd.jvp, sd.hvp):
+        with pytest.raises(sd.CompileError, match="raised by the derivative"):
+            derivative(fn, (0.0,), (1.0,))
+    assert sd.jvp(fn, (4.0,), (1.0,)) == pytest.approx((2.0, 0.25))
+
+
+def test_an_exception_of_a_value_is_caught_in_forward_mode():
+    _, tangent = sd.jvp(lambda x: divides_by_a_count(x, 1), (2.0,), (1.0,))
+    assert tangent == pytest.approx(3.0)  # 1.0 / 0 raised by the value: the clause ran
+    _, tangent = sd.jvp(lambda x: divides_by_a_count(x, 3), (2.0,), (1.0,))
+    assert tangent == pytest.approx(0.5)
