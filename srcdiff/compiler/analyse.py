@@ -788,6 +788,70 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if not rule.inline:
         given = [*op.operands, *(k.value for k in op.keywords)]
         return tuple(dict.fromkeys([op.target] + [a.id for a in given if isinstance(a, gast.Name)]))
+    pattern = _Pattern(op, active, known)
+    key = pattern.key()
+    hit = _SAVES.get(key) if key is not None else None
+    if hit is not None and hit[0] is rule:  # (the rule kept: its id is not reused)
+        return tuple(pattern.names[i] for i in hit[1])
+    loads = _expanded_loads(op, active, known)
+    if key is not None:
+        if len(_SAVES) > 4096:
+            _SAVES.clear()
+        _SAVES[key] = (rule, tuple(pattern.slot(n) for n in loads))
+    return loads
+
+
+# The loads of a rule's adjoint, by the pattern of the statement it is expanded for: the
+# same rule over the same arrangement of names and constants reads the same (see _Pattern)
+_SAVES: dict[tuple, tuple[registry.Rule, tuple[int, ...]]] = {}
+
+
+SIMPLE = (int, float, str, bool, type(None))  # constants a pattern holds as they are
+
+
+class _Pattern:
+    """A statement's operands, keywords and target with each name replaced by its slot
+    (numbered in order of appearance) and whether it is active and known: what decides
+    which of them a rule's adjoint reads, whatever the names are."""
+
+    def __init__(self, op: Op, active: set[str], known: set[str]):
+        self.op, self.active, self.known = op, active, known
+        self.names: list[str] = []
+        self.slots: dict[str, int] = {}
+
+    def slot(self, n: str) -> int:
+        if n not in self.slots:
+            self.slots[n] = len(self.names)
+            self.names.append(n)
+        return self.slots[n]
+
+    def part(self, e: gast.expr | None) -> Any:
+        if e is None:
+            return None
+        if isinstance(e, gast.Name):
+            return "n", self.slot(e.id), e.id in self.active, e.id in self.known
+        if isinstance(e, gast.Constant) and isinstance(e.value, SIMPLE):
+            return "c", type(e.value).__name__, e.value
+        if isinstance(e, (gast.Tuple, gast.List, gast.Starred)):
+            inner = e.elts if not isinstance(e, gast.Starred) else [e.value]
+            parts = tuple(self.part(x) for x in inner)
+            return None if None in parts else (type(e).__name__, parts)
+        return None  # anything else: not cached
+
+    def key(self) -> tuple | None:
+        op = self.op
+        target = self.part(name(op.target)) if op.target else ("none",)
+        operands = tuple(self.part(a) for a in op.operands)
+        bound = tuple((k, self.part(v)) for k, v in sorted(op.bound.items()))
+        if None in operands or any(p is None for _, p in bound):
+            return None
+        return (id(op.rule), target, operands, bound, op.same_shape, op.number_operands)
+
+
+def _expanded_loads(op: Op, active: set[str], known: set[str]) -> tuple[str, ...]:
+    """The names of ``known`` that ``op``'s rule, expanded, reads for the gradients of
+    its active operands."""
+    rule = op.rule
     from .normalize import Names
     from .template import expand
 

@@ -383,24 +383,30 @@ class Unit:
         env.update({n: f for n, f in self.parsed.scope.items() if n not in env})  # lifted
         user_free = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or (), strict=True))
         outer = list(env) + [n for n in user_free if n not in env]
+        params = [ast.arg(arg=n) for n in outer]
+        result = ast.Return(value=ast.Name(id=fn_name, ctx=ast.Load()))
         bind = ast.FunctionDef(
             name="_bind",
             args=ast.arguments(
                 posonlyargs=[],
-                args=[ast.arg(arg=n) for n in outer],
+                args=params,
                 vararg=None,
                 kwonlyargs=[],
                 kw_defaults=[],
                 kwarg=None,
                 defaults=[],
             ),
-            body=tree.body + [ast.Return(value=ast.Name(id=fn_name, ctx=ast.Load()))],
+            body=tree.body + [result],
             decorator_list=[],
             returns=None,
             type_params=[],
         )
+        for node in (bind, result, result.value, *params):  # the rest has its lines
+            node.lineno = node.end_lineno = fallback
+            node.col_offset = node.end_col_offset = 0
         module = ast.Module(body=[bind], type_ignores=[])
-        ast.fix_missing_locations(module)
+        if not isinstance(text, str):  # a tree made here: some nodes have no lines
+            ast.fix_missing_locations(module)
         code = compile(module, filename or self.parsed.filename, "exec")
         bind_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
         inner = next(

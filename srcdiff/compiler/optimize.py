@@ -13,6 +13,7 @@ import copy
 import operator
 import re
 from collections.abc import Callable
+from typing import Any
 
 import gast
 
@@ -261,21 +262,27 @@ class _PushNegation(gast.NodeTransformer):
 
 def _stores(node: gast.AST) -> set[str]:
     """Names a statement assigns or changes in place (``rt.index_add(d, ...)`` too)."""
-    out = set()
+    return _reads_and_stores(node)[1]
+
+
+def _reads_and_stores(node: gast.AST) -> tuple[set[str], set[str]]:
+    """The names a statement reads, and those it assigns or changes in place, in one walk."""
+    reads, stores = set(), set()
     for n in walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-            out.add(n.target.id)
-        if (
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Store):
+                stores.add(n.id)
+            elif isinstance(n.ctx, gast.Load):
+                reads.add(n.id)
+        elif (
             isinstance(n, gast.Call)
             and isinstance(n.func, gast.Attribute)
             and n.func.attr == "index_add"
             and n.args
             and isinstance(n.args[0], gast.Name)
         ):
-            out.add(n.args[0].id)
-    return out
+            stores.add(n.args[0].id)
+    return reads, stores
 
 
 TEMPORARY_ADJOINT = re.compile(r"d_t\d+")  # of a compiler temporary; a user's name stays
@@ -318,12 +325,10 @@ def _escaping(body: list[gast.stmt]) -> set[str]:
             )  # a nested block is looked at on its own (a try's except types read no names
             # of the adjoint's)
             for h in heads:
-                for n in walk(h):
-                    loaded = isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-                    if loaded and n.id not in here:
-                        out.add(n.id)
-            if not compound:
-                here |= _stores(s)
+                reads, stores = _reads_and_stores(h)
+                out |= reads - here
+                if not compound:
+                    here |= stores
     return out
 
 
@@ -380,7 +385,10 @@ def _blocks(body: list[gast.stmt]):
 
 
 def fold_negations(fn: gast.FunctionDef) -> None:
-    _PushNegation().visit(fn)
+    push = _PushNegation()
+    for s in walk_statements(fn.body):  # those holding a negation (most hold none)
+        if not blocks(s) and any(_neg(n) for n in walk(s)):
+            push.visit(s)
     # inlining never makes a name escape (what ``e`` reads is unchanged up to its new
     # place), so the names escaping before the first round hold for every round
     # (each inlined statement has its negations pushed out as it is made)
@@ -392,9 +400,9 @@ def fold_negations(fn: gast.FunctionDef) -> None:
 RECORDS = re.compile(r"_saved(_\d+)?|_s\d+(_\d+)?")  # what primals save into (Names.reserve)
 
 
-def _reload(s: gast.stmt) -> str | None:
-    """The text of ``s`` if it loads saved values (``h = _saved[2]``, ``t5, t6 =
-    _s1[5]``, ``x = _saved[1][0]``), else None."""
+def _reload(s: gast.stmt) -> tuple | None:
+    """A key of ``s`` if it loads saved values (``h = _saved[2]``, ``t5, t6 = _s1[5]``,
+    ``x = _saved[1][0]``): equal for the same load; else None."""
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
         return None
     value = s.value
@@ -404,18 +412,32 @@ def _reload(s: gast.stmt) -> str | None:
         return None
     if value is s.value:
         return None
-    return gast.dump(s)
+    return _key(s.targets[0]), _key(s.value)
+
+
+def _key(e: gast.expr) -> Any:
+    """A hashable key equal for equal expressions (as ``gast.dump`` is, but cheaper for
+    the names, constants, tuples and subscripts that loads are made of)."""
+    if isinstance(e, gast.Name):
+        return e.id
+    if isinstance(e, gast.Constant):
+        return type(e.value).__name__, e.value
+    if isinstance(e, (gast.Tuple, gast.List)):
+        return type(e).__name__, *map(_key, e.elts)
+    if isinstance(e, gast.Subscript):
+        return "[]", _key(e.value), _key(e.slice)
+    return gast.dump(e)
 
 
 def drop_reloads(body: list[gast.stmt]) -> None:
     """Drop a load of saved values that repeats one earlier in the same block, with none
     of its names (nor the record it reads) given a value in between: each adjoint of a
     statement loads what it reads, and neighbours often read the same."""
-    loaded: dict[str, set[str]] = {}  # the text of a load, and the names it involves
+    loaded: dict[tuple, set[str]] = {}  # the key of a load, and the names it involves
     kept = []
     for s in body:
-        text = _reload(s)
-        if text is not None and text in loaded:
+        key = _reload(s)
+        if key is not None and key in loaded:
             continue
         for inner in blocks(s):
             drop_reloads(inner)
@@ -423,8 +445,8 @@ def drop_reloads(body: list[gast.stmt]) -> None:
             stored = _stores(s)
             for t in [t for t, names in loaded.items() if names & stored]:
                 del loaded[t]
-        if text is not None:
-            loaded[text] = {n.id for n in walk(s) if isinstance(n, gast.Name)}
+        if key is not None:
+            loaded[key] = {n.id for n in walk(s) if isinstance(n, gast.Name)}
         kept.append(s)
     body[:] = kept
 
