@@ -21,10 +21,28 @@ from .. import backend
 from ..backend import array_module
 from .objects import is_record, record_grad, record_zeros
 
+# The helpers below run several times in every compiled gradient, mostly on small NumPy
+# arrays, where Python's own work costs as much as NumPy's: each takes a fast path for
+# ``type(x) is np.ndarray`` (and Python or NumPy numbers) before the general one, which
+# CuPy, Array-API arrays, ndarray subclasses and lists take as before. Results are the
+# same to the bit: ``np.add.reduce(g, axis, None, None, keepdims)`` is what
+# ``ndarray.sum`` calls (through ``numpy._core._methods._sum``), with the same axes.
+_add_reduce = np.add.reduce
+_ndarray = np.ndarray  # a global, one lookup cheaper than np.ndarray
+# The numbers ``out.fill(g)`` writes as ``out[...] = g`` does (checked for all dtypes).
+_FILL_TYPES = frozenset({float, np.float64, np.float32})
+# The types of numbers ``unbroadcast`` gives a NumPy number back for (the general path
+# asks ``isinstance(x, numbers.Number)``, which np.bool_ is not).
+_NUMBER_TYPES = frozenset(
+    t for t in {float, int, bool, complex, *np.sctypeDict.values()} if issubclass(t, numbers.Number)
+)
+
 
 def _shape(x: Any) -> tuple[int, ...]:
     """The shape of an array, or of the array NumPy makes of a number or a (nested) list
     (``np.mean([h, h], axis=0)`` reduces a list)."""
+    if type(x) is _ndarray:
+        return x.shape
     shape = getattr(x, "shape", None)
     if shape is not None:
         return tuple(shape)
@@ -39,8 +57,34 @@ def _sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
     return backend.standard(g).sum(g, axis=axis, keepdims=keepdims)
 
 
+def _sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """``unbroadcast`` of the NumPy array ``g`` to a NumPy array of another ``shape``:
+    the sums of the general path, through ``np.add.reduce``."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = _add_reduce(g, tuple(range(extra)) if extra > 1 else 0, None, None, False)
+    if 1 in shape:
+        gshape = g.shape
+        if gshape != shape:
+            axes = tuple([i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1])
+            if axes:
+                g = _add_reduce(g, axes, None, None, True)
+    return g
+
+
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
+    if type(g) is _ndarray:  # the fast path, with the sums of the general one below
+        cls = type(x)
+        if cls is _ndarray:
+            shape = x.shape
+            return g if g.shape == shape else _sum_to(g, shape)
+        if cls in _NUMBER_TYPES:  # a Python or NumPy number: a NumPy number back
+            n = g.ndim
+            if not n:
+                return g
+            g = _add_reduce(g, tuple(range(n)) if n > 1 else 0, None, None, False)
+            return g[()] if hasattr(g, "shape") else g
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape and (shape or not isinstance(x, (list, tuple))):
@@ -78,6 +122,11 @@ def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """``g``, a reduction of ``x`` over ``axis``, with the reduced axes put back as 1s."""
     if keepdims:
         return g
+    if type(x) is _ndarray and (type(g) is _ndarray or type(g) in _NUMBER_TYPES):
+        shape = x.shape
+        axes = _normal_axes(axis, len(shape))
+        shape = tuple([1 if i in axes else n for i, n in enumerate(shape)])
+        return g.reshape(shape) if type(g) is _ndarray else np.reshape(g, shape)
     ndim = len(_shape(x))
     xp = array_module(g, x)
     if xp is not np and not _is_array(g):
@@ -91,7 +140,11 @@ def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Broadcast ``g``, the gradient of a reduction of ``x``, back to ``x``'s shape."""
     if axis is not None:
         g = keep_dims(g, x, axis, keepdims)
-    if type(x) is np.ndarray:  # a fresh array: cheaper than broadcast_to, and writeable
+    if type(x) is _ndarray:  # a fresh array: cheaper than broadcast_to, and writeable
+        if type(g) in _FILL_TYPES:  # the seed 1.0 over a count, say: fill is cheaper
+            out = np.empty(x.shape, x.dtype)
+            out.fill(g)
+            return out
         out = np.empty(x.shape, dtype=g.dtype if getattr(g, "ndim", 0) else x.dtype)
         out[...] = g
         return out
@@ -185,7 +238,7 @@ def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
 
 def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``x``."""
-    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
+    if type(g) is _ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
         # the common case first; in x's memory order, so that x = W.T gives W a C array
         return (y @ g.T).T if x.flags.f_contiguous and not x.flags.c_contiguous else g @ y.T
     xp = array_module(g, x, y)
@@ -201,7 +254,7 @@ def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
 
 def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``x @ y`` with respect to ``y``."""
-    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
+    if type(g) is _ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
         return (g.T @ x).T if y.flags.f_contiguous and not y.flags.c_contiguous else x.T @ g
     xp = array_module(g, x, y)
     g = xp.asarray(g)
@@ -241,7 +294,7 @@ def dot_rhs(g: Any, x: Any, y: Any) -> Any:
 
 def transpose_grad(g: Any, axes: Any = None) -> Any:
     """Gradient of ``transpose(x, axes)``: the inverse permutation applied to ``g``."""
-    if axes is None and type(g) is np.ndarray:
+    if axes is None and type(g) is _ndarray:
         return g.T
     xp = array_module(g)
     if axes is None:
@@ -254,6 +307,11 @@ def transpose_grad(g: Any, axes: Any = None) -> Any:
 
 def size(x: Any) -> int:
     """The number of entries of an array, a number (1) or a nested list of numbers."""
+    cls = type(x)
+    if cls is _ndarray:
+        return x.size
+    if cls is float:
+        return 1
     return math.prod(_shape(x))
 
 
@@ -541,6 +599,10 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
 
 def zeros_like(x: Any) -> Any:
     """A zero adjoint shaped like ``x`` (containers give containers of zeros)."""
+    if type(x) is _ndarray:
+        if x.flags.c_contiguous:  # as zeros_like makes it, without its Python-level work
+            return np.zeros(x.shape, x.dtype)
+        return np.zeros_like(x)
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -600,8 +662,8 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     (not even of another entry of the same container: adjoints such as ``unbroadcast(g,
     a)`` and ``unbroadcast(g, b)`` may be one array)."""
     if (
-        type(d) is np.ndarray
-        and type(x) is np.ndarray
+        type(d) is _ndarray
+        and type(x) is _ndarray
         and _given is None
         and d.shape == x.shape
         and d.dtype == x.dtype
@@ -634,8 +696,8 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if _given is not None:
         _given.add(id(d))
     if (
-        type(d) is np.ndarray
-        and type(x) is np.ndarray
+        type(d) is _ndarray
+        and type(x) is _ndarray
         and d.shape == x.shape
         and d.dtype == x.dtype
         and d.flags.writeable
