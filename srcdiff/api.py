@@ -464,9 +464,12 @@ class _Target:
         self.last = (unit, pkey, (), checked)  # the source to read if the adjoint fails
         return hit[0] if hit is not None else unit.adjoint(pkey)[0]
 
-    def backward(self, state: tuple, seed: Any) -> Any:
+    def backward(self, state: tuple, seed: Any, within: bool = False) -> Any:
         """Run the adjoint of a ``forward`` from the result's adjoint ``seed``: the
-        gradient of each differentiated argument (one, or a tuple)."""
+        gradient of each differentiated argument (one, or a tuple). ``within`` a rule (of
+        a forward mode differentiated again), an ``rt.NoGradient`` is handed on as it is,
+        for the adjoint around to ignore or refuse."""
+        like = _like_or_unknown if within else rt.grad_like
         unit, saved, pkey, order, values = state
         checked = rt.CHECKING[0]
         adjoint = self.adjoint(unit, pkey, checked)
@@ -479,10 +482,8 @@ class _Target:
             grads = [_entry(grads[i], e) for i, e in zip(order, self.elements, strict=True)]
             order = range(len(order))
         if not self.multiple:
-            return rt.grad_like(grads[order[0]], values[0])
-        return self.distinct(
-            [rt.grad_like(grads[i], v) for i, v in zip(order, values, strict=True)]
-        )
+            return like(grads[order[0]], values[0])
+        return self.distinct([like(grads[i], v) for i, v in zip(order, values, strict=True)])
 
     @staticmethod
     def distinct(out: list) -> tuple:
@@ -1250,6 +1251,10 @@ class Pullback(NamedTuple):
 _STAR = "*"  # see tangent_vjp
 
 
+def _like_or_unknown(d: Any, x: Any) -> Any:
+    return d if isinstance(d, rt.NoGradient) else rt.grad_like(d, x)
+
+
 def tangent_vjp(
     fn: Callable,
     args: tuple,
@@ -1315,7 +1320,7 @@ def tangent_vjp(
         _seed(outputs[1], fn_name=forward.fn.__qualname__) if g_tangent is _SEED
         else rt.zeros_like(outputs[1]) if g_tangent is None else g_tangent,
     )  # fmt: skip
-    grads = reverse.backward(state, seed) if wanted else ()
+    grads = reverse.backward(state, seed, within=True) if wanted else ()
     d_tangents: list = [None] * len(tangents)
     d_named: dict = dict.fromkeys(keyword_tangents or {})
     for w, d in zip(where, grads, strict=False):

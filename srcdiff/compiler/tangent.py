@@ -33,7 +33,17 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, index_value
 from .ir import Analysis, Kind, Op, facts, mark
-from .normalize import Names, assign, clone, const, name, params_of, rebuild_blocks, walk
+from .normalize import (
+    Names,
+    assign,
+    clone,
+    const,
+    name,
+    params_of,
+    rebuild_blocks,
+    walk,
+    walk_statements,
+)
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import _is_appended, at, attr, call, may_catch_internal
@@ -92,9 +102,7 @@ class TangentBuilder:
         if isinstance(s, gast.While):
             return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
         if isinstance(s, gast.Try):
-            new = self.attempt(s)
-            down = [at(assign(self.flag, const(False)), line)] if s.handlers else []
-            return [*down, at(new, line)]
+            return self.attempt(s)
         if isinstance(s, gast.For):
             if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
                 raise self.error(s, "forward mode over the items of a differentiated value",
@@ -128,34 +136,47 @@ class TangentBuilder:
             return tangent + primal
         return primal + tangent
 
-    def attempt(self, s: gast.Try) -> gast.Try:
+    def attempt(self, s: gast.Try) -> list[gast.stmt]:
         """A try as written, each tangent beside its primal statement: an exception leaves
         the body where the primal raised it, with the tangents of what ran before. Every
         except clause first refuses what a callee's partial in-place update makes unsound,
         and an exception of a tangent's (``rt.handled_in_forward_mode``: the flag
         ``_in_tangent`` is up while the body's tangents run); it is preceded by one that
         lets srcdiff's own errors through (``rt.INTERNAL``) where it could catch them, as
-        in the traced primal."""
-        orelse, finalbody = self.block(s.orelse), self.block(s.finalbody)
-        if not s.handlers:
+        in the traced primal. A finally block marks an exception a tangent raised, for the
+        clauses further out, and refuses one it would drop (``rt.finally_in_forward_mode``)."""
+        leaves = any(isinstance(x, (gast.Return, gast.Break, gast.Continue))
+                     for x in walk_statements(s.finalbody))  # fmt: skip
+        line = s.lineno
+        if not (s.handlers or leaves or self.trying and s.finalbody):  # no flag to mind
             body = self.block(s.body) or [gast.Pass()]
-            return gast.Try(body=body, handlers=[], orelse=orelse, finalbody=finalbody)
+            orelse, finalbody = self.block(s.orelse), self.block(s.finalbody)
+            return [at(gast.Try(body=body, handlers=[], orelse=orelse, finalbody=finalbody), line)]
         if self.flag is None:
             self.flag = self.names.reserve("_in_tangent")
         self.trying += 1
         body = self.block(s.body) or [gast.Pass()]
         self.trying -= 1
         handlers = []
-        if may_catch_internal(self.a, s.handlers):
+        if s.handlers and may_catch_internal(self.a, s.handlers):
             reraise = at(gast.Raise(exc=None, cause=None), s.lineno)
             guard = gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise])
             handlers.append(at(guard, s.lineno))
+        self.trying += leaves  # what the finally block drops by leaving it: flagged too
         for h in s.handlers:
             check = call(attr("rt", "handled_in_forward_mode"), name(self.flag))
             clause = [at(gast.Expr(value=check), h.lineno), *self.block(h.body)]
             handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=clause),
                                h.lineno))  # fmt: skip
-        return gast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
+        orelse = self.block(s.orelse)
+        self.trying -= leaves
+        finalbody = self.block(s.finalbody)
+        if finalbody:
+            check = call(attr("rt", "finally_in_forward_mode"), name(self.flag), const(leaves))
+            lowered = assign(self.flag, const(False))
+            finalbody = [at(gast.Expr(value=check), s.lineno), at(lowered, s.lineno), *finalbody]
+        new = gast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
+        return [at(assign(self.flag, const(False)), line), at(new, line)]
 
     def primal(self, s: gast.Assign, op: Op) -> list[gast.stmt]:
         """The statement as the traced primal runs it: a write into an object the caller

@@ -918,7 +918,11 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
                 "pass it by position",
             )
         value = fn(*args, **kwargs)
-        return value, forward.fn(tangents, value, *args)
+        try:
+            return value, forward.fn(tangents, value, *args)
+        except Exception as exc:  # the value is made: this is the derivative's
+            derivative_raised(exc, f"the forward rule of {getattr(fn, '__qualname__', fn)}")
+            raise
     if (all(t is None for t in tangents) and not named) or Host.registry.is_nondiff(fn):
         value = fn(*args, **kwargs)
         return value, zeros_like(value)
@@ -961,7 +965,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     except BaseException as exc:  # its updates are lost: an except clause refuses it
         if unit.updated or unit.returns:
             partial_update(exc, unit.label, unit.updated or unit.returns)
-        elif not isinstance(exc, INTERNAL):
+        elif isinstance(exc, Exception) and not isinstance(exc, INTERNAL):
             _classify(exc, unit, (*bound, *args), kwargs)
         raise
 
@@ -979,8 +983,9 @@ def _classify(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
         return
     try:
         unit.primal({}, [], *args, **kwargs)
-    except Exception:  # the value raises it: the clause may catch it
-        return
+    except Exception as again:  # the value raises it (the same): a clause may catch it
+        if type(again) is type(exc):
+            return
     derivative_raised(exc, f"the derivative of {unit.label}")
 
 

@@ -663,3 +663,15 @@ def test_a_derivative_of_a_derivative_into_a_callees_kwargs_is_refused():
 
     with pytest.raises(sd.CompileError, match="takes in its \\*\\*kwargs"):
         sd.grad(outer)(2.0)
+
+
+def test_a_constant_into_a_callees_kwargs_held_in_an_inner_jvp():
+    x, v = np.array([0.3, -0.7, 0.5]), np.ones(3)
+
+    def inner(x, c):
+        return np.sum(scaled_by_its_kwargs(x, scale=c) * x)
+
+    def outer(x, c):
+        return sd.jvp(inner, (x, c), (v, None))[1]
+
+    np.testing.assert_allclose(sd.grad(outer, wrt=0)(x, 2.0), 4.0 * v)

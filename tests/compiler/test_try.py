@@ -779,3 +779,75 @@ def test_an_exception_of_a_value_is_caught_in_forward_mode():
     assert tangent == pytest.approx(3.0)  # 1.0 / 0 raised by the value: the clause ran
     _, tangent = sd.jvp(lambda x: divides_by_a_count(x, 3), (2.0,), (1.0,))
     assert tangent == pytest.approx(0.5)
+
+
+def sqrt_then_index(x):
+    y = math.sqrt(x)  # at 0: its tangent divides by zero
+    z = [1.0][int(x) + 1]  # at 0: the value raises IndexError, one line later
+    return y + z
+
+
+def catches_a_division(x):
+    try:
+        y = sqrt_then_index(x)
+    except ZeroDivisionError:
+        y = 5.0 * x
+    return y
+
+
+def root_with_a_rule(x):
+    return math.sqrt(x)
+
+
+def root_with_a_rule_jvp(tangents, ans, x):
+    return tangents[0] * 0.5 / ans  # ZeroDivisionError at 0
+
+
+def calls_what_it_is_given(x, fn):
+    try:
+        y = fn(x)
+    except ZeroDivisionError:
+        y = 5.0 * x
+    return y
+
+
+def root_then_return_in_finally(x):
+    y = 2.0 * x
+    try:
+        y = math.sqrt(x)
+    finally:
+        return y  # noqa: B012 - a finally block that drops what goes through it
+
+
+def index_error_in_finally(x):
+    try:
+        try:
+            y = math.sqrt(x)
+        finally:
+            w = [1.0][int(x) + 5]  # noqa: F841 - the value raises IndexError here
+    except IndexError:
+        y = 5.0 * x
+    return y
+
+
+def test_what_a_callee_or_a_rule_of_yours_raises_for_a_derivative_is_not_caught(rules):
+    with pytest.raises(IndexError):  # what the plain call does
+        catches_a_division(0.0)
+    with pytest.raises(sd.CompileError, match="raised by the derivative of sqrt_then_index"):
+        sd.jvp(catches_a_division, (0.0,), (1.0,))
+    sd.register_jvp(root_with_a_rule)(root_with_a_rule_jvp)
+    with pytest.raises(sd.CompileError, match="raised by the forward rule of root_with"):
+        sd.jvp(lambda x: calls_what_it_is_given(x, root_with_a_rule), (0.0,), (1.0,))
+
+
+def test_a_finally_block_that_drops_a_derivatives_exception_is_refused():
+    with pytest.raises(sd.CompileError, match="finally block that drops ZeroDivisionError"):
+        sd.jvp(root_then_return_in_finally, (0.0,), (1.0,))
+    assert sd.jvp(root_then_return_in_finally, (4.0,), (1.0,)) == pytest.approx((2.0, 0.25))
+
+
+def test_a_value_raised_in_a_finally_block_after_a_derivatives_is_the_values():
+    """The tangent of sqrt(0) raises; the finally block then raises the value's
+    IndexError, which the outer clause catches as Python would."""
+    assert index_error_in_finally(0.0) == 0.0
+    assert sd.jvp(index_error_in_finally, (0.0,), (1.0,)) == pytest.approx((0.0, 5.0))
