@@ -743,12 +743,16 @@ def sqrt_or_linear(x):
     return y
 
 
-def calls_sqrt(x):
+def calls_what_it_is_given(x, fn):
     try:
-        y = sqrt_or_linear_root(x)
+        y = fn(x)
     except ZeroDivisionError:
         y = 5.0 * x
     return y
+
+
+def calls_sqrt(x):
+    return calls_what_it_is_given(x, sqrt_or_linear_root)
 
 
 def sqrt_or_linear_root(x):
@@ -788,11 +792,7 @@ def sqrt_then_index(x):
 
 
 def catches_a_division(x):
-    try:
-        y = sqrt_then_index(x)
-    except ZeroDivisionError:
-        y = 5.0 * x
-    return y
+    return calls_what_it_is_given(x, sqrt_then_index)
 
 
 def root_with_a_rule(x):
@@ -801,14 +801,6 @@ def root_with_a_rule(x):
 
 def root_with_a_rule_jvp(tangents, ans, x):
     return tangents[0] * 0.5 / ans  # ZeroDivisionError at 0
-
-
-def calls_what_it_is_given(x, fn):
-    try:
-        y = fn(x)
-    except ZeroDivisionError:
-        y = 5.0 * x
-    return y
 
 
 def root_then_return_in_finally(x):
