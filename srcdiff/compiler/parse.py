@@ -10,6 +10,8 @@ from __future__ import annotations
 import builtins
 import copy
 import inspect
+import linecache
+import re
 import textwrap
 import weakref
 from collections.abc import Container
@@ -111,6 +113,22 @@ _SCOPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _MODULES: dict[tuple[str, int], gast.Module] = {}
 
 
+STARTS_A_DEF = re.compile(r"\s*(@|def\s|async\s+def\s)")
+
+
+def _source_lines(fn: FunctionType) -> tuple[list[str], int]:
+    """``inspect.getsourcelines(fn.__code__)``, read through ``linecache`` without
+    inspect's search of every loaded module for the file (most of a parse's time); the
+    rarer cases (no file, a first line that starts no def) are left to inspect."""
+    code = fn.__code__
+    linecache.checkcache(code.co_filename)
+    lines = linecache.getlines(code.co_filename, fn.__globals__)
+    first = code.co_firstlineno
+    if not 0 < first <= len(lines) or not STARTS_A_DEF.match(lines[first - 1]):
+        return inspect.getsourcelines(code)
+    return inspect.getblock(lines[first - 1 :]), first
+
+
 def parse(fn: Any) -> Parsed:
     """Parse ``fn`` (cached per code object); its own source, never a function it wraps."""
     if not isinstance(fn, FunctionType):
@@ -125,7 +143,7 @@ def parse(fn: Any) -> Parsed:
         lift(parsed)
         return register(parsed)
     try:
-        lines, first = inspect.getsourcelines(fn.__code__)  # its own, not what it wraps
+        lines, first = _source_lines(fn)  # its own, not what it wraps
     except (OSError, TypeError) as exc:
         raise CompileError(
             f"no Python source for {fn.__qualname__}",
