@@ -441,19 +441,26 @@ def flag_tangents(fn: gast.FunctionDef) -> None:
 
     def block(body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
+        raised = False  # the flag is up after the statements so far
         for s in body:
             rebuild_blocks(s, block)
-            up = facts(s).guarded
-            if up and not (out and facts(out[-1]).guarded):
+            up = facts(s).guarded and not _cannot_raise(s)
+            if up and not raised:
                 out.append(at(assign(flag, const(True)), s.lineno))
-            if not up and out and facts(out[-1]).guarded:
+            if not up and raised:
                 out.append(at(assign(flag, const(False)), out[-1].lineno))
             out.append(s)
-        if out and facts(out[-1]).guarded:
+            raised = up
+        if raised:
             out.append(at(assign(flag, const(False)), out[-1].lineno))
         return out
 
     fn.body = block(fn.body)
+
+
+def _cannot_raise(s: gast.stmt) -> bool:
+    """A copy of a name or a constant (``d_s = d_t4``): no flag needed around it."""
+    return isinstance(s, gast.Assign) and isinstance(s.value, (gast.Name, gast.Constant))
 
 
 def tangent(analysis: Analysis, names: Names, fn_name: str, wrt: list[str],
