@@ -889,15 +889,19 @@ class Normalizer:
 
 def _flag_breaks(body: list[gast.stmt], flag: str) -> list[gast.stmt]:
     """A copy of a loop's body in which each of its own ``break`` sets ``flag`` first
-    (not those of the loops inside it)."""
+    (not those of the loops inside it, but those of their else clauses, which leave
+    this loop)."""
     out: list[gast.stmt] = []
     for st in body:
         if isinstance(st, gast.Break):
             out.append(_at(assign(flag, const(True)), st.lineno))
             out.append(st)
             continue
-        if not isinstance(st, (gast.For, gast.While, gast.FunctionDef, gast.AsyncFunctionDef,
-                               gast.ClassDef)):  # fmt: skip
+        if isinstance(st, (gast.For, gast.While)) and st.orelse:
+            st = copy.copy(st)  # its else clause's break leaves this loop, not that one
+            st.orelse = _flag_breaks(st.orelse, flag)
+        elif not isinstance(st, (gast.For, gast.While, gast.FunctionDef, gast.AsyncFunctionDef,
+                                 gast.ClassDef)):  # fmt: skip
             st = copy.copy(st)
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(st, field, None)

@@ -1949,6 +1949,22 @@ def for_else_and_while_else(x):
     return total
 
 
+@case(A(3, lo=0.5, hi=1.5))
+def break_in_an_inner_loops_else(x):
+    """The inner loop's else clause breaks the outer loop: the outer else must not run."""
+    total = 0.0
+    for i in range(3):
+        for j in range(2):
+            total = total + x[j] * x[i]
+        else:
+            if total > 2.0:
+                break
+        total = total + 0.1
+    else:
+        total = total * x[2]
+    return total
+
+
 @case(A(3), A(3), wrt=(0, 1))
 def enumerate_with_start(x, w):
     total = 0.0

@@ -106,6 +106,7 @@ BRANCHING = [
     functions.corner_branches_define_in_other_order,
     functions.for_break,
     functions.for_else_and_while_else,
+    functions.break_in_an_inner_loops_else,
     functions.lambda_in_a_branching_loop,
     functions.nested_def_on_branches_and_while,
     functions.walrus_in_conditions,

@@ -342,3 +342,23 @@ def test_what_cannot_be_followed_is_a_compile_error_at_the_users_line(fn, marker
     assert what in str(info.value)
     assert info.value.filename == __file__ and info.value.lineno == line_of(fn, marker)
     assert fn.__name__ in str(info.value)
+
+
+def breaks_from_an_inner_loops_else(x):
+    y = 0.0
+    for _ in range(2):
+        for _ in range(1):
+            y = y + x
+        else:
+            if y > -1e9:
+                break  # leaves the outer loop: its else clause does not run
+        y = y + 100.0
+    else:
+        y = y * x
+    return y
+
+
+def test_a_break_in_an_inner_loops_else_leaves_the_outer_loop():
+    assert breaks_from_an_inner_loops_else(1.5) == 1.5
+    assert sd.value_and_grad(breaks_from_an_inner_loops_else)(1.5) == (1.5, 1.0)
+    assert sd.jvp(breaks_from_an_inner_loops_else, (1.5,), (1.0,)) == (1.5, 1.0)
