@@ -42,11 +42,10 @@ from .normalize import (
     params_of,
     rebuild_blocks,
     walk,
-    walk_statements,
 )
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
-from .trace import _is_appended, at, attr, call, may_catch_internal
+from .trace import _is_appended, at, attr, call, leaves_finally, may_catch_internal
 
 
 class TangentBuilder:
@@ -145,8 +144,7 @@ class TangentBuilder:
         lets srcdiff's own errors through (``rt.INTERNAL``) where it could catch them, as
         in the traced primal. A finally block marks an exception a tangent raised, for the
         clauses further out, and refuses one it would drop (``rt.finally_in_forward_mode``)."""
-        leaves = any(isinstance(x, (gast.Return, gast.Break, gast.Continue))
-                     for x in walk_statements(s.finalbody))  # fmt: skip
+        leaves = leaves_finally(s.finalbody)
         line = s.lineno
         if not (s.handlers or leaves or self.trying and s.finalbody):  # no flag to mind
             body = self.block(s.body) or [gast.Pass()]

@@ -274,6 +274,8 @@ class PrimalBuilder:
         orelse = self.block(s.orelse, frame)
         marks = self.marks
         final = self.block(s.finalbody, frame)
+        if leaves_finally(s.finalbody):  # what goes through is not dropped unseen
+            final = [at(gast.Expr(value=call(attr("rt", "finally_leaves"))), line), *final]
         if self.marks > marks:
             if not self.fixed:
                 mark(s, kept=self.names.reserve(f"_at{facts(s).pos}"))
@@ -534,6 +536,26 @@ def _is_appended(value: gast.expr) -> bool:
         and isinstance(value.func.value, gast.Name)
         and value.func.value.id == "rt"
     )
+
+
+def leaves_finally(body: list[gast.stmt]) -> bool:
+    """Whether a finally block may leave by a return, or a break or continue of the loop
+    around its try (which drops the exception going through)."""
+
+    def leaves(stmts: list[gast.stmt], in_loop: bool) -> bool:
+        for s in stmts:
+            if (
+                isinstance(s, gast.Return)
+                or isinstance(s, (gast.Break, gast.Continue))
+                and not in_loop
+            ):
+                return True
+            looping = in_loop or isinstance(s, (gast.For, gast.While))
+            if any(leaves(b, looping) for b in blocks(s)):
+                return True
+        return False
+
+    return leaves(body, False)
 
 
 def may_catch_internal(analysis: Analysis, handlers: list[gast.ExceptHandler]) -> bool:

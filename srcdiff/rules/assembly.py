@@ -130,9 +130,11 @@ def pad_jvp(
     if mode not in ("constant", "edge", "reflect", "symmetric", "wrap") or (
         mode in ("reflect", "symmetric") and reflect_type != "even"
     ):
-        raise NotImplementedError(
-            "srcdiff differentiates np.pad in modes 'constant', 'edge', 'wrap', 'reflect' "
-            "and 'symmetric' (with reflect_type='even') only"
+        raise rt.refuse(
+            f"np.pad in mode {mode!r} (reflect_type={reflect_type!r}), in forward mode or "
+            "second derivatives",
+            "use mode 'constant', 'edge', 'wrap', 'reflect' or 'symmetric' (with "
+            "reflect_type='even'), or sd.grad",
         )
     return (
         xp.pad(darray, pad_width, mode=mode),

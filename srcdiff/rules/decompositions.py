@@ -268,9 +268,11 @@ def qr_jvp(ans, a, mode="reduced", *, da):
     skew, dR R^-1 upper triangular). Mode 'complete' of a tall matrix is refused: the
     extra columns of Q are any basis of a complement, which has no tangent."""
     if mode not in ("reduced", "complete", "r") or a.shape[-2] < a.shape[-1]:
-        raise NotImplementedError(
-            "srcdiff differentiates np.linalg.qr for mode 'reduced', 'complete' or 'r' of a "
-            "matrix with at least as many rows as columns"
+        raise rt.refuse(
+            f"np.linalg.qr in mode {mode!r} of a matrix with fewer rows than columns (or "
+            "that mode), in forward mode or second derivatives",
+            "use mode 'reduced', 'complete' or 'r' of a matrix with at least as many rows "
+            "as columns, or sd.grad",
         )
     if mode == "complete" and a.shape[-2] != a.shape[-1]:
         raise rt.refuse(

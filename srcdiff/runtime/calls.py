@@ -15,6 +15,7 @@ import functools
 import inspect
 import linecache
 import re
+import sys
 import types
 import weakref
 from collections.abc import Callable
@@ -26,7 +27,14 @@ import numpy as np
 from ..backend import array_module, copy, dtype_kind
 from ..errors import CompileError, KinkWarning, NonFiniteError
 from .arrays import zeros_like
-from .control import DERIVATIVE, Attempt, Raised, derivative_raised, partial_update
+from .control import (
+    Attempt,
+    Raised,
+    derivative_origin,
+    derivative_raised,
+    handled,
+    partial_update,
+)
 from .finite import CHECKING
 from .mutation import FINAL, GENERATED, _mutable, refuse
 from .objects import (
@@ -975,7 +983,10 @@ def _classify(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
     value's: raised by a ``raise`` of the callee's code, it is the value's; else, where
     the callee's value alone raises nothing (run again, which only a function without
     side effects allows), its tangents'; else it is marked as maybe its tangents'."""
-    if getattr(exc, DERIVATIVE, None) is not None or _raised_by_a_raise(exc):
+    if derivative_origin(exc) is not None:
+        derivative_raised(exc, derivative_origin(exc))  # raised in the course of one
+        return
+    if _raised_by_a_raise(exc):
         return
     if not unit.analysis.pure:
         derivative_raised(exc, f"{unit.label} (its value or its derivative: a function "
@@ -991,7 +1002,10 @@ def _classify(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
 
 def _raised_by_a_raise(exc: BaseException) -> bool:
     """Whether ``exc`` came from a ``raise`` statement of generated code (the user's own:
-    tangent code raises none but srcdiff's refusals), not from an operation."""
+    tangent code raises none but srcdiff's refusals), not from an operation, and not in
+    the course of another exception (a finally block run because a tangent raised)."""
+    if exc.__context__ is not None:  # raised while another went through: whose, unknown
+        return False
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -1136,3 +1150,38 @@ def owned(d: Any) -> Any:
     if hasattr(d, "shape") and hasattr(d, "dtype"):  # an array with no .copy()
         return copy(d)
     return d
+
+
+def finally_leaves() -> None:
+    """At the start of a finally block that may leave (a return, break or continue in
+    it), which would drop the exception going through: srcdiff's own errors go on, and
+    one out of a function that updated its arguments in place is refused (``handled``),
+    rather than dropped with what they stand for."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, INTERNAL):
+        raise exc
+    handled()
+
+
+def finally_in_forward_mode(in_tangent: bool, leaves: bool) -> None:
+    """At the start of a finally block of forward mode (whose flag is then lowered): an
+    exception going through that a tangent raised (``in_tangent``) is marked as the
+    derivative's, for the except clauses further out; and where the block may leave
+    (``leaves``: a return, break or continue in it), which would drop the exception,
+    srcdiff's own errors go on and a derivative's is refused (``finally_leaves``)."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return
+    if in_tangent and derivative_origin(exc) is None:
+        derivative_raised(exc, "the derivative computed beside the statement that raised it")
+    if not leaves:
+        return
+    finally_leaves()
+    origin = derivative_origin(exc)
+    if origin is not None:
+        raise refuse(
+            f"forward mode (sd.jvp, sd.hvp, sd.hessian) through a finally block that drops "
+            f"{type(exc).__name__} ({exc}), raised by {origin}",
+            "the derivative is not defined or not finite there: test for the case with an "
+            "if, or use sd.grad",
+        ) from exc

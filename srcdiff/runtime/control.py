@@ -177,7 +177,7 @@ def handled_in_forward_mode(in_tangent: bool) -> None:
     have raised (``derivative_raised``), is not the value's for the clause to catch."""
     handled()
     exc = sys.exc_info()[1]
-    origin = getattr(exc, DERIVATIVE, None)
+    origin = derivative_origin(exc)
     if not in_tangent and origin is None:
         return
     raise refuse(
@@ -192,28 +192,21 @@ def handled_in_forward_mode(in_tangent: bool) -> None:
 DERIVATIVE = "_srcdiff_derivative"  # marks an exception a tangent may have raised
 
 
+def derivative_origin(exc: BaseException | None) -> str | None:
+    """What marked ``exc`` as a derivative's (``derivative_raised``), or an exception it
+    was raised in the course of (a finally block run because a tangent raised), or None."""
+    for _ in range(16):
+        if exc is None:
+            return None
+        origin = getattr(exc, DERIVATIVE, None)
+        if origin is not None:
+            return origin
+        exc = exc.__context__
+    return None
+
+
 def derivative_raised(exc: BaseException, origin: str) -> None:
     """Mark ``exc`` as raised (or maybe raised) by forward mode's tangent code, not by
     the values' (``origin`` says which), for ``handled_in_forward_mode``."""
     with contextlib.suppress(AttributeError, TypeError):  # an exception without attributes
         setattr(exc, DERIVATIVE, origin)
-
-
-def finally_in_forward_mode(in_tangent: bool, leaves: bool) -> None:
-    """At the start of a finally block of forward mode (whose flag is then lowered): an
-    exception going through that a tangent raised (``in_tangent``) is marked as the
-    derivative's, for the except clauses further out; and one that the block would drop
-    by leaving it (``leaves``: a return, break or continue in it) is refused, as the
-    tangents after the raise would be missing."""
-    exc = sys.exc_info()[1]
-    if exc is None:
-        return
-    if in_tangent and getattr(exc, DERIVATIVE, None) is None:
-        derivative_raised(exc, "the derivative computed beside the statement that raised it")
-    if leaves and getattr(exc, DERIVATIVE, None) is not None:
-        raise refuse(
-            f"forward mode (sd.jvp, sd.hvp, sd.hessian) through a finally block that drops "
-            f"{type(exc).__name__} ({exc}), raised by {getattr(exc, DERIVATIVE)}",
-            "the derivative is not defined or not finite there: test for the case with an "
-            "if, or use sd.grad",
-        ) from exc

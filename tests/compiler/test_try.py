@@ -838,8 +838,84 @@ def test_a_finally_block_that_drops_a_derivatives_exception_is_refused():
     assert sd.jvp(root_then_return_in_finally, (4.0,), (1.0,)) == pytest.approx((2.0, 0.25))
 
 
-def test_a_value_raised_in_a_finally_block_after_a_derivatives_is_the_values():
-    """The tangent of sqrt(0) raises; the finally block then raises the value's
-    IndexError, which the outer clause catches as Python would."""
+def test_what_a_finally_block_raises_after_a_derivatives_exception_is_refused():
+    """The tangent of sqrt(0) raises; the finally block then raises IndexError, which
+    it may raise only because the body was cut short: whose it is cannot be told, so
+    the outer clause refuses it. Away from 0 the derivative is right."""
     assert index_error_in_finally(0.0) == 0.0
-    assert sd.jvp(index_error_in_finally, (0.0,), (1.0,)) == pytest.approx((0.0, 5.0))
+    with pytest.raises(sd.CompileError, match="caught IndexError"):
+        sd.jvp(index_error_in_finally, (0.0,), (1.0,))
+    assert sd.jvp(index_error_in_finally, (4.0,), (1.0,)) == pytest.approx((20.0, 5.0))
+
+
+def wide_qr(a):
+    q, r = np.linalg.qr(a)  # a has fewer rows than columns: no forward rule
+    return np.sum(q) + np.sum(r)
+
+
+def falls_back_on_a_runtime_error(a):
+    try:
+        y = wide_qr(a)
+    except RuntimeError:  # what a forward rule's NotImplementedError once was taken for
+        y = np.sum(a)
+    return y
+
+
+def cut_short_in_a_callee(x):
+    done = False
+    try:
+        y = math.sqrt(x) + 1.0  # at 0: its tangent divides by zero
+        done = True
+    finally:
+        if not done:
+            raise KeyError("cut short")
+    return y
+
+
+def catches_a_key_error(x):
+    try:
+        y = cut_short_in_a_callee(x)
+    except KeyError:
+        y = 5.0 * x + 2.0
+    return y
+
+
+def update_then_fail(buf, x):
+    buf[0] = buf[0] + x * x
+    if x > 1.0:
+        raise ValueError("too big")
+    return buf
+
+
+def returns_in_finally_after_an_update(x):
+    buf = np.zeros(2)
+    try:
+        buf = update_then_fail(buf, x)
+    finally:
+        return np.sum(buf) + x  # noqa: B012 - drops the ValueError
+
+
+def test_a_forward_rules_refusal_in_a_callee_is_not_taken_for_the_values():
+    a = np.arange(6.0).reshape(2, 3) + 1.0
+    with pytest.raises(sd.CompileError, match="np.linalg.qr"):
+        sd.jvp(falls_back_on_a_runtime_error, (a,), (np.ones_like(a),))
+
+
+def test_an_exception_a_callees_finally_raises_after_a_derivatives_is_refused():
+    assert catches_a_key_error(0.0) == 1.0
+    for derivative in (sd.jvp, sd.hvp):
+        with pytest.raises(sd.CompileError, match="caught KeyError"):
+            derivative(catches_a_key_error, (0.0,), (1.0,))
+    assert sd.jvp(catches_a_key_error, (4.0,), (1.0,)) == pytest.approx((3.0, 0.25))
+
+
+@pytest.mark.parametrize("derivative", ["grad", "jvp"])
+def test_a_finally_block_that_returns_does_not_drop_what_must_be_refused(derivative):
+    """The ValueError leaves a function whose in-place update compiled code loses:
+    Python's finally would drop it silently; srcdiff refuses it, in both modes."""
+    assert returns_in_finally_after_an_update(3.0) == 12.0
+    with pytest.raises(sd.CompileError, match="updated its argument"):
+        if derivative == "grad":
+            sd.grad(returns_in_finally_after_an_update)(3.0)
+        else:
+            sd.jvp(returns_in_finally_after_an_update, (3.0,), (1.0,))
