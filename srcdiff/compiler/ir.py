@@ -148,6 +148,7 @@ class Facts:
     record: str | None = None  # the name of a loop's record of its iterations
     attempt: str | None = None  # the name of a try's record of its way
     kept: str | None = None  # the name keeping ``_at`` over a ``finally``
+    handling: str | None = None  # the name of the exception handled where a try starts
     # differentiate: a statement that is a ``# comment`` line of generated source
     comment: bool = False
     # tangent: a tangent statement in a try's body (``flag_tangents`` raises the flag

@@ -275,8 +275,13 @@ class PrimalBuilder:
         marks = self.marks
         final = self.block(s.finalbody, frame)
         if leaves_finally(s.finalbody):  # what goes through is not dropped unseen
-            final = [at(gast.Expr(value=call(attr("rt", "finally_leaves"))), line), *final]
-        if self.marks > marks:
+            if not self.fixed:
+                mark(s, handling=self.names.reserve(f"_handling{facts(s).pos}"))
+            before = facts(s).handling
+            out.append(at(assign(before, call(attr("rt", "current_exception"))), line))
+            check = call(attr("rt", "finally_leaves"), name(before), const(False))
+            final = [at(gast.Expr(value=check), line), *final]
+        if self.marks > marks and outer:  # (outside a guarded body nothing reads _at back)
             if not self.fixed:
                 mark(s, kept=self.names.reserve(f"_at{facts(s).pos}"))
             last = s.finalbody[-1].lineno

@@ -1152,15 +1152,33 @@ def owned(d: Any) -> Any:
     return d
 
 
-def finally_leaves() -> None:
+def finally_leaves(before: Any = None, follows: bool = True) -> None:
     """At the start of a finally block that may leave (a return, break or continue in
     it), which would drop the exception going through: srcdiff's own errors go on, and
     one out of a function that updated its arguments in place is refused (``handled``),
-    rather than dropped with what they stand for."""
+    rather than dropped with what they stand for. Reverse mode does not follow a body
+    cut short that way (``follows`` false): any exception it would drop is refused.
+    ``before``: the exception being handled where the try started (not one going
+    through; see ``current_exception``)."""
     exc = sys.exc_info()[1]
+    if exc is None or exc is before:
+        return
     if isinstance(exc, INTERNAL):
         raise exc
     handled()
+    if not follows:
+        raise refuse(
+            f"a finally block that drops {type(exc).__name__} ({exc}) by leaving it (a "
+            "return, break or continue in it): reverse mode does not follow a try's body "
+            "cut short that way",
+            "catch the exception with an except clause, or leave the finally block "
+            "without return, break or continue",
+        ) from exc
+
+
+def current_exception() -> BaseException | None:
+    """The exception being handled here, if any (for ``finally_leaves``)."""
+    return sys.exc_info()[1]
 
 
 def finally_in_forward_mode(in_tangent: bool, leaves: bool) -> None:
