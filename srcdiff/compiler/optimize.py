@@ -122,11 +122,11 @@ def _loads(fn: gast.FunctionDef) -> set[str]:
     return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def _dead(stmt: gast.stmt, loads: set[str], ours: Callable[[str], bool]) -> bool:
+def _dead(stmt: gast.stmt, loads: set[str], ours: Callable[[str], bool] | None) -> bool:
     if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
         return False
     target = stmt.targets[0]
-    if not all(ours(n.id) for n in walk(target) if isinstance(n, gast.Name)):
+    if ours is not None and not all(ours(n.id) for n in walk(target) if isinstance(n, gast.Name)):
         return False  # a statement of the user's: it may raise, or change an object
     if (
         isinstance(target, gast.Name)
@@ -164,7 +164,7 @@ def _empty_loop(s: gast.stmt) -> bool:
     )
 
 
-def _prune(body: list[gast.stmt], loads: set[str], ours: Callable[[str], bool]
+def _prune(body: list[gast.stmt], loads: set[str], ours: Callable[[str], bool] | None
            ) -> tuple[list[gast.stmt], bool]:  # fmt: skip
     out, changed = [], False
     for s in body:
@@ -189,10 +189,10 @@ def _prune(body: list[gast.stmt], loads: set[str], ours: Callable[[str], bool]
     return out, changed
 
 
-def eliminate_dead(fn: gast.FunctionDef, ours: Callable[[str], bool] = lambda n: True) -> None:
-    """Drop assignments whose targets are never read, until none is left; only those of
-    names ``ours`` says the back end made (not the user's statements it runs as they are:
-    forward mode's primal)."""
+def eliminate_dead(fn: gast.FunctionDef, ours: Callable[[str], bool] | None = None) -> None:
+    """Drop assignments whose targets are never read, until none is left; with ``ours``,
+    only those of names it says the back end made (not the user's statements it runs as
+    they are: forward mode's primal)."""
     changed = True
     while changed:
         fn.body, changed = _prune(fn.body, _loads(fn), ours)

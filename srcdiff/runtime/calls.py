@@ -629,6 +629,7 @@ class NoGradient:
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
     __truediv__ = __rtruediv__ = __neg__ = __array__ = __float__ = __bool__ = _refuse
+    __matmul__ = __rmatmul__ = __pow__ = __rpow__ = __pos__ = __abs__ = _refuse
     __iter__ = __len__ = __getitem__ = _refuse
 
     def __getattr__(self, name: str) -> Any:

@@ -675,3 +675,14 @@ def test_a_constant_into_a_callees_kwargs_held_in_an_inner_jvp():
         return sd.jvp(inner, (x, c), (v, None))[1]
 
     np.testing.assert_allclose(sd.grad(outer, wrt=0)(x, 2.0), 4.0 * v)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [lambda u: u + 1.0, lambda u: np.ones(2) @ u, lambda u: np.ones(2) * u, lambda u: u**2,
+     lambda u: -u, lambda u: float(u), lambda u: u.shape, lambda u: np.asarray(u)],
+)  # fmt: skip
+def test_no_gradient_refuses_every_use(use):
+    """rt.NoGradient stands for a derivative srcdiff cannot follow: any use refuses."""
+    with pytest.raises(sd.CompileError, match="what it is"):
+        use(rt.NoGradient("what it is", "the fix"))
