@@ -576,17 +576,18 @@ def tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, stars: tupl
             d_tangents.append(pulled.d_keyword_tangents.get(k))
             d_values.append(pulled.d_kwargs[k])
             continue
-        d_named = {key: pulled.d_keyword_tangents.get(key) for key in spread}
-        d_kwargs = {key: pulled.d_kwargs[key] for key in spread}
-        d_tangents.append(
-            None if all(d is None for d in d_named.values())
-            else {key: zeros_like(kwargs[key]) if d is None else d for key, d in d_named.items()}
-        )  # fmt: skip
-        d_values.append(
-            None if all(d is None for d in d_kwargs.values())
-            else {key: zeros_like(kwargs[key]) if d is None else d for key, d in d_kwargs.items()}
-        )  # fmt: skip
+        d_tangents.append(_entries(spread, pulled.d_keyword_tangents.get, kwargs))
+        d_values.append(_entries(spread, pulled.d_kwargs.get, kwargs))
     return (None, tuple(d_tangents), None, None, *d_values)
+
+
+def _entries(keys: tuple, grad_of: Callable[[str], Any], kwargs: dict) -> dict | None:
+    """The gradients of a ``**`` mapping's entries as a dict (zero where an entry has
+    none), or None where none has one."""
+    grads = {key: grad_of(key) for key in keys}
+    if all(d is None for d in grads.values()):
+        return None
+    return {key: zeros_like(kwargs[key]) if d is None else d for key, d in grads.items()}
 
 
 def _gathered(operand: Any, entries: Any, grads: tuple) -> Any:
@@ -944,9 +945,10 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "no derivative rule and no Python source",
             "register one with sd.register_jvp, or use sd.grad",
         )
-    signature = list(inspect.signature(target, follow_wrapped=False).parameters.values())
-    for key in named:
-        _refuse_into_kwargs(target, key, signature[len(bound) :])
+    if named:  # (a signature costs microseconds: only for calls passing tangents by name)
+        signature = list(inspect.signature(target, follow_wrapped=False).parameters.values())
+        for key in named:
+            _refuse_into_kwargs(target, key, signature[len(bound) :])
     params = parameter_names(target, len(bound))[0]
     by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
     values = {n: args[params.index(n)] for n in by_name}
