@@ -1305,10 +1305,7 @@ def tangent_vjp(
     bound = forward.bound
     first = len(where) + len(bound)  # the program's index of args[0]
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
-    parameters = inspect.signature(program).parameters
-    named_params = {
-        n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
+    named_params = rt.parameter_names(program, 0)[1] if kwargs else frozenset()
     carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params]
     absorbed = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k not in named_params]
     wanted = (*range(len(where)), *(first + i for i in carried), *carried_named)

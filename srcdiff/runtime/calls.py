@@ -369,7 +369,7 @@ def _active_params(
         names, elements = [], []
         for a in active:
             if isinstance(a, str):
-                _refuse_into_kwargs(fn, a, params)
+                _refuse_into_kwargs(fn, a, parameter_names(fn, nbound)[1])
                 names.append(a)
                 elements.append(None)
                 continue
@@ -393,11 +393,11 @@ def _active_params(
     return hit
 
 
-def _refuse_into_kwargs(fn: types.FunctionType, key: str, params: list) -> None:
-    """Refuse a differentiated keyword argument that no named parameter of ``fn`` takes
-    (its ``**kwargs`` would: srcdiff differentiates named parameters only)."""
-    if not any(p.name == key and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-               for p in params):  # fmt: skip
+def _refuse_into_kwargs(fn: types.FunctionType, key: str, named: frozenset[str]) -> None:
+    """Refuse a differentiated keyword argument that no parameter of ``fn`` an argument
+    can name takes (``named``, see ``parameter_names``: its ``**kwargs`` would, and
+    srcdiff differentiates named parameters only)."""
+    if key not in named:
         raise refuse(
             f"a differentiated keyword argument `{key}` that {fn.__qualname__} takes in its "
             "**kwargs",
@@ -618,7 +618,8 @@ def cached_unit(units: dict, key: tuple, make: Callable[..., tuple], *args: Any)
 class NoGradient:
     """The gradient of an argument srcdiff cannot differentiate through (a value a
     callee takes in its own ``**kwargs``): harmless where the adjoint ignores it (the
-    argument is a constant there), a CompileError wherever it is used."""
+    argument is a constant there), a CompileError wherever it is used or inspected (its
+    attributes, ``getattr`` with a default too: never taken for some other value)."""
 
     __array_ufunc__ = None  # NumPy hands arithmetic with it to the methods below
 
@@ -945,11 +946,9 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "no derivative rule and no Python source",
             "register one with sd.register_jvp, or use sd.grad",
         )
-    if named:  # (a signature costs microseconds: only for calls passing tangents by name)
-        signature = list(inspect.signature(target, follow_wrapped=False).parameters.values())
-        for key in named:
-            _refuse_into_kwargs(target, key, signature[len(bound) :])
-    params = parameter_names(target, len(bound))[0]
+    params, keywords = parameter_names(target, len(bound))
+    for key in named:
+        _refuse_into_kwargs(target, key, keywords)
     by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
     values = {n: args[params.index(n)] for n in by_name}
     kinds = {n: _kind(v) for n, v in values.items()}

@@ -208,15 +208,6 @@ def cumprod_grad(g: Any, ans: Any, a: Any, axis: Any = None) -> Any:
     return cast_like(xs.where(first, at_zero, d), a)
 
 
-def gradient_grad(
-    g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
-) -> Any:
-    """The gradient of ``f`` of ``np.gradient(f, *varargs, axis=axis, edge_order=...)``:
-    each result is linear in ``f`` (a stencil over its spacing, scalar or coordinates),
-    and gives ``f`` the stencil's transpose applied to its gradient."""
-    return gradient_grads(g, ans, f, varargs, axis, edge_order)[0]
-
-
 def gradient_grads(
     g: Any, ans: Any, f: Any, varargs: tuple = (), axis: Any = None, edge_order: int = 1
 ) -> tuple[Any, tuple]:
