@@ -984,22 +984,32 @@ def _classify(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
     """Mark ``exc``, out of a callee's forward mode, as its tangents' where it is not the
     value's: raised by a ``raise`` of the callee's code, it is the value's; else, where
     the callee's value alone raises nothing (run again, which only a function without
-    side effects allows), its tangents'; else it is marked as maybe its tangents'."""
+    side effects allows), its tangents'; else it is marked as maybe its tangents'. Found
+    to be the value's, it is marked so too: the callers it goes through ask no more."""
+    if getattr(exc, VALUES, False):
+        return
     if derivative_origin(exc) is not None:
         derivative_raised(exc, derivative_origin(exc))  # raised in the course of one
         return
-    if _raised_by_a_raise(exc):
-        return
-    if not unit.analysis.pure:
-        derivative_raised(exc, f"{unit.label} (its value or its derivative: a function "
-                               "with side effects is not run again to tell)")  # fmt: skip
-        return
-    try:
-        unit.primal({}, [], *args, **kwargs)
-    except Exception as again:  # the value raises it (the same): a clause may catch it
-        if type(again) is type(exc):
+    if not _raised_by_a_raise(exc):
+        if not unit.analysis.pure:
+            derivative_raised(exc, f"{unit.label} (its value or its derivative: a function "
+                                   "with side effects is not run again to tell)")  # fmt: skip
             return
-    derivative_raised(exc, f"the derivative of {unit.label}")
+        try:
+            unit.primal({}, [], *args, **kwargs)
+        except Exception as again:  # the value raises it (the same): a clause may catch it
+            if type(again) is not type(exc):
+                derivative_raised(exc, f"the derivative of {unit.label}")
+                return
+        else:
+            derivative_raised(exc, f"the derivative of {unit.label}")
+            return
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, VALUES, True)
+
+
+VALUES = "_srcdiff_values"  # marks an exception found to be the value's (see _classify)
 
 
 def _raised_by_a_raise(exc: BaseException) -> bool:
