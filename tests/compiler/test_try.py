@@ -961,3 +961,26 @@ def test_a_try_with_an_except_clause_inside_a_finally_block():
     assert sd.grad(finally_holding_a_try)(x) == pytest.approx(want, rel=1e-6)
     second = numeric_grad(lambda t: sd.grad(finally_holding_a_try)(t), [x])
     assert sd.hvp(finally_holding_a_try, (x,), (1.0,)) == pytest.approx(second, rel=1e-5)
+
+
+def raises_at_zero(x):
+    if x == 0.0:
+        raise ZeroDivisionError("the value's")
+    return math.sqrt(x)
+
+
+def doubles_what_may_raise(x):
+    return 2.0 * raises_at_zero(x)
+
+
+def catches_two_calls_down(x):
+    try:
+        y = doubles_what_may_raise(x)
+    except ZeroDivisionError:
+        y = 3.0 * x
+    return y
+
+
+def test_a_values_exception_two_calls_down_is_caught_in_forward_mode():
+    assert sd.jvp(catches_two_calls_down, (0.0,), (1.0,)) == pytest.approx((0.0, 3.0))
+    assert sd.jvp(catches_two_calls_down, (4.0,), (1.0,)) == pytest.approx((4.0, 0.5))
