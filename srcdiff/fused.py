@@ -15,8 +15,8 @@ on the arrays of NumPy, CuPy or any Array-API library; integer arrays are comput
 
 from __future__ import annotations
 
-import itertools
 import math
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -32,13 +32,15 @@ def _is_floating(xp: Any, dtype: Any) -> bool:
     return np.dtype(dtype).kind == "f"
 
 
+_NUMPY_DIGITS = {np.dtype(t): np.finfo(t).nmant + 1 for t in (np.float16, np.float32, np.float64)}
 _NARROW = 25  # dtypes of at most this many digits go through float64 (float32: 24)
 
 
 def _digits(xp: Any, dtype: Any) -> int:
     """The significand's bits of a floating ``dtype`` (24 for float32, 53 for float64)."""
     if xp is np:
-        return np.finfo(dtype).nmant + 1
+        digits = _NUMPY_DIGITS.get(dtype)
+        return np.finfo(dtype).nmant + 1 if digits is None else digits
     return 1 - round(math.log2(float(xp.finfo(dtype).eps)))
 
 
@@ -96,20 +98,21 @@ _MATH_FMA = getattr(math, "fma", None)  # Python 3.13
 def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
     """``fma`` on a few NumPy elements, one at a time in Python floats: a few
     microseconds where the vectorized error-free transformations cost tens."""
-    arrays = [np.asarray(v, dtype=dtype) for v in (a, b, c)]
-    shapes = {v.shape for v in arrays if v.ndim}
-    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(v.shape for v in arrays))
+    operands = [
+        v if type(v) is np.ndarray and v.dtype == dtype else np.asarray(v, dtype=dtype)
+        for v in (a, b, c)
+    ]
+    shapes = {v.shape for v in operands if v.ndim}
+    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(v.shape for v in operands))
     a, b, c = (
         v.ravel().tolist()
         if v.shape == shape
-        else itertools.repeat(float(v))
+        else repeat(float(v))
         if v.size == 1
         else np.broadcast_to(v, shape).ravel().tolist()
-        for v in arrays
+        for v in operands
     )
-    values = [
-        _fma_float(x, y, z, digits) for x, y, z in zip(a, b, c, strict=False)
-    ]  # repeats are endless
+    values = [_fma_float(x, y, z, digits) for x, y, z in zip(a, b, c)]  # noqa: B905 (repeats)
     return np.array(values, dtype=dtype).reshape(shape)
 
 
@@ -128,6 +131,17 @@ def _narrow_sum(p: np.ndarray, c: np.ndarray, split: float, inf: Any) -> np.ndar
     return s.reshape(np.broadcast_shapes(np.shape(p), np.shape(c)))
 
 
+def _alike(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are NumPy arrays of one shape and dtype, of a few elements."""
+    return (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.size <= _SMALL
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+    )
+
+
 def fma(a: Any, b: Any, c: Any) -> Any:
     """``a * b + c`` rounded once, in the dtype that ``a``, ``b`` and ``c`` promote to.
 
@@ -139,6 +153,12 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     ``te`` breaks. Where that overflows (or an operand is not finite), ``a * b + c``.
     A few NumPy elements are computed one by one in Python floats (the same roundings,
     or integer arithmetic for float64)."""
+    if _alike(a, c) and (type(b) is float or _alike(a, b)):  # the optimizers' usual case
+        digits = _NUMPY_DIGITS.get(a.dtype)
+        if digits is not None:
+            b = repeat(float(a.dtype.type(b))) if type(b) is float else b.ravel().tolist()
+            values = map(_fma_float, a.ravel().tolist(), b, c.ravel().tolist(), repeat(digits))
+            return np.array(list(values), dtype=a.dtype).reshape(a.shape)
     xp = array_module(a, b, c)
     dtype = xp.result_type(a, b, c)
     if xp is np and dtype.kind == "f" and all(getattr(v, "size", 1) <= _SMALL for v in (a, b, c)):

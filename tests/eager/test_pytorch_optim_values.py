@@ -139,3 +139,21 @@ def test_fma_of_a_few_elements_one_by_one(monkeypatch, math_fma):
     assert got.dtype == np.float32
     want = [np.float32(v * float(np.float32(0.1)) + v) for v in (1.0, 2.0)]
     assert got.tolist() == want
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("scalar", [False, True], ids=["array", "python float"])
+def test_fma_of_a_few_elements_equals_the_vectorized_fma(dtype, scalar):
+    """The one-by-one paths (the optimizers' same-shape arrays with an array or a Python
+    multiplier, and the general one) give the vectorized path's bits: the same operands
+    repeated past the few-elements bound go through the vectorized code."""
+    rng = np.random.default_rng(7)
+    a, b, c = (rng.standard_normal(16).astype(dtype) for _ in range(3))
+    b = -0.1 if scalar else b
+    many = fused.fma(np.tile(a, 2), b if scalar else np.tile(b, 2), np.tile(c, 2))
+    few = fused.fma(a, b, c)
+    assert few.dtype == many.dtype == dtype
+    assert few.tobytes() == many[:16].tobytes()
+    b3 = b if scalar else b[:3]
+    many = fused.fma(np.tile(a[:3], 6), b if scalar else np.tile(b3, 6), c[0])
+    assert fused.fma(a[:3], b3, c[0]).tobytes() == many[:3].tobytes()
