@@ -20,7 +20,7 @@ import numpy as np
 from . import batching
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
-from .compiler.cache import CALLEE, Unit, unit_for
+from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.differentiate import explain
 from .compiler.parse import parse
 from .errors import CompileError
@@ -343,7 +343,7 @@ class _Target:
         self.last: tuple[Unit, tuple, tuple, bool] | None = None  # what sd.source shows
         # the arguments of the latest call, for sd.explain (replaced by the next call)
         self.last_call: tuple[tuple, dict] | None = None
-        self.tensor = False
+        self.dialect = Dialect.ARRAYS  # TENSORS: code on Tensors, which a plain call runs
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
         # the parameters it updates in place and returns (a helper called as rt.Returning)
@@ -524,7 +524,9 @@ class _Target:
     def compile_arrays(self, values: list) -> tuple[Unit, tuple[int, ...]]:
         """The unit of a call with Tensors, for their arrays ``values``."""
         kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
-        unit = unit_for(self.fn, self.active, kinds, array_module(*values), tensor=CALLEE)
+        unit = unit_for(
+            self.fn, self.active, kinds, array_module(*values), dialect=Dialect.TENSOR_CALLEE
+        )
         return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     @staticmethod
@@ -544,7 +546,7 @@ class _Target:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""
         xp = (
             _tensor_module(self.bound + args + tuple(kwargs.values()))
-            if self.tensor
+            if self.dialect.on_tensors
             else array_module(*args, *kwargs.values())
         )
         unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
@@ -553,11 +555,11 @@ class _Target:
         value = unit.primal(saved, [], *self.bound, *args, **kwargs)
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
-        return _as_tensors(value) if self.tensor else value
+        return _as_tensors(value) if self.dialect.on_tensors else value
 
     def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
         """The unit of a plain call (no gradient) with arrays of ``xp``."""
-        return unit_for(self.fn, (), {}, xp, tensor=self.tensor), ()
+        return unit_for(self.fn, (), {}, xp, dialect=self.dialect), ()
 
     def tensor_source(self) -> str:
         unit = self.plain
@@ -1431,8 +1433,9 @@ class Differentiated:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._plain is None:
             self._plain = _Target(self._fn, ())
-            self._plain.tensor = calls_backward(self._plain.fn)
-            self._plain.eager_backward = not self._plain.tensor and any(
+            tensors = calls_backward(self._plain.fn)
+            self._plain.dialect = Dialect.TENSORS if tensors else Dialect.ARRAYS
+            self._plain.eager_backward = not tensors and any(
                 isinstance(n, gast.Attribute) and n.attr == "backward"
                 for n in gast.walk(parse(self._plain.fn).tree)
             )

@@ -1081,7 +1081,7 @@ def gradient_call(gradient: Any, example: tuple, last: tuple, size: int) -> Call
         gradient._options
         or target._self is not None
         or target.starred
-        or target.tensor
+        or target.dialect.on_tensors
         or rt.CHECKING[0]
         or rt.KINKS[0] is not None
     ):

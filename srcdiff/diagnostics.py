@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from . import runtime as rt
-from .api import CALLEE, Differentiated, GradientFunction, _kind, _seed, _Target, describe_path
+from .api import Differentiated, GradientFunction, _kind, _seed, _Target, describe_path
 from .backend import array_module, to_numpy
-from .compiler.cache import Unit, unit_for
+from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.influence import influence
 from .compiler.probes import (
     gradient_assignment,
@@ -58,7 +58,13 @@ class _Call:
             args, kwargs = tuple(map(plain, args)), {k: plain(v) for k, v in kwargs.items()}
             values = target.values(args, kwargs)
             kinds = {n: _kind(v) for n, v in zip(target.names, values, strict=True)}
-            unit = unit_for(target.fn, target.active, kinds, array_module(*values), tensor=CALLEE)
+            unit = unit_for(
+                target.fn,
+                target.active,
+                kinds,
+                array_module(*values),
+                dialect=Dialect.TENSOR_CALLEE,
+            )
             order = tuple(unit.wrt.index(n) for n in target.names)
         else:
             unit, order = target.unit(target.values(args, kwargs), args, kwargs)

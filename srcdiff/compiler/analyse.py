@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .ir import DIFFERENTIATING, Analysis, Kind, Loop, Op, facts, mark
+from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark
 from .mutation import is_update
 from .normalize import (
     Names,
@@ -78,7 +78,7 @@ class Analyser:
         parsed: Parsed,
         fn: gast.FunctionDef,
         active_params: set[str],
-        tensor: bool = False,
+        dialect: Dialect = Dialect.ARRAYS,
         sequence_params: frozenset[str] = frozenset(),
         shapes: dict[str, tuple | None] | None = None,
     ):
@@ -87,7 +87,7 @@ class Analyser:
         self.shapes = shapes or {}
         self.assumed_numbers: set[str] = set()  # globals taken for numbers (``Unit.stale``)
         self.fn = fn
-        self.tensor = tensor
+        self.on_tensors = dialect.on_tensors  # attributes and methods are the Tensor's
         self.locals = local_names(fn)
         self.active = set(active_params)
         self.final = False
@@ -179,7 +179,7 @@ class Analyser:
             if (
                 isinstance(call.func, gast.Attribute)
                 and call.func.attr == "backward"
-                and self.tensor
+                and self.on_tensors
                 and self.is_active(call.func.value)
             ):
                 return Op(
@@ -373,7 +373,7 @@ class Analyser:
                 return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt)) is not None:
                 return refused
-        elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.tensor:
+        elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.on_tensors:
             return self.method_call(call.func, "__call__", call)
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op(Kind.PASSIVE)
@@ -438,7 +438,7 @@ class Analyser:
         """Whether ``x.attr`` of a differentiated ``x`` is read as an object's field (or
         method), not as an array's attribute: a name arrays do not have, outside code
         computing with Tensors (whose attributes are their own)."""
-        return not self.tensor and not hasattr(np.ndarray, attr)
+        return not self.on_tensors and not hasattr(np.ndarray, attr)
 
     def method_call(self, owner: gast.expr, attr: str, call: gast.Call) -> Op:
         """``owner.attr(...)`` (``owner(...)`` for ``__call__``) of an object carrying a
@@ -586,7 +586,7 @@ class Analyser:
 
     def run(self) -> None:
         statements = list(walk_statements(self.fn.body))
-        sources = self.tensor_sources(statements) if self.tensor else set()
+        sources = self.tensor_sources(statements) if self.on_tensors else set()
         changed = True
         while changed:
             changed = False
@@ -620,7 +620,7 @@ class Analyser:
                 and isinstance(stmt.targets[0], gast.Name)
             ):
                 op = Op(Kind.OVERWRITE, target=op.target)
-            op.flagged = self.tensor and op.kind in (Kind.CALL, Kind.UNWRAP)
+            op.flagged = self.on_tensors and op.kind in (Kind.CALL, Kind.UNWRAP)
             mark(stmt, op=op)
         self.join_sequences(statements)
         self.square_products(statements)
@@ -912,14 +912,14 @@ def analyse(
     parsed: Parsed,
     fn: gast.FunctionDef,
     active_params: set[str],
-    tensor: bool = False,
+    dialect: Dialect = Dialect.ARRAYS,
     sequence_params: frozenset[str] = frozenset(),
     shapes: dict[str, tuple | None] | None = None,
 ) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
     parameters' symbolic shapes (see ``rt.shape_pattern``)."""
-    analyser = Analyser(parsed, fn, active_params, tensor, sequence_params, shapes)
+    analyser = Analyser(parsed, fn, active_params, dialect, sequence_params, shapes)
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)
@@ -927,7 +927,7 @@ def analyse(
     statements = list(walk_statements(fn.body))
     mark_copied_updates(fn, statements)
     pure = (
-        not tensor
+        not dialect.on_tensors
         and is_pure(analyser, statements)
         and not recursive(parsed.fn, static_callees(analyser, statements))
     )

@@ -31,10 +31,10 @@ from ..errors import STANDS_FOR, CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
-from .ir import Kind, facts
+from .ir import Dialect, Kind, facts
 from .normalize import clone, walk, walk_statements
 from .parse import Parsed
-from .pipeline import CALLEE, RESERVED  # noqa: F401 (the names tests and api know them by)
+from .pipeline import RESERVED  # noqa: F401 (the name tests know it by)
 from .trace import FINAL, speculable
 
 _MISSING = object()
@@ -43,9 +43,9 @@ RECENT_PATHS = 4  # a call tries the primals of this many known paths before tra
 
 
 class Unit:
-    """A function compiled for one set of static facts. ``tensor`` (true for code
-    computing with Tensors, ``CALLEE`` when compiled code calls it passing arrays) says
-    which front end lowers it; ``shapes`` gives its parameters' symbolic shapes (see
+    """A function compiled for one set of static facts. ``dialect`` (what its code computes
+    with: arrays, or Tensors, passed or unwrapped by a compiled caller) says how its front
+    end lowers it; ``shapes`` gives its parameters' symbolic shapes (see
     ``compiler/shapes.py``)."""
 
     def __init__(
@@ -54,11 +54,11 @@ class Unit:
         active: tuple[str, ...],
         kinds: dict[str, str],
         xp: types.ModuleType,
-        tensor: bool | str = False,
+        dialect: Dialect = Dialect.ARRAYS,
         shapes: dict[str, Any] | None = None,
         returns: tuple[str, ...] = (),
     ):
-        self.front = pipeline.front_end(fn, active, kinds, tensor, shapes, returns)
+        self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns)
         self.parsed: Parsed = self.front.parsed
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
@@ -442,7 +442,7 @@ def unit_for(
     active: tuple[str, ...],
     kinds: dict[str, str],
     xp: types.ModuleType,
-    tensor: bool | str = False,
+    dialect: Dialect = Dialect.ARRAYS,
     shapes: dict[str, Any] | None = None,
     returns: tuple[str, ...] = (),
 ) -> Unit:
@@ -456,13 +456,13 @@ def unit_for(
         tuple(sorted(kinds.items())),
         xp.__name__,
         registry.version(),
-        tensor,
+        dialect,
         tuple(sorted((shapes or {}).items())),
         returns,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, tensor, shapes, returns)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns)
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)
     else:
@@ -475,4 +475,5 @@ def units_built(fn: types.FunctionType) -> int:
     return len(_UNITS.get(fn, {}))
 
 
-rt_module.install(unit_for=unit_for, callee=CALLEE)  # how generated code compiles callees
+# how generated code compiles callees: of code on arrays, and of compiled Tensor code
+rt_module.install(unit_for=unit_for, arrays=Dialect.ARRAYS, callee=Dialect.TENSOR_CALLEE)

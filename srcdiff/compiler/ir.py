@@ -21,6 +21,22 @@ from ..rules import registry
 from .parse import Parsed
 
 
+class Dialect(enum.Enum):
+    """The Python a compiled function is written in: NumPy-style code on arrays, or
+    PyTorch-style code on Tensors. It picks how the front end lowers the function (Tensor
+    code gets its Tensors unwrapped and its ``backward()`` calls made operations) and how
+    the analysis reads attributes; the back ends never see it."""
+
+    ARRAYS = "arrays"  # NumPy-style code: sd.grad's functions and their callees
+    TENSORS = "Tensors"  # PyTorch-style code called with Tensors: an @sd.differentiate step
+    TENSOR_CALLEE = "Tensors, called from compiled Tensor code"  # its parameters are arrays
+
+    @property
+    def on_tensors(self) -> bool:
+        """Whether the code is PyTorch-style: attributes and methods are the Tensor's."""
+        return self is not Dialect.ARRAYS
+
+
 class Kind(enum.Enum):
     """What a statement does, as the back ends see it."""
 

@@ -32,7 +32,7 @@ from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit, expr
 from .finite import insert_checks
-from .ir import Analysis, facts, mark
+from .ir import Analysis, Dialect, facts, mark
 from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import Names, all_names, clone, normalize, walk
@@ -43,7 +43,6 @@ from .trace import PathPrimal, PrimalBuilder, primal
 from .unwrap import insert_unwraps
 
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
-CALLEE = "callee"  # ``tensor`` of a function called from compiled Tensor code
 
 
 def debugging() -> bool:
@@ -87,14 +86,15 @@ def front_end(
     fn: types.FunctionType,
     active: tuple[str, ...],
     kinds: dict[str, str],
-    tensor: bool | str = False,
+    dialect: Dialect = Dialect.ARRAYS,
     shapes: dict[str, Any] | None = None,
     returns: tuple[str, ...] = (),
     debug: bool | None = None,
 ) -> Front:
     """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
-    differentiating the parameters ``active`` (given ``kinds``, ``shapes``); ``returns``
-    are parameters it updates in place, returned after its value."""
+    differentiating the parameters ``active`` (given ``kinds``, ``shapes``), as code on
+    what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
+    its value."""
     parsed = parse(fn)
     if returns:
         parsed = returning_updates(parsed, returns)
@@ -104,15 +104,15 @@ def front_end(
     names = Names(all_names(parsed.tree) | RESERVED)
     tree = normalize(parsed, names)
     stages.shown("normalize", tree)
-    if tensor:
-        insert_unwraps(parsed, tree, names, params_are_arrays=tensor == CALLEE)
+    if dialect.on_tensors:
+        insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
     mark(tree, sharing=insert_follows(parsed, tree, names, arrays))
     stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
-    analysis = analyse(parsed, tree, set(wrt), tensor, sequences, shapes)
+    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes)
     stages.shown("analyse", tree)
     return Front(parsed, analysis, names, wrt, stages)
 

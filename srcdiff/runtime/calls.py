@@ -55,7 +55,8 @@ class Host:
 
     registry: Any = None  # srcdiff.rules.registry
     unit_for: Any = None  # srcdiff.compiler.cache.unit_for
-    callee: Any = None  # what unit_for takes for a callee computing with Tensors
+    arrays: Any = None  # what unit_for takes for a callee of code on arrays (its dialect)
+    callee: Any = None  # and for a callee of compiled Tensor code (given arrays)
     modules: tuple[type, ...] = ()  # nn.Module: calling one runs its forward
     tensor: type = type("NoTensor", (), {})  # srcdiff.Tensor, once it is loaded
     grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
@@ -716,7 +717,7 @@ class _Site:
             names,
             kinds,
             array_module(*values, *others),
-            Host.callee if self.tensor else False,
+            Host.callee if self.tensor else Host.arrays,
             shapes,
             self.returns,
         )
@@ -965,7 +966,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     by_name |= named
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     unit = Host.unit_for(target, tuple(by_name), kinds,
-                         array_module(*values.values(), *args, *kwargs.values()), False,
+                         array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),
                          returns)  # fmt: skip
     forward_fn, _ = unit.tangent()

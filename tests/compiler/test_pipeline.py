@@ -14,7 +14,7 @@ import pytest
 
 import srcdiff as sd
 from srcdiff.compiler import cache, pipeline
-from srcdiff.compiler.ir import facts, mark
+from srcdiff.compiler.ir import Dialect, facts, mark
 from srcdiff.compiler.normalize import clone
 
 from . import functions  # noqa: F401  (registers the battery in CASES)
@@ -41,11 +41,26 @@ def test_the_front_end_runs_its_stages_in_order():
 
 
 def test_tensor_code_is_lowered_in_the_front_end():
+    """What a function's code computes with picks its lowering: code on arrays is not
+    lowered; Tensor code is, its parameters unwrapped where they are Tensors (a step
+    called with Tensors), not where a compiled caller passes arrays."""
+
     def tensor_loss(w):
         return (w * w).sum()
 
-    front = pipeline.front_end(tensor_loss, (), {}, tensor=True, debug=False)
-    assert front.stages.run == ["parse", "normalize", "lower Tensors", "sharing", "analyse"]
+    def lowered(dialect: Dialect) -> tuple[list[str], str]:
+        front = pipeline.front_end(tensor_loss, (), {}, dialect=dialect, debug=False)
+        return front.stages.run, pipeline.show(front.analysis.fn)
+
+    stages, shown = lowered(Dialect.ARRAYS)
+    assert stages == ["parse", "normalize", "sharing", "analyse"]
+    assert "unwrap" not in shown
+    stages, shown = lowered(Dialect.TENSORS)
+    assert stages == ["parse", "normalize", "lower Tensors", "sharing", "analyse"]
+    assert "rt.unwrap(w" in shown
+    stages, shown = lowered(Dialect.TENSOR_CALLEE)
+    assert "lower Tensors" in stages
+    assert "rt.unwrap(w" not in shown
 
 
 def test_a_gradient_runs_the_back_ends_after_the_front_end():
