@@ -321,12 +321,14 @@ def method(cls: type, name: str) -> tuple[type, str]:
 def _method_key(primitive: Any) -> tuple[type, str] | None:
     """``method(type(owner), name)`` for a compiled (C or Cython) method bound to an
     object ``owner``; None for other callables, Python methods among them."""
-    owner = getattr(primitive, "__self__", None)
     compiled = isinstance(primitive, types.BuiltinMethodType) or (
         isinstance(primitive, types.MethodType)
         and not isinstance(primitive.__func__, types.FunctionType)
     )
-    if not compiled or owner is None:
+    if not compiled:  # first: asking others for __self__ may run their __getattr__
+        return None
+    owner = primitive.__self__
+    if owner is None:
         return None
     if isinstance(owner, (types.ModuleType, type)):
         return None

@@ -177,13 +177,13 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     """The Python function behind a callable, and the arguments bound before the call."""
     if isinstance(fn, types.FunctionType):
         return fn, ()
+    if _is_module(fn):  # before the look-up below, which runs a Module's __getattr__
+        return _target(fn.forward)
     inner = getattr(fn, "_srcdiff_target", None)
     if inner is not None:
         return _target(inner)
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         return fn.__func__, (fn.__self__,)
-    if _is_module(fn):
-        return _target(fn.forward)
     if isinstance(fn, type) and is_record_class(fn):
         return constructor(fn), ()
     call = type(fn).__call__ if callable(fn) else None
@@ -469,12 +469,22 @@ class Spread:
     named: tuple[str, ...]
 
 
+_PLAIN_MASKS: dict[tuple, bool] = {}  # masks of generated calls: each plain, or not
+
+
 def _expanded(active: tuple, nargs: int, kwargs: dict) -> tuple[tuple, tuple | None]:
     """The mask as argument positions (``*args``, ``**kw`` and positions counted from the
     end made plain), and for each mask entry how its gradient is gathered: ``(True, i,
     n)`` a list of positions ``i`` to ``i + n``, ``(keys, i, n)`` a dict of them, ``(False,
     i, 1)`` position ``i`` alone (None when every entry is plain)."""
-    if not any(isinstance(a, (Star, Spread)) or isinstance(a, int) and a < 0 for a in active):
+    plain = _PLAIN_MASKS.get(active)
+    if plain is None:
+        if len(_PLAIN_MASKS) > 4096:
+            _PLAIN_MASKS.clear()
+        plain = _PLAIN_MASKS[active] = not any(
+            isinstance(a, (Star, Spread)) or isinstance(a, int) and a < 0 for a in active
+        )
+    if plain:
         return active, None
     positions: list = []
     layout = []
@@ -652,6 +662,7 @@ class _Site:
         self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
         self.tensor = tensor
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
+        self.version = -1  # the registry's version when fn itself was last found without a rule
         if self.rule is not None or self.nondiff:
             return
         refused = Host.registry.refusal(fn)
@@ -750,8 +761,12 @@ _ARRAY_TYPES = {np.ndarray, np.float64, np.float32}  # types that name their arr
 def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
           ) -> tuple[_Site, tuple]:  # fmt: skip
     """The site of a call of ``fn``, and the arguments bound before the call (``self``)."""
-    keywords = tuple(kwargs)
-    shape = (active, tensor, len(args), keywords)
+    shape = (active, tensor, len(args), tuple(kwargs))
+    if type(fn) is types.FunctionType:  # a function met before under these rules: no lookups
+        per_target = _SITES.get(fn)
+        site = None if per_target is None else per_target.get((0, *shape, ()))
+        if site is not None and site.version == Host.registry.version():
+            return site, ()
     target, bound = _target(fn)
     if target is None or Host.registry.lookup(fn) is not None or Host.registry.is_nondiff(fn):
         try:
@@ -771,6 +786,8 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
     site = per_target.get(key)
     if site is None:
         site = per_target[key] = _Site(fn, target, len(bound), *shape)
+    if fn is target:  # the function itself was found to have no rule under these rules
+        site.version = Host.registry.version()
     return site, bound
 
 

@@ -227,6 +227,22 @@ def test_a_rule_registered_after_cached_calls_changes_the_next_gradient(rules):
     assert np.allclose(g(x), 100.0)
 
 
+def apply_to(f, x):
+    return np.sum(f(x))
+
+
+def test_a_rule_registered_for_a_function_compiled_code_calls_changes_the_next_gradient(rules):
+    """A function passed in is called through its call site, which remembers the function
+    had no rule: a rule registered after cached calls is used from the next call on."""
+    g = sd.grad(fresh(apply_to), wrt=1)
+    x = np.array([1.0, 2.0])
+    for _ in range(2):
+        assert np.allclose(g(cubed, x), 3 * x**2)  # cubed's own source differentiated
+    sd.register_vjp(cubed)(lambda g_, ans, x_: g_ * 100.0)
+    for _ in range(2):
+        assert np.allclose(g(cubed, x), 100.0)
+
+
 SCALE = 2.0
 
 
