@@ -199,7 +199,8 @@ def main():
     _, train_step = fit_model(model, x_train_tensor, y_train_tensor)
     print(model.state_dict())
     show("ManualLinearRegression(nn.Module):", model.a, model.b)
-    print("\nThe source the last train_step ran (primal and adjoint, and what they called):")
+    print("\nThe source the last train_step ran (primal and adjoint, the model's forward and")
+    print("the loss inlined, each line under a comment naming its file and line):")
     print(sd.source(train_step))
 
     sd.manual_seed(42)

@@ -364,7 +364,7 @@ def _zero_reasons(unit: Unit, name: str, zeroed: dict[int | None, list[str]]) ->
         )
     parsed = unit.parsed
     reasons = [
-        f"line {line} (`{parsed.source_line(line)}`) made the gradient of "
+        f"{parsed.label(line)} (`{parsed.source_line(line)}`) made the gradient of "
         f"{', '.join(d.removeprefix('d_') for d in names)} zero: its derivative is zero at "
         "these values (a kink, a constant piece, a mask)"
         for line, names in zeroed.items()

@@ -63,7 +63,9 @@ def test_linear_regression_fits_match_least_squares():
     )  # Python 3.12 on
     assert "def backward(_saved, d_result):" in out  # the eager loss.backward()
     assert "def train_step_primal(" in out  # the compiled training step
-    assert "# called: ManualLinearRegression.forward" in out
+    # the model's forward and the loss, inlined with their own files' lines
+    assert "linear_regression.py:97: return self.a + self.b * x" in out
+    assert "srcdiff/nn/functional.py:110: squared = (input - target) ** 2" in out
 
 
 def test_dynamic_graph_shows_both_paths():

@@ -138,12 +138,13 @@ class Unit:
 
     def stale(self) -> bool:
         """Whether a global (or closure variable) this unit was compiled taking for a
-        number holds something else now (then it must be compiled again)."""
+        number holds something else now, or an object whose code it inlined is not found
+        where it was (then it must be compiled again)."""
         for n, cell in self.number_globals:
             value = cell.cell_contents if cell is not None else self.fn.__globals__.get(n, _MISSING)
             if not is_number(value):
                 return True
-        return False
+        return not all(guard.holds() for guard in self.parsed.guards)  # inlined callees
 
     def tangent(self) -> tuple[types.FunctionType, str]:
         """The forward-mode function (``compiler/tangent``) and its source: it takes the
@@ -221,7 +222,8 @@ class Unit:
             linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
             weakref.finalize(self, linecache.cache.pop, filename, None)
             # an error differentiating it again is reported at the user's line
-            STANDS_FOR[filename] = (self.parsed.filename, self.parsed.name, linemap)
+            lines = [self.parsed.real_line(n) for n in linemap]  # an inlined line: its call's
+            STANDS_FOR[filename] = (self.parsed.filename, self.parsed.name, lines)
             weakref.finalize(self, STANDS_FOR.pop, filename, None)
             program = self.load(text, None, tree.name, filename, {"_numpy": np})
             program.__defaults__ = self.fn.__defaults__
@@ -373,10 +375,11 @@ class Unit:
         map, its own in ``filename``."""
         tree = ast.parse(text) if isinstance(text, str) else text
         fallback = self.parsed.tree.lineno
+        real = self.parsed.real_line  # an inlined callee's line: its call's
         for node in walk(tree) if linemap is not None else ():
             if hasattr(node, "lineno"):
                 line = linemap[node.lineno - 1] if node.lineno - 1 < len(linemap) else None
-                node.lineno = node.end_lineno = line or fallback
+                node.lineno = node.end_lineno = real(line) or fallback
                 node.col_offset = node.end_col_offset = 0
         env = {"rt": rt_module, "xp": self.xp, "_unit": self, **(extra or {})}
         env.update({v: k for k, v in self.rule_names.items()})

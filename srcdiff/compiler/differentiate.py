@@ -24,7 +24,6 @@ from typing import Any
 import gast
 
 from .. import runtime as rt_module
-from ..errors import CompileError
 from ..rules import registry
 from .analyse import relevant_try
 from .ir import Analysis, Kind, facts, mark, operand_name
@@ -222,16 +221,19 @@ def try_way(item: Item, analysis: Analysis) -> str:
         return "body ran through"
     line = next(s.lineno for s in walk_statements(analysis.fn.body) if facts(s).pos == item.at)
     if item.taken == PASSED_ON:
-        return f"raised at line {line}, not handled here"
+        return f"raised at {analysis.parsed.label(line)}, not handled here"
     clause = item.stmt.handlers[item.taken]
-    return f"raised at line {line}, handled by `{analysis.parsed.source_line(clause.lineno)}`"
+    return (
+        f"raised at {analysis.parsed.label(line)}, handled by "
+        f"`{analysis.parsed.source_line(clause.lineno)}`"
+    )
 
 
 def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
     lines = []
     for item in items:
         s = item.stmt
-        where = f"line {s.lineno}: `{analysis.parsed.source_line(s.lineno)}`"
+        where = f"{analysis.parsed.label(s.lineno)}: `{analysis.parsed.source_line(s.lineno)}`"
         if item.kind == "branch":
             lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
         elif item.kind == "try":
@@ -639,11 +641,13 @@ class AdjointBuilder:
             elif item.kind == "try":
                 s = item.stmt
                 way = try_way(item, self.a)
-                self.emit(comment(f"line {s.lineno}: try: {way}", s.lineno), s.lineno)
+                where = self.a.parsed.label(s.lineno)
+                self.emit(comment(f"{where}: try: {way}", s.lineno), s.lineno)
             else:
                 s = item.stmt
                 choice = "taken" if item.taken else "not taken"
-                self.emit(comment(f"line {s.lineno}: if branch {choice}", s.lineno), s.lineno)
+                where = self.a.parsed.label(s.lineno)
+                self.emit(comment(f"{where}: if branch {choice}", s.lineno), s.lineno)
 
     def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()) -> None:
         """The reversed loop. ``first_set``: names the body reads before it assigns them
@@ -684,14 +688,11 @@ class AdjointBuilder:
                 and n not in info.maybe_saves
             ]
             if absent:
-                raise CompileError(
+                raise self.a.parsed.error(
                     f"cannot differentiate this loop: {', '.join(absent)} "
                     "may be undefined before it",
-                    function=self.a.parsed.name,
-                    filename=self.a.parsed.filename,
-                    lineno=line,
-                    source_line=self.a.parsed.source_line(line),
-                    hint="assign it before the loop",
+                    line,
+                    "assign it before the loop",
                 )
             if info.entry_saves and not info.entry_read:
                 self.emit(

@@ -1,5 +1,6 @@
 """Stage 7: generated gast to Python source, with a ``# line N: <user statement>``
-comment over each block, and the map from generated lines back to the user's lines."""
+comment over each block (``# file:N: <statement>`` over code inlined from another
+function), and the map from generated lines back to the user's lines."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import ast
 import gast
 
 from .ir import facts
+from .parse import Origin, shown_file
 
 INDENT = "    "
 
 
 class Emitter:
-    def __init__(self, lines: dict[int, str], label: str | None = "line"):
+    def __init__(self, lines: dict[int, str], label: str | None = "line",
+                 origins: dict[int, Origin] | None = None):  # fmt: skip
         self.user_lines = lines
+        self.origins = origins or {}
         self.label = label
         self.text: list[str] = []
         self.linemap: list[int | None] = []
@@ -39,7 +43,11 @@ class Emitter:
                 continue
             if line is not None and line != current:
                 source = self.user_lines.get(line, "").strip()
-                if self.label is None:
+                origin = self.origins.get(line)
+                if origin is not None:
+                    where = f"{shown_file(origin.filename)}:{origin.line}"
+                    self.line(f"# {where}: {source}" if source else f"# {where}", depth, line)
+                elif self.label is None:
                     self.line(f"# {source}", depth, line)
                 else:
                     self.line(
@@ -114,10 +122,11 @@ def emit(
     lines: dict[int, str],
     header: list[str],
     label: str | None = "line",
+    origins: dict[int, Origin] | None = None,
 ) -> tuple[str, list[int | None]]:
     """Source text of ``functions`` under ``header`` lines, and for each line of it the
     user line it comes from (None for lines of srcdiff's own)."""
-    e = Emitter(lines, label)
+    e = Emitter(lines, label, origins)
     for h in header:
         e.line(h, 0, None)
     for i, fn in enumerate(functions):

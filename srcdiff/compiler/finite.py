@@ -11,22 +11,24 @@ import copy
 import gast
 
 from .normalize import const, name, walk
+from .parse import Parsed
 from .trace import attr, call
 
 SKIPPED = {"rt", "xp", "np", "_saved", "_numpy"}  # modules and the saved values
 
 
-def insert_checks(fn: gast.FunctionDef, filename: str) -> None:
-    """Put a check after each gradient assignment of the adjoint ``fn``, in place."""
-    fn.body = _checked(fn.body, filename)
+def insert_checks(fn: gast.FunctionDef, parsed: Parsed) -> None:
+    """Put a check after each gradient assignment of the adjoint ``fn`` (of ``parsed``'s
+    function), in place."""
+    fn.body = _checked(fn.body, parsed)
 
 
-def _checked(body: list[gast.stmt], filename: str) -> list[gast.stmt]:
+def _checked(body: list[gast.stmt], parsed: Parsed) -> list[gast.stmt]:
     out: list[gast.stmt] = []
     for s in body:
         for field in ("body", "orelse"):
             if isinstance(getattr(s, field, None), list) and not isinstance(s, gast.FunctionDef):
-                setattr(s, field, _checked(getattr(s, field), filename))
+                setattr(s, field, _checked(getattr(s, field), parsed))
         out.append(s)
         targets = _gradients(s)
         if not targets or getattr(s, "lineno", None) is None:
@@ -34,7 +36,8 @@ def _checked(body: list[gast.stmt], filename: str) -> list[gast.stmt]:
         shown = ast.unparse(gast.gast_to_ast(copy.deepcopy(s))).strip()
         read = _read(s)
         operands = gast.Dict(keys=[const(n) for n in read], values=[name(n) for n in read])
-        where = gast.Tuple(elts=[const(filename), const(s.lineno), const(shown)], ctx=gast.Load())
+        filename, line, _ = parsed.where(s.lineno)
+        where = gast.Tuple(elts=[const(filename), const(line), const(shown)], ctx=gast.Load())
         for target in targets:
             check = gast.Expr(value=call(attr("rt", "check_finite"), name(target), where, operands))
             check.lineno = s.lineno

@@ -24,9 +24,10 @@ class Stop:
     line: int
     source: str  # the user's line
     why: str
+    label: str = ""  # how to name the line, where not ``line N`` (inlined code)
 
     def __str__(self) -> str:
-        return f"line {self.line} (`{self.source}`): {self.why}"
+        return f"{self.label or f'line {self.line}'} (`{self.source}`): {self.why}"
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ def _stop(analysis: Analysis, s: gast.stmt, tests: dict[str, gast.stmt]) -> Stop
     if test is not None:
         keyword = "while" if isinstance(test, gast.While) else "if"
         why = (
-            f"it is read only to decide the {keyword} at line {test.lineno}, and a "
+            f"it is read only to decide the {keyword} at {parsed.label(test.lineno)}, and a "
             "condition has no gradient (the gradient is that of the branch taken)"
         )
-        return Stop(test.lineno, parsed.source_line(test.lineno), why)
+        return Stop(test.lineno, parsed.source_line(test.lineno), why, parsed.label(test.lineno))
     value = getattr(s, "value", None)
-    return Stop(s.lineno, parsed.source_line(s.lineno), _why(analysis, value))
+    return Stop(
+        s.lineno, parsed.source_line(s.lineno), _why(analysis, value), parsed.label(s.lineno)
+    )
 
 
 def _why(analysis: Analysis, value: gast.expr | None) -> str:

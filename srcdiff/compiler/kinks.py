@@ -119,11 +119,10 @@ class _Checks:
         self, helper: str, operands: list[gast.expr], s: gast.stmt, shown: str, texts: list[str]
     ) -> gast.stmt:
         """``rt.<helper>(*operands, where)``, ``where`` naming the user's line and terms."""
+        filename, line, source = self.parsed.where(s.lineno)
         where = gast.Tuple(
-            elts=[const(v) for v in (self.parsed.filename, s.lineno,
-                                     self.parsed.source_line(s.lineno), shown, *texts)],
-            ctx=gast.Load(),
-        )  # fmt: skip
+            elts=[const(v) for v in (filename, line, source, shown, *texts)], ctx=gast.Load()
+        )
         stmt = gast.Expr(value=call(attr("rt", helper), *operands, where))
         stmt.lineno = s.lineno
         return stmt

@@ -11,10 +11,12 @@ import builtins
 import copy
 import inspect
 import linecache
+import os
 import re
 import textwrap
 import weakref
 from collections.abc import Container
+from dataclasses import dataclass
 from types import FunctionType
 from typing import Any
 
@@ -23,11 +25,44 @@ import gast
 from ..errors import CompileError
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a statement of code inlined from another function (``compiler/inline``)
+    comes from: that function's file, line and source, and the line of this function
+    (``at``) whose call it is part of."""
+
+    filename: str
+    line: int
+    text: str
+    function: str
+    at: int
+
+
+def shown_file(filename: str) -> str:
+    """A file as comments and messages name it: relative to the working directory where
+    it is in it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive
+        return filename
+    return filename if relative.startswith("..") else relative
+
+
+VIRTUAL = 1 << 24  # the first line number standing for an Origin: past any file's lines
+
+
 class Parsed:
     """A function's parsed source. It holds the function weakly: compiled code lives as
     long as the function does (a closure made per training step is freed with its
     compiled code). A program srcdiff writes itself (recorded Tensor operations) has no
-    function: ``fn`` is None, and ``lines`` are what it shows for each line."""
+    function: ``fn`` is None, and ``lines`` are what it shows for each line. Statements
+    inlined from other functions have line numbers from ``VIRTUAL`` on, each standing
+    for an entry of ``origins``; ``inlined`` binds the names their code reads, and
+    ``guards`` check that the objects inlined are still the ones found."""
+
+    origins: dict[int, Origin] = {}  # noqa: RUF012 (read-only default: a variant gets its own)
+    inlined: dict[str, Any] = {}  # noqa: RUF012
+    guards: tuple = ()
 
     def __init__(self, fn: FunctionType | None, tree: gast.FunctionDef, filename: str,
                  lines: dict[int, str]):  # fmt: skip
@@ -35,6 +70,25 @@ class Parsed:
         self.tree = tree
         self.filename = filename
         self.lines = lines
+
+    def where(self, lineno: int) -> tuple[str, int, str]:
+        """The file, line and source text a line number of this program stands for."""
+        origin = self.origins.get(lineno)
+        if origin is None:
+            return self.filename, lineno, self.source_line(lineno)
+        return origin.filename, origin.line, origin.text
+
+    def label(self, lineno: int) -> str:
+        """How messages name a line: ``line 7``, or ``file.py:22`` for an inlined one."""
+        origin = self.origins.get(lineno)
+        return (
+            f"line {lineno}" if origin is None else f"{shown_file(origin.filename)}:{origin.line}"
+        )
+
+    def real_line(self, lineno: int | None) -> int | None:
+        """A line of this function's own file: an inlined statement's is its call's."""
+        origin = self.origins.get(lineno)
+        return lineno if origin is None else origin.at
 
     @property
     def fn(self) -> FunctionType:
@@ -50,20 +104,26 @@ class Parsed:
         """The functions defined in this one, lifted out of it (``compiler/closures``), by
         the names its code calls them by."""
         fn = self.fn
-        return _SCOPES.get(fn, {}) if fn is not None else {}
+        lifted = _SCOPES.get(fn, {}) if fn is not None else {}
+        return {**lifted, **self.inlined} if self.inlined else lifted
 
     def source_line(self, lineno: int | None) -> str:
         return self.lines.get(lineno, "").strip() if lineno else ""
 
     def error(self, what: str, node: Any = None, hint: str = "") -> CompileError:
-        """A CompileError located at ``node`` (or at the function)."""
-        lineno = getattr(node, "lineno", None) or self.tree.lineno
+        """A CompileError located at ``node`` (a line number, or at the function): in an
+        inlined function's code, at its own file and line."""
+        lineno = (node if isinstance(node, int) else getattr(node, "lineno", None)) or (
+            self.tree.lineno
+        )
+        origin = self.origins.get(lineno)
+        filename, line, text = self.where(lineno)
         return CompileError(
             what,
-            function=self.name,
-            filename=self.filename,
-            lineno=lineno,
-            source_line=self.source_line(lineno),
+            function=self.name if origin is None else origin.function,
+            filename=filename,
+            lineno=line,
+            source_line=text,
             hint=hint,
         )
 

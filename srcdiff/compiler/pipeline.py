@@ -1,6 +1,7 @@
 """The compiler's stages, run in order: the one place that runs them.
 
-    front end   parse -> normalize -> lower Tensors (Tensor code only) -> sharing -> analyse
+    front end   parse -> normalize -> inline, lower Tensors (Tensor code only) -> sharing
+                -> analyse
     primal      trace                 (the traced primal; a path's or a kink-checking one)
     reverse     differentiate -> optimize -> check finite (when asked)
     forward     tangent -> optimize
@@ -32,6 +33,7 @@ from .backends import to_backend
 from .differentiate import adjoint
 from .emit import emit, expr
 from .finite import insert_checks
+from .inline import inline_calls
 from .ir import Analysis, Dialect, facts, mark
 from .kinks import kink_primal
 from .mutation import insert_follows
@@ -105,6 +107,8 @@ def front_end(
     tree = normalize(parsed, names)
     stages.shown("normalize", tree)
     if dialect.on_tensors:
+        parsed = inline_calls(parsed, tree, names)
+        stages.shown("inline", tree)
         insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
@@ -193,7 +197,7 @@ def reverse(
     optimize(tree)
     front.shown("optimize", tree)
     if checked:
-        insert_checks(tree, front.parsed.filename)
+        insert_checks(tree, front.parsed)
         front.shown("check finite", tree)
     return tree
 
@@ -218,7 +222,7 @@ def generate(front: Front, tree: gast.FunctionDef, xp: types.ModuleType | None,
     with NumPy's names), and each text line's user line."""
     if xp is not None:
         tree = to_backend(tree, front.parsed, xp)
-    text, linemap = emit([tree], front.parsed.lines, header or [])
+    text, linemap = emit([tree], front.parsed.lines, header or [], origins=front.parsed.origins)
     front.shown("emit", text)
     return text, linemap
 

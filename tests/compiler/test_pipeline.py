@@ -56,7 +56,7 @@ def test_tensor_code_is_lowered_in_the_front_end():
     assert stages == ["parse", "normalize", "sharing", "analyse"]
     assert "unwrap" not in shown
     stages, shown = lowered(Dialect.TENSORS)
-    assert stages == ["parse", "normalize", "lower Tensors", "sharing", "analyse"]
+    assert stages == ["parse", "normalize", "inline", "lower Tensors", "sharing", "analyse"]
     assert "rt.unwrap(w" in shown
     stages, shown = lowered(Dialect.TENSOR_CALLEE)
     assert "lower Tensors" in stages

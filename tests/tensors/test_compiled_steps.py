@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff.compiler import inline
 
 from .programs import PROGRAMS, data, leaves, parameters
 
@@ -198,7 +199,12 @@ class Affine(sd.nn.Module):
         return self.a + self.b * x
 
 
-def test_a_callee_computes_no_gradient_for_an_input_that_needs_none():
+@pytest.mark.parametrize("inlined", [True, False], ids=["inlined", "called"])
+def test_a_callee_computes_no_gradient_for_an_input_that_needs_none(monkeypatch, inlined):
+    """Whether the module and the loss are inlined into the step or called (compiled on
+    their own), no gradient is computed for the data."""
+    if not inlined:
+        monkeypatch.setattr(inline, "DEPTH", 0)
     model, loss_fn = Affine(), sd.nn.MSELoss()
     x, y = data()
 
@@ -214,5 +220,11 @@ def test_a_callee_computes_no_gradient_for_an_input_that_needs_none():
     loss_fn(model(x), y).backward()
     assert np.allclose(compiled, [model.a.grad.numpy(), model.b.grad.numpy()], rtol=1e-12)
     source = sd.source(step)
-    assert "forward (" in source and "d_x" not in source and "d_target" not in source
-    assert "with respect to the Tensors that require grad; path" in source
+    assert "d_x" not in source and "d_target" not in source and "d_y" not in source
+    if inlined:
+        assert "test_compiled_steps.py:199: return self.a + self.b * x" in source
+        assert "srcdiff/nn/functional.py:110: squared = (input - target) ** 2" in source
+        assert "# called:" not in source
+    else:
+        assert "forward (" in source
+        assert "with respect to the Tensors that require grad; path" in source

@@ -1,0 +1,462 @@
+"""Stage 2a, for Tensor code: calls of functions and modules known when the caller is
+compiled, replaced by their code.
+
+A training step calls ``model(x)``, a loss module and ``F.mse_loss``: through ``rt.call``
+each call pays for finding the callee's compiled code and its adjoint, many times the
+arithmetic of a small model. A callee found now (a function named by a global or a
+closure variable, a module's ``forward``, either reached through attributes of modules)
+whose code has its returns at the top or in ``if`` blocks is put in place of its call
+(after normalization, so the call is a statement of its own): its names renamed apart,
+its parameters replaced by the arguments, each return an assignment of the call's target.
+Its own calls are inlined first, the same way.
+
+The unit is compiled for the objects found: a ``Guard`` per object checks, before each
+call (``Unit.stale``), that it is still the one found where it was, else the unit is
+compiled again. An inlined statement's line number is a virtual one (``parse.Origin``):
+shown as the callee's file and line in the generated source, reported there in compile
+errors, and as the call's line in tracebacks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import re
+import types
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gast
+
+from ..errors import CompileError
+from ..rules import registry
+from ..runtime.calls import Host
+from .ir import facts, mark
+from .normalize import (
+    Names,
+    all_names,
+    assign,
+    blocks,
+    clone,
+    const,
+    local_names,
+    name,
+    normalize,
+    rebuild_blocks,
+    walk,
+)
+from .parse import VIRTUAL, Origin, Parsed, parse
+
+DEPTH = 4  # calls inlined inside inlined code, at most this deep
+LARGEST = 200  # statements of a callee's normalized code, at most
+# names generated code reads that are the same in every function (see pipeline.RESERVED)
+SHARED = frozenset({"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"})
+TEMPORARY = re.compile(r"t\d+")
+RESULT = "<result>"  # the call's target in the callee's code: a name no code has
+_MISSING = object()
+_PLAIN_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
+
+
+class Guard:
+    """An object inlined code was compiled for, and how to find it again: ``holds()``
+    when ``read()`` finds that very object (held weakly where it can be)."""
+
+    __slots__ = ("_expected", "read")
+
+    def __init__(self, read: Callable[[], Any], expected: Any):
+        self.read = read
+        try:
+            self._expected: Callable[[], Any] = weakref.ref(expected)
+        except TypeError:  # numbers, tuples, None: kept
+            self._expected = lambda: expected
+
+    def holds(self) -> bool:
+        found = self.read()
+        return found is not _MISSING and found is self._expected()
+
+
+def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
+    def read() -> Any:
+        try:
+            return cell.cell_contents
+        except ValueError:  # emptied
+            return _MISSING
+
+    return read
+
+
+def _forward(module: Any) -> Any:
+    """The ``forward`` a call of ``module`` runs: its class's, unless it has its own."""
+    if module is _MISSING or "forward" in getattr(module, "__dict__", {}):
+        return _MISSING
+    return getattr(type(module), "forward", _MISSING)
+
+
+class Inliner:
+    """Inlines the calls of one function's normalized code (``parsed``), taking fresh
+    names from ``names``; ``known`` are parameters standing for objects found now (the
+    ``self`` of a module inlined), with how to read each again."""
+
+    def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names,
+                 stack: tuple[types.FunctionType, ...] = (),
+                 known: dict[str, tuple[Any, Callable[[], Any]]] | None = None):  # fmt: skip
+        self.p = parsed
+        self.names = names
+        self.stack = stack
+        self.known = known or {}
+        self.locals = local_names(fn)
+        self.scope: dict[str, Any] = {}  # names bound for inlined code, and their objects
+        self.origins: dict[int, Origin] = dict(parsed.origins)
+        self.lines: dict[int, str] = {}
+        self.guards: list[Guard] = list(parsed.guards)
+        self.attribute_entries: set[str] = set()
+
+    # --- finding callees -------------------------------------------------------------
+    def reader(self, id_: str) -> Callable[[], Any] | None:
+        """How to read the free name ``id_`` of this function again: its closure cell,
+        its global, a builtin (None: not found)."""
+        fn = self.p.fn
+        if id_ in self.p.scope:
+            obj = self.p.scope[id_]
+            return lambda: obj
+        code = fn.__code__
+        if fn.__closure__ and id_ in code.co_freevars:
+            return _cell_reader(fn.__closure__[code.co_freevars.index(id_)])
+        namespace = fn.__globals__
+        if id_ in namespace:
+            return lambda: namespace.get(id_, _MISSING)
+        if hasattr(builtins, id_):
+            return lambda: getattr(builtins, id_, _MISSING)
+        return None
+
+    def lookup(self, e: gast.expr) -> tuple[Any, Callable[[], Any]] | None:
+        """The object ``e`` (a free name, or attributes of modules reached from one)
+        refers to now, and how to read it again; None for anything else."""
+        if isinstance(e, gast.Name):
+            if e.id in self.known:
+                return self.known[e.id]
+            if e.id in self.scope:
+                obj = self.scope[e.id]  # guarded where it was bound
+                return obj, lambda: obj
+            if e.id in self.locals:
+                return None
+            read = self.reader(e.id)
+            if read is None:
+                return None
+            obj = read()
+            return (obj, read) if obj is not _MISSING else None
+        if isinstance(e, gast.Attribute):
+            found = self.lookup(e.value)
+            if found is None:
+                return None
+            holder, read_holder = found
+            # only modules' and nn.Modules' attributes: another object's may be computed
+            if not isinstance(holder, (types.ModuleType, *Host.modules)):
+                return None
+            obj = getattr(holder, e.attr, _MISSING)
+            if obj is _MISSING:
+                return None
+            attr = e.attr
+            return obj, lambda: getattr(read_holder(), attr, _MISSING)
+        return None
+
+    def callee(self, call: gast.Call) -> tuple[types.FunctionType, list[Guard], bool] | None:
+        """The function a call runs, if it can be inlined; the guards of finding it; and
+        whether it is a module's ``forward`` (the module passed as ``self``)."""
+        found = self.lookup(call.func)
+        if found is None:
+            return None
+        obj, read = found
+        guards = [Guard(read, obj)]
+        bound = False
+        if isinstance(obj, Host.modules):
+            fn = _forward(obj)
+            if not isinstance(fn, types.FunctionType):
+                return None
+            guards.append(Guard(lambda: _forward(read()), fn))
+            bound = True
+        elif isinstance(obj, types.FunctionType):
+            fn = obj
+        else:
+            return None
+        if not self.inlinable(fn):
+            return None
+        return fn, guards, bound
+
+    def inlinable(self, fn: types.FunctionType) -> bool:
+        """Whether ``fn``'s code may be put in place of its calls: a function compiled
+        code would compile (no rule, not srcdiff's machinery), with no closure, no
+        ``*args`` or ``**kwargs``, not a generator, not one being inlined already."""
+        module = fn.__module__ or ""
+        code = fn.__code__
+        flags = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR
+        flags |= inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+        return not (
+            fn in self.stack
+            or len(self.stack) >= DEPTH
+            or code.co_freevars
+            or code.co_flags & flags
+            or (module.startswith("srcdiff") and not module.startswith("srcdiff.nn"))
+            or registry.lookup(fn) is not None
+            or registry.is_nondiff(fn)
+            or registry.refusal(fn) is not None
+        )
+
+    # --- inlining --------------------------------------------------------------------
+    def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in body:
+            if facts(s).no_grad:  # the user's code under no_grad: run as it is
+                out.append(s)
+                continue
+            rebuild_blocks(s, self.block)
+            inlined = self.statement(s)
+            out.extend([s] if inlined is None else inlined)
+        return out
+
+    def statement(self, s: gast.stmt) -> list[gast.stmt] | None:
+        """The statements standing for ``s`` (``x = f(a)`` or ``f(a)``) with ``f``'s
+        code inlined; None to leave it."""
+        if isinstance(s, gast.Assign) and len(s.targets) == 1:
+            target = s.targets[0].id if isinstance(s.targets[0], gast.Name) else None
+            if target is None:
+                return None
+        elif isinstance(s, gast.Expr):
+            target = None
+        else:
+            return None
+        call = s.value
+        if not isinstance(call, gast.Call) or any(
+            isinstance(a, gast.Starred) for a in call.args
+        ) or any(k.arg is None for k in call.keywords):  # fmt: skip
+            return None
+        found = self.callee(call)
+        if found is None:
+            return None
+        fn, guards, bound = found
+        try:
+            return self.inline(s, call, fn, bound, target, guards)
+        except CompileError:  # not inlined: the call compiles it, and says what it lacks
+            return None
+
+    def inline(self, s: gast.stmt, call: gast.Call, fn: types.FunctionType, bound: bool,
+               target: str | None, guards: list[Guard]) -> list[gast.stmt] | None:  # fmt: skip
+        """``fn``'s normalized code in place of the call statement ``s``."""
+        parsed = parse(fn)
+        if parsed.scope:  # functions defined inside it: compiled with it, not inlined
+            return None
+        signature = inspect.signature(fn)
+        params = list(signature.parameters)
+        args: list[gast.expr] = ([call.func] if bound else []) + list(call.args)
+        try:
+            binding = signature.bind(*range(len(args)), **{k.arg: k for k in call.keywords})
+        except TypeError:  # a wrong call: let it raise as Python does
+            return None
+        names = Names(all_names(parsed.tree) | SHARED)
+        tree = clone(normalize(parsed, names))
+        if sum(1 for _ in _statements(tree.body)) > LARGEST:
+            return None
+        self_param = params[0] if bound else None
+        known = {}
+        if bound:
+            found = self.lookup(call.func)
+            known = {self_param: found} if found is not None else {}
+        inner = Inliner(parsed, tree, names, (*self.stack, fn), known)
+        tree.body = inner.block(tree.body)
+        lowered = _without_returns(tree.body, None if target is None else RESULT)
+        bound_to = self.arguments(signature, binding, args, tree, guards, fn)
+        if lowered is None or bound_to is None:
+            return None
+        copies, arguments = bound_to
+        renames = self.renames(inner, tree, parsed, arguments)
+        if renames is None:
+            return None
+        renames[RESULT] = target  # the call's target, named once the callee's names are apart
+        body = [_renamed(st, renames, arguments) for st in lowered]
+        copies = [assign(renames[p], value) for p, value in copies]  # the caller's values
+        for st in copies:
+            st.lineno = tree.lineno
+        body = copies + body
+        self.lines_of(body, inner, parsed, s.lineno)
+        self.guards += guards + inner.guards
+        self.attribute_entries |= {renames.get(n, n) for n in facts(tree).attribute_entries}
+        self.attribute_entries |= {renames.get(n, n) for n in inner.attribute_entries}
+        return body
+
+    def arguments(self, signature: inspect.Signature, binding: inspect.BoundArguments,
+                  args: list[gast.expr], tree: gast.FunctionDef, guards: list[Guard],
+                  fn: types.FunctionType
+                  ) -> tuple[list[tuple[str, gast.expr]], dict[str, gast.expr]] | None:  # fmt: skip
+        """What each parameter stands for (an argument, a name or a constant, or its
+        default), and the parameters given a copy instead (those the callee assigns, and
+        those passed another expression); None where a default is not a plain constant."""
+        stored = {
+            n.id for n in walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        values: dict[str, gast.expr] = {}
+        for p, param in signature.parameters.items():
+            if p in binding.arguments:
+                given = binding.arguments[p]
+                values[p] = args[given] if isinstance(given, int) else given.value
+            elif isinstance(param.default, _PLAIN_DEFAULTS):
+                values[p] = const(param.default)
+            else:
+                return None
+        if fn.__defaults__ is not None:
+            guards.append(Guard(lambda: fn.__defaults__, fn.__defaults__))
+        if fn.__kwdefaults__ is not None:
+            guards.append(Guard(lambda: fn.__kwdefaults__, fn.__kwdefaults__))
+        copies = [
+            (p, values.pop(p))
+            for p in list(values)
+            if p in stored or not isinstance(values[p], (gast.Name, gast.Constant))
+        ]
+        return copies, values
+
+    def renames(self, inner: Inliner, tree: gast.FunctionDef, parsed: Parsed,
+                arguments: dict[str, gast.expr]) -> dict[str, str] | None:  # fmt: skip
+        """New names for the callee's locals (apart from the caller's) and for the free
+        names its code reads (bound for the caller where the caller's name holds
+        another object); None where a free name is not found."""
+        renames: dict[str, str] = {}
+        source_names = all_names(parsed.tree)
+        for n in sorted(local_names(tree) - set(arguments)):
+            is_temporary = TEMPORARY.fullmatch(n) and n not in source_names
+            renames[n] = self.names.fresh() if is_temporary else self.names.reserve(n)
+        free = {
+            n.id
+            for n in walk(tree)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            and n.id not in renames and n.id not in arguments and n.id not in SHARED
+        }  # fmt: skip
+        for n in sorted(free):
+            found = inner.lookup(name(n))
+            if found is None:
+                return None
+            obj, read = found
+            if n not in inner.scope:  # a name of the callee's own: guarded here
+                self.guards.append(Guard(read, obj))
+            if n in self.scope:
+                if self.scope[n] is obj:  # bound for code inlined before
+                    continue
+            elif n not in self.locals and n not in self.known:
+                mine = self.lookup(name(n))
+                if mine is not None and mine[0] is obj:  # the caller's name holds it too
+                    self.guards.append(Guard(mine[1], obj))
+                    continue
+            new = self.names.reserve(n)
+            self.scope[new] = obj
+            if new != n:
+                renames[n] = new
+        return renames
+
+    def lines_of(self, body: list[gast.stmt], inner: Inliner, parsed: Parsed, at: int) -> None:
+        """Give the inlined statements virtual lines standing for the callee's lines (or,
+        for code inlined into it, for theirs), as part of the call at line ``at``."""
+        at = self.origins[at].at if at in self.origins else at
+        numbers: dict[tuple[str, int], int] = {}
+        for st in _statements(body):
+            line = getattr(st, "lineno", None) or parsed.tree.lineno
+            origin = inner.origins.get(line)
+            if origin is None:
+                origin = Origin(parsed.filename, line, parsed.source_line(line), parsed.name, at)
+            else:
+                origin = Origin(origin.filename, origin.line, origin.text, origin.function, at)
+            key = (origin.filename, origin.line)
+            if key not in numbers:
+                numbers[key] = VIRTUAL + len(self.origins)
+                self.origins[numbers[key]] = origin
+                self.lines[numbers[key]] = origin.text
+            st.lineno = numbers[key]
+
+
+def _statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
+    """Every statement of ``body``, nested ones too (under no_grad as well)."""
+    for s in body:
+        yield s
+        for block in blocks(s):
+            yield from _statements(block)
+        yield from getattr(s, "handlers", ())
+
+
+def _returns(s: gast.stmt) -> bool:
+    return any(isinstance(n, gast.Return) for n in _statements([s]))
+
+
+def _without_returns(body: list[gast.stmt], target: str | None) -> list[gast.stmt] | None:
+    """``body`` with each return an assignment of ``target`` (none where None) and the
+    code after an ``if`` that returns moved into its branches; None where a return is
+    inside a loop, a try or a with block. A path that returns nothing assigns None."""
+
+    def lower(stmts: list[gast.stmt]) -> tuple[list[gast.stmt], bool] | None:
+        out: list[gast.stmt] = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Return):
+                if target is not None:
+                    value = s.value if s.value is not None else const(None)
+                    out.append(_at(assign(target, value), s))
+                return out, True
+            if isinstance(s, gast.If) and _returns(s):
+                rest = stmts[i + 1 :]
+                then = lower(s.body + [clone(r) for r in rest])
+                otherwise = lower(s.orelse + rest)
+                if then is None or otherwise is None:
+                    return None
+                s.body, s.orelse = then[0] or [gast.Pass()], otherwise[0]
+                out.append(s)
+                return out, then[1] and otherwise[1]
+            if _returns(s):
+                return None
+            out.append(s)
+        return out, False
+
+    lowered = lower(body)
+    if lowered is None:
+        return None
+    out, returned = lowered
+    if not returned and target is not None:
+        out.append(_at(assign(target, const(None)), out[-1] if out else None))
+    return out
+
+
+def _at(st: gast.stmt, like: gast.stmt | None) -> gast.stmt:
+    st.lineno = getattr(like, "lineno", None)
+    return st
+
+
+class _Renamer(gast.NodeTransformer):
+    def __init__(self, renames: dict[str, str], arguments: dict[str, gast.expr]):
+        self.renames = renames
+        self.arguments = arguments
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if node.id in self.arguments and isinstance(node.ctx, gast.Load):
+            return clone(self.arguments[node.id])
+        if node.id in self.renames:
+            node.id = self.renames[node.id]
+        return node
+
+
+def _renamed(st: gast.stmt, renames: dict[str, str], arguments: dict[str, gast.expr]
+             ) -> gast.stmt:  # fmt: skip
+    return _Renamer(renames, arguments).visit(st)
+
+
+def inline_calls(parsed: Parsed, fn: gast.FunctionDef, names: Names) -> Parsed:
+    """Inline the calls of ``fn`` (normalized, rewritten in place) that can be; the
+    variant of ``parsed`` that knows the inlined lines, names and guards (``parsed``
+    itself where none was)."""
+    inliner = Inliner(parsed, fn, names)
+    fn.body = inliner.block(fn.body)
+    if not inliner.origins.keys() - parsed.origins.keys():
+        return parsed
+    variant = Parsed.__new__(Parsed)
+    variant.__dict__.update(parsed.__dict__)
+    variant.lines = {**parsed.lines, **inliner.lines}
+    variant.origins = inliner.origins
+    variant.inlined = {**parsed.inlined, **inliner.scope}
+    variant.guards = tuple(inliner.guards)
+    entries = facts(fn).attribute_entries | inliner.attribute_entries
+    mark(fn, attribute_entries=frozenset(entries))
+    return variant
