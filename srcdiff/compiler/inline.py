@@ -25,7 +25,7 @@ import re
 import types
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gast
 
@@ -62,18 +62,31 @@ class Guard:
     """An object inlined code was compiled for, and how to find it again: ``holds()``
     when ``read()`` finds that very object (held weakly where it can be)."""
 
-    __slots__ = ("_expected", "read")
+    __slots__ = ("_kept", "_ref", "read")
 
     def __init__(self, read: Callable[[], Any], expected: Any):
         self.read = read
+        self._kept = expected
         try:
-            self._expected: Callable[[], Any] = weakref.ref(expected)
-        except TypeError:  # numbers, tuples, None: kept
-            self._expected = lambda: expected
+            self._ref: weakref.ref | None = weakref.ref(expected)
+            self._kept = None
+        except TypeError:  # tuples, dicts, None: kept
+            self._ref = None
 
     def holds(self) -> bool:
-        found = self.read()
-        return found is not _MISSING and found is self._expected()
+        if self._ref is None:
+            return self.read() is self._kept
+        expected = self._ref()
+        return expected is not None and self.read() is expected
+
+
+class Found(NamedTuple):
+    """An object found now, how to read it again, and a key naming where it is read
+    (so that an object found twice is guarded once)."""
+
+    obj: Any
+    read: Callable[[], Any]
+    key: tuple
 
 
 def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
@@ -93,14 +106,33 @@ def _forward(module: Any) -> Any:
     return getattr(type(module), "forward", _MISSING)
 
 
+def _attribute(holder: Any, attr: str) -> Any:
+    """``holder.attr`` for a module or an nn.Module where reading it runs no code of the
+    user's (no property, no module ``__getattr__``): its own entry, a registered
+    submodule, parameter or buffer, or a plain class attribute."""
+    own = getattr(holder, "__dict__", {})
+    if attr in own:
+        return own[attr]
+    if isinstance(holder, types.ModuleType):
+        return _MISSING
+    for registry_name in ("_modules", "_parameters", "_buffers"):
+        registered = own.get(registry_name)
+        if registered is not None and attr in registered:
+            return registered[attr]
+    found = inspect.getattr_static(holder, attr, _MISSING)
+    if isinstance(found, (types.FunctionType, type)) or found is _MISSING:
+        return _MISSING  # a method (bound when read), or absent
+    return _MISSING if hasattr(type(found), "__get__") else found
+
+
 class Inliner:
     """Inlines the calls of one function's normalized code (``parsed``), taking fresh
     names from ``names``; ``known`` are parameters standing for objects found now (the
-    ``self`` of a module inlined), with how to read each again."""
+    ``self`` of a module inlined)."""
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names,
                  stack: tuple[types.FunctionType, ...] = (),
-                 known: dict[str, tuple[Any, Callable[[], Any]]] | None = None):  # fmt: skip
+                 known: dict[str, Found] | None = None):  # fmt: skip
         self.p = parsed
         self.names = names
         self.stack = stack
@@ -109,28 +141,38 @@ class Inliner:
         self.scope: dict[str, Any] = {}  # names bound for inlined code, and their objects
         self.origins: dict[int, Origin] = dict(parsed.origins)
         self.lines: dict[int, str] = {}
-        self.guards: list[Guard] = list(parsed.guards)
+        self.guards: dict[tuple, Guard] = {}
         self.attribute_entries: set[str] = set()
 
+    def guard(self, found: Found) -> None:
+        """Check, before each call, that ``found`` is still found where it was."""
+        if found.key not in self.guards:
+            self.guards[found.key] = Guard(found.read, found.obj)
+
     # --- finding callees -------------------------------------------------------------
-    def reader(self, id_: str) -> Callable[[], Any] | None:
-        """How to read the free name ``id_`` of this function again: its closure cell,
-        its global, a builtin (None: not found)."""
+    def free(self, id_: str) -> Found | None:
+        """The object the free name ``id_`` of this function refers to now (a function
+        defined in it, its closure cell, its global, a builtin), or None."""
         fn = self.p.fn
         if id_ in self.p.scope:
             obj = self.p.scope[id_]
-            return lambda: obj
+            return Found(obj, lambda: obj, ("fixed", id(obj)))
         code = fn.__code__
         if fn.__closure__ and id_ in code.co_freevars:
-            return _cell_reader(fn.__closure__[code.co_freevars.index(id_)])
-        namespace = fn.__globals__
-        if id_ in namespace:
-            return lambda: namespace.get(id_, _MISSING)
-        if hasattr(builtins, id_):
-            return lambda: getattr(builtins, id_, _MISSING)
-        return None
+            cell = fn.__closure__[code.co_freevars.index(id_)]
+            read = _cell_reader(cell)
+            key: tuple = ("cell", id(cell))
+        elif id_ in fn.__globals__:
+            namespace = fn.__globals__
+            read, key = (lambda: namespace.get(id_, _MISSING)), ("global", id(namespace), id_)
+        elif hasattr(builtins, id_):
+            read, key = (lambda: getattr(builtins, id_, _MISSING)), ("builtin", id_)
+        else:
+            return None
+        obj = read()
+        return None if obj is _MISSING else Found(obj, read, key)
 
-    def lookup(self, e: gast.expr) -> tuple[Any, Callable[[], Any]] | None:
+    def lookup(self, e: gast.expr) -> Found | None:
         """The object ``e`` (a free name, or attributes of modules reached from one)
         refers to now, and how to read it again; None for anything else."""
         if isinstance(e, gast.Name):
@@ -138,51 +180,42 @@ class Inliner:
                 return self.known[e.id]
             if e.id in self.scope:
                 obj = self.scope[e.id]  # guarded where it was bound
-                return obj, lambda: obj
-            if e.id in self.locals:
-                return None
-            read = self.reader(e.id)
-            if read is None:
-                return None
-            obj = read()
-            return (obj, read) if obj is not _MISSING else None
+                return Found(obj, lambda: obj, ("fixed", id(obj)))
+            return None if e.id in self.locals else self.free(e.id)
         if isinstance(e, gast.Attribute):
-            found = self.lookup(e.value)
-            if found is None:
-                return None
-            holder, read_holder = found
+            holder = self.lookup(e.value)
             # only modules' and nn.Modules' attributes: another object's may be computed
-            if not isinstance(holder, (types.ModuleType, *Host.modules)):
+            if holder is None or not isinstance(holder.obj, (types.ModuleType, *Host.modules)):
                 return None
-            obj = getattr(holder, e.attr, _MISSING)
+            obj = _attribute(holder.obj, e.attr)
             if obj is _MISSING:
                 return None
-            attr = e.attr
-            return obj, lambda: getattr(read_holder(), attr, _MISSING)
+            attr, read_holder = e.attr, holder.read
+            return Found(obj, lambda: _attribute(read_holder(), attr), (*holder.key, attr))
         return None
 
-    def callee(self, call: gast.Call) -> tuple[types.FunctionType, list[Guard], bool] | None:
-        """The function a call runs, if it can be inlined; the guards of finding it; and
+    def callee(self, call: gast.Call) -> tuple[types.FunctionType, list[Found], bool] | None:
+        """The function a call runs, if it can be inlined; what finding it read; and
         whether it is a module's ``forward`` (the module passed as ``self``)."""
         found = self.lookup(call.func)
         if found is None:
             return None
-        obj, read = found
-        guards = [Guard(read, obj)]
+        reads = [found]
         bound = False
-        if isinstance(obj, Host.modules):
-            fn = _forward(obj)
+        if isinstance(found.obj, Host.modules):
+            fn = _forward(found.obj)
             if not isinstance(fn, types.FunctionType):
                 return None
-            guards.append(Guard(lambda: _forward(read()), fn))
+            read = found.read
+            reads.append(Found(fn, lambda: _forward(read()), (*found.key, "forward()")))
             bound = True
-        elif isinstance(obj, types.FunctionType):
-            fn = obj
+        elif isinstance(found.obj, types.FunctionType):
+            fn = found.obj
         else:
             return None
         if not self.inlinable(fn):
             return None
-        return fn, guards, bound
+        return fn, reads, bound
 
     def inlinable(self, fn: types.FunctionType) -> bool:
         """Whether ``fn``'s code may be put in place of its calls: a function compiled
@@ -234,15 +267,16 @@ class Inliner:
         found = self.callee(call)
         if found is None:
             return None
-        fn, guards, bound = found
+        fn, reads, bound = found
         try:
-            return self.inline(s, call, fn, bound, target, guards)
+            return self.inline(s, call, fn, bound, target, reads)
         except CompileError:  # not inlined: the call compiles it, and says what it lacks
             return None
 
     def inline(self, s: gast.stmt, call: gast.Call, fn: types.FunctionType, bound: bool,
-               target: str | None, guards: list[Guard]) -> list[gast.stmt] | None:  # fmt: skip
-        """``fn``'s normalized code in place of the call statement ``s``."""
+               target: str | None, reads: list[Found]) -> list[gast.stmt] | None:  # fmt: skip
+        """``fn``'s normalized code in place of the call statement ``s``; ``reads``:
+        what finding ``fn`` read, guarded once it is inlined."""
         parsed = parse(fn)
         if parsed.scope:  # functions defined inside it: compiled with it, not inlined
             return None
@@ -258,14 +292,11 @@ class Inliner:
         if sum(1 for _ in _statements(tree.body)) > LARGEST:
             return None
         self_param = params[0] if bound else None
-        known = {}
-        if bound:
-            found = self.lookup(call.func)
-            known = {self_param: found} if found is not None else {}
+        known = {self_param: reads[0]} if bound else {}  # the module: its attributes known
         inner = Inliner(parsed, tree, names, (*self.stack, fn), known)
         tree.body = inner.block(tree.body)
         lowered = _without_returns(tree.body, None if target is None else RESULT)
-        bound_to = self.arguments(signature, binding, args, tree, guards, fn)
+        bound_to = self.arguments(signature, binding, args, tree, reads, fn)
         if lowered is None or bound_to is None:
             return None
         copies, arguments = bound_to
@@ -279,13 +310,15 @@ class Inliner:
             st.lineno = tree.lineno
         body = copies + body
         self.lines_of(body, inner, parsed, s.lineno)
-        self.guards += guards + inner.guards
+        for found in reads:
+            self.guard(found)
+        self.guards.update(inner.guards)
         self.attribute_entries |= {renames.get(n, n) for n in facts(tree).attribute_entries}
         self.attribute_entries |= {renames.get(n, n) for n in inner.attribute_entries}
         return body
 
     def arguments(self, signature: inspect.Signature, binding: inspect.BoundArguments,
-                  args: list[gast.expr], tree: gast.FunctionDef, guards: list[Guard],
+                  args: list[gast.expr], tree: gast.FunctionDef, reads: list[Found],
                   fn: types.FunctionType
                   ) -> tuple[list[tuple[str, gast.expr]], dict[str, gast.expr]] | None:  # fmt: skip
         """What each parameter stands for (an argument, a name or a constant, or its
@@ -303,10 +336,11 @@ class Inliner:
                 values[p] = const(param.default)
             else:
                 return None
-        if fn.__defaults__ is not None:
-            guards.append(Guard(lambda: fn.__defaults__, fn.__defaults__))
+        if fn.__defaults__ is not None:  # the defaults read: replaced, they would differ
+            reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn))))
         if fn.__kwdefaults__ is not None:
-            guards.append(Guard(lambda: fn.__kwdefaults__, fn.__kwdefaults__))
+            read = lambda: fn.__kwdefaults__  # noqa: E731
+            reads.append(Found(fn.__kwdefaults__, read, ("kwdefaults", id(fn))))
         copies = [
             (p, values.pop(p))
             for p in list(values)
@@ -326,7 +360,8 @@ class Inliner:
             renames[n] = self.names.fresh() if is_temporary else self.names.reserve(n)
         free = {
             n.id
-            for n in walk(tree)
+            for st in tree.body  # not the signature's annotations
+            for n in walk(st)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             and n.id not in renames and n.id not in arguments and n.id not in SHARED
         }  # fmt: skip
@@ -334,16 +369,16 @@ class Inliner:
             found = inner.lookup(name(n))
             if found is None:
                 return None
-            obj, read = found
+            obj = found.obj
             if n not in inner.scope:  # a name of the callee's own: guarded here
-                self.guards.append(Guard(read, obj))
+                self.guard(found)
             if n in self.scope:
                 if self.scope[n] is obj:  # bound for code inlined before
                     continue
             elif n not in self.locals and n not in self.known:
                 mine = self.lookup(name(n))
-                if mine is not None and mine[0] is obj:  # the caller's name holds it too
-                    self.guards.append(Guard(mine[1], obj))
+                if mine is not None and mine.obj is obj:  # the caller's name holds it too
+                    self.guard(mine)
                     continue
             new = self.names.reserve(n)
             self.scope[new] = obj
@@ -443,20 +478,30 @@ def _renamed(st: gast.stmt, renames: dict[str, str], arguments: dict[str, gast.e
     return _Renamer(renames, arguments).visit(st)
 
 
+# How many times each function's calls were inlined: code that rebinds what it calls at
+# every call (a global model replaced each step) would be compiled again each time, so
+# past REINLINED such compilations its calls are left as calls.
+_INLINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+REINLINED = 16
+
+
 def inline_calls(parsed: Parsed, fn: gast.FunctionDef, names: Names) -> Parsed:
     """Inline the calls of ``fn`` (normalized, rewritten in place) that can be; the
     variant of ``parsed`` that knows the inlined lines, names and guards (``parsed``
     itself where none was)."""
+    if parsed.fn is None or _INLINED.get(parsed.fn, 0) >= REINLINED:
+        return parsed
     inliner = Inliner(parsed, fn, names)
     fn.body = inliner.block(fn.body)
     if not inliner.origins.keys() - parsed.origins.keys():
         return parsed
+    _INLINED[parsed.fn] = _INLINED.get(parsed.fn, 0) + 1
     variant = Parsed.__new__(Parsed)
     variant.__dict__.update(parsed.__dict__)
     variant.lines = {**parsed.lines, **inliner.lines}
     variant.origins = inliner.origins
     variant.inlined = {**parsed.inlined, **inliner.scope}
-    variant.guards = tuple(inliner.guards)
+    variant.guards = (*parsed.guards, *inliner.guards.values())
     entries = facts(fn).attribute_entries | inliner.attribute_entries
     mark(fn, attribute_entries=frozenset(entries))
     return variant

@@ -208,3 +208,25 @@ def test_an_error_in_inlined_code_is_raised_at_the_call_and_the_source_names_its
     frames = traceback.extract_tb(info.value.__traceback__)
     call_line = make_step.__code__.co_firstlineno + 2  # loss = loss_fn(model(x), y)
     assert any(f.filename == __file__ and f.lineno == call_line for f in frames)
+
+
+def test_calls_whose_callee_changes_at_every_step_are_left_as_calls_after_a_while():
+    """A model rebound before every step would make every step compile the step again:
+    after ``inline.REINLINED`` compilations the step calls its callees instead."""
+    x, y = data()
+    models = [Affine(0.5, -1.5), Branchy(early=True)]
+    loss_fn = sd.nn.MSELoss()
+    model = models[0]
+
+    def body(x, y):
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss.item()
+
+    step = sd.differentiate(body)
+    for k in range(inline.REINLINED + 4):
+        model = models[k % 2]  # noqa: F841 (read by body through its closure)
+        want = eager_gradients(model, loss_fn, x, y)
+        step(x, y)
+        assert_gradients(model, want)
+    assert "# called:" in sd.source(step)  # no longer inlined
