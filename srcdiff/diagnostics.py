@@ -702,13 +702,14 @@ def _written(s: ast.Assign | ast.AugAssign) -> set[str]:
 
 
 def _movable(value: Any) -> bool:
-    """A real float value finite differences can move (an array or a number)."""
+    """A real float value finite differences can move (an array or a number; not a
+    Tensor, whose array is what compiled code moves)."""
     if isinstance(value, (bool, np.bool_)):
         return False
     if isinstance(value, float):
         return True
     dtype = getattr(value, "dtype", None)
-    return dtype is not None and dtype.kind == "f" and getattr(value, "size", 1) > 0
+    return getattr(dtype, "kind", None) == "f" and getattr(value, "size", 1) > 0
 
 
 def _copy(d: Any) -> Any:

@@ -305,11 +305,11 @@ class Inliner:
             return None
         renames[RESULT] = target  # the call's target, named once the callee's names are apart
         body = [_renamed(st, renames, arguments) for st in lowered]
+        self.lines_of(body, inner, parsed, s.lineno)
         copies = [assign(renames[p], value) for p, value in copies]  # the caller's values
         for st in copies:
-            st.lineno = tree.lineno
+            st.lineno = s.lineno  # part of the call
         body = copies + body
-        self.lines_of(body, inner, parsed, s.lineno)
         for found in reads:
             self.guard(found)
         self.guards.update(inner.guards)

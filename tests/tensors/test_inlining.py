@@ -230,3 +230,21 @@ def test_calls_whose_callee_changes_at_every_step_are_left_as_calls_after_a_whil
         step(x, y)
         assert_gradients(model, want)
     assert "# called:" in sd.source(step)  # no longer inlined
+
+
+def test_the_diagnostics_of_a_gradient_with_inlined_calls_name_the_callees_lines():
+    model = Branchy(early=False)
+
+    def loss(x):
+        return (model(x) ** 2).sum()
+
+    x = sd.tensor(np.linspace(-1.0, 1.0, 6).reshape(3, 2), requires_grad=True)
+    g = sd.grad(loss)
+    g(x)
+    assert "all agree" in str(sd.check_grad(g, x))  # Tensors among the values: not moved
+    (path,) = sd.paths(g)
+    line = Branchy.forward.__code__.co_firstlineno + 2
+    assert any(f"test_inlining.py:{line}: `if self.early:` not taken" in c for c in path.choices)
+    shown = str(sd.explain(g, x)) + sd.source(g)
+    assert f"test_inlining.py:{line}: if self.early:" in shown
+    assert str(inline.VIRTUAL) not in shown and "line 1677" not in shown
