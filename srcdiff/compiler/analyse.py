@@ -36,7 +36,7 @@ from .normalize import (
     walk_statements,
 )
 from .optimize import folded
-from .parse import Parsed, parse
+from .parse import MISSING, Parsed, attribute, parse
 from .shapes import mark_same_shapes
 
 BINOPS = {
@@ -123,9 +123,9 @@ class Analyser:
         if not found:
             return "dynamic", None
         for attr in reversed(path):
-            if not hasattr(obj, attr):
+            obj = attribute(obj, attr)  # one read now would run (a property): dynamic
+            if obj is MISSING:
                 return "dynamic", None
-            obj = getattr(obj, attr)
         return "object", obj
 
     def is_active(self, e: gast.expr | None) -> bool:

@@ -43,10 +43,11 @@ from .normalize import (
     local_names,
     name,
     normalize,
+    params_of,
     rebuild_blocks,
     walk,
 )
-from .parse import VIRTUAL, Origin, Parsed, parse
+from .parse import MISSING, VIRTUAL, Origin, Parsed, attribute, parse
 
 DEPTH = 4  # calls inlined inside inlined code, at most this deep
 LARGEST = 200  # statements of a callee's normalized code, at most
@@ -54,7 +55,6 @@ LARGEST = 200  # statements of a callee's normalized code, at most
 SHARED = frozenset({"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"})
 TEMPORARY = re.compile(r"t\d+")
 RESULT = "<result>"  # the call's target in the callee's code: a name no code has
-_MISSING = object()
 _PLAIN_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
 
 
@@ -94,35 +94,20 @@ def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
         try:
             return cell.cell_contents
         except ValueError:  # emptied
-            return _MISSING
+            return MISSING
 
     return read
 
 
 def _forward(module: Any) -> Any:
-    """The ``forward`` a call of ``module`` runs: its class's, unless it has its own."""
-    if module is _MISSING or "forward" in getattr(module, "__dict__", {}):
-        return _MISSING
-    return getattr(type(module), "forward", _MISSING)
-
-
-def _attribute(holder: Any, attr: str) -> Any:
-    """``holder.attr`` for a module or an nn.Module where reading it runs no code of the
-    user's (no property, no module ``__getattr__``): its own entry, a registered
-    submodule, parameter or buffer, or a plain class attribute."""
-    own = getattr(holder, "__dict__", {})
-    if attr in own:
-        return own[attr]
-    if isinstance(holder, types.ModuleType):
-        return _MISSING
-    for registry_name in ("_modules", "_parameters", "_buffers"):
-        registered = own.get(registry_name)
-        if registered is not None and attr in registered:
-            return registered[attr]
-    found = inspect.getattr_static(holder, attr, _MISSING)
-    if isinstance(found, (types.FunctionType, type)) or found is _MISSING:
-        return _MISSING  # a method (bound when read), or absent
-    return _MISSING if hasattr(type(found), "__get__") else found
+    """The ``forward`` a call of ``module`` runs: its class's (``MISSING`` where it has
+    a ``forward`` of its own, or its class calls something else)."""
+    if module is MISSING or "forward" in getattr(module, "__dict__", {}):
+        return MISSING
+    cls = type(module)
+    if any(cls.__call__ is not base.__call__ for base in Host.modules if issubclass(cls, base)):
+        return MISSING
+    return getattr(cls, "forward", MISSING)
 
 
 class Inliner:
@@ -164,13 +149,13 @@ class Inliner:
             key: tuple = ("cell", id(cell))
         elif id_ in fn.__globals__:
             namespace = fn.__globals__
-            read, key = (lambda: namespace.get(id_, _MISSING)), ("global", id(namespace), id_)
+            read, key = (lambda: namespace.get(id_, MISSING)), ("global", id(namespace), id_)
         elif hasattr(builtins, id_):
-            read, key = (lambda: getattr(builtins, id_, _MISSING)), ("builtin", id_)
+            read, key = (lambda: getattr(builtins, id_, MISSING)), ("builtin", id_)
         else:
             return None
         obj = read()
-        return None if obj is _MISSING else Found(obj, read, key)
+        return None if obj is MISSING else Found(obj, read, key)
 
     def lookup(self, e: gast.expr) -> Found | None:
         """The object ``e`` (a free name, or attributes of modules reached from one)
@@ -187,11 +172,11 @@ class Inliner:
             # only modules' and nn.Modules' attributes: another object's may be computed
             if holder is None or not isinstance(holder.obj, (types.ModuleType, *Host.modules)):
                 return None
-            obj = _attribute(holder.obj, e.attr)
-            if obj is _MISSING:
+            obj = attribute(holder.obj, e.attr)
+            if obj is MISSING:
                 return None
             attr, read_holder = e.attr, holder.read
-            return Found(obj, lambda: _attribute(read_holder(), attr), (*holder.key, attr))
+            return Found(obj, lambda: attribute(read_holder(), attr), (*holder.key, attr))
         return None
 
     def callee(self, call: gast.Call) -> tuple[types.FunctionType, list[Found], bool] | None:
@@ -289,7 +274,7 @@ class Inliner:
             return None
         names = Names(all_names(parsed.tree) | SHARED)
         tree = clone(normalize(parsed, names))
-        if sum(1 for _ in _statements(tree.body)) > LARGEST:
+        if sum(1 for _ in _statements(tree.body)) > LARGEST or _maybe_unbound(tree):
             return None
         self_param = params[0] if bound else None
         known = {self_param: reads[0]} if bound else {}  # the module: its attributes known
@@ -332,15 +317,19 @@ class Inliner:
             if p in binding.arguments:
                 given = binding.arguments[p]
                 values[p] = args[given] if isinstance(given, int) else given.value
-            elif isinstance(param.default, _PLAIN_DEFAULTS):
+            elif type(param.default) in _PLAIN_DEFAULTS:  # not an enum's member: its repr
                 values[p] = const(param.default)
             else:
                 return None
-        if fn.__defaults__ is not None:  # the defaults read: replaced, they would differ
+        # its code and the defaults read: replaced (or, for keyword defaults, changed in
+        # place), they would differ
+        reads.append(Found(fn.__code__, lambda: fn.__code__, ("code", id(fn))))
+        if fn.__defaults__ is not None:
             reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn))))
         if fn.__kwdefaults__ is not None:
-            read = lambda: fn.__kwdefaults__  # noqa: E731
-            reads.append(Found(fn.__kwdefaults__, read, ("kwdefaults", id(fn))))
+            kept = dict(fn.__kwdefaults__)
+            read = lambda: _same_items(fn.__kwdefaults__, kept)  # noqa: E731
+            reads.append(Found(True, read, ("kwdefaults", id(fn))))
         copies = [
             (p, values.pop(p))
             for p in list(values)
@@ -406,6 +395,13 @@ class Inliner:
             st.lineno = numbers[key]
 
 
+def _same_items(now: dict | None, kept: dict) -> bool:
+    """Whether a dict holds the very objects ``kept`` held, under the same keys."""
+    return (
+        now is not None and now.keys() == kept.keys() and all(now[k] is v for k, v in kept.items())
+    )
+
+
 def _statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
     """Every statement of ``body``, nested ones too (under no_grad as well)."""
     for s in body:
@@ -433,26 +429,27 @@ def _without_returns(body: list[gast.stmt], target: str | None) -> list[gast.stm
                     out.append(_at(assign(target, value), s))
                 return out, True
             if isinstance(s, gast.If) and _returns(s):
-                rest = stmts[i + 1 :]
+                rest = stmts[i + 1 :]  # goes into both branches: each ends the function
                 then = lower(s.body + [clone(r) for r in rest])
                 otherwise = lower(s.orelse + rest)
                 if then is None or otherwise is None:
                     return None
-                s.body, s.orelse = then[0] or [gast.Pass()], otherwise[0]
+                s.body, s.orelse = ended(*then, s) or [gast.Pass()], ended(*otherwise, s)
                 out.append(s)
-                return out, then[1] and otherwise[1]
+                return out, True
             if _returns(s):
                 return None
             out.append(s)
         return out, False
 
+    def ended(stmts: list[gast.stmt], returned: bool, like: gast.stmt | None) -> list[gast.stmt]:
+        """``stmts``, the end of the function: where they run through, it returns None."""
+        if returned or target is None:
+            return stmts
+        return [*stmts, _at(assign(target, const(None)), stmts[-1] if stmts else like)]
+
     lowered = lower(body)
-    if lowered is None:
-        return None
-    out, returned = lowered
-    if not returned and target is not None:
-        out.append(_at(assign(target, const(None)), out[-1] if out else None))
-    return out
+    return None if lowered is None else ended(*lowered, None)
 
 
 def _at(st: gast.stmt, like: gast.stmt | None) -> gast.stmt:
@@ -475,7 +472,70 @@ class _Renamer(gast.NodeTransformer):
 
 def _renamed(st: gast.stmt, renames: dict[str, str], arguments: dict[str, gast.expr]
              ) -> gast.stmt:  # fmt: skip
-    return _Renamer(renames, arguments).visit(st)
+    """``st`` with the callee's names renamed and its parameters replaced, in its code
+    and in the facts normalization gave it that name names (a no_grad block's stores,
+    an entry update's container, the holders a write reaches)."""
+    st = _Renamer(renames, arguments).visit(st)
+    names = {**renames, **{p: a.id for p, a in arguments.items() if isinstance(a, gast.Name)}}
+    for s in _statements([st]):
+        known = facts(s)
+        if known.stores or known.entry_of or known.written_back:
+            mark(
+                s,
+                stores=tuple(names.get(n, n) for n in known.stores),
+                entry_of=names.get(known.entry_of, known.entry_of),
+                written_back=frozenset(names.get(n, n) for n in known.written_back),
+            )
+    return st
+
+
+def _maybe_unbound(fn: gast.FunctionDef) -> bool:
+    """Whether a local of ``fn`` (normalized) may be read before it is assigned, which
+    raises UnboundLocalError in a call: inlined into a loop, the read would find the
+    value of an earlier step. Conservative: a loop's or a try's assignments count only
+    inside it, an if's where both branches make them."""
+    params = set(params_of(fn))
+    local = local_names(fn) - params
+
+    def reads(node: gast.AST) -> set[str]:
+        return {n.id for n in walk(node) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load) and n.id in local}  # fmt: skip
+
+    def unbound(body: list[gast.stmt], assigned: set[str]) -> bool:
+        for s in body:
+            if isinstance(s, gast.If):
+                then, otherwise = set(assigned), set(assigned)
+                if reads(s.test) - assigned or unbound(s.body, then):
+                    return True
+                if unbound(s.orelse, otherwise):
+                    return True
+                assigned |= then & otherwise
+            elif isinstance(s, gast.For):
+                inside = assigned | local_names_of(s.target)
+                if reads(s.iter) - assigned or unbound(s.body, inside):
+                    return True
+                if unbound(s.orelse, set(assigned)):
+                    return True
+            elif isinstance(s, gast.While):
+                if reads(s.test) - assigned or unbound(s.body, set(assigned)):
+                    return True
+                if unbound(s.orelse, set(assigned)):
+                    return True
+            elif blocks(s) and not facts(s).no_grad:  # a try, a with: each block alone
+                if any(unbound(b, set(assigned)) for b in blocks(s)):
+                    return True
+            else:
+                if reads(s) - assigned:
+                    return True
+                assigned |= local_names_of(s)
+        return False
+
+    return unbound(fn.body, set(params))
+
+
+def local_names_of(node: gast.AST) -> set[str]:
+    """The names ``node`` assigns."""
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 # How many times each function's calls were inlined: code that rebinds what it calls at

@@ -17,7 +17,7 @@ import textwrap
 import weakref
 from collections.abc import Container
 from dataclasses import dataclass
-from types import FunctionType
+from types import FunctionType, ModuleType
 from typing import Any
 
 import gast
@@ -160,10 +160,36 @@ class Parsed:
             return False, None
         found, obj = (True, roots[e.id]) if roots and e.id in roots else self.resolve(e.id)
         for attr in reversed(path):
-            if not found or not hasattr(obj, attr):
+            obj = attribute(obj, attr) if found else MISSING
+            if obj is MISSING:
                 return False, None
-            obj = getattr(obj, attr)
         return found, obj
+
+
+MISSING = object()
+
+
+def attribute(holder: Any, attr: str) -> Any:
+    """``holder.attr`` where reading it now runs no code of the user's (``MISSING``
+    where it would, or where it is absent): any attribute of a module or a class; of
+    another object, one found without a property, a descriptor written in Python or a
+    ``__getattr__`` (but for an nn.Module's registered submodules, parameters and
+    buffers, which its ``__getattr__`` only looks up)."""
+    if isinstance(holder, (ModuleType, type)):
+        return getattr(holder, attr, MISSING)
+    found = inspect.getattr_static(holder, attr, MISSING)
+    if found is MISSING:
+        own = getattr(holder, "__dict__", None)
+        for registry in ("_modules", "_parameters", "_buffers"):
+            registered = own.get(registry) if isinstance(own, dict) else None
+            if isinstance(registered, dict) and attr in registered:
+                return registered[attr]
+        return MISSING
+    if isinstance(found, property) or isinstance(
+        getattr(type(found), "__get__", None), FunctionType
+    ):
+        return MISSING  # computed by the user's code when read
+    return getattr(holder, attr, MISSING)
 
 
 _CACHE: dict[Any, Parsed] = {}

@@ -178,6 +178,9 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     if isinstance(fn, types.FunctionType):
         return fn, ()
     if _is_module(fn):  # before the look-up below, which runs a Module's __getattr__
+        call = type(fn).__call__
+        if any(call is not base.__call__ for base in Host.modules if isinstance(fn, base)):
+            return _target(types.MethodType(call, fn))  # a class calling more than forward
         return _target(fn.forward)
     inner = getattr(fn, "_srcdiff_target", None)
     if inner is not None:

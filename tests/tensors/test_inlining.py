@@ -248,3 +248,183 @@ def test_the_diagnostics_of_a_gradient_with_inlined_calls_name_the_callees_lines
     shown = str(sd.explain(g, x)) + sd.source(g)
     assert f"test_inlining.py:{line}: if self.early:" in shown
     assert str(inline.VIRTUAL) not in shown and "line 1677" not in shown
+
+
+# ---- each case: a step function (made afresh), run eager, inlined and called ----------
+
+W0 = [1.0, -2.0, 0.3]
+X0 = [0.5, -1.5, 2.0]
+
+
+def doubled_if(h, flag):
+    if flag:
+        return h * 2.0
+    h = h + 1.0  # falls off the end: the call gives None
+
+
+def gated(h):
+    with sd.no_grad():
+        c = h * 2.0  # c is also a name of the caller
+    return h * c
+
+
+def maybe_unbound(h, flag):
+    if flag:
+        y = h * 2.0
+    return y
+
+
+class Mode(int):
+    """An int subclass, written as its repr: a default of it is not a constant to inline."""
+
+    def __repr__(self) -> str:
+        return "<Mode 2>"
+
+
+MODE = Mode(2)
+
+
+def scaled_by_mode(h, mode=MODE):
+    return h * mode
+
+
+def keyword_scaled(h, *, s=2.0):
+    return h * s
+
+
+def case_falls_off(w, x):
+    r = doubled_if(x * w, True)
+    return (r * r).sum()
+
+
+def case_no_grad_name(w, x):
+    c = x * w
+    return (gated(c) + c).sum()
+
+
+def case_unbound_in_loop(w, x):
+    h = x * w
+    total = h * 0.0
+    for i in range(2):
+        total = total + maybe_unbound(h, i == 0)  # the second call raises
+    return total.sum()
+
+
+def case_int_subclass_default(w, x):
+    return scaled_by_mode(x * w).sum()
+
+
+CASES = [case_falls_off, case_no_grad_name, case_unbound_in_loop, case_int_subclass_default]
+
+
+def outcome(step, w, x) -> tuple:
+    """The step's value (or its exception's type) and w's gradient."""
+    w.grad = None
+    try:
+        value = step(x)
+    except Exception as exc:  # noqa: BLE001 (the exception is what is compared)
+        return type(exc).__name__, None
+    return value, None if w.grad is None else w.grad.numpy().tolist()
+
+
+def stepped(case):
+    """A fresh step calling ``case`` on a leaf ``w`` and data ``x``, with its leaf."""
+    w = sd.tensor(W0, requires_grad=True)
+
+    def step(x):
+        loss = case(w, x)
+        loss.backward()
+        return loss.item()
+
+    return step, w
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__.removeprefix("case_"))
+def test_an_inlined_callee_behaves_as_its_call(monkeypatch, case):
+    """Code that falls off its end, names a caller's name under no_grad, reads a local
+    it may not have assigned (in a loop of the caller), or has a default written by its
+    repr: inlined (or left a call) it gives what the eager code gives."""
+    x = sd.tensor(X0)
+    step, w = stepped(case)
+    eager = outcome(step, w, x)
+    step, w = stepped(case)
+    inlined = sd.differentiate(step)
+    for _ in range(2):
+        assert_same(outcome(inlined, w, x), eager)
+    monkeypatch.setattr(inline, "DEPTH", 0)
+    step, w = stepped(case)
+    assert_same(outcome(sd.differentiate(step), w, x), eager)
+
+
+def assert_same(got: tuple, want: tuple) -> None:
+    if isinstance(want[0], str):  # an exception's type
+        assert got == want
+        return
+    assert got[0] == pytest.approx(want[0], rel=1e-6)
+    assert (got[1] is None) == (want[1] is None)
+    if want[1] is not None:
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+
+
+def test_a_callees_code_and_keyword_defaults_changed_after_compiling_are_seen():
+    x = sd.tensor(X0)
+
+    def tripled(h):
+        return h * 3.0
+
+    step, w = stepped(lambda w, x: (keyword_scaled(x * w) + HELPER(x * w)).sum())
+    compiled = sd.differentiate(step)
+    seen = [outcome(compiled, w, x)]
+    original = scaled.__code__
+    try:
+        keyword_scaled.__kwdefaults__["s"] = 5.0  # in place: the same dict
+        want = outcome(step, w, x)
+        assert_same(outcome(compiled, w, x), want)
+        scaled.__code__ = tripled.__code__  # HELPER is scaled: the same function
+        seen.append(want)
+        want = outcome(step, w, x)
+        assert_same(outcome(compiled, w, x), want)
+        seen.append(want)
+    finally:
+        keyword_scaled.__kwdefaults__["s"] = 2.0
+        scaled.__code__ = original
+    assert len({round(value, 6) for value, _ in seen}) == 3  # each change changed the value
+
+
+class Acting(sd.nn.Module):
+    """A module whose call target is a property, and whose class calls more than forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = sd.nn.Parameter(sd.tensor(W0))
+        self.reads = 0
+
+    @property
+    def act(self):
+        self.reads += 1
+        return scaled
+
+    def forward(self, x):
+        return self.act(self.w * x)
+
+    def __call__(self, x):
+        return self.forward(x) * 10.0
+
+
+def test_a_property_is_read_when_the_code_runs_and_an_own_call_is_the_one_run():
+    model, x = Acting(), sd.tensor(X0)
+
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss.item()
+
+    want = step(x)
+    grad = model.w.grad.numpy().tolist()
+    model.w.grad, model.reads = None, 0
+    compiled = sd.differentiate(step)
+    for _ in range(3):
+        assert compiled(x) == pytest.approx(want)
+        assert model.w.grad.numpy().tolist() == pytest.approx(grad)
+        model.w.grad = None
+    assert model.reads == 3  # once a step, as the eager code reads it
