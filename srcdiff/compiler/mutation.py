@@ -282,11 +282,14 @@ def _defines(s: gast.stmt) -> set[str]:
 
 class Liveness:
     """The names each statement's successors may read before assigning them (in the
-    body of a try with an except clause, an except clause may follow any statement)."""
+    body of a try with an except clause, an except clause may follow any statement).
+    ``at_exit``: names read after the function returns or raises (its parameters: the
+    caller's objects, which an update in place changes for the caller)."""
 
-    def __init__(self) -> None:
+    def __init__(self, at_exit: set[str] | None = None) -> None:
         self.after: dict[int, set[str]] = {}
         self.handling: set[str] = set()  # what the except clauses around read first
+        self.at_exit = at_exit or set()
 
     def block(self, body: list[gast.stmt], live: set[str], exit_: set[str],
               head: set[str]) -> set[str]:  # fmt: skip
@@ -312,13 +315,13 @@ class Liveness:
             self.handling = outer
             return start
         if isinstance(s, gast.Return):
-            return _reads(s.value)
+            return _reads(s.value) | self.at_exit
         if isinstance(s, gast.Break):
             return set(exit_)
         if isinstance(s, gast.Continue):
             return set(head)
         if isinstance(s, gast.Raise):
-            return _reads(s)
+            return _reads(s) | self.at_exit
         if isinstance(s, gast.If):
             return (
                 _reads(s.test)
@@ -351,8 +354,9 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     parameters known to hold arrays (not lists)."""
     sharing = Sharing(parsed, fn, arrays)
     entry_updates(fn, sharing)
-    liveness = Liveness()
-    liveness.block(fn.body, set(), set(), set())
+    params = set(params_of(fn))  # the caller's objects: seen by it after the call
+    liveness = Liveness(params)
+    liveness.block(fn.body, params, set(), set())
     fn.body = _follow_block(fn.body, sharing, liveness, names)
     sharing.updated_params = caller_updates(fn)
     return sharing

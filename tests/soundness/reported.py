@@ -649,3 +649,20 @@ def reduction_of_a_list(h, c):
         total -= np.mean([h, h * c], axis=0).sum() * (i + 1.0)
         total += np.sum([h, h], axis=1).prod()
     return total
+
+
+def doubled_through_an_entry(h):
+    held = [h, h * 2.0]
+    held[0] += h  # held[0] is h: the caller's array doubles
+    return held[0] * held[1]
+
+
+@case(W0, X0, wrt=(0, 1), refusable=True)
+def argument_updated_through_an_entry_in_a_callee(w, x):
+    """The callee updates its argument in place through a list entry and never reads the
+    argument again: nothing followed the update into it, so the update was not seen as
+    the argument's, and the caller went on with the array as it was (a wrong value and
+    gradient). A callee's updates of its arguments are refused."""
+    a = x * w
+    r = doubled_through_an_entry(a)
+    return np.sum(a * r)
