@@ -124,10 +124,12 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
     for i, target in sorted(targets.items()):
         new = _item(result, updated.index(params_at(fn, i, e)) + 1)
         if isinstance(target, gast.Name):
-            norm.emit(_inplace(target.id, new))
+            update = _inplace(target.id, new)
         else:
             store = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Store())
-            norm.emit(gast.Assign(targets=[store], value=norm.temp(new), type_comment=None))
+            update = gast.Assign(targets=[store], value=norm.temp(new), type_comment=None)
+        mark(update, returned=True)  # mutation checks the names holding its entries
+        norm.emit(update)
     return value
 
 

@@ -449,6 +449,10 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
         out.append(s)
         for m in others:
             label = const(f"{m},{written}")
+            if m in sharing.locals and facts(s).returned:  # m may be an entry a callee changed
+                check = gast.Call(func=_rt("check_entries"), args=[name(m), name(old),
+                                  name(written), label], keywords=[])  # fmt: skip
+                out.append(_at(gast.Expr(value=check), s.lineno))
             if m in sharing.locals:
                 value = gast.Call(func=_rt("follow"), args=[name(m), name(old), name(written),
                                                             label], keywords=[])  # fmt: skip

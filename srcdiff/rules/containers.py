@@ -83,7 +83,13 @@ def follow(g, ans, m, old, new, names=""):
     return rt.or_zeros(d_m, m), None, rt.or_zeros(d_new, new), None
 
 
-nondiff("keys, and checks that return nothing", "dict.keys", rt.check_unchanged, rt.write_back)
+nondiff(
+    "keys, and checks that return nothing",
+    "dict.keys",
+    rt.check_unchanged,
+    rt.check_entries,
+    rt.write_back,
+)
 nondiff("a function, to be called", rt.returning)
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,

@@ -163,6 +163,7 @@ from .kinks import (
 )
 from .linalg import norm_grad, norm_grad_grads
 from .mutation import (
+    check_entries,
     check_unchanged,
     follow,
     follow_grads,
@@ -303,6 +304,7 @@ __all__ = [
     "carries_gradient",
     "cast_grad",
     "cast_like",
+    "check_entries",
     "check_unchanged",
     "check_unpack",
     "enter",

@@ -213,6 +213,44 @@ def or_zeros(d: Any, x: Any) -> Any:
     return zeros_like(x) if d is None else d
 
 
+def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
+    """After a callee handed back ``new`` for its argument ``old`` (a list or a dict it
+    changed): raise where ``m`` is an array, list or dict held in ``old`` whose place in
+    ``new`` holds another object. The callee either updated that object in place (then
+    ``m`` sees the change, in Python) or put another in its place (then it does not), and
+    compiled code cannot tell which."""
+    if m is old or not _mutable(m) or not isinstance(old, (list, tuple, dict)):
+        return
+    if _replaced(m, old, new):
+        held, written = (names.split(",") + ["", ""])[:2]
+        raise refuse(
+            f"`{held}` holds an entry of `{written}`, which a function called here changed: "
+            "srcdiff cannot tell whether it updated that object in place (which "
+            f"`{held}` sees) or put another in its place (which `{held}` does not)",
+            f"read `{held}` from `{written}` again after the call, or make it a copy "
+            f"before (`{held} = {held}.copy()`)",
+        )
+
+
+def _replaced(m: Any, old: Any, new: Any) -> bool:
+    """Whether ``m`` is an entry (at any depth) of ``old`` whose place in ``new`` holds
+    another object (or is gone)."""
+    if isinstance(old, (list, tuple)):
+        pairs = ((e, new[i] if isinstance(new, (list, tuple)) and i < len(new) else None)
+                 for i, e in enumerate(old))  # fmt: skip
+    elif isinstance(old, dict):
+        pairs = ((e, new.get(k) if isinstance(new, dict) else None) for k, e in old.items())
+    else:
+        return False
+    for e, n in pairs:
+        if e is m:
+            if n is not m:
+                return True
+        elif isinstance(e, (list, tuple, dict)) and _replaced(m, e, n):
+            return True
+    return False
+
+
 def check_unchanged(held: Any, old: Any, names: str = "") -> None:
     """Raise when the global ``held`` holds or shares the object ``old`` that compiled
     code just updated: the global would not see the update, as it does in Python."""

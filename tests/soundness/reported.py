@@ -666,3 +666,35 @@ def argument_updated_through_an_entry_in_a_callee(w, x):
     a = x * w
     r = doubled_through_an_entry(a)
     return np.sum(a * r)
+
+
+def add_into_first(h, held):
+    held[0] += h  # the array in held[0] (the caller's a) grows in place
+    return held[0] * 2.0
+
+
+@case(W0, X0, wrt=(0, 1), refusable=True)
+def entry_of_an_argument_updated_in_a_callee(w, x):
+    """The callee updates the array a list argument holds, in place: the caller's list got
+    the callee's new list, but ``a``, the same array taken out of it before the call, kept
+    its old value (a wrong value and gradient). Whether the callee updated the object or
+    put another in its place cannot be told from the list: refused."""
+    held = [x * w]
+    a = held[0]
+    r = add_into_first(x * w, held)
+    return np.sum(held[0] * r + a)
+
+
+def put_first(h, held):
+    held[0] = h * 3.0
+    return np.sum(held[0])
+
+
+@case(W0, X0, wrt=(0, 1))
+def entry_of_an_argument_replaced_in_a_callee(w, x):
+    """The callee puts a new array in the list: ``a``, read from the list again after the
+    call, sees it (no refusal where nothing reads an entry taken out before)."""
+    held = [x * w]
+    r = put_first(x + w, held)
+    a = held[0]
+    return np.sum(a * r) + np.sum(held[0])
