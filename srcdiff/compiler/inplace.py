@@ -183,13 +183,21 @@ def _resize(norm: Normalizer, e: gast.Call, owner: str, shape: list[gast.expr]) 
 
 
 def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
-    """The ``out`` of a NumPy call: by keyword, or a ufunc's argument after its inputs."""
+    """The ``out`` of a NumPy call: by keyword, or a ufunc's argument after its inputs.
+    None for the user's own functions, whose ``out`` is a parameter like any other."""
+    if isinstance(obj, types.FunctionType) and not _array_library(obj):
+        return None
     for k in e.keywords:
         if k.arg == "out" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
             return k.value
     if isinstance(obj, np.ufunc) and len(e.args) > obj.nin:
         return e.args[obj.nin]
     return None
+
+
+def _array_library(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is NumPy's (or CuPy's, SciPy's): its ``out=`` is where it writes."""
+    return (fn.__module__ or "").split(".")[0] in ("numpy", "cupy", "scipy", "cupyx")
 
 
 def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:

@@ -348,10 +348,12 @@ class Liveness:
 
 
 def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
-                   arrays: frozenset[str] = frozenset()) -> Sharing:  # fmt: skip
+                   arrays: frozenset[str] = frozenset(),
+                   returns: tuple[str, ...] = ()) -> Sharing:  # fmt: skip
     """Make every name that may share an updated object, and is read after the update,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
-    parameters known to hold arrays (not lists)."""
+    parameters known to hold arrays (not lists); ``returns``: those whose final objects
+    the function returns to its caller (``rt.returning``)."""
     sharing = Sharing(parsed, fn, arrays)
     entry_updates(fn, sharing)
     params = set(params_of(fn))  # the caller's objects: seen by it after the call
@@ -359,7 +361,35 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     liveness.block(fn.body, params, set(), set())
     fn.body = _follow_block(fn.body, sharing, liveness, names)
     sharing.updated_params = caller_updates(fn)
+    # the final objects of these go to the caller: a list's or dict's written back into
+    # the caller's (an array the caller passed is never changed), a returned one assigned
+    handed = tuple(n for n in sharing.updated_params if n in returns or n not in arrays)
+    rebound = rebound_after_update(fn, handed)
+    if rebound is not None:
+        n = rebound.targets[0].id
+        raise parsed.error(
+            f"the argument `{n}` is updated in place, then the name is given another object: "
+            f"compiled code hands the caller the last object `{n}` names",
+            rebound,
+            f"give the new object another name, or update `{n}` only after it",
+        )
     return sharing
+
+
+def rebound_after_update(fn: gast.FunctionDef, updated: tuple[str, ...]) -> gast.stmt | None:
+    """The first plain assignment to a parameter ``fn`` updates in place, made after an
+    update of it (in the order of the code): the caller's object is then no longer the
+    one the name holds at the end."""
+    seen: set[str] = set()
+    for s in walk_statements(fn.body):
+        target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
+            s.targets[0], gast.Name) else None  # fmt: skip
+        written = is_update(s) or (target if facts(s).follows else None)
+        if written in updated:
+            seen.add(written)
+        elif target in seen:
+            return s
+    return None
 
 
 def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:

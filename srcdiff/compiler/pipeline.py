@@ -112,7 +112,7 @@ def front_end(
         insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
-    mark(tree, sharing=insert_follows(parsed, tree, names, arrays))
+    mark(tree, sharing=insert_follows(parsed, tree, names, arrays, returns))
     stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")

@@ -698,3 +698,56 @@ def entry_of_an_argument_replaced_in_a_callee(w, x):
     r = put_first(x + w, held)
     a = held[0]
     return np.sum(a * r) + np.sum(held[0])
+
+
+def appended_to(h, out=None):
+    if out is None:
+        out = []
+    out.append(h * 2.0)
+    return out
+
+
+@case(W0, X0, wrt=(0, 1))
+def out_parameter_of_a_users_function(w, x):
+    """``appended_to(v, out=held)``: a parameter of the user's own named ``out`` was taken
+    for NumPy's ``out=`` (``held[...] = result``), a crash."""
+    held = [x * w]
+    appended_to(x * w, out=held)
+    r = appended_to(x + w)
+    return np.sum(held[0] * held[1] + r[0])
+
+
+def set_then_rebind(d, h):
+    d["k"] = h * 2.0
+    d = {"k": h}  # the caller's dict keeps 2h
+
+
+@case(W0, X0, wrt=(0, 1), refusable=True)
+def argument_updated_then_rebound_in_a_callee(w, x):
+    """The callee updates the caller's dict, then names another dict: compiled code handed
+    the caller that last dict (a wrong value and gradient). Refused."""
+    d = {}
+    set_then_rebind(d, x * w)
+    return np.sum(d["k"])
+
+
+def grown_then_rebound(h):
+    h += 1.0
+    h = h * 2.0
+    return np.sum(h)
+
+
+@case(W0, X0, wrt=(0, 1), refusable=True)
+def array_argument_updated_then_rebound_in_a_callee(w, x):
+    a = x * w
+    r = grown_then_rebound(a)
+    return r + np.sum(a * x)
+
+
+@case(W0, X0, wrt=(0, 1))
+def array_argument_updated_then_rebound(w, x):
+    """At the top, an array argument's update is the function's own (the caller's array
+    is never changed): rebinding the name after it is no refusal."""
+    w += 1.0
+    w = w * x
+    return np.sum(w * w)
