@@ -144,28 +144,36 @@ def test_a_model_rebound_after_compiling_is_the_one_differentiated():
     assert_gradients(second, want)
 
 
-def test_a_forward_replaced_on_the_class_or_the_instance_is_the_one_run(monkeypatch):
-    x, y = data()
-    model, loss_fn = Affine(), sd.nn.MSELoss()
+def compiled_step(model, loss_fn, x, y):
+    """The step of ``model``, compiled and run once (its gradients then cleared)."""
     step = sd.differentiate(make_step(model, loss_fn))
     step(x, y)
     gradients(model)
+    return step
+
+
+def assert_step_as_eager(step, model, loss_fn, x, y) -> None:
+    want = eager_gradients(model, loss_fn, x, y)
+    step(x, y)
+    assert_gradients(model, want)
+
+
+def test_a_forward_replaced_on_the_class_or_the_instance_is_the_one_run(monkeypatch):
+    x, y = data()
+    model, loss_fn = Affine(), sd.nn.MSELoss()
+    step = compiled_step(model, loss_fn, x, y)
 
     def cubic(self, x):
         return self.a + self.b * x**3
 
     monkeypatch.setattr(Affine, "forward", cubic)
-    want = eager_gradients(model, loss_fn, x, y)
-    step(x, y)
-    assert_gradients(model, want)
+    assert_step_as_eager(step, model, loss_fn, x, y)
 
     def doubled(x):
         return (model.a + model.b * x) * 2.0
 
     model.forward = doubled  # the instance's own forward, run by model(x)
-    want = eager_gradients(model, loss_fn, x, y)
-    step(x, y)
-    assert_gradients(model, want)
+    assert_step_as_eager(step, model, loss_fn, x, y)
 
 
 def quintupled(h):
@@ -175,13 +183,9 @@ def quintupled(h):
 def test_a_global_of_the_callee_rebound_after_compiling_is_the_one_run(monkeypatch):
     x, y = data()
     model, loss_fn = Global(), sd.nn.MSELoss()
-    step = sd.differentiate(make_step(model, loss_fn))
-    step(x, y)
-    gradients(model)
+    step = compiled_step(model, loss_fn, x, y)
     monkeypatch.setitem(globals(), "HELPER", quintupled)
-    want = eager_gradients(model, loss_fn, x, y)
-    step(x, y)
-    assert_gradients(model, want)
+    assert_step_as_eager(step, model, loss_fn, x, y)
     assert "return scaled(h, 5.0)" in sd.source(step)
 
 
