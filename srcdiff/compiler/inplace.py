@@ -104,15 +104,14 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
         if not (isinstance(holder, gast.Name) and holder.id in norm.locals):
             return None
         written[i if i < len(e.args) else len(e.args) + keyword[0]] = arg
-    targets: dict[int, gast.expr] = {}  # where each updated argument's new value goes
+    targets: dict[int, str] = {}  # the name holding each object the callee updates
 
     def argument(i: int, a: gast.expr) -> gast.expr:
         if i not in written:
             return norm.atom(a)
-        if isinstance(a, gast.Subscript):  # xs[i]: read once, written back after
-            targets[i] = gast.Subscript(value=a.value, slice=norm.atom(a.slice), ctx=gast.Load())
-            return norm.temp(targets[i])
-        targets[i] = a
+        if isinstance(a, gast.Subscript):  # xs[i]: its object, which xs and others hold
+            a = norm.temp(gast.Subscript(value=a.value, slice=norm.atom(a.slice), ctx=gast.Load()))
+        targets[i] = a.id
         return a
 
     args = [argument(i, a) for i, a in enumerate(e.args)]
@@ -122,13 +121,15 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
     result = norm.temp(gast.Call(func=wrapper, args=args, keywords=keywords))
     value = norm.temp(_item(result, 0))
     for i, target in sorted(targets.items()):
-        new = _item(result, updated.index(params_at(fn, i, e)) + 1)
-        if isinstance(target, gast.Name):
-            update = _inplace(target.id, new)
-        else:
-            store = gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Store())
-            update = gast.Assign(targets=[store], value=norm.temp(new), type_comment=None)
-        mark(update, returned=True)  # mutation checks the names holding its entries
+        # the object updated in place: its new value where it is an array, a list or a
+        # dict (a number's ``+=`` in the callee made a new one, the caller's is as it was);
+        # every other name holding it follows (mutation), the list it came from too
+        new = norm.temp(_item(result, updated.index(params_at(fn, i, e)) + 1))
+        owner = gast.Name(id=target, ctx=gast.Load(), annotation=None, type_comment=None)
+        label = _const(f"{target},{target}")
+        followed = gast.Call(func=_rt("follow"), args=[owner, owner, new, label], keywords=[])
+        update = _inplace(target, norm.temp(followed))  # a name of its own: the old one saved
+        mark(update, returned=value.id)  # mutation checks the names holding its entries
         norm.emit(update)
     return value
 

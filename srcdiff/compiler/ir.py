@@ -139,7 +139,8 @@ class Facts:
     entry_update: bool = False  # ``t = c[k] + v`` of ``c[k] += v`` (see mutation.entry_updates)
     entry_of: str | None = None  # ... and the container's name (None: not a name)
     put_back: bool = False  # a write back into a holder: every entry holding it sees it
-    returned: bool = False  # an argument's new value a callee returned (``rt.returning``)
+    # an argument's new value a callee returned (``rt.returning``): the call's own value
+    returned: str | None = None
     written_back: frozenset[str] = frozenset()  # the holders a write (back) reaches
     attribute_entries: frozenset[str] = frozenset()  # function: entries reached as views
     # sharing (mutation)

@@ -26,8 +26,10 @@ may hold the caller's objects (parameters, globals).
 
 from __future__ import annotations
 
+import ast
 import builtins
 import operator
+import re
 import types
 import weakref
 from collections.abc import Iterator
@@ -109,6 +111,7 @@ class Sharing:
         self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
         self.copies: dict[str, set[str]] = {}  # ``a = b``: names of one object, surely
         self.holders: dict[str, set[str]] = {}  # the containers that may hold a name's object
+        self.taken: set[str] = set()  # names given an entry or a field of another object
         assigned: dict[str, list[gast.expr]] = {}
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -149,6 +152,8 @@ class Sharing:
         return any(m in self.params or m not in self.locals for m in self.group(n))
 
     def assignment(self, target: str, v: gast.expr) -> None:
+        if isinstance(v, (gast.Subscript, gast.Attribute)):
+            self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
         if isinstance(v, gast.Name):
@@ -359,7 +364,10 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     params = set(params_of(fn))  # the caller's objects: seen by it after the call
     liveness = Liveness(params)
     liveness.block(fn.body, params, set(), set())
-    fn.body = _follow_block(fn.body, sharing, liveness, names)
+    read_here = Liveness()  # read again by the function itself
+    read_here.block(fn.body, set(), set(), set())
+    shown = _shown_names(fn)
+    fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
     sharing.updated_params = caller_updates(fn)
     # the final objects of these go to the caller: a list's or dict's written back into
     # the caller's (an array the caller passed is never changed), a returned one assigned
@@ -395,15 +403,18 @@ def rebound_after_update(fn: gast.FunctionDef, updated: tuple[str, ...]) -> gast
 def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
     """``c[k] += v`` updates the object at ``c[k]`` in place where ``c`` is a list or
     dict the function builds or is passed (an array there is seen updated by every name
-    holding it, as in Python); elsewhere (an array's row) it stays a write of a new value
-    into ``c``, which the writes back of ``normalize.put`` carry."""
+    holding it, as in Python); where ``c`` may be either (taken out of another object:
+    a list, or an array) its followers learn which when the code runs
+    (``rt.entry_object``, see ``_follow_block``); elsewhere (an array's row) it stays a
+    write of a new value into ``c``, which the writes back of ``normalize.put`` carry."""
     kept = sharing.built | sharing.sequences
 
     def block(body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for s in body:
             rebuild_blocks(s, block)
-            if facts(s).entry_update and facts(s).entry_of not in kept:
+            holder = facts(s).entry_of
+            if facts(s).entry_update and holder not in kept and holder not in sharing.taken:
                 mark(s, drop=True)  # ``t = new`` then ``c[k] = t``: the write takes ``new``
             out.append(s)
         result: list[gast.stmt] = []
@@ -458,12 +469,28 @@ def updated_params(fn: types.FunctionType) -> tuple[str, ...]:
     return found
 
 
-def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
-                  names: Names) -> list[gast.stmt]:  # fmt: skip
+def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
+    """How messages name the temporaries normalize made for entries and attributes:
+    ``t1`` of ``t1 = outer[0]`` is ``outer[0]``."""
+    shown = {}
+    for s in walk_statements(fn.body):
+        if (
+            isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, (gast.Subscript, gast.Attribute))
+            and re.fullmatch(r"t\d+", s.targets[0].id)
+        ):
+            shown[s.targets[0].id] = ast.unparse(gast.gast_to_ast(s.value))
+    return shown
+
+
+def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, names: Names,
+                  read_here: Liveness, shown: dict[str, str]) -> list[gast.stmt]:  # fmt: skip
     out: list[gast.stmt] = []
     for s in body:
         if not isinstance(s, gast.With):
-            rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names))
+            rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names,
+                                                          read_here, shown))  # fmt: skip
         written = is_update(s)
         if written is None:
             out.append(s)
@@ -477,11 +504,25 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness,
         old = names.fresh(f"{written}_old")
         out.append(_at(assign(old, name(written)), s.lineno))
         out.append(s)
+        holder, kept = facts(s).entry_of, sharing.built | sharing.sequences
+        if facts(s).entry_update and not facts(s).drop and holder not in kept:
+            # an entry of a list (updated in place) or a row of an array (not an object
+            # any name holds): which one, the holder's type tells when the code runs
+            guarded = names.fresh(f"{written}_entry")
+            value = gast.Call(func=_rt("entry_object"), args=[name(holder), name(old)],
+                              keywords=[])  # fmt: skip
+            out.append(_at(assign(guarded, value), s.lineno))
+            old = guarded
         for m in others:
             label = const(f"{m},{written}")
-            if m in sharing.locals and facts(s).returned:  # m may be an entry a callee changed
+            if (  # m may be an entry a callee changed, and the function reads it again
+                facts(s).returned not in (None, m)
+                and m in sharing.locals
+                and m in read_here.after[id(s)]
+            ):
+                shown_label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
                 check = gast.Call(func=_rt("check_entries"), args=[name(m), name(old),
-                                  name(written), label], keywords=[])  # fmt: skip
+                                  name(written), shown_label], keywords=[])  # fmt: skip
                 out.append(_at(gast.Expr(value=check), s.lineno))
             if m in sharing.locals:
                 value = gast.Call(func=_rt("follow"), args=[name(m), name(old), name(written),

@@ -165,6 +165,7 @@ from .linalg import norm_grad, norm_grad_grads
 from .mutation import (
     check_entries,
     check_unchanged,
+    entry_object,
     follow,
     follow_grads,
     follow_tangent,
@@ -306,6 +307,7 @@ __all__ = [
     "cast_like",
     "check_entries",
     "check_unchanged",
+    "entry_object",
     "check_unpack",
     "enter",
     "exit",

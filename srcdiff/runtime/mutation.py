@@ -213,6 +213,15 @@ def or_zeros(d: Any, x: Any) -> Any:
     return zeros_like(x) if d is None else d
 
 
+def entry_object(holder: Any, entry: Any) -> Any:
+    """``entry``, taken out of ``holder`` for ``holder[k] += v``, where that updates the
+    object in place (``holder`` a list, a tuple or a dict: every name holding the object
+    sees the update); else an object no name holds (an array's row: the update writes
+    into the array, which its own names follow), so that ``follow`` leaves names as
+    they are."""
+    return entry if isinstance(holder, (list, tuple, dict)) else object()
+
+
 def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
     """After a callee handed back ``new`` for its argument ``old`` (a list or a dict it
     changed): raise where ``m`` is an array, list or dict held in ``old`` whose place in

@@ -751,3 +751,71 @@ def array_argument_updated_then_rebound(w, x):
     w += 1.0
     w = w * x
     return np.sum(w * w)
+
+
+def add_in(a, v):
+    a += v  # the caller's array grows in place; a number would be a new one
+
+
+@case(X0, W0, wrt=(0, 1))
+def entry_passed_to_a_callee_that_updates_it(x, y):
+    """``add_in(held[0], y)`` grows the array ``a`` names too: it was written back as a new
+    entry of the list, leaving ``a`` as it was (a wrong value and gradient)."""
+    a = x * 1.0
+    held = [a, a]
+    add_in(held[0], y)
+    return np.sum(a * y) + np.sum(held[1])
+
+
+@case(X0, wrt=0)
+def number_passed_to_a_callee_that_adds_to_it(x):
+    """``+=`` on a number in the callee makes a new number: the caller's, by name or in a
+    list, stays as it was (it took the callee's new value)."""
+    s = np.sum(x)
+    held = [np.sum(x * x)]
+    add_in(s, 2.0)
+    add_in(held[0], 3.0)
+    return s * held[0]
+
+
+def set_first(lst, v):
+    lst[0] = v * 2.0
+
+
+@case(X0, W0, wrt=(0, 1))
+def list_entry_passed_to_a_callee_that_writes_into_it(x, y):
+    inner = [x]
+    outer = [inner, y]
+    set_first(outer[0], y)  # inner[0] is now y * 2
+    return np.sum(inner[0] * y)
+
+
+@case(X0, W0, wrt=(0, 1))
+def entry_of_an_entry_updated_in_place(x, y):
+    """``d["k"][0] *= y`` multiplies the array ``a`` in place: it was lowered as a new
+    entry of the inner list, and ``a`` kept its value."""
+    a = x * 1.0
+    d = {"k": [a]}
+    d["k"][0] *= y
+    nested = [[a * 1.0]]
+    b = nested[0][0]
+    nested[0][0] += y
+    return np.sum(a * y) + np.sum(b * a)
+
+
+def pop_last(lst):
+    return lst.pop()
+
+
+def reverse_it(lst):
+    lst.reverse()
+
+
+@case(X0, W0, wrt=(0, 1))
+def callees_that_pop_and_reorder_a_list(x, y):
+    """Taken out of the list, or moved in it, an entry is the same object: no refusal."""
+    lst = [x, y * 2.0]
+    v = pop_last(lst)
+    pair = [x * 1.0, y]
+    reverse_it(pair)
+    return np.sum(v * x) + len(lst) + np.sum(pair[0] * 2.0 + pair[1])
