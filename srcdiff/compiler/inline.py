@@ -31,6 +31,7 @@ import gast
 
 from ..errors import CompileError
 from ..rules import registry
+from ..runtime import tensor_methods
 from ..runtime.calls import Host
 from .ir import facts, mark
 from .normalize import (
@@ -54,6 +55,30 @@ LARGEST = 200  # statements of a callee's normalized code, at most
 # names generated code reads that are the same in every function (see pipeline.RESERVED)
 SHARED = frozenset({"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"})
 TEMPORARY = re.compile(r"t\d+")
+# methods of an array or a Tensor, which change no binding inlined code was found through
+ARRAY_METHODS = frozenset(tensor_methods.METHODS) | {
+    "item",
+    "backward",
+    "numpy",
+    "tolist",
+    "copy",
+    "astype",
+    "reshape",
+    "view",
+    "size",
+    "dim",
+    "detach",
+    "clone",
+    "float",
+    "double",
+    "zero_",
+    "fill_",
+    "append",
+    "keys",
+    "values",
+    "items",
+    "get",
+}
 RESULT = "<result>"  # the call's target in the callee's code: a name no code has
 _PLAIN_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
 
@@ -78,6 +103,18 @@ class Guard:
             return self.read() is self._kept
         expected = self._ref()
         return expected is not None and self.read() is expected
+
+
+class Site:
+    """The guards of one call inlined (``rt.inlined(site)`` checks them there)."""
+
+    __slots__ = ("guards",)
+
+    def __init__(self, guards: tuple[Guard, ...]):
+        self.guards = guards
+
+    def holds(self) -> bool:
+        return all(guard.holds() for guard in self.guards)
 
 
 class Found(NamedTuple):
@@ -117,7 +154,7 @@ class Inliner:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, names: Names,
                  stack: tuple[types.FunctionType, ...] = (),
-                 known: dict[str, Found] | None = None):  # fmt: skip
+                 known: dict[str, Found] | None = None, changed: bool = False):  # fmt: skip
         self.p = parsed
         self.names = names
         self.stack = stack
@@ -127,12 +164,17 @@ class Inliner:
         self.origins: dict[int, Origin] = dict(parsed.origins)
         self.lines: dict[int, str] = {}
         self.guards: dict[tuple, Guard] = {}
+        self.site: list[Guard] = []  # the guards of the call being inlined
+        self.sites = 0  # calls inlined here
+        self.changed = changed  # whether code before here may have rebound what it found
         self.attribute_entries: set[str] = set()
 
     def guard(self, found: Found) -> None:
-        """Check, before each call, that ``found`` is still found where it was."""
+        """Check, before each call and at the call being inlined, that ``found`` is
+        still found where it was."""
         if found.key not in self.guards:
             self.guards[found.key] = Guard(found.read, found.obj)
+        self.site.append(self.guards[found.key])
 
     # --- finding callees -------------------------------------------------------------
     def free(self, id_: str) -> Found | None:
@@ -226,12 +268,51 @@ class Inliner:
         out: list[gast.stmt] = []
         for s in body:
             if facts(s).no_grad:  # the user's code under no_grad: run as it is
+                self.changed = self.changed or self.may_change(s)
                 out.append(s)
                 continue
+            if isinstance(s, (gast.For, gast.While)) and self.may_change(s):
+                self.changed = True  # an iteration may follow a change made by the one before
             rebuild_blocks(s, self.block)
             inlined = self.statement(s)
-            out.extend([s] if inlined is None else inlined)
+            made = [s] if inlined is None else inlined
+            self.changed = self.changed or any(self.may_change(st) for st in made)
+            out.extend(made)
         return out
+
+    def may_change(self, s: gast.stmt) -> bool:
+        """Whether ``s`` may rebind what inlined code was found through (an attribute of
+        an object: ``net.act = act``), or runs code that may (a call of anything but a
+        rule's primitive, a builtin, NumPy, srcdiff's helpers or an array's method)."""
+        for node in walk(s):
+            if isinstance(node, gast.Assign) and any(
+                isinstance(t, gast.Attribute) for t in node.targets
+            ):
+                return True
+            if isinstance(node, gast.Call) and not self.harmless(node.func):
+                return True
+        return False
+
+    def harmless(self, func: gast.expr) -> bool:
+        """Whether a call of ``func`` surely rebinds nothing inlined code was found
+        through: srcdiff's helpers, an array's or a Tensor's methods, a rule's primitive,
+        NumPy's, ``math``'s and the builtins' functions."""
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            if func.value.id == "rt":
+                return True
+            if func.value.id in self.locals and func.attr in ARRAY_METHODS:
+                return True
+        found = self.lookup(func)
+        if found is None:
+            return False
+        module = (getattr(found.obj, "__module__", None) or "").split(".")[0]
+        return (
+            registry.lookup(found.obj) is not None
+            or registry.is_nondiff(found.obj)
+            or module in ("numpy", "math")
+            or isinstance(found.obj, (types.BuiltinFunctionType, type))
+            and module == "builtins"
+        )
 
     def statement(self, s: gast.stmt) -> list[gast.stmt] | None:
         """The statements standing for ``s`` (``x = f(a)`` or ``f(a)``) with ``f``'s
@@ -253,10 +334,29 @@ class Inliner:
         if found is None:
             return None
         fn, reads, bound = found
+        self.site = []
         try:
-            return self.inline(s, call, fn, bound, target, reads)
+            body = self.inline(s, call, fn, bound, target, reads)
         except CompileError:  # not inlined: the call compiles it, and says what it lacks
             return None
+        if body is None:
+            return None
+        return self.checked(s, body) if self.changed else body
+
+    def checked(self, s: gast.stmt, body: list[gast.stmt]) -> list[gast.stmt]:
+        """``body`` run where the objects it was inlined from are still found (the code
+        before it may have rebound a global, replaced a submodule), else the call ``s``
+        itself: ``if rt.inlined(site): body else: s``."""
+        self.sites += 1
+        site = self.names.reserve(f"_site{self.sites}")
+        self.scope[site] = Site(tuple(dict.fromkeys(self.site)))
+        flag = self.names.fresh()
+        check = gast.Call(func=gast.Attribute(value=name("rt"), attr="inlined", ctx=gast.Load()),
+                          args=[name(site)], keywords=[])  # fmt: skip
+        test = assign(flag, check)
+        branch = gast.If(test=name(flag), body=body, orelse=[s])
+        test.lineno = branch.lineno = s.lineno
+        return [test, branch]
 
     def inline(self, s: gast.stmt, call: gast.Call, fn: types.FunctionType, bound: bool,
                target: str | None, reads: list[Found]) -> list[gast.stmt] | None:  # fmt: skip
@@ -278,7 +378,7 @@ class Inliner:
             return None
         self_param = params[0] if bound else None
         known = {self_param: reads[0]} if bound else {}  # the module: its attributes known
-        inner = Inliner(parsed, tree, names, (*self.stack, fn), known)
+        inner = Inliner(parsed, tree, names, (*self.stack, fn), known, self.changed)
         tree.body = inner.block(tree.body)
         lowered = _without_returns(tree.body, None if target is None else RESULT)
         bound_to = self.arguments(signature, binding, args, tree, reads, fn)
@@ -347,6 +447,7 @@ class Inliner:
         for n in sorted(local_names(tree) - set(arguments)):
             is_temporary = TEMPORARY.fullmatch(n) and n not in source_names
             renames[n] = self.names.fresh() if is_temporary else self.names.reserve(n)
+            self.locals.add(renames[n])  # a local here now: no later callee's global
         free = {
             n.id
             for st in tree.body  # not the signature's annotations

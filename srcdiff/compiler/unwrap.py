@@ -113,7 +113,16 @@ class Unwrapper:
 
     def passes_tensors(self, call: gast.Call) -> bool:
         """True for calls that should see Tensors, not arrays: builtins such as print or
-        len, and functions declared non-differentiable."""
+        len, functions declared non-differentiable, and the check of an inlined call
+        (``rt.inlined(site)``, whose site is srcdiff's)."""
+        func = call.func
+        if (
+            isinstance(func, gast.Attribute)
+            and func.attr == "inlined"
+            and isinstance(func.value, gast.Name)
+            and func.value.id == "rt"
+        ):
+            return True
         found, obj = self.resolve(call.func)
         if not found or registry.lookup(obj) is not None:
             return False

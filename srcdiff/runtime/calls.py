@@ -738,6 +738,13 @@ class _Site:
         return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
 
 
+def inlined(site: Any) -> bool:
+    """Whether the objects a call's inlined code was compiled for (a module's forward, a
+    function, the globals its code reads) are still the ones found (``site.holds()``):
+    else compiled code makes the call itself."""
+    return site.holds()
+
+
 def carries_gradient(v: Any) -> bool:
     """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
     module or a function (those are compiled as constants of the callee)."""

@@ -4,6 +4,7 @@ and the callee's own lines in the source and in errors."""
 
 from __future__ import annotations
 
+import sys
 import traceback
 
 import numpy as np
@@ -432,3 +433,67 @@ def test_a_property_is_read_when_the_code_runs_and_an_own_call_is_the_one_run():
         assert model.w.grad.numpy().tolist() == pytest.approx(grad)
         model.w.grad = None
     assert model.reads == 3  # once a step, as the eager code reads it
+
+
+# ---- what the code before an inlined call may change ---------------------------------
+
+OFFSET = 100.0  # read by offset(); also a local's name in doubled_locally()
+SCALE = 1.0
+
+
+def doubled_locally(t):
+    OFFSET = t * 2.0  # noqa: N806 (a local named like the global offset() reads)
+    return OFFSET
+
+
+def offset(t):
+    return t + OFFSET
+
+
+class Activated(sd.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = sd.nn.Parameter(sd.tensor([1.0, -2.0]))
+        self.act = sd.nn.ReLU()
+
+    def forward(self, x):
+        return (self.act(self.w * x) * SCALE).sum()
+
+
+def test_inlined_code_sees_what_the_code_before_it_changed():
+    """A submodule replaced, or a global the callee reads rebound, in the step before the
+    call: the call runs as it would (inlined code checks there that the objects it was
+    compiled for are still found), and a callee's local is not another callee's global."""
+    this = sys.modules[__name__]
+    net, x = Activated(), sd.tensor([1.0, 1.0])
+
+    def step(act, scale):
+        net.act = act
+        this.SCALE = scale
+        loss = net(x)
+        loss.backward()
+        return loss.item()
+
+    def values(fn):
+        out = []
+        for act, scale in [(sd.nn.Tanh(), 2.0), (sd.nn.Tanh(), 3.0), (sd.nn.ReLU(), 5.0)]:
+            out += [fn(act, scale), *net.w.grad.numpy().tolist()]
+            net.w.grad = None
+        return out
+
+    try:
+        want = values(step)
+        compiled = sd.differentiate(step)
+        assert values(compiled) == pytest.approx(want)
+        assert "rt.inlined(_site" in sd.source(compiled)
+    finally:
+        this.SCALE = 1.0
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+
+    def captured():
+        loss = offset(doubled_locally(w)).sum()
+        loss.backward()
+        return loss.item()
+
+    assert sd.differentiate(captured)() == pytest.approx(206.0)
+    assert w.grad.numpy().tolist() == [2.0, 2.0]
