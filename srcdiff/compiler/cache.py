@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import collections
 import copy
+import inspect
 import linecache
 import types
 import weakref
@@ -133,8 +134,20 @@ class Unit:
         positions = {n: i for i, n in enumerate(self.analysis.params)}
         for n, final in zip(self.updated, finals, strict=True):
             i = positions[n]
-            caller = args[i] if i < len(args) else kwargs.get(n)
-            rt_module.write_back(caller, final)
+            if i < len(args) or n in kwargs:
+                rt_module.write_back(args[i] if i < len(args) else kwargs[n], final)
+                continue
+            # not passed: the function's default, which Python keeps updated for later calls
+            default = inspect.signature(self.fn).parameters[n].default
+            array = hasattr(default, "__setitem__") and not isinstance(default, (list, dict))
+            if final is not default and array:
+                raise rt_module.refuse(
+                    f"{self.parsed.name} updates the default value of `{n}` (a "
+                    f"{type(default).__name__}) in place: Python keeps the change for the "
+                    "next call, compiled code does not",
+                    f"pass `{n}` explicitly, or give it a None default and make a new one",
+                )
+            rt_module.write_back(default, final)
 
     def stale(self) -> bool:
         """Whether a global (or closure variable) this unit was compiled taking for a

@@ -98,8 +98,17 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
         i = params.index(n)
         keyword = [j for j, k in enumerate(e.keywords) if k.arg == n]
         arg = e.args[i] if i < len(e.args) else e.keywords[keyword[0]].value if keyword else None
-        if arg is None:
-            continue  # its default
+        if arg is None:  # its default, which the call updates in place, as Python does
+            default = inspect.signature(fn).parameters[n].default
+            if isinstance(default, (list, dict, set)) or hasattr(default, "__setitem__"):
+                raise norm.p.error(
+                    f"{fn.__qualname__} updates the default value of `{n}` (a "
+                    f"{type(default).__name__}) in place: Python keeps the change for the "
+                    "next call, compiled code does not",
+                    e,
+                    f"pass `{n}` explicitly, or give it a None default and make a new one",
+                )
+            continue
         holder = arg.value if isinstance(arg, gast.Subscript) else arg
         if not (isinstance(holder, gast.Name) and holder.id in norm.locals):
             return None

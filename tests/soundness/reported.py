@@ -819,3 +819,15 @@ def callees_that_pop_and_reorder_a_list(x, y):
     pair = [x * 1.0, y]
     reverse_it(pair)
     return np.sum(v * x) + len(lst) + np.sum(pair[0] * 2.0 + pair[1])
+
+
+def accumulate(v, store=[]):  # noqa: B006 (a default updated across calls is the point)
+    store.append(v * 1.0)
+    return sum(np.sum(s) for s in store)
+
+
+@case(X0, W0, wrt=(0, 1), refusable=True)
+def callee_updating_its_default(x, y):
+    """Python keeps the default list's entries from one call to the next: compiled code
+    started each call from the empty list (a wrong value and gradient). Refused."""
+    return accumulate(x) + accumulate(y)

@@ -1,7 +1,10 @@
 """Every function that once had a wrong gradient, changed the caller's objects or
 crashed now gets the right gradient (or, where marked, a ``CompileError``)."""
 
+import numpy as np
 import pytest
+
+import srcdiff as sd
 
 from .reported import CASES
 from .verify import verify
@@ -11,3 +14,18 @@ from .verify import verify
 def test_reported_function(case):
     outcome = verify(case.fn, case.args, case.wrt)
     assert outcome == "ok" or case.refusable, f"{case.name} was refused"
+
+
+def test_a_function_updating_its_default_list_keeps_it_as_python_does():
+    """Called with its default, the function's list is written back as Python leaves it:
+    the next call sees the earlier entries."""
+    store: list = []
+
+    def appended(v, acc=store):
+        acc.append(v)
+        return sum(np.sum(a) for a in acc)
+
+    x = np.array([1.0, 2.0])
+    g = sd.value_and_grad(appended)
+    assert g(x)[0] == pytest.approx(3.0)
+    assert g(x)[0] == pytest.approx(6.0) and len(store) == 2
