@@ -33,9 +33,13 @@ from ..rules import registry
 from . import pipeline
 from .analyse import is_number
 from .ir import Dialect, Kind, facts
-from .normalize import clone, walk, walk_statements
+from .normalize import (
+    RESERVED,  # noqa: F401 (the name tests know it by)
+    clone,
+    walk,
+    walk_statements,
+)
 from .parse import Parsed
-from .pipeline import RESERVED  # noqa: F401 (the name tests know it by)
 from .trace import FINAL, speculable
 
 _MISSING = object()

@@ -12,7 +12,10 @@ Its own calls are inlined first, the same way.
 
 The unit is compiled for the objects found: a ``Guard`` per object checks, before each
 call (``Unit.stale``), that it is still the one found where it was, else the unit is
-compiled again. An inlined statement's line number is a virtual one (``parse.Origin``):
+compiled again; where the code before an inlined call may change them (a store into an
+attribute, a call of the user's), the call's own guards are checked there too
+(``rt.inlined(site)``), and the call is made as written where one fails. An inlined
+statement's line number is a virtual one (``parse.Origin``):
 shown as the callee's file and line in the generated source, reported there in compile
 errors, and as the call's line in tracebacks.
 """
@@ -35,6 +38,7 @@ from ..runtime import tensor_methods
 from ..runtime.calls import Host
 from .ir import facts, mark
 from .normalize import (
+    RESERVED,
     Names,
     all_names,
     assign,
@@ -52,8 +56,7 @@ from .parse import MISSING, VIRTUAL, Origin, Parsed, attribute, parse
 
 DEPTH = 4  # calls inlined inside inlined code, at most this deep
 LARGEST = 200  # statements of a callee's normalized code, at most
-# names generated code reads that are the same in every function (see pipeline.RESERVED)
-SHARED = frozenset({"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"})
+SHARED = frozenset(RESERVED)  # names generated code reads, the same in every function
 TEMPORARY = re.compile(r"t\d+")
 # methods of an array or a Tensor, which change no binding inlined code was found through
 ARRAY_METHODS = frozenset(tensor_methods.METHODS) | {

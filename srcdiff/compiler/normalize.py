@@ -185,6 +185,10 @@ def params_of(fn: gast.FunctionDef) -> list[str]:
     return names
 
 
+# names generated code binds or calls, which a function's own names are kept apart from
+RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
+
+
 class Names:
     """Fresh, readable names that collide with nothing in the function."""
 

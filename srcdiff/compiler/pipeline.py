@@ -37,14 +37,12 @@ from .inline import inline_calls
 from .ir import Analysis, Dialect, facts, mark
 from .kinks import kink_primal
 from .mutation import insert_follows
-from .normalize import Names, all_names, clone, normalize, walk
+from .normalize import RESERVED, Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
 from .tangent import flag_tangents, tangent
 from .trace import PathPrimal, PrimalBuilder, primal
 from .unwrap import insert_unwraps
-
-RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
 def debugging() -> bool:
