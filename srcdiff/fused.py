@@ -116,17 +116,20 @@ def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
     return np.array(values, dtype=dtype).reshape(shape)
 
 
-def _narrow_sum(p: np.ndarray, c: np.ndarray, split: float, inf: Any) -> np.ndarray:
-    """``p + c`` in float64 rounded to odd for a narrow dtype (see ``fma``), with the sum's
-    error found only where it matters: where the rounded sum has no more bits than the
-    narrow dtype keeps plus one (it could be a tie there), which few sums are."""
-    s = np.add(p, c)
+def _narrow_sum(p: np.ndarray, c: np.ndarray, digits: int, inf: Any) -> np.ndarray:
+    """``p + c`` in float64 (``p`` float64, ``c`` of a narrow dtype of ``digits`` bits)
+    rounded to odd for that dtype (see ``fma``), with the sum's error found only where it
+    matters: where the rounded sum has no more bits than the narrow dtype keeps plus one
+    (its low significand bits all zero: it could be a tie there), which few sums are."""
+    s = np.add(p, c, dtype=np.float64)
     s = s if s.ndim else s.reshape(1)
-    maybe = np.flatnonzero(s == split * s - (split * s - s))
+    low = np.uint64((1 << (52 - digits)) - 1)  # float64's significand bits past digits + 1
+    maybe = np.flatnonzero((s.view(np.uint64) & low) == 0)
+    maybe = maybe[np.isfinite(s.reshape(-1)[maybe])]  # infinities and NaNs: as they are
     if maybe.size:
         flat = s.reshape(-1)
         ps, cs = np.broadcast_to(p, s.shape).reshape(-1), np.broadcast_to(c, s.shape).reshape(-1)
-        sub, e = _two_sum(ps[maybe], cs[maybe])
+        sub, e = _two_sum(ps[maybe], cs[maybe].astype(np.float64))
         flat[maybe] = np.where(e != 0, np.nextafter(sub, np.copysign(inf, e)), sub)
     return s.reshape(np.broadcast_shapes(np.shape(p), np.shape(c)))
 
@@ -169,11 +172,12 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     digits = _digits(xp, dtype)
     inf = xp.asarray(math.inf, dtype=xp.float64 if digits <= _NARROW else dtype)
     if digits <= _NARROW:
+        split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
+        if xp is np:  # the ufuncs widen the operands as they go: no float64 copies of them
+            product = np.multiply(a, b, dtype=np.float64)
+            return _narrow_sum(product, c, digits, inf).astype(dtype)
         wide = [xp.asarray(v, dtype=xp.float64) for v in (a, b, c)]
         product = wide[0] * wide[1]
-        split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
-        if xp is np:
-            return _narrow_sum(product, wide[2], split, inf).astype(dtype)
         s, e = _two_sum(product, wide[2])
         ties = (e != 0) & (s == split * s - (split * s - s))
         return xp.asarray(xp.where(ties, xp.nextafter(s, xp.copysign(inf, e)), s), dtype=dtype)

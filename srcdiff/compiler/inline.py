@@ -249,7 +249,7 @@ class Inliner:
 
     def inlinable(self, fn: types.FunctionType) -> bool:
         """Whether ``fn``'s code may be put in place of its calls: a function compiled
-        code would compile (no rule, not srcdiff's machinery), with no closure, no
+        code would compile (no rule, not srcdiff's machinery), not using super(), no
         ``*args`` or ``**kwargs``, not a generator, not one being inlined already."""
         module = fn.__module__ or ""
         code = fn.__code__
@@ -258,7 +258,7 @@ class Inliner:
         return not (
             fn in self.stack
             or len(self.stack) >= DEPTH
-            or code.co_freevars
+            or "__class__" in code.co_freevars  # super(): the frame's class and instance
             or code.co_flags & flags
             or (module.startswith("srcdiff") and not module.startswith("srcdiff.nn"))
             or registry.lookup(fn) is not None

@@ -177,6 +177,15 @@ def attribute(holder: Any, attr: str) -> Any:
     buffers, which its ``__getattr__`` only looks up)."""
     if isinstance(holder, (ModuleType, type)):
         return getattr(holder, attr, MISSING)
+    own = getattr(holder, "__dict__", None)
+    if isinstance(own, dict) and not any(attr in vars(c) for c in type(holder).__mro__):
+        if attr in own:  # nothing of the class's in the way: the object's own entry
+            return own[attr]
+        for registry in ("_modules", "_parameters", "_buffers"):
+            registered = own.get(registry)
+            if isinstance(registered, dict) and attr in registered:
+                return registered[attr]
+        return MISSING
     found = inspect.getattr_static(holder, attr, MISSING)
     if found is MISSING:
         own = getattr(holder, "__dict__", None)

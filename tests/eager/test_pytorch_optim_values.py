@@ -157,3 +157,18 @@ def test_fma_of_a_few_elements_equals_the_vectorized_fma(dtype, scalar):
     b3 = b if scalar else b[:3]
     many = fused.fma(np.tile(a[:3], 6), b if scalar else np.tile(b3, 6), c[0])
     assert fused.fma(a[:3], b3, c[0]).tobytes() == many[:3].tobytes()
+
+
+def test_the_vectorized_narrow_fma_rounds_once_and_keeps_non_finite_sums():
+    """Past the few-elements bound, float32 goes through float64 sums rounded to odd: the
+    tie of ``test_fma_rounds_once_where_a_float64_sum_would_round_twice`` still rounds
+    once, and infinities and NaNs come out as the plain sum gives them."""
+    a = np.float32(1 + 2**-23)
+    b = np.float32(2**-24 * (1 - 2**-23))
+    n = 20
+    got = fused.fma(np.tile([a, -a], n), np.tile([b, b], n), np.tile([a, -a], n))
+    assert got.dtype == np.float32 and got.tolist() == [a, -a] * n
+    special = np.array([np.inf, -np.inf, np.nan, 1.0] * 5, dtype=np.float32)
+    out = fused.fma(special, np.float32(2.0), np.ones(20, dtype=np.float32))
+    plain = special * np.float32(2.0) + np.float32(1.0)
+    np.testing.assert_array_equal(out, plain)
