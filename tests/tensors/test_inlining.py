@@ -497,3 +497,36 @@ def test_inlined_code_sees_what_the_code_before_it_changed():
 
     assert sd.differentiate(captured)() == pytest.approx(206.0)
     assert w.grad.numpy().tolist() == [2.0, 2.0]
+
+
+def test_a_module_reading_a_closure_variable_sees_it_rebound():
+    """A model class defined in a function reads that function's variables: inlined, the
+    step is compiled again when one is rebound (its cell is guarded)."""
+    factor = 2.0
+
+    class Scaled(sd.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = sd.nn.Parameter(sd.tensor([1.0, -2.0]))
+
+        def forward(self, x):
+            return (self.w * x * factor).sum()
+
+    def rebind(value):
+        nonlocal factor
+        factor = value
+
+    model, x = Scaled(), sd.tensor([0.5, 1.5])
+
+    def step(x):
+        loss = model(x)
+        loss.backward()
+        return loss.item()
+
+    compiled = sd.differentiate(step)
+    assert compiled(x) == pytest.approx(step(x))
+    assert "# called:" not in sd.source(compiled)
+    rebind(5.0)
+    model.w.grad = None
+    assert compiled(x) == pytest.approx(5.0 * (0.5 - 3.0))
+    assert model.w.grad.numpy().tolist() == pytest.approx([2.5, 7.5])
