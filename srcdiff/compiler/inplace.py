@@ -114,12 +114,14 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
             return None
         written[i if i < len(e.args) else len(e.args) + keyword[0]] = arg
     targets: dict[int, str] = {}  # the name holding each object the callee updates
+    entries: dict[int, gast.Subscript] = {}  # where an entry passed came from: put back there
 
     def argument(i: int, a: gast.expr) -> gast.expr:
         if i not in written:
             return norm.atom(a)
         if isinstance(a, gast.Subscript):  # xs[i]: its object, which xs and others hold
-            a = norm.temp(gast.Subscript(value=a.value, slice=norm.atom(a.slice), ctx=gast.Load()))
+            entries[i] = gast.Subscript(value=a.value, slice=norm.atom(a.slice), ctx=gast.Load())
+            a = norm.temp(entries[i])
         targets[i] = a.id
         return a
 
@@ -139,7 +141,16 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
         followed = gast.Call(func=_rt("follow"), args=[owner, owner, new, label], keywords=[])
         update = _inplace(target, norm.temp(followed))  # a name of its own: the old one saved
         mark(update, returned=value.id)  # mutation checks the names holding its entries
+        entry = entries.get(i)
+        if entry is not None:  # as ``xs[i] += v`` is: the entry's object, or an array's row
+            holder = entry.value.id if isinstance(entry.value, gast.Name) else None
+            mark(update, entry_update=True, entry_of=holder)
         norm.emit(update)
+        if entry is not None:
+            store = gast.Subscript(value=entry.value, slice=entry.slice, ctx=gast.Store())
+            norm.emit(gast.Assign(targets=[store], value=gast.Name(
+                id=target, ctx=gast.Load(), annotation=None, type_comment=None),
+                type_comment=None))  # fmt: skip
     return value
 
 

@@ -125,12 +125,20 @@ class Sharing:
                         self.holders.setdefault(n, set()).add(holder.id)
         self.built = {n for n, values in assigned.items() if n in self.locals - self.params
                       and all(self.builds_container(v) for v in values)}  # fmt: skip
+        # sharing through the function's own code alone (see ``shares_here``)
+        self.own_roots = {n: self.find(n) for n in set(self.parent) | self.params}
         # The caller may pass one object twice, or an object and a container holding it
         # (``f(x, [a], a)``): an update of what one parameter holds may be seen through any
         # other, so each follows it (``rt.follow`` finds at run time whether it holds it).
         ordered = sorted(self.params)
         for a, b in zip(ordered, ordered[1:], strict=False):
             self.union(a, b)
+
+    def shares_here(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` may share an object through the function's own code
+        (an assignment, an entry, a view), not only as two parameters the caller may pass
+        one object to."""
+        return self.own_roots.get(a, a) == self.own_roots.get(b, b)
 
     def find(self, n: str) -> str:
         while self.parent.get(n, n) != n:
@@ -388,15 +396,27 @@ def rebound_after_update(fn: gast.FunctionDef, updated: tuple[str, ...]) -> gast
     """The first plain assignment to a parameter ``fn`` updates in place, made after an
     update of it (in the order of the code): the caller's object is then no longer the
     one the name holds at the end."""
-    seen: set[str] = set()
-    for s in walk_statements(fn.body):
+
+    def kinds(s: gast.stmt) -> tuple[str | None, str | None]:
+        """The parameter ``s`` updates, and the name it plainly assigns."""
         target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
             s.targets[0], gast.Name) else None  # fmt: skip
         written = is_update(s) or (target if facts(s).follows else None)
+        return (written, None) if written is not None else (None, target)
+
+    seen: set[str] = set()
+    for s in walk_statements(fn.body):
+        written, target = kinds(s)
         if written in updated:
             seen.add(written)
         elif target in seen:
             return s
+        if isinstance(s, (gast.For, gast.While)):  # a later step follows an earlier one
+            inside = [(st, *kinds(st)) for st in walk_statements(s.body)]
+            looped = {w for _, w, _ in inside if w in updated}
+            again = next((st for st, _, t in inside if t in looped), None)
+            if again is not None:
+                return again
     return None
 
 
@@ -496,8 +516,11 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             out.append(s)
             continue
         mark(s, callers=sharing.callers(written))
+        # a parameter read only by the caller follows where the code shares it with the
+        # update's object: the caller's passing one object twice is followed where read
         others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
-                        if m in liveness.after[id(s)])  # fmt: skip
+                        if m in read_here.after[id(s)] or m in liveness.after[id(s)]
+                        and sharing.shares_here(m, written))  # fmt: skip
         if not others:
             out.append(s)
             continue
@@ -519,6 +542,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 facts(s).returned not in (None, m)
                 and m in sharing.locals
                 and m in read_here.after[id(s)]
+                and (m in sharing.taken or written in sharing.holders.get(m, ()))
             ):
                 shown_label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
                 check = gast.Call(func=_rt("check_entries"), args=[name(m), name(old),

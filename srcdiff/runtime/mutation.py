@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import CompileError
 from .arrays import setitem, setitem_grads, zeros_like
+from .objects import is_record
 
 GENERATED = ("_primal", "_adjoint", "_backward", "_tangent")
 FINAL = 0  # where a primal saves the values of the parameters it updated in place
@@ -87,13 +88,22 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     CompileError."""
     if m is old:
         return new if _mutable(old) else m
-    if old is new or not _mutable(old) or not _holds(m, old):
+    if old is new or not _mutable(old):
+        return m
+    held, written = (names.split(",") + ["", ""])[:2]
+    if not _holds(m, old):
+        if is_record(m) and any(_holds(v, old) for v in getattr(m, "__dict__", {}).values()):
+            raise refuse(
+                f"an in-place update of `{written}` changes a field of `{held}`, which holds "
+                "it, and compiled code gives the update a new value the field does not see",
+                f"assign the field itself a new value (`{held}.<field> = ...`), or update a "
+                f"copy (`{written} = {written}.copy()` first)",
+            )
         return m
     if isinstance(m, (list, tuple)):
         return type(m)(follow(e, old, new, names) for e in m)
     if isinstance(m, dict):
         return {k: follow(e, old, new, names) for k, e in m.items()}
-    held, written = (names.split(",") + ["", ""])[:2]
     raise refuse(
         f"an in-place write into `{written}` also changes `{held}`, which shares its "
         "memory (a view made by slicing, reshape, ravel, .T, transpose, ...) and is "
@@ -230,7 +240,7 @@ def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
     compiled code cannot tell which."""
     if m is old or not _mutable(m) or not isinstance(old, (list, tuple, dict)):
         return
-    if _replaced(m, old, new):
+    if not _held(new, m) and _replaced(m, old, new):  # still in it (moved): the same object
         held, written = (names.split(",") + ["", ""])[:2]
         raise refuse(
             f"`{held}` holds an entry of `{written}`, which a function called here changed: "
@@ -239,6 +249,15 @@ def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
             f"read `{held}` from `{written}` again after the call, or make it a copy "
             f"before (`{held} = {held}.copy()`)",
         )
+
+
+def _held(container: Any, m: Any) -> bool:
+    """Whether ``container`` holds the very object ``m`` (at any depth)."""
+    if isinstance(container, (list, tuple)):
+        return any(e is m or _held(e, m) for e in container)
+    if isinstance(container, dict):
+        return any(e is m or _held(e, m) for e in container.values())
+    return False
 
 
 def _replaced(m: Any, old: Any, new: Any) -> bool:

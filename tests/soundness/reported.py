@@ -831,3 +831,60 @@ def callee_updating_its_default(x, y):
     """Python keeps the default list's entries from one call to the next: compiled code
     started each call from the empty list (a wrong value and gradient). Refused."""
     return accumulate(x) + accumulate(y)
+
+
+def scale_row(r, s):
+    r *= s  # a row of the caller's array, in place
+
+
+@case(RNG.normal(size=(3, 3)), W0, wrt=(0, 1))
+def rows_updated_by_a_callee(a, s):
+    """``scale_row(m[i], s)`` writes into a row of ``m``: no refusal (it was refused once
+    entries passed to updating callees were followed as objects)."""
+    m = a * 1.0
+    for i in range(3):
+        scale_row(m[i], s)
+    return np.sum(m * a)
+
+
+def reverse_it_again(lst):
+    lst.reverse()
+    lst.insert(0, lst[-1] * 1.0)
+
+
+@case(X0, W0, wrt=(0, 1))
+def entry_held_while_a_callee_reorders_the_list(x, w):
+    lst = [x * w, w * 2.0]
+    first = lst[0]
+    reverse_it_again(lst)
+    return np.sum(first * lst[0]) + np.sum(lst[-1])
+
+
+def grown_then_rebound_in_a_loop(h, v):
+    for _ in range(2):
+        h += v
+        h = h * 3.0
+
+
+@case(X0, W0, wrt=(0, 1), refusable=True)
+def argument_rebound_in_a_later_iteration(x, w):
+    """The update and the rebinding in one loop: a later iteration updates the object the
+    name got, not the caller's. Refused."""
+    a = x * 1.0
+    grown_then_rebound_in_a_loop(a, w)
+    return np.sum(a * w)
+
+
+class Holder:
+    def __init__(self, v):
+        self.v = v
+
+
+@case(X0, W0, wrt=(0, 1), refusable=True)
+def field_updated_through_a_name(x, w):
+    """``c = b.v; c += x`` changes the array the field holds: the field kept the old one
+    (a wrong value and gradient). Refused."""
+    b = Holder(x * w)
+    c = b.v
+    c += x
+    return np.sum(b.v * b.v)
