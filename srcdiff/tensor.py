@@ -28,6 +28,12 @@ LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place 
 VIEW_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
+GRAPH_VIEW_INPLACE = (
+    "an in-place operation on a view (an index, a reshape) of a tensor computed from ones "
+    "that require grad: srcdiff records it on the view, not on the tensor it views, whose "
+    "gradient would then be wrong. Compute the new tensor out of place (a product with a "
+    "mask, rows joined with cat), or change a clone."
+)
 
 
 class _ReturnType(tuple):
@@ -1023,6 +1029,8 @@ class Tensor:
         base = self._base
         if base is not None and base._node is None and base._requires_grad:
             raise RuntimeError(VIEW_INPLACE)
+        if base is not None and base._node is not None:
+            raise RuntimeError(GRAPH_VIEW_INPLACE)
 
     def _write(self, values: Any) -> None:
         """Store ``values`` (the result of an operation on this tensor) into its array."""

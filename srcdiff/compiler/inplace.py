@@ -18,6 +18,7 @@ import gast
 import numpy as np
 
 from .ir import mark
+from .parse import parse
 
 if TYPE_CHECKING:
     from .normalize import Normalizer
@@ -128,6 +129,14 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
     args = [argument(i, a) for i, a in enumerate(e.args)]
     keywords = [gast.keyword(arg=k.arg, value=argument(len(e.args) + j, k.value))
                 for j, k in enumerate(e.keywords)]  # fmt: skip
+    if entries and _returns_a_parameter(fn, updated):
+        raise norm.p.error(
+            f"{fn.__qualname__} updates an entry passed to it in place and returns it: of "
+            "an array, Python hands back a view of the array, which compiled code cannot "
+            "follow",
+            e,
+            "pass the entry in a name of its own and assign it back, or return a copy",
+        )
     wrapper = _rt_call(norm, "returning", [norm.callee(e.func), _const(updated)])
     result = norm.temp(gast.Call(func=wrapper, args=args, keywords=keywords))
     value = norm.temp(_item(result, 0))
@@ -152,6 +161,14 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
                 id=target, ctx=gast.Load(), annotation=None, type_comment=None),
                 type_comment=None))  # fmt: skip
     return value
+
+
+def _returns_a_parameter(fn: types.FunctionType, names: tuple[str, ...]) -> bool:
+    """Whether ``fn`` may return one of its parameters ``names`` (in a tuple too)."""
+    returned = (
+        n.value for n in gast.walk(parse(fn).tree) if isinstance(n, gast.Return) and n.value
+    )
+    return any(isinstance(n, gast.Name) and n.id in names for v in returned for n in gast.walk(v))
 
 
 def params_at(fn: types.FunctionType, i: int, e: gast.Call) -> str:

@@ -190,9 +190,9 @@ class Unwrapper:
         elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
         elif isinstance(value, gast.Call) and not is_unwrap(value):
-            self.call(value, fix)
+            self.call(value, fix, s)
 
-    def call(self, call: gast.Call, fix: Any) -> None:
+    def call(self, call: gast.Call, fix: Any, at: gast.stmt | None = None) -> None:
         """Unwrap the operands of a call; a Tensor method (``h.sum(dim=1)``) or a srcdiff
         function (``sd.exp(h)``) becomes a call of its array version
         (``rt.tensor_methods.sum(h, dim=1)``)."""
@@ -202,6 +202,19 @@ class Unwrapper:
             and isinstance(func.value, gast.Name)
             and not self.is_module(func.value)
         )
+        if (
+            method
+            and func.value.id in self.arrays
+            and func.attr.endswith("_")
+            and not func.attr.startswith("_")
+            and func.attr not in tensor_methods.METHODS
+        ):  # an in-place Tensor method on a value compiled code holds as an array
+            raise self.p.error(
+                f"the in-place Tensor method .{func.attr}() in a compiled function",
+                at,
+                f"write the new value out of place ({func.value.id} = {func.value.id} * v "
+                f"for .mul_(v)), or run it under sd.no_grad()",
+            )
         if method and func.attr in tensor_methods.METHODS:
             call.func = array_version(func.attr)
             call.args = [func.value] + call.args

@@ -459,3 +459,17 @@ def test_data_is_a_tensor_sharing_storage_that_requires_no_grad():
     assert arr(w).tolist() == [0.5, 1.5] and w.is_leaf and w.grad_fn is None
     w.data.normal_()  # in place, into w's storage
     assert w.data.numpy() is w.detach().numpy()
+
+
+def test_an_in_place_change_of_a_view_of_a_computed_tensor_is_refused():
+    """``m[0].mul_(v)`` with ``m`` computed from leaves: recorded on the view alone, ``m``'s
+    gradient would be wrong (``v.grad`` None, ``w.grad`` missing the factor)."""
+    w = sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True)
+    v = sd.tensor([0.2, -0.3], requires_grad=True)
+    m = w * 1.0
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        m[0].mul_(v)
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        m.reshape(4).add_(1.0)
+    with sd.no_grad():
+        m[1].mul_(2.0)  # nothing recorded: allowed

@@ -888,3 +888,19 @@ def field_updated_through_a_name(x, w):
     c = b.v
     c += x
     return np.sum(b.v * b.v)
+
+
+def scaled_and_returned(a, s):
+    a *= s
+    return a
+
+
+@case(RNG.normal(size=(2, 3)), W0, wrt=(0, 1), refusable=True)
+def row_updated_and_returned_by_a_callee(x, s):
+    """``r = scaled_and_returned(m[0], s)``: in Python ``r`` is a view of ``m``'s row, so
+    ``r += ...`` changes ``m``; compiled, ``r`` was an array of its own (a wrong value
+    and gradient). Refused."""
+    m = x * 1.0
+    r = scaled_and_returned(m[0], s)
+    r += s
+    return np.sum(m * m)

@@ -228,3 +228,22 @@ def test_a_callee_computes_no_gradient_for_an_input_that_needs_none(monkeypatch,
     else:
         assert "forward (" in source
         assert "with respect to the Tensors that require grad; path" in source
+
+
+def test_an_in_place_tensor_method_on_a_computed_value_is_refused_at_its_line():
+    """``m.mul_(v)`` on a value compiled code holds as an array was an AttributeError from
+    NumPy; it is refused at its line, with the out-of-place rewrite."""
+    w = sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True)
+    v = sd.tensor([0.2, -0.3], requires_grad=True)
+
+    @sd.differentiate
+    def step(w, v):
+        m = w * 1.0
+        m.mul_(v)
+        loss = (m**2).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match=r"\.mul_\(\)") as info:
+        step(w, v)
+    assert info.value.source_line == "m.mul_(v)"
