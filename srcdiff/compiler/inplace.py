@@ -113,6 +113,8 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
         holder = arg.value if isinstance(arg, gast.Subscript) else arg
         if not (isinstance(holder, gast.Name) and holder.id in norm.locals):
             return None
+        if isinstance(arg, gast.Subscript) and isinstance(arg.slice, gast.Slice):
+            return None  # a view of an array, a copy of a list: the call refuses it when run
         written[i if i < len(e.args) else len(e.args) + keyword[0]] = arg
     targets: dict[int, str] = {}  # the name holding each object the callee updates
     entries: dict[int, gast.Subscript] = {}  # where an entry passed came from: put back there

@@ -904,3 +904,13 @@ def row_updated_and_returned_by_a_callee(x, s):
     r = scaled_and_returned(m[0], s)
     r += s
     return np.sum(m * m)
+
+
+@case(RNG.normal(size=(4,)), W0[:2], wrt=(0, 1), refusable=True)
+def slice_passed_to_a_callee_that_updates_it(x, y):
+    """``add_in(m[1:3], y)``: a view of an array (its update is the array's), a copy of a
+    list (its update is lost): refused when it runs, with the usual rewrite (it was
+    refused as an "unsupported expression: Slice")."""
+    m = x * 1.0
+    add_in(m[1:3], y)
+    return np.sum(m * m)
