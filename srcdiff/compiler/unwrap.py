@@ -22,11 +22,13 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from .analyse import params_of
-from .ir import facts
+from .ir import facts, mark
 from .normalize import Names, assign, local_names, name, rebuild_blocks, walk_statements
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
+IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 
 
 def unwrap_call(x: str) -> gast.Call:
@@ -68,8 +70,9 @@ class Unwrapper:
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 target = s.targets[0].id
-                if isinstance(s.value, gast.Name):
-                    copies.append((target, s.value.id))
+                source = _in_place_receiver(s.value)  # ``out = m.add_(v)`` is ``m``
+                if isinstance(s.value, gast.Name) or source is not None:
+                    copies.append((target, source or s.value.id))
                     verdict.setdefault(target, True)
                 else:
                     verdict[target] = verdict.get(target, True) and self.gives_array(s.value)
@@ -145,6 +148,15 @@ class Unwrapper:
             if facts(s).no_grad:
                 out.append(s)
                 continue
+            made = self.in_place_method(s)
+            if made is not None:  # ``m.mul_(v)``: ``t = m * v``, then m updated in place
+                computed, *rest = made
+                self.statement(computed, out, cache)
+                out += [computed, *rest]
+                cache.pop(computed.targets[0].id, None)
+                for target in {t for st in rest for t in assigned_names(st)}:
+                    cache.pop(target, None)
+                continue
             self.statement(s, out, cache)
             out.append(s)
             for target in assigned_names(s):
@@ -152,6 +164,35 @@ class Unwrapper:
                 for key in [k for k, v in cache.items() if v == target]:
                     cache.pop(key)
         return out
+
+    def in_place_method(self, s: gast.stmt) -> list[gast.stmt] | None:
+        """``m.add_(v)`` (``sub_``, ``mul_``, ``div_``) on a value compiled code holds as an
+        array, as a statement or assigned: its new value computed, then ``m`` updated in
+        place as ``m *= v`` is (names sharing it follow: see ``mutation``), and the
+        target given ``m``. None for any other statement."""
+        call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr in IN_PLACE_OPERATORS
+            and isinstance(call.func.value, gast.Name)
+            and call.func.value.id in self.arrays
+            and len(call.args) == 1
+            and not call.keywords
+        ):
+            return None
+        owner = call.func.value.id
+        new = self.names.fresh()
+        op = IN_PLACE_OPERATORS[call.func.attr]()
+        computed = assign(new, gast.BinOp(left=name(owner), op=op, right=call.args[0]))
+        update = assign(owner, name(new))
+        mark(update, inplace=True)  # Python's in-place update: see mutation
+        made = [computed, update]
+        if isinstance(s, gast.Assign):
+            made.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
+        for st in made:
+            st.lineno = s.lineno
+        return made
 
     def array(
         self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str], line: int
@@ -244,6 +285,18 @@ class Unwrapper:
         ):
             return name_
         return None
+
+
+def _in_place_receiver(value: gast.expr) -> str | None:
+    """``m`` of ``m.add_(v)`` (an in-place operator method, which returns ``m``)."""
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr in IN_PLACE_OPERATORS
+        and isinstance(value.func.value, gast.Name)
+    ):
+        return value.func.value.id
+    return None
 
 
 def array_version(attr: str) -> gast.Attribute:

@@ -230,20 +230,46 @@ def test_a_callee_computes_no_gradient_for_an_input_that_needs_none(monkeypatch,
         assert "with respect to the Tensors that require grad; path" in source
 
 
-def test_an_in_place_tensor_method_on_a_computed_value_is_refused_at_its_line():
-    """``m.mul_(v)`` on a value compiled code holds as an array was an AttributeError from
-    NumPy; it is refused at its line, with the out-of-place rewrite."""
-    w = sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True)
-    v = sd.tensor([0.2, -0.3], requires_grad=True)
+def test_in_place_tensor_arithmetic_in_a_compiled_step_is_followed_by_every_name():
+    """``m.mul_(v)`` (``add_``, ``sub_``, ``div_``) on a computed value updates it in place
+    as ``m *= v`` does: a name sharing it sees the change, and the gradients are those of
+    eager code (it was an AttributeError from NumPy). Other in-place methods are refused
+    at their line."""
 
-    @sd.differentiate
-    def step(w, v):
+    def body(w, v):
         m = w * 1.0
+        shared = m
         m.mul_(v)
-        loss = (m**2).sum()
+        out = m.add_(1.0)
+        out.div_(2.0)
+        m.sub_(v)
+        return (shared**2).sum() + (out * 3.0).sum()
+
+    def step(w, v):
+        loss = body(w, v)
         loss.backward()
         return loss.item()
 
-    with pytest.raises(sd.CompileError, match=r"\.mul_\(\)") as info:
-        step(w, v)
-    assert info.value.source_line == "m.mul_(v)"
+    def leaves():
+        return (sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True),
+                sd.tensor([0.2, -0.3], requires_grad=True))  # fmt: skip
+
+    w, v = leaves()
+    want = step(w, v), w.grad.numpy().copy(), v.grad.numpy().copy()
+    w, v = leaves()
+    compiled = sd.differentiate(step)
+    assert compiled(w, v) == pytest.approx(want[0])
+    np.testing.assert_allclose(w.grad.numpy(), want[1])
+    np.testing.assert_allclose(v.grad.numpy(), want[2])
+
+    @sd.differentiate
+    def clamped(w):
+        m = w * 1.0
+        m.clamp_(0.0, 1.0)
+        loss = m.sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match=r"\.clamp_\(\)") as info:
+        clamped(leaves()[0])
+    assert info.value.source_line == "m.clamp_(0.0, 1.0)"
