@@ -29,10 +29,11 @@ VIEW_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
 GRAPH_VIEW_INPLACE = (
-    "an in-place operation on a view (an index, a reshape) of a tensor computed from ones "
-    "that require grad: srcdiff records it on the view, not on the tensor it views, whose "
-    "gradient would then be wrong. Compute the new tensor out of place (a product with a "
-    "mask, rows joined with cat), or change a clone."
+    "an in-place operation on a view (an index, a reshape) recorded for gradients (the "
+    "tensor is computed from ones that require grad, or the operand requires grad): "
+    "srcdiff records it on the view, not on the tensor it views, whose gradient would "
+    "then be wrong. Compute the new tensor out of place (a product with a mask, rows "
+    "joined with cat), or change a clone."
 )
 
 
@@ -1029,8 +1030,6 @@ class Tensor:
         base = self._base
         if base is not None and base._node is None and base._requires_grad:
             raise RuntimeError(VIEW_INPLACE)
-        if base is not None and base._node is not None:
-            raise RuntimeError(GRAPH_VIEW_INPLACE)
 
     def _write(self, values: Any) -> None:
         """Store ``values`` (the result of an operation on this tensor) into its array."""
@@ -1057,6 +1056,8 @@ class Tensor:
         """
         self._check_inplace()
         if _recording(self, *others):
+            if self._base is not None:  # the tensor it views would not see the change
+                raise RuntimeError(GRAPH_VIEW_INPLACE)
             result = compute(autograd.snapshot(self))
             self._write(result._data)
             if result._node is not None:

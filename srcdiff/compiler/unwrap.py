@@ -146,6 +146,7 @@ class Unwrapper:
                 cache = {}
                 continue
             if facts(s).no_grad:
+                self.refuse_in_place_methods(s)
                 out.append(s)
                 continue
             made = self.in_place_method(s)
@@ -164,6 +165,28 @@ class Unwrapper:
                 for key in [k for k, v in cache.items() if v == target]:
                     cache.pop(key)
         return out
+
+    def refuse_in_place_methods(self, s: gast.stmt) -> None:
+        """Under ``sd.no_grad()`` the code runs as written, on what compiled code holds:
+        an in-place Tensor method on a computed value (an array there) is refused."""
+        for st in (n for n in gast.walk(s) if isinstance(n, gast.stmt) and n is not s):
+            for node in gast.walk(st):
+                func = getattr(node, "func", None)
+                if (
+                    isinstance(node, gast.Call)
+                    and isinstance(func, gast.Attribute)
+                    and isinstance(func.value, gast.Name)
+                    and func.value.id in self.arrays
+                    and func.attr.endswith("_")
+                    and not func.attr.startswith("_")
+                ):
+                    raise self.p.error(
+                        f"the in-place Tensor method .{func.attr}() under sd.no_grad() in a "
+                        f"compiled function, on {func.value.id}, a value it computed",
+                        st,
+                        f"compute the new value out of place ({func.value.id} = "
+                        f"{func.value.id} + 1.0 for .add_(1.0))",
+                    )
 
     def in_place_method(self, s: gast.stmt) -> list[gast.stmt] | None:
         """``m.add_(v)`` (``sub_``, ``mul_``, ``div_``) on a value compiled code holds as an
@@ -185,9 +208,13 @@ class Unwrapper:
         new = self.names.fresh()
         op = IN_PLACE_OPERATORS[call.func.attr]()
         computed = assign(new, gast.BinOp(left=name(owner), op=op, right=call.args[0]))
+        check = gast.Expr(value=gast.Call(  # the Tensor keeps its shape and dtype
+            func=gast.Attribute(value=name("rt"), attr="check_in_place", ctx=gast.Load()),
+            args=[name(owner), name(new), gast.Constant(value=call.func.attr, kind=None)],
+            keywords=[]))  # fmt: skip
         update = assign(owner, name(new))
         mark(update, inplace=True)  # Python's in-place update: see mutation
-        made = [computed, update]
+        made = [computed, check, update]
         if isinstance(s, gast.Assign):
             made.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
         for st in made:
@@ -254,7 +281,7 @@ class Unwrapper:
                 f"the in-place Tensor method .{func.attr}() in a compiled function",
                 at,
                 f"write the new value out of place ({func.value.id} = {func.value.id} * v "
-                f"for .mul_(v)), or run it under sd.no_grad()",
+                f"for .mul_(v), {func.value.id} = {func.value.id}.clamp(0, 1) for .clamp_(0, 1))",
             )
         if method and func.attr in tensor_methods.METHODS:
             call.func = array_version(func.attr)

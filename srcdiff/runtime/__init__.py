@@ -221,7 +221,7 @@ from .sequences import (
     trapezoid_grads,
     trigamma,
 )
-from .tensors import accumulate_grad, backward, unwrap
+from .tensors import accumulate_grad, backward, check_in_place, unwrap
 from .updates import (
     add_at,
     at_grads,
@@ -307,6 +307,7 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_entries",
+    "check_in_place",
     "check_unchanged",
     "entry_object",
     "check_unpack",

@@ -27,6 +27,23 @@ def unwrap(x: Any, path: list) -> Any:
     return x._data
 
 
+def check_in_place(old: Any, new: Any, method: str) -> None:
+    """``m.add_(v)`` (``method``) in compiled code, computed as ``m + v``: the result must
+    keep ``m``'s shape and dtype, as the Tensor's own array does."""
+    shape, new_shape = getattr(old, "shape", ()), getattr(new, "shape", ())
+    if tuple(shape) != tuple(new_shape):
+        raise RuntimeError(
+            f"output with shape {list(shape)} doesn't match the broadcast shape "
+            f"{list(new_shape)} (in .{method}())"
+        )
+    dtype, new_dtype = getattr(old, "dtype", None), getattr(new, "dtype", None)
+    if dtype is not None and new_dtype is not None and dtype != new_dtype:
+        raise RuntimeError(
+            f"result type {new_dtype} of .{method}() differs from the tensor's {dtype}: "
+            "compute it out of place, or convert the operand first"
+        )
+
+
 def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""

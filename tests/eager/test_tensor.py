@@ -473,3 +473,14 @@ def test_an_in_place_change_of_a_view_of_a_computed_tensor_is_refused():
         m.reshape(4).add_(1.0)
     with sd.no_grad():
         m[1].mul_(2.0)  # nothing recorded: allowed
+
+
+def test_an_in_place_change_of_a_view_bringing_a_gradient_in_is_refused():
+    """``buf[0].add_(w)`` with ``w`` requiring grad: recorded on the view alone, ``buf``
+    stayed out of the graph and ``w.grad`` None, silently."""
+    buf = sd.zeros(2, 3)
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        buf[0].add_(w)
+    buf[0].add_(1.0)  # nothing to record: allowed
+    assert buf.numpy()[0].tolist() == [1.0, 1.0, 1.0]

@@ -273,3 +273,34 @@ def test_in_place_tensor_arithmetic_in_a_compiled_step_is_followed_by_every_name
     with pytest.raises(sd.CompileError, match=r"\.clamp_\(\)") as info:
         clamped(leaves()[0])
     assert info.value.source_line == "m.clamp_(0.0, 1.0)"
+
+
+def test_in_place_tensor_arithmetic_keeps_shape_and_no_grad_in_place_is_refused():
+    """``m.mul_(w)`` that would broadcast ``m`` to another shape raises as the Tensor does
+    (compiled, it silently took the broadcast result); an in-place method under
+    ``sd.no_grad()`` on a computed value is refused at its line (an AttributeError)."""
+    w = sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True)
+
+    @sd.differentiate
+    def broadcast(w):
+        m = w[0] * 1.0
+        m.mul_(w)
+        loss = m.sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        broadcast(w)
+
+    @sd.differentiate
+    def unrecorded(w):
+        m = w * 2.0
+        with sd.no_grad():
+            m.add_(1.0)
+        loss = (m * w).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match=r"\.add_\(\) under sd.no_grad") as info:
+        unrecorded(w)
+    assert info.value.source_line == "m.add_(1.0)"
