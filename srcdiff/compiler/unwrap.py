@@ -59,6 +59,7 @@ class Unwrapper:
             if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)
         }
         self.arrays = self.array_names(fn, params_are_arrays)
+        self.made = self.made_tensors(fn)
 
     def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
         """Names every assignment of which is an operation that gives an array (or a
@@ -86,6 +87,22 @@ class Unwrapper:
                     verdict[target] = False
                     changed = True
         return {n for n, ok in verdict.items() if ok}
+
+    def made_tensors(self, fn: gast.FunctionDef) -> set[str]:
+        """Local names every assignment of which makes a new Tensor with a function of
+        srcdiff's (``acc = sd.zeros(2)``): their in-place arithmetic is compiled as the
+        operators' (see ``in_place_method``)."""
+        verdict: dict[str, bool] = {}
+        params = set(params_of(fn))
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                target, value = s.targets[0].id, s.value
+                found, obj = self.resolve(value.func) if isinstance(value, gast.Call) else (
+                    False, None)  # fmt: skip
+                made = found and (getattr(obj, "__module__", "") or "").startswith(
+                    ("srcdiff.creation", "srcdiff.functions"))  # fmt: skip
+                verdict[target] = verdict.get(target, True) and bool(made)
+        return {n for n, ok in verdict.items() if ok and n not in params}
 
     def gives_array(self, value: gast.expr) -> bool:
         if isinstance(value, gast.BinOp):
@@ -199,7 +216,7 @@ class Unwrapper:
             and isinstance(call.func, gast.Attribute)
             and call.func.attr in IN_PLACE_OPERATORS
             and isinstance(call.func.value, gast.Name)
-            and call.func.value.id in self.arrays
+            and call.func.value.id in self.arrays | self.made
             and len(call.args) == 1
             and not call.keywords
         ):

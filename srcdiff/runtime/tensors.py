@@ -30,6 +30,8 @@ def unwrap(x: Any, path: list) -> Any:
 def check_in_place(old: Any, new: Any, method: str) -> None:
     """``m.add_(v)`` (``method``) in compiled code, computed as ``m + v``: the result must
     keep ``m``'s shape and dtype, as the Tensor's own array does."""
+    if isinstance(old, Host.tensor):  # one made by srcdiff's functions in the code
+        old = old._data
     shape, new_shape = getattr(old, "shape", ()), getattr(new, "shape", ())
     if tuple(shape) != tuple(new_shape):
         raise RuntimeError(

@@ -304,3 +304,27 @@ def test_in_place_tensor_arithmetic_keeps_shape_and_no_grad_in_place_is_refused(
     with pytest.raises(sd.CompileError, match=r"\.add_\(\) under sd.no_grad") as info:
         unrecorded(w)
     assert info.value.source_line == "m.add_(1.0)"
+
+
+def test_an_accumulator_made_in_the_step_takes_in_place_arithmetic():
+    """``acc = sd.zeros(2); acc.add_(...)`` (a Tensor the step makes with srcdiff's
+    functions) compiles as ``acc += ...``: it was an internal CompileError."""
+
+    def step(x, v):
+        acc = sd.zeros(2)
+        for i in range(2):
+            acc.add_(x[i] * v)
+        loss = (acc**2).sum()
+        loss.backward()
+        return loss.item()
+
+    def leaves():
+        return (sd.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True),
+                sd.tensor([0.5, -1.0], requires_grad=True))  # fmt: skip
+
+    x, v = leaves()
+    want = step(x, v), x.grad.numpy().copy(), v.grad.numpy().copy()
+    x, v = leaves()
+    assert sd.differentiate(step)(x, v) == pytest.approx(want[0])
+    np.testing.assert_allclose(x.grad.numpy(), want[1])
+    np.testing.assert_allclose(v.grad.numpy(), want[2])
