@@ -298,8 +298,9 @@ class Inliner:
 
     def harmless(self, func: gast.expr) -> bool:
         """Whether a call of ``func`` surely rebinds nothing inlined code was found
-        through: srcdiff's helpers, an array's or a Tensor's methods, a rule's primitive,
-        NumPy's, ``math``'s and the builtins' functions."""
+        through: srcdiff's helpers and Tensor functions (``sd.tanh``), an array's or a
+        Tensor's methods, a rule's primitive, NumPy's, ``math``'s and the builtins'
+        functions."""
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
             if func.value.id == "rt":
                 return True
@@ -308,11 +309,13 @@ class Inliner:
         found = self.lookup(func)
         if found is None:
             return False
-        module = (getattr(found.obj, "__module__", None) or "").split(".")[0]
+        full = getattr(found.obj, "__module__", None) or ""
+        module = full.split(".")[0]
         return (
             registry.lookup(found.obj) is not None
             or registry.is_nondiff(found.obj)
             or module in ("numpy", "math")
+            or full in ("srcdiff.functions", "srcdiff.creation")
             or isinstance(found.obj, (types.BuiltinFunctionType, type))
             and module == "builtins"
         )
