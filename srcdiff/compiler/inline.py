@@ -82,8 +82,14 @@ ARRAY_METHODS = frozenset(tensor_methods.METHODS) | {
     "items",
     "get",
 }
+# builtins that may rebind a global or an attribute inlined code was found through
+REBINDING_BUILTINS = frozenset({"setattr", "delattr", "exec", "eval", "globals", "vars",
+                                "__import__"})  # fmt: skip
 RESULT = "<result>"  # the call's target in the callee's code: a name no code has
 _PLAIN_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
+# what a free name of inlined code may stand for when the code itself runs calls that may
+# rebind globals: objects code rebinds rarely, whose identity the guards check
+FIXED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
 
 
 class Guard:
@@ -286,7 +292,11 @@ class Inliner:
     def may_change(self, s: gast.stmt) -> bool:
         """Whether ``s`` may rebind what inlined code was found through (an attribute of
         an object: ``net.act = act``), or runs code that may (a call of anything but a
-        rule's primitive, a builtin, NumPy, srcdiff's helpers or an array's method)."""
+        rule's primitive, a builtin, NumPy, srcdiff's helpers or an array's method). An
+        inlined call's check is its code: the call made where the check fails is the
+        same code."""
+        if facts(s).site:
+            return any(self.may_change(st) for st in s.body)
         for node in walk(s):
             if isinstance(node, gast.Assign) and any(
                 isinstance(t, gast.Attribute) for t in node.targets
@@ -318,6 +328,7 @@ class Inliner:
             or full in ("srcdiff.functions", "srcdiff.creation")
             or isinstance(found.obj, (types.BuiltinFunctionType, type))
             and module == "builtins"
+            and found.obj.__name__ not in REBINDING_BUILTINS
         )
 
     def statement(self, s: gast.stmt) -> list[gast.stmt] | None:
@@ -361,6 +372,7 @@ class Inliner:
                           args=[name(site)], keywords=[])  # fmt: skip
         test = assign(flag, check)
         branch = gast.If(test=name(flag), body=body, orelse=[s])
+        mark(branch, site=True)
         test.lineno = branch.lineno = s.lineno
         return [test, branch]
 
@@ -461,11 +473,14 @@ class Inliner:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             and n.id not in renames and n.id not in arguments and n.id not in SHARED
         }  # fmt: skip
+        changes = any(inner.may_change(st) for st in tree.body)
         for n in sorted(free):
             found = inner.lookup(name(n))
             if found is None:
                 return None
             obj = found.obj
+            if changes and n not in inner.scope and not isinstance(obj, FIXED):
+                return None  # the callee may rebind the value it then reads
             if n not in inner.scope:  # a name of the callee's own: guarded here
                 self.guard(found)
             if n in self.scope:

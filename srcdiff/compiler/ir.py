@@ -141,6 +141,8 @@ class Facts:
     put_back: bool = False  # a write back into a holder: every entry holding it sees it
     # an argument's new value a callee returned (``rt.returning``): the call's own value
     returned: str | None = None
+    # inline: an inlined call's check (``if rt.inlined(site): <code> else: <the call>``)
+    site: bool = False
     written_back: frozenset[str] = frozenset()  # the holders a write (back) reaches
     attribute_entries: frozenset[str] = frozenset()  # function: entries reached as views
     # sharing (mutation)

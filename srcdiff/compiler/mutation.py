@@ -26,7 +26,6 @@ may hold the caller's objects (parameters, globals).
 
 from __future__ import annotations
 
-import ast
 import builtins
 import operator
 import re
@@ -39,6 +38,7 @@ import gast
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
+from .emit import expr
 from .ir import facts, mark
 from .normalize import (
     Names,
@@ -500,7 +500,7 @@ def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
             and isinstance(s.value, (gast.Subscript, gast.Attribute))
             and re.fullmatch(r"t\d+", s.targets[0].id)
         ):
-            shown[s.targets[0].id] = ast.unparse(gast.gast_to_ast(s.value))
+            shown[s.targets[0].id] = expr(s.value)
     return shown
 
 

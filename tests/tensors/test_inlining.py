@@ -530,3 +530,22 @@ def test_a_module_reading_a_closure_variable_sees_it_rebound():
     model.w.grad = None
     assert compiled(x) == pytest.approx(5.0 * (0.5 - 3.0))
     assert model.w.grad.numpy().tolist() == pytest.approx([2.5, 7.5])
+
+
+def test_code_that_rebinds_with_setattr_is_followed_by_what_it_inlines():
+    """``setattr`` rebinds like an assignment: a call after it checks its objects."""
+    net, x = Activated(), sd.tensor([1.0, 1.0])
+
+    def swap(act):
+        net.act = act
+        loss = net(x)
+        loss.backward()
+        return loss.item()
+
+    compiled = sd.differentiate(swap)
+    for act in (sd.nn.Tanh(), sd.nn.ReLU(), sd.nn.Tanh()):
+        want = swap(act)
+        net.w.grad = None
+        assert compiled(act) == pytest.approx(want)
+        net.w.grad = None
+    assert "rt.inlined(_site" in sd.source(compiled)
