@@ -90,8 +90,9 @@ class Unwrapper:
 
     def made_tensors(self, fn: gast.FunctionDef) -> set[str]:
         """Local names every assignment of which makes a new Tensor with a function of
-        srcdiff's (``acc = sd.zeros(2)``): their in-place arithmetic is compiled as the
-        operators' (see ``in_place_method``)."""
+        srcdiff's (``acc = sd.zeros(2)``), not a leaf asked to require grad (whose
+        in-place change raises): their in-place arithmetic is compiled as the operators'
+        (see ``in_place_method``)."""
         verdict: dict[str, bool] = {}
         params = set(params_of(fn))
         for s in walk_statements(fn.body):
@@ -99,8 +100,13 @@ class Unwrapper:
                 target, value = s.targets[0].id, s.value
                 found, obj = self.resolve(value.func) if isinstance(value, gast.Call) else (
                     False, None)  # fmt: skip
-                made = found and (getattr(obj, "__module__", "") or "").startswith(
-                    ("srcdiff.creation", "srcdiff.functions"))  # fmt: skip
+                made = (
+                    found
+                    and (getattr(obj, "__module__", "") or "").startswith(
+                        ("srcdiff.creation", "srcdiff.functions")
+                    )
+                    and not any(k.arg == "requires_grad" for k in value.keywords)
+                )  # not a leaf
                 verdict[target] = verdict.get(target, True) and bool(made)
         return {n for n, ok in verdict.items() if ok and n not in params}
 
