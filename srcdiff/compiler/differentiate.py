@@ -392,6 +392,10 @@ class AdjointBuilder:
                 kind = "any"
             elif op.kind is Kind.COPY:
                 kind = self.kind_of(op.operands[0].id)
+            elif op.kind is Kind.UNWRAP:
+                # a Tensor's array, or a list of Tensors' arrays: the operand's kind
+                base = op.operands[0] if op.operands else None
+                kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
             elif op.kind is Kind.RULE and op.primitive in ("ndarray.item",):
                 kind = "array"
             elif op.kind is Kind.RULE and (

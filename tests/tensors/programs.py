@@ -94,6 +94,20 @@ def lists(p, x, y):
     return sd.stack(rows).sum() + (sd.stack(pairs) ** 2).sum() + sd.stack([w, b]).prod()
 
 
+def _grow(store, v):
+    """Appends twice, the second time from an entry of the list it grows."""
+    store.append(v * 2.0)
+    store.append(store[0] * v)
+
+
+def helper_growing_a_list(p, x, y):
+    """A helper that updates the caller's list: the adjoint adds the list's adjoints
+    entry by entry (it concatenated them, a crash)."""
+    held = []
+    _grow(held, x @ p["W2"])
+    return (held[1] * held[0]).sum() + (held[0] - y).mean()
+
+
 PROGRAMS = [
     linear_regression,
     dynamic_branch,
@@ -104,6 +118,7 @@ PROGRAMS = [
     module,
     sequential_cross_entropy,
     lists,
+    helper_growing_a_list,
 ]
 
 
