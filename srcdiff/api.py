@@ -552,7 +552,11 @@ class _Target:
         unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
         self.plain = unit
         saved: dict = {}
-        value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+        if self.dialect.on_tensors:
+            with rt.running_step(saved):
+                value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+        else:
+            value = unit.primal(saved, [], *self.bound, *args, **kwargs)
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
         return _as_tensors(value) if self.dialect.on_tensors else value

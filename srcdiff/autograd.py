@@ -493,7 +493,7 @@ def accumulate(tensor: Any, g: Any) -> None:
             tensor._grad = _Tensor()._make(g.astype(data.dtype, copy=True))
         else:
             np.add(grad._data, g, out=grad._data, casting="same_kind")
-            grad._version.value += 1
+            grad._changed()
         return
     xp = array_module(tensor._data)
     g = xp.asarray(g)
@@ -503,7 +503,7 @@ def accumulate(tensor: Any, g: Any) -> None:
         tensor._grad = _Tensor()._make(xp.array(g, dtype=tensor._data.dtype, copy=True))
     else:
         xp.add(tensor._grad._data, g, out=tensor._grad._data, casting="same_kind")
-        tensor._grad._version.value += 1
+        tensor._grad._changed()
 
 
 def _free(nodes: list[Node]) -> None:

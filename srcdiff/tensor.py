@@ -1018,7 +1018,7 @@ class Tensor:
             return
         _check_devices((self, value))
         self._data[idx] = _data(value)
-        self._version.value += 1
+        self._changed()
 
     # ---- in-place operations -------------------------------------------------------------
 
@@ -1030,6 +1030,12 @@ class Tensor:
         base = self._base
         if base is not None and base._node is None and base._requires_grad:
             raise RuntimeError(VIEW_INPLACE)
+
+    def _changed(self) -> None:
+        """Its array was changed in place: graphs and compiled code that saved it must
+        see it (``rt.wrote``)."""
+        self._version.value += 1
+        rt.wrote(self)
 
     def _write(self, values: Any) -> None:
         """Store ``values`` (the result of an operation on this tensor) into its array."""
@@ -1046,7 +1052,7 @@ class Tensor:
             raise RuntimeError(
                 f"result type {src} can't be cast to the desired output type {dst}"
             ) from None
-        self._version.value += 1
+        self._changed()
 
     def _inplace(self, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
         """Run ``compute(self)`` and store the result in this tensor.

@@ -18,6 +18,7 @@ import collections
 import copy
 import inspect
 import linecache
+import re
 import types
 import weakref
 from collections import OrderedDict
@@ -44,6 +45,8 @@ from .trace import FINAL, speculable
 
 _MISSING = object()
 _NO_KEYWORDS: dict = {}  # never written to
+SAVED_READ = re.compile(r"\b_saved\[(\d+)\]")  # an adjoint reading a saved value
+WHOLE_SAVED = re.compile(r"\b_saved\b(?!\[\d+\])")  # ... or handing them all on
 RECENT_PATHS = 4  # a call tries the primals of this many known paths before tracing
 
 
@@ -98,6 +101,7 @@ class Unit:
         if self.enters:  # context managers left when an exception goes through it
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.reads: dict[tuple, frozenset[int] | None] = {}  # see saved_reads
         self.path_counts: dict[tuple, list[int]] = {}  # calls per path, see count
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
@@ -277,6 +281,17 @@ class Unit:
         fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
+
+    def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
+        """The saved values (by number) the adjoint of ``backward()`` numbered ``stop``
+        on the path ``key`` reads, from its source: what a write in place must not have
+        changed (see ``rt.check_writes``). None where it hands on ``_saved`` whole."""
+        if (key, stop) not in self.reads:
+            text = self.adjoint(key, stop)[1]
+            body = "\n".join(line for line in text.splitlines() if not line.startswith("def "))
+            reads = frozenset(int(n) for n in SAVED_READ.findall(body))
+            self.reads[(key, stop)] = None if WHOLE_SAVED.search(body) else reads
+        return self.reads[(key, stop)]
 
     def run_primal(self, args: tuple, kwargs: dict, speculate: bool = True
                    ) -> tuple[Any, dict, list]:  # fmt: skip

@@ -23,12 +23,18 @@ from ..rules import registry
 from ..runtime import tensor_methods
 from .analyse import params_of
 from .ir import facts, mark
-from .normalize import Names, assign, local_names, name, rebuild_blocks, walk_statements
+from .normalize import Names, assign, const, local_names, name, rebuild_blocks, walk_statements
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
+
+
+def rt_call(helper: str, *args: gast.expr) -> gast.Expr:
+    """The statement ``rt.<helper>(*args)``."""
+    func = gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
+    return gast.Expr(value=gast.Call(func=func, args=list(args), keywords=[]))
 
 
 def unwrap_call(x: str) -> gast.Call:
@@ -174,10 +180,12 @@ class Unwrapper:
                 continue
             made = self.in_place_method(s)
             if made is not None:  # ``m.mul_(v)``: ``t = m * v``, then m updated in place
-                computed, *rest = made
-                self.statement(computed, out, cache)
-                out += [computed, *rest]
-                cache.pop(computed.targets[0].id, None)
+                computed, rest = made
+                for st in computed:
+                    self.statement(st, out, cache)
+                    out.append(st)
+                    cache.pop(st.targets[0].id, None)
+                out += rest
                 for target in {t for st in rest for t in assigned_names(st)}:
                     cache.pop(target, None)
                 continue
@@ -211,38 +219,50 @@ class Unwrapper:
                         f"{func.value.id} + 1.0 for .add_(1.0))",
                     )
 
-    def in_place_method(self, s: gast.stmt) -> list[gast.stmt] | None:
-        """``m.add_(v)`` (``sub_``, ``mul_``, ``div_``) on a value compiled code holds as an
-        array, as a statement or assigned: its new value computed, then ``m`` updated in
-        place as ``m *= v`` is (names sharing it follow: see ``mutation``), and the
-        target given ``m``. None for any other statement."""
+    def in_place_method(self, s: gast.stmt) -> tuple[list[gast.Assign], list[gast.stmt]] | None:
+        """``m.add_(v)`` (``sub_``, ``mul_``, ``div_``; ``alpha=`` for the first two), as a
+        statement or assigned: its new value computed (the first statements, which read
+        Tensors), then ``m`` updated in place as ``m *= v`` is (names sharing it follow:
+        see ``mutation``), and the target given ``m``. Where ``m`` may be a Tensor from
+        outside the code (a parameter, a loop's entry), the check at run time refuses
+        one, which compiled code cannot change; a global or a closure's is refused
+        there too. None for any other statement."""
         call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         if not (
             isinstance(call, gast.Call)
             and isinstance(call.func, gast.Attribute)
             and call.func.attr in IN_PLACE_OPERATORS
             and isinstance(call.func.value, gast.Name)
-            and call.func.value.id in self.arrays | self.made
+            and not self.is_module(call.func.value)
             and len(call.args) == 1
-            and not call.keywords
         ):
             return None
-        owner = call.func.value.id
+        method, owner, operand = call.func.attr, call.func.value.id, call.args[0]
+        scale = [k.value for k in call.keywords if k.arg == "alpha"]
+        if len(scale) != len(call.keywords) or (scale and method not in ("add_", "sub_")):
+            return None  # refused as a call: see refuse_in_place_methods
+        computed: list[gast.Assign] = []
+        if scale:  # ``m.add_(v, alpha=a)`` is ``m + a * v``
+            computed.append(assign(self.names.fresh(), gast.BinOp(
+                left=scale[0], op=gast.Mult(), right=operand)))  # fmt: skip
+            operand = name(computed[-1].targets[0].id)
         new = self.names.fresh()
-        op = IN_PLACE_OPERATORS[call.func.attr]()
-        computed = assign(new, gast.BinOp(left=name(owner), op=op, right=call.args[0]))
-        check = gast.Expr(value=gast.Call(  # the Tensor keeps its shape and dtype
-            func=gast.Attribute(value=name("rt"), attr="check_in_place", ctx=gast.Load()),
-            args=[name(owner), name(new), gast.Constant(value=call.func.attr, kind=None)],
-            keywords=[]))  # fmt: skip
-        update = assign(owner, name(new))
-        mark(update, inplace=True)  # Python's in-place update: see mutation
-        made = [computed, check, update]
+        computed.append(assign(new, gast.BinOp(
+            left=name(owner), op=IN_PLACE_OPERATORS[method](), right=operand)))  # fmt: skip
+        if owner in self.locals:
+            check = rt_call("check_in_place", name(owner), name(new), const(method),
+                            const(owner in self.arrays | self.made))  # fmt: skip
+            update = assign(owner, name(new))
+            mark(update, inplace=True)  # Python's in-place update: see mutation
+            rest: list[gast.stmt] = [check, update]
+        else:  # a global's or a closure's object, which compiled code cannot change
+            computed = []
+            rest = [rt_call("refuse_in_place", name(owner), const(method))]
         if isinstance(s, gast.Assign):
-            made.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
-        for st in made:
+            rest.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
+        for st in computed + rest:
             st.lineno = s.lineno
-        return made
+        return computed, rest
 
     def array(
         self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str], line: int

@@ -47,7 +47,7 @@ def _vector_norm(x: Any, ord: float) -> Any:
 
 
 def _changed(g: Tensor) -> None:
-    g._version.value += 1  # changed in place: graphs that hold it must see it
+    g._changed()  # changed in place: graphs that hold it must see it
 
 
 def clip_grad_norm_(

@@ -101,7 +101,7 @@ class Optimizer:
                 self.update_group(group)
                 for p in group["params"]:
                     if p.grad is not None:
-                        p._version.value += 1  # changed in place: older graphs must see it
+                        p._changed()  # changed in place: older graphs must see it
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:

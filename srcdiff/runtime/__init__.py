@@ -221,7 +221,15 @@ from .sequences import (
     trapezoid_grads,
     trigamma,
 )
-from .tensors import accumulate_grad, backward, check_in_place, unwrap
+from .tensors import (
+    accumulate_grad,
+    backward,
+    check_in_place,
+    refuse_in_place,
+    running_step,
+    unwrap,
+    wrote,
+)
 from .updates import (
     add_at,
     at_grads,
@@ -308,6 +316,9 @@ __all__ = [
     "cast_like",
     "check_entries",
     "check_in_place",
+    "refuse_in_place",
+    "running_step",
+    "wrote",
     "check_unchanged",
     "entry_object",
     "check_unpack",

@@ -19,7 +19,7 @@ import sys
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -516,6 +516,21 @@ def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any
 LEAVES = [0]  # how many Tensors requiring grad compiled code has unwrapped so far
 
 
+@dataclass
+class Step:
+    """A compiled Tensor function running: its saved values, and the in-place writes
+    of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
+    such as ``optimizer.step()``), with how many values were saved before each."""
+
+    saved: dict
+    # per Tensor (by id), its last write: (the Tensor, the values saved before it)
+    writes: dict[int, tuple[Any, int | None]] = field(default_factory=dict)
+    depth: int = 0  # calls of compiled callees running (their values are saved apart)
+
+
+STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running
+
+
 def tensor_call(
     fn: Any, active: tuple, path: list, /, *args: Any, **kwargs: Any
 ) -> tuple[Any, Any]:
@@ -525,7 +540,15 @@ def tensor_call(
     gradient even when no argument does)."""
     before = LEAVES[0]
     positions, layout = _expanded(active, len(args), kwargs)
-    value, record = _call(fn, positions, True, args, kwargs)
+    step = STEP[0]
+    if step is None:
+        value, record = _call(fn, positions, True, args, kwargs)
+    else:  # (see tensors.wrote)
+        step.depth += 1
+        try:
+            value, record = _call(fn, positions, True, args, kwargs)
+        finally:
+            step.depth -= 1
     path.append(1 if LEAVES[0] > before else 0)
     return value, record if layout is None else ("star", record, layout)
 

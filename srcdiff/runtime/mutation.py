@@ -69,14 +69,14 @@ def refuse(what: str, hint: str) -> CompileError:
     )
 
 
-def _holds(x: Any, old: Any) -> bool:
+def holds(x: Any, old: Any) -> bool:
     """Whether ``x`` is, shares memory with, or holds (at any depth) the object ``old``."""
     if x is old or _shares(x, old):
         return True
     if isinstance(x, (list, tuple)):
-        return any(_holds(e, old) for e in x)
+        return any(holds(e, old) for e in x)
     if isinstance(x, dict):
-        return any(_holds(e, old) for e in x.values())
+        return any(holds(e, old) for e in x.values())
     return False
 
 
@@ -91,8 +91,8 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     if old is new or not _mutable(old):
         return m
     held, written = (names.split(",") + ["", ""])[:2]
-    if not _holds(m, old):
-        if is_record(m) and any(_holds(v, old) for v in getattr(m, "__dict__", {}).values()):
+    if not holds(m, old):
+        if is_record(m) and any(holds(v, old) for v in getattr(m, "__dict__", {}).values()):
             raise refuse(
                 f"an in-place update of `{written}` changes a field of `{held}`, which holds "
                 "it, and compiled code gives the update a new value the field does not see",
@@ -118,7 +118,7 @@ def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
     ``old``, ``dm`` elsewhere (at any depth of a container)."""
     if m is old:
         return dnew if _mutable(old) else dm
-    if not _mutable(old) or not _holds(m, old):
+    if not _mutable(old) or not holds(m, old):
         return dm
     if isinstance(m, (list, tuple)):
         return type(m)(follow_tangent(d, e, old, dnew) for d, e in zip(dm, m, strict=True))
@@ -135,7 +135,7 @@ def follow_tangent_grads(g: Any, m: Any, old: Any) -> tuple[Any, Any]:
         return None, None
     if m is old:
         return (None, g) if _mutable(old) else (g, None)
-    if not _mutable(old) or not _holds(m, old) or not isinstance(m, (list, tuple, dict)):
+    if not _mutable(old) or not holds(m, old) or not isinstance(m, (list, tuple, dict)):
         return g, None
     keys = list(m) if isinstance(m, dict) else range(len(m))
     d_m = dict(g) if isinstance(g, dict) else list(g)

@@ -3,9 +3,49 @@ running ``loss.backward()`` inside a compiled function."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
-from .calls import LEAVES, Host, collect_called, path_key
+from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
+from .mutation import holds, refuse
+
+
+@contextlib.contextmanager
+def running_step(saved: dict) -> Iterator[None]:
+    """Compiled Tensor code runs, saving into ``saved``: Tensors written in place
+    meanwhile are noted (see ``wrote``, ``check_writes``)."""
+    outer = STEP[0]
+    STEP[0] = Step(saved)
+    try:
+        yield
+    finally:
+        STEP[0] = outer
+
+
+def wrote(tensor: Any) -> None:
+    """A Tensor's array was written in place (``Tensor._write``)."""
+    step = STEP[0]
+    if step is not None:  # inside a callee, any value saved so far may be the array
+        step.writes[id(tensor)] = (tensor, None if step.depth else len(step.saved))
+
+
+def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
+    """Before ``backward()`` runs an adjoint reading the saved values ``reads`` (None:
+    any): none of them may be a Tensor's array written in place after it was saved, as
+    eager code's version check says."""
+    for tensor, n in step.writes.values():
+        before = itertools.islice(saved.items(), n if saved is step.saved else None)
+        for sid, value in before:
+            if (reads is None or sid in reads) and holds(value, tensor._data):
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been "
+                    "modified by an inplace operation: a tensor the code read before was "
+                    "changed in place (under sd.no_grad(), or by a call) before "
+                    "backward(). Hint: change a clone(), or make the change after "
+                    "backward()."
+                )
 
 
 def tensor_class() -> type:
@@ -27,11 +67,15 @@ def unwrap(x: Any, path: list) -> Any:
     return x._data
 
 
-def check_in_place(old: Any, new: Any, method: str) -> None:
+def check_in_place(old: Any, new: Any, method: str, computed: bool = True) -> None:
     """``m.add_(v)`` (``method``) in compiled code, computed as ``m + v``: the result must
-    keep ``m``'s shape and dtype, as the Tensor's own array does."""
-    if isinstance(old, Host.tensor):  # one made by srcdiff's functions in the code
-        old = old._data
+    keep ``m``'s shape and dtype, as the Tensor's own array does. Where ``m`` may not be
+    a value the code ``computed``, a Tensor from outside it (a parameter, a list's
+    entry) is refused (see ``refuse_in_place``)."""
+    if isinstance(old, Host.tensor):
+        if not computed:
+            refuse_in_place(old, method)
+        old = old._data  # one made by srcdiff's functions in the code
     shape, new_shape = getattr(old, "shape", ()), getattr(new, "shape", ())
     if tuple(shape) != tuple(new_shape):
         raise RuntimeError(
@@ -44,6 +88,23 @@ def check_in_place(old: Any, new: Any, method: str) -> None:
             f"result type {new_dtype} of .{method}() differs from the tensor's {dtype}: "
             "compute it out of place, or convert the operand first"
         )
+
+
+def refuse_in_place(old: Any, method: str) -> None:
+    """``m.add_(v)`` (``method``) in compiled code on an object from outside it, which
+    compiled code cannot change in place: PyTorch's error for a leaf that requires grad,
+    else a refusal."""
+    if isinstance(old, Host.tensor) and old.requires_grad and Host.grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation "
+            f"(.{method}() in a compiled function)"
+        )
+    raise refuse(
+        f"the in-place Tensor method .{method}() in a compiled function, on an object it "
+        "did not compute (a parameter, a global, an entry of a list)",
+        "update it under `with sd.no_grad():`, where the code runs as written, or "
+        "compute a new value out of place (`m = m + v` for `.add_(v)`)",
+    )
 
 
 def accumulate_grad(tensor: Any, g: Any) -> None:
@@ -74,6 +135,9 @@ def backward(
         seed = gradient._data if isinstance(gradient, Host.tensor) else gradient
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
+    step = STEP[0]
+    if step is not None and step.writes:
+        check_writes(step, saved, unit.saved_reads(key, site))
     called: dict = {}
     previous = collect_called(called)
     try:

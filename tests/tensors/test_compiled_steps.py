@@ -328,3 +328,117 @@ def test_an_accumulator_made_in_the_step_takes_in_place_arithmetic():
     assert sd.differentiate(step)(x, v) == pytest.approx(want[0])
     np.testing.assert_allclose(x.grad.numpy(), want[1])
     np.testing.assert_allclose(v.grad.numpy(), want[2])
+
+
+def eager_and_compiled(step, leaves):
+    """``step(*leaves())`` eagerly and compiled: each run's value and gradients."""
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        tensors = leaves()
+        runs.append((fn(*tensors), [t.grad.numpy().copy() for t in tensors if t.requires_grad]))
+    return runs
+
+
+def test_in_place_methods_with_alpha_and_on_loop_entries_give_the_eager_gradients():
+    """``h.add_(v, alpha=a)`` is ``h + a * v``, and ``h.mul_(2.0)`` on a loop's entry
+    updates the list's array: both were refused or NumPy's AttributeError."""
+
+    def step(w, x):
+        h = w * x
+        h.add_(x, alpha=-0.5)
+        h.sub_(w, alpha=2.0)
+        hs = [h, w + x]
+        total = 0.0
+        for e in hs:
+            e.mul_(2.0)
+            total = total + (e * e).sum()
+        loss = total + hs[0].sum()
+        loss.backward()
+        return loss.item()
+
+    def leaves():
+        return (sd.tensor([0.5, 1.5], requires_grad=True), sd.tensor([1.0, -2.0]))
+
+    (want, want_grads), (got, got_grads) = eager_and_compiled(step, leaves)
+    assert got == pytest.approx(want)
+    np.testing.assert_allclose(got_grads[0], want_grads[0])
+
+
+def test_in_place_methods_on_tensors_from_outside_the_step_raise():
+    """A parameter that requires grad changed in place outside ``sd.no_grad()`` raises
+    PyTorch's leaf error (an internal CompileError about ``Tensor.sub_``), and a Tensor
+    from outside that needs no grad is refused: compiled code cannot change it."""
+    a = sd.tensor([0.5, 1.5], requires_grad=True)
+    buf = sd.tensor([1.0, 1.0])
+
+    @sd.differentiate
+    def leaf(x):
+        loss = (a * x).sum()
+        loss.backward()
+        a.sub_(0.1)
+        return loss
+
+    @sd.differentiate
+    def parameter(w, x):
+        w.mul_(2.0)
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    @sd.differentiate
+    def outside(x):
+        buf.mul_(2.0)
+        loss = (a * buf * x).sum()
+        loss.backward()
+        return loss
+
+    x = sd.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf(x)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        parameter(sd.tensor([1.0, 2.0], requires_grad=True), x)
+    for step, args in ((outside, (x,)), (parameter, (sd.tensor([1.0, 2.0]), x))):
+        with pytest.raises(sd.CompileError, match=r"\.mul_\(\) in a compiled function"):
+            step(*args)
+    np.testing.assert_array_equal(buf.numpy(), [1.0, 1.0])
+
+
+def test_a_tensor_changed_in_place_before_backward_reads_it_raises():
+    """A Tensor the step read, changed in place under ``sd.no_grad()`` before
+    ``backward()``: eager code raises its version error, and compiled code read the
+    changed array (a gradient twice the right one). Changes after ``backward()``, such
+    as an optimizer's, and a second loss through the changed parameters, still work."""
+    w = sd.tensor([0.5, 1.5], requires_grad=True)
+
+    @sd.differentiate
+    def changed_before(t):
+        y = w * t
+        with sd.no_grad():
+            t.mul_(2.0)
+        loss = y.sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        changed_before(sd.tensor([1.0, 2.0]))
+
+    def two_losses(d, g, x, opt_d):
+        opt_d.zero_grad()
+        loss_d = ((d(x) - 1.0) ** 2).mean()
+        loss_d.backward()
+        opt_d.step()  # changes d's parameters, which loss_d's values hold
+        loss_g = (d(g(x)) ** 2).mean()
+        loss_g.backward()
+        return loss_d.item() + loss_g.item()
+
+    def run(fn):
+        sd.manual_seed(0)
+        d, g = sd.nn.Linear(3, 1).double(), sd.nn.Linear(3, 3).double()
+        x = sd.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+        value = fn(d, g, x, sd.optim.SGD(d.parameters(), lr=0.1))
+        return value, [p.grad.numpy().copy() for p in (*d.parameters(), *g.parameters())]
+
+    want, got = run(two_losses), run(sd.differentiate(two_losses))
+    assert got[0] == pytest.approx(want[0])
+    for a_, b_ in zip(got[1], want[1], strict=True):
+        np.testing.assert_allclose(a_, b_)
