@@ -186,6 +186,16 @@ def params_of(fn: gast.FunctionDef) -> list[str]:
 
 
 # names generated code binds or calls, which a function's own names are kept apart from
+# methods that change their object in place: arrays' and lists' and dicts'
+MUTATING_METHODS = frozenset({
+    "fill", "sort", "partition", "put", "itemset", "resize", "setfield", "byteswap",
+    "append", "extend", "insert", "pop", "remove", "clear", "reverse", "update",
+    "setdefault", "popitem",
+})  # fmt: skip
+# NumPy's functions that write into their first argument (``np.add.at`` is ``at``)
+NUMPY_WRITERS = frozenset(
+    {"copyto", "put", "place", "putmask", "fill_diagonal", "at", "put_along_axis"}
+)
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
@@ -844,8 +854,49 @@ class Normalizer:
         stores = {
             n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
-        mark(node, no_grad=True, stores=tuple(sorted(stores)))
+        mark(node, no_grad=True, stores=tuple(sorted(stores)), changes=self.changed_in_place(node))
         self.emit(node)
+
+    def changed_in_place(self, block: gast.With) -> tuple[str, ...]:
+        """The names whose objects a block run as written may change in place: written
+        into (``y[0] = v``, ``y += v``), given as ``out=``, the receiver of a method that
+        changes its object (``y.fill(0)``, a Tensor's ``y.add_(v)``), or passed to
+        NumPy's writers (``np.copyto(y, v)``) or to a function of the user's."""
+        changed: set[str] = set()
+
+        def base(e: gast.expr) -> None:
+            while isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+                e = e.value
+            if isinstance(e, gast.Name):
+                changed.add(e.id)
+            elif isinstance(e, (gast.Tuple, gast.List)):
+                for elt in e.elts:
+                    base(elt)
+
+        for n in walk(block):
+            if isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                base(n)
+            elif isinstance(n, gast.AugAssign):
+                base(n.target)
+            elif isinstance(n, gast.Call):
+                for k in n.keywords:
+                    if k.arg == "out":
+                        base(k.value)
+                func = n.func
+                if isinstance(func, gast.Attribute) and (
+                    func.attr in MUTATING_METHODS
+                    or (func.attr.endswith("_") and not func.attr.startswith("_"))
+                ):
+                    base(func.value)
+                obj = self.resolved(func)
+                if obj is not None and (
+                    getattr(obj, "__name__", None) in NUMPY_WRITERS
+                    or isinstance(obj, types.FunctionType)
+                    and not (getattr(obj, "__module__", None) or "").startswith("srcdiff")
+                ):
+                    for a in n.args:
+                        base(a)
+        return tuple(sorted(changed))
 
     def resolved(self, e: gast.expr) -> Any:
         """The object a dotted name of a global (``np.add.at``) refers to, or None."""

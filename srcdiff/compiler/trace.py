@@ -217,7 +217,19 @@ class PrimalBuilder:
             return [at(gast.Expr(value=self.call_of(facts(s).op, frame)), line)]
         if isinstance(s, gast.Return) and self.a.updated:
             return [self.final_values(line), s]
+        if facts(s).no_grad and facts(s).changes:
+            return [s, self.unsaved(facts(s).changes, frame, line)]
         return [s]
+
+    def unsaved(self, changed: tuple[str, ...], frame: Frame, line: int) -> gast.stmt:
+        """``rt.check_unsaved(...)`` after a no_grad block, run as written: the objects it
+        may have changed in place are none the adjoint saved (it would read the change)."""
+        saved = [name(self.saved)] + ([name(frame.saved)] if frame.saved != self.saved else [])
+        args = [gast.Tuple(elts=saved, ctx=gast.Load()),
+                gast.Tuple(elts=[name(n) for n in changed], ctx=gast.Load()),
+                const(", ".join(changed))]  # fmt: skip
+        return at(gast.Expr(value=gast.Call(func=attr("rt", "check_unsaved"), args=args,
+                                            keywords=[])), line)  # fmt: skip
 
     def backward(self, s: gast.Expr, frame: Frame) -> list[gast.stmt]:
         """``loss.backward()``: run the adjoint of this call's path so far, here."""

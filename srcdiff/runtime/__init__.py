@@ -166,6 +166,7 @@ from .linalg import norm_grad, norm_grad_grads
 from .mutation import (
     check_entries,
     check_unchanged,
+    check_unsaved,
     entry_object,
     follow,
     follow_grads,
@@ -315,6 +316,7 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_entries",
+    "check_unsaved",
     "check_in_place",
     "refuse_in_place",
     "running_step",

@@ -218,6 +218,22 @@ def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
     return d_m, d_new
 
 
+def check_unsaved(saved: tuple[dict, ...], objects: tuple, names: str) -> None:
+    """After a ``sd.no_grad()`` block run as written, which may have changed ``objects``
+    (named ``names``) in place: none of them may be a value saved for the adjoint, which
+    would read the change. (A Tensor's writes are checked where they happen.)"""
+    for obj, label in zip(objects, names.split(", "), strict=True):
+        if not _mutable(obj) or callable(getattr(obj, "_changed", None)):
+            continue  # (a Tensor notes its own writes: see ``Tensor._changed``)
+        if any(holds(value, obj) for values in saved for value in values.values()):
+            raise refuse(
+                f"an in-place change under sd.no_grad() of `{label}`, whose value the "
+                "gradient reads (an operation before the block saved it)",
+                f"change a copy (`{label} = {label}.copy()` first, inside the block), or "
+                f"compute the new value out of place",
+            )
+
+
 def or_zeros(d: Any, x: Any) -> Any:
     """``d``, or a zero shaped like ``x`` where ``d`` is None (nothing flowed)."""
     return zeros_like(x) if d is None else d

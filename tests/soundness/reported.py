@@ -914,3 +914,40 @@ def slice_passed_to_a_callee_that_updates_it(x, y):
     m = x * 1.0
     add_in(m[1:3], y)
     return np.sum(m * m)
+
+
+@case(vec(2), refusable=True)
+def no_grad_write_into_a_saved_array(x):
+    """``y[0] = 100.0`` under ``sd.no_grad()`` after ``z = y * x`` saved ``y``: the block
+    runs as written, and the adjoint read the changed ``y`` (a wrong gradient). Refused
+    where the block ends."""
+    y = x * 2.0
+    z = y * x
+    with sd.no_grad():
+        y[0] = 100.0
+    return z.sum()
+
+
+def clip_in_place(a):
+    a[a > 0.5] = 0.5
+
+
+@case(vec(3), refusable=True)
+def no_grad_call_changing_a_saved_array(x):
+    """A function of the user's changing its argument in place, under ``sd.no_grad()``."""
+    y = np.sin(x)
+    z = np.sum(y * x)
+    with sd.no_grad():
+        clip_in_place(y)
+    return z + np.sum(y)
+
+
+@case(vec(3))
+def no_grad_write_into_an_array_nothing_saved(x):
+    """A block that writes into an array no adjoint reads is not refused."""
+    acc = np.zeros(3)
+    y = x * 2.0
+    with sd.no_grad():
+        acc[0] = 3.0
+        acc += 1.0
+    return np.sum(x * x * acc) + np.sum(y)
