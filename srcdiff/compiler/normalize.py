@@ -849,6 +849,15 @@ class Normalizer:
                 s,
                 "write `with sd.no_grad():` on its own, around the lines it covers",
             )
+        for inner in (n for n in walk(s) if isinstance(n, gast.With) and n is not s):
+            if any(self.is_grad_mode(i.context_expr, ("enable_grad", "set_grad_enabled"))
+                   for i in inner.items):  # fmt: skip
+                raise self.p.error(
+                    "sd.enable_grad() inside sd.no_grad() in a compiled function",
+                    inner,
+                    "compute the values that need gradients outside the no_grad block "
+                    "(compiled code takes what the block assigns for constants)",
+                )
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         node = gast.With(items=s.items, body=body, type_comment=None)
         stores = {
@@ -903,10 +912,14 @@ class Normalizer:
         return self.p.resolve_dotted(e, self.locals)[1]
 
     def is_no_grad(self, e: gast.expr) -> bool:
+        return self.is_grad_mode(e, ("no_grad",))
+
+    def is_grad_mode(self, e: gast.expr, names: tuple[str, ...]) -> bool:
+        """Whether ``e`` calls one of srcdiff's gradient modes ``names``."""
         obj = self.resolved(e.func) if isinstance(e, gast.Call) else None
-        return getattr(obj, "__name__", "") == "no_grad" and getattr(
-            obj, "__module__", ""
-        ).startswith("srcdiff")
+        return getattr(obj, "__name__", "") in names and getattr(obj, "__module__", "").startswith(
+            "srcdiff"
+        )
 
     def stmt_Break(self, s: gast.Break) -> None:
         self.exit_managers(self.loops)

@@ -36,6 +36,42 @@ def tensor_extreme(g, ans, x, dim=None, keepdim=False):
 sequence_result(tm.max, tm.min)  # (values, indices) along a dim
 
 
+@vjp(tm.var)
+def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """NumPy's ``var`` rule (``np.var(x, axis, ddof=...)``) with PyTorch's arguments."""
+    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans)
+    return rt.unreduce(g * (2.0 / (n - ddof)), x, axis, keepdim) * centred, None, None, None, None
+
+
+@vjp(tm.std)
+def tensor_std(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """NumPy's ``std`` rule with PyTorch's arguments (0 where ``std`` is 0)."""
+    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans)
+    scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), x, axis, keepdim)
+    return scale * centred, None, None, None, None
+
+
+@jvp(tm.var, shaped=True)
+def tensor_var_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
+    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans)
+    return 2.0 * xp.sum(centred * dx, axis=axis, keepdims=keepdim) / (n - ddof)
+
+
+@jvp(tm.std, shaped=True)
+def tensor_std_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
+    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans)
+    spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)
+    return xp.sum(centred * dx, axis=axis, keepdims=keepdim) / spread
+
+
 @vjp(tm.add)
 def tensor_add(g, ans, x, other, alpha=1):
     return rt.unbroadcast(g, x), rt.unbroadcast(g * alpha, other), None
@@ -214,3 +250,4 @@ nondiff(
     "a device, a size, an integer or a boolean",
     tm.device, tm.long, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin, tm.is_floating_point,
 )  # fmt: skip
+nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)

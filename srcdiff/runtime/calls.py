@@ -526,6 +526,7 @@ class Step:
     # per Tensor (by id), its last write: (the Tensor, the values saved before it)
     writes: dict[int, tuple[Any, int | None]] = field(default_factory=dict)
     depth: int = 0  # calls of compiled callees running (their values are saved apart)
+    leaves: int = 0  # ``LEAVES`` when it started
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running

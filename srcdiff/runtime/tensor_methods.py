@@ -21,20 +21,21 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic)) or type(x).__module__.startswith("cupy")
 
 
-def _axis(dim: Any) -> Any:
+def axis(dim: Any) -> Any:
+    """PyTorch's ``dim`` as NumPy's ``axis`` (a list becomes a tuple)."""
     return tuple(dim) if isinstance(dim, list) else dim
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if not _is_array(x):
         return x.sum(dim, keepdim) if dim is not None else x.sum()
-    return x.sum(axis=_axis(dim), keepdims=keepdim)
+    return x.sum(axis=axis(dim), keepdims=keepdim)
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if not _is_array(x):
         return x.mean(dim, keepdim) if dim is not None else x.mean()
-    return x.mean(axis=_axis(dim), keepdims=keepdim)
+    return x.mean(axis=axis(dim), keepdims=keepdim)
 
 
 def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -53,6 +54,33 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if dim is None:
         return x.min()
     return x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
+
+
+def ddof(unbiased: bool, correction: Any) -> int:
+    """PyTorch's divisor ``n - correction``: 1 by default (``unbiased``), as NumPy's
+    ``ddof``."""
+    return int(unbiased) if correction is None else int(correction)
+
+
+def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
+        correction: Any = None) -> Any:  # fmt: skip
+    """``x.var()``: unbiased by default, where NumPy's ``var`` divides by ``n``."""
+    if not _is_array(x):
+        return x.var(dim, unbiased, keepdim)
+    return x.var(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
+
+
+def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
+        correction: Any = None) -> Any:  # fmt: skip
+    """``x.std()``: unbiased by default, as ``var``."""
+    if not _is_array(x):
+        return x.std(dim, unbiased, keepdim)
+    return x.std(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
+
+
+def item(x: Any) -> Any:
+    """``x.item()``: a Python number, which carries no gradient (as in PyTorch)."""
+    return x.item()
 
 
 def _method(name: str, fn: Any) -> Any:
@@ -268,7 +296,7 @@ METHODS = {
         "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy size numel dim add sub mul div matmul mm softmax log_softmax masked_fill argmax "
-        "argmin is_floating_point"
+        "argmin is_floating_point var std item"
     ).split()
 }
 ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data")}

@@ -17,7 +17,7 @@ def running_step(saved: dict) -> Iterator[None]:
     """Compiled Tensor code runs, saving into ``saved``: Tensors written in place
     meanwhile are noted (see ``wrote``, ``check_writes``)."""
     outer = STEP[0]
-    STEP[0] = Step(saved)
+    STEP[0] = Step(saved, leaves=LEAVES[0])
     try:
         yield
     finally:
@@ -136,6 +136,13 @@ def backward(
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
     step = STEP[0]
+    if step is not None and LEAVES[0] == step.leaves:  # as eager code's loss would be
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn "
+            "(nothing the compiled code read so far requires grad"
+            + ("" if Host.grad_enabled() else ", and it runs under sd.no_grad()")
+            + ")"
+        )
     if step is not None and step.writes:
         check_writes(step, saved, unit.saved_reads(key, site))
     called: dict = {}

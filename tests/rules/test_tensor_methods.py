@@ -21,6 +21,17 @@ SPECS = [
         for dim in (None, 0, -1)
         for keep in (False, True)
     ],
+    *[
+        Spec(m, (R((3, 4)),), kw)
+        for m in (tm.var, tm.std)
+        for kw in (
+            {},
+            {"dim": 1},
+            {"dim": 0, "keepdim": True},
+            {"unbiased": False},
+            {"dim": (0, 1), "correction": 0},
+        )
+    ],  # fmt: skip
     Spec(tm.max, (R((3, 4)),)),
     Spec(tm.min, (R((3, 4)),)),
     *[

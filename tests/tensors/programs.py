@@ -108,6 +108,13 @@ def helper_growing_a_list(p, x, y):
     return (held[1] * held[0]).sum() + (held[0] - y).mean()
 
 
+def spread(p, x, y):
+    """``var`` and ``std`` are PyTorch's, unbiased by default (compiled code took NumPy's
+    ``var``, which divides by ``n``)."""
+    h = x @ p["W2"]
+    return h.var() + h.std(dim=0).sum() + h.var(1, keepdim=True).mean() + h.std(unbiased=False)
+
+
 PROGRAMS = [
     linear_regression,
     dynamic_branch,
@@ -119,6 +126,7 @@ PROGRAMS = [
     sequential_cross_entropy,
     lists,
     helper_growing_a_list,
+    spread,
 ]
 
 

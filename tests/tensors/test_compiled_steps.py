@@ -442,3 +442,52 @@ def test_a_tensor_changed_in_place_before_backward_reads_it_raises():
     assert got[0] == pytest.approx(want[0])
     for a_, b_ in zip(got[1], want[1], strict=True):
         np.testing.assert_allclose(a_, b_)
+
+
+def test_item_is_a_constant_and_modes_the_compiled_code_cannot_follow_raise():
+    """``.item()`` is a Python number without gradient, as in eager code (compiled code
+    differentiated it); ``sd.enable_grad()`` inside ``sd.no_grad()`` is refused (what the
+    block assigned was taken for a constant: no gradient); ``backward()`` of a loss that
+    requires no grad raises as eager code does (it did nothing)."""
+    w = sd.tensor([0.5, -1.5, 2.0], requires_grad=True)
+
+    def normalised(x):
+        o = w * x
+        loss = (o**2).sum() / (o**2).sum().item() + o.sum() * o.mean().item()
+        loss.backward()
+        return loss.item()
+
+    x = sd.tensor([1.0, 2.0, 3.0])
+    want = normalised(x), w.grad.numpy().copy()
+    w.grad = None
+    assert sd.differentiate(normalised)(x) == pytest.approx(want[0])
+    np.testing.assert_allclose(w.grad.numpy(), want[1])
+
+    @sd.differentiate
+    def enabled_inside(x):
+        with sd.no_grad(), sd.enable_grad():
+            b = w * x
+        loss = b.sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"enable_grad\(\) inside sd.no_grad\(\)"):
+        enabled_inside(x)
+
+    @sd.differentiate
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="does not require grad"), sd.no_grad():
+        step(x)
+
+    @sd.differentiate
+    def constant(x):
+        loss = (x * 2.0).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        constant(x)
