@@ -8,6 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff import cuda, nn
 from srcdiff.creation import manual_seed, ones, randn, tensor, zeros
 from srcdiff.dtypes import float32, float64
@@ -353,3 +354,31 @@ def test_repr_nests_like_pytorch():
         "  (pair): Pair()\n"
         ")"
     )
+
+
+def test_assigning_a_registered_name_keeps_its_place():
+    """``setattr(seq, "1", layer)`` replaces a Sequential's layer where it is, as in
+    PyTorch (it moved to the end: the model computed something else, silently), eagerly
+    and in a compiled step."""
+    model = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1)).double()
+    with sd.no_grad():
+        model[0].weight.fill_(1.0), model[0].bias.fill_(0.0)
+        model[2].weight.fill_(3.0), model[2].bias.fill_(0.0)
+    x = sd.tensor([[-2.0]], dtype=sd.float64)
+
+    @sd.differentiate
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss.item()
+
+    assert step(x) == 0.0  # ReLU(-2) is 0
+    setattr(model, "1", nn.Tanh())
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    want = 3.0 * np.tanh(-2.0)
+    assert model(x).item() == pytest.approx(want)
+    assert step(x) == pytest.approx(want)
+    model.register_parameter("p", nn.Parameter(sd.zeros(1)))
+    model.q = nn.Parameter(sd.zeros(1))
+    model.p = nn.Parameter(sd.ones(1))
+    assert list(model._parameters) == ["p", "q"]
