@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import functools
 import inspect
+import linecache
 import re
 import types
 import weakref
@@ -281,12 +282,37 @@ def _dispatch_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
+def _calling(fn: Callable) -> Callable:
+    """``fn`` itself, or for one of srcdiff's transforms (``sd.grad(f)``), a function of
+    the same parameters calling it (``def f_grad(x): return transform(x)``), which the
+    compiler differentiates as a call of a derivative, as when ``sd.grad(sd.grad(f))``
+    is written ``sd.grad(lambda x: sd.grad(f)(x))``."""
+    if isinstance(fn, types.FunctionType) or not hasattr(fn, "_srcdiff_source"):
+        return fn
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        return fn  # (refused where it is compiled)
+    names = ", ".join(p.name for p in params)
+    name = f"{getattr(fn, '__name__', 'transform')}_called"
+    filename = f"<srcdiff: {name} {id(fn):x}>"
+    text = f"def {name}({names}):\n    return _transform({names})\n"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    with contextlib.suppress(TypeError):  # dropped with the transform
+        weakref.finalize(fn, linecache.cache.pop, filename, None)
+    namespace: dict[str, Any] = {"_transform": fn, "__name__": __name__}  # srcdiff's own
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - the text just written
+    return namespace[name]
+
+
 class _Target:
     """A function (or bound method) and the parameters to differentiate."""
 
     def __init__(self, fn: Callable, wrt: Wrt):
         self._self: Callable[[], Any] | None = None  # the instance of a method
-        fn = rt.as_function(fn)  # a functools.partial, a callable object: see there
+        fn = rt.as_function(_calling(fn))  # a functools.partial, a callable object: see there
         if isinstance(fn, (types.MethodType, _WeakMethod)):
             obj = None if isinstance(fn, _WeakMethod) else fn.__self__
             self._self = fn.reference if isinstance(fn, _WeakMethod) else lambda: obj

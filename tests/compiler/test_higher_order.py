@@ -453,3 +453,21 @@ def test_second_derivatives_through_star_args_are_those_of_named_arguments():
     fd = [_numeric_gradient(squared_tangent(_named), args, k) for k in range(3)]
     for g, w in zip(want, fd, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+
+
+def test_a_transform_passed_straight_to_another_is_differentiated():
+    """``sd.grad(sd.grad(f))`` and ``sd.jacobian(sd.grad(g))`` (api.md's nesting) were
+    refused as "a derivative taken inside a differentiated function" in srcdiff's own
+    ``__call__``; they are differentiated as calls of a derivative."""
+
+    def cube(x):
+        return x**3
+
+    def total(x, w):
+        return np.sum(w * x**3)
+
+    assert sd.grad(sd.grad(cube))(1.5) == pytest.approx(6 * 1.5)
+    x, w = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    np.testing.assert_allclose(sd.jacobian(sd.grad(total))(x, w), np.diag(6 * w * x))
+    mixed = sd.jacobian(sd.grad(total, wrt=1))(x, w)  # d/dx of d/dw = x ** 3
+    np.testing.assert_allclose(mixed, np.diag(3 * x**2))

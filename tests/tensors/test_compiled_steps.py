@@ -465,9 +465,11 @@ def test_item_is_a_constant_and_modes_the_compiled_code_cannot_follow_raise():
 
     @sd.differentiate
     def enabled_inside(x):
-        with sd.no_grad(), sd.enable_grad():
-            b = w * x
-        loss = b.sum()
+        with sd.no_grad():
+            a = w * 2.0
+            with sd.enable_grad():
+                b = w * x
+        loss = (a * b).sum()
         loss.backward()
         return loss
 
