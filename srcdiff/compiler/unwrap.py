@@ -176,6 +176,7 @@ class Unwrapper:
                 continue
             if facts(s).no_grad:
                 self.refuse_in_place_methods(s)
+                out += self.as_tensors(s)
                 out.append(s)
                 continue
             made = self.in_place_method(s)
@@ -196,6 +197,24 @@ class Unwrapper:
                 for key in [k for k, v in cache.items() if v == target]:
                     cache.pop(key)
         return out
+
+    def as_tensors(self, block: gast.With) -> list[gast.stmt]:
+        """A ``sd.no_grad()`` block runs as written, on Tensors: each local it reads and
+        does not assign, which compiled code may hold as an array, is read as a Tensor
+        sharing the array's memory (``t = rt.as_tensor(h)``, the block reading ``t``)."""
+        stored = set(facts(block).stores)
+        read = {n.id for n in gast.walk(block) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load) and n.id in self.locals and n.id not in stored}  # fmt: skip
+        renames = {n: self.names.fresh() for n in sorted(read)}
+        made = []
+        for n, t in renames.items():
+            made.append(assign(t, gast.Call(func=gast.Attribute(value=name("rt"), attr="as_tensor",
+                        ctx=gast.Load()), args=[name(n)], keywords=[])))  # fmt: skip
+            made[-1].lineno = block.lineno
+        for n in gast.walk(block):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+                n.id = renames[n.id]
+        return made
 
     def refuse_in_place_methods(self, s: gast.stmt) -> None:
         """Under ``sd.no_grad()`` the code runs as written, on what compiled code holds:

@@ -95,6 +95,7 @@ nondiff("whether the objects a call's inlined code is for are still found", rt.i
 nondiff("a check of an in-place Tensor method's result, which returns nothing", rt.check_in_place)
 nondiff("a refusal of an in-place Tensor method, which returns nothing", rt.refuse_in_place)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
+nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
 nondiff("a function, to be called", rt.returning)
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,

@@ -224,6 +224,7 @@ from .sequences import (
 )
 from .tensors import (
     accumulate_grad,
+    as_tensor,
     backward,
     check_in_place,
     refuse_in_place,
@@ -317,6 +318,7 @@ __all__ = [
     "cast_like",
     "check_entries",
     "check_unsaved",
+    "as_tensor",
     "check_in_place",
     "refuse_in_place",
     "running_step",

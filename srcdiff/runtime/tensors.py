@@ -67,6 +67,15 @@ def unwrap(x: Any, path: list) -> Any:
     return x._data
 
 
+def as_tensor(x: Any) -> Any:
+    """A value compiled Tensor code holds as an array, as a Tensor sharing its memory
+    (requiring no grad), for a ``sd.no_grad()`` block, which runs as written; any other
+    value as it is."""
+    if hasattr(x, "__array_namespace__") or type(x).__module__ == "numpy":
+        return Host.tensor._make(x) if hasattr(x, "shape") else x
+    return x
+
+
 def check_in_place(old: Any, new: Any, method: str, computed: bool = True) -> None:
     """``m.add_(v)`` (``method``) in compiled code, computed as ``m + v``: the result must
     keep ``m``'s shape and dtype, as the Tensor's own array does. Where ``m`` may not be

@@ -493,3 +493,30 @@ def test_item_is_a_constant_and_modes_the_compiled_code_cannot_follow_raise():
 
     with pytest.raises(RuntimeError, match="does not require grad"):
         constant(x)
+
+
+def test_a_no_grad_block_computes_with_tensor_methods_on_computed_values():
+    """Inside ``sd.no_grad()`` the code runs as written on Tensors: a value the step
+    computed is read as a Tensor there (``o.abs().max()``, ``sd.ones_like(h)`` were
+    NumPy's AttributeError), and what the block makes is a constant after it."""
+    sd.manual_seed(0)
+    model = sd.nn.Linear(4, 3).double()
+    x = sd.randn(5, 4, dtype=sd.float64)
+
+    def step(x):
+        h = model(x)
+        with sd.no_grad():
+            m = h.abs().max()
+            mask = sd.ones_like(h)
+            mask[:, 1] = 0.0
+        loss = ((h / m) * mask).pow(2).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        model.zero_grad()
+        runs.append((fn(x), [p.grad.numpy().copy() for p in model.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    for got, want in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(got, want)
