@@ -203,13 +203,13 @@ class Unwrapper:
         does not assign, which compiled code may hold as an array, is read as a Tensor
         sharing the array's memory (``t = rt.as_tensor(h)``, the block reading ``t``)."""
         stored = set(facts(block).stores)
-        read = {n.id for n in gast.walk(block) if isinstance(n, gast.Name)
-                and isinstance(n.ctx, gast.Load) and n.id in self.locals and n.id not in stored}  # fmt: skip
+        loads = [n for n in gast.walk(block) if isinstance(n, gast.Name)
+                 and isinstance(n.ctx, gast.Load)]  # fmt: skip
+        read = {n.id for n in loads if n.id in self.locals and n.id not in stored}
         renames = {n: self.names.fresh() for n in sorted(read)}
         made = []
         for n, t in renames.items():
-            made.append(assign(t, gast.Call(func=gast.Attribute(value=name("rt"), attr="as_tensor",
-                        ctx=gast.Load()), args=[name(n)], keywords=[])))  # fmt: skip
+            made.append(assign(t, rt_call("as_tensor", name(n)).value))
             made[-1].lineno = block.lineno
         for n in gast.walk(block):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
