@@ -313,9 +313,13 @@ class Unwrapper:
                     value.elts = [fix(e) for e in value.elts]
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
             value.operand = fix(value.operand)
-        elif isinstance(value, gast.Subscript) or (
-            isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES
-        ):
+        elif isinstance(value, gast.Subscript):  # its indices may be Tensors too
+            value.value = fix(value.value)
+            if isinstance(value.slice, gast.Tuple):
+                value.slice.elts = [fix(e) for e in value.slice.elts]
+            else:
+                value.slice = fix(value.slice)
+        elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
             value.value = fix(value.value)
         elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])

@@ -115,6 +115,14 @@ def spread(p, x, y):
     return h.var() + h.std(dim=0).sum() + h.var(1, keepdim=True).mean() + h.std(unbiased=False)
 
 
+def tensor_indices(p, x, y):
+    """Indices that are Tensors (a hand-written NLL): compiled code took them for
+    indices of an array (a TypeError)."""
+    o = (x @ p["W2"]).log_softmax(1)
+    labels = sd.tensor(np.array([0, 1, 2, 1, 0]))
+    return -o[sd.arange(5), labels].mean() + o[sd.arange(5), o.argmax(1)].sum()
+
+
 PROGRAMS = [
     linear_regression,
     dynamic_branch,
@@ -127,6 +135,7 @@ PROGRAMS = [
     lists,
     helper_growing_a_list,
     spread,
+    tensor_indices,
 ]
 
 
