@@ -1110,26 +1110,31 @@ class Tensor:
         if not isinstance(src, Tensor):  # an array or data: moved to this tensor's device
             array = src if cuda.of_array(src) == "cuda" else np.asarray(src)
             src = Tensor._make(cuda.to_device(array, self.device))
+        if not _recording(src):
+            return self._overwrite(src._data.astype(self._data.dtype, copy=False), "CopyBackwards")
         dt, shape = self.dtype, tuple(self._data.shape)
         return self._inplace(
             lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src
         )
 
-    def _overwrite(self, values: Any) -> Tensor:
-        """Fill with values that do not depend on the old ones (cuts the graph, as a constant)."""
-        self._check_inplace()
+    def _overwrite(self, values: Any, name: str = "FillBackward0") -> Tensor:
+        """Fill with values that do not depend on the old ones. A tensor in a graph stays
+        in it, with a zero gradient for what it held, as in PyTorch: the tensors it came
+        from get a zero ``.grad``, not None."""
         xp = array_module(self._data)
-        self._write(xp.broadcast_to(xp.asarray(values, dtype=self._data.dtype), self._data.shape))
-        if grad_mode.is_grad_enabled() and self._node is not None:
-            self._node = None
-            self._requires_grad = False
+        full = xp.broadcast_to(xp.asarray(values, dtype=self._data.dtype), self._data.shape)
+        if _recording(self) and self._node is not None:
+            held = xp.zeros(self._data.shape, dtype=bool)  # (where: the new values only)
+            return self._inplace(lambda s: apply_op(np.where, (held, s, full), name=name))
+        self._check_inplace()
+        self._write(full)
         return self
 
     def fill_(self, value: Any) -> Tensor:
         return self._overwrite(_scalar(_data(value)))
 
     def zero_(self) -> Tensor:
-        return self._overwrite(0)
+        return self._overwrite(0, "ZeroBackward0")
 
     def _random_(self, kind: str, **params: Any) -> Tensor:
         """Overwrite with draws of the default generator (``sd.manual_seed``'s): ``kind``

@@ -231,18 +231,29 @@ def test_setitem_records_a_value_that_requires_grad():
     assert v.grad.tolist() == [30.0]
 
 
-def test_overwriting_a_non_leaf_cuts_the_graph():
-    w = sd.tensor([1.0], requires_grad=True)
-    h = w * 2
-    h.copy_(sd.ones(1))
-    assert not h.requires_grad and h.is_leaf
-    k = w * 2
+def test_overwriting_a_non_leaf_keeps_it_in_the_graph_with_a_zero_gradient():
+    """As in PyTorch: ``h.copy_(c)``, ``h.fill_(v)``, ``h.zero_()`` of a computed ``h``
+    leave it requiring grad, its old value's gradient zero, so ``w.grad`` is zeros (it
+    was None: an optimizer with weight decay then skipped ``w``)."""
+    for overwrite in (lambda h: h.copy_(sd.ones(1)), lambda h: h.fill_(3.0), lambda h: h.zero_()):
+        w = sd.tensor([1.0], requires_grad=True)
+        h = w * 2
+        overwrite(h)
+        assert h.requires_grad and not h.is_leaf
+        (h * 4.0).sum().backward()
+        assert w.grad.tolist() == [0.0]
+    k = sd.tensor([1.0], requires_grad=True) * 2
     k.fill_(3.0)
-    assert not k.requires_grad and k.tolist() == [3.0]
+    assert k.tolist() == [3.0] and k.grad_fn.name() == "FillBackward0"
+    w = sd.tensor([1.0], requires_grad=True)
     k = w * 2
     k.copy_(w * 5)
     k.sum().backward()
     assert k.grad_fn.name() == "CopyBackwards" and w.grad.tolist() == [5.0]
+    with sd.no_grad():
+        k = w * 2
+        k.zero_()
+    assert not k.requires_grad and k.tolist() == [0.0]
 
 
 def test_gradient_through_cast_and_detach():
