@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import builtins
 import copy
+import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gast
+import numpy as np
 
 from . import inplace
 from .ir import facts, mark
@@ -193,9 +195,26 @@ MUTATING_METHODS = frozenset({
     "setdefault", "popitem",
 })  # fmt: skip
 # NumPy's functions that write into their first argument (``np.add.at`` is ``at``)
-NUMPY_WRITERS = frozenset(
-    {"copyto", "put", "place", "putmask", "fill_diagonal", "at", "put_along_axis"}
-)
+NUMPY_WRITERS = frozenset({
+    "copyto", "put", "place", "putmask", "fill_diagonal", "at", "put_along_axis", "shuffle",
+})  # fmt: skip
+# the standard library's ``operator`` functions that change their first argument
+IN_PLACE_OPERATORS = frozenset({
+    "iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior",
+    "ixor", "ilshift", "irshift", "iconcat", "setitem", "delitem",
+})  # fmt: skip
+# methods of arrays and Tensors that change nothing
+ARRAY_METHODS = frozenset(
+    n for n in dir(np.ndarray) if not n.startswith("_") and n not in MUTATING_METHODS
+) | frozenset({
+    "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "pow", "clamp", "view", "detach",
+    "numpy", "size", "numel", "dim", "softmax", "log_softmax", "float", "double", "long",
+    "to", "cpu", "unsqueeze", "permute", "flatten", "add", "sub", "mul", "div", "matmul",
+    "mm", "norm", "square", "sign", "neg", "t", "clone", "contiguous", "expand", "eq", "ne",
+    "lt", "le", "gt", "ge", "masked_fill", "item", "tolist",
+})  # fmt: skip
+# packages whose functions change no argument (but for NUMPY_WRITERS and ``out=``)
+PURE_HOMES = frozenset({"numpy", "builtins", "math", "srcdiff", "cupy", "scipy"})
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
 
@@ -868,9 +887,12 @@ class Normalizer:
 
     def changed_in_place(self, block: gast.With) -> tuple[str, ...]:
         """The names whose objects a block run as written may change in place: written
-        into (``y[0] = v``, ``y += v``), given as ``out=``, the receiver of a method that
-        changes its object (``y.fill(0)``, a Tensor's ``y.add_(v)``), or passed to
-        NumPy's writers (``np.copyto(y, v)``) or to a function of the user's."""
+        into (``y[0] = v``, ``y += v``, ``o.a += v``), given as an output (``out=``, a
+        ufunc's extra argument), the receiver of a method that changes its object
+        (``y.fill(0)``, a Tensor's ``y.add_(v)``), passed to NumPy's writers
+        (``np.copyto(y, v)``), to ``operator.iadd`` and the like, or to a function that
+        is not NumPy's, the standard library's or srcdiff's; and what a loop hands such a
+        name (``for e in [y, c]: e += v``)."""
         changed: set[str] = set()
 
         def base(e: gast.expr) -> None:
@@ -888,24 +910,45 @@ class Normalizer:
             elif isinstance(n, gast.AugAssign):
                 base(n.target)
             elif isinstance(n, gast.Call):
-                for k in n.keywords:
-                    if k.arg == "out":
-                        base(k.value)
-                func = n.func
-                if isinstance(func, gast.Attribute) and (
-                    func.attr in MUTATING_METHODS
-                    or (func.attr.endswith("_") and not func.attr.startswith("_"))
-                ):
-                    base(func.value)
-                obj = self.resolved(func)
-                if obj is not None and (
-                    getattr(obj, "__name__", None) in NUMPY_WRITERS
-                    or isinstance(obj, types.FunctionType)
-                    and not (getattr(obj, "__module__", None) or "").startswith("srcdiff")
-                ):
-                    for a in n.args:
-                        base(a)
+                self.call_changes(n, base)
+        loops = [n for n in walk(block) if isinstance(n, gast.For)]
+        for _ in loops:  # what a loop's variable held, through nested loops
+            for loop in loops:
+                if any(isinstance(t, gast.Name) and t.id in changed for t in walk(loop.target)):
+                    base(loop.iter)
+                    for e in walk(loop.iter):
+                        if isinstance(e, gast.Name):
+                            changed.add(e.id)
         return tuple(sorted(changed))
+
+    def call_changes(self, call: gast.Call, base: Callable[[gast.expr], None]) -> None:
+        """Note (``base``) what ``call``, run as written, may change in place."""
+        for k in call.keywords:
+            if k.arg == "out":
+                base(k.value)
+        func, obj = call.func, self.resolved(call.func)
+        method = func.attr if isinstance(func, gast.Attribute) else None
+        if method in MUTATING_METHODS or (
+            method and method.endswith("_") and not method.startswith("_")
+        ):
+            base(func.value)
+        name_ = getattr(obj, "__name__", None)
+        home = (getattr(obj, "__module__", None) or "").split(".")[0]
+        if isinstance(obj, np.ufunc):
+            for a in call.args[obj.nin :]:  # positional outputs
+                base(a)
+        elif name_ in NUMPY_WRITERS or (home in ("operator", "_operator") and name_ in
+                                        IN_PLACE_OPERATORS):  # fmt: skip
+            if call.args:
+                base(call.args[0])
+        elif obj is None and method is not None and method not in ARRAY_METHODS:
+            base(func.value)  # a method of an object's: it may change it, and its arguments
+            for a in [*call.args, *(k.value for k in call.keywords)]:
+                base(a)
+        elif obj is None or not (home in PURE_HOMES or home in sys.stdlib_module_names):
+            # the user's own function (a nested one gets its free variables by keyword)
+            for a in [*call.args, *(k.value for k in call.keywords)]:
+                base(a)
 
     def resolved(self, e: gast.expr) -> Any:
         """The object a dotted name of a global (``np.add.at``) refers to, or None."""

@@ -243,9 +243,9 @@ class Unwrapper:
         statement or assigned: its new value computed (the first statements, which read
         Tensors), then ``m`` updated in place as ``m *= v`` is (names sharing it follow:
         see ``mutation``), and the target given ``m``. Where ``m`` may be a Tensor from
-        outside the code (a parameter, a loop's entry), the check at run time refuses
-        one, which compiled code cannot change; a global or a closure's is refused
-        there too. None for any other statement."""
+        outside the code (a parameter, a global, a loop's entry, a ``.grad``), the check
+        at run time changes that Tensor as eager code does (see ``rt.check_in_place``).
+        None for any other statement."""
         call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         if not (
             isinstance(call, gast.Call)
@@ -268,15 +268,14 @@ class Unwrapper:
         new = self.names.fresh()
         computed.append(assign(new, gast.BinOp(
             left=name(owner), op=IN_PLACE_OPERATORS[method](), right=operand)))  # fmt: skip
-        if owner in self.locals:
-            check = rt_call("check_in_place", name(owner), name(new), const(method),
-                            const(owner in self.arrays | self.made))  # fmt: skip
+        local = owner in self.locals
+        check = rt_call("check_in_place", name(owner), name(new), const(method),
+                        const(owner in self.arrays | self.made), const(local))  # fmt: skip
+        rest: list[gast.stmt] = [check]
+        if local:  # (a global's Tensor is changed by the check; anything else refused)
             update = assign(owner, name(new))
             mark(update, inplace=True)  # Python's in-place update: see mutation
-            rest: list[gast.stmt] = [check, update]
-        else:  # a global's or a closure's object, which compiled code cannot change
-            computed = []
-            rest = [rt_call("refuse_in_place", name(owner), const(method))]
+            rest.append(update)
         if isinstance(s, gast.Assign):
             rest.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
         for st in computed + rest:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..backend import array_module
 from ..creation import tensor
+from ..rules.registry import nondiff
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -86,3 +87,11 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         array = g._data
         array_module(array).clip(array, -clip_value, clip_value, out=array)
         _changed(g)
+
+
+# run as written where compiled code calls them: they change gradients, computing none
+nondiff(
+    "changes the gradients of parameters in place; its result (a norm) carries no gradient",
+    clip_grad_norm_,
+    clip_grad_value_,
+)

@@ -93,7 +93,6 @@ nondiff(
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
 nondiff("a check of an in-place Tensor method's result, which returns nothing", rt.check_in_place)
-nondiff("a refusal of an in-place Tensor method, which returns nothing", rt.refuse_in_place)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
 nondiff("a function, to be called", rt.returning)

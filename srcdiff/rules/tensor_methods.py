@@ -251,3 +251,4 @@ nondiff(
     tm.device, tm.long, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin, tm.is_floating_point,
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
+nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)

@@ -525,7 +525,9 @@ class Step:
     saved: dict
     # per Tensor (by id), its last write: (the Tensor, the values saved before it)
     writes: dict[int, tuple[Any, int | None]] = field(default_factory=dict)
-    depth: int = 0  # calls of compiled callees running (their values are saved apart)
+    # calls of compiled callees running: their values are saved apart, and the number
+    # saved before a write inside one is None (any) until it returns
+    depth: int = 0
     leaves: int = 0  # ``LEAVES`` when it started
 
 
@@ -550,6 +552,11 @@ def tensor_call(
             value, record = _call(fn, positions, True, args, kwargs)
         finally:
             step.depth -= 1
+            if not step.depth:  # its writes came before what is saved after its record
+                after = len(step.saved) + 1
+                for key, (tensor, n) in step.writes.items():
+                    if n is None:
+                        step.writes[key] = (tensor, after)
     path.append(1 if LEAVES[0] > before else 0)
     return value, record if layout is None else ("star", record, layout)
 

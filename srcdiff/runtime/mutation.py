@@ -218,14 +218,33 @@ def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
     return d_m, d_new
 
 
+def _linked(saved: Any, obj: Any, depth: int = 4) -> bool:
+    """Whether ``obj`` is, holds or is held by (list, tuple, dict and record entries,
+    ``depth`` levels down) a saved value, or shares memory with one. (A Tensor notes
+    its own writes: see ``Tensor._changed``.)"""
+    if callable(getattr(obj, "_changed", None)):
+        return False
+    if holds(saved, obj):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(obj, dict):
+        entries = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        entries = list(obj)
+    elif is_record(obj):
+        entries = list(vars(obj).values())
+    else:
+        return False
+    return any(_linked(saved, e, depth - 1) for e in entries if e is not obj)
+
+
 def check_unsaved(saved: tuple[dict, ...], objects: tuple, names: str) -> None:
     """After a ``sd.no_grad()`` block run as written, which may have changed ``objects``
     (named ``names``) in place: none of them may be a value saved for the adjoint, which
     would read the change. (A Tensor's writes are checked where they happen.)"""
     for obj, label in zip(objects, names.split(", "), strict=True):
-        if not _mutable(obj) or callable(getattr(obj, "_changed", None)):
-            continue  # (a Tensor notes its own writes: see ``Tensor._changed``)
-        if any(holds(value, obj) for values in saved for value in values.values()):
+        if any(_linked(value, obj) for values in saved for value in values.values()):
             raise refuse(
                 f"an in-place change under sd.no_grad() of `{label}`, whose value the "
                 "gradient reads (an operation before the block saved it)",

@@ -275,6 +275,12 @@ def _data(x: Any) -> Any:
     return x if _is_array(x) else x._data
 
 
+def grad(x: Any) -> Any:
+    """``x.grad``: a Tensor's gradient; None for an array compiled code computed (as
+    PyTorch's for a tensor that is not a leaf)."""
+    return None if _is_array(x) else x.grad
+
+
 def device(x: Any) -> Any:
     """``x.device``: where an array lives."""
     if not _is_array(x):
@@ -299,7 +305,7 @@ METHODS = {
         "argmin is_floating_point var std item"
     ).split()
 }
-ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data")}
+ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data", "grad")}
 FUNCTIONS = {
     name: globals()[name]
     for name in (

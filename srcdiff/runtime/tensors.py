@@ -76,44 +76,42 @@ def as_tensor(x: Any) -> Any:
     return x
 
 
-def check_in_place(old: Any, new: Any, method: str, computed: bool = True) -> None:
-    """``m.add_(v)`` (``method``) in compiled code, computed as ``m + v``: the result must
-    keep ``m``'s shape and dtype, as the Tensor's own array does. Where ``m`` may not be
-    a value the code ``computed``, a Tensor from outside it (a parameter, a list's
-    entry) is refused (see ``refuse_in_place``)."""
-    if isinstance(old, Host.tensor):
-        if not computed:
-            refuse_in_place(old, method)
-        old = old._data  # one made by srcdiff's functions in the code
-    shape, new_shape = getattr(old, "shape", ()), getattr(new, "shape", ())
+def check_in_place(old: Any, new: Any, method: str, computed: bool = True,
+                   local: bool = True) -> None:  # fmt: skip
+    """``m.add_(v)`` (``method``) in compiled code, computed as ``new = m + v``: the result
+    must keep ``m``'s shape and dtype, as the Tensor's own array does. Where ``m`` may
+    not be a value the code ``computed``, a Tensor from outside it (a parameter, a
+    global, a list's entry, a ``.grad``) is changed in place as eager code changes it,
+    but for a leaf that requires grad, which raises PyTorch's error; a value from outside
+    that is not ``local`` must be such a Tensor (compiled code cannot change an array a
+    global holds)."""
+    outside = isinstance(old, Host.tensor) and not computed
+    if outside and old.requires_grad and Host.grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation "
+            f"(.{method}() in a compiled function)"
+        )
+    if not (outside or local):
+        raise refuse(
+            f"the in-place method .{method}() in a compiled function, on an object from "
+            "outside it that is not a Tensor",
+            "compute a new value out of place (`m = m + v` for `.add_(v)`)",
+        )
+    array = old._data if isinstance(old, Host.tensor) else old
+    shape, new_shape = getattr(array, "shape", ()), getattr(new, "shape", ())
     if tuple(shape) != tuple(new_shape):
         raise RuntimeError(
             f"output with shape {list(shape)} doesn't match the broadcast shape "
             f"{list(new_shape)} (in .{method}())"
         )
-    dtype, new_dtype = getattr(old, "dtype", None), getattr(new, "dtype", None)
+    dtype, new_dtype = getattr(array, "dtype", None), getattr(new, "dtype", None)
     if dtype is not None and new_dtype is not None and dtype != new_dtype:
         raise RuntimeError(
             f"result type {new_dtype} of .{method}() differs from the tensor's {dtype}: "
             "compute it out of place, or convert the operand first"
         )
-
-
-def refuse_in_place(old: Any, method: str) -> None:
-    """``m.add_(v)`` (``method``) in compiled code on an object from outside it, which
-    compiled code cannot change in place: PyTorch's error for a leaf that requires grad,
-    else a refusal."""
-    if isinstance(old, Host.tensor) and old.requires_grad and Host.grad_enabled():
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation "
-            f"(.{method}() in a compiled function)"
-        )
-    raise refuse(
-        f"the in-place Tensor method .{method}() in a compiled function, on an object it "
-        "did not compute (a parameter, a global, an entry of a list)",
-        "update it under `with sd.no_grad():`, where the code runs as written, or "
-        "compute a new value out of place (`m = m + v` for `.add_(v)`)",
-    )
+    if outside:  # the Tensor itself changes, as in eager code (its writes are noted)
+        old.copy_(Host.tensor._make(new))
 
 
 def accumulate_grad(tensor: Any, g: Any) -> None:

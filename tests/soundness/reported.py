@@ -951,3 +951,89 @@ def no_grad_write_into_an_array_nothing_saved(x):
         acc[0] = 3.0
         acc += 1.0
     return np.sum(x * x * acc) + np.sum(y)
+
+
+class Bumper:
+    def bump(self, a):
+        a += 1.0
+
+
+def _no_grad_changes():
+    """In-place changes under ``sd.no_grad()`` of a saved value that the check missed
+    (each a wrong gradient, silently): through a list, a dict, an attribute, a loop's
+    variable, a method of the user's, a closure, a ufunc's positional output,
+    ``operator.iadd`` and a generator's ``shuffle``."""
+    import operator
+
+    def list_entry(x):
+        y = x * x
+        z = np.sum(y * y)
+        box = [y]
+        with sd.no_grad():
+            box[0] += 1.0
+        return z
+
+    def attribute(x):
+        y = x * x
+        z = np.sum(y * y)
+        o = Bumper()
+        o.a = y
+        with sd.no_grad():
+            o.a += 1.0
+        return z
+
+    def loop_entry(x):
+        y = x * x
+        c = x * 0.0 + 1.0
+        z = np.sum(y * y)
+        with sd.no_grad():
+            for e in [y, c]:
+                e += 1.0
+        return z
+
+    def method(x):
+        y = x * x
+        z = np.sum(y * y)
+        o = Bumper()
+        with sd.no_grad():
+            o.bump(y)
+        return z
+
+    def closure(x):
+        y = x * x
+        z = np.sum(y * y)
+
+        def inner():
+            y[:] += 1.0
+
+        with sd.no_grad():
+            inner()
+        return z
+
+    def positional_out(x):
+        y = x * x
+        z = np.sum(y * y)
+        with sd.no_grad():
+            np.multiply(y, 2.0, y)
+        return z
+
+    def operator_iadd(x):
+        y = x * x
+        z = np.sum(y * y)
+        with sd.no_grad():
+            operator.iadd(y, 1.0)
+        return z
+
+    def shuffled(x):
+        y = x * x
+        z = np.sum(y * y)
+        with sd.no_grad():
+            np.random.default_rng(0).shuffle(y)
+        return z
+
+    for fn in (list_entry, attribute, loop_entry, method, closure, positional_out,
+               operator_iadd, shuffled):  # fmt: skip
+        CASES.append(Case(fn, (vec(3),), refusable=True, name=f"no_grad_{fn.__name__}"))
+
+
+_no_grad_changes()
