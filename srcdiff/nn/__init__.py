@@ -1,7 +1,7 @@
 """Neural-network building blocks, as ``torch.nn``: Module, Parameter, layers and losses."""
 
 from . import functional, init, utils
-from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layers import Dropout, Linear, ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, Tanh
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .parameter import Parameter
@@ -14,6 +14,8 @@ __all__ = [
     "Linear",
     "MSELoss",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "Parameter",
     "ReLU",
     "Sequential",

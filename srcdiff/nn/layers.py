@@ -1,10 +1,11 @@
-"""Layers: Linear, the activation modules, Dropout, and the Sequential container."""
+"""Layers: Linear, the activation modules, Dropout, and the containers Sequential,
+ModuleList and ModuleDict."""
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..creation import empty
@@ -94,7 +95,61 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Sub-modules held in order, under the names "0", "1", ...: indexing, ``len`` and
+    iteration, shared by ``Sequential`` and ``ModuleList``."""
+
+    def _names(self) -> list[str]:
+        return list(self._modules)
+
+    def _name_at(self, index: int) -> str:
+        names = self._names()
+        if not -len(names) <= index < len(names):
+            raise IndexError(f"index {index} is out of range")
+        return names[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[index]))
+        return self._modules[self._name_at(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at ``index`` where it is."""
+        setattr(self, self._name_at(index), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        """Drop the module(s) at ``index``; the others are numbered again, in order."""
+        names = self._names()
+        dropped = set(names[index]) if isinstance(index, slice) else {self._name_at(index)}
+        kept = [m for n, m in self._modules.items() if n not in dropped]
+        self._modules.clear()
+        for i, module in enumerate(kept):
+            self._modules[str(i)] = module
+
+    def append(self, module: Module) -> Any:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+
+class Sequential(_Numbered):
     """Modules applied one after the other: ``Sequential(a, b)(x)`` is ``b(a(x))``.
 
     Built from modules (named "0", "1", ...) or from an OrderedDict of named modules.
@@ -114,20 +169,49 @@ class Sequential(Module):
             input = module(input)
         return input
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
+
+class ModuleList(_Numbered):
+    """A list of modules whose parameters the owner registers (``self.layers =
+    ModuleList([...])``); indexed, iterated and extended as a list, called by no one."""
+
+    def __init__(self, modules: Iterable[Module] | OrderedDict[str, Module] | None = None) -> None:
+        super().__init__()
+        if isinstance(modules, OrderedDict):
+            modules = modules.values()
+        self.extend(modules or ())
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters the owner registers, in insertion order."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+        super().__init__()
+        for name, module in (modules or {}).items():
+            self[name] = module
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
 
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
 
-    def __getitem__(self, index: int | slice) -> Module:
-        items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
-        if not -len(items) <= index < len(items):
-            raise IndexError(f"index {index} is out of range")
-        return items[index][1]
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()

@@ -19,6 +19,9 @@ REL = 0.01
 
 
 def big(*shape, dtype=sd.float64):
+    """A large parameter to fill; the generator seeded, so that a statistic's test does
+    not depend on what ran before it."""
+    sd.manual_seed(7)
     return nn.Parameter(sd.empty(*(shape or (N_ROWS, N_COLS)), dtype=dtype))
 
 
@@ -152,7 +155,7 @@ def test_xavier_uniform_bound_is_gain_sqrt_6_over_fan_in_plus_fan_out():
 def test_xavier_normal_std_is_gain_sqrt_2_over_fan_in_plus_fan_out():
     t = big(20, 50, 10, 10)  # fan_in 5000, fan_out 2000
     v = values(init.xavier_normal_(t, gain=2.0))
-    assert v.mean() == pytest.approx(0.0, abs=1e-4)
+    assert v.mean() == pytest.approx(0.0, abs=6e-4)  # 5 standard errors
     assert v.std() == pytest.approx(2.0 * math.sqrt(2 / 7000), rel=REL)
 
 

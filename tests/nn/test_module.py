@@ -382,3 +382,50 @@ def test_assigning_a_registered_name_keeps_its_place():
     model.q = nn.Parameter(sd.zeros(1))
     model.p = nn.Parameter(sd.ones(1))
     assert list(model._parameters) == ["p", "q"]
+
+
+class Stack(nn.Module):
+    """Layers in a ModuleList, heads in a ModuleDict."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(3, 3) for _ in range(2)])
+        self.layers.append(nn.Linear(3, 2))
+        self.heads = nn.ModuleDict({"a": nn.Linear(2, 1), "b": nn.Linear(2, 1)})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x).tanh()
+        return self.heads["a"](x) + 0.5 * self.heads["b"](x)
+
+
+def test_module_list_and_dict_register_their_modules_and_train_compiled():
+    """``nn.ModuleList`` and ``nn.ModuleDict`` hold modules whose parameters the owner
+    registers; a compiled step over them gives eager code's gradients."""
+    manual_seed(0)
+    model = Stack().double()
+    names = [n for n, _ in model.named_parameters()]
+    assert names[:2] == ["layers.0.weight", "layers.0.bias"] and "heads.b.bias" in names
+    assert len(model.layers) == 3 and isinstance(model.layers[-1], nn.Linear)
+    assert list(model.heads) == ["a", "b"] and "a" in model.heads
+    assert len(model.layers[1:]) == 2 and isinstance(model.layers[1:], nn.ModuleList)
+    x = randn(4, 3, dtype=float64)
+
+    def step(x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        model.zero_grad()
+        runs.append((fn(x), [p.grad.numpy().copy() for p in model.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    for got, want in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(got, want)
+    model.layers[0] = nn.Linear(3, 3).double()  # replaced where it is
+    del model.layers[1]
+    assert [n for n, _ in model.layers.named_children()] == ["0", "1"]
+    seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+    seq[1] = nn.Tanh()
+    assert isinstance(seq[1], nn.Tanh)
