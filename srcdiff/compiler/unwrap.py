@@ -22,11 +22,20 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from .analyse import params_of
+from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import Names, assign, const, local_names, name, rebuild_blocks, walk_statements
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# Tensor methods an array has no method of the same name for, which compiled code has
+# no array version of (calling one on a computed value is refused at its line)
+TENSOR_ONLY_METHODS = frozenset({
+    "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
+    "reshape_as", "contiguous", "norm", "square", "reciprocal", "sign", "log1p", "expm1",
+    "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge", "lt", "le", "cuda",
+    "cpu", "half", "bool", "int", "type",
+})  # fmt: skip
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 
@@ -145,15 +154,15 @@ class Unwrapper:
 
     def passes_tensors(self, call: gast.Call) -> bool:
         """True for calls that should see Tensors, not arrays: builtins such as print or
-        len, functions declared non-differentiable, and the check of an inlined call
-        (``rt.inlined(site)``, whose site is srcdiff's)."""
+        len, functions declared non-differentiable, the check of an inlined call
+        (``rt.inlined(site)``, whose site is srcdiff's), and ``x.data = v``'s."""
         func = call.func
         if (
             isinstance(func, gast.Attribute)
             and func.attr == "inlined"
             and isinstance(func.value, gast.Name)
             and func.value.id == "rt"
-        ):
+        ) or emit_expr(func) == "rt.tensor_methods.set_data":
             return True
         found, obj = self.resolve(call.func)
         if not found or registry.lookup(obj) is not None:
@@ -179,6 +188,22 @@ class Unwrapper:
                 out += self.as_tensors(s)
                 out.append(s)
                 continue
+            if (
+                isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Attribute)
+                and s.targets[0].attr == "data"
+                and isinstance(s.targets[0].value, gast.Name)
+            ):  # ``p.data = v``: replaced without recording, as in eager code
+                line, call = (
+                    s.lineno,
+                    gast.Call(
+                        func=array_version("set_data"),
+                        args=[s.targets[0].value, s.value],
+                        keywords=[],
+                    ),
+                )
+                s = gast.Expr(value=call)
+                s.lineno = line
             made = self.in_place_method(s)
             if made is not None:  # ``m.mul_(v)``: ``t = m * v``, then m updated in place
                 computed, rest = made
@@ -347,6 +372,19 @@ class Unwrapper:
                 at,
                 f"write the new value out of place ({func.value.id} = {func.value.id} * v "
                 f"for .mul_(v), {func.value.id} = {func.value.id}.clamp(0, 1) for .clamp_(0, 1))",
+            )
+        if (
+            method
+            and func.value.id in self.arrays
+            and func.attr in TENSOR_ONLY_METHODS
+            and func.attr not in tensor_methods.METHODS
+        ):  # a Tensor method compiled code has no array version of
+            raise self.p.error(
+                f"the Tensor method .{func.attr}() on {func.value.id}, a value a compiled "
+                "function computed (an array there)",
+                at,
+                "compute it with the Tensor methods and functions srcdiff compiles, or "
+                "run this step eagerly (without @sd.differentiate)",
             )
         if method and func.attr in tensor_methods.METHODS:
             call.func = array_version(func.attr)

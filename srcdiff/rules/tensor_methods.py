@@ -252,3 +252,4 @@ nondiff(
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)
+nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)

@@ -269,6 +269,26 @@ def data(x: Any) -> Any:
     return x if _is_array(x) else x.data
 
 
+def set_data(x: Any, value: Any) -> None:
+    """``x.data = value`` (``x.data -= lr * g`` ends so): a Tensor's values replaced
+    without recording, as in PyTorch, written into its array where the shape and dtype
+    stay (what shares the array sees them, as in eager code). A value compiled code
+    holds as an array is refused: its ``.data`` is not another object."""
+    if _is_array(x):
+        from .mutation import refuse  # (mutation is below this module)
+
+        raise refuse(
+            "assignment to .data of a value the compiled code computed",
+            "give the name a new value (h = h - v), or change it under sd.no_grad()",
+        )
+    value = getattr(value, "_data", value)
+    if getattr(value, "shape", None) == x._data.shape and value.dtype == x._data.dtype:
+        if value is not x._data:
+            x.data.copy_(type(x)._make(value))
+    else:
+        x.data = value
+
+
 def _data(x: Any) -> Any:
     """``x._data``: a Tensor's array (srcdiff's own Tensor code, which also runs compiled,
     reads it so); an array is its own."""

@@ -578,3 +578,42 @@ def test_a_saved_tensor_changed_through_a_list_under_no_grad_is_refused():
 
     with pytest.raises(sd.CompileError, match="in-place change under sd.no_grad"):
         step(sd.tensor([1.0, 2.0]))
+
+
+def test_gradient_handling_after_backward_runs_as_eager_code():
+    """``p.grad.mul_(0.5)`` and the tutorial's ``p.data -= lr * p.grad.data`` after
+    ``backward()`` change the Tensors as eager code does (both were refused: "no
+    derivative rule for attribute .grad"); ``h.retain_grad()`` on a computed value is
+    refused at its line (NumPy's AttributeError)."""
+
+    def step(model, x, y):
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        for p in model.parameters():
+            p.grad.mul_(0.5)
+            p.data -= 0.1 * p.grad.data
+            p.grad.data.zero_()
+        return loss.item()
+
+    def run(fn):
+        sd.manual_seed(2)
+        model = sd.nn.Linear(3, 1).double()
+        x, y = sd.randn(6, 3, dtype=sd.float64), sd.randn(6, 1, dtype=sd.float64)
+        values = [fn(model, x, y) for _ in range(3)]
+        return values, [p.detach().numpy().copy() for p in model.parameters()]
+
+    want, got = run(step), run(sd.differentiate(step))
+    assert got[0] == pytest.approx(want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_allclose(g, w)
+
+    @sd.differentiate
+    def retained(w, x):
+        h = w * x
+        h.retain_grad()
+        loss = h.sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\.retain_grad\(\) on h"):
+        retained(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0]))
