@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark
+from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark, operand_name
 from .mutation import is_update
 from .normalize import (
     Names,
@@ -786,8 +786,8 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if local is not None:
         known &= local
     if not rule.inline:
-        given = [*op.operands, *(k.value for k in op.keywords)]
-        return tuple(dict.fromkeys([op.target] + [a.id for a in given if isinstance(a, gast.Name)]))
+        given = [operand_name(a) for a in [*op.operands, *(k.value for k in op.keywords)]]
+        return tuple(dict.fromkeys([op.target] + [n for n in given if n is not None]))  # *a too
     pattern = _Pattern(op, active, known)
     key = pattern.key()
     hit = _SAVES.get(key) if key is not None else None

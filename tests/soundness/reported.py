@@ -1037,3 +1037,17 @@ def _no_grad_changes():
 
 
 _no_grad_changes()
+
+
+def scaled_cube(x, n):
+    return x**3 * n
+
+
+_scaled_cube_grad = sd.grad(scaled_cube)
+
+
+@case(1.5, 2.0)
+def derivative_called_with_star_args(x, *a):
+    """``d(x, *a)`` of a gradient function: its adjoint read ``a``, which was not saved
+    (a NameError in generated code)."""
+    return _scaled_cube_grad(x, *a)
