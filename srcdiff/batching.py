@@ -696,6 +696,7 @@ def _clip(a: Any, a_min: Any = None, a_max: Any = None, **kwargs: Any) -> Batche
 
 RULES: dict[Callable, Callable] = {
     np.sum: _reduction(np.sum), np.mean: _reduction(np.mean), np.prod: _reduction(np.prod),
+    rt.np_sum: _reduction(np.sum), rt.np_mean: _reduction(np.mean),  # generated code's
     np.max: _reduction(np.max), np.min: _reduction(np.min), np.amax: _reduction(np.max),
     np.amin: _reduction(np.min), np.std: _reduction(np.std), np.var: _reduction(np.var),
     np.any: _reduction(np.any), np.all: _reduction(np.all), np.nansum: _reduction(np.nansum),
@@ -846,6 +847,7 @@ class BatchedRuntime(types.SimpleNamespace):
     SAFE = frozenset({
         "unbroadcast", "unreduce", "size", "zeros_like", "acc", "path_key", "Iterations",
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
+        "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
     })  # fmt: skip
 
     def __init__(self) -> None:

@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from ..backend import counterpart
-from .normalize import local_names
+from .normalize import clone, local_names
 from .parse import Parsed
 
 KEEP = {"rt", "xp", "_unit"}  # names generated code binds itself
@@ -97,10 +97,32 @@ class _ToBackend(gast.NodeTransformer):
         return self.replace(node) or node
 
 
+# NumPy functions whose Python wrappers cost more than their arithmetic on small arrays,
+# and srcdiff's lean equivalents (the same steps, the same bits) generated code calls
+LEAN = {"sum": "np_sum", "mean": "np_mean"}
+
+
+class _Lean(_ToBackend):
+    """``np.sum`` and ``np.mean`` (see ``LEAN``) as ``rt.np_sum``, ``rt.np_mean``."""
+
+    def replace(self, node: gast.expr) -> gast.expr | None:
+        if not isinstance(getattr(node, "ctx", None), gast.Load):
+            return None
+        name = numpy_name(self.resolve(node))
+        if name not in LEAN:
+            return None
+        rt = gast.Name(id="rt", ctx=gast.Load(), annotation=None, type_comment=None)
+        return gast.Attribute(value=rt, attr=LEAN[name], ctx=gast.Load())
+
+
 def to_backend(tree: gast.FunctionDef, parsed: Parsed, xp: types.ModuleType) -> gast.FunctionDef:
-    """``tree`` (a generated function) with its NumPy references made ``xp``'s; as it is
-    for NumPy."""
+    """``tree`` (a generated function) with its NumPy references made ``xp``'s; for
+    NumPy, with NumPy's slow wrappers made srcdiff's lean ones (``LEAN``)."""
     if xp is np:
-        return tree
+        named = (getattr(n, "attr", None) or getattr(n, "id", None) for n in gast.walk(tree))
+        if LEAN.keys().isdisjoint(named):
+            return tree
+        tree = clone(tree)  # (its statements may be the normalized function's own)
+        return _Lean(parsed, local_names(tree), xp).visit(tree)
     tree = copy.deepcopy(tree)  # its statements may be the normalized function's own
     return _ToBackend(parsed, local_names(tree), xp).visit(tree)

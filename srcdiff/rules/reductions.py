@@ -6,7 +6,7 @@ import builtins
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, vjp
+from .registry import alias, jvp, linear, nondiff, vjp
 
 # Parameters are NumPy's, in NumPy's order, so that positional arguments bind as there
 # (``dtype`` and ``out`` come before ``keepdims``; ``out=`` is rewritten away, see
@@ -185,3 +185,9 @@ def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
     n = rt.size(a) / rt.size(ans)
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)  # 0 at no spread, as std's vjp
     return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread
+
+
+# generated code for NumPy calls these lean equivalents of np.sum and np.mean (see
+# compiler/backends.LEAN): the same rules
+alias(rt.np_sum, xp.sum)
+alias(rt.np_mean, xp.mean)

@@ -25,6 +25,8 @@ from .arrays import (
     keep_dims,
     matmul_lhs,
     matmul_rhs,
+    np_mean,
+    np_sum,
     power_slope,
     power_slope_grads,
     prod_grad,
@@ -271,6 +273,8 @@ from .updates import (
 )
 
 __all__ = [
+    "np_mean",
+    "np_sum",
     "assemble",
     "field_grad",
     "field_tangent",

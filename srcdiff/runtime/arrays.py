@@ -28,6 +28,7 @@ from .objects import is_record, record_grad, record_zeros
 # same to the bit: ``np.add.reduce(g, axis, None, None, keepdims)`` is what
 # ``ndarray.sum`` calls (through ``numpy._core._methods._sum``), with the same axes.
 _add_reduce = np.add.reduce
+_true_divide = np.true_divide
 _ndarray = np.ndarray  # a global, one lookup cheaper than np.ndarray
 # The numbers ``out.fill(g)`` writes as ``out[...] = g`` does (checked for all dtypes).
 _FILL_TYPES = frozenset({float, np.float64, np.float32})
@@ -303,6 +304,64 @@ def transpose_grad(g: Any, axes: Any = None) -> Any:
         axes = axes[0]
     ndim = len(_shape(g))
     return _permute(xp, g, tuple(int(i) for i in np.argsort([a % ndim for a in axes])))
+
+
+_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
+_REDUCTION_KEYWORDS = ("axis", "dtype", "out", "keepdims")
+_NO_REDUCTION_ARGUMENTS = (None, None, None, False)
+
+
+def _reduction_arguments(args: tuple, kwargs: dict) -> tuple | None:
+    """``(axis, dtype, out, keepdims)`` of a call of ``np.sum`` or ``np.mean`` that gives
+    no others (None where it does)."""
+    if not args and not kwargs:
+        return _NO_REDUCTION_ARGUMENTS
+    if len(args) > 4 or not kwargs.keys() <= set(_REDUCTION_KEYWORDS[len(args) :]):
+        return None
+    given = dict(zip(_REDUCTION_KEYWORDS[: len(args)], args, strict=True))
+    given.update(kwargs)
+    return (given.get("axis"), given.get("dtype"), given.get("out"),
+            bool(given.get("keepdims", False)))  # fmt: skip
+
+
+def _elsewhere(fn: Any, name: str, a: Any, args: tuple, kwargs: dict, given: tuple | None
+               ) -> Any:  # fmt: skip
+    """``fn(a, *args, **kwargs)`` (``np.sum``, ``np.mean``), or for an array of another
+    module, that module's ``name`` with the axis and keepdims given."""
+    xp = array_module(a) if _is_array(a) else np
+    if xp is np or given is None or given[1] is not None or given[2] is not None:
+        return fn(a, *args, **kwargs)
+    return getattr(xp, name)(a, axis=given[0], keepdims=given[3])
+
+
+def np_sum(a: Any, *args: Any, **kwargs: Any) -> Any:
+    """``np.sum``, with less overhead for an ndarray (the reduction it calls itself): what
+    generated code for NumPy calls for ``np.sum``."""
+    given = _reduction_arguments(args, kwargs)
+    if given is not None and type(a) is _ndarray:
+        return _add_reduce(a, *given)
+    return _elsewhere(np.sum, "sum", a, args, kwargs, given)
+
+
+def np_mean(a: Any, *args: Any, **kwargs: Any) -> Any:
+    """``np.mean``, with less overhead for a float32 or float64 ndarray: NumPy's own
+    steps (a sum, then a division by the count in the sum's dtype), so the same bits.
+    What generated code for NumPy calls for ``np.mean``."""
+    given = _reduction_arguments(args, kwargs)
+    if (given is None or type(a) is not _ndarray or a.dtype not in _FLOATS or not a.ndim
+            or given[1] is not None or given[2] is not None):  # fmt: skip
+        return _elsewhere(np.mean, "mean", a, args, kwargs, given)
+    axis, keepdims = given[0], given[3]
+    count = a.size if axis is None else math.prod(a.shape[i] for i in _normal_axes(axis, a.ndim))
+    if count == 0:
+        return np.mean(a, *args, **kwargs)  # (its warning)
+    total = _add_reduce(a, axis, None, None, keepdims)
+    if type(total) is _ndarray:
+        return _true_divide(total, count, out=total, casting="unsafe", subok=False)
+    mean = total / count
+    return mean if type(mean) is type(total) else total.dtype.type(mean)  # (NumPy 1's casts)
 
 
 def size(x: Any) -> int:

@@ -35,7 +35,7 @@ def cumulative_primal(_saved, _path, /, x):
     # line 72: return np.sum(h * h)
     t7 = h * h
     _saved[8] = h
-    t8 = np.sum(t7)
+    t8 = rt.np_sum(t7)
     _saved[9] = t7
     return t8
 

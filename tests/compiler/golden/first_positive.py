@@ -33,7 +33,7 @@ def first_positive_primal(_saved, _path, /, x):
         else:
             _p1.append(0)
     # line 79: return np.sum(x)
-    t8 = np.sum(x)
+    t8 = rt.np_sum(x)
     _saved[6] = x
     return t8
 

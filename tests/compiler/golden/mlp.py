@@ -24,7 +24,7 @@ def mlp_primal(_saved, _path, /, params, x):
     # line 63: return np.sum(out**2)
     t6 = out ** 2
     _saved[6] = out
-    t7 = np.sum(t6)
+    t7 = rt.np_sum(t6)
     _saved[7] = t6
     return t7
 

@@ -33,7 +33,7 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         _s1[6] = h
         # line 30: total = total + np.sum(h * h)
         t8 = h * h
-        t9 = np.sum(t8)
+        t9 = rt.np_sum(t8)
         _s1[7] = t8
         t10 = total + t9
         total = t10
