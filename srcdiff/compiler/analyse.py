@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
+from ..runtime import tensor_methods
 from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark, operand_name
 from .mutation import is_update
 from .normalize import (
@@ -336,26 +337,29 @@ class Analyser:
         kind, obj = self.resolve(call.func)
         if kind == "object" and obj is rt_module.unwrap:
             return Op(Kind.UNWRAP, operands=args)
+        if kind == "object" and obj is rt_module.in_place and self.final:
+            # m.add_(v) (see unwrap): whether v (and alpha) may carry a gradient, which a
+            # Tensor from outside, changed in place, could not take on
+            call.args[-1] = const(tuple(self.is_active(e) for e in args[-2].elts))
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
             if (
                 self.is_active(owner)
                 and self.is_field(attr)
+                and not self.on_tensors  # (a Module's methods: their Tensors carry gradients)
                 and not (hasattr(dict, attr) or hasattr(list, attr))
             ):
                 return self.method_call(owner, attr, call)
-            if self.is_active(owner):
-                known = (
-                    f"dict.{attr}"
-                    if registry.lookup(f"dict.{attr}") is not None
-                    or registry.is_nondiff(f"dict.{attr}")
-                    else f"ndarray.{attr}"
-                )
+            dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
+                f"dict.{attr}"
+            )
+            if self.is_active(owner) and (dict_method or hasattr(np.ndarray, attr)):
+                known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 return self.primitive(
                     known, [owner] + args, call.keywords, stmt, f"method .{attr}()"
                 )
-            kind = "dynamic"
+            kind = "dynamic"  # (an array has no such method: an object's, called)
         if kind == "object":
             rule = registry.lookup(obj)
             if obj is functools.partial:  # its keywords' values, then their names
@@ -436,9 +440,11 @@ class Analyser:
 
     def is_field(self, attr: str) -> bool:
         """Whether ``x.attr`` of a differentiated ``x`` is read as an object's field (or
-        method), not as an array's attribute: a name arrays do not have, outside code
-        computing with Tensors (whose attributes are their own)."""
-        return not self.on_tensors and not hasattr(np.ndarray, attr)
+        method), not as an array's attribute: a name arrays do not have, and in code
+        computing with Tensors, not a Tensor's either (``model.weight``, not ``h.grad``)."""
+        if hasattr(np.ndarray, attr):
+            return False
+        return not self.on_tensors or attr not in tensor_methods.TENSOR_ONLY
 
     def method_call(self, owner: gast.expr, attr: str, call: gast.Call) -> Op:
         """``owner.attr(...)`` (``owner(...)`` for ``__call__``) of an object carrying a

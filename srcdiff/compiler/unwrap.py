@@ -24,18 +24,19 @@ from ..runtime import tensor_methods
 from .analyse import params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
-from .normalize import Names, assign, const, local_names, name, rebuild_blocks, walk_statements
+from .normalize import (
+    Names,
+    assign,
+    clone,
+    const,
+    local_names,
+    name,
+    rebuild_blocks,
+    walk_statements,
+)
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
-# Tensor methods an array has no method of the same name for, which compiled code has
-# no array version of (calling one on a computed value is refused at its line)
-TENSOR_ONLY_METHODS = frozenset({
-    "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
-    "reshape_as", "contiguous", "norm", "square", "reciprocal", "sign", "log1p", "expm1",
-    "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge", "lt", "le", "cuda",
-    "cpu", "half", "bool", "int", "type",
-})  # fmt: skip
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 
@@ -268,8 +269,8 @@ class Unwrapper:
         statement or assigned: its new value computed (the first statements, which read
         Tensors), then ``m`` updated in place as ``m *= v`` is (names sharing it follow:
         see ``mutation``), and the target given ``m``. Where ``m`` may be a Tensor from
-        outside the code (a parameter, a global, a loop's entry, a ``.grad``), the check
-        at run time changes that Tensor as eager code does (see ``rt.check_in_place``).
+        outside the code (a parameter, a global, a loop's entry, a ``.grad``), that Tensor
+        is changed as eager code changes it, and stays the owner's (see ``rt.in_place``).
         None for any other statement."""
         call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         if not (
@@ -282,11 +283,13 @@ class Unwrapper:
         ):
             return None
         method, owner, operand = call.func.attr, call.func.value.id, call.args[0]
+        given = [operand]  # (what a Tensor from outside is changed with: see rt.in_place)
         scale = [k.value for k in call.keywords if k.arg == "alpha"]
         if len(scale) != len(call.keywords) or (scale and method not in ("add_", "sub_")):
             return None  # refused as a call: see refuse_in_place_methods
         computed: list[gast.Assign] = []
         if scale:  # ``m.add_(v, alpha=a)`` is ``m + a * v``
+            given.append(scale[0])
             computed.append(assign(self.names.fresh(), gast.BinOp(
                 left=scale[0], op=gast.Mult(), right=operand)))  # fmt: skip
             operand = name(computed[-1].targets[0].id)
@@ -294,13 +297,14 @@ class Unwrapper:
         computed.append(assign(new, gast.BinOp(
             left=name(owner), op=IN_PLACE_OPERATORS[method](), right=operand)))  # fmt: skip
         local = owner in self.locals
-        check = rt_call("check_in_place", name(owner), name(new), const(method),
-                        const(owner in self.arrays | self.made), const(local))  # fmt: skip
-        rest: list[gast.stmt] = [check]
-        if local:  # (a global's Tensor is changed by the check; anything else refused)
-            update = assign(owner, name(new))
+        update = rt_call("in_place", name(owner), name(new), const(method),
+                         const(owner in self.arrays | self.made), const(local),
+                         gast.Tuple(elts=clone(given), ctx=gast.Load()),
+                         const(False))  # fmt: skip  # (see analyse)
+        if local:  # the owner's object after the update (a global's is refused but Tensors)
+            update = assign(owner, update.value)
             mark(update, inplace=True)  # Python's in-place update: see mutation
-            rest.append(update)
+        rest: list[gast.stmt] = [update]
         if isinstance(s, gast.Assign):
             rest.append(gast.Assign(targets=s.targets, value=name(owner), type_comment=None))
         for st in computed + rest:
@@ -376,7 +380,8 @@ class Unwrapper:
         if (
             method
             and func.value.id in self.arrays
-            and func.attr in TENSOR_ONLY_METHODS
+            and func.attr in tensor_methods.TENSOR_ONLY
+            and func.attr != "backward"  # (an operation: see analyse)
             and func.attr not in tensor_methods.METHODS
         ):  # a Tensor method compiled code has no array version of
             raise self.p.error(

@@ -92,7 +92,6 @@ nondiff(
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
-nondiff("a check of an in-place Tensor method's result, which returns nothing", rt.check_in_place)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
 nondiff("a function, to be called", rt.returning)
@@ -105,3 +104,10 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
 linear((0, 2), "dict.get")
+
+
+@vjp(rt.in_place)
+def in_place(g, ans, old, new, method, computed, local, operand, carries):
+    """``m.add_(v)`` in compiled code: the new value's gradient (a Tensor from outside,
+    changed in place, carries none: see ``rt.outside_grad``)."""
+    return None, rt.outside_grad(g, ans, new, method), None, None, None, None, None

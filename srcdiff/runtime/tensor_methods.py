@@ -325,6 +325,16 @@ METHODS = {
         "argmin is_floating_point var std item"
     ).split()
 }
+# names of the Tensor's that an array has no attribute of: its methods compiled code has
+# no array version of (called on a computed value, refused), and its own attributes
+TENSOR_ONLY = frozenset({
+    "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
+    "reshape_as", "contiguous", "norm", "square", "reciprocal", "sign", "log1p", "expm1",
+    "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge", "lt", "le", "cuda",
+    "cpu", "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
+    "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
+    "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
+})  # fmt: skip
 ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data", "grad")}
 FUNCTIONS = {
     name: globals()[name]

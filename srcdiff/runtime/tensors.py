@@ -76,15 +76,18 @@ def as_tensor(x: Any) -> Any:
     return x
 
 
-def check_in_place(old: Any, new: Any, method: str, computed: bool = True,
-                   local: bool = True) -> None:  # fmt: skip
-    """``m.add_(v)`` (``method``) in compiled code, computed as ``new = m + v``: the result
-    must keep ``m``'s shape and dtype, as the Tensor's own array does. Where ``m`` may
-    not be a value the code ``computed``, a Tensor from outside it (a parameter, a
-    global, a list's entry, a ``.grad``) is changed in place as eager code changes it,
-    but for a leaf that requires grad, which raises PyTorch's error; a value from outside
-    that is not ``local`` must be such a Tensor (compiled code cannot change an array a
-    global holds)."""
+def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, operand: tuple,
+             carries: tuple[bool, ...]) -> Any:  # fmt: skip
+    """``m.add_(v)`` (``method``) in compiled code, computed as ``new = m + v``: what
+    ``m`` is after it. The result must keep ``m``'s shape and dtype, as the Tensor's own
+    array does. Where ``m`` may not be a value the code ``computed``, a Tensor from
+    outside it (a parameter, a global, a list's entry, a ``.grad``) is changed in place
+    as eager code changes it, and is ``m`` after it (the caller's lists keep it); but a
+    leaf that requires grad raises PyTorch's error, and an ``operand`` (``v``, and
+    ``alpha``) that carries a gradient (a Tensor that requires grad, or a value the
+    analysis says ``carries`` one) is refused: the Tensor cannot take it on (see also
+    ``outside_grad``). A value from outside that is not ``local`` must be such a Tensor
+    (compiled code cannot change an array a global holds)."""
     outside = isinstance(old, Host.tensor) and not computed
     if outside and old.requires_grad and Host.grad_enabled():
         raise RuntimeError(
@@ -110,8 +113,33 @@ def check_in_place(old: Any, new: Any, method: str, computed: bool = True,
             f"result type {new_dtype} of .{method}() differs from the tensor's {dtype}: "
             "compute it out of place, or convert the operand first"
         )
-    if outside:  # the Tensor itself changes, as in eager code (its writes are noted)
-        old.copy_(Host.tensor._make(new))
+    if not outside:
+        return new
+    carried = any(e.requires_grad if isinstance(e, Host.tensor) else may
+                  for e, may in zip(operand, carries, strict=True))  # fmt: skip
+    if carried and Host.grad_enabled():
+        raise refuse(
+            f"the in-place method .{method}() in a compiled function, on a Tensor from "
+            "outside it, with a value that may carry a gradient",
+            "make the change under `with sd.no_grad():`, .detach() the value it adds, or "
+            "compute a new Tensor out of place",
+        )
+    old.copy_(Host.tensor._make(new))  # (its writes are noted: see ``wrote``)
+    return old
+
+
+def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
+    """The gradient of ``new`` given that of ``ans = in_place(old, new, ...)``: ``g``,
+    where ``ans`` is ``new``; where it is a Tensor from outside the code, changed in
+    place, no gradient flows through it (it requires none): one arriving is refused."""
+    if ans is new or g is None:
+        return g
+    raise refuse(
+        f"a gradient through .{method}() of a Tensor from outside the compiled function "
+        "(it requires no grad, and the change made it depend on values that do)",
+        "make the change under `with sd.no_grad():`, .detach() the value it adds, or "
+        "compute a new Tensor out of place",
+    )
 
 
 def accumulate_grad(tensor: Any, g: Any) -> None:

@@ -46,6 +46,10 @@ SPECS = [
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
     Spec(rt.follow, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
+    # m.add_(v) on a value compiled code computed: m's new value is new's
+    Spec(
+        rt.in_place, (R((3,)), R((3,)), "add_", True, True, 1.0, True), wrt=(1,), label="computed"
+    ),  # fmt: skip
     Spec("dict.get", ({"a": R((2,)), "b": R(())}, "a", R((2,))), call=dict.get, label="found"),
     Spec("dict.get", ({"a": R((2,))}, "b", R((3,))), call=dict.get, label="default"),
 ]

@@ -617,3 +617,50 @@ def test_gradient_handling_after_backward_runs_as_eager_code():
 
     with pytest.raises(sd.CompileError, match=r"\.retain_grad\(\) on h"):
         retained(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0]))
+
+
+def test_tensors_from_outside_changed_in_place_twice_stay_the_callers():
+    """Two in-place calls on an argument, on entries of a list argument (momentum
+    buffers), and on ``.data`` of a parameter: each reaches the caller's Tensor, and the
+    list keeps its Tensors (the second call changed a local array only, and the list's
+    entries became arrays); a gradient through such a change is refused."""
+
+    def step(model, vel, buf, x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        buf.add_(1.0)
+        buf.mul_(2.0)
+        for v, p in zip(vel, model.parameters(), strict=True):
+            v.mul_(0.9)
+            v.add_(p.grad)
+        d = model.weight.data
+        d.sub_(0.1 * model.weight.grad)
+        d.mul_(0.5)
+        return loss.item()
+
+    def run(fn):
+        sd.manual_seed(3)
+        model = sd.nn.Linear(2, 1).double()
+        vel = [sd.zeros_like(p) for p in model.parameters()]
+        buf = sd.tensor([1.0, 2.0], dtype=sd.float64)
+        x = sd.randn(4, 2, dtype=sd.float64)
+        values = [fn(model, vel, buf, x) for _ in range(2)]
+        assert all(type(v) is sd.Tensor for v in vel)
+        return values, [t.numpy().copy() for t in (*vel, buf, model.weight.detach())]
+
+    want, got = run(step), run(sd.differentiate(step))
+    assert got[0] == pytest.approx(want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_allclose(g, w)
+
+    w = sd.tensor([0.5, -1.0], requires_grad=True)
+
+    @sd.differentiate
+    def through(buf):
+        buf.add_(w * 2.0)
+        loss = (buf * buf).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\.add_\(\) .* a value that may carry a gradient"):
+        through(sd.tensor([1.0, 2.0]))
