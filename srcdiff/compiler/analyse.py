@@ -171,7 +171,11 @@ class Analyser:
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
         if facts(stmt).no_grad:
-            overwritten = [name(n) for n in facts(stmt).stores if n in self.active]
+            # (a name it only updates, h -= v, keeps its gradient: the update's is none)
+            kept = set(facts(stmt).augmented)
+            overwritten = [
+                name(n) for n in facts(stmt).stores if n in self.active and n not in kept
+            ]
             return Op(Kind.OVERWRITE, operands=overwritten) if overwritten else Op(Kind.PASSIVE)
         if isinstance(stmt, gast.Return):
             return Op(Kind.RETURN, operands=[stmt.value])

@@ -882,7 +882,15 @@ class Normalizer:
         stores = {
             n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
-        mark(node, no_grad=True, stores=tuple(sorted(stores)), changes=self.changed_in_place(node))
+        augmented = [n for n in walk(node) if isinstance(n, gast.AugAssign)]
+        updates = [n.target for n in augmented if isinstance(n.target, gast.Name)]
+        names = [n for n in walk(node) if isinstance(n, gast.Name)]
+        rebound = {n.id for n in names if isinstance(n.ctx, gast.Store)
+                   and all(n is not u for u in updates)}  # fmt: skip
+        updated = {u.id for u in updates}
+        mark(node, no_grad=True, stores=tuple(sorted(stores)),
+             changes=self.changed_in_place(node),
+             augmented=tuple(sorted(updated - rebound)))  # fmt: skip
         self.emit(node)
 
     def changed_in_place(self, block: gast.With) -> tuple[str, ...]:

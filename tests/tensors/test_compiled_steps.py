@@ -664,3 +664,31 @@ def test_tensors_from_outside_changed_in_place_twice_stay_the_callers():
 
     with pytest.raises(sd.CompileError, match=r"\.add_\(\) .* a value that may carry a gradient"):
         through(sd.tensor([1.0, 2.0]))
+
+
+def test_an_update_under_no_grad_keeps_the_values_graph():
+    """``h -= h.max()`` under ``sd.no_grad()`` changes ``h`` in place: as in PyTorch, ``h``
+    keeps its graph (compiled code took it for a constant: the gradient through ``h``
+    was lost, silently); ``h = h - h.max()`` gives ``h`` a constant."""
+
+    def updated(w, x):
+        h = w * x
+        with sd.no_grad():
+            h -= h.max()
+        loss = (h * h).sum() + w.sum()
+        loss.backward()
+        return loss.item()
+
+    def rebound(w, x):
+        h = w * x
+        with sd.no_grad():
+            h = h - h.max()
+        loss = (h * h).sum() + w.sum()
+        loss.backward()
+        return loss.item()
+
+    for step, grad in ((updated, [1.0, -47.0, 11.0, 1.0]), (rebound, [1.0, 1.0, 1.0, 1.0])):
+        for fn in (step, sd.differentiate(step)):
+            w = sd.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+            assert fn(w, sd.tensor([2.0, 3.0, -1.0, 4.0])) == 91.5
+            assert w.grad.tolist() == grad
