@@ -883,7 +883,11 @@ class Tensor:
     def cumsum(self, dim: int) -> Tensor:
         return apply_op("ndarray.cumsum", (self,), {"axis": dim}, name="CumsumBackward0")
 
-    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
+    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        """The variance over ``dim``, divided by ``n - correction`` (1 by default, as
+        ``unbiased``)."""
+        correction = int(unbiased) if correction is None else correction
         x = self._floating()
         n = (
             x.numel()
@@ -891,10 +895,11 @@ class Tensor:
             else math.prod(x.shape[d] for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
         )
         centred = x - x.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - int(unbiased), 0)
+        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - correction, 0)
 
-    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
-        return self.var(dim, unbiased, keepdim).sqrt()
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
         """The Euclidean norm (of all elements, or along ``dim``)."""
@@ -1131,6 +1136,8 @@ class Tensor:
         return self
 
     def fill_(self, value: Any) -> Tensor:
+        if isinstance(value, Tensor) and _recording(value):  # its gradient is the sum
+            return self.copy_(value)
         return self._overwrite(_scalar(_data(value)))
 
     def zero_(self) -> Tensor:

@@ -37,6 +37,8 @@ from .normalize import (
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# a Tensor's attributes set without recording, by their setters in rt.tensor_methods
+SETTERS = {"data": "set_data", "grad": "set_grad"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 
@@ -163,7 +165,7 @@ class Unwrapper:
             and func.attr == "inlined"
             and isinstance(func.value, gast.Name)
             and func.value.id == "rt"
-        ) or emit_expr(func) == "rt.tensor_methods.set_data":
+        ) or emit_expr(func) in {f"rt.tensor_methods.{f}" for f in SETTERS.values()}:
             return True
         found, obj = self.resolve(call.func)
         if not found or registry.lookup(obj) is not None:
@@ -192,18 +194,12 @@ class Unwrapper:
             if (
                 isinstance(s, gast.Assign)
                 and isinstance(s.targets[0], gast.Attribute)
-                and s.targets[0].attr == "data"
+                and s.targets[0].attr in SETTERS
                 and isinstance(s.targets[0].value, gast.Name)
-            ):  # ``p.data = v``: replaced without recording, as in eager code
-                line, call = (
-                    s.lineno,
-                    gast.Call(
-                        func=array_version("set_data"),
-                        args=[s.targets[0].value, s.value],
-                        keywords=[],
-                    ),
-                )
-                s = gast.Expr(value=call)
+            ):  # ``p.data = v``, ``p.grad = None``: set without recording, as in eager code
+                setter = array_version(SETTERS[s.targets[0].attr])
+                call = gast.Call(func=setter, args=[s.targets[0].value, s.value], keywords=[])
+                line, s = s.lineno, gast.Expr(value=call)
                 s.lineno = line
             made = self.in_place_method(s)
             if made is not None:  # ``m.mul_(v)``: ``t = m * v``, then m updated in place

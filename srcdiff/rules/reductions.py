@@ -77,7 +77,9 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes."""
     centred = a - xp.mean(a, axis=axis, keepdims=True)
     n = rt.size(a) / rt.size(ans)
-    d_a = rt.unreduce(g * (2.0 / (n - ddof)), a, axis, keepdims) * centred
+    d_a = (
+        rt.unreduce(xp.divide(g * 2.0, n - ddof), a, axis, keepdims) * centred
+    )  # (nan at n = ddof)
     return d_a, None, None, None, None, None
 
 

@@ -42,7 +42,8 @@ def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=Non
     axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
     centred = x - xp.mean(x, axis=axis, keepdims=True)
     n = rt.size(x) / rt.size(ans)
-    return rt.unreduce(g * (2.0 / (n - ddof)), x, axis, keepdim) * centred, None, None, None, None
+    d_x = rt.unreduce(xp.divide(g * 2.0, n - ddof), x, axis, keepdim) * centred  # (nan at n = ddof)
+    return d_x, None, None, None, None
 
 
 @vjp(tm.std)
@@ -253,3 +254,4 @@ nondiff(
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)
 nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)
+nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)

@@ -289,6 +289,19 @@ def set_data(x: Any, value: Any) -> None:
         x.data = value
 
 
+def set_grad(x: Any, value: Any) -> None:
+    """``x.grad = value`` (``p.grad = None``), as eager code sets it; on a value compiled
+    code computed, refused (an array there, which has no ``.grad``)."""
+    if _is_array(x):
+        from .mutation import refuse  # (mutation is below this module)
+
+        raise refuse(
+            "assignment to .grad of a value the compiled code computed",
+            "set .grad of the leaf Tensors (the parameters) instead",
+        )
+    x.grad = value if value is None or not _is_array(value) else type(x)._make(value)
+
+
 def _data(x: Any) -> Any:
     """``x._data``: a Tensor's array (srcdiff's own Tensor code, which also runs compiled,
     reads it so); an array is its own."""

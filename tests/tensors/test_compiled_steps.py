@@ -692,3 +692,44 @@ def test_an_update_under_no_grad_keeps_the_values_graph():
             w = sd.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
             assert fn(w, sd.tensor([2.0, 3.0, -1.0, 4.0])) == 91.5
             assert w.grad.tolist() == grad
+
+
+def test_grad_set_to_none_and_a_spread_of_one_value_run_as_eager_code():
+    """``p.grad = None`` after ``backward()`` (refused: "assignment to the attribute
+    .grad"), and ``var()`` of one value, whose divisor is 0: nan, as in eager code and
+    PyTorch (a ZeroDivisionError in the generated adjoint)."""
+
+    def step(w, x):
+        loss = (w * x).var(correction=0) + (w[:1] * x[:1]).var() * 0.0
+        loss.backward()
+        first = w.grad.numpy().copy()
+        w.grad = None
+        return first
+
+    def run(fn):
+        w = sd.tensor([0.5, -1.0], requires_grad=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            first = fn(w, sd.tensor([1.0, 3.0]))
+        return first, w.grad
+
+    (want, want_grad), (got, got_grad) = run(step), run(sd.differentiate(step))
+    assert want_grad is None and got_grad is None
+    np.testing.assert_allclose(got, want, equal_nan=True)
+    assert np.isnan(want[0]) and np.isfinite(want[1])
+
+
+def test_eager_fill_with_a_tensor_that_requires_grad_passes_its_gradient():
+    """``h.fill_(s)`` with a 0-d ``s`` that requires grad: ``s.grad`` is the sum of
+    ``h``'s gradient, as in PyTorch (it was None)."""
+    w = sd.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+    s = sd.tensor(1.5, requires_grad=True)
+    h = sd.zeros(4)
+    h.fill_(s)
+    (h * w).sum().backward()
+    assert s.grad.item() == pytest.approx(2.5)
+    assert w.grad.tolist() == [1.5] * 4
+    x = sd.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_allclose(x.var(correction=0).item(), np.arange(6.0).var())
+    np.testing.assert_allclose(
+        x.std(dim=1, correction=0).numpy(), np.arange(6.0).reshape(2, 3).std(1)
+    )
