@@ -40,12 +40,15 @@ def _Tensor() -> type:  # noqa: N802 - stands for the class
 
 
 class Version:
-    """The version counter of an array: bumped by every in-place change (shared by views)."""
+    """The version counter of an array: bumped by every in-place change (shared by views).
+    ``regraphed`` is the version a recorded in-place change left it at (its tensor got a
+    new grad_fn, which views taken before do not have): -1 for none."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "regraphed")
 
     def __init__(self) -> None:
         self.value = 0
+        self.regraphed = -1
 
 
 # Kinds of recorded argument.
@@ -81,6 +84,7 @@ class Node:
         "_name",
         "freed",
         "retained",
+        "view",
         "__weakref__",
     )
 
@@ -99,6 +103,7 @@ class Node:
         self._name = name
         self.freed = False
         self.retained: list[weakref.ref] = []
+        self.view = False  # its output shares the memory of an input (see _check_versions)
 
     def name(self) -> str:
         return self._name
@@ -193,8 +198,10 @@ def node_class(name: str) -> type:
     return cls
 
 
-def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name: str) -> Node:
-    """Record ``out = prim(*inputs, **kwargs)`` as ``out``'s grad_fn."""
+def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name: str,
+           view: bool = False) -> Node:  # fmt: skip
+    """Record ``out = prim(*inputs, **kwargs)`` as ``out``'s grad_fn (``view``: ``out``
+    shares the memory of ``inputs[0]``)."""
     if rules.lookup(prim) is None:
         raise RuntimeError(
             f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
@@ -202,6 +209,7 @@ def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name
         )
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
     node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out._data, out._version, name)
+    node.view = view
     out._node = node
     return node
 
@@ -526,6 +534,13 @@ def _check_versions(nodes: list[Node]) -> None:
         needed = _value_params(rule)
         if "ans" in needed and node.out_box is not None and node.out_box.value != node.out_version:
             _stale(node, "output", node.out_box.value, node.out_version)
+        if node.view and node.out_box is not None and node.out_box.regraphed > node.out_version:
+            raise RuntimeError(
+                f"a view ({node.name()}) of a tensor whose values a recorded in-place "
+                "operation changed after the view was taken: the view reads the new values, "
+                "and its gradient would go to the old ones. Take the view after the change, "
+                "or make the change out of place."
+            )
         for i, arg in enumerate(node.args):
             if _param_name(rule, i) not in needed:
                 continue

@@ -130,7 +130,7 @@ def apply_op(
             result._version = base._version
             result._base = base._base if base._base is not None else base
     if _recording(*inputs):
-        autograd.record(result, prim, inputs, kwargs, name)
+        autograd.record(result, prim, inputs, kwargs, name, view=result._base is not None)
     return result
 
 
@@ -1071,6 +1071,7 @@ class Tensor:
                 raise RuntimeError(GRAPH_VIEW_INPLACE)
             result = compute(autograd.snapshot(self))
             self._write(result._data)
+            self._version.regraphed = self._version.value  # (views taken before: see there)
             if result._node is not None:
                 autograd.rebind(self, result._node)
             else:  # the new value depends on nothing that requires grad

@@ -337,3 +337,22 @@ def test_autograd_grad_returns_gradients_without_touching_dot_grad():
     assert sd.autograd.grad(loss, [unused], retain_graph=True, allow_unused=True) == (None,)
     (gx,) = sd.autograd.grad(loss, x, create_graph=True)  # see test_create_graph.py
     assert gx.tolist() == [18.0, 4.0] and gx.grad_fn is not None
+
+
+def test_a_view_taken_before_its_tensor_changed_in_place_raises_at_backward():
+    """``v = h.view(2, 2)``, then a recorded ``h.zero_()`` (``fill_``, ``mul_``): ``v``
+    reads the new values, and its gradient went through ``h``'s old graph (a gradient
+    where PyTorch, which rebases the view, gives 0). srcdiff raises; a view taken after
+    the change works."""
+    for change in (lambda h: h.zero_(), lambda h: h.fill_(1.0), lambda h: h.mul_(0.0)):
+        w = sd.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+        h = w * sd.tensor([2.0, 3.0, -1.0, 4.0])
+        v = h.view(2, 2)
+        change(h)
+        with pytest.raises(RuntimeError, match="view .* changed after the view was taken"):
+            (v.sum(0) * w[:2]).sum().backward()
+    w = sd.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+    h = w * 2.0
+    h.mul_(3.0)
+    (h.view(2, 2).sum(0) * w[:2]).sum().backward()
+    assert w.grad.tolist() == [30.0, -21.0, 6.0, -12.0]  # h = 6 w
