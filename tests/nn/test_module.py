@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from steps import assert_compiled_step_matches_eager
 
 import srcdiff as sd
 from srcdiff import cuda, nn
@@ -416,13 +417,7 @@ def test_module_list_and_dict_register_their_modules_and_train_compiled():
         loss.backward()
         return loss.item()
 
-    runs = []
-    for fn in (step, sd.differentiate(step)):
-        model.zero_grad()
-        runs.append((fn(x), [p.grad.numpy().copy() for p in model.parameters()]))
-    assert runs[1][0] == pytest.approx(runs[0][0])
-    for got, want in zip(runs[1][1], runs[0][1], strict=True):
-        np.testing.assert_allclose(got, want)
+    assert_compiled_step_matches_eager(step, model, x)
     model.layers[0] = nn.Linear(3, 3).double()  # replaced where it is
     del model.layers[1]
     assert [n for n, _ in model.layers.named_children()] == ["0", "1"]

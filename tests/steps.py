@@ -1,0 +1,19 @@
+"""A training step run eagerly and as a compiled ``@sd.differentiate`` step: the same
+values and parameter gradients."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+
+def assert_compiled_step_matches_eager(step, model, *args) -> None:
+    """``step(*args)`` (which calls ``backward()`` on ``model``'s loss) eagerly and
+    compiled, each after ``model.zero_grad()``: equal values and ``.grad``s."""
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        model.zero_grad()
+        runs.append((fn(*args), [p.grad.numpy().copy() for p in model.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    for got, want in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(got, want)
