@@ -534,13 +534,16 @@ def _check_versions(nodes: list[Node]) -> None:
         needed = _value_params(rule)
         if "ans" in needed and node.out_box is not None and node.out_box.value != node.out_version:
             _stale(node, "output", node.out_box.value, node.out_version)
-        if node.view and node.out_box is not None and node.out_box.regraphed > node.out_version:
-            raise RuntimeError(
-                f"a view ({node.name()}) of a tensor whose values a recorded in-place "
-                "operation changed after the view was taken: the view reads the new values, "
-                "and its gradient would go to the old ones. Take the view after the change, "
-                "or make the change out of place."
-            )
+        for arg in node.args:  # a view read after its tensor got a new graph
+            view = arg.ref if arg.kind == NODE and arg.ref.view else None
+            box = view.out_box if view is not None else None
+            if box is not None and view.out_version < box.regraphed <= arg.version:
+                raise RuntimeError(
+                    f"a view ({view.name()}) read by {node.name()} after a recorded in-place "
+                    "operation changed the tensor it views: it reads the new values, and its "
+                    "gradient would go to the old ones. Take the view after the change, or "
+                    "make the change out of place."
+                )
         for i, arg in enumerate(node.args):
             if _param_name(rule, i) not in needed:
                 continue

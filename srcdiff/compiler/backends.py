@@ -103,16 +103,19 @@ LEAN = {"sum": "np_sum", "mean": "np_mean"}
 
 
 class _Lean(_ToBackend):
-    """``np.sum`` and ``np.mean`` (see ``LEAN``) as ``rt.np_sum``, ``rt.np_mean``."""
+    """Calls of ``np.sum`` and ``np.mean`` (see ``LEAN``) as calls of ``rt.np_sum``,
+    ``rt.np_mean``; the functions as values (``red is np.mean``) stay NumPy's."""
 
     def replace(self, node: gast.expr) -> gast.expr | None:
-        if not isinstance(getattr(node, "ctx", None), gast.Load):
-            return None
-        name = numpy_name(self.resolve(node))
-        if name not in LEAN:
-            return None
-        rt = gast.Name(id="rt", ctx=gast.Load(), annotation=None, type_comment=None)
-        return gast.Attribute(value=rt, attr=LEAN[name], ctx=gast.Load())
+        return None
+
+    def visit_Call(self, node: gast.Call) -> gast.Call:
+        self.generic_visit(node)
+        name = numpy_name(self.resolve(node.func))
+        if name in LEAN:
+            rt = gast.Name(id="rt", ctx=gast.Load(), annotation=None, type_comment=None)
+            node.func = gast.Attribute(value=rt, attr=LEAN[name], ctx=gast.Load())
+        return node
 
 
 def to_backend(tree: gast.FunctionDef, parsed: Parsed, xp: types.ModuleType) -> gast.FunctionDef:

@@ -888,6 +888,17 @@ class Normalizer:
         rebound = {n.id for n in names if isinstance(n.ctx, gast.Store)
                    and all(n is not u for u in updates)}  # fmt: skip
         updated = {u.id for u in updates}
+        loops = {n.id for f in walk(node) if isinstance(f, gast.For)
+                 for n in walk(f.target) if isinstance(n, gast.Name)}  # fmt: skip
+        both = sorted(updated & rebound - loops)  # (a loop's variable: a new object each step)
+        if both:  # the path taken decides whether it keeps its gradient
+            raise self.p.error(
+                f"`{both[0]}` both updated in place (`{both[0]} -= ...`, which keeps its "
+                "gradient) and given a new value (which has none) under sd.no_grad()",
+                s,
+                f"write one of the two: `{both[0]} = {both[0]} - ...` for a value without "
+                "gradient, or update it in place on every path",
+            )
         mark(node, no_grad=True, stores=tuple(sorted(stores)),
              changes=self.changed_in_place(node),
              augmented=tuple(sorted(updated - rebound)))  # fmt: skip

@@ -29,6 +29,8 @@ from .objects import is_record, record_grad, record_zeros
 # ``ndarray.sum`` calls (through ``numpy._core._methods._sum``), with the same axes.
 _add_reduce = np.add.reduce
 _true_divide = np.true_divide
+_intp = np.intp
+_FLOAT64 = np.dtype(np.float64)
 _ndarray = np.ndarray  # a global, one lookup cheaper than np.ndarray
 # The numbers ``out.fill(g)`` writes as ``out[...] = g`` does (checked for all dtypes).
 _FILL_TYPES = frozenset({float, np.float64, np.float32})
@@ -114,7 +116,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
 def _normal_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
+    if isinstance(axis, (int, np.integer)):
         axis = (axis,)
     return tuple(a % ndim for a in axis)
 
@@ -358,10 +360,11 @@ def np_mean(a: Any, *args: Any, **kwargs: Any) -> Any:
     if count == 0:
         return np.mean(a, *args, **kwargs)  # (its warning)
     total = _add_reduce(a, axis, None, None, keepdims)
+    if a.dtype is not _FLOAT64:  # NumPy divides by an intp count: in float64 for float32
+        count = _intp(count)
     if type(total) is _ndarray:
         return _true_divide(total, count, out=total, casting="unsafe", subok=False)
-    mean = total / count
-    return mean if type(mean) is type(total) else total.dtype.type(mean)  # (NumPy 1's casts)
+    return total.dtype.type(total / count)
 
 
 def size(x: Any) -> int:

@@ -31,6 +31,18 @@ def wrote(tensor: Any) -> None:
         step.writes[id(tensor)] = (tensor, None if step.depth else len(step.saved))
 
 
+def _holds_array(value: Any, array: Any) -> bool:
+    """Whether a saved ``value`` holds an array sharing ``array``'s memory: a Tensor saved
+    as itself (for its ``.grad``, see ``accumulate_grad``) is not its array's value."""
+    if isinstance(value, Host.tensor):
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_holds_array(v, array) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_array(v, array) for v in value.values())
+    return holds(value, array)
+
+
 def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     """Before ``backward()`` runs an adjoint reading the saved values ``reads`` (None:
     any): none of them may be a Tensor's array written in place after it was saved, as
@@ -38,7 +50,7 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     for tensor, n in step.writes.values():
         before = itertools.islice(saved.items(), n if saved is step.saved else None)
         for sid, value in before:
-            if (reads is None or sid in reads) and holds(value, tensor._data):
+            if (reads is None or sid in reads) and _holds_array(value, tensor._data):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     "modified by an inplace operation: a tensor the code read before was "

@@ -167,3 +167,26 @@ def test_builtin_sum_values():
     d_items, d_start = rule_grads(builtins.sum, np.ones((2, 3)), [np.ones((2, 3)), np.ones(3)])
     np.testing.assert_array_equal(d_items[1], [2.0, 2.0, 2.0])
     assert float(d_start) == 6.0
+
+
+def test_generated_code_calls_lean_sums_and_means_that_give_numpys_bits():
+    """``np.sum`` and ``np.mean`` calls in generated code are ``rt.np_sum`` and
+    ``rt.np_mean``: NumPy's values to the bit (a float32 mean of 2**24 + 1 values
+    divides as NumPy does), NumPy integer axes, and the functions as values stay NumPy's
+    (``red is np.mean`` was False in generated code: a wrong value and gradient)."""
+    import srcdiff as sd
+
+    big = np.full(2**24 + 1, 1.5, dtype=np.float32)
+    big[0] = 0.3
+    assert rt.np_mean(big) == np.mean(big) and rt.np_mean(big, 0) == np.mean(big, 0)
+    x = np.arange(12.0).reshape(3, 4)
+    assert (rt.np_mean(x, axis=np.int64(1)) == np.mean(x, axis=1)).all()
+
+    def reduce_with(x, red):
+        scale = 4.0 if red is np.mean else 1.0
+        return red(x**2) * scale
+
+    x = np.array([1.0, 2.0, 3.0])
+    gradient = sd.grad(reduce_with)
+    np.testing.assert_allclose(gradient(x, np.mean), 4.0 * 2 * x / 3)
+    assert "rt.np_mean" not in sd.source(gradient)  # (a call of red, not of np.mean)

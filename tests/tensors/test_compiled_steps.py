@@ -728,3 +728,24 @@ def test_eager_fill_with_a_tensor_that_requires_grad_passes_its_gradient():
     np.testing.assert_allclose(
         x.std(dim=1, correction=0).detach().numpy(), np.arange(6.0).reshape(2, 3).std(1)
     )
+
+
+def test_a_name_updated_and_rebound_under_no_grad_is_refused():
+    """``h -= 1`` on one path and ``h = h - 1`` on another: which path ran decides
+    whether ``h`` keeps its gradient (compiled code took it for a constant on both,
+    silently wrong on the first). Refused at the block."""
+
+    @sd.differentiate
+    def step(w, x):
+        h = w * x
+        with sd.no_grad():
+            if h[0] > 0:
+                h -= 1.0
+            else:
+                h = h - 1.0
+        loss = (h * h).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match="both updated in place .* and given a new value"):
+        step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 1.0]))
