@@ -26,6 +26,7 @@ from .compiler.differentiate import explain
 from .compiler.parse import parse
 from .errors import CompileError
 from .rules import registry
+from .runtime.calls import LEAVES, STEP, Step
 
 Wrt = int | str | tuple
 
@@ -578,9 +579,12 @@ class _Target:
         unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
         self.plain = unit
         saved: dict = {}
-        if self.dialect.on_tensors:
-            with rt.running_step(saved):
+        if self.dialect.on_tensors:  # (Tensors written meanwhile are noted: rt.wrote)
+            outer, STEP[0] = STEP[0], Step(saved, LEAVES[0])
+            try:
                 value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+            finally:
+                STEP[0] = outer
         else:
             value = unit.primal(saved, [], *self.bound, *args, **kwargs)
         if unit.updated:

@@ -230,7 +230,6 @@ from .tensors import (
     backward,
     in_place,
     outside_grad,
-    running_step,
     unwrap,
     wrote,
 )
@@ -325,7 +324,6 @@ __all__ = [
     "as_tensor",
     "in_place",
     "outside_grad",
-    "running_step",
     "wrote",
     "check_unchanged",
     "entry_object",

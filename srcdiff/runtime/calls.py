@@ -19,7 +19,7 @@ import sys
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -516,19 +516,21 @@ def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any
 LEAVES = [0]  # how many Tensors requiring grad compiled code has unwrapped so far
 
 
-@dataclass
 class Step:
     """A compiled Tensor function running: its saved values, and the in-place writes
     of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
     such as ``optimizer.step()``), with how many values were saved before each."""
 
-    saved: dict
-    # per Tensor (by id), its last write: (the Tensor, the values saved before it)
-    writes: dict[int, tuple[Any, int | None]] = field(default_factory=dict)
-    # calls of compiled callees running: their values are saved apart, and the number
-    # saved before a write inside one is None (any) until it returns
-    depth: int = 0
-    leaves: int = 0  # ``LEAVES`` when it started
+    __slots__ = ("saved", "writes", "depth", "leaves")
+
+    def __init__(self, saved: dict, leaves: int = 0) -> None:
+        self.saved = saved
+        # per Tensor (by id), its last write: (the Tensor, the values saved before it)
+        self.writes: dict[int, tuple[Any, int | None]] = {}
+        # calls of compiled callees running: their values are saved apart, and the
+        # number saved before a write inside one is None (any) until it returns
+        self.depth = 0
+        self.leaves = leaves  # ``LEAVES`` when it started
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running

@@ -3,25 +3,11 @@ running ``loss.backward()`` inside a compiled function."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .mutation import holds, refuse
-
-
-@contextlib.contextmanager
-def running_step(saved: dict) -> Iterator[None]:
-    """Compiled Tensor code runs, saving into ``saved``: Tensors written in place
-    meanwhile are noted (see ``wrote``, ``check_writes``)."""
-    outer = STEP[0]
-    STEP[0] = Step(saved, leaves=LEAVES[0])
-    try:
-        yield
-    finally:
-        STEP[0] = outer
 
 
 def wrote(tensor: Any) -> None:
