@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from ..backend import counterpart
-from .normalize import clone, local_names
+from .normalize import clone_node, local_names, walk
 from .parse import Parsed
 
 KEEP = {"rt", "xp", "_unit"}  # names generated code binds itself
@@ -102,30 +102,56 @@ class _ToBackend(gast.NodeTransformer):
 LEAN = {"sum": "np_sum", "mean": "np_mean"}
 
 
-class _Lean(_ToBackend):
-    """Calls of ``np.sum`` and ``np.mean`` (see ``LEAN``) as calls of ``rt.np_sum``,
-    ``rt.np_mean``; the functions as values (``red is np.mean``) stay NumPy's."""
+def _lean(tree: gast.FunctionDef, parsed: Parsed) -> gast.FunctionDef:
+    """``tree`` with its calls of ``np.sum`` and ``np.mean`` made calls of ``rt.np_sum``
+    and ``rt.np_mean`` (``LEAN``); the functions as values (``red is np.mean``) stay.
+    Only the nodes above such a call are copied (the others may be shared with the
+    normalized function, and copying them all costs a first compile milliseconds)."""
+    calls = [n for n in walk(tree) if type(n) is gast.Call and _called_name(n) in LEAN]
+    if not calls:
+        return tree
+    resolver = _ToBackend(parsed, local_names(tree), np)
+    found = [(c, LEAN[name]) for c in calls
+             if (name := numpy_name(resolver.resolve(c.func))) in LEAN]  # fmt: skip
+    if not found:
+        return tree
+    parents = {id(child): node for node in walk(tree) for child in gast.iter_child_nodes(node)}
+    path: set[int] = set()
+    for call, _ in found:
+        node: gast.AST | None = call
+        while node is not None and id(node) not in path:
+            path.add(id(node))
+            node = parents.get(id(node))
+    lean = {id(call): helper for call, helper in found}
+    return _copy_path(tree, path, lean)
 
-    def replace(self, node: gast.expr) -> gast.expr | None:
-        return None
 
-    def visit_Call(self, node: gast.Call) -> gast.Call:
-        self.generic_visit(node)
-        name = numpy_name(self.resolve(node.func))
-        if name in LEAN:
-            rt = gast.Name(id="rt", ctx=gast.Load(), annotation=None, type_comment=None)
-            node.func = gast.Attribute(value=rt, attr=LEAN[name], ctx=gast.Load())
+def _called_name(call: gast.Call) -> str | None:
+    return getattr(call.func, "attr", None) or getattr(call.func, "id", None)
+
+
+def _copy_path(node: Any, path: set[int], lean: dict[int, str]) -> Any:
+    """``node`` with the nodes in ``path`` copied and each call in ``lean`` calling its
+    helper of ``rt``."""
+    if isinstance(node, list):
+        return [_copy_path(n, path, lean) for n in node]
+    if not isinstance(node, gast.AST) or id(node) not in path:
         return node
+    new = clone_node(node)
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if isinstance(value, (list, gast.AST)):
+            setattr(new, field, _copy_path(value, path, lean))
+    if id(node) in lean:
+        rt = gast.Name(id="rt", ctx=gast.Load(), annotation=None, type_comment=None)
+        new.func = gast.Attribute(value=rt, attr=lean[id(node)], ctx=gast.Load())
+    return new
 
 
 def to_backend(tree: gast.FunctionDef, parsed: Parsed, xp: types.ModuleType) -> gast.FunctionDef:
     """``tree`` (a generated function) with its NumPy references made ``xp``'s; for
     NumPy, with NumPy's slow wrappers made srcdiff's lean ones (``LEAN``)."""
     if xp is np:
-        named = (getattr(n, "attr", None) or getattr(n, "id", None) for n in gast.walk(tree))
-        if LEAN.keys().isdisjoint(named):
-            return tree
-        tree = clone(tree)  # (its statements may be the normalized function's own)
-        return _Lean(parsed, local_names(tree), xp).visit(tree)
+        return _lean(tree, parsed)
     tree = copy.deepcopy(tree)  # its statements may be the normalized function's own
     return _ToBackend(parsed, local_names(tree), xp).visit(tree)

@@ -148,6 +148,15 @@ def walk(node: Any) -> Iterator[Any]:
                 push(v)
 
 
+def clone_node(node: gast.AST) -> gast.AST:
+    """A copy of one node sharing its children (its facts copied: see ``clone``)."""
+    new = type(node).__new__(type(node))
+    new.__dict__.update(node.__dict__)
+    if "facts" in new.__dict__:
+        new.facts = new.facts.copy()
+    return new
+
+
 def clone(node: Any) -> Any:
     """A copy of a gast tree (or a list of them), several times faster than
     ``copy.deepcopy``: nodes are copied, values in them (strings, numbers) and attributes

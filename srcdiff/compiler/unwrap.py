@@ -37,6 +37,9 @@ from .normalize import (
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# Tensor methods whose result shares the Tensor's storage: given the Tensor itself, so that
+# an in-place change of the result reaches it (see rt.in_place), as in eager code
+SHARING_METHODS = frozenset({"detach", "numpy"})
 # a Tensor's attributes set without recording, by their setters in rt.tensor_methods
 SETTERS = {"data": "set_data", "grad": "set_grad"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
@@ -387,6 +390,10 @@ class Unwrapper:
                 "compute it with the Tensor methods and functions srcdiff compiles, or "
                 "run this step eagerly (without @sd.differentiate)",
             )
+        if method and func.attr in SHARING_METHODS:  # the Tensor's own storage, as eager
+            call.func = array_version(func.attr)  # code gives it (a Tensor's stays one)
+            call.args = [func.value] + [fix(a) for a in call.args]
+            return
         if method and func.attr in tensor_methods.METHODS:
             call.func = array_version(func.attr)
             call.args = [func.value] + call.args

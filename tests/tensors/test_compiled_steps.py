@@ -749,3 +749,32 @@ def test_a_name_updated_and_rebound_under_no_grad_is_refused():
 
     with pytest.raises(sd.CompileError, match="both updated in place .* and given a new value"):
         step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 1.0]))
+
+
+def test_an_in_place_change_through_detach_reaches_the_tensor():
+    """``d = w.detach(); d.mul_(2.0)`` changes ``w``'s storage, as in eager code and
+    PyTorch (compiled code changed a local array only: ``w`` kept its values, and its
+    gradient was computed from the old ones); ``w.numpy()`` of a Tensor that requires
+    grad raises as eagerly."""
+
+    def step(w, x):
+        d = w.detach()
+        d.mul_(2.0)
+        loss = (w * x).sum()
+        loss.backward()
+        return loss.item()
+
+    def numpy_of(w, x):
+        values = w.numpy()
+        loss = (w * x).sum() + values.sum()
+        loss.backward()
+        return loss.item()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+        assert fn(w, sd.tensor([3.0, -1.0], dtype=sd.float64)) == 2.0
+        assert w.tolist() == [2.0, 4.0] and w.grad.tolist() == [3.0, -1.0]
+    for fn in (numpy_of, sd.differentiate(numpy_of)):
+        w = sd.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="Can't call numpy"):
+            fn(w, sd.tensor([3.0, -1.0]))
