@@ -86,6 +86,18 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _t(x).mean(dim, keepdim)
 
 
+def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:  # fmt: skip
+    """The variance (divided by ``n - correction``, 1 by default), as ``torch.var``."""
+    return _t(x).var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:  # fmt: skip
+    """The standard deviation (see ``var``), as ``torch.std``."""
+    return _t(x).std(dim, unbiased, keepdim, correction=correction)
+
+
 def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return _t(x).max(dim, keepdim)
 

@@ -354,6 +354,6 @@ FUNCTIONS = {
     for name in (
         "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
-        "argmin maximum minimum where cat stack zeros_like ones_like"
+        "argmin maximum minimum where cat stack zeros_like ones_like var std"
     ).split()
 }

@@ -424,3 +424,20 @@ def test_module_list_and_dict_register_their_modules_and_train_compiled():
     seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
     seq[1] = nn.Tanh()
     assert isinstance(seq[1], nn.Tanh)
+
+
+def test_module_containers_edit_as_pytorchs_do():
+    """``ModuleList`` ``+=`` and ``pop``, ``ModuleDict`` ``update``, ``pop`` and
+    ``clear``; ``sd.var`` and ``sd.std`` as ``torch.var`` and ``torch.std``."""
+    layers = nn.ModuleList([nn.Linear(1, 1)])
+    layers += [nn.ReLU(), nn.Tanh()]
+    assert isinstance(layers.pop(1), nn.ReLU) and [type(m) for m in layers] == [nn.Linear, nn.Tanh]
+    heads = nn.ModuleDict()
+    heads.update({"a": nn.ReLU()})
+    heads.update([("b", nn.Tanh())])
+    assert list(heads.keys()) == ["a", "b"] and isinstance(heads.pop("a"), nn.ReLU)
+    heads.clear()
+    assert len(heads) == 0
+    x = tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_allclose(sd.var(x, 1).numpy(), np.arange(6.0).reshape(2, 3).var(1, ddof=1))
+    assert sd.std(x, correction=0).item() == pytest.approx(np.arange(6.0).std())

@@ -112,7 +112,8 @@ def spread(p, x, y):
     """``var`` and ``std`` are PyTorch's, unbiased by default (compiled code took NumPy's
     ``var``, which divides by ``n``)."""
     h = x @ p["W2"]
-    return h.var() + h.std(dim=0).sum() + h.var(1, keepdim=True).mean() + h.std(unbiased=False)
+    spreads = h.var() + h.std(dim=0).sum() + h.var(1, keepdim=True).mean()
+    return spreads + h.std(unbiased=False) + sd.var(h, 0).sum() + sd.std(h, correction=0)
 
 
 def tensor_indices(p, x, y):
