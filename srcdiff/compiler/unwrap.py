@@ -37,6 +37,10 @@ from .normalize import (
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from
+# outside, run as eager code runs them (see rt.tensor_in_place)
+IN_PLACE_METHODS = frozenset({"zero_", "fill_", "copy_", "clamp_", "uniform_", "normal_",
+                              "bernoulli_", "addcmul_", "addcdiv_"})  # fmt: skip
 # Tensor methods whose result shares the Tensor's storage: given the Tensor itself, so that
 # an in-place change of the result reaches it (see rt.in_place), as in eager code
 SHARING_METHODS = frozenset({"detach", "numpy"})
@@ -168,7 +172,9 @@ class Unwrapper:
             and func.attr == "inlined"
             and isinstance(func.value, gast.Name)
             and func.value.id == "rt"
-        ) or emit_expr(func) in {f"rt.tensor_methods.{f}" for f in SETTERS.values()}:
+        ) or emit_expr(func) in {"rt.tensor_in_place"} | {
+            f"rt.tensor_methods.{f}" for f in SETTERS.values()
+        }:
             return True
         found, obj = self.resolve(call.func)
         if not found or registry.lookup(obj) is not None:
@@ -390,6 +396,14 @@ class Unwrapper:
                 "compute it with the Tensor methods and functions srcdiff compiles, or "
                 "run this step eagerly (without @sd.differentiate)",
             )
+        if (
+            method
+            and func.attr in IN_PLACE_METHODS
+            and func.value.id not in self.arrays | self.made
+        ):  # on a Tensor from outside (a list's entry, a .grad): changed as eager code does
+            call.args = [func.value, const(func.attr), *call.args]
+            call.func = gast.Attribute(value=name("rt"), attr="tensor_in_place", ctx=gast.Load())
+            return
         if method and func.attr in SHARING_METHODS:  # the Tensor's own storage, as eager
             call.func = array_version(func.attr)  # code gives it (a Tensor's stays one)
             call.args = [func.value] + [fix(a) for a in call.args]

@@ -94,6 +94,9 @@ nondiff("which object an entry update changes: only follow reads it", rt.entry_o
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
+nondiff(
+    "an in-place Tensor method on a Tensor from outside, which carries none", rt.tensor_in_place
+)
 nondiff("a function, to be called", rt.returning)
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,

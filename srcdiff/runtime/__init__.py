@@ -230,6 +230,7 @@ from .tensors import (
     backward,
     in_place,
     outside_grad,
+    tensor_in_place,
     unwrap,
     wrote,
 )
@@ -324,6 +325,7 @@ __all__ = [
     "as_tensor",
     "in_place",
     "outside_grad",
+    "tensor_in_place",
     "wrote",
     "check_unchanged",
     "entry_object",

@@ -126,6 +126,36 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
     return old
 
 
+def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """``obj.zero_()`` (``fill_``, ``copy_``, ``clamp_``, ...) in compiled code on an object
+    that may be a Tensor from outside it (a list's entry, a ``.grad``): the Tensor's own
+    method, run as eager code runs it (its writes are noted: see ``wrote``). Refused on
+    a value the code computed (an array), and with a value that may carry a gradient
+    (a Tensor that requires grad, or an array the code computed), which the Tensor
+    could not take on; a leaf that requires grad raises PyTorch's error."""
+    if not isinstance(obj, Host.tensor):
+        raise refuse(
+            f"the in-place Tensor method .{method}() in a compiled function, on a value it "
+            "computed (an array there)",
+            "compute the new value out of place (`h = h.clamp(0, 1)` for `.clamp_(0, 1)`)",
+        )
+    given = (*args, *kwargs.values())
+    if Host.grad_enabled() and any(
+        isinstance(a, Host.tensor)
+        and a.requires_grad
+        or hasattr(a, "__array_namespace__")
+        or type(a).__module__ == "numpy"
+        and hasattr(a, "shape")
+        for a in given
+    ):
+        raise refuse(
+            f"the in-place Tensor method .{method}() in a compiled function, with a value "
+            "that may carry a gradient",
+            "make the change under `with sd.no_grad():`, or .detach() the value first",
+        )
+    return getattr(obj, method)(*args, **kwargs)
+
+
 def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
     """The gradient of ``new`` given that of ``ans = in_place(old, new, ...)``: ``g``,
     where ``ans`` is ``new``; where it is a Tensor from outside the code, changed in

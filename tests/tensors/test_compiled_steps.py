@@ -778,3 +778,41 @@ def test_an_in_place_change_through_detach_reaches_the_tensor():
         w = sd.tensor([1.0, 2.0], requires_grad=True)
         with pytest.raises(RuntimeError, match="Can't call numpy"):
             fn(w, sd.tensor([3.0, -1.0]))
+
+
+def test_in_place_methods_on_entries_of_a_list_argument_run_as_eager_code():
+    """``vel[0].copy_(p.grad)``, ``vel[1].zero_()`` and ``fill_`` on a list argument's
+    Tensors (an internal CompileError about Tensor.copy_'s lambda), and ``.clamp_()`` on
+    a value the step computed, taken out of a list, refused (NumPy's AttributeError)."""
+
+    def step(model, vel, x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        vel[0].copy_(model.weight.grad)
+        vel[1].zero_()
+        vel[1].fill_(0.5)
+        return loss.item()
+
+    def run(fn):
+        sd.manual_seed(4)
+        model = sd.nn.Linear(2, 1).double()
+        vel = [sd.zeros_like(p) for p in model.parameters()]
+        value = fn(model, vel, sd.randn(3, 2, dtype=sd.float64))
+        return value, [v.numpy().copy() for v in vel]
+
+    want, got = run(step), run(sd.differentiate(step))
+    assert got[0] == pytest.approx(want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+
+    @sd.differentiate
+    def clamped(w):
+        hs = [w * 2.0]
+        for h in hs:
+            h.clamp_(0.0, 1.0)
+        loss = hs[0].sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\.clamp_\(\) .* on a value it computed"):
+        clamped(sd.tensor([0.5, -1.0], requires_grad=True))
