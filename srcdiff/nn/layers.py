@@ -226,7 +226,8 @@ class ModuleDict(Module):
         return self._modules.items()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        for name, module in modules.items() if isinstance(modules, Mapping) else modules:
+        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
+        for name, module in pairs:
             self[name] = module
 
     def pop(self, key: str) -> Module:

@@ -30,10 +30,17 @@ def _mutable(x: Any) -> bool:
     )
 
 
+def _storage(x: Any) -> Any:
+    """The array of a Tensor (an object noting its own changes: ``Tensor._changed``)."""
+    return x._data if callable(getattr(x, "_changed", None)) else x
+
+
 def _shares(a: Any, b: Any) -> bool:
-    """Whether two arrays may share memory (a view of the other, or both of one base)."""
+    """Whether two arrays may share memory (a view of the other, or both of one base); a
+    Tensor by its array (``d = w.detach()`` shares ``w``'s)."""
     if not (hasattr(a, "shape") and hasattr(b, "shape")):
         return False
+    a, b = _storage(a), _storage(b)
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return np.may_share_memory(a, b)
     try:

@@ -441,3 +441,9 @@ def test_module_containers_edit_as_pytorchs_do():
     x = tensor(np.arange(6.0).reshape(2, 3))
     np.testing.assert_allclose(sd.var(x, 1).numpy(), np.arange(6.0).reshape(2, 3).var(1, ddof=1))
     assert sd.std(x, correction=0).item() == pytest.approx(np.arange(6.0).std())
+
+
+def test_a_module_dict_updates_from_another():
+    heads = nn.ModuleDict({"a": nn.ReLU()})
+    heads.update(nn.ModuleDict({"b": nn.Tanh()}))
+    assert list(heads) == ["a", "b"]

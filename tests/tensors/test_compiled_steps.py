@@ -816,3 +816,29 @@ def test_in_place_methods_on_entries_of_a_list_argument_run_as_eager_code():
 
     with pytest.raises(sd.CompileError, match=r"\.clamp_\(\) .* on a value it computed"):
         clamped(sd.tensor([0.5, -1.0], requires_grad=True))
+
+
+def test_an_operator_write_into_a_tensors_storage_is_refused():
+    """``d = w.detach(); d += 1.0`` and ``n = x.numpy(); n += 1.0`` change the Tensor's
+    storage in eager code; compiled code gave the name a new array and left the Tensor
+    as it was, silently. Refused, with the usual rewrite."""
+
+    @sd.differentiate
+    def detached(w, x):
+        d = w.detach()
+        d += 1.0
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    @sd.differentiate
+    def through_numpy(w, x):
+        n = x.numpy()
+        n += 1.0
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    for step in (detached, through_numpy):
+        with pytest.raises(sd.CompileError, match="also changes .* which shares its memory"):
+            step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]))
