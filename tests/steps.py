@@ -17,3 +17,12 @@ def assert_compiled_step_matches_eager(step, model, *args) -> None:
     assert runs[1][0] == pytest.approx(runs[0][0])
     for got, want in zip(runs[1][1], runs[0][1], strict=True):
         np.testing.assert_allclose(got, want)
+
+
+def assert_runs_match(run, step) -> None:
+    """``run(step)`` and ``run(sd.differentiate(step))`` give the same ``(values,
+    arrays)``: a few steps' values, then the state they leave (parameters, buffers)."""
+    want, got = run(step), run(sd.differentiate(step))
+    assert got[0] == pytest.approx(want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_allclose(g, w)
