@@ -136,6 +136,7 @@ class Facts:
     no_grad: bool = False  # a ``with sd.no_grad():`` block: run as written, not differentiated
     stores: tuple[str, ...] = ()  # the names a no_grad block assigns
     changes: tuple[str, ...] = ()  # ... and those whose objects it may change in place
+    holders: tuple[str, ...] = ()  # ... and those whose entries a loop of it may change
     # ... and those it only updates (``h -= v``): in place, as PyTorch's keep their graph
     augmented: tuple[str, ...] = ()
     inplace: bool = False  # a rebinding Python does in place (``h += v``, ``xs.append(v)``)

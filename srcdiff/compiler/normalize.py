@@ -908,19 +908,20 @@ class Normalizer:
                 f"write one of the two: `{both[0]} = {both[0]} - ...` for a value without "
                 "gradient, or update it in place on every path",
             )
-        mark(node, no_grad=True, stores=tuple(sorted(stores)),
-             changes=self.changed_in_place(node),
+        changes, holders = self.changed_in_place(node)
+        mark(node, no_grad=True, stores=tuple(sorted(stores)), changes=changes, holders=holders,
              augmented=tuple(sorted(updated - rebound)))  # fmt: skip
         self.emit(node)
 
-    def changed_in_place(self, block: gast.With) -> tuple[str, ...]:
+    def changed_in_place(self, block: gast.With) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The names whose objects a block run as written may change in place: written
         into (``y[0] = v``, ``y += v``, ``o.a += v``), given as an output (``out=``, a
         ufunc's extra argument), the receiver of a method that changes its object
         (``y.fill(0)``, a Tensor's ``y.add_(v)``), passed to NumPy's writers
         (``np.copyto(y, v)``), to ``operator.iadd`` and the like, or to a function that
         is not NumPy's, the standard library's or srcdiff's; and what a loop hands such a
-        name (``for e in [y, c]: e += v``)."""
+        name (``for e in [y, c]: e += v``). Then the names of containers a loop changes
+        the entries of (``for p in ps: p -= v``), not the containers themselves."""
         changed: set[str] = set()
 
         def base(e: gast.expr) -> None:
@@ -940,14 +941,18 @@ class Normalizer:
             elif isinstance(n, gast.Call):
                 self.call_changes(n, base)
         loops = [n for n in walk(block) if isinstance(n, gast.For)]
+        holders: set[str] = set()
         for _ in loops:  # what a loop's variable held, through nested loops
             for loop in loops:
-                if any(isinstance(t, gast.Name) and t.id in changed for t in walk(loop.target)):
-                    base(loop.iter)
-                    for e in walk(loop.iter):
+                if any(isinstance(t, gast.Name) and t.id in changed | holders
+                       for t in walk(loop.target)):  # fmt: skip
+                    if isinstance(loop.iter, gast.Name):  # its entries, not itself
+                        holders.add(loop.iter.id)
+                        continue
+                    for e in walk(loop.iter):  # ``for e in [y, c]``: y and c themselves
                         if isinstance(e, gast.Name):
                             changed.add(e.id)
-        return tuple(sorted(changed))
+        return tuple(sorted(changed)), tuple(sorted(holders - changed))
 
     def call_changes(self, call: gast.Call, base: Callable[[gast.expr], None]) -> None:
         """Note (``base``) what ``call``, run as written, may change in place."""

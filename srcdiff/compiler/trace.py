@@ -217,17 +217,20 @@ class PrimalBuilder:
             return [at(gast.Expr(value=self.call_of(facts(s).op, frame)), line)]
         if isinstance(s, gast.Return) and self.a.updated:
             return [self.final_values(line), s]
-        if facts(s).no_grad and facts(s).changes:
-            return [s, self.unsaved(facts(s).changes, frame, line)]
+        if facts(s).no_grad and (facts(s).changes or facts(s).holders):
+            return [s, self.unsaved(facts(s).changes, facts(s).holders, frame, line)]
         return [s]
 
-    def unsaved(self, changed: tuple[str, ...], frame: Frame, line: int) -> gast.stmt:
+    def unsaved(self, changed: tuple[str, ...], holders: tuple[str, ...], frame: Frame,
+                line: int) -> gast.stmt:  # fmt: skip
         """``rt.check_unsaved(...)`` after a no_grad block, run as written: the objects it
-        may have changed in place are none the adjoint saved (it would read the change)."""
+        may have changed in place (the entries of ``holders``) are none the adjoint saved
+        (it would read the change)."""
         saved = [name(self.saved)] + ([name(frame.saved)] if frame.saved != self.saved else [])
+        names = (*changed, *holders)
         args = [gast.Tuple(elts=saved, ctx=gast.Load()),
-                gast.Tuple(elts=[name(n) for n in changed], ctx=gast.Load()),
-                const(", ".join(changed))]  # fmt: skip
+                gast.Tuple(elts=[name(n) for n in names], ctx=gast.Load()),
+                const(", ".join(names)), const(len(changed))]  # fmt: skip
         return at(gast.Expr(value=gast.Call(func=attr("rt", "check_unsaved"), args=args,
                                             keywords=[])), line)  # fmt: skip
 

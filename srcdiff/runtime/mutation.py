@@ -235,23 +235,27 @@ def _linked(saved: Any, obj: Any, depth: int = 4) -> bool:
         return True
     if depth == 0:
         return False
+    return any(_linked(saved, e, depth - 1) for e in _entries(obj) if e is not obj)
+
+
+def _entries(obj: Any) -> list:
+    """What a list, tuple, dict or record holds (nothing for anything else)."""
     if isinstance(obj, dict):
-        entries = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        entries = list(obj)
-    elif is_record(obj):
-        entries = list(vars(obj).values())
-    else:
-        return False
-    return any(_linked(saved, e, depth - 1) for e in entries if e is not obj)
+        return list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return list(obj)
+    return list(vars(obj).values()) if is_record(obj) else []
 
 
-def check_unsaved(saved: tuple[dict, ...], objects: tuple, names: str) -> None:
+def check_unsaved(saved: tuple[dict, ...], objects: tuple, names: str, itself: int) -> None:
     """After a ``sd.no_grad()`` block run as written, which may have changed ``objects``
-    (named ``names``) in place: none of them may be a value saved for the adjoint, which
-    would read the change. (A Tensor's writes are checked where they happen.)"""
-    for obj, label in zip(objects, names.split(", "), strict=True):
-        if any(_linked(value, obj) for values in saved for value in values.values()):
+    (named ``names``) in place (the first ``itself`` of them; the entries of the others):
+    none of them may be a value saved for the adjoint, which would read the change. (A
+    Tensor's writes are checked where they happen.)"""
+    for k, (obj, label) in enumerate(zip(objects, names.split(", "), strict=True)):
+        entries = [obj] if k < itself else _entries(obj)
+        if any(_linked(value, e) for values in saved for value in values.values()
+               for e in entries):  # fmt: skip
             raise refuse(
                 f"an in-place change under sd.no_grad() of `{label}`, whose value the "
                 "gradient reads (an operation before the block saved it)",

@@ -828,3 +828,25 @@ def test_an_operator_write_into_a_tensors_storage_is_refused():
     for detached in (True, False):
         with pytest.raises(sd.CompileError, match="also changes .* which shares its memory"):
             step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]), detached)
+
+
+def test_a_list_of_parameters_updated_in_a_loop_under_no_grad_after_backward():
+    """``for p in ws: p.clamp_(...)`` (and ``p -= lr * p.grad``) under ``sd.no_grad()``
+    after ``backward()``, where the forward read the list ``ws``: its Tensors change, not
+    the list the adjoint saved (refused as a change of a saved value)."""
+
+    def step(ws, x):
+        loss = (ws[0] * x).sum() + (ws[1] * ws[1]).sum()
+        loss.backward()
+        with sd.no_grad():
+            for p in ws:
+                p -= 0.5 * p.grad
+                p.clamp_(-1.0, 1.5)
+        return loss.item()
+
+    def run(fn):
+        ws = [sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True) for _ in range(2)]
+        values = [fn(ws, sd.tensor([3.0, -1.0], dtype=sd.float64)) for _ in range(2)]
+        return values, [w.detach().numpy().copy() for w in ws]
+
+    assert_runs_match(run, step)
