@@ -36,6 +36,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from ..runtime import tensor_methods
 from . import inplace
 from .ir import facts, mark
 from .parse import Parsed
@@ -211,16 +212,6 @@ NUMPY_WRITERS = frozenset({
 IN_PLACE_OPERATORS = frozenset({
     "iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior",
     "ixor", "ilshift", "irshift", "iconcat", "setitem", "delitem",
-})  # fmt: skip
-# methods of arrays and Tensors that change nothing
-ARRAY_METHODS = frozenset(
-    n for n in dir(np.ndarray) if not n.startswith("_") and n not in MUTATING_METHODS
-) | frozenset({
-    "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "pow", "clamp", "view", "detach",
-    "numpy", "size", "numel", "dim", "softmax", "log_softmax", "float", "double", "long",
-    "to", "cpu", "unsqueeze", "permute", "flatten", "add", "sub", "mul", "div", "matmul",
-    "mm", "norm", "square", "sign", "neg", "t", "clone", "contiguous", "expand", "eq", "ne",
-    "lt", "le", "gt", "ge", "masked_fill", "item", "tolist",
 })  # fmt: skip
 # packages whose functions change no argument (but for NUMPY_WRITERS and ``out=``)
 PURE_HOMES = frozenset({"numpy", "builtins", "math", "srcdiff", "cupy", "scipy"})
@@ -974,7 +965,7 @@ class Normalizer:
                                         IN_PLACE_OPERATORS):  # fmt: skip
             if call.args:
                 base(call.args[0])
-        elif obj is None and method is not None and method not in ARRAY_METHODS:
+        elif obj is None and method is not None and method not in tensor_methods.UNCHANGING:
             base(func.value)  # a method of an object's: it may change it, and its arguments
             for a in [*call.args, *(k.value for k in call.keywords)]:
                 base(a)

@@ -37,17 +37,18 @@ from .normalize import (
 from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
+# in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
+IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from
 # outside, run as eager code runs them (see rt.tensor_in_place)
-IN_PLACE_METHODS = frozenset({"zero_", "fill_", "copy_", "clamp_", "uniform_", "normal_",
-                              "bernoulli_", "addcmul_", "addcdiv_"})  # fmt: skip
+IN_PLACE_METHODS = frozenset(
+    n for n in tensor_methods.TENSOR_ONLY if n.endswith("_") and n not in IN_PLACE_OPERATORS
+) - {"requires_grad_", "detach_"}
 # Tensor methods whose result shares the Tensor's storage: given the Tensor itself, so that
 # an in-place change of the result reaches it (see rt.in_place), as in eager code
 SHARING_METHODS = frozenset({"detach", "numpy"})
 # a Tensor's attributes set without recording, by their setters in rt.tensor_methods
 SETTERS = {"data": "set_data", "grad": "set_grad"}
-# in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
-IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 
 
 def rt_call(helper: str, *args: gast.expr) -> gast.Expr:

@@ -76,14 +76,18 @@ def refuse(what: str, hint: str) -> CompileError:
     )
 
 
-def holds(x: Any, old: Any) -> bool:
-    """Whether ``x`` is, shares memory with, or holds (at any depth) the object ``old``."""
+def holds(x: Any, old: Any, tensors: bool = True) -> bool:
+    """Whether ``x`` is, shares memory with, or holds (at any depth) the object ``old``;
+    not counting Tensors in ``x`` where not ``tensors`` (a Tensor saved as itself, for
+    its ``.grad``, is not its array's value)."""
+    if not tensors and callable(getattr(x, "_changed", None)):
+        return False
     if x is old or _shares(x, old):
         return True
     if isinstance(x, (list, tuple)):
-        return any(holds(e, old) for e in x)
+        return any(holds(e, old, tensors) for e in x)
     if isinstance(x, dict):
-        return any(holds(e, old) for e in x.values())
+        return any(holds(e, old, tensors) for e in x.values())
     return False
 
 

@@ -15,9 +15,11 @@ import numpy as np
 
 from .. import fused
 from ..backend import array_module
+from .mutation import refuse
 
 
-def _is_array(x: Any) -> bool:
+def is_array(x: Any) -> bool:
+    """Whether ``x`` is an array compiled code holds (NumPy's or CuPy's), not a Tensor."""
     return isinstance(x, (np.ndarray, np.generic)) or type(x).__module__.startswith("cupy")
 
 
@@ -27,20 +29,20 @@ def axis(dim: Any) -> Any:
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.sum(dim, keepdim) if dim is not None else x.sum()
     return x.sum(axis=axis(dim), keepdims=keepdim)
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.mean(dim, keepdim) if dim is not None else x.mean()
     return x.mean(axis=axis(dim), keepdims=keepdim)
 
 
 def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """``x.max()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.max() if dim is None else x.max(dim, keepdim)
     if dim is None:
         return x.max()
@@ -49,7 +51,7 @@ def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """``x.min()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.min() if dim is None else x.min(dim, keepdim)
     if dim is None:
         return x.min()
@@ -65,7 +67,7 @@ def ddof(unbiased: bool, correction: Any) -> int:
 def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
         correction: Any = None) -> Any:  # fmt: skip
     """``x.var()``: unbiased by default, where NumPy's ``var`` divides by ``n``."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.var(dim, unbiased, keepdim)
     return x.var(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
 
@@ -73,7 +75,7 @@ def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
 def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
         correction: Any = None) -> Any:  # fmt: skip
     """``x.std()``: unbiased by default, as ``var``."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.std(dim, unbiased, keepdim)
     return x.std(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
 
@@ -87,7 +89,7 @@ def _method(name: str, fn: Any) -> Any:
     """``x.<name>(*args)``: ``fn(x, *args)`` on an array, the method itself otherwise."""
 
     def method(x: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _is_array(x):
+        if not is_array(x):
             return getattr(x, name)(*args, **kwargs)
         return fn(x, *args, **kwargs)
 
@@ -110,7 +112,7 @@ clone = _method("clone", np.copy)
 
 def sigmoid(x: Any) -> Any:
     """The logistic function, without overflow for large negative inputs."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.sigmoid()
     xp = array_module(x)
     e = xp.exp(-xp.abs(x))
@@ -119,7 +121,7 @@ def sigmoid(x: Any) -> Any:
 
 def squeeze(x: Any, dim: Any = None) -> Any:
     """As PyTorch: squeezing a dimension whose size is not 1 leaves it."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.squeeze() if dim is None else x.squeeze(dim)
     if dim is not None and x.shape[dim] != 1:
         return x
@@ -127,7 +129,7 @@ def squeeze(x: Any, dim: Any = None) -> Any:
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.flatten(start_dim, end_dim)
     if x.ndim == 0:
         return x.reshape(1)
@@ -149,7 +151,7 @@ long = _method("long", lambda x: x.astype(np.int64))
 
 def to(x: Any, *args: Any, **kwargs: Any) -> Any:
     """``x.to(dtype)`` casts; ``x.to('cpu')`` keeps a CPU array as it is."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.to(*args, **kwargs)
     from .. import dtypes
 
@@ -170,38 +172,38 @@ def to(x: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def detach(x: Any) -> Any:
-    return x if _is_array(x) else x.detach()
+    return x if is_array(x) else x.detach()
 
 
 def numpy(x: Any) -> Any:
-    return x if _is_array(x) else x.numpy()
+    return x if is_array(x) else x.numpy()
 
 
 def size(x: Any, dim: Any = None) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.size() if dim is None else x.size(dim)
     return tuple(x.shape) if dim is None else x.shape[dim]
 
 
 def numel(x: Any) -> int:
-    return int(x.size) if _is_array(x) else x.numel()
+    return int(x.size) if is_array(x) else x.numel()
 
 
 def dim(x: Any) -> int:
-    return x.ndim if _is_array(x) else x.dim()
+    return x.ndim if is_array(x) else x.dim()
 
 
 def add(x: Any, other: Any, alpha: Any = 1) -> Any:
     """``x.add(other, alpha=a)``: ``x + a * other``, rounded once (a fused multiply-add,
     as PyTorch's kernel computes it)."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.add(other, alpha=alpha)
     return fused.add(x, other, alpha)
 
 
 def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
     """``x.sub(other, alpha=a)``: ``x - a * other``, rounded once as ``add`` rounds it."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.sub(other, alpha=alpha)
     return x - other if alpha == 1 else fused.fma(other, -alpha, x)
 
@@ -213,7 +215,7 @@ mm = _method("mm", np.matmul)
 
 
 def softmax(x: Any, dim: int) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.softmax(dim)
     xp = array_module(x)
     e = xp.exp(x - x.max(axis=dim, keepdims=True))
@@ -221,7 +223,7 @@ def softmax(x: Any, dim: int) -> Any:
 
 
 def log_softmax(x: Any, dim: int) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.log_softmax(dim)
     xp = array_module(x)
     shifted = x - x.max(axis=dim, keepdims=True)
@@ -229,29 +231,29 @@ def log_softmax(x: Any, dim: int) -> Any:
 
 
 def masked_fill(x: Any, mask: Any, value: Any) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.masked_fill(mask, value)
     return array_module(x).where(mask, value, x).astype(x.dtype, copy=False)
 
 
 def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.argmax(dim, keepdim) if dim is not None else x.argmax()
     return x.argmax(axis=dim, keepdims=keepdim) if dim is not None else x.argmax()
 
 
 def argmin(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.argmin(dim, keepdim) if dim is not None else x.argmin()
     return x.argmin(axis=dim, keepdims=keepdim) if dim is not None else x.argmin()
 
 
 def is_floating_point(x: Any) -> bool:
-    return x.dtype.kind == "f" if _is_array(x) else x.is_floating_point()
+    return x.dtype.kind == "f" if is_array(x) else x.is_floating_point()
 
 
 def reshape(x: Any, *shape: Any) -> Any:
-    if not _is_array(x):
+    if not is_array(x):
         return x.reshape(*shape)
     return x.reshape(*shape)
 
@@ -266,7 +268,7 @@ def stack(tensors: Any, dim: int = 0) -> Any:
 
 def data(x: Any) -> Any:
     """``x.data``: an array is its own data (a Tensor's, a Tensor sharing it)."""
-    return x if _is_array(x) else x.data
+    return x if is_array(x) else x.data
 
 
 def set_data(x: Any, value: Any) -> None:
@@ -274,9 +276,7 @@ def set_data(x: Any, value: Any) -> None:
     without recording, as in PyTorch, written into its array where the shape and dtype
     stay (what shares the array sees them, as in eager code). A value compiled code
     holds as an array is refused: its ``.data`` is not another object."""
-    if _is_array(x):
-        from .mutation import refuse  # (mutation is below this module)
-
+    if is_array(x):
         raise refuse(
             "assignment to .data of a value the compiled code computed",
             "give the name a new value (h = h - v), or change it under sd.no_grad()",
@@ -292,31 +292,29 @@ def set_data(x: Any, value: Any) -> None:
 def set_grad(x: Any, value: Any) -> None:
     """``x.grad = value`` (``p.grad = None``), as eager code sets it; on a value compiled
     code computed, refused (an array there, which has no ``.grad``)."""
-    if _is_array(x):
-        from .mutation import refuse  # (mutation is below this module)
-
+    if is_array(x):
         raise refuse(
             "assignment to .grad of a value the compiled code computed",
             "set .grad of the leaf Tensors (the parameters) instead",
         )
-    x.grad = value if value is None or not _is_array(value) else type(x)._make(value)
+    x.grad = value if value is None or not is_array(value) else type(x)._make(value)
 
 
 def _data(x: Any) -> Any:
     """``x._data``: a Tensor's array (srcdiff's own Tensor code, which also runs compiled,
     reads it so); an array is its own."""
-    return x if _is_array(x) else x._data
+    return x if is_array(x) else x._data
 
 
 def grad(x: Any) -> Any:
     """``x.grad``: a Tensor's gradient; None for an array compiled code computed (as
     PyTorch's for a tensor that is not a leaf)."""
-    return None if _is_array(x) else x.grad
+    return None if is_array(x) else x.grad
 
 
 def device(x: Any) -> Any:
     """``x.device``: where an array lives."""
-    if not _is_array(x):
+    if not is_array(x):
         return x.device
     from .. import cuda
 
@@ -349,6 +347,14 @@ TENSOR_ONLY = frozenset({
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
 })  # fmt: skip
 ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data", "grad")}
+# methods of an array or a Tensor that change neither their object nor an argument
+UNCHANGING = (
+    frozenset(n for n in dir(np.ndarray) if not n.startswith("_"))
+    - {"fill", "sort", "partition", "put", "itemset", "resize", "setfield", "setflags", "byteswap"}
+) | frozenset(METHODS) | frozenset(
+    n for n in TENSOR_ONLY
+    if not n.endswith("_") and n not in ("backward", "register_hook", "retain_grad")
+)  # fmt: skip
 FUNCTIONS = {
     name: globals()[name]
     for name in (

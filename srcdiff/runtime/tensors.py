@@ -6,8 +6,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
+
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .mutation import holds, refuse
+from .tensor_methods import is_array
 
 
 def wrote(tensor: Any) -> None:
@@ -17,18 +20,6 @@ def wrote(tensor: Any) -> None:
         step.writes[id(tensor)] = (tensor, None if step.depth else len(step.saved))
 
 
-def _holds_array(value: Any, array: Any) -> bool:
-    """Whether a saved ``value`` holds an array sharing ``array``'s memory: a Tensor saved
-    as itself (for its ``.grad``, see ``accumulate_grad``) is not its array's value."""
-    if isinstance(value, Host.tensor):
-        return False
-    if isinstance(value, (list, tuple)):
-        return any(_holds_array(v, array) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_array(v, array) for v in value.values())
-    return holds(value, array)
-
-
 def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     """Before ``backward()`` runs an adjoint reading the saved values ``reads`` (None:
     any): none of them may be a Tensor's array written in place after it was saved, as
@@ -36,7 +27,7 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     for tensor, n in step.writes.values():
         before = itertools.islice(saved.items(), n if saved is step.saved else None)
         for sid, value in before:
-            if (reads is None or sid in reads) and _holds_array(value, tensor._data):
+            if (reads is None or sid in reads) and holds(value, tensor._data, tensors=False):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     "modified by an inplace operation: a tensor the code read before was "
@@ -69,9 +60,7 @@ def as_tensor(x: Any) -> Any:
     """A value compiled Tensor code holds as an array, as a Tensor sharing its memory
     (requiring no grad), for a ``sd.no_grad()`` block, which runs as written; any other
     value as it is."""
-    if hasattr(x, "__array_namespace__") or type(x).__module__ == "numpy":
-        return Host.tensor._make(x) if hasattr(x, "shape") else x
-    return x
+    return Host.tensor._make(x) if is_array(x) and not isinstance(x, np.generic) else x
 
 
 def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, operand: tuple,
@@ -141,12 +130,7 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         )
     given = (*args, *kwargs.values())
     if Host.grad_enabled() and any(
-        isinstance(a, Host.tensor)
-        and a.requires_grad
-        or hasattr(a, "__array_namespace__")
-        or type(a).__module__ == "numpy"
-        and hasattr(a, "shape")
-        for a in given
+        a.requires_grad if isinstance(a, Host.tensor) else is_array(a) for a in given
     ):
         raise refuse(
             f"the in-place Tensor method .{method}() in a compiled function, with a value "
