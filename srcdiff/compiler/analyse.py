@@ -358,7 +358,9 @@ class Analyser:
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
                 f"dict.{attr}"
             )
-            if self.is_active(owner) and (dict_method or hasattr(np.ndarray, attr)):
+            if self.is_active(owner) and (
+                dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
+            ):  # (a method of an object the code computed: refused, never a constant)
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 return self.primitive(
                     known, [owner] + args, call.keywords, stmt, f"method .{attr}()"
@@ -386,6 +388,26 @@ class Analyser:
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op(Kind.PASSIVE)
         return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
+
+    def from_outside(self, owner: gast.expr) -> bool:
+        """Whether ``owner`` is an object the caller gave (a parameter, a global) that the
+        code only follows through in-place updates (``m = rt.follow(m, ...)``): active
+        only because it might hold an updated array, so that its methods (a Module's
+        ``parameters()``) run as written; a value the code computed is not."""
+        if not isinstance(owner, gast.Name):
+            return False
+        values: dict[str, list[gast.expr]] = {}
+        for s in walk_statements(self.fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                values.setdefault(s.targets[0].id, []).append(s.value)
+
+        def followed(value: gast.expr) -> bool:  # ``rt.follow(...)``, or a copy of one
+            if isinstance(value, gast.Name):
+                return all(map(followed, values.get(value.id, [None])))
+            return isinstance(value, gast.Call) and self.resolve(value.func)[1] is rt_module.follow
+
+        outside = owner.id in params_of(self.fn) or owner.id not in self.locals
+        return outside and all(map(followed, values.get(owner.id, [])))
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds

@@ -850,3 +850,25 @@ def test_a_list_of_parameters_updated_in_a_loop_under_no_grad_after_backward():
         return values, [w.detach().numpy().copy() for w in ws]
 
     assert_runs_match(run, step)
+
+
+class _Holder:
+    def total(self):
+        return (self.h * self.h).sum()
+
+
+def test_a_method_of_an_object_holding_computed_values_is_never_a_constant():
+    """``holder.h = w * x; loss = holder.total()``: a method of an object the step filled
+    with computed values is refused (run as written, its result was a constant: the loss
+    right, ``w.grad`` None)."""
+
+    @sd.differentiate
+    def step(w, x):
+        holder = _Holder()
+        holder.h = w * x
+        loss = holder.total()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\.total\(\)"):
+        step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0]))
