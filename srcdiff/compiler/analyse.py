@@ -23,7 +23,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from ..runtime import tensor_methods
 from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark, operand_name
-from .mutation import is_update
+from .mutation import FOLLOWS, is_update
 from .normalize import (
     Names,
     all_names,
@@ -404,7 +404,7 @@ class Analyser:
         def followed(value: gast.expr) -> bool:  # ``rt.follow(...)``, or a copy of one
             if isinstance(value, gast.Name):
                 return all(map(followed, values.get(value.id, [None])))
-            return isinstance(value, gast.Call) and self.resolve(value.func)[1] is rt_module.follow
+            return isinstance(value, gast.Call) and self.resolve(value.func)[1] in FOLLOWS
 
         outside = owner.id in params_of(self.fn) or owner.id not in self.locals
         return outside and all(map(followed, values.get(owner.id, [])))

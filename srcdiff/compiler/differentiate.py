@@ -27,6 +27,7 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import relevant_try
 from .ir import Analysis, Kind, facts, mark, operand_name
+from .mutation import FOLLOWS
 from .normalize import Names, assign, const, name, walk, walk_statements
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
@@ -404,7 +405,7 @@ class AdjointBuilder:
                 kind = "any"
             elif op.kind is Kind.RULE and op.primitive in UPDATED_CONTAINERS:
                 kind = "any"  # a list or dict after an update (or an array: "any" holds it)
-            elif op.kind is Kind.RULE and op.primitive is rt_module.follow:
+            elif op.kind is Kind.RULE and op.primitive in FOLLOWS:
                 # an object followed through an update keeps its kind (a list stays a list)
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"

@@ -80,6 +80,8 @@ FRESH_BUILTINS = {
     pow, print, any, all, complex,
 }  # fmt: skip
 NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
+# the helpers by which a name follows an update of an object it may share
+FOLLOWS = (rt_module.follow, rt_module.follow_detached)
 JOINING = (gast.Add, gast.Mult)  # ``xs + ys``, ``xs * 2``: lists that share entries
 
 
@@ -107,15 +109,20 @@ class Sharing:
         self.locals = local_names(fn)
         self.params = set(params_of(fn))
         self.parent: dict[str, str] = {}
+        # the same, but for the links a detached alias makes (``d = h.detach()``, ``h.data``
+        # in Tensor code): ``h`` sees a write through ``d`` but keeps its own gradient
+        self.attached: dict[str, str] = {}
+        self.mixed: set[str] = set()  # names both a detached alias and not (on two paths)
         self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
         self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
         self.copies: dict[str, set[str]] = {}  # ``a = b``: names of one object, surely
         self.holders: dict[str, set[str]] = {}  # the containers that may hold a name's object
         self.taken: set[str] = set()  # names given an entry or a field of another object
+        self.alias_kinds: dict[str, set[bool]] = {}  # per name: detached aliasings or not
         assigned: dict[str, list[gast.expr]] = {}
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                self.assignment(s.targets[0].id, s.value)
+                self.assignment(s.targets[0].id, s.value, facts(s).inplace)
                 assigned.setdefault(s.targets[0].id, []).append(s.value)
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 holder = s.targets[0].value
@@ -133,6 +140,8 @@ class Sharing:
         ordered = sorted(self.params)
         for a, b in zip(ordered, ordered[1:], strict=False):
             self.union(a, b)
+        detached = {n for n, kinds in self.alias_kinds.items() if True in kinds}
+        self.mixed = {n for n in detached if False in self.alias_kinds[n]}
 
     def shares_here(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` may share an object through the function's own code
@@ -140,16 +149,30 @@ class Sharing:
         one object to."""
         return self.own_roots.get(a, a) == self.own_roots.get(b, b)
 
-    def find(self, n: str) -> str:
-        while self.parent.get(n, n) != n:
-            n = self.parent[n]
+    def find(self, n: str, parent: dict[str, str] | None = None) -> str:
+        parent = self.parent if parent is None else parent
+        while parent.get(n, n) != n:
+            n = parent[n]
         return n
 
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
-            self.parent.setdefault(rb, rb)
+    def union(self, a: str, b: str, detached: bool = False) -> None:
+        for parent in (self.parent,) if detached else (self.parent, self.attached):
+            ra, rb = self.find(a, parent), self.find(b, parent)
+            if ra != rb:
+                parent[ra] = rb
+                parent.setdefault(rb, rb)
+
+    def detached_only(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` may share an object only through a detached alias: a
+        write through one changes the other's value, not its gradient."""
+        return self.find(a, self.attached) != self.find(b, self.attached)
+
+    def mixed_group(self, n: str) -> str | None:
+        """A name in ``n``'s group that is a detached alias on one path and not on
+        another: which gradient a write through it leaves depends on the path."""
+        root = self.find(n, self.attached)
+        return next((m for m in sorted(self.mixed) if self.find(m, self.attached) == root),
+                    None)  # fmt: skip
 
     def group(self, n: str) -> set[str]:
         root = self.find(n)
@@ -159,7 +182,8 @@ class Sharing:
         """Whether ``n`` may hold an object of the caller's (a parameter's, a global's)."""
         return any(m in self.params or m not in self.locals for m in self.group(n))
 
-    def assignment(self, target: str, v: gast.expr) -> None:
+    def assignment(self, target: str, v: gast.expr, update: bool = False) -> None:
+        """Note what ``target = v`` shares (``update``: a rebinding done in place)."""
         if isinstance(v, (gast.Subscript, gast.Attribute)):
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
@@ -170,8 +194,12 @@ class Sharing:
         elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
             for n in self.aliased(v):
                 self.holders.setdefault(n, set()).add(target)
-        for n in self.aliased(v):
-            self.union(target, n)
+        aliased = self.aliased(v)
+        detached = _is_detached(v)
+        if aliased and not update and target not in aliased:  # (an update keeps its kind)
+            self.alias_kinds.setdefault(target, set()).add(detached)
+        for n in aliased:
+            self.union(target, n, detached)
 
     def builds_container(self, v: gast.expr) -> bool:
         """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper
@@ -260,7 +288,19 @@ class Sharing:
 
 
 CONTAINER_HELPERS = {"appended", "extended", "inserted", "removed", "reversed_list", "cleared",
-                     "updated", "setitem", "follow"}  # fmt: skip
+                     "updated", "setitem", "follow", "follow_detached"}  # fmt: skip
+
+
+# the array versions of Tensor methods and attributes giving a detached alias of a Tensor
+DETACHING = frozenset({"detach", "numpy", "data"})
+
+
+def _is_detached(e: gast.expr) -> bool:
+    """``rt.tensor_methods.detach(h)`` (``numpy``, ``data``): an alias without gradient."""
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and e.func.attr in DETACHING and isinstance(e.func.value, gast.Attribute)
+            and e.func.value.attr == "tensor_methods" and isinstance(e.func.value.value, gast.Name)
+            and e.func.value.value.id == "rt")  # fmt: skip
 
 
 def _is_rt(e: gast.expr, helpers: set[str]) -> bool:
@@ -549,8 +589,19 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                                   name(written), shown_label], keywords=[])  # fmt: skip
                 out.append(_at(gast.Expr(value=check), s.lineno))
             if m in sharing.locals:
-                value = gast.Call(func=_rt("follow"), args=[name(m), name(old), name(written),
-                                                            label], keywords=[])  # fmt: skip
+                mixed = sharing.mixed_group(written)
+                if mixed is not None:
+                    raise sharing.p.error(
+                        f"an in-place write into `{shown.get(written, written)}` reaches "
+                        f"`{shown.get(m, m)}` through `{mixed}`, a detached alias on one path "
+                        "and not on another: which gradient it keeps depends on the path",
+                        s,
+                        f"give `{mixed}` one kind of value on every path (`.detach()` it, or "
+                        "`.clone()` it)",
+                    )
+                helper = "follow_detached" if sharing.detached_only(m, written) else "follow"
+                value = gast.Call(func=_rt(helper), args=[name(m), name(old), name(written),
+                                                          label], keywords=[])  # fmt: skip
                 followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
                 out.append(_at(assign(followed, value), s.lineno))
                 rebind = _at(assign(m, name(followed)), s.lineno)

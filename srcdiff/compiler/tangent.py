@@ -394,7 +394,9 @@ class TangentBuilder:
         *prelude, ret = body
         parts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
         chosen = [part for p, part in zip(forward.tangents, parts, strict=True)
-                  if p in with_tangent]  # fmt: skip
+                  if p in with_tangent and not _is_none(part)]  # fmt: skip
+        if not chosen:  # (a rule's None: that tangent contributes nothing)
+            return [self.zero(n)]
         total = chosen[0]
         for part in chosen[1:]:
             total = _plus(total, part)
@@ -407,6 +409,10 @@ class TangentBuilder:
 
 # the names the forward source gives the array module and srcdiff's helpers (the rules'
 # templates read them)
+def _is_none(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
+
+
 def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
     """``a + b`` of two contributions; of two list displays (the tangent of a tuple
     result, ``np.linalg.lstsq``'s), entry by entry."""

@@ -83,6 +83,18 @@ def follow(g, ans, m, old, new, names=""):
     return rt.or_zeros(d_m, m), None, rt.or_zeros(d_new, new), None
 
 
+@vjp(rt.follow_detached)
+def follow_detached(g, ans, m, old, new, names=""):
+    """A name whose storage was written through a detached alias takes the new value
+    but keeps its graph: its adjoint goes on to its old value, none to the write."""
+    return g, None, None, None
+
+
+@jvp(rt.follow_detached)
+def follow_detached_jvp(ans, m, old, new, names="", *, dm, dold, dnew):
+    return dm, None, None
+
+
 nondiff(
     "keys, and checks that return nothing",
     "dict.keys",

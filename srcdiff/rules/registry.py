@@ -47,7 +47,8 @@ class Rule:
 class Tangent:
     """A forward rule: ``fn(ans, *params, *, d<param>...)`` returns, for each keyword-only
     tangent parameter in order, that tangent's contribution to the result's tangent
-    (the parameters are the reverse rule's, so one binding of a call serves both).
+    (the parameters are the reverse rule's, so one binding of a call serves both; a
+    contribution written ``None`` is none).
 
     The tangent of ``*args`` is a tuple, one entry per extra argument (None where it has
     none); a tangent whose name ``d<param>`` is a parameter itself (``np.trapezoid``'s

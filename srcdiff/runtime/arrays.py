@@ -615,6 +615,10 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
         out = dict(x)
     elif isinstance(x, list):
         out = list(x)
+    elif callable(getattr(x, "_changed", None)):  # a Tensor from outside: ``d = w.detach()``
+        from .tensors import tensor_setitem  # tensors imports this module
+
+        return tensor_setitem(x, idx, v)
     else:
         if _truncates(x, v):
             from .mutation import refuse  # mutation imports this module

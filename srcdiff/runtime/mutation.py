@@ -124,6 +124,14 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     )
 
 
+def follow_detached(m: Any, old: Any, new: Any, names: str = "") -> Any:
+    """``follow(m, old, new)`` where the updated object is a detached alias of ``m``'s
+    (``d = h.detach()``, ``h.data``) in Tensor code: ``m`` takes the new value, but keeps
+    its own gradient, as a Tensor keeps its graph when its storage is written through
+    a detached alias (see its rule)."""
+    return follow(m, old, new, names)
+
+
 def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
     """The tangent of ``follow(m, old, new)``: ``dnew`` where ``m`` held the object
     ``old``, ``dm`` elsewhere (at any depth of a container)."""

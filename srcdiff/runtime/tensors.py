@@ -128,16 +128,30 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
             "computed (an array there)",
             "compute the new value out of place (`h = h.clamp(0, 1)` for `.clamp_(0, 1)`)",
         )
-    given = (*args, *kwargs.values())
+    _refuse_carried(f"the in-place Tensor method .{method}()", (*args, *kwargs.values()))
+    return getattr(obj, method)(*args, **kwargs)
+
+
+def tensor_setitem(obj: Any, idx: Any, v: Any) -> Any:
+    """``obj[idx] = v`` in compiled code on a Tensor from outside it (``d = w.detach()``):
+    the Tensor's own write, as eager code makes it (noted: see ``wrote``); refused with
+    a value that may carry a gradient, as ``tensor_in_place`` is."""
+    _refuse_carried("a write into an entry of a Tensor from outside", (v,))
+    obj[idx] = v
+    return obj
+
+
+def _refuse_carried(what: str, given: tuple) -> None:
+    """Refuse ``what`` (a change of a Tensor from outside compiled code) where a value it
+    takes on may carry a gradient: a Tensor that requires grad, or an array the code
+    computed; the Tensor could not carry it."""
     if Host.grad_enabled() and any(
         a.requires_grad if isinstance(a, Host.tensor) else is_array(a) for a in given
     ):
         raise refuse(
-            f"the in-place Tensor method .{method}() in a compiled function, with a value "
-            "that may carry a gradient",
+            f"{what} in a compiled function, with a value that may carry a gradient",
             "make the change under `with sd.no_grad():`, or .detach() the value first",
         )
-    return getattr(obj, method)(*args, **kwargs)
 
 
 def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:

@@ -118,7 +118,10 @@ def _structure(x):
 
 
 def _add(total, part, ans):
-    """``total + part``, each shaped like the result ``ans`` (part by part for a tuple)."""
+    """``total + part``, each shaped like the result ``ans`` (part by part for a tuple;
+    a rule's ``None``: no part)."""
+    if part is None:
+        return total
     if isinstance(ans, (list, tuple)):
         total = [None] * len(ans) if total is None else total
         return [_add(t, p, a) for t, p, a in zip(total, part, ans, strict=True)]

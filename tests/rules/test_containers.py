@@ -46,6 +46,7 @@ SPECS = [
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
     Spec(rt.follow, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
+    Spec(rt.follow_detached, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
     # m.add_(v) on a value compiled code computed: m's new value is new's
     Spec(
         rt.in_place, (R((3,)), R((3,)), "add_", True, True, 1.0, True), wrt=(1,), label="computed"
@@ -81,6 +82,17 @@ def test_a_name_holding_the_updated_object_takes_the_new_value_and_gives_it_its_
     d_m, d_old, d_new, _ = rule_grads(rt.follow, g, old, old, new)
     np.testing.assert_array_equal(d_new, g)
     np.testing.assert_array_equal(d_m, 0.0)
+
+
+def test_a_name_written_through_a_detached_alias_takes_the_value_and_keeps_its_adjoint():
+    """``d = h.detach(); d[0] = 7.0``: ``h`` is the new array, its adjoint goes on to
+    its old value (its graph), none to the write (finite differences would say the
+    opposite: the rule is PyTorch's meaning, not the derivative of the values)."""
+    old, new, g = np.ones(3), np.zeros(3), np.arange(3.0)
+    assert rt.follow_detached(old, old, new) is new
+    d_m, d_old, d_new, _ = rule_grads(rt.follow_detached, g, old, old, new)
+    np.testing.assert_array_equal(d_m, g)
+    assert d_old is None and d_new is None
 
 
 def test_a_container_holding_the_updated_object_has_that_entry_replaced():

@@ -872,3 +872,72 @@ def test_a_method_of_an_object_holding_computed_values_is_never_a_constant():
 
     with pytest.raises(sd.CompileError, match=r"\.total\(\)"):
         step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0]))
+
+
+def test_a_write_through_a_detached_alias_of_a_computed_value_keeps_its_graph():
+    """``h.detach().mul_(2.0)``, ``h.data.add_(1.0)`` and ``d = h.detach(); d[0] = 7.0``
+    change ``h``'s value and keep its graph, as in PyTorch (compiled code gave ``h`` the
+    new value with no gradient: ``w.grad`` was zeros, silently); a detached alias read
+    after a write into ``h`` takes the value and no gradient; ``d = w.detach(); d[0] =
+    7.0`` writes into the caller's Tensor (a TypeError); a name that is a detached alias
+    on one path only is refused."""
+
+    def scaled(w, x):
+        h = w * x
+        h.detach().mul_(2.0)
+        loss = (h * h).sum()
+        loss.backward()
+        return loss.item()
+
+    def shifted(w, x):
+        h = w * x
+        h.data.add_(1.0)
+        loss = (h * h).sum()
+        loss.backward()
+        return loss.item()
+
+    def entry(w, x):
+        h = w * x
+        d = h.detach()
+        d[0] = 7.0
+        loss = (h * w).sum()
+        loss.backward()
+        return loss.item()
+
+    def read_after(w, x):
+        h = w * x
+        d = h.detach()
+        h[0] = 5.0
+        loss = (d * w).sum() + (h * h).sum()
+        loss.backward()
+        return loss.item()
+
+    def outside(w, x):
+        d = w.detach()
+        d[0] = 7.0
+        loss = (w * x).sum()
+        loss.backward()
+        return loss.item()
+
+    def run(fn):
+        w = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+        value = fn(w, sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64))
+        return [value], [w.grad.numpy().copy(), w.detach().numpy().copy()]
+
+    for step in (scaled, shifted, entry, read_after, outside):
+        assert_runs_match(run, step)
+
+    @sd.differentiate
+    def either(w, x, detached):
+        h = w * x
+        if detached:
+            d = h.detach()
+        else:
+            d = h
+        d[1] = 3.0
+        loss = (h * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match="a detached alias on one path and not on"):
+        either(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]), True)
