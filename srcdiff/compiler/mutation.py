@@ -468,6 +468,14 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
     (``rt.entry_object``, see ``_follow_block``); elsewhere (an array's row) it stays a
     write of a new value into ``c``, which the writes back of ``normalize.put`` carry."""
     kept = sharing.built | sharing.sequences
+    read_here = Liveness()
+    read_here.block(fn.body, set(), set(), set())
+    fields = {  # ``v = s.v``: the names given an object's field
+        st.targets[0].id: (st.value.value.id, st.value.attr)
+        for st in walk_statements(fn.body)
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+        and isinstance(st.value, gast.Attribute) and isinstance(st.value.value, gast.Name)
+    }  # fmt: skip
 
     def block(body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
@@ -475,7 +483,10 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
             rebuild_blocks(s, block)
             holder = facts(s).entry_of
             if facts(s).entry_update and holder not in kept and holder not in sharing.taken:
-                mark(s, drop=True)  # ``t = new`` then ``c[k] = t``: the write takes ``new``
+                if field_held(s):  # ``v = s.v; s.v += 1.0``: in place, as v sees
+                    mark(s, entry_update=False, written_back=facts(s).written_back | {holder})
+                else:
+                    mark(s, drop=True)  # ``t = new`` then ``c[k] = t``: the write takes new
             out.append(s)
         result: list[gast.stmt] = []
         for s in out:
@@ -484,6 +495,21 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
                 s.value = copy_.value  # the put right after the copy stores its value
             result.append(s)
         return result
+
+    def field_held(s: gast.Assign) -> bool:
+        """Whether ``s`` is the update of ``s.v += 1.0`` (the field's object changed in
+        place) and another name given the field (``v = s.v``) is read after it."""
+        field = fields.get(s.targets[0].id)
+        if field is None:
+            return False
+        others: set[str] = set()
+        todo = [n for n, f in fields.items() if f == field and n != s.targets[0].id]
+        while todo:
+            n = todo.pop()
+            if n not in others:
+                others.add(n)
+                todo.extend(sharing.copies.get(n, ()))
+        return bool(others & read_here.after[id(s)])
 
     fn.body = block(fn.body)
 

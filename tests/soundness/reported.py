@@ -1051,3 +1051,23 @@ def derivative_called_with_star_args(x, *a):
     """``d(x, *a)`` of a gradient function: its adjoint read ``a``, which was not saved
     (a NameError in generated code)."""
     return _scaled_cube_grad(x, *a)
+
+
+class Fields:
+    def __init__(self, v, n):
+        self.v = v
+        self.n = n
+
+
+@case(vec(3))
+def field_updated_in_place_seen_by_a_name_given_it(x):
+    """``v = s.v; s.v += 1.0`` changes the array ``v`` holds, as NumPy does; compiled code
+    gave the field a new array and ``v`` kept the old one (value and gradient wrong,
+    silently). A float field stays as Python leaves it (``n`` is not changed)."""
+    s = Fields(x * 1.0, 2.0)
+    v = s.v
+    n = s.n
+    s.v += 1.0
+    s.n += 1.0
+    s.v *= x
+    return np.sum(v * x) * n + np.sum(s.v) * s.n
