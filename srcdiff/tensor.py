@@ -831,8 +831,8 @@ class Tensor:
         return apply_op(np.exp, (x - softplus,), name="SigmoidBackward0")
 
     def relu(self) -> Tensor:
-        """max(x, 0), with gradient 0 at 0 as in PyTorch."""
-        return apply_op(np.where, (self._data > 0, self, 0), name="ReluBackward0")
+        """max(x, 0), with gradient 0 at 0 as in PyTorch (NaN stays NaN)."""
+        return apply_op(rt.tensor_methods.relu, (self,), name="ReluBackward0")
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         """``x`` limited to [min, max]; the gradient passes where ``min <= x <= max``."""

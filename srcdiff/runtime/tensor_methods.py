@@ -137,7 +137,8 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
 
 
-relu = _method("relu", lambda x: x * (x > 0))
+# max(x, 0): NaN stays NaN, -inf is 0, as in PyTorch (``x * (x > 0)`` makes them NaN)
+relu = _method("relu", lambda x: array_module(x).maximum(x, 0))
 pow = _method("pow", lambda x, exponent: x**exponent)
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))

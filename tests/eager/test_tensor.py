@@ -151,6 +151,23 @@ def test_reductions():
         sd.tensor([1, 2]).mean()
 
 
+def test_relu_keeps_nan_and_sends_no_gradient_where_the_input_is_not_positive():
+    """relu(nan) is nan, eagerly and compiled, as in PyTorch: a diverged model's loss must
+    not look finite (it was 0); relu(-inf) is 0; the gradient is 0 at 0 and at nan."""
+    x = sd.tensor([float("nan"), float("-inf"), -1.0, 0.0, 2.0], requires_grad=True)
+    y = sd.nn.functional.relu(x)
+    np.testing.assert_array_equal(y.detach().numpy(), [np.nan, 0.0, 0.0, 0.0, 2.0])
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+    @sd.differentiate
+    def total(t):
+        return sd.relu(t).sum().item()
+
+    assert np.isnan(total(sd.tensor([float("nan"), -1.0, 2.0])))
+    assert total(sd.tensor([float("-inf"), 2.0])) == 2.0
+
+
 def test_elementwise_methods():
     x = sd.tensor([-2.0, 0.0, 3.0])
     assert x.abs().tolist() == [2.0, 0.0, 3.0]
