@@ -37,22 +37,7 @@ GRAPH_VIEW_INPLACE = (
 )
 
 
-class _ReturnType(tuple):
-    """``(values, indices)`` of ``max``/``min`` along a dim, printed as PyTorch prints it."""
-
-    _name = ""
-
-    def __new__(cls, values: Any, indices: Any) -> Any:
-        return super().__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self) -> str:
-        return f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-
-RETURN_TYPES = {m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()}) for m in ("max", "min")}
+RETURN_TYPES = rt.tensor_methods.RETURN_TYPES
 
 
 class Size(tuple):
@@ -918,14 +903,16 @@ class Tensor:
                 f"{method.title()}imumBackward0",
             )
         title = method.title()
-        if dim is None:
+        if dim is None:  # tied entries share the gradient evenly
             return apply_op(f"ndarray.{method}", (self,), name=f"{title}Backward1")
-        values = apply_op(
-            f"ndarray.{method}", (self,), _axis_kwargs(dim, keepdim), name=f"{title}Backward0"
-        )
-        return RETURN_TYPES[method](
-            values, Tensor._make(arg(self._data, axis=dim, keepdims=keepdim))
-        )
+        # along a dim, the values are the entries at the indices: their gradient goes
+        # there alone, ties or not, as in PyTorch
+        picked = arg(self._data, axis=dim, keepdims=True)
+        values = apply_op(np.take_along_axis, (self, picked, dim), name=f"{title}Backward0")
+        if not keepdim:
+            values = values.squeeze(dim)
+        indices = picked if keepdim else array_module(picked).squeeze(picked, axis=dim)
+        return RETURN_TYPES[method](values, Tensor._make(indices))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         """The maximum; with ``dim``, ``(values, indices)``; with a tensor, ``maximum``."""
@@ -1024,6 +1011,14 @@ class Tensor:
         _check_devices((self, value))
         self._data[idx] = _data(value)
         self._changed()
+
+    def _compiled_setitem(self, idx: Any, value: Any) -> Tensor:
+        """``self[idx] = value`` made by compiled code, to which this Tensor is from outside
+        (``d = w.detach(); d[0] = 7.0``): written as eager code writes it, but refused
+        where ``value`` may carry a gradient this Tensor could not take on."""
+        rt.tensors.refuse_carried("a write into an entry of a Tensor from outside", (value,))
+        self[idx] = value
+        return self
 
     # ---- in-place operations -------------------------------------------------------------
 

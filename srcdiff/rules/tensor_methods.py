@@ -20,13 +20,14 @@ def tensor_mean(g, ans, x, dim=None, keepdim=False):
 
 @vjp(tm.max, tm.min)
 def tensor_extreme(g, ans, x, dim=None, keepdim=False):
-    """Along ``dim`` the result is ``(values, indices)``: only the values carry a
-    gradient."""
+    """Without ``dim``, tied entries share the gradient evenly; along ``dim`` the result is
+    ``(values, indices)`` and each value's gradient goes to the entry at its index alone,
+    as in PyTorch (the indices carry none)."""
     return (
         (
             rt.extreme_grad(g, ans, x)
             if dim is None
-            else rt.extreme_grad(g[0], ans[0], x, dim, keepdim)
+            else rt.unreduce(g[0], x, dim, keepdim) * rt.picked(ans[1], x, dim, keepdim)
         ),
         None,
         None,
@@ -34,6 +35,20 @@ def tensor_extreme(g, ans, x, dim=None, keepdim=False):
 
 
 sequence_result(tm.max, tm.min)  # (values, indices) along a dim
+
+
+@vjp(tm.values)
+def values(g, ans, r):
+    """``r.values`` of ``r = x.max(dim)``: its first entry."""
+    return [g, None]
+
+
+@jvp(tm.values)
+def values_jvp(ans, r, *, dr):
+    return dr[0]
+
+
+nondiff("the indices of a max or min along a dim", tm.indices)
 
 
 @vjp(tm.var)
@@ -168,17 +183,13 @@ linear((0, 1), tm.add, tm.sub)
 
 @jvp(tm.max, tm.min, shaped=True)
 def tensor_extreme_jvp(ans, x, dim=None, keepdim=False, *, dx):
-    """The tangent of the extreme entries, ties sharing evenly as the reverse rule does;
-    along ``dim``, ``(values, indices)``: the indices do not move."""
+    """The tangent of the extreme entries, as the reverse rule shares the gradient; along
+    ``dim``, ``(values, indices)``: the indices do not move."""
     return (
         xp.sum(rt.extreme_grad(xp.ones_like(ans), ans, x) * dx)
         if dim is None
         else [
-            xp.sum(
-                rt.extreme_grad(xp.ones_like(ans[0]), ans[0], x, dim, keepdim) * dx,
-                axis=dim,
-                keepdims=keepdim,
-            ),
+            xp.sum(rt.picked(ans[1], x, dim, keepdim) * dx, axis=dim, keepdims=keepdim),
             xp.zeros(xp.shape(ans[1])),
         ]
     )
@@ -255,3 +266,4 @@ nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.i
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)
 nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)
 nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)
+nondiff("a 0/1 mask of the entries a max's or min's indices pick", rt.picked)

@@ -166,6 +166,17 @@ def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fa
     return unreduce(g, x, axis, keepdims) * share
 
 
+def picked(index: Any, x: Any, axis: int, keepdims: bool = False) -> Any:
+    """1 where ``x``'s entry along ``axis`` is the one ``index`` picks (``x.max(dim)``'s
+    indices), 0 elsewhere, in ``x``'s dtype: PyTorch sends the gradient of a max or min
+    along a dim to that entry alone, ties or not."""
+    xp = array_module(x)
+    axis = axis % x.ndim
+    shape = [-1 if i == axis else 1 for i in range(x.ndim)]
+    positions = xp.reshape(xp.arange(x.shape[axis]), shape)
+    return backend.astype(positions == keep_dims(index, x, axis, keepdims), x.dtype)
+
+
 def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Gradient of prod, exact where some entries are zero."""
     xp = array_module(x)
@@ -616,9 +627,7 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
     elif isinstance(x, list):
         out = list(x)
     elif callable(getattr(x, "_changed", None)):  # a Tensor from outside: ``d = w.detach()``
-        from .tensors import tensor_setitem  # tensors imports this module
-
-        return tensor_setitem(x, idx, v)
+        return x._compiled_setitem(idx, v)
     else:
         if _truncates(x, v):
             from .mutation import refuse  # mutation imports this module

@@ -40,13 +40,42 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return x.mean(axis=axis(dim), keepdims=keepdim)
 
 
+class _ReturnType(tuple):
+    """``(values, indices)`` of ``max``/``min`` along a dim, printed as PyTorch prints it."""
+
+    _name = ""
+
+    def __new__(cls, values: Any, indices: Any) -> Any:
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+RETURN_TYPES = {m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()}) for m in ("max", "min")}
+
+
+def values(x: Any) -> Any:
+    """``r.values`` of ``r = x.max(dim)`` (its first entry)."""
+    return x.values
+
+
+def indices(x: Any) -> Any:
+    """``r.indices`` of ``r = x.max(dim)`` (its second entry)."""
+    return x.indices
+
+
 def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """``x.max()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
     if not is_array(x):
         return x.max() if dim is None else x.max(dim, keepdim)
     if dim is None:
         return x.max()
-    return x.max(axis=dim, keepdims=keepdim), x.argmax(axis=dim, keepdims=keepdim)
+    found = x.max(axis=dim, keepdims=keepdim), x.argmax(axis=dim, keepdims=keepdim)
+    return RETURN_TYPES["max"](*found)
 
 
 def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -55,7 +84,8 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         return x.min() if dim is None else x.min(dim, keepdim)
     if dim is None:
         return x.min()
-    return x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
+    found = x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
+    return RETURN_TYPES["min"](*found)
 
 
 def ddof(unbiased: bool, correction: Any) -> int:
@@ -347,7 +377,9 @@ TENSOR_ONLY = frozenset({
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
 })  # fmt: skip
-ATTRIBUTES = {name: globals()[name] for name in ("data", "device", "_data", "grad")}
+ATTRIBUTES = {
+    name: globals()[name] for name in ("data", "device", "_data", "grad", "values", "indices")
+}
 # methods of an array or a Tensor that change neither their object nor an argument
 UNCHANGING = (
     frozenset(n for n in dir(np.ndarray) if not n.startswith("_"))

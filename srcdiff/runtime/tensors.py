@@ -128,20 +128,11 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
             "computed (an array there)",
             "compute the new value out of place (`h = h.clamp(0, 1)` for `.clamp_(0, 1)`)",
         )
-    _refuse_carried(f"the in-place Tensor method .{method}()", (*args, *kwargs.values()))
+    refuse_carried(f"the in-place Tensor method .{method}()", (*args, *kwargs.values()))
     return getattr(obj, method)(*args, **kwargs)
 
 
-def tensor_setitem(obj: Any, idx: Any, v: Any) -> Any:
-    """``obj[idx] = v`` in compiled code on a Tensor from outside it (``d = w.detach()``):
-    the Tensor's own write, as eager code makes it (noted: see ``wrote``); refused with
-    a value that may carry a gradient, as ``tensor_in_place`` is."""
-    _refuse_carried("a write into an entry of a Tensor from outside", (v,))
-    obj[idx] = v
-    return obj
-
-
-def _refuse_carried(what: str, given: tuple) -> None:
+def refuse_carried(what: str, given: tuple) -> None:
     """Refuse ``what`` (a change of a Tensor from outside compiled code) where a value it
     takes on may carry a gradient: a Tensor that requires grad, or an array the code
     computed; the Tensor could not carry it."""

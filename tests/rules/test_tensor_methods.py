@@ -34,6 +34,7 @@ SPECS = [
     ],  # fmt: skip
     Spec(tm.max, (R((3, 4)),)),
     Spec(tm.min, (R((3, 4)),)),
+    Spec(tm.values, ((R((3,)), R((3,))),), call=lambda r: tm.values(tm.RETURN_TYPES["max"](*r))),
     *[
         Spec(m, (R((3, 4)),))
         for m in (
@@ -94,16 +95,26 @@ SPECS = [
 
 
 @pytest.mark.parametrize("extreme", [tm.max, tm.min])
-def test_extreme_along_a_dim_gives_the_values_gradient_to_the_extreme_entries(extreme):
-    x = np.array([[1.0, 5.0, 3.0], [4.0, 2.0, 4.0]])
+def test_extreme_along_a_dim_gives_the_values_gradient_to_the_entry_at_its_index(extreme):
+    """As in PyTorch, ties or not (the second row ties for both max and min); without a
+    dim, ties share evenly."""
+    x = np.array([[1.0, 5.0, 3.0], [4.0, 4.0, 4.0]])
     values, indices = extreme(x, 1)
     g = np.array([10.0, 20.0])
     (d, *_) = rule_grads(extreme, (g, np.zeros(2)), x, 1)
     expected = np.zeros_like(x)
-    for row in range(len(indices)):
-        ties = x[row] == values[row]
-        expected[row, ties] = g[row] / ties.sum()
-    np.testing.assert_allclose(d, expected)
+    expected[np.arange(2), indices] = g
+    np.testing.assert_array_equal(d, expected)
+    (whole, *_) = rule_grads(extreme, np.float64(6.0), x[1:])
+    np.testing.assert_array_equal(whole, [[2.0, 2.0, 2.0]])
+    y = R((3, 4))  # no ties: central differences of sum(u * values) along each dim
+    for dim, keep in ((0, False), (1, True), (-1, False)):
+        u = R(extreme(y, dim, keep).values.shape)
+        (d, *_) = rule_grads(extreme, (u, None), y, dim, keep)
+        f = lambda z: float(np.sum(u * extreme(z, dim, keep).values))  # noqa: E731
+        steps = np.eye(y.size).reshape(y.size, *y.shape) * 1e-6
+        fd = [(f(y + e) - f(y - e)) / 2e-6 for e in steps]
+        np.testing.assert_allclose(d.ravel(), fd, atol=1e-8)
 
 
 @pytest.mark.parametrize("cast", [tm.float, lambda x: tm.to(x, np.float32)])

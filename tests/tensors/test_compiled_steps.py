@@ -941,3 +941,34 @@ def test_a_write_through_a_detached_alias_of_a_computed_value_keeps_its_graph():
 
     with pytest.raises(sd.CompileError, match="a detached alias on one path and not on"):
         either(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]), True)
+
+    @sd.differentiate
+    def carried(w, x):
+        d = x.detach()
+        d[0] = (w * x)[1]
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match="entry of a Tensor from outside .* may carry"):
+        carried(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]))
+
+
+def test_max_along_a_dim_sends_the_gradient_to_its_index_and_has_named_fields():
+    """``x.max(dim=1)`` gives each value's gradient to the entry at its index, ties or
+    not, as PyTorch does (it was shared among tied entries, eagerly and compiled), and
+    ``.values`` / ``.indices`` work in a compiled step (an AttributeError of a tuple)."""
+
+    def step(x):
+        top = x.max(dim=1)
+        low = x.min(0, keepdim=True)
+        loss = (top.values * 2.0).sum() + low.values.sum() + top[0].sum()
+        loss.backward()
+        return loss.item() + float(top.indices.sum())
+
+    def run(fn):
+        x = sd.tensor([[0.0, 1.0, 1.0, -2.0], [3.0, 3.0, 0.0, -2.0]], requires_grad=True)
+        return [fn(x)], [x.grad.numpy().copy()]
+
+    assert_runs_match(run, step)
+    np.testing.assert_array_equal(run(step)[1][0], [[1, 4, 0, 1], [3, 0, 1, 0]])
