@@ -111,9 +111,10 @@ def test_extreme_along_a_dim_gives_the_values_gradient_to_the_entry_at_its_index
     for dim, keep in ((0, False), (1, True), (-1, False)):
         u = R(extreme(y, dim, keep).values.shape)
         (d, *_) = rule_grads(extreme, (u, None), y, dim, keep)
-        f = lambda z: float(np.sum(u * extreme(z, dim, keep).values))  # noqa: E731
         steps = np.eye(y.size).reshape(y.size, *y.shape) * 1e-6
-        fd = [(f(y + e) - f(y - e)) / 2e-6 for e in steps]
+        ups = [np.sum(u * extreme(y + e, dim, keep).values) for e in steps]
+        downs = [np.sum(u * extreme(y - e, dim, keep).values) for e in steps]
+        fd = (np.array(ups) - np.array(downs)) / 2e-6
         np.testing.assert_allclose(d.ravel(), fd, atol=1e-8)
 
 
