@@ -285,25 +285,40 @@ def _dispatch_code(
 
 def _calling(fn: Callable) -> Callable:
     """``fn`` itself, or for one of srcdiff's transforms (``sd.grad(f)``), a function of
-    the same parameters calling it (``def f_grad(x): return transform(x)``), which the
-    compiler differentiates as a call of a derivative, as when ``sd.grad(sd.grad(f))``
-    is written ``sd.grad(lambda x: sd.grad(f)(x))``."""
+    the same parameters and defaults calling it (``def f_called(x, a=2.0): return
+    transform(x, a)``), which the compiler differentiates as a call of a derivative, as
+    when ``sd.grad(sd.grad(f))`` is written ``sd.grad(lambda x: sd.grad(f)(x))``."""
     if isinstance(fn, types.FunctionType) or not hasattr(fn, "_srcdiff_source"):
         return fn
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return fn
-    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
         return fn  # (refused where it is compiled)
-    names = ", ".join(p.name for p in params)
-    name = f"{getattr(fn, '__name__', 'transform')}_called"
+    # a valid name for any function's (``<lambda>``: ``_lambda_called``)
+    name = re.sub(r"\W", "_", getattr(fn, "__name__", "transform")) + "_called"
+    if not name.isidentifier():
+        name = "transform_called"
+    defaults = {f"_default_{p.name}": p.default for p in params if p.default is not p.empty}
+    signature, passed = [], []
+    for i, p in enumerate(params):
+        if p.kind is p.KEYWORD_ONLY and (i == 0 or params[i - 1].kind is not p.KEYWORD_ONLY):
+            signature.append("*")
+        default = f"=_default_{p.name}" if p.default is not p.empty else ""
+        signature.append(p.name + default)
+        if p.kind is p.POSITIONAL_ONLY and (
+            i + 1 == len(params) or params[i + 1].kind is not p.POSITIONAL_ONLY
+        ):
+            signature.append("/")
+        passed.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name)
     filename = f"<srcdiff: {name} {id(fn):x}>"
-    text = f"def {name}({names}):\n    return _transform({names})\n"
+    text = f"def {name}({', '.join(signature)}):\n    return _transform({', '.join(passed)})\n"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     with contextlib.suppress(TypeError):  # dropped with the transform
         weakref.finalize(fn, linecache.cache.pop, filename, None)
-    namespace: dict[str, Any] = {"_transform": fn, "__name__": __name__}  # srcdiff's own
+    # __name__: srcdiff's own module, which marks the function as srcdiff's
+    namespace: dict[str, Any] = {"_transform": fn, "__name__": __name__, **defaults}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - the text just written
     return namespace[name]
 
@@ -779,6 +794,7 @@ class GradientFunction:
         self._warn_kinks = None if warn_kinks is None else float(warn_kinks)
         self._options = check_finite or warn_kinks is not None  # calls never run_fast
         functools.update_wrapper(self, self._target.fn, updated=())
+        self.__signature__ = _signature_without_bound(self._target)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         target = self._target
@@ -798,40 +814,62 @@ class GradientFunction:
     def _srcdiff_source(self) -> str:
         return self._target.source()
 
-    def _tangents(self, grads: Any, nargs: int) -> list:
-        """One tangent per argument: ``grads`` (shaped like this function's gradients)
-        at the differentiated arguments, None elsewhere."""
+    def _tangents(self, grads: Any, args: tuple, kwargs: dict) -> tuple[list, dict]:
+        """One tangent per positional argument, and one per keyword argument: ``grads``
+        (shaped like this function's gradients) at the differentiated arguments (a
+        parameter left to its default gets its tangent by name), None elsewhere."""
         target = self._target
-        if target.starred or None in target.positions:
+        if target.starred:
             raise CompileError(
                 f"sd.grad({target.fn.__qualname__}, wrt=...) differentiated again, with wrt "
-                "naming a keyword argument or an entry of *args",
+                "naming an entry of *args",
                 function=target.fn.__qualname__,
-                hint="give wrt by position",
+                hint="give the function named parameters and wrt by position or name",
             )
-        tangents: list = [None] * nargs
-        for p, g in zip(target.positions, grads if target.multiple else (grads,), strict=True):
-            tangents[p] = g
-        return tangents
+        tangents: list = [None] * len(args)
+        named: dict = {}
+        for name, p, g in zip(target.names, target.positions,
+                              grads if target.multiple else (grads,), strict=True):  # fmt: skip
+            if p is not None and p < len(args):
+                tangents[p] = g
+            else:
+                named[name] = g
+        return tangents, named
 
-    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
-        """The adjoint ``g`` of the gradient pulled back to the arguments: the Hessian of
-        ``fn`` times ``g``, by reverse mode over ``fn``'s forward mode."""
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        """The adjoint ``g`` of the gradient pulled back to the positional arguments: the
+        Hessian of ``fn`` times ``g``, by reverse mode over ``fn``'s forward mode."""
         g_value, g_grads = g if self._with_value else (None, g)
-        tangents = self._tangents(g_grads, len(args))
-        return tangent_vjp(self._fn, args, {}, tangents, (g_value, _SEED)).d_args
+        tangents, named = self._tangents(g_grads, args, kwargs)
+        cotangent = (g_value, _SEED)
+        return tangent_vjp(self._fn, args, kwargs, tangents, cotangent, named).d_args
 
-    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         """The gradient's tangent along ``tangents``: the Hessian of ``fn`` times them."""
-        self._tangents(ans[1] if self._with_value else ans, len(args))  # wrt by position
-        pulled = tangent_vjp(self._fn, args, {}, tangents, (None, _SEED))
+        target = self._target
+        _, named = self._tangents(ans[1] if self._with_value else ans, args, kwargs)
+        if named:
+            raise CompileError(
+                f"forward mode through sd.grad({target.fn.__qualname__}) called without its "
+                f"differentiated argument(s) {', '.join(named)} among the positional ones",
+                function=target.fn.__qualname__,
+                hint="pass the differentiated arguments by position",
+            )
+        pulled = tangent_vjp(self._fn, args, kwargs, tangents, (None, _SEED))
         outputs, d_args = pulled.outputs, pulled.d_args
         grads = [
-            rt.zeros_like(args[p]) if d_args[p] is None else d_args[p]
-            for p in self._target.positions
+            rt.zeros_like(args[p]) if d_args[p] is None else d_args[p] for p in target.positions
         ]
-        out = tuple(grads) if self._target.multiple else grads[0]
+        out = tuple(grads) if target.multiple else grads[0]
         return (outputs[1], out) if self._with_value else out
+
+
+def _signature_without_bound(target: _Target) -> inspect.Signature:
+    """The signature a transform of ``target`` is called with: its function's, less the
+    instance of a method (``sd.grad(obj.f)`` takes ``f``'s arguments after ``self``)."""
+    signature = inspect.signature(target.fn, follow_wrapped=False)
+    params = list(signature.parameters.values())
+    return signature.replace(parameters=params[1 if target._self is not None else 0 :])
 
 
 def grad(
@@ -895,17 +933,27 @@ class TangentFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
-        primals, tangents = tuple(primals), tuple(tangents)
+        return self.run(tuple(primals), tuple(tangents), {})
+
+    def run(self, primals: tuple, tangents: tuple, kwargs: dict) -> tuple[Any, Any]:
+        """``__call__``, passing ``kwargs`` (held constant) to ``fn`` too."""
         _check_tangents(primals, tangents)
         own = registry.lookup_jvp(self._fn)
         if own is not None and not own.inline:  # sd.grad(f), a user's register_jvp
-            value = self._fn(*primals)
-            return value, own.fn(tangents, value, *primals)
+            value = self._fn(*primals, **kwargs)
+            if not kwargs:
+                return value, own.fn(tangents, value, *primals)
+            if not hasattr(type(self._fn), "_srcdiff_jvp"):
+                raise TypeError(
+                    f"the forward rule of {getattr(self._fn, '__qualname__', self._fn)} "
+                    "takes no keyword arguments: pass them by position"
+                )
+            return value, self._fn._srcdiff_jvp(tangents, value, *primals, **kwargs)
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)  # None: held fixed
         target = self._targets.get((len(primals), wrt))
         if target is None:
             target = self._targets[(len(primals), wrt)] = _Target(self._fn, wrt)
-        unit, _ = target.unit(target.values(primals, {}), primals, {})
+        unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
         _refuse_updates(unit, "sd.jvp", (*target.bound, *primals))
         forward, _ = unit.tangent()
         self._last = unit
@@ -921,7 +969,7 @@ class TangentFunction:
                     rt.zeros_like(p) if t is None else t
                     for p, t in zip(primals[start:], tangents[start:], strict=True)
                 )
-        return forward(*target.bound, *primals, **given)
+        return forward(*target.bound, *primals, **kwargs, **given)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, primals: tuple, tangents: tuple) -> tuple:
         """Called inside a differentiated function: see ``_jvp_vjp``."""
@@ -996,9 +1044,12 @@ def vjp(fn: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     return _vjp(fn, primals, tuple(range(len(primals))))
 
 
-def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Callable]:
+def _vjp(
+    fn: Callable, primals: tuple, wrt: tuple[int, ...], kwargs: dict | None = None
+) -> tuple[Any, Callable]:
+    """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too."""
     target = _Target(fn, wrt)
-    value, state = target.forward(primals, {})
+    value, state = target.forward(primals, kwargs or {})
     _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))
 
     def vjp_fn(cotangent: Any) -> tuple:
@@ -1010,6 +1061,7 @@ def _vjp(fn: Callable, primals: tuple, wrt: tuple[int, ...]) -> tuple[Any, Calla
             )
         return target.backward(state, cotangent)
 
+    vjp_fn._srcdiff_source = target.source  # sd.source: the latest pull-back's
     return value, vjp_fn
 
 
@@ -1233,40 +1285,228 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> MappedFunction:
     return MappedFunction(fn, in_axes, out_axes)
 
 
-def jacobian(fn: Callable, wrt: int = 0, mode: str | None = None) -> Callable[..., Any]:
+def _positions(wrt: Any, api: str) -> tuple[int, ...]:
+    """The positions ``wrt`` names (an int, or a tuple of ints), refusing anything else."""
+    many = wrt if isinstance(wrt, tuple) else (wrt,)
+    if not many or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
+                           for w in many):  # fmt: skip
+        raise TypeError(
+            f"{api}: wrt must be the position of an argument"
+            f"{' or a tuple of positions' if api == 'jacobian' else ''}, not {wrt!r}"
+        )
+    return many
+
+
+def _passed(positions: tuple[int, ...], args: tuple, fn: Callable, api: str) -> None:
+    """The differentiated arguments are passed by position (a derivative in one given by
+    keyword, or left to its default, is asked for by position)."""
+    if max(positions) >= len(args):
+        raise TypeError(
+            f"{api} of {getattr(fn, '__qualname__', fn)} with respect to argument "
+            f"{max(positions)}, but the call passes {len(args)} positional argument(s): pass "
+            "the differentiated arguments by position"
+        )
+
+
+def _unit_vector(xp: Any, k: int, like: Any) -> Any:
+    """The ``k``-th unit vector of the flattened shape of ``like``, in its shape (a Python
+    float for a number)."""
+    shape = np.shape(like)
+    e = xp.zeros(int(np.prod(shape)), dtype=getattr(like, "dtype", float))
+    e[k] = 1.0
+    return xp.reshape(e, shape) if shape else float(e[0])
+
+
+def _located(fn: Any) -> dict[str, Any]:
+    """Where ``fn`` is defined, as ``CompileError`` takes it (its name, file and line)."""
+    code = getattr(rt.as_function(fn), "__code__", None) or getattr(
+        getattr(fn, "__func__", None), "__code__", None
+    )
+    where = {"function": getattr(fn, "__qualname__", type(fn).__name__)}
+    if code is not None:
+        where.update(filename=code.co_filename, lineno=code.co_firstlineno)
+    return where
+
+
+class JacobianFunction:
+    """What ``sd.jacobian`` returns: called with ``fn``'s arguments, the Jacobian of its
+    result(s) in the argument(s) ``wrt``. Called inside a function being differentiated
+    (``sd.jacobian(sd.jacobian(f))``), it is differentiated too: reverse mode over ``fn``'s
+    forward mode (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
+
+    def __init__(self, fn: Callable, wrt: int | tuple[int, ...] = 0, mode: str | None = None):
+        if mode not in (None, "rev", "fwd"):
+            raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
+        self._fn, self._wrt, self._mode = fn, wrt, mode
+        self._positions = _positions(wrt, "jacobian")
+        self._forward = TangentFunction(fn)
+        self._shown: Any = None  # what sd.source shows: the latest pass's
+        functools.update_wrapper(self, fn, updated=())
+        with contextlib.suppress(TypeError, ValueError):
+            self.__signature__ = inspect.signature(fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        positions = self._positions
+        _passed(positions, args, self._fn, "jacobian")
+        xs = [args[w] for w in positions]
+        n_in = sum(int(np.prod(np.shape(x))) for x in xs)
+        if self._mode == "fwd":
+            return self._by_columns(args, kwargs)
+        value, pull = _vjp(self._fn, args, positions, kwargs)
+        outs = self._results(value)
+        n_out = sum(int(np.prod(np.shape(o))) for o in outs)
+        if self._mode is None and n_out > n_in:
+            return self._by_columns(args, kwargs)
+        xp = array_module(*xs, *outs)
+        self._shown = pull
+        blocks = []  # per output, per argument: the rows of the Jacobian
+        for i, out in enumerate(outs):
+            rows: list[list] = [[] for _ in xs]
+            for k in range(int(np.prod(np.shape(out)))):
+                u = tuple(_unit_vector(xp, k, o) if j == i else rt.zeros_like(o)
+                          for j, o in enumerate(outs))  # fmt: skip
+                grads = pull(u if type(value) is tuple else u[0])
+                for row, d in zip(rows, grads, strict=True):
+                    row.append(xp.reshape(xp.asarray(d), (-1,)))
+            blocks.append([
+                xp.reshape(xp.stack(row) if row else xp.zeros((0, np.size(x))),
+                           (*np.shape(out), *np.shape(x)))
+                for row, x in zip(rows, xs, strict=True)
+            ])  # fmt: skip
+        return self._shaped(blocks, type(value) is tuple)
+
+    def _by_columns(self, args: tuple, kwargs: dict) -> Any:
+        """The Jacobian by forward mode: a pass per entry of the differentiated arguments."""
+        xs = [args[w] for w in self._positions]
+        columns: list[list] = [[] for _ in xs]
+        value = None
+        for c, (w, x) in enumerate(zip(self._positions, xs, strict=True)):
+            xp = array_module(x, *args)
+            for k in range(int(np.prod(np.shape(x)))):
+                tangents: list = [None] * len(args)  # None: held constant
+                tangents[w] = _unit_vector(xp, k, x)
+                value, tangent = self._forward.run(args, tuple(tangents), kwargs)
+                columns[c].append(tangent if type(tangent) is tuple else (tangent,))
+        self._shown = self._forward
+        if value is None:  # no entries: the value for the shapes
+            value = self._fn(*args, **kwargs)
+        outs = self._results(value)
+        xp = array_module(*xs, *outs)
+        blocks = [
+            [
+                xp.reshape(
+                    xp.stack([xp.reshape(xp.asarray(col[i]), (-1,)) for col in cols], axis=-1)
+                    if cols else xp.zeros((np.size(out), 0)),
+                    (*np.shape(out), *np.shape(x)),
+                )
+                for cols, x in zip(columns, xs, strict=True)
+            ]
+            for i, out in enumerate(outs)
+        ]  # fmt: skip
+        return self._shaped(blocks, type(value) is tuple)
+
+    def _results(self, value: Any) -> tuple:
+        """``fn``'s results: the entries of a tuple, or the one result, each an array or
+        a number."""
+        outs = value if type(value) is tuple else (value,)
+        for out in outs:
+            if not (hasattr(out, "shape") or isinstance(out, (int, float))):
+                raise TypeError(
+                    f"jacobian of {getattr(self._fn, '__qualname__', self._fn)}: a result "
+                    f"of type {type(out).__name__}; give it results that are arrays or "
+                    "numbers, or a tuple of them"
+                )
+        return outs
+
+    def _shaped(self, blocks: list[list], tuple_out: bool) -> Any:
+        """The Jacobians as ``fn`` returns its results and ``wrt`` names its arguments: a
+        tuple per output (for a tuple result) of a tuple per argument (for a tuple wrt),
+        as ``jax.jacobian`` gives them."""
+        per_output = [tuple(b) if isinstance(self._wrt, tuple) else b[0] for b in blocks]
+        return tuple(per_output) if tuple_out else per_output[0]
+
+    def _single(self, args: tuple, ans: Any) -> int:
+        """The one argument differentiated, for a Jacobian differentiated again (of one
+        array result ``ans``, in one argument)."""
+        if isinstance(self._wrt, tuple):
+            raise CompileError(
+                f"sd.jacobian({self._fn.__qualname__}, wrt={self._wrt}) differentiated again",
+                **_located(self._fn),
+                hint="differentiate a Jacobian in one argument (wrt=int)",
+            )
+        if type(ans) is tuple:
+            raise CompileError(
+                f"the Jacobian of {self._fn.__qualname__}, which returns a tuple, "
+                "differentiated again",
+                **_located(self._fn),
+                hint="differentiate the Jacobian of each result apart",
+            )
+        _passed(self._positions, args, self._fn, "jacobian")
+        return self._wrt
+
+    def _second(self, wrt: int, args: tuple, kwargs: dict, pairs: list) -> list:
+        """The sum, over ``(tangent, cotangent)`` in ``pairs`` (of the differentiated
+        argument, and of the result), of the gradients in every positional argument of
+        ``cotangent . J tangent``: reverse mode over ``fn``'s forward mode."""
+        total: list = [None] * len(args)
+        for tangent, cotangent in pairs:
+            tangents: list = [None] * len(args)
+            tangents[wrt] = tangent
+            d_args = tangent_vjp(self._fn, args, kwargs, tangents, (None, cotangent)).d_args
+            total = [d if t is None else t if d is None else t + d
+                     for t, d in zip(total, d_args, strict=True)]  # fmt: skip
+        return total
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        """The adjoint ``g`` of the Jacobian (shaped like it) pulled back to the arguments:
+        a pass per entry of the result with a nonzero row of ``g``."""
+        wrt = self._single(args, ans)
+        x = args[wrt]
+        out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
+        xp = array_module(g, x)
+        rows = xp.reshape(xp.asarray(g), (-1, *np.shape(x)))
+        pairs = [
+            (rows[i] if np.shape(x) else float(rows[i]), _unit_vector(xp, i, xp.zeros(out_shape)))
+            for i in range(rows.shape[0])
+            if bool(xp.any(rows[i] != 0))
+        ]
+        return tuple(self._second(wrt, args, kwargs, pairs))
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        """The Jacobian's tangent along ``tangents``: row ``i`` is the gradient in the
+        differentiated argument of entry ``i`` of ``fn``'s tangent along them (second
+        derivatives being symmetric)."""
+        wrt = self._single(args, ans)
+        x = args[wrt]
+        out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
+        xp = array_module(ans, x)
+        rows = []
+        for i in range(int(np.prod(out_shape))):
+            e = _unit_vector(xp, i, xp.zeros(out_shape))
+            tangents_at = list(tangents) + [None] * (len(args) - len(tangents))
+            pulled = tangent_vjp(self._fn, args, kwargs, tangents_at, (None, e))
+            d = pulled.d_args[wrt]
+            rows.append(xp.reshape(xp.asarray(rt.zeros_like(x) if d is None else d), (-1,)))
+        return xp.reshape(xp.stack(rows) if rows else xp.zeros((0, np.size(x))), np.shape(ans))
+
+    def _srcdiff_source(self) -> str:
+        if self._shown is None:
+            raise RuntimeError(
+                f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
+            )
+        return self._shown._srcdiff_source()
+
+
+def jacobian(fn: Callable, wrt: int | tuple[int, ...] = 0, mode: str | None = None
+             ) -> JacobianFunction:  # fmt: skip
     """A function computing the Jacobian of ``fn`` with respect to argument ``wrt``,
     shaped ``result.shape + argument.shape``: a reverse pass per entry of the result
     (``mode="rev"``) or a forward pass per entry of the argument (``"fwd"``); by
-    default whichever makes fewer passes."""
-    if mode not in (None, "rev", "fwd"):
-        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
-    forward = TangentFunction(fn)
-
-    def jacobian_fn(*args: Any) -> Any:
-        x = args[wrt]
-        value, pull = _vjp(fn, args, (wrt,))
-        out_shape, in_shape = np.shape(value), np.shape(x)
-        n_out, n_in = int(np.prod(out_shape)), int(np.prod(in_shape))
-        xp = array_module(x, value)
-        chosen = mode or ("rev" if n_out <= n_in else "fwd")
-        if chosen == "rev":
-            rows = []
-            for k in range(n_out):
-                u = xp.zeros(n_out, dtype=getattr(value, "dtype", float))
-                u[k] = 1.0
-                rows.append(xp.reshape(xp.asarray(pull(xp.reshape(u, out_shape))[0]), (-1,)))
-            return xp.reshape(xp.stack(rows), (*out_shape, *in_shape))
-        columns = []
-        zeros = [xp.zeros_like(a) if hasattr(a, "shape") else 0.0 for a in args]
-        for k in range(n_in):
-            v = xp.zeros(n_in, dtype=getattr(x, "dtype", float))
-            v[k] = 1.0
-            tangents = list(zeros)
-            tangents[wrt] = xp.reshape(v, in_shape) if in_shape else v[0]
-            columns.append(xp.reshape(xp.asarray(forward(args, tangents)[1]), (-1,)))
-        return xp.reshape(xp.stack(columns, axis=-1), (*out_shape, *in_shape))
-
-    return jacobian_fn
+    default whichever makes fewer passes. For a tuple of positions ``wrt``, a tuple of
+    Jacobians, one per argument; for ``fn`` returning a tuple, a tuple, one per result
+    (each a tuple per argument for a tuple ``wrt``), as ``jax.jacobian`` does. Keyword
+    arguments are passed to ``fn`` and held constant."""
+    return JacobianFunction(fn, wrt, mode)
 
 
 _SEED = object()  # a cotangent of 1 for a scalar result (see tangent_vjp)
@@ -1398,22 +1638,25 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
 
 
 def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
-    """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt``,
-    shaped ``argument.shape + argument.shape``: one Hessian-vector product (``hvp``) per
-    entry of the argument."""
+    """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt`` (a
+    position), shaped ``argument.shape + argument.shape``: one Hessian-vector product
+    (``hvp``) per entry of the argument. Keyword arguments are passed to ``fn`` and held
+    constant."""
+    if isinstance(wrt, tuple):
+        raise TypeError(f"hessian: wrt must be the position of one argument, not {wrt!r}")
+    (wrt,) = _positions(wrt, "hessian")
 
-    def hessian_fn(*args: Any) -> Any:
+    def hessian_fn(*args: Any, **kwargs: Any) -> Any:
+        _passed((wrt,), args, fn, "hessian")
         x = args[wrt]
         shape = np.shape(x)
         n = int(np.prod(shape))
         xp = array_module(x)
         columns = []
         for k in range(n):
-            e = xp.zeros(n, dtype=getattr(x, "dtype", float))
-            e[k] = 1.0
             tangents: list = [None] * len(args)
-            tangents[wrt] = xp.reshape(e, shape) if shape else float(e[0])
-            d = tangent_vjp(fn, args, {}, tangents, (None, _SEED), top=True).d_args[wrt]
+            tangents[wrt] = _unit_vector(xp, k, x)
+            d = tangent_vjp(fn, args, kwargs, tangents, (None, _SEED), top=True).d_args[wrt]
             d = rt.zeros_like(x) if d is None else d
             columns.append(xp.reshape(xp.asarray(d), (-1,)))
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))

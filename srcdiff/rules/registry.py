@@ -342,28 +342,26 @@ _OWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
     """The rules of a callable object that knows its own derivatives (srcdiff's gradient
     functions: ``sd.grad(f)`` differentiated again): its methods
-    ``_srcdiff_vjp(g, ans, *args)`` and ``_srcdiff_jvp(tangents, ans, *args)``. Kept as
-    long as the object lives, never in the registry (such objects come and go)."""
+    ``_srcdiff_vjp(g, ans, *args, **kwargs)`` and ``_srcdiff_jvp(tangents, ans, *args,
+    **kwargs)``. Kept as long as the object lives, never in the registry (such objects
+    come and go); the rules hold it weakly, so that it is freed as usual."""
     hit = _OWN.get(primitive)
     if hit is None:
+        owner = weakref.ref(primitive)
+
+        def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+            grads = owner()._srcdiff_vjp(g, ans, *args, **kwargs)
+            return grads[0] if len(args) == 1 else grads  # a rule called by name: so
+
+        def jvp(tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+            return owner()._srcdiff_jvp(tangents, ans, *args, **kwargs)
+
         name = getattr(primitive, "__name__", type(primitive).__name__)
         hit = _OWN[primitive] = (
-            make_rule(_one_or_many(primitive._srcdiff_vjp), name=f"{name}_vjp", inline=False),
-            Tangent.of(primitive._srcdiff_jvp, inline=False),
+            make_rule(vjp, name=f"{name}_vjp", inline=False),
+            Tangent.of(jvp, inline=False),
         )
     return hit
-
-
-def _one_or_many(vjp: Callable) -> Callable:
-    """``vjp`` (giving a tuple, one gradient per argument) as a rule called by name must
-    be: giving the gradient itself for a call with one argument."""
-
-    def rule(g: Any, ans: Any, *args: Any) -> Any:
-        grads = vjp(g, ans, *args)
-        return grads[0] if len(args) == 1 else grads
-
-    rule.__name__ = getattr(vjp, "__name__", "vjp")
-    return rule
 
 
 def is_nondiff(primitive: Any) -> bool:

@@ -989,9 +989,16 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
                 "function with a forward rule of its own",
                 "pass it by position",
             )
+        own = hasattr(type(fn), "_srcdiff_jvp")  # srcdiff's transforms take keywords too
+        if kwargs and not own:
+            raise refuse(
+                "forward mode through a call with keyword arguments of a function whose "
+                "forward rule takes its positional arguments only",
+                "pass them by position",
+            )
         value = fn(*args, **kwargs)
         try:
-            return value, forward.fn(tangents, value, *args)
+            return value, forward.fn(tangents, value, *args, **kwargs)
         except Exception as exc:  # the value is made: this is the derivative's
             derivative_raised(exc, f"the forward rule of {getattr(fn, '__qualname__', fn)}")
             raise

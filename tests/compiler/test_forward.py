@@ -365,6 +365,32 @@ def test_a_users_forward_rule_is_called_by_name(rules):
     assert "cube_jvp_rule1((d_x,), t1, x)" in sd.source(uses_cube)  # after sd.jvp(fn, ...)
 
 
+def scaled_prim(x, s=1.0):
+    return x**3 * s
+
+
+def test_a_users_forward_rule_is_never_called_without_the_calls_keywords(rules):
+    """A function found when the code runs, called with ``s=2.0``: its forward rule
+    takes positional arguments only, and was called without ``s`` (the derivative at
+    the default, silently). Refused; by position it is right."""
+
+    @sd.register_jvp(scaled_prim)
+    def scaled_jvp(tangents, ans, x, s=1.0):
+        return 3 * x**2 * s * tangents[0]
+
+    def by_keyword(x, fns):
+        return np.sum(fns[0](x, s=2.0))
+
+    def by_position(x, fns):
+        return np.sum(fns[0](x, 2.0))
+
+    x = np.array([1.0, 2.0])
+    with pytest.raises(sd.CompileError, match="keyword arguments of a function whose forward"):
+        sd.jvp(by_keyword, (x, [scaled_prim]), (np.ones(2), None))
+    _, tangent = sd.jvp(by_position, (x, [scaled_prim]), (np.ones(2), None))
+    assert tangent == pytest.approx(float(np.sum(6 * x**2)))
+
+
 def test_tangents_must_match_the_primals():
     with pytest.raises(ValueError, match="one tangent for each primal"):
         sd.jvp(model, (np.ones((3, 2)), np.ones((4, 3))), (np.ones((3, 2)),))

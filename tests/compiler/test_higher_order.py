@@ -471,3 +471,143 @@ def test_a_transform_passed_straight_to_another_is_differentiated():
     np.testing.assert_allclose(sd.jacobian(sd.grad(total))(x, w), np.diag(6 * w * x))
     mixed = sd.jacobian(sd.grad(total, wrt=1))(x, w)  # d/dx of d/dw = x ** 3
     np.testing.assert_allclose(mixed, np.diag(3 * x**2))
+
+
+# ---- transforms nested with keyword arguments, defaults, lambdas and methods ---------------
+
+
+def _scaled(w, x, a=1.5):
+    return np.sum(np.tanh(x @ w) ** 2) * a
+
+
+def _scaled_keyword_only(w, x, *, a=1.5):
+    return np.sum(np.tanh(x @ w) ** 2) * a
+
+
+def _by_position(w, x):
+    return np.sum(sd.grad(_scaled)(w, x, 2.5) ** 2)
+
+
+def _by_keyword(w, x):
+    return np.sum(sd.grad(_scaled)(w, x=x, a=2.5) ** 2)
+
+
+def _keyword_only(w, x):
+    return np.sum(sd.grad(_scaled_keyword_only)(w, x, a=2.5) ** 2)
+
+
+@pytest.mark.parametrize("fn", [_by_keyword, _keyword_only], ids=["keyword", "keyword-only"])
+def test_an_inner_gradient_called_with_keyword_arguments(fn):
+    """``sd.grad(loss)(w, x=x)`` inside a differentiated function: its rule takes the
+    call's keyword arguments (it crashed with a TypeError in srcdiff's rule)."""
+    x = X[:, :2]
+    got = sd.grad(fn)(W, x)
+    np.testing.assert_allclose(got, sd.grad(_by_position)(W, x), rtol=1e-12)
+    np.testing.assert_allclose(got, _numeric_gradient(fn, (W, x), 0), rtol=1e-6)
+
+
+def test_an_inner_gradient_given_a_differentiated_value_by_keyword_is_refused_clearly():
+    def outer(w, x):
+        return np.sum(sd.grad(_scaled)(w, x, a=w[0]) ** 2)
+
+    with pytest.raises(sd.CompileError, match="by keyword.*test_higher_order.py"):
+        sd.grad(outer)(W, X[:, :2])
+
+
+class _Cubic:
+    def __init__(self):
+        self.k = 2.0
+
+    def s(self, t):
+        return self.k * t**3
+
+    def total(self, x):
+        return np.sum(self.k * x**3)
+
+
+def _with_default(t, a=2.0):
+    return t**4 * a
+
+
+def _keyword_only_default(t, *, a=2.0):
+    return t**4 * a
+
+
+def _positional_only(t, /, a=2.0):
+    return t**4 * a
+
+
+NESTED = [  # (name, the nested transform, its arguments, the closed-form value)
+    ("lambda", lambda: sd.grad(sd.grad(lambda t: t**4)), (0.5,), 12 * 0.5**2),
+    ("default", lambda: sd.grad(sd.grad(_with_default)), (0.5,), 24 * 0.5**2),
+    ("keyword-only", lambda: sd.grad(sd.grad(_keyword_only_default)), (0.5,), 24 * 0.5**2),
+    ("positional-only", lambda: sd.grad(sd.grad(_positional_only)), (0.5, 3.0), 36 * 0.5**2),
+    ("method", lambda: sd.grad(sd.grad(_Cubic().s)), (1.5,), 12 * 1.5),
+    ("jacobian-lambda", lambda: sd.jacobian(sd.grad(lambda x: np.sum(x**3))), (W,), np.diag(6 * W)),
+    ("jacobian-method", lambda: sd.jacobian(sd.grad(_Cubic().total)), (W,), np.diag(12 * W)),
+]
+
+
+@pytest.mark.parametrize("make, args, want", [c[1:] for c in NESTED], ids=[c[0] for c in NESTED])
+def test_a_nested_transform_keeps_the_callee_s_signature(make, args, want):
+    """``sd.grad(sd.grad(f))`` of a lambda (no valid name), of a function with defaults
+    or keyword-only parameters, of a bound method (``self`` not an argument)."""
+    np.testing.assert_allclose(make()(*args), want, rtol=1e-12)
+
+
+def test_nested_transforms_and_hessian_take_keyword_arguments():
+    def f(x, a=2.0):
+        return np.sum(np.sin(x) * x**3) * a
+
+    def closed_form(x, a):
+        return np.diag(a * (6 * x * np.sin(x) + 6 * x**2 * np.cos(x) - x**3 * np.sin(x)))
+
+    want = closed_form(W, 3.0)
+    np.testing.assert_allclose(sd.jacobian(sd.grad(f))(W, a=3.0), want, rtol=1e-12)
+    np.testing.assert_allclose(sd.jacobian(sd.grad(f), mode="fwd")(W, a=3.0), want, rtol=1e-12)
+    np.testing.assert_allclose(sd.hessian(f)(W, a=3.0), want, rtol=1e-12)
+    np.testing.assert_allclose(sd.hessian(f)(W), closed_form(W, 2.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("wrt", [(0, 1), "x", -1, 1.0])
+def test_hessian_takes_one_position(wrt):
+    with pytest.raises(TypeError, match="hessian: wrt must be the position"):
+        sd.hessian(loss, wrt=wrt)
+
+
+def test_hessian_of_an_argument_not_passed_by_position_is_refused_clearly():
+    with pytest.raises(TypeError, match="pass the differentiated arguments by position"):
+        sd.hessian(loss, wrt=1)(W, x=X)
+
+
+def test_forward_mode_through_an_inner_gradient_called_with_keywords():
+    """The inner gradient is taken at ``a=3.0``, not at its default (silently, before)."""
+
+    def quartic(w, a=2.0):
+        return np.sum(w**4) * a
+
+    def outer(w):
+        return np.sum(sd.grad(quartic)(w, a=3.0))
+
+    w = np.array([0.3, 0.8])
+    got = sd.jvp(outer, (w,), (np.ones(2),))[1]
+    np.testing.assert_allclose(got, np.sum(36 * w**2), rtol=1e-10)
+
+
+def _cubed_scale(w, a=2.0, *, b=2.0):
+    return np.sum(np.sin(w) * a**3 * b)
+
+
+@pytest.mark.parametrize(
+    "inner, a",
+    [
+        (lambda w: sd.grad(_cubed_scale, wrt="a")(w, a=1.5), 1.5),  # by keyword
+        (lambda w: sd.grad(_cubed_scale, wrt=1)(w), 2.0),  # left to its default
+        (lambda w: sd.grad(_cubed_scale, wrt="b")(w, b=1.5) * 3.0, 2.0),  # a^3 cos w, keyword-only
+    ],
+    ids=["keyword", "default", "keyword-only"],
+)
+def test_an_inner_gradient_in_an_argument_not_passed_by_position(inner, a):
+    """d/dw of d/da of ``sin(w) a^3 b`` is ``3 a^2 b cos(w)``: the inner gradient's own
+    argument passed by keyword, or left to its default (refused before)."""
+    np.testing.assert_allclose(sd.grad(inner)(W), 3 * a**2 * 2.0 * np.cos(W), rtol=1e-12)

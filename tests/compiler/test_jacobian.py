@@ -71,3 +71,83 @@ def test_vjp_runs_the_primal_once_and_pulls_back_any_cotangent():
 def test_jacobian_refuses_an_unknown_mode():
     with pytest.raises(ValueError, match="'rev' or 'fwd'"):
         sd.jacobian(layer, mode="both")
+
+
+def mixed(x, a=1.5):
+    return np.array([np.sin(x[0]) * x[1] ** 2 * a, x[0] * x[1] * x[2], np.exp(x[2]) * x[0]])
+
+
+MODES = ["rev", "fwd", None]
+
+
+@pytest.mark.parametrize("outer", MODES)
+@pytest.mark.parametrize("inner", MODES)
+def test_the_jacobian_of_a_jacobian_is_the_second_derivative(inner, outer):
+    """``sd.jacobian(sd.jacobian(f))`` was refused with a CompileError about srcdiff's own
+    source; it is the tensor of second derivatives, in every pair of modes."""
+    x = np.array([0.3, -0.6, 0.45])
+    inner_jacobian = sd.jacobian(mixed, mode=inner)
+    got = sd.jacobian(inner_jacobian, mode=outer)(x)
+    want = numeric_jacobian(inner_jacobian, (x,), 0, eps=1e-5)
+    assert got.shape == (3, 3, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(got, np.swapaxes(got, 1, 2), rtol=1e-12)  # symmetric
+    with_keyword = sd.jacobian(inner_jacobian, mode=outer)(x, a=2.0)
+    np.testing.assert_allclose(with_keyword[0], got[0] * 2.0 / 1.5, rtol=1e-12)
+
+
+def test_a_gradient_through_a_jacobian():
+    x = np.array([0.3, -0.6, 0.45])
+
+    def squared_norm(x):
+        return np.sum(sd.jacobian(mixed)(x) ** 2)
+
+    got = sd.grad(squared_norm)(x)
+    want = numeric_jacobian(lambda z: np.array(squared_norm(z)), (x,), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+def two_results(x, y):
+    return np.sin(x) * y[0], x[0] * x[1] * y
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_jacobian_in_several_arguments_of_several_results(mode):
+    """A tuple ``wrt`` gives a tuple of Jacobians, one per argument; a tuple result a
+    tuple, one per result (of tuples, for both), as ``jax.jacobian`` does."""
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0, -0.5])
+
+    def part(i):
+        return lambda *args: two_results(*args)[i]
+
+    want = [[numeric_jacobian(part(i), (x, y), w) for w in (0, 1)] for i in (0, 1)]
+    both = sd.jacobian(two_results, wrt=(0, 1), mode=mode)(x, y)
+    one_wrt = sd.jacobian(two_results, wrt=1, mode=mode)(x, y)
+    one_result = sd.jacobian(part(1), wrt=(0, 1), mode=mode)(x, y)
+    assert len(both) == 2 and all(len(b) == 2 for b in both) and len(one_wrt) == 2
+    for i in (0, 1):
+        for w in (0, 1):
+            assert both[i][w].shape == want[i][w].shape
+            np.testing.assert_allclose(both[i][w], want[i][w], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(one_wrt[i], want[i][1], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(one_result[i], want[1][i], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "make, call, error, match",
+    [
+        (lambda: sd.jacobian(layer, wrt="x"), None, TypeError, "position"),
+        (lambda: sd.jacobian(layer, wrt=2), "args", TypeError, "by position"),
+        (lambda: sd.jacobian(sd.jacobian(two_results, wrt=(0, 1)), mode="fwd"), "args",
+         sd.CompileError, r"wrt=\(0, 1\)\) differentiated again.*test_jacobian.py"),
+        (lambda: sd.jacobian(lambda x, y: (x, (y, y))), "args", TypeError,
+         "a result of type tuple; give it results that are arrays or numbers"),
+        (lambda: sd.jacobian(sd.jacobian(two_results)), "args",
+         sd.CompileError, "returns a tuple, differentiated again.*test_jacobian.py"),
+    ],
+    ids=["named-wrt", "wrt-not-passed", "tuple-wrt-again", "nested-result", "tuple-result-again"],
+)  # fmt: skip
+def test_jacobian_refuses_clearly(make, call, error, match):
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0, -0.5])
+    with pytest.raises(error, match=match):
+        make()(x, y) if call else make()
