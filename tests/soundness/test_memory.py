@@ -82,3 +82,18 @@ def test_the_variants_of_one_function_are_bounded(monkeypatch):
         g(np.ones((2,) * ndim))
         assert len(cache._UNITS[loss]) == min(ndim, 3)
     np.testing.assert_allclose(g(np.ones(2)), 2.0)  # evicted, compiled again
+
+
+def test_a_gradient_differentiated_again_is_freed_with_its_function():
+    """``sd.grad(sd.grad(loss))`` and ``sd.jvp`` through an inner gradient: the rules the
+    compiler keeps for the inner transform hold it weakly (they kept it alive)."""
+    refs = []
+    for step in range(50):
+        loss = make_loss(float(step % 3 + 1))
+        inner = sd.grad(loss, wrt=0)
+        x = np.ones((2, 3))
+        second = sd.grad(lambda w, inner=inner, x=x: np.sum(inner(w, x)))(np.ones(3) * 0.1)
+        assert np.all(np.isfinite(second))
+        refs += [weakref.ref(inner), weakref.ref(loss)]
+        del loss, inner
+    assert alive(refs) == 0
