@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import types
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -336,31 +335,25 @@ def _method_key(primitive: Any) -> tuple[type, str] | None:
     return (type(owner), primitive.__name__)
 
 
-_OWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
     """The rules of a callable object that knows its own derivatives (srcdiff's gradient
     functions: ``sd.grad(f)`` differentiated again): its methods
     ``_srcdiff_vjp(g, ans, *args, **kwargs)`` and ``_srcdiff_jvp(tangents, ans, *args,
-    **kwargs)``. Kept as long as the object lives, never in the registry (such objects
-    come and go); the rules hold it weakly, so that it is freed as usual."""
-    hit = _OWN.get(primitive)
+    **kwargs)``. Kept on the object, never in the registry (such objects come and go,
+    and are freed with their rules)."""
+    hit = getattr(primitive, "_srcdiff_rules", None)
     if hit is None:
-        owner = weakref.ref(primitive)
 
         def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-            grads = owner()._srcdiff_vjp(g, ans, *args, **kwargs)
+            grads = primitive._srcdiff_vjp(g, ans, *args, **kwargs)
             return grads[0] if len(args) == 1 else grads  # a rule called by name: so
 
         def jvp(tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
-            return owner()._srcdiff_jvp(tangents, ans, *args, **kwargs)
+            return primitive._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
         name = getattr(primitive, "__name__", type(primitive).__name__)
-        hit = _OWN[primitive] = (
-            make_rule(vjp, name=f"{name}_vjp", inline=False),
-            Tangent.of(jvp, inline=False),
-        )
+        hit = (make_rule(vjp, name=f"{name}_vjp", inline=False), Tangent.of(jvp, inline=False))
+        primitive._srcdiff_rules = hit
     return hit
 
 

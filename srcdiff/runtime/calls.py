@@ -793,9 +793,9 @@ def carries_gradient(v: Any) -> bool:
     return dtype is None or dtype_kind(v) not in "biu"
 
 
-# The sites of calls of Python functions (and of srcdiff's transforms), per function and
-# held weakly by it (a closure made per step is freed with its sites); and the sites of
-# calls of primitives (NumPy's functions, which live as long as NumPy), bounded.
+# The sites of calls of Python functions, per function and held weakly by it (a closure
+# made per step is freed with its sites); and the sites of calls of primitives (NumPy's
+# functions, which live as long as NumPy), bounded.
 _SITES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PRIMITIVE_SITES: dict[tuple, _Site] = {}
 _ARRAY_TYPES = {np.ndarray, np.float64, np.float32}  # types that name their array module
@@ -812,12 +812,10 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
             return site, ()
     target, bound = _target(fn)
     if hasattr(type(fn), "_srcdiff_vjp"):  # srcdiff's transform (a rule of its own): its
-        per_target = _SITES.get(fn)  # sites are freed with it, as a function's are
-        if per_target is None:
-            per_target = _SITES[fn] = {}
-        site = per_target.get(shape)
+        sites = fn.__dict__.setdefault("_srcdiff_sites", {})  # sites are kept on it, freed
+        site = sites.get(shape)  # with it (its rule holds it: a weak table could not)
         if site is None:
-            site = per_target[shape] = _Site(fn, target, len(bound), *shape)
+            site = sites[shape] = _Site(fn, target, len(bound), *shape)
         return site, bound
     if target is None or Host.registry.lookup(fn) is not None or Host.registry.is_nondiff(fn):
         try:
