@@ -702,8 +702,8 @@ def acc(d: Any, c: Any) -> Any:
         for k, v in c.items():
             out[k] = acc(out.get(k), v)
         return out
-    if isinstance(d, (list, tuple)):
-        return [acc(a, b) for a, b in zip(d, c, strict=True)]
+    if isinstance(d, (list, tuple)) or isinstance(c, (list, tuple)):  # a list's: entry by
+        return [acc(a, b) for a, b in zip(d, c, strict=True)]  # entry (an array's rows too)
     return d + c
 
 

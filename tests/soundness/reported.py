@@ -1071,3 +1071,15 @@ def field_updated_in_place_seen_by_a_name_given_it(x):
     s.n += 1.0
     s.v *= x
     return np.sum(v * x) * n + np.sum(s.v) * s.n
+
+
+@case(vec(3))
+def list_entry_updated_then_made_an_array(x):
+    """``l[1] += l[0]`` then ``np.array(l)``: the adjoint joined the array's gradient and
+    a list's entry by entry (a TypeError of float + None in generated code)."""
+    entries = [0.0] * 3
+    for i in range(3):
+        entries[i] = x[i] ** 2
+    entries[1] += entries[0]
+    entries[2] *= entries[1]
+    return np.sum(np.array(entries) * x)
