@@ -553,6 +553,8 @@ class Analyser:
         for pname in rule.params:
             if pname not in bound:
                 if pname not in rule.defaults:
+                    if not any(map(self.is_active, [*bound.values(), *extra])):
+                        return Op(Kind.PASSIVE)  # another form (np.where(c): indices)
                     return self.fail(
                         stmt, f"missing argument {pname} for {describe(prim)}", "pass it explicitly"
                     )

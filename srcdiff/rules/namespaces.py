@@ -4,6 +4,8 @@ holds NumPy's own functions, which have their rules, and thin wrappers: those co
 what a NumPy function computes take its rules; the others are refused with the NumPy
 spelling to use."""
 
+import contextlib
+
 import array_api_compat
 import array_api_compat.numpy as compat
 import numpy as np
@@ -24,40 +26,49 @@ from . import (  # noqa: F401  (NumPy's rules and reasons, read here, are regist
 )
 from .registry import alias, is_nondiff, lookup, nondiff, nondiff_reason, unsupported
 
-nondiff(
-    "the array module of its arguments: a namespace, not a value",
-    array_api_compat.array_namespace,
-    array_api_compat.get_namespace,
-)
+NAMESPACE_FUNCTIONS = [array_api_compat.array_namespace, array_api_compat.get_namespace]
+with contextlib.suppress(ImportError):  # SciPy's own (its functions call it: softmax, ...)
+    from scipy._lib._array_api import array_namespace as scipy_namespace
 
+    NAMESPACE_FUNCTIONS.append(scipy_namespace)
+nondiff("the array module of its arguments: a namespace, not a value", *NAMESPACE_FUNCTIONS)
+
+# the wrappers computing what a NumPy function computes, by name (in the namespace, and
+# in its linalg)
 SAME_AS_NUMPY = {
-    compat.matmul: np.matmul,
-    compat.permute_dims: np.transpose,
-    compat.tensordot: np.tensordot,
-    compat.linalg.matmul: np.matmul,
-    compat.linalg.tensordot: np.tensordot,
-    compat.linalg.outer: np.outer,
-}
-for wrapper, primitive in SAME_AS_NUMPY.items():
-    alias(wrapper, primitive)
+    "matmul": np.matmul, "permute_dims": np.transpose, "tensordot": np.tensordot,
+    "asarray": np.asarray,
+}  # fmt: skip
+SAME_AS_NUMPY_LINALG = {"matmul": np.matmul, "tensordot": np.tensordot, "outer": np.outer}
+COMPAT_NAMESPACES = [compat]
+with contextlib.suppress(ImportError):  # SciPy's copy of array_api_compat (its xp)
+    import scipy._lib.array_api_compat.numpy as scipy_compat
 
-for namespace, prefix in ((compat, "xp"), (compat.linalg, "xp.linalg")):
-    for name in dir(namespace):
-        wrapper = getattr(namespace, name)
-        ours = getattr(np.linalg if namespace is compat.linalg else np, name, None)
-        if name.startswith("_") or not callable(wrapper) or wrapper is ours:
-            continue
-        if wrapper in SAME_AS_NUMPY or lookup(wrapper) is not None:
-            continue
-        if ours is not None and is_nondiff(ours):  # argsort, zeros_like, floor, ...
-            nondiff(f"as np.{name}: {nondiff_reason(ours)}", wrapper)
-        else:
-            unsupported(
-                wrapper,
-                f"{prefix}.{name} of array_api_compat's NumPy namespace (a wrapper whose "
-                "derivative srcdiff does not know)",
-                f"call NumPy's own function for it (np.{name} or its NumPy spelling)",
-            )
+    COMPAT_NAMESPACES.append(scipy_compat)
+
+WRAPPERS = []  # the wrappers taking NumPy's rules (they compute on NumPy arrays only)
+for top in COMPAT_NAMESPACES:
+    for namespace, prefix, same in ((top, "xp", SAME_AS_NUMPY),
+                                    (top.linalg, "xp.linalg", SAME_AS_NUMPY_LINALG)):  # fmt: skip
+        for name in dir(namespace):
+            wrapper = getattr(namespace, name)
+            ours = getattr(np.linalg if prefix == "xp.linalg" else np, name, None)
+            if name.startswith("_") or not callable(wrapper) or wrapper is ours:
+                continue
+            if name in same:
+                alias(wrapper, same[name])
+                WRAPPERS.append(wrapper)
+            elif lookup(wrapper) is not None:
+                continue
+            elif ours is not None and is_nondiff(ours):  # argsort, zeros_like, floor, ...
+                nondiff(f"as np.{name}: {nondiff_reason(ours)}", wrapper)
+            else:
+                unsupported(
+                    wrapper,
+                    f"{prefix}.{name} of array_api_compat's NumPy namespace (a wrapper whose "
+                    "derivative srcdiff does not know)",
+                    f"call NumPy's own function for it (np.{name} or its NumPy spelling)",
+                )
 
 # array_api_strict's own functions of the standard that compute what NumPy's function of
 # the same name computes (elementwise math, reductions of the same keywords) take its rules.

@@ -36,7 +36,7 @@ from .control import (
     partial_update,
 )
 from .finite import CHECKING
-from .mutation import FINAL, GENERATED, _mutable, refuse
+from .mutation import FINAL, GENERATED, _mutable, note_caller, refuse
 from .objects import (
     PARTIAL_CALL,
     PLAIN_CALL,
@@ -509,7 +509,11 @@ def _expanded(active: tuple, nargs: int, kwargs: dict) -> tuple[tuple, tuple | N
 def call(fn: Any, active: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Run ``fn(*args, **kwargs)`` for a primal; return its value and its record."""
     positions, layout = _expanded(active, len(args), kwargs)
-    value, record = _call(fn, positions, False, args, kwargs)
+    try:
+        value, record = _call(fn, positions, False, args, kwargs)
+    except CompileError as exc:
+        note_caller(exc, sys._getframe(1))
+        raise
     return value, record if layout is None else ("star", record, layout)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import linecache
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,21 @@ def refuse(what: str, hint: str) -> CompileError:
         source_line=linecache.getline(code.co_filename, line),
         hint=hint,
     )
+
+
+def note_caller(exc: CompileError, frame: types.FrameType) -> None:
+    """Name in ``exc`` (raised compiling or running a callee) the user's line that called
+    it, where ``frame`` is generated code: a refusal deep in a library's function says
+    which line of the user's reached it."""
+    code = frame.f_code
+    if not code.co_name.endswith(GENERATED):
+        return
+    name = code.co_name
+    for suffix in GENERATED:
+        name = name.removesuffix(suffix)
+    where = f"{code.co_filename}:{frame.f_lineno}"
+    if (code.co_filename, frame.f_lineno) != (exc.filename, exc.lineno):
+        exc.args = (f"{exc.args[0]}; called from {name} ({where})", *exc.args[1:])
 
 
 def holds(x: Any, old: Any, tensors: bool = True) -> bool:

@@ -21,7 +21,7 @@ from srcdiff import backend
 from srcdiff import runtime as rt
 from srcdiff.compiler.backends import numpy_name
 from srcdiff.rules.elementwise import SCIPY_SPECIAL
-from srcdiff.rules.namespaces import SAME_AS_NUMPY, STRICT_AS_NUMPY
+from srcdiff.rules.namespaces import STRICT_AS_NUMPY, WRAPPERS
 from srcdiff.rules.registry import method
 from srcdiff.runtime import tensor_methods as tm
 
@@ -156,7 +156,7 @@ COMPAT = "array_api_compat's NumPy namespace: its own backend's namespace serves
 UNSUPPORTED: dict[str, dict[Any, str]] = {
     STRICT: {
         **dict.fromkeys(NUMPY_DRAWS, DRAWS),
-        **dict.fromkeys(SAME_AS_NUMPY, COMPAT),
+        **dict.fromkeys(WRAPPERS, COMPAT),
         **dict.fromkeys(
             [
                 np.exp2,
@@ -318,7 +318,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "NumPy's index objects make NumPy arrays: CuPy code writes cupy.r_ and cupy.c_",
         ),
         **dict.fromkeys(NUMPY_DRAWS, DRAWS),
-        **dict.fromkeys(SAME_AS_NUMPY, COMPAT),
+        **dict.fromkeys(WRAPPERS, COMPAT),
     },
 }
 

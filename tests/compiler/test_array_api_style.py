@@ -177,3 +177,28 @@ def test_a_parameter_named_xp_is_refused_in_forward_mode():
 
     with pytest.raises(sd.CompileError, match="parameter named xp.*rename xp"):
         sd.jvp(f, (W, W), (DW, None))
+
+
+def test_scipys_functions_written_for_the_array_api_differentiate_as_numpy():
+    """``scipy.special.softmax`` calls SciPy's own ``array_namespace`` and its copy of
+    array_api_compat: its ``xp.max(x, axis=...)`` was taken for an array's method (a
+    refusal naming SciPy's file); a refusal inside SciPy names the user's calling line."""
+    special = pytest.importorskip("scipy.special")
+
+    def loss(z):
+        return np.sum(special.softmax(z, axis=-1)[:, 0] ** 2)
+
+    z = RNG.standard_normal((3, 4))
+    want = np.zeros_like(z)
+    for k in np.ndindex(z.shape):
+        e = np.zeros_like(z)
+        e[k] = 1e-6
+        want[k] = (loss(z + e) - loss(z - e)) / 2e-6
+    np.testing.assert_allclose(sd.grad(loss)(z), want, rtol=1e-6, atol=1e-9)
+
+    def log_loss(z):
+        return -np.sum(special.log_softmax(z, axis=-1)[:, 0])
+
+    line = log_loss.__code__.co_firstlineno + 1
+    with pytest.raises(sd.CompileError, match=rf"called from log_loss \(.*\.py:{line}\)"):
+        sd.grad(log_loss)(z)

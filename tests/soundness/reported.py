@@ -1083,3 +1083,11 @@ def list_entry_updated_then_made_an_array(x):
     entries[1] += entries[0]
     entries[2] *= entries[1]
     return np.sum(np.array(entries) * x)
+
+
+@case(np.array([0.5, -1.0, 2.0, -0.3]))
+def where_of_a_condition_alone_gives_indices(x):
+    """``np.where(x > 0)`` is ``np.nonzero``: indices, no gradient of their own (refused
+    as a call of ``np.where`` missing ``x``)."""
+    positive = np.where(x > 0)
+    return np.sum(x[positive] ** 2)
