@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from .. import cuda, dtypes, runtime
 from ..creation import as_tensor
 from ..grad_mode import no_grad
+from ..rules.registry import nondiff
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -373,3 +374,6 @@ class Module:
 
 
 runtime.install(modules=(Module,))  # a model called in compiled code runs its forward
+
+
+nondiff("sets a module's training mode", Module.train, Module.eval)

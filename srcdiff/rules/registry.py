@@ -358,11 +358,15 @@ def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
 
 
 def is_nondiff(primitive: Any) -> bool:
-    """True when ``primitive`` is declared non-differentiable."""
+    """True when ``primitive`` is declared non-differentiable (a method bound to an object
+    when its class's function is: ``model.train``)."""
     try:
-        return _key(primitive) in _NONDIFF
+        if _key(primitive) in _NONDIFF:
+            return True
     except TypeError:
         return False
+    func = getattr(primitive, "__func__", None) if isinstance(primitive, types.MethodType) else None
+    return func is not None and _key(func) in _NONDIFF
 
 
 _BOUND: dict[tuple[Callable, Any], Callable] = {}

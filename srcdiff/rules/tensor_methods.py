@@ -267,3 +267,5 @@ nondiff("a gradient, which carries none unless asked for (create_graph)", tm.gra
 nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)
 nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)
 nondiff("a 0/1 mask of the entries a max's or min's indices pick", rt.picked)
+alias(tm.full_like, xp.full_like)  # the fill value's gradient: the sum of the result's
+nondiff("a new array of zeros, shaped like its argument", tm.empty_like)

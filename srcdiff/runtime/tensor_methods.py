@@ -74,6 +74,7 @@ def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         return x.max() if dim is None else x.max(dim, keepdim)
     if dim is None:
         return x.max()
+    _dim_of("max", "maximum", dim)
     found = x.max(axis=dim, keepdims=keepdim), x.argmax(axis=dim, keepdims=keepdim)
     return RETURN_TYPES["max"](*found)
 
@@ -84,8 +85,20 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         return x.min() if dim is None else x.min(dim, keepdim)
     if dim is None:
         return x.min()
+    _dim_of("min", "minimum", dim)
     found = x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
     return RETURN_TYPES["min"](*found)
+
+
+def _dim_of(method: str, elementwise: str, dim: Any) -> None:
+    """Refuse ``sd.max(a, b)`` of two tensors in compiled code, where ``b`` came as ``dim``:
+    the rules of ``max`` along a dim would be applied to it."""
+    shaped = getattr(dim, "ndim", 0) > 0 or getattr(dim, "dtype", np.dtype(int)).kind not in "iu"
+    if shaped or hasattr(dim, "_changed"):  # (an integer, NumPy's too, is a dim)
+        raise refuse(
+            f"sd.{method}(a, b) of two tensors in a compiled function",
+            f"write sd.{elementwise}(a, b)",
+        )
 
 
 def ddof(unbiased: bool, correction: Any) -> int:
@@ -358,6 +371,25 @@ where = np.where
 zeros_like = np.zeros_like
 ones_like = np.ones_like
 
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """``sd.full_like(x, v)`` in compiled code: an array of ``v`` shaped like ``x``."""
+    return array_module(x).full_like(x, fill_value, dtype=_numpy_dtype(dtype))
+
+
+def empty_like(x: Any, dtype: Any = None) -> Any:
+    """``sd.empty_like(x)`` in compiled code (zeros, as eager code makes it)."""
+    return array_module(x).zeros_like(x, dtype=_numpy_dtype(dtype))
+
+
+def _numpy_dtype(dtype: Any) -> Any:
+    """NumPy's dtype for a srcdiff one (``sd.float32``), or a NumPy one as it is."""
+    from .. import dtypes
+
+    parsed = dtypes.parse(dtype) if dtype is not None else None
+    return None if parsed is None else parsed.numpy
+
+
 METHODS = {
     name: globals()[name]
     for name in (
@@ -393,6 +425,7 @@ FUNCTIONS = {
     for name in (
         "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
-        "argmin maximum minimum where cat stack zeros_like ones_like var std"
+        "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
+        "std"
     ).split()
 }

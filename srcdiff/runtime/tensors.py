@@ -60,7 +60,9 @@ def as_tensor(x: Any) -> Any:
     """A value compiled Tensor code holds as an array, as a Tensor sharing its memory
     (requiring no grad), for a ``sd.no_grad()`` block, which runs as written; any other
     value as it is."""
-    return Host.tensor._make(x) if is_array(x) and not isinstance(x, np.generic) else x
+    if isinstance(x, np.generic):  # a reduction's float (``total.detach()``); an
+        return Host.tensor._make(np.asarray(x)) if x.dtype.kind == "f" else x  # index stays
+    return Host.tensor._make(x) if is_array(x) else x
 
 
 def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, operand: tuple,

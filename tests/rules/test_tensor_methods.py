@@ -35,6 +35,7 @@ SPECS = [
     Spec(tm.max, (R((3, 4)),)),
     Spec(tm.min, (R((3, 4)),)),
     Spec(tm.values, ((R((3,)), R((3,))),), call=lambda r: tm.values(tm.RETURN_TYPES["max"](*r))),
+    Spec(tm.full_like, (R((3, 4)), R.scalar()), wrt=(1,)),
     *[
         Spec(m, (R((3, 4)),))
         for m in (

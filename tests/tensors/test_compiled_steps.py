@@ -972,3 +972,39 @@ def test_max_along_a_dim_sends_the_gradient_to_its_index_and_has_named_fields():
 
     assert_runs_match(run, step)
     np.testing.assert_array_equal(run(step)[1][0], [[1, 4, 0, 1], [3, 0, 1, 0]])
+
+
+def test_tensor_functions_a_review_found_crashing_in_compiled_steps_run_as_eagerly():
+    """``sd.full_like`` (an attention mask: an AttributeError of NumPy's dtype), a
+    ``.detach()`` of a reduction inside ``sd.no_grad()`` (NumPy's float has none) and
+    ``model.train(flag)`` (refused as object.__setattr__ without a rule) run as eager code
+    runs them; ``sd.max(a, b)`` of two tensors is refused with the spelling to use."""
+
+    def step(model, x, training):
+        model.train(training)
+        h = model(x)
+        masked = sd.where(h > 0, h, sd.full_like(h, -3.0))
+        total = (masked * masked).sum()
+        with sd.no_grad():
+            scale = total.detach() * 0.5
+        loss = total * scale
+        loss.backward()
+        return loss.item() + float(model.training)
+
+    def run(fn):
+        sd.manual_seed(5)
+        model = sd.nn.Linear(3, 2).double()
+        x = sd.randn(4, 3, dtype=sd.float64)
+        values = [fn(model, x, flag) for flag in (False, True)]
+        return values, [p.grad.numpy().copy() for p in model.parameters()]
+
+    assert_runs_match(run, step)
+
+    @sd.differentiate
+    def both(x, y):
+        loss = sd.max(x, y).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"sd.max\(a, b\) of two tensors .* sd.maximum"):
+        both(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 0.0]))
