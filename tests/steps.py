@@ -1,6 +1,8 @@
 """A training step run eagerly and as a compiled ``@sd.differentiate`` step: the same
 values and parameter gradients."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -26,3 +28,12 @@ def assert_runs_match(run, step) -> None:
     assert got[0] == pytest.approx(want[0])
     for g, w in zip(got[1], want[1], strict=True):
         np.testing.assert_allclose(g, w)
+
+
+def shown_line(obj, text: str) -> str:
+    """``file:N: text`` as generated code's comments show the line of ``obj``'s source
+    (a module or a function) that holds ``text``."""
+    lines, first = inspect.getsourcelines(obj)
+    found = next(i for i, line in enumerate(lines) if line.strip() == text)
+    name = inspect.getsourcefile(obj).split("/")[-1]
+    return f"{name}:{first + found if first else found + 1}: {text}"

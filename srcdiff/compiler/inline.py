@@ -409,7 +409,10 @@ class Inliner:
         renames[RESULT] = target  # the call's target, named once the callee's names are apart
         body = [_renamed(st, renames, arguments) for st in lowered]
         self.lines_of(body, inner, parsed, s.lineno)
-        copies = [assign(renames[p], value) for p, value in copies]  # the caller's values
+        # the caller's values, each a node of its own (the call itself stays, the code
+        # run when the inlined objects are no longer found: a node in both would be
+        # renamed twice when this code is inlined in turn)
+        copies = [assign(renames[p], clone(value)) for p, value in copies]
         for st in copies:
             st.lineno = s.lineno  # part of the call
         body = copies + body

@@ -2,7 +2,7 @@
 
 from . import functional, init, utils
 from .layers import Dropout, Linear, ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, Tanh
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module
 from .parameter import Parameter
 
@@ -13,6 +13,7 @@ __all__ = [
     "Dropout",
     "Linear",
     "MSELoss",
+    "NLLLoss",
     "Module",
     "ModuleDict",
     "ModuleList",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,29 @@ def check_reduction(reduction: str) -> str:
     return reduction
 
 
-nondiff("a check of an argument, returning it", check_reduction)
+def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str,
+                     weight: Any = None) -> str:  # fmt: skip
+    """The reduction PyTorch's deprecated ``size_average`` and ``reduce`` ask for (where
+    given), else ``reduction``; a reduction passed by position where PyTorch's order has
+    ``weight`` or ``size_average`` (srcdiff's order once) is a TypeError."""
+    for given in (weight, size_average):
+        if isinstance(given, str):
+            raise TypeError(
+                f"{given!r} given where PyTorch's order has weight or size_average: pass "
+                f"reduction={given!r} by keyword"
+            )
+    if size_average is None and reduce is None:
+        return check_reduction(reduction)
+    warnings.warn(
+        "size_average and reduce args will be deprecated, please use reduction instead",
+        stacklevel=3,
+    )
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+nondiff("a check of an argument, returning it", check_reduction, legacy_reduction)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -117,29 +140,62 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.ndim == 1 else 1
 
 
+def _along(weight: Tensor, dim: int, ndim: int) -> Tensor:
+    """Per-class ``weight`` (C,) shaped to broadcast along the class dim ``dim``."""
+    shape = [1] * ndim
+    shape[dim] = weight.shape[0]
+    return weight.reshape(shape)
+
+
 def cross_entropy(
-    input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Softmax cross entropy of logits ``input`` (N, C) or (C,), as PyTorch's.
 
-    ``target`` holds class indices (N,), whose loss is -log_softmax(input)[n, target[n]]
-    (entries equal to ``ignore_index`` count for nothing, also in the mean), or class
-    probabilities shaped like ``input``, whose loss is -sum(target * log_softmax(input)).
+    ``target`` holds class indices (N,), whose loss is -weight[t] log_softmax(input)[n, t]
+    for t = target[n] (entries equal to ``ignore_index`` count for nothing, also in the
+    mean, which divides by the summed weights), or class probabilities shaped like
+    ``input``, whose loss is -sum(weight * target * log_softmax(input)). With
+    ``label_smoothing`` e, the target is (1 - e) of itself and e spread over the classes.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     dim = _class_dim(input)
     log_p = log_softmax(input, dim)
+    weighted = log_p if weight is None else log_p * _along(weight, dim, log_p.ndim)
+    classes = input.shape[dim]
     if target.is_floating_point():
         if tuple(target.shape) != tuple(input.shape):
             raise ValueError(
                 f"Expected target of class probabilities to have the shape of "
                 f"the input {tuple(input.shape)}, got {tuple(target.shape)}"
             )
-        return _reduce(-(target * log_p).sum(dim), reduction)
-    return _reduce_picked(log_p, target, ignore_index, reduction)
+        if label_smoothing > 0.0:
+            target = target * (1.0 - label_smoothing) + label_smoothing / classes
+        return _reduce(-(target * weighted).sum(dim), reduction)
+    loss = _reduce_picked(log_p, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    kept = target._data != ignore_index
+    smooth = -weighted.sum(dim).masked_fill(~kept, 0.0)
+    if reduction == "mean":
+        smooth = smooth.sum() / _picked_weight(log_p, target, weight, ignore_index)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
-def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: str) -> Tensor:
-    """-log_p at each target class (one-hot product, so any number of extra dims works)."""
+def _one_hot(log_p: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
+    """The class indices ``target`` as a 0/1 array shaped like ``log_p`` (a row of zeros
+    where the index is ``ignore_index``), checked against the classes."""
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
     labels = target._data
@@ -157,17 +213,47 @@ def _reduce_picked(log_p: Tensor, target: Tensor, ignore_index: int, reduction: 
     shape = [1] * log_p.ndim
     shape[dim] = classes
     one_hot = xp.expand_dims(labels, dim) == xp.arange(classes).reshape(shape)
-    loss = -(log_p * one_hot.astype(log_p._data.dtype)).sum(dim)
+    return one_hot.astype(log_p._data.dtype)
+
+
+def _picked_weight(log_p: Tensor, target: Tensor, weight: Tensor | None,
+                   ignore_index: int) -> Tensor | float:  # fmt: skip
+    """What a mean over class indices divides by: the weights of the targets not
+    ignored (their number, without weights)."""
+    one_hot = _one_hot(log_p, target, ignore_index)
+    if weight is None:
+        return float(one_hot.sum())
+    return (_along(weight, _class_dim(log_p), log_p.ndim) * one_hot).sum()
+
+
+def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                   reduction: str) -> Tensor:  # fmt: skip
+    """-weight * log_p at each target class (a one-hot product, so any number of extra
+    dims works)."""
+    dim = _class_dim(log_p)
+    one_hot = _one_hot(log_p, target, ignore_index)
+    picked = (
+        log_p * one_hot if weight is None else log_p * (_along(weight, dim, log_p.ndim) * one_hot)
+    )
+    loss = -picked.sum(dim)
     if reduction == "mean":
-        return loss.sum() / float(kept.sum())
+        return loss.sum() / _picked_weight(log_p, target, weight, ignore_index)
     return _reduce(loss, reduction)
 
 
 def nll_loss(
-    input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
 ) -> Tensor:
-    """-input[n, target[n]], reduced: cross entropy for inputs that are log-probabilities."""
-    return _reduce_picked(input, target, ignore_index, reduction)
+    """-weight[t] input[n, t] for t = target[n], reduced: cross entropy for inputs that are
+    log-probabilities."""
+    reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    return _reduce_picked(input, target, weight, ignore_index, reduction)
 
 
 def _log_clamped(p: Tensor) -> Tensor:
@@ -176,9 +262,17 @@ def _log_clamped(p: Tensor) -> Tensor:
     return p.masked_fill(low, 1.0).log().masked_fill(low, LOG_FLOOR)
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """-(y log(p) + (1 - y) log(1 - p)) for probabilities ``input`` in [0, 1], each log
-    clamped at -100 as in PyTorch; differentiable in both arguments."""
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-weight (y log(p) + (1 - y) log(1 - p)) for probabilities ``input`` in [0, 1], each
+    log clamped at -100 as in PyTorch; differentiable in both arguments."""
+    reduction = legacy_reduction(size_average, reduce, reduction, weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input "
@@ -189,16 +283,28 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
     if bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))
-    return _reduce(loss, reduction)
+    return _reduce(loss if weight is None else loss * weight, reduction)
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor, target: Tensor, reduction: str = "mean"
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """Binary cross entropy of sigmoid(input), as softplus(x) - x * y
-    (= max(x, 0) - x * y + log1p(exp(-|x|))): stable for any logit."""
+    """Binary cross entropy of sigmoid(input): (1 - y) x + (1 + (pos_weight - 1) y)
+    softplus(-x), times ``weight``; softplus(x) - x y without ``pos_weight``. Stable for
+    any logit."""
+    reduction = legacy_reduction(size_average, reduce, reduction, weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
-    return _reduce(softplus(input) - input * target, reduction)
+    if pos_weight is None:
+        loss = softplus(input) - input * target
+    else:
+        loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * softplus(-input)
+    return _reduce(loss if weight is None else loss * weight, reduction)

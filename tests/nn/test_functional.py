@@ -140,7 +140,9 @@ def test_cross_entropy_rejects_bad_targets():
 def test_binary_cross_entropy(reduction):
     p, y = RNG.uniform(0.05, 0.95, size=(4, 2)), RNG.uniform(size=(4, 2))
     expected = REDUCE[reduction](-(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    assert np.allclose(F.binary_cross_entropy(tensor(p), tensor(y), reduction).numpy(), expected)
+    assert np.allclose(
+        F.binary_cross_entropy(tensor(p), tensor(y), reduction=reduction).numpy(), expected
+    )
     assert np.allclose(nn.BCELoss(reduction=reduction)(tensor(p), tensor(y)).numpy(), expected)
 
 
@@ -149,7 +151,7 @@ def test_binary_cross_entropy_with_logits(reduction):
     x, y = RNG.normal(size=(4, 2)) * 3, RNG.uniform(size=(4, 2))
     p = 1 / (1 + np.exp(-x))
     expected = REDUCE[reduction](-(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    got = F.binary_cross_entropy_with_logits(tensor(x), tensor(y), reduction)
+    got = F.binary_cross_entropy_with_logits(tensor(x), tensor(y), reduction=reduction)
     assert np.allclose(got.numpy(), expected)
     module = nn.BCEWithLogitsLoss(reduction=reduction)(tensor(x), tensor(y))
     assert np.allclose(module.numpy(), expected)
@@ -187,7 +189,7 @@ def test_binary_cross_entropy_with_logits_gradients():
 
 def test_binary_cross_entropy_with_logits_gradient_at_zero_is_sigmoid_minus_target():
     x = tensor([0.0, 0.0], requires_grad=True)
-    F.binary_cross_entropy_with_logits(x, tensor([1.0, 0.0]), "sum").backward()
+    F.binary_cross_entropy_with_logits(x, tensor([1.0, 0.0]), reduction="sum").backward()
     assert np.allclose(x.grad.numpy(), [-0.5, 0.5])
 
 
@@ -205,7 +207,7 @@ def test_cross_entropy_is_stable_at_1000():
 def test_binary_cross_entropy_with_logits_is_stable_at_1000():
     x = tensor([1000.0, -1000.0, 1000.0, -1000.0], requires_grad=True)
     y = tensor([1.0, 0.0, 0.0, 1.0], requires_grad=True)
-    loss = F.binary_cross_entropy_with_logits(x, y, "none")
+    loss = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     assert np.allclose(loss.detach().numpy(), [0.0, 0.0, 1000.0, 1000.0])
     loss.sum().backward()
     assert np.allclose(x.grad.numpy(), [0.0, 0.0, 1.0, -1.0])
@@ -216,7 +218,7 @@ def test_binary_cross_entropy_clamps_each_log_at_minus_100():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no divide-by-zero or invalid-value warnings
         p = tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
-        loss = F.binary_cross_entropy(p, tensor([1.0, 0.0, 0.0, 1.0]), "none")
+        loss = F.binary_cross_entropy(p, tensor([1.0, 0.0, 0.0, 1.0]), reduction="none")
         loss.sum().backward()
     assert np.allclose(loss.detach().numpy(), [100.0, 100.0, 0.0, 0.0])
     assert np.all(np.isfinite(p.grad.numpy()))
@@ -244,3 +246,85 @@ def test_invalid_reduction(make):
         make(reduction="average")
     with pytest.raises(ValueError, match="average is not a valid value for reduction"):
         F.mse_loss(tensor([1.0]), tensor([1.0]), reduction="average")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_with_class_weights_and_label_smoothing(reduction, smoothing):
+    """PyTorch's formula: (1 - e) nll + e/C smooth, each weighted per class, the mean
+    divided by the weights of the targets not ignored; positional order as PyTorch's
+    (weight third)."""
+    logits, labels = RNG.normal(size=(5, 4)), np.array([0, 3, 1, -100, 3])
+    weight = RNG.uniform(0.5, 2.0, 4)
+    log_p, kept = log_softmax_np(logits, 1), labels != -100
+    w_picked = np.where(kept, weight[np.where(kept, labels, 0)], 0.0)
+    nll = -np.where(kept, log_p[np.arange(5), np.where(kept, labels, 0)], 0.0) * w_picked
+    smooth = np.where(kept, -(log_p * weight).sum(1), 0.0)
+    if reduction == "mean":
+        nll, smooth = nll.sum() / w_picked.sum(), smooth.sum() / w_picked.sum()
+    elif reduction == "sum":
+        nll, smooth = nll.sum(), smooth.sum()
+    expected = (1 - smoothing) * nll + smoothing / 4 * smooth
+    args = (tensor(logits), tensor(labels), tensor(weight))
+    got = F.cross_entropy(*args, reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+    module = nn.CrossEntropyLoss(tensor(weight), reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(module(*args[:2]).numpy(), expected, rtol=1e-12)
+    check_grads(
+        lambda x: F.cross_entropy(x, args[1], args[2], label_smoothing=smoothing).sum(), logits
+    )
+
+
+def test_cross_entropy_with_weighted_smoothed_class_probabilities():
+    logits, probs = RNG.normal(size=(5, 3)), np.exp(log_softmax_np(RNG.normal(size=(5, 3)), 1))
+    weight = np.array([0.5, 1.0, 2.0])
+    target = probs * 0.9 + 0.1 / 3
+    expected = np.mean(-(weight * target * log_softmax_np(logits, 1)).sum(1))
+    got = F.cross_entropy(tensor(logits), tensor(probs), tensor(weight), label_smoothing=0.1)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_nll_loss_and_binary_cross_entropies(reduction):
+    """``weight`` of nll_loss (per class, the mean divided by the targets' weights), of
+    BCE (per entry), and ``pos_weight`` of BCE with logits (on the positive term)."""
+    log_p, labels = log_softmax_np(RNG.normal(size=(4, 3)), 1), np.array([2, 0, 1, 1])
+    weight = np.array([0.5, 1.0, 2.0])
+    picked = -log_p[np.arange(4), labels] * weight[labels]
+    expected = picked.sum() / weight[labels].sum() if reduction == "mean" else (
+        REDUCE[reduction](picked))  # fmt: skip
+    got = F.nll_loss(tensor(log_p), tensor(labels), tensor(weight), reduction=reduction)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        nn.NLLLoss(tensor(weight), reduction=reduction)(tensor(log_p), tensor(labels)).numpy(),
+        expected,
+        rtol=1e-12,
+    )
+
+    x, y = RNG.normal(size=(4, 3)), (RNG.uniform(size=(4, 3)) > 0.5).astype(float)
+    p, pos = 1 / (1 + np.exp(-x)), np.array([3.0, 0.5, 1.0])
+    bce = -weight * (y * np.log(p) + (1 - y) * np.log(1 - p))
+    got = F.binary_cross_entropy(tensor(p), tensor(y), tensor(weight), reduction=reduction)
+    np.testing.assert_allclose(got.numpy(), REDUCE[reduction](bce), rtol=1e-10)
+    logits = -weight * (pos * y * np.log(p) + (1 - y) * np.log(1 - p))
+    module = nn.BCEWithLogitsLoss(tensor(weight), reduction=reduction, pos_weight=tensor(pos))
+    np.testing.assert_allclose(
+        module(tensor(x), tensor(y)).numpy(), REDUCE[reduction](logits), rtol=1e-10
+    )
+    check_grads(
+        lambda z: F.binary_cross_entropy_with_logits(z, tensor(y), pos_weight=tensor(pos)), x
+    )
+
+
+def test_the_deprecated_size_average_and_reduce_pick_the_reduction():
+    a, b = RNG.normal(size=(5, 2)), RNG.normal(size=(5, 2))
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        loss = nn.BCEWithLogitsLoss(size_average=False)(tensor(a), tensor((b > 0) * 1.0))
+    assert loss.shape == ()
+    with pytest.warns(UserWarning):
+        assert nn.CrossEntropyLoss(reduce=False)(tensor(a), tensor([0, 1, 1, 0, 1])).shape == (5,)
+
+
+def test_a_reduction_where_pytorchs_order_has_the_weight_is_a_clear_error():
+    with pytest.raises(TypeError, match="pass reduction='sum' by keyword"):
+        F.binary_cross_entropy(tensor([0.5]), tensor([1.0]), "sum")
