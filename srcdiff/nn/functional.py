@@ -194,8 +194,8 @@ def cross_entropy(
 
 
 def _one_hot(log_p: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
-    """The class indices ``target`` as a 0/1 array shaped like ``log_p`` (a row of zeros
-    where the index is ``ignore_index``), checked against the classes."""
+    """The class indices ``target`` as a boolean array shaped like ``log_p`` (a row of
+    False where the index is ``ignore_index``), checked against the classes."""
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
     labels = target._data
@@ -212,8 +212,8 @@ def _one_hot(log_p: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
         raise IndexError(f"Target {int(bad[0])} is out of bounds.")
     shape = [1] * log_p.ndim
     shape[dim] = classes
-    one_hot = xp.expand_dims(labels, dim) == xp.arange(classes).reshape(shape)
-    return one_hot.astype(log_p._data.dtype)
+    hot = xp.expand_dims(labels, dim) == xp.arange(classes).reshape(shape)
+    return hot & xp.expand_dims(kept, dim)
 
 
 def _picked_weight(log_p: Tensor, target: Tensor, weight: Tensor | None,
@@ -223,7 +223,7 @@ def _picked_weight(log_p: Tensor, target: Tensor, weight: Tensor | None,
     one_hot = _one_hot(log_p, target, ignore_index)
     if weight is None:
         return float(one_hot.sum())
-    return (_along(weight, _class_dim(log_p), log_p.ndim) * one_hot).sum()
+    return _along(weight, _class_dim(log_p), log_p.ndim).masked_fill(~one_hot, 0.0).sum()
 
 
 def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
@@ -231,11 +231,11 @@ def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_
     """-weight * log_p at each target class (a one-hot product, so any number of extra
     dims works)."""
     dim = _class_dim(log_p)
-    one_hot = _one_hot(log_p, target, ignore_index)
-    picked = (
-        log_p * one_hot if weight is None else log_p * (_along(weight, dim, log_p.ndim) * one_hot)
-    )
-    loss = -picked.sum(dim)
+    # the targets' entries alone (a product with a one-hot would make 0 * -inf a NaN)
+    picked = log_p.masked_fill(~_one_hot(log_p, target, ignore_index), 0.0)
+    if weight is not None:
+        picked = picked * _along(weight, dim, log_p.ndim)
+    loss = 0.0 - picked.sum(dim)  # (an ignored target: 0, not -0)
     if reduction == "mean":
         return loss.sum() / _picked_weight(log_p, target, weight, ignore_index)
     return _reduce(loss, reduction)

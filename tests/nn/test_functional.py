@@ -328,3 +328,20 @@ def test_the_deprecated_size_average_and_reduce_pick_the_reduction():
 def test_a_reduction_where_pytorchs_order_has_the_weight_is_a_clear_error():
     with pytest.raises(TypeError, match="pass reduction='sum' by keyword"):
         F.binary_cross_entropy(tensor([0.5]), tensor([1.0]), "sum")
+
+
+@pytest.mark.parametrize("ignore_index", [1, -100])
+def test_ignore_index_of_a_class_and_minus_infinite_logits(ignore_index):
+    """A target equal to ``ignore_index`` counts for nothing whatever the index (one of
+    the classes too: it counted as that class), and a logit of -inf elsewhere than the
+    target is no NaN (0 * -inf of a one-hot product)."""
+    logits = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, 1.0], [0.5, 0.5, -1.0]])
+    labels = np.array([0, 1, 2])
+    log_p, kept = log_softmax_np(logits, 1), labels != ignore_index
+    each = np.where(kept, -log_p[np.arange(3), labels], 0.0)
+    got = F.cross_entropy(tensor(logits), tensor(labels), ignore_index=ignore_index,
+                          reduction="none")  # fmt: skip
+    np.testing.assert_array_equal(np.signbit(got.numpy()), False)
+    np.testing.assert_allclose(got.numpy(), each, rtol=1e-12)
+    mean = F.nll_loss(tensor(log_p), tensor(labels), ignore_index=ignore_index)
+    np.testing.assert_allclose(mean.numpy(), each.sum() / kept.sum(), rtol=1e-12)
