@@ -266,10 +266,19 @@ def _index_name(idx: Any) -> str:
     return "SelectBackward0"
 
 
+def _dims(dim: Any) -> Any:
+    """PyTorch's ``dim`` of a reduction as NumPy's ``axis``: a tuple for a list, and None
+    (every dim) for an empty one, as PyTorch reduces over all dims for ``dim=()``."""
+    if isinstance(dim, (list, tuple)):
+        return tuple(dim) or None
+    return dim
+
+
 def _axis_kwargs(dim: Any, keepdim: bool) -> dict:
     kwargs: dict[str, Any] = {}
+    dim = _dims(dim)
     if dim is not None:
-        kwargs["axis"] = tuple(dim) if isinstance(dim, (list, tuple)) else dim
+        kwargs["axis"] = dim
     if keepdim:
         kwargs["keepdims"] = True
     return kwargs
@@ -721,13 +730,29 @@ class Tensor:
         return self.abs()
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.floordiv, self, other)
+        _integer_divisor(self, other)
+        return _no_grad_binary(operator.floordiv, self, other, promote=True)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.floordiv, other, self)
+        _integer_divisor(other, self)
+        return _no_grad_binary(operator.floordiv, other, self, promote=True)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.mod, self, other)
+        """``self - floor(self / other) * other`` (PyTorch's ``remainder``), recorded: the
+        gradient is 1 in ``self`` and ``-floor(self / other)`` in ``other``."""
+        _integer_divisor(self, other)
+        return binary_op(operator.mod, self, other, "RemainderBackward0")
+
+    def __rmod__(self, other: Any) -> Tensor:
+        _integer_divisor(other, self)
+        return binary_op(operator.mod, other, self, "RemainderBackward1")
+
+    remainder = __mod__
+
+    def fmod(self, other: Any) -> Tensor:
+        """``self - trunc(self / other) * other`` (the remainder with the sign of ``self``)."""
+        _integer_divisor(self, other)
+        return binary_op(np.fmod, self, other, "FmodBackward0")
 
     def __and__(self, other: Any) -> Tensor:
         return _no_grad_binary(operator.and_, self, other)
@@ -807,33 +832,49 @@ class Tensor:
         return self**2
 
     def sign(self) -> Tensor:
-        return Tensor._make(array_module(self._data).sign(self._data))
+        """-1, 0 or 1 (a bool tensor as it is); recorded with gradient 0, as in PyTorch."""
+        xp = array_module(self._data)
+        if self._data.dtype.kind == "b":
+            return Tensor._make(self._data.copy())
+        signs = xp.sign(self._data)
+        if not _recording(self):
+            return Tensor._make(signs)
+        # where(True, sign, x): the value of sign, and a zero gradient for x
+        return apply_op(np.where, (xp.asarray(True), signs, self), name="SignBackward0")
 
     def sigmoid(self) -> Tensor:
-        """1 / (1 + exp(-x)), as exp(x - log(1 + exp(x))): exact in both tails, never inf."""
-        x = self._floating()
-        softplus = apply_op(np.logaddexp, (0.0, x), name="SoftplusBackward0")
-        return apply_op(np.exp, (x - softplus,), name="SigmoidBackward0")
+        """1 / (1 + exp(-x)) as ``tensor_methods.sigmoid`` computes it (never inf, 1 and 0
+        at +-inf); its gradient is ``y (1 - y)``, 0 at +-inf, as in PyTorch."""
+        return apply_op(rt.tensor_methods.sigmoid, (self._floating(),), name="SigmoidBackward0")
 
     def relu(self) -> Tensor:
         """max(x, 0), with gradient 0 at 0 as in PyTorch (NaN stays NaN)."""
         return apply_op(rt.tensor_methods.relu, (self,), name="ReluBackward0")
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
-        """``x`` limited to [min, max]; the gradient passes where ``min <= x <= max``."""
+        """``x`` limited to [min, max]; the gradient passes where ``min <= x <= max``. The
+        result has the dtype PyTorch's promotion gives ``x`` and the bounds."""
         lo, hi = _scalar(min), _scalar(max)
         if lo is None and hi is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        dt = result_dtype(self, *(b for b in (lo, hi) if b is not None))
+        x, lo, hi = _cast(self, dt), _cast(lo, dt), _cast(hi, dt)
         if hi is None:
-            return apply_op(np.where, ((self < lo)._data, lo, self), name="ClampMinBackward0")
+            return apply_op(np.where, ((x < lo)._data, lo, x), name="ClampMinBackward0")
         if lo is None:
-            return apply_op(np.where, ((self > hi)._data, hi, self), name="ClampMaxBackward0")
-        return apply_op(np.clip, (self, lo, hi), name="ClampBackward1")
+            return apply_op(np.where, ((x > hi)._data, hi, x), name="ClampMaxBackward0")
+        return apply_op(np.clip, (x, lo, hi), name="ClampBackward1")
 
     clip = clamp
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        return apply_op(np.where, (_data(mask), _scalar(value), self), name="MaskedFillBackward0")
+        """``value`` where ``mask`` holds, in ``self``'s dtype (as PyTorch keeps it)."""
+        value = _scalar(value)
+        if isinstance(value, Tensor):
+            value = _cast(value, self._data.dtype)
+        return apply_op(
+            rt.tensor_methods.masked_fill, (self, _data(mask), value), name="MaskedFillBackward0"
+        )
 
     def softmax(self, dim: int) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
@@ -866,6 +907,13 @@ class Tensor:
         return apply_op("ndarray.prod", (self,), _axis_kwargs(dim, keepdim), name=name)
 
     def cumsum(self, dim: int) -> Tensor:
+        """Running sums along ``dim``; a 0-d tensor keeps its shape, as in PyTorch."""
+        if self.ndim == 0:
+            if dim not in (0, -1):
+                raise IndexError(
+                    f"Dimension out of range (expected to be in range of [-1, 0], but got {dim})"
+                )
+            return self.reshape(1).cumsum(0).reshape(())
         return apply_op("ndarray.cumsum", (self,), {"axis": dim}, name="CumsumBackward0")
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
@@ -873,7 +921,7 @@ class Tensor:
         """The variance over ``dim``, divided by ``n - correction`` (1 by default, as
         ``unbiased``)."""
         correction = int(unbiased) if correction is None else correction
-        x = self._floating()
+        x, dim = self._floating(), _dims(dim)
         n = (
             x.numel()
             if dim is None
@@ -884,7 +932,13 @@ class Tensor:
 
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: Any = None) -> Tensor:  # fmt: skip
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        """The square root of ``var``, recorded as ``tensor_methods.std`` (the compiled
+        primitive), whose gradient is 0 where the deviation is 0, as in PyTorch."""
+        return apply_op(
+            rt.tensor_methods.std,
+            (self._floating(), _dims(dim), unbiased, keepdim, correction),
+            name="StdBackward0",
+        )
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
         """The Euclidean norm (of all elements, or along ``dim``)."""
@@ -973,11 +1027,13 @@ class Tensor:
     def permute(self, *dims: Any) -> Tensor:
         return apply_op(np.transpose, (self, _shape_arg(dims)), name="PermuteBackward0", view=True)
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drop the dims of size 1 (of those in ``dim``, an int or a tuple, when given)."""
         if dim is None:
             return apply_op(np.squeeze, (self,), name="SqueezeBackward0", view=True)
-        axis = (dim,) if self.ndim and self._data.shape[dim] == 1 else ()
-        return apply_op(np.squeeze, (self,), {"axis": axis}, name="SqueezeBackward1", view=True)
+        axis = rt.tensor_methods.squeezed_axes(self._data.shape, dim)
+        name = "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1"
+        return apply_op(np.squeeze, (self,), {"axis": axis}, name=name, view=True)
 
     def unsqueeze(self, dim: int) -> Tensor:
         return apply_op(np.expand_dims, (self, dim), name="UnsqueezeBackward0", view=True)
@@ -1183,11 +1239,26 @@ class Tensor:
         return numpy_call(func, args, kwargs)
 
 
-def _no_grad_binary(prim: Callable, a: Any, b: Any) -> Any:
+def _integer_divisor(a: Any, b: Any) -> None:
+    """Refuse an integer ``a // b`` or ``a % b`` by zero, as PyTorch does (NumPy gives 0)."""
+    a, b = _scalar(a), _scalar(b)
+    if not (_operand(a) and _operand(b)) or _category(result_dtype(a, b)) == FLOAT:
+        return
+    d = _data(b)
+    if bool((d == 0).any()) if hasattr(d, "shape") else d == 0:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _no_grad_binary(prim: Callable, a: Any, b: Any, *, promote: bool = False) -> Any:
+    """An elementwise operation whose result carries no gradient (``promote``: in the dtype
+    PyTorch's promotion gives, as ``binary_op``'s)."""
     a, b = _scalar(a), _scalar(b)
     if not (_operand(a) and _operand(b)):
         return NotImplemented
     _check_devices((a, b))
+    if promote:
+        dt = result_dtype(a, b)
+        a, b = _cast(_data(a), dt), _cast(_data(b), dt)
     return Tensor._make(array_module(_data(a), _data(b)).asarray(prim(_data(a), _data(b))))
 
 

@@ -111,12 +111,13 @@ def reciprocal_jvp(ans, x, *, dx):
 
 @vjp(xp.abs, xp.absolute, builtins.abs, math.fabs)
 def absolute(g, ans, x):
-    return g * xp.sign(x)
+    """``sign(x)``: 0 at 0, and at NaN (whose sign is NaN), as in PyTorch."""
+    return g * xp.where(x == x, xp.sign(x), 0.0)
 
 
 @jvp(xp.abs, xp.absolute, builtins.abs, math.fabs)
 def absolute_jvp(ans, x, *, dx):
-    return dx * xp.sign(x)
+    return dx * xp.where(x == x, xp.sign(x), 0.0)
 
 
 @vjp(xp.sin, math.sin)
@@ -286,12 +287,22 @@ def where_jvp(ans, condition, x, y, *, dx, dy):
 
 @vjp(xp.logaddexp)
 def logaddexp(g, ans, x, y):
-    return rt.unbroadcast(g * xp.exp(x - ans), x), rt.unbroadcast(g * xp.exp(y - ans), y)
+    """Each operand gets its share ``exp(x - ans)``: 1 for the operand equal to the result
+    when the other is not (an infinite one too, where ``inf - inf`` would make it NaN), as
+    in PyTorch."""
+    return (
+        rt.unbroadcast(g * xp.exp(xp.where((x == ans) & (y != ans), 0.0, x - ans)), x),
+        rt.unbroadcast(g * xp.exp(xp.where((y == ans) & (x != ans), 0.0, y - ans)), y),
+    )
 
 
 @jvp(xp.logaddexp)
 def logaddexp_jvp(ans, x, y, *, dx, dy):
-    return dx * xp.exp(x - ans), dy * xp.exp(y - ans)
+    """The shares of the reverse rule (1 for the operand equal to the result alone)."""
+    return (
+        dx * xp.exp(xp.where((x == ans) & (y != ans), 0.0, x - ans)),
+        dy * xp.exp(xp.where((y == ans) & (x != ans), 0.0, y - ans)),
+    )
 
 
 @vjp(builtins.float, "ndarray.item")

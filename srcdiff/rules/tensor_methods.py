@@ -10,12 +10,14 @@ from .registry import alias, jvp, linear, nondiff, sequence_result, vjp
 
 @vjp(tm.sum)
 def tensor_sum(g, ans, x, dim=None, keepdim=False):
-    return rt.unreduce(g, x, dim, keepdim), None, None
+    """``dim`` read as ``tm.sum`` reads it (``()``: every dim, as in PyTorch)."""
+    return rt.unreduce(g, x, rt.tensor_methods.axis(dim), keepdim), None, None
 
 
 @vjp(tm.mean)
 def tensor_mean(g, ans, x, dim=None, keepdim=False):
-    return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, dim, keepdim), None, None
+    axis = rt.tensor_methods.axis(dim)
+    return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, axis, keepdim), None, None
 
 
 @vjp(tm.max, tm.min)
@@ -223,7 +225,8 @@ def log_softmax_jvp(ans, x, dim, *, dx):
 
 @jvp(tm.masked_fill)
 def masked_fill_jvp(ans, x, mask, value, *, dx, dvalue):
-    return dx * ~mask, dvalue * mask
+    """As the reverse rule: the filled entries take ``value``'s tangent alone."""
+    return xp.where(mask, 0.0, dx), xp.where(mask, dvalue, 0.0)
 
 
 @vjp(tm.softmax)
@@ -238,7 +241,13 @@ def log_softmax(g, ans, x, dim):
 
 @vjp(tm.masked_fill)
 def masked_fill(g, ans, x, mask, value):
-    return g * ~mask, None, rt.unbroadcast((g * mask).sum(), value)
+    """The filled entries send ``x`` nothing (0, a NaN gradient there too, as in PyTorch)
+    and ``value`` the sum of theirs."""
+    return (
+        rt.unbroadcast(xp.where(mask, 0.0, g), x),
+        None,
+        rt.unbroadcast(xp.where(mask, g, 0.0).sum(), value),
+    )
 
 
 @vjp(tm.cat)

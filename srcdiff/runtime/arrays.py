@@ -158,10 +158,13 @@ def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """Gradient of max/min: shared evenly between the entries that attain the extreme."""
+    """Gradient of max/min: shared evenly between the entries that attain the extreme (the
+    NaN entries, where the extreme is NaN, as in PyTorch)."""
     xp = array_module(x)
     dtype = getattr(g, "dtype", None) or x.dtype
-    mask = backend.astype(x == keep_dims(ans, x, axis, keepdims), dtype)
+    extreme = keep_dims(ans, x, axis, keepdims)
+    hit = (x == extreme) | (xp.isnan(x) & xp.isnan(extreme))  # (no branch: batched too)
+    mask = backend.astype(hit, dtype)
     share = mask / xp.sum(mask, axis=_normal_axes(axis, mask.ndim) or None, keepdims=True)
     return unreduce(g, x, axis, keepdims) * share
 

@@ -9,6 +9,7 @@ works when ``model`` is a Module.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,9 @@ def is_array(x: Any) -> bool:
 
 
 def axis(dim: Any) -> Any:
-    """PyTorch's ``dim`` as NumPy's ``axis`` (a list becomes a tuple)."""
-    return tuple(dim) if isinstance(dim, list) else dim
+    """PyTorch's ``dim`` as NumPy's ``axis`` (a list becomes a tuple; an empty one, None:
+    PyTorch reduces over every dim for ``dim=()``)."""
+    return (tuple(dim) or None) if isinstance(dim, (list, tuple)) else dim
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -111,7 +113,7 @@ def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
         correction: Any = None) -> Any:  # fmt: skip
     """``x.var()``: unbiased by default, where NumPy's ``var`` divides by ``n``."""
     if not is_array(x):
-        return x.var(dim, unbiased, keepdim)
+        return x.var(dim, unbiased, keepdim, correction=correction)
     return x.var(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
 
 
@@ -119,7 +121,7 @@ def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
         correction: Any = None) -> Any:  # fmt: skip
     """``x.std()``: unbiased by default, as ``var``."""
     if not is_array(x):
-        return x.std(dim, unbiased, keepdim)
+        return x.std(dim, unbiased, keepdim, correction=correction)
     return x.std(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
 
 
@@ -154,21 +156,41 @@ clone = _method("clone", np.copy)
 
 
 def sigmoid(x: Any) -> Any:
-    """The logistic function, without overflow for large negative inputs."""
+    """The logistic function as PyTorch computes it, ``1 / (1 + exp(-x))``: 0 where
+    ``exp(-x)`` overflows (no warning), 1 and 0 at +-inf."""
     if not is_array(x):
         return x.sigmoid()
     xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        return (1 / (1 + xp.exp(-x))).astype(x.dtype, copy=False)
+
+
+def squeezed_axes(shape: tuple, dim: Any) -> tuple:
+    """The axes ``squeeze(dim)`` drops: those of ``dim`` (an int or a tuple of them) whose
+    size is 1 (PyTorch leaves the others; a 0-d tensor's dim 0 or -1 drops nothing)."""
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    ndim = len(shape)
+    bound = builtins.max(ndim, 1)
+    normal = []
+    for d in dims:
+        if not -bound <= d < bound:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
+                f"but got {d})"
+            )
+        normal.append(d % bound)
+    for i, d in enumerate(normal):
+        if d in normal[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return tuple(d for d in normal if ndim and shape[d] == 1)
 
 
 def squeeze(x: Any, dim: Any = None) -> Any:
-    """As PyTorch: squeezing a dimension whose size is not 1 leaves it."""
+    """As PyTorch: squeezing a dimension whose size is not 1 leaves it; ``dim`` may be a
+    tuple of dims."""
     if not is_array(x):
         return x.squeeze() if dim is None else x.squeeze(dim)
-    if dim is not None and x.shape[dim] != 1:
-        return x
-    return x.squeeze() if dim is None else x.squeeze(axis=dim)
+    return x.squeeze() if dim is None else x.squeeze(axis=squeezed_axes(x.shape, dim))
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -319,8 +341,11 @@ def set_data(x: Any, value: Any) -> None:
     """``x.data = value`` (``x.data -= lr * g`` ends so): a Tensor's values replaced
     without recording, as in PyTorch, written into its array where the shape and dtype
     stay (what shares the array sees them, as in eager code). A value compiled code
-    holds as an array is refused: its ``.data`` is not another object."""
+    holds as an array is refused: its ``.data`` is not another object (but for the value
+    it already holds, which ``h.data *= 3`` writes back after ``h`` followed the update)."""
     if is_array(x):
+        if value is x:
+            return
         raise refuse(
             "assignment to .data of a value the compiled code computed",
             "give the name a new value (h = h - v), or change it under sd.no_grad()",

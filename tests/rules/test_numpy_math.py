@@ -210,3 +210,22 @@ def test_a_cast_to_integers_has_no_gradient():
 def test_item_of_a_one_element_array():
     d, *_ = rule_grads("ndarray.item", 2.0, np.ones((1, 1)), call=lambda x: x.item())
     assert float(d) == 2.0
+
+
+@pytest.mark.parametrize("prim", [np.abs, np.absolute, builtins.abs, math.fabs])
+def test_abs_has_gradient_zero_at_nan_as_pytorch(prim):
+    x = np.array([1.0, np.nan, -3.0]) if isinstance(prim, np.ufunc) else math.nan
+    d, *_ = rule_grads(prim, np.ones(3) if isinstance(prim, np.ufunc) else 1.0, x)
+    np.testing.assert_array_equal(d, [1.0, 0.0, -1.0] if isinstance(prim, np.ufunc) else 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logaddexp_at_infinities(dtype):
+    """softplus(x) = logaddexp(0, x): its derivative is 1 at +inf and 0 at -inf, not NaN."""
+    y = np.array([np.inf, -np.inf, 1.0], dtype)
+    dx, dy = rule_grads(np.logaddexp, np.ones(3, dtype), 0.0, y)
+    np.testing.assert_allclose(dy, [1.0, 0.0, 1 / (1 + np.exp(-1.0))], rtol=1e-6)
+    assert dy.dtype == dtype
+    np.testing.assert_allclose(dx, np.sum(1.0 - dy), rtol=1e-6)  # x = 0.0 broadcast
+    both, _ = rule_grads(np.logaddexp, 1.0, np.float64(np.inf), np.float64(np.inf))
+    assert np.isnan(both)  # inf + inf: no share to give (PyTorch's NaN too)

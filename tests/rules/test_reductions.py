@@ -190,3 +190,19 @@ def test_generated_code_calls_lean_sums_and_means_that_give_numpys_bits():
     gradient = sd.grad(reduce_with)
     np.testing.assert_allclose(gradient(x, np.mean), 4.0 * 2 * x / 3)
     assert "rt.np_mean" not in sd.source(gradient)  # (a call of red, not of np.mean)
+
+
+@pytest.mark.parametrize("prim", [np.max, np.min, "ndarray.max", "ndarray.min"])
+def test_an_extreme_that_is_nan_gives_its_gradient_to_the_nan_entries(prim):
+    """As PyTorch: the result is NaN and the NaN entries share its gradient."""
+    call = method(prim.split(".")[1]) if isinstance(prim, str) else None
+    d, *_ = rule_grads(prim, 1.0, np.array([1.0, np.nan, 3.0, np.nan]), call=call)
+    np.testing.assert_array_equal(d, [0.0, 0.5, 0.0, 0.5])
+    d, *_ = rule_grads(prim, np.ones(2), np.array([[1.0, np.nan], [1.0, 2.0]]), axis=1, call=call)
+    np.testing.assert_array_equal(
+        d,
+        [
+            [0.0, 1.0],
+            [float(prim in (np.min, "ndarray.min")), float(prim in (np.max, "ndarray.max"))],
+        ],
+    )

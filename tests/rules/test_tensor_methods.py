@@ -82,6 +82,12 @@ SPECS = [
     ],
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), wrt=(0,)),
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), label="value"),
+    Spec(tm.masked_fill, (R((3, 4)), R((2, 3, 4)) > 0, 0.5), wrt=(0,), label="broadcast-mask"),
+    *[
+        Spec(m, (R((3, 4)),), {"dim": ()}, label="empty-dim")
+        for m in (tm.sum, tm.mean, tm.var, tm.std)
+    ],
+    Spec(tm.squeeze, (R((1, 3, 1)),), {"dim": (0, 2)}, label="tuple-dim"),
     *[
         Spec(m, ([R((2, 3)), R((2, 3))],), {"dim": dim})
         for m in (tm.cat, tm.stack)
@@ -154,3 +160,48 @@ def test_methods_fall_back_to_the_object_itself():
             return ("moved", device)
 
     assert tm.to(Box(), "cpu") == ("moved", "cpu")
+
+
+@pytest.mark.parametrize("m", [tm.sum, tm.mean, tm.var, tm.std])
+def test_an_empty_dim_reduces_over_every_dim_as_pytorch(m):
+    x = R((3, 4))
+    np.testing.assert_allclose(m(x, dim=()), m(x))
+    assert m(x, dim=[], keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "dim, shape", [((0, 2), (3,)), ((0, 1), (3, 1)), ([-1], (1, 3)), (0, (3, 1))]
+)
+def test_squeeze_takes_a_tuple_of_dims(dim, shape):
+    assert tm.squeeze(np.zeros((1, 3, 1)), dim).shape == shape
+
+
+def test_squeeze_refuses_a_repeated_or_missing_dim():
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        tm.squeeze(np.zeros((1, 3)), (0, -2))
+    with pytest.raises(IndexError, match="out of range"):
+        tm.squeeze(np.zeros((1, 3)), (2,))
+
+
+def test_std_of_a_constant_row_has_gradient_zero_as_pytorch():
+    x = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    (d, *_) = rule_grads(tm.std, np.ones(2), x, 1)
+    np.testing.assert_array_equal(d[0], 0.0)
+    assert np.isfinite(d).all()
+
+
+def test_masked_fill_sends_no_gradient_from_a_filled_nan():
+    """PyTorch's ``grad.masked_fill(mask, 0)``: a NaN gradient where filled is dropped."""
+    x, mask = np.ones(3), np.array([True, False, True])
+    g = np.array([np.nan, 2.0, 3.0])
+    d_x, _, d_value = rule_grads(tm.masked_fill, g, x, mask, 0.5)
+    np.testing.assert_array_equal(d_x, [0.0, 2.0, 0.0])
+    assert np.isnan(d_value)
+
+
+def test_sigmoid_is_pytorchs_formula_without_overflow_warnings():
+    x = np.array([-np.inf, -1e4, -3.0, 0.5, np.inf], np.float32)
+    with np.errstate(over="raise"):
+        y = tm.sigmoid(x)
+    np.testing.assert_array_equal(y, (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32))
+    assert y.dtype == np.float32

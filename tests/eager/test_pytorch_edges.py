@@ -1,0 +1,254 @@
+"""Eager Tensor edge cases where srcdiff once parted from PyTorch silently: remainders and
+sign kept in the graph, infinities in sigmoid and softplus, dtypes of masked_fill, ``//``,
+``%`` and ``clamp``, empty dims, 0-d cumsum, std of a constant, squeeze of several dims,
+NaN in max and abs. The expected values are PyTorch's, written out (or NumPy's closed
+forms)."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+INF, NAN = float("inf"), float("nan")
+
+
+def arr(t):
+    return t.detach().numpy()
+
+
+# ---- % (remainder, fmod) and sign ----------------------------------------------------------
+
+
+def test_remainder_is_recorded_with_pytorchs_gradients():
+    x = sd.tensor([-7.0, 7.0, 2.5], requires_grad=True)
+    y = sd.tensor([2.0, -3.0, 1.5], requires_grad=True)
+    out = x % y
+    assert out.requires_grad and type(out.grad_fn).__name__ == "RemainderBackward0"
+    np.testing.assert_array_equal(arr(out), np.remainder([-7.0, 7.0, 2.5], [2.0, -3.0, 1.5]))
+    (out * x).sum().backward()
+    # d/dx (x % y) x = x + x % y; d/dy = -floor(x / y) x
+    np.testing.assert_array_equal(arr(x.grad), [-7.0 + 1.0, 7.0 - 2.0, 2.5 + 1.0])
+    np.testing.assert_array_equal(arr(y.grad), [4.0 * -7.0, 3.0 * 7.0, -1.0 * 2.5])
+
+
+@pytest.mark.parametrize(
+    "op, grad_x",
+    [
+        (lambda x: x % 2.0, [1.0, 1.0, 1.0]),
+        (lambda x: x.remainder(2.0), [1.0, 1.0, 1.0]),
+        (lambda x: 5.0 % x, [-2.0, -1.0, 2.0]),  # -floor(5 / x)
+        (lambda x: x.fmod(2.0), [1.0, 1.0, 1.0]),
+    ],
+)
+def test_remainders_carry_a_gradient(op, grad_x):
+    x = sd.tensor([2.5, 3.0, -4.0], requires_grad=True)
+    op(x).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), grad_x)
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: 2 % sd.tensor([3.0, -3.0]), [2.0, -1.0]),
+        (lambda: 2 % sd.tensor([3, -3]), [2, -1]),
+        (lambda: sd.tensor([-7.0, 7.0]).fmod(2.0), [-1.0, 1.0]),
+        (lambda: sd.tensor([True]) % 2, [1]),
+    ],
+)
+def test_remainder_values(make, expected):
+    out = make()
+    np.testing.assert_array_equal(arr(out), expected)
+    assert out.dtype == (sd.float32 if isinstance(expected[0], float) else sd.int64)
+
+
+def test_sign_stays_in_the_graph_with_gradient_zero():
+    x = sd.tensor([1.5, -2.0, 0.0, NAN], requires_grad=True)
+    s = x.sign()
+    assert s.requires_grad and type(s.grad_fn).__name__ == "SignBackward0"
+    np.testing.assert_array_equal(arr(s), [1.0, -1.0, 0.0, NAN])
+    (s * x).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), [1.0, -1.0, 0.0, NAN])  # s alone: x's part
+
+
+def test_sign_of_a_bool_tensor_is_itself():
+    out = sd.tensor([True, False]).sign()
+    assert out.dtype == sd.bool and out.tolist() == [True, False]
+
+
+# ---- infinities -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [sd.float32, sd.float64])
+def test_sigmoid_at_infinities(dtype):
+    x = sd.tensor([INF, -INF, 1.0, -30.0], dtype=dtype, requires_grad=True)
+    y = x.sigmoid()
+    s = 1 / (1 + np.exp(-np.array([1.0, -30.0])))
+    np.testing.assert_allclose(arr(y), [1.0, 0.0, *s], rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(arr(x.grad), [0.0, 0.0, *(s * (1 - s))], rtol=1e-6)
+    assert y.dtype == dtype and x.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [sd.float32, sd.float64])
+def test_softplus_gradient_at_infinities(dtype):
+    x = sd.tensor([INF, -INF, 1.0], dtype=dtype, requires_grad=True)
+    sd.nn.functional.softplus(x).sum().backward()
+    np.testing.assert_allclose(arr(x.grad), [1.0, 0.0, 1 / (1 + np.exp(-1.0))], rtol=1e-6)
+
+
+# ---- dtypes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, dtype",
+    [
+        (lambda i, f, d0: i // 1.5, sd.float32),
+        (lambda i, f, d0: 1.5 // i, sd.float32),
+        (lambda i, f, d0: i % 1.5, sd.float32),
+        (lambda i, f, d0: i.clamp(0.5), sd.float32),
+        (lambda i, f, d0: i.clamp(2, 3.5), sd.float32),
+        (lambda i, f, d0: i.clamp(max=sd.tensor(2.5)), sd.float32),
+        (lambda i, f, d0: i.clamp(1, 3), sd.int64),
+        (lambda i, f, d0: f // d0, sd.float32),
+        (lambda i, f, d0: f % d0, sd.float32),
+        (lambda i, f, d0: f.clamp(min=d0), sd.float32),
+        (lambda i, f, d0: i // 2, sd.int64),
+        (lambda i, f, d0: i % 2, sd.int64),
+    ],
+)
+def test_floordiv_remainder_and_clamp_promote_as_pytorch(make, dtype):
+    i, f = sd.tensor([1, 5, 2]), sd.tensor([1.0, 2.0, 3.0])
+    assert make(i, f, sd.tensor(2.0, dtype=sd.float64)).dtype == dtype
+
+
+def test_clamp_by_a_float64_bound_gives_the_bound_its_gradient_in_its_dtype():
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    lo = sd.tensor(1.5, dtype=sd.float64, requires_grad=True)
+    out = x.clamp(min=lo)
+    assert out.dtype == sd.float32
+    out.sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), [0.0, 1.0])
+    assert lo.grad.dtype == sd.float64 and lo.grad.item() == 1.0
+
+
+@pytest.mark.parametrize(
+    "data, value, expected, dtype",
+    [
+        ([1, 5, 2], 1.5, [1, 5, 1], sd.int64),
+        ([1, 5, 2], 2.7, [2, 5, 2], sd.int64),
+        ([True, False, False], 0.5, [True, False, True], sd.bool),
+        ([1.0, 2.0, 3.0], sd.tensor(2.0, dtype=sd.float64), [2.0, 2.0, 2.0], sd.float32),
+    ],
+)
+def test_masked_fill_keeps_the_tensors_dtype(data, value, expected, dtype):
+    out = sd.tensor(data).masked_fill(sd.tensor([True, False, True]), value)
+    assert out.dtype == dtype and out.tolist() == expected
+
+
+def test_masked_fill_gradients():
+    x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = sd.tensor(0.5, dtype=sd.float64, requires_grad=True)
+    mask = sd.tensor([[True, False, False], [False, True, True]])
+    out = x.masked_fill(mask, v)  # the mask broadcasts x to (2, 3)
+    (out * sd.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), [4.0, 2.0, 3.0])
+    assert v.grad.item() == 12.0 and v.grad.dtype == sd.float64
+
+
+# ---- shapes and reductions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["sum", "mean", "var", "std"])
+@pytest.mark.parametrize("dim", [(), []])
+def test_an_empty_dim_reduces_every_dim(method, dim):
+    data = np.array([[1.0, 2.0], [3.0, 5.0]])
+    x = sd.tensor(data, requires_grad=True)
+    out = getattr(x, method)(dim=dim)
+    expected = {"sum": data.sum(), "mean": data.mean(), "var": data.var(ddof=1)}.get(
+        method, data.std(ddof=1)
+    )
+    assert out.shape == () and out.item() == pytest.approx(expected, rel=1e-6)
+    out.backward()
+    y = sd.tensor(data, requires_grad=True)
+    getattr(y, method)().backward()
+    np.testing.assert_allclose(arr(x.grad), arr(y.grad), rtol=1e-6)
+    assert x.sum(dim=dim, keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_cumsum_of_a_0d_tensor_keeps_its_shape(dim):
+    x = sd.tensor(2.5, requires_grad=True)
+    out = x.cumsum(dim)
+    assert out.shape == () and out.item() == 2.5
+    out.backward()
+    assert x.grad.item() == 1.0
+    with pytest.raises(IndexError, match="out of range"):
+        x.cumsum(1)
+
+
+@pytest.mark.parametrize(
+    "dim, shape",
+    [((0, 1), (3,)), ((0, 2), (1, 3)), ([1], (1, 3)), ((-3,), (1, 3)), ((), (1, 1, 3))],
+)
+def test_squeeze_of_a_tuple_of_dims(dim, shape):
+    x = sd.zeros(1, 1, 3, requires_grad=True)
+    out = x.squeeze(dim)
+    assert out.shape == shape
+    out.sum().backward()
+    assert x.grad.shape == (1, 1, 3)
+
+
+def test_squeeze_refuses_a_repeated_dim():
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        sd.zeros(1, 1).squeeze((0, 0))
+
+
+# ---- std of a constant, NaN in max and abs --------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"dim": 1}, {"dim": 1, "keepdim": True}, {}])
+def test_std_of_a_constant_has_gradient_zero(kwargs):
+    rows = [[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]] if kwargs else [[2.0, 2.0, 2.0]]
+    x = sd.tensor(rows, requires_grad=True)
+    x.std(**kwargs).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad)[0], 0.0)
+    if kwargs:  # (x - mean) / ((n - 1) std): NumPy's closed form
+        row = np.array(rows[1])
+        expected = (row - row.mean()) / ((row.size - 1) * row.std(ddof=1))
+        np.testing.assert_allclose(arr(x.grad)[1], expected, rtol=1e-6)
+
+
+def test_var_of_a_constant_has_gradient_zero():
+    x = sd.tensor([[3.0, 3.0]], requires_grad=True)
+    x.var(dim=1).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), 0.0)
+
+
+@pytest.mark.parametrize("method", ["max", "min"])
+def test_a_nan_extreme_sends_its_gradient_to_the_nan_entries(method):
+    x = sd.tensor([1.0, NAN, 3.0], requires_grad=True)
+    out = getattr(x, method)()
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(arr(x.grad), [0.0, 1.0, 0.0])
+
+
+def test_abs_has_gradient_zero_at_nan():
+    x = sd.tensor([1.0, NAN, -3.0, 0.0], requires_grad=True)
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), [1.0, 0.0, -1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda: sd.tensor([1, 2]) % 0,
+        lambda: 2 % sd.tensor([0, 1]),
+        lambda: sd.tensor([1, 2]) // sd.tensor([True, False]),
+        lambda: 7 // sd.tensor(0),
+        lambda: sd.tensor([3]).fmod(0),
+    ],
+)
+def test_an_integer_division_by_zero_is_an_error(op):
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        op()
