@@ -848,6 +848,7 @@ class BatchedRuntime(types.SimpleNamespace):
         "unbroadcast", "unreduce", "size", "zeros_like", "acc", "path_key", "Iterations",
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
+        "receiver",  # (a check that a method's owner is no user's object)
     })  # fmt: skip
 
     def __init__(self) -> None:

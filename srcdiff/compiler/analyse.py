@@ -93,6 +93,7 @@ class Analyser:
         self.active = set(active_params)
         self.final = False
         self._made: frozenset[str] | None = None  # see made_objects
+        self._arrays: set[str] | None = None  # see known_array
         self._properties: frozenset[str] | None = None  # see property_names
 
     @classmethod
@@ -350,9 +351,12 @@ class Analyser:
             attr = call.func.attr
             if (
                 self.is_active(owner)
-                and self.is_field(attr)
                 and not self.on_tensors  # (a Module's methods: their Tensors carry gradients)
-                and not (hasattr(dict, attr) or hasattr(list, attr))
+                and (
+                    self.is_field(attr)
+                    and not (hasattr(dict, attr) or hasattr(list, attr))
+                    or self.built_by_class(owner)  # ``Acc(v).copy()``: Acc's, not an array's
+                )
             ):
                 return self.method_call(owner, attr, call)
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
@@ -362,9 +366,10 @@ class Analyser:
                 dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
             ):  # (a method of an object the code computed: refused, never a constant)
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
-                return self.primitive(
-                    known, [owner] + args, call.keywords, stmt, f"method .{attr}()"
-                )
+                op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
+                if op.kind is Kind.RULE and not self.known_array(owner):
+                    op.receiver = attr  # a user's object with a method so named: refused
+                return op
             kind = "dynamic"  # (an array has no such method: an object's, called)
         if kind == "object":
             rule = registry.lookup(obj)
@@ -408,6 +413,69 @@ class Analyser:
 
         outside = owner.id in params_of(self.fn) or owner.id not in self.locals
         return outside and all(map(followed, values.get(owner.id, [])))
+
+    def known_array(self, owner: gast.expr) -> bool:
+        """Whether ``owner`` surely holds an array (or a number): a parameter given one,
+        or a name every assignment of which is arithmetic, a NumPy function's result, an
+        entry of such an array, or a copy of one. Its method ``x.copy()`` is then the
+        array's; another value's is checked when the code runs (``rt.receiver``)."""
+        if not isinstance(owner, gast.Name):
+            return False
+        if self._arrays is None:
+            self._arrays = self.array_names()
+        return owner.id in self._arrays
+
+    def array_names(self) -> set[str]:
+        values: dict[str, list[gast.expr]] = {}
+        for s in walk_statements(self.fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                values.setdefault(s.targets[0].id, []).append(s.value)
+            else:  # a loop's variable, an unpacking, a with's or an except's name
+                for n in _bound_names(s):
+                    values.setdefault(n, []).append(None)  # unknown
+        known = {p for p in params_of(self.fn) if p not in self.sequence_params and p not in values}
+
+        def gives_array(v: gast.expr | None) -> bool:
+            if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+                return True
+            if isinstance(v, gast.Name):
+                return v.id in known
+            if isinstance(v, gast.Subscript):
+                return gives_array(v.value)
+            if isinstance(v, gast.Call):
+                kind, obj = self.resolve(v.func)
+                module = getattr(obj, "__module__", None) or ""
+                return kind == "object" and (
+                    module.startswith("numpy") or type(obj).__name__ == "ufunc"
+                )
+            return False
+
+        changed = True
+        while changed:  # names given only arrays (by names given only arrays, ...)
+            changed = False
+            for n, vs in values.items():
+                if n not in known and n not in params_of(self.fn) and all(map(gives_array, vs)):
+                    known.add(n)
+                    changed = True
+        return known
+
+    def built_by_class(self, owner: gast.expr) -> bool:
+        """Whether ``owner`` is a name some assignment gives an object of a user's class
+        (``acc = Acc(v)``): its methods are its class's, whatever their names (``copy``,
+        ``sum``, ``get``), never an array's or a dict's."""
+        if not isinstance(owner, gast.Name):
+            return False
+        for s in walk_statements(self.fn.body):
+            if (
+                isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id == owner.id
+                and isinstance(s.value, gast.Call)
+            ):
+                kind, obj = self.resolve(s.value.func)
+                if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
+                    return True
+        return False
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
@@ -940,6 +1008,20 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
                         useful.add(n.id)
                         changed = True
     return useful
+
+
+def _bound_names(s: gast.stmt) -> list[str]:
+    """The names a statement binds other than as the one target of an assignment: a
+    loop's variables, an unpacking's, a with's and an except's names."""
+    if isinstance(s, gast.For):
+        heads = [s.target]
+    elif isinstance(s, gast.Assign):
+        heads = s.targets
+    else:
+        heads = [item.optional_vars for item in getattr(s, "items", ()) if item.optional_vars]
+        heads += [h.name for h in getattr(s, "handlers", ()) if h.name is not None]
+    return [n.id for head in heads for n in walk(head)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]  # fmt: skip
 
 
 def analyse(

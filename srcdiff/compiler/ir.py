@@ -86,6 +86,9 @@ class Op:
     flagged: bool = False
     same_shape: frozenset[int] = frozenset()  # operands shaped like the result (``shapes``)
     number_operands: frozenset[int] = frozenset()  # globals holding numbers, by position
+    # a method's name taken for an array's or a dict's (``h.copy()``) where the owner may
+    # be a user's object: the primal checks that it is not (``rt.receiver``)
+    receiver: str | None = None
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

@@ -489,7 +489,11 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
                     mark(s, drop=True)  # ``t = new`` then ``c[k] = t``: the write takes new
             out.append(s)
         result: list[gast.stmt] = []
-        for s in out:
+        for i, s in enumerate(out):
+            if facts(s).drop and not _puts(out[i + 1] if i + 1 < len(out) else None, s):
+                # a write by a setter (``h.data *= 3``: rt.tensor_methods.set_data(h, t)):
+                # an update in place of the attribute's object, which its names follow
+                mark(s, drop=False, entry_update=False)
             if result and facts(result[-1]).drop:
                 copy_ = result.pop()
                 s.value = copy_.value  # the put right after the copy stores its value
@@ -512,6 +516,18 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
         return bool(others & read_here.after[id(s)])
 
     fn.body = block(fn.body)
+
+
+def _puts(s: gast.stmt | None, update: gast.Assign) -> bool:
+    """Whether ``s`` writes the value ``update`` gave its name back, as its whole value
+    (``c[k] = t`` after ``t = new``), so that it can store ``new`` directly."""
+    target = update.targets[0]
+    return (
+        isinstance(s, gast.Assign)
+        and isinstance(s.value, gast.Name)
+        and isinstance(target, gast.Name)
+        and s.value.id == target.id
+    )
 
 
 def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:

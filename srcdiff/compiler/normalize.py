@@ -528,8 +528,9 @@ class Normalizer:
         """Store ``value`` at ``at``; then write each changed entry back into its holder
         when the entry is the holder's own (a list item, a view of an array), as
         Python's in-place write reaches it: compiled code gives an updated array a new
-        value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An attribute
-        cannot take it back (``b.T = t``): such a write must not carry a gradient."""
+        value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An object's field
+        takes it back (``rt.put_attribute``), not an array's view (``b.T``); such a write
+        must not carry a gradient (see analyse)."""
         last = len(at.steps) - 1
         holders = {h.id for h in at.holders if isinstance(h, gast.Name)}
         write = gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
@@ -541,8 +542,12 @@ class Normalizer:
             )
             # every entry holding the object sees it (rt.put_back)
             mark(back, written_back=holders, put_back=True)
-            if isinstance(at.steps[i], gast.Attribute):  # an array's view (b.T), or an
-                self.attribute_entries.add(at.holders[i + 1].id)  # object's: see analyse
+            if isinstance(at.steps[i], gast.Attribute):  # an object's field (s.buf), which
+                self.attribute_entries.add(at.holders[i + 1].id)  # takes it back, or an
+                put = gast.Call(func=_rt("put_attribute"),  # array's view (b.T): refused
+                                args=[at.holders[i], const(at.keys[i]), at.holders[i + 1]],
+                                keywords=[])  # fmt: skip
+                self.emit(_at(gast.Expr(value=put), self.line))
                 continue
             entry = self.temp(
                 gast.Call(

@@ -354,6 +354,9 @@ class PrimalBuilder:
             write = "put_back" if op.primitive is rt_module.put_back else "setitem"
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
+        if op.kind is Kind.RULE and op.receiver is not None:  # not a user's object
+            check = call(attr("rt", "receiver"), op.operands[0], const(op.receiver))
+            out.insert(0, at(gast.Expr(value=check), line))
         if op.kind is Kind.RULE and op.saves:
             self.numbered(s)
             out.append(self.save(frame, facts(s).sid, op.saves, line))

@@ -198,6 +198,8 @@ from .objects import (
     partial_function,
     partial_grads,
     partial_tangent,
+    put_attribute,
+    receiver,
     set_field,
     set_field_grads,
 )
@@ -371,6 +373,8 @@ __all__ = [
     "follow_grads",
     "follow_tangent",
     "follow_tangent_grads",
+    "put_attribute",
+    "receiver",
     "put_back",
     "put_back_grads",
     "put_back_tangent",

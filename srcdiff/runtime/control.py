@@ -25,6 +25,9 @@ def _entered() -> list:
     return stack
 
 
+GRAD_MODES = "srcdiff.grad_mode"  # the module of sd.no_grad and its kin
+
+
 def enter(mgr: Any) -> Any:
     """``with mgr:`` entering: ``type(mgr).__enter__(mgr)``, its ``__exit__`` kept for
     ``exit`` (or for ``unwinding``, if an exception leaves the block)."""
@@ -35,6 +38,12 @@ def enter(mgr: Any) -> Any:
         raise TypeError(
             f"'{cls.__name__}' object does not support the context manager protocol"
         ) from None
+    if cls.__module__ == GRAD_MODES:  # a no_grad block the compiler did not see as one
+        raise refuse(
+            f"a `with {cls.__name__}()` block reached through a name the compiler cannot "
+            "resolve (an argument, an attribute): its body would be differentiated",
+            "write `with sd.no_grad():` (srcdiff imported under a global name)",
+        )
     value = enter_(mgr)
     _entered().append((mgr, exit_))
     return value

@@ -51,6 +51,45 @@ def is_record(x: Any) -> bool:
     return not isinstance(x, _NOT_RECORDS) and x is not None and is_record_class(type(x))
 
 
+def receiver(obj: Any, name: str) -> None:
+    """Check ``obj`` of ``obj.name(...)``, which compiled code differentiates as an array's
+    (or a dict's) method of that name: an object of a user's class, whose own method it
+    is (``acc.copy()``), is refused, never given the array method's derivative."""
+    if is_record(obj):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a call of .{name}() of a {type(obj).__qualname__}, which compiled code took "
+            f"for an array's (or a dict's) .{name}()",
+            f"call it as {type(obj).__qualname__}.{name}(obj, ...), or construct the object "
+            "in this function",
+        )
+
+
+def put_attribute(holder: Any, attr: str, entry: Any) -> None:
+    """``holder.attr[k] = v`` in compiled code, which gave ``entry`` (the attribute's
+    array, written) a new value: the object's field takes it back, as Python's in-place
+    write reaches it. An array's attribute (``b.T``, ``b.real``, a view of it) cannot:
+    refused, where Python would change the array itself."""
+    if getattr(holder, attr, None) is entry:
+        return
+    tensor = callable(getattr(holder, "_changed", None))  # a Tensor's .data takes it
+    if hasattr(holder, "shape") and hasattr(holder, "dtype") and not tensor:
+        from .mutation import refuse  # mutation imports this module
+
+        if attr == "data":  # a value compiled Tensor code computed
+            raise refuse(
+                "a write into the entries of .data of a value the compiled code computed",
+                "write through .detach() (h.detach()[0] = v), which keeps h's graph as .data does",
+            )
+        raise refuse(
+            f"a write into the entries of .{attr} of an array (a view of it): compiled code "
+            "gives the view a new value, which the array does not see",
+            "write into the array itself (b[:, 0] = v for b.T[0] = v)",
+        )
+    setattr(holder, attr, entry)
+
+
 def fields(x: Any) -> list[str]:
     """The names of a record's fields: a dataclass's fields and other attributes in its
     ``__dict__``, else its ``__dict__``'s (a dict's keys, for a dict of fields)."""

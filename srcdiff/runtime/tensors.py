@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .mutation import holds, refuse
 from .tensor_methods import is_array
@@ -166,7 +167,9 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
     produced ``tensor`` (recorded by eager code before the compiled call)."""
     if tensor._node is None:  # a leaf
         Host.accumulate(tensor, g)
-    else:
+    else:  # (the seed 1.0 of a loss computed eagerly, as an array of its dtype)
+        data = tensor._data
+        g = g if hasattr(g, "shape") else array_module(data).asarray(g, dtype=data.dtype)
         tensor.backward(Host.tensor._make(g), retain_graph=True)
 
 

@@ -1091,3 +1091,28 @@ def where_of_a_condition_alone_gives_indices(x):
     as a call of ``np.where`` missing ``x``)."""
     positive = np.where(x > 0)
     return np.sum(x[positive] ** 2)
+
+
+class Buffer:
+    def __init__(self):
+        self.buf = np.zeros(3)
+
+
+@case(vec(3), Buffer())
+def write_into_a_fields_array(x, state):
+    """``state.buf[1] = 4.0`` writes into the array the field holds, as Python does: the
+    write was dropped (value and gradient of ``state.buf * x`` zero, silently); the
+    field now takes the written array back."""
+    state.buf[1] = 4.0
+    local = Buffer()
+    local.buf[0] += 2.0
+    return np.sum(state.buf * x) + np.sum(local.buf * x**2)
+
+
+@case(vec(3), refusable=True)
+def write_into_an_arrays_view_attribute(x):
+    """``b.T[0] = 5.0`` writes into ``b`` in Python; compiled code gave the view a new
+    value and left ``b`` as it was (value and gradient wrong, silently). Refused."""
+    b = np.outer(np.ones(3), np.arange(3.0))
+    b.T[0] = 5.0
+    return np.sum(b @ x)

@@ -1050,3 +1050,77 @@ def test_a_classifier_step_with_the_loss_modules_options_runs_as_eager_code(make
     assert got[0] == pytest.approx(want[0])
     for g, w in zip(got[1], want[1], strict=True):
         np.testing.assert_allclose(g, w)
+
+
+def test_an_augmented_write_of_data_keeps_the_graph_and_an_entry_write_is_refused():
+    """``h.data *= 3`` and ``h.data += w.detach()`` change ``h``'s value and keep its
+    graph (the write was dropped: the setter's statement lost its call to the copy it
+    followed, value and gradient wrong, silently); ``h.data[0] = 3.0`` of a computed
+    ``h`` is refused with the spelling that works."""
+
+    def scaled(w, x):
+        h = w * x
+        h.data *= 3
+        h.data += w.detach()
+        loss = (h * h).sum()
+        loss.backward()
+        return loss.item()
+
+    def run(fn):
+        w = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+        value = fn(w, sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64))
+        return [value], [w.grad.numpy().copy()]
+
+    assert_runs_match(run, scaled)
+
+    @sd.differentiate
+    def entry(w, x):
+        h = w * x
+        h.data[0] = 3.0
+        loss = (h * h).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\.data of a value .* \(h.detach\(\)\[0\] = v\)"):
+        entry(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]))
+
+
+def test_a_no_grad_block_the_compiler_cannot_see_as_one_is_refused():
+    """``with T.no_grad():`` where ``T`` is srcdiff passed as an argument: the compiler
+    took the block for any other and differentiated ``h.mul_(2)`` in it (w.grad twice
+    PyTorch's, silently)."""
+
+    @sd.differentiate
+    def step(T, w, x):
+        h = w * x
+        with T.no_grad():
+            h.mul_(2.0)
+        loss = (h * h).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"with no_grad\(\)` block reached through a name"):
+        step(sd, sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]))
+
+
+def test_a_loss_from_a_method_of_the_callers_object_passes_its_gradient_on():
+    """``loss = holder.compute()`` runs as written (the caller's object) and records its
+    graph eagerly; ``loss.backward()`` in the step carried the seed 1.0 into it as a
+    Python float (an AttributeError in autograd)."""
+
+    class Holder:
+        def __init__(self, w):
+            self.w = w
+
+        def compute(self):
+            return (self.w * 3.0).sum()
+
+    @sd.differentiate
+    def step(holder):
+        loss = holder.compute()
+        loss.backward()
+        return loss
+
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    assert step(Holder(w)).item() == 9.0
+    assert w.grad.tolist() == [3.0, 3.0]
