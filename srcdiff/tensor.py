@@ -364,7 +364,11 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        """New values without recording, as in PyTorch: the graph that made this tensor
+        stays, and what reads it through that graph (the operations after) reads them."""
         self._data = value._data if isinstance(value, Tensor) else value
+        if self._node is not None:
+            self._node.out = self._data
 
     @property
     def shape(self) -> Size:

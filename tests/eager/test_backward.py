@@ -357,3 +357,17 @@ def test_a_view_taken_before_its_tensor_changed_in_place_raises_at_backward():
     h.mul_(3.0)
     (h.view(2, 2).sum(0) * w[:2] + read_before * 0.0).sum().backward()
     assert w.grad.tolist() == [30.0, -21.0, 6.0, -12.0]  # h = 6 w
+
+
+def test_data_assigned_to_a_computed_tensor_is_what_later_operations_read():
+    """``h.data = h.data * 3`` keeps ``h``'s graph, and the product after reads the new
+    values, as in PyTorch (the backward read the values of the graph's record: w.grad
+    a third of PyTorch's, silently)."""
+    w = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    x = sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64)
+    h = w * x
+    h.data = h.data * 3.0
+    loss = (h * h).sum()
+    loss.backward()
+    assert loss.item() == pytest.approx(362.25)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * 3.0 * (w * x).detach().numpy() * x.numpy())

@@ -1116,3 +1116,38 @@ def write_into_an_arrays_view_attribute(x):
     b = np.outer(np.ones(3), np.arange(3.0))
     b.T[0] = 5.0
     return np.sum(b @ x)
+
+
+class Scaled:
+    def __init__(self, v):
+        self.v = v
+
+    def copy(self):
+        return Scaled(self.v * 5.0)
+
+    def get(self):
+        return self.v * 2.0
+
+    def sum(self):
+        return np.sum(self.v) * 3.0
+
+
+@case(vec(3))
+def methods_named_like_an_arrays_of_an_object_built_here(x):
+    """``Scaled(v).copy()``, ``.get()`` and ``.sum()`` are the class's methods: ``copy``
+    got ndarray.copy's derivative (a gradient five times too small, silently); ``get``
+    was refused as dict.get, ``sum`` crashed."""
+    s = Scaled(x * x)
+    return np.sum(s.copy().v) + np.sum(s.get()) + s.sum()
+
+
+def _scaled(v):
+    return Scaled(v)
+
+
+@case(vec(3), refusable=True)
+def method_named_like_an_arrays_of_an_object_from_a_call(x):
+    """The object comes from a call, so its type is known only when the code runs: the
+    primal checks the owner (``rt.receiver``) rather than give it ndarray.copy's
+    derivative. Refused."""
+    return np.sum(_scaled(x * x).copy().v)
