@@ -286,7 +286,9 @@ def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
 
 def dot_lhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``np.dot(x, y)`` with respect to ``x``: of a product by a number, of a
-    matrix product (``y`` at most 2-D), or of a sum over ``y``'s second-to-last axis."""
+    matrix product (``y`` at most 2-D), or of a sum over ``y``'s second-to-last axis.
+    A list operand (``np.dot(l, l)``) gets its gradient as an array."""
+    x, y = _listed(g, x), _listed(g, y)
     nx, ny = len(_shape(x)), len(_shape(y))
     if nx == 0 or ny == 0:
         return unbroadcast(g * y, x)
@@ -299,6 +301,7 @@ def dot_lhs(g: Any, x: Any, y: Any) -> Any:
 
 def dot_rhs(g: Any, x: Any, y: Any) -> Any:
     """Gradient of ``np.dot(x, y)`` with respect to ``y`` (see ``dot_lhs``)."""
+    x, y = _listed(g, x), _listed(g, y)
     nx, ny = len(_shape(x)), len(_shape(y))
     if nx == 0 or ny == 0:
         return unbroadcast(g * x, y)
@@ -307,6 +310,11 @@ def dot_rhs(g: Any, x: Any, y: Any) -> Any:
     xp = array_module(g, x, y)
     d = xp.tensordot(x, xp.asarray(g), axes=(list(range(nx - 1)), list(range(nx - 1))))
     return xp.moveaxis(d, 0, -2)  # (m, *J, k) to y's (*J, m, k)
+
+
+def _listed(g: Any, v: Any) -> Any:
+    """``v`` as an array where it is a list or tuple of numbers or arrays."""
+    return array_module(g).asarray(v) if isinstance(v, (list, tuple)) else v
 
 
 def transpose_grad(g: Any, axes: Any = None) -> Any:

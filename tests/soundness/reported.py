@@ -1151,3 +1151,11 @@ def method_named_like_an_arrays_of_an_object_from_a_call(x):
     primal checks the owner (``rt.receiver``) rather than give it ndarray.copy's
     derivative. Refused."""
     return np.sum(_scaled(x * x).copy().v)
+
+
+@case(vec(3))
+def dot_of_lists_of_entries(x):
+    """``np.dot(l, l)`` of a list of differentiated entries: its gradient rule read the
+    list's ``ndim`` (an AttributeError in generated code)."""
+    entries = [x[0], x[1] * x[2]]
+    return np.dot(entries, entries) + np.dot(entries, [1.0, 2.0])
