@@ -193,6 +193,18 @@ class Analyser:
                     operands=[call.func.value] + list(call.args),
                     keywords=list(call.keywords),
                 )
+            if (  # (in Tensor code: a Tensor's .data, written in place or refused then)
+                _is_put_attribute(call)
+                and not self.on_tensors
+                and call.args[0].id not in self.made_objects()
+            ):
+                return self.fail(
+                    stmt,
+                    f"a write into the entries of .{call.args[1].value} of an object the "
+                    "function did not build, or shares (the caller's object would change)",
+                    "compute the new array in a local name (buf = s.buf.copy(); buf[1] = v) "
+                    "and return it",
+                )
             return self.classify_effect(stmt, call)
         if not isinstance(stmt, gast.Assign):
             return Op(Kind.PASSIVE)
@@ -433,11 +445,16 @@ class Analyser:
             else:  # a loop's variable, an unpacking, a with's or an except's name
                 for n in _bound_names(s):
                     values.setdefault(n, []).append(None)  # unknown
-        known = {p for p in params_of(self.fn) if p not in self.sequence_params and p not in values}
+        params = set(params_of(self.fn))
+        given = params - set(self.sequence_params)  # the parameters passed arrays
 
         def gives_array(v: gast.expr | None) -> bool:
-            if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+            if isinstance(v, gast.Constant):
                 return True
+            if isinstance(v, gast.BinOp):  # of arrays (a user's class may define + too)
+                return gives_array(v.left) and gives_array(v.right)
+            if isinstance(v, gast.UnaryOp):
+                return gives_array(v.operand)
             if isinstance(v, gast.Name):
                 return v.id in known
             if isinstance(v, gast.Subscript):
@@ -450,32 +467,37 @@ class Analyser:
                 )
             return False
 
+        # the largest set of names given only arrays (a loop's h = h * 2.0 included): all
+        # names, less those given something else, until none is
+        known = given | {n for n in values if n not in params or n in given}
         changed = True
-        while changed:  # names given only arrays (by names given only arrays, ...)
+        while changed:
             changed = False
             for n, vs in values.items():
-                if n not in known and n not in params_of(self.fn) and all(map(gives_array, vs)):
-                    known.add(n)
+                if n in known and not all(map(gives_array, vs)):
+                    known.discard(n)
                     changed = True
         return known
 
     def built_by_class(self, owner: gast.expr) -> bool:
-        """Whether ``owner`` is a name some assignment gives an object of a user's class
+        """Whether ``owner`` is a name every assignment gives an object of a user's class
         (``acc = Acc(v)``): its methods are its class's, whatever their names (``copy``,
         ``sum``, ``get``), never an array's or a dict's."""
-        if not isinstance(owner, gast.Name):
+        if not isinstance(owner, gast.Name) or owner.id in params_of(self.fn):
             return False
-        for s in walk_statements(self.fn.body):
-            if (
-                isinstance(s, gast.Assign)
-                and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id == owner.id
-                and isinstance(s.value, gast.Call)
-            ):
-                kind, obj = self.resolve(s.value.func)
-                if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
-                    return True
-        return False
+        values = [
+            s.value
+            for s in walk_statements(self.fn.body)
+            if isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Name)
+            and s.targets[0].id == owner.id
+        ]
+
+        def constructs(v: gast.expr) -> bool:
+            kind, obj = self.resolve(v.func) if isinstance(v, gast.Call) else ("", None)
+            return kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
+
+        return bool(values) and all(map(constructs, values))
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
@@ -493,6 +515,8 @@ class Analyser:
                 if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
                     built.add(s.targets[0].id)
                     by_constructor.add(id(s.targets[0]))
+                elif facts(s).follows:  # ``m = rt.follow(m, ...)``: m's own object still
+                    by_constructor.add(id(s.targets[0]))
             other = _names_used(self.fn, gast.Store, by_constructor)
             allowed: set[int] = set()  # the loads that read an attribute or call a method
             for node in walk(self.fn):
@@ -500,6 +524,8 @@ class Analyser:
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                     allowed.add(id(node.func))
+                if _is_put_attribute(node) or _is_follow(node):  # (a field's array written
+                    allowed.add(id(node.args[0]))  # back, the object followed: its own)
             escaping = _names_used(self.fn, gast.Load, allowed)
             params = set(params_of(self.fn))
             self._made = frozenset(built - other - escaping - params)
@@ -1008,6 +1034,29 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
                         useful.add(n.id)
                         changed = True
     return useful
+
+
+def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
+    """``rt.<helper>(name, ...)`` for one of ``helpers``."""
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr in helpers
+        and isinstance(node.func.value, gast.Name)
+        and node.func.value.id == "rt"
+        and bool(node.args)
+        and isinstance(node.args[0], gast.Name)
+    )
+
+
+def _is_put_attribute(node: gast.AST) -> bool:
+    """``rt.put_attribute(holder, "attr", entry)`` (see ``normalize.put``)."""
+    return _is_rt_call(node, ("put_attribute",))
+
+
+def _is_follow(node: gast.AST) -> bool:
+    """``rt.follow(m, old, new, names)`` (or ``follow_detached``: see ``mutation``)."""
+    return _is_rt_call(node, ("follow", "follow_detached"))
 
 
 def _bound_names(s: gast.stmt) -> list[str]:

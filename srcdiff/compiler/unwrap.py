@@ -320,7 +320,19 @@ class Unwrapper:
     def array(
         self, e: gast.expr, out: list[gast.stmt], cache: dict[str, str], line: int
     ) -> gast.expr:
-        """``e`` itself when it is surely an array or a constant, else its unwrapped name."""
+        """``e`` itself when it is surely an array or a constant, else its unwrapped name.
+        A ``*args`` of Tensors is refused: passed on as Tensors, the callee computed with
+        them eagerly and their gradient never reached compiled code."""
+        if (
+            isinstance(e, gast.Starred)
+            and isinstance(e.value, gast.Name)
+            and (e.value.id not in self.arrays)
+        ):
+            raise self.p.error(
+                f"*{e.value.id} passed on in a compiled function computing with Tensors",
+                _at_line(e, line),
+                f"pass its entries one by one ({e.value.id}[0], ...)",
+            )
         if not isinstance(e, gast.Name) or e.id in self.arrays:
             return e
         if e.id not in cache:
@@ -474,3 +486,9 @@ def insert_unwraps(
     """Rewrite ``fn`` (normalized) in place so that operations see arrays (a function
     called from compiled code gets arrays: its parameters need no unwrapping)."""
     fn.body = Unwrapper(parsed, fn, names, params_are_arrays).block(fn.body)
+
+
+def _at_line(node: gast.AST, line: int) -> gast.AST:
+    """``node`` with the line of the statement it is in (for an error's location)."""
+    node.lineno = getattr(node, "lineno", None) or line
+    return node

@@ -221,8 +221,8 @@ def _picked_weight(log_p: Tensor, target: Tensor, weight: Tensor | None,
     """What a mean over class indices divides by: the weights of the targets not
     ignored (their number, without weights)."""
     one_hot = _one_hot(log_p, target, ignore_index)
-    if weight is None:
-        return float(one_hot.sum())
+    if weight is None:  # (an array: every target ignored gives 0 / 0, NaN as in PyTorch)
+        return one_hot.sum().astype(log_p._data.dtype)
     return _along(weight, _class_dim(log_p), log_p.ndim).masked_fill(~one_hot, 0.0).sum()
 
 

@@ -55,7 +55,8 @@ def receiver(obj: Any, name: str) -> None:
     """Check ``obj`` of ``obj.name(...)``, which compiled code differentiates as an array's
     (or a dict's) method of that name: an object of a user's class, whose own method it
     is (``acc.copy()``), is refused, never given the array method's derivative."""
-    if is_record(obj):
+    own = inspect.getattr_static(type(obj), name, None)  # a Python function: the class's
+    if is_record(obj) or isinstance(own, types.FunctionType):  # (a named tuple's too)
         from .mutation import refuse  # mutation imports this module
 
         raise refuse(

@@ -7,6 +7,7 @@ must be computed.
 from __future__ import annotations
 
 import functools
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1098,15 +1099,23 @@ class Buffer:
         self.buf = np.zeros(3)
 
 
-@case(vec(3), Buffer())
-def write_into_a_fields_array(x, state):
+@case(vec(3))
+def write_into_a_fields_array(x):
     """``state.buf[1] = 4.0`` writes into the array the field holds, as Python does: the
     write was dropped (value and gradient of ``state.buf * x`` zero, silently); the
-    field now takes the written array back."""
+    field of an object the function built now takes the written array back."""
+    state = Buffer()
     state.buf[1] = 4.0
-    local = Buffer()
-    local.buf[0] += 2.0
-    return np.sum(state.buf * x) + np.sum(local.buf * x**2)
+    state.buf[0] += 2.0
+    return np.sum(state.buf * x) + np.sum(state.buf * x**2)
+
+
+@case(vec(3), Buffer(), refusable=True)
+def write_into_a_callers_fields_array(x, state):
+    """The same write into the caller's object: it would change the caller's array,
+    which compiled code never writes into (it was dropped, silently). Refused."""
+    state.buf[1] = 4.0
+    return np.sum(state.buf * x)
 
 
 @case(vec(3), refusable=True)
@@ -1130,6 +1139,9 @@ class Scaled:
 
     def sum(self):
         return np.sum(self.v) * 3.0
+
+    def total(self):
+        return np.sum(self.v) * 7.0
 
 
 @case(vec(3))
@@ -1159,3 +1171,46 @@ def dot_of_lists_of_entries(x):
     list's ``ndim`` (an AttributeError in generated code)."""
     entries = [x[0], x[1] * x[2]]
     return np.dot(entries, entries) + np.dot(entries, [1.0, 2.0])
+
+
+class Pair(typing.NamedTuple):
+    v: np.ndarray
+
+    def copy(self):
+        return Pair(self.v * 5.0)
+
+
+class Vec:
+    def __init__(self, v):
+        self.v = v
+
+    def __add__(self, other):
+        return Vec(self.v + other.v)
+
+    def copy(self):
+        return Vec(self.v * 5.0)
+
+
+@case(vec(3), refusable=True)
+def method_of_a_named_tuple_named_like_an_arrays(x):
+    """A named tuple's own ``copy`` got ndarray.copy's derivative (silently): the owner
+    check took only objects with fields for users'. Refused."""
+    return np.sum(Pair(x * x).copy().v)
+
+
+@case(vec(3), refusable=True)
+def method_of_a_sum_of_objects_named_like_an_arrays(x):
+    """``Vec(x) + Vec(x * x)`` was taken for an array (any ``+`` was), so its ``copy``
+    got ndarray.copy's derivative, silently. Refused."""
+    total = Vec(x) + Vec(x * x)
+    return np.sum(total.copy().v)
+
+
+@case(vec(3))
+def a_name_built_as_an_object_then_given_an_array(x):
+    """``a = Scaled(...)`` then ``a = x * 2.0``: ``a.sum()`` is the array's (every call
+    of ``a``'s methods was taken for the class's, and refused)."""
+    a = Scaled(x)
+    t = a.total()
+    a = x * 2.0
+    return np.sum(t) + a.sum()

@@ -1124,3 +1124,32 @@ def test_a_loss_from_a_method_of_the_callers_object_passes_its_gradient_on():
     w = sd.tensor([1.0, 2.0], requires_grad=True)
     assert step(Holder(w)).item() == 9.0
     assert w.grad.tolist() == [3.0, 3.0]
+
+
+def test_a_star_args_of_tensors_passed_on_is_refused_and_all_ignored_targets_give_nan():
+    """``loss_fn(w, *rest)`` passed Tensors to the callee, which computed with them
+    eagerly: ``w.grad`` was None, silently (refused); cross entropy whose targets are
+    all ignored is NaN with zero gradients, as eagerly (a ZeroDivisionError)."""
+
+    def loss_fn(w, t):
+        return ((w - t) ** 2).sum()
+
+    @sd.differentiate
+    def spread(w, *rest):
+        loss = loss_fn(w, *rest)
+        loss.backward()
+        return loss
+
+    with pytest.raises(sd.CompileError, match=r"\*rest passed on .* \(rest\[0\], \.\.\.\)"):
+        spread(sd.tensor([1.0, 3.0], requires_grad=True), sd.tensor([0.0, 1.0]))
+
+    def ignored(w, t):
+        loss = sd.nn.functional.cross_entropy(w * 2.0, t, ignore_index=1)
+        loss.backward()
+        return loss.item()
+
+    for fn in (ignored, sd.differentiate(ignored)):
+        w = sd.tensor([[0.5, 1.0, -1.0], [2.0, 0.0, 1.0]], requires_grad=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            assert np.isnan(fn(w, sd.tensor([1, 1])))
+        assert w.grad.tolist() == [[0.0] * 3] * 2
