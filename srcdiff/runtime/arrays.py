@@ -558,6 +558,14 @@ def entries(g: Any, container: Any) -> list:
     if isinstance(container, dict):
         g = g or {}
         return [zeros_like(v) if g.get(k) is None else g[k] for k, v in container.items()]
+    if not isinstance(container, (list, tuple)) and not _is_array(container):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(  # an object whose own append (or pop, ...) ran: no list's entries
+            f"a gradient through an updating method of a {type(container).__qualname__}, "
+            "which compiled code follows for lists and dicts only",
+            "build a new value instead, or give the method another name",
+        )
     g = g if g is not None else [None] * len(container)
     return [zeros_like(v) if d is None else d for d, v in zip(g, container, strict=True)]
 
@@ -841,7 +849,12 @@ def dict_grad(d: dict, g: Any, part: int | None) -> dict:
 
 
 def appended(xs: list, v: Any) -> list:
-    """``xs + [v]``, a new list (the old one may still be needed by an adjoint)."""
+    """``xs + [v]``, a new list (the old one may still be needed by an adjoint); an
+    object's own ``append`` runs as written (a gradient through it is refused: see
+    ``entries``)."""
+    if not isinstance(xs, list):
+        xs.append(v)
+        return xs
     return [*xs, v]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
+from ..errors import CompileError
 from .arrays import (
     _is_array,
     acc,
@@ -26,6 +27,7 @@ from .arrays import (
     unbroadcast,
     zeros_like,
 )
+from .mutation import refuse
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -182,10 +184,13 @@ def _in_place(obj: Any, method: str, *args: Any) -> Any:
     return obj
 
 
-def _not_a_container(obj: Any, method: str) -> TypeError:
-    return TypeError(
-        f"srcdiff cannot differentiate through .{method}() of a {type(obj).__name__}: "
-        "it follows in-place updates of lists and dicts only; build a new value instead"
+def _not_a_container(obj: Any, method: str) -> CompileError:
+    """The refusal of a gradient through an updating method of an object that is no list
+    or dict (a user's ``update``), at the user's line."""
+    return refuse(
+        f"a gradient through .{method}() of a {type(obj).__qualname__}, which compiled code "
+        "follows for lists and dicts only",
+        "build a new value instead, or give the method another name",
     )
 
 

@@ -6,6 +6,7 @@ and dicts."""
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff import runtime as rt
 
 from .spec import Sampler, Spec, rule_grads, table_tests
@@ -68,12 +69,17 @@ class Bag:
     def extend(self, xs):
         self.items += list(xs)
 
+    def append(self, x):
+        self.items.append(x)
+
 
 def test_another_object_runs_its_own_method_and_is_not_differentiated():
     bag = Bag()
     assert rt.extended(bag, [1.0]) is bag and bag.items == [1.0]
-    with pytest.raises(TypeError, match="lists and dicts only"):
+    with pytest.raises(sd.CompileError, match="follows for lists and dicts only"):
         rule_grads(rt.extended, [1.0], Bag(), [1.0])
+    other = Bag()
+    assert rt.appended(other, 2.0) is other and other.items == [2.0]
 
 
 def test_dict_updates_route_each_gradient_to_the_entry_that_holds_the_value():

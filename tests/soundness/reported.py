@@ -1214,3 +1214,20 @@ def a_name_built_as_an_object_then_given_an_array(x):
     t = a.total()
     a = x * 2.0
     return np.sum(t) + a.sum()
+
+
+class Stack:
+    def __init__(self):
+        self.items = []
+
+    def append(self, v):
+        self.items.append(v * 2.0)
+
+
+@case(vec(3), refusable=True)
+def a_users_append_method(x):
+    """A class's own ``append`` was taken for a list's (a TypeError of ``*`` in generated
+    code); it runs as written, and a gradient through it is refused at the user's line."""
+    s = Stack()
+    s.append(x)
+    return np.sum(s.items[0])
