@@ -310,20 +310,24 @@ class Analyser:
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op(Kind.PASSIVE)
-            if self.is_field(v.attr) and v.attr in self.property_names():
+            field = self.is_field(v.attr) or self.built_by_class(v.value)  # (a user's .T)
+            if field and v.attr in self.property_names():
                 callee = gast.Call(
                     func=gast.Attribute(value=name("rt"), attr="getter", ctx=gast.Load()),
                     args=[v.value, const(v.attr)],
                     keywords=[],
                 )
                 return Op(Kind.CALL, callee=callee, operands=[v.value], keywords=[])
-            if self.is_field(v.attr):
+            if field:
                 return self.primitive(
                     "object-attribute", [v.value, const(v.attr)], [], stmt, f"field .{v.attr}"
                 )
-            return self.primitive(
+            op = self.primitive(
                 f"ndarray.{v.attr}", [v.value], [], stmt, f"attribute .{v.attr} of an array"
             )
+            if op.kind is Kind.RULE and not self.known_array(v.value):
+                op.receiver = v.attr  # a user's object with an attribute so named: refused
+            return op
         if isinstance(v, (gast.Tuple, gast.List)):
             key = "tuple-display" if isinstance(v, gast.Tuple) else "list-display"
             return self.primitive(key, list(v.elts), [], stmt, "display")

@@ -18,6 +18,8 @@ import types
 import weakref
 from typing import Any
 
+import numpy as np
+
 from .. import backend
 
 # Packages whose objects are never records (with the standard library's): arrays,
@@ -52,16 +54,19 @@ def is_record(x: Any) -> bool:
 
 
 def receiver(obj: Any, name: str) -> None:
-    """Check ``obj`` of ``obj.name(...)``, which compiled code differentiates as an array's
-    (or a dict's) method of that name: an object of a user's class, whose own method it
-    is (``acc.copy()``), is refused, never given the array method's derivative."""
-    own = inspect.getattr_static(type(obj), name, None)  # a Python function: the class's
-    if is_record(obj) or isinstance(own, types.FunctionType):  # (a named tuple's too)
+    """Check ``obj`` of ``obj.name(...)`` (or ``obj.name``), which compiled code
+    differentiates as an array's (or a dict's) method or attribute of that name: an object
+    of a user's class, whose own it is (``acc.copy()``, a property ``T``), is refused,
+    never given the array's derivative."""
+    if hasattr(obj, "shape") and hasattr(obj, "dtype") and not is_record(obj):
+        return  # an array of any library (array-api-strict's .T is a Python property)
+    own = inspect.getattr_static(type(obj), name, None)  # in Python: the class's own
+    if is_record(obj) or isinstance(own, (types.FunctionType, property)):  # (a named tuple's)
         from .mutation import refuse  # mutation imports this module
 
         raise refuse(
-            f"a call of .{name}() of a {type(obj).__qualname__}, which compiled code took "
-            f"for an array's (or a dict's) .{name}()",
+            f".{name} of a {type(obj).__qualname__}, which compiled code took for an array's "
+            f"(or a dict's) .{name}",
             f"call it as {type(obj).__qualname__}.{name}(obj, ...), or construct the object "
             "in this function",
         )
@@ -72,8 +77,20 @@ def put_attribute(holder: Any, attr: str, entry: Any) -> None:
     array, written) a new value: the object's field takes it back, as Python's in-place
     write reaches it. An array's attribute (``b.T``, ``b.real``, a view of it) cannot:
     refused, where Python would change the array itself."""
-    if getattr(holder, attr, None) is entry:
+    old = getattr(holder, attr, None)
+    if old is entry:
         return
+    others = (
+        [v for k, v in vars(holder).items() if k != attr] if hasattr(holder, "__dict__") else []
+    )
+    if any(holds(v, old) or _shares_memory(v, old) for v in others):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(  # another field holds the array (or a view of it): it would not see
+            f"a write into the entries of .{attr}, whose array another field of the "
+            f"{type(holder).__qualname__} also holds (or views)",
+            "give each field an array of its own (.copy() it), or write into a copy",
+        )
     tensor = callable(getattr(holder, "_changed", None))  # a Tensor's .data takes it
     if hasattr(holder, "shape") and hasattr(holder, "dtype") and not tensor:
         from .mutation import refuse  # mutation imports this module
@@ -89,6 +106,16 @@ def put_attribute(holder: Any, attr: str, entry: Any) -> None:
             "write into the array itself (b[:, 0] = v for b.T[0] = v)",
         )
     setattr(holder, attr, entry)
+
+
+def _shares_memory(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` may share memory (a view of one in the other)."""
+    if not (hasattr(a, "shape") and hasattr(b, "shape")):
+        return False
+    try:
+        return bool(np.may_share_memory(a, b))
+    except TypeError:  # arrays NumPy cannot look into (CuPy's): their bases
+        return getattr(a, "base", None) is b or getattr(b, "base", None) is a
 
 
 def fields(x: Any) -> list[str]:

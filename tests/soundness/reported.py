@@ -1231,3 +1231,36 @@ def a_users_append_method(x):
     s = Stack()
     s.append(x)
     return np.sum(s.items[0])
+
+
+class Shared:
+    def __init__(self):
+        self.a = np.zeros(3)
+        self.b = self.a
+        self.head = self.a[:2]
+
+
+@case(vec(3), refusable=True)
+def write_into_a_field_another_field_shares(x):
+    """``s.a[1] = 2.0`` where ``s.b`` holds the same array: the field took a new array and
+    ``s.b`` kept the old values (value and gradient wrong, silently). Refused."""
+    s = Shared()
+    s.a[1] = 2.0
+    return np.sum(s.b * x)
+
+
+class ArrayField:
+    def __init__(self, v):
+        self.v = v
+
+    @property
+    def T(self):
+        return self.v * 3.0
+
+
+@case(vec(3))
+def a_users_property_named_like_an_arrays(x):
+    """``a.T`` of a user's class with a property ``T`` was differentiated as an array's
+    transpose (an IndexError in the adjoint)."""
+    a = ArrayField(x * x)
+    return np.sum(a.T)
