@@ -387,6 +387,12 @@ class Analyser:
                     op.receiver = attr  # a user's object with a method so named: refused
                 return op
             kind = "dynamic"  # (an array has no such method: an object's, called)
+        if kind == "object" and _numpy_callable(obj) and any(map(self.built_by_class, args)):
+            return self.fail(  # NumPy would call the object's own method (np.sum: its sum)
+                stmt,
+                f"an object of a user's class passed to {describe(obj)}",
+                "call the object's methods, or pass NumPy the arrays it holds",
+            )
         if kind == "object":
             rule = registry.lookup(obj)
             if obj is functools.partial:  # its keywords' values, then their names
@@ -1038,6 +1044,12 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
                         useful.add(n.id)
                         changed = True
     return useful
+
+
+def _numpy_callable(obj: Any) -> bool:
+    """Whether ``obj`` is one of NumPy's functions or ufuncs."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] == "numpy" or type(obj).__name__ == "ufunc"
 
 
 def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:

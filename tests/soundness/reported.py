@@ -1264,3 +1264,19 @@ def a_users_property_named_like_an_arrays(x):
     transpose (an IndexError in the adjoint)."""
     a = ArrayField(x * x)
     return np.sum(a.T)
+
+
+class Rounded:
+    def __init__(self, a):
+        self.a = a
+
+    def round(self, decimals=0, out=None):
+        return self.a * 3.0
+
+
+@case(vec(3), refusable=True)
+def a_users_object_passed_to_a_numpy_function(x):
+    """``np.round(v)`` of a user's object runs its own ``round`` (NumPy hands it over):
+    the gradient was np.round's, zero, silently. Refused."""
+    v = Rounded(x)
+    return np.sum(np.round(v))
