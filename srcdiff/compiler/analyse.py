@@ -193,18 +193,8 @@ class Analyser:
                     operands=[call.func.value] + list(call.args),
                     keywords=list(call.keywords),
                 )
-            if (  # (in Tensor code: a Tensor's .data, written in place or refused then)
-                _is_put_attribute(call)
-                and not self.on_tensors
-                and call.args[0].id not in self.made_objects()
-            ):
-                return self.fail(
-                    stmt,
-                    f"a write into the entries of .{call.args[1].value} of an object the "
-                    "function did not build, or shares (the caller's object would change)",
-                    "compute the new array in a local name (buf = s.buf.copy(); buf[1] = v) "
-                    "and return it",
-                )
+            if _is_put_attribute(call) and len(call.args) == 3:  # whether the object is
+                call.args.append(const(call.args[0].id in self.made_objects()))  # its own
             return self.classify_effect(stmt, call)
         if not isinstance(stmt, gast.Assign):
             return Op(Kind.PASSIVE)

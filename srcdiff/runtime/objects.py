@@ -72,29 +72,23 @@ def receiver(obj: Any, name: str) -> None:
         )
 
 
-def put_attribute(holder: Any, attr: str, entry: Any) -> None:
+def put_attribute(holder: Any, attr: str, entry: Any, own: bool = False) -> None:
     """``holder.attr[k] = v`` in compiled code, which gave ``entry`` (the attribute's
-    array, written) a new value: the object's field takes it back, as Python's in-place
-    write reaches it. An array's attribute (``b.T``, ``b.real``, a view of it) cannot:
-    refused, where Python would change the array itself."""
+    object, written) a new value, as Python's in-place write reaches the object: a list's
+    or a dict's contents go back into it (every name holding it sees them); an array is
+    the field's new value where the object is the function's ``own`` (built here, held
+    by one name) and no other field shares it. Else refused: the caller's array, or an
+    array's view (``b.T``), would not see the write."""
+    from .mutation import refuse, write_back  # mutation imports this module
+
     old = getattr(holder, attr, None)
     if old is entry:
         return
-    others = (
-        [v for k, v in vars(holder).items() if k != attr] if hasattr(holder, "__dict__") else []
-    )
-    if any(holds(v, old) or _shares_memory(v, old) for v in others):
-        from .mutation import refuse  # mutation imports this module
-
-        raise refuse(  # another field holds the array (or a view of it): it would not see
-            f"a write into the entries of .{attr}, whose array another field of the "
-            f"{type(holder).__qualname__} also holds (or views)",
-            "give each field an array of its own (.copy() it), or write into a copy",
-        )
+    if isinstance(old, (list, dict)) and isinstance(entry, type(old)):
+        write_back(old, entry)
+        return
     tensor = callable(getattr(holder, "_changed", None))  # a Tensor's .data takes it
     if hasattr(holder, "shape") and hasattr(holder, "dtype") and not tensor:
-        from .mutation import refuse  # mutation imports this module
-
         if attr == "data":  # a value compiled Tensor code computed
             raise refuse(
                 "a write into the entries of .data of a value the compiled code computed",
@@ -104,6 +98,21 @@ def put_attribute(holder: Any, attr: str, entry: Any) -> None:
             f"a write into the entries of .{attr} of an array (a view of it): compiled code "
             "gives the view a new value, which the array does not see",
             "write into the array itself (b[:, 0] = v for b.T[0] = v)",
+        )
+    if not (own or tensor):
+        raise refuse(
+            f"a write into the entries of the array .{attr} of an object the function did "
+            "not build, or shares (the caller's array would change)",
+            "compute the new array in a local name (buf = s.buf.copy(); buf[1] = v) and return it",
+        )
+    others = (
+        [v for k, v in vars(holder).items() if k != attr] if hasattr(holder, "__dict__") else []
+    )
+    if any(holds(v, old) or _shares_memory(v, old) for v in others):
+        raise refuse(  # another field holds the array (or a view of it): it would not see
+            f"a write into the entries of .{attr}, whose array another field of the "
+            f"{type(holder).__qualname__} also holds (or views)",
+            "give each field an array of its own (.copy() it), or write into a copy",
         )
     setattr(holder, attr, entry)
 

@@ -1280,3 +1280,23 @@ def a_users_object_passed_to_a_numpy_function(x):
     the gradient was np.round's, zero, silently. Refused."""
     v = Rounded(x)
     return np.sum(np.round(v))
+
+
+class Cached:
+    def __init__(self):
+        self.w = np.array([0.5, -0.2, 0.1])
+        self.cache = {"calls": 0}
+
+    def loss(self, x):
+        self.cache["calls"] = self.cache["calls"] + 1
+        return np.sum(self.w * x)
+
+
+_cached = Cached()
+
+
+@case(vec(3))
+def a_write_into_a_dict_field_of_a_global_object(x):
+    """``self.cache["calls"] = ...`` in a method of a global object: the dict takes the
+    write, as in Python (it was refused as a write into an array field)."""
+    return _cached.loss(x)

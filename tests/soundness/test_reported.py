@@ -6,7 +6,7 @@ import pytest
 
 import srcdiff as sd
 
-from .reported import CASES
+from .reported import CASES, _cached, a_write_into_a_dict_field_of_a_global_object, vec
 from .verify import verify
 
 
@@ -29,3 +29,12 @@ def test_a_function_updating_its_default_list_keeps_it_as_python_does():
     g = sd.value_and_grad(appended)
     assert g(x)[0] == pytest.approx(3.0)
     assert g(x)[0] == pytest.approx(6.0) and len(store) == 2
+
+
+def test_a_dict_fields_write_reaches_the_callers_dict():
+    """A write into a dict a field of the caller's object holds reaches that dict, as a
+    plain call's does (the field's own dict, which every name holding it sees)."""
+    cache = _cached.cache
+    calls = cache["calls"]
+    sd.grad(a_write_into_a_dict_field_of_a_global_object)(vec(3))
+    assert _cached.cache is cache and cache["calls"] == calls + 1
