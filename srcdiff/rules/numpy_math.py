@@ -305,14 +305,26 @@ def logaddexp_jvp(ans, x, y, *, dx, dy):
     )
 
 
-@vjp(builtins.float, "ndarray.item")
+@vjp(builtins.float)
 def to_float(g, ans, x):
     return g
 
 
-@jvp(builtins.float, "ndarray.item")
+@jvp(builtins.float)
 def to_float_jvp(ans, x, *, dx):
     return float(dx)
+
+
+@vjp("ndarray.item")
+def item(g, ans, x, i=None, j=None, k=None, m=None):
+    """``x.item()`` of a one-entry array, or the entry at a flat index or an index per
+    axis (``x.item(2)``, ``x.item(1, 0)``, up to four axes): the gradient goes there."""
+    return rt.item_grad(g, x, (i, j, k, m)), None, None, None, None
+
+
+@jvp("ndarray.item")
+def item_jvp(ans, x, i=None, j=None, k=None, m=None, *, dx):
+    return rt.item_tangent(dx, (i, j, k, m))
 
 
 @vjp("ndarray.astype")

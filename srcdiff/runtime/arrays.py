@@ -490,6 +490,26 @@ def _is_array(x: Any) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
+def item_grad(g: Any, x: Any, index: tuple) -> Any:
+    """The gradient of ``x`` from that of ``x.item(*index)``: its entry at a flat index,
+    or at an index per axis (the only entry, without one; None: no index there)."""
+    index = tuple(i for i in index if i is not None)
+    if not index:
+        return g
+    d = zeros_like(x)
+    if len(index) == 1:
+        d.reshape(-1)[index[0]] = g  # (zeros_like's array is contiguous: a view)
+    else:
+        d[index] = g
+    return d
+
+
+def item_tangent(dx: Any, index: tuple) -> Any:
+    """The tangent of ``x.item(*index)`` (see ``item_grad``): ``dx``'s entry there."""
+    index = tuple(i for i in index if i is not None)
+    return dx.item(*index) if hasattr(dx, "item") else float(dx)
+
+
 def index_grad(x: Any, idx: Any, g: Any) -> Any:
     """Gradient of ``x[idx]``: ``g`` scattered into zeros shaped like ``x``."""
     if isinstance(x, dict):

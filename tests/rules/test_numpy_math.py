@@ -108,6 +108,14 @@ SPECS = [
     Spec(builtins.float, (R(()),)),
     Spec(builtins.float, (np.float64(R.scalar()),), label="np.float64"),
     Spec("ndarray.item", (R(()),), call=lambda x: x.item()),
+    Spec("ndarray.item", (R((2, 3)), 4), call=lambda x, i: x.item(i), wrt=(0,), label="flat"),
+    Spec(
+        "ndarray.item",
+        (R((2, 3)), 1, 2),
+        call=lambda x, i, j: x.item(i, j),
+        wrt=(0,),
+        label="per-axis",
+    ),  # fmt: skip
     Spec(
         "ndarray.item", (R((1, 1)),), call=lambda x: x.item(), label="1x1", wrt=()
     ),  # the gradient is a scalar for a 1x1 array: checked by hand below

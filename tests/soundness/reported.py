@@ -1300,3 +1300,11 @@ def a_write_into_a_dict_field_of_a_global_object(x):
     """``self.cache["calls"] = ...`` in a method of a global object: the dict takes the
     write, as in Python (it was refused as a write into an array field)."""
     return _cached.loss(x)
+
+
+@case(vec(4))
+def item_at_an_index(x):
+    """``z.item(1)`` and ``z.reshape(2, 2).item(1, 0)`` (NumPy's entry at a flat index, at
+    an index per axis) were refused as too many arguments for item's rule."""
+    z = x * x
+    return z.item(1) * 3.0 + z.reshape(2, 2).item(1, 0) + np.sum(z)
