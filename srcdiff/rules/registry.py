@@ -198,9 +198,10 @@ def sequence_result(*primitives: Any) -> None:
 
 
 def gives_sequence(primitive: Any) -> bool:
-    """Whether ``primitive`` is declared to return a tuple or list (``sequence_result``)."""
+    """Whether ``primitive`` is declared to return a tuple or list (``sequence_result``),
+    or is a named tuple's class."""
     try:
-        return _key(primitive) in _SEQUENCES
+        return _key(primitive) in _SEQUENCES or _named_tuple(primitive)
     except TypeError:
         return False
 
@@ -221,9 +222,10 @@ def alias(method: Any, primitive: Any) -> None:
 def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:
     """The positions in which ``primitive`` is linear, if it is declared so."""
     try:
-        return _LINEAR.get(_key(primitive))
+        found = _LINEAR.get(_key(primitive))
     except TypeError:
         return None
+    return _LINEAR.get("tuple-display") if found is None and _named_tuple(primitive) else found
 
 
 def register_jvp(primitive: Any, fn: Callable) -> None:
@@ -297,13 +299,24 @@ def refusal(primitive: Any) -> tuple[str, str] | None:
     return found
 
 
+def _named_tuple(primitive: Any) -> bool:
+    """Whether ``primitive`` is a named tuple's class: built like a tuple display."""
+    return (
+        isinstance(primitive, type)
+        and issubclass(primitive, tuple)
+        and hasattr(primitive, "_fields")
+    )
+
+
 def lookup(primitive: Any) -> Rule | None:
     """The rule of ``primitive``, or None: a registered one, or one it carries (see
-    ``own_rules``)."""
+    ``own_rules``); a named tuple's class builds as a tuple display does."""
     try:
         rule = _RULES.get(_key(primitive))
     except TypeError:
         return None
+    if rule is None and _named_tuple(primitive):
+        return _RULES.get("tuple-display")
     if rule is None and (method := _method_key(primitive)) is not None:
         return _RULES.get(method)
     if rule is None and hasattr(type(primitive), "_srcdiff_vjp"):

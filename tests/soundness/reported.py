@@ -6,6 +6,7 @@ must be computed.
 
 from __future__ import annotations
 
+import collections
 import functools
 import typing
 from dataclasses import dataclass, field
@@ -1308,3 +1309,15 @@ def item_at_an_index(x):
     an index per axis) were refused as too many arguments for item's rule."""
     z = x * x
     return z.item(1) * 3.0 + z.reshape(2, 2).item(1, 0) + np.sum(z)
+
+
+NamedPair = collections.namedtuple("NamedPair", "w b")
+
+
+@case(vec(2), vec(2, seed=1), wrt=(0, 1))
+def named_tuples_built_inside(x, y):
+    """A named tuple built inside (the README's promise) was refused: no rule for its
+    class; it builds as a tuple display, its fields and entries read as a tuple's."""
+    p = NamedPair(x * 2.0, y)
+    q = Pair(y * y)
+    return np.sum(p.w * p[1]) + np.sum(q.v) + np.sum(q[0] ** 3)
