@@ -285,6 +285,14 @@ class Analyser:
     def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
         if isinstance(v, gast.Name):
             return Op(Kind.COPY, operands=[v])
+        if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
+            self.built_by_class(e) and self.is_active(e) for e in _operands(v)
+        ):  # (its class's operator runs: an array's derivative would not be its)
+            return self.fail(
+                stmt,
+                "an arithmetic operator on an object of a user's class",
+                "call a method of the class instead (v.scaled(3.0) for v * 3.0)",
+            )
         if isinstance(v, gast.BinOp):
             prim = BINOPS[type(v.op)]
             return self.primitive(prim, [v.left, v.right], [], stmt, describe_op(v.op))
@@ -1034,6 +1042,10 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
                         useful.add(n.id)
                         changed = True
     return useful
+
+
+def _operands(v: gast.BinOp | gast.UnaryOp) -> list[gast.expr]:
+    return [v.left, v.right] if isinstance(v, gast.BinOp) else [v.operand]
 
 
 def _numpy_callable(obj: Any) -> bool:

@@ -1321,3 +1321,11 @@ def named_tuples_built_inside(x, y):
     p = NamedPair(x * 2.0, y)
     q = Pair(y * y)
     return np.sum(p.w * p[1]) + np.sum(q.v) + np.sum(q[0] ** 3)
+
+
+@case(vec(3), refusable=True)
+def an_operator_on_an_object_built_here(x):
+    """``Vec(x) * 3.0`` runs the class's ``__mul__``: the product's rule was applied to
+    the object (a TypeError in the adjoint). Refused."""
+    v = Vec(x) * 3.0
+    return np.sum(v.v)
