@@ -1325,7 +1325,8 @@ def named_tuples_built_inside(x, y):
 
 @case(vec(3), refusable=True)
 def an_operator_on_an_object_built_here(x):
-    """``Vec(x) * 3.0`` runs the class's ``__mul__``: the product's rule was applied to
-    the object (a TypeError in the adjoint). Refused."""
-    v = Vec(x) * 3.0
+    """``a + b`` of objects built here runs the class's ``__add__``: the sum's rule was
+    applied to the objects (a TypeError in the adjoint for ``*``). Refused."""
+    a = Vec(x)
+    v = a + Vec(x * x)
     return np.sum(v.v)
