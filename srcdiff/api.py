@@ -49,6 +49,25 @@ def _entry(d: Any, element: int | None) -> Any:
     return d[element]
 
 
+def _check_array_type(v: Any, function: str) -> None:
+    """Refuse a differentiated argument of a subclass of NumPy's array whose class defines
+    methods of its own (``sum``, ``mean``): compiled code gives its methods the array's
+    derivatives."""
+    cls = type(v)
+    if isinstance(v, np.ndarray) and cls is not np.ndarray:
+        own = sorted(
+            k for c in cls.__mro__[: cls.__mro__.index(np.ndarray)] for k, f in vars(c).items()
+            if isinstance(f, types.FunctionType) and not k.startswith("__")
+        )  # fmt: skip
+        if own:
+            raise CompileError(
+                f"a differentiated argument of {cls.__qualname__}, a subclass of NumPy's "
+                f"array with methods of its own ({', '.join(own)})",
+                function=function,
+                hint="pass np.asarray(v): srcdiff differentiates NumPy's arrays' methods",
+            )
+
+
 def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) or rt.is_record(x) else "array"
 
@@ -440,6 +459,7 @@ class _Target:
                     f"cannot differentiate {self.fn.__qualname__} with "
                     "respect to an integer argument: pass a float"
                 )
+            _check_array_type(v, self.fn.__qualname__)
         shapes = rt.shape_pattern(self.parameters, args, kwargs)
         described = dict(zip(self.names, kinds, strict=True))
         described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)

@@ -1330,3 +1330,15 @@ def an_operator_on_an_object_built_here(x):
     a = Vec(x)
     v = a + Vec(x * x)
     return np.sum(v.v)
+
+
+class Twice(np.ndarray):
+    def sum(self, *args, **kwargs):
+        return 2.0 * np.asarray(self).sum(*args, **kwargs)
+
+
+@case(vec(3).view(Twice), refusable=True)
+def a_subclass_of_ndarray_with_its_own_sum(x):
+    """``x.sum()`` of an ndarray subclass that defines ``sum``: the array method's
+    derivative (half the right one, silently). Refused."""
+    return x.sum()
