@@ -49,23 +49,30 @@ def _entry(d: Any, element: int | None) -> Any:
     return d[element]
 
 
+ARRAY_LIBRARIES = ("numpy", "cupy", "array_api_strict", "srcdiff", "jax", "torch")
+
+
 def _check_array_type(v: Any, function: str) -> None:
-    """Refuse a differentiated argument of a subclass of NumPy's array whose class defines
-    methods of its own (``sum``, ``mean``): compiled code gives its methods the array's
-    derivatives."""
+    """Refuse a differentiated argument that is an array of a class of the user's (a
+    subclass of NumPy's, or an object with ``__array__``) defining methods of its own
+    (``sum``, ``mean``): compiled code gives its methods the array's derivatives."""
     cls = type(v)
-    if isinstance(v, np.ndarray) and cls is not np.ndarray:
-        own = sorted(
-            k for c in cls.__mro__[: cls.__mro__.index(np.ndarray)] for k, f in vars(c).items()
-            if isinstance(f, types.FunctionType) and not k.startswith("__")
-        )  # fmt: skip
-        if own:
-            raise CompileError(
-                f"a differentiated argument of {cls.__qualname__}, a subclass of NumPy's "
-                f"array with methods of its own ({', '.join(own)})",
-                function=function,
-                hint="pass np.asarray(v): srcdiff differentiates NumPy's arrays' methods",
-            )
+    if (cls.__module__ or "").split(".")[0] in ARRAY_LIBRARIES or not (
+        isinstance(v, np.ndarray) or hasattr(v, "__array__")
+    ):
+        return
+    mro = cls.__mro__[: cls.__mro__.index(np.ndarray)] if isinstance(v, np.ndarray) else cls.__mro__
+    own = sorted(
+        k for c in mro for k, f in vars(c).items()
+        if isinstance(f, types.FunctionType) and not k.startswith("__")
+    )  # fmt: skip
+    if own:
+        raise CompileError(
+            f"a differentiated argument of {cls.__qualname__}, an array of a class with "
+            f"methods of its own ({', '.join(own)})",
+            function=function,
+            hint="pass np.asarray(v): srcdiff differentiates NumPy's arrays' methods",
+        )
 
 
 def _kind(x: Any) -> str:

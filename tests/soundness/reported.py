@@ -1342,3 +1342,21 @@ def a_subclass_of_ndarray_with_its_own_sum(x):
     """``x.sum()`` of an ndarray subclass that defines ``sum``: the array method's
     derivative (half the right one, silently). Refused."""
     return x.sum()
+
+
+class Squares:
+    def __init__(self, a):
+        self.a = np.asarray(a, float)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a
+
+    def sum(self):
+        return float(np.sum(self.a**2))
+
+
+@case(Squares(vec(3)), refusable=True)
+def an_array_like_object_with_its_own_sum(x):
+    """An object with ``__array__`` and its own ``sum``: the array method's derivative
+    (a constant 1, silently). Refused."""
+    return x.sum()
