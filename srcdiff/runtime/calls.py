@@ -568,6 +568,20 @@ def tensor_call(
 
 
 GRADIENTS = "srcdiff.api"  # where gradient functions live: differentiated by their rules
+
+
+def _derivative_inside(fn: Any) -> CompileError:
+    """The refusal of a derivative (other than sd.grad's, sd.value_and_grad's and
+    sd.jvp's, which have rules) taken inside a differentiated function."""
+    return refuse(
+        f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken inside a "
+        "differentiated function",
+        "srcdiff differentiates calls of sd.grad(f), sd.value_and_grad(f) and "
+        "sd.jvp(f, primals, tangents) there; for others take the derivative outside "
+        "(sd.hessian, sd.hvp, sd.jacobian)",
+    )
+
+
 RUNTIME = "srcdiff.runtime"  # generated code's helpers: differentiated by rules only
 
 
@@ -714,13 +728,7 @@ class _Site:
                 "register one with sd.register_vjp, or call a function srcdiff can compile",
             )
         if target.__module__ == GRADIENTS:
-            raise refuse(
-                f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken "
-                "inside a differentiated function",
-                "srcdiff differentiates calls of sd.grad(f), sd.value_and_grad(f) and "
-                "sd.jvp(f, primals, tangents) there; for others take the derivative outside "
-                "(sd.hessian, sd.hvp, sd.jacobian)",
-            )
+            raise _derivative_inside(fn)
         if (target.__module__ or "").startswith(RUNTIME):
             raise refuse(
                 f"no derivative rule for srcdiff's rt.{target.__name__}, which a derivative "
@@ -1024,6 +1032,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "no derivative rule and no Python source",
             "register one with sd.register_jvp, or use sd.grad",
         )
+    if target.__module__ == GRADIENTS:  # (sd.vjp's pullback, say: srcdiff's own code)
+        raise _derivative_inside(fn)
     params, keywords = parameter_names(target, len(bound))
     for key in named:
         _refuse_into_kwargs(target, key, keywords)

@@ -611,3 +611,17 @@ def test_an_inner_gradient_in_an_argument_not_passed_by_position(inner, a):
     """d/dw of d/da of ``sin(w) a^3 b`` is ``3 a^2 b cos(w)``: the inner gradient's own
     argument passed by keyword, or left to its default (refused before)."""
     np.testing.assert_allclose(sd.grad(inner)(W), 3 * a**2 * 2.0 * np.cos(W), rtol=1e-12)
+
+
+def test_forward_mode_through_a_pullback_is_refused_at_the_users_line():
+    """``sd.jvp`` of a function calling ``sd.vjp``: srcdiff's own pullback was compiled
+    as user code, and refused naming srcdiff's file; now refused as reverse mode
+    refuses it, at the user's line."""
+
+    def pull(v):
+        out, back = sd.vjp(lambda t: np.sin(t) * t**3, v)
+        return back(1.0)[0]
+
+    line = pull.__code__.co_firstlineno + 1
+    with pytest.raises(sd.CompileError, match=rf"derivative \(vjp\) taken inside .*py:{line}\)"):
+        sd.jvp(pull, (0.7,), (1.0,))
