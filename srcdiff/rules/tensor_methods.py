@@ -107,7 +107,8 @@ def sigmoid(g, ans, x):
 
 @vjp(tm.relu)
 def relu(g, ans, x):
-    return g * (x > 0)
+    """The gradient passes where the input is not <= 0: a NaN passes it, as PyTorch's."""
+    return xp.where(x <= 0, 0.0, g)
 
 
 @vjp(tm.clamp)
@@ -204,7 +205,7 @@ def sigmoid_jvp(ans, x, *, dx):
 
 @jvp(tm.relu)
 def relu_jvp(ans, x, *, dx):
-    return dx * (x > 0)
+    return xp.where(x <= 0, 0.0, dx)
 
 
 @jvp(tm.clamp)
