@@ -46,6 +46,7 @@ from .objects import (
     is_record_class,
     partial_caller,
 )
+from .tensor_methods import FUNCTIONS as tensor_functions
 
 
 class Host:
@@ -547,7 +548,9 @@ def tensor_call(
     same way (its Tensor operands unwrapped, its Tensor methods on arrays). ``path``
     records whether the callee met Tensors requiring grad (then its result may carry a
     gradient even when no argument does)."""
-    before = LEAVES[0]
+    if getattr(fn, "__module__", None) == "srcdiff.functions":  # sd.stack through a name
+        fn = tensor_functions.get(fn.__name__, fn)  # found when the code runs: its array
+    before = LEAVES[0]  # version, as the compiler gives a call it resolves
     positions, layout = _expanded(active, len(args), kwargs)
     step = STEP[0]
     if step is None:

@@ -1153,3 +1153,20 @@ def test_a_star_args_of_tensors_passed_on_is_refused_and_all_ignored_targets_giv
         with np.errstate(invalid="ignore", divide="ignore"):
             assert np.isnan(fn(w, sd.tensor([1, 1])))
         assert w.grad.tolist() == [[0.0] * 3] * 2
+
+
+def test_a_srcdiff_function_found_through_an_argument_is_its_array_version():
+    """``T.stack([...])`` with srcdiff passed as ``T``: found when the code ran, srcdiff's
+    own Tensor function was compiled as user code and refused with a false premise."""
+
+    def step(T, w, x):
+        m = T.stack([w, x * w])
+        loss = (m * m).sum()
+        loss.backward()
+        return loss.item()
+
+    def run(fn):
+        w = sd.tensor([0.5, 1.0, 2.0], dtype=sd.float64, requires_grad=True)
+        return [fn(sd, w, sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64))], [w.grad.numpy().copy()]
+
+    assert_runs_match(run, step)
