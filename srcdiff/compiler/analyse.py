@@ -94,6 +94,8 @@ class Analyser:
         self.final = False
         self._made: frozenset[str] | None = None  # see made_objects
         self._arrays: set[str] | None = None  # see known_array
+        self._built: frozenset[str] | None = None  # see built_by_class
+        self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
 
     @classmethod
@@ -445,14 +447,21 @@ class Analyser:
             self._arrays = self.array_names()
         return owner.id in self._arrays
 
+    def assigned_values(self) -> dict[str, list[gast.expr | None]]:
+        """The values each local name is given (None: bound otherwise, by a loop, an
+        unpacking, a with or an except), in the order of the code."""
+        if self._values is None:
+            self._values = {}
+            for s in walk_statements(self.fn.body):
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    self._values.setdefault(s.targets[0].id, []).append(s.value)
+                else:
+                    for n in _bound_names(s):
+                        self._values.setdefault(n, []).append(None)
+        return self._values
+
     def array_names(self) -> set[str]:
-        values: dict[str, list[gast.expr]] = {}
-        for s in walk_statements(self.fn.body):
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                values.setdefault(s.targets[0].id, []).append(s.value)
-            else:  # a loop's variable, an unpacking, a with's or an except's name
-                for n in _bound_names(s):
-                    values.setdefault(n, []).append(None)  # unknown
+        values = self.assigned_values()
         params = set(params_of(self.fn))
         given = params - set(self.sequence_params)  # the parameters passed arrays
 
@@ -491,21 +500,18 @@ class Analyser:
         """Whether ``owner`` is a name every assignment gives an object of a user's class
         (``acc = Acc(v)``): its methods are its class's, whatever their names (``copy``,
         ``sum``, ``get``), never an array's or a dict's."""
-        if not isinstance(owner, gast.Name) or owner.id in params_of(self.fn):
-            return False
-        values = [
-            s.value
-            for s in walk_statements(self.fn.body)
-            if isinstance(s, gast.Assign)
-            and isinstance(s.targets[0], gast.Name)
-            and s.targets[0].id == owner.id
-        ]
+        if self._built is None:
+            params = set(params_of(self.fn))
+            self._built = frozenset(
+                n for n, values in self.assigned_values().items()
+                if n not in params and all(map(self.constructs, values))
+            )  # fmt: skip
+        return isinstance(owner, gast.Name) and owner.id in self._built
 
-        def constructs(v: gast.expr) -> bool:
-            kind, obj = self.resolve(v.func) if isinstance(v, gast.Call) else ("", None)
-            return kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
-
-        return bool(values) and all(map(constructs, values))
+    def constructs(self, v: gast.expr | None) -> bool:
+        """Whether ``v`` is a call of a user's class (``Acc(v)``)."""
+        kind, obj = self.resolve(v.func) if isinstance(v, gast.Call) else ("", None)
+        return kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
@@ -517,10 +523,7 @@ class Analyser:
             for s in walk_statements(self.fn.body):
                 if not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name):
                     continue
-                kind, obj = ("", None)
-                if isinstance(s.value, gast.Call):
-                    kind, obj = self.resolve(s.value.func)
-                if kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj):
+                if self.constructs(s.value):
                     built.add(s.targets[0].id)
                     by_constructor.add(id(s.targets[0]))
                 elif facts(s).follows:  # ``m = rt.follow(m, ...)``: m's own object still

@@ -665,8 +665,8 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
         out = dict(x)
     elif isinstance(x, list):
         out = list(x)
-    elif callable(getattr(x, "_changed", None)):  # a Tensor from outside: ``d = w.detach()``
-        return x._compiled_setitem(idx, v)
+    elif type(x) is not _ndarray and callable(getattr(x, "_changed", None)):  # a Tensor
+        return x._compiled_setitem(idx, v)  # from outside (``d = w.detach()``)
     else:
         if _truncates(x, v):
             from .mutation import refuse  # mutation imports this module
