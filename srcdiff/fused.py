@@ -80,6 +80,23 @@ def _fma_float(x: float, y: float, z: float, digits: int) -> float:
         return _nudged(s, (p - (s - t)) + (z - t), digits)
     if _MATH_FMA is not None:
         return _MATH_FMA(x, y, z)
+    p = x * y
+    if _EXACT_LOW < abs(p) < _EXACT_HIGH and abs(x) < _EXACT_HIGH and abs(y) < _EXACT_HIGH:
+        # error-free transformations (see ``fma``): x * y + z = s + u + ue exactly; where
+        # ue is 0 the rounded s + u is the answer (most operands), else integers decide
+        h = _SPLIT53 * x
+        x_hi = h - (h - x)
+        h = _SPLIT53 * y
+        y_hi = h - (h - y)
+        x_lo, y_lo = x - x_hi, y - y_hi
+        pe = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
+        s = p + z
+        t = s - p
+        se = (p - (s - t)) + (z - t)
+        u = pe + se
+        t = u - pe
+        if (pe - (u - t)) + (se - t) == 0.0:
+            return s + u
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return x * y + z
     (n1, d1), (n2, d2), (n3, d3) = (v.as_integer_ratio() for v in (x, y, z))
@@ -93,6 +110,10 @@ def _fma_float(x: float, y: float, z: float, digits: int) -> float:
 
 
 _MATH_FMA = getattr(math, "fma", None)  # Python 3.13
+_SPLIT53 = 2.0**27 + 1  # Veltkamp's split of a float64 into two halves of 26 bits
+# products of magnitudes in this range, of factors below its top, split and multiply
+# exactly (no overflow in the split, no underflow in the error term)
+_EXACT_LOW, _EXACT_HIGH = 2.0**-900, 2.0**900
 
 
 def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
@@ -145,7 +166,7 @@ def _alike(a: Any, b: Any) -> bool:
     )
 
 
-def fma(a: Any, b: Any, c: Any) -> Any:
+def fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
     """``a * b + c`` rounded once, in the dtype that ``a``, ``b`` and ``c`` promote to.
 
     float32 (and narrower) goes through float64, where the product is exact: the sum is
@@ -155,7 +176,33 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     exactly, ``r`` the rounded sum, which is the answer unless ``r + e2`` was a tie that
     ``te`` breaks. Where that overflows (or an operand is not finite), ``a * b + c``.
     A few NumPy elements are computed one by one in Python floats (the same roundings,
-    or integer arithmetic for float64)."""
+    or integer arithmetic for float64.
+
+    ``out``, an array of the result's shape and dtype, is given the result (in place)
+    and returned: an optimizer's parameter updated, without a new array."""
+    if (
+        type(a) is np.ndarray
+        and a.size == 1
+        and _alike(a, c)
+        and (type(b) is float or _alike(a, b))
+    ):
+        digits = _NUMPY_DIGITS.get(a.dtype)  # a parameter that is one number
+        if digits is not None:
+            b = float(a.dtype.type(b)) if type(b) is float else b.item()
+            value = _fma_float(a.item(), b, c.item(), digits)
+            if out is None:
+                return np.array(value, a.dtype).reshape(a.shape)
+            out.fill(value)
+            return out
+    result = _fma(a, b, c)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _fma(a: Any, b: Any, c: Any) -> Any:
+    """``fma`` without ``out``."""
     if _alike(a, c) and (type(b) is float or _alike(a, b)):  # the optimizers' usual case
         digits = _NUMPY_DIGITS.get(a.dtype)
         if digits is not None:
@@ -192,10 +239,15 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     return xp.where(xp.isfinite(fused), fused, a * b + c)
 
 
-def add(x: Any, other: Any, alpha: float = 1) -> Any:
+def add(x: Any, other: Any, alpha: float = 1, out: Any = None) -> Any:
     """``x + alpha * other`` as PyTorch's ``add`` computes it: rounded once (with alpha 1,
-    the plain sum)."""
-    return x + other if alpha == 1 else fma(other, alpha, x)
+    the plain sum); into ``out`` when given (see ``fma``)."""
+    if alpha != 1:
+        return fma(other, alpha, x, out)
+    if out is None:
+        return x + other
+    out[...] = x + other
+    return out
 
 
 def lerp(start: Any, end: Any, weight: float) -> Any:

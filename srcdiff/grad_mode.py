@@ -12,23 +12,26 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_state = threading.local()
+
+class _State(threading.local):
+    """This thread's grad mode, and the modes that ``with`` blocks entered will restore."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.saved: list[bool] = []
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad are recorded (this thread)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(flag: bool) -> None:
     _state.enabled = flag
-
-
-def _saved() -> list[bool]:
-    stack = getattr(_state, "saved", None)
-    if stack is None:
-        stack = _state.saved = []
-    return stack
 
 
 class _GradMode:
@@ -37,11 +40,12 @@ class _GradMode:
     enabled: bool
 
     def __enter__(self) -> None:
-        _saved().append(is_grad_enabled())
-        _set(self.enabled)
+        state = _state
+        state.saved.append(state.enabled)
+        state.enabled = self.enabled
 
     def __exit__(self, *exc: Any) -> None:
-        _set(_saved().pop())
+        _state.enabled = _state.saved.pop()
 
     def __call__(self, func: Callable) -> Callable:
         mode = self
@@ -92,7 +96,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - named as torch.set_grad_enabl
         _set(self.enabled)
 
     def __enter__(self) -> None:
-        _saved().append(self._previous)
+        _state.saved.append(self._previous)
 
     def __call__(self, func: Callable) -> Callable:
         _set(self._previous)  # as a decorator, act at each call only

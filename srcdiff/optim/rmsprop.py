@@ -119,6 +119,6 @@ def rmsprop(
             buf = momentum_buffers[i]
             buf *= momentum
             buf[...] = fused.addcdiv(buf, grad, avg)
-            param[...] = fused.add(param, buf, -lr)
+            fused.add(param, buf, -lr, out=param)
         else:
             param[...] = fused.addcdiv(param, grad, avg, -lr)

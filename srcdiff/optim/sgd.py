@@ -52,12 +52,11 @@ class SGD(Optimizer):
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
         momentum = group["momentum"]
-        buffers = (
-            [self.state[p].get("momentum_buffer") for p in params]
-            if momentum
-            else [None] * len(params)
-        )  # plain SGD keeps no state
-        arrays = [None if b is None else b._data for b in buffers]
+        if momentum:
+            buffers = [self.state[p].get("momentum_buffer") for p in params]
+            arrays = [None if b is None else b._data for b in buffers]
+        else:
+            arrays = [None] * len(params)  # plain SGD keeps no state
         sgd(
             [p._data for p in params],
             [p.grad._data for p in params],
@@ -68,9 +67,10 @@ class SGD(Optimizer):
             weight_decay=group["weight_decay"],
             nesterov=group["nesterov"],
         )
-        for p, buffer, array in zip(params, buffers, arrays, strict=True):
-            if buffer is None and array is not None:
-                self.state[p]["momentum_buffer"] = Tensor._make(array)
+        if momentum:
+            for p, buffer, array in zip(params, buffers, arrays, strict=True):
+                if buffer is None:
+                    self.state[p]["momentum_buffer"] = Tensor._make(array)
 
 
 def sgd(
@@ -99,4 +99,4 @@ def sgd(
                 buf *= momentum
                 buf[...] = fused.add(buf, d_p, 1 - dampening)
             d_p = fused.add(d_p, buf, momentum) if nesterov else buf
-        param[...] = fused.add(param, d_p, -lr)
+        fused.add(param, d_p, -lr, out=param)

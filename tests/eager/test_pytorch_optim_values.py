@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import random
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +175,48 @@ def test_the_vectorized_narrow_fma_rounds_once_and_keeps_non_finite_sums():
     out = fused.fma(special, np.float32(2.0), np.ones(20, dtype=np.float32))
     plain = special * np.float32(2.0) + np.float32(1.0)
     np.testing.assert_array_equal(out, plain)
+
+
+def _exact_fma(x: float, y: float, z: float) -> float:
+    """``x * y + z`` of finite floats rounded once, by exact rational arithmetic."""
+    exact = Fraction(x) * Fraction(y) + Fraction(z)
+    return x * y + z if exact == 0 else float(exact)  # IEEE's sign of an exact zero
+
+
+def test_fma_of_one_float64_is_the_exact_sum_rounded_once(monkeypatch):
+    """One float64 element goes through error-free transformations, falling back to
+    integers where they cannot decide: operands of every magnitude, products that cancel
+    the addend, and sums that are ties in the last place all round as exact arithmetic."""
+    monkeypatch.setattr(fused, "_MATH_FMA", None)
+    rng = random.Random(3)
+    # (1 + 2**-26) * 2**-53 (1 - 2**-26 + 2**-52) is 2**-53 + 2**-131: plus 1, just past
+    # the tie between 1 and its successor, which the rounded error terms fall onto
+    tie = (1 + 2.0**-26, 2.0**-53 * (1 - 2.0**-26 + 2.0**-52), 1.0)
+    cases = [(1 / 3, 3.0, -1.0), tie, (-tie[0], tie[1], -1.0), (2.0**-600, 2.0**-500, 0.0)]
+    for _ in range(3000):
+        x, y = (
+            rng.uniform(1, 2) * 2.0 ** rng.randint(-540, 500) * rng.choice((1, -1)) for _ in "xy"
+        )
+        z = rng.choice((-x * y, rng.uniform(-1, 1) * 2.0 ** rng.randint(-1000, 1000)))
+        cases.append((x, y, z))
+        # a product of few bits and a small addend: the tie breakers of the last place
+        cases.append(
+            (
+                float(rng.randint(1, 2**30)),
+                2.0 ** -rng.randint(0, 40),
+                -rng.randint(0, 2**20) * 2.0**-60,
+            )
+        )
+    for x, y, z in cases:
+        got = fused.fma(np.array([x]), np.array([y]), np.array([z]))[0]
+        want = _exact_fma(x, y, z)
+        assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, y, z)
+
+
+def test_fma_writes_into_out():
+    """``out`` takes the result in place, for one element and for many."""
+    for n in (1, 3, 40):
+        p = np.linspace(1.0, 2.0, n)
+        want = fused.add(p, np.full(n, 0.5), -0.1)
+        got = fused.add(p, np.full(n, 0.5), -0.1, out=p)
+        assert got is p and p.tobytes() == want.tobytes()
