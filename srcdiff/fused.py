@@ -82,21 +82,24 @@ def _fma_float(x: float, y: float, z: float, digits: int) -> float:
         return _MATH_FMA(x, y, z)
     p = x * y
     if _EXACT_LOW < abs(p) < _EXACT_HIGH and abs(x) < _EXACT_HIGH and abs(y) < _EXACT_HIGH:
-        # error-free transformations (see ``fma``): x * y + z = s + u + ue exactly; where
-        # ue is 0 the rounded s + u is the answer (most operands), else integers decide
+        # error-free transformations, as ``fma``'s vectorized float64 path: x * y = p + pe,
+        # p + pe + z = r + e2 + ue exactly, and r is the answer unless r + e2 is a tie
+        # that ue breaks
         h = _SPLIT53 * x
         x_hi = h - (h - x)
         h = _SPLIT53 * y
         y_hi = h - (h - y)
         x_lo, y_lo = x - x_hi, y - y_hi
         pe = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
-        s = p + z
-        t = s - p
-        se = (p - (s - t)) + (z - t)
-        u = pe + se
-        t = u - pe
-        if (pe - (u - t)) + (se - t) == 0.0:
-            return s + u
+        s, se = _two_sum(p, z)
+        u, ue = _two_sum(pe, se)
+        r, e2 = _two_sum(s, u)
+        if math.isfinite(r):
+            if ue == 0.0 or e2 == 0.0:
+                return r
+            beyond = math.nextafter(r, math.copysign(math.inf, e2))
+            tie = abs(e2) * 2 == abs(beyond - r) and (e2 > 0) == (ue > 0)
+            return beyond if tie else r
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return x * y + z
     (n1, d1), (n2, d2), (n3, d3) = (v.as_integer_ratio() for v in (x, y, z))
