@@ -44,6 +44,9 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         and isinstance(func.value, gast.Name)
         and (func.value.id in norm.locals)
     ):
+        out = _method_out(e, func.attr)
+        if out is not None:
+            return _with_out(norm, e, out)
         return _method(norm, e, func.value.id, func.attr)
     obj = norm.resolved(func)
     if obj is None:
@@ -232,6 +235,24 @@ def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
             return k.value
     if isinstance(obj, np.ufunc) and len(e.args) > obj.nin:
         return e.args[obj.nin]
+    return None
+
+
+# arrays' methods that write into an ``out=`` array
+METHOD_OUT = {"all", "any", "argmax", "argmin", "choose", "clip", "compress", "cumprod",
+              "cumsum", "dot", "max", "mean", "min", "prod", "round", "std", "sum", "take",
+              "trace", "var"}  # fmt: skip
+
+
+def _method_out(e: gast.Call, attr: str) -> gast.expr | None:
+    """The ``out=`` of an array method's call (``x.sum(axis=0, out=y)``), or None. (An
+    ``out`` passed by position is not told apart from a Tensor method's argument in that
+    place: ``h.max(1, True)``.)"""
+    if attr not in METHOD_OUT:
+        return None
+    for k in e.keywords:
+        if k.arg == "out" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
+            return k.value
     return None
 
 

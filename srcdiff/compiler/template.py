@@ -41,6 +41,9 @@ def _template(fn: Any) -> gast.FunctionDef:
         and len(tree.body) > 1
     ):
         tree.body = tree.body[1:]  # the docstring is for readers of the rule, not the adjoint
+    returns = [n for n in walk(tree) if isinstance(n, gast.Return)]
+    if returns != tree.body[-1:]:  # inlined, an early return would leave the generated code
+        raise TypeError(f"rule {fn.__qualname__} must return once, as its last statement")
     return tree
 
 

@@ -20,11 +20,12 @@ def outer(g, ans, a, b):
 def inner(g, ans, a, b):
     """``ans[I, J] = sum_k a[I, k] * b[J, k]`` for any numbers of leading axes I, J."""
     na, nb = xp.ndim(a) - 1, xp.ndim(b) - 1
-    # axes as tuples: CuPy takes an empty contraction of a 0-d array only as ((), ())
-    return (
-        xp.tensordot(g, b, (tuple(range(na, na + nb)), tuple(range(nb)))),
-        xp.tensordot(g, a, (tuple(range(na)), tuple(range(na)))),
-    )
+    if na < 0 or nb < 0:  # a product by a number
+        da, db = rt.unbroadcast(g * b, a), rt.unbroadcast(g * a, b)
+    else:  # axes as tuples: CuPy takes an empty contraction of a 0-d array only as ((), ())
+        da = xp.tensordot(g, b, (tuple(range(na, na + nb)), tuple(range(nb))))
+        db = xp.tensordot(g, a, (tuple(range(na)), tuple(range(na))))
+    return da, db
 
 
 @vjp(xp.trace, "ndarray.trace")
@@ -52,6 +53,21 @@ def outer_jvp(ans, a, b, *, da, db):
 @jvp(xp.inner, shaped=True)
 def inner_jvp(ans, a, b, *, da, db):
     return xp.inner(da, b), xp.inner(a, db)
+
+
+VECDOT = [xp.vecdot] if hasattr(xp, "vecdot") else []  # NumPy 2
+
+
+@vjp(*VECDOT)
+def vecdot(g, ans, x1, x2, axis=-1):
+    """``sum(x1 * x2, axis)`` of real operands, after broadcasting them."""
+    g_kept = xp.expand_dims(g, axis)
+    return rt.unbroadcast(g_kept * x2, x1), rt.unbroadcast(g_kept * x1, x2), None
+
+
+@jvp(*VECDOT, shaped=True)
+def vecdot_jvp(ans, x1, x2, axis=-1, *, dx1, dx2):
+    return xp.vecdot(dx1, x2, axis=axis), xp.vecdot(x1, dx2, axis=axis)
 
 
 linear((0,), xp.trace, "ndarray.trace")

@@ -210,7 +210,7 @@ def cosh_jvp(ans, x, *, dx):
     return dx * xp.sinh(x)
 
 
-@vjp(xp.maximum, xp.fmax)
+@vjp(xp.maximum)
 def maximum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
     share = xp.where(x == y, 0.5 * g, g)
@@ -220,15 +220,17 @@ def maximum(g, ans, x, y):
     )
 
 
-@jvp(xp.maximum, xp.fmax)
+@jvp(xp.maximum)
 def maximum_jvp(ans, x, y, *, dx, dy):
     """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
-    return xp.where(x > y, 1.0, xp.where(x == y, 0.5, 0.0)) * dx, xp.where(
-        x < y, 1.0, xp.where(x == y, 0.5, 0.0)
-    ) * dy
+    tie = x == y
+    return (
+        xp.where(tie, 0.5, xp.where(x > y, 1.0, 0.0)) * dx,
+        xp.where(tie, 0.5, xp.where(x < y, 1.0, 0.0)) * dy,
+    )
 
 
-@vjp(xp.minimum, xp.fmin)
+@vjp(xp.minimum)
 def minimum(g, ans, x, y):
     """Ties share the gradient evenly, as in PyTorch."""
     share = xp.where(x == y, 0.5 * g, g)
@@ -238,23 +240,68 @@ def minimum(g, ans, x, y):
     )
 
 
-@jvp(xp.minimum, xp.fmin)
+@jvp(xp.minimum)
 def minimum_jvp(ans, x, y, *, dx, dy):
     """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
-    return xp.where(x < y, 1.0, xp.where(x == y, 0.5, 0.0)) * dx, xp.where(
-        x > y, 1.0, xp.where(x == y, 0.5, 0.0)
-    ) * dy
+    tie = x == y
+    return (
+        xp.where(tie, 0.5, xp.where(x < y, 1.0, 0.0)) * dx,
+        xp.where(tie, 0.5, xp.where(x > y, 1.0, 0.0)) * dy,
+    )
+
+
+@vjp(xp.fmax)
+def fmax(g, ans, x, y):
+    """The operand that is not NaN gets the gradient (``x`` where both are); ties share it."""
+    to_x, to_y = rt.extreme_picks(x, y, True, skip_nan=True)
+    share = xp.where(x == y, 0.5 * g, g)
+    return (
+        rt.unbroadcast(xp.where(to_x, share, 0.0), x),
+        rt.unbroadcast(xp.where(to_y, share, 0.0), y),
+    )
+
+
+@jvp(xp.fmax)
+def fmax_jvp(ans, x, y, *, dx, dy):
+    """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
+    to_x, to_y = rt.extreme_picks(x, y, True, skip_nan=True)
+    tie = x == y
+    return (
+        xp.where(tie, 0.5, xp.where(to_x, 1.0, 0.0)) * dx,
+        xp.where(tie, 0.5, xp.where(to_y, 1.0, 0.0)) * dy,
+    )
+
+
+@vjp(xp.fmin)
+def fmin(g, ans, x, y):
+    """The operand that is not NaN gets the gradient (``x`` where both are); ties share it."""
+    to_x, to_y = rt.extreme_picks(x, y, False, skip_nan=True)
+    share = xp.where(x == y, 0.5 * g, g)
+    return (
+        rt.unbroadcast(xp.where(to_x, share, 0.0), x),
+        rt.unbroadcast(xp.where(to_y, share, 0.0), y),
+    )
+
+
+@jvp(xp.fmin)
+def fmin_jvp(ans, x, y, *, dx, dy):
+    """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
+    to_x, to_y = rt.extreme_picks(x, y, False, skip_nan=True)
+    tie = x == y
+    return (
+        xp.where(tie, 0.5, xp.where(to_x, 1.0, 0.0)) * dx,
+        xp.where(tie, 0.5, xp.where(to_y, 1.0, 0.0)) * dy,
+    )
 
 
 @vjp(xp.clip, "ndarray.clip")
 def clip(g, ans, a, a_min=None, a_max=None):
     """Inside [a_min, a_max] (bounds included) the gradient passes to ``a``, as in PyTorch.
 
-    A bound of None is no bound. Bounds may broadcast ``a`` to a larger shape.
+    A bound of None is no bound. Bounds may broadcast ``a`` to a larger shape. Where
+    ``a_min > a_max`` the result is ``a_max``, as NumPy computes it.
     """
-    below = xp.less(a, a_min) if a_min is not None else False
-    above = xp.greater(a, a_max) if a_max is not None else False
-    inside = xp.logical_not(xp.logical_or(below, above))
+    below, above, inside = rt.clipped(a, a_min, a_max)
     return (
         rt.unbroadcast(xp.where(inside, g, 0.0), a),
         None if a_min is None else rt.unbroadcast(xp.where(below, g, 0.0), a_min),
@@ -264,9 +311,7 @@ def clip(g, ans, a, a_min=None, a_max=None):
 
 @jvp(xp.clip, "ndarray.clip")
 def clip_jvp(ans, a, a_min=None, a_max=None, *, da, da_min, da_max):
-    below = xp.less(a, a_min) if a_min is not None else False
-    above = xp.greater(a, a_max) if a_max is not None else False
-    inside = xp.logical_not(xp.logical_or(below, above))
+    below, above, inside = rt.clipped(a, a_min, a_max)
     return xp.where(inside, da, 0.0), xp.where(below, da_min, 0.0), xp.where(above, da_max, 0.0)
 
 

@@ -117,8 +117,8 @@ def interp_jvp(ans, x, xp, fp, left=None, right=None, period=None, *, dx, dxp, d
         rt.interp(
             x, xp, dfp, None if left is None else 0.0, None if right is None else 0.0, period
         ),
-        rt.interp(x, xp, 0.0 * fp, dleft, 0.0, period),
-        rt.interp(x, xp, 0.0 * fp, 0.0, dright, period),
+        rt.interp(x, xp, rt.zeros_like(fp), dleft, 0.0, period),
+        rt.interp(x, xp, rt.zeros_like(fp), 0.0, dright, period),
         rt.interp_tangent(x, xp, fp, left, right, period, dperiod=dperiod),
     )
 

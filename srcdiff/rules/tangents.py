@@ -200,7 +200,8 @@ nondiff("a check that returns nothing (a matrix of full rank, a real value)",
         rt.check_full_rank, rt.real_only)  # fmt: skip
 nondiff("an integer: how many entries an array has", rt.size)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
-        rt.extreme_share)  # fmt: skip
+        rt.extreme_share, rt.extreme_picks)  # fmt: skip
+nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)
 
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own
 # forward mode. Called by name (not inlined): it gives one gradient per argument of *args.

@@ -113,17 +113,13 @@ def relu(g, ans, x):
 
 @vjp(tm.clamp)
 def clamp(g, ans, x, min=None, max=None):
-    """Inside [min, max] (bounds included) the gradient passes, as in PyTorch."""
+    """``np.clip``'s rule, under PyTorch's names: inside [min, max] (bounds included) the
+    gradient passes to ``x``; Tensor bounds get it where they are the result."""
+    below, above, inside = rt.clipped(x, min, max)
     return (
-        g * ((x >= min) & (x <= max))
-        if min is not None and max is not None
-        else g * (x >= min)
-        if min is not None
-        else g * (x <= max)
-        if max is not None
-        else g,
-        None,
-        None,
+        rt.unbroadcast(xp.where(inside, g, 0.0), x),
+        None if min is None else rt.unbroadcast(xp.where(below, g, 0.0), min),
+        None if max is None else rt.unbroadcast(xp.where(above, g, 0.0), max),
     )
 
 
@@ -209,9 +205,9 @@ def relu_jvp(ans, x, *, dx):
 
 
 @jvp(tm.clamp)
-def clamp_jvp(ans, x, min=None, max=None, *, dx):
-    """Inside [min, max] (bounds included) the tangent passes, as the gradient does."""
-    return dx * ((ans == x) if min is not None or max is not None else 1.0)
+def clamp_jvp(ans, x, min=None, max=None, *, dx, dmin, dmax):
+    below, above, inside = rt.clipped(x, min, max)
+    return xp.where(inside, dx, 0.0), xp.where(below, dmin, 0.0), xp.where(above, dmax, 0.0)
 
 
 @jvp(tm.softmax, shaped=True)

@@ -169,6 +169,32 @@ def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fa
     return unreduce(g, x, axis, keepdims) * share
 
 
+def clipped(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
+    """Where ``clip(a, a_min, a_max)`` gives ``a_min``, ``a_max`` and ``a`` itself (a
+    bound of None is no bound; where ``a_min > a_max`` it gives ``a_max``, as NumPy's
+    ``minimum(maximum(a, a_min), a_max)``)."""
+    a = array_module(a, a_min, a_max).asarray(a)  # comparisons give arrays, not bools
+    above = a != a if a_max is None else a > a_max  # (NaN: False everywhere)
+    if a_min is None:
+        return False, above, ~above
+    if a_max is not None:
+        above = above | (a_min > a_max)
+    below = (a < a_min) & ~above
+    return below, above, ~(below | above)
+
+
+def extreme_picks(x: Any, y: Any, larger: bool, skip_nan: bool = False) -> tuple[Any, Any]:
+    """Where ``maximum`` (``larger``) or ``minimum`` gives ``x``, and where it gives ``y``
+    (both where they tie). ``fmax`` and ``fmin`` (``skip_nan``) give the operand that is
+    not NaN, and ``x`` where both are."""
+    to_x, to_y = (x >= y, x <= y) if larger else (x <= y, x >= y)
+    if not skip_nan:
+        return to_x, to_y
+    xp = array_module(x, y)
+    nan_x, nan_y = xp.isnan(x), xp.isnan(y)
+    return xp.logical_or(to_x, nan_y), xp.logical_or(to_y, nan_x & xp.logical_not(nan_y))
+
+
 def picked(index: Any, x: Any, axis: int, keepdims: bool = False) -> Any:
     """1 where ``x``'s entry along ``axis`` is the one ``index`` picks (``x.max(dim)``'s
     indices), 0 elsewhere, in ``x``'s dtype: PyTorch sends the gradient of a max or min
@@ -187,8 +213,14 @@ def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
     if axis is None:
         flat = xp.reshape(x, (-1,))
         return xp.reshape(prod_grad(g, ans, flat, 0, False), x.shape)
-    if not isinstance(axis, int):
-        raise NotImplementedError("prod's gradient supports one axis or all of them")
+    if not isinstance(axis, int):  # several axes: their entries as one axis, at the end
+        axes = sorted({a % x.ndim for a in axis})
+        ends = tuple(range(-len(axes), 0))
+        moved = xp.moveaxis(x, tuple(axes), ends)
+        lane = xp.reshape(moved, (*moved.shape[: x.ndim - len(axes)], -1))
+        ones = xp.ones((*lane.shape[:-1], 1), dtype=x.dtype)
+        others = xp.reshape(prod_grad(ones, None, lane, -1, True), moved.shape)
+        return unreduce(g, x, tuple(axes), keepdims) * xp.moveaxis(others, ends, tuple(axes))
     concat = getattr(xp, backend.counterpart(xp, "concatenate"))
     cumprod = getattr(xp, backend.counterpart(xp, "cumprod"))
     moved = xp.moveaxis(x, axis, -1)
@@ -468,8 +500,12 @@ def draw_scale(scale: Any, param: str | None = None) -> Any:
 
 
 def split_like(g: Any, xs: Any, axis: int = 0) -> tuple:
-    """Gradient of ``concatenate(xs, axis)``: ``g`` cut back into the pieces."""
+    """Gradient of ``concatenate(xs, axis)``: ``g`` cut back into the pieces (with
+    ``axis=None``, the pieces were flattened first)."""
     xp = array_module(g)
+    if axis is None:
+        flat = split_like(g, [xp.reshape(x, (-1,)) for x in map(xp.asarray, xs)])
+        return tuple(reshape_like(d, x) for d, x in zip(flat, xs, strict=True))
     ends = [int(e) for e in np.cumsum([_shape(x)[axis] for x in xs])]
     if hasattr(xp, "split"):
         return tuple(xp.split(g, ends[:-1], axis=axis))

@@ -29,6 +29,7 @@ from .arrays import (
     unbroadcast,
     unreduce,
 )
+from .mutation import refuse
 
 
 def _shape_of(x: Any) -> tuple[int, ...]:
@@ -204,14 +205,15 @@ def pad_grads(
     ``'constant'``, ``constant_values``: each padded entry is an entry of ``array`` read
     again (or a constant), so its gradient goes back there."""
     if isinstance(mode, str) and mode in ("reflect", "symmetric") and reflect_type != "even":
-        raise NotImplementedError(
-            "srcdiff differentiates np.pad in mode 'reflect' or 'symmetric' with "
-            "reflect_type='even' only"
+        raise refuse(
+            f"no derivative of np.pad in mode {mode!r} with reflect_type={reflect_type!r}",
+            "pad with reflect_type='even', or register a rule with sd.register_vjp",
         )
     if not isinstance(mode, str) or mode not in PAD_MODES:
-        raise NotImplementedError(
-            f"srcdiff differentiates np.pad in mode {', '.join(map(repr, PAD_MODES))}, "
-            f"not {mode!r}: pad with one of those, or register a rule with sd.register_vjp"
+        raise refuse(
+            f"no derivative of np.pad in mode {mode!r}",
+            f"pad in mode {', '.join(map(repr, PAD_MODES))}, or register a rule with "
+            "sd.register_vjp",
         )
     xp = array_module(g)
     shape = _shape_of(array)

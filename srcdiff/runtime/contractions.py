@@ -391,9 +391,11 @@ def qr_grad(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
     xp = array_module(a)
     m, n = a.shape[-2:]
     if mode not in ("reduced", "complete", "r") or m < n:
-        raise NotImplementedError(
-            f"srcdiff differentiates np.linalg.qr for mode 'reduced', 'complete' or 'r' of a "
-            f"matrix with at least as many rows as columns, not mode={mode!r} of a {m}x{n} matrix"
+        raise refuse(
+            f"no derivative of np.linalg.qr in mode={mode!r} of a {m}x{n} matrix: srcdiff "
+            "differentiates modes 'reduced', 'complete' and 'r' of a matrix with at least as "
+            "many rows as columns",
+            "transpose a wide matrix (qr of a.T), or register a rule with sd.register_vjp",
         )
     if mode == "r":
         q, r, gq, gr = xp.linalg.qr(a)[0], ans, xp.zeros((*a.shape[:-2], m, n), dtype=ans.dtype), g

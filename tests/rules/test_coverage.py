@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import srcdiff.runtime
-from srcdiff.rules.registry import all_rules
+from srcdiff.rules.registry import all_rules, all_tangents
 from srcdiff.testing import _rule_arity
 
 from .families import FAMILIES
@@ -94,6 +94,7 @@ def test_rule_returns_one_gradient_per_parameter_by_syntax(fn):
     assert isinstance(func.body[-1], ast.Return), f"rule {fn.__name__} must end with a return"
     arity, varargs = _rule_arity(fn)
     returns = [n for n in ast.walk(func) if isinstance(n, ast.Return)]
+    assert returns == func.body[-1:], f"rule {fn.__name__} returns early: inlined, that leaves"
     for ret in returns:
         shown = f"rule {fn.__name__}: `{ast.unparse(ret)}`"
         if arity >= 2 and not varargs:
@@ -119,6 +120,22 @@ def _rule_params(fn) -> list[str]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(fn).parameters.values())[2:]
     return [p.name for p in params if p.kind in kinds]
+
+
+TANGENT_FNS = sorted(
+    {t.fn for t in all_tangents().values() if t.inline}, key=lambda f: (f.__module__, f.__name__)
+)
+
+
+@pytest.mark.parametrize(
+    "fn", TANGENT_FNS, ids=[f"{f.__module__}.{f.__name__}" for f in TANGENT_FNS]
+)
+def test_forward_rule_returns_once_at_its_end(fn):
+    """A forward rule is inlined too: a return before its last statement would leave the
+    generated function."""
+    func = _function_def(fn)
+    returns = [n for n in ast.walk(func) if isinstance(n, ast.Return)]
+    assert returns == func.body[-1:], f"forward rule {fn.__name__} must return once, at its end"
 
 
 @pytest.mark.parametrize("fn", FN_IDS, ids=[f"{f.__module__}.{f.__name__}" for f in FN_IDS])

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+import srcdiff as sd
+
 from .spec import Sampler, Spec, rule_grads, table_tests
 from .test_arithmetic import BROADCAST
 
@@ -65,6 +67,9 @@ def value(shape, lo=-2.0, hi=2.0):
     return R.scalar(lo, hi) if shape is None else R(shape, lo, hi)
 
 
+NAN_ROWS = np.where(np.arange(12).reshape(3, 4) % 3 == 0, np.nan, R((3, 4)))
+
+
 def _clip_method(a, a_min=None, a_max=None):
     return a.clip(a_min, a_max)
 
@@ -82,6 +87,14 @@ def _clip_specs():
             Spec(prim, (a, -0.5, None), call=call, wrt=(0, 1), label="no-upper"),
             # bounds broadcast ``a`` to a larger shape
             Spec(prim, (R((4,)), R((3, 4), -1.5, -0.5), 0.5), call=call, label="a-broadcast"),
+            # a lower bound above the upper one: the result is the upper bound there
+            Spec(prim, (a, 1.0, -1.0), call=call, label="crossed-bounds"),
+            Spec(
+                prim,
+                (a, R((4,), -1.5, 1.5), R((3, 1), -0.5, 0.5)),
+                call=call,
+                label="partly-crossed",
+            ),  # fmt: skip
         ]
     return specs
 
@@ -94,6 +107,12 @@ SPECS = [
         Spec(p, (value(xs), value(ys)))
         for p in (np.maximum, np.fmax, np.minimum, np.fmin)
         for xs, ys in BROADCAST
+    ],
+    # the operand that is not NaN is the result: it gets the gradient
+    *[
+        Spec(p, args, wrt=(i,), label=f"nan-{'xy'[1 - i]}")
+        for p in (np.fmax, np.fmin)
+        for i, args in enumerate([(R((3, 4)), NAN_ROWS), (NAN_ROWS, R((3, 4)))])
     ],
     *_clip_specs(),
     *[
@@ -167,6 +186,28 @@ def test_ties_share_the_gradient_evenly(prim):
     winner_x = 1.0 if prim in (np.maximum, np.fmax) else 0.0
     np.testing.assert_array_equal(dx, [0.5, winner_x, 0.5])
     np.testing.assert_array_equal(dy, [0.5, 1.0 - winner_x, 0.5])
+
+
+@pytest.mark.parametrize("prim", [np.fmax, np.fmin])
+def test_fmax_and_fmin_give_the_gradient_to_the_operand_that_is_not_nan(prim):
+    x, y = np.array([np.nan, 1.0, np.nan]), np.array([2.0, np.nan, np.nan])
+    dx, dy = rule_grads(prim, np.ones(3), x, y)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 1.0])  # both NaN: x's NaN is the result
+    np.testing.assert_array_equal(dy, [1.0, 0.0, 0.0])
+    _, tangent = sd.jvp(lambda x, y: prim(x, y), (x, y), (np.full(3, 2.0), np.full(3, 3.0)))
+    np.testing.assert_array_equal(tangent, [3.0, 2.0, 2.0])
+
+
+def test_clip_with_crossed_bounds_gives_the_upper_bound():
+    """NumPy computes ``minimum(maximum(a, a_min), a_max)``: where ``a_min > a_max`` the
+    result is ``a_max``, whatever ``a`` is."""
+    a = np.array([-2.0, 0.5, 3.0])
+    da, dlo, dhi = rule_grads(np.clip, np.ones(3), a, 1.0, 0.0)
+    np.testing.assert_array_equal(da, [0.0, 0.0, 0.0])
+    assert float(dlo) == 0.0 and float(dhi) == 3.0
+    f = lambda a, lo, hi: np.sum(np.clip(a, lo, hi))  # noqa: E731
+    _, tangent = sd.jvp(f, (a, 1.0, 0.0), (np.ones(3), 10.0, 100.0))
+    assert tangent == 300.0
 
 
 def test_clip_passes_the_gradient_at_the_bounds():

@@ -68,6 +68,10 @@ SPECS = [
     ],  # fmt: skip
     Spec(np.prod, (0.7,)),  # of a Python number
     *[
+        Spec(np.prod, (R((2, 3, 4)),), {"axis": axis, "keepdims": keep}, label="axes")
+        for axis, keep in [((0, 1), False), ((2, 0), True), ((-1, -2, 0), False)]
+    ],
+    *[
         Spec(p, (R(shape),), {"axis": axis}, call=method("cumsum") if isinstance(p, str) else None)
         for p in (np.cumsum, "ndarray.cumsum")
         for shape, axis in [((3, 4), None), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((5,), 0)]
@@ -148,9 +152,22 @@ def test_prod_with_zeros():
     np.testing.assert_array_equal(d, [[0.0, 1.0], [3.0, 2.0]])
 
 
-def test_prod_over_several_axes_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="one axis"):
-        rule_grads(np.prod, np.ones(4), np.ones((2, 3, 4)), axis=(0, 1))
+def test_prod_over_several_axes_with_zeros():
+    """Each entry gets the product of the others in its slice, zeros counted exactly."""
+    x = np.arange(24.0).reshape(2, 3, 4) % 5
+    for axis in [(0, 1), (0, 2), (-1, 0), (0, 1, 2)]:
+        for keepdims in (False, True):
+            g = np.ones(np.prod(x, axis=axis, keepdims=keepdims).shape)
+            d = rule_grads(np.prod, g, x, axis=axis, keepdims=keepdims)[0]
+            moved = np.moveaxis(x, [a % 3 for a in axis], list(range(-len(axis), 0)))
+            lanes = moved.reshape(*moved.shape[: 3 - len(axis)], -1)
+            want = np.empty_like(lanes)
+            for k in range(lanes.shape[-1]):
+                want[..., k] = np.prod(np.delete(lanes, k, axis=-1), axis=-1)
+            want = np.moveaxis(
+                want.reshape(moved.shape), list(range(-len(axis), 0)), [a % 3 for a in axis]
+            )
+            np.testing.assert_array_equal(d, want)
 
 
 def test_var_std_cumsum_values():

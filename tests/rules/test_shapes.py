@@ -91,6 +91,7 @@ SPECS = [
         ]
     ],
     Spec(np.concatenate, ((R((2, 3)), R((2, 3)), R((1, 3))),), label="tuple-of-pieces"),
+    Spec(np.concatenate, (pieces((2, 3), (4,), (1, 2, 2)),), {"axis": None}, label="flattened"),
     Spec(np.concatenate, (pieces((2, 3), (2, 2)), 1), wrt=(0,), label="positional-axis"),
     *[
         Spec(np.stack, (pieces(*[shape] * n),), {"axis": axis})

@@ -1360,3 +1360,22 @@ def an_array_like_object_with_its_own_sum(x):
     """An object with ``__array__`` and its own ``sum``: the array method's derivative
     (a constant 1, silently). Refused."""
     return x.sum()
+
+
+# ---- an array method writing into out= -----------------------------------------------------
+
+
+@case(vec(4).reshape(2, 2))
+def a_methods_out_argument(x):
+    y = np.zeros(2)
+    x.sum(axis=0, out=y)
+    return np.sum(y * np.array([1.0, 10.0]))
+
+
+@case(vec(4).reshape(2, 2) * 3.0)
+def a_methods_out_argument_is_its_owner(x):
+    y = x.copy()
+    y.clip(0.0, 1.5, out=y)
+    z = x * 1.0
+    z.cumsum(1, out=z)
+    return np.sum(y) + np.sum(z * np.array([1.0, 10.0]))

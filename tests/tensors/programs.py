@@ -124,6 +124,13 @@ def tensor_indices(p, x, y):
     return -o[sd.arange(5), labels].mean() + o[sd.arange(5), o.argmax(1)].sum()
 
 
+def tensor_bounds(p, x, y):
+    """Bounds of ``clamp`` that are Tensors get their gradients where they are the
+    result (compiled code gave them none)."""
+    h = x @ p["W2"]
+    return (h.clamp(min=p["b"] - 0.3, max=p["w"] + 0.2) * y).sum()
+
+
 PROGRAMS = [
     linear_regression,
     dynamic_branch,
@@ -137,6 +144,7 @@ PROGRAMS = [
     helper_growing_a_list,
     spread,
     tensor_indices,
+    tensor_bounds,
 ]
 
 
