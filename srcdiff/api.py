@@ -174,9 +174,12 @@ def _unseen(args: tuple) -> None:
     return None
 
 
-def _dispatcher(target: _Target, unit: Unit, key: tuple, order: tuple[int, ...]) -> Callable:
+def _dispatcher(
+    target: _Target, unit: Unit, key: tuple, order: tuple[int, ...], dtypes: tuple
+) -> Callable:
     """``_Target.run`` for calls whose positional arguments have the types and shapes
-    ``key`` (see ``_KEYS``), on ``unit``, which calls no compiled function and updates
+    ``key`` (see ``_KEYS``) and, arrays, the ``dtypes`` (an integer array is refused, a
+    float32 one has its own unit), on ``unit``, which calls no compiled function and updates
     none of its arguments: the same steps, unrolled, with nothing looked up or checked
     twice. It returns ``(value, gradients)``, or None for calls of other arguments and
     calls ``run`` must take: with finiteness or kink checks on, rules registered since,
@@ -204,10 +207,12 @@ def _dispatcher(target: _Target, unit: Unit, key: tuple, order: tuple[int, ...])
         "__builtins__": builtins, "target": target, "unit": unit, "primal": unit.primal,
         "path_primals": unit.path_primals, "Diverged": rt.Diverged,
         "paths": paths, "new_path": new_path, "path_key": rt.path_key,
+        "STILL": unit.still, "FN": target.fn,
         "seed": lambda value: _seed(value, name), "SCALARS": _SCALARS,
         "grad_like": rt.grad_like, "distinct": _Target.distinct, "ndarray": np.ndarray,
         "CHECKING": _CHECKING, "KINKS": _KINKS, "VERSION": _VERSION, "V": _VERSION[0],
         **{f"T{i}": key[2 * i] for i in range(n)}, **{f"S{i}": key[2 * i + 1] for i in range(n)},
+        **{f"D{i}": dtypes[i] for i in range(n)},
     }  # fmt: skip
     return types.FunctionType(code, namespace, "dispatch")
 
@@ -244,13 +249,13 @@ def _dispatch_code(
     gradients ``wanted`` (their index in the adjoint's results, and argument)."""
     args = "".join(f"a{i}, " for i in range(len(kinds)))
     checks = {
-        "array": "type(a{0}) is ndarray and a{0}.shape == S{0}",
+        "array": "type(a{0}) is ndarray and a{0}.shape == S{0} and a{0}.dtype is D{0}",
         "number": "type(a{0}) is T{0}",
         "shaped": "type(a{0}) is T{0} and getattr(a{0}, 'shape', None) == S{0}",
         "other": "type(a{0}) is T{0} and getattr(a{0}, 'shape', None) is None",
     }
     matches = " and ".join(checks[k].format(i) for i, k in enumerate(kinds)) or "True"
-    stale = " or unit.stale()" if number_globals else ""
+    stale = " or unit.stale()" if number_globals else " or not STILL(FN)"
     instance = "target.bound[0], " if method else ""
     if speculative:
         call = "(target.bound[0], *args)" if method else "args"
@@ -447,7 +452,8 @@ class _Target:
         """The compiled unit for a call, given the values of its differentiated arguments,
         and where each wanted gradient sits in its adjoint's results."""
         others = (*args, *kwargs.values())  # their arrays give the array module of floats
-        key = (*map(type, values), rt.shape_key(args, kwargs), registry.version())
+        dtypes = tuple(getattr(v, "dtype", None) for v in values)  # (integers are refused)
+        key = (*map(type, values), rt.shape_key(args, kwargs), registry.version(), dtypes)
         if float in key or any(_kind(v) == "any" for v in values):
             # the array module is not in the types: of arrays in containers (lists, dicts,
             # objects), or of others
@@ -500,7 +506,8 @@ class _Target:
         ):
             if len(self.fast) > 256:  # calls of ever new shapes
                 self.fast.clear()
-            self.latest = self.fast[key] = _dispatcher(self, unit, key, state[3])
+            dtypes = tuple(getattr(a, "dtype", None) for a in args)
+            self.latest = self.fast[key] = _dispatcher(self, unit, key, state[3], dtypes)
         return value, grads
 
     def run_fast(self, args: tuple) -> tuple[Any, Any] | None:
@@ -983,8 +990,7 @@ class TangentFunction:
         unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
         _refuse_updates(unit, "sd.jvp", (*target.bound, *primals))
         forward, _ = unit.tangent()
-        self._last = unit
-        _TANGENTS_SHOWN[self._fn] = self
+        self._last = _TANGENTS_SHOWN[self._fn] = unit  # (a unit holds its function weakly)
         given = {}
         for n, d in zip(unit.wrt, unit.tangent_names, strict=True):
             k = target.names.index(n)
@@ -1014,14 +1020,18 @@ class TangentFunction:
             raise RuntimeError(
                 f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
             )
-        unit = self._last
-        header = [
-            f"# srcdiff: forward mode of {unit.label} along the tangents of {', '.join(unit.wrt)}",
-            f"# to run: value, tangent = {unit.parsed.tree.name}_tangent(<args>, "
-            f"{', '.join(d + '=<tangent>' for d in unit.tangent_names)})",
-        ]
-        text = unit.tangent()[1]
-        return "\n".join(header + _imports(unit, [text])) + "\n\n\n" + text
+        return _tangent_source(self._last)
+
+
+def _tangent_source(unit: Unit) -> str:
+    """The forward-mode source ``unit`` ran last, with a header saying how to run it."""
+    header = [
+        f"# srcdiff: forward mode of {unit.label} along the tangents of {', '.join(unit.wrt)}",
+        f"# to run: value, tangent = {unit.parsed.tree.name}_tangent(<args>, "
+        f"{', '.join(d + '=<tangent>' for d in unit.tangent_names)})",
+    ]
+    text = unit.tangent()[1]
+    return "\n".join(header + _imports(unit, [text])) + "\n\n\n" + text
 
 
 def _refuse_updates(unit: Unit, api: str, args: tuple) -> None:
@@ -1800,11 +1810,11 @@ def source(obj: Any) -> str:
     if getter is not None:
         return getter()
     try:
-        forward = _TANGENTS_SHOWN.get(obj)
+        unit = _TANGENTS_SHOWN.get(obj)
     except TypeError:
-        forward = None
-    if forward is not None:  # a plain function after sd.jvp(fn, primals, tangents)
-        return forward._srcdiff_source()
+        unit = None
+    if unit is not None:  # a plain function after sd.jvp(fn, primals, tangents)
+        return _tangent_source(unit)
     text = getattr(obj, "_source", None)
     if text is not None:
         return text

@@ -37,7 +37,7 @@ from .normalize import (
     walk_statements,
 )
 from .optimize import folded
-from .parse import MISSING, Parsed, attribute, parse
+from .parse import Parsed, parse
 from .shapes import mark_same_shapes
 
 BINOPS = {
@@ -121,16 +121,10 @@ class Analyser:
         if e.id in self.locals:
             return ("method", None) if path else ("dynamic", None)
         if e.id == "rt" and path:
-            found, obj = True, rt_module
-        else:
-            found, obj = self.p.resolve(e.id)
-        if not found:
-            return "dynamic", None
-        for attr in reversed(path):
-            obj = attribute(obj, attr)  # one read now would run (a property): dynamic
-            if obj is MISSING:
-                return "dynamic", None
-        return "object", obj
+            found, obj = self.p.resolve_dotted(func, (), {"rt": rt_module})
+        else:  # an attribute whose read would run code (a property): not found, dynamic
+            found, obj = self.p.resolve_path(e.id, path[::-1])
+        return ("object", obj) if found else ("dynamic", None)
 
     def is_active(self, e: gast.expr | None) -> bool:
         if isinstance(e, gast.Starred):

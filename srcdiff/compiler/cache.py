@@ -14,6 +14,7 @@ numbers, so a traceback through it points at the user's line.
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
 import copy
 import inspect
@@ -40,7 +41,7 @@ from .normalize import (
     walk,
     walk_statements,
 )
-from .parse import Parsed
+from .parse import MISSING, Parsed, attribute
 from .trace import FINAL, speculable
 
 _MISSING = object()
@@ -68,6 +69,7 @@ class Unit:
     ):
         self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns)
         self.parsed: Parsed = self.front.parsed
+        self.still = callees_still(fn, self.parsed.found)
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
@@ -158,9 +160,13 @@ class Unit:
             rt_module.write_back(default, final)
 
     def stale(self) -> bool:
-        """Whether a global (or closure variable) this unit was compiled taking for a
-        number holds something else now, or an object whose code it inlined is not found
-        where it was (then it must be compiled again)."""
+        """Whether a function, class or module this unit was compiled for is not found
+        where it was (``still``), a global (or closure variable) it took for a number holds
+        something else now, or an object whose code it inlined is not found where it was
+        (then it must be compiled again)."""
+        fn = self.fn
+        if fn is None or not self.still(fn):
+            return True
         for n, cell in self.number_globals:
             value = cell.cell_contents if cell is not None else self.fn.__globals__.get(n, _MISSING)
             if not is_number(value):
@@ -451,6 +457,61 @@ class Unit:
             user_free[n] if n in user_free else types.CellType(env[n]) for n in inner.co_freevars
         )
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
+
+
+def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> Any:
+    """``still(fn)``: whether ``fn``'s code and defaults are those compiled, and each
+    function, class and module the compilation found through a free name
+    (``Parsed.found``: ``act``, ``np.tanh``, ``cfg.act``) is found there still: another one
+    would need another rule or other code. One generated expression, as it runs before
+    every call; it holds ``fn`` and what it found weakly where it can (a closure made per
+    step is freed with its compiled code)."""
+    free = fn.__code__.co_freevars
+    namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
+                                 "A": attribute, "same_method": _same_method,
+                                 "CODE": fn.__code__, "DEFAULTS": fn.__defaults__,
+                                 "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
+    terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
+    for i, ((root, *path), obj) in enumerate(found.items()):
+        if root in free:
+            k = free.index(root)
+            read, holder = f"F.__closure__[{k}].cell_contents", fn.__closure__[k].cell_contents
+        elif root in fn.__globals__:
+            read, holder = f"G.get({root!r}, M)", fn.__globals__[root]
+        else:
+            read, holder = (
+                f"(M if {root!r} in G else getattr(B, {root!r}, M))",
+                getattr(builtins, root),
+            )
+        for attr in path:  # a module's attributes plainly, another object's as analysed
+            read = (
+                f"getattr({read}, {attr!r}, M)"
+                if isinstance(holder, types.ModuleType)
+                else f"A({read}, {attr!r})"
+            )
+            holder = attribute(holder, attr)
+        if isinstance(obj, types.MethodType):  # made anew at each read: the same method
+            namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
+            terms.append(f"same_method({read}, E{i}, S{i})")
+        else:
+            namespace[f"E{i}"] = _weakly(obj)
+            terms.append(f"{read} is E{i}()")
+    source = "def still(F):\n    try:\n        return " + " and ".join(terms)
+    source += "\n    except ValueError:  # an emptied closure cell\n        return False\n"
+    exec(compile(source, f"<srcdiff: callees of {fn.__qualname__}>", "exec"), namespace)
+    return namespace["still"]
+
+
+def _weakly(obj: Any) -> Any:
+    """A weak reference to ``obj``, or (where it takes none) a function returning it."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+def _same_method(read: Any, func: Any, owner: Any) -> bool:
+    return type(read) is types.MethodType and read.__func__ is func and read.__self__ is owner()
 
 
 def _enters(st: gast.stmt) -> bool:

@@ -70,6 +70,18 @@ class Parsed:
         self.tree = tree
         self.filename = filename
         self.lines = lines
+        # the functions, classes and modules found through free names (and attributes
+        # of them) since ``found_afresh``: what compiled code was made for, which
+        # ``cache.Unit`` checks are found there still before each call
+        self.found: dict[tuple[str, ...], Any] = {}
+
+    def found_afresh(self) -> None:
+        """Start noting what is found anew (for a new compilation; its variants share it)."""
+        self.found = {}
+
+    def _note(self, chain: tuple[str, ...], obj: Any) -> None:
+        if callable(obj) or isinstance(obj, ModuleType):  # (an array, a number: read as data)
+            self.found[chain] = obj
 
     def where(self, lineno: int) -> tuple[str, int, str]:
         """The file, line and source text a line number of this program stands for."""
@@ -137,14 +149,29 @@ class Parsed:
         if self.fn.__closure__ and name in code.co_freevars:
             cell = self.fn.__closure__[code.co_freevars.index(name)]
             try:
-                return True, cell.cell_contents
+                obj = cell.cell_contents
             except ValueError:
                 return False, None
-        if name in self.fn.__globals__:
-            return True, self.fn.__globals__[name]
-        if hasattr(builtins, name):
-            return True, getattr(builtins, name)
-        return False, None
+        elif name in self.fn.__globals__:
+            obj = self.fn.__globals__[name]
+        elif hasattr(builtins, name):
+            obj = getattr(builtins, name)
+        else:
+            return False, None
+        self._note((name,), obj)
+        return True, obj
+
+    def resolve_path(self, name: str, path: list[str]) -> tuple[bool, Any]:
+        """The object ``name.<path...>`` refers to now, its attributes read as ``attribute``
+        reads them (``(False, None)`` where one is not there)."""
+        found, obj = self.resolve(name)
+        for attr in path:
+            obj = attribute(obj, attr) if found else MISSING
+            if obj is MISSING:
+                return False, None
+        if path and name not in self.scope:  # (the scope's objects are fixed)
+            self._note((name, *path), obj)
+        return found, obj
 
     def resolve_dotted(
         self, e: gast.expr, local: Container[str], roots: dict[str, Any] | None = None
@@ -158,12 +185,14 @@ class Parsed:
             e = e.value
         if not isinstance(e, gast.Name) or e.id in local:
             return False, None
-        found, obj = (True, roots[e.id]) if roots and e.id in roots else self.resolve(e.id)
+        if not (roots and e.id in roots):
+            return self.resolve_path(e.id, path[::-1])
+        obj = roots[e.id]
         for attr in reversed(path):
-            obj = attribute(obj, attr) if found else MISSING
+            obj = attribute(obj, attr)
             if obj is MISSING:
                 return False, None
-        return found, obj
+        return True, obj
 
 
 MISSING = object()

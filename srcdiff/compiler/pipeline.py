@@ -96,6 +96,7 @@ def front_end(
     what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
     its value."""
     parsed = parse(fn)
+    parsed.found_afresh()  # what this compilation finds through free names: see Unit.still
     if returns:
         parsed = returning_updates(parsed, returns)
     stages = Stages(parsed.name, debugging() if debug is None else debug)

@@ -753,10 +753,12 @@ class _Site:
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
         value_types = tuple(map(type, values))
+        # dtypes too: an integer array carries no gradient (see compile), a float one does
+        dtypes = tuple(getattr(v, "dtype", None) for v in values)
         key = (
-            (value_types, Host.registry.version())
+            (value_types, dtypes, Host.registry.version())
             if self.tensor
-            else (value_types, shape_key(args, kwargs), Host.registry.version())
+            else (value_types, dtypes, shape_key(args, kwargs), Host.registry.version())
         )  # Tensor: no shapes
         if not _ARRAY_TYPES.issuperset(value_types):
             # the array module is not in the types: of arrays in containers, or of others
@@ -833,8 +835,8 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
             site = sites[shape] = _Site(fn, target, len(bound), *shape)
         return site, bound
     if target is None or Host.registry.lookup(fn) is not None or Host.registry.is_nondiff(fn):
-        try:
-            key = (fn, *shape)
+        try:  # (a rule registered again since is another site's)
+            key = (fn, Host.registry.version(), *shape)
             site = _PRIMITIVE_SITES.get(key)
         except TypeError:  # an unhashable callable
             return _Site(fn, target, len(bound), *shape), bound

@@ -3,6 +3,10 @@ call on a path seen before generates and compiles nothing (counted, never timed)
 
 from __future__ import annotations
 
+import gc
+import sys
+import weakref
+
 import numpy as np
 import pytest
 
@@ -385,3 +389,150 @@ def test_a_cached_call_gives_the_gradient_in_its_arguments_dtype():
         assert g(np.ones(3)).dtype == np.float64
     d = g(np.ones(3, dtype=np.float32))
     assert d.dtype == np.float32 and np.array_equal(d, OFFSETS)
+
+
+# ---- what compilation found through free names is checked before each call ----------------
+
+ACT = np.tanh
+
+
+class Settings:
+    act = staticmethod(np.tanh)
+
+
+SETTINGS = Settings()
+
+
+def through_a_global(x):
+    return np.sum(ACT(x))
+
+
+def through_an_attribute(x):
+    return np.sum(SETTINGS.act(x))
+
+
+def through_numpy(x):
+    return np.sum(np.tanh(x))
+
+
+X3 = np.array([0.3, -0.7, 1.1])
+
+
+@pytest.mark.parametrize("fn", [through_a_global, through_an_attribute, through_numpy])
+def test_a_callee_rebound_after_cached_calls_gives_the_new_gradient(fn, monkeypatch):
+    """The adjoint was made for the function the name held (its rule): another one there
+    compiles anew, by every entry point, cached calls (a dispatcher's) too."""
+    g = sd.grad(fn)
+    for _ in range(3):
+        np.testing.assert_allclose(g(X3), 1 - np.tanh(X3) ** 2)
+    monkeypatch.setattr(sys.modules[__name__], "ACT", np.sin)
+    monkeypatch.setattr(Settings, "act", staticmethod(np.sin))
+    monkeypatch.setattr(np, "tanh", np.sin)
+    for _ in range(2):
+        np.testing.assert_allclose(g(X3), np.cos(X3))
+    np.testing.assert_allclose(sd.jvp(fn, (X3,), (np.ones(3),))[1], np.sum(np.cos(X3)))
+
+
+def test_a_closure_cell_rebound_gives_the_new_gradient():
+    act = np.tanh
+
+    def f(x):
+        return np.sum(act(x))
+
+    g = sd.grad(f)
+    g(X3), g(X3)
+    act = np.sin  # noqa: F841 (read by f)
+    np.testing.assert_allclose(g(X3), np.cos(X3))
+
+
+def test_a_functions_code_or_defaults_replaced_compile_anew():
+    def f(x, c=1.0):
+        return np.sum(c * x * x)
+
+    g = sd.grad(f)
+    g(X3), g(X3)
+    f.__defaults__ = (3.0,)
+    np.testing.assert_allclose(g(X3), 6.0 * X3)
+
+    def cubed(x, c=1.0):
+        return np.sum(c * x * x * x)
+
+    f.__code__ = cubed.__code__
+    np.testing.assert_allclose(g(X3), 9.0 * X3**2)
+
+
+def test_a_rule_registered_again_reaches_a_function_passed_as_an_argument(rules):
+    def cube(x):
+        return x**3
+
+    def f(x, op):
+        return np.sum(op(x))
+
+    sd.register_vjp(cube)(lambda g, ans, x: g * 3 * x**2)
+    g = sd.grad(f)
+    np.testing.assert_allclose(g(X3, cube), 3 * X3**2)
+    sd.register_vjp(cube)(lambda g, ans, x: g * 100.0)
+    np.testing.assert_allclose(g(X3, cube), np.full(3, 100.0))
+
+
+def test_an_integer_array_after_float_calls_is_refused():
+    """Cached calls of a float array of one shape do not take an integer array of that
+    shape for one: its gradient would be cut to integers."""
+    g = sd.grad(through_numpy)
+    g(X3), g(X3)
+    with pytest.raises(TypeError, match="integer"):
+        g(np.array([1, 2, 3]))
+
+
+def test_a_function_given_to_jvp_is_freed_with_its_compiled_code():
+    def f(x):
+        return np.sum(np.sin(x))
+
+    sd.jvp(f, (X3,), (np.ones(3),))
+    assert "forward mode" in sd.source(f)
+    alive = weakref.ref(f)
+    del f
+    gc.collect()
+    assert alive() is None
+
+
+STEP_ACT = sd.tanh
+
+
+def tensor_step(w):
+    loss = STEP_ACT(w).sum()
+    loss.backward()
+    return loss.item()
+
+
+def test_a_tensor_function_rebound_in_a_compiled_step(monkeypatch):
+    """Compiled Tensor code lowers ``act(h)`` to its array version: another function there
+    compiles anew (the value and the gradients are the new function's)."""
+    step = sd.differentiate(tensor_step)
+    for act, grad in [(sd.tanh, lambda v: 1 - np.tanh(v) ** 2), (sd.exp, np.exp)]:
+        monkeypatch.setattr(sys.modules[__name__], "STEP_ACT", act)
+        for _ in range(2):
+            w = sd.tensor(X3, requires_grad=True)
+            assert step(w) == pytest.approx(float(act(sd.tensor(X3)).sum()))
+            np.testing.assert_allclose(w.grad.numpy(), grad(X3))
+
+
+def test_a_callee_called_with_an_integer_then_a_float_tensor():
+    """A function found at run time, called first with an integer Tensor (no gradient),
+    then with a float one that requires grad, gives the float one its gradient."""
+
+    def weighted(a, b):
+        return (a * b).sum()
+
+    fns = {"w": weighted}
+
+    @sd.differentiate
+    def step(a, b):
+        loss = fns["w"](a, b)
+        loss.backward()
+        return loss.item()
+
+    step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3, 4]))
+    a, b = sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0], requires_grad=True)
+    step(a, b)
+    assert b.grad.tolist() == [1.0, 2.0] and a.grad.tolist() == [3.0, 4.0]
