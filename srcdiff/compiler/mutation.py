@@ -182,6 +182,19 @@ class Sharing:
         """Whether ``n`` may hold an object of the caller's (a parameter's, a global's)."""
         return any(m in self.params or m not in self.locals for m in self.group(n))
 
+    def outside(self, n: str) -> bool:
+        """Whether ``n`` may hold an object a global (or an object reached through one)
+        holds: not only a parameter's. (The names of modules, functions and classes a
+        statement reads share its group too, but hold no data of the user's.)"""
+        return any(
+            m not in self.params and m not in self.locals and self._holds_data(m)
+            for m in self.group(n)
+        )
+
+    def _holds_data(self, m: str) -> bool:
+        found, obj = self.p.resolve(m)
+        return found and not (callable(obj) or isinstance(obj, types.ModuleType))
+
     def assignment(self, target: str, v: gast.expr, update: bool = False) -> None:
         """Note what ``target = v`` shares (``update``: a rebinding done in place)."""
         if isinstance(v, (gast.Subscript, gast.Attribute)):
@@ -597,7 +610,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         if written is None:
             out.append(s)
             continue
-        mark(s, callers=sharing.callers(written))
+        mark(s, callers=sharing.callers(written), outside=sharing.outside(written))
         # a parameter read only by the caller follows where the code shares it with the
         # update's object: the caller's passing one object twice is followed where read
         others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
@@ -650,8 +663,8 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 mark(rebind, follows=True)  # m's object was updated in place (caller_updates)
                 out.append(rebind)
             else:
-                check = gast.Call(func=_rt("check_unchanged"), args=[name(m), name(old), label],
-                                  keywords=[])  # fmt: skip
+                args = [name(m), name(old), name(written), label]
+                check = gast.Call(func=_rt("check_unchanged"), args=args, keywords=[])
                 out.append(_at(gast.Expr(value=check), s.lineno))
     return out
 

@@ -45,7 +45,15 @@ from .normalize import (
 )
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
-from .trace import _is_appended, at, attr, call, leaves_finally, may_catch_internal
+from .trace import (
+    _is_appended,
+    at,
+    attr,
+    call,
+    leaves_finally,
+    may_catch_internal,
+    written_through,
+)
 
 
 class TangentBuilder:
@@ -185,10 +193,13 @@ class TangentBuilder:
             return [self.call(op, target.id)]
         write = "put_back" if facts(s).put_back else "setitem"
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
-            return [assign(op.target, call(attr("rt", write), *op.operands))]
+            write = "put_back" if op.primitive is rt_module.put_back else "setitem"
+            return [*written_through(s, *op.operands),
+                    assign(op.target, call(attr("rt", write), *op.operands))]  # fmt: skip
         if facts(s).functional and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
-            return [assign(target.value.id, call(attr("rt", write), target.value, index,
+            return [*written_through(s, target.value, index, s.value),
+                    assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
         if op.kind is Kind.PASSIVE and _is_appended(s.value) and not facts(s).functional:
             xs, v = s.value.args

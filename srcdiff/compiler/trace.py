@@ -340,7 +340,8 @@ class PrimalBuilder:
             write = "put_back" if facts(s).put_back else "setitem"
             value = gast.Call(func=attr("rt", write), args=[target.value, index, s.value],
                               keywords=[])  # fmt: skip
-            out = [at(assign(target.value.id, value), line)]
+            out = [*written_through(s, target.value, index, s.value),
+                   at(assign(target.value.id, value), line)]  # fmt: skip
         if op.kind is Kind.PASSIVE and _is_appended(s.value) and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
@@ -353,7 +354,7 @@ class PrimalBuilder:
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
             write = "put_back" if op.primitive is rt_module.put_back else "setitem"
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
-            out = [at(assign(op.target, call_), line)]
+            out = [*written_through(s, *op.operands), at(assign(op.target, call_), line)]
         if op.kind is Kind.RULE and op.receiver is not None:  # not a user's object
             check = call(attr("rt", "receiver"), op.operands[0], const(op.receiver))
             out.insert(0, at(gast.Expr(value=check), line))
@@ -705,3 +706,14 @@ def primal(
     mark_transient(analysis.fn)
     builder = PrimalBuilder(analysis, names)
     return builder.build(fn_name), builder
+
+
+def written_through(s: gast.stmt, *operands: gast.expr) -> list[gast.stmt]:
+    """``rt.write_through(x, index, value)`` before a write ``s`` that gives ``x`` a new
+    value, where a global may hold ``x``'s object (``facts(s).outside``): the write is made
+    in that object too, as Python makes it (not for ``put_back``, an entry's own)."""
+    if not facts(s).outside or facts(s).put_back:
+        return []
+    check = gast.Call(func=attr("rt", "write_through"), args=[copy.deepcopy(e) for e in operands],
+                      keywords=[])  # fmt: skip
+    return [at(gast.Expr(value=check), s.lineno)]

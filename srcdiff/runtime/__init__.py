@@ -187,6 +187,7 @@ from .mutation import (
     put_back_tangent_grads,
     refuse,
     write_back,
+    write_through,
 )
 from .objects import (
     assemble,
@@ -336,6 +337,7 @@ __all__ = [
     "tensor_in_place",
     "wrote",
     "check_unchanged",
+    "write_through",
     "entry_object",
     "check_unpack",
     "enter",

@@ -353,9 +353,59 @@ def _replaced(m: Any, old: Any, new: Any) -> bool:
     return False
 
 
-def check_unchanged(held: Any, old: Any, names: str = "") -> None:
+def write_through(x: Any, idx: Any, v: Any) -> None:
+    """Make ``x[idx] = v`` in ``x`` itself, a list or dict a global may hold (``for g in
+    opt.param_groups: g["lr"] = lr``), as Python makes it, so that the global sees it
+    (compiled code goes on with a new value, ``setitem``). Where the entry is or becomes
+    an array (which the adjoint may read from the object as it was), or is a new one,
+    that is refused rather than left unseen."""
+    if not isinstance(x, (list, dict)):
+        return  # an array: given a new value, never written into
+    old = (
+        x.get(idx, _ABSENT)
+        if isinstance(x, dict)
+        else _ABSENT
+        if isinstance(idx, slice)
+        else x[idx]
+    )
+    if old is _ABSENT or not (_plain(old) and _plain(v)):
+        raise refuse(
+            "a write into a list or dict a global holds, through another name, of an "
+            "array or a new entry: compiled code gives the object a new value, which the "
+            "global would not see",
+            "write through the global itself (`G[k] = v`, `obj.attr[k] = v`), or pass the "
+            "object in as an argument",
+        )
+    x[idx] = v
+
+
+_ABSENT = object()
+
+
+def _written_through(old: Any, new: Any) -> bool:
+    """Whether the list or dict ``old`` holds what its new value ``new`` holds."""
+    if old is new or type(old) is not type(new) or not isinstance(old, (list, dict)):
+        return False
+    if len(old) != len(new):
+        return False
+    if isinstance(old, dict):
+        return all(k in new and new[k] is v for k, v in old.items())
+    return all(a is b for a, b in zip(old, new, strict=True))
+
+
+def _plain(v: Any) -> bool:
+    """A value without arrays (a number, a string, a flag, None, a tuple of those)."""
+    if isinstance(v, tuple):
+        return all(map(_plain, v))
+    return v is None or isinstance(v, (bool, int, float, complex, str))
+
+
+def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
     """Raise when the global ``held`` holds or shares the object ``old`` that compiled
-    code just updated: the global would not see the update, as it does in Python."""
+    code just updated into ``new``: the global would not see the update, as it does in
+    Python (unless the write was made in ``old`` too: ``setitem_through``)."""
+    if _written_through(old, new):
+        return
     if follow(held, old, object(), names) is not held:
         global_name, written = (names.split(",") + ["", ""])[:2]
         raise refuse(

@@ -38,3 +38,57 @@ def test_a_dict_fields_write_reaches_the_callers_dict():
     calls = cache["calls"]
     sd.grad(a_write_into_a_dict_field_of_a_global_object)(vec(3))
     assert _cached.cache is cache and cache["calls"] == calls + 1
+
+
+CONFIG = {"scale": 1.0}
+GROUPS = [{"lr": 0.1}, {"lr": 0.2}]
+
+
+def written_through_other_names(x, s):
+    """Writes into a global's dicts through names of their own: Python makes them in
+    the global's objects (compiled code gave the names new dicts, silently)."""
+    for group in GROUPS:
+        group["lr"] = s
+    d = CONFIG
+    d["scale"] = s * 3
+    return np.sum(x * CONFIG["scale"]) + GROUPS[1]["lr"]
+
+
+def an_array_written_through_another_name(x):
+    d = CONFIG
+    d["cache"] = x * 2.0
+    return np.sum(x)
+
+
+def test_writes_into_a_globals_dicts_through_other_names_reach_them():
+    x = vec(3)
+    value, grad = sd.value_and_grad(written_through_other_names)(x, 2.0)
+    assert CONFIG["scale"] == 6.0 and [g["lr"] for g in GROUPS] == [2.0, 2.0]
+    assert value == pytest.approx(6.0 * np.sum(x) + 2.0)
+    np.testing.assert_allclose(grad, np.full(3, 6.0))
+    with pytest.raises(sd.CompileError, match="a global holds"):
+        sd.grad(an_array_written_through_another_name)(x)
+
+
+def test_a_learning_rate_set_in_a_compiled_step_reaches_the_optimizer():
+    """``for g in opt.param_groups: g["lr"] = lr`` (warm-up) in a compiled step, as
+    eagerly: the optimizer steps with each call's rate."""
+
+    def run(compiled):
+        w = sd.nn.Parameter(sd.tensor([1.0]))
+        opt = sd.optim.SGD([w], lr=0.1)
+
+        def step(lr):
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad()
+            loss = (w * w).sum()
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        step = sd.differentiate(step) if compiled else step
+        return [(step(lr), w.item(), opt.param_groups[0]["lr"]) for lr in (0.1, 0.01, 0.3)]
+
+    assert run(True) == run(False)
+    assert run(True)[-1][1:] == (pytest.approx(0.3136), 0.3)
