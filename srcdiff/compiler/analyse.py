@@ -63,6 +63,9 @@ registry.nondiff(
 )  # fmt: skip
 
 RUNTIME = "srcdiff.runtime"  # the module of the helpers generated code calls
+# the new values normalize gives an array updated by one of its methods, by method
+ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.sorted_in_place: "sort",
+                 rt_module.resized: "resize"}  # fmt: skip
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -319,8 +322,10 @@ class Analyser:
             op = self.primitive(
                 f"ndarray.{v.attr}", [v.value], [], stmt, f"attribute .{v.attr} of an array"
             )
-            if op.kind is Kind.RULE and not self.known_array(v.value):
+            tensor = self.users_tensor_code(stmt)
+            if op.kind is Kind.RULE and (tensor or not self.known_array(v.value)):
                 op.receiver = v.attr  # a user's object with an attribute so named: refused
+                op.receiver_tensor = tensor
             return op
         if isinstance(v, (gast.Tuple, gast.List)):
             key = "tuple-display" if isinstance(v, gast.Tuple) else "list-display"
@@ -352,6 +357,19 @@ class Analyser:
         kind, obj = self.resolve(call.func)
         if kind == "object" and obj is rt_module.unwrap:
             return Op(Kind.UNWRAP, operands=args)
+        if (
+            kind == "object"
+            and obj in ARRAY_UPDATES
+            and self.users_tensor_code(stmt)
+            and self.is_active(args[0])
+        ):
+            method = ARRAY_UPDATES[obj]  # (normalize wrote ``x.sort()`` as its new value)
+            return self.fail(
+                stmt,
+                f".{method}() in Tensor code: srcdiff's Tensor has no .{method} (compiled code "
+                f"would run an array's or a list's .{method})",
+                "compute it with the Tensor methods and functions srcdiff has",
+            )
         if kind == "object" and obj is rt_module.in_place and self.final:
             # m.add_(v) (see unwrap): whether v (and alpha) may carry a gradient, which a
             # Tensor from outside, changed in place, could not take on
@@ -377,8 +395,21 @@ class Analyser:
             ):  # (a method of an object the code computed: refused, never a constant)
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
-                if op.kind is Kind.RULE and not self.known_array(owner):
+                tensor = self.users_tensor_code(stmt)
+                if op.kind is Kind.RULE and (tensor or not self.known_array(owner)):
                     op.receiver = attr  # a user's object with a method so named: refused
+                    op.receiver_tensor = tensor
+                elif (
+                    tensor
+                    and not hasattr(rt_module.tensors.tensor_class(), attr)
+                    and not (hasattr(list, attr) or hasattr(dict, attr))
+                ):  # (an array's method without a derivative: a Tensor has none so named)
+                    return self.fail(
+                        stmt,
+                        f".{attr}() of a Tensor: srcdiff's Tensor has no .{attr} (compiled "
+                        f"code would run NumPy's array method .{attr})",
+                        "compute it with the Tensor methods and functions srcdiff has",
+                    )
                 return op
             kind = "dynamic"  # (an array has no such method: an object's, called)
         if kind == "object" and _numpy_callable(obj) and any(map(self.built_by_class, args)):
@@ -429,6 +460,11 @@ class Analyser:
 
         outside = owner.id in params_of(self.fn) or owner.id not in self.locals
         return outside and all(map(followed, values.get(owner.id, [])))
+
+    def users_tensor_code(self, stmt: gast.stmt) -> bool:
+        """Whether ``stmt`` is PyTorch-style code of the user's, where an array stands for
+        a Tensor (srcdiff's own, inlined from ``srcdiff.nn``, also handles arrays)."""
+        return self.on_tensors and not self.p.srcdiffs_own(getattr(stmt, "lineno", None))
 
     def known_array(self, owner: gast.expr) -> bool:
         """Whether ``owner`` surely holds an array (or a number): a parameter given one,

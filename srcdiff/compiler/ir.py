@@ -89,6 +89,9 @@ class Op:
     # a method's name taken for an array's or a dict's (``h.copy()``) where the owner may
     # be a user's object: the primal checks that it is not (``rt.receiver``)
     receiver: str | None = None
+    # ... in Tensor code, where an array stands for a computed Tensor: the method must be
+    # one of the Tensor's too (``h.repeat(2, 1)`` is not NumPy's repeat)
+    receiver_tensor: bool = False
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

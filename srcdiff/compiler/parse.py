@@ -48,6 +48,7 @@ def shown_file(filename: str) -> str:
     return filename if relative.startswith("..") else relative
 
 
+SRCDIFF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # srcdiff/
 VIRTUAL = 1 << 24  # the first line number standing for an Origin: past any file's lines
 
 
@@ -96,6 +97,12 @@ class Parsed:
         return (
             f"line {lineno}" if origin is None else f"{shown_file(origin.filename)}:{origin.line}"
         )
+
+    def srcdiffs_own(self, lineno: int | None) -> bool:
+        """Whether the line is of code inlined from srcdiff's own modules (``srcdiff.nn``,
+        whose PyTorch-style code also computes with arrays)."""
+        origin = self.origins.get(lineno)
+        return origin is not None and origin.filename.startswith(SRCDIFF_DIR)
 
     def real_line(self, lineno: int | None) -> int | None:
         """A line of this function's own file: an inlined statement's is its call's."""

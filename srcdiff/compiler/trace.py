@@ -356,7 +356,8 @@ class PrimalBuilder:
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
             out = [*written_through(s, *op.operands), at(assign(op.target, call_), line)]
         if op.kind is Kind.RULE and op.receiver is not None:  # not a user's object
-            check = call(attr("rt", "receiver"), op.operands[0], const(op.receiver))
+            helper = "tensor_receiver" if op.receiver_tensor else "receiver"
+            check = call(attr("rt", helper), op.operands[0], const(op.receiver))
             out.insert(0, at(gast.Expr(value=check), line))
         if op.kind is Kind.RULE and op.saves:
             self.numbered(s)

@@ -367,7 +367,11 @@ class Unwrapper:
                 value.slice = fix(value.slice)
         elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
             value.value = fix(value.value)
-        elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.ATTRIBUTES:
+        elif (
+            isinstance(value, gast.Attribute)
+            and value.attr in tensor_methods.ATTRIBUTES
+            and not (value.attr == "dtype" and self.p.srcdiffs_own(line))  # (NumPy's, there)
+        ):
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
         elif isinstance(value, gast.Call) and not is_unwrap(value):
             self.call(value, fix, s)
@@ -428,6 +432,9 @@ class Unwrapper:
             func.value = fix(func.value)
         elif not method and self.array_function(func) is not None:
             call.func = array_version(self.array_function(func))
+        elif not method and self.resolve(func) == (True, builtins.isinstance):
+            call.func = array_version("is_instance")  # an array stands for a Tensor
+            return
         elif self.passes_tensors(call):
             return
         call.args = [fix(a) for a in call.args]

@@ -265,8 +265,9 @@ nondiff(
     tm.numpy,
 )
 nondiff(
-    "a device, a size, an integer or a boolean",
-    tm.device, tm.long, tm.size, tm.numel, tm.dim, tm.argmax, tm.argmin, tm.is_floating_point,
+    "a device, a dtype, a size, an integer or a boolean",
+    tm.device, tm.dtype, tm.is_instance, tm.is_tensor, tm.long, tm.size, tm.numel, tm.dim,
+    tm.argmax, tm.argmin, tm.is_floating_point,
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)

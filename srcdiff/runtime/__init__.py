@@ -240,6 +240,7 @@ from .tensors import (
     in_place,
     outside_grad,
     tensor_in_place,
+    tensor_receiver,
     unwrap,
     wrote,
 )
@@ -332,6 +333,7 @@ __all__ = [
     "check_entries",
     "check_unsaved",
     "as_tensor",
+    "tensor_receiver",
     "in_place",
     "outside_grad",
     "tensor_in_place",

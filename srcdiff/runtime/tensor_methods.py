@@ -381,6 +381,35 @@ def grad(x: Any) -> Any:
     return None if is_array(x) else x.grad
 
 
+def _tensor_class() -> type:
+    from .calls import Host  # calls imports this module
+
+    return Host.tensor
+
+
+def is_instance(x: Any, classes: Any) -> bool:
+    """``isinstance(x, classes)`` in compiled Tensor code, where an array stands for a
+    computed Tensor: it is an instance of what a plain Tensor is an instance of."""
+    if is_array(x):
+        return issubclass(_tensor_class(), classes)
+    return isinstance(x, classes)
+
+
+def is_tensor(x: Any) -> bool:
+    """``sd.is_tensor(x)`` in compiled Tensor code: an array stands for a Tensor."""
+    return is_array(x) or isinstance(x, _tensor_class())
+
+
+def dtype(x: Any) -> Any:
+    """``x.dtype``: a Tensor's, srcdiff's (``sd.float32``), also of an array standing for
+    a computed Tensor, so that ``h.dtype == sd.float32`` holds as it does eagerly."""
+    if not is_array(x):
+        return x.dtype
+    from .. import dtypes
+
+    return dtypes.of_numpy(x.dtype)
+
+
 def device(x: Any) -> Any:
     """``x.device``: where an array lives."""
     if not is_array(x):
@@ -435,7 +464,8 @@ TENSOR_ONLY = frozenset({
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
 })  # fmt: skip
 ATTRIBUTES = {
-    name: globals()[name] for name in ("data", "device", "_data", "grad", "values", "indices")
+    name: globals()[name]
+    for name in ("data", "device", "dtype", "_data", "grad", "values", "indices")
 }
 # methods of an array or a Tensor that change neither their object nor an argument
 UNCHANGING = (
@@ -451,6 +481,6 @@ FUNCTIONS = {
         "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
-        "std"
+        "std is_tensor"
     ).split()
 }

@@ -11,6 +11,7 @@ import numpy as np
 from ..backend import array_module
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .mutation import holds, refuse
+from .objects import receiver
 from .tensor_methods import is_array
 
 
@@ -55,6 +56,18 @@ def unwrap(x: Any, path: list) -> Any:
     else:
         path.append(0)
     return x._data
+
+
+def tensor_receiver(obj: Any, name: str) -> None:
+    """``receiver(obj, name)`` in compiled Tensor code, where an array stands for a
+    Tensor: a name srcdiff's Tensor has not (``h.repeat``) is refused, not NumPy's."""
+    if is_array(obj) and not hasattr(Host.tensor, name):
+        raise refuse(
+            f".{name} of a Tensor: srcdiff's Tensor has no .{name} (compiled code would run "
+            f"NumPy's array method .{name}, which means something else)",
+            "compute it with the Tensor methods and functions srcdiff has",
+        )
+    receiver(obj, name)
 
 
 def as_tensor(x: Any) -> Any:

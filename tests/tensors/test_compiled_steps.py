@@ -1170,3 +1170,59 @@ def test_a_srcdiff_function_found_through_an_argument_is_its_array_version():
         return [fn(sd, w, sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64))], [w.grad.numpy().copy()]
 
     assert_runs_match(run, step)
+
+
+def _step_of(body):
+    """A compiled step computing ``h = x * 2.0``, then ``body(h, x)`` as its loss."""
+
+    @sd.differentiate
+    def step(x):
+        h = x * 2.0
+        loss = body(h, x)
+        loss.backward()
+        return loss.item()
+
+    return step
+
+
+def with_isinstance(h, x):
+    loss = (h * h).sum()
+    if isinstance(h, sd.Tensor) and sd.is_tensor(h) and h.dtype == sd.float32:
+        loss = loss + h.sum()
+    return loss
+
+
+def with_repeat(h, x):
+    return h.repeat(2, 1).sum()
+
+
+def with_argsort(h, x):
+    return h[h.argsort()].sum()
+
+
+def with_sort(h, x):
+    h.sort()
+    return h[0]
+
+
+def test_a_computed_tensor_is_a_tensor_of_its_dtype_in_compiled_code():
+    """Compiled code holds a computed Tensor as an array: isinstance, sd.is_tensor and
+    .dtype still say what they say eagerly (they said otherwise: another branch)."""
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    eager = with_isinstance(x * 2.0, x)
+    eager.backward()
+    want = x.grad.numpy().copy()
+    x.grad = None
+    assert _step_of(with_isinstance)(x) == eager.item() == 26.0
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("body", [with_repeat, with_argsort, with_sort])
+def test_an_array_method_a_tensor_has_not_is_refused(body):
+    """``h.repeat(2, 1)`` raises AttributeError eagerly (srcdiff's Tensor has no repeat);
+    compiled code ran NumPy's, which means something else."""
+    x = sd.tensor([[3.0, 1.0]], requires_grad=True)
+    with pytest.raises(AttributeError):
+        body(x * 2.0, x)
+    with pytest.raises(sd.CompileError, match="Tensor has no"):
+        _step_of(body)(x)
