@@ -27,6 +27,7 @@ may hold the caller's objects (parameters, globals).
 from __future__ import annotations
 
 import builtins
+import copy
 import operator
 import re
 import types
@@ -132,6 +133,7 @@ class Sharing:
                         self.holders.setdefault(n, set()).add(holder.id)
         self.built = {n for n, values in assigned.items() if n in self.locals - self.params
                       and all(self.builds_container(v) for v in values)}  # fmt: skip
+        self.copied_containers(assigned)
         # sharing through the function's own code alone (see ``shares_here``)
         self.own_roots = {n: self.find(n) for n in set(self.parent) | self.params}
         # The caller may pass one object twice, or an object and a container holding it
@@ -213,6 +215,41 @@ class Sharing:
             self.alias_kinds.setdefault(target, set()).add(detached)
         for n in aliased:
             self.union(target, n, detached)
+
+    def copied_containers(self, assigned: dict[str, list[gast.expr]]) -> None:
+        """Note as ``taken`` (their entries' objects may be others', which an update of an
+        entry in place changes: ``rt.entry_object`` tells when the code runs) the names
+        given a new list or dict of another's entries (``list(l)``, ``sorted(l)``,
+        ``l.copy()``, ``dict(d)``), and the names given one of those, or a list built here."""
+        for n, values in assigned.items():
+            for v in filter(self.copies_entries, values):
+                self.taken.add(n)
+                sources = [v.func.value] if isinstance(v.func, gast.Attribute) else v.args[:1]
+                for m in (m for e in sources for m in _names(e)):
+                    self.union(n, m)  # the entries are the same objects
+        changed = True
+        while changed:  # ``m = t`` of a comprehension's list ``t``: the same list
+            changed = False
+            for n, values in assigned.items():
+                if (
+                    n not in self.taken
+                    and n not in self.built
+                    and any(
+                        isinstance(v, gast.Name) and v.id in self.taken | self.built for v in values
+                    )
+                ):
+                    self.taken.add(n)
+                    changed = True
+
+    def copies_entries(self, v: gast.expr) -> bool:
+        """Whether ``v`` makes a list, tuple or dict of another's entries."""
+        if not isinstance(v, gast.Call):
+            return False
+        if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args:
+            return True  # a list's or a dict's copy (an array's: its rows are its own)
+        found, obj = self.resolve(v.func)
+        return found and obj in (list, tuple, dict, sorted, reversed, copy.copy,
+                                 rt_module.sorted_in_place)  # fmt: skip
 
     def builds_container(self, v: gast.expr) -> bool:
         """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper

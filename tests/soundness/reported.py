@@ -1379,3 +1379,34 @@ def a_methods_out_argument_is_its_owner(x):
     z = x * 1.0
     z.cumsum(1, out=z)
     return np.sum(y) + np.sum(z * np.array([1.0, 10.0]))
+
+
+# ---- a new list of another's entries, one of them then updated in place --------------------
+
+
+@case(vec(3))
+def an_entry_of_a_listed_copy_updated_in_place(x):
+    """``m = list(ys)`` holds ``ys``'s arrays: ``m[0] *= x`` changes ``ys[0]`` too
+    (compiled code gave ``m`` a new entry, which ``ys`` did not see)."""
+    ys = [x * 2, x]
+    m = list(ys)
+    m[0] *= x
+    return np.sum(ys[0] * m[0])
+
+
+@case(vec(3))
+def an_entry_of_a_sorted_list_updated_in_place(x):
+    y = x * 2
+    m = sorted([y, x * 3], key=lambda a: a[0])
+    m[0] *= x
+    return np.sum(y * x)
+
+
+@case(vec(3))
+def an_entry_of_a_comprehension_updated_in_place(x):
+    y = x * 2
+    m = [v for v in (y, x)]
+    m[0] += 1.0
+    d = {k: v for k, v in [("a", y)]}
+    d["a"] *= x
+    return np.sum(y * x)
