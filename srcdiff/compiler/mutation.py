@@ -125,9 +125,11 @@ class Sharing:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 self.assignment(s.targets[0].id, s.value, facts(s).inplace)
                 assigned.setdefault(s.targets[0].id, []).append(s.value)
-            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            elif isinstance(s, gast.Assign) and isinstance(
+                s.targets[0], (gast.Subscript, gast.Attribute)
+            ):
                 holder = s.targets[0].value
-                if isinstance(holder, gast.Name):  # hs[i] = h: hs holds h
+                if isinstance(holder, gast.Name):  # hs[i] = h (o.r = h): hs (o) holds h
                     for n in _names(s.value):
                         self.union(holder.id, n)
                         self.holders.setdefault(n, set()).add(holder.id)
@@ -310,7 +312,11 @@ class Sharing:
             and isinstance(func.value, gast.Name)
             and (func.value.id in self.locals)
         ):  # a method of a local value
-            if func.attr in FRESH_METHODS:
+            copies = not any(  # (``astype(t, copy=False)`` may give the array itself)
+                k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
+                for k in call.keywords
+            )
+            if func.attr in FRESH_METHODS and copies:
                 return []
             if func.attr in VIEW_METHODS:
                 return [func.value.id]
@@ -552,11 +558,13 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
 
     def field_held(s: gast.Assign) -> bool:
         """Whether ``s`` is the update of ``s.v += 1.0`` (the field's object changed in
-        place) and another name given the field (``v = s.v``) is read after it."""
+        place) and another name that may hold the field's object (given the field, ``v =
+        s.v``, or given to the object, ``s = S(v)``) is read after it."""
         field = fields.get(s.targets[0].id)
         if field is None:
             return False
-        others: set[str] = set()
+        shared = sharing.group(field[0]) - {field[0], s.targets[0].id} - fields.keys()
+        others: set[str] = set(shared)
         todo = [n for n, f in fields.items() if f == field and n != s.targets[0].id]
         while todo:
             n = todo.pop()

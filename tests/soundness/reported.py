@@ -1410,3 +1410,43 @@ def an_entry_of_a_comprehension_updated_in_place(x):
     d = {k: v for k, v in [("a", y)]}
     d["a"] *= x
     return np.sum(y * x)
+
+
+# ---- an object's field and another name holding one array ----------------------------------
+
+
+class _Holder:
+    pass
+
+
+@dataclass
+class _Field:
+    a: np.ndarray
+
+
+@case(vec(3), refusable=True)
+def an_array_a_field_holds_updated_through_another_name(x):
+    """``o.r = y; y *= 2`` doubles ``o.r`` too (compiled code gave ``y`` a new array the
+    field did not see): refused, as the field cannot follow."""
+    y = x * 1.0
+    o = _Holder()
+    o.r = y
+    y *= 2
+    return np.sum(o.r * x)
+
+
+@case(vec(3))
+def a_field_updated_in_place_seen_by_the_name_given_to_the_object(x):
+    """``p = P(y); p.a *= 2`` doubles ``y`` too."""
+    y = x * 1.0
+    p = _Field(y)
+    p.a *= 2
+    return np.sum(y * x)
+
+
+@case(vec(3))
+def astype_without_a_copy_is_the_array_itself(x):
+    y = x * 1.0
+    a = y.astype(np.float64, copy=False)
+    a += 1.0
+    return np.sum(y * x)
