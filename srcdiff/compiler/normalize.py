@@ -706,6 +706,16 @@ class Normalizer:
         if s.orelse:
             self.loop_else(s)
             return
+        changed = _changed_while_iterated(s)
+        if changed is not None:
+            raise self.p.error(
+                f"a for loop over `{s.iter.id}`, which its body changes ({changed[0]}): "
+                "Python iterates over the list as it changes, compiled code over the list "
+                "as it was",
+                changed[1],
+                f"to see the changes, loop with an index (`while i < len({s.iter.id}):`); "
+                f"else loop over a copy (`for v in list({s.iter.id}):`)",
+            )
         counter, prefix = self.loop_source(s)
         loop = gast.For(
             target=name(counter, store=True), iter=None, body=[], orelse=[], type_comment=None
@@ -1134,3 +1144,36 @@ def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.
     for field in ("body", "orelse"):
         if isinstance(getattr(s, field, None), list):
             setattr(s, field, rebuild(getattr(s, field)))
+
+
+LIST_UPDATES = {"append", "extend", "insert", "pop", "remove", "clear", "reverse", "sort"}
+
+
+def _changed_while_iterated(s: gast.For) -> tuple[str, gast.AST] | None:
+    """How, and where, the body of ``for v in xs:`` changes the list ``xs`` it loops over
+    (``xs.append(...)``, ``xs[i] = ...``, ``xs += ...``); None where it does not."""
+    if not isinstance(s.iter, gast.Name):
+        return None
+    xs = s.iter.id
+    for node in (n for st in s.body for n in walk(st)):
+        func = getattr(node, "func", None)
+        if (
+            isinstance(func, gast.Attribute)
+            and isinstance(func.value, gast.Name)
+            and func.value.id == xs
+            and func.attr in LIST_UPDATES
+        ):
+            return f"{xs}.{func.attr}(...)", node
+        if isinstance(node, gast.Assign):
+            targets = node.targets
+        elif isinstance(node, gast.AugAssign):
+            targets = [node.target]
+        else:
+            continue
+        for t in targets:
+            holder = t.value if isinstance(t, gast.Subscript) else t
+            if isinstance(holder, gast.Name) and holder.id == xs and holder is not t:
+                return f"{xs}[...] = ...", node
+            if isinstance(node, gast.AugAssign) and holder is t and getattr(t, "id", None) == xs:
+                return f"{xs} += ...", node
+    return None

@@ -1450,3 +1450,14 @@ def astype_without_a_copy_is_the_array_itself(x):
     a = y.astype(np.float64, copy=False)
     a += 1.0
     return np.sum(y * x)
+
+
+@case(vec(3), refusable=True)
+def a_list_appended_to_while_a_loop_iterates_over_it(x):
+    """Python's loop reaches the entries appended meanwhile; compiled code looped over the
+    list as it was (value and gradient wrong, silently): refused."""
+    ys = [x[0], x[1]]
+    for v in ys:
+        if len(ys) < 5:
+            ys.append(v * x[2])
+    return sum(ys)
