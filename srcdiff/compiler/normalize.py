@@ -634,12 +634,34 @@ class Normalizer:
         method(s)
 
     def stmt_Assign(self, s: gast.Assign) -> None:
+        self.refuse_kept_generator(s.value)
         if len(s.targets) == 1:
             self.assign_expr(s.targets[0], s.value)
             return
         value = self.atom(s.value)
         for target in s.targets:
             self.assign_to(target, value)
+
+    def refuse_kept_generator(self, v: gast.expr) -> None:
+        """Compiled code runs a generator expression (or ``map``, ``filter``) where it is
+        written, as a list: kept in a name, Python runs it later, when it is consumed (with
+        the values names hold then, and once)."""
+        lazy = isinstance(v, gast.GeneratorExp)
+        if (
+            isinstance(v, gast.Call)
+            and isinstance(v.func, gast.Name)
+            and v.func.id not in self.locals
+        ):
+            found, obj = self.p.resolve(v.func.id)
+            lazy = found and obj in (map, filter)
+        if lazy:
+            raise self.p.error(
+                "a generator (a generator expression, map or filter) kept in a name: Python "
+                "runs it when it is consumed, compiled code where it is made",
+                v,
+                "make it a list where it is made ([...] or list(...)), or consume it there "
+                "(sum(... for ...))",
+            )
 
     def stmt_AnnAssign(self, s: gast.AnnAssign) -> None:
         if s.value is not None:
@@ -1024,6 +1046,15 @@ class Normalizer:
         """``try`` as Python runs it, each block normalized; the except clauses' types as
         written (Python evaluates them only when an exception comes)."""
         finals = 1 if s.finalbody else 0
+        changed = _returned_then_changed(s)
+        if changed is not None:
+            raise self.p.error(
+                f"a finally block that changes `{changed}` in place, which the try returns: "
+                "Python returns the object, changed; compiled code returns its value before "
+                "the finally block runs",
+                s,
+                f"return a copy (`return {changed}.copy()`), or change it before returning",
+            )
         self.finals += finals
         self.trying += 1
         body = self.block(s.body)
@@ -1176,4 +1207,29 @@ def _changed_while_iterated(s: gast.For) -> tuple[str, gast.AST] | None:
                 return f"{xs}[...] = ...", node
             if isinstance(node, gast.AugAssign) and holder is t and getattr(t, "id", None) == xs:
                 return f"{xs} += ...", node
+    return None
+
+
+def _returned_then_changed(s: gast.Try) -> str | None:
+    """A name a ``return`` of the try returns and its ``finally`` block updates in place
+    (``y *= 3``, ``y[0] = v``, ``y.append(v)``), or None."""
+    if not s.finalbody:
+        return None
+    blocks = [*s.body, *(st for h in s.handlers for st in h.body), *s.orelse]
+    returned = {n.value.id for st in blocks for n in walk(st)
+                if isinstance(n, gast.Return) and isinstance(n.value, gast.Name)}  # fmt: skip
+    for node in (n for st in s.finalbody for n in walk(st)):
+        if isinstance(node, gast.AugAssign):
+            target = node.target
+        elif isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Subscript):
+            target = node.targets[0].value
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and (
+            node.func.attr in LIST_UPDATES | {"fill", "put", "resize", "update", "setdefault"}
+            or node.func.attr.endswith("_")  # a Tensor's in-place methods
+        ):
+            target = node.func.value
+        else:
+            continue
+        if isinstance(target, gast.Name) and target.id in returned:
+            return target.id
     return None

@@ -1461,3 +1461,36 @@ def a_list_appended_to_while_a_loop_iterates_over_it(x):
         if len(ys) < 5:
             ys.append(v * x[2])
     return sum(ys)
+
+
+@case(vec(3), refusable=True)
+def a_generator_kept_in_a_name_then_consumed(x):
+    """Python runs the generator when ``sum`` consumes it, with ``s`` as it is then;
+    compiled code ran it where it was made: refused."""
+    s = x[2]
+    gen = (x[i] * s for i in range(2))
+    s = x[2] ** 2
+    return sum(gen)
+
+
+@case(vec(3), refusable=True)
+def a_finally_block_changing_the_returned_array(x):
+    """``try: return y / finally: y *= 3`` returns the changed array in Python."""
+    y = np.asarray(np.sum(x**2))  # a 0-d array, changed in place by the finally block
+    try:
+        return y
+    finally:
+        y *= 3
+
+
+def _returns_then_changes(x):
+    y = x * 1.0
+    try:
+        return y
+    finally:
+        y *= 3
+
+
+@case(vec(3), refusable=True)
+def a_callee_whose_finally_changes_what_it_returns(x):
+    return np.sum(_returns_then_changes(x) * x)
