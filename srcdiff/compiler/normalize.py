@@ -1223,9 +1223,13 @@ def _returned_then_changed(s: gast.Try) -> str | None:
             target = node.target
         elif isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Subscript):
             target = node.targets[0].value
-        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and (
-            node.func.attr in LIST_UPDATES | {"fill", "put", "resize", "update", "setdefault"}
-            or node.func.attr.endswith("_")  # a Tensor's in-place methods
+        elif (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and (
+                node.func.attr in LIST_UPDATES | {"fill", "put", "resize", "update", "setdefault"}
+                or node.func.attr.endswith("_")  # a Tensor's in-place methods
+            )
         ):
             target = node.func.value
         else:

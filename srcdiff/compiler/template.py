@@ -60,6 +60,41 @@ class _Substitute(gast.NodeTransformer):
         return node
 
 
+class _FoldNone(gast.NodeTransformer):
+    """``axis is None`` of a rule given a literal ``axis``: the answer, known now (written
+    out, ``(0, 2) is None`` is a SyntaxWarning), and the branch of an ``x if c else y``
+    it picks."""
+
+    def visit_Compare(self, node: gast.Compare) -> gast.expr:
+        self.generic_visit(node)
+        if (
+            len(node.ops) == 1
+            and isinstance(node.ops[0], (gast.Is, gast.IsNot))
+            and _is_none(node.comparators[0])
+            and _literal(node.left)
+        ):
+            same = _is_none(node.left)
+            return const(same if isinstance(node.ops[0], gast.Is) else not same)
+        return node
+
+    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.test, gast.Constant) and isinstance(node.test.value, bool):
+            return node.body if node.test.value else node.orelse
+        return node
+
+
+def _is_none(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
+
+
+def _literal(e: gast.expr) -> bool:
+    """A constant, or a tuple of them: a value whose identity with None is known now."""
+    if isinstance(e, gast.Tuple):
+        return all(map(_literal, e.elts))
+    return isinstance(e, gast.Constant)
+
+
 @cache
 def _template_locals(fn: Any) -> tuple[str, ...]:
     """The names a rule's body assigns (its temporaries), sorted."""
@@ -94,7 +129,7 @@ def expand(
     mapping.update(bound)
     for local in _template_locals(rule.fn):
         mapping[local] = names.fresh(local.strip("_") or "t")
-    body = [_Substitute(mapping).visit(clone(s)) for s in tree.body]
+    body = [_FoldNone().visit(_Substitute(mapping).visit(clone(s))) for s in tree.body]
     *prelude, ret = body
     if not isinstance(ret, gast.Return):
         raise TypeError(f"rule {rule.name} must end with a return")

@@ -371,3 +371,16 @@ def test_data_assigned_to_a_computed_tensor_is_what_later_operations_read():
     loss.backward()
     assert loss.item() == pytest.approx(362.25)
     np.testing.assert_allclose(w.grad.numpy(), 2 * 3.0 * (w * x).detach().numpy() * x.numpy())
+
+
+def test_the_adjoint_of_a_reduction_over_a_tuple_of_dims_compiles_without_warnings():
+    """A rule given a literal ``dim=(0, 2)`` decides ``dim is None`` when it is inlined:
+    written out, ``(0, 2) is None`` is a SyntaxWarning (an error under ``-W error``)."""
+    x = sd.tensor(np.random.default_rng(0).normal(size=(2, 3, 4)), requires_grad=True)
+    loss = (x.mean(dim=(0, 2)) ** 2).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss.backward()
+    means = x.detach().numpy().mean(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(2 * means / 8, (2, 3, 4)))
+    assert "is None" not in sd.source(loss)
