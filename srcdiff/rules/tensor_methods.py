@@ -169,6 +169,7 @@ for _method, _primitive in (
     (tm.div, xp.divide),
     (tm.matmul, xp.matmul),
     (tm.mm, xp.matmul),
+    (tm.dot, xp.matmul),
 ):
     alias(_method, _primitive)
 

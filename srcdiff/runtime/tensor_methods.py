@@ -278,6 +278,7 @@ mul = _method("mul", np.multiply)
 div = _method("div", np.divide)
 matmul = _method("matmul", np.matmul)
 mm = _method("mm", np.matmul)
+dot = _method("dot", np.matmul)  # of 1-D Tensors, as PyTorch's
 
 
 def softmax(x: Any, dim: int) -> Any:
@@ -449,7 +450,7 @@ METHODS = {
     for name in (
         "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
-        "numpy size numel dim add sub mul div matmul mm softmax log_softmax masked_fill argmax "
+        "numpy size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill argmax "
         "argmin is_floating_point var std item"
     ).split()
 }

@@ -74,6 +74,7 @@ SPECS = [
     Spec(tm.add, (R((2, 3)), R(())), {"alpha": 2.0}, wrt=(0, 1), label="0d-alpha"),
     Spec(tm.div, (R((3, 4)), R((4,), 0.5, 2.0))),
     *[Spec(m, (R((3, 4)), R((4, 2)))) for m in (tm.matmul, tm.mm)],
+    Spec(tm.dot, (R((4,)), R((4,)))),
     Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
     *[
         Spec(m, (R((3, 4)), dim), wrt=(0,))

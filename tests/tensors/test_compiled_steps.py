@@ -1226,3 +1226,18 @@ def test_an_array_method_a_tensor_has_not_is_refused(body):
         body(x * 2.0, x)
     with pytest.raises(sd.CompileError, match="Tensor has no"):
         _step_of(body)(x)
+
+
+def test_dot_of_two_tensors_in_a_compiled_step():
+    """``w.dot(x)`` is compiled as PyTorch's dot (it compiled srcdiff's own Tensor method
+    and refused it, naming srcdiff's file)."""
+    x = sd.tensor([1.0, 2.0, 3.0])
+
+    @sd.differentiate
+    def step(w):
+        loss = w.dot(x)
+        loss.backward()
+        return loss.item()
+
+    w = sd.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    assert step(w) == 32.0 and w.grad.tolist() == [1.0, 2.0, 3.0]
