@@ -493,13 +493,30 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
         if isinstance(obj, types.MethodType):  # made anew at each read: the same method
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             terms.append(f"same_method({read}, E{i}, S{i})")
+        elif _lasting(obj):  # held as it is: nothing to free
+            namespace[f"E{i}"] = obj
+            terms.append(f"{read} is E{i}")
         else:
-            namespace[f"E{i}"] = _weakly(obj)
+            namespace[f"E{i}"] = weakref.ref(obj)
             terms.append(f"{read} is E{i}()")
     source = "def still(F):\n    try:\n        return " + " and ".join(terms)
     source += "\n    except ValueError:  # an emptied closure cell\n        return False\n"
     exec(compile(source, f"<srcdiff: callees of {fn.__qualname__}>", "exec"), namespace)
     return namespace["still"]
+
+
+def _lasting(obj: Any) -> bool:
+    """Whether ``obj`` lives as long as the program anyway (a module, a builtin, NumPy's
+    functions and ufuncs), or takes no weak reference."""
+    if isinstance(obj, (types.ModuleType, types.BuiltinFunctionType, np.ufunc)):
+        return True
+    if isinstance(obj, type) and obj.__module__ in ("builtins", "numpy"):
+        return True
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return True
+    return False
 
 
 def _weakly(obj: Any) -> Any:
