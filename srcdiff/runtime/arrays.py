@@ -701,6 +701,14 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
         out = dict(x)
     elif isinstance(x, list):
         out = list(x)
+        if isinstance(idx, slice) and len(out[idx]) != len(v):
+            from .mutation import refuse  # mutation imports this module
+
+            raise refuse(
+                "a slice of a list given another number of entries than it had (the list "
+                "grows or shrinks): its gradient cannot be mapped back",
+                "build the new list (xs = xs[:i] + [v] + xs[j:])",
+            )
     elif type(x) is not _ndarray and callable(getattr(x, "_changed", None)):  # a Tensor
         return x._compiled_setitem(idx, v)  # from outside (``d = w.detach()``)
     else:
@@ -736,6 +744,9 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
     if isinstance(g, (list, tuple)):
         rest = list(g)
         part = rest[idx]
+        if isinstance(idx, slice):  # as many entries as it replaced (see setitem)
+            rest[idx] = [None] * len(part)
+            return rest, [zeros_like(e) if d is None else d for d, e in zip(part, v, strict=True)]
         rest[idx] = None
         return rest, zeros_like(v) if part is None else part
     part = g[idx]

@@ -1494,3 +1494,17 @@ def _returns_then_changes(x):
 @case(vec(3), refusable=True)
 def a_callee_whose_finally_changes_what_it_returns(x):
     return np.sum(_returns_then_changes(x) * x)
+
+
+@case(vec(3))
+def a_slice_of_a_list_given_as_many_entries(x):
+    ys = [x[0], x[1], x[2]]
+    ys[1:] = [x[2] * 2, x[0] * x[1]]
+    return sum(ys) * ys[1]
+
+
+@case(vec(3), refusable=True)
+def a_slice_of_a_list_given_fewer_entries(x):
+    ys = [x[0], x[1], x[2]]
+    ys[1:] = [x[2] * 2]
+    return sum(ys) * ys[1]
