@@ -251,6 +251,7 @@ class Normalizer:
         self.attribute_entries: set[str] = set()  # t of ``t = b.T`` in ``b.T[0] = v``
         self.out: list[gast.stmt] = []
         self.line = parsed.tree.lineno
+        self.following: gast.stmt | None = None  # the statement after the one normalized
         # entered context managers: name, loop depth, and how many try statements with a
         # finally the with block is in (see exit_managers)
         self.managers: list[tuple[str, int, int]] = []
@@ -270,10 +271,11 @@ class Normalizer:
 
     def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
         saved, self.out = self.out, []
-        line = self.line
-        for s in stmts:
+        line, following = self.line, self.following
+        for i, s in enumerate(stmts):
+            self.following = stmts[i + 1] if i + 1 < len(stmts) else None
             self.stmt(s)
-        body, self.out, self.line = self.out, saved, line
+        body, self.out, self.line, self.following = self.out, saved, line, following
         return body
 
     def is_module_path(self, e: gast.expr) -> bool:
@@ -634,7 +636,7 @@ class Normalizer:
         method(s)
 
     def stmt_Assign(self, s: gast.Assign) -> None:
-        self.refuse_kept_generator(s.value)
+        self.refuse_kept_generator(s)
         if len(s.targets) == 1:
             self.assign_expr(s.targets[0], s.value)
             return
@@ -642,10 +644,12 @@ class Normalizer:
         for target in s.targets:
             self.assign_to(target, value)
 
-    def refuse_kept_generator(self, v: gast.expr) -> None:
+    def refuse_kept_generator(self, s: gast.Assign) -> None:
         """Compiled code runs a generator expression (or ``map``, ``filter``) where it is
         written, as a list: kept in a name, Python runs it later, when it is consumed (with
-        the values names hold then, and once)."""
+        the values names hold then, and once). The same, where the statement after it
+        consumes it and nothing else reads the name (``gen = (...); return sum(gen)``)."""
+        v = s.value
         lazy = isinstance(v, gast.GeneratorExp)
         if (
             isinstance(v, gast.Call)
@@ -654,7 +658,7 @@ class Normalizer:
         ):
             found, obj = self.p.resolve(v.func.id)
             lazy = found and obj in (map, filter)
-        if lazy:
+        if lazy and not self.consumed_next(s):
             raise self.p.error(
                 "a generator (a generator expression, map or filter) kept in a name: Python "
                 "runs it when it is consumed, compiled code where it is made",
@@ -662,6 +666,16 @@ class Normalizer:
                 "make it a list where it is made ([...] or list(...)), or consume it there "
                 "(sum(... for ...))",
             )
+
+    def consumed_next(self, s: gast.Assign) -> bool:
+        """Whether ``s`` binds a name that the statement after it reads, once, and that no
+        other statement binds or reads."""
+        target = s.targets[0]
+        if len(s.targets) != 1 or not isinstance(target, gast.Name) or self.following is None:
+            return False
+        uses = [x for x in walk(self.p.tree) if isinstance(x, gast.Name) and x.id == target.id]
+        reads = [x for x in walk(self.following) if isinstance(x, gast.Name) and x.id == target.id]
+        return len(uses) == 2 and len(reads) == 1
 
     def stmt_AnnAssign(self, s: gast.AnnAssign) -> None:
         if s.value is not None:

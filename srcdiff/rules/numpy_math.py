@@ -447,6 +447,14 @@ nondiff(
     builtins.bool,
     builtins.isinstance,
     xp.bool_,
+    xp.signbit,
+    xp.isclose,
+)
+nondiff(
+    "an integer result: positions or a count",
+    xp.searchsorted,
+    "ndarray.searchsorted",
+    xp.linalg.matrix_rank,
 )
 nondiff(
     "an integer, a string or nothing: no value to differentiate",

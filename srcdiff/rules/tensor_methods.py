@@ -148,7 +148,7 @@ def unsqueeze(g, ans, x, dim=None):
     return rt.reshape_like(g, x), None
 
 
-@vjp(tm.float, tm.double, tm.to)
+@vjp(tm.float, tm.double, tm.to, tm.cpu)
 def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
 
@@ -177,7 +177,7 @@ for _method, _primitive in (
 # ---- forward mode -------------------------------------------------------------------------
 
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.flatten, tm.transpose, tm.permute,
-       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cat, tm.stack)  # fmt: skip
+       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.cat, tm.stack)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
 
 

@@ -237,6 +237,18 @@ def to(x: Any, *args: Any, **kwargs: Any) -> Any:
     return x
 
 
+def cpu(x: Any) -> Any:
+    """``x.cpu()``: a CPU array as it is (compiled code moves no array between devices)."""
+    if not is_array(x):
+        return x.cpu()
+    if type(x).__module__.startswith("cupy"):
+        raise RuntimeError(
+            "compiled code cannot move arrays between devices: move the tensors after "
+            "calling the compiled function"
+        )
+    return x
+
+
 def detach(x: Any) -> Any:
     return x if is_array(x) else x.detach()
 
@@ -450,8 +462,8 @@ METHODS = {
     for name in (
         "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
-        "numpy size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill argmax "
-        "argmin is_floating_point var std item"
+        "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
+        "argmax argmin is_floating_point var std item"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -460,7 +472,7 @@ TENSOR_ONLY = frozenset({
     "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
     "reshape_as", "contiguous", "norm", "square", "reciprocal", "sign", "log1p", "expm1",
     "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge", "lt", "le", "cuda",
-    "cpu", "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
+    "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
 })  # fmt: skip

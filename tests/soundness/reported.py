@@ -1508,3 +1508,11 @@ def a_slice_of_a_list_given_fewer_entries(x):
     ys = [x[0], x[1], x[2]]
     ys[1:] = [x[2] * 2]
     return sum(ys) * ys[1]
+
+
+@case(vec(3))
+def a_generator_consumed_by_the_next_statement(x):
+    """The usual ``gen = (...)`` then ``return sum(gen)``: made and consumed at once, as
+    compiled code runs it (refused as a kept generator before)."""
+    gen = (np.dot(x, x * k) ** 2 for k in (1.0, 2.0))
+    return sum(gen)

@@ -1241,3 +1241,19 @@ def test_dot_of_two_tensors_in_a_compiled_step():
 
     w = sd.tensor([4.0, 5.0, 6.0], requires_grad=True)
     assert step(w) == 32.0 and w.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_metrics_through_cpu_in_a_compiled_step():
+    """``out.detach().cpu().numpy()`` and ``loss.cpu().item()``, the usual metrics, run
+    compiled as eagerly (an AttributeError, and a refusal)."""
+    x = sd.tensor([[1.0, 2.0], [3.0, 4.0]])
+
+    def step(w):
+        out = x @ w
+        loss = (out**2).mean()
+        loss.backward()
+        return out.detach().cpu().numpy().argmax(1).tolist(), loss.cpu().item()
+
+    w1, w2 = (sd.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True) for _ in range(2))
+    assert sd.differentiate(step)(w1) == step(w2)
+    np.testing.assert_array_equal(w1.grad.numpy(), w2.grad.numpy())
