@@ -374,7 +374,27 @@ class Unwrapper:
         ):
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
         elif isinstance(value, gast.Call) and not is_unwrap(value):
+            self.check_tensor_method(value, out, line)
             self.call(value, fix, s)
+
+    def check_tensor_method(self, call: gast.Call, out: list[gast.stmt], line: int) -> None:
+        """Before ``h.norm()``, a Tensor method compiled code has no array version of, on a
+        value that may be one the code computed (``h = seq[0](x)``): ``rt.tensor_method``
+        refuses it there, rather than let it fail as an array's missing attribute."""
+        func = call.func
+        if (
+            isinstance(func, gast.Attribute)
+            and isinstance(func.value, gast.Name)
+            and func.value.id in self.locals
+            and func.value.id not in self.arrays
+            and func.attr in tensor_methods.TENSOR_ONLY - {"backward"}
+            and func.attr not in tensor_methods.METHODS
+            and not func.attr.endswith("_")  # (in-place methods: see in_place_method)
+        ):
+            helper = gast.Attribute(value=name("rt"), attr="tensor_method", ctx=gast.Load())
+            args = [name(func.value.id), const(func.attr)]
+            check = gast.Call(func=helper, args=args, keywords=[])
+            out.append(_at_line(gast.Expr(value=check), line))
 
     def call(self, call: gast.Call, fix: Any, at: gast.stmt | None = None) -> None:
         """Unwrap the operands of a call; a Tensor method (``h.sum(dim=1)``) or a srcdiff

@@ -107,7 +107,7 @@ nondiff("which object an entry update changes: only follow reads it", rt.entry_o
 nondiff("an object's field given back its written array (no gradient is written)",
         rt.put_attribute)  # fmt: skip
 nondiff("a check that a method's owner is no user's object, which returns nothing",
-        rt.receiver, rt.tensor_receiver)  # fmt: skip
+        rt.receiver, rt.tensor_receiver, rt.tensor_method)  # fmt: skip
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)

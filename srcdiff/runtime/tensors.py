@@ -58,6 +58,18 @@ def unwrap(x: Any, path: list) -> Any:
     return x._data
 
 
+def tensor_method(obj: Any, name: str) -> None:
+    """Check ``obj`` of ``obj.name()``, a Tensor method compiled code has no array version
+    of (``retain_grad``, ``norm``), where ``obj`` may be a value the code computed, which
+    it holds as an array: refused, where it would be an AttributeError."""
+    if is_array(obj):
+        raise refuse(
+            f"the Tensor method .{name}() on a value a compiled function computed (an array there)",
+            "compute it with the Tensor methods and functions srcdiff compiles, or run this "
+            "step eagerly (without @sd.differentiate)",
+        )
+
+
 def tensor_receiver(obj: Any, name: str) -> None:
     """``receiver(obj, name)`` in compiled Tensor code, where an array stands for a
     Tensor: a name srcdiff's Tensor has not (``h.repeat``) is refused, not NumPy's."""

@@ -1257,3 +1257,20 @@ def test_metrics_through_cpu_in_a_compiled_step():
     w1, w2 = (sd.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True) for _ in range(2))
     assert sd.differentiate(step)(w1) == step(w2)
     np.testing.assert_array_equal(w1.grad.numpy(), w2.grad.numpy())
+
+
+def test_a_tensor_method_without_an_array_version_on_a_module_output_is_refused():
+    """``h = seq[0](x); h.retain_grad()``: h is a value the step computed, an array in
+    compiled code (an AttributeError, not a CompileError)."""
+    seq = sd.nn.Sequential(sd.nn.Linear(2, 2))
+
+    @sd.differentiate
+    def step(x):
+        h = seq[0](x)
+        h.retain_grad()
+        loss = h.sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match="retain_grad"):
+        step(sd.tensor([[1.0, 2.0]]))
