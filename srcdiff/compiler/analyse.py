@@ -271,6 +271,13 @@ class Analyser:
                 "srcdiff gives the array a new value, which the attribute "
                 "cannot take back: build the new array in a local name",
             )
+        if facts(stmt).outside and not self.on_tensors and self.is_active(stmt.value):
+            return self.fail(  # (Tensor code: a number written carries no gradient there)
+                stmt,
+                f"a differentiated value stored into an object a global holds, through `{base.id}`",
+                "keep it in a local name and return it (the global's object would hold a "
+                "value whose gradient compiled code cannot follow)",
+            )
         write = rt_module.put_back if facts(stmt).put_back else rt_module.setitem
         return self.rule_op(
             registry.lookup(write),

@@ -69,7 +69,7 @@ class Unit:
     ):
         self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns)
         self.parsed: Parsed = self.front.parsed
-        self.still = callees_still(fn, self.parsed.found)
+        self.still = callees_still(fn, self.parsed.found_taken())
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp

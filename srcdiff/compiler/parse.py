@@ -17,7 +17,7 @@ import textwrap
 import weakref
 from collections.abc import Container
 from dataclasses import dataclass
-from types import FunctionType, ModuleType
+from types import BuiltinMethodType, FunctionType, ModuleType
 from typing import Any
 
 import gast
@@ -72,17 +72,30 @@ class Parsed:
         self.filename = filename
         self.lines = lines
         # the functions, classes and modules found through free names (and attributes
-        # of them) since ``found_afresh``: what compiled code was made for, which
-        # ``cache.Unit`` checks are found there still before each call
-        self.found: dict[tuple[str, ...], Any] = {}
+        # of them) while a compilation notes them (``found_afresh`` to ``found_taken``):
+        # what compiled code was made for, which ``cache.Unit`` checks are found there
+        # still before each call
+        self.found: dict[tuple[str, ...], Any] | None = None
 
     def found_afresh(self) -> None:
         """Start noting what is found anew (for a new compilation; its variants share it)."""
         self.found = {}
 
+    def found_taken(self) -> dict[tuple[str, ...], Any]:
+        """What was found since ``found_afresh``, and stop noting (nothing held strongly
+        here: the parse is cached as long as its code)."""
+        found = dict(self.found or {})
+        if self.found is not None:
+            self.found.clear()  # (the one its variants share too)
+        self.found = None
+        return found
+
     def _note(self, chain: tuple[str, ...], obj: Any) -> None:
-        if callable(obj) or isinstance(obj, ModuleType):  # (an array, a number: read as data)
-            self.found[chain] = obj
+        if self.found is None or not (callable(obj) or isinstance(obj, ModuleType)):
+            return  # (an array, a number: read as data)
+        if isinstance(obj, BuiltinMethodType) and not isinstance(obj.__self__, ModuleType):
+            return  # a builtin object's method (``losses.append``): made anew at each read
+        self.found[chain] = obj
 
     def where(self, lineno: int) -> tuple[str, int, str]:
         """The file, line and source text a line number of this program stands for."""

@@ -50,9 +50,9 @@ from .trace import (
     at,
     attr,
     call,
+    functional_write,
     leaves_finally,
     may_catch_internal,
-    written_through,
 )
 
 
@@ -191,15 +191,13 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
-        write = "put_back" if facts(s).put_back else "setitem"
+        write = functional_write(s)
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
-            write = "put_back" if op.primitive is rt_module.put_back else "setitem"
-            return [*written_through(s, *op.operands),
-                    assign(op.target, call(attr("rt", write), *op.operands))]  # fmt: skip
+            write = "put_back" if op.primitive is rt_module.put_back else write
+            return [assign(op.target, call(attr("rt", write), *op.operands))]
         if facts(s).functional and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
-            return [*written_through(s, target.value, index, s.value),
-                    assign(target.value.id, call(attr("rt", write), target.value, index,
+            return [assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
         if op.kind is Kind.PASSIVE and _is_appended(s.value) and not facts(s).functional:
             xs, v = s.value.args

@@ -337,11 +337,9 @@ class PrimalBuilder:
         target = s.targets[0]
         if functional and isinstance(target, gast.Subscript):
             index = index_value(target.slice)
-            write = "put_back" if facts(s).put_back else "setitem"
-            value = gast.Call(func=attr("rt", write), args=[target.value, index, s.value],
-                              keywords=[])  # fmt: skip
-            out = [*written_through(s, target.value, index, s.value),
-                   at(assign(target.value.id, value), line)]  # fmt: skip
+            value = gast.Call(func=attr("rt", functional_write(s)),
+                              args=[target.value, index, s.value], keywords=[])  # fmt: skip
+            out = [at(assign(target.value.id, value), line)]
         if op.kind is Kind.PASSIVE and _is_appended(s.value) and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
@@ -352,9 +350,9 @@ class PrimalBuilder:
                 at(assign(op.target, xs), line),
             ]
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
-            write = "put_back" if op.primitive is rt_module.put_back else "setitem"
+            write = "put_back" if op.primitive is rt_module.put_back else functional_write(s)
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
-            out = [*written_through(s, *op.operands), at(assign(op.target, call_), line)]
+            out = [at(assign(op.target, call_), line)]
         if op.kind is Kind.RULE and op.receiver is not None:  # not a user's object
             helper = "tensor_receiver" if op.receiver_tensor else "receiver"
             check = call(attr("rt", helper), op.operands[0], const(op.receiver))
@@ -709,12 +707,10 @@ def primal(
     return builder.build(fn_name), builder
 
 
-def written_through(s: gast.stmt, *operands: gast.expr) -> list[gast.stmt]:
-    """``rt.write_through(x, index, value)`` before a write ``s`` that gives ``x`` a new
-    value, where a global may hold ``x``'s object (``facts(s).outside``): the write is made
-    in that object too, as Python makes it (not for ``put_back``, an entry's own)."""
-    if not facts(s).outside or facts(s).put_back:
-        return []
-    check = gast.Call(func=attr("rt", "write_through"), args=[copy.deepcopy(e) for e in operands],
-                      keywords=[])  # fmt: skip
-    return [at(gast.Expr(value=check), s.lineno)]
+def functional_write(s: gast.stmt) -> str:
+    """The helper giving the object ``s`` writes into its new value: ``rt.write_through``
+    where a global may hold it (``facts(s).outside``: the write is made in that object,
+    as Python makes it), ``rt.put_back`` for an entry's own, else ``rt.setitem``."""
+    if facts(s).put_back:
+        return "put_back"
+    return "write_through" if facts(s).outside else "setitem"

@@ -101,7 +101,6 @@ nondiff(
     rt.check_unchanged,
     rt.check_entries,
     rt.write_back,
-    rt.write_through,
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
 nondiff("an object's field given back its written array (no gradient is written)",

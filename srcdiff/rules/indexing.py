@@ -14,7 +14,7 @@ def getitem(g, ans, x, index):
     return rt.index_grad(x, index, g), None
 
 
-@vjp(rt.setitem)
+@vjp(rt.setitem, rt.write_through)
 def setitem(g, ans, x, index, value):
     d_x, d_value = rt.setitem_grads(g, index, value)
     return d_x, None, d_value
@@ -28,7 +28,7 @@ def sort(g, ans, a, axis=-1, kind=None, order=None):
 # Forward: reading entries and writing them are linear (a write, in the array and the
 # value jointly); sorting is a read in another order.
 linear((0,), operator.getitem)
-linear((0, 2), rt.setitem)
+linear((0, 2), rt.setitem, rt.write_through)
 
 
 @jvp(np.sort)

@@ -250,10 +250,10 @@ def minimum_jvp(ans, x, y, *, dx, dy):
     )
 
 
-@vjp(xp.fmax)
+@vjp(xp.fmax, xp.fmin)
 def fmax(g, ans, x, y):
     """The operand that is not NaN gets the gradient (``x`` where both are); ties share it."""
-    to_x, to_y = rt.extreme_picks(x, y, True, skip_nan=True)
+    to_x, to_y = rt.picked_operands(ans, x, y)
     share = xp.where(x == y, 0.5 * g, g)
     return (
         rt.unbroadcast(xp.where(to_x, share, 0.0), x),
@@ -261,32 +261,10 @@ def fmax(g, ans, x, y):
     )
 
 
-@jvp(xp.fmax)
+@jvp(xp.fmax, xp.fmin)
 def fmax_jvp(ans, x, y, *, dx, dy):
     """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
-    to_x, to_y = rt.extreme_picks(x, y, True, skip_nan=True)
-    tie = x == y
-    return (
-        xp.where(tie, 0.5, xp.where(to_x, 1.0, 0.0)) * dx,
-        xp.where(tie, 0.5, xp.where(to_y, 1.0, 0.0)) * dy,
-    )
-
-
-@vjp(xp.fmin)
-def fmin(g, ans, x, y):
-    """The operand that is not NaN gets the gradient (``x`` where both are); ties share it."""
-    to_x, to_y = rt.extreme_picks(x, y, False, skip_nan=True)
-    share = xp.where(x == y, 0.5 * g, g)
-    return (
-        rt.unbroadcast(xp.where(to_x, share, 0.0), x),
-        rt.unbroadcast(xp.where(to_y, share, 0.0), y),
-    )
-
-
-@jvp(xp.fmin)
-def fmin_jvp(ans, x, y, *, dx, dy):
-    """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
-    to_x, to_y = rt.extreme_picks(x, y, False, skip_nan=True)
+    to_x, to_y = rt.picked_operands(ans, x, y)
     tie = x == y
     return (
         xp.where(tie, 0.5, xp.where(to_x, 1.0, 0.0)) * dx,

@@ -200,7 +200,7 @@ nondiff("a check that returns nothing (a matrix of full rank, a real value)",
         rt.check_full_rank, rt.real_only)  # fmt: skip
 nondiff("an integer: how many entries an array has", rt.size)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
-        rt.extreme_share, rt.extreme_picks)  # fmt: skip
+        rt.extreme_share, rt.picked_operands)  # fmt: skip
 nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)
 
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own

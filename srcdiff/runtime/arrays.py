@@ -183,16 +183,12 @@ def clipped(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
     return below, above, ~(below | above)
 
 
-def extreme_picks(x: Any, y: Any, larger: bool, skip_nan: bool = False) -> tuple[Any, Any]:
-    """Where ``maximum`` (``larger``) or ``minimum`` gives ``x``, and where it gives ``y``
-    (both where they tie). ``fmax`` and ``fmin`` (``skip_nan``) give the operand that is
-    not NaN, and ``x`` where both are."""
-    to_x, to_y = (x >= y, x <= y) if larger else (x <= y, x >= y)
-    if not skip_nan:
-        return to_x, to_y
-    xp = array_module(x, y)
-    nan_x, nan_y = xp.isnan(x), xp.isnan(y)
-    return xp.logical_or(to_x, nan_y), xp.logical_or(to_y, nan_x & xp.logical_not(nan_y))
+def picked_operands(ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """Where a choice between two operands (``fmax``, ``fmin``: the one that is not NaN)
+    gave ``x``, and where it gave ``y`` (both where they tie; ``x`` where both are NaN)."""
+    xp = array_module(ans, x, y)
+    nan_x = xp.isnan(x)
+    return (ans == x) | (xp.isnan(ans) & nan_x), (ans == y) & xp.logical_not(nan_x & xp.isnan(y))
 
 
 def picked(index: Any, x: Any, axis: int, keepdims: bool = False) -> Any:

@@ -353,21 +353,15 @@ def _replaced(m: Any, old: Any, new: Any) -> bool:
     return False
 
 
-def write_through(x: Any, idx: Any, v: Any) -> None:
-    """Make ``x[idx] = v`` in ``x`` itself, a list or dict a global may hold (``for g in
-    opt.param_groups: g["lr"] = lr``), as Python makes it, so that the global sees it
-    (compiled code goes on with a new value, ``setitem``). Where the entry is or becomes
-    an array (which the adjoint may read from the object as it was), or is a new one,
-    that is refused rather than left unseen."""
+def write_through(x: Any, idx: Any, v: Any) -> Any:
+    """``setitem(x, idx, v)`` where a global may hold ``x``'s object (``for g in
+    opt.param_groups: g["lr"] = lr``): a list's or a dict's entry is written in the object
+    itself, as Python writes it, so that the global sees it (and the object is the new
+    value). An array entry, or a new one, which the adjoint may read from the object as it
+    was, is refused rather than left unseen; an array is given a new value, as always."""
     if not isinstance(x, (list, dict)):
-        return  # an array: given a new value, never written into
-    old = (
-        x.get(idx, _ABSENT)
-        if isinstance(x, dict)
-        else _ABSENT
-        if isinstance(idx, slice)
-        else x[idx]
-    )
+        return setitem(x, idx, v)
+    old = x.get(idx, _ABSENT) if isinstance(x, dict) else _entry_or_absent(x, idx)
     if old is _ABSENT or not (_plain(old) and _plain(v)):
         raise refuse(
             "a write into a list or dict a global holds, through another name, of an "
@@ -377,15 +371,22 @@ def write_through(x: Any, idx: Any, v: Any) -> None:
             "object in as an argument",
         )
     x[idx] = v
+    return x
+
+
+def _entry_or_absent(xs: list, idx: Any) -> Any:
+    return _ABSENT if isinstance(idx, slice) else xs[idx]
 
 
 _ABSENT = object()
 
 
 def _written_through(old: Any, new: Any) -> bool:
-    """Whether the list or dict ``old`` holds what its new value ``new`` holds."""
-    if old is new or type(old) is not type(new) or not isinstance(old, (list, dict)):
+    """Whether the list or dict ``old`` holds what its new value ``new`` holds (is it)."""
+    if not isinstance(old, (list, dict)) or type(old) is not type(new):
         return False
+    if old is new:
+        return True
     if len(old) != len(new):
         return False
     if isinstance(old, dict):

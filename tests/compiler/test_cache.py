@@ -536,3 +536,42 @@ def test_a_callee_called_with_an_integer_then_a_float_tensor():
     a, b = sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0], requires_grad=True)
     step(a, b)
     assert b.grad.tolist() == [1.0, 2.0] and a.grad.tolist() == [3.0, 4.0]
+
+
+LOSSES: list = []
+
+
+def logging_its_values(x):
+    LOSSES.append(x.shape)
+    return np.sum(x * x)
+
+
+def test_a_method_of_a_globals_list_compiles_once(compiles):
+    """``LOSSES.append`` is a new bound method at each read: it is not what the check
+    before each call compares (every call compiled anew)."""
+    g = sd.grad(logging_its_values)
+    g(X3)
+    before = compiles[0]
+    for _ in range(3):
+        g(X3)
+    assert compiles[0] == before and len(LOSSES) >= 4
+
+
+def test_an_object_a_closure_found_is_freed_with_it():
+    class Model:
+        def act(self, x):
+            return np.tanh(x)
+
+    def make():
+        m = Model()
+
+        def f(x):
+            return np.sum(m.act(x))
+
+        return f, weakref.ref(m)
+
+    f, alive = make()
+    sd.grad(f)(X3), sd.grad(f)(X3)
+    del f
+    gc.collect()
+    assert alive() is None

@@ -191,6 +191,7 @@ REFUSED: dict[str, str] = {}  # the specs refused, and why
 # needs a forward rule it does not have.
 REFUSED_AT_SECOND_ORDER = {
     "mutation.put_back": "a write through a holder: no forward rule",
+    "mutation.write_through": "a write into an object a global holds: no forward rule",
     "autograd.graph_gradient": "a recorded graph's gradient: no forward rule",
     **dict.fromkeys(
         [

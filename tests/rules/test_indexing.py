@@ -57,6 +57,9 @@ SPECS = [
         label="list-slice",
     ),
     *[Spec(rt.setitem, (R((4, 5)), idx, v), wrt=(0, 2), label=label) for label, idx, v in SETITEMS],
+    # of an array a global may hold, a new value as setitem's (a list's or a dict's is written
+    # in place: tests/soundness/test_reported.py)
+    Spec(rt.write_through, (R((4, 5)), (1, slice(None)), R((5,))), wrt=(0, 2), label="array-row"),
     Spec(np.sort, (R((6,)),), label="1d"),
     Spec(np.sort, (R((3, 4)),), label="last-axis"),
     Spec(np.sort, (R((3, 4)),), {"axis": 0}, label="axis-0"),

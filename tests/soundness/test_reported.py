@@ -92,3 +92,36 @@ def test_a_learning_rate_set_in_a_compiled_step_reaches_the_optimizer():
 
     assert run(True) == run(False)
     assert run(True)[-1][1:] == (pytest.approx(0.3136), 0.3)
+
+
+WARMUP = [{"lr": 0.1, "momentum": 0.0, "step": 0}]
+
+
+def several_writes_through_another_name(x):
+    for group in WARMUP:
+        group["step"] += 1
+        group["lr"] = 0.1 * group["step"]
+        group["momentum"] = 0.9
+    return np.sum(x * WARMUP[0]["lr"])
+
+
+def a_differentiated_value_written_through_another_name(x, s):
+    d = CONFIG
+    d["scale"] = s
+    return np.sum(x * CONFIG["scale"])
+
+
+def test_every_write_through_another_name_reaches_the_global():
+    """Each write reaches the global's dict (the second one went into a copy)."""
+    x = vec(3)
+    g = sd.grad(several_writes_through_another_name)
+    for step in (1, 2, 3):
+        np.testing.assert_allclose(g(x), np.full(3, 0.1 * step))
+        assert WARMUP[0] == {"lr": pytest.approx(0.1 * step), "momentum": 0.9, "step": step}
+
+
+def test_a_differentiated_value_written_into_a_globals_object_is_refused():
+    """Its gradient would be lost where the global is read back: refused, as written
+    into the global itself."""
+    with pytest.raises(sd.CompileError, match="an object a global holds"):
+        sd.grad(a_differentiated_value_written_through_another_name, wrt=1)(vec(3), 2.0)
