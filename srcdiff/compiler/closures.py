@@ -209,7 +209,7 @@ class _Builtins(gast.NodeTransformer):
                 iterable = gast.Call(func=_name("zip"), args=node.args[1:], keywords=[])
             call = gast.Call(func=f, args=[_name(i) for i in items], keywords=[])
             loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
-            return _located(gast.ListComp(elt=call, generators=[loop]), node)
+            return _located(gast.GeneratorExp(elt=call, generators=[loop]), node)  # lazy
         sorts = self.builtin(node, "sorted") and len(node.args) == 1 and _is_builtin(
             self.p, self.bound, "list", builtins.list)  # fmt: skip
         if sorts or _key_taker(self.p, self.bound, node):

@@ -1516,3 +1516,12 @@ def a_generator_consumed_by_the_next_statement(x):
     compiled code runs it (refused as a kept generator before)."""
     gen = (np.dot(x, x * k) ** 2 for k in (1.0, 2.0))
     return sum(gen)
+
+
+@case(vec(3), refusable=True)
+def a_map_kept_in_a_name_then_consumed(x):
+    """``map`` is lazy too: Python reads ``xs[0]`` when ``sum`` consumes it."""
+    xs = [x * 1.0]
+    m = map(np.sin, xs)
+    xs[0] = x * 5.0
+    return np.sum(sum(m))
