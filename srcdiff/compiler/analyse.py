@@ -64,8 +64,7 @@ registry.nondiff(
 
 RUNTIME = "srcdiff.runtime"  # the module of the helpers generated code calls
 # the new values normalize gives an array updated by one of its methods, by method
-ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.sorted_in_place: "sort",
-                 rt_module.resized: "resize"}  # fmt: skip
+ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.resized: "resize"}  # (no list's)
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -362,6 +361,8 @@ class Analyser:
         args = list(call.args)
         kw_active = any(self.is_active(k.value) for k in call.keywords)
         kind, obj = self.resolve(call.func)
+        if kind == "object" and obj is None:  # ``hook = None``: the call fails where it runs,
+            kind = "dynamic"  # as in Python, on a path taken (an ``if hook is not None``'s)
         if kind == "object" and obj is rt_module.unwrap:
             return Op(Kind.UNWRAP, operands=args)
         if (
@@ -435,7 +436,10 @@ class Analyser:
                 names = const(tuple(k.arg for k in call.keywords))
                 return self.rule_op(rule, obj, [*args, *values, names], [], stmt)
             if rule is not None:
-                return self.rule_op(rule, obj, args, call.keywords, stmt)
+                op = self.rule_op(rule, obj, args, call.keywords, stmt)
+                if obj is rt_module.sorted_in_place and self.users_tensor_code(stmt):
+                    op.receiver, op.receiver_tensor = "sort", True  # a list's, not a Tensor's
+                return op
             if registry.is_nondiff(obj):
                 return Op(Kind.PASSIVE)
             if not (any(self.is_active(a) for a in args) or kw_active):

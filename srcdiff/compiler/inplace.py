@@ -49,8 +49,9 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
             return _with_out(norm, e, out)
         return _method(norm, e, func.value.id, func.attr)
     obj = norm.resolved(func)
-    if obj is None:
-        return None
+    if obj is None:  # a method of another expression's value (``x.reshape(2, 2).sum(...)``)
+        out = _method_out(e, func.attr) if isinstance(func, gast.Attribute) else None
+        return None if out is None else _with_out(norm, e, out)
     if obj is np.ndarray.resize and e.args and isinstance(e.args[0], gast.Name):
         return _resize(norm, e, e.args[0].id, e.args[1:])
     out = _out_argument(e, obj)

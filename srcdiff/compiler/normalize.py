@@ -671,6 +671,8 @@ class Normalizer:
         """Whether ``s`` binds a name that the statement after it reads, once, and that no
         other statement binds or reads."""
         target = s.targets[0]
+        if len(s.targets) == 1 and isinstance(target, (gast.Tuple, gast.List)):
+            return True  # unpacked: consumed at once
         if len(s.targets) != 1 or not isinstance(target, gast.Name) or self.following is None:
             return False
         uses = [x for x in walk(self.p.tree) if isinstance(x, gast.Name) and x.id == target.id]
@@ -1195,8 +1197,8 @@ LIST_UPDATES = {"append", "extend", "insert", "pop", "remove", "clear", "reverse
 
 
 def _changed_while_iterated(s: gast.For) -> tuple[str, gast.AST] | None:
-    """How, and where, the body of ``for v in xs:`` changes the list ``xs`` it loops over
-    (``xs.append(...)``, ``xs[i] = ...``, ``xs += ...``); None where it does not."""
+    """How, and where, the body of ``for v in xs:`` changes the length of the list ``xs``
+    it loops over (``xs.append(...)``, ``xs += ...``); None where it does not."""
     if not isinstance(s.iter, gast.Name):
         return None
     xs = s.iter.id
@@ -1215,11 +1217,8 @@ def _changed_while_iterated(s: gast.For) -> tuple[str, gast.AST] | None:
             targets = [node.target]
         else:
             continue
-        for t in targets:
-            holder = t.value if isinstance(t, gast.Subscript) else t
-            if isinstance(holder, gast.Name) and holder.id == xs and holder is not t:
-                return f"{xs}[...] = ...", node
-            if isinstance(node, gast.AugAssign) and holder is t and getattr(t, "id", None) == xs:
+        for t in targets:  # (a dict's values may change while a loop runs over its keys)
+            if isinstance(node, gast.AugAssign) and isinstance(t, gast.Name) and t.id == xs:
                 return f"{xs} += ...", node
     return None
 

@@ -1525,3 +1525,32 @@ def a_map_kept_in_a_name_then_consumed(x):
     m = map(np.sin, xs)
     xs[0] = x * 5.0
     return np.sum(sum(m))
+
+
+@case(vec(4))
+def an_expressions_method_writing_into_out(x):
+    y = np.zeros(2)
+    x.reshape(2, 2).sum(axis=0, out=y)
+    return np.sum(y * np.array([1.0, 10.0]))
+
+
+@case(vec(3))
+def a_dicts_values_changed_while_a_loop_runs_over_its_keys(x):
+    d = {"a": x * 1.0, "b": x * 2.0}
+    for k in d:
+        d[k] = d[k] * x
+    a, b = (v * 2.0 for v in (d["a"], d["b"]))
+    return np.sum(a + b)
+
+
+HOOK = None
+
+
+@case(vec(3))
+def an_optional_hook_that_is_none(x):
+    """``if HOOK is not None: y = HOOK(y)``, the branch not taken while HOOK is None (its
+    call of None was refused when compiled)."""
+    y = x * 2.0
+    if HOOK is not None:
+        y = HOOK(y)
+    return np.sum(y)
