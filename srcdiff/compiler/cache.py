@@ -469,6 +469,7 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
     free = fn.__code__.co_freevars
     namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
                                  "A": attribute, "same_method": _same_method,
+                                 "instance_method": _instance_method,
                                  "CODE": fn.__code__, "DEFAULTS": fn.__defaults__,
                                  "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
     terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
@@ -483,14 +484,20 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
                 f"(M if {root!r} in G else getattr(B, {root!r}, M))",
                 getattr(builtins, root),
             )
-        for attr in path:  # a module's attributes plainly, another object's as analysed
-            read = (
+        # an instance's method (``optimizer.step``), made anew at each read: the same
+        # object, its class's function, not one of its own
+        bound = isinstance(obj, types.MethodType) and path and not isinstance(obj.__self__, type)
+        for attr in path[:-1] if bound else path:  # a module's attributes plainly, another
+            read = (  # object's as analysed
                 f"getattr({read}, {attr!r}, M)"
                 if isinstance(holder, types.ModuleType)
                 else f"A({read}, {attr!r})"
             )
             holder = attribute(holder, attr)
-        if isinstance(obj, types.MethodType):  # made anew at each read: the same method
+        if bound:
+            namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
+            terms.append(f"instance_method({read}, {path[-1]!r}, E{i}, S{i})")
+        elif isinstance(obj, types.MethodType):  # a class's method: the same method
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             terms.append(f"same_method({read}, E{i}, S{i})")
         elif _lasting(obj):  # held as it is: nothing to free
@@ -529,6 +536,17 @@ def _weakly(obj: Any) -> Any:
 
 def _same_method(read: Any, func: Any, owner: Any) -> bool:
     return type(read) is types.MethodType and read.__func__ is func and read.__self__ is owner()
+
+
+def _instance_method(holder: Any, name: str, func: Any, owner: Any) -> bool:
+    """Whether ``holder.name`` is still ``owner``'s method ``func`` (``owner`` is the
+    holder, its class has ``func`` under that name, and the holder no attribute of its
+    own so named): read without making the bound method."""
+    return (
+        holder is owner()
+        and getattr(type(holder), name, None) is func
+        and name not in getattr(holder, "__dict__", _NO_KEYWORDS)
+    )
 
 
 def _enters(st: gast.stmt) -> bool:

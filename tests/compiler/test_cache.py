@@ -575,3 +575,28 @@ def test_an_object_a_closure_found_is_freed_with_it():
     del f
     gc.collect()
     assert alive() is None
+
+
+class Scaler:
+    def scale(self, x):
+        return 2.0 * x
+
+
+SCALER = Scaler()
+
+
+def through_a_method(x):
+    return np.sum(SCALER.scale(x))
+
+
+def test_a_method_replaced_on_its_instance_or_class_compiles_anew(monkeypatch):
+    """An instance's method is checked without making the bound method: replaced on the
+    instance or on the class, the new one is differentiated."""
+    g = sd.grad(through_a_method)
+    g(X3), g(X3)
+    np.testing.assert_allclose(g(X3), np.full(3, 2.0))
+    monkeypatch.setattr(SCALER, "scale", lambda x: 3.0 * x, raising=False)
+    np.testing.assert_allclose(g(X3), np.full(3, 3.0))
+    monkeypatch.delattr(SCALER, "scale")
+    monkeypatch.setattr(Scaler, "scale", lambda self, x: 4.0 * x)
+    np.testing.assert_allclose(g(X3), np.full(3, 4.0))
