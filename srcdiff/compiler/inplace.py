@@ -239,10 +239,31 @@ def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
     return None
 
 
-# arrays' methods that write into an ``out=`` array
-METHOD_OUT = {"all", "any", "argmax", "argmin", "choose", "clip", "compress", "cumprod",
-              "cumsum", "dot", "max", "mean", "min", "prod", "round", "std", "sum", "take",
-              "trace", "var"}  # fmt: skip
+# arrays' methods that write into an ``out`` array, and the position ``out`` takes among
+# their positional parameters
+METHOD_OUT = {"all": 1, "any": 1, "argmax": 1, "argmin": 1, "choose": 1, "clip": 2,
+              "compress": 2, "cumprod": 2, "cumsum": 2, "dot": 1, "max": 1, "mean": 2,
+              "min": 1, "prod": 2, "round": 1, "std": 2, "sum": 2, "take": 2, "trace": 4,
+              "var": 2}  # fmt: skip
+
+
+def refuse_positional_out(norm: Normalizer, s: gast.Expr) -> None:
+    """``z.mean(0, None, y)`` as a statement of its own: its value unused, the call can
+    only be for the ``out`` given by position, which is refused (a Tensor's method has
+    other arguments there, which a statement of its own would not use either)."""
+    e = s.value
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and len(e.args) > METHOD_OUT.get(e.func.attr, len(e.args))
+        and norm.resolved(e.func) is None  # a value's method, not NumPy's function
+    ):
+        raise norm.p.error(
+            f"unsupported: `.{e.func.attr}(...)` with arguments past its out position and its "
+            "value unused",
+            s,
+            "pass out= by keyword, or assign the result",
+        )
 
 
 def _method_out(e: gast.Call, attr: str) -> gast.expr | None:

@@ -704,6 +704,7 @@ class Normalizer:
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
+        inplace.refuse_positional_out(self, s)
         value = self.expr(s.value)
         if isinstance(value, (gast.Call, *OPAQUE)):
             self.emit(gast.Expr(value=value))

@@ -1554,3 +1554,12 @@ def an_optional_hook_that_is_none(x):
     if HOOK is not None:
         y = HOOK(y)
     return np.sum(y)
+
+
+@case(vec(4), refusable=True)
+def a_methods_out_passed_by_position(x):
+    """``z.mean(0, None, y)`` writes into ``y``: by position, refused (it was dropped)."""
+    z = x.reshape(2, 2) * 1.0
+    y = np.zeros(2)
+    z.mean(0, None, y)
+    return np.sum(y * np.array([1.0, 10.0]))
