@@ -193,6 +193,28 @@ class _Builtins(gast.NodeTransformer):
             and all(k.arg is not None for k in node.keywords)
         )
 
+    def zipped(self, node: gast.Call) -> gast.expr | None:
+        """``list(zip(a, b))`` (or ``tuple``, ``dict`` of one) as the comprehension it is,
+        which compiled code runs: the pairs of entries (None for another call)."""
+        if not (len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Call)):
+            return None
+        kind = next((k for k in ("list", "tuple", "dict") if self.builtin(node, k)), None)
+        entries = _zip_entries(self, node.args[0]) if kind else None
+        if entries is None:
+            return None
+        items, loop = entries
+        pair = gast.Tuple(elts=[_name(i) for i in items], ctx=gast.Load())
+        if kind == "dict":
+            if len(items) != 2:
+                return None
+            new: gast.expr = gast.DictComp(key=_name(items[0]), value=_name(items[1]),
+                                           generators=[loop])  # fmt: skip
+        else:
+            new = gast.ListComp(elt=pair, generators=[loop])
+            if kind == "tuple":
+                new = gast.Call(func=_name("tuple"), args=[new], keywords=[])
+        return _located(new, node)
+
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
         if self.builtin(node, "map") and len(node.args) >= 2 and not node.keywords:
@@ -210,6 +232,9 @@ class _Builtins(gast.NodeTransformer):
             call = gast.Call(func=f, args=[_name(i) for i in items], keywords=[])
             loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
             return _located(gast.GeneratorExp(elt=call, generators=[loop]), node)  # lazy
+        zipped = self.zipped(node)
+        if zipped is not None:
+            return zipped
         sorts = self.builtin(node, "sorted") and len(node.args) == 1 and _is_builtin(
             self.p, self.bound, "list", builtins.list)  # fmt: skip
         if sorts or _key_taker(self.p, self.bound, node):
@@ -225,6 +250,18 @@ class _Builtins(gast.NodeTransformer):
             new = gast.Call(func=_rt("sorted_in_place"), args=[listed], keywords=node.keywords)
             return _located(new, node)
         return node
+
+
+def _zip_entries(lifter: Any, node: gast.Call) -> tuple[list[str], gast.comprehension] | None:
+    """The names of one entry of each sequence and the loop over them of ``zip(a, b)``
+    (None for another call, or a zip with other keywords than ``strict``)."""
+    if not (lifter.builtin(node, "zip") and node.args):
+        return None
+    if any(k.arg != "strict" for k in node.keywords):  # (strict: the loops run as long)
+        return None
+    items = [lifter.fresh("item") for _ in node.args]
+    target = gast.Tuple(elts=[_name(i, gast.Store()) for i in items], ctx=gast.Store())
+    return items, gast.comprehension(target=target, iter=node, ifs=[], is_async=0)
 
 
 def _key_taker(parsed: Parsed, bound: set[str], node: gast.Call) -> bool:
@@ -423,7 +460,7 @@ class Lifter:
         if any(
             isinstance(n, gast.Call)
             and isinstance(n.func, (gast.Name, gast.Attribute))
-            and _called(n) in ("map", "sorted", "min", "max", "sort")
+            and _called(n) in ("map", "sorted", "min", "max", "sort", "zip")
             for n in nodes
         ):
             functions = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {

@@ -1563,3 +1563,15 @@ def a_methods_out_passed_by_position(x):
     y = np.zeros(2)
     z.mean(0, None, y)
     return np.sum(y * np.array([1.0, 10.0]))
+
+
+@case(vec(2))
+def lists_tuples_and_dicts_of_a_zip(w):
+    """``list(zip(Ws, bs))`` and the like were refused (no rule for zip)."""
+    layers = list(zip([np.eye(2), np.eye(2) * 0.5], [w, w * 2], strict=True))
+    d = dict(zip(["a", "b"], [w, w * 3], strict=True))
+    pairs = tuple(zip(w, w, strict=True))
+    h = np.ones(2)
+    for m, b in layers:
+        h = np.tanh(m @ h + b)
+    return np.sum(h) + np.sum(d["b"]) + sum(a * b for a, b in pairs)
