@@ -159,7 +159,7 @@ class Facts:
     sharing: Any = None  # function: which names may hold the same object (``Sharing``)
     callers: bool = False  # an in-place update of an object the caller may hold
     # ... one a global may hold (not only a parameter, whose object is written back after
-    # the call): a write without gradient is made in it too (``rt.setitem_through``)
+    # the call): a write without gradient is made in it too (``rt.write_through``)
     outside: bool = False
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
     drop: bool = False  # a copy whose value the write after it takes directly

@@ -404,7 +404,7 @@ def _plain(v: Any) -> bool:
 def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
     """Raise when the global ``held`` holds or shares the object ``old`` that compiled
     code just updated into ``new``: the global would not see the update, as it does in
-    Python (unless the write was made in ``old`` too: ``setitem_through``)."""
+    Python (unless the write was made in ``old`` itself: ``write_through``)."""
     if _written_through(old, new):
         return
     if follow(held, old, object(), names) is not held:
