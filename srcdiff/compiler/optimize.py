@@ -158,9 +158,20 @@ def _at(stmt: gast.stmt, like: gast.stmt) -> gast.stmt:
 
 
 def _empty_loop(s: gast.stmt) -> bool:
-    """A reversed loop whose body does nothing (its iterations touched no adjoint)."""
-    return isinstance(s, gast.For) and all(
-        isinstance(x, gast.Pass) or facts(x).comment or _empty_loop(x) for x in s.body
+    """A reversed loop whose body does nothing (its iterations touched no adjoint, on any
+    path they took)."""
+    return isinstance(s, gast.For) and all(map(_does_nothing, s.body))
+
+
+def _does_nothing(s: gast.stmt) -> bool:
+    """``pass``, a comment, an empty loop, or an ``if`` on the path taken (a comparison
+    of names and constants) whose branches do nothing."""
+    if isinstance(s, gast.Pass) or facts(s).comment or _empty_loop(s):
+        return True
+    return (
+        isinstance(s, gast.If)
+        and not any(isinstance(n, gast.Call) for n in walk(s.test))
+        and all(map(_does_nothing, s.body + s.orelse))
     )
 
 

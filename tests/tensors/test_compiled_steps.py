@@ -1274,3 +1274,31 @@ def test_a_tensor_method_without_an_array_version_on_a_module_output_is_refused(
 
     with pytest.raises(sd.CompileError, match="retain_grad"):
         step(sd.tensor([[1.0, 2.0]]))
+
+
+def test_a_module_called_again_after_its_optimizer_stepped():
+    """A GAN's discriminator step, then the generator's through the updated
+    discriminator: the second backward's adjoint kept an empty loop over the first
+    call's records, which held the parameters written since (a false in-place error)."""
+
+    def run(compiled):
+        sd.manual_seed(0)
+        gen = sd.nn.Linear(2, 4)
+        disc = sd.nn.Sequential(sd.nn.Linear(4, 1), sd.nn.Tanh())
+        opt = sd.optim.SGD(disc.parameters(), lr=0.1)
+
+        def step(z):
+            fake = gen(z)
+            loss_d = disc(fake.detach()).mean()
+            loss_d.backward()
+            opt.step()
+            loss_g = disc(fake).mean()
+            loss_g.backward()
+            return loss_d.item(), loss_g.item(), gen.weight.grad.numpy().copy()
+
+        step = sd.differentiate(step) if compiled else step
+        return step(sd.randn(8, 2))
+
+    (d1, g1, w1), (d2, g2, w2) = run(True), run(False)
+    assert (d1, g1) == pytest.approx((d2, g2), rel=1e-6)
+    np.testing.assert_allclose(w1, w2, rtol=1e-6)
