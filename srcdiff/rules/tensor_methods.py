@@ -148,7 +148,7 @@ def unsqueeze(g, ans, x, dim=None):
     return rt.reshape_like(g, x), None
 
 
-@vjp(tm.float, tm.double, tm.to, tm.cpu)
+@vjp(tm.float, tm.double, tm.to, tm.cpu, tm.contiguous)
 def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
 
@@ -169,6 +169,10 @@ for _method, _primitive in (
     (tm.div, xp.divide),
     (tm.matmul, xp.matmul),
     (tm.mm, xp.matmul),
+    (tm.square, xp.square),
+    (tm.reciprocal, xp.reciprocal),
+    (tm.log1p, xp.log1p),
+    (tm.expm1, xp.expm1),
     (tm.dot, xp.matmul),
 ):
     alias(_method, _primitive)
@@ -177,7 +181,8 @@ for _method, _primitive in (
 # ---- forward mode -------------------------------------------------------------------------
 
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.flatten, tm.transpose, tm.permute,
-       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.cat, tm.stack)  # fmt: skip
+       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.contiguous, tm.cat,
+       tm.stack)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
 
 
@@ -268,7 +273,7 @@ nondiff(
 nondiff(
     "a device, a dtype, a size, an integer or a boolean",
     tm.device, tm.dtype, tm.is_instance, tm.is_tensor, tm.long, tm.size, tm.numel, tm.dim,
-    tm.argmax, tm.argmin, tm.is_floating_point,
+    tm.argmax, tm.argmin, tm.is_floating_point, tm.sign,
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)

@@ -153,6 +153,12 @@ cos = _method("cos", np.cos)
 neg = _method("neg", np.negative)
 t = _method("t", np.transpose)
 clone = _method("clone", np.copy)
+square = _method("square", np.square)
+reciprocal = _method("reciprocal", np.reciprocal)
+log1p = _method("log1p", np.log1p)
+expm1 = _method("expm1", np.expm1)
+sign = _method("sign", np.sign)
+contiguous = _method("contiguous", np.asarray)  # an array is laid out as it needs
 
 
 def sigmoid(x: Any) -> Any:
@@ -463,15 +469,16 @@ METHODS = {
         "sum mean max min exp log sqrt abs tanh sin cos neg t clone sigmoid relu pow clamp "
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
-        "argmax argmin is_floating_point var std item"
+        "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
+        "contiguous"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
 # no array version of (called on a computed value, refused), and its own attributes
 TENSOR_ONLY = frozenset({
     "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
-    "reshape_as", "contiguous", "norm", "square", "reciprocal", "sign", "log1p", "expm1",
-    "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge", "lt", "le", "cuda",
+    "reshape_as", "norm", "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge",
+    "lt", "le", "cuda",
     "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",

@@ -76,6 +76,8 @@ SPECS = [
     Spec(tm.div, (R((3, 4)), R((4,), 0.5, 2.0))),
     *[Spec(m, (R((3, 4)), R((4, 2)))) for m in (tm.matmul, tm.mm)],
     Spec(tm.dot, (R((4,)), R((4,)))),
+    *[Spec(m, (R((3, 4), 0.5, 2.0),)) for m in (tm.square, tm.reciprocal, tm.log1p, tm.expm1)],
+    Spec(tm.contiguous, (R((3, 4)),)),
     Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
     *[
         Spec(m, (R((3, 4)), dim), wrt=(0,))
