@@ -123,6 +123,12 @@ def clamp(g, ans, x, min=None, max=None):
     )
 
 
+@vjp(tm.norm)
+def tensor_norm(g, ans, x, p="fro", dim=None, keepdim=False):
+    """``np.linalg.norm``'s rule, of the 2-norm (the only one ``tm.norm`` computes)."""
+    return rt.norm_grad(g, ans, x, None, rt.tensor_methods.axis(dim), keepdim), None, None, None
+
+
 @vjp(tm.view, tm.reshape)
 def view(g, ans, x, *shape):
     return rt.reshape_like(g, x)
@@ -214,6 +220,17 @@ def relu_jvp(ans, x, *, dx):
 def clamp_jvp(ans, x, min=None, max=None, *, dx, dmin, dmax):
     below, above, inside = rt.clipped(x, min, max)
     return xp.where(inside, dx, 0.0), xp.where(below, dmin, 0.0), xp.where(above, dmax, 0.0)
+
+
+@jvp(tm.norm, shaped=True)
+def tensor_norm_jvp(ans, x, p="fro", dim=None, keepdim=False, *, dx):
+    """``np.linalg.norm``'s forward rule, of the 2-norm."""
+    axis = rt.tensor_methods.axis(dim)
+    return xp.sum(
+        rt.norm_grad(xp.ones_like(ans), ans, x, None, axis, keepdim) * dx,
+        axis=axis,
+        keepdims=keepdim,
+    )
 
 
 @jvp(tm.softmax, shaped=True)

@@ -161,6 +161,15 @@ sign = _method("sign", np.sign)
 contiguous = _method("contiguous", np.asarray)  # an array is laid out as it needs
 
 
+def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.norm()``: the Euclidean norm, of every entry or along ``dim``."""
+    if not is_array(x):
+        return x.norm(p, dim, keepdim)
+    if p not in ("fro", 2, 2.0):
+        raise NotImplementedError("srcdiff supports only the 2-norm")
+    return array_module(x).linalg.norm(x, None, axis(dim), keepdim)
+
+
 def sigmoid(x: Any) -> Any:
     """The logistic function as PyTorch computes it, ``1 / (1 + exp(-x))``: 0 where
     ``exp(-x)`` overflows (no warning), 1 and 0 at +-inf."""
@@ -470,14 +479,14 @@ METHODS = {
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
-        "contiguous"
+        "contiguous norm"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
 # no array version of (called on a computed value, refused), and its own attributes
 TENSOR_ONLY = frozenset({
     "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
-    "reshape_as", "norm", "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge",
+    "reshape_as", "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge",
     "lt", "le", "cuda",
     "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",

@@ -78,6 +78,9 @@ SPECS = [
     Spec(tm.dot, (R((4,)), R((4,)))),
     *[Spec(m, (R((3, 4), 0.5, 2.0),)) for m in (tm.square, tm.reciprocal, tm.log1p, tm.expm1)],
     Spec(tm.contiguous, (R((3, 4)),)),
+    Spec(tm.norm, (R((3, 4)),)),
+    Spec(tm.norm, (R((3, 4)),), {"dim": 1}, label="dim"),
+    Spec(tm.norm, (R((3, 4)), 2, 0, True), label="keepdim"),
     Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
     *[
         Spec(m, (R((3, 4)), dim), wrt=(0,))
