@@ -163,9 +163,13 @@ def expand(
     ]
     if len(components) != n:
         raise TypeError(f"rule {rule.name} returned {len(components)} gradients for {n} arguments")
+    valued = {j for j, c in enumerate(components) if c is not None}
     return Expansion(
         prelude,
-        [_drop_unbroadcast(c, i, operands, same_shape, numbers) for i, c in enumerate(components)],
+        [
+            _drop_unbroadcast(c, i, operands, same_shape, numbers, valued)
+            for i, c in enumerate(components)
+        ],
     )
 
 
@@ -201,17 +205,23 @@ def _drop_unbroadcast(
     operands: list[gast.expr],
     same_shape: frozenset[int],
     numbers: frozenset[int],
+    valued: set[int],
 ) -> Any:
     """``rt.unbroadcast(e, x)`` is ``e`` when ``x`` has the result's shape (see
     ``shapes``), or every other operand is a number (a constant, or a global holding a
-    Python number)."""
+    Python number) the rule gives a gradient (``valued``: an operand of the arithmetic,
+    not a size)."""
     if c is None or not _is_rt_call(c, "unbroadcast"):
         return c
     x = c.args[1]
     if i in same_shape and isinstance(x, gast.Name) and x.id == operands[i].id:
         return c.args[0]
     others = [j for j in range(len(operands)) if j != i]
-    if others and all(isinstance(operands[j], gast.Constant) or j in numbers for j in others):
+    if (  # (values the result broadcasts, each given a gradient: not a shape, ``expand``'s)
+        others
+        and set(others) <= valued
+        and all(isinstance(operands[j], gast.Constant) or j in numbers for j in others)
+    ):
         return c.args[0]
     return c
 

@@ -134,6 +134,11 @@ def view(g, ans, x, *shape):
     return rt.reshape_like(g, x)
 
 
+@vjp(tm.expand)
+def expand(g, ans, x, *sizes):
+    return rt.unbroadcast(g, x)
+
+
 @vjp(tm.flatten)
 def flatten(g, ans, x, start_dim=0, end_dim=-1):
     return rt.reshape_like(g, x), None, None
@@ -186,7 +191,7 @@ for _method, _primitive in (
 
 # ---- forward mode -------------------------------------------------------------------------
 
-linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.flatten, tm.transpose, tm.permute,
+linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.transpose, tm.permute,
        tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.contiguous, tm.cat,
        tm.stack)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)

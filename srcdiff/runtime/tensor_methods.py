@@ -161,6 +161,17 @@ sign = _method("sign", np.sign)
 contiguous = _method("contiguous", np.asarray)  # an array is laid out as it needs
 
 
+def expand(x: Any, *sizes: Any) -> Any:
+    """``x.expand(*sizes)``: broadcast to ``sizes`` (-1 keeps a dim), a read-only view."""
+    if not is_array(x):
+        return x.expand(*sizes)
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    return array_module(x).broadcast_to(x, shape)
+
+
 def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
     """``x.norm()``: the Euclidean norm, of every entry or along ``dim``."""
     if not is_array(x):
@@ -479,13 +490,13 @@ METHODS = {
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
-        "contiguous norm"
+        "contiguous norm expand"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
 # no array version of (called on a computed value, refused), and its own attributes
 TENSOR_ONLY = frozenset({
-    "retain_grad", "register_hook", "requires_grad_", "expand", "expand_as", "view_as",
+    "retain_grad", "register_hook", "requires_grad_", "expand_as", "view_as",
     "reshape_as", "element_size", "nelement", "ndimension", "eq", "ne", "gt", "ge",
     "lt", "le", "cuda",
     "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",

@@ -81,6 +81,8 @@ SPECS = [
     Spec(tm.norm, (R((3, 4)),)),
     Spec(tm.norm, (R((3, 4)),), {"dim": 1}, label="dim"),
     Spec(tm.norm, (R((3, 4)), 2, 0, True), label="keepdim"),
+    Spec(tm.expand, (R((3, 1)), 3, 4), wrt=(0,)),
+    Spec(tm.expand, (R((4,)), (2, -1)), wrt=(0,), label="tuple"),
     Spec(tm.reshape, (R((3, 4)), (4, 3)), wrt=(0,)),
     *[
         Spec(m, (R((3, 4)), dim), wrt=(0,))

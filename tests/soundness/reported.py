@@ -1575,3 +1575,10 @@ def lists_tuples_and_dicts_of_a_zip(w):
     for m, b in layers:
         h = np.tanh(m @ h + b)
     return np.sum(h) + np.sum(d["b"]) + sum(a * b for a, b in pairs)
+
+
+@case(np.array([2.0]))
+def broadcast_to_a_size_given_as_a_number(x):
+    """A constant operand that is a size, not a value the result broadcasts: the
+    gradient is still summed back (it was dropped, taking ``5`` for a number operand)."""
+    return np.sum(np.broadcast_to(x, 5) * np.arange(5.0))

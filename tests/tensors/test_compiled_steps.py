@@ -1307,11 +1307,12 @@ def test_a_module_called_again_after_its_optimizer_stepped():
 def elementwise_methods(w, x):
     h = x @ w
     terms = h.square() + h.reciprocal() * 0.1 + h.abs().log1p() + (h * 0.1).expm1()
-    return (terms + h.sign() * h).contiguous().sum() + h.norm() + h.norm(dim=1).sum()
+    wide = h[:, :1].expand(2, 3) * sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64)
+    return (terms + h.sign() * h).contiguous().sum() + h.norm() + h.norm(dim=1).sum() + wide.sum()
 
 
 def test_elementwise_tensor_methods_compile_as_eager_code_runs_them():
-    """square, reciprocal, log1p, expm1, sign, contiguous and norm were refused in
+    """square, reciprocal, log1p, expm1, sign, contiguous, norm and expand were refused in
     compiled steps (no array version), though eager code runs them."""
     x = sd.tensor([[1.0, 2.0], [3.0, -4.0]], dtype=sd.float64)
 
