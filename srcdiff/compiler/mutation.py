@@ -115,6 +115,7 @@ class Sharing:
         self.attached: dict[str, str] = {}
         self.mixed: set[str] = set()  # names both a detached alias and not (on two paths)
         self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
+        self.array_params = self.params & arrays
         self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
         self.copies: dict[str, set[str]] = {}  # ``a = b``: names of one object, surely
         self.holders: dict[str, set[str]] = {}  # the containers that may hold a name's object
@@ -248,7 +249,9 @@ class Sharing:
         if not isinstance(v, gast.Call):
             return False
         if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args:
-            return True  # a list's or a dict's copy (an array's: its rows are its own)
+            # a list's or a dict's copy (not an array parameter's: its rows are its own)
+            owner = v.func.value
+            return not (isinstance(owner, gast.Name) and owner.id in self.array_params)
         found, obj = self.resolve(v.func)
         return found and obj in (list, tuple, dict, sorted, reversed, copy.copy,
                                  rt_module.sorted_in_place)  # fmt: skip
