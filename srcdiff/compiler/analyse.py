@@ -63,8 +63,10 @@ registry.nondiff(
 )  # fmt: skip
 
 RUNTIME = "srcdiff.runtime"  # the module of the helpers generated code calls
-# the new values normalize gives an array updated by one of its methods, by method
-ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.resized: "resize"}  # (no list's)
+# the new values normalize gives an object updated by one of its methods, by method: in
+# Tensor code, checked where they run (a list's sort is fine; a Tensor has none of them)
+ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.resized: "resize",
+                 rt_module.sorted_in_place: "sort"}  # fmt: skip
 
 
 # ``+`` and ``*`` where an operand may be a list or tuple: the rules that join and repeat
@@ -365,19 +367,6 @@ class Analyser:
             kind = "dynamic"  # as in Python, on a path taken (an ``if hook is not None``'s)
         if kind == "object" and obj is rt_module.unwrap:
             return Op(Kind.UNWRAP, operands=args)
-        if (
-            kind == "object"
-            and obj in ARRAY_UPDATES
-            and self.users_tensor_code(stmt)
-            and self.is_active(args[0])
-        ):
-            method = ARRAY_UPDATES[obj]  # (normalize wrote ``x.sort()`` as its new value)
-            return self.fail(
-                stmt,
-                f".{method}() in Tensor code: srcdiff's Tensor has no .{method} (compiled code "
-                f"would run an array's or a list's .{method})",
-                "compute it with the Tensor methods and functions srcdiff has",
-            )
         if kind == "object" and obj is rt_module.in_place and self.final:
             # m.add_(v) (see unwrap): whether v (and alpha) may carry a gradient, which a
             # Tensor from outside, changed in place, could not take on
@@ -437,8 +426,8 @@ class Analyser:
                 return self.rule_op(rule, obj, [*args, *values, names], [], stmt)
             if rule is not None:
                 op = self.rule_op(rule, obj, args, call.keywords, stmt)
-                if obj is rt_module.sorted_in_place and self.users_tensor_code(stmt):
-                    op.receiver, op.receiver_tensor = "sort", True  # a list's, not a Tensor's
+                if obj in ARRAY_UPDATES and self.users_tensor_code(stmt):
+                    op.receiver, op.receiver_tensor = ARRAY_UPDATES[obj], True
                 return op
             if registry.is_nondiff(obj):
                 return Op(Kind.PASSIVE)

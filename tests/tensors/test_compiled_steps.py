@@ -1205,6 +1205,11 @@ def with_sort(h, x):
     return h[0]
 
 
+def with_fill(h, x):
+    h.fill(1.0)
+    return h.sum()
+
+
 def test_a_computed_tensor_is_a_tensor_of_its_dtype_in_compiled_code():
     """Compiled code holds a computed Tensor as an array: isinstance, sd.is_tensor and
     .dtype still say what they say eagerly (they said otherwise: another branch)."""
@@ -1217,7 +1222,7 @@ def test_a_computed_tensor_is_a_tensor_of_its_dtype_in_compiled_code():
     np.testing.assert_array_equal(x.grad.numpy(), want)
 
 
-@pytest.mark.parametrize("body", [with_repeat, with_argsort, with_sort])
+@pytest.mark.parametrize("body", [with_repeat, with_argsort, with_sort, with_fill])
 def test_an_array_method_a_tensor_has_not_is_refused(body):
     """``h.repeat(2, 1)`` raises AttributeError eagerly (srcdiff's Tensor has no repeat);
     compiled code ran NumPy's, which means something else."""
