@@ -565,7 +565,9 @@ class Analyser:
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                     allowed.add(id(node.func))
-                if _is_put_attribute(node) or _is_follow(node):  # (a field's array written
+                if _is_rt_call(
+                    node, ("put_attribute", "follow", "follow_detached", "check_field_alone")
+                ):  # (a field's array written
                     allowed.add(id(node.args[0]))  # back, the object followed: its own)
             escaping = _names_used(self.fn, gast.Load, allowed)
             params = set(params_of(self.fn))
@@ -1103,11 +1105,6 @@ def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
 def _is_put_attribute(node: gast.AST) -> bool:
     """``rt.put_attribute(holder, "attr", entry)`` (see ``normalize.put``)."""
     return _is_rt_call(node, ("put_attribute",))
-
-
-def _is_follow(node: gast.AST) -> bool:
-    """``rt.follow(m, old, new, names)`` (or ``follow_detached``: see ``mutation``)."""
-    return _is_rt_call(node, ("follow", "follow_detached"))
 
 
 def _bound_names(s: gast.stmt) -> list[str]:

@@ -162,6 +162,9 @@ class Facts:
     # the call): a write without gradient is made in it too (``rt.write_through``)
     outside: bool = False
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
+    # normalize: a ``for`` loop's sequences (name, the name of its length, as the user
+    # wrote it), whose length an update in place of the body must leave as it was
+    iterates: tuple[tuple[str, str, str], ...] = ()
     drop: bool = False  # a copy whose value the write after it takes directly
     # analyse
     op: Op | None = None  # what the statement computes (assignments, returns, ...)

@@ -206,9 +206,10 @@ class Sharing:
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
-        if isinstance(v, gast.Name):
-            self.copies.setdefault(target, {target}).add(v.id)
-            self.copies.setdefault(v.id, {v.id}).add(target)
+        if isinstance(v, gast.Name) or _is_rt(v, {"iterable"}):  # (a loop's list is itself)
+            same = v.id if isinstance(v, gast.Name) else _names(v.args[0])[0]
+            self.copies.setdefault(target, {target}).add(same)
+            self.copies.setdefault(same, {same}).add(target)
         elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
             for n in self.aliased(v):
                 self.holders.setdefault(n, set()).add(target)
@@ -475,6 +476,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     read_here.block(fn.body, set(), set(), set())
     shown = _shown_names(fn)
     fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
+    fn.body = _check_lengths(fn.body, {})
     sharing.updated_params = caller_updates(fn)
     # the final objects of these go to the caller: a list's or dict's written back into
     # the caller's (an array the caller passed is never changed), a returned one assigned
@@ -549,6 +551,7 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
             out.append(s)
         result: list[gast.stmt] = []
         for i, s in enumerate(out):
+            checks = field_alone(s, out[i - 1]) if i else []
             if facts(s).drop and not _puts(out[i + 1] if i + 1 < len(out) else None, s):
                 # a write by a setter (``h.data *= 3``: rt.tensor_methods.set_data(h, t)):
                 # an update in place of the attribute's object, which its names follow
@@ -556,6 +559,7 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
             if result and facts(result[-1]).drop:
                 copy_ = result.pop()
                 s.value = copy_.value  # the put right after the copy stores its value
+            result.extend(checks)
             result.append(s)
         return result
 
@@ -575,6 +579,23 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
                 others.add(n)
                 todo.extend(sharing.copies.get(n, ()))
         return bool(others & read_here.after[id(s)])
+
+    def field_alone(put: gast.stmt, update: gast.stmt) -> list[gast.stmt]:
+        """Before ``p.a = t`` of ``p.a *= 2`` (``update``: ``t``'s update in place), where
+        ``p`` is read again: the check that no other field of ``p`` holds the field's
+        object, which in Python would see the update too."""
+        if not (isinstance(put, gast.Assign) and facts(update).inplace
+                and _puts(put, update)):  # fmt: skip
+            return []
+        target = put.targets[0]
+        if not (isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name)):
+            return []
+        holder = target.value.id
+        if holder not in read_here.after[id(put)]:
+            return []
+        args = [name(holder), const(target.attr), const(holder)]
+        check = gast.Call(func=_rt("check_field_alone"), args=args, keywords=[])
+        return [_at(gast.Expr(value=check), put.lineno)]
 
     fn.body = block(fn.body)
 
@@ -680,7 +701,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             out.append(_at(assign(guarded, value), s.lineno))
             old = guarded
         for m in others:
-            label = const(f"{m},{written}")
+            label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
             if (  # m may be an entry a callee changed, and the function reads it again
                 facts(s).returned not in (None, m)
                 and m in sharing.locals
@@ -714,6 +735,29 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 args = [name(m), name(old), name(written), label]
                 check = gast.Call(func=_rt("check_unchanged"), args=args, keywords=[])
                 out.append(_at(gast.Expr(value=check), s.lineno))
+    return out
+
+
+def _check_lengths(body: list[gast.stmt], looped: dict[str, tuple[str, str]]) -> list[gast.stmt]:
+    """After each update in place of a sequence a loop runs over (``looped``: its name,
+    the name of its length and how the user wrote it), the check that its length is
+    still the one the loop took: Python would run over the entries it gained."""
+    out: list[gast.stmt] = []
+    for s in body:
+        inner = looped
+        if isinstance(s, gast.For) and facts(s).iterates:
+            inner = {**looped, **{seq: (n, shown) for seq, n, shown in facts(s).iterates}}
+        if not isinstance(s, gast.With):
+            rebuild_blocks(s, lambda b, inner=inner: _check_lengths(b, inner))
+        out.append(s)
+        written = is_update(s) or (
+            s.targets[0].id if isinstance(s, gast.Assign) and facts(s).follows else None
+        )
+        if written in looped:
+            n, shown = looped[written]
+            args = [name(written), name(n), const(shown)]
+            check = gast.Call(func=_rt("check_length"), args=args, keywords=[])
+            out.append(_at(gast.Expr(value=check), s.lineno))
     return out
 
 

@@ -25,6 +25,7 @@ Invariant of the output (a new gast ``FunctionDef``; every statement keeps the u
 
 from __future__ import annotations
 
+import ast
 import builtins
 import copy
 import sys
@@ -258,8 +259,27 @@ class Normalizer:
         self.loops = 0  # how many loops the statement being normalized is in
         self.finals = 0  # how many try statements with a finally it is in (not in that)
         self.trying = 0  # how many try statements whose exceptions reach a handler or finally
+        self._aliases: dict[str, set[str]] | None = None  # see same_object
+        self.iterated: list[tuple[str, str, str]] = []  # see length
 
     # --- helpers -------------------------------------------------------------------------
+    def same_object(self, e: gast.expr) -> set[str]:
+        """The names that may hold the object the name ``e`` holds, by plain assignments
+        of one name to another (``m = l``) anywhere in the function; none for another
+        expression."""
+        if not isinstance(e, gast.Name):
+            return set()
+        if self._aliases is None:
+            self._aliases = {}
+            for node in walk(self.p.tree):
+                if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name):
+                    for t in (t for t in node.targets if isinstance(t, gast.Name)):
+                        joined = (self._aliases.get(t.id, {t.id})
+                                  | self._aliases.get(node.value.id, {node.value.id}))  # fmt: skip
+                        for n in joined:
+                            self._aliases[n] = joined
+        return self._aliases.get(e.id, {e.id})
+
     def emit(self, stmt: gast.stmt) -> None:
         stmt.lineno = self.line
         self.out.append(stmt)
@@ -745,20 +765,12 @@ class Normalizer:
         if s.orelse:
             self.loop_else(s)
             return
-        changed = _changed_while_iterated(s)
-        if changed is not None:
-            raise self.p.error(
-                f"a for loop over `{s.iter.id}`, which its body changes ({changed[0]}): "
-                "Python iterates over the list as it changes, compiled code over the list "
-                "as it was",
-                changed[1],
-                f"to see the changes, loop with an index (`while i < len({s.iter.id}):`); "
-                f"else loop over a copy (`for v in list({s.iter.id}):`)",
-            )
+        self.iterated = []
         counter, prefix = self.loop_source(s)
         loop = gast.For(
             target=name(counter, store=True), iter=None, body=[], orelse=[], type_comment=None
         )
+        mark(loop, iterates=tuple(self.iterated))
         loop.iter, loop.body = prefix[0], prefix[1] + self.loop_body(s.body)
         self.emit(loop)
 
@@ -796,7 +808,7 @@ class Normalizer:
             return counter, (rng, self.bind_target(s.target, name(counter)))
         if kind == "reversed":
             seq = self.sequence(it.args[0])
-            n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
+            n = self.length(seq, it.args[0])
             last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
             counter = self.names.fresh("i")
             rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
@@ -806,15 +818,14 @@ class Normalizer:
         if kind == "enumerate":
             inner = it.args[0]
             nested = self.builtin_call(inner) == "zip"
-            seqs = [self.sequence(a) for a in inner.args] if nested else [self.sequence(inner)]
+            written = inner.args if nested else [inner]
+            seqs = [self.sequence(a) for a in written]
             starts = it.args[1:] + [k.value for k in it.keywords if k.arg == "start"]
             start = self.atom(starts[0]) if starts else None
-        elif kind == "zip":
-            seqs = [self.sequence(a) for a in it.args]
-            start = None
         else:
-            seqs, start = [self.sequence(it)], None
-        lengths = [self.temp(gast.Call(func=name("len"), args=[q], keywords=[])) for q in seqs]
+            written, start = it.args if kind == "zip" else [it], None
+            seqs = [self.sequence(a) for a in written]
+        lengths = [self.length(q, e) for q, e in zip(seqs, written, strict=True)]
         n = (
             lengths[0]
             if len(lengths) == 1
@@ -832,6 +843,14 @@ class Normalizer:
             )
             value = (index, value)
         return counter, (rng, self.bind_target(s.target, value))
+
+    def length(self, seq: gast.expr, written: gast.expr) -> gast.Name:
+        """The length of a loop's sequence, noted with it (see ``Facts.iterates``): Python
+        runs over a list as it changes, compiled code as many times as it had entries."""
+        n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
+        if isinstance(seq, gast.Name):
+            self.iterated.append((seq.id, n.id, ast.unparse(gast.gast_to_ast(written))))
+        return n
 
     def bind_target(self, target: gast.expr, value: Parts) -> list[gast.stmt]:
         saved, self.out = self.out, []
@@ -1063,7 +1082,7 @@ class Normalizer:
         """``try`` as Python runs it, each block normalized; the except clauses' types as
         written (Python evaluates them only when an exception comes)."""
         finals = 1 if s.finalbody else 0
-        changed = _returned_then_changed(s)
+        changed = _returned_then_changed(s, self.same_object)
         if changed is not None:
             raise self.p.error(
                 f"a finally block that changes `{changed}` in place, which the try returns: "
@@ -1084,6 +1103,8 @@ class Normalizer:
         self.trying -= finals
         self.finals -= finals
         finalbody = self.block(s.finalbody)
+        if s.finalbody and not finalbody and not handlers:  # ``finally: pass``
+            finalbody = [_at(gast.Pass(), s.finalbody[0].lineno)]
         self.line = s.lineno
         self.emit(
             gast.Try(
@@ -1197,40 +1218,14 @@ def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.
 LIST_UPDATES = {"append", "extend", "insert", "pop", "remove", "clear", "reverse", "sort"}
 
 
-def _changed_while_iterated(s: gast.For) -> tuple[str, gast.AST] | None:
-    """How, and where, the body of ``for v in xs:`` changes the length of the list ``xs``
-    it loops over (``xs.append(...)``, ``xs += ...``); None where it does not."""
-    if not isinstance(s.iter, gast.Name):
-        return None
-    xs = s.iter.id
-    for node in (n for st in s.body for n in walk(st)):
-        func = getattr(node, "func", None)
-        if (
-            isinstance(func, gast.Attribute)
-            and isinstance(func.value, gast.Name)
-            and func.value.id == xs
-            and func.attr in LIST_UPDATES
-        ):
-            return f"{xs}.{func.attr}(...)", node
-        if isinstance(node, gast.Assign):
-            targets = node.targets
-        elif isinstance(node, gast.AugAssign):
-            targets = [node.target]
-        else:
-            continue
-        for t in targets:  # (a dict's values may change while a loop runs over its keys)
-            if isinstance(node, gast.AugAssign) and isinstance(t, gast.Name) and t.id == xs:
-                return f"{xs} += ...", node
-    return None
-
-
-def _returned_then_changed(s: gast.Try) -> str | None:
-    """A name a ``return`` of the try returns and its ``finally`` block updates in place
-    (``y *= 3``, ``y[0] = v``, ``y.append(v)``), or None."""
+def _returned_then_changed(s: gast.Try, same: Callable[[gast.expr], set[str]]) -> str | None:
+    """A name a ``return`` of the try returns whose object its ``finally`` block updates
+    in place (``y *= 3``, ``y[0] = v``, ``y.append(v)``, also through another name of the
+    object: ``same``), or None."""
     if not s.finalbody:
         return None
     blocks = [*s.body, *(st for h in s.handlers for st in h.body), *s.orelse]
-    returned = {n.value.id for st in blocks for n in walk(st)
+    returned = {n.value.id: n.value for st in blocks for n in walk(st)
                 if isinstance(n, gast.Return) and isinstance(n.value, gast.Name)}  # fmt: skip
     for node in (n for st in s.finalbody for n in walk(st)):
         if isinstance(node, gast.AugAssign):
@@ -1248,6 +1243,8 @@ def _returned_then_changed(s: gast.Try) -> str | None:
             target = node.func.value
         else:
             continue
-        if isinstance(target, gast.Name) and target.id in returned:
-            return target.id
+        if isinstance(target, gast.Name):
+            hit = next((r for r, e in returned.items() if target.id in same(e)), None)
+            if hit is not None:
+                return hit
     return None

@@ -100,6 +100,8 @@ nondiff(
     "dict.keys",
     rt.check_unchanged,
     rt.check_entries,
+    rt.check_field_alone,
+    rt.check_length,
     rt.write_back,
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)

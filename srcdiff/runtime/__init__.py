@@ -172,6 +172,8 @@ from .kinks import (
 from .linalg import norm_grad, norm_grad_grads
 from .mutation import (
     check_entries,
+    check_field_alone,
+    check_length,
     check_unchanged,
     check_unsaved,
     entry_object,
@@ -332,6 +334,8 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_entries",
+    "check_field_alone",
+    "check_length",
     "check_unsaved",
     "as_tensor",
     "tensor_method",

@@ -417,6 +417,38 @@ def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
         )
 
 
+def check_length(seq: Any, n: int, shown: str = "") -> None:
+    """Raise when the sequence a for loop runs over (``shown``, as the user wrote it) no
+    longer has the ``n`` entries the loop took: Python runs over a list as it changes,
+    compiled code as many times as it had entries."""
+    if len(seq) != n:
+        raise refuse(
+            f"the list `{shown}` changes length while a for loop runs over it: Python "
+            "runs over the entries it gains, compiled code over as many as it had",
+            f"loop with an index (`while i < len({shown}):`) to see the changes; else "
+            f"loop over a copy (`for v in list({shown}):`)",
+        )
+
+
+def check_field_alone(obj: Any, field: str, names: str = "") -> None:
+    """Raise when another field of ``obj`` holds or shares the object of ``obj.field``,
+    which compiled code is about to replace with its updated value (``p.a *= 2`` where
+    ``p.b`` is the same array): in Python that field sees the update too."""
+    old = getattr(obj, field, None)
+    if not _mutable(old):
+        return
+    fields = getattr(obj, "__dict__", {})
+    other = next((k for k, v in fields.items() if k != field and holds(v, old)), None)
+    if other is not None:
+        held = names or "obj"
+        raise refuse(
+            f"an in-place update of `{held}.{field}` also changes `{held}.{other}`, which "
+            f"holds the same object: compiled code gives `{held}.{field}` a new value, "
+            f"which `{held}.{other}` does not see",
+            f"give `{held}.{other}` its own copy, or assign the new value to both fields",
+        )
+
+
 def write_back(caller: Any, final: Any) -> None:
     """Give the caller's list or dict ``caller`` the contents compiled code computed for
     it (``final``), as Python's in-place updates would have: compiled code updated a

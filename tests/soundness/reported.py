@@ -1444,6 +1444,38 @@ def a_field_updated_in_place_seen_by_the_name_given_to_the_object(x):
     return np.sum(y * x)
 
 
+@dataclass
+class _Pair:
+    a: np.ndarray
+    b: np.ndarray
+
+
+@case(vec(3), refusable=True)
+def a_field_updated_in_place_seen_through_another_field(x):
+    """``p = P(y, y); p.a *= 2`` doubles ``p.b`` too: compiled code gave ``p.a`` a new
+    array ``p.b`` did not see (silently): refused where it runs."""
+    y = x * 1.0
+    p = _Pair(y, y)
+    p.a *= 2
+    return np.sum(p.b * x)
+
+
+@case(vec(3), refusable=True)
+def a_field_given_another_fields_array_then_updated(x):
+    p = _Pair(x * 1.0, x)
+    p.b = p.a
+    p.a *= 2
+    return np.sum(p.b * x)
+
+
+@case(vec(3))
+def a_field_updated_in_place_of_its_own(x):
+    """The check of the other fields lets an object whose fields are apart run."""
+    p = _Pair(x * 1.0, x * 2.0)
+    p.a *= 2
+    return np.sum(p.b * p.a)
+
+
 @case(vec(3))
 def astype_without_a_copy_is_the_array_itself(x):
     y = x * 1.0
@@ -1461,6 +1493,68 @@ def a_list_appended_to_while_a_loop_iterates_over_it(x):
         if len(ys) < 5:
             ys.append(v * x[2])
     return sum(ys)
+
+
+def _grow(ys, v):
+    if len(ys) < 5:
+        ys.append(v)
+
+
+@case(vec(3), refusable=True)
+def a_list_a_callee_appends_to_while_a_loop_iterates_over_it(x):
+    """The callee grows the list the loop runs over: refused where it runs (compiled code
+    ran over the list as it was, silently)."""
+    ys = [x[0], x[1]]
+    for v in ys:
+        _grow(ys, v * x[2])
+    return sum(ys)
+
+
+@case(vec(3), refusable=True)
+def a_list_appended_to_through_another_name_while_iterated(x):
+    ys = [x[0], x[1]]
+    zs = ys
+    s = 0.0
+    for v in ys:
+        if len(zs) < 4:
+            zs.append(v * x[2])
+        s = s + v
+    return s
+
+
+@case(vec(3), refusable=True)
+def a_list_appended_to_while_enumerate_runs_over_it(x):
+    ys = [x[0], x[1]]
+    s = 0.0
+    for i, v in enumerate(ys):
+        if len(ys) < 4:
+            ys.append(v * x[2])
+        s = s + v * i
+    return s
+
+
+@case(vec(3))
+def an_entry_replaced_while_a_loop_iterates_is_seen_by_the_loop(x):
+    """Python's loop reads ``ys[1]`` as the first step left it (compiled code read the
+    list as it was)."""
+    ys = [x[0], x[1]]
+    s = 0.0
+    for v in ys:
+        ys[1] = v * 5.0
+        s = s + v * x[2]
+    return s
+
+
+@case(vec(3))
+def a_list_a_loop_would_grow_on_a_path_not_taken(x):
+    """An append that does not run leaves the loop as it is: no refusal."""
+    ys = [x[0], x[1]]
+    s = 0.0
+    for v in ys:
+        if len(ys) > 10:
+            ys.append(v)
+        s = s + v * x[2]
+    return s
 
 
 @case(vec(3), refusable=True)
@@ -1481,6 +1575,25 @@ def a_finally_block_changing_the_returned_array(x):
         return y
     finally:
         y *= 3
+
+
+@case(vec(3), refusable=True)
+def a_finally_block_changing_the_returned_array_through_another_name(x):
+    """``finally: z = y; z *= 3`` changes what the try returns (silently lost); the
+    outer ``finally: pass`` crashed, normalized to no block at all."""
+    y = x * 1.0
+    try:
+        return np.sum(x * _kept_then_changed(y))
+    finally:
+        pass
+
+
+def _kept_then_changed(y):
+    try:
+        return y
+    finally:
+        z = y
+        z *= 3
 
 
 def _returns_then_changes(x):
