@@ -97,6 +97,7 @@ class Analyser:
         self.active = set(active_params)
         self.final = False
         self._made: frozenset[str] | None = None  # see made_objects
+        self._made_classes: dict[str, set[type]] = {}  # the classes whose objects they hold
         self._arrays: set[str] | None = None  # see known_array
         self._built: frozenset[str] | None = None  # see built_by_class
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
@@ -180,6 +181,14 @@ class Analyser:
             return Op(Kind.OVERWRITE, operands=overwritten) if overwritten else Op(Kind.PASSIVE)
         if isinstance(stmt, gast.Return):
             return Op(Kind.RETURN, operands=[stmt.value])
+        if isinstance(stmt, gast.Raise) and any(map(self.is_active, _carried(stmt.exc))):
+            return self.fail(
+                stmt,
+                "a differentiated value carried by an exception (`raise E(v)`): its "
+                "gradient cannot reach the handler that reads it",
+                "return the value (with a flag saying it was found) instead of raising it, "
+                "or raise with a message only (`raise E(f'... {v}')`)",
+            )
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
             call = stmt.value
             if (
@@ -204,6 +213,15 @@ class Analyser:
         if isinstance(target, gast.Attribute):
             base = target.value
             if isinstance(base, gast.Name) and base.id in self.made_objects():
+                cls = next((c for c in self._made_classes[base.id]
+                            if _is_setter(getattr(c, target.attr, None))), None)  # fmt: skip
+                if cls is not None:
+                    return self.fail(
+                        stmt,
+                        f"an assignment to `{target.attr}`, a property of {cls.__qualname__}: "
+                        "its setter runs code whose gradient compiled code would not follow",
+                        "set the fields the setter sets in the function itself",
+                    )
                 if not (self.is_active(stmt.value) or self.is_active(base)):
                     return Op(Kind.PASSIVE, target=base.id)
                 args = [base, const(target.attr), stmt.value]
@@ -237,6 +255,8 @@ class Analyser:
         if not any(self.is_active(v) for v in values):
             return Op(Kind.PASSIVE)
         kind, obj = self.resolve(call.func)
+        if kind == "method" and self.objects_method(call.func.value, call.func.attr):
+            return self.method_call(call.func.value, call.func.attr, call)  # it may change it
         if kind == "method":
             prim = f"ndarray.{call.func.attr}"
             if registry.lookup(prim) is not None or registry.is_nondiff(prim):
@@ -374,15 +394,7 @@ class Analyser:
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
-            if (
-                self.is_active(owner)
-                and not self.on_tensors  # (a Module's methods: their Tensors carry gradients)
-                and (
-                    self.is_field(attr)
-                    and not (hasattr(dict, attr) or hasattr(list, attr))
-                    or self.built_by_class(owner)  # ``Acc(v).copy()``: Acc's, not an array's
-                )
-            ):
+            if self.objects_method(owner, attr):
                 return self.method_call(owner, attr, call)
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
                 f"dict.{attr}"
@@ -538,10 +550,11 @@ class Analyser:
             )  # fmt: skip
         return isinstance(owner, gast.Name) and owner.id in self._built
 
-    def constructs(self, v: gast.expr | None) -> bool:
-        """Whether ``v`` is a call of a user's class (``Acc(v)``)."""
+    def constructs(self, v: gast.expr | None) -> type | None:
+        """The user's class ``v`` calls (``Acc(v)``), or None."""
         kind, obj = self.resolve(v.func) if isinstance(v, gast.Call) else ("", None)
-        return kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
+        made = kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
+        return obj if made else None
 
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
@@ -553,7 +566,8 @@ class Analyser:
             for s in walk_statements(self.fn.body):
                 if not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name):
                     continue
-                if self.constructs(s.value):
+                if (cls := self.constructs(s.value)) is not None:
+                    self._made_classes.setdefault(s.targets[0].id, set()).add(cls)
                     built.add(s.targets[0].id)
                     by_constructor.add(id(s.targets[0]))
                 elif facts(s).follows:  # ``m = rt.follow(m, ...)``: m's own object still
@@ -608,6 +622,19 @@ class Analyser:
         if hasattr(np.ndarray, attr):
             return False
         return not self.on_tensors or attr not in tensor_methods.TENSOR_ONLY
+
+    def objects_method(self, owner: gast.expr, attr: str) -> bool:
+        """Whether ``owner.attr(...)`` is the method of a user's object carrying a
+        gradient (see ``method_call``), not an array's or a dict's."""
+        return (
+            self.is_active(owner)
+            and not self.on_tensors  # (a Module's methods: their Tensors carry gradients)
+            and (
+                self.is_field(attr)
+                and not (hasattr(dict, attr) or hasattr(list, attr))
+                or self.built_by_class(owner)  # ``Acc(v).copy()``: Acc's, not an array's
+            )
+        )
 
     def method_call(self, owner: gast.expr, attr: str, call: gast.Call) -> Op:
         """``owner.attr(...)`` (``owner(...)`` for ``__call__``) of an object carrying a
@@ -1100,6 +1127,34 @@ def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
         and bool(node.args)
         and isinstance(node.args[0], gast.Name)
     )
+
+
+def _is_setter(attribute: Any) -> bool:
+    """Whether a class attribute runs code when an instance's attribute of its name is
+    assigned (a property, a descriptor with ``__set__``; not a slot)."""
+    return hasattr(attribute, "__set__") and not isinstance(attribute, types.MemberDescriptorType)
+
+
+_DESCRIBING = {"str", "repr", "format", "len", "type", "shape", "ndim", "size"}
+
+
+def _carried(e: gast.expr | None) -> list[gast.Name]:
+    """The names whose values an exception ``e`` may carry: all it reads, but those
+    only formatted into a message (an f-string, ``str(v)``) or read for a size
+    (``v.shape``, ``len(v)``)."""
+    if e is None or isinstance(e, gast.JoinedStr):
+        return []
+    if isinstance(e, gast.Name):
+        return [e]
+    if isinstance(e, gast.Attribute) and e.attr in ("shape", "ndim", "size", "dtype"):
+        return []
+    called = getattr(e, "func", None)
+    if (
+        isinstance(e, gast.Call)
+        and getattr(called, "id", getattr(called, "attr", None)) in _DESCRIBING
+    ):
+        return []
+    return [n for child in gast.iter_child_nodes(e) for n in _carried(child)]
 
 
 def _is_put_attribute(node: gast.AST) -> bool:

@@ -389,6 +389,17 @@ class Normalizer:
             raise self.p.error(
                 "unsupported syntax: two *args in one call", e, "join them into one tuple first"
             )
+        owner = e.func.value if isinstance(e.func, gast.Attribute) else None
+        params = params_of(self.p.tree)
+        if isinstance(owner, gast.Call) and self.resolved(owner.func) is super \
+                and not owner.args and params:  # fmt: skip
+            # ``super().m(...)`` finds its object as the frame's first argument, not the
+            # first parameter in generated code: the function it runs, called with it
+            found = gast.Call(func=_rt("method"), args=[name(params[0]), const(e.func.attr),
+                              name("__class__")], keywords=[])  # fmt: skip
+            e = gast.Call(func=found, args=[name(params[0]), *e.args], keywords=e.keywords)
+        elif self.resolved(e.func) is super and not e.args and params:  # (kept in a name)
+            e = gast.Call(func=e.func, args=[name("__class__"), name(params[0])], keywords=[])
         func = self.callee(e.func)
         args = [
             gast.Starred(value=self.atom(a.value), ctx=gast.Load())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from collections import abc
 from collections.abc import Iterator
 from typing import Any
 
@@ -882,6 +883,7 @@ def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
     (its keys)."""
     if isinstance(x, dict):
         return None
+    _check_iterated(x)
     return cast_like(g, x) if x is ans else g
 
 
@@ -890,7 +892,23 @@ def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:
     array the rows stacked back, none for a dict (its keys)."""
     if isinstance(x, dict):
         return None
+    _check_iterated(x)
     return entries_like(entries(g, ans), x)
+
+
+def _check_iterated(x: Any) -> None:
+    """Refuse a gradient through the iteration of an object that is no list, tuple,
+    array, iterator (its entries given back as a list) or view of a dict: its
+    ``__iter__`` is code no adjoint follows."""
+    if isinstance(x, (list, tuple, abc.Iterator, abc.MappingView)) or _is_array(x):
+        return
+    from .mutation import refuse  # mutation imports this module
+
+    raise refuse(
+        f"a gradient through iterating over a {type(x).__qualname__}, whose __iter__ "
+        "is code compiled code does not differentiate",
+        "iterate over the list or array it holds",
+    )
 
 
 def entries_like(rows: list, x: Any) -> Any:

@@ -31,6 +31,11 @@ _NOT_RECORDS = (list, tuple, dict, set, frozenset, str, bytes, int, float, compl
                 types.BuiltinFunctionType, functools.partial)  # fmt: skip
 
 
+# what Python runs for ``obj[i]``, ``for v in obj``, ``a, b = obj`` and ``obj.name``: a
+# class defining one of these is not read as its fields alone
+_PROTOCOLS = ("__getitem__", "__setitem__", "__iter__", "__getattr__", "__getattribute__")
+
+
 def is_record_class(cls: type) -> bool:
     """Whether instances of ``cls`` are records (see ``is_record``): not the standard
     library's, NumPy's or srcdiff's own, not arrays, not context managers (what
@@ -42,6 +47,8 @@ def is_record_class(cls: type) -> bool:
         return False
     if cls.__new__ is not object.__new__:  # exceptions, enums, ...: not just their fields
         return False
+    if any(getattr(cls, m, None) is not getattr(object, m, None) for m in _PROTOCOLS):
+        return False  # its own indexing, iteration or attributes: more than its fields
     if dataclasses.is_dataclass(cls):
         return True
     return "__dict__" in dir(cls) and not hasattr(cls, "shape")
@@ -235,12 +242,20 @@ def record_zeros(x: Any, zeros: Any) -> dict:
     return {k: zeros(getattr(x, k)) for k in fields(x)}
 
 
-def method(obj: Any, name: str) -> Any:
+def method(obj: Any, name: str, after: type | None = None) -> Any:
     """The function ``obj.name(...)`` runs, called with ``obj`` first: compiled code
     passes ``obj`` as an argument, so that its fields' gradients reach it (for a static
-    or class method, a function that drops it: see ``_forwarder``)."""
+    or class method, a function that drops it: see ``_forwarder``). ``after``: the
+    class whose ``super()`` is called: the classes after it in ``obj``'s order."""
     from .mutation import refuse
 
+    if after is not None:
+        order = type(obj).__mro__
+        found = (vars(c)[name] for c in order[order.index(after) + 1 :] if name in vars(c))
+        fn = next(found, None)
+        if isinstance(fn, types.FunctionType):
+            return fn
+        return functools.partial(_call_dropping_first, getattr(super(after, obj), name))
     if name == "__call__" and isinstance(obj, functools.partial):
         return PARTIAL_CALL
     if name == "__call__" and callable(obj) and not is_record(obj):
@@ -300,6 +315,12 @@ def getter(obj: Any, name: str) -> Any:
 
 _GETTERS: dict[str, types.FunctionType] = {}
 _FORWARDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _call_dropping_first(bound: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+    """``bound(*args, **kwargs)``: a method of ``super()`` without Python source (the
+    object's own, ``object.__init__``), called as ``method`` calls with ``obj`` first."""
+    return bound(*args, **kwargs)
 
 
 def _forwarder(fn: types.FunctionType, cls: type | None) -> types.FunctionType:

@@ -1695,3 +1695,140 @@ def broadcast_to_a_size_given_as_a_number(x):
     """A constant operand that is a size, not a value the result broadcasts: the
     gradient is still summed back (it was dropped, taking ``5`` for a number operand)."""
     return np.sum(np.broadcast_to(x, 5) * np.arange(5.0))
+
+
+class _Stepper:
+    def __init__(self, w):
+        self.w = w
+
+    def step(self, lr):
+        self.w = self.w - lr * 2 * self.w
+
+
+@case(1.5, refusable=True)
+def a_method_changing_its_object_called_for_its_effect(x):
+    """``o.step(0.1)`` with no differentiated argument, its result dropped: compiled as
+    a call with nothing differentiated, its change of ``o.w`` got no gradient (1.0 for
+    0.512, silently). The object goes in as the method's first argument now."""
+    o = _Stepper(x)
+    for _ in range(3):
+        o.step(0.1)
+    return o.w
+
+
+class _Found(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+def _search(xs):
+    for v in xs:
+        if v > 1.0:
+            raise _Found(v * 2)
+    return 0.0
+
+
+@case(1.3, refusable=True)
+def a_value_carried_by_an_exception(x):
+    """``raise Found(v * 2)`` read back as ``e.value`` in the handler had no gradient."""
+    try:
+        return _search([x * 0.5, x, x * 3])
+    except _Found as e:
+        return e.value**2
+
+
+@case(1.3)
+def an_exception_whose_message_formats_a_differentiated_value(x):
+    """A value formatted into a message, or read for its shape, carries no gradient:
+    no refusal."""
+    if x > 10.0:
+        raise ValueError(f"too large: {x}", np.shape(x))
+    return x**2
+
+
+class _Squared:
+    def __init__(self, w):
+        self.w = w
+
+    @property
+    def w2(self):
+        return self.w**2
+
+    @w2.setter
+    def w2(self, v):
+        self.w = np.sqrt(v)
+
+
+@case(4.0, refusable=True)
+def a_property_setter_of_an_object_made_here(x):
+    """``o.w2 = x`` runs the setter (``o.w = sqrt(x)``): compiled as a write of a field
+    ``w2``, ``o.w`` got no gradient."""
+    o = _Squared(1.0)
+    o.w2 = x
+    return o.w
+
+
+class _Base:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(self.w * x**2)
+
+
+class _Child(_Base):
+    def __init__(self, w):
+        super().__init__(w * 2)
+
+    def loss(self, x):
+        return super().loss(x) + np.sum(x)
+
+
+@case(vec(2), vec(2, 1), wrt=(0, 1))
+def zero_argument_super_in_methods(w, x):
+    """``super()`` took generated code's first argument for the object (TypeError)."""
+    return _Child(w).loss(x)
+
+
+class _Bag:
+    def __init__(self, items):
+        self.items = items
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+class _Lazy:
+    def __init__(self, w):
+        self._w = w
+
+    def __getattr__(self, name):
+        return self._w**2
+
+
+@case(1.5, refusable=True)
+def an_object_indexed_through_its_getitem(x):
+    """``Bag(...)[1]`` runs the class's ``__getitem__`` (an IndexError once: read as a
+    record's fields)."""
+    return _Bag([x, 2 * x])[1] ** 2
+
+
+@case(1.5, refusable=True)
+def an_object_reading_attributes_through_its_getattr(x):
+    return _Lazy(x).w2
+
+
+@case(1.5, refusable=True)
+def an_object_unpacked_through_its_iter(x):
+    a, b = _Bag([x, 3 * x])
+    return a * b
+
+
+@case(_Bag([np.ones(2), np.ones(2) * 2.0]), refusable=True)
+def an_argument_iterated_through_its_iter_and_read_by_field(bag):
+    """The gradient of ``for v in bag`` came back as a list, that of ``bag.items`` as the
+    object's fields: a TypeError adding them."""
+    return sum(np.sum(v**2) for v in bag) + np.sum(bag.items[0])
