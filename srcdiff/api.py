@@ -319,6 +319,8 @@ def _calling(fn: Callable) -> Callable:
     the same parameters and defaults calling it (``def f_called(x, a=2.0): return
     transform(x, a)``), which the compiler differentiates as a call of a derivative, as
     when ``sd.grad(sd.grad(f))`` is written ``sd.grad(lambda x: sd.grad(f)(x))``."""
+    if isinstance(fn, Differentiated):  # its value is its function's: no derivative
+        return fn._srcdiff_target
     if isinstance(fn, types.FunctionType) or not hasattr(fn, "_srcdiff_source"):
         return fn
     try:
@@ -1048,13 +1050,25 @@ def _refuse_updates(unit: Unit, api: str, args: tuple) -> None:
 
 
 def _check_tangents(primals: tuple, tangents: tuple) -> None:
-    """One tangent per primal, each of its primal's shape."""
+    """One tangent per primal, each of its primal's shape (a list's, tuple's or dict's
+    entry by entry)."""
     if len(primals) != len(tangents):
         raise ValueError(
             f"{len(primals)} primals but {len(tangents)} tangents: give one tangent for each primal"
         )
     for p, t in zip(primals, tangents, strict=True):
-        if t is not None and np.shape(p) != np.shape(t):
+        if t is None:
+            continue
+        if isinstance(p, (list, tuple, dict)):
+            keys = list(p) if isinstance(p, dict) else range(len(p))
+            if type(t) is not type(p) or len(t) != len(p) or (isinstance(p, dict)
+                                                               and set(t) != set(p)):  # fmt: skip
+                raise ValueError(
+                    f"a tangent {type(t).__name__} for a primal {type(p).__name__} of "
+                    f"{len(p)} entries: each tangent has its primal's structure"
+                )
+            _check_tangents(tuple(p[k] for k in keys), tuple(t[k] for k in keys))
+        elif np.shape(p) != np.shape(t):
             raise ValueError(
                 f"a tangent of shape {np.shape(t)} for a primal of shape {np.shape(p)}: each "
                 "tangent has its primal's shape"
@@ -1386,6 +1400,13 @@ class JacobianFunction:
         positions = self._positions
         _passed(positions, args, self._fn, "jacobian")
         xs = [args[w] for w in positions]
+        for w, x in zip(positions, xs, strict=True):
+            if not (hasattr(x, "shape") or isinstance(x, (int, float))):
+                raise TypeError(
+                    f"jacobian of {getattr(self._fn, '__qualname__', self._fn)} with respect "
+                    f"to argument {w}, a {type(x).__name__}: the Jacobian is taken in arrays "
+                    "and numbers; pass the arrays as arguments of their own (wrt=(0, 1, ...))"
+                )
         n_in = sum(int(np.prod(np.shape(x))) for x in xs)
         if self._mode == "fwd":
             return self._by_columns(args, kwargs)
@@ -1591,6 +1612,14 @@ def tangent_vjp(
     forward = _Target(fn, positions)
     if type(fn) is rt.Returning:  # a helper updating its arguments: it returns them too
         forward.returns = fn.names
+    if forward.fn.__module__ == __name__ and "_transform" not in forward.fn.__globals__:
+        raise CompileError(  # (MappedFunction.__call__: its derivatives are its rules')
+            f"a second derivative through {forward.fn.__qualname__}, which has derivatives "
+            "of first order only",
+            function=forward.fn.__qualname__,
+            hint="take the second derivative inside it (sd.vmap(sd.hessian(f))), or "
+            "write the mapped function out",
+        )
     if forward.fn.__module__ == __name__:
         raise CompileError(
             f"a third derivative: {forward.fn.__qualname__} differentiated twice more",

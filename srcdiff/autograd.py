@@ -624,3 +624,9 @@ def _shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
 
 
 runtime.install(accumulate=accumulate)  # compiled code adds to a leaf's .grad through it
+rules.registry.unsupported(
+    grad,
+    "srcdiff.autograd.grad in a compiled step: compiled code differentiates the step once",
+    "call loss.backward() in the step, or run the step without @sd.differentiate (eager "
+    "Tensors take autograd.grad, also with create_graph=True)",
+)

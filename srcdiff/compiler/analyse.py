@@ -197,6 +197,14 @@ class Analyser:
                 and self.on_tensors
                 and self.is_active(call.func.value)
             ):
+                if any(k.arg == "create_graph" and not _is_false(k.value) for k in call.keywords):
+                    return self.fail(
+                        stmt,
+                        "backward(create_graph=True) in a compiled step: compiled code "
+                        "differentiates the step once",
+                        "run the step without @sd.differentiate (eager Tensors take "
+                        "create_graph=True)",
+                    )
                 return Op(
                     Kind.BACKWARD,
                     operands=[call.func.value] + list(call.args),
@@ -1127,6 +1135,10 @@ def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
         and bool(node.args)
         and isinstance(node.args[0], gast.Name)
     )
+
+
+def _is_false(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and e.value in (False, None)
 
 
 def _is_setter(attribute: Any) -> bool:

@@ -1,0 +1,81 @@
+"""Derivatives of functions that are srcdiff's own wrappers (``@sd.differentiate``,
+``sd.vmap``) or that take derivatives inside: right, or refused with a clear error."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+import srcdiff.autograd as ag
+
+X = np.array([0.3, -0.5, 1.2])
+
+
+@sd.differentiate
+def energy(x):
+    return np.sum(np.exp(x) * x)
+
+
+def hessian_of_energy(x):
+    return np.diag(np.exp(x) * (x + 2))
+
+
+def test_the_hessian_of_a_differentiate_function_is_its_functions():
+    """Its value is its function's: it was refused as a third derivative."""
+    np.testing.assert_allclose(sd.hessian(energy)(X), hessian_of_energy(X))
+    second = sd.grad(lambda x: np.sum(sd.grad(energy)(x)))(X)
+    np.testing.assert_allclose(second, np.diag(hessian_of_energy(X)))
+
+
+def test_a_second_derivative_through_vmap_is_refused_as_what_it_is():
+    def uses_vmap(x):
+        return np.sum(sd.vmap(lambda a, b: np.sin(a) * b, in_axes=(0, None))(x, x[0]) ** 2)
+
+    with pytest.raises(sd.CompileError, match="second derivative through MappedFunction"):
+        sd.hessian(uses_vmap)(X)
+
+
+def test_forward_mode_takes_lists_of_arrays_of_several_shapes():
+    w, b = np.ones((3, 2)), np.ones(2)
+
+    def f(ps):
+        w, b = ps
+        return np.sum(w) * np.sum(b**2)
+
+    value, tangent = sd.jvp(f, ([w, b],), ([w, b],))
+    assert value == 12.0 and tangent == 12.0 + 24.0  # sum(dw) |b|^2 + sum(w) 2 b.db
+    hw, hb = sd.hvp(f, ((w, b),), ((w, b),))
+    np.testing.assert_allclose(hw, np.full((3, 2), 4.0))
+    np.testing.assert_allclose(hb, np.full(2, 24.0))
+    with pytest.raises(ValueError, match="structure"):
+        sd.jvp(f, ([w, b],), ([w],))
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_a_jacobian_in_a_dict_is_refused_not_made_an_array_of_dicts(mode):
+    with pytest.raises(TypeError, match="a dict"):
+        sd.jacobian(lambda d: d["a"] * d["b"], mode=mode)({"a": X, "b": X})
+
+
+def test_a_second_derivative_in_a_compiled_step_is_refused_at_the_users_line():
+    w = sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64, requires_grad=True)
+
+    @sd.differentiate
+    def with_create_graph(w):
+        loss = (w**3).sum()
+        loss.backward(create_graph=True)
+        return loss.item()
+
+    @sd.differentiate
+    def with_autograd_grad(w):
+        (g,) = ag.grad((w**3).sum(), w, create_graph=True)
+        penalty = (g**2).sum()
+        penalty.backward()
+        return penalty.item()
+
+    for step in (with_create_graph, with_autograd_grad):
+        with pytest.raises(sd.CompileError, match="compiled step") as caught:
+            step(w)
+        assert "test_nesting.py" in str(caught.value)
+    (g,) = ag.grad((w**3).sum(), w, create_graph=True)  # eager: differentiated again
+    (g**2).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 36 * w.detach().numpy() ** 3)
