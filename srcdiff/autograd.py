@@ -531,7 +531,7 @@ def _check_versions(nodes: list[Node]) -> None:
     """Raise if an array a rule needs was changed in place after it was recorded."""
     for node in nodes:
         rule = rules.lookup(node.prim)
-        needed = _value_params(rule)
+        needed = _value_params(rule, tuple(a.kind in (NODE, LEAF) for a in node.args))
         if "ans" in needed and node.out_box is not None and node.out_box.value != node.out_version:
             _stale(node, "output", node.out_box.value, node.out_version)
         for arg in node.args:  # a view read after its tensor got a new graph
@@ -588,18 +588,62 @@ _SHAPE_ONLY = {
 _SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
 
 
-def _value_params(rule: Any) -> frozenset[str]:
-    """The parameters (and ``ans``) whose values, not only shapes, the rule reads."""
-    return _reads(rule.fn, rule.params, rule.varargs)
+def _value_params(rule: Any, wanted: tuple[bool, ...]) -> frozenset[str]:
+    """The parameters (and ``ans``) whose values, not only shapes, the rule reads for the
+    gradients of the operands ``wanted`` (``2 * y[1]`` reads no ``y[1]``: ``2`` needs no
+    gradient)."""
+    per_gradient = _reads_by_gradient(rule.fn, rule.params, rule.varargs)
+    if per_gradient is None or rule.varargs or len(per_gradient) != len(wanted):
+        return _reads(rule.fn, rule.params, rule.varargs)
+    return frozenset().union(*(r for r, w in zip(per_gradient, wanted, strict=True) if w))
 
 
 @functools.cache
 def _reads(fn: Callable, params: tuple[str, ...], varargs: str | None) -> frozenset[str]:
     names = {"ans", *params} | ({varargs} if varargs else set())
+    tree = _rule_tree(fn)
+    return frozenset(names) if tree is None else _read_in(tree, names)
+
+
+@functools.cache
+def _reads_by_gradient(fn: Callable, params: tuple[str, ...], varargs: str | None
+                       ) -> tuple[frozenset[str], ...] | None:  # fmt: skip
+    """What each gradient a rule returns reads of ``ans`` and the parameters (through the
+    names its assignments before the return give), or None for a rule of another form."""
+    tree = _rule_tree(fn)
+    body = tree.body[0].body if tree is not None and isinstance(tree.body[0], ast.FunctionDef) \
+        else []  # fmt: skip
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        return None
+    names = {"ans", *params} | ({varargs} if varargs else set())
+    local: dict[str, frozenset[str]] = {}
+    for s in body[:-1]:
+        if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
+            continue  # the docstring
+        if not (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets)):
+            return None
+        found = _read_in(s.value, names | set(local))
+        reads = frozenset(n for n in found if n in names).union(*(local[n] for n in found
+                                                                  if n in local))  # fmt: skip
+        for t in s.targets:
+            local[t.id] = reads
+    value = body[-1].value
+    results = value.elts if isinstance(value, ast.Tuple) else [value]
+    return tuple(
+        frozenset(n for n in found if n in names).union(*(local[n] for n in found if n in local))
+        for found in (_read_in(r, names | set(local)) for r in results)
+    )
+
+
+def _rule_tree(fn: Callable) -> ast.Module | None:
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
-        return frozenset(names)
+        return None
+
+
+def _read_in(tree: ast.AST, names: set[str]) -> frozenset[str]:
+    """The ``names`` that ``tree`` reads for their values (not only their shapes)."""
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     used = set()
     for node in ast.walk(tree):

@@ -36,7 +36,7 @@ from ..errors import CompileError
 from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.calls import Host
-from .ir import facts, mark
+from .ir import NO_FACTS, facts, mark
 from .normalize import (
     RESERVED,
     Names,
@@ -598,19 +598,28 @@ class _Renamer(gast.NodeTransformer):
 def _renamed(st: gast.stmt, renames: dict[str, str], arguments: dict[str, gast.expr]
              ) -> gast.stmt:  # fmt: skip
     """``st`` with the callee's names renamed and its parameters replaced, in its code
-    and in the facts normalization gave it that name names (a no_grad block's stores,
-    an entry update's container, the holders a write reaches)."""
+    and in the facts normalization gave it that name names (a no_grad block's stores and
+    changes, an entry update's container, the holders a write reaches, a loop's lists)."""
     st = _Renamer(renames, arguments).visit(st)
     names = {**renames, **{p: a.id for p, a in arguments.items() if isinstance(a, gast.Name)}}
+
+    def renamed(ns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(names.get(n, n) for n in ns)
+
     for s in _statements([st]):
         known = facts(s)
-        if known.stores or known.entry_of or known.written_back:
-            mark(
-                s,
-                stores=tuple(names.get(n, n) for n in known.stores),
-                entry_of=names.get(known.entry_of, known.entry_of),
-                written_back=frozenset(names.get(n, n) for n in known.written_back),
-            )
+        if known is NO_FACTS:
+            continue
+        mark(
+            s,
+            stores=renamed(known.stores),
+            changes=renamed(known.changes),
+            holders=renamed(known.holders),
+            augmented=renamed(known.augmented),
+            entry_of=names.get(known.entry_of, known.entry_of),
+            written_back=frozenset(renamed(tuple(known.written_back))),
+            iterates=tuple((*renamed((seq, n)), shown) for seq, n, shown in known.iterates),
+        )
     return st
 
 

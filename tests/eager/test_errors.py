@@ -107,6 +107,23 @@ def test_inplace_change_of_a_value_read_only_for_its_shape_is_fine():
     assert w.grad.tolist() == [1.0, 1.0]
 
 
+def test_inplace_change_of_a_value_read_only_for_a_gradient_nobody_needs_is_fine():
+    """``y[0] = y[1] * 2``: mul's rule reads ``y[1]`` only for the gradient of ``2``
+    (it was refused as changed in place, where PyTorch computes it)."""
+    x = sd.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x.clone()
+    y[0] = y[1] * 2
+    (y**2).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [30.0, 40.0]]
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 1.0
+    loss = (h * w).sum()  # h is read for w's gradient, which is wanted
+    with sd.no_grad():
+        h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_numpy_of_a_tensor_that_requires_grad():
     w = sd.tensor([1.0], requires_grad=True)
     with pytest.raises(

@@ -6,6 +6,7 @@ import pytest
 from steps import assert_compiled_step_matches_eager, assert_runs_match, shown_line
 
 import srcdiff as sd
+from srcdiff import nn
 from srcdiff.compiler import inline
 
 from .programs import PROGRAMS, data, leaves, parameters
@@ -1332,3 +1333,38 @@ def test_elementwise_tensor_methods_compile_as_eager_code_runs_them():
     )
     assert sd.differentiate(step)(w1) == pytest.approx(step(w2), rel=1e-12)
     np.testing.assert_allclose(w1.grad.numpy(), w2.grad.numpy(), rtol=1e-12)
+
+
+class _RunningMean(nn.Module):
+    """A BatchNorm-like running statistic, updated in place under no_grad in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Parameter(sd.ones(3))
+        self.register_buffer("rm", sd.zeros(3))
+
+    def forward(self, x):
+        mean = x.mean(0)
+        with sd.no_grad():
+            self.rm.mul_(0.9).add_(0.1 * mean)
+        return self.g * (x - mean)
+
+
+def test_a_buffer_updated_under_no_grad_in_an_inlined_forward_runs_as_eager_code():
+    """The no_grad block's facts named the callee's ``self``, which inlining renamed
+    (a NameError when the step ran)."""
+    x = sd.randn(8, 3)
+    runs = []
+    for compiled in (False, True):
+        bn = _RunningMean()
+
+        def step(x, bn=bn):
+            loss = (bn(x) ** 2).mean()
+            loss.backward()
+            return loss.item()
+
+        step = sd.differentiate(step) if compiled else step
+        losses = [step(x) for _ in range(3)]
+        runs.append((losses, bn.rm.numpy().copy(), bn.g.grad.numpy().copy()))
+    for eager, compiled in zip(*runs, strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-6)
