@@ -1138,10 +1138,20 @@ def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
     """A callee that updated an array, list or dict it was passed, in place: compiled
     code gave the update a new value, which the caller would never see."""
     positions = {n: i for i, n in enumerate(unit.analysis.params)}
+    code = getattr(unit._fn(), "__code__", None)
+    star = None  # the name of its *args: a tuple of the arguments from its position on
+    if code is not None and code.co_flags & inspect.CO_VARARGS:
+        star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
     for n, final in zip(unit.updated, saved[FINAL], strict=True):
         i = positions[n]
-        value = args[i] if i < len(args) else kwargs.get(n)
-        if final is not value and _mutable(value):
+        if n == star:
+            changed = type(final) is not tuple or any(
+                f is not v and _mutable(v) for f, v in zip(final, args[i:], strict=False)
+            )
+        else:
+            value = args[i] if i < len(args) else kwargs.get(n)
+            changed = final is not value and _mutable(value)
+        if changed:
             raise refuse(
                 f"{unit.label} updates its argument `{n}` in place",
                 f"srcdiff follows in-place updates within one function: return the new "

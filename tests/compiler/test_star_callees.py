@@ -150,3 +150,30 @@ def test_a_starred_array_spreads_its_rows_in_every_mode():
     plus, minus = grad(a + eps * da, b + eps * db), grad(a - eps * da, b - eps * db)
     for g, p, m in zip(sd.hvp(loss, (a, b), (da, db)), plus, minus, strict=True):
         np.testing.assert_allclose(g, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+def _gathered(x, *extra):
+    outs = [x * 2.0]
+    for e in extra:
+        outs.append(e)
+    return sum(outs)
+
+
+def _bumps_its_first(*xs):
+    xs[0][0] += 1.0
+    return np.sum(xs[0] * xs[1])
+
+
+def test_a_callee_appending_its_star_entries_to_a_list_of_its_own_runs():
+    """``outs.append(e)`` of an entry of ``*extra`` was taken for an update of the
+    caller's argument (the tuple compared with its first entry): refused."""
+    a = np.array([1.0, 2.0])
+    grad = sd.grad(lambda a: np.sum(_gathered(a, a**2, np.ones(2)) ** 2))(a)
+    want = numeric_grad(lambda a: np.sum(_gathered(a, a**2, np.ones(2)) ** 2), [a])
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
+
+
+def test_a_callee_updating_an_entry_of_its_star_args_in_place_is_refused():
+    a = np.array([1.0, 2.0])
+    with pytest.raises(sd.CompileError, match="an entry of a tuple"):
+        sd.grad(lambda a: _bumps_its_first(a * 1.0, a))(a)
