@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gast
 import numpy as np
 
+from ..rules import registry
 from .ir import mark
 from .parse import parse
 
@@ -70,7 +71,7 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         return _write_whole(norm, args[0], new)
     if obj is np.copyto:
         return _copyto(norm, e)
-    if isinstance(obj, types.FunctionType):
+    if isinstance(obj, types.FunctionType) and not _has_rule(obj):
         return _updating_call(norm, e, obj)
     helper = WRITERS.get(obj)
     if helper is not None:
@@ -79,6 +80,14 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         new = norm.temp(gast.Call(func=_rt(helper), args=args, keywords=keywords))
         return _write_whole(norm, args[0], new)
     return None
+
+
+def _has_rule(fn: types.FunctionType) -> bool:
+    """Whether compiled code calls ``fn`` for its rules, not its code (a user's rule,
+    one of srcdiff's helpers): what its code changes is the rules' business."""
+    module = fn.__module__ or ""
+    return (registry.lookup(fn) is not None or registry.is_nondiff(fn)
+            or module.startswith("srcdiff.runtime"))  # fmt: skip
 
 
 def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> gast.expr | None:

@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (each registers its rules)
     random,
     reductions,
     registry,
+    scipy_linalg,
     selection,
     sequences,
     shapes,

@@ -25,9 +25,10 @@ def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=No
 
 
 @jvp(xp.full_like, shaped=True)
-def full_like_jvp(ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *,
+def full_like_jvp(ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, da,
                   dfill_value):  # fmt: skip
-    return xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans)
+    """``a`` gives a shape and a dtype only: no tangent."""
+    return None, (xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans))
 
 
 @vjp(xp.linspace)
@@ -57,9 +58,10 @@ def linspace_jvp(ans, start, stop, num=50, endpoint=True, retstep=False, dtype=N
 
 @vjp(xp.arange)
 def arange(g, ans, start, stop=None, step=None, dtype=None):
-    """Entry ``i`` is ``start + i * step``; ``stop`` only decides how many there are."""
+    """Entry ``i`` is ``start + i * step``; ``stop`` only decides how many there are (zeros
+    where nothing is differentiated: ``np.arange(stop)``, an integer range)."""
     d_start, d_stop, d_step = rt.arange_grads(g, start, stop, step)
-    return d_start, d_stop, d_step, None
+    return rt.or_zeros(d_start, start), None, rt.or_zeros(d_step, step), None
 
 
 @jvp(xp.arange, shaped=True)

@@ -115,7 +115,8 @@ def cholesky_jvp(ans, a, upper=False, *, da):
 
 @vjp(xp.linalg.eigh)
 def eigh(g, ans, a, UPLO="L"):
-    """Distinct eigenvalues; the eigenvectors' signs as LAPACK chose them."""
+    """The eigenvectors' signs as LAPACK chose them; refused where a repeated
+    eigenvalue's eigenvector has a gradient (the eigenvalues alone are fine at ties)."""
     return rt.eigh_grad(g, ans, UPLO), None
 
 

@@ -186,9 +186,30 @@ def eigen_gaps(g, ans, w, what="np.linalg.eigh", positive=False):
     return rt.eigen_gaps_grad(g, ans), None, None
 
 
+@vjp(rt.field_tangent)
+def field_tangent(g, ans, d, name):
+    """A field's tangent read from an object's (or a dict of its fields'): linear in ``d``,
+    whose adjoint is a dict of its fields' (a named tuple's, a list)."""
+    return ({name: g} if isinstance(d, dict) else rt.field_grad(d, name, g)), None
+
+
+@vjp(rt.partial_tangent)
+def partial_tangent(g, ans, tangents, p, operands):
+    """A partial's tangent, the list of its bound values': linear in the operands'
+    tangents, whose adjoints are the primal rule's (``rt.partial_grads``)."""
+    return rt.partial_grads(g, p, operands), None, None
+
+
+@vjp(rt.item_tangent)
+def item_tangent(g, ans, dx, index):
+    """``dx.item(*index)``: linear in ``dx``, whose adjoint holds ``g`` there."""
+    return rt.item_grad(g, dx, index), None
+
+
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
-       rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent)  # fmt: skip
+       rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
+       rt.partial_tangent, rt.item_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
@@ -205,8 +226,13 @@ nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)
 
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own
 # forward mode. Called by name (not inlined): it gives one gradient per argument of *args.
-register(rt.call_jvp, make_rule(rt.tangent_vjp, name="call_jvp", inline=False))
-register(rt.call_jvp_keywords,
-         make_rule(rt.tangent_vjp_keywords, name="call_jvp_keywords", inline=False))  # fmt: skip
+# (``rt.callee_tangent_vjp``: ``rt.tangent_vjp`` of the function a record class or a
+# call through ``rt.method`` runs.)
+register(rt.call_jvp, make_rule(rt.callee_tangent_vjp, name="call_jvp", inline=False))
+register(rt.call_jvp_keywords, make_rule(rt.callee_tangent_vjp_keywords,
+                                         name="call_jvp_keywords", inline=False))  # fmt: skip
 register(rt.call_jvp_star,
-         make_rule(rt.tangent_vjp_star, name="call_jvp_star", inline=False))  # fmt: skip
+         make_rule(rt.callee_tangent_vjp_star, name="call_jvp_star", inline=False))  # fmt: skip
+# ``(value, tangent)``, either of which may be an object or a list: their adjoints add up
+# as containers' (two fields of an object read, each giving a dict of its fields')
+sequence_result(rt.call_jvp, rt.call_jvp_keywords, rt.call_jvp_star)

@@ -91,6 +91,7 @@ from .calls import (
     call_jvp,
     call_jvp_keywords,
     call_jvp_star,
+    call_key,
     call_vjp,
     carries_gradient,
     collect_called,
@@ -120,7 +121,6 @@ from .contractions import (
     cross_grads,
     eigen_gaps,
     eigen_gaps_grad,
-    eigh_grad,
     einsum_grads,
     kron_grads,
     lstsq_grads,
@@ -169,7 +169,15 @@ from .kinks import (
     near_zero,
     warning_kinks,
 )
-from .linalg import norm_grad, norm_grad_grads
+from .linalg import (
+    cho_solve_grads,
+    eigh_grad,
+    expm_frechet,
+    expm_frechet_grads,
+    norm_grad,
+    norm_grad_grads,
+    solve_triangular,
+)
 from .mutation import (
     check_entries,
     check_field_alone,
@@ -193,6 +201,9 @@ from .mutation import (
 )
 from .objects import (
     assemble,
+    callee_tangent_vjp,
+    callee_tangent_vjp_keywords,
+    callee_tangent_vjp_star,
     field_grad,
     field_tangent,
     getter,
@@ -290,6 +301,9 @@ __all__ = [
     "np_mean",
     "np_sum",
     "assemble",
+    "callee_tangent_vjp",
+    "callee_tangent_vjp_keywords",
+    "callee_tangent_vjp_star",
     "field_grad",
     "field_tangent",
     "getter",
@@ -330,6 +344,7 @@ __all__ = [
     "call_jvp_star",
     "call_vjp",
     "cached_unit",
+    "call_key",
     "carries_gradient",
     "cast_grad",
     "cast_like",
@@ -424,6 +439,10 @@ __all__ = [
     "power_slope_grads",
     "norm_grad",
     "norm_grad_grads",
+    "cho_solve_grads",
+    "expm_frechet",
+    "expm_frechet_grads",
+    "solve_triangular",
     "or_zeros",
     "owned",
     "parameter_names",

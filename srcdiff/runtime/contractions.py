@@ -273,18 +273,6 @@ def eigen_gaps_grad(g: Any, ans: Any) -> Any:
     return xp.sum(h, axis=-1) - xp.sum(h, axis=-2)
 
 
-def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
-    """Gradient of ``np.linalg.eigh``: with ``A = V diag(w) V^T``,
-    ``V (diag(w_bar) + F * (V^T V_bar)) V^T``, ``F[i, j] = 1 / (w[j] - w[i])``
-    (Giles 2008, section 3.1; as autograd's numpy/linalg.py), on the triangle read."""
-    xp = array_module(ans[0], ans[1])
-    w, v = ans[0], ans[1]
-    gw, gv = result_grads(g, ans)
-    inner = eigen_gaps(w) * (_swap_last(xp, v) @ gv)
-    inner = inner + gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
-    return triangle_grad(v @ inner @ _swap_last(xp, v), uplo)
-
-
 def _svd_grad(u: Any, s: Any, vh: Any, gu: Any, gs: Any, gvh: Any, xp: Any) -> Any:
     """The reduced SVD's gradient (Townsend 2016, "Differentiating the singular value
     decomposition"): with ``F[i, j] = 1 / (s[j]^2 - s[i]^2)``, ``J = F * (U^T U_bar)``,

@@ -1,13 +1,18 @@
 """Gradients of ``np.linalg.norm`` for every ``ord`` and ``axis`` NumPy accepts, and the
 derivatives of those gradients (the norm's second derivatives, for forward mode's rule
-differentiated again)."""
+differentiated again); the gradient of ``np.linalg.eigh``; and the helpers of the rules of
+``scipy.linalg`` (``rules/scipy_linalg.py``): its triangular solve and the Fréchet
+derivative of the matrix exponential, primitives with rules of their own (the forward
+rules call them, and are differentiated again), and the gradients of ``cho_solve``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..backend import array_module, astype
-from .arrays import _swap_last, keep_dims
+from .arrays import _swap_last, keep_dims, unbroadcast
+from .contractions import result_grads, triangle_grad
+from .mutation import refuse
 
 
 def _share_ties(mask: Any, axis: Any, like: Any, xp: Any) -> Any:
@@ -168,3 +173,110 @@ def norm_grad_grads(gbar: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: 
         d_g = xp.sum(gbar * slope, axis=where, keepdims=True)
     return (xp.reshape(d_g, xp.shape(g)), xp.reshape(d_n, xp.shape(ans)),
             xp.reshape(d_x, x.shape))  # fmt: skip
+
+
+# ---- np.linalg.eigh ----------------------------------------------------------------------
+
+
+def _gaps_of_moved(w: Any, moved: Any) -> Any:
+    """``F[i, j] = 1 / (w[j] - w[i])`` (``w`` the eigenvalues), 0 on the diagonal and
+    where ``w[i]`` and ``w[j]`` coincide (to rounding, as ``eigen_gaps`` judges): there the
+    eigenvector ``j`` has no derivative, refused where it has an adjoint (``moved[..., j]``);
+    where it has none, its column of ``F`` multiplies zeros."""
+    xp = array_module(w)
+    n = w.shape[-1]
+    diff = w[..., None, :] - w[..., :, None]
+    eye = xp.eye(n, dtype=bool)
+    scale = xp.max(xp.abs(w), axis=-1, keepdims=True)
+    tol = n * float(xp.finfo(w.dtype).eps) * scale[..., None]
+    tied = xp.logical_and(xp.logical_not(eye), xp.abs(diff) <= tol)
+    if bool(xp.any(xp.logical_and(tied, moved[..., None, :]))):
+        raise refuse(
+            "np.linalg.eigh at a matrix with repeated eigenvalues, with a result that uses "
+            "an eigenvector of a repeated eigenvalue: those eigenvectors have no derivative "
+            "there",
+            "differentiate a function of the eigenvalues alone (or of the eigenvectors of "
+            "eigenvalues that are not repeated), or perturb the matrix",
+        )
+    skip = xp.logical_or(eye, tied)
+    return xp.where(skip, 0.0, 1.0 / xp.where(skip, 1.0, diff)).astype(w.dtype)
+
+
+def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
+    """Gradient of ``np.linalg.eigh``: with ``A = V diag(w) V^T``,
+    ``V (diag(w_bar) + F * (V^T V_bar)) V^T``, ``F[i, j] = 1 / (w[j] - w[i])``
+    (Giles 2008, section 3.1; as autograd's numpy/linalg.py), on the triangle read. The
+    eigenvalues' part holds at repeated eigenvalues too (as ``np.linalg.eigvalsh``'s), so
+    ``w, V = eigh(A); sum(w**2)`` has its gradient there; an eigenvector of a repeated
+    eigenvalue with a nonzero adjoint is refused (``_gaps_of_moved``)."""
+    xp = array_module(ans[0], ans[1])
+    w, v = ans[0], ans[1]
+    gw, gv = result_grads(g, ans)
+    inner = gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
+    moved = xp.any(gv != 0, axis=-2)  # the eigenvectors with an adjoint
+    if bool(xp.any(moved)):
+        inner = inner + _gaps_of_moved(w, moved) * (_swap_last(xp, v) @ gv)
+    return triangle_grad(v @ inner @ _swap_last(xp, v), uplo)
+
+
+# ---- scipy.linalg ------------------------------------------------------------------------
+
+
+def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
+                     unit_diagonal: bool = False) -> Any:  # fmt: skip
+    """``scipy.linalg.solve_triangular(a, b, trans, lower, unit_diagonal)``, for the rules
+    of scipy.linalg's functions: a primitive with that function's rules, so that forward
+    rules calling it can be differentiated again."""
+    from scipy.linalg import solve_triangular as solve
+
+    return solve(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+def cho_solve_grads(g: Any, ans: Any, c: Any, lower: bool, b: Any) -> tuple[Any, Any]:
+    """The gradients of ``c`` and ``b`` of ``x = scipy.linalg.cho_solve((c, lower), b)``,
+    ``A x = b`` with ``A = L L^T`` (``L`` the lower triangle of ``c``; not ``lower``:
+    ``A = U^T U``, ``U`` its upper one): ``b_bar = A^-1 x_bar``, ``A_bar = -b_bar x^T``
+    and, through the factor, ``L_bar = tril((A_bar + A_bar^T) L)`` (``U_bar = triu(U
+    (A_bar + A_bar^T))``); the other triangle of ``c`` is not read. ``b`` is a vector only
+    when 1-D; stacks broadcast."""
+    from scipy.linalg import cho_solve
+
+    xp = array_module(c, b, g)
+    vector = xp.ndim(b) == 1
+    gm = g[..., None] if vector else g
+    xm = ans[..., None] if vector else ans
+    db = cho_solve((c, lower), gm)
+    s = -(db @ _swap_last(xp, xm) + xm @ _swap_last(xp, db))  # A_bar + A_bar^T
+    dc = xp.tril(s @ xp.tril(c)) if lower else xp.triu(xp.triu(c) @ s)
+    return unbroadcast(dc, c), unbroadcast(db[..., 0] if vector else db, b)
+
+
+def expm_frechet(a: Any, e: Any) -> Any:
+    """The Fréchet derivative of the matrix exponential at ``a`` along ``e`` (matrices, or
+    stacks of them, of one shape), in their dtype: ``scipy.linalg.expm_frechet`` (whose
+    result is float64 for float32 matrices) without the exponential. A primitive with
+    rules of its own: the forward rule of ``scipy.linalg.expm`` calls it."""
+    from scipy.linalg import expm_frechet as frechet
+
+    xp = array_module(a, e)
+    return xp.asarray(frechet(a, e, compute_expm=False), dtype=xp.result_type(a, e))
+
+
+def _upper_blocks(xp: Any, a: Any, e: Any, d: Any) -> Any:
+    """The block matrix ``[[a, e], [0, d]]`` (of stacks too)."""
+    top = xp.concatenate([a, e], axis=-1)
+    return xp.concatenate([top, xp.concatenate([xp.zeros_like(d), d], axis=-1)], axis=-2)
+
+
+def expm_frechet_grads(g: Any, a: Any, e: Any) -> tuple[Any, Any]:
+    """The gradients of ``a`` and ``e`` of ``expm_frechet(a, e)`` given its adjoint ``g``.
+    It is the upper right block of ``expm(M)``, ``M = [[a, e], [0, a]]``, so its gradient
+    is that of the exponential, ``L(M^T, G)`` (``L`` the Fréchet derivative), given
+    ``G = [[0, g], [0, 0]]``: ``a`` gets the two diagonal blocks, ``e`` the upper right
+    one."""
+    xp = array_module(a, e, g)
+    n = a.shape[-1]
+    m = _upper_blocks(xp, a, e, a)
+    zero = xp.zeros_like(a)
+    d = expm_frechet(_swap_last(xp, m), _upper_blocks(xp, zero, xp.asarray(g, dtype=m.dtype), zero))
+    return d[..., :n, :n] + d[..., n:, n:], d[..., :n, n:]

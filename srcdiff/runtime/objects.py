@@ -31,9 +31,9 @@ _NOT_RECORDS = (list, tuple, dict, set, frozenset, str, bytes, int, float, compl
                 types.BuiltinFunctionType, functools.partial)  # fmt: skip
 
 
-# what Python runs for ``obj[i]``, ``for v in obj``, ``a, b = obj`` and ``obj.name``: a
-# class defining one of these is not read as its fields alone
-_PROTOCOLS = ("__getitem__", "__setitem__", "__iter__", "__getattr__", "__getattribute__")
+# what Python runs to read and write ``obj.name``: a class defining one of these keeps more
+# (or less) than its fields, which compiled code reads and writes directly
+_PROTOCOLS = ("__getattr__", "__getattribute__", "__setattr__", "__delattr__")
 
 
 def is_record_class(cls: type) -> bool:
@@ -47,8 +47,10 @@ def is_record_class(cls: type) -> bool:
         return False
     if cls.__new__ is not object.__new__:  # exceptions, enums, ...: not just their fields
         return False
-    if any(getattr(cls, m, None) is not getattr(object, m, None) for m in _PROTOCOLS):
-        return False  # its own indexing, iteration or attributes: more than its fields
+    frozen = dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    protocols = _PROTOCOLS[:2] if frozen else _PROTOCOLS  # (a frozen one's refuse writes)
+    if any(getattr(cls, m, None) is not getattr(object, m, None) for m in protocols):
+        return False  # attributes of its own making
     if dataclasses.is_dataclass(cls):
         return True
     return "__dict__" in dir(cls) and not hasattr(cls, "shape")
@@ -253,16 +255,16 @@ def method(obj: Any, name: str, after: type | None = None) -> Any:
         order = type(obj).__mro__
         found = (vars(c)[name] for c in order[order.index(after) + 1 :] if name in vars(c))
         fn = next(found, None)
-        if isinstance(fn, types.FunctionType):
-            return fn
-        return functools.partial(_call_dropping_first, getattr(super(after, obj), name))
-    if name == "__call__" and isinstance(obj, functools.partial):
-        return PARTIAL_CALL
-    if name == "__call__" and callable(obj) and not is_record(obj):
-        bound_to = getattr(obj, "__self__", None)  # a method: of an object with fields?
-        if not (isinstance(obj, types.MethodType) and is_record(bound_to)):
-            return PLAIN_CALL
-    fn = inspect.getattr_static(type(obj), name, None)
+        if fn is object.__init__:
+            return _object_init
+    else:
+        if name == "__call__" and isinstance(obj, functools.partial):
+            return PARTIAL_CALL
+        if name == "__call__" and callable(obj) and not is_record(obj):
+            bound_to = getattr(obj, "__self__", None)  # a method: of an object with fields?
+            if not (isinstance(obj, types.MethodType) and is_record(bound_to)):
+                return PLAIN_CALL
+        fn = inspect.getattr_static(type(obj), name, None)
     if isinstance(fn, (staticmethod, classmethod)) and isinstance(fn.__func__,
                                                                   types.FunctionType):  # fmt: skip
         return _forwarder(fn.__func__, type(obj) if isinstance(fn, classmethod) else None)
@@ -317,10 +319,8 @@ _GETTERS: dict[str, types.FunctionType] = {}
 _FORWARDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _call_dropping_first(bound: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
-    """``bound(*args, **kwargs)``: a method of ``super()`` without Python source (the
-    object's own, ``object.__init__``), called as ``method`` calls with ``obj`` first."""
-    return bound(*args, **kwargs)
+def _object_init(obj: Any) -> None:
+    """``object.__init__``, as ``super().__init__()`` calls it: it does nothing."""
 
 
 def _forwarder(fn: types.FunctionType, cls: type | None) -> types.FunctionType:
@@ -844,3 +844,128 @@ def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
         )
         hit = _CALLERS[key] = function_of_source(source, "a call of a partial", "call_partial")
     return hit
+
+
+# ---- reverse mode over a call's forward mode (``rt.call_jvp``) ---------------------------
+
+
+def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: Any,
+                       **kwargs: Any) -> tuple:  # fmt: skip
+    """The reverse rule of ``rt.call_jvp``: ``rt.tangent_vjp`` of what ``call_jvp`` runs
+    for a record class (its constructor) and for ``PLAIN_CALL`` and ``PARTIAL_CALL``."""
+    from .calls import tangent_vjp
+
+    _no_partial_passed(args, tangents, 1 if fn is PARTIAL_CALL else 0)
+    if fn is PLAIN_CALL:  # args[0], the function called, carries no gradient
+        out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
+        out = (None, (None, *out[1]), None, *out[2:])
+    elif fn is PARTIAL_CALL:
+        d_bound, bound, pulled = _partial_pullback(g, args[0], tangents[0], args[1:],
+                                                   tangents[1:], kwargs, {})  # fmt: skip
+        n = len(args[0].args)
+        out = (None, (d_bound, *pulled.d_tangents[n:]), bound, *pulled.d_args[n:])
+    else:
+        out = tangent_vjp(g, ans, _function(fn), tangents, *args, **kwargs)
+    return (None, _adjoints(out[1], tangents), *_adjoints(out[2:], args))
+
+
+def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
+                                names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
+    """The reverse rule of ``rt.call_jvp_keywords``, as ``callee_tangent_vjp``."""
+    from .calls import tangent_vjp_keywords
+
+    _no_partial_passed(values, tangents, 1 if fn is PARTIAL_CALL else 0)
+    if fn is PLAIN_CALL:
+        out = tangent_vjp_keywords(g, ans, values[0], tangents[1:], names, *values[1:])
+        out = (None, (None, *out[1]), None, None, *out[3:])
+    elif fn is PARTIAL_CALL:
+        m = len(values) - len(names)
+        kwargs = dict(zip(names, values[m:], strict=True))
+        named = dict(zip(names, tangents[m:], strict=True))
+        d_bound, bound, pulled = _partial_pullback(g, values[0], tangents[0], values[1:m],
+                                                   tangents[1:m], kwargs, named)  # fmt: skip
+        n = len(values[0].args)
+        d_tangents = (d_bound, *pulled.d_tangents[n:],
+                      *(pulled.d_keyword_tangents[k] for k in names))  # fmt: skip
+        out = (None, d_tangents, None, bound, *pulled.d_args[n:],
+               *(pulled.d_kwargs[k] for k in names))  # fmt: skip
+    else:
+        out = tangent_vjp_keywords(g, ans, _function(fn), tangents, names, *values)
+    return (None, _adjoints(out[1], tangents), None, *_adjoints(out[3:], values))
+
+
+def callee_tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, stars: tuple,
+                            names: tuple, *values: Any) -> tuple:  # fmt: skip
+    """The reverse rule of ``rt.call_jvp_star`` (a record class made its constructor)."""
+    from .calls import tangent_vjp_star
+
+    _no_partial_passed(values, tangents)
+    out = tangent_vjp_star(g, ans, _function(fn), tangents, stars, names, *values)
+    return (None, _adjoints(out[1], tangents), None, None, *_adjoints(out[4:], values))
+
+
+def _no_partial_passed(values: tuple, tangents: tuple, start: int = 0) -> None:
+    """Refuse a partial with a tangent passed on to a callee: the pull-back would give its
+    gradient (the list of its bound values') as a value like it, which it cannot be."""
+    from .mutation import refuse
+
+    if any(isinstance(v, functools.partial) and t is not None
+           for v, t in list(zip(values, tangents, strict=False))[start:]):  # fmt: skip
+        raise refuse(
+            "a derivative of a derivative through a functools.partial passed to a function",
+            "call the partial where it is built, or pass its function and values apart",
+        )
+
+
+def _adjoints(ds: Any, xs: tuple) -> tuple:
+    """``_adjoint`` of each of ``ds`` against the value in ``xs`` at its place."""
+    return tuple(_adjoint(d, xs[i]) if i < len(xs) else d for i, d in enumerate(ds))
+
+
+def _adjoint(d: Any, x: Any) -> Any:
+    """The gradient ``d`` of ``x`` as compiled code keeps adjoints: a record's (which the
+    pull-back gives as an object of its class) as a dict of its fields', at any depth."""
+    from .calls import carries_gradient
+
+    if isinstance(x, functools.partial):  # its adjoint: the list of its bound values'
+        x = partial_args(x)
+    if is_record(x) and is_record(d):
+        return {k: _adjoint(getattr(d, k), getattr(x, k)) for k in fields(x)
+                if carries_gradient(getattr(x, k)) or is_record(getattr(x, k))}  # fmt: skip
+    if isinstance(x, dict) and isinstance(d, dict):
+        return {k: _adjoint(d.get(k), v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(d, (list, tuple)) and len(d) == len(x):
+        return [_adjoint(a, b) for a, b in zip(d, x, strict=True)]
+    return d
+
+
+def _function(fn: Any) -> Any:
+    """A record class's constructor (what ``call_jvp`` runs for it); ``fn`` otherwise."""
+    return constructor(fn) if isinstance(fn, type) and is_record_class(fn) else fn
+
+
+def _partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tangents: tuple,
+                      kwargs: dict, named: dict) -> tuple[list, list, Any]:  # fmt: skip
+    """Reverse over forward mode of ``p(*args, **kwargs)`` as a call of ``p``'s function:
+    the adjoints of ``p``'s tangent ``dp`` and of ``p`` (lists of its bound values'), and
+    the pull-back, whose first ``len(p.args)`` entries are ``p``'s."""
+    from .calls import Host
+
+    n = len(p.args)
+    dp = list(dp) if dp is not None else [None] * len(partial_args(p))
+    kept = [k for k in p.keywords if k not in kwargs]  # a keyword of the call's overrides
+    pulled = Host.tangent_vjp(
+        partial_function(p),
+        (*p.args, *args),
+        {**{k: p.keywords[k] for k in kept}, **kwargs},
+        (*dp[:n], *tangents),
+        g,
+        {**{k: dp[n + i] for i, k in enumerate(p.keywords) if k in kept}, **named},
+    )
+    d_bound = [
+        *pulled.d_tangents[:n],
+        *(pulled.d_keyword_tangents.get(k) if k in kept else None for k in p.keywords),
+    ]
+    bound = [*pulled.d_args[:n],
+             *(pulled.d_kwargs.get(k) if k in kept else None for k in p.keywords)]  # fmt: skip
+    return d_bound, bound, pulled

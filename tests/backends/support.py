@@ -23,6 +23,7 @@ from srcdiff.compiler.backends import numpy_name
 from srcdiff.rules.elementwise import SCIPY_SPECIAL
 from srcdiff.rules.namespaces import STRICT_AS_NUMPY, WRAPPERS
 from srcdiff.rules.registry import method
+from srcdiff.rules.scipy_linalg import NUMPY_ONLY as SCIPY_LINALG
 from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
@@ -268,6 +269,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         np.imag: "the standard's imag takes complex arrays only",
         np.real_if_close: "not in the standard (its real takes complex arrays only)",
         **dict.fromkeys(SCIPY_SPECIAL, "scipy.special computes on NumPy arrays"),
+        **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
         "ndarray.cumprod": METHODS,
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
@@ -308,6 +310,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         **dict.fromkeys(
             STRICT_OWN, "array_api_strict's own functions take array_api_strict arrays only"
         ),
+        **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
         **dict.fromkeys(
             [f for f in SCIPY_SPECIAL if getattr(f, "__name__", "") in ("psi", "logsumexp")],
             "scipy.special's psi and logsumexp make NumPy arrays of their arguments, which "
@@ -436,7 +439,16 @@ for _backend in (STRICT, "cupy"):
             ],
             SHARED,
         )
+        | dict.fromkeys(
+            ["objects.partial_tangent[positional]", "objects.partial_tangent[keyword]"],
+            "a partial's bound arrays: moving the arguments to the backend does not reach "
+            "inside the partial",
+        )
     )
+UNSUPPORTED_SPECS[STRICT] |= dict.fromkeys(
+    ["arrays.item_tangent[flat]", "arrays.item_tangent[per-axis]"],
+    "the standard's arrays have no item() (as ndarray.item)",
+)
 
 # Specs whose primal CuPy itself cannot run: a plain call with CuPy arrays raises, and so
 # does compiled code (the same call, on CuPy), which is all srcdiff owes there.

@@ -715,3 +715,31 @@ def test_no_gradient_refuses_every_use(use):
     """rt.NoGradient stands for a derivative srcdiff cannot follow: any use refuses."""
     with pytest.raises(sd.CompileError, match="what it is"):
         use(rt.NoGradient("what it is", "the fix"))
+
+
+# ---- makers given an array for its shape ---------------------------------------------------
+
+
+def fills_like(x):
+    return np.sum(np.full_like(x, 2.0) * x**2)
+
+
+def fills_like_with_an_entry(x):
+    return np.sum(np.full_like(x, fill_value=x[1], shape=(2, 3)) @ np.sin(x))
+
+
+def makes_zeros_ones_and_empties_like(x):
+    e = np.empty_like(x)
+    e[:] = x**2
+    return np.sum((np.zeros_like(x) + np.ones_like(x, dtype=float)) * e * x)
+
+
+@pytest.mark.parametrize("fn", [fills_like, fills_like_with_an_entry,
+                                makes_zeros_ones_and_empties_like])  # fmt: skip
+def test_forward_mode_through_a_maker_given_an_array_for_its_shape(fn):
+    """``np.full_like(x, c)``: ``x`` gives a shape only, and has no tangent there (forward
+    mode refused it: no forward rule for the argument a)."""
+    x, v = np.array([0.3, -0.5, 1.2]), np.array([1.0, -2.0, 0.5])
+    fd = _differences(fn, [x], [v])
+    np.testing.assert_allclose(sd.jvp(fn, (x,), (v,))[1], fd[0], rtol=1e-7)
+    np.testing.assert_allclose(sd.jacobian(fn, mode="fwd")(x), numeric_grad(fn, (x,)), rtol=1e-6)

@@ -9,6 +9,7 @@ what is refused (a third derivative, a helper with no rule).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -86,9 +87,10 @@ def _hvp_of(case) -> tuple[list | None, str | None]:
 def test_hvp_matches_differences_of_the_gradient_or_refuses(case):
     hv, refused = _hvp_or_refusal(case)
     if refused is not None:
-        assert any(w in refused for w in ("no derivative rule", "forward", "of a derivative")), (
-            refused
-        )
+        # (a field set on an object built in forward-mode source: the analysis does not
+        # take ``layer, d_layer = rt.call_jvp(Layer, ...)`` for an object made there)
+        known = ("no derivative rule", "forward", "of a derivative", "value to an attribute")
+        assert any(w in refused for w in known), refused
         return
     args = case.args()
     v = _directions(args, np.random.default_rng(5))
@@ -98,7 +100,8 @@ def test_hvp_matches_differences_of_the_gradient_or_refuses(case):
 
 def test_most_of_the_battery_has_second_derivatives():
     """What is refused: a primitive with no forward rule yet (``x.astype``, ``sorted``
-    with a key), ``np.prod``'s exact gradient, an object built inside, ``with``."""
+    with a key), ``np.prod``'s exact gradient, a field set on an object built inside,
+    ``with``."""
     refused = [c.name for c in FLOATS if _hvp_or_refusal(c)[1] is not None]
     assert len(FLOATS) >= 150
     assert len(refused) <= 0.05 * len(FLOATS), f"{len(refused)} refused: {refused}"
@@ -626,3 +629,140 @@ def test_forward_mode_through_a_pullback_is_refused_at_the_users_line():
     line = pull.__code__.co_firstlineno + 1
     with pytest.raises(sd.CompileError, match=rf"derivative \(vjp\) taken inside .*py:{line}\)"):
         sd.jvp(pull, (0.7,), (1.0,))
+
+
+# ---- second derivatives through objects, partials, entries and makers ---------------------
+
+
+@dataclasses.dataclass
+class _Point:
+    w: np.ndarray
+    s: float = 1.0
+
+
+class _Scaled:
+    def __init__(self, w, scale):
+        self.w = w * scale
+        self.b = np.sum(w)
+
+
+def _mul(a, b, c=1.0):
+    return a * np.sin(b) * c
+
+
+def _dataclass_fields(x):
+    p = _Point(x)
+    return np.sum(np.sin(p.w) * p.w)
+
+
+def _dataclass_by_keyword(x):
+    p = _Point(w=x, s=x[1])
+    return np.sum(np.sin(p.w) * p.w) * p.s
+
+
+def _plain_object(x):
+    q = _Scaled(x, 2.0)
+    return np.sum(q.w**2 * q.b)
+
+
+def _partial_built_inside(x):
+    g = functools.partial(_mul, x[0])
+    return np.sum(g(x) ** 2)
+
+
+def _partial_with_a_keyword(x):
+    g = functools.partial(_mul, c=x[1])
+    return np.sum(g(x[0], x) ** 2)
+
+
+def _partial_called_with_keywords(x):
+    g = functools.partial(_mul, x[0], c=x[1])
+    return np.sum(g(b=x, c=x[2]) ** 2)  # its own c overridden
+
+
+def _apply(f, x):
+    return f(x)
+
+
+def _constant_partial_passed_on(x):
+    return np.sum(_apply(functools.partial(_mul, 2.0), x) ** 2)
+
+
+def _partial_passed_on(x):
+    g = functools.partial(_mul, x[0])
+    return np.sum(_apply(g, x) ** 2)
+
+
+def _function_held_in_a_list(x):
+    fs = [np.tanh, x]
+    return np.sum(fs[0](x) * x)
+
+
+def _items(x):
+    m = np.outer(x, x)
+    return x.item(2) ** 3 + m.item(1, 2) ** 2 + m.item(5) * np.sum(x**2)
+
+
+def _full_like(x):
+    return np.sum(np.full_like(x, 2.0) * x**2) + np.sum(np.full_like(x, x[0], shape=(2, 3)) @ x)
+
+
+def _arange_to_a_computed_stop(x):
+    return np.sum(np.arange(x[0], x[0] + 3.0, 1.0) * x**2) + np.sum(np.arange(x[2] + 1.5)) * x[1]
+
+
+def _list_pop(x):
+    xs = [x, x**2, x * 3]
+    v = xs.pop(1)
+    return np.sum(xs[0] * v)
+
+
+def _dict_pop(x):
+    d = {"a": x, "b": np.cos(x)}
+    v = d.pop("b")
+    return np.sum(d["a"] * v)
+
+
+SECOND_ORDER_OF_HELPERS = [
+    _dataclass_fields,
+    _dataclass_by_keyword,
+    _plain_object,
+    _partial_built_inside,
+    _partial_with_a_keyword,
+    _partial_called_with_keywords,
+    _constant_partial_passed_on,
+    _function_held_in_a_list,
+    _items,
+    _full_like,
+    _arange_to_a_computed_stop,
+    # compiler/inplace.py takes rt.pop_value for a function updating its argument (its
+    # fallback calls another object's own pop) and calls it through rt.returning
+    _list_pop,
+    _dict_pop,
+]
+POINT = np.array([0.3, -0.5, 1.2])
+
+
+@pytest.mark.parametrize("fn", SECOND_ORDER_OF_HELPERS)
+def test_second_derivatives_through_fields_partials_items_and_makers(fn):
+    """``sd.hessian``, ``sd.hvp`` and a gradient of a gradient, where first order worked
+    and second order was refused, against differences of the gradient."""
+    grad = sd.grad(fn)
+    columns = [_numeric_gradient(lambda x, k=k: grad(x)[k], (POINT,), 0) for k in range(3)]
+    want = np.array(columns)
+    np.testing.assert_allclose(sd.hessian(fn)(POINT), want, rtol=1e-6, atol=1e-8)
+    v = np.array([1.0, -0.5, 2.0])
+    np.testing.assert_allclose(sd.hvp(fn, (POINT,), (v,)), want @ v, rtol=1e-6, atol=1e-8)
+    squared = sd.grad(lambda x: np.sum(sd.grad(fn)(x) ** 2))(POINT)
+    np.testing.assert_allclose(squared, 2 * want @ grad(POINT), rtol=1e-6, atol=1e-8)
+
+
+def test_a_second_derivative_through_a_partial_passed_on_is_refused_clearly():
+    """Its pull-back would hand its gradient back as a partial (crashed in grad_like)."""
+    line = _partial_passed_on.__code__.co_firstlineno + 2
+    with pytest.raises(
+        sd.CompileError, match=rf"functools.partial passed to a function.*:{line}\)"
+    ):
+        sd.hessian(_partial_passed_on)(POINT)
+    want = _numeric_gradient(_partial_passed_on, (POINT,), 0)
+    np.testing.assert_allclose(sd.grad(_partial_passed_on)(POINT), want, rtol=1e-6)

@@ -2,13 +2,15 @@
 ``rt.power_slope``, ...) and of ``sd.jvp`` itself: what reverse mode over forward mode
 (``sd.hvp``, ``sd.hessian``, gradients of gradients) differentiates."""
 
+import functools
+
 import numpy as np
 
 import srcdiff as sd
 from srcdiff import autograd
 from srcdiff import runtime as rt
 
-from .spec import Sampler, Spec, table_tests
+from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(29)
 
@@ -53,6 +55,9 @@ def square(n, shift=2.0):
 
 X = R((3, 4))
 OLD = R((3,))
+BOUND = Sampler(31)  # the partials' values (held: their tangents alone are checked)
+PARTIAL = functools.partial(np.multiply, BOUND((3,)), BOUND(()))
+KEYWORD_PARTIAL = functools.partial(np.multiply, BOUND((3,)), y=BOUND(()))
 SAMPLES = np.array([-1.3, -0.2, 0.4, 1.1, 2.5])
 AT = np.array([-2.0, -0.9, 0.1, 0.7, 1.6, 2.2, 3.0])  # outside, inside, away from SAMPLES
 CHOICES = [np.array(0.5), np.array(2.0), np.array(-1.0)]  # the max is the second
@@ -216,6 +221,40 @@ SPECS = [
         label="columns",
     ),  # fmt: skip
     Spec(autograd.graph_gradient, recorded_gradient(), wrt=(1, 2)),
+    # the tangents of a field, a partial and an entry, differentiated again
+    Spec(rt.field_tangent, ({"w": R((3,)), "b": R(())}, "w"), wrt=(0,), label="dict"),
+    Spec(rt.field_tangent, ({"w": R((3,))}, "b"), wrt=(0,), label="zero-tangent"),
+    Spec(
+        rt.partial_tangent,
+        ((0.0, R((3,)), R(()), 0.0), PARTIAL, (np.multiply, *PARTIAL.args, ())),
+        wrt=(0,),
+        label="positional",
+    ),  # fmt: skip
+    Spec(
+        rt.partial_tangent,
+        (
+            (0.0, R((3,)), R(()), 0.0),
+            KEYWORD_PARTIAL,
+            (np.multiply, *KEYWORD_PARTIAL.args, *KEYWORD_PARTIAL.keywords.values(), ("y",)),
+        ),
+        wrt=(0,),
+        label="keyword",
+    ),  # fmt: skip
+    Spec(rt.item_tangent, (R((3, 4)), (7, None, None, None)), wrt=(0,), label="flat"),
+    Spec(rt.item_tangent, (R((3, 4)), (2, 1, None, None)), wrt=(0,), label="per-axis"),
+    Spec(rt.item_tangent, (R(()), (None, None, None, None)), wrt=(0,), label="0d"),
 ]
 
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
+
+
+class _Record:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+
+def test_a_field_tangent_of_an_object_gives_the_adjoint_of_that_field():
+    """An object's tangent (an object of its class) takes a dict of its fields' adjoints."""
+    g = np.arange(3.0)
+    (d, _) = rule_grads(rt.field_tangent, g, _Record(np.ones(3), 2.0), "w")
+    assert d.keys() == {"w"} and d["w"] is g

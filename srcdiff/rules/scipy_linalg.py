@@ -1,0 +1,281 @@
+"""Rules of scipy.linalg: cholesky, cho_factor, cho_solve, solve_triangular and expm (on
+stacks of matrices too, as SciPy takes them), and of the helpers their forward rules call
+(``rt.solve_triangular``, ``rt.expm_frechet``), so that those can be differentiated again.
+
+SciPy's Cholesky functions give the upper factor unless ``lower=True`` (``A = U^T U``)
+and read only that triangle of the matrix, as ``solve_triangular`` reads only the
+triangle ``lower`` names (and not its diagonal, with ``unit_diagonal=True``): gradients
+live on the triangle read, as those of np.linalg's functions of a symmetric matrix do
+(``rules/decompositions.py``). ``overwrite_a=True`` and ``overwrite_b=True`` let SciPy
+write into an argument, which compiled code does not follow: refused. ``check_finite``
+changes no value. Nothing is registered without SciPy.
+"""
+
+import numpy as xp
+
+from .. import runtime as rt
+from .registry import jvp, sequence_result, vjp
+
+try:
+    import scipy.linalg as sla
+except ImportError:  # pragma: no cover - SciPy is optional
+    sla = None
+
+
+def _scipy(*names: str) -> list:
+    """scipy.linalg's functions of these names (none without SciPy)."""
+    return [getattr(sla, name) for name in names] if sla is not None else []
+
+
+CHOLESKY = _scipy("cholesky")
+CHO_FACTOR = _scipy("cho_factor")
+CHO_SOLVE = _scipy("cho_solve")
+EXPM = _scipy("expm")
+SCIPY_LINALG = (*CHOLESKY, *CHO_FACTOR, *CHO_SOLVE, *_scipy("solve_triangular"), *EXPM)
+# the helpers the forward rules call, with rules of their own (rt.solve_triangular's are
+# scipy.linalg.solve_triangular's)
+SOLVE_TRIANGULAR = _scipy("solve_triangular") + ([rt.solve_triangular] if sla else [])
+EXPM_FRECHET = [rt.expm_frechet] if sla else []
+NUMPY_ONLY = (*SCIPY_LINALG, *SOLVE_TRIANGULAR[1:], *EXPM_FRECHET)  # SciPy's arrays: NumPy's
+
+
+@vjp(*CHOLESKY)
+def cholesky(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    """``a = U^T U`` read from its upper triangle (``lower``: ``L L^T``, from the lower
+    one): np.linalg.cholesky's gradient with ``upper=not lower``."""
+    if overwrite_a:
+        raise rt.refuse(
+            "scipy.linalg.cholesky with overwrite_a=True: SciPy may write into the matrix, "
+            "a change compiled code does not follow",
+            "leave overwrite_a False (the default)",
+        )
+    return rt.cholesky_grad(g, ans, not lower), None, None, None
+
+
+@jvp(*CHOLESKY, shaped=True)
+def cholesky_jvp(ans, a, lower=False, overwrite_a=False, check_finite=True, *, da):
+    """dL = L Phi(L^-1 S L^-T) (Murray 2016), ``Phi`` the lower triangle with its diagonal
+    halved, ``S`` the symmetric change SciPy reads from the triangle of dA it reads; the
+    upper factor ``U = L^T`` moves by dL^T."""
+    if overwrite_a:
+        raise rt.refuse(
+            "scipy.linalg.cholesky with overwrite_a=True: SciPy may write into the matrix, "
+            "a change compiled code does not follow",
+            "leave overwrite_a False (the default)",
+        )
+    low = ans if lower else xp.swapaxes(ans, -1, -2)
+    n = ans.shape[-1]
+    half = xp.tril(xp.ones((n, n), dtype=ans.dtype)) - 0.5 * xp.eye(n, dtype=ans.dtype)
+    s = (
+        xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)
+        if lower
+        else xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2)
+    )
+    inner = rt.solve_triangular(
+        low, xp.swapaxes(rt.solve_triangular(low, s, lower=True), -1, -2), lower=True
+    )  # L^-1 S L^-T, S symmetric
+    return low @ (inner * half) if lower else xp.swapaxes(low @ (inner * half), -1, -2)
+
+
+@vjp(*CHO_FACTOR)
+def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    """``c`` holds the factor scipy.linalg.cholesky gives in the triangle ``lower`` names
+    and, in the other, the entries of ``a`` there (SciPy leaves them as they were; its
+    documentation calls them arbitrary), whose gradient passes through; the flag
+    ``lower`` has none."""
+    if overwrite_a:
+        raise rt.refuse(
+            "scipy.linalg.cho_factor with overwrite_a=True: SciPy may write into the "
+            "matrix, a change compiled code does not follow",
+            "leave overwrite_a False (the default)",
+        )
+    gc = rt.result_grads(g, ans)[0]  # cholesky_grad reads it on the factor's triangle only
+    return (
+        rt.cholesky_grad(gc, xp.tril(ans[0]) if lower else xp.triu(ans[0]), not lower)
+        + (xp.triu(gc, 1) if lower else xp.tril(gc, -1)),
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(*CHO_FACTOR, shaped=True)
+def cho_factor_jvp(ans, a, lower=False, overwrite_a=False, check_finite=True, *, da):
+    """The factor moves as scipy.linalg.cholesky's (dL = L Phi(L^-1 S L^-T)), the other
+    triangle as that of ``a``; the flag ``lower`` does not move."""
+    if overwrite_a:
+        raise rt.refuse(
+            "scipy.linalg.cho_factor with overwrite_a=True: SciPy may write into the "
+            "matrix, a change compiled code does not follow",
+            "leave overwrite_a False (the default)",
+        )
+    low = xp.tril(ans[0]) if lower else xp.swapaxes(xp.triu(ans[0]), -1, -2)
+    n = low.shape[-1]
+    half = xp.tril(xp.ones((n, n), dtype=low.dtype)) - 0.5 * xp.eye(n, dtype=low.dtype)
+    s = (
+        xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)
+        if lower
+        else xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2)
+    )
+    dl = low @ (
+        rt.solve_triangular(
+            low, xp.swapaxes(rt.solve_triangular(low, s, lower=True), -1, -2), lower=True
+        )
+        * half
+    )
+    return rt.result_like(
+        ans,
+        [dl + xp.triu(da, 1) if lower else xp.swapaxes(dl, -1, -2) + xp.tril(da, -1), 0.0],
+    )
+
+
+@vjp(*CHO_SOLVE)
+def cho_solve(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    """``A x = b``, ``A`` the matrix whose Cholesky factor ``c_and_lower`` holds, as
+    cho_factor gives it (see ``rt.cho_solve_grads``); the flag has no gradient."""
+    if overwrite_b:
+        raise rt.refuse(
+            "scipy.linalg.cho_solve with overwrite_b=True: SciPy may write into b, a change "
+            "compiled code does not follow",
+            "leave overwrite_b False (the default)",
+        )
+    d_c, d_b = rt.cho_solve_grads(g, ans, c_and_lower[0], c_and_lower[1], b)
+    return (d_c, None), d_b, None, None
+
+
+@jvp(*CHO_SOLVE, shaped=True)
+def cho_solve_jvp(ans, c_and_lower, b, overwrite_b=False, check_finite=True, *,
+                  dc_and_lower, db):  # fmt: skip
+    """dx = A^-1 (db - dA x), with A = L L^T (``L = U^T`` for an upper factor) and
+    dA = dL L^T + L dL^T, ``dL`` the change of the triangle read; A^-1 as two triangular
+    solves. ``b`` is a vector only when 1-D."""
+    if overwrite_b:
+        raise rt.refuse(
+            "scipy.linalg.cho_solve with overwrite_b=True: SciPy may write into b, a change "
+            "compiled code does not follow",
+            "leave overwrite_b False (the default)",
+        )
+    low = (
+        xp.tril(c_and_lower[0]) if c_and_lower[1] else xp.swapaxes(xp.triu(c_and_lower[0]), -1, -2)
+    )
+    vector = xp.ndim(b) == 1
+    xm = ans[..., None] if vector else ans
+    dlow = (
+        xp.tril(dc_and_lower[0])
+        if c_and_lower[1]
+        else xp.swapaxes(xp.triu(dc_and_lower[0]), -1, -2)
+    )
+    dx = -rt.solve_triangular(
+        low,
+        rt.solve_triangular(
+            low,
+            dlow @ (xp.swapaxes(low, -1, -2) @ xm) + low @ (xp.swapaxes(dlow, -1, -2) @ xm),
+            lower=True,
+        ),
+        trans=1,
+        lower=True,
+    )
+    dxb = rt.solve_triangular(
+        low, rt.solve_triangular(low, db[..., None] if vector else db, lower=True), trans=1,
+        lower=True,
+    )  # fmt: skip
+    return dx[..., 0] if vector else dx, dxb[..., 0] if vector else dxb
+
+
+@vjp(*SOLVE_TRIANGULAR)
+def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                     check_finite=True):  # fmt: skip
+    """x = op(T)^-1 b, ``T`` the triangle of ``a`` read (its diagonal taken as ones, not
+    read, with ``unit_diagonal``), ``op`` the transpose for ``trans`` 1, 2, 'T' or 'C'
+    (real matrices): b_bar = op(T)^-T x_bar and op(T)_bar = -b_bar x^T, on the triangle
+    read. ``b`` is a vector only when 1-D (as SciPy reads it); stacks broadcast."""
+    if overwrite_b:
+        raise rt.refuse(
+            "scipy.linalg.solve_triangular with overwrite_b=True: SciPy may write into b, a "
+            "change compiled code does not follow",
+            "leave overwrite_b False (the default)",
+        )
+    transposed = trans not in (0, "N")
+    vector = xp.ndim(b) == 1
+    xm = ans[..., None] if vector else ans
+    db = rt.solve_triangular(
+        a, g[..., None] if vector else g, 0 if transposed else 1, lower, unit_diagonal
+    )
+    dt = -(xm @ xp.swapaxes(db, -1, -2)) if transposed else -(db @ xp.swapaxes(xm, -1, -2))
+    k = (-1 if lower else 1) if unit_diagonal else 0
+    return (
+        rt.unbroadcast(xp.tril(dt, k) if lower else xp.triu(dt, k), a),
+        rt.unbroadcast(db[..., 0] if vector else db, b),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(*SOLVE_TRIANGULAR, shaped=True)
+def solve_triangular_jvp(ans, a, b, trans=0, lower=False, unit_diagonal=False,
+                         overwrite_b=False, check_finite=True, *, da, db):  # fmt: skip
+    """dx = op(T)^-1 (db - op(dT) x), ``dT`` the change of the triangle read."""
+    if overwrite_b:
+        raise rt.refuse(
+            "scipy.linalg.solve_triangular with overwrite_b=True: SciPy may write into b, a "
+            "change compiled code does not follow",
+            "leave overwrite_b False (the default)",
+        )
+    vector = xp.ndim(b) == 1
+    k = (-1 if lower else 1) if unit_diagonal else 0
+    dt = xp.tril(da, k) if lower else xp.triu(da, k)
+    dx = -rt.solve_triangular(
+        a,
+        (dt if trans in (0, "N") else xp.swapaxes(dt, -1, -2))
+        @ (ans[..., None] if vector else ans),
+        trans,
+        lower,
+        unit_diagonal,
+    )
+    return dx[..., 0] if vector else dx, rt.solve_triangular(a, db, trans, lower, unit_diagonal)
+
+
+@vjp(*EXPM)
+def expm(g, ans, A):
+    """The Fréchet derivative ``L(A, .)`` of the exponential has the adjoint ``L(A^T, .)``:
+    A_bar = L(A^T, G) (``scipy.linalg.expm_frechet``)."""
+    return rt.expm_frechet(xp.swapaxes(A, -1, -2), g)
+
+
+@jvp(*EXPM, shaped=True)
+def expm_jvp(ans, A, *, dA):
+    return rt.expm_frechet(A, dA)
+
+
+@vjp(*EXPM_FRECHET)
+def expm_frechet(g, ans, a, e):
+    """Linear in ``e``; in ``a``, the exponential's second derivative (see
+    ``rt.expm_frechet_grads``)."""
+    d_a, d_e = rt.expm_frechet_grads(g, a, e)
+    return d_a, d_e
+
+
+@jvp(*EXPM_FRECHET, shaped=True)
+def expm_frechet_jvp(ans, a, e, *, da, de):
+    """``L(a, e)`` is the upper right block of ``expm([[a, e], [0, a]])``: it moves with
+    ``a`` by that block of the exponential's Fréchet derivative along
+    ``[[da, 0], [0, da]]``; it is linear in ``e``."""
+    n = a.shape[-1]
+    m = xp.concatenate(
+        [xp.concatenate([a, e], axis=-1), xp.concatenate([xp.zeros_like(a), a], axis=-1)],
+        axis=-2,
+    )
+    dm = xp.concatenate(
+        [
+            xp.concatenate([da, xp.zeros_like(da)], axis=-1),
+            xp.concatenate([xp.zeros_like(da), da], axis=-1),
+        ],
+        axis=-2,
+    )
+    return rt.expm_frechet(m, dm)[..., :n, n:], rt.expm_frechet(a, de)
+
+
+sequence_result(*CHO_FACTOR)  # (c, lower): an adjoint of the pair adds up entry by entry

@@ -1,0 +1,475 @@
+"""Rules of scipy.linalg: cholesky, cho_factor, cho_solve, solve_triangular, expm, and of
+the helpers their forward rules call (``rt.solve_triangular``, ``rt.expm_frechet``); and
+np.linalg.eigh at repeated eigenvalues, where a function of the eigenvalues alone has a
+gradient.
+
+Inputs are well conditioned, so that central differences are accurate; the triangle a
+function does not read holds noise, which its gradient must leave alone. Each rule is
+checked against central differences in float64 at two step sizes (the table, and
+``test_the_table_at_a_larger_step``), in float32, through the compiler in both modes,
+and to second order (``sd.hvp``, ``sd.hessian``: reverse mode over forward mode).
+"""
+
+import importlib.util
+import inspect
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff import runtime as rt
+from srcdiff.rules import lookup
+from srcdiff.testing import check_grads, check_vjp, numeric_grad
+
+from .spec import Sampler, Spec, rule_grads, table_tests
+
+HAS_SCIPY = importlib.util.find_spec("scipy") is not None
+if HAS_SCIPY:
+    import scipy.linalg as sla
+else:  # the table is empty and the tests below are skipped
+    sla = None
+needs_scipy = pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is not installed")
+
+R = Sampler(47)
+STEPS = (1e-6, 1e-4)
+
+
+def mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def spd(*shape):
+    """Symmetric positive definite."""
+    a = R(shape, -1.0, 1.0)
+    return a @ mT(a) + shape[-1] * np.eye(shape[-1])
+
+
+def lower_noise(a):
+    """``a`` with other entries below its diagonal: an upper factor never reads them."""
+    return a + np.tril(R(a.shape, -1.0, 1.0), -1)
+
+
+def upper_noise(a):
+    """``a`` with other entries above its diagonal: a lower factor never reads them."""
+    return a + np.triu(R(a.shape, -1.0, 1.0), 1)
+
+
+def triangular(*shape):
+    """A well conditioned matrix (random, plus 3 on the diagonal): each of its triangles
+    is an invertible triangular matrix, and the other one is noise to it."""
+    return R(shape, -1.0, 1.0) + 3.0 * np.eye(shape[-1])
+
+
+def as_tuple(f):
+    """``f`` returning its tuple result as a tuple (``__wrapped__``: ``f``)."""
+
+    def call(*args, **kwargs):
+        return tuple(f(*args, **kwargs))
+
+    call.__wrapped__ = f
+    return call
+
+
+def _cho_solve(c_and_lower, b, **kwargs):
+    """scipy.linalg.cho_solve called as it is. Its specs name it as their ``call``: the
+    sweeps of tests/compiler then leave them out, which cannot make tangents of a pair
+    holding a flag; ``test_cho_solve_in_the_factor`` checks the factor's gradient, and
+    ``COMPILED`` both modes."""
+    return sla.cho_solve(c_and_lower, b, **kwargs)
+
+
+def _specs():
+    if not HAS_SCIPY:
+        return []
+    return [
+        Spec(sla.cholesky, (spd(3, 3),)),  # the upper factor
+        Spec(sla.cholesky, (spd(3, 3),), {"lower": True}),
+        Spec(sla.cholesky, (spd(3, 3), True), label="positional-lower"),
+        Spec(sla.cholesky, (spd(2, 3, 3),), {"lower": True}),
+        Spec(sla.cholesky, (spd(2, 4, 4),)),
+        Spec(sla.cholesky, (lower_noise(spd(3, 3)),), label="lower-triangle-unread"),
+        Spec(sla.cholesky, (upper_noise(spd(3, 3)),), {"lower": True}, label="upper-unread"),
+        Spec(sla.cholesky, (spd(3, 3),), {"check_finite": False}),
+        *[
+            Spec(sla.solve_triangular, (triangular(*a), R(b)), kw)
+            for a, b, kw in [
+                ((3, 3), (3,), {}),  # upper, b a vector
+                ((3, 3), (3,), {"lower": True}),
+                ((3, 3), (3, 2), {"lower": True}),  # b a matrix
+                ((3, 3), (3, 2), {"trans": 1}),
+                ((3, 3), (3,), {"trans": "T", "lower": True}),
+                ((3, 3), (3, 2), {"trans": 2, "lower": True}),
+                ((3, 3), (3,), {"trans": "C"}),
+                ((3, 3), (3, 2), {"trans": "N", "lower": True}),
+                ((4, 4), (4, 2), {"unit_diagonal": True}),
+                ((4, 4), (4,), {"unit_diagonal": True, "lower": True, "trans": 1}),
+                ((2, 3, 3), (3,), {"lower": True}),  # a stack, one vector
+                ((2, 3, 3), (2, 3, 4), {"trans": 1}),  # stacks
+                ((3, 3), (2, 3, 2), {"lower": True}),  # one matrix, a stack of b
+                ((1, 3, 3), (2, 3, 1), {}),  # stacks broadcast
+                ((3, 3), (3,), {"check_finite": False}),
+            ]
+        ],
+        Spec(sla.solve_triangular, (triangular(3, 3), R((3, 2)), 1, True), label="positional"),
+        Spec(rt.solve_triangular, (triangular(3, 3), R((3,)))),
+        Spec(rt.solve_triangular, (triangular(3, 3), R((3, 2)), 1, True), label="positional"),
+        Spec(rt.solve_triangular, (triangular(2, 3, 3), R((2, 3, 2))), {"unit_diagonal": True}),
+        Spec(sla.cho_factor, (spd(3, 3),), call=as_tuple(sla.cho_factor)),
+        Spec(sla.cho_factor, (spd(3, 3),), {"lower": True}, call=as_tuple(sla.cho_factor)),
+        Spec(sla.cho_factor, (spd(2, 3, 3), True), call=as_tuple(sla.cho_factor)),
+        Spec(
+            sla.cho_factor,
+            (lower_noise(spd(3, 3)),),
+            call=as_tuple(sla.cho_factor),
+            label="other-triangle-passes-through",
+        ),
+        *[
+            Spec(
+                sla.cho_solve,
+                ((sla.cho_factor(a, lower)[0], lower), R(b)),
+                call=_cho_solve,
+                wrt=(1,),
+            )  # fmt: skip
+            for a, lower, b in [
+                (spd(3, 3), False, (3,)),
+                (spd(3, 3), True, (3,)),
+                (spd(3, 3), True, (3, 2)),
+                (spd(2, 3, 3), False, (2, 3, 2)),
+                (spd(2, 3, 3), True, (3,)),
+            ]
+        ],
+        Spec(sla.expm, (R((3, 3)),)),
+        Spec(sla.expm, (R((1, 1)),)),
+        Spec(sla.expm, (3.0 * R((3, 3)),), label="scaled-and-squared", rtol=1e-5),
+        Spec(sla.expm, (R((2, 3, 3)),)),
+        Spec(rt.expm_frechet, (R((3, 3)), R((3, 3)))),
+        Spec(rt.expm_frechet, (R((2, 2, 2)), R((2, 2, 2)))),
+    ]
+
+
+SPECS = _specs()
+
+(test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(
+    SPECS,  # but cho_solve's, whose factor sits in a pair with a flag, which stays float64
+    [s for s in SPECS if s.has_float_array() and s.call is not _cho_solve],
+)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
+def test_the_table_at_a_larger_step(spec):
+    check_vjp(spec.rule_fn, spec.primal, spec.args, spec.kwargs, spec.wrt, rtol=1e-5,
+              atol=1e-8, seed=1, eps=STEPS[1])  # fmt: skip
+
+
+# ---- values and structure ---------------------------------------------------------------
+
+
+@needs_scipy
+@pytest.mark.parametrize("lower", [False, True])
+def test_cholesky_is_numpys_with_the_other_factor(lower):
+    a, g = spd(3, 3), R((3, 3))
+    ours = rule_grads(sla.cholesky, g, a, lower)[0]
+    numpys = rule_grads(np.linalg.cholesky, g, a, call=np.linalg.cholesky, upper=not lower)[0]
+    np.testing.assert_allclose(ours, numpys, rtol=1e-12, atol=1e-14)
+    unread = np.triu(ours, 1) if lower else np.tril(ours, -1)
+    np.testing.assert_array_equal(unread, 0.0)
+
+
+@needs_scipy
+def test_the_other_triangle_of_cho_factor_is_the_matrix_s():
+    """The pass-through in cho_factor's rules rests on this (SciPy's documentation calls
+    that triangle arbitrary): should SciPy change it, this fails first."""
+    a = lower_noise(spd(3, 3))
+    for lower in (False, True):
+        c = sla.cho_factor(a, lower)[0]
+        other = np.triu(c, 1) if lower else np.tril(c, -1)
+        np.testing.assert_array_equal(other, np.triu(a, 1) if lower else np.tril(a, -1))
+    c = sla.cho_factor(np.asfortranarray(a).astype(np.float32))[0]
+    np.testing.assert_array_equal(np.tril(c, -1), np.tril(a, -1).astype(np.float32))
+
+
+@needs_scipy
+@pytest.mark.parametrize(
+    "a, lower, b",
+    [
+        (spd(3, 3), False, (3,)),
+        (upper_noise(spd(3, 3)), True, (3, 2)),
+        (lower_noise(spd(2, 3, 3)), False, (3,)),
+        (spd(2, 3, 3), True, (2, 3, 2)),
+    ],
+    ids=["upper-vector", "lower-matrix", "upper-stack-vector", "lower-stacks"],
+)
+def test_cho_solve_in_the_factor(a, lower, b):
+    """The gradient of the factor, through the pair ``(c, lower)``: against central
+    differences at two steps; none on the triangle not read."""
+    c, b = sla.cho_factor(a, lower)[0], R(b)
+    g = R(sla.cho_solve((c, lower), b).shape)
+    (d_c, d_flag), d_b = rule_grads(sla.cho_solve, g, (c, lower), b)[:2]
+    assert d_flag is None
+    for eps in STEPS:
+        expected = numeric_grad(lambda c: np.sum(g * sla.cho_solve((c, lower), b)), (c,), 0, eps)
+        np.testing.assert_allclose(d_c, expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(np.triu(d_c, 1) if lower else np.tril(d_c, -1), 0.0)
+    c32, b32 = c.astype(np.float32), b.astype(np.float32)
+    (d_c, _), d_b = rule_grads(sla.cho_solve, g.astype(np.float32), (c32, lower), b32)[:2]
+    assert d_c.dtype == d_b.dtype == np.float32
+
+
+@needs_scipy
+def test_expm_of_a_diagonal_matrix():
+    """exp(diag(a)) = diag(exp(a)): its gradient along the diagonal is exp(a)."""
+    d = rule_grads(sla.expm, np.eye(2), np.diag([0.5, -1.0]))[0]
+    np.testing.assert_allclose(d, np.diag(np.exp([0.5, -1.0])), atol=1e-14)
+
+
+@needs_scipy
+def test_expm_frechet_keeps_float32():
+    a = R((3, 3)).astype(np.float32)
+    assert rt.expm_frechet(a, a).dtype == np.float32
+    assert lookup(sla.expm).fn(np.ones((3, 3), np.float32), sla.expm(a), a).dtype == np.float32
+
+
+# ---- through the compiler ---------------------------------------------------------------
+
+Y = R((3,))
+
+
+def gaussian_process(a, y):
+    """A Gaussian's negative log-likelihood, through a lower Cholesky factor."""
+    low = sla.cholesky(a, lower=True)
+    z = sla.solve_triangular(low, y, lower=True)
+    return 0.5 * np.sum(z**2) + np.sum(np.log(np.diagonal(low)))
+
+
+def upper_factor(a, y):
+    """The same through SciPy's default upper factor: a = U^T U, z = U^-T y."""
+    u = sla.cholesky(a)
+    z = sla.solve_triangular(u, y, trans="T")
+    return 0.5 * np.sum(z**2) + np.sum(np.log(np.diagonal(u)))
+
+
+def triangular_systems(a, b):
+    x = sla.solve_triangular(a, b, lower=True, trans=1)
+    y = sla.solve_triangular(a, x * x, unit_diagonal=True)
+    return np.sum(y**2) + np.sum(x)
+
+
+def cholesky_solves(a, b):
+    c, low = sla.cho_factor(a)
+    x = sla.cho_solve((c, low), b)
+    y = sla.cho_solve(sla.cho_factor(a, lower=True), x)
+    return np.sum(x * b) + np.sum(y**2)
+
+
+def exponential(a, w):
+    return np.sum(sla.expm(a) * w) + np.sum(sla.expm(0.5 * a) ** 2)
+
+
+COMPILED = [
+    (gaussian_process, (spd(3, 3), R((3,)))),
+    (upper_factor, (lower_noise(spd(3, 3)), R((3,)))),
+    (triangular_systems, (triangular(3, 3), R((3, 2)))),
+    (cholesky_solves, (spd(3, 3), R((3,)))),
+    (cholesky_solves, (spd(3, 3), R((3, 2)))),
+    (exponential, (R((3, 3)), R((3, 3)))),
+    (exponential, (R((2, 3, 3)), R((2, 3, 3)))),
+] if HAS_SCIPY else []  # fmt: skip
+COMPILED_IDS = [f"{f.__name__}-{'x'.join(map(str, a[1].shape))}" for f, a in COMPILED]
+
+
+@pytest.mark.parametrize("f, args", COMPILED, ids=COMPILED_IDS)
+@pytest.mark.parametrize("eps", STEPS)
+def test_compiled_gradient_matches_finite_differences(f, args, eps):
+    check_grads(f, sd.grad(f, wrt=(0, 1)), args, wrt=(0, 1), rtol=1e-5, atol=1e-7, eps=eps)
+
+
+@pytest.mark.parametrize("f, args", COMPILED, ids=COMPILED_IDS)
+def test_compiled_float32_gradients_stay_float32(f, args):
+    args32 = tuple(a.astype(np.float32) for a in args)
+    grads = sd.grad(f, wrt=(0, 1))(*args32)
+    for a, d, d64 in zip(args32, grads, sd.grad(f, wrt=(0, 1))(*args), strict=True):
+        assert d.dtype == np.float32 and d.shape == a.shape
+        np.testing.assert_allclose(d, d64, rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("f, args", COMPILED, ids=COMPILED_IDS)
+def test_compiled_forward_mode_matches_finite_differences(f, args):
+    rng = np.random.default_rng(11)
+    tangents = [rng.standard_normal(a.shape) for a in args]
+    value, tangent = sd.jvp(f, args, tangents)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    for eps in STEPS:
+        plus = [a + eps * t for a, t in zip(args, tangents, strict=True)]
+        minus = [a - eps * t for a, t in zip(args, tangents, strict=True)]
+        fd = (f(*plus) - f(*minus)) / (2 * eps)
+        assert float(tangent) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("f, args", COMPILED, ids=COMPILED_IDS)
+def test_compiled_hessian_vector_product_matches_differences_of_the_gradient(f, args):
+    """Reverse mode over forward mode: every forward rule above differentiated again."""
+    rng = np.random.default_rng(12)
+    v = [rng.standard_normal(a.shape) for a in args]
+    hv = sd.hvp(f, args, v)
+    grad = sd.grad(f, wrt=(0, 1))
+    for eps in STEPS:
+        plus = grad(*[a + eps * t for a, t in zip(args, v, strict=True)])
+        minus = grad(*[a - eps * t for a, t in zip(args, v, strict=True)])
+        for got, p, m in zip(hv, plus, minus, strict=True):
+            np.testing.assert_allclose(got, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+@needs_scipy
+def test_hessian_of_a_gaussian_process_in_its_covariance():
+    a, y = spd(3, 3), R((3,))
+    h = sd.hessian(gaussian_process)(a, y).reshape(9, 9)
+    grad = sd.grad(gaussian_process)
+    for eps in STEPS:
+        columns = []
+        for k in range(9):
+            step = np.zeros(9)
+            step[k] = eps
+            step = step.reshape(3, 3)
+            columns.append(((grad(a + step, y) - grad(a - step, y)) / (2 * eps)).ravel())
+        np.testing.assert_allclose(h, np.stack(columns, axis=-1), rtol=1e-5, atol=1e-6)
+
+
+@needs_scipy
+def test_the_refused_call_of_the_repro_now_differentiates():
+    """scipy.linalg's functions were compiled from SciPy's source, and refused."""
+    a = np.array([[2.0, 0.3], [0.3, 1.0]])
+    y = np.array([1.0, -0.5])
+
+    def gp(a):
+        low = sla.cholesky(a, lower=True)
+        return np.sum(sla.solve_triangular(low, y, lower=True) ** 2)
+
+    check_grads(gp, sd.grad(gp), (a,))
+
+
+# ---- refusals ---------------------------------------------------------------------------
+
+
+def overwrites_a(a):
+    return np.sum(sla.cholesky(a * 1.0, overwrite_a=True))  # the line refused
+
+
+def overwrites_factor(a):
+    return np.sum(sla.cho_factor(a * 1.0, overwrite_a=True)[0])  # the line refused
+
+
+def overwrites_b(a):
+    return np.sum(sla.solve_triangular(a, a[:, 0] * 1.0, overwrite_b=True))  # the line refused
+
+
+def overwrites_b_of_cho_solve(a):
+    return np.sum(sla.cho_solve((a, False), a[:, 0] * 1.0, overwrite_b=True))  # the line refused
+
+
+@needs_scipy
+@pytest.mark.parametrize(
+    "f, keyword",
+    [
+        (overwrites_a, "overwrite_a"),
+        (overwrites_factor, "overwrite_a"),
+        (overwrites_b, "overwrite_b"),
+        (overwrites_b_of_cho_solve, "overwrite_b"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["grad", "jvp", "hvp"])
+def test_overwriting_an_argument_is_refused_at_the_users_line(f, keyword, mode):
+    lines, first = inspect.getsourcelines(f)
+    line = first + next(i for i, t in enumerate(lines) if "the line refused" in t)
+    a = spd(3, 3)
+    with pytest.raises(sd.CompileError, match=f"{keyword}=True") as info:
+        if mode == "grad":
+            sd.grad(f)(a)
+        else:
+            getattr(sd, mode)(f, (a,), (a,))
+    assert (info.value.filename, info.value.lineno) == (__file__, line)
+
+
+# ---- np.linalg.eigh at repeated eigenvalues ---------------------------------------------
+
+
+def _rotated(values, seed=3):
+    """A symmetric matrix with these eigenvalues, in a random basis."""
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(values),) * 2))[0]
+    return (q * np.asarray(values, dtype=float)) @ q.T
+
+
+def eigenvalues_squared(a):
+    w, v = np.linalg.eigh(a)  # the eigenvectors unused: sum(w**2) is smooth everywhere
+    return np.sum(w**2) + np.sum(w)
+
+
+def eigvalsh_squared(a):
+    w = np.linalg.eigvalsh(a)
+    return np.sum(w**2) + np.sum(w)
+
+
+def eigenvector_of_the_largest(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum(v[:, -1] ** 2 * np.arange(1.0, 4.0)) + w[-1]  # sign free, eigenvalue simple
+
+
+def eigenvector_of_a_repeated_eigenvalue(a):
+    w, v = np.linalg.eigh(a)  # the line refused
+    return np.sum(v[:, 0] ** 3)
+
+
+@pytest.mark.parametrize(
+    "a",
+    [np.eye(3), np.diag([1.0, 1.0, 3.0]), _rotated([2.0, 2.0, -1.0]), np.zeros((3, 3))],
+    ids=["identity", "diagonal-pair", "rotated-pair", "zero"],
+)
+def test_eigh_of_eigenvalues_alone_at_repeated_eigenvalues(a):
+    """As eigvalsh at the same point, and as central differences of the function."""
+    d = sd.grad(eigenvalues_squared)(a)
+    np.testing.assert_allclose(d, sd.grad(eigvalsh_squared)(a), rtol=1e-12, atol=1e-12)
+    for eps in STEPS:
+        check_grads(eigenvalues_squared, sd.grad(eigenvalues_squared), (a,), eps=eps)
+
+
+def test_eigh_of_the_eigenvector_of_a_simple_eigenvalue_beside_a_repeated_pair():
+    """The third eigenvector of eigenvalues (1, 1, 3) has a derivative, whatever basis
+    LAPACK picks in the pair's eigenspace."""
+    a = _rotated([1.0, 1.0, 3.0])
+    for eps in STEPS:
+        check_grads(eigenvector_of_the_largest, sd.grad(eigenvector_of_the_largest), (a,),
+                    eps=eps, rtol=1e-5, atol=1e-7)  # fmt: skip
+
+
+def test_eigh_of_a_stack_with_a_tie_in_one_matrix():
+    a = np.stack([np.eye(3), _rotated([0.5, 1.5, 4.0])])
+    ans = np.linalg.eigh(a)
+    g = (R((2, 3)), np.zeros((2, 3, 3)))
+    d = rule_grads(np.linalg.eigh, g, a, call=as_tuple(np.linalg.eigh))[0]
+    expected = rule_grads(np.linalg.eigvalsh, g[0], a)[0]
+    np.testing.assert_allclose(d, expected, rtol=1e-12, atol=1e-12)
+    g[1][1, :, 0] = 1.0  # an eigenvector of the matrix without ties: fine
+    rule_grads(np.linalg.eigh, g, a, call=as_tuple(np.linalg.eigh))
+    g[1][0, :, 0] = 1.0  # one of the identity's: refused
+    with pytest.raises(sd.CompileError, match="repeated eigenvalue"):
+        lookup(np.linalg.eigh).fn(g, ans, a)
+
+
+def test_eigh_refuses_an_eigenvector_of_a_repeated_eigenvalue_at_the_users_line():
+    lines, first = inspect.getsourcelines(eigenvector_of_a_repeated_eigenvalue)
+    line = first + next(i for i, t in enumerate(lines) if "the line refused" in t)
+    for derivative in (sd.grad, lambda f: lambda a: sd.jvp(f, (a,), (np.ones((3, 3)),))):
+        with pytest.raises(sd.CompileError, match="repeated eigenvalues") as info:
+            derivative(eigenvector_of_a_repeated_eigenvalue)(np.eye(3))
+        assert (info.value.filename, info.value.lineno) == (__file__, line)
+
+
+def test_eigh_with_distinct_eigenvalues_is_unchanged():
+    a = _rotated([-1.0, 0.5, 2.5])
+    f = eigenvector_of_a_repeated_eigenvalue  # there: distinct, so differentiable
+    check_grads(f, sd.grad(f), (a,), rtol=1e-5, atol=1e-7)
+
+
+def test_scipy_linalg_rules_exist_only_with_scipy():
+    from srcdiff.rules import scipy_linalg
+
+    assert len(scipy_linalg.SCIPY_LINALG) == (5 if HAS_SCIPY else 0)
