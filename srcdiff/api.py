@@ -75,6 +75,9 @@ def _check_array_type(v: Any, function: str) -> None:
         )
 
 
+TENSORS = "tensors"  # the last entry of the key of a unit compiled for Tensor arguments
+
+
 def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) or rt.is_record(x) else "array"
 
@@ -453,14 +456,8 @@ class _Target:
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
         """The compiled unit for a call, given the values of its differentiated arguments,
         and where each wanted gradient sits in its adjoint's results."""
-        others = (*args, *kwargs.values())  # their arrays give the array module of floats
-        dtypes = tuple(getattr(v, "dtype", None) for v in values)  # (integers are refused)
-        key = (*map(type, values), rt.shape_key(args, kwargs), registry.version(), dtypes)
-        if float in key or any(_kind(v) == "any" for v in values):
-            # the array module is not in the types: of arrays in containers (lists, dicts,
-            # objects), or of others
-            key += (array_module(*values, *others),)
-        return rt.cached_unit(self.units, key, self.compile, values, args, kwargs)
+        return rt.cached_unit(self.units, rt.call_key(values, args, kwargs), self.compile,
+                              values, args, kwargs)  # fmt: skip
 
     def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
         """The unit for a call of these values, and where each wanted gradient sits among
@@ -582,8 +579,9 @@ class _Target:
         values = self.values(args, kwargs)
         arrays = tuple(map(plain, args))
         named = {k: plain(v) for k, v in kwargs.items()}
-        key = ("tensors", *map(type, map(plain, values)), registry.version())
-        unit, order = rt.cached_unit(self.units, key, self.compile_arrays, list(map(plain, values)))
+        arrays_of = list(map(plain, values))
+        key = (*rt.call_key(arrays_of, arrays, named, shapes=False), TENSORS)
+        unit, order = rt.cached_unit(self.units, key, self.compile_arrays, arrays_of)
         value, saved, path = unit.run_primal(self.bound + arrays, named, speculate=False)
         pkey = rt.path_key(path) if path else ()
         grads, called = self.run_collecting(
@@ -1010,12 +1008,9 @@ class TangentFunction:
         """Called inside a differentiated function: see ``_jvp_vjp``."""
         return _jvp_vjp(g, ans, self._fn, primals, tangents)[1:]
 
-    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
-        raise CompileError(
-            f"forward mode of the forward mode of {self._fn.__qualname__}",
-            function=self._fn.__qualname__,
-            hint="use sd.hvp or sd.hessian, which run reverse mode over forward mode",
-        )
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, primals: tuple, inner: tuple) -> Any:
+        """Called inside a function taken in forward mode: see ``_jvp_jvp``."""
+        return _jvp_jvp((None, *tangents), ans, self._fn, primals, inner)
 
     def _srcdiff_source(self) -> str:
         if self._last is None:
@@ -1059,20 +1054,40 @@ def _check_tangents(primals: tuple, tangents: tuple) -> None:
     for p, t in zip(primals, tangents, strict=True):
         if t is None:
             continue
-        if isinstance(p, (list, tuple, dict)):
-            keys = list(p) if isinstance(p, dict) else range(len(p))
-            if type(t) is not type(p) or len(t) != len(p) or (isinstance(p, dict)
-                                                               and set(t) != set(p)):  # fmt: skip
+        if isinstance(p, dict) or isinstance(t, dict):
+            if not (isinstance(p, dict) and isinstance(t, dict) and set(t) == set(p)):
                 raise ValueError(
-                    f"a tangent {type(t).__name__} for a primal {type(p).__name__} of "
-                    f"{len(p)} entries: each tangent has its primal's structure"
+                    f"a tangent {type(t).__name__} for a primal {type(p).__name__}: the "
+                    "tangent of a dict is a dict of the same keys"
                 )
-            _check_tangents(tuple(p[k] for k in keys), tuple(t[k] for k in keys))
+            _check_entries([p[k] for k in p], [t[k] for k in p])
+        elif isinstance(p, (list, tuple)) and isinstance(t, (list, tuple)):
+            if hasattr(p, "_fields") and type(t) is not type(p):
+                raise ValueError(
+                    f"a tangent {type(t).__name__} for a named tuple {type(p).__name__}: its "
+                    f"tangent is a {type(p).__name__} too"
+                )
+            if len(t) != len(p):
+                raise ValueError(
+                    f"a tangent of {len(t)} entries for a primal of {len(p)}: each tangent "
+                    "has its primal's structure"
+                )
+            _check_entries(list(p), list(t))
         elif np.shape(p) != np.shape(t):
             raise ValueError(
                 f"a tangent of shape {np.shape(t)} for a primal of shape {np.shape(p)}: each "
                 "tangent has its primal's shape"
             )
+
+
+def _check_entries(primals: list, tangents: list) -> None:
+    """The entries of a list's (tuple's, dict's) tangent: one per entry, none None."""
+    if any(t is None for t in tangents):
+        raise ValueError(
+            "a tangent None inside a list, tuple or dict: give the entries held fixed a "
+            "zero tangent (np.zeros_like)"
+        )
+    _check_tangents(tuple(primals), tuple(tangents))
 
 
 def jvp(fn: Callable, primals: tuple | list | None = None, tangents: tuple | list | None = None
@@ -1379,6 +1394,18 @@ def _located(fn: Any) -> dict[str, Any]:
     return where
 
 
+def _array_like(x: Any) -> bool:
+    """An array, a number, or a list (tuple) of numbers of a rectangular shape."""
+    if hasattr(x, "shape") or isinstance(x, (int, float)):
+        return True
+    if not isinstance(x, (list, tuple)):
+        return False
+    try:
+        return np.asarray(x).dtype.kind in "fi"
+    except ValueError:  # ragged
+        return False
+
+
 class JacobianFunction:
     """What ``sd.jacobian`` returns: called with ``fn``'s arguments, the Jacobian of its
     result(s) in the argument(s) ``wrt``. Called inside a function being differentiated
@@ -1401,11 +1428,12 @@ class JacobianFunction:
         _passed(positions, args, self._fn, "jacobian")
         xs = [args[w] for w in positions]
         for w, x in zip(positions, xs, strict=True):
-            if not (hasattr(x, "shape") or isinstance(x, (int, float))):
+            if not _array_like(x):
                 raise TypeError(
                     f"jacobian of {getattr(self._fn, '__qualname__', self._fn)} with respect "
-                    f"to argument {w}, a {type(x).__name__}: the Jacobian is taken in arrays "
-                    "and numbers; pass the arrays as arguments of their own (wrt=(0, 1, ...))"
+                    f"to argument {w}, a {type(x).__name__}: the Jacobian is taken in arrays, "
+                    "numbers and lists of numbers; pass the arrays as arguments of their own "
+                    "(wrt=(0, 1, ...))"
                 )
         n_in = sum(int(np.prod(np.shape(x))) for x in xs)
         if self._mode == "fwd":
@@ -1738,6 +1766,38 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 
 
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
+
+
+def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple) -> tuple:
+    """The forward rule of ``sd.jvp(fn, primals, inner)`` called inside a function taken
+    in forward mode: forward mode over ``fn``'s generated forward-mode source, along the
+    tangents of ``primals`` and of ``inner``."""
+    _, d_primals, d_inner = tangents
+    primals, inner = tuple(primals), tuple(inner)
+    d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
+    d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
+    positions = tuple(i for i, t in enumerate(inner) if t is not None)
+    forward = _Target(fn, positions)
+    if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
+        raise CompileError(
+            f"forward mode of sd.jvp of {forward.fn.__qualname__}, a derivative or a "
+            "function taking *args",
+            function=forward.fn.__qualname__,
+            hint="take the inner forward mode of a plain function of named parameters",
+        )
+    unit, _ = forward.unit(forward.values(primals, {}), primals, {})
+    at = [positions[forward.names.index(n)] for n in unit.wrt]
+    given = [inner[i] for i in at]
+    d_given = [rt.zeros_like(inner[i]) if d_inner[i] is None else d_inner[i] for i in at]
+    bound = forward.bound
+    program = unit.tangent_program()
+    _, (d_value, d_tangent) = TangentFunction(program).run(
+        (*given, *bound, *primals), (*d_given, *(None,) * len(bound), *d_primals), {}
+    )
+    return d_value, d_tangent
+
+
+registry.register_jvp(jvp, _jvp_jvp)
 
 
 class Differentiated:

@@ -754,12 +754,12 @@ def _units(target: api._Target) -> list[tuple[Unit, tuple, tuple[int, ...], list
     facts (the kinds of the differentiated arguments and the shape pattern), where each
     gradient sits in its adjoint's results, and its paths, the most taken first."""
     found: dict[tuple, tuple[Unit, tuple, tuple[int, ...], list[tuple]]] = {}
-    n = len(target.names)
     for key, (unit, order) in list(target.units.items()):
-        if key[0] == "tensors":
+        _, _, version, shapes, *rest = key  # see rt.call_key
+        if rest[-1:] == [api.TENSORS]:
             hint = "call the gradient with NumPy arrays (t.numpy()), then export it"
             raise _refusal(target, "a gradient taken at Tensors", hint)
-        if key[n + 1] != registry.version() or unit.stale():
+        if version != registry.version() or unit.stale():
             continue  # compiled under rules or globals since changed: not called again
         if unit.xp is not np:
             raise _refusal(target, f"a gradient compiled for {unit.xp.__name__} arrays",
@@ -773,7 +773,7 @@ def _units(target: api._Target) -> list[tuple[Unit, tuple, tuple[int, ...], list
         if not paths:
             continue
         kinds = tuple(unit.kinds[name] for name in target.names)
-        facts = (kinds, tuple(sorted(_pattern(target, key[n]).items())))
+        facts = (kinds, tuple(sorted(_pattern(target, shapes).items())))
         if facts not in found or len(found[facts][3]) < len(paths):
             found[facts] = (unit, facts, order, paths)
     return list(found.values())

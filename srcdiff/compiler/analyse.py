@@ -181,7 +181,9 @@ class Analyser:
             return Op(Kind.OVERWRITE, operands=overwritten) if overwritten else Op(Kind.PASSIVE)
         if isinstance(stmt, gast.Return):
             return Op(Kind.RETURN, operands=[stmt.value])
-        if isinstance(stmt, gast.Raise) and any(map(self.is_active, _carried(stmt.exc))):
+        carried = stmt.exc if isinstance(stmt, gast.Raise) else getattr(stmt, "msg", None)
+        if isinstance(stmt, (gast.Raise, gast.Assert)) and any(map(self.is_active,
+                                                                   _carried(carried))):  # fmt: skip
             return self.fail(
                 stmt,
                 "a differentiated value carried by an exception (`raise E(v)`): its "
@@ -263,8 +265,11 @@ class Analyser:
         if not any(self.is_active(v) for v in values):
             return Op(Kind.PASSIVE)
         kind, obj = self.resolve(call.func)
-        if kind == "method" and self.objects_method(call.func.value, call.func.attr):
-            return self.method_call(call.func.value, call.func.attr, call)  # it may change it
+        owner = call.func.value if kind == "method" else None
+        if owner is not None and (self.objects_method(owner, call.func.attr) or self.is_active(
+                owner) and not self.on_tensors and not self.known_array(owner)):  # fmt: skip
+            # a user's object's method (``o.clip(3.0)`` too) called for what it changes
+            return self.method_call(owner, call.func.attr, call)
         if kind == "method":
             prim = f"ndarray.{call.func.attr}"
             if registry.lookup(prim) is not None or registry.is_nondiff(prim):
@@ -1160,6 +1165,9 @@ def _carried(e: gast.expr | None) -> list[gast.Name]:
         return [e]
     if isinstance(e, gast.Attribute) and e.attr in ("shape", "ndim", "size", "dtype"):
         return []
+    if isinstance(e, (gast.Compare, gast.BoolOp)) or isinstance(e, gast.BinOp) and isinstance(
+            e.op, gast.Mod) and isinstance(e.left, gast.Constant):  # fmt: skip
+        return []  # a truth value, ``"... %s" % v``: no gradient
     called = getattr(e, "func", None)
     if (
         isinstance(e, gast.Call)

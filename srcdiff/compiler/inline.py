@@ -618,7 +618,7 @@ def _renamed(st: gast.stmt, renames: dict[str, str], arguments: dict[str, gast.e
             augmented=renamed(known.augmented),
             entry_of=names.get(known.entry_of, known.entry_of),
             written_back=frozenset(renamed(tuple(known.written_back))),
-            iterates=tuple((*renamed((seq, n)), shown) for seq, n, shown in known.iterates),
+            iterates=known.iterates and known.iterates.renamed(names),
         )
     return st
 

@@ -117,6 +117,22 @@ class Loop:
     entry_read: bool = False  # the steps' adjoints read some of entry_saves (not hoisted)
 
 
+@dataclass(frozen=True)
+class Iterated:
+    """The sequences a ``for`` loop runs over (their names, and as the user wrote them),
+    and the name of the number of steps it takes: Python runs over a list as it changes,
+    compiled code that many steps, so an update in place of one of them must leave the
+    count as it was (``rt.check_length``)."""
+
+    sequences: tuple[str, ...]
+    shown: tuple[str, ...]
+    count: str
+
+    def renamed(self, names: dict[str, str]) -> Iterated:
+        return Iterated(tuple(names.get(n, n) for n in self.sequences), self.shown,
+                        names.get(self.count, self.count))  # fmt: skip
+
+
 @dataclass
 class Analysis:
     """The analysed function: its normalized tree (statements carry their ``Op``), the
@@ -162,9 +178,7 @@ class Facts:
     # the call): a write without gradient is made in it too (``rt.write_through``)
     outside: bool = False
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
-    # normalize: a ``for`` loop's sequences (name, the name of its length, as the user
-    # wrote it), whose length an update in place of the body must leave as it was
-    iterates: tuple[tuple[str, str, str], ...] = ()
+    iterates: Iterated | None = None  # normalize: a ``for`` loop's sequences
     drop: bool = False  # a copy whose value the write after it takes directly
     # analyse
     op: Op | None = None  # what the statement computes (assignments, returns, ...)

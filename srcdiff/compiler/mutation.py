@@ -40,7 +40,7 @@ from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
 from .emit import expr
-from .ir import facts, mark
+from .ir import Iterated, facts, mark
 from .normalize import (
     Names,
     all_names,
@@ -206,10 +206,11 @@ class Sharing:
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
-        if isinstance(v, gast.Name) or _is_rt(v, {"iterable"}):  # (a loop's list is itself)
-            same = v.id if isinstance(v, gast.Name) else _names(v.args[0])[0]
-            self.copies.setdefault(target, {target}).add(same)
-            self.copies.setdefault(same, {same}).add(target)
+        if _is_rt(v, {"iterable"}) and isinstance(v.args[0], gast.Name):
+            v = v.args[0]  # a loop's list is the list itself
+        if isinstance(v, gast.Name):
+            self.copies.setdefault(target, {target}).add(v.id)
+            self.copies.setdefault(v.id, {v.id}).add(target)
         elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
             for n in self.aliased(v):
                 self.holders.setdefault(n, set()).add(target)
@@ -468,6 +469,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     parameters known to hold arrays (not lists); ``returns``: those whose final objects
     the function returns to its caller (``rt.returning``)."""
     sharing = Sharing(parsed, fn, arrays)
+    refuse_finally_updates(parsed, fn)
     entry_updates(fn, sharing)
     params = set(params_of(fn))  # the caller's objects: seen by it after the call
     liveness = Liveness(params)
@@ -491,6 +493,31 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             f"give the new object another name, or update `{n}` only after it",
         )
     return sharing
+
+
+def refuse_finally_updates(parsed: Parsed, fn: gast.FunctionDef) -> None:
+    """Refuse an in-place update in the ``finally`` block of a try that returns a value:
+    Python returns the object as the finally block leaves it (the array returned, a view
+    of it, a container holding it, changed through any name or a callee), compiled code
+    the value it had when the try returned."""
+    for s in walk_statements(fn.body):
+        if not isinstance(s, gast.Try) or not s.finalbody:
+            continue
+        tried = [*s.body, *(st for h in s.handlers for st in h.body), *s.orelse]
+        if not any(isinstance(st, gast.Return) and not isinstance(st.value, gast.Constant)
+                   for st in walk_statements(tried)):  # fmt: skip
+            continue
+        update = next((st for st in walk_statements(s.finalbody) if is_update(st)), None)
+        if update is not None:
+            changed = is_update(update)
+            raise parsed.error(
+                f"a finally block that changes `{_shown_names(fn).get(changed, changed)}` in "
+                "place after the try "
+                "returns a value: Python returns the object as the finally block leaves it, "
+                "compiled code its value before the finally block ran",
+                update,
+                "return a copy (`return y.copy()`), or make the change before returning",
+            )
 
 
 def rebound_after_update(fn: gast.FunctionDef, updated: tuple[str, ...]) -> gast.stmt | None:
@@ -581,9 +608,9 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
         return bool(others & read_here.after[id(s)])
 
     def field_alone(put: gast.stmt, update: gast.stmt) -> list[gast.stmt]:
-        """Before ``p.a = t`` of ``p.a *= 2`` (``update``: ``t``'s update in place), where
-        ``p`` is read again: the check that no other field of ``p`` holds the field's
-        object, which in Python would see the update too."""
+        """Before ``p.a = t`` of ``p.a *= 2`` (``update``: ``t``'s update in place): the
+        check that no other field of ``p`` holds the field's object, which in Python would
+        see the update too (read through ``p``, or a name given the field before)."""
         if not (isinstance(put, gast.Assign) and facts(update).inplace
                 and _puts(put, update)):  # fmt: skip
             return []
@@ -591,8 +618,6 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
         if not (isinstance(target, gast.Attribute) and isinstance(target.value, gast.Name)):
             return []
         holder = target.value.id
-        if holder not in read_here.after[id(put)]:
-            return []
         args = [name(holder), const(target.attr), const(holder)]
         check = gast.Call(func=_rt("check_field_alone"), args=args, keywords=[])
         return [_at(gast.Expr(value=check), put.lineno)]
@@ -738,24 +763,27 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
     return out
 
 
-def _check_lengths(body: list[gast.stmt], looped: dict[str, tuple[str, str]]) -> list[gast.stmt]:
-    """After each update in place of a sequence a loop runs over (``looped``: its name,
-    the name of its length and how the user wrote it), the check that its length is
-    still the one the loop took: Python would run over the entries it gained."""
+def _check_lengths(body: list[gast.stmt], looped: dict[str, tuple[Iterated, str]]
+                   ) -> list[gast.stmt]:  # fmt: skip
+    """After each update in place of a sequence a loop runs over (``looped``: by name,
+    the loop's sequences and how the user wrote it), the check that the loop still takes
+    as many steps: Python would run over the entries gained, or stop early."""
     out: list[gast.stmt] = []
     for s in body:
         inner = looped
-        if isinstance(s, gast.For) and facts(s).iterates:
-            inner = {**looped, **{seq: (n, shown) for seq, n, shown in facts(s).iterates}}
-        if not isinstance(s, gast.With):
+        iterated = facts(s).iterates if isinstance(s, gast.For) else None
+        if iterated is not None:
+            shown = ((iterated, text) for text in iterated.shown)
+            inner = {**looped, **dict(zip(iterated.sequences, shown, strict=True))}
+        if not isinstance(s, gast.With):  # (a with block's body is one opaque statement)
             rebuild_blocks(s, lambda b, inner=inner: _check_lengths(b, inner))
         out.append(s)
         written = is_update(s) or (
             s.targets[0].id if isinstance(s, gast.Assign) and facts(s).follows else None
         )
         if written in looped:
-            n, shown = looped[written]
-            args = [name(written), name(n), const(shown)]
+            iterated, shown = looped[written]
+            args = [name(iterated.count), const(shown), *map(name, iterated.sequences)]
             check = gast.Call(func=_rt("check_length"), args=args, keywords=[])
             out.append(_at(gast.Expr(value=check), s.lineno))
     return out

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..runtime import tensor_methods
 from . import inplace
-from .ir import facts, mark
+from .ir import Iterated, facts, mark
 from .parse import Parsed
 
 OPAQUE = (gast.JoinedStr, gast.Set)
@@ -259,27 +259,8 @@ class Normalizer:
         self.loops = 0  # how many loops the statement being normalized is in
         self.finals = 0  # how many try statements with a finally it is in (not in that)
         self.trying = 0  # how many try statements whose exceptions reach a handler or finally
-        self._aliases: dict[str, set[str]] | None = None  # see same_object
-        self.iterated: list[tuple[str, str, str]] = []  # see length
 
     # --- helpers -------------------------------------------------------------------------
-    def same_object(self, e: gast.expr) -> set[str]:
-        """The names that may hold the object the name ``e`` holds, by plain assignments
-        of one name to another (``m = l``) anywhere in the function; none for another
-        expression."""
-        if not isinstance(e, gast.Name):
-            return set()
-        if self._aliases is None:
-            self._aliases = {}
-            for node in walk(self.p.tree):
-                if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name):
-                    for t in (t for t in node.targets if isinstance(t, gast.Name)):
-                        joined = (self._aliases.get(t.id, {t.id})
-                                  | self._aliases.get(node.value.id, {node.value.id}))  # fmt: skip
-                        for n in joined:
-                            self._aliases[n] = joined
-        return self._aliases.get(e.id, {e.id})
-
     def emit(self, stmt: gast.stmt) -> None:
         stmt.lineno = self.line
         self.out.append(stmt)
@@ -389,17 +370,7 @@ class Normalizer:
             raise self.p.error(
                 "unsupported syntax: two *args in one call", e, "join them into one tuple first"
             )
-        owner = e.func.value if isinstance(e.func, gast.Attribute) else None
-        params = params_of(self.p.tree)
-        if isinstance(owner, gast.Call) and self.resolved(owner.func) is super \
-                and not owner.args and params:  # fmt: skip
-            # ``super().m(...)`` finds its object as the frame's first argument, not the
-            # first parameter in generated code: the function it runs, called with it
-            found = gast.Call(func=_rt("method"), args=[name(params[0]), const(e.func.attr),
-                              name("__class__")], keywords=[])  # fmt: skip
-            e = gast.Call(func=found, args=[name(params[0]), *e.args], keywords=e.keywords)
-        elif self.resolved(e.func) is super and not e.args and params:  # (kept in a name)
-            e = gast.Call(func=e.func, args=[name("__class__"), name(params[0])], keywords=[])
+        e = self.super_named(e)
         func = self.callee(e.func)
         args = [
             gast.Starred(value=self.atom(a.value), ctx=gast.Load())
@@ -409,6 +380,29 @@ class Normalizer:
         ]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def super_named(self, e: gast.Call) -> gast.Call:
+        """``super()`` finds the method's object (or class) as its frame's first argument,
+        which in generated code is not the user's first parameter: name both. An instance
+        method's ``super().m(...)`` becomes a call of the function it runs with the
+        object first (``rt.method``), so that the object's fields carry gradients."""
+        params = params_of(self.p.tree)
+        fn = self.p.fn
+        cells = dict(zip(getattr(fn, "__code__", None) and fn.__code__.co_freevars or (),
+                         getattr(fn, "__closure__", None) or (), strict=True))  # fmt: skip
+        cls = cells["__class__"].cell_contents if "__class__" in cells else None
+        kind = type(vars(cls).get(fn.__name__)) if isinstance(cls, type) else None
+        if not params or kind is staticmethod:
+            return e  # (Python's own error: super() needs an argument there)
+        owner = e.func.value if isinstance(e.func, gast.Attribute) else None
+        if (isinstance(owner, gast.Call) and self.resolved(owner.func) is super
+                and not owner.args and kind is not classmethod):  # fmt: skip
+            found = gast.Call(func=_rt("method"), args=[name(params[0]), const(e.func.attr),
+                              name("__class__")], keywords=[])  # fmt: skip
+            return gast.Call(func=found, args=[name(params[0]), *e.args], keywords=e.keywords)
+        if self.resolved(e.func) is super and not e.args:
+            return gast.Call(func=e.func, args=[name("__class__"), name(params[0])], keywords=[])
+        return e
 
     def comprehension(self, e: gast.ListComp | gast.GeneratorExp | gast.DictComp) -> gast.Name:
         """``[f(x) for x in xs if c(x)]`` (or a generator expression, made a list) as the
@@ -776,12 +770,11 @@ class Normalizer:
         if s.orelse:
             self.loop_else(s)
             return
-        self.iterated = []
-        counter, prefix = self.loop_source(s)
+        counter, prefix, iterated = self.loop_source(s)
         loop = gast.For(
             target=name(counter, store=True), iter=None, body=[], orelse=[], type_comment=None
         )
-        mark(loop, iterates=tuple(self.iterated))
+        mark(loop, iterates=iterated)
         loop.iter, loop.body = prefix[0], prefix[1] + self.loop_body(s.body)
         self.emit(loop)
 
@@ -805,26 +798,29 @@ class Normalizer:
         test = gast.UnaryOp(op=gast.Not(), operand=name(flag))
         self.stmt(_at(gast.If(test=test, body=s.orelse, orelse=[]), s.lineno))
 
-    def loop_source(self, s: gast.For) -> tuple[str, tuple[gast.expr, list[gast.stmt]]]:
+    def loop_source(self, s: gast.For) -> tuple[str, tuple[gast.expr, list[gast.stmt]],
+                                                 Iterated | None]:  # fmt: skip
         """The loop counter, the ``range(...)`` it runs over, and the statements that
-        bind the user's loop target from it at the top of the body."""
+        bind the user's loop target from it at the top of the body; the sequences whose
+        changes would change the number of steps Python takes (not ``reversed``'s: its
+        iterator keeps its index)."""
         it = s.iter
         kind = self.builtin_call(it)
         if kind == "range":
             args = [self.atom(a) for a in it.args]
             rng = gast.Call(func=name("range"), args=args, keywords=[])
             if isinstance(s.target, gast.Name):
-                return s.target.id, (rng, [])
+                return s.target.id, (rng, []), None
             counter = self.names.fresh("i")
-            return counter, (rng, self.bind_target(s.target, name(counter)))
+            return counter, (rng, self.bind_target(s.target, name(counter))), None
         if kind == "reversed":
             seq = self.sequence(it.args[0])
-            n = self.length(seq, it.args[0])
+            n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
             last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
             counter = self.names.fresh("i")
             rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
-            return counter, (rng, self.bind_target(s.target, item))
+            return counter, (rng, self.bind_target(s.target, item)), None
         nested = False
         if kind == "enumerate":
             inner = it.args[0]
@@ -836,7 +832,7 @@ class Normalizer:
         else:
             written, start = it.args if kind == "zip" else [it], None
             seqs = [self.sequence(a) for a in written]
-        lengths = [self.length(q, e) for q, e in zip(seqs, written, strict=True)]
+        lengths = [self.temp(gast.Call(func=name("len"), args=[q], keywords=[])) for q in seqs]
         n = (
             lengths[0]
             if len(lengths) == 1
@@ -853,15 +849,11 @@ class Normalizer:
                 else gast.BinOp(left=name(counter), op=gast.Add(), right=start)
             )
             value = (index, value)
-        return counter, (rng, self.bind_target(s.target, value))
-
-    def length(self, seq: gast.expr, written: gast.expr) -> gast.Name:
-        """The length of a loop's sequence, noted with it (see ``Facts.iterates``): Python
-        runs over a list as it changes, compiled code as many times as it had entries."""
-        n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
-        if isinstance(seq, gast.Name):
-            self.iterated.append((seq.id, n.id, ast.unparse(gast.gast_to_ast(written))))
-        return n
+        named = [(q.id, ast.unparse(gast.gast_to_ast(e)))
+                 for q, e in zip(seqs, written, strict=True)
+                 if isinstance(q, gast.Name)]  # fmt: skip
+        iterated = Iterated(*map(tuple, zip(*named, strict=True)), n.id) if named else None
+        return counter, (rng, self.bind_target(s.target, value)), iterated
 
     def bind_target(self, target: gast.expr, value: Parts) -> list[gast.stmt]:
         saved, self.out = self.out, []
@@ -1093,15 +1085,6 @@ class Normalizer:
         """``try`` as Python runs it, each block normalized; the except clauses' types as
         written (Python evaluates them only when an exception comes)."""
         finals = 1 if s.finalbody else 0
-        changed = _returned_then_changed(s, self.same_object)
-        if changed is not None:
-            raise self.p.error(
-                f"a finally block that changes `{changed}` in place, which the try returns: "
-                "Python returns the object, changed; compiled code returns its value before "
-                "the finally block runs",
-                s,
-                f"return a copy (`return {changed}.copy()`), or change it before returning",
-            )
         self.finals += finals
         self.trying += 1
         body = self.block(s.body)
@@ -1224,38 +1207,3 @@ def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.
     for field in ("body", "orelse"):
         if isinstance(getattr(s, field, None), list):
             setattr(s, field, rebuild(getattr(s, field)))
-
-
-LIST_UPDATES = {"append", "extend", "insert", "pop", "remove", "clear", "reverse", "sort"}
-
-
-def _returned_then_changed(s: gast.Try, same: Callable[[gast.expr], set[str]]) -> str | None:
-    """A name a ``return`` of the try returns whose object its ``finally`` block updates
-    in place (``y *= 3``, ``y[0] = v``, ``y.append(v)``, also through another name of the
-    object: ``same``), or None."""
-    if not s.finalbody:
-        return None
-    blocks = [*s.body, *(st for h in s.handlers for st in h.body), *s.orelse]
-    returned = {n.value.id: n.value for st in blocks for n in walk(st)
-                if isinstance(n, gast.Return) and isinstance(n.value, gast.Name)}  # fmt: skip
-    for node in (n for st in s.finalbody for n in walk(st)):
-        if isinstance(node, gast.AugAssign):
-            target = node.target
-        elif isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Subscript):
-            target = node.targets[0].value
-        elif (
-            isinstance(node, gast.Call)
-            and isinstance(node.func, gast.Attribute)
-            and (
-                node.func.attr in LIST_UPDATES | {"fill", "put", "resize", "update", "setdefault"}
-                or node.func.attr.endswith("_")  # a Tensor's in-place methods
-            )
-        ):
-            target = node.func.value
-        else:
-            continue
-        if isinstance(target, gast.Name):
-            hit = next((r for r, e in returned.items() if target.id in same(e)), None)
-            if hit is not None:
-                return hit
-    return None

@@ -543,8 +543,19 @@ def item_tangent(dx: Any, index: tuple) -> Any:
     return dx.item(*index) if hasattr(dx, "item") else float(dx)
 
 
+_OWN_INDEXING = (list.__getitem__, tuple.__getitem__, dict.__getitem__)
+
+
 def index_grad(x: Any, idx: Any, g: Any) -> Any:
     """Gradient of ``x[idx]``: ``g`` scattered into zeros shaped like ``x``."""
+    if not _is_array(x) and type(x).__getitem__ not in _OWN_INDEXING:
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a gradient through indexing a {type(x).__qualname__}, whose __getitem__ is "
+            "code compiled code does not differentiate",
+            "index the list, dict or array it holds",
+        )
     if isinstance(x, dict):
         return {idx: g}
     if isinstance(x, (list, tuple)):
@@ -900,7 +911,9 @@ def _check_iterated(x: Any) -> None:
     """Refuse a gradient through the iteration of an object that is no list, tuple,
     array, iterator (its entries given back as a list) or view of a dict: its
     ``__iter__`` is code no adjoint follows."""
-    if isinstance(x, (list, tuple, abc.Iterator, abc.MappingView)) or _is_array(x):
+    if type(x).__iter__ in (list.__iter__, tuple.__iter__) or _is_array(x):
+        return  # (a subclass of its own iteration is refused: compiled code indexes it)
+    if isinstance(x, (abc.Iterator, abc.MappingView)) and not isinstance(x, (list, tuple)):
         return
     from .mutation import refuse  # mutation imports this module
 

@@ -670,6 +670,26 @@ def _gathered(operand: Any, entries: Any, grads: tuple) -> Any:
     return xp.reshape(xp.stack([xp.asarray(d) for d in out]), operand.shape)
 
 
+def call_key(values: list, args: tuple, kwargs: dict, shapes: bool = True) -> tuple:
+    """What a compiled unit of a call depends on, beyond the function: the types and
+    dtypes of its differentiated values (an integer array carries no gradient, a float
+    one does), the rules registered, the shapes of its arguments where its code is
+    compiled for them (``shape_key``), and the array module where the types do not name
+    it (numbers, arrays in containers). Every call site (sd.grad's, a compiled caller's)
+    keys its units so: ``(types, dtypes, version, shapes or None[, module])``."""
+    value_types = tuple(map(type, values))
+    dtypes = tuple(getattr(v, "dtype", None) for v in values)
+    key = (
+        value_types,
+        dtypes,
+        Host.registry.version(),
+        shape_key(args, kwargs) if shapes else None,
+    )
+    if not _ARRAY_TYPES.issuperset(value_types):
+        key += (array_module(*values, *args, *kwargs.values()),)
+    return key
+
+
 def cached_unit(units: dict, key: tuple, make: Callable[..., tuple], *args: Any) -> tuple:
     """The entry of a call site's ``units`` for ``key`` (a compiled unit, and where the
     gradients it gives sit), made by ``make(*args)`` when absent or stale (compiled taking a
@@ -752,17 +772,7 @@ class _Site:
         return self._target()
 
     def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
-        value_types = tuple(map(type, values))
-        # dtypes too: an integer array carries no gradient (see compile), a float one does
-        dtypes = tuple(getattr(v, "dtype", None) for v in values)
-        key = (
-            (value_types, dtypes, Host.registry.version())
-            if self.tensor
-            else (value_types, dtypes, shape_key(args, kwargs), Host.registry.version())
-        )  # Tensor: no shapes
-        if not _ARRAY_TYPES.issuperset(value_types):
-            # the array module is not in the types: of arrays in containers, or of others
-            key += (array_module(*values, *args, *kwargs.values()),)
+        key = call_key(values, args, kwargs, shapes=not self.tensor)  # Tensor: no shapes
         return cached_unit(self.units, key, self.compile, values, args, kwargs)
 
     def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:

@@ -417,14 +417,15 @@ def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
         )
 
 
-def check_length(seq: Any, n: int, shown: str = "") -> None:
-    """Raise when the sequence a for loop runs over (``shown``, as the user wrote it) no
-    longer has the ``n`` entries the loop took: Python runs over a list as it changes,
-    compiled code as many times as it had entries."""
-    if len(seq) != n:
+def check_length(n: int, shown: str, *sequences: Any) -> None:
+    """Raise when the sequences a for loop runs over (together, as ``zip`` does) no
+    longer give the ``n`` steps the loop takes, after an update in place of one of them
+    (``shown``, as the user wrote it): Python runs over a list as it changes, compiled
+    code as many steps as it had entries."""
+    if min(map(len, sequences)) != n:
         raise refuse(
-            f"the list `{shown}` changes length while a for loop runs over it: Python "
-            "runs over the entries it gains, compiled code over as many as it had",
+            f"`{shown}` changes length while a for loop runs over it: Python runs over "
+            "the entries it gains (or stops early), compiled code as many steps as it had",
             f"loop with an index (`while i < len({shown}):`) to see the changes; else "
             f"loop over a copy (`for v in list({shown}):`)",
         )

@@ -79,3 +79,22 @@ def test_a_second_derivative_in_a_compiled_step_is_refused_at_the_users_line():
     (g,) = ag.grad((w**3).sum(), w, create_graph=True)  # eager: differentiated again
     (g**2).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), 36 * w.detach().numpy() ** 3)
+
+
+def test_forward_mode_and_jacobians_take_lists_of_numbers_as_arrays():
+    """A list primal with an array tangent, a tuple with a list, and a Jacobian in a list
+    of numbers (refused once, for their types)."""
+    f = lambda ps: ps[0] * ps[1] ** 2  # noqa: E731
+    assert sd.jvp(f, ([1.0, 2.0],), (np.array([1.0, 0.0]),)) == (4.0, 4.0)
+    assert sd.jvp(f, ((1.0, 2.0),), ([1.0, 0.0],)) == (4.0, 4.0)
+    for mode in ("rev", "fwd"):
+        jac = sd.jacobian(lambda xs: np.array([xs[0] * xs[1], xs[1]]), mode=mode)([1.0, 2.0])
+        np.testing.assert_allclose(jac, [[2.0, 1.0], [0.0, 1.0]])
+
+
+def test_tangents_of_containers_are_checked_entry_by_entry():
+    h = lambda d: d["a"] * d["b"] ** 2  # noqa: E731
+    with pytest.raises(ValueError, match="zero tangent"):
+        sd.jvp(h, ({"a": 1.0, "b": 2.0},), ({"a": 1.0, "b": None},))
+    with pytest.raises(ValueError, match="same keys"):
+        sd.jvp(h, ({"a": 1.0, "b": 2.0},), ({"a": 1.0},))

@@ -1832,3 +1832,190 @@ def an_argument_iterated_through_its_iter_and_read_by_field(bag):
     """The gradient of ``for v in bag`` came back as a list, that of ``bag.items`` as the
     object's fields: a TypeError adding them."""
     return sum(np.sum(v**2) for v in bag) + np.sum(bag.items[0])
+
+
+@case(vec(3))
+def a_loop_over_a_string_constant(x):
+    """``for c in "ab"`` crashed in the sharing analysis (its sequence holds no name)."""
+    s = 0.0
+    for c in "ab":
+        s = s + np.sum(x) * len(c)
+    first, *rest = "abc"
+    return s * len(rest)
+
+
+@dataclass
+class _IterablePair:
+    a: float
+    b: float
+
+    def __iter__(self):
+        return iter((self.a, self.b))
+
+
+@case(_IterablePair(1.3, 0.7))
+def an_argument_of_a_class_with_its_own_iteration_read_by_its_fields(p):
+    """Its own ``__iter__`` does not make it less of a record when only its fields are
+    read (a crash once: its gradient was built as a dict)."""
+    return p.a * p.b
+
+
+@case(1.3)
+def an_object_of_a_class_with_its_own_iteration_made_here(x):
+    p = _IterablePair(x * 2, x)
+    return p.a * p.b
+
+
+@case(vec(3))
+def lists_grown_while_reversed_or_a_shorter_zip_runs_over_them(x):
+    """``reversed`` keeps its index and ``zip`` stops at its shortest list: appending
+    changes neither loop's steps, so no refusal."""
+    ys = [x[0], x[1]]
+    for v in reversed(ys):
+        ys.append(v * x[2])
+    zs = [x[2]]
+    s = 0.0
+    for y, z in zip(ys, zs, strict=False):
+        ys.append(y * z)
+        s = s + y * z
+    return s + sum(ys)
+
+
+def _tripled(z):
+    z *= 3
+
+
+def _returned_then_tripled(y, how):
+    try:
+        return y
+    finally:
+        if how == "tuple":
+            z, _ = y, 1
+            z *= 3
+        elif how == "out":
+            np.multiply(y, 3, out=y)
+        elif how == "holder":
+            held = [y]
+            held[0] *= 3
+        else:
+            _tripled(y)
+
+
+for _how in ("tuple", "out", "holder", "callee"):
+
+    def _a_finally_block_changing_the_returned_array(x, how=_how):
+        """The finally block triples the array the try returns: through a name unpacked
+        from it, ``out=``, a list holding it, a callee (silently lost): refused."""
+        return np.sum(x * _returned_then_tripled(x * 1.0, how))
+
+    CASES.append(Case(_a_finally_block_changing_the_returned_array, (vec(3),), 0, True,
+                      f"a_finally_block_changing_the_returned_array_{_how}"))  # fmt: skip
+
+
+@case(vec(3), refusable=True)
+def a_name_given_a_field_sees_its_update_through_another_field(x):
+    """``b = p.b; p.a *= 2`` with ``p.a is p.b`` doubles ``b`` (silently lost: ``p`` was
+    not read again, so its fields were not checked)."""
+    y = x * 1.0
+    p = _Pair(y, y)
+    b = p.b
+    p.a *= 2
+    return np.sum(b * x)
+
+
+@case(1.3, refusable=True)
+def a_value_carried_by_an_assertion(x):
+    try:
+        assert x < 0, x * 2.0
+    except AssertionError as e:
+        return e.args[0] ** 2
+    return x
+
+
+@case(vec(3))
+def an_exception_message_formatted_with_percent(x):
+    if np.sum(x) > 100.0:
+        raise ValueError("too large: %s" % x, x > 0)  # noqa: UP031
+    return np.sum(x**2)
+
+
+class _Clipper:
+    def __init__(self, w):
+        self.w = w
+
+    def clip(self, lr):
+        self.w = self.w * lr
+
+
+def _make_clipper(x):
+    return _Clipper(x)
+
+
+@case(1.3, refusable=True)
+def a_method_named_like_an_array_method_changing_its_object(x):
+    """``o.clip(3.0)`` on an object made by a factory: taken for ndarray.clip, its result
+    dropped (the change of ``o.w`` lost, silently)."""
+    o = _make_clipper(x)
+    o.clip(3.0)
+    return o.w**2
+
+
+class _Made:
+    def __init__(self, w):
+        self.w = w
+
+    @classmethod
+    def make(cls, w):
+        return cls(w)
+
+    @staticmethod
+    def squared(v):
+        return v**2
+
+
+class _MadeChild(_Made):
+    @classmethod
+    def make(cls, w):
+        return super().make(w * 5.0)
+
+    def loss(self, x):
+        return np.sum(super().squared(x) * self.w)
+
+
+@case(vec(3), vec(3, 1), wrt=(0, 1))
+def zero_argument_super_in_class_and_static_methods(w, x):
+    """A classmethod's ``super()`` crashed (its first parameter is the class), a
+    staticmethod reached through ``super()`` was refused."""
+    return _MadeChild.make(w).loss(x)
+
+
+class _Doubling:
+    def __init__(self, w):
+        self.w = w
+
+    def __setattr__(self, k, v):
+        object.__setattr__(self, k, v * 2.0)
+
+
+@case(1.3, refusable=True)
+def a_class_with_its_own_setattr(x):
+    """Its ``__setattr__`` doubles what is set: compiled code wrote the field directly."""
+    o = _Doubling(1.0)
+    o.w = x
+    return o.w**2
+
+
+class _Reversed(list):
+    def __iter__(self):
+        return iter(list.__reversed__(self))
+
+
+@case(_Reversed([1.0, 2.0]), refusable=True)
+def a_list_of_a_class_with_its_own_iteration(xs):
+    """Compiled code indexes the list: a subclass iterating in another order is refused
+    (its entries' gradients went to the wrong ones)."""
+    s, w = 0.0, 1.0
+    for v in xs:
+        s = s + v * w
+        w = w + 1.0
+    return s
