@@ -1777,6 +1777,8 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
     positions = tuple(i for i, t in enumerate(inner) if t is not None)
+    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
+        fn = rt.primitive_function(fn, len(primals), ())  # its rules, not its code
     forward = _Target(fn, positions)
     if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
         raise CompileError(
@@ -1798,6 +1800,26 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
 
 
 registry.register_jvp(jvp, _jvp_jvp)
+
+
+def _call_jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple, *args: Any) -> tuple:
+    """The forward rule of ``rt.call_jvp(fn, inner, *args)``, a call in forward-mode
+    source: forward mode over ``fn``'s forward mode (see ``_jvp_jvp``)."""
+    _, d_inner, *d_args = tangents
+    d_inner = d_inner if d_inner is not None else (None,) * len(inner)
+    if fn is rt.objects.PLAIN_CALL:  # the function called is args[0], without a tangent
+        fn, args, inner, d_args, d_inner = args[0], args[1:], inner[1:], d_args[1:], d_inner[1:]
+    elif isinstance(fn, type) and rt.is_record_class(fn):
+        fn = rt.objects.constructor(fn)
+    elif fn is rt.objects.PARTIAL_CALL:
+        raise CompileError(
+            "forward mode of the forward mode of a call of a functools.partial",
+            hint="call the partial's function itself, or use sd.hvp (reverse over forward)",
+        )
+    return _jvp_jvp((None, tuple(d_args), tuple(d_inner)), ans, fn, args, inner)
+
+
+registry.register_jvp(rt.call_jvp, _call_jvp_jvp)
 
 
 class Differentiated:

@@ -288,7 +288,8 @@ class TangentBuilder:
         return {**dict(zip(op.rule.params, op.operands, strict=False)), **op.bound}
 
     def rule(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
-        active = [i for i, e in enumerate(op.operands) if self.active(e)]
+        constant = registry.constant_positions(op.primitive)
+        active = [i for i, e in enumerate(op.operands) if self.active(e) and i not in constant]
         if not active:
             return [self.zero(n)]
         if op.primitive is rt_module.follow:  # a selection of one of the two tangents
@@ -323,13 +324,17 @@ class TangentBuilder:
         varargs = op.rule.varargs if op.rule is not None else None
         if varargs in forward.tangents and isinstance(bound.get(varargs), gast.Tuple):
             named |= {id(e) for e in bound[varargs].elts}  # its tangent: one per argument
-        if any(self.active(e) and id(e) not in named for e in op.operands):  # in *args
+        held = {id(op.operands[i]) for i in constant if i < len(op.operands)}
+        if any(self.active(e) and id(e) not in named | held for e in op.operands):  # in *args
             raise self.error(
                 s,
                 f"no forward rule for the extra arguments of {describe(op.primitive)}",
                 "use sd.grad (reverse mode)",
             )
-        untold = [p for p, e in bound.items() if self.active(e) and p not in forward.tangents]
+        told = forward.tangents
+        untold = [
+            p for p, e in bound.items() if self.active(e) and id(e) not in held and p not in told
+        ]
         if untold:  # the rule gives no tangent for an argument that has one
             raise self.error(
                 s,

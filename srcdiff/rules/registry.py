@@ -170,6 +170,26 @@ def linear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
         _LINEAR[_key(prim)] = positions
 
 
+_CONSTANT_IN: dict[Any, frozenset[int]] = {}
+
+
+def constant_in(positions: tuple[int, ...], *primitives: Any) -> None:
+    """Declare primitives whose results do not change with their arguments at
+    ``positions`` (read for a shape, a dtype, or a choice constant almost everywhere:
+    which entries attain a maximum, the order a sort gives): their tangents never reach
+    the result, so forward mode needs none."""
+    for prim in primitives:
+        _CONSTANT_IN[_key(prim)] = frozenset(positions)
+
+
+def constant_positions(primitive: Any) -> frozenset[int]:
+    """The positions of ``primitive``'s arguments its result is constant in."""
+    try:
+        return _CONSTANT_IN.get(_key(primitive), frozenset())
+    except TypeError:
+        return frozenset()
+
+
 def multilinear(positions: tuple[int, ...] | str, *primitives: Any) -> None:
     """Declare primitives linear in each of the arguments at ``positions`` apart (``"all"``:
     each argument), the others held: the tangent of the result is the sum, over those

@@ -7,7 +7,7 @@ for a differentiated period) is refused there with a ``CompileError``."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import linear, make_rule, nondiff, register, sequence_result, vjp
+from .registry import constant_in, linear, make_rule, nondiff, register, sequence_result, vjp
 
 
 @vjp(rt.broadcast_like)
@@ -211,6 +211,9 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
        rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
+constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
+            rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
+constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
 sequence_result(rt.choice_grads, rt.result_like)

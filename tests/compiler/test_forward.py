@@ -160,6 +160,10 @@ def _jvp_of(spec, tangents: dict[int, object]):
             total = _add(total, _structure(spec.primal(*moved, **kwargs)), ans)
         return total
     forward = registry.lookup_jvp(spec.prim)
+    if not forward.inline:  # called by name: fn(tangents, result, *args), None for none
+        given = tuple(tangents.get(i) for i in range(len(args)))
+        parts = forward.fn(given, spec.primal(*args, **kwargs), *args, **kwargs)
+        return _structure(parts)
     rule = registry.lookup(spec.prim)
     params = list(rule.params)
     npos = rule.npositional  # the keyword-only parameters after *args take no position

@@ -98,3 +98,20 @@ def test_tangents_of_containers_are_checked_entry_by_entry():
         sd.jvp(h, ({"a": 1.0, "b": 2.0},), ({"a": 1.0, "b": None},))
     with pytest.raises(ValueError, match="same keys"):
         sd.jvp(h, ({"a": 1.0, "b": 2.0},), ({"a": 1.0},))
+
+
+def _f(x):
+    return np.sum(np.sin(x) * x[::-1] ** 2)
+
+
+def test_forward_mode_of_a_function_taking_forward_mode_inside():
+    """``sd.jvp`` of a function calling ``sd.jvp`` is ``u^T H v`` (it was refused: no
+    forward rule for sd.jvp)."""
+    u, v = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
+
+    def directional(x):
+        return sd.jvp(_f, (x,), (v,))[1]
+
+    value, second = sd.jvp(directional, (X,), (u,))
+    assert value == pytest.approx(sd.jvp(_f, (X,), (v,))[1])
+    assert second == pytest.approx(u @ sd.hessian(_f)(X) @ v, rel=1e-10)
