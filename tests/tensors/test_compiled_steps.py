@@ -1,6 +1,8 @@
 """A function that calls ``backward()`` on Tensors, decorated with ``@sd.differentiate``,
 runs compiled on arrays and gives the gradients eager code gives."""
 
+import types
+
 import numpy as np
 import pytest
 from steps import assert_compiled_step_matches_eager, assert_runs_match, shown_line
@@ -1368,3 +1370,44 @@ def test_a_buffer_updated_under_no_grad_in_an_inlined_forward_runs_as_eager_code
         runs.append((losses, bn.rm.numpy().copy(), bn.g.grad.numpy().copy()))
     for eager, compiled in zip(*runs, strict=True):
         np.testing.assert_allclose(compiled, eager, rtol=1e-6)
+
+
+class _Smoothed(nn.Module):
+    """A running mean kept as a buffer, assigned (not updated in place) in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Parameter(sd.ones(3))
+        self.register_buffer("rm", sd.zeros(3))
+
+    def forward(self, x):
+        mean = x.mean(0)
+        self.rm = 0.1 * mean.detach()
+        return self.g * (x - mean)
+
+
+def test_values_a_step_stores_outside_it_are_tensors_as_in_eager_code():
+    """``state["h"] = h.detach()``, ``history.append(...)``, ``holder.h = ...`` and a
+    buffer assigned in ``forward`` stored the arrays compiled code holds (``.numpy()``
+    then failed, and a buffer refused the array)."""
+    w = nn.Parameter(sd.ones(3))
+    state, history, holder, smoothed = {}, [], types.SimpleNamespace(), _Smoothed()
+
+    @sd.differentiate
+    def step(x):
+        h = (w * x).tanh()
+        loss = h.sum() + (smoothed(x) ** 2).mean()
+        loss.backward()
+        state["h"] = h.detach()
+        history.append(h.detach())
+        holder.h = h.detach()
+        return loss.item()
+
+    x = sd.randn(4, 3)
+    step(x)
+    want = np.tanh(x.numpy())
+    for stored in (state["h"], history[0], holder.h):
+        assert isinstance(stored, sd.Tensor) and not stored.requires_grad
+        np.testing.assert_allclose(stored.numpy(), want, rtol=1e-6)
+    assert isinstance(smoothed.rm, sd.Tensor)
+    np.testing.assert_allclose(smoothed.rm.numpy(), 0.1 * x.numpy().mean(0), rtol=1e-6)
