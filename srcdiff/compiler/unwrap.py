@@ -225,6 +225,18 @@ class Unwrapper:
                     cache.pop(target, None)
                 continue
             out += self.leaving_as_tensors(s)
+            target = s.targets[0] if isinstance(s, gast.Assign) else None
+            if (
+                isinstance(target, gast.Subscript)
+                and isinstance(target.value, gast.Name)
+                and (target.value.id in self.made)
+            ):  # ``z = sd.zeros(3); z[m] = v``: a Tensor made here, written as its array
+                made = assign(target.value.id, unwrap_call(target.value.id))
+                made.lineno = s.lineno
+                out.append(made)
+                cache.pop(target.value.id, None)
+                target.slice = self.array(target.slice, out, cache, s.lineno)  # a mask too
+                s.value = self.array(s.value, out, cache, s.lineno)
             self.statement(s, out, cache)
             out.append(s)
             for target in assigned_names(s):

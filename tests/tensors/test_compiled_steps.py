@@ -1411,3 +1411,28 @@ def test_values_a_step_stores_outside_it_are_tensors_as_in_eager_code():
         np.testing.assert_allclose(stored.numpy(), want, rtol=1e-6)
     assert isinstance(smoothed.rm, sd.Tensor)
     np.testing.assert_allclose(smoothed.rm.numpy(), 0.1 * x.numpy().mean(0), rtol=1e-6)
+
+
+def test_a_tensor_made_in_the_step_is_filled_by_item_writes_as_in_eager_code():
+    """``z = sd.zeros(3); z[x > 0] = (w * x)[x > 0]``: z was taken for a Tensor from
+    outside and the write refused, though eager code differentiates it."""
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def step(x):
+        z = sd.zeros(3)
+        z[x > 0] = (w * x)[x > 0]
+        out = sd.zeros(2, 3)
+        for i in range(2):
+            out[i] = z * (i + 1.0)
+        loss = (out**2).sum()
+        loss.backward()
+        return loss.item()
+
+    x = sd.tensor([1.0, -1.0, 2.0])
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        w.grad = None
+        runs.append((fn(x), w.grad.numpy().copy()))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    np.testing.assert_allclose(runs[1][1], runs[0][1])
+    np.testing.assert_allclose(runs[0][1], [10.0, 0.0, 120.0])
