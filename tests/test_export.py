@@ -315,6 +315,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
         *("in_place", "as_tensor", "tensor_in_place", "tensor_receiver"),  # of Tensor code
         "call_key",  # the rules registered are part of a compiled unit's key
         *("callee_tangent_vjp", "callee_tangent_vjp_keywords", "callee_tangent_vjp_star"),
+        "held_without_gradient",
     }
     modules = {"tensors", "tensor_methods"}
     names = [n for n in sd.runtime.__all__ if n not in needs_the_compiler | modules]

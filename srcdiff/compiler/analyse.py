@@ -93,6 +93,7 @@ class Analyser:
         self.assumed_numbers: set[str] = set()  # globals taken for numbers (``Unit.stale``)
         self.fn = fn
         self.on_tensors = dialect.on_tensors  # attributes and methods are the Tensor's
+        self.dialect = dialect
         self.locals = local_names(fn)
         self.active = set(active_params)
         self.final = False
@@ -253,6 +254,38 @@ class Analyser:
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op
+
+    def leaving_as_tensors(self, statements: list[gast.stmt]) -> None:
+        """In Tensor code, a value written into an object from outside (a global's, the
+        caller's: ``state["h"] = h.detach()``, ``history.append(v)``, ``model.calls =
+        model.calls + 1``) goes there as eager code puts it, a Tensor sharing an array's
+        memory (``rt.as_tensor``), not the array compiled code holds; one that may carry
+        a gradient, which the object could not keep, is written through
+        ``rt.held_without_gradient`` (a number passes, an array computed is refused)."""
+        outside = set() if self.dialect is Dialect.TENSOR_CALLEE else set(params_of(self.fn))
+        stores = (gast.Subscript, gast.Attribute)
+        adds = ("append", "insert", "setdefault")
+        for s in statements:
+            call = s.value if isinstance(s, gast.Expr) else None
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], stores):
+                holder, value = s.targets[0].value, s.value
+            elif (
+                isinstance(call, gast.Call)
+                and getattr(call.func, "attr", None) in adds
+                and (call.args)
+            ):
+                holder, value = call.func.value, call.args[-1]
+            else:
+                continue
+            if not (isinstance(holder, gast.Name) and isinstance(value, gast.Name)
+                    and (holder.id not in self.locals or holder.id in outside)):  # fmt: skip
+                continue
+            helper = "held_without_gradient" if self.is_active(value) else "as_tensor"
+            wrapped = gast.Call(func=_rt_attr(helper), args=[value], keywords=[])
+            if isinstance(s, gast.Assign):
+                s.value = wrapped
+            else:
+                s.value.args[-1] = wrapped
 
     def classify_effect(self, stmt: gast.Expr, call: gast.Call) -> Op:
         """A call whose result is dropped, with differentiated arguments: what matters is
@@ -820,6 +853,8 @@ class Analyser:
                     self.active.add(op.target)
                     changed = True
         self.final = True
+        if self.on_tensors:
+            self.leaving_as_tensors(statements)
         for stmt in statements:
             op = self.classify(stmt)
             if op.kind in (Kind.RULE, Kind.COPY) and op.target not in self.active:
@@ -1140,6 +1175,10 @@ def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
         and bool(node.args)
         and isinstance(node.args[0], gast.Name)
     )
+
+
+def _rt_attr(helper: str) -> gast.Attribute:
+    return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
 
 
 def _is_false(e: gast.expr) -> bool:

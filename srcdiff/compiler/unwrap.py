@@ -86,8 +86,6 @@ class Unwrapper:
         }
         self.arrays = self.array_names(fn, params_are_arrays)
         self.made = self.made_tensors(fn)
-        # the caller's objects: a write into them is seen outside, where Tensors are
-        self.outside = set() if params_are_arrays else set(params_of(fn))
 
     def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
         """Names every assignment of which is an operation that gives an array (or a
@@ -224,7 +222,6 @@ class Unwrapper:
                 for target in {t for st in rest for t in assigned_names(st)}:
                     cache.pop(target, None)
                 continue
-            out += self.leaving_as_tensors(s)
             target = s.targets[0] if isinstance(s, gast.Assign) else None
             if (
                 isinstance(target, gast.Subscript)
@@ -244,40 +241,6 @@ class Unwrapper:
                 for key in [k for k, v in cache.items() if v == target]:
                     cache.pop(key)
         return out
-
-    def leaving_as_tensors(self, s: gast.stmt) -> list[gast.stmt]:
-        """A value written into an object from outside (a global's, the caller's: ``state
-        ["h"] = h.detach()``, ``history.append(v)``, ``model.running = v``) goes there as
-        eager code puts it, a Tensor (``t = rt.as_tensor(v)``, sharing an array's memory,
-        requiring no grad), not as the array compiled code holds."""
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], (gast.Subscript,
-                                                                     gast.Attribute)):  # fmt: skip
-            holder, value = s.targets[0].value, s.value
-        elif (
-            isinstance(s, gast.Expr)
-            and isinstance(s.value, gast.Call)
-            and isinstance(s.value.func, gast.Attribute)
-            and s.value.func.attr in ("append", "insert", "setdefault")
-            and s.value.args
-        ):
-            holder, value = s.value.func.value, s.value.args[-1]
-        else:
-            return []
-        if not (
-            isinstance(holder, gast.Name)
-            and (holder.id not in self.locals or holder.id in self.outside)
-            and isinstance(value, gast.Name)
-            and value.id in self.locals
-        ):
-            return []
-        t = self.names.fresh()
-        made = assign(t, rt_call("as_tensor", name(value.id)).value)
-        made.lineno = s.lineno
-        if isinstance(s, gast.Assign):
-            s.value = name(t)
-        else:
-            s.value.args[-1] = name(t)
-        return [made]
 
     def as_tensors(self, block: gast.With) -> list[gast.stmt]:
         """A ``sd.no_grad()`` block runs as written, on Tensors: each local it reads and

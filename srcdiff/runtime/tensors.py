@@ -160,6 +160,23 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(obj, method)(*args, **kwargs)
 
 
+def held_without_gradient(value: Any) -> Any:
+    """``value``, written into an object from outside compiled Tensor code (a module's
+    counter, ``self.calls + 1``), where it may carry a gradient the object could not keep
+    (an array the code computed, a Tensor that requires grad): refused then."""
+    if Host.grad_enabled() and (
+        value.requires_grad
+        if isinstance(value, Host.tensor)
+        else is_array(value) or isinstance(value, np.generic)
+    ):
+        raise refuse(
+            "a value that may carry a gradient, written into an object from outside the "
+            "compiled function",
+            "make the change under `with sd.no_grad():`, or .detach() the value first",
+        )
+    return value
+
+
 def refuse_carried(what: str, given: tuple) -> None:
     """Refuse ``what`` (a change of a Tensor from outside compiled code) where a value it
     takes on may carry a gradient: a Tensor that requires grad, or an array the code

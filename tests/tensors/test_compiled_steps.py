@@ -1436,3 +1436,38 @@ def test_a_tensor_made_in_the_step_is_filled_by_item_writes_as_in_eager_code():
     assert runs[1][0] == pytest.approx(runs[0][0])
     np.testing.assert_allclose(runs[1][1], runs[0][1])
     np.testing.assert_allclose(runs[0][1], [10.0, 0.0, 120.0])
+
+
+class _Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Parameter(sd.ones(3))
+        self.calls = 0
+        self.last = None
+
+    def forward(self, x, keep=False):
+        self.calls = self.calls + 1
+        y = self.g * x
+        if keep:
+            self.last = y.sum()
+        return y
+
+
+def test_a_number_a_forward_writes_into_its_module_runs_and_a_gradient_is_refused():
+    """``self.calls = self.calls + 1`` was refused as a differentiated value written into
+    an attribute; a value that may carry a gradient (``self.last = y.sum()``) still is,
+    where the step runs."""
+    m = _Counted()
+
+    @sd.differentiate
+    def step(x, keep=False):
+        loss = m(x, keep).sum()
+        loss.backward()
+        return loss.item()
+
+    step(sd.ones(3))
+    step(sd.ones(3))
+    assert m.calls == 2
+    np.testing.assert_allclose(m.g.grad.numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(sd.CompileError, match="may carry a gradient"):
+        step(sd.ones(3), True)
