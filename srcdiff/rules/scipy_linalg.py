@@ -156,13 +156,15 @@ def cho_solve_jvp(ans, c_and_lower, b, overwrite_b=False, check_finite=True, *,
             "leave overwrite_b False (the default)",
         )
     low = (
-        xp.tril(c_and_lower[0]) if c_and_lower[1] else xp.swapaxes(xp.triu(c_and_lower[0]), -1, -2)
+        xp.tril(c_and_lower[0])
+        if xp.all(c_and_lower[1])
+        else xp.swapaxes(xp.triu(c_and_lower[0]), -1, -2)
     )
     vector = xp.ndim(b) == 1
     xm = ans[..., None] if vector else ans
     dlow = (
         xp.tril(dc_and_lower[0])
-        if c_and_lower[1]
+        if xp.all(c_and_lower[1])
         else xp.swapaxes(xp.triu(dc_and_lower[0]), -1, -2)
     )
     dx = -rt.solve_triangular(

@@ -242,6 +242,7 @@ def cho_solve_grads(g: Any, ans: Any, c: Any, lower: bool, b: Any) -> tuple[Any,
     from scipy.linalg import cho_solve
 
     xp = array_module(c, b, g)
+    lower = bool(xp.all(lower))  # (one flag per matrix of a stack, all alike)
     vector = xp.ndim(b) == 1
     gm = g[..., None] if vector else g
     xm = ans[..., None] if vector else ans

@@ -831,16 +831,17 @@ def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
     key = (len(p.args), tuple(p.keywords), nargs, keywords)
     hit = _CALLERS.get(key)
     if hit is None:
-        params = [f"x{i}" for i in range(nargs)]
-        signature = ", ".join(["p", *params, *(["*", *keywords] if keywords else [])])
-        bound = [f"bound[{i}]" for i in range(len(p.args))]
-        kept = [f"{k}=bound[{len(p.args) + i}]" for i, k in enumerate(p.keywords)
+        # (names of its own, apart from the keywords passed: ``p=3.0`` is the user's)
+        params = [f"_srcdiff_x{i}" for i in range(nargs)]
+        signature = ", ".join(["_srcdiff_p", *params, *(["*", *keywords] if keywords else [])])
+        bound = [f"_srcdiff_bound[{i}]" for i in range(len(p.args))]
+        kept = [f"{k}=_srcdiff_bound[{len(p.args) + i}]" for i, k in enumerate(p.keywords)
                 if k not in keywords]  # fmt: skip
         passed = ", ".join([*bound, *params, *kept, *(f"{k}={k}" for k in keywords)])
         source = (
             f"def call_partial({signature}):\n"
-            "    bound = rt.partial_args(p)\n"
-            f"    return rt.partial_function(p)({passed})\n"
+            "    _srcdiff_bound = rt.partial_args(_srcdiff_p)\n"
+            f"    return rt.partial_function(_srcdiff_p)({passed})\n"
         )
         hit = _CALLERS[key] = function_of_source(source, "a call of a partial", "call_partial")
     return hit

@@ -723,7 +723,24 @@ def _dict_pop(x):
     return np.sum(d["a"] * v)
 
 
+def _powered(x, k, p=2.0):
+    return np.sum(np.sin(x * k) ** p)
+
+
+def _partial_called_twice(x):
+    """Its tangent's adjoints from the two calls were joined as lists, not added."""
+    g = functools.partial(_powered, x)
+    return g(x[1]) + g(x[2])
+
+
+def _partial_called_with_a_keyword_named_p(x):
+    """``p=3.0`` clashed with the name of the generated caller's own parameter."""
+    return functools.partial(_powered, x)(2.0, p=3.0)
+
+
 SECOND_ORDER_OF_HELPERS = [
+    _partial_called_twice,
+    _partial_called_with_a_keyword_named_p,
     _dataclass_fields,
     _dataclass_by_keyword,
     _plain_object,
