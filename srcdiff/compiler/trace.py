@@ -99,6 +99,11 @@ class PrimalBuilder:
         self.guarded = False  # building the body of a try with an except clause
         self.progress: str | None = None  # ``_at``: the position of what may raise next
         self.marks = 0  # how many ``_at = pos`` this build has written
+        # Tensor code: the position of its last ``backward()``, after which no adjoint
+        # reads what the primal saved (None: the adjoint runs after the whole primal)
+        backwards = [facts(s).pos for s in walk_statements(analysis.fn.body)
+                     if facts(s).op is not None and facts(s).op.kind is Kind.BACKWARD]  # fmt: skip
+        self.last_backward = max(backwards) if backwards else None
 
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
@@ -217,7 +222,11 @@ class PrimalBuilder:
             return [at(gast.Expr(value=self.call_of(facts(s).op, frame)), line)]
         if isinstance(s, gast.Return) and self.a.updated:
             return [self.final_values(line), s]
-        if facts(s).no_grad and (facts(s).changes or facts(s).holders):
+        if (
+            facts(s).no_grad
+            and (facts(s).changes or facts(s).holders)
+            and (self.last_backward is None or facts(s).pos < self.last_backward)
+        ):  # (after the last backward(), no adjoint reads what it changes)
             return [s, self.unsaved(facts(s).changes, facts(s).holders, frame, line)]
         return [s]
 

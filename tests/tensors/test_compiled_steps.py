@@ -1471,3 +1471,31 @@ def test_a_number_a_forward_writes_into_its_module_runs_and_a_gradient_is_refuse
     np.testing.assert_allclose(m.g.grad.numpy(), [2.0, 2.0, 2.0])
     with pytest.raises(sd.CompileError, match="may carry a gradient"):
         step(sd.ones(3), True)
+
+
+def test_a_manual_sgd_update_after_the_last_backward_runs_as_eager_code():
+    """``with sd.no_grad(): p -= lr * p.grad`` over a Sequential's parameters after
+    ``backward()`` was refused: the check that no saved value changes ran where no
+    adjoint reads them any more."""
+    runs = []
+    for compiled in (False, True):
+        sd.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+
+        def step(x, y, model=model):
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            with sd.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+            model.zero_grad()
+            return loss.item()
+
+        step = sd.differentiate(step) if compiled else step
+        sd.manual_seed(1)
+        x, y = sd.rand(8, 2), sd.rand(8, 1)
+        losses = [step(x, y) for _ in range(3)]
+        runs.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    for eager, compiled in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-6)
