@@ -1372,13 +1372,8 @@ def test_a_buffer_updated_under_no_grad_in_an_inlined_forward_runs_as_eager_code
         np.testing.assert_allclose(compiled, eager, rtol=1e-6)
 
 
-class _Smoothed(nn.Module):
+class _Smoothed(_RunningMean):
     """A running mean kept as a buffer, assigned (not updated in place) in forward."""
-
-    def __init__(self):
-        super().__init__()
-        self.g = nn.Parameter(sd.ones(3))
-        self.register_buffer("rm", sd.zeros(3))
 
     def forward(self, x):
         mean = x.mean(0)
