@@ -409,7 +409,9 @@ class AdjointBuilder:
                 # an object followed through an update keeps its kind (a list stays a list)
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
-            elif op.kind is Kind.RULE and op.rule.name in ("getitem", "setitem"):
+            elif op.kind is Kind.RULE and (
+                op.rule.name in ("getitem", "setitem") or op.primitive == "ndarray.copy"
+            ):  # (``d.copy()`` of a list or dict is one too)
                 base = op.operands[0]
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "array"
             else:

@@ -821,6 +821,25 @@ class Normalizer:
             rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
             return counter, (rng, self.bind_target(s.target, item)), None
+        view = it.func.attr if isinstance(it, gast.Call) and isinstance(
+            it.func, gast.Attribute) and isinstance(it.func.value, gast.Name) else None  # fmt: skip
+        stored = {n.id for st in s.body for n in walk(st)
+                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}  # fmt: skip
+        rebound = view and it.func.value.id in stored  # (then the view is of the old dict)
+        if view in ("items", "values") and not it.args and not it.keywords and not rebound:
+            # a dict's view reads each value as the dict holds it at that step, as Python's
+            # does (the body may replace one the loop reaches later): its keys, then d[k]
+            owner = it.func.value
+            keys = self.temp(gast.Call(func=_rt("mapping_keys"), args=[owner, const(view)],
+                                       keywords=[]))  # fmt: skip
+            n = self.temp(gast.Call(func=name("len"), args=[keys], keywords=[]))
+            counter = self.names.fresh("i")
+            rng = gast.Call(func=name("range"), args=[n], keywords=[])
+            key = self.names.fresh()
+            step = assign(key, gast.Subscript(value=keys, slice=name(counter), ctx=gast.Load()))
+            value = gast.Subscript(value=owner, slice=name(key), ctx=gast.Load())
+            item = (name(key), value) if view == "items" else value
+            return counter, (rng, [_at(step, s.lineno), *self.bind_target(s.target, item)]), None
         nested = False
         if kind == "enumerate":
             inner = it.args[0]

@@ -98,6 +98,7 @@ def follow_detached_jvp(ans, m, old, new, names="", *, dm, dold, dnew):
 nondiff(
     "keys, and checks that return nothing",
     "dict.keys",
+    rt.mapping_keys,
     rt.check_unchanged,
     rt.check_entries,
     rt.check_field_alone,

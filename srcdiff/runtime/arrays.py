@@ -952,6 +952,21 @@ def appended(xs: list, v: Any) -> list:
     return [*xs, v]
 
 
+def mapping_keys(d: Any, view: str) -> list:
+    """The keys of the dict ``d`` a loop over ``d.items()`` or ``d.values()`` (``view``)
+    runs over, reading each value from ``d`` at its step; another object's view is
+    refused (compiled code would not run its own ``items``)."""
+    if not isinstance(d, dict) or type(d).__getitem__ is not dict.__getitem__:
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a loop over .{view}() of a {type(d).__qualname__}, which compiled code takes "
+            "for a dict's",
+            f"loop over list({view}()) of it, made before the loop",
+        )
+    return list(d)
+
+
 def iterable(x: Any) -> Any:
     """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
     if isinstance(x, (list, tuple)) or _is_array(x):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -107,12 +108,35 @@ def holds(x: Any, old: Any, tensors: bool = True) -> bool:
     return False
 
 
+class _Rebuilt:
+    """The containers rebuilt for the latest update followed, by the identity of the
+    container each replaces: every name (and entry) that held one container holds one
+    new container after it, as in Python (``l = xs`` stay the same list). It keeps the
+    latest update's objects only (and ``_RebuiltTangents`` those of tangents)."""
+
+    update: tuple[Any, Any] = (None, None)
+    made: dict[int, tuple[Any, Any]] = {}  # noqa: RUF012 - replaced, never changed shared
+
+    @classmethod
+    def of(cls, m: Any, old: Any, new: Any, make: Callable[[], Any]) -> Any:
+        if cls.update[0] is not old or cls.update[1] is not new:
+            cls.update, cls.made = (old, new), {}
+        hit = cls.made.get(id(m))
+        if hit is None or hit[0] is not m:
+            hit = cls.made[id(m)] = (m, make())
+        return hit[1]
+
+
+class _RebuiltTangents(_Rebuilt):
+    update: tuple[Any, Any] = (None, None)
+
+
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
     ``m`` is that very object, a container with such entries replaced (at any depth)
-    where ``m`` holds it, ``m`` itself otherwise. An array sharing memory with ``old`` in
-    another way (a view of it, or the array it is a view of) cannot follow: that is a
-    CompileError."""
+    where ``m`` holds it (one new container for each, whichever names hold it), ``m``
+    itself otherwise. An array sharing memory with ``old`` in another way (a view of it,
+    or the array it is a view of) cannot follow: that is a CompileError."""
     if m is old:
         return new if _mutable(old) else m
     if old is new or not _mutable(old):
@@ -128,9 +152,10 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
             )
         return m
     if isinstance(m, (list, tuple)):
-        return type(m)(follow(e, old, new, names) for e in m)
+        return _Rebuilt.of(m, old, new, lambda: type(m)(follow(e, old, new, names) for e in m))
     if isinstance(m, dict):
-        return {k: follow(e, old, new, names) for k, e in m.items()}
+        rebuilt = lambda: {k: follow(e, old, new, names) for k, e in m.items()}  # noqa: E731
+        return _Rebuilt.of(m, old, new, rebuilt)
     raise refuse(
         f"an in-place write into `{written}` also changes `{held}`, which shares its "
         "memory (a view made by slicing, reshape, ravel, .T, transpose, ...) and is "
@@ -156,9 +181,11 @@ def follow_tangent(dm: Any, m: Any, old: Any, dnew: Any) -> Any:
     if not _mutable(old) or not holds(m, old):
         return dm
     if isinstance(m, (list, tuple)):
-        return type(m)(follow_tangent(d, e, old, dnew) for d, e in zip(dm, m, strict=True))
+        return _RebuiltTangents.of(dm, old, dnew, lambda: type(m)(
+            follow_tangent(d, e, old, dnew) for d, e in zip(dm, m, strict=True)))  # fmt: skip
     if isinstance(m, dict):
-        return {k: follow_tangent(dm[k], e, old, dnew) for k, e in m.items()}
+        return _RebuiltTangents.of(dm, old, dnew, lambda: {
+            k: follow_tangent(dm[k], e, old, dnew) for k, e in m.items()})  # fmt: skip
     return dm  # a view: follow itself refuses it
 
 

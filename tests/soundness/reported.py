@@ -2019,3 +2019,51 @@ def a_list_of_a_class_with_its_own_iteration(xs):
         s = s + v * w
         w = w + 1.0
     return s
+
+
+@case(vec(3), [np.zeros(3), np.zeros(3)])
+def two_names_of_one_list_stay_one_list_after_an_entry_update(x, xs):
+    """``l = xs``; an update of an entry rebuilt the list once for each name, so a later
+    write through ``xs`` missed ``l`` (value and gradient 0, silently)."""
+    a = xs[1]
+    l = xs
+    a += 1.0
+    xs[0] = x
+    return np.sum(l[0])
+
+
+@case(vec(2))
+def a_list_holding_one_list_twice_keeps_both_entries_one_list(x):
+    r = [x[0] * 1.0, x[1] * 1.0]
+    a = [r, r]
+    e = a[0]
+    e[0] += x[1]
+    return np.sum(a[1][0] * x[0])
+
+
+@case(vec(3))
+def a_loop_over_a_dicts_items_reads_values_the_body_replaced(x):
+    """Python's view reads each value as the dict holds it at that step (compiled code
+    read a snapshot taken before the loop)."""
+    d = {"u": x * 1.0, "v": x * 2.0}
+    for k, e in d.items():
+        e *= 2.0
+        d["u"], d["v"] = d["v"], d["u"]
+    total = 0.0
+    for v in d.values():
+        d["v"] = v * 3.0
+        total = total + np.sum(v)
+    return np.sum(d["u"]) + 10 * np.sum(d["v"]) + total
+
+
+@case(vec(2))
+def copies_of_lists_and_dicts_add_their_gradients_as_containers(x):
+    """``d.copy()`` was taken for an array's copy: its gradient added with ``+`` (a
+    crash: dict + dict)."""
+    d = {"u": x * 2, "v": x}
+    d1 = d.copy()
+    a = d1
+    xs = [x, x * 2]
+    m = xs.copy()
+    m[0] = m[0] * 3.0
+    return np.sum(a["u"]) + np.sum(d1["v"] * x) + np.sum(m[0] * m[1])
