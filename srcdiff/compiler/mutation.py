@@ -731,7 +731,11 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 facts(s).returned not in (None, m)
                 and m in sharing.locals
                 and m in read_here.after[id(s)]
-                and (m in sharing.taken or written in sharing.holders.get(m, ()))
+                and (
+                    m in sharing.taken
+                    or written in sharing.holders.get(m, ())
+                    or m in sharing.built | sharing.sequences
+                )  # (a list holding an entry)
             ):
                 shown_label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
                 check = gast.Call(func=_rt("check_entries"), args=[name(m), name(old),

@@ -335,13 +335,14 @@ def entry_object(holder: Any, entry: Any) -> Any:
 
 def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
     """After a callee handed back ``new`` for its argument ``old`` (a list or a dict it
-    changed): raise where ``m`` is an array, list or dict held in ``old`` whose place in
-    ``new`` holds another object. The callee either updated that object in place (then
-    ``m`` sees the change, in Python) or put another in its place (then it does not), and
-    compiled code cannot tell which."""
+    changed): raise where ``m`` is (or, a list or dict, holds) an array, list or dict held
+    in ``old`` whose place in ``new`` holds another object. The callee either updated
+    that object in place (then ``m`` sees the change, in Python) or put another in its
+    place (then it does not), and compiled code cannot tell which."""
     if m is old or not _mutable(m) or not isinstance(old, (list, tuple, dict)):
         return
-    if not _held(new, m) and _replaced(m, old, new):  # still in it (moved): the same object
+    entries = [m, *_entries_of(m, old)] if isinstance(m, (list, tuple, dict)) else [m]
+    if any(not _held(new, e) and _replaced(e, old, new) for e in entries):  # (moved: kept)
         held, written = (names.split(",") + ["", ""])[:2]
         raise refuse(
             f"`{held}` holds an entry of `{written}`, which a function called here changed: "
@@ -350,6 +351,19 @@ def check_entries(m: Any, old: Any, new: Any, names: str = "") -> None:
             f"read `{held}` from `{written}` again after the call, or make it a copy "
             f"before (`{held} = {held}.copy()`)",
         )
+
+
+def _entries_of(container: Any, old: Any) -> list:
+    """The lists, dicts and arrays ``container`` holds, at any depth, but inside ``old``
+    (the container updated, which follows as a whole)."""
+    values = container.values() if isinstance(container, dict) else container
+    found = []
+    for e in values:
+        if e is not old and (_mutable(e) or isinstance(e, tuple)):
+            found.append(e)
+            if isinstance(e, (list, tuple, dict)):
+                found += _entries_of(e, old)
+    return found
 
 
 def _held(container: Any, m: Any) -> bool:

@@ -2023,13 +2023,13 @@ def a_list_of_a_class_with_its_own_iteration(xs):
 
 @case(vec(3), [np.zeros(3), np.zeros(3)])
 def two_names_of_one_list_stay_one_list_after_an_entry_update(x, xs):
-    """``l = xs``; an update of an entry rebuilt the list once for each name, so a later
-    write through ``xs`` missed ``l`` (value and gradient 0, silently)."""
+    """``same = xs``; an update of an entry rebuilt the list once for each name, so a later
+    write through ``xs`` missed ``same`` (value and gradient 0, silently)."""
     a = xs[1]
-    l = xs
+    same = xs
     a += 1.0
     xs[0] = x
-    return np.sum(l[0])
+    return np.sum(same[0])
 
 
 @case(vec(2))
@@ -2046,7 +2046,7 @@ def a_loop_over_a_dicts_items_reads_values_the_body_replaced(x):
     """Python's view reads each value as the dict holds it at that step (compiled code
     read a snapshot taken before the loop)."""
     d = {"u": x * 1.0, "v": x * 2.0}
-    for k, e in d.items():
+    for _, e in d.items():
         e *= 2.0
         d["u"], d["v"] = d["v"], d["u"]
     total = 0.0
@@ -2067,3 +2067,17 @@ def copies_of_lists_and_dicts_add_their_gradients_as_containers(x):
     m = xs.copy()
     m[0] = m[0] * 3.0
     return np.sum(a["u"]) + np.sum(d1["v"] * x) + np.sum(m[0] * m[1])
+
+
+def _adds_into_entry(d, v):
+    d["v"] += v
+
+
+@case(vec(3), refusable=True)
+def a_list_holding_an_entry_a_callee_updated_in_a_dict(x):
+    """The callee updates ``d["v"]`` in place, the array ``xs[0]`` holds too (silently
+    missed: only names holding the entry were checked, not lists)."""
+    xs = [x * 1.0]
+    d = {"v": xs[0]}
+    _adds_into_entry(d, x)
+    return np.sum(xs[0] * x)
