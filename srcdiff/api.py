@@ -1640,8 +1640,8 @@ def tangent_vjp(
     forward = _Target(fn, positions)
     if type(fn) is rt.Returning:  # a helper updating its arguments: it returns them too
         forward.returns = fn.names
-    if forward.fn.__module__ == __name__ and "_transform" not in forward.fn.__globals__:
-        raise CompileError(  # (MappedFunction.__call__: its derivatives are its rules')
+    if isinstance(getattr(fn, "__self__", fn), MappedFunction):
+        raise CompileError(  # (its derivatives are its rules', of first order)
             f"a second derivative through {forward.fn.__qualname__}, which has derivatives "
             "of first order only",
             function=forward.fn.__qualname__,
