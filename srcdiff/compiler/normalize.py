@@ -823,10 +823,12 @@ class Normalizer:
             return counter, (rng, self.bind_target(s.target, item)), None
         view = it.func.attr if isinstance(it, gast.Call) and isinstance(
             it.func, gast.Attribute) and isinstance(it.func.value, gast.Name) else None  # fmt: skip
-        stored = {n.id for st in s.body for n in walk(st)
-                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}  # fmt: skip
-        rebound = view and it.func.value.id in stored  # (then the view is of the old dict)
-        if view in ("items", "values") and not it.args and not it.keywords and not rebound:
+        if (
+            view in ("items", "values")
+            and not it.args
+            and not it.keywords
+            and _writes_into(s.body, it.func.value.id)
+        ):
             # a dict's view reads each value as the dict holds it at that step, as Python's
             # does (the body may replace one the loop reaches later): its keys, then d[k]
             owner = it.func.value
@@ -1226,3 +1228,24 @@ def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.
     for field in ("body", "orelse"):
         if isinstance(getattr(s, field, None), list):
             setattr(s, field, rebuild(getattr(s, field)))
+
+
+def _writes_into(body: list[gast.stmt], owner: str) -> bool:
+    """Whether ``body`` may write into the dict ``owner`` names (an item written, a
+    method changing it, a call it is passed to) and never gives the name another
+    object: then a loop over its view reads the values as the body leaves them."""
+    nodes = [n for st in body for n in walk(st)]
+    if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == owner
+           for n in nodes):  # fmt: skip
+        return False  # (the view stays the old dict's)
+    for n in nodes:
+        if (isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
+                and isinstance(n.value, gast.Name) and n.value.id == owner):  # fmt: skip
+            return True
+        if isinstance(n, gast.Call) and (
+            any(isinstance(a, gast.Name) and a.id == owner for a in n.args)
+            or isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)
+            and n.func.value.id == owner and n.func.attr in ("update", "setdefault", "pop")
+        ):  # fmt: skip
+            return True
+    return False

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CompileError
-from .arrays import setitem, setitem_grads, zeros_like
+from .arrays import acc, setitem, setitem_grads, zeros_like
 from .objects import is_record
 
 GENERATED = ("_primal", "_adjoint", "_backward", "_tangent")
@@ -276,7 +276,7 @@ def follow_grads(g: Any, ans: Any, m: Any, new: Any) -> tuple[Any, Any]:
         if ans[k] is not m[k] and gk is not None:
             d_m[k], part = follow_grads(gk, ans[k], m[k], new)
             if part is not None:
-                d_new = part if d_new is None else d_new + part
+                d_new = part if d_new is None else acc(d_new, part)  # (lists: entry by entry)
     return d_m, d_new
 
 

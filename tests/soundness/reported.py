@@ -2081,3 +2081,39 @@ def a_list_holding_an_entry_a_callee_updated_in_a_dict(x):
     d = {"v": xs[0]}
     _adds_into_entry(d, x)
     return np.sum(xs[0] * x)
+
+
+class _Items:
+    """A user's object with ``items`` and ``values`` of its own (not a dict)."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def items(self):
+        return list(self.d.items())
+
+    def values(self):
+        return list(self.d.values())
+
+
+@case(vec(2))
+def a_loop_over_the_items_of_an_object_that_is_not_a_dict(x):
+    """Its own ``items()`` runs (it was refused once, taken for a dict's view)."""
+    o = _Items({"a": x * 1.0, "b": x * 2.0})
+    s = 0.0
+    for _, v in o.items():
+        s = s + np.sum(v * x)
+    for v in o.values():
+        s = s + np.sum(v)
+    return s
+
+
+@case(vec(2))
+def a_list_holding_one_list_twice_then_grown(x):
+    """The adjoint of a follow added a list's parts with ``+`` (a crash: lists joined)."""
+    r = [x * 1.0]
+    t = (r, r)
+    e = r[0]
+    e += x
+    r.append(x * 2)
+    return np.sum(t[0][0] * x) + np.sum(t[1][-1])
