@@ -101,9 +101,9 @@ class PrimalBuilder:
         self.marks = 0  # how many ``_at = pos`` this build has written
         # Tensor code: the position of its last ``backward()``, after which no adjoint
         # reads what the primal saved (None: the adjoint runs after the whole primal)
-        backwards = [facts(s).pos for s in walk_statements(analysis.fn.body)
-                     if facts(s).op is not None and facts(s).op.kind is Kind.BACKWARD]  # fmt: skip
-        self.last_backward = max(backwards) if backwards else None
+        self.backwards = [s for s in walk_statements(analysis.fn.body) if _is_backward(s)]
+        self.last_backward = max((facts(s).pos for s in self.backwards), default=None)
+        self.branches_of = _branches(analysis.fn.body, {})  # per backward(): its ifs' sides
 
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
@@ -251,6 +251,20 @@ class PrimalBuilder:
                 s,
                 "call the compiled function once per step, from the loop",
             )
+        branches = self.branches_of[id(s)]
+        for b in self.backwards:
+            other = self.branches_of[id(b)]
+            apart = any(k in other and other[k] != side for k, side in branches.items())
+            if facts(b).pos < facts(s).pos and (branches or other) and not apart:
+                # (the adjoints of two backward() calls on one path, one of them in a
+                # branch, are not cut right: the second would miss what it reads)
+                raise self.a.parsed.error(
+                    "a backward() after another on the same path, one of them inside an "
+                    "if, in a compiled function",
+                    s,
+                    "call backward() once, on the sum of the losses, or take the branch "
+                    "outside the compiled function",
+                )
         self.numbered(s)
         op = facts(s).op
         args = [name("_unit"), name(frame.saved), name(frame.path), const(facts(s).sid)]
@@ -622,6 +636,26 @@ def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:
             continue
         for b in blocks(s):
             mark_recorded(b, inside)
+
+
+def _branches(body: list[gast.stmt], sides: dict[int, int]) -> dict[int, dict[int, int]]:
+    """For each ``backward()`` statement (by id), the ifs it is in and the side of each
+    (0: the body, 1: the else clause)."""
+    found: dict[int, dict[int, int]] = {}
+    for s in body:
+        if isinstance(s, gast.If):
+            found |= _branches(s.body, {**sides, id(s): 0})
+            found |= _branches(s.orelse, {**sides, id(s): 1})
+        elif not facts(s).no_grad:
+            for b in blocks(s):
+                found |= _branches(b, sides)
+        if _is_backward(s):
+            found[id(s)] = sides
+    return found
+
+
+def _is_backward(s: gast.stmt) -> bool:
+    return facts(s).op is not None and facts(s).op.kind is Kind.BACKWARD
 
 
 def number_positions(body: list[gast.stmt], counter: list[int] | None = None) -> None:

@@ -1494,3 +1494,36 @@ def test_a_manual_sgd_update_after_the_last_backward_runs_as_eager_code():
     np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
     for eager, compiled in zip(runs[0][1], runs[1][1], strict=True):
         np.testing.assert_allclose(compiled, eager, rtol=1e-6)
+
+
+def test_two_backward_calls_on_one_path_one_in_a_branch_are_refused():
+    """The second of two ``backward()`` calls, one of them inside an ``if``, added
+    nothing when compiled (half the eager gradient, silently); one in each branch of an
+    ``if`` runs, as only one runs."""
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = sd.tensor([1.0, 1.0, 2.0])
+
+    def again(x, a):
+        loss = (w * w * x).sum()
+        loss.backward(retain_graph=True)
+        if a:
+            loss.backward()
+        return loss.item()
+
+    def either(x, a):
+        y = w * w
+        if a:
+            (y * x).sum().backward()
+        else:
+            (y * y).sum().backward()
+        return 0.0
+
+    with pytest.raises(sd.CompileError, match="after another on the same path"):
+        sd.differentiate(again)(x, True)
+    grads = []
+    for fn in (either, sd.differentiate(either)):
+        w.grad = None
+        fn(x, True)
+        fn(x, False)
+        grads.append(w.grad.numpy().copy())
+    np.testing.assert_allclose(grads[1], grads[0])
