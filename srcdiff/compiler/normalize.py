@@ -821,27 +821,16 @@ class Normalizer:
             rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
             return counter, (rng, self.bind_target(s.target, item)), None
-        view = it.func.attr if isinstance(it, gast.Call) and isinstance(
-            it.func, gast.Attribute) and isinstance(it.func.value, gast.Name) else None  # fmt: skip
         if (
-            view in ("items", "values")
+            isinstance(it, gast.Call)
+            and isinstance(it.func, gast.Attribute)
+            and it.func.attr in ("items", "values")
+            and isinstance(it.func.value, gast.Name)
             and not it.args
             and not it.keywords
             and _writes_into(s.body, it.func.value.id)
         ):
-            # a dict's view reads each value as the dict holds it at that step, as Python's
-            # does (the body may replace one the loop reaches later): its keys, then d[k]
-            owner = it.func.value
-            keys = self.temp(gast.Call(func=_rt("mapping_keys"), args=[owner, const(view)],
-                                       keywords=[]))  # fmt: skip
-            n = self.temp(gast.Call(func=name("len"), args=[keys], keywords=[]))
-            counter = self.names.fresh("i")
-            rng = gast.Call(func=name("range"), args=[n], keywords=[])
-            key = self.names.fresh()
-            step = assign(key, gast.Subscript(value=keys, slice=name(counter), ctx=gast.Load()))
-            value = gast.Subscript(value=owner, slice=name(key), ctx=gast.Load())
-            item = (name(key), value) if view == "items" else value
-            return counter, (rng, [_at(step, s.lineno), *self.bind_target(s.target, item)]), None
+            return self.view_source(s, it.func.value, it.func.attr)
         nested = False
         if kind == "enumerate":
             inner = it.args[0]
@@ -875,6 +864,23 @@ class Normalizer:
                  if isinstance(q, gast.Name)]  # fmt: skip
         iterated = Iterated(*map(tuple, zip(*named, strict=True)), n.id) if named else None
         return counter, (rng, self.bind_target(s.target, value)), iterated
+
+    def view_source(self, s: gast.For, owner: gast.Name, view: str
+                    ) -> tuple[str, tuple[gast.expr, list[gast.stmt]], None]:  # fmt: skip
+        """``loop_source`` of a loop over ``owner.items()`` (``.values()``) whose body may
+        write into the dict: its keys, then ``owner[k]`` at each step, as Python's view
+        reads each value as the dict holds it then (the body may replace one the loop
+        reaches later)."""
+        keys = self.temp(gast.Call(func=_rt("mapping_keys"), args=[owner, const(view)],
+                                   keywords=[]))  # fmt: skip
+        n = self.temp(gast.Call(func=name("len"), args=[keys], keywords=[]))
+        counter = self.names.fresh("i")
+        rng = gast.Call(func=name("range"), args=[n], keywords=[])
+        key = self.names.fresh()
+        step = assign(key, gast.Subscript(value=keys, slice=name(counter), ctx=gast.Load()))
+        value = gast.Subscript(value=owner, slice=name(key), ctx=gast.Load())
+        item = (name(key), value) if view == "items" else value
+        return counter, (rng, [_at(step, s.lineno), *self.bind_target(s.target, item)]), None
 
     def bind_target(self, target: gast.expr, value: Parts) -> list[gast.stmt]:
         saved, self.out = self.out, []
