@@ -316,6 +316,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
         "call_key",  # the rules registered are part of a compiled unit's key
         *("callee_tangent_vjp", "callee_tangent_vjp_keywords", "callee_tangent_vjp_star"),
         "held_without_gradient",
+        "tensors_of",
     }
     modules = {"tensors", "tensor_methods"}
     names = [n for n in sd.runtime.__all__ if n not in needs_the_compiler | modules]

@@ -259,7 +259,7 @@ class Analyser:
         """In Tensor code, a value written into an object from outside (a global's, the
         caller's: ``state["h"] = h.detach()``, ``history.append(v)``, ``model.calls =
         model.calls + 1``) goes there as eager code puts it, a Tensor sharing an array's
-        memory (``rt.as_tensor``), not the array compiled code holds; one that may carry
+        memory (``rt.tensors_of``), not the array compiled code holds; one that may carry
         a gradient, which the object could not keep, is written through
         ``rt.held_without_gradient`` (a number passes, an array computed is refused)."""
         outside = set() if self.dialect is Dialect.TENSOR_CALLEE else set(params_of(self.fn))
@@ -280,7 +280,7 @@ class Analyser:
             if not (isinstance(holder, gast.Name) and isinstance(value, gast.Name)
                     and (holder.id not in self.locals or holder.id in outside)):  # fmt: skip
                 continue
-            helper = "held_without_gradient" if self.is_active(value) else "as_tensor"
+            helper = "held_without_gradient" if self.is_active(value) else "tensors_of"
             wrapped = gast.Call(func=_rt_attr(helper), args=[value], keywords=[])
             if isinstance(s, gast.Assign):
                 s.value = wrapped

@@ -821,16 +821,24 @@ class Normalizer:
             rng = gast.Call(func=name("range"), args=[last, const(-1), const(-1)], keywords=[])
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
             return counter, (rng, self.bind_target(s.target, item)), None
-        if (
-            isinstance(it, gast.Call)
-            and isinstance(it.func, gast.Attribute)
-            and it.func.attr in ("items", "values")
-            and isinstance(it.func.value, gast.Name)
-            and not it.args
-            and not it.keywords
-            and _writes_into(s.body, it.func.value.id)
-        ):
+        if _is_view(it) and _writes_into(s.body, it.func.value.id):
             return self.view_source(s, it.func.value, it.func.attr)
+        if kind == "enumerate":
+            inner = it.args[0]
+            wrapped = inner.args if self.builtin_call(inner) == "zip" else [inner]
+        else:
+            wrapped = it.args if kind == "zip" else []
+        view = next((a for a in wrapped if _is_view(a) and _writes_into(s.body, a.func.value.id)),
+                    None)  # fmt: skip
+        if view is not None:
+            shown = ast.unparse(gast.gast_to_ast(view))
+            raise self.p.error(
+                f"a loop over {shown} inside enumerate or zip, whose body writes into the "
+                "dict: Python's view reads each value as the dict holds it at that step, "
+                "compiled code the values as they were",
+                s,
+                f"loop over {shown} itself, and count the steps in a name of your own",
+            )
         nested = False
         if kind == "enumerate":
             inner = it.args[0]
@@ -1234,6 +1242,13 @@ def rebuild_blocks(s: gast.stmt, rebuild: Callable[[list[gast.stmt]], list[gast.
     for field in ("body", "orelse"):
         if isinstance(getattr(s, field, None), list):
             setattr(s, field, rebuild(getattr(s, field)))
+
+
+def _is_view(e: gast.expr) -> bool:
+    """``d.items()`` or ``d.values()`` of a name."""
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and e.func.attr in ("items", "values") and isinstance(e.func.value, gast.Name)
+            and not e.args and not e.keywords)  # fmt: skip
 
 
 def _writes_into(body: list[gast.stmt], owner: str) -> bool:

@@ -112,6 +112,8 @@ nondiff("a check that a method's owner is no user's object, which returns nothin
         rt.receiver, rt.tensor_receiver, rt.tensor_method)  # fmt: skip
 nondiff("a value refused where it may carry a gradient: what it returns carries none",
         rt.held_without_gradient)  # fmt: skip
+nondiff("Tensors requiring no grad, written into an object from outside the code",
+        rt.tensors_of)  # fmt: skip
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)

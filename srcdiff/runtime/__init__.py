@@ -257,6 +257,7 @@ from .tensors import (
     tensor_in_place,
     tensor_method,
     tensor_receiver,
+    tensors_of,
     unwrap,
     wrote,
 )
@@ -358,6 +359,7 @@ __all__ = [
     "tensor_method",
     "tensor_receiver",
     "held_without_gradient",
+    "tensors_of",
     "in_place",
     "outside_grad",
     "tensor_in_place",

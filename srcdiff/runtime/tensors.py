@@ -82,6 +82,17 @@ def tensor_receiver(obj: Any, name: str) -> None:
     receiver(obj, name)
 
 
+def tensors_of(x: Any) -> Any:
+    """``as_tensor`` of a value written into an object from outside compiled Tensor
+    code, and of the entries of a list, tuple or dict it holds (new containers: the code
+    built them), as eager code would have stored them."""
+    if type(x) in (list, tuple):
+        return type(x)(map(tensors_of, x))
+    if type(x) is dict:
+        return {k: tensors_of(v) for k, v in x.items()}
+    return as_tensor(x)
+
+
 def as_tensor(x: Any) -> Any:
     """A value compiled Tensor code holds as an array, as a Tensor sharing its memory
     (requiring no grad), for a ``sd.no_grad()`` block, which runs as written; any other

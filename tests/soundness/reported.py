@@ -2117,3 +2117,15 @@ def a_list_holding_one_list_twice_then_grown(x):
     e += x
     r.append(x * 2)
     return np.sum(t[0][0] * x) + np.sum(t[1][-1])
+
+
+@case(vec(2), refusable=True)
+def a_loop_over_enumerate_of_a_dicts_items_writing_into_it(x):
+    """``enumerate(d.items())`` read a snapshot of the values the body replaces
+    (silently wrong): refused, as the direct loop reads them live."""
+    d = {"a": x * 1.0, "b": x * 2.0}
+    t = 0.0
+    for i, (_, v) in enumerate(d.items()):
+        d["b"] = v * x
+        t = t + i * np.sum(v)
+    return t

@@ -1396,12 +1396,14 @@ def test_values_a_step_stores_outside_it_are_tensors_as_in_eager_code():
         state["h"] = h.detach()
         history.append(h.detach())
         holder.h = h.detach()
+        holder.d = {"k": [h.detach(), 1.0]}
         return loss.item()
 
     x = sd.randn(4, 3)
     step(x)
     want = np.tanh(x.numpy())
-    for stored in (state["h"], history[0], holder.h):
+    assert holder.d["k"][1] == 1.0
+    for stored in (state["h"], history[0], holder.h, holder.d["k"][0]):
         assert isinstance(stored, sd.Tensor) and not stored.requires_grad
         np.testing.assert_allclose(stored.numpy(), want, rtol=1e-6)
     assert isinstance(smoothed.rm, sd.Tensor)
