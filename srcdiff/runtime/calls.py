@@ -149,15 +149,45 @@ class Returning:
     def __call__(self, *args: Any, **kwargs: Any) -> tuple:  # no gradient flows here
         fn = self._srcdiff_target
         bound = inspect.signature(fn).bind(*args, **kwargs)
+        originals: dict[int, Any] = {}  # the copy of each array given, by id: the array
         for n in self.names:
             if n in bound.arguments:
-                bound.arguments[n] = copy_module.deepcopy(bound.arguments[n])
+                memo: dict = {}
+                given = bound.arguments[n]
+                bound.arguments[n] = copy_module.deepcopy(given, memo)
+                for a in _arrays_in(given):
+                    originals[id(memo.get(id(a), a))] = a
         try:
             value = fn(*bound.args, **bound.kwargs)
         except BaseException as exc:
             partial_update(exc, getattr(fn, "__qualname__", repr(fn)), self.names)
             raise
-        return (value, *(bound.arguments.get(n) for n in self.names))
+        return (value, *(_as_given(bound.arguments.get(n), originals) for n in self.names))
+
+
+def _arrays_in(x: Any) -> list:
+    """The arrays a list, tuple or dict holds, at any depth (``x`` itself if one)."""
+    if isinstance(x, (list, tuple)):
+        return [a for e in x for a in _arrays_in(e)]
+    if isinstance(x, dict):
+        return [a for e in x.values() for a in _arrays_in(e)]
+    return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
+
+
+def _as_given(x: Any, originals: dict[int, Any]) -> Any:
+    """``x`` (what a function left of the copy it was given) with each copy of an array
+    it did not change replaced by the array given, which the caller's other names hold
+    (Python's function kept the same object); one it changed stays a new value."""
+    if type(x) in (list, tuple):
+        return type(x)(_as_given(e, originals) for e in x)
+    if type(x) is dict:
+        return {k: _as_given(e, originals) for k, e in x.items()}
+    given = originals.get(id(x))
+    if (isinstance(given, np.ndarray) and isinstance(x, np.ndarray) and given.shape == x.shape
+            and given.dtype == x.dtype and np.array_equal(given, x, equal_nan=given.dtype.kind
+                                                          in "fc")):  # fmt: skip
+        return given
+    return x
 
 
 _RETURNING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

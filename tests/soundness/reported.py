@@ -2129,3 +2129,26 @@ def a_loop_over_enumerate_of_a_dicts_items_writing_into_it(x):
         d["b"] = v * x
         t = t + i * np.sum(v)
     return t
+
+
+class _Pair2:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b * 1.0
+
+
+def _pops(lst):
+    if len(lst) > 1:
+        return lst.pop()
+    return lst[0] * 1.0
+
+
+@case(vec(1), [np.full(1, 5.0), np.full(1, 7.0)], refusable=True)
+def a_field_holding_an_entry_of_a_list_a_helper_popped(x, xs):
+    """After ``_pops(xs)``, ``xs[-1]`` is the array ``o.a`` holds, which ``xs[-1] += 1.0``
+    changes in Python: the helper ran on a deep copy, whose arrays were new objects, so
+    the update was not followed to ``o.a`` (silently)."""
+    o = _Pair2(xs[0], x)
+    _pops(xs)
+    xs[-1] += 1.0
+    return np.sum(o.a * x)
