@@ -235,6 +235,10 @@ class _Builtins(gast.NodeTransformer):
         zipped = self.zipped(node)
         if zipped is not None:
             return zipped
+        if self.builtin(node, "dict") and not node.args and node.keywords:
+            # ``dict(a=x, b=y)`` is the display ``{"a": x, "b": y}``, which compiled code runs
+            keys = [gast.Constant(value=k.arg, kind=None) for k in node.keywords]
+            return _located(gast.Dict(keys=keys, values=[k.value for k in node.keywords]), node)
         sorts = self.builtin(node, "sorted") and len(node.args) == 1 and _is_builtin(
             self.p, self.bound, "list", builtins.list)  # fmt: skip
         if sorts or _key_taker(self.p, self.bound, node):
@@ -460,7 +464,7 @@ class Lifter:
         if any(
             isinstance(n, gast.Call)
             and isinstance(n.func, (gast.Name, gast.Attribute))
-            and _called(n) in ("map", "sorted", "min", "max", "sort", "zip")
+            and _called(n) in ("map", "sorted", "min", "max", "sort", "zip", "dict")
             for n in nodes
         ):
             functions = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {

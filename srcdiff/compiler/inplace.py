@@ -215,6 +215,16 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
         norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), key])))
         return item
     helper = METHODS.get(attr)
+    if attr == "update" and e.keywords and all(k.arg is not None for k in e.keywords):
+        # ``d.update(m, b=v)``: the mapping's entries, then the keywords', as a display
+        named = gast.Dict(keys=[_const(k.arg) for k in e.keywords],
+                          values=[norm.atom(k.value) for k in e.keywords])  # fmt: skip
+        e = gast.Call(func=e.func, args=[*e.args, norm.temp(named)], keywords=[])
+        for a in e.args:
+            new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), norm.atom(a)],
+                                      keywords=[]))  # fmt: skip
+            norm.emit(_inplace(owner, new))
+        return _const(None)
     if helper is None or e.keywords:
         return None
     args = [norm.atom(a) for a in e.args]

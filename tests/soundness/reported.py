@@ -2152,3 +2152,13 @@ def a_field_holding_an_entry_of_a_list_a_helper_popped(x, xs):
     _pops(xs)
     xs[-1] += 1.0
     return np.sum(o.a * x)
+
+
+@case(vec(3))
+def dicts_built_and_updated_with_keywords(x):
+    """``dict(a=x)`` and ``d.update(b=...)`` were refused (no rule for dict; keywords of
+    update dropped the rewrite)."""
+    d = dict(a=x, b=x**2)
+    e = {"c": x}
+    e.update({"d": x * 3.0}, f=x**3)
+    return np.sum(d["a"] * d["b"]) + np.sum(e["c"] * e["d"] * e["f"])
