@@ -1617,6 +1617,18 @@ def _like_or_unknown(d: Any, x: Any) -> Any:
     return d if isinstance(d, rt.NoGradient) else rt.grad_like(d, x)
 
 
+def _forward_target(fn: Callable, positions: tuple, nargs: int, kwargs: dict) -> _Target:
+    """The target whose forward mode a derivative of ``fn``'s forward mode differentiates
+    again: a primitive's rules (not its code), a helper updating its arguments returning
+    them too."""
+    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
+        fn = rt.primitive_function(fn, nargs, tuple(kwargs))
+    forward = _Target(fn, positions)
+    if type(fn) is rt.Returning:
+        forward.returns = fn.names
+    return forward
+
+
 def tangent_vjp(
     fn: Callable,
     args: tuple,
@@ -1635,11 +1647,7 @@ def tangent_vjp(
     tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
     named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
     positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
-    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
-        fn = rt.primitive_function(fn, len(args), tuple(kwargs))  # its rules, not its code
-    forward = _Target(fn, positions)
-    if type(fn) is rt.Returning:  # a helper updating its arguments: it returns them too
-        forward.returns = fn.names
+    forward = _forward_target(fn, positions, len(args), kwargs)
     if isinstance(getattr(fn, "__self__", fn), MappedFunction):
         raise CompileError(  # (its derivatives are its rules', of first order)
             f"a second derivative through {forward.fn.__qualname__}, which has derivatives "
@@ -1777,9 +1785,7 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
     positions = tuple(i for i, t in enumerate(inner) if t is not None)
-    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
-        fn = rt.primitive_function(fn, len(primals), ())  # its rules, not its code
-    forward = _Target(fn, positions)
+    forward = _forward_target(fn, positions, len(primals), {})
     if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
         raise CompileError(
             f"forward mode of sd.jvp of {forward.fn.__qualname__}, a derivative or a "

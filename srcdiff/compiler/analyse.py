@@ -183,8 +183,9 @@ class Analyser:
         if isinstance(stmt, gast.Return):
             return Op(Kind.RETURN, operands=[stmt.value])
         carried = stmt.exc if isinstance(stmt, gast.Raise) else getattr(stmt, "msg", None)
-        if isinstance(stmt, (gast.Raise, gast.Assert)) and any(map(self.is_active,
-                                                                   _carried(carried))):  # fmt: skip
+        if isinstance(stmt, (gast.Raise, gast.Assert)) and any(
+            map(self.is_active, self.carried(carried))
+        ):
             return self.fail(
                 stmt,
                 "a differentiated value carried by an exception (`raise E(v)`): its "
@@ -668,6 +669,28 @@ class Analyser:
         if hasattr(np.ndarray, attr):
             return False
         return not self.on_tensors or attr not in tensor_methods.TENSOR_ONLY
+
+    def carried(self, e: gast.expr | None) -> list[gast.Name]:
+        """The names whose values an exception ``e`` may carry: all it reads, but those
+        only formatted into a message (an f-string, ``"%s" % v``, ``str(v)``), compared,
+        or read for a size (``v.shape``, ``len(v)``)."""
+        if e is None or isinstance(e, (gast.JoinedStr, gast.Compare, gast.BoolOp)):
+            return []
+        if isinstance(e, gast.Name):
+            return [e]
+        if isinstance(e, gast.Attribute) and e.attr in ("shape", "ndim", "size", "dtype"):
+            return []
+        if (
+            isinstance(e, gast.BinOp)
+            and isinstance(e.op, gast.Mod)
+            and isinstance(e.left, gast.Constant)
+        ):
+            return []
+        if isinstance(e, gast.Call):
+            kind, obj = self.resolve(e.func)
+            if kind == "object" and any(obj is d for d in _DESCRIBING):
+                return []
+        return [n for child in gast.iter_child_nodes(e) for n in self.carried(child)]
 
     def objects_method(self, owner: gast.expr, attr: str) -> bool:
         """Whether ``owner.attr(...)`` is the method of a user's object carrying a
@@ -1191,29 +1214,8 @@ def _is_setter(attribute: Any) -> bool:
     return hasattr(attribute, "__set__") and not isinstance(attribute, types.MemberDescriptorType)
 
 
-_DESCRIBING = {"str", "repr", "format", "len", "type", "shape", "ndim", "size"}
-
-
-def _carried(e: gast.expr | None) -> list[gast.Name]:
-    """The names whose values an exception ``e`` may carry: all it reads, but those
-    only formatted into a message (an f-string, ``str(v)``) or read for a size
-    (``v.shape``, ``len(v)``)."""
-    if e is None or isinstance(e, gast.JoinedStr):
-        return []
-    if isinstance(e, gast.Name):
-        return [e]
-    if isinstance(e, gast.Attribute) and e.attr in ("shape", "ndim", "size", "dtype"):
-        return []
-    if isinstance(e, (gast.Compare, gast.BoolOp)) or isinstance(e, gast.BinOp) and isinstance(
-            e.op, gast.Mod) and isinstance(e.left, gast.Constant):  # fmt: skip
-        return []  # a truth value, ``"... %s" % v``: no gradient
-    called = getattr(e, "func", None)
-    if (
-        isinstance(e, gast.Call)
-        and getattr(called, "id", getattr(called, "attr", None)) in _DESCRIBING
-    ):
-        return []
-    return [n for child in gast.iter_child_nodes(e) for n in _carried(child)]
+# calls whose results describe a value and carry none of its gradient: a message, a size
+_DESCRIBING = (str, repr, format, len, type, np.shape, np.ndim, np.size)
 
 
 def _is_put_attribute(node: gast.AST) -> bool:

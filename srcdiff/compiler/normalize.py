@@ -386,6 +386,11 @@ class Normalizer:
         which in generated code is not the user's first parameter: name both. An instance
         method's ``super().m(...)`` becomes a call of the function it runs with the
         object first (``rt.method``), so that the object's fields carry gradients."""
+        owner = e.func.value if isinstance(e.func, gast.Attribute) else None
+        calls_super = isinstance(owner, gast.Call) and not owner.args and self.resolved(
+            owner.func) is super  # fmt: skip
+        if not (calls_super or not e.args and self.resolved(e.func) is super):
+            return e  # (most calls: nothing to name)
         params = params_of(self.p.tree)
         fn = self.p.fn
         cells = dict(zip(getattr(fn, "__code__", None) and fn.__code__.co_freevars or (),
@@ -394,15 +399,13 @@ class Normalizer:
         kind = type(vars(cls).get(fn.__name__)) if isinstance(cls, type) else None
         if not params or kind is staticmethod:
             return e  # (Python's own error: super() needs an argument there)
-        owner = e.func.value if isinstance(e.func, gast.Attribute) else None
-        if (isinstance(owner, gast.Call) and self.resolved(owner.func) is super
-                and not owner.args and kind is not classmethod):  # fmt: skip
+        if calls_super and kind is not classmethod:
             found = gast.Call(func=_rt("method"), args=[name(params[0]), const(e.func.attr),
                               name("__class__")], keywords=[])  # fmt: skip
             return gast.Call(func=found, args=[name(params[0]), *e.args], keywords=e.keywords)
-        if self.resolved(e.func) is super and not e.args:
-            return gast.Call(func=e.func, args=[name("__class__"), name(params[0])], keywords=[])
-        return e
+        if calls_super:  # a classmethod's: its ``super()`` is named where it is normalized
+            return e
+        return gast.Call(func=e.func, args=[name("__class__"), name(params[0])], keywords=[])
 
     def comprehension(self, e: gast.ListComp | gast.GeneratorExp | gast.DictComp) -> gast.Name:
         """``[f(x) for x in xs if c(x)]`` (or a generator expression, made a list) as the

@@ -2162,3 +2162,18 @@ def dicts_built_and_updated_with_keywords(x):
     e = {"c": x}
     e.update({"d": x * 3.0}, f=x**3)
     return np.sum(d["a"] * d["b"]) + np.sum(e["c"] * e["d"] * e["f"])
+
+
+def size(v):
+    """A user's function named like a describing builtin, returning the value itself."""
+    return v
+
+
+@case(1.3, refusable=True)
+def a_value_carried_by_an_exception_through_a_function_named_size(x):
+    """Calls were taken for describing ones by their names: ``size(v)`` carried ``v``
+    past the refusal (its gradient lost in the handler)."""
+    try:
+        raise ValueError(size(x * 2.0))
+    except ValueError as e:
+        return e.args[0] ** 2
