@@ -829,6 +829,12 @@ def _index_grad(x: Any, idx: Any, g: Any) -> Any:
     return _batch_index(np.zeros(x.shape, dtype=x.dtype), idx, g)
 
 
+def _iteration_grad(g: Any, ans: Any, x: Any) -> Any:
+    if isinstance(x, Batched):
+        raise NotBatchable("the gradient of a batch unpacked into its rows")
+    return rt.iteration_grad(g, ans, x)
+
+
 def _power_slope(x: Any, y: Any) -> Any:
     """``rt.power_slope`` of batches: ``y * x ** (y - 1)``, 0 where ``y`` is 0."""
     if not (isinstance(x, Batched) or isinstance(y, Batched)):
@@ -849,12 +855,14 @@ class BatchedRuntime(types.SimpleNamespace):
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
         "receiver",  # (a check that a method's owner is no user's object)
+        "unpacked",  # (a batch iterates as its examples do)
     })  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(
             matmul_lhs=_matmul_lhs, matmul_rhs=_matmul_rhs,
             index_add=_index_add, index_grad=_index_grad, power_slope=_power_slope,
+            iteration_grad=_iteration_grad,
         )  # fmt: skip
 
     def __getattr__(self, name: str) -> Any:

@@ -388,7 +388,9 @@ class AdjointBuilder:
             elif op.kind is Kind.CALL or (
                 op.kind is Kind.RULE
                 and op.primitive
-                in CONTAINER_PRIMITIVES + OBJECT_PRIMITIVES + (rt_module.iterable, list, tuple)
+                in CONTAINER_PRIMITIVES
+                + OBJECT_PRIMITIVES
+                + (rt_module.iterable, rt_module.unpacked, list, tuple)
             ):
                 kind = "any"
             elif op.kind is Kind.COPY:

@@ -206,8 +206,8 @@ class Sharing:
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
-        if _is_rt(v, {"iterable"}) and isinstance(v.args[0], gast.Name):
-            v = v.args[0]  # a loop's list is the list itself
+        if _is_rt(v, {"iterable", "unpacked"}) and isinstance(v.args[0], gast.Name):
+            v = v.args[0]  # a loop's (or an unpacking's) list is the list itself
         if isinstance(v, gast.Name):
             self.copies.setdefault(target, {target}).add(v.id)
             self.copies.setdefault(v.id, {v.id}).add(target)

@@ -494,6 +494,8 @@ class Normalizer:
             if stars:
                 self.assign_starred(target, value, stars[0])
                 return
+            count = const(len(target.elts))  # Python's iteration, and its check of the count
+            value = self.temp(gast.Call(func=_rt("unpacked"), args=[value, count], keywords=[]))
             for i, elt in enumerate(target.elts):
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
                 if isinstance(elt, gast.Name):

@@ -21,6 +21,11 @@ def iterable(g, ans, x):
     return rt.iteration_grad(g, ans, x)
 
 
+@vjp(rt.unpacked)
+def unpacked(g, ans, x, count):
+    return rt.iteration_grad(g, ans, x), None
+
+
 @vjp(rt.appended)
 def appended(g, ans, xs, v):
     return rt.entries(g, ans)[:-1], rt.entries(g, ans)[-1]
@@ -129,6 +134,7 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
+linear((0,), rt.unpacked)
 linear((0, 2), "dict.get")
 
 

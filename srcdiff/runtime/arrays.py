@@ -967,6 +967,24 @@ def mapping_keys(d: Any, view: str) -> list:
     return list(d)
 
 
+def unpacked(x: Any, count: int) -> Any:
+    """``x`` as an indexable sequence of ``count`` items, for ``a, b = x``: lists, tuples
+    and arrays as they are, anything else as its iteration gives it (a list subclass of
+    its own ``__iter__`` too), with Python's error for another number of items."""
+    if _is_array(x):
+        seq, n = x, x.shape[0] if x.ndim else len(x)  # (0-d: Python's TypeError)
+    else:
+        seq = x if type(x).__iter__ in (list.__iter__, tuple.__iter__) else list(x)
+        n = len(seq)
+    if n != count:
+        raise ValueError(
+            f"too many values to unpack (expected {count})"
+            if n > count
+            else f"not enough values to unpack (expected {count}, got {n})"
+        )
+    return seq
+
+
 def iterable(x: Any) -> Any:
     """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
     if isinstance(x, (list, tuple)) or _is_array(x):

@@ -200,13 +200,14 @@ def test_tuple_unpacking_of_a_display_copies_names_it_overwrites():
     ]
 
 
-def test_unpacking_a_value_indexes_it():
+def test_unpacking_a_value_indexes_what_its_iteration_gives():
     assert body_lines(normalized(unpack_call)) == [
         "t1 = divmod(x, 3.0)",
-        "u = t1[0]",
-        "v = t1[1]",
-        "t2 = u + v",
-        "return t2",
+        "t2 = rt.unpacked(t1, 2)",
+        "u = t2[0]",
+        "v = t2[1]",
+        "t3 = u + v",
+        "return t3",
     ]
 
 

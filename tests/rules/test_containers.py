@@ -31,6 +31,8 @@ SPECS = [
     Spec("dict-display", (R((3, 4)), R((4,)), R.scalar()), call=dict_display),
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
+    Spec(rt.unpacked, (R((2, 3)), 2), wrt=(0,)),
+    Spec(rt.unpacked, ([R((2,)), R(())], 2), wrt=(0,), label="list"),
     Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),
     Spec(rt.put_back, (R((3, 2)), 1, R((2,))), wrt=(0, 2), label="array-row"),
     Spec(rt.put_back, ([R((2,)), R((3,))], 1, R((3,))), wrt=(0, 2), label="list-entry"),

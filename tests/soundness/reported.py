@@ -2177,3 +2177,18 @@ def a_value_carried_by_an_exception_through_a_function_named_size(x):
         raise ValueError(size(x * 2.0))
     except ValueError as e:
         return e.args[0] ** 2
+
+
+@case(vec(3), _Reversed([np.array(1.0), np.array(2.0)]))
+def unpacking_a_list_of_a_class_with_its_own_iteration(x, pair):
+    """``a, b = pair`` takes what the list's ``__iter__`` gives (compiled code indexed
+    it: the gradient used the entries the other way round)."""
+    a, b = pair
+    return np.sum(x * b) * 3.0 + a
+
+
+@case(vec(3))
+def unpacking_a_dicts_values(x):
+    d = {"p": x[0], "q": x[1] * 2.0}
+    a, b = d.values()
+    return a * b

@@ -125,3 +125,18 @@ def test_a_differentiated_value_written_into_a_globals_object_is_refused():
     into the global itself."""
     with pytest.raises(sd.CompileError, match="an object a global holds"):
         sd.grad(a_differentiated_value_written_through_another_name, wrt=1)(vec(3), 2.0)
+
+
+def test_unpacking_too_many_or_too_few_values_raises_pythons_error():
+    def three(x):
+        a, b = [x[0], x[1], x[2]]
+        return a * b
+
+    def one(x):
+        a, b = [x[0]]
+        return a * b
+
+    with pytest.raises(ValueError, match=r"too many values to unpack \(expected 2\)"):
+        sd.grad(three)(vec(3))
+    with pytest.raises(ValueError, match=r"not enough values to unpack \(expected 2, got 1\)"):
+        sd.grad(one)(vec(3))
