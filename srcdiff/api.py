@@ -52,6 +52,44 @@ def _entry(d: Any, element: int | None) -> Any:
 ARRAY_LIBRARIES = ("numpy", "cupy", "array_api_strict", "srcdiff", "jax", "torch")
 
 
+def _check_real(v: Any, function: str) -> None:
+    """Refuse a differentiated argument that is an integer, a boolean or a complex
+    number, or a list, tuple or dict holding complex numbers or only integers
+    (``[1, 2, 3]``, which ``np.array`` makes an integer array): srcdiff differentiates
+    real floats, and an integer's gradient would be a constant's. An integer beside
+    floats (``(w, b, 3)``) is held as a constant."""
+    if isinstance(v, (list, tuple, dict)):
+        items = list(v.values() if isinstance(v, dict) else v)
+        for item in items:
+            if isinstance(item, (list, tuple, dict)) or _is_complex(item):
+                _check_real(item, function)
+        if items and all(isinstance(item, int) for item in items):
+            _check_real(items[0], function)
+        return
+    kind = _kind_of(v)
+    if isinstance(v, (bool, int)) or kind in ("b", "i", "u"):
+        raise TypeError(
+            f"cannot differentiate {function} with respect to an integer or boolean "
+            "argument: pass floats"
+        )
+    if _is_complex(v):
+        raise TypeError(
+            f"cannot differentiate {function} with respect to a complex argument: srcdiff "
+            "differentiates real-valued code (pass the real and imaginary parts as real "
+            "arrays)"
+        )
+
+
+def _kind_of(v: Any) -> str | None:
+    """NumPy's kind letter of an array's or NumPy scalar's dtype; None for other values
+    (a class such as ``np.float32`` has a ``dtype`` attribute too)."""
+    return dtype_kind(v) if hasattr(v, "dtype") and not isinstance(v, type) else None
+
+
+def _is_complex(v: Any) -> bool:
+    return isinstance(v, complex) or _kind_of(v) == "c"
+
+
 def _check_array_type(v: Any, function: str) -> None:
     """Refuse a differentiated argument that is an array of a class of the user's (a
     subclass of NumPy's, or an object with ``__array__``) defining methods of its own
@@ -108,6 +146,11 @@ def _seed(value: Any, fn_name: str) -> Any:
             return 1.0
         raise TypeError(
             f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
+        )
+    if _kind_of(value) == "c":
+        raise TypeError(
+            f"{fn_name} returned a complex value; srcdiff differentiates real-valued "
+            "functions (return its real part, or abs())"
         )
     if shape == ():
         # A Python float for NumPy; an array for libraries whose functions take arrays only.
@@ -465,12 +508,7 @@ class _Target:
         kinds = tuple(_kind(v) for v in values)
         xp = array_module(*values, *args, *kwargs.values())
         for v in values:
-            dtype = getattr(v, "dtype", None)
-            if isinstance(v, (bool, int)) or (dtype is not None and dtype_kind(v) in "biu"):
-                raise TypeError(
-                    f"cannot differentiate {self.fn.__qualname__} with "
-                    "respect to an integer argument: pass a float"
-                )
+            _check_real(v, self.fn.__qualname__)
             _check_array_type(v, self.fn.__qualname__)
         shapes = rt.shape_pattern(self.parameters, args, kwargs)
         described = dict(zip(self.names, kinds, strict=True))
@@ -1124,6 +1162,11 @@ def _vjp(
             raise ValueError(
                 f"vjp: a cotangent of shape(s) {shapes} for a result of shape(s) "
                 f"{[np.shape(leaf) for leaf in batching.leaves(value)]}"
+            )
+        if any(map(_is_complex, [*batching.leaves(cotangent), *batching.leaves(value)])):
+            raise TypeError(
+                "vjp: a complex result or cotangent; srcdiff differentiates real-valued "
+                "functions (pull back its real and imaginary parts apart)"
             )
         return target.backward(state, cotangent)
 

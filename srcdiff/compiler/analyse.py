@@ -798,6 +798,22 @@ class Analyser:
             operands += extra
         if not any(self.is_active(a) for a in operands):
             return Op(Kind.PASSIVE)
+        at_run_time = False
+        if "dtype" in bound and not (isinstance(bound["dtype"], gast.Constant)
+                                     and bound["dtype"].value is None):  # fmt: skip
+            kind = self.dtype_kind(bound["dtype"])
+            if kind in ("i", "u", "b"):
+                return Op(Kind.PASSIVE)  # integers or booleans: constant almost everywhere
+            if kind not in ("f", None):
+                what = "a complex value" if kind == "c" else f"NumPy's kind {kind!r}"
+                return self.fail(
+                    stmt,
+                    f"dtype={gast.unparse(bound['dtype'])} ({what}) in {describe(prim)} of a "
+                    "differentiated value",
+                    "pass a real floating dtype there (np.float32, float), or cast the value "
+                    "with .astype() first",
+                )
+            at_run_time = kind is None and not registry.is_cast(prim)
         if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
             return self.fail(
                 stmt,
@@ -806,7 +822,21 @@ class Analyser:
                 "imaginary parts as real arrays",
             )
         return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
-                  primitive=prim, keywords=passed_on)  # fmt: skip
+                  primitive=prim, keywords=passed_on, dtype_at_run_time=at_run_time)  # fmt: skip
+
+    def dtype_kind(self, e: gast.expr) -> str | None:
+        """The kind (NumPy's letter) of the dtype ``e`` names, where it names one this
+        function cannot change (a constant, ``float``, ``np.float32``); None elsewhere."""
+        if isinstance(e, gast.Constant):
+            value = e.value
+        else:
+            kind, value = self.resolve(e)
+            if kind != "object":
+                return None
+        try:
+            return np.dtype(value).kind
+        except TypeError:
+            return None
 
     # --- activity --------------------------------------------------------------------
     def tensor_sources(self, statements: list[gast.stmt]) -> set[str]:
@@ -1057,6 +1087,16 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
     if not rule.inline:
         given = [operand_name(a) for a in [*op.operands, *(k.value for k in op.keywords)]]
         return tuple(dict.fromkeys([op.target] + [n for n in given if n is not None]))  # *a too
+    loads = _rule_loads(op, active, known)
+    if op.dtype_at_run_time and op.target not in loads:  # read by rt.carried
+        loads = (op.target, *loads)
+    return loads
+
+
+def _rule_loads(op: Op, active: set[str], known: set[str]) -> tuple[str, ...]:
+    """What ``op``'s inline rule, expanded, reads (``_expanded_loads``), by the pattern of
+    the statement where one was seen before."""
+    rule = op.rule
     pattern = _Pattern(op, active, known)
     key = pattern.key()
     hit = _SAVES.get(key) if key is not None else None

@@ -620,6 +620,10 @@ class AdjointBuilder:
         self, op, g: gast.Name, target: str, operands: list, line: int
     ) -> list[tuple[str, gast.expr]]:
         ans = name(target)
+        if op.dtype_at_run_time:  # zero for an integer result
+            carried = self.names.fresh("g")
+            self.emit(assign(carried, call(attr("rt", "carried"), g, ans)), line)
+            g = name(carried)
         if op.rule.inline:
             expansion = expand(
                 op.rule, g, ans, op.bound, operands, self.names, op.same_shape, op.number_operands

@@ -92,6 +92,9 @@ class Op:
     # ... in Tensor code, where an array stands for a computed Tensor: the method must be
     # one of the Tensor's too (``h.repeat(2, 1)`` is not NumPy's repeat)
     receiver_tensor: bool = False
+    # a dtype= whose value only the running code knows (``np.sum(x, dtype=d)``): the
+    # result's adjoint or tangent passes through ``rt.carried`` (zero for integers)
+    dtype_at_run_time: bool = False
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

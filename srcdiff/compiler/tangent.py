@@ -273,6 +273,9 @@ class TangentBuilder:
             return [assign(self.dname(n), name(self.dname(s.value.id)))]
         if op.kind is Kind.CALL:
             return []  # computed with the value (see ``primal``)
+        if op.kind is Kind.RULE and op.dtype_at_run_time:  # zero for an integer result
+            carried = call(attr("rt", "carried"), name(self.dname(n)), name(n))
+            return [*self.rule(s, op, n), assign(self.dname(n), carried)]
         if op.kind is Kind.RULE:
             return self.rule(s, op, n)
         if op.kind in (Kind.PASSIVE, Kind.OVERWRITE, Kind.COPY):

@@ -5,7 +5,9 @@ the makers whose values depend on no value given (shapes, dtypes)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, nondiff, vjp
+from .registry import casts, jvp, nondiff, vjp
+
+casts(xp.full, xp.full_like)
 
 
 @vjp(xp.full)
@@ -16,7 +18,7 @@ def full(g, ans, shape, fill_value, dtype=None, order="C"):
 @jvp(xp.full, shaped=True)
 def full_jvp(ans, shape, fill_value, dtype=None, order="C", *, dfill_value):
     """The fill value's tangent in every entry (none where the result is not a float)."""
-    return xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans)
+    return xp.full_like(ans, dfill_value) if rt.float_result(ans) else xp.zeros_like(ans)
 
 
 @vjp(xp.full_like)
@@ -28,7 +30,7 @@ def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=No
 def full_like_jvp(ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, da,
                   dfill_value):  # fmt: skip
     """``a`` gives a shape and a dtype only: no tangent."""
-    return None, (xp.full_like(ans, dfill_value) if ans.dtype.kind == "f" else xp.zeros_like(ans))
+    return None, (xp.full_like(ans, dfill_value) if rt.float_result(ans) else xp.zeros_like(ans))
 
 
 @vjp(xp.linspace)

@@ -6,7 +6,7 @@ import math
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, vjp
+from .registry import casts, jvp, linear, nondiff, vjp
 
 
 @vjp(xp.exp, math.exp)
@@ -111,13 +111,12 @@ def reciprocal_jvp(ans, x, *, dx):
 
 @vjp(xp.abs, xp.absolute, builtins.abs, math.fabs)
 def absolute(g, ans, x):
-    """``sign(x)``: 0 at 0, and at NaN (whose sign is NaN), as in PyTorch."""
-    return g * xp.where(x == x, xp.sign(x), 0.0)
+    return g * rt.abs_slope(x)
 
 
 @jvp(xp.abs, xp.absolute, builtins.abs, math.fabs)
 def absolute_jvp(ans, x, *, dx):
-    return dx * xp.where(x == x, xp.sign(x), 0.0)
+    return dx * rt.abs_slope(x)
 
 
 @vjp(xp.sin, math.sin)
@@ -361,6 +360,9 @@ def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True
     """The tangent in the result's dtype where it is a real float; zero where the cast
     gives integers or booleans."""
     return rt.cast_grad(dx, ans, ans)
+
+
+casts("ndarray.astype", xp.asarray, xp.array)
 
 
 @vjp(xp.asarray, xp.array)

@@ -288,6 +288,23 @@ def nondiff(reason: str, *primitives: Any) -> None:
     _VERSION[0] += 1  # code compiled before took these for functions to differentiate
 
 
+_CASTS: set[Any] = set()
+
+
+def casts(*primitives: Any) -> None:
+    """Declare primitives whose rules give each gradient in the dtype of the result
+    their ``dtype=`` asks for, whatever it is (none for integers): the compiler need
+    not know that dtype before the code runs."""
+    _CASTS.update(_key(prim) for prim in primitives)
+
+
+def is_cast(primitive: Any) -> bool:
+    try:
+        return _key(primitive) in _CASTS
+    except TypeError:
+        return False
+
+
 def nondiff_reason(primitive: Any) -> str | None:
     """Why ``primitive``'s result carries no gradient (None when it may)."""
     try:

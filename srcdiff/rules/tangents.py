@@ -61,6 +61,11 @@ def put_back_tangent(g, ans, d_holder, holder, key, d_new):
     return rt.or_zeros(d_holder_, d_holder), None, None, rt.or_zeros(d_new_, d_new)
 
 
+@vjp(rt.carried)
+def carried(gbar, out, d, ans):
+    return rt.carried(gbar, ans), None
+
+
 @vjp(rt.cast_grad)
 def cast_grad(gbar, out, g, ans, x):
     """``g`` in ``x``'s dtype (zero where the cast ``ans`` gives integers): linear in ``g``,
@@ -207,6 +212,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
+       rt.carried,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
@@ -214,6 +220,7 @@ linear((0, 1, 2), rt.diff_tangent)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
+constant_in((1,), rt.carried)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
 # (a partial's tangent is a list, which broadcast_like passes as it is)
@@ -223,6 +230,8 @@ linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",
         rt.check_full_rank, rt.real_only)  # fmt: skip
+nondiff("whether a dtype carries a gradient", rt.float_result)
+nondiff("piecewise constant: the sign of a value", rt.abs_slope)
 nondiff("an integer: how many entries an array has", rt.size)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
         rt.extreme_share, rt.picked_operands)  # fmt: skip

@@ -826,6 +826,10 @@ def is_entry(holder: Any, key: Any) -> bool:
     )  # basic indexing: a view
 
 
+def _is_complex(v: Any) -> bool:
+    return isinstance(v, complex) or getattr(getattr(v, "dtype", None), "kind", None) == "c"
+
+
 def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     """The final gradient for argument ``x``: its type, shape and dtype, never an alias
     (not even of another entry of the same container: adjoints such as ``unbroadcast(g,
@@ -852,6 +856,11 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if is_record(x):
         given = set() if _given is None else _given
         return record_grad(d, x, lambda dv, v: grad_like(dv, v, given))
+    if d is not None and not _is_complex(x) and _is_complex(d):  # (the rules are real)
+        raise TypeError(
+            "a gradient came out complex: srcdiff differentiates real-valued code; "
+            "compute with the real and imaginary parts as real arrays"
+        )
     if not _is_array(x):
         if isinstance(x, Iterator):
             raise TypeError(

@@ -31,20 +31,48 @@ def real_only(ans: Any) -> None:
         )
 
 
+def abs_slope(x: Any) -> Any:
+    """The slope of ``abs(x)``, ``sign(x)``: 0 at 0, and at NaN (whose sign is NaN), as in
+    PyTorch; refused for a complex ``x`` (whose ``abs`` has no such slope)."""
+    real_only(x)
+    if not hasattr(x, "dtype"):  # a number
+        return float((x > 0) - (x < 0))  # (0 at NaN, which compares false)
+    xp = array_module(x)
+    return xp.where(x == x, xp.sign(x), 0.0)
+
+
+def float_result(ans: Any) -> bool:
+    """Whether a value made with a ``dtype`` carries its input's gradient: a real float
+    does, integers and booleans do not (constant almost everywhere); any other dtype
+    (complex, object, strings) is refused."""
+    real_only(ans)
+    if is_float(ans):
+        return True
+    if hasattr(ans, "dtype") and dtype_kind(ans) not in "iub":
+        raise refuse(
+            f"a value of dtype {ans.dtype} carries a gradient here",
+            "cast to a real floating dtype (np.float64, np.float32) instead",
+        )
+    return False
+
+
+def carried(d: Any, ans: Any) -> Any:
+    """The adjoint (or tangent) ``d`` of a result made with a ``dtype=`` only the running
+    code knows: itself for a real float, zero for integers or booleans."""
+    return d if float_result(ans) else zeros_like(d)
+
+
 def cast_grad(g: Any, ans: Any, x: Any) -> Any:
     """The gradient of ``x`` through a cast giving ``ans``: ``g`` in ``x``'s dtype where
     both are real floats, zero where the cast gives integers or booleans."""
-    real_only(ans)
-    if not is_float(ans):
-        return zeros_like(x)
-    return cast_like(g, x)
+    real_only(x)  # (the imaginary part a cast drops has a gradient too)
+    real_only(g)  # (in forward mode, the tangent of a complex value)
+    return cast_like(g, x) if float_result(ans) else zeros_like(x)
 
 
 def fill_grad(g: Any, ans: Any, fill_value: Any) -> Any:
     """The gradient of the fill value of ``np.full``/``np.full_like``."""
-    if not is_float(ans):
-        return zeros_like(fill_value)
-    return unbroadcast(g, fill_value)
+    return unbroadcast(g, fill_value) if float_result(ans) else zeros_like(fill_value)
 
 
 def linspace_grads(g: Any, start: Any, stop: Any, num: int, endpoint: bool,

@@ -12,6 +12,7 @@ from typing import Any
 from ..backend import array_module, astype
 from .arrays import _swap_last, keep_dims, unbroadcast
 from .contractions import result_grads, triangle_grad
+from .creation import real_only
 from .mutation import refuse
 
 
@@ -69,7 +70,9 @@ def norm_grad(g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
               keepdims: bool = False) -> Any:  # fmt: skip
     """The gradient of ``np.linalg.norm(x, ord, axis, keepdims)`` given that of its
     result (ties of max/min norms share evenly; the gradient at 0 is 0)."""
+    real_only(x)
     xp = array_module(x)
+    x = xp.asarray(x)  # (a list, as NumPy takes it)
     if axis is None and (ord is None or x.ndim == 1):
         flat = xp.reshape(x, (-1,))
         d = _vector_grad(flat, xp.reshape(ans, (1,)), ord, 0)

@@ -64,6 +64,8 @@ CHOICES = [np.array(0.5), np.array(2.0), np.array(-1.0)]  # the max is the secon
 HELD = [R((3,)), OLD]  # a list holding OLD: its tangent follows a write into OLD
 SPECS = [
     Spec(rt.cast_grad, (R((3,)), R((3,)).astype(np.float32), R((3,))), wrt=(0,)),
+    Spec(rt.carried, (R((3,)), R((3,)).astype(np.float32)), wrt=(0,)),
+    Spec(rt.carried, (R((3,)), np.arange(3)), wrt=(0,), label="integers"),
     Spec(rt.cast_grad, (R((2, 3)), R((2, 3)), R((2, 3))), wrt=(0,), label="same-dtype"),
     Spec(rt.follow_tangent, ([R((3,)), R((3,))], HELD, OLD, R((3,))), wrt=(0, 3)),
     Spec(rt.follow_tangent, (R((3,)), X, OLD, R((3,))), wrt=(0, 3), label="unrelated"),
