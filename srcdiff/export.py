@@ -31,10 +31,12 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import dataclasses
 import importlib
 import importlib.util
 import inspect
 import io
+import linecache
 import math
 import pathlib
 import re
@@ -45,13 +47,16 @@ import tokenize
 import types
 from typing import Any
 
+import gast
 import numpy as np
 
 from . import api
 from . import runtime as rt
-from .compiler import cache
+from .compiler import cache, ir
 from .compiler.cache import Unit
 from .compiler.differentiate import explain
+from .compiler.mutation import is_update
+from .compiler.normalize import walk_statements
 from .errors import CompileError
 from .rules import registry
 from .runtime import calls as rt_calls
@@ -96,10 +101,10 @@ def _locals(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _rename(text: str, mapping: dict[str, str]) -> str:
-    """``text`` with its global names renamed by ``mapping``: the names read, and the
-    top-level ``def``/``class`` or assignment binding one, but no attribute, keyword
-    argument or method."""
+def _rename(text: str, mapping: dict[str, str], label: str) -> str:
+    """``text`` (``label`` says whose) with its global names renamed by ``mapping``: the
+    names read, and the top-level ``def``/``class`` or assignment binding one, but no
+    attribute, keyword argument or method. Refused where that renames a local name too."""
     mapping = {k: v for k, v in mapping.items() if k != v}
     if not mapping:
         return text
@@ -126,10 +131,10 @@ def _rename(text: str, mapping: dict[str, str]) -> str:
     expected = {mapping.get(n, n) for n in _free_names(text)}
     bound = {mapping.get(n, n) for n in _bound_names(text)}
     if _free_names(out) != expected or _bound_names(out) != bound or _locals(out) != _locals(text):
+        renamed = ", ".join(f"{old} as {new}" for old, new in mapping.items())
         raise _Refused(
-            f"srcdiff's helper {text.split('(')[0].split()[-1]} under other names "
-            f"({', '.join(mapping)})",
-            "rename your global of that name",
+            f"{label} with its globals renamed ({renamed}), which would rename its local names too",
+            "give your globals (or the local names of that code) names of their own",
         )
     return out
 
@@ -226,9 +231,10 @@ class _Writer:
     """The exported module's top-level names, and the definitions behind them.
 
     Each thing written out has a key; ``names`` maps a taken name to the key of what it
-    holds. Generated sources and the user's globals keep their names (``exact``); the
-    helpers written out from srcdiff take their own names when free, and are renamed
-    where they are not."""
+    holds. Everything takes its own name when free, and a numbered one where it is not,
+    and the code reading it is renamed to match: two modules' globals of one name (or a
+    global and a closure variable) holding different objects stay two globals. Only
+    ``rt`` keeps its name (``exact``), the name generated code reads srcdiff's runtime by."""
 
     def __init__(self) -> None:
         self.names: dict[str, tuple] = {}
@@ -239,6 +245,7 @@ class _Writer:
         self.user: list[str] = []  # the user's globals
         self.functions: list[str] = []  # the user's functions the code calls, written out
         self.callees: dict[Any, str] = {}  # those called through rt.call: their names
+        self.kept: list[Any] = []  # the user's values keyed by id: alive while writing
 
     def claim(self, preferred: str, key: tuple) -> str:
         """A free name for ``key``: ``preferred`` if it is free, else a numbered one."""
@@ -252,27 +259,28 @@ class _Writer:
 
     def numpy(self) -> str:
         """The module's name for NumPy (imported as ``np`` when nothing names it yet)."""
-        name = self.given.get(("module", "numpy"))
-        return name if name is not None else self.module(np, "np")
+        given = (name for key, name in self.given.items() if key[:2] == ("module", "numpy"))
+        return next(given, None) or self.module(np, "np")
 
     # ---- imports ---------------------------------------------------------------------
 
-    def module(self, module: types.ModuleType, name: str, exact: bool = False) -> str:
+    def module(self, module: types.ModuleType, name: str) -> str:
         """``import module as name`` (NumPy's or the standard library's)."""
         if module.__name__.split(".")[0] not in _IMPORTABLE:
             raise _Refused(
                 f"the module {module.__name__}",
                 "the exported module imports NumPy and Python's standard library alone",
             )
-        got = self.take(("module", module.__name__), name, exact)
+        got = self.take(("module", module.__name__, name), name, exact=False)
         line = f"import {module.__name__}" + (f" as {got}" if got != module.__name__ else "")
         if line not in self.imports:
             self.imports.append(line)
         return got
 
-    def imported(self, where: tuple[str, str], name: str, exact: bool = False) -> str:
-        """``from module import attr`` for an object of NumPy or of the standard library."""
-        got = self.take(("import", *where), name if exact else where[1], exact)
+    def imported(self, where: tuple[str, str], name: str) -> str:
+        """``from module import attr`` for an object of NumPy or of the standard library,
+        read as ``name``."""
+        got = self.take(("import", *where, name), name, exact=False)
         line = f"from {where[0]} import {where[1]}" + (f" as {got}" if got != where[1] else "")
         if line not in self.imports:
             self.imports.append(line)
@@ -313,7 +321,7 @@ class _Writer:
         tree = ast.parse(text)
         for name in sorted(_free_names(text)):
             mapping[name] = self.resolve(name, env, tree)
-        return _rename(text, mapping)
+        return _rename(text, mapping, f"srcdiff's helper {defines or key[0]}")
 
     def resolve(self, name: str, env: dict[str, Any], tree: ast.AST) -> str:
         """The module's name for what ``name`` holds in ``env`` (a helper's globals)."""
@@ -374,7 +382,7 @@ class _Writer:
         if callable(value):
             where = _importable(value)
             if where is not None:
-                return self.imported(where, name)
+                return self.imported(where, where[1])
         owner = env.get("__name__")
         if isinstance(owner, str) and owner.split(".")[0] == "srcdiff":
             return self.constant(sys.modules[owner], name)
@@ -395,6 +403,8 @@ class _Writer:
             ):
                 raise _Refused(f"srcdiff's method {target.__qualname__}")
             text = text.replace("@staticmethod\n", "", 1)
+        if dataclasses.is_dataclass(target):
+            text = _quoted_fields(text, target)
         module = sys.modules[target.__module__]
         env = dict(vars(module))
         text = self.local_imports(text, env, module)
@@ -473,11 +483,12 @@ class _Writer:
 
     # ---- the generated sources and the user's globals --------------------------------
 
-    def generated(self, text: str, unit: Unit) -> None:
-        """Take the names the generated ``text`` reads but ``rt``, as they are (it is not
-        renamed): the user's globals, the builtins, ``xp``, and the functions of the
-        user's it calls through ``rt.call`` (written out, and noted in ``callees``).
-        (``rt`` comes after, once those of every generated source are taken: ``runtime``.)"""
+    def generated(self, text: str, unit: Unit) -> str:
+        """The generated ``text`` with the names it reads but ``rt`` taken (the user's
+        globals and closure variables, the builtins, ``xp``, and the functions of the
+        user's it calls through ``rt.call``, written out and noted in ``callees``), and
+        renamed where the module gives them other names. (``rt`` comes after, once those
+        of every generated source are taken: ``runtime``.)"""
         fn = unit.fn
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
         rules = set(unit.rule_names.values())
@@ -506,6 +517,7 @@ class _Writer:
                 "function, capturing numbers, strings or NumPy arrays), or write its "
                 f"computation into {unit.parsed.name}",
             )
+        callees = {}
         for name in sorted({c.id for c in called}):
             if name in unit.parsed.scope:
                 continue  # refused below, as a function defined inside
@@ -518,10 +530,12 @@ class _Writer:
                 value = fn.__globals__[name]
             else:
                 continue  # a NameError when run, as in srcdiff
-            self.callee(name, value, unit)
-        for name in sorted(_free_names(text) - {"rt"}):
+            self.check_callee(name, value, unit)
+            callees[name] = value
+        mapping = {"rt": "rt"}
+        for name in _functions_last(free - {"rt"}, cells, fn):
             if name == "xp":
-                self.module(np, "xp", exact=True)
+                mapping[name] = self.module(np, "xp")
             elif name == "_unit":
                 raise _Refused(
                     "backward() inside the function, which runs srcdiff's compiler",
@@ -542,31 +556,40 @@ class _Writer:
                     "compiles on its own",
                     f"write {name}'s computation into {unit.parsed.name}",
                 )
-            elif name in cells:
-                try:
-                    value = cells[name].cell_contents
-                except ValueError:  # not bound yet: a NameError when run, as in srcdiff
-                    continue
-                self.user_value(name, value)
-            elif name in fn.__globals__:
-                self.user_value(name, fn.__globals__[name])
-            elif hasattr(builtins, name):
-                self.take(("builtin", name), name, exact=True)
+            else:
+                mapping[name] = self.read(name, cells, fn)
+        for name, value in callees.items():
+            self.callees.setdefault(value, mapping[name])
+        return _rename(text, mapping, f"the code srcdiff compiled for {unit.label}")
 
     def runtime(self, text: str) -> None:
         """The helpers the generated ``text`` calls (``rt.<name>``), written out."""
         if "rt" in _free_names(text):
             self.namespace(rt, "rt", ast.parse(text), exact=True)
 
-    def user_value(self, name: str, value: Any) -> None:
-        """A global (or closure variable) of the user's function, under its own name."""
+    def read(self, name: str, cells: dict[str, Any], fn: types.FunctionType) -> str:
+        """The module's name for what the user's code of ``fn`` reads as ``name``: a
+        closure variable (in ``cells``), a global of ``fn``'s module, or a builtin."""
+        if name in cells:
+            try:
+                value = cells[name].cell_contents
+            except ValueError:  # not bound yet: a NameError when run, as in srcdiff
+                return self.claim(name, ("unbound", name))
+            return self.user_value(name, value, f"a closure variable of {fn.__qualname__}")
+        if name in fn.__globals__:
+            return self.user_value(name, fn.__globals__[name], f"of {fn.__module__}")
+        if hasattr(builtins, name):
+            return self.builtin(name)
+        return self.claim(name, ("unbound", name))  # a NameError when run, as in srcdiff
+
+    def user_value(self, name: str, value: Any, origin: str) -> str:
+        """The module's name for a global (or closure variable, ``origin`` says which) of
+        the user's: its own name where nothing else took it."""
         if isinstance(value, types.ModuleType):
-            self.module(value, name, exact=True)
-            return
+            return self.module(value, name)
         where = _importable(value) if callable(value) else None
         if where is not None:
-            self.imported(where, name, exact=True)
-            return
+            return self.imported(where, name)
         if callable(value) and registry.lookup(value) is not None:
             raise _Refused(
                 f"{name}, which has a rule registered at run time (sd.register_vjp)",
@@ -574,8 +597,7 @@ class _Writer:
                 "computation with NumPy calls",
             )
         if isinstance(value, types.FunctionType):
-            self.function(name, value)
-            return
+            return self.function(name, value)
         if isinstance(value, types.MethodType):
             code = getattr(value, "__code__", None)
             where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
@@ -583,21 +605,24 @@ class _Writer:
                 f"{name}{where}, a method of an object",
                 f"write {name}'s computation into the function, or pass its result as an argument",
             )
-        key = ("user", name)
-        if self.names.get(name) == key:
-            return
+        key = ("user", name, id(value))  # one object: one global, whoever reads it
+        if key in self.given:
+            return self.given[key]
         literal = _literal(value, self.numpy())
         if literal is None:
             raise _Refused(
                 f"the global {name}, a {type(value).__name__}",
                 "pass it as an argument, or make it a number, a string or a NumPy array",
             )
-        self.take(key, name, exact=True)
-        self.user.append(f"{name} = {literal}")
+        self.kept.append(value)
+        got = self.claim(name, key)
+        renamed = "" if got == name else f"  # {name}, {origin}"
+        self.user.append(f"{got} = {literal}{renamed}")
+        return got
 
-    def callee(self, name: str, value: Any, unit: Unit) -> None:
-        """A function of the user's that ``unit`` calls through ``rt.call``: written out
-        (its exported primals and adjoints are found from it: see ``_callee_units``)."""
+    def check_callee(self, name: str, value: Any, unit: Unit) -> None:
+        """Refuse a function of the user's that ``unit`` calls through ``rt.call`` where
+        the module cannot call it as srcdiff does (it is written out as a global read)."""
         if isinstance(value, types.FunctionType) and registry.is_nondiff(value):
             raise _Refused(
                 f"{name} ({_where(value)}), marked as not differentiable",
@@ -616,15 +641,13 @@ class _Writer:
                 f"call a function of yours by its name, or write its computation into "
                 f"{unit.parsed.name}",
             )
-        self.user_value(name, value)  # refuses a rule of yours; writes the function out
-        self.callees.setdefault(value, name)
 
-    def function(self, name: str, fn: types.FunctionType) -> None:
-        """A function of the user's, under its own name: its source, written out with
-        the globals (and the values of the closure variables) it reads."""
+    def function(self, name: str, fn: types.FunctionType) -> str:
+        """The module's name for a function of the user's, read as ``name``: its source,
+        written out with the globals (and the values of the closure variables) it reads."""
         key = ("function", fn)
-        if self.names.get(name) == key:
-            return
+        if key in self.given:
+            return self.given[key]
         why, text = None, ""
         if (fn.__module__ or "").split(".")[0] == "srcdiff":
             why = "srcdiff's own"
@@ -644,30 +667,75 @@ class _Writer:
                     why = "its source is not one def statement"
                 elif only.decorator_list:
                     why = "it is decorated"
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        if why is None and _reads_itself(text, name) and _value(name, cells, fn) is not fn:
+            why = f"it calls {name}, which is now another object"
         if why is not None:
             raise _Refused(
                 f"{name} ({_where(fn)}), a function of yours called by the code, which the "
                 f"module cannot hold ({why})",
                 f"write {name}'s computation into the function, or pass its result as an argument",
             )
-        self.take(key, name, exact=True)  # before what it reads: it may call itself
-        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
-        for free in sorted(_free_names(text)):
-            if free in cells:
-                try:
-                    self.user_value(free, cells[free].cell_contents)
-                except ValueError:  # not bound yet: a NameError when run
-                    continue
-            elif free in fn.__globals__:
-                self.user_value(free, fn.__globals__[free])
-            elif hasattr(builtins, free):
-                self.take(("builtin", free), free, exact=True)
+        got = self.claim(name, key)  # before what it reads: it may call itself
+        mapping = {name: got}
+        for free in _functions_last(_free_names(text), cells, fn):
+            mapping[free] = self.read(free, cells, fn)
+        text = _rename(text, mapping, f"{name} ({_where(fn)})")
         self.functions.append(f"# {fn.__qualname__} ({_where(fn)})\n{text.rstrip()}")
+        return got
+
+
+def _reads_itself(text: str, name: str) -> bool:
+    """Whether the ``def`` statement ``text``, binding ``name``, reads ``name``."""
+    tables = list(symtable.symtable(_FUTURE + text, "<export>", "exec").get_children())
+    while tables:
+        table = tables.pop()
+        tables += table.get_children()
+        if any(s.get_name() == name and s.is_global() and s.is_referenced()
+               for s in table.get_symbols()):  # fmt: skip
+            return True
+    return False
+
+
+def _functions_last(names: set[str], cells: dict[str, Any], fn: types.FunctionType) -> list[str]:
+    """``names`` (read by the code of ``fn``) in order, the functions' last: what the code
+    reads keeps its own name before those the functions it calls read."""
+    return sorted(names, key=lambda n: (isinstance(_value(n, cells, fn), types.FunctionType), n))
+
+
+def _value(name: str, cells: dict[str, Any], fn: types.FunctionType) -> Any:
+    """What ``fn`` reads as ``name`` (a closure variable, a global); None if nothing."""
+    if name in cells:
+        try:
+            return cells[name].cell_contents
+        except ValueError:
+            return None
+    return fn.__globals__.get(name)
 
 
 def _where(fn: types.FunctionType) -> str:
     """Where a function is defined: ``file:line``."""
     return f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+
+
+def _quoted_fields(text: str, cls: type) -> str:
+    """The source ``text`` of srcdiff's dataclass ``cls`` with its fields' annotations
+    quoted: ``dataclass`` looks a string annotation up in the module ``sys.modules``
+    holds under the class's ``__module__`` (for a ClassVar), and an exported module run
+    by ``exec``, or loaded without being registered, has none; a quoted one it looks up
+    nowhere. Refused for a ClassVar, InitVar or KW_ONLY, which it must find."""
+    if set(inspect.get_annotations(cls)) != {f.name for f in dataclasses.fields(cls)}:
+        raise _Refused(f"srcdiff's dataclass {cls.__qualname__}, with pseudo-fields")
+    (node,) = ast.parse(text).body
+    lines = text.splitlines(keepends=True)
+    annotations = [s.annotation for s in node.body if isinstance(s, ast.AnnAssign)]
+    for a in reversed(annotations):  # the last first: the positions before stay right
+        first, last = lines[a.lineno - 1], lines[a.end_lineno - 1]
+        quoted = repr(ast.unparse(a))
+        lines[a.lineno - 1] = first[: a.col_offset] + quoted + last[a.end_col_offset :]
+        for row in range(a.lineno, a.end_lineno):
+            lines[row] = ""
+    return "".join(lines)
 
 
 def _bound(statement: ast.stmt) -> set[str]:
@@ -733,6 +801,39 @@ def _refusal(target: api._Target, what: str, hint: str) -> CompileError:
     )
 
 
+def _updates(unit: Unit) -> tuple[str, str]:
+    """Why ``unit`` records parameters as updated in place (``unit.updated``), in words
+    following "that" or "which", and what to do. A parameter is updated where the
+    function writes into it by name; otherwise it only follows (``rt.follow``) an update
+    of an object the analysis finds it may share or hold."""
+    found = []  # (only followed, line, parameter): those written by name first
+    for s in walk_statements(unit.analysis.fn.body):
+        target = s.targets[0] if isinstance(s, gast.Assign) else None
+        if is_update(s) in unit.updated:
+            found.append((False, s.lineno, is_update(s)))
+        elif ir.facts(s).follows and isinstance(target, gast.Name) and target.id in unit.updated:
+            found.append((True, s.lineno, target.id))
+    followed, line, n = min(found, default=(True, 0, unit.updated[0]))
+    names = ", ".join(unit.updated)
+    shown = linecache.getline(unit.fn.__code__.co_filename, line).strip() if line else ""
+    at = f"line {line}: `{shown}`" if shown else f"line {line}"
+    hint = (
+        "the exported module does not write the lists and dicts a call updates back into "
+        "the caller's, as srcdiff does: return new values instead"
+    )
+    if not followed:
+        return f"updates its arguments in place ({names}; {at})", hint
+    what = f"srcdiff compiled as possibly updating {names} in place"
+    if not line:
+        return what, hint
+    return (
+        f"{what}: it cannot rule out that {n} shares or holds the object updated at {at}",
+        f"{hint}; if nothing of {n} is updated, build that object otherwise (a list filled "
+        f"with the results of calls on {n}'s entries may hold those entries: compute it "
+        "with array operations)",
+    )
+
+
 def _pattern(target: api._Target, shape_key: tuple) -> dict[str, Any]:
     """The shape pattern a unit was compiled for, from the types and shapes of the call
     that compiled it (``rt.shape_key``), as ``rt.shape_pattern`` made it."""
@@ -765,9 +866,6 @@ def _units(target: api._Target) -> list[tuple[Unit, tuple, tuple[int, ...], list
             raise _refusal(target, f"a gradient compiled for {unit.xp.__name__} arrays",
                            "the exported module runs on NumPy: call the gradient with NumPy "
                            "arrays, then export it")  # fmt: skip
-        if unit.updated:
-            raise _refusal(target, "a function that updates its arguments in place "
-                           f"({', '.join(unit.updated)})", "return new values instead")  # fmt: skip
         paths = [k for k, stop, wanted, _ in unit.adjoints if stop is None and wanted is None]
         paths = sorted(dict.fromkeys(paths), key=lambda k: -unit.path_calls[k])
         if not paths:
@@ -789,15 +887,56 @@ def _shape_text(dims: tuple | None) -> str:
                            for d in dims) + (",)" if len(dims) == 1 else ")")  # fmt: skip
 
 
+_KINDS_SHOWN = {"array": "an array or number", "any": "a list, tuple or dict"}
+
+
+def _described(names: tuple[str, ...], kinds: tuple[str, ...], shapes: tuple) -> str:
+    """The kinds of the differentiated arguments ``names`` and the pattern of the
+    arguments' shapes, in words: for the module's documentation and its NotExported."""
+    what = ", ".join(f"{n} {_KINDS_SHOWN.get(k, k)}" for n, k in zip(names, kinds, strict=True))
+    shown = ", ".join(f"{n} {_shape_text(d)}" for n, d in shapes)
+    return f"{what or 'nothing differentiated'}; shapes: {shown or 'none known'}"
+
+
+def _unexported(function: str, call: tuple, exported: list[tuple]) -> str:
+    """NotExported's message for a call of ``function`` whose static facts (``call``:
+    the names differentiated, their kinds, the pattern of the arguments' shapes) no
+    exported unit has (``exported``: theirs): both in words, and the parameters the
+    call passes or leaves out unlike the calls srcdiff compiled for (it compiles a
+    gradient for the parameters a call passes)."""
+    passed = {n for n, _ in call[2]}
+    known = [{n for n, _ in shapes} for *_, shapes in exported]
+    compiled, causes = "the gradient was compiled for", []
+    if passed not in known:
+        left = sorted(set.intersection(*known) - passed)
+        added = sorted(passed - set.union(*known))
+        if left:
+            causes.append(f"it leaves out {', '.join(left)}, which every call {compiled} passed")
+        if added:
+            causes.append(f"it passes {', '.join(added)}, which no call {compiled} passed")
+        if not causes:
+            causes.append(f"no call {compiled} passed {', '.join(sorted(passed))} alone")
+    shown = [_described(*facts) for facts in exported[:3]]
+    if len(exported) > 3:
+        shown.append(f"{len(exported) - 3} more")
+    return "; ".join([
+        f"{function} called with {_described(*call)}",
+        *causes,
+        f"no gradient was exported for such a call (those exported are for: "
+        f"{' | '.join(shown)}): call the gradient on such arguments with srcdiff, then "
+        "export it again",
+    ])  # fmt: skip
+
+
+def _unit_facts(key: tuple) -> tuple:
+    """A callee's unit's static facts (``(active, kinds, shapes)`` as ``rt.call`` finds
+    them) as ``_described`` takes them."""
+    _, kinds, shapes = key
+    return tuple(n for n, _ in kinds), tuple(k for _, k in kinds), shapes
+
+
 def _facts_text(target: api._Target, facts: tuple) -> str:
-    kinds, shapes = facts
-    what = [f"{n} {'an array or number' if k == 'array' else 'a list, tuple or dict'}"
-            for n, k in zip(target.names, kinds, strict=True)]  # fmt: skip
-    return (
-        "; ".join(what)
-        + "; shapes: "
-        + (", ".join(f"{n} {_shape_text(d)}" for n, d in shapes) or "none known")
-    )
+    return _described(target.names, *facts)
 
 
 def _signature(fn: types.FunctionType) -> tuple[str, str]:
@@ -872,12 +1011,10 @@ def _value_and_grad(args, kwargs):
     shapes = tuple(sorted(rt.shape_pattern(_PARAMETERS, args, kwargs).items()))
     unit = _UNITS.get((kinds, shapes))
     if unit is None:
-        raise NotExported(
-            f"{name} called with {wrt} of kinds {{kinds}} and arguments of shapes "
-            f"{{dict(shapes)}} (each size other than 1 numbered, equal sizes alike), for "
-            "which no gradient was exported (those exported are the keys of _UNITS): call "
-            "the gradient on such arguments with srcdiff, then export it again"
-        )
+        names = {names!r}
+        raise NotExported(_unexported(
+            {name!r}, (names, kinds, shapes), [(names, *facts) for facts in _UNITS]
+        ))
     primal, adjoints, order = unit
     _saved, _path = {{}}, []
     value = primal(_saved, _path, *args, **kwargs)
@@ -967,12 +1104,9 @@ def @UNIT_CALL@(fn, active, args, kwargs):
     shapes = tuple(sorted(rt.shape_pattern(parameters, args, kwargs).items()))
     unit = units.get((carried, kinds, shapes))
     if unit is None:
-        raise @NOT_EXPORTED@(
-            f"{label} called with {', '.join(carried) or 'nothing'} differentiated, of kinds "
-            f"{dict(kinds)}, and arguments of shapes {dict(shapes)}, for which no gradient "
-            "was exported (those exported are the keys of @CALLEES@): call the gradient on "
-            "such arguments with srcdiff, then export it again"
-        )
+        raise @NOT_EXPORTED@(_unexported(
+            label, _unit_facts((carried, kinds, shapes)), [_unit_facts(key) for key in units]
+        ))
     primal, wrt, adjoints = unit
     saved, path = {}, []
     value = primal(saved, path, *args, **kwargs)
@@ -1063,16 +1197,21 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
     target = gradient._target
     base = _base(target.fn)
     writer = _Writer()
+    writer.take(("namespace", rt.__name__), "rt", exact=True)  # what generated code reads
     checked = gradient._check_finite
     compiled = []  # per unit: its primal's source, and each path's key and adjoint's source
     for unit, _, _, keys in units:
         adjoints = [(key, unit.adjoint(key, checked=checked)[1]) for key in keys]
-        compiled.append((unit.primal_source, adjoints))
-        for text in (unit.primal_source, *(text for _, text in adjoints)):
-            writer.generated(text, unit)
+        compiled.append((
+            writer.generated(unit.primal_source, unit),
+            [(key, writer.generated(text, unit)) for key, text in adjoints],
+        ))  # fmt: skip
+    for unit, *_ in units:  # only now: a function defined inside, say, is the truer reason
+        if unit.updated:
+            what, hint = _updates(unit)
+            raise _refusal(target, f"a function that {what}", hint)
     callees = _callees(writer, checked)  # the functions they call, transitively
     if writer.callees:  # rt.call and rt.call_vjp: written out below, for the exported units
-        writer.take(("namespace", rt.__name__), "rt", exact=True)
         _, members = writer.namespaces.setdefault(rt.__name__, ("rt", {}))
         members["call"] = writer.claim("call", ("calls", "call"))
         members["call_vjp"] = writer.claim("call_vjp", ("calls", "call_vjp"))
@@ -1081,8 +1220,8 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
             writer.runtime(text)
         if unit.enters:  # its with blocks are left when an exception goes through them
             writer.runtime("rt.unwinding")
-    for _, _, unit, _, adjoints in callees:
-        for text in (unit.primal_source, *(text for *_, text in adjoints)):
+    for _, _, unit, _, primal, adjoints in callees:
+        for text in (primal, *(text for *_, text in adjoints)):
             writer.runtime(text)
         if unit.enters:
             writer.runtime("rt.unwinding")
@@ -1098,7 +1237,7 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
     callee_names = [
         (writer.claim(f"{name}_primal", ("called", i)),
          [writer.claim(f"{name}_adjoint", ("called", i, j)) for j in range(len(adjoints))])
-        for i, (_, name, _, _, adjoints) in enumerate(callees)
+        for i, (_, name, _, _, _, adjoints) in enumerate(callees)
     ]  # fmt: skip
     dispatch, exported = _dispatcher(gradient, writer, units, names, both)
     preamble, dispatch = dispatch.split(_MARK)
@@ -1148,9 +1287,9 @@ def _module_text(gradient: api.GradientFunction, units: list, both: bool) -> str
 def _callees(writer: _Writer, checked: bool) -> list[tuple]:
     """Each unit of each function of the user's that the exported code calls through
     ``rt.call`` (found transitively: the callees' code is taken by ``writer`` too): the
-    function, its name, the unit, its static facts (``(active, kinds, shapes)`` as
-    ``rt.call`` finds them) and each ``(path key, gradients wanted, adjoint's source)``
-    seen."""
+    function, its name in the module, the unit, its static facts (``(active, kinds,
+    shapes)`` as ``rt.call`` finds them), its primal's source and each ``(path key,
+    gradients wanted, adjoint's source)`` seen (the sources as the module names things)."""
     out, done = [], set()
     while len(done) < len(writer.callees):
         fn, name = next((f, n) for f, n in writer.callees.items() if f not in done)
@@ -1164,19 +1303,15 @@ def _callees(writer: _Writer, checked: bool) -> list[tuple]:
             seen = [(k, w) for k, stop, w, _ in unit.adjoints if stop is None]
             if not seen:
                 continue  # its primal ran, its adjoint never did
-            if unit.updated:
-                raise _Refused(
-                    f"{name} ({_where(fn)}), which updates its arguments in place "
-                    f"({', '.join(unit.updated)})",
-                    "return new values instead",
-                )
+            primal = writer.generated(unit.primal_source, unit)
             adjoints = [
-                (k, w, unit.adjoint(k, wanted=w, checked=checked)[1])
+                (k, w, writer.generated(unit.adjoint(k, wanted=w, checked=checked)[1], unit))
                 for k, w in dict.fromkeys(seen)
             ]
-            for text in (unit.primal_source, *(text for *_, text in adjoints)):
-                writer.generated(text, unit)
-            out.append((fn, name, unit, (active, kinds, shapes), adjoints))
+            if unit.updated:
+                what, hint = _updates(unit)
+                raise _Refused(f"{fn.__name__} ({_where(fn)}), which {what}", hint)
+            out.append((fn, name, unit, (active, kinds, shapes), primal, adjoints))
     return out
 
 
@@ -1184,15 +1319,13 @@ def _callee_sections(writer: _Writer, callees: list, names: list) -> list[str]:
     """The exported primals and adjoints of the functions the code calls, the table of
     them by function that ``rt.call`` reads, and ``rt.call`` and ``rt.call_vjp``."""
     sections, table = [], {}
-    for (fn, name, unit, facts, adjoints), (primal_name, adjoint_names) in zip(
+    for (fn, name, unit, facts, primal, adjoints), (primal_name, adjoint_names) in zip(
         callees, names, strict=True
     ):
         active, kinds, shapes = facts
-        what = ", ".join(f"{n} {'a list, tuple or dict' if k == 'any' else 'an array or number'}"
-                         for n, k in kinds) or "nothing differentiated"  # fmt: skip
-        shown = ", ".join(f"{n} {_shape_text(d)}" for n, d in shapes) or "none known"
-        lines = [f"# ---- called: {unit.label}; {what}; shapes: {shown} ----\n\n"
-                 f"{_def(unit.primal_source, primal_name)}"]  # fmt: skip
+        shown = _described(*_unit_facts(facts))
+        lines = [f"# ---- called: {unit.label}; {shown} ----\n\n"
+                 f"{_def(primal, primal_name)}"]  # fmt: skip
         for attr in ("__defaults__", "__kwdefaults__"):
             if getattr(fn, attr) is not None:
                 lines.append(f"{primal_name}.{attr} = {name}.{attr}")
@@ -1238,6 +1371,8 @@ def _callee_sections(writer: _Writer, callees: list, names: list) -> list[str]:
         "rt": rt,
         "carries_gradient": rt_calls.carries_gradient,
         "_kind": rt_calls._kind,
+        "_unexported": _unexported,
+        "_unit_facts": _unit_facts,
     }
     text = writer.source(text, env, None, ("calls",))
     writer.helpers.append("# rt.call and rt.call_vjp of the functions of yours the code calls"
@@ -1297,7 +1432,7 @@ def _dispatcher(
             (("__defaults__", defaults), ("__kwdefaults__", kwdefaults)) if literal != "None"
         ),
     ) + f"\n{_MARK}\n" + DISPATCH.format(
-        name=fn.__qualname__, parameters=parameters, starred=starred,
+        name=fn.__qualname__, parameters=parameters, starred=starred, names=tuple(target.names),
         elements=repr(tuple(target.elements)), wrt=wrt,
         units="{\n" + "".join(units_table) + "}", paths="{\n" + "".join(paths_table) + "}",
         post=(STARRED if target.starred else "") + (SEVERAL if target.multiple else SINGLE),
@@ -1318,6 +1453,7 @@ def _dispatcher(
         "_kind": api._kind,
         "_entry": api._entry,
         "_distinct": api._Target.__dict__["distinct"],
+        "_unexported": _unexported,
     }
     tree = ast.parse(text)
     mapping = {}
@@ -1335,7 +1471,7 @@ def _dispatcher(
             mapping[name] = writer.resolve(name, env, tree)
     exported = [mapping[f"{prefix}_{_base(fn)}"] for prefix, _, _ in publics]
     exported += [mapping["PATHS"], mapping["NotExported"]]
-    text = _rename(text, mapping) + f"\n\n__all__ = {exported!r}\n"
+    text = _rename(text, mapping, "the dispatcher") + f"\n\n__all__ = {exported!r}\n"
     return text, exported
 
 
@@ -1365,7 +1501,7 @@ def _header(gradient: api.GradientFunction, units: list, exported: list[str], ca
         for key in keys:
             lines.append(f"  path {key!r}:")
             lines += [f"    {c}" for c in explain(unit.analysis, key) or ["straight line"]]
-    for _, _, unit, _, adjoints in callees:
+    for _, _, unit, _, _, adjoints in callees:
         wrt = ", ".join(unit.wrt) or "nothing"
         lines.append(textwrap.fill(f"Called: {unit.label}, with respect to {wrt}.", 88,
                                    subsequent_indent="    "))  # fmt: skip

@@ -7,16 +7,22 @@ exactly: the same code on the same numbers.
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import math
 import pickle
+import re
+import runpy
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import export_other
 import numpy as np
 import pytest
+from export_other import activated, scaled_by_factor, shifted, shifted_sum, squashed
+from numpy import tanh as act  # export_other's act is np.sin
 
 import srcdiff as sd
 
@@ -25,6 +31,7 @@ EXPORT = importlib.import_module("srcdiff.export")  # the module (sd.export is i
 W = np.array([[0.5, -1.0], [2.0, 0.25], [1.5, 3.0]], dtype=np.float32)  # a global array
 SCALE = 0.7071067811865476  # a float its repr alone gives back exactly
 unbroadcast = 2.0  # a global named like one of srcdiff's helpers
+SHIFT = 1.0  # export_other's SHIFT is 100.0
 
 
 def branch_and_loop(x, y):
@@ -328,6 +335,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
     members = ", ".join(f"{a}={b}" for a, b in writer.namespaces["srcdiff.runtime"][1].items())
     parts = [EXPORT._FUTURE, *writer.imports, "import types", *writer.helpers]
     text = "\n\n".join([*parts, f"rt = types.SimpleNamespace({members})"])
+    exec(compile(text, "helpers.py", "exec"), {"__name__": "helpers"})  # noqa: S102 - unregistered
     (tmp_path / "helpers.py").write_text(text)
     (tmp_path / "check.py").write_text(
         "import helpers\n"
@@ -474,3 +482,145 @@ def test_before_any_call_and_for_other_objects_it_says_what_to_do(tmp_path):
         sd.export(sd.grad(root), tmp_path / "grad.py")
     with pytest.raises(TypeError, match="made by sd.grad"):
         sd.export(root, tmp_path / "grad.py")
+
+
+def two_modules_globals(x):
+    return np.sum(x * SHIFT + shifted(x))  # shifted reads export_other's SHIFT
+
+
+def two_modules_imports(x):
+    return np.sum(act(x) + activated(x))  # activated reads export_other's act
+
+
+def two_functions_named_squash(x, w):
+    return np.sum(squash(x, w)) + squashed(x)  # squashed calls export_other's squash
+
+
+def _with_a_factor():
+    factor = 5.0  # export_other's scaled_by_factor has a factor of its own
+
+    def closure_and_callee(x):
+        return np.sum(x * factor + scaled_by_factor(x))
+
+    return closure_and_callee
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "renamed"),
+    [
+        (two_modules_globals, (X,), "SHIFT_2 = 100.0  # SHIFT, of export_other"),
+        (two_modules_imports, (X,), "from numpy import sin as act_2"),
+        (two_functions_named_squash, (X, Y), "def squash_2(h):"),
+        (_with_a_factor(), (X,), "factor_2 = 2.0  # factor, a closure variable of _scaler."),
+    ],
+)
+def test_two_objects_under_one_name_stay_two(tmp_path, numpy_only, fn, args, renamed):
+    """Globals, functions and closure variables of one name holding different objects
+    (of two modules, or a closure's and a module's) are two globals of the exported
+    module, the code reading the second renamed to match."""
+    g = sd.grad(fn, wrt=tuple(range(len(args))))
+    want = g(*args)
+    path = exported(g, tmp_path)
+    (got,) = run(path, [(f"grad_{fn.__name__}", args, {})], numpy_only)
+    assert_same(got, want)
+    assert renamed in path.read_text()
+
+
+def test_a_global_renamed_where_it_would_rename_a_local_is_refused(tmp_path):
+    def loss(x):
+        return np.sum(x * SHIFT + shifted_sum(x))
+
+    g = sd.grad(loss)
+    g(X)
+    renamed = "with its globals renamed (SHIFT as SHIFT_2), which would rename its local names"
+    with pytest.raises(sd.CompileError, match=re.escape(renamed)):
+        sd.export(g, tmp_path / "grad.py")
+
+
+def test_a_function_calling_its_name_now_another_is_refused(tmp_path, monkeypatch):
+    countdown = export_other.countdown  # what loss calls, and what countdown calls: for now
+
+    def loss(x):
+        return np.sum(countdown(x, 2))
+
+    g = sd.grad(loss)
+    g(X)
+    monkeypatch.setattr(export_other, "countdown", lambda x, n: x * 3.0)
+    with pytest.raises(sd.CompileError, match="it calls countdown, which is now another"):
+        sd.export(g, tmp_path / "grad.py")
+
+
+def squares(x):
+    return x * x
+
+
+def comprehension_of_calls(x):  # a call's result, in the list, may be an entry of x
+    return np.sum([squares(v) for v in x])
+
+
+def comprehension_of_a_lambda(x):
+    square = lambda t: t * t
+    return np.sum([square(v) for v in x])
+
+
+def writes_into_its_argument(x):
+    x[0] = 2.0
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (comprehension_of_a_lambda, "the function square defined inside "
+         "comprehension_of_a_lambda, which srcdiff compiles on its own"),
+        (comprehension_of_calls, "srcdiff compiled as possibly updating x in place: it cannot "
+         "rule out that x shares or holds the object updated at line {line}: `return "
+         "np.sum([squares(v) for v in x])`"),
+        (writes_into_its_argument, "updates its arguments in place (x; line {line}: "
+         "`x[0] = 2.0`)"),
+    ],
+)  # fmt: skip
+def test_a_refusal_says_its_true_reason(tmp_path, fn, message):
+    g = sd.grad(fn)
+    g(X.copy())
+    with pytest.raises(sd.CompileError) as raised:
+        sd.export(g, tmp_path / "grad.py")
+    line = inspect.getsourcelines(fn)[1] + 1
+    assert message.format(line=line) in str(raised.value)
+
+
+def test_the_module_loads_without_being_registered(tmp_path):
+    """Run by exec in a dict, or made from a spec and not put in sys.modules: the
+    dataclasses written out (rt.Spread for a function called) look nothing up there."""
+    g = sd.grad(model_loss, wrt=(0, 1))
+    want = g(X, Y)
+    path = exported(g, tmp_path)
+    namespace = {"__name__": "vendored"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
+    spec = importlib.util.spec_from_file_location("vendored", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "vendored" not in sys.modules
+    assert_same(namespace["grad_model_loss"](X, Y), want)
+    assert_same(module.grad_model_loss(X, Y), want)
+
+
+def test_not_exported_says_why_in_words(tmp_path):
+    g = sd.grad(scaled_sum, wrt=(0, 1))
+    g(X, scale=2.0)
+    module = runpy.run_path(str(exported(g, tmp_path)))
+    grad, not_exported = module["grad_scaled_sum"], module["NotExported"]
+    with pytest.raises(not_exported, match="it leaves out scale, which every call the "
+                       "gradient was compiled for passed"):  # fmt: skip
+        grad(X)
+    with pytest.raises(not_exported, match="it passes shift, which no call the gradient "
+                       "was compiled for passed"):  # fmt: skip
+        grad(X, scale=2.0, shift=1.0)
+    with pytest.raises(not_exported) as raised:
+        grad([1.0, 2.0], scale=2.0)
+    assert str(raised.value).startswith(
+        "scaled_sum called with x a list, tuple or dict, scale an array or number; shapes: "
+        "scale a number, x no shape; no gradient was exported for such a call (those "
+        "exported are for: x an array or number, scale an array or number; shapes: scale a "
+        "number, x (a,)): "
+    )
