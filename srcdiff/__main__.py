@@ -209,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--args",
         nargs="+",
+        action="extend",  # repeated, they add up: --args a --args b is --args a b
         default=[],
         metavar="EXPR",
         help="Python expressions for the arguments (np is NumPy, and the file's "
@@ -217,6 +218,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--wrt",
         nargs="+",
+        action="extend",  # repeated, they add up: --wrt w --wrt y is --wrt w y
         metavar="NAME",
         help="arguments to differentiate, by name or position (default: the first)",
     )

@@ -82,6 +82,8 @@ class _Call:
         lines = user_lines(text, self.unit.parsed.tree.lineno)
         probes = {"_probe": probe, **({"_before": before} if before else {})}
         tree = probe_after(text, lines, "_probe", user_assignment, "_before" if before else None)
+        if before:
+            _before_calls(tree, lines, "_before")
         fn = self.load(tree, text, self.unit.parsed.tree.name + "_primal", probes)
         fn.__defaults__, fn.__kwdefaults__ = (
             self.target.fn.__defaults__,
@@ -104,6 +106,52 @@ class _Call:
             n: rt.grad_like(grads[i], v)
             for n, i, v in zip(self.target.names, self.order, values, strict=True)
         }
+
+
+def _compiled_call(node: ast.AST) -> str | None:
+    """The name ``v`` of ``v, _saved[k] = rt.call(f, active, *args)``, a call of a function
+    srcdiff compiles in a primal (its value, and its record saved), else None."""
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+        return None
+    target, value = node.targets[0], node.value
+    if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+        return None
+    name, record = target.elts  # the record goes to _saved[k], or a loop's _s1[k]
+    called = isinstance(value, ast.Call) and ast.unparse(value.func) == "rt.call"
+    plain = isinstance(name, ast.Name) and isinstance(record, ast.Subscript)
+    return name.id if plain and called else None
+
+
+def _before_calls(tree: ast.Module, lines: list[int | None], before: str) -> None:
+    """Precede each compiled call ``v, _saved[k] = rt.call(...)`` with ``before(text_line,
+    user_line, "v", {operand: value})``, as ``probe_after`` precedes an assignment to one
+    name: so that ``sd.check_grad`` can run the call alone."""
+    fn = tree.body[0]
+    local = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    local |= {
+        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    local = {n for n in local if user_assignment(n)}
+
+    def seen(st: ast.Assign, name: str) -> ast.Expr:
+        read = sorted({n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & local)
+        operands = ast.Dict(
+            keys=[ast.Constant(n) for n in read],
+            values=[ast.Name(id=n, ctx=ast.Load()) for n in read],
+        )
+        where = [ast.Constant(st.lineno), ast.Constant(lines[st.lineno - 1]), ast.Constant(name)]
+        return ast.Expr(ast.Call(ast.Name(id=before, ctx=ast.Load()), [*where, operands], []))
+
+    for node in list(ast.walk(tree)):
+        for body in ("body", "orelse", "finalbody"):
+            statements = getattr(node, body, None)
+            if not isinstance(statements, list):
+                continue
+            out: list[ast.stmt] = []
+            for st in statements:
+                name = _compiled_call(st)
+                out += [seen(st, name), st] if name is not None else [st]
+            setattr(node, body, out)
 
 
 def _fresh(x: Any) -> Any:
@@ -241,26 +289,42 @@ def explain(g: Any, *args: Any, **kwargs: Any) -> Explanation | TensorExplanatio
     text = call.adjoint_text(key)
     lines = user_lines(text, unit.parsed.tree.lineno)
     tree = probe_after(text, lines, "_probe", gradient_assignment)
-    reads = _gradient_reads(text)
+    reads, sums = _gradient_reads(text), _accumulations(text)
     adjoint_seen: dict[int, _Seen] = {}
     nonzero: dict[str, bool] = {"d_result": True}
-    zeroed: dict[int, list[str]] = {}  # user line -> gradients it made zero from nonzero
+    # a gradient -> the lines that made zero a gradient it was computed from (or itself)
+    causes: dict[str, _Causes] = {}
 
     def adjoint_probe(text_line: int, user_line: int | None, name: str, value: Any) -> Any:
         adjoint_seen.setdefault(text_line, _Seen()).note(name, value, gradient=True)
         zero = is_zero(value)
-        if zero and any(nonzero.get(r, False) for r in reads.get(text_line, ())):
-            zeroed.setdefault(user_line, [])
-            if name not in zeroed[user_line]:
-                zeroed[user_line].append(name)
+        read = reads.get(text_line, set())
+        found: _Causes = {}
+        for r in sorted(read):
+            for line, (how, names) in causes.get(r, {}).items():
+                known = found.setdefault(line, (how, []))[1]
+                known.extend(n for n in names if n not in known)
+        live = {r for r in read if nonzero.get(r, False)}
+        if zero and live and user_line is not None:  # this line made it zero
+            if name in live and text_line in sums:
+                how = "cancel"  # what it held and what it adds cancel
+            else:
+                how = "derivative" if len(live) == 1 else "either"
+            known = found.setdefault(user_line, (how, []))[1]
+            if name not in known:
+                known.append(name)
+        causes[name] = found
         nonzero[name] = not zero
         return value
 
     adjoint = call.load(tree, text, text.split("(", 1)[0].removeprefix("def "),
                         {"_probe": adjoint_probe})  # fmt: skip
     grads = call.gradients(adjoint(saved, _seed(value, target.fn.__qualname__)))
+    returned = _returned(text)
     zeros = tuple(
-        ZeroGradient(n, _zero_reasons(unit, n, zeroed)) for n, d in grads.items() if is_zero(d)
+        ZeroGradient(n, _zero_reasons(unit, n, causes.get(returned.get(call.order[k], ""), {})))
+        for k, (n, d) in enumerate(grads.items())
+        if is_zero(d)
     )
     source = _annotated(unit.primal_source, primal_seen) + "\n\n\n" + _annotated(text, adjoint_seen)
     params = target.parameters[0]
@@ -351,9 +415,50 @@ def _gradient_reads(text: str) -> dict[int, set[str]]:
     return found
 
 
-def _zero_reasons(unit: Unit, name: str, zeroed: dict[int | None, list[str]]) -> tuple[str, ...]:
+def _accumulations(text: str) -> set[int]:
+    """The lines of an adjoint adding to a gradient what it held (``d_x = d_x + t``,
+    ``d_x += t``): one that leaves it zero made its terms cancel."""
+    found = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.AugAssign):
+            adds = isinstance(node.op, (ast.Add, ast.Sub))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp):
+            sides = {ast.unparse(node.value.left), ast.unparse(node.value.right)}
+            adds = isinstance(node.value.op, (ast.Add, ast.Sub)) and any(
+                ast.unparse(t) in sides for t in node.targets
+            )
+        else:
+            continue
+        if adds:
+            found.add(node.lineno)
+    return found
+
+
+def _returned(text: str) -> dict[int, str]:
+    """The names of the gradients an adjoint returns, by position (those it returns as a
+    name)."""
+    last = ast.parse(text).body[0].body[-1]
+    if not isinstance(last, ast.Return) or not isinstance(last.value, ast.Tuple):
+        return {}
+    return {i: v.id for i, v in enumerate(last.value.elts) if isinstance(v, ast.Name)}
+
+
+# why a gradient is zero: user line -> how it made gradients zero there, and which
+_Causes = dict[int, tuple[str, list[str]]]
+
+ZEROED = {
+    "derivative": "made the gradient of {} zero: its derivative is zero at these values (a "
+    "kink, a constant piece, a mask)",
+    "cancel": "added terms to the gradient of {} that cancel at these values",
+    "either": "made the gradient of {} zero: its terms cancel, or its derivative is zero, at "
+    "these values",
+}
+
+
+def _zero_reasons(unit: Unit, name: str, zeroed: _Causes) -> tuple[str, ...]:
     """Why the gradient of ``name`` is zero: where its influence ends without reaching
-    the result, or the lines whose derivative made a nonzero gradient zero on this call."""
+    the result, or the lines that made the gradients it is computed from zero on this
+    call (its own, not another argument's)."""
     found = influence(unit.analysis, name)
     if not found.reaches:
         if not found.stops:
@@ -364,13 +469,13 @@ def _zero_reasons(unit: Unit, name: str, zeroed: dict[int | None, list[str]]) ->
         )
     parsed = unit.parsed
     reasons = [
-        f"{parsed.label(line)} (`{parsed.source_line(line)}`) made the gradient of "
-        f"{', '.join(d.removeprefix('d_') for d in names)} zero: its derivative is zero at "
-        "these values (a kink, a constant piece, a mask)"
-        for line, names in zeroed.items()
-        if line is not None
+        f"{parsed.label(line)} (`{parsed.source_line(line)}`) "
+        + ZEROED[how].format(", ".join(d.removeprefix("d_") for d in names))
+        for line, (how, names) in zeroed.items()
     ]
-    if not reasons:
+    if reasons:
+        reasons += [str(s) for s in found.stops]  # its other uses, with no gradient
+    else:
         reasons = [
             f"its contributions cancel, or are zero, at these values (lines that stop it "
             f"elsewhere: {', '.join(str(s) for s in found.stops) or 'none'})"
@@ -414,6 +519,7 @@ class Mismatch:
     fault: int | None
     fault_statement: str
     computed_by: tuple[str, ...]
+    inside: GradCheck | None = None  # the fault's callee, checked alone, where it is wrong
 
     def __str__(self) -> str:
         where = f"line {self.line} (`{self.source}`)"
@@ -434,7 +540,12 @@ class Mismatch:
                 "added wrongly, in these adjoint lines:"
             )
         shown = self.computed_by or ("(none: the adjoint leaves it zero)",)
-        return "\n".join([head, why, *(f"  {c}" for c in shown)])
+        lines = [head, why, *(f"  {c}" for c in shown)]
+        if self.inside is not None:
+            lines.append(f"inside {self.inside.function}, path {self.inside.path}, along "
+                         "the gradient its result got here:")  # fmt: skip
+            lines += [f"  {line}" for line in str(self.inside.mismatch).splitlines()]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -485,7 +596,7 @@ def check_grad(fn: Callable, *args: Any, wrt: Any = 0, seed: int = 0, most: int 
 
     args = tuple(map(_to64, args))
     kwargs = {k: _to64(v) for k, v in kwargs.items()}
-    return _Checker(_Call.prepare(target, args, kwargs), np.random.default_rng(seed)).run(most)
+    return _Checker(_Call.prepare(target, args, kwargs), np.random.default_rng(seed), most).run()
 
 
 @dataclass
@@ -515,8 +626,10 @@ class _Checker:
     """The state of one ``sd.check_grad``: the probed primal's values and the probed
     adjoint's gradients, and finite differences of both."""
 
-    def __init__(self, call: _Call, rng: np.random.Generator):
-        self.call, self.rng = call, rng
+    def __init__(self, call: _Call, rng: np.random.Generator, most: int, cotangent: Any = None):
+        """``cotangent``: the gradient of the result, for a callee (whose result need not
+        be a scalar); None for the function checked, whose result is."""
+        self.call, self.rng, self.most, self.cotangent = call, rng, most, cotangent
         self.parsed = call.unit.parsed
         self.values: list[_Value] = []
         self.assigned: list[str] = []  # the names of all assignments, in order
@@ -524,8 +637,8 @@ class _Checker:
         self.gradients: dict[tuple[int, str], list[_Gradient]] = {}
         self.rhs: dict[int, Callable] = {}  # text line -> its right-hand side as a function
 
-    def run(self, most: int) -> GradCheck:
-        call = self.call
+    def run(self) -> GradCheck:
+        call, most = self.call, self.most
         operands: dict[tuple[int, str], dict] = {}
 
         def before(text_line: int, user_line: int | None, name: str, found: dict) -> None:
@@ -556,8 +669,11 @@ class _Checker:
         probed, linemap = call.unit.probed_adjoint(key, "_dprobe")
         adjoint = call.unit.load(probed, linemap, probed.split("(", 1)[0].removeprefix("def "),
                                  extra={"_dprobe": gradient})  # fmt: skip
-        grads = call.gradients(adjoint(saved, _seed(value, call.target.fn.__qualname__)))
-        self.mover = _Mover(call, key, float(np.real(to_numpy(value))))
+        seed = self.cotangent
+        if seed is None:
+            seed = _seed(value, call.target.fn.__qualname__)
+        grads = call.gradients(adjoint(saved, seed))
+        self.mover = _Mover(call, key, self.cotangent, value)
         checked = skipped = 0
         for i in reversed(range(len(self.values))):
             v = self.values[i]
@@ -598,13 +714,46 @@ class _Checker:
         argument), with the line whose contribution to it is wrong, when one is."""
         fault = self.fault(name, index, direction)
         computed = self.computed_by(name, fault)
-        statement, at = "", None
+        statement, at, inside = "", None, None
         if fault is not None:
             at = fault.at[0]
+            node = self.statement(fault.text_line)
             code = self.call.unit.primal_source.splitlines()[fault.text_line - 1].strip()
+            if _compiled_call(node) is not None:
+                code, inside = _as_written(node), self.inside(fault, node)
             statement = f"{code}`, of line {at} (`{self.parsed.source_line(at)}`)"
         source = self.parsed.source_line(line)
-        return Mismatch(name, line, source, result[1], result[2], at, statement, computed)
+        return Mismatch(name, line, source, result[1], result[2], at, statement, computed,
+                        inside)  # fmt: skip
+
+    def inside(self, use: _Value, node: ast.Assign) -> GradCheck | None:
+        """The check of the compiled callee of ``use``'s statement, at the arguments it
+        was called with and along the gradient its result got: where in it the wrong
+        contribution comes from (None when it finds nothing, or cannot run alone)."""
+        found = self.gradients[use.at[:2]]
+        d = found[len(found) - 1 - use.at[2]].d
+        parts = ast.Call(func=ast.Name(id="_parts", ctx=ast.Load()), args=node.value.args,
+                         keywords=node.value.keywords)  # fmt: skip
+        text = f"def _call({', '.join(use.operands)}):\n    return {ast.unparse(parts)}\n"
+        split = lambda fn, active, *args, **kwargs: (fn, active, args, kwargs)  # noqa: E731
+        try:
+            parts_of = self.call.unit.load(text, None, "_call", extra={"_parts": split})
+            fn, active, args, kwargs = parts_of(**use.operands)
+            if not all(isinstance(a, str) or type(a) is int and a >= 0 for a in active):
+                return None  # *args or **kw gathered: not checked alone
+            target = _target(GradientFunction(fn, tuple(active), with_value=False), "check_grad")
+            call = _Call.prepare(target, tuple(map(_fresh, args)), _fresh(kwargs))
+            inner = _Checker(call, self.rng, self.most, cotangent=d).run()
+        except Exception:  # noqa: BLE001 - a callee that cannot be checked alone: not entered
+            return None
+        return None if inner.ok else inner
+
+    def statement(self, text_line: int) -> ast.Assign:
+        """The primal's assignment at ``text_line``."""
+        tree = ast.parse(self.call.unit.primal_source)
+        return next(
+            n for n in ast.walk(tree) if isinstance(n, ast.Assign) and n.lineno == text_line
+        )
 
     def fault(self, name: str, index: int, direction: Any) -> _Value | None:
         """The value (of a statement using ``name``) whose contribution to the gradient
@@ -634,11 +783,12 @@ class _Checker:
         right-hand side of ``use``'s line alone, its other operands as they were."""
         rhs = self.rhs.get(use.text_line)
         if rhs is None:
-            statement = ast.parse(self.call.unit.primal_source).body[0]
-            node = next(n for n in ast.walk(statement)
-                        if isinstance(n, ast.Assign) and n.lineno == use.text_line)  # fmt: skip
+            node = self.statement(use.text_line)
+            value = ast.unparse(node.value)
+            if _compiled_call(node) is not None:
+                value = f"({value})[0]"  # the call's value, not its record
             params = ", ".join(use.operands)
-            text = f"def _rhs({params}):\n    return {ast.unparse(node.value)}\n"
+            text = f"def _rhs({params}):\n    return {value}\n"
             rhs = self.rhs[use.text_line] = self.call.unit.load(text, None, "_rhs")
         base = use.operands[name]
         h = STEP * (1.0 + _size(base))
@@ -696,6 +846,14 @@ class _Checker:
         )
 
 
+def _as_written(node: ast.Assign) -> str:
+    """A compiled call as the user wrote it: ``z = helper(y)`` for ``z, _saved[2] =
+    rt.call(helper, (0,), y)``."""
+    call = node.value
+    plain = ast.Call(func=call.args[0], args=call.args[2:], keywords=call.keywords)
+    return f"{_compiled_call(node)} = {ast.unparse(plain)}"
+
+
 def _written(s: ast.Assign | ast.AugAssign) -> set[str]:
     targets = s.targets if isinstance(s, ast.Assign) else [s.target]
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -724,8 +882,17 @@ class _Mover:
     """Runs the probed primal with one value moved along a direction, for finite
     differences of the rest of the function."""
 
-    def __init__(self, call: _Call, key: tuple, f0: float):
-        self.call, self.key, self.f0 = call, key, f0
+    def __init__(self, call: _Call, key: tuple, cotangent: Any, value: Any):
+        """``cotangent``: the gradient of the result a callee's check moves along (None:
+        the result is a scalar)."""
+        self.call, self.key, self.cotangent = call, key, cotangent
+        self.f0 = self.scalar(value)
+
+    def scalar(self, value: Any) -> float:
+        """The result, or its inner product with the cotangent."""
+        if self.cotangent is not None:
+            value = np.sum(to_numpy(value) * to_numpy(self.cotangent))
+        return float(np.real(to_numpy(value)))
 
     def value(self, step: Any, at: tuple | None, argument: int | None) -> float | None:
         """The result with the ``at[2]``-th value assigned to ``at[1]`` at line ``at[0]``
@@ -745,7 +912,7 @@ class _Mover:
         moved = _Call(self.call.target, self.call.unit, self.call.order, tuple(args),
                       self.call.kwargs)  # fmt: skip
         value, _, key = moved.primal(move)
-        return float(np.real(to_numpy(value))) if key == self.key else None
+        return self.scalar(value) if key == self.key else None
 
     def compare(self, d: Any, size: float, direction: Any, at: tuple | None = None,
                 argument: int | None = None) -> tuple[bool, float, float] | None:  # fmt: skip

@@ -105,6 +105,15 @@ def test_wrt_names(model_file):
     assert "with respect to w, y" in result.stdout
 
 
+@pytest.mark.parametrize("split", [["--wrt", "y", "w"], ["--wrt", "y", "--wrt", "w"]])
+def test_repeated_options_add_up(model_file, split):
+    """``--wrt y --wrt w`` is ``--wrt y w`` (the last alone was used), and so for --args."""
+    result = show(f"{model_file}:loss", "--args", "np.ones((3, 2))", "--args", "np.ones((4, 3))",
+                  "np.zeros((4, 2))", *split)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "with respect to w, y" in result.stdout
+
+
 def test_method_by_dotted_name(model_file):
     result = show(f"{model_file}:Model.energy", "--args", "np.arange(3.0)")
     assert result.returncode == 0, result.stderr

@@ -1,19 +1,24 @@
 """Kink and branch checks in a primal (``sd.grad(f, warn_kinks=eps)``): after each
 comparison of differentiated values (the test of an ``if``, a ``while``, a conditional
-expression, an ``np.where`` mask) and each primitive with a kink (``np.maximum``,
-``abs``, ``np.clip``, ``np.max``, ``np.sort``, ...), a call of an ``rt.near_*`` helper
-that measures how far this call's values are from the switch, naming the user's line and
-expression. It makes another traced primal, so that calls without it cost nothing."""
+expression, an ``np.where`` mask), each primitive with a kink (``np.maximum``, ``abs``,
+``np.clip``, ``np.max``, builtin ``max``, ``np.sort``, ...) and each whose value jumps
+(``np.floor``, ``np.round``, ``np.sign``, ``//``, ``%``, ...), a call of an ``rt.near_*``
+helper that measures how far this call's values are from the switch, naming the user's
+line and expression. It makes another traced primal, so that calls without it cost
+nothing."""
 
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
+import math
 from collections import Counter
 
 import gast
+import numpy as np
 
-from .ir import Analysis, Kind, facts
+from .ir import Analysis, Kind, Op, facts
 from .normalize import Names, all_names, const, rebuild_blocks, walk
 from .trace import PathPrimal, PrimalBuilder, attr, call
 
@@ -40,6 +45,21 @@ KINKED = {
     "sort": ("near_sort_tie", (0, 1)),
     "sorted_in_place": ("near_sort_tie", (0, 1)),
 }
+# functions whose value jumps (piecewise constant: taken as having no gradient) -> where
+# it jumps (see ``rt.kinks.near_jump``)
+JUMPS = {
+    np.floor: "floor",
+    np.ceil: "floor",
+    math.floor: "floor",
+    math.ceil: "floor",
+    np.trunc: "trunc",
+    builtins.int: "trunc",
+    np.rint: "round",
+    np.round: "round",
+    builtins.round: "round",
+    np.sign: "sign",
+}
+DECIMALS = ("decimals", "ndigits")  # the keywords giving a rounding's decimals
 LONGEST = 60  # a reconstructed expression longer than this is not shown
 
 
@@ -64,6 +84,7 @@ class _Checks:
             for n in walk(analysis.fn)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         )
+        self.local = set(stores) | set(analysis.params)
         # the compiler's temporaries assigned once: their values, to show the user's terms
         self.values = {
             s.targets[0].id: s.value
@@ -101,7 +122,19 @@ class _Checks:
             texts = [self.text(e) for e in operands]
             return self.helper("near_branch", operands, s, self.text(value), texts)
         op = facts(s).op
-        if op is None or op.kind is not Kind.RULE or op.rule is None or op.rule.name not in KINKED:
+        if op is None:
+            return None
+        if op.kind is Kind.PASSIVE:
+            return self.jump(s)
+        if op.kind is not Kind.RULE or op.rule is None:
+            return None
+        if op.rule.name == "remainder" and self.active(op.operands[0]):
+            how = "fmod" if op.primitive in (np.fmod, math.fmod) else "floordiv"
+            return self.helper("near_jump", [op.operands[0], const(how), op.operands[1]], s,
+                               self.text(value), [self.text(op.operands[0])])  # fmt: skip
+        if op.rule.name == "builtin_extreme":
+            return self.choice(s, op)
+        if op.rule.name not in KINKED:
             return None
         helper, positions = KINKED[op.rule.name]
         operands = [op.operands[i] if i < len(op.operands) else const(None) for i in positions]
@@ -115,15 +148,53 @@ class _Checks:
             operands.append(const(largest))
         return self.helper(helper, operands, s, self.text(value), texts)
 
+    def jump(self, s: gast.Assign) -> gast.stmt | None:
+        """The check after ``t = np.floor(x)`` (a function in ``JUMPS``) or ``t = x // y``
+        of a differentiated ``x``: its value jumps, though its gradient (none) does not say
+        so. None for another statement."""
+        value = s.value
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.FloorDiv):
+            x, how, arg = value.left, "floordiv", value.right
+        elif isinstance(value, gast.Call) and value.args:
+            found, obj = self.parsed.resolve_dotted(value.func, self.local)
+            how = JUMPS.get(obj) if found and _hashable(obj) else None
+            if how is None:
+                return None
+            x = value.args[0]
+            given = [k.value for k in value.keywords if k.arg in DECIMALS]
+            arg = (value.args[1:] or given or [const(None)])[0]
+        else:
+            return None
+        if not self.active(x):
+            return None
+        return self.helper("near_jump", [x, const(how), arg], s, self.text(value), [self.text(x)])
+
+    def choice(self, s: gast.Assign, op: Op) -> gast.stmt | None:
+        """The check after builtin ``max(...)`` or ``min(...)`` of differentiated values
+        (none with a ``key``: the keys are not at hand)."""
+        iterable, others, key = op.bound["iterable"], op.bound["others"], op.bound["key"]
+        if not _none([key]) or not self.active(iterable, *getattr(others, "elts", ())):
+            return None
+        largest = const(op.primitive is builtins.max)
+        texts = [""] if getattr(others, "elts", ()) else [self.text(iterable)]
+        return self.helper("near_choice", [iterable, others, largest], s, self.text(s.value),
+                           texts)  # fmt: skip
+
     def helper(
         self, helper: str, operands: list[gast.expr], s: gast.stmt, shown: str, texts: list[str]
     ) -> gast.stmt:
-        """``rt.<helper>(*operands, where)``, ``where`` naming the user's line and terms."""
+        """``rt.<helper>(*operands, where)``, ``where`` naming the user's line and terms
+        (``rt.kinks.<helper>`` for those ``rt`` does not name)."""
         filename, line, source = self.parsed.where(s.lineno)
         where = gast.Tuple(
             elts=[const(v) for v in (filename, line, source, shown, *texts)], ctx=gast.Load()
         )
-        stmt = gast.Expr(value=call(attr("rt", helper), *operands, where))
+        func = (
+            gast.Attribute(value=attr("rt", "kinks"), attr=helper, ctx=gast.Load())
+            if helper in IN_KINKS
+            else attr("rt", helper)
+        )
+        stmt = gast.Expr(value=call(func, *operands, where))
         stmt.lineno = s.lineno
         return stmt
 
@@ -171,6 +242,18 @@ def _method(f: gast.expr) -> str:
         and f.value.value.id == "rt"
     )
     return f.attr if tensor else ""
+
+
+IN_KINKS = {"near_jump", "near_choice"}  # helpers generated code reaches as rt.kinks.<name>
+
+
+def _hashable(obj: object) -> bool:
+    """Whether ``obj`` can be looked up in ``JUMPS`` (a global list cannot)."""
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
 
 
 def _none(operands: list[gast.expr]) -> bool:

@@ -1,9 +1,9 @@
 """Kink and branch warnings (``sd.grad(f, warn_kinks=eps)``): the primal compiled with
 kink checks (``compiler/kinks``) calls a ``near_*`` helper after each comparison of
-differentiated values and each primitive with a kink; each measures the margin of this
-call's values from the switch, and a site whose margin falls within ``eps`` gets one
-``sd.KinkWarning`` per call (the closest margin of all its runs), naming the user's line.
-Primals without checks are other source: off, they cost nothing."""
+differentiated values and each primitive with a kink or a jump; each measures the margin
+of this call's values from the switch, and a site whose margin falls within ``eps`` gets
+one ``sd.KinkWarning`` per call (the closest margin of all its runs), naming the user's
+line. Primals without checks are other source: off, they cost nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, dtype_kind
+from ..backend import array_module, dtype_kind, to_numpy
 from ..errors import KinkWarning
 
 KINKS: list[_Watch | None] = [None]  # the watch of the call running, while one is asked for
@@ -146,17 +146,87 @@ def near_extreme(a: Any, axis: Any, largest: bool, where: tuple) -> None:
     watch, a = KINKS[0], _numeric(a)
     if watch is None or a is None or not hasattr(a, "shape"):
         return
+    found = _top_two(_last_axis(a, axis), largest)
+    if found is not None:
+        watch.note("extreme", where, *found, extra=largest)
+
+
+def _top_two(a: Any, largest: bool) -> tuple[float, tuple | None] | None:
+    """The closest the two largest (smallest) entries of a slice along the last axis of
+    ``a`` came, and in which slice (None: fewer than two entries)."""
     xp = array_module(a)
-    a = _last_axis(a, axis)
     if a.shape[-1] < 2:
-        return
+        return None
     a = xp.where(xp.isnan(a), -xp.inf if largest else xp.inf, a)
     ordered = xp.sort(a, axis=-1)
     first, second = (ordered[..., -1], ordered[..., -2]) if largest else \
         (ordered[..., 0], ordered[..., 1])  # fmt: skip
-    found = _closest(abs(first - second))
+    return _closest(abs(first - second))
+
+
+def near_choice(iterable: Any, others: tuple, largest: bool, where: tuple) -> None:
+    """After builtin ``max(iterable, *others)`` (``largest``) or ``min``: how close the
+    two largest (smallest) candidates came (0 for a tie): its arguments, or the entries
+    of its one argument (numbers only)."""
+    watch = KINKS[0]
+    if watch is None:
+        return
+    items = [iterable, *others] if others else iterable
+    if isinstance(items, dict):
+        return  # a key is chosen: no gradient
+    numbers = [_numeric(v) for v in items] if isinstance(items, (list, tuple)) else None
+    if numbers is not None:
+        if any(getattr(v, "size", 1) != 1 for v in numbers) or any(v is None for v in numbers):
+            return  # candidates compared as sequences or objects: not measured
+        a = np.asarray([float(to_numpy(v)) for v in numbers])
+    else:
+        a = _numeric(items)
+        if a is None or getattr(a, "ndim", 0) != 1:
+            return  # a number, or rows compared as sequences
+    found = _top_two(a, largest)
     if found is not None:
-        watch.note("extreme", where, *found, extra=largest)
+        watch.note("choice", where, found[0], None, extra=(largest, bool(others)))
+
+
+# where a jump is, by ``near_jump``'s ``how``: the spacing of the jumps (None: given),
+# their offset in it, and whether 0 is one
+JUMP_AT = {
+    "floor": (1.0, 0.0, True),  # np.floor, np.ceil: at the integers
+    "trunc": (1.0, 0.0, False),  # np.trunc, int(): at the integers but 0
+    "round": (1.0, 0.5, True),  # np.round, np.rint: halfway between (10 ** -decimals)
+    "sign": (None, 0.0, True),  # np.sign: at 0
+    "floordiv": (None, 0.0, True),  # x // y, x % y: at the multiples of y
+    "fmod": (None, 0.0, False),  # np.fmod(x, y): at the multiples of y but 0
+}
+
+
+def near_jump(x: Any, how: str, arg: Any, where: tuple) -> None:
+    """After a function of ``x`` whose value jumps (see ``JUMP_AT``; ``arg``: the decimals
+    of a rounding, the divisor of ``x // y``): how close ``x`` came to a jump."""
+    watch, x = KINKS[0], _numeric(x)
+    if watch is None or x is None or not isinstance(x, float) and dtype_kind(x) == "c":
+        return
+    spacing, offset, zero = JUMP_AT[how]
+    if how == "round" and arg is not None:
+        spacing = 10.0 ** -int(arg)
+    elif how in ("floordiv", "fmod"):
+        spacing = _numeric(arg)
+        if spacing is None:
+            return
+    xp = array_module(x)
+    with np.errstate(all="ignore"):  # a divisor of 0: no jump measured (NaN)
+        if spacing is None:  # np.sign
+            points = x * 0.0
+        else:
+            points = (xp.floor(x / spacing - offset + 0.5) + offset) * spacing
+        gap = abs(x - points)
+        if not zero:  # the nearest jump is not at 0 but a spacing away
+            gap = xp.where(points == 0, abs(spacing) - abs(x), gap)
+    found = _closest(gap)
+    if found is not None:
+        at = xp.broadcast_to(xp.asarray(points), xp.asarray(gap).shape)
+        point = at[found[1]] if found[1] is not None else xp.reshape(at, (-1,))[0]
+        watch.note("jump", where, *found, extra=float(to_numpy(point)) + 0.0)  # not -0
 
 
 def near_sort_tie(a: Any, axis: Any, where: tuple) -> None:
@@ -209,6 +279,22 @@ def _message(kind: str, where: tuple, margin: float, entry: Any, extra: Any) -> 
         return (
             f"{head}{subject} {gap} {bound} {at}: the gradient passes up to the bound "
             "(included) and is 0 beyond it, so this gradient is one-sided"
+        )
+    if kind == "jump":
+        return (
+            f"{head}{subject} {gap} {extra:g} {at}, where its value jumps: this gradient is "
+            "that of the piece it is on, and a step across the jump changes the value by far "
+            "more than the gradient says; keep the input away from the jump, or use a smooth "
+            "version where a step of that size matters"
+        )
+    if kind == "choice":
+        largest, several = extra
+        which = "largest" if largest else "smallest"
+        of = "its arguments" if several else f"the entries of {texts[0] or 'its operand'}"
+        return (
+            f"{head}the two {which} of {of} {apart} {at}. Tied candidates share the gradient "
+            "evenly and a step away it all goes to one of them, so this gradient is one-sided; "
+            "a smooth maximum (logsumexp) spreads it"
         )
     if kind == "extreme":
         which = "largest" if extra else "smallest"

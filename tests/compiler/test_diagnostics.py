@@ -145,6 +145,28 @@ def test_explain_names_integers_and_unused_arguments():
     assert f"line {m} (`m = int(n.sum())`): `int` gives an integer" in "\n".join(zero.reasons)
 
 
+def zeroed_apart(z, w):
+    b = np.maximum(z, 0.0)
+    c = np.sum(w) - np.sum(w)
+    q = w * 0.0
+    return np.sum(b) + c + np.sum(q)
+
+
+def test_explain_gives_each_argument_the_lines_its_own_gradient_went_through():
+    g = sd.grad(zeroed_apart, wrt=(0, 1))
+    g(np.array([-1.0, -3.0]), np.array([0.3, 0.4]))
+    why = {z.name: "\n".join(z.reasons) for z in sd.explain(g).zeros}
+    b, c, q = (line_of(zeroed_apart, f"{v} = ") for v in "bcq")
+    assert why["z"] == (
+        f"line {b} (`b = np.maximum(z, 0.0)`) made the gradient of z zero: its derivative is "
+        "zero at these values (a kink, a constant piece, a mask)"
+    )
+    assert f"line {b}" not in why["w"] and f"line {c}" in why["w"] and f"line {q}" in why["w"]
+    # the exact cancellation is not said to be a zero derivative
+    (cancel,) = (r for r in why["w"].splitlines() if f"line {c}" in r)
+    assert "terms to the gradient of w that cancel" in cancel and "derivative" not in cancel
+
+
 def test_explain_of_a_nonzero_gradient_has_no_reasons():
     g = sd.grad(model)
     g(W, X, Y)
@@ -202,6 +224,36 @@ def test_check_grad_names_the_adjoint_line_of_a_wrong_custom_rule(rules):
     assert f"the adjoint of `c = cube(h)`, of line {c} (`c = cube(h)`), gives the wrong" in str(r)
     assert abs(m.adjoint - m.numeric) > 1e-3 * abs(m.numeric)
     assert f"line {h} (`h = np.tanh(x @ w)`)" in str(r)
+
+
+def cube_plus_one(a):
+    c = cube(a + 1.0)
+    return c * 2.0
+
+
+def calls_cube_inside(x):
+    y = np.sin(x)
+    z = cube_plus_one(y)
+    return np.sum(z)
+
+
+def test_check_grad_goes_into_the_helper_whose_contribution_is_wrong(rules):
+    @sd.register_vjp(cube)
+    def cube_vjp(g, result, x):
+        return g * 2.0 * x * x  # not 3
+
+    r = sd.check_grad(calls_cube_inside, np.array([0.3, 0.7]))
+    assert not r
+    m = r.mismatch
+    y, z = line_of(calls_cube_inside, "y = "), line_of(calls_cube_inside, "z = ")
+    assert (m.name, m.line, m.fault) == ("y", y, z)  # not "each contribution agrees"
+    text = str(r)
+    assert f"the adjoint of `z = cube_plus_one(y)`, of line {z}" in text
+    assert "one is missing" not in text
+    inner = m.inside.mismatch  # the helper checked alone, along the gradient z got
+    c = line_of(cube_plus_one, "c = cube")
+    assert inner.fault == c and "cube_vjp(" in "".join(inner.computed_by)
+    assert f"inside cube_plus_one ({__file__}:" in text and "  r1 = cube_vjp(" in text
 
 
 def test_check_grad_names_the_line_of_a_wrong_built_in_rule(rules):

@@ -1,7 +1,8 @@
 """Kink and branch warnings (``sd.grad(f, warn_kinks=eps)``): an input within ``eps`` of a
-comparison's switch or of a kink (maximum, abs, clip, max and sort ties) gets one
-``sd.KinkWarning`` per site and call, naming the user's line and expression; the values
-and gradients are the same, and without the option the generated source has no checks."""
+comparison's switch, of a kink (maximum, abs, clip, max and sort ties) or of a jump (floor,
+round, ``//``, ``%``) gets one ``sd.KinkWarning`` per site and call, naming the user's
+line and expression; the values and gradients are the same, and without the option the
+generated source has no checks."""
 
 from __future__ import annotations
 
@@ -115,6 +116,43 @@ def test_sort_and_max_ties():
     (warning,) = _kinks(largest, x)[1]
     assert "the two largest entries of x (in slice (1,)) are equal" in str(warning)
     assert _kinks(largest, np.array([[1.0, 5.0, 2.0], [4.0, 3.0, 0.0]]))[1] == []
+
+
+def stepped(x):
+    return np.sum(np.floor(x) * x + np.round(x, 1) + (x // 0.5) * x)
+
+
+def remainder(x):
+    return np.sum(x % 0.5 + np.fmod(x, 0.5))
+
+
+def builtin_largest(x):
+    return max(x[0], x[1]) + min([x[1], x[2]])
+
+
+def test_a_value_that_jumps_warns_though_its_gradient_is_zero():
+    """np.floor, np.round and ``//`` jump (at the integers, the halves of their decimals,
+    the multiples of the divisor); ``%`` jumps at the multiples, np.fmod at all but 0."""
+    found = _kinks(stepped, np.array([1.0 + 1e-9, 0.25 - 1e-9, 0.7]), eps=1e-6)[1]
+    texts = sorted(str(w) for w in found)
+    assert len(texts) == 3, texts
+    assert "`np.floor(x)`: entry (0,) of x is 1e-09 from 1 at" in texts[0]
+    assert "`np.round(x, 1)`: entry (1,) of x is 1e-09 from 0.25 at" in texts[1]
+    assert "`x // 0.5`: entry (0,) of x is 1e-09 from 1 at" in texts[2]
+    assert all("where its value jumps" in t for t in texts)
+    assert _kinks(stepped, np.array([1.2, 0.3, 0.7]), eps=1e-6)[1] == []
+    (warning,) = _kinks(remainder, np.array([-1e-9, 0.2]), eps=1e-6)[1]
+    assert "`x % 0.5`: entry (0,) of x is 1e-09 from 0 at" in str(warning)  # fmod: no jump
+    assert len(_kinks(remainder, np.array([0.5 + 1e-9, 0.2]), eps=1e-6)[1]) == 2
+
+
+def test_builtin_max_and_min_ties():
+    (warning,) = _kinks(builtin_largest, np.array([0.5, 0.5 + 1e-9, 2.0]), eps=1e-6)[1]
+    assert "`max(x[0], x[1])`: the two largest of its arguments are 1e-09 apart" in str(warning)
+    (warning,) = _kinks(builtin_largest, np.array([0.0, 2.0, 2.0]))[1]
+    text = str(warning)
+    assert "`min([x[1], x[2]])`: the two smallest of the entries of [x[1], x[2]] are equal" in text
+    assert _kinks(builtin_largest, np.array([0.0, 1.0, 2.0]), eps=1e-6)[1] == []
 
 
 def test_a_where_mask_is_checked_through_its_comparison():
