@@ -28,6 +28,7 @@ from typing import Any
 
 import gast
 
+from .. import runtime as rt_module
 from .analyse import analyse, params_of
 from .backends import to_backend
 from .differentiate import adjoint
@@ -121,6 +122,7 @@ def front_end(
 
 
 MODULE_NAMES = ("rt", "xp")  # what generated code calls srcdiff's helpers, the array module
+MODULE_ROLES = {"rt": "srcdiff's helpers", "xp": "the array module"}
 
 
 def apart_from_module_names(parsed: Parsed) -> Parsed:
@@ -128,7 +130,8 @@ def apart_from_module_names(parsed: Parsed) -> Parsed:
     variable of the user's named so (``xp = array_namespace(x)``) is renamed (``xp_1``)
     in every mode. A parameter keeps its name, which callers may pass by keyword: one
     named ``rt`` is refused at its line (forward mode refuses ``xp``, see
-    ``Unit.refuse_module_names``)."""
+    ``Unit.refuse_module_names``), and so is a global or closure variable of that name,
+    which generated code would not see."""
     bound = {n.id: n for n in walk(parsed.tree) if isinstance(n, gast.Name)
              and n.id in MODULE_NAMES and isinstance(n.ctx, (gast.Store, gast.Param))}  # fmt: skip
     params = {n.id: n for n in bound.values() if isinstance(n.ctx, gast.Param)}
@@ -138,6 +141,17 @@ def apart_from_module_names(parsed: Parsed) -> Parsed:
             params["rt"],
             "rename it: generated code calls srcdiff's helpers as rt",
         )
+    for n in walk(parsed.tree):
+        if not (isinstance(n, gast.Name) and n.id in MODULE_NAMES and n.id not in bound):
+            continue
+        found, obj = parsed.resolve(n.id)
+        same = obj is rt_module if n.id == "rt" else isinstance(obj, types.ModuleType)
+        if found and not same:  # (a user's array module ``xp`` is the one in use)
+            raise parsed.error(
+                f"a global or closure variable named {n.id} read by a differentiated function",
+                n,
+                f"rename it: generated code calls {MODULE_ROLES[n.id]} {n.id}",
+            )
     local = sorted(set(bound) - set(params))
     if not local:
         return parsed

@@ -187,7 +187,13 @@ def call_rule(
     call = gast.Call(
         func=name(fn_name), args=[g, ans] + list(operands), keywords=copy.deepcopy(list(keywords))
     )
-    prelude = [assign(temp, call)]
+    check = gast.Call(  # one gradient per argument, each of its shape
+        func=gast.Attribute(value=name("rt"), attr="check_rule_grads", ctx=gast.Load()),
+        args=[name(temp), gast.Tuple(elts=copy.deepcopy(list(operands)), ctx=gast.Load()),
+              const(fn_name)],
+        keywords=[],
+    )  # fmt: skip
+    prelude = [assign(temp, call), gast.Expr(value=check)]
     if len(operands) == 1:
         return Expansion(prelude, [name(temp)])
     return Expansion(

@@ -231,6 +231,8 @@ nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_lik
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",
         rt.check_full_rank, rt.real_only)  # fmt: skip
 nondiff("whether a dtype carries a gradient", rt.float_result)
+nondiff("a check that returns nothing (a user's rule gave a gradient per argument)",
+        rt.check_rule_grads)  # fmt: skip
 nondiff("piecewise constant: the sign of a value", rt.abs_slope)
 nondiff("an integer: how many entries an array has", rt.size)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",

@@ -758,6 +758,29 @@ class NoGradient:
         self._refuse()
 
 
+def check_rule_grads(result: Any, operands: tuple, rule: str) -> None:
+    """Refuse what a user's rule gave where it is not one gradient per argument (a
+    tuple for several) with each array of its argument's shape: a gradient of another
+    shape would be broadcast into a wrong one without a word."""
+    grads = (result,) if len(operands) == 1 else result
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(operands):
+        raise TypeError(
+            f"{rule} returned {type(result).__name__} for {len(operands)} arguments: return "
+            "a tuple of one gradient per argument (None for one without)"
+        )
+    for i, (d, x) in enumerate(zip(grads, operands, strict=True)):
+        if d is None or isinstance(d, NoGradient) or not hasattr(d, "shape"):
+            continue
+        shape = getattr(x, "shape", None)
+        if shape is None and isinstance(x, (int, float, np.generic)):
+            shape = ()
+        if shape is not None and tuple(d.shape) != tuple(shape):
+            raise ValueError(
+                f"{rule} gave a gradient of shape {tuple(d.shape)} for argument {i}, of shape "
+                f"{tuple(shape)}: return one of the argument's shape"
+            )
+
+
 class _Site:
     """What a call of one callable with one pattern of active arguments resolves to, so
     that a call made again costs a couple of dictionary look-ups."""

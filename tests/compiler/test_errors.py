@@ -362,3 +362,22 @@ def test_two_different_lambdas_on_one_line_are_told_apart_or_refused():
         assert "2 lambdas on line" in str(err) and "test_errors.py" in str(err)
     else:
         assert got == (4.0, 3.0)
+
+
+XP_NUMBER = 3.0
+
+
+def reads_a_global_named_xp(x):
+    xp = XP_NUMBER  # (a local of that name is renamed)
+    return np.sum(x * xp)
+
+
+def test_a_global_named_like_generated_codes_modules_is_refused():
+    rt = 2.0
+
+    def scaled(x):
+        return rt * np.sum(x)
+
+    with pytest.raises(sd.CompileError, match="named rt read by a differentiated function"):
+        sd.grad(scaled)(X)
+    np.testing.assert_allclose(sd.grad(reads_a_global_named_xp)(X), np.full_like(X, 3.0))

@@ -160,3 +160,14 @@ def test_a_function_declared_nondiff_after_a_call_is_seen_by_the_next_call(rules
     np.testing.assert_allclose(g(X), 4.0 * X)
     registry.nondiff("a value used as a constant by design", doubled)
     np.testing.assert_allclose(g(X), 2.0 * X)
+
+
+def test_a_rule_giving_a_gradient_of_another_shape_is_refused(rules):
+    """A rule returning ``np.sum(...)`` for an array argument was broadcast into a
+    gradient of the argument's shape, every entry the sum, without a word."""
+    sd.register_vjp(cube)(lambda g, result, x: np.sum(g * 3.0 * x * x))
+    with pytest.raises(ValueError, match=r"gradient of shape \(\) for argument 0, of shape \(3,\)"):
+        sd.grad(uses_cube)(X)
+    sd.register_vjp(clipped_identity)(lambda g, result, x, lo, hi: g)
+    with pytest.raises(TypeError, match="one gradient per argument"):
+        sd.grad(lambda x: np.sum(clipped_identity(x, 0.0, 1.0)))(X)
