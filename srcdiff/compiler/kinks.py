@@ -46,7 +46,7 @@ KINKED = {
     "sorted_in_place": ("near_sort_tie", (0, 1)),
 }
 # functions whose value jumps (piecewise constant: taken as having no gradient) -> where
-# it jumps (see ``rt.kinks.near_jump``)
+# it jumps (see ``rt.near_jump``)
 JUMPS = {
     np.floor: "floor",
     np.ceil: "floor",
@@ -183,18 +183,12 @@ class _Checks:
     def helper(
         self, helper: str, operands: list[gast.expr], s: gast.stmt, shown: str, texts: list[str]
     ) -> gast.stmt:
-        """``rt.<helper>(*operands, where)``, ``where`` naming the user's line and terms
-        (``rt.kinks.<helper>`` for those ``rt`` does not name)."""
+        """``rt.<helper>(*operands, where)``, ``where`` naming the user's line and terms."""
         filename, line, source = self.parsed.where(s.lineno)
         where = gast.Tuple(
             elts=[const(v) for v in (filename, line, source, shown, *texts)], ctx=gast.Load()
         )
-        func = (
-            gast.Attribute(value=attr("rt", "kinks"), attr=helper, ctx=gast.Load())
-            if helper in IN_KINKS
-            else attr("rt", helper)
-        )
-        stmt = gast.Expr(value=call(func, *operands, where))
+        stmt = gast.Expr(value=call(attr("rt", helper), *operands, where))
         stmt.lineno = s.lineno
         return stmt
 
@@ -242,9 +236,6 @@ def _method(f: gast.expr) -> str:
         and f.value.value.id == "rt"
     )
     return f.attr if tensor else ""
-
-
-IN_KINKS = {"near_jump", "near_choice"}  # helpers generated code reaches as rt.kinks.<name>
 
 
 def _hashable(obj: object) -> bool:
