@@ -970,8 +970,9 @@ def value_and_grad(
 
 
 def detect_nonfinite() -> contextlib.AbstractContextManager:
-    """Within the block, every compiled gradient checks finiteness as
-    ``sd.grad(f, check_finite=True)`` does (``loss.backward()`` of compiled code too)."""
+    """Within the block, every gradient checks finiteness as ``sd.grad(f,
+    check_finite=True)`` does: compiled ones, and eager ``loss.backward()``, whose error
+    names the recorded operation."""
     return rt.checking_finite()
 
 

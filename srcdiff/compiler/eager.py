@@ -25,6 +25,7 @@ from ..rules import registry
 from .analyse import Analyser, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
+from .finite import insert_checks
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import Names, assign, const, name, params_of
 from .optimize import optimize
@@ -143,10 +144,11 @@ def compile_ops(
     n_values = n_inputs + len(ops)
     root = n_values - 1 if root is None else root
     ops, frozen, constants = _frozen(ops)
-    key = (frozen, n_inputs, tuple(wanted), root, registry.version(), xp.__name__)
+    checked = rt_module.CHECKING[0]  # (sd.detect_nonfinite)
+    key = (frozen, n_inputs, tuple(wanted), root, registry.version(), xp.__name__, checked)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp)
+        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp, checked)
     return Adjoint(plan, constants)
 
 
@@ -192,7 +194,12 @@ class _EagerAdjoint(AdjointBuilder):
 
 
 def _build(
-    ops: list, n_inputs: int, wanted: tuple[int, ...], root: int, xp: types.ModuleType = np
+    ops: list,
+    n_inputs: int,
+    wanted: tuple[int, ...],
+    root: int,
+    xp: types.ModuleType = np,
+    checked: bool = False,
 ) -> Plan:
     n_values = n_inputs + len(ops)
     value_names = [_value_name(k, n_inputs) for k in range(n_values)]
@@ -227,7 +234,7 @@ def _build(
         type_params=[],
     )  # fmt: skip
     fn_def.lineno = 1
-    parsed = Parsed(None, fn_def, "<eager>", lines)
+    parsed = Parsed(None, fn_def, "<recorded operations>", lines)
     analyser = Analyser.straight_line(
         parsed, fn_def, {value_names[k] for k in wanted if k < n_inputs}
     )
@@ -272,6 +279,8 @@ def _build(
     elts = [results.get(value_names[k]) or name(captured[value_names[k]]) for k in wanted]
     tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
     optimize(tree)
+    if checked:
+        insert_checks(tree, parsed)
     text, linemap = emit(
         [tree],
         lines,

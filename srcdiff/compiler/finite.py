@@ -36,8 +36,9 @@ def _checked(body: list[gast.stmt], parsed: Parsed) -> list[gast.stmt]:
         shown = ast.unparse(gast.gast_to_ast(copy.deepcopy(s))).strip()
         read = _read(s)
         operands = gast.Dict(keys=[const(n) for n in read], values=[name(n) for n in read])
-        filename, line, _ = parsed.where(s.lineno)
-        where = gast.Tuple(elts=[const(filename), const(line), const(shown)], ctx=gast.Load())
+        filename, line, text = parsed.where(s.lineno)
+        parts = [filename, line, shown] + ([text] if parsed.fn is None else [])  # (recorded)
+        where = gast.Tuple(elts=[const(p) for p in parts], ctx=gast.Load())
         for target in targets:
             check = gast.Expr(value=call(attr("rt", "check_finite"), name(target), where, operands))
             check.lineno = s.lineno

@@ -101,13 +101,14 @@ def _hint(source: str, statement: str, operands: dict) -> str:
     return "an operand is fine and the result is not: look at the values this line sees"
 
 
-def check_finite(value: Any, where: tuple[str, int, str], operands: dict[str, Any]) -> Any:
+def check_finite(value: Any, where: tuple, operands: dict[str, Any]) -> Any:
     """``value`` (an adjoint statement's result) when it is finite; else raise a
-    ``NonFiniteError`` naming ``where`` (file, user line, statement) and ``operands``."""
+    ``NonFiniteError`` naming ``where`` (file, user line, statement, and for recorded
+    Tensor operations, which have no file, the operation) and ``operands``."""
     if _finite(value):
         return value
-    filename, line, statement = where
-    source = linecache.getline(filename, line).strip()
+    filename, line, statement = where[:3]
+    source = linecache.getline(filename, line).strip() or "".join(where[3:])
     shown = "\n".join(f"    {k}: {_summary(v)}" for k, v in operands.items() if k != "rt")
     inputs = [k for k, v in operands.items() if k.startswith("d_") and not _finite(v)]
     origin = (

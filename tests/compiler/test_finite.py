@@ -90,3 +90,12 @@ def test_checks_are_other_source_and_change_no_finite_gradient():
     assert "rt.check_finite(d_x, " in sd.source(checked)
     plain(x)  # the unchecked adjoint again, after a checked one
     assert "rt.check_finite" not in sd.source(plain)
+
+
+def test_eager_backward_is_checked_too_within_detect_nonfinite():
+    x = sd.tensor([0.0, 1.0], requires_grad=True)
+    with sd.detect_nonfinite(), pytest.raises(sd.NonFiniteError, match=r"np\.sqrt\(x0\)"):
+        x.sqrt().sum().backward()
+    with np.errstate(divide="ignore"):
+        x.sqrt().sum().backward()  # outside: PyTorch's inf, unchecked
+    assert np.isinf(x.grad.numpy()[0])
