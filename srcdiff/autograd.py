@@ -22,7 +22,6 @@ import numpy as np
 
 from . import rules, runtime
 from .backend import array_module
-from .errors import CompileError
 
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -337,20 +336,14 @@ def _graph_gradient_vjp(g: Any, ans: Any, graph: RecordedGraph, *inputs: Any) ->
     return (None, *graph.vjp(g, inputs))
 
 
-def _graph_gradient_jvp(tangents: tuple, ans: Any, graph: RecordedGraph, *inputs: Any) -> Any:
-    """Forward mode of a gradient made with ``create_graph=True``: what differentiating
-    it twice more (a third derivative) would need, which srcdiff does not do."""
-    raise CompileError(
-        "a third derivative: a gradient made with create_graph=True, differentiated with "
-        "create_graph=True again, then once more",
-        function="backward",
-        hint="srcdiff differentiates a gradient once more (second derivatives); for a "
-        "third, write the second derivative out as a function and differentiate that",
-    )
-
-
 rules.register(graph_gradient, rules.make_rule(_graph_gradient_vjp, inline=False))
-rules.registry.register_jvp(graph_gradient, _graph_gradient_jvp)
+rules.registry.no_forward(  # what a gradient of it would take, with create_graph=True
+    graph_gradient,
+    "a third derivative: a gradient made with create_graph=True, differentiated with "
+    "create_graph=True again, then once more",
+    "srcdiff differentiates a gradient once more (second derivatives); for a third, write "
+    "the second derivative out as a function and differentiate that",
+)
 
 
 def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:

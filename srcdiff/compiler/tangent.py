@@ -314,6 +314,8 @@ class TangentBuilder:
         forward = registry.lookup_jvp(op.primitive)
         if op.rule is not None and op.rule is registry.lookup(np.square):
             forward = registry.lookup_jvp(np.square)  # v * v, analysed as np.square(v)
+        if forward is None and (refusal := registry.forward_refusal(op.primitive)):
+            raise self.error(s, *refusal)
         if forward is None:
             raise self.error(
                 s,

@@ -313,6 +313,23 @@ def nondiff_reason(primitive: Any) -> str | None:
         return None
 
 
+_NO_FORWARD: dict[Any, tuple[str, str]] = {}
+
+
+def no_forward(primitive: Any, what: str, hint: str) -> None:
+    """Declare a primitive whose forward mode srcdiff does not compute, saying what it
+    would take and what to do (forward mode's refusal names it so, not as a missing rule
+    a user could register)."""
+    _NO_FORWARD[_key(primitive)] = (what, hint)
+
+
+def forward_refusal(primitive: Any) -> tuple[str, str] | None:
+    try:
+        return _NO_FORWARD.get(_key(primitive))
+    except TypeError:
+        return None
+
+
 def unsupported(primitive: Any, what: str, hint: str) -> None:
     """Declare a primitive srcdiff cannot differentiate: calling it on a differentiated
     value is a CompileError saying ``what`` and ``hint``."""

@@ -233,7 +233,8 @@ def test_hvp_of_every_rule_matches_differences_or_refuses(spec):
     try:
         hv = sd.hvp(fn, args, v)
     except sd.CompileError as error:  # mostly a primitive with no forward rule yet
-        assert "no forward rule" in str(error) or "no derivative rule" in str(error), str(error)
+        known = ("no forward rule", "no derivative rule", "a third derivative")
+        assert any(k in str(error) for k in known), str(error)
         REFUSED[spec.id] = str(error)
         assert prim_name(spec.prim) in REFUSED_AT_SECOND_ORDER, str(error)
         return
