@@ -468,6 +468,10 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
     parameters known to hold arrays (not lists); ``returns``: those whose final objects
     the function returns to its caller (``rt.returning``)."""
+    numbers = number_names(fn, parsed)
+    for s in walk_statements(fn.body):  # ``n += 1`` of a number makes a new one
+        if facts(s).inplace and isinstance(s.targets[0], gast.Name) and s.targets[0].id in numbers:
+            mark(s, inplace=False)
     sharing = Sharing(parsed, fn, arrays)
     refuse_finally_updates(parsed, fn)
     entry_updates(fn, sharing)
@@ -493,6 +497,68 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             f"give the new object another name, or update `{n}` only after it",
         )
     return sharing
+
+
+NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
+
+
+def number_names(fn: gast.FunctionDef, parsed: Parsed) -> set[str]:
+    """The local names of a normalized function that only ever hold Python numbers
+    (immutable: an augmented assignment makes a new one): those bound only to numeric
+    constants, to arithmetic of such names and constants, to ``len()`` or ``int()``, or
+    as the counter of a loop over ``range()``."""
+    bindings: dict[str, list] = {}
+    recognized: set[int] = set()
+    for node in walk(fn):
+        if (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+        ):
+            bindings.setdefault(node.targets[0].id, []).append(node.value)
+            recognized.add(id(node.targets[0]))
+        elif isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+            counter = _builtin_called(node.iter, parsed) == "range"
+            bindings.setdefault(node.target.id, []).append("counter" if counter else None)
+            recognized.add(id(node.target))
+    for node in walk(fn):  # any other binding (a parameter, a with's target): unknown
+        if (isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param))
+                and id(node) not in recognized):  # fmt: skip
+            bindings.setdefault(node.id, []).append(None)
+    numbers = set(bindings)
+    while True:
+        kept = {n for n in numbers
+                if all(_is_number(v, numbers, parsed) for v in bindings[n])}  # fmt: skip
+        if kept == numbers:
+            return numbers
+        numbers = kept
+
+
+def _is_number(v: gast.expr | str | None, numbers: set[str], parsed: Parsed) -> bool:
+    if v == "counter":
+        return True
+    if isinstance(v, gast.Constant):
+        return isinstance(v.value, (int, float))
+    if isinstance(v, gast.Name):
+        return v.id in numbers
+    if isinstance(v, gast.BinOp):
+        return _is_number(v.left, numbers, parsed) and _is_number(v.right, numbers, parsed)
+    if isinstance(v, gast.UnaryOp):
+        return _is_number(v.operand, numbers, parsed)
+    maker = _builtin_called(v, parsed)
+    return maker in ("len", "int") or (
+        maker in NUMBER_MAKERS and all(_is_number(a, numbers, parsed) for a in v.args)
+    )
+
+
+def _builtin_called(e: gast.expr | str | None, parsed: Parsed) -> str | None:
+    """The name of the builtin ``e`` calls (``len(xs)``), where the name is the builtin's."""
+    if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Name)):
+        return None
+    if e.func.id in local_names(parsed.tree):  # (a local ``len`` is the user's)
+        return None
+    found, obj = parsed.resolve(e.func.id)
+    return e.func.id if found and obj is getattr(builtins, e.func.id, None) else None
 
 
 def refuse_finally_updates(parsed: Parsed, fn: gast.FunctionDef) -> None:

@@ -2192,3 +2192,16 @@ def unpacking_a_dicts_values(x):
     d = {"p": x[0], "q": x[1] * 2.0}
     a, b = d.values()
     return a * b
+
+
+@case(vec(3), 2.0)
+def a_counter_updated_then_an_argument_rebound(x, s):
+    """``n += 1`` of a number made a later ``s = s * n`` a rebinding of an argument
+    "updated in place" (a number is never updated in place): refused."""
+    n = 0
+    n += 1
+    while n < 3:
+        n += 1
+    s = s * n
+    x = x * s
+    return np.sum(x) * s
