@@ -123,6 +123,9 @@ def _loads(fn: gast.FunctionDef) -> set[str]:
 
 
 def _dead(stmt: gast.stmt, loads: set[str], ours: Callable[[str], bool] | None) -> bool:
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        # ``d_a += d_b`` adds into an adjoint of its own, which nothing reads after
+        return (ours is None or ours(stmt.target.id)) and stmt.target.id not in loads
     if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
         return False
     target = stmt.targets[0]

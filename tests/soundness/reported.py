@@ -2205,3 +2205,28 @@ def a_counter_updated_then_an_argument_rebound(x, s):
     s = s * n
     x = x * s
     return np.sum(x) * s
+
+
+@case(vec(3), 0.5, wrt=1)
+def an_argument_rebound_to_a_tuple_holding_an_alias(y, s):
+    """The adjoint added into the gradient of ``a``, which dead-code elimination had
+    dropped the start of (an UnboundLocalError)."""
+    a = np.tanh(y)
+    b = a
+    y = (b, s)
+    return np.sum(b) * s + np.sum(a[:2])
+
+
+def _plus_c(a, *, c):
+    return a + c
+
+
+@case(vec(3))
+def a_default_read_by_a_closure_then_rebound(x, w=1.0):
+    def g(z):
+        return w
+
+    a = g(w)
+    b = w
+    w = x
+    return np.sum(_plus_c(a, c=b)) + np.sum(w)
