@@ -2230,3 +2230,12 @@ def a_default_read_by_a_closure_then_rebound(x, w=1.0):
     b = w
     w = x
     return np.sum(_plus_c(a, c=b)) + np.sum(w)
+
+
+@case(vec(3), 0.5, wrt=(0, 1))
+def a_loop_over_zip_with_reversed(x, s):
+    """``reversed(x)`` as a value (inside ``zip``) had no rule: refused."""
+    t = 0.0
+    for i, (a, b) in enumerate(zip(x, reversed(x))):
+        t = t + a * b * s**i
+    return t
