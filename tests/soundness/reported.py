@@ -2236,6 +2236,6 @@ def a_default_read_by_a_closure_then_rebound(x, w=1.0):
 def a_loop_over_zip_with_reversed(x, s):
     """``reversed(x)`` as a value (inside ``zip``) had no rule: refused."""
     t = 0.0
-    for i, (a, b) in enumerate(zip(x, reversed(x))):
+    for i, (a, b) in enumerate(zip(x, reversed(x), strict=True)):
         t = t + a * b * s**i
     return t
