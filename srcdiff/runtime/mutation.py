@@ -206,7 +206,7 @@ def follow_tangent_grads(g: Any, m: Any, old: Any) -> tuple[Any, Any]:
         gk = g.get(k) if isinstance(g, dict) else g[k]
         d_m[k], part = follow_tangent_grads(gk, m[k], old)
         if part is not None:
-            d_new = part if d_new is None else d_new + part
+            d_new = acc(d_new, part)  # (entry by entry: two entries that are one list)
     return d_m, d_new
 
 
@@ -251,7 +251,7 @@ def _split(g: Any, ans: Any, new: Any) -> tuple[Any, Any]:
     for k in keys:
         rest[k], part = _split(g.get(k) if isinstance(g, dict) else g[k], ans[k], new)
         if part is not None:
-            d_new = part if d_new is None else d_new + part
+            d_new = acc(d_new, part)  # (entry by entry: two entries that are one list)
     return rest, d_new
 
 

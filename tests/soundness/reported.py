@@ -2239,3 +2239,13 @@ def a_loop_over_zip_with_reversed(x, s):
     for i, (a, b) in enumerate(zip(x, reversed(x), strict=True)):
         t = t + a * b * s**i
     return t
+
+
+@case(vec(3))
+def a_nested_write_through_a_list_holding_one_list_twice(x):
+    """The two entries' gradients of the one inner list were joined with ``+`` (a list
+    twice as long): a crash."""
+    r = [x[0], x[1]]
+    a = [r, r]
+    a[0][1] = x[2] * 2.0
+    return a[1][1] * a[0][0] + r[1]
