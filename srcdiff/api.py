@@ -26,6 +26,7 @@ from .compiler.differentiate import explain
 from .compiler.parse import parse
 from .errors import CompileError
 from .rules import registry
+from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, Step
 
 Wrt = int | str | tuple
@@ -52,18 +53,18 @@ def _entry(d: Any, element: int | None) -> Any:
 ARRAY_LIBRARIES = ("numpy", "cupy", "array_api_strict", "srcdiff", "jax", "torch")
 
 
-def _check_real(v: Any, function: str) -> None:
+def _check_real(v: Any, function: str, top: bool = True) -> None:
     """Refuse a differentiated argument that is an integer, a boolean or a complex
-    number, or a list, tuple or dict holding complex numbers or only integers
-    (``[1, 2, 3]``, which ``np.array`` makes an integer array): srcdiff differentiates
-    real floats, and an integer's gradient would be a constant's. An integer beside
-    floats (``(w, b, 3)``) is held as a constant."""
+    number, holds complex numbers, or is a list, tuple or dict of integers alone
+    (``[1, 2, 3]``, which ``np.array`` makes an integer array, whose gradient is zero):
+    srcdiff differentiates real floats. An integer among floats, or in a part of its
+    own (``(w, (2, 2))``, a shape), is a number like any other."""
     if isinstance(v, (list, tuple, dict)):
         items = list(v.values() if isinstance(v, dict) else v)
         for item in items:
-            if isinstance(item, (list, tuple, dict)) or _is_complex(item):
-                _check_real(item, function)
-        if items and all(isinstance(item, int) for item in items):
+            if isinstance(item, (list, tuple, dict)) or is_complex(item):
+                _check_real(item, function, top=False)
+        if top and items and all(isinstance(item, int) for item in items):
             _check_real(items[0], function)
         return
     kind = _kind_of(v)
@@ -72,7 +73,7 @@ def _check_real(v: Any, function: str) -> None:
             f"cannot differentiate {function} with respect to an integer or boolean "
             "argument: pass floats"
         )
-    if _is_complex(v):
+    if is_complex(v):
         raise TypeError(
             f"cannot differentiate {function} with respect to a complex argument: srcdiff "
             "differentiates real-valued code (pass the real and imaginary parts as real "
@@ -84,10 +85,6 @@ def _kind_of(v: Any) -> str | None:
     """NumPy's kind letter of an array's or NumPy scalar's dtype; None for other values
     (a class such as ``np.float32`` has a ``dtype`` attribute too)."""
     return dtype_kind(v) if hasattr(v, "dtype") and not isinstance(v, type) else None
-
-
-def _is_complex(v: Any) -> bool:
-    return isinstance(v, complex) or _kind_of(v) == "c"
 
 
 def _check_array_type(v: Any, function: str) -> None:
@@ -147,7 +144,7 @@ def _seed(value: Any, fn_name: str) -> Any:
         raise TypeError(
             f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
         )
-    if _kind_of(value) == "c":
+    if is_complex(value):
         raise TypeError(
             f"{fn_name} returned a complex value; srcdiff differentiates real-valued "
             "functions (return its real part, or abs())"
@@ -1164,7 +1161,7 @@ def _vjp(
                 f"vjp: a cotangent of shape(s) {shapes} for a result of shape(s) "
                 f"{[np.shape(leaf) for leaf in batching.leaves(value)]}"
             )
-        if any(map(_is_complex, [*batching.leaves(cotangent), *batching.leaves(value)])):
+        if any(map(is_complex, [*batching.leaves(cotangent), *batching.leaves(value)])):
             raise TypeError(
                 "vjp: a complex result or cotangent; srcdiff differentiates real-valued "
                 "functions (pull back its real and imaginary parts apart)"

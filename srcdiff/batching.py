@@ -855,7 +855,7 @@ class BatchedRuntime(types.SimpleNamespace):
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
         "receiver",  # (a check that a method's owner is no user's object)
-        "unpacked",  # (a batch iterates as its examples do)
+        "unpacked", "reversible",  # (a batch iterates as its examples do)
     })  # fmt: skip
 
     def __init__(self) -> None:

@@ -801,7 +801,7 @@ class Analyser:
         at_run_time = False
         if "dtype" in bound and not (isinstance(bound["dtype"], gast.Constant)
                                      and bound["dtype"].value is None):  # fmt: skip
-            kind = self.dtype_kind(bound["dtype"])
+            kind = self.static_dtype_kind(bound["dtype"])
             if kind in ("i", "u", "b"):
                 return Op(Kind.PASSIVE)  # integers or booleans: constant almost everywhere
             if kind not in ("f", None):
@@ -824,7 +824,7 @@ class Analyser:
         return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
                   primitive=prim, keywords=passed_on, dtype_at_run_time=at_run_time)  # fmt: skip
 
-    def dtype_kind(self, e: gast.expr) -> str | None:
+    def static_dtype_kind(self, e: gast.expr) -> str | None:
         """The kind (NumPy's letter) of the dtype ``e`` names, where it names one this
         function cannot change (a constant, ``float``, ``np.float32``); None elsewhere."""
         if isinstance(e, gast.Constant):

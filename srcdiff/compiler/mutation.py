@@ -206,7 +206,7 @@ class Sharing:
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
-        if _is_rt(v, {"iterable", "unpacked"}) and isinstance(v.args[0], gast.Name):
+        if _is_rt(v, {"iterable", "unpacked", "reversible"}) and isinstance(v.args[0], gast.Name):
             v = v.args[0]  # a loop's (or an unpacking's) list is the list itself
         if isinstance(v, gast.Name):
             self.copies.setdefault(target, {target}).add(v.id)

@@ -819,7 +819,8 @@ class Normalizer:
             counter = self.names.fresh("i")
             return counter, (rng, self.bind_target(s.target, name(counter))), None
         if kind == "reversed":
-            seq = self.sequence(it.args[0])
+            seq = self.temp(gast.Call(func=_rt("reversible"), args=[self.atom(it.args[0])],
+                                      keywords=[]))  # fmt: skip
             n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
             last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
             counter = self.names.fresh("i")

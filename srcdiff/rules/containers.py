@@ -29,6 +29,12 @@ def reversed_(g, ans, seq):
     return rt.reversal_grad(g, seq)
 
 
+@vjp(rt.reversible)
+def reversible(g, ans, x):
+    """A sequence looped over from its end as it is."""
+    return rt.reversible_grad(g, ans, x)
+
+
 @vjp(rt.unpacked)
 def unpacked(g, ans, x, count):
     return rt.iteration_grad(g, ans, x), None
@@ -142,7 +148,7 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
-linear((0,), rt.unpacked, builtins.reversed)
+linear((0,), rt.unpacked, builtins.reversed, rt.reversible)
 linear((0, 2), "dict.get")
 
 

@@ -10,6 +10,7 @@ the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go thro
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 from collections import abc
@@ -826,8 +827,11 @@ def is_entry(holder: Any, key: Any) -> bool:
     )  # basic indexing: a view
 
 
-def _is_complex(v: Any) -> bool:
-    return isinstance(v, complex) or getattr(getattr(v, "dtype", None), "kind", None) == "c"
+def is_complex(v: Any) -> bool:
+    """Whether ``v`` is a complex number, or an array (or NumPy scalar) of them."""
+    return isinstance(v, complex) or (
+        hasattr(v, "dtype") and not isinstance(v, type) and backend.dtype_kind(v) == "c"
+    )
 
 
 def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
@@ -856,7 +860,7 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if is_record(x):
         given = set() if _given is None else _given
         return record_grad(d, x, lambda dv, v: grad_like(dv, v, given))
-    if d is not None and not _is_complex(x) and _is_complex(d):  # (the rules are real)
+    if d is not None and not is_complex(x) and is_complex(d):  # (the rules are real)
         raise TypeError(
             "a gradient came out complex: srcdiff differentiates real-valued code; "
             "compute with the real and imaginary parts as real arrays"
@@ -933,11 +937,48 @@ def _check_iterated(x: Any) -> None:
     )
 
 
+def reversible(x: Any) -> Any:
+    """``x`` as a sequence a ``for`` loop over ``reversed(x)`` indexes from its end: as it
+    is, or for a class of its own ``__reversed__``, what that gives, last entry first."""
+    x = iterable(x)
+    return x if _own_reversal(x) else list(reversed(x))[::-1]
+
+
+def _own_reversal(x: Any) -> bool:
+    """Whether ``reversed(x)`` gives ``x``'s entries from its end, as indexing does."""
+    return _is_array(x) or getattr(type(x), "__reversed__", None) in (
+        None, list.__reversed__, dict.__reversed__, *_VIEW_REVERSALS)  # fmt: skip
+
+
+_VIEW_REVERSALS = tuple(type(v).__reversed__ for v in ({}.keys(), {}.values(), {}.items()))
+
+
+def reversible_grad(g: Any, ans: Any, x: Any) -> Any:
+    """Gradient of ``reversible(x)``: ``g`` for a sequence taken as it is."""
+    _check_reversed(x)
+    return iteration_grad(g, ans, x)
+
+
+def _check_reversed(x: Any) -> None:
+    if _own_reversal(x):
+        return
+    from .mutation import refuse  # mutation imports this module
+
+    raise refuse(
+        f"a gradient through reversed() of a {type(x).__qualname__}, whose __reversed__ "
+        "is code compiled code does not differentiate",
+        "reverse the list or array it holds",
+    )
+
+
 def reversal_grad(g: Any, x: Any) -> Any:
     """Gradient of ``reversed(x)``, given the gradients of its entries as it gives them
     (last first): each back at its entry of ``x`` (none for a dict, its keys)."""
     if g is None or isinstance(x, dict):
         return None
+    _check_reversed(x)
+    if isinstance(x, abc.MappingView):  # (its entries' gradients, as a list)
+        return [None if d is None else d for d in reversed(g)]
     items = [x[i] for i in range(x.shape[0] if _is_array(x) else len(x))]
     rows = [zeros_like(v) if d is None else d for d, v in zip(reversed(g), items, strict=True)]
     return entries_like(rows, x)
@@ -992,8 +1033,9 @@ def unpacked(x: Any, count: int) -> Any:
     its own ``__iter__`` too), with Python's error for another number of items."""
     if _is_array(x):
         seq, n = x, x.shape[0] if x.ndim else len(x)  # (0-d: Python's TypeError)
-    else:
-        seq = x if type(x).__iter__ in (list.__iter__, tuple.__iter__) else list(x)
+    else:  # (no more than one item too many, as Python takes: it may never end)
+        iterates = type(x).__iter__ in (list.__iter__, tuple.__iter__)
+        seq = x if iterates else list(itertools.islice(x, count + 1))
         n = len(seq)
     if n != count:
         raise ValueError(
@@ -1005,7 +1047,8 @@ def unpacked(x: Any, count: int) -> Any:
 
 
 def iterable(x: Any) -> Any:
-    """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are)."""
-    if isinstance(x, (list, tuple)) or _is_array(x):
+    """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are; a
+    subclass of its own ``__iter__`` as that gives it)."""
+    if type(x).__iter__ in (list.__iter__, tuple.__iter__) or _is_array(x):
         return x
     return list(x)

@@ -38,6 +38,8 @@ SPECS = [
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
     Spec(rt.unpacked, (R((2, 3)), 2), wrt=(0,)),
     Spec(reversed, (R((3, 2)),), call=reversed_list),
+    Spec(rt.reversible, (R((3, 2)),)),
+    Spec(rt.reversible, ([R((2,)), R(())],), label="list"),
     Spec(reversed, ([R((2,)), R(())],), call=reversed_list, label="list"),
     Spec(rt.unpacked, ([R((2,)), R(())], 2), wrt=(0,), label="list"),
     Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),

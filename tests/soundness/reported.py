@@ -2249,3 +2249,26 @@ def a_nested_write_through_a_list_holding_one_list_twice(x):
     a = [r, r]
     a[0][1] = x[2] * 2.0
     return a[1][1] * a[0][0] + r[1]
+
+
+class _ForwardWhenReversed(list):
+    def __reversed__(self):
+        return iter(list.__iter__(self))
+
+
+@case(_ForwardWhenReversed([np.array(0.3), np.array(1.7), np.array(-0.9)]), refusable=True)
+def a_loop_over_reversed_of_a_class_with_its_own_reversal(xs):
+    """Compiled code indexed the list from its end: the class's ``__reversed__`` (here,
+    the first entry first) was not what ran, and the gradient went to the wrong entries."""
+    s, w = 0.0, 1.0
+    for v in reversed(xs):
+        s = s + v * w
+        w = w + 1.0
+    return s
+
+
+@case(vec(3))
+def unpacking_reversed_of_a_dicts_values(x):
+    d = {"a": x[0], "b": x[1]}
+    a, b = reversed(d.values())
+    return a * 2.0 + b**3

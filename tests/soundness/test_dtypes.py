@@ -138,3 +138,10 @@ def test_the_norm_of_a_list():
     np.testing.assert_allclose(
         sd.grad(lambda x: np.linalg.norm(x) ** 2)([1.0, 2.0, 3.0]), [2.0, 4.0, 6.0]
     )
+
+
+def test_integers_in_a_part_of_their_own_are_numbers_like_any_other():
+    w = np.ones(4)
+    got = sd.grad(lambda p: np.sum(np.reshape(p[0], p[1]) ** 2))((w, (2, 2)))
+    np.testing.assert_allclose(got[0], 2 * w)
+    assert got[1] == (0.0, 0.0)

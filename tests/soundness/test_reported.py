@@ -1,6 +1,8 @@
 """Every function that once had a wrong gradient, changed the caller's objects or
 crashed now gets the right gradient (or, where marked, a ``CompileError``)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,17 @@ def test_unpacking_too_many_or_too_few_values_raises_pythons_error():
         sd.grad(three)(vec(3))
     with pytest.raises(ValueError, match=r"not enough values to unpack \(expected 2, got 1\)"):
         sd.grad(one)(vec(3))
+
+
+def _unpacks_an_endless_iterator(x):
+    try:
+        i, j = itertools.count()
+    except ValueError:
+        i = 1.0
+    return x[0] * i
+
+
+def test_unpacking_takes_no_more_items_than_python_does():
+    """Python takes one item more than the targets before it raises; the whole of an
+    endless iterator was taken (the call never returned)."""
+    np.testing.assert_allclose(sd.grad(_unpacks_an_endless_iterator)(vec(2)), [1.0, 0.0])
