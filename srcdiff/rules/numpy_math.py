@@ -389,8 +389,13 @@ nondiff(
     xp.round,
     xp.rint,
     xp.trunc,
+    xp.around,
+    xp.fix,
+    xp.floor_divide,
+    "ndarray.round",
     math.floor,
     math.ceil,
+    math.trunc,
     builtins.round,
     builtins.int,
     *(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -2272,3 +2273,16 @@ def unpacking_reversed_of_a_dicts_values(x):
     d = {"a": x[0], "b": x[1]}
     a, b = reversed(d.values())
     return a * 2.0 + b**3
+
+
+@case(np.array([0.4, 1.6, 2.7]))
+def piecewise_constant_roundings_of_several_spellings(x):
+    """``np.around``, ``x.round()``, ``np.fix``, ``np.floor_divide`` and ``math.trunc``
+    had no rule (refused): their derivative is zero wherever it exists."""
+    return (
+        np.sum(np.around(x) * x)
+        + np.sum(x.round() * x)
+        + np.sum(np.fix(x) * x)
+        + np.sum(np.floor_divide(x, 0.7) * x)
+        + math.trunc(x[1]) * x[1]
+    )
