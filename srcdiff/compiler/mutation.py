@@ -509,53 +509,59 @@ def number_names(fn: gast.FunctionDef, parsed: Parsed) -> set[str]:
     as the counter of a loop over ``range()``."""
     bindings: dict[str, list] = {}
     recognized: set[int] = set()
-    for node in walk(fn):
-        if (
-            isinstance(node, gast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], gast.Name)
-        ):
-            bindings.setdefault(node.targets[0].id, []).append(node.value)
-            recognized.add(id(node.targets[0]))
+    for node in walk(fn):  # (parents before their children)
+        if isinstance(node, gast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                bindings.setdefault(target.id, []).append(node.value)
+                recognized.add(id(target))
         elif isinstance(node, gast.For) and isinstance(node.target, gast.Name):
-            counter = _builtin_called(node.iter, parsed) == "range"
-            bindings.setdefault(node.target.id, []).append("counter" if counter else None)
+            bindings.setdefault(node.target.id, []).append(("for", node.iter))
             recognized.add(id(node.target))
-    for node in walk(fn):  # any other binding (a parameter, a with's target): unknown
-        if (isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param))
-                and id(node) not in recognized):  # fmt: skip
+        elif (
+            isinstance(node, gast.Name)
+            and isinstance(node.ctx, (gast.Store, gast.Param))
+            and id(node) not in recognized
+        ):  # any other binding: unknown
             bindings.setdefault(node.id, []).append(None)
+    local = set(bindings)
     numbers = set(bindings)
+    values = [v[1] if isinstance(v, tuple) else v for vs in bindings.values() for v in vs]
+    calls = [v for v in values if isinstance(v, gast.Call)]
+    makers = {id(c): _builtin_called(c, parsed, local) for c in calls}
     while True:
         kept = {n for n in numbers
-                if all(_is_number(v, numbers, parsed) for v in bindings[n])}  # fmt: skip
+                if all(_is_number(v, numbers, makers) for v in bindings[n])}  # fmt: skip
         if kept == numbers:
             return numbers
         numbers = kept
 
 
-def _is_number(v: gast.expr | str | None, numbers: set[str], parsed: Parsed) -> bool:
-    if v == "counter":
-        return True
+def _is_number(v: gast.expr | tuple | None, numbers: set[str], makers: dict[int, str | None]
+               ) -> bool:  # fmt: skip
+    """Whether the binding ``v`` surely gives a number (``("for", iter)``: a loop's
+    target), given the ``numbers`` names and the builtins the calls make (``makers``, by
+    the call's id)."""
+    if isinstance(v, tuple):
+        return makers.get(id(v[1])) == "range"
     if isinstance(v, gast.Constant):
         return isinstance(v.value, (int, float))
     if isinstance(v, gast.Name):
         return v.id in numbers
     if isinstance(v, gast.BinOp):
-        return _is_number(v.left, numbers, parsed) and _is_number(v.right, numbers, parsed)
+        return _is_number(v.left, numbers, makers) and _is_number(v.right, numbers, makers)
     if isinstance(v, gast.UnaryOp):
-        return _is_number(v.operand, numbers, parsed)
-    maker = _builtin_called(v, parsed)
+        return _is_number(v.operand, numbers, makers)
+    maker = makers.get(id(v))
     return maker in ("len", "int") or (
-        maker in NUMBER_MAKERS and all(_is_number(a, numbers, parsed) for a in v.args)
+        maker in NUMBER_MAKERS and all(_is_number(a, numbers, makers) for a in v.args)
     )
 
 
-def _builtin_called(e: gast.expr | str | None, parsed: Parsed) -> str | None:
-    """The name of the builtin ``e`` calls (``len(xs)``), where the name is the builtin's."""
-    if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Name)):
-        return None
-    if e.func.id in local_names(parsed.tree):  # (a local ``len`` is the user's)
+def _builtin_called(e: gast.expr | str | None, parsed: Parsed, local: set[str]) -> str | None:
+    """The name of the builtin ``e`` calls (``len(xs)``), where the name is the builtin's
+    (not a ``local`` of the function, nor a global of the user's)."""
+    if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Name)) or e.func.id in local:
         return None
     found, obj = parsed.resolve(e.func.id)
     return e.func.id if found and obj is getattr(builtins, e.func.id, None) else None
