@@ -96,7 +96,7 @@ def _why(analysis: Analysis, value: gast.expr | None) -> str:
         func = value.func
         shown = _shown(func)
         found, obj = _resolve(analysis, func)
-        integer = INTEGERS.get(obj) if found and _hashable(obj) else None
+        integer = INTEGERS.get(obj) if found and hashable(obj) else None
         if integer:
             return f"`{shown}` gives {integer}, which has no gradient"
         reason = registry.nondiff_reason(obj) if found else None
@@ -110,7 +110,8 @@ def _why(analysis: Analysis, value: gast.expr | None) -> str:
     return "the value it computes has no gradient"
 
 
-def _hashable(obj: object) -> bool:
+def hashable(obj: object) -> bool:
+    """Whether ``obj`` can be looked up in a table of objects (a global list cannot)."""
     try:
         hash(obj)
     except TypeError:

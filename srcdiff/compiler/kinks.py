@@ -18,6 +18,7 @@ from collections import Counter
 import gast
 import numpy as np
 
+from .influence import hashable
 from .ir import Analysis, Kind, Op, facts
 from .normalize import Names, all_names, const, rebuild_blocks, walk
 from .trace import PathPrimal, PrimalBuilder, attr, call
@@ -157,7 +158,7 @@ class _Checks:
             x, how, arg = value.left, "floordiv", value.right
         elif isinstance(value, gast.Call) and value.args:
             found, obj = self.parsed.resolve_dotted(value.func, self.local)
-            how = JUMPS.get(obj) if found and _hashable(obj) else None
+            how = JUMPS.get(obj) if found and hashable(obj) else None
             if how is None:
                 return None
             x = value.args[0]
@@ -236,15 +237,6 @@ def _method(f: gast.expr) -> str:
         and f.value.value.id == "rt"
     )
     return f.attr if tensor else ""
-
-
-def _hashable(obj: object) -> bool:
-    """Whether ``obj`` can be looked up in ``JUMPS`` (a global list cannot)."""
-    try:
-        hash(obj)
-    except TypeError:
-        return False
-    return True
 
 
 def _none(operands: list[gast.expr]) -> bool:
