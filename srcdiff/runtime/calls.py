@@ -401,8 +401,13 @@ def _active_params(
     if hit is None:
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
         star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
+        double = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
         names, elements = [], []
         for a in active:
+            if isinstance(a, str) and a not in parameter_names(fn, nbound)[1] and double:
+                names.append(double)  # an entry of **kwargs, a dict
+                elements.append(a)
+                continue
             if isinstance(a, str):
                 _refuse_into_kwargs(fn, a, parameter_names(fn, nbound)[1])
                 names.append(a)

@@ -2286,3 +2286,18 @@ def piecewise_constant_roundings_of_several_spellings(x):
         + np.sum(np.floor_divide(x, 0.7) * x)
         + math.trunc(x[1]) * x[1]
     )
+
+
+def _keywords_only(a, b=0.5, *, c=1.0):
+    return a * b + c
+
+
+def _forwards(*args, **kwargs):
+    return _keywords_only(*args, **kwargs)
+
+
+@case(vec(3), vec(3, 1), wrt=(0, 1))
+def differentiated_keywords_forwarded_through_kwargs(x, y):
+    """``c=`` reached the callee's ``**kwargs``: refused, though its gradient is the
+    dict entry's."""
+    return np.sum(_forwards(x, b=y[0], c=np.sum(y**2)) * y)
