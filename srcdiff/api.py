@@ -1688,7 +1688,18 @@ def tangent_vjp(
     tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
     named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
     positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
-    forward = _forward_target(fn, positions, len(args), kwargs)
+    try:
+        forward = _forward_target(fn, positions, len(args), kwargs)
+    except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
+        if not named:
+            raise
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise CompileError(
+            f"a second derivative through the keyword argument(s) {', '.join(named)} that "
+            f"{name} takes in its **kwargs",
+            function=name,
+            hint="give it a parameter of that name, or take the first derivative only",
+        ) from exc
     if isinstance(getattr(fn, "__self__", fn), MappedFunction):
         raise CompileError(  # (its derivatives are its rules', of first order)
             f"a second derivative through {forward.fn.__qualname__}, which has derivatives "

@@ -401,7 +401,7 @@ def _active_params(
     if hit is None:
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
         star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
-        double = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        double = _double_star_name(fn)
         names, elements = [], []
         for a in active:
             if isinstance(a, str) and a not in parameter_names(fn, nbound)[1] and double:
@@ -431,6 +431,12 @@ def _active_params(
         hit = per_fn[key] = (tuple(names), tuple(elements),
                              None if star is None else star - nbound)  # fmt: skip
     return hit
+
+
+def _double_star_name(fn: types.FunctionType) -> str | None:
+    """The name of ``fn``'s ``**kwargs`` parameter, if it has one."""
+    params = inspect.signature(fn, follow_wrapped=False).parameters.values()
+    return next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
 
 
 def _refuse_into_kwargs(fn: types.FunctionType, key: str, named: frozenset[str]) -> None:
@@ -1108,8 +1114,12 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     if target.__module__ == GRADIENTS:  # (sd.vjp's pullback, say: srcdiff's own code)
         raise _derivative_inside(fn)
     params, keywords = parameter_names(target, len(bound))
+    double = _double_star_name(target)
+    absorbed = {k: t for k, t in named.items() if k not in keywords and double}
     for key in named:
-        _refuse_into_kwargs(target, key, keywords)
+        if key not in absorbed:
+            _refuse_into_kwargs(target, key, keywords)
+    named = {k: t for k, t in named.items() if k not in absorbed}
     by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
     values = {n: args[params.index(n)] for n in by_name}
     kinds = {n: _kind(v) for n, v in values.items()}
@@ -1124,6 +1134,12 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     values.update({n: kwargs[n] for n in named})
     kinds.update({n: _kind(kwargs[n]) for n in named})
     by_name |= named
+    if absorbed:  # entries of the callee's **kwargs: its tangent, zero where none is given
+        entries = {k: v for k, v in kwargs.items() if k not in keywords}
+        by_name[double] = {k: absorbed[k] if k in absorbed else zeros_like(v)
+                           for k, v in entries.items()}  # fmt: skip
+        values[double] = entries
+        kinds[double] = "any"
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,

@@ -556,15 +556,17 @@ def passes_to_its_kwargs(w):
     return takes_any_keywords(w, **{"scale": w[1]}) * w[0]
 
 
-def test_a_derivative_into_a_callees_own_kwargs_reverse_mode_only():
-    """Reverse mode takes the gradient of the callee's ``**kwargs`` entry; forward mode
-    refuses it."""
+def test_a_derivative_into_a_callees_own_kwargs_is_its_entrys():
+    """Both modes take the derivative through the entry of the callee's ``**kwargs``;
+    a second derivative through it is refused."""
     w = np.array([0.3, 0.5, 0.7])
-    with pytest.raises(sd.CompileError, match=r"`scale` that takes_any_keywords.*\*\*kwargs"):
-        sd.jvp(passes_to_its_kwargs, (w,), (w,))
     s = np.sum(np.sin(w))
     expected = np.cos(w) * w[1] * w[0] + np.array([s * w[1], s * w[0], 0.0])
     np.testing.assert_allclose(sd.grad(passes_to_its_kwargs)(w), expected)
+    _, tangent = sd.jvp(passes_to_its_kwargs, (w,), (w,))
+    assert tangent == pytest.approx(expected @ w)
+    with pytest.raises(sd.CompileError, match=r"keyword argument\(s\) scale .*\*\*kwargs"):
+        sd.hessian(passes_to_its_kwargs)(w)
 
 
 def test_the_tangent_source_passes_a_dict_of_keywords_whole():
