@@ -511,8 +511,11 @@ class _Target:
         described = dict(zip(self.names, kinds, strict=True))
         described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
                           if e is not None})  # *args: a tuple  # fmt: skip
+        numbers = frozenset(  # (the call's key has every argument's type)
+            n for n, a in zip(self.parameters[0], args, strict=False) if type(a) in (int, float)
+        )
         unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
-                        returns=self.returns)  # fmt: skip
+                        returns=self.returns, numbers=numbers)  # fmt: skip
         return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:

@@ -66,8 +66,9 @@ class Unit:
         dialect: Dialect = Dialect.ARRAYS,
         shapes: dict[str, Any] | None = None,
         returns: tuple[str, ...] = (),
+        numbers: frozenset[str] = frozenset(),
     ):
-        self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns)
+        self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns, numbers)
         self.parsed: Parsed = self.front.parsed
         self.still = callees_still(fn, self.parsed.found_taken())
         self.returns = returns  # parameters it updates in place, returned after its value
@@ -576,9 +577,12 @@ def unit_for(
     dialect: Dialect = Dialect.ARRAYS,
     shapes: dict[str, Any] | None = None,
     returns: tuple[str, ...] = (),
+    numbers: frozenset[str] = frozenset(),
 ) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
-    it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``)."""
+    it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``);
+    ``numbers``: the parameters given Python numbers (immutable), where the call site's
+    key tells them apart."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = OrderedDict()
@@ -590,10 +594,11 @@ def unit_for(
         dialect,
         tuple(sorted((shapes or {}).items())),
         returns,
+        numbers,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers)
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)
     else:

@@ -462,13 +462,14 @@ class Liveness:
 
 
 def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
-                   arrays: frozenset[str] = frozenset(),
-                   returns: tuple[str, ...] = ()) -> Sharing:  # fmt: skip
+                   arrays: frozenset[str] = frozenset(), returns: tuple[str, ...] = (),
+                   numbers: frozenset[str] = frozenset()) -> Sharing:  # fmt: skip
     """Make every name that may share an updated object, and is read after the update,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
     parameters known to hold arrays (not lists); ``returns``: those whose final objects
-    the function returns to its caller (``rt.returning``)."""
-    numbers = number_names(fn, parsed)
+    the function returns to its caller (``rt.returning``); ``numbers``: those given
+    Python numbers."""
+    numbers = number_names(fn, parsed, numbers)
     for s in walk_statements(fn.body):  # ``n += 1`` of a number makes a new one
         if facts(s).inplace and isinstance(s.targets[0], gast.Name) and s.targets[0].id in numbers:
             mark(s, inplace=False)
@@ -502,11 +503,12 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
 
 
-def number_names(fn: gast.FunctionDef, parsed: Parsed) -> set[str]:
-    """The local names of a normalized function that only ever hold Python numbers
-    (immutable: an augmented assignment makes a new one): those bound only to numeric
-    constants, to arithmetic of such names and constants, to ``len()`` or ``int()``, or
-    as the counter of a loop over ``range()``."""
+def number_names(fn: gast.FunctionDef, parsed: Parsed, params: frozenset[str] = frozenset()
+                 ) -> set[str]:  # fmt: skip
+    """The names of a normalized function that only ever hold Python numbers (immutable:
+    an augmented assignment makes a new one): those bound only to numeric constants, to
+    arithmetic of such names and constants, to ``len()`` or ``int()``, as the counter of a
+    loop over ``range()``, or as one of the parameters ``params`` given numbers."""
     bindings: dict[str, list] = {}
     recognized: set[int] = set()
     for node in walk(fn):  # (parents before their children)
@@ -522,8 +524,9 @@ def number_names(fn: gast.FunctionDef, parsed: Parsed) -> set[str]:
             isinstance(node, gast.Name)
             and isinstance(node.ctx, (gast.Store, gast.Param))
             and id(node) not in recognized
-        ):  # any other binding: unknown
-            bindings.setdefault(node.id, []).append(None)
+        ):  # a parameter given a number, or any other binding: unknown
+            given = isinstance(node.ctx, gast.Param) and node.id in params
+            bindings.setdefault(node.id, []).append(gast.Constant(0, None) if given else None)
     local = set(bindings)
     numbers = set(bindings)
     values = [v[1] if isinstance(v, tuple) else v for vs in bindings.values() for v in vs]

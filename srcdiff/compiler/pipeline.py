@@ -90,12 +90,13 @@ def front_end(
     dialect: Dialect = Dialect.ARRAYS,
     shapes: dict[str, Any] | None = None,
     returns: tuple[str, ...] = (),
+    numbers: frozenset[str] = frozenset(),
     debug: bool | None = None,
 ) -> Front:
     """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
     differentiating the parameters ``active`` (given ``kinds``, ``shapes``), as code on
     what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
-    its value."""
+    its value; ``numbers`` are parameters given Python numbers."""
     parsed = parse(fn)
     parsed.found_afresh()  # what this compilation finds through free names: see Unit.still
     if returns:
@@ -112,7 +113,7 @@ def front_end(
         insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
-    mark(tree, sharing=insert_follows(parsed, tree, names, arrays, returns))
+    mark(tree, sharing=insert_follows(parsed, tree, names, arrays, returns, numbers))
     stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")

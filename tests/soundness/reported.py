@@ -2301,3 +2301,17 @@ def differentiated_keywords_forwarded_through_kwargs(x, y):
     """``c=`` reached the callee's ``**kwargs``: refused, though its gradient is the
     dict entry's."""
     return np.sum(_forwards(x, b=y[0], c=np.sum(y**2)) * y)
+
+
+_W0 = np.array([0.3, -0.2, 0.7])
+
+
+@case(vec(3), 0.5)
+def a_number_argument_updated_then_another_rebound(x, s, w=_W0):
+    """``s -= 1.0`` of a float argument (a new number, as Python makes) was taken for an
+    in-place update that ``w`` might share: the rebinding of ``w`` (its default) was then
+    refused as a change of the caller's array."""
+    for _ in range(2):
+        w = w + s
+    s -= 1.0
+    return np.sum(w * x) + s

@@ -156,3 +156,17 @@ def test_unpacking_takes_no_more_items_than_python_does():
     """Python takes one item more than the targets before it raises; the whole of an
     endless iterator was taken (the call never returned)."""
     np.testing.assert_allclose(sd.grad(_unpacks_an_endless_iterator)(vec(2)), [1.0, 0.0])
+
+
+def _adds_into_its_argument(x, s):
+    s += np.sum(x)
+    x = x * s
+    return np.sum(x)
+
+
+def test_an_argument_updated_then_another_rebound_whether_a_number_or_an_array():
+    """A float argument is a new number after ``s += v``; a 0-d array is updated (in the
+    compiled code's own copy): the gradient is the same."""
+    expected = np.full(3, 0.5 + 2 * np.sum(vec(3)))  # s + sum(x), and sum(x) through s
+    for s in (0.5, np.array(0.5)):
+        np.testing.assert_allclose(sd.grad(_adds_into_its_argument)(vec(3), s), expected)
