@@ -1,7 +1,5 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
-import builtins
-
 from .. import runtime as rt
 from .registry import jvp, linear, nondiff, vjp
 
@@ -21,12 +19,6 @@ def pack_dict(g, ans, *values):
 def iterable(g, ans, x):
     """A sequence is iterated as it is; a view such as ``d.values()`` as a list of it."""
     return rt.iteration_grad(g, ans, x)
-
-
-@vjp(builtins.reversed)
-def reversed_(g, ans, seq):
-    """An iterator over the entries, last first (``zip(x, reversed(x))``)."""
-    return rt.reversal_grad(g, seq)
 
 
 @vjp(rt.reversible)
@@ -148,7 +140,7 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
-linear((0,), rt.unpacked, builtins.reversed, rt.reversible)
+linear((0,), rt.unpacked, rt.reversible)
 linear((0, 2), "dict.get")
 
 

@@ -971,19 +971,6 @@ def _check_reversed(x: Any) -> None:
     )
 
 
-def reversal_grad(g: Any, x: Any) -> Any:
-    """Gradient of ``reversed(x)``, given the gradients of its entries as it gives them
-    (last first): each back at its entry of ``x`` (none for a dict, its keys)."""
-    if g is None or isinstance(x, dict):
-        return None
-    _check_reversed(x)
-    if isinstance(x, abc.MappingView):  # (its entries' gradients, as a list)
-        return [None if d is None else d for d in reversed(g)]
-    items = [x[i] for i in range(x.shape[0] if _is_array(x) else len(x))]
-    rows = [zeros_like(v) if d is None else d for d, v in zip(reversed(g), items, strict=True)]
-    return entries_like(rows, x)
-
-
 def entries_like(rows: list, x: Any) -> Any:
     """The gradients ``rows`` of the entries of ``x``, as ``x`` holds them: an array's
     rows stacked back into its shape, else the list."""

@@ -859,7 +859,22 @@ class _Site:
             shapes,
             self.returns,
         )
+        absorbed = {n for n, e in zip(self.names, self.elements, strict=True) if isinstance(e, str)}
+        _refuse_kwargs_updates(unit, absorbed)
         return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
+
+
+def _refuse_kwargs_updates(unit: Any, double: set[str]) -> None:
+    """Refuse a callee that updates its ``**kwargs`` (``double``) given differentiated
+    entries: they are the caller's objects, which an in-place update of an entry changes
+    in Python and not in compiled code."""
+    changed = sorted(double & set(unit.updated))
+    if changed:
+        raise refuse(
+            f"{unit.label} updates its **{changed[0]}, which holds differentiated values the "
+            "caller passed by keyword",
+            "give the callee a parameter for each such keyword, or update a copy",
+        )
 
 
 def inlined(site: Any) -> bool:
@@ -1145,6 +1160,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),
                          returns)  # fmt: skip
+    if absorbed:
+        _refuse_kwargs_updates(unit, {double})
     forward_fn, _ = unit.tangent()
     given = {d: by_name[n] for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}
     try:
@@ -1299,7 +1316,10 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     grads = adjoint(saved, g)
     out = [None if i is None else grads[i] for i in order]
     if elements is not None:  # an entry of *args: its gradient from the tuple's
-        out = [d if e is None or d is None else d[e] for d, e in zip(out, elements, strict=True)]
+        out = [
+            d if e is None or d is None else d[e] if isinstance(e, int) else d.get(e)
+            for d, e in zip(out, elements, strict=True)
+        ]  # (**kwargs: an entry unread)
     for i in range(len(out)) if wanted is None else wanted:
         if out[i] is None:
             out[i] = zeros_like(values[i])

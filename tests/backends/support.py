@@ -367,7 +367,6 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "ndarray.T[2x3x4]": "the standard's .T is for matrices only (.mT for stacks)",
         "operator.getitem[int-array-duplicates]": INDEX_ARRAYS,
         "builtins.list[rows]": ITERATES,
-        "builtins.reversed[3x2]": ITERATES,
         "builtins.sum[rows-of-an-array]": ITERATES,
         "operator.getitem[list-duplicates]": "lists as indices (the standard takes arrays)",
         "operator.getitem[2d-int-array]": INDEX_ARRAYS,

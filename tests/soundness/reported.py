@@ -2233,9 +2233,10 @@ def a_default_read_by_a_closure_then_rebound(x, w=1.0):
     return np.sum(_plus_c(a, c=b)) + np.sum(w)
 
 
-@case(vec(3), 0.5, wrt=(0, 1))
+@case(vec(3), 0.5, wrt=(0, 1), refusable=True)
 def a_loop_over_zip_with_reversed(x, s):
-    """``reversed(x)`` as a value (inside ``zip``) had no rule: refused."""
+    """``reversed(x)`` as a value (inside ``zip``): refused (an iterator over a list that
+    compiled code's writes replace would not see them)."""
     t = 0.0
     for i, (a, b) in enumerate(zip(x, reversed(x), strict=True)):
         t = t + a * b * s**i
@@ -2268,7 +2269,7 @@ def a_loop_over_reversed_of_a_class_with_its_own_reversal(xs):
     return s
 
 
-@case(vec(3))
+@case(vec(3), refusable=True)
 def unpacking_reversed_of_a_dicts_values(x):
     d = {"a": x[0], "b": x[1]}
     a, b = reversed(d.values())
@@ -2315,3 +2316,27 @@ def a_number_argument_updated_then_another_rebound(x, s, w=_W0):
         w = w + s
     s -= 1.0
     return np.sum(w * x) + s
+
+
+def _scales_its_entry(x, **kw):
+    kw["c"][0] = 5.0
+    return np.sum(x * kw["c"])
+
+
+@case(vec(3), 0.8, wrt=(0, 1), refusable=True)
+def a_callee_updating_an_entry_of_its_kwargs(x, c):
+    """The entry is the caller's ``y``, which Python's in-place write changes: compiled
+    code's did not (a wrong gradient), so the update is refused."""
+    y = x * c
+    return _scales_its_entry(x, c=y) + np.sum(y)
+
+
+def _reads_one_keyword(x, **kw):
+    return np.sum(x * kw["c"])
+
+
+@case(vec(3), 0.8, wrt=(0, 1))
+def a_keyword_a_callees_kwargs_takes_and_never_reads(x, c):
+    """``z=`` reached the callee's ``**kwargs`` unread: its gradient was looked up in
+    the dict's and not found (a KeyError)."""
+    return _reads_one_keyword(x, c=c, z=c)
