@@ -390,7 +390,7 @@ class AdjointBuilder:
                 and op.primitive
                 in CONTAINER_PRIMITIVES
                 + OBJECT_PRIMITIVES
-                + (rt_module.iterable, rt_module.unpacked, rt_module.reversible, list, tuple)
+                + (rt_module.iterable, rt_module.unpacked, rt_module.reversible, list, tuple, dict)
             ):
                 kind = "any"
             elif op.kind is Kind.COPY:

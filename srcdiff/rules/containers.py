@@ -27,6 +27,12 @@ def reversible(g, ans, x):
     return rt.reversible_grad(g, ans, x)
 
 
+@vjp(dict)
+def dict_(g, ans, mapping):
+    """``dict(d)``: a new dict of ``d``'s entries."""
+    return rt.mapping_grad(g, mapping)
+
+
 @vjp(rt.unpacked)
 def unpacked(g, ans, x, count):
     return rt.iteration_grad(g, ans, x), None
@@ -140,7 +146,7 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
-linear((0,), rt.unpacked, rt.reversible)
+linear((0,), rt.unpacked, rt.reversible, dict)
 linear((0, 2), "dict.get")
 
 

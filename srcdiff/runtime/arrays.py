@@ -911,6 +911,19 @@ def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
     return cast_like(g, x) if x is ans else g
 
 
+def mapping_grad(g: Any, x: Any) -> Any:
+    """Gradient of ``dict(x)``, a new dict of the entries of the dict ``x``: the same
+    entries' gradients (``dict(pairs)`` is refused: its pairs are no entries of ``x``)."""
+    if not isinstance(x, dict):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a gradient through dict() of a {type(x).__qualname__}",
+            "build the dict with a display ({k: v, ...}) or from a dict",
+        )
+    return g
+
+
 def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:
     """Gradient of ``list(x)`` or ``tuple(x)``: the list of its entries' gradients, for an
     array the rows stacked back, none for a dict (its keys)."""

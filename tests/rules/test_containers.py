@@ -32,6 +32,7 @@ SPECS = [
     Spec(rt.iterable, (R((3, 4)),)),
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
     Spec(rt.unpacked, (R((2, 3)), 2), wrt=(0,)),
+    Spec(dict, ({"a": R((2,)), "b": R(())},)),
     Spec(rt.reversible, (R((3, 2)),)),
     Spec(rt.reversible, ([R((2,)), R(())],), label="list"),
     Spec(rt.unpacked, ([R((2,)), R(())], 2), wrt=(0,), label="list"),

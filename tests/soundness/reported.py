@@ -2340,3 +2340,14 @@ def a_keyword_a_callees_kwargs_takes_and_never_reads(x, c):
     """``z=`` reached the callee's ``**kwargs`` unread: its gradient was looked up in
     the dict's and not found (a KeyError)."""
     return _reads_one_keyword(x, c=c, z=c)
+
+
+@case(vec(3))
+def a_dict_copied_with_dict_and_an_entry_updated(x):
+    """``dict(d)`` had no rule: refused. Its entries are ``d``'s: an in-place update of
+    one through the copy is seen through ``d``, as in Python."""
+    d = {"a": x[:2] * 1.0, "b": x[2]}
+    e = dict(d)
+    e["a"] += 1.0
+    e["b"] = e["b"] * 3.0
+    return np.sum(d["a"] * x[:2]) + e["b"] * d["b"]
