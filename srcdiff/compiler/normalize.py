@@ -343,9 +343,7 @@ class Normalizer:
             return type(e)(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
         if isinstance(e, gast.Dict):
             if any(k is None for k in e.keys):
-                raise self.p.error(
-                    "unsupported syntax: ** in a dict display", e, "build the dict key by key"
-                )
+                return self.merged_dict(e)
             return gast.Dict(
                 keys=[self.atom(k) for k in e.keys], values=[self.atom(v) for v in e.values]
             )
@@ -474,6 +472,31 @@ class Normalizer:
                 self.temp(gast.UnaryOp(op=gast.Not(), operand=name(t)))  # fmt: skip
             body = self.block([_at(assign(t, value), self.line)])
             self.emit(gast.If(test=test, body=body, orelse=[]))
+        return name(t)
+
+    def merged_dict(self, e: gast.Dict) -> gast.Name:
+        """``{**m, "c": v}``: the dict built as Python builds it, in order: ``t =
+        dict(m)`` (or a display of the entries before the first ``**``), then
+        ``t.update(m)`` for each further mapping and ``t[k] = v`` for each entry."""
+        t = self.names.fresh("merged")
+        self.locals = self.locals | {t}  # (its update is a local dict's)
+        first = 0
+        if e.keys[0] is None:
+            start: gast.expr = gast.Call(func=name("dict"), args=[e.values[0]], keywords=[])
+            first = 1
+        else:
+            first = next(i for i, k in enumerate(e.keys) if k is None)
+            start = gast.Dict(keys=e.keys[:first], values=e.values[:first])
+        steps: list[gast.stmt] = [assign(t, start)]
+        for k, v in zip(e.keys[first:], e.values[first:], strict=True):
+            if k is None:
+                update = gast.Attribute(value=name(t), attr="update", ctx=gast.Load())
+                steps.append(gast.Expr(value=gast.Call(func=update, args=[v], keywords=[])))
+            else:
+                target = gast.Subscript(value=name(t), slice=k, ctx=gast.Store())
+                steps.append(gast.Assign(targets=[target], value=v, type_comment=None))
+        for s in steps:
+            self.stmt(_at(s, self.line))
         return name(t)
 
     def if_exp(self, e: gast.IfExp) -> gast.Name:

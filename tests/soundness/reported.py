@@ -2351,3 +2351,13 @@ def a_dict_copied_with_dict_and_an_entry_updated(x):
     e["a"] += 1.0
     e["b"] = e["b"] * 3.0
     return np.sum(d["a"] * x[:2]) + e["b"] * d["b"]
+
+
+@case(vec(3))
+def dicts_merged_in_a_display(x):
+    """``{"z": v, **d1, **d2, "c": w}`` was refused (unsupported syntax): built in
+    Python's order, later keys replacing earlier ones."""
+    d1 = {"a": x[0], "b": x[1]}
+    d2 = {"b": x[2] * 2.0}
+    e = {"z": x[1], **d1, **d2, "c": x[0] * x[2]}
+    return e["a"] * e["b"] + e["c"] + e["z"] ** 2 + len(e)
