@@ -480,7 +480,6 @@ class Normalizer:
         ``t.update(m)`` for each further mapping and ``t[k] = v`` for each entry."""
         t = self.names.fresh("merged")
         self.locals = self.locals | {t}  # (its update is a local dict's)
-        first = 0
         if e.keys[0] is None:
             start: gast.expr = gast.Call(func=name("dict"), args=[e.values[0]], keywords=[])
             first = 1
