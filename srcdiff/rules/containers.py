@@ -35,7 +35,9 @@ def dict_(g, ans, mapping):
 
 @vjp(rt.unpacked)
 def unpacked(g, ans, x, count):
-    return rt.iteration_grad(g, ans, x), None
+    """``x`` itself where it is indexed as it is (no need to keep the result: the entries
+    of anything else, iterated, are as its iteration gave them)."""
+    return rt.iteration_grad(g, x, x), None
 
 
 @vjp(rt.appended)
