@@ -799,8 +799,12 @@ class Analyser:
         if not any(self.is_active(a) for a in operands):
             return Op(Kind.PASSIVE)
         at_run_time = False
-        if "dtype" in bound and not (isinstance(bound["dtype"], gast.Constant)
-                                     and bound["dtype"].value is None):  # fmt: skip
+        # NumPy's dtype= (srcdiff's own rules: a user's parameter so named may mean anything)
+        if (
+            rule.inline
+            and "dtype" in bound
+            and not (isinstance(bound["dtype"], gast.Constant) and bound["dtype"].value is None)
+        ):
             kind = self.static_dtype_kind(bound["dtype"])
             if kind in ("i", "u", "b"):
                 return Op(Kind.PASSIVE)  # integers or booleans: constant almost everywhere

@@ -171,3 +171,15 @@ def test_a_rule_giving_a_gradient_of_another_shape_is_refused(rules):
     sd.register_vjp(clipped_identity)(lambda g, result, x, lo, hi: g)
     with pytest.raises(TypeError, match="one gradient per argument"):
         sd.grad(lambda x: np.sum(clipped_identity(x, 0.0, 1.0)))(X)
+
+
+def scaled_ignoring_its_dtype(x, dtype=np.int32):
+    return x * 2.0
+
+
+def test_a_users_parameter_named_dtype_is_the_users(rules):
+    """An integer ``dtype=`` makes NumPy's reductions constant; a user's function with a
+    parameter of that name is differentiated by its rule (it was taken for constant)."""
+    sd.register_vjp(scaled_ignoring_its_dtype)(lambda g, result, x, dtype=None: (g * 2.0, None))
+    got = sd.grad(lambda x: np.sum(scaled_ignoring_its_dtype(x, dtype=int)))(X)
+    np.testing.assert_allclose(got, np.full(3, 2.0))
