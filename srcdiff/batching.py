@@ -851,7 +851,8 @@ class BatchedRuntime(types.SimpleNamespace):
     ``NotBatchable`` for every other one."""
 
     SAFE = frozenset({
-        "unbroadcast", "unreduce", "size", "zeros_like", "acc", "path_key", "Iterations",
+        "unbroadcast", "unreduce", "unreduce_times", "size", "zeros_like", "acc", "path_key",
+        "Iterations",
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
         "receiver",  # (a check that a method's owner is no user's object)

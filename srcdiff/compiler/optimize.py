@@ -4,7 +4,9 @@ Dead assignments go (a rule's temporaries whose gradient nobody asked for, saved
 nobody reads), constant arithmetic that templates leave behind is folded
 (``x ** (2 - 1)`` becomes ``x``; ``f(a) if 0.5 is not None else b`` becomes ``f(a)``),
 and negations fold into the sums they feed (``d_v += -rt.unbroadcast(d, t) * 0.1``
-becomes ``d_v -= rt.unbroadcast(d, t) * 0.1``: one array operation less).
+becomes ``d_v -= rt.unbroadcast(d, t) * 0.1``: one array operation less). A temporary
+read once folds into its reader where that spares an operation: a negation into a
+constant factor, a reduction's spread gradient into the product that reads it.
 """
 
 from __future__ import annotations
@@ -465,11 +467,131 @@ def drop_reloads(body: list[gast.stmt]) -> None:
     body[:] = kept
 
 
+def _negated(e: gast.expr) -> gast.expr | None:
+    """``-e`` with no operation of its own: a product's (or quotient's) constant factor
+    negated, or a negation dropped; None where it would cost one."""
+    if _neg(e):
+        return e.operand
+    if isinstance(e, gast.Constant) and type(e.value) in (int, float) and e.value:
+        return gast.Constant(value=-e.value, kind=None)  # (only as a factor: see below)
+    if _unreduced(e, "unreduce_times"):  # linear in its factor
+        factor = _negated(e.args[4])
+        return None if factor is None else gast.Call(e.func, [*e.args[:4], factor], [])
+    if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Mult, gast.Div)):
+        for side in ("left", "right"):
+            inner = _negated(getattr(e, side))
+            if inner is not None:
+                other = "right" if side == "left" else "left"
+                return gast.BinOp(**{side: inner, other: getattr(e, other)}, op=e.op)
+    return None
+
+
+def _unreduced(e: gast.expr, helper: str = "unreduce") -> bool:
+    """``rt.unreduce(g, x, axis, keepdims)``, a reduction's gradient spread back (or
+    ``rt.unreduce_times(g, x, axis, keepdims, factor)``, that times a factor)."""
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and e.func.attr == helper
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id == "rt"
+        and len(e.args) == (4 if helper == "unreduce" else 5)
+        and not e.keywords
+    )
+
+
+def _fold_into(value: gast.expr, use: gast.AST, parent: gast.AST) -> gast.expr | None:
+    """What replaces ``parent``, the expression around the only read ``use`` of a
+    temporary whose value is ``value``, so that the temporary goes with an operation
+    less; None where there is nothing to gain."""
+    if _neg(parent):  # t = a * (2 * b); ... -t ...: a * (-2 * b)
+        return _negated(value)
+    if isinstance(parent, gast.BinOp) and isinstance(parent.op, gast.Mult) and _unreduced(value):
+        factor = parent.right if parent.left is use else parent.left
+        if isinstance(factor, gast.Constant) or _neg(factor):
+            return None  # a number: the product is an array of x's shape only with g spread
+        func = gast.Attribute(value=gast.Name("rt", gast.Load(), None, None), attr="unreduce_times",
+                              ctx=gast.Load())  # fmt: skip
+        return gast.Call(func=func, args=[*value.args, factor], keywords=[])
+    return None
+
+
+def fold_single_uses(fn: gast.FunctionDef) -> None:
+    """Fold an adjoint's temporary into its only read, later in its block, where that
+    spares an array operation: a negation into a constant factor (``-(d * (2 * t))`` is
+    ``d * (-2 * t)``), and a reduction's spread gradient into the product that reads it
+    (``rt.unreduce(g, x, None, False) * (2 * t)`` is ``rt.unreduce_times(g, x, None,
+    False, 2 * t)``, without the array of copies of ``g``)."""
+    reads: dict[str, int] = {}
+    stores: dict[str, int] = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name):
+            counts = stores if isinstance(n.ctx, gast.Store) else reads
+            counts[n.id] = counts.get(n.id, 0) + 1
+    for block in _blocks(fn.body):
+        i = 0
+        while i < len(block):
+            s = block[i]
+            if (
+                isinstance(s, gast.Assign)
+                and len(s.targets) == 1
+                and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id.startswith("d_")
+                and reads.get(s.targets[0].id) == 1
+                and stores.get(s.targets[0].id) == 1
+                and _fold_later(block, i, s.targets[0].id, s.value)
+            ):
+                continue
+            i += 1
+
+
+def _fold_later(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> bool:
+    """Fold ``temp = value`` (``block[i]``) into the statement of ``block`` that reads
+    ``temp``, if nothing ``value`` reads changes before it; whether it did."""
+    read = {n.id for n in walk(value) if isinstance(n, gast.Name)}
+    for j in range(i + 1, len(block)):
+        use = block[j]
+        if isinstance(use, (gast.For, gast.While, gast.If, gast.Try)) or blocks(use):
+            return False
+        for parent in walk(use):
+            for _, child in gast.iter_fields(parent):
+                if isinstance(child, gast.Name) and child.id == temp:
+                    new = _fold_into(value, child, parent)
+                    if new is None:
+                        return False
+                    holder = _parent_of(use, parent)
+                    if holder is None:
+                        return False
+                    _replace(holder, parent, new)
+                    del block[i]
+                    return True
+        if _stores(use) & read:
+            return False
+    return False
+
+
+def _parent_of(root: gast.AST, node: gast.AST) -> gast.AST | None:
+    for parent in walk(root):
+        for _, child in gast.iter_fields(parent):
+            if child is node or (isinstance(child, list) and any(c is node for c in child)):
+                return parent
+    return None
+
+
+def _replace(holder: gast.AST, old: gast.AST, new: gast.AST) -> None:
+    for field, child in gast.iter_fields(holder):
+        if child is old:
+            setattr(holder, field, new)
+        elif isinstance(child, list):
+            child[:] = [new if c is old else c for c in child]
+
+
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     fold_constants(fn)
     eliminate_dead(fn)
     drop_reloads(fn.body)
     fold_negations(fn)
+    fold_single_uses(fn)
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Pass) and not hasattr(s, "lineno"):
             s.lineno = fn.lineno

@@ -54,6 +54,7 @@ from .arrays import (
     unbroadcast,
     unpacked,
     unreduce,
+    unreduce_times,
     unstack,
     zeros_like,
 )
@@ -525,6 +526,7 @@ __all__ = [
     "ufunc_at",
     "unbroadcast",
     "unreduce",
+    "unreduce_times",
     "unstack",
     "unwrap",
     "updated",

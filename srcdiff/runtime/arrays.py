@@ -159,6 +159,21 @@ def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return xp.broadcast_to(g, _shape(x))
 
 
+def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any) -> Any:
+    """``unreduce(g, x, axis, keepdims) * factor``, where a factor shaped as ``x`` spares
+    the broadcast array: each entry is the same product, so the same bits. What an
+    adjoint computes for a reduction whose elementwise argument's slope is ``factor``
+    (``np.mean(e ** 2)``: ``unreduce(g / n, ...) * (2 * e)``)."""
+    if type(x) is _ndarray and type(factor) is _ndarray and factor.shape == x.shape:
+        if axis is not None:
+            g = keep_dims(g, x, axis, keepdims)
+        if type(g) is _ndarray and g.ndim:
+            return g * factor
+        if type(g) in _FILL_TYPES or type(g) is _ndarray:  # a number, as unreduce fills
+            return x.dtype.type(g) * factor  # it into an array of x's dtype
+    return unreduce(g, x, axis, keepdims) * factor
+
+
 def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Gradient of max/min: shared evenly between the entries that attain the extreme (the
     NaN entries, where the extreme is NaN, as in PyTorch)."""

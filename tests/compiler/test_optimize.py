@@ -118,3 +118,45 @@ def test_saved_values_nobody_reads_are_not_loaded():
     adjoint = sd.source(g).split("def scale_adjoint", 1)[1]
     assert "d_a" not in adjoint and "d_x" not in adjoint
     assert adjoint.count("_saved[") == 2  # sum's operand, and b for d_y = d_c * b
+
+
+def mse(w, x, y):
+    return np.mean((x @ w - y) ** 2)
+
+
+def test_a_mean_of_squares_spreads_its_gradient_into_the_slope():
+    """``rt.unreduce(g, ...)`` read only by a product is folded into it, and the negation
+    of ``- y`` into the slope's constant: no array of copies of ``g``, no negation."""
+    x, y = np.arange(6.0).reshape(3, 2), np.ones(3)
+    g = sd.grad(mse)
+    g(np.ones(2), x, y)
+    adjoint = sd.source(g).split("def mse_adjoint", 1)[1]
+    assert "rt.unreduce_times(d_result / rt.size(t3), t3, None, False, 2 * t2)" in adjoint
+    assert "rt.unreduce(" not in adjoint
+
+
+def test_folding_stops_where_the_values_read_change():
+    fn = fn_of(
+        """
+        def adjoint(d_result, t, u):
+            d_t1 = d_result * (2 * t)
+            t = u
+            d_t2 = -d_t1
+            d_t3 = rt.unreduce(d_result, t, None, False)
+            d_t4 = d_t3 * 2.0
+            d_t5 = d_result * u
+            d_t6 = -d_t5
+            return (d_t2, d_t4, d_t6)
+        """
+    )
+    optimize(fn)
+    assert body_lines(fn) == [
+        "d_t1 = d_result * (2 * t)",
+        "t = u",
+        "d_t2 = -d_t1",
+        "d_t3 = rt.unreduce(d_result, t, None, False)",
+        "d_t4 = d_t3 * 2.0",
+        "d_t5 = d_result * u",  # (no constant to take the sign)
+        "d_t6 = -d_t5",
+        "return (d_t2, d_t4, d_t6)",
+    ]

@@ -81,6 +81,27 @@ def test_unreduce_and_keep_dims(xs):
             assert same_bits(rt.unreduce(red, x, axis, False), np.array(np.broadcast_to(kept, xs)))
 
 
+@pytest.mark.parametrize("xs", [s for s in SHAPES if s])
+def test_unreduce_times_is_unreduce_then_the_product(xs):
+    """Bit for bit, in every dtype pairing; a factor of another shape, a number, or an
+    array that is not exactly an ndarray takes the plain ``unreduce(...) * factor``."""
+    for xdtype, fdtype in [(np.float64,) * 2, (np.float32,) * 2, (np.float32, np.float64),
+                           (np.float64, np.float32)]:  # fmt: skip
+        x, factor = sample(xs, xdtype), sample(xs, fdtype, 2)
+        for g in [1.0 / x.size, np.float64(0.3), np.float32(0.3), np.array(0.5),
+                  np.array(0.5, np.float32)]:  # fmt: skip
+            want = rt.unreduce(g, x, None, False) * factor
+            assert same_bits(rt.unreduce_times(g, x, None, False, factor), want)
+        for axis in range(-len(xs), len(xs)):
+            for keepdims in (False, True):
+                red = x.sum(axis=axis, keepdims=keepdims)
+                want = rt.unreduce(red, x, axis, keepdims) * factor
+                assert same_bits(rt.unreduce_times(red, x, axis, keepdims, factor), want)
+        for other in [2.0, factor.view(Sub), factor[..., :1]]:
+            want = rt.unreduce(0.25, x, None, False) * other
+            assert same_bits(rt.unreduce_times(0.25, x, None, False, other), want)
+
+
 def test_size_and_zeros_like():
     for xs in SHAPES:
         x = sample(xs, np.float32)

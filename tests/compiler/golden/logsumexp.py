@@ -25,8 +25,7 @@ def logsumexp_adjoint(_saved, d_result):
     t3 = _saved[3]
     d_t3 = d_result / t3
     t2 = _saved[2]
-    d_t2 = rt.unreduce(d_t3, t2, None, False)
-    d_t1 = d_t2 * t2
+    d_t1 = rt.unreduce_times(d_t3, t2, None, False, t2)
     m = _saved[1][0]
     d_m = d_result - rt.unbroadcast(d_t1, m)
     # line 21: m = x.max()

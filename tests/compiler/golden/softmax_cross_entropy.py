@@ -45,8 +45,7 @@ def softmax_cross_entropy_adjoint(_saved, d_result):
     t3 = _saved[4]
     d_t3 = d_t4 / t3
     t2 = _saved[3]
-    d_t2 = rt.unreduce(d_t3, t2, 1, True)
-    d_shifted = d_logp + d_t2 * t2
+    d_shifted = d_logp + rt.unreduce_times(d_t3, t2, 1, True, t2)
     # line 55: shifted = logits - logits.max(axis=1, keepdims=True)
     t1 = _saved[2][0]
     d_t1 = -rt.unbroadcast(d_shifted, t1)
