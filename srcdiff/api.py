@@ -90,8 +90,20 @@ def _kind_of(v: Any) -> str | None:
 def _check_array_type(v: Any, function: str) -> None:
     """Refuse a differentiated argument that is an array of a class of the user's (a
     subclass of NumPy's, or an object with ``__array__``) defining methods of its own
-    (``sum``, ``mean``): compiled code gives its methods the array's derivatives."""
+    (``sum``, ``mean``): compiled code gives its methods the array's derivatives. So is
+    one whose operators are not arithmetic on its entries (``np.matrix``, a masked array)
+    and an object that is neither an array nor a container of gradients (a class with
+    ``__slots__``, ``__float__`` or ``__array__`` alone)."""
     cls = type(v)
+    if not (rt.plain_operand_type(cls) or _kind(v) == "any"
+            or isinstance(v, (functools.partial, types.MethodType, Iterator))):  # fmt: skip
+        raise CompileError(
+            f"a differentiated argument of {cls.__qualname__}, which is neither an array nor "
+            "a list, tuple, dict, dataclass or plain object of arrays",
+            function=function,
+            hint="pass np.asarray(v) (m.filled() for a masked array), or keep the object's "
+            "arrays in its __dict__",
+        )
     if (cls.__module__ or "").split(".")[0] in ARRAY_LIBRARIES or not (
         isinstance(v, np.ndarray) or hasattr(v, "__array__")
     ):
@@ -511,11 +523,12 @@ class _Target:
         described = dict(zip(self.names, kinds, strict=True))
         described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
                           if e is not None})  # *args: a tuple  # fmt: skip
-        numbers = frozenset(  # (the call's key has every argument's type)
-            n for n, a in zip(self.parameters[0], args, strict=False) if type(a) in (int, float)
-        )
+        given = [*zip(self.parameters[0], args, strict=False), *kwargs.items()]
+        # (the call's key has every argument's type)
+        numbers = frozenset(n for n, a in given if type(a) in (int, float))
+        plain = frozenset(n for n, a in given if rt.plain_value(a))
         unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
-                        returns=self.returns, numbers=numbers)  # fmt: skip
+                        returns=self.returns, numbers=numbers, plain=plain)  # fmt: skip
         return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:

@@ -1295,7 +1295,7 @@ def _callees(writer: _Writer, checked: bool) -> list[tuple]:
         fn, name = next((f, n) for f, n in writer.callees.items() if f not in done)
         done.add(fn)
         for key, unit in list(cache._UNITS.get(fn, {}).items()):
-            active, kinds, xp, version, dialect, shapes, returns, _numbers = key
+            active, kinds, xp, version, dialect, shapes, returns, _numbers, _plain = key
             if version != registry.version() or dialect.on_tensors or returns or unit.stale():
                 continue  # compiled under other rules, for Tensors or for rt.Returning
             if xp != np.__name__:

@@ -22,7 +22,18 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from ..runtime import tensor_methods
-from .ir import DIFFERENTIATING, Analysis, Dialect, Kind, Loop, Op, facts, mark, operand_name
+from .ir import (
+    DIFFERENTIATING,
+    Analysis,
+    Dialect,
+    Kind,
+    Loop,
+    Op,
+    facts,
+    hashable,
+    mark,
+    operand_name,
+)
 from .mutation import FOLLOWS, is_update
 from .normalize import (
     Names,
@@ -56,6 +67,16 @@ BINOPS = {
     gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
+# Python's operators, and the functions that run them (operator.add, abs): on an object
+# of a user's class they run its own methods (see ``Analyser.check_operands``)
+OPERATOR_SYMBOLS = {
+    operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+    operator.pow: "**", operator.matmul: "@", operator.floordiv: "//", operator.mod: "%",
+    operator.and_: "&", operator.or_: "|", operator.xor: "^", operator.lshift: "<<",
+    operator.rshift: ">>", operator.neg: "-", operator.pos: "+", operator.invert: "~",
+    operator.iadd: "+=", operator.isub: "-=", operator.imul: "*=", operator.itruediv: "/=",
+    operator.ior: "|=", abs: "abs", operator.abs: "abs", pow: "pow",
+}  # fmt: skip
 registry.nondiff(
     "piecewise constant, or an integer or boolean result",
     operator.floordiv, operator.invert, operator.and_, operator.or_, operator.xor,
@@ -103,6 +124,7 @@ class Analyser:
         self._built: frozenset[str] | None = None  # see built_by_class
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
+        self.plain_params: frozenset[str] = frozenset()  # given arrays or numbers
 
     @classmethod
     def straight_line(cls, parsed: Parsed, fn: gast.FunctionDef, active: set[str]) -> Analyser:
@@ -927,6 +949,7 @@ class Analyser:
             mark(stmt, op=op)
         self.join_sequences(statements)
         self.square_products(statements)
+        self.check_operands(statements)
         mark_same_shapes(
             self.fn,
             self.shapes,
@@ -940,6 +963,92 @@ class Analyser:
             if facts(stmt).op.kind is Kind.RULE and facts(stmt).op.target in useful:
                 facts(stmt).op.number_operands = self.global_numbers(facts(stmt).op.operands)
                 facts(stmt).op.saves = saves_of(facts(stmt).op, self.active, self.locals)
+
+    def check_operands(self, statements: list[gast.stmt]) -> None:
+        """Have the primal check (``rt.operands``) the operands of Python's operators
+        that meet a differentiated value where the compiler cannot tell they are arrays
+        or numbers: an object of a user's class (``Stats + Stats``, a global ``S + x``), a
+        dict (``d | e``) or ``np.matrix`` runs an operator of its own, whose derivative the
+        arithmetic rules are not. Plain values (``plain_names``) need no check."""
+        plain: set[str] | None = None
+        for s in statements:
+            found = _operator_operands(s)
+            if found is None or not any(map(self.is_active, found[1])):
+                continue
+            if plain is None:
+                plain = self.plain_names(statements)
+            names = [e.id for e in found[1] if isinstance(e, gast.Name) and e.id not in plain]
+            if names:
+                op = facts(s).op
+                op.checked, op.symbol = tuple(dict.fromkeys(names)), found[0]
+
+    def plain_names(self, statements: list[gast.stmt]) -> set[str]:
+        """Names that surely hold arrays or numbers wherever they are read: parameters the
+        call gave them (``plain_params``), and names every assignment of which gives one:
+        a constant, a comparison, an operator of plain operands (or of operands checked,
+        but for a ``+`` or ``*`` that may join lists), a NumPy function, an array's method
+        or an entry of plain values, a copy of a plain name."""
+        values = self.assigned_values()
+        params = set(params_of(self.fn))
+        plain = {n for n in values if None not in values[n] and n not in params}
+        plain |= self.plain_params
+        assignments = [
+            s for s in statements
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+        ]  # fmt: skip
+
+        def gives_plain(s: gast.Assign) -> bool:
+            op = facts(s).op
+            found = _operator_operands(s)
+            if found is not None:
+                symbol, operands = found
+                if all(_plain_operand(e, plain) for e in operands):
+                    return True
+                if not any(map(self.is_active, operands)):
+                    return False  # (unchecked: see check_operands)
+                # checked: an array or a number, but a list's + or * makes a list
+                return symbol not in ("+", "*", "+=", "*=") or any(
+                    _plain_operand(e, plain) for e in operands
+                )
+            v = s.value
+            if isinstance(v, (gast.Constant, gast.Compare)):
+                return True
+            if isinstance(v, gast.Name):
+                return v.id in plain
+            if isinstance(v, gast.Attribute):  # an array's .shape, .T
+                return _plain_operand(v.value, plain)
+            if isinstance(v, gast.Subscript):
+                return _plain_operand(v.value, plain)
+            if (
+                op is not None
+                and op.kind is Kind.RULE
+                and op.operands
+                and (
+                    op.primitive is operator.getitem
+                    or isinstance(op.primitive, str)
+                    and op.primitive.startswith("ndarray.")
+                )
+            ):
+                return _plain_operand(op.operands[0], plain)
+            if not isinstance(v, gast.Call):
+                return False
+            kind, obj = self.resolve(v.func)
+            if kind != "object" or not (obj is len or _numpy_callable(obj)):
+                return False
+            args = [*v.args, *(k.value for k in v.keywords)]
+            return obj is len or all(
+                _plain_operand(a, plain) for a in args if not isinstance(a, gast.Constant)
+            )
+
+        changed = True
+        while changed:
+            changed = False
+            for s in assignments:
+                target = s.targets[0].id
+                if target in plain and target not in self.plain_params and not gives_plain(s):
+                    plain.discard(target)
+                    changed = True
+        return plain
 
     def join_sequences(self, statements: list[gast.stmt]) -> None:
         """Give ``+`` and ``*`` the rules that join and repeat sequences where an operand
@@ -1288,11 +1397,14 @@ def analyse(
     dialect: Dialect = Dialect.ARRAYS,
     sequence_params: frozenset[str] = frozenset(),
     shapes: dict[str, tuple | None] | None = None,
+    plain_params: frozenset[str] = frozenset(),
 ) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
-    parameters' symbolic shapes (see ``rt.shape_pattern``)."""
+    parameters' symbolic shapes (see ``rt.shape_pattern``); ``plain_params`` those passed
+    arrays or numbers (see ``check_operands``)."""
     analyser = Analyser(parsed, fn, active_params, dialect, sequence_params, shapes)
+    analyser.plain_params = plain_params
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)
@@ -1312,6 +1424,39 @@ def analyse(
         pure,
         frozenset(analyser.assumed_numbers),
         getattr(facts(fn).sharing, "updated_params", ()),
+    )
+
+
+def _operator_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
+    """The symbol and the operands of the Python operator a statement applies (``t = a +
+    b``, ``t = -a``, ``t = operator.add(a, b)``, ``t = abs(a)``); None for another."""
+    if not isinstance(s, gast.Assign):
+        return None
+    v = s.value
+    if isinstance(v, gast.BinOp):
+        return OPERATOR_SYMBOLS[BINOPS[type(v.op)]], [v.left, v.right]
+    if isinstance(v, gast.UnaryOp) and type(v.op) in UNARYOPS:
+        return OPERATOR_SYMBOLS[UNARYOPS[type(v.op)]], [v.operand]
+    op = facts(s).op
+    if op is not None and op.kind is Kind.RULE and isinstance(v, gast.Call):
+        symbol = OPERATOR_SYMBOLS.get(op.primitive) if hashable(op.primitive) else None
+        if symbol is not None:
+            return symbol, list(op.operands)
+    return None
+
+
+def _plain_operand(e: gast.expr, plain: set[str]) -> bool:
+    return isinstance(e, gast.Constant) or isinstance(e, gast.Name) and e.id in plain
+
+
+def _numpy_callable(obj: Any) -> bool:
+    """A NumPy function or ufunc (its result, of arrays and numbers, is an array or a
+    number)."""
+    return (
+        isinstance(obj, np.ufunc)
+        or (getattr(obj, "__module__", None) or "").startswith("numpy")
+        and callable(obj)
+        and not isinstance(obj, type)
     )
 
 

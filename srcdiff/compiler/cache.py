@@ -67,8 +67,11 @@ class Unit:
         shapes: dict[str, Any] | None = None,
         returns: tuple[str, ...] = (),
         numbers: frozenset[str] = frozenset(),
+        plain: frozenset[str] = frozenset(),
     ):
-        self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns, numbers)
+        self.front = pipeline.front_end(
+            fn, active, kinds, dialect, shapes, returns, numbers, plain=plain
+        )
         self.parsed: Parsed = self.front.parsed
         self.still = callees_still(fn, self.parsed.found_taken())
         self.returns = returns  # parameters it updates in place, returned after its value
@@ -578,6 +581,7 @@ def unit_for(
     shapes: dict[str, Any] | None = None,
     returns: tuple[str, ...] = (),
     numbers: frozenset[str] = frozenset(),
+    plain: frozenset[str] = frozenset(),
 ) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``);
@@ -595,10 +599,11 @@ def unit_for(
         tuple(sorted((shapes or {}).items())),
         returns,
         numbers,
+        plain,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers)
+        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain)
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)
     else:

@@ -11,7 +11,7 @@ import gast
 
 from ..rules import registry
 from .analyse import reads_of
-from .ir import DIFFERENTIATING, Analysis, Kind, facts
+from .ir import DIFFERENTIATING, Analysis, Kind, facts, hashable
 from .normalize import walk, walk_statements
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
@@ -108,15 +108,6 @@ def _why(analysis: Analysis, value: gast.expr | None) -> str:
             return f"`{shown}`: {reason}"
         return f"`{shown}` is taken as having no gradient"
     return "the value it computes has no gradient"
-
-
-def hashable(obj: object) -> bool:
-    """Whether ``obj`` can be looked up in a table of objects (a global list cannot)."""
-    try:
-        hash(obj)
-    except TypeError:
-        return False
-    return True
 
 
 def _shown(func: gast.expr) -> str:

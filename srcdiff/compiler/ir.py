@@ -95,6 +95,11 @@ class Op:
     # a dtype= whose value only the running code knows (``np.sum(x, dtype=d)``): the
     # result's adjoint or tangent passes through ``rt.carried`` (zero for integers)
     dtype_at_run_time: bool = False
+    # operands of a Python operator (``a + b``, ``d | e``, ``operator.add(a, b)``) that
+    # may be objects of a user's class (or dicts, np.matrix ...) running operators of
+    # their own: the primal checks them (``rt.operands(symbol, ...)``); see check_operands
+    checked: tuple[str, ...] = ()
+    symbol: str = ""
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]
@@ -257,3 +262,12 @@ def operand_name(e: gast.expr | None) -> str | None:
     if isinstance(e, gast.Starred):
         e = e.value
     return e.id if isinstance(e, gast.Name) else None
+
+
+def hashable(obj: object) -> bool:
+    """Whether ``obj`` can be looked up in a table of objects (a global list cannot)."""
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True

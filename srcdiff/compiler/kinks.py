@@ -18,8 +18,7 @@ from collections import Counter
 import gast
 import numpy as np
 
-from .influence import hashable
-from .ir import Analysis, Kind, Op, facts
+from .ir import Analysis, Kind, Op, facts, hashable
 from .normalize import Names, all_names, const, rebuild_blocks, walk
 from .trace import PathPrimal, PrimalBuilder, attr, call
 

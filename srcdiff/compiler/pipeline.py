@@ -92,11 +92,13 @@ def front_end(
     returns: tuple[str, ...] = (),
     numbers: frozenset[str] = frozenset(),
     debug: bool | None = None,
+    plain: frozenset[str] = frozenset(),
 ) -> Front:
     """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
     differentiating the parameters ``active`` (given ``kinds``, ``shapes``), as code on
     what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
-    its value; ``numbers`` are parameters given Python numbers."""
+    its value; ``numbers`` are parameters given Python numbers, ``plain`` those given arrays
+    or numbers (whose operators need no check)."""
     parsed = parse(fn)
     parsed.found_afresh()  # what this compilation finds through free names: see Unit.still
     if returns:
@@ -117,7 +119,7 @@ def front_end(
     stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
-    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes)
+    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain)
     stages.shown("analyse", tree)
     return Front(parsed, analysis, names, wrt, stages)
 

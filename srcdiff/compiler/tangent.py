@@ -53,6 +53,7 @@ from .trace import (
     functional_write,
     leaves_finally,
     may_catch_internal,
+    run_time_checks,
 )
 
 
@@ -132,7 +133,7 @@ class TangentBuilder:
                              "use sd.grad (reverse mode) for this function")  # fmt: skip
         if op is None or not isinstance(s, gast.Assign):
             return [s]
-        primal = [at(p, line) for p in self.primal(s, op)]
+        primal = [at(p, line) for p in run_time_checks(op) + self.primal(s, op)]
         tangent = [at(folded(t), line) for t in self.tangent(s, op)]
         for inner in (n for t in tangent for n in walk(t)):  # a rule's if ...: raise
             if isinstance(inner, gast.stmt):

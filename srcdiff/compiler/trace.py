@@ -376,10 +376,7 @@ class PrimalBuilder:
             write = "put_back" if op.primitive is rt_module.put_back else functional_write(s)
             call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
             out = [at(assign(op.target, call_), line)]
-        if op.kind is Kind.RULE and op.receiver is not None:  # not a user's object
-            helper = "tensor_receiver" if op.receiver_tensor else "receiver"
-            check = call(attr("rt", helper), op.operands[0], const(op.receiver))
-            out.insert(0, at(gast.Expr(value=check), line))
+        out[:0] = [at(check, line) for check in run_time_checks(op)]
         if op.kind is Kind.RULE and op.saves:
             self.numbered(s)
             out.append(self.save(frame, facts(s).sid, op.saves, line))
@@ -748,6 +745,20 @@ def primal(
     mark_transient(analysis.fn)
     builder = PrimalBuilder(analysis, names)
     return builder.build(fn_name), builder
+
+
+def run_time_checks(op: Op) -> list[gast.stmt]:
+    """What the primal checks before a statement, of what the compiler could not see:
+    that a method's owner is no user's object (``rt.receiver``), that an operator's
+    operands are arrays or numbers (``rt.operands``). Every back end's primal runs them."""
+    out = []
+    if op.kind is Kind.RULE and op.receiver is not None:
+        helper = "tensor_receiver" if op.receiver_tensor else "receiver"
+        out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
+    if op.checked:
+        check = call(attr("rt", "operands"), const(op.symbol), *map(name, op.checked))
+        out.append(gast.Expr(value=check))
+    return out
 
 
 def functional_write(s: gast.stmt) -> str:

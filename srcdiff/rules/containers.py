@@ -127,8 +127,9 @@ nondiff(
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
 nondiff("an object's field given back its written array (no gradient is written)",
         rt.put_attribute)  # fmt: skip
-nondiff("a check that a method's owner is no user's object, which returns nothing",
-        rt.receiver, rt.tensor_receiver, rt.tensor_method)  # fmt: skip
+nondiff("a check that a method's owner (or an operator's operand) is no user's object, "
+        "which returns nothing", rt.receiver, rt.tensor_receiver, rt.tensor_method,
+        rt.operands)  # fmt: skip
 nondiff("a value refused where it may carry a gradient: what it returns carries none",
         rt.held_without_gradient)  # fmt: skip
 nondiff("Tensors requiring no grad, written into an object from outside the code",

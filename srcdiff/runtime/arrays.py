@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .objects import is_record, record_grad, record_zeros
+from .objects import is_record, plain_operand_type, record_grad, record_zeros
 
 # The helpers below run several times in every compiled gradient, mostly on small NumPy
 # arrays, where Python's own work costs as much as NumPy's: each takes a fast path for
@@ -90,6 +90,8 @@ def unbroadcast(g: Any, x: Any) -> Any:
                 return g
             g = _add_reduce(g, tuple(range(n)) if n > 1 else 0, None, None, False)
             return g[()] if hasattr(g, "shape") else g
+    if isinstance(g, dict) or not (plain_operand_type(type(x)) or isinstance(x, (list, tuple))):
+        raise _object_arithmetic(x)
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape and (shape or not isinstance(x, (list, tuple))):
@@ -113,6 +115,19 @@ def unbroadcast(g: Any, x: Any) -> Any:
     if not ndim and isinstance(x, numbers.Number):
         return g[()] if hasattr(g, "shape") else g
     return g
+
+
+def _object_arithmetic(x: Any) -> Exception:
+    """The refusal of arithmetic whose operand, or result, is an object of a user's class
+    (``sum`` of objects defining ``+``, ``np.sum`` of a list of them): its own operator
+    ran, whose derivative is not the arithmetic one."""
+    from .mutation import refuse  # mutation imports this module
+
+    return refuse(
+        f"arithmetic (+, sum, np.sum) on a {type(x).__qualname__} running operators of its "
+        "class, which compiled code cannot differentiate as arithmetic on arrays",
+        "compute with the objects' arrays, or call a method of their class",
+    )
 
 
 def _normal_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -143,6 +158,8 @@ def keep_dims(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Broadcast ``g``, the gradient of a reduction of ``x``, back to ``x``'s shape."""
+    if isinstance(g, dict):  # the gradient of an object: the objects' own + made it
+        raise _object_arithmetic(x)
     if axis is not None:
         g = keep_dims(g, x, axis, keepdims)
     if type(x) is _ndarray:  # a fresh array: cheaper than broadcast_to, and writeable

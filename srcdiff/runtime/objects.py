@@ -81,6 +81,84 @@ def receiver(obj: Any, name: str) -> None:
         )
 
 
+# what Python's operators do on an array class of NumPy's that is not the ndarray itself
+_OWN_OPERATORS = ("matrix", "MaskedArray")  # np.matrix's * is @; a masked entry is skipped
+# the methods by which an ndarray subclass changes what NumPy's operators and functions do
+_OPERATOR_HOOKS = frozenset({
+    "__array_ufunc__", "__array_function__", "__array_wrap__", "__array_finalize__",
+    "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__",
+    "__imul__", "__truediv__", "__rtruediv__", "__itruediv__", "__pow__", "__rpow__",
+    "__ipow__", "__matmul__", "__rmatmul__", "__imatmul__", "__neg__", "__pos__", "__abs__",
+    "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__or__", "__ror__", "__and__",
+    "__rand__", "__xor__", "__rxor__", "__invert__", "__lshift__", "__rshift__",
+})  # fmt: skip
+_PLAIN_OPERANDS = frozenset({np.ndarray, float, int, bool, *np.sctypeDict.values()})
+
+
+@functools.cache
+def plain_operand_type(cls: type) -> bool:
+    """Whether Python's operators on a value of ``cls`` are the arithmetic srcdiff's rules
+    differentiate: NumPy's arrays (not ``np.matrix``, a masked array, or a subclass with
+    operators of its own; an array of dtype object is not plain either) and numbers, and
+    another array library's arrays."""
+    if cls in _PLAIN_OPERANDS:
+        return True
+    base = next((b for b in (np.ndarray, float, int) if issubclass(cls, b)), None)
+    if base is not None:  # a subclass: plain unless it has operators of its own
+        mro = cls.__mro__[: cls.__mro__.index(base)]
+        return not any(c.__name__ in _OWN_OPERATORS and c.__module__.startswith("numpy")
+                       or _OPERATOR_HOOKS & vars(c).keys() and not _foreign(c)
+                       for c in mro)  # fmt: skip
+    return (cls.__module__ or "").split(".")[0] in _ARRAY_PACKAGES
+
+
+def _foreign(cls: type) -> bool:
+    return (cls.__module__ or "").split(".")[0] in _FOREIGN
+
+
+# the packages whose array classes' operators are arithmetic (srcdiff's: Tensors, batches)
+_ARRAY_PACKAGES = frozenset({"cupy", "array_api_strict", "jax", "jaxlib", "torch", "srcdiff"})
+
+
+def operands(symbol: str, *values: Any) -> None:
+    """Check the operands of the operator ``symbol`` (``+``, ``|``, ``sum``) that the
+    compiler could not tell are arrays or numbers: an object of a user's class (or a dict,
+    a set, ``np.matrix``) runs its own operator, whose derivative is not the arithmetic
+    one, so it is refused, never differentiated as an array."""
+    for v in values:
+        cls = type(v)
+        if cls is np.ndarray and v.dtype.kind != "O" or cls in _SEQUENCES:
+            continue  # (a list joins or repeats: rules of their own)
+        if cls is np.ndarray or not plain_operand_type(cls):
+            from .mutation import refuse  # mutation imports this module
+
+            what = (
+                "np.matrix (whose * is a matrix product)" if _numpy_class(cls, "matrix")
+                else "a masked array" if _numpy_class(cls, "MaskedArray")
+                else "an array of objects" if cls is np.ndarray
+                else f"a {cls.__qualname__}"
+            )  # fmt: skip
+            raise refuse(
+                f"`{symbol}` of {what}, whose operator compiled code cannot differentiate "
+                "as arithmetic on arrays",
+                "compute with arrays (np.asarray(v)), or call a method of the object's "
+                "class (s.merged(t) for s + t); merge dicts with {**d, **e}",
+            )
+
+
+_SEQUENCES = (list, tuple)
+
+
+def plain_value(v: Any) -> bool:
+    """Whether ``v`` is an array or a number whose operators are arithmetic (see
+    ``plain_operand_type``), not an array of objects."""
+    return plain_operand_type(type(v)) and getattr(v, "dtype", None) != np.dtype("O")
+
+
+def _numpy_class(cls: type, name: str) -> bool:
+    return any(c.__name__ == name and c.__module__.startswith("numpy") for c in cls.__mro__)
+
+
 def put_attribute(holder: Any, attr: str, entry: Any, own: bool = False) -> None:
     """``holder.attr[k] = v`` in compiled code, which gave ``entry`` (the attribute's
     object, written) a new value, as Python's in-place write reaches the object: a list's

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
+import operator
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -2361,3 +2362,123 @@ def dicts_merged_in_a_display(x):
     d2 = {"b": x[2] * 2.0}
     e = {"z": x[1], **d1, **d2, "c": x[0] * x[2]}
     return e["a"] * e["b"] + e["c"] + e["z"] ** 2 + len(e)
+
+
+# ---- Python's operators on objects that define their own -----------------------------------
+
+
+class RunningMean:
+    """``+`` merges two running means: not the sum of their fields."""
+
+    def __init__(self, n, m):
+        self.n, self.m = n, m
+
+    def __add__(self, other):
+        n = self.n + other.n
+        return RunningMean(n, (self.n * self.m + other.n * other.m) / n)
+
+    def __radd__(self, other):  # sum() starts from 0
+        return self
+
+    __or__ = __add__
+
+    def __abs__(self):
+        return self.m * self.m
+
+
+def _merged(a, b):
+    return (a + b).m
+
+
+@case(vec(2), refusable=True)
+def objects_merged_by_their_own_plus_in_a_callee(x):
+    """The callee's ``a + b`` ran ``RunningMean.__add__``: the gradient was that of
+    adding the fields, 1 for each mean where 1/4 and 3/4 are right."""
+    return _merged(RunningMean(1.0, x[0]), RunningMean(3.0, x[1]))
+
+
+@case(vec(2), refusable=True)
+def objects_summed_by_the_builtin_sum(x):
+    return sum([RunningMean(1.0, x[0]), RunningMean(3.0, x[1])]).m
+
+
+@case(vec(2), refusable=True)
+def objects_summed_by_np_sum(x):
+    return np.sum([RunningMean(1.0, x[0]), RunningMean(3.0, x[1])]).m
+
+
+@case(vec(2), refusable=True)
+def objects_added_by_operator_add(x):
+    return operator.add(RunningMean(1.0, x[0]), RunningMean(3.0, x[1])).m
+
+
+def _merged_in_place(a, b):
+    a |= b
+    return abs(a) + abs(b)
+
+
+@case(vec(2), refusable=True)
+def objects_merged_by_their_own_or_and_abs(x):
+    """``|`` and ``abs()`` were taken for constants (an integer operator) and for the
+    absolute value."""
+    return _merged_in_place(RunningMean(1.0, x[0]), RunningMean(3.0, x[1]))
+
+
+class _Tripling:
+    def __add__(self, other):
+        return 3.0 * other
+
+    __radd__ = __add__
+
+
+TRIPLING = _Tripling()
+
+
+@case(vec(3), refusable=True)
+def a_global_object_adding_in_its_own_way(x):
+    """``TRIPLING + x`` is ``3 x``: the gradient was 1s."""
+    return np.sum(TRIPLING + x)
+
+
+@case(vec(3), refusable=True)
+def dicts_merged_with_or(x):
+    """``d | e`` was taken for an integer operator: a zero gradient."""
+    d = {"a": x[0] * 2.0}
+    e = d | {"b": x[1] * 3.0}
+    return e["a"] * e["b"] + x[2]
+
+
+@case(vec(3), refusable=True)
+def a_dict_updated_with_or_equals(x):
+    d = {"a": x[0] * 2.0}
+    d |= {"a": x[1], "b": x[2]}
+    return d["a"] * d["b"]
+
+
+class _Cubing(np.ndarray):
+    """An array whose ``*`` multiplies by the square."""
+
+    def __mul__(self, other):
+        return np.asarray(self) * np.asarray(other) ** 2
+
+
+@case(vec(3), refusable=True)
+def an_array_subclass_with_its_own_product(x):
+    """``y * y`` of the subclass is ``y ** 3``: differentiated as ``y ** 2``."""
+    y = _as_cubing(x)
+    return np.sum(y * y)
+
+
+def _as_cubing(x):
+    return x.view(_Cubing)
+
+
+A_SPARSE = __import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(
+    np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 1.0]])
+)
+
+
+@case(vec(3), refusable=True)
+def a_sparse_matrix_times_an_array(x):
+    """A SciPy sparse matrix's ``*`` is its matrix product (and ``@`` crashed)."""
+    return np.sum((A_SPARSE * x) ** 2) + np.sum((A_SPARSE @ x) ** 2)

@@ -170,3 +170,48 @@ def test_an_argument_updated_then_another_rebound_whether_a_number_or_an_array()
     expected = np.full(3, 0.5 + 2 * np.sum(vec(3)))  # s + sum(x), and sum(x) through s
     for s in (0.5, np.array(0.5)):
         np.testing.assert_allclose(sd.grad(_adds_into_its_argument)(vec(3), s), expected)
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        np.matrix([[1.0, 2.0], [3.0, 4.0]]),
+        np.ma.masked_array([0.3, -1.2, 0.7], mask=[False, True, False]),
+    ],
+    ids=["matrix", "masked"],
+)
+def test_arrays_whose_operators_are_not_arithmetic_on_entries_are_refused(argument):
+    """``np.matrix``'s ``*`` is a matrix product, a masked array's mean skips entries:
+    both were differentiated as plain arrays."""
+    with pytest.raises(sd.CompileError, match="neither an array nor"):
+        sd.grad(lambda a: np.sum(a * a) + np.mean(a))(argument)
+
+
+def test_an_array_subclass_with_its_own_operator_is_refused_after_a_plain_array():
+    class Squaring(np.ndarray):
+        def __mul__(self, other):
+            return np.asarray(self) * np.asarray(other) ** 2
+
+    g = sd.grad(lambda x: np.sum(x * x))
+    x = vec(3)
+    assert np.allclose(g(x), 2 * x)
+    with pytest.raises(sd.CompileError, match="Squaring"):
+        g(x.view(Squaring))
+
+
+def test_an_object_with_float_and_array_alone_is_no_differentiated_argument():
+    class Length:
+        def __init__(self, mm):
+            self.__dict__["mm"] = mm
+
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+        def __float__(self):
+            return self.mm / 1000.0
+
+        def __array__(self, dtype=None, copy=None):
+            return np.asarray(float(self), dtype=dtype)
+
+    with pytest.raises(sd.CompileError, match="Length"):
+        sd.grad(lambda v: np.asarray(v) ** 2)(Length(500.0))

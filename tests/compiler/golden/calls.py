@@ -14,6 +14,7 @@ def calls_primal(_saved, _path, /, x, y):
     _saved[2] = y
     b, _saved[3] = rt.call(square, (0,), t1)
     # line 89: return np.sum(a * b)
+    rt.operands('*', a, b)
     t2 = a * b
     _saved[4] = (a, b)
     t3 = rt.np_sum(t2)
@@ -44,6 +45,7 @@ def calls_adjoint(_saved, d_result):
 
 def square_primal(_saved, _path, /, v):
     # line 83: return v * v
+    rt.operands('*', v)
     t1 = v * v
     _saved[1] = v
     return t1
