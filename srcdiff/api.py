@@ -1522,14 +1522,16 @@ class JacobianFunction:
         """The Jacobian by forward mode: a pass per entry of the differentiated arguments."""
         xs = [args[w] for w in self._positions]
         columns: list[list] = [[] for _ in xs]
-        value = None
+        value, values = None, []
         for c, (w, x) in enumerate(zip(self._positions, xs, strict=True)):
             xp = array_module(x, *args)
             for k in range(int(np.prod(np.shape(x)))):
                 tangents: list = [None] * len(args)  # None: held constant
                 tangents[w] = _unit_vector(xp, k, x)
                 value, tangent = self._forward.run(args, tuple(tangents), kwargs)
+                values.append(value)
                 columns[c].append(tangent if type(tangent) is tuple else (tangent,))
+        _same_on_every_pass(values, self._fn, "jacobian (by forward mode)")
         self._shown = self._forward
         if value is None:  # no entries: the value for the shapes
             value = self._fn(*args, **kwargs)
@@ -1819,19 +1821,55 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
     def hessian_fn(*args: Any, **kwargs: Any) -> Any:
         _passed((wrt,), args, fn, "hessian")
         x = args[wrt]
+        if not _array_like(x):
+            raise TypeError(
+                f"hessian of {getattr(fn, '__qualname__', fn)} with respect to argument {wrt}, "
+                f"a {type(x).__name__}: the Hessian is taken in an array, a number or a list of "
+                "numbers (sd.hvp takes any argument)"
+            )
         shape = np.shape(x)
         n = int(np.prod(shape))
         xp = array_module(x)
-        columns = []
+        columns, values = [], []
         for k in range(n):
             tangents: list = [None] * len(args)
             tangents[wrt] = _unit_vector(xp, k, x)
-            d = tangent_vjp(fn, args, kwargs, tangents, (None, _SEED), top=True).d_args[wrt]
+            pulled = tangent_vjp(fn, args, kwargs, tangents, (None, _SEED), top=True)
+            values.append(pulled.outputs[0])
+            d = pulled.d_args[wrt]
             d = rt.zeros_like(x) if d is None else d
             columns.append(xp.reshape(xp.asarray(d), (-1,)))
+        _same_on_every_pass(values, fn, "hessian")
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))
 
     return hessian_fn
+
+
+def _same_on_every_pass(values: list, fn: Callable, what: str) -> None:
+    """Check that the passes computing a derivative's columns, each a run of ``fn``, gave
+    one value: else ``fn`` drew random numbers or read state it changed, and the columns
+    are derivatives of different functions (a wrong result)."""
+    first = values[0] if values else None
+    for v in values[1:]:
+        same = all(
+            np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+            for a, b in zip(batching.leaves(v), batching.leaves(first), strict=True)
+        )
+        if not same:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise CompileError(
+                f"{what} of {name}, which gave another value on each run: it computes the "
+                "derivative a column at a time, a run of the function each, and this one "
+                "draws random numbers or reads state it changes",
+                function=name,
+                hint="draw the random numbers (or make the change) outside the function and "
+                "pass them in"
+                + (
+                    "; sd.jacobian(f, mode='rev') runs it once"
+                    if what.startswith("jacobian")
+                    else ""
+                ),  # fmt: skip
+            )
 
 
 def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) -> tuple:

@@ -151,3 +151,43 @@ def test_jacobian_refuses_clearly(make, call, error, match):
     x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0, -0.5])
     with pytest.raises(error, match=match):
         make()(x, y) if call else make()
+
+
+class _Schedule:
+    def __init__(self):
+        self.t = 1.0
+
+    def loss(self, x):
+        self.t = self.t + 1.0
+        return np.sum(x) ** 2 * self.t
+
+
+def _drawing(x):
+    return np.sum(x) ** 2 * np.random.default_rng().uniform(1.0, 2.0)
+
+
+def _scaled_by_draw(x):
+    return x * np.sum(x) * np.random.default_rng().uniform(1.0, 2.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sd.hessian(_drawing),
+    lambda: sd.hessian(_Schedule().loss),
+    lambda: sd.jacobian(_scaled_by_draw, mode="fwd"),
+], ids=["hessian-random", "hessian-state", "jacobian-fwd-random"])  # fmt: skip
+def test_a_derivative_by_columns_refuses_a_function_giving_another_value_each_run(make):
+    """Each column is a run of the function: with a random draw (or state it changes)
+    the columns were derivatives of different functions, a non-symmetric "Hessian"."""
+    with pytest.raises(sd.CompileError, match="another value on each run"):
+        make()(np.array([1.0, 2.0, 3.0]))
+
+
+def test_the_reverse_jacobian_of_a_drawing_function_is_one_run():
+    np.random.seed(0)
+    jac = sd.jacobian(lambda x: x * np.sum(x) * np.random.rand(), mode="rev")(np.ones(3))
+    assert np.allclose(jac, jac[0, 0] / 4 * (3 * np.eye(3) + 1))  # one draw r: r (3 I + 1)
+
+
+def test_a_hessian_in_a_dict_is_a_clear_type_error():
+    with pytest.raises(TypeError, match="sd.hvp takes any argument"):
+        sd.hessian(lambda d: d["a"] * d["b"] ** 2)({"a": 1.0, "b": 2.0})
