@@ -935,10 +935,11 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
 
 def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
     """Gradient of ``iterable(x)``: ``g`` itself for a sequence iterated as it is, the
-    list of its entries for a view turned into a list (``d.values()``), none for a dict
-    (its keys)."""
+    list of its entries for a view turned into a list (``d.values()``), zeros for a dict
+    (its keys carry no gradient: zeros, not None, so that the entries' gradients of the
+    dict's other uses can be added into it)."""
     if isinstance(x, dict):
-        return None
+        return zeros_like(x)
     _check_iterated(x)
     return cast_like(g, x) if x is ans else g
 
@@ -958,9 +959,9 @@ def mapping_grad(g: Any, x: Any) -> Any:
 
 def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:
     """Gradient of ``list(x)`` or ``tuple(x)``: the list of its entries' gradients, for an
-    array the rows stacked back, none for a dict (its keys)."""
+    array the rows stacked back, zeros for a dict (its keys: see ``iteration_grad``)."""
     if isinstance(x, dict):
-        return None
+        return zeros_like(x)
     _check_iterated(x)
     return entries_like(entries(g, ans), x)
 
@@ -1018,9 +1019,21 @@ def _check_reversed(x: Any) -> None:
 
 def entries_like(rows: list, x: Any) -> Any:
     """The gradients ``rows`` of the entries of ``x``, as ``x`` holds them: an array's
-    rows stacked back into its shape, else the list."""
+    rows stacked back into its shape, none for a dict (its keys), else the list. An
+    object of a user's class iterated by its own ``__iter__`` is refused: what its
+    entries are is its own."""
     if _is_array(x):
         return array_module(x).stack(rows).reshape(x.shape) if rows else zeros_like(x)
+    if isinstance(x, dict):
+        return None
+    if is_record(x):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a gradient through the entries of a {type(x).__qualname__}, which it gives by "
+            "an __iter__ of its own",
+            "iterate over the list or array the object holds",
+        )
     return rows
 
 

@@ -532,7 +532,7 @@ def _make_constructor(cls: type, init: Any, whole: bool) -> types.FunctionType:
     tree = ast.parse(textwrap.dedent(inspect.getsource(init))).body[0]
     self_name = tree.args.posonlyargs[0].arg if tree.args.posonlyargs else tree.args.args[0].arg
     base = _base_init(cls, owner)
-    problem = _FieldsOf(self_name, "_srcdiff_fields", base)
+    problem = _FieldsOf(self_name, "_srcdiff_fields", base, cls)
     body = [problem.visit(s) for s in tree.body]
     if problem.super_called:
         problem.stored |= getattr(initializer(cls, base), "_srcdiff_sets", set())
@@ -542,7 +542,7 @@ def _make_constructor(cls: type, init: Any, whole: bool) -> types.FunctionType:
     else:
         tree.args.args.pop(0)
     tree.decorator_list = []
-    tree.name = re.sub(r"\W", "_", name)
+    tree.name = re.sub(r"\W", "_", name) + "__init__"  # (not the class's name: its code reads it)
     tree.body = [
         ast.parse("_srcdiff_fields = {}").body[0],
         *body,
@@ -680,7 +680,7 @@ def _post_init(cls: type, post: Any, stored: set, init_vars: list[str]) -> tuple
             "takes other parameters than its InitVar fields",
             _HINT,
         )
-    problem = _FieldsOf(names[0], "_srcdiff_fields", None)
+    problem = _FieldsOf(names[0], "_srcdiff_fields", None, cls)
     problem.stored = set(stored)
     body = [problem.visit(s) for s in tree.body]
     _check(cls, problem, names[0], "__post_init__")
@@ -702,7 +702,7 @@ def _has_source(fn: Any) -> bool:
 def _wrapped(name: str, params: str, body: list[str]) -> str:
     """The source of ``_srcdiff_make(_cls, _srcdiff_defaults)``, which returns the
     constructor ``name(params)`` of ``body``."""
-    fn = re.sub(r"\W", "_", name)
+    fn = re.sub(r"\W", "_", name) + "__init__"  # (not the class's name: its code reads it)
     lines = "".join(f"        {line}\n" for line in body)
     return (
         f"def _srcdiff_make(_cls, _srcdiff_defaults):\n    def {fn}({params}):\n{lines}"
@@ -717,7 +717,8 @@ class _FieldsOf(ast.NodeTransformer):
     with ``self`` (a method called, ``self`` passed on or returned), other uses of
     ``super()`` and ``return`` noted in ``refused``."""
 
-    def __init__(self, self_name: str, fields_name: str, super_init: Any):
+    def __init__(self, self_name: str, fields_name: str, super_init: Any, cls: type):
+        self.cls = cls
         self.self_name = self_name
         self.fields_name = fields_name
         self.super_init = super_init  # the __init__ super().__init__ calls, or None
@@ -749,10 +750,18 @@ class _FieldsOf(ast.NodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if isinstance(node.value, ast.Name) and node.value.id == self.self_name:
-            (self.stored if isinstance(node.ctx, ast.Store) else self.read).add(node.attr)
             key = ast.Constant(node.attr)
             table = ast.Name(self.fields_name, ast.Load())
-            return ast.copy_location(ast.Subscript(table, key, node.ctx), node)
+            entry = ast.Subscript(table, key, node.ctx)
+            if isinstance(node.ctx, ast.Store):
+                self.stored.add(node.attr)
+            elif _class_value(self.cls, node.attr):  # the object's own, else the class's
+                here = ast.Compare(key, [ast.In()], [ast.Name(self.fields_name, ast.Load())])
+                of_class = ast.Attribute(ast.Name("_cls", ast.Load()), node.attr, ast.Load())
+                return ast.copy_location(ast.IfExp(here, entry, of_class), node)
+            else:
+                self.read.add(node.attr)
+            return ast.copy_location(entry, node)
         return self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
@@ -775,6 +784,16 @@ class _FieldsOf(ast.NodeTransformer):
     def visit_Return(self, node: ast.Return) -> ast.AST:
         self.refused = self.refused or "returns early"
         return node
+
+
+def _class_value(cls: type, name: str) -> bool:
+    """Whether ``cls`` has a plain value (no method, property or other descriptor) named
+    ``name``, which ``self.name`` reads until the object has one of its own."""
+    found = inspect.getattr_static(cls, name, _ABSENT)
+    return found is not _ABSENT and not hasattr(type(found), "__get__")
+
+
+_ABSENT = object()
 
 
 def _is_object_setattr(call: Any, self_name: str) -> bool:

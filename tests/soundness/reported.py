@@ -2482,3 +2482,33 @@ A_SPARSE = __import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(
 def a_sparse_matrix_times_an_array(x):
     """A SciPy sparse matrix's ``*`` is its matrix product (and ``@`` crashed)."""
     return np.sum((A_SPARSE * x) ** 2) + np.sum((A_SPARSE @ x) ** 2)
+
+
+# ---- constructors compiled from __init__ -----------------------------------------------------
+
+
+class _ScaledByClassValue:
+    k = 3.0
+    made = 0
+
+    def __init__(self, a):
+        self.a = a * self.k  # the class's k: the object has none yet
+        self.k = 10.0
+        self.b = a * self.k + _ScaledByClassValue.k  # its own now; and the class's by name
+        _ScaledByClassValue.made += 1
+
+
+@case(vec(3))
+def an_init_reading_class_values(x):
+    """``self.k`` read before ``__init__`` set it was a KeyError in the compiled
+    constructor (and refused when never set), the class's name an AttributeError."""
+    o = _ScaledByClassValue(x)
+    return np.sum(o.a * o.b)
+
+
+@case(vec(3))
+def a_sum_of_a_dicts_keys_and_of_entries_by_key(x):
+    """``sum(d)`` sums the keys (an AttributeError in the adjoint); iterating the keys of
+    a dict whose entries are differentiated crashed (``None`` taken for its gradient)."""
+    d = {0: x[0], 1: x[1], 2.5: x[2]}
+    return sum(d) * x[1] + sum(d[k] * k for k in d) + sum(i * 1.0 for i in d)
