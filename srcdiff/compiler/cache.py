@@ -34,6 +34,7 @@ from ..errors import STANDS_FOR, CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
+from .inline import check_guards
 from .ir import Dialect, Kind, facts
 from .normalize import (
     RESERVED,  # noqa: F401 (the name tests know it by)
@@ -74,6 +75,7 @@ class Unit:
         )
         self.parsed: Parsed = self.front.parsed
         self.still = callees_still(fn, self.parsed.found_taken())
+        self.guards_hold = check_guards(self.parsed.guards)
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
@@ -175,7 +177,7 @@ class Unit:
             value = cell.cell_contents if cell is not None else self.fn.__globals__.get(n, _MISSING)
             if not is_number(value):
                 return True
-        return not all(guard.holds() for guard in self.parsed.guards)  # inlined callees
+        return not self.guards_hold()  # of the callees inlined
 
     def tangent(self) -> tuple[types.FunctionType, str]:
         """The forward-mode function (``compiler/tangent``) and its source: it takes the

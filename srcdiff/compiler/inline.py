@@ -27,7 +27,7 @@ import inspect
 import re
 import types
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import gast
@@ -94,12 +94,14 @@ FIXED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
 
 class Guard:
     """An object inlined code was compiled for, and how to find it again: ``holds()``
-    when ``read()`` finds that very object (held weakly where it can be)."""
+    when ``read()`` finds that very object (held weakly where it can be). ``path`` says
+    what ``read`` reads (see ``Found``), for ``check_guards``."""
 
-    __slots__ = ("_kept", "_ref", "read")
+    __slots__ = ("_kept", "_ref", "path", "read")
 
-    def __init__(self, read: Callable[[], Any], expected: Any):
+    def __init__(self, read: Callable[[], Any], expected: Any, path: tuple = ()):
         self.read = read
+        self.path = path
         self._kept = expected
         try:
             self._ref: weakref.ref | None = weakref.ref(expected)
@@ -117,22 +119,94 @@ class Guard:
 class Site:
     """The guards of one call inlined (``rt.inlined(site)`` checks them there)."""
 
-    __slots__ = ("guards",)
+    __slots__ = ("_check", "guards")
 
     def __init__(self, guards: tuple[Guard, ...]):
         self.guards = guards
+        self._check: Callable[[], bool] | None = None
 
     def holds(self) -> bool:
-        return all(guard.holds() for guard in self.guards)
+        if self._check is None:
+            self._check = check_guards(self.guards)
+        return self._check()
 
 
 class Found(NamedTuple):
     """An object found now, how to read it again, and a key naming where it is read
-    (so that an object found twice is guarded once)."""
+    (so that an object found twice is guarded once). ``path``, what ``read`` reads: a
+    root, ``("global", namespace, name)``, ``("cell", cell)``, ``("builtin", name)``,
+    ``("fixed", obj)``, ``("code" | "defaults", fn)`` or ``("kwdefaults", fn, kept)``,
+    then attributes read from it (``FORWARD``: a module's ``forward``)."""
 
     obj: Any
     read: Callable[[], Any]
     key: tuple
+    path: tuple = ()
+
+
+FORWARD = "forward()"  # a step of a path: the forward a call of a module runs
+
+
+def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
+    """One generated function telling whether all ``guards`` hold: each object read
+    along its path, a path's beginning shared by the guards that read it read once (a
+    guard of a few attribute reads costs no more than they do, before every call)."""
+    namespace: dict[str, Any] = {"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
+                                 "SAME": _same_items}  # fmt: skip
+    lines: list[str] = []
+    read: dict[tuple, str] = {}  # a path's key, and the local holding what it reads
+
+    def local(value: Any, prefix: str) -> str:
+        n = f"{prefix}{len(namespace)}"
+        namespace[n] = value
+        return n
+
+    def value(path: tuple, key: tuple) -> str:
+        if key in read:
+            return read[key]
+        if len(path) > 1:
+            holder = value(path[:-1], key[:-1])
+            step = path[-1]
+            expr = f"FWD({holder})" if step == FORWARD else f"A({holder}, {step!r})"
+        else:
+            root, *parts = path[0]
+            expr = {
+                "fixed": lambda: local(parts[0], "K"),
+                "cell": lambda: f"{local(parts[0], 'C')}.cell_contents",
+                "global": lambda: f"{local(parts[0], 'N')}.get({parts[1]!r}, M)",
+                "builtin": lambda: f"getattr(B, {parts[0]!r}, M)",
+                "code": lambda: f"{local(parts[0], 'F')}.__code__",
+                "defaults": lambda: f"{local(parts[0], 'F')}.__defaults__",
+                "kwdefaults": lambda: (
+                    f"SAME({local(parts[0], 'F')}.__kwdefaults__, {local(parts[1], 'D')})"
+                ),
+            }[root]()
+        n = read[key] = f"v{len(read)}"
+        lines.append(f"{n} = {expr}")
+        return n
+
+    for guard in guards:
+        if not guard.path:  # read as it reads
+            lines.append(f"if not {local(guard, 'G')}.holds(): return False")
+            continue
+        if len(guard.path) == 1 and guard.path[0][0] == "fixed":
+            continue  # the object itself: found as long as it lives, which read keeps
+        v = value(guard.path, _path_key(guard.path))
+        if guard._ref is None:
+            lines.append(f"if {v} is not {local(guard._kept, 'X')}: return False")
+        else:
+            lines += [f"e = {local(guard._ref, 'W')}()",
+                      f"if e is None or {v} is not e: return False"]  # fmt: skip
+    body = "".join(f"        {line}\n" for line in lines) or "        pass\n"
+    source = (f"def holds():\n    try:\n{body}    except ValueError:  # an emptied cell\n"
+              "        return False\n    return True\n")  # fmt: skip
+    exec(compile(source, "<srcdiff: guards of inlined code>", "exec"), namespace)
+    return namespace["holds"]
+
+
+def _path_key(path: tuple) -> tuple:
+    """A hashable key of ``path`` (its objects by identity), each prefix a prefix."""
+    return (tuple(id(p) if not isinstance(p, str) else p for p in path[0]), *path[1:])
 
 
 def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
@@ -148,12 +222,17 @@ def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
 def _forward(module: Any) -> Any:
     """The ``forward`` a call of ``module`` runs: its class's (``MISSING`` where it has
     a ``forward`` of its own, or its class calls something else)."""
-    if module is MISSING or "forward" in getattr(module, "__dict__", {}):
+    if module is MISSING or "forward" in getattr(module, "__dict__", _NOTHING):
         return MISSING
     cls = type(module)
-    if any(cls.__call__ is not base.__call__ for base in Host.modules if issubclass(cls, base)):
-        return MISSING
+    call = cls.__call__
+    for base in Host.modules:  # (a loop, not any(): this runs before every call)
+        if call is not base.__call__ and issubclass(cls, base):
+            return MISSING
     return getattr(cls, "forward", MISSING)
+
+
+_NOTHING: dict = {}
 
 
 class Inliner:
@@ -182,7 +261,7 @@ class Inliner:
         """Check, before each call and at the call being inlined, that ``found`` is
         still found where it was."""
         if found.key not in self.guards:
-            self.guards[found.key] = Guard(found.read, found.obj)
+            self.guards[found.key] = Guard(found.read, found.obj, found.path)
         self.site.append(self.guards[found.key])
 
     # --- finding callees -------------------------------------------------------------
@@ -192,21 +271,24 @@ class Inliner:
         fn = self.p.fn
         if id_ in self.p.scope:
             obj = self.p.scope[id_]
-            return Found(obj, lambda: obj, ("fixed", id(obj)))
+            return Found(obj, lambda: obj, ("fixed", id(obj)), (("fixed", obj),))
         code = fn.__code__
         if fn.__closure__ and id_ in code.co_freevars:
             cell = fn.__closure__[code.co_freevars.index(id_)]
             read = _cell_reader(cell)
             key: tuple = ("cell", id(cell))
+            root: tuple = ("cell", cell)
         elif id_ in fn.__globals__:
             namespace = fn.__globals__
             read, key = (lambda: namespace.get(id_, MISSING)), ("global", id(namespace), id_)
+            root = ("global", namespace, id_)
         elif hasattr(builtins, id_):
             read, key = (lambda: getattr(builtins, id_, MISSING)), ("builtin", id_)
+            root = ("builtin", id_)
         else:
             return None
         obj = read()
-        return None if obj is MISSING else Found(obj, read, key)
+        return None if obj is MISSING else Found(obj, read, key, (root,))
 
     def lookup(self, e: gast.expr) -> Found | None:
         """The object ``e`` (a free name, or attributes of modules reached from one)
@@ -216,7 +298,7 @@ class Inliner:
                 return self.known[e.id]
             if e.id in self.scope:
                 obj = self.scope[e.id]  # guarded where it was bound
-                return Found(obj, lambda: obj, ("fixed", id(obj)))
+                return Found(obj, lambda: obj, ("fixed", id(obj)), (("fixed", obj),))
             return None if e.id in self.locals else self.free(e.id)
         if isinstance(e, gast.Attribute):
             holder = self.lookup(e.value)
@@ -227,7 +309,8 @@ class Inliner:
             if obj is MISSING:
                 return None
             attr, read_holder = e.attr, holder.read
-            return Found(obj, lambda: attribute(read_holder(), attr), (*holder.key, attr))
+            return Found(obj, lambda: attribute(read_holder(), attr), (*holder.key, attr),
+                         (*holder.path, attr) if holder.path else ())  # fmt: skip
         return None
 
     def callee(self, call: gast.Call) -> tuple[types.FunctionType, list[Found], bool] | None:
@@ -243,7 +326,8 @@ class Inliner:
             if not isinstance(fn, types.FunctionType):
                 return None
             read = found.read
-            reads.append(Found(fn, lambda: _forward(read()), (*found.key, "forward()")))
+            reads.append(Found(fn, lambda: _forward(read()), (*found.key, FORWARD),
+                               (*found.path, FORWARD) if found.path else ()))  # fmt: skip
             bound = True
         elif isinstance(found.obj, types.FunctionType):
             fn = found.obj
@@ -444,13 +528,14 @@ class Inliner:
                 return None
         # its code and the defaults read: replaced (or, for keyword defaults, changed in
         # place), they would differ
-        reads.append(Found(fn.__code__, lambda: fn.__code__, ("code", id(fn))))
+        reads.append(Found(fn.__code__, lambda: fn.__code__, ("code", id(fn)), (("code", fn),)))
         if fn.__defaults__ is not None:
-            reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn))))
+            reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn)),
+                               (("defaults", fn),)))  # fmt: skip
         if fn.__kwdefaults__ is not None:
             kept = dict(fn.__kwdefaults__)
             read = lambda: _same_items(fn.__kwdefaults__, kept)  # noqa: E731
-            reads.append(Found(True, read, ("kwdefaults", id(fn))))
+            reads.append(Found(True, read, ("kwdefaults", id(fn)), (("kwdefaults", fn, kept),)))
         copies = [
             (p, values.pop(p))
             for p in list(values)

@@ -218,6 +218,9 @@ class Parsed:
 MISSING = object()
 
 
+_REGISTRIES = ("_modules", "_parameters", "_buffers")  # where an nn.Module keeps its own
+
+
 def attribute(holder: Any, attr: str) -> Any:
     """``holder.attr`` where reading it now runs no code of the user's (``MISSING``
     where it would, or where it is absent): any attribute of a module or a class; of
@@ -227,14 +230,18 @@ def attribute(holder: Any, attr: str) -> Any:
     if isinstance(holder, (ModuleType, type)):
         return getattr(holder, attr, MISSING)
     own = getattr(holder, "__dict__", None)
-    if isinstance(own, dict) and not any(attr in vars(c) for c in type(holder).__mro__):
-        if attr in own:  # nothing of the class's in the way: the object's own entry
-            return own[attr]
-        for registry in ("_modules", "_parameters", "_buffers"):
-            registered = own.get(registry)
-            if isinstance(registered, dict) and attr in registered:
-                return registered[attr]
-        return MISSING
+    if isinstance(own, dict):
+        for c in type(holder).__mro__:  # (a loop, not any(): guards run it before calls)
+            if attr in c.__dict__:
+                break
+        else:  # nothing of the class's in the way: the object's own entry
+            if attr in own:
+                return own[attr]
+            for registry in _REGISTRIES:
+                registered = own.get(registry)
+                if isinstance(registered, dict) and attr in registered:
+                    return registered[attr]
+            return MISSING
     found = inspect.getattr_static(holder, attr, MISSING)
     if found is MISSING:
         own = getattr(holder, "__dict__", None)
