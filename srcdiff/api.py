@@ -523,7 +523,9 @@ class _Target:
         described = dict(zip(self.names, kinds, strict=True))
         described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
                           if e is not None})  # *args: a tuple  # fmt: skip
-        given = [*zip(self.parameters[0], args, strict=False), *kwargs.items()]
+        named = self.parameters[1]  # (a keyword that **kwargs takes names no parameter)
+        given = [*zip(self.parameters[0], args, strict=False),
+                 *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
         # (the call's key has every argument's type)
         numbers = frozenset(n for n, a in given if type(a) in (int, float))
         plain = frozenset(n for n, a in given if rt.plain_value(a))

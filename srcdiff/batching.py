@@ -855,7 +855,7 @@ class BatchedRuntime(types.SimpleNamespace):
         "Iterations",
         "Diverged", "keep_dims", "reshape_like", "cast_like", "broadcast_like", "extreme_grad",
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
-        "receiver", "operands",  # (checks that an object is no user's)
+        "receiver", "operands", "arguments",  # (checks that an object is no user's)
         "unpacked", "reversible",  # (a batch iterates as its examples do)
     })  # fmt: skip
 

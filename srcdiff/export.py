@@ -835,18 +835,18 @@ def _updates(unit: Unit) -> tuple[str, str]:
 
 
 def _pattern(target: api._Target, shape_key: tuple) -> dict[str, Any]:
-    """The shape pattern a unit was compiled for, from the types and shapes of the call
-    that compiled it (``rt.shape_key``), as ``rt.shape_pattern`` made it."""
+    """The shape pattern a unit was compiled for, from the types, shapes and dtypes of the
+    call that compiled it (``rt.shape_key``), as ``rt.shape_pattern`` made it."""
 
-    def standin(cls: type, shape: Any) -> Any:
+    def standin(cls: type, shape: Any, _dtype: Any) -> Any:
         if issubclass(cls, (int, float, complex)):
             return 0
         if issubclass(cls, (list, tuple)):
             return []
         return types.SimpleNamespace(shape=shape)
 
-    args = tuple(standin(*entry) for entry in shape_key if len(entry) == 2)
-    kwargs = {k: standin(cls, shape) for k, cls, shape in (e for e in shape_key if len(e) == 3)}
+    args = tuple(standin(*entry) for entry in shape_key if len(entry) == 3)
+    kwargs = {k: standin(*rest) for k, *rest in (e for e in shape_key if len(e) == 4)}
     return rt.shape_pattern(target.parameters, args, kwargs)
 
 

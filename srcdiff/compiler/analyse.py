@@ -972,15 +972,15 @@ class Analyser:
         arithmetic rules are not. Plain values (``plain_names``) need no check."""
         plain: set[str] | None = None
         for s in statements:
-            found = _operator_operands(s)
+            found = _operator_operands(s) or _function_operands(s)
             if found is None or not any(map(self.is_active, found[1])):
                 continue
             if plain is None:
                 plain = self.plain_names(statements)
-            names = [e.id for e in found[1] if isinstance(e, gast.Name) and e.id not in plain]
-            if names:
+            known = (isinstance(e, gast.Constant) or _plain_operand(e, plain) for e in found[1])
+            if not all(known):  # (then all of them, for rt to see which meet which)
                 op = facts(s).op
-                op.checked, op.symbol = tuple(dict.fromkeys(names)), found[0]
+                op.checked, op.symbol = tuple(found[1]), found[0]
 
     def plain_names(self, statements: list[gast.stmt]) -> set[str]:
         """Names that surely hold arrays or numbers wherever they are read: parameters the
@@ -991,7 +991,7 @@ class Analyser:
         values = self.assigned_values()
         params = set(params_of(self.fn))
         plain = {n for n in values if None not in values[n] and n not in params}
-        plain |= self.plain_params
+        plain |= {p for p in self.plain_params if None not in values.get(p, ())}
         assignments = [
             s for s in statements
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -1011,33 +1011,35 @@ class Analyser:
                     _plain_operand(e, plain) for e in operands
                 )
             v = s.value
-            if isinstance(v, (gast.Constant, gast.Compare)):
+            if isinstance(v, gast.Compare):
                 return True
+            if isinstance(v, gast.Constant):
+                return _number(v)
             if isinstance(v, gast.Name):
                 return v.id in plain
             if isinstance(v, gast.Attribute):  # an array's .shape, .T
-                return _plain_operand(v.value, plain)
+                return v.attr in ARRAY_ATTRIBUTES and _plain_operand(v.value, plain)
             if isinstance(v, gast.Subscript):
                 return _plain_operand(v.value, plain)
-            if (
-                op is not None
-                and op.kind is Kind.RULE
-                and op.operands
-                and (
-                    op.primitive is operator.getitem
-                    or isinstance(op.primitive, str)
-                    and op.primitive.startswith("ndarray.")
-                )
-            ):
-                return _plain_operand(op.operands[0], plain)
+            if op is not None and op.kind is Kind.RULE and op.operands:
+                if op.primitive is operator.getitem:
+                    return _plain_operand(op.operands[0], plain)
+                if isinstance(op.primitive, str):  # an array's method, of plain operands
+                    return op.primitive.startswith("ndarray.") and all(
+                        isinstance(e, gast.Constant) or _plain_operand(e, plain)
+                        for e in op.operands
+                    )
             if not isinstance(v, gast.Call):
                 return False
             kind, obj = self.resolve(v.func)
             if kind != "object" or not (obj is len or _numpy_callable(obj)):
                 return False
-            args = [*v.args, *(k.value for k in v.keywords)]
-            return obj is len or all(
-                _plain_operand(a, plain) for a in args if not isinstance(a, gast.Constant)
+            return obj is len or (
+                all(_plain_operand(a, plain) for a in v.args)
+                and all(
+                    _plain_operand(k.value, plain) or _is_none(k.value) and k.arg != "fill_value"
+                    for k in v.keywords
+                )
             )
 
         changed = True
@@ -1045,7 +1047,7 @@ class Analyser:
             changed = False
             for s in assignments:
                 target = s.targets[0].id
-                if target in plain and target not in self.plain_params and not gives_plain(s):
+                if target in plain and not gives_plain(s):
                     plain.discard(target)
                     changed = True
         return plain
@@ -1445,18 +1447,53 @@ def _operator_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     return None
 
 
+def _function_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
+    """The name and the operands of a NumPy function, an array's method or ``sum`` a
+    statement applies with a rule (``t = np.add(a, b)``, ``t = a.dot(b)``), whose
+    operands may be objects of a user's class too (see ``check_operands``)."""
+    op = facts(s).op
+    if not isinstance(s, gast.Assign) or op is None or op.kind is not Kind.RULE:
+        return None
+    operands = [e for e in op.operands if not isinstance(e, gast.Starred)]
+    if isinstance(op.primitive, str) and op.primitive.startswith("ndarray."):
+        return "." + op.primitive.removeprefix("ndarray."), operands
+    if op.primitive is sum:
+        return "sum", operands
+    if _numpy_callable(op.primitive):
+        return f"np.{getattr(op.primitive, '__name__', '')}", operands
+    return None
+
+
 def _plain_operand(e: gast.expr, plain: set[str]) -> bool:
-    return isinstance(e, gast.Constant) or isinstance(e, gast.Name) and e.id in plain
+    return _number(e) or isinstance(e, gast.Name) and e.id in plain
+
+
+def _number(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and type(e.value) in (int, float, bool, complex)
+
+
+def _is_none(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
+
+
+# an array's attributes that are arrays or numbers (another may be a subclass's own)
+ARRAY_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "shape", "ndim", "size", "dtype"})
+# NumPy's modules whose functions make arrays of another kind (masked, matrices, records,
+# strings)
+_OTHER_ARRAYS = ("numpy.ma", "numpy.matrixlib", "numpy.rec", "numpy.char", "numpy.strings")
+_DISPATCHER = type(np.sum)  # NumPy's array-function dispatchers
 
 
 def _numpy_callable(obj: Any) -> bool:
-    """A NumPy function or ufunc (its result, of arrays and numbers, is an array or a
-    number)."""
+    """A NumPy ufunc or function (not a class, not an object such as ``np.vectorize(f)``,
+    none of ``np.ma``'s): its result, of arrays and numbers, is an array or a number."""
+    if isinstance(obj, np.ufunc):
+        return True
+    module = getattr(obj, "__module__", None) or ""
     return (
-        isinstance(obj, np.ufunc)
-        or (getattr(obj, "__module__", None) or "").startswith("numpy")
-        and callable(obj)
-        and not isinstance(obj, type)
+        module.startswith("numpy")
+        and not module.startswith(_OTHER_ARRAYS)
+        and isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, _DISPATCHER))
     )
 
 

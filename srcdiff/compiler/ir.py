@@ -95,10 +95,11 @@ class Op:
     # a dtype= whose value only the running code knows (``np.sum(x, dtype=d)``): the
     # result's adjoint or tangent passes through ``rt.carried`` (zero for integers)
     dtype_at_run_time: bool = False
-    # operands of a Python operator (``a + b``, ``d | e``, ``operator.add(a, b)``) that
-    # may be objects of a user's class (or dicts, np.matrix ...) running operators of
-    # their own: the primal checks them (``rt.operands(symbol, ...)``); see check_operands
-    checked: tuple[str, ...] = ()
+    # the operands of a Python operator (``a + b``, ``d | e``) or a NumPy function, where
+    # some may be objects of a user's class (or dicts, np.matrix ...) running operators
+    # of their own: the primal checks them (``rt.operands(symbol, ...)``); see
+    # ``analyse.check_operands``
+    checked: tuple[gast.expr, ...] = ()
     symbol: str = ""
 
     def operand_names(self) -> list[str]:

@@ -26,12 +26,13 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from .analyse import index_value, recorded, relevant, relevant_try
+from .analyse import OPERATOR_SYMBOLS, index_value, recorded, relevant, relevant_try
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
     assign,
     blocks,
+    clone,
     const,
     local_names,
     name,
@@ -755,8 +756,9 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
     if op.kind is Kind.RULE and op.receiver is not None:
         helper = "tensor_receiver" if op.receiver_tensor else "receiver"
         out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
-    if op.checked:
-        check = call(attr("rt", "operands"), const(op.symbol), *map(name, op.checked))
+    if op.checked:  # an operator's operands, or a function's arguments (options pass)
+        helper = "operands" if op.symbol in OPERATOR_SYMBOLS.values() else "arguments"
+        check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))
         out.append(gast.Expr(value=check))
     return out
 

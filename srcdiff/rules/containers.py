@@ -129,7 +129,7 @@ nondiff("an object's field given back its written array (no gradient is written)
         rt.put_attribute)  # fmt: skip
 nondiff("a check that a method's owner (or an operator's operand) is no user's object, "
         "which returns nothing", rt.receiver, rt.tensor_receiver, rt.tensor_method,
-        rt.operands)  # fmt: skip
+        rt.operands, rt.arguments)  # fmt: skip
 nondiff("a value refused where it may carry a gradient: what it returns carries none",
         rt.held_without_gradient)  # fmt: skip
 nondiff("Tensors requiring no grad, written into an object from outside the code",

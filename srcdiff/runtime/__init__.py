@@ -212,6 +212,7 @@ from .mutation import (
     write_through,
 )
 from .objects import (
+    arguments,
     assemble,
     callee_tangent_vjp,
     callee_tangent_vjp_keywords,
@@ -431,6 +432,7 @@ __all__ = [
     "put_attribute",
     "receiver",
     "operands",
+    "arguments",
     "plain_operand_type",
     "plain_value",
     "put_back",

@@ -456,11 +456,13 @@ def _kind(x: Any) -> str:
 
 
 def shape_key(args: tuple, kwargs: dict) -> tuple:
-    """The types and shapes of a call's arguments: calls equal in these run one compiled
-    unit (compiled for their ``shape_pattern``)."""
-    key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+    """The types, shapes and dtypes of a call's arguments: calls equal in these run one
+    compiled unit (compiled for their ``shape_pattern``, and knowing which hold plain
+    arrays: ``rt.plain_value``)."""
+    key = tuple([(type(a), getattr(a, "shape", None), getattr(a, "dtype", None)) for a in args])
     if kwargs:
-        key += tuple([(k, type(v), getattr(v, "shape", None)) for k, v in kwargs.items()])
+        key += tuple([(k, type(v), getattr(v, "shape", None), getattr(v, "dtype", None))
+                      for k, v in kwargs.items()])  # fmt: skip
     return key
 
 

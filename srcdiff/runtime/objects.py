@@ -82,7 +82,8 @@ def receiver(obj: Any, name: str) -> None:
 
 
 # what Python's operators do on an array class of NumPy's that is not the ndarray itself
-_OWN_OPERATORS = ("matrix", "MaskedArray")  # np.matrix's * is @; a masked entry is skipped
+# np.matrix's * is @; a masked entry is skipped; a record array's fields are attributes
+_OWN_OPERATORS = ("matrix", "MaskedArray", "recarray")
 # the methods by which an ndarray subclass changes what NumPy's operators and functions do
 _OPERATOR_HOOKS = frozenset({
     "__array_ufunc__", "__array_function__", "__array_wrap__", "__array_finalize__",
@@ -98,61 +99,137 @@ _PLAIN_OPERANDS = frozenset({np.ndarray, float, int, bool, *np.sctypeDict.values
 @functools.cache
 def plain_operand_type(cls: type) -> bool:
     """Whether Python's operators on a value of ``cls`` are the arithmetic srcdiff's rules
-    differentiate: NumPy's arrays (not ``np.matrix``, a masked array, or a subclass with
-    operators of its own; an array of dtype object is not plain either) and numbers, and
-    another array library's arrays."""
+    differentiate: NumPy's arrays (not ``np.matrix``, a masked array, a record array, or a
+    subclass with operators of its own) and numbers (an ``enum`` of integers too), and
+    another array library's arrays. (An array's dtype must be plain too: ``plain_value``.)"""
     if cls in _PLAIN_OPERANDS:
         return True
     base = next((b for b in (np.ndarray, float, int) if issubclass(cls, b)), None)
     if base is not None:  # a subclass: plain unless it has operators of its own
         mro = cls.__mro__[: cls.__mro__.index(base)]
         return not any(c.__name__ in _OWN_OPERATORS and c.__module__.startswith("numpy")
-                       or _OPERATOR_HOOKS & vars(c).keys() and not _foreign(c)
-                       for c in mro)  # fmt: skip
+                       or not _foreign(c) and _own_hooks(c) for c in mro)  # fmt: skip
     return (cls.__module__ or "").split(".")[0] in _ARRAY_PACKAGES
 
 
+def _own_hooks(cls: type) -> bool:
+    """Whether ``cls`` defines operators (or NumPy's hooks) of its own: not those a
+    class of NumPy's or the standard library gave it (``enum`` copies ``IntFlag.__or__``
+    into a flag class)."""
+    given = [b for b in cls.__mro__[1:] if _foreign(b)]
+    return any(
+        not any(vars(b).get(h) is f for b in given)
+        for h, f in vars(cls).items() if h in _OPERATOR_HOOKS
+    )  # fmt: skip
+
+
 def _foreign(cls: type) -> bool:
-    return (cls.__module__ or "").split(".")[0] in _FOREIGN
+    """A class of a package srcdiff knows (NumPy's, its own) or of the standard library
+    (an ``enum.IntFlag``'s operators are the integers')."""
+    package = (cls.__module__ or "").split(".")[0]
+    return package in _FOREIGN or package in sys.stdlib_module_names
 
 
 # the packages whose array classes' operators are arithmetic (srcdiff's: Tensors, batches)
 _ARRAY_PACKAGES = frozenset({"cupy", "array_api_strict", "jax", "jaxlib", "torch", "srcdiff"})
-
-
-def operands(symbol: str, *values: Any) -> None:
-    """Check the operands of the operator ``symbol`` (``+``, ``|``, ``sum``) that the
-    compiler could not tell are arrays or numbers: an object of a user's class (or a dict,
-    a set, ``np.matrix``) runs its own operator, whose derivative is not the arithmetic
-    one, so it is refused, never differentiated as an array."""
-    for v in values:
-        cls = type(v)
-        if cls is np.ndarray and v.dtype.kind != "O" or cls in _SEQUENCES:
-            continue  # (a list joins or repeats: rules of their own)
-        if cls is np.ndarray or not plain_operand_type(cls):
-            from .mutation import refuse  # mutation imports this module
-
-            what = (
-                "np.matrix (whose * is a matrix product)" if _numpy_class(cls, "matrix")
-                else "a masked array" if _numpy_class(cls, "MaskedArray")
-                else "an array of objects" if cls is np.ndarray
-                else f"a {cls.__qualname__}"
-            )  # fmt: skip
-            raise refuse(
-                f"`{symbol}` of {what}, whose operator compiled code cannot differentiate "
-                "as arithmetic on arrays",
-                "compute with arrays (np.asarray(v)), or call a method of the object's "
-                "class (s.merged(t) for s + t); merge dicts with {**d, **e}",
-            )
-
-
-_SEQUENCES = (list, tuple)
+_TEXT = (str, bytes)  # joined, repeated and formatted: no gradient, no array's arithmetic
 
 
 def plain_value(v: Any) -> bool:
-    """Whether ``v`` is an array or a number whose operators are arithmetic (see
-    ``plain_operand_type``), not an array of objects."""
-    return plain_operand_type(type(v)) and getattr(v, "dtype", None) != np.dtype("O")
+    """Whether ``v`` is an array or a number whose operators are arithmetic on its entries
+    (see ``plain_operand_type``): not an array of objects, nor of records."""
+    return (
+        plain_operand_type(type(v)) and getattr(getattr(v, "dtype", None), "kind", "f") not in "OV"
+    )
+
+
+def arguments(name: str, *values: Any) -> None:
+    """Check the arguments of the NumPy function (or array method) ``name`` where the
+    compiler could not tell that some are arrays or numbers: an object of a user's class,
+    ``np.matrix``, a masked array or an array of objects would run operators of its own
+    (NumPy hands them its work), so they are refused; options (None, a dtype, a string,
+    a slice) pass. A list meeting an array is an array of its entries: plain ones."""
+    sequences = arrays = False
+    for v in values:
+        cls = type(v)
+        if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
+            arrays = True
+        elif isinstance(v, (list, tuple)):
+            sequences = True
+        elif not (
+            plain_value(v)
+            or isinstance(v, (type, np.dtype))
+            or _foreign(cls)
+            and not any(hasattr(cls, h) for h in _ARRAY_HOOKS)
+        ):  # an object of a user's class, or an array of another kind
+            raise _operator_refusal(name, v)
+    if sequences and arrays:
+        _plain_entries(name, values)
+
+
+# what makes an object an array NumPy computes with in its own way (scipy's sparse
+# matrices give themselves a priority)
+_ARRAY_HOOKS = ("__array__", "__array_ufunc__", "__array_function__", "__array_priority__")
+
+
+def operands(symbol: str, *values: Any) -> None:
+    """Check the operands of the operator or NumPy function ``symbol`` (``+``, ``|``,
+    ``np.add``), all of them, where the compiler could not tell that some are arrays or
+    numbers: an object of a user's class (or a dict, ``np.matrix``, an array of objects)
+    runs its own operator, whose derivative is not the arithmetic one, so it is refused,
+    never differentiated as an array. Lists and tuples join and repeat (rules of their
+    own); one meeting an array or a number is an array of its entries, which must be
+    plain then. Strings carry no gradient."""
+    sequences = False
+    for v in values:
+        cls = type(v)
+        if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
+            continue
+        if isinstance(v, (list, tuple)):
+            sequences = True
+        elif not (isinstance(v, _TEXT) or plain_value(v)):
+            raise _operator_refusal(symbol, v)
+    if sequences and not all(isinstance(v, (list, tuple, int, *_TEXT)) for v in values):
+        _plain_entries(symbol, values)
+
+
+def _plain_entries(symbol: str, values: tuple) -> None:
+    """Refuse a list or tuple among ``values`` holding what is no plain value (NumPy makes
+    an array of its entries, on which it runs their own operators)."""
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            for entry in _leaves(v):  # (einsum's sublists hold ... and axes)
+                if not (plain_value(entry) or isinstance(entry, _INDEXES)):
+                    raise _operator_refusal(symbol, entry)
+
+
+_INDEXES = (type(Ellipsis), slice, type(None), str)
+
+
+def _leaves(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        for e in v:
+            yield from _leaves(e)
+    else:
+        yield v
+
+
+def _operator_refusal(symbol: str, v: Any) -> Exception:
+    from .mutation import refuse  # mutation imports this module
+
+    cls = type(v)
+    what = (
+        "np.matrix (whose * is a matrix product)" if _numpy_class(cls, "matrix")
+        else "a masked array" if _numpy_class(cls, "MaskedArray")
+        else "an array of objects" if isinstance(v, np.ndarray) and v.dtype.kind in "OV"
+        else f"a {cls.__qualname__}"
+    )  # fmt: skip
+    return refuse(
+        f"`{symbol}` of {what}, whose operator compiled code cannot differentiate "
+        "as arithmetic on arrays",
+        "compute with arrays (np.asarray(v)), or call a method of the object's "
+        "class (s.merged(t) for s + t); merge dicts with {**d, **e}",
+    )
 
 
 def _numpy_class(cls: type, name: str) -> bool:

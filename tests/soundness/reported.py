@@ -2512,3 +2512,68 @@ def a_sum_of_a_dicts_keys_and_of_entries_by_key(x):
     a dict whose entries are differentiated crashed (``None`` taken for its gradient)."""
     d = {0: x[0], 1: x[1], 2.5: x[2]}
     return sum(d) * x[1] + sum(d[k] * k for k in d) + sum(i * 1.0 for i in d)
+
+
+class _Squaring:
+    """Every operator squares the other operand."""
+
+    def _squared(self, other):
+        return other * other
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __pow__ = __rpow__ = _squared
+
+
+SQUARING = _Squaring()
+
+
+@case(vec(3), vec(3, 1), wrt=0, refusable=True)
+def a_parameter_given_an_array_then_rebound_to_an_object(x, y):
+    """The parameter was taken for an array for the whole function."""
+    y = SQUARING
+    return np.sum(x + y)
+
+
+@case(vec(3), refusable=True)
+def numpy_functions_and_methods_of_an_object(x):
+    """Only Python's operators were checked: np.add, np.power, .dot and sum's start ran
+    the object's operators unseen."""
+    return (
+        np.sum(np.add(SQUARING, x))
+        + np.sum(np.power(x, SQUARING))
+        + np.sum(x.dot(SQUARING))
+        + sum(x, SQUARING)
+    )
+
+
+@case(vec(3), refusable=True)
+def a_list_of_objects_meeting_an_array(x):
+    """``x + [o, o, o]`` is an array of the objects: their own ``+`` runs."""
+    return np.sum(x + [SQUARING] * 3)
+
+
+@case(vec(3), refusable=True)
+def arrays_of_objects_made_by_numpy(x):
+    """``np.full(3, None)`` and ``np.vectorize`` make arrays of objects; a masked array
+    and ``np.matrix`` come out of NumPy functions and methods."""
+    s = np.full(3, None)
+    s[0] = s[1] = s[2] = SQUARING
+    as_objects = np.vectorize(lambda v: SQUARING, otypes=[object])
+    masked = np.ma.masked_invalid(np.array([1.0, np.nan, 2.0]))
+    rows = np.stack([x, x]).dot(np.asmatrix(np.eye(3)))
+    return np.sum(s + x) + np.sum(as_objects(x) + x) + np.sum((x - masked) ** 2) + np.sum(rows)
+
+
+@case(vec(3), [("w", 1.0), ("b", 2.0)], wrt=0)
+def strings_and_flags_beside_differentiated_values(x, named):
+    """Names joined to strings, tuples joined, an IntFlag: refused as operators of
+    objects by the first check of operands (these are plain Python)."""
+    labels = {}
+    for key, scale in named:
+        labels["l2_" + key] = scale * np.sum(x**2)
+    pair = (x,) + (x * 2.0,)
+    return sum(labels.values()) + np.sum(pair[1] * _Flag.B)
+
+
+class _Flag(__import__("enum").IntFlag):
+    A = 1
+    B = 2

@@ -215,3 +215,18 @@ def test_an_object_with_float_and_array_alone_is_no_differentiated_argument():
 
     with pytest.raises(sd.CompileError, match="Length"):
         sd.grad(lambda v: np.asarray(v) ** 2)(Length(500.0))
+
+
+def test_an_array_of_objects_after_a_float_array_is_checked_again():
+    """The unit compiled for a float ``y`` took it for plain: a second call with an array
+    of objects of the same shape reused it."""
+
+    class Squaring:
+        def __radd__(self, other):
+            return other * other
+
+    g = sd.grad(lambda x, y: np.sum(x + y))
+    x = vec(3)
+    g(x, np.ones(3))
+    with pytest.raises(sd.CompileError, match="array of objects"):
+        g(x, np.array([Squaring()] * 3, dtype=object))

@@ -17,6 +17,7 @@ def calls_primal(_saved, _path, /, x, y):
     rt.operands('*', a, b)
     t2 = a * b
     _saved[4] = (a, b)
+    rt.arguments('np.sum', t2, None, None, None, False, None, None)
     t3 = rt.np_sum(t2)
     _saved[5] = t2
     return t3
@@ -45,7 +46,7 @@ def calls_adjoint(_saved, d_result):
 
 def square_primal(_saved, _path, /, v):
     # line 83: return v * v
-    rt.operands('*', v)
+    rt.operands('*', v, v)
     t1 = v * v
     _saved[1] = v
     return t1

@@ -10,18 +10,18 @@ def mlp_primal(_saved, _path, /, params, x):
     # line 61: h = np.maximum(x @ params["w1"] + params["b1"], 0.0)
     t1 = params['w1']
     _saved[1] = params
-    rt.operands('@', t1)
+    rt.operands('@', x, t1)
     t2 = x @ t1
     _saved[2] = (x, t1)
     t3 = params['b1']
-    rt.operands('+', t3)
+    rt.operands('+', t2, t3)
     t4 = t2 + t3
     _saved[3] = (t2, t3)
     h = np.maximum(t4, 0.0)
     _saved[4] = t4
     # line 62: out = h @ params["w2"]
     t5 = params['w2']
-    rt.operands('@', t5)
+    rt.operands('@', h, t5)
     out = h @ t5
     _saved[5] = (h, t5)
     # line 63: return np.sum(out**2)

@@ -25,7 +25,7 @@ def rnn_primal(_saved, _path, /, w, u, xs):
         # line 29: h = np.tanh(w @ h + u @ x)
         t5 = w @ h
         _s1[3] = h
-        rt.operands('@', x)
+        rt.operands('@', u, x)
         t6 = u @ x
         _s1[4] = x
         t7 = t5 + t6
