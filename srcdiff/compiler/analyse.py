@@ -9,6 +9,7 @@ Invariant: after ``analyse``, every statement of the normalized function carries
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import operator
@@ -990,8 +991,19 @@ class Analyser:
         or an entry of plain values, a copy of a plain name."""
         values = self.assigned_values()
         params = set(params_of(self.fn))
-        plain = {n for n in values if None not in values[n] and n not in params}
-        plain |= {p for p in self.plain_params if None not in values.get(p, ())}
+        counted = collections.Counter(  # the names a loop over range() binds: integers
+            s.target.id
+            for s in statements
+            if isinstance(s, gast.For)
+            and isinstance(s.target, gast.Name)
+            and isinstance(s.iter, gast.Call)
+            and self.resolve(s.iter.func) == ("object", range)
+        )
+        bound = {n: vs.count(None) for n, vs in values.items()}  # ... and otherwise
+        plain = {n for n in values if bound[n] == counted[n] and n not in params}
+        plain |= {p for p in self.plain_params if not bound.get(p)}
+        free = {n.id for n in walk(self.fn) if isinstance(n, gast.Name)} - self.locals
+        plain |= {n for n in free if self.global_number(n)}  # (Unit.stale checks them)
         assignments = [
             s for s in statements
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
