@@ -192,3 +192,23 @@ def test_op_kinds_are_types_a_string_never_equals():
         _ = Kind.RULE == "rule"
     with pytest.raises(TypeError):
         _ = Kind.PASSIVE in ("passive", "overwrite")
+
+
+def test_code_on_arrays_numbers_and_loop_counters_gets_no_operand_checks():
+    """Parameters given arrays, globals holding numbers, counters of range() loops and
+    what NumPy computes from them are plain: only values the compiler cannot see (an
+    entry of a list, a callee's result) are checked where an operator meets them."""
+    from bench.workloads import long_function
+
+    g = sd.value_and_grad(long_function.objective, wrt=0)
+    g(*long_function.arguments())
+    assert "rt.operands" not in sd.source(g) and "rt.arguments" not in sd.source(g)
+
+    def layers(params, x):
+        for w in params:
+            x = np.tanh(x @ w)
+        return np.sum(x)
+
+    g = sd.grad(layers)
+    g([np.eye(2), np.eye(2)], np.ones(2))
+    assert sd.source(g).count("rt.operands('@', x, w)") == 1
