@@ -82,8 +82,12 @@ def unbroadcast(g: Any, x: Any) -> Any:
     if type(g) is _ndarray:  # the fast path, with the sums of the general one below
         cls = type(x)
         if cls is _ndarray:
-            shape = x.shape
-            return g if g.shape == shape else _sum_to(g, shape)
+            shape, gshape = x.shape, g.shape
+            if gshape == shape:
+                return g
+            if gshape[1:] == shape:  # one leading axis added (a batch): its sum, at once
+                return _add_reduce(g, 0, None, None, False)
+            return _sum_to(g, shape)
         if cls in _NUMBER_TYPES:  # a Python or NumPy number: a NumPy number back
             n = g.ndim
             if not n:
