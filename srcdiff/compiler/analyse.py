@@ -68,6 +68,15 @@ BINOPS = {
     gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
+# the methods of a string that neither an array nor a Tensor has: called on a value the
+# compiler takes for differentiated (a dict's key, a parameter's name from
+# named_parameters()), they give no gradient, once the primal checks that the value is
+# no user's object with a method so named (``rt.receiver``)
+STRING_METHODS = (
+    frozenset(m for m in dir(str) if not m.startswith("_"))
+    - set(dir(np.ndarray))
+    - set(tensor_methods.METHODS)
+)
 # Python's operators, and the functions that run them (operator.add, abs): on an object
 # of a user's class they run its own methods (see ``Analyser.check_operands``)
 OPERATOR_SYMBOLS = {
@@ -464,6 +473,10 @@ class Analyser:
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
+            if attr in STRING_METHODS and self.is_active(owner) and not self.built_by_class(owner):
+                op = Op(Kind.PASSIVE, operands=[owner])  # a key's, a name's: no gradient, or
+                op.receiver, op.receiver_tensor = attr, self.users_tensor_code(stmt)  # refused
+                return op
             if self.objects_method(owner, attr):
                 return self.method_call(owner, attr, call)
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
@@ -1477,6 +1490,9 @@ def _function_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
 
 
 def _plain_operand(e: gast.expr, plain: set[str]) -> bool:
+    """A number, a plain name, or a tuple of them (a shape: ``np.zeros((n, 4))``)."""
+    if isinstance(e, gast.Tuple):
+        return all(_plain_operand(x, plain) for x in e.elts)
     return _number(e) or isinstance(e, gast.Name) and e.id in plain
 
 
@@ -1506,7 +1522,11 @@ def _numpy_callable(obj: Any) -> bool:
         module.startswith("numpy")
         and not module.startswith(_OTHER_ARRAYS)
         and isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, _DISPATCHER))
+        and getattr(obj, "__name__", "") not in _MATRIX_MAKERS
     )
+
+
+_MATRIX_MAKERS = frozenset({"asmatrix", "bmat", "mat"})  # NumPy's own, in its namespace
 
 
 def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> None:

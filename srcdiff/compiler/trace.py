@@ -753,7 +753,7 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
     that a method's owner is no user's object (``rt.receiver``), that an operator's
     operands are arrays or numbers (``rt.operands``). Every back end's primal runs them."""
     out = []
-    if op.kind is Kind.RULE and op.receiver is not None:
+    if op.receiver is not None and op.operands:
         helper = "tensor_receiver" if op.receiver_tensor else "receiver"
         out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
     if op.checked:  # an operator's operands, or a function's arguments (options pass)

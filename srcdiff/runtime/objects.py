@@ -86,7 +86,7 @@ def receiver(obj: Any, name: str) -> None:
 _OWN_OPERATORS = ("matrix", "MaskedArray", "recarray")
 # the methods by which an ndarray subclass changes what NumPy's operators and functions do
 _OPERATOR_HOOKS = frozenset({
-    "__array_ufunc__", "__array_function__", "__array_wrap__", "__array_finalize__",
+    "__array_ufunc__", "__array_function__", "__array_wrap__", "__getitem__", "__setitem__",
     "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__",
     "__imul__", "__truediv__", "__rtruediv__", "__itruediv__", "__pow__", "__rpow__",
     "__ipow__", "__matmul__", "__rmatmul__", "__imatmul__", "__neg__", "__pos__", "__abs__",
@@ -94,6 +94,9 @@ _OPERATOR_HOOKS = frozenset({
     "__rand__", "__xor__", "__rxor__", "__invert__", "__lshift__", "__rshift__",
 })  # fmt: skip
 _PLAIN_OPERANDS = frozenset({np.ndarray, float, int, bool, *np.sctypeDict.values()})
+# what an ndarray subclass may define and stay an array srcdiff's rules differentiate
+_HARMLESS = frozenset({"__new__", "__init__", "__array_finalize__", "__repr__", "__str__",
+                       "__reduce__", "__reduce_ex__", "__setstate__", "__format__"})  # fmt: skip
 
 
 @functools.cache
@@ -108,8 +111,31 @@ def plain_operand_type(cls: type) -> bool:
     if base is not None:  # a subclass: plain unless it has operators of its own
         mro = cls.__mro__[: cls.__mro__.index(base)]
         return not any(c.__name__ in _OWN_OPERATORS and c.__module__.startswith("numpy")
-                       or not _foreign(c) and _own_hooks(c) for c in mro)  # fmt: skip
+                       or not _foreign(c) and _own_hooks(c)
+                       or base is np.ndarray and not _foreign(c) and _own_methods(c)
+                       for c in mro)  # fmt: skip
     return (cls.__module__ or "").split(".")[0] in _ARRAY_PACKAGES
+
+
+def _own_methods(cls: type) -> bool:
+    """Whether the ndarray subclass ``cls`` defines methods (``sum``, ``__getitem__``)
+    of its own, which NumPy's functions and srcdiff's rules would not run as it does."""
+    return any(
+        k not in _HARMLESS and isinstance(f, (types.FunctionType, property, staticmethod,
+                                              classmethod))
+        for k, f in vars(cls).items()
+    )  # fmt: skip
+
+
+@functools.cache
+def _plain_sequence_type(cls: type) -> bool:
+    """A list, tuple (a named tuple too) or string class whose operators are the built-in
+    ones (joins and repeats), not its own."""
+    base = next((b for b in (list, tuple, str, bytes) if issubclass(cls, b)), None)
+    if base is None:
+        return False
+    return not any(not _foreign(c) and _own_hooks(c)
+                   for c in cls.__mro__[: cls.__mro__.index(base)])  # fmt: skip
 
 
 def _own_hooks(cls: type) -> bool:
@@ -154,17 +180,25 @@ def arguments(name: str, *values: Any) -> None:
         cls = type(v)
         if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
             arrays = True
-        elif isinstance(v, (list, tuple)):
+        elif cls in _OPTIONS:
+            continue
+        elif cls in _SEQUENCE_TYPES or isinstance(v, (list, tuple)) and _plain_sequence_type(cls):
             sequences = True
-        elif not (
-            plain_value(v)
-            or isinstance(v, (type, np.dtype))
-            or _foreign(cls)
-            and not any(hasattr(cls, h) for h in _ARRAY_HOOKS)
-        ):  # an object of a user's class, or an array of another kind
-            raise _operator_refusal(name, v)
+        elif not (plain_value(v) or isinstance(v, (type, np.dtype)) or _inert_type(cls)):
+            raise _operator_refusal(name, v)  # a user's object, or an array of another kind
     if sequences and arrays:
         _plain_entries(name, values)
+
+
+_OPTIONS = frozenset({type(None), str, bytes, slice, type(Ellipsis), range})
+_SEQUENCE_TYPES = frozenset({list, tuple})
+
+
+@functools.cache
+def _inert_type(cls: type) -> bool:
+    """A class of NumPy's, srcdiff's or the standard library's whose objects NumPy takes
+    for no array (not scipy's sparse matrices, which give themselves a priority)."""
+    return _foreign(cls) and not any(hasattr(cls, h) for h in _ARRAY_HOOKS)
 
 
 # what makes an object an array NumPy computes with in its own way (scipy's sparse
@@ -185,9 +219,10 @@ def operands(symbol: str, *values: Any) -> None:
         cls = type(v)
         if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
             continue
-        if isinstance(v, (list, tuple)):
+        if cls in _SEQUENCE_TYPES or isinstance(v, (list, tuple)) and _plain_sequence_type(cls):
             sequences = True
-        elif not (isinstance(v, _TEXT) or plain_value(v)):
+        elif not (cls in _TEXT or isinstance(v, _TEXT) and _plain_sequence_type(cls)
+                  or plain_value(v)):  # fmt: skip
             raise _operator_refusal(symbol, v)
     if sequences and not all(isinstance(v, (list, tuple, int, *_TEXT)) for v in values):
         _plain_entries(symbol, values)

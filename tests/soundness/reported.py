@@ -2577,3 +2577,41 @@ def strings_and_flags_beside_differentiated_values(x, named):
 class _Flag(__import__("enum").IntFlag):
     A = 1
     B = 2
+
+
+class _Quadratic(typing.NamedTuple):
+    """A named tuple whose ``*`` evaluates it: not a tuple's repeat."""
+
+    a: float
+    b: float
+    c: float
+
+    def __mul__(self, t):
+        return self.a + self.b * t + self.c * t**2
+
+
+QUADRATIC = _Quadratic(1.0, 2.0, 3.0)
+
+
+class _DoubleSum(np.ndarray):
+    def sum(self, *args, **kwargs):
+        return 2.0 * np.asarray(self).sum(*args, **kwargs)
+
+
+@case(vec(3), refusable=True)
+def a_named_tuple_and_an_array_subclass_with_methods_of_their_own(x):
+    """Let through as a sequence and as an array: their ``*`` and ``sum`` are theirs."""
+    c = np.array([1.0, 2.0, 3.0]).view(_DoubleSum)
+    return np.sum(QUADRATIC * x) + (c * x).sum()
+
+
+@case(vec(9).reshape(3, 3), refusable=True)
+def a_matrix_made_by_np_asmatrix(c):
+    """``np.asmatrix`` is NumPy's, in its namespace: its ``*`` is a matrix product."""
+    return np.sum(np.asarray(np.asmatrix(c) * np.diag(np.arange(3.0))))
+
+
+@case({"w1": vec(4).reshape(2, 2), "b1": vec(2), "w2": vec(2)})
+def string_methods_on_the_keys_of_a_differentiated_dict(params):
+    """``k.startswith("w")`` on a key was refused as a method of a differentiated value."""
+    return sum(np.sum(v**2) for k, v in params.items() if k.startswith("w") and k.upper())

@@ -1529,3 +1529,26 @@ def test_two_backward_calls_on_one_path_one_in_a_branch_are_refused():
         fn(x, False)
         grads.append(w.grad.numpy().copy())
     np.testing.assert_allclose(grads[1], grads[0])
+
+
+def test_a_step_reading_its_parameters_names_decays_the_weights_alone():
+    """``name.endswith("bias")`` over ``named_parameters()`` was refused as an array's
+    method without a rule: the names carry no gradient."""
+    torch_like = sd.nn.Linear(3, 2)
+    x = sd.tensor(np.arange(6.0).reshape(2, 3))
+
+    def step(x):
+        loss = (torch_like(x) ** 2).sum()
+        for name, p in torch_like.named_parameters():
+            if not name.endswith("bias"):
+                loss = loss + 0.5 * (p**2).sum()
+        loss.backward()
+        return loss.item()
+
+    want = step(x)
+    grads = [p.grad.numpy().copy() for p in torch_like.parameters()]
+    for p in torch_like.parameters():
+        p.grad = None
+    assert sd.differentiate(step)(x) == pytest.approx(want)
+    for p, g in zip(torch_like.parameters(), grads, strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6)
