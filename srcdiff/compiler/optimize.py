@@ -524,10 +524,13 @@ def fold_single_uses(fn: gast.FunctionDef) -> None:
     False, 2 * t)``, without the array of copies of ``g``)."""
     reads: dict[str, int] = {}
     stores: dict[str, int] = {}
+    negated: set[str] = set()  # the names read as -name
     for n in walk(fn):
         if isinstance(n, gast.Name):
             counts = stores if isinstance(n.ctx, gast.Store) else reads
             counts[n.id] = counts.get(n.id, 0) + 1
+        elif _neg(n) and isinstance(n.operand, gast.Name):
+            negated.add(n.operand.id)
     for block in _blocks(fn.body):
         i = 0
         while i < len(block):
@@ -539,6 +542,7 @@ def fold_single_uses(fn: gast.FunctionDef) -> None:
                 and s.targets[0].id.startswith("d_")
                 and reads.get(s.targets[0].id) == 1
                 and stores.get(s.targets[0].id) == 1
+                and (_unreduced(s.value) or s.targets[0].id in negated)  # (worth a look)
                 and _fold_later(block, i, s.targets[0].id, s.value)
             ):
                 continue
