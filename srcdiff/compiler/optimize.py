@@ -308,6 +308,18 @@ def _inline_negations(fn: gast.FunctionDef, escaping: set[str]) -> bool:
     """``t = -e`` read once, later in the same block, where no read of ``t`` anywhere
     depends on another block's ``t`` (``escaping``), and with nothing ``e`` reads changed
     in between: ``-e`` takes the place of ``t`` (so the negation can fold away)."""
+    return _fold_temporaries(
+        fn,
+        lambda t, value: _neg(value) and TEMPORARY_ADJOINT.fullmatch(t) and t not in escaping,
+        _inline_at,
+    )
+
+
+def _fold_temporaries(fn: gast.FunctionDef, wanted: Callable[[str, gast.expr], bool],
+                      fold: Callable[[list, int, str, gast.expr], bool]) -> bool:  # fmt: skip
+    """Offer each ``t = value`` of every block that ``wanted(t, value)`` to ``fold(block,
+    i, t, value)``, which may remove it (folding it into a later statement); whether
+    any was."""
     changed = False
     for block in _blocks(fn.body):
         i = 0
@@ -317,10 +329,8 @@ def _inline_negations(fn: gast.FunctionDef, escaping: set[str]) -> bool:
                 isinstance(s, gast.Assign)
                 and len(s.targets) == 1
                 and isinstance(s.targets[0], gast.Name)
-                and _neg(s.value)
-                and TEMPORARY_ADJOINT.fullmatch(s.targets[0].id)
-                and s.targets[0].id not in escaping
-                and _inline_at(block, i, s.targets[0].id, s.value)
+                and wanted(s.targets[0].id, s.value)
+                and fold(block, i, s.targets[0].id, s.value)
             ):
                 changed = True
                 continue
@@ -531,22 +541,12 @@ def fold_single_uses(fn: gast.FunctionDef) -> None:
             counts[n.id] = counts.get(n.id, 0) + 1
         elif _neg(n) and isinstance(n.operand, gast.Name):
             negated.add(n.operand.id)
-    for block in _blocks(fn.body):
-        i = 0
-        while i < len(block):
-            s = block[i]
-            if (
-                isinstance(s, gast.Assign)
-                and len(s.targets) == 1
-                and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id.startswith("d_")
-                and reads.get(s.targets[0].id) == 1
-                and stores.get(s.targets[0].id) == 1
-                and (_unreduced(s.value) or s.targets[0].id in negated)  # (worth a look)
-                and _fold_later(block, i, s.targets[0].id, s.value)
-            ):
-                continue
-            i += 1
+
+    def wanted(t: str, value: gast.expr) -> bool:  # read once, and worth a look
+        return (t.startswith("d_") and reads.get(t) == 1 and stores.get(t) == 1
+                and (_unreduced(value) or t in negated))  # fmt: skip
+
+    _fold_temporaries(fn, wanted, _fold_later)
 
 
 def _fold_later(block: list[gast.stmt], i: int, temp: str, value: gast.expr) -> bool:
