@@ -1847,6 +1847,13 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
     return hessian_fn
 
 
+def _equal(a: Any, b: Any) -> bool:
+    """Whether two values of a function are equal, NaNs alike, on any array module."""
+    xp = array_module(a, b)
+    a, b = xp.asarray(a), xp.asarray(b)
+    return a.shape == b.shape and bool(xp.all((a == b) | (xp.isnan(a) & xp.isnan(b))))
+
+
 def _same_on_every_pass(values: list, fn: Callable, what: str) -> None:
     """Check that the passes computing a derivative's columns, each a run of ``fn``, gave
     one value: else ``fn`` drew random numbers or read state it changed, and the columns
@@ -1854,8 +1861,7 @@ def _same_on_every_pass(values: list, fn: Callable, what: str) -> None:
     first = values[0] if values else None
     for v in values[1:]:
         same = all(
-            np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
-            for a, b in zip(batching.leaves(v), batching.leaves(first), strict=True)
+            _equal(a, b) for a, b in zip(batching.leaves(v), batching.leaves(first), strict=True)
         )
         if not same:
             name = getattr(fn, "__qualname__", repr(fn))

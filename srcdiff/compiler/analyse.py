@@ -15,6 +15,7 @@ import functools
 import operator
 import types
 import weakref
+from collections.abc import Collection
 from typing import Any
 
 import gast
@@ -68,10 +69,11 @@ BINOPS = {
     gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
-# the methods of a string that neither an array nor a Tensor has: called on a value the
-# compiler takes for differentiated (a dict's key, a parameter's name from
-# named_parameters()), they give no gradient, once the primal checks that the value is
-# no user's object with a method so named (``rt.receiver``)
+# the methods of a string that neither an array nor a Tensor has: in Tensor code, called
+# on a value the compiler takes for differentiated (a parameter's name from
+# named_parameters()), they give no gradient, once the primal checks that the value is no
+# user's object with a method so named (``rt.receiver``; in code on arrays, ``rt.method``
+# tells a string from an object of a user's class)
 STRING_METHODS = (
     frozenset(m for m in dir(str) if not m.startswith("_"))
     - set(dir(np.ndarray))
@@ -473,9 +475,9 @@ class Analyser:
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
-            if attr in STRING_METHODS and self.is_active(owner) and not self.built_by_class(owner):
-                op = Op(Kind.PASSIVE, operands=[owner])  # a key's, a name's: no gradient, or
-                op.receiver, op.receiver_tensor = attr, self.users_tensor_code(stmt)  # refused
+            if self.on_tensors and attr in STRING_METHODS and self.is_active(owner):
+                op = Op(Kind.PASSIVE, operands=[owner])  # a parameter's name: no gradient,
+                op.receiver, op.receiver_tensor = attr, True  # else refused (rt.receiver)
                 return op
             if self.objects_method(owner, attr):
                 return self.method_call(owner, attr, call)
@@ -1031,9 +1033,10 @@ class Analyser:
                     return True
                 if not any(map(self.is_active, operands)):
                     return False  # (unchecked: see check_operands)
-                # checked: an array or a number, but a list's + or * makes a list
+                # checked: an array or a number, but a list's + or * makes a list (an
+                # integer's * too: plain beside an array, not beside an integer)
                 return symbol not in ("+", "*", "+=", "*=") or any(
-                    _plain_operand(e, plain) for e in operands
+                    _plain_operand(e, plain) and not _whole(e, counted) for e in operands
                 )
             v = s.value
             if isinstance(v, gast.Compare):
@@ -1166,8 +1169,13 @@ class Analyser:
 
 
 def is_number(value: Any) -> bool:
-    """A Python number (a NumPy scalar too), not a flag."""
-    return isinstance(value, (int, float, complex)) and not isinstance(value, bool)
+    """A Python number (a NumPy scalar too), not a flag, nor a subclass's with operators
+    of its own (``rt.plain_operand_type``)."""
+    return (
+        isinstance(value, (int, float, complex))
+        and not isinstance(value, bool)
+        and (type(value) in (int, float, complex) or rt_module.plain_operand_type(type(value)))
+    )
 
 
 def index_value(e: gast.expr) -> gast.expr:
@@ -1487,6 +1495,13 @@ def _function_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     if _numpy_callable(op.primitive):
         return f"np.{getattr(op.primitive, '__name__', '')}", operands
     return None
+
+
+def _whole(e: gast.expr, counters: Collection[str]) -> bool:
+    """An integer constant, or a loop's counter over range(): a list times it is a list."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) in (int, bool)
+    return isinstance(e, gast.Name) and e.id in counters
 
 
 def _plain_operand(e: gast.expr, plain: set[str]) -> bool:

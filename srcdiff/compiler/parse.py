@@ -244,8 +244,7 @@ def attribute(holder: Any, attr: str) -> Any:
             return MISSING
     found = inspect.getattr_static(holder, attr, MISSING)
     if found is MISSING:
-        own = getattr(holder, "__dict__", None)
-        for registry in ("_modules", "_parameters", "_buffers"):
+        for registry in _REGISTRIES:
             registered = own.get(registry) if isinstance(own, dict) else None
             if isinstance(registered, dict) and attr in registered:
                 return registered[attr]

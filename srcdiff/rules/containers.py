@@ -1,5 +1,7 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
+import types
+
 from .. import runtime as rt
 from .registry import jvp, linear, nondiff, vjp
 
@@ -130,6 +132,8 @@ nondiff("an object's field given back its written array (no gradient is written)
 nondiff("a check that a method's owner (or an operator's operand) is no user's object, "
         "which returns nothing", rt.receiver, rt.tensor_receiver, rt.tensor_method,
         rt.operands, rt.arguments)  # fmt: skip
+nondiff("a string's method", *(f for t in (str, bytes) for k, f in vars(t).items()
+                              if isinstance(f, types.MethodDescriptorType)))  # fmt: skip
 nondiff("a value refused where it may carry a gradient: what it returns carries none",
         rt.held_without_gradient)  # fmt: skip
 nondiff("Tensors requiring no grad, written into an object from outside the code",

@@ -93,7 +93,7 @@ _OPERATOR_HOOKS = frozenset({
     "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__or__", "__ror__", "__and__",
     "__rand__", "__xor__", "__rxor__", "__invert__", "__lshift__", "__rshift__",
 })  # fmt: skip
-_PLAIN_OPERANDS = frozenset({np.ndarray, float, int, bool, *np.sctypeDict.values()})
+_PLAIN_OPERANDS = frozenset({np.ndarray, float, int, bool, complex, *np.sctypeDict.values()})
 # what an ndarray subclass may define and stay an array srcdiff's rules differentiate
 _HARMLESS = frozenset({"__new__", "__init__", "__array_finalize__", "__repr__", "__str__",
                        "__reduce__", "__reduce_ex__", "__setstate__", "__format__"})  # fmt: skip
@@ -441,6 +441,10 @@ def method(obj: Any, name: str, after: type | None = None) -> Any:
     class whose ``super()`` is called: the classes after it in ``obj``'s order."""
     from .mutation import refuse
 
+    if type(obj) in (str, bytes) and after is None:  # a dict's key: its methods give
+        fn = getattr(type(obj), name, None)  # no gradient (see rules/containers)
+        if fn is not None and isinstance(fn, types.MethodDescriptorType):
+            return fn
     if after is not None:
         order = type(obj).__mro__
         found = (vars(c)[name] for c in order[order.index(after) + 1 :] if name in vars(c))

@@ -2615,3 +2615,43 @@ def a_matrix_made_by_np_asmatrix(c):
 def string_methods_on_the_keys_of_a_differentiated_dict(params):
     """``k.startswith("w")`` on a key was refused as a method of a differentiated value."""
     return sum(np.sum(v**2) for k, v in params.items() if k.startswith("w") and k.upper())
+
+
+@dataclass
+class _Box:
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def center(self):  # named as a string's method: the object's own, differentiated
+        return (self.lo + self.hi) / 2.0
+
+
+@case(_Box(vec(2), vec(2, 1)))
+def a_method_named_like_a_strings(box):
+    """A string's methods on a dict's key give no gradient; a user's object's method of
+    the same name (``center``) is its own, and was refused for a while."""
+    return np.sum(box.center() ** 2)
+
+
+class _Sextupling(float):
+    def __mul__(self, other):
+        return other * 6.0
+
+    __rmul__ = __mul__
+
+
+SEXTUPLING = _Sextupling(2.0)
+
+
+@case(vec(3), refusable=True)
+def a_global_float_with_its_own_product(x):
+    """A global taken for a number: its subclass's ``*`` ran unchecked."""
+    return np.sum(SEXTUPLING * x)
+
+
+@case(vec(3), refusable=True)
+def a_list_repeated_then_meeting_an_array(x):
+    """``2 * xs`` is a list: its entries (objects) meet ``x`` unchecked."""
+    xs = [SQUARING] * 3
+    t = 2 * xs
+    return np.sum(t[0] + x)
