@@ -999,11 +999,15 @@ def _value_and_grad(args, kwargs):
             raise TypeError(
                 "cannot differentiate {name} with respect to an integer argument: pass a float"
             )
-    for leaf in _leaves((*args, *kwargs.values())):
-        if hasattr(leaf, "shape") and not isinstance(leaf, (np.ndarray, np.generic)):
+    for leaf in _leaves((*args, *kwargs.values())):  # (np.matrix's * is another product)
+        if hasattr(leaf, "shape") and not (
+            type(leaf) is np.ndarray and leaf.dtype.kind not in "OV"
+            or isinstance(leaf, np.generic)
+        ):
             raise TypeError(
-                "the exported gradient of {name} runs on NumPy arrays, not "
+                "the exported gradient of {name} runs on NumPy arrays of numbers, not "
                 f"{{type(leaf).__module__}}.{{type(leaf).__name__}}"
+                + (" of objects" if getattr(leaf, "dtype", None) == object else "")
             )
     kinds = tuple(
         "any" if e is not None else _kind(v) for v, e in zip(values, _ELEMENTS, strict=True)

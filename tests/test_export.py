@@ -233,6 +233,27 @@ def test_two_gradients_never_share_an_array(tmp_path, numpy_only):
     assert not np.shares_memory(got[0], got[1])  # pickled: one array would stay one
 
 
+def test_the_exported_gradient_refuses_arrays_whose_operators_are_not_arithmetic(
+    tmp_path, numpy_only
+):
+    """Compiled for plain arrays, the exported code checks no operands: np.matrix (whose
+    ``*`` is a matrix product) and arrays of objects are refused at its door, as srcdiff
+    refuses them."""
+
+    def scaled(x, m):
+        return np.sum(m * x)
+
+    g = sd.grad(scaled)
+    x, m = np.ones((2, 2)), np.array([[1.0, 2.0], [0.0, 1.0]])
+    want = g(x, m)
+    calls = [("grad_scaled", (x, m), {}), ("grad_scaled", (x, np.asmatrix(m)), {}),
+             ("grad_scaled", (x, m.astype(object)), {})]  # fmt: skip
+    got = run(exported(g, tmp_path), calls, numpy_only)
+    assert_same(got[0], want)
+    assert got[1][0] == "TypeError" and "numpy.matrix" in got[1][1]
+    assert got[2][0] == "TypeError" and "of objects" in got[2][1]
+
+
 def test_a_differentiated_function_exports_its_gradient_and_its_value(tmp_path, numpy_only):
     @sd.differentiate(wrt=1)
     def spring(k, x):
