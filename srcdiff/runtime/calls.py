@@ -45,6 +45,7 @@ from .objects import (
     is_record,
     is_record_class,
     partial_caller,
+    plain_value,
 )
 from .tensor_methods import FUNCTIONS as tensor_functions
 
@@ -860,10 +861,20 @@ class _Site:
             Host.callee if self.tensor else Host.arrays,
             shapes,
             self.returns,
+            plain=frozenset() if self.tensor else self.plain(args, kwargs),
         )
         absorbed = {n for n, e in zip(self.names, self.elements, strict=True) if isinstance(e, str)}
         _refuse_kwargs_updates(unit, absorbed)
         return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
+
+    def plain(self, args: tuple, kwargs: dict) -> frozenset[str]:
+        """The parameters given plain arrays or numbers (``plain_value``), whose operators
+        the callee's code needs not check: the site's key has every argument's type,
+        shape and dtype."""
+        positional, named = self.parameters
+        given = [*zip(positional, args, strict=False),
+                 *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
+        return frozenset(n for n, a in given if plain_value(a))
 
 
 def _refuse_kwargs_updates(unit: Any, double: set[str]) -> None:

@@ -230,3 +230,27 @@ def test_an_array_of_objects_after_a_float_array_is_checked_again():
     g(x, np.ones(3))
     with pytest.raises(sd.CompileError, match="array of objects"):
         g(x, np.array([Squaring()] * 3, dtype=object))
+
+
+def test_a_callee_given_plain_arrays_checks_nothing_and_an_object_is_still_refused():
+    """A callee's unit knows which of its parameters the call gave plain values (the
+    site's key has their types and dtypes): an object there is checked, an array not."""
+
+    class Tripling:
+        def __mul__(self, other):
+            return 3.0 * other
+
+        __rmul__ = __mul__
+
+    g = sd.grad(lambda x, s: np.sum(_times(x, s)))
+    x = vec(3)
+    assert np.allclose(g(x, np.full(3, 2.0)), 2.0)
+    assert "rt.operands" not in sd.source(g).split("_times", 1)[1]
+    with pytest.raises(sd.CompileError, match="Tripling"):
+        g(x, Tripling())
+    with pytest.raises(sd.CompileError, match="array of objects"):
+        g(x, np.array([Tripling()] * 3, dtype=object))
+
+
+def _times(v, s):
+    return v * s
