@@ -1490,8 +1490,10 @@ def _function_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     operands = [e for e in op.operands if not isinstance(e, gast.Starred)]
     if isinstance(op.primitive, str) and op.primitive.startswith("ndarray."):
         return "." + op.primitive.removeprefix("ndarray."), operands
-    if op.primitive is sum:
-        return "sum", operands
+    if op.primitive is sum or op.primitive is float:  # (an object's own __float__)
+        return op.primitive.__name__, operands
+    if getattr(op.primitive, "__module__", None) == "math":
+        return f"math.{op.primitive.__name__}", operands
     if _numpy_callable(op.primitive):
         return f"np.{getattr(op.primitive, '__name__', '')}", operands
     return None

@@ -2655,3 +2655,18 @@ def a_list_repeated_then_meeting_an_array(x):
     xs = [SQUARING] * 3
     t = 2 * xs
     return np.sum(t[0] + x)
+
+
+class _Millimetres:
+    def __init__(self, v):
+        self.v = v
+
+    def __float__(self):
+        return float(self.v) / 1000.0
+
+
+@case(vec(2), refusable=True)
+def an_objects_own_float_in_float_and_math(x):
+    """``float(o)`` and ``math.exp(o)`` run ``o.__float__``: crashes (IndexError,
+    TypeError) in the adjoint."""
+    return float(_Millimetres(x[0])) * x[1] + math.exp(_Millimetres(x[1]))
