@@ -9,6 +9,7 @@ the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go thro
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -742,8 +743,8 @@ def _truncates(x: Any, v: Any) -> bool:
 
 def setitem(x: Any, idx: Any, v: Any) -> Any:
     """``x`` with ``x[idx] = v``, as a new array (the old one may still be needed)."""
-    if isinstance(x, dict):
-        out = dict(x)
+    if isinstance(x, dict):  # (a defaultdict stays one: its next missing key too)
+        out = dict(x) if type(x) is dict else copy.copy(x)
     elif isinstance(x, list):
         out = list(x)
         if isinstance(idx, slice) and len(out[idx]) != len(v):

@@ -2670,3 +2670,13 @@ def an_objects_own_float_in_float_and_math(x):
     """``float(o)`` and ``math.exp(o)`` run ``o.__float__``: crashes (IndexError,
     TypeError) in the adjoint."""
     return float(_Millimetres(x[0])) * x[1] + math.exp(_Millimetres(x[1]))
+
+
+@case(vec(2))
+def a_defaultdict_updated_in_place(x):
+    """Compiled code's write made the defaultdict a plain dict: the next missing key was a
+    KeyError."""
+    d = collections.defaultdict(float)
+    d[0] += x[0] * x[0]
+    d[1] += x[1]
+    return d[0] * d[1]
