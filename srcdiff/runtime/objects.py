@@ -40,6 +40,8 @@ def is_record_class(cls: type) -> bool:
     """Whether instances of ``cls`` are records (see ``is_record``): not the standard
     library's, NumPy's or srcdiff's own, not arrays, not context managers (what
     ``with`` hands over is not a field)."""
+    if cls is types.SimpleNamespace:  # the standard library's record of fields
+        return True
     package = (cls.__module__ or "").split(".")[0]
     if package in _FOREIGN or package in sys.stdlib_module_names:
         return False

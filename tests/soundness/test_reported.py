@@ -254,3 +254,14 @@ def test_a_callee_given_plain_arrays_checks_nothing_and_an_object_is_still_refus
 
 def _times(v, s):
     return v * s
+
+
+def test_a_simple_namespace_of_parameters_gets_its_fields_gradients():
+    """Refused as neither an array nor an object of fields (a crash before that)."""
+    import types
+
+    w = vec(2)
+    grad = sd.grad(lambda p: np.sum(p.w**2) * p.s)(types.SimpleNamespace(w=w, s=3.0))
+    assert type(grad) is types.SimpleNamespace
+    np.testing.assert_allclose(grad.w, 6.0 * w)
+    assert grad.s == pytest.approx(np.sum(w**2))
