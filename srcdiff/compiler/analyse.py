@@ -981,11 +981,13 @@ class Analyser:
                 facts(stmt).op.saves = saves_of(facts(stmt).op, self.active, self.locals)
 
     def check_operands(self, statements: list[gast.stmt]) -> None:
-        """Have the primal check (``rt.operands``) the operands of Python's operators
-        that meet a differentiated value where the compiler cannot tell they are arrays
-        or numbers: an object of a user's class (``Stats + Stats``, a global ``S + x``), a
-        dict (``d | e``) or ``np.matrix`` runs an operator of its own, whose derivative the
-        arithmetic rules are not. Plain values (``plain_names``) need no check."""
+        """Have the primal check the operands of Python's operators (``rt.operands``),
+        and the arguments of NumPy's functions, arrays' methods, ``sum``, ``float`` and
+        ``math`` (``rt.arguments``), that meet a differentiated value where the compiler
+        cannot tell they are arrays or numbers: an object of a user's class (``Stats +
+        Stats``, a global ``S + x``), a dict (``d | e``) or ``np.matrix`` runs an operator
+        of its own, whose derivative the arithmetic rules are not. Plain values
+        (``plain_names``) need no check."""
         plain: set[str] | None = None
         for s in statements:
             found = _operator_operands(s) or _function_operands(s)

@@ -209,13 +209,13 @@ _ARRAY_HOOKS = ("__array__", "__array_ufunc__", "__array_function__", "__array_p
 
 
 def operands(symbol: str, *values: Any) -> None:
-    """Check the operands of the operator or NumPy function ``symbol`` (``+``, ``|``,
-    ``np.add``), all of them, where the compiler could not tell that some are arrays or
-    numbers: an object of a user's class (or a dict, ``np.matrix``, an array of objects)
-    runs its own operator, whose derivative is not the arithmetic one, so it is refused,
-    never differentiated as an array. Lists and tuples join and repeat (rules of their
-    own); one meeting an array or a number is an array of its entries, which must be
-    plain then. Strings carry no gradient."""
+    """Check the operands of the operator ``symbol`` (``+``, ``|``, ``abs``), all of them,
+    where the compiler could not tell that some are arrays or numbers (a NumPy function's
+    are checked by ``arguments``): an object of a user's class (or a dict, ``np.matrix``,
+    an array of objects) runs its own operator, whose derivative is not the arithmetic
+    one, so it is refused, never differentiated as an array. Lists and tuples join and
+    repeat (rules of their own); one meeting an array or a number is an array of its
+    entries, which must be plain then. Strings carry no gradient."""
     sequences = False
     for v in values:
         cls = type(v)
