@@ -1168,6 +1168,8 @@ def _vjp(
     fn: Callable, primals: tuple, wrt: tuple[int, ...], kwargs: dict | None = None
 ) -> tuple[Any, Callable]:
     """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too."""
+    if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
+        fn = rt.primitive_function(fn, len(primals), tuple(kwargs or ()))
     target = _Target(fn, wrt)
     value, state = target.forward(primals, kwargs or {})
     _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))

@@ -9,6 +9,7 @@ import pytest
 
 import srcdiff as sd
 from srcdiff.batching import leaves as _leaves
+from srcdiff.testing import numeric_grad
 
 from . import functions  # noqa: F401  (fills the battery)
 from .cases import CASES
@@ -624,3 +625,16 @@ def test_what_a_function_changes_outside_changes_once_per_example():
     assert mapped._last_batched is False
     GEN = np.random.default_rng(2)
     np.testing.assert_array_equal(out, _loop(draws, (x,), 0, 0))
+
+
+def test_vjp_and_the_reverse_jacobian_of_a_mapped_function_use_its_rule():
+    """They compiled MappedFunction.__call__ itself, and refused it at srcdiff's own line."""
+    mapped = sd.vmap(lambda x: np.sin(x) * x.sum())
+    x = np.array([[0.1, 0.2], [0.3, -0.4]])
+    u = np.array([[1.0, 2.0], [-1.0, 0.5]])
+    _, pull = sd.vjp(mapped, x)
+    want = numeric_grad(lambda z: np.sum(u * mapped(z)), (x,))
+    np.testing.assert_allclose(pull(u)[0], want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        sd.jacobian(mapped, mode="rev")(x), sd.jacobian(mapped, mode="fwd")(x), atol=1e-12
+    )
