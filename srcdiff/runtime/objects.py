@@ -101,22 +101,37 @@ _HARMLESS = frozenset({"__new__", "__init__", "__array_finalize__", "__repr__", 
                        "__reduce__", "__reduce_ex__", "__setstate__", "__format__"})  # fmt: skip
 
 
-@functools.cache
 def plain_operand_type(cls: type) -> bool:
     """Whether Python's operators on a value of ``cls`` are the arithmetic srcdiff's rules
     differentiate: NumPy's arrays (not ``np.matrix``, a masked array, a record array, or a
     subclass with operators of its own) and numbers (an ``enum`` of integers too), and
-    another array library's arrays. (An array's dtype must be plain too: ``plain_value``.)"""
+    another array library's arrays. (An array's dtype must be plain too: ``plain_value``.)
+    Not cached: a class may be given an operator later."""
     if cls in _PLAIN_OPERANDS:
         return True
     base = next((b for b in (np.ndarray, float, int) if issubclass(cls, b)), None)
-    if base is not None:  # a subclass: plain unless it has operators of its own
-        mro = cls.__mro__[: cls.__mro__.index(base)]
-        return not any(c.__name__ in _OWN_OPERATORS and c.__module__.startswith("numpy")
-                       or not _foreign(c) and _own_hooks(c)
-                       or base is np.ndarray and not _foreign(c) and _own_methods(c)
-                       for c in mro)  # fmt: skip
-    return (cls.__module__ or "").split(".")[0] in _ARRAY_PACKAGES
+    if base is None:
+        return (cls.__module__ or "").split(".")[0] in _ARRAY_PACKAGES
+    return not _own_operators(cls, base)
+
+
+def _plain_sequence_type(cls: type) -> bool:
+    """A list, tuple (a named tuple too) or string class whose operators are the built-in
+    ones (joins and repeats), not its own."""
+    base = next((b for b in (list, tuple, str, bytes) if issubclass(cls, b)), None)
+    return base is not None and not _own_operators(cls, base)
+
+
+def _own_operators(cls: type, base: type) -> bool:
+    """Whether a subclass ``cls`` of the built-in or NumPy class ``base`` computes in its
+    own way: a class of the user's between them defines operators (an ndarray subclass:
+    any method), or it is one of NumPy's arrays of another kind (``_OWN_OPERATORS``)."""
+    for c in cls.__mro__[: cls.__mro__.index(base)]:
+        if c.__name__ in _OWN_OPERATORS and c.__module__.startswith("numpy"):
+            return True
+        if not _foreign(c) and (_own_hooks(c) or base is np.ndarray and _own_methods(c)):
+            return True
+    return False
 
 
 def _own_methods(cls: type) -> bool:
@@ -127,17 +142,6 @@ def _own_methods(cls: type) -> bool:
                                               classmethod))
         for k, f in vars(cls).items()
     )  # fmt: skip
-
-
-@functools.cache
-def _plain_sequence_type(cls: type) -> bool:
-    """A list, tuple (a named tuple too) or string class whose operators are the built-in
-    ones (joins and repeats), not its own."""
-    base = next((b for b in (list, tuple, str, bytes) if issubclass(cls, b)), None)
-    if base is None:
-        return False
-    return not any(not _foreign(c) and _own_hooks(c)
-                   for c in cls.__mro__[: cls.__mro__.index(base)])  # fmt: skip
 
 
 def _own_hooks(cls: type) -> bool:
@@ -196,7 +200,6 @@ _OPTIONS = frozenset({type(None), str, bytes, slice, type(Ellipsis), range})
 _SEQUENCE_TYPES = frozenset({list, tuple})
 
 
-@functools.cache
 def _inert_type(cls: type) -> bool:
     """A class of NumPy's, srcdiff's or the standard library's whose objects NumPy takes
     for no array (not scipy's sparse matrices, which give themselves a priority)."""
