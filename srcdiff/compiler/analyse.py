@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import math
 import operator
 import types
 import weakref
@@ -89,6 +90,14 @@ OPERATOR_SYMBOLS = {
     operator.iadd: "+=", operator.isub: "-=", operator.imul: "*=", operator.itruediv: "/=",
     operator.ior: "|=", abs: "abs", operator.abs: "abs", pow: "pow",
 }  # fmt: skip
+# functions taken to give no gradient that call a method of their argument's own class,
+# which may return anything (int(), len() and bool() must return what they say)
+DUNDER_DISPATCHERS = {
+    round: "round",
+    math.floor: "math.floor",
+    math.ceil: "math.ceil",
+    math.trunc: "math.trunc",
+}
 registry.nondiff(
     "piecewise constant, or an integer or boolean result",
     operator.floordiv, operator.invert, operator.and_, operator.or_, operator.xor,
@@ -990,7 +999,7 @@ class Analyser:
         (``plain_names``) need no check."""
         plain: set[str] | None = None
         for s in statements:
-            found = _operator_operands(s) or _function_operands(s)
+            found = _operator_operands(s) or _function_operands(s) or self.untaken_operands(s)
             if found is None or not any(map(self.is_active, found[1])):
                 continue
             if plain is None:
@@ -999,6 +1008,25 @@ class Analyser:
             if not all(known):  # (then all of them, for rt to see which meet which)
                 op = facts(s).op
                 op.checked, op.symbol = tuple(found[1]), found[0]
+
+    def untaken_operands(self, s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
+        """The name and the arguments of a primitive taken to give no gradient that hands
+        its work to an object's own method (``round(o)`` runs ``o.__round__``,
+        ``math.floor(o)`` its ``__floor__``, ``np.sign(o)`` its ``sign``): a user's
+        method may return something that depends on ``o`` smoothly."""
+        if not isinstance(s, gast.Assign) or facts(s).op.kind not in (Kind.PASSIVE, Kind.OVERWRITE):
+            return None  # fmt: skip
+        v = s.value
+        if not isinstance(v, gast.Call) or any(isinstance(a, gast.Starred) for a in v.args):
+            return None
+        kind, obj = self.resolve(v.func)
+        if kind != "object" or not registry.is_nondiff(obj):
+            return None
+        if hashable(obj) and obj in DUNDER_DISPATCHERS:
+            return DUNDER_DISPATCHERS[obj], [*v.args, *(k.value for k in v.keywords)]
+        if _numpy_callable(obj):
+            return f"np.{obj.__name__}", [*v.args, *(k.value for k in v.keywords)]
+        return None
 
     def plain_names(self, statements: list[gast.stmt]) -> set[str]:
         """Names that surely hold arrays or numbers wherever they are read: parameters the

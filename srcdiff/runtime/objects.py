@@ -265,8 +265,8 @@ def _operator_refusal(symbol: str, v: Any) -> Exception:
         else f"a {cls.__qualname__}"
     )  # fmt: skip
     return refuse(
-        f"`{symbol}` of {what}, whose operator compiled code cannot differentiate "
-        "as arithmetic on arrays",
+        f"`{symbol}` of {what}, which runs an operation of the object's own that "
+        "compiled code cannot differentiate as arithmetic on arrays",
         "compute with arrays (np.asarray(v)), or call a method of the object's "
         "class (s.merged(t) for s + t); merge dicts with {**d, **e}",
     )

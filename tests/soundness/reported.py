@@ -2684,3 +2684,52 @@ def a_defaultdict_updated_in_place(x):
     d[0] += x[0] * x[0]
     d[1] += x[1]
     return d[0] * d[1]
+
+
+class _Rounding:
+    """Rounds to a smooth function of its value: ``round``, ``math.floor`` and
+    ``math.ceil`` run these methods, and ``np.rint`` the method ``rint``."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __round__(self, ndigits=None):
+        return self.v * 3.0
+
+    def __floor__(self):
+        return self.v * self.v
+
+    def __ceil__(self):
+        return np.sin(self.v)
+
+    def rint(self):
+        return self.v * 5.0
+
+
+def _rounded_in_a_helper(r):
+    return round(r) + math.ceil(r)
+
+
+@case(vec(3), refusable=True)
+def a_users_own_round_floor_and_ceil(x):
+    """``round(o)``, ``math.floor(o)`` and ``math.ceil(o)`` were taken to give no gradient
+    whatever ``o`` was: a user's ``__round__`` returning ``3 * v`` got a zero gradient,
+    silently, also in a helper."""
+    r = _Rounding(x)
+    return np.sum(round(r) + math.floor(r) + _rounded_in_a_helper(r))
+
+
+@case(vec(3), refusable=True)
+def a_users_object_given_to_a_numpy_function_without_gradient(x):
+    """``np.rint(o)`` runs ``o.rint()``: taken as np.rint's zero gradient."""
+    r = [_Rounding(x)]
+    return np.sum(np.rint(r[0]))
+
+
+@case(vec(3))
+def rounding_plain_values_and_list_entries(x):
+    """``round`` and ``math.floor`` of numbers (also a list's entries, checked where they
+    run) give no gradient and are not refused."""
+    xs = [x[0], x[1]]
+    k = round(xs[0] * 4) + math.floor(x[1] * 3) + math.trunc(xs[1] * 7)
+    return np.sum(x * (k + 1.0)) + round(float(x[2]), 1) * x[2]
