@@ -9,10 +9,13 @@ Invariant: after ``analyse``, every statement of the normalized function carries
 
 from __future__ import annotations
 
+import ast
 import collections
 import contextlib
+import decimal
+import fractions
 import functools
-import math
+import json
 import operator
 import types
 import weakref
@@ -25,6 +28,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from ..runtime import tensor_methods
+from ..runtime.objects import OPERATOR_SYMBOLS, call_check, numpy_callable
 from .ir import (
     DIFFERENTIATING,
     Analysis,
@@ -82,22 +86,9 @@ STRING_METHODS = (
 )
 # Python's operators, and the functions that run them (operator.add, abs): on an object
 # of a user's class they run its own methods (see ``Analyser.check_operands``)
-OPERATOR_SYMBOLS = {
-    operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
-    operator.pow: "**", operator.matmul: "@", operator.floordiv: "//", operator.mod: "%",
-    operator.and_: "&", operator.or_: "|", operator.xor: "^", operator.lshift: "<<",
-    operator.rshift: ">>", operator.neg: "-", operator.pos: "+", operator.invert: "~",
-    operator.iadd: "+=", operator.isub: "-=", operator.imul: "*=", operator.itruediv: "/=",
-    operator.ior: "|=", abs: "abs", operator.abs: "abs", pow: "pow",
-}  # fmt: skip
-# functions taken to give no gradient that call a method of their argument's own class,
-# which may return anything (int(), len() and bool() must return what they say)
-DUNDER_DISPATCHERS = {
-    round: "round",
-    math.floor: "math.floor",
-    math.ceil: "math.ceil",
-    math.trunc: "math.trunc",
-}
+# what reads a number from text (besides NumPy's functions and scalar types)
+NUMBER_READERS = frozenset({float, complex, eval, decimal.Decimal, fractions.Fraction,
+                            ast.literal_eval, json.loads})  # fmt: skip
 registry.nondiff(
     "piecewise constant, or an integer or boolean result",
     operator.floordiv, operator.invert, operator.and_, operator.or_, operator.xor,
@@ -515,7 +506,7 @@ class Analyser:
                     )
                 return op
             kind = "dynamic"  # (an array has no such method: an object's, called)
-        if kind == "object" and _numpy_callable(obj) and any(map(self.built_by_class, args)):
+        if kind == "object" and numpy_callable(obj) and any(map(self.built_by_class, args)):
             return self.fail(  # NumPy would call the object's own method (np.sum: its sum)
                 stmt,
                 f"an object of a user's class passed to {describe(obj)}",
@@ -793,6 +784,8 @@ class Analyser:
         stmt: gast.stmt,
         target: str | None = None,
     ) -> Op:
+        if not any(map(self.is_active, [*args, *(k.value for k in keywords)])):
+            return Op(Kind.PASSIVE)  # (whatever its arguments: math.log(8, 2) has no rule)
         bound, operands = {}, []
         npos = rule.npositional  # keyword-only parameters take no positional argument
         starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
@@ -975,6 +968,7 @@ class Analyser:
         self.join_sequences(statements)
         self.square_products(statements)
         self.check_operands(statements)
+        self.refuse_numbers_from_text(statements)
         mark_same_shapes(
             self.fn,
             self.shapes,
@@ -1000,7 +994,7 @@ class Analyser:
         plain: set[str] | None = None
         for s in statements:
             found = _operator_operands(s) or _function_operands(s) or self.untaken_operands(s)
-            if found is None or not any(map(self.is_active, found[1])):
+            if found is None or not self.active & reads_of(gast.Tuple(elts=found[1])):
                 continue
             if plain is None:
                 plain = self.plain_names(statements)
@@ -1009,24 +1003,72 @@ class Analyser:
                 op = facts(s).op
                 op.checked, op.symbol = tuple(found[1]), found[0]
 
+    def refuse_numbers_from_text(self, statements: list[gast.stmt]) -> None:
+        """Refuse a number read back from text that holds a differentiated value
+        (``float(str(x))``, ``np.float64(f"{x}")``): text carries no gradient, so the
+        number would be taken as a constant, though it is the value itself. Text made
+        for printing or logging is fine."""
+        texts: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for s in statements:
+                if not isinstance(s, gast.Assign):
+                    continue
+                reads = reads_of(s.value)
+                if reads & texts or reads & self.active and self.makes_text(s.value):
+                    made = {n.id for t in s.targets for n in walk(t) if isinstance(n, gast.Name)}
+                    changed |= not made <= texts
+                    texts |= made
+        for s in statements:
+            v = getattr(s, "value", None)
+            if isinstance(v, gast.Call) and reads_of(v) & texts and self.reads_number(v.func):
+                raise self.p.error(
+                    "a number read back from text holding a differentiated value, which "
+                    "carries no gradient",
+                    s,
+                    "compute with the value itself (round it with np.round), not its text",
+                )
+
+    def makes_text(self, v: gast.expr) -> bool:
+        """Whether ``v`` formats values as text: an f-string, ``str``/``repr``/``format``,
+        ``"...".format(...)`` or ``"..." % ...``."""
+        if isinstance(v, gast.JoinedStr):
+            return True
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Mod):
+            return isinstance(v.left, gast.Constant) and isinstance(v.left.value, str)
+        if not isinstance(v, gast.Call):
+            return False
+        if isinstance(v.func, gast.Attribute) and v.func.attr == "format":
+            return True
+        kind, obj = self.resolve(v.func)
+        return kind == "object" and obj in (str, repr, format, ascii)
+
+    def reads_number(self, func: gast.expr) -> bool:
+        """Whether calling ``func`` may read a number from text: ``float``, ``complex``,
+        NumPy's functions and scalar types, ``.astype``, ``Decimal``, ``eval``, ..."""
+        if isinstance(func, gast.Attribute) and func.attr == "astype":
+            return True
+        kind, obj = self.resolve(func)
+        if kind != "object":
+            return False
+        if isinstance(obj, type) and issubclass(obj, np.generic):
+            return True
+        return numpy_callable(obj) or hashable(obj) and obj in NUMBER_READERS
+
     def untaken_operands(self, s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
         """The name and the arguments of a primitive taken to give no gradient that hands
         its work to an object's own method (``round(o)`` runs ``o.__round__``,
-        ``math.floor(o)`` its ``__floor__``, ``np.sign(o)`` its ``sign``): a user's
+        ``math.floor(o)`` its ``__floor__``, ``np.rint(o)`` its ``rint``): a user's
         method may return something that depends on ``o`` smoothly."""
         if not isinstance(s, gast.Assign) or facts(s).op.kind not in (Kind.PASSIVE, Kind.OVERWRITE):
             return None  # fmt: skip
         v = s.value
-        if not isinstance(v, gast.Call) or any(isinstance(a, gast.Starred) for a in v.args):
+        if not isinstance(v, gast.Call):
             return None
         kind, obj = self.resolve(v.func)
-        if kind != "object" or not registry.is_nondiff(obj):
-            return None
-        if hashable(obj) and obj in DUNDER_DISPATCHERS:
-            return DUNDER_DISPATCHERS[obj], [*v.args, *(k.value for k in v.keywords)]
-        if _numpy_callable(obj):
-            return f"np.{obj.__name__}", [*v.args, *(k.value for k in v.keywords)]
-        return None
+        check = call_check(obj, rule=False) if kind == "object" else None
+        return None if check is None else (check[1], call_arguments(v))
 
     def plain_names(self, statements: list[gast.stmt]) -> set[str]:
         """Names that surely hold arrays or numbers wherever they are read: parameters the
@@ -1090,7 +1132,7 @@ class Analyser:
             if not isinstance(v, gast.Call):
                 return False
             kind, obj = self.resolve(v.func)
-            if kind != "object" or not (obj is len or _numpy_callable(obj)):
+            if kind != "object" or not (obj is len or numpy_callable(obj)):
                 return False
             return obj is len or (
                 all(_plain_operand(a, plain) for a in v.args)
@@ -1399,12 +1441,6 @@ def _operands(v: gast.BinOp | gast.UnaryOp) -> list[gast.expr]:
     return [v.left, v.right] if isinstance(v, gast.BinOp) else [v.operand]
 
 
-def _numpy_callable(obj: Any) -> bool:
-    """Whether ``obj`` is one of NumPy's functions or ufuncs."""
-    module = getattr(obj, "__module__", None) or ""
-    return module.split(".")[0] == "numpy" or type(obj).__name__ == "ufunc"
-
-
 def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
     """``rt.<helper>(name, ...)`` for one of ``helpers``."""
     return (
@@ -1505,8 +1541,8 @@ def _operator_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     op = facts(s).op
     if op is not None and op.kind is Kind.RULE and isinstance(v, gast.Call):
         symbol = OPERATOR_SYMBOLS.get(op.primitive) if hashable(op.primitive) else None
-        if symbol is not None:
-            return symbol, list(op.operands)
+        if symbol is not None:  # (pow's modulus None is no operand)
+            return symbol, [e for e in op.operands if not _is_none(e)]
     return None
 
 
@@ -1520,13 +1556,22 @@ def _function_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     operands = [e for e in op.operands if not isinstance(e, gast.Starred)]
     if isinstance(op.primitive, str) and op.primitive.startswith("ndarray."):
         return "." + op.primitive.removeprefix("ndarray."), operands
-    if op.primitive is sum or op.primitive is float:  # (an object's own __float__)
-        return op.primitive.__name__, operands
-    if getattr(op.primitive, "__module__", None) == "math":
-        return f"math.{op.primitive.__name__}", operands
-    if _numpy_callable(op.primitive):
-        return f"np.{getattr(op.primitive, '__name__', '')}", operands
-    return None
+    check = call_check(op.primitive)
+    return None if check is None else (check[1], operands)
+
+
+def call_arguments(call: gast.Call) -> list[gast.expr]:
+    """A call's arguments as the arguments of a check of them: ``*xs`` as it is, and
+    ``**kw`` as ``*kw.values()``."""
+    return [
+        *call.args,
+        *(
+            k.value if k.arg is not None
+            else gast.Starred(value=gast.Call(func=gast.Attribute(value=k.value, attr="values",
+                              ctx=gast.Load()), args=[], keywords=[]), ctx=gast.Load())
+            for k in call.keywords
+        ),
+    ]  # fmt: skip
 
 
 def _whole(e: gast.expr, counters: Collection[str]) -> bool:
@@ -1553,27 +1598,6 @@ def _is_none(e: gast.expr) -> bool:
 
 # an array's attributes that are arrays or numbers (another may be a subclass's own)
 ARRAY_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "shape", "ndim", "size", "dtype"})
-# NumPy's modules whose functions make arrays of another kind (masked, matrices, records,
-# strings)
-_OTHER_ARRAYS = ("numpy.ma", "numpy.matrixlib", "numpy.rec", "numpy.char", "numpy.strings")
-_DISPATCHER = type(np.sum)  # NumPy's array-function dispatchers
-
-
-def _numpy_callable(obj: Any) -> bool:
-    """A NumPy ufunc or function (not a class, not an object such as ``np.vectorize(f)``,
-    none of ``np.ma``'s): its result, of arrays and numbers, is an array or a number."""
-    if isinstance(obj, np.ufunc):
-        return True
-    module = getattr(obj, "__module__", None) or ""
-    return (
-        module.startswith("numpy")
-        and not module.startswith(_OTHER_ARRAYS)
-        and isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, _DISPATCHER))
-        and getattr(obj, "__name__", "") not in _MATRIX_MAKERS
-    )
-
-
-_MATRIX_MAKERS = frozenset({"asmatrix", "bmat", "mat"})  # NumPy's own, in its namespace
 
 
 def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> None:

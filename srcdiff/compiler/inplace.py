@@ -251,10 +251,30 @@ def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
     if isinstance(obj, types.FunctionType) and not _array_library(obj):
         return None
     for k in e.keywords:
-        if k.arg == "out" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
-            return k.value
-    if isinstance(obj, np.ufunc) and len(e.args) > obj.nin:
-        return e.args[obj.nin]
+        if k.arg == "out":
+            return None if _is_none(k.value) else k.value
+    position = obj.nin if isinstance(obj, np.ufunc) else _out_position(obj)
+    if position is not None and len(e.args) > position and not _is_none(e.args[position]):
+        return e.args[position]
+    return None
+
+
+def _is_none(e: gast.expr) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
+
+
+def _out_position(obj: Any) -> int | None:
+    """Where a NumPy function takes ``out`` among its positional parameters
+    (``np.sum(a, axis, dtype, out)``, ``np.clip(a, lo, hi, out)``), if it does."""
+    try:
+        parameters = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    for i, p in enumerate(parameters):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return None
+        if p.name == "out":
+            return i
     return None
 
 
@@ -311,11 +331,17 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
                            "assign the results and copy them into the arrays")  # fmt: skip
     nin = len(e.args)
     obj = norm.resolved(e.func)
+    later: list[gast.keyword] = []  # arguments given by position after out, by name
     if isinstance(obj, np.ufunc):
         nin = min(nin, obj.nin)
+    elif (position := _out_position(obj)) is not None and position < nin:
+        names = list(inspect.signature(obj).parameters)[position + 1 :]
+        later = [gast.keyword(arg=n, value=norm.atom(a))
+                 for n, a in zip(names, e.args[position + 1 :], strict=False)]  # fmt: skip
+        nin = position
     call = gast.Call(func=norm.callee(e.func), args=[norm.atom(a) for a in e.args[:nin]],
                      keywords=[gast.keyword(arg=k.arg, value=norm.atom(k.value))
-                               for k in e.keywords if k.arg != "out"])  # fmt: skip
+                               for k in e.keywords if k.arg != "out"] + later)  # fmt: skip
     target = norm.atom(out)
     return _write_whole(norm, target, norm.temp(call))
 

@@ -132,7 +132,7 @@ class _Checks:
             how = "fmod" if op.primitive in (np.fmod, math.fmod) else "floordiv"
             return self.helper("near_jump", [op.operands[0], const(how), op.operands[1]], s,
                                self.text(value), [self.text(op.operands[0])])  # fmt: skip
-        if op.rule.name == "builtin_extreme":
+        if op.rule.name in ("builtin_max", "builtin_min"):
             return self.choice(s, op)
         if op.rule.name not in KINKED:
             return None

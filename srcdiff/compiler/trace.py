@@ -26,7 +26,8 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from .analyse import OPERATOR_SYMBOLS, index_value, recorded, relevant, relevant_try
+from ..runtime.objects import OPERATOR_SYMBOLS
+from .analyse import index_value, recorded, relevant, relevant_try
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,

@@ -29,14 +29,25 @@ def exp2_jvp(ans, x, *, dx):
     return dx * ans * 0.6931471805599453
 
 
-@vjp(xp.log, math.log)
+@vjp(xp.log)
 def log(g, ans, x):
     return g / x
 
 
-@jvp(xp.log, math.log)
+@jvp(xp.log)
 def log_jvp(ans, x, *, dx):
     return dx / x
+
+
+@vjp(math.log)
+def math_log(g, ans, x, base=2.718281828459045):
+    """``math.log(x, base) = ln(x) / ln(base)``."""
+    return g / (x * xp.log(base)), -g * ans / (base * xp.log(base))
+
+
+@jvp(math.log)
+def math_log_jvp(ans, x, base=2.718281828459045, *, dx, dbase):
+    return dx / (x * xp.log(base)), -dbase * ans / (base * xp.log(base))
 
 
 @vjp(xp.log2, math.log2)

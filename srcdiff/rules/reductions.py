@@ -106,13 +106,22 @@ def builtin_sum(g, ans, iterable, start=0):
     )
 
 
-@vjp(builtins.max, builtins.min)
-def builtin_extreme(g, ans, iterable, *others, key=None, default=None):
-    """Python's ``max``/``min`` of several arguments, or of the entries of one (a list, an
-    array's rows): ``g`` goes to the candidates equal to the result, shared evenly at ties
+@vjp(builtins.max)
+def builtin_max(g, ans, iterable, *others, key=None, default=None):
+    """Python's ``max`` of several arguments, or of the entries of one (a list, an array's
+    rows): ``g`` goes to the candidate it returned, shared evenly with those equal to it
     as ``np.max``'s rule shares; to ``default`` where there were none. The ``key`` only
     orders the candidates: it has no gradient."""
-    d_iterable, d_default, d_others = rt.choice_grads(g, ans, iterable, others, default)
+    d_iterable, d_default, d_others = rt.choice_grads(g, ans, iterable, others, default, key)
+    return (d_iterable, None, d_default, *d_others)
+
+
+@vjp(builtins.min)
+def builtin_min(g, ans, iterable, *others, key=None, default=None):
+    """Python's ``min``, as ``max``."""
+    d_iterable, d_default, d_others = rt.choice_grads(
+        g, ans, iterable, others, default, key, largest=False
+    )
     return (d_iterable, None, d_default, *d_others)
 
 
@@ -129,15 +138,26 @@ linear((0,), xp.cumsum, "ndarray.cumsum")
 linear((0, 1), builtins.sum)
 
 
-@jvp(builtins.max, builtins.min)
-def builtin_extreme_jvp(ans, iterable, key=None, default=None, *others, diterable, ddefault,
-                        dothers):  # fmt: skip
-    """The tangent of the chosen candidates, shared at ties as the reverse rule shares."""
+@jvp(builtins.max)
+def builtin_max_jvp(ans, iterable, key=None, default=None, *others, diterable, ddefault, dothers):
+    """The tangent of the chosen candidate, shared at ties as the reverse rule shares."""
     return (
-        rt.choice_tangent(ans, iterable, others, default, diterable=diterable),
-        rt.choice_tangent(ans, iterable, others, default, ddefault=ddefault),
-        rt.choice_tangent(ans, iterable, others, default, dothers=dothers),
+        rt.choice_tangent(ans, iterable, others, default, diterable=diterable, key=key),
+        rt.choice_tangent(ans, iterable, others, default, ddefault=ddefault, key=key),
+        rt.choice_tangent(ans, iterable, others, default, dothers=dothers, key=key),
     )
+
+
+@jvp(builtins.min)
+def builtin_min_jvp(ans, iterable, key=None, default=None, *others, diterable, ddefault, dothers):
+    return (
+        rt.choice_tangent(ans, iterable, others, default, diterable=diterable, key=key,
+                          largest=False),
+        rt.choice_tangent(ans, iterable, others, default, ddefault=ddefault, key=key,
+                          largest=False),
+        rt.choice_tangent(ans, iterable, others, default, dothers=dothers, key=key,
+                          largest=False),
+    )  # fmt: skip
 
 
 @jvp(xp.sum, "ndarray.sum", shaped=True)

@@ -163,19 +163,22 @@ def concatenator_tangent(g, ans, ds, items, columns):
 
 @vjp(rt.choice_tangent)
 def choice_tangent(gbar, out, ans, iterable, others=None, default=None, diterable=None,
-                   ddefault=None, dothers=None):  # fmt: skip
+                   ddefault=None, dothers=None, key=None, largest=True):  # fmt: skip
     """The tangent of Python's ``max``/``min``: linear in the tangents, whose gradients
     are ``gbar`` shared as the reverse rule shares (constant but where candidates tie)."""
-    d_iterable, d_default, d_others = rt.choice_grads(gbar, ans, iterable, others, default)
-    return None, None, None, None, d_iterable, d_default, d_others
+    d_iterable, d_default, d_others = rt.choice_grads(gbar, ans, iterable, others, default,
+                                                      key, largest)  # fmt: skip
+    return None, None, None, None, d_iterable, d_default, d_others, None, None
 
 
 @vjp(rt.choice_grads)
-def choice_grads(gbar, out, g, ans, iterable, others=None, default=None):
+def choice_grads(gbar, out, g, ans, iterable, others=None, default=None, key=None,
+                 largest=True):  # fmt: skip
     """The adjoints of Python's ``max``/``min``: linear in ``g``, whose gradient is the
     tangent along ``gbar`` (its transpose)."""
-    d_g = rt.choice_tangent(ans, iterable, others, default, gbar[0], gbar[1], gbar[2])
-    return d_g, None, None, None, None
+    d_g = rt.choice_tangent(ans, iterable, others, default, gbar[0], gbar[1], gbar[2], key,
+                            largest)  # fmt: skip
+    return d_g, None, None, None, None, None, None
 
 
 @vjp(rt.result_like)

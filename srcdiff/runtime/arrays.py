@@ -204,7 +204,7 @@ def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fa
     extreme = keep_dims(ans, x, axis, keepdims)
     hit = (x == extreme) | (xp.isnan(x) & xp.isnan(extreme))  # (no branch: batched too)
     mask = backend.astype(hit, dtype)
-    share = mask / xp.sum(mask, axis=_normal_axes(axis, mask.ndim) or None, keepdims=True)
+    share = mask / xp.sum(mask, axis=_normal_axes(axis, mask.ndim), keepdims=True)
     return unreduce(g, x, axis, keepdims) * share
 
 
@@ -1084,8 +1084,7 @@ def unpacked(x: Any, count: int) -> Any:
     if _is_array(x):
         seq, n = x, x.shape[0] if x.ndim else len(x)  # (0-d: Python's TypeError)
     else:  # (no more than one item too many, as Python takes: it may never end)
-        iterates = type(x).__iter__ in (list.__iter__, tuple.__iter__)
-        seq = x if iterates else list(itertools.islice(x, count + 1))
+        seq = x if _plain_iteration(x) else list(itertools.islice(x, count + 1))
         n = len(seq)
     if n != count:
         raise ValueError(
@@ -1099,6 +1098,12 @@ def unpacked(x: Any, count: int) -> Any:
 def iterable(x: Any) -> Any:
     """``x`` as an indexable sequence for a ``for`` loop (arrays and lists as they are; a
     subclass of its own ``__iter__`` as that gives it)."""
-    if type(x).__iter__ in (list.__iter__, tuple.__iter__) or _is_array(x):
+    if _plain_iteration(x) or _is_array(x):
         return x
     return list(x)
+
+
+def _plain_iteration(x: Any) -> bool:
+    """Whether iterating ``x`` gives its entries by index: a list or tuple (a subclass's
+    own ``__iter__`` may not; an old-style sequence has only ``__getitem__``)."""
+    return getattr(type(x), "__iter__", None) in (list.__iter__, tuple.__iter__)

@@ -431,7 +431,7 @@ def extreme_grads(
     if where is not None:
         hit = xp.logical_and(hit, xp.asarray(where))
     hit = backend.astype(hit, dtype)
-    count = xp.sum(hit, axis=_normal_axes(axis, a.ndim) or None, keepdims=True)
+    count = xp.sum(hit, axis=_normal_axes(axis, a.ndim), keepdims=True)
     g_kept = keep_dims(g if _is_array(g) else xp.asarray(g, dtype=dtype), a, axis, keepdims)
     if initial is None:
         share, d_initial = 1.0, None

@@ -40,6 +40,8 @@ from .mutation import FINAL, GENERATED, _mutable, note_caller, refuse
 from .objects import (
     PARTIAL_CALL,
     PLAIN_CALL,
+    call_check,
+    check_call,
     constructor,
     holds,
     is_record,
@@ -804,6 +806,9 @@ class _Site:
         self.returns = fn.names if type(fn) is Returning else ()
         self.rule = Host.registry.lookup(fn)
         self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
+        # a primitive reached through a name: its arguments checked as a call written
+        # out would check them (an object's own __add__ or __round__ is no rule's)
+        self.check = call_check(fn, self.rule is not None) if self.rule or self.nondiff else None
         self.tensor = tensor
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
         self.version = -1  # the registry's version when fn itself was last found without a rule
@@ -970,9 +975,11 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
     site, bound = _site(fn, active, tensor, args, kwargs)
     if site.rule is not None:
+        check_call(site.check, args, kwargs)
         value = fn(*args, **kwargs)
         return value, ("rule", site.rule, args, kwargs, value, active)
     if site.nondiff:
+        check_call(site.check, args, kwargs)
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
@@ -1128,6 +1135,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             derivative_raised(exc, f"the forward rule of {getattr(fn, '__qualname__', fn)}")
             raise
     if (all(t is None for t in tangents) and not named) or Host.registry.is_nondiff(fn):
+        if any(t is not None for t in tangents) or named:
+            check_call(call_check(fn, rule=False), args, kwargs)  # (see _Site.check)
         value = fn(*args, **kwargs)
         return value, zeros_like(value)
     target, bound = _target(fn)

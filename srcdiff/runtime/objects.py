@@ -11,11 +11,14 @@ import copy
 import dataclasses
 import functools
 import inspect
+import math
+import operator
 import re
 import sys
 import textwrap
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -175,6 +178,72 @@ def plain_value(v: Any) -> bool:
     )
 
 
+# Python's operators as functions, by the symbol the checks name them with
+OPERATOR_SYMBOLS = {
+    operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+    operator.pow: "**", operator.matmul: "@", operator.floordiv: "//", operator.mod: "%",
+    operator.and_: "&", operator.or_: "|", operator.xor: "^", operator.lshift: "<<",
+    operator.rshift: ">>", operator.neg: "-", operator.pos: "+", operator.invert: "~",
+    operator.iadd: "+=", operator.isub: "-=", operator.imul: "*=", operator.itruediv: "/=",
+    operator.ior: "|=", abs: "abs", operator.abs: "abs", pow: "pow",
+}  # fmt: skip
+# builtins with a rule that convert their argument by its own method (float: __float__),
+# and functions taken to give no gradient that call one, which may return anything
+# (int(), len() and bool() must return what they say)
+HANDED_OVER = {sum: "sum", float: "float"}
+UNTAKEN_HANDED_OVER = {
+    round: "round", math.floor: "math.floor", math.ceil: "math.ceil", math.trunc: "math.trunc"
+}  # fmt: skip
+
+
+def call_check(fn: Any, rule: bool = True) -> tuple[Callable, str] | None:
+    """How the primal checks the arguments of the primitive ``fn`` (one with a derivative
+    rule, or else one taken to give no gradient): as an operator's operands
+    (``operands``), or as those of a function that hands its work to its arguments' own
+    methods (``arguments``: NumPy's, ``math``'s, ``sum``, ``float``, ``round``); None
+    where none is needed. The symbol or name is the one a refusal shows."""
+    try:
+        symbol = OPERATOR_SYMBOLS.get(fn) if rule else None
+        name = (HANDED_OVER if rule else UNTAKEN_HANDED_OVER).get(fn)
+    except TypeError:  # an unhashable callable
+        return None
+    if symbol is not None:
+        return operands, symbol
+    if name is None and rule and getattr(fn, "__module__", None) == "math":
+        name = f"math.{fn.__name__}"
+    if name is None and numpy_callable(fn):
+        name = f"np.{getattr(fn, '__name__', '')}"
+    return None if name is None else (arguments, name)
+
+
+def check_call(check: tuple[Callable, str] | None, args: tuple, kwargs: dict) -> None:
+    """Run ``check`` (``call_check``'s) on a call's arguments, where compiled code met the
+    primitive only when it ran (``f = round; f(o)``, ``round(*xs)``)."""
+    if check is not None:
+        check[0](check[1], *args, *kwargs.values())
+
+
+# NumPy's modules whose functions make arrays of another kind (masked, matrices, records,
+# strings)
+_OTHER_ARRAYS = ("numpy.ma", "numpy.matrixlib", "numpy.rec", "numpy.char", "numpy.strings")
+_DISPATCHER = type(np.sum)  # NumPy's array-function dispatchers
+_MATRIX_MAKERS = frozenset({"asmatrix", "bmat", "mat"})  # NumPy's own, in its namespace
+
+
+def numpy_callable(obj: Any) -> bool:
+    """A NumPy ufunc or function (not a class, not an object such as ``np.vectorize(f)``,
+    none of ``np.ma``'s): its result, of arrays and numbers, is an array or a number."""
+    if isinstance(obj, np.ufunc):
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    return (
+        module.startswith("numpy")
+        and not module.startswith(_OTHER_ARRAYS)
+        and isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, _DISPATCHER))
+        and getattr(obj, "__name__", "") not in _MATRIX_MAKERS
+    )
+
+
 def arguments(name: str, *values: Any) -> None:
     """Check the arguments of the NumPy function (or array method) ``name`` where the
     compiler could not tell that some are arrays or numbers: an object of a user's class,
@@ -223,6 +292,8 @@ def operands(symbol: str, *values: Any) -> None:
     for v in values:
         cls = type(v)
         if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
+            continue
+        if v is None:  # (pow's modulus; None meets no operator)
             continue
         if cls in _SEQUENCE_TYPES or isinstance(v, (list, tuple)) and _plain_sequence_type(cls):
             sequences = True

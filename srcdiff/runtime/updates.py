@@ -28,6 +28,7 @@ from .arrays import (
     zeros_like,
 )
 from .mutation import refuse
+from .objects import plain_value
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -272,16 +273,39 @@ def _same(x: Any, y: Any) -> bool:
         return False
 
 
-def choice_shares(ans: Any, iterable: Any, others: tuple = ()) -> list[float]:
-    """Each candidate's share of the gradient of ``max(...)`` or ``min(...)`` (builtins)
-    whose result is ``ans``: the candidates equal to it share evenly, as ties of
-    ``np.max`` do here; the one returned alone where none compares equal (NaN)."""
+def choice_shares(ans: Any, iterable: Any, others: tuple = (), key: Any = None,
+                  largest: bool = True) -> list[float]:  # fmt: skip
+    """Each candidate's share of the gradient of ``max(...)`` (``largest``) or ``min(...)``
+    (builtins) whose result is ``ans``: the candidate Python returned, found by the
+    comparisons it made; where that is a number or an array, the candidates equal to it
+    share evenly, as ties of ``np.max`` do here. An object's ``==`` may ignore what
+    differentiates it (a dataclass field with ``compare=False``): it shares with none."""
     items = _candidates(iterable, others)
-    hits = [_same(item, ans) for item in items]
-    if not any(hits):
-        hits = [item is ans for item in items]
+    index = _chosen(items, key, largest)
+    chosen = items[index]
+    if not _value(chosen):
+        return [1.0 if i == index else 0.0 for i in range(len(items))]
+    hits = [i == index or _same(item, chosen) for i, item in enumerate(items)]
     n = sum(hits)
     return [1.0 / n if hit else 0.0 for hit in hits]
+
+
+def _chosen(items: list, key: Any, largest: bool) -> int:
+    """The index of the candidate ``max`` (``min``) returns: the first that no later one
+    beats, by the comparisons Python makes (``>`` for max, ``<`` for min, of keys)."""
+    best, best_key = 0, items[0] if key is None else key(items[0])
+    for i in range(1, len(items)):
+        k = items[i] if key is None else key(items[i])
+        if (k > best_key) if largest else (k < best_key):
+            best, best_key = i, k
+    return best
+
+
+def _value(x: Any) -> bool:
+    """A number or an array, or a tuple or list of them: what ``==`` compares whole."""
+    if isinstance(x, (list, tuple)):
+        return all(map(_value, x))
+    return plain_value(x)
 
 
 def _scaled(g: Any, share: float) -> Any:
@@ -303,10 +327,12 @@ def _share_of(g: Any, share: float, item: Any) -> Any:
     return unbroadcast(part, item) if _is_array(part) or isinstance(part, (int, float)) else part
 
 
-def choice_grads(g: Any, ans: Any, iterable: Any, others: tuple = (), default: Any = None) -> tuple:
+def choice_grads(g: Any, ans: Any, iterable: Any, others: tuple = (), default: Any = None,
+                 key: Any = None, largest: bool = True) -> tuple:  # fmt: skip
     """The adjoints of ``iterable``, ``default`` and ``others`` given that of ``ans =
-    max(iterable, *others, default=default)`` (or ``min``): ``g`` to the candidates equal
-    to the result (shared evenly), to ``default`` where there were none; zeros elsewhere."""
+    max(iterable, *others, key=key, default=default)`` (``min`` where not ``largest``):
+    ``g`` to the candidate chosen (shared evenly with equal ones, see ``choice_shares``),
+    to ``default`` where there were none; zeros elsewhere."""
     items = _candidates(iterable, others)
     no_default = None if default is None else zeros_like(default)
     if not items:
@@ -315,7 +341,7 @@ def choice_grads(g: Any, ans: Any, iterable: Any, others: tuple = (), default: A
             (None if default is None else g),
             tuple(zeros_like(x) for x in others),
         )
-    shares = choice_shares(ans, iterable, others)
+    shares = choice_shares(ans, iterable, others, key, largest)
     if isinstance(iterable, dict) and not others:  # a key was chosen: no gradient
         return zeros_like(iterable), no_default, ()
     grads = [_share_of(g, s, item) for s, item in zip(shares, items, strict=True)]
@@ -332,14 +358,16 @@ def choice_tangent(
     diterable: Any = None,
     ddefault: Any = None,
     dothers: Any = None,
+    key: Any = None,
+    largest: bool = True,
 ) -> Any:
-    """The tangent of ``max(iterable, *others, default=default)`` (or ``min``) along the
-    given tangents (None: none): the chosen candidates' tangents, shared as
-    ``choice_grads`` shares (its transpose)."""
+    """The tangent of ``max(iterable, *others, key=key, default=default)`` (``min`` where
+    not ``largest``) along the given tangents (None: none): the chosen candidates'
+    tangents, shared as ``choice_grads`` shares (its transpose)."""
     items = _candidates(iterable, others)
     if not items:
         return ddefault if ddefault is not None else zeros_like(ans)
-    shares = choice_shares(ans, iterable, others)
+    shares = choice_shares(ans, iterable, others, key, largest)
     if others:
         tangents = [diterable, *(dothers if dothers is not None else [None] * len(others))]
     elif diterable is None or isinstance(iterable, dict):

@@ -63,6 +63,7 @@ SPECS = [
         for p in (operator.pow, np.power, pow)
         for n in (2, 3, -1)
     ],
+    Spec(pow, (R.scalar(0.5, 2.0), R.scalar(), None), wrt=(0, 1), label="mod-None"),
     *unary([operator.neg, np.negative]),
     *unary([operator.pos, np.positive]),
     *[

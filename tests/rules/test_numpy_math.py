@@ -103,6 +103,8 @@ SPECS = [
     *[Spec(p, (value(s, *dom),)) for p, dom in UNARY_NUMPY.items() for s in ARRAY_SHAPES],
     Spec(np.reciprocal, (R((3, 4), -2.0, -0.5),), label="negative"),
     *[Spec(p, (R.scalar(*dom),)) for p, dom in UNARY_MATH.items()],
+    Spec(math.log, (R.scalar(0.2, 3.0), R.scalar(1.5, 4.0)), label="base"),
+    Spec(math.log, (R.scalar(0.2, 3.0), 10), wrt=(0,), label="int-base"),
     *[
         Spec(p, (value(xs), value(ys)))
         for p in (np.maximum, np.fmax, np.minimum, np.fmin)

@@ -2733,3 +2733,123 @@ def rounding_plain_values_and_list_entries(x):
     xs = [x[0], x[1]]
     k = round(xs[0] * 4) + math.floor(x[1] * 3) + math.trunc(xs[1] * 7)
     return np.sum(x * (k + 1.0)) + round(float(x[2]), 1) * x[2]
+
+
+def _rounded_through(fn, r):
+    return fn(r)
+
+
+@case(vec(3), refusable=True)
+def a_no_gradient_function_reached_through_a_name(x):
+    """``fl = math.floor; fl(o)``, ``round(*[o])``, ``round(**{"number": o})`` and a
+    function passed in: the check of ``round(o)`` written out was skipped, and the
+    user's ``__round__`` got a zero gradient."""
+    r = _Rounding(x)
+    fl = math.floor
+    return np.sum(fl(r) + round(*[r]) + round(**{"number": r}) + _rounded_through(round, r))
+
+
+class _Tripling:
+    def __init__(self, v):
+        self.v = v
+
+    def __add__(self, other):
+        return self.v * 3.0 + other
+
+    def argmax(self, axis=None, out=None):
+        return self.v * 2.0
+
+
+@case(vec(3), refusable=True)
+def an_operator_and_a_numpy_function_reached_through_names(x):
+    """``add = operator.add; add(o, x)`` and ``am = np.argmax; am(o)`` ran the object's
+    own ``__add__`` and ``argmax`` under the rules of ``+`` and of np.argmax (none)."""
+    add, am = operator.add, np.argmax
+    o = _Tripling(x)
+    return np.sum(add(o, x)) + np.sum(am(o))
+
+
+@dataclass(order=True)
+class _Candidate:
+    score: int
+    w: Any = field(compare=False)
+
+
+@case(vec(3))
+def max_and_min_of_objects_tied_in_what_they_compare(x):
+    """``max`` of two dataclasses with equal scores returns the first: the gradient went
+    half to each (``==`` ignores a ``compare=False`` field)."""
+    best = max([_Candidate(1, x[0]), _Candidate(1, x[1])])
+    least = min([_Candidate(1, x[1] * x[1]), _Candidate(2, x[2]), _Candidate(1, x[0])],
+                key=lambda c: c.score)  # fmt: skip
+    return best.w * 3.0 + least.w
+
+
+class _OldSequence:
+    """A sequence of the old protocol: ``__getitem__`` alone, iterated up to IndexError."""
+
+    def __getitem__(self, i):
+        if i < 2:
+            return 1.0 + i
+        raise IndexError(i)
+
+
+@case(vec(2))
+def iterating_a_sequence_with_getitem_alone(x):
+    """``for v in seq``, ``a, b = seq`` and a generator over it crashed (AttributeError
+    for ``__iter__``)."""
+    total = 0.0
+    for v in _OldSequence():
+        total = total + v * x
+    a, b = _OldSequence()
+    return np.sum(total * a + b * x * x) + sum(v * x[0] for v in _OldSequence())
+
+
+@case(vec(2, seed=3) + 1.0)
+def math_log_with_a_base_and_pow_with_a_modulus(x):
+    """``math.log(x, base)`` and three-argument ``pow`` were refused ("too many
+    arguments"), also with no differentiated argument at all."""
+    return (
+        math.log(x[0], 2.0)
+        + math.log(x[0] * 3.0, x[1] + 1.5)
+        + math.log(8.0, 2) * x[1]
+        + pow(3, 2, 5) * x[0]
+        + pow(x[1], 3.0, None)
+    )
+
+
+@case(RNG.uniform(-1.0, 1.0, (2, 3)))
+def numpy_functions_given_out_by_position(x):
+    """``np.sum(a, 1, None, o)``, ``np.clip(y, lo, hi, y)`` and ``np.dot(a, b, o)`` as
+    statements: the write into ``out`` was left out of the gradient (zero or the
+    identity), silently."""
+    o = np.empty(2)
+    np.sum(x**2, 1, None, o)
+    y = x * 1.0
+    np.clip(y, -0.45, 0.45, y)
+    p = np.empty((2, 2))
+    np.dot(x, x.T, p)
+    return np.sum(o) + np.sum(y * np.arange(1.0, 7.0).reshape(2, 3)) + np.sum(p * p)
+
+
+@case(RNG.uniform(-1.0, 1.0, (2, 3)))
+def max_over_no_axes(x):
+    """``np.max(x, axis=())`` is every entry: the gradient was divided by the size."""
+    w = np.arange(1.0, 7.0).reshape(2, 3)
+    return np.sum(np.max(x, axis=()) * w) + np.sum(np.min(x, axis=(), keepdims=True) * w)
+
+
+@case(vec(3), refusable=True)
+def a_number_read_back_from_its_text(x):
+    """``float(str(x))`` and ``np.array([f"{v}" ...], dtype=float)`` are the values
+    themselves: the text had no gradient, so they were constants (zero), silently."""
+    texts = [f"{v}" for v in x]
+    return float(str(x[0])) * 2.0 + np.array(texts, dtype=float).sum()
+
+
+@case(vec(3))
+def text_made_for_printing_is_no_refusal(x):
+    """Formatting differentiated values to print or log them is fine."""
+    message = f"loss {np.sum(x)}" + " at %s" % x[0]  # noqa: UP031 (as users write it)
+    label = "w" + str(len(message) > 0)
+    return np.sum(x * x) if label else 0.0

@@ -39,10 +39,12 @@ OPERATORS = {
 ATTRIBUTES = {"T", "real", "imag"}  # array attributes with rules
 
 
-def expression(prim, n: int, keywords: list[str]) -> str | None:
+def expression(prim, n: int, keywords: list[str], nones: tuple[int, ...] = ()) -> str | None:
     """The user code calling ``prim`` on parameters ``a0 .. a{n-1}`` (None: a primitive
-    users do not call: displays, srcdiff's helpers, Tensor methods)."""
-    args = [f"a{i}" for i in range(n)] + [f"{k}=k_{k}" for k in keywords]
+    users do not call: displays, srcdiff's helpers, Tensor methods), with ``None`` written
+    out at positions ``nones``, as users write it (``np.mean(x, 0, None, None, True)``)."""
+    args = [f"a{i}" if i not in nones else "None" for i in range(n)]
+    args += [f"{k}=k_{k}" for k in keywords]
     if prim in OPERATORS:
         return OPERATORS[prim].format(*args)
     if prim is np.r_ or prim is np.c_:
@@ -76,7 +78,8 @@ def expression(prim, n: int, keywords: list[str]) -> str | None:
 
 CASES = []
 for spec, case_id in zip(SPECS, ids(SPECS), strict=True):
-    code = expression(spec.prim, len(spec.args), list(spec.kwargs))
+    nones = tuple(i for i, a in enumerate(spec.args) if a is None)
+    code = expression(spec.prim, len(spec.args), list(spec.kwargs), nones)
     if code is not None:
         CASES.append((case_id, spec, code))
 
