@@ -12,6 +12,7 @@ constant factor, a reduction's spread gradient into the product that reads it.
 from __future__ import annotations
 
 import copy
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 
 import gast
 
+from ..runtime import tensor_methods
 from .ir import facts
 from .normalize import blocks, rebuild_blocks, walk, walk_statements
 
@@ -69,9 +71,17 @@ class _Fold(gast.NodeTransformer):
 
     def visit_Call(self, node: gast.Call) -> gast.expr:
         """``rt.power_slope(x, c)`` of a number ``c``: ``c * x ** (c - 1)`` (the
-        exponent's case of 0 is the helper's)."""
+        exponent's case of 0 is the helper's); ``rt.tensor_methods.axis(None)`` and the
+        like of constants: their constant value."""
         self.generic_visit(node)
         f = node.func
+        static = _static_helper(f)
+        if static is not None and not node.keywords:
+            if all(isinstance(a, gast.Constant) for a in node.args):
+                value = static(*(a.value for a in node.args))
+                if value is None or type(value) is int:
+                    return gast.Constant(value=value, kind=None)
+            return node
         if not (isinstance(f, gast.Attribute) and f.attr == "power_slope"
                 and isinstance(f.value, gast.Name) and f.value.id == "rt"
                 and len(node.args) == 2 and isinstance(node.args[1], gast.Constant)):  # fmt: skip
@@ -108,6 +118,24 @@ class _Fold(gast.NodeTransformer):
         ):
             return left
         return node
+
+
+# helpers of rules that are functions of their arguments alone (PyTorch's dim and
+# correction as NumPy's axis and ddof): called on constants, they are constants
+STATIC = {"axis": tensor_methods.axis, "ddof": tensor_methods.ddof}
+
+
+def _static_helper(f: gast.expr) -> Callable | None:
+    """The function of ``rt.tensor_methods.<name>`` for a name in ``STATIC``."""
+    if (
+        isinstance(f, gast.Attribute)
+        and isinstance(f.value, gast.Attribute)
+        and f.value.attr == "tensor_methods"
+        and isinstance(f.value.value, gast.Name)
+        and f.value.value.id == "rt"
+    ):
+        return STATIC.get(f.attr)
+    return None
 
 
 def fold_constants(fn: gast.FunctionDef) -> None:
@@ -522,8 +550,20 @@ def _fold_into(value: gast.expr, use: gast.AST, parent: gast.AST) -> gast.expr |
             return None  # a number: the product is an array of x's shape only with g spread
         func = gast.Attribute(value=gast.Name("rt", gast.Load(), None, None), attr="unreduce_times",
                               ctx=gast.Load())  # fmt: skip
-        return gast.Call(func=func, args=[*value.args, factor], keywords=[])
+        g, *rest = value.args
+        if isinstance(factor, gast.BinOp) and isinstance(factor.op, gast.Mult) and _power_of_two(
+                factor.left):  # fmt: skip
+            # g * (2 * t): the 2 scales the reduced g instead, exactly (the same bits)
+            g, factor = gast.BinOp(left=g, op=gast.Mult(), right=factor.left), factor.right
+        return gast.Call(func=func, args=[g, *rest, factor], keywords=[])
     return None
+
+
+def _power_of_two(e: gast.expr) -> bool:
+    """A positive constant power of two (2, 0.5, 4.0): a product with it is exact."""
+    if not (isinstance(e, gast.Constant) and type(e.value) in (int, float) and e.value > 0):
+        return False
+    return math.frexp(e.value)[0] == 0.5
 
 
 def fold_single_uses(fn: gast.FunctionDef) -> None:
@@ -590,8 +630,44 @@ def _replace(holder: gast.AST, old: gast.AST, new: gast.AST) -> None:
             child[:] = [new if c is old else c for c in child]
 
 
+def inline_constants(fn: gast.FunctionDef) -> bool:
+    """Put a constant given to a name once (``axis1 = None``, a rule's local of an
+    argument left out) where the name is read, and drop the assignment; whether any."""
+    stores: dict[str, int] = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    constants = {
+        s.targets[0].id: s.value
+        for s in walk_statements(fn.body)
+        if isinstance(s, gast.Assign)
+        and len(s.targets) == 1
+        and isinstance(s.targets[0], gast.Name)
+        and stores.get(s.targets[0].id) == 1
+        and isinstance(s.value, gast.Constant)
+        and type(s.value.value) in (type(None), bool, int, float)
+    }
+    if not constants:
+        return False
+
+    class Inline(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.expr:
+            if isinstance(node.ctx, gast.Load) and node.id in constants:
+                return gast.Constant(value=constants[node.id].value, kind=None)
+            return node
+
+    Inline().visit(fn)
+    given = {id(s) for s in walk_statements(fn.body) if isinstance(s, gast.Assign)
+             and isinstance(s.targets[0], gast.Name) and s.targets[0].id in constants}  # fmt: skip
+    for block in _blocks(fn.body):
+        block[:] = [s for s in block if id(s) not in given] or [gast.Pass()]
+    return True
+
+
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     fold_constants(fn)
+    if inline_constants(fn):
+        fold_constants(fn)
     eliminate_dead(fn)
     drop_reloads(fn.body)
     fold_negations(fn)

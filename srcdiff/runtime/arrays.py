@@ -444,10 +444,15 @@ def np_mean(a: Any, *args: Any, **kwargs: Any) -> Any:
     if (given is None or type(a) is not _ndarray or a.dtype not in _FLOATS or not a.ndim
             or given[1] is not None or given[2] is not None):  # fmt: skip
         return _elsewhere(np.mean, "mean", a, args, kwargs, given)
-    axis, keepdims = given[0], given[3]
+    return float_mean(a, given[0], given[3])
+
+
+def float_mean(a: Any, axis: Any, keepdims: bool) -> Any:
+    """``np.mean(a, axis, keepdims=keepdims)`` of a float32 or float64 ndarray of at least
+    one dimension, by NumPy's own steps (see ``np_mean``)."""
     count = a.size if axis is None else math.prod(a.shape[i] for i in _normal_axes(axis, a.ndim))
     if count == 0:
-        return np.mean(a, *args, **kwargs)  # (its warning)
+        return np.mean(a, axis, keepdims=keepdims)  # (its warning)
     total = _add_reduce(a, axis, None, None, keepdims)
     if a.dtype is not _FLOAT64:  # NumPy divides by an intp count: in float64 for float32
         count = _intp(count)

@@ -16,8 +16,11 @@ import numpy as np
 
 from .. import fused
 from ..backend import array_module
-from .arrays import np_mean, np_sum
+from .arrays import float_mean, np_mean
 from .mutation import refuse
+
+_add_reduce = np.add.reduce
+_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 
 def is_array(x: Any) -> bool:
@@ -33,14 +36,16 @@ def axis(dim: Any) -> Any:
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if type(x) is np.ndarray:  # (the reduction ndarray.sum calls: the same bits, sooner)
-        return np_sum(x, axis(dim), None, None, keepdim)
+        return _add_reduce(x, axis(dim), None, None, keepdim)
     if not is_array(x):
         return x.sum(dim, keepdim) if dim is not None else x.sum()
     return x.sum(axis=axis(dim), keepdims=keepdim)
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if type(x) is np.ndarray:  # (ndarray.mean's own steps: the same bits, sooner)
+    if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim:  # (ndarray.mean's own
+        return float_mean(x, axis(dim), keepdim)  # steps: the same bits, sooner)
+    if type(x) is np.ndarray:
         return np_mean(x, axis(dim), None, None, keepdim)
     if not is_array(x):
         return x.mean(dim, keepdim) if dim is not None else x.mean()
