@@ -129,9 +129,14 @@ def _kind(x: Any) -> str:
     return "any" if isinstance(x, (list, tuple, dict)) or rt.is_record(x) else "array"
 
 
+_PYTHON_SCALARS = frozenset({float, int, bool, type(None), str})
+
+
 def _as_tensors(value: Any) -> Any:
     """What Tensor code returns: the arrays compiled code computed in place of its Tensors
     made Tensors again, in lists, tuples and dicts too."""
+    if type(value) in _PYTHON_SCALARS:  # (loss.item(): a training step's usual result)
+        return value
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
         return type(value)(*map(_as_tensors, value))
     if isinstance(value, (list, tuple)):

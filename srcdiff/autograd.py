@@ -34,9 +34,14 @@ SECOND_BACKWARD = (
 @functools.cache
 def _Tensor() -> type:  # noqa: N802 - stands for the class
     """The Tensor class (imported late: srcdiff.tensor imports this module)."""
-    from .tensor import Tensor
+    if not _TENSOR:
+        from .tensor import Tensor
 
-    return Tensor
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+_TENSOR: list[type] = []  # (found once: an import statement costs on every call)
 
 
 class Version:
@@ -505,7 +510,8 @@ def accumulate(tensor: Any, g: Any) -> None:
     data, grad = tensor._data, tensor._grad
     if type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape:
         if grad is None:  # the common cases, kept short
-            tensor._grad = _Tensor()._make(g.astype(data.dtype, copy=True))
+            g = g.copy() if g.dtype == data.dtype else g.astype(data.dtype)
+            tensor._grad = _Tensor()._make(g)
         else:
             np.add(grad._data, g, out=grad._data, casting="same_kind")
             grad._changed()

@@ -185,13 +185,18 @@ def fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
     and returned: an optimizer's parameter updated, without a new array."""
     if (
         type(a) is np.ndarray
+        and type(c) is np.ndarray
         and a.size == 1
-        and _alike(a, c)
         and (type(b) is float or _alike(a, b))
+        and a.shape == c.shape
+        and a.dtype == c.dtype
     ):
         digits = _NUMPY_DIGITS.get(a.dtype)  # a parameter that is one number
         if digits is not None:
-            b = float(a.dtype.type(b)) if type(b) is float else b.item()
+            if type(b) is not float:
+                b = b.item()
+            elif digits != 53:  # (a float64 is one already)
+                b = float(a.dtype.type(b))
             value = _fma_float(a.item(), b, c.item(), digits)
             if out is None:
                 return np.array(value, a.dtype).reshape(a.shape)

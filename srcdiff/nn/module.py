@@ -151,11 +151,18 @@ class Module:
                 registry.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Called only when normal lookup fails: the registered names live in the dicts.
-        for registry in ("_parameters", "_buffers", "_modules"):
-            found = self.__dict__.get(registry)
-            if found is not None and name in found:
-                return found[name]
+        # Called only when normal lookup fails: the registered names live in the dicts
+        # (written out, not looped over: a model's forward reads its parameters so)
+        own = self.__dict__
+        params = own.get("_parameters")
+        if params is not None and name in params:
+            return params[name]
+        buffers = own.get("_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        modules = own.get("_modules")
+        if modules is not None and name in modules:
+            return modules[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:

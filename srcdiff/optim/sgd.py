@@ -50,8 +50,14 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def update_group(self, group: dict[str, Any]) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
         momentum = group["momentum"]
+        if not momentum and not group["weight_decay"]:  # p = p - lr * g alone: sgd's
+            alpha = -group["lr"]  # last line, without the lists (a training step's
+            for p in group["params"]:  # microseconds)
+                if p._grad is not None:
+                    fused.add(p._data, p._grad._data, alpha, out=p._data)
+            return
+        params = [p for p in group["params"] if p.grad is not None]
         if momentum:
             buffers = [self.state[p].get("momentum_buffer") for p in params]
             arrays = [None if b is None else b._data for b in buffers]

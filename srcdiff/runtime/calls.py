@@ -104,6 +104,8 @@ def path_key(path: list) -> tuple:
     tuple of the distinct paths its iterations took, in a canonical order (so a loop
     whose iterations went two ways has one key, whichever way came first); each
     iteration is relabelled with the index of its path in that tuple."""
+    if _ONLY_CHOICES.issuperset(map(type, path)):  # branch choices alone: as they are
+        return tuple(path)
     key = []
     for item in path:
         if type(item) is int or type(item) is Raised:
@@ -126,6 +128,9 @@ def path_key(path: list) -> tuple:
                 iteration[0] = index[iteration[0]]
         key.append(item.kinds)
     return tuple(key)
+
+
+_ONLY_CHOICES = frozenset({int})
 
 
 def _order(kind: Any) -> tuple:
