@@ -806,7 +806,10 @@ class Analyser:
             )
         passed_on = []  # keywords a rule called by name takes as they are (**kwargs)
         for k in keywords:
-            if rule.keywords and k.arg not in rule.params:
+            pname = registry.keyword(prim, k.arg)
+            if pname is None or k.arg == "out" and _is_none(k.value):  # (NumPy's default)
+                continue
+            if rule.keywords and pname not in rule.params:
                 if self.is_active(k.value):  # its rule would give it no gradient
                     return self.fail(
                         stmt,
@@ -815,14 +818,14 @@ class Analyser:
                     )
                 passed_on.append(k)
                 continue
-            if k.arg not in rule.params or k.arg in bound:
+            if pname not in rule.params or pname in bound:
                 return self.fail(
                     stmt,
                     f"argument {k.arg}= of {describe(prim)} is not "
                     "supported by its derivative rule",
                     "drop it, or register a rule with sd.register_vjp",
                 )
-            bound[k.arg] = k.value
+            bound[pname] = k.value
         for pname in rule.params:
             if pname not in bound:
                 if pname not in rule.defaults:

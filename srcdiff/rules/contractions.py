@@ -7,7 +7,7 @@ adjoint of the bilinear map the primitive is.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, multilinear, vjp
+from .registry import jvp, keywords, multilinear, vjp
 
 
 @vjp(xp.einsum)
@@ -48,6 +48,7 @@ def vdot(g, ans, a, b):
 # the primitive of that operand's tangent and the other operands: einsum's are written by
 # the compiler (any subscripts, ``...``, implicit output, sublists), one einsum a term.
 multilinear("all", xp.einsum)
+keywords(xp.einsum, optimize=None)  # the order of contraction: the same sums
 
 
 @jvp(xp.tensordot, shaped=True)

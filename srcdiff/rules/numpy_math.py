@@ -6,7 +6,7 @@ import math
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import casts, jvp, linear, nondiff, vjp
+from .registry import casts, jvp, keywords, linear, nondiff, vjp
 
 
 @vjp(xp.exp, math.exp)
@@ -295,6 +295,11 @@ def clip(g, ans, a, a_min=None, a_max=None):
         None if a_min is None else rt.unbroadcast(xp.where(below, g, 0.0), a_min),
         None if a_max is None else rt.unbroadcast(xp.where(above, g, 0.0), a_max),
     )
+
+
+# NumPy 2.1's names of the bounds
+keywords(xp.clip, min="a_min", max="a_max")
+keywords("ndarray.clip", min="a_min", max="a_max")
 
 
 @jvp(xp.clip, "ndarray.clip")

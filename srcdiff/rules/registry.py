@@ -424,6 +424,26 @@ def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
     return hit
 
 
+_KEYWORDS: dict[Any, dict[str, str | None]] = {}
+
+
+def keywords(primitive: Any, **names: str | None) -> None:
+    """Declare keywords the rules of ``primitive`` take under another name (np.clip's
+    ``min=`` as ``a_min``), or do without (None: np.einsum's ``optimize=``, which only
+    says how to compute it)."""
+    _KEYWORDS.setdefault(_key(primitive), {}).update(names)
+
+
+def keyword(primitive: Any, name: str) -> str | None:
+    """The parameter of ``primitive``'s rules that a call's keyword ``name`` binds: the
+    name itself, the one ``keywords`` gave, or None for one the rules do without."""
+    try:
+        renamed = _KEYWORDS.get(_key(primitive))
+    except TypeError:
+        return name
+    return renamed.get(name, name) if renamed else name
+
+
 def is_nondiff(primitive: Any) -> bool:
     """True when ``primitive`` is declared non-differentiable (a method bound to an object
     when its class's function is: ``model.train``)."""

@@ -2853,3 +2853,17 @@ def text_made_for_printing_is_no_refusal(x):
     message = f"loss {np.sum(x)}" + " at %s" % x[0]  # noqa: UP031 (as users write it)
     label = "w" + str(len(message) > 0)
     return np.sum(x * x) if label else 0.0
+
+
+@case(RNG.uniform(-1.0, 1.0, (3, 4)))
+def numpy_keywords_of_another_name_or_of_no_consequence(x):
+    """``np.clip(min=, max=)`` (NumPy 2.1's names), ``x.clip(max=)``,
+    ``np.einsum(optimize=)`` and an explicit ``out=None`` were refused."""
+    w = np.arange(12.0).reshape(3, 4)
+    return (
+        np.sum(np.clip(x, min=-0.45, max=0.55) * w)
+        + np.sum(x.clip(max=0.35) * w)
+        + np.einsum("ij,ij->", x, w, optimize=True)
+        + np.sum(np.exp(x, out=None))
+        + np.sum(np.dot(x, w.T, out=None))
+    )

@@ -288,3 +288,14 @@ def test_max_of_an_array_holding_nan_gives_the_gradient_to_the_entry_returned():
         return max(x)
 
     assert np.array_equal(sd.grad(largest)(np.array([np.nan, 1.0])), [1.0, 0.0])
+
+
+def test_keywords_of_another_name_in_forward_mode():
+    """Forward mode binds ``np.clip``'s ``min=``/``max=`` and ``einsum``'s ``optimize=``
+    as the reverse rule does."""
+    from .reported import numpy_keywords_of_another_name_or_of_no_consequence as f
+
+    x = np.random.default_rng(4).uniform(-1.0, 1.0, (3, 4))
+    v = np.random.default_rng(5).standard_normal((3, 4))
+    _, tangent = sd.jvp(f, (x,), (v,))
+    assert tangent == pytest.approx(np.sum(sd.grad(f)(x) * v))
