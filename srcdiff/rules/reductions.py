@@ -72,6 +72,36 @@ def extreme(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=
     )
 
 
+@vjp(xp.average)
+def average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    """``sum(a * w) / sum(w)`` over ``axis``, ``w`` the weights laid along it (ones for
+    none); NumPy's ``keepdims`` is keyword-only, and taken here by name alone."""
+    w = rt.average_weights(a, axis, weights, returned)
+    total = xp.sum(w, axis=axis, keepdims=True)
+    spread = rt.unreduce(g, a, axis, keepdims) / total
+    d_w = spread * (a - xp.sum(a * w, axis=axis, keepdims=True) / total)
+    return (
+        rt.unbroadcast(spread * w, a),
+        None,
+        None if weights is None else rt.reshape_like(rt.unbroadcast(d_w, w), weights),
+        None,
+        None,
+    )
+
+
+@jvp(xp.average, shaped=True)
+def average_jvp(ans, a, axis=None, weights=None, returned=False, keepdims=False, *, da,
+                dweights):  # fmt: skip
+    w = rt.average_weights(a, axis, weights, returned)
+    total = xp.sum(w, axis=axis, keepdims=True)
+    centred = a - xp.sum(a * w, axis=axis, keepdims=True) / total
+    dw = rt.average_weights(a, axis, dweights, returned)
+    return (
+        xp.sum(da * w / total, axis=axis, keepdims=keepdims),
+        xp.sum(centred * dw / total, axis=axis, keepdims=keepdims),
+    )
+
+
 @vjp(xp.var, "ndarray.var")
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes."""

@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import jvp, linear, unsupported, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -116,3 +116,71 @@ def nanmean_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=N
     )
     count = xp.maximum(xp.sum(kept, axis=axis, keepdims=keepdims), 1)
     return xp.sum(xp.where(kept, da, 0.0), axis=axis, keepdims=keepdims) / count
+
+
+# ---- quantiles ---------------------------------------------------------------------------
+
+# A quantile interpolates between one or two entries of the sorted values: its gradient
+# goes to them by their weights (``rt.quantile_grads``); that of ``q`` is the slope
+# between them. NumPy's ``weights=`` and ``interpolation=`` are keyword-only there, and
+# taken here by name alone.
+
+
+@vjp(xp.quantile)
+def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False, weights=None, interpolation=None):  # fmt: skip
+    d_a, d_q = rt.quantile_grads(g, a, q, axis, keepdims, method,
+                                 (overwrite_input, weights, interpolation))  # fmt: skip
+    return d_a, d_q, None, None, None, None, None, None, None
+
+
+@vjp(xp.percentile)
+def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, weights=None, interpolation=None):  # fmt: skip
+    """``np.quantile`` of ``q / 100``."""
+    d_a, d_q = rt.quantile_grads(g, a, q, axis, keepdims, method,
+                                 (overwrite_input, weights, interpolation), True)  # fmt: skip
+    return d_a, d_q, None, None, None, None, None, None, None
+
+
+@vjp(xp.median)
+def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """``np.quantile`` of 0.5: the middle entry, or the mean of the two middle ones."""
+    d_a, _ = rt.quantile_grads(g, a, 0.5, axis, keepdims, "linear",
+                               (overwrite_input, None, None))  # fmt: skip
+    return d_a, None, None, None, None
+
+
+@jvp(xp.quantile, shaped=True)
+def quantile_jvp(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                 keepdims=False, weights=None, interpolation=None, *, da, dq):  # fmt: skip
+    options = (overwrite_input, weights, interpolation)
+    return (
+        rt.quantile_tangent(da, None, a, q, axis, keepdims, method, options),
+        rt.quantile_tangent(None, dq, a, q, axis, keepdims, method, options),
+    )
+
+
+@jvp(xp.percentile, shaped=True)
+def percentile_jvp(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, weights=None, interpolation=None, *, da, dq):  # fmt: skip
+    options = (overwrite_input, weights, interpolation)
+    return (
+        rt.quantile_tangent(da, None, a, q, axis, keepdims, method, options, True),
+        rt.quantile_tangent(None, dq, a, q, axis, keepdims, method, options, True),
+    )
+
+
+@jvp(xp.median, shaped=True)
+def median_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, da):
+    return rt.quantile_tangent(da, None, a, 0.5, axis, keepdims, "linear",
+                               (overwrite_input, None, None))  # fmt: skip
+
+
+for _helper in (rt.quantile_grads, rt.quantile_tangent):
+    unsupported(
+        _helper,
+        "a second derivative through a quantile (np.quantile, np.percentile, np.median): "
+        "no derivative rule for its gradient",
+        "take the first derivative only, or sort and interpolate with np.sort and indexing",
+    )

@@ -181,6 +181,12 @@ def choice_grads(gbar, out, g, ans, iterable, others=None, default=None, key=Non
     return d_g, None, None, None, None, None, None
 
 
+@vjp(rt.average_weights)
+def average_weights(g, ans, a, axis, weights, returned=False):
+    """np.average's weights laid along ``a``'s axes: a reshape of them (linear)."""
+    return None, None, None if weights is None else rt.reshape_like(g, weights), None
+
+
 @vjp(rt.result_like)
 def result_like(g, ans, like, parts):
     """A tuple result's tangents made a named tuple like it: the parts' adjoints are the
@@ -220,6 +226,7 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
        rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
+linear((2,), rt.average_weights)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)

@@ -4,6 +4,7 @@ from . import tensor_methods, tensors
 from .arrays import (
     acc,
     appended,
+    average_weights,
     broadcast_like,
     cast_like,
     clipped,
@@ -38,6 +39,8 @@ from .arrays import (
     power_slope_grads,
     prod_grad,
     prod_grad_grads,
+    quantile_grads,
+    quantile_tangent,
     repeat_grads,
     reshape_like,
     reversible,
@@ -316,6 +319,9 @@ from .updates import (
 )
 
 __all__ = [
+    "average_weights",
+    "quantile_grads",
+    "quantile_tangent",
     "np_mean",
     "np_sum",
     "assemble",

@@ -471,6 +471,29 @@ def size(x: Any) -> int:
     return math.prod(_shape(x))
 
 
+def average_weights(a: Any, axis: Any, weights: Any, returned: Any = False) -> Any:
+    """The weights of ``np.average(a, axis, weights)`` laid along ``a``'s axes (weights
+    of the reduced axes alone reshaped to broadcast along them), ones where there are
+    none. ``returned=True``, whose result is a pair, is refused."""
+    if returned:
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            "np.average(..., returned=True), whose result is a pair",
+            "compute the sum of the weights apart (np.sum(w))",
+        )
+    xp = array_module(a)
+    if weights is None:
+        return xp.ones_like(a)
+    w = xp.asarray(weights)
+    if w.shape == _shape(a) or axis is None:
+        return w
+    shape = [1] * len(_shape(a))
+    for ax, n in zip(_normal_axes(axis, len(shape)), w.shape, strict=True):
+        shape[ax] = n
+    return xp.reshape(w, tuple(shape))
+
+
 def reshape_like(g: Any, x: Any) -> Any:
     """``g`` reshaped to the shape of ``x``."""
     return array_module(g).reshape(g, _shape(x))
@@ -657,6 +680,131 @@ def sort_tangent(d: Any, x: Any, axis: Any = -1) -> Any:
     if axis is None:
         x, d, axis = xs.reshape(x, (-1,)), xs.reshape(d, (-1,)), -1
     return xs.take_along_axis(d, xs.argsort(x, axis=axis, stable=True), axis=axis)
+
+
+# ---- quantiles: np.quantile, np.percentile, np.median ---------------------------------
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile_setup(a: Any, q: Any, axis: Any, method: str, options: tuple) -> tuple:
+    """``a`` with the reduced axes last as one (``B + (n,)``), the order a stable sort
+    puts it in, its sorted values, and per quantile (flat) the two sorted positions its
+    value reads and the weight of the second, as NumPy interpolates them."""
+    from .mutation import refuse  # mutation imports this module
+
+    overwrite_input, weights, interpolation = options
+    if method not in _QUANTILE_METHODS or weights is not None or interpolation is not None:
+        raise refuse(
+            f"a quantile by method={method!r}, weights= or interpolation=",
+            f"use one of the methods {', '.join(_QUANTILE_METHODS)}, without weights",
+        )
+    if overwrite_input:
+        raise refuse(
+            "a quantile with overwrite_input=True, which reorders the array it was given",
+            "drop overwrite_input",
+        )
+    xp = array_module(a)
+    lined = _quantile_lined(xp, a, a, axis)
+    n = lined.shape[-1]
+    order = xp.argsort(lined, axis=-1, stable=True)
+    ordered = xp.take_along_axis(lined, order, axis=-1)
+    pos = np.asarray(q, dtype=np.float64).reshape(-1) * (n - 1)
+    lo = np.floor(pos)
+    frac = pos - lo
+    if method == "lower":
+        frac = np.zeros_like(frac)
+    elif method == "higher":
+        frac = (frac > 0).astype(np.float64)
+    elif method == "midpoint":
+        frac = np.where(frac > 0, 0.5, 0.0)
+    elif method == "nearest":  # (ties to the even position, as np.around)
+        frac = (np.around(pos) > lo).astype(np.float64)
+    lo = lo.astype(np.intp)
+    return xp, lined, order, ordered, n, lo, np.minimum(lo + 1, n - 1), frac
+
+
+def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
+                   options: tuple, percent: bool = False) -> tuple:  # fmt: skip
+    """The gradients of ``a`` and ``q`` of ``np.quantile(a, q, axis, method=method,
+    keepdims=keepdims)`` (``np.percentile`` where ``percent``: ``q`` in percent): each
+    quantile's gradient goes to the one or two entries it interpolates between, by
+    their weights; ``q``'s (linear method only) is the slope between them. ``options``:
+    ``(overwrite_input, weights, interpolation)``, refused but for their defaults."""
+    fraction = np.asarray(q, dtype=np.float64) / 100.0 if percent else q
+    xp, lined, order, ordered, n, lo, hi, frac = _quantile_setup(a, fraction, axis, method,
+                                                                  options)  # fmt: skip
+    a = xp.asarray(a)
+    batch = lined.shape[:-1]
+    count = len(frac)
+    spread = xp.reshape(xp.broadcast_to(xp.asarray(g, dtype=lined.dtype),
+                                        _quantile_shape(a, q, axis, keepdims)),
+                        (count, *batch))  # fmt: skip
+    d_ordered = xp.zeros_like(lined)
+    d_q = np.zeros(count)
+    for j in range(count):
+        d_ordered[..., lo[j]] += spread[j] * (1.0 - frac[j])
+        d_ordered[..., hi[j]] += spread[j] * frac[j]
+        if method == "linear":
+            slope = (ordered[..., hi[j]] - ordered[..., lo[j]]) * (n - 1)
+            d_q[j] = float(xp.sum(spread[j] * slope)) / (100.0 if percent else 1.0)
+    back = xp.argsort(order, axis=-1)  # the inverse permutation
+    d_lined = xp.take_along_axis(d_ordered, back, axis=-1)
+    d_a = _quantile_unmoved(xp, d_lined, a, axis)
+    if not np.ndim(q):
+        return d_a, float(d_q[0])
+    kind = np.asarray(q).dtype
+    return d_a, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
+
+
+def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool,
+                     method: str, options: tuple, percent: bool = False) -> Any:  # fmt: skip
+    """The tangent of ``np.quantile`` (see ``quantile_grads``) along ``da`` and ``dq``
+    (None: none)."""
+    fraction = np.asarray(q, dtype=np.float64) / 100.0 if percent else q
+    xp, lined, order, ordered, n, lo, hi, frac = _quantile_setup(a, fraction, axis, method,
+                                                                  options)  # fmt: skip
+    parts = []
+    d_ordered = None
+    if da is not None:
+        d_ordered = xp.take_along_axis(_quantile_lined(xp, da, a, axis), order, axis=-1)
+    dqs = None if dq is None else np.asarray(dq, dtype=np.float64).reshape(-1)
+    for j in range(len(frac)):
+        part = xp.zeros(lined.shape[:-1], dtype=lined.dtype)
+        if d_ordered is not None:
+            part = d_ordered[..., lo[j]] * (1.0 - frac[j]) + d_ordered[..., hi[j]] * frac[j]
+        if dqs is not None and method == "linear":
+            slope = (ordered[..., hi[j]] - ordered[..., lo[j]]) * (n - 1)
+            part = part + slope * (dqs[j] / (100.0 if percent else 1.0))
+        parts.append(part)
+    out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
+    return xp.reshape(out, _quantile_shape(a, q, axis, keepdims))
+
+
+def _quantile_shape(a: Any, q: Any, axis: Any, keepdims: bool) -> tuple:
+    """The shape of ``np.quantile(a, q, axis, keepdims=keepdims)``."""
+    axes = _normal_axes(axis, np.ndim(a))
+    shape = np.shape(a)
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape)) if keepdims else tuple(
+        d for i, d in enumerate(shape) if i not in axes)  # fmt: skip
+    return (*np.shape(q), *kept)
+
+
+def _quantile_lined(xp: Any, d: Any, a: Any, axis: Any) -> Any:
+    """``d``, shaped as ``a``, with the reduced axes last as one (as ``_quantile_setup``)."""
+    d = xp.asarray(d)
+    axes = _normal_axes(axis, np.ndim(a))
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = xp.transpose(d, (*rest, *axes))
+    return xp.reshape(moved, (*moved.shape[: len(rest)], math.prod(a.shape[i] for i in axes)))
+
+
+def _quantile_unmoved(xp: Any, d_lined: Any, a: Any, axis: Any) -> Any:
+    """The inverse of ``_quantile_lined``: back to ``a``'s shape and order of axes."""
+    axes = _normal_axes(axis, a.ndim)
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = xp.reshape(d_lined, (*(a.shape[i] for i in rest), *(a.shape[i] for i in axes)))
+    return xp.transpose(moved, tuple(np.argsort([*rest, *axes])))
 
 
 def entries(g: Any, container: Any) -> list:

@@ -174,6 +174,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             NOT_STANDARD,
         ),
         np.trace: "not in the standard (only in its linalg extension)",
+        **dict.fromkeys(
+            [np.average, np.quantile, np.percentile, np.median, rt.average_weights],
+            NOT_STANDARD,
+        ),
         **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),
         **dict.fromkeys(
             [rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.fill_diagonal, rt.filled],

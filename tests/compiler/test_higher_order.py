@@ -197,6 +197,10 @@ REFUSED_AT_SECOND_ORDER = {
     "mutation.write_through": "a write into an object a global holds: no forward rule",
     "autograd.graph_gradient": "a recorded graph's gradient: no forward rule",
     **dict.fromkeys(
+        ["np.quantile", "np.percentile", "np.median"],
+        "a quantile's gradient (rt.quantile_grads): no derivative rule, first order only",
+    ),
+    **dict.fromkeys(
         [
             "arrays.power_slope",
             "arrays.safe_log",

@@ -96,6 +96,16 @@ SPECS = [
     Spec(builtins.sum, ([R.scalar(), R.scalar()], R.scalar())),
     Spec(builtins.sum, (R((3, 2)), R(())), label="rows-of-an-array"),
     # Python's max and min: of arguments, of a list's entries, of a 1-D array's entries
+    Spec(np.average, (R((3, 4)),), label="no-weights"),
+    Spec(np.average, (R((3, 4)), 1, R((4,), 0.5, 2.0)), wrt=(0, 2), label="1d-weights"),
+    Spec(np.average, (R((3, 4)), None, R((3, 4), 0.5, 2.0)), wrt=(0, 2), label="weights"),
+    Spec(
+        np.average,
+        (R((2, 3, 4)), (0, 2), R((2, 4), 0.5, 2.0)),
+        {"keepdims": True},
+        wrt=(0, 2),
+        label="axes-weights-keepdims",
+    ),  # fmt: skip
     Spec(builtins.max, (R.scalar(), R.scalar(), R.scalar())),
     Spec(builtins.min, (R(()), 0.25, R(()))),
     Spec(builtins.max, ([R(()), R(()), R(())],), label="list"),

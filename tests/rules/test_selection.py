@@ -145,6 +145,33 @@ SPECS = [
     Spec(np.mean, (X34,), {"axis": 1, "where": MASK}, label="where"),
     Spec(np.mean, (X34,), {"axis": 0, "keepdims": True, "where": ROWS}, label="where"),
     Spec(np.mean, (X34,), {"where": MASK}, label="where-all"),
+    # ---- quantiles: q kept off the points where it meets an entry (a kink in q) -----------
+    Spec(np.quantile, (R((3, 4)), 0.3), label="scalar-q"),
+    Spec(np.quantile, (R((3, 4)), np.array([0.2, 0.7]), 1), label="q-array-axis"),
+    Spec(
+        np.quantile,
+        (R((2, 3, 4)), 0.4, (0, 2), None, False, "linear", True),
+        wrt=(0, 1),
+        label="axes-keepdims",
+    ),  # fmt: skip
+    Spec(
+        np.quantile,
+        (R((3, 4)), np.array([0.35, 0.8])),
+        {"axis": 0, "keepdims": True},
+        label="keywords",
+    ),  # fmt: skip
+    *[
+        Spec(
+            np.quantile, (R((3, 4)), np.array([0.3, 0.5]), 1), {"method": m}, wrt=(0,), label=m
+        )  # fmt: skip
+        for m in ("lower", "higher", "midpoint", "nearest")
+    ],
+    Spec(np.percentile, (R((3, 4)), np.array([20.0, 70.0]), 0)),
+    Spec(np.percentile, (R((5,)), 35.0), label="vector"),
+    Spec(np.median, (R((3, 4)), 1), wrt=(0,)),
+    Spec(np.median, (R((4,)),), label="even"),
+    Spec(np.median, (R((5,)),), label="odd"),
+    Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

@@ -87,6 +87,8 @@ SPECS = [
     Spec(rt.sort_tangent, (R((3, 4)), X)),
     Spec(rt.sort_tangent, (R((3, 4)), X, 0), wrt=(0, 1), label="axis-0"),
     Spec(rt.sort_tangent, (R((3, 4)), X, None), wrt=(0, 1), label="flat"),
+    Spec(rt.average_weights, (X, 1, R((X.shape[1],), 0.5, 2.0)), wrt=(2,), label="1d"),
+    Spec(rt.average_weights, (X, None, R(X.shape, 0.5, 2.0)), wrt=(2,), label="whole"),
     Spec(rt.extreme_grad, (R(()), np.asarray(np.max(X)), X), wrt=(0,), label="max"),
     Spec(rt.extreme_grad, (R((4,)), np.min(X, axis=0), X, 0), wrt=(0,), label="min-axis-0"),
     Spec(
