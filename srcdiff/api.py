@@ -21,6 +21,7 @@ import numpy as np
 from . import batching
 from . import runtime as rt
 from .backend import array_module, device_of, dtype_kind
+from .compiler.analyse import runs_as_one_example
 from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.differentiate import explain
 from .compiler.parse import parse
@@ -1220,7 +1221,7 @@ def _changes_nothing(fn: Any, args: tuple) -> bool:
     names = target.__code__.co_varnames[: target.__code__.co_argcount]
     kinds = {n: "array" for n, a in zip(names, args, strict=False) if isinstance(a, np.ndarray)}
     try:
-        return unit_for(target, (), kinds, np).analysis.pure
+        return unit_for(target, (), kinds, np).analysis.pure and runs_as_one_example(target)
     except Exception:  # srcdiff cannot compile it: the loop runs it as Python does
         return False
 
@@ -1323,9 +1324,10 @@ class MappedFunction:
         per_example = []
         own = getattr(type(self._fn), "_srcdiff_vjp", None)  # sd.vmap(sd.grad(f)): its rule
         for b in range(size):
-            example, g_b = self._slice(args, axes, b), _example(g, self._out_axes, b)
+            example, ans_b = self._slice(args, axes, b), _example(ans, self._out_axes, b)
+            g_b = _tree_map(_spread, _example(g, self._out_axes, b), ans_b)
             if own is not None:
-                grads_b = own(self._fn, g_b, _example(ans, self._out_axes, b), *example)
+                grads_b = own(self._fn, g_b, ans_b, *example)
                 per_example.append(tuple(grads_b[i] for i in floats))
                 continue
             _, pull = _vjp(self._fn, example, floats)
@@ -1377,7 +1379,7 @@ def _stack(outs: list, axes: Any) -> Any:
 
     def stack(*examples: Any) -> Any:
         if axes is None:
-            if any(not np.array_equal(e, examples[0]) for e in examples[1:]):
+            if any(not _same_value(e, examples[0]) for e in examples[1:]):
                 raise ValueError(
                     "vmap: out_axes=None but the result differs from example to example"
                 )
@@ -1391,13 +1393,34 @@ def _stack(outs: list, axes: Any) -> Any:
     return _tree_map(stack, *outs)
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two examples' results are equal, NaN in the same places counting equal."""
+    try:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    except TypeError:  # (entries NaN has no meaning for)
+        return bool(np.array_equal(a, b))
+
+
+def _spread(g: Any, ans: Any) -> Any:
+    """An example's cotangent of ``ans`` from the batch's: None (an unused result's) as
+    zeros; a number where the result is an array, spread over its shape."""
+    if g is None:
+        return rt.zeros_like(ans)
+    if np.ndim(g) == 0 and np.ndim(ans):
+        return array_module(g).broadcast_to(g, np.shape(ans))
+    return g
+
+
 def _example(stacked: Any, axes: Any, b: int) -> Any:
     """Example ``b`` of a result stacked along ``axes`` (what ``_stack`` made)."""
     if isinstance(axes, (tuple, list)):
         return type(stacked)(
             _example(part, axis, b) for part, axis in zip(stacked, axes, strict=True)
         )
-    return _tree_map(lambda x: x[(slice(None),) * (axes % np.ndim(x)) + (b,)], stacked)
+    # (a number or None, not stacked: an unused result's cotangent, every example's)
+    return _tree_map(
+        lambda x: x[(slice(None),) * (axes % np.ndim(x)) + (b,)] if np.ndim(x) else x, stacked
+    )
 
 
 def _differentiable(x: Any) -> bool:

@@ -1737,6 +1737,43 @@ def function_is_pure(fn: types.FunctionType) -> bool:
     return _PURITY[fn]
 
 
+# builtins that look at what a value is: run on a whole batch (sd.vmap), they see the
+# batch, not one example
+TYPE_INSPECTIONS = frozenset({isinstance, issubclass, type, hasattr, callable, id, np.isscalar})
+
+
+def runs_as_one_example(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` and the functions it calls (``function_is_pure`` finds them) neither
+    catch exceptions nor look at what their values are: run once on a whole batch, a
+    ``try`` would catch the batch's refusal of a step (and run its handler for every
+    example), an ``isinstance`` would see the batch."""
+    seen: set[types.FunctionType] = set()
+
+    def plain(f: types.FunctionType | None) -> bool:
+        if f is None or f in seen:
+            return f is not None
+        seen.add(f)
+        parsed = parse(f)
+        handed = []  # functions it passes on (sd.jvp(g, ...) runs g on the batch too)
+        for n in gast.walk(parsed.tree):
+            if isinstance(n, gast.Try):
+                return False
+            if not isinstance(n, gast.Call):
+                continue
+            if isinstance(n.func, gast.Name):
+                found, obj = parsed.resolve(n.func.id)
+                if found and hashable(obj) and obj in TYPE_INSPECTIONS:
+                    return False
+            for a in n.args:
+                found, obj = parsed.resolve(a.id) if isinstance(a, gast.Name) else (False, None)
+                if found and isinstance(obj, types.FunctionType):
+                    handed.append(obj)
+        function_is_pure(f)  # (finds its callees)
+        return all(plain(ref()) for ref in _CALLEES.get(f, ())) and all(map(plain, handed))
+
+    return plain(fn)
+
+
 def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     """True when running the function twice cannot be told from running it once: it
     calls srcdiff's known primitives, math, pure builtins, methods that change nothing and

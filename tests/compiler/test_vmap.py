@@ -638,3 +638,87 @@ def test_vjp_and_the_reverse_jacobian_of_a_mapped_function_use_its_rule():
     np.testing.assert_allclose(
         sd.jacobian(mapped, mode="rev")(x), sd.jacobian(mapped, mode="fwd")(x), atol=1e-12
     )
+
+
+def caught(x):
+    try:
+        if x.sum() > 0:
+            return x * 2.0
+        return -x
+    except Exception:
+        return x * 0.0
+
+
+def rounded_or_seven(v):
+    try:
+        k = round(v)
+    except TypeError:
+        k = 7
+    return v * k
+
+
+def summed_if_an_array(x):
+    if isinstance(x, np.ndarray):
+        return x.sum()
+    return x * 2.0
+
+
+def scaled_loss(w, v):
+    scale = 10.0 if isinstance(v, float) else 1.0
+    return np.sum(w**2) * scale * v
+
+
+def tangent_through_jvp(x, w, t):
+    return sd.jvp(summed_if_an_array_of(w), (x,), (t,))[1]
+
+
+def summed_if_an_array_of(w):
+    return lambda x: np.sum(x * w) if isinstance(x, np.ndarray) else np.sum(w) * x
+
+
+def _looped(fn, in_axes, args, size):
+    """``fn`` of each example, stacked: what vmap must give."""
+    return np.stack([
+        fn(*(a if axis is None else a[b] for a, axis in zip(args, in_axes, strict=True)))
+        for b in range(size)
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fn, in_axes, args",
+    [
+        (caught, (0,), (np.array([[1.0, 2.0], [-1.0, -2.0], [3.0, -1.0]]),)),
+        (rounded_or_seven, (0,), (np.array([1.4, 2.6, -0.7]),)),
+        (summed_if_an_array, (0,), (np.arange(6.0).reshape(3, 2),)),
+        (sd.grad(scaled_loss, wrt=1), (None, 0), (np.array([1.0, 2.0]), np.array([0.5, 1.0]))),
+    ],
+)
+def test_a_try_or_an_isinstance_runs_example_by_example(fn, in_axes, args):
+    """Run on the whole batch, a user's ``except`` caught the batch's refusal of a step
+    (its handler ran for every example) and ``isinstance`` saw the batch: the results
+    were wrong, silently. Such functions run example by example."""
+    mapped = sd.vmap(fn, in_axes=in_axes)(*args)
+    size = len(args[in_axes.index(0)])
+    assert np.allclose(mapped, _looped(fn, in_axes, args, size))
+
+
+def test_a_function_handed_to_jvp_inside_the_map_is_looked_at_too():
+    x, w = np.arange(6.0).reshape(2, 3), np.array([1.0, 2.0, 3.0])
+    mapped = sd.vmap(tangent_through_jvp, in_axes=(0, None, 0))(x, w, x)
+    assert np.allclose(mapped, _looped(tangent_through_jvp, (0, None, 0), (x, w, x), 2))
+
+
+def first_of_pair(x, w):
+    a, b = sd.vmap(lambda xi, wi: (np.tanh(xi * wi).sum(), xi * wi), in_axes=(0, None))(x, w)
+    return np.sum(a**2)
+
+
+def test_a_mapped_result_left_unused_gets_a_zero_gradient():
+    """The cotangent of a result left unused is None: taking an example of it crashed."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(3, 4)), rng.normal(size=(4,))
+
+    def loop(x, w):
+        return sum(np.tanh(x[i] * w).sum() ** 2 for i in range(3))
+
+    assert np.allclose(sd.grad(first_of_pair, wrt=1)(x, w), sd.grad(loop, wrt=1)(x, w))
