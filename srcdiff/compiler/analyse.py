@@ -484,9 +484,11 @@ class Analyser:
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
                 f"dict.{attr}"
             )
-            if self.is_active(owner) and (
+            if (self.is_active(owner) and (
                 dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
-            ):  # (a method of an object the code computed: refused, never a constant)
+            )) or (dict_method and any(map(self.is_active, args))):  # fmt: skip
+                # (a method of an object the code computed: refused, never a constant; a
+                # dict's, given a differentiated value: d.get(k, x))
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
                 tensor = self.users_tensor_code(stmt)

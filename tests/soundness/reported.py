@@ -2867,3 +2867,15 @@ def numpy_keywords_of_another_name_or_of_no_consequence(x):
         + np.sum(np.exp(x, out=None))
         + np.sum(np.dot(x, w.T, out=None))
     )
+
+
+@case(vec(2))
+def a_missing_key_got_from_a_dict_written_to(x):
+    """``d.get(missing, x)`` on a dict written to before crashed in the adjoint (the
+    dict's gradient was None); on a dict holding no differentiated value it was refused
+    ("no derivative rule for 'dict.get'")."""
+    d = {"a": x[0]}
+    d["a"] = 2.0
+    e = {}
+    e["b"] = 0.1
+    return d.get("zz", x[0]) * 3.0 + e.get("zz", x[1]) * x[1] + d.get("a", 0.0)
