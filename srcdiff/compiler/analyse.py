@@ -1013,6 +1013,8 @@ class Analyser:
         (``float(str(x))``, ``np.float64(f"{x}")``): text carries no gradient, so the
         number would be taken as a constant, though it is the value itself. Text made
         for printing or logging is fine."""
+        if not any(isinstance(s, gast.Assign) and self.makes_text(s.value) for s in statements):
+            return
         texts: set[str] = set()
         changed = True
         while changed:
@@ -1044,8 +1046,10 @@ class Analyser:
             return isinstance(v.left, gast.Constant) and isinstance(v.left.value, str)
         if not isinstance(v, gast.Call):
             return False
-        if isinstance(v.func, gast.Attribute) and v.func.attr == "format":
-            return True
+        if isinstance(v.func, gast.Attribute):
+            return v.func.attr == "format"
+        if not (isinstance(v.func, gast.Name) and v.func.id in ("str", "repr", "format", "ascii")):
+            return False
         kind, obj = self.resolve(v.func)
         return kind == "object" and obj in (str, repr, format, ascii)
 
