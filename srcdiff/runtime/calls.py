@@ -909,8 +909,11 @@ def inlined(site: Any) -> bool:
 
 def carries_gradient(v: Any) -> bool:
     """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
-    module or a function (those are compiled as constants of the callee)."""
-    if isinstance(v, (str, bool, int, type(None))):
+    slice, a module or a function (those are compiled as constants of the callee), nor
+    a list or tuple of such (indices: ``x[[0, 2]]``)."""
+    if isinstance(v, (str, bool, int, type(None), slice, type(Ellipsis), range)):
+        return False
+    if type(v) in (list, tuple) and v and not any(map(carries_gradient, v)):
         return False
     if callable(v) and not (
         is_record(v)

@@ -94,3 +94,20 @@ def test_a_third_derivative_is_refused_clearly():
     np.testing.assert_allclose(h.detach().numpy(), 12.0 * X0**2, rtol=1e-6)
     with pytest.raises(sd.CompileError, match="a third derivative"):  # (not "no forward rule")
         h.sum().backward()
+
+
+@pytest.mark.parametrize("index", [np.s_[1:], np.s_[::2], [0, 2, 0]], ids=str)
+def test_a_gradient_through_slices_and_index_lists_is_differentiated_again(index):
+    """A slice or a list of indices in the recorded graph was taken for an argument to
+    differentiate: the second pass refused the slice, and crashed on the list."""
+    x0 = np.arange(12.0).reshape(3, 4) / 7
+
+    def penalty(x):
+        s = np.zeros_like(x)
+        np.add.at(s, index, 3 * x[index] ** 2)  # d/dx of sum(x[index] ** 3)
+        return np.sum(s)
+
+    x = sd.tensor(x0, requires_grad=True)
+    (g,) = autograd.grad((x[index] ** 3).sum(), x, create_graph=True)
+    g.sum().backward()
+    assert np.allclose(x.grad.numpy(), _numeric(penalty, x0), atol=1e-6)
