@@ -149,8 +149,12 @@ class Generator:
 
     def bernoulli(self, p: Any, size: tuple = (), dtype: Any = np.float32) -> np.ndarray:
         """1 with probability ``p`` (a number, or an array of them), else 0, each from one
-        float64 uniform draw (``u < p``), as PyTorch's CPU ``bernoulli_``."""
+        uniform draw (``u < p``), as PyTorch's CPU ``bernoulli_``: a float64 one, but for
+        an array of probabilities of another dtype, compared in float32 with a float32
+        draw (PyTorch's ``bernoulli_distribution<float>``)."""
         n = int(np.prod(size))
+        if isinstance(p, np.ndarray) and p.dtype != np.float64:
+            return (self._uniform(n, np.float32).reshape(size) < p.astype(np.float32)).astype(dtype)
         return (self._uniform(n, np.float64).reshape(size) < p).astype(dtype)
 
     def integers(self, low: int, high: int | None = None, size: tuple = (),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..creation import bernoulli, full
+from ..creation import full
 from ..rules.registry import nondiff
 from ..tensor import Tensor
 
@@ -113,8 +113,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    # PyTorch's mask, from its draws: bernoulli_(1 - p)
-    keep = bernoulli(full(input.shape, 1.0 - p, dtype=input.dtype, device=input.device))
+    # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), of a number
+    keep = full(input.shape, 0.0, dtype=input.dtype, device=input.device).bernoulli_(1.0 - p)
     return input * (keep._data / (1.0 - p))
 
 

@@ -4,7 +4,8 @@ PyTorch is not a test dependency; PyTorch 2.11 and 2.14 give the same numbers).
 
 Every draw is compared bit for bit: ``rand``, ``randn`` and ``normal_`` (float32 and
 float64, under and over 16 numbers, with a scale whose product rounds), ``uniform_``,
-``randint``, ``randperm``, ``bernoulli_``, dropout masks, ``random_split``,
+``randint``, ``randperm``, ``bernoulli_``, ``bernoulli`` of a tensor of probabilities, dropout
+masks, ``random_split``,
 ``DataLoader(shuffle=True)`` and ``nn.Linear``'s initial parameters.
 """
 
@@ -57,6 +58,17 @@ def test_floats_are_pytorchs(kind, dtype, n, seed):
     key = f"{kind}/{seed}/{n}/{dtype}"
     want = np.asarray(VALUES[key], dtype=got.dtype)
     np.testing.assert_array_equal(got, want, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_bernoulli_of_a_tensor_of_probabilities_is_pytorchs(n, seed, dtype):
+    """PyTorch draws a float32 uniform for probabilities of float32, a float64 one for
+    float64 (``bernoulli_distribution<float>`` or ``<double>``)."""
+    sd.manual_seed(seed)
+    p = sd.from_numpy(np.linspace(0.05, 0.95, n)).to(DTYPES[dtype])
+    _same(sd.bernoulli(p).tolist(), f"bernoulli/{seed}/{n}/{dtype}")
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import programs  # beside this file: the tutorials and optimizer runs, for torch or srcdiff
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,9 @@ def record() -> dict:
                 out[f"uniform_/{seed}/{n}/{name}"] = values(
                     torch.empty(n, dtype=dtype).uniform_(-1.0, 3.0)
                 )
+                torch.manual_seed(seed)  # a tensor of probabilities: float32 draws for it
+                probabilities = torch.from_numpy(np.linspace(0.05, 0.95, n)).to(dtype)
+                out[f"bernoulli/{seed}/{n}/{name}"] = values(torch.bernoulli(probabilities))
             torch.manual_seed(seed)
             out[f"randint/{seed}/{n}"] = values(torch.randint(-5, 7, (n,)))
             torch.manual_seed(seed)
@@ -92,7 +96,6 @@ def optimizers_with_ieee_sqrt() -> dict:
     PyTorch's CPU sqrt (MKL's vector math) is off by one ulp for about a fifth of float32
     inputs (and a few float64 ones); srcdiff's is NumPy's, correctly rounded. With the
     sqrt replaced, every other operation of these optimizers is compared bit for bit."""
-    import numpy as np
 
     def ieee(t: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.sqrt(t.detach().numpy()))
@@ -113,7 +116,6 @@ def optimizers_with_ieee_sqrt() -> dict:
 
 def tutorial() -> dict:
     """The values "Understanding PyTorch with an example" prints (its code, on the CPU)."""
-    import numpy as np
 
     np.random.seed(42)
     x = np.random.rand(100, 1)
