@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..creation import full
+from ..creation import bernoulli, full
+from ..dtypes import float64
 from ..rules.registry import nondiff
 from ..tensor import Tensor
 
@@ -113,9 +114,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), of a number
-    keep = full(input.shape, 0.0, dtype=input.dtype, device=input.device).bernoulli_(1.0 - p)
-    return input * (keep._data / (1.0 - p))
+    # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), whose number
+    # 1 - p is a double (its draws float64 ones, as for float64 probabilities)
+    keep = bernoulli(full(input.shape, 1.0 - p, dtype=float64, device=input.device))
+    return input * (keep._data.astype(input._data.dtype) / (1.0 - p))
 
 
 # ---- losses -------------------------------------------------------------------------
