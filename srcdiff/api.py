@@ -533,7 +533,7 @@ class _Target:
         given = [*zip(self.parameters[0], args, strict=False),
                  *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
         # (the call's key has every argument's type)
-        numbers = frozenset(n for n, a in given if type(a) in (int, float))
+        numbers = frozenset(n for n, a in given if rt.immutable_number(a))
         plain = frozenset(n for n, a in given if rt.plain_value(a))
         unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
                         returns=self.returns, numbers=numbers, plain=plain)  # fmt: skip

@@ -110,6 +110,7 @@ from .calls import (
     finally_leaves,
     forget_source,
     function_of_source,
+    immutable_number,
     inlined,
     install,
     owned,
@@ -319,6 +320,7 @@ from .updates import (
 )
 
 __all__ = [
+    "immutable_number",
     "average_weights",
     "quantile_grads",
     "quantile_tangent",

@@ -871,20 +871,27 @@ class _Site:
             Host.callee if self.tensor else Host.arrays,
             shapes,
             self.returns,
-            plain=frozenset() if self.tensor else self.plain(args, kwargs),
+            self.given(args, kwargs, immutable_number),
+            plain=frozenset() if self.tensor else self.given(args, kwargs, plain_value),
         )
         absorbed = {n for n, e in zip(self.names, self.elements, strict=True) if isinstance(e, str)}
         _refuse_kwargs_updates(unit, absorbed)
         return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
 
-    def plain(self, args: tuple, kwargs: dict) -> frozenset[str]:
-        """The parameters given plain arrays or numbers (``plain_value``), whose operators
-        the callee's code needs not check: the site's key has every argument's type,
-        shape and dtype."""
+    def given(self, args: tuple, kwargs: dict, what: Callable[[Any], bool]) -> frozenset[str]:
+        """The parameters given values that are ``what``: plain arrays or numbers
+        (``plain_value``), whose operators the callee's code needs not check; numbers
+        (``immutable_number``), which an update in place replaces. The site's key has
+        every argument's type, shape and dtype."""
         positional, named = self.parameters
         given = [*zip(positional, args, strict=False),
                  *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
-        return frozenset(n for n, a in given if plain_value(a))
+        return frozenset(n for n, a in given if what(a))
+
+
+def immutable_number(v: Any) -> bool:
+    """A Python or NumPy number: ``v += 1`` makes a new one."""
+    return type(v) in (int, float, bool, complex) or isinstance(v, np.generic)
 
 
 def _refuse_kwargs_updates(unit: Any, double: set[str]) -> None:

@@ -2879,3 +2879,17 @@ def a_missing_key_got_from_a_dict_written_to(x):
     e = {}
     e["b"] = 0.1
     return d.get("zz", x[0]) * 3.0 + e.get("zz", x[1]) * x[1] + d.get("a", 0.0)
+
+
+def _decremented_then_doubled(p):
+    p -= 1.0
+    p = p * 2.0
+    return p
+
+
+@case(vec(2))
+def a_callee_updating_a_number_argument_then_rebinding_it(x):
+    """``p -= 1.0; p = p * 2.0`` in a callee given a number was refused (taken for an
+    object updated in place, then rebound); a number's update makes a new one."""
+    first, second = float(x[0]), x[1]
+    return _decremented_then_doubled(first) * second + _decremented_then_doubled(second)
