@@ -1746,6 +1746,7 @@ def function_is_pure(fn: types.FunctionType) -> bool:
 # builtins that look at what a value is: run on a whole batch (sd.vmap), they see the
 # batch, not one example
 TYPE_INSPECTIONS = frozenset({isinstance, issubclass, type, hasattr, callable, id, np.isscalar})
+INSPECTION_NAMES = frozenset(f.__name__ for f in TYPE_INSPECTIONS)
 
 
 def runs_as_one_example(fn: types.FunctionType) -> bool:
@@ -1762,7 +1763,7 @@ def runs_as_one_example(fn: types.FunctionType) -> bool:
         parsed = parse(f)
         handed = []  # functions it passes on (sd.jvp(g, ...) runs g on the batch too)
         for n in gast.walk(parsed.tree):
-            if isinstance(n, gast.Try):
+            if isinstance(n, gast.Try) or isinstance(n, gast.Attribute) and n.attr == "__class__":
                 return False
             if not isinstance(n, gast.Call):
                 continue
@@ -1770,6 +1771,8 @@ def runs_as_one_example(fn: types.FunctionType) -> bool:
                 found, obj = parsed.resolve(n.func.id)
                 if found and hashable(obj) and obj in TYPE_INSPECTIONS:
                     return False
+            elif isinstance(n.func, gast.Attribute) and n.func.attr in INSPECTION_NAMES:
+                return False  # (builtins.isinstance, np.isscalar: by any path)
             for a in n.args:
                 found, obj = parsed.resolve(a.id) if isinstance(a, gast.Name) else (False, None)
                 if found and isinstance(obj, types.FunctionType):

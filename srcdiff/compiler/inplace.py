@@ -18,6 +18,7 @@ import gast
 import numpy as np
 
 from ..rules import registry
+from ..runtime.objects import out_position
 from .ir import mark
 from .parse import parse
 
@@ -253,7 +254,7 @@ def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
     for k in e.keywords:
         if k.arg == "out":
             return None if _is_none(k.value) else k.value
-    position = obj.nin if isinstance(obj, np.ufunc) else _out_position(obj)
+    position = obj.nin if isinstance(obj, np.ufunc) else out_position(obj)
     if position is not None and len(e.args) > position and not _is_none(e.args[position]):
         return e.args[position]
     return None
@@ -261,21 +262,6 @@ def _out_argument(e: gast.Call, obj: Any) -> gast.expr | None:
 
 def _is_none(e: gast.expr) -> bool:
     return isinstance(e, gast.Constant) and e.value is None
-
-
-def _out_position(obj: Any) -> int | None:
-    """Where a NumPy function takes ``out`` among its positional parameters
-    (``np.sum(a, axis, dtype, out)``, ``np.clip(a, lo, hi, out)``), if it does."""
-    try:
-        parameters = list(inspect.signature(obj).parameters.values())
-    except (TypeError, ValueError):  # no signature to read
-        return None
-    for i, p in enumerate(parameters):
-        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            return None
-        if p.name == "out":
-            return i
-    return None
 
 
 # arrays' methods that write into an ``out`` array, and the position ``out`` takes among
@@ -334,7 +320,7 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
     later: list[gast.keyword] = []  # arguments given by position after out, by name
     if isinstance(obj, np.ufunc):
         nin = min(nin, obj.nin)
-    elif (position := _out_position(obj)) is not None and position < nin:
+    elif (position := out_position(obj)) is not None and position < nin:
         names = list(inspect.signature(obj).parameters)[position + 1 :]
         later = [gast.keyword(arg=n, value=norm.atom(a))
                  for n, a in zip(names, e.args[position + 1 :], strict=False)]  # fmt: skip

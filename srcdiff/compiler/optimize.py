@@ -550,20 +550,21 @@ def _fold_into(value: gast.expr, use: gast.AST, parent: gast.AST) -> gast.expr |
             return None  # a number: the product is an array of x's shape only with g spread
         func = gast.Attribute(value=gast.Name("rt", gast.Load(), None, None), attr="unreduce_times",
                               ctx=gast.Load())  # fmt: skip
-        g, *rest = value.args
         if isinstance(factor, gast.BinOp) and isinstance(factor.op, gast.Mult) and _power_of_two(
                 factor.left):  # fmt: skip
-            # g * (2 * t): the 2 scales the reduced g instead, exactly (the same bits)
-            g, factor = gast.BinOp(left=g, op=gast.Mult(), right=factor.left), factor.right
-        return gast.Call(func=func, args=[g, *rest, factor], keywords=[])
+            # (2 * t): the 2 may scale the reduced g instead (see rt.unreduce_times)
+            return gast.Call(func=func, args=[*value.args, factor.right, factor.left],
+                             keywords=[])  # fmt: skip
+        return gast.Call(func=func, args=[*value.args, factor], keywords=[])
     return None
 
 
 def _power_of_two(e: gast.expr) -> bool:
-    """A positive constant power of two (2, 0.5, 4.0): a product with it is exact."""
-    if not (isinstance(e, gast.Constant) and type(e.value) in (int, float) and e.value > 0):
+    """A constant power of two from 1/1024 to 1024 (2, 0.5, 4.0): a product with it is
+    exact, where it neither overflows nor underflows."""
+    if not (isinstance(e, gast.Constant) and type(e.value) in (int, float)):
         return False
-    return math.frexp(e.value)[0] == 0.5
+    return 2.0**-10 <= e.value <= 2.0**10 and math.frexp(e.value)[0] == 0.5
 
 
 def fold_single_uses(fn: gast.FunctionDef) -> None:

@@ -87,7 +87,7 @@ def dict_items(g, ans, d):
 def dict_get(g, ans, d, key, default=None):
     """The entry's value, or ``default`` where the dict has no such key."""
     found = key in d
-    return ({key: g} if found else {}), None, (None if found else g)
+    return ({key: g} if found else {}), None, (rt.zeros_like(default) if found else g)
 
 
 @vjp(rt.put_back)

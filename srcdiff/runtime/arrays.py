@@ -181,19 +181,37 @@ def unreduce(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return xp.broadcast_to(g, _shape(x))
 
 
-def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any) -> Any:
-    """``unreduce(g, x, axis, keepdims) * factor``, where a factor shaped as ``x`` spares
-    the broadcast array: each entry is the same product, so the same bits. What an
-    adjoint computes for a reduction whose elementwise argument's slope is ``factor``
-    (``np.mean(e ** 2)``: ``unreduce(g / n, ...) * (2 * e)``)."""
+def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
+                   scale: float = 1) -> Any:  # fmt: skip
+    """``unreduce(g, x, axis, keepdims) * (scale * factor)``, where a factor shaped as
+    ``x`` spares the broadcast array: each entry is the same product, so the same bits.
+    What an adjoint computes for a reduction whose elementwise argument's slope is
+    ``scale * factor`` (``np.mean(e ** 2)``: ``unreduce(g / n, ...) * (2 * e)``). A
+    power of two ``scale`` multiplies the reduced ``g`` where that is exact (neither
+    overflows nor underflows in ``x``'s dtype), sparing an array operation."""
     if type(x) is _ndarray and type(factor) is _ndarray and factor.shape == x.shape:
         if axis is not None:
             g = keep_dims(g, x, axis, keepdims)
         if type(g) is _ndarray and g.ndim:
-            return g * factor
+            return g * (scale * factor) if scale != 1 else g * factor
         if type(g) in _FILL_TYPES or type(g) is _ndarray:  # a number, as unreduce fills
-            return x.dtype.type(g) * factor  # it into an array of x's dtype
-    return unreduce(g, x, axis, keepdims) * factor
+            g = x.dtype.type(g)  # it into an array of x's dtype
+            if scale != 1:
+                size, (low, high) = abs(float(g)), _EXACT.get(x.dtype, (math.inf, 0.0))
+                if size and not low / scale <= size < high / scale:
+                    return g * (scale * factor)
+                g = g * x.dtype.type(scale)
+            return g * factor
+    spread = unreduce(g, x, axis, keepdims)
+    return spread * (scale * factor) if scale != 1 else spread * factor
+
+
+# per float dtype, the magnitudes a product by a power of two keeps exact: from the
+# smallest normal number to the largest finite one
+_EXACT = {
+    np.dtype(t): (float(np.finfo(t).tiny), float(np.finfo(t).max))
+    for t in (np.float16, np.float32, np.float64)
+}
 
 
 def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -488,8 +506,12 @@ def average_weights(a: Any, axis: Any, weights: Any, returned: Any = False) -> A
     w = xp.asarray(weights)
     if w.shape == _shape(a) or axis is None:
         return w
+    axes = _normal_axes(axis, len(_shape(a)))
+    if len(axes) > 1:  # the weights' axes in the order of a's, as NumPy takes them
+        w = xp.permute_dims(w, tuple(np.argsort(axes))) if hasattr(xp, "permute_dims") else (
+            xp.transpose(w, tuple(np.argsort(axes))))  # fmt: skip
     shape = [1] * len(_shape(a))
-    for ax, n in zip(_normal_axes(axis, len(shape)), w.shape, strict=True):
+    for ax, n in zip(sorted(axes), w.shape, strict=True):
         shape[ax] = n
     return xp.reshape(w, tuple(shape))
 
@@ -705,6 +727,9 @@ def _quantile_setup(a: Any, q: Any, axis: Any, method: str, options: tuple) -> t
             "drop overwrite_input",
         )
     xp = array_module(a)
+    a = xp.asarray(a)
+    if backend.dtype_kind(a) not in "fc":  # (integers: the gradients are floats)
+        a = xp.asarray(a, dtype=xp.float64)
     lined = _quantile_lined(xp, a, a, axis)
     n = lined.shape[-1]
     order = xp.argsort(lined, axis=-1, stable=True)
@@ -764,6 +789,7 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
     fraction = np.asarray(q, dtype=np.float64) / 100.0 if percent else q
     xp, lined, order, ordered, n, lo, hi, frac = _quantile_setup(a, fraction, axis, method,
                                                                   options)  # fmt: skip
+    a = xp.asarray(a)
     parts = []
     d_ordered = None
     if da is not None:
@@ -1128,7 +1154,7 @@ def _check_iterated(x: Any) -> None:
     """Refuse a gradient through the iteration of an object that is no list, tuple,
     array, iterator (its entries given back as a list) or view of a dict: its
     ``__iter__`` is code no adjoint follows."""
-    if type(x).__iter__ in (list.__iter__, tuple.__iter__) or _is_array(x):
+    if _plain_iteration(x) or _is_array(x):
         return  # (a subclass of its own iteration is refused: compiled code indexes it)
     if isinstance(x, (abc.Iterator, abc.MappingView)) and not isinstance(x, (list, tuple)):
         return

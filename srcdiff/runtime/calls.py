@@ -46,8 +46,10 @@ from .objects import (
     holds,
     is_record,
     is_record_class,
+    out_position,
     partial_caller,
     plain_value,
+    refuse_out,
 )
 from .tensor_methods import FUNCTIONS as tensor_functions
 
@@ -814,6 +816,7 @@ class _Site:
         # a primitive reached through a name: its arguments checked as a call written
         # out would check them (an object's own __add__ or __round__ is no rule's)
         self.check = call_check(fn, self.rule is not None) if self.rule or self.nondiff else None
+        self.out_at = out_position(fn) if self.rule or self.nondiff else None
         self.tensor = tensor
         self.units: dict[tuple, tuple[Any, list[int]]] = {}
         self.version = -1  # the registry's version when fn itself was last found without a rule
@@ -979,6 +982,21 @@ def _site(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict
     return site, bound
 
 
+def _rule_keywords(fn: Any, kwargs: dict, active: tuple) -> tuple[dict, tuple]:
+    """A call's keywords as the parameters of ``fn``'s rule (``registry.keywords``):
+    renamed (np.clip's ``min=``), or left out where the rule does without them (einsum's
+    ``optimize=``, ``out=None``); and the active positions so renamed."""
+    if not kwargs:
+        return kwargs, active
+    given, names = {}, {}
+    for k, v in kwargs.items():
+        name = Host.registry.keyword(fn, k)
+        if name is not None and not (k == "out" and v is None):
+            given[name] = v
+            names[k] = name
+    return given, tuple(names.get(a, a) if type(a) is str else a for a in active)
+
+
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
     if fn is PLAIN_CALL:  # args[0] carries no gradient of its own
         shifted = tuple(a - 1 if type(a) is int else a for a in active if a != 0)
@@ -989,9 +1007,12 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
     site, bound = _site(fn, active, tensor, args, kwargs)
+    if site.rule is not None or site.nondiff:
+        refuse_out(fn, site.out_at, args, kwargs)
     if site.rule is not None:
         check_call(site.check, args, kwargs)
         value = fn(*args, **kwargs)
+        kwargs, active = _rule_keywords(fn, kwargs, active)
         return value, ("rule", site.rule, args, kwargs, value, active)
     if site.nondiff:
         check_call(site.check, args, kwargs)
@@ -1324,8 +1345,8 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
     except CompileError as error:
         args, kwargs = _without_zero_scale(error, rule, args, kwargs, active)
         grads = fn(g, value, *args, **kwargs)
-    if not isinstance(grads, tuple):
-        grads = (grads,)
+    if not (isinstance(grads, tuple) or rule.varargs and isinstance(grads, list)):
+        grads = (grads,)  # (a rule of *args may give a list: einsum's)
     values = _values(args, kwargs, active)
     if any(type(a) is not int and a not in rule.params for a in active):
         raise refuse(

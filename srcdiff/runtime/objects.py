@@ -223,6 +223,39 @@ def check_call(check: tuple[Callable, str] | None, args: tuple, kwargs: dict) ->
         check[0](check[1], *args, *kwargs.values())
 
 
+def out_position(fn: Any) -> int | None:
+    """Where a NumPy function takes ``out`` among its positional parameters (a ufunc's
+    after its inputs; ``np.sum(a, axis, dtype, out)``, ``np.clip(a, lo, hi, out)``)."""
+    if isinstance(fn, np.ufunc):
+        return fn.nin
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    for i, p in enumerate(parameters):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return None
+        if p.name == "out":
+            return i
+    return None
+
+
+def refuse_out(fn: Any, position: int | None, args: tuple, kwargs: dict) -> None:
+    """Refuse a call of ``fn`` given an ``out`` array (by keyword, or by position): made
+    through a name compiled code met only when it ran, its write is not followed."""
+    given = kwargs.get("out")
+    if given is None and position is not None and len(args) > position:
+        given = args[position]
+    if given is not None:
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"{getattr(fn, '__name__', 'a function')}(..., out=...) called through a name: "
+            "compiled code does not follow its write into out",
+            "call it by its NumPy name (np.multiply(x, y, out=o)), or assign its result",
+        )
+
+
 # NumPy's modules whose functions make arrays of another kind (masked, matrices, records,
 # strings)
 _OTHER_ARRAYS = ("numpy.ma", "numpy.matrixlib", "numpy.rec", "numpy.char", "numpy.strings")

@@ -276,12 +276,12 @@ def _same(x: Any, y: Any) -> bool:
 def choice_shares(ans: Any, iterable: Any, others: tuple = (), key: Any = None,
                   largest: bool = True) -> list[float]:  # fmt: skip
     """Each candidate's share of the gradient of ``max(...)`` (``largest``) or ``min(...)``
-    (builtins) whose result is ``ans``: the candidate Python returned, found by the
-    comparisons it made; where that is a number or an array, the candidates equal to it
-    share evenly, as ties of ``np.max`` do here. An object's ``==`` may ignore what
-    differentiates it (a dataclass field with ``compare=False``): it shares with none."""
+    (builtins) whose result is ``ans``: the candidate Python returned; where that is a
+    number or an array, the candidates equal to it share evenly, as ties of ``np.max``
+    do here. An object's ``==`` may ignore what differentiates it (a dataclass field with
+    ``compare=False``): it shares with none."""
     items = _candidates(iterable, others)
-    index = _chosen(items, key, largest)
+    index = _chosen(items, ans, key, largest)
     chosen = items[index]
     if not _value(chosen):
         return [1.0 if i == index else 0.0 for i in range(len(items))]
@@ -290,14 +290,21 @@ def choice_shares(ans: Any, iterable: Any, others: tuple = (), key: Any = None,
     return [1.0 / n if hit else 0.0 for hit in hits]
 
 
-def _chosen(items: list, key: Any, largest: bool) -> int:
-    """The index of the candidate ``max`` (``min``) returns: the first that no later one
-    beats, by the comparisons Python makes (``>`` for max, ``<`` for min, of keys)."""
-    best, best_key = 0, items[0] if key is None else key(items[0])
+def _chosen(items: list, ans: Any, key: Any, largest: bool) -> int:
+    """The index of the candidate ``max`` (``min``) returned: the one that is ``ans``
+    itself; else (a new object for each entry, as an array's) the first equal to it,
+    or, without a ``key`` (none to run twice), the first that no later one beats by the
+    comparisons Python makes (``>`` for max, ``<`` for min): NaN, equal to nothing."""
+    same = [i for i, item in enumerate(items) if item is ans]
+    if same:
+        return same[0]
+    equal = [i for i, item in enumerate(items) if _same(item, ans)]
+    if equal or key is not None:
+        return equal[0] if equal else 0
+    best = 0
     for i in range(1, len(items)):
-        k = items[i] if key is None else key(items[i])
-        if (k > best_key) if largest else (k < best_key):
-            best, best_key = i, k
+        if (items[i] > items[best]) if largest else (items[i] < items[best]):
+            best = i
     return best
 
 

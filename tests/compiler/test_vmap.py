@@ -2,6 +2,7 @@
 stacked; compared with a Python loop, composed with ``grad`` both ways (per-example
 gradients, and gradients through a mapped function) and with ``jvp``."""
 
+import builtins
 import copy
 
 import numpy as np
@@ -722,3 +723,21 @@ def test_a_mapped_result_left_unused_gets_a_zero_gradient():
         return sum(np.tanh(x[i] * w).sum() ** 2 for i in range(3))
 
     assert np.allclose(sd.grad(first_of_pair, wrt=1)(x, w), sd.grad(loop, wrt=1)(x, w))
+
+
+def by_its_class(x):
+    if x.__class__ is np.float64:
+        return x * 2.0
+    return x * 3.0
+
+
+def by_builtins_isinstance(x):
+    if builtins.isinstance(x, float):
+        return x * 2.0
+    return x * 3.0
+
+
+@pytest.mark.parametrize("fn", [by_its_class, by_builtins_isinstance])
+def test_a_look_at_the_class_by_any_path_runs_example_by_example(fn):
+    x = np.array([1.0, 2.0])
+    assert np.allclose(sd.vmap(fn)(x), _looped(fn, (0,), (x,), 2))

@@ -2893,3 +2893,66 @@ def a_callee_updating_a_number_argument_then_rebinding_it(x):
     object updated in place, then rebound); a number's update makes a new one."""
     first, second = float(x[0]), x[1]
     return _decremented_then_doubled(first) * second + _decremented_then_doubled(second)
+
+
+@case(RNG.uniform(0.2, 1.0, (2, 3, 3)))
+def an_average_over_axes_given_out_of_order(x):
+    """``np.average(x, axis=(2, 0), weights=w)`` takes ``w``'s axes in that order: the
+    weights were laid along the axes in a's order, silently wrong."""
+    w = np.arange(1.0, 7.0).reshape(3, 2)
+    return np.sum(np.average(x, axis=(2, 0), weights=w) * np.array([1.0, 2.0, 5.0]))
+
+
+@case(vec(3), refusable=True)
+def out_given_to_a_numpy_function_reached_through_a_name(x):
+    """``m = np.multiply; m(x, x, out=o)`` (or ``o`` by position) wrote into ``o`` where
+    the gradient did not follow: zero, silently."""
+    m = np.multiply
+    o = np.zeros(3)
+    m(x, x, out=o)
+    return np.sum(o)
+
+
+@case(vec(3))
+def numpy_keywords_of_another_name_through_a_name(x):
+    """``c = np.clip; c(x, min=, max=)`` and ``e = np.einsum; e(..., optimize=)``
+    crashed in the adjoint (the rule was given ``min=``; einsum's list of gradients was
+    taken for one)."""
+    c, e = np.clip, np.einsum
+    return np.sum(c(x, min=0.45, max=0.8) * np.arange(3.0)) + e("i,i->", x, x, optimize=True)
+
+
+@case(np.array([0.3]))
+def quantiles_of_integers_and_of_a_list(q):
+    """``np.quantile`` of an integer array, differentiated in ``q``, and ``np.median`` of
+    a list crashed."""
+    counts = np.array([0, 1, 4, 9, 16])
+    return 0.5 * np.quantile(counts, q[0]) + np.median([q[0], 2.0 * q[0], 0.1])
+
+
+@case(vec(2))
+def a_present_key_got_with_a_differentiated_default(x):
+    """``d.get("a", x)`` with the key present gave the default a gradient of None, which
+    the adjoint added to (a TypeError)."""
+    d = {"a": x[0] * 2.0}
+    return d.get("a", x[1]) * 3.0 + x[1]
+
+
+class _SequenceOf:
+    def __init__(self, v):
+        self.v = v
+
+    def __getitem__(self, i):
+        if i < 2:
+            return self.v * (i + 1)
+        raise IndexError(i)
+
+
+@case(vec(2), refusable=True)
+def iterating_an_old_style_sequence_made_inside(x):
+    """A sequence of ``__getitem__`` alone, holding a differentiated value, iterated:
+    an AttributeError for ``__iter__``; its iteration is its own code (refused)."""
+    total = 0.0
+    for v in _SequenceOf(x[0]):
+        total = total + v
+    return total * x[1]

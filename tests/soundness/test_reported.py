@@ -299,3 +299,31 @@ def test_keywords_of_another_name_in_forward_mode():
     v = np.random.default_rng(5).standard_normal((3, 4))
     _, tangent = sd.jvp(f, (x,), (v,))
     assert tangent == pytest.approx(np.sum(sd.grad(f)(x) * v))
+
+
+def test_max_with_a_key_runs_the_key_as_a_plain_call_does():
+    """The adjoint of ``max(xs, key=k)`` ran the key again to find the winner: a key with
+    state picked another candidate (a wrong gradient), and ran twice as often."""
+    calls = []
+
+    def flipping(v):
+        calls.append(v)
+        return v if len(calls) <= 3 else -v
+
+    def largest(x):
+        return max([x[0], x[1], x[2]], key=flipping) * 1.0
+
+    assert np.array_equal(sd.grad(largest)(np.array([0.2, 1.0, 3.0])), [0.0, 0.0, 1.0])
+    assert len(calls) == 3
+
+
+def test_a_mean_of_squares_near_float16s_largest_has_a_finite_gradient():
+    """The slope's 2 moved onto the reduced gradient overflowed float16 (65504): inf."""
+
+    def scaled(x, y):
+        return np.mean((x - y) ** 2) * 65536.0
+
+    x, y = np.array([0.5, 0.25], np.float16), np.zeros(2, np.float16)
+    with np.errstate(over="ignore"):
+        grad = sd.grad(scaled)(x, y)
+    assert np.array_equal(grad, np.array([32768.0, 16384.0], np.float16))

@@ -31,7 +31,7 @@ def loss_adjoint(_saved, d_result):
     # line 17: return np.mean((h - y) ** 2)
     t6 = _saved[4]
     t5 = _saved[3]
-    d_t5 = rt.unreduce_times(d_result / rt.size(t6) * 2, t6, None, False, t5)
+    d_t5 = rt.unreduce_times(d_result / rt.size(t6), t6, None, False, t5, 2)
     # line 15: if branch not taken
     # line 14: h = np.tanh(x @ w)
     h = _saved[2]

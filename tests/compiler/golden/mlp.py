@@ -36,7 +36,7 @@ def mlp_adjoint(_saved, d_result):
     # line 63: return np.sum(out**2)
     t6 = _saved[7]
     out = _saved[6]
-    d_out = rt.unreduce_times(d_result * 2, t6, None, False, out)
+    d_out = rt.unreduce_times(d_result, t6, None, False, out, 2)
     # line 62: out = h @ params["w2"]
     h, t5 = _saved[5]
     d_h = rt.matmul_lhs(d_out, h, t5)
