@@ -34,14 +34,9 @@ SECOND_BACKWARD = (
 @functools.cache
 def _Tensor() -> type:  # noqa: N802 - stands for the class
     """The Tensor class (imported late: srcdiff.tensor imports this module)."""
-    if not _TENSOR:
-        from .tensor import Tensor
+    from .tensor import Tensor
 
-        _TENSOR.append(Tensor)
-    return _TENSOR[0]
-
-
-_TENSOR: list[type] = []  # (found once: an import statement costs on every call)
+    return Tensor
 
 
 class Version:

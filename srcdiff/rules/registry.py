@@ -437,10 +437,7 @@ def keywords(primitive: Any, **names: str | None) -> None:
 def keyword(primitive: Any, name: str) -> str | None:
     """The parameter of ``primitive``'s rules that a call's keyword ``name`` binds: the
     name itself, the one ``keywords`` gave, or None for one the rules do without."""
-    try:
-        renamed = _KEYWORDS.get(_key(primitive))
-    except TypeError:
-        return name
+    renamed = _KEYWORDS.get(_key(primitive))
     return renamed.get(name, name) if renamed else name
 
 

@@ -415,7 +415,7 @@ def transpose_grad(g: Any, axes: Any = None) -> Any:
     return _permute(xp, g, tuple(int(i) for i in np.argsort([a % ndim for a in axes])))
 
 
-_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+FLOAT_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 
 _REDUCTION_KEYWORDS = ("axis", "dtype", "out", "keepdims")
@@ -459,7 +459,7 @@ def np_mean(a: Any, *args: Any, **kwargs: Any) -> Any:
     steps (a sum, then a division by the count in the sum's dtype), so the same bits.
     What generated code for NumPy calls for ``np.mean``."""
     given = _reduction_arguments(args, kwargs)
-    if (given is None or type(a) is not _ndarray or a.dtype not in _FLOATS or not a.ndim
+    if (given is None or type(a) is not _ndarray or a.dtype not in FLOAT_DTYPES or not a.ndim
             or given[1] is not None or given[2] is not None):  # fmt: skip
         return _elsewhere(np.mean, "mean", a, args, kwargs, given)
     return float_mean(a, given[0], given[3])

@@ -16,11 +16,10 @@ import numpy as np
 
 from .. import fused
 from ..backend import array_module
-from .arrays import float_mean, np_mean
+from .arrays import FLOAT_DTYPES, float_mean, np_mean
 from .mutation import refuse
 
 _add_reduce = np.add.reduce
-_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 
 def is_array(x: Any) -> bool:
@@ -43,7 +42,7 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim:  # (ndarray.mean's own
+    if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES and x.ndim:  # (ndarray.mean's own
         return float_mean(x, axis(dim), keepdim)  # steps: the same bits, sooner)
     if type(x) is np.ndarray:
         return np_mean(x, axis(dim), None, None, keepdim)
