@@ -1015,19 +1015,24 @@ class Analyser:
         for printing or logging is fine."""
         if not any(isinstance(s, gast.Assign) and self.makes_text(s.value) for s in statements):
             return
-        texts: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for s in statements:
-                if not isinstance(s, gast.Assign):
-                    continue
-                reads = reads_of(s.value)
-                if reads & texts or reads & self.active and self.makes_text(s.value):
-                    made = {n.id for t in s.targets for n in walk(t) if isinstance(n, gast.Name)}
-                    changed |= not made <= texts
-                    texts |= made
-        for s in statements:
+        self.follow_text(self.fn.body, set(), top=True)
+
+    def follow_text(self, body: list[gast.stmt], texts: set[str], top: bool) -> None:
+        """``refuse_numbers_from_text`` over ``body``, in the order its statements run
+        (a loop's twice: its end reaches its start), ``texts`` the names holding text:
+        an assignment gives its names text, or another value (then, in the function's
+        own block alone, they are no text: a branch or a loop may not run)."""
+        for s in body:
+            if isinstance(s, (gast.For, gast.While)):
+                for _ in range(2):
+                    self.follow_text(s.body, texts, top=False)
+                self.follow_text(s.orelse, texts, top=False)
+                continue
+            inner = blocks(s)
+            if inner:
+                for block in inner:
+                    self.follow_text(block, texts, top=False)
+                continue
             v = getattr(s, "value", None)
             if isinstance(v, gast.Call) and reads_of(v) & texts and self.reads_number(v.func):
                 raise self.p.error(
@@ -1036,6 +1041,24 @@ class Analyser:
                     s,
                     "compute with the value itself (round it with np.round), not its text",
                 )
+            if not isinstance(s, gast.Assign):
+                continue
+            made = {n.id for t in s.targets for n in walk(t) if isinstance(n, gast.Name)}
+            reads = reads_of(v)
+            if not self.counts(v) and (  # (the length of a text is no text)
+                reads & texts or reads & self.active and self.makes_text(v)
+            ):
+                texts |= made
+            elif top:
+                texts -= made
+
+    def counts(self, v: gast.expr) -> bool:
+        """Whether ``v`` is ``len(...)``, ``bool(...)`` or the like: a number of what it
+        is given, not its text."""
+        if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)):
+            return False
+        kind, obj = self.resolve(v.func)
+        return kind == "object" and obj in (len, bool, hash, id, isinstance)
 
     def makes_text(self, v: gast.expr) -> bool:
         """Whether ``v`` formats values as text: an f-string, ``str``/``repr``/``format``,
@@ -1046,12 +1069,10 @@ class Analyser:
             return isinstance(v.left, gast.Constant) and isinstance(v.left.value, str)
         if not isinstance(v, gast.Call):
             return False
-        if isinstance(v.func, gast.Attribute):
-            return v.func.attr == "format"
-        if not (isinstance(v.func, gast.Name) and v.func.id in ("str", "repr", "format", "ascii")):
-            return False
-        kind, obj = self.resolve(v.func)
-        return kind == "object" and obj in (str, repr, format, ascii)
+        if isinstance(v.func, gast.Attribute) and v.func.attr == "format":
+            return isinstance(v.func.value, gast.Constant)  # "{}".format(x), a text's
+        kind, obj = self.resolve(v.func)  # (str itself, or by another name)
+        return kind == "object" and hashable(obj) and obj in (str, repr, format, ascii)
 
     def reads_number(self, func: gast.expr) -> bool:
         """Whether calling ``func`` may read a number from text: ``float``, ``complex``,

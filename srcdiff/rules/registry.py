@@ -450,6 +450,10 @@ def is_nondiff(primitive: Any) -> bool:
     except TypeError:
         return False
     func = getattr(primitive, "__func__", None) if isinstance(primitive, types.MethodType) else None
+    if func is None and isinstance(primitive, types.BuiltinMethodType):  # "{}".format: its
+        owner = primitive.__self__  # class's method descriptor (str.format)
+        if owner is not None and not isinstance(owner, (types.ModuleType, type)):
+            func = getattr(type(owner), primitive.__name__, None)
     return func is not None and _key(func) in _NONDIFF
 
 

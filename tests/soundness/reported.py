@@ -2956,3 +2956,28 @@ def iterating_an_old_style_sequence_made_inside(x):
     for v in _SequenceOf(x[0]):
         total = total + v
     return total * x[1]
+
+
+_TEXT = str
+
+
+@case(vec(2), refusable=True)
+def a_number_read_back_from_text_made_by_another_name_or_a_turn_before(x):
+    """``T = str; float(T(x))`` and a text made at the end of a loop's turn, read back at
+    the start of the next, escaped the check: zero gradients, silently."""
+    s = "0.0"
+    v = 0.0
+    for _ in range(2):
+        v = float(s)
+        s = str(x[0])
+    return float(_TEXT(x[1])) * x[0] + v * x[1]
+
+
+@case(vec(2))
+def text_then_a_number_in_one_name_and_the_length_of_a_text(x):
+    """A name given text, then an array, and the length of a text, were refused as
+    numbers read back from text."""
+    out = f"x={x}"
+    out = np.tanh(x)
+    n = len(f"{x[0]:.2f}")
+    return np.sum(out) * np.float64(n)
