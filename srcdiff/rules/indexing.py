@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import constant_in, jvp, linear, vjp
 
 
 @vjp(operator.getitem)
@@ -29,6 +29,8 @@ def sort(g, ans, a, axis=-1, kind=None, order=None):
 # value jointly); sorting is a read in another order.
 linear((0,), operator.getitem)
 linear((0, 2), rt.setitem, rt.write_through)
+# an index (a key of a dict, iterated: ``for k in d: d[k]``) carries no gradient
+constant_in((1,), operator.getitem, rt.setitem, rt.write_through)
 
 
 @jvp(np.sort)

@@ -327,3 +327,19 @@ def test_a_mean_of_squares_near_float16s_largest_has_a_finite_gradient():
     with np.errstate(over="ignore"):
         grad = sd.grad(scaled)(x, y)
     assert np.array_equal(grad, np.array([32768.0, 16384.0], np.float16))
+
+
+def test_forward_mode_reads_a_dict_by_the_keys_it_iterates():
+    """``for k in d: d[k]``: the key, taken from a dict of differentiated values, was taken
+    for a differentiated index (no forward rule for getitem in it)."""
+
+    def doubled_entries(x):
+        d = {"a": x, "b": x * 2.0}
+        e = {}
+        for k in d:
+            e[k] = d[k] * x
+        return np.sum(e["a"] + e["b"])
+
+    x = np.array([1.0, 2.0])
+    _, tangent = sd.jvp(doubled_entries, (x,), (np.ones(2),))
+    assert tangent == pytest.approx(np.sum(6.0 * x))
