@@ -7,7 +7,7 @@ for a differentiated period) is refused there with a ``CompileError``."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import constant_in, linear, make_rule, nondiff, register, sequence_result, vjp
+from .registry import constant_in, jvp, linear, make_rule, nondiff, register, sequence_result, vjp
 
 
 @vjp(rt.broadcast_like)
@@ -22,6 +22,19 @@ def power_slope(g, ans, x, y):
     """``y * x ** (y - 1)``, the slope of ``x ** y``."""
     d_x, d_y = rt.power_slope_grads(g, x, y)
     return rt.unbroadcast(d_x, x), rt.unbroadcast(d_y, y)
+
+
+@jvp(rt.power_slope)
+def power_slope_jvp(ans, x, y, *, dx, dy):
+    """Linear in the tangents, by the slopes ``rt.power_slope_grads`` gives (forward mode
+    over the forward mode of ``x ** y``)."""
+    return rt.power_slope_grads(dx, x, y)[0], rt.power_slope_grads(dy, x, y)[1]
+
+
+@jvp(rt.safe_log)
+def safe_log_jvp(ans, x, *, dx):
+    positive = xp.asarray(x) > 0
+    return xp.where(positive, dx / xp.where(positive, x, 1.0), 0.0)
 
 
 @vjp(rt.safe_log)
