@@ -51,7 +51,7 @@ def test_forward_over_forward_is_u_hessian_v(case):
 def test_most_of_the_battery_runs_forward_over_forward():
     """What is refused: a call passing keywords in the tangent source
     (``rt.call_jvp_keywords``: lambdas, nested defs, keyword arguments), the helpers of
-    ``x ** y``'s and ``np.prod``'s rules and of writes into nested entries, which have no
-    forward rules of their own yet, and ``with``."""
+    ``np.prod``'s rule and of writes into nested entries, which have no forward rules of
+    their own yet, ``with``, and an attribute set on a local object (21 of 227)."""
     refused = {c.name: _forward_twice(c)[1] for c in FLOATS if _forward_twice(c)[1] is not None}
-    assert len(refused) <= 0.15 * len(FLOATS), f"{len(refused)} refused: {refused}"
+    assert len(refused) <= 0.10 * len(FLOATS), f"{len(refused)} refused: {refused}"
