@@ -170,9 +170,32 @@ class Returning:
         try:
             value = fn(*bound.args, **bound.kwargs)
         except BaseException as exc:
-            partial_update(exc, getattr(fn, "__qualname__", repr(fn)), self.names)
+            changed = _changeable(self.names, bound.arguments)
+            if changed:
+                partial_update(exc, getattr(fn, "__qualname__", repr(fn)), changed)
             raise
         return (value, *(_as_given(bound.arguments.get(n), originals) for n in self.names))
+
+
+def _changeable(names: tuple[str, ...], given: dict) -> tuple[str, ...]:
+    """Of the parameters ``names`` a function updates in place, those not given a number
+    (whose update makes a new one: the caller's is as it was, whatever was raised)."""
+    return tuple(n for n in names if n not in given or not immutable_number(given[n]))
+
+
+def _partly_updated(exc: BaseException, unit: Any, args: tuple, kwargs: dict) -> None:
+    """``partial_update`` of ``exc`` leaving the compiled ``unit``, for the arguments it
+    updates in place that an update changes."""
+    names = unit.updated or unit.returns
+    if not names:
+        return
+    try:
+        given = inspect.signature(unit.fn).bind(*args, **kwargs).arguments
+    except TypeError:  # (a callable whose signature is not the call's: all of them)
+        given = {}
+    changed = _changeable(names, given)
+    if changed:
+        partial_update(exc, unit.label, changed)
 
 
 def _arrays_in(x: Any) -> list:
@@ -1024,8 +1047,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     try:
         value, saved, path = unit.run_primal((*bound, *args), kwargs)
     except BaseException as exc:
-        if unit.updated or unit.returns:
-            partial_update(exc, unit.label, unit.updated or unit.returns)
+        _partly_updated(exc, unit, (*bound, *args), kwargs)
         raise
     if unit.updated and not unit.returns:
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
@@ -1226,7 +1248,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         return forward_fn(*bound, *args, **kwargs, **given)
     except BaseException as exc:  # its updates are lost: an except clause refuses it
         if unit.updated or unit.returns:
-            partial_update(exc, unit.label, unit.updated or unit.returns)
+            _partly_updated(exc, unit, (*bound, *args), kwargs)
         elif isinstance(exc, Exception) and not isinstance(exc, INTERNAL):
             _classify(exc, unit, (*bound, *args), kwargs)
         raise

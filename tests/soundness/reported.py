@@ -2981,3 +2981,22 @@ def text_then_a_number_in_one_name_and_the_length_of_a_text(x):
     out = np.tanh(x)
     n = len(f"{x[0]:.2f}")
     return np.sum(out) * np.float64(n)
+
+
+def _squared_or_raised(p):
+    p *= p
+    if p > 3.0:
+        raise ValueError("too large")
+    return p
+
+
+@case(np.array([1.0, 1.0]))
+def a_callee_given_a_number_raises_after_updating_it(x):
+    """A callee's ``p *= p`` of a number, then a raise caught by the caller, was refused
+    as an update in place lost with the exception: a number's update makes a new one."""
+    w = np.sum(x)
+    try:
+        r = _squared_or_raised(w)
+    except ValueError:
+        r = w
+    return r * 2.0
