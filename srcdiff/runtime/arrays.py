@@ -775,6 +775,10 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
             d_q[j] = float(xp.sum(spread[j] * slope)) / (100.0 if percent else 1.0)
     back = xp.argsort(order, axis=-1)  # the inverse permutation
     d_lined = xp.take_along_axis(d_ordered, back, axis=-1)
+    # a slice holding NaN has the quantile NaN: its entries' gradients too, as differences
+    # give them (the sort put NaN last: a quantile read next to it is no entry's alone)
+    with np.errstate(invalid="ignore"):
+        d_lined = xp.where(xp.isnan(ordered[..., -1:]), xp.nan, d_lined)
     d_a = _quantile_unmoved(xp, d_lined, a, axis)
     if not np.ndim(q):
         return d_a, float(d_q[0])
@@ -802,7 +806,7 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
         if dqs is not None and method == "linear":
             slope = (ordered[..., hi[j]] - ordered[..., lo[j]]) * (n - 1)
             part = part + slope * (dqs[j] / (100.0 if percent else 1.0))
-        parts.append(part)
+        parts.append(xp.where(xp.isnan(ordered[..., -1]), xp.nan, part))  # (see grads)
     out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
     return xp.reshape(out, _quantile_shape(a, q, axis, keepdims))
 

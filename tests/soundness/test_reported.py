@@ -343,3 +343,16 @@ def test_forward_mode_reads_a_dict_by_the_keys_it_iterates():
     x = np.array([1.0, 2.0])
     _, tangent = sd.jvp(doubled_entries, (x,), (np.ones(2),))
     assert tangent == pytest.approx(np.sum(6.0 * x))
+
+
+def test_a_quantile_of_a_slice_holding_nan_has_nan_gradients():
+    """The median of values holding NaN is NaN; its gradient was finite (finite
+    differences give NaN, and np.max's rule gives the NaN entries the gradient)."""
+
+    def middle(x):
+        return np.sum(np.quantile(x, 0.5, axis=1))
+
+    x = np.array([[3.0, np.nan, 7.0], [1.0, 2.0, 4.0]])
+    grad = sd.grad(middle)(x)
+    assert np.isnan(grad[0]).all() and np.array_equal(grad[1], [0.0, 1.0, 0.0])
+    assert np.isnan(sd.jvp(middle, (x,), (np.ones_like(x),))[1])
