@@ -1070,7 +1070,7 @@ class Analyser:
         if not isinstance(v, gast.Call):
             return False
         if isinstance(v.func, gast.Attribute) and v.func.attr == "format":
-            return isinstance(v.func.value, gast.Constant)  # "{}".format(x), a text's
+            return True  # "{}".format(x) (or a template's, held by a name)
         kind, obj = self.resolve(v.func)  # (str itself, or by another name)
         return kind == "object" and hashable(obj) and obj in (str, repr, format, ascii)
 
