@@ -90,6 +90,16 @@ def expm1_jvp(ans, x, *, dx):
     return dx * (ans + 1.0)
 
 
+@vjp(xp.cbrt)
+def cbrt(g, ans, x):
+    return g / (3.0 * ans * ans)
+
+
+@jvp(xp.cbrt)
+def cbrt_jvp(ans, x, *, dx):
+    return dx / (3.0 * ans * ans)
+
+
 @vjp(xp.sqrt, math.sqrt)
 def sqrt(g, ans, x):
     return g / (2.0 * ans)

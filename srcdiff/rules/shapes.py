@@ -46,6 +46,12 @@ def T(g, ans, a):
     return rt.transpose_grad(g)
 
 
+@vjp("ndarray.mT")
+def mT(g, ans, a):  # noqa: N802 - the attribute's name
+    """The transpose of a stack of matrices: its last two axes swapped back."""
+    return g.mT
+
+
 @vjp(xp.swapaxes, "ndarray.swapaxes")
 def swapaxes(g, ans, a, axis1, axis2):
     return xp.swapaxes(g, axis1, axis2), None, None
@@ -95,5 +101,5 @@ nondiff(
 # Forward: every rule of this family moves entries without changing them: linear.
 linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.flatten",
        xp.squeeze, "ndarray.squeeze", xp.expand_dims, xp.transpose, "ndarray.transpose",
-       "ndarray.T", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.rollaxis, xp.broadcast_to,
-       xp.concatenate, xp.stack, xp.flip)  # fmt: skip
+       "ndarray.T", "ndarray.mT", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.rollaxis,
+       xp.broadcast_to, xp.concatenate, xp.stack, xp.flip)  # fmt: skip

@@ -175,7 +175,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),
         np.trace: "not in the standard (only in its linalg extension)",
         **dict.fromkeys(
-            [np.average, np.quantile, np.percentile, np.median, rt.average_weights],
+            [np.average, np.quantile, np.percentile, np.median, rt.average_weights, np.cbrt],
             NOT_STANDARD,
         ),
         **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),

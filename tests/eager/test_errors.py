@@ -185,6 +185,6 @@ def test_scalar_conversions_of_many_elements():
 def test_numpy_function_without_a_rule():
     w = sd.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="register_vjp"):
-        np.cbrt(w)
+        np.spacing(w)
     with sd.no_grad():
-        assert np.cbrt(w * 8).tolist() == [2.0]
+        assert np.spacing(w * 8).tolist() == [np.spacing(np.float32(8.0))]

@@ -25,6 +25,7 @@ UNARY_NUMPY = {
     np.log1p: (-0.5, 2.0),
     np.expm1: (-2.0, 2.0),
     np.sqrt: (0.2, 3.0),
+    np.cbrt: (0.2, 3.0),
     np.square: (-2.0, 2.0),
     np.reciprocal: (0.5, 2.0),
     np.abs: (-2.0, 2.0),

@@ -62,6 +62,8 @@ SPECS = [
     ],
     Spec("ndarray.T", (R((3, 4)),), call=lambda a: a.T),
     Spec("ndarray.T", (R((2, 3, 4)),), call=lambda a: a.T),
+    Spec("ndarray.mT", (R((3, 4)),), call=lambda a: a.mT),
+    Spec("ndarray.mT", (R((2, 3, 4)),), call=lambda a: a.mT),
     *[
         Spec(p, (R((2, 3, 4)), a1, a2), call=c, wrt=(0,))
         for p, c in [(np.swapaxes, None), ("ndarray.swapaxes", method("swapaxes"))]

@@ -36,7 +36,7 @@ OPERATORS = {
 }  # fmt: skip
 
 
-ATTRIBUTES = {"T", "real", "imag"}  # array attributes with rules
+ATTRIBUTES = {"T", "mT", "real", "imag"}  # array attributes with rules
 
 
 def expression(prim, n: int, keywords: list[str], nones: tuple[int, ...] = ()) -> str | None:
