@@ -10,6 +10,7 @@ the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go thro
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import itertools
 import math
@@ -709,44 +710,74 @@ def sort_tangent(d: Any, x: Any, axis: Any = -1) -> Any:
 _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def _quantile_setup(a: Any, q: Any, axis: Any, method: str, options: tuple) -> tuple:
-    """``a`` with the reduced axes last as one (``B + (n,)``), the order a stable sort
-    puts it in, its sorted values, and per quantile (flat) the two sorted positions its
-    value reads and the weight of the second, as NumPy interpolates them."""
-    from .mutation import refuse  # mutation imports this module
+@dataclasses.dataclass
+class _Quantiles:
+    """What ``np.quantile(a, q, axis)`` reads: ``a`` (as a float array) with the reduced
+    axes last as one (``lined``, ``B + (n,)``), the order a stable sort puts it in and its
+    sorted values; per quantile (``q`` flat) the two sorted positions its value reads,
+    ``lo`` and ``hi``, and the weight of the second, as NumPy interpolates them."""
 
-    overwrite_input, weights, interpolation = options
-    if method not in _QUANTILE_METHODS or weights is not None or interpolation is not None:
-        raise refuse(
-            f"a quantile by method={method!r}, weights= or interpolation=",
-            f"use one of the methods {', '.join(_QUANTILE_METHODS)}, without weights",
-        )
-    if overwrite_input:
-        raise refuse(
-            "a quantile with overwrite_input=True, which reorders the array it was given",
-            "drop overwrite_input",
-        )
-    xp = array_module(a)
-    a = xp.asarray(a)
-    if backend.dtype_kind(a) not in "fc":  # (integers: the gradients are floats)
-        a = xp.asarray(a, dtype=xp.float64)
-    lined = _quantile_lined(xp, a, a, axis)
-    n = lined.shape[-1]
-    order = xp.argsort(lined, axis=-1, stable=True)
-    ordered = xp.take_along_axis(lined, order, axis=-1)
-    pos = np.asarray(q, dtype=np.float64).reshape(-1) * (n - 1)
-    lo = np.floor(pos)
-    frac = pos - lo
-    if method == "lower":
-        frac = np.zeros_like(frac)
-    elif method == "higher":
-        frac = (frac > 0).astype(np.float64)
-    elif method == "midpoint":
-        frac = np.where(frac > 0, 0.5, 0.0)
-    elif method == "nearest":  # (ties to the even position, as np.around)
-        frac = (np.around(pos) > lo).astype(np.float64)
-    lo = lo.astype(np.intp)
-    return xp, lined, order, ordered, n, lo, np.minimum(lo + 1, n - 1), frac
+    xp: Any
+    a: Any
+    lined: Any
+    order: Any
+    ordered: Any
+    lo: np.ndarray
+    hi: np.ndarray
+    frac: np.ndarray
+    per_q: float  # d(position) / dq over (n - 1): 1, or 1/100 for percents; 0 if constant
+
+    @classmethod
+    def of(cls, a: Any, q: Any, axis: Any, method: str, options: tuple, percent: bool
+           ) -> _Quantiles:  # fmt: skip
+        from .mutation import refuse  # mutation imports this module
+
+        overwrite_input, weights, interpolation = options
+        if method not in _QUANTILE_METHODS or weights is not None or interpolation is not None:
+            raise refuse(
+                f"a quantile by method={method!r}, weights= or interpolation=",
+                f"use one of the methods {', '.join(_QUANTILE_METHODS)}, without weights",
+            )
+        if overwrite_input:
+            raise refuse(
+                "a quantile with overwrite_input=True, which reorders the array it was given",
+                "drop overwrite_input",
+            )
+        xp = array_module(a)
+        a = xp.asarray(a)
+        if backend.dtype_kind(a) not in "fc":  # (integers: the gradients are floats)
+            a = xp.asarray(a, dtype=xp.float64)
+        lined = _quantile_lined(xp, a, a, axis)
+        n = lined.shape[-1]
+        order = xp.argsort(lined, axis=-1, stable=True)
+        scale = 0.01 if percent else 1.0
+        pos = np.asarray(q, dtype=np.float64).reshape(-1) * scale * (n - 1)
+        lo = np.floor(pos)
+        frac = pos - lo
+        if method == "lower":
+            frac = np.zeros_like(frac)
+        elif method == "higher":
+            frac = (frac > 0).astype(np.float64)
+        elif method == "midpoint":
+            frac = np.where(frac > 0, 0.5, 0.0)
+        elif method == "nearest":  # (ties to the even position, as np.around)
+            frac = (np.around(pos) > lo).astype(np.float64)
+        lo = lo.astype(np.intp)
+        return cls(xp, a, lined, order, xp.take_along_axis(lined, order, axis=-1), lo,
+                   np.minimum(lo + 1, n - 1), frac,
+                   scale * (n - 1) if method == "linear" else 0.0)  # fmt: skip
+
+    def slope(self, j: int) -> Any:
+        """The derivative of quantile ``j`` in its ``q`` (of each slice)."""
+        ordered = self.ordered
+        return (ordered[..., self.hi[j]] - ordered[..., self.lo[j]]) * self.per_q
+
+    def nan_where_nan(self, d: Any, keep: bool) -> Any:
+        """``d`` NaN for the slices holding NaN (the sort put it last): their quantile is
+        NaN, and finite differences give its entries NaN gradients."""
+        last = self.ordered[..., -1:] if keep else self.ordered[..., -1]
+        with np.errstate(invalid="ignore"):
+            return self.xp.where(self.xp.isnan(last), self.xp.nan, d)
 
 
 def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
@@ -756,30 +787,21 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
     quantile's gradient goes to the one or two entries it interpolates between, by
     their weights; ``q``'s (linear method only) is the slope between them. ``options``:
     ``(overwrite_input, weights, interpolation)``, refused but for their defaults."""
-    fraction = np.asarray(q, dtype=np.float64) / 100.0 if percent else q
-    xp, lined, order, ordered, n, lo, hi, frac = _quantile_setup(a, fraction, axis, method,
-                                                                  options)  # fmt: skip
-    a = xp.asarray(a)
-    batch = lined.shape[:-1]
-    count = len(frac)
+    qs = _Quantiles.of(a, q, axis, method, options, percent)
+    xp, lined = qs.xp, qs.lined
+    count = len(qs.frac)
     spread = xp.reshape(xp.broadcast_to(xp.asarray(g, dtype=lined.dtype),
-                                        _quantile_shape(a, q, axis, keepdims)),
-                        (count, *batch))  # fmt: skip
+                                        _quantile_shape(qs.a, q, axis, keepdims)),
+                        (count, *lined.shape[:-1]))  # fmt: skip
     d_ordered = xp.zeros_like(lined)
     d_q = np.zeros(count)
     for j in range(count):
-        d_ordered[..., lo[j]] += spread[j] * (1.0 - frac[j])
-        d_ordered[..., hi[j]] += spread[j] * frac[j]
-        if method == "linear":
-            slope = (ordered[..., hi[j]] - ordered[..., lo[j]]) * (n - 1)
-            d_q[j] = float(xp.sum(spread[j] * slope)) / (100.0 if percent else 1.0)
-    back = xp.argsort(order, axis=-1)  # the inverse permutation
-    d_lined = xp.take_along_axis(d_ordered, back, axis=-1)
-    # a slice holding NaN has the quantile NaN: its entries' gradients too, as differences
-    # give them (the sort put NaN last: a quantile read next to it is no entry's alone)
-    with np.errstate(invalid="ignore"):
-        d_lined = xp.where(xp.isnan(ordered[..., -1:]), xp.nan, d_lined)
-    d_a = _quantile_unmoved(xp, d_lined, a, axis)
+        d_ordered[..., qs.lo[j]] += spread[j] * (1.0 - qs.frac[j])
+        d_ordered[..., qs.hi[j]] += spread[j] * qs.frac[j]
+        d_q[j] = float(xp.sum(spread[j] * qs.slope(j)))
+    back = xp.argsort(qs.order, axis=-1)  # the inverse permutation
+    d_lined = qs.nan_where_nan(xp.take_along_axis(d_ordered, back, axis=-1), keep=True)
+    d_a = _quantile_unmoved(xp, d_lined, qs.a, axis)
     if not np.ndim(q):
         return d_a, float(d_q[0])
     kind = np.asarray(q).dtype
@@ -790,25 +812,23 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
                      method: str, options: tuple, percent: bool = False) -> Any:  # fmt: skip
     """The tangent of ``np.quantile`` (see ``quantile_grads``) along ``da`` and ``dq``
     (None: none)."""
-    fraction = np.asarray(q, dtype=np.float64) / 100.0 if percent else q
-    xp, lined, order, ordered, n, lo, hi, frac = _quantile_setup(a, fraction, axis, method,
-                                                                  options)  # fmt: skip
-    a = xp.asarray(a)
-    parts = []
+    qs = _Quantiles.of(a, q, axis, method, options, percent)
+    xp, lined = qs.xp, qs.lined
     d_ordered = None
     if da is not None:
-        d_ordered = xp.take_along_axis(_quantile_lined(xp, da, a, axis), order, axis=-1)
+        d_ordered = xp.take_along_axis(_quantile_lined(xp, da, qs.a, axis), qs.order, axis=-1)
     dqs = None if dq is None else np.asarray(dq, dtype=np.float64).reshape(-1)
-    for j in range(len(frac)):
+    parts = []
+    for j in range(len(qs.frac)):
         part = xp.zeros(lined.shape[:-1], dtype=lined.dtype)
         if d_ordered is not None:
-            part = d_ordered[..., lo[j]] * (1.0 - frac[j]) + d_ordered[..., hi[j]] * frac[j]
-        if dqs is not None and method == "linear":
-            slope = (ordered[..., hi[j]] - ordered[..., lo[j]]) * (n - 1)
-            part = part + slope * (dqs[j] / (100.0 if percent else 1.0))
-        parts.append(xp.where(xp.isnan(ordered[..., -1]), xp.nan, part))  # (see grads)
+            part = d_ordered[..., qs.lo[j]] * (1.0 - qs.frac[j]) + d_ordered[..., qs.hi[j]] * (
+                qs.frac[j])  # fmt: skip
+        if dqs is not None:
+            part = part + qs.slope(j) * dqs[j]
+        parts.append(qs.nan_where_nan(part, keep=False))
     out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
-    return xp.reshape(out, _quantile_shape(a, q, axis, keepdims))
+    return xp.reshape(out, _quantile_shape(qs.a, q, axis, keepdims))
 
 
 def _quantile_shape(a: Any, q: Any, axis: Any, keepdims: bool) -> tuple:
