@@ -1029,11 +1029,20 @@ class TangentFunction:
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
         return self.run(tuple(primals), tuple(tangents), {})
 
-    def run(self, primals: tuple, tangents: tuple, kwargs: dict) -> tuple[Any, Any]:
-        """``__call__``, passing ``kwargs`` (held constant) to ``fn`` too."""
+    def run(self, primals: tuple, tangents: tuple, kwargs: dict,
+            keyword_tangents: dict | None = None) -> tuple[Any, Any]:  # fmt: skip
+        """``__call__``, passing ``kwargs`` to ``fn`` too: held constant, apart from those
+        ``keyword_tangents`` gives a tangent (keyword-only parameters of ``fn``)."""
         _check_tangents(primals, tangents)
+        named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
         own = registry.lookup_jvp(self._fn)
         if own is not None and not own.inline:  # sd.grad(f), a user's register_jvp
+            if named:
+                raise CompileError(
+                    f"forward mode of {getattr(self._fn, '__qualname__', self._fn)} along "
+                    "a keyword argument: its forward rule takes tangents by position",
+                    hint="pass the argument by position",
+                )
             value = self._fn(*primals, **kwargs)
             if not kwargs:
                 return value, own.fn(tangents, value, *primals)
@@ -1043,7 +1052,7 @@ class TangentFunction:
                     "takes no keyword arguments: pass them by position"
                 )
             return value, self._fn._srcdiff_jvp(tangents, value, *primals, **kwargs)
-        wrt = tuple(i for i, t in enumerate(tangents) if t is not None)  # None: held fixed
+        wrt = (*(i for i, t in enumerate(tangents) if t is not None), *named)  # None: fixed
         target = self._targets.get((len(primals), wrt))
         if target is None:
             target = self._targets[(len(primals), wrt)] = _Target(self._fn, wrt)
@@ -1054,7 +1063,9 @@ class TangentFunction:
         given = {}
         for n, d in zip(unit.wrt, unit.tangent_names, strict=True):
             k = target.names.index(n)
-            if target.elements[k] is None:
+            if target.positions[k] is None:  # a keyword-only parameter
+                given[d] = named[n]
+            elif target.elements[k] is None:
                 given[d] = tangents[target.positions[k]]
             else:  # *args: the tangents of all its entries, zero where held fixed
                 start = target.positions[k] - target.elements[k]
@@ -1920,16 +1931,20 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
 
 
-def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple) -> tuple:
+def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple,
+             kwargs: dict | None = None, named: dict | None = None) -> tuple:  # fmt: skip
     """The forward rule of ``sd.jvp(fn, primals, inner)`` called inside a function taken
     in forward mode: forward mode over ``fn``'s generated forward-mode source, along the
-    tangents of ``primals`` and of ``inner``."""
+    tangents of ``primals`` and of ``inner``. ``kwargs`` are passed to ``fn`` too, and
+    ``named`` gives the keyword-only ones that carry tangents ``(inner tangent, its
+    tangent, the argument's tangent)``; the others are held constant."""
     _, d_primals, d_inner = tangents
-    primals, inner = tuple(primals), tuple(inner)
+    primals, inner, kwargs, named = tuple(primals), tuple(inner), kwargs or {}, named or {}
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
-    positions = tuple(i for i, t in enumerate(inner) if t is not None)
-    forward = _forward_target(fn, positions, len(primals), {})
+    positions = (*(i for i, t in enumerate(inner) if t is not None),
+                 *(k for k, (t, _, _) in named.items() if t is not None))  # fmt: skip
+    forward = _forward_target(fn, positions, len(primals), kwargs)
     if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
         raise CompileError(
             f"forward mode of sd.jvp of {forward.fn.__qualname__}, a derivative or a "
@@ -1937,14 +1952,20 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
             function=forward.fn.__qualname__,
             hint="take the inner forward mode of a plain function of named parameters",
         )
-    unit, _ = forward.unit(forward.values(primals, {}), primals, {})
-    at = [positions[forward.names.index(n)] for n in unit.wrt]
-    given = [inner[i] for i in at]
-    d_given = [rt.zeros_like(inner[i]) if d_inner[i] is None else d_inner[i] for i in at]
+    unit, _ = forward.unit(forward.values(primals, kwargs), primals, kwargs)
+    given, d_given = [], []
+    for n in unit.wrt:
+        w = positions[forward.names.index(n)]
+        t, dt = (inner[w], d_inner[w]) if isinstance(w, int) else named[w][:2]
+        given.append(t)
+        d_given.append(rt.zeros_like(t) if dt is None else dt)
     bound = forward.bound
     program = unit.tangent_program()
     _, (d_value, d_tangent) = TangentFunction(program).run(
-        (*given, *bound, *primals), (*d_given, *(None,) * len(bound), *d_primals), {}
+        (*given, *bound, *primals),
+        (*d_given, *(None,) * len(bound), *d_primals),
+        kwargs,
+        {k: d for k, (_, _, d) in named.items()},
     )
     return d_value, d_tangent
 
@@ -1952,24 +1973,86 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
 registry.register_jvp(jvp, _jvp_jvp)
 
 
-def _call_jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple, *args: Any) -> tuple:
-    """The forward rule of ``rt.call_jvp(fn, inner, *args)``, a call in forward-mode
-    source: forward mode over ``fn``'s forward mode (see ``_jvp_jvp``)."""
-    _, d_inner, *d_args = tangents
-    d_inner = d_inner if d_inner is not None else (None,) * len(inner)
+def _callee(fn: Callable, args: tuple, d_args: tuple, inner: tuple, d_inner: tuple
+            ) -> tuple[Callable, tuple, tuple, tuple, tuple]:  # fmt: skip
+    """The function a call in forward-mode source (``rt.call_jvp``) runs, and the
+    arguments, their tangents and those tangents' own that it takes."""
     if fn is rt.objects.PLAIN_CALL:  # the function called is args[0], without a tangent
-        fn, args, inner, d_args, d_inner = args[0], args[1:], inner[1:], d_args[1:], d_inner[1:]
-    elif isinstance(fn, type) and rt.is_record_class(fn):
-        fn = rt.objects.constructor(fn)
-    elif fn is rt.objects.PARTIAL_CALL:
+        return args[0], args[1:], d_args[1:], inner[1:], d_inner[1:]
+    if isinstance(fn, type) and rt.is_record_class(fn):
+        return rt.objects.constructor(fn), args, d_args, inner, d_inner
+    if fn is rt.objects.PARTIAL_CALL:
         raise CompileError(
             "forward mode of the forward mode of a call of a functools.partial",
             hint="call the partial's function itself, or use sd.hvp (reverse over forward)",
         )
-    return _jvp_jvp((None, tuple(d_args), tuple(d_inner)), ans, fn, args, inner)
+    return fn, args, d_args, inner, d_inner
+
+
+def _call_jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple, *args: Any) -> tuple:
+    """The forward rule of ``rt.call_jvp(fn, inner, *args)``, a call in forward-mode
+    source: forward mode over ``fn``'s forward mode (see ``_jvp_jvp``)."""
+    _, d_inner, *d_args = tangents
+    d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
+    fn, args, d_args, inner, d_inner = _callee(fn, args, tuple(d_args), tuple(inner), d_inner)
+    return _jvp_jvp((None, d_args, d_inner), ans, fn, args, inner)
 
 
 registry.register_jvp(rt.call_jvp, _call_jvp_jvp)
+
+
+def _call_jvp_keywords_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple,
+                           names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
+    """The forward rule of ``rt.call_jvp_keywords(fn, inner, names, *values)``: its
+    keyword arguments bound to the callee's parameters (by position where they can be,
+    defaults filled in), then as ``_call_jvp_jvp``; a keyword-only one by its name. An
+    entry of ``**kwargs`` is held constant, and refused where it carries a tangent."""
+    _, d_inner, _, *d_values = tangents
+    inner = tuple(inner)
+    d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
+    n = len(values) - len(names)
+    fn, args, d_args, inner_args, d_inner_args = _callee(
+        fn, values[:n], tuple(d_values[:n]), inner[:n], d_inner[:n]
+    )
+    kwargs = dict(zip(names, values[n:], strict=True))
+    carried = {
+        k: (t, d, dt)
+        for k, t, d, dt in zip(names, inner[n:], d_values[n:], d_inner[n:], strict=True)
+    }
+    try:
+        plain = fn._srcdiff_target if type(fn) is rt.Returning else fn  # (its signature)
+        call = inspect.signature(plain).bind(*args, **kwargs)
+    except (TypeError, ValueError):  # no signature to read, or not a call it takes
+        call = None
+    if call is None or any(p.kind is p.VAR_POSITIONAL for p in call.signature.parameters.values()):
+        raise CompileError(
+            f"forward mode of the forward mode of a call of "
+            f"{getattr(fn, '__qualname__', fn)} passing keyword arguments",
+            hint="pass its arguments by position, or use sd.hvp (reverse over forward)",
+        )
+    call.apply_defaults()
+    order = list(call.signature.parameters)
+    positional = [(None, None, None)] * len(call.args)  # (d_arg, its tangent, that one's)
+    positional[: len(args)] = zip(d_args, inner_args, d_inner_args, strict=True)
+    named = {}  # keyword-only arguments carrying a tangent
+    for k, (t, d, dt) in carried.items():
+        if k in order and order.index(k) < len(call.args):
+            positional[order.index(k)] = (d, t, dt)
+        elif k not in order and (t is not None or d is not None):
+            raise CompileError(
+                f"forward mode of the forward mode through the keyword argument `{k}`, "
+                f"which {fn.__qualname__} takes in its **kwargs",
+                function=fn.__qualname__,
+                hint=f"give {fn.__qualname__} a parameter named {k}, or use sd.hvp",
+            )
+        elif t is not None or d is not None:  # (dt: the tangent of no tangent, a zero)
+            named[k] = (t, dt, d)
+    d_pos, inner_pos, d_inner_pos = (tuple(p[i] for p in positional) for i in range(3))
+    return _jvp_jvp((None, d_pos, d_inner_pos), ans, fn, call.args, inner_pos, call.kwargs,
+                    named)  # fmt: skip
+
+
+registry.register_jvp(rt.call_jvp_keywords, _call_jvp_keywords_jvp)
 
 
 class Differentiated:

@@ -120,7 +120,7 @@ class TangentBuilder:
             return [at(new, line)]
         if isinstance(s, gast.Return):
             value = s.value
-            tangent = name(self.dname(value.id)) if self.active(value) else self.zeros(value)
+            tangent = self.tangent_or_zeros(value)
             pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
             return [at(gast.Return(value=pair), line)]
         op: Op | None = facts(s).op
@@ -241,6 +241,9 @@ class TangentBuilder:
     def zeros(self, e: gast.expr) -> gast.expr:
         return call(attr("rt", "zeros_like"), e)
 
+    def tangent_or_zeros(self, e: gast.expr) -> gast.expr:
+        return name(self.dname(e.id)) if self.active(e) else self.zeros(e)
+
     def zero(self, n: str) -> gast.stmt:
         return assign(self.dname(n), self.zeros(name(n)))
 
@@ -251,7 +254,7 @@ class TangentBuilder:
             holder = target.value.id
             if holder not in self.a.active:
                 return []
-            value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
+            value = self.tangent_or_zeros(s.value)
             index = index_value(copy.deepcopy(target.slice))
             d = name(self.dname(holder))  # written as a new value: tangents may be shared
             if facts(s).put_back:
@@ -263,7 +266,7 @@ class TangentBuilder:
             holder = target.value.id  # o.x = v on an object the function made: see analyse
             if holder not in self.a.active:
                 return []
-            value = name(self.dname(s.value.id)) if self.active(s.value) else self.zeros(s.value)
+            value = self.tangent_or_zeros(s.value)
             update = call(attr("rt", "set_field"), name(self.dname(holder)), const(target.attr),
                           value)  # fmt: skip
             return [assign(self.dname(holder), update)]
@@ -298,9 +301,13 @@ class TangentBuilder:
             return [self.zero(n)]
         if op.primitive is rt_module.follow:  # a selection of one of the two tangents
             m, old, new = op.operands[:3]
-            tangents = [name(self.dname(e.id)) if self.active(e) else self.zeros(e)
-                        for e in (m, new)]  # fmt: skip
+            tangents = [self.tangent_or_zeros(e) for e in (m, new)]
             value = call(attr("rt", "follow_tangent"), tangents[0], m, old, tangents[1])
+            return [assign(self.dname(n), value)]
+        if op.primitive is rt_module.put_back:  # in forward-mode source: as a write is
+            holder, key, new = op.operands[:3]
+            value = call(attr("rt", "put_back_tangent"), self.tangent_or_zeros(holder), holder,
+                         key, self.tangent_or_zeros(new))  # fmt: skip
             return [assign(self.dname(n), value)]
         positions = registry.linear_positions(op.primitive)
         if positions == "all":
@@ -356,7 +363,7 @@ class TangentBuilder:
         for i in positions:
             if i < len(op.operands):
                 e = op.operands[i]
-                replace[id(e)] = name(self.dname(e.id)) if self.active(e) else self.zeros(e)
+                replace[id(e)] = self.tangent_or_zeros(e)
         return _copy_replacing(value, replace)
 
     def multilinear(self, value: gast.expr, op: Op, active: list[int]) -> gast.expr:
