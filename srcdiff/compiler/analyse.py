@@ -47,6 +47,7 @@ from .normalize import (
     all_names,
     blocks,
     const,
+    index_value,
     local_names,
     name,
     normalize,
@@ -1278,16 +1279,6 @@ def is_number(value: Any) -> bool:
         and not isinstance(value, bool)
         and (type(value) in (int, float, complex) or rt_module.plain_operand_type(type(value)))
     )
-
-
-def index_value(e: gast.expr) -> gast.expr:
-    """A subscript's index as an ordinary expression (``1:n`` becomes ``slice(1, n)``)."""
-    if isinstance(e, gast.Slice):
-        parts = [const(None) if x is None else x for x in (e.lower, e.upper, e.step)]
-        return gast.Call(func=name("slice"), args=parts, keywords=[])
-    if isinstance(e, gast.Tuple):
-        return gast.Tuple(elts=[index_value(x) for x in e.elts], ctx=gast.Load())
-    return e
 
 
 def describe(obj: Any) -> str:

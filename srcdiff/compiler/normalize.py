@@ -82,6 +82,21 @@ def _part(
     return gast.Attribute(value=holder, attr=key, ctx=ctx)
 
 
+def _flat(e: gast.expr) -> bool:
+    """Whether ``e`` is ``x.flat``."""
+    return isinstance(e, gast.Attribute) and e.attr == "flat"
+
+
+def index_value(e: gast.expr) -> gast.expr:
+    """A subscript's index as an ordinary expression (``1:n`` becomes ``slice(1, n)``)."""
+    if isinstance(e, gast.Slice):
+        parts = [const(None) if x is None else x for x in (e.lower, e.upper, e.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    if isinstance(e, gast.Tuple):
+        return gast.Tuple(elts=[index_value(x) for x in e.elts], ctx=gast.Load())
+    return e
+
+
 def _rt(attr: str) -> gast.Attribute:
     return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
 
@@ -335,6 +350,9 @@ class Normalizer:
             return self.call(e)
         if isinstance(e, gast.Attribute):
             return gast.Attribute(value=self.atom(e.value), attr=e.attr, ctx=gast.Load())
+        if isinstance(e, gast.Subscript) and _flat(e.value):  # x.flat[i]: the iterator
+            flat = [self.atom(e.value.value), self.atom(index_value(e.slice))]  # is no
+            return gast.Call(func=_rt("flat_read"), args=flat, keywords=[])  # value of its own
         if isinstance(e, gast.Subscript):
             return gast.Subscript(
                 value=self.atom(e.value), slice=self.index(e.slice), ctx=gast.Load()

@@ -31,13 +31,14 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .analyse import describe, index_value
+from .analyse import describe
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
     assign,
     clone,
     const,
+    index_value,
     name,
     params_of,
     rebuild_blocks,

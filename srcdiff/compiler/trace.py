@@ -27,7 +27,7 @@ import gast
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
 from ..runtime.objects import OPERATOR_SYMBOLS
-from .analyse import index_value, recorded, relevant, relevant_try
+from .analyse import recorded, relevant, relevant_try
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
@@ -35,6 +35,7 @@ from .normalize import (
     blocks,
     clone,
     const,
+    index_value,
     local_names,
     name,
     params_of,

@@ -20,6 +20,12 @@ def setitem(g, ans, x, index, value):
     return d_x, None, d_value
 
 
+@vjp(rt.flat_read)
+def flat_read(g, ans, x, index):
+    """``x.flat[index]``, entries at row-major positions (``normalize`` writes it so)."""
+    return rt.flat_read_grad(g, x, index), None
+
+
 @vjp(np.sort)
 def sort(g, ans, a, axis=-1, kind=None, order=None):
     return rt.sort_grad(g, a, axis), None, None, None
@@ -27,10 +33,10 @@ def sort(g, ans, a, axis=-1, kind=None, order=None):
 
 # Forward: reading entries and writing them are linear (a write, in the array and the
 # value jointly); sorting is a read in another order.
-linear((0,), operator.getitem)
+linear((0,), operator.getitem, rt.flat_read)
 linear((0, 2), rt.setitem, rt.write_through)
 # an index (a key of a dict, iterated: ``for k in d: d[k]``) carries no gradient
-constant_in((1,), operator.getitem, rt.setitem, rt.write_through)
+constant_in((1,), operator.getitem, rt.flat_read, rt.setitem, rt.write_through)
 
 
 @jvp(np.sort)

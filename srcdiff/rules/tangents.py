@@ -74,6 +74,12 @@ def put_back_tangent(g, ans, d_holder, holder, key, d_new):
     return rt.or_zeros(d_holder_, d_holder), None, None, rt.or_zeros(d_new_, d_new)
 
 
+@vjp(rt.flat_read_grad)
+def flat_read_grad(gbar, out, g, x, index):
+    """Linear in ``g``: its adjoint reads ``gbar`` where ``g`` was added."""
+    return rt.flat_read(gbar, index), None, None
+
+
 @vjp(rt.carried)
 def carried(gbar, out, d, ans):
     return rt.carried(gbar, ans), None
@@ -234,7 +240,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
-       rt.carried,
+       rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
@@ -244,6 +250,7 @@ constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatena
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
 constant_in((1,), rt.carried)
+constant_in((1, 2), rt.flat_read_grad)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
 # (a partial's tangent is a list, which broadcast_like passes as it is)

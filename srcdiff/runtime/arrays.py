@@ -686,6 +686,26 @@ def hypot_tangent_grads(g: Any, ds: tuple, coordinates: tuple, length: Any) -> t
     return d_ds, d_coordinates, -g * hypot_tangent(ds, coordinates, length) / length
 
 
+def flat_read(x: Any, index: Any) -> Any:
+    """``x.flat[index]``: the entries of array ``x`` at row-major positions."""
+    if not _is_array(x):
+        from .mutation import refuse  # mutation imports this module
+
+        raise refuse(
+            f"a gradient through .flat of a {type(x).__qualname__}",
+            "index the array it holds, or x.ravel()",
+        )
+    return x.flat[index]
+
+
+def flat_read_grad(g: Any, x: Any, index: Any) -> Any:
+    """Gradient of ``x.flat[index]``: ``g`` added at each row-major position read (as
+    often as it was read), found by reading the positions themselves the same way."""
+    xp = array_module(x)
+    positions = xp.arange(x.size).reshape(x.shape).flat[index]
+    return index_add(xp.zeros(x.size, dtype=x.dtype), positions, g).reshape(x.shape)
+
+
 def sort_grad(g: Any, x: Any, axis: Any = -1) -> Any:
     """Gradient of ``np.sort(x, axis)``: each entry of ``g`` goes back where its value
     came from (ties in the order a stable sort keeps them)."""

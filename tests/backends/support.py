@@ -453,6 +453,26 @@ UNSUPPORTED_SPECS[STRICT] |= dict.fromkeys(
     ["arrays.item_tangent[flat]", "arrays.item_tangent[per-axis]"],
     "the standard's arrays have no item() (as ndarray.item)",
 )
+UNSUPPORTED_SPECS[STRICT] |= dict.fromkeys(
+    [
+        *(
+            f"arrays.flat_read[{label}]"
+            for label in (
+                "int",
+                "negative-int",
+                "slice",
+                "list-duplicates",
+                "2d-int-array",
+                "bool-mask",
+                "transposed",
+                "0d",
+            )
+        ),  # fmt: skip
+        "arrays.flat_read_grad[list]",
+        "arrays.flat_read_grad[slice]",
+    ],
+    "the standard's arrays have no .flat (as ndarray.flat)",
+)
 
 # Specs whose primal CuPy itself cannot run: a plain call with CuPy arrays raises, and so
 # does compiled code (the same call, on CuPy), which is all srcdiff owes there.

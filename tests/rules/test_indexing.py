@@ -60,6 +60,20 @@ SPECS = [
     # of an array a global may hold, a new value as setitem's (a list's or a dict's is written
     # in place: tests/soundness/test_reported.py)
     Spec(rt.write_through, (R((4, 5)), (1, slice(None)), R((5,))), wrt=(0, 2), label="array-row"),
+    # x.flat[i] (normalized to rt.flat_read): row-major positions, read as often as named
+    *[
+        Spec(rt.flat_read, (R((3, 4)), idx), wrt=(0,), label=label)
+        for label, idx in [
+            ("int", 5),
+            ("negative-int", -1),
+            ("slice", slice(2, 9, 3)),
+            ("list-duplicates", [0, 7, 7, 11]),
+            ("2d-int-array", np.array([[1, 2], [2, 10]])),
+            ("bool-mask", np.arange(12) % 3 == 0),
+        ]
+    ],
+    Spec(rt.flat_read, (R((3, 4)).T, slice(None, 5)), wrt=(0,), label="transposed"),
+    Spec(rt.flat_read, (R(()), 0), wrt=(0,), label="0d"),
     Spec(np.sort, (R((6,)),), label="1d"),
     Spec(np.sort, (R((3, 4)),), label="last-axis"),
     Spec(np.sort, (R((3, 4)),), {"axis": 0}, label="axis-0"),

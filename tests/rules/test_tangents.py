@@ -121,6 +121,8 @@ SPECS = [
     ),  # fmt: skip
     Spec(sd.jvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
     # the helpers of forward rules, differentiated again (second derivatives)
+    Spec(rt.flat_read_grad, (R((3,)), X, [1, 1, 4]), wrt=(0,), label="list"),
+    Spec(rt.flat_read_grad, (R((2,)), X, slice(3, 7, 2)), wrt=(0,), label="slice"),
     Spec(rt.sort_grad, (R((3, 4)), X), wrt=(0, 1)),
     Spec(rt.sort_grad, (R((3, 4)), X, 0), wrt=(0, 1), label="axis-0"),
     Spec(rt.sort_grad, (R((12,)), X, None), wrt=(0, 1), label="flat"),

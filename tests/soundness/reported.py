@@ -3000,3 +3000,13 @@ def a_callee_given_a_number_raises_after_updating_it(x):
     except ValueError:
         r = w
     return r * 2.0
+
+
+@case(np.arange(6.0).reshape(2, 3) * 0.7)
+def flat_reads_at_row_major_positions(x):
+    """``x.flat[i]`` was refused (no rule for the iterator): it reads entries at row-major
+    positions, of a transposed view too, as often as an index list names them."""
+    mask = np.ravel(x > 1.0)
+    return (
+        np.sum(x.flat[[0, 4, 4]] * x.T.flat[1:3][0]) + np.sum(x.flat[mask] ** 2) + x.flat[-1] ** 3
+    )
