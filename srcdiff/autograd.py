@@ -11,6 +11,7 @@ adjoint as Python source, runs it, and accumulates the gradients into ``.grad``.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import textwrap
@@ -184,7 +185,18 @@ def _arg(x: Any) -> Arg:
         return Arg(kind, x if kind == LEAF else None, x._data, x._version, x._version.value)
     if _is_const(x):
         return Arg(CONST, value=x)
-    return Arg(INPUT, value=x)
+    return Arg(INPUT, value=_as_now(x))
+
+
+def _as_now(x: Any) -> Any:
+    """An operand that is no tensor, as it is now: an array or a list (an index, a mask,
+    a constant) has no version counter to tell a later change in place, so the graph
+    keeps a copy, and its gradient is that of the values the operation read."""
+    if isinstance(x, (list, dict, set)):
+        return copy.deepcopy(x)
+    if hasattr(x, "shape") and hasattr(x, "copy") and not isinstance(x, np.generic):
+        return x.copy()
+    return x
 
 
 _NODE_CLASSES: dict[str, type] = {}
@@ -292,48 +304,52 @@ def _pull(
     adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
     grads = adjoint(plan.values, seed)
     root._source = LAST_SOURCE[0] = adjoint.source
-    if create_graph:
-        grads = _recorded(plan, grads, seed)
+    if create_graph:  # (a gradient given as a tensor with a graph is an input of theirs)
+        carried = isinstance(gradient, _Tensor()) and gradient.requires_grad
+        grads = _recorded(plan, grads, gradient if carried else seed)
     if not retain_graph:
         _free(nodes)
     return list(zip(plan.targets, grads, strict=True))
 
 
 class RecordedGraph:
-    """The gradient of a recorded graph (its result weighted by ``seed``) with respect to
-    its input ``k``, as an operation of the graph's inputs: it is differentiated again by
-    reverse mode over the forward mode of the graph's program (``compile_ops``'s
-    ``graph_program``), as ``sd.hvp`` differentiates a compiled function."""
+    """The gradient of a recorded graph (its result weighted by a seed) with respect to
+    its input ``k``, as an operation of the seed and the graph's inputs: it is
+    differentiated again by reverse mode over the forward mode of the graph's program
+    (``compile_ops``'s ``graph_program``), as ``sd.hvp`` differentiates a compiled
+    function."""
 
-    def __init__(self, program: Callable, constants: list, seed: Any, k: int) -> None:
-        self.program, self.constants, self.seed, self.k = program, constants, seed, k
+    def __init__(self, program: Callable, constants: list, k: int) -> None:
+        self.program, self.constants, self.k = program, constants, k
 
     def __repr__(self) -> str:
         return f"<the gradient of a recorded graph with respect to its input {self.k}>"
 
-    def __call__(self, *inputs: Any) -> Any:
+    def __call__(self, seed: Any, *inputs: Any) -> Any:
         values = (*inputs, *self.constants)
-        grads = runtime.reverse_over_forward(self.program, values, [], (self.seed, None)).d_args
+        grads = runtime.reverse_over_forward(self.program, values, [], (seed, None)).d_args
         return runtime.zeros_like(inputs[self.k]) if grads[self.k] is None else grads[self.k]
 
-    def vjp(self, g: Any, inputs: tuple) -> tuple:
-        """The pull-back of ``g`` (shaped like the gradient) to every input."""
+    def vjp(self, g: Any, seed: Any, inputs: tuple) -> tuple:
+        """The pull-back of ``g`` (shaped like the gradient) to the seed and every input:
+        the gradient is linear in the seed, whose share is the graph's derivative along
+        ``g`` (the forward mode's tangent)."""
         tangents: list = [None] * (len(inputs) + len(self.constants))
         tangents[self.k] = g
         values = (*inputs, *self.constants)
-        grads = runtime.reverse_over_forward(
-            self.program, values, tangents, (None, self.seed)
-        ).d_args
-        return grads[: len(inputs)]
+        pulled = runtime.reverse_over_forward(self.program, values, tangents, (None, seed))
+        along = pulled.outputs[1]
+        return (runtime.zeros_like(seed) if along is None else along, *pulled.d_args[: len(inputs)])
 
 
-def graph_gradient(graph: RecordedGraph, *inputs: Any) -> Any:
-    """The primitive ``create_graph=True`` records: ``graph``'s gradient at ``inputs``."""
-    return graph(*inputs)
+def graph_gradient(graph: RecordedGraph, seed: Any, *inputs: Any) -> Any:
+    """The primitive ``create_graph=True`` records: ``graph``'s gradient at ``inputs``,
+    weighted by ``seed`` (a tensor with a graph of its own, or an array)."""
+    return graph(seed, *inputs)
 
 
-def _graph_gradient_vjp(g: Any, ans: Any, graph: RecordedGraph, *inputs: Any) -> tuple:
-    return (None, *graph.vjp(g, inputs))
+def _graph_gradient_vjp(g: Any, ans: Any, graph: RecordedGraph, seed: Any, *inputs: Any) -> tuple:
+    return (None, *graph.vjp(g, seed, inputs))
 
 
 rules.register(graph_gradient, rules.make_rule(_graph_gradient_vjp, inline=False))
@@ -348,7 +364,8 @@ rules.registry.no_forward(  # what a gradient of it would take, with create_grap
 
 def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
     """The gradients ``grads`` of the graph of ``plan`` as tensors recorded as
-    ``graph_gradient`` operations of the graph's inputs (``create_graph=True``)."""
+    ``graph_gradient`` operations of ``seed`` (the tensor ``backward`` was given, or its
+    array) and the graph's inputs (``create_graph=True``)."""
     from .compiler.eager import graph_program
 
     if len(plan.targets) != len(plan.inputs_of):
@@ -362,8 +379,8 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
         if g is None:
             out.append(None)
             continue
-        tensor = _Tensor()._make(g)
-        record(tensor, graph_gradient, [RecordedGraph(program, constants, seed, k),
+        tensor = _Tensor()._make(g.copy())  # its own: g may be the seed itself (y = x)
+        record(tensor, graph_gradient, [RecordedGraph(program, constants, k), seed,
                *plan.inputs], None, "GradBackward")  # fmt: skip
         out.append(tensor)
     return out

@@ -110,13 +110,20 @@ def apply_op(
         out = array_module(*arrays).asarray(out)
     result = Tensor._make(out)
     if view:
-        base = inputs[0]
-        if array_module(out).may_share_memory(out, base._data):
-            result._version = base._version
-            result._base = base._base if base._base is not None else base
+        _share_storage(result, inputs[0])
     if _recording(*inputs):
         autograd.record(result, prim, inputs, kwargs, name, view=result._base is not None)
     return result
+
+
+def _share_storage(result: Tensor, base: Any) -> None:
+    """Make ``result`` a view of tensor ``base`` where it shares its memory: one version
+    counter for both, so that a change through either is seen by the graph of the other."""
+    if isinstance(base, Tensor) and array_module(result._data).may_share_memory(
+        result._data, base._data
+    ):
+        result._version = base._version
+        result._base = base._base if base._base is not None else base
 
 
 def _category(dt: np.dtype) -> int:
@@ -1316,7 +1323,10 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
     )
     nested = any(isinstance(a, (list, tuple)) and _has_tensor(a) for a in args)
     if not wants_grad or rules.is_nondiff(func):
-        return _wrap(func(*_unwrap_nested(args), **_unwrap_nested(kwargs)))
+        out = _wrap(func(*_unwrap_nested(args), **_unwrap_nested(kwargs)))
+        if isinstance(out, Tensor) and args:  # np.reshape(t, -1): a view of t
+            _share_storage(out, args[0])
+        return out
     if rules.lookup(func) is None or nested or any(_has_tensor(v) for v in kwargs.values()):
         name = getattr(func, "__name__", repr(func))
         raise RuntimeError(
@@ -1325,7 +1335,8 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
             "lists or keyword arguments"
         )
     name = getattr(func, "__name__", "Op")
-    return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0")
+    return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0",
+                    view=isinstance(args[0], Tensor) if args else False)  # fmt: skip
 
 
 def _rebuild(cls: type, data: Any, requires_grad: bool, device: str) -> Tensor:

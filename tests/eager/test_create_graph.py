@@ -111,3 +111,39 @@ def test_a_gradient_through_slices_and_index_lists_is_differentiated_again(index
     (g,) = autograd.grad((x[index] ** 3).sum(), x, create_graph=True)
     g.sum().backward()
     assert np.allclose(x.grad.numpy(), _numeric(penalty, x0), atol=1e-6)
+
+
+def test_a_seed_with_a_graph_of_its_own_is_differentiated_too():
+    """``grad_outputs`` (or ``backward``'s ``gradient``) that requires grad is an input of
+    the gradient's graph: the gradient ``3 x^2 v`` is differentiated in ``x`` and ``v``
+    (it was taken as a constant: half of d/dx for ``v = x``, nothing for a leaf ``v``)."""
+    x = sd.tensor([1.0, -2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    (g,) = autograd.grad(x * x, x, grad_outputs=x * 1, create_graph=True)  # 2 x^2
+    (h,) = autograd.grad(g.sum(), x)
+    assert np.allclose(h.numpy(), 4 * x.detach().numpy())
+    x = sd.tensor([1.0, -2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    v = sd.tensor([0.5, 1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    (x**3).backward(gradient=v, create_graph=True)
+    (x.grad**2).sum().backward()  # sum (3 x^2 v)^2
+    xs, vs = x.detach().numpy(), v.detach().numpy()
+    assert np.allclose(x.grad.detach().numpy(), 3 * xs**2 * vs + 36 * xs**3 * vs**2)
+    assert np.allclose(v.grad.numpy(), 18 * xs**4 * vs)
+
+
+def test_a_gradient_made_with_create_graph_is_not_the_callers_seed():
+    g = sd.ones(3, dtype=sd.float64)
+    x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    x.clone().backward(gradient=g, create_graph=True)
+    (3 * x).sum().backward()  # accumulates into x.grad in place
+    assert g.tolist() == [1.0, 1.0, 1.0]
+    assert x.grad.tolist() == [4.0, 4.0, 4.0]
+
+
+def test_a_constant_changed_after_a_gradient_with_create_graph_keeps_its_old_value():
+    x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    c = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64)
+    (g,) = autograd.grad((x * x * c).sum(), x, create_graph=True)  # 2 x c
+    with sd.no_grad():
+        c.mul_(10)
+    g.sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]

@@ -252,3 +252,47 @@ def test_abs_has_gradient_zero_at_nan():
 def test_an_integer_division_by_zero_is_an_error(op):
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         op()
+
+
+def _leaf():
+    return sd.tensor([1.0, -2.0, 3.0], dtype=sd.float64, requires_grad=True)
+
+
+def test_an_index_or_mask_changed_after_the_operation_keeps_the_values_it_read():
+    """An index, a mask or a NumPy operand has no version counter: the graph keeps them
+    as they were read (PyTorch raises for tensors; the gradient here is the right one)."""
+    x = _leaf()
+    i = sd.tensor([0, 0])
+    y = x[i]
+    i[1] = 2
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 0.0]
+    x, m = _leaf(), sd.tensor([True, False, True])
+    y = x.masked_fill(m, 0.0)
+    m[0] = False
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]
+    x, m = _leaf(), sd.tensor([True, False, True])
+    y = sd.where(m, x * x, x)
+    m[0] = False
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 1.0, 6.0]
+    x, a = _leaf(), np.array([1.0, 2.0, 3.0])
+    y = x * a
+    a *= 100
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_view_made_by_a_numpy_function_shares_the_version_counter():
+    x = _leaf()
+    y = x.exp()
+    v = np.reshape(y, -1)
+    with sd.no_grad():
+        v[0] = 100.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    x = _leaf()
+    y = x * 1
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        np.reshape(y, -1).mul_(2)  # y would not see the change in its graph
