@@ -410,8 +410,10 @@ def grad(
             held.append((x._node, ref))
     try:
         found: dict[int, Any] = {}
-        for out, weight in zip(outputs, weights, strict=True):
-            for tensor, g in _pull(out, weight, keep or create_graph, create_graph):
+        last = len(outputs) - 1
+        for i, (out, weight) in enumerate(zip(outputs, weights, strict=True)):
+            retain = keep or create_graph or i < last  # (the outputs' graphs may share nodes)
+            for tensor, g in _pull(out, weight, retain, create_graph):
                 if g is not None:
                     found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
     finally:

@@ -372,10 +372,20 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         """New values without recording, as in PyTorch: the graph that made this tensor
-        stays, and what reads it through that graph (the operations after) reads them."""
-        self._data = value._data if isinstance(value, Tensor) else value
-        if self._node is not None:
-            self._node.out = self._data
+        stays (its gradient flows there, and its rule reads the value it made), and the
+        operations after read the new values."""
+        new = value._data if isinstance(value, Tensor) else value
+        node = self._node
+        if node is None:
+            self._data = new
+            return
+        made = Tensor._make(self._data)  # the value the graph made, with that graph
+        made._node = node
+        node.out_box = None  # (this tensor's version counts changes of the new values)
+        self._data = new
+        holder = Tensor._make(new)  # the new values, their gradient passed on to ``made``
+        autograd.rebind(self, autograd.record(holder, rt.follow_detached, [made, None, None],
+                                              None, node.name()))  # fmt: skip
 
     @property
     def shape(self) -> Size:

@@ -296,3 +296,23 @@ def test_a_view_made_by_a_numpy_function_shares_the_version_counter():
     y = x * 1
     with pytest.raises(RuntimeError, match="in-place operation on a view"):
         np.reshape(y, -1).mul_(2)  # y would not see the change in its graph
+
+
+def test_assigning_data_of_a_tensor_keeps_what_its_graph_made():
+    """``y.data = ...`` on a tensor with a graph: its rule reads the value it made (exp's
+    result), the operations after read the new values (as PyTorch)."""
+    x, w = _leaf(), sd.tensor([0.5, 1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    y = x.exp()
+    y.data = sd.tensor([2.0, 3.0, 4.0], dtype=sd.float64)
+    (y * w).sum().backward()
+    assert y.grad_fn.name() == "ExpBackward0"
+    assert np.allclose(x.grad.numpy(), np.exp(x.detach().numpy()) * [0.5, 1.0, 2.0])
+    assert w.grad.tolist() == [2.0, 3.0, 4.0]
+
+
+def test_grad_of_several_outputs_sharing_a_graph():
+    x = _leaf()
+    y = x.exp()
+    (g,) = sd.autograd.grad([y.sum(), (y * y).sum()], x)
+    e = np.exp(x.detach().numpy())
+    assert np.allclose(g.numpy(), e + 2 * e * e)
