@@ -2086,7 +2086,10 @@ class Differentiated:
             return Differentiated(types.MethodType(self._fn, obj), self._wrt)
         if bound is None:  # cached for the instance, without keeping it alive
             bound = self._bound[obj] = Differentiated(_WeakMethod(self._fn, obj), self._wrt)
-        return bound
+        method = object.__new__(_BoundMethod)
+        method.__dict__ = bound.__dict__  # (one state: what a call compiles, sd.source's)
+        method.instance = obj
+        return method
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._plain is None:
@@ -2137,6 +2140,13 @@ def calls_backward(fn: types.FunctionType) -> bool:
     tree = parse(fn).tree
     in_loops = any(backward_in(n) for n in gast.walk(tree) if isinstance(n, (gast.For, gast.While)))
     return backward_in(tree) and not in_loops
+
+
+class _BoundMethod(Differentiated):
+    """A decorated method as ``obj.method`` gives it: it keeps ``obj`` alive, as a bound
+    method does, and shares all else with the one cached for ``obj``, which does not."""
+
+    __slots__ = ("instance",)
 
 
 def differentiate(fn: Callable | None = None, *, wrt: Wrt = 0) -> Any:

@@ -50,7 +50,9 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group of parameters, with hyperparameters of its own where it gives them."""
+        """Add a group of parameters, with hyperparameters of its own where it gives them.
+        The group is the caller's dict, given the defaults it lacks (as in PyTorch): a
+        later change of it (``group["lr"] = ...``) is the optimizer's."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param group must be a dict, but got {_describe(param_group)}")
         params = param_group["params"]
@@ -58,21 +60,24 @@ class Optimizer:
             params = [params]
         elif isinstance(params, set):
             raise TypeError(UNORDERED)
-        group = {**self.defaults, **param_group, "params": list(params)}
-        for p in group["params"]:
+        params = list(params)
+        for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
                     f"optimizer can only optimize Tensors, but one of the params is {_describe(p)}"
                 )
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
-        ids = {id(p) for p in group["params"]}
-        if len(ids) != len(group["params"]):
+        ids = {id(p) for p in params}
+        if len(ids) != len(params):
             raise ValueError("a parameter group holds the same parameter twice")
         if any(id(p) in ids for g in self.param_groups for p in g["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
-        self.check_group(group)
-        self.param_groups.append(group)
+        self.check_group({**self.defaults, **param_group})
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
+        self.param_groups.append(param_group)
 
     nonnegative: tuple[str, ...] = ()  # hyperparameters that may not be negative
 

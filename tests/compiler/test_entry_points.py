@@ -75,6 +75,24 @@ def test_decorated_methods():
     assert np.allclose(model.decorated.grad(X, Y), sd.grad(model.loss)(X, Y))
 
 
+def test_a_decorated_method_keeps_its_instance_as_a_bound_method_does():
+    """``Model().decorated`` held alone keeps its model alive (it raised
+    ReferenceError); the cache for the instance does not, and the two share what the
+    latest call ran."""
+    import gc
+    import weakref
+
+    method = Model().decorated
+    assert method(X, Y) == pytest.approx(Model().loss(X, Y))
+    model = Model()
+    model.decorated.grad(X, Y)
+    assert "def decorated_adjoint(" in sd.source(model.decorated)
+    alive = weakref.ref(model)
+    del model, method
+    gc.collect()
+    assert alive() is None
+
+
 def test_gradients_have_the_arguments_types():
     assert isinstance(sd.grad(f, wrt="scale")(X, Y, scale=1.0), float)
     d = sd.grad(f)(X.astype(np.float32), Y.astype(np.float32))

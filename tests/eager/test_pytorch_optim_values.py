@@ -220,3 +220,16 @@ def test_fma_writes_into_out():
         want = fused.add(p, np.full(n, 0.5), -0.1)
         got = fused.add(p, np.full(n, 0.5), -0.1, out=p)
         assert got is p and p.tobytes() == want.tobytes()
+
+
+def test_a_param_group_is_the_callers_dict():
+    """As in PyTorch, a group given to the optimizer is the caller's dict, with the
+    defaults it lacks filled in: changing it later changes the optimizer (it was a copy)."""
+    p = sd.nn.Parameter(sd.tensor([0.0], dtype=sd.float64))
+    group = {"params": [p], "lr": 1.0}
+    opt = sd.optim.SGD([group], lr=0.5)
+    assert opt.param_groups[0] is group and group["momentum"] == 0
+    group["lr"] = 0.0
+    (p * 2).sum().backward()
+    opt.step()
+    assert p.tolist() == [0.0]
