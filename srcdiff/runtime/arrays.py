@@ -1005,7 +1005,10 @@ def _flat(xp: Any, v: Any, shape: tuple) -> Any:
 
 
 def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
-    """Gradients of ``setitem(x, idx, v)`` for ``x`` and ``v``."""
+    """Gradients of ``setitem(x, idx, v)`` for ``x`` and ``v`` (None for both where no
+    gradient reached the result: an object made and then used only by its methods)."""
+    if g is None:
+        return None, None
     if isinstance(g, dict):  # an entry nobody read after the write: a zero gradient
         rest = dict(g)
         part = rest.pop(idx, None)

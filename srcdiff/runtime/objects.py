@@ -495,6 +495,8 @@ def field_grad(x: Any, name: str, g: Any) -> Any:
             "make it a @property (srcdiff compiles its getter), or compute it from the fields",
         )
     if name not in fields(x):
+        if isinstance(inspect.getattr_static(x, name, None), types.FunctionType):
+            return g  # a method, bound to x: its adjoint is x's (see _method_of_record)
         if hasattr(inspect.getattr_static(x, name, None), "__get__"):
             raise _refused(
                 type(x),
@@ -1187,6 +1189,11 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
                                                    tangents[1:], kwargs, {})  # fmt: skip
         n = len(args[0].args)
         out = (None, (d_bound, *pulled.d_tangents[n:]), bound, *pulled.d_args[n:])
+    elif (method := _method_of_record(fn)) is not None:  # the object is an argument too
+        function, obj = method
+        out = tangent_vjp(g, ans, function, (None, *tangents), obj, *args, **kwargs)
+        return (_adjoint(out[2], obj), _adjoints(out[1][1:], tangents),
+                *_adjoints(out[3:], args))  # fmt: skip
     else:
         out = tangent_vjp(g, ans, _function(fn), tangents, *args, **kwargs)
     return (None, _adjoints(out[1], tangents), *_adjoints(out[2:], args))
@@ -1212,6 +1219,11 @@ def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
                       *(pulled.d_keyword_tangents[k] for k in names))  # fmt: skip
         out = (None, d_tangents, None, bound, *pulled.d_args[n:],
                *(pulled.d_kwargs[k] for k in names))  # fmt: skip
+    elif (method := _method_of_record(fn)) is not None:
+        function, obj = method
+        out = tangent_vjp_keywords(g, ans, function, (None, *tangents), names, obj, *values)
+        return (_adjoint(out[3], obj), _adjoints(out[1][1:], tangents), None,
+                *_adjoints(out[4:], values))  # fmt: skip
     else:
         out = tangent_vjp_keywords(g, ans, _function(fn), tangents, names, *values)
     return (None, _adjoints(out[1], tangents), None, *_adjoints(out[3:], values))
@@ -1223,6 +1235,12 @@ def callee_tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, star
     from .calls import tangent_vjp_star
 
     _no_partial_passed(values, tangents)
+    if (method := _method_of_record(fn)) is not None:
+        function, obj = method
+        out = tangent_vjp_star(g, ans, function, (None, *tangents), (False, *stars), names,
+                               obj, *values)  # fmt: skip
+        return (_adjoint(out[4], obj), _adjoints(out[1][1:], tangents), None, None,
+                *_adjoints(out[5:], values))  # fmt: skip
     out = tangent_vjp_star(g, ans, _function(fn), tangents, stars, names, *values)
     return (None, _adjoints(out[1], tangents), None, None, *_adjoints(out[4:], values))
 
@@ -1260,6 +1278,19 @@ def _adjoint(d: Any, x: Any) -> Any:
     if isinstance(x, (list, tuple)) and isinstance(d, (list, tuple)) and len(d) == len(x):
         return [_adjoint(a, b) for a, b in zip(d, x, strict=True)]
     return d
+
+
+def _method_of_record(fn: Any) -> tuple[Callable, Any] | None:
+    """``(function, obj)`` where calling ``fn`` runs ``function`` with ``obj`` first, an
+    object whose fields may carry gradients: a method of it, or ``obj`` itself called
+    (its ``__call__``); None for anything else. Forward-mode source calls it as ``fn``
+    where ``obj`` has no tangent, but a derivative of that source reaches its fields."""
+    if isinstance(fn, types.MethodType) and is_record(fn.__self__):
+        return fn.__func__, fn.__self__
+    call = inspect.getattr_static(type(fn), "__call__", None)
+    if is_record(fn) and isinstance(call, types.FunctionType):
+        return call, fn
+    return None
 
 
 def _function(fn: Any) -> Any:

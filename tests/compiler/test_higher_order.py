@@ -788,3 +788,40 @@ def test_a_second_derivative_through_a_partial_passed_on_is_refused_clearly():
         sd.hessian(_partial_passed_on)(POINT)
     want = _numeric_gradient(_partial_passed_on, (POINT,), 0)
     np.testing.assert_allclose(sd.grad(_partial_passed_on)(POINT), want, rtol=1e-6)
+
+
+class _Scaled:
+    """A callable object and a method holding an array: its field has no tangent in
+    forward mode along ``x``, but a derivative of that forward mode reaches it."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.sum(self.w * x**3)
+
+    def apply(self, x):
+        return np.sum(self.w * x**3)
+
+
+def _by_call(x, w):
+    return _Scaled(w)(x)
+
+
+def _by_method(x, w):
+    return _Scaled(w).apply(x)
+
+
+def _by_method_keyword(x, w):
+    return _Scaled(w).apply(x=x)
+
+
+@pytest.mark.parametrize("fn", [_by_call, _by_method, _by_method_keyword])
+def test_second_derivatives_reach_the_fields_of_an_object_called(fn):
+    """The Hessian in ``x`` of a function calling an object made of ``w``, and ``H v``
+    in both arguments with ``w`` held (it crashed, was refused, or gave ``w`` zero)."""
+    x, w = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    assert np.allclose(sd.hessian(fn)(x, w), np.diag(6 * w * x))
+    assert np.allclose(sd.hessian(lambda a: fn(a, w))(x), np.diag(6 * w * x))
+    d_x, d_w = sd.hvp(fn, (x, w), (np.ones(2), None))
+    assert np.allclose(d_x, 6 * w * x) and np.allclose(d_w, 3 * x**2)
