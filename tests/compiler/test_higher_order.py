@@ -790,7 +790,7 @@ def test_a_second_derivative_through_a_partial_passed_on_is_refused_clearly():
     np.testing.assert_allclose(sd.grad(_partial_passed_on)(POINT), want, rtol=1e-6)
 
 
-class _Scaled:
+class _Cubed:
     """A callable object and a method holding an array: its field has no tangent in
     forward mode along ``x``, but a derivative of that forward mode reaches it."""
 
@@ -805,15 +805,15 @@ class _Scaled:
 
 
 def _by_call(x, w):
-    return _Scaled(w)(x)
+    return _Cubed(w)(x)
 
 
 def _by_method(x, w):
-    return _Scaled(w).apply(x)
+    return _Cubed(w).apply(x)
 
 
 def _by_method_keyword(x, w):
-    return _Scaled(w).apply(x=x)
+    return _Cubed(w).apply(x=x)
 
 
 @pytest.mark.parametrize("fn", [_by_call, _by_method, _by_method_keyword])
