@@ -771,12 +771,13 @@ def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
 def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, names: Names,
                   read_here: Liveness, shown: dict[str, str]) -> list[gast.stmt]:  # fmt: skip
     out: list[gast.stmt] = []
+    numbers = _numbers_before(body)
     for s in body:
         if not isinstance(s, gast.With):
             rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names,
                                                           read_here, shown))  # fmt: skip
         written = is_update(s)
-        if written is None:
+        if written is None or written in numbers[id(s)]:  # (a number's makes a new one)
             out.append(s)
             continue
         mark(s, callers=sharing.callers(written), outside=sharing.outside(written))
@@ -840,6 +841,39 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 check = gast.Call(func=_rt("check_unchanged"), args=args, keywords=[])
                 out.append(_at(gast.Expr(value=check), s.lineno))
     return out
+
+
+def _numbers_before(body: list[gast.stmt]) -> dict[int, frozenset[str]]:
+    """For each statement of ``body`` (by id), the names that surely hold a Python number
+    when it runs, given one earlier in the block (``k = 0`` after ``for k in names``):
+    their augmented assignments make new numbers, which no other name can share."""
+    known: set[str] = set()
+    before = {}
+    for s in body:
+        before[id(s)] = frozenset(known)
+        known -= {n.id for n in walk(s) if isinstance(n, gast.Name)
+                  and isinstance(n.ctx, gast.Store)}  # fmt: skip
+        if (
+            isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Name)
+            and _surely_number(s.value, before[id(s)])
+        ):
+            known.add(s.targets[0].id)
+    return before
+
+
+def _surely_number(v: gast.expr, numbers: frozenset[str]) -> bool:
+    """Whether ``v`` gives a Python number: a numeric constant, a name of ``numbers``, or
+    arithmetic of those."""
+    if isinstance(v, gast.Constant):
+        return type(v.value) in (int, float, complex, bool)
+    if isinstance(v, gast.Name):
+        return v.id in numbers
+    if isinstance(v, gast.BinOp):
+        return _surely_number(v.left, numbers) and _surely_number(v.right, numbers)
+    if isinstance(v, gast.UnaryOp):
+        return _surely_number(v.operand, numbers)
+    return False
 
 
 def _check_lengths(body: list[gast.stmt], looped: dict[str, tuple[Iterated, str]]

@@ -751,3 +751,22 @@ def test_forward_mode_through_a_maker_given_an_array_for_its_shape(fn):
     fd = _differences(fn, [x], [v])
     np.testing.assert_allclose(sd.jvp(fn, (x,), (v,))[1], fd[0], rtol=1e-7)
     np.testing.assert_allclose(sd.jacobian(fn, mode="fwd")(x), numeric_grad(fn, (x,)), rtol=1e-6)
+
+
+def _counter_after_a_loop(x, names):
+    y = x
+    for k in names:  # k holds an entry of the caller's list here
+        y = y * 2.0 if k else y
+    k = 0  # and a number from here on: its update is no update of the list
+    k += 1
+    return np.sum(y**2) * k
+
+
+def test_a_name_given_a_number_updates_no_list_it_held_before():
+    """``k += 1`` after ``k = 0`` was taken for an update in place of the list ``k``
+    iterated earlier, and forward mode refused a function updating its argument."""
+    x, names = np.array([0.5, -1.0]), ["a"]
+    value, tangent = sd.jvp(_counter_after_a_loop, (x, names), (np.ones(2), None))
+    assert value == pytest.approx(5.0) and tangent == pytest.approx(-4.0)
+    assert np.allclose(sd.hessian(_counter_after_a_loop)(x, names), 8 * np.eye(2))
+    assert names == ["a"]
