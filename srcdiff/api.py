@@ -65,7 +65,7 @@ def _check_real(v: Any, function: str, top: bool = True) -> None:
         for item in items:
             if isinstance(item, (list, tuple, dict)) or is_complex(item):
                 _check_real(item, function, top=False)
-        if top and items and all(isinstance(item, int) for item in items):
+        if top and _integers_alone(v):
             _check_real(items[0], function)
         return
     kind = _kind_of(v)
@@ -80,6 +80,12 @@ def _check_real(v: Any, function: str, top: bool = True) -> None:
             "differentiates real-valued code (pass the real and imaginary parts as real "
             "arrays)"
         )
+
+
+def _integers_alone(v: Any) -> bool:
+    """Whether ``v`` is a list, tuple or dict of integers (or flags) alone: no gradient."""
+    items = list(v.values() if isinstance(v, dict) else v)
+    return bool(items) and all(isinstance(item, int) for item in items)
 
 
 def _kind_of(v: Any) -> str | None:
@@ -431,6 +437,13 @@ class _Target:
             fn = fn._srcdiff_target  # decorator is compiled like any function
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
+        if fn in _SECOND_DERIVATIVES:
+            raise CompileError(
+                f"a derivative of {fn.__qualname__.split('.')[0]}'s result: a third derivative",
+                function=fn.__qualname__,
+                hint="srcdiff differentiates a gradient or a forward mode once more; write "
+                "the second derivative out as a function and differentiate that",
+            )
         self.fn = fn
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[
             len(self.bound) :
@@ -1795,7 +1808,8 @@ def tangent_vjp(
     given = [given_at(w) for w in where]
     bound = forward.bound
     first = len(where) + len(bound)  # the program's index of args[0]
-    carried = [i for i, a in enumerate(args) if rt.carries_gradient(a)]
+    flags = [isinstance(a, dict) and _integers_alone(a) for a in args]  # (no gradient)
+    carried = [i for i, a in enumerate(args) if rt.carries_gradient(a) and not flags[i]]
     named_params = rt.parameter_names(program, 0)[1] if kwargs else frozenset()
     carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params]
     absorbed = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k not in named_params]
@@ -1885,7 +1899,12 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
         _same_on_every_pass(values, fn, "hessian")
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))
 
+    _SECOND_DERIVATIVES.add(hessian_fn)
     return hessian_fn
+
+
+# the functions sd.hessian made: a derivative of one is refused as a third derivative
+_SECOND_DERIVATIVES: weakref.WeakSet = weakref.WeakSet()
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -825,3 +825,29 @@ def test_second_derivatives_reach_the_fields_of_an_object_called(fn):
     assert np.allclose(sd.hessian(lambda a: fn(a, w))(x), np.diag(6 * w * x))
     d_x, d_w = sd.hvp(fn, (x, w), (np.ones(2), None))
     assert np.allclose(d_x, 6 * w * x) and np.allclose(d_w, 3 * x**2)
+
+
+def _doubled_where_flagged(x, flags):
+    y = x**3
+    for v in flags.values():
+        if v:
+            y = y * 2.0
+    return np.sum(y)
+
+
+def test_a_dict_of_flags_beside_the_argument_differentiated_twice():
+    """A dict of booleans was taken for an argument to differentiate at second order,
+    and refused as an integer argument, in words naming srcdiff's own function."""
+    x = np.array([0.5, -1.0])
+    assert np.allclose(sd.hessian(_doubled_where_flagged)(x, {"a": True}), np.diag(12 * x))
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_a_derivative_of_a_hessian_is_refused_as_a_third_derivative(mode):
+    """It was refused in words about srcdiff's own source (a starred expression)."""
+
+    def f(x):
+        return np.sum(np.sin(x) * x**2)
+
+    with pytest.raises(sd.CompileError, match="a third derivative"):
+        sd.jacobian(sd.hessian(f), mode=mode)(np.array([0.3, -0.7, 1.1]))
