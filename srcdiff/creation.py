@@ -260,17 +260,21 @@ def randint(
     size: Sequence[int] = (),
     dtype: Any = None,
     device: Any = None,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` counts from 0)."""
     if high is None:
         low, high = 0, low
-    values = _generator.integers(low, high, size=_shape((size,)), dtype=np.int64)
+    draws = generator or _generator
+    values = draws.integers(low, high, size=_shape((size,)), dtype=np.int64)
     return _finish(values, dtype, device, False)
 
 
-def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+def randperm(n: int, dtype: Any = None, device: Any = None,
+             generator: Generator | None = None) -> Tensor:  # fmt: skip
     """A random permutation of 0 .. n-1."""
-    return _finish(_generator.permutation(n).astype(np.int64), dtype, device, False)
+    order = (generator or _generator).permutation(n)
+    return _finish(order.astype(np.int64), dtype, device, False)
 
 
 class _TensorTypeMeta(type):

@@ -38,18 +38,46 @@ class DataLoader:
         self.generator = generator
 
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        # As PyTorch's: each pass draws its iterator's base seed; a shuffling pass with no
-        # generator of its own then draws a seed for a fresh generator that permutes.
-        generator = self.generator or creation.generator()
-        if hasattr(generator, "draw_seed"):  # srcdiff's (a NumPy Generator draws no seeds)
-            generator.draw_seed()
-        if self.shuffle and self.generator is None:
-            generator = Generator().manual_seed(generator.draw_seed())
-        order = generator.permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield fetch(self.dataset, order[start : start + self.batch_size])
+        return _Pass(self)
 
     def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+class _Pass:
+    """One pass over a DataLoader's batches. It draws its random numbers when PyTorch's
+    does, so that seeded runs match it whatever else draws between: the pass's base seed
+    when it starts (``iter``); a shuffling pass's permutation at its first batch (from a
+    fresh generator seeded then, without one of its own); and, from a generator of its
+    own, one permutation more when the samples run out (RandomSampler's)."""
+
+    def __init__(self, loader: DataLoader) -> None:
+        self.loader = loader
+        generator = loader.generator or creation.generator()
+        if hasattr(generator, "draw_seed"):  # srcdiff's (a NumPy Generator draws no seeds)
+            generator.draw_seed()
+        self.batches = self.run()  # (its body runs at the first batch)
+
+    def __iter__(self) -> _Pass:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.batches)
+
+    def run(self) -> Iterator[Any]:
+        loader, n = self.loader, len(self.loader.dataset)
+        size = loader.batch_size
+        order, generator = np.arange(n), None
+        if loader.shuffle:
+            generator = loader.generator or Generator().manual_seed(
+                creation.generator().draw_seed()
+            )
+            order = generator.permutation(n)
+        whole = n - n % size  # the samples of whole batches
+        for start in range(0, whole, size):
+            yield fetch(loader.dataset, order[start : start + size])
+        if generator is not None:  # the samples run out: RandomSampler draws once more
+            generator.permutation(n)
+        if whole < n and not loader.drop_last:
+            yield fetch(loader.dataset, order[whole:])

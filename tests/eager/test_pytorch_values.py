@@ -106,6 +106,29 @@ def test_splits_loaders_and_layers_are_pytorchs(seed):
     _same(layer.weight.reshape(-1).tolist() + layer.bias.tolist(), f"linear-init/{seed}")
 
 
+@pytest.mark.parametrize("seed", [0, 42])
+def test_loaders_draw_when_pytorchs_do(seed):
+    """Two loaders zipped, a draw between ``iter`` and the first batch, and a generator
+    of the loader's own over three epochs (then one draw of it), as PyTorch gives them:
+    each pass draws at ``iter``, at its first batch, and from its own generator once
+    more when the samples run out."""
+    data = TensorDataset(sd.arange(10))
+    sd.manual_seed(seed)
+    pairs = zip(DataLoader(data, 5, shuffle=True), DataLoader(data, 5, shuffle=True), strict=True)
+    assert [a[0].tolist() + b[0].tolist() for a, b in pairs] == VALUES[f"dataloader-zipped/{seed}"]
+    sd.manual_seed(seed)
+    batches = iter(DataLoader(data, 4, shuffle=True))
+    drawn = sd.rand(2).tolist() + [v for b in batches for v in b[0].tolist()]
+    _same(drawn, f"dataloader-draw-after-iter/{seed}")
+    for size, drop in ((5, False), (3, False), (3, True)):
+        g = sd.Generator().manual_seed(seed)
+        loader = DataLoader(data, size, shuffle=True, drop_last=drop, generator=g)
+        got = [b[0].tolist() for _ in range(3) for b in loader] + [
+            sd.randperm(10, generator=g).tolist()
+        ]
+        assert got == VALUES[f"dataloader-generator/{seed}/{size}/{drop}"]
+
+
 def test_the_tutorial_starts_and_ends_where_pytorch_does():
     x, y, train = linear_regression_data()
     x_train = sd.from_numpy(x[train]).float()

@@ -83,9 +83,38 @@ def record() -> dict:
         torch.manual_seed(seed)
         layer = torch.nn.Linear(3, 2)
         out[f"linear-init/{seed}"] = values(layer.weight) + values(layer.bias)
+    out.update(loader_draws())
     out.update(tutorial())
     out.update(programs.record_all(torch))
     out.update(optimizers_with_ieee_sqrt())
+    return out
+
+
+def loader_draws() -> dict:
+    """Shuffling loaders where other draws come between theirs: two zipped, a draw
+    between ``iter`` and the first batch, and a generator of their own over epochs with
+    and without a last partial batch (PyTorch draws at ``iter``, at the first batch, and
+    once more from such a generator when the samples run out)."""
+    out: dict = {}
+    data = TensorDataset(torch.arange(10))
+    for seed in (0, 42):
+        torch.manual_seed(seed)
+        pairs = zip(
+            DataLoader(data, 5, shuffle=True), DataLoader(data, 5, shuffle=True), strict=True
+        )
+        out[f"dataloader-zipped/{seed}"] = [values(a[0]) + values(b[0]) for a, b in pairs]
+        torch.manual_seed(seed)
+        batches = iter(DataLoader(data, 4, shuffle=True))
+        drawn = values(torch.rand(2))
+        out[f"dataloader-draw-after-iter/{seed}"] = drawn + [
+            v for b in batches for v in values(b[0])
+        ]
+        for size, drop in ((5, False), (3, False), (3, True)):
+            g = torch.Generator().manual_seed(seed)
+            loader = DataLoader(data, size, shuffle=True, drop_last=drop, generator=g)
+            out[f"dataloader-generator/{seed}/{size}/{drop}"] = [
+                values(b[0]) for _ in range(3) for b in loader
+            ] + [values(torch.randperm(10, generator=g))]
     return out
 
 
