@@ -50,12 +50,14 @@ def divide_jvp(ans, x, y, *, dx, dy):
 
 @vjp(operator.pow, xp.power)
 def power(g, ans, x, y):
-    return rt.unbroadcast(g * rt.power_slope(x, y), x), rt.unbroadcast(g * ans * rt.safe_log(x), y)
+    return rt.unbroadcast(g * rt.power_slope(x, y), x), rt.unbroadcast(
+        rt.exponent_grad(g, ans, x), y
+    )
 
 
 @jvp(operator.pow, xp.power)
 def power_jvp(ans, x, y, *, dx, dy):
-    return dx * rt.power_slope(x, y), dy * ans * rt.safe_log(x)
+    return dx * rt.power_slope(x, y), rt.exponent_grad(dy, ans, x)
 
 
 @vjp(pow)
@@ -63,14 +65,14 @@ def builtin_pow(g, ans, base, exp, mod=None):
     """``pow(base, exp)``; with a ``mod``, of integers, which carry no gradient."""
     return (
         rt.unbroadcast(g * rt.power_slope(base, exp), base),
-        rt.unbroadcast(g * ans * rt.safe_log(base), exp),
+        rt.unbroadcast(rt.exponent_grad(g, ans, base), exp),
         None,
     )
 
 
 @jvp(pow)
 def builtin_pow_jvp(ans, base, exp, mod=None, *, dbase, dexp, dmod):
-    return dbase * rt.power_slope(base, exp), dexp * ans * rt.safe_log(base), None
+    return dbase * rt.power_slope(base, exp), rt.exponent_grad(dexp, ans, base), None
 
 
 @vjp(operator.neg, xp.negative)

@@ -31,6 +31,29 @@ def power_slope_jvp(ans, x, y, *, dx, dy):
     return rt.power_slope_grads(dx, x, y)[0], rt.power_slope_grads(dy, x, y)[1]
 
 
+@vjp(rt.exponent_grad)
+def exponent_grad(gbar, out, g, ans, x):
+    """``g * ans * log x`` (see there): linear in ``g`` and in ``ans``; ``g * ans / x`` in
+    ``x`` where ``x > 0``."""
+    positive = xp.asarray(x) > 0
+    d_x = xp.where(positive, gbar * g * ans / xp.where(positive, x, 1.0), 0.0)
+    return (
+        rt.unbroadcast(rt.exponent_grad(gbar, ans, x), g),
+        rt.unbroadcast(rt.exponent_grad(gbar, g, x), ans),
+        rt.unbroadcast(d_x, x),
+    )
+
+
+@jvp(rt.exponent_grad)
+def exponent_grad_jvp(out, g, ans, x, *, dg, dans, dx):
+    positive = xp.asarray(x) > 0
+    return (
+        rt.exponent_grad(dg, ans, x),
+        rt.exponent_grad(g, dans, x),
+        xp.where(positive, g * ans * dx / xp.where(positive, x, 1.0), 0.0),
+    )
+
+
 @jvp(rt.safe_log)
 def safe_log_jvp(ans, x, *, dx):
     positive = xp.asarray(x) > 0

@@ -556,6 +556,26 @@ def power_slope_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
     return d_x, g * xp.where(positive, base ** (y - 1) * (1 + y * xp.log(base)), 0.0)
 
 
+def exponent_grad(g: Any, ans: Any, x: Any) -> Any:
+    """``g * ans * log(x)``: the share of ``ans = x ** y``'s derivative that goes to the
+    exponent, for the weight ``g``. Where ``x`` is 0 it is 0 (``0 ** y`` is constant in
+    ``y > 0``); where ``x`` is negative, ``x ** y`` has no derivative in ``y``: NaN,
+    unless ``g`` is 0 there (an entry nothing reads, a tangent that is zero)."""
+    if isinstance(x, numbers.Real) and not _is_array(x):  # (a Python number stays one:
+        share = g * ans * (math.log(x) if x > 0 else 0.0)  # it cannot promote float32)
+        if x >= 0:
+            return share
+        if not _is_array(g):
+            return math.nan if g else 0.0
+        return array_module(g).where(g != 0, math.nan, share)
+    xp = array_module(x, g)
+    x = xp.asarray(x)
+    positive = x > 0
+    share = g * ans * xp.log(xp.where(positive, x, 1.0))
+    undefined = ~(x >= 0) & (xp.asarray(g) != 0)  # (NaN bases included)
+    return xp.where(positive, share, xp.where(undefined, math.nan, 0 * share))
+
+
 def safe_log(x: Any) -> Any:
     """log(x) where x > 0, and 0 elsewhere (for the exponent's gradient of ``x ** y``)."""
     if isinstance(x, numbers.Real) and not _is_array(x):

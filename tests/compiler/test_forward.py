@@ -770,3 +770,15 @@ def test_a_name_given_a_number_updates_no_list_it_held_before():
     assert value == pytest.approx(5.0) and tangent == pytest.approx(-4.0)
     assert np.allclose(sd.hessian(_counter_after_a_loop)(x, names), 8 * np.eye(2))
     assert names == ["a"]
+
+
+def _power_of_a_switched_exponent(x, p):
+    n = p if p > 0 else 2.0  # on this path the exponent is a constant: its tangent is 0
+    return np.sum(x**n)
+
+
+def test_a_zero_tangent_of_the_exponent_of_a_negative_base_gives_no_nan():
+    x = np.array([-1.5, 0.5])
+    _, tangent = sd.jvp(_power_of_a_switched_exponent, (x, -1.0), (np.ones(2), 1.0))
+    assert tangent == pytest.approx(np.sum(2 * x))
+    assert np.isnan(sd.grad(lambda p: np.sum(x**p))(2.0))  # no derivative in p at x < 0

@@ -316,3 +316,15 @@ def test_grad_of_several_outputs_sharing_a_graph():
     (g,) = sd.autograd.grad([y.sum(), (y * y).sum()], x)
     e = np.exp(x.detach().numpy())
     assert np.allclose(g.numpy(), e + 2 * e * e)
+
+
+def test_the_exponent_of_a_negative_base_has_no_derivative():
+    """``b ** y`` with ``b < 0``: no derivative in ``y`` (PyTorch's NaN; it was 0), where
+    anything reads that entry; 0 where nothing does, and for ``b = 0``."""
+    y = sd.tensor([2.0, 3.0, 0.5], dtype=sd.float64, requires_grad=True)
+    (sd.tensor([-2.0, 2.0, 0.0], dtype=sd.float64) ** y).sum().backward()
+    got = y.grad.tolist()
+    assert np.isnan(got[0]) and got[1] == pytest.approx(8 * np.log(2.0)) and got[2] == 0.0
+    y = sd.tensor([2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    (sd.tensor([-2.0, 2.0], dtype=sd.float64) ** y * sd.tensor([0.0, 1.0])).sum().backward()
+    assert y.grad.tolist() == pytest.approx([0.0, 8 * np.log(2.0)])

@@ -82,6 +82,8 @@ SPECS = [
     Spec(rt.power_slope, (R((3, 4), 0.5, 2.0), R((3, 4), -1.5, 2.5))),
     Spec(rt.power_slope, (R((3, 4), 0.5, 2.0), 3.0), wrt=(0,), label="constant-exponent"),
     Spec(rt.power_slope, (R((4,), 0.5, 2.0), R((3, 1), 0.5, 2.0)), label="broadcast"),
+    Spec(rt.exponent_grad, (R((3, 4)), R((3, 4)), R((3, 4), 0.5, 2.0))),
+    Spec(rt.exponent_grad, (R((3, 4)), R((3, 4)), R((4,), 0.5, 2.0)), label="broadcast"),
     Spec(rt.safe_log, (R((3, 4), 0.5, 2.0),)),
     Spec(rt.safe_log, (R((3, 4)),), label="mixed-signs"),
     Spec(rt.sort_tangent, (R((3, 4)), X)),
