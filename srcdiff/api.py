@@ -1070,7 +1070,7 @@ class TangentFunction:
         if target is None:
             target = self._targets[(len(primals), wrt)] = _Target(self._fn, wrt)
         unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
-        _refuse_updates(unit, "sd.jvp", (*target.bound, *primals))
+        _refuse_updates(unit, "sd.jvp", (*target.bound, *primals), kwargs)
         forward, _ = unit.tangent()
         self._last = _TANGENTS_SHOWN[self._fn] = unit  # (a unit holds its function weakly)
         given = {}
@@ -1115,12 +1115,12 @@ def _tangent_source(unit: Unit) -> str:
     return "\n".join(header + _imports(unit, [text])) + "\n\n\n" + text
 
 
-def _refuse_updates(unit: Unit, api: str, args: tuple) -> None:
-    """``api`` does not give the caller's lists and dicts (``args``, as the function takes
-    them) what the function would have left in them (``sd.grad`` does): it refuses such a
-    function rather than leave them otherwise than a plain call. (Arrays are never
-    written into, by design.)"""
-    given = dict(zip(unit.analysis.params, args, strict=False))
+def _refuse_updates(unit: Unit, api: str, args: tuple, kwargs: dict) -> None:
+    """``api`` does not give the caller's lists and dicts (``args`` and ``kwargs``, as the
+    function takes them) what the function would have left in them (``sd.grad`` does):
+    it refuses such a function rather than leave them otherwise than a plain call.
+    (Arrays are never written into, by design.)"""
+    given = {**dict(zip(unit.analysis.params, args, strict=False)), **kwargs}
     if any(isinstance(given.get(n), (list, dict)) for n in unit.updated):
         raise TypeError(
             f"{api} of {unit.fn.__qualname__}, which updates a list or dict it is given in "
@@ -1195,14 +1195,21 @@ def vjp(fn: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
 
 
 def _vjp(
-    fn: Callable, primals: tuple, wrt: tuple[int, ...], kwargs: dict | None = None
+    fn: Callable,
+    primals: tuple,
+    wrt: tuple[int, ...],
+    kwargs: dict | None = None,
+    api: str = "sd.vjp",
 ) -> tuple[Any, Callable]:
-    """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too."""
+    """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too
+    (``api``: what the caller called, for its refusals)."""
+    kwargs = kwargs or {}
     if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
-        fn = rt.primitive_function(fn, len(primals), tuple(kwargs or ()))
+        fn = rt.primitive_function(fn, len(primals), tuple(kwargs))
     target = _Target(fn, wrt)
-    value, state = target.forward(primals, kwargs or {})
-    _refuse_updates(state[0], "sd.vjp", (*target.bound, *primals))
+    unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
+    _refuse_updates(unit, api, (*target.bound, *primals), kwargs)  # (before it runs)
+    value, state = target.forward(primals, kwargs)
 
     def vjp_fn(cotangent: Any) -> tuple:
         shapes = [np.shape(leaf) for leaf in batching.leaves(cotangent)]
@@ -1354,7 +1361,7 @@ class MappedFunction:
                 grads_b = own(self._fn, g_b, ans_b, *example)
                 per_example.append(tuple(grads_b[i] for i in floats))
                 continue
-            _, pull = _vjp(self._fn, example, floats)
+            _, pull = _vjp(self._fn, example, floats, api="sd.vmap")
             per_example.append(pull(g_b))
         grads: list = [None] * len(args)
         for k, i in enumerate(floats):
@@ -1551,7 +1558,7 @@ class JacobianFunction:
         n_in = sum(int(np.prod(np.shape(x))) for x in xs)
         if self._mode == "fwd":
             return self._by_columns(args, kwargs)
-        value, pull = _vjp(self._fn, args, positions, kwargs)
+        value, pull = _vjp(self._fn, args, positions, kwargs, api="sd.jacobian")
         outs = self._results(value)
         n_out = sum(int(np.prod(np.shape(o))) for o in outs)
         if self._mode is None and n_out > n_in:
@@ -1791,7 +1798,7 @@ def tangent_vjp(
         )
     unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
     if top:  # called by the user (sd.hvp, sd.hessian), not for a call inside compiled code
-        _refuse_updates(unit, "a second derivative", (*forward.bound, *args))
+        _refuse_updates(unit, "a second derivative", (*forward.bound, *args), kwargs)
     program = unit.tangent_program()
     where = []  # each tangent's argument: a position, a keyword, or (STAR, where *args starts)
     for n in unit.wrt:

@@ -1242,6 +1242,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
                          returns)  # fmt: skip
     if absorbed:
         _refuse_kwargs_updates(unit, {double})
+    if unit.updated and type(fn) is not Returning:  # (as rt.call refuses them)
+        _refuse_forward_updates(unit, (*bound, *args), kwargs)
     forward_fn, _ = unit.tangent()
     given = {d: by_name[n] for n, d in zip(unit.wrt, unit.tangent_names, strict=True)}
     try:
@@ -1315,6 +1317,35 @@ def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
     )
 
 
+def _refuse_forward_updates(unit: Any, args: tuple, kwargs: dict) -> None:
+    """A callee in forward mode that may update an array, list or dict it is passed, in
+    place, which its caller cannot take back as a new value: its forward mode gives the
+    update a new value, which the caller would never see. Which ones it changes, its
+    primal tells where running it first repeats nothing (``pure``); else any it may
+    change is refused."""
+    if unit.analysis.pure:
+        try:
+            _, saved, _ = unit.run_primal(args, kwargs)
+        except Exception:  # noqa: BLE001 - raised again by its forward mode, where it says
+            return
+        _refuse_updates(unit, args, kwargs, saved)
+        return
+    positions = {n: i for i, n in enumerate(unit.analysis.params)}
+    for n in unit.updated:
+        i = positions[n]
+        if _mutable(args[i] if i < len(args) else kwargs.get(n)):
+            raise _update_refused(unit, n)
+
+
+def _update_refused(unit: Any, n: str) -> Exception:
+    return refuse(
+        f"{unit.label} updates its argument `{n}` in place",
+        f"srcdiff follows in-place updates within one function: return the new value and "
+        f"assign it in the caller (`{n} = f(..., {n}, ...)`), or update a copy (`{n} = "
+        f"{n}.copy()` first)",
+    )
+
+
 def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
     """A callee that updated an array, list or dict it was passed, in place: compiled
     code gave the update a new value, which the caller would never see."""
@@ -1333,12 +1364,7 @@ def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
             value = args[i] if i < len(args) else kwargs.get(n)
             changed = final is not value and _mutable(value)
         if changed:
-            raise refuse(
-                f"{unit.label} updates its argument `{n}` in place",
-                f"srcdiff follows in-place updates within one function: return the new "
-                f"value and assign it in the caller (`{n} = f(..., {n}, ...)`), or update a "
-                f"copy (`{n} = {n}.copy()` first)",
-            )
+            raise _update_refused(unit, n)
 
 
 def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tuple:

@@ -602,6 +602,50 @@ def test_a_function_updating_a_list_it_is_given_is_refused_not_left_different():
     assert len(acc) == 1
 
 
+def _push(h, v):
+    h.append(v)
+
+
+def _pushes_into_a_closure_list(h):
+    def loss(x):
+        _push(h, float(np.sum(x)))
+        return np.sum(x**2)
+
+    return loss
+
+
+def _appends_to_a_keyword(x, *, acc):
+    acc.append(float(np.sum(x)))
+    return np.sum(x**2)
+
+
+def _updates_nested_then_returns(x, d):
+    d["lst"].append(1)
+    d["inner"]["k"] = 2
+    return np.sum(x**2)
+
+
+def test_updates_forward_mode_would_lose_are_refused_before_anything_runs():
+    """A callee appending to a list its caller cannot take back (a closure's), a list
+    given by keyword, and a function run by sd.jacobian before its check: each left the
+    caller's list otherwise than a plain call (empty, or half updated)."""
+    x = np.array([1.0, 2.0, 3.0])
+    h: list = []
+    with pytest.raises(sd.CompileError, match="updates its argument `h` in place"):
+        sd.jvp(_pushes_into_a_closure_list(h), (x,), (np.ones(3),))
+    with pytest.raises(sd.CompileError, match="updates its argument `h` in place"):
+        sd.hessian(_pushes_into_a_closure_list(h))(x)
+    acc: list = []
+    with pytest.raises(TypeError, match="updates a list or dict it is given"):
+        sd.hessian(_appends_to_a_keyword)(x, acc=acc)
+    with pytest.raises(TypeError, match="updates a list or dict it is given"):
+        sd.jacobian(_appends_to_a_keyword, mode="fwd")(x, acc=acc)
+    d: dict = {"lst": [], "inner": {}}
+    with pytest.raises(TypeError, match="sd.jacobian of"):
+        sd.jacobian(_updates_nested_then_returns)(x, d)
+    assert h == [] and acc == [] and d == {"lst": [], "inner": {}}
+
+
 def test_a_parameter_named_like_the_array_module_is_refused_in_forward_mode():
     """Templates name the array module ``xp``: a parameter of that name would shadow it in
     the tangent source, and keeps its name (callers pass it by keyword), so forward mode
