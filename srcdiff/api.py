@@ -2157,15 +2157,25 @@ class Differentiated:
 
 def calls_backward(fn: types.FunctionType) -> bool:
     """True when ``fn`` calls ``.backward()`` outside loops: it is then compiled for
-    Tensors. A ``backward()`` in a loop (a training loop in one function) is left to the
-    eager runtime, whose adjoint is generated too."""
+    Tensors. A ``backward()`` in a loop (a training loop in one function), and code that
+    makes a tensor of its own require grad, keeps a non-leaf's ``.grad`` or turns grad
+    mode on, are left to the eager runtime, whose adjoint is generated too."""
 
     def backward_in(tree: gast.AST) -> bool:
         return any(isinstance(n, gast.Attribute) and n.attr == "backward" for n in gast.walk(tree))
 
     tree = parse(fn).tree
     in_loops = any(backward_in(n) for n in gast.walk(tree) if isinstance(n, (gast.For, gast.While)))
-    return backward_in(tree) and not in_loops
+    eager = any(
+        isinstance(n, gast.Attribute)
+        and (n.attr in _EAGER_ONLY or n.attr == "requires_grad" and isinstance(n.ctx, gast.Store))
+        for n in gast.walk(tree)
+    )
+    return backward_in(tree) and not in_loops and not eager
+
+
+# what compiled Tensor code leaves to the eager runtime (see calls_backward)
+_EAGER_ONLY = frozenset({"requires_grad_", "retain_grad", "enable_grad", "set_grad_enabled"})
 
 
 class _BoundMethod(Differentiated):

@@ -28,6 +28,18 @@ def _entered() -> list:
 GRAD_MODES = "srcdiff.grad_mode"  # the module of sd.no_grad and its kin
 
 
+def _changes_nothing(mgr: Any) -> bool:
+    """Whether the grad mode ``mgr`` turns on was on already: ``enable_grad()`` (or
+    ``set_grad_enabled(True)``) with recording on, which leaves what is differentiated as
+    it is."""
+    from .calls import Host  # calls imports this module
+
+    before = getattr(mgr, "_previous", None)  # set_grad_enabled's mode before it
+    return getattr(mgr, "enabled", False) is True and (
+        Host.grad_enabled() if before is None else before
+    )
+
+
 def enter(mgr: Any) -> Any:
     """``with mgr:`` entering: ``type(mgr).__enter__(mgr)``, its ``__exit__`` kept for
     ``exit`` (or for ``unwinding``, if an exception leaves the block)."""
@@ -38,8 +50,8 @@ def enter(mgr: Any) -> Any:
         raise TypeError(
             f"'{cls.__name__}' object does not support the context manager protocol"
         ) from None
-    if cls.__module__ == GRAD_MODES:  # a no_grad block the compiler did not see as one
-        raise refuse(
+    if cls.__module__ == GRAD_MODES and not _changes_nothing(mgr):
+        raise refuse(  # a no_grad block the compiler did not see as one
             f"a `with {cls.__name__}()` block reached through a name the compiler cannot "
             "resolve (an argument, an attribute): its body would be differentiated",
             "write `with sd.no_grad():` (srcdiff imported under a global name)",

@@ -237,6 +237,8 @@ def backward(
 ) -> None:
     """``loss.backward()`` in compiled code: run the generated adjoint of the statements
     of this call that came before it (their Tensors' ``.grad`` accumulate)."""
+    if isinstance(loss, Host.tensor):  # (a Tensor the compiled code left as one)
+        loss = loss._data
     if gradient is None:
         if getattr(loss, "size", 1) != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")

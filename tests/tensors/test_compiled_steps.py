@@ -1552,3 +1552,29 @@ def test_a_step_reading_its_parameters_names_decays_the_weights_alone():
     assert sd.differentiate(step)(x) == pytest.approx(want)
     for p, g in zip(torch_like.parameters(), grads, strict=True):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6)
+
+
+def test_a_step_making_a_tensor_of_its_own_require_grad_runs_as_eager_code_does():
+    """``x.requires_grad = True``, ``.detach().requires_grad_()``, ``retain_grad()`` and
+    ``enable_grad`` are the eager runtime's: such a step crashed, or was refused."""
+    w = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+
+    def step(x):
+        x = x.clone()
+        x.requires_grad = True
+        h = (x * w).tanh()
+        h.retain_grad()
+        with sd.enable_grad():
+            loss = h.sum()
+        loss.backward()
+        return loss.item(), x.grad, h.grad
+
+    x = sd.tensor([0.5, 0.3], dtype=sd.float64)
+    eager = step(x)
+    eager_w = w.grad.numpy().copy()
+    w.grad = None
+    compiled = sd.differentiate(step)(x)
+    assert compiled[0] == pytest.approx(eager[0])
+    for got, want in zip(compiled[1:], eager[1:], strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), eager_w)
