@@ -32,12 +32,10 @@ def _changes_nothing(mgr: Any) -> bool:
     """Whether the grad mode ``mgr`` turns on was on already: ``enable_grad()`` (or
     ``set_grad_enabled(True)``) with recording on, which leaves what is differentiated as
     it is."""
-    from .calls import Host  # calls imports this module
-
     before = getattr(mgr, "_previous", None)  # set_grad_enabled's mode before it
-    return getattr(mgr, "enabled", False) is True and (
-        Host.grad_enabled() if before is None else before
-    )
+    if before is None:  # the mode now, as the module of grad modes tells it
+        before = sys.modules[type(mgr).__module__].is_grad_enabled()
+    return getattr(mgr, "enabled", False) is True and before
 
 
 def enter(mgr: Any) -> Any:
