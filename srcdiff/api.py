@@ -29,6 +29,7 @@ from .errors import CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, Step
+from .runtime.mutation import FINAL
 
 Wrt = int | str | tuple
 
@@ -381,6 +382,29 @@ def _dispatch_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
+def _updates_before(exc: BaseException, unit: Unit, args: tuple, kwargs: dict, saved: dict
+                    ) -> None:  # fmt: skip
+    """``exc`` left the function ``unit`` runs: the caller's lists and dicts take the
+    updates it made before (Python makes them in place as it goes; its primal saved them
+    on the way out). One that a function it called made, before raising, is lost with
+    that function's frame: refused, rather than leave them otherwise than a plain call."""
+    if not unit.updated or FINAL not in saved:
+        return
+    partly = getattr(exc, rt.control.PARTIAL, None)
+    if partly is not None and not isinstance(exc, CompileError):  # (a refusal says its own)
+        label, names = partly
+        raise CompileError(
+            f"{label} raised {type(exc).__name__} after it may have updated its argument "
+            f"{', '.join(f'`{n}`' for n in names)} in place, and the exception leaves "
+            f"{unit.label}: compiled code hands a function's updates to its caller when it "
+            "returns, so the part made before the exception is lost",
+            function=unit.parsed.name,
+            hint="catch the exception inside that function, or have it update a copy and "
+            "return the new value",
+        ) from exc
+    unit.write_back(args, kwargs, saved)
+
+
 def _calling(fn: Callable) -> Callable:
     """``fn`` itself, or for one of srcdiff's transforms (``sd.grad(f)``), a function of
     the same parameters and defaults calling it (``def f_called(x, a=2.0): return
@@ -600,7 +624,12 @@ class _Target:
 
     def primal(self, unit: Unit, args: tuple, kwargs: dict) -> tuple[Any, dict, tuple]:
         """Run ``unit``'s primal on a call: the value, the values saved, the path's key."""
-        value, saved, path = unit.run_primal(self.bound + args, kwargs)
+        saved: dict = {}
+        try:
+            value, saved, path = unit.run_primal(self.bound + args, kwargs, saved=saved)
+        except BaseException as exc:
+            _updates_before(exc, unit, self.bound + args, kwargs, saved)
+            raise
         return value, saved, (rt.path_key(path) if path else ())
 
     def adjoint(self, unit: Unit, pkey: tuple, checked: bool) -> Callable:
@@ -654,7 +683,12 @@ class _Target:
         arrays_of = list(map(plain, values))
         key = (*rt.call_key(arrays_of, arrays, named, shapes=False), TENSORS)
         unit, order = rt.cached_unit(self.units, key, self.compile_arrays, arrays_of)
-        value, saved, path = unit.run_primal(self.bound + arrays, named, speculate=False)
+        saved: dict = {}
+        try:
+            value, saved, path = unit.run_primal(self.bound + arrays, named, False, saved)
+        except BaseException as exc:
+            _updates_before(exc, unit, self.bound + arrays, named, saved)
+            raise
         pkey = rt.path_key(path) if path else ()
         grads, called = self.run_collecting(
             unit.adjoint(pkey)[0], saved, _seed(value, self.fn.__qualname__)
@@ -700,14 +734,16 @@ class _Target:
         unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
         self.plain = unit
         saved: dict = {}
+        outer = STEP[0]
         if self.dialect.on_tensors:  # (Tensors written meanwhile are noted: rt.wrote)
-            outer, STEP[0] = STEP[0], Step(saved, LEAVES[0])
-            try:
-                value = unit.primal(saved, [], *self.bound, *args, **kwargs)
-            finally:
-                STEP[0] = outer
-        else:
+            STEP[0] = Step(saved, LEAVES[0])
+        try:
             value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+        except BaseException as exc:
+            _updates_before(exc, unit, self.bound + args, kwargs, saved)
+            raise
+        finally:
+            STEP[0] = outer
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
         return _as_tensors(value) if self.dialect.on_tensors else value

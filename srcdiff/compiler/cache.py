@@ -305,11 +305,12 @@ class Unit:
             self.reads[(key, stop)] = None if WHOLE_SAVED.search(body) else reads
         return self.reads[(key, stop)]
 
-    def run_primal(self, args: tuple, kwargs: dict, speculate: bool = True
-                   ) -> tuple[Any, dict, list]:  # fmt: skip
+    def run_primal(self, args: tuple, kwargs: dict, speculate: bool = True,
+                   saved: dict | None = None) -> tuple[Any, dict, list]:  # fmt: skip
         """Run a call's primal (the value, its saved values and its path): with kink checks
         while ``rt.warning_kinks`` is on, else the primal of its path (``run_path``, when
-        ``speculate`` and the unit is ``speculative``), else the traced primal."""
+        ``speculate`` and the unit is ``speculative``), else the traced primal. ``saved``:
+        the dict to save into, which keeps the updated parameters' values if it raises."""
         self.ran_kinks = rt_module.KINKS[0] is not None
         if self.ran_kinks:
             fn = self.kink_primal()[0]
@@ -317,7 +318,7 @@ class Unit:
             return self.run_path(args, kwargs, confirm=True)
         else:
             fn = self.primal
-        saved: dict = {}
+        saved = {} if saved is None else saved
         path: list = []
         return fn(saved, path, *args, **kwargs), saved, path
 

@@ -144,6 +144,8 @@ class PrimalBuilder:
         body = self.block(self.a.fn.body, Frame(self.saved, self.path, 0))
         if self.a.updated and not (body and isinstance(body[-1], gast.Return)):
             body.append(self.final_values(self.a.fn.lineno))
+        if self.a.updated:
+            body = self.finals_on_raise(body)
         fn = gast.FunctionDef(
             name=fn_name,
             args=args,
@@ -155,6 +157,18 @@ class PrimalBuilder:
         )
         fn.lineno = self.a.fn.lineno
         return fn
+
+    def finals_on_raise(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        """``body`` in ``try: ... except BaseException: _saved[0] = (xs, d); raise``: an
+        exception leaving the function gives the caller the updates made before it, as
+        Python's in-place updates would have."""
+        line = self.a.fn.lineno
+        handler = gast.ExceptHandler(
+            type=name("BaseException"),
+            name=None,
+            body=[self.final_values(line), at(gast.Raise(exc=None, cause=None), line)],
+        )
+        return [at(gast.Try(body=body, handlers=[handler], orelse=[], finalbody=[]), line)]
 
     def final_values(self, line: int) -> gast.stmt:
         """``_saved[0] = (xs, d)``: the values of the parameters whose objects Python
@@ -520,6 +534,8 @@ class PathPrimal(PrimalBuilder):
         fn = self.build(fn_name)
         frame = Frame(self.saved, self.path, 0)
         fn.body, _ = self.path_block(self.a.fn.body, frame, iter(key))
+        if self.a.updated:
+            fn.body = self.finals_on_raise(fn.body)
         return fn
 
     def path_block(

@@ -984,3 +984,33 @@ def catches_two_calls_down(x):
 def test_a_values_exception_two_calls_down_is_caught_in_forward_mode():
     assert sd.jvp(catches_two_calls_down, (0.0,), (1.0,)) == pytest.approx((0.0, 3.0))
     assert sd.jvp(catches_two_calls_down, (4.0,), (1.0,)) == pytest.approx((4.0, 0.5))
+
+
+def _marks_then_raises(x, d):
+    d["seen"] = True  # Python makes this write before the next line raises
+    return np.sum(x) * {}["missing"]
+
+
+def _pushes_then_raises(h, v):
+    h.append(v)
+    raise KeyError("k")
+
+
+def _appends_then_calls(x, h):
+    h.append(1)
+    _pushes_then_raises(h, 2)
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("call", [sd.grad, sd.value_and_grad, sd.differentiate])
+def test_an_exception_leaving_the_function_keeps_the_updates_made_before(call):
+    """The caller's dict keeps the entry written before the exception, as after a plain
+    call (it was left empty); an update a callee made before raising cannot be kept,
+    and is refused rather than lost."""
+    x, d = np.array([1.0, 2.0]), {}
+    with pytest.raises(KeyError):
+        call(_marks_then_raises)(x, d)
+    assert d == {"seen": True}
+    h: list = []
+    with pytest.raises(sd.CompileError, match="raised KeyError after it may have updated"):
+        call(_appends_then_calls)(x, h)
