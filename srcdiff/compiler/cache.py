@@ -455,6 +455,14 @@ class Unit:
         module = ast.Module(body=[bind], type_ignores=[])
         if not isinstance(text, str):  # a tree made here: some nodes have no lines
             ast.fix_missing_locations(module)
+        stands = None if filename else STANDS_FOR.get(self.parsed.filename)
+        if stands is not None:  # source srcdiff wrote (forward mode, differentiated again):
+            filename, _, lines = stands  # its lines are the user's that it stands for
+            first = next((n for n in lines if n), 1)
+            for node in ast.walk(module):
+                if hasattr(node, "lineno"):
+                    line = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else None
+                    node.lineno = node.end_lineno = line or first
         code = compile(module, filename or self.parsed.filename, "exec")
         bind_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
         inner = next(

@@ -381,3 +381,24 @@ def test_a_global_named_like_generated_codes_modules_is_refused():
     with pytest.raises(sd.CompileError, match="named rt read by a differentiated function"):
         sd.grad(scaled)(X)
     np.testing.assert_allclose(sd.grad(reads_a_global_named_xp)(X), np.full_like(X, 3.0))
+
+
+def _reads_past_the_end(x):
+    y = x[10]
+    return y * y
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: sd.hessian(_reads_past_the_end)(x),
+        lambda x: sd.hvp(_reads_past_the_end, (x,), (x,)),
+    ],
+    ids=["hessian", "hvp"],
+)
+def test_an_error_in_a_second_derivative_points_at_the_users_line(call):
+    """Its last frame was the forward-mode source srcdiff wrote, not the user's file."""
+    with pytest.raises(IndexError) as info:
+        call(np.array([1.0, 2.0, 3.0]))
+    last = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert last.filename == __file__ and last.line == "y = x[10]"
