@@ -1190,9 +1190,10 @@ class Tensor:
             src = Tensor._make(cuda.to_device(array, self.device))
         if not _recording(src):
             return self._overwrite(src._data.astype(self._data.dtype, copy=False), "CopyBackwards")
-        dt, shape = self.dtype, tuple(self._data.shape)
+        # src everywhere: the tensors this one came from get a zero .grad, as in PyTorch
+        held = array_module(self._data).zeros(self._data.shape, dtype=bool)
         return self._inplace(
-            lambda s: apply_op(np.broadcast_to, (src.to(dt), shape), name="CopyBackwards"), src
+            lambda s: apply_op(np.where, (held, s, src.to(self.dtype)), name="CopyBackwards"), src
         )
 
     def _overwrite(self, values: Any, name: str = "FillBackward0") -> Tensor:

@@ -328,3 +328,16 @@ def test_the_exponent_of_a_negative_base_has_no_derivative():
     y = sd.tensor([2.0, 3.0], dtype=sd.float64, requires_grad=True)
     (sd.tensor([-2.0, 2.0], dtype=sd.float64) ** y * sd.tensor([0.0, 1.0])).sum().backward()
     assert y.grad.tolist() == pytest.approx([0.0, 8 * np.log(2.0)])
+
+
+def test_copy_into_a_tensor_with_a_graph_gives_what_it_held_a_zero_gradient():
+    """PyTorch's zeros for ``x`` (it was None), ``w``'s gradient through the copy, and a
+    broadcast source's summed."""
+    x, w = _leaf(), sd.tensor([4.0, 5.0, 6.0], dtype=sd.float64, requires_grad=True)
+    y = x * 2
+    y.copy_(w * 3)
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0] and w.grad.tolist() == [72.0, 90.0, 108.0]
+    z = sd.tensor([[1.0, 2.0]], dtype=sd.float64, requires_grad=True)
+    sd.zeros(3, 2, dtype=sd.float64).copy_(z).sum().backward()
+    assert z.grad.tolist() == [[3.0, 3.0]]
