@@ -278,8 +278,8 @@ def backward(
     """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad
     (with ``create_graph``, as tensors with a graph of their own: see ``grad``)."""
     for tensor, g in _pull(root, gradient, retain_graph, create_graph):
-        if g is None:
-            continue
+        if g is None or (tensor._node is None and not tensor._requires_grad):
+            continue  # (a leaf that stopped requiring grad after it was read: as PyTorch)
         if not create_graph:
             accumulate(tensor, g)
         elif tensor._grad is None:

@@ -341,3 +341,11 @@ def test_copy_into_a_tensor_with_a_graph_gives_what_it_held_a_zero_gradient():
     z = sd.tensor([[1.0, 2.0]], dtype=sd.float64, requires_grad=True)
     sd.zeros(3, 2, dtype=sd.float64).copy_(z).sum().backward()
     assert z.grad.tolist() == [[3.0, 3.0]]
+
+
+def test_a_leaf_that_stops_requiring_grad_gets_no_gradient():
+    x = _leaf()
+    y = (x * x).sum()
+    x.requires_grad_(False)
+    y.backward()
+    assert x.grad is None
