@@ -1072,7 +1072,11 @@ def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[An
     """A call in forward mode: ``fn``'s value and tangent, given one tangent per
     positional argument (None where it has none): from its forward rule, or from its
     own tangent source (compiled on first use, as ``rt.call`` compiles adjoints)."""
-    return _call_jvp(fn, tuple(tangents), args, kwargs, {})
+    try:
+        return _call_jvp(fn, tuple(tangents), args, kwargs, {})
+    except CompileError as exc:
+        note_caller(exc, sys._getframe(1))
+        raise
 
 
 def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *values: Any
@@ -1081,8 +1085,13 @@ def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *valu
     then the keyword arguments ``names``, with one tangent each; every value is an
     argument of this call, so that differentiating it again reaches them all."""
     n = len(values) - len(names)
-    return _call_jvp(fn, tuple(tangents[:n]), values[:n], dict(zip(names, values[n:], strict=True)),
-                     dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
+    try:
+        return _call_jvp(fn, tuple(tangents[:n]), values[:n],
+                         dict(zip(names, values[n:], strict=True)),
+                         dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
+    except CompileError as exc:
+        note_caller(exc, sys._getframe(1))
+        raise
 
 
 def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
@@ -1151,7 +1160,11 @@ def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *valu
     again reaches them all. A keyword named None is a ``**`` mapping (a dict, its
     tangent a dict of its entries' tangents)."""
     d_args, args, kwargs, named, _, _ = _unstarred(tangents, stars, names, values)
-    return _call_jvp(fn, d_args, args, kwargs, named)
+    try:
+        return _call_jvp(fn, d_args, args, kwargs, named)
+    except CompileError as exc:
+        note_caller(exc, sys._getframe(1))
+        raise
 
 
 def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict

@@ -402,3 +402,26 @@ def test_an_error_in_a_second_derivative_points_at_the_users_line(call):
         call(np.array([1.0, 2.0, 3.0]))
     last = traceback.extract_tb(info.value.__traceback__)[-1]
     assert last.filename == __file__ and last.line == "y = x[10]"
+
+
+_NO_SOURCE = eval("lambda v: v * 2")  # noqa: S307 - a function without a file
+
+
+def _calls_one_without_source(x):
+    return np.sum(_NO_SOURCE(x))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: sd.jvp(_calls_one_without_source, (x,), (x,)),
+        lambda x: sd.hessian(_calls_one_without_source)(x),
+    ],
+    ids=["jvp", "hessian"],
+)
+def test_a_refusal_in_forward_mode_names_the_users_line_that_called(call):
+    """As sd.grad's does (forward mode's named the callee alone, at <string>:1)."""
+    with pytest.raises(
+        sd.CompileError, match=r"called from _calls_one_without_source \(.*test_errors.py:\d+\)"
+    ):
+        call(np.ones(3))
