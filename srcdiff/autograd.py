@@ -14,6 +14,7 @@ import ast
 import copy
 import functools
 import inspect
+import operator
 import textwrap
 import weakref
 from collections.abc import Callable, Sequence
@@ -192,7 +193,10 @@ def _as_now(x: Any) -> Any:
     """An operand that is no tensor, as it is now: an array or a list (an index, a mask,
     a constant) has no version counter to tell a later change in place, so the graph
     keeps a copy, and its gradient is that of the values the operation read."""
-    if isinstance(x, (list, dict, set)):
+    if isinstance(x, (list, tuple)):
+        kept = [_as_now(e) for e in x]
+        return x if type(x) is tuple and all(map(operator.is_, kept, x)) else type(x)(kept)
+    if isinstance(x, (dict, set)):
         return copy.deepcopy(x)
     if hasattr(x, "shape") and hasattr(x, "copy") and not isinstance(x, np.generic):
         return x.copy()
@@ -410,12 +414,13 @@ def grad(
             held.append((x._node, ref))
     try:
         found: dict[int, Any] = {}
-        last = len(outputs) - 1
-        for i, (out, weight) in enumerate(zip(outputs, weights, strict=True)):
-            retain = keep or create_graph or i < last  # (the outputs' graphs may share nodes)
-            for tensor, g in _pull(out, weight, retain, create_graph):
+        for out, weight in zip(outputs, weights, strict=True):
+            for tensor, g in _pull(out, weight, True, create_graph):
                 if g is not None:
                     found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
+        if not (keep or create_graph):  # freed once all ran: the outputs' graphs may share
+            _free([n for out in outputs if out._node is not None
+                   for n in _topological(out._node)])  # fmt: skip
     finally:
         for node, ref in held:
             node.retained.remove(ref)

@@ -379,10 +379,9 @@ class Tensor:
         if node is None:
             self._data = new
             return
-        made = Tensor._make(self._data)  # the value the graph made, with that graph
-        made._node = node
-        node.out_box = None  # (this tensor's version counts changes of the new values)
-        self._data = new
+        made = Tensor._make(self._data)  # the value the graph made, with that graph; one
+        made._node, made._version = node, self._version  # version counter for both, as in
+        self._data = new  # PyTorch: a change of either (or of a view) is seen by its rule
         holder = Tensor._make(new)  # the new values, their gradient passed on to ``made``
         autograd.rebind(self, autograd.record(holder, rt.follow_detached, [made, None, None],
                                               None, node.name()))  # fmt: skip

@@ -558,9 +558,10 @@ def power_slope_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
 
 def exponent_grad(g: Any, ans: Any, x: Any) -> Any:
     """``g * ans * log(x)``: the share of ``ans = x ** y``'s derivative that goes to the
-    exponent, for the weight ``g``. Where ``x`` is 0 it is 0 (``0 ** y`` is constant in
-    ``y > 0``); where ``x`` is negative, ``x ** y`` has no derivative in ``y``: NaN,
-    unless ``g`` is 0 there (an entry nothing reads, a tangent that is zero)."""
+    exponent, for the weight ``g`` (a cotangent, or the exponent's tangent). Where ``x``
+    is 0 it is 0 for ``y > 0`` (``0 ** y`` is constant there; NaN for ``y < 0``); where
+    ``x`` is negative, ``x ** y`` has no derivative in ``y``: NaN, unless ``g`` is 0
+    there (in reverse mode an entry nothing reads; in forward mode a zero tangent)."""
     if isinstance(x, numbers.Real) and not _is_array(x):  # (a Python number stays one:
         share = g * ans * (math.log(x) if x > 0 else 0.0)  # it cannot promote float32)
         if x >= 0:
@@ -707,20 +708,24 @@ def hypot_tangent_grads(g: Any, ds: tuple, coordinates: tuple, length: Any) -> t
 
 
 def flat_read(x: Any, index: Any) -> Any:
-    """``x.flat[index]``: the entries of array ``x`` at row-major positions."""
-    if not _is_array(x):
-        from .mutation import refuse  # mutation imports this module
+    """``x.flat[index]``: of an array, its entries at row-major positions; of an object,
+    an entry of its field ``flat`` (of an object's tangent, a dict of its fields', that
+    field's)."""
+    if type(x) is dict:
+        from .objects import field_tangent  # objects imports this module
 
-        raise refuse(
-            f"a gradient through .flat of a {type(x).__qualname__}",
-            "index the array it holds, or x.ravel()",
-        )
+        return field_tangent(x, "flat")[index]
     return x.flat[index]
 
 
 def flat_read_grad(g: Any, x: Any, index: Any) -> Any:
     """Gradient of ``x.flat[index]``: ``g`` added at each row-major position read (as
-    often as it was read), found by reading the positions themselves the same way."""
+    often as it was read), found by reading the positions themselves the same way; of an
+    object, its field's (``x.flat``, then its entry)."""
+    if not _is_array(x):
+        from .objects import field_grad  # objects imports this module
+
+        return field_grad(x, "flat", index_grad(x.flat, index, g))
     xp = array_module(x)
     positions = xp.arange(x.size).reshape(x.shape).flat[index]
     return index_add(xp.zeros(x.size, dtype=x.dtype), positions, g).reshape(x.shape)

@@ -1331,22 +1331,14 @@ def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
 
 
 def _refuse_forward_updates(unit: Any, args: tuple, kwargs: dict) -> None:
-    """A callee in forward mode that may update an array, list or dict it is passed, in
-    place, which its caller cannot take back as a new value: its forward mode gives the
-    update a new value, which the caller would never see. Which ones it changes, its
-    primal tells where running it first repeats nothing (``pure``); else any it may
-    change is refused."""
-    if unit.analysis.pure:
-        try:
-            _, saved, _ = unit.run_primal(args, kwargs)
-        except Exception:  # noqa: BLE001 - raised again by its forward mode, where it says
-            return
-        _refuse_updates(unit, args, kwargs, saved)
-        return
+    """A callee in forward mode that may update a list or dict it is passed, in place,
+    which its caller cannot take back as a new value: its forward mode gives the update a
+    new value, which the caller would never see. (An array is never written into: the
+    caller's own, it keeps; ``updated`` may name arrays that only share an object.)"""
     positions = {n: i for i, n in enumerate(unit.analysis.params)}
     for n in unit.updated:
         i = positions[n]
-        if _mutable(args[i] if i < len(args) else kwargs.get(n)):
+        if isinstance(args[i] if i < len(args) else kwargs.get(n), (list, dict)):
             raise _update_refused(unit, n)
 
 

@@ -826,3 +826,20 @@ def test_a_zero_tangent_of_the_exponent_of_a_negative_base_gives_no_nan():
     _, tangent = sd.jvp(_power_of_a_switched_exponent, (x, -1.0), (np.ones(2), 1.0))
     assert tangent == pytest.approx(np.sum(2 * x))
     assert np.isnan(sd.grad(lambda p: np.sum(x**p))(2.0))  # no derivative in p at x < 0
+
+
+def _sums_an_iterator(x, acc, it):
+    for v in it:
+        acc += v
+    return x * acc
+
+
+def _gives_an_iterator(x):
+    return _sums_an_iterator(x, 0.0, iter([1.0, 2.0]))
+
+
+def test_a_callee_given_an_iterator_runs_once_in_forward_mode():
+    """A check of its updates ran the callee's primal first, which used the iterator up:
+    the forward mode then gave zeros."""
+    value, tangent = sd.jvp(_gives_an_iterator, (np.array([1.0, 2.0]),), (np.ones(2),))
+    assert value.tolist() == [3.0, 6.0] and tangent.tolist() == [3.0, 3.0]

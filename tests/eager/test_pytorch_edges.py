@@ -349,3 +349,34 @@ def test_a_leaf_that_stops_requiring_grad_gets_no_gradient():
     x.requires_grad_(False)
     y.backward()
     assert x.grad is None
+
+
+def test_a_view_written_after_data_was_assigned_is_seen_by_the_graph():
+    """``y.data = ...`` keeps one version counter for the value the graph made and the
+    views taken of it: a change through such a view raises, as in PyTorch."""
+    x = _leaf()
+    y = x.exp()
+    v = y[0:1]
+    y.data = sd.tensor([10.0, 20.0, 30.0], dtype=sd.float64)
+    with sd.no_grad():
+        v.mul_(100.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_an_index_tuple_holding_an_array_keeps_the_values_read():
+    x = sd.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=sd.float64, requires_grad=True)
+    idx = np.array([0, 1])
+    y = x[idx, 0]
+    idx[0] = 2
+    (y * sd.tensor([1.0, 2.0], dtype=sd.float64)).sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]]
+
+
+def test_grad_of_several_outputs_frees_all_their_graphs():
+    x = _leaf()
+    y = x.exp()
+    a, b = y.sum(), (y * y).sum()
+    sd.autograd.grad([a, b], x)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        a.backward()
