@@ -1805,6 +1805,15 @@ def tangent_vjp(
     tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
     named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
     positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
+    transform = getattr(fn, "__self__", fn)  # (sd.vmap's first-order rules: see below)
+    if hasattr(type(transform), "_srcdiff_jvp") and not isinstance(transform, MappedFunction):
+        name = getattr(transform, "__qualname__", type(transform).__name__)
+        raise CompileError(
+            f"a third derivative: {name}, a derivative, differentiated twice more",
+            function=name,
+            hint="srcdiff differentiates a gradient or a forward mode once; write the second "
+            "derivative out and differentiate that",
+        )
     try:
         forward = _forward_target(fn, positions, len(args), kwargs)
     except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs

@@ -49,6 +49,8 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         out = _method_out(e, func.attr)
         if out is not None:
             return _with_out(norm, e, out)
+        if _own_method(norm, func.value.id, func.attr):
+            return None  # ``o = Acc(v); o.update(w)``: Acc's method, called as written
         return _method(norm, e, func.value.id, func.attr)
     obj = norm.resolved(func)
     if obj is None:  # a method of another expression's value (``x.reshape(2, 2).sum(...)``)
@@ -197,6 +199,22 @@ def params_at(fn: types.FunctionType, i: int, e: gast.Call) -> str:
 
 def _item(container: gast.expr, k: int) -> gast.Subscript:
     return gast.Subscript(value=container, slice=_const(k), ctx=gast.Load())
+
+
+def _own_method(norm: Normalizer, owner: str, attr: str) -> bool:
+    """Whether the local ``owner`` is given an object of a class of the user's with a
+    method ``attr`` of its own (which a list's or dict's of that name is not)."""
+    for node in gast.walk(norm.p.tree):
+        if not (isinstance(node, gast.Assign) and isinstance(node.value, gast.Call)):
+            continue
+        if not any(isinstance(t, gast.Name) and t.id == owner for t in node.targets):
+            continue
+        cls = norm.resolved(node.value.func)
+        if isinstance(cls, type) and isinstance(
+            inspect.getattr_static(cls, attr, None), types.FunctionType
+        ):
+            return True
+    return False
 
 
 def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr | None:

@@ -771,21 +771,23 @@ def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
 def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, names: Names,
                   read_here: Liveness, shown: dict[str, str]) -> list[gast.stmt]:  # fmt: skip
     out: list[gast.stmt] = []
-    numbers = _numbers_before(body)
+    sharers = _sharers_before(body)
     for s in body:
         if not isinstance(s, gast.With):
             rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names,
                                                           read_here, shown))  # fmt: skip
         written = is_update(s)
-        if written is None or written in numbers[id(s)]:  # (a number's makes a new one)
+        if written is None:
             out.append(s)
             continue
         mark(s, callers=sharing.callers(written), outside=sharing.outside(written))
         # a parameter read only by the caller follows where the code shares it with the
         # update's object: the caller's passing one object twice is followed where read
+        seen_by = sharers[id(s)].get(written)  # (an object made here: by these alone)
         others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
-                        if m in read_here.after[id(s)] or m in liveness.after[id(s)]
-                        and sharing.shares_here(m, written))  # fmt: skip
+                        if (m in read_here.after[id(s)] or m in liveness.after[id(s)]
+                            and sharing.shares_here(m, written))
+                        and (seen_by is None or m in seen_by))  # fmt: skip
         if not others:
             out.append(s)
             continue
@@ -843,22 +845,48 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
     return out
 
 
-def _numbers_before(body: list[gast.stmt]) -> dict[int, frozenset[str]]:
-    """For each statement of ``body`` (by id), the names that surely hold a Python number
-    when it runs, given one earlier in the block (``k = 0`` after ``for k in names``):
-    their augmented assignments make new numbers, which no other name can share."""
-    known: set[str] = set()
+def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]]]:
+    """For each statement of ``body`` (by id), the names known to hold an object made in
+    the block, each with the names that may hold it too: an update in place of it is
+    seen by those alone. A name given a Python number (``k = 0`` after ``for k in
+    names``) is held by none (``k += 1`` makes a new number); one given a new object by
+    arithmetic (``t1 = x + 0.0``) by the names it is copied to (``x = t1``), as long as
+    each is used only as an operand of arithmetic (no view, no call, no container)."""
+    numbers: set[str] = set()
+    groups: dict[str, set[str]] = {}  # each name of a group maps to the group's one set
     before = {}
     for s in body:
-        before[id(s)] = frozenset(known)
-        known -= {n.id for n in walk(s) if isinstance(n, gast.Name)
-                  and isinstance(n.ctx, gast.Store)}  # fmt: skip
-        if (
-            isinstance(s, gast.Assign)
-            and isinstance(s.targets[0], gast.Name)
-            and _surely_number(s.value, before[id(s)])
-        ):
-            known.add(s.targets[0].id)
+        before[id(s)] = {**{n: frozenset(g) for n, g in groups.items()},
+                         **dict.fromkeys(numbers, frozenset())}  # fmt: skip
+        target = (s.targets[0].id if isinstance(s, gast.Assign)
+                  and isinstance(s.targets[0], gast.Name) else None)  # fmt: skip
+        value = s.value if isinstance(s, gast.Assign) else None
+        operands: set[str] = set()
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            operands = {n.id for n in gast.iter_child_nodes(value) if isinstance(n, gast.Name)}
+        copied = None  # ``x = t1`` (not ``o.r = t1``): x holds t1's object too
+        if target is not None and isinstance(value, gast.Name) and value.id in groups:
+            copied = value.id
+        used = {n.id for n in walk(s) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load)} - operands - {copied}  # fmt: skip
+        for n in used & groups.keys():  # another object may see it: its group is lost
+            for m in groups.get(n, set()) | {n}:
+                groups.pop(m, None)
+        kept = target in groups and is_update(s) == target  # ``x = t`` of ``x += v``
+        stored = {n.id for n in walk(s) if isinstance(n, gast.Name)
+                  and isinstance(n.ctx, gast.Store)} - ({target} if kept else set())  # fmt: skip
+        for n in stored & groups.keys():  # given another object: it leaves its group
+            groups.pop(n).discard(n)
+        numbers -= stored
+        if target is None or kept:
+            continue
+        if _surely_number(value, frozenset(numbers)):
+            numbers.add(target)
+        elif isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            groups[target] = {target}
+        elif copied is not None and copied in groups:
+            groups[copied].add(target)
+            groups[target] = groups[copied]
     return before
 
 

@@ -1308,8 +1308,9 @@ def appended(xs: list, v: Any) -> list:
     object's own ``append`` runs as written (a gradient through it is refused: see
     ``entries``)."""
     if not isinstance(xs, list):
-        xs.append(v)
-        return xs
+        from .updates import _in_place  # updates imports this module
+
+        return _in_place(xs, "append", v)
     return [*xs, v]
 
 

@@ -851,3 +851,18 @@ def test_a_derivative_of_a_hessian_is_refused_as_a_third_derivative(mode):
 
     with pytest.raises(sd.CompileError, match="a third derivative"):
         sd.jacobian(sd.hessian(f), mode=mode)(np.array([0.3, -0.7, 1.1]))
+
+
+def test_a_second_derivative_of_a_function_calling_sd_jvp_is_a_third():
+    """``sd.hvp`` of a function that calls ``sd.jvp(fn)(...)`` crashed (a ValueError
+    about ``jn_called``'s arguments); it is a third derivative of ``jn``, refused."""
+
+    def f(x, y):
+        def jn(t):
+            return t + np.sin(t)
+
+        v, t = sd.jvp(jn)((np.sum(x),), (y,))
+        return t * v
+
+    with pytest.raises(sd.CompileError, match="a third derivative"):
+        sd.hvp(f, (np.array([0.1, 0.2]), 0.7), (np.ones(2), 1.0))

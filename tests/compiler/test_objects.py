@@ -747,3 +747,24 @@ def test_properties_srcdiff_does_not_compile_are_refused():
             return self.W * 2.0
 
     refused(lambda o, x: np.sum(x @ o.doubled), Local(W), X, match="define the class at")
+
+
+class _Scored:
+    def __init__(self, w):
+        self.w = w
+
+    def update(self, d):
+        return np.sum(self.w * d["a"])
+
+
+def _calls_its_own_update(x):
+    o = _Scored(x * 1.0)
+    return o.update({"a": x})
+
+
+def test_a_method_named_as_a_dicts_in_place_one_is_the_objects():
+    """``o.update(d)`` of a user's class was compiled as dict.update (value None): sd.jvp
+    gave a zero tangent silently, sd.grad crashed."""
+    x, v = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.7, -0.2])
+    assert np.allclose(sd.grad(_calls_its_own_update)(x), 2 * x)
+    assert sd.jvp(_calls_its_own_update, (x,), (v,))[1] == pytest.approx(2 * x @ v)

@@ -3010,3 +3010,23 @@ def flat_reads_at_row_major_positions(x):
     return (
         np.sum(x.flat[[0, 4, 4]] * x.T.flat[1:3][0]) + np.sum(x.flat[mask] ** 2) + x.flat[-1] ** 3
     )
+
+
+@case(vec(3), 0.4)
+def an_argument_made_anew_then_updated_is_nobody_elses(x, y):
+    """``x = x + 0.0; x += 1.0``: x's object is one the function made, which no other
+    name (not ``y``) can hold; ``y`` given another value was refused as an argument
+    updated in place, then rebound (a false refusal with the default ``wrt``)."""
+    x = x + 0.0
+    x += 1.0
+    y = np.tanh(y)
+    return np.sum(np.sin(x) * y)
+
+
+@case(vec(3), refusable=True)
+def an_array_made_anew_copied_then_updated_in_place(x):
+    """``z = y`` of an array ``y`` made here shares it: ``y *= 2`` doubles ``z`` too."""
+    y = x * 1.0
+    z = y
+    y *= 2.0
+    return np.sum(z * x)
