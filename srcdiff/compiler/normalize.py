@@ -1035,6 +1035,10 @@ class Normalizer:
                     "(compiled code takes what the block assigns for constants)",
                 )
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
+        for inner in (n for st in body for n in walk(st) if isinstance(n, gast.With)):
+            for item in inner.items:  # a grad mode turned on there, found when it runs
+                item.context_expr = gast.Call(func=_rt("under_no_grad"),
+                                              args=[item.context_expr], keywords=[])  # fmt: skip
         node = gast.With(items=s.items, body=body, type_comment=None)
         stores = {
             n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)

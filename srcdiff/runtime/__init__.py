@@ -160,6 +160,7 @@ from .control import (
     handled,
     handled_in_forward_mode,
     sort_key,
+    under_no_grad,
     unwinding,
 )
 from .creation import (
@@ -412,6 +413,7 @@ __all__ = [
     "current_exception",
     "handled_in_forward_mode",
     "sort_key",
+    "under_no_grad",
     "unwinding",
     "cholesky_grad",
     "cleared",

@@ -38,6 +38,19 @@ def _changes_nothing(mgr: Any) -> bool:
     return getattr(mgr, "enabled", False) is True and before
 
 
+def under_no_grad(mgr: Any) -> Any:
+    """``mgr`` of a ``with`` inside a ``with sd.no_grad():`` block, which compiled code
+    takes for constants: one turning recording on again is refused."""
+    if type(mgr).__module__ == GRAD_MODES and getattr(mgr, "enabled", False):
+        raise refuse(
+            f"a `with {type(mgr).__name__}()` block inside sd.no_grad() in a compiled "
+            "function, reached through a name",
+            "compute the values that need gradients outside the no_grad block (compiled "
+            "code takes what the block assigns for constants)",
+        )
+    return mgr
+
+
 def enter(mgr: Any) -> Any:
     """``with mgr:`` entering: ``type(mgr).__enter__(mgr)``, its ``__exit__`` kept for
     ``exit`` (or for ``unwinding``, if an exception leaves the block)."""

@@ -1014,3 +1014,16 @@ def test_an_exception_leaving_the_function_keeps_the_updates_made_before(call):
     h: list = []
     with pytest.raises(sd.CompileError, match="raised KeyError after it may have updated"):
         call(_appends_then_calls)(x, h)
+
+
+def _reenables_inside_no_grad(x, mgr):
+    with sd.no_grad(), mgr:
+        y = x * 2.0
+    return np.sum(y * x)
+
+
+def test_a_grad_mode_turned_on_through_a_name_inside_no_grad_is_refused():
+    """Eager code records ``y`` under the inner enable_grad (4x); compiled code took the
+    whole no_grad block for constants and gave 2x, silently."""
+    with pytest.raises(sd.CompileError, match="inside sd.no_grad"):
+        sd.grad(_reenables_inside_no_grad)(np.array([1.0, 2.0]), sd.enable_grad())
