@@ -10,8 +10,6 @@ then cannot differentiate through it, and its rule says so.
 
 from __future__ import annotations
 
-import inspect
-import types
 from typing import Any
 
 import numpy as np
@@ -182,16 +180,15 @@ def _is_container(x: Any) -> bool:
 
 
 def _in_place(obj: Any, method: str, *args: Any) -> Any:
-    """Run an updating method of an object that is no list or dict (a set's); return the
-    object. A method the object's class defines in Python is refused: compiled code took
-    the call for a list's, dict's or array's, whose value is None."""
-    if isinstance(inspect.getattr_static(type(obj), method, None), types.FunctionType):
+    """Run an updating method of an object that is no list or dict (a set's, a user's);
+    return the object. Compiled code took the call for a list's, dict's or array's update
+    in place, whose value is None: a method returning something else is refused."""
+    if getattr(obj, method)(*args) is not None:
         raise refuse(
-            f"a call of .{method}() of a {type(obj).__qualname__}, its class's own method, "
-            "which compiled code took for a list's, dict's or array's update in place",
+            f"a call of .{method}() of a {type(obj).__qualname__}, which returned a value: "
+            "compiled code took it for a list's, dict's or array's update in place (None)",
             "give the method another name",
         )
-    getattr(obj, method)(*args)
     return obj
 
 

@@ -82,6 +82,21 @@ def test_another_object_runs_its_own_method_and_is_not_differentiated():
     assert rt.appended(other, 2.0) is other and other.items == [2.0]
 
 
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, k):
+        self.n += k
+        return self.n
+
+
+def test_another_objects_method_returning_a_value_is_refused():
+    """Its value would be taken for a dict.update's None."""
+    with pytest.raises(sd.CompileError, match="which returned a value"):
+        rt.updated(Counter(), 2)
+
+
 def test_dict_updates_route_each_gradient_to_the_entry_that_holds_the_value():
     d, other = {"a": 1.0, "b": 2.0}, {"b": 3.0, "c": 4.0}
     g = {"a": 10.0, "b": 20.0, "c": 30.0}
