@@ -878,7 +878,11 @@ def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]
         for n in stored & groups.keys():  # given another object: it leaves its group
             groups.pop(n).discard(n)
         numbers -= stored
-        if target is None or kept:
+        if target is not None and is_update(s) == target:  # ``z = t1`` of ``z += v``: z
+            for m in groups.pop(copied, set()) if copied else ():  # keeps its object, and
+                groups.pop(m, None)  # t1 stands for it: t1's group is no more known
+            continue
+        if target is None:
             continue
         if _surely_number(value, frozenset(numbers)):
             numbers.add(target)

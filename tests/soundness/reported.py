@@ -3030,3 +3030,41 @@ def an_array_made_anew_copied_then_updated_in_place(x):
     z = y
     y *= 2.0
     return np.sum(z * x)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def a_second_update_of_a_name_others_hold_reaches_them(x):
+    """After ``z += x`` the name still holds the object ``w`` holds: the second update
+    did not reach ``w`` (the object was taken for one the first update made)."""
+    z = np.ones(3)
+    w = z
+    z += x
+    z += x
+    return np.sum(w * x)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def a_list_extended_twice_through_another_name(x):
+    a = []
+    b = a
+    a += [x[0]]
+    a += [x[1] * x[2]]
+    return sum(b)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def an_accumulator_held_by_a_list_updated_twice_a_step(x):
+    acc = np.zeros(3)
+    hist = [acc]
+    for _ in range(2):
+        acc += x
+        acc *= x
+    return np.sum(hist[0])
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def an_alias_of_the_argument_updated_twice(x):
+    z = x
+    z += 1.0
+    z *= x
+    return np.sum(x * z)
