@@ -515,6 +515,13 @@ class Analyser:
                 f"an object of a user's class passed to {describe(obj)}",
                 "call the object's methods, or pass NumPy the arrays it holds",
             )
+        if kind == "object" and obj in (eval, exec):  # (values compiled code cannot see)
+            return self.fail(
+                stmt,
+                f"{obj.__name__}() in a differentiated function: the code it runs reads and "
+                "makes values compiled code cannot follow",
+                "write that code out in the function",
+            )
         if kind == "object":
             rule = registry.lookup(obj)
             if obj is functools.partial:  # its keywords' values, then their names

@@ -425,3 +425,17 @@ def test_a_refusal_in_forward_mode_names_the_users_line_that_called(call):
         sd.CompileError, match=r"called from _calls_one_without_source \(.*test_errors.py:\d+\)"
     ):
         call(np.ones(3))
+
+
+def _aliases_through_eval(x):
+    y = x * 1.0
+    z = eval("y")  # noqa: S307 - the construct refused
+    y[0] = x[1] * x[2]
+    return np.sum(z * x)
+
+
+def test_eval_in_a_differentiated_function_is_refused():
+    """``z = eval("y")`` shares y's array, which compiled code cannot see: a later write
+    into y missed z, silently."""
+    with pytest.raises(sd.CompileError, match=r"eval\(\) in a differentiated function"):
+        sd.grad(_aliases_through_eval)(np.array([1.0, 2.0, 3.0]))

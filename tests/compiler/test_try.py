@@ -1017,8 +1017,9 @@ def test_an_exception_leaving_the_function_keeps_the_updates_made_before(call):
 
 
 def _reenables_inside_no_grad(x, mgr):
-    with sd.no_grad(), mgr:
-        y = x * 2.0
+    with sd.no_grad():  # noqa: SIM117 - the nesting is the case
+        with mgr:
+            y = x * 2.0
     return np.sum(y * x)
 
 
