@@ -3068,3 +3068,15 @@ def an_alias_of_the_argument_updated_twice(x):
     z += 1.0
     z *= x
     return np.sum(x * z)
+
+
+@case(np.array([0.3, -0.4, 0.5]), -1.0)
+def a_copy_rebound_on_a_path_not_taken_still_shares(x, y):
+    """``t1`` rebound in a branch not taken still holds z's array: ``z *= 2.0`` doubles
+    it (the rebinding took t1 out of z's sharers on every path)."""
+    t1 = x * 1.0
+    z = t1
+    if y > 0:
+        t1 = x * 3.0
+    z *= 2.0
+    return np.sum(np.sin(t1))
