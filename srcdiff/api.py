@@ -2002,19 +2002,33 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
 
 
+class _Carried(NamedTuple):
+    """An argument of a call in forward-mode source, differentiated again: its tangent
+    there (``inner``), that tangent's own tangent, and the argument's tangent."""
+
+    inner: Any = None
+    d_inner: Any = None
+    d_value: Any = None
+
+    @property
+    def carries(self) -> bool:
+        return self.inner is not None or self.d_value is not None  # (d_inner alone: a zero)
+
+
 def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple,
-             kwargs: dict | None = None, named: dict | None = None) -> tuple:  # fmt: skip
+             kwargs: dict | None = None, named: dict[str, _Carried] | None = None
+             ) -> tuple:  # fmt: skip
     """The forward rule of ``sd.jvp(fn, primals, inner)`` called inside a function taken
     in forward mode: forward mode over ``fn``'s generated forward-mode source, along the
     tangents of ``primals`` and of ``inner``. ``kwargs`` are passed to ``fn`` too, and
-    ``named`` gives the keyword-only ones that carry tangents ``(inner tangent, its
-    tangent, the argument's tangent)``; the others are held constant."""
+    ``named`` gives the keyword-only ones that carry tangents; the others are held
+    constant."""
     _, d_primals, d_inner = tangents
     primals, inner, kwargs, named = tuple(primals), tuple(inner), kwargs or {}, named or {}
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
     positions = (*(i for i, t in enumerate(inner) if t is not None),
-                 *(k for k, (t, _, _) in named.items() if t is not None))  # fmt: skip
+                 *(k for k, c in named.items() if c.inner is not None))  # fmt: skip
     forward = _forward_target(fn, positions, len(primals), kwargs)
     if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
         raise CompileError(
@@ -2027,7 +2041,7 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
     given, d_given = [], []
     for n in unit.wrt:
         w = positions[forward.names.index(n)]
-        t, dt = (inner[w], d_inner[w]) if isinstance(w, int) else named[w][:2]
+        t, dt = (inner[w], d_inner[w]) if isinstance(w, int) else (named[w].inner, named[w].d_inner)
         given.append(t)
         d_given.append(rt.zeros_like(t) if dt is None else dt)
     bound = forward.bound
@@ -2036,7 +2050,7 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
         (*given, *bound, *primals),
         (*d_given, *(None,) * len(bound), *d_primals),
         kwargs,
-        {k: d for k, (_, _, d) in named.items()},
+        {k: c.d_value for k, c in named.items()},
     )
     return d_value, d_tangent
 
@@ -2086,10 +2100,8 @@ def _call_jvp_keywords_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tup
         fn, values[:n], tuple(d_values[:n]), inner[:n], d_inner[:n]
     )
     kwargs = dict(zip(names, values[n:], strict=True))
-    carried = {
-        k: (t, d, dt)
-        for k, t, d, dt in zip(names, inner[n:], d_values[n:], d_inner[n:], strict=True)
-    }
+    carried = {k: _Carried(*c) for k, *c in zip(names, inner[n:], d_inner[n:], d_values[n:],
+                                                 strict=True)}  # fmt: skip
     try:
         plain = fn._srcdiff_target if type(fn) is rt.Returning else fn  # (its signature)
         call = inspect.signature(plain).bind(*args, **kwargs)
@@ -2103,24 +2115,24 @@ def _call_jvp_keywords_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tup
         )
     call.apply_defaults()
     order = list(call.signature.parameters)
-    positional = [(None, None, None)] * len(call.args)  # (d_arg, its tangent, that one's)
-    positional[: len(args)] = zip(d_args, inner_args, d_inner_args, strict=True)
+    positional = [_Carried()] * len(call.args)
+    positional[: len(args)] = map(_Carried, inner_args, d_inner_args, d_args)
     named = {}  # keyword-only arguments carrying a tangent
-    for k, (t, d, dt) in carried.items():
+    for k, c in carried.items():
         if k in order and order.index(k) < len(call.args):
-            positional[order.index(k)] = (d, t, dt)
-        elif k not in order and (t is not None or d is not None):
+            positional[order.index(k)] = c
+        elif k not in order and c.carries:
             raise CompileError(
                 f"forward mode of the forward mode through the keyword argument `{k}`, "
                 f"which {fn.__qualname__} takes in its **kwargs",
                 function=fn.__qualname__,
                 hint=f"give {fn.__qualname__} a parameter named {k}, or use sd.hvp",
             )
-        elif t is not None or d is not None:  # (dt: the tangent of no tangent, a zero)
-            named[k] = (t, dt, d)
-    d_pos, inner_pos, d_inner_pos = (tuple(p[i] for p in positional) for i in range(3))
-    return _jvp_jvp((None, d_pos, d_inner_pos), ans, fn, call.args, inner_pos, call.kwargs,
-                    named)  # fmt: skip
+        elif c.carries:
+            named[k] = c
+    tangents = (None, tuple(c.d_value for c in positional), tuple(c.d_inner for c in positional))
+    inner_positional = tuple(c.inner for c in positional)
+    return _jvp_jvp(tangents, ans, fn, call.args, inner_positional, call.kwargs, named)
 
 
 registry.register_jvp(rt.call_jvp_keywords, _call_jvp_keywords_jvp)
