@@ -65,6 +65,9 @@ class _Pass:
     def __next__(self) -> Any:
         return next(self.batches)
 
+    def __len__(self) -> int:
+        return len(self.loader)
+
     def run(self) -> Iterator[Any]:
         loader, n = self.loader, len(self.loader.dataset)
         size = loader.batch_size

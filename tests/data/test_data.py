@@ -185,3 +185,8 @@ def test_collate_keeps_the_graph_of_samples_that_require_grad():
     w = tensor([1.0, 2.0], requires_grad=True)
     collate([w * 2, w * 3]).sum().backward()
     assert w.grad.tolist() == [5.0, 5.0]
+
+
+def test_a_pass_over_a_loader_has_its_length(dataset):
+    loader = DataLoader(dataset, batch_size=4, shuffle=True)
+    assert len(iter(loader)) == len(loader) == len(list(iter(loader)))
