@@ -48,6 +48,7 @@ from .normalize import (
     blocks,
     const,
     index_value,
+    is_rt_call,
     local_names,
     name,
     normalize,
@@ -674,8 +675,11 @@ class Analyser:
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                     allowed.add(id(node.func))
-                if _is_rt_call(
-                    node, ("put_attribute", "follow", "follow_detached", "check_field_alone")
+                if (
+                    is_rt_call(
+                        node, "put_attribute", "follow", "follow_detached", "check_field_alone"
+                    )
+                    and node.args
                 ):  # (a field's array written
                     allowed.add(id(node.args[0]))  # back, the object followed: its own)
             escaping = _names_used(self.fn, gast.Load, allowed)
@@ -1469,19 +1473,6 @@ def _operands(v: gast.BinOp | gast.UnaryOp) -> list[gast.expr]:
     return [v.left, v.right] if isinstance(v, gast.BinOp) else [v.operand]
 
 
-def _is_rt_call(node: gast.AST, helpers: tuple[str, ...]) -> bool:
-    """``rt.<helper>(name, ...)`` for one of ``helpers``."""
-    return (
-        isinstance(node, gast.Call)
-        and isinstance(node.func, gast.Attribute)
-        and node.func.attr in helpers
-        and isinstance(node.func.value, gast.Name)
-        and node.func.value.id == "rt"
-        and bool(node.args)
-        and isinstance(node.args[0], gast.Name)
-    )
-
-
 def _rt_attr(helper: str) -> gast.Attribute:
     return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
 
@@ -1502,7 +1493,7 @@ _DESCRIBING = (str, repr, format, len, type, np.shape, np.ndim, np.size)
 
 def _is_put_attribute(node: gast.AST) -> bool:
     """``rt.put_attribute(holder, "attr", entry)`` (see ``normalize.put``)."""
-    return _is_rt_call(node, ("put_attribute",))
+    return is_rt_call(node, "put_attribute") and bool(node.args)
 
 
 def _bound_names(s: gast.stmt) -> list[str]:

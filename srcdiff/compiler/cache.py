@@ -39,6 +39,7 @@ from .ir import Dialect, Kind, facts
 from .normalize import (
     RESERVED,  # noqa: F401 (the name tests know it by)
     clone,
+    is_rt_call,
     walk,
     walk_statements,
 )
@@ -105,7 +106,8 @@ class Unit:
         self.primal = self.load(self.primal_source, linemap, tree.name)
         self.primal.__defaults__ = fn.__defaults__
         self.primal.__kwdefaults__ = fn.__kwdefaults__
-        self.enters = any(_enters(st) for st in walk_statements(normalized.body))
+        self.enters = any(is_rt_call(getattr(st, "value", None), "enter")
+                          for st in walk_statements(normalized.body))  # fmt: skip
         if self.enters:  # context managers left when an exception goes through it
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
@@ -561,18 +563,6 @@ def _instance_method(holder: Any, name: str, func: Any, owner: Any) -> bool:
         holder is owner()
         and getattr(type(holder), name, None) is func
         and name not in getattr(holder, "__dict__", _NO_KEYWORDS)
-    )
-
-
-def _enters(st: gast.stmt) -> bool:
-    """``rt.enter(m)`` (a ``with`` block's), as a statement or assigned."""
-    value = getattr(st, "value", None)
-    return (
-        isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Attribute)
-        and value.func.attr == "enter"
-        and isinstance(value.func.value, gast.Name)
-        and value.func.value.id == "rt"
     )
 
 

@@ -47,6 +47,7 @@ from .normalize import (
     assign,
     blocks,
     const,
+    is_rt_call,
     local_names,
     name,
     normalize,
@@ -206,12 +207,12 @@ class Sharing:
             self.taken.add(target)
         if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
             self.sequences.add(target)
-        if _is_rt(v, {"iterable", "unpacked", "reversible"}) and isinstance(v.args[0], gast.Name):
+        if is_rt_call(v, "iterable", "unpacked", "reversible") and isinstance(v.args[0], gast.Name):
             v = v.args[0]  # a loop's (or an unpacking's) list is the list itself
         if isinstance(v, gast.Name):
             self.copies.setdefault(target, {target}).add(v.id)
             self.copies.setdefault(v.id, {v.id}).add(target)
-        elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
+        elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or is_rt_call(v, *CONTAINER_HELPERS):
             for n in self.aliased(v):
                 self.holders.setdefault(n, set()).add(target)
         aliased = self.aliased(v)
@@ -261,7 +262,7 @@ class Sharing:
     def builds_container(self, v: gast.expr) -> bool:
         """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper
         giving an updated one, a copy of another built here)."""
-        if isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or _is_rt(v, CONTAINER_HELPERS):
+        if isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or is_rt_call(v, *CONTAINER_HELPERS):
             return True
         if isinstance(v, gast.BinOp) and isinstance(v.op, JOINING):
             return any(isinstance(e, (gast.List, gast.Tuple)) or
@@ -362,13 +363,6 @@ def _is_detached(e: gast.expr) -> bool:
             and e.func.attr in DETACHING and isinstance(e.func.value, gast.Attribute)
             and e.func.value.attr == "tensor_methods" and isinstance(e.func.value.value, gast.Name)
             and e.func.value.value.id == "rt")  # fmt: skip
-
-
-def _is_rt(e: gast.expr, helpers: set[str]) -> bool:
-    """``rt.<helper>(...)`` for one of ``helpers``."""
-    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
-            and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt"
-            and e.func.attr in helpers)  # fmt: skip
 
 
 def _names(e: gast.expr | None) -> list[str]:

@@ -97,6 +97,18 @@ def index_value(e: gast.expr) -> gast.expr:
     return e
 
 
+def rt_helper(e: gast.expr) -> str | None:
+    """The name of srcdiff's helper ``e`` reads (``rt.<name>``), or None."""
+    if isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name) and e.value.id == "rt":
+        return e.attr
+    return None
+
+
+def is_rt_call(e: gast.expr | None, *helpers: str) -> bool:
+    """Whether ``e`` is a call ``rt.<helper>(...)`` of one of ``helpers``."""
+    return isinstance(e, gast.Call) and rt_helper(e.func) in helpers
+
+
 def _rt(attr: str) -> gast.Attribute:
     return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
 

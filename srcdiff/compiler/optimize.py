@@ -22,7 +22,7 @@ import gast
 
 from ..runtime import tensor_methods
 from .ir import facts
-from .normalize import blocks, rebuild_blocks, walk, walk_statements
+from .normalize import blocks, rebuild_blocks, rt_helper, walk, walk_statements
 
 FOLD = {
     gast.Add: operator.add,
@@ -127,13 +127,7 @@ STATIC = {"axis": tensor_methods.axis, "ddof": tensor_methods.ddof}
 
 def _static_helper(f: gast.expr) -> Callable | None:
     """The function of ``rt.tensor_methods.<name>`` for a name in ``STATIC``."""
-    if (
-        isinstance(f, gast.Attribute)
-        and isinstance(f.value, gast.Attribute)
-        and f.value.attr == "tensor_methods"
-        and isinstance(f.value.value, gast.Name)
-        and f.value.value.id == "rt"
-    ):
+    if isinstance(f, gast.Attribute) and rt_helper(f.value) == "tensor_methods":
         return STATIC.get(f.attr)
     return None
 

@@ -39,6 +39,7 @@ from .normalize import (
     clone,
     const,
     index_value,
+    is_rt_call,
     name,
     params_of,
     rebuild_blocks,
@@ -47,7 +48,6 @@ from .normalize import (
 from .optimize import folded
 from .template import _locals_of, _Substitute, _template
 from .trace import (
-    _is_appended,
     at,
     attr,
     call,
@@ -201,7 +201,7 @@ class TangentBuilder:
             index = index_value(copy.deepcopy(target.slice))
             return [assign(target.value.id, call(attr("rt", write), target.value, index,
                                                  s.value))]  # fmt: skip
-        if op.kind is Kind.PASSIVE and _is_appended(s.value) and not facts(s).functional:
+        if op.kind is Kind.PASSIVE and is_rt_call(s.value, "appended") and not facts(s).functional:
             xs, v = s.value.args
             append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())
             return [gast.Expr(value=gast.Call(func=append, args=[v], keywords=[])),

@@ -17,7 +17,7 @@ from typing import Any
 import gast
 
 from ..rules.registry import Rule
-from .normalize import Names, assign, clone, const, name, walk
+from .normalize import Names, assign, clone, const, is_rt_call, name, walk
 
 
 @dataclass
@@ -217,7 +217,7 @@ def _drop_unbroadcast(
     ``shapes``), or every other operand is a number (a constant, or a global holding a
     Python number) the rule gives a gradient (``valued``: an operand of the arithmetic,
     not a size)."""
-    if c is None or not _is_rt_call(c, "unbroadcast"):
+    if c is None or not is_rt_call(c, "unbroadcast"):
         return c
     x = c.args[1]
     if i in same_shape and isinstance(x, gast.Name) and x.id == operands[i].id:
@@ -230,13 +230,3 @@ def _drop_unbroadcast(
     ):
         return c.args[0]
     return c
-
-
-def _is_rt_call(e: gast.expr, fn: str) -> bool:
-    return (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Attribute)
-        and e.func.attr == fn
-        and isinstance(e.func.value, gast.Name)
-        and e.func.value.id == "rt"
-    )

@@ -36,6 +36,7 @@ from .normalize import (
     clone,
     const,
     index_value,
+    is_rt_call,
     local_names,
     name,
     params_of,
@@ -380,7 +381,7 @@ class PrimalBuilder:
             value = gast.Call(func=attr("rt", functional_write(s)),
                               args=[target.value, index, s.value], keywords=[])  # fmt: skip
             out = [at(assign(target.value.id, value), line)]
-        if op.kind is Kind.PASSIVE and _is_appended(s.value) and not functional:
+        if op.kind is Kind.PASSIVE and is_rt_call(s.value, "appended") and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
             # it, xs = t, then names the same list)
             xs, v = s.value.args
@@ -588,16 +589,6 @@ def _outside_loops(body: list[gast.stmt]) -> Iterator[gast.stmt]:
         if isinstance(s, gast.If):
             yield from _outside_loops(s.body)
             yield from _outside_loops(s.orelse)
-
-
-def _is_appended(value: gast.expr) -> bool:
-    return (
-        isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Attribute)
-        and value.func.attr == "appended"
-        and isinstance(value.func.value, gast.Name)
-        and value.func.value.id == "rt"
-    )
 
 
 def leaves_finally(body: list[gast.stmt]) -> bool:

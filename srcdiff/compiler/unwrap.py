@@ -29,6 +29,7 @@ from .normalize import (
     assign,
     clone,
     const,
+    is_rt_call,
     local_names,
     name,
     rebuild_blocks,
@@ -60,16 +61,6 @@ def rt_call(helper: str, *args: gast.expr) -> gast.Expr:
 def unwrap_call(x: str) -> gast.Call:
     func = gast.Attribute(value=name("rt"), attr="unwrap", ctx=gast.Load())
     return gast.Call(func=func, args=[name(x)], keywords=[])
-
-
-def is_unwrap(value: gast.expr) -> bool:
-    return (
-        isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Attribute)
-        and value.func.attr == "unwrap"
-        and isinstance(value.func.value, gast.Name)
-        and value.func.value.id == "rt"
-    )
 
 
 class Unwrapper:
@@ -385,7 +376,7 @@ class Unwrapper:
             and not (value.attr == "dtype" and self.p.srcdiffs_own(line))  # (NumPy's, there)
         ):
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
-        elif isinstance(value, gast.Call) and not is_unwrap(value):
+        elif isinstance(value, gast.Call) and not is_rt_call(value, "unwrap"):
             self.check_tensor_method(value, out, line)
             self.call(value, fix, s)
 
