@@ -1544,6 +1544,7 @@ def analyse(
         pure,
         frozenset(analyser.assumed_numbers),
         getattr(facts(fn).sharing, "updated_params", ()),
+        getattr(facts(fn).sharing, "updated_by_name", ()),
     )
 
 

@@ -155,6 +155,7 @@ class Analysis:
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
     updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
+    updated_by_name: tuple[str, ...] = ()  # of those, the ones updated through their name
 
 
 @dataclass

@@ -107,6 +107,7 @@ class Sharing:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
         self.updated_params: tuple[str, ...] = ()  # see caller_updates
+        self.updated_by_name: tuple[str, ...] = ()  # of those, updated through their name
         self.p = parsed
         self.locals = local_names(fn)
         self.params = set(params_of(fn))
@@ -479,6 +480,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
     fn.body = _check_lengths(fn.body, {})
     sharing.updated_params = caller_updates(fn)
+    sharing.updated_by_name = caller_updates(fn, follows=False)
     # the final objects of these go to the caller: a list's or dict's written back into
     # the caller's (an array the caller passed is never changed), a returned one assigned
     handed = tuple(n for n in sharing.updated_params if n in returns or n not in arrays)
@@ -706,10 +708,11 @@ def _puts(s: gast.stmt | None, update: gast.Assign) -> bool:
     )
 
 
-def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
+def caller_updates(fn: gast.FunctionDef, follows: bool = True) -> tuple[str, ...]:
     """The parameters whose objects (the caller's) the function may update in place: an
-    update (or a follow) of the parameter's name before any plain assignment to it that
-    surely runs first (``xs = list(xs)`` makes later updates the function's own)."""
+    update (or, with ``follows``, a follow) of the parameter's name before any plain
+    assignment to it that surely runs first (``xs = list(xs)`` makes later updates the
+    function's own). Without ``follows``: those it surely updates, by their own name."""
     params = params_of(fn)
     found: list[str] = []
 
@@ -717,7 +720,7 @@ def caller_updates(fn: gast.FunctionDef) -> tuple[str, ...]:
         for s in body:
             target = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
                 s.targets[0], gast.Name) else None  # fmt: skip
-            written = is_update(s) or (target if facts(s).follows else None)
+            written = is_update(s) or (target if follows and facts(s).follows else None)
             if written in params and written not in own and written not in found:
                 found.append(written)
             elif target is not None and written is None and certain:

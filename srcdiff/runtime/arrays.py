@@ -886,7 +886,7 @@ def _quantile_shape(a: Any, q: Any, axis: Any, keepdims: bool) -> tuple:
 
 
 def _quantile_lined(xp: Any, d: Any, a: Any, axis: Any) -> Any:
-    """``d``, shaped as ``a``, with the reduced axes last as one (as ``_quantile_setup``)."""
+    """``d``, shaped as ``a``, with the reduced axes last as one (as ``_Quantiles.of`` reads it)."""
     d = xp.asarray(d)
     axes = _normal_axes(axis, np.ndim(a))
     rest = [i for i in range(a.ndim) if i not in axes]

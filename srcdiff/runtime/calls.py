@@ -1068,30 +1068,39 @@ def _refuse_self(fn: Any, obj: Any) -> None:
         )
 
 
+def _naming_caller(helper: Callable) -> Callable:
+    """``helper`` of generated code, whose refusals name the user's line that called it
+    (``note_caller``)."""
+
+    @functools.wraps(helper)
+    def naming(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return helper(*args, **kwargs)
+        except CompileError as exc:
+            note_caller(exc, sys._getframe(1))
+            raise
+
+    return naming
+
+
+@_naming_caller
 def call_jvp(fn: Any, tangents: tuple, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """A call in forward mode: ``fn``'s value and tangent, given one tangent per
     positional argument (None where it has none): from its forward rule, or from its
     own tangent source (compiled on first use, as ``rt.call`` compiles adjoints)."""
-    try:
-        return _call_jvp(fn, tuple(tangents), args, kwargs, {})
-    except CompileError as exc:
-        note_caller(exc, sys._getframe(1))
-        raise
+    return _call_jvp(fn, tuple(tangents), args, kwargs, {})
 
 
+@_naming_caller
 def call_jvp_keywords(fn: Any, tangents: tuple, names: tuple[str, ...], /, *values: Any
                       ) -> tuple[Any, Any]:  # fmt: skip
     """``call_jvp`` of a call passing keywords: ``values`` are the positional arguments,
     then the keyword arguments ``names``, with one tangent each; every value is an
     argument of this call, so that differentiating it again reaches them all."""
     n = len(values) - len(names)
-    try:
-        return _call_jvp(fn, tuple(tangents[:n]), values[:n],
-                         dict(zip(names, values[n:], strict=True)),
-                         dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
-    except CompileError as exc:
-        note_caller(exc, sys._getframe(1))
-        raise
+    return _call_jvp(fn, tuple(tangents[:n]), values[:n],
+                     dict(zip(names, values[n:], strict=True)),
+                     dict(zip(names, tangents[n:], strict=True)))  # fmt: skip
 
 
 def _unstarred(tangents: tuple, stars: tuple, names: tuple, values: tuple
@@ -1151,6 +1160,7 @@ def _spreads(v: Any) -> bool:
     return isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) >= 1
 
 
+@_naming_caller
 def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *values: Any
                   ) -> tuple[Any, Any]:  # fmt: skip
     """``call_jvp`` of a call with starred operands (``f(x, *xs)``): ``values`` are its
@@ -1160,11 +1170,7 @@ def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *valu
     again reaches them all. A keyword named None is a ``**`` mapping (a dict, its
     tangent a dict of its entries' tangents)."""
     d_args, args, kwargs, named, _, _ = _unstarred(tangents, stars, names, values)
-    try:
-        return _call_jvp(fn, d_args, args, kwargs, named)
-    except CompileError as exc:
-        note_caller(exc, sys._getframe(1))
-        raise
+    return _call_jvp(fn, d_args, args, kwargs, named)
 
 
 def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
@@ -1331,14 +1337,17 @@ def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
 
 
 def _refuse_forward_updates(unit: Any, args: tuple, kwargs: dict) -> None:
-    """A callee in forward mode that may update a list or dict it is passed, in place,
-    which its caller cannot take back as a new value: its forward mode gives the update a
-    new value, which the caller would never see. (An array is never written into: the
-    caller's own, it keeps; ``updated`` may name arrays that only share an object.)"""
+    """A callee in forward mode that may update a list or dict it is passed, or surely
+    updates an array it is passed (by its own name), in place, which its caller cannot
+    take back as a new value: its forward mode gives the update a new value, which the
+    caller would never see. (``updated`` also names arrays that may only share an
+    object with one updated: those the primal's finals alone tell, in reverse mode.)"""
     positions = {n: i for i, n in enumerate(unit.analysis.params)}
     for n in unit.updated:
         i = positions[n]
-        if isinstance(args[i] if i < len(args) else kwargs.get(n), (list, dict)):
+        value = args[i] if i < len(args) else kwargs.get(n)
+        by_name = n in unit.analysis.updated_by_name
+        if isinstance(value, (list, dict)) or by_name and _mutable(value):
             raise _update_refused(unit, n)
 
 

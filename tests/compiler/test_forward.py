@@ -843,3 +843,23 @@ def test_a_callee_given_an_iterator_runs_once_in_forward_mode():
     the forward mode then gave zeros."""
     value, tangent = sd.jvp(_gives_an_iterator, (np.array([1.0, 2.0]),), (np.ones(2),))
     assert value.tolist() == [3.0, 6.0] and tangent.tolist() == [3.0, 3.0]
+
+
+_BUMPED = np.zeros(3)
+
+
+def _bump(a, x):
+    a += x
+
+
+def _bumps_a_global(x):
+    _bump(_BUMPED, x)
+    return np.sum(_BUMPED * x)
+
+
+def test_a_callee_updating_a_globals_array_is_refused_in_forward_mode():
+    """A plain call writes x into the global; forward mode gave
+    the value and tangent of the global left as it was (0, 0), silently."""
+    with pytest.raises(sd.CompileError, match="updates its argument `a` in place"):
+        sd.jvp(_bumps_a_global, (np.array([1.0, 2.0, 3.0]),), (np.ones(3),))
+    assert not _BUMPED.any()
