@@ -872,12 +872,13 @@ def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]
         kept = target in groups and is_update(s) == target  # ``x = t`` of ``x += v``
         stored = {n.id for n in walk(s) if isinstance(n, gast.Name)
                   and isinstance(n.ctx, gast.Store)} - ({target} if kept else set())  # fmt: skip
-        for n in stored & groups.keys():  # given another object: it leaves its group;
-            if blocks(s):  # in a block that may not run, or run again: not known after
-                for m in groups[n] | {n}:
+        for n in stored:  # given another object: it leaves its group; in a block that
+            group = groups.pop(n, None)  # may not run (or runs again), that group is not
+            if group is not None and blocks(s):  # known after
+                for m in group:
                     groups.pop(m, None)
-            else:
-                groups.pop(n).discard(n)
+            elif group is not None:
+                group.discard(n)
         numbers -= stored
         if target is not None and is_update(s) == target:  # ``z = t1`` of ``z += v``: z
             for m in groups.pop(copied, set()) if copied else ():  # keeps its object, and

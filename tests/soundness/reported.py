@@ -3080,3 +3080,17 @@ def a_copy_rebound_on_a_path_not_taken_still_shares(x, y):
         t1 = x * 3.0
     z *= 2.0
     return np.sum(np.sin(t1))
+
+
+@case(np.array([0.3, -0.4, 0.5]), -1.0)
+def two_copies_rebound_in_one_branch(x, y):
+    """Both names of one object rebound in a branch: the compiler crashed (KeyError)
+    taking the second out of a group the first had already dropped."""
+    t1 = x * 1.0
+    z = t1
+    if y > 0:
+        t1 = x * 3.0
+        z = x * 2.0
+    w = t1 * 1.0
+    w += x
+    return np.sum(z * t1) + np.sum(w)
