@@ -675,12 +675,9 @@ class Analyser:
                     allowed.add(id(node.value))
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                     allowed.add(id(node.func))
-                if (
-                    is_rt_call(
-                        node, "put_attribute", "follow", "follow_detached", "check_field_alone"
-                    )
-                    and node.args
-                ):  # (a field's array written
+                if is_rt_call(
+                    node, "put_attribute", "follow", "follow_detached", "check_field_alone"
+                ) and _names_first(node):  # (a field's array written
                     allowed.add(id(node.args[0]))  # back, the object followed: its own)
             escaping = _names_used(self.fn, gast.Load, allowed)
             params = set(params_of(self.fn))
@@ -1493,7 +1490,12 @@ _DESCRIBING = (str, repr, format, len, type, np.shape, np.ndim, np.size)
 
 def _is_put_attribute(node: gast.AST) -> bool:
     """``rt.put_attribute(holder, "attr", entry)`` (see ``normalize.put``)."""
-    return is_rt_call(node, "put_attribute") and bool(node.args)
+    return is_rt_call(node, "put_attribute") and _names_first(node)
+
+
+def _names_first(call: gast.Call) -> bool:
+    """Whether ``call``'s first argument is a name."""
+    return bool(call.args) and isinstance(call.args[0], gast.Name)
 
 
 def _bound_names(s: gast.stmt) -> list[str]:
