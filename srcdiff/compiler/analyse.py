@@ -2153,10 +2153,40 @@ def annotate_loops(
             mark(s, loop=Loop(
                 counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),
                 tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),
+                start_saves=restarting(s.body, written & active, defined),
             ))  # fmt: skip
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.add(s.targets[0].id)
     return defined
+
+
+def restarting(body: list[gast.stmt], written: set[str], defined: set[str]) -> tuple[str, ...]:
+    """The names of ``written`` (active, assigned by a loop's steps, with a value as a
+    step starts) whose adjoint a step may restart: one that a path through the step gives
+    a new value before an operation with a derivative reads the old one leaves the step
+    before a zero adjoint, shaped like that value (a layer's input and output differ)."""
+    found: set[str] = set()
+    _overwritten_first(body, set(), found)
+    return tuple(sorted(written & found & (defined | exposed(body))))
+
+
+def _overwritten_first(body: list[gast.stmt], read: set[str], found: set[str]) -> set[str]:
+    """Add to ``found`` the names some path through ``body`` assigns before an operation
+    with a derivative reads them (a Tensor's unwrapping may have none: it does not
+    count); return the names every path leaving its end has read so."""
+    for s in body:
+        if isinstance(s, gast.If):
+            ends = [_overwritten_first(b, set(read), found) for b in (s.body, s.orelse)]
+            read = ends[0] & ends[1]
+        elif isinstance(s, (gast.For, gast.While, gast.Try)):  # may run no step, or stop
+            for b in blocks(s):  # anywhere
+                _overwritten_first(b, set(read), found)
+        else:
+            op = facts(s).op
+            if op is not None and op.kind in (Kind.RULE, Kind.CALL, Kind.COPY):
+                read |= set(op.operand_names())
+            found |= stored_names(s) - read
+    return read
 
 
 def annotate_try(

@@ -758,10 +758,8 @@ class AdjointBuilder:
                 return
             for n in loop_names:
                 d = self.state.get(n)
-                if d is None:
-                    self.bind(
-                        self.dname(n), call(attr("rt", "zeros_like"), name(self.dname(n))), line
-                    )
+                if d is None:  # the step's adjoint restarts: zero for the step before
+                    self.bind(self.dname(n), self.restarted(s, n, inner), line)
                 elif d.var != self.dname(n):
                     self.bind(self.dname(n), name(d.var), line)
             bodies.append(self.out or [at(gast.Pass(), line)])
@@ -783,6 +781,18 @@ class AdjointBuilder:
             gast.For(target=target, iter=reversed_record, body=body, orelse=[], type_comment=None),
             line,
         )
+
+    def restarted(self, loop: gast.stmt, n: str, inner: Frame) -> gast.expr:
+        """A zero adjoint for ``n`` as a step of ``loop`` started, shaped like its value
+        then (which may differ from the value the step left: a layer's output)."""
+        sid = facts(loop).start_sids.get(n)
+        if sid is None:
+            like: gast.expr = name(self.dname(n))
+        elif n in facts(loop).loop.entry_saves:  # set before the loop: saved by every step
+            like = subscript(inner.saved, sid)
+        else:
+            like = call(attr(inner.saved, "get"), const(sid))
+        return call(attr("rt", "zeros_like"), like)
 
     def build(
         self,

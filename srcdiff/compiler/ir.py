@@ -124,6 +124,10 @@ class Loop:
     # rather than with each step (see hoist_invariant_saves)
     hoisted: tuple[str, ...] = ()
     entry_read: bool = False  # the steps' adjoints read some of entry_saves (not hoisted)
+    # assigned in a step, with a value when it starts, where a step's adjoint may not reach
+    # that value (a branch, or a Tensor without gradient, gives it a new one): the value,
+    # saved as each step starts, shapes the zero adjoint the step before is given
+    start_saves: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ class Facts:
     final_sid: int | None = None  # ... its values saved on leaving it
     maybe_sids: dict[str, int] = field(default_factory=dict)  # per name, maybe unset
     exit_sids: dict[str, int] = field(default_factory=dict)  # per name carried out
+    start_sids: dict[str, int] = field(default_factory=dict)  # per name, as a step starts
     record: str | None = None  # the name of a loop's record of its iterations
     attempt: str | None = None  # the name of a try's record of its way
     kept: str | None = None  # the name keeping ``_at`` over a ``finally``
@@ -221,6 +226,7 @@ class Facts:
         new = object.__new__(Facts)
         new.__dict__.update(self.__dict__)
         new.maybe_sids, new.exit_sids = dict(self.maybe_sids), dict(self.exit_sids)
+        new.start_sids = dict(self.start_sids)
         return new
 
 
@@ -233,7 +239,11 @@ class _NoFacts(Facts):
 
 
 def _no_facts() -> Facts:
-    none = Facts(maybe_sids=MappingProxyType({}), exit_sids=MappingProxyType({}))  # type: ignore[arg-type]
+    none = Facts(
+        maybe_sids=MappingProxyType({}),  # type: ignore[arg-type]
+        exit_sids=MappingProxyType({}),  # type: ignore[arg-type]
+        start_sids=MappingProxyType({}),  # type: ignore[arg-type]
+    )
     none.__class__ = _NoFacts
     return none
 

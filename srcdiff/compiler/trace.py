@@ -477,6 +477,11 @@ class PrimalBuilder:
         else:
             entry = name(inner.saved)
         head.append(at(gast.Expr(value=call(attr(record, "append"), entry)), line))
+        for n in info.start_saves:  # the shape of a zero adjoint for the step before
+            sid = self.numbered_name(s, "start_sids", n)
+            bound = n in info.entry_saves  # set before the loop, else maybe not yet
+            head.append(self.save(inner, sid, (n,), line) if bound
+                        else self.save_if_bound(inner, sid, n, line))  # fmt: skip
         looped = self.clone_loop(s, head + self.block(s.body, inner))
         after = []
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value

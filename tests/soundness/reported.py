@@ -3094,3 +3094,30 @@ def two_copies_rebound_in_one_branch(x, y):
     w = t1 * 1.0
     w += x
     return np.sum(z * t1) + np.sum(w)
+
+
+# ---- a loop's adjoint restarting on a name whose shape changes from step to step ---------
+
+LAYERS = [np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.5, -0.5, 20).reshape(5, 4)]
+NARROW_LAYERS = [np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.5, -0.5, 15).reshape(5, 3)]
+
+
+@case(vec(3), vec(3, 1), wrt=(0, 1))
+def a_layer_loop_whose_first_step_reads_another_input(x, c):
+    """The first step gives ``x`` a value without reading it: the zero adjoint for the
+    value before was shaped like the step's output (4 wide, not 3), and it crashed."""
+    for i, W in enumerate(LAYERS):
+        if i == 0:
+            x = np.tanh(W @ c)
+        else:
+            x = np.tanh(W @ x)
+    return np.sum(x)
+
+
+@case(vec(3))
+def a_loop_rebinding_a_name_without_reading_it(c):
+    """Every step gives ``x`` a new value of another width, never reading the old one."""
+    x = c
+    for W in NARROW_LAYERS:
+        x = np.tanh(W @ c)
+    return np.sum(x * x)

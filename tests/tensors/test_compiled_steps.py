@@ -1578,3 +1578,20 @@ def test_a_step_making_a_tensor_of_its_own_require_grad_runs_as_eager_code_does(
     for got, want in zip(compiled[1:], eager[1:], strict=True):
         np.testing.assert_allclose(got.numpy(), want.numpy())
     np.testing.assert_allclose(w.grad.numpy(), eager_w)
+
+
+def test_layers_of_different_widths_over_chunks_without_gradient():
+    """``model(c)`` for chunks that need no gradient: the Sequential's loop restarts the
+    adjoint of its input on the first layer, whose input is narrower than its output (the
+    zero was shaped like the output, and the step crashed)."""
+    sd.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+
+    def step(chunks, y):
+        out = sd.cat([model(c) for c in chunks], dim=0)
+        loss = ((out - y) ** 2).mean()
+        loss.backward()
+        return loss.item()
+
+    x, y = sd.randn(6, 3), sd.randn(6, 2)
+    assert_compiled_step_matches_eager(step, model, [x[0:2], x[2:4], x[4:6]], y)
