@@ -1305,12 +1305,9 @@ class MappedFunction:
     derivatives of ``fn`` (``_srcdiff_vjp`` and ``_srcdiff_jvp``)."""
 
     def __init__(self, fn: Callable, in_axes: Any = 0, out_axes: Any = 0):
-        for axis in in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,):
-            if axis is not None and not isinstance(axis, int):
-                raise TypeError(f"vmap: in_axes entries are ints or None, not {axis!r}")
         self._fn = fn
-        self._in_axes = in_axes
-        self._out_axes = out_axes
+        self._in_axes = _axes_given(in_axes, "in_axes")
+        self._out_axes = _axes_given(out_axes, "out_axes")
         self._last_batched: bool | None = None  # whether the latest call ran batched
         functools.update_wrapper(self, fn, updated=())
 
@@ -1383,10 +1380,12 @@ class MappedFunction:
                 return False, None
         return batching.run(self._fn, args, kwargs, axes, size, self._out_axes, call)
 
-    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         """The mapped pullback: each example's gradients, stacked along the argument's
-        axis where it is mapped and summed where it is shared."""
+        axis where it is mapped and summed where it is shared (keywords are every
+        example's)."""
         axes, size = self._mapped_for_derivatives(args)
+        fn = functools.partial(self._fn, **kwargs) if kwargs else self._fn
         floats = tuple(i for i, a in enumerate(args) if _differentiable(a))
         per_example = []
         own = getattr(type(self._fn), "_srcdiff_vjp", None)  # sd.vmap(sd.grad(f)): its rule
@@ -1394,10 +1393,10 @@ class MappedFunction:
             example, ans_b = self._slice(args, axes, b), _example(ans, self._out_axes, b)
             g_b = _tree_map(_spread, _example(g, self._out_axes, b), ans_b)
             if own is not None:
-                grads_b = own(self._fn, g_b, ans_b, *example)
+                grads_b = own(self._fn, g_b, ans_b, *example, **kwargs)
                 per_example.append(tuple(grads_b[i] for i in floats))
                 continue
-            _, pull = _vjp(self._fn, example, floats, api="sd.vmap")
+            _, pull = _vjp(fn, example, floats, api="sd.vmap")
             per_example.append(pull(g_b))
         grads: list = [None] * len(args)
         for k, i in enumerate(floats):
@@ -1408,18 +1407,20 @@ class MappedFunction:
                 grads[i] = _stack(parts, axes[i])
         return tuple(grads)
 
-    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         """The mapped forward mode: each example's tangent, stacked like the result."""
         axes, size = self._mapped_for_derivatives(args)
+        fn = functools.partial(self._fn, **kwargs) if kwargs else self._fn
         tangent_axes = [a if t is not None else None for a, t in zip(axes, tangents, strict=True)]
         own = getattr(type(self._fn), "_srcdiff_jvp", None)  # sd.vmap(sd.grad(f)): its rule
         outs = []
         for b in range(size):
             example, t_b = self._slice(args, axes, b), self._slice(tangents, tangent_axes, b)
             if own is not None:
-                outs.append(own(self._fn, t_b, _example(ans, self._out_axes, b), *example))
+                ans_b = _example(ans, self._out_axes, b)
+                outs.append(own(self._fn, t_b, ans_b, *example, **kwargs))
             else:
-                outs.append(jvp(self._fn, example, t_b)[1])
+                outs.append(jvp(fn, example, t_b)[1])
         return _stack(outs, self._out_axes)
 
     def _mapped_for_derivatives(self, args: tuple) -> tuple[list[int | None], int]:
@@ -1434,6 +1435,22 @@ class MappedFunction:
             )
         axes = self._axes(args)
         return axes, self._size(args, axes)
+
+
+def _axes_given(axes: Any, name: str) -> Any:
+    """``in_axes`` or ``out_axes`` as given (an axis, or a tuple or list of them), each
+    axis an int or None: NumPy's integers as ints, a bool refused (not an axis)."""
+
+    def axis(a: Any) -> int | None:
+        if a is None:
+            return None
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"vmap: {name} entries are ints or None, not {a!r}")
+        return int(a)
+
+    if isinstance(axes, (tuple, list)):
+        return type(axes)(axis(a) for a in axes)
+    return axis(axes)
 
 
 def _stack(outs: list, axes: Any) -> Any:

@@ -201,7 +201,7 @@ class Batched:
         return squeeze(self, axis)
 
     def ravel(self, order: str = "C") -> Batched:
-        return reshape(self, -1, order=order)
+        return ravel(self, order)
 
     def flatten(self, order: str = "C") -> Batched:
         return Batched(reshape(self, -1, order=order).value.copy())
@@ -222,6 +222,8 @@ class Batched:
             for p in (index if isinstance(index, tuple) else (index,))
         )  # an element by integers is a NumPy scalar; by an Ellipsis, a 0-d array
         out = np.moveaxis(self.value[full], moved, 0) if moved else self.value[full]
+        if ints and out.ndim == 1:  # each example's number is a copy, not a view: a write
+            out = out.copy()  # into the array after it was read leaves it as it was
         return Batched(out, scalar=ints)
 
     # operators (by their ufuncs, so that both sides' rules apply)
@@ -569,6 +571,19 @@ def reshape(a: Any, shape: Any = None, order: str = "C", **kwargs: Any) -> Batch
     return Batched(a.value.reshape((a.value.shape[0], *shape)))
 
 
+def ravel(a: Any, order: str = "C") -> Batched:
+    """An example flattened: a view where it is C-contiguous, a copy otherwise (as
+    NumPy's ``ravel``, where reshaping a batch of strided vectors would give a view)."""
+    if order not in ("C", "A", "K"):
+        raise NotBatchable("ravel in Fortran order")
+    flat = reshape(a, -1)
+    if a.value[0].flags.c_contiguous:
+        return flat
+    if order != "C":
+        raise NotBatchable("ravel in memory order of examples that are not contiguous")
+    return Batched(flat.value.copy())
+
+
 def transpose(a: Any, axes: Any = None) -> Batched:
     if not isinstance(a, Batched):
         raise NotBatchable("transpose of a value not batched")
@@ -706,7 +721,7 @@ RULES: dict[Callable, Callable] = {
     np.outer: vdot_like(np.outer), np.einsum: einsum,
     np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes,
     np.moveaxis: moveaxis, np.squeeze: squeeze, np.expand_dims: expand_dims,
-    np.broadcast_to: broadcast_to, np.ravel: lambda a, order="C": reshape(a, -1, order=order),
+    np.broadcast_to: broadcast_to, np.ravel: ravel,
     np.stack: _joined(np.stack, 1), np.concatenate: _joined(np.concatenate, 0),
     np.zeros_like: _like(np.zeros_like), np.ones_like: _like(np.ones_like),
     np.empty_like: _like(np.empty_like), np.full_like: _like(np.full_like),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -32,6 +32,9 @@ class Rule:
     inline: bool = True
     positional: int = -1  # how many of params an argument may give by position (all: -1)
     keywords: bool = False  # takes any other keyword argument (**kwargs; called by name)
+    # for one argument, gives its gradient as it is, a list or a tuple too, never one
+    # gradient per argument (srcdiff's own transforms: see ``own_rules``)
+    whole: bool = False
 
     @property
     def arity(self) -> int:
@@ -419,7 +422,8 @@ def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
             return primitive._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
         name = getattr(primitive, "__name__", type(primitive).__name__)
-        hit = (make_rule(vjp, name=f"{name}_vjp", inline=False), Tangent.of(jvp, inline=False))
+        rule = replace(make_rule(vjp, name=f"{name}_vjp", inline=False), whole=True)
+        hit = (rule, Tangent.of(jvp, inline=False))
         primitive._srcdiff_rules = hit
     return hit
 

@@ -1407,7 +1407,11 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
     except CompileError as error:
         args, kwargs = _without_zero_scale(error, rule, args, kwargs, active)
         grads = fn(g, value, *args, **kwargs)
-    if not (isinstance(grads, tuple) or rule.varargs and isinstance(grads, list)):
+    if (
+        rule.whole
+        and len(args) == 1
+        or not (isinstance(grads, tuple) or rule.varargs and isinstance(grads, list))
+    ):
         grads = (grads,)  # (a rule of *args may give a list: einsum's)
     values = _values(args, kwargs, active)
     if any(type(a) is not int and a not in rule.params for a in active):

@@ -119,6 +119,11 @@ def test_a_result_that_varies_cannot_be_shared():
         sd.vmap(lambda v: v * 2, out_axes=None)(np.arange(3.0))
     with pytest.raises(TypeError, match="in_axes entries are ints or None"):
         sd.vmap(np.sin, in_axes="0")
+    with pytest.raises(TypeError, match="in_axes entries are ints or None, not True"):
+        sd.vmap(np.sin, in_axes=True)  # a bool is no axis (it was taken for axis 1)
+    with pytest.raises(TypeError, match="out_axes entries are ints or None, not 'a'"):
+        sd.vmap(np.sin, out_axes="a")
+    assert sd.vmap(np.sin, in_axes=np.int64(0))(np.ones((2, 3))).shape == (2, 3)
 
 
 def test_gradients_through_a_map_with_a_tuple_result():
@@ -741,3 +746,76 @@ def by_builtins_isinstance(x):
 def test_a_look_at_the_class_by_any_path_runs_example_by_example(fn):
     x = np.array([1.0, 2.0])
     assert np.allclose(sd.vmap(fn)(x), _looped(fn, (0,), (x,), 2))
+
+
+def _swap(x):
+    y = x.copy()
+    y[0], y[1] = y[1], y[0]
+    return y
+
+
+def _saved_then_zeroed(x):
+    y = x.copy()
+    old = y[0]
+    y[0] = 0.0
+    return old + y.sum()
+
+
+def _running_sum(x):
+    y = x.copy()
+    prev = y[0]
+    for i in range(1, 3):
+        cur = y[i]
+        y[i] = cur + prev
+        prev = cur
+    return y
+
+
+def _write_through_ravel(x):
+    y = (x.reshape(2, 2) * 1.0)[:, 0]  # strided: ravel copies it
+    r = y.ravel()
+    r[0] = 99.0
+    s = np.ravel(y)
+    s[1] = 77.0
+    return y
+
+
+@pytest.mark.parametrize("fn", [_swap, _saved_then_zeroed, _running_sum, _write_through_ravel])
+def test_a_number_read_or_a_raveled_copy_does_not_see_later_writes(fn):
+    """An element read by integers is each example's number, a copy, and ``ravel`` of a
+    strided vector copies it: batched, both were views, and later writes changed them."""
+    x = np.arange(8.0).reshape(2, 4)
+    mapped = sd.vmap(fn)
+    np.testing.assert_array_equal(mapped(x), _loop(fn, (x,), 0))
+    assert mapped._last_batched
+
+
+def test_the_gradient_through_a_map_of_one_list_argument():
+    """The mapped pullback's gradient of a single list argument is that list: it was
+    read as one gradient per argument, which spread the first entry's rows over both."""
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+
+    def f(pair):
+        return np.sum(sd.vmap(lambda p: p[0] * p[1])(pair))
+
+    got = sd.grad(f)([x, 2 * x])
+    np.testing.assert_allclose(got[0], 2 * x)
+    np.testing.assert_allclose(got[1], x)
+    both = sd.grad(lambda a, b: f((a, b)), wrt=(0, 1))(x, 2 * x)
+    np.testing.assert_allclose(both[0], 2 * x)
+    np.testing.assert_allclose(both[1], x)
+
+
+def test_keywords_of_a_mapped_function_under_a_derivative():
+    """Keywords are every example's: the mapped rules did not take them (TypeError)."""
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+
+    def body(r, *, s=1.0):
+        return np.sin(r) * s
+
+    got = sd.grad(lambda a: np.sum(sd.vmap(body)(a, s=2.0)))(x)
+    np.testing.assert_allclose(got, 2.0 * np.cos(x))
+    tangent = sd.jvp(lambda a: sd.vmap(body)(a, s=2.0), (x,), (np.ones_like(x),))[1]
+    np.testing.assert_allclose(tangent, 2.0 * np.cos(x))
+    with pytest.raises(sd.CompileError, match="pass it by position"):
+        sd.grad(lambda a, t: np.sum(sd.vmap(body)(a, s=t)), wrt=1)(x, 2.0)
