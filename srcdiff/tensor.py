@@ -898,11 +898,13 @@ class Tensor:
 
     def softmax(self, dim: int) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
+        rt.tensor_methods.checked_dim(self.ndim, dim)
         x = self._floating()
         e = (x - x._data.max(axis=dim, keepdims=True)).exp()
         return e / e.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int) -> Tensor:
+        rt.tensor_methods.checked_dim(self.ndim, dim)
         x = self._floating()
         z = x - x._data.max(axis=dim, keepdims=True)
         return z - z.exp().sum(dim, keepdim=True).log()

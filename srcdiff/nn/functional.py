@@ -142,6 +142,31 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.ndim == 1 else 1
 
 
+def _class_weight(weight: Tensor | None, classes: int) -> None:
+    """Refuse a per-class ``weight`` that is not one entry per class (broadcast, a wrong
+    one gave a loss without a word)."""
+    if weight is not None and tuple(weight.shape) != (classes,):
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {classes} classes or no "
+            f"classes but got weight tensor of shape: {list(weight.shape)}"
+        )
+
+
+def _elementwise_weight(weight: Tensor | None, input: Tensor, name: str) -> None:
+    """Refuse a ``weight`` (or ``pos_weight``) that does not broadcast to the input's
+    shape: broadcasting would have grown the loss to the weight's."""
+    if weight is None:
+        return
+    shape, grown = tuple(input.shape), tuple(weight.shape)
+    fits = len(grown) <= len(shape) and all(
+        w in (1, s) for w, s in zip(grown[::-1], shape[::-1], strict=False)
+    )
+    if not fits:
+        raise RuntimeError(
+            f"{name} of shape {list(grown)} does not broadcast to the input's shape {list(shape)}"
+        )
+
+
 def _along(weight: Tensor, dim: int, ndim: int) -> Tensor:
     """Per-class ``weight`` (C,) shaped to broadcast along the class dim ``dim``."""
     shape = [1] * ndim
@@ -171,6 +196,7 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     dim = _class_dim(input)
+    _class_weight(weight, input.shape[dim])
     log_p = log_softmax(input, dim)
     weighted = log_p if weight is None else log_p * _along(weight, dim, log_p.ndim)
     classes = input.shape[dim]
@@ -255,6 +281,7 @@ def nll_loss(
     """-weight[t] input[n, t] for t = target[n], reduced: cross entropy for inputs that are
     log-probabilities."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    _class_weight(weight, input.shape[_class_dim(input)])
     return _reduce_picked(input, target, weight, ignore_index, reduction)
 
 
@@ -281,8 +308,9 @@ def binary_cross_entropy(
             f"size ({input.shape}) is deprecated. Please ensure they have the "
             "same size."
         )
+    _elementwise_weight(weight, input, "weight")
     data = input._data
-    if bool(((data < 0) | (data > 1)).any()):
+    if not bool(((data >= 0) & (data <= 1)).all()):  # (NaN too)
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))
     return _reduce(loss if weight is None else loss * weight, reduction)
@@ -305,6 +333,8 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
+    _elementwise_weight(weight, input, "weight")
+    _elementwise_weight(pos_weight, input, "pos_weight")
     if pos_weight is None:
         loss = softplus(input) - input * target
     else:

@@ -200,20 +200,24 @@ def sigmoid(x: Any) -> Any:
         return (1 / (1 + xp.exp(-x))).astype(x.dtype, copy=False)
 
 
+def checked_dim(ndim: int, dim: int) -> int:
+    """``dim`` of a tensor of ``ndim`` dimensions (a 0-d one has dims 0 and -1), or
+    PyTorch's IndexError where there is no such dim."""
+    bound = builtins.max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
+            f"but got {dim})"
+        )
+    return dim
+
+
 def squeezed_axes(shape: tuple, dim: Any) -> tuple:
     """The axes ``squeeze(dim)`` drops: those of ``dim`` (an int or a tuple of them) whose
     size is 1 (PyTorch leaves the others; a 0-d tensor's dim 0 or -1 drops nothing)."""
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     ndim = len(shape)
-    bound = builtins.max(ndim, 1)
-    normal = []
-    for d in dims:
-        if not -bound <= d < bound:
-            raise IndexError(
-                f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
-                f"but got {d})"
-            )
-        normal.append(d % bound)
+    normal = [checked_dim(ndim, d) % builtins.max(ndim, 1) for d in dims]
     for i, d in enumerate(normal):
         if d in normal[:i]:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
@@ -331,6 +335,7 @@ dot = _method("dot", np.matmul)  # of 1-D Tensors, as PyTorch's
 def softmax(x: Any, dim: int) -> Any:
     if not is_array(x):
         return x.softmax(dim)
+    checked_dim(x.ndim, dim)
     xp = array_module(x)
     e = xp.exp(x - x.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
@@ -339,6 +344,7 @@ def softmax(x: Any, dim: int) -> Any:
 def log_softmax(x: Any, dim: int) -> Any:
     if not is_array(x):
         return x.log_softmax(dim)
+    checked_dim(x.ndim, dim)
     xp = array_module(x)
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))

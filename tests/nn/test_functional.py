@@ -227,6 +227,8 @@ def test_binary_cross_entropy_clamps_each_log_at_minus_100():
 def test_binary_cross_entropy_checks_its_input():
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(tensor([1.5]), tensor([1.0]))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):  # NaN compares false
+        F.binary_cross_entropy(tensor([float("nan")]), tensor([1.0]))
     with pytest.raises(ValueError, match="different to the input size"):
         F.binary_cross_entropy(tensor([0.5, 0.5]), tensor([[1.0], [0.0]]))
     with pytest.raises(ValueError, match="must be the same as input size"):
@@ -345,3 +347,33 @@ def test_ignore_index_of_a_class_and_minus_infinite_logits(ignore_index):
     np.testing.assert_allclose(got.numpy(), each, rtol=1e-12)
     mean = F.nll_loss(tensor(log_p), tensor(labels), ignore_index=ignore_index)
     np.testing.assert_allclose(mean.numpy(), each.sum() / kept.sum(), rtol=1e-12)
+
+
+LOGITS = [[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]]
+
+
+@pytest.mark.parametrize("shape", [(1,), (4,), (1, 3)])
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_a_class_weight_of_another_shape_is_refused(loss, shape):
+    """A weight with one entry, or one per class of another count, was broadcast and gave
+    a loss; PyTorch refuses it, as srcdiff now does."""
+    with pytest.raises(RuntimeError, match="defined either for all 3 classes"):
+        loss(tensor(LOGITS), tensor([0, 2]), weight=tensor(np.ones(shape)))
+
+
+@pytest.mark.parametrize("keyword", ["weight", "pos_weight"])
+def test_an_elementwise_weight_larger_than_the_input_is_refused(keyword):
+    p, y = tensor([[0.2, 0.7]]), tensor([[0.0, 1.0]])
+    with pytest.raises(RuntimeError, match=f"{keyword} of shape \\[2, 1, 2\\] does not broadcast"):
+        F.binary_cross_entropy_with_logits(p, y, **{keyword: tensor(np.ones((2, 1, 2)))})
+    if keyword == "weight":
+        with pytest.raises(RuntimeError, match="does not broadcast"):
+            F.binary_cross_entropy(p, y, weight=tensor(np.ones((2, 1, 2))))
+    fits = F.binary_cross_entropy_with_logits(p, y, **{keyword: tensor([1.0, 3.0])})
+    assert np.isfinite(fits.item())
+
+
+@pytest.mark.parametrize("f", [F.softmax, F.log_softmax])
+def test_softmax_of_a_dim_out_of_range_says_so(f):
+    with pytest.raises(IndexError, match=r"expected to be in range of \[-2, 1\], but got 2"):
+        f(tensor(LOGITS), 2)
