@@ -1,8 +1,35 @@
 """Neural-network building blocks, as ``torch.nn``: Module, Parameter, layers and losses."""
 
 from . import functional, init, utils
-from .layers import Dropout, Linear, ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, Tanh
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .layers import (
+    ELU,
+    GELU,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ModuleDict,
+    ModuleList,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module
 from .parameter import Parameter
 
@@ -11,7 +38,15 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
+    "Flatten",
+    "GELU",
+    "HuberLoss",
+    "Identity",
+    "L1Loss",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
     "NLLLoss",
     "Module",
@@ -20,7 +55,11 @@ __all__ = [
     "Parameter",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",

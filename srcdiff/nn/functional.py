@@ -15,8 +15,13 @@ import numpy as np
 from ..backend import array_module
 from ..creation import bernoulli, full
 from ..dtypes import float64
+from ..functions import where
+from ..rules.elementwise import SCIPY_SPECIAL
 from ..rules.registry import nondiff
 from ..tensor import Tensor
+
+# erf for gelu, from SciPy where it is installed (the rules of scipy.special import it then)
+_erf = next((f for f in SCIPY_SPECIAL if f.__name__ == "erf"), None)
 
 REDUCTIONS = ("mean", "sum", "none")
 # exp(-100): BCE clamps each log term at -100, as PyTorch does, so a probability of
@@ -70,6 +75,39 @@ def relu(input: Tensor) -> Tensor:
     return input.relu()
 
 
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else ``negative_slope`` x (the slope's gradient at 0, as PyTorch)."""
+    return where(input > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (exp(x) - 1); exp of the negative part only (no overflow
+    in the branch not taken)."""
+    negative = where(input > 0, 0.0, input)
+    return where(input > 0, input, negative.expm1() * alpha)
+
+
+def silu(input: Tensor) -> Tensor:
+    """x sigmoid(x), the swish."""
+    return input * input.sigmoid()
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x), Phi the standard normal's distribution function: exact through
+    ``scipy.special.erf`` (SciPy needed), or with ``approximate="tanh"`` PyTorch's tanh
+    form."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (inner.tanh() + 1.0) * 0.5
+    if approximate != "none":
+        raise ValueError(f"approximate argument must be either none or tanh, not {approximate!r}")
+    if _erf is None:  # pragma: no cover (the tests install the scipy extra)
+        raise RuntimeError(
+            "gelu needs SciPy for erf: pip install 'srcdiff[scipy]', or pass approximate=\"tanh\""
+        )
+    return input * (_erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+
+
 def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
@@ -78,7 +116,14 @@ def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def softplus(input: Tensor) -> Tensor:
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > ``threshold``, as
+    PyTorch."""
+    soft = _softplus(input) if beta == 1.0 else _softplus(input * beta) / beta
+    return where(input * beta > threshold, input, soft)
+
+
+def _softplus(input: Tensor) -> Tensor:
     """log(1 + exp(x)), as logaddexp(0, x): it equals max(x, 0) + log1p(exp(-|x|)) and never
     overflows, and its gradient is sigmoid(x) also at 0, where the two terms of that form
     have kinks whose one-sided gradients would not add up to 0.5."""
@@ -121,6 +166,29 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 # ---- losses -------------------------------------------------------------------------
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """|input - target|, reduced (gradient 0 where they are equal, as PyTorch)."""
+    return _reduce((input - target).abs(), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+               ) -> Tensor:  # fmt: skip
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target."""
+    d = input - target
+    size = d.abs()
+    return _reduce(where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+                   ) -> Tensor:  # fmt: skip
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 where beta is 0)."""
+    d = input - target
+    size = d.abs()
+    if beta == 0.0:
+        return _reduce(size, reduction)
+    return _reduce(where(size < beta, d * d * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -336,7 +404,7 @@ def binary_cross_entropy_with_logits(
     _elementwise_weight(weight, input, "weight")
     _elementwise_weight(pos_weight, input, "pos_weight")
     if pos_weight is None:
-        loss = softplus(input) - input * target
+        loss = _softplus(input) - input * target
     else:
-        loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * softplus(-input)
+        loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * _softplus(-input)
     return _reduce(loss if weight is None else loss * weight, reduction)

@@ -1,5 +1,5 @@
-"""Layers: Linear, the activation modules, Dropout, and the containers Sequential,
-ModuleList and ModuleDict."""
+"""Layers: Linear, Identity, Flatten, the activation modules, Dropout, and the
+containers Sequential, ModuleList and ModuleDict."""
 
 from __future__ import annotations
 
@@ -57,11 +57,147 @@ class Linear(Module):
         )
 
 
-class ReLU(Module):
+class Identity(Module):
+    """The input itself (any arguments to the constructor are ignored, as PyTorch's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Flatten(Module):
+    """The dims ``start_dim`` to ``end_dim`` as one (by default all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class _Inplace(Module):
+    """An activation that may write its result into its input (``inplace=True``: its own
+    ``forward`` does, after its class's; a compiled step refuses it, as a callee writing
+    into its caller's tensor)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+        if inplace:
+            self._computed = type(self).forward.__get__(self)
+            self.forward = self._written_into_input
+
+    def _written_into_input(self, input: Tensor) -> Tensor:
+        input[...] = self._computed(input)
+        return input
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Inplace):
     """max(x, 0), elementwise."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
+
+
+class LeakyReLU(_Inplace):
+    """x where x > 0, else ``negative_slope`` x."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.negative_slope = negative_slope
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" * self.inplace)
+
+
+class ELU(_Inplace):
+    """x where x > 0, else alpha (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.alpha = alpha
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" * self.inplace)
+
+
+class SiLU(_Inplace):
+    """x sigmoid(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input)
+
+
+class GELU(Module):
+    """x Phi(x) (``approximate="tanh"``: PyTorch's tanh form)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, x where beta x > ``threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, _dim_given(self.dim, "Softmax"))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, without its overflow."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, _dim_given(self.dim, "LogSoftmax"))
+
+
+def _dim_given(dim: int | None, name: str) -> int:
+    """PyTorch picks a dim for a module made without one and warns; it is refused here
+    (the dim it picks depends on the input's number of dims)."""
+    if dim is None:
+        raise TypeError(f"{name}() needs dim=: the dim to normalise along")
+    return dim
 
 
 class Tanh(Module):
@@ -78,12 +214,12 @@ class Sigmoid(Module):
         return F.sigmoid(input)
 
 
-class Dropout(Module):
+class Dropout(_Inplace):
     """In training mode, zero each element with probability ``p`` and scale the others by
     1 / (1 - p); in evaluation mode (``model.eval()``), the identity."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__(inplace)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
@@ -92,7 +228,7 @@ class Dropout(Module):
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class _Numbered(Module):

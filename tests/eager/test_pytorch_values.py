@@ -23,6 +23,8 @@ from srcdiff import nn
 from srcdiff.data import DataLoader, TensorDataset, random_split
 from srcdiff.nn import functional as F
 
+from .pytorch import programs
+
 VALUES = json.loads((Path(__file__).parent / "pytorch" / "values.json").read_text())
 SEEDS = (0, 42, 1234)
 SIZES = (1, 3, 15, 16, 17, 40, 100)
@@ -144,3 +146,14 @@ def test_the_tutorial_starts_and_ends_where_pytorch_does():
     sd.manual_seed(42)
     train, val = random_split(dataset, [80, 20])
     assert [list(train.indices), list(val.indices)] == VALUES["tutorial/split"]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_activation_modules_and_losses_are_pytorchs(compiled):
+    """Each module's values and gradients at its kinks and thresholds, eagerly and in a
+    compiled step, are PyTorch's (to rounding: erf, exp and tanh round as NumPy's do)."""
+    got = programs.layers(sd, sd.differentiate if compiled else None)
+    recorded = {k for k in VALUES if k.startswith("layers/")}
+    assert got.keys() == {k for k in recorded if not (compiled and k.endswith("inplace"))}
+    for key, numbers in got.items():
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-12, atol=1e-15, err_msg=key)

@@ -88,3 +88,19 @@ def test_compiled_step_matches_eager(name):
         assert np.isclose(loss, eager_loss, rtol=1e-6)
         for got, expected in zip(grads, eager_grads, strict=True):
             assert np.allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_an_activation_written_in_place_is_refused_in_a_compiled_step():
+    """``inplace=True`` writes into the module's input, which a compiled step cannot take
+    back to the caller: refused, where eager code runs it as PyTorch does."""
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(inplace=True))
+
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss.item()
+
+    x = sd.randn(4, 3)
+    assert step(x) >= 0.0
+    with pytest.raises(sd.CompileError, match="updates its argument `input` in place"):
+        sd.differentiate(step)(x)

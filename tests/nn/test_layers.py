@@ -106,7 +106,7 @@ def test_sequential_repr():
     assert repr(nn.Sequential(nn.Linear(1, 1), nn.Dropout(0.25))) == (
         "Sequential(\n"
         "  (0): Linear(in_features=1, out_features=1, bias=True)\n"
-        "  (1): Dropout(p=0.25)\n"
+        "  (1): Dropout(p=0.25, inplace=False)\n"
         ")"
     )
 

@@ -592,6 +592,73 @@ def alpha(torch: Any) -> Values:
     return out
 
 
+# inputs at and around the points where the activations and losses change form
+LAYER_X = [
+    [-25.0, -2.0, -0.5, -1e-3, 0.0],
+    [1e-3, 0.5, 1.0, 2.0, 25.0],
+    [0.25, -0.25, 3.0, -3.0, 0.0],
+]
+LAYER_T = [[-24.0, -2.5, 0.5, -1e-3, 0.0], [0.0, 0.5, 3.0, 1.0, -25.0], [0.5, 0.0, 3.0, -2.0, 1.0]]
+LAYER_COTANGENT = [
+    [0.3, -1.1, 0.7, 2.0, -0.4],
+    [1.3, 0.2, -0.6, 0.9, 1.7],
+    [-0.8, 0.5, 1.2, -1.5, 0.1],
+]
+
+
+def _layers(nn: Any) -> dict[str, Any]:
+    return {
+        "LeakyReLU": nn.LeakyReLU(0.2),
+        "ELU": nn.ELU(0.7),
+        "SiLU": nn.SiLU(),
+        "GELU": nn.GELU(),
+        "GELU-tanh": nn.GELU(approximate="tanh"),
+        "Softplus": nn.Softplus(),
+        "Softplus-beta": nn.Softplus(beta=2.0, threshold=5.0),
+        "Softmax": nn.Softmax(dim=1),
+        "LogSoftmax": nn.LogSoftmax(dim=0),
+        "Flatten": nn.Sequential(nn.Identity(), nn.Flatten(0)),
+        "ReLU-inplace": nn.ReLU(inplace=True),
+        "LeakyReLU-inplace": nn.LeakyReLU(inplace=True),
+    }
+
+
+def _losses(nn: Any) -> dict[str, Any]:
+    out = {}
+    for reduction in ("mean", "sum", "none"):
+        out[f"L1Loss/{reduction}"] = nn.L1Loss(reduction=reduction)
+        out[f"HuberLoss/{reduction}"] = nn.HuberLoss(reduction=reduction, delta=0.5)
+        out[f"SmoothL1Loss/{reduction}"] = nn.SmoothL1Loss(reduction=reduction, beta=0.5)
+    out["SmoothL1Loss/beta0"] = nn.SmoothL1Loss(beta=0.0)
+    return out
+
+
+def layers(torch: Any, differentiate: Any = None) -> Values:
+    """Activation modules and losses on float64 inputs at their kinks, thresholds and
+    extremes: each one's value and the gradients of ``(out * cotangent).sum()`` (the
+    input's, and the target's for a loss). ``differentiate``: run as a compiled step
+    (without the modules writing into their input, which compiled code refuses)."""
+    out: Values = {}
+
+    def step(module, x, t):
+        y = module(x * 1.0) if t is None else module(x, t)  # (in place: on a non-leaf)
+        (y * torch.tensor(LAYER_COTANGENT, dtype=torch.float64)[: y.shape[0]] if y.ndim == 2
+         else y * 1.0).sum().backward()  # fmt: skip
+        return y.detach().clone()
+
+    run = step if differentiate is None else differentiate(step)
+    for key, module in [*_layers(torch.nn).items(), *_losses(torch.nn).items()]:
+        if differentiate is not None and key.endswith("inplace"):
+            continue
+        x = torch.tensor(LAYER_X, dtype=torch.float64, requires_grad=True)
+        t = None
+        if "Loss" in key:
+            t = torch.tensor(LAYER_T, dtype=torch.float64, requires_grad=True)
+        y = run(module, x, t)
+        out[f"layers/{key}"] = values(y) + values(x.grad) + ([] if t is None else values(t.grad))
+    return out
+
+
 # "Understanding PyTorch with an example", section by section, then the other two.
 TUTORIALS = (
     understanding_autograd,
@@ -607,6 +674,6 @@ TUTORIALS = (
 def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
-    for program in (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha):
+    for program in (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers):
         out.update(program(torch))
     return out
