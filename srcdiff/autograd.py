@@ -303,6 +303,7 @@ def _pull(
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     seed = _seed(root, gradient)
     nodes = _topological(root._node) if root._node is not None else []
+    _check_root(root._node)
     _check_versions(nodes)
     plan = _Plan(nodes, root)
     adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
@@ -582,6 +583,18 @@ def _check_versions(nodes: list[Node]) -> None:
             box = arg.ref.out_box if arg.kind == NODE else arg.box
             if box is not None and box.value != arg.version:
                 _stale(node, f"input {i}", box.value, arg.version)
+
+
+def _check_root(node: Node | None) -> None:
+    """Raise if the tensor differentiated is a view taken before a recorded in-place
+    change of the tensor it views: it holds the new values, and its graph the old."""
+    box = node.out_box if node is not None and node.view else None
+    if box is not None and node.out_version < box.regraphed:
+        raise RuntimeError(
+            f"backward() of a view ({node.name()}) taken before a recorded in-place operation "
+            "changed the tensor it views: it holds the new values, and its gradient would go "
+            "to the old ones. Take the view after the change, or make the change out of place."
+        )
 
 
 def _stale(node: Node, which: str, now: int, then: int) -> None:

@@ -68,6 +68,43 @@ def _default_dtype(array: np.ndarray) -> np.ndarray:
     return array
 
 
+# PyTorch's categories, lowest first: a nested sequence's dtype is the widest of the
+# highest category its entries have (int64 and float32 promote to float32, not float64)
+_CATEGORIES = "bui" + "fc"
+
+
+def _nested_dtype(data: Any) -> np.dtype | None:
+    """The dtype PyTorch gives a tensor of nested sequences: Python floats float32,
+    Python ints int64, and arrays, NumPy scalars and tensors inside them their own
+    dtype, promoted together within the highest category (None for no numbers)."""
+    found: list[np.dtype] = []
+
+    def visit(x: Any) -> None:
+        if isinstance(x, (list, tuple)):
+            for v in x:
+                visit(v)
+        elif isinstance(x, Tensor):
+            found.append(x._data.dtype)
+        elif isinstance(x, (np.ndarray, np.generic)):
+            found.append(x.dtype)
+        elif isinstance(x, bool):
+            found.append(np.dtype(bool))
+        elif isinstance(x, numbers.Integral):
+            found.append(np.dtype(np.int64))
+        elif isinstance(x, numbers.Real):
+            found.append(np.dtype(np.float32))
+        elif isinstance(x, numbers.Complex):
+            found.append(np.dtype(np.complex64))
+
+    visit(data)
+    ranked = [d for d in found if d.kind in _CATEGORIES]
+    if not ranked:
+        return None
+    top = max(ranked, key=lambda d: _CATEGORIES.index(d.kind)).kind
+    joined = {"f": "f", "c": "fc"}.get(top, "bui")  # the kinds promoted with the top's
+    return np.result_type(*(d for d in ranked if d.kind in joined))
+
+
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (Python numbers, nested lists, arrays, tensors).
 
@@ -82,9 +119,10 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     elif cuda.of_array(data) == "cuda":
         array = data.copy()
     else:
-        array = np.array(_unwrap_nested(data))
-        if dtypes.parse(dtype) is None:
-            array = _default_dtype(array)
+        given = dtypes.parse(dtype)
+        array = np.array(_unwrap_nested(data), dtype=None if given else _nested_dtype(data))
+        if given is None and array.dtype == np.float64 and _nested_dtype(data) is None:
+            array = array.astype(np.float32)  # no numbers: an empty tensor, float32
     return _finish(array, dtype, device, requires_grad)
 
 

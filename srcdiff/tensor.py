@@ -252,11 +252,23 @@ def _matmul_name(a: Any, b: Any) -> str:
 
 def _index(idx: Any) -> Any:
     """An index with tensors replaced by their arrays (a negative step is an error, as in
-    PyTorch)."""
+    PyTorch), read as PyTorch reads it: a uint8 tensor is a mask, and a list holding a
+    tensor, a sequence, a slice, ``None`` or ``...`` is a tuple of indices, one per dim
+    (``x[[rows, cols]]`` is ``x[rows, cols]``, where NumPy reads one index of dim 0)."""
     if isinstance(idx, Tensor):
+        if idx._data.dtype == np.uint8:
+            warnings.warn(
+                "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                "torch.bool instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return idx._data.astype(bool)
         return idx._data
     if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
         raise ValueError("step must be greater than zero")
+    if isinstance(idx, list) and rt.tensor_methods.indices_per_dim(idx):
+        idx = tuple(idx)
     if isinstance(idx, tuple):
         return tuple(_index(i) for i in idx)
     if isinstance(idx, list):
@@ -1070,7 +1082,11 @@ class Tensor:
         return self.expand(other.shape)
 
     def contiguous(self) -> Tensor:
-        return self
+        """The tensor itself where its data is C-contiguous, else a copy that is (writes
+        into it leave the tensor as it was, as PyTorch's)."""
+        if self._data.flags.c_contiguous:
+            return self
+        return apply_op(np.ascontiguousarray, (self,), name="CloneBackward0")
 
     def clone(self) -> Tensor:
         return apply_op(np.copy, (self,), name="CloneBackward0")

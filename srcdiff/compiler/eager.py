@@ -58,11 +58,15 @@ def _literal_expr(c: Any) -> gast.expr:
 
 
 def _freeze(c: Any) -> Any:
+    """A literal as a key of the plans: with its type, which equality leaves out (``True
+    == 1`` and ``0.0 == -0.0`` are equal, and ``x[True]`` is no ``x[1]``)."""
     if isinstance(c, slice):
         return ("slice", _freeze(c.start), _freeze(c.stop), _freeze(c.step))
     if isinstance(c, tuple):
         return tuple(_freeze(x) for x in c)
-    return c if _literal(c) else ("runtime constant",)
+    if not _literal(c):
+        return ("runtime constant",)
+    return (type(c), repr(c)) if isinstance(c, float) else (type(c), c)
 
 
 SYMBOLS = {

@@ -225,6 +225,8 @@ class Unwrapper:
                 cache.pop(target.value.id, None)
                 target.slice = self.array(target.slice, out, cache, s.lineno)  # a mask too
                 s.value = self.array(s.value, out, cache, s.lineno)
+            if isinstance(target, gast.Subscript):
+                target.slice = self.as_pytorch_reads(target.slice, s.lineno)
             self.statement(s, out, cache)
             out.append(s)
             for target in assigned_names(s):
@@ -346,6 +348,15 @@ class Unwrapper:
             cache[e.id] = t
         return name(cache[e.id])
 
+    def as_pytorch_reads(self, index: gast.expr, line: int) -> gast.expr:
+        """A user's index computed when the code runs, read as PyTorch reads it
+        (``rt.tensor_methods.index``: a list of index tensors is one per dim, a uint8
+        tensor a mask); srcdiff's own code indexes arrays, as NumPy reads them."""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        if self.p.srcdiffs_own(line) or not any(isinstance(p, gast.Name) for p in parts):
+            return index
+        return gast.Call(func=array_version("index"), args=[index], keywords=[])
+
     def statement(self, s: gast.stmt, out: list[gast.stmt], cache: dict[str, str]) -> None:
         line = s.lineno
         fix = lambda e: self.array(e, out, cache, line)  # noqa: E731
@@ -368,6 +379,7 @@ class Unwrapper:
                 value.slice.elts = [fix(e) for e in value.slice.elts]
             else:
                 value.slice = fix(value.slice)
+            value.slice = self.as_pytorch_reads(value.slice, line)
         elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
             value.value = fix(value.value)
         elif (

@@ -388,15 +388,15 @@ def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True
     return rt.cast_grad(dx, ans, ans)
 
 
-casts("ndarray.astype", xp.asarray, xp.array)
+casts("ndarray.astype", xp.asarray, xp.array, xp.ascontiguousarray)
 
 
-@vjp(xp.asarray, xp.array)
+@vjp(xp.asarray, xp.array, xp.ascontiguousarray)
 def asarray(g, ans, x, dtype=None):
     return rt.cast_grad(g, ans, x), None
 
 
-@jvp(xp.asarray, xp.array, shaped=True)
+@jvp(xp.asarray, xp.array, xp.ascontiguousarray, shaped=True)
 def asarray_jvp(ans, x, dtype=None, *, dx):
     """``dx`` may be a list of tangents (``np.array([a, b])``): made an array first."""
     return rt.cast_grad(xp.asarray(dx), ans, ans)

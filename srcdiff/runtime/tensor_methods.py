@@ -112,10 +112,10 @@ def _dim_of(method: str, elementwise: str, dim: Any) -> None:
         )
 
 
-def ddof(unbiased: bool, correction: Any) -> int:
+def ddof(unbiased: bool, correction: Any) -> Any:
     """PyTorch's divisor ``n - correction``: 1 by default (``unbiased``), as NumPy's
-    ``ddof``."""
-    return int(unbiased) if correction is None else int(correction)
+    ``ddof`` (which may be a float too, as ``correction`` may)."""
+    return int(unbiased) if correction is None else correction
 
 
 def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
@@ -167,7 +167,7 @@ reciprocal = _method("reciprocal", np.reciprocal)
 log1p = _method("log1p", np.log1p)
 expm1 = _method("expm1", np.expm1)
 sign = _method("sign", np.sign)
-contiguous = _method("contiguous", np.asarray)  # an array is laid out as it needs
+contiguous = _method("contiguous", np.ascontiguousarray)  # a copy where it is not
 
 
 def expand(x: Any, *sizes: Any) -> Any:
@@ -198,6 +198,31 @@ def sigmoid(x: Any) -> Any:
     xp = array_module(x)
     with np.errstate(over="ignore"):
         return (1 / (1 + xp.exp(-x))).astype(x.dtype, copy=False)
+
+
+def index(idx: Any) -> Any:
+    """A Tensor's index (its tensors arrays already) as PyTorch reads it, where NumPy
+    reads another: a list holding an array, a sequence, a slice, None or ... is a tuple
+    of indices, one per dim (``x[[rows, cols]]`` is ``x[rows, cols]``); a uint8 array
+    is a mask."""
+    if isinstance(idx, list) and indices_per_dim(idx):
+        idx = tuple(idx)
+    if isinstance(idx, tuple):
+        return tuple(map(_mask_of_bytes, idx))
+    return _mask_of_bytes(idx)
+
+
+def indices_per_dim(idx: list) -> bool:
+    """Whether PyTorch reads the list ``idx`` as a tuple (its ``treatSequenceAsTuple``:
+    fewer than 32 entries, one of which is an array, a sequence, a slice, None or ...)."""
+    return len(idx) < 32 and any(
+        hasattr(i, "shape") or isinstance(i, (list, tuple, slice)) or i is None or i is Ellipsis
+        for i in idx
+    )
+
+
+def _mask_of_bytes(i: Any) -> Any:
+    return i.astype(bool) if getattr(i, "dtype", None) == np.uint8 else i
 
 
 def checked_dim(ndim: int, dim: int) -> int:

@@ -170,6 +170,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.swapaxes,
                 np.array,
                 np.copy,
+                np.ascontiguousarray,
             ],
             NOT_STANDARD,
         ),

@@ -380,3 +380,120 @@ def test_grad_of_several_outputs_frees_all_their_graphs():
     sd.autograd.grad([a, b], x)
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         a.backward()
+
+
+# ---- indices PyTorch reads otherwise than NumPy, the plans' keys, std, contiguous, dtypes ---
+
+
+def _rows_cols():
+    return sd.tensor([0, 2]), sd.tensor([1, 3])
+
+
+def test_a_list_of_index_tensors_is_one_index_per_dim():
+    """``x[[rows, cols]]`` is ``x[rows, cols]`` in PyTorch; NumPy's reading (one index of
+    dim 0) gave a (2, 2, 4) result, and a write zeroed whole rows."""
+    rows, cols = _rows_cols()
+    x = sd.arange(16.0).reshape(4, 4).requires_grad_()
+    picked = x[[rows, cols]]
+    assert picked.shape == (2,) and picked.tolist() == [1.0, 11.0]
+    assert x[[[0, 2], [1, 3]]].tolist() == [1.0, 11.0]
+    assert x[[0, slice(None)]].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert x[[0, 2]].shape == (2, 4)  # a list of ints is still one index
+    (picked * sd.tensor([1.0, 2.0])).sum().backward()
+    want = np.zeros((4, 4))
+    want[0, 1], want[2, 3] = 1.0, 2.0
+    np.testing.assert_array_equal(arr(x.grad), want)
+    y = sd.ones(4, 4)
+    y[[rows, cols]] = 0.0
+    assert y.sum().item() == 14.0
+
+
+def test_a_list_of_index_tensors_in_a_compiled_step_is_one_index_per_dim():
+    rows, cols = _rows_cols()
+
+    def step(x):
+        y = x * 1.0
+        y[[rows, cols]] = 0.0
+        loss = (y * y).sum() + (x[[rows, cols]] * sd.tensor([1.0, 2.0])).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        x = sd.arange(16.0).reshape(4, 4).requires_grad_()
+        runs.append((fn(x), arr(x.grad)))
+    assert runs[1][0] == runs[0][0] == sum(v * v for v in range(16)) - 1 - 121 + 1 + 22
+    np.testing.assert_array_equal(runs[1][1], runs[0][1])
+
+
+def test_a_uint8_index_is_a_mask():
+    x = sd.tensor([1.0, 2.0, 3.0])
+    with pytest.warns(UserWarning, match="uint8 is now deprecated"):
+        assert x[sd.tensor([1, 0, 1], dtype=sd.uint8)].tolist() == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("flag, number", [(True, 1), (False, 0)])
+def test_a_bool_index_and_an_int_index_get_plans_of_their_own(flag, number):
+    """The eager plans were keyed by ``True == 1``: ``x[1]``'s backward reused
+    ``x[True]``'s and gave every row the gradient."""
+    b = sd.ones(2, 2, requires_grad=True)
+    b[flag].sum().backward()
+    a = sd.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (a[number] * 3).sum().backward()
+    want = np.zeros((2, 2))
+    want[number] = 3.0
+    np.testing.assert_array_equal(arr(a.grad), want)
+
+
+def test_std_takes_a_fractional_correction():
+    x = sd.tensor([1.0, 2.0, 4.0, 7.0], dtype=sd.float64, requires_grad=True)
+    s = x.std(correction=0.5)
+    centred = np.array([1.0, 2.0, 4.0, 7.0]) - 3.5
+    want = np.sqrt((centred**2).sum() / 3.5)
+    assert s.item() == pytest.approx(want, rel=1e-14)
+    s.backward()
+    np.testing.assert_allclose(arr(x.grad), centred / (3.5 * want), rtol=1e-14)
+
+
+def test_contiguous_copies_a_tensor_that_is_not():
+    x = sd.arange(6.0).reshape(2, 3)
+    assert x.contiguous() is x
+    y = x.t().contiguous()
+    y.zero_()
+    assert x.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert sd.ones(2).expand(2, 2).contiguous().add_(1).tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    a = sd.randn(2, 3, requires_grad=True)
+    (a.t().contiguous() * sd.arange(6.0).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(arr(a.grad), np.arange(6.0).reshape(3, 2).T)
+
+
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        ([np.float64(0.1)], sd.float64),
+        ([np.float64(0.1), 0.1], sd.float64),
+        ([np.array([1.0, 2.0]), np.array([3.0, 4.0])], sd.float64),
+        ([sd.tensor(0.1, dtype=sd.float64)], sd.float64),
+        ([np.int32(1)], sd.int32),
+        ([np.int32(1), 2], sd.int64),
+        ([np.int64(1), 2.0], sd.float32),
+        ([np.float32(1.0), 2.0], sd.float32),
+        ([True, 2], sd.int64),
+        ([0.1, 0.2], sd.float32),
+        ([], sd.float32),
+    ],
+)
+def test_nested_data_keeps_its_numpy_and_tensor_dtypes(data, dtype):
+    """As PyTorch: Python floats are float32, but float64 NumPy numbers, arrays and
+    tensors inside a list keep float64 (they became float32)."""
+    assert sd.tensor(data).dtype == dtype
+    assert sd.as_tensor(data).dtype == dtype
+
+
+def test_backward_of_a_view_taken_before_an_in_place_change_is_refused():
+    a = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 1
+    v = y.view(-1)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="backward\\(\\) of a view"):
+        v.backward(sd.ones(3))

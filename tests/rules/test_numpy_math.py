@@ -144,7 +144,8 @@ SPECS = [
     Spec(
         "ndarray.astype", (R((3, 4)), np.float64), call=lambda x, dtype: x.astype(dtype), wrt=(0,)
     ),
-    *[Spec(p, (R((3, 4)),)) for p in (np.asarray, np.array, np.copy)],
+    *[Spec(p, (R((3, 4)),)) for p in (np.asarray, np.array, np.copy, np.ascontiguousarray)],
+    Spec(np.ascontiguousarray, (R((4, 3)).T,), label="strided"),
     Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
 ]
 
