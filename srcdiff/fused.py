@@ -16,6 +16,7 @@ on the arrays of NumPy, CuPy or any Array-API library; integer arrays are comput
 from __future__ import annotations
 
 import math
+import threading
 from itertools import repeat
 from typing import Any
 
@@ -140,22 +141,53 @@ def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
     return np.array(values, dtype=dtype).reshape(shape)
 
 
-def _narrow_sum(p: np.ndarray, c: np.ndarray, digits: int, inf: Any) -> np.ndarray:
+_SCRATCH = threading.local()  # per thread: (dtype, slot) -> the largest flat buffer yet
+_SCRATCH_LIMIT = 1 << 24  # bytes: a larger temporary is allocated as it is needed
+
+
+def _scratch(shape: tuple, dtype: Any, slot: int = 0) -> np.ndarray | None:
+    """An array of ``shape`` and ``dtype`` to compute a temporary into, kept between
+    calls (None for a 0-d or very large one: allocated as usual). The optimizers'
+    temporaries, as large as the parameters, cost more to allocate (their memory is
+    faulted in page by page) than to compute."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    if not shape or size * dtype.itemsize > _SCRATCH_LIMIT:
+        return None
+    kept = getattr(_SCRATCH, "buffers", None)
+    if kept is None:
+        kept = _SCRATCH.buffers = {}
+    flat = kept.get((dtype, slot))
+    if flat is None or flat.size < size:
+        flat = kept[dtype, slot] = np.empty(size, dtype)
+    return flat[:size].reshape(shape)
+
+
+def _narrow_sum(p: np.ndarray, c: np.ndarray, digits: int, inf: Any, scratch: bool = False
+                ) -> np.ndarray:  # fmt: skip
     """``p + c`` in float64 (``p`` float64, ``c`` of a narrow dtype of ``digits`` bits)
     rounded to odd for that dtype (see ``fma``), with the sum's error found only where it
     matters: where the rounded sum has no more bits than the narrow dtype keeps plus one
-    (its low significand bits all zero: it could be a tie there), which few sums are."""
-    s = np.add(p, c, dtype=np.float64)
+    (its low significand bits all zero: it could be a tie there), which few sums are.
+    ``scratch``: the sum and its tests are computed into kept buffers (``_scratch``),
+    the sum returned in one of them: the caller copies it out before the next call."""
+    shape = np.broadcast_shapes(np.shape(p), np.shape(c))
+
+    def kept(dtype: Any, slot: int = 0) -> np.ndarray | None:
+        return _scratch(shape, dtype, slot) if scratch else None
+
+    s = np.add(p, c, dtype=np.float64, out=kept(np.float64, 1))
     s = s if s.ndim else s.reshape(1)
     low = np.uint64((1 << (52 - digits)) - 1)  # float64's significand bits past digits + 1
-    maybe = np.flatnonzero((s.view(np.uint64) & low) == 0)
+    bits = np.bitwise_and(s.view(np.uint64), low, out=kept(np.uint64))
+    maybe = np.flatnonzero(np.equal(bits, 0, out=kept(np.bool_)))
     maybe = maybe[np.isfinite(s.reshape(-1)[maybe])]  # infinities and NaNs: as they are
     if maybe.size:
         flat = s.reshape(-1)
         ps, cs = np.broadcast_to(p, s.shape).reshape(-1), np.broadcast_to(c, s.shape).reshape(-1)
         sub, e = _two_sum(ps[maybe], cs[maybe].astype(np.float64))
         flat[maybe] = np.where(e != 0, np.nextafter(sub, np.copysign(inf, e)), sub)
-    return s.reshape(np.broadcast_shapes(np.shape(p), np.shape(c)))
+    return s.reshape(shape)
 
 
 def _alike(a: Any, b: Any) -> bool:
@@ -202,15 +234,16 @@ def fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
                 return np.array(value, a.dtype).reshape(a.shape)
             out.fill(value)
             return out
-    result = _fma(a, b, c)
-    if out is None:
+    result = _fma(a, b, c, out)
+    if out is None or result is out:
         return result
     out[...] = result
     return out
 
 
-def _fma(a: Any, b: Any, c: Any) -> Any:
-    """``fma`` without ``out``."""
+def _fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
+    """``fma``; the result written into ``out`` where the NumPy float32 path can (it
+    then returns ``out``)."""
     if _alike(a, c) and (type(b) is float or _alike(a, b)):  # the optimizers' usual case
         digits = _NUMPY_DIGITS.get(a.dtype)
         if digits is not None:
@@ -229,8 +262,13 @@ def _fma(a: Any, b: Any, c: Any) -> Any:
     if digits <= _NARROW:
         split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
         if xp is np:  # the ufuncs widen the operands as they go: no float64 copies of them
-            product = np.multiply(a, b, dtype=np.float64)
-            return _narrow_sum(product, c, digits, inf).astype(dtype)
+            shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+            product = np.multiply(a, b, dtype=np.float64, out=_scratch(shape, np.float64))
+            s = _narrow_sum(product, c, digits, inf, scratch=True)
+            if out is None or out.shape != shape or out.dtype != dtype:
+                return s.astype(dtype)
+            out[...] = s  # (rounded to dtype as astype rounds)
+            return out
         wide = [xp.asarray(v, dtype=xp.float64) for v in (a, b, c)]
         product = wide[0] * wide[1]
         s, e = _two_sum(product, wide[2])

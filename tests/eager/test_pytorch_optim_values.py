@@ -177,6 +177,25 @@ def test_the_vectorized_narrow_fma_rounds_once_and_keeps_non_finite_sums():
     np.testing.assert_array_equal(out, plain)
 
 
+def test_the_narrow_fma_into_out_and_its_kept_buffers_give_the_same_bits():
+    """The float32 path computes its float64 temporaries into buffers it keeps between
+    calls: results of shapes small and large, into ``out`` or new, are the same bits,
+    and a result returned is never one of those buffers."""
+    rng = np.random.default_rng(3)
+    results = []
+    for shape in [(300, 7), (40,), (300, 7), (5, 600)]:
+        a, c = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+        b = rng.standard_normal(shape).astype(np.float32)
+        new = fused.fma(a, b, c)
+        want = [fused.fma(x, y, z) for x, y, z in zip(a.ravel(), b.ravel(), c.ravel(), strict=True)]
+        assert new.tobytes() == np.array(want, dtype=np.float32).tobytes()
+        into = c.copy()
+        assert fused.add(into, a * 0 + b, -0.37, out=into) is into
+        assert into.tobytes() == fused.add(c, b, -0.37).tobytes()
+        results.append(new)
+    assert results[0].tobytes() != results[2].tobytes()  # (each its own array)
+
+
 def _exact_fma(x: float, y: float, z: float) -> float:
     """``x * y + z`` of finite floats rounded once, by exact rational arithmetic."""
     exact = Fraction(x) * Fraction(y) + Fraction(z)
