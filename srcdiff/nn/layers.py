@@ -93,12 +93,15 @@ class _Inplace(Module):
             self._computed = type(self).forward.__get__(self)
             self.forward = self._written_into_input
 
+    shown: tuple[str, ...] = ()  # the settings its repr shows before ``inplace``
+
     def _written_into_input(self, input: Tensor) -> Tensor:
         input[...] = self._computed(input)
         return input
 
     def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
+        parts = [f"{name}={getattr(self, name)}" for name in self.shown]
+        return ", ".join(parts + ["inplace=True"] * self.inplace)
 
 
 class ReLU(_Inplace):
@@ -115,11 +118,10 @@ class LeakyReLU(_Inplace):
         super().__init__(inplace)
         self.negative_slope = negative_slope
 
+    shown = ("negative_slope",)
+
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" * self.inplace)
 
 
 class ELU(_Inplace):
@@ -129,11 +131,10 @@ class ELU(_Inplace):
         super().__init__(inplace)
         self.alpha = alpha
 
+    shown = ("alpha",)
+
     def forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" * self.inplace)
 
 
 class SiLU(_Inplace):

@@ -173,3 +173,33 @@ def test_dropout_rejects_p_outside_zero_one():
         ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"
     ):
         nn.Dropout(1.5)
+
+
+def test_the_new_modules_print_as_pytorchs():
+    shown = [
+        repr(m)
+        for m in (
+            nn.LeakyReLU(),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.ELU(0.5, True),
+            nn.ReLU(inplace=True),
+            nn.SiLU(),
+            nn.GELU(approximate="tanh"),
+            nn.Softplus(beta=2.0),
+            nn.Flatten(),
+            nn.Softmax(dim=1),
+            nn.Dropout(0.3, inplace=True),
+        )
+    ]
+    assert shown == [
+        "LeakyReLU(negative_slope=0.01)",
+        "LeakyReLU(negative_slope=0.2, inplace=True)",
+        "ELU(alpha=0.5, inplace=True)",
+        "ReLU(inplace=True)",
+        "SiLU()",
+        "GELU(approximate='tanh')",
+        "Softplus(beta=2.0, threshold=20.0)",
+        "Flatten(start_dim=1, end_dim=-1)",
+        "Softmax(dim=1)",
+        "Dropout(p=0.3, inplace=True)",
+    ]
