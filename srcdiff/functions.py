@@ -165,6 +165,30 @@ def matmul(x: Any, y: Any) -> Tensor:
 mm = matmul
 
 
+def bmm(x: Tensor, y: Tensor) -> Tensor:
+    return _t(x).bmm(y)
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    return _t(x).split(split_size_or_sections, dim)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    return _t(x).chunk(chunks, dim)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    return _t(x).tril(diagonal)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    return _t(x).triu(diagonal)
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    return _t(x).gather(dim, index)
+
+
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise maximum (ties share the gradient evenly, as in PyTorch)."""
     return binary_op(np.maximum, _t(x), y, "MaximumBackward0")

@@ -1091,6 +1091,59 @@ class Tensor:
     def clone(self) -> Tensor:
         return apply_op(np.copy, (self,), name="CloneBackward0")
 
+    # ---- cutting, triangles, batched products, gathering, new tensors --------------------
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """The pieces along ``dim`` (every ``split_size``, or of the given sizes), each a
+        view recorded as a slice."""
+        dim = rt.tensor_methods.checked_dim(self.ndim, dim) % max(self.ndim, 1)
+        length = self._data.shape[dim]
+        cuts = rt.tensor_methods.split_points(length, split_size_or_sections)
+        ends = [0, *cuts, length]
+        head = (slice(None),) * dim
+        return tuple(self[(*head, slice(a, b))] for a, b in zip(ends, ends[1:], strict=False))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of ``ceil(length / chunks)`` along ``dim`` (fewer where they run out)."""
+        length = self._data.shape[rt.tensor_methods.checked_dim(self.ndim, dim)]
+        return self.split(rt.tensor_methods.chunk_size(length, chunks), dim)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return apply_op(rt.tensor_methods.tril, (self, diagonal), name="TrilBackward0")
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return apply_op(rt.tensor_methods.triu, (self, diagonal), name="TriuBackward0")
+
+    def bmm(self, other: Tensor) -> Tensor:
+        return apply_op(rt.tensor_methods.bmm, (self, other), name="BmmBackward0")
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """out[i][j] = self[i][index[i][j]] for dim 1 (and so on for the other dims)."""
+        return apply_op(rt.tensor_methods.gather, (self, dim, _data(index)), name="GatherBackward0")
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:  # fmt: skip
+        return self._new(rt.tensor_methods.new_zeros(self._data, *size), dtype, device,
+                         requires_grad)  # fmt: skip
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        return self._new(rt.tensor_methods.new_ones(self._data, *size), dtype, device,
+                         requires_grad)  # fmt: skip
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        array = rt.tensor_methods.new_full(self._data, size, _scalar(fill_value))
+        return self._new(array, dtype, device, requires_grad)
+
+    def _new(self, array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+        """A new tensor of ``array`` (of this tensor's dtype), in ``dtype`` and on
+        ``device`` where given."""
+        out = Tensor._make(array)
+        if dtype is not None or device is not None:
+            out = out.to(device=device, dtype=dtype)
+        return out.requires_grad_(requires_grad) if requires_grad else out
+
     # ---- indexing ------------------------------------------------------------------------
 
     def __getitem__(self, idx: Any) -> Tensor:

@@ -285,6 +285,41 @@ def stack(g, ans, tensors, dim=0):
     return rt.unstack(g, tensors, dim), None
 
 
+@vjp(tm.split)
+def split(g, ans, x, split_size_or_sections, dim=0):
+    """The pieces' gradients (zeros for a piece not used) joined back along ``dim``."""
+    return rt.unsplit(g, ans, x, dim), None, None
+
+
+@vjp(tm.chunk)
+def chunk(g, ans, x, chunks, dim=0):
+    return rt.unsplit(g, ans, x, dim), None, None
+
+
+sequence_result(tm.split, tm.chunk)  # a tuple of pieces
+
+
+@vjp(tm.tril)
+def tensor_tril(g, ans, x, diagonal=0):
+    return rt.tri_grad(g, x, diagonal, False), None
+
+
+@vjp(tm.triu)
+def tensor_triu(g, ans, x, diagonal=0):
+    return rt.tri_grad(g, x, diagonal, True), None
+
+
+@vjp(tm.gather)
+def gather(g, ans, x, dim, index):
+    """``g`` added into zeros at the entries gathered (twice read, twice added)."""
+    return rt.tensor_methods.gather_grad(g, x, dim, index), None, None
+
+
+alias(tm.bmm, xp.matmul)
+linear((0,), tm.split, tm.chunk, tm.tril, tm.triu, tm.gather)
+nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
+
+
 nondiff(
     "detached from the graph, as in PyTorch (.data, .detach(), .numpy())",
     tm.data,

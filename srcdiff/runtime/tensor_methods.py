@@ -17,6 +17,7 @@ import numpy as np
 from .. import fused
 from ..backend import array_module
 from .arrays import FLOAT_DTYPES, float_mean, np_mean
+from .assembly import take_along_axis_grad
 from .mutation import refuse
 
 _add_reduce = np.add.reduce
@@ -515,6 +516,115 @@ def empty_like(x: Any, dtype: Any = None) -> Any:
     return array_module(x).zeros_like(x, dtype=_numpy_dtype(dtype))
 
 
+# ---- cutting, triangles, batched products, gathering, new tensors ------------------------
+
+
+def split_points(length: int, split_size_or_sections: Any) -> list[int]:
+    """Where ``x.split(split_size_or_sections)`` cuts a dim of ``length``: every
+    ``split_size`` (the last piece shorter), or after each of the given sizes, which must
+    add up to ``length`` as PyTorch asks."""
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(n) for n in split_size_or_sections]
+        if builtins.sum(sizes) != length or builtins.min(sizes, default=0) < 0:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {length} (input "
+                f"tensor's size at dimension), but got split_sizes={sizes}"
+            )
+        return list(np.cumsum(sizes[:-1], dtype=np.int64).tolist())
+    size = int(split_size_or_sections)
+    if size <= 0:
+        raise RuntimeError(f"split_size can only be a positive number, but got {size}")
+    return list(range(size, length, size))
+
+
+def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> Any:
+    """``x.split(...)``: the pieces, as a tuple (views of ``x``, as PyTorch's)."""
+    if not is_array(x):
+        return x.split(split_size_or_sections, dim)
+    dim = checked_dim(x.ndim, dim)
+    cuts = split_points(x.shape[dim], split_size_or_sections)
+    return tuple(array_module(x).split(x, cuts, axis=dim))
+
+
+def chunk(x: Any, chunks: int, dim: int = 0) -> Any:
+    """``x.chunk(chunks, dim)``: pieces of ``ceil(length / chunks)`` (fewer pieces where
+    they run out, as PyTorch's)."""
+    if not is_array(x):
+        return x.chunk(chunks, dim)
+    return split(x, chunk_size(x.shape[checked_dim(x.ndim, dim)], chunks), dim)
+
+
+def chunk_size(length: int, chunks: int) -> int:
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    return builtins.max(-(-length // chunks), 1)
+
+
+def tril(x: Any, diagonal: int = 0) -> Any:
+    return x.tril(diagonal) if not is_array(x) else array_module(x).tril(x, diagonal)
+
+
+def triu(x: Any, diagonal: int = 0) -> Any:
+    return x.triu(diagonal) if not is_array(x) else array_module(x).triu(x, diagonal)
+
+
+def bmm(x: Any, other: Any) -> Any:
+    """``x.bmm(other)``: products of two batches of matrices (3-D both, as PyTorch asks)."""
+    if not is_array(x):
+        return x.bmm(other)
+    if x.ndim != 3 or other.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor, and batch2 too (got {x.ndim}D, "
+                           f"{other.ndim}D)")  # fmt: skip
+    return x @ other
+
+
+def gathered(x: Any, dim: int, index: Any) -> tuple[Any, tuple]:
+    """The part of ``x`` that ``x.gather(dim, index)`` reads from (``index`` may be
+    smaller than ``x`` in the other dims), and the slices that cut it."""
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    dim = checked_dim(x.ndim, dim) % builtins.max(x.ndim, 1)
+    cut = tuple(slice(None) if d == dim else slice(0, index.shape[d]) for d in range(x.ndim))
+    if builtins.any(index.shape[d] > x.shape[d] for d in range(x.ndim) if d != dim):
+        raise RuntimeError(f"Size does not match at dimension {dim}: index {index.shape} "
+                           f"is larger than input {x.shape} outside it")  # fmt: skip
+    return x[cut], cut
+
+
+def gather(x: Any, dim: int, index: Any) -> Any:
+    """``x.gather(dim, index)``: out[i][j] = x[i][index[i][j]] (for dim 1)."""
+    if not is_array(x):
+        return x.gather(dim, index)
+    part, _ = gathered(x, dim, index)
+    return array_module(x).take_along_axis(part, index, axis=dim)
+
+
+def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
+    """Gradient of ``x.gather(dim, index)``: ``g`` added into zeros at the entries read
+    (an entry read twice gets both), zero outside the part read."""
+    part, cut = gathered(x, dim, index)
+    d = array_module(g).zeros(x.shape, dtype=g.dtype)
+    d[cut] = take_along_axis_grad(g, part, index, dim)
+    return d
+
+
+def new_zeros(x: Any, *size: Any, dtype: Any = None) -> Any:
+    return array_module(x).zeros(_sizes(size), dtype=_numpy_dtype(dtype) or x.dtype)
+
+
+def new_ones(x: Any, *size: Any, dtype: Any = None) -> Any:
+    return array_module(x).ones(_sizes(size), dtype=_numpy_dtype(dtype) or x.dtype)
+
+
+def new_full(x: Any, size: Any, fill_value: Any, dtype: Any = None) -> Any:
+    return array_module(x).full(_sizes((size,)), fill_value, dtype=_numpy_dtype(dtype) or x.dtype)
+
+
+def _sizes(size: tuple) -> tuple:
+    """A size given as numbers or as one tuple, list or Size."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+
+
 def _numpy_dtype(dtype: Any) -> Any:
     """NumPy's dtype for a srcdiff one (``sd.float32``), or a NumPy one as it is."""
     from .. import dtypes
@@ -530,7 +640,7 @@ METHODS = {
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
-        "contiguous norm expand"
+        "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -561,6 +671,6 @@ FUNCTIONS = {
         "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
-        "std is_tensor"
+        "std is_tensor split chunk tril triu bmm gather"
     ).split()
 }

@@ -157,3 +157,13 @@ def test_activation_modules_and_losses_are_pytorchs(compiled):
     assert got.keys() == {k for k in recorded if not (compiled and k.endswith("inplace"))}
     for key, numbers in got.items():
         np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_tensor_methods_are_pytorchs(compiled):
+    """split, chunk, tril, triu, gather, bmm and new_* with their gradients, eagerly and
+    in a compiled step, as PyTorch computes them."""
+    got = programs.tensor_methods(sd, sd.differentiate if compiled else None)
+    assert got.keys() == {k for k in VALUES if k.startswith("methods/")}
+    for key, numbers in got.items():
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-13, atol=1e-15, err_msg=key)

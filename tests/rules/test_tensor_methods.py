@@ -97,6 +97,13 @@ SPECS = [
         for m in (tm.sum, tm.mean, tm.var, tm.std)
     ],
     Spec(tm.squeeze, (R((1, 3, 1)),), {"dim": (0, 2)}, label="tuple-dim"),
+    Spec(tm.split, (R((5, 4)), 2), wrt=(0,)),
+    Spec(tm.split, (R((4, 5)), [1, 4], 1), wrt=(0,), label="sizes"),
+    Spec(tm.chunk, (R((4, 7)), 3, -1), wrt=(0,)),
+    *[Spec(m, (R((4, 5)), k), wrt=(0,)) for m in (tm.tril, tm.triu) for k in (0, -1, 2)],
+    Spec(tm.bmm, (R((2, 3, 4)), R((2, 4, 5)))),
+    Spec(tm.gather, (R((3, 5)), 1, np.array([[0, 0, 4], [2, 1, 1], [3, 3, 0]])), wrt=(0,)),
+    Spec(tm.gather, (R((4, 3)), 0, np.array([[3, 0], [1, 1]])), wrt=(0,), label="dim0-part"),
     *[
         Spec(m, ([R((2, 3)), R((2, 3))],), {"dim": dim})
         for m in (tm.cat, tm.stack)

@@ -659,6 +659,52 @@ def layers(torch: Any, differentiate: Any = None) -> Values:
     return out
 
 
+METHOD_X = [[0.5, -1.25, 2.0, 0.75, -0.5], [1.5, 0.25, -2.5, 1.0, 3.0],
+            [-0.75, 2.25, 0.125, -1.5, 0.5], [2.5, -0.25, 1.75, -3.0, 0.375]]  # fmt: skip
+
+
+def _method_programs(torch: Any) -> dict[str, Any]:
+    """Each takes a (4, 5) tensor and returns a tensor (or a tuple of them)."""
+    index = torch.tensor([[0, 0, 4], [1, 0, 2], [3, 3, 3], [4, 1, 0]])
+    batch = torch.tensor([[[1.0, -0.5], [0.25, 2.0], [1.5, 1.0], [-1.0, 0.5], [0.75, -2.0]]] * 2,
+                         dtype=torch.float64)  # fmt: skip
+    return {
+        "split-2": lambda x: x.split(2, 1),
+        "split-sizes": lambda x: torch.split(x, [1, 3], 0),
+        "chunk-3": lambda x: x.chunk(3, 1),
+        "chunk-dim0": lambda x: torch.chunk(x, 3),
+        "tril": lambda x: x.tril(),
+        "tril-1": lambda x: torch.tril(x, -1),
+        "triu-1": lambda x: x.triu(diagonal=1),
+        "gather": lambda x: x.gather(1, index),
+        "gather-dim0": lambda x: torch.gather(x, 0, index[:2, :3] % 4),
+        "bmm": lambda x: torch.bmm(x.reshape(2, 2, 5), batch),
+        "new": lambda x: x.new_zeros(2, 5) + x.new_ones((2, 5)) * x[:2] + x.new_full((2, 5), 0.5),
+    }
+
+
+def tensor_methods(torch: Any, differentiate: Any = None) -> Values:
+    """Tensor methods on a float64 (4, 5) tensor: values, and the gradient of the sum of
+    every piece times its position (``differentiate``: as a compiled step)."""
+    out: Values = {}
+
+    def step(program, x):
+        y = program(x)
+        pieces = list(y) if isinstance(y, tuple) else [y]
+        total = pieces[0].sum() * 0.0
+        for k, piece in enumerate(pieces):
+            total = total + (piece * (k + 1.0)).sum() + (piece * piece).sum() * 0.5
+        total.backward()
+        return [piece.detach().clone() for piece in pieces]
+
+    run = step if differentiate is None else differentiate(step)
+    for key, program in _method_programs(torch).items():
+        x = torch.tensor(METHOD_X, dtype=torch.float64, requires_grad=True)
+        pieces = run(program, x)
+        out[f"methods/{key}"] = [v for piece in pieces for v in values(piece)] + values(x.grad)
+    return out
+
+
 # "Understanding PyTorch with an example", section by section, then the other two.
 TUTORIALS = (
     understanding_autograd,
@@ -674,6 +720,8 @@ TUTORIALS = (
 def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
-    for program in (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers):
+    programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
+                tensor_methods)  # fmt: skip
+    for program in programs:
         out.update(program(torch))
     return out
