@@ -726,16 +726,17 @@ class _Target:
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""
+        tensors = self.dialect.on_tensors  # (once: a step's every call passes here)
         xp = (
             _tensor_module(self.bound + args + tuple(kwargs.values()))
-            if self.dialect.on_tensors
+            if tensors
             else array_module(*args, *kwargs.values())
         )
         unit, _ = rt.cached_unit(self.units, (xp,), self.compile_plain, xp)
         self.plain = unit
         saved: dict = {}
         outer = STEP[0]
-        if self.dialect.on_tensors:  # (Tensors written meanwhile are noted: rt.wrote)
+        if tensors:  # (Tensors written meanwhile are noted: rt.wrote)
             STEP[0] = Step(saved, LEAVES[0])
         try:
             value = unit.primal(saved, [], *self.bound, *args, **kwargs)
@@ -746,7 +747,7 @@ class _Target:
             STEP[0] = outer
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
-        return _as_tensors(value) if self.dialect.on_tensors else value
+        return _as_tensors(value) if tensors else value
 
     def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
         """The unit of a plain call (no gradient) with arrays of ``xp``."""

@@ -925,6 +925,7 @@ class Tensor:
 
     def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         name = "SumBackward0" if dim is None else "SumBackward1"
+        dim = rt.tensor_methods.reduction_dim(self._data, dim)
         return apply_op("ndarray.sum", (self,), _axis_kwargs(dim, keepdim), name=name)
 
     def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -934,10 +935,12 @@ class Tensor:
                 f"point or complex dtype. Got: {self.dtype.type_name.removesuffix('Tensor')}"
             )
         name = "MeanBackward0" if dim is None else "MeanBackward1"
+        dim = rt.tensor_methods.reduction_dim(self._data, dim)
         return apply_op("ndarray.mean", (self,), _axis_kwargs(dim, keepdim), name=name)
 
     def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         name = "ProdBackward0" if dim is None else "ProdBackward1"
+        dim = rt.tensor_methods.reduction_dim(self._data, dim)
         return apply_op("ndarray.prod", (self,), _axis_kwargs(dim, keepdim), name=name)
 
     def cumsum(self, dim: int) -> Tensor:

@@ -137,7 +137,7 @@ def _object_arithmetic(x: Any) -> Exception:
 
 
 def _normal_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
+    if axis is None or ndim == 0:  # (a 0-d tensor's dim 0 or -1, as PyTorch takes it)
         return tuple(range(ndim))
     if isinstance(axis, (int, np.integer)):
         axis = (axis,)

@@ -34,7 +34,18 @@ def axis(dim: Any) -> Any:
     return (tuple(dim) or None) if isinstance(dim, (list, tuple)) else dim
 
 
+def reduction_dim(x: Any, dim: Any) -> Any:
+    """``dim`` of a reduction, None for a 0-d array (whose dims 0 and -1 PyTorch takes
+    for itself; NumPy has no axis there)."""
+    if dim is None or getattr(x, "ndim", 1):
+        return dim
+    for d in dim if isinstance(dim, (list, tuple)) else (dim,):
+        checked_dim(0, d)
+    return None
+
+
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    dim = reduction_dim(x, dim)
     if type(x) is np.ndarray:  # (the reduction ndarray.sum calls: the same bits, sooner)
         return _add_reduce(x, axis(dim), None, None, keepdim)
     if not is_array(x):
@@ -43,6 +54,7 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    dim = reduction_dim(x, dim)
     if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES and x.ndim:  # (ndarray.mean's own
         return float_mean(x, axis(dim), keepdim)  # steps: the same bits, sooner)
     if type(x) is np.ndarray:

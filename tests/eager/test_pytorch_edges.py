@@ -497,3 +497,17 @@ def test_backward_of_a_view_taken_before_an_in_place_change_is_refused():
     y.mul_(2)
     with pytest.raises(RuntimeError, match="backward\\(\\) of a view"):
         v.backward(sd.ones(3))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "prod"])
+@pytest.mark.parametrize("dim", [0, -1, (0,)])
+def test_a_number_reduces_over_its_dim_0_or_minus_1(reduce, dim):
+    """A 0-d tensor's dim 0 (or -1) is itself, as in PyTorch: NumPy has no such axis, and
+    the backward divided by zero."""
+    a = sd.tensor(2.0, requires_grad=True)
+    out = getattr(a, reduce)(dim)
+    assert out.shape == () and out.item() == 2.0
+    out.backward()
+    assert a.grad.item() == 1.0
+    with pytest.raises(IndexError, match="expected to be in range of \\[-1, 0\\], but got 1"):
+        getattr(a, reduce)(1)
