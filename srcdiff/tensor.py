@@ -951,6 +951,8 @@ class Tensor:
                     f"Dimension out of range (expected to be in range of [-1, 0], but got {dim})"
                 )
             return self.reshape(1).cumsum(0).reshape(())
+        if self._data.dtype == np.float16:  # summed in float32, as PyTorch's kernel does
+            return self.float().cumsum(dim).to(self.dtype)
         return apply_op("ndarray.cumsum", (self,), {"axis": dim}, name="CumsumBackward0")
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,

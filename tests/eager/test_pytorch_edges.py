@@ -511,3 +511,12 @@ def test_a_number_reduces_over_its_dim_0_or_minus_1(reduce, dim):
     assert a.grad.item() == 1.0
     with pytest.raises(IndexError, match="expected to be in range of \\[-1, 0\\], but got 1"):
         getattr(a, reduce)(1)
+
+
+def test_a_float16_cumsum_adds_in_float32():
+    """NumPy adds float16 in float16 (3,000 ones sum to 2048); PyTorch in float32."""
+    x = sd.ones(3000, dtype=sd.float16, requires_grad=True)
+    y = x.cumsum(0)
+    assert y.dtype == sd.float16 and y[-1].item() == 3000.0
+    y[:4].sum().backward()
+    assert x.grad.dtype == sd.float16 and x.grad[:5].tolist() == [4.0, 3.0, 2.0, 1.0, 0.0]
