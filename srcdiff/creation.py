@@ -232,6 +232,7 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))  # 0-d ones
     array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
     return _finish(array, None, device, requires_grad)
 

@@ -520,3 +520,8 @@ def test_a_float16_cumsum_adds_in_float32():
     assert y.dtype == sd.float16 and y[-1].item() == 3000.0
     y[:4].sum().backward()
     assert x.grad.dtype == sd.float16 and x.grad[:5].tolist() == [4.0, 3.0, 2.0, 1.0, 0.0]
+
+
+def test_linspace_takes_0d_tensors_as_its_ends():
+    t = sd.linspace(sd.tensor(0.0), sd.tensor(1.0), 3)
+    assert t.dtype == sd.float32 and t.tolist() == [0.0, 0.5, 1.0]
