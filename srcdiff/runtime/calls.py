@@ -388,10 +388,15 @@ def partial_function(p: functools.partial) -> types.FunctionType:
         ):
             text.append("/")
     outer = ", ".join(["_srcdiff_func", *bound, *defaults])
+    body = f"        return _srcdiff_func({', '.join(call)})\n"
+    if "out=out" in call and any(q.name == "out" and q.default is None for q in params):
+        # NumPy's out=None asks for a new array: not passed on, as no out= is no write
+        plain = ", ".join(c for c in call if c != "out=out")
+        body = f"        if out is None:\n            return _srcdiff_func({plain})\n" + body
     source = (
         f"def _srcdiff_make({outer}):\n"
         f"    def {name}({', '.join(text)}):\n"
-        f"        return _srcdiff_func({', '.join(call)})\n"
+        f"{body}"
         f"    return {name}\n"
     )
     make = function_of_source(source, f"functools.partial of {func_name}", "_srcdiff_make")
@@ -1053,7 +1058,9 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         _refuse_updates(unit, (*bound, *args), kwargs, saved)
     if args and is_record(args[0]) and holds(value, args[0]):
         _refuse_self(fn, args[0])
-    return value, ("unit", unit, saved, path, order, values, elements)
+    # (fn kept: a function made for this call, a closure a factory returned, lives as long
+    # as the record, whose adjoint the unit builds from its code, which it holds weakly)
+    return value, ("unit", unit, saved, path, order, values, elements, fn)
 
 
 def _refuse_self(fn: Any, obj: Any) -> None:
@@ -1428,7 +1435,7 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
 
 def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     """``call_vjp`` of a compiled callee: its adjoint for the path it took."""
-    _, unit, saved, path, order, values, elements = record
+    _, unit, saved, path, order, values, elements, _ = record
     key = path_key(path) if path else ()
     names = (
         None if wanted is None or len(wanted) == len(order) else _wanted_names(unit, order, wanted)

@@ -866,3 +866,23 @@ def test_a_second_derivative_of_a_function_calling_sd_jvp_is_a_third():
 
     with pytest.raises(sd.CompileError, match="a third derivative"):
         sd.hvp(f, (np.array([0.1, 0.2]), 0.7), (np.ones(2), 1.0))
+
+
+def _partial_sum_then_write(M, s):
+    p = functools.partial(np.sum, axis=0)
+    v = p(M * s)
+    v[0] += s
+    return np.sum(v**2)
+
+
+def test_a_partial_of_a_numpy_function_with_out_is_differentiated_twice():
+    """``partial(np.sum, axis=0)`` passes ``out=None`` on: forward mode took it for an
+    array written into (a TypeError in hvp and hessian)."""
+    M = np.array([[0.5, -0.2, 0.9], [0.1, 0.7, -0.4]])
+    s, eps = 0.7, 1e-5
+    got = sd.hvp(_partial_sum_then_write, (M, s), (np.ones_like(M), 1.0))
+    g = sd.grad(_partial_sum_then_write, wrt=(0, 1))
+    ahead, behind = g(M + eps, s + eps), g(M - eps, s - eps)
+    for h, a, b in zip(got, ahead, behind, strict=True):
+        np.testing.assert_allclose(h, (a - b) / (2 * eps), rtol=1e-7, atol=1e-8)
+    assert sd.hessian(_partial_sum_then_write, 0)(M, s).shape == (2, 3, 2, 3)

@@ -3121,3 +3121,17 @@ def a_loop_rebinding_a_name_without_reading_it(c):
     for W in NARROW_LAYERS:
         x = np.tanh(W @ c)
     return np.sum(x * x)
+
+
+def _scaled_tanh(c):
+    def inner(t):
+        return np.tanh(t * c) + c
+
+    return inner
+
+
+@case(vec(3), 0.7, wrt=(0, 1))
+def a_closure_a_factory_makes_for_one_call(x, s):
+    """The closure lives only while the call runs: the adjoint, built later from its
+    code, found the unit's function gone (an AttributeError)."""
+    return np.sum(_scaled_tanh(2.0)(x)) * s
