@@ -1335,7 +1335,8 @@ def saves_of(op: Op, active: set[str], local: set[str] | None = None) -> tuple[s
         known &= local
     if not rule.inline:
         given = [operand_name(a) for a in [*op.operands, *(k.value for k in op.keywords)]]
-        return tuple(dict.fromkeys([op.target] + [n for n in given if n is not None]))  # *a too
+        given = [n for n in given if n is not None and (local is None or n in local)]  # *a too
+        return tuple(dict.fromkeys([op.target, *given]))
     loads = _rule_loads(op, active, known)
     if op.dtype_at_run_time and op.target not in loads:  # read by rt.carried
         loads = (op.target, *loads)

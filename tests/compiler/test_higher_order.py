@@ -886,3 +886,24 @@ def test_a_partial_of_a_numpy_function_with_out_is_differentiated_twice():
     for h, a, b in zip(got, ahead, behind, strict=True):
         np.testing.assert_allclose(h, (a - b) / (2 * eps), rtol=1e-7, atol=1e-8)
     assert sd.hessian(_partial_sum_then_write, 0)(M, s).shape == (2, 3, 2, 3)
+
+
+def _three_way(a, b, c=1.0):
+    return np.sum(np.tanh(a) * b) * c
+
+
+def _star_call_and_partial_of_a_global(x):
+    pair = (x[0], x[1])
+    first = _three_way(*pair)
+    bound = functools.partial(_three_way, x[:2])
+    return first + bound(x[1:])
+
+
+def test_a_global_function_a_rule_reads_is_not_saved_under_its_name():
+    """A star call of a global function saved it for the adjoint, whose load made its
+    name local there: the adjoint's read of it for the partial, before that load, failed
+    (UnboundLocalError in hvp)."""
+    x, t, eps = np.array([0.3, -0.5, 0.8]), np.array([1.0, 0.5, -0.25]), 1e-5
+    got = sd.hvp(_star_call_and_partial_of_a_global, (x,), (t,))
+    g = sd.grad(_star_call_and_partial_of_a_global)
+    np.testing.assert_allclose(got, (g(x + eps * t) - g(x - eps * t)) / (2 * eps), rtol=1e-7)
