@@ -256,15 +256,17 @@ def _index(idx: Any) -> Any:
     tensor, a sequence, a slice, ``None`` or ``...`` is a tuple of indices, one per dim
     (``x[[rows, cols]]`` is ``x[rows, cols]``, where NumPy reads one index of dim 0)."""
     if isinstance(idx, Tensor):
-        if idx._data.dtype == np.uint8:
-            warnings.warn(
-                "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
-                "torch.bool instead.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return idx._data.astype(bool)
-        return idx._data
+        idx = idx._data
+    if rt.tensor_methods.is_mask_of_bytes(idx):
+        warnings.warn(
+            "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+            "torch.bool instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return idx.astype(bool)
+    if isinstance(idx, np.ndarray):
+        return idx
     if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
         raise ValueError("step must be greater than zero")
     if isinstance(idx, list) and rt.tensor_methods.indices_per_dim(idx):

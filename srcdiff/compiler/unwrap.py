@@ -226,7 +226,7 @@ class Unwrapper:
                 target.slice = self.array(target.slice, out, cache, s.lineno)  # a mask too
                 s.value = self.array(s.value, out, cache, s.lineno)
             if isinstance(target, gast.Subscript):
-                target.slice = self.as_pytorch_reads(target.slice, s.lineno)
+                target.slice = self.checked_index(target.slice, s.lineno)
             self.statement(s, out, cache)
             out.append(s)
             for target in assigned_names(s):
@@ -348,14 +348,23 @@ class Unwrapper:
             cache[e.id] = t
         return name(cache[e.id])
 
-    def as_pytorch_reads(self, index: gast.expr, line: int) -> gast.expr:
-        """A user's index computed when the code runs, read as PyTorch reads it
-        (``rt.tensor_methods.index``: a list of index tensors is one per dim, a uint8
-        tensor a mask); srcdiff's own code indexes arrays, as NumPy reads them."""
-        parts = index.elts if isinstance(index, gast.Tuple) else [index]
-        if self.p.srcdiffs_own(line) or not any(isinstance(p, gast.Name) for p in parts):
+    def checked_index(self, index: gast.expr, line: int) -> gast.expr:
+        """A user's index computed when the code runs, checked where PyTorch and NumPy
+        read it differently (``rt.tensor_methods.index``: a list of index arrays, a uint8
+        array), which compiled code, holding arrays for Tensors, refuses; srcdiff's own
+        code indexes arrays, as NumPy reads them."""
+        if self.p.srcdiffs_own(line):
             return index
-        return gast.Call(func=array_version("index"), args=[index], keywords=[])
+        if isinstance(index, gast.Tuple):  # (a list inside reads alike: an index array)
+            index.elts = [self.checked_part(e, "index_part") for e in index.elts]
+            return index
+        return self.checked_part(index, "index")
+
+    @staticmethod
+    def checked_part(e: gast.expr, check: str) -> gast.expr:
+        if not isinstance(e, gast.Name):
+            return e
+        return gast.Call(func=array_version(check), args=[e], keywords=[])
 
     def statement(self, s: gast.stmt, out: list[gast.stmt], cache: dict[str, str]) -> None:
         line = s.lineno
@@ -379,7 +388,7 @@ class Unwrapper:
                 value.slice.elts = [fix(e) for e in value.slice.elts]
             else:
                 value.slice = fix(value.slice)
-            value.slice = self.as_pytorch_reads(value.slice, line)
+            value.slice = self.checked_index(value.slice, line)
         elif isinstance(value, gast.Attribute) and value.attr in ARRAY_ATTRIBUTES:
             value.value = fix(value.value)
         elif (

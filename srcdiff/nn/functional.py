@@ -176,6 +176,8 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
                ) -> Tensor:  # fmt: skip
     """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     d = input - target
     size = d.abs()
     return _reduce(where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta), reduction)
@@ -184,6 +186,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
                    ) -> Tensor:  # fmt: skip
     """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 where beta is 0)."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     d = input - target
     size = d.abs()
     if beta == 0.0:

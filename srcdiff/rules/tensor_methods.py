@@ -333,7 +333,7 @@ nondiff(
     tm.argmax, tm.argmin, tm.is_floating_point, tm.sign,
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
-nondiff("an index, read as PyTorch reads a Tensor's", tm.index)
+nondiff("an index, checked for a reading PyTorch and NumPy share", tm.index, tm.index_part)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)
 nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)
 nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)

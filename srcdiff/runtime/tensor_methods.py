@@ -214,28 +214,45 @@ def sigmoid(x: Any) -> Any:
 
 
 def index(idx: Any) -> Any:
-    """A Tensor's index (its tensors arrays already) as PyTorch reads it, where NumPy
-    reads another: a list holding an array, a sequence, a slice, None or ... is a tuple
-    of indices, one per dim (``x[[rows, cols]]`` is ``x[rows, cols]``); a uint8 array
-    is a mask."""
+    """A user's index in compiled Tensor code, where it is an array or a list: refused
+    where PyTorch (indexing a Tensor) and NumPy (an array) read it differently, as
+    compiled code cannot tell which the object indexed is in the program run eagerly."""
     if isinstance(idx, list) and indices_per_dim(idx):
-        idx = tuple(idx)
-    if isinstance(idx, tuple):
-        return tuple(map(_mask_of_bytes, idx))
-    return _mask_of_bytes(idx)
+        raise refuse(
+            "a list of index arrays, lists or slices as one index: PyTorch reads it as one "
+            "index per dim, NumPy as one index of the first dim",
+            "write the indices as a tuple (x[rows, cols]), or make the list an array",
+        )
+    return index_part(idx)
+
+
+def index_part(idx: Any) -> Any:
+    """One part of a user's index in compiled Tensor code: a uint8 array is refused
+    (PyTorch reads it as a mask, NumPy as integer indices)."""
+    if is_mask_of_bytes(idx):
+        raise refuse(
+            "a uint8 array as an index: PyTorch reads it as a mask, NumPy as indices",
+            "make it .bool() for a mask, or .long() for indices",
+        )
+    return idx
 
 
 def indices_per_dim(idx: list) -> bool:
     """Whether PyTorch reads the list ``idx`` as a tuple (its ``treatSequenceAsTuple``:
-    fewer than 32 entries, one of which is an array, a sequence, a slice, None or ...)."""
+    fewer than 32 entries, one of which is a tensor or an array, a sequence, a slice,
+    None or ...; NumPy's scalars are numbers)."""
     return len(idx) < 32 and any(
-        hasattr(i, "shape") or isinstance(i, (list, tuple, slice)) or i is None or i is Ellipsis
+        (hasattr(i, "shape") and not isinstance(i, np.generic))
+        or isinstance(i, (list, tuple, slice))
+        or i is None
+        or i is Ellipsis
         for i in idx
     )
 
 
-def _mask_of_bytes(i: Any) -> Any:
-    return i.astype(bool) if getattr(i, "dtype", None) == np.uint8 else i
+def is_mask_of_bytes(i: Any) -> bool:
+    """A uint8 array (not a number): PyTorch's mask of old (``ByteTensor``)."""
+    return getattr(i, "dtype", None) == np.uint8 and getattr(i, "ndim", 0) > 0
 
 
 def checked_dim(ndim: int, dim: int) -> int:

@@ -408,28 +408,72 @@ def test_a_list_of_index_tensors_is_one_index_per_dim():
     assert y.sum().item() == 14.0
 
 
-def test_a_list_of_index_tensors_in_a_compiled_step_is_one_index_per_dim():
+def test_a_compiled_step_refuses_an_index_pytorch_and_numpy_read_apart():
+    """A list of index tensors (one index per dim for PyTorch, one of dim 0 for NumPy)
+    or a uint8 one (a mask, or indices): compiled code holds arrays for Tensors and
+    cannot tell which reading the eager program has, so it refuses them."""
     rows, cols = _rows_cols()
+    codes = sd.tensor([1, 0, 1, 1], dtype=sd.uint8)
 
-    def step(x):
+    def by_list(x):
+        loss = (x[[rows, cols]] * 2.0).sum()
+        loss.backward()
+        return loss.item()
+
+    def write_by_list(x):
         y = x * 1.0
         y[[rows, cols]] = 0.0
-        loss = (y * y).sum() + (x[[rows, cols]] * sd.tensor([1.0, 2.0])).sum()
+        loss = (y * y).sum()
+        loss.backward()
+        return loss.item()
+
+    def by_bytes(x):
+        loss = x[:, codes].sum()
+        loss.backward()
+        return loss.item()
+
+    for step, said in [(by_list, "a list of index arrays"), (write_by_list, "a list of index"),
+                       (by_bytes, "a uint8 array as an index")]:  # fmt: skip
+        with pytest.raises(sd.CompileError, match=said):
+            sd.differentiate(step)(sd.arange(16.0).reshape(4, 4).requires_grad_())
+
+
+def test_a_compiled_step_reads_slices_numbers_and_arrays_as_before():
+    """What PyTorch and NumPy read alike compiles as it did: ``x[:, j]``, a list of
+    NumPy integers (an index array), a uint8 number, a tuple of index tensors."""
+    rows, cols = _rows_cols()
+    labels = np.array([2, 1, 0], dtype=np.uint8)
+
+    def step(x, j):
+        picked = x[:, j] + x[list(np.array([2, 0])), 1].sum() + x[labels[0]].sum()
+        loss = (picked * picked).sum() + x[rows, cols].sum()
         loss.backward()
         return loss.item()
 
     runs = []
     for fn in (step, sd.differentiate(step)):
         x = sd.arange(16.0).reshape(4, 4).requires_grad_()
-        runs.append((fn(x), arr(x.grad)))
-    assert runs[1][0] == runs[0][0] == sum(v * v for v in range(16)) - 1 - 121 + 1 + 22
-    np.testing.assert_array_equal(runs[1][1], runs[0][1])
+        runs.append((fn(x, 1), arr(x.grad)))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    np.testing.assert_allclose(runs[1][1], runs[0][1])
+
+
+def test_a_list_of_numpy_integers_is_one_index_array():
+    """NumPy's integers are numbers to PyTorch: ``x[[np.int64(2), np.int64(0)]]`` picks
+    two rows (it was read as ``x[2, 0]``)."""
+    x = sd.arange(12.0).reshape(3, 4).requires_grad_()
+    rows = x[list(np.array([2, 0]))]
+    assert rows.shape == (2, 4)
+    (rows * rows).sum().backward()
+    assert arr(x.grad).sum(axis=1).tolist() == [12.0, 0.0, 76.0]
 
 
 def test_a_uint8_index_is_a_mask():
     x = sd.tensor([1.0, 2.0, 3.0])
-    with pytest.warns(UserWarning, match="uint8 is now deprecated"):
-        assert x[sd.tensor([1, 0, 1], dtype=sd.uint8)].tolist() == [1.0, 3.0]
+    for mask in (sd.tensor([1, 0, 1], dtype=sd.uint8), np.array([1, 0, 1], dtype=np.uint8)):
+        with pytest.warns(UserWarning, match="uint8 is now deprecated"):
+            assert x[mask].tolist() == [1.0, 3.0]
+    assert x[np.uint8(2)].item() == 3.0  # a uint8 number is a number
 
 
 @pytest.mark.parametrize("flag, number", [(True, 1), (False, 0)])

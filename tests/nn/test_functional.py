@@ -377,3 +377,12 @@ def test_an_elementwise_weight_larger_than_the_input_is_refused(keyword):
 def test_softmax_of_a_dim_out_of_range_says_so(f):
     with pytest.raises(IndexError, match=r"expected to be in range of \[-2, 1\], but got 2"):
         f(tensor(LOGITS), 2)
+
+
+def test_huber_and_smooth_l1_refuse_what_pytorch_refuses():
+    """A delta of 0 or less, or a negative beta, gave a negative "loss"."""
+    p, y = tensor([0.5, -1.0]), tensor([0.0, 0.0])
+    with pytest.raises(RuntimeError, match="non-positive values for delta"):
+        F.huber_loss(p, y, delta=0.0)
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        nn.SmoothL1Loss(beta=-1.0)(p, y)
