@@ -5,7 +5,7 @@ import numpy as xp
 
 from .. import runtime as rt
 from ..runtime import tensor_methods as tm
-from .registry import alias, jvp, linear, nondiff, sequence_result, vjp
+from .registry import alias, jvp, keywords, linear, nondiff, sequence_result, vjp
 
 
 @vjp(tm.sum)
@@ -299,24 +299,17 @@ def chunk(g, ans, x, chunks, dim=0):
 sequence_result(tm.split, tm.chunk)  # a tuple of pieces
 
 
-@vjp(tm.tril)
-def tensor_tril(g, ans, x, diagonal=0):
-    return rt.tri_grad(g, x, diagonal, False), None
-
-
-@vjp(tm.triu)
-def tensor_triu(g, ans, x, diagonal=0):
-    return rt.tri_grad(g, x, diagonal, True), None
-
-
 @vjp(tm.gather)
 def gather(g, ans, x, dim, index):
     """``g`` added into zeros at the entries gathered (twice read, twice added)."""
     return rt.tensor_methods.gather_grad(g, x, dim, index), None, None
 
 
-alias(tm.bmm, xp.matmul)
-linear((0,), tm.split, tm.chunk, tm.tril, tm.triu, tm.gather)
+for _method, _primitive in ((tm.bmm, xp.matmul), (tm.tril, xp.tril), (tm.triu, xp.triu)):
+    alias(_method, _primitive)
+keywords(tm.tril, diagonal="k")
+keywords(tm.triu, diagonal="k")
+linear((0,), tm.split, tm.chunk, tm.gather)
 nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
 
 
