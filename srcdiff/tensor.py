@@ -252,21 +252,21 @@ def _matmul_name(a: Any, b: Any) -> str:
 
 def _index(idx: Any) -> Any:
     """An index with tensors replaced by their arrays (a negative step is an error, as in
-    PyTorch), read as PyTorch reads it: a uint8 tensor is a mask, and a list holding a
-    tensor, a sequence, a slice, ``None`` or ``...`` is a tuple of indices, one per dim
-    (``x[[rows, cols]]`` is ``x[rows, cols]``, where NumPy reads one index of dim 0)."""
-    if isinstance(idx, Tensor):
-        idx = idx._data
-    if rt.tensor_methods.is_mask_of_bytes(idx):
-        warnings.warn(
-            "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
-            "torch.bool instead.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return idx.astype(bool)
-    if isinstance(idx, np.ndarray):
-        return idx
+    PyTorch), read as PyTorch reads it: a uint8 tensor or array is a mask, and a list
+    holding a tensor, a sequence, a slice, ``None`` or ``...`` is a tuple of indices, one
+    per dim (``x[[rows, cols]]`` is ``x[rows, cols]``, where NumPy reads one index of
+    dim 0)."""
+    if isinstance(idx, (Tensor, np.ndarray)):
+        data = idx._data if isinstance(idx, Tensor) else idx
+        if rt.tensor_methods.is_mask_of_bytes(data):
+            warnings.warn(
+                "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                "torch.bool instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return data.astype(bool)
+        return data
     if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
         raise ValueError("step must be greater than zero")
     if isinstance(idx, list) and rt.tensor_methods.indices_per_dim(idx):
