@@ -2167,25 +2167,34 @@ def restarting(body: list[gast.stmt], written: set[str], defined: set[str]) -> t
     a new value before an operation with a derivative reads the old one leaves the step
     before a zero adjoint, shaped like that value (a layer's input and output differ)."""
     found: set[str] = set()
-    _overwritten_first(body, set(), found)
+    used = {n for s in walk_statements(body) if _carries(s) for n in facts(s).op.operand_names()}
+    _overwritten_first(body, set(), found, used)
     return tuple(sorted(written & found & (defined | exposed(body))))
 
 
-def _overwritten_first(body: list[gast.stmt], read: set[str], found: set[str]) -> set[str]:
+def _carries(s: gast.stmt) -> bool:
+    """Whether ``s`` is an operation with a derivative (a Tensor's unwrapping may have
+    none), whose operands' adjoints it may give."""
+    op = facts(s).op
+    return op is not None and op.kind in (Kind.RULE, Kind.CALL, Kind.COPY)
+
+
+def _overwritten_first(body: list[gast.stmt], read: set[str], found: set[str], used: set[str]
+                       ) -> set[str]:  # fmt: skip
     """Add to ``found`` the names some path through ``body`` assigns before an operation
-    with a derivative reads them (a Tensor's unwrapping may have none: it does not
-    count); return the names every path leaving its end has read so."""
+    with a derivative reads them into a value that such an operation of the step reads in
+    turn (``np.sum(x) > 100`` reads ``x`` for no derivative); return the names every
+    path leaving its end has read so."""
     for s in body:
         if isinstance(s, gast.If):
-            ends = [_overwritten_first(b, set(read), found) for b in (s.body, s.orelse)]
+            ends = [_overwritten_first(b, set(read), found, used) for b in (s.body, s.orelse)]
             read = ends[0] & ends[1]
         elif isinstance(s, (gast.For, gast.While, gast.Try)):  # may run no step, or stop
             for b in blocks(s):  # anywhere
-                _overwritten_first(b, set(read), found)
+                _overwritten_first(b, set(read), found, used)
         else:
-            op = facts(s).op
-            if op is not None and op.kind in (Kind.RULE, Kind.CALL, Kind.COPY):
-                read |= set(op.operand_names())
+            if _carries(s) and stored_names(s) & used:
+                read |= set(facts(s).op.operand_names())
             found |= stored_names(s) - read
     return read
 

@@ -3135,3 +3135,24 @@ def a_closure_a_factory_makes_for_one_call(x, s):
     """The closure lives only while the call runs: the adjoint, built later from its
     code, found the unit's function gone (an AttributeError)."""
     return np.sum(_scaled_tanh(2.0)(x)) * s
+
+
+@case(vec(3))
+def a_loop_reading_the_old_value_only_for_a_test(c):
+    """``np.sum(x) > 100`` reads the old ``x`` for no derivative: its adjoint restarts at
+    every step all the same, and the zero was shaped like the new, wider value."""
+    x = c
+    for i in range(2):
+        if np.sum(x) > 100.0:
+            x = x * 1.0
+        x = np.tanh(LAYERS[0] @ c) * (i + 1.0)
+    return np.sum(x * x)
+
+
+@case(vec(3))
+def a_loop_reading_the_old_value_only_through_floor(x0):
+    x = x0
+    for _ in range(2):
+        x = np.floor(x[:1]) + np.tanh(LAYERS[0] @ x0)
+        x = x[:3]
+    return np.sum(x * x)
