@@ -189,6 +189,58 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return _t(x).gather(dim, index)
 
 
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    return _t(x).index_select(dim, index)
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    return _t(x).flip(dims)
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    return _t(x).roll(shifts, dims)
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return _t(x).amax(dim, keepdim)
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return _t(x).amin(dim, keepdim)
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    return _t(x).logsumexp(dim, keepdim)
+
+
+def floor(x: Tensor) -> Tensor:
+    return _t(x).floor()
+
+
+def ceil(x: Tensor) -> Tensor:
+    return _t(x).ceil()
+
+
+def round(x: Tensor) -> Tensor:
+    return _t(x).round()
+
+
+def trunc(x: Tensor) -> Tensor:
+    return _t(x).trunc()
+
+
+def isnan(x: Tensor) -> Tensor:
+    return _t(x).isnan()
+
+
+def isinf(x: Tensor) -> Tensor:
+    return _t(x).isinf()
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return _t(x).isfinite()
+
+
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise maximum (ties share the gradient evenly, as in PyTorch)."""
     return binary_op(np.maximum, _t(x), y, "MaximumBackward0")

@@ -870,11 +870,7 @@ class Tensor:
         xp = array_module(self._data)
         if self._data.dtype.kind == "b":
             return Tensor._make(self._data.copy())
-        signs = xp.sign(self._data)
-        if not _recording(self):
-            return Tensor._make(signs)
-        # where(True, sign, x): the value of sign, and a zero gradient for x
-        return apply_op(np.where, (xp.asarray(True), signs, self), name="SignBackward0")
+        return self._constant_pieces(xp.sign(self._data), "SignBackward0")
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + exp(-x)) as ``tensor_methods.sigmoid`` computes it (never inf, 1 and 0
@@ -1123,6 +1119,62 @@ class Tensor:
 
     def bmm(self, other: Tensor) -> Tensor:
         return apply_op(rt.tensor_methods.bmm, (self, other), name="BmmBackward0")
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tiled ``sizes`` times along each dim (new leading dims for extra sizes)."""
+        return apply_op(rt.tensor_methods.repeat, (self, *_shape_arg(sizes)),
+                        name="RepeatBackward0")  # fmt: skip
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        return apply_op(rt.tensor_methods.index_select, (self, dim, _data(index)),
+                        name="IndexSelectBackward0")  # fmt: skip
+
+    def flip(self, dims: Any) -> Tensor:
+        return apply_op(rt.tensor_methods.flip, (self, dims), name="FlipBackward0")
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return apply_op(rt.tensor_methods.roll, (self, shifts, dims), name="RollBackward0")
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return apply_op(rt.tensor_methods.amax, (self, dim, keepdim), name="AmaxBackward0")
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return apply_op(rt.tensor_methods.amin, (self, dim, keepdim), name="AminBackward0")
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        return apply_op(rt.tensor_methods.logsumexp, (self._floating(), dim, keepdim),
+                        name="LogsumexpBackward0")  # fmt: skip
+
+    def _constant_pieces(self, values: Any, name: str) -> Tensor:
+        """``values`` (a piecewise constant function of this tensor) recorded with a
+        zero gradient, as PyTorch records them."""
+        if not _recording(self):
+            return Tensor._make(values)
+        # where(True, values, x): the value of values, and a zero gradient for x
+        xp = array_module(self._data)
+        return apply_op(np.where, (xp.asarray(True), values, self), name=name)
+
+    def floor(self) -> Tensor:
+        return self._constant_pieces(array_module(self._data).floor(self._data), "FloorBackward0")
+
+    def ceil(self) -> Tensor:
+        return self._constant_pieces(array_module(self._data).ceil(self._data), "CeilBackward0")
+
+    def round(self) -> Tensor:
+        """To the nearest integer, halves to even (as PyTorch)."""
+        return self._constant_pieces(array_module(self._data).round(self._data), "RoundBackward0")
+
+    def trunc(self) -> Tensor:
+        return self._constant_pieces(array_module(self._data).trunc(self._data), "TruncBackward0")
+
+    def isnan(self) -> Tensor:
+        return Tensor._make(array_module(self._data).isnan(self._data))
+
+    def isinf(self) -> Tensor:
+        return Tensor._make(array_module(self._data).isinf(self._data))
+
+    def isfinite(self) -> Tensor:
+        return Tensor._make(array_module(self._data).isfinite(self._data))
 
     def gather(self, dim: int, index: Tensor) -> Tensor:
         """out[i][j] = self[i][index[i][j]] for dim 1 (and so on for the other dims)."""

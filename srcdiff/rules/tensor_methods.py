@@ -305,11 +305,58 @@ def gather(g, ans, x, dim, index):
     return rt.tensor_methods.gather_grad(g, x, dim, index), None, None
 
 
-for _method, _primitive in ((tm.bmm, xp.matmul), (tm.tril, xp.tril), (tm.triu, xp.triu)):
+@vjp(tm.repeat)
+def tensor_repeat(g, ans, x, *sizes):
+    """The tiles' gradients summed back onto ``x`` (``np.tile``'s)."""
+    return (rt.tile_grad(g, x, rt.tensor_methods.repeat_sizes(x, sizes)), *[None] * len(sizes))
+
+
+@vjp(tm.index_select)
+def index_select(g, ans, x, dim, index):
+    """``g`` added into zeros at the entries selected (twice selected, twice added)."""
+    return rt.take_grad(g, x, index, dim, "raise"), None, None
+
+
+@vjp(tm.amax, tm.amin)
+def tensor_amax(g, ans, x, dim=None, keepdim=False):
+    """Ties share the gradient evenly (``np.max``'s rule, over every dim for ``()``)."""
+    return rt.extreme_grad(g, ans, x, rt.tensor_methods.axis(dim), keepdim), None, None
+
+
+@jvp(tm.amax, tm.amin, shaped=True)
+def tensor_amax_jvp(ans, x, dim=None, keepdim=False, *, dx):
+    """The mean of the tangents at the ties, as the rule shares the gradient."""
+    axis = rt.tensor_methods.axis(dim)
+    share = rt.extreme_grad(xp.ones_like(ans), ans, x, axis, keepdim)
+    return xp.sum(share * dx, axis=axis, keepdims=keepdim)
+
+
+@vjp(tm.logsumexp)
+def tensor_logsumexp(g, ans, x, dim, keepdim=False):
+    """The softmax over ``dim`` times the result's gradient, spread over that dim."""
+    axis = rt.tensor_methods.axis(dim)
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return rt.unreduce(g, x, axis, keepdim) * (e / xp.sum(e, axis=axis, keepdims=True)), None, None
+
+
+@jvp(tm.logsumexp)
+def tensor_logsumexp_jvp(ans, x, dim, keepdim=False, *, dx):
+    axis = rt.tensor_methods.axis(dim)
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return xp.sum(e * dx, axis=axis, keepdims=keepdim) / xp.sum(e, axis=axis, keepdims=keepdim)
+
+
+for _method, _primitive in ((tm.bmm, xp.matmul), (tm.tril, xp.tril), (tm.triu, xp.triu),
+                            (tm.flip, xp.flip), (tm.roll, xp.roll)):  # fmt: skip
     alias(_method, _primitive)
 keywords(tm.tril, diagonal="k")
 keywords(tm.triu, diagonal="k")
-linear((0,), tm.split, tm.chunk, tm.gather)
+keywords(tm.flip, dims="axis")
+keywords(tm.roll, shifts="shift", dims="axis")
+linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select)
+nondiff("piecewise constant: the derivative is zero wherever it exists", tm.floor, tm.ceil,
+        tm.round, tm.trunc)  # fmt: skip
+nondiff("a boolean", tm.isnan, tm.isinf, tm.isfinite)
 nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
 
 

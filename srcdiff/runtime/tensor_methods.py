@@ -181,6 +181,13 @@ log1p = _method("log1p", np.log1p)
 expm1 = _method("expm1", np.expm1)
 sign = _method("sign", np.sign)
 contiguous = _method("contiguous", np.ascontiguousarray)  # a copy where it is not
+floor = _method("floor", np.floor)
+ceil = _method("ceil", np.ceil)
+round = _method("round", np.round)  # (half to even, as PyTorch's)
+trunc = _method("trunc", np.trunc)
+isnan = _method("isnan", np.isnan)
+isinf = _method("isinf", np.isinf)
+isfinite = _method("isfinite", np.isfinite)
 
 
 def expand(x: Any, *sizes: Any) -> Any:
@@ -628,6 +635,73 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     return array_module(x).take_along_axis(part, index, axis=dim)
 
 
+def repeat(x: Any, *sizes: Any) -> Any:
+    """``x.repeat(*sizes)``: ``x`` tiled ``sizes`` times along each dim (new dims first)."""
+    if not is_array(x):
+        return x.repeat(*sizes)
+    return array_module(x).tile(x, repeat_sizes(x, sizes))
+
+
+def repeat_sizes(x: Any, sizes: tuple) -> tuple:
+    """``repeat``'s sizes as one tuple, at least one per dim of ``x`` (as PyTorch asks;
+    NumPy's ``tile`` would fill the missing ones with 1)."""
+    sizes = _sizes(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of "
+            "dimensions of tensor"
+        )
+    return tuple(int(n) for n in sizes)
+
+
+def index_select(x: Any, dim: int, index: Any) -> Any:
+    """``x.index_select(dim, index)``: the entries at ``index`` (a vector) along ``dim``."""
+    if not is_array(x):
+        return x.index_select(dim, index)
+    if getattr(index, "ndim", 1) > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    return array_module(x).take(x, index, axis=checked_dim(x.ndim, dim))
+
+
+def flip(x: Any, dims: Any) -> Any:
+    if not is_array(x):
+        return x.flip(dims)
+    return array_module(x).flip(x, axis=axis(dims))
+
+
+def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
+    if not is_array(x):
+        return x.roll(shifts, dims)
+    return array_module(x).roll(x, shifts, axis=axis(dims))
+
+
+def amax(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    """``x.amax(dim)``: the maximum over ``dim`` (every dim by default; ties share its
+    gradient, unlike ``max(dim)``'s, which goes to one index)."""
+    if not is_array(x):
+        return x.amax(dim, keepdim)
+    return x.max(axis=axis(dim), keepdims=keepdim)
+
+
+def amin(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    if not is_array(x):
+        return x.amin(dim, keepdim)
+    return x.min(axis=axis(dim), keepdims=keepdim)
+
+
+def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
+    """log(sum(exp(x))) over ``dim``, shifted by the maximum (no overflow; a row of -inf
+    gives -inf)."""
+    if not is_array(x):
+        return x.logsumexp(dim, keepdim)
+    xp = array_module(x)
+    dims = axis(dim)
+    top = x.max(axis=dims, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0.0)
+    out = xp.log(xp.exp(x - top).sum(axis=dims, keepdims=True)) + top
+    return out if keepdim else xp.squeeze(out, axis=dims)
+
+
 def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
     """Gradient of ``x.gather(dim, index)``: ``g`` added into zeros at the entries read
     (an entry read twice gets both), zero outside the part read."""
@@ -669,7 +743,9 @@ METHODS = {
         "view reshape transpose permute unsqueeze squeeze flatten float double long to detach "
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
-        "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full"
+        "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full "
+        "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
+        "isfinite"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -700,6 +776,7 @@ FUNCTIONS = {
         "sum mean max min exp log sqrt abs tanh sin cos sigmoid relu pow clamp reshape "
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
-        "std is_tensor split chunk tril triu bmm gather"
+        "std is_tensor split chunk tril triu bmm gather index_select flip roll amax amin "
+        "logsumexp floor ceil round trunc isnan isinf isfinite"
     ).split()
 }

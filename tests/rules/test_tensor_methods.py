@@ -102,6 +102,13 @@ SPECS = [
     Spec(tm.chunk, (R((4, 7)), 3, -1), wrt=(0,)),
     *[Spec(m, (R((4, 5)), k), wrt=(0,)) for m in (tm.tril, tm.triu) for k in (0, -1, 2)],
     Spec(tm.bmm, (R((2, 3, 4)), R((2, 4, 5)))),
+    Spec(tm.repeat, (R((2, 3)), 2, 1, 3), wrt=(0,)),
+    Spec(tm.index_select, (R((3, 4)), 1, np.array([3, 0, 3])), wrt=(0,)),
+    *[Spec(m, (R((3, 4)), dim), wrt=(0,)) for m in (tm.amax, tm.amin) for dim in (1, ())],
+    Spec(tm.logsumexp, (R((3, 4)), 1), wrt=(0,)),
+    Spec(tm.logsumexp, (R((3, 4)), (0, 1), True), wrt=(0,), label="keepdim"),
+    Spec(tm.flip, (R((3, 4)), [0, 1]), wrt=(0,)),
+    Spec(tm.roll, (R((3, 4)), 1, 1), wrt=(0,)),
     Spec(tm.gather, (R((3, 5)), 1, np.array([[0, 0, 4], [2, 1, 1], [3, 3, 0]])), wrt=(0,)),
     Spec(tm.gather, (R((4, 3)), 0, np.array([[3, 0], [1, 1]])), wrt=(0,), label="dim0-part"),
     *[

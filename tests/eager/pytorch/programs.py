@@ -680,6 +680,16 @@ def _method_programs(torch: Any) -> dict[str, Any]:
         "gather-dim0": lambda x: torch.gather(x, 0, index[:2, :3] % 4),
         "bmm": lambda x: torch.bmm(x.reshape(2, 2, 5), batch),
         "new": lambda x: x.new_zeros(2, 5) + x.new_ones((2, 5)) * x[:2] + x.new_full((2, 5), 0.5),
+        "repeat": lambda x: x.repeat(2, 1, 2),
+        "index_select": lambda x: x.index_select(1, index[0]),
+        "index_select-dim0": lambda x: torch.index_select(x, 0, index[2]),
+        "flip": lambda x: x.flip([0, 1]),
+        "roll": lambda x: torch.roll(x, 2, 1) + x.roll((1, -1), (0, 1)),
+        "amax": lambda x: x.amax(1) + torch.amin(x, 1, keepdim=True).squeeze(1),
+        "amax-ties": lambda x: x.round().amax() + x.round().amin(0).sum(),
+        "logsumexp": lambda x: x.logsumexp(1) + torch.logsumexp(x * 30.0, 0).sum(),
+        "pieces": lambda x: x * x.round() + x.floor() + torch.ceil(x) * x.trunc(),
+        "isfinite": lambda x: torch.where(x.isnan() | x.isinf() | ~x.isfinite(), 0.0, x),
     }
 
 
