@@ -221,8 +221,8 @@ def ceil(x: Tensor) -> Tensor:
     return _t(x).ceil()
 
 
-def round(x: Tensor) -> Tensor:
-    return _t(x).round()
+def round(x: Tensor, decimals: int = 0) -> Tensor:
+    return _t(x).round(decimals)
 
 
 def trunc(x: Tensor) -> Tensor:

@@ -1109,7 +1109,8 @@ class Tensor:
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Pieces of ``ceil(length / chunks)`` along ``dim`` (fewer where they run out)."""
         length = self._data.shape[rt.tensor_methods.checked_dim(self.ndim, dim)]
-        return self.split(rt.tensor_methods.chunk_size(length, chunks), dim)
+        size = rt.tensor_methods.chunk_size(length, chunks)
+        return self.split([0] * chunks if length == 0 else size, dim)
 
     def tril(self, diagonal: int = 0) -> Tensor:
         return apply_op(rt.tensor_methods.tril, (self, diagonal), name="TrilBackward0")
@@ -1160,9 +1161,10 @@ class Tensor:
     def ceil(self) -> Tensor:
         return self._constant_pieces(array_module(self._data).ceil(self._data), "CeilBackward0")
 
-    def round(self) -> Tensor:
-        """To the nearest integer, halves to even (as PyTorch)."""
-        return self._constant_pieces(array_module(self._data).round(self._data), "RoundBackward0")
+    def round(self, decimals: int = 0) -> Tensor:
+        """To the nearest integer (or ``decimals`` places), halves to even (as PyTorch)."""
+        rounded = array_module(self._data).round(self._data, decimals)
+        return self._constant_pieces(rounded, "RoundBackward0")
 
     def trunc(self) -> Tensor:
         return self._constant_pieces(array_module(self._data).trunc(self._data), "TruncBackward0")

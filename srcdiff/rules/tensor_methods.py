@@ -335,14 +335,14 @@ def tensor_amax_jvp(ans, x, dim=None, keepdim=False, *, dx):
 def tensor_logsumexp(g, ans, x, dim, keepdim=False):
     """The softmax over ``dim`` times the result's gradient, spread over that dim."""
     axis = rt.tensor_methods.axis(dim)
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True, initial=-xp.inf))
     return rt.unreduce(g, x, axis, keepdim) * (e / xp.sum(e, axis=axis, keepdims=True)), None, None
 
 
 @jvp(tm.logsumexp)
 def tensor_logsumexp_jvp(ans, x, dim, keepdim=False, *, dx):
     axis = rt.tensor_methods.axis(dim)
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True, initial=-xp.inf))
     return xp.sum(e * dx, axis=axis, keepdims=keepdim) / xp.sum(e, axis=axis, keepdims=keepdim)
 
 
@@ -354,8 +354,30 @@ keywords(tm.triu, diagonal="k")
 keywords(tm.flip, dims="axis")
 keywords(tm.roll, shifts="shift", dims="axis")
 linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select)
-nondiff("piecewise constant: the derivative is zero wherever it exists", tm.floor, tm.ceil,
-        tm.round, tm.trunc)  # fmt: skip
+
+
+@vjp(tm.floor, tm.ceil, tm.trunc)
+def tensor_step(g, ans, x):
+    """Piecewise constant: zero wherever the derivative exists, recorded as PyTorch
+    records it (the input's ``.grad`` is zeros, not None)."""
+    return xp.zeros_like(x)
+
+
+@vjp(tm.round)
+def tensor_round(g, ans, x, decimals=0):
+    return xp.zeros_like(x), None
+
+
+@jvp(tm.floor, tm.ceil, tm.trunc)
+def tensor_step_jvp(ans, x, *, dx):
+    return xp.zeros_like(ans)
+
+
+@jvp(tm.round)
+def tensor_round_jvp(ans, x, decimals=0, *, dx):
+    return xp.zeros_like(ans)
+
+
 nondiff("a boolean", tm.isnan, tm.isinf, tm.isfinite)
 nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
 

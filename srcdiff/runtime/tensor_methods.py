@@ -587,7 +587,10 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> Any:
     they run out, as PyTorch's)."""
     if not is_array(x):
         return x.chunk(chunks, dim)
-    return split(x, chunk_size(x.shape[checked_dim(x.ndim, dim)], chunks), dim)
+    length = x.shape[checked_dim(x.ndim, dim)]
+    if length == 0:  # as many empty pieces as asked, as PyTorch gives
+        return split(x, [0] * chunk_size(length, chunks) * chunks, dim)
+    return split(x, chunk_size(length, chunks), dim)
 
 
 def chunk_size(length: int, chunks: int) -> int:
@@ -597,11 +600,21 @@ def chunk_size(length: int, chunks: int) -> int:
 
 
 def tril(x: Any, diagonal: int = 0) -> Any:
-    return x.tril(diagonal) if not is_array(x) else array_module(x).tril(x, diagonal)
+    if not is_array(x):
+        return x.tril(diagonal)
+    return array_module(x).tril(_matrices(x, "tril"), diagonal)
 
 
 def triu(x: Any, diagonal: int = 0) -> Any:
-    return x.triu(diagonal) if not is_array(x) else array_module(x).triu(x, diagonal)
+    if not is_array(x):
+        return x.triu(diagonal)
+    return array_module(x).triu(_matrices(x, "triu"), diagonal)
+
+
+def _matrices(x: Any, name: str) -> Any:
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    return x
 
 
 def bmm(x: Any, other: Any) -> Any:
@@ -611,6 +624,11 @@ def bmm(x: Any, other: Any) -> Any:
     if x.ndim != 3 or other.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor, and batch2 too (got {x.ndim}D, "
                            f"{other.ndim}D)")  # fmt: skip
+    if other.shape[:2] != (x.shape[0], x.shape[2]):
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{x.shape[0]}, {x.shape[2]}] but got: [{other.shape[0]}, {other.shape[1]}]."
+        )
     return x @ other
 
 
@@ -632,6 +650,7 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     if not is_array(x):
         return x.gather(dim, index)
     part, _ = gathered(x, dim, index)
+    in_range(index, x.shape[dim], "gather")
     return array_module(x).take_along_axis(part, index, axis=dim)
 
 
@@ -660,18 +679,32 @@ def index_select(x: Any, dim: int, index: Any) -> Any:
         return x.index_select(dim, index)
     if getattr(index, "ndim", 1) > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    return array_module(x).take(x, index, axis=checked_dim(x.ndim, dim))
+    dim = checked_dim(x.ndim, dim)
+    index = array_module(x).reshape(index, (-1,))  # (a 0-d index selects one entry)
+    in_range(index, x.shape[dim], "index_select")
+    return array_module(x).take(x, index, axis=dim)
+
+
+def in_range(index: Any, size: int, name: str) -> None:
+    """Refuse indices outside ``[0, size)``: PyTorch's index_select and gather do (NumPy
+    would count a negative one from the end)."""
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise RuntimeError(f"{name}(): index out of range for a dimension of size {size}")
 
 
 def flip(x: Any, dims: Any) -> Any:
+    """``x.flip(dims)`` (no dim flips nothing, where NumPy's ``axis=None`` flips all)."""
     if not is_array(x):
         return x.flip(dims)
-    return array_module(x).flip(x, axis=axis(dims))
+    return array_module(x).flip(x, axis=tuple(dims) if isinstance(dims, list) else dims)
 
 
 def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
     if not is_array(x):
         return x.roll(shifts, dims)
+    several = [len(v) if isinstance(v, (list, tuple)) else 1 for v in (shifts, dims)]
+    if dims is None and several[0] > 1 or dims is not None and several[0] != several[1]:
+        raise RuntimeError("shifts and dimensions must align")
     return array_module(x).roll(x, shifts, axis=axis(dims))
 
 
@@ -695,10 +728,13 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     if not is_array(x):
         return x.logsumexp(dim, keepdim)
     xp = array_module(x)
+    if x.dtype.kind in "biu":  # (an integer tensor's is float32, as PyTorch's)
+        x = x.astype(np.float32)
     dims = axis(dim)
-    top = x.max(axis=dims, keepdims=True)
+    top = x.max(axis=dims, keepdims=True, initial=-np.inf)  # (-inf where it is empty)
     top = xp.where(xp.isfinite(top), top, 0.0)
-    out = xp.log(xp.exp(x - top).sum(axis=dims, keepdims=True)) + top
+    with np.errstate(divide="ignore"):  # (an empty dim's sum is 0: its log, -inf)
+        out = xp.log(xp.exp(x - top).sum(axis=dims, keepdims=True)) + top
     return out if keepdim else xp.squeeze(out, axis=dims)
 
 

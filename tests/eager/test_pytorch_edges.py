@@ -569,3 +569,40 @@ def test_a_float16_cumsum_adds_in_float32():
 def test_linspace_takes_0d_tensors_as_its_ends():
     t = sd.linspace(sd.tensor(0.0), sd.tensor(1.0), 3)
     assert t.dtype == sd.float32 and t.tolist() == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda x: x.index_select(1, sd.tensor([-1])), "index_select\\(\\): index out of range"),
+        (lambda x: x.gather(1, sd.tensor([[-1], [0]])), "gather\\(\\): index out of range"),
+        (lambda x: x[0].tril(), "tril: input tensor must have at least 2 dimensions"),
+        (lambda x: sd.bmm(x.reshape(1, 2, 3), sd.ones(2, 3, 1)), "first two dimensions"),
+        (lambda x: x.roll((1, 2)), "shifts and dimensions must align"),
+        (lambda x: x.roll(1, (0, 1)), "shifts and dimensions must align"),
+    ],
+)
+def test_the_new_methods_refuse_what_pytorch_refuses(make, said):
+    """NumPy counts a negative index from the end, makes a matrix of a vector, broadcasts
+    batches and rolls by shifts that do not match the dims: each gave a result."""
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match=said):
+        make(x)
+
+
+def test_the_new_methods_at_their_edges_are_pytorchs():
+    assert sd.arange(4.0).flip(()).tolist() == [0.0, 1.0, 2.0, 3.0]  # no dim: no flip
+    assert sd.randn(2, 3).index_select(0, sd.tensor(1)).shape == (1, 3)
+    assert [p.shape for p in sd.zeros(0, 3).chunk(3)] == [(0, 3)] * 3
+    assert sd.zeros(0, 3).logsumexp(0).tolist() == [-np.inf] * 3
+    assert sd.tensor([1.25, 2.5]).round(decimals=1).tolist() == pytest.approx([1.2, 2.5])
+
+    def step(x):
+        y = x.floor() * 2 + sd.ceil(x) + x.round() + x.long().logsumexp(0)
+        y.sum().backward()
+        return y.detach()
+
+    for fn in (step, sd.differentiate(step)):
+        x = sd.tensor([0.5, 1.7], requires_grad=True)
+        y = fn(x)
+        assert y.dtype == sd.float32 and x.grad.tolist() == [0.0, 0.0]  # zeros, not None
