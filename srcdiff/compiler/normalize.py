@@ -334,6 +334,27 @@ class Normalizer:
             return gast.Tuple(elts=[self.index(x) for x in e.elts], ctx=gast.Load())
         return self.atom(e)
 
+    def joined_display(self, e: gast.Tuple | gast.List) -> gast.expr:
+        """``[*xs, v]`` as ``list(xs) + [v]`` (a tuple's as ``tuple(xs) + (v,)``): the
+        joins of lists and tuples compiled code follows."""
+        make = "list" if isinstance(e, gast.List) else "tuple"
+        if make in self.locals:  # (the builtin shadowed: not what the display means)
+            self.reject(next(x for x in e.elts if isinstance(x, gast.Starred)), UNSUPPORTED_EXPR)
+        parts: list[gast.expr] = []
+        run: list[gast.expr] = []
+        for x in [*e.elts, None]:
+            if (x is None or isinstance(x, gast.Starred)) and run:
+                parts.append(type(e)(elts=run, ctx=gast.Load()))
+                run = []
+            if isinstance(x, gast.Starred):
+                parts.append(gast.Call(func=name(make), args=[x.value], keywords=[]))
+            elif x is not None:
+                run.append(x)
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = gast.BinOp(left=joined, op=gast.Add(), right=part)
+        return joined
+
     def callee(self, f: gast.expr) -> gast.expr:
         if isinstance(f, gast.Name) or self.is_module_path(f):
             return f
@@ -369,6 +390,10 @@ class Normalizer:
             return gast.Subscript(
                 value=self.atom(e.value), slice=self.index(e.slice), ctx=gast.Load()
             )
+        if isinstance(e, (gast.Tuple, gast.List)) and any(
+            isinstance(x, gast.Starred) for x in e.elts
+        ):
+            return self.expr(self.joined_display(e))
         if isinstance(e, (gast.Tuple, gast.List)):
             return type(e)(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
         if isinstance(e, gast.Dict):

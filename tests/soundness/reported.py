@@ -3156,3 +3156,11 @@ def a_loop_reading_the_old_value_only_through_floor(x0):
         x = np.floor(x[:1]) + np.tanh(LAYERS[0] @ x0)
         x = x[:3]
     return np.sum(x * x)
+
+
+@case(vec(3), 0.7, wrt=(0, 1))
+def starred_entries_in_list_and_tuple_displays(x, y):
+    """``[*L, v]`` and ``(*t, v)`` were refused (a starred expression)."""
+    pieces = [x * 2.0, np.sin(x)]
+    pair = (x[0], y)
+    return np.stack([*pieces, x**2]).sum() + sum([*pair, 1.0]) + np.sum(np.array((*pair, x[1])))
