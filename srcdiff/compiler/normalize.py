@@ -379,6 +379,12 @@ class Normalizer:
             return gast.Compare(
                 left=self.atom(e.left), ops=e.ops, comparators=[self.atom(e.comparators[0])]
             )
+        if isinstance(e, gast.Call) and self.builtin_call(e) == "reversed" and len(e.args) == 1:
+            # reversed(x) other than a loop's (zip(xs, reversed(xs))): x's entries from its
+            # end, as a sequence (a view of an array), not an iterator
+            seq = gast.Call(func=_rt("reversible"), args=e.args, keywords=[])
+            back = gast.Slice(lower=None, upper=None, step=const(-1))
+            return self.expr(gast.Subscript(value=seq, slice=back, ctx=gast.Load()))
         if isinstance(e, gast.Call):
             return self.call(e)
         if isinstance(e, gast.Attribute):

@@ -3164,3 +3164,14 @@ def starred_entries_in_list_and_tuple_displays(x, y):
     pieces = [x * 2.0, np.sin(x)]
     pair = (x[0], y)
     return np.stack([*pieces, x**2]).sum() + sum([*pair, 1.0]) + np.sum(np.array((*pair, x[1])))
+
+
+@case(np.array([[0.3, -0.5], [0.8, 0.1], [0.2, 0.4]]), vec(2), wrt=(0, 1))
+def reversed_outside_a_loop_header(M, v):
+    """``zip(M, reversed(M))`` and ``list(reversed(L))`` were refused (no rule for
+    reversed); a loop over ``reversed(x)`` itself always compiled."""
+    s = 0.0
+    for a, b in zip(M, reversed(M), strict=True):
+        s = s + np.sum(a * b)
+    pieces = [v, v * 2.0, np.sin(v)]
+    return s + np.sum(list(reversed(pieces))[0] * 3.0)
