@@ -347,7 +347,28 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
                      keywords=[gast.keyword(arg=k.arg, value=norm.atom(k.value))
                                for k in e.keywords if k.arg != "out"] + later)  # fmt: skip
     target = norm.atom(out)
-    return _write_whole(norm, target, norm.temp(call))
+    if not isinstance(target, gast.Name):
+        return _write_whole(norm, target, norm.temp(call))
+    # a name may hold None when the code runs (a parameter passing ``out`` on): NumPy's
+    # new array then, a write into the array otherwise
+    value, result = norm.temp(call), norm.names.fresh()
+    write = gast.Assign(targets=[gast.Subscript(value=target, slice=_const(Ellipsis),
+                                                ctx=gast.Store())],
+                        value=value, type_comment=None)  # fmt: skip
+    given = [write, _assign(result, target)]
+    for st in given:
+        st.lineno = norm.line
+    test = norm.temp(gast.Compare(left=target, ops=[gast.Is()], comparators=[_const(None)]))
+    fresh = _assign(result, value)
+    fresh.lineno = norm.line
+    norm.emit(gast.If(test=test, body=norm.block([fresh]), orelse=norm.block(given)))
+    return _name(result)
+
+
+def _assign(target: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[gast.Name(id=target, ctx=gast.Store(), annotation=None,
+                                          type_comment=None)],
+                       value=value, type_comment=None)  # fmt: skip
 
 
 def _copyto(norm: Normalizer, e: gast.Call) -> gast.expr:

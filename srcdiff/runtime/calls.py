@@ -388,15 +388,10 @@ def partial_function(p: functools.partial) -> types.FunctionType:
         ):
             text.append("/")
     outer = ", ".join(["_srcdiff_func", *bound, *defaults])
-    body = f"        return _srcdiff_func({', '.join(call)})\n"
-    if "out=out" in call and any(q.name == "out" and q.default is None for q in params):
-        # NumPy's out=None asks for a new array: not passed on, as no out= is no write
-        plain = ", ".join(c for c in call if c != "out=out")
-        body = f"        if out is None:\n            return _srcdiff_func({plain})\n" + body
     source = (
         f"def _srcdiff_make({outer}):\n"
         f"    def {name}({', '.join(text)}):\n"
-        f"{body}"
+        f"        return _srcdiff_func({', '.join(call)})\n"
         f"    return {name}\n"
     )
     make = function_of_source(source, f"functools.partial of {func_name}", "_srcdiff_make")

@@ -3175,3 +3175,14 @@ def reversed_outside_a_loop_header(M, v):
         s = s + np.sum(a * b)
     pieces = [v, v * 2.0, np.sin(v)]
     return s + np.sum(list(reversed(pieces))[0] * 3.0)
+
+
+def _doubled_column_sums(x, out=None):
+    return np.sum(x * 2.0, axis=0, out=out)
+
+
+@case(np.array([[0.5, 1.0], [2.0, -1.0]]))
+def out_passed_on_by_a_parameter_that_is_none(x):
+    """``np.sum(..., out=out)`` with ``out`` None when the code runs: taken for an array
+    written into, it failed in every mode (a partial of np.sum passes out=None so too)."""
+    return np.sum(_doubled_column_sums(x) ** 2)
