@@ -119,9 +119,10 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     elif cuda.of_array(data) == "cuda":
         array = data.copy()
     else:
-        inferred = None if dtypes.parse(dtype) is not None else _nested_dtype(data)
+        given = dtypes.parse(dtype) is not None
+        inferred = None if given else _nested_dtype(data)
         array = np.array(_unwrap_nested(data), dtype=inferred)
-        if dtypes.parse(dtype) is None and inferred is None and array.dtype == np.float64:
+        if not given and inferred is None and array.dtype == np.float64:
             array = array.astype(np.float32)  # no numbers: an empty tensor, float32
     return _finish(array, dtype, device, requires_grad)
 

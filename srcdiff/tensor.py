@@ -305,13 +305,6 @@ def _axis_kwargs(dim: Any, keepdim: bool) -> dict:
     return kwargs
 
 
-def _shape_arg(shape: tuple) -> tuple:
-    """``(2, 3)`` from ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
-
-
 def _unary(fn: Callable, name: str, doc: str, floating: bool = True) -> Callable:
     def method(self: Tensor) -> Tensor:
         x = self._floating() if floating else self
@@ -348,7 +341,7 @@ class Tensor:
             elif all(isinstance(a, (int, np.integer)) for a in args) or (
                 len(args) == 1 and isinstance(args[0], Size)
             ):
-                data = np.zeros(_shape_arg(args), dtype=dt)
+                data = np.zeros(rt.tensor_methods.shape_of(args), dtype=dt)
             else:
                 data = np.array(_unwrap_nested(args[0]), dtype=dt)
         if device is not None:
@@ -1030,7 +1023,7 @@ class Tensor:
     # ---- shapes --------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
-        shape = _shape_arg(shape)
+        shape = rt.tensor_methods.shape_of(shape)
         return apply_op(np.reshape, (self, shape), name="ViewBackward0", view=True)
 
     view = reshape
@@ -1062,7 +1055,12 @@ class Tensor:
         return apply_op("ndarray.T", (self,), name="PermuteBackward0", view=True)
 
     def permute(self, *dims: Any) -> Tensor:
-        return apply_op(np.transpose, (self, _shape_arg(dims)), name="PermuteBackward0", view=True)
+        return apply_op(
+            np.transpose,
+            (self, rt.tensor_methods.shape_of(dims)),
+            name="PermuteBackward0",
+            view=True,
+        )
 
     def squeeze(self, dim: Any = None) -> Tensor:
         """Drop the dims of size 1 (of those in ``dim``, an int or a tuple, when given)."""
@@ -1076,7 +1074,7 @@ class Tensor:
         return apply_op(np.expand_dims, (self, dim), name="UnsqueezeBackward0", view=True)
 
     def expand(self, *sizes: Any) -> Tensor:
-        sizes = _shape_arg(sizes)
+        sizes = rt.tensor_methods.shape_of(sizes)
         lead = len(sizes) - self.ndim
         shape = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         return apply_op(np.broadcast_to, (self, shape), name="ExpandBackward0", view=True)
@@ -1123,7 +1121,7 @@ class Tensor:
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tiled ``sizes`` times along each dim (new leading dims for extra sizes)."""
-        return apply_op(rt.tensor_methods.repeat, (self, *_shape_arg(sizes)),
+        return apply_op(rt.tensor_methods.repeat, (self, *rt.tensor_methods.shape_of(sizes)),
                         name="RepeatBackward0")  # fmt: skip
 
     def index_select(self, dim: int, index: Tensor) -> Tensor:

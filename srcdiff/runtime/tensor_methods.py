@@ -194,8 +194,7 @@ def expand(x: Any, *sizes: Any) -> Any:
     """``x.expand(*sizes)``: broadcast to ``sizes`` (-1 keeps a dim), a read-only view."""
     if not is_array(x):
         return x.expand(*sizes)
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
+    sizes = shape_of(sizes)
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     return array_module(x).broadcast_to(x, shape)
@@ -664,13 +663,13 @@ def repeat(x: Any, *sizes: Any) -> Any:
 def repeat_sizes(x: Any, sizes: tuple) -> tuple:
     """``repeat``'s sizes as one tuple, at least one per dim of ``x`` (as PyTorch asks;
     NumPy's ``tile`` would fill the missing ones with 1)."""
-    sizes = _sizes(sizes)
+    sizes = shape_of(sizes)
     if len(sizes) < x.ndim:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of "
             "dimensions of tensor"
         )
-    return tuple(int(n) for n in sizes)
+    return sizes
 
 
 def index_select(x: Any, dim: int, index: Any) -> Any:
@@ -748,20 +747,23 @@ def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
 
 
 def new_zeros(x: Any, *size: Any, dtype: Any = None) -> Any:
-    return array_module(x).zeros(_sizes(size), dtype=_numpy_dtype(dtype) or x.dtype)
+    return array_module(x).zeros(shape_of(size), dtype=_numpy_dtype(dtype) or x.dtype)
 
 
 def new_ones(x: Any, *size: Any, dtype: Any = None) -> Any:
-    return array_module(x).ones(_sizes(size), dtype=_numpy_dtype(dtype) or x.dtype)
+    return array_module(x).ones(shape_of(size), dtype=_numpy_dtype(dtype) or x.dtype)
 
 
 def new_full(x: Any, size: Any, fill_value: Any, dtype: Any = None) -> Any:
-    return array_module(x).full(_sizes((size,)), fill_value, dtype=_numpy_dtype(dtype) or x.dtype)
+    return array_module(x).full(shape_of((size,)), fill_value, dtype=_numpy_dtype(dtype) or x.dtype)
 
 
-def _sizes(size: tuple) -> tuple:
-    """A size given as numbers or as one tuple, list or Size."""
-    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+def shape_of(size: tuple) -> tuple:
+    """A size given as numbers (``f(2, 3)``) or as one tuple, list or Size (``f((2, 3))``),
+    as a tuple of ints."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
 
 
 def _numpy_dtype(dtype: Any) -> Any:
