@@ -36,7 +36,6 @@ from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
     assign,
-    clone,
     const,
     index_value,
     is_rt_call,
@@ -46,7 +45,7 @@ from .normalize import (
     walk,
 )
 from .optimize import folded
-from .template import _locals_of, _Substitute, _template
+from .template import _locals_of, _template, instantiate
 from .trace import (
     at,
     attr,
@@ -418,7 +417,7 @@ class TangentBuilder:
                 elts=[name(self.dname(e.id)) if self.active(e) else
                       gast.Constant(value=None, kind=None) for e in extra.elts],
                 ctx=gast.Load())  # fmt: skip
-        body = [_Substitute(mapping).visit(clone(st)) for st in tree.body]
+        body = instantiate(tree.body, mapping, fold=False)
         *prelude, ret = body
         parts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
         chosen = [part for p, part in zip(forward.tangents, parts, strict=True)

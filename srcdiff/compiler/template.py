@@ -47,41 +47,52 @@ def _template(fn: Any) -> gast.FunctionDef:
     return tree
 
 
-class _Substitute(gast.NodeTransformer):
-    def __init__(self, mapping: dict[str, gast.expr]):
-        self.mapping = mapping
-
-    def visit_Name(self, node: gast.Name) -> gast.expr:
-        if node.id in self.mapping:
-            new = self.mapping[node.id]
-            if isinstance(new, str):
-                return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
-            return clone(new)
+def instantiate(node: Any, mapping: dict[str, Any], fold: bool = True) -> Any:
+    """A copy of a template's ``node`` (a tree, or a list of them) with the names of
+    ``mapping`` replaced: by a fresh name where it maps to a string, by a copy of the
+    expression it maps to otherwise. ``fold``: ``axis is None`` of a literal ``axis`` is
+    the answer, known now (written out, ``(0, 2) is None`` is a SyntaxWarning), and an
+    ``x if c else y`` of a known ``c`` the branch it picks. One pass, as ``clone`` copies:
+    rules are expanded at every statement the adjoint differentiates."""
+    if type(node) is list:
+        return [instantiate(x, mapping, fold) for x in node]
+    if not isinstance(node, gast.AST):
         return node
+    cls = type(node)
+    if cls is gast.Name and node.id in mapping:
+        new = mapping[node.id]
+        if isinstance(new, str):
+            return gast.Name(id=new, ctx=clone(node.ctx), annotation=None, type_comment=None)
+        return instantiate(new, _NOTHING, fold)  # (its names are the caller's, kept)
+    new = cls.__new__(cls)
+    new.__dict__.update(node.__dict__)
+    if "facts" in new.__dict__:  # the copy's facts are its own (as ``clone``'s)
+        new.facts = new.facts.copy()
+    for f in node._fields:
+        value = getattr(node, f, None)
+        if type(value) is list or isinstance(value, gast.AST):
+            setattr(new, f, instantiate(value, mapping, fold))
+    if not fold:
+        return new
+    if (
+        cls is gast.Compare
+        and len(new.ops) == 1
+        and isinstance(new.ops[0], (gast.Is, gast.IsNot))
+        and _is_none(new.comparators[0])
+        and _literal(new.left)
+    ):
+        same = _is_none(new.left)
+        return const(same if isinstance(new.ops[0], gast.Is) else not same)
+    if (
+        cls is gast.IfExp
+        and isinstance(new.test, gast.Constant)
+        and isinstance(new.test.value, bool)
+    ):
+        return new.body if new.test.value else new.orelse
+    return new
 
 
-class _FoldNone(gast.NodeTransformer):
-    """``axis is None`` of a rule given a literal ``axis``: the answer, known now (written
-    out, ``(0, 2) is None`` is a SyntaxWarning), and the branch of an ``x if c else y``
-    it picks."""
-
-    def visit_Compare(self, node: gast.Compare) -> gast.expr:
-        self.generic_visit(node)
-        if (
-            len(node.ops) == 1
-            and isinstance(node.ops[0], (gast.Is, gast.IsNot))
-            and _is_none(node.comparators[0])
-            and _literal(node.left)
-        ):
-            same = _is_none(node.left)
-            return const(same if isinstance(node.ops[0], gast.Is) else not same)
-        return node
-
-    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
-        self.generic_visit(node)
-        if isinstance(node.test, gast.Constant) and isinstance(node.test.value, bool):
-            return node.body if node.test.value else node.orelse
-        return node
+_NOTHING: dict[str, Any] = {}
 
 
 def _is_none(e: gast.expr) -> bool:
@@ -129,7 +140,7 @@ def expand(
     mapping.update(bound)
     for local in _template_locals(rule.fn):
         mapping[local] = names.fresh(local.strip("_") or "t")
-    body = [_FoldNone().visit(_Substitute(mapping).visit(clone(s))) for s in tree.body]
+    body = instantiate(tree.body, mapping)
     *prelude, ret = body
     if not isinstance(ret, gast.Return):
         raise TypeError(f"rule {rule.name} must end with a return")

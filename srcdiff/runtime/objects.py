@@ -7,6 +7,7 @@ gradient handed back to the caller is an object of the argument's class
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -229,15 +230,28 @@ def out_position(fn: Any) -> int | None:
     if isinstance(fn, np.ufunc):
         return fn.nin
     try:
+        return _OUT_POSITIONS[fn]
+    except (KeyError, TypeError):  # (TypeError: fn takes no weak reference)
+        pass
+    try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):  # no signature to read
         return None
+    position = None
     for i, p in enumerate(parameters):
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            return None
+            break
         if p.name == "out":
-            return i
-    return None
+            position = i
+            break
+    with contextlib.suppress(TypeError):  # (fn takes no weak reference: not kept)
+        _OUT_POSITIONS[fn] = position
+    return position
+
+
+# out_position's answers (reading a signature costs more than the rest of a call's
+# compilation); weakly: gone with the function
+_OUT_POSITIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def refuse_out(fn: Any, position: int | None, args: tuple, kwargs: dict) -> None:

@@ -3,15 +3,18 @@ of statements that come from one user line, and a map back to the user's lines."
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
+from pathlib import Path
 
 import gast
 import numpy as np
 import pytest
 
 import srcdiff as sd
-from srcdiff.compiler.emit import emit
+import srcdiff as srcdiff_root
+from srcdiff.compiler.emit import emit, to_ast
 from srcdiff.compiler.parse import parse
 
 from . import functions  # noqa: F401  (fills CASES)
@@ -125,3 +128,17 @@ def test_the_source_of_a_gradient_has_a_header_and_both_functions():
     assert "def loss_primal(" in text and "def loss_adjoint(" in text
     assert f"# line {first + 1}: h = np.tanh(x @ w)" in text
     assert f"# line {first + 2}: if branch taken" in text
+
+
+SOURCES = sorted((Path(srcdiff_root.__file__).parent).rglob("*.py")) + sorted(
+    Path(__file__).parent.glob("*.py")
+)
+
+
+@pytest.mark.parametrize("path", SOURCES[::7], ids=lambda p: p.name)
+def test_to_ast_unparses_as_gasts_own_converter(path):
+    # emit's converter against gast's, over real Python: the project's own modules and
+    # these tests (functions with defaults, *args, keyword-only parameters, annotations,
+    # try/except ... as, lambdas, comprehensions, f-strings, decorators, classes)
+    tree = gast.parse(path.read_text())
+    assert ast.unparse(to_ast(tree)) == ast.unparse(gast.gast_to_ast(tree))
