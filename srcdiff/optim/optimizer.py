@@ -115,13 +115,13 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
+            for p in group["params"]:  # (a parameter is a leaf: its own ``_grad``, read
+                if p._grad is None:  # without the property, a training step's microsecond)
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
-                    p.grad.zero_()
+                    p._grad.zero_()
 
     # ---- saving and loading ------------------------------------------------------------
 
