@@ -55,6 +55,7 @@ class LRScheduler:
     """
 
     _get_lr_called_within_step: bool = False
+    _is_initial: bool = False  # within the step construction takes (see _initial_step)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
@@ -74,8 +75,15 @@ class LRScheduler:
         self._initial_step()
 
     def _initial_step(self) -> None:
+        """The step construction takes. A schedule resumed (``last_epoch`` given) keeps
+        the lrs it finds there: the recurrences of ``get_lr`` return them as they are
+        (``_is_initial``), rather than step a second time past the epoch they were saved at."""
         self._step_count = 0
-        self.step()
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def state_dict(self) -> dict[str, Any]:
         """Every attribute but the optimizer (whose own state_dict holds the lrs)."""
@@ -105,7 +113,9 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed_form = getattr(self, "_get_closed_form_lr", None)
                 values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=False):
+        # (a group added to the optimizer after the schedule has no lr of its own here:
+        # refused, as in PyTorch, rather than left as it is)
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -246,7 +256,7 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
-        if self.last_epoch == 0:
+        if self._is_initial:
             return _lrs(self.optimizer)
         return [lr * self.gamma for lr in _lrs(self.optimizer)]
 
@@ -282,9 +292,9 @@ class CosineAnnealingLR(LRScheduler):
         _warn_get_lr_called_within_step(self)
         t, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         groups = self.optimizer.param_groups
-        if t == 0:
+        if self._is_initial:
             return _lrs(self.optimizer)
-        if self._step_count == 1 and t > 0:  # resumed: nothing to recur from
+        if self._step_count == 1 and t > 0:  # (a step count reset by hand: nothing to recur from)
             return [
                 eta_min + (base_lr - eta_min) * (1 + math.cos(t * math.pi / t_max)) / 2
                 for base_lr in self.base_lrs
@@ -292,7 +302,7 @@ class CosineAnnealingLR(LRScheduler):
         if (t - 1 - t_max) % (2 * t_max) == 0:  # the lowest point: cos(pi t / T_max) = -1
             return [
                 group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
-                for base_lr, group in zip(self.base_lrs, groups, strict=False)
+                for base_lr, group in zip(self.base_lrs, groups, strict=True)
             ]
         return [
             (1 + math.cos(math.pi * t / t_max))

@@ -127,14 +127,16 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``,
-        parameters numbered in group order, as PyTorch saves it."""
+        parameters numbered in group order, as PyTorch saves it. Each parameter's state is
+        the optimizer's own, as in PyTorch: it goes on changing with training (its step
+        count with its averages). ``copy.deepcopy`` it, or ``sd.save`` it, for a snapshot."""
         index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
             packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append(packed)
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        state = {index[id(p)]: s for p, s in self.state.items() if id(p) in index}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

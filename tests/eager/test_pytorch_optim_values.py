@@ -83,7 +83,15 @@ def _same(got: dict[str, list], prefix: str) -> None:
 
 
 def test_schedulers_give_pytorchs_learning_rates():
-    _same(programs.schedulers(sd), "lr_scheduler/")
+    got = programs.schedulers(sd)
+    _same({k: v for k, v in got.items() if k.startswith("lr_scheduler/")}, "lr_scheduler/")
+
+
+def test_schedulers_resumed_from_a_checkpoint_give_pytorchs_learning_rates():
+    # a schedule given last_epoch keeps the lrs it finds for its first step, as PyTorch's
+    got = programs.schedulers(sd)
+    resumed = {k: v for k, v in got.items() if k.startswith("lr_scheduler-resumed/")}
+    _same(resumed, "lr_scheduler-resumed/")
 
 
 def test_initializers_fill_what_pytorchs_fill():

@@ -8,7 +8,7 @@ import pytest
 
 from srcdiff import nn
 from srcdiff.creation import manual_seed, randn, tensor
-from srcdiff.optim import Adagrad, AdamW, RMSprop
+from srcdiff.optim import Adagrad, Adam, AdamW, RMSprop
 
 from .test_adagrad import documented_adagrad
 from .test_adamw import documented_adamw
@@ -107,3 +107,19 @@ def test_a_loaded_state_is_not_shared_with_the_saved_one():
     train(twin, twin_optimizer, x, y, 2)
     after = optimizer.state_dict()["state"][0]
     assert all(np.array_equal(after[k].numpy(), v) for k, v in before.items())
+
+
+def test_a_state_dict_refers_to_the_live_state_as_pytorchs_does():
+    # saved without a copy and training goes on: its step count and its averages move
+    # together (a step count frozen at saving beside averages that moved on mixed two
+    # points of the run when loaded); a deepcopy keeps the point it was taken at
+    model, x, y = model_and_batch()
+    optimizer = Adam(model.parameters(), lr=0.01)
+    train(model, optimizer, x, y, 2)
+    saved, snapshot = optimizer.state_dict(), copy.deepcopy(optimizer.state_dict())
+    train(model, optimizer, x, y, 1)
+    live = optimizer.state[next(model.parameters())]
+    assert saved["state"][0]["step"] == live["step"] == 3
+    assert np.array_equal(saved["state"][0]["exp_avg"].numpy(), live["exp_avg"].numpy())
+    assert snapshot["state"][0]["step"] == 2
+    assert not np.array_equal(snapshot["state"][0]["exp_avg"].numpy(), live["exp_avg"].numpy())

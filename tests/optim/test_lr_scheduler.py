@@ -137,22 +137,35 @@ def test_resuming_needs_initial_lr():
         StepLR(optimizer(), step_size=2, last_epoch=4)
 
 
-def test_resuming_continues_the_schedule():
+def test_resuming_keeps_the_lrs_it_finds_then_continues_the_schedule():
     opt = optimizer()
     first = ExponentialLR(opt, gamma=0.5)
     schedule(first, 3)
-    resumed = ExponentialLR(opt, gamma=0.5, last_epoch=3)  # a step to epoch 4
+    resumed = ExponentialLR(opt, gamma=0.5, last_epoch=3)  # its first step keeps the lrs
     assert resumed.last_epoch == 4
+    assert np.allclose(resumed.get_last_lr(), [b * 0.5**3 for b in BASES])
+    resumed.step()
     assert np.allclose(resumed.get_last_lr(), [b * 0.5**4 for b in BASES])
 
 
-def test_cosine_resumed_uses_the_closed_form():
+def test_cosine_resumed_recurs_from_the_lrs_it_finds():
     opt = optimizer()
     for group in opt.param_groups:
         group["initial_lr"] = group["lr"]
-        group["lr"] = 123.0  # not recurred from
+        group["lr"] = 0.5
     scheduler = CosineAnnealingLR(opt, T_max=10, last_epoch=2)
-    assert np.allclose(scheduler.get_last_lr(), [cosine(0.0, 10)(b, 3) for b in BASES])
+    assert scheduler.get_last_lr() == [0.5] * len(BASES)
+    scheduler.step()
+    ratio = (1 + math.cos(math.pi * 4 / 10)) / (1 + math.cos(math.pi * 3 / 10))
+    assert np.allclose(scheduler.get_last_lr(), [0.5 * ratio] * len(BASES))
+
+
+def test_a_group_added_after_the_scheduler_is_refused_at_its_step():
+    opt = optimizer()
+    scheduler = LambdaLR(opt, lambda epoch: 0.5**epoch)
+    opt.add_param_group({"params": [tensor([0.0], requires_grad=True)], "lr": 1.0})
+    with pytest.raises(ValueError, match="zip"):
+        scheduler.step()
 
 
 def test_chained_schedulers_multiply():

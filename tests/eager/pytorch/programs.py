@@ -449,22 +449,22 @@ PLATEAU_METRICS += [0.6999, 0.7, 0.72, 0.65, 0.66, 0.67, 0.68, 0.69]
 
 
 def _schedulers(torch: Any) -> dict[str, Any]:
-    """Makers of each scheduler, for an optimizer."""
+    """Makers of each scheduler, for an optimizer (and ``last_epoch=``, resuming one)."""
     sched = torch.optim.lr_scheduler
     return {
-        "StepLR": lambda o: sched.StepLR(o, step_size=5, gamma=0.5),
-        "MultiStepLR": lambda o: sched.MultiStepLR(o, milestones=[3, 8, 15], gamma=0.3),
-        "ExponentialLR": lambda o: sched.ExponentialLR(o, gamma=0.9),
-        "CosineAnnealingLR": lambda o: sched.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
-        "CosineAnnealingLR-T_max=7": lambda o: sched.CosineAnnealingLR(o, T_max=7),
-        "LambdaLR": lambda o: sched.LambdaLR(o, lr_lambda=lambda epoch: 0.95**epoch),
-        "LambdaLR-inverse": lambda o: sched.LambdaLR(o, lr_lambda=lambda e: 1 / (e + 1)),
-        "ReduceLROnPlateau": lambda o: sched.ReduceLROnPlateau(o, factor=0.5, patience=2),
-        "ReduceLROnPlateau-all": lambda o: sched.ReduceLROnPlateau(
-            o, mode="max", factor=0.3, patience=1, threshold=0.05, cooldown=2, min_lr=0.002
+        "StepLR": lambda o, **kw: sched.StepLR(o, step_size=5, gamma=0.5, **kw),
+        "MultiStepLR": lambda o, **kw: sched.MultiStepLR(o, milestones=[3, 8, 15], gamma=0.3, **kw),
+        "ExponentialLR": lambda o, **kw: sched.ExponentialLR(o, gamma=0.9, **kw),
+        "CosineAnnealingLR": lambda o, **kw: sched.CosineAnnealingLR(o, T_max=10, eta_min=0.001, **kw),
+        "CosineAnnealingLR-T_max=7": lambda o, **kw: sched.CosineAnnealingLR(o, T_max=7, **kw),
+        "LambdaLR": lambda o, **kw: sched.LambdaLR(o, lr_lambda=lambda epoch: 0.95**epoch, **kw),
+        "LambdaLR-inverse": lambda o, **kw: sched.LambdaLR(o, lr_lambda=lambda e: 1 / (e + 1), **kw),
+        "ReduceLROnPlateau": lambda o, **kw: sched.ReduceLROnPlateau(o, factor=0.5, patience=2, **kw),
+        "ReduceLROnPlateau-all": lambda o, **kw: sched.ReduceLROnPlateau(
+            o, mode="max", factor=0.3, patience=1, threshold=0.05, cooldown=2, min_lr=0.002, **kw
         ),
-        "ReduceLROnPlateau-abs": lambda o: sched.ReduceLROnPlateau(
-            o, factor=0.7, patience=0, threshold=0.01, threshold_mode="abs", eps=1e-3
+        "ReduceLROnPlateau-abs": lambda o, **kw: sched.ReduceLROnPlateau(
+            o, factor=0.7, patience=0, threshold=0.01, threshold_mode="abs", eps=1e-3, **kw
         ),
     }
 
@@ -487,7 +487,30 @@ def schedulers(torch: Any) -> Values:
                 scheduler.step()
             lrs.append(optimizer.param_groups[0]["lr"])
         out[f"lr_scheduler/{key}"] = lrs
+        if not key.startswith("ReduceLROnPlateau"):
+            out[f"lr_scheduler-resumed/{key}"] = _resumed(torch, make)
     return out
+
+
+def _resumed(torch: Any, make: Any, saved_at: int = 6) -> list[float]:
+    """The lrs of a schedule resumed from a checkpoint: ``saved_at`` epochs, then a new
+    optimizer loading the state of the first (its lrs and initial_lrs), a new scheduler
+    given ``last_epoch=saved_at``, and 6 epochs more."""
+    p = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=0.1)
+    scheduler = make(optimizer)
+    for _ in range(saved_at):
+        optimizer.step()
+        scheduler.step()
+    resumed = torch.optim.SGD([p], lr=0.1)
+    resumed.load_state_dict(optimizer.state_dict())
+    scheduler = make(resumed, last_epoch=saved_at)
+    lrs = [resumed.param_groups[0]["lr"]]
+    for _ in range(6):
+        resumed.step()
+        scheduler.step()
+        lrs.append(resumed.param_groups[0]["lr"])
+    return lrs
 
 
 def _initializers(init: Any) -> dict[str, Any]:
