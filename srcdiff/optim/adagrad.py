@@ -19,11 +19,12 @@ class Adagrad(Optimizer):
     g = -g                                        (if maximize)
     g = g + weight_decay * p                      (if weight_decay)
     clr = lr / (1 + (t - 1) * lr_decay)
-    s = s + g * g                                 (s0 = initial_accumulator_value)
+    s = s + g * g       (s0 = initial_accumulator_value, the constructor's: as in PyTorch,
+                         a parameter group's own value is kept in it but never read)
     p = p - clr * g / (sqrt(s) + eps)
 
-    As in PyTorch, the state (``step`` 0 and ``sum``) of every parameter is made when its
-    group is added, not at its first step.
+    As in PyTorch, the state (``step`` 0 and ``sum``) of the constructor's parameters is
+    made at once, not at their first step; that of a group added later, at its first step.
     """
 
     def __init__(
@@ -46,26 +47,25 @@ class Adagrad(Optimizer):
             maximize=maximize,
         )
         super().__init__(params, defaults)
+        for group in self.param_groups:  # (a group added later: at its first step)
+            for p in group["params"]:
+                self._init_state(p)
 
     nonnegative = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        for p in group["params"]:
-            self._init_state(p, group)
-
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+    def _init_state(self, p: Tensor) -> dict[str, Any]:
         state = self.state[p]
         if not state:
             full_like = array_module(p._data).full_like
             state["step"] = 0
-            state["sum"] = Tensor._make(full_like(p._data, group["initial_accumulator_value"]))
+            # the constructor's value, as PyTorch fills it (a group's own is not read)
+            value = self.defaults["initial_accumulator_value"]
+            state["sum"] = Tensor._make(full_like(p._data, value))
         return state
 
     def update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
-        states = [self._init_state(p, group) for p in params]  # made anew after a load
+        states = [self._init_state(p) for p in params]  # made anew after a load
         for state in states:
             state["step"] += 1
         adagrad(

@@ -64,13 +64,15 @@ def test_several_steps_match_the_documented_algorithm(options):
     assert np.allclose(values, expected, rtol=0, atol=1e-12)
 
 
-def test_state_is_made_with_the_group():
+def test_state_is_made_by_the_constructor_and_for_a_group_added_later_at_its_step():
     a, b = tensor([1.0, 2.0], requires_grad=True), tensor([3.0], requires_grad=True)
     optimizer = Adagrad([a], initial_accumulator_value=0.5)
     optimizer.add_param_group({"params": [b], "initial_accumulator_value": 2.0})
     assert optimizer.state[a]["step"] == 0 and optimizer.state[a]["sum"].tolist() == [0.5, 0.5]
-    assert optimizer.state[b]["sum"].tolist() == [2.0]
-    assert optimizer.state_dict()["state"][1]["sum"].tolist() == [2.0]
+    assert list(optimizer.state_dict()["state"]) == [0]  # as PyTorch's: nothing for b yet
+    (a.sum() + b.sum()).backward()
+    optimizer.step()
+    assert optimizer.state[b]["step"] == 1 and optimizer.state[b]["sum"].tolist() == [1.5]
 
 
 def test_defaults_and_validation():
@@ -93,3 +95,16 @@ def test_defaults_and_validation():
     ]:
         with pytest.raises(ValueError, match=message):
             Adagrad([p], **{name: -1})
+
+
+def test_the_accumulators_start_at_the_constructors_value_in_every_group():
+    # PyTorch 2.13 fills every sum with the constructor's initial_accumulator_value, also
+    # for a group given its own (kept in the group, never read) and one added later
+    a, b, c = (tensor([1.0], requires_grad=True) for _ in range(3))
+    optimizer = Adagrad([{"params": [a]}, {"params": [b], "initial_accumulator_value": 3.0}],
+                        lr=1.0)  # fmt: skip
+    optimizer.add_param_group({"params": [c], "initial_accumulator_value": 8.0})
+    (a + b + c).sum().backward()
+    optimizer.step()
+    assert [p.tolist() for p in (a, b, c)] == [[0.0], [0.0], [0.0]]  # PyTorch's values
+    assert optimizer.param_groups[1]["initial_accumulator_value"] == 3.0

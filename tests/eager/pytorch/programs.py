@@ -455,11 +455,17 @@ def _schedulers(torch: Any) -> dict[str, Any]:
         "StepLR": lambda o, **kw: sched.StepLR(o, step_size=5, gamma=0.5, **kw),
         "MultiStepLR": lambda o, **kw: sched.MultiStepLR(o, milestones=[3, 8, 15], gamma=0.3, **kw),
         "ExponentialLR": lambda o, **kw: sched.ExponentialLR(o, gamma=0.9, **kw),
-        "CosineAnnealingLR": lambda o, **kw: sched.CosineAnnealingLR(o, T_max=10, eta_min=0.001, **kw),
+        "CosineAnnealingLR": lambda o, **kw: sched.CosineAnnealingLR(
+            o, T_max=10, eta_min=0.001, **kw
+        ),
         "CosineAnnealingLR-T_max=7": lambda o, **kw: sched.CosineAnnealingLR(o, T_max=7, **kw),
         "LambdaLR": lambda o, **kw: sched.LambdaLR(o, lr_lambda=lambda epoch: 0.95**epoch, **kw),
-        "LambdaLR-inverse": lambda o, **kw: sched.LambdaLR(o, lr_lambda=lambda e: 1 / (e + 1), **kw),
-        "ReduceLROnPlateau": lambda o, **kw: sched.ReduceLROnPlateau(o, factor=0.5, patience=2, **kw),
+        "LambdaLR-inverse": lambda o, **kw: sched.LambdaLR(
+            o, lr_lambda=lambda e: 1 / (e + 1), **kw
+        ),
+        "ReduceLROnPlateau": lambda o, **kw: sched.ReduceLROnPlateau(
+            o, factor=0.5, patience=2, **kw
+        ),
         "ReduceLROnPlateau-all": lambda o, **kw: sched.ReduceLROnPlateau(
             o, mode="max", factor=0.3, patience=1, threshold=0.05, cooldown=2, min_lr=0.002, **kw
         ),
