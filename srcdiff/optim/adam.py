@@ -16,7 +16,10 @@ __all__ = ["Adam", "adam"]
 class Adam(Optimizer):
     r"""Adam, with PyTorch's formulas. For each parameter p with gradient g, at step t:
 
-    g = g + weight_decay * p                     (if weight_decay)
+    g = -g                                       (if maximize)
+    g = g + weight_decay * p                     (if weight_decay, not decoupled)
+    p = p * (1 - lr * weight_decay)              (decoupled_weight_decay: AdamW's, which g
+                                                  does not see)
     m = m + (1 - beta1) * (g - m)                (the lerp of PyTorch; m0 = 0)
     v = beta2 * v + (1 - beta2) * g * g          (v0 = 0)
     v_max = max(v_max, v)                        (amsgrad; then v_max replaces v below)
@@ -31,9 +34,26 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
 
@@ -44,18 +64,24 @@ class Adam(Optimizer):
         states = []
         for p in params:
             state = self.state[p]
+            zeros = array_module(p._data).zeros_like
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = Tensor._make(array_module(p._data).zeros_like(p._data))
-                state["exp_avg_sq"] = Tensor._make(array_module(p._data).zeros_like(p._data))
+                state["exp_avg"] = Tensor._make(zeros(p._data))
+                state["exp_avg_sq"] = Tensor._make(zeros(p._data))
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = Tensor._make(array_module(p._data).zeros_like(p._data))
+                state["max_exp_avg_sq"] = Tensor._make(zeros(p._data))
             state["step"] += 1
             states.append(state)
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        if decoupled and weight_decay != 0:
+            for p in params:
+                p._data *= 1 - lr * weight_decay
         beta1, beta2 = group["betas"]
         adam(
             [p._data for p in params],
-            [p.grad._data for p in params],
+            [-p.grad._data if group["maximize"] else p.grad._data for p in params],
             [s["exp_avg"]._data for s in states],
             [s["exp_avg_sq"]._data for s in states],
             [s["max_exp_avg_sq"]._data for s in states] if group["amsgrad"] else [],
@@ -63,8 +89,8 @@ class Adam(Optimizer):
             amsgrad=group["amsgrad"],
             beta1=beta1,
             beta2=beta2,
-            lr=group["lr"],
-            weight_decay=group["weight_decay"],
+            lr=lr,
+            weight_decay=0 if decoupled else weight_decay,  # (decoupled: applied above)
             eps=group["eps"],
         )
 

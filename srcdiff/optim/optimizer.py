@@ -3,6 +3,7 @@ state, zero_grad, saving and loading), apart from the update formulas."""
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,7 +12,7 @@ from .. import cuda, grad_mode
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
-Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 UNORDERED = (
     "optimizer parameters need to be organized in ordered collections, but the "
     "ordering of tensors in sets will change between runs. Please use a list instead."
@@ -27,8 +28,13 @@ _INVALID = {"lr": "learning rate", "eps": "epsilon value"}  # the others: "<name
 
 class Optimizer:
     """Holds ``param_groups`` (dicts of ``params`` and hyperparameters, missing ones filled
-    from ``defaults``) and ``state`` (a dict per parameter). Subclasses validate a group in
-    ``check_group`` and update one in ``update_group``."""
+    from ``defaults``) and ``state`` (a dict per parameter). Subclasses validate their
+    constructor's values in ``check_group`` and update a group in ``update_group``.
+
+    PyTorch's choices of kernel (``foreach``, ``fused``, ``capturable``) are taken and kept
+    in the groups as PyTorch keeps them: srcdiff has one implementation, PyTorch's
+    for-loop one, whose values they leave unchanged. ``differentiable=True`` (a step
+    recorded for autograd) is refused."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
@@ -38,7 +44,16 @@ class Optimizer:
             )
         if isinstance(params, set):
             raise TypeError(UNORDERED)
-        self.defaults = defaults
+        if defaults.get("differentiable"):
+            raise NotImplementedError(
+                f"{type(self).__name__}(differentiable=True): srcdiff does not record an "
+                "optimizer's step for autograd; compute the update with Tensor operations "
+                "to differentiate through it"
+            )
+        if defaults.get("fused") and defaults.get("foreach"):
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        self.check_group(defaults)  # the constructor's values (a group's own are not checked,
+        self.defaults = defaults  # as in PyTorch: a negative lr in one group ascends there)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
@@ -61,22 +76,42 @@ class Optimizer:
         elif isinstance(params, set):
             raise TypeError(UNORDERED)
         params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]  # model.named_parameters()
+        if names:
+            if len(names) != len(params):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            params = [p[1] for p in params]
+            param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
                     f"optimizer can only optimize Tensors, but one of the params is {_describe(p)}"
                 )
-            if not p.is_leaf:
+            if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-        ids = {id(p) for p in params}
-        if len(ids) != len(params):
-            raise ValueError("a parameter group holds the same parameter twice")
-        if any(id(p) in ids for g in self.param_groups for p in g["params"]):
-            raise ValueError("some parameters appear in more than one parameter group")
-        self.check_group({**self.defaults, **param_group})
         param_group["params"] = params
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
+        ids = {id(p) for p in params}
+        if len(ids) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for "
+                "more information",
+                stacklevel=3,
+            )
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. cannot add param "
+                    f"group {which} to the optimizer"
+                )
+        if any(id(p) in ids for g in self.param_groups for p in g["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
     nonnegative: tuple[str, ...] = ()  # hyperparameters that may not be negative

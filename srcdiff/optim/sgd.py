@@ -16,6 +16,7 @@ class SGD(Optimizer):
     r"""Stochastic gradient descent, with PyTorch's formulas. For each parameter p with
     gradient g, at step t:
 
+        g = -g                                            (if maximize)
         g = g + weight_decay * p                          (if weight_decay)
         b = g  (t = 1),   b = momentum * b + (1 - dampening) * g  (t > 1)   (if momentum)
         g = g + momentum * b  (nesterov),   g = b  (otherwise)               (if momentum)
@@ -27,11 +28,16 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Params,
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
         weight_decay: float = 0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -39,6 +45,10 @@ class SGD(Optimizer):
             dampening=dampening,
             weight_decay=weight_decay,
             nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
@@ -51,9 +61,9 @@ class SGD(Optimizer):
 
     def update_group(self, group: dict[str, Any]) -> None:
         momentum = group["momentum"]
-        if not momentum and not group["weight_decay"]:  # p = p - lr * g alone: sgd's
-            alpha = -group["lr"]  # last line, without the lists (a training step's
-            for p in group["params"]:  # microseconds)
+        if not momentum and not group["weight_decay"] and not group["maximize"]:  # sgd's
+            alpha = -group["lr"]  # last line alone, p = p - lr * g, without the lists
+            for p in group["params"]:  # (a training step's microseconds)
                 if p._grad is not None:
                     fused.add(p._data, p._grad._data, alpha, out=p._data)
             return
@@ -72,6 +82,7 @@ class SGD(Optimizer):
             dampening=group["dampening"],
             weight_decay=group["weight_decay"],
             nesterov=group["nesterov"],
+            maximize=group["maximize"],
         )
         if momentum:
             for p, buffer, array in zip(params, buffers, arrays, strict=True):
@@ -89,12 +100,13 @@ def sgd(
     dampening: float = 0,
     weight_decay: float = 0,
     nesterov: bool = False,
+    maximize: bool = False,
 ) -> None:
     """One SGD step on arrays, in place. ``momentum_buffers[i]`` is None before the first
     step with momentum; it is then set to a new buffer. Each line is one operation of
     PyTorch's ``_single_tensor_sgd``, rounded as its kernel rounds it (``srcdiff.fused``)."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
-        d_p = grad
+        d_p = -grad if maximize else grad
         if weight_decay != 0:
             d_p = fused.add(d_p, param, weight_decay)
         if momentum != 0:

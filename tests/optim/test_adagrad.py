@@ -84,8 +84,11 @@ def test_defaults_and_validation():
         "weight_decay": 0,
         "initial_accumulator_value": 0,
         "eps": 1e-10,
+        "foreach": None,
         "maximize": False,
-    }
+        "differentiable": False,
+        "fused": None,
+    }  # PyTorch 2.13's keys and values
     for name, message in [
         ("lr", "Invalid learning rate: -1"),
         ("lr_decay", "Invalid lr_decay value: -1"),

@@ -99,7 +99,12 @@ def test_defaults_and_validation():
         "weight_decay": 0.01,
         "amsgrad": False,
         "maximize": False,
-    }
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "fused": None,
+        "decoupled_weight_decay": True,
+    }  # PyTorch 2.13's keys and values
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
         AdamW([p], lr=-1)
     with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.0"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from srcdiff import nn
-from srcdiff.creation import manual_seed, randn, tensor, zeros
+from srcdiff.creation import manual_seed, ones, randn, tensor, zeros
 from srcdiff.dtypes import float64
 from srcdiff.grad_mode import no_grad
 from srcdiff.optim import SGD, Adam
@@ -53,8 +53,45 @@ def test_add_param_group():
     optimizer.add_param_group({"params": [b], "lr": 0.5})
     assert optimizer.param_groups[1]["lr"] == 0.5
     assert optimizer.param_groups[1]["betas"] == (0.9, 0.999)
+    # a group's own values are not checked, as in PyTorch: a negative lr ascends there
+    c = zeros(1, requires_grad=True)
+    optimizer.add_param_group({"params": [c], "lr": -0.5})
     with pytest.raises(ValueError, match="Invalid learning rate: -0.5"):
-        optimizer.add_param_group({"params": [zeros(1, requires_grad=True)], "lr": -0.5})
+        Adam([c], lr=-0.5)  # the constructor's are
+
+
+def test_a_group_may_set_what_the_constructor_could_not():
+    # SGD(momentum=0.9, nesterov=True) with a group without momentum: PyTorch checks the
+    # constructor's values alone, and the group steps as plain SGD
+    a, b = zeros(1, requires_grad=True), zeros(1, requires_grad=True)
+    optimizer = SGD([{"params": [a]}, {"params": [b], "momentum": 0}], lr=0.1, momentum=0.9,
+                    nesterov=True)  # fmt: skip
+    (a + b).sum().backward()
+    optimizer.step()
+    assert a.tolist() == [-0.1899999976158142]  # PyTorch 2.13 (nesterov: g + momentum * g)
+    assert b.tolist() == [-0.10000000149011612]
+
+
+def test_named_parameters_give_param_names():
+    model = nn.Linear(2, 1)
+    optimizer = SGD(model.named_parameters(), lr=0.1)
+    assert optimizer.param_groups[0]["param_names"] == ["weight", "bias"]
+    assert optimizer.param_groups[0]["params"] == list(model.parameters())
+    assert optimizer.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match="all optimizer param groups should be with/without"):
+        optimizer.add_param_group({"params": [zeros(1, requires_grad=True)]})
+
+
+def test_pytorchs_kernel_choices_are_kept_and_a_differentiable_step_refused():
+    p = zeros(1, requires_grad=True)
+    for make in (SGD, Adam):
+        group = make([p], lr=0.1, foreach=False, fused=True).param_groups[0]
+        assert group["foreach"] is False and group["fused"] is True
+        with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
+            make([p], lr=0.1, foreach=True, fused=True)
+        with pytest.raises(NotImplementedError, match="differentiable=True"):
+            make([p], lr=0.1, differentiable=True)
+    assert SGD([p]).param_groups[0]["lr"] == 1e-3  # PyTorch's default
 
 
 @pytest.mark.parametrize(
@@ -80,19 +117,29 @@ def test_what_optimizers_reject(params, error, message):
         SGD(params, lr=0.1)
 
 
-def test_non_leaf_and_repeated_parameters_are_rejected():
+def test_non_leaf_and_repeated_parameters():
     p = zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
         SGD([p * 2], lr=0.1)
+    kept = p * 2
+    kept.retain_grad()
+    SGD([kept], lr=0.1)  # a non-leaf that keeps its .grad: taken, as in PyTorch
     with pytest.raises(ValueError, match="more than one parameter group"):
         SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
-    with pytest.raises(ValueError, match="same parameter twice"):
-        SGD([p, p], lr=0.1)
+    with pytest.warns(UserWarning, match="parameter group with duplicate parameters"):
+        twice = SGD([p, p], lr=0.1)
+    p.grad = ones(2)
+    twice.step()  # updated once per entry, as PyTorch's for-loop step does
+    assert p.tolist() == [-0.20000000298023224] * 2  # PyTorch 2.13 (float32)
 
 
 def test_repr_lists_the_groups():
     optimizer = SGD([zeros(1, requires_grad=True)], lr=0.1)
-    assert repr(optimizer).startswith("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.1")
+    assert repr(optimizer) == (  # PyTorch 2.13's
+        "SGD (\nParameter Group 0\n    dampening: 0\n    differentiable: False\n    foreach: None"
+        "\n    fused: None\n    lr: 0.1\n    maximize: False\n    momentum: 0\n    nesterov: "
+        "False\n    weight_decay: 0\n)"
+    )
 
 
 # ---- zero_grad and step ---------------------------------------------------------------

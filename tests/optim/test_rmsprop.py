@@ -105,8 +105,11 @@ def test_defaults_and_validation():
         "weight_decay": 0,
         "momentum": 0,
         "centered": False,
+        "capturable": False,
+        "foreach": None,
         "maximize": False,
-    }
+        "differentiable": False,
+    }  # PyTorch 2.13's keys and values
     for name, message in [
         ("lr", "Invalid learning rate: -1"),
         ("eps", "Invalid epsilon value: -1"),
