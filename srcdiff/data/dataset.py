@@ -27,9 +27,11 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} does not define __len__")
 
 
-def fetch(dataset: Any, indices: np.ndarray) -> Any:
+def fetch(dataset: Any, indices: np.ndarray, collate_fn: Any = None) -> Any:
     """The samples at ``indices`` as one batch: through ``get_batch`` where the dataset has
-    it, else item by item and collated."""
+    it, else item by item and collated (by ``collate_fn``, where given: then always)."""
+    if collate_fn is not None:
+        return collate_fn([dataset[int(i)] for i in indices])
     get_batch = getattr(dataset, "get_batch", None)
     if get_batch is not None:
         return get_batch(indices)
@@ -53,9 +55,10 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def get_batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
-        """One indexing per tensor, instead of a stack of single samples."""
-        return tuple(t[indices] for t in self.tensors)
+    def get_batch(self, indices: np.ndarray) -> list[Tensor]:
+        """One indexing per tensor, instead of a stack of single samples (a list of
+        them, as ``collate`` gives for tuples)."""
+        return [t[indices] for t in self.tensors]
 
 
 class Subset(Dataset):

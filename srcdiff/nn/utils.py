@@ -56,12 +56,14 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale the gradients of ``parameters`` (one Tensor or several; those without a grad
     are skipped) by min(1, max_norm / (total_norm + 1e-6)), where total_norm is the
     ``norm_type`` norm of all of them together (the norm of their norms); returns
     total_norm, as a 0-d Tensor, from before the scaling. ``norm_type`` may be ``inf``.
-    With ``error_if_nonfinite``, a nan or infinite total norm raises RuntimeError."""
+    With ``error_if_nonfinite``, a nan or infinite total norm raises RuntimeError.
+    ``foreach`` (PyTorch's choice of kernel) is taken and changes nothing."""
     grads = _grads(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
@@ -79,9 +81,12 @@ def clip_grad_norm_(
     return Tensor._make(total_norm)
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
+) -> None:
     """Clamp the gradients of ``parameters`` (one Tensor or several; those without a grad
-    are skipped) to [-clip_value, clip_value], in place."""
+    are skipped) to [-clip_value, clip_value], in place (``foreach``, PyTorch's choice of
+    kernel, changes nothing)."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
         array = g._data

@@ -1,5 +1,7 @@
 """TensorDataset, Subset, random_split, collate and DataLoader."""
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -114,7 +116,7 @@ def test_batches_in_order_with_a_smaller_last_batch(dataset):
     assert len(loader) == 3 and len(batches) == 3
     assert labels(batches) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     x, y = batches[0]
-    assert isinstance(batches[0], tuple) and isinstance(x, Tensor)
+    assert isinstance(batches[0], list) and isinstance(x, Tensor)  # a list, as PyTorch's
     assert x.shape == (4, 2) and x.dtype == float32 and y.dtype == int64
 
 
@@ -179,6 +181,51 @@ def test_collate_numbers_tuples_and_dicts():
     assert name == ["a", "b"]
     batch = collate([{"x": tensor([1.0]), "y": 0}, {"x": tensor([2.0]), "y": 1}])
     assert batch["x"].shape == (2, 1) and batch["y"].tolist() == [0, 1]
+
+
+Sample = collections.namedtuple("Sample", "x y")
+
+
+def test_collate_keeps_namedtuples_and_mappings_and_makes_other_sequences_lists():
+    # as PyTorch's default_collate: batch.x of a dataset of namedtuples; a batch of a
+    # dataset of tuples (TensorDataset's too) is a list, which a training loop may change
+    batch = collate([Sample(tensor([1.0]), 0), Sample(tensor([2.0]), 1)])
+    assert (
+        type(batch) is Sample and batch.x.tolist() == [[1.0], [2.0]] and batch.y.tolist() == [0, 1]
+    )
+    ordered = collate([collections.OrderedDict(a=1.0), collections.OrderedDict(a=2.0)])
+    assert type(ordered) is collections.OrderedDict and ordered["a"].tolist() == [1.0, 2.0]
+    assert type(collate([(1.0, 2), (3.0, 4)])) is list
+    assert type(collate([[1.0, 2], [3.0, 4]])) is list
+    x = tensor([[1.0], [2.0], [3.0]])
+    assert type(next(iter(DataLoader(TensorDataset(x, x), batch_size=2)))) is list
+
+
+def test_a_loader_without_batches_gives_samples_with_their_arrays_made_tensors():
+    data = [(np.array([1.0, 2.0]), 3), (np.array([4.0, 5.0]), 6)]
+    samples = list(DataLoader(data, batch_size=None))
+    assert len(DataLoader(data, batch_size=None)) == 2
+    assert isinstance(samples[0], list) and isinstance(samples[0][0], Tensor)  # PyTorch's
+    assert samples[1][0].tolist() == [4.0, 5.0] and samples[1][1] == 6
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        DataLoader(data, batch_size=None, drop_last=True)
+
+
+def test_collate_fn_gets_the_list_of_samples(dataset):
+    loader = DataLoader(dataset, batch_size=3, collate_fn=lambda samples: len(samples))
+    assert list(loader) == [3, 3, 3, 1]
+    one = DataLoader(dataset, batch_size=None, collate_fn=lambda sample: sample[1].item())
+    assert list(one)[:3] == [0, 1, 2]
+
+
+def test_workers_are_taken_and_load_the_same_batches(dataset):
+    manual_seed(3)
+    plain = [labels([b]) for b in DataLoader(dataset, batch_size=4, shuffle=True)]
+    manual_seed(3)
+    loader = DataLoader(dataset, batch_size=4, shuffle=True, num_workers=2, pin_memory=True)
+    assert [labels([b]) for b in loader] == plain
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(dataset, num_workers=-1)
 
 
 def test_collate_keeps_the_graph_of_samples_that_require_grad():

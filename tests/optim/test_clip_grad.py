@@ -136,3 +136,11 @@ def test_clipping_in_a_training_step():
     assert np.isclose(
         np.sqrt(sum(np.sum(m.astype(np.float64) ** 2) for m in moved)), 0.1, rtol=1e-4
     )
+
+
+def test_pytorchs_foreach_is_taken():
+    p = tensor([3.0, 4.0], requires_grad=True)
+    p.grad = tensor([3.0, 4.0])
+    assert clip_grad_norm_([p], 1.0, foreach=False).item() == 5.0
+    clip_grad_value_(p, 0.5, foreach=True)
+    assert p.grad.tolist() == [0.5, 0.5]
