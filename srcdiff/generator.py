@@ -32,6 +32,38 @@ from .fused import fma
 DEFAULT_SEED = 67280421310721  # PyTorch's default seed
 
 
+_TYPE_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double"}  # PyTorch's
+
+
+def check_draw(kind: str, dtype: Any, **params: Any) -> None:
+    """Refuse, with PyTorch's RuntimeError, parameters of a fill (``uniform_``,
+    ``normal_``, ``bernoulli_`` and the ``nn.init`` functions) that it refuses: uniform
+    bounds out of order or beyond the dtype's finite range (NaN included), a negative (or
+    NaN) standard deviation, a probability outside [0, 1]."""
+    if kind == "uniform":
+        low, high = float(params.get("low", 0.0)), float(params.get("high", 1.0))
+        dtype = np.dtype(dtype or np.float64)
+        if dtype.kind == "f":
+            largest = float(np.finfo(dtype).max)
+            name = _TYPE_NAMES.get(dtype.name, dtype.name)
+            for which, value in (("from", low), ("to", high)):
+                if not -largest <= value <= largest:
+                    raise RuntimeError(f"{which} is out of bounds for {name}")
+        if low > high:
+            raise RuntimeError(
+                f"uniform_ expects to return a [from, to) range, but found from={low:g} > "
+                f"to={high:g}"
+            )
+    elif kind == "normal":
+        std = float(params.get("scale", 1.0))
+        if not std >= 0.0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    elif kind == "bernoulli":
+        p = params.get("p", 0.5)
+        if not isinstance(p, np.ndarray) and not 0.0 <= float(p) <= 1.0:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+
+
 class Generator:
     """``torch.Generator`` for the CPU: ``manual_seed``, ``initial_seed``, ``get_state``
     and ``set_state``; and the draws the creation functions make (NumPy's names)."""

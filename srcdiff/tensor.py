@@ -22,6 +22,7 @@ import numpy as np
 from . import autograd, cuda, dtypes, grad_mode, printing, rules
 from . import runtime as rt
 from .backend import array_module, device_of, sample, to_numpy
+from .generator import check_draw
 
 BOOL, INT, FLOAT = 0, 1, 2
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -1351,6 +1352,7 @@ class Tensor:
         names its method (``uniform``, ``normal``, ``bernoulli``)."""
         from .creation import generator
 
+        check_draw(kind, self._data.dtype, **params)
         values = sample(generator(), kind, self._data.shape, self._data.dtype,
                         xp=cuda.module(self.device), **params)  # fmt: skip
         return self._overwrite(values)

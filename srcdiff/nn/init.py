@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import creation
 from ..backend import array_module, sample
-from ..generator import Generator
+from ..generator import Generator, check_draw
 from ..grad_mode import no_grad
 from ..rules.registry import nondiff
 from ..tensor import Tensor
@@ -116,6 +116,7 @@ def _floating(tensor: Tensor, name: str) -> None:
 def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any) -> Any:
     """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in float64, as an
     array of the tensor's array module (drawn on the host, as ``sd.randn`` draws)."""
+    check_draw(kind, tensor._data.dtype, **params)
     rng = creation.generator() if generator is None else generator
     return sample(
         rng,
@@ -344,6 +345,8 @@ def trunc_normal_(
     values, not numbers of standard deviations): a uniform draw between the normal CDF's
     values at a and b, mapped back through its inverse, as PyTorch does."""
     _floating(tensor, "trunc_normal_")
+    check_draw("uniform", tensor._data.dtype, low=a, high=b)  # (a > b: PyTorch's refusal)
+    check_draw("normal", tensor._data.dtype, scale=std)
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "

@@ -377,3 +377,32 @@ def test_cuda_tensors_stay_on_the_gpu_with_the_cpus_values(fill):
     array = t._data
     assert fill(t) is t and t._data is array and isinstance(t._data, cupy.ndarray)
     np.testing.assert_allclose(t.cpu().numpy(), cpu, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fill, message",
+    [  # PyTorch 2.13's refusals, in its words
+        (
+            lambda t: t.uniform_(1.0, 0.0),
+            "expects to return a \\[from, to\\) range, but found from=1 > to=0",
+        ),
+        (lambda t: t.uniform_(0.0, math.inf), "to is out of bounds for float"),
+        (lambda t: t.uniform_(math.nan, 1.0), "from is out of bounds for float"),
+        (lambda t: t.normal_(0.0, -1.0), "normal expects std >= 0.0, but found std -1"),
+        (lambda t: t.normal_(0.0, math.nan), "normal expects std >= 0.0, but found std nan"),
+        (lambda t: t.bernoulli_(1.5), "bernoulli_ expects p to be in \\[0, 1\\], but got p=1.5"),
+        (lambda t: init.uniform_(t, 1.0, 0.0), "found from=1 > to=0"),
+        (lambda t: init.normal_(t, 0.0, -1.0), "but found std -1"),
+        (lambda t: init.trunc_normal_(t, 0.0, 1.0, 1.0, -1.0), "found from=1 > to=-1"),
+        (lambda t: init.xavier_normal_(t, gain=-1.0), "normal expects std >= 0.0"),
+    ],
+)
+def test_fills_refuse_what_pytorch_refuses(fill, message):
+    with pytest.raises(RuntimeError, match=message):
+        fill(sd.empty(2, 3))
+
+
+def test_fills_take_what_pytorch_takes_at_the_edges():
+    assert sd.empty(3).uniform_(0.0, 0.0).tolist() == [0.0] * 3
+    assert sd.empty(3).normal_(0.0, 0.0).tolist() == [0.0] * 3
+    assert sd.empty(3, dtype=sd.float64).uniform_(0.0, 1e300).isfinite().all()
