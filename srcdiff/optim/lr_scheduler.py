@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, SupportsFloat
 
+from ..rules.registry import nondiff
 from .optimizer import Optimizer
 
 __all__ = [
@@ -443,3 +444,12 @@ class ReduceLROnPlateau(LRScheduler):
         self._init_is_better(
             mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode
         )
+
+
+# run as written where compiled code calls them: a step sets the optimizer's lrs, and a
+# metric given to it (a loss) is read as a number, carrying no gradient
+nondiff(
+    "sets the learning rates of the optimizer's groups; a metric it is given is read as a number",
+    LRScheduler.step,
+    ReduceLROnPlateau.step,
+)

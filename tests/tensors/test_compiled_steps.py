@@ -1591,3 +1591,30 @@ def test_layers_of_different_widths_over_chunks_without_gradient():
 
     x, y = sd.randn(6, 3), sd.randn(6, 2)
     assert_compiled_step_matches_eager(step, model, [x[0:2], x[2:4], x[4:6]], y)
+
+
+def test_a_scheduler_stepped_with_the_loss_in_a_compiled_step_runs_as_written():
+    # ReduceLROnPlateau.step(loss) reads the loss as a number and sets the lrs: it runs
+    # as it does eagerly (it was compiled, and its attribute writes refused)
+    def run(compile_step):
+        sd.manual_seed(0)
+        model = nn.Linear(3, 1)
+        optimizer = sd.optim.SGD(model.parameters(), lr=0.5)
+        scheduler = sd.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+        x, y = sd.randn(8, 3), sd.randn(8, 1)
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            scheduler.step(loss * 0.0 + 10.0)  # a plateau: the lr halves at each step
+            return loss.item()
+
+        step = sd.differentiate(step) if compile_step else step
+        losses = [step(x, y) for _ in range(4)]
+        return losses, optimizer.param_groups[0]["lr"], model.weight.detach().numpy()
+
+    eager, compiled = run(False), run(True)
+    assert compiled[0] == eager[0] and compiled[1] == eager[1] < 0.5
+    assert np.array_equal(compiled[2], eager[2])
