@@ -15,8 +15,6 @@ import math
 import warnings
 from typing import Any
 
-import numpy as np
-
 from .. import creation
 from ..backend import array_module, sample
 from ..generator import Generator, check_draw
@@ -235,99 +233,6 @@ def kaiming_normal_(
 
 # ---- truncated normal ----------------------------------------------------------------------
 
-# Wichura's algorithm AS241 (PPND16), as Python's statistics.NormalDist.inv_cdf has it:
-# the inverse of the standard normal CDF, to about 1e-16, in three regions of p.
-_CENTRAL = (
-    (
-        3.387132872796366608,
-        133.14166789178437745,
-        1971.5909503065514427,
-        13731.693765509461125,
-        45921.953931549871457,
-        67265.770927008700853,
-        33430.575583588128105,
-        2509.0809287301226727,
-    ),
-    (
-        1.0,
-        42.313330701600911252,
-        687.1870074920579083,
-        5394.1960214247511077,
-        21213.794301586595867,
-        39307.89580009271061,
-        28729.085735721942674,
-        5226.4952788528545610,
-    ),
-)
-_NEAR = (
-    (
-        1.42343711074968357734,
-        4.6303378461565452959,
-        5.7694972214606914055,
-        3.64784832476320460504,
-        1.27045825245236838258,
-        0.24178072517745061177,
-        0.0227238449892691845833,
-        7.7454501427834140764e-4,
-    ),
-    (
-        1.0,
-        2.05319162663775882187,
-        1.6763848301838038494,
-        0.68976733498510000455,
-        0.14810397642748007459,
-        0.0151986665636164571966,
-        5.475938084995344946e-4,
-        1.05075007164441684324e-9,
-    ),
-)
-_FAR = (
-    (
-        6.6579046435011037772,
-        5.4637849111641143699,
-        1.7848265399172913358,
-        0.29656057182850489123,
-        0.026532189526576123093,
-        0.0012426609473880784386,
-        2.71155556874348757815e-5,
-        2.01033439929228813265e-7,
-    ),
-    (
-        1.0,
-        0.59983220655588793769,
-        0.13692988092273580531,
-        0.0148753612908506148525,
-        7.868691311456132591e-4,
-        1.8463183175100546818e-5,
-        1.4215117583164458887e-7,
-        2.04426310338993978564e-15,
-    ),
-)
-
-
-def _rational(coefficients: tuple[tuple[float, ...], tuple[float, ...]], r: Any) -> Any:
-    """numerator(r) / denominator(r), the coefficients lowest power first."""
-    num, den = 0.0, 0.0
-    for c in reversed(coefficients[0]):
-        num = num * r + c
-    for c in reversed(coefficients[1]):
-        den = den * r + c
-    return num / den
-
-
-def _ndtri(p: Any) -> Any:
-    """The standard normal quantile of each element of the float64 array ``p`` (in the
-    array's own module): -inf at 0, inf at 1."""
-    xp = array_module(p)
-    q = p - 0.5
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        central = q * _rational(_CENTRAL, 0.180625 - q * q)
-        tail = xp.sqrt(-xp.log(xp.where(q <= 0, p, 1.0 - p)))
-        far = xp.where(tail <= 5.0, _rational(_NEAR, tail - 1.6), _rational(_FAR, tail - 5.0))
-        x = xp.where(xp.abs(q) <= 0.425, central, xp.where(q < 0, -far, far))
-    x = xp.where(p <= 0.0, -xp.inf, x)
-    return xp.where(p >= 1.0, xp.inf, x)
-
 
 def _norm_cdf(x: float) -> float:
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -342,8 +247,11 @@ def trunc_normal_(
     generator: Generator | None = None,
 ) -> Tensor:
     """Fill with values from N(mean, std**2) truncated to [a, b] (``a`` and ``b`` are
-    values, not numbers of standard deviations): a uniform draw between the normal CDF's
-    values at a and b, mapped back through its inverse, as PyTorch does."""
+    values, not numbers of standard deviations), by PyTorch 2.13's rejection sampling,
+    draw for draw: where [a, b] holds more than 30% of the normal's mass, normal draws,
+    those outside [a, b] drawn again until none is; elsewhere uniform draws on [a, b],
+    each kept with probability density / the density's peak on [a, b] (a second uniform
+    draw against it), the rejected ones drawn again."""
     _floating(tensor, "trunc_normal_")
     check_draw("uniform", tensor._data.dtype, low=a, high=b)  # (a > b: PyTorch's refusal)
     check_draw("normal", tensor._data.dtype, scale=std)
@@ -353,10 +261,28 @@ def trunc_normal_(
             "The distribution of values may be incorrect.",
             stacklevel=2,
         )
-    low, high = _norm_cdf((a - mean) / std), _norm_cdf((b - mean) / std)
-    p = _draw(tensor, "uniform", generator, low=low, high=high)
-    xp = array_module(p)
-    return _store(tensor, xp.clip(mean + std * _ndtri(p), a, b))
+    xp = array_module(tensor._data)
+    if _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std) > 0.3:
+        low, high = (float(tensor._data.dtype.type(v)) for v in (a, b))  # (in its dtype)
+        result = _draw(tensor, "normal", generator, loc=mean, scale=std)
+        while (outside := (result < low) | (result > high)).any():
+            result = xp.where(outside, _draw(tensor, "normal", generator, loc=mean, scale=std),
+                              result)  # fmt: skip
+        return _store(tensor, result)
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+    def rejected(candidates: Any) -> Any:  # log u > log(density / peak), u uniform on [0, 1)
+        log_ratio = ((candidates - mean) / std) ** 2 * -0.5 - log_peak
+        return xp.log(_draw(tensor, "uniform", generator, low=0.0, high=1.0)) > log_ratio
+
+    result = _draw(tensor, "uniform", generator, low=a, high=b)
+    pending = rejected(result)
+    while pending.any():
+        candidates = _draw(tensor, "uniform", generator, low=a, high=b)
+        result = xp.where(pending, candidates, result)
+        pending = xp.where(pending, rejected(candidates), pending)
+    return _store(tensor, result)
 
 
 # ---- orthogonal ----------------------------------------------------------------------------
@@ -374,9 +300,12 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Generator | None = N
     cols = tensor.numel() // rows
     rng = creation.generator() if generator is None else generator
     xp = array_module(tensor._data)
-    flattened = sample(rng, "normal", (rows, cols), None, xp, loc=0.0, scale=1.0)
+    dtype = tensor._data.dtype  # drawn in it, as PyTorch's new_empty(...).normal_()
+    flattened = sample(rng, "normal", (rows, cols), dtype, xp, loc=0.0, scale=1.0)
     if rows < cols:
         flattened = flattened.T
+    if dtype.itemsize < 4:  # (no LAPACK of float16: its QR in float32)
+        flattened = flattened.astype(xp.float32)
     q, r = xp.linalg.qr(flattened)
     q = q * xp.sign(xp.diagonal(r))
     if rows < cols:

@@ -548,6 +548,10 @@ def _initializers(init: Any) -> dict[str, Any]:
         "zeros_": lambda t: init.zeros_(t),
         "ones_": lambda t: init.ones_(t),
         "Tensor.uniform_": lambda t: t.uniform_(-0.3, 0.4),  # what the uniform ones call
+        # by rejection: from normal draws (most of the mass inside), redrawing some
+        "trunc_normal_": lambda t: init.trunc_normal_(t, std=0.5, a=-0.6, b=0.6),
+        # from uniform draws on [a, b], each kept against a second uniform draw
+        "trunc_normal_-tail": lambda t: init.trunc_normal_(t, mean=0.2, a=0.9, b=1.7),
     }
 
 
