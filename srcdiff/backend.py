@@ -308,19 +308,44 @@ def to_cupy(x: Any) -> Any:
     return cupy.asarray(x)
 
 
+def memory_order(a: Any) -> np.ndarray | None:
+    """The (C-order) flat indices of ``a``'s elements in the order of their addresses,
+    None where that is their order (a C-contiguous array)."""
+    if a.flags.c_contiguous or a.size < 2:
+        return None
+    offsets = np.zeros((), dtype=np.int64)
+    for n, stride in zip(a.shape, a.strides, strict=True):
+        offsets = offsets[..., None] + np.arange(n, dtype=np.int64) * stride
+    return np.argsort(offsets.reshape(-1), kind="stable")
+
+
 def sample(
     rng: np.random.Generator,
     kind: str,
     shape: tuple[int, ...],
     dtype: Any = None,
     xp: ModuleType = np,
+    into: Any = None,
     **params: Any,
 ) -> Any:
     """``rng.<kind>(size=shape, **params)`` (``standard_normal``, ``random``, ``uniform``,
     ``normal``, ...) in ``dtype``, as an array of ``xp``: drawn on the host, so a seed
     gives the same numbers on every device (srcdiff's Generator draws in ``dtype``, as
-    PyTorch's does; a NumPy Generator in float64)."""
-    if getattr(rng, "draws_in_dtype", False):  # srcdiff's Generator: PyTorch's numbers
+    PyTorch's does; a NumPy Generator in float64). ``into``: the array they will fill;
+    where it is no C-contiguous array (a transposed or strided view) its elements take
+    the draws in the order of their memory, one by one, as PyTorch fills such a tensor."""
+    order = memory_order(into) if into is not None else None
+    ours = getattr(rng, "draws_in_dtype", False)  # srcdiff's Generator: PyTorch's numbers
+    if order is not None:
+        if ours and kind == "normal":
+            params["serial"] = True  # (not the vectorized fill of 16 numbers and more)
+        if getattr(params.get("p"), "ndim", 0):  # bernoulli's probabilities, in that order
+            params["p"] = np.broadcast_to(params["p"], shape).reshape(-1)[order]
+        flat = sample(rng, kind, (len(order),), dtype, np, **params)
+        values = np.empty_like(flat)
+        values[order] = flat
+        values = values.reshape(shape)
+    elif ours:
         values = getattr(rng, kind)(size=shape, dtype=dtype, **params)
     else:
         values = getattr(rng, kind)(size=shape, **params)

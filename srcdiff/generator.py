@@ -169,13 +169,14 @@ class Generator:
         n = int(np.prod(size))
         return self._normal(n, dtype or np.float64).reshape(size)
 
-    def normal(self, loc: float = 0.0, scale: float = 1.0, size: tuple = (), dtype: Any = None
-               ) -> np.ndarray:  # fmt: skip
-        """As PyTorch: under 16 numbers, ``loc + scale * z`` in float64, then cast; from
-        16 on, ``z * scale + loc`` in ``dtype``, inside its vectorized fill."""
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: tuple = (), dtype: Any = None,
+               serial: bool = False) -> np.ndarray:  # fmt: skip
+        """As PyTorch: under 16 numbers (or ``serial``, for a non-contiguous tensor),
+        ``loc + scale * z`` in float64, then cast; from 16 on, ``z * scale + loc`` in
+        ``dtype``, inside its vectorized fill."""
         dtype = np.dtype(dtype or np.float64)
         n = int(np.prod(size))
-        if n >= 16:
+        if n >= 16 and not serial:
             return self._normal_fill(n, dtype, loc, scale).reshape(size)
         return fma(self._normal_serial(n), scale, loc).astype(dtype).reshape(size)
 

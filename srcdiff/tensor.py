@@ -1354,7 +1354,7 @@ class Tensor:
 
         check_draw(kind, self._data.dtype, **params)
         values = sample(generator(), kind, self._data.shape, self._data.dtype,
-                        xp=cuda.module(self.device), **params)  # fmt: skip
+                        xp=cuda.module(self.device), into=self._data, **params)  # fmt: skip
         return self._overwrite(values)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:

@@ -122,6 +122,7 @@ def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any)
         tuple(tensor._data.shape),
         tensor._data.dtype,
         array_module(tensor._data),
+        into=tensor._data,  # (a view's elements take them in the order of its memory)
         **params,
     )
 

@@ -94,6 +94,10 @@ def test_schedulers_resumed_from_a_checkpoint_give_pytorchs_learning_rates():
     _same(resumed, "lr_scheduler-resumed/")
 
 
+def test_views_are_filled_in_the_order_of_their_memory_as_pytorch_fills_them():
+    _same(programs.view_fills(sd), "fill-view/")
+
+
 def test_initializers_fill_what_pytorchs_fill():
     got = programs.initializers(sd)
     assert got.keys() == {k for k in VALUES if k.startswith("init/")}

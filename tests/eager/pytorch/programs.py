@@ -763,11 +763,32 @@ TUTORIALS = (
 )
 
 
+def view_fills(torch: Any) -> Values:
+    """Random fills of views that are not contiguous (a transpose, a strided slice), whose
+    elements take the draws in the order of their memory: the whole base tensor after."""
+    fills = {
+        "uniform_-transposed": lambda w: w.T.uniform_(-1.0, 2.0),
+        "normal_-transposed": lambda w: w.T.normal_(0.5, 2.0),  # 40 numbers: drawn serially
+        "normal_-strided": lambda w: w[:, ::2].normal_(),
+        "bernoulli_-transposed": lambda w: w.T.bernoulli_(0.4),
+        "kaiming_uniform_-transposed": lambda w: torch.nn.init.kaiming_uniform_(w.T, a=2.0),
+        "xavier_normal_-transposed": lambda w: torch.nn.init.xavier_normal_(w.T),
+    }
+    out: Values = {}
+    for key, fill in fills.items():
+        for dtype in ("float32", "float64"):
+            torch.manual_seed(7)
+            w = torch.zeros(5, 8, dtype=getattr(torch, dtype))
+            fill(w)
+            out[f"fill-view/{key}/{dtype}"] = values(w)
+    return out
+
+
 def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
-                tensor_methods)  # fmt: skip
+                tensor_methods, view_fills)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
