@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,6 +88,12 @@ def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
         counts = [math.floor(n * frac) for frac in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                    stacklevel=3,
+                )
         return counts
     if any(int(x) != x for x in lengths):
         raise ValueError(f"lengths must be integers or fractions summing to 1, got {list(lengths)}")

@@ -51,6 +51,10 @@ class DataLoader:
                 "num_workers option should be non-negative; use num_workers=0 to disable "
                 "multiprocessing."
             )
+        if shuffle and len(dataset) == 0:  # (PyTorch's RandomSampler refuses it)
+            raise ValueError(
+                "num_samples should be a positive integer value, but got num_samples=0"
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -237,3 +237,11 @@ def test_collate_keeps_the_graph_of_samples_that_require_grad():
 def test_a_pass_over_a_loader_has_its_length(dataset):
     loader = DataLoader(dataset, batch_size=4, shuffle=True)
     assert len(iter(loader)) == len(loader) == len(list(iter(loader)))
+
+
+def test_empty_edges_as_pytorch():
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+        DataLoader([], shuffle=True)
+    assert list(DataLoader([], batch_size=2)) == []
+    with pytest.warns(UserWarning, match="Length of split at index 0 is 0"):
+        random_split(range(5), [0.0, 1.0])
