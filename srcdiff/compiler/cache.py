@@ -228,13 +228,6 @@ class Unit:
         ``linecache`` while the unit lives), so srcdiff reads it as it reads the user's."""
         if self.program is None:
             self.refuse_module_names()
-            if self.enters:
-                raise CompileError(
-                    "a derivative of a derivative through a with block",
-                    function=self.parsed.name, filename=self.parsed.filename,
-                    lineno=self.parsed.tree.lineno,
-                    hint="take the inner derivative outside the with block",
-                )  # fmt: skip
             names = copy.deepcopy(self.names_after_primal)
             tree, tangent_names = pipeline.forward(
                 self.front, names, f"{self.parsed.tree.name}_tangent", self.rule_names

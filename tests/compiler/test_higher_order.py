@@ -21,7 +21,10 @@ import srcdiff as sd
 from srcdiff import runtime as rt
 
 from . import forward_functions as late
-from . import functions  # noqa: F401  (registers the battery)
+from . import (
+    functions,  # noqa: F401  (registers the battery)
+    higher_with,
+)
 from .cases import CASES, A, S
 
 STEPS = (1e-6, 1e-4)
@@ -907,3 +910,22 @@ def test_a_global_function_a_rule_reads_is_not_saved_under_its_name():
     got = sd.hvp(_star_call_and_partial_of_a_global, (x,), (t,))
     g = sd.grad(_star_call_and_partial_of_a_global)
     np.testing.assert_allclose(got, (g(x + eps * t) - g(x - eps * t)) / (2 * eps), rtol=1e-7)
+
+
+@pytest.mark.parametrize("fn", [higher_with.log_squared, higher_with.tracked_loop],
+                         ids=lambda f: f.__name__)  # fmt: skip
+def test_second_derivatives_through_with_blocks(fn):
+    # the forward-mode program enters and leaves the managers as the function does
+    x = np.array([0.3, 1.2])
+    h = 1e-5
+    columns = [(sd.grad(fn)(x + h * e) - sd.grad(fn)(x - h * e)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(sd.hessian(fn)(x), np.array(columns), rtol=1e-6, atol=1e-8)
+    grad_of_grad = sd.grad(lambda z: np.sum(sd.grad(fn)(z)))(x)
+    np.testing.assert_allclose(grad_of_grad, np.sum(columns, axis=0), rtol=1e-6, atol=1e-8)
+
+
+def test_an_exception_through_a_with_block_of_a_second_derivative_leaves_its_managers():
+    higher_with.LOG.clear()
+    with pytest.raises(ValueError, match="too large"):
+        sd.hessian(higher_with.tracked_loop)(np.array([1.5, 1.6]))
+    assert higher_with.LOG.count("enter") == higher_with.LOG.count("exit") > 0
