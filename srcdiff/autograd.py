@@ -25,12 +25,7 @@ import numpy as np
 from . import rules, runtime
 from .backend import array_module
 
-SECOND_BACKWARD = (
-    "Trying to backward through the graph a second time (or directly access saved tensors "
-    "after they have already been freed). Saved intermediate values of the graph are freed "
-    "when you call .backward(). Specify retain_graph=True if you need to backward through "
-    "the graph a second time."
-)
+SECOND_BACKWARD = runtime.tensors.SECOND_BACKWARD  # (compiled code's refusal too)
 
 
 @functools.cache

@@ -49,6 +49,8 @@ from .trace import FINAL, speculable
 _MISSING = object()
 _NO_KEYWORDS: dict = {}  # never written to
 SAVED_READ = re.compile(r"\b_saved\[(\d+)\]")  # an adjoint reading a saved value
+# ... but for the Tensor its gradient goes into (a leaf: no value of the graph)
+ACCUMULATED = re.compile(r"\brt\.accumulate_grad\(_saved\[\d+\]")
 WHOLE_SAVED = re.compile(r"\b_saved\b(?!\[\d+\])")  # ... or handing them all on
 RECENT_PATHS = 4  # a call tries the primals of this many known paths before tracing
 
@@ -291,10 +293,12 @@ class Unit:
 
     def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
         """The saved values (by number) the adjoint of ``backward()`` numbered ``stop``
-        on the path ``key`` reads, from its source: what a write in place must not have
-        changed (see ``rt.check_writes``). None where it hands on ``_saved`` whole."""
+        on the path ``key`` reads, from its source, but for the Tensors it accumulates
+        into: what a write in place must not have changed (see ``rt.check_writes``), and
+        what a backward() without retain_graph frees. None where it hands on ``_saved``
+        whole."""
         if (key, stop) not in self.reads:
-            text = self.adjoint(key, stop)[1]
+            text = ACCUMULATED.sub("rt.accumulate_grad(", self.adjoint(key, stop)[1])
             body = "\n".join(line for line in text.splitlines() if not line.startswith("def "))
             reads = frozenset(int(n) for n in SAVED_READ.findall(body))
             self.reads[(key, stop)] = None if WHOLE_SAVED.search(body) else reads

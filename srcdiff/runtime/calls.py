@@ -602,10 +602,14 @@ class Step:
     of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
     such as ``optimizer.step()``), with how many values were saved before each."""
 
-    __slots__ = ("saved", "writes", "depth", "leaves")
+    __slots__ = ("saved", "writes", "depth", "leaves", "freed")
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
         self.saved = saved
+        # per dict of saved values (by id: the step's, a callee's), those a backward()
+        # without retain_graph has read: freed, as PyTorch frees a graph's saved tensors
+        # (another backward reading one is refused)
+        self.freed: dict[int, set[int]] = {}
         # per Tensor (by id), its last write: (the Tensor, the values saved before it)
         self.writes: dict[int, tuple[Any, int | None]] = {}
         # calls of compiled callees running: their values are saved apart, and the

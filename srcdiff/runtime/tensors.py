@@ -22,6 +22,14 @@ def wrote(tensor: Any) -> None:
         step.writes[id(tensor)] = (tensor, None if step.depth else len(step.saved))
 
 
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward(). Specify retain_graph=True if you need to backward through "
+    "the graph a second time."
+)
+
+
 def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     """Before ``backward()`` runs an adjoint reading the saved values ``reads`` (None:
     any): none of them may be a Tensor's array written in place after it was saved, as
@@ -255,12 +263,19 @@ def backward(
             + ("" if Host.grad_enabled() else ", and it runs under sd.no_grad()")
             + ")"
         )
-    if step is not None and step.writes:
-        check_writes(step, saved, unit.saved_reads(key, site))
+    if step is not None:
+        reads = unit.saved_reads(key, site)
+        freed = step.freed.get(id(saved))
+        if freed and (reads is None or not freed.isdisjoint(reads)):
+            raise RuntimeError(SECOND_BACKWARD)
+        if step.writes:
+            check_writes(step, saved, reads)
     called: dict = {}
     previous = collect_called(called)
     try:
         adjoint(saved, seed)
     finally:
         collect_called(previous)
+    if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
+        step.freed.setdefault(id(saved), set()).update(saved if reads is None else reads)
     unit.last_backward = (key, site, tuple(called))

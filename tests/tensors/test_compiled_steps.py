@@ -1618,3 +1618,49 @@ def test_a_scheduler_stepped_with_the_loss_in_a_compiled_step_runs_as_written():
     eager, compiled = run(False), run(True)
     assert compiled[0] == eager[0] and compiled[1] == eager[1] < 0.5
     assert np.array_equal(compiled[2], eager[2])
+
+
+def _twice_shared(x):
+    h = x.exp()
+    (h * 2).sum().backward()
+    (h * h).sum().backward()  # through what the first backward freed
+    return 0
+
+
+def _twice_the_same(x):
+    loss = (x * x).sum()
+    loss.backward()
+    loss.backward()
+    return 0
+
+
+def _twice_retained(x):
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    return 0
+
+
+def _two_graphs(x):
+    (x * x).sum().backward()
+    x.sin().sum().backward()  # another graph of the same leaf
+    return 0
+
+
+@pytest.mark.parametrize("body", [_twice_shared, _twice_the_same])
+def test_a_second_backward_through_a_freed_graph_is_refused_as_eagerly(body):
+    # it ran the adjoint again, counting the gradient twice
+    for run in (body, sd.differentiate(body)):
+        x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            run(x)
+
+
+@pytest.mark.parametrize("body", [_twice_retained, _two_graphs])
+def test_a_second_backward_with_retain_graph_or_through_another_graph_runs(body):
+    grads = []
+    for run in (body, sd.differentiate(body)):
+        x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+        run(x)
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1]
