@@ -505,6 +505,22 @@ class Tensor:
             )
         self._grad = value
 
+    def _clear_grad(self, set_to_none: bool = True) -> None:
+        """What ``zero_grad`` does to a parameter: ``.grad`` to None, or zeroed in place
+        after it is detached (a grad made with ``create_graph=True`` leaves its graph),
+        as PyTorch's ``zero_grad`` does."""
+        grad = self._grad
+        if grad is None:
+            return
+        if set_to_none:
+            self._grad = None
+            return
+        if grad._node is not None:
+            grad.detach_()
+        else:
+            grad.requires_grad_(False)
+        grad.zero_()
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after ``backward()``."""
         if self._node is None or self._retains_grad:

@@ -352,12 +352,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
         for param in self.parameters():
-            if param.grad is None:
-                continue
-            if set_to_none:
-                param.grad = None
-            else:
-                param.grad.zero_()
+            param._clear_grad(set_to_none)
 
     # ---- printing ----------------------------------------------------------------------
 

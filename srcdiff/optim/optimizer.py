@@ -150,13 +150,9 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:  # (a parameter is a leaf: its own ``_grad``, read
-                if p._grad is None:  # without the property, a training step's microsecond)
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    p._grad.zero_()
+            for p in group["params"]:
+                if p._grad is not None:  # (read without the property: a training step's
+                    p._clear_grad(set_to_none)  # microsecond)
 
     # ---- saving and loading ------------------------------------------------------------
 

@@ -147,3 +147,25 @@ def test_a_constant_changed_after_a_gradient_with_create_graph_keeps_its_old_val
         c.mul_(10)
     g.sum().backward()
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("zero", ["optimizer", "module"])
+def test_zero_grad_without_none_detaches_a_grad_made_with_create_graph(zero):
+    # as PyTorch's: the zeroed grad leaves its graph, so the next create_graph backward
+    # and its gradient penalty run (they reached the freed graph of the step before)
+    model = sd.nn.Linear(3, 1, bias=False)
+    model.weight.data.copy_(sd.tensor([[1.0, 2.0, 3.0]]))
+    optimizer = sd.optim.SGD(model.parameters(), lr=0.1)
+    penalties = []
+    for _ in range(2):
+        (optimizer if zero == "optimizer" else model).zero_grad(set_to_none=False)
+        (model.weight**3).sum().backward(create_graph=True)
+        (g,) = sd.autograd.grad((model.weight.grad**2).sum(), model.weight)
+        penalties.append(g.tolist())
+        optimizer.step()
+    assert model.weight.grad.requires_grad
+    (optimizer if zero == "optimizer" else model).zero_grad(set_to_none=False)
+    assert not model.weight.grad.requires_grad and model.weight.grad.tolist() == [[0.0] * 3]
+    # PyTorch 2.13's values (float32)
+    assert penalties[0] == [[36.0, 288.0, 972.0]]
+    np.testing.assert_allclose(penalties[1], [[12.348, 18.432, 0.972]], rtol=1e-4)
