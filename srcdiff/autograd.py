@@ -433,18 +433,7 @@ def grad(
 
 
 def _seed(root: Any, gradient: Any) -> Any:
-    xp = array_module(root._data)
-    if gradient is None:
-        if root._data.size != 1:
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return xp.ones_like(root._data)
-    g = gradient._data if isinstance(gradient, _Tensor()) else xp.asarray(gradient)
-    if g.shape != root._data.shape:
-        raise RuntimeError(
-            f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
-            f"has a shape of {tuple(root._data.shape)}."
-        )
-    return g.astype(root._data.dtype, copy=False)
+    return runtime.tensors.backward_seed(root._data, gradient)
 
 
 def _topological(root: Node) -> list[Node]:

@@ -234,6 +234,24 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
         tensor.backward(Host.tensor._make(g), retain_graph=True)
 
 
+def backward_seed(data: Any, gradient: Any) -> Any:
+    """The gradient ``backward(gradient)`` of an output holding ``data`` starts from:
+    ones for a one-element output given none, else ``gradient``'s array (a Tensor's or
+    an array-like), of the output's shape, in its dtype; PyTorch's errors otherwise."""
+    xp = array_module(data)
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return xp.ones_like(data)
+    g = gradient._data if isinstance(gradient, Host.tensor) else xp.asarray(gradient)
+    if g.shape != data.shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
+            f"has a shape of {tuple(data.shape)}."
+        )
+    return g.astype(data.dtype, copy=False)
+
+
 def backward(
     unit: Any,
     saved: dict,
@@ -241,18 +259,30 @@ def backward(
     site: int,
     loss: Any,
     gradient: Any = None,
-    retain_graph: bool = False,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
 ) -> None:
     """``loss.backward()`` in compiled code: run the generated adjoint of the statements
     of this call that came before it (their Tensors' ``.grad`` accumulate)."""
+    if create_graph:
+        raise refuse(
+            "backward(create_graph=True) in a compiled step: compiled code differentiates "
+            "the step once",
+            "run the step without @sd.differentiate (eager Tensors take create_graph=True)",
+        )
+    if inputs is not None:
+        raise refuse(
+            "backward(inputs=...) in a compiled step: its adjoint accumulates into every "
+            "Tensor requiring grad that the loss was computed from",
+            "run the step without @sd.differentiate (eager Tensors take inputs=)",
+        )
     if isinstance(loss, Host.tensor):  # (a Tensor the compiled code left as one)
         loss = loss._data
-    if gradient is None:
-        if getattr(loss, "size", 1) != 1:
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        seed = 1.0 if getattr(loss, "shape", ()) == () else loss * 0 + 1
+    if gradient is None and getattr(loss, "shape", ()) == ():
+        seed = 1.0  # (the usual loss: a number)
     else:
-        seed = gradient._data if isinstance(gradient, Host.tensor) else gradient
+        seed = backward_seed(array_module(loss).asarray(loss), gradient)
     key = path_key(path)
     adjoint, _ = unit.adjoint(key, site)
     step = STEP[0]

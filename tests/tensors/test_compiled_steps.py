@@ -1664,3 +1664,31 @@ def test_a_second_backward_with_retain_graph_or_through_another_graph_runs(body)
         run(x)
         grads.append(x.grad.tolist())
     assert grads[0] == grads[1]
+
+
+def _backward_with(x, **options):
+    loss = (x * x).sum()
+    loss.backward(**options)
+    return 0
+
+
+def test_backward_takes_pytorchs_keywords_in_a_compiled_step():
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    sd.differentiate(_backward_with)(x, create_graph=False, retain_graph=None)
+    assert x.grad.tolist() == [2.0, 4.0]  # (create_graph=False made it fail)
+    for options, what in (({"create_graph": True}, "create_graph=True"),
+                          ({"inputs": [x]}, "inputs=")):  # fmt: skip
+        with pytest.raises(sd.CompileError, match=what):
+            sd.differentiate(_backward_with)(x, **options)
+
+
+def _backward_of_shape(x, g):
+    (x * 2.0).backward(g)
+    return 0
+
+
+def test_a_gradient_of_another_shape_is_refused_in_a_compiled_step_as_eagerly():
+    for run in (_backward_of_shape, sd.differentiate(_backward_of_shape)):
+        x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output\[0\] has a shape"):
+            run(x, sd.ones(2))
