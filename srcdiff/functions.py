@@ -241,6 +241,55 @@ def isfinite(x: Tensor) -> Tensor:
     return _t(x).isfinite()
 
 
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: Any = False) -> Any:
+    return _t(x).sort(dim, descending, stable=stable)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: Any = False) -> Tensor:
+    return _t(x).argsort(dim, descending, stable=stable)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    return _t(x).topk(k, dim, largest, sorted)
+
+
+def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    return _t(x).cumprod(dim, dtype=dtype)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    return _t(x).unbind(dim)
+
+
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    return _t(x).narrow(dim, start, length)
+
+
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    return _t(x).movedim(source, destination)
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    return _t(x).diag(diagonal)
+
+
+def outer(x: Tensor, vec2: Tensor) -> Tensor:
+    return _t(x).outer(vec2)
+
+
+def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    return _t(x).masked_fill(mask, value)
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None,
+            reduce: Any = None) -> Tensor:  # fmt: skip
+    return _t(x).scatter(dim, index, src, value=value, reduce=reduce)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return _t(x).scatter_add(dim, index, src)
+
+
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise maximum (ties share the gradient evenly, as in PyTorch)."""
     return binary_op(np.maximum, _t(x), y, "MaximumBackward0")

@@ -908,13 +908,20 @@ class Tensor:
     clip = clamp
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        """``value`` where ``mask`` holds, in ``self``'s dtype (as PyTorch keeps it)."""
+        """``value`` where ``mask`` (a bool tensor) holds, in ``self``'s dtype (as PyTorch
+        keeps it)."""
         value = _scalar(value)
+        rt.tensor_methods.fill_checked(_data(mask), _data(value))
         if isinstance(value, Tensor):
             value = _cast(value, self._data.dtype)
         return apply_op(
             rt.tensor_methods.masked_fill, (self, _data(mask), value), name="MaskedFillBackward0"
         )
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """``value`` written where ``mask`` holds (the mask broadcast to this tensor's
+        shape, no further)."""
+        return self._inplace(lambda s: s.masked_fill(mask, value), value)
 
     def softmax(self, dim: int) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
@@ -950,6 +957,11 @@ class Tensor:
         name = "ProdBackward0" if dim is None else "ProdBackward1"
         dim = rt.tensor_methods.reduction_dim(self._data, dim)
         return apply_op("ndarray.prod", (self,), _axis_kwargs(dim, keepdim), name=name)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        """Running products along ``dim`` (integers as int64, as PyTorch gives them); the
+        gradient is ``np.cumprod``'s, exact where entries are zero."""
+        return apply_op(rt.tensor_methods.cumprod, (self, dim, dtype), name="CumprodBackward0")
 
     def cumsum(self, dim: int) -> Tensor:
         """Running sums along ``dim``; a 0-d tensor keeps its shape, as in PyTorch."""
@@ -1111,12 +1123,12 @@ class Tensor:
 
     # ---- cutting, triangles, batched products, gathering, new tensors --------------------
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """The pieces along ``dim`` (every ``split_size``, or of the given sizes), each a
         view recorded as a slice."""
         dim = rt.tensor_methods.checked_dim(self.ndim, dim) % max(self.ndim, 1)
         length = self._data.shape[dim]
-        cuts = rt.tensor_methods.split_points(length, split_size_or_sections)
+        cuts = rt.tensor_methods.split_points(length, split_size)
         ends = [0, *cuts, length]
         head = (slice(None),) * dim
         return tuple(self[(*head, slice(a, b))] for a, b in zip(ends, ends[1:], strict=False))
@@ -1145,8 +1157,9 @@ class Tensor:
         return apply_op(rt.tensor_methods.index_select, (self, dim, _data(index)),
                         name="IndexSelectBackward0")  # fmt: skip
 
-    def flip(self, dims: Any) -> Tensor:
-        return apply_op(rt.tensor_methods.flip, (self, dims), name="FlipBackward0")
+    def flip(self, *given: Any, dims: Any = None) -> Tensor:
+        """Reversed along ``dims`` (``x.flip(0, 1)``, ``x.flip([0, 1])``)."""
+        return apply_op(rt.tensor_methods.flip, (self, *(given or (dims,))), name="FlipBackward0")
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         return apply_op(rt.tensor_methods.roll, (self, shifts, dims), name="RollBackward0")
@@ -1196,6 +1209,75 @@ class Tensor:
     def gather(self, dim: int, index: Tensor) -> Tensor:
         """out[i][j] = self[i][index[i][j]] for dim 1 (and so on for the other dims)."""
         return apply_op(rt.tensor_methods.gather, (self, dim, _data(index)), name="GatherBackward0")
+
+    # ---- sorting, cumulative products, views and scatters ---------------------------------
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: Any = False) -> Any:
+        """``(values, indices)`` along ``dim``: tied entries in the order PyTorch's CPU sort
+        leaves them (``stable=True``: as they stood); each value's gradient goes to the
+        entry at its index (``np.take_along_axis``'s rule)."""
+        indices = rt.tensor_methods.sort_indices(self._data, dim, descending, stable)
+        values = self._taken(indices, dim, "SortBackward0")
+        return RETURN_TYPES["sort"](values, Tensor._make(indices))
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: Any = False) -> Tensor:
+        return Tensor._make(rt.tensor_methods.sort_indices(self._data, dim, descending, stable))
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) entries
+        along ``dim``, tied ones those PyTorch's CPU topk picks; each value's gradient goes
+        to the entry at its index."""
+        indices = rt.tensor_methods.topk_indices(self._data, k, dim, largest, sorted)
+        values = self._taken(indices, dim, "TopkBackward0")
+        return RETURN_TYPES["topk"](values, Tensor._make(indices))
+
+    def _taken(self, indices: Any, dim: int, name: str) -> Tensor:
+        """The entries at ``indices`` along ``dim``, recorded as ``np.take_along_axis``
+        (a 0-d tensor's, itself)."""
+        if self.ndim == 0:
+            return apply_op(np.copy, (self,), name=name)
+        return apply_op(np.take_along_axis, (self, indices, dim), name=name)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``, each a view recorded as an index."""
+        if self.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        dim = rt.tensor_methods.checked_dim(self.ndim, dim) % self.ndim
+        head = (slice(None),) * dim
+        return tuple(self[(*head, i)] for i in range(self._data.shape[dim]))
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        """``length`` entries from ``start`` (counted from the end where negative) along
+        ``dim``, a view."""
+        return self[rt.tensor_methods.narrow_index(self._data.shape, dim, start, length)]
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        """The dims ``source`` moved to ``destination`` (``np.moveaxis``), a view."""
+        return apply_op(rt.tensor_methods.movedim, (self, source, destination),
+                        name="PermuteBackward0", view=True)  # fmt: skip
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A vector on a diagonal of a matrix, or a matrix's diagonal (``np.diag``)."""
+        return apply_op(rt.tensor_methods.diag, (self, diagonal), name="DiagBackward0")
+
+    def outer(self, vec2: Any) -> Tensor:
+        """The products of the entries of two vectors (in their promoted dtype)."""
+        dt = result_dtype(self, vec2)
+        return apply_op(rt.tensor_methods.outer, (_cast(self, dt), _cast(vec2, dt)),
+                        name="OuterBackward0")  # fmt: skip
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
+                reduce: Any = None) -> Tensor:  # fmt: skip
+        """This tensor with ``src``'s entries (or ``value``) written where ``index`` says
+        along ``dim``: ``out[i][index[i][j]] = src[i][j]`` for dim 1."""
+        return apply_op(rt.tensor_methods.scatter,
+                        (self, dim, _data(index), _scalar(src), _scalar(value), reduce),
+                        name="ScatterBackward0")  # fmt: skip
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        """This tensor plus ``src``'s entries added where ``index`` says along ``dim``."""
+        return apply_op(rt.tensor_methods.scatter_add, (self, dim, _data(index), src),
+                        name="ScatterAddBackward0")  # fmt: skip
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:  # fmt: skip

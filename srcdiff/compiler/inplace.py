@@ -221,7 +221,9 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
     """``xs.append(v)``, ``x.fill(v)``, ``t = xs.pop()`` and the like on a local name."""
     if attr == "resize":
         return _resize(norm, e, owner, e.args)
-    if attr == "sort":  # an array's sort (a list's runs as a method: rt.sorted_in_place)
+    if attr == "sort" and id(e) in norm.discarded:
+        # an array's or a list's sort (a statement: a Tensor's, which returns its values
+        # and indices, is one whose value is used; see rt.tensors.tensor_receiver)
         args = [norm.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=norm.atom(k.value)) for k in e.keywords]
         new = norm.temp(gast.Call(func=_rt("sorted_in_place"), args=[_name(owner), *args],

@@ -286,6 +286,7 @@ class Normalizer:
         self.loops = 0  # how many loops the statement being normalized is in
         self.finals = 0  # how many try statements with a finally it is in (not in that)
         self.trying = 0  # how many try statements whose exceptions reach a handler or finally
+        self.discarded: set[int] = set()  # the calls that are statements (value unused)
 
     # --- helpers -------------------------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -818,6 +819,7 @@ class Normalizer:
         if isinstance(s.value, gast.Constant):
             return  # docstring or bare constant
         inplace.refuse_positional_out(self, s)
+        self.discarded.add(id(s.value))
         value = self.expr(s.value)
         if isinstance(value, (gast.Call, *OPAQUE)):
             self.emit(gast.Expr(value=value))

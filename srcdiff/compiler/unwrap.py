@@ -40,11 +40,18 @@ from .parse import Parsed
 ARRAY_ATTRIBUTES = {"T", "mT"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
+# in-place Tensor methods compiled as their out-of-place method, then an update in place
+# as the operators' (``m = m.masked_fill(mask, v)``)
+IN_PLACE_AS_METHODS = {"masked_fill_": "masked_fill"}
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from
 # outside, run as eager code runs them (see rt.tensor_in_place)
-IN_PLACE_METHODS = frozenset(
-    n for n in tensor_methods.TENSOR_ONLY if n.endswith("_") and n not in IN_PLACE_OPERATORS
-) - {"requires_grad_", "detach_"}
+IN_PLACE_METHODS = (
+    frozenset(
+        n for n in tensor_methods.TENSOR_ONLY if n.endswith("_") and n not in IN_PLACE_OPERATORS
+    )
+    - {"requires_grad_", "detach_"}
+    - set(IN_PLACE_AS_METHODS)
+)
 # Tensor methods whose result shares the Tensor's storage: given the Tensor itself, so that
 # an in-place change of the result reaches it (see rt.in_place), as in eager code
 SHARING_METHODS = frozenset({"detach", "numpy"})
@@ -287,18 +294,27 @@ class Unwrapper:
         if not (
             isinstance(call, gast.Call)
             and isinstance(call.func, gast.Attribute)
-            and call.func.attr in IN_PLACE_OPERATORS
+            and call.func.attr in {**IN_PLACE_OPERATORS, **IN_PLACE_AS_METHODS}
             and isinstance(call.func.value, gast.Name)
             and not self.is_module(call.func.value)
-            and len(call.args) == 1
+            and (len(call.args) == 1 or call.func.attr in IN_PLACE_AS_METHODS)
         ):
             return None
-        method, owner, operand = call.func.attr, call.func.value.id, call.args[0]
+        method, owner = call.func.attr, call.func.value.id
+        computed: list[gast.Assign] = []
+        if method in IN_PLACE_AS_METHODS:  # ``m.masked_fill_(mask, v)``: m.masked_fill(...)
+            new = self.names.fresh()
+            given = [*call.args, *(k.value for k in call.keywords)]
+            out_of_place = gast.Attribute(value=name(owner), attr=IN_PLACE_AS_METHODS[method],
+                                          ctx=gast.Load())  # fmt: skip
+            computed.append(assign(new, gast.Call(func=out_of_place, args=call.args,
+                                                  keywords=call.keywords)))  # fmt: skip
+            return self.updated_in_place(s, method, owner, new, given, computed)
+        operand = call.args[0]
         given = [operand]  # (what a Tensor from outside is changed with: see rt.in_place)
         scale = [k.value for k in call.keywords if k.arg == "alpha"]
         if len(scale) != len(call.keywords) or (scale and method not in ("add_", "sub_")):
             return None  # refused as a call: see refuse_in_place_methods
-        computed: list[gast.Assign] = []
         if scale:  # ``m.add_(v, alpha=a)`` is ``m + a * v``
             given.append(scale[0])
             computed.append(assign(self.names.fresh(), gast.BinOp(
@@ -307,6 +323,12 @@ class Unwrapper:
         new = self.names.fresh()
         computed.append(assign(new, gast.BinOp(
             left=name(owner), op=IN_PLACE_OPERATORS[method](), right=operand)))  # fmt: skip
+        return self.updated_in_place(s, method, owner, new, given, computed)
+
+    def updated_in_place(self, s: gast.stmt, method: str, owner: str, new: str, given: list,
+                         computed: list[gast.Assign]) -> tuple[list, list]:  # fmt: skip
+        """``computed`` (the new value of ``owner``, ``new``), then ``owner`` updated in
+        place to it, as ``in_place_method`` says."""
         local = owner in self.locals
         update = rt_call("in_place", name(owner), name(new), const(method),
                          const(owner in self.arrays | self.made), const(local),
@@ -508,7 +530,7 @@ def _in_place_receiver(value: gast.expr) -> str | None:
     if (
         isinstance(value, gast.Call)
         and isinstance(value.func, gast.Attribute)
-        and value.func.attr in IN_PLACE_OPERATORS
+        and value.func.attr in {**IN_PLACE_OPERATORS, **IN_PLACE_AS_METHODS}
         and isinstance(value.func.value, gast.Name)
     ):
         return value.func.value.id

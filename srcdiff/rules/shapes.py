@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import linear, nondiff, vjp
+from .registry import linear, nondiff, sequence_result, vjp
 
 
 @vjp(xp.reshape)
@@ -91,6 +91,15 @@ def flip(g, ans, m, axis=None):
     return xp.flip(g, axis=axis), None
 
 
+UNSTACK = [xp.unstack] if hasattr(xp, "unstack") else []  # NumPy 2.1
+
+
+@vjp(*UNSTACK)
+def unstack(g, ans, x, axis=0):
+    """The slices' gradients (zeros for one not used) stacked back."""
+    return rt.restack(g, ans, x, axis), None
+
+
 nondiff(
     "a shape, a size or a dtype: integers and types",
     xp.shape, xp.size, xp.ndim, "ndarray.shape", "ndarray.size", "ndarray.ndim",
@@ -102,4 +111,5 @@ nondiff(
 linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.flatten",
        xp.squeeze, "ndarray.squeeze", xp.expand_dims, xp.transpose, "ndarray.transpose",
        "ndarray.T", "ndarray.mT", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.rollaxis,
-       xp.broadcast_to, xp.concatenate, xp.stack, xp.flip)  # fmt: skip
+       xp.broadcast_to, xp.concatenate, xp.stack, xp.flip, *UNSTACK)  # fmt: skip
+sequence_result(*UNSTACK)  # a tuple of slices

@@ -346,14 +346,132 @@ def tensor_logsumexp_jvp(ans, x, dim, keepdim=False, *, dx):
     return xp.sum(e * dx, axis=axis, keepdims=keepdim) / xp.sum(e, axis=axis, keepdims=keepdim)
 
 
+@vjp(tm.flip)
+def tensor_flip(g, ans, x, dims=None, *more):
+    """``np.flip``'s rule, the dims given as one sequence or apart (``x.flip(0, 1)``)."""
+    return (
+        xp.flip(g, axis=rt.tensor_methods.flip_dims(xp.ndim(x), dims, more)),
+        None,
+        *[None] * len(more),
+    )
+
+
+@vjp(tm.sort)
+def tensor_sort(g, ans, x, dim=-1, descending=False, stable=False):
+    """``(values, indices)``: each value's gradient goes to the entry at its index
+    (``np.take_along_axis``'s rule), tied entries too; the indices carry none."""
+    d_x = rt.tensor_methods.taken_grad(rt.entries(g, ans)[0], x, ans[1], dim)
+    return d_x, None, None, None
+
+
+@vjp(tm.topk)
+def tensor_topk(g, ans, x, k, dim=-1, largest=True, sorted=True):
+    """As ``sort``'s: each value's gradient to the entry at its index."""
+    d_x = rt.tensor_methods.taken_grad(rt.entries(g, ans)[0], x, ans[1], dim)
+    return d_x, None, None, None, None
+
+
+@jvp(tm.sort, shaped=True)
+def tensor_sort_jvp(ans, x, dim=-1, descending=False, stable=False, *, dx):
+    return [rt.tensor_methods.taken(dx, ans[1], dim), xp.zeros(xp.shape(ans[1]))]
+
+
+@jvp(tm.topk, shaped=True)
+def tensor_topk_jvp(ans, x, k, dim=-1, largest=True, sorted=True, *, dx):
+    return [rt.tensor_methods.taken(dx, ans[1], dim), xp.zeros(xp.shape(ans[1]))]
+
+
+sequence_result(tm.sort, tm.topk)  # (values, indices)
+nondiff("the indices of a sort", tm.argsort)
+
+
+@vjp(tm.cumprod)
+def tensor_cumprod(g, ans, x, dim, dtype=None):
+    """``np.cumprod``'s rule: exact where entries are zero (no division by them)."""
+    return rt.cumprod_grad(g, ans, x, rt.tensor_methods.cumprod_axis(x, dim)), None, None
+
+
+nondiff("the axis of a cumulative product (None for a 0-d array)", tm.cumprod_axis)
+
+
+@jvp(tm.cumprod, shaped=True)
+def tensor_cumprod_jvp(ans, x, dim, dtype=None, *, dx):
+    return xp.reshape(
+        rt.cumprod_tangent(dx, x, rt.tensor_methods.cumprod_axis(x, dim)), xp.shape(ans)
+    )
+
+
+@vjp(tm.unbind)
+def unbind(g, ans, x, dim=0):
+    """``np.unstack``'s rule: the slices' gradients (zeros for one not used) stacked."""
+    return rt.restack(g, ans, x, dim), None
+
+
+sequence_result(tm.unbind)  # a tuple of slices
+
+
+@vjp(tm.narrow)
+def narrow(g, ans, x, dim, start, length):
+    """Indexing's rule (``x[..., start:start + length]``)."""
+    return (
+        rt.index_grad(x, rt.tensor_methods.narrow_index(xp.shape(x), dim, start, length), g),
+        None,
+        None,
+        None,
+    )
+
+
+@vjp(tm.movedim)
+def movedim(g, ans, x, source, destination):
+    """``np.moveaxis``'s rule: the dims moved back (a 0-d ``x``'s, none)."""
+    return rt.tensor_methods.movedim(g, destination, source), None, None
+
+
+@vjp(tm.scatter)
+def tensor_scatter(g, ans, x, dim, index, src=None, value=None, reduce=None):
+    """``x`` gets the gradient where nothing was written (``g.scatter(dim, index, 0)``,
+    PyTorch's rule), each entry of ``src`` written that of its position (``gather``'s);
+    a position written twice is refused there (one of its values is kept, where PyTorch
+    gives each of them the gradient)."""
+    return (
+        rt.tensor_methods.scatter(g, dim, index, None, 0.0),
+        None,
+        None,
+        rt.tensor_methods.scatter_src_grad(g, x, dim, index, src, True),
+        None,
+        None,
+    )
+
+
+@vjp(tm.scatter_add)
+def tensor_scatter_add(g, ans, x, dim, index, src):
+    """The gradient passes to ``x``; each entry of ``src`` gets that of the position it
+    was added to (``gather``'s rule's transpose)."""
+    return g, None, None, rt.tensor_methods.scatter_src_grad(g, x, dim, index, src, False)
+
+
+@jvp(tm.scatter)
+def tensor_scatter_jvp(ans, x, dim, index, src=None, value=None, reduce=None, *, dx, dsrc):
+    """Linear in ``x`` and ``src`` jointly (``value`` is a constant)."""
+    return (
+        rt.tensor_methods.scatter(dx, dim, index, None, 0.0),
+        rt.tensor_methods.scatter(xp.zeros_like(ans), dim, index, dsrc),
+    )
+
+
 for _method, _primitive in ((tm.bmm, xp.matmul), (tm.tril, xp.tril), (tm.triu, xp.triu),
-                            (tm.flip, xp.flip), (tm.roll, xp.roll)):  # fmt: skip
+                            (tm.roll, xp.roll), (tm.diag, xp.diag),
+                            (tm.outer, xp.outer)):  # fmt: skip
     alias(_method, _primitive)
 keywords(tm.tril, diagonal="k")
 keywords(tm.triu, diagonal="k")
-keywords(tm.flip, dims="axis")
+keywords(tm.diag, diagonal="k")
+keywords(tm.outer, vec2="b")
 keywords(tm.roll, shifts="shift", dims="axis")
-linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select)
+keywords(tm.split, split_size="split_size_or_sections")
+linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select, tm.flip, tm.unbind,
+       tm.narrow, tm.movedim)  # fmt: skip
+linear((0, 3), tm.scatter_add)
 
 
 @vjp(tm.floor, tm.ceil, tm.trunc)

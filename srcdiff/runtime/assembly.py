@@ -114,6 +114,15 @@ def unsplit(g: Any, ans: Any, ary: Any, axis: int = 0) -> Any:
     return xp.reshape(_concat(xp, pieces, axis), _shape_of(ary))
 
 
+def restack(g: Any, ans: Any, x: Any, axis: int = 0) -> Any:
+    """Gradient of ``np.unstack(x, axis=axis)`` (a Tensor's ``unbind``): the gradients of
+    the slices (zeros for a slice nobody used) stacked back along ``axis``."""
+    pieces = entries(g, ans)
+    if not pieces:  # (a dim of length 0: no slices)
+        return array_module(x).zeros(_shape_of(x), dtype=getattr(x, "dtype", None))
+    return array_module(*pieces).stack(pieces, axis=axis)
+
+
 def atleast_grads(g: Any, ans: Any, arys: tuple) -> tuple:
     """Gradients of ``np.atleast_1d(*arys)`` (and 2d, 3d): each reshaped to its argument
     (one argument gives one array, several a tuple of them)."""

@@ -188,8 +188,9 @@ def cumprod_grad(g: Any, ans: Any, a: Any, axis: Any = None) -> Any:
     zero, ``rcumsum(g * cumprod(a with that zero made 1))[k]``; after it, 0 (each of its
     products holds the first zero).
     """
-    if axis is None:  # cumprod of the flattened array
-        flat = cumprod_grad(g, ans, array_module(a).reshape(a, (-1,)), 0)
+    if axis is None:  # cumprod of the flattened array (also of a 0-d one, kept 0-d)
+        xp = array_module(g, a)
+        flat = cumprod_grad(xp.reshape(g, (-1,)), xp.reshape(ans, (-1,)), xp.reshape(a, (-1,)), 0)
         return reshape_like(flat, a)
     xs = backend.standard(g, a)
 

@@ -19,6 +19,7 @@ from ..backend import array_module
 from .arrays import FLOAT_DTYPES, float_mean, np_mean
 from .assembly import take_along_axis_grad
 from .mutation import refuse
+from .sorting import sort_order, topk_order
 
 _add_reduce = np.add.reduce
 
@@ -65,7 +66,8 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 class _ReturnType(tuple):
-    """``(values, indices)`` of ``max``/``min`` along a dim, printed as PyTorch prints it."""
+    """``(values, indices)`` of ``max``/``min`` along a dim (and of ``sort``, ``topk``),
+    printed as PyTorch prints it."""
 
     _name = ""
 
@@ -79,7 +81,10 @@ class _ReturnType(tuple):
         return f"srcdiff.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
 
-RETURN_TYPES = {m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()}) for m in ("max", "min")}
+RETURN_TYPES = {
+    m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()})
+    for m in ("max", "min", "sort", "topk")
+}
 
 
 def values(x: Any) -> Any:
@@ -414,7 +419,23 @@ def log_softmax(x: Any, dim: int) -> Any:
 def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     if not is_array(x):
         return x.masked_fill(mask, value)
+    fill_checked(mask, value)
     return array_module(x).where(mask, value, x).astype(x.dtype, copy=False)
+
+
+def fill_checked(mask: Any, value: Any) -> None:
+    """Refuse what PyTorch's masked_fill refuses: a mask that is not boolean, a value of
+    one dim or more."""
+    kind = getattr(getattr(mask, "dtype", None), "kind", "b")
+    if kind != "b":
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}"
+        )
+    if getattr(value, "ndim", 0):
+        raise RuntimeError(
+            "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+            f"{value.ndim} dimension(s)."
+        )
 
 
 def argmax(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -572,13 +593,23 @@ def split_points(length: int, split_size_or_sections: Any) -> list[int]:
     return list(range(size, length, size))
 
 
-def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> Any:
-    """``x.split(...)``: the pieces, as a tuple (views of ``x``, as PyTorch's)."""
+def split(x: Any, split_size_or_sections: Any = None, dim: int = 0, *,
+          split_size: Any = None) -> Any:  # fmt: skip
+    """``x.split(...)``: the pieces, as a tuple (views of ``x``, as PyTorch's); the
+    method names its size ``split_size``, ``sd.split`` ``split_size_or_sections``."""
+    split_size_or_sections = split_sizes(split_size_or_sections, split_size)
     if not is_array(x):
         return x.split(split_size_or_sections, dim)
     dim = checked_dim(x.ndim, dim)
     cuts = split_points(x.shape[dim], split_size_or_sections)
     return tuple(array_module(x).split(x, cuts, axis=dim))
+
+
+def split_sizes(split_size_or_sections: Any, split_size: Any) -> Any:
+    """The size or sizes of a split, given under either name (and only one)."""
+    if (split_size_or_sections is None) == (split_size is None):
+        raise TypeError("split() takes the size of its pieces once (split_size)")
+    return split_size if split_size_or_sections is None else split_size_or_sections
 
 
 def chunk(x: Any, chunks: int, dim: int = 0) -> Any:
@@ -691,11 +722,25 @@ def in_range(index: Any, size: int, name: str) -> None:
         raise RuntimeError(f"{name}(): index out of range for a dimension of size {size}")
 
 
-def flip(x: Any, dims: Any) -> Any:
-    """``x.flip(dims)`` (no dim flips nothing, where NumPy's ``axis=None`` flips all)."""
+def flip(x: Any, dims: Any = None, *more: Any) -> Any:
+    """``x.flip(dims)``, also ``x.flip(0, 1)`` (no dim flips nothing, where NumPy's
+    ``axis=None`` flips all)."""
     if not is_array(x):
-        return x.flip(dims)
-    return array_module(x).flip(x, axis=tuple(dims) if isinstance(dims, list) else dims)
+        return x.flip(dims, *more)
+    return array_module(x).flip(x, axis=flip_dims(x.ndim, dims, more))
+
+
+def flip_dims(ndim: int, dims: Any, more: tuple = ()) -> tuple:
+    """The dims of ``flip(dims, *more)`` as a tuple, as PyTorch takes them (one dim, a
+    sequence of them or several given apart; each once)."""
+    if dims is None:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    given = shape_of((dims, *more))
+    normal = [checked_dim(ndim, d) % builtins.max(ndim, 1) for d in given]
+    for i, d in enumerate(normal):
+        if d in normal[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return given if ndim else ()
 
 
 def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
@@ -735,6 +780,301 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     with np.errstate(divide="ignore"):  # (an empty dim's sum is 0: its log, -inf)
         out = xp.log(xp.exp(x - top).sum(axis=dims, keepdims=True)) + top
     return out if keepdim else xp.squeeze(out, axis=dims)
+
+
+# ---- sorting, cumulative products, views and scatters ------------------------------------
+
+
+def sort(x: Any, dim: int = -1, descending: bool = False, stable: Any = False) -> Any:
+    """``x.sort(dim, descending)``: ``(values, indices)``, tied entries in the order
+    PyTorch's CPU sort leaves them (``stable=True``: as they stood)."""
+    if not is_array(x):
+        return x.sort(dim, descending, stable=stable)
+    indices = sort_indices(x, dim, descending, stable)
+    return RETURN_TYPES["sort"](taken(x, indices, dim), indices)
+
+
+def argsort(x: Any, dim: int = -1, descending: bool = False, stable: Any = False) -> Any:
+    """``x.argsort(dim, descending)``: the indices of ``x.sort(...)``."""
+    if not is_array(x):
+        return x.argsort(dim, descending, stable=stable)
+    return sort_indices(x, dim, descending, stable)
+
+
+def sort_indices(x: Any, dim: int, descending: bool, stable: Any) -> Any:
+    """The indices ``x.sort(dim, descending, stable=stable)`` gives (``x`` an array)."""
+    dim = checked_dim(x.ndim, dim)
+    if x.ndim == 0:
+        return array_module(x).zeros((), dtype=np.int64)
+    return sort_order(x, dim, bool(descending), bool(stable))
+
+
+def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """``x.topk(k, dim, largest, sorted)``: ``(values, indices)`` of the ``k`` largest
+    (smallest) entries along ``dim``, ties as PyTorch's CPU topk picks them."""
+    if not is_array(x):
+        return x.topk(k, dim, largest, sorted)
+    indices = topk_indices(x, k, dim, largest, sorted)
+    return RETURN_TYPES["topk"](taken(x, indices, dim), indices)
+
+
+def topk_indices(x: Any, k: Any, dim: int, largest: bool, sorted: bool) -> Any:
+    dim = checked_dim(x.ndim, dim)
+    k = int(k)
+    if not 0 <= k <= (x.shape[dim] if x.ndim else 1):
+        raise RuntimeError("selected index k out of range")
+    if x.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU")
+    if x.ndim == 0:  # (k 0 or 1: the entry itself, as PyTorch gives it)
+        return array_module(x).zeros((), dtype=np.int64)
+    return topk_order(x, k, dim, bool(largest), bool(sorted))
+
+
+def taken(x: Any, indices: Any, dim: int) -> Any:
+    """The entries of ``x`` at ``indices`` along ``dim`` (``np.take_along_axis``; a 0-d
+    ``x``, its entry)."""
+    if x.ndim == 0:
+        return x.copy()
+    return array_module(x).take_along_axis(x, indices, axis=dim)
+
+
+def taken_grad(g: Any, x: Any, indices: Any, dim: int) -> Any:
+    """The gradient of ``taken(x, indices, dim)``: ``np.take_along_axis``'s."""
+    if x.ndim == 0:
+        return g
+    return take_along_axis_grad(g, x, indices, dim)
+
+
+def cumprod(x: Any, dim: int, dtype: Any = None) -> Any:
+    """``x.cumprod(dim)``: running products along ``dim`` (integers and booleans as
+    int64, a 0-d tensor as itself, as PyTorch gives them)."""
+    if not is_array(x):
+        return x.cumprod(dim, dtype=dtype)
+    x = cumulative_operand(x, dtype)
+    dim = checked_dim(x.ndim, dim)
+    if x.ndim == 0:
+        return x.copy()
+    if x.dtype == np.float16:  # multiplied in float32, as PyTorch's kernel does
+        return x.astype(np.float32).cumprod(axis=dim).astype(np.float16)
+    return x.cumprod(axis=dim)
+
+
+def cumulative_operand(x: Any, dtype: Any) -> Any:
+    """``x`` as a cumulative product takes it (PyTorch's cumsum too): in ``dtype`` where
+    given, integers and booleans as int64."""
+    wanted = _numpy_dtype(dtype)
+    if wanted is not None:
+        return x.astype(wanted, copy=False)
+    return x.astype(np.int64) if x.dtype.kind in "biu" else x
+
+
+def cumprod_axis(x: Any, dim: int) -> Any:
+    """The axis of ``np.cumprod``'s rule for ``x.cumprod(dim)``: None (the flat entries,
+    one) for a 0-d ``x``."""
+    return dim if x.ndim else None
+
+
+def unbind(x: Any, dim: int = 0) -> Any:
+    """``x.unbind(dim)``: the slices along ``dim``, as a tuple of views."""
+    if not is_array(x):
+        return x.unbind(dim)
+    if x.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    dim = checked_dim(x.ndim, dim)
+    return tuple(array_module(x).moveaxis(x, dim, 0))
+
+
+def narrow(x: Any, dim: int, start: Any, length: int) -> Any:
+    """``x.narrow(dim, start, length)``: ``length`` entries from ``start`` along ``dim``,
+    a view."""
+    if not is_array(x):
+        return x.narrow(dim, start, length)
+    return x[narrow_index(x.shape, dim, start, length)]
+
+
+def narrow_index(shape: tuple, dim: int, start: Any, length: Any) -> tuple:
+    """The index ``narrow`` reads, checked as PyTorch checks it (``start`` may count
+    from the end, and may be a 0-d tensor)."""
+    if not shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    dim = checked_dim(len(shape), dim) % len(shape)
+    size, start, length = shape[dim], int(start), int(length)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
+    if start < 0:
+        start += size
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return (slice(None),) * dim + (slice(start, start + length),)
+
+
+def movedim(x: Any, source: Any, destination: Any) -> Any:
+    """``x.movedim(source, destination)``: ``np.moveaxis`` with PyTorch's checks (a 0-d
+    tensor has dims 0 and -1)."""
+    if not is_array(x):
+        return x.movedim(source, destination)
+    src, dst = moved_dims(x.ndim, source, destination)
+    return x if x.ndim == 0 else array_module(x).moveaxis(x, src, dst)
+
+
+def moved_dims(ndim: int, source: Any, destination: Any) -> tuple[tuple, tuple]:
+    src = source if isinstance(source, (list, tuple)) else (source,)
+    dst = destination if isinstance(destination, (list, tuple)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)"
+        )
+    src = tuple(checked_dim(ndim, int(d)) % builtins.max(ndim, 1) for d in src)
+    dst = tuple(checked_dim(ndim, int(d)) % builtins.max(ndim, 1) for d in dst)
+    for name, dims, given in (("source", src, source), ("destination", dst, destination)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    return src, dst
+
+
+def diag(x: Any, diagonal: int = 0) -> Any:
+    """``x.diag(diagonal)``: a matrix with the vector ``x`` on a diagonal, or a matrix's
+    diagonal (a new array, not NumPy's read-only view)."""
+    if not is_array(x):
+        return x.diag(diagonal)
+    if x.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+    out = array_module(x).diag(x, diagonal)
+    return out.copy() if x.ndim == 2 else out
+
+
+def outer(x: Any, vec2: Any) -> Any:
+    """``x.outer(vec2)``: the products of the entries of two vectors."""
+    if not is_array(x):
+        return x.outer(vec2)
+    for name, v in (("self", x), ("vec2", vec2)):
+        if getattr(v, "ndim", 0) != 1:
+            raise RuntimeError(
+                f"outer: Expected 1-D argument {name}, but got {getattr(v, 'ndim', 0)}-D"
+            )
+    return array_module(x).outer(x, vec2)
+
+
+def scatter(x: Any, dim: int, index: Any, src: Any = None, value: Any = None,
+            reduce: Any = None) -> Any:  # fmt: skip
+    """``x.scatter(dim, index, src)`` (or ``value=``): ``x`` with ``src``'s entries (or
+    ``value``) written where ``index`` says along ``dim`` (a position written twice keeps
+    the later value, as PyTorch's CPU kernel does)."""
+    if not is_array(x):
+        return x.scatter(dim, index, src, value=value, reduce=reduce)
+    if reduce is not None:
+        raise NotImplementedError(
+            "srcdiff's scatter takes no reduce=: use scatter_add for reduce='add'"
+        )
+    if src is None and value is None:
+        raise TypeError("scatter() missing 1 required argument: 'src' (or 'value')")
+    if x.ndim == 0:
+        return _on_vector(scatter, x, dim, index, value if src is None else src)
+    part, where = scattered(x, dim, index, value if src is None else src, "scatter")
+    out = x.copy()
+    if where is not None:
+        out[where] = part
+    return out
+
+
+def scatter_add(x: Any, dim: int, index: Any, src: Any) -> Any:
+    """``x.scatter_add(dim, index, src)``: ``x`` plus ``src``'s entries added where
+    ``index`` says along ``dim`` (those of a position given twice both)."""
+    if not is_array(x):
+        return x.scatter_add(dim, index, src)
+    if not is_array(src):
+        raise TypeError(
+            f"scatter_add(): argument 'src' (position 3) must be Tensor, not {type(src).__name__}"
+        )
+    if x.ndim == 0:
+        return _on_vector(scatter_add, x, dim, index, src)
+    part, where = scattered(x, dim, index, src, "scatter_add")
+    return x.copy() if where is None else x + gather_grad(part, x, dim, index)
+
+
+def _on_vector(method: Any, x: Any, dim: int, index: Any, src: Any) -> Any:
+    """A scatter into a 0-d ``x`` (``index`` and an array ``src`` 0-d too, or empty), as
+    into a vector of one entry."""
+    checked_dim(0, dim)
+    xp = array_module(x)
+    index = xp.asarray(index)
+    index = xp.reshape(index, (1,)) if index.ndim == 0 else index
+    src = xp.reshape(src, (1,)) if getattr(src, "ndim", None) == 0 else src
+    return xp.reshape(method(x.reshape(1), 0, index, src), ())
+
+
+def scattered(x: Any, dim: int, index: Any, src: Any, name: str) -> tuple[Any, Any]:
+    """``src``'s part a scatter into ``x`` writes (its first entries, as many as ``index``
+    has along each dim; a number as it is) and the positions of ``x`` it writes (None
+    for an empty ``index``), checked as PyTorch checks them."""
+    xp = array_module(x)
+    index = xp.asarray(index)
+    array = is_array(src)
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if array and src.dtype != x.dtype:
+        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    dim = checked_dim(x.ndim, dim) % x.ndim
+    if index.size == 0:
+        return src, None
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if array and src.ndim != index.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    too_big = builtins.any(index.shape[d] > x.shape[d] for d in range(x.ndim) if d != dim)
+    if too_big or (
+        array and builtins.any(i > s for i, s in zip(index.shape, src.shape, strict=True))
+    ):
+        raise RuntimeError(
+            f"Expected index {list(index.shape)} to be no larger than self {list(x.shape)} "
+            f"apart from dimension {dim} and to be no larger size than src "
+            f"{list(src.shape) if array else list(index.shape)}"
+        )
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= x.shape[dim]:
+        raise RuntimeError(f"index {low if low < 0 else high} is out of bounds for dimension "
+                           f"{dim} with size {x.shape[dim]}")  # fmt: skip
+    part = src[tuple(slice(0, n) for n in index.shape)] if array else src
+    where = tuple(
+        index
+        if d == dim
+        else xp.reshape(xp.arange(n), [-1 if e == d else 1 for e in range(x.ndim)])
+        for d, n in enumerate(index.shape)
+    )
+    return part, where
+
+
+def scatter_src_grad(g: Any, x: Any, dim: int, index: Any, src: Any, once: bool) -> Any:
+    """The gradient of a scatter's ``src`` (None for a number): each entry written gets
+    that of the position it was written to (``gather``'s), the rest none. ``once``
+    (``scatter``, which keeps one of the entries written to a position): a position
+    written twice is refused, where PyTorch gives each of them its gradient."""
+    if not is_array(src):
+        return None
+    xp = array_module(g)
+    if x.ndim == 0:
+        d = scatter_src_grad(xp.reshape(g, (1,)), x.reshape(1), 0, xp.reshape(xp.asarray(index),
+                             (-1,)), xp.reshape(src, (-1,)), once)  # fmt: skip
+        return xp.reshape(d, src.shape)
+    d = xp.zeros(src.shape, dtype=g.dtype)
+    part, where = scattered(x, dim, index, src, "scatter")
+    if where is None:
+        return d
+    if once:
+        flat = xp.ravel_multi_index(xp.broadcast_arrays(*where), x.shape)
+        if xp.unique(flat).size != flat.size:
+            raise RuntimeError(
+                "scatter(): index writes a position twice, and src requires grad: only one "
+                "of the values written there is kept (PyTorch gives each of them the "
+                "position's gradient); use unique indices, or scatter_add"
+            )
+    d[tuple(slice(0, n) for n in part.shape)] = g[where]
+    return d
 
 
 def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
@@ -783,7 +1123,8 @@ METHODS = {
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
         "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
-        "isfinite"
+        "isfinite sort argsort topk cumprod unbind narrow movedim diag outer scatter "
+        "scatter_add"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -795,16 +1136,19 @@ TENSOR_ONLY = frozenset({
     "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
+    "masked_fill_",
 })  # fmt: skip
 ATTRIBUTES = {
     name: globals()[name]
     for name in ("data", "device", "dtype", "_data", "grad", "values", "indices")
 }
-# methods of an array or a Tensor that change neither their object nor an argument
+# methods of an array or a Tensor that change neither their object nor an argument (an
+# array's sort does, a Tensor's does not: it is taken to)
+ARRAY_IN_PLACE = frozenset({"fill", "sort", "partition", "put", "itemset", "resize", "setfield",
+                            "setflags", "byteswap"})  # fmt: skip
 UNCHANGING = (
-    frozenset(n for n in dir(np.ndarray) if not n.startswith("_"))
-    - {"fill", "sort", "partition", "put", "itemset", "resize", "setfield", "setflags", "byteswap"}
-) | frozenset(METHODS) | frozenset(
+    frozenset(n for n in dir(np.ndarray) if not n.startswith("_")) | frozenset(METHODS)
+) - ARRAY_IN_PLACE | frozenset(
     n for n in TENSOR_ONLY
     if not n.endswith("_") and n not in ("backward", "register_hook", "retain_grad")
 )  # fmt: skip
@@ -815,6 +1159,7 @@ FUNCTIONS = {
         "transpose unsqueeze squeeze flatten add sub mul div matmul softmax log_softmax argmax "
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
         "std is_tensor split chunk tril triu bmm gather index_select flip roll amax amin "
-        "logsumexp floor ceil round trunc isnan isinf isfinite"
+        "logsumexp floor ceil round trunc isnan isinf isfinite sort argsort topk cumprod "
+        "unbind narrow movedim diag outer scatter scatter_add masked_fill"
     ).split()
 }

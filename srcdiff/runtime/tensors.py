@@ -78,6 +78,11 @@ def tensor_method(obj: Any, name: str) -> None:
         )
 
 
+# methods a Tensor has under the name of an array's or a list's update in place (which a
+# statement of its own, compiled, is taken for)
+IN_PLACE_ELSEWHERE = frozenset({"sort"})
+
+
 def tensor_receiver(obj: Any, name: str) -> None:
     """``receiver(obj, name)`` in compiled Tensor code, where an array stands for a
     Tensor: a name srcdiff's Tensor has not (``h.repeat``) is refused, not NumPy's."""
@@ -86,6 +91,13 @@ def tensor_receiver(obj: Any, name: str) -> None:
             f".{name} of a Tensor: srcdiff's Tensor has no .{name} (compiled code would run "
             f"NumPy's array method .{name}, which means something else)",
             "compute it with the Tensor methods and functions srcdiff has",
+        )
+    if name in IN_PLACE_ELSEWHERE and (is_array(obj) or isinstance(obj, Host.tensor)):
+        raise refuse(
+            f".{name}() of a Tensor as a statement of its own: a Tensor's .{name}() leaves it "
+            f"as it is and returns a new value, which the statement drops (compiled code took "
+            f"it for an array's or a list's .{name}(), which changes it in place)",
+            f"use its value (values, indices = h.{name}()), or leave the call out",
         )
     receiver(obj, name)
 

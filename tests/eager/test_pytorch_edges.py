@@ -606,3 +606,114 @@ def test_the_new_methods_at_their_edges_are_pytorchs():
         x = sd.tensor([0.5, 1.7], requires_grad=True)
         y = fn(x)
         assert y.dtype == sd.float32 and x.grad.tolist() == [0.0, 0.0]  # zeros, not None
+
+
+# ---- sort, topk, cumprod, unbind, narrow, movedim, diag, outer, masked_fill_, scatter ------
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x: x.sort(2), IndexError, "expected to be in range of \\[-2, 1\\], but got 2"),
+        (lambda x: x.topk(4), RuntimeError, "selected index k out of range"),
+        (lambda x: x.topk(-1), RuntimeError, "selected index k out of range"),
+        (lambda x: (x > 0).topk(1), RuntimeError, "topk does not support bool dtypes on CPU"),
+        (lambda x: x[0, 0].unbind(), IndexError, "Dimension specified as 0 but tensor has no"),
+        (lambda x: x.narrow(1, 4, 0), IndexError, "start out of range .* but got 4"),
+        (lambda x: x.narrow(1, -4, 1), IndexError, "start out of range .* but got -4"),
+        (lambda x: x.narrow(1, 2, 2), RuntimeError, "start \\(2\\) \\+ length \\(2\\) exceeds"),
+        (lambda x: x.narrow(1, 0, -1), RuntimeError, "length must be non-negative"),
+        (lambda x: x[0, 0].narrow(0, 0, 1), RuntimeError, "cannot be applied to a 0-dim"),
+        (lambda x: x.movedim((0, 0), (1, 0)), RuntimeError, "repeated dim in `source`"),
+        (lambda x: x.movedim((0, 1), (1,)), RuntimeError, "should contain the same number"),
+        (lambda x: x[0, 0].diag(), RuntimeError, "Supports 1D or 2D tensors. Got 0D"),
+        (lambda x: x.reshape(1, 2, 3).diag(), RuntimeError, "Got 3D"),
+        (lambda x: sd.outer(x, x[0]), RuntimeError, "Expected 1-D argument self, but got 2-D"),
+        (lambda x: x.flip(0, -2), RuntimeError, "dim 0 appears multiple times"),
+        (lambda x: x.masked_fill(sd.tensor([1, 0, 1]), 0.0), RuntimeError, "boolean masks"),
+        (lambda x: x.masked_fill(x > 0, x[0]), RuntimeError, "0-dimensional value tensor"),
+        (lambda x: x.scatter(1, sd.tensor([[0]]), x.double()), RuntimeError, "self.dtype to be"),
+        (lambda x: x.scatter(1, sd.tensor([0]), x), RuntimeError, "same number of dimensions"),
+        (lambda x: x.scatter(1, sd.zeros(3, 1).long(), x), RuntimeError, "no larger than self"),
+        (lambda x: x.scatter(1, sd.tensor([[3]]), x), RuntimeError, "index 3 is out of bounds"),
+        (lambda x: x.scatter(1, sd.tensor([[-1]]), x), RuntimeError, "index -1 is out of bounds"),
+        (lambda x: x.scatter(1, sd.tensor([[0]]), x, reduce="add"), NotImplementedError, "reduce"),
+        (lambda x: x.scatter_add(1, sd.tensor([[0]]), 1.0), TypeError, "must be Tensor"),
+    ],
+)
+def test_the_sorting_and_scattering_methods_refuse_what_pytorch_refuses(make, error, said):
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    with pytest.raises(error, match=said):
+        make(x)
+
+
+def test_the_sorting_and_scattering_methods_at_their_edges_are_pytorchs():
+    s = sd.tensor(2.5)
+    for values, indices in (s.sort(), s.sort(-1), s.topk(1), s.topk(0)):
+        assert values.shape == indices.shape == () and values.item() == 2.5
+        assert indices.item() == 0 and indices.dtype == sd.int64
+    assert s.argsort().shape == () and s.movedim(0, -1).item() == 2.5
+    assert [t.shape for t in sd.zeros(0, 3).sort(0)] == [(0, 3), (0, 3)]
+    assert [t.shape for t in sd.zeros(2, 3).topk(0)] == [(2, 0), (2, 0)]
+    assert sd.zeros(0, 3).unbind(0) == ()
+    v, i = sd.tensor([1.0, NAN, 0.0, NAN]).sort(descending=True)
+    assert i.tolist() == [1, 3, 0, 2] and np.isnan(arr(v)[:2]).all()
+    v, i = sd.tensor([3, 1, 2], dtype=sd.int32).sort()
+    assert v.dtype == sd.int32 and v.tolist() == [1, 2, 3] and i.tolist() == [1, 2, 0]
+    assert sd.tensor([True, False, True]).sort()[1].tolist() == [1, 0, 2]
+    assert sd.tensor([3, 1, 2]).topk(2).indices.tolist() == [0, 2]
+    assert s.cumprod(0).shape == () and s.cumprod(-1).item() == 2.5
+    assert sd.tensor([1, 2, 3], dtype=sd.int32).cumprod(0).dtype == sd.int64
+    assert sd.tensor([True, False]).cumprod(0).tolist() == [1, 0]
+    half = sd.tensor([1.5, 2.5], dtype=sd.float16).cumprod(0)
+    assert half.dtype == sd.float16 and half.tolist() == [1.5, 3.75]
+    assert sd.tensor([1, 2, 3]).cumprod(0, dtype=sd.float32).tolist() == [1.0, 2.0, 6.0]
+    x = sd.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    assert x.narrow(1, sd.tensor(1), 2).tolist() == [[1.0, 2.0], [5.0, 4.0]]
+    assert x.narrow(1, 3, 0).shape == (2, 0)
+    assert x.diag(5).shape == (0,) and x.diag(-5).shape == (0,)
+    assert x.diag(1).tolist() == [1.0, 4.0] and x.diag()._base is None  # (a copy)
+    assert sd.tensor([1, 2]).diag().tolist() == [[1, 0], [0, 2]]
+    assert sd.outer(sd.tensor([1, 2]), sd.tensor([3.0, 4.0])).dtype == sd.float32
+    assert x.flip(()).tolist() == x.tolist() and x.flip(0, 1).tolist() == [
+        [4.0, 5.0, 0.0],
+        [2.0, 1.0, 3.0],
+    ]
+    assert x.movedim(0, 1)._base is x
+    assert [p.shape for p in x.split(split_size=2, dim=1)] == [(2, 2), (2, 1)]
+    assert [p.shape for p in sd.split(x, split_size_or_sections=[1, 1])] == [(1, 3), (1, 3)]
+    assert x.scatter(1, sd.tensor([[0, 0]]), x).tolist()[0] == [1.0, 1.0, 2.0]  # the later
+    assert x.scatter(1, sd.zeros(0).long(), x).tolist() == x.tolist()
+    assert sd.tensor(1.0).scatter(0, sd.tensor(0), sd.tensor(5.0)).item() == 5.0
+    assert sd.tensor([1, 2]).masked_fill(sd.tensor([True, False]), 2.7).tolist() == [2, 2]
+
+
+def test_the_tied_entries_of_a_sort_and_a_topk_are_those_pytorch_picks():
+    """Where values tie, PyTorch's CPU sort (``std::sort`` past 16 entries) and topk
+    (``nth_element``, ``partial_sort``) give indices in no sorted order of theirs: these
+    are PyTorch's own, for values 0-4 repeating."""
+    x = sd.tensor([float(i * 7 % 5) for i in range(40)])
+    assert x.sort().indices.tolist()[:12] == [10, 20, 25, 15, 30, 35, 5, 0, 33, 8, 28, 13]
+    assert x.sort(descending=True).indices.tolist()[:8] == [17, 2, 37, 22, 7, 32, 27, 12]
+    assert x.sort(stable=True).indices.tolist()[:8] == [0, 5, 10, 15, 20, 25, 30, 35]
+    assert x.topk(5).indices.tolist() == [27, 7, 32, 22, 12]
+    assert x.topk(3, largest=False, sorted=False).indices.tolist() == [15, 35, 30]
+    assert x.repeat(2).topk(1).indices.tolist() == [2]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_scatter_writing_a_position_twice_refuses_src_its_gradient(compiled):
+    """PyTorch keeps the later value and gives both the position's gradient; srcdiff
+    refuses the gradient (the values are PyTorch's)."""
+
+    def step(x, src):
+        y = x.scatter(1, sd.tensor([[0, 0]]), src)
+        (y * 2.0).sum().backward()
+        return y.detach()
+
+    fn = sd.differentiate(step) if compiled else step
+    x = sd.zeros(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="writes a position twice"):
+        fn(x, sd.tensor([[1.0, 2.0]], requires_grad=True))
+    assert fn(x, sd.tensor([[1.0, 2.0]])).tolist() == [[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    assert x.grad.tolist() == [[0.0, 2.0, 2.0], [2.0, 2.0, 2.0]]

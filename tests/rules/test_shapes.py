@@ -100,6 +100,11 @@ SPECS = [
         for shape, n, axis in [((3,), 3, 0), ((2, 3), 4, 1), ((2, 3), 2, -1), ((2, 3), 2, 0)]
     ],
     *[Spec(np.flip, (R((2, 3, 4)),), {"axis": axis}) for axis in (None, 0, -1, (0, 2))],
+    *[  # NumPy 2.1
+        Spec(np.unstack, (R((2, 3, 4)),), {"axis": axis})
+        for axis in (0, 1, -1)
+        if hasattr(np, "unstack")
+    ],
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

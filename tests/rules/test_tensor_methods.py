@@ -10,6 +10,12 @@ from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(11)
 
+
+def _pair(method):
+    """``method``'s ``(values, indices)`` as a plain tuple (as the tables rebuild one)."""
+    return lambda *args, **kwargs: tuple(method(*args, **kwargs))
+
+
 SPECS = [
     *[
         Spec(tm.sum, (R((3, 4)),), {"dim": dim, "keepdim": keep})
@@ -108,6 +114,50 @@ SPECS = [
     Spec(tm.logsumexp, (R((3, 4)), 1), wrt=(0,)),
     Spec(tm.logsumexp, (R((3, 4)), (0, 1), True), wrt=(0,), label="keepdim"),
     Spec(tm.flip, (R((3, 4)), [0, 1]), wrt=(0,)),
+    Spec(tm.flip, (R((3, 4)), 1, 0), wrt=(0,), label="dims-apart"),
+    Spec(tm.flip, (R((3, 4)),), {"dims": (-1,)}, wrt=(0,)),
+    Spec(tm.sort, (R((3, 4)),), wrt=(0,), call=_pair(tm.sort)),
+    Spec(tm.sort, (R((3, 4)), 0, True), wrt=(0,), call=_pair(tm.sort), label="dim0-descending"),
+    Spec(
+        tm.sort, (R((3, 4)),), {"stable": True, "descending": True}, wrt=(0,), call=_pair(tm.sort)
+    ),  # fmt: skip
+    Spec(tm.topk, (R((3, 5)), 2), wrt=(0,), call=_pair(tm.topk)),
+    Spec(
+        tm.topk,
+        (R((4, 3)), 3, 0, False, False),
+        wrt=(0,),
+        call=_pair(tm.topk),
+        label="smallest-unsorted",
+    ),  # fmt: skip
+    Spec(tm.cumprod, (R((3, 4)), 1), wrt=(0,)),
+    Spec(tm.cumprod, (R((3, 4)), -2), wrt=(0,)),
+    Spec(
+        tm.cumprod,
+        (np.array([[2.0, 0.0, 3.0, 0.0, 1.5], [0.5, -1.5, 0.0, 2.0, 3.0]]), 1),
+        wrt=(0,),
+        label="zeros",
+    ),  # fmt: skip
+    Spec(tm.cumprod, (R(()), 0), wrt=(0,), label="0d"),
+    *[Spec(tm.unbind, (R((3, 4)), dim), wrt=(0,)) for dim in (0, -1)],
+    Spec(tm.narrow, (R((3, 5)), 1, -3, 2), wrt=(0,)),
+    Spec(tm.narrow, (R((3, 5)), 0, 1, 2), wrt=(0,)),
+    Spec(tm.movedim, (R((2, 3, 4)), (0, 1), (2, 0)), wrt=(0,)),
+    Spec(tm.movedim, (R((2, 3, 4)), -1, 0), wrt=(0,)),
+    Spec(tm.movedim, (R(()), 0, -1), wrt=(0,), label="0d"),
+    *[Spec(tm.diag, (R((4,)), k), wrt=(0,)) for k in (0, -1)],
+    *[Spec(tm.diag, (R((3, 4)), k), wrt=(0,)) for k in (0, 1, -2)],
+    Spec(tm.outer, (R((3,)), R((4,)))),
+    Spec(tm.scatter, (R((3, 4)), 1, np.array([[0, 2], [3, 1]]), R((2, 3))), wrt=(0, 3)),
+    Spec(
+        tm.scatter, (R((3, 4)), 0, np.array([[0, 2], [2, 1]]), None, 0.5), wrt=(0,), label="value"
+    ),  # fmt: skip
+    Spec(tm.scatter_add, (R((3, 4)), 1, np.array([[0, 0], [3, 1]]), R((2, 3))), wrt=(0, 3)),
+    Spec(
+        tm.scatter_add,
+        (R((3, 4)), 0, np.array([[0, 2, 0, 1]]), R((1, 4))),
+        wrt=(0, 3),
+        label="dim0",
+    ),  # fmt: skip
     Spec(tm.roll, (R((3, 4)), 1, 1), wrt=(0,)),
     *[Spec(m, (R((3, 4)) * 3.0 + 0.2,), wrt=(0,)) for m in (tm.floor, tm.ceil, tm.trunc)],
     Spec(tm.round, (R((3, 4)) * 3.0 + 0.2,), wrt=(0,)),

@@ -1196,13 +1196,12 @@ def with_isinstance(h, x):
     return loss
 
 
-def with_argsort(h, x):
-    return h[h.argsort()].sum()
+def with_ravel(h, x):
+    return h.ravel().sum()
 
 
-def with_sort(h, x):
-    h.sort()
-    return h[0]
+def with_searchsorted(h, x):
+    return h[0, h.searchsorted(1.5)].sum()
 
 
 def with_fill(h, x):
@@ -1222,15 +1221,40 @@ def test_a_computed_tensor_is_a_tensor_of_its_dtype_in_compiled_code():
     np.testing.assert_array_equal(x.grad.numpy(), want)
 
 
-@pytest.mark.parametrize("body", [with_argsort, with_sort, with_fill])
+@pytest.mark.parametrize("body", [with_ravel, with_searchsorted, with_fill])
 def test_an_array_method_a_tensor_has_not_is_refused(body):
-    """``h.argsort()`` raises AttributeError eagerly (srcdiff's Tensor has no argsort);
+    """``h.ravel()`` raises AttributeError eagerly (srcdiff's Tensor has no ravel);
     compiled code ran NumPy's, which means something else."""
     x = sd.tensor([[3.0, 1.0]], requires_grad=True)
     with pytest.raises(AttributeError):
         body(x * 2.0, x)
     with pytest.raises(sd.CompileError, match="Tensor has no"):
         _step_of(body)(x)
+
+
+def with_sort_statement(h, x):
+    h.sort()  # (a Tensor's sort changes nothing: its value is dropped)
+    return (h * sd.tensor([[1.0, 2.0]])).sum()
+
+
+def with_sort(h, x):
+    values, indices = h.sort(descending=True)
+    r = x.sort(1)
+    return (values * sd.tensor([[1.0, 2.0]])).sum() + r.values[0, 0] * 10.0 + indices.sum()
+
+
+def test_a_sort_whose_value_is_dropped_is_refused_and_one_whose_value_is_used_compiles():
+    """``h.sort()`` as a statement was compiled as an array's sort, in place: a Tensor's
+    changes nothing. Its values and indices compile as PyTorch's sort."""
+    x = sd.tensor([[3.0, 1.0]], requires_grad=True)
+    assert with_sort_statement(x * 2.0, x).item() == 10.0
+    with pytest.raises(sd.CompileError, match="statement of its own"):
+        _step_of(with_sort_statement)(x)
+    eager = with_sort(x * 2.0, x)
+    eager.backward()
+    want, x.grad = x.grad.tolist(), None
+    assert _step_of(with_sort)(x) == eager.item() == 21.0
+    assert x.grad.tolist() == want == [[2.0, 14.0]]
 
 
 def test_dot_of_two_tensors_in_a_compiled_step():

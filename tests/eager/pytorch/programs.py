@@ -702,6 +702,7 @@ METHOD_X = [[0.5, -1.25, 2.0, 0.75, -0.5], [1.5, 0.25, -2.5, 1.0, 3.0],
 def _method_programs(torch: Any) -> dict[str, Any]:
     """Each takes a (4, 5) tensor and returns a tensor (or a tuple of them)."""
     index = torch.tensor([[0, 0, 4], [1, 0, 2], [3, 3, 3], [4, 1, 0]])
+    perm = torch.tensor([[4, 1, 0], [2, 3, 1], [0, 4, 2], [1, 0, 3]])  # (no repeats in a row)
     batch = torch.tensor([[[1.0, -0.5], [0.25, 2.0], [1.5, 1.0], [-1.0, 0.5], [0.75, -2.0]]] * 2,
                          dtype=torch.float64)  # fmt: skip
     return {
@@ -726,7 +727,71 @@ def _method_programs(torch: Any) -> dict[str, Any]:
         "logsumexp": lambda x: x.logsumexp(1) + torch.logsumexp(x * 30.0, 0).sum(),
         "pieces": lambda x: x * x.round() + x.floor() + torch.ceil(x) * x.trunc(),
         "isfinite": lambda x: torch.where(x.isnan() | x.isinf() | ~x.isfinite(), 0.0, x),
+        "sort": lambda x: x.sort(),
+        "sort-dim0-descending": lambda x: torch.sort(x, 0, descending=True),
+        # ties of values that carry gradients (x's own, at round(x)), each value weighted
+        # by its place: the gradient shows which entry each went to; 20 entries: past
+        # std::sort's insertion sort, which keeps ties in order
+        "sort-ties": lambda x: _weighted(_tied(x).reshape(-1).sort(descending=True)),
+        "sort-ties-ascending": lambda x: _weighted(torch.sort(_tied(x).reshape(-1))),
+        "sort-ties-stable": lambda x: _weighted(_tied(x).reshape(-1).sort(stable=True)),
+        "sort-ties-rows": lambda x: _weighted(_tied(x).sort(1)),
+        "argsort": lambda x: (
+            x[0],
+            x.argsort(1, True),
+            torch.argsort(_tied(x), dim=0, stable=True),
+            _tied(x).reshape(-1).argsort(),
+        ),
+        "topk": lambda x: x.topk(2),
+        "topk-smallest-dim0": lambda x: torch.topk(x, 3, dim=0, largest=False),
+        "topk-ties": lambda x: _weighted(_tied(x).reshape(-1).topk(7)),
+        "topk-ties-smallest": lambda x: _weighted(_tied(x).reshape(-1).topk(6, largest=False)),
+        "topk-ties-unsorted": lambda x: _weighted(_tied(x).reshape(-1).topk(9, sorted=False)),
+        "topk-ties-partial": lambda x: _weighted(_tied(x).reshape(-1).repeat(4).topk(1)),
+        "topk-all": lambda x: x.topk(5, 1, False, True),
+        "cumprod": lambda x: x.cumprod(1) + torch.cumprod(x, 0),
+        "cumprod-zeros": lambda x: (x * (x.abs() > 0.6)).cumprod(1) + (x * (x > 0)).cumprod(-2),
+        "unbind": lambda x: x.unbind(1),
+        "unbind-dim0": lambda x: torch.unbind(x)[1:3],
+        "narrow": lambda x: (x.narrow(1, 1, 3), torch.narrow(x, 0, -2, 2), x.narrow(-1, 5, 0)),
+        "movedim": lambda x: (
+            x.reshape(2, 2, 5).movedim(0, -1),
+            torch.movedim(x.reshape(2, 2, 5), (0, 2), (1, 0)),
+        ),
+        "diag": lambda x: (x.diag(), torch.diag(x, 1), x[0].diag(-1), x.diag(-5)),
+        "outer": lambda x: torch.outer(x[0], x[:, 1]) + x[1].outer(x[2, 1:]),
+        "masked_fill": lambda x: torch.masked_fill(x, x > 1.0, 0.5) + x.masked_fill(x < 0, x[0, 0]),
+        "masked_fill_": lambda x: _filled(x * 1.0, x),
+        "scatter": lambda x: x.scatter(1, perm, x[:, 1:4] * 3.0),
+        "scatter-value": lambda x: torch.scatter(x, 0, perm[:2] % 4, value=-2.0),
+        "scatter_add": lambda x: (
+            x.scatter_add(1, index, x[:, :3] * 2.0) + torch.scatter_add(x, 0, index % 4, x[:, 1:4])
+        ),
+        "flip-dims-apart": lambda x: x.flip(0, 1) + x.flip(1),
+        "split-keyword": lambda x: (
+            *x.split(split_size=2, dim=1),
+            *torch.split(x, split_size_or_sections=[3, 1]),
+        ),
     }
+
+
+def _tied(x: Any) -> Any:
+    """``x``'s entries at the values ``round(x)`` (many of them equal, and equal to -0.0
+    or 0.0), each with the gradient of its own entry."""
+    return x - x.detach() + x.detach().round()
+
+
+def _weighted(values_indices: Any) -> tuple:
+    """A sort's or topk's values, each times its place (1, 2, ...), and its indices."""
+    values, indices = values_indices
+    places = values.new_ones(values.shape).cumsum(-1)
+    return values * places, indices
+
+
+def _filled(y: Any, x: Any) -> Any:
+    y.masked_fill_(x < 0, -1.0)
+    y.masked_fill_(x > 2.0, x[1, 1])
+    return y
 
 
 def tensor_methods(torch: Any, differentiate: Any = None) -> Values:
