@@ -30,6 +30,7 @@ from .rules import registry
 from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, Step
 from .runtime.mutation import FINAL
+from .runtime.tensor_methods import is_array
 
 Wrt = int | str | tuple
 
@@ -1243,6 +1244,10 @@ def _vjp(
     kwargs = kwargs or {}
     if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
         fn = rt.primitive_function(fn, len(primals), tuple(kwargs))
+    # the pull-back reads the arrays the primal saved: copies of the caller's, so that it
+    # pulls back at the values given here whatever the caller writes into them meanwhile
+    primals = tuple(_tree_map(_own_array, p) for p in primals)
+    kwargs = {k: _tree_map(_own_array, v) for k, v in kwargs.items()}
     target = _Target(fn, wrt)
     unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
     _refuse_updates(unit, api, (*target.bound, *primals), kwargs)  # (before it runs)
@@ -1264,6 +1269,11 @@ def _vjp(
 
     vjp_fn._srcdiff_source = target.source  # sd.source: the latest pull-back's
     return value, vjp_fn
+
+
+def _own_array(v: Any) -> Any:
+    """A copy of ``v`` where it is an array (NumPy's, CuPy's), else ``v``."""
+    return v.copy() if is_array(v) else v
 
 
 def _tree_map(f: Callable, *trees: Any) -> Any:

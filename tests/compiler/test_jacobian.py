@@ -191,3 +191,11 @@ def test_the_reverse_jacobian_of_a_drawing_function_is_one_run():
 def test_a_hessian_in_a_dict_is_a_clear_type_error():
     with pytest.raises(TypeError, match="sd.hvp takes any argument"):
         sd.hessian(lambda d: d["a"] * d["b"] ** 2)({"a": 1.0, "b": 2.0})
+
+
+def test_vjp_pulls_back_at_the_values_given_whatever_the_caller_writes_later():
+    # the pull-back read the caller's array, written into after sd.vjp returned
+    x = np.array([0.3, 0.5, 1.1])
+    _, pull = sd.vjp(lambda z: np.sum(z**3), x)
+    x[:] = 0.0
+    np.testing.assert_allclose(pull(1.0)[0], 3 * np.array([0.3, 0.5, 1.1]) ** 2)
