@@ -415,8 +415,7 @@ def grad(
                 if g is not None:
                     found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
         if not (keep or create_graph):  # freed once all ran: the outputs' graphs may share
-            _free([n for out in outputs if out._node is not None
-                   for n in _topological(out._node)])  # fmt: skip
+            _free(_between(outputs, inputs))
     finally:
         for node, ref in held:
             node.retained.remove(ref)
@@ -430,6 +429,23 @@ def grad(
             )
         result.append(g if g is None or create_graph else _Tensor()._make(g))
     return tuple(result)
+
+
+def _between(outputs: list, inputs: list) -> list[Node]:
+    """The nodes of the graphs of ``outputs`` that their gradients with respect to
+    ``inputs`` go through: those reading an input or a node that does. PyTorch runs and
+    frees these only: what lies behind a non-leaf input stays for another backward."""
+    nodes: dict[int, Node] = {}
+    for out in outputs:
+        if out._node is not None:
+            nodes.update((id(n), n) for n in _topological(out._node))
+    wanted = {id(x._node) if x._node is not None else id(x) for x in inputs}
+    above: set[int] = set()
+    for key, node in nodes.items():  # (each after the nodes it reads)
+        if any(a.kind in (NODE, LEAF) and (id(a.ref) in wanted or id(a.ref) in above)
+               for a in node.args):  # fmt: skip
+            above.add(key)
+    return [node for key, node in nodes.items() if key in above]
 
 
 def _seed(root: Any, gradient: Any) -> Any:

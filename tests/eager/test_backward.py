@@ -384,3 +384,16 @@ def test_the_adjoint_of_a_reduction_over_a_tuple_of_dims_compiles_without_warnin
     means = x.detach().numpy().mean(axis=(0, 2), keepdims=True)
     np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(2 * means / 8, (2, 3, 4)))
     assert "is None" not in sd.source(loss)
+
+
+def test_grad_with_respect_to_a_non_leaf_frees_only_the_graph_above_it():
+    # as PyTorch: a later backward through what lies behind h runs (it found it freed)
+    x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    h = x.exp()
+    loss = (h**2).sum()
+    (gh,) = sd.autograd.grad(loss, h)
+    np.testing.assert_allclose(gh.numpy(), 2 * np.exp([1.0, 2.0, 3.0]))
+    (h * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp([1.0, 2.0, 3.0]))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()  # the part above h was freed
