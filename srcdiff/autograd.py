@@ -368,14 +368,10 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
     array) and the graph's inputs (``create_graph=True``)."""
     from .compiler.eager import graph_program
 
-    if len(plan.targets) != len(plan.inputs_of):
-        raise NotImplementedError(
-            "create_graph=True for the gradient of a tensor that is not a leaf: srcdiff "
-            "differentiates gradients with respect to leaves only"
-        )
     program, constants = graph_program(plan.ops, plan.n_inputs)
     out = []
-    for k, g in zip(plan.inputs_of, grads, strict=True):
+    leaves = len(plan.inputs_of)  # (the targets: the leaves, then retained non-leaves)
+    for k, g in zip(plan.inputs_of, grads[:leaves], strict=True):
         if g is None:
             out.append(None)
             continue
@@ -383,7 +379,26 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
         record(tensor, graph_gradient, [RecordedGraph(program, constants, k), seed,
                *plan.inputs], None, "GradBackward")  # fmt: skip
         out.append(tensor)
+    for g in grads[leaves:]:  # a retained non-leaf's: refused only where differentiated
+        tensor = None if g is None else _Tensor()._make(g.copy())
+        if tensor is not None:  # (an operation of the leaves: a loss of it reaches them)
+            record(tensor, graph_gradient, [_NonLeafGradient(), seed, *plan.inputs], None,
+                   "GradBackward")  # fmt: skip
+        out.append(tensor)
     return out
+
+
+class _NonLeafGradient:
+    """Stands for the graph of the gradient of a non-leaf made with ``create_graph=True``
+    (recorded as an operation of the graph's inputs, so that a loss of it reaches them):
+    differentiated again, it is refused (srcdiff differentiates gradients with respect to
+    leaves only), never taken for a constant."""
+
+    def vjp(self, g: Any, seed: Any, inputs: tuple) -> tuple:
+        raise NotImplementedError(
+            "a gradient of the .grad of a tensor that is not a leaf, made with "
+            "create_graph=True: srcdiff differentiates gradients with respect to leaves only"
+        )
 
 
 def grad(

@@ -80,11 +80,13 @@ def test_a_model_with_a_gradient_penalty_on_its_input():
     assert critic[2].weight.grad is not None
 
 
-def test_create_graph_for_a_tensor_that_is_not_a_leaf_is_refused():
+def test_create_graph_for_a_tensor_that_is_not_a_leaf_is_refused_where_differentiated():
     x = sd.tensor(X0, requires_grad=True)
     h = x * 2.0
+    (g,) = autograd.grad((h**2).sum(), h, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 4.0 * X0, rtol=1e-6)
     with pytest.raises(NotImplementedError, match="not a leaf"):
-        autograd.grad((h**2).sum(), h, create_graph=True)
+        (g**2).sum().backward()
 
 
 def test_a_third_derivative_is_refused_clearly():
@@ -169,3 +171,17 @@ def test_zero_grad_without_none_detaches_a_grad_made_with_create_graph(zero):
     # PyTorch 2.13's values (float32)
     assert penalties[0] == [[36.0, 288.0, 972.0]]
     np.testing.assert_allclose(penalties[1], [[12.348, 18.432, 0.972]], rtol=1e-4)
+
+
+def test_a_retained_non_leaf_takes_create_graph_and_refuses_its_grad_differentiated():
+    # the leaves' gradients carry their graph (PyTorch 2.13's values); the non-leaf's
+    # .grad is refused only where a loss differentiated again reads it
+    x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    y = x**3
+    y.retain_grad()
+    y.sum().backward(create_graph=True)
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]
+    (x.grad**2).sum().backward()
+    assert x.grad.tolist() == [39.0, 300.0, 999.0]
+    with pytest.raises(NotImplementedError, match="not a leaf"):
+        (y.grad * x).sum().backward()
