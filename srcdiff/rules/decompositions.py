@@ -58,14 +58,35 @@ def solve_jvp(ans, a, b, *, da, db):
 
 @vjp(xp.linalg.det)
 def det(g, ans, a):
-    """d det A = det A tr(A^-1 dA), so A_bar = g det(A) A^-T."""
-    return xp.asarray(g * ans)[..., None, None] * xp.swapaxes(xp.linalg.inv(a), -1, -2)
+    """d det A = tr(C^T dA), C the cofactor matrix (det(A) A^-T where A is invertible;
+    singular matrices too): A_bar = g C."""
+    return xp.asarray(g)[..., None, None] * rt.cofactor(a, ans)
 
 
 @jvp(xp.linalg.det, shaped=True)
 def det_jvp(ans, a, *, da):
-    """d det A = det A tr(A^-1 dA)."""
-    return ans * xp.sum(xp.swapaxes(xp.linalg.inv(a), -1, -2) * da, axis=(-2, -1))
+    """d det A = tr(C^T dA), C the cofactor matrix."""
+    return xp.sum(rt.cofactor(a, ans) * da, axis=(-2, -1))
+
+
+@vjp(rt.cofactor)
+def cofactor(g, ans, a, det):
+    """C = det A^-T: d C = d(det) A^-T - det A^-T dA^T A^-T (second derivatives of the
+    determinant, at invertible matrices: ``rt.invertible`` refuses others)."""
+    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det"), -1, -2)
+    return (
+        -xp.asarray(det)[..., None, None] * (inv_t @ xp.swapaxes(g, -1, -2) @ inv_t),
+        xp.sum(g * inv_t, axis=(-2, -1)),
+    )
+
+
+@jvp(rt.cofactor, shaped=True)
+def cofactor_jvp(ans, a, det, *, da, ddet):
+    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det"), -1, -2)
+    return (
+        -xp.asarray(det)[..., None, None] * (inv_t @ xp.swapaxes(da, -1, -2) @ inv_t),
+        xp.asarray(ddet)[..., None, None] * inv_t,
+    )
 
 
 @vjp(xp.linalg.slogdet)

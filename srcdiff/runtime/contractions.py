@@ -237,6 +237,38 @@ def triangle_grad(s: Any, uplo: str = "L") -> Any:
     return (s + _swap_last(xp, s)) * mask
 
 
+def cofactor(a: Any, det: Any) -> Any:
+    """The cofactor matrix of each matrix of ``a`` (``det`` their determinants): the
+    gradient of the determinant. ``det * inv(a)^T`` where every one is invertible; else,
+    from the SVD ``a = U diag(s) V^T``, ``det(U) det(V) U diag(p) V^T`` with ``p_i`` the
+    product of the other singular values, which needs no inverse (a singular matrix has
+    one: the determinant is a polynomial of the entries)."""
+    xp = array_module(a)
+    det = xp.asarray(det)
+    if bool(xp.all(det != 0)):
+        return det[..., None, None] * xp.swapaxes(xp.linalg.inv(a), -1, -2)
+    u, s, vt = xp.linalg.svd(a)
+    ones = xp.ones_like(s[..., :1])
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = xp.cumprod(xp.concatenate([ones, xp.flip(s, -1)[..., :-1]], axis=-1), axis=-1)
+    others = before * xp.flip(after, -1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vt)
+    return sign[..., None, None] * ((u * others[..., None, :]) @ vt)
+
+
+def invertible(a: Any, what: str) -> Any:
+    """``inv(a)``, refused for a singular matrix where ``what`` needs the inverse (a
+    derivative the rules compute through it), rather than NumPy's LinAlgError."""
+    xp = array_module(a)
+    try:
+        return xp.linalg.inv(a)
+    except xp.linalg.LinAlgError:
+        raise refuse(
+            f"{what} at a singular matrix: srcdiff computes it through the inverse",
+            "differentiate it at an invertible matrix, or write the cofactors out",
+        ) from None
+
+
 def eigen_gaps(w: Any, what: str = "np.linalg.eigh", positive: bool = False) -> Any:
     """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it: the factor of the
     derivatives of eigenvectors (``w`` the eigenvalues) and singular vectors (``w`` the

@@ -171,6 +171,8 @@ def _second_order_specs(per_primitive: int = 2):
             continue
         if any(isinstance(a, (list, tuple, dict)) for a in spec.args):
             continue  # containers: through the battery
+        if "singular" in spec.label:
+            continue  # first derivatives at singular matrices (their second are refused)
         arrays = [i for i in spec.positions() if isinstance(spec.args[i], np.ndarray)]
         if not arrays:
             continue
@@ -215,6 +217,7 @@ REFUSED_AT_SECOND_ORDER = {
             "contractions.matrix_power_tangent",
             "sequences.interp_slope",
             "contractions.eigen_gaps",
+            "contractions.cofactor",
             "sequences.diff_tangent",
             "sequences.digamma",
             "sequences.trigamma",

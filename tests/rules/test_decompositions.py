@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 from srcdiff.rules import lookup
 from srcdiff.testing import check_grads, check_vjp
 
@@ -79,6 +80,27 @@ SPECS = [
     ],
     *[Spec(la.det, (square(*s),)) for s in [(3, 3), (2, 2), (2, 3, 3)]],
     Spec(la.det, (square(3, 3, shift=-3.0),), label="negative-det"),
+    # singular matrices: the determinant, a polynomial, has its cofactors as gradient
+    Spec(la.det, (np.array([[1.0, 2.0], [2.0, 4.0]]),), label="singular"),
+    Spec(
+        la.det,
+        (np.outer([1.0, -2.0, 0.5], [0.3, 1.0, 2.0]) + np.diag([0.0, 0.0, 0.0]),),
+        label="rank-1",
+    ),  # fmt: skip
+    Spec(
+        la.det,
+        (
+            np.array(
+                [
+                    [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]],
+                    [[2.0, 0.3, 0.1], [0.4, 1.5, -0.2], [0.1, 0.2, 3.0]],
+                ]
+            ),
+        ),
+        label="stack-one-singular",
+    ),  # fmt: skip
+    Spec(rt.cofactor, (square(3, 3), np.array(2.5)), wrt=(0, 1)),
+    Spec(rt.cofactor, (square(2, 3, 3), np.array([1.5, -0.5])), wrt=(0, 1), label="stack"),
     *[
         tuple_spec(la.slogdet, (square(*s, shift=sh),))
         for s, sh in [((3, 3), 3.0), ((2, 3, 3), -3.0)]
@@ -361,3 +383,12 @@ def test_forward_refusal_of_a_full_svd_quotes_the_line_of_the_svd():
             derivative(_full_svd_of_a_tall_matrix, (a,), (a,))
         assert (info.value.filename, info.value.lineno) == (__file__, line)
         assert "np.linalg.svd(b, full_matrices=True)" in str(info.value)
+
+
+def test_a_second_derivative_of_det_at_a_singular_matrix_is_refused_clearly():
+    # the first derivative (the cofactors) is given there; the second goes through the
+    # inverse, refused rather than NumPy's LinAlgError
+    a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(sd.grad(lambda m: la.det(m))(a), [[4.0, -2.0], [-2.0, 1.0]])
+    with pytest.raises(sd.CompileError, match="a second derivative of np.linalg.det at a singular"):
+        sd.hessian(lambda m: la.det(m))(a)
