@@ -250,6 +250,15 @@ class Analyser:
                     operands=[call.func.value] + list(call.args),
                     keywords=list(call.keywords),
                 )
+            if (
+                isinstance(call.func, gast.Attribute)
+                and call.func.attr == "backward"
+                and (self.on_tensors)
+            ):  # of what carries no gradient here: PyTorch's error where it is an array (a
+                # Tensor computed without grad), the object's own backward() otherwise
+                call.args.insert(0, call.func.value)
+                call.func = _rt_attr("inactive_backward")
+                return Op(Kind.PASSIVE)
             if _is_put_attribute(call) and len(call.args) == 3:  # whether the object is
                 call.args.append(const(call.args[0].id in self.made_objects()))  # its own
             return self.classify_effect(stmt, call)

@@ -246,6 +246,15 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
         tensor.backward(Host.tensor._make(g), retain_graph=True)
 
 
+def inactive_backward(obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``obj.backward(...)`` in compiled Tensor code where ``obj`` carries no gradient (a
+    loss computed under ``sd.no_grad()``, held as an array): PyTorch's error; a Tensor
+    or another object runs its own ``backward``."""
+    if is_array(obj) or isinstance(obj, Host.tensor) and not obj.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    return obj.backward(*args, **kwargs)
+
+
 def backward_seed(data: Any, gradient: Any) -> Any:
     """The gradient ``backward(gradient)`` of an output holding ``data`` starts from:
     ones for a one-element output given none, else ``gradient``'s array (a Tensor's or

@@ -1716,3 +1716,17 @@ def test_a_gradient_of_another_shape_is_refused_in_a_compiled_step_as_eagerly():
         x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
         with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output\[0\] has a shape"):
             run(x, sd.ones(2))
+
+
+def _backward_of_no_grad_loss(x):
+    with sd.no_grad():
+        loss = (x**2).sum()
+    loss.backward()
+    return 0
+
+
+def test_backward_of_a_loss_computed_without_grad_is_refused_as_eagerly():
+    for run in (_backward_of_no_grad_loss, sd.differentiate(_backward_of_no_grad_loss)):
+        x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
+            run(x)
