@@ -11,13 +11,14 @@ adjoint as Python source, runs it, and accumulates the gradients into ``.grad``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import functools
 import inspect
 import operator
 import textwrap
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -272,19 +273,67 @@ LAST_SOURCE = [""]  # the adjoint source of the latest backward(), for sd.source
 
 
 def backward(
-    root: Any, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
 ) -> None:
-    """Accumulate d root / d leaf into the ``.grad`` of every leaf that requires grad
-    (with ``create_graph``, as tensors with a graph of their own: see ``grad``)."""
-    for tensor, g in _pull(root, gradient, retain_graph, create_graph):
-        if g is None or (tensor._node is None and not tensor._requires_grad):
-            continue  # (a leaf that stopped requiring grad after it was read: as PyTorch)
-        if not create_graph:
-            accumulate(tensor, g)
-        elif tensor._grad is None:
-            tensor._grad = g
-        else:
-            tensor._grad = tensor._grad + g
+    """``torch.autograd.backward``: accumulate the gradients of ``tensors`` (one, or a
+    sequence; each weighted by its entry of ``grad_tensors``) into the ``.grad`` of every
+    leaf behind them that requires grad, or of ``inputs`` only (leaves or not); with
+    ``create_graph``, as tensors with a graph of their own (see ``grad``). The graphs are
+    freed once all ran, unless ``retain_graph`` (by default ``create_graph``)."""
+    roots = _sequence(tensors)
+    weights = [None] * len(roots) if grad_tensors is None else _sequence(grad_tensors)
+    keep = create_graph if retain_graph is None else bool(retain_graph)
+    wanted = None if inputs is None else _sequence(inputs)
+    with _retained(wanted or []):
+        for root, weight in zip(roots, weights, strict=True):
+            for tensor, g in _pull(root, weight, keep or len(roots) > 1, create_graph):
+                if g is None or (tensor._node is None and not tensor._requires_grad):
+                    continue  # (a leaf that stopped requiring grad after it was read)
+                if wanted is not None and not any(tensor is x for x in wanted):
+                    continue
+                if not create_graph:
+                    accumulate(tensor, g)
+                elif tensor._grad is None:
+                    tensor._grad = g
+                else:
+                    tensor._grad = tensor._grad + g
+        if len(roots) > 1 and not keep:  # freed once all ran: their graphs may share
+            _free(_between(roots, wanted) if wanted is not None else _graphs(roots))
+
+
+def _sequence(x: Any) -> list:
+    """``x`` as a list of tensors (one tensor, or a sequence of them)."""
+    return [x] if isinstance(x, _Tensor()) else list(x)
+
+
+def _graphs(roots: list) -> list[Node]:
+    """The nodes of the graphs behind ``roots``, each once."""
+    nodes: dict[int, Node] = {}
+    for root in roots:
+        if root._node is not None:
+            nodes.update((id(n), n) for n in _topological(root._node))
+    return list(nodes.values())
+
+
+@contextlib.contextmanager
+def _retained(tensors: list) -> Iterator[None]:
+    """The non-leaves among ``tensors`` keep their gradient for one pass (their
+    ``.grad`` set as ``retain_grad()`` would, where they are the wanted inputs)."""
+    held = []
+    for x in tensors:
+        if x._node is not None and not x._retains_grad:
+            ref = weakref.ref(x)
+            x._node.retained.append(ref)
+            held.append((x._node, ref))
+    try:
+        yield
+    finally:
+        for node, ref in held:
+            node.retained.remove(ref)
 
 
 def _pull(
@@ -413,27 +462,20 @@ def grad(
     its ``grad_outputs``) with respect to each of ``inputs``, returned rather than
     accumulated into ``.grad``. With ``create_graph=True`` they are recorded operations
     of the leaves, so that a loss made of them (a gradient penalty) has gradients too."""
-    single = lambda x: [x] if isinstance(x, _Tensor()) else list(x)  # noqa: E731
-    outputs, inputs = single(outputs), single(inputs)
-    weights = [None] * len(outputs) if grad_outputs is None else single(grad_outputs)
-    keep = bool(retain_graph)
-    held = []  # non-leaf inputs, retained for this pass only
+    outputs, inputs = _sequence(outputs), _sequence(inputs)
+    weights = [None] * len(outputs) if grad_outputs is None else _sequence(grad_outputs)
+    keep = create_graph if retain_graph is None else bool(retain_graph)
     for x in inputs:
-        if x._node is not None and not x._retains_grad:
-            ref = weakref.ref(x)
-            x._node.retained.append(ref)
-            held.append((x._node, ref))
-    try:
+        if not x.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    with _retained(inputs):  # (non-leaf inputs: for this pass only)
         found: dict[int, Any] = {}
         for out, weight in zip(outputs, weights, strict=True):
             for tensor, g in _pull(out, weight, True, create_graph):
                 if g is not None:
                     found[id(tensor)] = g if id(tensor) not in found else found[id(tensor)] + g
-        if not (keep or create_graph):  # freed once all ran: the outputs' graphs may share
+        if not keep:  # freed once all ran: the outputs' graphs may share
             _free(_between(outputs, inputs))
-    finally:
-        for node, ref in held:
-            node.retained.remove(ref)
     result = []
     for x in inputs:
         g = found.get(id(x))
@@ -450,10 +492,7 @@ def _between(outputs: list, inputs: list) -> list[Node]:
     """The nodes of the graphs of ``outputs`` that their gradients with respect to
     ``inputs`` go through: those reading an input or a node that does. PyTorch runs and
     frees these only: what lies behind a non-leaf input stays for another backward."""
-    nodes: dict[int, Node] = {}
-    for out in outputs:
-        if out._node is not None:
-            nodes.update((id(n), n) for n in _topological(out._node))
+    nodes = {id(n): n for n in _graphs(outputs)}
     wanted = {id(x._node) if x._node is not None else id(x) for x in inputs}
     above: set[int] = set()
     for key, node in nodes.items():  # (each after the nodes it reads)

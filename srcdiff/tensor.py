@@ -533,16 +533,20 @@ class Tensor:
         return self._retains_grad
 
     def backward(
-        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
     ) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of the leaves behind it.
+        """Accumulate the gradient of this tensor into ``.grad`` of the leaves behind it
+        (or of ``inputs`` only).
 
         The adjoint is generated Python source (see ``sd.source(tensor)`` afterwards).
         With ``create_graph``, each ``.grad`` is itself differentiable (see
         ``autograd.grad``).
         """
-        keep = create_graph if retain_graph is None else bool(retain_graph)
-        autograd.backward(self, gradient, keep, create_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same array, outside the graph (sharing memory and version counter)."""

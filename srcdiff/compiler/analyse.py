@@ -232,6 +232,14 @@ class Analyser:
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
             call = stmt.value
             if (
+                self.on_tensors
+                and _autograd_backward(self.resolve(call.func))
+                and (call.args and isinstance(call.args[0], gast.Name))
+            ):  # sd.autograd.backward(loss, ...): loss.backward(...), its gradient as given
+                call.func = gast.Attribute(value=call.args.pop(0), attr="backward", ctx=gast.Load())
+                for k in call.keywords:
+                    k.arg = "gradient" if k.arg == "grad_tensors" else k.arg
+            if (
                 isinstance(call.func, gast.Attribute)
                 and call.func.attr == "backward"
                 and self.on_tensors
@@ -253,7 +261,8 @@ class Analyser:
             if (
                 isinstance(call.func, gast.Attribute)
                 and call.func.attr == "backward"
-                and (self.on_tensors)
+                and self.on_tensors
+                and self.resolve(call.func)[0] == "method"
             ):  # of what carries no gradient here: PyTorch's error where it is an array (a
                 # Tensor computed without grad), the object's own backward() otherwise
                 call.args.insert(0, call.func.value)
@@ -1478,6 +1487,17 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
 
 def _operands(v: gast.BinOp | gast.UnaryOp) -> list[gast.expr]:
     return [v.left, v.right] if isinstance(v, gast.BinOp) else [v.operand]
+
+
+def _autograd_backward(resolved: tuple[str, Any]) -> bool:
+    """Whether a callee resolved so is ``sd.autograd.backward`` (found by name: the
+    compiler does not import the Tensor layer)."""
+    kind, obj = resolved
+    return (
+        kind == "object"
+        and getattr(obj, "__module__", None) == "srcdiff.autograd"
+        and getattr(obj, "__name__", None) == "backward"
+    )
 
 
 def _rt_attr(helper: str) -> gast.Attribute:

@@ -397,3 +397,29 @@ def test_grad_with_respect_to_a_non_leaf_frees_only_the_graph_above_it():
     np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp([1.0, 2.0, 3.0]))
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         loss.backward()  # the part above h was freed
+
+
+def test_autograd_backward_takes_pytorchs_arguments():
+    x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
+    y = sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    h = x * y
+    sd.autograd.backward([(h**2).sum(), h.sum()], [sd.tensor(2.0, dtype=sd.float64), None])
+    xs, ys = x.detach().numpy(), y.detach().numpy()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * xs * ys * ys + ys)
+    x.grad = y.grad = None
+    (x * y).sum().backward(inputs=[x])  # only into x
+    assert x.grad.tolist() == [0.5, -1.0, 2.0] and y.grad is None
+    h = x * 2.0
+    sd.autograd.backward(h.sum(), inputs=[h])  # a non-leaf input gets its .grad
+    assert h.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_grad_refuses_an_input_that_does_not_require_grad_and_frees_when_told():
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    c = sd.tensor([3.0, 4.0], dtype=sd.float64)
+    with pytest.raises(RuntimeError, match="One of the differentiated Tensors does not require"):
+        sd.autograd.grad((x * c).sum(), [x, c])
+    y = (x**2).sum()
+    sd.autograd.grad(y, x, create_graph=True, retain_graph=False)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        sd.autograd.grad(y, x)  # freed, as PyTorch frees it when told

@@ -1730,3 +1730,17 @@ def test_backward_of_a_loss_computed_without_grad_is_refused_as_eagerly():
         x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
         with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
             run(x)
+
+
+def _autograd_backward_step(x):
+    sd.autograd.backward((x**2).sum(), grad_tensors=sd.tensor(3.0))
+    return 0
+
+
+def test_sd_autograd_backward_in_a_compiled_step_is_the_tensors_backward():
+    grads = []
+    for run in (_autograd_backward_step, sd.differentiate(_autograd_backward_step)):
+        x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        run(x)
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1] == [6.0, 12.0, 18.0]
