@@ -509,6 +509,9 @@ def _negated(e: gast.expr) -> gast.expr | None:
     if _unreduced(e, "unreduce_times"):  # linear in its factor
         factor = _negated(e.args[4])
         return None if factor is None else gast.Call(e.func, [*e.args[:4], factor], [])
+    if _unreduced(e, "unreduce_times", scaled=True):  # and in its scale, a power of two
+        scale = _negated(e.args[5])
+        return None if scale is None else gast.Call(e.func, [*e.args[:5], scale], [])
     if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Mult, gast.Div)):
         for side in ("left", "right"):
             inner = _negated(getattr(e, side))
@@ -518,16 +521,17 @@ def _negated(e: gast.expr) -> gast.expr | None:
     return None
 
 
-def _unreduced(e: gast.expr, helper: str = "unreduce") -> bool:
+def _unreduced(e: gast.expr, helper: str = "unreduce", scaled: bool = False) -> bool:
     """``rt.unreduce(g, x, axis, keepdims)``, a reduction's gradient spread back (or
-    ``rt.unreduce_times(g, x, axis, keepdims, factor)``, that times a factor)."""
+    ``rt.unreduce_times(g, x, axis, keepdims, factor)``, that times a factor; ``scaled``:
+    and a constant scale after it)."""
     return (
         isinstance(e, gast.Call)
         and isinstance(e.func, gast.Attribute)
         and e.func.attr == helper
         and isinstance(e.func.value, gast.Name)
         and e.func.value.id == "rt"
-        and len(e.args) == (4 if helper == "unreduce" else 5)
+        and len(e.args) == (4 if helper == "unreduce" else 5) + scaled
         and not e.keywords
     )
 

@@ -188,7 +188,7 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
     ``x`` spares the broadcast array: each entry is the same product, so the same bits.
     What an adjoint computes for a reduction whose elementwise argument's slope is
     ``scale * factor`` (``np.mean(e ** 2)``: ``unreduce(g / n, ...) * (2 * e)``). A
-    power of two ``scale`` multiplies the reduced ``g`` where that is exact (neither
+    power of two ``scale`` (or its negative) multiplies the reduced ``g`` where that is exact (neither
     overflows nor underflows in ``x``'s dtype), sparing an array operation."""
     if type(x) is _ndarray and type(factor) is _ndarray and factor.shape == x.shape:
         if axis is not None:
@@ -199,7 +199,7 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
             g = x.dtype.type(g)  # it into an array of x's dtype
             if scale != 1:
                 size, (low, high) = abs(float(g)), _EXACT.get(x.dtype, (math.inf, 0.0))
-                if size and not low / scale <= size < high / scale:
+                if size and not low / abs(scale) <= size < high / abs(scale):
                     return g * (scale * factor)
                 g = g * x.dtype.type(scale)
             return g * factor

@@ -160,3 +160,30 @@ def test_folding_stops_where_the_values_read_change():
         "d_t6 = -d_t5",
         "return (d_t2, d_t4, d_t6)",
     ]
+
+
+def test_a_negated_mean_square_gradient_takes_the_sign_in_its_scale():
+    # d/dt2 of mean((y - t2) ** 2): the -1 of the subtraction joins the 2 of the square,
+    # an array operation fewer, with the same bits
+    source = textwrap.dedent("""
+        def g(d_result, t3, t4):
+            d_t3 = rt.unreduce_times(d_result / rt.size(t4), t4, None, False, t3, 2)
+            d_t2 = -d_t3
+            return d_t2 * 2.0, d_t2
+    """)
+    fn = fn_of(source)
+    optimize(fn)
+    text = ast.unparse(gast.gast_to_ast(fn))
+    assert "rt.unreduce_times(d_result / rt.size(t4), t4, None, False, t3, -2)" in text
+    assert "-d_t3" not in text
+    rng = np.random.default_rng(0)
+    a, b, x, y = (
+        rng.normal(size=1),
+        rng.normal(size=1),
+        rng.normal(size=(8, 1)),
+        rng.normal(size=(8, 1)),
+    )
+    ga, gb = sd.grad(lambda a, b: np.mean((y - (a + b * x)) ** 2), wrt=(0, 1))(a, b)
+    e = y - (a + b * x)
+    np.testing.assert_allclose(ga, -2 * np.mean(e, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(gb, -2 * np.mean(e * x, axis=0), rtol=1e-12)
