@@ -188,8 +188,8 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
     ``x`` spares the broadcast array: each entry is the same product, so the same bits.
     What an adjoint computes for a reduction whose elementwise argument's slope is
     ``scale * factor`` (``np.mean(e ** 2)``: ``unreduce(g / n, ...) * (2 * e)``). A
-    power of two ``scale`` (or its negative) multiplies the reduced ``g`` where that is exact (neither
-    overflows nor underflows in ``x``'s dtype), sparing an array operation."""
+    power of two ``scale`` (or its negative) multiplies the reduced ``g`` where that is
+    exact (neither overflows nor underflows in ``x``'s dtype), sparing an array operation."""
     if type(x) is _ndarray and type(factor) is _ndarray and factor.shape == x.shape:
         if axis is not None:
             g = keep_dims(g, x, axis, keepdims)
