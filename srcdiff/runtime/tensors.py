@@ -315,18 +315,16 @@ def backward(
             + ")"
         )
     if step is not None:
-        reads = unit.saved_reads(key, site)
-        freed = step.freed.get(id(saved))
-        if freed and (reads is None or not freed.isdisjoint(reads)):
+        if any(loss is freed for freed in step.freed):
             raise RuntimeError(SECOND_BACKWARD)
         if step.writes:
-            check_writes(step, saved, reads)
+            check_writes(step, saved, unit.saved_reads(key, site))
     called: dict = {}
     previous = collect_called(called)
     try:
         adjoint(saved, seed)
     finally:
         collect_called(previous)
-    if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
-        step.freed.setdefault(id(saved), set()).update(saved if reads is None else reads)
+    if step is not None and not retain_graph:  # its graph freed, as PyTorch frees it
+        step.freed.append(loss)
     unit.last_backward = (key, site, tuple(called))

@@ -1671,13 +1671,34 @@ def _two_graphs(x):
     return 0
 
 
-@pytest.mark.parametrize("body", [_twice_shared, _twice_the_same])
-def test_a_second_backward_through_a_freed_graph_is_refused_as_eagerly(body):
+def test_a_second_backward_of_the_same_loss_is_refused_as_eagerly():
     # it ran the adjoint again, counting the gradient twice
-    for run in (body, sd.differentiate(body)):
+    for run in (_twice_the_same, sd.differentiate(_twice_the_same)):
         x = sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64, requires_grad=True)
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
             run(x)
+
+
+def _two_heads(x, w):
+    p, q = x * w, x.exp()  # (one tuple: the adjoints read each other's saved values)
+    p.sum().backward()
+    q.sum().backward()
+    return 0
+
+
+def test_backwards_of_two_losses_sharing_values_give_the_gradient_of_their_sum():
+    # compiled code refuses a second backward of the same loss only: of two losses, it
+    # gives their summed gradient (PyTorch refuses one through a freed saved tensor)
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    sd.differentiate(_twice_shared)(x)
+    e = np.exp([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), 2 * e + 2 * e * e)
+    for run in (_two_heads, sd.differentiate(_two_heads)):
+        x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+        w = sd.tensor([0.5, 3.0], dtype=sd.float64, requires_grad=True)
+        run(x, w)
+        np.testing.assert_allclose(x.grad.numpy(), [0.5, 3.0] + e)
+        assert w.grad.tolist() == [1.0, 2.0]
 
 
 @pytest.mark.parametrize("body", [_twice_retained, _two_graphs])
