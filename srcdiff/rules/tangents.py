@@ -182,6 +182,20 @@ def prod_grad(gbar, out, g, ans, x, axis=None, keepdims=False):
     return d_g, None, d_x, None, None
 
 
+@jvp(rt.prod_grad)
+def prod_grad_jvp(out, g, ans, x, axis=None, keepdims=False, *, dg, dans, dx):
+    """Linear in ``g``; along ``dx``, entry ``m`` moves by ``g`` times the sum over
+    ``k != m`` of ``dx[k]`` times the product of the entries but ``k`` and ``m``: the
+    products' second derivatives, symmetric, as ``rt.prod_grad_grads`` gives them to
+    ``x`` for the cotangent ``dx`` and a ``g`` of ones."""
+    ones = xp.ones_like(xp.asarray(g))
+    return (
+        rt.prod_grad(dg, ans, x, axis, keepdims),
+        None,
+        rt.unreduce(g, x, axis, keepdims) * rt.prod_grad_grads(dx, ones, x, axis, keepdims)[1],
+    )
+
+
 @vjp(rt.sorted_in_place_tangent)
 def sorted_in_place_tangent(g, ans, d, x, axis=-1, key=None, reverse=False):
     """``d`` in the order sorting ``x`` makes: linear in ``d``; the order is constant where
@@ -265,7 +279,7 @@ def item_tangent(g, ans, dx, index):
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
-       rt.hypot_tangent, rt.prod_grad, rt.sorted_in_place_tangent, rt.field_tangent,
+       rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
 linear((2,), rt.average_weights)
