@@ -368,8 +368,10 @@ class RecordedGraph:
     (``compile_ops``'s ``graph_program``), as ``sd.hvp`` differentiates a compiled
     function."""
 
-    def __init__(self, program: Callable, constants: list, k: int) -> None:
+    def __init__(self, program: Callable, constants: list, k: int, retaining: bool = False
+                 ) -> None:  # fmt: skip
         self.program, self.constants, self.k = program, constants, k
+        self.retaining = retaining  # the graph holds non-leaves that retain their grad
 
     def __repr__(self) -> str:
         return f"<the gradient of a recorded graph with respect to its input {self.k}>"
@@ -382,7 +384,15 @@ class RecordedGraph:
     def vjp(self, g: Any, seed: Any, inputs: tuple) -> tuple:
         """The pull-back of ``g`` (shaped like the gradient) to the seed and every input:
         the gradient is linear in the seed, whose share is the graph's derivative along
-        ``g`` (the forward mode's tangent)."""
+        ``g`` (the forward mode's tangent). A graph holding non-leaves that retain their
+        grad is refused: their ``.grad`` would not take this pass's share."""
+        if self.retaining:
+            raise NotImplementedError(
+                "a gradient made with create_graph=True, differentiated again through a "
+                "graph where a tensor that is not a leaf retains its grad (retain_grad()): "
+                "srcdiff would leave its .grad without this pass's share; call retain_grad() "
+                "after the backward with create_graph=True, or not at all"
+            )
         tangents: list = [None] * (len(inputs) + len(self.constants))
         tangents[self.k] = g
         values = (*inputs, *self.constants)
@@ -420,12 +430,13 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
     program, constants = graph_program(plan.ops, plan.n_inputs)
     out = []
     leaves = len(plan.inputs_of)  # (the targets: the leaves, then retained non-leaves)
+    retaining = any(t._retains_grad for t in plan.targets[leaves:])
     for k, g in zip(plan.inputs_of, grads[:leaves], strict=True):
         if g is None:
             out.append(None)
             continue
         tensor = _Tensor()._make(g.copy())  # its own: g may be the seed itself (y = x)
-        record(tensor, graph_gradient, [RecordedGraph(program, constants, k), seed,
+        record(tensor, graph_gradient, [RecordedGraph(program, constants, k, retaining), seed,
                *plan.inputs], None, "GradBackward")  # fmt: skip
         out.append(tensor)
     for g in grads[leaves:]:  # a retained non-leaf's: refused only where differentiated
