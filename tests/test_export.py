@@ -341,6 +341,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
         *("call_jvp_keywords", "install", "reverse_over_forward", "tangent_vjp"),
         *("tangent_vjp_keywords", "tensor_call", "unwrap", "call_jvp_star", "tangent_vjp_star"),
         *("in_place", "as_tensor", "tensor_in_place", "tensor_receiver"),  # of Tensor code
+        "inactive_backward",
         "call_key",  # the rules registered are part of a compiled unit's key
         *("callee_tangent_vjp", "callee_tangent_vjp_keywords", "callee_tangent_vjp_star"),
         "held_without_gradient",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..backend import array_module
 from .arrays import _permute, _swap_last, entries, unbroadcast
 from .mutation import refuse
@@ -246,12 +247,14 @@ def cofactor(a: Any, det: Any) -> Any:
     xp = array_module(a)
     det = xp.asarray(det)
     if bool(xp.all(det != 0)):
-        return det[..., None, None] * xp.swapaxes(xp.linalg.inv(a), -1, -2)
+        return det[..., None, None] * _swap_last(xp, xp.linalg.inv(a))
     u, s, vt = xp.linalg.svd(a)
+    concat = getattr(xp, backend.counterpart(xp, "concatenate"))
+    cumprod = getattr(xp, backend.counterpart(xp, "cumprod"))
     ones = xp.ones_like(s[..., :1])
-    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
-    after = xp.cumprod(xp.concatenate([ones, xp.flip(s, -1)[..., :-1]], axis=-1), axis=-1)
-    others = before * xp.flip(after, -1)
+    before = cumprod(concat([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = cumprod(concat([ones, xp.flip(s, axis=-1)[..., :-1]], axis=-1), axis=-1)
+    others = before * xp.flip(after, axis=-1)
     sign = xp.linalg.det(u) * xp.linalg.det(vt)
     return sign[..., None, None] * ((u * others[..., None, :]) @ vt)
 
