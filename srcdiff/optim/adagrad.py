@@ -70,21 +70,22 @@ class Adagrad(Optimizer):
         return state
 
     def update_group(self, group: dict[str, Any]) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
-        states = [self._init_state(p) for p in params]  # made anew after a load
-        for state in states:
+        for p in group["params"]:  # one by one, as PyTorch's for-loop (a parameter
+            if p.grad is None:  # listed twice takes two steps, one after the other)
+                continue
+            state = self._init_state(p)  # (made anew after a load)
             state["step"] += 1
-        adagrad(
-            [p._data for p in params],
-            [p.grad._data for p in params],
-            [s["sum"]._data for s in states],
-            [s["step"] for s in states],
-            lr=group["lr"],
-            lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-        )
+            adagrad(
+                [p._data],
+                [p.grad._data],
+                [state["sum"]._data],
+                [state["step"]],
+                lr=group["lr"],
+                lr_decay=group["lr_decay"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=group["maximize"],
+            )
 
 
 def adagrad(

@@ -60,9 +60,12 @@ class Adam(Optimizer):
     nonnegative = ("lr", "eps", "weight_decay")
 
     def update_group(self, group: dict[str, Any]) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
-        states = []
-        for p in params:
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        beta1, beta2 = group["betas"]
+        for p in group["params"]:  # one by one, as PyTorch's for-loop (a parameter
+            if p.grad is None:  # listed twice takes two steps, one after the other)
+                continue
             state = self.state[p]
             zeros = array_module(p._data).zeros_like
             if not state:
@@ -72,27 +75,22 @@ class Adam(Optimizer):
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = Tensor._make(zeros(p._data))
             state["step"] += 1
-            states.append(state)
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        decoupled = group["decoupled_weight_decay"]
-        if decoupled and weight_decay != 0:
-            for p in params:
+            if decoupled and weight_decay != 0:
                 p._data *= 1 - lr * weight_decay
-        beta1, beta2 = group["betas"]
-        adam(
-            [p._data for p in params],
-            [-p.grad._data if group["maximize"] else p.grad._data for p in params],
-            [s["exp_avg"]._data for s in states],
-            [s["exp_avg_sq"]._data for s in states],
-            [s["max_exp_avg_sq"]._data for s in states] if group["amsgrad"] else [],
-            [s["step"] for s in states],
-            amsgrad=group["amsgrad"],
-            beta1=beta1,
-            beta2=beta2,
-            lr=lr,
-            weight_decay=0 if decoupled else weight_decay,  # (decoupled: applied above)
-            eps=group["eps"],
-        )
+            adam(
+                [p._data],
+                [-p.grad._data if group["maximize"] else p.grad._data],
+                [state["exp_avg"]._data],
+                [state["exp_avg_sq"]._data],
+                [state["max_exp_avg_sq"]._data] if group["amsgrad"] else [],
+                [state["step"]],
+                amsgrad=group["amsgrad"],
+                beta1=beta1,
+                beta2=beta2,
+                lr=lr,
+                weight_decay=0 if decoupled else weight_decay,  # (decoupled: applied above)
+                eps=group["eps"],
+            )
 
 
 def adam(

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from srcdiff import nn
+from srcdiff import nn, optim
 from srcdiff.creation import manual_seed, ones, randn, tensor, zeros
 from srcdiff.dtypes import float64
 from srcdiff.grad_mode import no_grad
@@ -247,3 +247,26 @@ def test_load_state_dict_checks_the_groups():
         SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(saved)
     with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
         SGD([a], lr=0.1).load_state_dict(saved)
+
+
+def test_a_parameter_listed_twice_takes_two_steps_one_after_the_other():
+    # as PyTorch's for-loop: its step count and decay advance between the two updates
+    # (PyTorch 2.13's values, float64)
+    expected = {
+        "Adam": [0.40000001200000124, -2.599999976],
+        "AdamW": [0.35628165511497123, -2.4681587813840595],
+        "Adagrad": [0.6360081064150006, -2.3639918935359994],
+    }
+    makers = {
+        "Adam": lambda ps: Adam(ps, lr=0.1),
+        "AdamW": lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=0.1),
+        "Adagrad": lambda ps: optim.Adagrad(ps, lr=0.1),
+    }
+    for name, make in makers.items():
+        p = tensor([1.0, -2.0], dtype=float64, requires_grad=True)
+        with pytest.warns(UserWarning, match="duplicate parameters"):
+            optimizer = make([p, p])
+        for _ in range(3):
+            p.grad = tensor([0.5, 0.25], dtype=float64)
+            optimizer.step()
+        assert p.tolist() == expected[name], name
