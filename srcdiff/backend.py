@@ -308,6 +308,19 @@ def to_cupy(x: Any) -> Any:
     return cupy.asarray(x)
 
 
+def dense(a: Any) -> bool:
+    """Whether ``a``'s elements fill its memory without gaps or overlaps, in some order of
+    its axes (a transpose does; a strided slice does not)."""
+    expected = a.itemsize
+    for stride, n in sorted(
+        (abs(st), n) for n, st in zip(a.shape, a.strides, strict=True) if n != 1
+    ):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
 def memory_order(a: Any) -> np.ndarray | None:
     """The (C-order) flat indices of ``a``'s elements in the order of their addresses,
     None where that is their order (a C-contiguous array)."""

@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from .. import creation
-from ..backend import array_module, sample
+from ..backend import array_module, dense, sample
 from ..generator import Generator, check_draw
 from ..grad_mode import no_grad
 from ..rules.registry import nondiff
@@ -111,20 +111,19 @@ def _floating(tensor: Tensor, name: str) -> None:
         raise RuntimeError(f"{name} fills floating-point tensors only, not {tensor.dtype}")
 
 
-def _draw(tensor: Tensor, kind: str, generator: Generator | None, **params: Any) -> Any:
-    """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in float64, as an
-    array of the tensor's array module (drawn on the host, as ``sd.randn`` draws)."""
+def _draw(tensor: Tensor, kind: str, generator: Generator | None, anew: bool = False,
+          **params: Any) -> Any:  # fmt: skip
+    """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in its dtype, as an
+    array of the tensor's array module (drawn on the host, as ``sd.randn`` draws), into
+    the order of its memory; ``anew``: as into PyTorch's ``empty_like(tensor)``, which
+    keeps a dense layout and makes any other contiguous."""
     check_draw(kind, tensor._data.dtype, **params)
     rng = creation.generator() if generator is None else generator
-    return sample(
-        rng,
-        kind,
-        tuple(tensor._data.shape),
-        tensor._data.dtype,
-        array_module(tensor._data),
-        into=tensor._data,  # (a view's elements take them in the order of its memory)
-        **params,
-    )
+    into = tensor._data
+    if anew and not dense(into):
+        into = None
+    return sample(rng, kind, tuple(into.shape if into is not None else tensor._data.shape),
+                  tensor._data.dtype, array_module(tensor._data), into=into, **params)  # fmt: skip
 
 
 # ---- filling -------------------------------------------------------------------------------
@@ -267,20 +266,20 @@ def trunc_normal_(
         low, high = (float(tensor._data.dtype.type(v)) for v in (a, b))  # (in its dtype)
         result = _draw(tensor, "normal", generator, loc=mean, scale=std)
         while (outside := (result < low) | (result > high)).any():
-            result = xp.where(outside, _draw(tensor, "normal", generator, loc=mean, scale=std),
-                              result)  # fmt: skip
+            again = _draw(tensor, "normal", generator, True, loc=mean, scale=std)
+            result = xp.where(outside, again, result)
         return _store(tensor, result)
     mode = max(a, min(mean, b))
     log_peak = -0.5 * ((mode - mean) / std) ** 2
 
     def rejected(candidates: Any) -> Any:  # log u > log(density / peak), u uniform on [0, 1)
         log_ratio = ((candidates - mean) / std) ** 2 * -0.5 - log_peak
-        return xp.log(_draw(tensor, "uniform", generator, low=0.0, high=1.0)) > log_ratio
+        return xp.log(_draw(tensor, "uniform", generator, True, low=0.0, high=1.0)) > log_ratio
 
     result = _draw(tensor, "uniform", generator, low=a, high=b)
     pending = rejected(result)
     while pending.any():
-        candidates = _draw(tensor, "uniform", generator, low=a, high=b)
+        candidates = _draw(tensor, "uniform", generator, True, low=a, high=b)
         result = xp.where(pending, candidates, result)
         pending = xp.where(pending, rejected(candidates), pending)
     return _store(tensor, result)

@@ -838,6 +838,16 @@ def view_fills(torch: Any) -> Values:
         "bernoulli_-transposed": lambda w: w.T.bernoulli_(0.4),
         "kaiming_uniform_-transposed": lambda w: torch.nn.init.kaiming_uniform_(w.T, a=2.0),
         "xavier_normal_-transposed": lambda w: torch.nn.init.xavier_normal_(w.T),
+        # redraws into empty_like: a transpose's layout, a strided slice's made contiguous
+        "trunc_normal_-transposed": lambda w: torch.nn.init.trunc_normal_(
+            w.T, std=0.5, a=-0.3, b=0.6
+        ),
+        "trunc_normal_-strided": lambda w: torch.nn.init.trunc_normal_(
+            w[:, ::2], std=0.5, a=-0.3, b=0.6
+        ),
+        "trunc_normal_-strided-tail": lambda w: torch.nn.init.trunc_normal_(
+            w[:, ::2], mean=0.2, a=0.9, b=1.7
+        ),
     }
     out: Values = {}
     for key, fill in fills.items():
