@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,9 +42,10 @@ def collate(samples: Sequence[Any]) -> Any:
 
 def convert(sample: Any) -> Any:
     """One sample as a loader without batches (``batch_size=None``) gives it, as
-    PyTorch's ``default_convert``: arrays made tensors, containers converted entry by
-    entry (a namedtuple or a mapping of its type, another tuple or a list as a list)."""
-    if isinstance(sample, np.ndarray) and sample.dtype.kind not in "OUS":
+    PyTorch's ``default_convert``: arrays and NumPy numbers made tensors, containers
+    converted entry by entry (a namedtuple or a mapping of its type, another tuple or a
+    list as a list)."""
+    if isinstance(sample, (np.ndarray, np.generic)) and sample.dtype.kind not in "OUS":
         return tensor(sample)
     if isinstance(sample, Mapping):
         return _same_kind(sample, {key: convert(value) for key, value in sample.items()})
@@ -58,8 +60,14 @@ def _namedtuple(value: Any) -> bool:
 
 
 def _same_kind(like: Mapping, entries: dict) -> Mapping:
-    """``entries`` in a mapping of ``like``'s type where one can be made from a dict."""
+    """``entries`` in a mapping of ``like``'s type, as PyTorch makes it: a copy of a
+    mutable one (a defaultdict keeps its factory) updated, another made from a dict
+    where it can be."""
     try:
+        if isinstance(like, MutableMapping):
+            clone = copy.copy(like)
+            clone.update(entries)
+            return clone
         return type(like)(entries)
     except TypeError:
         return entries

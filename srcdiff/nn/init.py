@@ -254,7 +254,6 @@ def trunc_normal_(
     draw against it), the rejected ones drawn again."""
     _floating(tensor, "trunc_normal_")
     check_draw("uniform", tensor._data.dtype, low=a, high=b)  # (a > b: PyTorch's refusal)
-    check_draw("normal", tensor._data.dtype, scale=std)
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "

@@ -245,3 +245,12 @@ def test_empty_edges_as_pytorch():
     assert list(DataLoader([], batch_size=2)) == []
     with pytest.warns(UserWarning, match="Length of split at index 0 is 0"):
         random_split(range(5), [0.0, 1.0])
+
+
+def test_a_defaultdict_keeps_its_factory_and_numpy_numbers_become_tensors():
+    first, second = collections.defaultdict(int, a=1.0), collections.defaultdict(int, a=2.0)
+    batch = collate([first, second])
+    assert type(batch) is collections.defaultdict and batch.default_factory is int
+    assert batch["a"].tolist() == [1.0, 2.0]
+    samples = list(DataLoader([np.float32(1.5), np.float32(2.5)], batch_size=None))
+    assert all(isinstance(s, Tensor) and s.dtype == float32 for s in samples)

@@ -387,7 +387,7 @@ def test_cuda_tensors_stay_on_the_gpu_with_the_cpus_values(fill):
         (lambda t: init.xavier_normal_(t, gain=-1.0), "normal expects std >= 0.0"),
     ],
 )
-def test_fills_refuse_what_pytorch_refuses(fill, message):
+def test_fills_refuse_what_pytorch_refuses(fill, message):  # (trunc_normal_ takes a negative std)
     with pytest.raises(RuntimeError, match=message):
         fill(sd.empty(2, 3))
 
