@@ -257,6 +257,14 @@ def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return _t(x).cumprod(dim, dtype=dtype)
 
 
+def cumsum(x: Tensor, dim: int) -> Tensor:
+    return _t(x).cumsum(dim)
+
+
+def prod(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _t(x).prod(dim, keepdim)
+
+
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     return _t(x).unbind(dim)
 

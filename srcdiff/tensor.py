@@ -33,8 +33,9 @@ GRAPH_VIEW_INPLACE = (
     "an in-place operation on a view (an index, a reshape) recorded for gradients (the "
     "tensor is computed from ones that require grad, or the operand requires grad): "
     "srcdiff records it on the view, not on the tensor it views, whose gradient would "
-    "then be wrong. Compute the new tensor out of place (a product with a mask, rows "
-    "joined with cat), or change a clone."
+    "then be wrong. Assign into the tensor itself (h[:, 1] = h[:, 1] + v, not "
+    "h[:, 1] += v), or compute the new tensor out of place (a product with a mask, rows "
+    "joined with cat)."
 )
 
 

@@ -193,7 +193,7 @@ for _method, _primitive in (
 
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.transpose, tm.permute,
        tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.contiguous, tm.cat,
-       tm.stack)  # fmt: skip
+       tm.stack, tm.cumsum)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
 
 
@@ -385,6 +385,29 @@ sequence_result(tm.sort, tm.topk)  # (values, indices)
 nondiff("the indices of a sort", tm.argsort)
 
 
+@vjp(tm.cumsum)
+def tensor_cumsum(g, ans, x, dim, dtype=None):
+    """``np.cumsum``'s rule along ``dim`` (a 0-d tensor's sum is itself)."""
+    axis = rt.tensor_methods.cumprod_axis(x, dim)
+    d_x = xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis)
+    return rt.reshape_like(d_x, x), None, None
+
+
+@vjp(tm.prod)
+def tensor_prod(g, ans, x, dim=None, keepdim=False, dtype=None):
+    """``np.prod``'s rule (exact where entries are zero) over ``dim``."""
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    return rt.prod_grad(g, ans, x, axis, keepdim), None, None, None
+
+
+@jvp(tm.prod, shaped=True)
+def tensor_prod_jvp(ans, x, dim=None, keepdim=False, dtype=None, *, dx):
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    return xp.sum(
+        rt.prod_grad(xp.ones_like(ans), ans, x, axis, keepdim) * dx, axis=axis, keepdims=keepdim
+    )
+
+
 @vjp(tm.cumprod)
 def tensor_cumprod(g, ans, x, dim, dtype=None):
     """``np.cumprod``'s rule: exact where entries are zero (no division by them)."""
@@ -392,6 +415,7 @@ def tensor_cumprod(g, ans, x, dim, dtype=None):
 
 
 nondiff("the axis of a cumulative product (None for a 0-d array)", tm.cumprod_axis)
+nondiff("the dim of a reduction (None for a 0-d array)", tm.reduction_dim)
 
 
 @jvp(tm.cumprod, shaped=True)

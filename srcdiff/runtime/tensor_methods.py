@@ -859,6 +859,27 @@ def cumprod(x: Any, dim: int, dtype: Any = None) -> Any:
     return x.cumprod(axis=dim)
 
 
+def cumsum(x: Any, dim: int, dtype: Any = None) -> Any:
+    """``x.cumsum(dim)``: running sums along ``dim`` (integers and booleans as int64, a
+    0-d tensor as itself, float16 summed in float32, as PyTorch gives them)."""
+    if not is_array(x):
+        return x.cumsum(dim, dtype=dtype)
+    x = cumulative_operand(x, dtype)
+    dim = checked_dim(x.ndim, dim)
+    if x.ndim == 0:
+        return x.copy()
+    if x.dtype == np.float16:
+        return x.astype(np.float32).cumsum(axis=dim).astype(np.float16)
+    return x.cumsum(axis=dim)
+
+
+def prod(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """``x.prod(dim, keepdim)``: the product over ``dim`` (every dim without one)."""
+    if not is_array(x):
+        return x.prod() if dim is None else x.prod(dim, keepdim)
+    return x.prod(axis=axis(reduction_dim(x, dim)), keepdims=keepdim, dtype=_numpy_dtype(dtype))
+
+
 def cumulative_operand(x: Any, dtype: Any) -> Any:
     """``x`` as a cumulative product takes it (PyTorch's cumsum too): in ``dtype`` where
     given, integers and booleans as int64."""
@@ -1123,8 +1144,8 @@ METHODS = {
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
         "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
-        "isfinite sort argsort topk cumprod unbind narrow movedim diag outer scatter "
-        "scatter_add"
+        "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
+        "scatter scatter_add"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has

@@ -138,6 +138,13 @@ SPECS = [
         label="zeros",
     ),  # fmt: skip
     Spec(tm.cumprod, (R(()), 0), wrt=(0,), label="0d"),
+    *[Spec(tm.cumsum, (R((3, 4)), dim), wrt=(0,)) for dim in (1, -2)],
+    Spec(tm.cumsum, (R(()), 0), wrt=(0,), label="0d"),
+    Spec(tm.prod, (R((3, 4)),), wrt=(0,), label="all"),
+    Spec(tm.prod, (R((3, 4)), 1), wrt=(0,)),
+    Spec(tm.prod, (R((3, 4)), 0, True), wrt=(0,), label="keepdim"),
+    Spec(tm.prod, (np.array([[2.0, 0.0, 3.0], [0.5, -1.5, 2.0]]), 1), wrt=(0,), label="zero"),
+    Spec(tm.prod, (R(()), 0), wrt=(0,), label="0d"),
     *[Spec(tm.unbind, (R((3, 4)), dim), wrt=(0,)) for dim in (0, -1)],
     Spec(tm.narrow, (R((3, 5)), 1, -3, 2), wrt=(0,)),
     Spec(tm.narrow, (R((3, 5)), 0, 1, 2), wrt=(0,)),

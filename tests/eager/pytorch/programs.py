@@ -710,6 +710,8 @@ def _method_programs(torch: Any) -> dict[str, Any]:
         "split-sizes": lambda x: torch.split(x, [1, 3], 0),
         "chunk-3": lambda x: x.chunk(3, 1),
         "chunk-dim0": lambda x: torch.chunk(x, 3),
+        "cumsum-dim": lambda x: x.cumsum(dim=1) + torch.cumsum(x, 0),
+        "prod-dim": lambda x: x.prod(dim=1) + x.prod(dim=0, keepdim=True).sum() + x.prod(),
         "tril": lambda x: x.tril(),
         "tril-1": lambda x: torch.tril(x, -1),
         "triu-1": lambda x: x.triu(diagonal=1),
