@@ -31,6 +31,18 @@ def inv_jvp(ans, a, *, da):
     return -(ans @ da @ ans)
 
 
+@vjp(rt.invertible)
+def invertible(g, ans, a, what, conditioned=False):
+    """``np.linalg.inv``'s rule (the check reads no derivative)."""
+    t = xp.swapaxes(ans, -1, -2)
+    return -(t @ g @ t), None, None
+
+
+@jvp(rt.invertible, shaped=True)
+def invertible_jvp(ans, a, what, conditioned=False, *, da, dwhat, dconditioned):
+    return -(ans @ da @ ans), None, None
+
+
 @vjp(xp.linalg.solve)
 def solve(g, ans, a, b):
     """x = A^-1 b: b_bar = A^-T x_bar, A_bar = -b_bar x^T. ``b`` is a vector only when
@@ -73,7 +85,7 @@ def det_jvp(ans, a, *, da):
 def cofactor(g, ans, a, det):
     """C = det A^-T: d C = d(det) A^-T - det A^-T dA^T A^-T (second derivatives of the
     determinant, at invertible matrices: ``rt.invertible`` refuses others)."""
-    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det"), -1, -2)
+    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det", True), -1, -2)
     return (
         -xp.asarray(det)[..., None, None] * (inv_t @ xp.swapaxes(g, -1, -2) @ inv_t),
         xp.sum(g * inv_t, axis=(-2, -1)),
@@ -82,7 +94,7 @@ def cofactor(g, ans, a, det):
 
 @jvp(rt.cofactor, shaped=True)
 def cofactor_jvp(ans, a, det, *, da, ddet):
-    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det"), -1, -2)
+    inv_t = xp.swapaxes(rt.invertible(a, "a second derivative of np.linalg.det", True), -1, -2)
     return (
         -xp.asarray(det)[..., None, None] * (inv_t @ xp.swapaxes(da, -1, -2) @ inv_t),
         xp.asarray(ddet)[..., None, None] * inv_t,
@@ -93,7 +105,8 @@ def cofactor_jvp(ans, a, det, *, da, ddet):
 def slogdet(g, ans, a):
     """log|det A| has the gradient A^-T; the sign, piecewise constant, has none."""
     g_log = xp.asarray(rt.result_grads(g, ans)[1])
-    return g_log[..., None, None] * xp.swapaxes(xp.linalg.inv(a), -1, -2)
+    inv = rt.invertible(a, "the derivative of np.linalg.slogdet")  # (infinite at a singular)
+    return g_log[..., None, None] * xp.swapaxes(inv, -1, -2)
 
 
 @jvp(xp.linalg.slogdet, shaped=True)
@@ -103,7 +116,10 @@ def slogdet_jvp(ans, a, *, da):
         ans,
         [
             xp.zeros_like(ans[0]),
-            xp.sum(xp.swapaxes(xp.linalg.inv(a), -1, -2) * da, axis=(-2, -1)),
+            xp.sum(
+                xp.swapaxes(rt.invertible(a, "the derivative of np.linalg.slogdet"), -1, -2) * da,
+                axis=(-2, -1),
+            ),
         ],
     )
 

@@ -259,17 +259,27 @@ def cofactor(a: Any, det: Any) -> Any:
     return sign[..., None, None] * ((u * others[..., None, :]) @ vt)
 
 
-def invertible(a: Any, what: str) -> Any:
+def invertible(a: Any, what: str, conditioned: bool = False) -> Any:
     """``inv(a)``, refused for a singular matrix where ``what`` needs the inverse (a
-    derivative the rules compute through it), rather than NumPy's LinAlgError."""
+    derivative the rules compute through it), rather than NumPy's LinAlgError;
+    ``conditioned``: for a nearly singular one too (condition number above 1/sqrt(eps)),
+    where ``what`` cancels terms of the inverse's size and would keep no digits."""
     xp = array_module(a)
     try:
-        return xp.linalg.inv(a)
+        inverse = xp.linalg.inv(a)
     except xp.linalg.LinAlgError:
+        inverse = None
+    if inverse is not None and conditioned:
+        limit = float(xp.finfo(inverse.dtype).eps) ** -0.5
+        if bool(xp.any(~(xp.linalg.cond(a) <= limit))):
+            inverse = None
+    if inverse is None:
+        near = " (or nearly singular)" if conditioned else ""
         raise refuse(
-            f"{what} at a singular matrix: srcdiff computes it through the inverse",
-            "differentiate it at an invertible matrix, or write the cofactors out",
-        ) from None
+            f"{what} at a singular{near} matrix: srcdiff computes it through the inverse",
+            "differentiate it at a well-conditioned matrix",
+        )
+    return inverse
 
 
 def eigen_gaps(w: Any, what: str = "np.linalg.eigh", positive: bool = False) -> Any:

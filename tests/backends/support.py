@@ -192,7 +192,11 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "a helper of the forward rules of np.linalg.eigh and svd, np.r_ and np.c_, "
             "np.interp, which the standard has not",
         ),
-        rt.cofactor: "the gradient of np.linalg.det, which compiled code leaves NumPy's",
+        **dict.fromkeys(
+            [rt.cofactor, rt.invertible],
+            "a helper of the rules of np.linalg.det and slogdet, which compiled code leaves "
+            "NumPy's",
+        ),
         **dict.fromkeys([np.einsum, np.kron, np.vdot], NOT_STANDARD),
         np.cross: "not in the standard (its linalg extension has cross, of 3-vectors only)",
         **dict.fromkeys(

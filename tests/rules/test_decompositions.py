@@ -100,6 +100,8 @@ SPECS = [
         label="stack-one-singular",
     ),  # fmt: skip
     Spec(rt.cofactor, (square(3, 3), np.array(2.5)), wrt=(0, 1)),
+    Spec(rt.invertible, (square(3, 3), "a derivative"), wrt=(0,)),
+    Spec(rt.invertible, (square(2, 3, 3), "a derivative", True), wrt=(0,), label="conditioned"),
     Spec(rt.cofactor, (square(2, 3, 3), np.array([1.5, -0.5])), wrt=(0, 1), label="stack"),
     *[
         tuple_spec(la.slogdet, (square(*s, shift=sh),))
@@ -392,3 +394,19 @@ def test_a_second_derivative_of_det_at_a_singular_matrix_is_refused_clearly():
     np.testing.assert_allclose(sd.grad(lambda m: la.det(m))(a), [[4.0, -2.0], [-2.0, 1.0]])
     with pytest.raises(sd.CompileError, match="a second derivative of np.linalg.det at a singular"):
         sd.hessian(lambda m: la.det(m))(a)
+
+
+def test_a_second_derivative_of_det_at_a_nearly_singular_matrix_is_refused():
+    # det(A - A.T) of a 3x3 is 0 everywhere (a skew-symmetric matrix), its Hessian 0; at a
+    # random A rounding leaves det ~1e-17, where the terms of the inverse's size cancel to
+    # no digit (it gave entries of 3)
+    a = np.random.default_rng(1).normal(size=(3, 3))
+    with pytest.raises(sd.CompileError, match="at a singular \\(or nearly singular\\) matrix"):
+        sd.hessian(lambda m: la.det(m - m.T))(a)
+
+
+def test_slogdet_at_a_singular_matrix_is_refused_clearly():
+    a = np.outer([1.0, 2.0, 3.0], [0.5, -1.0, 2.0])
+    for take in (sd.grad, lambda f: lambda m: sd.jvp(f, (m,), (np.ones((3, 3)),))):
+        with pytest.raises(sd.CompileError, match="derivative of np.linalg.slogdet at a singular"):
+            take(lambda m: la.slogdet(m)[1])(a)
