@@ -859,6 +859,22 @@ def cumprod(x: Any, dim: int, dtype: Any = None) -> Any:
     return x.cumprod(axis=dim)
 
 
+def requires_grad_(x: Any, requires_grad: bool = True) -> Any:
+    """``x.requires_grad_(flag)`` in compiled code: on a value it computed without
+    gradient (``h.detach()``), ``False`` changes nothing; ``True`` would start a graph
+    there, which compiled code does not record (refused); a Tensor from outside changes
+    its own flag, as eagerly."""
+    if not is_array(x):
+        return x.requires_grad_(requires_grad)
+    if requires_grad:
+        raise refuse(
+            "requires_grad_() on a value a compiled step computed: the step records no "
+            "graph from there",
+            "make the tensor require grad outside the step, or run it eagerly",
+        )
+    return x
+
+
 def cumsum(x: Any, dim: int, dtype: Any = None) -> Any:
     """``x.cumsum(dim)``: running sums along ``dim`` (integers and booleans as int64, a
     0-d tensor as itself, float16 summed in float32, as PyTorch gives them)."""
@@ -1145,7 +1161,7 @@ METHODS = {
         "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
         "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
-        "scatter scatter_add"
+        "scatter scatter_add requires_grad_"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has

@@ -1765,3 +1765,24 @@ def test_sd_autograd_backward_in_a_compiled_step_is_the_tensors_backward():
         run(x)
         grads.append(x.grad.tolist())
     assert grads[0] == grads[1] == [6.0, 12.0, 18.0]
+
+
+def _penalty_of_a_detached_value(x, w):
+    h = x @ w
+    return (h * h).sum() + h.detach().requires_grad_(False).sum()
+
+
+def _step_calling_a_helper(x, w):
+    loss = _penalty_of_a_detached_value(x, w)
+    loss.backward()
+    return loss.item()
+
+
+def test_requires_grad_false_of_a_detached_value_in_a_helper_of_a_compiled_step():
+    # it raised the array's AttributeError where the step's own code ran
+    out = []
+    for run in (_step_calling_a_helper, sd.differentiate(_step_calling_a_helper)):
+        w = sd.tensor([[0.5, -0.3], [0.2, 0.8]], dtype=sd.float64, requires_grad=True)
+        x = sd.tensor([[1.0, 2.0], [-1.0, 0.5], [0.3, 0.3]], dtype=sd.float64)
+        out.append((run(x, w), w.grad.tolist()))
+    assert out[0] == out[1]
