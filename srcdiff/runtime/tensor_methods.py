@@ -846,17 +846,28 @@ def taken_grad(g: Any, x: Any, indices: Any, dim: int) -> Any:
 
 
 def cumprod(x: Any, dim: int, dtype: Any = None) -> Any:
-    """``x.cumprod(dim)``: running products along ``dim`` (integers and booleans as
-    int64, a 0-d tensor as itself, as PyTorch gives them)."""
+    """``x.cumprod(dim)``: running products along ``dim``."""
+    return _cumulative(x, dim, dtype, "cumprod")
+
+
+def cumsum(x: Any, dim: int, dtype: Any = None) -> Any:
+    """``x.cumsum(dim)``: running sums along ``dim``."""
+    return _cumulative(x, dim, dtype, "cumsum")
+
+
+def _cumulative(x: Any, dim: int, dtype: Any, name: str) -> Any:
+    """``x.<name>(dim)`` (``cumsum`` or ``cumprod``) as PyTorch gives it: integers and
+    booleans as int64, a 0-d tensor as itself, float16 computed in float32."""
     if not is_array(x):
-        return x.cumprod(dim, dtype=dtype)
+        method = getattr(x, name)
+        return method(dim) if dtype is None else method(dim, dtype=dtype)
     x = cumulative_operand(x, dtype)
     dim = checked_dim(x.ndim, dim)
     if x.ndim == 0:
         return x.copy()
-    if x.dtype == np.float16:  # multiplied in float32, as PyTorch's kernel does
-        return x.astype(np.float32).cumprod(axis=dim).astype(np.float16)
-    return x.cumprod(axis=dim)
+    if x.dtype == np.float16:  # as PyTorch's kernels do
+        return getattr(x.astype(np.float32), name)(axis=dim).astype(np.float16)
+    return getattr(x, name)(axis=dim)
 
 
 def requires_grad_(x: Any, requires_grad: bool = True) -> Any:
@@ -873,20 +884,6 @@ def requires_grad_(x: Any, requires_grad: bool = True) -> Any:
             "make the tensor require grad outside the step, or run it eagerly",
         )
     return x
-
-
-def cumsum(x: Any, dim: int, dtype: Any = None) -> Any:
-    """``x.cumsum(dim)``: running sums along ``dim`` (integers and booleans as int64, a
-    0-d tensor as itself, float16 summed in float32, as PyTorch gives them)."""
-    if not is_array(x):
-        return x.cumsum(dim, dtype=dtype)
-    x = cumulative_operand(x, dtype)
-    dim = checked_dim(x.ndim, dim)
-    if x.ndim == 0:
-        return x.copy()
-    if x.dtype == np.float16:
-        return x.astype(np.float32).cumsum(axis=dim).astype(np.float16)
-    return x.cumsum(axis=dim)
 
 
 def prod(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
