@@ -606,9 +606,10 @@ class Step:
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
         self.saved = saved
-        # the losses a backward() without retain_graph ran from: their graphs freed, as
-        # PyTorch frees them (a backward of one again is refused)
-        self.freed: list[Any] = []
+        # per dict of saved values (by id: the step's, a callee's), those a backward()
+        # without retain_graph has read: freed, as PyTorch frees a graph's saved tensors
+        # (another backward reading one is refused)
+        self.freed: dict[int, set[int]] = {}
         # per Tensor (by id), its last write: (the Tensor, the values saved before it)
         self.writes: dict[int, tuple[Any, int | None]] = {}
         # calls of compiled callees running: their values are saved apart, and the

@@ -315,16 +315,18 @@ def backward(
             + ")"
         )
     if step is not None:
-        if any(loss is freed for freed in step.freed):
+        reads = unit.saved_reads(key, site)
+        freed = step.freed.get(id(saved))
+        if freed and (reads is None or not freed.isdisjoint(reads)):
             raise RuntimeError(SECOND_BACKWARD)
         if step.writes:
-            check_writes(step, saved, unit.saved_reads(key, site))
+            check_writes(step, saved, reads)
     called: dict = {}
     previous = collect_called(called)
     try:
         adjoint(saved, seed)
     finally:
         collect_called(previous)
-    if step is not None and not retain_graph:  # its graph freed, as PyTorch frees it
-        step.freed.append(loss)
+    if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
+        step.freed.setdefault(id(saved), set()).update(saved if reads is None else reads)
     unit.last_backward = (key, site, tuple(called))
