@@ -15,6 +15,8 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
+
 from .. import creation
 from ..backend import array_module, dense, sample
 from ..generator import Generator, check_draw
@@ -116,14 +118,15 @@ def _draw(tensor: Tensor, kind: str, generator: Generator | None, anew: bool = F
     """Values of ``tensor``'s shape from ``rng.<kind>(**params)``, in its dtype, as an
     array of the tensor's array module (drawn on the host, as ``sd.randn`` draws), into
     the order of its memory; ``anew``: as into PyTorch's ``empty_like(tensor)``, which
-    keeps a dense layout and makes any other contiguous."""
+    keeps a dense layout and makes any other dense, its axes in the same order."""
     check_draw(kind, tensor._data.dtype, **params)
     rng = creation.generator() if generator is None else generator
     into = tensor._data
-    if anew and not dense(into):
-        into = None
-    return sample(rng, kind, tuple(into.shape if into is not None else tensor._data.shape),
-                  tensor._data.dtype, array_module(tensor._data), into=into, **params)  # fmt: skip
+    if anew and not dense(into):  # a dense array of its shape, its axes in its order
+        order = sorted(range(into.ndim), key=lambda i: -abs(into.strides[i]))
+        into = np.empty([into.shape[i] for i in order]).transpose(np.argsort(order))
+    return sample(rng, kind, tuple(tensor._data.shape), tensor._data.dtype,
+                  array_module(tensor._data), into=into, **params)  # fmt: skip
 
 
 # ---- filling -------------------------------------------------------------------------------

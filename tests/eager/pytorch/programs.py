@@ -850,6 +850,10 @@ def view_fills(torch: Any) -> Values:
         "trunc_normal_-strided-tail": lambda w: torch.nn.init.trunc_normal_(
             w[:, ::2], mean=0.2, a=0.9, b=1.7
         ),
+        # a transposed strided view: its redraws dense, in its axes' order
+        "trunc_normal_-transposed-strided": lambda w: torch.nn.init.trunc_normal_(
+            w.T[::2], a=-0.5, b=0.5
+        ),
     }
     out: Values = {}
     for key, fill in fills.items():
