@@ -257,12 +257,12 @@ def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return _t(x).cumprod(dim, dtype=dtype)
 
 
-def cumsum(x: Tensor, dim: int) -> Tensor:
-    return _t(x).cumsum(dim)
+def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    return _t(x).cumsum(dim, dtype=dtype)
 
 
-def prod(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _t(x).prod(dim, keepdim)
+def prod(x: Any, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    return _t(x).prod(dim, keepdim, dtype=dtype)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:

@@ -890,7 +890,8 @@ def prod(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> A
     """``x.prod(dim, keepdim)``: the product over ``dim`` (every dim without one)."""
     if not is_array(x):
         return x.prod() if dim is None else x.prod(dim, keepdim)
-    return x.prod(axis=axis(reduction_dim(x, dim)), keepdims=keepdim, dtype=_numpy_dtype(dtype))
+    x = cumulative_operand(x, dtype)  # (integers as int64, as PyTorch)
+    return x.prod(axis=axis(reduction_dim(x, dim)), keepdims=keepdim)
 
 
 def cumulative_operand(x: Any, dtype: Any) -> Any:

@@ -717,3 +717,17 @@ def test_a_scatter_writing_a_position_twice_refuses_src_its_gradient(compiled):
         fn(x, sd.tensor([[1.0, 2.0]], requires_grad=True))
     assert fn(x, sd.tensor([[1.0, 2.0]])).tolist() == [[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     assert x.grad.tolist() == [[0.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+
+
+def test_prod_and_cumsum_of_integers_are_int64_and_take_a_dtype():
+    # PyTorch 2.13's values and dtypes, eager and compiled
+    def program(f):
+        x = sd.tensor([[1, 2, 3], [4, 5, 6]], dtype=sd.uint8)
+        return (x.prod(1), x.cumsum(1), f.cumsum(0, dtype=sd.float64), f.prod(dtype=sd.float64))
+
+    for run in (program, sd.differentiate(program)):
+        f = sd.tensor([[1.5, 2.0], [0.5, -1.0]])
+        p, c, cf, pf = run(f)
+        assert p.dtype == c.dtype == sd.int64 and p.tolist() == [6, 120]
+        assert c.tolist() == [[1, 3, 6], [4, 9, 15]]
+        assert cf.dtype == pf.dtype == sd.float64 and pf.item() == -1.5
