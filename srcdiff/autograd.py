@@ -288,9 +288,10 @@ def backward(
     weights = [None] * len(roots) if grad_tensors is None else _sequence(grad_tensors)
     keep = create_graph if retain_graph is None else bool(retain_graph)
     wanted = None if inputs is None else _sequence(inputs)
+    whole = len(roots) == 1 and wanted is None  # (one whole graph: _pull frees it)
     with _retained(wanted or []):
         for root, weight in zip(roots, weights, strict=True):
-            for tensor, g in _pull(root, weight, keep or len(roots) > 1, create_graph):
+            for tensor, g in _pull(root, weight, keep or not whole, create_graph):
                 if g is None or (tensor._node is None and not tensor._requires_grad):
                     continue  # (a leaf that stopped requiring grad after it was read)
                 if wanted is not None and not any(tensor is x for x in wanted):
@@ -301,8 +302,8 @@ def backward(
                     tensor._grad = g
                 else:
                     tensor._grad = tensor._grad + g
-        if len(roots) > 1 and not keep:  # freed once all ran: their graphs may share
-            _free(_between(roots, wanted) if wanted is not None else _graphs(roots))
+        if not (keep or whole):  # freed once all ran (their graphs may share), above
+            _free(_between(roots, wanted) if wanted is not None else _graphs(roots))  # inputs
 
 
 def _sequence(x: Any) -> list:
@@ -345,7 +346,7 @@ def _pull(
     leaves (``graph_gradient``), so that it can be differentiated again."""
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    seed = _seed(root, gradient)
+    seed = runtime.tensors.backward_seed(root._data, gradient)
     nodes = _topological(root._node) if root._node is not None else []
     _check_root(root._node)
     _check_versions(nodes)
@@ -511,10 +512,6 @@ def _between(outputs: list, inputs: list) -> list[Node]:
                for a in node.args):  # fmt: skip
             above.add(key)
     return [node for key, node in nodes.items() if key in above]
-
-
-def _seed(root: Any, gradient: Any) -> Any:
-    return runtime.tensors.backward_seed(root._data, gradient)
 
 
 def _topological(root: Node) -> list[Node]:

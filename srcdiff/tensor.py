@@ -961,18 +961,9 @@ class Tensor:
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None
              ) -> Tensor:  # fmt: skip
         """The product over ``dim`` (every dim without one); integers and booleans as
-        int64, as PyTorch gives them."""
-        x = self._cumulative_operand(dtype)
+        int64, as PyTorch gives them; the gradient is ``np.prod``'s."""
         name = "ProdBackward0" if dim is None else "ProdBackward1"
-        dim = rt.tensor_methods.reduction_dim(x._data, dim)
-        return apply_op("ndarray.prod", (x,), _axis_kwargs(dim, keepdim), name=name)
-
-    def _cumulative_operand(self, dtype: Any) -> Tensor:
-        """This tensor in ``dtype`` where given, else integers and booleans as int64 (what
-        PyTorch's products and cumulative sums compute in)."""
-        if dtype is not None:
-            return self.to(dtype)
-        return self if self.is_floating_point() or self._data.dtype == np.int64 else self.long()
+        return apply_op(rt.tensor_methods.prod, (self, dim, keepdim, dtype), name=name)
 
     def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
         """Running products along ``dim`` (integers as int64, as PyTorch gives them); the
@@ -980,18 +971,9 @@ class Tensor:
         return apply_op(rt.tensor_methods.cumprod, (self, dim, dtype), name="CumprodBackward0")
 
     def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
-        """Running sums along ``dim``; a 0-d tensor keeps its shape, integers sum as int64,
-        as in PyTorch."""
-        x = self._cumulative_operand(dtype)
-        if x.ndim == 0:
-            if dim not in (0, -1):
-                raise IndexError(
-                    f"Dimension out of range (expected to be in range of [-1, 0], but got {dim})"
-                )
-            return x.reshape(1).cumsum(0).reshape(())
-        if x._data.dtype == np.float16:  # summed in float32, as PyTorch's kernel does
-            return x.float().cumsum(dim).to(x.dtype)
-        return apply_op("ndarray.cumsum", (x,), {"axis": dim}, name="CumsumBackward0")
+        """Running sums along ``dim`` (integers as int64, a 0-d tensor as itself, as in
+        PyTorch); the gradient is ``np.cumsum``'s."""
+        return apply_op(rt.tensor_methods.cumsum, (self, dim, dtype), name="CumsumBackward0")
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: Any = None) -> Tensor:  # fmt: skip

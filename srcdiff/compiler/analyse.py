@@ -245,14 +245,6 @@ class Analyser:
                 and self.on_tensors
                 and self.is_active(call.func.value)
             ):
-                if any(k.arg == "create_graph" and not _is_false(k.value) for k in call.keywords):
-                    return self.fail(
-                        stmt,
-                        "backward(create_graph=True) in a compiled step: compiled code "
-                        "differentiates the step once",
-                        "run the step without @sd.differentiate (eager Tensors take "
-                        "create_graph=True)",
-                    )
                 return Op(
                     Kind.BACKWARD,
                     operands=[call.func.value] + list(call.args),
@@ -1502,10 +1494,6 @@ def _autograd_backward(resolved: tuple[str, Any]) -> bool:
 
 def _rt_attr(helper: str) -> gast.Attribute:
     return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
-
-
-def _is_false(e: gast.expr) -> bool:
-    return isinstance(e, gast.Constant) and e.value in (False, None)
 
 
 def _is_setter(attribute: Any) -> bool:
