@@ -33,6 +33,7 @@ from .normalize import (
     local_names,
     name,
     rebuild_blocks,
+    walk,
     walk_statements,
 )
 from .parse import Parsed
@@ -84,6 +85,24 @@ class Unwrapper:
         }
         self.arrays = self.array_names(fn, params_are_arrays)
         self.made = self.made_tensors(fn)
+        self.counters = self.counter_names(fn)
+
+    @staticmethod
+    def counter_names(fn: gast.FunctionDef) -> set[str]:
+        """The counters of ``for ... in range(...)`` loops given no other value: ints,
+        which need no unwrapping and no check as an index (``xs[t]`` at each step)."""
+        loops: dict[str, int] = {}  # per counter, the range loops it counts
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and (
+                isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name)
+                and s.iter.func.id == "range"
+            ):  # fmt: skip
+                loops[s.target.id] = loops.get(s.target.id, 0) + 1
+        stores: dict[str, int] = {}
+        for n in walk(fn):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        return {n for n, count in loops.items() if stores.get(n) == count}
 
     def array_names(self, fn: gast.FunctionDef, params_are_arrays: bool) -> set[str]:
         """Names every assignment of which is an operation that gives an array (or a
@@ -360,7 +379,7 @@ class Unwrapper:
                 _at_line(e, line),
                 f"pass its entries one by one ({e.value.id}[0], ...)",
             )
-        if not isinstance(e, gast.Name) or e.id in self.arrays:
+        if not isinstance(e, gast.Name) or e.id in self.arrays or e.id in self.counters:
             return e
         if e.id not in cache:
             t = self.names.fresh()
@@ -382,9 +401,8 @@ class Unwrapper:
             return index
         return self.checked_part(index, "index")
 
-    @staticmethod
-    def checked_part(e: gast.expr, check: str) -> gast.expr:
-        if not isinstance(e, gast.Name):
+    def checked_part(self, e: gast.expr, check: str) -> gast.expr:
+        if not isinstance(e, gast.Name) or e.id in self.counters:
             return e
         return gast.Call(func=array_version(check), args=[e], keywords=[])
 

@@ -1823,3 +1823,24 @@ def test_two_outputs_of_one_call_take_retain_graph_for_their_second_backward():
     model = _TwoHeads()
     sd.differentiate(_heads_step)(model, x, True)
     assert model.b.weight.grad.tolist() == [[4.0, 4.0, 4.0]]
+
+
+def _rnn_over_rows(xs, w):
+    h = xs[0]
+    for t in range(1, 4):
+        h = (h * w).tanh() + xs[t]
+    h.sum().backward()
+    return 0
+
+
+def test_a_range_counter_indexes_without_unwrapping_or_a_check():
+    # an int at each step: no rt.unwrap, no rt.tensor_methods.index of it
+    step = sd.differentiate(_rnn_over_rows)
+    grads = []
+    for run in (_rnn_over_rows, step):
+        w = sd.tensor([0.5, -0.3, 0.2], dtype=sd.float64, requires_grad=True)
+        run(sd.tensor(np.arange(12.0).reshape(4, 3) / 10), w)
+        grads.append(w.grad.tolist())
+    assert grads[0] == grads[1]
+    source = sd.source(step)
+    assert "rt.unwrap(t," not in source and "rt.tensor_methods.index(t" not in source
