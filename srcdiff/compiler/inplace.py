@@ -349,10 +349,10 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
                      keywords=[gast.keyword(arg=k.arg, value=norm.atom(k.value))
                                for k in e.keywords if k.arg != "out"] + later)  # fmt: skip
     target = norm.atom(out)
-    if not isinstance(target, gast.Name):
+    if not (isinstance(target, gast.Name) and _may_be_none(norm, out)):
         return _write_whole(norm, target, norm.temp(call))
-    # a name may hold None when the code runs (a parameter passing ``out`` on): NumPy's
-    # new array then, a write into the array otherwise
+    # a name that may hold None when the code runs (a parameter passing ``out`` on):
+    # NumPy's new array then, a write into the array otherwise
     value, result = norm.temp(call), norm.names.fresh()
     write = gast.Assign(targets=[gast.Subscript(value=target, slice=_const(Ellipsis),
                                                 ctx=gast.Store())],
@@ -365,6 +365,24 @@ def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
     fresh.lineno = norm.line
     norm.emit(gast.If(test=test, body=norm.block([fresh]), orelse=norm.block(given)))
     return _name(result)
+
+
+def _may_be_none(norm: Normalizer, out: gast.expr) -> bool:
+    """Whether the name ``out`` (as written) may hold None: a parameter, a global or a
+    closure's variable, or a local given None somewhere (not an array the code made)."""
+    if not isinstance(out, gast.Name) or out.id not in norm.locals:
+        return True
+    args = norm.p.tree.args
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    if any(p is not None and p.id == out.id for p in params):
+        return True
+    return any(
+        isinstance(n, gast.Assign)
+        and isinstance(n.value, gast.Constant)
+        and n.value.value is None
+        and any(isinstance(t, gast.Name) and t.id == out.id for t in n.targets)
+        for n in gast.walk(norm.p.tree)
+    )
 
 
 def _assign(target: str, value: gast.expr) -> gast.Assign:

@@ -362,3 +362,24 @@ def test_a_break_in_an_inner_loops_else_leaves_the_outer_loop():
     assert breaks_from_an_inner_loops_else(1.5) == 1.5
     assert sd.value_and_grad(breaks_from_an_inner_loops_else)(1.5) == (1.5, 1.0)
     assert sd.jvp(breaks_from_an_inner_loops_else, (1.5,), (1.0,)) == (1.5, 1.0)
+
+
+def _into_a_buffer_made_here(x):
+    buf = np.empty_like(x)
+    np.multiply(x, 2.0, out=buf)
+    return np.sum(buf * x)
+
+
+def _out_passed_on(x, out=None):
+    return np.sum(np.multiply(x, 2.0, out=out) * x)
+
+
+def test_out_into_an_array_made_here_is_a_plain_write_and_a_passed_out_may_be_none():
+    # only a name that may hold None (a parameter, a global, a local given None) takes
+    # the runtime test: an array the code made is written into, no path split per call
+    x = np.array([1.0, 2.0])
+    made, passed = sd.grad(_into_a_buffer_made_here), sd.grad(_out_passed_on)
+    np.testing.assert_allclose(made(x), [4.0, 8.0])
+    np.testing.assert_allclose(passed(x), [4.0, 8.0])
+    assert " is None" not in sd.source(made)
+    assert " is None" in sd.source(passed)
