@@ -1281,25 +1281,24 @@ class Tensor:
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:  # fmt: skip
-        return self._new(rt.tensor_methods.new_zeros(self._data, *size), dtype, device,
+        return self._new(rt.tensor_methods.new_zeros(self._data, *size, dtype=dtype), device,
                          requires_grad)  # fmt: skip
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:  # fmt: skip
-        return self._new(rt.tensor_methods.new_ones(self._data, *size), dtype, device,
+        return self._new(rt.tensor_methods.new_ones(self._data, *size, dtype=dtype), device,
                          requires_grad)  # fmt: skip
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:  # fmt: skip
-        array = rt.tensor_methods.new_full(self._data, size, _scalar(fill_value))
-        return self._new(array, dtype, device, requires_grad)
+        array = rt.tensor_methods.new_full(self._data, size, _scalar(fill_value), dtype=dtype)
+        return self._new(array, device, requires_grad)
 
-    def _new(self, array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
-        """A new tensor of ``array`` (of this tensor's dtype), in ``dtype`` and on
-        ``device`` where given."""
+    def _new(self, array: Any, device: Any, requires_grad: bool) -> Tensor:
+        """A new tensor of ``array`` (made in its dtype), on ``device`` where given."""
         out = Tensor._make(array)
-        if dtype is not None or device is not None:
-            out = out.to(device=device, dtype=dtype)
+        if device is not None:
+            out = out.to(device=device)
         return out.requires_grad_(requires_grad) if requires_grad else out
 
     # ---- indexing ------------------------------------------------------------------------
