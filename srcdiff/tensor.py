@@ -1136,8 +1136,7 @@ class Tensor:
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Pieces of ``ceil(length / chunks)`` along ``dim`` (fewer where they run out)."""
         length = self._data.shape[rt.tensor_methods.checked_dim(self.ndim, dim)]
-        size = rt.tensor_methods.chunk_size(length, chunks)
-        return self.split([0] * chunks if length == 0 else size, dim)
+        return self.split(rt.tensor_methods.chunk_sections(length, chunks), dim)
 
     def tril(self, diagonal: int = 0) -> Tensor:
         return apply_op(rt.tensor_methods.tril, (self, diagonal), name="TrilBackward0")

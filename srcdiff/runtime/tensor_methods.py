@@ -613,20 +613,19 @@ def split_sizes(split_size_or_sections: Any, split_size: Any) -> Any:
 
 
 def chunk(x: Any, chunks: int, dim: int = 0) -> Any:
-    """``x.chunk(chunks, dim)``: pieces of ``ceil(length / chunks)`` (fewer pieces where
-    they run out, as PyTorch's)."""
+    """``x.chunk(chunks, dim)``, as PyTorch's (see ``chunk_sections``)."""
     if not is_array(x):
         return x.chunk(chunks, dim)
-    length = x.shape[checked_dim(x.ndim, dim)]
-    if length == 0:  # as many empty pieces as asked, as PyTorch gives
-        return split(x, [0] * chunk_size(length, chunks) * chunks, dim)
-    return split(x, chunk_size(length, chunks), dim)
+    return split(x, chunk_sections(x.shape[checked_dim(x.ndim, dim)], chunks), dim)
 
 
-def chunk_size(length: int, chunks: int) -> int:
+def chunk_sections(length: int, chunks: int) -> Any:
+    """What ``split`` takes for ``chunk`` of a dim of ``length``: pieces of
+    ``ceil(length / chunks)`` (fewer where they run out), and as many empty pieces as
+    asked of an empty dim, as PyTorch gives."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    return builtins.max(-(-length // chunks), 1)
+    return [0] * chunks if length == 0 else -(-length // chunks)
 
 
 def tril(x: Any, diagonal: int = 0) -> Any:
