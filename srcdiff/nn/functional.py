@@ -230,9 +230,10 @@ def _elementwise_weight(weight: Tensor | None, input: Tensor, name: str) -> None
     if weight is None:
         return
     shape, grown = tuple(input.shape), tuple(weight.shape)
-    fits = len(grown) <= len(shape) and all(
-        w in (1, s) for w, s in zip(grown[::-1], shape[::-1], strict=False)
-    )
+    try:
+        fits = np.broadcast_shapes(grown, shape) == shape
+    except ValueError:
+        fits = False
     if not fits:
         raise RuntimeError(
             f"{name} of shape {list(grown)} does not broadcast to the input's shape {list(shape)}"
