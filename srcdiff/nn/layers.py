@@ -89,11 +89,23 @@ class _Inplace(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
-        if inplace:
-            self._computed = type(self).forward.__get__(self)
-            self.forward = self._written_into_input
 
     shown: tuple[str, ...] = ()  # the settings its repr shows before ``inplace``
+
+    @property
+    def inplace(self) -> bool:
+        return self._inplace
+
+    @inplace.setter
+    def inplace(self, value: bool) -> None:
+        """Set (or unset, later too) the instance's own ``forward`` that writes into its
+        input: a forward of its own is what compiled code sees, and refuses."""
+        self._inplace = bool(value)
+        if self._inplace:  # (the class's forward, bound: what compiled code resolves)
+            self._computed = type(self).forward.__get__(self)
+            self.forward = self._written_into_input
+        else:
+            self.__dict__.pop("forward", None)
 
     def _written_into_input(self, input: Tensor) -> Tensor:
         input[...] = self._computed(input)

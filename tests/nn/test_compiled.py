@@ -104,3 +104,13 @@ def test_an_activation_written_in_place_is_refused_in_a_compiled_step():
     assert step(x) >= 0.0
     with pytest.raises(sd.CompileError, match="updates its argument `input` in place"):
         sd.differentiate(step)(x)
+
+
+def test_inplace_set_after_construction_takes_effect_both_ways():
+    m = nn.ReLU()
+    m.inplace = True
+    x = sd.tensor([-1.0, 2.0])
+    assert m(x) is x and x.tolist() == [0.0, 2.0]
+    m.inplace = False
+    x = sd.tensor([-1.0, 2.0])
+    assert m(x).tolist() == [0.0, 2.0] and x.tolist() == [-1.0, 2.0]
