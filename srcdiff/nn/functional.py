@@ -83,8 +83,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha (exp(x) - 1); exp of the negative part only (no overflow
     in the branch not taken)."""
-    negative = where(input > 0, 0.0, input)
-    return where(input > 0, input, negative.expm1() * alpha)
+    positive = input > 0
+    return where(positive, input, where(positive, 0.0, input).expm1() * alpha)
 
 
 def silu(input: Tensor) -> Tensor:
@@ -119,8 +119,9 @@ def sigmoid(input: Tensor) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > ``threshold``, as
     PyTorch."""
-    soft = _softplus(input) if beta == 1.0 else _softplus(input * beta) / beta
-    return where(input * beta > threshold, input, soft)
+    scaled = input * beta
+    soft = _softplus(input) if beta == 1.0 else _softplus(scaled) / beta
+    return where(scaled > threshold, input, soft)
 
 
 def _softplus(input: Tensor) -> Tensor:
