@@ -35,6 +35,7 @@ _add_reduce = np.add.reduce
 _true_divide = np.true_divide
 _intp = np.intp
 _FLOAT64 = np.dtype(np.float64)
+_FLOAT64_SCALAR = np.float64
 _ndarray = np.ndarray  # a global, one lookup cheaper than np.ndarray
 # The numbers ``out.fill(g)`` writes as ``out[...] = g`` does (checked for all dtypes).
 _FILL_TYPES = frozenset({float, np.float64, np.float32})
@@ -193,16 +194,20 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
     if type(x) is _ndarray and type(factor) is _ndarray and factor.shape == x.shape:
         if axis is not None:
             g = keep_dims(g, x, axis, keepdims)
-        if type(g) is _ndarray and g.ndim:
+        cls = type(g)
+        if cls is _ndarray and g.ndim:
             return g * (scale * factor) if scale != 1 else g * factor
-        if type(g) in _FILL_TYPES or type(g) is _ndarray:  # a number, as unreduce fills
-            g = x.dtype.type(g)  # it into an array of x's dtype
+        if cls in _FILL_TYPES or cls is _ndarray:  # a number, as unreduce fills it into
+            dtype = x.dtype  # an array of x's dtype (a Python float multiplies float64
+            plain = cls is float and dtype is _FLOAT64 and factor.dtype is _FLOAT64  # alike)
+            if not plain:
+                g = dtype.type(g)
             if scale != 1:
-                size, (low, high) = abs(float(g)), _EXACT.get(x.dtype, (math.inf, 0.0))
+                size, (low, high) = abs(float(g)), _EXACT.get(dtype, (math.inf, 0.0))
                 if size and not low / abs(scale) <= size < high / abs(scale):
                     return g * (scale * factor)
-                g = g * x.dtype.type(scale)
-            return g * factor
+                g = g * scale if plain else g * dtype.type(scale)
+            return factor * g
     spread = unreduce(g, x, axis, keepdims)
     return spread * (scale * factor) if scale != 1 else spread * factor
 
@@ -473,7 +478,10 @@ def float_mean(a: Any, axis: Any, keepdims: bool) -> Any:
     if count == 0:
         return np.mean(a, axis, keepdims=keepdims)  # (its warning)
     total = _add_reduce(a, axis, None, None, keepdims)
-    if a.dtype is not _FLOAT64:  # NumPy divides by an intp count: in float64 for float32
+    if a.dtype is _FLOAT64:
+        if type(total) is _FLOAT64_SCALAR:  # a float64 over an int: a float64 already
+            return total / count
+    else:  # NumPy divides by an intp count: in float64 for float32
         count = _intp(count)
     if type(total) is _ndarray:
         return _true_divide(total, count, out=total, casting="unsafe", subok=False)
