@@ -30,12 +30,11 @@ VIEW_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
 GRAPH_VIEW_INPLACE = (
-    "an in-place operation on a view (an index, a reshape) recorded for gradients (the "
-    "tensor is computed from ones that require grad, or the operand requires grad): "
-    "srcdiff records it on the view, not on the tensor it views, whose gradient would "
-    "then be wrong. Assign into the tensor itself (h[:, 1] = h[:, 1] + v, not "
-    "h[:, 1] += v), or compute the new tensor out of place (a product with a mask, rows "
-    "joined with cat)."
+    "an in-place operation on a view other than an index (a reshape, a transpose) recorded "
+    "for gradients (the tensor is computed from ones that require grad, or the operand "
+    "requires grad): srcdiff records it on the view, not on the tensor it views, whose "
+    "gradient would then be wrong. Change the entries through an index of the tensor "
+    "itself (h[0] += v), or compute the new tensor out of place."
 )
 
 
@@ -327,6 +326,13 @@ def _recording(*inputs: Any) -> bool:
 
 class Tensor:
     """An n-dimensional array on a device, with PyTorch's autograd attributes."""
+
+    # an entry view (``h[:, 1]``): the tensor it was taken from and the index, through
+    # which an in-place change of it is recorded (``_inplace_of_entries``); None otherwise
+    _view_of: tuple[Tensor, Any] | None = None
+    # the tensor, index and version an in-place change of this entry view wrote back at:
+    # Python's write after ``h[k] += v`` is then already made (see ``__setitem__``)
+    _written_back: tuple[Tensor, Any, int] | None = None
 
     def __init__(
         self, *args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
@@ -715,7 +721,8 @@ class Tensor:
             )
         new = object.__new__(type(self))
         memo[id(self)] = new
-        skip = {"_data", "_version", "_base", "_accumulator", "_source"}
+        skip = {"_data", "_version", "_base", "_accumulator", "_source", "_view_of",
+                "_written_back"}  # fmt: skip
         for key, value in self.__dict__.items():
             if key not in skip:
                 new.__dict__[key] = _copy.deepcopy(value, memo)
@@ -1302,12 +1309,19 @@ class Tensor:
 
     # ---- indexing ------------------------------------------------------------------------
 
-    def __getitem__(self, idx: Any) -> Tensor:
-        idx = _index(idx)
-        return apply_op(operator.getitem, (self, idx), name=_index_name(idx), view=True)
+    def __getitem__(self, key: Any) -> Tensor:
+        idx = _index(key)
+        view = apply_op(operator.getitem, (self, idx), name=_index_name(idx), view=True)
+        if view._base is not None:
+            view._view_of = (self, key)
+        return view
 
-    def __setitem__(self, idx: Any, value: Any) -> None:
-        idx, value = _index(idx), _scalar(value)
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(value, Tensor) and value._written_back is not None:
+            parent, at, version = value._written_back
+            if parent is self and at is key and version == self._version.value:
+                return  # ``self[key] += v``: the entries' change was recorded on self
+        idx, value = _index(key), _scalar(value)
         if _recording(self, value):
             self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"), value)
             return
@@ -1340,13 +1354,17 @@ class Tensor:
         self._version.value += 1
         rt.wrote(self)
 
-    def _write(self, values: Any) -> None:
-        """Store ``values`` (the result of an operation on this tensor) into its array."""
+    def _check_output(self, values: Any) -> None:
+        """PyTorch's error for an in-place result (``values``) not shaped as this tensor."""
         if tuple(values.shape) != tuple(self._data.shape):
             raise RuntimeError(
                 f"output with shape {list(self._data.shape)} doesn't match the "
                 f"broadcast shape {list(values.shape)}"
             )
+
+    def _write(self, values: Any) -> None:
+        """Store ``values`` (the result of an operation on this tensor) into its array."""
+        self._check_output(values)
         try:
             array_module(self._data).copyto(self._data, values, casting="same_kind")
         except TypeError:
@@ -1365,6 +1383,8 @@ class Tensor:
         """
         self._check_inplace()
         if _recording(self, *others):
+            if self._view_of is not None:
+                return self._inplace_of_entries(compute)
             if self._base is not None:  # the tensor it views would not see the change
                 raise RuntimeError(GRAPH_VIEW_INPLACE)
             result = compute(autograd.snapshot(self))
@@ -1376,6 +1396,22 @@ class Tensor:
                 self._node, self._requires_grad = None, False
         else:
             self._write(compute(self)._data)
+        return self
+
+    def _inplace_of_entries(self, compute: Callable[[Tensor], Tensor]) -> Tensor:
+        """A recorded in-place change of an entry view (``h[:, 1] += v``), as PyTorch
+        records it: written into the tensor it views, whose graph takes it (its
+        ``CopySlices``), and the view taken again from the new graph."""
+        parent, key = self._view_of
+        result = compute(autograd.snapshot(self))
+        self._check_output(result._data)
+        parent[key] = result  # (the view's memory is written too)
+        again = parent[key]
+        if again._node is not None:
+            autograd.rebind(self, again._node)
+        else:  # the new entries depend on nothing that requires grad
+            self._node, self._requires_grad = None, False
+        self._written_back = (parent, key, parent._version.value)
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:

@@ -479,26 +479,42 @@ def test_data_is_a_tensor_sharing_storage_that_requires_no_grad():
     assert w.data.numpy() is w.detach().numpy()
 
 
-def test_an_in_place_change_of_a_view_of_a_computed_tensor_is_refused():
-    """``m[0].mul_(v)`` with ``m`` computed from leaves: recorded on the view alone, ``m``'s
-    gradient would be wrong (``v.grad`` None, ``w.grad`` missing the factor)."""
+def test_an_in_place_change_of_an_entry_view_is_recorded_on_the_tensor_it_views():
+    """``m[0].mul_(v)`` with ``m`` computed from leaves: the change goes into ``m``'s
+    graph (and ``v``'s gradient with it), as PyTorch's CopySlices; a view that is not an
+    index (``reshape``) is still refused, rather than recorded on the view alone."""
     w = sd.tensor([[0.3, -1.2], [1.1, 0.4]], requires_grad=True)
     v = sd.tensor([0.2, -0.3], requires_grad=True)
     m = w * 1.0
-    with pytest.raises(RuntimeError, match="in-place operation on a view"):
-        m[0].mul_(v)
-    with pytest.raises(RuntimeError, match="in-place operation on a view"):
-        m.reshape(4).add_(1.0)
+    row = m[0]
+    row.mul_(v)
+    (m.sum() + row.sum() * 10.0).backward()
+    assert m.grad_fn.name() == "CopySlices"
+    np.testing.assert_allclose(w.grad.numpy(), [[2.2, -3.3], [1.0, 1.0]])
+    np.testing.assert_allclose(v.grad.numpy(), [3.3, -13.2])
+    with pytest.raises(RuntimeError, match="in-place operation on a view other than an index"):
+        (w * 1.0).reshape(4).add_(1.0)
     with sd.no_grad():
-        m[1].mul_(2.0)  # nothing recorded: allowed
+        m[1].mul_(2.0)  # nothing recorded
+    np.testing.assert_allclose(m.detach().numpy()[1], [2.2, 0.8])
 
 
-def test_an_in_place_change_of_a_view_bringing_a_gradient_in_is_refused():
-    """``buf[0].add_(w)`` with ``w`` requiring grad: recorded on the view alone, ``buf``
-    stayed out of the graph and ``w.grad`` None, silently."""
+def test_an_in_place_change_of_an_entry_view_bringing_a_gradient_in():
+    """``buf[0].add_(w)`` with ``w`` requiring grad: ``buf`` takes on the gradient, as
+    in PyTorch; a write bringing none is a plain write."""
     buf = sd.zeros(2, 3)
+    buf[1].add_(1.0)  # nothing to record
+    assert buf.grad_fn is None and buf.numpy()[1].tolist() == [1.0, 1.0, 1.0]
     w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="in-place operation on a view"):
-        buf[0].add_(w)
-    buf[0].add_(1.0)  # nothing to record: allowed
-    assert buf.numpy()[0].tolist() == [1.0, 1.0, 1.0]
+    buf[0].add_(w)
+    assert buf.requires_grad and buf.tolist()[0] == [1.0, 2.0, 3.0]
+    (buf * buf).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_an_in_place_change_of_an_entry_view_keeps_its_shape():
+    """``v += t`` broadcasting ``v``'s entries to a larger shape: PyTorch's error."""
+    h = (sd.tensor([[1.0, -2.0, 3.0]], requires_grad=True) * 2.0)[None]
+    with pytest.raises(RuntimeError, match=r"output with shape \[1, 3\] doesn't match"):
+        view = h[0]
+        view += sd.ones(2, 3)

@@ -796,8 +796,66 @@ def _filled(y: Any, x: Any) -> Any:
     return y
 
 
+def _entry_updates(torch: Any, views: bool = True) -> dict[str, Any]:
+    """In-place changes of a computed tensor's entries (``h[:, 1] += v``), each taking a
+    (4, 5) tensor; ``views``: also those made through a view held apart (``row = h[1];
+    row *= v``), which compiled code refuses."""
+    programs = {
+        "index": lambda x: _updated(x * 2.0),
+        "mask": lambda x: _masked(x * 1.5, x),
+        "nested": lambda x: _nested(x * 1.0, x),
+    }
+    if views:
+        programs["view"] = lambda x: _through_view(x * 2.0, x)
+    return programs
+
+
+def _updated(h: Any) -> Any:
+    x = h / 2.0
+    h[:, 1] += x[:, 0]
+    h[0] *= x[1]
+    h[1:3, ::2] -= 0.5 * x[3, :3]
+    h[..., 2] /= x[:, 3] + 5.0
+    return h
+
+
+def _masked(h: Any, x: Any) -> Any:
+    h[x > 0] += x[x > 0] ** 2
+    h[1, 1:4] = h[2, :3].clone() * x[0, 1:4]
+    return h
+
+
+def _nested(h: Any, x: Any) -> Any:
+    h[2][1:] += x[0, 1:]
+    h[3][0] *= x[1, 1]
+    return h
+
+
+def _through_view(h: Any, x: Any) -> Any:
+    row = h[1]
+    row *= x[0]
+    part = row[1:4]
+    part += 1.0
+    part *= 2.0
+    return h + row.sum() + part[0]
+
+
+def entry_updates(torch: Any, differentiate: Any = None) -> Values:
+    """In-place changes of entries of a tensor computed from a float64 (4, 5) leaf: as
+    ``tensor_methods`` (eagerly, or ``differentiate``: as a compiled step)."""
+    programs = _entry_updates(torch, views=differentiate is None)
+    return _differentiated(torch, programs, "entries", differentiate)
+
+
 def tensor_methods(torch: Any, differentiate: Any = None) -> Values:
     """Tensor methods on a float64 (4, 5) tensor: values, and the gradient of the sum of
+    every piece times its position (``differentiate``: as a compiled step)."""
+    return _differentiated(torch, _method_programs(torch), "methods", differentiate)
+
+
+def _differentiated(torch: Any, programs: dict[str, Any], prefix: str, differentiate: Any
+                    ) -> Values:  # fmt: skip
+    """Each program of a float64 (4, 5) tensor: its values, and the gradient of the sum of
     every piece times its position (``differentiate``: as a compiled step)."""
     out: Values = {}
 
@@ -811,10 +869,10 @@ def tensor_methods(torch: Any, differentiate: Any = None) -> Values:
         return [piece.detach().clone() for piece in pieces]
 
     run = step if differentiate is None else differentiate(step)
-    for key, program in _method_programs(torch).items():
+    for key, program in programs.items():
         x = torch.tensor(METHOD_X, dtype=torch.float64, requires_grad=True)
         pieces = run(program, x)
-        out[f"methods/{key}"] = [v for piece in pieces for v in values(piece)] + values(x.grad)
+        out[f"{prefix}/{key}"] = [v for piece in pieces for v in values(piece)] + values(x.grad)
     return out
 
 
@@ -869,7 +927,7 @@ def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
-                tensor_methods, view_fills)  # fmt: skip
+                tensor_methods, entry_updates, view_fills)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
