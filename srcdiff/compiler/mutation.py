@@ -107,6 +107,10 @@ class Sharing:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
         self.updated_params: tuple[str, ...] = ()  # see caller_updates
+        # pairs of parameters (reader, writer, entry): the first follows an in-place
+        # update of the second's object, or of an entry of it (where the caller gave both
+        # one object)
+        self.followed_params: set[tuple[str, str, bool]] = set()
         self.updated_by_name: tuple[str, ...] = ()  # of those, updated through their name
         self.p = parsed
         self.locals = local_names(fn)
@@ -496,6 +500,27 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     return sharing
 
 
+def insert_apart_checks(fn: gast.FunctionDef, sharing: Sharing, wrt: list[str]) -> None:
+    """Start ``fn`` by checking each pair of parameters one of which follows an in-place
+    update of what the other holds, where either is differentiated (``rt.check_apart``):
+    where the caller gave both one array, its gradient cannot be told apart between the
+    two names, and the compiled code would give it to one of them alone."""
+    pairs = sorted((r, w, entry) for r, w, entry in sharing.followed_params if {r, w} & set(wrt))
+    fn.body[:0] = [
+        _at(
+            gast.Expr(
+                value=gast.Call(
+                    func=_rt("check_apart"),
+                    keywords=[],
+                    args=[name(r), name(w), const(f"{r},{w}"), const(entry)],
+                )
+            ),
+            fn.lineno,
+        )  # fmt: skip
+        for r, w, entry in pairs
+    ]
+
+
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
 
 
@@ -788,6 +813,12 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         if not others:
             out.append(s)
             continue
+        entry = facts(s).entry_update
+        writer = facts(s).entry_of if entry else written
+        root = sharing.own_roots.get(writer, writer)
+        writers = {p for p in sharing.params if sharing.own_roots.get(p) == root}
+        sharing.followed_params |= {(m, w, entry) for m in others if m in sharing.params
+                                    for w in writers - {m}}  # fmt: skip
         old = names.fresh(f"{written}_old")
         out.append(_at(assign(old, name(written)), s.lineno))
         out.append(s)

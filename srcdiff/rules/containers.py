@@ -120,6 +120,7 @@ nondiff(
     "keys, and checks that return nothing",
     "dict.keys",
     rt.mapping_keys,
+    rt.check_apart,
     rt.check_unchanged,
     rt.check_entries,
     rt.check_field_alone,

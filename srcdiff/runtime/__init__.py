@@ -202,6 +202,7 @@ from .linalg import (
     solve_triangular,
 )
 from .mutation import (
+    check_apart,
     check_entries,
     check_field_alone,
     check_length,
@@ -401,6 +402,7 @@ __all__ = [
     "outside_grad",
     "tensor_in_place",
     "wrote",
+    "check_apart",
     "check_unchanged",
     "write_through",
     "entry_object",

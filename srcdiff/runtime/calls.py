@@ -36,7 +36,7 @@ from .control import (
     partial_update,
 )
 from .finite import CHECKING
-from .mutation import FINAL, GENERATED, _mutable, note_caller, refuse
+from .mutation import FINAL, GENERATED, _mutable, arrays_in, note_caller, refuse
 from .objects import (
     PARTIAL_CALL,
     PLAIN_CALL,
@@ -165,7 +165,7 @@ class Returning:
                 memo: dict = {}
                 given = bound.arguments[n]
                 bound.arguments[n] = copy_module.deepcopy(given, memo)
-                for a in _arrays_in(given):
+                for a in arrays_in(given):
                     originals[id(memo.get(id(a), a))] = a
         try:
             value = fn(*bound.args, **bound.kwargs)
@@ -196,15 +196,6 @@ def _partly_updated(exc: BaseException, unit: Any, args: tuple, kwargs: dict) ->
     changed = _changeable(names, given)
     if changed:
         partial_update(exc, unit.label, changed)
-
-
-def _arrays_in(x: Any) -> list:
-    """The arrays a list, tuple or dict holds, at any depth (``x`` itself if one)."""
-    if isinstance(x, (list, tuple)):
-        return [a for e in x for a in _arrays_in(e)]
-    if isinstance(x, dict):
-        return [a for e in x.values() for a in _arrays_in(e)]
-    return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
 
 
 def _as_given(x: Any, originals: dict[int, Any]) -> Any:

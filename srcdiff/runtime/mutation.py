@@ -131,6 +131,31 @@ class _RebuiltTangents(_Rebuilt):
     update: tuple[Any, Any] = (None, None)
 
 
+def arrays_in(x: Any) -> list:
+    """The arrays a list, tuple or dict holds, at any depth (``x`` itself if one)."""
+    if isinstance(x, (list, tuple)):
+        return [a for e in x for a in arrays_in(e)]
+    if isinstance(x, dict):
+        return [a for e in x.values() for a in arrays_in(e)]
+    return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
+
+
+def check_apart(m: Any, old: Any, names: str = "", entries: bool = False) -> None:
+    """Refused where ``m`` is, holds or shares memory with ``old`` (or, ``entries``, with
+    an array ``old`` holds): at the start of a function that updates in place one of
+    two parameters (or its entries) while the other reads it, of which either is
+    differentiated (the caller gave both one array: ``f(x, x)``, ``f(x, [x])``), and
+    before ``follow(m, old, ...)`` where one of the two is differentiated and the other
+    not. The object's gradient would go to one of the names alone."""
+    if any(_mutable(a) and holds(m, a) for a in (arrays_in(old) if entries else (old,))):
+        held, written = (names.split(",") + ["", ""])[:2]
+        raise refuse(
+            f"`{held}` and `{written}` hold one array, which the function updates in place, "
+            "and its gradient cannot be told apart between the two names",
+            "pass a copy as one of the two arguments (x.copy())",
+        )
+
+
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
     ``m`` is that very object, a container with such entries replaced (at any depth)

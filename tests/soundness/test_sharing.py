@@ -150,3 +150,68 @@ def test_names_holding_an_updated_object_follow_it(fn):
 @pytest.mark.parametrize("fn", VIEWS, ids=[f.__name__ for f in VIEWS])
 def test_a_write_a_view_would_show_is_refused(fn):
     assert verify(fn, (X,)) == "refused"
+
+
+# One array reaching a function through two parameters, one of which it updates in place:
+# which name the array's gradient belongs to cannot be told (it is one object), and the
+# compiled code gave it to one of them alone, or to neither.
+
+
+def updates_an_entry_of_a_list_holding_x(x, lst):
+    lst[0] += 1.0
+    return np.sum(x * lst[0])
+
+
+def writes_into_the_first_reading_the_second(x, y):
+    x[0] = 0.0
+    return np.sum(x * y)
+
+
+def scales_the_second_reading_the_first(x, y):
+    y *= 2.0
+    return np.sum(x * y)
+
+
+def updates_a_dict_entry_by_x(x, d):
+    d["w"] *= x
+    return np.sum(x * d["w"])
+
+
+def writes_into_the_second_from_the_first(x, y):
+    y[1] = x[0] * 5.0
+    return np.sum(x**2)
+
+
+TWICE = [
+    (updates_an_entry_of_a_list_holding_x, lambda a: (a, [a]), (0, 1, (0, 1))),
+    (writes_into_the_first_reading_the_second, lambda a: (a, a), (0, 1)),
+    (writes_into_the_first_reading_the_second, lambda a: (a, a[:]), (0, 1)),
+    (scales_the_second_reading_the_first, lambda a: (a, a), (0, 1)),
+    (updates_a_dict_entry_by_x, lambda a: (a, {"w": a}), (0,)),
+    (writes_into_the_second_from_the_first, lambda a: (a, a), (0, 1)),
+]
+
+
+@pytest.mark.parametrize(("fn", "given", "wrts"), TWICE, ids=[f.__name__ for f, *_ in TWICE])
+def test_one_array_given_as_two_updated_arguments_is_refused(fn, given, wrts):
+    """Refused for every choice of arguments differentiated; with a copy for one of the
+    two, each runs and its gradient is checked against finite differences."""
+    import srcdiff as sd
+
+    for wrt in wrts:
+        a = X.copy()
+        with pytest.raises(sd.CompileError, match="hold one array, which the function updates"):
+            sd.grad(fn, wrt=wrt)(*given(a))
+        np.testing.assert_array_equal(a, X)  # (the caller's array, untouched)
+
+    def apart(x):  # the second argument made of copies of X
+        other = given(X.copy())[1]
+        if isinstance(other, list):
+            return x, [v.copy() for v in other]
+        if isinstance(other, dict):
+            return x, {k: v.copy() for k, v in other.items()}
+        return x, other.copy()
+
+    step, eye = 1e-6, np.eye(X.size)
+    differences = [(fn(*apart(X + step * e)) - fn(*apart(X - step * e))) / (2 * step) for e in eye]
+    np.testing.assert_allclose(sd.grad(fn)(*apart(X.copy())), differences, rtol=1e-6, atol=1e-8)
