@@ -937,15 +937,13 @@ class Tensor:
 
     def softmax(self, dim: int) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
-        rt.tensor_methods.checked_dim(self.ndim, dim)
         x = self._floating()
-        e = (x - x._data.max(axis=dim, keepdims=True)).exp()
+        e = (x - rt.tensor_methods.softmax_shift(x._data, dim)).exp()
         return e / e.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int) -> Tensor:
-        rt.tensor_methods.checked_dim(self.ndim, dim)
         x = self._floating()
-        z = x - x._data.max(axis=dim, keepdims=True)
+        z = x - rt.tensor_methods.softmax_shift(x._data, dim)
         return z - z.exp().sum(dim, keepdim=True).log()
 
     # ---- reductions ----------------------------------------------------------------------
@@ -1070,11 +1068,7 @@ class Tensor:
     reshape_as = view_as
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        shape = self.shape
-        if not shape:
-            return self.reshape(1)
-        start, end = start_dim % len(shape), end_dim % len(shape)
-        return self.reshape(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+        return self.reshape(rt.tensor_methods.flattened_shape(self.shape, start_dim, end_dim))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return apply_op(np.swapaxes, (self, dim0, dim1), name="TransposeBackward0", view=True)

@@ -491,7 +491,7 @@ class Inliner:
         if renames is None:
             return None
         renames[RESULT] = target  # the call's target, named once the callee's names are apart
-        body = [_renamed(st, renames, arguments) for st in lowered]
+        body = _taken_branches([_renamed(st, renames, arguments) for st in lowered])
         self.lines_of(body, inner, parsed, s.lineno)
         # the caller's values, each a node of its own (the call itself stays, the code
         # run when the inlined objects are no longer found: a node in both would be
@@ -603,6 +603,22 @@ class Inliner:
                 self.origins[numbers[key]] = origin
                 self.lines[numbers[key]] = origin.text
             st.lineno = numbers[key]
+
+
+def _taken_branches(body: list[gast.stmt]) -> list[gast.stmt]:
+    """``body`` with each ``if`` whose test the arguments made a constant (``if inplace``
+    of a call leaving ``inplace=False``) replaced by the branch it takes."""
+    out: list[gast.stmt] = []
+    for st in body:
+        if isinstance(st, gast.If) and isinstance(st.test, gast.Constant):
+            out += _taken_branches(st.body if st.test.value else st.orelse)
+            continue
+        if blocks(st):
+            rebuild_blocks(
+                st, lambda inner: _taken_branches(inner) or ([gast.Pass()] if inner else [])
+            )
+        out.append(st)
+    return out
 
 
 def _same_items(now: dict | None, kept: dict) -> bool:

@@ -113,10 +113,13 @@ class Parsed:
         )
 
     def srcdiffs_own(self, lineno: int | None) -> bool:
-        """Whether the line is of code inlined from srcdiff's own modules (``srcdiff.nn``,
-        whose PyTorch-style code also computes with arrays)."""
+        """Whether the line is of srcdiff's own modules (``srcdiff.nn``, whose PyTorch-style
+        code also computes with arrays): inlined from there, or of a function of theirs
+        compiled as a callee."""
         origin = self.origins.get(lineno)
-        return origin is not None and origin.filename.startswith(SRCDIFF_DIR)
+        return (self.filename if origin is None else origin.filename).startswith(
+            SRCDIFF_DIR + os.sep
+        )
 
     def real_line(self, lineno: int | None) -> int | None:
         """A line of this function's own file: an inlined statement's is its call's."""

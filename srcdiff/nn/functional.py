@@ -1,7 +1,8 @@
 """Activations, losses and layers as functions of tensors, as ``torch.nn.functional``.
 
 Each is a few tensor operations, so its gradient comes from the rules of those; where the
-textbook formula overflows or loses precision, a stable equivalent is used instead.
+textbook formula overflows or loses precision, a stable equivalent is used instead. Binary
+cross entropy is one primitive, whose rule is PyTorch's own gradient.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime as rt
 from ..backend import array_module
 from ..creation import bernoulli, full
 from ..dtypes import float64
+from ..errors import CompileError
 from ..functions import where
 from ..rules.elementwise import SCIPY_SPECIAL
-from ..rules.registry import nondiff
-from ..tensor import Tensor
+from ..rules.registry import alias, nondiff
+from ..tensor import Tensor, apply_op
 
 # erf for gelu, from SciPy where it is installed (the rules of scipy.special import it then)
 _erf = next((f for f in SCIPY_SPECIAL if f.__name__ == "erf"), None)
 
 REDUCTIONS = ("mean", "sum", "none")
-# exp(-100): BCE clamps each log term at -100, as PyTorch does, so a probability of
-# exactly 0 or 1 gives a finite loss and gradient.
-LOG_FLOOR = -100.0
-TINY = math.exp(LOG_FLOOR)
 
 
 def check_reduction(reduction: str) -> str:
@@ -71,25 +70,45 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 # ---- activations --------------------------------------------------------------------
 
 
-def relu(input: Tensor) -> Tensor:
-    return input.relu()
+def written_into(input: Tensor, result: Tensor) -> Tensor:
+    """``result`` written into ``input``, which is returned (``inplace=True``). Compiled
+    code does not look inside (it would take every function calling this for one that
+    updates its input, ``inplace`` or not): there it is refused when it runs."""
+    if not isinstance(input, Tensor):
+        raise CompileError(
+            "an activation or dropout with inplace=True in a compiled step: the write into "
+            "its input is not compiled",
+            hint="use inplace=False (the result is the same), or run the step eagerly",
+        )
+    input[...] = result
+    return input
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+nondiff("a write an eager call makes (refused in compiled code)", written_into)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return written_into(input, input.relu()) if inplace else input.relu()
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` x (the slope's gradient at 0, as PyTorch)."""
-    return where(input > 0, input, input * negative_slope)
+    result = where(input > 0, input, input * negative_slope)
+    return written_into(input, result) if inplace else result
 
 
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha (exp(x) - 1); exp of the negative part only (no overflow
     in the branch not taken)."""
     positive = input > 0
-    return where(positive, input, where(positive, 0.0, input).expm1() * alpha)
+    result = where(positive, input, where(positive, 0.0, input).expm1() * alpha)
+    return written_into(input, result) if inplace else result
 
 
-def silu(input: Tensor) -> Tensor:
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x sigmoid(x), the swish."""
-    return input * input.sigmoid()
+    result = input * input.sigmoid()
+    return written_into(input, result) if inplace else result
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -131,14 +150,35 @@ def _softplus(input: Tensor) -> Tensor:
     return np.logaddexp(0.0, input)
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (shifted by the maximum: no overflow)."""
-    return input.softmax(dim)
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+            ) -> Tensor:  # fmt: skip
+    """exp(x) / sum(exp(x)) along ``dim`` (shifted by the maximum: no overflow), in
+    ``dtype`` where given (the input cast first)."""
+    return _cast(input, dtype).softmax(_implicit_dim(input, dim, "softmax", _stacklevel))
 
 
-def log_softmax(input: Tensor, dim: int) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+                ) -> Tensor:  # fmt: skip
     """x - log(sum(exp(x))) along ``dim`` (shifted by the maximum: no overflow)."""
-    return input.log_softmax(dim)
+    dim = _implicit_dim(input, dim, "log_softmax", _stacklevel)
+    return _cast(input, dtype).log_softmax(dim)
+
+
+def _cast(input: Tensor, dtype: Any) -> Tensor:
+    return input if dtype is None else input.to(dtype)
+
+
+def _implicit_dim(input: Tensor, dim: int | None, name: str, stacklevel: int) -> int:
+    """``dim``, or where None PyTorch's deprecated choice (0 for 0-, 1- and 3-d inputs,
+    else 1), with its warning."""
+    if dim is not None:
+        return dim
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if input.ndim in (0, 1, 3) else 1
 
 
 # ---- layers -------------------------------------------------------------------------
@@ -150,43 +190,67 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+            ) -> Tensor:  # fmt: skip
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), when
-    ``training``; the identity otherwise. The mask comes from ``sd.manual_seed``'s
-    generator."""
+    ``training``; the identity otherwise (``inplace`` then writes nothing). The mask comes
+    from ``sd.manual_seed``'s generator."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), whose number
-    # 1 - p is a double (its draws float64 ones, as for float64 probabilities)
-    keep = bernoulli(full(input.shape, 1.0 - p, dtype=float64, device=input.device))
-    return input * (keep._data.astype(input._data.dtype) / (1.0 - p))
+        result = input * 0.0
+    else:
+        # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), whose number
+        # 1 - p is a double (its draws float64 ones, as for float64 probabilities)
+        keep = bernoulli(full(input.shape, 1.0 - p, dtype=float64, device=input.device))
+        result = input * (keep._data.astype(input._data.dtype) / (1.0 - p))
+    return written_into(input, result) if inplace else result
 
 
 # ---- losses -------------------------------------------------------------------------
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def _weighted(loss: Tensor, reduction: str, weight: Tensor | None, input: Tensor,
+              by_weights: bool = True) -> Tensor:  # fmt: skip
+    """``loss`` times ``weight`` (shaped as ``input``), reduced: its mean over the
+    weights' sum where ``by_weights`` (mse_loss, l1_loss), else over the entries
+    (huber_loss), as PyTorch weighs them."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if check_reduction(reduction) == "mean" and by_weights:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
+            ) -> Tensor:  # fmt: skip
     """|input - target|, reduced (gradient 0 where they are equal, as PyTorch)."""
-    return _reduce((input - target).abs(), reduction)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _weighted((input - target).abs(), reduction, weight, input)
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
-               ) -> Tensor:  # fmt: skip
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:  # fmt: skip
     """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target."""
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     d = input - target
     size = d.abs()
-    return _reduce(where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta), reduction)
+    loss = where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta)
+    return _weighted(loss, reduction, weight, input, by_weights=False)
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0
                    ) -> Tensor:  # fmt: skip
     """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 where beta is 0)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     d = input - target
@@ -196,7 +260,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     return _reduce(where(size < beta, d * d * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
+             ) -> Tensor:  # fmt: skip
     """(input - target) ** 2, reduced; differentiable in both arguments."""
     if input.shape != target.shape:
         warnings.warn(
@@ -206,9 +272,9 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
             stacklevel=2,
         )
     squared = (input - target) ** 2
-    if reduction == "mean":  # the usual case, without the call (compiled code pays for it)
-        return squared.mean()
-    return _reduce(squared, reduction)
+    if reduction == "mean" and size_average is None and reduce is None and weight is None:
+        return squared.mean()  # the usual case, without the call (compiled code pays for it)
+    return _weighted(squared, legacy_reduction(size_average, reduce, reduction), weight, input)
 
 
 def _class_dim(input: Tensor) -> int:
@@ -359,10 +425,16 @@ def nll_loss(
     return _reduce_picked(input, target, weight, ignore_index, reduction)
 
 
-def _log_clamped(p: Tensor) -> Tensor:
-    """max(log(p), -100), with a finite gradient where p is 0 (zero there)."""
-    low = p._data <= TINY
-    return p.masked_fill(low, 1.0).log().masked_fill(low, LOG_FLOOR)
+def _binary_cross_entropy(input: Tensor, target: Tensor) -> Tensor:
+    """The terms of ``binary_cross_entropy``, by the primitive whose rule is PyTorch's
+    gradient (recorded as one operation; compiled code applies its rule)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.binary_cross_entropy, (input, target),
+                        name="BinaryCrossEntropyBackward0")  # fmt: skip
+    return rt.tensor_methods.binary_cross_entropy(input, target)
+
+
+alias(_binary_cross_entropy, rt.tensor_methods.binary_cross_entropy)
 
 
 def binary_cross_entropy(
@@ -374,7 +446,8 @@ def binary_cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """-weight (y log(p) + (1 - y) log(1 - p)) for probabilities ``input`` in [0, 1], each
-    log clamped at -100 as in PyTorch; differentiable in both arguments."""
+    log clamped at -100, with PyTorch's gradient (finite at a saturated probability);
+    differentiable in both arguments."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -386,7 +459,7 @@ def binary_cross_entropy(
     data = input._data
     if not bool(((data >= 0) & (data <= 1)).all()):  # (NaN too)
         raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))
+    loss = _binary_cross_entropy(input, target)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 

@@ -108,8 +108,7 @@ class _Inplace(Module):
             self.__dict__.pop("forward", None)
 
     def _written_into_input(self, input: Tensor) -> Tensor:
-        input[...] = self._computed(input)
-        return input
+        return F.written_into(input, self._computed(input))
 
     def extra_repr(self) -> str:
         parts = [f"{name}={getattr(self, name)}" for name in self.shown]
@@ -239,6 +238,13 @@ class Dropout(_Inplace):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training)
+
+    def _written_into_input(self, input: Tensor) -> Tensor:
+        """The input itself where dropout is the identity (in evaluation mode, or with
+        ``p`` 0): nothing written, as PyTorch (a leaf that requires grad may pass)."""
+        if not self.training or self.p == 0.0:
+            return input
+        return super()._written_into_input(input)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -301,7 +301,7 @@ nondiff("whether a dtype carries a gradient", rt.float_result)
 nondiff("a check that returns nothing (a user's rule gave a gradient per argument)",
         rt.check_rule_grads)  # fmt: skip
 nondiff("piecewise constant: the sign of a value", rt.abs_slope)
-nondiff("an integer: how many entries an array has", rt.size)
+nondiff("an integer: how many entries an array has (1 if none)", rt.size)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
         rt.extreme_share, rt.picked_operands)  # fmt: skip
 nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)

@@ -346,6 +346,34 @@ def tensor_logsumexp_jvp(ans, x, dim, keepdim=False, *, dx):
     return xp.sum(e * dx, axis=axis, keepdims=keepdim) / xp.sum(e, axis=axis, keepdims=keepdim)
 
 
+@vjp(tm.binary_cross_entropy)
+def binary_cross_entropy(g, ans, p, t):
+    """PyTorch's gradient, ``(p - t) / (p (1 - p))`` with the denominator no smaller than
+    1e-12 (a saturated probability still gets one, as in PyTorch, where the clamped logs'
+    own derivative would be 0), and ``-logit(p)`` in the target."""
+    least = rt.tensor_methods.BCE_EPSILON
+    return (
+        rt.unbroadcast((p - t) / xp.maximum((1 - p) * p, least) * g, p),
+        rt.unbroadcast(g * rt.tensor_methods.neg_logit(p), t),
+    )
+
+
+@jvp(tm.binary_cross_entropy)
+def binary_cross_entropy_jvp(ans, p, t, *, dp, dt):
+    least = rt.tensor_methods.BCE_EPSILON
+    return (p - t) / xp.maximum((1 - p) * p, least) * dp, rt.tensor_methods.neg_logit(p) * dt
+
+
+@vjp(tm.neg_logit)
+def neg_logit(g, ans, p):
+    return -g / (p * (1 - p))
+
+
+@jvp(tm.neg_logit)
+def neg_logit_jvp(ans, p, *, dp):
+    return -dp / (p * (1 - p))
+
+
 @vjp(tm.flip)
 def tensor_flip(g, ans, x, dims=None, *more):
     """``np.flip``'s rule, the dims given as one sequence or apart (``x.flip(0, 1)``)."""

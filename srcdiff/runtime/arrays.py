@@ -489,13 +489,15 @@ def float_mean(a: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def size(x: Any) -> int:
-    """The number of entries of an array, a number (1) or a nested list of numbers."""
+    """The number of entries of an array, a number (1) or a nested list of numbers, as
+    the rules of means and variances divide by it: 1 for an empty one, whose gradient is
+    empty whatever the quotient (a division by zero would stop the adjoint)."""
     cls = type(x)
     if cls is _ndarray:
-        return x.size
+        return x.size or 1
     if cls is float:
         return 1
-    return math.prod(_shape(x))
+    return math.prod(_shape(x)) or 1
 
 
 def average_weights(a: Any, axis: Any, weights: Any, returned: Any = False) -> Any:

@@ -10,6 +10,7 @@ works when ``model`` is a Module.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -298,13 +299,23 @@ def squeeze(x: Any, dim: Any = None) -> Any:
     return x.squeeze() if dim is None else x.squeeze(axis=squeezed_axes(x.shape, dim))
 
 
+def flattened_shape(shape: tuple, start_dim: int, end_dim: int) -> tuple:
+    """The shape ``flatten(start_dim, end_dim)`` gives a tensor of ``shape``, with
+    PyTorch's errors for dims out of range or out of order."""
+    ndim = len(shape)
+    start = checked_dim(ndim, start_dim) % builtins.max(ndim, 1)
+    end = checked_dim(ndim, end_dim) % builtins.max(ndim, 1)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if not ndim:
+        return (1,)
+    return (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+
+
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     if not is_array(x):
         return x.flatten(start_dim, end_dim)
-    if x.ndim == 0:
-        return x.reshape(1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
-    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+    return x.reshape(flattened_shape(x.shape, start_dim, end_dim))
 
 
 # max(x, 0): NaN stays NaN, -inf is 0, as in PyTorch (``x * (x > 0)`` makes them NaN)
@@ -398,21 +409,32 @@ mm = _method("mm", np.matmul)
 dot = _method("dot", np.matmul)  # of 1-D Tensors, as PyTorch's
 
 
+def softmax_shift(x: Any, dim: int) -> Any:
+    """The maximum along ``dim`` (kept), that softmax subtracts for stability (taken as
+    a constant: the result does not depend on it); for an empty array, zeros (NumPy's
+    maximum has no value to give)."""
+    checked_dim(x.ndim, dim)
+    if not x.size:
+        shape = list(x.shape)
+        if shape:
+            shape[dim] = 1
+        return array_module(x).zeros(tuple(shape), dtype=x.dtype)
+    return x.max(axis=dim, keepdims=True)
+
+
 def softmax(x: Any, dim: int) -> Any:
     if not is_array(x):
         return x.softmax(dim)
-    checked_dim(x.ndim, dim)
     xp = array_module(x)
-    e = xp.exp(x - x.max(axis=dim, keepdims=True))
+    e = xp.exp(x - softmax_shift(x, dim))
     return e / e.sum(axis=dim, keepdims=True)
 
 
 def log_softmax(x: Any, dim: int) -> Any:
     if not is_array(x):
         return x.log_softmax(dim)
-    checked_dim(x.ndim, dim)
     xp = array_module(x)
-    shifted = x - x.max(axis=dim, keepdims=True)
+    shifted = x - softmax_shift(x, dim)
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
@@ -779,6 +801,28 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     with np.errstate(divide="ignore"):  # (an empty dim's sum is 0: its log, -inf)
         out = xp.log(xp.exp(x - top).sum(axis=dims, keepdims=True)) + top
     return out if keepdim else xp.squeeze(out, axis=dims)
+
+
+# the least denominator of binary cross entropy's gradient: PyTorch's 1e-12, which it
+# holds as a float32 (so 1e-12 rounded to 24 bits, in float64 computations too)
+BCE_EPSILON = float(np.float32(1e-12))
+
+
+def binary_cross_entropy(p: Any, t: Any) -> Any:
+    """PyTorch's binary cross entropy of probabilities ``p`` against targets ``t``, entry
+    by entry (before its weight and reduction): ``(t - 1) max(log1p(-p), -100) - t
+    max(log(p), -100)``, so a probability of 0 or 1 gives a finite loss. Its rule is
+    PyTorch's gradient, which stays finite there too."""
+    xp = array_module(p, t)
+    with np.errstate(divide="ignore"):
+        return (t - 1) * xp.maximum(xp.log1p(-p), -100.0) - t * xp.maximum(xp.log(p), -100.0)
+
+
+def neg_logit(p: Any) -> Any:
+    """``-log(p / (1 - p))``: the gradient of binary cross entropy in its target, as
+    PyTorch computes it (infinite, without a warning, at 0 and 1)."""
+    with np.errstate(divide="ignore"):
+        return -array_module(p).log(p / (1 - p))
 
 
 # ---- sorting, cumulative products, views and scatters ------------------------------------

@@ -17,6 +17,7 @@ from srcdiff.runtime import tensor_methods as tm
 
 from .support import (
     METHODS,
+    NN_FUNCTIONAL,
     STRICT,
     TENSOR,
     UNSUPPORTED_FUNCTIONS,
@@ -30,12 +31,12 @@ END = "<!-- end of the backends table -->"
 
 def _families() -> dict[str, list[Any]]:
     """The built-in primitives by family: the module of srcdiff/rules holding the rule,
-    with Tensor methods apart."""
+    with Tensor methods (and nn.functional's own primitives) apart."""
     out: dict[str, list[Any]] = defaultdict(list)
     for prim, rule in all_rules().items():
         if not rule.fn.__module__.startswith("srcdiff.rules"):
             continue  # a rule a test registered with sd.register_vjp
-        if getattr(prim, "__module__", None) == tm.__name__:
+        if getattr(prim, "__module__", None) in (tm.__name__, NN_FUNCTIONAL):
             out["Tensor methods"].append(prim)
         else:
             out[rule.fn.__module__.rsplit(".", 1)[-1]].append(prim)

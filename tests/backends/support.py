@@ -28,6 +28,7 @@ from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
 AUTOGRAD = "srcdiff.autograd"  # the Tensor layer's own primitives (create_graph=True)
+NN_FUNCTIONAL = "srcdiff.nn.functional"  # ... and nn.functional's (binary cross entropy)
 NO_CUDA = "CuPy or a GPU is missing here: sd.cuda.is_available() is False"
 
 
@@ -606,7 +607,8 @@ def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
         return "the standard's var and std call ddof correction"
     if backend_name == STRICT and "positional-keepdims" in spec_id:
         return "the standard's reductions take axis and keepdims by keyword"
-    if backend_name == STRICT and getattr(prim, "__module__", None) in (tm.__name__, AUTOGRAD):
+    if backend_name == STRICT and getattr(prim, "__module__", None) in (tm.__name__, AUTOGRAD,
+                                                                        NN_FUNCTIONAL):  # fmt: skip
         return TENSOR  # every Tensor method, so none is forgotten
     try:
         return UNSUPPORTED.get(backend_name, {}).get(prim)

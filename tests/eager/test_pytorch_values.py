@@ -179,3 +179,67 @@ def test_in_place_changes_of_entries_are_pytorchs(compiled):
     assert got.keys() == {k for k in recorded if not (compiled and k == "entries/view")}
     for key, numbers in got.items():
         np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-13, atol=1e-15, err_msg=key)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_functional_arguments_are_pytorchs(compiled):
+    """``nn.functional`` with PyTorch 2.13's arguments: a loss's ``weight``, the legacy
+    ``size_average`` and ``reduce`` by position, softmax's ``dtype`` and implicit dim, and
+    activations and dropout ``inplace`` (eagerly: a compiled step refuses the writes)."""
+    got = programs.functional(sd, sd.differentiate if compiled else None)
+    recorded = {k for k in VALUES if k.startswith("functional/")}
+    assert got.keys() == {k for k in recorded if not (compiled and k.endswith("inplace"))}
+    for key, numbers in got.items():
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-13, atol=1e-15, err_msg=key)
+
+
+def test_flatten_checks_its_dims_as_pytorch():
+    """Dims out of range, or out of order, are PyTorch's errors (they were taken modulo
+    the dims, and a start after the end added a dim), eagerly and compiled."""
+    x = sd.ones(2, 3, 4)
+    with pytest.raises(RuntimeError, match="start_dim cannot come after end_dim"):
+        sd.nn.Flatten(2, 1)(x)
+    with pytest.raises(IndexError, match=r"range of \[-3, 2\], but got 5"):
+        x.flatten(1, 5)
+    with pytest.raises(IndexError, match=r"range of \[-1, 0\], but got 1"):
+        sd.nn.Flatten()(sd.ones(4))
+    assert sd.tensor(3.0).flatten(0, -1).shape == (1,)
+    assert x.flatten(1, 1).shape == (2, 3, 4) and x.flatten(-2).shape == (2, 12)
+    with pytest.raises(RuntimeError, match="start_dim cannot come after end_dim"):
+        sd.differentiate(_flattened)(x, 2, 1)
+    empty = sd.zeros(0, 3, requires_grad=True)
+    assert sd.differentiate(_flattened)(empty, 1, -1).shape == (0, 3)
+    assert empty.grad.shape == (0, 3)
+
+
+def _flattened(x, start, end):
+    out = x.flatten(start, end)
+    if x.requires_grad:
+        out.sum().backward()
+    return out
+
+
+def test_empty_batches_run_as_pytorchs():
+    """A mean over no entries is NaN with an empty gradient, and softmax over an empty
+    array is empty, eagerly and compiled (the adjoint divided by zero, softmax's shift
+    took the maximum of nothing)."""
+
+    def step(x):
+        loss = sd.nn.functional.mse_loss(x, x.detach() * 0.0) + x.softmax(0).sum()
+        loss = loss + x.log_softmax(1).sum()
+        loss.backward()
+        return loss
+
+    for run in (step, sd.differentiate(step)):
+        x = sd.zeros(0, 3, requires_grad=True)
+        assert np.isnan(run(x).item()) and x.grad.shape == (0, 3)
+
+
+def test_dropout_in_place_that_is_the_identity_writes_nothing():
+    """``Dropout(inplace=True)`` in evaluation mode (or with p 0) gives its input back,
+    unwritten: a leaf that requires grad passes, as in PyTorch."""
+    leaf = sd.ones(3, requires_grad=True)
+    assert sd.nn.Dropout(inplace=True).eval()(leaf) is leaf
+    assert sd.nn.Dropout(0.0, inplace=True)(leaf) is leaf
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        sd.nn.Dropout(0.5, inplace=True)(leaf)

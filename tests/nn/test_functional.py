@@ -82,7 +82,7 @@ def test_linear():
 def test_mse_loss(reduction):
     a, b = RNG.normal(size=(5, 2)), RNG.normal(size=(5, 2))
     expected = REDUCE[reduction]((a - b) ** 2)
-    assert np.allclose(F.mse_loss(tensor(a), tensor(b), reduction).numpy(), expected)
+    assert np.allclose(F.mse_loss(tensor(a), tensor(b), reduction=reduction).numpy(), expected)
     assert np.allclose(nn.MSELoss(reduction=reduction)(tensor(a), tensor(b)).numpy(), expected)
 
 
@@ -163,7 +163,9 @@ def test_binary_cross_entropy_with_logits(reduction):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_mse_loss_gradients(reduction):
     check_grads(
-        lambda a, b: F.mse_loss(a, b, reduction), RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+        lambda a, b: F.mse_loss(a, b, reduction=reduction),
+        RNG.normal(size=(3, 2)),
+        RNG.normal(size=(3, 2)),
     )
 
 

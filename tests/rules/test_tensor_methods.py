@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from srcdiff.nn import functional as F
 from srcdiff.rules import lookup
 from srcdiff.runtime import tensor_methods as tm
 
@@ -111,6 +112,11 @@ SPECS = [
     Spec(tm.repeat, (R((2, 3)), 2, 1, 3), wrt=(0,)),
     Spec(tm.index_select, (R((3, 4)), 1, np.array([3, 0, 3])), wrt=(0,)),
     *[Spec(m, (R((3, 4)), dim), wrt=(0,)) for m in (tm.amax, tm.amin) for dim in (1, ())],
+    Spec(tm.binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((3, 4), 0.0, 1.0))),
+    Spec(tm.binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((4,), 0.0, 1.0)), label="broadcast"),
+    Spec(tm.neg_logit, (R((3, 4), 0.05, 0.95),)),
+    # (what nn.functional.binary_cross_entropy calls, as compiled code sees it)
+    Spec(F._binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((3, 4), 0.0, 1.0))),
     Spec(tm.logsumexp, (R((3, 4)), 1), wrt=(0,)),
     Spec(tm.logsumexp, (R((3, 4)), (0, 1), True), wrt=(0,), label="keepdim"),
     Spec(tm.flip, (R((3, 4)), [0, 1]), wrt=(0,)),

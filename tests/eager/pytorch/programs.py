@@ -17,6 +17,7 @@ serves both sides.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -695,6 +696,58 @@ def layers(torch: Any, differentiate: Any = None) -> Values:
     return out
 
 
+def _functional_programs(torch: Any) -> dict[str, Any]:
+    """Functions of ``nn.functional`` with PyTorch 2.13's arguments (each of an input
+    ``x``, a target ``t`` and weights ``w``, returning a tensor)."""
+    F = torch.nn.functional
+    return {
+        "mse_loss-weight": lambda x, t, w: F.mse_loss(x, t, weight=w),
+        "mse_loss-weight-sum": lambda x, t, w: F.mse_loss(x, t, reduction="sum", weight=w),
+        "mse_loss-size_average": lambda x, t, w: F.mse_loss(x, t, False),
+        "l1_loss-weight": lambda x, t, w: F.l1_loss(x, t, weight=w),
+        "l1_loss-reduce": lambda x, t, w: F.l1_loss(x, t, None, False),
+        "huber_loss-weight": lambda x, t, w: F.huber_loss(x, t, weight=w, delta=0.7),
+        "smooth_l1_loss-size_average": lambda x, t, w: F.smooth_l1_loss(x, t, False, beta=0.5),
+        "binary_cross_entropy-saturated": lambda x, t, w: F.binary_cross_entropy(
+            (x * 0.4 + 0.5).clamp(0.0, 1.0), (t * 0.3 + 0.5).clamp(0.0, 1.0), reduction="none"
+        ),
+        "binary_cross_entropy-tiny": lambda x, t, w: F.binary_cross_entropy(
+            x.abs() * 1e-13, (t * 0.3 + 0.5).clamp(0.0, 1.0), w, reduction="sum"
+        ),
+        "softmax-dtype": lambda x, t, w: F.softmax(x.float(), 1, dtype=torch.float64),
+        "log_softmax-implicit-dim": lambda x, t, w: F.log_softmax(x) + F.softmax(x[0]),
+        "relu-inplace": lambda x, t, w: F.relu(x * 1.0, inplace=True),
+        "leaky_relu-inplace": lambda x, t, w: F.leaky_relu(x * 2.0, 0.1, True),
+        "elu-inplace": lambda x, t, w: F.elu(x * 2.0, 0.5, inplace=True),
+        "silu-inplace": lambda x, t, w: F.silu(x * 2.0, inplace=True),
+        "dropout-eval-inplace": lambda x, t, w: F.dropout(x * 1.0, 0.3, False, True),
+    }
+
+
+def functional(torch: Any, differentiate: Any = None) -> Values:
+    """``nn.functional`` with its keyword and legacy arguments: values and the gradient
+    of ``(out * out).sum()`` (``differentiate``: as a compiled step, without writes into
+    an input, which compiled code refuses)."""
+    out: Values = {}
+
+    def step(program, x, t, w):
+        y = program(x, t, w)
+        (y * y).sum().backward()
+        return y.detach().clone()
+
+    run = step if differentiate is None else differentiate(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the legacy arguments' deprecation warnings)
+        for key, program in _functional_programs(torch).items():
+            if differentiate is not None and key.endswith("inplace"):
+                continue
+            x = torch.tensor(LAYER_X, dtype=torch.float64, requires_grad=True)
+            t = torch.tensor(LAYER_T, dtype=torch.float64)
+            y = run(program, x, t, t.abs() + 0.5)
+            out[f"functional/{key}"] = values(y) + values(x.grad)
+    return out
+
+
 METHOD_X = [[0.5, -1.25, 2.0, 0.75, -0.5], [1.5, 0.25, -2.5, 1.0, 3.0],
             [-0.75, 2.25, 0.125, -1.5, 0.5], [2.5, -0.25, 1.75, -3.0, 0.375]]  # fmt: skip
 
@@ -927,7 +980,7 @@ def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
-                tensor_methods, entry_updates, view_fills)  # fmt: skip
+                functional, tensor_methods, entry_updates, view_fills)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
