@@ -12,6 +12,7 @@ from ..creation import empty
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 from . import functional as F
+from . import init
 from .module import Module
 from .parameter import Parameter
 
@@ -39,12 +40,13 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight, which is
-        U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias; drawn from the
-        generator that ``sd.manual_seed`` seeds."""
+        U(-1/sqrt(in), 1/sqrt(in)) (its bound computed as kaiming's, to the last bit), and
+        U(-1/sqrt(in), 1/sqrt(in)) for the bias; drawn from the generator that
+        ``sd.manual_seed`` seeds."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-        with no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
+        if self.bias is not None:
+            with no_grad():
                 self.bias.uniform_(-bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -298,6 +300,16 @@ class _Numbered(Module):
 
     def __iadd__(self, modules: Iterable[Module]) -> Any:
         return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> Any:
+        """A new container of this one's modules, then ``other``'s (a Sequential adds a
+        Sequential only, as in PyTorch)."""
+        if isinstance(self, Sequential) and not isinstance(other, Sequential):
+            raise ValueError(
+                "add operator supports only objects of Sequential class, but "
+                f"{type(other)} is given."
+            )
+        return type(self)().extend(self).extend(other)
 
     def pop(self, index: int = -1) -> Module:
         """Remove the module at ``index`` and return it (the others numbered again)."""

@@ -25,6 +25,12 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")  # fmt: skip
+
 
 def _type_name(value: Any) -> str:
     return value.type() if isinstance(value, Tensor) else type(value).__name__
@@ -55,6 +61,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -80,9 +87,9 @@ class Module:
             )
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """Add a tensor that is state but not a parameter (saved, loaded and moved with
-        the module, never optimized)."""
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (moved with the module, never
+        optimized; saved and loaded with it unless not ``persistent``)."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_name("buffer", name)
@@ -94,6 +101,11 @@ class Module:
                 "(srcdiff Tensor or None required)"
             )
         self._buffers[name] = tensor
+        unsaved = self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        if persistent:
+            unsaved.discard(name)
+        else:
+            unsaved.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add ``module`` (or a ``None`` placeholder) as the sub-module ``name``."""
@@ -174,13 +186,15 @@ class Module:
 
     # ---- traversal ---------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every module inside it, each once, with its dotted name."""
+    def named_modules(self, prefix: str = "", *, remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Module]]:  # fmt: skip
+        """This module and every module inside it, with its dotted name: each once, unless
+        not ``remove_duplicate`` (a module held twice, under each name)."""
         seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -208,28 +222,74 @@ class Module:
             yield module
 
     def _named_tensors(
-        self, registry: str, prefix: str, recurse: bool
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix, remove_duplicate=remove_duplicate) if recurse
+                   else [(prefix, self)])  # fmt: skip
         seen: set[int] = set()
         for module_name, module in modules:
             for name, t in getattr(module, registry).items():
-                if t is not None and id(t) not in seen:
+                if t is not None and not (remove_duplicate and id(t) in seen):
                     seen.add(id(t))
                     yield (f"{module_name}.{name}" if module_name else name), t
 
     def named_parameters(
-        self, prefix: str = "", recurse: bool = True
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter, each once (a shared one under its first name)."""
-        return self._named_tensors("_parameters", prefix, recurse)
+        """Every parameter, each once (a shared one under its first name), unless not
+        ``remove_duplicate``."""
+        return self._named_tensors("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        return self._named_tensors("_buffers", prefix, recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Tensor]]:  # fmt: skip
+        return self._named_tensors("_buffers", prefix, recurse, remove_duplicate)
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path ``target`` ("" is this one), PyTorch's errors
+        where there is none."""
+        module = self
+        for part in target.split(".") if target else []:
+            if not hasattr(module, part):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}`")
+            module = getattr(module, part)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{part}` is not an nn.Module")
+        return module
+
+    def _get_registered(self, target: str, registry: str, kind: str) -> Tensor:
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        if name not in getattr(module, registry):
+            raise AttributeError(f"`{name}` is not {kind}")
+        return getattr(module, registry)[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"layers.0.weight"``)."""
+        return self._get_registered(target, "_parameters", "an nn.Parameter")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``."""
+        return self._get_registered(target, "_buffers", "a buffer")
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """``fn`` on every sub-module, each after its own sub-modules, then on this one
+        (``model.apply(init_weights)``)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Whether autograd records operations on every parameter (``False``: frozen)."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
@@ -241,9 +301,10 @@ class Module:
         """Parameters and buffers by dotted name, detached (sharing memory) unless
         ``keep_vars``."""
         out: OrderedDict[str, Tensor] = OrderedDict()
+        unsaved = self.__dict__.get("_non_persistent_buffers_set", ())
         for registry in (self._parameters, self._buffers):
             for name, t in registry.items():
-                if t is not None:
+                if t is not None and not (registry is self._buffers and name in unsaved):
                     out[prefix + name] = t if keep_vars else t.detach()
         for name, module in self._modules.items():
             if module is not None:

@@ -243,3 +243,12 @@ def test_dropout_in_place_that_is_the_identity_writes_nothing():
     assert sd.nn.Dropout(0.0, inplace=True)(leaf) is leaf
     with pytest.raises(RuntimeError, match="leaf Variable"):
         sd.nn.Dropout(0.5, inplace=True)(leaf)
+
+
+def test_linear_initial_weights_are_pytorchs_to_the_bit():
+    """After ``manual_seed``, ``nn.Linear``'s weights and biases are PyTorch's bits, in
+    float64 too (the weight's bound was 1/sqrt(in), one rounding away from PyTorch's)."""
+    got = programs.linear_init(sd)
+    assert got.keys() == {k for k in VALUES if k.startswith("linear-dtype/")}
+    for key, numbers in got.items():
+        np.testing.assert_array_equal(numbers, VALUES[key], err_msg=key)

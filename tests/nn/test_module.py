@@ -447,3 +447,75 @@ def test_a_module_dict_updates_from_another():
     heads = nn.ModuleDict({"a": nn.ReLU()})
     heads.update(nn.ModuleDict({"b": nn.Tanh()}))
     assert list(heads) == ["a", "b"]
+
+
+# ---- PyTorch's traversal and state methods (checked against PyTorch 2.13) ----------------
+
+
+def _nested() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 1)))
+
+
+def test_apply_visits_each_module_after_its_submodules():
+    order: list[str] = []
+    model = _nested()
+    assert model.apply(lambda m: order.append(type(m).__name__)) is model
+    assert order == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+
+
+def test_requires_grad_freezes_every_parameter():
+    model = _nested()
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model[1].requires_grad_()
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+
+
+def test_get_submodule_parameter_and_buffer_follow_dotted_paths():
+    model = _nested()
+    assert model.get_submodule("1.1") is model[1][1] and model.get_submodule("") is model
+    assert model.get_parameter("1.1.weight") is model[1][1].weight
+    cases = [
+        (model.get_submodule, "2", "Sequential has no attribute `2`"),
+        (model.get_submodule, "0.weight", "`weight` is not an nn.Module"),
+        (model.get_parameter, "0.nope", "Linear has no attribute `nope`"),
+        (model.get_parameter, "0", "`0` is not an nn.Parameter"),
+        (model.get_parameter, "1.1.bias.x", "`bias` is not an nn.Module"),
+        (model.get_buffer, "0.weight", "`weight` is not a buffer"),
+    ]
+    for method, target, message in cases:
+        with pytest.raises(AttributeError, match=message):
+            method(target)
+
+
+def test_named_parameters_and_modules_keep_duplicates_when_asked():
+    layer, tied = nn.Linear(2, 2), nn.Module()
+    tied.a = tied.b = layer
+    assert [n for n, _ in tied.named_parameters()] == ["a.weight", "a.bias"]
+    names = [n for n, _ in tied.named_parameters(remove_duplicate=False)]
+    assert names == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [n for n, _ in tied.named_modules(remove_duplicate=False)] == ["", "a", "b"]
+
+
+def test_a_buffer_that_is_not_persistent_is_neither_saved_nor_loaded():
+    class Stats(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scratch", sd.ones(2), persistent=False)
+            self.register_buffer("count", sd.ones(1))
+
+    stats = Stats()
+    assert list(stats.state_dict()) == ["count"]
+    assert [n for n, _ in stats.named_buffers()] == ["scratch", "count"]
+    assert repr(stats.load_state_dict({"count": sd.zeros(1)})) == "<All keys matched successfully>"
+    assert stats.get_buffer("scratch").tolist() == [1.0, 1.0] and stats.count.tolist() == [0.0]
+
+
+def test_sequentials_and_module_lists_add_up():
+    joined = nn.Sequential(nn.ReLU(), nn.Tanh()) + nn.Sequential(nn.Sigmoid())
+    assert isinstance(joined, nn.Sequential) and len(joined) == 3
+    assert isinstance(joined[2], nn.Sigmoid)
+    with pytest.raises(ValueError, match="supports only objects of Sequential class"):
+        nn.Sequential(nn.ReLU()) + [nn.Tanh()]
+    listed = nn.ModuleList([nn.ReLU()]) + [nn.Tanh()]
+    assert isinstance(listed, nn.ModuleList) and [type(m) for m in listed] == [nn.ReLU, nn.Tanh]

@@ -696,6 +696,17 @@ def layers(torch: Any, differentiate: Any = None) -> Values:
     return out
 
 
+def linear_init(torch: Any) -> Values:
+    """``nn.Linear``'s default weights and biases after ``manual_seed``, in float32 and
+    float64 (the weight's bound computed as kaiming_uniform_'s, to the last bit)."""
+    out: Values = {}
+    for dtype in ("float32", "float64"):
+        torch.manual_seed(11)
+        layer = torch.nn.Linear(7, 3, dtype=getattr(torch, dtype))
+        out[f"linear-dtype/{dtype}"] = values(layer.weight.detach()) + values(layer.bias.detach())
+    return out
+
+
 def _functional_programs(torch: Any) -> dict[str, Any]:
     """Functions of ``nn.functional`` with PyTorch 2.13's arguments (each of an input
     ``x``, a target ``t`` and weights ``w``, returning a tensor)."""
@@ -980,7 +991,7 @@ def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
-                functional, tensor_methods, entry_updates, view_fills)  # fmt: skip
+                functional, linear_init, tensor_methods, entry_updates, view_fills)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
