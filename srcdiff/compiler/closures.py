@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import itertools
 import types
 from collections import Counter
 from dataclasses import dataclass, field
@@ -162,6 +163,11 @@ def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
     return found and value is obj
 
 
+# the calls ``_Builtins`` may rewrite, by the name called
+REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict", "chain",
+                       "product", "combinations"})  # fmt: skip
+
+
 class _Builtins(gast.NodeTransformer):
     """``map(f, xs, ys)`` as ``[f(a, b) for a, b in zip(xs, ys)]`` (calls of ``f`` where
     Python calls it, each compiled), ``sorted(xs, key=f)`` as
@@ -192,6 +198,78 @@ class _Builtins(gast.NodeTransformer):
             and not any(isinstance(a, gast.Starred) for a in node.args)
             and all(k.arg is not None for k in node.keywords)
         )
+
+    def resolved(self, func: gast.expr) -> Any:
+        """The object a call's function names (``filter``, ``itertools.product``), found
+        as the code finds it; None for one bound here or not found."""
+        path = []
+        while isinstance(func, gast.Attribute):
+            path.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id in self.bound:
+            return None
+        found, obj = self.p.resolve(func.id)
+        for attr in reversed(path):
+            if not found or not isinstance(obj, types.ModuleType):
+                return None
+            found, obj = hasattr(obj, attr), getattr(obj, attr, None)
+        return obj if found else None
+
+    def filtered(self, node: gast.Call) -> gast.expr | None:
+        """``filter(f, xs)`` as ``(x for x in xs if f(x))``, lazy as Python's (``f``
+        None: ``if x``); the test's value carries no gradient."""
+        if not (self.builtin(node, "filter") and len(node.args) == 2 and not node.keywords):
+            return None
+        f, xs = node.args
+        none = isinstance(f, gast.Constant) and f.value is None
+        if not (none or _simple(f)):
+            return None
+        item = self.fresh("item")
+        test = _name(item) if none else gast.Call(func=f, args=[_name(item)], keywords=[])
+        return gast.GeneratorExp(elt=_name(item), generators=[_for(_name(item), xs, [test])])
+
+    def combined(self, node: gast.Call) -> gast.expr | None:
+        """``itertools.chain(a, b)``, ``product(a, b)`` and ``combinations(xs, r)`` (``r``
+        a number written out, up to 4) as the generator expressions they are, lazy as
+        Python's; their sequences taken as tuples once, first, as Python takes them."""
+        fn = self.resolved(node.func)
+        if fn not in (itertools.chain, itertools.product, itertools.combinations):
+            return None
+        if node.keywords or any(isinstance(a, gast.Starred) for a in node.args):
+            return None
+        if fn is itertools.chain:  # (x for s in (a, b) for x in s)
+            seq, item = self.fresh("seq"), self.fresh("item")
+            sequences = gast.Tuple(elts=node.args, ctx=gast.Load())
+            loops = [_for(_name(seq), sequences), _for(_name(item), _name(seq))]
+            return gast.GeneratorExp(elt=_name(item), generators=loops)
+        r = node.args[1] if fn is itertools.combinations and len(node.args) == 2 else None
+        if fn is itertools.combinations and not (
+            isinstance(r, gast.Constant) and type(r.value) is int and 1 <= r.value <= 4
+        ):
+            return None
+        pools = node.args[:1] if r is not None else list(node.args)
+        names = [self.fresh("pool") for _ in pools]
+        taken = _for(  # ``for p, q in [(tuple(a), tuple(b))]``: each sequence taken once
+            gast.Tuple(elts=[_name(n) for n in names], ctx=gast.Load()),
+            _listed(gast.Tuple(elts=[_call("tuple", p) for p in pools], ctx=gast.Load())),
+        )
+        if r is None:  # product: ((x, y) for x in p for y in q)
+            items = [self.fresh("item") for _ in pools]
+            loops = [_for(_name(i), _name(n)) for i, n in zip(items, names, strict=True)]
+            entries: list[gast.expr] = [_name(i) for i in items]
+        else:  # combinations: ((p[i], p[j]) for i in range(len(p)) for j in range(i + 1, ...))
+            at = [self.fresh("at") for _ in range(r.value)]
+            length = _call("len", _name(names[0]))
+            loops = [
+                _for(_name(i), _call("range", length) if k == 0 else _call(
+                    "range", gast.BinOp(left=_name(at[k - 1]), op=gast.Add(),
+                                        right=gast.Constant(value=1, kind=None)), length))
+                for k, i in enumerate(at)
+            ]  # fmt: skip
+            entries = [gast.Subscript(value=_name(names[0]), slice=_name(i), ctx=gast.Load())
+                       for i in at]  # fmt: skip
+        return gast.GeneratorExp(elt=gast.Tuple(elts=entries, ctx=gast.Load()),
+                                 generators=[taken, *loops])  # fmt: skip
 
     def zipped(self, node: gast.Call) -> gast.expr | None:
         """``list(zip(a, b))`` (or ``tuple``, ``dict`` of one) as the comprehension it is,
@@ -232,6 +310,9 @@ class _Builtins(gast.NodeTransformer):
             call = gast.Call(func=f, args=[_name(i) for i in items], keywords=[])
             loop = gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
             return _located(gast.GeneratorExp(elt=call, generators=[loop]), node)  # lazy
+        lazy = self.filtered(node) or self.combined(node)
+        if lazy is not None:
+            return _located(lazy, node)
         zipped = self.zipped(node)
         if zipped is not None:
             return zipped
@@ -282,6 +363,25 @@ def _key_taker(parsed: Parsed, bound: set[str], node: gast.Call) -> bool:
 def _called(call: gast.Call) -> str:
     f = call.func
     return f.id if isinstance(f, gast.Name) else f.attr
+
+
+def _for(target: gast.expr, iterable: gast.expr, ifs: list[gast.expr] | None = None
+         ) -> gast.comprehension:  # fmt: skip
+    """``for target in iterable if ...`` of a comprehension (``target`` stored into)."""
+    for n in walk(target):
+        if isinstance(n, gast.Name):
+            n.ctx = gast.Store()
+    if isinstance(target, gast.Tuple):
+        target.ctx = gast.Store()
+    return gast.comprehension(target=target, iter=iterable, ifs=ifs or [], is_async=0)
+
+
+def _call(fn: str, *args: gast.expr) -> gast.Call:
+    return gast.Call(func=_name(fn), args=list(args), keywords=[])
+
+
+def _listed(e: gast.expr) -> gast.List:
+    return gast.List(elts=[e], ctx=gast.Load())
 
 
 def _simple(e: gast.expr) -> bool:
@@ -464,7 +564,7 @@ class Lifter:
         if any(
             isinstance(n, gast.Call)
             and isinstance(n.func, (gast.Name, gast.Attribute))
-            and _called(n) in ("map", "sorted", "min", "max", "sort", "zip", "dict")
+            and _called(n) in REWRITTEN
             for n in nodes
         ):
             functions = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {

@@ -774,8 +774,9 @@ class Normalizer:
             lazy = found and obj in (map, filter)
         if lazy and not self.consumed_next(s):
             raise self.p.error(
-                "a generator (a generator expression, map or filter) kept in a name: Python "
-                "runs it when it is consumed, compiled code where it is made",
+                "a generator (a generator expression, map, filter or an itertools iterator) "
+                "kept in a name: Python runs it when it is consumed, compiled code where it is "
+                "made",
                 v,
                 "make it a list where it is made ([...] or list(...)), or consume it there "
                 "(sum(... for ...))",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import time
 
@@ -1766,6 +1767,17 @@ def lambda_mapped(xs, w):
     ys = list(map(lambda v: np.tanh(v * w), xs))
     zs = map(lambda u, v: u * v, ys, xs)
     return sum(np.sum(y) for y in ys) + np.sum(sum(zs))
+
+
+@case(List(A(2), A(2), A(2)), A(2), wrt=(0, 1))
+def filtered_and_combined(xs, w):
+    kept = list(filter(lambda v: np.sum(v) > -100.0, xs))
+    pairs = sum(np.sum((a - b * w) ** 2) for a, b in itertools.combinations(kept, 2))
+    triple = sum(np.sum(a * b * c) for a, b, c in itertools.combinations(xs, 3))
+    crossed = sum(np.sum(a * b) for a, b in itertools.product(xs[:2], [w, xs[2]]))
+    chained = sum(np.sum(np.sin(v)) for v in itertools.chain(xs, [w]))
+    nonzero = sum(v * 2.0 for v in filter(None, [xs[0][0], 0.0 * w[0], xs[1][1]]))
+    return pairs + triple + crossed + chained + nonzero
 
 
 @case(A(4), A(), wrt=(0, 1))
