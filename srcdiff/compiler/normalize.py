@@ -62,7 +62,7 @@ UNSUPPORTED_STMT = {
     gast.Nonlocal: ("nonlocal statement", "pass the value in and return the new one"),
     gast.Import: ("import statement", "import at module level"),
     gast.ImportFrom: ("import statement", "import at module level"),
-    gast.Delete: ("del statement", "drop the del"),
+    gast.Delete: ("del of a name, an attribute or a slice", "drop the del, or pop the entries"),
 }
 if hasattr(gast, "TryStar"):
     UNSUPPORTED_STMT[gast.TryStar] = (
@@ -364,6 +364,10 @@ class Normalizer:
         return self.atom(f)
 
     def expr(self, e: gast.expr) -> gast.expr:
+        if isinstance(e, gast.SetComp) and self.builtin_named("set"):
+            # {f(v) for v in xs} is the set of the list [f(v) for v in xs], made alike
+            listed = gast.ListComp(elt=e.elt, generators=e.generators)
+            return self.expr(gast.Call(func=name("set"), args=[listed], keywords=[]))
         if type(e) in UNSUPPORTED_EXPR:
             self.reject(e, UNSUPPORTED_EXPR)
         if isinstance(e, (gast.Name, gast.Constant, *OPAQUE)):
@@ -738,7 +742,7 @@ class Normalizer:
     # --- statements ----------------------------------------------------------------------
     def stmt(self, s: gast.stmt) -> None:
         self.line = s.lineno
-        if type(s) in UNSUPPORTED_STMT:
+        if type(s) in UNSUPPORTED_STMT and not isinstance(s, gast.Delete):
             self.reject(s, UNSUPPORTED_STMT)
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
@@ -815,6 +819,17 @@ class Normalizer:
                  entry_of=holder.id if isinstance(holder, gast.Name) else None)  # fmt: skip
             self.emit(update)
             self.put(at, name(current.id))
+
+    def stmt_Delete(self, s: gast.Delete) -> None:
+        """``del d[k]`` (or ``del xs[i]``) as the update in place ``d.pop(k)`` it makes;
+        other targets are refused."""
+        for target in s.targets:
+            if not isinstance(target, gast.Subscript) or isinstance(target.slice, gast.Slice):
+                self.reject(s, UNSUPPORTED_STMT)
+            pop = gast.Attribute(value=target.value, attr="pop", ctx=gast.Load())
+            removal = gast.Expr(value=gast.Call(func=pop, args=[target.slice], keywords=[]))
+            removal.lineno = s.lineno
+            self.stmt_Expr(removal)
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
@@ -1001,6 +1016,11 @@ class Normalizer:
                 keywords=[],
             )
         )
+
+    def builtin_named(self, n: str) -> bool:
+        """Whether the name ``n`` is Python's builtin of that name here."""
+        found, obj = self.p.resolve(n)
+        return n not in self.locals and found and obj is getattr(builtins, n)
 
     def builtin_call(self, e: gast.expr) -> str | None:
         if (

@@ -1780,6 +1780,21 @@ def filtered_and_combined(xs, w):
     return pairs + triple + crossed + chained + nonzero
 
 
+@case(A(3), Dict(w=A(3), v=A(3)), wrt=(0, 1))
+def deletes_entries(x, d):
+    hs = {"a": x * 2.0, "b": x**2, "c": np.sin(x)}
+    del hs["c"]
+    xs = [x * 1.0, d["v"] * x, x * 3.0]
+    del xs[1], xs[-1]
+    return sum(np.sum(v) for v in hs.values()) + np.sum(xs[0] * d["v"] * d["w"])
+
+
+@case(A(3))
+def set_comprehension_of_signs(x):
+    signs = {int(v > 0) for v in x}  # (its entries carry no gradient: a set of them runs)
+    return np.sum(x**2) * len(signs)
+
+
 @case(A(4), A(), wrt=(0, 1))
 def lambda_as_sort_key(x, w):
     items = [x[0] * 1.0, x[1] * 2.0, x[2] + 0.5, x[3] * x[0]]

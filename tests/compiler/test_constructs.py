@@ -383,3 +383,24 @@ def test_out_into_an_array_made_here_is_a_plain_write_and_a_passed_out_may_be_no
     np.testing.assert_allclose(passed(x), [4.0, 8.0])
     assert " is None" not in sd.source(made)
     assert " is None" in sd.source(passed)
+
+
+def test_del_of_an_entry_of_the_callers_dict_reaches_it():
+    """``del d[k]`` runs as the update ``d.pop(k)``: the caller's dict loses the entry,
+    as after a plain call; a del of a name or a slice is refused."""
+
+    def drops(x, d):
+        del d["w"]
+        return np.sum(x * d["v"])
+
+    d = {"w": np.ones(2), "v": np.array([2.0, 3.0])}
+    assert sd.grad(drops)(np.array([1.0, 1.0]), d).tolist() == [2.0, 3.0]
+    assert list(d) == ["v"]
+
+    def unbinds(x):
+        y = x * 2.0
+        del y
+        return np.sum(x)
+
+    with pytest.raises(sd.CompileError, match="del of a name, an attribute or a slice"):
+        sd.grad(unbinds)(np.ones(2))

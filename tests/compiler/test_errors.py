@@ -123,7 +123,7 @@ CASES = [
     (with_global, "global COUNTER", "global statement", "pass the value in"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
     (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "pass `w`"),
-    (with_set_comprehension, "for v in x}", "set comprehension", "for loop"),
+    (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
     (with_builtin_max, "return max(*x)", "passed to max", "one by one"),
     (with_unknown_numpy, "np.i0", "no derivative rule for np.i0", "register_vjp"),
     (with_class, "class Local", "class definition", "module level"),
