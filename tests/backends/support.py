@@ -568,7 +568,8 @@ STRICT_FUNCTIONS = {
     ITERATES: "for_over_rows for_zip for_enumerate for_enumerate_zip loop_counts_pass_only "
     "model_rnn model_horner corner_integer_arithmetic "
     "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
-    "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list",
+    "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list "
+    "set_comprehension_of_signs",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
     "corner_write_rows_and_columns write_nested_into_array_rows",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
