@@ -176,9 +176,10 @@ def _seed(value: Any, fn_name: str) -> Any:
             "functions (return its real part, or abs())"
         )
     if shape == ():
-        # A Python float for NumPy; an array for libraries whose functions take arrays only.
+        # A number for NumPy (see _ONES); an array for libraries whose functions take
+        # arrays only.
         if isinstance(value, (np.generic, np.ndarray)):
-            return 1.0
+            return _ONES.get(value.dtype.type, 1.0)
         return array_module(value).ones_like(value)
     size = 1
     for n in shape:
@@ -213,7 +214,11 @@ def _module_class() -> type:
 
 _CHECKING, _KINKS = rt.CHECKING, rt.KINKS  # the flags of check_finite and warn_kinks
 _VERSION = registry._VERSION  # the rules' version, as registry.version() reads it
-_SCALARS = frozenset({float, np.float64, np.float32, np.float16})  # their seed is 1.0
+# the seed of a scalar result, by its type: NumPy's float64 one for a float64 (so that the
+# adjoint divides by a Python zero as the primal did, into inf, not Python's
+# ZeroDivisionError), a Python one for the others (which takes the arrays' dtype where it
+# meets them, and keeps a float16 adjoint's scalars from overflowing before)
+_ONES = {float: 1.0, np.float64: np.float64(1.0), np.float32: 1.0, np.float16: 1.0}
 
 
 class _KeyMakers(dict):
@@ -277,7 +282,7 @@ def _dispatcher(
         "path_primals": unit.path_primals, "Diverged": rt.Diverged,
         "paths": paths, "new_path": new_path, "path_key": rt.path_key,
         "STILL": unit.still, "FN": target.fn,
-        "seed": lambda value: _seed(value, name), "SCALARS": _SCALARS,
+        "seed": lambda value: _seed(value, name), "ONES": _ONES,
         "grad_like": rt.grad_like, "distinct": _Target.distinct, "ndarray": np.ndarray,
         "CHECKING": _CHECKING, "KINKS": _KINKS, "VERSION": _VERSION, "V": _VERSION[0],
         **{f"T{i}": key[2 * i] for i in range(n)}, **{f"S{i}": key[2 * i + 1] for i in range(n)},
@@ -353,7 +358,8 @@ def _dispatch_code(
         "        hit = new_path(key)",
         "    hit[1][0] += 1",
         "    target.last = (unit, key, (), False)",  # the source to read if the adjoint fails
-        "    grads = hit[0](saved, 1.0 if type(value) in SCALARS else seed(value))",
+        "    one = ONES.get(type(value))",
+        "    grads = hit[0](saved, seed(value) if one is None else one)",
     ]
     for j, (i, p) in enumerate(wanted):
         lines.append(f"    d{j} = grads[{i}]")

@@ -199,7 +199,8 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
             return g * (scale * factor) if scale != 1 else g * factor
         if cls in _FILL_TYPES or cls is _ndarray:  # a number, as unreduce fills it into
             dtype = x.dtype  # an array of x's dtype (a Python float multiplies float64
-            plain = cls is float and dtype is _FLOAT64 and factor.dtype is _FLOAT64  # alike)
+            plain = (cls is float or cls is _FLOAT64_SCALAR) and dtype is _FLOAT64 and (
+                factor.dtype is _FLOAT64)  # alike)  # fmt: skip
             if not plain:
                 g = dtype.type(g)
             if scale != 1:

@@ -356,3 +356,15 @@ def test_a_quantile_of_a_slice_holding_nan_has_nan_gradients():
     grad = sd.grad(middle)(x)
     assert np.isnan(grad[0]).all() and np.array_equal(grad[1], [0.0, 1.0, 0.0])
     assert np.isnan(sd.jvp(middle, (x,), (np.ones_like(x),))[1])
+
+
+def test_a_division_by_a_python_zero_gives_the_gradient_numpy_gives():
+    """``x[0] / 0.0`` is NumPy's inf in the primal (x[0] a NumPy number): the adjoint
+    divided the seed, a Python 1.0, by the Python 0.0 and raised ZeroDivisionError."""
+
+    def divided(x):
+        d = 0.0
+        return x[0] / d + x[1]
+
+    with np.errstate(divide="ignore"):
+        assert sd.grad(divided)(np.array([1.0, 2.0])).tolist() == [np.inf, 1.0]
