@@ -911,6 +911,7 @@ class Normalizer:
         changes would change the number of steps Python takes (not ``reversed``'s: its
         iterator keeps its index)."""
         it = s.iter
+        self.refuse_changed_generator_sources(s)
         kind = self.builtin_call(it)
         if kind == "range":
             args = [self.atom(a) for a in it.args]
@@ -1002,6 +1003,36 @@ class Normalizer:
         self.unpack(target, value)
         body, self.out = self.out, saved
         return body
+
+    def refuse_changed_generator_sources(self, s: gast.For) -> None:
+        """Refuse a loop over a generator (a generator expression, or ``map``, ``filter``
+        or ``itertools.chain``, rewritten as one) whose body may change in place an object
+        the generator reads its entries from: Python's generator reads them as the body
+        leaves them, compiled code runs it when the loop starts."""
+        if not isinstance(s.iter, gast.GeneratorExp):
+            return
+        bound = {
+            n.id for g in s.iter.generators for n in walk(g.target) if isinstance(n, gast.Name)
+        }
+        sources = {n.id for g in s.iter.generators for n in walk(g.iter)
+                   if isinstance(n, gast.Name) and n.id not in bound}  # fmt: skip
+
+        def reads(call: gast.Call) -> bool:
+            f = call.func
+            return (
+                isinstance(f, gast.Name) and f.id in READING_BUILTINS and self.builtin_named(f.id)
+            )
+
+        changed = sorted(n for n in sources if _may_change(s.body, n, reads))
+        if changed:
+            raise self.p.error(
+                f"a for loop over a generator reading `{changed[0]}`, which the loop's body "
+                "may change in place: Python's generator reads the entries as the body "
+                "leaves them, compiled code runs it when the loop starts",
+                s,
+                f"loop over `{changed[0]}` with an index, or make the generator a list first "
+                "(list(...)) if the body is not to change what it reads",
+            )
 
     def sequence(self, e: gast.expr) -> gast.expr:
         """An indexable sequence to loop over: a list or tuple display as it is, anything
@@ -1365,6 +1396,45 @@ def _is_view(e: gast.expr) -> bool:
     return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
             and e.func.attr in ("items", "values") and isinstance(e.func.value, gast.Name)
             and not e.args and not e.keywords)  # fmt: skip
+
+
+def _may_change(body: list[gast.stmt], owner: str, reads: Callable[[gast.Call], bool]) -> bool:
+    """Whether ``body`` may change in place the object ``owner`` names: an item or an
+    attribute written, an augmented assignment, a method called on it, or a call it is
+    passed to (but for those ``reads`` says only read their arguments)."""
+    for n in (n for st in body for n in walk(st)):
+        if (
+            isinstance(n, (gast.Subscript, gast.Attribute))
+            and isinstance(n.ctx, (gast.Store, gast.Del))
+            and isinstance(n.value, gast.Name)
+            and n.value.id == owner
+        ):
+            return True
+        if (
+            isinstance(n, gast.AugAssign)
+            and isinstance(n.target, gast.Name)
+            and n.target.id == owner
+        ):
+            return True
+        if (
+            isinstance(n, gast.Call)
+            and not reads(n)
+            and (
+                any(isinstance(a, gast.Name) and a.id == owner for a in n.args)
+                or isinstance(n.func, gast.Attribute)
+                and isinstance(n.func.value, gast.Name)
+                and n.func.value.id == owner
+            )
+        ):
+            return True
+    return False
+
+
+# builtins that read what they are given and change nothing
+READING_BUILTINS = frozenset(
+    {"len", "sum", "min", "max", "sorted", "list", "tuple", "abs", "float", "int", "bool",
+     "any", "all", "print", "isinstance"}
+)  # fmt: skip
 
 
 def _writes_into(body: list[gast.stmt], owner: str) -> bool:

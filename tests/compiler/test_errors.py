@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import traceback
 
 import numpy as np
@@ -105,6 +106,25 @@ def writes_into_an_entry_of_a_tuple(x):
     return np.sum(a[0])
 
 
+def loops_over_a_chain_it_extends(x):
+    xs = [x[0], x[1]]
+    out = 0.0
+    for v in itertools.chain(xs, [x[2]]):  # Python's chain sees the entries appended
+        if len(xs) < 4:
+            xs.append(v * 2.0)
+        out = out + v
+    return out
+
+
+def loops_over_a_generator_it_writes_into(x):
+    xs = [x[0], x[1]]
+    out = 0.0
+    for v in (w * 2.0 for w in xs):
+        xs[1] = v
+        out = out + v
+    return out
+
+
 def writes_into_a_copy_of_an_argument(x):
     h = x
     h[0] = np.sin(x[1])
@@ -124,6 +144,8 @@ CASES = [
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
     (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "pass `w`"),
     (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
+    (loops_over_a_chain_it_extends, "itertools.chain(xs", "generator reading `xs`", "an index"),
+    (loops_over_a_generator_it_writes_into, "for w in xs", "generator reading `xs`", "an index"),
     (with_builtin_max, "return max(*x)", "passed to max", "one by one"),
     (with_unknown_numpy, "np.i0", "no derivative rule for np.i0", "register_vjp"),
     (with_class, "class Local", "class definition", "module level"),
