@@ -101,6 +101,9 @@ def apply_op(
     ``compute``, when given, computes the same value as ``prim`` more cheaply.
     """
     _check_devices(inputs)
+    for x in inputs:
+        if type(x) is Tensor and x._view_of is not None:
+            x._regraph_entries()
     kwargs = kwargs or {}
     arrays = [_data(x) for x in inputs]
     try:
@@ -267,6 +270,8 @@ def _index(idx: Any) -> Any:
                 stacklevel=3,
             )
             return data.astype(bool)
+        if data.ndim == 0 and data.dtype.kind in "iu":  # an integer, as PyTorch reads it
+            return int(data)
         return data
     if isinstance(idx, slice) and idx.step is not None and _scalar(idx.step) <= 0:
         raise ValueError("step must be greater than zero")
@@ -277,6 +282,19 @@ def _index(idx: Any) -> Any:
     if isinstance(idx, list):
         return [_index(i) for i in idx]
     return _scalar(idx)
+
+
+def _one_entry(idx: Any, ndim: int) -> bool:
+    """Whether ``idx`` picks one entry of a tensor of ``ndim`` dims by integers alone."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    integers = all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in parts)
+    return ndim > 0 and len(parts) == ndim and integers
+
+
+def _immutable(key: Any) -> bool:
+    """Whether the index ``key`` cannot change (so one object is one index)."""
+    parts = key if type(key) is tuple else (key,)
+    return all(type(p) in (int, slice, type(None), type(Ellipsis)) for p in parts)
 
 
 def _index_name(idx: Any) -> str:
@@ -328,8 +346,12 @@ class Tensor:
     """An n-dimensional array on a device, with PyTorch's autograd attributes."""
 
     # an entry view (``h[:, 1]``): the tensor it was taken from and the index, through
-    # which an in-place change of it is recorded (``_inplace_of_entries``); None otherwise
+    # which an in-place change of it is recorded (``_inplace_of_entries``), and through
+    # which it takes its graph again after a recorded change of that tensor (as PyTorch
+    # regenerates a view's grad_fn); None otherwise. ``_taken_at``: the shared version
+    # counter's value when its graph was last taken from there.
     _view_of: tuple[Tensor, Any] | None = None
+    _taken_at = 0
     # the tensor, index and version an in-place change of this entry view wrote back at:
     # Python's write after ``h[k] += v`` is then already made (see ``__setitem__``)
     _written_back: tuple[Tensor, Any, int] | None = None
@@ -722,7 +744,7 @@ class Tensor:
         new = object.__new__(type(self))
         memo[id(self)] = new
         skip = {"_data", "_version", "_base", "_accumulator", "_source", "_view_of",
-                "_written_back"}  # fmt: skip
+                "_taken_at", "_written_back"}  # fmt: skip
         for key, value in self.__dict__.items():
             if key not in skip:
                 new.__dict__[key] = _copy.deepcopy(value, memo)
@@ -1305,15 +1327,40 @@ class Tensor:
 
     def __getitem__(self, key: Any) -> Tensor:
         idx = _index(key)
+        if _one_entry(idx, self.ndim):  # a 0-d view of it, as PyTorch's (NumPy: a copy)
+            idx = (*idx, Ellipsis) if isinstance(idx, tuple) else (idx, Ellipsis)
         view = apply_op(operator.getitem, (self, idx), name=_index_name(idx), view=True)
         if view._base is not None:
-            view._view_of = (self, key)
+            view._view_of, view._taken_at = (self, key), self._version.value
         return view
+
+    def _current_entries(self) -> Tensor:
+        """This entry view taken again from what it views, as its graph stands now (the
+        tensor itself, for one that is no entry view)."""
+        if self._view_of is None:
+            return self
+        parent, key = self._view_of
+        return parent._current_entries()[key]
+
+    def _regraph_entries(self) -> None:
+        """Take this entry view's graph again where a recorded in-place change of the
+        tensor it views (or of another view of it) came after it was taken: its values
+        are the new ones, its graph must be too."""
+        version = self._version
+        if version.regraphed <= self._taken_at:
+            return
+        again = self._current_entries()
+        if again._node is not None:
+            autograd.rebind(self, again._node)
+        else:
+            self._node = None
+        self._requires_grad = again._requires_grad
+        self._taken_at = version.value
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if isinstance(value, Tensor) and value._written_back is not None:
             parent, at, version = value._written_back
-            if parent is self and at is key and version == self._version.value:
+            if parent is self and at is key and _immutable(key) and version == self._version.value:
                 return  # ``self[key] += v``: the entries' change was recorded on self
         idx, value = _index(key), _scalar(value)
         if _recording(self, value):
@@ -1397,7 +1444,9 @@ class Tensor:
         records it: written into the tensor it views, whose graph takes it (its
         ``CopySlices``), and the view taken again from the new graph."""
         parent, key = self._view_of
-        result = compute(autograd.snapshot(self))
+        # (from the entries as the graph of what they view stands now: the view's own
+        # graph may be older, where that tensor changed since)
+        result = compute(autograd.snapshot(self._current_entries()))
         self._check_output(result._data)
         parent[key] = result  # (the view's memory is written too)
         again = parent[key]
@@ -1405,6 +1454,7 @@ class Tensor:
             autograd.rebind(self, again._node)
         else:  # the new entries depend on nothing that requires grad
             self._node, self._requires_grad = None, False
+        self._taken_at = self._version.value
         self._written_back = (parent, key, parent._version.value)
         return self
 

@@ -871,7 +871,30 @@ def _entry_updates(torch: Any, views: bool = True) -> dict[str, Any]:
     }
     if views:
         programs["view"] = lambda x: _through_view(x * 2.0, x)
+        programs["view-taken-before"] = lambda x: _view_taken_before(x * 2.0, x)
+        programs["entry-views"] = lambda x: _entry_views(x * 1.5, x, torch)
     return programs
+
+
+def _view_taken_before(h: Any, x: Any) -> Any:
+    """Views taken before other recorded changes of the tensor: each takes its graph
+    again (PyTorch regenerates a view's grad_fn), read or changed in place."""
+    row, again, kept = h[0], h[0], h[2]
+    h.mul_(3.0)
+    row += 1.0
+    again *= x[1]
+    h[1] *= x[3]
+    return h + kept.sum()
+
+
+def _entry_views(h: Any, x: Any, torch: Any) -> Any:
+    """One entry (a 0-d view), and a row picked by a 0-d integer tensor."""
+    e = h[1, 2]
+    e += x[0, 0]
+    h[0, 1].mul_(x[2, 2])
+    row = h[torch.tensor(1)]
+    row *= x[3]
+    return h
 
 
 def _updated(h: Any) -> Any:
