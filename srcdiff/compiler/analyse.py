@@ -992,7 +992,6 @@ class Analyser:
         self.join_sequences(statements)
         self.square_products(statements)
         self.check_operands(statements)
-        self.check_follows(statements)
         self.refuse_numbers_from_text(statements)
         mark_same_shapes(
             self.fn,
@@ -1027,20 +1026,6 @@ class Analyser:
             if not all(known):  # (then all of them, for rt to see which meet which)
                 op = facts(s).op
                 op.checked, op.symbol = tuple(found[1]), found[0]
-
-    def check_follows(self, statements: list[gast.stmt]) -> None:
-        """Have the primal check each ``m = rt.follow(m, old, new)`` where ``m`` and the
-        object updated differ in being differentiated (``Op.apart``): the mutation pass
-        follows names that may hold one object (a parameter, and an entry of another the
-        caller may have given the same array), and the analysis differentiated one of
-        them alone; where they are one object, its gradient would be split."""
-        for s in statements:
-            op = facts(s).op
-            if op.kind is not Kind.RULE or not is_rt_call(s.value, "follow"):
-                continue
-            m, _, new = s.value.args[:3]
-            if (operand_name(m) in self.active) != (operand_name(new) in self.active):
-                op.apart = True
 
     def refuse_numbers_from_text(self, statements: list[gast.stmt]) -> None:
         """Refuse a number read back from text that holds a differentiated value

@@ -101,10 +101,6 @@ class Op:
     # ``analyse.check_operands``
     checked: tuple[gast.expr, ...] = ()
     symbol: str = ""
-    # ``rt.follow(m, old, ...)`` where ``m`` and the object updated carry gradients apart
-    # (one differentiated, the other not): the primal refuses where they are one object
-    # (``rt.check_apart``), whose gradient would go to one of the names alone
-    apart: bool = False
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

@@ -107,10 +107,10 @@ class Sharing:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
         self.updated_params: tuple[str, ...] = ()  # see caller_updates
-        # pairs of parameters (reader, writer, entry): the first follows an in-place
-        # update of the second's object, or of an entry of it (where the caller gave both
-        # one object)
-        self.followed_params: set[tuple[str, str, bool]] = set()
+        # the name holding the arrays the parameters hold as the function starts, which
+        # each update followed checks its object against (``insert_apart_checks``); None
+        # where no update is followed
+        self.given: str | None = None
         self.updated_by_name: tuple[str, ...] = ()  # of those, updated through their name
         self.p = parsed
         self.locals = local_names(fn)
@@ -501,24 +501,19 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
 
 
 def insert_apart_checks(fn: gast.FunctionDef, sharing: Sharing, wrt: list[str]) -> None:
-    """Start ``fn`` by checking each pair of parameters one of which follows an in-place
-    update of what the other holds, where either is differentiated (``rt.check_apart``):
-    where the caller gave both one array, its gradient cannot be told apart between the
-    two names, and the compiled code would give it to one of them alone."""
-    pairs = sorted((r, w, entry) for r, w, entry in sharing.followed_params if {r, w} & set(wrt))
-    fn.body[:0] = [
-        _at(
-            gast.Expr(
-                value=gast.Call(
-                    func=_rt("check_apart"),
-                    keywords=[],
-                    args=[name(r), name(w), const(f"{r},{w}"), const(entry)],
-                )
-            ),
-            fn.lineno,
-        )  # fmt: skip
-        for r, w, entry in pairs
-    ]
+    """Start ``fn`` by taking the arrays its parameters hold (``rt.given_arrays``), which
+    each update that other names follow checks its object against (``rt.check_given``):
+    one array the caller gave twice (``f(x, x)``, ``f(x, [x])``, a view of it), once
+    through a parameter differentiated, and updated in place, has a gradient that cannot
+    be told apart between the two names: compiled code would give it to one of them
+    alone. Nothing is taken where nothing is differentiated (the checks then pass)."""
+    if sharing.given is None:
+        return
+    params = params_of(fn) if wrt else []
+    values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
+    flags = const(tuple(p in wrt for p in params))
+    taken = gast.Call(func=_rt("given_arrays"), args=[values, flags], keywords=[])
+    fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
 
 
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
@@ -813,14 +808,14 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         if not others:
             out.append(s)
             continue
-        entry = facts(s).entry_update
-        writer = facts(s).entry_of if entry else written
-        root = sharing.own_roots.get(writer, writer)
-        writers = {p for p in sharing.params if sharing.own_roots.get(p) == root}
-        sharing.followed_params |= {(m, w, entry) for m in others if m in sharing.params
-                                    for w in writers - {m}}  # fmt: skip
         old = names.fresh(f"{written}_old")
         out.append(_at(assign(old, name(written)), s.lineno))
+        if sharing.given is None:
+            sharing.given = names.fresh("given")
+        label = const(f"{shown.get(written, written)},{','.join(shown.get(m, m) for m in others)}")
+        check = gast.Call(func=_rt("check_given"), args=[name(sharing.given), name(old), label],
+                          keywords=[])  # fmt: skip
+        out.append(_at(gast.Expr(value=check), s.lineno))
         out.append(s)
         holder, kept = facts(s).entry_of, sharing.built | sharing.sequences
         if facts(s).entry_update and not facts(s).drop and holder not in kept:

@@ -765,16 +765,12 @@ def primal(
 def run_time_checks(op: Op) -> list[gast.stmt]:
     """What the primal checks before a statement, of what the compiler could not see:
     that a method's owner is no user's object (``rt.receiver``), that an operator's
-    operands are arrays or numbers (``rt.operands``), that names differentiated apart
-    are not one object updated in place (``rt.check_apart``). Every back end's primal
-    runs them."""
+    operands are arrays or numbers (``rt.operands``). Every back end's primal runs
+    them."""
     out = []
     if op.receiver is not None and op.operands:
         helper = "tensor_receiver" if op.receiver_tensor else "receiver"
         out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
-    if op.apart:  # rt.follow(m, old, new, names): m and old must be apart
-        m, old, _, names = op.operands
-        out.append(gast.Expr(value=call(attr("rt", "check_apart"), *map(clone, (m, old, names)))))
     if op.checked:  # an operator's operands, or a function's arguments (options pass)
         helper = "operands" if op.symbol in OPERATOR_SYMBOLS.values() else "arguments"
         check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))

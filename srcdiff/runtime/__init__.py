@@ -202,9 +202,9 @@ from .linalg import (
     solve_triangular,
 )
 from .mutation import (
-    check_apart,
     check_entries,
     check_field_alone,
+    check_given,
     check_length,
     check_unchanged,
     check_unsaved,
@@ -214,6 +214,7 @@ from .mutation import (
     follow_grads,
     follow_tangent,
     follow_tangent_grads,
+    given_arrays,
     or_zeros,
     put_back,
     put_back_grads,
@@ -402,7 +403,8 @@ __all__ = [
     "outside_grad",
     "tensor_in_place",
     "wrote",
-    "check_apart",
+    "check_given",
+    "given_arrays",
     "check_unchanged",
     "write_through",
     "entry_object",

@@ -140,19 +140,29 @@ def arrays_in(x: Any) -> list:
     return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
 
 
-def check_apart(m: Any, old: Any, names: str = "", entries: bool = False) -> None:
-    """Refused where ``m`` is, holds or shares memory with ``old`` (or, ``entries``, with
-    an array ``old`` holds): at the start of a function that updates in place one of
-    two parameters (or its entries) while the other reads it, of which either is
-    differentiated (the caller gave both one array: ``f(x, x)``, ``f(x, [x])``), and
-    before ``follow(m, old, ...)`` where one of the two is differentiated and the other
-    not. The object's gradient would go to one of the names alone."""
-    if any(_mutable(a) and holds(m, a) for a in (arrays_in(old) if entries else (old,))):
-        held, written = (names.split(",") + ["", ""])[:2]
+def given_arrays(params: tuple, differentiated: tuple) -> tuple:
+    """The arrays the parameters of a function hold as it starts (at any depth of lists,
+    tuples and dicts), each as often as it is held, with whether its parameter is
+    differentiated: what ``check_given`` reads."""
+    return tuple((d, a) for p, d in zip(params, differentiated, strict=True) for a in arrays_in(p))
+
+
+def check_given(given: tuple, old: Any, names: str = "") -> None:
+    """Before an in-place update of ``old`` that other names follow: refused where
+    ``old`` is an array the caller gave through two arguments or entries (``given``, see
+    ``given_arrays``: held twice, or sharing memory with another), one of them
+    differentiated, whose gradient cannot be told apart between them; differentiating
+    one would give it to that one alone."""
+    if not given or not _mutable(old) or not hasattr(old, "shape"):
+        return
+    held = [d for d, a in given if a is old or _shares(a, old)]
+    if len(held) > 1 and any(held):
+        written, *followers = names.split(",")
         raise refuse(
-            f"`{held}` and `{written}` hold one array, which the function updates in place, "
-            "and its gradient cannot be told apart between the two names",
-            "pass a copy as one of the two arguments (x.copy())",
+            f"`{written}` is an array the caller gave as two arguments (or entries: "
+            f"`{', '.join(followers)}` may hold it too), which the function updates in place: "
+            "its gradient cannot be told apart between the two",
+            "pass a copy as one of the two (x.copy())",
         )
 
 

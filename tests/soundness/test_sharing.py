@@ -200,7 +200,7 @@ def test_one_array_given_as_two_updated_arguments_is_refused(fn, given, wrts):
 
     for wrt in wrts:
         a = X.copy()
-        with pytest.raises(sd.CompileError, match="hold one array, which the function updates"):
+        with pytest.raises(sd.CompileError, match="an array the caller gave as two arguments"):
             sd.grad(fn, wrt=wrt)(*given(a))
         np.testing.assert_array_equal(a, X)  # (the caller's array, untouched)
 
@@ -215,3 +215,59 @@ def test_one_array_given_as_two_updated_arguments_is_refused(fn, given, wrts):
     step, eye = 1e-6, np.eye(X.size)
     differences = [(fn(*apart(X + step * e)) - fn(*apart(X - step * e))) / (2 * step) for e in eye]
     np.testing.assert_allclose(sd.grad(fn)(*apart(X.copy())), differences, rtol=1e-6, atol=1e-8)
+
+
+def unpacks_a_pair_and_scales_the_second(*args):
+    x, y = args
+    y *= 2.0
+    return np.sum(x * y)
+
+
+def updates_an_internal_array_a_list_holds(x):
+    c = np.zeros(3)
+    held = [c, x]
+    c += 1.0
+    return np.sum(held[1] * x) + np.sum(held[0] * x)
+
+
+def counts_steps_in_the_state_it_is_given(w, state):
+    state["step"] += 1
+    return np.sum(w * state["w"])
+
+
+def scales_another_entry(x, ws):
+    ws[1] *= 2.0
+    return np.sum(x * ws[0] * ws[1])
+
+
+def writes_where_asked(x, y, flag):
+    if flag:
+        x[0] = 0.0
+    return np.sum(x * y)
+
+
+def test_one_array_twice_inside_one_argument_is_refused():
+    """``f(a, a)`` through ``*args`` (or a tuple, a list): the entries are one array."""
+    import srcdiff as sd
+
+    with pytest.raises(sd.CompileError, match="an array the caller gave as two arguments"):
+        sd.grad(unpacks_a_pair_and_scales_the_second)(X, X)
+    assert verify(unpacks_a_pair_and_scales_the_second, (X, X.copy())) == "ok"
+
+
+def test_arrays_given_twice_but_not_updated_run():
+    """No refusal where the array updated in place is not one the caller gave twice: an
+    array of the function's own a list holds, a number entry of the state, another entry,
+    an update in a branch not taken."""
+    import srcdiff as sd
+
+    assert verify(updates_an_internal_array_a_list_holds, (X,)) == "ok"
+    state = {"w": X, "step": 0}
+    np.testing.assert_array_equal(sd.grad(counts_steps_in_the_state_it_is_given)(X, state), X)
+    assert state["step"] == 1
+    other = np.array([0.5, 2.0, -1.0])
+    grad = sd.grad(scales_another_entry)(X, [X, other])
+    np.testing.assert_allclose(grad, X * other * 2.0)
+    np.testing.assert_array_equal(sd.grad(writes_where_asked)(X, X, False), X)
+    with pytest.raises(sd.CompileError, match="an array the caller gave as two arguments"):
+        sd.grad(writes_where_asked)(X, X, True)
