@@ -670,6 +670,12 @@ class AdjointBuilder:
         s = item.stmt
         info = facts(s).loop
         line = s.lineno
+        targets = {n for v in item.variants for n in targets_of(v.items)}
+        if not first_set and SEEDED not in targets and not any(n in self.state for n in targets):
+            # no adjoint reaches anything a step gives a value to (nor does a step return
+            # or run a backward()): each step's adjoints are zero, and so are its
+            # contributions (a loop whose result only an earlier backward() read)
+            return
         # what the steps' adjoints read and no step changes
         if info.entry_read:
             self.emit(
@@ -871,6 +877,26 @@ def operands_of(items: list[Item]) -> set[str]:
         elif item.kind == "loop":
             for v in item.variants:
                 found |= operands_of(v.items)
+    return found
+
+
+SEEDED = "<an adjoint starts here>"  # see targets_of
+
+
+def targets_of(items: list[Item]) -> set[str]:
+    """The names these statements give values to (loops' too); with ``SEEDED`` where one
+    is a return or a backward(), where an adjoint starts."""
+    found = set()
+    for item in items:
+        if item.kind == "stmt":
+            op = facts(item.stmt).op
+            if op.kind in (Kind.RETURN, Kind.BACKWARD) or isinstance(item.stmt, gast.Return):
+                found.add(SEEDED)
+            elif op.target is not None:
+                found.add(op.target)
+        elif item.kind == "loop":
+            for v in item.variants:
+                found |= targets_of(v.items)
     return found
 
 

@@ -4,6 +4,7 @@ within the Python it supports)."""
 
 import numpy as np
 import pytest
+from steps import assert_compiled_step_matches_eager
 
 import srcdiff as sd
 from srcdiff import nn
@@ -122,3 +123,28 @@ def test_inplace_set_after_construction_takes_effect_both_ways():
     m.inplace = False
     x = sd.tensor([-1.0, 2.0])
     assert m(x).tolist() == [0.0, 2.0] and x.tolist() == [-1.0, 2.0]
+
+
+def test_gradients_accumulate_over_two_backwards_through_a_sequential():
+    """Two losses, each with its own forward and backward(), in one compiled step: the
+    second backward's adjoint no longer runs the first loop over the layers (with zero
+    gradients, reading what the first backward freed: it was refused), and a layer only
+    the first loss reached keeps the gradient the first gave it."""
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
+    side = nn.Linear(3, 1)
+
+    def step(x):
+        first = model(x).sum() + side(x).sum()
+        first.backward()
+        second = (model(x) ** 2).sum()
+        second.backward()
+        return second.item()
+
+    x = sd.randn(4, 3)
+    assert_compiled_step_matches_eager(step, model, x)
+    side.zero_grad()
+    step(x)
+    eager = side.weight.grad.numpy().copy()
+    side.zero_grad()
+    sd.differentiate(step)(x)
+    np.testing.assert_allclose(side.weight.grad.numpy(), eager)
