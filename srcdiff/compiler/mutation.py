@@ -452,8 +452,12 @@ class Liveness:
                 at_head = new
             first = _reads(s.iter) if isinstance(s, gast.For) else _reads(s.test)
             return at_head | first
-        if isinstance(s, gast.With):  # run as written: reads and writes anything in it
-            return live | _reads(s)
+        if isinstance(s, gast.With):  # run as written: may read anything in it, and gives
+            # values to the names its body assigns at its top (where it runs through)
+            jumps = [n for n in walk(s) if isinstance(n, (gast.Break, gast.Continue))]
+            left = (exit_ | head) if jumps else set()
+            assigned = set().union(*(_defines(b) for b in s.body))
+            return (live - assigned) | _reads(s) | left
         return (live - _defines(s)) | _reads(s)
 
 

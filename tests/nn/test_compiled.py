@@ -148,3 +148,21 @@ def test_gradients_accumulate_over_two_backwards_through_a_sequential():
     side.zero_grad()
     sd.differentiate(step)(x)
     np.testing.assert_allclose(side.weight.grad.numpy(), eager)
+
+
+def test_a_name_first_given_a_value_in_a_no_grad_block_after_an_update():
+    """``h[:, -1] = 0.0`` then ``with sd.no_grad(): ev = ...``: the update's names that
+    may share ``h`` took ``ev`` for one read before the block (which assigns it), and
+    followed it there: an UnboundLocalError at the update's line."""
+    model = nn.Sequential(nn.Linear(3, 2))
+
+    def step(x):
+        h = model(x)
+        h[:, -1] = 0.0
+        loss = h.sum()
+        loss.backward()
+        with sd.no_grad():
+            ev = model(x).sum().item()
+        return loss.item() + ev
+
+    assert_compiled_step_matches_eager(step, model, sd.randn(4, 3))
