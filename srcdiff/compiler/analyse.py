@@ -377,7 +377,11 @@ class Analyser:
                 "keep it in a local name and return it (compiled code gives an updated "
                 "array a new value, which a global cannot take)",
             )
-        if base.id in facts(self.fn).attribute_entries:
+        if base.id in facts(self.fn).attribute_entries and (
+            facts(stmt).put_back or not self.is_active(stmt.value)
+        ):  # a number written there, and the entry written back (an array: refused then)
+            mark(stmt, through_attribute=True)
+        elif base.id in facts(self.fn).attribute_entries:
             return self.fail(
                 stmt,
                 "item assignment through an attribute (b.T[0] = v, "

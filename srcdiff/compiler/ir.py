@@ -191,6 +191,9 @@ class Facts:
     # ... one a global may hold (not only a parameter, whose object is written back after
     # the call): a write without gradient is made in it too (``rt.write_through``)
     outside: bool = False
+    # a number written into a list's or dict's entry reached through an attribute
+    # (``opt.param_groups[0]["lr"] = lr``): made in that object (``rt.write_entry``)
+    through_attribute: bool = False
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
     iterates: Iterated | None = None  # normalize: a ``for`` loop's sequences
     drop: bool = False  # a copy whose value the write after it takes directly

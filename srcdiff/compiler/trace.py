@@ -781,7 +781,10 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
 def functional_write(s: gast.stmt) -> str:
     """The helper giving the object ``s`` writes into its new value: ``rt.write_through``
     where a global may hold it (``facts(s).outside``: the write is made in that object,
-    as Python makes it), ``rt.put_back`` for an entry's own, else ``rt.setitem``."""
+    as Python makes it), ``rt.write_entry`` where it is reached through an attribute,
+    ``rt.put_back`` for an entry's own, else ``rt.setitem``."""
     if facts(s).put_back:
         return "put_back"
+    if facts(s).through_attribute:
+        return "write_entry"
     return "write_through" if facts(s).outside else "setitem"

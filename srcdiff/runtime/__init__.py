@@ -222,6 +222,7 @@ from .mutation import (
     put_back_tangent_grads,
     refuse,
     write_back,
+    write_entry,
     write_through,
 )
 from .objects import (
@@ -406,6 +407,7 @@ __all__ = [
     "check_given",
     "given_arrays",
     "check_unchanged",
+    "write_entry",
     "write_through",
     "entry_object",
     "check_unpack",

@@ -450,6 +450,31 @@ def write_through(x: Any, idx: Any, v: Any) -> Any:
     return x
 
 
+def write_entry(x: Any, idx: Any, v: Any) -> Any:
+    """``x[idx] = v`` of a number ``v`` where ``x`` is reached through an attribute
+    (``opt.param_groups[0]["lr"] = lr``): made in a list or dict itself, as Python makes
+    it (see ``write_through``). An array there is refused: compiled code gives it a new
+    value, which the attribute holding it would not see."""
+    if isinstance(x, (list, dict)) and _entry_is(x, idx, v):
+        return x  # (an entry written back: the object written into is the one there)
+    if not isinstance(x, (list, dict)):
+        raise refuse(
+            "item assignment through an attribute (b.T[0] = v, self.w[0] = v) of an array "
+            "srcdiff differentiates",
+            "srcdiff gives the array a new value, which the attribute cannot take back: "
+            "build the new array in a local name",
+        )
+    return write_through(x, idx, v)
+
+
+def _entry_is(x: list | dict, idx: Any, v: Any) -> bool:
+    """Whether the entry ``idx`` of ``x`` is the object ``v``."""
+    try:
+        return x[idx] is v
+    except (KeyError, IndexError, TypeError):
+        return False
+
+
 def _entry_or_absent(xs: list, idx: Any) -> Any:
     return _ABSENT if isinstance(idx, slice) else xs[idx]
 

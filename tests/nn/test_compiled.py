@@ -166,3 +166,24 @@ def test_a_name_first_given_a_value_in_a_no_grad_block_after_an_update():
         return loss.item() + ev
 
     assert_compiled_step_matches_eager(step, model, sd.randn(4, 3))
+
+
+def test_a_learning_rate_written_through_param_groups_in_a_compiled_step():
+    """``opt.param_groups[0]["lr"] = lr``: a number written into the group's dict, made
+    in the dict itself, as Python makes it (it was refused as a write of an array)."""
+    model = nn.Linear(3, 1)
+    opt = sd.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, lr):
+        opt.param_groups[0]["lr"] = lr
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss.item()
+
+    x = sd.ones(2, 3)
+    before = model.weight.detach().numpy().copy()
+    sd.differentiate(step)(x, 0.05)
+    assert opt.param_groups[0]["lr"] == 0.05
+    np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.05 * 2.0, rtol=1e-6)

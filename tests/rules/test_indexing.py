@@ -60,6 +60,9 @@ SPECS = [
     # of an array a global may hold, a new value as setitem's (a list's or a dict's is written
     # in place: tests/soundness/test_reported.py)
     Spec(rt.write_through, (R((4, 5)), (1, slice(None)), R((5,))), wrt=(0, 2), label="array-row"),
+    # a number written into a list reached through an attribute, in place (writing it again
+    # changes nothing: the spec's calls see one list)
+    Spec(rt.write_entry, ([R((3,)), 0.1], 1, 0.5), wrt=(0,), label="list-number"),
     # x.flat[i] (normalized to rt.flat_read): row-major positions, read as often as named
     *[
         Spec(rt.flat_read, (R((3, 4)), idx), wrt=(0,), label=label)
