@@ -53,9 +53,11 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: 
         "size_average and reduce args will be deprecated, please use reduction instead",
         stacklevel=3,
     )
-    if reduce is False:
+    size_average = True if size_average is None else size_average  # (read as truth
+    reduce = True if reduce is None else reduce  # values, as PyTorch reads them)
+    if not reduce:
         return "none"
-    return "sum" if size_average is False else "mean"
+    return "mean" if size_average else "sum"
 
 
 nondiff("a check of an argument, returning it", check_reduction, legacy_reduction)

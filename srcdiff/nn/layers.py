@@ -309,7 +309,8 @@ class _Numbered(Module):
                 "add operator supports only objects of Sequential class, but "
                 f"{type(other)} is given."
             )
-        return type(self)().extend(self).extend(other)
+        joined = Sequential() if isinstance(self, Sequential) else ModuleList()
+        return joined.extend(self).extend(other)
 
     def pop(self, index: int = -1) -> Module:
         """Remove the module at ``index`` and return it (the others numbered again)."""

@@ -186,11 +186,12 @@ class Module:
 
     # ---- traversal ---------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "", *, remove_duplicate: bool = True
-                      ) -> Iterator[tuple[str, Module]]:  # fmt: skip
+    def named_modules(self, memo: set[Module] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:  # fmt: skip
         """This module and every module inside it, with its dotted name: each once, unless
-        not ``remove_duplicate`` (a module held twice, under each name)."""
-        seen: set[int] = set()
+        not ``remove_duplicate`` (a module held twice, under each name); none of ``memo``
+        (PyTorch's order of arguments)."""
+        seen: set[int] = {id(m) for m in memo} if memo else set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
@@ -224,7 +225,7 @@ class Module:
     def _named_tensors(
         self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
-        modules = (self.named_modules(prefix, remove_duplicate=remove_duplicate) if recurse
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
                    else [(prefix, self)])  # fmt: skip
         seen: set[int] = set()
         for module_name, module in modules:

@@ -519,3 +519,22 @@ def test_sequentials_and_module_lists_add_up():
         nn.Sequential(nn.ReLU()) + [nn.Tanh()]
     listed = nn.ModuleList([nn.ReLU()]) + [nn.Tanh()]
     assert isinstance(listed, nn.ModuleList) and [type(m) for m in listed] == [nn.ReLU, nn.Tanh]
+
+
+def test_legacy_reduction_flags_are_read_as_truth_values():
+    """PyTorch reads ``size_average`` and ``reduce`` as truth values: 0 is False."""
+    a, b = sd.ones(3, 4), sd.zeros(3, 4)
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        assert nn.functional.mse_loss(a, b, reduce=0).shape == (3, 4)
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        assert nn.functional.mse_loss(a, b, size_average=0).item() == 12.0
+
+
+def test_a_subclass_of_sequential_adds_up_to_a_sequential():
+    class Repeated(nn.Sequential):
+        def __init__(self, n):
+            super().__init__(*[nn.ReLU() for _ in range(n)])
+
+    joined = Repeated(2) + Repeated(1)
+    assert type(joined) is nn.Sequential and len(joined) == 3
+    assert [n for n, _ in Repeated(1).named_modules(None, "p")] == ["p", "p.0"]
