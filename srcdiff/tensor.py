@@ -793,6 +793,9 @@ class Tensor:
         return binary_op(operator.pow, base, self, "PowBackward2")
 
     def __matmul__(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor):
+            _check_devices((self, other))  # (PyTorch's first error)
+            rt.tensor_methods.same_dtypes(self, other)
         return binary_op(operator.matmul, self, other, _matmul_name(self, other))
 
     def __rmatmul__(self, other: Any) -> Tensor:

@@ -187,7 +187,8 @@ def _implicit_dim(input: Tensor, dim: int | None, name: str, stacklevel: int) ->
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias."""
+    """input @ weight.T + bias (of one dtype, as PyTorch asks)."""
+    rt.tensor_methods.same_dtypes(input, weight)
     out = input @ weight.T
     return out if bias is None else out + bias
 

@@ -444,6 +444,7 @@ def tensor_cumprod(g, ans, x, dim, dtype=None):
 
 nondiff("the axis of a cumulative product (None for a 0-d array)", tm.cumprod_axis)
 nondiff("the dim of a reduction (None for a 0-d array)", tm.reduction_dim)
+nondiff("a check of two dtypes, returning nothing", tm.same_dtypes)
 
 
 @jvp(tm.cumprod, shaped=True)

@@ -404,9 +404,42 @@ def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
 
 mul = _method("mul", np.multiply)
 div = _method("div", np.divide)
-matmul = _method("matmul", np.matmul)
-mm = _method("mm", np.matmul)
-dot = _method("dot", np.matmul)  # of 1-D Tensors, as PyTorch's
+
+
+# PyTorch's names of its C++ types, in its errors
+C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+           "int32": "int", "int16": "short int", "int8": "signed char",
+           "uint8": "unsigned char", "bool": "bool"}  # fmt: skip
+
+
+def same_dtypes(a: Any, b: Any) -> None:
+    """PyTorch's error for a matrix product of two dtypes (it promotes neither): ``a`` and
+    ``b`` are arrays or Tensors."""
+    da, db = (str(getattr(v, "_data", v).dtype) for v in (a, b))
+    if da != db:
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{C_TYPES.get(da, da)} != {C_TYPES.get(db, db)}"
+        )
+
+
+def _product(name: str) -> Any:
+    """``x.<name>(other)``: the matrix product, of two arrays of one dtype."""
+
+    def method(x: Any, other: Any) -> Any:
+        if not is_array(x):
+            return getattr(x, name)(other)
+        same_dtypes(x, other)
+        return np.matmul(x, other)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``x.{name}(other)`` on an array."
+    return method
+
+
+matmul = _product("matmul")
+mm = _product("mm")
+dot = _product("dot")  # of 1-D Tensors, as PyTorch's
 
 
 def softmax_shift(x: Any, dim: int) -> Any:

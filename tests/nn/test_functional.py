@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff import nn
 from srcdiff.creation import tensor
 from srcdiff.grad_mode import no_grad
@@ -388,3 +389,22 @@ def test_huber_and_smooth_l1_refuse_what_pytorch_refuses():
         F.huber_loss(p, y, delta=0.0)
     with pytest.raises(RuntimeError, match="negative values for beta"):
         nn.SmoothL1Loss(beta=-1.0)(p, y)
+
+
+def test_a_product_of_two_dtypes_is_pytorchs_error():
+    """PyTorch promotes neither operand of a matrix product: a float64 input to a float32
+    Linear is an error, eagerly and in a compiled step (it ran, in float64)."""
+    layer = sd.nn.Linear(3, 1)
+    x = sd.ones(2, 3, dtype=sd.float64)
+    message = "expected m1 and m2 to have the same dtype, but got: double != float"
+    for product in (lambda: x @ layer.weight.T, lambda: x.mm(layer.weight.T), lambda: layer(x)):
+        with pytest.raises(RuntimeError, match=message):
+            product()
+
+    def step(x):
+        loss = layer(x).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(RuntimeError, match=message):
+        sd.differentiate(step)(x)

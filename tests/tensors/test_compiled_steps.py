@@ -1555,7 +1555,7 @@ def test_a_step_reading_its_parameters_names_decays_the_weights_alone():
     """``name.endswith("bias")`` over ``named_parameters()`` was refused as an array's
     method without a rule: the names carry no gradient."""
     torch_like = sd.nn.Linear(3, 2)
-    x = sd.tensor(np.arange(6.0).reshape(2, 3))
+    x = sd.tensor(np.arange(6.0).reshape(2, 3), dtype=sd.float32)
 
     def step(x):
         loss = (torch_like(x) ** 2).sum()
