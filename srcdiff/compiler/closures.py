@@ -163,6 +163,10 @@ def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
     return found and value is obj
 
 
+# Python's own, as this module finds them (a program rebinding ``itertools.product`` or
+# ``builtins.filter`` calls its own object, which is compiled as a call)
+BUILTINS = dict(vars(builtins))
+CHAIN, PRODUCT, COMBINATIONS = itertools.chain, itertools.product, itertools.combinations
 # the calls ``_Builtins`` may rewrite, by the name called
 REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict", "chain",
                        "product", "combinations"})  # fmt: skip
@@ -191,10 +195,13 @@ class _Builtins(gast.NodeTransformer):
                 return candidate
 
     def builtin(self, node: gast.Call, name: str) -> bool:
+        if isinstance(node.func, gast.Name) and node.func.id == name:
+            # (compiled code is made for what it finds: see Parsed.read_at_parse)
+            self.p.read_at_parse[(name,)] = self.p.resolve(name)
         return (
             isinstance(node.func, gast.Name)
             and node.func.id == name
-            and _is_builtin(self.p, self.bound, name, getattr(builtins, name))
+            and _is_builtin(self.p, self.bound, name, BUILTINS[name])
             and not any(isinstance(a, gast.Starred) for a in node.args)
             and all(k.arg is not None for k in node.keywords)
         )
@@ -208,11 +215,8 @@ class _Builtins(gast.NodeTransformer):
             func = func.value
         if not isinstance(func, gast.Name) or func.id in self.bound:
             return None
-        found, obj = self.p.resolve(func.id)
-        for attr in reversed(path):
-            if not found or not isinstance(obj, types.ModuleType):
-                return None
-            found, obj = hasattr(obj, attr), getattr(obj, attr, None)
+        found, obj = self.p.resolve_path(func.id, path[::-1])
+        self.p.read_at_parse[(func.id, *reversed(path))] = (found, obj)
         return obj if found else None
 
     def filtered(self, node: gast.Call) -> gast.expr | None:
@@ -233,17 +237,17 @@ class _Builtins(gast.NodeTransformer):
         a number written out, up to 4) as the generator expressions they are, lazy as
         Python's; their sequences taken as tuples once, first, as Python takes them."""
         fn = self.resolved(node.func)
-        if fn not in (itertools.chain, itertools.product, itertools.combinations):
+        if fn not in (CHAIN, PRODUCT, COMBINATIONS):
             return None
         if node.keywords or any(isinstance(a, gast.Starred) for a in node.args):
             return None
-        if fn is itertools.chain:  # (x for s in (a, b) for x in s)
+        if fn is CHAIN:  # (x for s in (a, b) for x in s)
             seq, item = self.fresh("seq"), self.fresh("item")
             sequences = gast.Tuple(elts=node.args, ctx=gast.Load())
             loops = [_for(_name(seq), sequences), _for(_name(item), _name(seq))]
             return gast.GeneratorExp(elt=_name(item), generators=loops)
-        r = node.args[1] if fn is itertools.combinations and len(node.args) == 2 else None
-        if fn is itertools.combinations and not (
+        r = node.args[1] if fn is COMBINATIONS and len(node.args) == 2 else None
+        if fn is COMBINATIONS and not (
             isinstance(r, gast.Constant) and type(r.value) is int and 1 <= r.value <= 4
         ):
             return None
@@ -356,7 +360,7 @@ def _key_taker(parsed: Parsed, bound: set[str], node: gast.Call) -> bool:
     if isinstance(f, gast.Attribute):
         return f.attr == "sort"
     return isinstance(f, gast.Name) and any(
-        f.id == n and _is_builtin(parsed, bound, n, getattr(builtins, n)) for n in ("min", "max")
+        f.id == n and _is_builtin(parsed, bound, n, BUILTINS[n]) for n in ("min", "max")
     )
 
 

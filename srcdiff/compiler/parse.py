@@ -77,10 +77,29 @@ class Parsed:
         # what compiled code was made for, which ``cache.Unit`` checks are found there
         # still before each call
         self.found: dict[tuple[str, ...], Any] | None = None
+        # the names (dotted) whose objects the parse itself read to write the code (``map``,
+        # ``itertools.product`` rewritten as generator expressions), and those objects:
+        # noted as found by each compilation, which is made for them too, and the parse is
+        # made again where one of them is another object now (see ``parse``)
+        self.read_at_parse: dict[tuple[str, ...], tuple[bool, Any]] = {}
 
     def found_afresh(self) -> None:
         """Start noting what is found anew (for a new compilation; its variants share it)."""
         self.found = {}
+        for name, *path in self.read_at_parse:
+            self.resolve_path(name, path)
+
+    def read_still(self) -> bool:
+        """Whether the names the parse read to write the code find the same objects."""
+        noting, self.found = self.found, None  # (reading them notes nothing)
+        try:
+            for (name, *path), (was_found, obj) in self.read_at_parse.items():
+                found, now = self.resolve_path(name, path)
+                if found is not was_found or now is not obj:
+                    return False
+            return True
+        finally:
+            self.found = noting
 
     def found_taken(self) -> dict[tuple[str, ...], Any]:
         """What was found since ``found_afresh``, and stop noting (nothing held strongly
@@ -339,7 +358,7 @@ def parse(fn: Any) -> Parsed:
         raise TypeError(f"srcdiff compiles Python functions, not {type(fn).__name__}")
     key = (fn.__code__, id(fn.__globals__))
     hit = _CACHE.get(key)
-    if hit is not None and hit.fn is fn:
+    if hit is not None and hit.fn is fn and hit.read_still():
         return hit
     if fn.__name__ == "<lambda>":
         tree, numbered = _lambda(fn)

@@ -404,3 +404,25 @@ def test_del_of_an_entry_of_the_callers_dict_reaches_it():
 
     with pytest.raises(sd.CompileError, match="del of a name, an attribute or a slice"):
         sd.grad(unbinds)(np.ones(2))
+
+
+def test_a_rebound_itertools_function_is_compiled_as_its_new_object():
+    """``itertools.product`` rewritten as a generator expression when the function was
+    first read: rebound later, the parse is made again, and the call runs the new object
+    (it kept computing the old one's product)."""
+    import itertools
+
+    def products(x):
+        return sum(a * b for a, b in itertools.product([x[0], x[1]], [x[2]]))
+
+    x = np.array([1.0, 2.0, 3.0])
+    grad = sd.grad(products)
+    np.testing.assert_allclose(grad(x), [3.0, 3.0, 3.0])
+    real = itertools.product
+    itertools.product = lambda *sequences: [(1.0, 1.0)]
+    try:
+        assert sd.value_and_grad(products)(x)[0] == 1.0
+        np.testing.assert_allclose(grad(x), [0.0, 0.0, 0.0])
+    finally:
+        itertools.product = real
+    np.testing.assert_allclose(grad(x), [3.0, 3.0, 3.0])
