@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import operator
 import re
 import types
 import weakref
@@ -491,7 +492,8 @@ class Inliner:
         if renames is None:
             return None
         renames[RESULT] = target  # the call's target, named once the callee's names are apart
-        body = _taken_branches([_renamed(st, renames, arguments) for st in lowered])
+        body = [_ConstantTests().visit(_renamed(st, renames, arguments)) for st in lowered]
+        body = _taken_branches(body)
         self.lines_of(body, inner, parsed, s.lineno)
         # the caller's values, each a node of its own (the call itself stays, the code
         # run when the inlined objects are no longer found: a node in both would be
@@ -603,6 +605,28 @@ class Inliner:
                 self.origins[numbers[key]] = origin
                 self.lines[numbers[key]] = origin.text
             st.lineno = numbers[key]
+
+
+class _ConstantTests(gast.NodeTransformer):
+    """A comparison of two constants, once the arguments are put in (``dim is not None``
+    of a call giving ``dim=1``), as its value: Python warns of ``1 is not None``."""
+
+    OPS = {gast.Is: operator.is_, gast.IsNot: operator.is_not, gast.Eq: operator.eq,
+           gast.NotEq: operator.ne}  # fmt: skip
+
+    def visit_Compare(self, node: gast.Compare) -> gast.expr:
+        self.generic_visit(node)
+        if (
+            len(node.ops) == 1
+            and type(node.ops[0]) in self.OPS
+            and all(
+                isinstance(e, gast.Constant) and type(e.value) in (type(None), bool, int, str)
+                for e in (node.left, *node.comparators)
+            )
+        ):
+            value = self.OPS[type(node.ops[0])](node.left.value, node.comparators[0].value)
+            return gast.copy_location(gast.Constant(value=value, kind=None), node)
+        return node
 
 
 def _taken_branches(body: list[gast.stmt]) -> list[gast.stmt]:

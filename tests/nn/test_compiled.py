@@ -2,6 +2,8 @@
 loss and gradients as the eager step (the compiler traces their source, so it must stay
 within the Python it supports)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from steps import assert_compiled_step_matches_eager
@@ -187,3 +189,18 @@ def test_a_learning_rate_written_through_param_groups_in_a_compiled_step():
     sd.differentiate(step)(x, 0.05)
     assert opt.param_groups[0]["lr"] == 0.05
     np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.05 * 2.0, rtol=1e-6)
+
+
+def test_softmax_with_a_dtype_compiles_without_warnings():
+    """``F.softmax(h, dim=1, dtype=...)`` inlined: ``dim is not None`` became ``1 is not
+    None``, which Python's compiler warns of (a SyntaxWarning at the user's line)."""
+    model = nn.Linear(3, 2)
+
+    def step(x):
+        loss = F.softmax(model(x), dim=1, dtype=sd.float64).sum()
+        loss.backward()
+        return loss.item()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SyntaxWarning)
+        assert sd.differentiate(step)(sd.ones(2, 3)) == pytest.approx(2.0)
