@@ -505,7 +505,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
 
 
 def insert_apart_checks(fn: gast.FunctionDef, sharing: Sharing, wrt: list[str]) -> None:
-    """Start ``fn`` by taking the arrays its parameters hold (``rt.given_arrays``), which
+    """Start ``fn`` by taking the arrays its parameters hold (``rt.given_objects``), which
     each update that other names follow checks its object against (``rt.check_given``):
     one array the caller gave twice (``f(x, x)``, ``f(x, [x])``, a view of it), once
     through a parameter differentiated, and updated in place, has a gradient that cannot
@@ -516,7 +516,7 @@ def insert_apart_checks(fn: gast.FunctionDef, sharing: Sharing, wrt: list[str]) 
     params = params_of(fn) if wrt else []
     values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
     flags = const(tuple(p in wrt for p in params))
-    taken = gast.Call(func=_rt("given_arrays"), args=[values, flags], keywords=[])
+    taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
     fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
 
 

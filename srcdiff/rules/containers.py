@@ -121,7 +121,7 @@ nondiff(
     "dict.keys",
     rt.mapping_keys,
     rt.check_given,
-    rt.given_arrays,
+    rt.given_objects,
     rt.check_unchanged,
     rt.check_entries,
     rt.check_field_alone,

@@ -140,26 +140,38 @@ def arrays_in(x: Any) -> list:
     return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
 
 
-def given_arrays(params: tuple, differentiated: tuple) -> tuple:
-    """The arrays the parameters of a function hold as it starts (at any depth of lists,
-    tuples and dicts), each as often as it is held, with whether its parameter is
-    differentiated: what ``check_given`` reads."""
-    return tuple((d, a) for p, d in zip(params, differentiated, strict=True) for a in arrays_in(p))
+def given_objects(params: tuple, differentiated: tuple) -> tuple:
+    """The arrays, lists and dicts the parameters of a function hold as it starts (at any
+    depth of lists, tuples and dicts, themselves too), each as often as it is held, with
+    whether its parameter is differentiated: what ``check_given`` reads."""
+    return tuple((d, o) for p, d in zip(params, differentiated, strict=True)
+                 for o in _changeable_in(p))  # fmt: skip
+
+
+def _changeable_in(x: Any) -> list:
+    """The objects an update in place may change that ``x`` holds, ``x`` too: lists,
+    dicts and arrays, at any depth (tuples are gone through)."""
+    if isinstance(x, (list, tuple)):
+        inner = [o for e in x for o in _changeable_in(e)]
+        return inner if isinstance(x, tuple) else [x, *inner]
+    if isinstance(x, dict):
+        return [x, *(o for e in x.values() for o in _changeable_in(e))]
+    return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
 
 
 def check_given(given: tuple, old: Any, names: str = "") -> None:
     """Before an in-place update of ``old`` that other names follow: refused where
-    ``old`` is an array the caller gave through two arguments or entries (``given``, see
-    ``given_arrays``: held twice, or sharing memory with another), one of them
-    differentiated, whose gradient cannot be told apart between them; differentiating
-    one would give it to that one alone."""
-    if not given or not _mutable(old) or not hasattr(old, "shape"):
+    ``old`` is an array, a list or a dict the caller gave through two arguments or entries
+    (``given``, see ``given_objects``: held twice, or an array sharing memory with
+    another), one of them differentiated, whose gradient cannot be told apart between
+    them; differentiating one would give it to that one alone."""
+    if not given or not _mutable(old):
         return
-    held = [d for d, a in given if a is old or _shares(a, old)]
+    held = [d for d, o in given if o is old or _shares(o, old)]
     if len(held) > 1 and any(held):
         written, *followers = names.split(",")
         raise refuse(
-            f"`{written}` is an array the caller gave as two arguments (or entries: "
+            f"`{written}` is an object the caller gave as two arguments (or entries: "
             f"`{', '.join(followers)}` may hold it too), which the function updates in place: "
             "its gradient cannot be told apart between the two",
             "pass a copy as one of the two (x.copy())",
