@@ -414,6 +414,13 @@ class Unwrapper:
             return
         if isinstance(value, gast.BinOp):
             value.left, value.right = fix(value.left), fix(value.right)
+            if isinstance(value.op, gast.MatMult) and not self.p.srcdiffs_own(line):
+                # PyTorch promotes neither operand of a product (NumPy would)
+                check = gast.Call(func=array_version("same_dtypes"),
+                                  args=[value.left, value.right], keywords=[])  # fmt: skip
+                checked = gast.Expr(value=check)
+                checked.lineno = line
+                out.append(checked)
         elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
             if s.targets[0].id not in self.returned:  # what fn returns keeps its Tensors
                 if isinstance(value, gast.Dict):

@@ -415,8 +415,8 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
 def same_dtypes(a: Any, b: Any) -> None:
     """PyTorch's error for a matrix product of two dtypes (it promotes neither): ``a`` and
     ``b`` are arrays or Tensors."""
-    da, db = (str(getattr(v, "_data", v).dtype) for v in (a, b))
-    if da != db:
+    da, db = (str(getattr(getattr(v, "_data", v), "dtype", "")) for v in (a, b))
+    if da != db and da and db:
         raise RuntimeError(
             "expected m1 and m2 to have the same dtype, but got: "
             f"{C_TYPES.get(da, da)} != {C_TYPES.get(db, db)}"
@@ -708,6 +708,10 @@ def bmm(x: Any, other: Any) -> Any:
     if x.ndim != 3 or other.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor, and batch2 too (got {x.ndim}D, "
                            f"{other.ndim}D)")  # fmt: skip
+    if x.dtype != other.dtype:  # (PyTorch promotes neither)
+        names = {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long"}
+        raise RuntimeError(f"expected scalar type {names.get(str(x.dtype), x.dtype)} but found "
+                           f"{names.get(str(other.dtype), other.dtype)}")  # fmt: skip
     if other.shape[:2] != (x.shape[0], x.shape[2]):
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: "

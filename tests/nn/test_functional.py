@@ -408,3 +408,20 @@ def test_a_product_of_two_dtypes_is_pytorchs_error():
 
     with pytest.raises(RuntimeError, match=message):
         sd.differentiate(step)(x)
+
+
+def test_a_compiled_product_operator_of_two_dtypes_is_pytorchs_error():
+    """``x @ w`` in a compiled step ran with NumPy's promotion (float64), where PyTorch
+    refuses it; ``bmm`` eagerly too."""
+    w = sd.ones(2, 2, requires_grad=True)
+
+    def step(w, x):
+        loss = (x @ w).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(RuntimeError, match="same dtype, but got: double != float"):
+        sd.differentiate(step)(w, sd.ones(2, 2, dtype=sd.float64))
+    assert sd.differentiate(step)(w, sd.ones(2, 2)) == 8.0
+    with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
+        sd.bmm(sd.ones(1, 2, 2, dtype=sd.float64), sd.ones(1, 2, 2))
