@@ -575,6 +575,8 @@ class Tensor:
         With ``create_graph``, each ``.grad`` is itself differentiable (see
         ``autograd.grad``).
         """
+        if self._view_of is not None:  # (an entry view: its graph as it stands now)
+            self._regraph_entries()
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:

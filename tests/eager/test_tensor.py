@@ -518,3 +518,16 @@ def test_an_in_place_change_of_an_entry_view_keeps_its_shape():
     with pytest.raises(RuntimeError, match=r"output with shape \[1, 3\] doesn't match"):
         view = h[0]
         view += sd.ones(2, 3)
+
+
+def test_backward_of_an_entry_view_taken_before_a_change_of_its_tensor():
+    """``v = h[1, 2]; h.mul_(3.0); v.backward()``: the view's graph is taken again, as
+    PyTorch regenerates it (it was refused)."""
+    w = sd.tensor([[0.5, -0.2, 1.0], [0.3, 0.8, -1.5]], requires_grad=True)
+    h = w * 1.0
+    v = h[1, 2]
+    e = h[0][1]
+    h.mul_(3.0)
+    v.backward(retain_graph=True)
+    e.backward()
+    assert w.grad.tolist() == [[0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]
