@@ -208,7 +208,8 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
         "memory (a view made by slicing, reshape, ravel, .T, transpose, ...) and is "
         "read later",
         f"srcdiff cannot follow a write through a view: write into `{held}` itself, "
-        f"or make `{written}` a copy first ({written} = {written}.copy())",
+        f"or make `{written}` a copy first ({written} = {written}.copy(), or "
+        f"{written}.clone() for a Tensor)",
     )
 
 
