@@ -165,6 +165,50 @@ def matmul(x: Any, y: Any) -> Tensor:
 mm = matmul
 
 
+def dot(x: Tensor, y: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors (PyTorch's error for others)."""
+    if _t(x).ndim != 1 or _t(y).ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {_t(x).ndim}D and {_t(y).ndim}D tensors")
+    return _t(x) @ y
+
+
+def mv(mat: Tensor, vec: Tensor) -> Tensor:
+    """A 2-D tensor times a 1-D one."""
+    if _t(mat).ndim != 2 or _t(vec).ndim != 1:
+        raise RuntimeError(
+            f"vector + matrix @ vector expected, got 1, {_t(mat).ndim}, {_t(vec).ndim}"
+        )
+    return _t(mat) @ vec
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1
+          ) -> Tensor:  # fmt: skip
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    product = _t(mat1) @ mat2
+    product = product if alpha == 1 else product * alpha
+    return product + (input if beta == 1 else input * beta)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """``np.einsum``'s contraction of 1 to 4 tensors (given one by one, or as one list)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if len(operands) == 1:  # (one by one: compiled Tensor code passes no *operands on)
+        return np.einsum(equation, operands[0])
+    if len(operands) == 2:
+        return np.einsum(equation, operands[0], operands[1])
+    if len(operands) == 3:
+        return np.einsum(equation, operands[0], operands[1], operands[2])
+    if len(operands) == 4:
+        return np.einsum(equation, operands[0], operands[1], operands[2], operands[3])
+    raise ValueError(f"srcdiff's einsum takes 1 to 4 operands, not {len(operands)}")
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The 2-norm of all entries, or along ``dim``."""
+    return _t(input).norm(p, dim, keepdim)
+
+
 def bmm(x: Tensor, y: Tensor) -> Tensor:
     return _t(x).bmm(y)
 

@@ -834,6 +834,15 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             x.scatter_add(1, index, x[:, :3] * 2.0) + torch.scatter_add(x, 0, index % 4, x[:, 1:4])
         ),
         "flip-dims-apart": lambda x: x.flip(0, 1) + x.flip(1),
+        "products": lambda x: (
+            torch.dot(x[0], x[1]),
+            torch.mv(x, x[0]),
+            torch.addmm(x[:2, :2], x[:2], x[2:].T, beta=0.5, alpha=2.0),
+            torch.einsum("ij,kj->ik", x[:2], x[2:]),
+            torch.einsum("ij,j->i", [x, x[0]]),
+            torch.norm(x),
+            torch.norm(x, dim=1),
+        ),
         "split-keyword": lambda x: (
             *x.split(split_size=2, dim=1),
             *torch.split(x, split_size_or_sections=[3, 1]),
