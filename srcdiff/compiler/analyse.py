@@ -491,6 +491,12 @@ class Analyser:
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr
+            if self.on_tensors and attr == "backward" and self.is_active(owner):
+                return self.fail(  # (a statement of its own is an operation: see classify)
+                    stmt,
+                    "backward() used as a value (`_ = loss.backward()`, or inside an expression)",
+                    "call loss.backward() as a statement of its own (it returns None)",
+                )
             if self.on_tensors and attr in STRING_METHODS and self.is_active(owner):
                 op = Op(Kind.PASSIVE, operands=[owner])  # a parameter's name: no gradient,
                 op.receiver, op.receiver_tensor = attr, True  # else refused (rt.receiver)

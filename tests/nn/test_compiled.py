@@ -204,3 +204,16 @@ def test_softmax_with_a_dtype_compiles_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SyntaxWarning)
         assert sd.differentiate(step)(sd.ones(2, 3)) == pytest.approx(2.0)
+
+
+def test_backward_kept_as_a_value_is_refused_clearly():
+    """``_ = loss.backward()`` was refused as an array method without a rule."""
+    layer = nn.Linear(3, 1)
+
+    def step(x):
+        loss = layer(x).sum()
+        _ = loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match=r"backward\(\) used as a value"):
+        sd.differentiate(step)(sd.ones(2, 3))
