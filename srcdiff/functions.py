@@ -78,11 +78,15 @@ def log_softmax(x: Any, dim: int) -> Tensor:
     return _t(x).log_softmax(dim)
 
 
-def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def sum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        return _t(x).sum(dim, keepdim, dtype=dtype)
     return _t(x).sum(dim, keepdim)
 
 
-def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def mean(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        return _t(x).mean(dim, keepdim, dtype=dtype)
     return _t(x).mean(dim, keepdim)
 
 

@@ -975,12 +975,20 @@ class Tensor:
 
     # ---- reductions ----------------------------------------------------------------------
 
-    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The sum over ``dim`` (every dim without one), of the entries cast to ``dtype``
+        first where given."""
+        if dtype is not None:
+            return self.to(dtype).sum(dim, keepdim)
         name = "SumBackward0" if dim is None else "SumBackward1"
         dim = rt.tensor_methods.reduction_dim(self._data, dim)
         return apply_op("ndarray.sum", (self,), _axis_kwargs(dim, keepdim), name=name)
 
-    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The mean over ``dim`` (every dim without one), of the entries cast to ``dtype``
+        first where given."""
+        if dtype is not None:
+            return self.to(dtype).mean(dim, keepdim)
         if not self.is_floating_point():
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "

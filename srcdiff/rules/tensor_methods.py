@@ -9,15 +9,16 @@ from .registry import alias, jvp, keywords, linear, nondiff, sequence_result, vj
 
 
 @vjp(tm.sum)
-def tensor_sum(g, ans, x, dim=None, keepdim=False):
-    """``dim`` read as ``tm.sum`` reads it (``()``: every dim, as in PyTorch)."""
-    return rt.unreduce(g, x, rt.tensor_methods.axis(dim), keepdim), None, None
+def tensor_sum(g, ans, x, dim=None, keepdim=False, dtype=None):
+    """``dim`` read as ``tm.sum`` reads it (``()``: every dim, as in PyTorch); with a
+    ``dtype``, the gradient in it, which the caller takes back to ``x``'s."""
+    return rt.unreduce(g, x, rt.tensor_methods.axis(dim), keepdim), None, None, None
 
 
 @vjp(tm.mean)
-def tensor_mean(g, ans, x, dim=None, keepdim=False):
+def tensor_mean(g, ans, x, dim=None, keepdim=False, dtype=None):
     axis = rt.tensor_methods.axis(dim)
-    return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, axis, keepdim), None, None
+    return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, axis, keepdim), None, None, None
 
 
 @vjp(tm.max, tm.min)

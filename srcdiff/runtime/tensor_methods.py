@@ -46,7 +46,12 @@ def reduction_dim(x: Any, dim: Any) -> Any:
     return None
 
 
-def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+def sum(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """``x.sum(dim, keepdim, dtype=...)``: ``dtype`` casts ``x`` first, as PyTorch's."""
+    if dtype is not None:
+        if not is_array(x):
+            return x.sum(dim, keepdim, dtype=dtype)
+        x = x.astype(_numpy_dtype(dtype), copy=False)
     dim = reduction_dim(x, dim)
     if type(x) is np.ndarray:  # (the reduction ndarray.sum calls: the same bits, sooner)
         return _add_reduce(x, axis(dim), None, None, keepdim)
@@ -55,7 +60,12 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return x.sum(axis=axis(dim), keepdims=keepdim)
 
 
-def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+def mean(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """``x.mean(dim, keepdim, dtype=...)``: ``dtype`` casts ``x`` first, as PyTorch's."""
+    if dtype is not None:
+        if not is_array(x):
+            return x.mean(dim, keepdim, dtype=dtype)
+        x = x.astype(_numpy_dtype(dtype), copy=False)
     dim = reduction_dim(x, dim)
     if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES and x.ndim:  # (ndarray.mean's own
         return float_mean(x, axis(dim), keepdim)  # steps: the same bits, sooner)

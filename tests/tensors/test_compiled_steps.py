@@ -1844,3 +1844,22 @@ def test_a_range_counter_indexes_without_unwrapping_or_a_check():
     assert grads[0] == grads[1]
     source = sd.source(step)
     assert "rt.unwrap(t," not in source and "rt.tensor_methods.index(t" not in source
+
+
+def test_sum_and_mean_take_a_dtype_eagerly_and_compiled():
+    """``x.sum(dim, dtype=...)``, ``x.mean(dim, dtype=...)`` and ``sd.sum(x, dtype=...)``
+    cast the entries first, as PyTorch's (values and gradients of PyTorch 2.13)."""
+
+    def step(x):
+        out = (x.sum(dim=0, dtype=sd.float64) ** 2).sum() + x.mean(1, dtype=sd.float64).sum()
+        out = out + sd.sum(x, dtype=sd.float64)
+        out.backward()
+        return out.item(), x.sum(dtype=sd.float64).dtype
+
+    want = [[5.3333335, -0.6666666, 4.3333335]] * 2
+    for run in (step, sd.differentiate(step)):
+        x = sd.tensor([[0.5, -1.25, 2.0], [1.5, 0.25, -0.5]], requires_grad=True)
+        value, dtype = run(x)
+        assert value == pytest.approx(10.583333333333334) and dtype == sd.float64
+        assert x.grad.dtype == sd.float32
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
