@@ -1329,6 +1329,12 @@ class Tensor:
         array = rt.tensor_methods.new_full(self._data, size, _scalar(fill_value), dtype=dtype)
         return self._new(array, device, requires_grad)
 
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """A copy of ``data`` in this tensor's dtype (or ``dtype``) and device, detached."""
+        array = rt.tensor_methods.new_tensor(self._data, _unwrap_nested(data), dtype=dtype)
+        return self._new(array, device, requires_grad)
+
     def _new(self, array: Any, device: Any, requires_grad: bool) -> Tensor:
         """A new tensor of ``array`` (made in its dtype), on ``device`` where given."""
         out = Tensor._make(array)

@@ -552,6 +552,7 @@ def tensor_round_jvp(ans, x, decimals=0, *, dx):
 
 nondiff("a boolean", tm.isnan, tm.isinf, tm.isfinite)
 nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
+nondiff("a copy of data, detached (as PyTorch's new_tensor)", tm.new_tensor)
 
 
 nondiff(

@@ -1223,6 +1223,12 @@ def new_full(x: Any, size: Any, fill_value: Any, dtype: Any = None) -> Any:
     return array_module(x).full(shape_of((size,)), fill_value, dtype=_numpy_dtype(dtype) or x.dtype)
 
 
+def new_tensor(x: Any, data: Any, dtype: Any = None) -> Any:
+    """``x.new_tensor(data)``: a copy of ``data`` (numbers, arrays, nested lists of them)
+    in ``x``'s dtype (or ``dtype``), carrying no gradient, as PyTorch's."""
+    return array_module(x).array(data, dtype=_numpy_dtype(dtype) or x.dtype)
+
+
 def shape_of(size: tuple) -> tuple:
     """A size given as numbers (``f(2, 3)``) or as one tuple, list or Size (``f((2, 3))``),
     as a tuple of ints."""
@@ -1247,6 +1253,7 @@ METHODS = {
         "numpy cpu size numel dim add sub mul div matmul mm dot softmax log_softmax masked_fill "
         "argmax argmin is_floating_point var std item square reciprocal log1p expm1 sign "
         "contiguous norm expand split chunk tril triu bmm gather new_zeros new_ones new_full "
+        "new_tensor "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
         "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
         "scatter scatter_add requires_grad_"

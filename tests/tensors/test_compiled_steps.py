@@ -1863,3 +1863,20 @@ def test_sum_and_mean_take_a_dtype_eagerly_and_compiled():
         assert value == pytest.approx(10.583333333333334) and dtype == sd.float64
         assert x.grad.dtype == sd.float32
         np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+def test_new_tensor_copies_data_detached_eagerly_and_compiled():
+    """``x.new_tensor(data)``: data in x's dtype, carrying no gradient, as PyTorch's."""
+    w = sd.nn.Parameter(sd.ones(2))
+
+    def step(x):
+        c = x.new_tensor([2.0, 3.0])
+        loss = (w * x * c).sum()
+        loss.backward()
+        return loss.item()
+
+    for run in (step, sd.differentiate(step)):
+        w.grad = None
+        assert run(sd.ones(2)) == 5.0 and w.grad.tolist() == [2.0, 3.0]
+    made = sd.ones(2, dtype=sd.float64).new_tensor(3, dtype=sd.float32)
+    assert made.dtype == sd.float32 and made.item() == 3.0 and not made.requires_grad
