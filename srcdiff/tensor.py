@@ -1365,16 +1365,17 @@ class Tensor:
         """Take this entry view's graph again where a recorded in-place change of the
         tensor it views (or of another view of it) came after it was taken: its values
         are the new ones, its graph must be too."""
-        version = self._version
-        if version.regraphed <= self._taken_at:
-            return
-        again = self._current_entries()
+        if self._version.regraphed > self._taken_at:
+            self._take_graph(self._current_entries())
+
+    def _take_graph(self, again: Tensor) -> None:
+        """Give this entry view the graph of ``again``, the same entries taken now."""
         if again._node is not None:
             autograd.rebind(self, again._node)
-        else:
+        else:  # the entries depend on nothing that requires grad
             self._node = None
         self._requires_grad = again._requires_grad
-        self._taken_at = version.value
+        self._taken_at = self._version.value
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if isinstance(value, Tensor) and value._written_back is not None:
@@ -1468,12 +1469,7 @@ class Tensor:
         result = compute(autograd.snapshot(self._current_entries()))
         self._check_output(result._data)
         parent[key] = result  # (the view's memory is written too)
-        again = parent[key]
-        if again._node is not None:
-            autograd.rebind(self, again._node)
-        else:  # the new entries depend on nothing that requires grad
-            self._node, self._requires_grad = None, False
-        self._taken_at = self._version.value
+        self._take_graph(parent[key])
         self._written_back = (parent, key, parent._version.value)
         return self
 

@@ -236,6 +236,12 @@ class _Builtins(gast.NodeTransformer):
         """``itertools.chain(a, b)``, ``product(a, b)`` and ``combinations(xs, r)`` (``r``
         a number written out, up to 4) as the generator expressions they are, lazy as
         Python's; their sequences taken as tuples once, first, as Python takes them."""
+        if not isinstance(node.func, (gast.Name, gast.Attribute)) or _called(node) not in (
+            "chain",
+            "product",
+            "combinations",
+        ):  # (only these names are read: what the parse reads, it is made again for)
+            return None
         fn = self.resolved(node.func)
         if fn not in (CHAIN, PRODUCT, COMBINATIONS):
             return None

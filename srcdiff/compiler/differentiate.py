@@ -890,7 +890,7 @@ def targets_of(items: list[Item]) -> set[str]:
     for item in items:
         if item.kind == "stmt":
             op = facts(item.stmt).op
-            if op.kind in (Kind.RETURN, Kind.BACKWARD) or isinstance(item.stmt, gast.Return):
+            if op.kind in (Kind.RETURN, Kind.BACKWARD):
                 found.add(SEEDED)
             elif op.target is not None:
                 found.add(op.target)

@@ -107,10 +107,11 @@ class Sharing:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
         self.updated_params: tuple[str, ...] = ()  # see caller_updates
-        # the name holding the arrays the parameters hold as the function starts, which
-        # each update followed checks its object against (``insert_apart_checks``); None
-        # where no update is followed
+        # the name holding the objects the parameters hold as the function starts, which
+        # each update of one the caller may hold checks its object against (see
+        # ``insert_follows``); None where no update is so checked
         self.given: str | None = None
+        self.checked_given = False  # an update checks it: the function takes them first
         self.updated_by_name: tuple[str, ...] = ()  # of those, updated through their name
         self.p = parsed
         self.locals = local_names(fn)
@@ -466,17 +467,27 @@ class Liveness:
 
 def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
                    arrays: frozenset[str] = frozenset(), returns: tuple[str, ...] = (),
-                   numbers: frozenset[str] = frozenset()) -> Sharing:  # fmt: skip
+                   numbers: frozenset[str] = frozenset(), wrt: tuple[str, ...] = ()
+                   ) -> Sharing:  # fmt: skip
     """Make every name that may share an updated object, and is read after the update,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
     parameters known to hold arrays (not lists); ``returns``: those whose final objects
     the function returns to its caller (``rt.returning``); ``numbers``: those given
-    Python numbers."""
+    Python numbers.
+
+    With parameters differentiated (``wrt``), the function starts by taking the objects
+    its parameters hold (``rt.given_objects``), and each followed update of an object the
+    caller may hold checks it against them (``rt.check_given``): one array, list or dict
+    the caller gave twice, once through a parameter differentiated, and updated in place,
+    has a gradient that cannot be told apart between the two names (compiled code would
+    give it to one of them alone)."""
     numbers = number_names(fn, parsed, numbers)
     for s in walk_statements(fn.body):  # ``n += 1`` of a number makes a new one
         if facts(s).inplace and isinstance(s.targets[0], gast.Name) and s.targets[0].id in numbers:
             mark(s, inplace=False)
     sharing = Sharing(parsed, fn, arrays)
+    if wrt:
+        sharing.given = names.fresh("given")
     refuse_finally_updates(parsed, fn)
     entry_updates(fn, sharing)
     params = set(params_of(fn))  # the caller's objects: seen by it after the call
@@ -487,6 +498,12 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     shown = _shown_names(fn)
     fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
     fn.body = _check_lengths(fn.body, {})
+    if sharing.checked_given:
+        params = params_of(fn)
+        values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
+        flags = const(tuple(p in wrt for p in params))
+        taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
+        fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
     sharing.updated_params = caller_updates(fn)
     sharing.updated_by_name = caller_updates(fn, follows=False)
     # the final objects of these go to the caller: a list's or dict's written back into
@@ -502,22 +519,6 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             f"give the new object another name, or update `{n}` only after it",
         )
     return sharing
-
-
-def insert_apart_checks(fn: gast.FunctionDef, sharing: Sharing, wrt: list[str]) -> None:
-    """Start ``fn`` by taking the arrays its parameters hold (``rt.given_objects``), which
-    each update that other names follow checks its object against (``rt.check_given``):
-    one array the caller gave twice (``f(x, x)``, ``f(x, [x])``, a view of it), once
-    through a parameter differentiated, and updated in place, has a gradient that cannot
-    be told apart between the two names: compiled code would give it to one of them
-    alone. Nothing is taken where nothing is differentiated (the checks then pass)."""
-    if sharing.given is None:
-        return
-    params = params_of(fn) if wrt else []
-    values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
-    flags = const(tuple(p in wrt for p in params))
-    taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
-    fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
 
 
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
@@ -814,12 +815,13 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             continue
         old = names.fresh(f"{written}_old")
         out.append(_at(assign(old, name(written)), s.lineno))
-        if sharing.given is None:
-            sharing.given = names.fresh("given")
-        label = const(f"{shown.get(written, written)},{','.join(shown.get(m, m) for m in others)}")
-        check = gast.Call(func=_rt("check_given"), args=[name(sharing.given), name(old), label],
-                          keywords=[])  # fmt: skip
-        out.append(_at(gast.Expr(value=check), s.lineno))
+        if sharing.given is not None and sharing.callers(written):
+            shown_names = ",".join(shown.get(n, n) for n in (written, *others))
+            check = gast.Call(func=_rt("check_given"),
+                              args=[name(sharing.given), name(old), const(shown_names)],
+                              keywords=[])  # fmt: skip
+            out.append(_at(gast.Expr(value=check), s.lineno))
+            sharing.checked_given = True
         out.append(s)
         holder, kept = facts(s).entry_of, sharing.built | sharing.sequences
         if facts(s).entry_update and not facts(s).drop and holder not in kept:

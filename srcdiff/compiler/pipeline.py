@@ -37,7 +37,7 @@ from .finite import insert_checks
 from .inline import inline_calls
 from .ir import Analysis, Dialect, facts, mark
 from .kinks import kink_primal
-from .mutation import insert_apart_checks, insert_follows
+from .mutation import insert_follows
 from .normalize import RESERVED, Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
@@ -115,10 +115,10 @@ def front_end(
         insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
-    mark(tree, sharing=insert_follows(parsed, tree, names, arrays, returns, numbers))
-    stages.shown("sharing", tree)
     wrt = [p for p in params_of(tree) if p in active]
-    insert_apart_checks(tree, facts(tree).sharing, wrt)
+    sharing = insert_follows(parsed, tree, names, arrays, returns, numbers, tuple(wrt))
+    mark(tree, sharing=sharing)
+    stages.shown("sharing", tree)
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
     analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain)
     stages.shown("analyse", tree)

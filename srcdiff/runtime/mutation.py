@@ -133,11 +133,7 @@ class _RebuiltTangents(_Rebuilt):
 
 def arrays_in(x: Any) -> list:
     """The arrays a list, tuple or dict holds, at any depth (``x`` itself if one)."""
-    if isinstance(x, (list, tuple)):
-        return [a for e in x for a in arrays_in(e)]
-    if isinstance(x, dict):
-        return [a for e in x.values() for a in arrays_in(e)]
-    return [x] if hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x) else []
+    return [o for o in _changeable_in(x) if not isinstance(o, (list, dict))]
 
 
 def given_objects(params: tuple, differentiated: tuple) -> tuple:
@@ -468,8 +464,6 @@ def write_entry(x: Any, idx: Any, v: Any) -> Any:
     (``opt.param_groups[0]["lr"] = lr``): made in a list or dict itself, as Python makes
     it (see ``write_through``). An array there is refused: compiled code gives it a new
     value, which the attribute holding it would not see."""
-    if isinstance(x, (list, dict)) and _entry_is(x, idx, v):
-        return x  # (an entry written back: the object written into is the one there)
     if not isinstance(x, (list, dict)):
         raise refuse(
             "item assignment through an attribute (b.T[0] = v, self.w[0] = v) of an array "
@@ -477,6 +471,8 @@ def write_entry(x: Any, idx: Any, v: Any) -> Any:
             "srcdiff gives the array a new value, which the attribute cannot take back: "
             "build the new array in a local name",
         )
+    if _entry_is(x, idx, v):
+        return x  # (an entry written back: the object written into is the one there)
     return write_through(x, idx, v)
 
 
