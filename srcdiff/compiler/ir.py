@@ -194,6 +194,9 @@ class Facts:
     # a number written into a list's or dict's entry reached through an attribute
     # (``opt.param_groups[0]["lr"] = lr``): made in that object (``rt.write_entry``)
     through_attribute: bool = False
+    # snapshots: a write without gradient into an array a global may hold, made in that
+    # object as Python makes it (``rt.write_into``, ``rt.update_into``), in NumPy-style code
+    in_object: bool = False
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
     iterates: Iterated | None = None  # normalize: a ``for`` loop's sequences
     drop: bool = False  # a copy whose value the write after it takes directly

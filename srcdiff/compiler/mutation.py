@@ -499,11 +499,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
     fn.body = _check_lengths(fn.body, {})
     if sharing.checked_given:
-        params = params_of(fn)
-        values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
-        flags = const(tuple(p in wrt for p in params))
-        taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
-        fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
+        take_given(fn, sharing, wrt)
     sharing.updated_params = caller_updates(fn)
     sharing.updated_by_name = caller_updates(fn, follows=False)
     # the final objects of these go to the caller: a list's or dict's written back into
@@ -519,6 +515,16 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             f"give the new object another name, or update `{n}` only after it",
         )
     return sharing
+
+
+def take_given(fn: gast.FunctionDef, sharing: Sharing, wrt: tuple[str, ...]) -> None:
+    """Start ``fn`` by taking the objects its parameters hold (``rt.given_objects``), which
+    the checks of updates read (``sharing.given``)."""
+    params = params_of(fn)
+    values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
+    flags = const(tuple(p in wrt for p in params))
+    taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
+    fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
 
 
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)

@@ -1,7 +1,7 @@
 """The compiler's stages, run in order: the one place that runs them.
 
     front end   parse -> normalize -> inline, lower Tensors (Tensor code only) -> sharing
-                -> analyse
+                -> snapshots (NumPy-style code) -> analyse
     primal      trace                 (the traced primal; a path's or a kink-checking one)
     reverse     differentiate -> optimize -> check finite (when asked)
     forward     tangent -> optimize
@@ -41,6 +41,7 @@ from .mutation import insert_follows
 from .normalize import RESERVED, Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
+from .snapshots import snapshot_outside_reads
 from .tangent import flag_tangents, tangent
 from .trace import PathPrimal, PrimalBuilder, primal
 from .unwrap import insert_unwraps
@@ -119,6 +120,9 @@ def front_end(
     sharing = insert_follows(parsed, tree, names, arrays, returns, numbers, tuple(wrt))
     mark(tree, sharing=sharing)
     stages.shown("sharing", tree)
+    if wrt and dialect is Dialect.ARRAYS:
+        snapshot_outside_reads(parsed, tree, names, sharing, tuple(wrt))
+        stages.shown("snapshots", tree)  # (after sharing: it reads its facts)
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
     analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain)
     stages.shown("analyse", tree)

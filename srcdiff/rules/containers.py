@@ -111,6 +111,15 @@ def follow_detached(g, ans, m, old, new, names=""):
     return g, None, None, None
 
 
+@vjp(rt.snapshot)
+def snapshot(g, ans, x):
+    """A copy taken where the array may change before the adjoint reads it."""
+    return g
+
+
+linear((0,), rt.snapshot)
+
+
 @jvp(rt.follow_detached)
 def follow_detached_jvp(ans, m, old, new, names="", *, dm, dold, dnew):
     return dm, None, None
@@ -123,9 +132,11 @@ nondiff(
     rt.check_given,
     rt.given_objects,
     rt.check_unchanged,
+    rt.update_into,  # (of a value without gradient alone: see analyse)
     rt.check_entries,
     rt.check_field_alone,
     rt.check_length,
+    rt.check_not_given,
     rt.write_back,
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)

@@ -174,6 +174,18 @@ def check_given(given: tuple, old: Any, names: str = "") -> None:
         )
 
 
+def check_not_given(given: tuple, old: Any, shown: str = "") -> None:
+    """Before an update made in an object a global holds (``rt.write_into``,
+    ``rt.update_into``): refused where the caller also gave that object as an argument,
+    whose array compiled code never writes into, and whose values its adjoint reads."""
+    if _mutable(old) and any(o is old or _shares(o, old) for _, o in given):
+        raise refuse(
+            f"`{shown}` is an object a global holds, which the caller also gave as an "
+            "argument, updated in place: compiled code never writes into an argument",
+            "pass a copy as the argument (x.copy()), or update a local copy",
+        )
+
+
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
     ``m`` is that very object, a container with such entries replaced (at any depth)
@@ -459,6 +471,40 @@ def write_through(x: Any, idx: Any, v: Any) -> Any:
     return x
 
 
+def write_into(x: Any, idx: Any, v: Any) -> Any:
+    """``x[idx] = v`` without gradient, where a global may hold ``x``'s object, in NumPy-
+    style code: made in that object, as Python makes it, so that the global sees it (the
+    reads an adjoint makes of it before took copies: see ``compiler/snapshots``)."""
+    if _is_array(x):
+        x[idx] = v
+        return x
+    return write_through(x, idx, v)
+
+
+def update_into(x: Any, new: Any) -> Any:
+    """``x += v`` (``x = x + v``, ``new``) without gradient, where a global may hold
+    ``x``'s object: its new value made in that object, as Python's in-place operator
+    makes it (NumPy's casting rule included), so that the global sees it."""
+    if _is_array(x):
+        module = sys.modules[type(x).__module__.split(".")[0]]
+        module.copyto(x, new, casting="same_kind")
+        return x
+    if isinstance(x, list):
+        x[:] = new
+        return x
+    if isinstance(x, (dict, set)):
+        x.clear()
+        x.update(new)
+        return x
+    return new
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or (
+        hasattr(x, "__array_namespace__") and not isinstance(x, np.generic)
+    )
+
+
 def write_entry(x: Any, idx: Any, v: Any) -> Any:
     """``x[idx] = v`` of a number ``v`` where ``x`` is reached through an attribute
     (``opt.param_groups[0]["lr"] = lr``): made in a list or dict itself, as Python makes
@@ -509,6 +555,15 @@ def _plain(v: Any) -> bool:
     if isinstance(v, tuple):
         return all(map(_plain, v))
     return v is None or isinstance(v, (bool, int, float, complex, str))
+
+
+def snapshot(x: Any) -> Any:
+    """A copy of an array from outside the function, read where something may change it
+    in place before the adjoint reads it (see ``compiler/snapshots``); anything else as
+    it is."""
+    if _is_array(x):
+        return x.copy()
+    return x
 
 
 def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:

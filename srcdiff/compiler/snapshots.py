@@ -1,0 +1,299 @@
+"""Stage 2c: arrays from outside the function, read before something may change them.
+
+The adjoint runs after the primal has returned, and reads the arrays a global, a closure
+or an object from outside holds as they are *then*: its own values are new objects that
+nothing changes (see ``mutation``), but another object's array may have been changed in
+place since the primal read it (``GY.fill(0)``, ``G["y"][:] = v``, ``np.copyto(GY, v)``,
+``helper()`` writing into a global). The derivative would use the new values::
+
+    t = np.sum(x * GY)      # d t / d x is GY as it is here
+    GY.fill(5.0)            # ... and the adjoint would read it as it is here
+
+So where such an array is read and something that may change an array of the outside
+in place runs later (or in a later step of the same loop), the read takes a copy made
+there (``rt.snapshot``, the identity to differentiate)::
+
+    GY_1 = rt.snapshot(GY)
+    t = np.sum(x * GY_1)
+
+Functions that change no array of the outside (nearly all) are left as they are.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import types
+import weakref
+from typing import Any
+
+import gast
+import numpy as np
+
+from ..rules import registry
+from .ir import facts, mark
+from .mutation import Sharing, is_update, take_given
+from .normalize import (
+    Names,
+    assign,
+    blocks,
+    const,
+    local_names,
+    name,
+    params_of,
+    rt_helper,
+    walk,
+    walk_statements,
+)
+from .parse import Parsed, parse
+
+# Array methods and NumPy functions that change an argument in place.
+ARRAY_MUTATORS = frozenset({
+    "fill", "sort", "partition", "put", "itemset", "resize", "setfield", "byteswap",
+    "setflags", "shuffle", "copyto", "place", "putmask", "fill_diagonal", "at",
+})  # fmt: skip
+# Methods of lists, dicts and sets: they change the container, never an array.
+CONTAINER_MUTATORS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
+    "add", "discard", "popitem",
+})  # fmt: skip
+# Modules whose functions change no argument in place (NumPy's own are looked up).
+PURE_MODULES = frozenset({"builtins", "math", "cmath", "operator", "itertools", "functools"})
+
+
+def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
+                           sharing: Sharing, wrt: tuple[str, ...]) -> None:  # fmt: skip
+    """Make each update of an object a global may hold be made in that object, and each
+    read of an array from outside that something may change in place before the adjoint
+    runs take a copy (in ``fn``'s body, in place); see the module's doc."""
+    checked = False
+    for s in list(walk_statements(fn.body)):
+        written = is_update(s)
+        if written is not None and sharing.outside(written):
+            _made_in_object(s, fn, sharing.given, written)
+            checked = sharing.given is not None
+    if checked and not sharing.checked_given:
+        take_given(fn, sharing, wrt)
+        sharing.checked_given = True
+    changers = _Changers(parsed, sharing)
+    order = list(_simple_statements(fn.body, ()))
+    changes = [(i, loops) for i, (s, loops) in enumerate(order) if changers.may_change(s)]
+    if not changes:
+        return
+    last = max(i for i, _ in changes)
+    changing_loops = {id(loop) for _, loops in changes for loop in loops}
+    for i, (s, loops) in enumerate(order):
+        if (i < last or any(id(loop) in changing_loops for loop in loops)) and not any(
+            i == j for j, _ in changes
+        ):
+            _snapshot_reads(s, fn, names, changers)
+
+
+def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, written: str
+                    ) -> None:  # fmt: skip
+    """Make an update of an object a global may hold in that object, as Python does
+    (``g = GY; g[0] = 1.0``, ``y = G["y"]; y += 1``): compiled code would give the name a
+    new value, which the global would not see. It first checks that the object is not
+    also an argument's (``rt.check_not_given``), whose arrays compiled code never changes."""
+    mark(s, in_object=True)
+    if isinstance(s.targets[0], gast.Name):  # ``y = t`` of ``y += v``: t into y's object
+        s.value = gast.Call(func=_rt("update_into"), args=[name(written), s.value], keywords=[])
+    if given is not None:
+        args = [name(given), name(written), const(written)]
+        check = gast.Call(func=_rt("check_not_given"), args=args, keywords=[])
+        made = gast.Expr(value=check)
+        made.lineno = s.lineno
+        _insert_before(fn.body, s, [made])
+
+
+def _rt(helper: str) -> gast.Attribute:
+    return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
+
+
+def _simple_statements(body: list[gast.stmt], loops: tuple) -> Any:
+    """Every statement that is not a block, in the order they may run, with the loops
+    around it (a ``no_grad`` block counts as one statement)."""
+    for s in body:
+        if facts(s).no_grad or not blocks(s):
+            yield s, loops
+            continue
+        inner = (*loops, s) if isinstance(s, (gast.For, gast.While)) else loops
+        if isinstance(s, (gast.If, gast.While)):
+            yield gast.Expr(value=s.test), inner  # the test reads, but is not replaced
+        for block in blocks(s):
+            yield from _simple_statements(block, inner)
+
+
+def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: _Changers
+                    ) -> None:  # fmt: skip
+    """Give the reads in ``s`` of arrays from outside a copy taken just before it."""
+    if not isinstance(s, (gast.Assign, gast.Return)) or s.value is None:
+        return
+    if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name):
+        return  # ``a = GY``: a second name for it, read (and copied) where it is used
+    if isinstance(s.value, gast.Compare):
+        return  # a flag: nothing an adjoint reads
+    reads = sorted({n.id for n in walk(s.value) if isinstance(n, gast.Name)
+                    and isinstance(n.ctx, gast.Load) and changers.outside_array(n.id)})  # fmt: skip
+    if not reads:
+        return
+    copies = {n: names.fresh(n) for n in reads}
+    s.value = _Renamed(copies).visit(copy.deepcopy(s.value))  # (normalize shares nodes)
+    made = []
+    for original, taken in copies.items():
+        call = gast.Call(func=_rt("snapshot"),
+                         args=[name(original)], keywords=[])  # fmt: skip
+        made.append(assign(taken, call))
+        made[-1].lineno = s.lineno
+    _insert_before(fn.body, s, made)
+
+
+class _Renamed(gast.NodeTransformer):
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+
+    def visit_Name(self, node: gast.Name) -> gast.Name:
+        if isinstance(node.ctx, gast.Load) and node.id in self.names:
+            return name(self.names[node.id])
+        return node
+
+
+def _insert_before(body: list[gast.stmt], s: gast.stmt, made: list[gast.stmt]) -> bool:
+    for i, t in enumerate(body):
+        if t is s:
+            body[i:i] = made
+            return True
+        if not facts(t).no_grad and any(_insert_before(b, s, made) for b in blocks(t)):
+            return True
+    return False
+
+
+class _Changers:
+    """Which statements may change an array of the outside in place, and which names may
+    hold one."""
+
+    def __init__(self, parsed: Parsed, sharing: Sharing):
+        self.p, self.sharing = parsed, sharing
+        self.locals = sharing.locals
+
+    def outside_array(self, n: str) -> bool:
+        """Whether ``n`` may hold an array from outside (not a parameter's: compiled code
+        never writes into those, and a plain call it makes is checked where it is made)."""
+        if n in self.sharing.params:
+            return False
+        if n not in self.locals:
+            found, obj = self.p.resolve(n)
+            return found and _is_array(obj)
+        return self.sharing.outside(n)
+
+    def may_change(self, s: gast.stmt) -> bool:
+        written = is_update(s)
+        if written is not None and self.sharing.outside(written):
+            return True
+        nodes = walk(s) if facts(s).no_grad else _expressions(s)
+        return any(self.call_may_change(c) for c in nodes if isinstance(c, gast.Call))
+
+    def call_may_change(self, call: gast.Call) -> bool:
+        if any(k.arg == "out" for k in call.keywords):
+            return True
+        func = call.func
+        if isinstance(func, gast.Attribute) and func.attr in ARRAY_MUTATORS:
+            return True
+        if rt_helper(func) is not None:  # srcdiff's helpers make new values (updates: is_update)
+            return False
+        found, obj = self.p.resolve_dotted(func, self.locals)
+        if found:
+            return callable_may_change(obj)
+        if isinstance(func, gast.Attribute) and (
+            func.attr in CONTAINER_MUTATORS or hasattr(np.ndarray, func.attr)
+        ):  # (an array's method that changes nothing, or a list's or dict's)
+            return False
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            # a method of an object: of one from outside, it may change anything
+            return self.outside_object(func.value.id)
+        return False
+
+    def outside_object(self, n: str) -> bool:
+        if n in self.sharing.params:
+            return True
+        return n not in self.locals or self.sharing.outside(n)
+
+
+def _expressions(s: gast.stmt) -> Any:
+    """The nodes of a simple statement's expressions."""
+    return walk(s)
+
+
+def _is_array(obj: Any) -> bool:
+    return hasattr(obj, "__array_namespace__") or isinstance(obj, np.ndarray)
+
+
+_CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def callable_may_change(obj: Any) -> bool:
+    """Whether calling ``obj`` may change an array it did not make in place: a NumPy
+    function with a rule does not, a user's function does where its source writes into
+    an entry of an object it was given or reads from outside, or calls one that may."""
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    known = _known(obj)
+    if isinstance(obj, types.FunctionType) and not known:
+        return _function_may_change(obj)
+    if known:
+        return getattr(obj, "__name__", "") in ARRAY_MUTATORS
+    module = getattr(obj, "__module__", None) or ""
+    if module.split(".")[0] in PURE_MODULES or obj in vars(builtins).values():
+        return False
+    return not isinstance(obj, type)  # (a class: made anew)
+
+
+def _function_may_change(fn: types.FunctionType) -> bool:
+    found = _CHANGES.get(fn)
+    if found is not None:
+        return found
+    _CHANGES[fn] = False  # while it is being found: a recursive call changes nothing more
+    try:
+        parsed = parse(fn)
+    except Exception:  # no source: anything
+        _CHANGES[fn] = True
+        return True
+    tree = parsed.tree
+    own = local_names(tree) - set(params_of(tree))
+    found = False
+    for node in walk(tree):
+        if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, gast.Subscript) and _root(t) not in own:
+                    found = True
+                if isinstance(node, gast.AugAssign) and not (
+                    isinstance(t, gast.Name) and t.id in own
+                ):
+                    found = True
+        elif isinstance(node, gast.Call):
+            if any(k.arg == "out" for k in node.keywords) or (
+                isinstance(node.func, gast.Attribute) and node.func.attr in ARRAY_MUTATORS
+            ):
+                found = True
+            else:
+                known, obj = parsed.resolve_dotted(node.func, own)
+                found = known and callable(obj) and callable_may_change(obj)
+        if found:
+            break
+    _CHANGES[fn] = found
+    return found
+
+
+def _known(obj: Any) -> bool:
+    """Whether ``obj`` is a primitive srcdiff has a rule for, or knows for constant."""
+    try:
+        return registry.lookup(obj) is not None or registry.is_nondiff(obj)
+    except TypeError:  # unhashable
+        return False
+
+
+def _root(e: gast.expr) -> str | None:
+    while isinstance(e, (gast.Subscript, gast.Attribute)):
+        e = e.value
+    return e.id if isinstance(e, gast.Name) else None

@@ -1,0 +1,166 @@
+"""Arrays held from outside the function (globals, their entries and fields, closure
+cells) that the function changes in place: the global ends as a plain call leaves it,
+and the gradient is the one of the values each operation read, not of what the
+adjoint would find there later."""
+
+import types
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+STATE = types.SimpleNamespace()
+
+
+def reset() -> None:
+    STATE.y = np.array([1.0, 2.0, 3.0])
+    GY[:] = [1.0, 2.0, 3.0]
+    G["y"] = np.array([1.0, 2.0, 3.0])
+
+
+GY = np.array([1.0, 2.0, 3.0])
+G: dict = {}
+
+
+def _fill_first() -> None:
+    GY[0] = 5.0
+
+
+def read_then_filled(x):
+    t = np.sum(x * GY)
+    GY.fill(5.0)
+    return t
+
+
+def read_then_written_by_out(x):
+    t = np.sum(x * GY)
+    np.multiply(GY, 2.0, out=GY)
+    return t
+
+
+def read_then_slice_written(x):
+    t = np.sum(x * GY)
+    GY[:] = GY * 2.0
+    return t
+
+
+def read_then_changed_by_a_helper(x):
+    t = np.sum(x * GY)
+    _fill_first()
+    return t
+
+
+def read_in_a_loop_that_changes_it(x):
+    s = 0.0
+    for _ in range(3):
+        s = s + np.sum(np.sin(x * GY))
+        GY[1] = GY[1] + 1.0
+    return s
+
+
+def written_then_read(x):
+    GY[0] = 5.0
+    return np.sum(x * GY)
+
+
+def updated_through_another_name(x):
+    y = GY
+    y *= 2.0
+    return np.sum(x * y)
+
+
+def written_through_another_name(x):
+    g = GY
+    g[0] = 5.0
+    return np.sum(x * g)
+
+
+def an_entry_updated_through_another_name(x):
+    y = G["y"]
+    y += 1.0
+    return np.sum(x * y)
+
+
+def a_field_updated_through_another_name(x):
+    y = STATE.y
+    y *= 2.0
+    return np.sum(np.tanh(x * y))
+
+
+def a_field_written_after_a_read(x):
+    t = np.sum(x * STATE.y)
+    STATE.y[0] = 5.0
+    return t + np.sum(x * STATE.y)
+
+
+FUNCTIONS = [
+    read_then_filled,
+    read_then_written_by_out,
+    read_then_slice_written,
+    read_then_changed_by_a_helper,
+    read_in_a_loop_that_changes_it,
+    written_then_read,
+    updated_through_another_name,
+    written_through_another_name,
+    an_entry_updated_through_another_name,
+    a_field_updated_through_another_name,
+    a_field_written_after_a_read,
+]
+
+
+def _state() -> tuple:
+    return GY.copy(), G["y"].copy(), STATE.y.copy(), id(GY), id(G["y"]), id(STATE.y)
+
+
+def _finite_difference(f, x, h):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        step = np.zeros_like(x)
+        step[i] = h
+        reset()
+        up = f(x + step)
+        reset()
+        down = f(x - step)
+        grad[i] = (up - down) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_outside_arrays_end_as_a_plain_call_leaves_them(f):
+    x = np.array([0.3, -0.7, 1.1])
+    reset()
+    expected = f(x.copy())
+    after = _state()
+    reset()
+    ids = _state()[3:]
+    value, grad = sd.value_and_grad(f)(x.copy())
+    assert value == pytest.approx(expected)
+    got = _state()
+    for a, b in zip(after[:3], got[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[3:] == ids, "the global's arrays are the same objects, changed in place"
+    for h in (1e-5, 1e-7):
+        np.testing.assert_allclose(grad, _finite_difference(f, x, h), rtol=1e-5, atol=1e-6)
+
+
+def test_reads_before_a_change_take_a_copy_and_others_do_not():
+    reset()
+    g = sd.grad(read_then_filled)
+    g(np.ones(3))
+    assert "rt.snapshot(GY)" in sd.source(g)
+    reset()
+    g = sd.grad(written_then_read)
+    g(np.ones(3))
+    assert "snapshot" not in sd.source(g)
+
+
+def test_a_global_also_given_as_the_argument_and_updated_is_refused():
+    def doubled(x):
+        y = G["y"]
+        y *= 2.0
+        return np.sum(x * y)
+
+    reset()
+    with pytest.raises(sd.CompileError, match="also gave as an argument"):
+        sd.grad(doubled)(G["y"])
