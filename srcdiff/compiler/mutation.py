@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import functools
 import operator
 import re
 import types
@@ -66,21 +67,24 @@ VIEW_FUNCTIONS = {
     "broadcast_to", "broadcast_arrays", "diag", "diagonal", "real", "imag", "flip", "fliplr",
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "matrix_transpose",
     "permute_dims", "asfortranarray", "ascontiguousarray", "require", "sliding_window_view",
+    "unstack", "nan_to_num", "real_if_close", "conj", "conjugate",
 }  # fmt: skip
 VIEW_METHODS = {
     "reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "T", "mT",
-    "real", "imag", "flat", "__array__",
+    "real", "imag", "flat", "__array__", "conj", "conjugate",  # (of a real array: itself)
 }  # fmt: skip
 # Methods whose result is a new object (or a number), whatever they are called on.
 FRESH_METHODS = {
     "copy", "astype", "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod",
     "dot", "item", "tolist", "argmax", "argmin", "any", "all", "clip", "round", "flatten",
-    "keys", "index", "count", "nonzero", "argsort", "trace", "conj", "conjugate", "__len__",
+    "keys", "index", "count", "nonzero", "argsort", "trace", "__len__",
 }  # fmt: skip
 FRESH_BUILTINS = {
-    len, float, int, bool, abs, round, sum, range, isinstance, str, repr, hash, id, divmod,
+    len, float, int, bool, abs, round, range, isinstance, str, repr, hash, id, divmod,
     pow, print, any, all, complex,
 }  # fmt: skip
+# Functions whose result may be an argument, a view of one, or hold one.
+HOLDING = (operator.getitem, functools.partial, copy.copy)
 NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
 # the helpers by which a name follows an update of an object it may share
 FOLLOWS = (rt_module.follow, rt_module.follow_detached)
@@ -199,11 +203,12 @@ class Sharing:
         holds: not only a parameter's. (The names of modules, functions and classes a
         statement reads share its group too, but hold no data of the user's.)"""
         return any(
-            m not in self.params and m not in self.locals and self._holds_data(m)
+            m not in self.params and m not in self.locals and self.holds_data(m)
             for m in self.group(n)
         )
 
-    def _holds_data(self, m: str) -> bool:
+    def holds_data(self, m: str) -> bool:
+        """Whether the free name ``m`` holds data (not a module, function or class)."""
         found, obj = self.p.resolve(m)
         return found and not (callable(obj) or isinstance(obj, types.ModuleType))
 
@@ -340,7 +345,11 @@ class Sharing:
             return []
         if (getattr(obj, "__module__", None) or "").startswith("srcdiff.runtime"):
             return args
-        if obj in FRESH_BUILTINS or obj is operator.getitem:
+        if obj in HOLDING:  # a view (``operator.getitem``), a partial holding them, ...
+            return args
+        if obj is builtins.sum:  # ``sum([], a)`` is ``a`` itself
+            return [] if len(call.args) < 2 else args
+        if obj in FRESH_BUILTINS:
             return []
         if obj in (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, min, max):
             return args

@@ -67,11 +67,14 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     read of an array from outside that something may change in place before the adjoint
     runs take a copy (in ``fn``'s body, in place); see the module's doc."""
     checked = False
+    held = _outside_data(fn, sharing)
     for s in list(walk_statements(fn.body)):
         written = is_update(s)
         if written is not None and sharing.outside(written):
             _made_in_object(s, fn, sharing.given, written)
             checked = sharing.given is not None
+        elif written is not None and held and sharing.callers(written):
+            _check_apart(s, fn, written, held)
     if checked and not sharing.checked_given:
         take_given(fn, sharing, wrt)
         sharing.checked_given = True
@@ -104,6 +107,23 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
         made = gast.Expr(value=check)
         made.lineno = s.lineno
         _insert_before(fn.body, s, [made])
+
+
+def _outside_data(fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
+    """The globals and closure variables holding data the function reads."""
+    return sorted({n.id for n in walk(fn) if isinstance(n, gast.Name)
+                   and isinstance(n.ctx, gast.Load) and n.id not in sharing.locals
+                   and sharing.holds_data(n.id)})  # fmt: skip
+
+
+def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, held: list[str]) -> None:
+    """Before an update in place of an object the caller gave: refuse it where a global
+    the function reads holds it too (``f(GA)`` with ``x += 1``; ``rt.check_apart``)."""
+    values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
+    args = [name(written), values, const(",".join([written, *held]))]
+    made = gast.Expr(value=gast.Call(func=_rt("check_apart"), args=args, keywords=[]))
+    made.lineno = s.lineno
+    _insert_before(fn.body, s, [made])
 
 
 def _rt(helper: str) -> gast.Attribute:

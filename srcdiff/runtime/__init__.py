@@ -202,6 +202,7 @@ from .linalg import (
     solve_triangular,
 )
 from .mutation import (
+    check_apart,
     check_entries,
     check_field_alone,
     check_given,
@@ -394,6 +395,7 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_rule_grads",
+    "check_apart",
     "check_entries",
     "check_field_alone",
     "check_length",

@@ -8,6 +8,7 @@ other name that may hold the same object and is read later then *follows* the up
 
 from __future__ import annotations
 
+import functools
 import linecache
 import sys
 import types
@@ -186,6 +187,24 @@ def check_not_given(given: tuple, old: Any, shown: str = "") -> None:
         )
 
 
+def check_apart(old: Any, held: tuple, shown: str) -> None:
+    """Before an in-place update of an argument's object (``old``): refused where one of
+    the globals or closure variables the function reads (``held``, named in ``shown``
+    after the updated name) holds that object or shares its memory. Compiled code gives
+    the argument's name a new value; Python's update would be seen through the global."""
+    if not _mutable(old):
+        return
+    written, *names = shown.split(",")
+    for n, v in zip(names, held, strict=True):
+        if any(o is old or _shares(o, old) for o in _changeable_in(v)):
+            raise refuse(
+                f"`{written}` is an object `{n}` holds too (the caller gave a global's "
+                "object as an argument), updated in place: compiled code gives the "
+                f"argument a new value, which `{n}` would not see",
+                "pass a copy as the argument (x.copy())",
+            )
+
+
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
     ``m`` is that very object, a container with such entries replaced (at any depth)
@@ -204,6 +223,13 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
                 "it, and compiled code gives the update a new value the field does not see",
                 f"assign the field itself a new value (`{held}.<field> = ...`), or update a "
                 f"copy (`{written} = {written}.copy()` first)",
+            )
+        if isinstance(m, functools.partial) and holds([*m.args, *m.keywords.values()], old):
+            raise refuse(
+                f"an in-place update of `{written}`, which the functools.partial `{held}` "
+                "holds: compiled code gives the update a new value the partial does not see",
+                f"make the partial after the update, or update a copy (`{written} = "
+                f"{written}.copy()` first)",
             )
         return m
     if isinstance(m, (list, tuple)):

@@ -3186,3 +3186,60 @@ def out_passed_on_by_a_parameter_that_is_none(x):
     """``np.sum(..., out=out)`` with ``out`` None when the code runs: taken for an array
     written into, it failed in every mode (a partial of np.sum passes out=None so too)."""
     return np.sum(_doubled_column_sums(x) ** 2)
+
+
+# ---- calls whose result is their argument, a view of it, or holds it ------------------------
+
+
+@case(vec(3))
+def a_real_arrays_conjugate_updated_in_place(x):
+    """``a.conj()`` of a real array is ``a`` itself: taken for a new array, the update of
+    ``b`` was lost on ``a``."""
+    a = x * 1.0
+    b = a.conj()
+    b *= 2.0
+    return np.sum(a * x)
+
+
+@case(vec(3))
+def real_if_close_updated_in_place(x):
+    a = x * 1.0
+    b = np.real_if_close(a)
+    b *= 2.0
+    return np.sum(a * x)
+
+
+@case(vec(3))
+def sum_with_a_start_updated_in_place(x):
+    """``sum([], a)`` is ``a`` itself."""
+    a = x * 1.0
+    b = sum([], a)
+    b *= 2.0
+    return np.sum(a * x)
+
+
+@case(vec(3), refusable=True)
+def operator_getitem_view_updated_in_place(x):
+    a = x * 1.0
+    b = operator.getitem(a, slice(0, 2))
+    b *= 2.0
+    return np.sum(a * x)
+
+
+@case(vec(3), refusable=True)
+def a_partials_array_updated_in_place(x):
+    a = x * 1.0
+    p = functools.partial(np.multiply, a)
+    a *= 2.0
+    return np.sum(p(x))
+
+
+def an_unstacked_row_updated_in_place(m):
+    M = m * 1.0
+    r0 = np.unstack(M)[0]
+    r0 *= 2.0
+    return np.sum(M * m)
+
+
+if hasattr(np, "unstack"):  # (NumPy 2.1)
+    case(np.array([[0.5, -1.0], [2.0, 0.3]]), refusable=True)(an_unstacked_row_updated_in_place)

@@ -164,3 +164,46 @@ def test_a_global_also_given_as_the_argument_and_updated_is_refused():
     reset()
     with pytest.raises(sd.CompileError, match="also gave as an argument"):
         sd.grad(doubled)(G["y"])
+
+
+GA = np.ones(4)
+GL = [np.ones(3)]
+
+
+def incremented_then_read_through_the_global(x):
+    x += 1.0
+    return np.sum(GA * x)
+
+
+def squared_then_read_through_a_globals_entry(x):
+    x *= x
+    return np.sum(GL[0])
+
+
+def _closure():
+    buf = np.ones(3)
+
+    def tripled_then_read_through_the_cell(x):
+        x *= 3.0
+        return np.sum(buf * x)
+
+    return tripled_then_read_through_the_cell, buf
+
+
+@pytest.mark.parametrize(
+    "f, given",
+    [
+        (incremented_then_read_through_the_global, lambda: GA),
+        (squared_then_read_through_a_globals_entry, lambda: GL[0]),
+        (_closure()[0], None),
+    ],
+    ids=["global", "global_entry", "closure_cell"],
+)
+def test_an_argument_a_global_holds_too_updated_in_place_is_refused(f, given):
+    """Python's update is seen through the global; compiled code's new value would not be."""
+    x = f.__closure__[0].cell_contents if given is None else given()
+    with pytest.raises(sd.CompileError, match="holds too"):
+        sd.grad(f)(x)
+    value, grad = sd.value_and_grad(incremented_then_read_through_the_global)(np.ones(4))
+    assert value == pytest.approx(8.0)
+    np.testing.assert_array_equal(grad, GA)
