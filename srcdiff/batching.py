@@ -872,6 +872,7 @@ class BatchedRuntime(types.SimpleNamespace):
         "np_sum", "np_mean",  # (np.sum and np.mean, which Batched has rules for)
         "receiver", "operands", "arguments",  # (checks that an object is no user's)
         "unpacked", "reversible",  # (a batch iterates as its examples do)
+        "augmented",  # (an example's shape and dtype)
     })  # fmt: skip
 
     def __init__(self) -> None:

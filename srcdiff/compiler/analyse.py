@@ -1881,6 +1881,8 @@ def _made_here(analyser: Analyser, statements: list[gast.stmt], e: gast.expr) ->
             if kind == "method" and v.func.attr in PURE_METHODS:
                 continue  # an array's own method: a new array or a view of one of the group
             numpy = (getattr(obj, "__module__", None) or "").startswith("numpy")
+            if obj is rt_module.augmented:  # ``x += v``: arithmetic, kept in x's dtype
+                continue
             if kind != "object" or not (numpy or type(obj).__name__ == "ufunc"):
                 return False
         elif not isinstance(v, (gast.Name, gast.BinOp, gast.UnaryOp, gast.Subscript)):

@@ -343,6 +343,8 @@ class Sharing:
             return args
         if obj in (rt_module.is_entry, rt_module.setitem, rt_module.put_back):
             return []
+        if obj is rt_module.augmented:  # ``x <op>= v``: the new value (or a cast of it)
+            return _names(call.args[1])
         if (getattr(obj, "__module__", None) or "").startswith("srcdiff.runtime"):
             return args
         if obj in HOLDING:  # a view (``operator.getitem``), a partial holding them, ...
@@ -494,6 +496,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     for s in walk_statements(fn.body):  # ``n += 1`` of a number makes a new one
         if facts(s).inplace and isinstance(s.targets[0], gast.Name) and s.targets[0].id in numbers:
             mark(s, inplace=False)
+    fn.body = _numbers_augmented(fn.body, numbers)
     sharing = Sharing(parsed, fn, arrays)
     if wrt:
         sharing.given = names.fresh("given")
@@ -534,6 +537,29 @@ def take_given(fn: gast.FunctionDef, sharing: Sharing, wrt: tuple[str, ...]) -> 
     flags = const(tuple(p in wrt for p in params))
     taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
     fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
+
+
+def _numbers_augmented(body: list[gast.stmt], numbers: set[str]) -> list[gast.stmt]:
+    """``n = t2`` after ``t2 = rt.augmented(n, t1)`` of a number ``n`` as ``n = t1``: a
+    number keeps no shape nor dtype (``n += 1`` makes a new one)."""
+    out: list[gast.stmt] = []
+    for s in body:
+        rebuild_blocks(s, lambda inner: _numbers_augmented(inner, numbers))
+        before = out[-1] if out else None
+        if (
+            isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Name)
+            and s.targets[0].id in numbers
+            and isinstance(s.value, gast.Name)
+            and isinstance(before, gast.Assign)
+            and isinstance(before.targets[0], gast.Name)
+            and before.targets[0].id == s.value.id
+            and is_rt_call(before.value, "augmented")
+        ):
+            out.pop()
+            s.value = before.value.args[1]
+        out.append(s)
+    return out
 
 
 NUMBER_MAKERS = frozenset({"len", "int", "float", "round", "abs", "bool"})  # (on numbers)
@@ -591,6 +617,8 @@ def _is_number(v: gast.expr | tuple | None, numbers: set[str], makers: dict[int,
         return _is_number(v.left, numbers, makers) and _is_number(v.right, numbers, makers)
     if isinstance(v, gast.UnaryOp):
         return _is_number(v.operand, numbers, makers)
+    if is_rt_call(v, "augmented"):  # ``n += 1``
+        return _is_number(v.args[1], numbers, makers)
     maker = makers.get(id(v))
     return maker in ("len", "int") or (
         maker in NUMBER_MAKERS and all(_is_number(a, numbers, makers) for a in v.args)
@@ -911,6 +939,11 @@ def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]
         copied = None  # ``x = t1`` (not ``o.r = t1``): x holds t1's object too
         if target is not None and isinstance(value, gast.Name) and value.id in groups:
             copied = value.id
+        if is_rt_call(value, "augmented"):  # ``t2 = rt.augmented(x, t1)``: t1 (or a cast of
+            first, new = value.args  # it), x read for its shape and dtype alone
+            operands = {first.id} if isinstance(first, gast.Name) else set()
+            if target is not None and isinstance(new, gast.Name) and new.id in groups:
+                copied = new.id
         used = {n.id for n in walk(s) if isinstance(n, gast.Name)
                 and isinstance(n.ctx, gast.Load)} - operands - {copied}  # fmt: skip
         for n in used & groups.keys():  # another object may see it: its group is lost
@@ -954,6 +987,8 @@ def _surely_number(v: gast.expr, numbers: frozenset[str]) -> bool:
         return _surely_number(v.left, numbers) and _surely_number(v.right, numbers)
     if isinstance(v, gast.UnaryOp):
         return _surely_number(v.operand, numbers)
+    if is_rt_call(v, "augmented"):
+        return _surely_number(v.args[1], numbers)
     return False
 
 

@@ -806,7 +806,8 @@ class Normalizer:
         target = s.target
         if isinstance(target, gast.Name):  # in place for arrays and lists: see mutation
             new = self.temp(gast.BinOp(left=name(target.id), op=s.op, right=self.atom(s.value)))
-            self.emit(_inplace(assign(target.id, new)))
+            kept = gast.Call(func=_rt("augmented"), args=[name(target.id), new], keywords=[])
+            self.emit(_inplace(assign(target.id, self.temp(kept))))  # (an array's shape, dtype)
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))

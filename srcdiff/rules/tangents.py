@@ -270,6 +270,12 @@ def partial_tangent(g, ans, tangents, p, operands):
     return rt.partial_grads(g, p, operands), None, None
 
 
+@vjp(rt.cast_like)
+def cast_like(g, ans, d, x):
+    """``d`` in ``x``'s dtype: linear in ``d``, whose adjoint goes back to its dtype."""
+    return rt.cast_like(g, d), None
+
+
 @vjp(rt.item_tangent)
 def item_tangent(g, ans, dx, index):
     """``dx.item(*index)``: linear in ``dx``, whose adjoint holds ``g`` there."""
@@ -277,6 +283,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
+       rt.cast_like,
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
@@ -286,7 +293,7 @@ linear((2,), rt.average_weights)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
-constant_in((1,), rt.carried)
+constant_in((1,), rt.carried, rt.cast_like)
 constant_in((1, 2), rt.flat_read_grad)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)

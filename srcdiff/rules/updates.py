@@ -6,6 +6,17 @@ from . import numpy_math
 from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
+@vjp(rt.augmented)
+def augmented(g, ans, x, new):
+    """``x <op>= v`` keeps ``x``'s dtype: the adjoint goes to ``x <op> v`` in its own."""
+    return None, rt.cast_like(g, new)
+
+
+@jvp(rt.augmented)
+def augmented_jvp(ans, x, new, *, dx, dnew):
+    return None, rt.cast_like(dnew, ans)
+
+
 @vjp(rt.add_at)
 def add_at(g, ans, a, indices, b):
     d_a, d_b = rt.at_grads(g, indices, b, 1.0)

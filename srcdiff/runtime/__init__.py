@@ -4,6 +4,7 @@ from . import tensor_methods, tensors
 from .arrays import (
     acc,
     appended,
+    augmented,
     average_weights,
     broadcast_like,
     cast_like,
@@ -377,6 +378,7 @@ __all__ = [
     "accumulate_grad",
     "add_at",
     "appended",
+    "augmented",
     "as_function",
     "broadcast_like",
     "arange_grads",

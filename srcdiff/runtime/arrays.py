@@ -1000,6 +1000,32 @@ def _truncates(x: Any, v: Any) -> bool:
     return isinstance(v, float) or getattr(getattr(v, "dtype", None), "kind", "") == "f"
 
 
+def augmented(x: Any, new: Any) -> Any:
+    """``x <op>= v`` of an array ``x``, given ``new = x <op> v``: Python's in-place
+    operator leaves ``x``'s shape and dtype (NumPy's ``same_kind`` cast, float32 staying
+    float32), and raises where the result would not fit. Anything else (numbers, lists)
+    takes ``new``, as Python rebinds it."""
+    if type(x) is not _ndarray and (
+        isinstance(x, np.generic) or not (hasattr(x, "shape") and hasattr(x, "dtype"))
+    ):
+        return new
+    shape = getattr(new, "shape", ())
+    if shape != x.shape:
+        raise ValueError(
+            f"non-broadcastable output operand with shape {x.shape} doesn't match the "
+            f"broadcast shape {tuple(shape)}"
+        )
+    dtype = getattr(new, "dtype", None)
+    if dtype is None or dtype == x.dtype:
+        return new
+    if not np.can_cast(dtype, x.dtype, casting="same_kind"):
+        raise TypeError(
+            f"Cannot cast ufunc output from dtype('{dtype}') to dtype('{x.dtype}') with "
+            "casting rule 'same_kind'"
+        )
+    return backend.astype(new, x.dtype)
+
+
 def setitem(x: Any, idx: Any, v: Any) -> Any:
     """``x`` with ``x[idx] = v``, as a new array (the old one may still be needed)."""
     if isinstance(x, dict):  # (a defaultdict stays one: its next missing key too)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from ..errors import CompileError
 from .arrays import acc, setitem, setitem_grads, zeros_like
 from .objects import is_record
@@ -588,7 +589,7 @@ def snapshot(x: Any) -> Any:
     in place before the adjoint reads it (see ``compiler/snapshots``); anything else as
     it is."""
     if _is_array(x):
-        return x.copy()
+        return array_module(x).asarray(x, copy=True)
     return x
 
 

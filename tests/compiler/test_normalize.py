@@ -112,9 +112,11 @@ def test_an_expression_with_two_operations_becomes_two_statements():
 def test_augmented_assignment_is_made_explicit():
     assert body_lines(normalized(augmented)) == [
         "t1 = x + y",
-        "x = t1",
-        "t2 = x * 2.0",
+        "t2 = rt.augmented(x, t1)",
         "x = t2",
+        "t3 = x * 2.0",
+        "t4 = rt.augmented(x, t3)",
+        "x = t4",
         "return x",
     ]
 

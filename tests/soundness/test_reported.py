@@ -368,3 +368,42 @@ def test_a_division_by_a_python_zero_gives_the_gradient_numpy_gives():
 
     with np.errstate(divide="ignore"):
         assert sd.grad(divided)(np.array([1.0, 2.0])).tolist() == [np.inf, 1.0]
+
+
+def _accumulated_float32(x):
+    acc = np.zeros(3, np.float32)
+    acc += x / 7
+    return np.sum(acc * acc)
+
+
+def _broadcast_into_a_smaller_array(x):
+    acc = np.zeros(3)
+    acc += np.outer(x, x)
+    return np.sum(acc)
+
+
+def _floats_into_an_integer_array(x):
+    k = np.zeros(3, np.int64)
+    k += x
+    return np.sum(k * x)
+
+
+def test_augmented_assignment_keeps_the_arrays_shape_and_dtype():
+    """``acc += v`` is in place: float32 stays float32 (value and gradient as NumPy
+    computes them), and a result that does not fit raises NumPy's error (compiled code
+    computed ``acc = acc + v``: a float64 result, a broadcast array, an int made float)."""
+    x = np.array([0.3, -1.2, 2.0])
+    value, grad = sd.value_and_grad(_accumulated_float32)(x)
+    assert value.dtype == np.float32 and value == _accumulated_float32(x)
+    acc = (x / 7).astype(np.float32)
+    np.testing.assert_allclose(grad, 2 * acc / 7, rtol=1e-6)
+    value, tangent = sd.jvp(_accumulated_float32, (x,), (np.ones(3),))
+    assert value.dtype == np.float32 and tangent.dtype == np.float32
+    with pytest.raises(ValueError, match="non-broadcastable output operand"):
+        _broadcast_into_a_smaller_array(x)
+    with pytest.raises(ValueError, match="non-broadcastable output operand"):
+        sd.grad(_broadcast_into_a_smaller_array)(x)
+    with pytest.raises(TypeError, match="Cannot cast ufunc"):
+        _floats_into_an_integer_array(x)
+    with pytest.raises(TypeError, match="Cannot cast ufunc"):
+        sd.grad(_floats_into_an_integer_array)(x)
