@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import numbers
 from typing import Any
 
 import numpy as np
@@ -91,3 +93,56 @@ long = int64
 int = int32
 short = int16
 bool = bool_
+
+
+# ---- PyTorch's type promotion --------------------------------------------------------------
+
+BOOL, INT, FLOAT = 0, 1, 2
+
+
+def category(dt: np.dtype) -> int:
+    """PyTorch's kind of a dtype, in its order of promotion: bool < integer < floating."""
+    return BOOL if dt.kind == "b" else FLOAT if dt.kind == "f" else INT
+
+
+def _promote(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
+    if a is None or b is None:
+        return a if b is None else b
+    ca, cb = category(a), category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """PyTorch's rule: a lower-priority operand matters only if it is of a higher category."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if category(higher) == FLOAT:
+        return higher
+    if category(higher) == BOOL or category(lower) == FLOAT:
+        return _promote(higher, lower)
+    return higher
+
+
+def result_dtype(*operands: Any) -> np.dtype:
+    """The dtype PyTorch gives an elementwise operation on ``operands`` (arrays standing
+    for Tensors, and numbers).
+
+    Dimensioned tensors decide; 0-d tensors, then Python numbers (float32, int64, bool),
+    count only when they are of a higher category (bool < integer < floating).
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        if hasattr(x, "dtype") and hasattr(x, "ndim"):
+            if x.ndim:
+                dim = _promote(dim, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        elif isinstance(x, (builtins.bool, np.bool_)):
+            wrapped = _promote(wrapped, np.dtype(np.bool_))
+        elif isinstance(x, numbers.Integral):
+            wrapped = _promote(wrapped, np.dtype(np.int64))
+        elif isinstance(x, numbers.Real):
+            wrapped = _promote(wrapped, DEFAULT_FLOAT.numpy)
+    return _combine(dim, _combine(zero, wrapped))

@@ -24,7 +24,6 @@ from . import runtime as rt
 from .backend import array_module, device_of, sample, to_numpy
 from .generator import check_draw
 
-BOOL, INT, FLOAT = 0, 1, 2
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
@@ -130,51 +129,10 @@ def _share_storage(result: Tensor, base: Any) -> None:
         result._base = base._base if base._base is not None else base
 
 
-def _category(dt: np.dtype) -> int:
-    return BOOL if dt.kind == "b" else FLOAT if dt.kind == "f" else INT
-
-
-def _promote(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
-    if a is None or b is None:
-        return a if b is None else b
-    ca, cb = _category(a), _category(b)
-    if ca != cb:
-        return a if ca > cb else b
-    return np.promote_types(a, b)
-
-
-def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
-    """PyTorch's rule: a lower-priority operand matters only if it is of a higher category."""
-    if higher is None or lower is None:
-        return lower if higher is None else higher
-    if _category(higher) == FLOAT:
-        return higher
-    if _category(higher) == BOOL or _category(lower) == FLOAT:
-        return _promote(higher, lower)
-    return higher
-
-
 def result_dtype(*operands: Any) -> np.dtype:
-    """The dtype PyTorch gives an elementwise operation on ``operands``.
-
-    Dimensioned tensors decide; 0-d tensors, then Python numbers (float32, int64, bool),
-    count only when they are of a higher category (bool < integer < floating).
-    """
-    dim = zero = wrapped = None
-    for x in operands:
-        x = _data(x)
-        if hasattr(x, "dtype") and hasattr(x, "ndim"):
-            if x.ndim:
-                dim = _promote(dim, x.dtype)
-            else:
-                zero = _promote(zero, x.dtype)
-        elif isinstance(x, (bool, np.bool_)):
-            wrapped = _promote(wrapped, np.dtype(np.bool_))
-        elif isinstance(x, numbers.Integral):
-            wrapped = _promote(wrapped, np.dtype(np.int64))
-        elif isinstance(x, numbers.Real):
-            wrapped = _promote(wrapped, dtypes.DEFAULT_FLOAT.numpy)
-    return _combine(dim, _combine(zero, wrapped))
+    """The dtype PyTorch gives an elementwise operation on ``operands`` (Tensors, arrays
+    or numbers): see ``dtypes.result_dtype``."""
+    return dtypes.result_dtype(*map(_data, operands))
 
 
 def _cast(x: Any, dt: np.dtype) -> Any:
@@ -212,7 +170,7 @@ def binary_op(prim: Any, a: Any, b: Any, name: str, *, floating: bool = False) -
             return NotImplemented
         dt = result_dtype(a, b)
         a, b = _cast(a, dt), _cast(b, dt)
-    if floating and _category(result_dtype(a, b)) != FLOAT:
+    if floating and dtypes.category(result_dtype(a, b)) != dtypes.FLOAT:
         a, b = _cast(a, dtypes.DEFAULT_FLOAT.numpy), _cast(b, dtypes.DEFAULT_FLOAT.numpy)
     return apply_op(prim, (a, b), name=name)
 
@@ -228,7 +186,9 @@ def alpha_op(prim: Any, a: Tensor, b: Any, alpha: Any, name: str) -> Tensor:
             raise TypeError(f"{name[:3].lower()}(): argument 'other' must be Tensor or Number")
         dt = result_dtype(a, b)
         a, b = _cast(a, dt), _cast(b, dt)
-    if _category(result_dtype(a, b)) != FLOAT and not isinstance(alpha, numbers.Integral):
+    if dtypes.category(result_dtype(a, b)) != dtypes.FLOAT and not isinstance(
+        alpha, numbers.Integral
+    ):
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
@@ -1586,7 +1546,7 @@ class Tensor:
 def _integer_divisor(a: Any, b: Any) -> None:
     """Refuse an integer ``a // b`` or ``a % b`` by zero, as PyTorch does (NumPy gives 0)."""
     a, b = _scalar(a), _scalar(b)
-    if not (_operand(a) and _operand(b)) or _category(result_dtype(a, b)) == FLOAT:
+    if not (_operand(a) and _operand(b)) or dtypes.category(result_dtype(a, b)) == dtypes.FLOAT:
         return
     d = _data(b)
     if bool((d == 0).any()) if hasattr(d, "shape") else d == 0:

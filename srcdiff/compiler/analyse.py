@@ -1229,7 +1229,9 @@ class Analyser:
                     found = isinstance(value, (gast.List, gast.Tuple, gast.ListComp)) or (
                         isinstance(value, gast.Name) and value.id in sequences
                     )
-                elif op.kind in (Kind.COPY, Kind.UNWRAP):  # rt.unwrap passes a list as it is
+                elif op.kind in (Kind.COPY, Kind.UNWRAP) or (  # rt.unwrap and
+                    op.kind is Kind.RULE and op.primitive is rt_module.tensor_methods.promoted
+                ):  # rt.tensor_methods.promoted pass a list as it is
                     found = op.operands[0].id in sequences
                 elif (
                     op.kind is Kind.RULE

@@ -401,6 +401,24 @@ class Unwrapper:
             return index
         return self.checked_part(index, "index")
 
+    def promote(self, value: gast.BinOp, out: list[gast.stmt], line: int) -> None:
+        """Cast the operands of ``a <op> b`` to the dtype PyTorch computes it in (NumPy
+        would promote otherwise: an int64 tensor over 255.0 is float32, a float32 one
+        times a 0-d float64 is float32): ``a1 = rt.tensor_methods.promoted(a, a, b)``."""
+        operands = (value.left, value.right)
+        if not any(isinstance(e, gast.Name) for e in operands):
+            return
+        floating = const(isinstance(value.op, gast.Div))
+        for side, operand in zip(("left", "right"), operands, strict=True):
+            if not isinstance(operand, gast.Name):
+                continue  # a number: NumPy takes it in the other operand's dtype
+            cast = gast.Call(func=array_version("promoted"), keywords=[],
+                             args=[operand, *map(clone, operands), floating])  # fmt: skip
+            made = assign(self.names.fresh(), cast)
+            made.lineno = line
+            out.append(made)
+            setattr(value, side, name(made.targets[0].id))
+
     def checked_part(self, e: gast.expr, check: str) -> gast.expr:
         if not isinstance(e, gast.Name) or e.id in self.counters:
             return e
@@ -414,6 +432,8 @@ class Unwrapper:
             return
         if isinstance(value, gast.BinOp):
             value.left, value.right = fix(value.left), fix(value.right)
+            if isinstance(value.op, PROMOTING) and not self.p.srcdiffs_own(line):
+                self.promote(value, out, line)
             if isinstance(value.op, gast.MatMult) and not self.p.srcdiffs_own(line):
                 # PyTorch promotes neither operand of a product (NumPy would)
                 check = gast.Call(func=array_version("same_dtypes"),
@@ -560,6 +580,10 @@ def _in_place_receiver(value: gast.expr) -> str | None:
     ):
         return value.func.value.id
     return None
+
+
+# Python's operators that PyTorch computes in a promoted dtype (``@`` promotes nothing)
+PROMOTING = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
 
 
 def array_version(attr: str) -> gast.Attribute:

@@ -5,7 +5,16 @@ import numpy as xp
 
 from .. import runtime as rt
 from ..runtime import tensor_methods as tm
-from .registry import alias, jvp, keywords, linear, nondiff, sequence_result, vjp
+from .registry import (
+    alias,
+    constant_in,
+    jvp,
+    keywords,
+    linear,
+    nondiff,
+    sequence_result,
+    vjp,
+)
 
 
 @vjp(tm.sum)
@@ -446,6 +455,16 @@ def tensor_cumprod(g, ans, x, dim, dtype=None):
 nondiff("the axis of a cumulative product (None for a 0-d array)", tm.cumprod_axis)
 nondiff("the dim of a reduction (None for a 0-d array)", tm.reduction_dim)
 nondiff("a check of two dtypes, returning nothing", tm.same_dtypes)
+
+
+@vjp(tm.promoted)
+def promoted(g, ans, x, a, b, floating=False):
+    """An operand cast to the operation's dtype: its adjoint goes back to the operand's."""
+    return rt.cast_like(g, x), None, None, None
+
+
+linear((0,), tm.promoted)  # forward: the tangent in the operation's dtype
+constant_in((1, 2), tm.promoted)
 
 
 @jvp(tm.cumprod, shaped=True)

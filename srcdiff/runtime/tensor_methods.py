@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import fused
+from .. import backend, dtypes, fused
 from ..backend import array_module
 from .arrays import FLOAT_DTYPES, float_mean, np_mean
 from .assembly import take_along_axis_grad
@@ -420,6 +420,28 @@ div = _method("div", np.divide)
 C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
            "int32": "int", "int16": "short int", "int8": "signed char",
            "uint8": "unsigned char", "bool": "bool"}  # fmt: skip
+
+
+def promoted(x: Any, a: Any, b: Any, floating: bool = False) -> Any:
+    """``x`` (the operand ``a`` or ``b`` of a Python operator in Tensor code) cast to the
+    dtype PyTorch computes the operation in (``dtypes.result_dtype``; the default float
+    for a true division of integers, ``floating``), so that NumPy computes what PyTorch
+    does: an int64 tensor divided by 255.0 is float32, not float64. Numbers are left as
+    they are (NumPy takes them in the array's dtype)."""
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is db and not floating:  # (one dtype: nothing to promote, the common case)
+        return x
+    dtype = getattr(x, "dtype", None)
+    if not isinstance(dtype, np.dtype) or not all(
+        isinstance(d, np.dtype) for d in (da, db) if d is not None
+    ):  # (a number, or a Tensor compiled code left as it is: its own operator promotes)
+        return x
+    wanted = dtypes.result_dtype(a, b)
+    if floating and dtypes.category(wanted) != dtypes.FLOAT:
+        wanted = dtypes.DEFAULT_FLOAT.numpy
+    if dtype == wanted:
+        return x
+    return backend.astype(x, wanted)
 
 
 def same_dtypes(a: Any, b: Any) -> None:

@@ -252,3 +252,14 @@ def test_linear_initial_weights_are_pytorchs_to_the_bit():
     assert got.keys() == {k for k in VALUES if k.startswith("linear-dtype/")}
     for key, numbers in got.items():
         np.testing.assert_array_equal(numbers, VALUES[key], err_msg=key)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_mixed_dtypes_promote_as_pytorch_does(compiled):
+    """A float32 tensor with int64 and int32 tensors, 0-d float64 and int tensors, and
+    numbers; integers divided: the dtype of each result, its values and the gradient,
+    eagerly and in a compiled step (whose NumPy would compute most of them in float64)."""
+    got = programs.mixed_dtypes(sd, sd.differentiate if compiled else None)
+    assert got.keys() == {k for k in VALUES if k.startswith("mixed/")}
+    for key, numbers in got.items():
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-6, atol=1e-7, err_msg=key)

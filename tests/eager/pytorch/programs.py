@@ -972,6 +972,45 @@ def _differentiated(torch: Any, programs: dict[str, Any], prefix: str, different
     return out
 
 
+def _mixed_programs(torch: Any) -> dict[str, Any]:
+    """Python's operators on a float32 (4, 5) tensor and values of other dtypes: each
+    computed in the dtype PyTorch promotes to (NumPy would take float64 for most)."""
+    ints = torch.arange(20).reshape(4, 5)  # int64
+    small = torch.tensor([1, 2, 3, 4, 5], dtype=torch.int32)
+    return {
+        "int-tensor": lambda x: (x * ints, ints + x, x - small, small / 4),
+        "zero-d-float64": lambda x: (x * torch.tensor(2.5, dtype=torch.float64),),
+        "zero-d-int": lambda x: (x + torch.tensor(3), small * torch.tensor(2)),
+        "int-over-number": lambda x: (ints / 255.0 + x, ints * 2.5 - x),
+        "int-over-int": lambda x: (ints / small + x, ints // small, ints % 3),
+        "power": lambda x: (x ** torch.tensor(2.0, dtype=torch.float64), ints**0.5 * x),
+    }
+
+
+def mixed_dtypes(torch: Any, differentiate: Any = None) -> Values:
+    """Each mixed-dtype program's values, dtypes (as float32's: 1.0, or 0.0) and the
+    gradient of a float32 leaf (``differentiate``: as a compiled step)."""
+    out: Values = {}
+
+    def step(program, x):
+        pieces = program(x)
+        total = x.sum() * 0.0
+        for piece in pieces:
+            if piece.dtype.is_floating_point:
+                total = total + (piece * piece).sum()
+        total.backward()
+        return [piece.detach().clone() for piece in pieces]
+
+    run = step if differentiate is None else differentiate(step)
+    for key, program in _mixed_programs(torch).items():
+        x = torch.tensor(METHOD_X, dtype=torch.float32, requires_grad=True)
+        pieces = run(program, x)
+        flags = [float(piece.dtype == torch.float32) for piece in pieces]
+        numbers = [v for piece in pieces for v in values(piece.double())]
+        out[f"mixed/{key}"] = flags + numbers + values(x.grad)
+    return out
+
+
 # "Understanding PyTorch with an example", section by section, then the other two.
 TUTORIALS = (
     understanding_autograd,
@@ -1023,7 +1062,8 @@ def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
-                functional, linear_init, tensor_methods, entry_updates, view_fills)  # fmt: skip
+                functional, linear_init, tensor_methods, entry_updates, view_fills,
+                mixed_dtypes)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
