@@ -303,6 +303,8 @@ def randint(
     generator: Generator | None = None,
 ) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` counts from 0)."""
+    if high is not None and not isinstance(high, numbers.Integral) and size == ():
+        low, high, size = 0, low, high  # ``randint(5, (3, 2))``: PyTorch's (high, size)
     if high is None:
         low, high = 0, low
     draws = generator or _generator

@@ -67,16 +67,17 @@ class Subset(Dataset):
 
     def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = indices  # as given, as PyTorch keeps them
+        self._at = np.asarray(indices, dtype=np.int64)  # (for batches taken at once)
 
     def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self.indices[index])]
+        return self.dataset[int(self._at[index])]
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._at)
 
     def get_batch(self, indices: np.ndarray) -> Any:
-        return fetch(self.dataset, self.indices[indices])
+        return fetch(self.dataset, self._at[indices])
 
 
 def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
@@ -111,5 +112,6 @@ def random_split(
     order = (generator or creation.generator()).permutation(len(dataset))
     ends = np.cumsum(counts)
     return [
-        Subset(dataset, order[end - count : end]) for count, end in zip(counts, ends, strict=True)
+        Subset(dataset, order[end - count : end].tolist())  # (Python ints, as PyTorch's)
+        for count, end in zip(counts, ends, strict=True)
     ]

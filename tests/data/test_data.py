@@ -156,7 +156,8 @@ def test_tensor_datasets_are_batched_by_indexing(dataset):
     manual_seed(0)
     train, _ = random_split(fast, [6, 4])
     batches = list(DataLoader(train, batch_size=4, shuffle=True))
-    assert sorted(sum(labels(batches), [])) == sorted(train.indices.tolist())
+    assert sorted(sum(labels(batches), [])) == sorted(train.indices)
+    assert all(type(i) is int for i in train.indices)  # as PyTorch's: Python ints
 
 
 def test_other_datasets_are_collated_item_by_item():

@@ -78,6 +78,10 @@ def test_bernoulli_of_a_tensor_of_probabilities_is_pytorchs(n, seed, dtype):
 def test_integers_permutations_and_masks_are_pytorchs(n, seed):
     sd.manual_seed(seed)
     _same(sd.randint(-5, 7, (n,)).tolist(), f"randint/{seed}/{n}")
+    sd.manual_seed(seed)  # PyTorch's randint(high, size) counts from 0
+    assert (
+        sd.randint(7, (n,)).tolist() == (sd.manual_seed(seed), sd.randint(0, 7, (n,)))[1].tolist()
+    )
     sd.manual_seed(seed)
     _same(sd.randperm(n).tolist(), f"randperm/{seed}/{n}")
     sd.manual_seed(seed)

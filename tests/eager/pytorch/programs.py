@@ -809,6 +809,11 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             _tied(x).reshape(-1).argsort(),
         ),
         "topk": lambda x: x.topk(2),
+        # the indices of a max along a dim, used as numbers (no gradient through them)
+        "max-indices-as-floats": lambda x: (
+            x.max(1)[1].float() * x.sum(),
+            x.max(1)[1].double().unsqueeze(1) * x,
+        ),
         "topk-smallest-dim0": lambda x: torch.topk(x, 3, dim=0, largest=False),
         "topk-ties": lambda x: _weighted(_tied(x).reshape(-1).topk(7)),
         "topk-ties-smallest": lambda x: _weighted(_tied(x).reshape(-1).topk(6, largest=False)),
