@@ -75,7 +75,7 @@ def test_random_split_partitions_the_dataset(dataset):
     manual_seed(0)
     parts = random_split(dataset, [6, 3, 1])
     assert [len(p) for p in parts] == [6, 3, 1]
-    seen = sorted(i for p in parts for i in p.indices.tolist())
+    seen = sorted(i for p in parts for i in p.indices)
     assert seen == list(range(N))
 
 
@@ -87,15 +87,12 @@ def test_random_split_fractions_hand_out_the_remainder_from_the_first(dataset):
 
 def test_random_split_follows_manual_seed_or_a_generator(dataset):
     manual_seed(42)
-    first = random_split(dataset, [5, 5])[0].indices.tolist()
+    first = random_split(dataset, [5, 5])[0].indices
     manual_seed(42)
-    again = random_split(dataset, [5, 5])[0].indices.tolist()
+    again = random_split(dataset, [5, 5])[0].indices
     assert first == again and first != list(range(5))
     mine = random_split(dataset, [5, 5], generator=np.random.default_rng(1))[0].indices
-    assert (
-        mine.tolist()
-        == random_split(dataset, [5, 5], generator=np.random.default_rng(1))[0].indices.tolist()
-    )
+    assert mine == random_split(dataset, [5, 5], generator=np.random.default_rng(1))[0].indices
 
 
 def test_random_split_checks_lengths(dataset):
