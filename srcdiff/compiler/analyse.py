@@ -344,6 +344,9 @@ class Analyser:
         values += list(call.args) + [k.value for k in call.keywords]
         if not any(self.is_active(v) for v in values):
             return Op(Kind.PASSIVE)
+        if self.logs(call):
+            call.args[-1] = gast.Call(func=_rt_attr("logged"), args=[call.args[-1]], keywords=[])
+            return Op(Kind.PASSIVE)
         kind, obj = self.resolve(call.func)
         owner = call.func.value if kind == "method" else None
         if owner is not None and (self.objects_method(owner, call.func.attr) or self.is_active(
@@ -568,6 +571,36 @@ class Analyser:
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op(Kind.PASSIVE)
         return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
+
+    def logs(self, call: gast.Call) -> bool:
+        """Whether ``call`` adds a differentiated value to a list of a global's or a
+        closure's that the function does not read (``LOG.append(float(loss))``): made
+        as written, the value a number without gradient (``rt.logged``: an array is
+        refused), as NumPy-style code keeps a history."""
+        func = call.func
+        if self.on_tensors or not (
+            isinstance(func, gast.Attribute)
+            and func.attr in ("append", "insert")
+            and isinstance(func.value, gast.Name)
+            and func.value.id not in self.locals
+            and call.args
+            and not call.keywords
+            and not any(self.is_active(a) for a in call.args[:-1])
+        ):
+            return False
+        found, held = self.p.resolve(func.value.id)
+        receivers = {id(n.func.value) for n in walk(self.fn) if isinstance(n, gast.Call)
+                     and isinstance(n.func, gast.Attribute)
+                     and n.func.attr in ("append", "insert")}  # fmt: skip
+        return (
+            found
+            and type(held) is list
+            and all(
+                id(n) in receivers
+                for n in walk(self.fn)
+                if isinstance(n, gast.Name) and n.id == func.value.id
+            )
+        )
 
     def from_outside(self, owner: gast.expr) -> bool:
         """Whether ``owner`` is an object the caller gave (a parameter, a global) that the

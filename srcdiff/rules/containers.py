@@ -131,6 +131,7 @@ nondiff(
     rt.mapping_keys,
     rt.check_given,
     rt.given_objects,
+    rt.logged,  # (a number added to a history the function does not read)
     rt.check_unchanged,
     rt.update_into,  # (of a value without gradient alone: see analyse)
     rt.check_entries,

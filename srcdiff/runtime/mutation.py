@@ -584,6 +584,21 @@ def _plain(v: Any) -> bool:
     return v is None or isinstance(v, (bool, int, float, complex, str))
 
 
+def logged(value: Any) -> Any:
+    """``value``, added to a list of a global's the function does not read (a history of
+    losses): a number is kept as Python keeps it (the list holds no gradient, nor needs
+    one); an array is refused, as one the function may go on updating in place, which
+    compiled code does in a new array the list would not see."""
+    if not _mutable(value):
+        return value
+    raise refuse(
+        f"a differentiated {type(value).__name__} added to a list a global holds: an "
+        "update in place the function makes after would not reach the list",
+        "add a number (`LOG.append(float(loss))`), or keep the arrays in a local list and "
+        "return them",
+    )
+
+
 def snapshot(x: Any) -> Any:
     """A copy of an array from outside the function, read where something may change it
     in place before the adjoint reads it (see ``compiler/snapshots``); anything else as
