@@ -52,6 +52,14 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         if _own_method(norm, func.value.id, func.attr):
             return None  # ``o = Acc(v); o.update(w)``: Acc's method, called as written
         return _method(norm, e, func.value.id, func.attr)
+    if (
+        isinstance(func, gast.Attribute)
+        and func.attr in METHODS
+        and isinstance(func.value, gast.Subscript)
+        and _root(func.value) in norm.locals
+    ):  # ``L[0].append(v)``: as ``inner = L[0]; inner.append(v)``, which L follows
+        held = norm.atom(func.value)
+        return _method(norm, e, held.id, func.attr)
     obj = norm.resolved(func)
     if obj is None:  # a method of another expression's value (``x.reshape(2, 2).sum(...)``)
         out = _method_out(e, func.attr) if isinstance(func, gast.Attribute) else None
@@ -195,6 +203,13 @@ def params_at(fn: types.FunctionType, i: int, e: gast.Call) -> str:
     if i < len(e.args):
         return list(inspect.signature(fn).parameters)[i]
     return e.keywords[i - len(e.args)].arg
+
+
+def _root(e: gast.expr) -> str | None:
+    """The name an entry (``L[0][1]``) is reached from."""
+    while isinstance(e, gast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, gast.Name) else None
 
 
 def _item(container: gast.expr, k: int) -> gast.Subscript:

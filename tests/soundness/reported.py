@@ -3243,3 +3243,25 @@ def an_unstacked_row_updated_in_place(m):
 
 if hasattr(np, "unstack"):  # (NumPy 2.1)
     case(np.array([[0.5, -1.0], [2.0, 0.3]]), refusable=True)(an_unstacked_row_updated_in_place)
+
+
+# ---- updates of a list held in a list or dict ----------------------------------------------
+
+
+@case(vec(2))
+def appends_to_lists_held_in_a_list(x):
+    """``L[0].append(v)`` was refused (no rule for list.append), where ``inner = L[0];
+    inner.append(v)`` compiled."""
+    L = [[], []]
+    L[0].append(x * 2.0)
+    L[1].append(x)
+    L[0].append(np.sin(x))
+    return np.sum(L[0][0] * L[0][1]) + np.sum(L[1][0])
+
+
+@case(vec(2))
+def extends_a_list_held_in_a_dict(x):
+    d = {"a": []}
+    d["a"].append(x * 3.0)
+    d["a"].extend([x, x])
+    return np.sum(d["a"][0] * d["a"][2]) + len(d["a"])
