@@ -58,7 +58,10 @@ CONTAINER_MUTATORS = frozenset({
     "add", "discard", "popitem",
 })  # fmt: skip
 # Modules whose functions change no argument in place (NumPy's own are looked up).
-PURE_MODULES = frozenset({"builtins", "math", "cmath", "operator", "itertools", "functools"})
+PURE_MODULES = frozenset({
+    "builtins", "math", "cmath", "operator", "itertools", "functools", "logging", "warnings",
+    "time", "random", "numpy",  # (NumPy's change an array by out= or a method named so)
+})  # fmt: skip
 
 
 def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
@@ -68,13 +71,21 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     runs take a copy (in ``fn``'s body, in place); see the module's doc."""
     checked = False
     held = _outside_data(fn, sharing)
+    apart = None  # the name of the objects they hold, where an update checks them
     for s in list(walk_statements(fn.body)):
         written = is_update(s)
         if written is not None and sharing.outside(written):
             _made_in_object(s, fn, sharing.given, written)
             checked = sharing.given is not None
         elif written is not None and held and sharing.callers(written):
-            _check_apart(s, fn, written, held)
+            apart = apart or names.fresh("outside")
+            _check_apart(s, fn, written, apart)
+    if apart is not None:
+        values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
+        taken = gast.Call(func=_rt("outside_objects"), args=[values, const(",".join(held))],
+                          keywords=[])  # fmt: skip
+        fn.body.insert(0, assign(apart, taken))
+        fn.body[0].lineno = fn.lineno
     if checked and not sharing.checked_given:
         take_given(fn, sharing, wrt)
         sharing.checked_given = True
@@ -83,6 +94,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     changes = [(i, loops) for i, (s, loops) in enumerate(order) if changers.may_change(s)]
     if not changes:
         return
+    _refuse_changes_after_calls(parsed, order, changes, changers)
     last = max(i for i, _ in changes)
     changing_loops = {id(loop) for _, loops in changes for loop in loops}
     for i, (s, loops) in enumerate(order):
@@ -116,11 +128,10 @@ def _outside_data(fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
                    and sharing.holds_data(n.id)})  # fmt: skip
 
 
-def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, held: list[str]) -> None:
+def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str) -> None:
     """Before an update in place of an object the caller gave: refuse it where a global
     the function reads holds it too (``f(GA)`` with ``x += 1``; ``rt.check_apart``)."""
-    values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
-    args = [name(written), values, const(",".join([written, *held]))]
+    args = [name(written), name(apart), const(written)]
     made = gast.Expr(value=gast.Call(func=_rt("check_apart"), args=args, keywords=[]))
     made.lineno = s.lineno
     _insert_before(fn.body, s, [made])
@@ -128,6 +139,27 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, held: list[
 
 def _rt(helper: str) -> gast.Attribute:
     return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
+
+
+def _refuse_changes_after_calls(parsed: Parsed, order: list, changes: list,
+                                changers: _Changers) -> None:  # fmt: skip
+    """Refuse a change of an array from outside after a call of a function of the user's
+    (or in the same loop): the function's derivative may read that array, and reads in
+    its own code are not copied here."""
+    for i, (s, loops) in enumerate(order):
+        callee = changers.user_callee(s)
+        if callee is None:
+            continue
+        later = [j for j, around in changes if j > i or set(map(id, around)) & set(map(id, loops))]
+        if later:
+            changed = order[later[0]][0]
+            raise parsed.error(
+                f"an array from outside the function (a global's, a field's) may be changed "
+                f"in place here, after a call of {callee} (line {s.lineno}) whose derivative "
+                "may read it: the gradient, taken later, would read the changed values",
+                changed,
+                "make the change before the call, or on a copy of the array",
+            )
 
 
 def _simple_statements(body: list[gast.stmt], loops: tuple) -> Any:
@@ -149,8 +181,12 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
     """Give the reads in ``s`` of arrays from outside a copy taken just before it."""
     if not isinstance(s, (gast.Assign, gast.Return)) or s.value is None:
         return
-    if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name):
-        return  # ``a = GY``: a second name for it, read (and copied) where it is used
+    if isinstance(s, gast.Assign) and (
+        isinstance(s.value, gast.Name)
+        or isinstance(s.targets[0], gast.Name)
+        and changers.sharing.outside(s.targets[0].id)
+    ):  # ``a = GY``, ``g = GY[:2]``: another name for it (or a view), copied where read
+        return
     if isinstance(s.value, gast.Compare):
         return  # a flag: nothing an adjoint reads
     reads = sorted({n.id for n in walk(s.value) if isinstance(n, gast.Name)
@@ -210,7 +246,14 @@ class _Changers:
         written = is_update(s)
         if written is not None and self.sharing.outside(written):
             return True
-        nodes = walk(s) if facts(s).no_grad else _expressions(s)
+        nodes = list(walk(s)) if facts(s).no_grad else _expressions(s)
+        if facts(s).no_grad and any(  # ``with sd.no_grad(): GY[0] = v``
+            isinstance(t, gast.Subscript) and self.outside_object(_root(t) or "")
+            for n in nodes
+            if isinstance(n, (gast.Assign, gast.AugAssign))
+            for t in (n.targets if isinstance(n, gast.Assign) else [n.target])
+        ):
+            return True
         return any(self.call_may_change(c) for c in nodes if isinstance(c, gast.Call))
 
     def call_may_change(self, call: gast.Call) -> bool:
@@ -232,6 +275,24 @@ class _Changers:
             # a method of an object: of one from outside, it may change anything
             return self.outside_object(func.value.id)
         return False
+
+    def user_callee(self, s: gast.stmt) -> str | None:
+        """The name of a function of the user's ``s`` calls (its derivative is not this
+        function's code), if it calls one."""
+        for c in _expressions(s):
+            if not isinstance(c, gast.Call) or rt_helper(c.func) is not None:
+                continue
+            found, obj = self.p.resolve_dotted(c.func, self.locals)
+            if isinstance(obj, types.MethodType):
+                obj = obj.__func__
+            if (
+                found
+                and isinstance(obj, types.FunctionType)
+                and not _known(obj)
+                and not (obj.__module__ or "").startswith("srcdiff")
+            ):
+                return f"`{obj.__qualname__}`"
+        return None
 
     def outside_object(self, n: str) -> bool:
         if n in self.sharing.params:
@@ -262,6 +323,9 @@ def callable_may_change(obj: Any) -> bool:
         return _function_may_change(obj)
     if known:
         return getattr(obj, "__name__", "") in ARRAY_MUTATORS
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
+        return getattr(obj, "__name__", "") in ARRAY_MUTATORS  # a draw (``shuffle`` aside)
     module = getattr(obj, "__module__", None) or ""
     if module.split(".")[0] in PURE_MODULES or obj in vars(builtins).values():
         return False
@@ -279,7 +343,9 @@ def _function_may_change(fn: types.FunctionType) -> bool:
         _CHANGES[fn] = True
         return True
     tree = parsed.tree
-    own = local_names(tree) - set(params_of(tree))
+    rebound = {t.id for n in walk(tree) if isinstance(n, gast.Assign)
+               for t in n.targets if isinstance(t, gast.Name)}  # fmt: skip
+    own = local_names(tree) - (set(params_of(tree)) - rebound)  # (``v = v - m; v /= s``)
     found = False
     for node in walk(tree):
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):

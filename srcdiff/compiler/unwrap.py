@@ -406,7 +406,11 @@ class Unwrapper:
         would promote otherwise: an int64 tensor over 255.0 is float32, a float32 one
         times a 0-d float64 is float32): ``a1 = rt.tensor_methods.promoted(a, a, b)``."""
         operands = (value.left, value.right)
-        if not any(isinstance(e, gast.Name) for e in operands):
+        if not any(isinstance(e, gast.Name) for e in operands) or (
+            isinstance(value.left, gast.Name)
+            and isinstance(value.right, gast.Name)
+            and value.left.id == value.right.id
+        ):  # (numbers alone, or ``z * z``: one dtype)
             return
         floating = const(isinstance(value.op, gast.Div))
         for side, operand in zip(("left", "right"), operands, strict=True):
@@ -430,6 +434,8 @@ class Unwrapper:
         value = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         if isinstance(s, gast.Assign) and not isinstance(s.targets[0], gast.Name):
             return
+        if is_rt_call(value, "augmented"):  # ``h += v`` of a Tensor: PyTorch's casts
+            value.func = array_version("augmented")
         if isinstance(value, gast.BinOp):
             value.left, value.right = fix(value.left), fix(value.right)
             if isinstance(value.op, PROMOTING) and not self.p.srcdiffs_own(line):

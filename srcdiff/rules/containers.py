@@ -139,6 +139,7 @@ nondiff(
     rt.check_length,
     rt.check_not_given,
     rt.check_apart,
+    rt.outside_objects,
     rt.write_back,
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)

@@ -6,13 +6,13 @@ from . import numpy_math
 from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
-@vjp(rt.augmented)
+@vjp(rt.augmented, rt.tensor_methods.augmented)
 def augmented(g, ans, x, new):
     """``x <op>= v`` keeps ``x``'s dtype: the adjoint goes to ``x <op> v`` in its own."""
     return None, rt.cast_like(g, new)
 
 
-@jvp(rt.augmented)
+@jvp(rt.augmented, rt.tensor_methods.augmented)
 def augmented_jvp(ans, x, new, *, dx, dnew):
     return None, rt.cast_like(dnew, ans)
 

@@ -188,22 +188,41 @@ def check_not_given(given: tuple, old: Any, shown: str = "") -> None:
         )
 
 
-def check_apart(old: Any, held: tuple, shown: str) -> None:
+def outside_objects(values: tuple, names: str) -> dict[int, str]:
+    """The objects the globals and closure variables a function reads hold (``values``,
+    named in ``names``), at any depth of lists, tuples and dicts and in the fields of
+    objects: by the identity of each one's memory (an array's base), the name of the
+    global holding it. Taken once as the function starts, for ``check_apart``."""
+    held: dict[int, str] = {}
+    for n, v in zip(names.split(","), values, strict=True):
+        fields = getattr(v, "__dict__", None) if is_record(v) else None
+        for o in _changeable_in(v) + [o for f in (fields or {}).values()
+                                        for o in _changeable_in(f)]:  # fmt: skip
+            held.setdefault(id(_memory(o)), n)
+    return held
+
+
+def _memory(x: Any) -> Any:
+    """The object whose memory ``x`` uses: the base of an array view, else ``x``."""
+    x = _storage(x)
+    while getattr(x, "base", None) is not None and hasattr(x, "shape"):
+        x = x.base
+    return x
+
+
+def check_apart(old: Any, held: dict[int, str], shown: str) -> None:
     """Before an in-place update of an argument's object (``old``): refused where one of
-    the globals or closure variables the function reads (``held``, named in ``shown``
-    after the updated name) holds that object or shares its memory. Compiled code gives
-    the argument's name a new value; Python's update would be seen through the global."""
-    if not _mutable(old):
-        return
-    written, *names = shown.split(",")
-    for n, v in zip(names, held, strict=True):
-        if any(o is old or _shares(o, old) for o in _changeable_in(v)):
-            raise refuse(
-                f"`{written}` is an object `{n}` holds too (the caller gave a global's "
-                "object as an argument), updated in place: compiled code gives the "
-                f"argument a new value, which `{n}` would not see",
-                "pass a copy as the argument (x.copy())",
-            )
+    the globals or closure variables the function reads holds that object or shares its
+    memory (``held``: see ``outside_objects``). Compiled code gives the argument's name a
+    new value; Python's update would be seen through the global."""
+    n = held.get(id(_memory(old))) if _mutable(old) else None
+    if n is not None:
+        raise refuse(
+            f"`{shown}` is an object `{n}` holds too (the caller gave a global's object as "
+            "an argument), updated in place: compiled code gives the argument a new value, "
+            f"which `{n}` would not see",
+            "pass a copy as the argument (x.copy())",
+        )
 
 
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:

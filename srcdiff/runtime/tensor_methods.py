@@ -444,6 +444,36 @@ def promoted(x: Any, a: Any, b: Any, floating: bool = False) -> Any:
     return backend.astype(x, wanted)
 
 
+# PyTorch's names of dtypes in its messages
+SCALAR_TYPES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool"}  # fmt: skip
+
+
+def augmented(x: Any, new: Any) -> Any:
+    """``x <op>= v`` of a Tensor in compiled code, given ``new = x <op> v``: PyTorch's
+    in-place operator keeps ``x``'s shape and dtype (a 0-d one too, a NumPy number here)
+    and raises where the result cannot be cast back (a float into an integer tensor) or
+    does not fit; numbers and lists take ``new``, as Python rebinds them."""
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if not isinstance(dtype, np.dtype) or shape is None:
+        return new
+    found = getattr(new, "shape", ())
+    if tuple(found) != tuple(shape):
+        raise RuntimeError(
+            f"output with shape {list(shape)} doesn't match the broadcast shape {list(found)}"
+        )
+    result = getattr(new, "dtype", None)
+    if result is None or result == dtype:
+        return new
+    if dtypes.category(result) > dtypes.category(dtype):
+        raise RuntimeError(
+            f"result type {SCALAR_TYPES.get(str(result), result)} can't be cast to the "
+            f"desired output type {SCALAR_TYPES.get(str(dtype), dtype)}"
+        )
+    return backend.astype(new, dtype)
+
+
 def same_dtypes(a: Any, b: Any) -> None:
     """PyTorch's error for a matrix product of two dtypes (it promotes neither): ``a`` and
     ``b`` are arrays or Tensors."""
