@@ -28,7 +28,7 @@ from .compiler.parse import parse
 from .errors import CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
-from .runtime.calls import LEAVES, STEP, Step
+from .runtime.calls import LEAVES, STEP, CallSite, Step, value_kind
 from .runtime.mutation import FINAL
 from .runtime.tensor_methods import is_array
 
@@ -104,7 +104,7 @@ def _check_array_type(v: Any, function: str) -> None:
     and an object that is neither an array nor a container of gradients (a class with
     ``__slots__``, ``__float__`` or ``__array__`` alone)."""
     cls = type(v)
-    if not (rt.plain_operand_type(cls) or _kind(v) == "any"
+    if not (rt.plain_operand_type(cls) or value_kind(v) == "any"
             or isinstance(v, (functools.partial, types.MethodType, Iterator))):  # fmt: skip
         raise CompileError(
             f"a differentiated argument of {cls.__qualname__}, which is neither an array nor "
@@ -132,10 +132,6 @@ def _check_array_type(v: Any, function: str) -> None:
 
 
 TENSORS = "tensors"  # the last entry of the key of a unit compiled for Tensor arguments
-
-
-def _kind(x: Any) -> str:
-    return "any" if isinstance(x, (list, tuple, dict)) or rt.is_record(x) else "array"
 
 
 _PYTHON_SCALARS = frozenset({float, int, bool, type(None), str})
@@ -454,8 +450,13 @@ def _calling(fn: Callable) -> Callable:
     return namespace[name]
 
 
-class _Target:
-    """A function (or bound method) and the parameters to differentiate."""
+class _Target(CallSite):
+    """A function (or bound method) and the parameters to differentiate: the call site
+    of ``sd.grad``'s function and of ``@sd.differentiate``, whose units it looks up as
+    every call compiled code makes does (``CallSite``), every parameter asked for
+    differentiated (checked: a real array, or a container of them)."""
+
+    every = True
 
     def __init__(self, fn: Callable, wrt: Wrt):
         self._self: Callable[[], Any] | None = None  # the instance of a method
@@ -511,11 +512,10 @@ class _Target:
             self.positions.append(w if element is not None else
                                   params.index(p) if positional else None)  # fmt: skip
         self.active = tuple(dict.fromkeys(self.names))
-        self.starred = any(e is not None for e in self.elements)
         self.last_position = max((p for p in self.positions if p is not None), default=-1)
         if None in self.positions:
             self.last_position = 1 << 30
-        self.units: dict[tuple, tuple[Unit, tuple[int, ...]]] = {}
+        super().__init__(fn, len(self.bound), tuple(self.names), tuple(self.elements))
         # the dispatcher of each pattern of argument types and shapes seen, and the
         # latest one to take a call (see run)
         self.fast: dict[tuple, Callable[[tuple], tuple[Any, Any] | None]] = {}
@@ -526,8 +526,6 @@ class _Target:
         self.dialect = Dialect.ARRAYS  # TENSORS: code on Tensors, which a plain call runs
         self.eager_backward = False  # calls backward() in a loop: left to eager code
         self.plain: Unit | None = None  # the unit of the latest plain call
-        # the parameters it updates in place and returns (a helper called as rt.Returning)
-        self.returns: tuple[str, ...] = ()
 
     @property
     def bound(self) -> tuple:
@@ -555,33 +553,10 @@ class _Target:
                 out.append(default)
         return out
 
-    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
-        """The compiled unit for a call, given the values of its differentiated arguments,
-        and where each wanted gradient sits in its adjoint's results."""
-        return rt.cached_unit(self.units, rt.call_key(values, args, kwargs), self.compile,
-                              values, args, kwargs)  # fmt: skip
-
-    def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Unit, tuple[int, ...]]:
-        """The unit for a call of these values, and where each wanted gradient sits among
-        its adjoint's results."""
-        kinds = tuple(_kind(v) for v in values)
-        xp = array_module(*values, *args, *kwargs.values())
+    def check(self, values: list) -> None:
         for v in values:
             _check_real(v, self.fn.__qualname__)
             _check_array_type(v, self.fn.__qualname__)
-        shapes = rt.shape_pattern(self.parameters, args, kwargs)
-        described = dict(zip(self.names, kinds, strict=True))
-        described.update({n: "any" for n, e in zip(self.names, self.elements, strict=True)
-                          if e is not None})  # *args: a tuple  # fmt: skip
-        named = self.parameters[1]  # (a keyword that **kwargs takes names no parameter)
-        given = [*zip(self.parameters[0], args, strict=False),
-                 *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
-        # (the call's key has every argument's type)
-        numbers = frozenset(n for n, a in given if rt.immutable_number(a))
-        plain = frozenset(n for n, a in given if rt.plain_value(a))
-        unit = unit_for(self.fn, self.active, described, xp, shapes=shapes,
-                        returns=self.returns, numbers=numbers, plain=plain)  # fmt: skip
-        return unit, tuple(unit.wrt.index(n) for n in self.names)
 
     def run(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         """Differentiate a call: ``(value, gradients)``. A call a dispatcher may take next
@@ -712,7 +687,7 @@ class _Target:
 
     def compile_arrays(self, values: list) -> tuple[Unit, tuple[int, ...]]:
         """The unit of a call with Tensors, for their arrays ``values``."""
-        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True)}
+        kinds = {n: value_kind(v) for n, v in zip(self.names, values, strict=True)}
         unit = unit_for(
             self.fn, self.active, kinds, array_module(*values), dialect=Dialect.TENSOR_CALLEE
         )

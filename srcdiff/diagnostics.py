@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime as rt
-from .api import Differentiated, GradientFunction, _kind, _seed, _Target, describe_path
+from .api import Differentiated, GradientFunction, _seed, _Target, describe_path
 from .backend import array_module, to_numpy
 from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.influence import influence
@@ -26,6 +26,7 @@ from .compiler.probes import (
     user_assignment,
     user_lines,
 )
+from .runtime.calls import value_kind
 
 COLUMN = 56  # where the annotations of the source start
 
@@ -57,7 +58,7 @@ class _Call:
             plain = lambda v: v._data if isinstance(v, tensor) else v  # noqa: E731
             args, kwargs = tuple(map(plain, args)), {k: plain(v) for k, v in kwargs.items()}
             values = target.values(args, kwargs)
-            kinds = {n: _kind(v) for n, v in zip(target.names, values, strict=True)}
+            kinds = {n: value_kind(v) for n, v in zip(target.names, values, strict=True)}
             unit = unit_for(
                 target.fn,
                 target.active,

@@ -1374,7 +1374,7 @@ def _callee_sections(writer: _Writer, callees: list, names: list) -> list[str]:
     env = {
         "rt": rt,
         "carries_gradient": rt_calls.carries_gradient,
-        "_kind": rt_calls._kind,
+        "_kind": rt_calls.value_kind,
         "_unexported": _unexported,
         "_unit_facts": _unit_facts,
     }
@@ -1454,7 +1454,7 @@ def _dispatcher(
         "rt": rt,
         "np": np,
         "_seed": api._seed,
-        "_kind": api._kind,
+        "_kind": rt_calls.value_kind,
         "_entry": api._entry,
         "_distinct": api._Target.__dict__["distinct"],
         "_unexported": _unexported,

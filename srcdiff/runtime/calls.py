@@ -475,7 +475,8 @@ def _refuse_into_kwargs(fn: types.FunctionType, key: str, named: frozenset[str])
         )
 
 
-def _kind(x: Any) -> str:
+def value_kind(x: Any) -> str:
+    """How the compiler takes a differentiated value: an array, or ``any`` container."""
     return "any" if isinstance(x, (list, tuple, dict)) or is_record(x) else "array"
 
 
@@ -822,64 +823,51 @@ def check_rule_grads(result: Any, operands: tuple, rule: str) -> None:
             )
 
 
-class _Site:
-    """What a call of one callable with one pattern of active arguments resolves to, so
-    that a call made again costs a couple of dictionary look-ups."""
+class CallSite:
+    """A call of one Python function (``target``, after ``nbound`` arguments bound to it)
+    with one pattern of differentiated parameters (``names``; for each, which entry of
+    its ``*args`` it is, or None): the units compiled for it, looked up by what each
+    call's values are (``call_key``, ``cached_unit``). Every caller of compiled code has
+    its calls so: ``sd.grad``'s functions and ``@sd.differentiate`` (``api._Target``, the
+    names it is asked for) and the calls compiled code makes (``_Site``, the arguments
+    that carry gradient in each call). ``tensor``: the target is Tensor code compiled for
+    a caller of Tensor code, its parameters arrays; ``returns``: the parameters it updates
+    in place and returns after its value."""
 
-    def __init__(self, fn: Any, target: Any, nbound: int, active: tuple, tensor: bool,
-                 nargs: int, keywords: tuple[str, ...]):  # fmt: skip
-        self.returns = fn.names if type(fn) is Returning else ()
-        self.rule = Host.registry.lookup(fn)
-        self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
-        # a primitive reached through a name: its arguments checked as a call written
-        # out would check them (an object's own __add__ or __round__ is no rule's)
-        self.check = call_check(fn, self.rule is not None) if self.rule or self.nondiff else None
-        self.out_at = out_position(fn) if self.rule or self.nondiff else None
-        self.tensor = tensor
-        self.units: dict[tuple, tuple[Any, list[int]]] = {}
-        self.version = -1  # the registry's version when fn itself was last found without a rule
-        if self.rule is not None or self.nondiff:
-            return
-        refused = Host.registry.refusal(fn)
-        if refused is not None:
-            raise refuse(*refused)
-        if target is None:
-            raise refuse(
-                f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
-                "register one with sd.register_vjp, or call a function srcdiff can compile",
-            )
-        if target.__module__ == GRADIENTS:
-            raise _derivative_inside(fn)
-        if (target.__module__ or "").startswith(RUNTIME):
-            raise refuse(
-                f"no derivative rule for srcdiff's rt.{target.__name__}, which a derivative "
-                "differentiated again calls",
-                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
-                "differentiate forward mode once more), or ask for the rule",
-            )
-        self._target = weakref.ref(target)  # the site is the target's: see _SITES
-        # the parameter of each active argument, and which entry of *args it is (None: none)
-        self.names, self.elements, self.star = _active_params(
-            target, nbound, nargs, keywords, active
-        )
-        self.starred = any(e is not None for e in self.elements)
+    every = False  # each of ``names`` is differentiated, whatever its value (an entry's)
+
+    def __init__(self, target: types.FunctionType, nbound: int, names: tuple[str, ...],
+                 elements: tuple[int | str | None, ...], *, tensor: bool = False,
+                 returns: tuple[str, ...] = ()):  # fmt: skip
+        self._target = weakref.ref(target)  # (a site is its target's: see _SITES)
         self.parameters = parameter_names(target, nbound)
+        self.names, self.elements = tuple(names), tuple(elements)
+        self.starred = any(e is not None for e in self.elements)
+        self.tensor, self.returns = tensor, returns
+        self.units: dict[tuple, tuple[Any, tuple]] = {}
 
     @property
     def target(self) -> types.FunctionType:
         return self._target()
 
-    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, list[int]]:
+    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        """The compiled unit for a call, given the values of its differentiated arguments,
+        and where each one's gradient sits among its adjoint's results."""
         key = call_key(values, args, kwargs, shapes=not self.tensor)  # Tensor: no shapes
         return cached_unit(self.units, key, self.compile, values, args, kwargs)
 
+    def check(self, values: list) -> None:
+        """Refuse differentiated values the site cannot take (an entry point's check)."""
+
     def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
-        """The unit for a call of these values, and where each active argument's gradient
-        sits among its adjoint's results (None: it carries none)."""
+        """The unit for a call of these values, and where each differentiated argument's
+        gradient sits among its adjoint's results (None: it carries none)."""
+        self.check(values)
         others = (*args, *kwargs.values())
-        carried = [n for n, v in zip(self.names, values, strict=True) if carries_gradient(v)]
+        pairs = list(zip(self.names, values, strict=True))
+        carried = [n for n, v in pairs if self.every or carries_gradient(v)]
         names = tuple(dict.fromkeys(carried))  # *args once, however many entries
-        kinds = {n: _kind(v) for n, v in zip(self.names, values, strict=True) if n in names}
+        kinds = {n: value_kind(v) for n, v in pairs if n in names}
         for n, e in zip(self.names, self.elements, strict=True):
             if e is not None and n in names:
                 kinds[n] = "any"  # *args: a tuple of all its entries
@@ -908,6 +896,47 @@ class _Site:
         given = [*zip(positional, args, strict=False),
                  *((k, v) for k, v in kwargs.items() if k in named)]  # fmt: skip
         return frozenset(n for n, a in given if what(a))
+
+
+class _Site(CallSite):
+    """A call compiled code makes of one callable with one pattern of active arguments:
+    a primitive with a rule (or none to differentiate), or a function compiled as a
+    ``CallSite``; found again, a call costs a couple of dictionary look-ups."""
+
+    def __init__(self, fn: Any, target: Any, nbound: int, active: tuple, tensor: bool,
+                 nargs: int, keywords: tuple[str, ...]):  # fmt: skip
+        self.rule = Host.registry.lookup(fn)
+        self.nondiff = self.rule is None and Host.registry.is_nondiff(fn)
+        # a primitive reached through a name: its arguments checked as a call written
+        # out would check them (an object's own __add__ or __round__ is no rule's)
+        self.check_args = (
+            call_check(fn, self.rule is not None) if self.rule or self.nondiff else None
+        )
+        self.out_at = out_position(fn) if self.rule or self.nondiff else None
+        self.version = -1  # the registry's version when fn itself was last found without a rule
+        if self.rule is not None or self.nondiff:
+            return
+        refused = Host.registry.refusal(fn)
+        if refused is not None:
+            raise refuse(*refused)
+        if target is None:
+            raise refuse(
+                f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
+                "register one with sd.register_vjp, or call a function srcdiff can compile",
+            )
+        if target.__module__ == GRADIENTS:
+            raise _derivative_inside(fn)
+        if (target.__module__ or "").startswith(RUNTIME):
+            raise refuse(
+                f"no derivative rule for srcdiff's rt.{target.__name__}, which a derivative "
+                "differentiated again calls",
+                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
+                "differentiate forward mode once more), or ask for the rule",
+            )
+        # the parameter of each active argument, and which entry of *args it is (None: none)
+        names, elements, self.star = _active_params(target, nbound, nargs, keywords, active)
+        returns = fn.names if type(fn) is Returning else ()
+        super().__init__(target, nbound, names, elements, tensor=tensor, returns=returns)
 
 
 def immutable_number(v: Any) -> bool:
@@ -1028,12 +1057,12 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     if site.rule is not None or site.nondiff:
         refuse_out(fn, site.out_at, args, kwargs)
     if site.rule is not None:
-        check_call(site.check, args, kwargs)
+        check_call(site.check_args, args, kwargs)
         value = fn(*args, **kwargs)
         kwargs, active = _rule_keywords(fn, kwargs, active)
         return value, ("rule", site.rule, args, kwargs, value, active)
     if site.nondiff:
-        check_call(site.check, args, kwargs)
+        check_call(site.check_args, args, kwargs)
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
@@ -1233,7 +1262,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     named = {k: t for k, t in named.items() if k not in absorbed}
     by_name = {params[i]: t for i, t in enumerate(tangents[: len(params)]) if t is not None}
     values = {n: args[params.index(n)] for n in by_name}
-    kinds = {n: _kind(v) for n, v in values.items()}
+    kinds = {n: value_kind(v) for n, v in values.items()}
     if any(t is not None for t in tangents[len(params) :]):  # entries of the callee's *args
         star = _star_name(target, len(bound), len(params))
         # its tangent, as the callee takes it: one per entry, zero where none is given
@@ -1243,7 +1272,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         values[star] = tuple(args[len(params) :])
         kinds[star] = "any"
     values.update({n: kwargs[n] for n in named})
-    kinds.update({n: _kind(kwargs[n]) for n in named})
+    kinds.update({n: value_kind(kwargs[n]) for n in named})
     by_name |= named
     if absorbed:  # entries of the callee's **kwargs: its tangent, zero where none is given
         entries = {k: v for k, v in kwargs.items() if k not in keywords}
