@@ -1451,7 +1451,28 @@ class Tensor:
             lambda s: binary_op(operator.truediv, s, other, "DivBackward0", floating=True), other
         )
 
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace(lambda s: s**exponent, exponent)
+
+    def floor_divide_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: s // other, other)
+
+    def remainder_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: s % other, other)
+
+    def bitwise_and_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: s & other, other)
+
+    def bitwise_or_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: s | other, other)
+
+    def bitwise_xor_(self, other: Any) -> Tensor:
+        return self._inplace(lambda s: s ^ other, other)
+
+    # Python's augmented assignments change the tensor itself, as PyTorch's do
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+    __ipow__, __ifloordiv__, __imod__ = pow_, floor_divide_, remainder_
+    __iand__, __ior__, __ixor__ = bitwise_and_, bitwise_or_, bitwise_xor_
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
         """``self += value * tensor1 * tensor2`` (as optimizers use it)."""

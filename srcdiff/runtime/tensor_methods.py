@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -168,33 +169,42 @@ def item(x: Any) -> Any:
     return x.item()
 
 
-def _method(name: str, fn: Any) -> Any:
-    """``x.<name>(*args)``: ``fn(x, *args)`` on an array, the method itself otherwise."""
+def floating(x: Any) -> Any:
+    """``x``, or for an integer or bool array the default float's: what PyTorch computes
+    a function defined on reals of (``exp``, ``sqrt``, ``sigmoid`` ...) in."""
+    if getattr(x, "dtype", None) is not None and x.dtype.kind in "biu":
+        return backend.astype(x, dtypes.DEFAULT_FLOAT.numpy)
+    return x
+
+
+def _method(name: str, fn: Any, reals: bool = False) -> Any:
+    """``x.<name>(*args)``: ``fn(x, *args)`` on an array (``reals``: a function of real
+    numbers, of an integer array as the default float's), the method itself otherwise."""
 
     def method(x: Any, *args: Any, **kwargs: Any) -> Any:
         if not is_array(x):
             return getattr(x, name)(*args, **kwargs)
-        return fn(x, *args, **kwargs)
+        return fn(floating(x) if reals else x, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``x.{name}(...)`` on an array."
     return method
 
 
-exp = _method("exp", np.exp)
-log = _method("log", np.log)
-sqrt = _method("sqrt", np.sqrt)
+exp = _method("exp", np.exp, reals=True)
+log = _method("log", np.log, reals=True)
+sqrt = _method("sqrt", np.sqrt, reals=True)
 abs = _method("abs", np.abs)
-tanh = _method("tanh", np.tanh)
-sin = _method("sin", np.sin)
-cos = _method("cos", np.cos)
+tanh = _method("tanh", np.tanh, reals=True)
+sin = _method("sin", np.sin, reals=True)
+cos = _method("cos", np.cos, reals=True)
 neg = _method("neg", np.negative)
 t = _method("t", np.transpose)
 clone = _method("clone", np.copy)
 square = _method("square", np.square)
-reciprocal = _method("reciprocal", np.reciprocal)
-log1p = _method("log1p", np.log1p)
-expm1 = _method("expm1", np.expm1)
+reciprocal = _method("reciprocal", np.reciprocal, reals=True)
+log1p = _method("log1p", np.log1p, reals=True)
+expm1 = _method("expm1", np.expm1, reals=True)
 sign = _method("sign", np.sign)
 contiguous = _method("contiguous", np.ascontiguousarray)  # a copy where it is not
 floor = _method("floor", np.floor)
@@ -230,7 +240,7 @@ def sigmoid(x: Any) -> Any:
     ``exp(-x)`` overflows (no warning), 1 and 0 at +-inf."""
     if not is_array(x):
         return x.sigmoid()
-    xp = array_module(x)
+    xp, x = array_module(x), floating(x)
     with np.errstate(over="ignore"):
         return (1 / (1 + xp.exp(-x))).astype(x.dtype, copy=False)
 
@@ -330,7 +340,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 
 # max(x, 0): NaN stays NaN, -inf is 0, as in PyTorch (``x * (x > 0)`` makes them NaN)
 relu = _method("relu", lambda x: array_module(x).maximum(x, 0))
-pow = _method("pow", lambda x, exponent: x**exponent)
+pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent)))
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))
 transpose = _method("transpose", lambda x, dim0, dim1: array_module(x).swapaxes(x, dim0, dim1))
@@ -397,23 +407,30 @@ def dim(x: Any) -> int:
     return x.ndim if is_array(x) else x.dim()
 
 
+def _promoted(x: Any, other: Any, floating: bool = False) -> tuple[Any, Any]:
+    """Both operands of ``x.add(other)`` (``mul``, ``div`` ...) in the dtype PyTorch
+    computes the operation in (see ``promoted``)."""
+    return promoted(x, x, other, floating), promoted(other, x, other, floating)
+
+
 def add(x: Any, other: Any, alpha: Any = 1) -> Any:
     """``x.add(other, alpha=a)``: ``x + a * other``, rounded once (a fused multiply-add,
     as PyTorch's kernel computes it)."""
     if not is_array(x):
         return x.add(other, alpha=alpha)
-    return fused.add(x, other, alpha)
+    return fused.add(*_promoted(x, other), alpha)
 
 
 def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
     """``x.sub(other, alpha=a)``: ``x - a * other``, rounded once as ``add`` rounds it."""
     if not is_array(x):
         return x.sub(other, alpha=alpha)
+    x, other = _promoted(x, other)
     return x - other if alpha == 1 else fused.fma(other, -alpha, x)
 
 
-mul = _method("mul", np.multiply)
-div = _method("div", np.divide)
+mul = _method("mul", lambda x, other: np.multiply(*_promoted(x, other)))
+div = _method("div", lambda x, other: np.divide(*_promoted(x, other, True)))
 
 
 # PyTorch's names of its C++ types, in its errors

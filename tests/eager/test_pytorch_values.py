@@ -267,3 +267,28 @@ def test_mixed_dtypes_promote_as_pytorch_does(compiled):
     assert got.keys() == {k for k in VALUES if k.startswith("mixed/")}
     for key, numbers in got.items():
         np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_every_augmented_assignment_changes_the_tensor_itself(compiled):
+    """``b %= 3``, ``b **= 2``, ``b //= 1.5`` (and ``|=`` on bools) change the tensor in
+    place, as PyTorch's do: they rebound the name to a new tensor, which the caller's
+    (or another name's) never saw."""
+
+    def step(a, b, flags):
+        with sd.no_grad():
+            b %= 3
+            b **= 2
+            b //= 1.5
+            flags |= sd.tensor([False, True])
+        loss = (a * b).sum()
+        loss.backward()
+        return loss
+
+    run = sd.differentiate(step) if compiled else step
+    a = sd.tensor([1.0, 2.0], requires_grad=True)
+    b = sd.tensor([4.5, 5.0], requires_grad=True)
+    flags = sd.tensor([True, False])
+    assert run(a, b, flags).item() == 5.0  # 4.5 % 3 = 1.5, ** 2 = 2.25, // 1.5 = 1
+    assert b.tolist() == [1.0, 2.0] and a.grad.tolist() == [1.0, 2.0]
+    assert flags.tolist() == [True, True]

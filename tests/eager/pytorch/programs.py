@@ -989,6 +989,22 @@ def _mixed_programs(torch: Any) -> dict[str, Any]:
         "int-over-number": lambda x: (ints / 255.0 + x, ints * 2.5 - x),
         "int-over-int": lambda x: (ints / small + x, ints // small, ints % 3),
         "power": lambda x: (x ** torch.tensor(2.0, dtype=torch.float64), ints**0.5 * x),
+        "methods": lambda x: (
+            x.add(torch.tensor(2.5, dtype=torch.float64)),
+            ints.div(2) + x,
+            ints.add(2.5),
+            x.mul(ints),
+            ints.pow(0.5) * x,
+            x.sub(ints, alpha=2),
+        ),
+        # functions of reals of integer and bool tensors: in the default float
+        "int-reals": lambda x: (
+            ints.sigmoid() * x,
+            (ints + 1).reciprocal(),
+            (ints > 3).exp(),
+            ints.sqrt() * x,
+            ints.tanh() + ints.log1p(),
+        ),
     }
 
 
