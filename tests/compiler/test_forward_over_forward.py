@@ -98,3 +98,20 @@ def test_forward_over_forward_refuses_a_tangent_through_kwargs():
 
     with pytest.raises(sd.CompileError, match=r"\*\*kwargs"):
         sd.jvp(_directional(through_kwargs, (np.ones(3),)), ((np.ones(3),),), ((np.ones(3),),))
+
+
+def _chooses(x):
+    return max(x[0], x[1]) * x[2] + min(x[1], x[2]) ** 2
+
+
+def test_forward_twice_through_builtin_max_and_min():
+    """The tangent of ``max``/``min`` (``rt.choice_tangent``) is linear in the tangents
+    and piecewise constant in the values: forward mode over it was refused."""
+    x, v = np.array([0.5, 0.2, 0.7]), np.array([1.0, 0.3, 1.0])
+
+    def along(x, v):
+        return sd.jvp(_chooses, (x,), (v,))[1]
+
+    second = sd.jvp(along, (x, v), (v, np.zeros(3)))[1]
+    # max(x0, x1) = x0, min(x1, x2) = x1: f = x0 x2 + x1^2, v^T H v = 2 v0 v2 + 2 v1^2
+    assert second == pytest.approx(2 * 1.0 * 1.0 + 2 * 0.3**2)
