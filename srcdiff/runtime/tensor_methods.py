@@ -594,12 +594,22 @@ def reshape(x: Any, *shape: Any) -> Any:
     return x.reshape(*shape)
 
 
+def _common(tensors: Any) -> list:
+    """``tensors`` in the dtype PyTorch joins them in (``cat``, ``stack``)."""
+    arrays = list(tensors)
+    kinds = {getattr(a, "dtype", None) for a in arrays}
+    if len(kinds) < 2 or not all(isinstance(k, np.dtype) for k in kinds):
+        return arrays
+    wanted = dtypes.result_dtype(*arrays)
+    return [a if a.dtype == wanted else backend.astype(a, wanted) for a in arrays]
+
+
 def cat(tensors: Any, dim: int = 0) -> Any:
-    return array_module(*tensors).concatenate(list(tensors), axis=dim)
+    return array_module(*tensors).concatenate(_common(tensors), axis=dim)
 
 
 def stack(tensors: Any, dim: int = 0) -> Any:
-    return array_module(*tensors).stack(list(tensors), axis=dim)
+    return array_module(*tensors).stack(_common(tensors), axis=dim)
 
 
 def data(x: Any) -> Any:

@@ -997,6 +997,7 @@ def _mixed_programs(torch: Any) -> dict[str, Any]:
             ints.pow(0.5) * x,
             x.sub(ints, alpha=2),
         ),
+        "joined": lambda x: (torch.cat([ints, x]) * 1.5, torch.stack([x, small[:5] * x])),
         # functions of reals of integer and bool tensors: in the default float
         "int-reals": lambda x: (
             ints.sigmoid() * x,
