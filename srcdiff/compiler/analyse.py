@@ -298,6 +298,14 @@ class Analyser:
                     "give it a new value instead (h = h.reshape(...) for .shape)",
                 )
             return Op(Kind.PASSIVE)
+        if facts(stmt).in_object and self.is_active(stmt.value.args[-1]):  # ``y += x``
+            return self.fail(
+                stmt,
+                f"a differentiated value stored into an object a global holds, through "
+                f"`{target.id}`",
+                "keep it in a local name and return it (the global's object would hold a "
+                "value whose gradient compiled code cannot follow)",
+            )
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op
@@ -1864,7 +1872,15 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
     calls srcdiff's known primitives, math, pure builtins, methods that change nothing and
     other pure functions; it writes into no attribute, no item and no list in place."""
     for s in statements:
-        if facts(s).no_grad or facts(s).op.kind in (Kind.UNWRAP, Kind.BACKWARD):
+        if (
+            facts(s).no_grad
+            or facts(s).in_object
+            or facts(s).op.kind
+            in (
+                Kind.UNWRAP,
+                Kind.BACKWARD,
+            )
+        ):  # (a write into a global's object: see compiler/snapshots)
             return False
         if facts(s).op.kind is Kind.CALL:
             if not all(function_is_pure(f) for f in static_callees(analyser, [s])):

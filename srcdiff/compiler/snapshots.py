@@ -72,14 +72,21 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     checked = False
     held = _outside_data(fn, sharing)
     apart = None  # the name of the objects they hold, where an update checks them
+    surely = _surely_outside(fn, sharing)
     for s in list(walk_statements(fn.body)):
         written = is_update(s)
-        if written is not None and sharing.outside(written):
+        if written is not None and written in surely:
             _made_in_object(s, fn, sharing.given, written)
             checked = sharing.given is not None
-        elif written is not None and held and sharing.callers(written):
+        elif (
+            written in sharing.locals
+            and held
+            and any(m in sharing.params for m in sharing.group(written))
+            and sharing.given is not None
+        ):  # (an object the caller gave, not a global's own)
             apart = apart or names.fresh("outside")
-            _check_apart(s, fn, written, apart)
+            _check_apart(s, fn, written, apart, sharing.given)
+            checked = True
     if apart is not None:
         values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
         taken = gast.Call(func=_rt("outside_objects"), args=[values, const(",".join(held))],
@@ -121,6 +128,43 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
         _insert_before(fn.body, s, [made])
 
 
+def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
+    """The local names that hold an object from outside wherever they are updated: each
+    is only ever given a global (``y = GY``), an entry or a field of one (``y = G["y"]``,
+    ``y = O.y``), or updated in place, and is not a parameter. (The sharing groups are
+    the function's as a whole: a name they put with a global's object may hold one of its
+    own at an update, whose new value must then be its own.)"""
+    values: dict[str, list] = {}
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            values.setdefault(s.targets[0].id, []).append(s)
+        elif not facts(s).no_grad:
+            for n in walk(s.target) if isinstance(s, gast.For) else ():
+                if isinstance(n, gast.Name):
+                    values.setdefault(n.id, []).append(None)  # a loop's: anything
+
+    def from_outside(e: gast.expr) -> bool:
+        root = _root(e) if isinstance(e, (gast.Subscript, gast.Attribute)) else None
+        if isinstance(e, gast.Name):
+            root = e.id
+        return root is not None and root not in sharing.locals and sharing.holds_data(root)
+
+    surely: set[str] = set()
+    while True:  # (``g2 = GA; g3 = g2``: g3 too)
+        found = {
+            n for n, assigns in values.items()
+            if n in sharing.locals and n not in sharing.params and all(
+                a is not None and (facts(a).inplace or facts(a).follows or from_outside(a.value)
+                                   or isinstance(a.value, gast.Name) and a.value.id in surely)
+                for a in assigns
+            ) and any(a is not None and not (facts(a).inplace or facts(a).follows)
+                      for a in assigns)
+        }  # fmt: skip
+        if found == surely:
+            return surely
+        surely = found
+
+
 def _outside_data(fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
     """The globals and closure variables holding data the function reads."""
     return sorted({n.id for n in walk(fn) if isinstance(n, gast.Name)
@@ -128,10 +172,11 @@ def _outside_data(fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
                    and sharing.holds_data(n.id)})  # fmt: skip
 
 
-def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str) -> None:
+def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str, given: str
+                 ) -> None:  # fmt: skip
     """Before an update in place of an object the caller gave: refuse it where a global
     the function reads holds it too (``f(GA)`` with ``x += 1``; ``rt.check_apart``)."""
-    args = [name(written), name(apart), const(written)]
+    args = [name(written), name(apart), name(given), const(written)]
     made = gast.Expr(value=gast.Call(func=_rt("check_apart"), args=args, keywords=[]))
     made.lineno = s.lineno
     _insert_before(fn.body, s, [made])
@@ -187,8 +232,14 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
         and changers.sharing.outside(s.targets[0].id)
     ):  # ``a = GY``, ``g = GY[:2]``: another name for it (or a view), copied where read
         return
-    if isinstance(s.value, gast.Compare):
-        return  # a flag: nothing an adjoint reads
+    if isinstance(s.value, gast.Compare) or rt_helper(getattr(s.value, "func", None)) in (
+        "follow",
+        "follow_detached",
+        "entry_object",
+        "update_into",
+        "augmented",
+    ):  # a flag, or srcdiff's bookkeeping of an update: nothing an adjoint reads
+        return
     reads = sorted({n.id for n in walk(s.value) if isinstance(n, gast.Name)
                     and isinstance(n.ctx, gast.Load) and changers.outside_array(n.id)})  # fmt: skip
     if not reads:
@@ -290,6 +341,7 @@ class _Changers:
                 and isinstance(obj, types.FunctionType)
                 and not _known(obj)
                 and not (obj.__module__ or "").startswith("srcdiff")
+                and reads_outside(obj)
             ):
                 return f"`{obj.__qualname__}`"
         return None
@@ -306,7 +358,9 @@ def _expressions(s: gast.stmt) -> Any:
 
 
 def _is_array(obj: Any) -> bool:
-    return hasattr(obj, "__array_namespace__") or isinstance(obj, np.ndarray)
+    return isinstance(obj, np.ndarray) or (
+        hasattr(obj, "__array_namespace__") and not isinstance(obj, (type, np.generic))
+    )
 
 
 _CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -377,6 +431,40 @@ def _known(obj: Any) -> bool:
         return registry.lookup(obj) is not None or registry.is_nondiff(obj)
     except TypeError:  # unhashable
         return False
+
+
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reads_outside(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` may read an array from outside: a global or closure variable
+    holding data, a field of an object it is given (``self.w``), or through a function
+    of the user's it calls (no source: it may)."""
+    found = _READS.get(fn)
+    if found is not None:
+        return found
+    _READS[fn] = False  # while it is being found: a recursive call reads nothing more
+    try:
+        parsed = parse(fn)
+    except Exception:  # no source: anything
+        _READS[fn] = True
+        return True
+    tree = parsed.tree
+    own, params = local_names(tree), set(params_of(tree))
+    found = False
+    for node in walk(tree):
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            found = node.value.id in params and isinstance(node.ctx, gast.Load)
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in own:
+            known, obj = parsed.resolve(node.id)
+            if isinstance(obj, types.FunctionType):
+                found = reads_outside(obj)
+            else:
+                found = known and not (callable(obj) or isinstance(obj, types.ModuleType))
+        if found:
+            break
+    _READS[fn] = found
+    return found
 
 
 def _root(e: gast.expr) -> str | None:

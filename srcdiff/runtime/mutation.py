@@ -210,13 +210,14 @@ def _memory(x: Any) -> Any:
     return x
 
 
-def check_apart(old: Any, held: dict[int, str], shown: str) -> None:
-    """Before an in-place update of an argument's object (``old``): refused where one of
-    the globals or closure variables the function reads holds that object or shares its
-    memory (``held``: see ``outside_objects``). Compiled code gives the argument's name a
-    new value; Python's update would be seen through the global."""
+def check_apart(old: Any, held: dict[int, str], given: tuple, shown: str) -> None:
+    """Before an in-place update of an object the caller gave as an argument (``old``
+    among ``given``, see ``given_objects``): refused where one of the globals or closure
+    variables the function reads holds that object or shares its memory (``held``: see
+    ``outside_objects``). Compiled code gives the argument's name a new value; Python's
+    update would be seen through the global."""
     n = held.get(id(_memory(old))) if _mutable(old) else None
-    if n is not None:
+    if n is not None and any(o is old or _shares(o, old) for _, o in given):
         raise refuse(
             f"`{shown}` is an object `{n}` holds too (the caller gave a global's object as "
             "an argument), updated in place: compiled code gives the argument a new value, "
@@ -547,7 +548,7 @@ def update_into(x: Any, new: Any) -> Any:
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or (
-        hasattr(x, "__array_namespace__") and not isinstance(x, np.generic)
+        hasattr(x, "__array_namespace__") and not isinstance(x, (type, np.generic))
     )
 
 

@@ -317,3 +317,68 @@ def test_draws_and_logging_take_no_copies():
     g = sd.grad(_noisy)
     g(np.ones(3))
     assert "snapshot" not in sd.source(g)
+
+
+F32 = np.float32
+
+
+def updated_before_the_name_takes_a_global(x):
+    """``h`` holds a global's array only after its update: the update is its own."""
+    h = np.tanh(x)
+    h *= 2.0
+    s = np.sum(h)
+    h = GY
+    return s + np.sum(h)
+
+
+def scaled_by_a_class_held_in_a_global(x):
+    h = x * F32(-0.5)
+    GY[0] = 2.0
+    return np.sum(h * h)
+
+
+def a_second_name_of_a_global_updated(x):
+    g2 = GY
+    g3 = g2
+    g3 += 1.0
+    g2 += 10.0
+    return np.sum(g3 * x)
+
+
+def _twice(v):
+    return v * 2.0
+
+
+def a_helper_reading_nothing_outside_then_a_change(x):
+    t = np.sum(_twice(x) * x * GY)
+    GY[0] += 1.0
+    return t
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        updated_before_the_name_takes_a_global,
+        scaled_by_a_class_held_in_a_global,
+        a_second_name_of_a_global_updated,
+        a_helper_reading_nothing_outside_then_a_change,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_names_that_hold_a_globals_array_only_sometimes(f):
+    """An update of a name the sharing groups put with a global's array is made in that
+    array only where the name surely holds it; elsewhere it is the function's own, with
+    its gradient (an update in the global's array had a zero gradient)."""
+    test_outside_arrays_end_as_a_plain_call_leaves_them(f)
+
+
+def _into_the_global(x):
+    g = GY
+    g -= x
+    return np.sum(g * g)
+
+
+def test_a_differentiated_value_updated_into_a_globals_array_is_refused():
+    reset()
+    with pytest.raises(sd.CompileError, match="a differentiated value stored into an object"):
+        sd.grad(_into_the_global)(np.ones(3))
