@@ -149,17 +149,22 @@ def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
             root = e.id
         return root is not None and root not in sharing.locals and sharing.holds_data(root)
 
-    surely: set[str] = set()
-    while True:  # (``g2 = GA; g3 = g2``: g3 too)
-        found = {
-            n for n, assigns in values.items()
-            if n in sharing.locals and n not in sharing.params and all(
-                a is not None and (facts(a).inplace or facts(a).follows or from_outside(a.value)
-                                   or isinstance(a.value, gast.Name) and a.value.id in surely)
-                for a in assigns
-            ) and any(a is not None and not (facts(a).inplace or facts(a).follows)
-                      for a in assigns)
-        }  # fmt: skip
+    def kept(a: gast.Assign | None, surely: set[str]) -> bool:
+        return a is not None and (
+            facts(a).inplace
+            or facts(a).follows
+            or from_outside(a.value)
+            or isinstance(a.value, gast.Name)
+            and a.value.id in surely
+        )
+
+    surely = {  # (the largest such set: ``g3 = g2`` and ``g2 = g2`` stay)
+        n for n, assigns in values.items()
+        if n in sharing.locals and n not in sharing.params
+        and any(a is not None and not (facts(a).inplace or facts(a).follows) for a in assigns)
+    }  # fmt: skip
+    while True:
+        found = {n for n in surely if all(kept(a, surely) for a in values[n])}
         if found == surely:
             return surely
         surely = found
