@@ -396,6 +396,17 @@ def asarray(g, ans, x, dtype=None):
     return rt.cast_grad(g, ans, x), None
 
 
+@vjp(xp.float64, xp.float32)
+def scalar_type(g, ans, x=0.0):
+    """``np.float32(s)``: a cast, whose adjoint goes back to ``s``'s dtype."""
+    return rt.cast_grad(g, ans, x)
+
+
+@jvp(xp.float64, xp.float32)
+def scalar_type_jvp(ans, x=0.0, *, dx):
+    return rt.cast_grad(dx, x, ans)
+
+
 @jvp(xp.asarray, xp.array, xp.ascontiguousarray, shaped=True)
 def asarray_jvp(ans, x, dtype=None, *, dx):
     """``dx`` may be a list of tangents (``np.array([a, b])``): made an array first."""

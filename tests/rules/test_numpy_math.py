@@ -146,6 +146,10 @@ SPECS = [
     ),
     *[Spec(p, (R((3, 4)),)) for p in (np.asarray, np.array, np.copy, np.ascontiguousarray)],
     Spec(np.ascontiguousarray, (R((4, 3)).T,), label="strided"),
+    # a NumPy scalar type called on a number: a cast (float32's rounding of x +- 1e-6,
+    # which the differences take, is some 6e-8: they are compared within 10%)
+    Spec(np.float64, (R.scalar(),)),
+    Spec(np.float32, (R.scalar(),), rtol=0.1),
     Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
 ]
 

@@ -3265,3 +3265,12 @@ def extends_a_list_held_in_a_dict(x):
     d["a"].append(x * 3.0)
     d["a"].extend([x, x])
     return np.sum(d["a"][0] * d["a"][2]) + len(d["a"])
+
+
+@case(vec(2))
+def numpy_scalar_types_called_on_values(x):
+    """``np.float32(s)`` and ``np.float64(t)`` of differentiated numbers were refused (no
+    derivative rule), where ``.astype`` compiled."""
+    s = np.sum(x * x)
+    t = np.float32(s) * 2.0
+    return np.float64(t) + np.float64(x[0])
