@@ -25,6 +25,7 @@ import builtins
 import copy
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import gast
@@ -391,43 +392,54 @@ def callable_may_change(obj: Any) -> bool:
     return not isinstance(obj, type)  # (a class: made anew)
 
 
-def _function_may_change(fn: types.FunctionType) -> bool:
-    found = _CHANGES.get(fn)
-    if found is not None:
-        return found
-    _CHANGES[fn] = False  # while it is being found: a recursive call changes nothing more
+def _scanned(found: weakref.WeakKeyDictionary, fn: types.FunctionType,
+             scan: Callable[[Parsed], bool]) -> bool:  # fmt: skip
+    """``scan`` of ``fn``'s parsed source, kept in ``found`` (True without source: it may
+    do anything; False while it is being scanned: a recursive call adds nothing)."""
+    known = found.get(fn)
+    if known is not None:
+        return known
+    found[fn] = False
     try:
         parsed = parse(fn)
-    except Exception:  # no source: anything
-        _CHANGES[fn] = True
+    except Exception:
+        found[fn] = True
         return True
+    found[fn] = result = scan(parsed)
+    return result
+
+
+def _function_may_change(fn: types.FunctionType) -> bool:
+    return _scanned(_CHANGES, fn, _changes_in)
+
+
+def _changes_in(parsed: Parsed) -> bool:
+    """Whether the function may change in place an array it was given or reads from
+    outside: an entry written, an augmented assignment of such a name, a method or
+    function that changes its argument, or a call of one that may."""
     tree = parsed.tree
     rebound = {t.id for n in walk(tree) if isinstance(n, gast.Assign)
                for t in n.targets if isinstance(t, gast.Name)}  # fmt: skip
     own = local_names(tree) - (set(params_of(tree)) - rebound)  # (``v = v - m; v /= s``)
-    found = False
     for node in walk(tree):
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
             for t in targets:
                 if isinstance(t, gast.Subscript) and _root(t) not in own:
-                    found = True
+                    return True
                 if isinstance(node, gast.AugAssign) and not (
                     isinstance(t, gast.Name) and t.id in own
                 ):
-                    found = True
+                    return True
         elif isinstance(node, gast.Call):
             if any(k.arg == "out" for k in node.keywords) or (
                 isinstance(node.func, gast.Attribute) and node.func.attr in ARRAY_MUTATORS
             ):
-                found = True
-            else:
-                known, obj = parsed.resolve_dotted(node.func, own)
-                found = known and callable(obj) and callable_may_change(obj)
-        if found:
-            break
-    _CHANGES[fn] = found
-    return found
+                return True
+            known, obj = parsed.resolve_dotted(node.func, own)
+            if known and callable(obj) and callable_may_change(obj):
+                return True
+    return False
 
 
 def _known(obj: Any) -> bool:
@@ -445,31 +457,25 @@ def reads_outside(fn: types.FunctionType) -> bool:
     """Whether ``fn`` may read an array from outside: a global or closure variable
     holding data, a field of an object it is given (``self.w``), or through a function
     of the user's it calls (no source: it may)."""
-    found = _READS.get(fn)
-    if found is not None:
-        return found
-    _READS[fn] = False  # while it is being found: a recursive call reads nothing more
-    try:
-        parsed = parse(fn)
-    except Exception:  # no source: anything
-        _READS[fn] = True
-        return True
+    return _scanned(_READS, fn, _reads_in)
+
+
+def _reads_in(parsed: Parsed) -> bool:
     tree = parsed.tree
     own, params = local_names(tree), set(params_of(tree))
-    found = False
     for node in walk(tree):
         if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
-            found = node.value.id in params and isinstance(node.ctx, gast.Load)
+            if node.value.id in params and isinstance(node.ctx, gast.Load):
+                return True
         elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id not in own:
             known, obj = parsed.resolve(node.id)
-            if isinstance(obj, types.FunctionType):
-                found = reads_outside(obj)
-            else:
-                found = known and not (callable(obj) or isinstance(obj, types.ModuleType))
-        if found:
-            break
-    _READS[fn] = found
-    return found
+            if (
+                reads_outside(obj)
+                if isinstance(obj, types.FunctionType)
+                else (known and not (callable(obj) or isinstance(obj, types.ModuleType)))
+            ):
+                return True
+    return False
 
 
 def _root(e: gast.expr) -> str | None:

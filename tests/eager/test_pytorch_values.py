@@ -163,14 +163,19 @@ def test_activation_modules_and_losses_are_pytorchs(compiled):
         np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-12, atol=1e-15, err_msg=key)
 
 
+def _every_one_is_pytorchs(got: dict, prefix: str, rtol: float, atol: float) -> None:
+    """Every program of a family recorded under ``prefix`` ran, each with PyTorch's numbers."""
+    assert got.keys() == {k for k in VALUES if k.startswith(prefix)}
+    for key, numbers in got.items():
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=rtol, atol=atol, err_msg=key)
+
+
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_tensor_methods_are_pytorchs(compiled):
     """split, chunk, tril, triu, gather, bmm and new_* with their gradients, eagerly and
     in a compiled step, as PyTorch computes them."""
     got = programs.tensor_methods(sd, sd.differentiate if compiled else None)
-    assert got.keys() == {k for k in VALUES if k.startswith("methods/")}
-    for key, numbers in got.items():
-        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-13, atol=1e-15, err_msg=key)
+    _every_one_is_pytorchs(got, "methods/", rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
@@ -264,9 +269,7 @@ def test_mixed_dtypes_promote_as_pytorch_does(compiled):
     numbers; integers divided: the dtype of each result, its values and the gradient,
     eagerly and in a compiled step (whose NumPy would compute most of them in float64)."""
     got = programs.mixed_dtypes(sd, sd.differentiate if compiled else None)
-    assert got.keys() == {k for k in VALUES if k.startswith("mixed/")}
-    for key, numbers in got.items():
-        np.testing.assert_allclose(numbers, VALUES[key], rtol=1e-6, atol=1e-7, err_msg=key)
+    _every_one_is_pytorchs(got, "mixed/", rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
