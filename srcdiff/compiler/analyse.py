@@ -299,13 +299,9 @@ class Analyser:
                 )
             return Op(Kind.PASSIVE)
         if facts(stmt).in_object and self.is_active(stmt.value.args[-1]):  # ``y += x``
-            return self.fail(
-                stmt,
-                f"a differentiated value stored into an object a global holds, through "
-                f"`{target.id}`",
-                "keep it in a local name and return it (the global's object would hold a "
-                "value whose gradient compiled code cannot follow)",
-            )
+            # a number or a tuple is a value: rebound, with its gradient; an array or a
+            # list is refused where the code runs (``rt.differentiated_update``)
+            stmt.value.func = _rt_attr("differentiated_update")
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op

@@ -347,10 +347,23 @@ class _Changers:
                 and isinstance(obj, types.FunctionType)
                 and not _known(obj)
                 and not (obj.__module__ or "").startswith("srcdiff")
-                and reads_outside(obj)
+                and (reads_outside(obj) or self.given_outside(c))
             ):
                 return f"`{obj.__qualname__}`"
         return None
+
+    def given_outside(self, call: gast.Call) -> bool:
+        """Whether ``call`` is given an object from outside (``helper(x, GA)``), which
+        the callee's derivative may read."""
+        given = [*call.args, *(k.value for k in call.keywords)]
+        return any(
+            isinstance(n, gast.Name)
+            and n.id not in self.sharing.params
+            and (n.id not in self.locals and self.sharing.holds_data(n.id)
+                 or n.id in self.locals and self.sharing.outside(n.id))
+            for a in given
+            for n in walk(a)
+        )  # fmt: skip
 
     def outside_object(self, n: str) -> bool:
         if n in self.sharing.params:

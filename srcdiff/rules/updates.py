@@ -6,13 +6,13 @@ from . import numpy_math
 from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
-@vjp(rt.augmented, rt.tensor_methods.augmented)
+@vjp(rt.augmented, rt.tensor_methods.augmented, rt.differentiated_update)
 def augmented(g, ans, x, new):
     """``x <op>= v`` keeps ``x``'s dtype: the adjoint goes to ``x <op> v`` in its own."""
     return None, rt.cast_like(g, new)
 
 
-@jvp(rt.augmented, rt.tensor_methods.augmented)
+@jvp(rt.augmented, rt.tensor_methods.augmented, rt.differentiated_update)
 def augmented_jvp(ans, x, new, *, dx, dnew):
     return None, rt.cast_like(dnew, ans)
 

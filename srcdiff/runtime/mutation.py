@@ -546,6 +546,21 @@ def update_into(x: Any, new: Any) -> Any:
     return new
 
 
+def differentiated_update(x: Any, new: Any) -> Any:
+    """``y += v`` of a differentiated ``v``, where ``y`` was given a global's value: a
+    number or a tuple takes ``new``, as Python rebinds it, with its gradient; an array,
+    a list or a dict, which Python changes in place, is refused: the global's object
+    would hold a value whose gradient compiled code cannot follow."""
+    if _mutable(x):
+        raise refuse(
+            f"a differentiated value stored into a {type(x).__name__} a global holds, "
+            "through another name",
+            "keep it in a local name and return it (copy the global's value first: "
+            "`y = GA.copy()`)",
+        )
+    return new
+
+
 def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or (
         hasattr(x, "__array_namespace__") and not isinstance(x, (type, np.generic))

@@ -54,6 +54,7 @@ SPECS = [
     Spec(rt.follow_detached, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
     Spec(rt.snapshot, (R((3, 2)),)),
     Spec(rt.augmented, (R((3, 2)), R((3, 2))), wrt=(1,)),  # x += v: the new value's
+    Spec(rt.differentiated_update, (0.5, R(())), wrt=(1,)),  # acc += v of a global's number
     # m.add_(v) on a value compiled code computed: m's new value is new's
     Spec(
         rt.in_place, (R((3,)), R((3,)), "add_", True, True, 1.0, True), wrt=(1,), label="computed"

@@ -380,5 +380,50 @@ def _into_the_global(x):
 
 def test_a_differentiated_value_updated_into_a_globals_array_is_refused():
     reset()
-    with pytest.raises(sd.CompileError, match="a differentiated value stored into an object"):
+    with pytest.raises(sd.CompileError, match="a differentiated value stored into"):
         sd.grad(_into_the_global)(np.ones(3))
+
+
+CFG = {"init": 0.5}
+
+
+def accumulates_from_a_configured_number(x):
+    """A number from a global is a value: ``acc += v`` rebinds it (it was refused as a
+    write into the global's object)."""
+    acc = CFG["init"]
+    for i in range(3):
+        acc += x[i] ** 2
+    return acc
+
+
+def accumulates_onto_a_globals_entry(x):
+    s = GY[0]
+    s += x[1]
+    return s * x[0]
+
+
+@pytest.mark.parametrize(
+    "f",
+    [accumulates_from_a_configured_number, accumulates_onto_a_globals_entry],
+    ids=lambda f: f.__name__,
+)
+def test_numbers_taken_from_globals_are_values(f):
+    test_outside_arrays_end_as_a_plain_call_leaves_them(f)
+
+
+def _sums(x, w):
+    return np.sum(x * w)
+
+
+def a_global_given_to_a_helper_then_changed(x):
+    t = _sums(x, GY)
+    y = GY
+    y *= 3.0
+    return t
+
+
+def test_a_global_given_to_a_callee_then_changed_is_refused():
+    """The callee's derivative reads its argument, the global's array, after the change."""
+    reset()
+    with pytest.raises(sd.CompileError, match="after a call of `_sums`"):
+        sd.grad(a_global_given_to_a_helper_then_changed)(np.ones(3))
