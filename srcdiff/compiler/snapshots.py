@@ -39,6 +39,7 @@ from .normalize import (
     assign,
     blocks,
     const,
+    is_rt_call,
     local_names,
     name,
     params_of,
@@ -144,19 +145,21 @@ def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
                 if isinstance(n, gast.Name):
                     values.setdefault(n.id, []).append(None)  # a loop's: anything
 
-    def from_outside(e: gast.expr) -> bool:
+    def from_outside(e: gast.expr, surely: set[str]) -> bool:
+        """A global, or an entry or field of one or of a name holding one (``GL[i]``,
+        ``l[0]`` of ``l = G["l"]``), or the list a loop runs over (``rt.iterable(GL)``)."""
+        if is_rt_call(e, "iterable", "reversible"):
+            e = e.args[0]
         root = _root(e) if isinstance(e, (gast.Subscript, gast.Attribute)) else None
         if isinstance(e, gast.Name):
             root = e.id
-        return root is not None and root not in sharing.locals and sharing.holds_data(root)
+        return root is not None and (
+            root in surely or root not in sharing.locals and sharing.holds_data(root)
+        )
 
     def kept(a: gast.Assign | None, surely: set[str]) -> bool:
         return a is not None and (
-            facts(a).inplace
-            or facts(a).follows
-            or from_outside(a.value)
-            or isinstance(a.value, gast.Name)
-            and a.value.id in surely
+            facts(a).inplace or facts(a).follows or from_outside(a.value, surely)
         )
 
     surely = {  # (the largest such set: ``g3 = g2`` and ``g2 = g2`` stay)
@@ -238,12 +241,17 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
         and changers.sharing.outside(s.targets[0].id)
     ):  # ``a = GY``, ``g = GY[:2]``: another name for it (or a view), copied where read
         return
-    if isinstance(s.value, gast.Compare) or rt_helper(getattr(s.value, "func", None)) in (
-        "follow",
-        "follow_detached",
-        "entry_object",
-        "update_into",
-        "augmented",
+    if (
+        isinstance(s.value, gast.Compare)
+        or _counts(s.value)
+        or rt_helper(getattr(s.value, "func", None))
+        in (
+            "follow",
+            "follow_detached",
+            "entry_object",
+            "update_into",
+            "augmented",
+        )
     ):  # a flag, or srcdiff's bookkeeping of an update: nothing an adjoint reads
         return
     reads = sorted({n.id for n in walk(s.value) if isinstance(n, gast.Name)
@@ -259,6 +267,11 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
         made.append(assign(taken, call))
         made[-1].lineno = s.lineno
     _insert_before(fn.body, s, made)
+
+
+def _counts(e: gast.expr) -> bool:
+    """Whether ``e`` is ``len(...)``: a number, which nothing changes after."""
+    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "len"
 
 
 class _Renamed(gast.NodeTransformer):

@@ -427,3 +427,33 @@ def test_a_global_given_to_a_callee_then_changed_is_refused():
     reset()
     with pytest.raises(sd.CompileError, match="after a call of `_sums`"):
         sd.grad(a_global_given_to_a_helper_then_changed)(np.ones(3))
+
+
+LISTED = [np.ones(2), np.zeros(2)]
+NESTED = {"l": [np.ones(2)]}
+
+
+def updates_each_array_of_a_global_list(x):
+    for v in LISTED:
+        v += 1.0
+    return np.sum(x * x)
+
+
+def updates_an_entry_of_a_globals_entry(x):
+    held = NESTED["l"]
+    v = held[0]
+    v += 1.0
+    return np.sum(x * x)
+
+
+def test_loop_variables_and_entries_of_globals_are_updated_in_them():
+    """``for v in GL: v += 1`` and ``v = G["l"][0]; v += 1`` change the global's arrays,
+    as Python does (compiled code gave the names new arrays, which the global never saw)."""
+    LISTED[:] = [np.ones(2), np.zeros(2)]
+    NESTED["l"] = [np.ones(2)]
+    x = np.array([0.5, -1.0])
+    np.testing.assert_array_equal(sd.grad(updates_each_array_of_a_global_list)(x), 2 * x)
+    np.testing.assert_array_equal(LISTED[0], [2.0, 2.0])
+    np.testing.assert_array_equal(LISTED[1], [1.0, 1.0])
+    sd.grad(updates_an_entry_of_a_globals_entry)(x)
+    np.testing.assert_array_equal(NESTED["l"][0], [2.0, 2.0])
