@@ -385,8 +385,10 @@ class _Changers:
 
 
 def _expressions(s: gast.stmt) -> Any:
-    """The nodes of a simple statement's expressions."""
-    return walk(s)
+    """The nodes of a simple statement's expressions that may hold a call: in normal form
+    one operation per statement, so none but a call's (and a test's) own."""
+    value = getattr(s, "value", None)
+    return walk(value) if isinstance(value, gast.Call) else ()
 
 
 def _is_array(obj: Any) -> bool:
