@@ -534,7 +534,8 @@ def tensor_scatter_jvp(ans, x, dim, index, src=None, value=None, reduce=None, *,
 
 for _method, _primitive in ((tm.bmm, xp.matmul), (tm.tril, xp.tril), (tm.triu, xp.triu),
                             (tm.roll, xp.roll), (tm.diag, xp.diag),
-                            (tm.outer, xp.outer)):  # fmt: skip
+                            (tm.outer, xp.outer), (tm.maximum, xp.maximum),
+                            (tm.minimum, xp.minimum), (tm.where, xp.where)):  # fmt: skip
     alias(_method, _primitive)
 keywords(tm.tril, diagonal="k")
 keywords(tm.triu, diagonal="k")

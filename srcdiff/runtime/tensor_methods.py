@@ -699,9 +699,21 @@ def device(x: Any) -> Any:
     return cuda.of_array(x)
 
 
-maximum = np.maximum
-minimum = np.minimum
-where = np.where
+def maximum(x: Any, y: Any) -> Any:
+    """``sd.maximum(x, y)`` in compiled code, in the dtype PyTorch promotes to."""
+    return np.maximum(*_promoted(x, y))
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """``sd.minimum(x, y)`` in compiled code, in the dtype PyTorch promotes to."""
+    return np.minimum(*_promoted(x, y))
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``sd.where(c, x, y)`` in compiled code, in the dtype PyTorch promotes to."""
+    return np.where(condition, *_promoted(x, y))
+
+
 zeros_like = np.zeros_like
 ones_like = np.ones_like
 

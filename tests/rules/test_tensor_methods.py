@@ -43,6 +43,9 @@ SPECS = [
     # an operand cast to the dtype PyTorch computes an operator in (float32 here)
     Spec(tm.promoted, (R((3, 4)), R((3, 4)).astype(np.float32), R((3, 4))), wrt=(0,)),
     Spec(tm.augmented, (R((3, 4)), R((3, 4))), wrt=(1,)),  # h += v: the new value's
+    Spec(tm.maximum, (R((3, 4)), R((4,)))),
+    Spec(tm.minimum, (R((3, 4)), R((4,)))),
+    Spec(tm.where, (R((3, 4)) > 0, R((3, 4)), R((4,))), wrt=(1, 2)),
     Spec(tm.min, (R((3, 4)),)),
     Spec(tm.values, ((R((3,)), R((3,))),), call=lambda r: tm.values(tm.RETURN_TYPES["max"](*r))),
     Spec(tm.full_like, (R((3, 4)), R.scalar()), wrt=(1,)),

@@ -998,6 +998,12 @@ def _mixed_programs(torch: Any) -> dict[str, Any]:
             x.sub(ints, alpha=2),
         ),
         "joined": lambda x: (torch.cat([ints, x]) * 1.5, torch.stack([x, small[:5] * x])),
+        "chosen": lambda x: (
+            torch.maximum(ints, x) * x,
+            torch.minimum(x, ints),
+            torch.where(x > 1.0, ints, 0.5),
+            torch.where(x > 0.0, x, ints) * x,
+        ),
         # functions of reals of integer and bool tensors: in the default float
         "int-reals": lambda x: (
             ints.sigmoid() * x,
