@@ -480,11 +480,10 @@ class _Target(CallSite):
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[
             len(self.bound) :
         ]
-        self.parameters = rt.parameter_names(fn, len(self.bound))
         self.multiple = isinstance(wrt, (tuple, list))
-        self.names: list[str] = []
+        names: list[str] = []
         self.positions: list[int | None] = []
-        self.elements: list[int | None] = []  # where wrt points into *args: which entry
+        elements: list[int | None] = []  # where wrt points into *args: which entry
         starred = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
         for w in wrt if self.multiple else (wrt,):
             element = None
@@ -506,16 +505,16 @@ class _Target(CallSite):
                     f"cannot differentiate with respect to all of *{p.name}: give the "
                     "positions of the arguments (wrt=(0, 1))"
                 )
-            self.names.append(p.name)
-            self.elements.append(element)
+            names.append(p.name)
+            elements.append(element)
             positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             self.positions.append(w if element is not None else
                                   params.index(p) if positional else None)  # fmt: skip
-        self.active = tuple(dict.fromkeys(self.names))
+        self.active = tuple(dict.fromkeys(names))
         self.last_position = max((p for p in self.positions if p is not None), default=-1)
         if None in self.positions:
             self.last_position = 1 << 30
-        super().__init__(fn, len(self.bound), tuple(self.names), tuple(self.elements))
+        super().__init__(fn, len(self.bound), tuple(names), tuple(elements))
         # the dispatcher of each pattern of argument types and shapes seen, and the
         # latest one to take a call (see run)
         self.fast: dict[tuple, Callable[[tuple], tuple[Any, Any] | None]] = {}

@@ -396,7 +396,8 @@ class Analyser:
                 "srcdiff gives the array a new value, which the attribute "
                 "cannot take back: build the new array in a local name",
             )
-        if facts(stmt).outside and not self.on_tensors and self.is_active(stmt.value):
+        outside = facts(stmt).outside or facts(stmt).in_object
+        if outside and not self.on_tensors and self.is_active(stmt.value):
             return self.fail(  # (Tensor code: a number written carries no gradient there)
                 stmt,
                 f"a differentiated value stored into an object a global holds, through `{base.id}`",

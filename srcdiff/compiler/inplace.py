@@ -206,7 +206,8 @@ def params_at(fn: types.FunctionType, i: int, e: gast.Call) -> str:
 
 
 def _root(e: gast.expr) -> str | None:
-    """The name an entry (``L[0][1]``) is reached from."""
+    """The name an entry (``L[0][1]``) is reached from (``normalize.root_name``, which
+    imports this module)."""
     while isinstance(e, gast.Subscript):
         e = e.value
     return e.id if isinstance(e, gast.Name) else None

@@ -54,6 +54,7 @@ from .normalize import (
     normalize,
     params_of,
     rebuild_blocks,
+    rt_attr,
     walk,
     walk_statements,
 )
@@ -535,7 +536,7 @@ def take_given(fn: gast.FunctionDef, sharing: Sharing, wrt: tuple[str, ...]) -> 
     params = params_of(fn)
     values = gast.Tuple(elts=[name(p) for p in params], ctx=gast.Load())
     flags = const(tuple(p in wrt for p in params))
-    taken = gast.Call(func=_rt("given_objects"), args=[values, flags], keywords=[])
+    taken = gast.Call(func=rt_attr("given_objects"), args=[values, flags], keywords=[])
     fn.body[:0] = [_at(assign(sharing.given, taken), fn.lineno)]
 
 
@@ -758,7 +759,7 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
             return []
         holder = target.value.id
         args = [name(holder), const(target.attr), const(holder)]
-        check = gast.Call(func=_rt("check_field_alone"), args=args, keywords=[])
+        check = gast.Call(func=rt_attr("check_field_alone"), args=args, keywords=[])
         return [_at(gast.Expr(value=check), put.lineno)]
 
     fn.body = block(fn.body)
@@ -860,7 +861,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         out.append(_at(assign(old, name(written)), s.lineno))
         if sharing.given is not None and sharing.callers(written):
             shown_names = ",".join(shown.get(n, n) for n in (written, *others))
-            check = gast.Call(func=_rt("check_given"),
+            check = gast.Call(func=rt_attr("check_given"),
                               args=[name(sharing.given), name(old), const(shown_names)],
                               keywords=[])  # fmt: skip
             out.append(_at(gast.Expr(value=check), s.lineno))
@@ -871,7 +872,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             # an entry of a list (updated in place) or a row of an array (not an object
             # any name holds): which one, the holder's type tells when the code runs
             guarded = names.fresh(f"{written}_entry")
-            value = gast.Call(func=_rt("entry_object"), args=[name(holder), name(old)],
+            value = gast.Call(func=rt_attr("entry_object"), args=[name(holder), name(old)],
                               keywords=[])  # fmt: skip
             out.append(_at(assign(guarded, value), s.lineno))
             old = guarded
@@ -888,7 +889,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 )  # (a list holding an entry)
             ):
                 shown_label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
-                check = gast.Call(func=_rt("check_entries"), args=[name(m), name(old),
+                check = gast.Call(func=rt_attr("check_entries"), args=[name(m), name(old),
                                   name(written), shown_label], keywords=[])  # fmt: skip
                 out.append(_at(gast.Expr(value=check), s.lineno))
             if m in sharing.locals:
@@ -903,7 +904,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                         "`.clone()` it)",
                     )
                 helper = "follow_detached" if sharing.detached_only(m, written) else "follow"
-                value = gast.Call(func=_rt(helper), args=[name(m), name(old), name(written),
+                value = gast.Call(func=rt_attr(helper), args=[name(m), name(old), name(written),
                                                           label], keywords=[])  # fmt: skip
                 followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
                 out.append(_at(assign(followed, value), s.lineno))
@@ -912,7 +913,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 out.append(rebind)
             else:
                 args = [name(m), name(old), name(written), label]
-                check = gast.Call(func=_rt("check_unchanged"), args=args, keywords=[])
+                check = gast.Call(func=rt_attr("check_unchanged"), args=args, keywords=[])
                 out.append(_at(gast.Expr(value=check), s.lineno))
     return out
 
@@ -1013,13 +1014,9 @@ def _check_lengths(body: list[gast.stmt], looped: dict[str, tuple[Iterated, str]
         if written in looped:
             iterated, shown = looped[written]
             args = [name(iterated.count), const(shown), *map(name, iterated.sequences)]
-            check = gast.Call(func=_rt("check_length"), args=args, keywords=[])
+            check = gast.Call(func=rt_attr("check_length"), args=args, keywords=[])
             out.append(_at(gast.Expr(value=check), s.lineno))
     return out
-
-
-def _rt(attr: str) -> gast.Attribute:
-    return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
 
 
 def _at(s: gast.stmt, line: int) -> gast.stmt:

@@ -109,8 +109,18 @@ def is_rt_call(e: gast.expr | None, *helpers: str) -> bool:
     return isinstance(e, gast.Call) and rt_helper(e.func) in helpers
 
 
-def _rt(attr: str) -> gast.Attribute:
+def rt_attr(attr: str) -> gast.Attribute:
+    """``rt.<attr>``: one of srcdiff's helpers, as generated code reads it."""
     return gast.Attribute(value=name("rt"), attr=attr, ctx=gast.Load())
+
+
+def root_name(e: gast.expr, fields: bool = True) -> str | None:
+    """The name an entry (``L[0][1]``), or with ``fields`` a field (``o.w[0]``), is
+    reached from; None for another expression."""
+    kinds = (gast.Subscript, gast.Attribute) if fields else gast.Subscript
+    while isinstance(e, kinds):
+        e = e.value
+    return e.id if isinstance(e, gast.Name) else None
 
 
 @dataclass
@@ -387,7 +397,7 @@ class Normalizer:
         if isinstance(e, gast.Call) and self.builtin_call(e) == "reversed" and len(e.args) == 1:
             # reversed(x) other than a loop's (zip(xs, reversed(xs))): x's entries from its
             # end, as a sequence (a view of an array), not an iterator
-            seq = gast.Call(func=_rt("reversible"), args=e.args, keywords=[])
+            seq = gast.Call(func=rt_attr("reversible"), args=e.args, keywords=[])
             back = gast.Slice(lower=None, upper=None, step=const(-1))
             return self.expr(gast.Subscript(value=seq, slice=back, ctx=gast.Load()))
         if isinstance(e, gast.Call):
@@ -396,7 +406,7 @@ class Normalizer:
             return gast.Attribute(value=self.atom(e.value), attr=e.attr, ctx=gast.Load())
         if isinstance(e, gast.Subscript) and _flat(e.value):  # x.flat[i]: the iterator
             flat = [self.atom(e.value.value), self.atom(index_value(e.slice))]  # is no
-            return gast.Call(func=_rt("flat_read"), args=flat, keywords=[])  # value of its own
+            return gast.Call(func=rt_attr("flat_read"), args=flat, keywords=[])  # value of its own
         if isinstance(e, gast.Subscript):
             return gast.Subscript(
                 value=self.atom(e.value), slice=self.index(e.slice), ctx=gast.Load()
@@ -464,7 +474,7 @@ class Normalizer:
         if not params or kind is staticmethod:
             return e  # (Python's own error: super() needs an argument there)
         if calls_super and kind is not classmethod:
-            found = gast.Call(func=_rt("method"), args=[name(params[0]), const(e.func.attr),
+            found = gast.Call(func=rt_attr("method"), args=[name(params[0]), const(e.func.attr),
                               name("__class__")], keywords=[])  # fmt: skip
             return gast.Call(func=found, args=[name(params[0]), *e.args], keywords=e.keywords)
         if calls_super:  # a classmethod's: its ``super()`` is named where it is normalized
@@ -583,7 +593,7 @@ class Normalizer:
                 self.assign_starred(target, value, stars[0])
                 return
             count = const(len(target.elts))  # Python's iteration, and its check of the count
-            value = self.temp(gast.Call(func=_rt("unpacked"), args=[value, count], keywords=[]))
+            value = self.temp(gast.Call(func=rt_attr("unpacked"), args=[value, count], keywords=[]))
             for i, elt in enumerate(target.elts):
                 item = gast.Subscript(value=value, slice=const(i), ctx=gast.Load())
                 if isinstance(elt, gast.Name):
@@ -602,8 +612,8 @@ class Normalizer:
         after it from the end, and the star a list of the rest (after a check that there
         are enough items, as Python makes; any iterable, through ``rt.iterable``)."""
         after = len(target.elts) - k - 1
-        value = self.temp(gast.Call(func=_rt("iterable"), args=[value], keywords=[]))
-        check = gast.Call(func=_rt("check_unpack"), args=[value, const(len(target.elts) - 1)],
+        value = self.temp(gast.Call(func=rt_attr("iterable"), args=[value], keywords=[]))
+        check = gast.Call(func=rt_attr("check_unpack"), args=[value, const(len(target.elts) - 1)],
                           keywords=[])  # fmt: skip
         self.emit(gast.Expr(value=check))
         for i, elt in enumerate(target.elts):
@@ -664,14 +674,14 @@ class Normalizer:
             mark(back, written_back=holders, put_back=True)
             if isinstance(at.steps[i], gast.Attribute):  # an object's field (s.buf), which
                 self.attribute_entries.add(at.holders[i + 1].id)  # takes it back, or an
-                put = gast.Call(func=_rt("put_attribute"),  # array's view (b.T): refused
+                put = gast.Call(func=rt_attr("put_attribute"),  # array's view (b.T): refused
                                 args=[at.holders[i], const(at.keys[i]), at.holders[i + 1]],
                                 keywords=[])  # fmt: skip
                 self.emit(_at(gast.Expr(value=put), self.line))
                 continue
             entry = self.temp(
                 gast.Call(
-                    func=_rt("is_entry"),
+                    func=rt_attr("is_entry"),
                     args=[at.holders[i], self.key_atom(at.keys[i])],
                     keywords=[],
                 )
@@ -806,7 +816,7 @@ class Normalizer:
         target = s.target
         if isinstance(target, gast.Name):  # in place for arrays and lists: see mutation
             new = self.temp(gast.BinOp(left=name(target.id), op=s.op, right=self.atom(s.value)))
-            kept = gast.Call(func=_rt("augmented"), args=[name(target.id), new], keywords=[])
+            kept = gast.Call(func=rt_attr("augmented"), args=[name(target.id), new], keywords=[])
             self.emit(_inplace(assign(target.id, self.temp(kept))))  # (an array's shape, dtype)
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
@@ -848,7 +858,7 @@ class Normalizer:
 
     def exit_managers_from(self, entered: int) -> None:
         for mgr, _, _ in reversed(self.managers[entered:]):
-            self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
+            self.emit(gast.Expr(value=gast.Call(func=rt_attr("exit"), args=[name(mgr)],
                                                 keywords=[])))  # fmt: skip
 
     def exit_managers(self, depth: int) -> None:
@@ -866,7 +876,7 @@ class Normalizer:
                     "leave the try first (set a flag, then return after it)",
                 )
             if loops >= depth:
-                self.emit(gast.Expr(value=gast.Call(func=_rt("exit"), args=[name(mgr)],
+                self.emit(gast.Expr(value=gast.Call(func=rt_attr("exit"), args=[name(mgr)],
                                                     keywords=[])))  # fmt: skip
 
     def stmt_If(self, s: gast.If) -> None:
@@ -922,7 +932,7 @@ class Normalizer:
             counter = self.names.fresh("i")
             return counter, (rng, self.bind_target(s.target, name(counter))), None
         if kind == "reversed":
-            seq = self.temp(gast.Call(func=_rt("reversible"), args=[self.atom(it.args[0])],
+            seq = self.temp(gast.Call(func=rt_attr("reversible"), args=[self.atom(it.args[0])],
                                       keywords=[]))  # fmt: skip
             n = self.temp(gast.Call(func=name("len"), args=[seq], keywords=[]))
             last = self.temp(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
@@ -988,7 +998,7 @@ class Normalizer:
         write into the dict: its keys, then ``owner[k]`` at each step, as Python's view
         reads each value as the dict holds it then (the body may replace one the loop
         reaches later)."""
-        keys = self.temp(gast.Call(func=_rt("mapping_keys"), args=[owner, const(view)],
+        keys = self.temp(gast.Call(func=rt_attr("mapping_keys"), args=[owner, const(view)],
                                    keywords=[]))  # fmt: skip
         n = self.temp(gast.Call(func=name("len"), args=[keys], keywords=[]))
         counter = self.names.fresh("i")
@@ -1101,7 +1111,7 @@ class Normalizer:
                 mgr = self.atom(item.context_expr)
                 if not isinstance(mgr, gast.Name) or mgr.id in self.locals:
                     mgr = self.temp(mgr)  # its own name: the exit must find this object
-                enter = gast.Call(func=_rt("enter"), args=[mgr], keywords=[])
+                enter = gast.Call(func=rt_attr("enter"), args=[mgr], keywords=[])
                 if item.optional_vars is None:
                     self.emit(gast.Expr(value=enter))
                 else:
@@ -1135,7 +1145,7 @@ class Normalizer:
         body = copy.deepcopy(s.body)  # run as written: x -= y stays in place on a Tensor
         for inner in (n for st in body for n in walk(st) if isinstance(n, gast.With)):
             for item in inner.items:  # a grad mode turned on there, found when it runs
-                item.context_expr = gast.Call(func=_rt("under_no_grad"),
+                item.context_expr = gast.Call(func=rt_attr("under_no_grad"),
                                               args=[item.context_expr], keywords=[])  # fmt: skip
         node = gast.With(items=s.items, body=body, type_comment=None)
         stores = {

@@ -32,6 +32,7 @@ import gast
 import numpy as np
 
 from ..rules import registry
+from ..runtime.mutation import mutable_array
 from .ir import facts, mark
 from .mutation import Sharing, is_update, take_given
 from .normalize import (
@@ -43,6 +44,8 @@ from .normalize import (
     local_names,
     name,
     params_of,
+    root_name,
+    rt_attr,
     rt_helper,
     walk,
     walk_statements,
@@ -79,7 +82,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
         written = is_update(s)
         if written is not None and written in surely:
             _made_in_object(s, fn, sharing.given, written)
-            checked = sharing.given is not None
+            checked = checked or sharing.given is not None
         elif (
             written in sharing.locals
             and held
@@ -91,7 +94,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             checked = True
     if apart is not None:
         values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
-        taken = gast.Call(func=_rt("outside_objects"), args=[values, const(",".join(held))],
+        taken = gast.Call(func=rt_attr("outside_objects"), args=[values, const(",".join(held))],
                           keywords=[])  # fmt: skip
         fn.body.insert(0, assign(apart, taken))
         fn.body[0].lineno = fn.lineno
@@ -121,10 +124,10 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
     also an argument's (``rt.check_not_given``), whose arrays compiled code never changes."""
     mark(s, in_object=True)
     if isinstance(s.targets[0], gast.Name):  # ``y = t`` of ``y += v``: t into y's object
-        s.value = gast.Call(func=_rt("update_into"), args=[name(written), s.value], keywords=[])
+        s.value = gast.Call(func=rt_attr("update_into"), args=[name(written), s.value], keywords=[])
     if given is not None:
         args = [name(given), name(written), const(written)]
-        check = gast.Call(func=_rt("check_not_given"), args=args, keywords=[])
+        check = gast.Call(func=rt_attr("check_not_given"), args=args, keywords=[])
         made = gast.Expr(value=check)
         made.lineno = s.lineno
         _insert_before(fn.body, s, [made])
@@ -150,7 +153,7 @@ def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
         ``l[0]`` of ``l = G["l"]``), or the list a loop runs over (``rt.iterable(GL)``)."""
         if is_rt_call(e, "iterable", "reversible"):
             e = e.args[0]
-        root = _root(e) if isinstance(e, (gast.Subscript, gast.Attribute)) else None
+        root = root_name(e) if isinstance(e, (gast.Subscript, gast.Attribute)) else None
         if isinstance(e, gast.Name):
             root = e.id
         return root is not None and (
@@ -186,13 +189,9 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str,
     """Before an update in place of an object the caller gave: refuse it where a global
     the function reads holds it too (``f(GA)`` with ``x += 1``; ``rt.check_apart``)."""
     args = [name(written), name(apart), name(given), const(written)]
-    made = gast.Expr(value=gast.Call(func=_rt("check_apart"), args=args, keywords=[]))
+    made = gast.Expr(value=gast.Call(func=rt_attr("check_apart"), args=args, keywords=[]))
     made.lineno = s.lineno
     _insert_before(fn.body, s, [made])
-
-
-def _rt(helper: str) -> gast.Attribute:
-    return gast.Attribute(value=name("rt"), attr=helper, ctx=gast.Load())
 
 
 def _refuse_changes_after_calls(parsed: Parsed, order: list, changes: list,
@@ -262,7 +261,7 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
     s.value = _Renamed(copies).visit(copy.deepcopy(s.value))  # (normalize shares nodes)
     made = []
     for original, taken in copies.items():
-        call = gast.Call(func=_rt("snapshot"),
+        call = gast.Call(func=rt_attr("snapshot"),
                          args=[name(original)], keywords=[])  # fmt: skip
         made.append(assign(taken, call))
         made[-1].lineno = s.lineno
@@ -309,7 +308,7 @@ class _Changers:
             return False
         if n not in self.locals:
             found, obj = self.p.resolve(n)
-            return found and _is_array(obj)
+            return found and mutable_array(obj)
         return self.sharing.outside(n)
 
     def may_change(self, s: gast.stmt) -> bool:
@@ -318,7 +317,7 @@ class _Changers:
             return True
         nodes = list(walk(s)) if facts(s).no_grad else _expressions(s)
         if facts(s).no_grad and any(  # ``with sd.no_grad(): GY[0] = v``
-            isinstance(t, gast.Subscript) and self.outside_object(_root(t) or "")
+            isinstance(t, gast.Subscript) and self.outside_object(root_name(t) or "")
             for n in nodes
             if isinstance(n, (gast.Assign, gast.AugAssign))
             for t in (n.targets if isinstance(n, gast.Assign) else [n.target])
@@ -391,12 +390,6 @@ def _expressions(s: gast.stmt) -> Any:
     return walk(value) if isinstance(value, gast.Call) else ()
 
 
-def _is_array(obj: Any) -> bool:
-    return isinstance(obj, np.ndarray) or (
-        hasattr(obj, "__array_namespace__") and not isinstance(obj, (type, np.generic))
-    )
-
-
 _CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -453,7 +446,7 @@ def _changes_in(parsed: Parsed) -> bool:
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
             for t in targets:
-                if isinstance(t, gast.Subscript) and _root(t) not in own:
+                if isinstance(t, gast.Subscript) and root_name(t) not in own:
                     return True
                 if isinstance(node, gast.AugAssign) and not (
                     isinstance(t, gast.Name) and t.id in own
@@ -504,9 +497,3 @@ def _reads_in(parsed: Parsed) -> bool:
             ):
                 return True
     return False
-
-
-def _root(e: gast.expr) -> str | None:
-    while isinstance(e, (gast.Subscript, gast.Attribute)):
-        e = e.value
-    return e.id if isinstance(e, gast.Name) else None

@@ -680,9 +680,11 @@ def index_grad(x: Any, idx: Any, g: Any) -> Any:
     if isinstance(x, dict):
         return {idx: g}
     if isinstance(x, (list, tuple)):
-        # a result of several arrays (``h.max(1)``'s values and indices): each rule reads
-        # every part, so the others are zeros, not None (a list's entries stay None)
-        d = [zeros_like(e) for e in x] if type(x) not in (list, tuple) else [None] * len(x)
+        # a result of several arrays (``h.max(1)``'s values and indices, a named tuple):
+        # its rule reads every part, so the other arrays' are zeros, not None (a list's
+        # and a plain tuple's entries stay None)
+        named = type(x) not in (list, tuple)
+        d = [zeros_like(e) if named and _is_array(e) else None for e in x]
         if isinstance(idx, slice):
             d[idx] = list(g)
         else:

@@ -522,7 +522,7 @@ def write_into(x: Any, idx: Any, v: Any) -> Any:
     """``x[idx] = v`` without gradient, where a global may hold ``x``'s object, in NumPy-
     style code: made in that object, as Python makes it, so that the global sees it (the
     reads an adjoint makes of it before took copies: see ``compiler/snapshots``)."""
-    if _is_array(x):
+    if mutable_array(x):
         x[idx] = v
         return x
     return write_through(x, idx, v)
@@ -532,9 +532,8 @@ def update_into(x: Any, new: Any) -> Any:
     """``x += v`` (``x = x + v``, ``new``) without gradient, where a global may hold
     ``x``'s object: its new value made in that object, as Python's in-place operator
     makes it (NumPy's casting rule included), so that the global sees it."""
-    if _is_array(x):
-        module = sys.modules[type(x).__module__.split(".")[0]]
-        module.copyto(x, new, casting="same_kind")
+    if mutable_array(x):
+        array_module(x).copyto(x, new, casting="same_kind")
         return x
     if isinstance(x, list):
         x[:] = new
@@ -561,7 +560,8 @@ def differentiated_update(x: Any, new: Any) -> Any:
     return new
 
 
-def _is_array(x: Any) -> bool:
+def mutable_array(x: Any) -> bool:
+    """Whether ``x`` is an array (NumPy's, CuPy's, the standard's), not a number or a class."""
     return isinstance(x, np.ndarray) or (
         hasattr(x, "__array_namespace__") and not isinstance(x, (type, np.generic))
     )
@@ -638,7 +638,7 @@ def snapshot(x: Any) -> Any:
     """A copy of an array from outside the function, read where something may change it
     in place before the adjoint reads it (see ``compiler/snapshots``); anything else as
     it is."""
-    if _is_array(x):
+    if mutable_array(x):
         return array_module(x).asarray(x, copy=True)
     return x
 
