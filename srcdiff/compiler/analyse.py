@@ -2016,8 +2016,10 @@ def always_exits(body: list[gast.stmt]) -> bool:
 
 
 def has_active(body: list[gast.stmt]) -> bool:
+    """Whether ``body`` holds a statement the adjoint runs: a differentiated one, or a
+    ``backward()`` (a block holding nothing else still decides whether it runs)."""
     return any(
-        facts(s).op is not None and facts(s).op.kind in DIFFERENTIATING
+        facts(s).op is not None and facts(s).op.kind in (*DIFFERENTIATING, Kind.BACKWARD)
         for s in walk_statements(body)
     )
 

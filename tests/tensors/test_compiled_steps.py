@@ -134,6 +134,51 @@ def test_gradients_accumulate_over_calls_until_zeroed():
     np.testing.assert_allclose(w.grad.numpy(), [6.0])
 
 
+def _train_if(w, opt, x, train):
+    opt.zero_grad()
+    loss = ((w * x) ** 2).sum()
+    if train:
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+def _train_if_else(w, opt, x, train):
+    opt.zero_grad()
+    loss = ((w * x) ** 2).sum()
+    if train:
+        loss.backward()
+        opt.step()
+    else:
+        pass
+    return loss.item()
+
+
+def _train_elif(w, opt, x, train):
+    opt.zero_grad()
+    loss = ((w * x) ** 2).sum()
+    if not train:
+        pass
+    elif x.sum() > 0:
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("step", [_train_if, _train_if_else, _train_elif], ids=lambda f: f.__name__)
+def test_backward_in_a_branch_holding_nothing_else_runs_where_the_branch_does(step):
+    """``if train: loss.backward(); opt.step()``: the branch holds no differentiated
+    statement, yet whether it ran decides whether the adjoint runs (it never did)."""
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        w = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+        opt = sd.optim.SGD([w], lr=0.1)
+        x = sd.tensor([1.0, 1.0], dtype=sd.float64)
+        runs.append([(run(w, opt, x, train), *w.tolist()) for train in (True, False, True)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-12)
+    assert runs[0][1][1:] == pytest.approx([0.8, 1.6])
+
+
 def test_a_training_loop_calling_backward_runs_as_the_undecorated_function():
     """backward() in a loop is left to the eager runtime (its adjoint generated too)."""
 
