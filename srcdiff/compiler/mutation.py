@@ -68,7 +68,8 @@ VIEW_FUNCTIONS = {
     "broadcast_to", "broadcast_arrays", "diag", "diagonal", "real", "imag", "flip", "fliplr",
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "matrix_transpose",
     "permute_dims", "asfortranarray", "ascontiguousarray", "require", "sliding_window_view",
-    "unstack", "nan_to_num", "real_if_close", "conj", "conjugate",
+    "unstack", "nan_to_num", "real_if_close", "conj", "conjugate", "einsum", "as_strided",
+    "trim_zeros", "asarray_chkfinite", "astype",
 }  # fmt: skip
 VIEW_METHODS = {
     "reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "T", "mT",

@@ -3274,3 +3274,32 @@ def numpy_scalar_types_called_on_values(x):
     s = np.sum(x * x)
     t = np.float32(s) * 2.0
     return np.float64(t) + np.float64(x[0])
+
+
+# ---- views NumPy's einsum gives ------------------------------------------------------------
+
+
+@case(vec(3), refusable=True)
+def an_einsum_diagonal_seen_after_an_update(x):
+    """``np.einsum('ii->i', A)`` is a writeable view of A's diagonal: it sees ``A *= 2``
+    (it was taken for a new array, and kept the old values)."""
+    A = np.outer(x, x)
+    d = np.einsum("ii->i", A)
+    A *= 2.0
+    return np.sum(d * np.array([1.0, 2.0, 3.0]))
+
+
+@case(vec(3), refusable=True)
+def an_einsum_identity_updated_in_place(x):
+    a = x * 1.0
+    b = np.einsum("i->i", a)
+    b += 1.0
+    return np.sum(a**2)
+
+
+@case(vec(3))
+def an_einsum_product_updated_in_place(x):
+    """A contraction is a new array: updating it in place changes nothing else."""
+    a = np.einsum("ij,j->i", np.outer(x, x), x)
+    a += 1.0
+    return np.sum(a**2) + np.sum(x)
