@@ -298,7 +298,7 @@ class Analyser:
                     "give it a new value instead (h = h.reshape(...) for .shape)",
                 )
             return Op(Kind.PASSIVE)
-        if facts(stmt).in_object and self.is_active(stmt.value.args[-1]):  # ``y += x``
+        if facts(stmt).in_object and self.is_active(stmt.value.args[1]):  # ``y += x``
             # a number or a tuple is a value: rebound, with its gradient; an array or a
             # list is refused where the code runs (``rt.differentiated_update``)
             stmt.value.func = _rt_attr("differentiated_update")

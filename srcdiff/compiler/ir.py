@@ -197,6 +197,10 @@ class Facts:
     # snapshots: a write without gradient into an array a global may hold, made in that
     # object as Python makes it (``rt.write_into``, ``rt.update_into``), in NumPy-style code
     in_object: bool = False
+    # ... where the updated name may hold such an object or one of its own: the globals
+    # whose objects it is checked against where it runs (``rt.update_if_outside``,
+    # ``rt.write_through``)
+    held_outside: tuple[str, ...] = ()
     follows: bool = False  # ``m = <followed>``: m's object was updated in place
     iterates: Iterated | None = None  # normalize: a ``for`` loop's sequences
     drop: bool = False  # a copy whose value the write after it takes directly

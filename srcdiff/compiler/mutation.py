@@ -209,6 +209,11 @@ class Sharing:
             for m in self.group(n)
         )
 
+    def holds_outside(self, m: str | None) -> bool:
+        """Whether ``m`` is a global or closure variable holding data (its entries are
+        objects every name holding them sees updated)."""
+        return m is not None and m not in self.locals and self.holds_data(m)
+
     def holds_data(self, m: str) -> bool:
         """Whether the free name ``m`` holds data (not a module, function or class)."""
         found, obj = self.p.resolve(m)
@@ -329,8 +334,8 @@ class Sharing:
         if (
             isinstance(func, gast.Attribute)
             and isinstance(func.value, gast.Name)
-            and (func.value.id in self.locals)
-        ):  # a method of a local value
+            and (func.value.id in self.locals or self.holds_outside(func.value.id))
+        ):  # a method of a local value, or of a global's (``GA.reshape(2, 2)``: a view)
             copies = not any(  # (``astype(t, copy=False)`` may give the array itself)
                 k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
                 for k in call.keywords
@@ -711,7 +716,12 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
         for s in body:
             rebuild_blocks(s, block)
             holder = facts(s).entry_of
-            if facts(s).entry_update and holder not in kept and holder not in sharing.taken:
+            if (
+                facts(s).entry_update
+                and holder not in kept
+                and holder not in sharing.taken
+                and not sharing.holds_outside(holder)
+            ):
                 if field_held(s):  # ``v = s.v; s.v += 1.0``: in place, as v sees
                     mark(s, entry_update=False, written_back=facts(s).written_back | {holder})
                 else:
@@ -727,6 +737,14 @@ def entry_updates(fn: gast.FunctionDef, sharing: Sharing) -> None:
             if result and facts(result[-1]).drop:
                 copy_ = result.pop()
                 s.value = copy_.value  # the put right after the copy stores its value
+                cast = result[-1] if result else None
+                if (
+                    isinstance(cast, gast.Assign)
+                    and is_rt_call(cast.value, "augmented")
+                    and isinstance(s.value, gast.Name)
+                    and cast.targets[0].id == s.value.id
+                ):  # (a write into an array casts the value itself: ``h[i] += v``)
+                    s.value = result.pop().value.args[1]
             result.extend(checks)
             result.append(s)
         return result

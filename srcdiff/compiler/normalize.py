@@ -264,10 +264,13 @@ class Names:
         self.counts: dict[str, int] = {}
 
     def fresh(self, base: str = "t") -> str:
+        """A new name from ``base`` and a number (``t3``; ``h0_1`` of ``h0``, never read
+        as another number of its own)."""
         n = self.counts.get(base, 0)
+        joint = "_" if base[-1:].isdigit() else ""
         while True:
             n += 1
-            candidate = f"{base}{n}"
+            candidate = f"{base}{joint}{n}"
             if candidate not in self.taken:
                 self.counts[base] = n
                 self.taken.add(candidate)
@@ -822,9 +825,10 @@ class Normalizer:
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
             new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
+            kept = gast.Call(func=rt_attr("augmented"), args=[name(current.id), new], keywords=[])
             # an array held in a list or dict is updated in place, as every name holding
             # it sees (the container's kind decides: see mutation.entry_updates)
-            update = _inplace(assign(current.id, new))
+            update = _inplace(assign(current.id, self.temp(kept)))
             holder = at.holders[len(at.steps) - 1]
             mark(update, entry_update=True,
                  entry_of=holder.id if isinstance(holder, gast.Name) else None)  # fmt: skip

@@ -83,7 +83,12 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
         if written is not None and written in surely:
             _made_in_object(s, fn, sharing.given, written)
             checked = checked or sharing.given is not None
-        elif (
+            continue
+        if written in sharing.locals and written not in sharing.params and sharing.outside(written):
+            _made_in_object_if_held(
+                s, sorted(filter(sharing.holds_outside, sharing.group(written)))
+            )
+        if (
             written in sharing.locals
             and held
             and any(m in sharing.params for m in sharing.group(written))
@@ -131,6 +136,19 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
         made = gast.Expr(value=check)
         made.lineno = s.lineno
         _insert_before(fn.body, s, [made])
+
+
+def _made_in_object_if_held(s: gast.Assign, held: list[str]) -> None:
+    """Make an update of a name that may hold an object of the globals ``held`` (on one
+    path, ``h = GA``; on another, ``h = np.zeros(2)``) in that object where it holds one
+    when the code runs (``rt.update_if_outside``, ``rt.write_through``), as Python makes
+    it; else it gives the name a new value, as compiled code does."""
+    mark(s, held_outside=tuple(held))
+    if isinstance(s.targets[0], gast.Name):  # ``y = t`` of ``y += v``
+        mark(s, in_object=True)
+        values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
+        s.value = gast.Call(func=rt_attr("update_if_outside"),
+                            args=[name(s.targets[0].id), s.value, values], keywords=[])  # fmt: skip
 
 
 def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
@@ -407,6 +425,8 @@ def callable_may_change(obj: Any) -> bool:
     owner = getattr(obj, "__self__", None)
     if isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
         return getattr(obj, "__name__", "") in ARRAY_MUTATORS  # a draw (``shuffle`` aside)
+    if mutable_array(owner):  # an array's method (``GA.reshape``): by its name
+        return getattr(obj, "__name__", "") in ARRAY_MUTATORS
     module = getattr(obj, "__module__", None) or ""
     if module.split(".")[0] in PURE_MODULES or obj in vars(builtins).values():
         return False

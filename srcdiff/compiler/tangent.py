@@ -50,7 +50,7 @@ from .trace import (
     at,
     attr,
     call,
-    functional_write,
+    functional_write_call,
     leaves_finally,
     may_catch_internal,
     run_time_checks,
@@ -192,14 +192,14 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
-        write = functional_write(s)
-        if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
-            write = "put_back" if op.primitive is rt_module.put_back else write
-            return [assign(op.target, call(attr("rt", write), *op.operands))]
+        if op.kind is Kind.RULE and op.primitive is rt_module.put_back:
+            return [assign(op.target, call(attr("rt", "put_back"), *op.operands))]
+        if op.kind is Kind.RULE and op.primitive is rt_module.setitem:
+            return [assign(op.target, functional_write_call(s, list(op.operands)))]
         if facts(s).functional and isinstance(target, gast.Subscript):
             index = index_value(copy.deepcopy(target.slice))
-            return [assign(target.value.id, call(attr("rt", write), target.value, index,
-                                                 s.value))]  # fmt: skip
+            write = functional_write_call(s, [target.value, index, s.value])
+            return [assign(target.value.id, write)]
         if op.kind is Kind.PASSIVE and is_rt_call(s.value, "appended") and not facts(s).functional:
             xs, v = s.value.args
             append = gast.Attribute(value=xs, attr="append", ctx=gast.Load())

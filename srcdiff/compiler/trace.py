@@ -378,8 +378,7 @@ class PrimalBuilder:
         target = s.targets[0]
         if functional and isinstance(target, gast.Subscript):
             index = index_value(target.slice)
-            value = gast.Call(func=attr("rt", functional_write(s)),
-                              args=[target.value, index, s.value], keywords=[])  # fmt: skip
+            value = functional_write_call(s, [target.value, index, s.value])
             out = [at(assign(target.value.id, value), line)]
         if op.kind is Kind.PASSIVE and is_rt_call(s.value, "appended") and not functional:
             # nothing differentiated: the user's own in-place append (the copy that follows
@@ -391,8 +390,10 @@ class PrimalBuilder:
                 at(assign(op.target, xs), line),
             ]
         if op.kind is Kind.RULE and op.primitive in (rt_module.setitem, rt_module.put_back):
-            write = "put_back" if op.primitive is rt_module.put_back else functional_write(s)
-            call_ = gast.Call(func=attr("rt", write), args=list(op.operands), keywords=[])
+            if op.primitive is rt_module.put_back:
+                call_ = call(attr("rt", "put_back"), *op.operands)
+            else:
+                call_ = functional_write_call(s, list(op.operands))
             out = [at(assign(op.target, call_), line)]
         out[:0] = [at(check, line) for check in run_time_checks(op)]
         if op.kind is Kind.RULE and op.saves:
@@ -776,6 +777,13 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
         check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))
         out.append(gast.Expr(value=check))
     return out
+
+
+def functional_write_call(s: gast.stmt, args: list[gast.expr]) -> gast.Call:
+    """The call of ``functional_write(s)`` on ``args`` (the object, the index, the value),
+    given the globals an array written in place may be held by (``held_outside``)."""
+    held = [gast.Tuple(elts=[name(n) for n in facts(s).held_outside], ctx=gast.Load())]
+    return call(attr("rt", functional_write(s)), *args, *(held if facts(s).held_outside else ()))
 
 
 def functional_write(s: gast.stmt) -> str:

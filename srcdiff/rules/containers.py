@@ -134,6 +134,7 @@ nondiff(
     rt.logged,  # (a number added to a history the function does not read)
     rt.check_unchanged,
     rt.update_into,  # (of a value without gradient alone: see analyse)
+    rt.update_if_outside,
     rt.check_entries,
     rt.check_field_alone,
     rt.check_length,

@@ -7,13 +7,14 @@ from .registry import jvp, linear, nondiff, unsupported, vjp
 
 
 @vjp(rt.augmented, rt.tensor_methods.augmented, rt.differentiated_update)
-def augmented(g, ans, x, new):
-    """``x <op>= v`` keeps ``x``'s dtype: the adjoint goes to ``x <op> v`` in its own."""
-    return None, rt.cast_like(g, new)
+def augmented(g, ans, x, new, values=None):
+    """``x <op>= v`` keeps ``x``'s dtype: the adjoint goes to ``x <op> v`` in its own.
+    (``values``: the globals a differentiated update checks ``x`` against.)"""
+    return None, rt.cast_like(g, new), None
 
 
 @jvp(rt.augmented, rt.tensor_methods.augmented, rt.differentiated_update)
-def augmented_jvp(ans, x, new, *, dx, dnew):
+def augmented_jvp(ans, x, new, values=None, *, dx, dnew):
     return None, rt.cast_like(dnew, ans)
 
 

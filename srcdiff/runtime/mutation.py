@@ -195,11 +195,24 @@ def outside_objects(values: tuple, names: str) -> dict[int, str]:
     global holding it. Taken once as the function starts, for ``check_apart``."""
     held: dict[int, str] = {}
     for n, v in zip(names.split(","), values, strict=True):
-        fields = getattr(v, "__dict__", None) if is_record(v) else None
-        for o in _changeable_in(v) + [o for f in (fields or {}).values()
-                                        for o in _changeable_in(f)]:  # fmt: skip
+        for o in _held_by(v):
             held.setdefault(id(_memory(o)), n)
     return held
+
+
+def _held_by(v: Any) -> list:
+    """The objects an update in place may change that the global's value ``v`` holds, in
+    the fields of an object too."""
+    fields = getattr(v, "__dict__", None) if is_record(v) else None
+    return _changeable_in(v) + [o for f in (fields or {}).values() for o in _changeable_in(f)]
+
+
+def _outside(x: Any, values: tuple) -> bool:
+    """Whether ``x`` uses the memory of an object the globals' values ``values`` hold."""
+    if not _mutable(x):
+        return False
+    memory = _memory(x)
+    return any(_memory(o) is memory for v in values for o in _held_by(v))
 
 
 def _memory(x: Any) -> Any:
@@ -497,13 +510,18 @@ def _replaced(m: Any, old: Any, new: Any) -> bool:
     return False
 
 
-def write_through(x: Any, idx: Any, v: Any) -> Any:
+def write_through(x: Any, idx: Any, v: Any, values: tuple | None = None) -> Any:
     """``setitem(x, idx, v)`` where a global may hold ``x``'s object (``for g in
     opt.param_groups: g["lr"] = lr``): a list's or a dict's entry is written in the object
     itself, as Python writes it, so that the global sees it (and the object is the new
     value). An array entry, or a new one, which the adjoint may read from the object as it
-    was, is refused rather than left unseen; an array is given a new value, as always."""
+    was, is refused rather than left unseen. An array is given a new value, unless it is
+    an array of the globals' ``values`` (in NumPy-style code, whose reads of it took
+    copies: see ``compiler/snapshots``), written in place as Python writes it."""
     if not isinstance(x, (list, dict)):
+        if values is not None and mutable_array(x) and _outside(x, values):
+            x[idx] = v  # (a global's array: see ``update_if_outside``)
+            return x
         return setitem(x, idx, v)
     old = x.get(idx, _ABSENT) if isinstance(x, dict) else _entry_or_absent(x, idx)
     if old is _ABSENT or not (_plain(old) and _plain(v)):
@@ -545,12 +563,20 @@ def update_into(x: Any, new: Any) -> Any:
     return new
 
 
-def differentiated_update(x: Any, new: Any) -> Any:
-    """``y += v`` of a differentiated ``v``, where ``y`` was given a global's value: a
-    number or a tuple takes ``new``, as Python rebinds it, with its gradient; an array,
-    a list or a dict, which Python changes in place, is refused: the global's object
-    would hold a value whose gradient compiled code cannot follow."""
-    if _mutable(x):
+def update_if_outside(x: Any, new: Any, values: tuple) -> Any:
+    """``x += v`` (``x = x + v``, ``new``) without gradient, where ``x`` may hold an
+    object of the globals' ``values`` or one of its own: made in the object where it is
+    a global's (``update_into``), else ``new``, as compiled code gives updates."""
+    return update_into(x, new) if _outside(x, values) else new
+
+
+def differentiated_update(x: Any, new: Any, values: tuple | None = None) -> Any:
+    """``y += v`` of a differentiated ``v``, where ``y`` was given a global's value (or,
+    with ``values``, may hold an object of those globals): a number or a tuple takes
+    ``new``, as Python rebinds it, with its gradient; an array, a list or a dict of a
+    global's, which Python changes in place, is refused: the global's object would hold
+    a value whose gradient compiled code cannot follow."""
+    if _mutable(x) and (values is None or _outside(x, values)):
         raise refuse(
             f"a differentiated value stored into a {type(x).__name__} a global holds, "
             "through another name",
@@ -646,8 +672,9 @@ def snapshot(x: Any) -> Any:
 def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
     """Raise when the global ``held`` holds or shares the object ``old`` that compiled
     code just updated into ``new``: the global would not see the update, as it does in
-    Python (unless the write was made in ``old`` itself: ``write_through``)."""
-    if _written_through(old, new):
+    Python (unless the write was made in ``old`` itself: ``write_through``,
+    ``update_into``)."""
+    if old is new or _written_through(old, new):
         return
     if follow(held, old, object(), names) is not held:
         global_name, written = (names.split(",") + ["", ""])[:2]

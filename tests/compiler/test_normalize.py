@@ -123,11 +123,14 @@ def test_augmented_assignment_is_made_explicit():
 
 def test_augmented_item_assignment_reads_then_writes():
     """The entry read is updated in place, as Python updates an array held in a list
-    (``mutation.entry_updates`` keeps that only where ``h`` is a list or dict), then
-    written back."""
+    (``mutation.entry_updates`` keeps that only where ``h`` is a list or dict), keeping
+    its dtype (``rt.augmented``), then written back."""
     tree = normalized(augmented_item)
-    assert body_lines(tree) == ["t1 = h[i]", "t2 = t1 + v", "t1 = t2", "h[i] = t1", "return h"]
-    assert facts(tree.body[2]).inplace and facts(tree.body[2]).entry_of == "h"
+    assert body_lines(tree) == [
+        "t1 = h[i]", "t2 = t1 + v", "t3 = rt.augmented(t1, t2)", "t1 = t3", "h[i] = t1",
+        "return h",
+    ]  # fmt: skip
+    assert facts(tree.body[3]).inplace and facts(tree.body[3]).entry_of == "h"
 
 
 def test_while_becomes_while_true_with_a_break():

@@ -33,19 +33,19 @@ def cumulative_primal(_saved, _path, /, x):
         _s1[6] = (i, t6)
     _saved[7] = (h, run)
     # line 72: return np.sum(h * h)
-    t7 = h * h
+    t8 = h * h
     _saved[8] = h
-    t8 = rt.np_sum(t7)
-    _saved[9] = t7
-    return t8
+    t9 = rt.np_sum(t8)
+    _saved[9] = t8
+    return t9
 
 
 def cumulative_adjoint(_saved, d_result):
     # line 72: return np.sum(h * h)
-    t7 = _saved[9]
-    d_t7 = rt.unreduce(d_result, t7, None, False)
+    t8 = _saved[9]
+    d_t8 = rt.unreduce(d_result, t8, None, False)
     h = _saved[8]
-    d_h = d_t7 * 2.0 * h
+    d_h = d_t8 * 2.0 * h
     # line 69: for i in range(len(x)):
     h, run, x = _saved[1]
     d_run = rt.zeros_like(_saved[7][1])
