@@ -1925,3 +1925,39 @@ def test_new_tensor_copies_data_detached_eagerly_and_compiled():
         assert run(sd.ones(2)) == 5.0 and w.grad.tolist() == [2.0, 3.0]
     made = sd.ones(2, dtype=sd.float64).new_tensor(3, dtype=sd.float32)
     assert made.dtype == sd.float32 and made.item() == 3.0 and not made.requires_grad
+
+
+class _Lit(nn.Module):
+    """A model whose training step takes the batch as one tuple, as a Lightning-style
+    module does."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+        self.scale = nn.Parameter(sd.tensor([1.5]))
+
+    def training_step(self, batch):
+        x, y = batch
+        return ((self.layer(x) * self.scale - y) ** 2).mean()
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_a_batch_of_tensors_handed_on_to_a_helper_runs_as_eager_code(kind):
+    """A tuple (or list) of Tensors given to the step and handed on whole to a method
+    calling a Module crashed while its call was compiled."""
+
+    def step(model, batch):
+        loss = model.training_step(batch)
+        loss.backward()
+        return loss.item()
+
+    grads, losses = [], []
+    for run in (step, sd.differentiate(step)):
+        sd.manual_seed(0)
+        model = _Lit()
+        batch = kind([sd.tensor([[1.0, 0.5], [0.2, -1.0]]), sd.tensor([[0.0, 1.0], [1.0, 0.0]])])
+        losses.append(run(model, batch))
+        grads.append([p.grad.numpy().copy() for p in model.parameters()])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-6)
+    for compiled, eager in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-6)
