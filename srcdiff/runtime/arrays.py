@@ -1087,6 +1087,8 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
             return rest, [zeros_like(e) if d is None else d for d, e in zip(part, v, strict=True)]
         rest[idx] = None
         return rest, zeros_like(v) if part is None else part
+    if isinstance(g, (int, float, complex, np.generic)):  # the gradient of a 0-d array
+        g = np.asarray(g)
     part = g[idx]
     if _has_advanced(idx):
         # A position the index repeats keeps only its last write: only that one gets gradient.

@@ -3303,3 +3303,28 @@ def an_einsum_product_updated_in_place(x):
     a = np.einsum("ij,j->i", np.outer(x, x), x)
     a += 1.0
     return np.sum(a**2) + np.sum(x)
+
+
+# ---- 0-d arrays written whole ---------------------------------------------------------------
+
+
+@case(vec(2))
+def a_0d_array_written_through_an_ellipsis(x):
+    """The gradient of a 0-d array reached the write's adjoint as a number (a crash)."""
+    s = np.zeros(())
+    s[...] = np.sum(x**2)
+    return float(s)
+
+
+@case(vec(2))
+def a_0d_array_written_through_an_empty_index(x):
+    s = np.zeros(())
+    s[()] = np.sum(x**2)
+    return s * x[0]
+
+
+@case(vec(2))
+def a_0d_array_written_by_out(x):
+    s = np.zeros(())
+    np.sum(x**2, out=s)
+    return float(s)
