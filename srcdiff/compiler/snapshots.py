@@ -344,16 +344,17 @@ class _Changers:
         return any(self.call_may_change(c) for c in nodes if isinstance(c, gast.Call))
 
     def call_may_change(self, call: gast.Call) -> bool:
+        own = self.given_own(call)
         if any(k.arg == "out" for k in call.keywords):
-            return True
+            return not own
         func = call.func
         if isinstance(func, gast.Attribute) and func.attr in ARRAY_MUTATORS:
-            return True
+            return not own
         if rt_helper(func) is not None:  # srcdiff's helpers make new values (updates: is_update)
             return False
         found, obj = self.p.resolve_dotted(func, self.locals)
         if found:
-            return callable_may_change(obj)
+            return callable_may_change(obj, own)
         if isinstance(func, gast.Attribute) and (
             func.attr in CONTAINER_MUTATORS or hasattr(np.ndarray, func.attr)
         ):  # (an array's method that changes nothing, or a list's or dict's)
@@ -395,6 +396,30 @@ class _Changers:
             for n in walk(a)
         )  # fmt: skip
 
+    def given_own(self, call: gast.Call) -> bool:
+        """Whether ``call`` is given (its receiver included) no object but the function's
+        own: names of its own values, constants, modules and functions (``np.copyto(buf,
+        v)`` with ``buf = np.zeros(3)``, ``helper(t)``). Nothing it changes in place is
+        then from outside, unless it changes what it reads from outside itself."""
+        func = call.func
+        given = [*call.args, *(k.value for k in call.keywords)]
+        if isinstance(func, gast.Attribute):
+            given.append(func.value)
+        for e in given:
+            for n in walk(e):
+                if isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(
+                    n.ctx, gast.Load
+                ):
+                    return False
+                if not isinstance(n, gast.Name):
+                    continue
+                if n.id in self.locals:
+                    if n.id in self.sharing.params or self.sharing.outside(n.id):
+                        return False
+                elif self.sharing.holds_data(n.id):
+                    return False
+        return True
+
     def outside_object(self, n: str) -> bool:
         if n in self.sharing.params:
             return True
@@ -409,22 +434,26 @@ def _expressions(s: gast.stmt) -> Any:
 
 
 _CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CHANGES_OUTSIDE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def callable_may_change(obj: Any) -> bool:
+def callable_may_change(obj: Any, own: bool = False) -> bool:
     """Whether calling ``obj`` may change an array it did not make in place: a NumPy
     function with a rule does not, a user's function does where its source writes into
-    an entry of an object it was given or reads from outside, or calls one that may."""
-    if isinstance(obj, types.MethodType):
+    an entry of an object it was given or reads from outside, or calls one that may.
+    ``own``: the call is given none but the caller's own objects (see ``given_own``),
+    which only a function changing what it reads from outside itself changes."""
+    if isinstance(obj, types.MethodType):  # (its object is given: see ``given_own``)
         obj = obj.__func__
     known = _known(obj)
     if isinstance(obj, types.FunctionType) and not known:
-        return _function_may_change(obj)
+        return _function_may_change(obj, own)
     if known:
-        return getattr(obj, "__name__", "") in ARRAY_MUTATORS
+        return not own and getattr(obj, "__name__", "") in ARRAY_MUTATORS
     owner = getattr(obj, "__self__", None)
     if isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
-        return getattr(obj, "__name__", "") in ARRAY_MUTATORS  # a draw (``shuffle`` aside)
+        # a draw (``shuffle`` aside)
+        return not own and getattr(obj, "__name__", "") in ARRAY_MUTATORS
     if mutable_array(owner):  # an array's method (``GA.reshape``): by its name
         return getattr(obj, "__name__", "") in ARRAY_MUTATORS
     module = getattr(obj, "__module__", None) or ""
@@ -450,18 +479,23 @@ def _scanned(found: weakref.WeakKeyDictionary, fn: types.FunctionType,
     return result
 
 
-def _function_may_change(fn: types.FunctionType) -> bool:
+def _function_may_change(fn: types.FunctionType, own: bool = False) -> bool:
+    if own:
+        return _scanned(_CHANGES_OUTSIDE, fn, lambda parsed: _changes_in(parsed, True))
     return _scanned(_CHANGES, fn, _changes_in)
 
 
-def _changes_in(parsed: Parsed) -> bool:
+def _changes_in(parsed: Parsed, given_own: bool = False) -> bool:
     """Whether the function may change in place an array it was given or reads from
-    outside: an entry written, an augmented assignment of such a name, a method or
+    outside (``given_own``: only one it reads from outside; its arguments are its
+    caller's own): an entry written, an augmented assignment of such a name, a method or
     function that changes its argument, or a call of one that may."""
     tree = parsed.tree
     rebound = {t.id for n in walk(tree) if isinstance(n, gast.Assign)
                for t in n.targets if isinstance(t, gast.Name)}  # fmt: skip
     own = local_names(tree) - (set(params_of(tree)) - rebound)  # (``v = v - m; v /= s``)
+    if given_own:
+        own = local_names(tree)
     for node in walk(tree):
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
@@ -473,14 +507,33 @@ def _changes_in(parsed: Parsed) -> bool:
                 ):
                     return True
         elif isinstance(node, gast.Call):
-            if any(k.arg == "out" for k in node.keywords) or (
-                isinstance(node.func, gast.Attribute) and node.func.attr in ARRAY_MUTATORS
-            ):
+            inner_own = given_own and _given_only(node, own, parsed)
+            if (
+                any(k.arg == "out" for k in node.keywords)
+                or isinstance(node.func, gast.Attribute)
+                and node.func.attr in ARRAY_MUTATORS
+            ) and not inner_own:
                 return True
             known, obj = parsed.resolve_dotted(node.func, own)
-            if known and callable(obj) and callable_may_change(obj):
+            if known and callable(obj) and callable_may_change(obj, inner_own):
                 return True
     return False
+
+
+def _given_only(call: gast.Call, own: set[str], parsed: Parsed) -> bool:
+    """Whether ``call`` (in a callee's source) is given none but the names ``own``,
+    constants, modules and functions."""
+    func = call.func
+    given = [*call.args, *(k.value for k in call.keywords)]
+    if isinstance(func, gast.Attribute):
+        given.append(func.value)
+    for e in given:
+        for n in walk(e):
+            if isinstance(n, gast.Name) and n.id not in own:
+                found, obj = parsed.resolve(n.id)
+                if not found or not (callable(obj) or isinstance(obj, types.ModuleType)):
+                    return False
+    return True
 
 
 def _known(obj: Any) -> bool:

@@ -554,3 +554,33 @@ def test_an_entry_updated_in_place_keeps_its_dtype():
     np.testing.assert_array_equal(params["w"], plain["w"])
     assert value == pytest.approx(expected)
     np.testing.assert_allclose(grad, plain["w"] - 0.1 * x, rtol=1e-6)
+
+
+def _scaled_by_the_global(v):
+    return np.sum(v * GY)
+
+
+def _filled(buf, value):
+    buf.fill(value)
+    return buf
+
+
+def own_buffers_changed_after_a_helper_read_a_global(x):
+    """A change in place of the function's own arrays (a fill, ``np.copyto``,
+    ``np.add.at``, a helper given them) cannot change the global the helper read: it
+    was refused."""
+    t = _scaled_by_the_global(x)
+    buf = np.zeros(3)
+    np.copyto(buf, x)
+    s = np.sum(buf * x)
+    buf = np.zeros(3)
+    buf.fill(2.0)
+    np.add.at(buf, [0, 0], 1.0)
+    _filled(np.zeros(2), 1.0)
+    return t + s + np.sum(buf * x)
+
+
+def test_changes_of_the_functions_own_arrays_after_a_helper_are_not_refused():
+    test_outside_arrays_end_as_a_plain_call_leaves_them(
+        own_buffers_changed_after_a_helper_read_a_global
+    )
