@@ -417,6 +417,9 @@ def _calling(fn: Callable) -> Callable:
         return fn._srcdiff_target
     if isinstance(fn, types.FunctionType) or not hasattr(fn, "_srcdiff_source"):
         return fn
+    made = getattr(fn, "__dict__", {}).get("_srcdiff_called")
+    if made is not None:  # one per transform, so that its units are compiled once
+        return made
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -447,6 +450,8 @@ def _calling(fn: Callable) -> Callable:
     # __name__: srcdiff's own module, which marks the function as srcdiff's
     namespace: dict[str, Any] = {"_transform": fn, "__name__": __name__, **defaults}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - the text just written
+    with contextlib.suppress(AttributeError, TypeError):
+        fn.__dict__["_srcdiff_called"] = namespace[name]
     return namespace[name]
 
 
@@ -919,6 +924,11 @@ class GradientFunction:
         self._options = check_finite or warn_kinks is not None  # calls never run_fast
         functools.update_wrapper(self, self._target.fn, updated=())
         self.__signature__ = _signature_without_bound(self._target)
+        # its reverse rule, and its forward rule as an object with rules of its own, so
+        # that forward-mode source calling it is differentiated again (third derivatives)
+        reverse, _ = registry.own_rules(self)
+        forward = registry.Tangent.of(_GradientTangent(self), inline=False)
+        self._srcdiff_rules = (reverse, forward)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         target = self._target
@@ -986,6 +996,130 @@ class GradientFunction:
         ]
         out = tuple(grads) if target.multiple else grads[0]
         return (outputs[1], out) if self._with_value else out
+
+
+class _GradientTangent:
+    """The forward rule of ``sd.grad(f)`` (``GradientFunction._srcdiff_jvp``), which the
+    forward-mode source of a function calling ``sd.grad(f)`` calls: ``rule(tangents, ans,
+    *args)``, the Hessian of ``f`` times ``tangents``. That is the gradient, in ``args``,
+    of ``phi``, the tangent that ``f``'s generated forward-mode program ``P`` computes:
+    so its own derivatives are reverse mode over ``P``'s forward mode (``tangent_vjp`` of
+    ``P``), and that source differentiated again gives third derivatives."""
+
+    def __init__(self, gradient: GradientFunction):
+        self._gradient = gradient
+        name = re.sub(r"\W", "_", gradient.__name__).strip("_") or "gradient"  # (<lambda>)
+        self.__name__ = self.__qualname__ = f"{name}_jvp"
+
+    def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._gradient._srcdiff_jvp(tangents, ans, *args, **kwargs)
+
+    def _program(self, tangents: tuple, args: tuple, kwargs: dict) -> tuple:
+        """``f``'s forward-mode program along ``tangents`` (one per positional argument),
+        the tangents it takes first (``given``), the argument of each (``where``), and
+        the arguments it takes after them (the instance of a method, then ``args``)."""
+        gradient = self._gradient
+        target = gradient._target
+        if target.starred or any(p is None for p in target.positions):
+            raise CompileError(
+                f"a third derivative through sd.grad({target.fn.__qualname__}) with wrt "
+                "naming an entry of *args or a keyword-only argument",
+                function=target.fn.__qualname__,
+                hint="give the function named positional parameters and wrt by position",
+            )
+        tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+        positions = tuple(i for i, t in enumerate(tangents) if t is not None)
+        forward = _forward_target(gradient._fn, positions, len(args), kwargs)
+        if any(e is not None for e in forward.elements):
+            raise CompileError(
+                f"a third derivative through sd.grad({target.fn.__qualname__}), whose "
+                "function takes the differentiated values in *args",
+                function=target.fn.__qualname__,
+                hint="give the function named parameters",
+            )
+        unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
+        where = [positions[forward.names.index(n)] for n in unit.wrt]
+        given = tuple(tangents[w] for w in where)
+        return unit.tangent_program(), given, where, (*forward.bound, *args)
+
+    def _pull(self, tangents: tuple, args: tuple, kwargs: dict, along: dict,
+              value_cotangent: Any) -> tuple[Pullback, list, int]:  # fmt: skip
+        """Reverse mode over the forward mode of ``f``'s forward-mode program at ``args``
+        and ``tangents``, along ``along`` (a tangent per index of the program's
+        arguments), the seed 1 on its tangent's tangent (``phi``'s), ``value_cotangent``
+        on ``phi``. Returns the pull-back, ``where``, and the index of ``args[0]``."""
+        program, given, where, rest = self._program(tangents, args, kwargs)
+        p_args = (*given, *rest)
+        first = len(p_args) - len(args)
+        p_tangents = [along.get(i) for i in range(len(p_args))]
+
+        def on_phi(d: Any) -> Callable[[Any], list]:
+            return lambda out: [rt.zeros_like(out[0]), d(out[1])]
+
+        seed = lambda t: _seed(t, fn_name=program.__qualname__)  # noqa: E731
+        cotangent = (
+            None if value_cotangent is None else on_phi(lambda _: value_cotangent),
+            on_phi(seed),
+        )
+        pulled = tangent_vjp(program, p_args, kwargs, p_tangents, cotangent)
+        return pulled, where, first
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+                     **kwargs: Any) -> tuple:  # fmt: skip
+        """The rule's pull-back: to ``tangents`` (a tuple, one per argument), to the
+        gradient ``ans_f`` (none: the rule reads it for its structure only) and to
+        ``args``."""
+        gradient = self._gradient
+        target = gradient._target
+        if gradient._with_value or target.multiple:  # a tuple, whose zero adjoint would be
+            raise CompileError(  # added to the result's by concatenation
+                f"a third derivative through sd.value_and_grad({target.fn.__qualname__}) or "
+                "sd.grad of it with several wrt, which return tuples",
+                function=target.fn.__qualname__,
+                hint="call sd.grad(f) with one wrt at a time there (and f itself for its value)",
+            )
+        g_value, g_grads = None, (g,)
+        tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+        # where the cotangent of each gradient goes: a tangent of its argument
+        _, _, where, rest = self._program(tangents, args, kwargs)
+        first = len(where) + len(rest) - len(args)
+        along = {first + p: d for p, d in zip(target.positions, g_grads, strict=True)
+                 if d is not None}  # fmt: skip
+        zero = rt.zeros_like(ans_f)  # (a zero, not None: the rule's result is active)
+        if not along and g_value is None:
+            return (rt.zeros_like(tangents), zero, *map(rt.zeros_like, args))
+        pulled, where, first = self._pull(tangents, args, kwargs, along, g_value)
+        d_tangents: list = [rt.zeros_like(t) for t in tangents]
+        for k, w in enumerate(where):
+            if pulled.d_args[k] is not None:
+                d_tangents[w] = pulled.d_args[k]
+        d_args = [rt.zeros_like(a) if d is None else d
+                  for a, d in zip(args, pulled.d_args[first:], strict=True)]  # fmt: skip
+        return (tuple(d_tangents), zero, *d_args)
+
+    def _srcdiff_jvp(self, d: tuple, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+                     **kwargs: Any) -> Any:  # fmt: skip
+        """The rule's tangent along ``d`` (the tangents of ``tangents``, of ``ans_f``, and
+        of each of ``args``): the Hessian of ``phi`` times them, at the differentiated
+        arguments (and ``phi``'s tangent, for ``sd.value_and_grad``)."""
+        gradient = self._gradient
+        target = gradient._target
+        d_tangents, _, *d_args = d
+        tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+        d_tangents = (tuple(d_tangents) + (None,) * len(tangents) if d_tangents is not None
+                      else (None,) * len(tangents))  # fmt: skip
+        _, _, where, rest = self._program(tangents, args, kwargs)
+        first = len(where) + len(rest) - len(args)
+        along = {k: d_tangents[w] for k, w in enumerate(where) if d_tangents[w] is not None}
+        along.update({first + i: t for i, t in enumerate(d_args) if t is not None})
+        pulled, _, first = self._pull(tangents, args, kwargs, along, None)
+        grads = [
+            rt.zeros_like(args[p]) if pulled.d_args[first + p] is None
+            else rt.grad_like(pulled.d_args[first + p], args[p])
+            for p in target.positions
+        ]  # fmt: skip
+        out = tuple(grads) if target.multiple else grads[0]
+        return (pulled.outputs[1][1], out) if gradient._with_value else out
 
 
 def _signature_without_bound(target: _Target) -> inspect.Signature:
@@ -1814,7 +1948,9 @@ def tangent_vjp(
     named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
     positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
     transform = getattr(fn, "__self__", fn)  # (sd.vmap's first-order rules: see below)
-    if hasattr(type(transform), "_srcdiff_jvp") and not isinstance(transform, MappedFunction):
+    if hasattr(type(transform), "_srcdiff_jvp") and not isinstance(
+        transform, (MappedFunction, GradientFunction)
+    ):  # (a gradient's forward mode is source calling its forward rule, which has rules)
         name = getattr(transform, "__qualname__", type(transform).__name__)
         raise CompileError(
             f"a third derivative: {name}, a derivative, differentiated twice more",
@@ -1842,12 +1978,13 @@ def tangent_vjp(
             hint="take the second derivative inside it (sd.vmap(sd.hessian(f))), or "
             "write the mapped function out",
         )
-    if forward.fn.__module__ == __name__:
+    if forward.fn.__module__ == __name__ and not isinstance(transform, GradientFunction):
         raise CompileError(
-            f"a third derivative: {forward.fn.__qualname__} differentiated twice more",
+            f"a derivative of order four or more: {forward.fn.__qualname__} differentiated "
+            "three times more",
             function=forward.fn.__qualname__,
-            hint="srcdiff differentiates a gradient or a forward mode once; write the "
-            "second derivative out and differentiate that",
+            hint="srcdiff differentiates a gradient of a gradient once more (third "
+            "derivatives); write the second derivative out and differentiate that twice",
         )
     unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
     if top:  # called by the user (sd.hvp, sd.hessian), not for a call inside compiled code
@@ -1877,6 +2014,10 @@ def tangent_vjp(
     reverse = _Target(program, wanted)
     outputs, state = reverse.forward((*given, *bound, *args), kwargs)
     g_value, g_tangent = cotangent
+    if callable(g_value):  # (see _GradientTangent: a seed made to the value's structure)
+        g_value = g_value(outputs[0])
+    if callable(g_tangent):
+        g_tangent = g_tangent(outputs[1])
     seed = (
         rt.zeros_like(outputs[0]) if g_value is None else g_value,
         _seed(outputs[1], fn_name=forward.fn.__qualname__) if g_tangent is _SEED

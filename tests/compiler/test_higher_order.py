@@ -4,7 +4,9 @@
 differences (two step sizes) of ``sd.grad``, which the other tests check against finite
 differences of the function; ``sd.grad`` and ``sd.jvp`` called inside a differentiated
 function (gradients of gradients and of forward modes, forward modes of gradients); and
-what is refused (a third derivative, a helper with no rule).
+third derivatives (``sd.grad`` three times, forward modes and Hessians of second
+derivatives) against differences of the second; what is refused (a fourth derivative, a
+helper with no rule).
 """
 
 from __future__ import annotations
@@ -384,9 +386,125 @@ def third(w, x):
     return np.sum(sd.grad(squared_gradient)(w, x))
 
 
-def test_a_third_derivative_is_refused_clearly():
-    with pytest.raises(sd.CompileError, match="third derivative"):
-        sd.grad(third)(W, X)
+def test_a_gradient_of_a_function_differentiating_a_gradient_is_a_third_derivative():
+    for wrt in (0, 1):
+        got = sd.grad(third, wrt=wrt)(W, X)
+        want = _numeric_gradient(third, (W, X), wrt)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.max(np.abs(want)))
+
+
+# ---- third derivatives -------------------------------------------------------------------
+
+
+def _quartic(x):
+    return x**4
+
+
+def _sine_times(x):
+    return np.sin(x) * x
+
+
+def _exp_tanh(x):
+    return np.exp(np.tanh(x))
+
+
+def _branching(x):
+    if x > 0.5:
+        y = x**3 * np.cos(x)
+    else:
+        y = np.sin(2.0 * x) / (1.0 + x * x)
+    return y
+
+
+def _looping(x):
+    s = x
+    for k in range(3):
+        s = s * np.tanh(x) + np.sin(s) / (k + 1.0)
+    n = 0
+    while n < 2:
+        s = s + x * s
+        n += 1
+    return s
+
+
+THIRD = [_quartic, _sine_times, _exp_tanh, _branching, _looping]
+
+
+def _third_by_differences(f, x):
+    """Central differences of ``sd.grad(sd.grad(f))``, at two step sizes."""
+    second = sd.grad(sd.grad(f))
+    return [(second(x + eps) - second(x - eps)) / (2 * eps) for eps in (1e-5, 1e-3)]
+
+
+@pytest.mark.parametrize("f", THIRD, ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("x", [0.3, 0.9, -0.7])
+def test_a_third_derivative_matches_differences_of_the_second(f, x):
+    got = sd.grad(sd.grad(sd.grad(f)))(x)
+    fine, coarse = _third_by_differences(f, x)
+    assert abs(fine - coarse) <= 1e-3 * max(1.0, abs(fine))  # smooth here
+    assert abs(got - fine) <= 1e-6 * max(1.0, abs(fine)), (got, fine)
+    assert isinstance(got, float)
+
+
+def test_third_derivatives_in_closed_form():
+    x = 0.7
+    assert sd.grad(sd.grad(sd.grad(_quartic)))(x) == pytest.approx(24 * x, rel=1e-12)
+    want = -np.cos(x) * x - 3 * np.sin(x)
+    assert sd.grad(sd.grad(sd.grad(_sine_times)))(x) == pytest.approx(want, rel=1e-12)
+    third_f32 = sd.grad(sd.grad(sd.grad(_quartic)))(np.float32(0.5))
+    assert third_f32.dtype == np.float32 and third_f32 == pytest.approx(12.0)
+
+
+def test_forward_modes_of_a_second_derivative_are_the_third():
+    x = 0.4
+    fine, _ = _third_by_differences(_looping, x)
+    second = sd.grad(sd.grad(_looping))
+    assert sd.jvp(second, (x,), (1.0,))[1] == pytest.approx(fine, rel=1e-6)
+    assert sd.jacobian(second, mode="fwd")(x) == pytest.approx(fine, rel=1e-6)
+    inner = lambda y: sd.jvp(sd.grad(_looping), (y,), (1.0,))[1]  # noqa: E731
+    assert sd.grad(inner)(x) == pytest.approx(fine, rel=1e-6)
+
+
+def _cubic_energy(v):
+    return np.sum(np.sin(v) ** 3 * v[::-1])
+
+
+def _gradient_size(v):
+    return np.sum(sd.grad(_cubic_energy)(v) ** 2)
+
+
+def test_the_hessian_of_a_function_calling_sd_grad_matches_differences():
+    v = np.array([0.3, -0.8, 1.1])
+    h = sd.hessian(_gradient_size)(v)
+    columns = [_numeric_gradient(lambda w, k=k: sd.grad(_gradient_size)(w)[k], (v,), 0)
+               for k in range(3)]  # fmt: skip
+    np.testing.assert_allclose(h, np.array(columns), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-12)
+
+
+def test_a_third_derivative_of_a_method_and_in_a_later_argument():
+    class Spring:
+        k = 2.0
+
+        def energy(self, x):
+            return self.k * x**4
+
+    assert sd.grad(sd.grad(sd.grad(Spring().energy)))(0.7) == pytest.approx(48 * 0.7)
+    f = lambda a, x: a * np.sin(x)  # noqa: E731
+    got = sd.grad(sd.grad(sd.grad(f, wrt=1), wrt=1), wrt=1)(3.0, 0.7)
+    assert got == pytest.approx(-3.0 * np.cos(0.7), rel=1e-12)
+
+
+def test_a_fourth_derivative_and_a_third_through_value_and_grad_are_refused_clearly():
+    with pytest.raises(sd.CompileError, match="order four or more"):
+        sd.grad(sd.grad(sd.grad(sd.grad(_quartic))))(0.7)
+
+    def mixed(x):
+        value, slope = sd.value_and_grad(_quartic)(x)
+        return value + slope
+
+    with pytest.raises(sd.CompileError, match="value_and_grad"):
+        sd.grad(sd.grad(mixed))(0.7)
 
 
 def periodic(x, period):
