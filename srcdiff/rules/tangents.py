@@ -143,12 +143,30 @@ def norm_grad(gbar, out, g, ans, x, ord=None, axis=None, keepdims=False):
     return d_g, d_ans, d_x, None, None, None
 
 
+@jvp(rt.norm_grad)
+def norm_grad_jvp(out, g, ans, x, ord=None, axis=None, keepdims=False, *, dg, dans, dx):
+    """Linear in ``g``; in ``x`` (the norm held) the slope's derivative is symmetric (a
+    p-norm's is diagonal, a matrix norm's a Hessian), so ``rt.norm_grad_grads`` gives its
+    product with ``dx``; in the norm, ``rt.norm_grad_ans_tangent``."""
+    return (
+        rt.norm_grad(dg, ans, x, ord, axis, keepdims),
+        rt.norm_grad_ans_tangent(dans, g, ans, x, ord, axis, keepdims),
+        rt.norm_grad_grads(dx, g, ans, x, ord, axis, keepdims)[2],
+    )
+
+
 @vjp(rt.cumprod_tangent)
 def cumprod_tangent(g, ans, d, a, axis=None):
     """The tangent of ``np.cumprod(a)`` along ``d``: linear in ``d``, a polynomial in ``a``
     (exact where entries are zero)."""
     d_d, d_a = rt.cumprod_tangent_grads(g, d, a, axis)
     return d_d, d_a, None
+
+
+@jvp(rt.cumprod_tangent)
+def cumprod_tangent_jvp(ans, d, a, axis=None, *, dd, da):
+    """Linear in ``d``; in ``a``, the products' second derivative along ``d`` and ``da``."""
+    return rt.cumprod_tangent(dd, a, axis), rt.cumprod_second(d, da, a, axis)
 
 
 @vjp(rt.matrix_power_tangent)
@@ -158,12 +176,26 @@ def matrix_power_tangent(g, ans, d, a, n):
     return d_d, d_a, None
 
 
+@jvp(rt.matrix_power_tangent)
+def matrix_power_tangent_jvp(ans, d, a, n, *, dd, da):
+    """Linear in ``d``; in ``a``, the power's second derivative along ``d`` and ``da``."""
+    return rt.matrix_power_tangent(dd, a, n), rt.matrix_power_second(d, da, a, n)
+
+
 @vjp(rt.interp_slope)
 def interp_slope(g, ans, x, xp, fp, period=None):
     """The slope of ``np.interp`` at ``x`` (``xp`` the sample points): piecewise constant
     in ``x``, rational in ``xp`` and linear in ``fp``."""
     d_xp, d_fp, d_period = rt.interp_slope_grads(g, x, xp, fp, period)
     return None, d_xp, d_fp, d_period
+
+
+@jvp(rt.interp_slope)
+def interp_slope_jvp(ans, x, xp, fp, period=None, *, dx, dxp, dfp):
+    """Constant in ``x`` (piecewise); linear in ``fp``; in the sample points, the slope
+    ``(fp[i+1] - fp[i]) / (xp[i+1] - xp[i])`` moves by minus itself times the slope of
+    their tangents (0 outside the points, as the slope is)."""
+    return None, -ans * rt.interp_slope(x, xp, dxp, period), rt.interp_slope(x, xp, dfp, period)
 
 
 @vjp(rt.diff_tangent)
@@ -256,6 +288,12 @@ def eigen_gaps(g, ans, w, what="np.linalg.eigh", positive=False):
     return rt.eigen_gaps_grad(g, ans), None, None
 
 
+@jvp(rt.eigen_gaps)
+def eigen_gaps_jvp(ans, w, what="np.linalg.eigh", positive=False, *, dw):
+    """``dF[i, j] = -F[i, j]^2 (dw[j] - dw[i])``, 0 on the diagonal (where ``F`` is)."""
+    return -ans * ans * (dw[..., None, :] - dw[..., :, None])
+
+
 @vjp(rt.field_tangent)
 def field_tangent(g, ans, d, name):
     """A field's tangent read from an object's (or a dict of its fields'): linear in ``d``,
@@ -290,6 +328,9 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
        rt.partial_tangent, rt.item_tangent)  # fmt: skip
 linear((0, 1, 2), rt.diff_tangent)
 linear((2,), rt.average_weights)
+linear((1,), rt.result_like)  # (the parts' tangents, laid out as the result is)
+constant_in((0,), rt.result_like)
+constant_in((0,), rt.average_weights)  # (``a`` gives the axes to lay the weights along)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)

@@ -489,6 +489,28 @@ def matrix_power_tangent(d: Any, a: Any, n: Any) -> Any:
     return total
 
 
+def matrix_power_second(d: Any, e: Any, a: Any, n: Any) -> Any:
+    """The tangent of ``matrix_power_tangent(d, a, n)`` along ``e`` in ``a`` (the second
+    derivative of ``A^n`` along ``dA = d`` and ``e``): the recurrence ``T(j+1) = T(j) A +
+    P(j) dA``, ``P(j+1) = P(j) A`` differentiated along ``e`` (``S`` the tangent of ``T``,
+    ``E`` of ``P``); for ``n < 0``, through ``B = inv(a)``, whose tangent is ``-B e B``."""
+    xp = array_module(d, e, a)
+    n = operator.index(n)
+    if n == 0:
+        return xp.zeros_like(d + e + a)
+    if n < 0:
+        b = xp.linalg.inv(a)
+        eb = -(b @ e @ b)  # the tangent of B along e
+        db = -(b @ d @ b)
+        d_db = -(eb @ d @ b + b @ d @ eb)  # the tangent of -B d B along e
+        return matrix_power_tangent(d_db, b, -n) + matrix_power_second(db, eb, b, -n)
+    t, p = d, a  # T(1), P(1)
+    s, q = xp.zeros_like(d + e), e  # their tangents along e
+    for _ in range(n - 1):
+        t, p, s, q = t @ a + p @ d, p @ a, s @ a + t @ e + q @ d, q @ a + p @ e
+    return s
+
+
 def matrix_power_tangent_grads(g: Any, d: Any, a: Any, n: Any) -> tuple[Any, Any]:
     """The gradients of ``d`` and ``a`` of ``matrix_power_tangent(d, a, n)``: reverse mode
     over its recurrence ``T(j+1) = T(j) A + P(j) dA``, ``P(j+1) = P(j) A`` from

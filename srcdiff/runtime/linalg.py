@@ -178,6 +178,27 @@ def norm_grad_grads(gbar: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: 
             xp.reshape(d_x, x.shape))  # fmt: skip
 
 
+def norm_grad_ans_tangent(dans: Any, g: Any, ans: Any, x: Any, ord: Any = None,
+                          axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
+    """The tangent of ``norm_grad(g, ans, x, ord, axis, keepdims)`` along ``dans``, the
+    norm's alone (``x`` held): a p-norm's slope ``g sign(x) |x|^(p-1) / n^(p-1)`` moves by
+    ``-(p - 1) / n`` times itself (0 where the norm is 0); the slopes of the other norms
+    (``ord`` 0, 1, inf, the nuclear and spectral ones) do not read the norm."""
+    xp = array_module(x)
+    x = xp.asarray(x)
+    kind, _ = _layout(ans, x, ord, axis)
+    if kind == "matrix" or (kind == "flat" and x.ndim > 1):
+        p = 2 if ord in (None, "fro") else None
+    else:
+        p = 2 if ord is None else None if ord in (0, 1, float("inf"), -float("inf")) else ord
+    if p is None:
+        return xp.zeros_like(x)
+    n = xp.asarray(ans)
+    safe = xp.where(n == 0, 1, n)
+    scale = xp.where(n == 0, 0.0, -(p - 1) * xp.asarray(dans) / safe)
+    return norm_grad(xp.asarray(g) * scale, ans, x, ord, axis, keepdims)
+
+
 # ---- np.linalg.eigh ----------------------------------------------------------------------
 
 

@@ -788,6 +788,34 @@ def cumprod_tangent_grads(g: Any, d: Any, a: Any, axis: Any = None) -> tuple[Any
     return cast_like(unbroadcast(d_d, d), d), cast_like(d_a, a)
 
 
+def cumprod_second(d: Any, e: Any, a: Any, axis: Any = None) -> Any:
+    """The second derivative of ``np.cumprod(a, axis)`` along ``d`` and ``e`` (the tangent
+    of ``cumprod_tangent(d, a, axis)`` along ``e`` in ``a``): entry ``i`` of a lane is
+    ``sum over j != k <= i of d[j] e[k] prod(a[m], m <= i, m != j, k)``. Without zeros,
+    ``cumprod(a) * (cumsum(d / a) * cumsum(e / a) - cumsum(d e / a^2))``; with zeros, the
+    products of hyper-dual numbers ``a + d eps + e delta``, entry by entry along the lane
+    (exact: no division)."""
+    if axis is None:  # of the flattened array
+        xp = array_module(d, e, a)
+        shape = _shape(a)
+        flat = [xp.reshape(xp.broadcast_to(t, shape), (-1,)) for t in (d, e)]
+        return cumprod_second(flat[0], flat[1], xp.reshape(a, (-1,)), 0)
+    xs = backend.standard(d, e, a)
+    d = xs.broadcast_to(xs.asarray(d), a.shape)
+    e = xs.broadcast_to(xs.asarray(e), a.shape)
+    if not xs.any(a == 0):
+        q = xs.cumulative_prod(a, axis=axis)
+        sd_, se = (xs.cumulative_sum(t / a, axis=axis) for t in (d, e))
+        return q * (sd_ * se - xs.cumulative_sum(d * e / (a * a), axis=axis))
+    moved = [xs.moveaxis(t, axis, 0) for t in (a, d, e)]
+    p, pd, pe, pde = xs.ones_like(moved[0][0]), 0.0, 0.0, 0.0
+    out = []
+    for ai, di, ei in zip(*moved, strict=True):
+        p, pd, pe, pde = p * ai, pd * ai + p * di, pe * ai + p * ei, pde * ai + pd * ei + pe * di
+        out.append(pde)
+    return xs.moveaxis(xs.stack(out), 0, axis)
+
+
 def _plus(d: Any, c: Any) -> Any:
     """``d + c`` for tangents where None is zero."""
     return c if d is None else d if c is None else d + c

@@ -115,3 +115,75 @@ def test_forward_twice_through_builtin_max_and_min():
     second = sd.jvp(along, (x, v), (v, np.zeros(3)))[1]
     # max(x0, x1) = x0, min(x1, x2) = x1: f = x0 x2 + x1^2, v^T H v = 2 v0 v2 + 2 v1^2
     assert second == pytest.approx(2 * 1.0 * 1.0 + 2 * 0.3**2)
+
+
+# ---- forward over forward through the helpers of forward rules ---------------------------
+
+_M = np.array([[2.0, 0.5, 0.1], [0.3, 1.5, 0.2], [0.1, 0.4, 3.0]])
+_V = np.array([[0.1, 0.2, -0.3], [0.5, -0.1, 0.2], [0.3, 0.2, 0.1]])
+_W = np.array([[-0.2, 0.4, 0.1], [0.2, 0.3, -0.5], [0.1, -0.3, 0.2]])
+_POINTS, _VALUES = np.array([-1.0, 0.7, 1.7, 4.0]), np.array([0.0, 1.0, 4.0, 9.0])
+
+
+def _weighted_sum(y):
+    y = np.asarray(y)
+    return np.sum(y * np.cos(np.arange(y.size).reshape(y.shape) + 0.5))
+
+
+HELPERS = {
+    "norm_frobenius": lambda a: np.linalg.norm(a),
+    "norm_vector_2": lambda a: np.linalg.norm(a[0]),
+    "norm_vector_3": lambda a: np.linalg.norm(a[1], ord=3),
+    "norm_vector_1": lambda a: np.linalg.norm(a[2], ord=1),
+    "norm_axis_keepdims": lambda a: _weighted_sum(np.linalg.norm(a, axis=0, keepdims=True)),
+    "norm_rows_4": lambda a: _weighted_sum(np.linalg.norm(a, ord=4, axis=1)),
+    "norm_nuclear": lambda a: np.linalg.norm(a, ord="nuc"),
+    "norm_spectral": lambda a: np.linalg.norm(a, ord=2),
+    "cumprod": lambda a: _weighted_sum(np.cumprod(a)),
+    "cumprod_axis": lambda a: _weighted_sum(np.cumprod(a, axis=1)),
+    "cumprod_through_zeros": lambda a: _weighted_sum(np.cumprod(a * np.array([1.0, 0.0, 1.0]))),
+    "cumprod_two_zeros": lambda a: _weighted_sum(
+        np.cumprod(a * np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]))
+    ),
+    "matrix_power_3": lambda a: _weighted_sum(np.linalg.matrix_power(a, 3)),
+    "matrix_power_minus_2": lambda a: _weighted_sum(np.linalg.matrix_power(a, -2)),
+    "average_weights": lambda a: _weighted_sum(np.average(a, weights=a[0] ** 2, axis=0)),
+    "average_all": lambda a: np.average(a, weights=np.exp(a)),
+    "interp_in_x": lambda a: _weighted_sum(np.interp(a, _POINTS, _VALUES) * a),
+    "interp_in_points": lambda a: _weighted_sum(
+        np.interp(
+            np.array([0.2, 1.3, 2.9]),
+            _POINTS + np.array([0.0, a[0, 0], a[1, 1], 0.0]),
+            _VALUES * a[2, 2],
+        )  # fmt: skip
+    ),
+    "slogdet": lambda a: np.linalg.slogdet(a)[1],
+    "slogdet_named": lambda a: np.linalg.slogdet(a).logabsdet,
+    "qr": lambda a: _weighted_sum(np.linalg.qr(a)[1]),
+    "eigh_values": lambda a: _weighted_sum(np.linalg.eigh(a + a.T)[0]),
+    "eigh_vectors": lambda a: _weighted_sum(np.abs(np.linalg.eigh(a + a.T)[1])),
+    "svd_values": lambda a: _weighted_sum(np.linalg.svd(a)[1]),
+    "svd_vectors": lambda a: _weighted_sum(np.abs(np.linalg.svd(a)[0])),
+}
+
+
+def _second_difference(f, a, v, w, h=1e-4):
+    """``v^T H w`` by central second differences of ``f``."""
+    return (f(a + h * v + h * w) - f(a + h * v - h * w) - f(a - h * v + h * w)
+            + f(a - h * v - h * w)) / (4 * h * h)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HELPERS))
+def test_forward_over_forward_through_a_helper_matches_second_differences(name):
+    f = HELPERS[name]
+
+    def along(a):
+        return sd.jvp(f, (a,), (_V,))[1]
+
+    got = sd.jvp(along, (_M,), (_W,))[1]
+    want = _second_difference(f, _M, _V, _W)
+    assert abs(got - want) <= 1e-6 * max(1.0, abs(want)), (got, want)
+    # the forward Jacobian of the forward mode: the Hessian times _V, each entry a pass
+    column = sd.jacobian(along, mode="fwd")(_M)
+    assert column.shape == _M.shape
+    assert abs(np.sum(column * _W) - want) <= 1e-6 * max(1.0, abs(want))
