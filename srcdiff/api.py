@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import functools
 import inspect
 import linecache
@@ -924,11 +925,6 @@ class GradientFunction:
         self._options = check_finite or warn_kinks is not None  # calls never run_fast
         functools.update_wrapper(self, self._target.fn, updated=())
         self.__signature__ = _signature_without_bound(self._target)
-        # its reverse rule, and its forward rule as an object with rules of its own, so
-        # that forward-mode source calling it is differentiated again (third derivatives)
-        reverse, _ = registry.own_rules(self)
-        forward = registry.Tangent.of(_GradientTangent(self), inline=False)
-        self._srcdiff_rules = (reverse, forward)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         target = self._target
@@ -944,6 +940,27 @@ class GradientFunction:
             if out is None:
                 out = target.run(args, kwargs)
         return out if self._with_value else out[1]
+
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """Its reverse rule, and its forward rule as an object with rules of its own, so
+        that forward-mode source calling it is differentiated again (third derivatives);
+        made when first asked for (``registry.own_rules``)."""
+        rules = self.__dict__.get("_rules")
+        if rules is None:
+
+            def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+                grads = self._srcdiff_vjp(g, ans, *args, **kwargs)
+                return grads[0] if len(args) == 1 else grads  # a rule called by name: so
+
+            rule = registry.make_rule(vjp, name=f"{self.__name__}_vjp", inline=False)
+            forward = registry.Tangent.of(_GradientTangent(self), inline=False)
+            rules = self.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
+        return rules
+
+    @_srcdiff_rules.setter
+    def _srcdiff_rules(self, value: tuple) -> None:
+        self.__dict__["_rules"] = value
 
     def _srcdiff_source(self) -> str:
         return self._target.source()
@@ -1007,9 +1024,16 @@ class _GradientTangent:
     ``P``), and that source differentiated again gives third derivatives."""
 
     def __init__(self, gradient: GradientFunction):
-        self._gradient = gradient
+        self._reference = weakref.ref(gradient)  # (compiled code keeps its rules: see there)
         name = re.sub(r"\W", "_", gradient.__name__).strip("_") or "gradient"  # (<lambda>)
         self.__name__ = self.__qualname__ = f"{name}_jvp"
+
+    @property
+    def _gradient(self) -> GradientFunction:
+        gradient = self._reference()
+        if gradient is None:
+            raise ReferenceError(f"the gradient function of {self.__name__} no longer exists")
+        return gradient
 
     def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         return self._gradient._srcdiff_jvp(tangents, ans, *args, **kwargs)

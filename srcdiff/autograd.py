@@ -458,7 +458,10 @@ class _NonLeafGradient:
     def vjp(self, g: Any, seed: Any, inputs: tuple) -> tuple:
         raise NotImplementedError(
             "a gradient of the .grad of a tensor that is not a leaf, made with "
-            "create_graph=True: srcdiff differentiates gradients with respect to leaves only"
+            "create_graph=True: srcdiff differentiates gradients with respect to leaves only. "
+            "Take the gradient with respect to the leaves it is computed from "
+            "(autograd.grad(outputs, x, create_graph=True)), or make the tensor a leaf "
+            "(y = y.detach().requires_grad_()) to differentiate in it alone"
         )
 
 
