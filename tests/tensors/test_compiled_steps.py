@@ -1961,3 +1961,36 @@ def test_a_batch_of_tensors_handed_on_to_a_helper_runs_as_eager_code(kind):
     assert losses[1] == pytest.approx(losses[0], rel=1e-6)
     for compiled, eager in zip(grads[1], grads[0], strict=True):
         np.testing.assert_allclose(compiled, eager, rtol=1e-6)
+
+
+class _Clamped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Linear(3, 4)
+        self.l2 = nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.l1(x)
+        g = h
+        h.clamp_(min=0.0, max=0.5)
+        return self.l2(h) + g.sum()
+
+
+def test_clamp_in_place_on_a_computed_value_runs_as_eager_code():
+    """``h.clamp_(min=0)`` on a layer's output was refused in compiled steps; it is an
+    update in place like ``masked_fill_``, seen through every name holding ``h``."""
+
+    def step(model, x):
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        return loss.item()
+
+    x = sd.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        sd.manual_seed(0)
+        model = _Clamped().double()
+        runs.append((run(model, x), [p.grad.numpy().copy() for p in model.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
+    for compiled, eager in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-10)
