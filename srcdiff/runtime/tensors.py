@@ -185,7 +185,7 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         raise refuse(
             f"the in-place Tensor method .{method}() in a compiled function, on a value it "
             "computed (an array there)",
-            "compute the new value out of place (`h = h.clamp(0, 1)` for `.clamp_(0, 1)`)",
+            "compute the new value out of place (`h = h + v * w` for `.addcmul_(v, w)`)",
         )
     refuse_carried(f"the in-place Tensor method .{method}()", (*args, *kwargs.values()))
     return getattr(obj, method)(*args, **kwargs)
