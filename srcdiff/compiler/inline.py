@@ -205,6 +205,25 @@ def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
     return namespace["holds"]
 
 
+def _own(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is srcdiff's own (its layers, losses and functions): its code, its
+    defaults and the globals and builtins it reads are left as they are, and guarded not."""
+    return fn.__globals__.get("__name__", "").startswith("srcdiff.")
+
+
+def _definition(fn: types.FunctionType) -> list[Found]:
+    """What finding ``fn``'s code and defaults reads, to check them before each call."""
+    reads = [Found(fn.__code__, lambda: fn.__code__, ("code", id(fn)), (("code", fn),))]
+    if fn.__defaults__ is not None:
+        reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn)),
+                           (("defaults", fn),)))  # fmt: skip
+    if fn.__kwdefaults__ is not None:
+        kept = dict(fn.__kwdefaults__)
+        read = lambda: _same_items(fn.__kwdefaults__, kept)  # noqa: E731
+        reads.append(Found(True, read, ("kwdefaults", id(fn)), (("kwdefaults", fn, kept),)))
+    return reads
+
+
 def _path_key(path: tuple) -> tuple:
     """A hashable key of ``path`` (its objects by identity), each prefix a prefix."""
     return (tuple(id(p) if not isinstance(p, str) else p for p in path[0]), *path[1:])
@@ -274,6 +293,11 @@ class Inliner:
             obj = self.p.scope[id_]
             return Found(obj, lambda: obj, ("fixed", id(obj)), (("fixed", obj),))
         code = fn.__code__
+        if _own(fn) and not (fn.__closure__ and id_ in code.co_freevars):
+            obj = fn.__globals__.get(id_, getattr(builtins, id_, MISSING))
+            if obj is MISSING:
+                return None  # (a global or builtin of srcdiff's own code: fixed)
+            return Found(obj, lambda: obj, ("fixed", id(obj)), (("fixed", obj),))
         if fn.__closure__ and id_ in code.co_freevars:
             cell = fn.__closure__[code.co_freevars.index(id_)]
             read = _cell_reader(cell)
@@ -529,15 +553,9 @@ class Inliner:
             else:
                 return None
         # its code and the defaults read: replaced (or, for keyword defaults, changed in
-        # place), they would differ
-        reads.append(Found(fn.__code__, lambda: fn.__code__, ("code", id(fn)), (("code", fn),)))
-        if fn.__defaults__ is not None:
-            reads.append(Found(fn.__defaults__, lambda: fn.__defaults__, ("defaults", id(fn)),
-                               (("defaults", fn),)))  # fmt: skip
-        if fn.__kwdefaults__ is not None:
-            kept = dict(fn.__kwdefaults__)
-            read = lambda: _same_items(fn.__kwdefaults__, kept)  # noqa: E731
-            reads.append(Found(True, read, ("kwdefaults", id(fn)), (("kwdefaults", fn, kept),)))
+        # place), they would differ (srcdiff's own are left as they are)
+        if not _own(fn):
+            reads.extend(_definition(fn))
         copies = [
             (p, values.pop(p))
             for p in list(values)
@@ -576,7 +594,7 @@ class Inliner:
             if n in self.scope:
                 if self.scope[n] is obj:  # bound for code inlined before
                     continue
-            elif n not in self.locals and n not in self.known:
+            elif n not in self.locals and n not in self.known and not _own(inner.p.fn):
                 mine = self.lookup(name(n))
                 if mine is not None and mine.obj is obj:  # the caller's name holds it too
                     self.guard(mine)
