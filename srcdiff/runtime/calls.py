@@ -978,7 +978,7 @@ def carries_gradient(v: Any) -> bool:
         or (isinstance(v, types.MethodType) and is_record(v.__self__))
     ):
         return False
-    if isinstance(v, Host.tensor):  # (in a list or tuple the step was given)
+    if callable(getattr(v, "_changed", None)):  # a Tensor, in a list or tuple a step was given
         v = v._data
     dtype = getattr(v, "dtype", None)
     return dtype is None or dtype_kind(v) not in "biu"
