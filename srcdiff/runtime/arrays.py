@@ -1020,14 +1020,16 @@ def augmented(x: Any, new: Any) -> Any:
             f"broadcast shape {tuple(shape)}"
         )
     dtype = getattr(new, "dtype", None)
-    if dtype is None or dtype == x.dtype:
-        return new
-    if not np.can_cast(dtype, x.dtype, casting="same_kind"):
-        raise TypeError(
-            f"Cannot cast ufunc output from dtype('{dtype}') to dtype('{x.dtype}') with "
-            "casting rule 'same_kind'"
-        )
-    return backend.astype(new, x.dtype)
+    if dtype is not None and dtype != x.dtype:
+        if not np.can_cast(dtype, x.dtype, casting="same_kind"):
+            raise TypeError(
+                f"Cannot cast ufunc output from dtype('{dtype}') to dtype('{x.dtype}') with "
+                "casting rule 'same_kind'"
+            )
+        new = backend.astype(new, x.dtype)
+    if not shape and type(new) is not type(x):  # a 0-d array stays one (not a number)
+        return array_module(x).asarray(new, dtype=x.dtype)
+    return new
 
 
 def setitem(x: Any, idx: Any, v: Any) -> Any:

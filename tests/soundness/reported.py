@@ -3328,3 +3328,23 @@ def a_0d_array_written_by_out(x):
     s = np.zeros(())
     np.sum(x**2, out=s)
     return float(s)
+
+
+@case(vec(3))
+def a_0d_accumulator_shared_by_two_names_in_a_loop(x):
+    """``s1 += v`` on a 0-d array keeps it a 0-d array, as Python's in-place operator
+    does: it became a NumPy number after one step, which ``s0`` no longer followed."""
+    s0 = np.zeros(())
+    s1 = s0
+    for i in range(3):
+        s1 += x[i] ** 2
+    return s0 * 2.0 + s1
+
+
+@case(vec(3))
+def a_0d_array_aliased_anew_in_each_step(x):
+    s0 = np.asarray(np.sum(x))
+    for i in range(3):
+        s1 = s0
+        s1 += x[i]
+    return s0 * 1.0 + s1
