@@ -31,19 +31,23 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module
+from .normalization import BatchNorm1d, Embedding, LayerNorm
 from .parameter import Parameter
 
 __all__ = [
     "BCELoss",
+    "BatchNorm1d",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",

@@ -19,6 +19,7 @@ from ..creation import bernoulli, full
 from ..dtypes import float64
 from ..errors import CompileError
 from ..functions import where
+from ..grad_mode import no_grad
 from ..rules.elementwise import SCIPY_SPECIAL
 from ..rules.registry import alias, nondiff
 from ..tensor import Tensor, apply_op
@@ -490,3 +491,217 @@ def binary_cross_entropy_with_logits(
     else:
         loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * _softplus(-input)
     return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# ---- embeddings and normalization ---------------------------------------------------
+
+
+def _embedding_indices(indices: Any, num_embeddings: int) -> None:
+    """Refuse indices that are not integers, or that fall outside the table (NumPy would
+    read a negative one from the end)."""
+    data = getattr(indices, "_data", indices)
+    if getattr(data, "dtype", np.dtype(float)).kind not in "iu":
+        name = type_name(data)
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got srcdiff.{name} instead (while checking arguments for "
+            "embedding)"
+        )
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_embeddings):
+        raise IndexError("index out of range in self")
+
+
+def type_name(data: Any) -> str:
+    """PyTorch's name of the type of a tensor of ``data``'s dtype (``FloatTensor``)."""
+    from ..dtypes import of_numpy
+
+    return of_numpy(np.dtype(data.dtype)).type_name
+
+
+def _padding_index(padding_idx: int | None, num_embeddings: int) -> int | None:
+    """``padding_idx`` counted from the start (a negative one from the end), checked as
+    PyTorch checks it."""
+    if padding_idx is None:
+        return None
+    if padding_idx >= 0:
+        if padding_idx >= num_embeddings:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        return padding_idx
+    if padding_idx < -num_embeddings:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return num_embeddings + padding_idx
+
+
+def _index_counts(indices: Any, num_embeddings: int) -> Any:
+    """How often each entry of ``indices`` occurs among them (for ``scale_grad_by_freq``)."""
+    data = getattr(indices, "_data", indices)
+    xp = array_module(data)
+    counts = xp.bincount(data.reshape(-1), minlength=num_embeddings)
+    return counts[data]
+
+
+nondiff(
+    "a check or a count of integer indices", _embedding_indices, type_name, _padding_index,
+    _index_counts,
+)  # fmt: skip
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:  # fmt: skip
+    """The rows of ``weight`` at the integer indices ``input`` (shaped ``input.shape +
+    (embedding_dim,)``). The row ``padding_idx`` gets no gradient; with
+    ``scale_grad_by_freq`` each row's gradient is divided by how often its index occurs in
+    ``input``, as PyTorch's."""
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    num = weight.shape[0]
+    padding_idx = _padding_index(padding_idx, num)
+    if max_norm is not None:
+        raise NotImplementedError(
+            "embedding with max_norm (a renormalization of weight's rows in place) is not "
+            "supported by srcdiff: renormalize the weight under no_grad before the lookup"
+        )
+    if sparse:
+        raise NotImplementedError(
+            "embedding with sparse=True (sparse gradients) is not supported by srcdiff: use "
+            "sparse=False, whose dense gradient has the same values"
+        )
+    _embedding_indices(input, num)
+    if padding_idx is not None:  # the padding row's value, without its gradient
+        rows = array_module(weight._data).arange(num).reshape(num, 1) == padding_idx
+        weight = where(rows, weight.detach(), weight)
+    out = weight[input]
+    if scale_grad_by_freq:  # the value unchanged, its gradient divided by the count
+        held = out.detach()
+        counts = _index_counts(input, num).reshape(tuple(input.shape) + (1,))
+        out = held + (out - held) / counts
+    return out
+
+
+def _normalized_dims(input: Tensor, normalized_shape: Any) -> tuple[int, ...]:
+    """The last dims of ``input``, which must have ``normalized_shape``."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0:
+        raise RuntimeError(
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+            "least one element, but got normalized_shape = []"
+        )
+    if tuple(input.shape[input.ndim - n :]) != shape or input.ndim < n:
+        expected = ", ".join(str(s) for s in shape)
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [*, {expected}], "
+            f"but got input of size{list(input.shape)}"
+        )
+    return tuple(range(-n, 0))
+
+
+def _checked_shape(t: Any, shape: tuple, name: str, normalized_shape: tuple) -> None:
+    if t is not None and tuple(t.shape) != tuple(shape):
+        raise RuntimeError(
+            f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+            f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}"
+        )
+
+
+nondiff("a check of arguments' shapes", _normalized_dims, _checked_shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """(x - mean) / sqrt(var + eps) over the last dims (those of ``normalized_shape``),
+    the variance biased, then times ``weight`` and plus ``bias`` where given."""
+    dims = _normalized_dims(input, normalized_shape)
+    shape = tuple(input.shape[input.ndim - len(dims) :])
+    _checked_shape(weight, shape, "weight", shape)
+    _checked_shape(bias, shape, "bias", shape)
+    centred = input - input.mean(dims, keepdim=True)
+    out = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _channels(input: Tensor) -> tuple[int, tuple[int, ...], list[int]]:
+    """The channels (dim 1), the dims a batch norm reduces over (all others) and the shape
+    a per-channel vector broadcasts as."""
+    if input.ndim < 2:
+        raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+    shape = [1] * input.ndim
+    shape[1] = input.shape[1]
+    return input.shape[1], (0, *range(2, input.ndim)), shape
+
+
+def _per_channel(channels: int, running_mean: Any, running_var: Any, weight: Any, bias: Any
+                 ) -> None:  # fmt: skip
+    """Refuse a per-channel statistic or parameter of another number of entries."""
+    given = {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+             "bias": bias}  # fmt: skip
+    for name, t in given.items():
+        size = None if t is None else math.prod(t.shape)
+        if size is not None and size != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {size}")
+
+
+def _batch_size(input: Tensor, dims: tuple[int, ...]) -> int:
+    """The entries per channel, more than one in training (a variance of one is 0)."""
+    n = math.prod(input.shape[d] for d in dims)
+    if n == 1:
+        raise ValueError(
+            "Expected more than 1 value per channel when training, got input size "
+            f"{list(input.shape)}"
+        )
+    return n
+
+
+def _update_running(running: Any, batch: Any, momentum: float, scale: float) -> None:
+    """``running`` (a running statistic, in place) becomes ``momentum`` of the batch's
+    statistic ``batch`` (times ``scale``: n / (n - 1) unbiases a variance) plus ``1 -
+    momentum`` of itself, as PyTorch updates it. Nothing is recorded: the statistics are
+    buffers, never differentiated."""
+    batch = getattr(batch, "_data", batch).reshape(running.shape)
+    if scale != 1.0:
+        batch = batch * scale
+    if isinstance(running, Tensor):
+        with no_grad():
+            running.copy_(Tensor._make(batch * momentum + running._data * (1.0 - momentum)))
+    else:  # (the array of a Tensor compiled code was given: the Tensor's own memory)
+        running[...] = batch * momentum + running * (1.0 - momentum)
+
+
+nondiff("a check of arguments' shapes", _channels, _per_channel, _batch_size)
+nondiff("an update of running statistics (buffers, never differentiated)", _update_running)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """(x - mean) / sqrt(var + eps) per channel (dim 1), times ``weight`` plus ``bias``.
+    In ``training``, over the batch (the variance biased), and the running statistics
+    where given become ``momentum`` of the batch's (the variance unbiased) plus ``1 -
+    momentum`` of theirs; otherwise by the running statistics."""
+    channels, dims, shape = _channels(input)
+    _per_channel(channels, running_mean, running_var, weight, bias)
+    if training:
+        n = _batch_size(input, dims)
+        mean = input.mean(dims, keepdim=True)
+        centred = input - mean
+        var = (centred * centred).mean(dims, keepdim=True)
+        if running_mean is not None:
+            _update_running(running_mean, mean, momentum, 1.0)
+        if running_var is not None:
+            _update_running(running_var, var, momentum, n / (n - 1))
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        centred = input - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out

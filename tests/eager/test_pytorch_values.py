@@ -295,3 +295,83 @@ def test_every_augmented_assignment_changes_the_tensor_itself(compiled):
     assert run(a, b, flags).item() == 5.0  # 4.5 % 3 = 1.5, ** 2 = 2.25, // 1.5 = 1
     assert b.tolist() == [1.0, 2.0] and a.grad.tolist() == [1.0, 2.0]
     assert flags.tolist() == [True, True]
+
+
+def _each_close(got: dict, prefix: str, float32: tuple, float64: tuple = (1e-12, 1e-15)) -> None:
+    """Every program recorded under ``prefix`` ran, each with PyTorch's numbers: to
+    ``float64``'s (rtol, atol), or ``float32``'s for a key naming float32 (PyTorch's
+    kernels sum and scale in other orders, which float32 rounds apart)."""
+    assert got.keys() == {k for k in VALUES if k.startswith(prefix)}
+    for key, numbers in got.items():
+        rtol, atol = float32 if "float32" in key else float64
+        np.testing.assert_allclose(numbers, VALUES[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_embeddings_and_normalization_layers_are_pytorchs(compiled):
+    """Embedding (its initial weights after manual_seed, padding_idx, scale_grad_by_freq,
+    from_pretrained), LayerNorm and BatchNorm1d (training steps updating the running
+    statistics, then evaluation; momentum None, affine and track_running_stats off, (N, C)
+    and (N, C, L)) and their functions: outputs, gradients and state dicts, eagerly and in
+    a compiled step."""
+    got = programs.normalization(sd, sd.differentiate if compiled else None)
+    _each_close(got, "normalization/", float32=(1e-4, 1e-6))
+
+
+def test_embeddings_and_normalization_refuse_bad_input_as_pytorch():
+    weight = sd.randn(5, 3)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(sd.tensor([0, 5]), weight)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(sd.tensor([-1]), weight)  # (NumPy would read it from the end)
+    with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types"):
+        F.embedding(sd.tensor([0.0, 1.0]), weight)
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        nn.Embedding(5, 3, padding_idx=5)
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        F.embedding(sd.tensor([0]), weight, padding_idx=-6)
+    with pytest.raises(NotImplementedError, match="max_norm"):
+        F.embedding(sd.tensor([0]), weight, max_norm=1.0)
+    with pytest.raises(AssertionError, match="2-dimensional"):
+        nn.Embedding.from_pretrained(sd.ones(3))
+    frozen = nn.Embedding.from_pretrained(weight)
+    assert not frozen.weight.requires_grad and frozen(sd.tensor([[1, 2]])).shape == (1, 2, 3)
+    assert nn.Embedding(4, 2).weight.dtype == sd.float32
+    x = sd.ones(2, 3)
+    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with "
+                       r"shape \[\*, 4\], but got input of size\[2, 3\]"):  # fmt: skip
+        nn.LayerNorm(4)(x)
+    with pytest.raises(RuntimeError, match="Expected weight to be of same shape"):
+        F.layer_norm(x, (3,), sd.ones(2))
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        nn.BatchNorm1d(3)(sd.ones(2, 3, 1, 1))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        nn.BatchNorm1d(3)(sd.ones(1, 3))
+    with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
+        nn.BatchNorm1d(4)(sd.ones(2, 3))
+    assert nn.BatchNorm1d(3).eval()(sd.ones(1, 3)).shape == (1, 3)  # (one is fine in eval)
+    bn = nn.BatchNorm1d(3)
+    assert list(bn.state_dict()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
+    assert bn.num_batches_tracked.dtype == sd.int64
+    assert (
+        repr(bn) == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    )
+    assert repr(nn.LayerNorm([2, 3])) == "LayerNorm((2, 3), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.Embedding(5, 3, padding_idx=-1)) == "Embedding(5, 3, padding_idx=4)"
+
+
+def test_a_tensor_read_before_batch_norm_updates_its_running_statistics_is_refused():
+    """The running statistics change in place, as PyTorch's: a graph that saved one
+    refuses its backward, as PyTorch's version check does (no stale gradient)."""
+    bn = nn.BatchNorm1d(2)
+    x = sd.ones(2, requires_grad=True)
+    y = (x * bn.running_var).sum() * (x * 1.0).sum()
+    bn(sd.tensor([[1.0, 2.0], [3.0, 5.0]]))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -1095,3 +1095,136 @@ def record_all(torch: Any) -> Values:
     for program in programs:
         out.update(program(torch))
     return out
+
+
+# ---- embeddings, normalization layers and functions -----------------------------------
+
+NORM_X = [[0.5, -1.25, 2.0, 0.75], [1.5, 0.25, -2.5, 1.0], [-0.75, 2.25, 0.125, -1.5]]
+NORM_X3 = [
+    [[0.5, -1.25, 2.0, 0.75], [1.5, 0.25, -2.5, 1.0], [-0.75, 2.25, 0.125, -1.5]],
+    [[2.5, -0.25, 1.75, -3.0], [0.375, 1.25, -0.5, 0.625], [1.0, -2.0, 0.25, 3.5]],
+]
+INDICES = [[1, 2, 1, 5], [0, 4, 2, 2]]
+
+
+def _shifted(module: Any, torch: Any) -> Any:
+    """``module`` with each parameter moved off its initial value (ones and zeros would
+    hide a wrong use of the weight or the bias)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            steps = torch.arange(p.numel(), dtype=p.dtype).reshape(p.shape)
+            p.add_(steps * 0.125 - 0.3)
+    return module
+
+
+def _normalization_programs(torch: Any) -> dict[str, Any]:
+    """Each makes ``(fn, input, tensors)``: a module or function of one input, which it
+    takes, and the tensors whose gradients count (its parameters, or a function's
+    weights)."""
+    nn, F, f64 = torch.nn, torch.nn.functional, torch.float64
+    indices = torch.tensor(INDICES)
+    x2, x3 = torch.tensor(NORM_X, dtype=f64), torch.tensor(NORM_X3, dtype=f64)
+
+    def module(make: Any, x: Any, shift: bool = True) -> Any:
+        torch.manual_seed(3)
+        m = make()
+        return (_shifted(m, torch) if shift else m), x, list(m.parameters())
+
+    def function(fn: Any, x: Any, *shapes: tuple) -> Any:
+        weights = [torch.linspace(-0.7, 1.3, math.prod(s), dtype=f64).reshape(s).requires_grad_()
+                   for s in shapes]  # fmt: skip
+        return (lambda inp: fn(inp, weights)), x, weights
+
+    return {
+        "Embedding": lambda: module(lambda: nn.Embedding(6, 3, dtype=f64), indices, False),
+        "Embedding-padding_idx": lambda: module(
+            lambda: nn.Embedding(6, 3, padding_idx=2, dtype=f64), indices, False
+        ),
+        "Embedding-padding_idx-negative-float32": lambda: module(
+            lambda: nn.Embedding(6, 3, padding_idx=-1), indices, False
+        ),
+        "Embedding-scale_grad_by_freq": lambda: module(
+            lambda: nn.Embedding(6, 3, padding_idx=0, scale_grad_by_freq=True, dtype=f64),
+            indices,
+        ),
+        "Embedding-from_pretrained": lambda: module(
+            lambda: nn.Embedding.from_pretrained(
+                torch.tensor(METHOD_X, dtype=f64).T, freeze=False, padding_idx=1
+            ),
+            indices % 5,
+            False,
+        ),
+        "embedding": lambda: function(lambda i, w: F.embedding(i, w[0], 3), indices, (6, 2)),
+        "LayerNorm": lambda: module(lambda: nn.LayerNorm(4, dtype=f64), x2),
+        "LayerNorm-2d": lambda: module(lambda: nn.LayerNorm([3, 4], eps=1e-3, dtype=f64), x3),
+        "LayerNorm-no-affine": lambda: module(
+            lambda: nn.LayerNorm(4, elementwise_affine=False, dtype=f64), x3
+        ),
+        "LayerNorm-no-bias": lambda: module(lambda: nn.LayerNorm(4, bias=False, dtype=f64), x3),
+        "LayerNorm-float32": lambda: module(lambda: nn.LayerNorm(4), x2.float()),
+        "layer_norm": lambda: function(
+            lambda x, w: F.layer_norm(x, (3, 4), w[0], w[1], 1e-4), x3, (3, 4), (3, 4)
+        ),
+        "BatchNorm1d": lambda: module(lambda: nn.BatchNorm1d(4, dtype=f64), x2),
+        "BatchNorm1d-3d": lambda: module(lambda: nn.BatchNorm1d(3, dtype=f64), x3),
+        "BatchNorm1d-momentum": lambda: module(
+            lambda: nn.BatchNorm1d(3, eps=1e-3, momentum=0.7, dtype=f64), x3
+        ),
+        "BatchNorm1d-momentum-None": lambda: module(
+            lambda: nn.BatchNorm1d(4, momentum=None, dtype=f64), x2
+        ),
+        "BatchNorm1d-no-affine": lambda: module(
+            lambda: nn.BatchNorm1d(4, affine=False, dtype=f64), x2
+        ),
+        "BatchNorm1d-untracked": lambda: module(
+            lambda: nn.BatchNorm1d(3, track_running_stats=False, dtype=f64), x3
+        ),
+        "BatchNorm1d-float32": lambda: module(lambda: nn.BatchNorm1d(4), x2.float()),
+        "batch_norm": lambda: function(
+            lambda x, w: F.batch_norm(
+                x,
+                torch.tensor([0.5, -1.0, 0.25], dtype=f64),
+                torch.tensor([2.0, 0.5, 1.5], dtype=f64),
+                w[0],
+                w[1],
+                eps=1e-3,
+            ),
+            x3,
+            (3,),
+            (3,),
+        ),  # fmt: skip
+    }
+
+
+NORMALIZATION_STEPS = 3
+
+
+def normalization(torch: Any, differentiate: Any = None) -> Values:
+    """Embedding, LayerNorm and BatchNorm1d (and their functions): ``NORMALIZATION_STEPS``
+    steps in training mode on inputs scaled apart, then one in evaluation mode, each
+    ``(y * y).sum() / 2 + (y**3).sum() / 10`` backward; the outputs and input gradients
+    of every step, then the accumulated gradients of the parameters and the state dict
+    (``differentiate``: the step compiled)."""
+    out: Values = {}
+
+    def step(fn, inp):
+        y = fn(inp)
+        ((y * y).sum() * 0.5 + (y * y * y).sum() * 0.1).backward()
+        return y.detach().clone()
+
+    run = step if differentiate is None else differentiate(step)
+    for key, make in _normalization_programs(torch).items():
+        fn, x, tensors = make()
+        numbers = []
+        for k in range(NORMALIZATION_STEPS + 1):
+            if k == NORMALIZATION_STEPS and hasattr(fn, "eval"):
+                fn.eval()
+            inp = x
+            if x.is_floating_point():
+                inp = (x * (1.0 + 0.5 * k) + 0.25 * k).detach().requires_grad_()
+            numbers += values(run(fn, inp))
+            numbers += values(inp.grad) if inp.is_floating_point() else []
+        numbers += [v for t in tensors for v in values(t.grad)]
+        numbers += state_values(fn.state_dict()) if hasattr(fn, "state_dict") else []
+        out[f"normalization/{key}"] = numbers
+    return out
