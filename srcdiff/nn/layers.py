@@ -403,3 +403,191 @@ class ModuleDict(Module):
 
     def clear(self) -> None:
         self._modules.clear()
+
+
+def _as_parameter(value: Any) -> Any:
+    """A Tensor that is not a Parameter becomes one (sharing its memory), as PyTorch's
+    ParameterList and ParameterDict take it; anything else is held as it is."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+class ParameterList(Module):
+    """A list of parameters whose owner registers them (``self.ws = ParameterList([...])``),
+    under the names "0", "1", ...: indexed, iterated and extended as a list. A Tensor put
+    in becomes a Parameter."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self += values
+
+    def _index(self, idx: int) -> str:
+        size = self._size
+        if not -size <= idx < size:
+            raise IndexError(f"index {idx} is out of range")
+        return str(idx % size if size else idx)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return type(self)([self[i] for i in range(self._size)[idx]])
+        return getattr(self, self._index(idx))
+
+    def __setitem__(self, idx: int, param: Any) -> None:
+        setattr(self, self._index(idx), _as_parameter(param))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([self[i] for i in range(self._size)])
+
+    def __iadd__(self, parameters: Iterable[Any]) -> ParameterList:
+        return self.extend(parameters)
+
+    def append(self, value: Any) -> ParameterList:
+        object.__setattr__(self, "_size", self._size + 1)
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable, but got "
+                + type(values).__name__
+            )
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        lines = []
+        for i, p in enumerate(self):
+            lines.append(f"({i}): {_described(p, str(p.dtype) if isinstance(p, Tensor) else '')}")
+        return "\n".join(lines)
+
+
+def _described(p: Any, kind: str) -> str:
+    """How PyTorch's parameter containers show an entry: a tensor's ``kind`` (its dtype in
+    a list, its type in a dict) and size."""
+    if not isinstance(p, Tensor):
+        return f"Object of type: {type(p).__name__}"
+    held = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
+    size = "x".join(str(s) for s in p.shape)
+    device = "" if p.device.type == "cpu" else f" ({p.device})"
+    return f"{held}: [{kind} of size {size}{device}]"
+
+
+class ParameterDict(Module):
+    """A dict of parameters whose owner registers them, under their keys, in insertion
+    order. A Tensor put in becomes a Parameter."""
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        object.__setattr__(self, "_keys", {})
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, _as_parameter(value))  # (a bad key refused before it is kept)
+        self._keys[key] = None
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._keys))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def keys(self) -> Iterable[str]:
+        return self._keys.keys()
+
+    def values(self) -> Iterable[Any]:
+        return [self[k] for k in self._keys]
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return [(k, self[k]) for k in self._keys]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self._keys else default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str) -> Any:
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self._keys):
+            del self[key]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict of the same parameters (not copies of them)."""
+        return ParameterDict(OrderedDict(self.items()))
+
+    def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
+        return ParameterDict((k, default) for k in keys)
+
+    def update(self, parameters: Any) -> None:
+        """Add the pairs of a mapping (a plain dict's sorted by key, as PyTorch's), or of an
+        iterable of key-value pairs."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, (str, Tensor)):
+            pairs = []
+            for j, pair in enumerate(parameters):
+                if not isinstance(pair, Iterable) or isinstance(pair, (str, Tensor)):
+                    raise TypeError(
+                        f"ParameterDict update sequence element #{j} should be Iterable; is "
+                        + type(pair).__name__
+                    )
+                pair = tuple(pair)
+                if len(pair) != 2:
+                    raise ValueError(
+                        f"ParameterDict update sequence element #{j} has length {len(pair)}; "
+                        "2 is required"
+                    )
+                pairs.append(pair)
+        else:
+            raise TypeError(
+                "ParametersDict.update should be called with an iterable of key/value pairs, "
+                f"but got {type(parameters).__name__}"
+            )
+        for key, value in pairs:
+            self[key] = value
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        joined = self.copy()
+        joined.update(other)
+        return joined
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): {_described(p, _type_of(p))}" for k, p in self.items())
+
+
+def _type_of(p: Any) -> str:
+    return p.type() if isinstance(p, Tensor) else ""

@@ -375,3 +375,37 @@ def test_a_tensor_read_before_batch_norm_updates_its_running_statistics_is_refus
     bn(sd.tensor([[1.0, 2.0], [3.0, 5.0]]))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_parameter_lists_and_dicts_train_as_pytorchs(compiled):
+    """A model holding its weights in a ParameterList and a ParameterDict: PyTorch's
+    losses and state dict after SGD steps, eagerly and in a compiled step, under PyTorch's
+    state dict keys."""
+    got = programs.parameter_containers(sd, sd.differentiate if compiled else None)
+    _each_close(got, "containers/", float32=(0.0, 0.0), float64=(1e-13, 1e-15))
+    model = programs._container_model(sd)
+    assert list(model.state_dict()) == ["ws.0", "ws.1", "ws.2", "bs.out", "bs.hidden"]
+    assert len(list(model.parameters())) == 5
+
+
+def test_parameter_containers_hold_what_pytorchs_hold():
+    ws = nn.ParameterList([sd.ones(2), nn.Parameter(sd.zeros(3)), 7])
+    assert type(ws[0]) is nn.Parameter and ws[0].requires_grad and ws[2] == 7
+    assert len(ws) == 3 and ws[-1] == 7 and len(ws[1:]) == 2 and list(ws)[1] is ws[1]
+    with pytest.raises(IndexError, match="index 3 is out of range"):
+        ws[3]
+    ws[0] = sd.full((2,), 3.0)
+    assert type(ws[0]) is nn.Parameter and ws[0].tolist() == [3.0, 3.0]
+    assert repr(ws).splitlines()[1] == "  (0): Parameter containing: [srcdiff.float32 of size 2]"
+    bs = nn.ParameterDict({"b": sd.ones(2), "a": sd.zeros(1)})  # (a dict: sorted)
+    assert list(bs) == ["a", "b"] and "a" in bs and type(bs["a"]) is nn.Parameter
+    bs.update([("c", sd.ones(1))])
+    assert list(bs.keys()) == ["a", "b", "c"] and bs.get("z") is None
+    assert bs.pop("b").tolist() == [1.0, 1.0] and list(bs) == ["a", "c"]
+    assert list(bs.state_dict()) == ["a", "c"] and len(bs) == 2
+    with pytest.raises(KeyError, match="contain"):
+        bs["x.y"] = sd.ones(1)
+    assert list(bs) == ["a", "c"]
+    with pytest.raises(ValueError, match="has length 3; 2 is required"):
+        bs.update([("d", 1, 2)])

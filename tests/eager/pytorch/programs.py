@@ -1228,3 +1228,46 @@ def normalization(torch: Any, differentiate: Any = None) -> Values:
         numbers += state_values(fn.state_dict()) if hasattr(fn, "state_dict") else []
         out[f"normalization/{key}"] = numbers
     return out
+
+
+def _container_model(torch: Any) -> Any:
+    """A model whose weights are in a ParameterList and a ParameterDict (Tensors made
+    Parameters when put in, appended, indexed, iterated, looked up by key)."""
+    nn = torch.nn
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(5)
+            self.ws = nn.ParameterList([torch.randn(4, 3, dtype=torch.float64)])
+            self.ws.append(nn.Parameter(torch.randn(3, 3, dtype=torch.float64)))
+            self.ws += [torch.randn(3, 2, dtype=torch.float64)]
+            self.bs = nn.ParameterDict({"out": torch.zeros(2, dtype=torch.float64)})
+            self.bs["hidden"] = torch.randn(3, dtype=torch.float64)
+
+        def forward(self, x: Any) -> Any:
+            h = (x @ self.ws[0] + self.bs["hidden"]).tanh()
+            for w in self.ws[1:-1]:
+                h = (h @ w).tanh()
+            return h @ self.ws[-1] + self.bs["out"]
+
+    return Model()
+
+
+def parameter_containers(torch: Any, differentiate: Any = None) -> Values:
+    """Four SGD steps of ``_container_model``: the losses, then its state dict."""
+    model = _container_model(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.tensor(NORM_X, dtype=torch.float64)
+    t = torch.tensor([[0.5, -1.0], [1.0, 0.0], [0.25, 2.0]], dtype=torch.float64)
+
+    def step(x, t):
+        optimizer.zero_grad()
+        loss = ((model(x) - t) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    run = step if differentiate is None else differentiate(step)
+    losses = [v for _ in range(4) for v in values(run(x, t))]
+    return {"containers/ParameterList-ParameterDict": losses + state_values(model.state_dict())}
