@@ -705,3 +705,233 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
+
+
+# ---- more activations, similarities, padding and losses ---------------------------
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), without overflow for any x."""
+    return -_softplus(-input)
+
+
+def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
+    """``input`` clamped to [min_val, max_val], whose gradient passes strictly inside the
+    interval only (at a bound it is 0, as PyTorch's hardtanh; clamp's passes there)."""
+    inside = (input > min_val) & (input < max_val)
+    return where(inside, input, input.clamp(min_val, max_val).detach())
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+             ) -> Tensor:  # fmt: skip
+    """x clamped to [min_val, max_val] (gradient 1 strictly inside, 0 elsewhere)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    result = _hardtanh(input, min_val, max_val)
+    return written_into(input, result) if inplace else result
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): hardtanh between 0 and 6."""
+    result = _hardtanh(input, 0.0, 6.0)
+    return written_into(input, result) if inplace else result
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+            ) -> Tensor:  # fmt: skip
+    """softmax(-x) along ``dim``, in ``dtype`` where given (the input cast first)."""
+    dim = _implicit_dim(input, dim, "softmin", _stacklevel)
+    return (-_cast(input, dtype)).softmax(dim)
+
+
+def _indices_one_hot(indices: Any, num_classes: int) -> Any:
+    """The int64 array of ``indices`` one-hot over ``num_classes`` classes (-1: one more
+    than the largest index), PyTorch's checks first."""
+    data = getattr(indices, "_data", indices)
+    xp = array_module(data)
+    if data.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if data.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(data.max()) + 1
+    if data.size and int(data.min()) < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if data.size and int(data.max()) >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return (data[..., None] == xp.arange(num_classes)).astype(np.int64)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """An int64 tensor of shape ``tensor.shape + (num_classes,)``: 1 at each index of the
+    int64 ``tensor``, 0 elsewhere (``num_classes`` -1: one more than the largest index)."""
+    hot = _indices_one_hot(tensor, num_classes)
+    return Tensor._make(hot) if isinstance(tensor, Tensor) else hot
+
+
+nondiff("an integer result", one_hot, _indices_one_hot)
+
+
+def _vector_norm(input: Tensor, p: float, dim: int) -> Tensor:
+    """The ``p``-norm along ``dim`` (kept), with PyTorch's gradient, 0 where the norm is
+    0 (a square root's there is infinite, times 0)."""
+    if p == math.inf:
+        return input.abs().amax(dim, keepdim=True)
+    if p <= 0:
+        raise NotImplementedError(f"srcdiff supports p-norms for p > 0, not p={p}")
+    powered = input.abs() if p == 1 else (input * input if p == 2 else input.abs() ** p)
+    total = powered.sum(dim, keepdim=True)
+    if p == 1:
+        return total
+    nonzero = total > 0
+    safe = where(nonzero, total, 1.0)
+    return where(nonzero, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:  # fmt: skip
+    """``input`` over its ``p``-norm along ``dim``, the norm at least ``eps`` (below it the
+    norm gets no gradient, as PyTorch's clamp_min gives it)."""
+    if out is not None:
+        raise TypeError("normalize(out=...) is not supported by srcdiff: assign the result")
+    rt.tensor_methods.checked_dim(input.ndim, dim)
+    return input / _vector_norm(input, p, dim).clamp(min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` (broadcast) along ``dim``: each
+    over its norm at least ``eps``, their products summed. The gradient through the norms
+    is as if unclamped, as PyTorch's (which clamps them in place under no_grad)."""
+    rt.tensor_methods.checked_dim(max(x1.ndim, x2.ndim), dim)
+    shape = _broadcast_shape(x1.shape, x2.shape)
+    if tuple(x1.shape) != shape:
+        x1 = x1.expand(shape)
+    if tuple(x2.shape) != shape:
+        x2 = x2.expand(shape)
+    n1, n2 = _vector_norm(x1, 2, dim), _vector_norm(x2, 2, dim)
+    n1 = n1 + (n1.clamp(min=eps) - n1).detach()  # (the clamped value, the norm's gradient)
+    n2 = n2 + (n2.clamp(min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def _broadcast_shape(a: Any, b: Any) -> tuple:
+    """The shape ``a`` and ``b`` broadcast to, or PyTorch's error."""
+    a, b = tuple(a), tuple(b)
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y and 1 not in (x, y):
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(max(x, y) if 1 in (x, y) else x for x, y in zip(a, b, strict=True))
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_plan(shape: tuple, pad: Any, mode: str) -> list[tuple[int, Any, Any]]:
+    """Per padded dim: the dim, the indices of the input each output entry reads along it
+    (clipped into range), and where an entry is inside the input (None: everywhere), as
+    PyTorch's checks allow."""
+    pad = tuple(pad)
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError("pad(): argument 'pad' must be a tuple of ints")
+    ndim = len(shape)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > ndim:
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension "
+            f"but got padding length {len(pad)} and input of dimension {ndim}"
+        )
+    if mode not in PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant" and not (len(pad) // 2 + 1 <= ndim <= len(pad) // 2 + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {ndim}D input tensor."
+        )
+    plan = []
+    for k in range(len(pad) // 2):
+        dim = ndim - 1 - k
+        left, right, n = pad[2 * k], pad[2 * k + 1], shape[dim]
+        size = n + left + right
+        if size < 0 or (size == 0 and mode != "constant"):
+            raise RuntimeError(
+                f"The input size {n}, plus negative padding {left} and {right} resulted in "
+                f"a negative output size, which is invalid. Check dimension {dim} of your input."
+            )
+        at = np.arange(-left, n + right)
+        if mode == "reflect":
+            if left >= n or right >= n:
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"dimension, but got: padding ({left}, {right}) at dimension {dim} of "
+                    f"input {list(shape)}"
+                )
+            period = 2 * (n - 1) if n > 1 else 1
+            at = np.abs((at + period) % period) if n > 1 else np.zeros_like(at)
+            at = np.where(at >= n, period - at, at)
+        elif mode == "circular":  # (wrapping around what a negative padding keeps)
+            if left > n or right > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            lo, kept = max(-left, 0), n - max(-left, 0) - max(-right, 0)
+            at = lo + np.arange(-max(left, 0), kept + max(right, 0)) % max(kept, 1)
+        inside = None
+        if mode == "constant":
+            inside = (at >= 0) & (at < n)
+            if bool(inside.all()):
+                inside = None
+        plan.append((dim, np.clip(at, 0, max(n - 1, 0)), inside))
+    return plan
+
+
+nondiff("a plan of indices (integers) and masks", _pad_plan, _broadcast_shape)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """``input`` padded: ``pad`` gives (left, right) for the last dim, then for the one
+    before, ...; a negative one crops. ``mode`` 'constant' fills with ``value`` (0 by
+    default), 'reflect' mirrors without the edge, 'replicate' repeats the edge,
+    'circular' wraps around."""
+    if mode != "constant" and value is not None:
+        raise NotImplementedError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    fill = 0.0 if value is None else value
+    out = input
+    for dim, at, inside in _pad_plan(tuple(input.shape), pad, mode):
+        out = out.index_select(dim, at)
+        if inside is not None:
+            shape = [1] * out.ndim
+            shape[dim] = inside.shape[0]
+            out = where(inside.reshape(shape), out, out.new_full((1,) * out.ndim, fill))
+    return out
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
+           reduce: bool | None = None, reduction: str = "mean", log_target: bool = False
+           ) -> Tensor:  # fmt: skip
+    """The Kullback-Leibler divergence of log-probabilities ``input`` from ``target``
+    (probabilities, or log-probabilities where ``log_target``): target (log(target) -
+    input), 0 where target is 0; ``reduction='batchmean'`` divides the sum by the batch
+    size (``'mean'``, by every entry, is what PyTorch warns of)."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=2,
+        )
+    elif reduction != "batchmean":
+        check_reduction(reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:  # xlogy(t, t) - t x: the log of 1 where t is 0 (no log of 0 computed)
+        loss = target * where(target == 0, 1.0, target).log() - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)

@@ -150,6 +150,36 @@ class ELU(_Inplace):
         return F.elu(input, self.alpha)
 
 
+class Hardtanh(_Inplace):
+    """x clamped to [min_val, max_val]; the gradient passes strictly inside only."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+                 ) -> None:  # fmt: skip
+        super().__init__(inplace)
+        if not max_val > min_val:
+            raise AssertionError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val = min_val, max_val
+
+    shown = ("min_val", "max_val")
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+
+class ReLU6(_Inplace):
+    """min(max(x, 0), 6), elementwise."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu6(input)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), elementwise, without overflow."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
 class SiLU(_Inplace):
     """x sigmoid(x)."""
 
@@ -212,6 +242,13 @@ def _dim_given(dim: int | None, name: str) -> int:
     if dim is None:
         raise TypeError(f"{name}() needs dim=: the dim to normalise along")
     return dim
+
+
+class Softmin(Softmax):
+    """softmax(-x) along ``dim``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmin(input, _dim_given(self.dim, "Softmin"))
 
 
 class Tanh(Module):

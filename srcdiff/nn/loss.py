@@ -123,3 +123,18 @@ class BCEWithLogitsLoss(_Loss):
             input, target, weight=self.weight, reduction=self.reduction,
             pos_weight=self.pos_weight,
         )  # fmt: skip
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of log-probabilities from a target distribution
+    (``reduction='batchmean'``: the sum over the batch size)."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", log_target: bool = False) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction if reduction != "batchmean" else "mean")
+        if reduction == "batchmean" and size_average is None and reduce is None:
+            self.reduction = "batchmean"
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

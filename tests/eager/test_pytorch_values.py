@@ -409,3 +409,48 @@ def test_parameter_containers_hold_what_pytorchs_hold():
     assert list(bs) == ["a", "c"]
     with pytest.raises(ValueError, match="has length 3; 2 is required"):
         bs.update([("d", 1, 2)])
+
+
+def test_new_functions_refuse_bad_input_as_pytorch():
+    x = sd.ones(2, 3)
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        F.pad(x, (1, 2, 3))
+    with pytest.raises(RuntimeError, match="Padding length should be less than or equal"):
+        F.pad(x, (1, 1, 1, 1, 1, 1))
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding"):
+        F.pad(x[None], (3, 3), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Padding size 4 is not supported for 2D input"):
+        F.pad(x, (1, 1, 1, 1), mode="replicate")
+    with pytest.raises(NotImplementedError, match="Unrecognised padding mode foo"):
+        F.pad(x, (1, 1), mode="foo")
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(x[None], (4, 0), mode="circular")
+    with pytest.raises(TypeError, match="tuple of ints"):
+        F.pad(x, (1, 1.5))
+    with pytest.raises(RuntimeError, match="only applicable to index tensor of type LongTensor"):
+        F.one_hot(sd.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="Class values must be non-negative"):
+        F.one_hot(sd.tensor([-1]))
+    with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
+        F.one_hot(sd.tensor([3]), 2)
+    with pytest.raises(RuntimeError, match="Can not infer total number of classes"):
+        F.one_hot(sd.tensor([], dtype=sd.int64))
+    hot = F.one_hot(sd.tensor([[2, 0]]))
+    assert hot.dtype == sd.int64 and hot.tolist() == [[[0, 0, 1], [1, 0, 0]]]
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        F.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(AssertionError, match=r"max_val \(1\) must be greater than min_val \(2\)"):
+        nn.Hardtanh(2, 1)
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        F.kl_div(x, x, reduction="foo")
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(x, x)
+    with pytest.raises(
+        RuntimeError, match=r"size of tensor a \(3\) must match the size of tensor b"
+    ):
+        F.cosine_similarity(x, sd.ones(2, 4))
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        F.normalize(x, dim=2)
+    with pytest.raises(TypeError, match="needs dim"):
+        nn.Softmin()(x)
+    assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"

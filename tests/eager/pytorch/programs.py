@@ -732,6 +732,58 @@ def _functional_programs(torch: Any) -> dict[str, Any]:
         "elu-inplace": lambda x, t, w: F.elu(x * 2.0, 0.5, inplace=True),
         "silu-inplace": lambda x, t, w: F.silu(x * 2.0, inplace=True),
         "dropout-eval-inplace": lambda x, t, w: F.dropout(x * 1.0, 0.3, False, True),
+        **_more_functional_programs(torch),
+    }
+
+
+def _more_functional_programs(torch: Any) -> dict[str, Any]:
+    """Activations at their bounds, one_hot, normalize, cosine_similarity (at zero and
+    tiny norms), pad in each mode (cropping too) and kl_div."""
+    nn, F = torch.nn, torch.nn.functional
+    rows = torch.tensor([[0.0], [1.0], [1.0]], dtype=torch.float64)  # (a zero first row)
+    return {
+        "logsigmoid": lambda x, t, w: F.logsigmoid(x) + nn.LogSigmoid()(x * 30.0),
+        "hardtanh": lambda x, t, w: F.hardtanh(x),
+        "hardtanh-bounds": lambda x, t, w: F.hardtanh(x, -2.0, 2.0),
+        "Hardtanh": lambda x, t, w: nn.Hardtanh(-0.5, 1.0)(x),
+        "relu6": lambda x, t, w: F.relu6(x * 3.0) + nn.ReLU6()(x * 3.0 + 6.0),
+        "softmin": lambda x, t, w: F.softmin(x, 1) + nn.Softmin(0)(x),
+        "softmin-dtype": lambda x, t, w: F.softmin(x.float(), dim=0, dtype=torch.float64),
+        "one_hot": lambda x, t, w: (
+            x.unsqueeze(-1) * F.one_hot((t.abs() * 1.3).long() % 5, 6)
+            + F.one_hot(torch.tensor([3, 0, 2]))[:, :1, None]
+        ),
+        "normalize": lambda x, t, w: F.normalize(x),
+        "normalize-p1-dim0": lambda x, t, w: F.normalize(x, p=1, dim=0),
+        "normalize-p3": lambda x, t, w: F.normalize(x, 3.0, -1),
+        "normalize-inf": lambda x, t, w: F.normalize(x, p=math.inf, dim=0, eps=0.1),
+        "normalize-zero-row": lambda x, t, w: F.normalize(x * rows),
+        "cosine_similarity": lambda x, t, w: F.cosine_similarity(x, t),
+        "cosine_similarity-dim0": lambda x, t, w: F.cosine_similarity(x, t, 0, 1e-3),
+        "cosine_similarity-broadcast": lambda x, t, w: F.cosine_similarity(x, t[1], dim=-1),
+        "cosine_similarity-zero": lambda x, t, w: F.cosine_similarity(x * rows, t),
+        "cosine_similarity-tiny": lambda x, t, w: F.cosine_similarity(x * 1e-9, t),
+        "pad": lambda x, t, w: F.pad(x, (1, 2)),
+        "pad-value": lambda x, t, w: F.pad(x, [1, 2, 0, 1], value=0.5),
+        "pad-crop": lambda x, t, w: F.pad(x, (-1, 2, 1, -1), "constant", -1.0),
+        "pad-reflect": lambda x, t, w: F.pad(x[None], (2, 4), mode="reflect"),
+        "pad-reflect-2d": lambda x, t, w: F.pad(x[None, None], (1, 2, 2, 1), mode="reflect"),
+        "pad-replicate": lambda x, t, w: F.pad(x[None], (2, 3), mode="replicate"),
+        "pad-replicate-2d": lambda x, t, w: F.pad(x[None], (0, 3, 4, 1), mode="replicate"),
+        "pad-circular": lambda x, t, w: F.pad(x[None], (2, 3), mode="circular"),
+        "pad-circular-crop": lambda x, t, w: F.pad(x[None], (-1, 3, 1, 2), mode="circular"),
+        "kl_div-batchmean": lambda x, t, w: F.kl_div(
+            F.log_softmax(x, 1), F.softmax(t, 1), reduction="batchmean"
+        ),
+        "kl_div-log_target": lambda x, t, w: F.kl_div(
+            x, t * 0.1, reduction="sum", log_target=True
+        ),  # fmt: skip
+        "kl_div-zeros": lambda x, t, w: F.kl_div(x, w * (t > 0), reduction="none"),
+        "kl_div-mean": lambda x, t, w: F.kl_div(x, w),
+        "KLDivLoss": lambda x, t, w: (
+            nn.KLDivLoss(reduction="batchmean")(x, w)
+            + nn.KLDivLoss(reduction="sum", log_target=True)(x, t)
+        ),
     }
 
 
