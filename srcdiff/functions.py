@@ -337,6 +337,11 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     return _t(x).masked_fill(mask, value)
 
 
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:  # fmt: skip
+    return _t(x).nan_to_num(nan, posinf, neginf)
+
+
 def scatter(x: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None,
             reduce: Any = None) -> Tensor:  # fmt: skip
     return _t(x).scatter(dim, index, src, value=value, reduce=reduce)

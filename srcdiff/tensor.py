@@ -906,6 +906,18 @@ class Tensor:
 
     clip = clamp
 
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype (itself where it already is)."""
+        return self.to(other.dtype)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None,
+                   neginf: float | None = None) -> Tensor:  # fmt: skip
+        """NaN as ``nan``, +inf as ``posinf`` and -inf as ``neginf`` (by default the
+        largest and the lowest finite number of the dtype); the gradient passes to the
+        entries that were finite (0 to those replaced, as PyTorch's)."""
+        return apply_op(rt.tensor_methods.nan_to_num, (self, nan, posinf, neginf),
+                        name="NanToNumBackward0")  # fmt: skip
+
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """``value`` where ``mask`` (a bool tensor) holds, in ``self``'s dtype (as PyTorch
         keeps it)."""
@@ -1481,6 +1493,28 @@ class Tensor:
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
         """``self += value * tensor1 / tensor2``."""
         return self.add_(tensor1 / tensor2 * value)
+
+    def relu_(self) -> Tensor:
+        return self._inplace(lambda s: s.relu())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace(lambda s: s.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace(lambda s: s.tanh())
+
+    def abs_(self) -> Tensor:
+        return self._inplace(lambda s: s.abs())
+
+    def exp_(self) -> Tensor:
+        return self._inplace(lambda s: s.exp())
+
+    def log_(self) -> Tensor:
+        return self._inplace(lambda s: s.log())
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None,
+                    neginf: float | None = None) -> Tensor:  # fmt: skip
+        return self._inplace(lambda s: s.nan_to_num(nan, posinf, neginf))
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace(lambda s: s.clamp(min, max), min, max)

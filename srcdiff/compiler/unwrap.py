@@ -43,7 +43,11 @@ ARRAY_ATTRIBUTES = {"T", "mT"}
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 # in-place Tensor methods compiled as their out-of-place method, then an update in place
 # as the operators' (``m = m.masked_fill(mask, v)``)
-IN_PLACE_AS_METHODS = {"masked_fill_": "masked_fill", "clamp_": "clamp"}
+IN_PLACE_AS_METHODS = {
+    "masked_fill_": "masked_fill",
+    "clamp_": "clamp",
+    **{f"{m}_": m for m in ("relu", "sigmoid", "tanh", "abs", "exp", "log", "nan_to_num")},
+}
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from
 # outside, run as eager code runs them (see rt.tensor_in_place)
 IN_PLACE_METHODS = (

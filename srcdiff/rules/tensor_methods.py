@@ -199,11 +199,28 @@ for _method, _primitive in (
     alias(_method, _primitive)
 
 
+@vjp(tm.nan_to_num)
+def tensor_nan_to_num(g, ans, x, nan=0.0, posinf=None, neginf=None):
+    """The gradient passes where ``x`` is finite (the replacements are numbers)."""
+    return xp.where(xp.isfinite(x), g, xp.zeros_like(g)), None, None, None
+
+
+@jvp(tm.nan_to_num)
+def tensor_nan_to_num_jvp(ans, x, nan=0.0, posinf=None, neginf=None, *, dx):
+    return xp.where(xp.isfinite(x), dx, xp.zeros_like(dx))
+
+
+@vjp(tm.type_as)
+def tensor_type_as(g, ans, x, other):
+    """A cast: the gradient in ``x``'s dtype; ``other`` lends its dtype only."""
+    return rt.cast_like(g, x), None
+
+
 # ---- forward mode -------------------------------------------------------------------------
 
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.transpose, tm.permute,
        tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.contiguous, tm.cat,
-       tm.stack, tm.cumsum)  # fmt: skip
+       tm.stack, tm.cumsum, tm.type_as)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
 
 

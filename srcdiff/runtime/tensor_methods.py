@@ -226,6 +226,22 @@ def expand(x: Any, *sizes: Any) -> Any:
     return array_module(x).broadcast_to(x, shape)
 
 
+def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Any:  # fmt: skip
+    """``x.nan_to_num(...)``: NaN, +inf and -inf replaced (the infinities by the dtype's
+    largest and lowest finite numbers by default)."""
+    if not is_array(x):
+        return x.nan_to_num(nan, posinf, neginf)
+    return array_module(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def type_as(x: Any, other: Any) -> Any:
+    """``x.type_as(other)``: ``x`` in ``other``'s dtype."""
+    if not is_array(x):
+        return x.type_as(other)
+    return x if x.dtype == other.dtype else x.astype(other.dtype)
+
+
 def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
     """``x.norm()``: the Euclidean norm, of every entry or along ``dim``."""
     if not is_array(x):
@@ -1347,7 +1363,7 @@ METHODS = {
         "new_tensor "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
         "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
-        "scatter scatter_add requires_grad_"
+        "scatter scatter_add requires_grad_ nan_to_num type_as"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -1359,7 +1375,7 @@ TENSOR_ONLY = frozenset({
     "half", "bool", "int", "type", "backward", "requires_grad", "is_leaf", "grad_fn",
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
-    "masked_fill_",
+    "masked_fill_", "relu_", "sigmoid_", "tanh_", "abs_", "exp_", "log_", "nan_to_num_",
 })  # fmt: skip
 ATTRIBUTES = {
     name: globals()[name]
@@ -1383,6 +1399,6 @@ FUNCTIONS = {
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
         "std is_tensor split chunk tril triu bmm gather index_select flip roll amax amin "
         "logsumexp floor ceil round trunc isnan isinf isfinite sort argsort topk cumprod "
-        "unbind narrow movedim diag outer scatter scatter_add masked_fill"
+        "unbind narrow movedim diag outer scatter scatter_add masked_fill nan_to_num"
     ).split()
 }

@@ -454,3 +454,18 @@ def test_new_functions_refuse_bad_input_as_pytorch():
     with pytest.raises(TypeError, match="needs dim"):
         nn.Softmin()(x)
     assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
+
+
+def test_in_place_functions_refuse_what_pytorch_refuses():
+    leaf = sd.ones(3, requires_grad=True)
+    for method in ("relu_", "sigmoid_", "tanh_", "abs_", "exp_", "log_", "nan_to_num_"):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            getattr(leaf, method)()
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired"):
+        sd.tensor([1, 2]).sigmoid_()
+    ints = sd.tensor([-1, 2])
+    assert ints.abs_() is ints and ints.tolist() == [1, 2]
+    assert sd.tensor([1, 2]).nan_to_num().tolist() == [1, 2]
+    big = sd.tensor([float("inf"), -float("inf"), float("nan")])
+    assert big.nan_to_num().tolist() == [3.4028234663852886e38, -3.4028234663852886e38, 0.0]
+    assert sd.ones(2, dtype=sd.float64).type_as(sd.tensor([1])).dtype == sd.int64

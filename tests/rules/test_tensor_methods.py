@@ -83,6 +83,8 @@ SPECS = [
     *[Spec(tm.squeeze, (R((3, 1, 4)),), kw) for kw in ({}, {"dim": 1}, {"dim": 0})],
     Spec(tm.to, (R((3, 4)), np.float64), wrt=(0,)),
     Spec(tm.cpu, (R((3, 4)),)),
+    Spec(tm.nan_to_num, (R((3, 4)),), {"nan": 0.5, "posinf": 2.0}),
+    Spec(tm.type_as, (R((3, 4)), np.ones(2)), wrt=(0,)),
     *[Spec(m, (R((3, 4)), R((4,)))) for m in (tm.add, tm.sub, tm.mul)],
     *[Spec(m, (R((3, 4)), R((4,))), {"alpha": -1.5}, label="alpha") for m in (tm.add, tm.sub)],
     Spec(tm.add, (R((2, 3)), R(())), {"alpha": 2.0}, wrt=(0, 1), label="0d-alpha"),

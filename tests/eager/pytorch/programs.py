@@ -900,6 +900,21 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             torch.norm(x),
             torch.norm(x, dim=1),
         ),
+        "in-place-functions": lambda x: (
+            (x * 2.0).relu_(),
+            (x * 1.0).sigmoid_(),
+            (x * 0.5).tanh_(),
+            (x - 0.5).abs_(),
+            (x * 0.3).exp_(),
+            (x * x + 0.1).log_(),
+        ),
+        "nan_to_num": lambda x: (
+            x.log().nan_to_num(),
+            (x * 1e308 * 10.0).nan_to_num(posinf=2.0, neginf=-3.0),
+            torch.nan_to_num(x.log() * -1.0, nan=0.5, neginf=-7.5),
+            (x.log() * x).nan_to_num_(1.25, 4.0),
+        ),
+        "type_as": lambda x: (x.type_as(torch.ones(1, dtype=torch.float32)) * 3.0, x.type_as(x)),
         "split-keyword": lambda x: (
             *x.split(split_size=2, dim=1),
             *torch.split(x, split_size_or_sections=[3, 1]),
