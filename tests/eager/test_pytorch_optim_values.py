@@ -264,3 +264,32 @@ def test_a_param_group_is_the_callers_dict():
     (p * 2).sum().backward()
     opt.step()
     assert p.tolist() == [0.0]
+
+
+def test_new_schedulers_refuse_bad_arguments_as_pytorch():
+    sched = sd.optim.lr_scheduler
+    optimizer = sd.optim.SGD([sd.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="Starting multiplicative factor expected"):
+        sched.LinearLR(optimizer, start_factor=0.0)
+    with pytest.raises(ValueError, match="Ending multiplicative factor expected"):
+        sched.LinearLR(optimizer, end_factor=1.5)
+    with pytest.raises(ValueError, match="Constant multiplicative factor expected"):
+        sched.ConstantLR(optimizer, factor=2.0)
+    with pytest.raises(ValueError, match="total_steps OR"):
+        sched.OneCycleLR(optimizer, max_lr=0.1)
+    with pytest.raises(ValueError, match="Expected float between 0 and 1 pct_start"):
+        sched.OneCycleLR(optimizer, max_lr=0.1, total_steps=5, pct_start=1)
+    with pytest.raises(ValueError, match="max_lr must have the same length"):
+        sched.OneCycleLR(optimizer, max_lr=[0.1, 0.2], total_steps=5)
+    one_cycle = sched.OneCycleLR(optimizer, max_lr=0.1, total_steps=2)
+    one_cycle.step()
+    one_cycle.step()
+    with pytest.raises(ValueError, match="Tried to step 3 times"):
+        one_cycle.step()
+    with pytest.raises(ValueError, match="number of milestone points"):
+        sched.SequentialLR(optimizer, [sched.ConstantLR(optimizer)], milestones=[3])
+    with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
+        sched.SequentialLR(optimizer, [sched.ReduceLROnPlateau(optimizer)], milestones=[])
+    other = sd.optim.SGD([sd.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="expects all schedulers to belong to the same optimizer"):
+        sched.SequentialLR(optimizer, [sched.ConstantLR(other)], milestones=[])

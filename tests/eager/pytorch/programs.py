@@ -467,6 +467,34 @@ def _schedulers(torch: Any) -> dict[str, Any]:
         "LambdaLR-inverse": lambda o, **kw: sched.LambdaLR(
             o, lr_lambda=lambda e: 1 / (e + 1), **kw
         ),
+        "LinearLR": lambda o, **kw: sched.LinearLR(o, **kw),
+        "LinearLR-decay": lambda o, **kw: sched.LinearLR(
+            o, start_factor=1.0, end_factor=0.1, total_iters=8, **kw
+        ),
+        "ConstantLR": lambda o, **kw: sched.ConstantLR(o, **kw),
+        "ConstantLR-factor": lambda o, **kw: sched.ConstantLR(o, factor=0.3, total_iters=9, **kw),
+        "OneCycleLR": lambda o, **kw: sched.OneCycleLR(o, max_lr=0.5, total_steps=25, **kw),
+        "OneCycleLR-linear-three_phase": lambda o, **kw: sched.OneCycleLR(
+            o,
+            max_lr=[0.8],
+            epochs=3,
+            steps_per_epoch=7,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+            div_factor=10.0,
+            **kw,
+        ),  # fmt: skip
+        "SequentialLR": lambda o, **kw: sched.SequentialLR(
+            o,
+            [
+                sched.LinearLR(o, start_factor=0.1, total_iters=4),
+                sched.ExponentialLR(o, 0.8),
+                sched.ConstantLR(o, factor=0.5, total_iters=3),
+            ],
+            milestones=[5, 12],
+            **kw,
+        ),  # fmt: skip
         "ReduceLROnPlateau": lambda o, **kw: sched.ReduceLROnPlateau(
             o, factor=0.5, patience=2, **kw
         ),
@@ -497,8 +525,30 @@ def schedulers(torch: Any) -> Values:
                 scheduler.step()
             lrs.append(optimizer.param_groups[0]["lr"])
         out[f"lr_scheduler/{key}"] = lrs
-        if not key.startswith("ReduceLROnPlateau"):
+        if not key.startswith(("ReduceLROnPlateau", "SequentialLR", "OneCycleLR")):
             out[f"lr_scheduler-resumed/{key}"] = _resumed(torch, make)
+    out.update(_one_cycle_momenta(torch))
+    return out
+
+
+def _one_cycle_momenta(torch: Any) -> Values:
+    """OneCycleLR's momentum (SGD's) and beta1 (Adam's) over its cycle, per group."""
+    out: Values = {}
+    for name, key in (("SGD", "momentum"), ("Adam", "betas")):
+        p, q = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        kwargs = {"momentum": 0.9} if name == "SGD" else {}
+        optimizer = getattr(torch.optim, name)([{"params": [p]}, {"params": [q]}], lr=0.1, **kwargs)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[0.3, 0.6], total_steps=12, base_momentum=[0.8, 0.7]
+        )
+        trace = []
+        for _ in range(12):
+            for group in optimizer.param_groups:
+                m = group[key]
+                trace += [group["lr"], m[0] if isinstance(m, tuple) else m]
+            optimizer.step()
+            scheduler.step()
+        out[f"lr_scheduler/OneCycleLR-momentum/{name}"] = trace
     return out
 
 
