@@ -88,6 +88,8 @@ class Unwrapper:
             if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)
         }
         self.arrays = self.array_names(fn, params_are_arrays)
+        first = list(params_of(fn))[:1]  # a method's own object, by Python's convention
+        self.instance = first[0] if first == ["self"] else None
         self.made = self.made_tensors(fn)
         self.counters = self.counter_names(fn)
 
@@ -546,7 +548,7 @@ class Unwrapper:
             call.func = array_version(func.attr)  # code gives it (a Tensor's stays one)
             call.args = [func.value] + [fix(a) for a in call.args]
             return
-        if method and func.attr in tensor_methods.METHODS:
+        if method and func.attr in tensor_methods.METHODS and self.maybe_tensor_method(func):
             call.func = array_version(func.attr)
             call.args = [func.value] + call.args
         elif method and func.attr == "backward":
@@ -561,6 +563,15 @@ class Unwrapper:
         call.args = [fix(a) for a in call.args]
         for k in call.keywords:
             k.value = fix(k.value)
+
+    def maybe_tensor_method(self, func: gast.Attribute) -> bool:
+        """Whether ``x.name(...)`` may call a Tensor's method: not on a method's own object
+        (``self.norm(h)``, an ``nn.LayerNorm`` named as a Tensor method), nor where
+        ``x.name`` is found now as something else."""
+        if isinstance(func.value, gast.Name) and func.value.id == self.instance:
+            return False
+        found, obj = self.resolve(func)
+        return not found or isinstance(obj, (types.MethodType, types.BuiltinMethodType))
 
     def is_module(self, e: gast.Name) -> bool:
         found, obj = self.resolve(e)

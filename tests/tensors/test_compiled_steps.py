@@ -2009,3 +2009,37 @@ def test_clamp_in_place_on_a_computed_value_runs_as_eager_code():
     assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
     for compiled, eager in zip(runs[1][1], runs[0][1], strict=True):
         np.testing.assert_allclose(compiled, eager, rtol=1e-10)
+
+
+class _NamedAsMethods(nn.Module):
+    """Sub-modules named as Tensor methods (``self.norm``, ``self.sum``, ``self.max``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.norm = nn.Tanh()
+        self.max = nn.Linear(4, 4)
+        self.sum = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.sum(self.max(self.norm(self.fc(x))))
+
+
+def test_sub_modules_named_as_tensor_methods_are_called_as_modules():
+    """``self.norm(h)`` with ``self.norm = nn.LayerNorm(...)`` was compiled as the Tensor
+    method ``norm`` of ``self`` (a TypeError)."""
+
+    def step(model, x):
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        return loss.item()
+
+    x = sd.tensor(np.random.default_rng(1).standard_normal((5, 3)))
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        sd.manual_seed(0)
+        model = _NamedAsMethods().double()
+        runs.append((run(model, x), [p.grad.numpy().copy() for p in model.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
+    for compiled, eager in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-10)

@@ -13,7 +13,7 @@ class Starter(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(7, 4, padding_idx=0, dtype=sd.float64)
-        self.ln = nn.LayerNorm(4, dtype=sd.float64)
+        self.norm = nn.LayerNorm(4, dtype=sd.float64)  # (named as a Tensor method)
         self.hidden = nn.Linear(8, 5, dtype=sd.float64)
         self.batch = nn.BatchNorm1d(5, momentum=None, dtype=sd.float64)
         self.heads = nn.ParameterList([sd.randn(5, 3, dtype=sd.float64)])
@@ -21,7 +21,7 @@ class Starter(nn.Module):
         self.act = nn.Hardtanh(-0.8, 0.8)
 
     def forward(self, tokens, features):
-        e = self.ln(self.embed(tokens)).mean(1)
+        e = self.norm(self.embed(tokens)).mean(1)
         h = sd.cat([e, F.normalize(features, dim=1)], 1)
         h = F.relu6(self.batch(self.act(self.hidden(h))) * 4.0)
         h = F.pad(h, (0, 1))[:, :5] + F.logsigmoid(h) * 0.1
