@@ -90,6 +90,9 @@ HOLDING = (operator.getitem, functools.partial, copy.copy)
 NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
 # the helpers by which a name follows an update of an object it may share
 FOLLOWS = (rt_module.follow, rt_module.follow_detached)
+# what a free name holding code (not data) holds
+CODE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+        type, functools.partial)  # fmt: skip
 JOINING = (gast.Add, gast.Mult)  # ``xs + ys``, ``xs * 2``: lists that share entries
 
 
@@ -215,9 +218,12 @@ class Sharing:
         return m is not None and m not in self.locals and self.holds_data(m)
 
     def holds_data(self, m: str) -> bool:
-        """Whether the free name ``m`` holds data (not a module, function or class)."""
+        """Whether the free name ``m`` holds data: not a module, a function or a class (an
+        object of a user's class holds its fields, callable or not: a model)."""
         found, obj = self.p.resolve(m)
-        return found and not (callable(obj) or isinstance(obj, types.ModuleType))
+        return found and not (
+            isinstance(obj, CODE) or callable(obj) and not rt_module.is_record(obj)
+        )
 
     def assignment(self, target: str, v: gast.expr, update: bool = False) -> None:
         """Note what ``target = v`` shares (``update``: a rebinding done in place)."""

@@ -33,8 +33,9 @@ import numpy as np
 
 from ..rules import registry
 from ..runtime.mutation import mutable_array
+from ..runtime.objects import is_record
 from .ir import facts, mark
-from .mutation import Sharing, is_update, take_given
+from .mutation import FRESH_METHODS, VIEW_FUNCTIONS, VIEW_METHODS, Sharing, is_update, take_given
 from .normalize import (
     Names,
     assign,
@@ -373,6 +374,8 @@ class _Changers:
             found, obj = self.p.resolve_dotted(c.func, self.locals)
             if isinstance(obj, types.MethodType):
                 obj = obj.__func__
+            elif found and is_record(obj) and callable(obj):  # an object called: its __call__
+                obj = type(obj).__call__
             if (
                 found
                 and isinstance(obj, types.FunctionType)
@@ -491,11 +494,8 @@ def _changes_in(parsed: Parsed, given_own: bool = False) -> bool:
     caller's own): an entry written, an augmented assignment of such a name, a method or
     function that changes its argument, or a call of one that may."""
     tree = parsed.tree
-    rebound = {t.id for n in walk(tree) if isinstance(n, gast.Assign)
-               for t in n.targets if isinstance(t, gast.Name)}  # fmt: skip
-    own = local_names(tree) - (set(params_of(tree)) - rebound)  # (``v = v - m; v /= s``)
-    if given_own:
-        own = local_names(tree)
+    names = local_names(tree)
+    own = _own_names(parsed, names, given_own)
     for node in walk(tree):
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
@@ -507,20 +507,117 @@ def _changes_in(parsed: Parsed, given_own: bool = False) -> bool:
                 ):
                     return True
         elif isinstance(node, gast.Call):
-            inner_own = given_own and _given_only(node, own, parsed)
+            inner_own = given_own and _given_only(node, own, names, parsed)
             if (
                 any(k.arg == "out" for k in node.keywords)
                 or isinstance(node.func, gast.Attribute)
                 and node.func.attr in ARRAY_MUTATORS
             ) and not inner_own:
                 return True
-            known, obj = parsed.resolve_dotted(node.func, own)
+            known, obj = parsed.resolve_dotted(node.func, names)
             if known and callable(obj) and callable_may_change(obj, inner_own):
                 return True
     return False
 
 
-def _given_only(call: gast.Call, own: set[str], parsed: Parsed) -> bool:
+def _own_names(parsed: Parsed, names: set[str], given_own: bool) -> set[str]:
+    """The local names of a function's source that hold none but its own objects (or,
+    ``given_own``, its caller's own, which its parameters hold): each is only ever given
+    a new value (arithmetic, a NumPy function's result, a copy) or a view, entry or field
+    of such a name; not a global's object, a loop's entry of a global list, or what a
+    function of the user's returns. (The largest such set.)"""
+    tree = parsed.tree
+    params = set(params_of(tree))
+    values: dict[str, list[gast.expr | None]] = {}
+    for node in walk(tree):
+        if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            for t in targets:
+                for n in walk(t):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        values.setdefault(n.id, []).append(node.value)
+        elif isinstance(node, (gast.For, gast.comprehension)):
+            for n in walk(node.target):
+                if isinstance(n, gast.Name):
+                    values.setdefault(n.id, []).append(node.iter)
+        elif isinstance(node, (gast.withitem, gast.ExceptHandler, gast.alias)):
+            bound = getattr(node, "optional_vars", None) or getattr(node, "name", None)
+            for n in walk(bound) if isinstance(bound, gast.AST) else ():
+                if isinstance(n, gast.Name):
+                    values.setdefault(n.id, []).append(None)  # anything
+    own = (names - params) | (params if given_own else set())
+    while True:
+        kept = {
+            n for n in own
+            if given_own and n in params
+            or all(v is not None and _owned(v, own, names, parsed) for v in values.get(n, [None]))
+        }  # fmt: skip
+        if kept == own:
+            return own
+        own = kept
+
+
+def _owned(e: gast.expr, own: set[str], names: set[str], parsed: Parsed) -> bool:
+    """Whether the value ``e`` is a new object, or one of the names ``own`` hold (a view,
+    an entry or a field of one), or a module, a function or a class."""
+    if isinstance(e, gast.Constant | gast.Lambda | gast.JoinedStr):
+        return True
+    if isinstance(e, gast.Name):
+        if e.id in names:
+            return e.id in own
+        found, obj = parsed.resolve(e.id)
+        return found and (callable(obj) or isinstance(obj, types.ModuleType))
+    if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True  # a new array or number (``xs + ys`` shares entries: see Subscript)
+    if isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+        return _owned(e.value, own, names, parsed)
+    if isinstance(e, (gast.List, gast.Tuple, gast.Set)):
+        return all(_owned(v, own, names, parsed) for v in e.elts)
+    if isinstance(e, gast.Dict):
+        return all(_owned(v, own, names, parsed) for v in e.values)
+    if isinstance(e, (gast.IfExp, gast.BoolOp)):
+        parts = [e.body, e.orelse] if isinstance(e, gast.IfExp) else e.values
+        return all(_owned(v, own, names, parsed) for v in parts)
+    if not isinstance(e, gast.Call):
+        return False
+    given = [*e.args, *(k.value for k in e.keywords)]
+    func = e.func
+    if isinstance(func, gast.Attribute) and _owned(func.value, own, names, parsed):
+        if func.attr in FRESH_METHODS:
+            return True
+        return all(_owned(a, own, names, parsed) for a in given)  # (a view, or the same)
+    found, obj = parsed.resolve_dotted(func, names)
+    module = (getattr(obj, "__module__", None) or "").split(".")[0] if found else ""
+    fresh = module in ("numpy", "math") or type(obj).__name__ == "ufunc" or obj in (
+        builtins.len, builtins.range, builtins.float, builtins.int, builtins.abs, builtins.round,
+    )  # fmt: skip
+    if fresh and getattr(obj, "__name__", "") not in VIEW_FUNCTIONS | VIEW_METHODS:
+        return True
+    if (
+        found
+        and obj
+        in (
+            builtins.list,
+            builtins.tuple,
+            builtins.dict,
+            builtins.sorted,
+            builtins.reversed,
+            builtins.zip,
+            builtins.enumerate,
+            copy.copy,
+            builtins.iter,
+            builtins.next,
+            builtins.sum,
+            builtins.min,
+            builtins.max,
+        )
+        or fresh
+    ):  # (views, entries of what they are given)
+        return all(_owned(a, own, names, parsed) for a in given)
+    return False
+
+
+def _given_only(call: gast.Call, own: set[str], names: set[str], parsed: Parsed) -> bool:
     """Whether ``call`` (in a callee's source) is given none but the names ``own``,
     constants, modules and functions."""
     func = call.func
@@ -530,6 +627,8 @@ def _given_only(call: gast.Call, own: set[str], parsed: Parsed) -> bool:
     for e in given:
         for n in walk(e):
             if isinstance(n, gast.Name) and n.id not in own:
+                if n.id in names:
+                    return False
                 found, obj = parsed.resolve(n.id)
                 if not found or not (callable(obj) or isinstance(obj, types.ModuleType)):
                     return False

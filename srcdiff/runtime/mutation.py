@@ -202,9 +202,26 @@ def outside_objects(values: tuple, names: str) -> dict[int, str]:
 
 def _held_by(v: Any) -> list:
     """The objects an update in place may change that the global's value ``v`` holds, in
-    the fields of an object too."""
-    fields = getattr(v, "__dict__", None) if is_record(v) else None
-    return _changeable_in(v) + [o for f in (fields or {}).values() for o in _changeable_in(f)]
+    the fields of objects too, at any depth (each object once)."""
+    found: list = []
+    seen: set[int] = set()
+    todo = [v]
+    while todo:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if is_record(x):
+            todo.extend(getattr(x, "__dict__", {}).values())
+        elif isinstance(x, (list, tuple)):
+            found.extend([x] if isinstance(x, list) else [])
+            todo.extend(x)
+        elif isinstance(x, dict):
+            found.append(x)
+            todo.extend(x.values())
+        elif hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x):
+            found.append(x)
+    return found
 
 
 def _outside(x: Any, values: tuple) -> bool:

@@ -17,6 +17,7 @@ def reset() -> None:
     STATE.y = np.array([1.0, 2.0, 3.0])
     GY[:] = [1.0, 2.0, 3.0]
     G["y"] = np.array([1.0, 2.0, 3.0])
+    GL2[0] = np.array([1.0, 2.0, 3.0])
 
 
 GY = np.array([1.0, 2.0, 3.0])
@@ -584,3 +585,172 @@ def test_changes_of_the_functions_own_arrays_after_a_helper_are_not_refused():
     test_outside_arrays_end_as_a_plain_call_leaves_them(
         own_buffers_changed_after_a_helper_read_a_global
     )
+
+
+GL2 = [np.array([1.0, 2.0, 3.0])]
+
+
+def _zero_every_entry():
+    for w in GL2:
+        w.fill(0.0)
+
+
+def _copied_into_the_global(t):
+    g = GY
+    np.copyto(g, t)
+
+
+def _filled_through_another_name():
+    g = GY
+    g.fill(0.25)
+
+
+def _doubled_by_out():
+    g = G["y"]
+    np.multiply(g, 2.0, out=g)
+
+
+def _bumped_through_another_name():
+    a = GY
+    a += 1.0
+
+
+def read_then_a_helper_zeroes_a_global_lists_entries(x):
+    y = np.sum(x * GL2[0])
+    _zero_every_entry()
+    return y
+
+
+def read_then_a_helper_copies_into_the_global(x):
+    y = np.sum(x * GY)
+    _copied_into_the_global(np.zeros(3))
+    return y
+
+
+def read_then_a_helper_fills_it_through_its_own_name(x):
+    y = np.sum(x * GY)
+    _filled_through_another_name()
+    return y
+
+
+def read_then_a_helper_doubles_an_entry_by_out(x):
+    y = np.sum(x * G["y"])
+    _doubled_by_out()
+    return y
+
+
+def read_then_a_helper_bumps_it_through_its_own_name(x):
+    y = np.sum(x * GY)
+    _bumped_through_another_name()
+    return y + np.sum(x * GY)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        read_then_a_helper_zeroes_a_global_lists_entries,
+        read_then_a_helper_copies_into_the_global,
+        read_then_a_helper_fills_it_through_its_own_name,
+        read_then_a_helper_doubles_an_entry_by_out,
+        read_then_a_helper_bumps_it_through_its_own_name,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_a_helper_changing_a_global_through_a_name_of_its_own_is_seen(f):
+    """A helper given nothing, or only the caller's own arrays, may still change a
+    global's array through a name of its own (``g = GY; g.fill(0)``, a loop over a
+    global list): the read before it takes a copy (or the change is refused), never
+    the gradient of the changed values."""
+    test_outside_arrays_end_as_a_plain_call_leaves_them(f)
+
+
+DEEP = types.SimpleNamespace(sub=types.SimpleNamespace(v=np.array([1.0, 2.0, 3.0])))
+HELD = {"ns": types.SimpleNamespace(w=np.array([1.0, 2.0, 3.0]))}
+
+
+def _reset_nested() -> None:
+    DEEP.sub.v[:] = [1.0, 2.0, 3.0]
+    HELD["ns"].w[:] = [1.0, 2.0, 3.0]
+
+
+def a_record_in_a_record_updated_on_one_path(x):
+    h = DEEP.sub.v
+    if x[1] > 0:
+        h = np.ones(3)
+    y = np.sum(x * DEEP.sub.v)
+    h += 1.0
+    return y + np.sum(x * DEEP.sub.v)
+
+
+def a_record_in_a_dict_updated_on_one_path(x):
+    h = HELD["ns"].w if x[0] > 0 else np.ones(3)
+    h += 1.0
+    return np.sum(x * HELD["ns"].w)
+
+
+def a_record_in_a_record_written_on_one_path(x):
+    h = DEEP.sub.v if x[0] > 0 else np.ones(3)
+    h[0] = 9.0
+    return np.sum(x * DEEP.sub.v)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        a_record_in_a_record_updated_on_one_path,
+        a_record_in_a_dict_updated_on_one_path,
+        a_record_in_a_record_written_on_one_path,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_arrays_of_records_at_any_depth_are_the_globals(f):
+    """The check made where an update runs finds a global's array in the fields of an
+    object held by an object (or a dict) too: it found the first level alone."""
+    x = np.array([0.5, -1.2, 2.0])
+    _reset_nested()
+    expected = f(x)
+    after = (DEEP.sub.v.copy(), HELD["ns"].w.copy())
+    _reset_nested()
+    value, grad = sd.value_and_grad(f)(x)
+    assert value == pytest.approx(expected)
+    np.testing.assert_array_equal(DEEP.sub.v, after[0])
+    np.testing.assert_array_equal(HELD["ns"].w, after[1])
+    for h in (1e-5, 1e-7):
+        want = np.zeros(3)
+        for i in range(3):
+            step = np.zeros(3)
+            step[i] = h
+            _reset_nested()
+            up = f(x + step)
+            _reset_nested()
+            want[i] = (up - f(x - step)) / (2 * h)
+        np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-6)
+
+
+class _CallableModel:
+    def __init__(self):
+        self.W = np.array([1.0, 2.0, 3.0])
+
+    def __call__(self, x):
+        return x * self.W
+
+    def reset(self):
+        self.W.fill(0.0)
+
+
+CALLABLE_MODEL = _CallableModel()
+
+
+def read_by_a_callable_global_then_reset(x):
+    y = np.sum(CALLABLE_MODEL(x))
+    CALLABLE_MODEL.reset()
+    return y
+
+
+def test_a_callable_object_held_by_a_global_is_data():
+    """A global object with ``__call__`` (a model) holds arrays like any object: its
+    call's derivative reads them, so a change after it is refused (it was taken for a
+    function, and the gradient read the zeroed array)."""
+    CALLABLE_MODEL.W[:] = [1.0, 2.0, 3.0]
+    with pytest.raises(sd.CompileError, match="may be changed in place here"):
+        sd.grad(read_by_a_callable_global_then_reset)(np.array([0.5, -1.2, 2.0]))
