@@ -404,11 +404,7 @@ class _Changers:
         own: names of its own values, constants, modules and functions (``np.copyto(buf,
         v)`` with ``buf = np.zeros(3)``, ``helper(t)``). Nothing it changes in place is
         then from outside, unless it changes what it reads from outside itself."""
-        func = call.func
-        given = [*call.args, *(k.value for k in call.keywords)]
-        if isinstance(func, gast.Attribute):
-            given.append(func.value)
-        for e in given:
+        for e in _given(call):
             for n in walk(e):
                 if isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(
                     n.ctx, gast.Load
@@ -617,14 +613,18 @@ def _owned(e: gast.expr, own: set[str], names: set[str], parsed: Parsed) -> bool
     return False
 
 
+def _given(call: gast.Call) -> list[gast.expr]:
+    """What a call is given: its arguments, and the object of a method."""
+    given = [*call.args, *(k.value for k in call.keywords)]
+    if isinstance(call.func, gast.Attribute):
+        given.append(call.func.value)
+    return given
+
+
 def _given_only(call: gast.Call, own: set[str], names: set[str], parsed: Parsed) -> bool:
     """Whether ``call`` (in a callee's source) is given none but the names ``own``,
     constants, modules and functions."""
-    func = call.func
-    given = [*call.args, *(k.value for k in call.keywords)]
-    if isinstance(func, gast.Attribute):
-        given.append(func.value)
-    for e in given:
+    for e in _given(call):
         for n in walk(e):
             if isinstance(n, gast.Name) and n.id not in own:
                 if n.id in names:
