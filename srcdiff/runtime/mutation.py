@@ -557,7 +557,7 @@ def write_into(x: Any, idx: Any, v: Any) -> Any:
     """``x[idx] = v`` without gradient, where a global may hold ``x``'s object, in NumPy-
     style code: made in that object, as Python makes it, so that the global sees it (the
     reads an adjoint makes of it before took copies: see ``compiler/snapshots``)."""
-    if mutable_array(x):
+    if mutable_array(x) or isinstance(x, np.flatiter):  # (``g = GA.flat; g[0] = v``)
         x[idx] = v
         return x
     return write_through(x, idx, v)

@@ -493,6 +493,13 @@ def a_globals_array_on_one_path_written(x):
     return np.sum(np.sin(x) * h)
 
 
+def written_through_a_flat_iterator(x):
+    """``GY.flat`` writes into ``GY``: the write was made into a copy."""
+    g = GY.flat
+    g[0] = 5.0
+    return np.sum(x * GY)
+
+
 def a_name_given_the_global_after_its_own_values_updated(x):
     """``h`` held a value of its own before: where it holds the global's array, the
     update without gradient is made in it."""
@@ -512,6 +519,7 @@ def a_name_given_the_global_after_its_own_values_updated(x):
         a_globals_array_on_one_path_updated,
         a_globals_array_on_one_path_written,
         a_name_given_the_global_after_its_own_values_updated,
+        written_through_a_flat_iterator,
     ],
     ids=lambda f: f.__name__,
 )
