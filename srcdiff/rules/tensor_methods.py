@@ -169,9 +169,20 @@ def unsqueeze(g, ans, x, dim=None):
     return rt.reshape_like(g, x), None
 
 
-@vjp(tm.float, tm.double, tm.to, tm.cpu, tm.contiguous)
+@vjp(tm.float, tm.double, tm.cpu, tm.contiguous)
 def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
+
+
+@vjp(tm.to)
+def to(g, ans, x, *args):
+    """A cast: none to an integer or boolean result (constant almost everywhere)."""
+    return rt.cast_grad(g, ans, x)
+
+
+@jvp(tm.to)
+def to_jvp(ans, x, *args, dx):
+    return rt.cast_grad(dx, ans, ans)
 
 
 for _method, _primitive in (
@@ -212,15 +223,21 @@ def tensor_nan_to_num_jvp(ans, x, nan=0.0, posinf=None, neginf=None, *, dx):
 
 @vjp(tm.type_as)
 def tensor_type_as(g, ans, x, other):
-    """A cast: the gradient in ``x``'s dtype; ``other`` lends its dtype only."""
-    return rt.cast_like(g, x), None
+    """A cast: the gradient in ``x``'s dtype (none to an integer or boolean result);
+    ``other`` lends its dtype only."""
+    return rt.cast_grad(g, ans, x), None
+
+
+@jvp(tm.type_as)
+def tensor_type_as_jvp(ans, x, other, *, dx):
+    return rt.cast_grad(dx, ans, ans)
 
 
 # ---- forward mode -------------------------------------------------------------------------
 
 linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.transpose, tm.permute,
-       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.to, tm.cpu, tm.contiguous, tm.cat,
-       tm.stack, tm.cumsum, tm.type_as)  # fmt: skip
+       tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.cpu, tm.contiguous, tm.cat,
+       tm.stack, tm.cumsum)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
 
 
