@@ -532,12 +532,13 @@ def _padding_index(padding_idx: int | None, num_embeddings: int) -> int | None:
     return num_embeddings + padding_idx
 
 
-def _index_counts(indices: Any, num_embeddings: int) -> Any:
-    """How often each entry of ``indices`` occurs among them (for ``scale_grad_by_freq``)."""
+def _index_counts(indices: Any, num_embeddings: int, like: Any) -> Any:
+    """How often each entry of ``indices`` occurs among them (for ``scale_grad_by_freq``),
+    in the dtype of ``like`` (the rows': a division by them keeps it)."""
     data = getattr(indices, "_data", indices)
     xp = array_module(data)
     counts = xp.bincount(data.reshape(-1), minlength=num_embeddings)
-    return counts[data]
+    return counts[data].astype(getattr(like, "_data", like).dtype)
 
 
 nondiff(
@@ -574,7 +575,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     out = weight[input]
     if scale_grad_by_freq:  # the value unchanged, its gradient divided by the count
         held = out.detach()
-        counts = _index_counts(input, num).reshape(tuple(input.shape) + (1,))
+        counts = _index_counts(input, num, out).reshape(tuple(input.shape) + (1,))
         out = held + (out - held) / counts
     return out
 
@@ -711,13 +712,28 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 def logsigmoid(input: Tensor) -> Tensor:
-    """log(sigmoid(x)) = -softplus(-x), without overflow for any x."""
+    """log(sigmoid(x)) = -softplus(-x), without overflow for any x (floats alone, as
+    PyTorch's)."""
+    if not input.is_floating_point():
+        _floats_only(input, "log_sigmoid_cpu")
     return -_softplus(-input)
+
+
+def _floats_only(input: Any, kernel: str) -> None:
+    """PyTorch's error for a kernel of floats given an integer tensor."""
+    dtype = getattr(input, "_data", input).dtype.name
+    name = rt.tensor_methods.SCALAR_TYPES.get(dtype, dtype)
+    raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+
+
+nondiff("PyTorch's error for integers", _floats_only)
 
 
 def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
     """``input`` clamped to [min_val, max_val], whose gradient passes strictly inside the
     interval only (at a bound it is 0, as PyTorch's hardtanh; clamp's passes there)."""
+    if not input.is_floating_point():  # integers stay integers (the bounds truncated)
+        return input.clamp(int(min_val), int(max_val))
     inside = (input > min_val) & (input < max_val)
     return where(inside, input, input.clamp(min_val, max_val).detach())
 

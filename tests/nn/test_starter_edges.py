@@ -1,0 +1,62 @@
+"""Edges of the starter layers and functions where PyTorch 2.13 keeps a dtype or raises
+(its results noted beside each), eagerly and in compiled steps."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff import nn
+from srcdiff.nn import functional as F
+
+
+def test_relu6_and_hardtanh_of_integers_stay_integers():
+    t = sd.tensor([-3, 0, 9])
+    six, one = F.relu6(t), F.hardtanh(t)  # PyTorch: tensor([0, 0, 6]), tensor([-1, 0, 1])
+    assert six.dtype == sd.int64 and six.tolist() == [0, 0, 6]
+    assert one.dtype == sd.int64 and one.tolist() == [-1, 0, 1]
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def step(t):
+        loss = (F.relu6(t) * w).sum()
+        loss.backward()
+        return loss.detach()
+
+    for run in (step, sd.differentiate(step)):
+        w.grad = None
+        loss = run(t)
+        assert loss.dtype == sd.float32 and loss.item() == 18.0
+        assert w.grad.tolist() == [0.0, 0.0, 6.0]
+
+
+def test_logsigmoid_of_integers_is_pytorchs_error():
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        F.logsigmoid(sd.tensor([1, 2]))
+
+
+def test_batch_norm_of_4d_input_is_pytorchs_error_when_compiled_too():
+    bn = nn.BatchNorm1d(2)
+
+    def step(x):
+        loss = bn(x).sum()
+        loss.backward()
+        return loss.detach()
+
+    for run in (step, sd.differentiate(step)):
+        with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+            run(sd.tensor(np.ones((2, 2, 2, 2))))
+
+
+def test_an_embedding_scaled_by_frequency_keeps_its_dtype_when_compiled():
+    """The counts it divides by were int64: NumPy made the rows float64."""
+    embedding = nn.Embedding(5, 2, scale_grad_by_freq=True)
+
+    def step(indices):
+        out = embedding(indices)
+        out.sum().backward()
+        return out.detach()
+
+    for run in (step, sd.differentiate(step)):
+        embedding.weight.grad = None
+        out = run(sd.tensor([1, 1, 3]))
+        assert out.dtype == sd.float32
+        np.testing.assert_array_equal(embedding.weight.grad.numpy()[[1, 3]], np.ones((2, 2)))
