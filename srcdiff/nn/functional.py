@@ -500,7 +500,7 @@ def _embedding_indices(indices: Any, num_embeddings: int) -> None:
     """Refuse indices that are not integers, or that fall outside the table (NumPy would
     read a negative one from the end)."""
     data = getattr(indices, "_data", indices)
-    if getattr(data, "dtype", np.dtype(float)).kind not in "iu":
+    if getattr(data, "dtype", None) not in (np.int32, np.int64):  # (uint8 would be a mask)
         name = type_name(data)
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar "

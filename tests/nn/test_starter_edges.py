@@ -60,3 +60,12 @@ def test_an_embedding_scaled_by_frequency_keeps_its_dtype_when_compiled():
         out = run(sd.tensor([1, 1, 3]))
         assert out.dtype == sd.float32
         np.testing.assert_array_equal(embedding.weight.grad.numpy()[[1, 3]], np.ones((2, 2)))
+
+
+def test_an_embedding_takes_long_and_int_indices_alone():
+    """uint8 indices are PyTorch's error (NumPy took them for a mask, or rows)."""
+    embedding = nn.Embedding(5, 2)
+    for run in (embedding, sd.differentiate(lambda i: embedding(i))):
+        with pytest.raises(RuntimeError, match="Long, Int; but got srcdiff.ByteTensor"):
+            run(sd.tensor([1, 3], dtype=sd.uint8))
+    assert embedding(sd.tensor([1, 3], dtype=sd.int32)).shape == (2, 2)
