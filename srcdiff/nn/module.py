@@ -321,7 +321,12 @@ class Module:
         shape differs; the error lists every problem.
         """
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        kept = {  # keys a module keeps its own value of when a state has none (PyTorch's)
+            f"{name}.{key}" if name else key
+            for name, module in self.named_modules()
+            for key in getattr(module, "kept_when_missing", ())
+        }
+        missing = [k for k in own if k not in state_dict and k not in kept]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         if strict and missing:

@@ -127,6 +127,10 @@ class BatchNorm1d(Module):
     None: their cumulative average); in evaluation mode, by the running ones (without
     ``track_running_stats``, by the batch's always)."""
 
+    # a state saved without the count of batches (an older PyTorch's, a plain dict)
+    # loads, keeping the module's own, as PyTorch's does
+    kept_when_missing = ("num_batches_tracked",)
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
                  dtype: Any = None) -> None:  # fmt: skip

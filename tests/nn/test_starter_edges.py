@@ -69,3 +69,17 @@ def test_an_embedding_takes_long_and_int_indices_alone():
         with pytest.raises(RuntimeError, match="Long, Int; but got srcdiff.ByteTensor"):
             run(sd.tensor([1, 3], dtype=sd.uint8))
     assert embedding(sd.tensor([1, 3], dtype=sd.int32)).shape == (2, 2)
+
+
+def test_batch_norm_loads_a_state_without_its_count_of_batches():
+    """A state saved without ``num_batches_tracked`` (a plain dict, an older PyTorch's)
+    loads, keeping the module's own count, as PyTorch's does; other keys stay required."""
+    bn = nn.BatchNorm1d(2)
+    bn(sd.tensor(np.random.default_rng(0).standard_normal((4, 2)), dtype=sd.float32))
+    state = {k: v for k, v in nn.BatchNorm1d(2).state_dict().items() if k != "num_batches_tracked"}
+    result = bn.load_state_dict(state)
+    assert result.missing_keys == [] and bn.num_batches_tracked.item() == 1  # (PyTorch: too)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), [0.0, 0.0])
+    del state["running_var"]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "running_var"'):
+        bn.load_state_dict(state)
