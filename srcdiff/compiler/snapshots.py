@@ -79,13 +79,22 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     held = _outside_data(fn, sharing)
     apart = None  # the name of the objects they hold, where an update checks them
     surely = _surely_outside(fn, sharing)
+    rebound = {  # (a parameter given another object: a global's, maybe)
+        t.id for st in walk_statements(fn.body) if isinstance(st, gast.Assign)
+        and not (facts(st).inplace or facts(st).follows)
+        for t in st.targets if isinstance(t, gast.Name)
+    }  # fmt: skip
     for s in list(walk_statements(fn.body)):
         written = is_update(s)
         if written is not None and written in surely:
             _made_in_object(s, fn, sharing.given, written)
             checked = checked or sharing.given is not None
             continue
-        if written in sharing.locals and written not in sharing.params and sharing.outside(written):
+        if (
+            written in sharing.locals
+            and (written not in sharing.params or written in rebound)
+            and sharing.outside(written)
+        ):
             _made_in_object_if_held(
                 s, sorted(filter(sharing.holds_outside, sharing.group(written)))
             )
@@ -112,7 +121,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     changes = [(i, loops) for i, (s, loops) in enumerate(order) if changers.may_change(s)]
     if not changes:
         return
-    _refuse_changes_after_calls(parsed, order, changes, changers)
+    _refuse_changes_after_calls(parsed, fn, order, changes, changers)
     last = max(i for i, _ in changes)
     changing_loops = {id(loop) for _, loops in changes for loop in loops}
     for i, (s, loops) in enumerate(order):
@@ -213,25 +222,43 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str,
     _insert_before(fn.body, s, [made])
 
 
-def _refuse_changes_after_calls(parsed: Parsed, order: list, changes: list,
-                                changers: _Changers) -> None:  # fmt: skip
+def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: list,
+                                changes: list, changers: _Changers) -> None:  # fmt: skip
     """Refuse a change of an array from outside after a call of a function of the user's
     (or in the same loop): the function's derivative may read that array, and reads in
-    its own code are not copied here."""
+    its own code are not copied here. An update of a name that may hold such an array
+    (``y = G["k"]; y += 1``) is refused where it runs, where it holds one (a number taken
+    from a global is given a new value: nothing changes)."""
+    checked: set[int] = set()
     for i, (s, loops) in enumerate(order):
         callee = changers.user_callee(s)
         if callee is None:
             continue
-        later = [j for j, around in changes if j > i or set(map(id, around)) & set(map(id, loops))]
-        if later:
-            changed = order[later[0]][0]
-            raise parsed.error(
+        for j, around in changes:
+            if not (j > i or set(map(id, around)) & set(map(id, loops))):
+                continue
+            changed = order[j][0]
+            what = (
                 f"an array from outside the function (a global's, a field's) may be changed "
                 f"in place here, after a call of {callee} (line {s.lineno}) whose derivative "
-                "may read it: the gradient, taken later, would read the changed values",
-                changed,
-                "make the change before the call, or on a copy of the array",
+                "may read it: the gradient, taken later, would read the changed values"
             )
+            hint = "make the change before the call, or on a copy of the array"
+            value = changed.value if isinstance(changed, gast.Assign) else None
+            if not is_rt_call(value, "update_into", "update_if_outside"):
+                raise parsed.error(what, changed, hint)
+            if id(changed) not in checked:  # (the first call before it names it)
+                checked.add(id(changed))
+                held = value.args[2] if len(value.args) > 2 else const(None)
+                check = rt_helper_call("changed_after_call", value.args[0], held, const(what),
+                                       const(hint))  # fmt: skip
+                made = gast.Expr(value=check)
+                made.lineno = changed.lineno
+                _insert_before(fn.body, changed, [made])
+
+
+def rt_helper_call(helper: str, *args: gast.expr) -> gast.Call:
+    return gast.Call(func=rt_attr(helper), args=list(args), keywords=[])
 
 
 def _simple_statements(body: list[gast.stmt], loops: tuple) -> Any:
@@ -332,7 +359,11 @@ class _Changers:
 
     def may_change(self, s: gast.stmt) -> bool:
         written = is_update(s)
-        if written is not None and self.sharing.outside(written):
+        if (
+            written is not None
+            and self.sharing.outside(written)
+            and (written not in self.sharing.params or facts(s).held_outside)
+        ):  # (a parameter's own object is given a new value, never changed)
             return True
         nodes = list(walk(s)) if facts(s).no_grad else _expressions(s)
         if facts(s).no_grad and any(  # ``with sd.no_grad(): GY[0] = v``

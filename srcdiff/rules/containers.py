@@ -140,6 +140,7 @@ nondiff(
     rt.check_length,
     rt.check_not_given,
     rt.check_apart,
+    rt.changed_after_call,
     rt.outside_objects,
     rt.write_back,
 )

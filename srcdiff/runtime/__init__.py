@@ -205,6 +205,7 @@ from .linalg import (
     solve_triangular,
 )
 from .mutation import (
+    changed_after_call,
     check_apart,
     check_entries,
     check_field_alone,
@@ -404,6 +405,7 @@ __all__ = [
     "cast_grad",
     "cast_like",
     "check_rule_grads",
+    "changed_after_call",
     "check_apart",
     "check_entries",
     "check_field_alone",

@@ -580,6 +580,15 @@ def update_into(x: Any, new: Any) -> Any:
     return new
 
 
+def changed_after_call(x: Any, values: tuple | None, what: str, hint: str) -> None:
+    """Before ``x += v`` made in an object from outside (``update_into``; or, given the
+    globals' ``values``, ``update_if_outside``) after a call of a function of the user's
+    whose derivative may read it: refused where the update changes an array, a list or
+    a dict in place; a number is given a new value, which changes nothing read before."""
+    if _mutable(x) and (values is None or _outside(x, values)):
+        raise refuse(what, hint)
+
+
 def update_if_outside(x: Any, new: Any, values: tuple) -> Any:
     """``x += v`` (``x = x + v``, ``new``) without gradient, where ``x`` may hold an
     object of the globals' ``values`` or one of its own: made in the object where it is

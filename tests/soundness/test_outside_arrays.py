@@ -762,3 +762,52 @@ def test_a_callable_object_held_by_a_global_is_data():
     CALLABLE_MODEL.W[:] = [1.0, 2.0, 3.0]
     with pytest.raises(sd.CompileError, match="may be changed in place here"):
         sd.grad(read_by_a_callable_global_then_reset)(np.array([0.5, -1.2, 2.0]))
+
+
+def _scaled_by_gy(v):
+    return v * GY
+
+
+def a_configured_number_updated_after_a_helper(x):
+    """``acc += t`` of a number taken from a global rebinds it: nothing a helper's
+    derivative reads changes (it was refused as a change of an array)."""
+    t = np.sum(_scaled_by_gy(x))
+    acc = CFG["init"]
+    acc += t
+    return acc * x[0]
+
+
+def a_globals_array_updated_after_a_helper(x):
+    t = np.sum(_scaled_by_gy(x))
+    acc = G["y"]
+    acc += 1.0
+    return t
+
+
+def test_an_update_after_a_helper_is_refused_where_it_changes_an_array():
+    reset()
+    test_outside_arrays_end_as_a_plain_call_leaves_them(a_configured_number_updated_after_a_helper)
+    reset()
+    with pytest.raises(sd.CompileError, match="after a call of `_scaled_by_gy`"):
+        sd.grad(a_globals_array_updated_after_a_helper)(np.ones(3))
+    np.testing.assert_array_equal(G["y"], [1.0, 2.0, 3.0])
+
+
+def _a_parameter_given_the_global(x, buf):
+    s = np.sum(x * x)
+    buf = GY
+    buf += 1.0
+    return s
+
+
+def test_a_parameter_given_a_globals_array_updates_it():
+    """A parameter rebound to a global's array, then updated: the update is made in the
+    global's array, as Python makes it (it was given a new value, and the write lost)."""
+    reset()
+    expected = _a_parameter_given_the_global(np.ones(3), np.zeros(3))
+    after = GY.copy()
+    reset()
+    value, grad = sd.value_and_grad(_a_parameter_given_the_global)(np.ones(3), np.zeros(3))
+    assert value == expected
+    np.testing.assert_array_equal(GY, after)
+    np.testing.assert_array_equal(grad, 2.0 * np.ones(3))
