@@ -109,8 +109,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             checked = True
     if apart is not None:
         values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
-        taken = gast.Call(func=rt_attr("outside_objects"), args=[values, const(",".join(held))],
-                          keywords=[])  # fmt: skip
+        taken = _rt_call("outside_objects", values, const(",".join(held)))
         fn.body.insert(0, assign(apart, taken))
         fn.body[0].lineno = fn.lineno
     if checked and not sharing.checked_given:
@@ -139,11 +138,10 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
     also an argument's (``rt.check_not_given``), whose arrays compiled code never changes."""
     mark(s, in_object=True)
     if isinstance(s.targets[0], gast.Name):  # ``y = t`` of ``y += v``: t into y's object
-        s.value = gast.Call(func=rt_attr("update_into"), args=[name(written), s.value], keywords=[])
+        s.value = _rt_call("update_into", name(written), s.value)
     if given is not None:
         args = [name(given), name(written), const(written)]
-        check = gast.Call(func=rt_attr("check_not_given"), args=args, keywords=[])
-        made = gast.Expr(value=check)
+        made = gast.Expr(value=_rt_call("check_not_given", *args))
         made.lineno = s.lineno
         _insert_before(fn.body, s, [made])
 
@@ -157,8 +155,7 @@ def _made_in_object_if_held(s: gast.Assign, held: list[str]) -> None:
     if isinstance(s.targets[0], gast.Name):  # ``y = t`` of ``y += v``
         mark(s, in_object=True)
         values = gast.Tuple(elts=[name(n) for n in held], ctx=gast.Load())
-        s.value = gast.Call(func=rt_attr("update_if_outside"),
-                            args=[name(s.targets[0].id), s.value, values], keywords=[])  # fmt: skip
+        s.value = _rt_call("update_if_outside", name(s.targets[0].id), s.value, values)
 
 
 def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
@@ -217,7 +214,7 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str,
     """Before an update in place of an object the caller gave: refuse it where a global
     the function reads holds it too (``f(GA)`` with ``x += 1``; ``rt.check_apart``)."""
     args = [name(written), name(apart), name(given), const(written)]
-    made = gast.Expr(value=gast.Call(func=rt_attr("check_apart"), args=args, keywords=[]))
+    made = gast.Expr(value=_rt_call("check_apart", *args))
     made.lineno = s.lineno
     _insert_before(fn.body, s, [made])
 
@@ -249,15 +246,16 @@ def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: lis
                 raise parsed.error(what, changed, hint)
             if id(changed) not in checked:  # (the first call before it names it)
                 checked.add(id(changed))
-                held = value.args[2] if len(value.args) > 2 else const(None)
-                check = rt_helper_call("changed_after_call", value.args[0], held, const(what),
-                                       const(hint))  # fmt: skip
+                held = copy.deepcopy(value.args[2]) if len(value.args) > 2 else const(None)
+                check = _rt_call("changed_after_call", copy.deepcopy(value.args[0]), held,
+                                 const(what), const(hint))  # fmt: skip
                 made = gast.Expr(value=check)
                 made.lineno = changed.lineno
                 _insert_before(fn.body, changed, [made])
 
 
-def rt_helper_call(helper: str, *args: gast.expr) -> gast.Call:
+def _rt_call(helper: str, *args: gast.expr) -> gast.Call:
+    """``rt.<helper>(*args)``."""
     return gast.Call(func=rt_attr(helper), args=list(args), keywords=[])
 
 
@@ -307,9 +305,7 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
     s.value = _Renamed(copies).visit(copy.deepcopy(s.value))  # (normalize shares nodes)
     made = []
     for original, taken in copies.items():
-        call = gast.Call(func=rt_attr("snapshot"),
-                         args=[name(original)], keywords=[])  # fmt: skip
-        made.append(assign(taken, call))
+        made.append(assign(taken, _rt_call("snapshot", name(original))))
         made[-1].lineno = s.lineno
     _insert_before(fn.body, s, made)
 
