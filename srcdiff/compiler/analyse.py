@@ -28,6 +28,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from ..runtime import tensor_methods
+from ..runtime.mutation import mutable_array
 from ..runtime.objects import OPERATOR_SYMBOLS, call_check, numpy_callable
 from .ir import (
     DIFFERENTIATING,
@@ -59,6 +60,7 @@ from .normalize import (
 from .optimize import folded
 from .parse import Parsed, parse
 from .shapes import mark_same_shapes
+from .snapshots import ARRAY_MUTATORS
 
 BINOPS = {
     gast.Add: operator.add,
@@ -177,12 +179,26 @@ class Analyser:
             return any(self.is_active(x) for x in e.elts)
         return False
 
-    def unknown(self, obj: Any, stmt: gast.stmt) -> Op | None:
+    def unknown(self, obj: Any, stmt: gast.stmt, call: gast.Call | None = None) -> Op | None:
         """The failure for a call of ``obj`` that is refused or has no rule and no
         source; None when it can be compiled."""
         refused = registry.refusal(obj)
         if refused is not None:
             return self.fail(stmt, *refused)
+        func = getattr(call, "func", None)
+        if (
+            isinstance(func, gast.Attribute)
+            and isinstance(func.value, gast.Name)
+            and func.value.id not in self.locals
+            and func.attr in ARRAY_MUTATORS
+            and mutable_array(getattr(obj, "__self__", None))
+        ):  # ``GA.fill(v)``: a global's array updated in place to a differentiated value
+            return self.fail(
+                stmt,
+                f"a differentiated value stored into the global `{func.value.id}`",
+                "keep it in a local name and return it (compiled code gives an updated "
+                "array a new value, which a global cannot take)",
+            )
         if isinstance(obj, type) and rt_module.is_record_class(obj):
             return None  # built by its constructor, compiled (see runtime/objects.py)
         if not is_python_callable(obj):
@@ -364,7 +380,7 @@ class Analyser:
         elif kind == "object":
             if registry.lookup(obj) is not None or registry.is_nondiff(obj):
                 return Op(Kind.PASSIVE)
-            if (refused := self.unknown(obj, stmt)) is not None:
+            if (refused := self.unknown(obj, stmt, call)) is not None:
                 return refused
         return Op(Kind.CALL, callee=call.func, operands=list(call.args),
                   keywords=list(call.keywords))  # fmt: skip
@@ -569,7 +585,7 @@ class Analyser:
                 return Op(Kind.PASSIVE)
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op(Kind.PASSIVE)
-            if (refused := self.unknown(obj, stmt)) is not None:
+            if (refused := self.unknown(obj, stmt, call)) is not None:
                 return refused
         elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.on_tensors:
             return self.method_call(call.func, "__call__", call)

@@ -811,3 +811,15 @@ def test_a_parameter_given_a_globals_array_updates_it():
     assert value == expected
     np.testing.assert_array_equal(GY, after)
     np.testing.assert_array_equal(grad, 2.0 * np.ones(3))
+
+
+def _fills_the_global(x):
+    GY.fill(np.dot(x, x))
+    return np.sum(x)
+
+
+def test_a_globals_array_filled_with_a_differentiated_value_is_refused_as_such():
+    """It was refused as a missing rule for ``ndarray.fill``."""
+    reset()
+    with pytest.raises(sd.CompileError, match="a differentiated value stored into the global"):
+        sd.grad(_fills_the_global)(np.ones(3))
