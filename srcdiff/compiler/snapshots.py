@@ -32,7 +32,7 @@ import gast
 import numpy as np
 
 from ..rules import registry
-from ..runtime.mutation import mutable_array
+from ..runtime.mutation import changed_after, mutable_array
 from ..runtime.objects import is_record
 from .ir import facts, mark
 from .mutation import FRESH_METHODS, VIEW_FUNCTIONS, VIEW_METHODS, Sharing, is_update, take_given
@@ -235,20 +235,15 @@ def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: lis
             if not (j > i or set(map(id, around)) & set(map(id, loops))):
                 continue
             changed = order[j][0]
-            what = (
-                f"an array from outside the function (a global's, a field's) may be changed "
-                f"in place here, after a call of {callee} (line {s.lineno}) whose derivative "
-                "may read it: the gradient, taken later, would read the changed values"
-            )
-            hint = "make the change before the call, or on a copy of the array"
             value = changed.value if isinstance(changed, gast.Assign) else None
             if not is_rt_call(value, "update_into", "update_if_outside"):
+                what, hint = changed_after(callee, s.lineno)
                 raise parsed.error(what, changed, hint)
             if id(changed) not in checked:  # (the first call before it names it)
                 checked.add(id(changed))
                 held = copy.deepcopy(value.args[2]) if len(value.args) > 2 else const(None)
                 check = _rt_call("changed_after_call", copy.deepcopy(value.args[0]), held,
-                                 const(what), const(hint))  # fmt: skip
+                                 const(callee), const(s.lineno))  # fmt: skip
                 made = gast.Expr(value=check)
                 made.lineno = changed.lineno
                 _insert_before(fn.body, changed, [made])

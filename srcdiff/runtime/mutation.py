@@ -580,13 +580,25 @@ def update_into(x: Any, new: Any) -> Any:
     return new
 
 
-def changed_after_call(x: Any, values: tuple | None, what: str, hint: str) -> None:
+def changed_after(callee: str, line: int) -> tuple[str, str]:
+    """What refuses a change of an array from outside after a call of ``callee`` (at
+    ``line``), and the hint."""
+    return (
+        f"an array from outside the function (a global's, a field's) may be changed in "
+        f"place here, after a call of {callee} (line {line}) whose derivative may read it: "
+        "the gradient, taken later, would read the changed values",
+        "make the change before the call, or on a copy of the array",
+    )
+
+
+def changed_after_call(x: Any, values: tuple | None, callee: str, line: int) -> None:
     """Before ``x += v`` made in an object from outside (``update_into``; or, given the
     globals' ``values``, ``update_if_outside``) after a call of a function of the user's
-    whose derivative may read it: refused where the update changes an array, a list or
-    a dict in place; a number is given a new value, which changes nothing read before."""
+    (``callee``, at ``line``) whose derivative may read it: refused where the update
+    changes an array, a list or a dict in place; a number is given a new value, which
+    changes nothing read before."""
     if _mutable(x) and (values is None or _outside(x, values)):
-        raise refuse(what, hint)
+        raise refuse(*changed_after(callee, line))
 
 
 def update_if_outside(x: Any, new: Any, values: tuple) -> Any:
