@@ -288,9 +288,12 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
             "follow_detached",
             "entry_object",
             "update_into",
+            "update_if_outside",
             "augmented",
+            "outside_objects",
         )
-    ):  # a flag, or srcdiff's bookkeeping of an update: nothing an adjoint reads
+    ):  # a flag, or srcdiff's bookkeeping of an update (which must see the objects
+        # themselves, not copies): nothing an adjoint reads
         return
     reads = sorted({n.id for n in walk(s.value) if isinstance(n, gast.Name)
                     and isinstance(n.ctx, gast.Load) and changers.outside_array(n.id)})  # fmt: skip

@@ -181,6 +181,16 @@ def squared_then_read_through_a_globals_entry(x):
     return np.sum(GL[0])
 
 
+def read_before_and_after_an_update_of_the_argument(x):
+    """A read of ``GA`` before a possible change takes a copy: the check of the argument
+    against the globals compared it with the copy, and never refused."""
+    t = np.sum(np.sin(x * GA))
+    if x[0] > 100:
+        x = GL[0]
+    x += 1.0
+    return t + np.sum(x * GA)
+
+
 def _closure():
     buf = np.ones(3)
 
@@ -197,8 +207,9 @@ def _closure():
         (incremented_then_read_through_the_global, lambda: GA),
         (squared_then_read_through_a_globals_entry, lambda: GL[0]),
         (_closure()[0], None),
+        (read_before_and_after_an_update_of_the_argument, lambda: GA),
     ],
-    ids=["global", "global_entry", "closure_cell"],
+    ids=["global", "global_entry", "closure_cell", "after_a_copied_read"],
 )
 def test_an_argument_a_global_holds_too_updated_in_place_is_refused(f, given):
     """Python's update is seen through the global; compiled code's new value would not be."""
