@@ -116,6 +116,9 @@ class Sharing:
 
     def __init__(self, parsed: Parsed, fn: gast.FunctionDef, arrays: frozenset[str]):
         self.updated_params: tuple[str, ...] = ()  # see caller_updates
+        # of those, the ones given another object on some path: the name of the flag
+        # saying the call took it (the final object is then not the caller's to write back)
+        self.rebound_flags: dict[str, str] = {}
         # the name holding the objects the parameters hold as the function starts, which
         # each update of one the caller may hold checks its object against (see
         # ``insert_follows``); None where no update is so checked
@@ -539,7 +542,36 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             rebound,
             f"give the new object another name, or update `{n}` only after it",
         )
+    _flag_rebindings(fn, sharing, names)
     return sharing
+
+
+def _flag_rebindings(fn: gast.FunctionDef, sharing: Sharing, names: Names) -> None:
+    """Flag where a parameter whose object the caller gets back (``sharing.updated_params``)
+    is given another object on a path (``if lst is None: lst = []``, ``if c: xs = GL``):
+    where the call took it, the object the name ends with is not the caller's, and is not
+    written back into it (``rt.unless_rebound``)."""
+    for n in sharing.updated_params:
+        assigned = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign)
+                    and isinstance(s.targets[0], gast.Name) and s.targets[0].id == n
+                    and not (facts(s).inplace or facts(s).follows)]  # fmt: skip
+        if not assigned:
+            continue
+        flag = sharing.rebound_flags[n] = names.fresh(f"{n}_rebound")
+        for s in assigned:
+            _insert_after(fn.body, s, _at(assign(flag, const(True)), s.lineno))
+        fn.body.insert(0, _at(assign(flag, const(False)), fn.lineno))
+
+
+def _insert_after(body: list[gast.stmt], s: gast.stmt, new: gast.stmt) -> bool:
+    """Put ``new`` right after the statement ``s``, wherever it is in ``body``."""
+    for i, st in enumerate(body):
+        if st is s:
+            body.insert(i + 1, new)
+            return True
+        if any(_insert_after(inner, s, new) for inner in blocks(st)):
+            return True
+    return False
 
 
 def take_given(fn: gast.FunctionDef, sharing: Sharing, wrt: tuple[str, ...]) -> None:

@@ -174,7 +174,12 @@ class PrimalBuilder:
     def final_values(self, line: int) -> gast.stmt:
         """``_saved[0] = (xs, d)``: the values of the parameters whose objects Python
         would have updated in place, for the caller to take (see ``rt.write_back``)."""
-        values = gast.Tuple(elts=[name(n) for n in self.a.updated], ctx=gast.Load())
+        flags = getattr(facts(self.a.fn).sharing, "rebound_flags", {})
+        values = gast.Tuple(
+            elts=[call(attr("rt", "unless_rebound"), name(n), name(flags[n])) if n in flags
+                  else name(n) for n in self.a.updated],
+            ctx=gast.Load(),
+        )  # fmt: skip
         target = subscript(self.saved, FINAL, store=True)
         return at(gast.Assign(targets=[target], value=values, type_comment=None), line)
 

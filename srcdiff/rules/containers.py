@@ -135,6 +135,7 @@ nondiff(
     rt.check_unchanged,
     rt.update_into,  # (of a value without gradient alone: see analyse)
     rt.update_if_outside,
+    rt.unless_rebound,
     rt.check_entries,
     rt.check_field_alone,
     rt.check_length,

@@ -757,6 +757,13 @@ def check_field_alone(obj: Any, field: str, names: str = "") -> None:
         )
 
 
+def unless_rebound(final: Any, rebound: bool) -> Any:
+    """The object a parameter ends with, for the caller to take back (``write_back``);
+    None where the name was given another object on the path taken (``if lst is None:
+    lst = []``): that object is not the caller's."""
+    return None if rebound else final
+
+
 def write_back(caller: Any, final: Any) -> None:
     """Give the caller's list or dict ``caller`` the contents compiled code computed for
     it (``final``), as Python's in-place updates would have: compiled code updated a

@@ -76,3 +76,51 @@ def test_updates_of_local_containers(fn):
 )
 def test_updates_of_the_callers_containers(fn, container):
     assert verify(fn, (X, container)) == "ok"
+
+
+GLIST = [1.0, 2.0, 3.0]
+
+
+def _rebound_to_a_global_on_one_path(x, lst):
+    if x[0] > 0:
+        lst = GLIST
+    lst += [5.0]
+    return np.sum(x * x) * len(GLIST)
+
+
+def _rebound_to_a_new_list_on_one_path(x, lst):
+    if x[0] > 0:
+        lst = [1.0, 2.0]
+    lst += [5.0]
+    return np.sum(x * x) * len(lst)
+
+
+def _a_default_list_made_when_none(x, lst=None):
+    if lst is None:
+        lst = []
+    lst.append(float(np.sum(x)))
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [_rebound_to_a_global_on_one_path, _rebound_to_a_new_list_on_one_path,
+     _a_default_list_made_when_none],
+    ids=lambda f: f.__name__,
+)  # fmt: skip
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_list_argument_given_another_list_on_one_path(f, sign):
+    """Where the parameter was given another list, that list is not the caller's: it was
+    written back into the caller's list (whose contents it replaced)."""
+    import srcdiff as sd
+
+    x = sign * X
+    plain_list, compiled_list = [9.0], [9.0]
+    GLIST[:] = [1.0, 2.0, 3.0]
+    expected = f(x, plain_list)
+    plain_global = list(GLIST)
+    GLIST[:] = [1.0, 2.0, 3.0]
+    value, grad = sd.value_and_grad(f)(x, compiled_list)
+    assert value == pytest.approx(expected)
+    assert compiled_list == plain_list and plain_global == GLIST
+    np.testing.assert_allclose(grad, 2.0 * x * (expected / np.sum(x * x)))
