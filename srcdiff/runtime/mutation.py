@@ -264,9 +264,16 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     or the array it is a view of) cannot follow: that is a CompileError."""
     if m is old:
         return new if _mutable(old) else m
+    held, written = (names.split(",") + ["", ""])[:2]
+    if isinstance(old, np.flatiter) and old is not new and _mutable(m) and _shares(m, old.base):
+        raise refuse(  # (``g = w.flat; g[0] = v``: w's elements, written one by one)
+            f"a write through `{written}`, the .flat of `{held}`: compiled code gives the "
+            f"written values a new array, which `{held}` would not see",
+            f"write into `{held}` itself (`{held}.reshape(-1)[i] = v` on a contiguous array, "
+            f"or `{held}[np.unravel_index(i, {held}.shape)] = v`)",
+        )
     if old is new or not _mutable(old):
         return m
-    held, written = (names.split(",") + ["", ""])[:2]
     if not holds(m, old):
         if is_record(m) and any(holds(v, old) for v in getattr(m, "__dict__", {}).values()):
             raise refuse(

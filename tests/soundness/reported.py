@@ -3348,3 +3348,15 @@ def a_0d_array_aliased_anew_in_each_step(x):
         s1 = s0
         s1 += x[i]
     return s0 * 1.0 + s1
+
+
+# ---- writes through .flat --------------------------------------------------------------------
+
+
+@case(vec(3), np.array([1.0, 2.0, 3.0]), refusable=True)
+def an_argument_written_through_its_flat(x, w):
+    """``g = w.flat; g[0] = v`` writes into ``w``: compiled code wrote a new array, and
+    ``w`` kept its values (a wrong value and gradient); it is refused."""
+    g = w.flat
+    g[0] = 5.0
+    return np.sum(x * w)
