@@ -349,9 +349,11 @@ class _Changers:
         if n not in self.locals:
             found, obj = self.p.resolve(n)
             return found and mutable_array(obj)
-        return self.sharing.outside(n)
+        return self.sharing.outside(n) or n in self.sharing.taken and self.sharing.callers(n)
 
     def may_change(self, s: gast.stmt) -> bool:
+        if isinstance(s, gast.Expr) and is_rt_call(s.value, "put_attribute"):
+            return True  # ``o.l[0] = v``: the field's list (or dict) is written in place
         written = is_update(s)
         if (
             written is not None

@@ -706,11 +706,13 @@ def logged(value: Any) -> Any:
 
 
 def snapshot(x: Any) -> Any:
-    """A copy of an array from outside the function, read where something may change it
-    in place before the adjoint reads it (see ``compiler/snapshots``); anything else as
-    it is."""
+    """A copy of an array from outside the function (or of a list or dict an object's
+    field holds), read where something may change it in place before the adjoint reads
+    it (see ``compiler/snapshots``); anything else as it is."""
     if mutable_array(x):
         return array_module(x).asarray(x, copy=True)
+    if type(x) in (list, dict):  # (a field's, written in place later: rt.put_attribute)
+        return x.copy()
     return x
 
 

@@ -834,3 +834,22 @@ def test_a_globals_array_filled_with_a_differentiated_value_is_refused_as_such()
     reset()
     with pytest.raises(sd.CompileError, match="a differentiated value stored into the global"):
         sd.grad(_fills_the_global)(np.ones(3))
+
+
+def _read_a_fields_list_then_write_it(x, o):
+    t = np.sum(np.sin(np.multiply(x, o.l)))
+    o.l[0] = 5.0
+    return t + np.sum(x * o.l)
+
+
+def test_a_list_an_argument_holds_read_then_written_takes_a_copy():
+    """``o.l[0] = 5`` writes into the list ``o.l`` holds (every name holding it sees it):
+    a read of it before, saved for the adjoint, takes a copy (the adjoint read 5)."""
+    x = np.array([0.3, -0.7, 1.1])
+    plain = types.SimpleNamespace(l=[1.0, 2.0, 0.5])
+    expected = _read_a_fields_list_then_write_it(x, plain)
+    given = types.SimpleNamespace(l=[1.0, 2.0, 0.5])
+    value, grad = sd.value_and_grad(_read_a_fields_list_then_write_it)(x, given)
+    assert value == pytest.approx(expected) and given.l == plain.l
+    want = np.cos(x * [1.0, 2.0, 0.5]) * [1.0, 2.0, 0.5] + [5.0, 2.0, 0.5]
+    np.testing.assert_allclose(grad, want, rtol=1e-12)
