@@ -557,7 +557,7 @@ def _flag_rebindings(fn: gast.FunctionDef, sharing: Sharing, names: Names) -> No
                     and not (facts(s).inplace or facts(s).follows)]  # fmt: skip
         if not assigned:
             continue
-        flag = sharing.rebound_flags[n] = names.fresh(f"{n}_rebound")
+        flag = sharing.rebound_flags[n] = names.reserve(f"{n}_rebound")
         for s in assigned:
             _insert_after(fn.body, s, _at(assign(flag, const(True)), s.lineno))
         fn.body.insert(0, _at(assign(flag, const(False)), fn.lineno))
