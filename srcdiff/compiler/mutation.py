@@ -54,6 +54,7 @@ from .normalize import (
     normalize,
     params_of,
     rebuild_blocks,
+    root_name,
     rt_attr,
     walk,
     walk_statements,
@@ -376,7 +377,13 @@ class Sharing:
         if numpy.startswith("numpy") or type(obj).__name__ == "ufunc":
             return args if name_ in VIEW_FUNCTIONS else []
         known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
-        return [] if known else args
+        if known:
+            return []
+        if isinstance(obj, types.FunctionType) and obj.__globals__ is self.p.fn.__globals__:
+            # a function of this module may return one of its globals (``def get():
+            # return GY``): the result may be that object
+            return args + [n for n in returned_globals(obj) if n not in self.locals]
+        return args
 
     def resolve(self, func: gast.expr) -> tuple[bool, object]:
         return self.p.resolve_dotted(func, self.locals, {"rt": rt_module})
@@ -856,6 +863,28 @@ def caller_updates(fn: gast.FunctionDef, follows: bool = True) -> tuple[str, ...
 
     visit(fn.body, set(), True)
     return tuple(p for p in params if p in found)
+
+
+_RETURNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def returned_globals(fn: types.FunctionType) -> tuple[str, ...]:
+    """The globals whose objects (or entries, fields, views) ``fn`` may return, by its
+    source: ``return GY``, ``return G["y"]``, ``return GY[:2]``."""
+    found = _RETURNED.get(fn)
+    if found is None:
+        try:
+            tree = parse(fn).tree
+        except CompileError:
+            return ()
+        own = local_names(tree)
+        found = _RETURNED[fn] = tuple(sorted({
+            root for r in walk(tree) if isinstance(r, gast.Return) and r.value is not None
+            for root in [root_name(r.value) if isinstance(r.value, (gast.Subscript, gast.Attribute))
+                         else getattr(r.value, "id", None)]
+            if root is not None and root not in own
+        }))  # fmt: skip
+    return found
 
 
 _UPDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -398,6 +398,8 @@ class _Changers:
         for c in _expressions(s):
             if not isinstance(c, gast.Call) or rt_helper(c.func) is not None:
                 continue
+            if isinstance(c.func, gast.Name) and not (c.args or c.keywords):
+                continue  # (given nothing, a function has no derivative to take)
             found, obj = self.p.resolve_dotted(c.func, self.locals)
             if isinstance(obj, types.MethodType):
                 obj = obj.__func__

@@ -853,3 +853,34 @@ def test_a_list_an_argument_holds_read_then_written_takes_a_copy():
     assert value == pytest.approx(expected) and given.l == plain.l
     want = np.cos(x * [1.0, 2.0, 0.5]) * [1.0, 2.0, 0.5] + [5.0, 2.0, 0.5]
     np.testing.assert_allclose(grad, want, rtol=1e-12)
+
+
+def _the_global():
+    return GY
+
+
+def _the_globals_entry():
+    return G["y"]
+
+
+def updated_after_a_helper_handed_it_back(x):
+    """``a = get(); a += 1`` updates the global's array ``get`` returns, as Python does
+    (the update was given a new value, and the global kept its old values)."""
+    a = _the_global()
+    a += 1.0
+    return np.sum(x * GY)
+
+
+def filled_after_a_helper_handed_an_entry_back(x):
+    b = _the_globals_entry()
+    b.fill(0.5)
+    return np.sum(x * G["y"])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [updated_after_a_helper_handed_it_back, filled_after_a_helper_handed_an_entry_back],
+    ids=lambda f: f.__name__,
+)
+def test_a_globals_array_a_helper_returns_is_updated_in_place(f):
+    test_outside_arrays_end_as_a_plain_call_leaves_them(f)
