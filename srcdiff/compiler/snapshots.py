@@ -76,7 +76,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     read of an array from outside that something may change in place before the adjoint
     runs take a copy (in ``fn``'s body, in place); see the module's doc."""
     checked = False
-    held = _outside_data(fn, sharing)
+    held = _outside_data(parsed, fn, sharing)
     apart = None  # the name of the objects they hold, where an update checks them
     surely = _surely_outside(fn, sharing)
     rebound = {  # (a parameter given another object: a global's, maybe)
@@ -202,11 +202,41 @@ def _surely_outside(fn: gast.FunctionDef, sharing: Sharing) -> set[str]:
         surely = found
 
 
-def _outside_data(fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
-    """The globals and closure variables holding data the function reads."""
-    return sorted({n.id for n in walk(fn) if isinstance(n, gast.Name)
-                   and isinstance(n.ctx, gast.Load) and n.id not in sharing.locals
-                   and sharing.holds_data(n.id)})  # fmt: skip
+def _outside_data(parsed: Parsed, fn: gast.FunctionDef, sharing: Sharing) -> list[str]:
+    """The globals and closure variables holding data the function reads, itself or
+    through the functions of its module it calls (``helper(x)`` reading ``GY``)."""
+    found = {n.id for n in walk(fn) if isinstance(n, gast.Name)
+             and isinstance(n.ctx, gast.Load) and n.id not in sharing.locals
+             and sharing.holds_data(n.id)}  # fmt: skip
+    module = getattr(parsed.fn, "__globals__", None)
+    calls = [parsed.resolve_dotted(c.func, sharing.locals) for c in walk(fn)
+             if isinstance(c, gast.Call)]  # fmt: skip
+    todo = [obj for known, obj in calls if known]
+    seen: set[int] = set()
+    while todo:
+        callee = todo.pop()
+        callee = getattr(callee, "__func__", callee)
+        if (
+            not isinstance(callee, types.FunctionType)
+            or callee.__globals__ is not module
+            or id(callee) in seen
+            or len(seen) > 32
+        ):
+            continue
+        seen.add(id(callee))
+        try:
+            inner = parse(callee)
+        except Exception:
+            continue
+        own = local_names(inner.tree)
+        for n in walk(inner.tree):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in own:
+                known, obj = inner.resolve(n.id)
+                if known and isinstance(obj, types.FunctionType):
+                    todo.append(obj)
+                elif n.id not in sharing.locals and sharing.holds_data(n.id):
+                    found.add(n.id)  # (the same module's global: the same name here)
+    return sorted(found)
 
 
 def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str, given: str

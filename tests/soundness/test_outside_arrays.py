@@ -884,3 +884,23 @@ def filled_after_a_helper_handed_an_entry_back(x):
 )
 def test_a_globals_array_a_helper_returns_is_updated_in_place(f):
     test_outside_arrays_end_as_a_plain_call_leaves_them(f)
+
+
+def _times_ga(v):
+    return v * GA
+
+
+def an_argument_only_a_helper_reads_as_a_global(x):
+    x += 1.0
+    return np.sum(_times_ga(x))
+
+
+def test_an_argument_a_helpers_global_holds_too_updated_in_place_is_refused():
+    """``f(GA)`` updating its argument in place, where only a helper reads ``GA``: the
+    helper would read the global's old values (the check knew only the globals the
+    function itself reads)."""
+    with pytest.raises(sd.CompileError, match="holds too"):
+        sd.grad(an_argument_only_a_helper_reads_as_a_global)(GA)
+    value, grad = sd.value_and_grad(an_argument_only_a_helper_reads_as_a_global)(np.ones(4))
+    assert value == pytest.approx(8.0)
+    np.testing.assert_array_equal(grad, GA)
