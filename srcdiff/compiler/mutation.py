@@ -48,6 +48,7 @@ from .normalize import (
     assign,
     blocks,
     const,
+    insert_beside,
     is_rt_call,
     local_names,
     name,
@@ -553,32 +554,34 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     return sharing
 
 
+def plain_assignments(fn: gast.FunctionDef) -> dict[str, list[gast.Assign]]:
+    """Per name, the assignments giving it another object (not an update in place, nor
+    the follow of one)."""
+    found: dict[str, list[gast.Assign]] = {}
+    for s in walk_statements(fn.body):
+        if (
+            isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Name)
+            and not (facts(s).inplace or facts(s).follows)
+        ):
+            found.setdefault(s.targets[0].id, []).append(s)
+    return found
+
+
 def _flag_rebindings(fn: gast.FunctionDef, sharing: Sharing, names: Names) -> None:
     """Flag where a parameter whose object the caller gets back (``sharing.updated_params``)
     is given another object on a path (``if lst is None: lst = []``, ``if c: xs = GL``):
     where the call took it, the object the name ends with is not the caller's, and is not
     written back into it (``rt.unless_rebound``)."""
+    given = plain_assignments(fn)
     for n in sharing.updated_params:
-        assigned = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign)
-                    and isinstance(s.targets[0], gast.Name) and s.targets[0].id == n
-                    and not (facts(s).inplace or facts(s).follows)]  # fmt: skip
+        assigned = given.get(n)
         if not assigned:
             continue
         flag = sharing.rebound_flags[n] = names.reserve(f"{n}_rebound")
         for s in assigned:
-            _insert_after(fn.body, s, _at(assign(flag, const(True)), s.lineno))
+            insert_beside(fn.body, s, [_at(assign(flag, const(True)), s.lineno)], after=True)
         fn.body.insert(0, _at(assign(flag, const(False)), fn.lineno))
-
-
-def _insert_after(body: list[gast.stmt], s: gast.stmt, new: gast.stmt) -> bool:
-    """Put ``new`` right after the statement ``s``, wherever it is in ``body``."""
-    for i, st in enumerate(body):
-        if st is s:
-            body.insert(i + 1, new)
-            return True
-        if any(_insert_after(inner, s, new) for inner in blocks(st)):
-            return True
-    return False
 
 
 def take_given(fn: gast.FunctionDef, sharing: Sharing, wrt: tuple[str, ...]) -> None:

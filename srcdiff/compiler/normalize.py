@@ -1374,6 +1374,19 @@ def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
     return fn
 
 
+def insert_beside(body: list[gast.stmt], s: gast.stmt, made: list[gast.stmt],
+                  after: bool = False) -> bool:  # fmt: skip
+    """Put ``made`` just before the statement ``s`` (``after``: just after it), in
+    whichever block of ``body`` it is; whether it was found."""
+    for i, t in enumerate(body):
+        if t is s:
+            body[i + after : i + after] = made
+            return True
+        if any(insert_beside(b, s, made, after) for b in blocks(t)):
+            return True
+    return False
+
+
 def walk_statements(body: list[gast.stmt]) -> Iterator[gast.stmt]:
     """Every statement of a normalized body, depth first (the user's own code under
     ``no_grad`` is one opaque statement)."""

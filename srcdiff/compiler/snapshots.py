@@ -35,12 +35,21 @@ from ..rules import registry
 from ..runtime.mutation import changed_after, mutable_array
 from ..runtime.objects import is_record
 from .ir import facts, mark
-from .mutation import FRESH_METHODS, VIEW_FUNCTIONS, VIEW_METHODS, Sharing, is_update, take_given
+from .mutation import (
+    FRESH_METHODS,
+    VIEW_FUNCTIONS,
+    VIEW_METHODS,
+    Sharing,
+    is_update,
+    plain_assignments,
+    take_given,
+)
 from .normalize import (
     Names,
     assign,
     blocks,
     const,
+    insert_beside,
     is_rt_call,
     local_names,
     name,
@@ -79,11 +88,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     held = _outside_data(parsed, fn, sharing)
     apart = None  # the name of the objects they hold, where an update checks them
     surely = _surely_outside(fn, sharing)
-    rebound = {  # (a parameter given another object: a global's, maybe)
-        t.id for st in walk_statements(fn.body) if isinstance(st, gast.Assign)
-        and not (facts(st).inplace or facts(st).follows)
-        for t in st.targets if isinstance(t, gast.Name)
-    }  # fmt: skip
+    rebound = plain_assignments(fn)  # (a parameter given another object: a global's, maybe)
     for s in list(walk_statements(fn.body)):
         written = is_update(s)
         if written is not None and written in surely:
@@ -143,7 +148,7 @@ def _made_in_object(s: gast.Assign, fn: gast.FunctionDef, given: str | None, wri
         args = [name(given), name(written), const(written)]
         made = gast.Expr(value=_rt_call("check_not_given", *args))
         made.lineno = s.lineno
-        _insert_before(fn.body, s, [made])
+        insert_beside(fn.body, s, [made])
 
 
 def _made_in_object_if_held(s: gast.Assign, held: list[str]) -> None:
@@ -246,7 +251,7 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str,
     args = [name(written), name(apart), name(given), const(written)]
     made = gast.Expr(value=_rt_call("check_apart", *args))
     made.lineno = s.lineno
-    _insert_before(fn.body, s, [made])
+    insert_beside(fn.body, s, [made])
 
 
 def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: list,
@@ -276,7 +281,7 @@ def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: lis
                                  const(callee), const(s.lineno))  # fmt: skip
                 made = gast.Expr(value=check)
                 made.lineno = changed.lineno
-                _insert_before(fn.body, changed, [made])
+                insert_beside(fn.body, changed, [made])
 
 
 def _rt_call(helper: str, *args: gast.expr) -> gast.Call:
@@ -335,7 +340,7 @@ def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: 
     for original, taken in copies.items():
         made.append(assign(taken, _rt_call("snapshot", name(original))))
         made[-1].lineno = s.lineno
-    _insert_before(fn.body, s, made)
+    insert_beside(fn.body, s, made)
 
 
 def _counts(e: gast.expr) -> bool:
@@ -351,16 +356,6 @@ class _Renamed(gast.NodeTransformer):
         if isinstance(node.ctx, gast.Load) and node.id in self.names:
             return name(self.names[node.id])
         return node
-
-
-def _insert_before(body: list[gast.stmt], s: gast.stmt, made: list[gast.stmt]) -> bool:
-    for i, t in enumerate(body):
-        if t is s:
-            body[i:i] = made
-            return True
-        if not facts(t).no_grad and any(_insert_before(b, s, made) for b in blocks(t)):
-            return True
-    return False
 
 
 class _Changers:
@@ -428,9 +423,13 @@ class _Changers:
         for c in _expressions(s):
             if not isinstance(c, gast.Call) or rt_helper(c.func) is not None:
                 continue
-            if isinstance(c.func, gast.Name) and not (c.args or c.keywords):
-                continue  # (given nothing, a function has no derivative to take)
             found, obj = self.p.resolve_dotted(c.func, self.locals)
+            if (
+                isinstance(c.func, gast.Name)
+                and not (c.args or c.keywords)
+                and getattr(obj, "__closure__", True) is None
+            ):
+                continue  # (given nothing and closing over nothing: no derivative to take)
             if isinstance(obj, types.MethodType):
                 obj = obj.__func__
             elif found and is_record(obj) and callable(obj):  # an object called: its __call__

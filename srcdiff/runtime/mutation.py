@@ -213,12 +213,11 @@ def _held_by(v: Any) -> list:
         seen.add(id(x))
         if is_record(x):
             todo.extend(getattr(x, "__dict__", {}).values())
-        elif isinstance(x, (list, tuple)):
-            found.extend([x] if isinstance(x, list) else [])
+        elif isinstance(x, tuple):  # (gone through: a tuple itself never changes)
             todo.extend(x)
-        elif isinstance(x, dict):
+        elif isinstance(x, (list, dict)):
             found.append(x)
-            todo.extend(x.values())
+            todo.extend(x.values() if isinstance(x, dict) else x)
         elif hasattr(x, "shape") and hasattr(x, "dtype") and _mutable(x):
             found.append(x)
     return found
