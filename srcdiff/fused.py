@@ -82,25 +82,16 @@ def _fma_float(x: float, y: float, z: float, digits: int) -> float:
     if _MATH_FMA is not None:
         return _MATH_FMA(x, y, z)
     p = x * y
-    if _EXACT_LOW < abs(p) < _EXACT_HIGH and abs(x) < _EXACT_HIGH and abs(y) < _EXACT_HIGH:
-        # error-free transformations, as ``fma``'s vectorized float64 path: x * y = p + pe,
-        # p + pe + z = r + e2 + ue exactly, and r is the answer unless r + e2 is a tie
-        # that ue breaks
+    if _EXACT_LOW < abs(p) < _EXACT_HIGH and max(abs(x), abs(y), abs(z)) < _EXACT_HIGH:
+        # x * y = p + pe exactly (Dekker's product, Veltkamp's split), and fsum rounds
+        # the exact sum p + pe + z once
         h = _SPLIT53 * x
         x_hi = h - (h - x)
         h = _SPLIT53 * y
         y_hi = h - (h - y)
         x_lo, y_lo = x - x_hi, y - y_hi
         pe = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
-        s, se = _two_sum(p, z)
-        u, ue = _two_sum(pe, se)
-        r, e2 = _two_sum(s, u)
-        if math.isfinite(r):
-            if ue == 0.0 or e2 == 0.0:
-                return r
-            beyond = math.nextafter(r, math.copysign(math.inf, e2))
-            tie = abs(e2) * 2 == abs(beyond - r) and (e2 > 0) == (ue > 0)
-            return beyond if tie else r
+        return math.fsum((p, pe, z))
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return x * y + z
     (n1, d1), (n2, d2), (n3, d3) = (v.as_integer_ratio() for v in (x, y, z))

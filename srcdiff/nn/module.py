@@ -7,6 +7,7 @@ model does with its weights (listing, saving, loading, moving) walks those dicts
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -50,6 +51,66 @@ def _indent(text: str, spaces: int) -> str:
     return text.replace("\n", "\n" + " " * spaces)
 
 
+class _Registry(dict):
+    """A Module's dict of its parameters, buffers or sub-modules. Each entry is also an
+    attribute in the module's ``__dict__``, so that reading ``self.weight`` is Python's
+    own lookup, not a failed one and a call of ``__getattr__`` (a training step reads
+    its parameters so); every write of the dict keeps the two the same. It is copied and
+    pickled as a plain dict, which the module's ``__setstate__`` makes one again."""
+
+    def __init__(self, owner: Module, entries: Mapping[str, Any] = ()) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        self.update(entries)
+
+    def _attributes(self) -> dict:
+        owner = self._owner()
+        return {} if owner is None else owner.__dict__
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._attributes()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._attributes().pop(key, None)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self._attributes().pop(key, None)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = super().popitem()
+        self._attributes().pop(key, None)
+        return key, value
+
+    def clear(self) -> None:
+        attributes = self._attributes()
+        for key in self:
+            attributes.pop(key, None)
+        super().clear()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *others: Any, **entries: Any) -> None:
+        for key, value in dict(*others, **entries).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> _Registry:
+        self.update(other)
+        return self
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        return dict, (dict(self),)
+
+
+_REGISTRY_NAMES = ("_parameters", "_buffers", "_modules")
+
+
 class Module:
     """Base class of every layer and model: subclass it, assign parameters and
     sub-modules in ``__init__``, compute in ``forward``, and call the module itself."""
@@ -58,10 +119,18 @@ class Module:
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_parameters", {})
-        object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "_modules", {})
+        for registry in _REGISTRY_NAMES:
+            object.__setattr__(self, registry, _Registry(self))
         object.__setattr__(self, "_non_persistent_buffers_set", set())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copied or unpickled module: its dicts of parameters, buffers and
+        sub-modules made its own again (see ``_Registry``)."""
+        self.__dict__.update(state)
+        for registry in _REGISTRY_NAMES:
+            entries = state.get(registry)
+            if entries is not None:
+                object.__setattr__(self, registry, _Registry(self, entries))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -163,8 +232,8 @@ class Module:
                 registry.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Called only when normal lookup fails: the registered names live in the dicts
-        # (written out, not looped over: a model's forward reads its parameters so)
+        # Called only when normal lookup fails: the registered names are attributes too
+        # (see _Registry), so only while a module is being copied or unpickled
         own = self.__dict__
         params = own.get("_parameters")
         if params is not None and name in params:

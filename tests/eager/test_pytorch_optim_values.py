@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import srcdiff as sd
 from srcdiff import fused
@@ -293,3 +295,14 @@ def test_new_schedulers_refuse_bad_arguments_as_pytorch():
     other = sd.optim.SGD([sd.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="expects all schedulers to belong to the same optimizer"):
         sched.SequentialLR(optimizer, [sched.ConstantLR(other)], milestones=[])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(*[st.floats(-1e30, 1e30, allow_subnormal=False)] * 3))
+def test_fma_of_one_float64_rounds_the_exact_value_once(xyz):
+    """The one-number path (an optimizer's one-element parameter) equals the exact
+    ``x * y + z`` rounded once to float64; ties and zeros included."""
+    x, y, z = xyz
+    exact = Fraction(x) * Fraction(y) + Fraction(z)
+    got = fused.fma(np.array([x]), y, np.array([z])).item()
+    assert got == (float(exact) if exact else x * y + z)

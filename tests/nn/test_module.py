@@ -293,6 +293,43 @@ def test_copies_of_a_model_are_independent(clone):
     assert not np.all(net.head.weight._data == 0.0)
 
 
+@pytest.mark.parametrize(
+    "clone",
+    [copy.copy, copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))],
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_registered_names_stay_attributes_through_every_write(clone):
+    """Parameters, buffers and sub-modules are attributes too (read without
+    ``__getattr__``): writes into the dicts themselves, and copies, keep the two the same."""
+    net = Net()
+    assert "head" in vars(net) and "weight" in vars(net.head)
+    extra = nn.Parameter(ones(2))
+    net.head._parameters["extra"] = extra
+    assert net.head.extra is extra
+    del net.head._parameters["extra"]
+    assert not hasattr(net.head, "extra")
+    net.head._parameters.update(extra=extra)
+    assert net.head._parameters.pop("extra") is extra and not hasattr(net.head, "extra")
+    net.head._parameters.setdefault("extra", extra)
+    net.head._parameters.clear()
+    assert not hasattr(net.head, "weight") and not hasattr(net.head, "extra")
+    twin = clone(Net())
+    twin.head = nn.Linear(2, 2)
+    twin.head._parameters["weight"] = extra
+    assert twin.head.weight is extra
+    twin.register_buffer("count", zeros(1))
+    assert twin.count is twin._buffers["count"]
+
+
+def test_a_module_is_freed_with_its_last_reference():
+    import weakref
+
+    net = Net()
+    gone = weakref.ref(net)
+    del net
+    assert gone() is None  # (no cycle through its dicts)
+
+
 # ---- modes, devices, gradients --------------------------------------------------------
 
 
