@@ -386,6 +386,19 @@ def _dispatch_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
+def _completed(g: Any, like: Any) -> Any:
+    """The adjoint ``g`` of the value ``like`` with zeros for its missing parts: a dict's
+    absent keys, a list's None entries (code that reads some of a gradient's entries
+    gives no adjoint to the others)."""
+    if g is None:
+        return rt.zeros_like(like)
+    if isinstance(g, dict) and isinstance(like, dict):
+        return {k: _completed(g.get(k), v) for k, v in like.items()}
+    if isinstance(g, (list, tuple)) and isinstance(like, (list, tuple)):
+        return type(g)(_completed(d, v) for d, v in zip(g, like, strict=True))
+    return g
+
+
 def _updates_before(exc: BaseException, unit: Unit, args: tuple, kwargs: dict, saved: dict
                     ) -> None:  # fmt: skip
     """``exc`` left the function ``unit`` runs: the caller's lists and dicts take the
@@ -991,6 +1004,7 @@ class GradientFunction:
         """The adjoint ``g`` of the gradient pulled back to the positional arguments: the
         Hessian of ``fn`` times ``g``, by reverse mode over ``fn``'s forward mode."""
         g_value, g_grads = g if self._with_value else (None, g)
+        g_grads = _completed(g_grads, ans[1] if self._with_value else ans)
         tangents, named = self._tangents(g_grads, args, kwargs)
         cotangent = (g_value, _SEED)
         return tangent_vjp(self._fn, args, kwargs, tangents, cotangent, named).d_args

@@ -298,7 +298,7 @@ def eigen_gaps_jvp(ans, w, what="np.linalg.eigh", positive=False, *, dw):
 def field_tangent(g, ans, d, name):
     """A field's tangent read from an object's (or a dict of its fields'): linear in ``d``,
     whose adjoint is a dict of its fields' (a named tuple's, a list)."""
-    return ({name: g} if isinstance(d, dict) else rt.field_grad(d, name, g)), None
+    return (rt.Fields({name: g}) if isinstance(d, dict) else rt.field_grad(d, name, g)), None
 
 
 @vjp(rt.partial_tangent)

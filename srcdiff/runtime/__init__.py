@@ -240,6 +240,7 @@ from .mutation import (
     write_through,
 )
 from .objects import (
+    Fields,
     arguments,
     assemble,
     callee_tangent_vjp,
@@ -356,6 +357,7 @@ __all__ = [
     "callee_tangent_vjp",
     "callee_tangent_vjp_keywords",
     "callee_tangent_vjp_star",
+    "Fields",
     "field_grad",
     "field_tangent",
     "getter",

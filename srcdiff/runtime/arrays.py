@@ -23,7 +23,14 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .objects import is_record, plain_operand_type, record_grad, record_zeros
+from .objects import (
+    Fields,
+    is_record,
+    plain_entries_type,
+    plain_operand_type,
+    record_grad,
+    record_zeros,
+)
 
 # The helpers below run several times in every compiled gradient, mostly on small NumPy
 # arrays, where Python's own work costs as much as NumPy's: each takes a fast path for
@@ -558,10 +565,12 @@ def power_slope_grads(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """Gradients of ``power_slope(x, y)``, ``y * x ** (y - 1)``: in ``x``,
     ``y * power_slope(x, y - 1)``; in ``y``, ``x ** (y - 1) * (1 + y * log x)`` where
     ``x > 0`` and 0 elsewhere (as the exponent's gradient of ``x ** y``)."""
-    d_x = g * y * power_slope(x, y - 1)
     if not hasattr(x, "shape") and not hasattr(y, "shape"):  # numbers
+        d_x = g * 0.0 if y == 0 else g * y * power_slope(x, y - 1)  # (y == 0: a constant)
         return d_x, (g * x ** (y - 1) * (1 + y * math.log(x)) if x > 0 else 0.0)
     xp = array_module(x, y)
+    with np.errstate(invalid="ignore"):  # 0 * inf where y == 0 at x == 0: the slope is 0
+        d_x = xp.where(xp.asarray(y) == 0, 0.0, g * y * power_slope(x, y - 1))
     positive = xp.asarray(x) > 0
     base = xp.where(positive, x, 1.0)
     return d_x, g * xp.where(positive, base ** (y - 1) * (1 + y * xp.log(base)), 0.0)
@@ -667,16 +676,20 @@ def item_tangent(dx: Any, index: tuple) -> Any:
 _OWN_INDEXING = (list.__getitem__, tuple.__getitem__, dict.__getitem__)
 
 
+def _users_indexing(what: str) -> Exception:
+    from .mutation import refuse  # mutation imports this module
+
+    return refuse(
+        f"a gradient through indexing {what}, whose __getitem__ is code compiled code "
+        "does not differentiate",
+        "index the list, dict or array it holds",
+    )
+
+
 def index_grad(x: Any, idx: Any, g: Any) -> Any:
     """Gradient of ``x[idx]``: ``g`` scattered into zeros shaped like ``x``."""
     if not _is_array(x) and type(x).__getitem__ not in _OWN_INDEXING:
-        from .mutation import refuse  # mutation imports this module
-
-        raise refuse(
-            f"a gradient through indexing a {type(x).__qualname__}, whose __getitem__ is "
-            "code compiled code does not differentiate",
-            "index the list, dict or array it holds",
-        )
+        raise _users_indexing(f"a {type(x).__qualname__}")
     if isinstance(x, dict):
         return {idx: g}
     if isinstance(x, (list, tuple)):
@@ -968,6 +981,8 @@ def _operand_grad(g: Any, x: Any) -> Any:
 
 def index_add(d: Any, idx: Any, g: Any) -> Any:
     """Add ``g`` into ``d[idx]`` in place (``d`` is an adjoint the caller owns); return it."""
+    if isinstance(d, Fields):  # (the first index's adjoint, index_grad, refuses it too)
+        raise _users_indexing("an object of a user's class")
     if isinstance(d, dict):
         d[idx] = acc(d.get(idx), g)
         return d
@@ -1126,7 +1141,7 @@ def acc(d: Any, c: Any) -> Any:
     if c is None:
         return d
     if isinstance(d, dict):
-        out = dict(d)
+        out = Fields(d) if isinstance(d, Fields) or isinstance(c, Fields) else dict(d)
         for k, v in c.items():
             out[k] = acc(out.get(k), v)
         return out
@@ -1279,7 +1294,7 @@ def _check_iterated(x: Any) -> None:
 
     raise refuse(
         f"a gradient through iterating over a {type(x).__qualname__}, whose __iter__ "
-        "is code compiled code does not differentiate",
+        "(or __getitem__) is code compiled code does not differentiate",
         "iterate over the list or array it holds",
     )
 
@@ -1327,12 +1342,12 @@ def entries_like(rows: list, x: Any) -> Any:
         return array_module(x).stack(rows).reshape(x.shape) if rows else zeros_like(x)
     if isinstance(x, dict):
         return None
-    if is_record(x):
+    if is_record(x) or isinstance(x, (list, tuple)) and not _plain_iteration(x):
         from .mutation import refuse  # mutation imports this module
 
         raise refuse(
             f"a gradient through the entries of a {type(x).__qualname__}, which it gives by "
-            "an __iter__ of its own",
+            "an __iter__ (or a __getitem__) of its own",
             "iterate over the list or array the object holds",
         )
     return rows
@@ -1402,5 +1417,10 @@ def iterable(x: Any) -> Any:
 
 def _plain_iteration(x: Any) -> bool:
     """Whether iterating ``x`` gives its entries by index: a list or tuple (a subclass's
-    own ``__iter__`` may not; an old-style sequence has only ``__getitem__``)."""
-    return getattr(type(x), "__iter__", None) in (list.__iter__, tuple.__iter__)
+    own ``__iter__``, ``__getitem__`` or ``__len__`` may not; an old-style sequence has
+    only ``__getitem__``)."""
+    cls = type(x)
+    if cls is list or cls is tuple:
+        return True
+    base = list if issubclass(cls, list) else tuple if issubclass(cls, tuple) else None
+    return base is not None and plain_entries_type(cls, base)

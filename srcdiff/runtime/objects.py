@@ -121,9 +121,20 @@ def plain_operand_type(cls: type) -> bool:
 
 def _plain_sequence_type(cls: type) -> bool:
     """A list, tuple (a named tuple too) or string class whose operators are the built-in
-    ones (joins and repeats), not its own."""
+    ones (joins and repeats), not its own, and whose entries are the ones it holds (no
+    ``__iter__``, ``__getitem__`` or ``__len__`` of its own)."""
     base = next((b for b in (list, tuple, str, bytes) if issubclass(cls, b)), None)
-    return base is not None and not _own_operators(cls, base)
+    return base is not None and not _own_operators(cls, base) and plain_entries_type(cls, base)
+
+
+_ENTRY_METHODS = ("__iter__", "__getitem__", "__len__")
+
+
+def plain_entries_type(cls: type, base: type) -> bool:
+    """Whether the subclass ``cls`` of ``base`` (list, tuple, ...) gives the entries it
+    holds, by index and in order, as ``base`` does: compiled code indexes what Python
+    iterates, and its adjoints give each stored entry its gradient."""
+    return all(getattr(cls, m, None) is getattr(base, m) for m in _ENTRY_METHODS)
 
 
 def _own_operators(cls: type, base: type) -> bool:
@@ -520,7 +531,7 @@ def field_grad(x: Any, name: str, g: Any) -> Any:
                 "define the class at module level (a property), or make it a method and call it",
             )
         return None
-    return {name: g}
+    return Fields({name: g})
 
 
 def field_tangent(d: Any, name: str) -> Any:
@@ -554,9 +565,15 @@ def record_grad(d: Any, x: Any, like: Any) -> Any:
     return out
 
 
-def record_zeros(x: Any, zeros: Any) -> dict:
-    """A zero adjoint of the record ``x``: a dict of its fields' (``zeros(field)``)."""
-    return {k: zeros(getattr(x, k)) for k in fields(x)}
+class Fields(dict):
+    """The adjoint of an object of a user's class: its fields' adjoints, by name (a dict's
+    adjoint is a plain dict of its entries'). An index's adjoint never goes into it:
+    ``x[i]`` of such an object runs its class's ``__getitem__`` (see ``index_add``)."""
+
+
+def record_zeros(x: Any, zeros: Any) -> Fields:
+    """A zero adjoint of the record ``x``: its fields' (``zeros(field)``)."""
+    return Fields({k: zeros(getattr(x, k)) for k in fields(x)})
 
 
 def method(obj: Any, name: str, after: type | None = None) -> Any:

@@ -1040,3 +1040,46 @@ def test_an_exception_through_a_with_block_of_a_second_derivative_leaves_its_man
     with pytest.raises(ValueError, match="too large"):
         sd.hessian(higher_with.tracked_loop)(np.array([1.5, 1.6]))
     assert higher_with.LOG.count("enter") == higher_with.LOG.count("exit") > 0
+
+
+def test_second_derivatives_of_a_zeroth_power_at_zero_are_zero():
+    """``x ** 0`` is the constant 1: its second derivative at ``x = 0`` was ``0 * inf``,
+    a NaN (the polynomial features ``x ** k`` for ``k in range(n)`` meet it)."""
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+
+    def poly(x):
+        s = 0.0
+        for k in range(4):
+            s = s + c[k] * x**k
+        return np.sum(s)
+
+    x = np.array([0.0, 0.5])
+    np.testing.assert_allclose(sd.hessian(poly)(x), np.diag([6.0, 18.0]))
+    assert sd.grad(sd.grad(lambda x, k: x**k))(0.0, 0) == 0.0
+    np.testing.assert_allclose(sd.hessian(lambda x: np.sum(x**0 * x))(x), np.zeros((2, 2)))
+
+
+def test_a_function_reading_some_entries_of_an_inner_gradient_is_differentiated():
+    """The adjoint of an inner gradient of a dict or list has no entry for what the code
+    never read: those are zeros (the generated tangent code indexed a missing key)."""
+    P = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
+
+    def f(p):
+        return np.sum(p["a"] ** 2 * p["b"])
+
+    def meta(p):
+        return np.sum(sd.grad(f)(p)["a"])  # 2 a b: its gradient is (2 b, 2 a)
+
+    got = sd.grad(meta)(P)
+    np.testing.assert_allclose(got["a"], 2 * P["b"])
+    np.testing.assert_allclose(got["b"], 2 * P["a"])
+
+    def fl(p):
+        return np.sum(p[0] ** 2 * p[1])
+
+    def meta_list(p):
+        return np.sum(sd.grad(fl)(p)[0])
+
+    got = sd.grad(meta_list)([P["a"], P["b"]])
+    np.testing.assert_allclose(got[0], 2 * P["b"])
+    np.testing.assert_allclose(got[1], 2 * P["a"])

@@ -3360,3 +3360,69 @@ def an_argument_written_through_its_flat(x, w):
     g = w.flat
     g[0] = 5.0
     return np.sum(x * w)
+
+
+# ---- objects giving their entries by code of their own ---------------------------------------
+
+
+class _Thrice:
+    def __init__(self, c):
+        self.c = c
+
+    def __getitem__(self, i):
+        return self.c[i] * 3.0
+
+
+class _Same(_Thrice):
+    def __getitem__(self, i):
+        return self.c[i]
+
+
+@case(vec(3), refusable=True)
+def a_users_getitem_in_a_loop(c):
+    """``p[i]`` runs the class's ``__getitem__``: in a loop its adjoint went into the
+    object's adjoint (a dict of its fields) as an entry ``i``, and was lost: a zero
+    gradient. It is refused, as outside a loop."""
+    p = _Thrice(c)
+    s = 0.0
+    for i in range(3):
+        s = s + p[i] ** 2
+    return s
+
+
+@case(vec(3), refusable=True)
+def a_users_getitem_beside_a_field_read(c):
+    p = _Same(c)
+    s = np.sum(p.c)
+    for i in range(3):
+        s = s + p[i]
+    return s
+
+
+@case(vec(3), refusable=True)
+def a_users_getitem_in_a_generator(c):
+    p = _Thrice(c)
+    return sum(p[i] ** 2 for i in range(3))
+
+
+class _Doubled(list):
+    def __getitem__(self, i):
+        return list.__getitem__(self, i) * 2.0
+
+
+@case(_Doubled([vec(2), vec(1, 1)]), refusable=True)
+def a_list_of_its_own_getitem_looped_over(p):
+    """Python iterates a list without its ``__getitem__``; compiled code indexed it, so
+    the value and the gradient were wrong."""
+    s = 0.0
+    for v in p:
+        s = s + np.sum(v**2)
+    return s
+
+
+@case(_Doubled([vec(2), vec(1, 1)]), refusable=True)
+def a_list_of_its_own_getitem_enumerated(p):
+    s = 0.0
+    for i, v in enumerate(p):
+        s = s + i * np.sum(v**2)
+    return s

@@ -407,3 +407,23 @@ def test_augmented_assignment_keeps_the_arrays_shape_and_dtype():
         _floats_into_an_integer_array(x)
     with pytest.raises(TypeError, match="Cannot cast ufunc"):
         sd.grad(_floats_into_an_integer_array)(x)
+
+
+class _Fivefold(list):
+    """Its iteration gives five times what it holds."""
+
+    def __iter__(self):
+        return iter([v * 5.0 for v in list.__iter__(self)])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda p: sum(p) ** 2, lambda p: max(p) ** 2, lambda p: np.sum(np.array(p) ** 2)],
+    ids=["sum", "max", "np.array"],
+)
+def test_a_list_of_its_own_iteration_is_refused_where_its_entries_get_gradients(fn):
+    """``sum``, ``max`` and ``np.array`` take what ``__iter__`` gives, which compiled
+    code's adjoints gave to the entries held: the value was right and the gradient not."""
+    p = _Fivefold([1.0, 2.0, 3.0])
+    with pytest.raises(sd.CompileError, match="of its own|runs an operation of the object"):
+        sd.value_and_grad(fn)(p)
