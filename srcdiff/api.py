@@ -138,21 +138,25 @@ TENSORS = "tensors"  # the last entry of the key of a unit compiled for Tensor a
 _PYTHON_SCALARS = frozenset({float, int, bool, type(None), str})
 
 
-def _as_tensors(value: Any) -> Any:
+def _as_tensors(value: Any, graph: bool = False) -> Any:
     """What Tensor code returns: the arrays compiled code computed in place of its Tensors
-    made Tensors again, in lists, tuples and dicts too."""
+    made Tensors again, in lists, tuples and dicts too; with ``graph`` (computed from
+    Tensors that require grad), floating ones require grad, with a graph that a
+    ``backward()`` cannot follow (``autograd.compiled_result``)."""
     if type(value) in _PYTHON_SCALARS:  # (loss.item(): a training step's usual result)
         return value
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        return type(value)(*map(_as_tensors, value))
+        return type(value)(*(_as_tensors(v, graph) for v in value))
     if isinstance(value, (list, tuple)):
-        return type(value)(map(_as_tensors, value))
+        return type(value)(_as_tensors(v, graph) for v in value)
     if isinstance(value, dict):
-        return {k: _as_tensors(v) for k, v in value.items()}
+        return {k: _as_tensors(v, graph) for k, v in value.items()}
     if isinstance(value, (np.ndarray, np.generic)) or device_of(value) == "cuda":
+        from .autograd import compiled_result
         from .tensor import Tensor
 
-        return Tensor._make(array_module(value).asarray(value))
+        tensor = Tensor._make(array_module(value).asarray(value))
+        return compiled_result(tensor) if graph and dtype_kind(value) in "fc" else tensor
     return value
 
 
@@ -736,8 +740,9 @@ class _Target(CallSite):
         self.plain = unit
         saved: dict = {}
         outer = STEP[0]
+        leaves = LEAVES[0]  # (how many Tensors requiring grad were unwrapped before)
         if tensors:  # (Tensors written meanwhile are noted: rt.wrote)
-            STEP[0] = Step(saved, LEAVES[0])
+            STEP[0] = Step(saved, leaves)
         try:
             value = unit.primal(saved, [], *self.bound, *args, **kwargs)
         except BaseException as exc:
@@ -747,7 +752,10 @@ class _Target(CallSite):
             STEP[0] = outer
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
-        return _as_tensors(value) if tensors else value
+        if not tensors:
+            return value
+        graph = unit.returns_active and LEAVES[0] > leaves and rt.calls.Host.grad_enabled()
+        return _as_tensors(value, graph)
 
     def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
         """The unit of a plain call (no gradient) with arrays of ``xp``."""

@@ -123,6 +123,31 @@ class Node:
         return f"<{self._name} object at {hex(id(self))}>"
 
 
+class CompiledFunctionBackward(Node):
+    """The grad_fn of a value that a compiled Tensor function (one calling ``backward()``
+    itself) returned, computed from Tensors that require grad: the compiled code keeps no
+    graph of it, so a ``backward()`` reaching it raises rather than give the Tensors
+    before it no gradient."""
+
+    __slots__ = ()
+
+    REFUSAL = (
+        "backward() through a value that a function compiled with @sd.differentiate returned: "
+        "it ran its own backward(), and compiled code keeps no graph for another. Return "
+        "loss.item() or a detached value, compute what needs this gradient inside the "
+        "function, or run the function without @sd.differentiate"
+    )
+
+
+def compiled_result(tensor: Any) -> Any:
+    """``tensor`` (a compiled function's result) made a non-leaf whose graph cannot be
+    followed (see ``CompiledFunctionBackward``), as PyTorch's would require grad."""
+    tensor._node = CompiledFunctionBackward(
+        None, (), {}, tensor._data, tensor._version, "CompiledFunctionBackward"
+    )
+    return tensor
+
+
 class AccumulateGrad:
     """The graph node of a leaf that requires grad (``.variable`` is the leaf)."""
 
@@ -531,6 +556,8 @@ def _topological(root: Node) -> list[Node]:
             continue
         if node.freed:
             raise RuntimeError(SECOND_BACKWARD)
+        if type(node) is CompiledFunctionBackward:
+            raise RuntimeError(CompiledFunctionBackward.REFUSAL)
         seen.add(id(node))
         stack.append((node, True))
         stack.extend(

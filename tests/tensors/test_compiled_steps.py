@@ -2063,3 +2063,24 @@ def test_a_cast_to_integers_passes_no_gradient_in_compiled_steps():
         grads.append(x.grad.numpy().copy())
     np.testing.assert_allclose(grads[1], grads[0])
     np.testing.assert_allclose(grads[0], [1.0 + 2.0, 1.0 + 5.0, 1.0 + 15.0])
+
+
+def test_a_value_a_compiled_step_returns_requires_grad_and_its_graph_is_refused():
+    """A step calling backward() returns Tensors computed from Tensors that require grad
+    which require grad too, as PyTorch's; their graph is the compiled code's, which keeps
+    none for another backward(): one reaching them raises rather than leave ``w.grad``
+    without their share (it gave w [3, 6, 9] where PyTorch gives [4, 8, 12])."""
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    @sd.differentiate
+    def step(x):
+        out = x * w
+        (out**2).sum().backward(retain_graph=True)
+        return out, out.sum().item(), (x > 0).sum()
+
+    out, total, positive = step(sd.ones(3))
+    assert out.requires_grad and not out.is_leaf and total == 6.0
+    assert not positive.requires_grad  # (integers never require grad)
+    with pytest.raises(RuntimeError, match="compiled with @sd.differentiate returned"):
+        (out * w).sum().backward()
+    assert not out.detach().requires_grad
