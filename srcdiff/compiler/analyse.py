@@ -1080,8 +1080,20 @@ class Analyser:
         of its own, whose derivative the arithmetic rules are not. Plain values
         (``plain_names``) need no check."""
         plain: set[str] | None = None
+        promoted = {  # Tensor code's operands cast for an operator, checked as they are
+            facts(s).op.target
+            for s in statements
+            if isinstance(s, gast.Assign) and facts(s).op is not None
+            and facts(s).op.primitive is rt_module.tensor_methods.promoted
+        }  # fmt: skip
         for s in statements:
-            found = _operator_operands(s) or _function_operands(s) or self.untaken_operands(s)
+            operator_operands = _operator_operands(s)
+            if operator_operands is not None and all(
+                isinstance(e, gast.Constant) or isinstance(e, gast.Name) and e.id in promoted
+                for e in operator_operands[1]
+            ):
+                continue
+            found = operator_operands or _function_operands(s) or self.untaken_operands(s)
             if found is None or not self.active & reads_of(gast.Tuple(elts=found[1])):
                 continue
             if plain is None:

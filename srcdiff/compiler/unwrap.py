@@ -21,7 +21,8 @@ import gast
 
 from ..rules import registry
 from ..runtime import tensor_methods
-from .analyse import params_of
+from ..runtime.objects import OPERATOR_SYMBOLS
+from .analyse import BINOPS, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import (
@@ -418,12 +419,12 @@ class Unwrapper:
             and value.left.id == value.right.id
         ):  # (numbers alone, or ``z * z``: one dtype)
             return
-        floating = const(isinstance(value.op, gast.Div))
+        symbol = const(OPERATOR_SYMBOLS[BINOPS[type(value.op)]])
         for side, operand in zip(("left", "right"), operands, strict=True):
             if not isinstance(operand, gast.Name):
                 continue  # a number: NumPy takes it in the other operand's dtype
             cast = gast.Call(func=array_version("promoted"), keywords=[],
-                             args=[operand, *map(clone, operands), floating])  # fmt: skip
+                             args=[operand, *map(clone, operands), symbol])  # fmt: skip
             made = assign(self.names.fresh(), cast)
             made.lineno = line
             out.append(made)

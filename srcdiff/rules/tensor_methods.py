@@ -492,7 +492,7 @@ nondiff("a check of two dtypes, returning nothing", tm.same_dtypes)
 
 
 @vjp(tm.promoted)
-def promoted(g, ans, x, a, b, floating=False):
+def promoted(g, ans, x, a, b, symbol=""):
     """An operand cast to the operation's dtype: its adjoint goes back to the operand's."""
     return rt.cast_like(g, x), None, None, None
 

@@ -21,6 +21,7 @@ from ..backend import array_module
 from .arrays import FLOAT_DTYPES, float_mean, np_mean
 from .assembly import take_along_axis_grad
 from .mutation import refuse
+from .objects import operands
 from .sorting import sort_order, topk_order
 
 _add_reduce = np.add.reduce
@@ -356,7 +357,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 
 # max(x, 0): NaN stays NaN, -inf is 0, as in PyTorch (``x * (x > 0)`` makes them NaN)
 relu = _method("relu", lambda x: array_module(x).maximum(x, 0))
-pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent)))
+pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent, "pow")))
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))
 transpose = _method("transpose", lambda x, dim0, dim1: array_module(x).swapaxes(x, dim0, dim1))
@@ -423,10 +424,11 @@ def dim(x: Any) -> int:
     return x.ndim if is_array(x) else x.dim()
 
 
-def _promoted(x: Any, other: Any, floating: bool = False) -> tuple[Any, Any]:
-    """Both operands of ``x.add(other)`` (``mul``, ``div`` ...) in the dtype PyTorch
-    computes the operation in (see ``promoted``)."""
-    return promoted(x, x, other, floating), promoted(other, x, other, floating)
+def _promoted(x: Any, other: Any, name: str) -> tuple[Any, Any]:
+    """Both operands of ``x.name(other)`` (``add``, ``div`` ...) in the dtype PyTorch
+    computes the operation in (see ``promoted``; ``div`` is a true division)."""
+    symbol = "/" if name == "div" else name
+    return promoted(x, x, other, symbol), promoted(other, x, other, symbol)
 
 
 def add(x: Any, other: Any, alpha: Any = 1) -> Any:
@@ -434,19 +436,19 @@ def add(x: Any, other: Any, alpha: Any = 1) -> Any:
     as PyTorch's kernel computes it)."""
     if not is_array(x):
         return x.add(other, alpha=alpha)
-    return fused.add(*_promoted(x, other), alpha)
+    return fused.add(*_promoted(x, other, "add"), alpha)
 
 
 def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
     """``x.sub(other, alpha=a)``: ``x - a * other``, rounded once as ``add`` rounds it."""
     if not is_array(x):
         return x.sub(other, alpha=alpha)
-    x, other = _promoted(x, other)
+    x, other = _promoted(x, other, "sub")
     return x - other if alpha == 1 else fused.fma(other, -alpha, x)
 
 
-mul = _method("mul", lambda x, other: np.multiply(*_promoted(x, other)))
-div = _method("div", lambda x, other: np.divide(*_promoted(x, other, True)))
+mul = _method("mul", lambda x, other: np.multiply(*_promoted(x, other, "mul")))
+div = _method("div", lambda x, other: np.divide(*_promoted(x, other, "div")))
 
 
 # PyTorch's names of its C++ types, in its errors
@@ -455,12 +457,17 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
            "uint8": "unsigned char", "bool": "bool"}  # fmt: skip
 
 
-def promoted(x: Any, a: Any, b: Any, floating: bool = False) -> Any:
-    """``x`` (the operand ``a`` or ``b`` of a Python operator in Tensor code) cast to the
-    dtype PyTorch computes the operation in (``dtypes.result_dtype``; the default float
-    for a true division of integers, ``floating``), so that NumPy computes what PyTorch
+def promoted(x: Any, a: Any, b: Any, symbol: str = "") -> Any:
+    """``x`` (the operand ``a`` or ``b`` of the Python operator ``symbol`` in Tensor code)
+    cast to the dtype PyTorch computes the operation in (``dtypes.result_dtype``; the
+    default float for a true division of integers), so that NumPy computes what PyTorch
     does: an int64 tensor divided by 255.0 is float32, not float64. Numbers are left as
-    they are (NumPy takes them in the array's dtype)."""
+    they are (NumPy takes them in the array's dtype). An operand that is no plain array
+    is checked as ``rt.operands`` checks it (the compiler checks no operator further
+    whose operands all come from here)."""
+    if type(x) is not np.ndarray or x.dtype.kind in "OV":
+        operands(symbol, a, b)
+    floating = symbol in ("/", "/=")
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is db and not floating:  # (one dtype: nothing to promote, the common case)
         return x
@@ -717,17 +724,17 @@ def device(x: Any) -> Any:
 
 def maximum(x: Any, y: Any) -> Any:
     """``sd.maximum(x, y)`` in compiled code, in the dtype PyTorch promotes to."""
-    return np.maximum(*_promoted(x, y))
+    return np.maximum(*_promoted(x, y, "maximum"))
 
 
 def minimum(x: Any, y: Any) -> Any:
     """``sd.minimum(x, y)`` in compiled code, in the dtype PyTorch promotes to."""
-    return np.minimum(*_promoted(x, y))
+    return np.minimum(*_promoted(x, y, "minimum"))
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
     """``sd.where(c, x, y)`` in compiled code, in the dtype PyTorch promotes to."""
-    return np.where(condition, *_promoted(x, y))
+    return np.where(condition, *_promoted(x, y, "where"))
 
 
 zeros_like = np.zeros_like

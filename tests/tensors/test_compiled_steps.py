@@ -2084,3 +2084,34 @@ def test_a_value_a_compiled_step_returns_requires_grad_and_its_graph_is_refused(
     with pytest.raises(RuntimeError, match="compiled with @sd.differentiate returned"):
         (out * w).sum().backward()
     assert not out.detach().requires_grad
+
+
+class _Scale:
+    """An object running an operator of its own."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __mul__(self, other):
+        return other * self.s
+
+    __rmul__ = __mul__
+
+
+@pytest.mark.parametrize("order", ["left", "right"])
+def test_an_operand_of_a_users_class_is_refused_where_its_dtype_is_promoted(order):
+    """Tensor code's operands cast to PyTorch's dtype are checked there (the operator
+    is not checked again): an object running its own operator is still refused."""
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    scale = _Scale(3.0)
+
+    @sd.differentiate
+    def step(x):
+        product = w * scale if order == "left" else scale * w
+        loss = (product * x).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match="of a _Scale, which runs an operation"):
+        step(sd.ones(2))
+    assert w.grad is None
