@@ -1087,6 +1087,14 @@ class Analyser:
             and facts(s).op.primitive is rt_module.tensor_methods.promoted
         }  # fmt: skip
         for s in statements:
+            op = facts(s).op
+            spread = [e.value for e in op.operands if isinstance(e, gast.Starred)] if op else []
+            if op.kind is Kind.CALL and self.active & reads_of(gast.Tuple(elts=spread)):
+                # ``f(*xs)`` passes what iterating ``xs`` gives, whose adjoints go to the
+                # entries ``xs`` holds: the same for lists and tuples, not for a class's
+                # own ``__iter__`` (``rt.arguments`` refuses it)
+                op.checked, op.symbol = tuple(spread), "*args"
+                continue
             operator_operands = _operator_operands(s)
             if operator_operands is not None and all(
                 isinstance(e, gast.Constant) or isinstance(e, gast.Name) and e.id in promoted

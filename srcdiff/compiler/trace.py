@@ -368,7 +368,11 @@ class PrimalBuilder:
                 ],
                 ctx=gast.Store(),
             )
-            return [at(gast.Assign(targets=[target], value=value, type_comment=None), line)]
+            checks = [at(check, line) for check in run_time_checks(op)]
+            return [
+                *checks,
+                at(gast.Assign(targets=[target], value=value, type_comment=None), line),
+            ]
         if op.kind is Kind.UNWRAP:
             self.numbered(s)
             value = gast.Call(

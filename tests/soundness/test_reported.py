@@ -418,12 +418,18 @@ class _Fivefold(list):
 
 @pytest.mark.parametrize(
     "fn",
-    [lambda p: sum(p) ** 2, lambda p: max(p) ** 2, lambda p: np.sum(np.array(p) ** 2)],
-    ids=["sum", "max", "np.array"],
+    [
+        lambda p: sum(p) ** 2,
+        lambda p: max(p) ** 2,
+        lambda p: np.sum(np.array(p) ** 2),
+        lambda p: (lambda a, b, c: a * b * c)(*p),
+    ],
+    ids=["sum", "max", "np.array", "*args"],
 )
 def test_a_list_of_its_own_iteration_is_refused_where_its_entries_get_gradients(fn):
-    """``sum``, ``max`` and ``np.array`` take what ``__iter__`` gives, which compiled
-    code's adjoints gave to the entries held: the value was right and the gradient not."""
+    """``sum``, ``max``, ``np.array`` and ``f(*p)`` take what ``__iter__`` gives, which
+    compiled code's adjoints gave to the entries held: the value was right and the
+    gradient not."""
     p = _Fivefold([1.0, 2.0, 3.0])
-    with pytest.raises(sd.CompileError, match="of its own|runs an operation of the object"):
+    with pytest.raises(sd.CompileError, match="of its own|runs an operation of the object's own"):
         sd.value_and_grad(fn)(p)
