@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cuda, dtypes, grad_mode
+from . import cuda, dtypes, fused, grad_mode
 from .backend import sample, to_numpy
 from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
     bool_,
@@ -172,13 +172,20 @@ def full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    array = _default_dtype(np.full(_shape((size,)), fill_value))
-    return _finish(array, dtype, device, requires_grad)
+    dt = dtypes.parse(dtype)
+    if dt is not None:  # each entry rounded once, straight to ``dtype`` (no float32 first)
+        return _finish(np.full(_shape((size,)), fill_value, dt.numpy), None, device, requires_grad)
+    return _finish(
+        _default_dtype(np.full(_shape((size,)), fill_value)), None, device, requires_grad
+    )
 
 
 def _like(t: Tensor, fill: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
-    dt = (dtypes.parse(dtype) or t.dtype).numpy
-    return _finish(np.full(tuple(t.shape), fill, dt), None, device or t.device, requires_grad)
+    """A new tensor of ``fill`` shaped like ``t`` (a Tensor, or the array compiled code
+    holds for one), of ``dtype`` or ``t``'s, on ``device`` or ``t``'s."""
+    dt = (dtypes.parse(dtype) or dtypes.parse(t.dtype)).numpy
+    device = device or (t.device if isinstance(t, Tensor) else cuda.of_array(t))
+    return _finish(np.full(tuple(t.shape), fill, dt), None, device, requires_grad)
 
 
 def zeros_like(
@@ -219,10 +226,45 @@ def arange(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """``arange(end)`` or ``arange(start, end, step)``: int64 for integer bounds, else float32."""
+    """``arange(end)`` or ``arange(start, end, step)``: int64 for integer bounds, else float32.
+
+    Floating entries are PyTorch's CPU values, bit for bit: ``start + i * step`` computed
+    in double precision and rounded once to ``dtype`` (never through float32 first), as
+    its vectorized kernel rounds them (see ``_arange_values``)."""
     if end is None:
         start, end = 0, start
-    return _finish(_default_dtype(np.arange(start, end, step)), dtype, device, requires_grad)
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    array = np.arange(start, end, step)  # (the length, and integer entries)
+    dt = dtypes.parse(dtype)
+    target = _default_dtype(array).dtype if dt is None else dt.numpy
+    if target.kind == "f" and array.size:
+        array = _arange_values(start, step, array.size, target)
+    return _finish(array, target, device, requires_grad)
+
+
+# PyTorch's x86-64 arange kernel computes this many entries at once (one AVX2 register)
+_ARANGE_LANES = {np.dtype(np.float64): 4, np.dtype(np.float32): 8}
+
+
+def _arange_values(start: Any, step: Any, n: int, dtype: np.dtype) -> np.ndarray:
+    """The ``n`` entries of PyTorch's CPU ``arange`` in the floating ``dtype``.
+
+    Its kernel works in double precision with fused multiply-adds: a block of
+    ``lanes`` entries from ``i0`` is ``fma(j, step, base)`` with ``base = fma(step, i0,
+    start)`` (rounded to ``dtype`` first), two blocks at a time; the entries after the
+    last pair of blocks are ``fma(step, i, start)``, one by one. Each is then rounded to
+    ``dtype``. (Past 32768 entries PyTorch may split the work among threads, each
+    starting its blocks afresh: entries can then differ from its own in the last bit.)"""
+    i = np.arange(n, dtype=np.float64)
+    start64, step64 = np.full(n, float(start)), np.full(n, float(step))
+    one_by_one = fused.fma(step64, i, start64)
+    lanes = _ARANGE_LANES.get(dtype)
+    if lanes is None:
+        return one_by_one.astype(dtype)
+    first = np.floor(i / lanes) * lanes  # the first entry of each one's block
+    base = fused.fma(step64, first, start64).astype(dtype).astype(np.float64)
+    blocks = fused.fma(i - first, step64, base)
+    return np.where(i < n - n % (2 * lanes), blocks, one_by_one).astype(dtype)
 
 
 def linspace(

@@ -554,7 +554,11 @@ class Unwrapper:
             call.args = [func.value] + call.args
         elif method and func.attr == "backward":
             func.value = fix(func.value)
-        elif not method and self.array_function(func) is not None:
+        elif (
+            not method
+            and self.array_function(func) is not None
+            and not any(k.arg == "requires_grad" for k in call.keywords)  # a leaf: eager
+        ):
             call.func = array_version(self.array_function(func))
         elif not method and self.resolve(func) == (True, builtins.isinstance):
             call.func = array_version("is_instance")  # an array stands for a Tensor

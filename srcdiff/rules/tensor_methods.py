@@ -628,4 +628,5 @@ nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set
 nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)
 nondiff("a 0/1 mask of the entries a max's or min's indices pick", rt.picked)
 alias(tm.full_like, xp.full_like)  # the fill value's gradient: the sum of the result's
-nondiff("a new array of zeros, shaped like its argument", tm.empty_like)
+nondiff("a new array of zeros or ones, shaped like its argument", tm.empty_like, tm.zeros_like,
+        tm.ones_like)  # fmt: skip

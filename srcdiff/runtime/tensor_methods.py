@@ -737,8 +737,18 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     return np.where(condition, *_promoted(x, y, "where"))
 
 
-zeros_like = np.zeros_like
-ones_like = np.ones_like
+def zeros_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Any:  # fmt: skip
+    """``sd.zeros_like(x)`` in compiled code (``dtype`` srcdiff's or NumPy's)."""
+    dtype = _like_dtype(x, dtype, device, requires_grad, "zeros_like")
+    return array_module(x).zeros_like(x, dtype=dtype)
+
+
+def ones_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              memory_format: Any = None) -> Any:  # fmt: skip
+    """``sd.ones_like(x)`` in compiled code (``dtype`` srcdiff's or NumPy's)."""
+    dtype = _like_dtype(x, dtype, device, requires_grad, "ones_like")
+    return array_module(x).ones_like(x, dtype=dtype)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
@@ -746,9 +756,28 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
     return array_module(x).full_like(x, fill_value, dtype=_numpy_dtype(dtype))
 
 
-def empty_like(x: Any, dtype: Any = None) -> Any:
+def empty_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Any:  # fmt: skip
     """``sd.empty_like(x)`` in compiled code (zeros, as eager code makes it)."""
-    return array_module(x).zeros_like(x, dtype=_numpy_dtype(dtype))
+    dtype = _like_dtype(x, dtype, device, requires_grad, "empty_like")
+    return array_module(x).zeros_like(x, dtype=dtype)
+
+
+def _like_dtype(x: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Any:
+    """NumPy's dtype for ``sd.<name>(x, dtype, device, requires_grad)`` in compiled code
+    (None: ``x``'s); a device other than ``x``'s, or a new leaf that requires grad given
+    by position, is refused (the keyword ``requires_grad=`` runs the function eagerly)."""
+    if device is not None and str(device).split(":")[0] != backend.device_of(x):
+        raise refuse(
+            f"sd.{name}(x, device=...) in a compiled function, on a device other than x's",
+            f"call sd.{name}(x) and move the result with .to(device)",
+        )
+    if requires_grad:
+        raise refuse(
+            f"sd.{name}(x, ..., requires_grad) given by position in a compiled function",
+            "pass it by keyword (requires_grad=True)",
+        )
+    return _numpy_dtype(dtype)
 
 
 # ---- cutting, triangles, batched products, gathering, new tensors ------------------------

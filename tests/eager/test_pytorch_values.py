@@ -170,6 +170,20 @@ def _every_one_is_pytorchs(got: dict, prefix: str, rtol: float, atol: float) -> 
         np.testing.assert_allclose(numbers, VALUES[key], rtol=rtol, atol=atol, err_msg=key)
 
 
+def test_arange_and_full_of_floats_are_pytorchs_in_each_dtype():
+    """``arange`` and ``full`` given Python floats: PyTorch's entries bit for bit, each
+    rounded once to the dtype asked for (float64 ones not through float32 first)."""
+    got = programs.creation(sd)
+    assert got.keys() == {k for k in VALUES if k.startswith("creation/")}
+    for key, numbers in got.items():
+        assert numbers == VALUES[key], key
+    for dtype in (sd.float32, sd.float64):
+        assert sd.arange(0, 1, 0.2, dtype=dtype).dtype is dtype
+        assert sd.full((2,), 0.1, dtype=dtype).dtype is dtype
+    assert sd.full((2,), 0.1, dtype=sd.float64).tolist() == [0.1, 0.1]
+    assert sd.arange(0, 1, 0.2, dtype=sd.float64).tolist()[1] == 0.2
+
+
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_tensor_methods_are_pytorchs(compiled):
     """split, chunk, tril, triu, gather, bmm and new_* with their gradients, eagerly and

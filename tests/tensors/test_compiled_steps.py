@@ -2115,3 +2115,27 @@ def test_an_operand_of_a_users_class_is_refused_where_its_dtype_is_promoted(orde
     with pytest.raises(sd.CompileError, match="of a _Scale, which runs an operation"):
         step(sd.ones(2))
     assert w.grad is None
+
+
+@pytest.mark.parametrize("make", ["zeros_like", "ones_like", "empty_like"])
+def test_tensors_like_another_take_a_dtype_in_a_compiled_step(make):
+    """``sd.zeros_like(h, dtype=sd.float64)`` (and ones_like, empty_like) in a compiled
+    step: srcdiff's dtypes, as eager code takes them; a new leaf asked to require grad
+    runs as eager code makes it, and gets its gradient."""
+    fill = {"zeros_like": 0.0, "ones_like": 1.0, "empty_like": 0.0}[make]
+
+    @sd.differentiate
+    def step(x):
+        h = x * 2.0
+        wide = getattr(sd, make)(h, dtype=sd.float64)
+        ints = getattr(sd, make)(x, dtype=sd.int64)
+        leaf = getattr(sd, make)(h, requires_grad=True)
+        (h * x + leaf * x).sum().backward()
+        return wide, ints, leaf
+
+    x = sd.tensor([1.0, -2.0], requires_grad=True)
+    wide, ints, leaf = step(x)
+    assert wide.dtype is sd.float64 and wide.tolist() == [fill, fill]
+    assert ints.dtype is sd.int64 and ints.tolist() == [int(fill)] * 2
+    assert leaf.requires_grad and leaf.is_leaf and leaf.grad.tolist() == [1.0, -2.0]
+    assert x.grad.tolist() == [4.0 + fill, -8.0 + fill]

@@ -1203,12 +1203,36 @@ def view_fills(torch: Any) -> Values:
     return out
 
 
+# (start, end, step): steps that binary floating point holds exactly and that it does not,
+# a negative one, large starts, one past the 32 entries of a pair of vector blocks
+ARANGE_CASES = [(0, 1, 0.2), (0, 1, 0.1), (-3.7, 5.3, 0.37), (1000.0, 1007.0, 0.3),
+                (0.1, 100.3, 0.7), (-1, 1, 0.01), (2.5, -7.25, -0.3), (0, 10, 1),
+                (0.5, 40, 1.5), (-0.2, 6.3, 0.2)]  # fmt: skip
+FILL_VALUES = [0.1, 1 / 3, 2.7, -1e-3, 1e-40]
+
+
+def creation(torch: Any) -> Values:
+    """``arange`` and ``full`` of Python floats, in the default dtype and asked for
+    float32 or float64: each entry rounded once, straight to the dtype."""
+    out: Values = {}
+    for dtype in ("default", "float32", "float64"):
+        given = {} if dtype == "default" else {"dtype": getattr(torch, dtype)}
+        for case in ARANGE_CASES:
+            out[f"creation/arange/{case}/{dtype}"] = values(torch.arange(*case, **given))
+        for v in FILL_VALUES:
+            out[f"creation/full/{v}/{dtype}"] = values(torch.full((2,), v, **given))
+            out[f"creation/full_like/{v}/{dtype}"] = values(
+                torch.full_like(torch.zeros(2, dtype=torch.float64), v, **given)
+            )
+    return out
+
+
 def record_all(torch: Any) -> Values:
     """Every program's values."""
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
                 functional, linear_init, tensor_methods, entry_updates, view_fills,
-                mixed_dtypes)  # fmt: skip
+                mixed_dtypes, creation)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
