@@ -2411,16 +2411,29 @@ def calls_backward(fn: types.FunctionType) -> bool:
     """True when ``fn`` calls ``.backward()`` outside loops: it is then compiled for
     Tensors. A ``backward()`` in a loop (a training loop in one function), and code that
     makes a tensor of its own require grad, keeps a non-leaf's ``.grad`` or turns grad
-    mode on, are left to the eager runtime, whose adjoint is generated too."""
+    mode on (but for ``with sd.set_grad_enabled(flag):``, which compiles), are left to
+    the eager runtime, whose adjoint is generated too."""
 
     def backward_in(tree: gast.AST) -> bool:
         return any(isinstance(n, gast.Attribute) and n.attr == "backward" for n in gast.walk(tree))
 
     tree = parse(fn).tree
     in_loops = any(backward_in(n) for n in gast.walk(tree) if isinstance(n, (gast.For, gast.While)))
+    managers = {  # ``with sd.set_grad_enabled(flag):`` compiles (as a no_grad block or not)
+        id(item.context_expr.func)
+        for n in gast.walk(tree)
+        if isinstance(n, gast.With)
+        for item in n.items
+        if isinstance(item.context_expr, gast.Call)
+    }
     eager = any(
         isinstance(n, gast.Attribute)
-        and (n.attr in _EAGER_ONLY or n.attr == "requires_grad" and isinstance(n.ctx, gast.Store))
+        and (
+            n.attr in _EAGER_ONLY
+            and not (n.attr == "set_grad_enabled" and id(n) in managers)
+            or n.attr == "requires_grad"
+            and isinstance(n.ctx, gast.Store)
+        )
         for n in gast.walk(tree)
     )
     return backward_in(tree) and not in_loops and not eager

@@ -411,3 +411,4 @@ nondiff(
     empty_like, full_like, eye, arange, linspace, randn, rand, randn_like, rand_like,
     randint, randperm, bernoulli, manual_seed, grad_mode.is_grad_enabled,
 )  # fmt: skip
+nondiff("a grad mode, made of a flag (which carries no gradient)", grad_mode.set_grad_enabled)

@@ -1099,8 +1099,12 @@ class Normalizer:
         """``with sd.no_grad():`` runs its body as written, not differentiated. Another
         ``with`` enters its managers (``rt.enter``), runs its body compiled, and leaves
         them (``rt.exit``) where the body ends, returns, breaks or continues; a compiled
-        function leaves those still entered when an exception goes through it."""
-        no_grad = [self.is_no_grad(item.context_expr) for item in s.items]
+        function leaves those still entered when an exception goes through it.
+        ``with sd.set_grad_enabled(flag):`` is one or the other (see ``grad_switch``)."""
+        if self.grad_switch(s):
+            return
+        no_grad = [self.is_no_grad(item.context_expr) or getattr(s, "grad_off", False)
+                   for item in s.items]  # fmt: skip
         if not any(no_grad) and self.trying:
             raise self.p.error(
                 "unsupported syntax: a with block inside a try statement",
@@ -1139,7 +1143,7 @@ class Normalizer:
             )
         for inner in (n for n in walk(s) if isinstance(n, gast.With) and n is not s):
             if any(self.is_grad_mode(i.context_expr, ("enable_grad", "set_grad_enabled"))
-                   for i in inner.items):  # fmt: skip
+                   and not self.is_no_grad(i.context_expr) for i in inner.items):  # fmt: skip
                 raise self.p.error(
                     "sd.enable_grad() inside sd.no_grad() in a compiled function",
                     inner,
@@ -1251,7 +1255,36 @@ class Normalizer:
         """The object a dotted name of a global (``np.add.at``) refers to, or None."""
         return self.p.resolve_dotted(e, self.locals)[1]
 
+    def grad_switch(self, s: gast.With) -> bool:
+        """``with sd.set_grad_enabled(flag):`` (its only manager) where ``flag`` is known
+        only when the code runs: a branch on it (each call takes the one of its flag),
+        between the block entering the manager (recording on: the body compiled, as
+        under ``enable_grad()``, which changes nothing where recording is on already)
+        and the block as a ``with sd.no_grad():`` block (recording off: run as written).
+        A constant flag is one of the two without a branch (see ``is_no_grad``)."""
+        if len(s.items) != 1 or s.items[0].optional_vars is not None or hasattr(s, "grad_off"):
+            return False
+        call = s.items[0].context_expr
+        flag = _grad_flag(call) if self.is_grad_mode(call, ("set_grad_enabled",)) else None
+        if flag is None or isinstance(flag, gast.Constant):
+            return False
+        test = self.atom(flag)
+
+        def block(off: bool) -> gast.With:
+            mgr = gast.Call(func=copy.deepcopy(call.func), args=[clone(test)], keywords=[])
+            node = gast.With(items=[gast.withitem(context_expr=mgr, optional_vars=None)],
+                             body=copy.deepcopy(s.body), type_comment=None)  # fmt: skip
+            node.grad_off = off
+            return _at(node, s.lineno)
+
+        self.stmt_If(_at(gast.If(test=test, body=[block(False)], orelse=[block(True)]), s.lineno))
+        return True
+
     def is_no_grad(self, e: gast.expr) -> bool:
+        """``sd.no_grad()``, or ``sd.set_grad_enabled(False)`` (the constant)."""
+        if self.is_grad_mode(e, ("set_grad_enabled",)):
+            flag = _grad_flag(e)
+            return isinstance(flag, gast.Constant) and not flag.value
         return self.is_grad_mode(e, ("no_grad",))
 
     def is_grad_mode(self, e: gast.expr, names: tuple[str, ...]) -> bool:
@@ -1349,6 +1382,13 @@ def _inplace(stmt: gast.Assign) -> gast.Assign:
     ``xs.append(v)``): names sharing the object must follow it (see ``mutation``)."""
     mark(stmt, inplace=True)
     return stmt
+
+
+def _grad_flag(call: gast.Call) -> gast.expr | None:
+    """The flag of ``set_grad_enabled(flag)`` (or ``mode=flag``); None if none is given."""
+    if call.args:
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg == "mode"), None)
 
 
 def _at(stmt: gast.stmt, line: int) -> gast.stmt:

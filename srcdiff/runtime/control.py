@@ -38,10 +38,20 @@ def _changes_nothing(mgr: Any) -> bool:
     return getattr(mgr, "enabled", False) is True and before
 
 
+def _restore(mgr: Any) -> None:
+    """Put back the grad mode ``mgr`` replaced when it was made (``set_grad_enabled(flag)``
+    sets its mode at once, as PyTorch's does), before its block is refused: the refusal
+    leaves the mode as it was."""
+    previous = getattr(mgr, "_previous", None)
+    if isinstance(previous, bool):
+        sys.modules[GRAD_MODES]._set(previous)
+
+
 def under_no_grad(mgr: Any) -> Any:
     """``mgr`` of a ``with`` inside a ``with sd.no_grad():`` block, which compiled code
     takes for constants: one turning recording on again is refused."""
     if type(mgr).__module__ == GRAD_MODES and getattr(mgr, "enabled", False):
+        _restore(mgr)
         raise refuse(
             f"a `with {type(mgr).__name__}()` block inside sd.no_grad() in a compiled "
             "function, reached through a name",
@@ -62,10 +72,20 @@ def enter(mgr: Any) -> Any:
             f"'{cls.__name__}' object does not support the context manager protocol"
         ) from None
     if cls.__module__ == GRAD_MODES and not _changes_nothing(mgr):
+        _restore(mgr)
+        if getattr(mgr, "enabled", False):
+            raise refuse(
+                f"a `with {cls.__name__}(...)` block turning recording on in a compiled "
+                "function run with recording off (under sd.no_grad()): compiled code "
+                "differentiates what the function computes as recording is when it is called",
+                "call the function with recording on, or run it without @sd.differentiate",
+            )
         raise refuse(  # a no_grad block the compiler did not see as one
             f"a `with {cls.__name__}()` block reached through a name the compiler cannot "
-            "resolve (an argument, an attribute): its body would be differentiated",
-            "write `with sd.no_grad():` (srcdiff imported under a global name)",
+            "resolve when it compiles (an argument, an attribute, a manager made before the "
+            "`with` statement): its body would be differentiated",
+            "make the manager in the `with` statement, through a global name: `with "
+            "sd.no_grad():` or `with sd.set_grad_enabled(flag):`",
         )
     value = enter_(mgr)
     _entered().append((mgr, exit_))

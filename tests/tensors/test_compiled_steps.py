@@ -2139,3 +2139,74 @@ def test_tensors_like_another_take_a_dtype_in_a_compiled_step(make):
     assert ints.dtype is sd.int64 and ints.tolist() == [int(fill)] * 2
     assert leaf.requires_grad and leaf.is_leaf and leaf.grad.tolist() == [1.0, -2.0]
     assert x.grad.tolist() == [4.0 + fill, -8.0 + fill]
+
+
+GRAD_FLAG = [True]
+
+
+def test_set_grad_enabled_blocks_compile_as_their_flag_asks_at_each_call():
+    """``with sd.set_grad_enabled(flag):`` in a compiled step: a no_grad block where the
+    flag is False, a block differentiated where it is True, a constant or a value known
+    when the step runs (an argument, a global that changes between calls), with eager
+    code's gradients; the grad mode after it as before it. (The block was refused, and
+    the refusal left recording off for the whole process.)"""
+
+    def by_argument(x, flag):
+        with sd.set_grad_enabled(flag):
+            y = x * 2.0
+        (x * x * y).sum().backward()
+
+    def by_global(x):
+        with sd.set_grad_enabled(mode=GRAD_FLAG[0]):
+            y = x * 2.0
+        (x * x * y).sum().backward()
+
+    def constant(x):
+        with sd.set_grad_enabled(False):
+            y = x * 2.0
+        (x * x * y).sum().backward()
+
+    def grads(fn, *args):
+        x = sd.tensor([1.0, 2.0], requires_grad=True)
+        fn(x, *args)
+        assert sd.is_grad_enabled()
+        return x.grad.tolist()
+
+    on, off = [6.0, 24.0], [4.0, 16.0]
+    compiled = sd.differentiate(by_argument), sd.differentiate(by_global)
+    for flag in (True, False, True, False):
+        GRAD_FLAG[0] = flag
+        for fn in (by_argument, compiled[0]):
+            assert grads(fn, flag) == (on if flag else off)
+        for fn in (by_global, compiled[1]):
+            assert grads(fn) == (on if flag else off)
+    assert grads(sd.differentiate(constant)) == grads(constant) == off
+
+
+def test_a_refused_grad_mode_block_leaves_the_grad_mode_as_it_was():
+    """A ``with`` block of a grad mode that compiled code refuses (turning recording on
+    in a step called under no_grad; a manager made before the block) raises, and the
+    grad mode is what it was (set_grad_enabled sets it when made, as PyTorch's)."""
+
+    @sd.differentiate
+    def step(x, flag):
+        with sd.set_grad_enabled(flag):
+            y = x * 2.0
+        (x * y).sum().backward()
+
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    with sd.no_grad():
+        with pytest.raises(sd.CompileError, match=r"turning recording on .*\(under sd.no_grad"):
+            step(x, True)
+        assert not sd.is_grad_enabled()
+    assert sd.is_grad_enabled()
+
+    @sd.differentiate
+    def made_before(x, mgr):
+        with mgr:
+            y = x * 2.0
+        (x * y).sum().backward()
+
+    with pytest.raises(sd.CompileError, match="reached through a name"):
+        made_before(x, sd.set_grad_enabled(False))
+    assert sd.is_grad_enabled()
