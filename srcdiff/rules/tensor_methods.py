@@ -582,7 +582,7 @@ linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select, tm.flip,
 linear((0, 3), tm.scatter_add)
 
 
-@vjp(tm.floor, tm.ceil, tm.trunc)
+@vjp(tm.floor, tm.ceil, tm.trunc, tm.sign)
 def tensor_step(g, ans, x):
     """Piecewise constant: zero wherever the derivative exists, recorded as PyTorch
     records it (the input's ``.grad`` is zeros, not None)."""
@@ -594,7 +594,7 @@ def tensor_round(g, ans, x, decimals=0):
     return xp.zeros_like(x), None
 
 
-@jvp(tm.floor, tm.ceil, tm.trunc)
+@jvp(tm.floor, tm.ceil, tm.trunc, tm.sign)
 def tensor_step_jvp(ans, x, *, dx):
     return xp.zeros_like(ans)
 
@@ -619,7 +619,7 @@ nondiff(
 nondiff(
     "a device, a dtype, a size, an integer or a boolean",
     tm.device, tm.dtype, tm.is_instance, tm.is_tensor, tm.long, tm.size, tm.numel, tm.dim,
-    tm.argmax, tm.argmin, tm.is_floating_point, tm.sign,
+    tm.argmax, tm.argmin, tm.is_floating_point,
 )  # fmt: skip
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("an index, checked for a reading PyTorch and NumPy share", tm.index, tm.index_part)

@@ -180,7 +180,7 @@ SPECS = [
         label="dim0",
     ),  # fmt: skip
     Spec(tm.roll, (R((3, 4)), 1, 1), wrt=(0,)),
-    *[Spec(m, (R((3, 4)) * 3.0 + 0.2,), wrt=(0,)) for m in (tm.floor, tm.ceil, tm.trunc)],
+    *[Spec(m, (R((3, 4)) * 3.0 + 0.2,), wrt=(0,)) for m in (tm.floor, tm.ceil, tm.trunc, tm.sign)],
     Spec(tm.round, (R((3, 4)) * 3.0 + 0.2,), wrt=(0,)),
     Spec(tm.gather, (R((3, 5)), 1, np.array([[0, 0, 4], [2, 1, 1], [3, 3, 0]])), wrt=(0,)),
     Spec(tm.gather, (R((4, 3)), 0, np.array([[3, 0], [1, 1]])), wrt=(0,), label="dim0-part"),

@@ -2210,3 +2210,28 @@ def test_a_refused_grad_mode_block_leaves_the_grad_mode_as_it_was():
     with pytest.raises(sd.CompileError, match="reached through a name"):
         made_before(x, sd.set_grad_enabled(False))
     assert sd.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        lambda w: w.sign(),
+        lambda w: w.abs().sign(),
+        lambda w: w.floor(),
+        lambda w: sd.round(w),
+        lambda w: w.clamp(min=10.0),
+        lambda w: w.masked_fill(w == w, 1.0),
+    ],
+    ids=["sign", "abs-sign", "floor", "round", "clamp", "masked_fill"],
+)
+def test_a_leaf_reached_through_a_zero_gradient_gets_zeros_in_a_compiled_step(piece):
+    """``(w.sign() * y).sum().backward()``: PyTorch records sign with a zero gradient, so
+    ``w.grad`` is zeros, as eager code gives; a compiled step left it None."""
+
+    def step(w, y):
+        (piece(w) * y).sum().backward()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([0.5, -1.5], requires_grad=True)
+        fn(w, sd.tensor([1.0, 2.0]))
+        assert w.grad is not None and w.grad.tolist() == [0.0, 0.0]
