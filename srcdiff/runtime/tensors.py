@@ -235,9 +235,13 @@ def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
     )
 
 
+ACCUMULATED = [0]  # how many gradients compiled adjoints have handed to Tensors so far
+
+
 def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""
+    ACCUMULATED[0] += 1
     if tensor._node is None:  # a leaf
         Host.accumulate(tensor, g)
     else:  # (the seed 1.0 of a loss computed eagerly, as an array of its dtype)
@@ -323,10 +327,17 @@ def backward(
             check_writes(step, saved, reads)
     called: dict = {}
     previous = collect_called(called)
+    handed = ACCUMULATED[0]
     try:
         adjoint(saved, seed)
     finally:
         collect_called(previous)
+    if step is not None and ACCUMULATED[0] == handed:  # as eager code's loss would be
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn (no "
+            "Tensor that requires grad reaches the loss through operations that have a "
+            "gradient: an integer cast, argmax, a comparison or .detach() passes none)"
+        )
     if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
         step.freed.setdefault(id(saved), set()).update(saved if reads is None else reads)
     unit.last_backward = (key, site, tuple(called))

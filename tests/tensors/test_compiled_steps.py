@@ -2235,3 +2235,23 @@ def test_a_leaf_reached_through_a_zero_gradient_gets_zeros_in_a_compiled_step(pi
         w = sd.tensor([0.5, -1.5], requires_grad=True)
         fn(w, sd.tensor([1.0, 2.0]))
         assert w.grad is not None and w.grad.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [lambda w: w.long().float(), lambda w: w.argmax().float()],
+    ids=["long", "argmax"],
+)
+def test_a_loss_no_leaf_reaches_with_a_gradient_is_refused_as_eagerly(piece):
+    """A loss computed from a leaf that requires grad only through operations that pass
+    no gradient (an integer cast, argmax): eager code raises PyTorch's error; a compiled
+    step ran an adjoint that reached nothing and left ``w.grad`` None without a word."""
+
+    def step(w, y):
+        (piece(w) * y).sum().backward()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([0.5, -1.5], requires_grad=True)
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            fn(w, sd.tensor([1.0, 2.0]))
+        assert w.grad is None
