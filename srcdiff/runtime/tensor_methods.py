@@ -265,19 +265,27 @@ def sigmoid(x: Any) -> Any:
 def index(idx: Any) -> Any:
     """A user's index in compiled Tensor code, where it is an array or a list: refused
     where PyTorch (indexing a Tensor) and NumPy (an array) read it differently, as
-    compiled code cannot tell which the object indexed is in the program run eagerly."""
+    compiled code cannot tell which the object indexed is in the program run eagerly.
+    A Tensor in it (a mask ``y > 0`` of a Tensor the code did not unwrap) is given as
+    its array: the adjoint indexes arrays with it."""
     if isinstance(idx, list) and indices_per_dim(idx):
         raise refuse(
             "a list of index arrays, lists or slices as one index: PyTorch reads it as one "
             "index per dim, NumPy as one index of the first dim",
             "write the indices as a tuple (x[rows, cols]), or make the list an array",
         )
+    if isinstance(idx, tuple):
+        return tuple(index_part(i) for i in idx)
     return index_part(idx)
 
 
 def index_part(idx: Any) -> Any:
-    """One part of a user's index in compiled Tensor code: a uint8 array is refused
-    (PyTorch reads it as a mask, NumPy as integer indices)."""
+    """One part of a user's index in compiled Tensor code, a Tensor as its array: a
+    uint8 array is refused (PyTorch reads it as a mask, NumPy as integer indices)."""
+    from .calls import Host  # (calls imports this module)
+
+    if isinstance(idx, Host.tensor):
+        idx = idx._data
     if is_mask_of_bytes(idx):
         raise refuse(
             "a uint8 array as an index: PyTorch reads it as a mask, NumPy as indices",

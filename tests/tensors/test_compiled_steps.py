@@ -2255,3 +2255,37 @@ def test_a_loss_no_leaf_reaches_with_a_gradient_is_refused_as_eagerly(piece):
         with pytest.raises(RuntimeError, match="does not require grad"):
             fn(w, sd.tensor([1.0, 2.0]))
         assert w.grad is None
+
+
+def test_a_mask_from_a_tensor_that_requires_no_grad_indexes_writes_and_reads():
+    """``h[y > 0] = -1.0`` with ``y`` an argument that requires no grad: its mask is a
+    Tensor (compiled code does not unwrap ``y``), which the adjoint indexed arrays with
+    (a TypeError); as a part of a tuple index too, in a read and in an update."""
+
+    def written(x, y):
+        h = x * x
+        h[y > 0] = -1.0
+        (h * x).sum().backward()
+
+    def in_a_tuple(x, y):
+        h = x * x
+        h[y > 0, 1] = -1.0
+        (h * x).sum().backward()
+
+    def read_and_updated(x, y):
+        h = x * x
+        h[y > 0] += x[y > 0]
+        (h * x + h[y < 0]).sum().backward()
+
+    y = sd.tensor([1.0, -1.0, 1.0])
+    cases = [
+        (written, [1.0, 2.0, -3.0], [-1.0, 12.0, -1.0]),  # x^3 but where h is -1
+        (in_a_tuple, [[1.0, 2.0], [-1.0, 3.0], [0.5, -2.0]],
+         [[3.0, -1.0], [3.0, 27.0], [0.75, -1.0]]),
+        (read_and_updated, [1.0, 2.0, -3.0], [5.0, 24.0, 21.0]),
+    ]  # fmt: skip
+    for step, values, want in cases:
+        for fn in (step, sd.differentiate(step)):
+            x = sd.tensor(values, requires_grad=True)
+            fn(x, y)
+            assert x.grad.tolist() == want, step.__name__
