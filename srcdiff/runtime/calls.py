@@ -594,7 +594,7 @@ class Step:
     of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
     such as ``optimizer.step()``), with how many values were saved before each."""
 
-    __slots__ = ("saved", "writes", "depth", "leaves", "freed")
+    __slots__ = ("saved", "writes", "depth", "leaves", "freed", "leaf_arrays")
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
         self.saved = saved
@@ -608,6 +608,9 @@ class Step:
         # number saved before a write inside one is None (any) until it returns
         self.depth = 0
         self.leaves = leaves  # ``LEAVES`` when it started
+        # the arrays of the leaves requiring grad it unwrapped (by id), with the leaves:
+        # one a callee updates in place is PyTorch's error (see ``mutation.follow``)
+        self.leaf_arrays: dict[int, Any] = {}
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running
@@ -968,8 +971,9 @@ def carries_gradient(v: Any) -> bool:
     """Whether a value can carry a gradient: not a string, a flag, an integer, None, a
     slice, a module or a function (those are compiled as constants of the callee), nor
     a list or tuple of such (indices: ``x[[0, 2]]``)."""
-    if isinstance(v, (str, bool, int, type(None), slice, type(Ellipsis), range)):
-        return False
+    if isinstance(v, (str, bool, int, type(None), slice, type(Ellipsis), range, types.ModuleType,
+                      type)):  # fmt: skip
+        return False  # (srcdiff's module, passed as ``torch``, has an attribute ``dtype``)
     if type(v) in (list, tuple) and v and not any(map(carries_gradient, v)):
         return False
     if callable(v) and not (

@@ -61,6 +61,9 @@ def unwrap(x: Any, path: list) -> Any:
     if x.requires_grad and Host.grad_enabled():
         LEAVES[0] += 1
         path.append(1)
+        step = STEP[0]
+        if step is not None and x._node is None:  # a leaf (see ``mutation.follow``)
+            step.leaf_arrays[id(x._data)] = x
     else:
         path.append(0)
     return x._data

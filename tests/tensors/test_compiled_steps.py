@@ -2289,3 +2289,42 @@ def test_a_mask_from_a_tensor_that_requires_no_grad_indexes_writes_and_reads():
             x = sd.tensor(values, requires_grad=True)
             fn(x, y)
             assert x.grad.tolist() == want, step.__name__
+
+
+def _write_first(T, x):
+    x[0, 0] = 1.0
+    return (x * x).sum()
+
+
+def _write_first_alone(x):
+    x[0, 0] = 1.0
+    return (x * x).sum()
+
+
+def test_a_helper_writing_into_a_leaf_that_requires_grad_raises_pytorchs_error():
+    """A function a compiled step calls writes into a leaf that requires grad it was
+    given: PyTorch's RuntimeError, as eagerly. (Given srcdiff's module too, as code
+    written for a ``torch`` argument is, it was a TypeError, "module is not a supported
+    array type"; given the leaf alone, the write went into a copy, without a word.)"""
+
+    @sd.differentiate
+    def with_module(x):
+        _write_first(sd, x).backward()
+
+    @sd.differentiate
+    def alone(x):
+        _write_first_alone(x).backward()
+
+    for step in (with_module, alone, with_module.__wrapped__, alone.__wrapped__):
+        x = sd.tensor([[2.0, 3.0], [4.0, 5.0]], requires_grad=True)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            step(x)
+        assert x.tolist() == [[2.0, 3.0], [4.0, 5.0]] and x.grad is None
+
+    @sd.differentiate
+    def no_leaf(x, w):
+        (_write_first(sd, x * 1.0) * w).backward()
+
+    w = sd.tensor(2.0, requires_grad=True)
+    no_leaf(sd.tensor([[2.0, 3.0], [4.0, 5.0]]), w)
+    assert w.grad.item() == 51.0
