@@ -47,6 +47,7 @@ IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "di
 IN_PLACE_AS_METHODS = {
     "masked_fill_": "masked_fill",
     "clamp_": "clamp",
+    "detach_": "detach",  # a value the code computed: detached, names sharing it as well
     **{f"{m}_": m for m in ("relu", "sigmoid", "tanh", "abs", "exp", "log", "nan_to_num")},
 }
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from

@@ -138,6 +138,8 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
     ``outside_grad``). A value from outside that is not ``local`` must be such a Tensor
     (compiled code cannot change an array a global holds)."""
     outside = isinstance(old, Host.tensor) and not computed
+    if method == "detach_":
+        return _detached_in_place(old, new, outside)
     if outside and old.requires_grad and Host.grad_enabled():
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation "
@@ -175,6 +177,27 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
         )
     old.copy_(Host.tensor._make(new))  # (its writes are noted: see ``wrote``)
     return old
+
+
+def _detached_in_place(old: Any, new: Any, outside: bool) -> Any:
+    """``h.detach_()`` (computed as ``new = h.detach()``, the same array) of a value the
+    code computed: a new view of its array, so that ``h`` and every name sharing it
+    follow the update as any other in place (see ``mutation.follow``), each detached.
+    Refused on a Tensor from outside the code (it would stop requiring grad for good,
+    which a compiled step cannot follow) and on a value held as a number."""
+    if outside or isinstance(old, Host.tensor):
+        raise refuse(
+            ".detach_() of a Tensor from outside the compiled function (a parameter, an "
+            "argument, a global): it would stop requiring grad for good",
+            "detach a copy of its value instead (`h = x.detach()`), or call x.detach_() "
+            "outside the compiled function",
+        )
+    if not is_array(new) or isinstance(new, np.generic):
+        raise refuse(
+            ".detach_() of a value compiled code holds as a number (a reduction's result)",
+            "detach it out of place: `h = h.detach()`",
+        )
+    return new.view()
 
 
 def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -228,7 +251,7 @@ def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
     """The gradient of ``new`` given that of ``ans = in_place(old, new, ...)``: ``g``,
     where ``ans`` is ``new``; where it is a Tensor from outside the code, changed in
     place, no gradient flows through it (it requires none): one arriving is refused."""
-    if ans is new or g is None:
+    if ans is new or g is None or method == "detach_":  # (a view of new: see above)
         return g
     raise refuse(
         f"a gradient through .{method}() of a Tensor from outside the compiled function "

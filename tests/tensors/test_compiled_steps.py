@@ -2328,3 +2328,69 @@ def test_a_helper_writing_into_a_leaf_that_requires_grad_raises_pytorchs_error()
     w = sd.tensor(2.0, requires_grad=True)
     no_leaf(sd.tensor([[2.0, 3.0], [4.0, 5.0]]), w)
     assert w.grad.item() == 51.0
+
+
+def _detached_alone(x):
+    h = x * 2.0
+    h.detach_()
+    (h * x).sum().backward()
+
+
+def _detached_assigned(x):
+    h = x * 2.0
+    g = h.detach_()
+    (g * x + h).sum().backward()
+
+
+def _detached_with_an_alias(x):
+    h = x * 2.0
+    a, held = h, [h]
+    h.detach_()
+    (a * x + held[0] * x).sum().backward()
+
+
+def _detached_after_a_use(x):
+    h = x * 2.0
+    first = (h * h).sum()
+    h.detach_()
+    (first + (h * x).sum()).backward()
+
+
+@pytest.mark.parametrize(
+    "step, want",
+    [
+        (_detached_alone, [2.0, 4.0, 6.0]),
+        (_detached_assigned, [2.0, 4.0, 6.0]),
+        (_detached_with_an_alias, [4.0, 8.0, 12.0]),
+        (_detached_after_a_use, [10.0, 20.0, 30.0]),
+    ],
+    ids=["alone", "assigned", "alias", "after-a-use"],
+)
+def test_detach_in_place_of_a_computed_value_detaches_it_and_names_sharing_it(step, want):
+    """``h.detach_()`` in a compiled step (an AttributeError, then a refusal): ``h`` and
+    every name sharing it (an alias, a list's entry) carry no gradient after it, what
+    read ``h`` before keeps its own, as eagerly (PyTorch: x.grad is h's value, 2x)."""
+    for fn in (step, sd.differentiate(step)):
+        x = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        fn(x)
+        assert x.grad.tolist() == want
+
+
+def test_detach_in_place_of_a_tensor_from_outside_or_a_number_is_refused():
+    @sd.differentiate
+    def outside(x, y):
+        x.detach_()
+        (x * y).sum().backward()
+
+    @sd.differentiate
+    def number(x):
+        t = x.sum()
+        t.detach_()
+        (t * x).sum().backward()
+
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(sd.CompileError, match=r"\.detach_\(\) of a Tensor from outside"):
+        outside(x, sd.tensor([1.0, 1.0], requires_grad=True))
+    assert x.requires_grad
+    with pytest.raises(sd.CompileError, match=r"\.detach_\(\) of a value .* as a number"):
+        number(x)
