@@ -211,10 +211,12 @@ class Analyser:
         if (getattr(obj, "__module__", None) or "").startswith(RUNTIME):  # generated code's helpers
             return self.fail(
                 stmt,
-                f"no derivative rule for srcdiff's rt.{obj.__name__}, which a derivative "
-                "differentiated again calls",
-                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
-                "differentiate forward mode once more), or ask for the rule",
+                f"no derivative rule for srcdiff's rt.{obj.__name__}, which srcdiff's own code "
+                "compiled here calls (a derivative differentiated again, or a function of "
+                "srcdiff's given a value that may carry a gradient)",
+                "take a derivative of a derivative another way (sd.hvp and sd.hessian "
+                "differentiate forward mode once more), pass srcdiff's functions plain "
+                "values (.detach(), a Python bool or number), or ask for the rule",
             )
         return None
 

@@ -515,3 +515,4 @@ runtime.install(modules=(Module,))  # a model called in compiled code runs its f
 
 
 nondiff("sets a module's training mode", Module.train, Module.eval)
+nondiff("resets the parameters' gradients; its flag carries none", Module.zero_grad)

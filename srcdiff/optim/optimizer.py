@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import cuda, grad_mode
 from ..grad_mode import enable_grad
+from ..rules.registry import nondiff
 from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -212,3 +213,7 @@ def _state_like(value: Any, param: Tensor) -> Any:
     array = cuda.to_device(value._data, param.device)
     dtype = param._data.dtype if value.is_floating_point() else array.dtype
     return Tensor._make(array.astype(dtype, copy=True))
+
+
+# run as written where compiled code calls it, whatever its flag (a global, an argument)
+nondiff("resets the parameters' gradients; its flag carries none", Optimizer.zero_grad)

@@ -931,10 +931,12 @@ class _Site(CallSite):
             raise _derivative_inside(fn)
         if (target.__module__ or "").startswith(RUNTIME):
             raise refuse(
-                f"no derivative rule for srcdiff's rt.{target.__name__}, which a derivative "
-                "differentiated again calls",
-                "take this derivative of a derivative another way (sd.hvp and sd.hessian "
-                "differentiate forward mode once more), or ask for the rule",
+                f"no derivative rule for srcdiff's rt.{target.__name__}, which srcdiff's own code "
+                "compiled here calls (a derivative differentiated again, or a function of "
+                "srcdiff's given a value that may carry a gradient)",
+                "take a derivative of a derivative another way (sd.hvp and sd.hessian "
+                "differentiate forward mode once more), pass srcdiff's functions plain "
+                "values (.detach(), a Python bool or number), or ask for the rule",
             )
         # the parameter of each active argument, and which entry of *args it is (None: none)
         names, elements, self.star = _active_params(target, nbound, nargs, keywords, active)

@@ -217,3 +217,34 @@ def test_backward_kept_as_a_value_is_refused_clearly():
 
     with pytest.raises(sd.CompileError, match=r"backward\(\) used as a value"):
         sd.differentiate(step)(sd.ones(2, 3))
+
+
+SET_TO_NONE = [False]
+
+
+def test_zero_grad_given_a_flag_from_a_global_runs_as_written_at_every_call():
+    """``opt.zero_grad(set_to_none=FLAG)`` (and a module's) with ``FLAG`` a global: the
+    flag may have been a Tensor, so the call was compiled as a callee; the second call,
+    with gradients to reset, failed in srcdiff's own ``_clear_grad`` ("no derivative rule
+    for rt.requires_grad_, which a derivative differentiated again calls"). It runs as
+    written, as eagerly, taking the flag each call has."""
+
+    def step(model, opt, x):
+        opt.zero_grad(set_to_none=SET_TO_NONE[0])
+        model.zero_grad(set_to_none=SET_TO_NONE[0])
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        sd.manual_seed(0)
+        model = nn.Linear(2, 1)
+        opt = sd.optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for i in range(4):
+            SET_TO_NONE[0] = i % 2 == 1
+            losses.append(fn(model, opt, sd.ones(3, 2) * (i + 1)))
+        runs.append((losses, model.weight.tolist(), model.weight.grad.tolist()))
+    assert runs[1] == runs[0]
