@@ -2411,8 +2411,10 @@ def calls_backward(fn: types.FunctionType) -> bool:
     """True when ``fn`` calls ``.backward()`` outside loops: it is then compiled for
     Tensors. A ``backward()`` in a loop (a training loop in one function), and code that
     makes a tensor of its own require grad, keeps a non-leaf's ``.grad`` or turns grad
-    mode on (but for ``with sd.set_grad_enabled(flag):``, which compiles), are left to
-    the eager runtime, whose adjoint is generated too."""
+    mode on (but for ``with sd.set_grad_enabled(flag):``, which compiles), or reads
+    the autograd flags of a value it computes (``h.requires_grad``, which compiled code,
+    holding an array for ``h``, does not track), are left to the eager runtime, whose
+    adjoint is generated too."""
 
     def backward_in(tree: gast.AST) -> bool:
         return any(isinstance(n, gast.Attribute) and n.attr == "backward" for n in gast.walk(tree))
@@ -2436,7 +2438,45 @@ def calls_backward(fn: types.FunctionType) -> bool:
         )
         for n in gast.walk(tree)
     )
-    return backward_in(tree) and not in_loops and not eager
+    return backward_in(tree) and not in_loops and not eager and not _reads_flags_of_computed(tree)
+
+
+# a Tensor's autograd flags, which compiled code does not keep for the arrays it computes
+_AUTOGRAD_FLAGS = frozenset({"requires_grad", "is_leaf", "grad_fn"})
+_COMPUTING = (gast.BinOp, gast.UnaryOp, gast.Call, gast.Subscript, gast.IfExp)
+
+
+def _reads_flags_of_computed(tree: gast.AST) -> bool:
+    """Whether the function reads ``.requires_grad`` (``.is_leaf``, ``.grad_fn``) of a
+    value it may hold as an array when compiled: one an operation gives (``h = x * 2``,
+    ``model(x)``, ``(x * 2).requires_grad``), or an entry of a list or tuple it writes
+    out (whose Tensors compiled code unwraps). A parameter, a global, an attribute
+    (``self.w``) and a loop's entry of what a call gives (``model.parameters()``) are
+    Tensors there, with their own flags."""
+    computed = set()
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Assign) and isinstance(n.value, _COMPUTING):
+            targets = [t for target in n.targets for t in gast.walk(target)]
+        elif isinstance(n, gast.AugAssign):
+            targets = [n.target]
+        elif isinstance(n, (gast.For, gast.comprehension)) and isinstance(
+            n.iter, (gast.List, gast.Tuple)
+        ):
+            targets = list(gast.walk(n.target))
+        else:
+            continue
+        computed.update(t.id for t in targets if isinstance(t, gast.Name))
+    return any(
+        isinstance(n, gast.Attribute)
+        and n.attr in _AUTOGRAD_FLAGS
+        and isinstance(n.ctx, gast.Load)
+        and (
+            isinstance(n.value, _COMPUTING)
+            or isinstance(n.value, gast.Name)
+            and n.value.id in computed
+        )
+        for n in gast.walk(tree)
+    )
 
 
 # what compiled Tensor code leaves to the eager runtime (see calls_backward)

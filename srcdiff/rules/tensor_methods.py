@@ -624,6 +624,7 @@ nondiff(
 nondiff("a Python number, detached from the graph as in PyTorch (.item())", tm.item)
 nondiff("an index, checked for a reading PyTorch and NumPy share", tm.index, tm.index_part)
 nondiff("a gradient, which carries none unless asked for (create_graph)", tm.grad)
+nondiff("a Tensor's autograd flag or graph node", tm.requires_grad, tm.is_leaf, tm.grad_fn)
 nondiff("replaces a Tensor's values without recording them (x.data = v)", tm.set_data)
 nondiff("sets a Tensor's gradient (x.grad = None)", tm.set_grad)
 nondiff("a 0/1 mask of the entries a max's or min's indices pick", rt.picked)

@@ -692,6 +692,37 @@ def grad(x: Any) -> Any:
     return None if is_array(x) else x.grad
 
 
+def requires_grad(x: Any) -> Any:
+    """``x.requires_grad``: a Tensor's flag (a parameter's, a loop's entry of
+    ``model.parameters()``), carrying no gradient; refused for a value compiled code
+    computed (see ``autograd_flag``)."""
+    return autograd_flag(x, "requires_grad")
+
+
+def is_leaf(x: Any) -> Any:
+    """``x.is_leaf``: a Tensor's flag; refused as ``requires_grad`` is."""
+    return autograd_flag(x, "is_leaf")
+
+
+def grad_fn(x: Any) -> Any:
+    """``x.grad_fn``: a Tensor's; refused as ``requires_grad`` is."""
+    return autograd_flag(x, "grad_fn")
+
+
+def autograd_flag(x: Any, name: str) -> Any:
+    """A Tensor's own ``x.<name>``. Compiled code holds an array for a value it computed
+    (``h = x * 2``) and keeps no autograd flags for it (whether it requires grad depends
+    on every Tensor it was computed from): refused there."""
+    if is_array(x):
+        raise refuse(
+            f".{name} of a value a compiled function computed (compiled code holds an array "
+            "for it, which keeps no autograd flags)",
+            f"read .{name} in the function decorated with @sd.differentiate itself (which "
+            "then runs as eager code), or outside the compiled step",
+        )
+    return getattr(x, name)
+
+
 def _tensor_class() -> type:
     from .calls import Host  # calls imports this module
 
@@ -1423,7 +1454,18 @@ TENSOR_ONLY = frozenset({
 })  # fmt: skip
 ATTRIBUTES = {
     name: globals()[name]
-    for name in ("data", "device", "dtype", "_data", "grad", "values", "indices")
+    for name in (
+        "data",
+        "device",
+        "dtype",
+        "_data",
+        "grad",
+        "values",
+        "indices",
+        "requires_grad",
+        "is_leaf",
+        "grad_fn",
+    )  # fmt: skip
 }
 # methods of an array or a Tensor that change neither their object nor an argument (an
 # array's sort does, a Tensor's does not: it is taken to)

@@ -2394,3 +2394,57 @@ def test_detach_in_place_of_a_tensor_from_outside_or_a_number_is_refused():
     assert x.requires_grad
     with pytest.raises(sd.CompileError, match=r"\.detach_\(\) of a value .* as a number"):
         number(x)
+
+
+def test_reading_autograd_flags_in_a_compiled_step_gives_eager_codes_values():
+    """``s.requires_grad`` (``is_leaf``) was refused in a compiled step ("no derivative
+    rule for attribute .requires_grad"). A parameter's, a loop's entry of a module's
+    parameters' and a computed value's read in the step itself give eager code's
+    bools; a computed value's in a module's forward, which compiled code holds as an
+    array and keeps no flags for, is refused with the way out."""
+
+    def step(x, y):
+        s = x * 2.0
+        with sd.no_grad():
+            t = x * 2.0
+        flags = (s.requires_grad, t.requires_grad, (y * 2.0).requires_grad, s.is_leaf,
+                 x.requires_grad, y.requires_grad, x.is_leaf)  # fmt: skip
+        (s * y).sum().backward()
+        return flags
+
+    def make():
+        return sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 4.0])
+
+    want = (True, False, False, False, True, False, True)
+    assert step(*make()) == sd.differentiate(step)(*make()) == want
+
+    model = nn.Linear(2, 1)
+
+    @sd.differentiate
+    def counted(x):
+        n = 0
+        for p in model.parameters():
+            if p.requires_grad:
+                n += 1
+        model(x).sum().backward()
+        return n
+
+    assert counted(sd.ones(3, 2)) == 2
+
+    class Flagged(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 1)
+
+        def forward(self, x):
+            h = self.lin(x)
+            return h * 2.0 if h.requires_grad else h
+
+    flagged = Flagged()
+
+    @sd.differentiate
+    def through_forward(x):
+        flagged(x).sum().backward()
+
+    with pytest.raises(sd.CompileError, match=r"\.requires_grad of a value a compiled function"):
+        through_forward(sd.ones(3, 2))
