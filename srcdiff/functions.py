@@ -154,8 +154,9 @@ def mul(x: Any, y: Any, out: Tensor | None = None) -> Tensor:
     return _out(_t(x) * y, out)
 
 
-def div(x: Any, y: Any, out: Tensor | None = None) -> Tensor:
-    return _out(_t(x) / y, out)
+def div(x: Any, y: Any, *, rounding_mode: str | None = None, out: Tensor | None = None
+        ) -> Tensor:  # fmt: skip
+    return _out(_t(x).div(y, rounding_mode=rounding_mode), out)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:
@@ -437,3 +438,70 @@ NUMPY_FUNCTIONS = {
     np.stack: lambda arrays, axis=0: stack(arrays, dim=axis),
     np.where: where,
 }
+
+
+def rsqrt(x: Any) -> Tensor:
+    return _t(x).rsqrt()
+
+
+def erf(x: Any) -> Tensor:
+    return _t(x).erf()
+
+
+def atan2(x: Any, other: Any) -> Tensor:
+    return _t(x).atan2(other)
+
+
+arctan2 = atan2
+
+
+def remainder(x: Any, other: Any) -> Tensor:
+    return _t(x).remainder(other)
+
+
+def fmod(x: Any, other: Any) -> Tensor:
+    return _t(x).fmod(other)
+
+
+def lerp(x: Any, end: Any, weight: Any) -> Tensor:
+    return _t(x).lerp(end, weight)
+
+
+def addcmul(x: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    return _t(x).addcmul(tensor1, tensor2, value=value)
+
+
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    return _t(x).diagonal(offset, dim1, dim2)
+
+
+def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
+    return _t(x).transpose(axis0, axis1)
+
+
+def swapdims(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    return _t(x).transpose(dim0, dim1)
+
+
+def logical_and(x: Any, other: Any) -> Tensor:
+    return _t(x).logical_and(other)
+
+
+def logical_or(x: Any, other: Any) -> Tensor:
+    return _t(x).logical_or(other)
+
+
+def logical_xor(x: Any, other: Any) -> Tensor:
+    return _t(x).logical_xor(other)
+
+
+def logical_not(x: Any) -> Tensor:
+    return _t(x).logical_not()
+
+
+def all(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.all
+    return _t(x).all(dim, keepdim)
+
+
+def any(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.any
+    return _t(x).any(dim, keepdim)

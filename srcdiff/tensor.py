@@ -827,7 +827,25 @@ class Tensor:
         return alpha_op(rt.tensor_methods.sub, self, other, alpha, "SubBackward0")
 
     mul = __mul__
-    div = __truediv__
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """``self / other``; with ``rounding_mode`` ``"floor"`` or ``"trunc"``, the quotient
+        rounded (integers stay integers), recorded with a zero gradient, as PyTorch's."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("floor", "trunc"):
+            raise RuntimeError(
+                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"'{rounding_mode}'"
+            )
+        _integer_divisor(self, other)
+        a, b = self, _scalar(other)
+        if not _same_dtype(a, b):
+            dt = result_dtype(a, b)
+            a, b = _cast(a, dt), _cast(b, dt)
+        return apply_op(rt.tensor_methods.div_rounded, (a, b), {"rounding_mode": rounding_mode},
+                        name="DivBackward3")  # fmt: skip
+
     matmul = __matmul__
     mm = __matmul__
     dot = __matmul__
@@ -873,6 +891,44 @@ class Tensor:
 
     def square(self) -> Tensor:
         return self**2
+
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(x), elementwise."""
+        return apply_op(rt.tensor_methods.rsqrt, (self._floating(),), name="RsqrtBackward0")
+
+    def erf(self) -> Tensor:
+        """The error function, elementwise (SciPy's: the ``scipy`` extra)."""
+        return apply_op(rt.tensor_methods.erf, (self._floating(),), name="ErfBackward0")
+
+    def atan2(self, other: Any) -> Tensor:
+        """The angle of the point ``(other, self)``, elementwise, in ``(-pi, pi]``."""
+        return binary_op(np.arctan2, self, other, "Atan2Backward0", floating=True)
+
+    arctan2 = atan2
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """``self + weight * (end - self)`` (``weight`` a number or a tensor), rounded as
+        PyTorch's kernel rounds it."""
+        weight = _scalar(weight)
+        name = "LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0"
+        return apply_op(rt.tensor_methods.lerp, (self, end, weight), name=name)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2``, rounded as PyTorch's kernel rounds it."""
+        return apply_op(rt.tensor_methods.addcmul, (self, tensor1, tensor2), {"value": value},
+                        name="AddcmulBackward0")  # fmt: skip
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _no_grad_binary(np.logical_and, self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _no_grad_binary(np.logical_or, self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _no_grad_binary(np.logical_xor, self, other)
+
+    def logical_not(self) -> Tensor:
+        return Tensor._make(array_module(self._data).logical_not(self._data))
 
     def sign(self) -> Tensor:
         """-1, 0 or 1 (a bool tensor as it is); recorded with gradient 0, as in PyTorch."""
@@ -1055,11 +1111,13 @@ class Tensor:
         xp = array_module(self._data)
         return Tensor._make(xp.asarray(xp.argmin(self._data, axis=dim, keepdims=keepdim)))
 
-    def all(self) -> Tensor:
-        return Tensor._make(array_module(self._data).asarray(self._data.all()))
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether every entry (over ``dim``) is nonzero: a bool tensor."""
+        return Tensor._make(rt.tensor_methods.all(self._data, dim, keepdim))
 
-    def any(self) -> Tensor:
-        return Tensor._make(array_module(self._data).asarray(self._data.any()))
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether some entry (over ``dim``) is nonzero: a bool tensor."""
+        return Tensor._make(rt.tensor_methods.any(self._data, dim, keepdim))
 
     # ---- shapes --------------------------------------------------------------------------
 
@@ -1079,6 +1137,15 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return apply_op(np.swapaxes, (self, dim0, dim1), name="TransposeBackward0", view=True)
+
+    swapaxes = swapdims = transpose
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal of the dims ``dim1`` and ``dim2`` (``offset`` above it), as the
+        last dim. PyTorch gives a view; this is NumPy's read-only one: write into
+        ``self`` itself (an entry written through it is an error, never lost)."""
+        return apply_op(rt.tensor_methods.diagonal, (self, offset, dim1, dim2),
+                        name="DiagonalBackward0")  # fmt: skip
 
     def t(self) -> Tensor:
         if self.ndim > 2:

@@ -551,7 +551,7 @@ class Unwrapper:
             call.args = [func.value] + [fix(a) for a in call.args]
             return
         if method and func.attr in tensor_methods.METHODS and self.maybe_tensor_method(func):
-            call.func = array_version(func.attr)
+            call.func = array_version(_array_name(func.attr, call))
             call.args = [func.value] + call.args
         elif method and func.attr == "backward":
             func.value = fix(func.value)
@@ -560,7 +560,7 @@ class Unwrapper:
             and self.array_function(func) is not None
             and not any(k.arg == "requires_grad" for k in call.keywords)  # a leaf: eager
         ):
-            call.func = array_version(self.array_function(func))
+            call.func = array_version(_array_name(self.array_function(func), call))
         elif not method and self.resolve(func) == (True, builtins.isinstance):
             call.func = array_version("is_instance")  # an array stands for a Tensor
             return
@@ -595,6 +595,14 @@ class Unwrapper:
         ):
             return name_
         return None
+
+
+def _array_name(name_: str, call: gast.Call) -> str:
+    """The array version of the Tensor method or srcdiff function ``name_`` that ``call``
+    takes: ``div`` with a ``rounding_mode=`` is another operation (of gradient 0)."""
+    if name_ == "div" and any(k.arg == "rounding_mode" for k in call.keywords):
+        return "div_rounded"
+    return name_
 
 
 def _in_place_receiver(value: gast.expr) -> str | None:

@@ -5,6 +5,7 @@ import numpy as xp
 
 from .. import runtime as rt
 from ..runtime import tensor_methods as tm
+from .elementwise import SCIPY_SPECIAL
 from .registry import (
     alias,
     constant_in,
@@ -631,3 +632,72 @@ nondiff("a 0/1 mask of the entries a max's or min's indices pick", rt.picked)
 alias(tm.full_like, xp.full_like)  # the fill value's gradient: the sum of the result's
 nondiff("a new array of zeros or ones, shaped like its argument", tm.empty_like, tm.zeros_like,
         tm.ones_like)  # fmt: skip
+
+
+# ---- rsqrt, atan2, remainders, erf, diagonal, lerp, addcmul, logical functions -------------
+
+for _method, _primitive in ((tm.atan2, xp.arctan2), (tm.remainder, xp.remainder),
+                            (tm.fmod, xp.fmod), (tm.diagonal, xp.diagonal)):  # fmt: skip
+    alias(_method, _primitive)
+keywords(tm.diagonal, dim1="axis1", dim2="axis2")
+for _special in SCIPY_SPECIAL:  # (erf has its rules where SciPy is installed)
+    if _special.__name__ == "erf":
+        alias(tm.erf, _special)
+
+
+@vjp(tm.rsqrt)
+def tensor_rsqrt(g, ans, x):
+    """``x ** -0.5``: ``-0.5 x ** -1.5``, from the result, as PyTorch computes it."""
+    return g * (-0.5 * ans * ans * ans)
+
+
+@jvp(tm.rsqrt)
+def tensor_rsqrt_jvp(ans, x, *, dx):
+    return dx * (-0.5 * ans * ans * ans)
+
+
+@vjp(tm.lerp)
+def tensor_lerp(g, ans, x, end, weight):
+    """``x + weight * (end - x)``: linear in ``x`` and ``end``, and in ``weight`` (a
+    number or a tensor) with slope ``end - x``."""
+    return (
+        rt.unbroadcast(g * (1.0 - weight), x),
+        rt.unbroadcast(g * weight, end),
+        rt.unbroadcast(g * (end - x), weight),
+    )
+
+
+@jvp(tm.lerp)
+def tensor_lerp_jvp(ans, x, end, weight, *, dx, dend, dweight):
+    return dx * (1.0 - weight), dend * weight, dweight * (end - x)
+
+
+@vjp(tm.addcmul)
+def tensor_addcmul(g, ans, x, tensor1, tensor2, value=1):
+    return (
+        rt.unbroadcast(g, x),
+        rt.unbroadcast(g * value * tensor2, tensor1),
+        rt.unbroadcast(g * value * tensor1, tensor2),
+        None,
+    )
+
+
+@jvp(tm.addcmul)
+def tensor_addcmul_jvp(ans, x, tensor1, tensor2, value=1, *, dx, dtensor1, dtensor2):
+    return dx, dtensor1 * value * tensor2, dtensor2 * value * tensor1
+
+
+@vjp(tm.div_rounded)
+def tensor_div_rounded(g, ans, x, other, rounding_mode):
+    """A rounded quotient, piecewise constant: a zero gradient for both operands, as
+    PyTorch records it (``.grad`` zeros, not None)."""
+    return xp.zeros_like(x), rt.zeros_like(other), None
+
+
+@jvp(tm.div_rounded)
+def tensor_div_rounded_jvp(ans, x, other, rounding_mode, *, dx, dother):
+    return xp.zeros_like(ans), xp.zeros_like(ans)
+
+
+nondiff("a boolean", tm.logical_and, tm.logical_or, tm.logical_xor, tm.logical_not, tm.all,
+        tm.any)  # fmt: skip

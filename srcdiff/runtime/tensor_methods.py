@@ -227,6 +227,145 @@ def expand(x: Any, *sizes: Any) -> Any:
     return array_module(x).broadcast_to(x, shape)
 
 
+def rsqrt(x: Any) -> Any:
+    """``x.rsqrt()``: ``1 / sqrt(x)`` (of an integer array, the default float's), rounded
+    twice, as PyTorch's CPU kernel computes it."""
+    if not is_array(x):
+        return x.rsqrt()
+    x = floating(x)
+    return 1.0 / array_module(x).sqrt(x)
+
+
+def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
+    """``x.diagonal(offset, dim1, dim2)``: the diagonal of the dims ``dim1`` and ``dim2``,
+    as the last dim (NumPy's read-only view: a write into it is an error, where PyTorch
+    would write through into ``x``)."""
+    if not is_array(x):
+        return x.diagonal(offset, dim1, dim2)
+    ndim = x.ndim
+    return array_module(x).diagonal(x, offset, checked_dim(ndim, dim1), checked_dim(ndim, dim2))
+
+
+def atan2(x: Any, other: Any) -> Any:
+    """``x.atan2(other)``: the angle of the point ``(other, x)``, in the floating dtype
+    PyTorch promotes to."""
+    if not is_array(x):
+        return x.atan2(other)
+    return np.arctan2(*_promoted(x, other, "atan2"))
+
+
+arctan2 = atan2
+
+
+def remainder(x: Any, other: Any) -> Any:
+    """``x.remainder(other)``: ``x - floor(x / other) * other`` (Python's ``%``)."""
+    if not is_array(x):
+        return x.remainder(other)
+    return np.remainder(*_promoted(x, other, "remainder"))
+
+
+def fmod(x: Any, other: Any) -> Any:
+    """``x.fmod(other)``: the remainder with the sign of ``x`` (C's ``fmod``)."""
+    if not is_array(x):
+        return x.fmod(other)
+    return np.fmod(*_promoted(x, other, "fmod"))
+
+
+def erf(x: Any) -> Any:
+    """``x.erf()``: the error function (SciPy's; the ``scipy`` extra)."""
+    if not is_array(x):
+        return x.erf()
+    return scipy_erf()(floating(x))
+
+
+def scipy_erf() -> Any:
+    """SciPy's ``erf`` (whose rules srcdiff has), or PyTorch's error's kin without it."""
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover (the tests install the scipy extra)
+        raise RuntimeError("erf needs SciPy: pip install 'srcdiff[scipy]'") from None
+    return scipy.special.erf
+
+
+def lerp(x: Any, end: Any, weight: Any) -> Any:
+    """``x.lerp(end, weight)``: ``x + weight * (end - x)``, rounded as PyTorch's kernel
+    rounds it: one fused multiply-add, from ``end`` where ``weight`` is 0.5 or more."""
+    if not is_array(x):
+        return x.lerp(end, weight)
+    xp = array_module(x)
+    if not hasattr(weight, "shape"):
+        return fused.lerp(x, end, weight)
+    w = promoted(weight, x, weight)
+    diff = end - x
+    low = fused.fma(diff, w, xp.broadcast_to(x, diff.shape))
+    high = fused.fma(diff, w - 1, xp.broadcast_to(end, diff.shape))
+    return xp.where(xp.abs(w) < 0.5, low, high)
+
+
+def addcmul(x: Any, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+    """``x.addcmul(tensor1, tensor2, value=v)``: ``x + v * tensor1 * tensor2``, rounded as
+    PyTorch's kernel rounds it (``fused.addcmul``)."""
+    if not is_array(x):
+        return x.addcmul(tensor1, tensor2, value=value)
+    return fused.addcmul(x, tensor1, tensor2, value)
+
+
+def logical_and(x: Any, other: Any) -> Any:
+    return np.logical_and(x, other) if is_array(x) else x.logical_and(other)
+
+
+def logical_or(x: Any, other: Any) -> Any:
+    return np.logical_or(x, other) if is_array(x) else x.logical_or(other)
+
+
+def logical_xor(x: Any, other: Any) -> Any:
+    return np.logical_xor(x, other) if is_array(x) else x.logical_xor(other)
+
+
+def logical_not(x: Any) -> Any:
+    return np.logical_not(x) if is_array(x) else x.logical_not()
+
+
+def all(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - Tensor.all
+    """``x.all(dim)``: whether every entry (over ``dim``) is nonzero, a boolean array."""
+    if not is_array(x):
+        return x.all(dim, keepdim)
+    return array_module(x).asarray(np.all(x, axis=axis(dim), keepdims=keepdim))
+
+
+def any(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - Tensor.any
+    """``x.any(dim)``: whether some entry (over ``dim``) is nonzero, a boolean array."""
+    if not is_array(x):
+        return x.any(dim, keepdim)
+    return array_module(x).asarray(np.any(x, axis=axis(dim), keepdims=keepdim))
+
+
+def div_rounded(x: Any, other: Any, rounding_mode: Any) -> Any:
+    """``x.div(other, rounding_mode=...)``: the quotient rounded toward minus infinity
+    (``"floor"``, Python's ``//``) or toward zero (``"trunc"``), in the dtype the operands
+    promote to (integers stay integers), as PyTorch's; its gradient is zero."""
+    if not is_array(x):
+        return x.div(other, rounding_mode=rounding_mode)
+    a, b = _promoted(x, other, "//")  # (no true division: integers stay integers)
+    if rounding_mode in ("floor", "trunc"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # (inf and nan, as PyTorch's)
+            if rounding_mode == "floor":
+                return np.floor_divide(a, b)
+            if np.result_type(a, b).kind in "biu":
+                q = np.floor_divide(a, b)
+                return q + ((q < 0) & (q * b != a))  # toward zero where floor went past it
+            return np.trunc(np.true_divide(a, b))
+    if rounding_mode is None:
+        raise refuse(
+            "x.div(y, rounding_mode=None) given through a name in compiled code",
+            "write x / y (or x.div(y)) for true division",
+        )
+    raise RuntimeError(
+        "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        f"'{rounding_mode}'"
+    )
+
+
 def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Any:  # fmt: skip
     """``x.nan_to_num(...)``: NaN, +inf and -inf replaced (the infinities by the dtype's
@@ -298,7 +437,7 @@ def indices_per_dim(idx: list) -> bool:
     """Whether PyTorch reads the list ``idx`` as a tuple (its ``treatSequenceAsTuple``:
     fewer than 32 entries, one of which is a tensor or an array, a sequence, a slice,
     None or ...; NumPy's scalars are numbers)."""
-    return len(idx) < 32 and any(
+    return len(idx) < 32 and builtins.any(
         (hasattr(i, "shape") and not isinstance(i, np.generic))
         or isinstance(i, (list, tuple, slice))
         or i is None
@@ -434,9 +573,8 @@ def dim(x: Any) -> int:
 
 def _promoted(x: Any, other: Any, name: str) -> tuple[Any, Any]:
     """Both operands of ``x.name(other)`` (``add``, ``div`` ...) in the dtype PyTorch
-    computes the operation in (see ``promoted``; ``div`` is a true division)."""
-    symbol = "/" if name == "div" else name
-    return promoted(x, x, other, symbol), promoted(other, x, other, symbol)
+    computes the operation in (see ``promoted``)."""
+    return promoted(x, x, other, name), promoted(other, x, other, name)
 
 
 def add(x: Any, other: Any, alpha: Any = 1) -> Any:
@@ -457,6 +595,7 @@ def sub(x: Any, other: Any, alpha: Any = 1) -> Any:
 
 mul = _method("mul", lambda x, other: np.multiply(*_promoted(x, other, "mul")))
 div = _method("div", lambda x, other: np.divide(*_promoted(x, other, "div")))
+swapaxes = swapdims = transpose  # (PyTorch's other names of transpose)
 
 
 # PyTorch's names of its C++ types, in its errors
@@ -465,22 +604,26 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
            "uint8": "unsigned char", "bool": "bool"}  # fmt: skip
 
 
+# the operations computed in a floating dtype whatever their operands' (true divisions)
+_FLOATING = frozenset({"/", "/=", "div", "atan2"})
+
+
 def promoted(x: Any, a: Any, b: Any, symbol: str = "") -> Any:
     """``x`` (the operand ``a`` or ``b`` of the Python operator ``symbol`` in Tensor code)
     cast to the dtype PyTorch computes the operation in (``dtypes.result_dtype``; the
-    default float for a true division of integers), so that NumPy computes what PyTorch
-    does: an int64 tensor divided by 255.0 is float32, not float64. Numbers are left as
-    they are (NumPy takes them in the array's dtype). An operand that is no plain array
-    is checked as ``rt.operands`` checks it (the compiler checks no operator further
-    whose operands all come from here)."""
+    default float for a true division of integers, ``_FLOATING``), so that NumPy
+    computes what PyTorch does: an int64 tensor divided by 255.0 is float32, not float64.
+    Numbers are left as they are (NumPy takes them in the array's dtype). An operand that
+    is no plain array is checked as ``rt.operands`` checks it (the compiler checks no
+    operator further whose operands all come from here)."""
     if type(x) is not np.ndarray or x.dtype.kind in "OV":
         operands(symbol, a, b)
-    floating = symbol in ("/", "/=")
+    floating = symbol in _FLOATING
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is db and not floating:  # (one dtype: nothing to promote, the common case)
         return x
     dtype = getattr(x, "dtype", None)
-    if not isinstance(dtype, np.dtype) or not all(
+    if not isinstance(dtype, np.dtype) or not builtins.all(
         isinstance(d, np.dtype) for d in (da, db) if d is not None
     ):  # (a number, or a Tensor compiled code left as it is: its own operator promotes)
         return x
@@ -629,7 +772,7 @@ def _common(tensors: Any) -> list:
     """``tensors`` in the dtype PyTorch joins them in (``cat``, ``stack``)."""
     arrays = list(tensors)
     kinds = {getattr(a, "dtype", None) for a in arrays}
-    if len(kinds) < 2 or not all(isinstance(k, np.dtype) for k in kinds):
+    if len(kinds) < 2 or not builtins.all(isinstance(k, np.dtype) for k in kinds):
         return arrays
     wanted = dtypes.result_dtype(*arrays)
     return [a if a.dtype == wanted else backend.astype(a, wanted) for a in arrays]
@@ -1438,7 +1581,9 @@ METHODS = {
         "new_tensor "
         "repeat index_select flip roll amax amin logsumexp floor ceil round trunc isnan isinf "
         "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
-        "scatter scatter_add requires_grad_ nan_to_num type_as"
+        "scatter scatter_add requires_grad_ nan_to_num type_as rsqrt diagonal swapaxes "
+        "swapdims atan2 arctan2 remainder fmod erf lerp addcmul logical_and logical_or "
+        "logical_xor logical_not all any div_rounded"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -1485,6 +1630,8 @@ FUNCTIONS = {
         "argmin maximum minimum where cat stack zeros_like ones_like full_like empty_like var "
         "std is_tensor split chunk tril triu bmm gather index_select flip roll amax amin "
         "logsumexp floor ceil round trunc isnan isinf isfinite sort argsort topk cumprod "
-        "unbind narrow movedim diag outer scatter scatter_add masked_fill nan_to_num"
+        "unbind narrow movedim diag outer scatter scatter_add masked_fill nan_to_num rsqrt "
+        "diagonal swapaxes swapdims atan2 arctan2 remainder fmod erf lerp addcmul "
+        "logical_and logical_or logical_xor logical_not all any"
     ).split()
 }

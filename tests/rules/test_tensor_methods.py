@@ -189,6 +189,17 @@ SPECS = [
         for m in (tm.cat, tm.stack)
         for dim in (0, 1)
     ],
+    Spec(tm.rsqrt, (R((3, 4), 0.3, 3.0),)),
+    Spec(tm.atan2, (R((3, 4)), R((4,)))),
+    *[Spec(m, (R((3, 4)), R((3, 4), 0.6, 1.5))) for m in (tm.remainder, tm.fmod)],
+    Spec(tm.diagonal, (R((3, 4)), 1), wrt=(0,)),
+    Spec(tm.diagonal, (R((2, 3, 4)), 0, 2, 0), wrt=(0,), label="dims"),
+    Spec(tm.lerp, (R((3, 4)), R((4,)), 0.3), wrt=(0, 1)),
+    Spec(tm.lerp, (R((3, 4)), R((3, 4)), R((3, 4))), label="weights"),
+    Spec(tm.addcmul, (R((3, 4)), R((4,)), R((3, 1))), {"value": 0.5}),
+    Spec(tm.div_rounded, (R((3, 4)) * 3.0 + 0.2, R((3, 4), 0.6, 1.5), "floor"), wrt=(0, 1)),
+    Spec(tm.div_rounded, (R((3, 4)) * 3.0 + 0.2, 0.7, "trunc"), wrt=(0,), label="trunc"),
+    *([Spec(tm.erf, (R((3, 4)),))] if lookup(tm.erf) is not None else []),  # (SciPy's erf)
 ]
 
 

@@ -969,6 +969,66 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             *x.split(split_size=2, dim=1),
             *torch.split(x, split_size_or_sections=[3, 1]),
         ),
+        "rsqrt": lambda x: (x.abs() + 0.5).rsqrt() + torch.rsqrt(x * x + 1.0),
+        "diagonal": lambda x: (
+            x.diagonal(),
+            torch.diagonal(x, 1),
+            x.diagonal(-1, 1, 0),
+            x.reshape(2, 2, 5).diagonal(0, 0, 1),
+            x.reshape(2, 2, 5).diagonal(offset=1, dim1=-1, dim2=0),
+        ),
+        "swapaxes": lambda x: (
+            x.swapaxes(0, 1),
+            torch.swapaxes(x.reshape(2, 2, 5), 0, 2),
+            x.swapdims(1, 0) * 2.0,
+            torch.swapdims(x, 0, 1),
+        ),
+        "atan2": lambda x: (
+            x.atan2(x.flip(0)),
+            torch.atan2(x, x[0]),
+            torch.arctan2(x[1:3], x.new_full((2, 5), -0.5)),
+            x.arctan2(x * 0.0),
+        ),
+        "remainder": lambda x: (
+            torch.remainder(x, 0.75),
+            torch.remainder(x, x.flip(1) + 4.0),
+            x.remainder(-0.4),
+            torch.fmod(x, 0.75),
+            torch.fmod(x * 3.0, x.roll(1, 0)),
+            x.fmod(-0.4),
+        ),
+        "erf": lambda x: (x.erf(), torch.erf(x * 0.5)),
+        "lerp": lambda x: (
+            x.lerp(x.flip(0), 0.3),
+            torch.lerp(x, x * 2.0, 0.75),
+            x.lerp(x.roll(1, 1), x.sigmoid()),
+            torch.lerp(x[0], x[1], x[2].abs()),
+        ),
+        "addcmul": lambda x: (
+            x.addcmul(x.flip(0), x.roll(1, 1), value=0.5),
+            torch.addcmul(x, x, x[0]),
+            torch.addcmul(x[0], x[1], x, value=-2.0),
+        ),
+        "div-rounding": lambda x: (
+            x.div(0.75, rounding_mode="floor"),
+            torch.div(x, x.flip(1), rounding_mode="trunc"),
+            x.div(-0.4, rounding_mode="trunc") * x,
+            torch.div(x * 4.0, 3.0, rounding_mode="floor") + x,
+            (x * 4.0).long().div(3, rounding_mode="floor").double() * x,
+            (x * 4.0).long().div(-3, rounding_mode="trunc").double() * x,
+        ),
+        "logical": lambda x: (
+            torch.where(torch.logical_and(x > 0, x < 2), x, -x),
+            torch.where(x.logical_or(x > 2.5).logical_xor(x < -1.0), x * 2.0, x),
+            torch.where(torch.logical_not(x > 0.3), x, 0.5 * x),
+            torch.where(torch.logical_xor(x > 0, x.abs() > 1), x * x, x),
+        ),
+        "all-any": lambda x: (
+            torch.where((x > -2).all(1, keepdim=True), x, 0.0),
+            torch.where((x > 2).any(0), x, x * 2.0),
+            x * (x > -5).all() + x * torch.any(x > 10.0),
+            torch.where(torch.all(x > -1.0, dim=0), x * 3.0, x),
+        ),
     }
 
 
