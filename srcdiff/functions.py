@@ -505,3 +505,19 @@ def all(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 def any(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.any
     return _t(x).any(dim, keepdim)
+
+
+def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
+    return _t(x).repeat_interleave(repeats, dim)
+
+
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    return _t(x).masked_select(mask)
+
+
+def index_fill(x: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    return _t(x).index_fill(dim, index, value)
+
+
+def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    return _t(x).index_add(dim, index, source, alpha=alpha)

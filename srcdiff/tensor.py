@@ -918,6 +918,38 @@ class Tensor:
         return apply_op(rt.tensor_methods.addcmul, (self, tensor1, tensor2), {"value": value},
                         name="AddcmulBackward0")  # fmt: skip
 
+    def repeat_interleave(self, repeats: Any, dim: Any = None) -> Tensor:
+        """Each entry along ``dim`` repeated ``repeats`` times (of the flattened tensor
+        without a ``dim``)."""
+        return apply_op(rt.tensor_methods.repeat_interleave, (self, _data(repeats), dim),
+                        name="RepeatInterleaveBackward0")  # fmt: skip
+
+    def masked_select(self, mask: Any) -> Tensor:
+        """The entries where the bool tensor ``mask`` holds (broadcast together), as a
+        vector."""
+        return apply_op(rt.tensor_methods.masked_select, (self, _data(mask)),
+                        name="MaskedSelectBackward0")  # fmt: skip
+
+    def index_fill(self, dim: int, index: Any, value: Any) -> Tensor:
+        """A copy with the entries at ``index`` along ``dim`` set to ``value``."""
+        value = _scalar(value)
+        if isinstance(value, Tensor):
+            value = _cast(value, self._data.dtype)
+        return apply_op(rt.tensor_methods.index_fill, (self, dim, _data(index), value),
+                        name="IndexFillBackward0")  # fmt: skip
+
+    def index_fill_(self, dim: int, index: Any, value: Any) -> Tensor:
+        return self._inplace(lambda s: s.index_fill(dim, index, value), value)
+
+    def index_add(self, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        """A copy with ``alpha * source[i]`` added to the entry ``index[i]`` along ``dim``
+        (each time an index names it)."""
+        return apply_op(rt.tensor_methods.index_add, (self, dim, _data(index), source),
+                        {"alpha": alpha}, name="IndexAddBackward0")  # fmt: skip
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace(lambda s: s.index_add(dim, index, source, alpha=alpha), source)
+
     def logical_and(self, other: Any) -> Tensor:
         return _no_grad_binary(np.logical_and, self, other)
 

@@ -48,6 +48,8 @@ IN_PLACE_AS_METHODS = {
     "masked_fill_": "masked_fill",
     "clamp_": "clamp",
     "detach_": "detach",  # a value the code computed: detached, names sharing it as well
+    "index_fill_": "index_fill",
+    "index_add_": "index_add",
     **{f"{m}_": m for m in ("relu", "sigmoid", "tanh", "abs", "exp", "log", "nan_to_num")},
 }
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from

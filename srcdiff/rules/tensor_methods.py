@@ -701,3 +701,62 @@ def tensor_div_rounded_jvp(ans, x, other, rounding_mode, *, dx, dother):
 
 nondiff("a boolean", tm.logical_and, tm.logical_or, tm.logical_xor, tm.logical_not, tm.all,
         tm.any)  # fmt: skip
+
+
+# ---- repeat_interleave, masked_select, index_fill, index_add -----------------------------
+
+alias(tm.repeat_interleave, xp.repeat)
+keywords(tm.repeat_interleave, dim="axis")
+
+
+@vjp(tm.masked_select)
+def tensor_masked_select(g, ans, x, mask):
+    return rt.tensor_methods.masked_select_grad(g, x, mask), None
+
+
+@jvp(tm.masked_select)
+def tensor_masked_select_jvp(ans, x, mask, *, dx):
+    return rt.tensor_methods.masked_select(dx, mask)
+
+
+@vjp(tm.masked_select_grad)
+def tensor_masked_select_grad(g, ans, d, x, mask):
+    """``masked_select_grad`` is linear in the gradient it puts back: its own gradient
+    is ``g``'s entries where ``mask`` holds (``g`` broadcast as ``x`` was)."""
+    return rt.tensor_methods.masked_select(g, mask), None, None
+
+
+@vjp(tm.index_fill)
+def tensor_index_fill(g, ans, x, dim, index, value):
+    """The filled entries send ``x`` nothing, and ``value`` the sum of theirs."""
+    return (
+        rt.tensor_methods.index_fill(g, dim, index, 0.0),
+        None,
+        None,
+        rt.unbroadcast(
+            xp.sum(g * rt.tensor_methods.index_fill(xp.zeros_like(g), dim, index, 1.0)), value
+        ),  # fmt: skip
+    )
+
+
+@jvp(tm.index_fill)
+def tensor_index_fill_jvp(ans, x, dim, index, value, *, dx, dvalue):
+    return (
+        rt.tensor_methods.index_fill(dx, dim, index, 0.0),
+        rt.tensor_methods.index_fill(xp.zeros_like(ans), dim, index, dvalue),
+    )
+
+
+@vjp(tm.index_add)
+def tensor_index_add(g, ans, x, dim, index, source, alpha=1):
+    """``x`` passes ``g`` on; ``source`` gets ``alpha`` times ``g`` at the entries it was
+    added to."""
+    return g, None, None, rt.tensor_methods.index_add_grad(g, dim, index, alpha), None
+
+
+@jvp(tm.index_add)
+def tensor_index_add_jvp(ans, x, dim, index, source, alpha=1, *, dx, dsource):
+    return dx, rt.tensor_methods.index_add(xp.zeros_like(ans), dim, index, dsource, alpha)
+
+
+linear((0,), tm.index_add_grad)

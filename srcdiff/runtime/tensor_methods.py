@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, dtypes, fused
 from ..backend import array_module
-from .arrays import FLOAT_DTYPES, float_mean, np_mean
+from .arrays import FLOAT_DTYPES, float_mean, np_mean, unbroadcast
 from .assembly import take_along_axis_grad
 from .mutation import refuse
 from .objects import operands
@@ -364,6 +364,96 @@ def div_rounded(x: Any, other: Any, rounding_mode: Any) -> Any:
         "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
     )
+
+
+def repeat_interleave(x: Any, repeats: Any, dim: Any = None) -> Any:
+    """``x.repeat_interleave(repeats, dim)``: each entry along ``dim`` repeated (of the
+    flattened ``x`` without one), as ``np.repeat``."""
+    if not is_array(x):
+        return x.repeat_interleave(repeats, dim)
+    if dim is not None:
+        dim = checked_dim(x.ndim, dim)
+    return array_module(x).repeat(x, repeats, axis=dim)
+
+
+def masked_select(x: Any, mask: Any) -> Any:
+    """``x.masked_select(mask)``: the entries where the boolean ``mask`` holds, ``x`` and
+    ``mask`` broadcast together, as a vector (in C order)."""
+    if not is_array(x):
+        return x.masked_select(mask)
+    if getattr(mask, "dtype", None) != np.bool_:
+        raise RuntimeError(
+            f"masked_select: expected BoolTensor for mask (got {getattr(mask, 'dtype', mask)})"
+        )
+    xp = array_module(x)
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    return xp.broadcast_to(x, shape)[xp.broadcast_to(mask, shape)]
+
+
+def masked_select_grad(g: Any, x: Any, mask: Any) -> Any:
+    """The gradient of ``masked_select(x, mask)``: ``g`` put back where ``mask`` holds,
+    the broadcast entries' summed back onto ``x``."""
+    xp = array_module(g)
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    d = xp.zeros(shape, dtype=g.dtype)
+    d[xp.broadcast_to(mask, shape)] = g
+    return unbroadcast(d, x)
+
+
+def _along(ndim: int, dim: int, index: Any) -> tuple:
+    """The index of the entries at ``index`` along ``dim`` (every entry of the others)."""
+    return (slice(None),) * dim + (index,)
+
+
+def _vector_index(x: Any, dim: int, index: Any, name: str) -> tuple[int, Any]:
+    """``dim`` checked, and ``index`` as a vector of positions within it (PyTorch's errors
+    for a matrix of indices and for one out of range)."""
+    dim = checked_dim(x.ndim, dim)
+    index = array_module(x).asarray(index)
+    if index.ndim > 1 or index.dtype.kind not in "iu":
+        raise IndexError(f"{name}(): Index is supposed to be a vector of integers")
+    index = index.reshape(-1)
+    in_range(index, x.shape[dim] if x.ndim else 1, name)
+    return dim, index
+
+
+def index_fill(x: Any, dim: int, index: Any, value: Any) -> Any:
+    """``x.index_fill(dim, index, value)``: ``x`` with the entries at ``index`` along
+    ``dim`` set to ``value`` (a number, or a 0-d tensor)."""
+    if not is_array(x):
+        return x.index_fill(dim, index, value)
+    dim, index = _vector_index(x, dim, index, "index_fill")
+    out = x.copy()
+    out[_along(x.ndim, dim, index)] = value
+    return out
+
+
+def index_add(x: Any, dim: int, index: Any, source: Any, alpha: Any = 1) -> Any:
+    """``x.index_add(dim, index, source, alpha=a)``: ``x`` with ``a * source[i]`` added
+    to its entry ``index[i]`` along ``dim``, each time an index names it."""
+    if not is_array(x):
+        return x.index_add(dim, index, source, alpha=alpha)
+    dim, index = _vector_index(x, dim, index, "index_add")
+    xp = array_module(x)
+    source = xp.asarray(source, dtype=x.dtype)
+    if source.ndim != x.ndim or source.shape[dim] != index.shape[0]:
+        raise RuntimeError(
+            f"index_add_(): source of shape {list(source.shape)} does not fit index of "
+            f"{index.shape[0]} entries along dim {dim} of a tensor of shape {list(x.shape)}"
+        )
+    added = source if alpha == 1 else source * alpha
+    out = xp.moveaxis(x.copy(), dim, 0)
+    out = backend.scatter_add(out, (index,), xp.moveaxis(added, dim, 0))
+    return xp.moveaxis(out, 0, dim)
+
+
+def index_add_grad(g: Any, dim: int, index: Any, alpha: Any) -> Any:
+    """The gradient of ``source`` in ``index_add``: ``alpha`` times ``g``'s entries at
+    ``index`` along ``dim``."""
+    xp = array_module(g)
+    dim = checked_dim(g.ndim, dim)
+    part = xp.take(g, xp.reshape(xp.asarray(index), (-1,)), axis=dim)
+    return part if alpha == 1 else part * alpha
 
 
 def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
@@ -1583,7 +1673,8 @@ METHODS = {
         "isfinite sort argsort topk cumprod cumsum prod unbind narrow movedim diag outer "
         "scatter scatter_add requires_grad_ nan_to_num type_as rsqrt diagonal swapaxes "
         "swapdims atan2 arctan2 remainder fmod erf lerp addcmul logical_and logical_or "
-        "logical_xor logical_not all any div_rounded"
+        "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
+        "index_fill index_add"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -1596,6 +1687,7 @@ TENSOR_ONLY = frozenset({
     "grad", "data", "device", "detach_", "zero_", "fill_", "clamp_", "copy_", "add_", "sub_",
     "mul_", "div_", "uniform_", "normal_", "bernoulli_", "addcmul_", "addcdiv_",
     "masked_fill_", "relu_", "sigmoid_", "tanh_", "abs_", "exp_", "log_", "nan_to_num_",
+    "index_fill_", "index_add_",
 })  # fmt: skip
 ATTRIBUTES = {
     name: globals()[name]
@@ -1632,6 +1724,7 @@ FUNCTIONS = {
         "logsumexp floor ceil round trunc isnan isinf isfinite sort argsort topk cumprod "
         "unbind narrow movedim diag outer scatter scatter_add masked_fill nan_to_num rsqrt "
         "diagonal swapaxes swapdims atan2 arctan2 remainder fmod erf lerp addcmul "
-        "logical_and logical_or logical_xor logical_not all any"
+        "logical_and logical_or logical_xor logical_not all any repeat_interleave "
+        "masked_select index_fill index_add"
     ).split()
 }

@@ -10,6 +10,9 @@ from srcdiff.runtime import tensor_methods as tm
 from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(11)
+FIVE = np.array(
+    [[True, False, True, False], [False, True, False, False], [True, False, False, True]]
+)
 
 
 def _pair(method):
@@ -200,6 +203,15 @@ SPECS = [
     Spec(tm.div_rounded, (R((3, 4)) * 3.0 + 0.2, R((3, 4), 0.6, 1.5), "floor"), wrt=(0, 1)),
     Spec(tm.div_rounded, (R((3, 4)) * 3.0 + 0.2, 0.7, "trunc"), wrt=(0,), label="trunc"),
     *([Spec(tm.erf, (R((3, 4)),))] if lookup(tm.erf) is not None else []),  # (SciPy's erf)
+    Spec(tm.repeat_interleave, (R((3, 4)), 2, 1), wrt=(0,)),
+    Spec(tm.repeat_interleave, (R((3, 4)), 3), wrt=(0,), label="flat"),
+    Spec(tm.masked_select, (R((3, 4)), R((4,)) > 0), wrt=(0,)),
+    Spec(tm.masked_select_grad, (R((5,)), R((3, 4)), FIVE), wrt=(0,)),
+    Spec(tm.index_fill, (R((3, 4)), 1, np.array([0, 2, 0]), 0.7), wrt=(0,)),
+    Spec(tm.index_fill, (R((3, 4)), 0, np.array([1]), R(())), wrt=(0, 3), label="0-d value"),
+    Spec(
+        tm.index_add, (R((3, 4)), 0, np.array([0, 2, 0]), R((3, 4))), {"alpha": 0.5}, wrt=(0, 3)
+    ),  # fmt: skip
 ]
 
 

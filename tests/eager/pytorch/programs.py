@@ -1029,7 +1029,38 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             x * (x > -5).all() + x * torch.any(x > 10.0),
             torch.where(torch.all(x > -1.0, dim=0), x * 3.0, x),
         ),
+        "repeat_interleave": lambda x: (
+            x.repeat_interleave(2, 1),
+            torch.repeat_interleave(x, 3, dim=0),
+            x[1:3].repeat_interleave(2),
+            x.repeat_interleave(torch.tensor([1, 0, 3, 2]), dim=0),
+        ),
+        "masked_select": lambda x: (
+            x.masked_select(x > 0.4),
+            torch.masked_select(x, torch.tensor([True, False, True, True, False])),
+            x[0].masked_select((x > 0).logical_not()) * 2.0,
+        ),
+        "index_fill": lambda x: (
+            x.index_fill(1, torch.tensor([0, 3, 0]), -1.5),
+            torch.index_fill(x, 0, torch.tensor([2]), x[0, 0]),
+            _index_filled(x * 1.0),
+        ),
+        "index_add": lambda x: (
+            x.index_add(0, torch.tensor([0, 2, 0]), x[1:] * x[:3]),
+            torch.index_add(x, 1, torch.tensor([4, 4]), x[:, :2], alpha=0.5),
+            _index_added(x * 2.0, x),
+        ),
     }
+
+
+def _index_filled(h: Any) -> Any:
+    h.index_fill_(1, h.new_ones(2).long(), 0.25)
+    return h
+
+
+def _index_added(h: Any, x: Any) -> Any:
+    h.index_add_(0, x.new_zeros(3).long() + 1, x[:3], alpha=-1.5)
+    return h
 
 
 def _tied(x: Any) -> Any:
