@@ -759,4 +759,4 @@ def tensor_index_add_jvp(ans, x, dim, index, source, alpha=1, *, dx, dsource):
     return dx, rt.tensor_methods.index_add(xp.zeros_like(ans), dim, index, dsource, alpha)
 
 
-linear((0,), tm.index_add_grad)
+linear((0,), tm.index_add_grad, tm.masked_select_grad)

@@ -255,6 +255,11 @@ def check_apart(old: Any, held: dict[int, str], given: tuple, shown: str) -> Non
         )
 
 
+# the Tensor runtime's check of an array updated in place, which may be a leaf's (see
+# ``tensors.refuse_leaf_update``); None where no Tensor code runs
+LEAF_UPDATE: list = [None]
+
+
 def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``m`` after the object ``old`` was updated in place into ``new``: ``new`` where
     ``m`` is that very object, a container with such entries replaced (at any depth)
@@ -262,8 +267,8 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     itself otherwise. An array sharing memory with ``old`` in another way (a view of it,
     or the array it is a view of) cannot follow: that is a CompileError."""
     if m is old:
-        if old is not new:
-            _refuse_leaf_update(old)
+        if old is not new and LEAF_UPDATE[0] is not None:
+            LEAF_UPDATE[0](old)
         return new if _mutable(old) else m
     held, written = (names.split(",") + ["", ""])[:2]
     if isinstance(old, np.flatiter) and old is not new and _mutable(m) and _shares(m, old.base):
@@ -304,20 +309,6 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
         f"or make `{written}` a copy first ({written} = {written}.copy(), or "
         f"{written}.clone() for a Tensor)",
     )
-
-
-def _refuse_leaf_update(old: Any) -> None:
-    """PyTorch's error where the array ``old``, updated in place (by a function a
-    compiled Tensor step called, given it), is that of a leaf requiring grad the step
-    unwrapped, while recording: eager code would have written into the leaf."""
-    from .calls import STEP, Host  # (calls imports this module)
-
-    step = STEP[0]
-    leaf = None if step is None else step.leaf_arrays.get(id(old))
-    if leaf is not None and leaf._data is old and Host.grad_enabled():
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation."
-        )
 
 
 def follow_detached(m: Any, old: Any, new: Any, names: str = "") -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
+from . import mutation
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .mutation import holds, refuse
 from .objects import receiver
@@ -67,6 +68,21 @@ def unwrap(x: Any, path: list) -> Any:
     else:
         path.append(0)
     return x._data
+
+
+def refuse_leaf_update(old: Any) -> None:
+    """PyTorch's error where the array ``old``, updated in place (by a function a
+    compiled Tensor step called, given it), is that of a leaf requiring grad the step
+    unwrapped, while recording: eager code would have written into the leaf."""
+    step = STEP[0]
+    leaf = None if step is None else step.leaf_arrays.get(id(old))
+    if leaf is not None and leaf._data is old and Host.grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
+mutation.LEAF_UPDATE[0] = refuse_leaf_update  # (see mutation.follow)
 
 
 def tensor_method(obj: Any, name: str) -> None:
