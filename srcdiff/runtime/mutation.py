@@ -782,8 +782,18 @@ def unless_rebound(final: Any, rebound: bool) -> Any:
 def write_back(caller: Any, final: Any) -> None:
     """Give the caller's list or dict ``caller`` the contents compiled code computed for
     it (``final``), as Python's in-place updates would have: compiled code updated a
-    copy. Arrays are never written into."""
+    copy. Arrays are never written into; a Tensor is (compiled Tensor code's ``buf +=
+    v``, ``buf[0] = v``), as PyTorch's in-place operations write into it."""
     if caller is final:
+        return
+    if callable(getattr(caller, "_changed", None)):  # a Tensor, held as its array
+        if final is not caller._data:
+            if caller.requires_grad:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            caller._data[...] = final
+            caller._changed()
         return
     if isinstance(caller, list) and isinstance(final, list):
         caller[:] = final

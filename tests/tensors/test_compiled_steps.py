@@ -2448,3 +2448,34 @@ def test_reading_autograd_flags_in_a_compiled_step_gives_eager_codes_values():
 
     with pytest.raises(sd.CompileError, match=r"\.requires_grad of a value a compiled function"):
         through_forward(sd.ones(3, 2))
+
+
+def _bumped(buffer, value):
+    buffer += value
+    buffer[0] = 7.0
+
+
+@pytest.mark.parametrize("where", ["step", "helper"])
+def test_a_tensor_argument_updated_in_place_is_written_into_as_eagerly(where):
+    """``buf += v`` and ``buf[0] = v`` on a Tensor argument that requires no grad (a
+    buffer, a batch) write into it, as PyTorch's in-place operations do: compiled code
+    updated a copy, and the caller's Tensor kept its values."""
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x, buf):
+        h = x * w
+        if where == "step":
+            buf += h.detach()
+            buf[0] = 7.0
+        else:
+            _bumped(buf, h.detach())
+        loss = (h * 2).sum()
+        loss.backward()
+        return loss.item()
+
+    eager, compiled = sd.ones(2), sd.ones(2)
+    step(sd.ones(2), eager)
+    view = compiled[1:]
+    sd.differentiate(step)(sd.ones(2), compiled)
+    assert eager.tolist() == compiled.tolist() == [7.0, 3.0]
+    assert view.tolist() == [3.0]  # (written into, not given a new array)
