@@ -458,6 +458,8 @@ class Analyser:
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op(Kind.PASSIVE)
+            if v.attr == "__dict__":
+                return self.fail(stmt, *_dynamic_fields(vars, 1))
             field = self.is_field(v.attr) or self.built_by_class(v.value)  # (a user's .T)
             if field and v.attr in self.property_names():
                 callee = gast.Call(
@@ -569,6 +571,20 @@ class Analyser:
                 "makes values compiled code cannot follow",
                 "write that code out in the function",
             )
+        if (
+            kind == "object"
+            and obj is getattr
+            and len(args) == 2
+            and not call.keywords
+            and not any(isinstance(a, gast.Starred) for a in args)
+            and self.is_active(args[0])
+            and not self.on_tensors
+        ):  # ``getattr(p, name)``: read as ``p.<name>`` is, by a function compiled for it
+            # (a field's reader, a property's getter: see ``rt.getter``)
+            callee = gast.Call(func=_rt_attr("getter"), args=args, keywords=[])
+            return Op(Kind.CALL, callee=callee, operands=[args[0]], keywords=[])
+        if kind == "object" and obj in (getattr, vars) and args and self.is_active(args[0]):
+            return self.fail(stmt, *_dynamic_fields(obj, len(args)))
         if kind == "object":
             rule = registry.lookup(obj)
             if obj is functools.partial:  # its keywords' values, then their names
@@ -1597,6 +1613,22 @@ _DESCRIBING = (str, repr, format, len, type, np.shape, np.ndim, np.size)
 def _is_put_attribute(node: gast.AST) -> bool:
     """``rt.put_attribute(holder, "attr", entry)`` (see ``normalize.put``)."""
     return is_rt_call(node, "put_attribute") and _names_first(node)
+
+
+def _dynamic_fields(fn: Any, nargs: int) -> tuple[str, str]:
+    """Why ``vars(p)`` (``p.__dict__``) or ``getattr(p, name, default)`` of a
+    differentiated ``p`` is refused, and what to write instead."""
+    if fn is vars:
+        return (
+            "vars(p) or p.__dict__ of a value carrying a gradient: compiled code follows an "
+            "object's fields one by one, by name, not through the dict Python keeps them in",
+            "read the fields by name: p.w, or getattr(p, name) for each name of a list "
+            "(for name in ('w', 'b'): ...)",
+        )
+    return (
+        f"getattr() given {nargs} arguments, on a value carrying a gradient",
+        "read the field with getattr(p, name) (a default: test hasattr(p, name) first)",
+    )
 
 
 def _names_first(call: gast.Call) -> bool:
