@@ -1,5 +1,6 @@
 """Rules of Python's arithmetic operators and their NumPy ufuncs."""
 
+import math
 import operator
 
 import numpy as xp
@@ -48,16 +49,30 @@ def divide_jvp(ans, x, y, *, dx, dy):
     return dx / y, -dy * ans / y
 
 
-@vjp(operator.pow, xp.power)
+@vjp(operator.pow, xp.power, math.pow)
 def power(g, ans, x, y):
     return rt.unbroadcast(g * rt.power_slope(x, y), x), rt.unbroadcast(
         rt.exponent_grad(g, ans, x), y
     )
 
 
-@jvp(operator.pow, xp.power)
+@jvp(operator.pow, xp.power, math.pow)
 def power_jvp(ans, x, y, *, dx, dy):
     return dx * rt.power_slope(x, y), rt.exponent_grad(dy, ans, x)
+
+
+@vjp(xp.float_power)
+def float_power(g, ans, x1, x2):
+    """``x1 ** x2`` computed in float64 (``np.power``'s rule): each gradient back in its
+    argument's dtype."""
+    return rt.cast_like(rt.unbroadcast(g * rt.power_slope(x1, x2), x1), x1), rt.cast_like(
+        rt.unbroadcast(rt.exponent_grad(g, ans, x1), x2), x2
+    )
+
+
+@jvp(xp.float_power)
+def float_power_jvp(ans, x1, x2, *, dx1, dx2):
+    return dx1 * rt.power_slope(x1, x2), rt.exponent_grad(dx2, ans, x1)
 
 
 @vjp(pow)

@@ -93,6 +93,17 @@ def atleast_nd(g, ans, *arys):
     return rt.atleast_grads(g, ans, arys)
 
 
+@vjp(xp.meshgrid)
+def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    """Each grid is its vector spread along the other axes: its adjoint summed back."""
+    return (None, None, None, *rt.meshgrid_grads(g, ans, xi, indexing))
+
+
+@vjp(xp.broadcast_arrays)
+def broadcast_arrays(g, ans, *args, subok=False):
+    return (None, *rt.broadcast_grads(g, ans, args))
+
+
 @vjp(xp.pad)
 def pad(
     g,
@@ -179,6 +190,6 @@ linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") 
        xp.tile, xp.repeat, "ndarray.repeat", xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag,
        xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
 linear((0, 1), xp.append)
-linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
+linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)
 sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
-                xp.atleast_2d, xp.atleast_3d)  # fmt: skip
+                xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)  # fmt: skip

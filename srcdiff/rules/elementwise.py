@@ -3,6 +3,7 @@
 parts of real numbers, ``math``'s special functions, and ``scipy.special``'s (registered
 only where SciPy is installed)."""
 
+import builtins
 import importlib.util
 import math
 import operator
@@ -10,7 +11,7 @@ import operator
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import jvp, linear, sequence_result, vjp
 
 
 @vjp(xp.arcsinh, math.asinh)
@@ -149,6 +150,42 @@ def remainder_jvp(ans, x1, x2, *, dx1, dx2):
     """``x1 - n * x2`` with ``n`` read back from the result, as the reverse rule does."""
     n = xp.round((x1 - ans) / x2)
     return dx1, -dx2 * n
+
+
+@vjp(builtins.divmod, xp.divmod)
+def divmod_(g, ans, x1, x2):
+    """``(x1 // x2, x1 % x2)``: the quotient is piecewise constant (no gradient), the
+    remainder's gradient is ``np.remainder``'s."""
+    d_rest = rt.result_grads(g, ans)[1]
+    n = xp.round((x1 - ans[1]) / x2)
+    return rt.unbroadcast(d_rest, x1), rt.unbroadcast(-d_rest * n, x2)
+
+
+@jvp(builtins.divmod, xp.divmod, shaped=True)
+def divmod_jvp(ans, x1, x2, *, dx1, dx2):
+    n = xp.round((x1 - ans[1]) / x2)
+    return (
+        [rt.zeros_like(ans[0]), rt.broadcast_like(dx1, ans[1])],
+        [rt.zeros_like(ans[0]), rt.broadcast_like(-dx2 * n, ans[1])],
+    )
+
+
+sequence_result(builtins.divmod, xp.divmod)  # (a pair: its adjoint adds up entry by entry)
+
+
+@vjp(xp.modf)
+def modf(g, ans, x):
+    """``(x - trunc(x), trunc(x))``: the fractional part's gradient passes, the integral
+    part is piecewise constant."""
+    return rt.result_grads(g, ans)[0]
+
+
+@jvp(xp.modf, shaped=True)
+def modf_jvp(ans, x, *, dx):
+    return [dx, rt.zeros_like(ans[1])]
+
+
+sequence_result(xp.modf)
 
 
 @vjp(xp.copysign, math.copysign)

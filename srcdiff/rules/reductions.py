@@ -2,6 +2,7 @@
 Python's own ``sum``, ``max`` and ``min``."""
 
 import builtins
+import math
 
 import numpy as xp
 
@@ -133,6 +134,79 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
 def builtin_sum(g, ans, iterable, start=0):
     return rt.entries_like([rt.unbroadcast(g, x) for x in iterable], iterable), rt.unbroadcast(
         g, start
+    )
+
+
+@vjp(math.prod)
+def math_prod(g, ans, iterable, start=1):
+    """Each entry gets ``g`` times the product of the others (``start`` too): no
+    division, so a zero entry is no trouble."""
+    d_iterable, d_start = rt.prod_entries_grads(g, iterable, start)
+    return d_iterable, d_start
+
+
+@jvp(math.prod)
+def math_prod_jvp(ans, iterable, start=1, *, diterable, dstart):
+    return (
+        rt.prod_entries_tangent(iterable, start, diterable, None),
+        rt.prod_entries_tangent(iterable, start, None, dstart),
+    )
+
+
+@vjp(xp.ptp)
+def ptp(g, ans, a, axis=None, out=None, keepdims=False):
+    """``max - min``: the rules of ``np.max`` and ``np.min`` (ties share evenly)."""
+    top = xp.max(a, axis=axis, keepdims=keepdims)
+    bottom = xp.min(a, axis=axis, keepdims=keepdims)
+    return (
+        rt.extreme_grad(g, top, a, axis, keepdims) - rt.extreme_grad(g, bottom, a, axis, keepdims),
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.ptp, shaped=True)
+def ptp_jvp(ans, a, axis=None, out=None, keepdims=False, *, da):
+    share = rt.extreme_grad(
+        xp.ones_like(ans), xp.max(a, axis=axis, keepdims=keepdims), a, axis, keepdims
+    ) - rt.extreme_grad(
+        xp.ones_like(ans), xp.min(a, axis=axis, keepdims=keepdims), a, axis, keepdims
+    )
+    return xp.sum(share * da, axis=axis, keepdims=keepdims)
+
+
+@vjp(xp.cov)
+def cov(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+        dtype=None):  # fmt: skip
+    """``X W X^T / fact`` of the centred rows ``X``: see ``rt.cov_grads`` (the weights
+    are constants: frequencies and importances)."""
+    d_m, d_y = rt.cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights, dtype)
+    return d_m, d_y, None, None, None, None, None, None
+
+
+@jvp(xp.cov, shaped=True)
+def cov_jvp(ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+            dtype=None, *, dm, dy):  # fmt: skip
+    return (
+        rt.cov_tangent(m, y, rowvar, bias, ddof, fweights, aweights, dtype, dm, None),
+        rt.cov_tangent(m, y, rowvar, bias, ddof, fweights, aweights, dtype, None, dy),
+    )
+
+
+@vjp(xp.corrcoef)
+def corrcoef(g, ans, x, y=None, rowvar=True, bias=None, ddof=None, dtype=None):
+    """``C / (s s^T)`` of the covariances ``C`` (``bias`` and ``ddof``, which NumPy no
+    longer reads, change nothing)."""
+    d_x, d_y = rt.corrcoef_grads(g, x, y, rowvar, dtype)
+    return d_x, d_y, None, None, None, None
+
+
+@jvp(xp.corrcoef, shaped=True)
+def corrcoef_jvp(ans, x, y=None, rowvar=True, bias=None, ddof=None, dtype=None, *, dx, dy):
+    return (
+        rt.corrcoef_tangent(x, y, rowvar, dtype, dx, None),
+        rt.corrcoef_tangent(x, y, rowvar, dtype, None, dy),
     )
 
 

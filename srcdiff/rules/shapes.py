@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import linear, nondiff, sequence_result, vjp
+from .registry import jvp, linear, nondiff, sequence_result, vjp
 
 
 @vjp(xp.reshape)
@@ -91,6 +91,23 @@ def flip(g, ans, m, axis=None):
     return xp.flip(g, axis=axis), None
 
 
+@vjp("ndarray.view")
+def view(g, ans, a, dtype=None, type=None):  # noqa: A002 - NumPy's names
+    """``a.view()``: the same entries (a view as another dtype or class is refused)."""
+    return rt.view_grad(g, a, dtype, type), None, None
+
+
+@jvp("ndarray.view")
+def view_jvp(ans, a, dtype=None, type=None, *, da):  # noqa: A002 - NumPy's names
+    return rt.view_grad(da, a, dtype, type)
+
+
+@vjp("ndarray.tolist")
+def tolist(g, ans, a):
+    """The numbers of nested lists (one number for a 0-d array) back in ``a``'s shape."""
+    return rt.tolist_grad(g, ans, a)
+
+
 UNSTACK = [xp.unstack] if hasattr(xp, "unstack") else []  # NumPy 2.1
 
 
@@ -113,3 +130,5 @@ linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.
        "ndarray.T", "ndarray.mT", xp.swapaxes, "ndarray.swapaxes", xp.moveaxis, xp.rollaxis,
        xp.broadcast_to, xp.concatenate, xp.stack, xp.flip, *UNSTACK)  # fmt: skip
 sequence_result(*UNSTACK)  # a tuple of slices
+linear((0,), "ndarray.tolist")
+sequence_result("ndarray.tolist")  # a list of numbers (of lists): it adds up entry by entry

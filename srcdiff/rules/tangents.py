@@ -314,6 +314,12 @@ def cast_like(g, ans, d, x):
     return rt.cast_like(g, d), None
 
 
+@vjp(rt.view_grad)
+def view_grad(g, ans, d, a, dtype=None, kind=None):
+    """``a.view()``'s gradient (or tangent), ``d`` itself: linear in ``d``."""
+    return rt.view_grad(g, a, dtype, kind), None, None, None
+
+
 @vjp(rt.item_tangent)
 def item_tangent(g, ans, dx, index):
     """``dx.item(*index)``: linear in ``dx``, whose adjoint holds ``g`` there."""
@@ -321,7 +327,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
-       rt.cast_like,
+       rt.cast_like, rt.view_grad,
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
@@ -334,7 +340,7 @@ constant_in((0,), rt.average_weights)  # (``a`` gives the axes to lay the weight
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
-constant_in((1,), rt.carried, rt.cast_like)
+constant_in((1,), rt.carried, rt.cast_like, rt.view_grad)
 constant_in((1, 2), rt.flat_read_grad)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)

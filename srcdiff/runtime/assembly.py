@@ -507,3 +507,98 @@ def _kept(xp: Any, a: Any, where: Any) -> Any:
     """The entries of ``a`` a NaN-skipping reduction reads: not NaN, and in ``where``."""
     keep = xp.logical_not(xp.isnan(a))
     return keep if where is None else xp.logical_and(keep, xp.asarray(where))
+
+
+def meshgrid_grads(g: Any, ans: Any, xi: tuple, indexing: str = "xy") -> list:
+    """The gradients of the vectors ``np.meshgrid(*xi)`` spread: each grid's adjoint
+    summed over every axis but its vector's (the first two swapped by ``'xy'``
+    indexing), shaped back as that vector was given (NumPy reads it flattened)."""
+    from .contractions import result_grads  # contractions imports this module's kin
+
+    grids = result_grads(g, ans)
+    out = []
+    for i, (d, x) in enumerate(zip(grids, xi, strict=True)):
+        axis = 1 - i if indexing == "xy" and len(xi) > 1 and i < 2 else i
+        xp = array_module(d)
+        d = xp.asarray(d)
+        summed = xp.sum(d, axis=tuple(k for k in range(d.ndim) if k != axis))
+        out.append(xp.reshape(summed, _shape_of(x)))
+    return out
+
+
+def broadcast_grads(g: Any, ans: Any, arrays: tuple) -> list:
+    """The gradients of the arrays ``np.broadcast_arrays(*arrays)`` gave, each its
+    broadcast view's adjoint summed back to its shape."""
+    from .contractions import result_grads
+
+    return [unbroadcast(d, x) for d, x in zip(result_grads(g, ans), arrays, strict=True)]
+
+
+def tolist_grad(g: Any, ans: Any, a: Any) -> Any:
+    """The gradient of ``a`` from that of ``a.tolist()`` (nested lists of numbers, a
+    number for a 0-d array; a zero for an entry the adjoint has none for), in ``a``'s
+    shape and dtype."""
+
+    def filled(d: Any, like: Any) -> Any:
+        if isinstance(like, list):
+            d = [None] * len(like) if d is None else d
+            return [filled(e, k) for e, k in zip(d, like, strict=True)]
+        return 0.0 if d is None else d
+
+    xp = array_module(a)
+    return xp.reshape(xp.asarray(filled(g, ans), dtype=a.dtype), a.shape)
+
+
+def view_grad(g: Any, a: Any, dtype: Any = None, kind: Any = None) -> Any:
+    """The gradient of ``a`` from that of ``a.view()``, the same entries: ``g``. A view
+    as another dtype (its bytes read as other numbers) or as another class of array has
+    no derivative srcdiff knows: refused."""
+    if kind is None and isinstance(dtype, type) and issubclass(dtype, np.ndarray):
+        dtype, kind = None, dtype  # ``a.view(np.ndarray)``: the class, by position
+    same = dtype is None or np.dtype(dtype) == a.dtype
+    if not same or kind not in (None, np.ndarray, type(a)):
+        raise refuse(
+            "a view of an array carrying a gradient as another dtype or class of array "
+            "(its bytes read as other numbers): there is no derivative to follow",
+            "cast it (a.astype(dtype)) for a new dtype, or call a.view() with no arguments",
+        )
+    return g
+
+
+def prod_entries_grads(g: Any, iterable: Any, start: Any = 1) -> tuple[Any, Any]:
+    """The gradients of the entries of ``math.prod(iterable, start=start)`` and of
+    ``start``: ``g`` times the product of the others (made without dividing, zeros
+    included), each summed back to its entry's shape; an array's rows stacked back."""
+    items = list(iterable)
+    before, product = [], start
+    for v in items:
+        before.append(product)
+        product = product * v
+    after, rest = [None] * len(items), 1
+    for i in range(len(items) - 1, -1, -1):
+        after[i] = rest
+        rest = items[i] * rest
+    grads = [unbroadcast(g * b * r, v) for b, r, v in zip(before, after, items, strict=True)]
+    d_start = unbroadcast(g * rest, start)
+    return entries_like(grads, iterable), d_start
+
+
+def prod_entries_tangent(iterable: Any, start: Any, diterable: Any, dstart: Any) -> Any:
+    """The tangent of ``math.prod(iterable, start=start)``: each entry's tangent times
+    the product of the others, and ``start``'s times that of the entries."""
+    items = list(iterable)
+    tangents = [None] * len(items) if diterable is None else list(diterable)
+    total = 0.0
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        others = start
+        for j, v in enumerate(items):
+            others = others if j == i else others * v
+        total = total + t * others
+    if dstart is not None:
+        rest = 1
+        for v in items:
+            rest = rest * v
+        total = total + dstart * rest
+    return total

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..backend import array_module, astype
-from .arrays import _swap_last, keep_dims, unbroadcast
+from .arrays import _swap_last, cast_like, keep_dims, unbroadcast
 from .contractions import result_grads, triangle_grad
 from .creation import real_only
 from .mutation import refuse
@@ -305,3 +307,131 @@ def expm_frechet_grads(g: Any, a: Any, e: Any) -> tuple[Any, Any]:
     zero = xp.zeros_like(a)
     d = expm_frechet(_swap_last(xp, m), _upper_blocks(xp, zero, xp.asarray(g, dtype=m.dtype), zero))
     return d[..., :n, :n] + d[..., n:, n:], d[..., :n, n:]
+
+
+def _cov_rows(x: Any, rowvar: bool, xp: Any, dtype: Any, first: bool) -> Any:
+    """``x`` as ``np.cov`` reads it: a 2-d array, one row per variable (``first``: its
+    ``m``, transposed where ``rowvar`` is false unless 1-d; else its ``y``, transposed
+    unless it has one row)."""
+    given = xp.asarray(x)
+    rows = xp.asarray(given, dtype=dtype)
+    rows = xp.reshape(rows, (1,) * max(0, 2 - rows.ndim) + tuple(rows.shape))
+    turned = not rowvar and (given.ndim != 1 if first else rows.shape[0] != 1)
+    return rows.T if turned else rows
+
+
+def _cov_back(d: Any, x: Any, rowvar: bool, first: bool) -> Any:
+    """The gradient of ``x`` from that of its rows as ``np.cov`` read them."""
+    xp = array_module(d)
+    given = xp.asarray(x)
+    rows = (1,) * max(0, 2 - given.ndim) + tuple(given.shape)
+    if not rowvar and (given.ndim != 1 if first else rows[0] != 1):
+        d = d.T
+    return cast_like(xp.reshape(d, given.shape), x)
+
+
+def _cov_parts(m: Any, y: Any, rowvar: bool, bias: bool, ddof: Any, fweights: Any,
+               aweights: Any, dtype: Any) -> tuple[Any, Any, Any, int, Any]:  # fmt: skip
+    """What ``np.cov`` computes ``X W X^T / fact`` from: the centred rows ``X`` (``m``'s,
+    then ``y``'s), the weights ``w`` of the observations (None: all 1), ``1 / fact``,
+    how many rows are ``m``'s, and the array module."""
+    xp = array_module(m, y)
+    if dtype is None:
+        dtype = xp.result_type(*(a for a in (m, y) if a is not None), xp.float64)
+    rows = _cov_rows(m, rowvar, xp, dtype, True)
+    count = rows.shape[0]
+    if y is not None:
+        rows = xp.concatenate([rows, _cov_rows(y, rowvar, xp, dtype, False)], axis=0)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    w = None if fweights is None else xp.asarray(fweights, dtype=xp.float64)
+    if aweights is not None:
+        a = xp.asarray(aweights, dtype=xp.float64)
+        w = a if w is None else w * a
+    if w is None:
+        centred = rows - xp.mean(rows, axis=1, keepdims=True)
+        fact = rows.shape[1] - ddof
+    else:
+        total = xp.sum(w)
+        centred = rows - astype(xp.sum(rows * w, axis=1, keepdims=True) / total, rows.dtype)
+        if ddof == 0:
+            fact = total
+        elif aweights is None:
+            fact = total - ddof
+        else:
+            fact = total - ddof * xp.sum(w * xp.asarray(aweights, dtype=xp.float64)) / total
+    with np.errstate(divide="ignore"):
+        scale = np.true_divide(1, max(float(fact), 0.0))
+    return centred, w, scale, count, xp
+
+
+def cov_grads(g: Any, m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
+              ddof: Any = None, fweights: Any = None, aweights: Any = None,
+              dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
+    """The gradients of ``m`` and ``y`` from that of ``np.cov(m, y, ...)``, ``C = X W
+    X^T / fact`` with ``X`` the centred rows: ``(G + G^T) X W / fact`` (the centring
+    takes nothing away: each row of it sums to 0 with the weights), cut into ``m``'s
+    rows and ``y``'s. The weights are constants."""
+    centred, w, scale, count, xp = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights,
+                                              dtype)  # fmt: skip
+    k = centred.shape[0]
+    grid = xp.reshape(xp.asarray(g, dtype=centred.dtype), (k, k))
+    d = (grid + grid.T) @ (centred if w is None else centred * w) * scale
+    d_y = None if y is None else _cov_back(d[count:], y, rowvar, False)
+    return _cov_back(d[:count], m, rowvar, True), d_y
+
+
+def cov_tangent(m: Any, y: Any, rowvar: bool, bias: bool, ddof: Any, fweights: Any,
+                aweights: Any, dtype: Any, dm: Any, dy: Any) -> Any:  # fmt: skip
+    """The tangent of ``np.cov(m, y, ...)``: ``(dX W X^T + X W dX^T) / fact``, ``dX``
+    the centred rows of the tangents, shaped as NumPy shapes the result."""
+    centred, w, scale, count, xp = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights,
+                                              dtype)  # fmt: skip
+    dm = xp.zeros_like(xp.asarray(m, dtype=centred.dtype)) if dm is None else dm
+    if y is None:
+        dy = None  # (no second array: no tangent of one)
+    elif dy is None:
+        dy = xp.zeros_like(xp.asarray(y, dtype=centred.dtype))
+    moved, *_ = _cov_parts(dm, dy, rowvar, bias, ddof, fweights, aweights, centred.dtype)
+    weighted = centred if w is None else centred * w
+    product = moved @ weighted.T * scale
+    return xp.squeeze(product + product.T)
+
+
+def _correlation(c: Any, xp: Any) -> tuple[Any, Any]:
+    """The correlations of the covariances ``c`` (not clipped), and the standard
+    deviations."""
+    s = xp.sqrt(xp.diagonal(c))
+    return c / (s[:, None] * s[None, :]), s
+
+
+def corrcoef_grads(g: Any, x: Any, y: Any = None, rowvar: bool = True,
+                   dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
+    """The gradients of ``x`` and ``y`` from that of ``np.corrcoef(x, y)``, ``R = C /
+    (s s^T)`` with ``s`` the square roots of the diagonal of ``C = np.cov(x, y)``:
+    ``dC = G / (s s^T)`` and, on the diagonal, ``-(G R + (G R)^T) 1 / (2 s^2)``; then
+    ``np.cov``'s. One variable gives 1 whatever its values: no gradient."""
+    xp = array_module(x, y)
+    c = xp.asarray(np.cov(x, y, rowvar, dtype=dtype))
+    if c.ndim == 0:
+        zero = xp.zeros_like(c)
+        return cov_grads(zero, x, y, rowvar, dtype=dtype)
+    r, s = _correlation(c, xp)
+    grid = xp.reshape(xp.asarray(g, dtype=c.dtype), c.shape)
+    weighted = grid * r
+    d_c = grid / (s[:, None] * s[None, :])
+    d_c = d_c - xp.diag((xp.sum(weighted, axis=1) + xp.sum(weighted, axis=0)) / (2 * s * s))
+    return cov_grads(d_c, x, y, rowvar, dtype=dtype)
+
+
+def corrcoef_tangent(x: Any, y: Any, rowvar: bool, dtype: Any, dx: Any, dy: Any) -> Any:
+    """The tangent of ``np.corrcoef(x, y)``: ``dR = dC / (s s^T) - R (dC_ii / (2 s_i^2)
+    + dC_jj / (2 s_j^2))``, ``dC`` that of ``np.cov``."""
+    xp = array_module(x, y)
+    c = xp.asarray(np.cov(x, y, rowvar, dtype=dtype))
+    dc = cov_tangent(x, y, rowvar, False, None, None, None, dtype, dx, dy)
+    if c.ndim == 0:
+        return xp.zeros_like(c)
+    r, s = _correlation(c, xp)
+    half = xp.diagonal(dc) / (2 * s * s)
+    return dc / (s[:, None] * s[None, :]) - r * (half[:, None] + half[None, :])

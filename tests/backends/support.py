@@ -8,6 +8,7 @@ nothing outside the standard); CuPy, skipped where ``sd.cuda.is_available()`` is
 
 from __future__ import annotations
 
+import builtins
 import importlib
 from typing import Any
 
@@ -276,6 +277,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             ],
             NOT_STANDARD,
         ),
+        **dict.fromkeys(
+            [np.float_power, np.divmod, np.modf, np.ptp, np.cov, np.corrcoef], NOT_STANDARD
+        ),
+        builtins.divmod: "the standard's arrays have no __divmod__",
         np.conjugate: "not in the standard under this name (it has conj)",
         np.imag: "the standard's imag takes complex arrays only",
         np.real_if_close: "not in the standard (its real takes complex arrays only)",
@@ -313,6 +318,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 "ndarray.imag",
                 "ndarray.conj",
                 "ndarray.conjugate",
+                "ndarray.view",
+                "ndarray.tolist",
             ],
             METHODS,
         ),
@@ -379,6 +386,11 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "operator.getitem[int-array-duplicates]": INDEX_ARRAYS,
         "builtins.list[rows]": ITERATES,
         "builtins.sum[rows-of-an-array]": ITERATES,
+        "math.prod[rows-of-an-array]": ITERATES,
+        **dict.fromkeys(
+            [f"np.meshgrid[{shapes};sparse=True]" for shapes in ("3-4", "3", "2-3-4", "2x2-0d")],
+            "the standard's meshgrid has no sparse grids",
+        ),
         "operator.getitem[list-duplicates]": "lists as indices (the standard takes arrays)",
         "operator.getitem[2d-int-array]": INDEX_ARRAYS,
         "operator.getitem[int-array-and-slice]": INDEX_ARRAYS,

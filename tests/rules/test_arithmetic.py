@@ -64,6 +64,10 @@ SPECS = [
         for n in (2, 3, -1)
     ],
     Spec(pow, (R.scalar(0.5, 2.0), R.scalar(), None), wrt=(0, 1), label="mod-None"),
+    Spec(math.pow, (R.scalar(0.5, 2.0), R.scalar())),
+    Spec(math.pow, (R.scalar(-2.0, -0.5), 3.0), wrt=(0,), label="negative-base"),
+    *binary([np.float_power], x_dom=(0.5, 2.0)),
+    Spec(np.float_power, (R((3, 4), -2.0, 2.0), 2), wrt=(0,), label="3x4-int2"),
     *unary([operator.neg, np.negative]),
     *unary([operator.pos, np.positive]),
     *[

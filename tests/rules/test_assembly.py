@@ -137,6 +137,19 @@ SPECS = [
     ],
     Spec(np.atleast_3d, (R((2, 3, 4)),)),
     Spec(np.atleast_2d, (R.scalar(),), label="python-float"),
+    # ---- meshgrid, broadcast_arrays ----------------------------------------------------------
+    *[
+        Spec(np.meshgrid, args, kwargs)
+        for args in [
+            (R((3,)), R((4,))),
+            (R((3,)),),
+            (R((2,)), R((3,)), R((4,))),
+            (R((2, 2)), R(())),
+        ]
+        for kwargs in [{}, {"indexing": "ij"}, {"sparse": True}]
+    ],
+    Spec(np.broadcast_arrays, (R((3, 1)), R((4,)), R(()))),
+    Spec(np.broadcast_arrays, (R((2, 3)),)),
     # ---- pad ---------------------------------------------------------------------------------
     Spec(np.pad, (R((3,)), 2), wrt=(0,)),
     Spec(np.pad, (R((3, 4)), ((1, 2), (0, 3))), wrt=(0,)),

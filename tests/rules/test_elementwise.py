@@ -3,6 +3,7 @@ arctan2 and hypot, angle conversions, remainders, copysign, sinc, nan_to_num, th
 of real numbers, ``math``'s special functions and, where SciPy is installed,
 ``scipy.special``'s."""
 
+import builtins
 import importlib.util
 import math
 import operator
@@ -148,6 +149,13 @@ SPECS = [
             ("ndarray.conjugate", lambda a: a.conjugate()),
         ]
     ],
+    *[
+        Spec(p, (R(xs, -3.0, 3.0), R(ys, 0.7, 1.3)))
+        for p in (builtins.divmod, np.divmod)
+        for xs, ys in (((3, 4), (3, 4)), ((3, 4), (4,)), ((), ()))
+    ],
+    Spec(builtins.divmod, (R.scalar(-3.0, 3.0), R.scalar(0.7, 1.3))),
+    *[Spec(np.modf, (R(s, -3.0, 3.0),)) for s in ((3, 4), ())],
     Spec(np.angle, (R((3, 4)),)),
     Spec(np.angle, (R((5,)),), {"deg": True}),
     *_scipy_specs(),

@@ -1,6 +1,7 @@
 """Rules of reductions: sum, mean, prod, max, min, var, std, cumsum (axis and keepdims)."""
 
 import builtins
+import math
 
 import numpy as np
 import pytest
@@ -106,6 +107,33 @@ SPECS = [
         wrt=(0, 2),
         label="axes-weights-keepdims",
     ),  # fmt: skip
+    # math.prod: of numbers, of arrays (broadcast), of an array's rows, with a start
+    Spec(math.prod, ([R.scalar(), R.scalar(), R.scalar()],)),
+    Spec(math.prod, ([R((3, 4)), R((4,)), R((3, 1))],)),
+    Spec(math.prod, (R((3, 2)),), label="rows-of-an-array"),
+    Spec(math.prod, ([R(()), R(())],), {"start": R.scalar()}, label="start"),
+    Spec(math.prod, ([R.scalar(), 0.0, R.scalar()],), label="a-zero"),
+    *[
+        Spec(np.ptp, (R(shape),), {"axis": axis, "keepdims": keep})
+        for shape, axis, keep in (((5,), None, False), ((3, 4), 0, False), ((3, 4), 1, True))
+    ],
+    *[
+        Spec(np.cov, (R(shape),), kwargs, label=label)
+        for shape, kwargs, label in (
+            ((3, 6), {}, "rows"),
+            ((6,), {}, "one-variable"),
+            ((6, 3), {"rowvar": False}, "columns"),
+            ((3, 6), {"bias": True}, "bias"),
+            ((3, 6), {"ddof": 2}, "ddof"),
+            ((3, 6), {"fweights": np.array([1, 2, 1, 3, 1, 2])}, "fweights"),
+            ((3, 6), {"aweights": R((6,), 0.5, 2.0), "ddof": 0}, "aweights"),
+        )
+    ],
+    Spec(np.cov, (R((2, 5)), R((5,))), label="y"),
+    Spec(np.cov, (R((5, 2)), R((5, 2))), {"rowvar": False}, label="y-columns"),
+    Spec(np.corrcoef, (R((3, 6)),)),
+    Spec(np.corrcoef, (R((6, 3)),), {"rowvar": False}, label="columns"),
+    Spec(np.corrcoef, (R((2, 5)), R((5,))), label="y"),
     Spec(builtins.max, (R.scalar(), R.scalar(), R.scalar())),
     Spec(builtins.min, (R(()), 0.25, R(()))),
     Spec(builtins.max, ([R(()), R(()), R(())],), label="list"),

@@ -61,6 +61,8 @@ SPECS = [
         for axes in [(), (1, 0, 2), ((2, 0, 1),), (0, -1, 1)]
     ],
     Spec("ndarray.T", (R((3, 4)),), call=lambda a: a.T),
+    *[Spec("ndarray.view", (R(s),), call=method("view")) for s in ((3, 4), ())],
+    *[Spec("ndarray.tolist", (R(s),), call=method("tolist")) for s in ((3, 4), (5,), ())],
     Spec("ndarray.T", (R((2, 3, 4)),), call=lambda a: a.T),
     Spec("ndarray.mT", (R((3, 4)),), call=lambda a: a.mT),
     Spec("ndarray.mT", (R((2, 3, 4)),), call=lambda a: a.mT),
@@ -140,3 +142,17 @@ def test_transpose_with_negative_axes_inverts_the_permutation():
 def test_broadcast_to_sums_back():
     d, *_ = rule_grads(np.broadcast_to, np.ones((2, 3, 4)), np.zeros((3, 1)), (2, 3, 4))
     np.testing.assert_array_equal(d, np.full((3, 1), 8.0))
+
+
+def test_a_view_as_its_own_dtype_passes_the_gradient_and_as_another_is_refused():
+    import pytest
+
+    import srcdiff as sd
+
+    x = R((3, 4))
+    g = np.ones((3, 4))
+    (d, *_) = rule_grads("ndarray.view", g, x, np.float64, call=lambda a, t: a.view(t))
+    np.testing.assert_array_equal(d, g)
+    for kind in (np.int64, np.float32, np.matrix):
+        with pytest.raises(sd.CompileError, match="another dtype or class"):
+            rule_grads("ndarray.view", g, x, kind, call=lambda a, t: a.view(t))

@@ -68,6 +68,7 @@ SPECS = [
     Spec(rt.carried, (R((3,)), np.arange(3)), wrt=(0,), label="integers"),
     Spec(rt.cast_grad, (R((2, 3)), R((2, 3)), R((2, 3))), wrt=(0,), label="same-dtype"),
     Spec(rt.cast_like, (R((2, 3)), R((2, 3))), wrt=(0,)),
+    Spec(rt.view_grad, (R((2, 3)), R((2, 3))), wrt=(0,)),
     Spec(rt.follow_tangent, ([R((3,)), R((3,))], HELD, OLD, R((3,))), wrt=(0, 3)),
     Spec(rt.follow_tangent, (R((3,)), X, OLD, R((3,))), wrt=(0, 3), label="unrelated"),
     Spec(rt.put_back_tangent, ([R((3,)), R((3,))], HELD, 1, R((3,))), wrt=(0, 3)),
