@@ -99,9 +99,20 @@ def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
     return (None, None, None, *rt.meshgrid_grads(g, ans, xi, indexing))
 
 
+@jvp(xp.meshgrid, shaped=True)
+def meshgrid_jvp(ans, copy=True, sparse=False, indexing="xy", *xi, dxi):
+    """The grids of the tangents (zeros for a vector without one), laid out alike."""
+    return rt.meshgrid_tangent(ans, xi, dxi, sparse, indexing)
+
+
 @vjp(xp.broadcast_arrays)
 def broadcast_arrays(g, ans, *args, subok=False):
     return (None, *rt.broadcast_grads(g, ans, args))
+
+
+@jvp(xp.broadcast_arrays, shaped=True)
+def broadcast_arrays_jvp(ans, subok=False, *args, dargs):
+    return rt.broadcast_tangent(ans, dargs)
 
 
 @vjp(xp.pad)
@@ -190,6 +201,6 @@ linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") 
        xp.tile, xp.repeat, "ndarray.repeat", xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag,
        xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
 linear((0, 1), xp.append)
-linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)
+linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
 sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
                 xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)  # fmt: skip

@@ -320,6 +320,18 @@ def view_grad(g, ans, d, a, dtype=None, kind=None):
     return rt.view_grad(g, a, dtype, kind), None, None, None
 
 
+@vjp(rt.meshgrid_tangent)
+def meshgrid_tangent(g, ans, grids, xi, dxi, sparse=False, indexing="xy"):
+    """The grids of the tangents: linear in them, whose adjoints are the primal rule's."""
+    return None, None, rt.meshgrid_grads(g, grids, xi, indexing), None, None
+
+
+@vjp(rt.broadcast_tangent)
+def broadcast_tangent(g, ans, arrays, dargs):
+    """The tangents broadcast: linear in them, whose adjoints are summed back."""
+    return None, rt.broadcast_grads(g, arrays, dargs)
+
+
 @vjp(rt.item_tangent)
 def item_tangent(g, ans, dx, index):
     """``dx.item(*index)``: linear in ``dx``, whose adjoint holds ``g`` there."""
@@ -327,7 +339,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
-       rt.cast_like, rt.view_grad,
+       rt.cast_like, rt.view_grad, rt.meshgrid_grads, rt.broadcast_grads, rt.tolist_grad,
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
@@ -341,6 +353,11 @@ constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatena
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
 constant_in((1,), rt.carried, rt.cast_like, rt.view_grad)
+constant_in((1, 2, 3), rt.meshgrid_grads)  # (the result and the vectors give shapes alone)
+constant_in((1, 2), rt.broadcast_grads, rt.tolist_grad)
+linear((2,), rt.meshgrid_tangent)
+constant_in((0, 1), rt.meshgrid_tangent, rt.broadcast_tangent)
+linear((1,), rt.broadcast_tangent)
 constant_in((1, 2), rt.flat_read_grad)
 linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)

@@ -22,12 +22,14 @@ from .arrays import (
     _normal_axes,
     _shape,
     _sum,
+    broadcast_like,
     entries,
     entries_like,
     keep_dims,
     sort_grad,
     unbroadcast,
     unreduce,
+    zeros_like,
 )
 from .mutation import refuse
 
@@ -526,12 +528,32 @@ def meshgrid_grads(g: Any, ans: Any, xi: tuple, indexing: str = "xy") -> list:
     return out
 
 
+def meshgrid_tangent(grids: Any, xi: tuple, dxi: tuple, sparse: bool = False,
+                     indexing: str = "xy") -> list:  # fmt: skip
+    """The tangent of ``grids = np.meshgrid(*xi)``: the grids of the vectors' tangents
+    (zeros for one without), as the result lays them out."""
+    xp = array_module(*grids)
+    ds = [xp.zeros(_shape_of(x), dtype=a.dtype) if d is None else d
+          for d, x, a in zip(dxi, xi, grids, strict=True)]  # fmt: skip
+    sparse_grids = {"sparse": True} if sparse else {}  # (the standard's meshgrid has none)
+    return list(xp.meshgrid(*ds, indexing=indexing, **sparse_grids))
+
+
+def broadcast_tangent(arrays: Any, dargs: tuple) -> list:
+    """The tangent of ``arrays = np.broadcast_arrays(*args)``: each tangent broadcast as
+    its array was (zeros for one without)."""
+    return [zeros_like(a) if d is None else broadcast_like(d, a)
+            for d, a in zip(dargs, arrays, strict=True)]  # fmt: skip
+
+
 def broadcast_grads(g: Any, ans: Any, arrays: tuple) -> list:
     """The gradients of the arrays ``np.broadcast_arrays(*arrays)`` gave, each its
-    broadcast view's adjoint summed back to its shape."""
+    broadcast view's adjoint summed back to its shape (none for an entry None: a tangent
+    not given, see ``broadcast_tangent``)."""
     from .contractions import result_grads
 
-    return [unbroadcast(d, x) for d, x in zip(result_grads(g, ans), arrays, strict=True)]
+    return [None if x is None else unbroadcast(d, x)
+            for d, x in zip(result_grads(g, ans), arrays, strict=True)]  # fmt: skip
 
 
 def tolist_grad(g: Any, ans: Any, a: Any) -> Any:

@@ -388,7 +388,8 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "builtins.sum[rows-of-an-array]": ITERATES,
         "math.prod[rows-of-an-array]": ITERATES,
         **dict.fromkeys(
-            [f"np.meshgrid[{shapes};sparse=True]" for shapes in ("3-4", "3", "2-3-4", "2x2-0d")],
+            [f"np.meshgrid[{shapes};sparse=True]" for shapes in ("3-4", "3", "2-3-4", "2x2-0d")]
+            + ["assembly.meshgrid_tangent[sparse-indexing]"],
             "the standard's meshgrid has no sparse grids",
         ),
         "operator.getitem[list-duplicates]": "lists as indices (the standard takes arrays)",

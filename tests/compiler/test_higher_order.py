@@ -202,6 +202,11 @@ REFUSED: dict[str, str] = {}  # the specs refused, and why
 REFUSED_AT_SECOND_ORDER = {
     "autograd.graph_gradient": "a recorded graph's gradient: no forward rule",
     **dict.fromkeys(
+        ["math.prod", "np.cov", "np.corrcoef"],
+        "a gradient whose helper (rt.prod_entries_grads, cov_grads, corrcoef_grads) has no "
+        "derivative rule: first order only",
+    ),
+    **dict.fromkeys(
         ["np.quantile", "np.percentile", "np.median"],
         "a quantile's gradient (rt.quantile_grads): no derivative rule, first order only",
     ),

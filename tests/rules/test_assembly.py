@@ -149,7 +149,8 @@ SPECS = [
         for kwargs in [{}, {"indexing": "ij"}, {"sparse": True}]
     ],
     Spec(np.broadcast_arrays, (R((3, 1)), R((4,)), R(()))),
-    Spec(np.broadcast_arrays, (R((2, 3)),)),
+    Spec(np.broadcast_arrays, (R((2, 3)), R((3,)))),
+    Spec(np.broadcast_arrays, (R((2, 3)),), label="one"),
     # ---- pad ---------------------------------------------------------------------------------
     Spec(np.pad, (R((3,)), 2), wrt=(0,)),
     Spec(np.pad, (R((3, 4)), ((1, 2), (0, 3))), wrt=(0,)),

@@ -69,6 +69,21 @@ SPECS = [
     Spec(rt.cast_grad, (R((2, 3)), R((2, 3)), R((2, 3))), wrt=(0,), label="same-dtype"),
     Spec(rt.cast_like, (R((2, 3)), R((2, 3))), wrt=(0,)),
     Spec(rt.view_grad, (R((2, 3)), R((2, 3))), wrt=(0,)),
+    *[
+        Spec(
+            rt.meshgrid_tangent,
+            (np.meshgrid(a, b, **kw), (a, b), (R((3,)), R((2,))), *kw.values()),
+            wrt=(2,),
+            label="-".join(kw) or "xy",
+        )  # fmt: skip
+        for a, b in [(R((3,)), R((2,)))]
+        for kw in ({}, {"sparse": True, "indexing": "ij"})
+    ],
+    Spec(
+        rt.broadcast_tangent,
+        (np.broadcast_arrays(R((3, 1)), R((2,))), (R((3, 1)), R((2,)))),
+        wrt=(1,),
+    ),  # fmt: skip
     Spec(rt.follow_tangent, ([R((3,)), R((3,))], HELD, OLD, R((3,))), wrt=(0, 3)),
     Spec(rt.follow_tangent, (R((3,)), X, OLD, R((3,))), wrt=(0, 3), label="unrelated"),
     Spec(rt.put_back_tangent, ([R((3,)), R((3,))], HELD, 1, R((3,))), wrt=(0, 3)),
