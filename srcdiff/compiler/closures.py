@@ -185,6 +185,7 @@ class _Builtins(gast.NodeTransformer):
         self.taken = taken
         self.functions = functions  # names of functions defined in the function
         self.count = 0
+        self.looped: set[int] = set()  # zip calls a loop (or list, tuple, dict) consumes
 
     def fresh(self, base: str) -> str:
         while True:
@@ -303,7 +304,43 @@ class _Builtins(gast.NodeTransformer):
                 new = gast.Call(func=_name("tuple"), args=[new], keywords=[])
         return _located(new, node)
 
+    def visit_For(self, node: gast.For) -> gast.AST:
+        self.iterated(node.iter)
+        return self.generic_visit(node)
+
+    def visit_comprehension(self, node: gast.comprehension) -> gast.AST:
+        self.iterated(node.iter)
+        return self.generic_visit(node)
+
+    def iterated(self, it: gast.expr) -> None:
+        """Note a loop's ``zip(a, b)`` (or ``enumerate(zip(a, b))``), which the loop
+        indexes (see ``normalize.loop_source``): no iterator to make of it."""
+        if isinstance(it, gast.Call) and self.builtin(it, "enumerate") and it.args:
+            it = it.args[0]
+        if isinstance(it, gast.Call) and self.builtin(it, "zip"):
+            self.looped.add(id(it))
+
+    def lazy_zip(self, node: gast.Call) -> gast.expr | None:
+        """``zip(a, b)`` anywhere but in a loop's head or ``list(...)``, ``tuple(...)``,
+        ``dict(...)``: the generator expression ``((x, y) for x, y in zip(a, b))``, lazy
+        as Python's (kept in a name, it must be consumed by the next statement)."""
+        if id(node) in self.looped or not (self.builtin(node, "zip") and node.args):
+            return None
+        entries = _zip_entries(self, node)
+        if entries is None:
+            return None
+        items, loop = entries
+        self.looped.add(id(node))
+        pair = gast.Tuple(elts=[_name(i) for i in items], ctx=gast.Load())
+        return _located(gast.GeneratorExp(elt=pair, generators=[loop]), node)
+
     def visit_Call(self, node: gast.Call) -> gast.expr:
+        if (
+            len(node.args) == 1
+            and isinstance(node.args[0], gast.Call)
+            and any(self.builtin(node, k) for k in ("list", "tuple", "dict"))
+        ):  # ``list(zip(a, b))``: the comprehension it is (see ``zipped``)
+            self.iterated(node.args[0])
         self.generic_visit(node)
         if self.builtin(node, "map") and len(node.args) >= 2 and not node.keywords:
             f = node.args[0]
@@ -323,7 +360,7 @@ class _Builtins(gast.NodeTransformer):
         lazy = self.filtered(node) or self.combined(node)
         if lazy is not None:
             return _located(lazy, node)
-        zipped = self.zipped(node)
+        zipped = self.zipped(node) or self.lazy_zip(node)
         if zipped is not None:
             return zipped
         if self.builtin(node, "dict") and not node.args and node.keywords:

@@ -791,7 +791,8 @@ class Normalizer:
             lazy = found and obj in (map, filter)
         if lazy and not self.consumed_next(s):
             raise self.p.error(
-                "a generator (a generator expression, map, filter or an itertools iterator) "
+                "a generator (a generator expression, map, filter, zip or an itertools "
+                "iterator) "
                 "kept in a name: Python runs it when it is consumed, compiled code where it is "
                 "made",
                 v,

@@ -1780,6 +1780,15 @@ def filtered_and_combined(xs, w):
     return pairs + triple + crossed + chained + nonzero
 
 
+@case(A(3), A(3), wrt=(0, 1))
+def zips_consumed_later(x, y):
+    z = zip(x, y * 2.0, strict=False)  # (an iterator the next statement consumes)
+    pairs = list(z)
+    ordered = sorted(zip(x, y, strict=False), key=lambda p: float(p[1]))
+    top = max(zip(x**2, y, strict=False), key=lambda p: float(p[0]))
+    return sum(u * v for u, v in pairs) + sum(u * np.sin(v) for u, v in ordered[1:]) + top[1]
+
+
 @case(A(3), Dict(w=A(3), v=A(3)), wrt=(0, 1))
 def deletes_entries(x, d):
     hs = {"a": x * 2.0, "b": x**2, "c": np.sin(x)}

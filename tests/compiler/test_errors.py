@@ -125,6 +125,12 @@ def loops_over_a_generator_it_writes_into(x):
     return out
 
 
+def keeps_a_zip(x):
+    z = zip(x, x * 2.0, strict=False)  # Python's zip reads the entries when it is consumed
+    y = x + 1.0
+    return sum(u * v for u, v in z) + np.sum(y)
+
+
 def writes_into_a_copy_of_an_argument(x):
     h = x
     h[0] = np.sin(x[1])
@@ -146,6 +152,7 @@ CASES = [
     (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
     (loops_over_a_chain_it_extends, "itertools.chain(xs", "generator reading `xs`", "an index"),
     (loops_over_a_generator_it_writes_into, "for w in xs", "generator reading `xs`", "an index"),
+    (keeps_a_zip, "z = zip(x", "map, filter, zip or an itertools", "consume it there"),
     (with_builtin_max, "return max(*x)", "passed to max", "one by one"),
     (with_unknown_numpy, "np.i0", "no derivative rule for np.i0", "register_vjp"),
     (with_class, "class Local", "class definition", "module level"),
