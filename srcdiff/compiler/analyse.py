@@ -49,6 +49,7 @@ from .normalize import (
     blocks,
     const,
     index_value,
+    insert_beside,
     is_rt_call,
     local_names,
     name,
@@ -135,6 +136,7 @@ class Analyser:
         self.active = set(active_params)
         self.final = False
         self._made: frozenset[str] | None = None  # see made_objects
+        self._own: frozenset[str] | None = None  # see own_entries
         self._made_classes: dict[str, set[type]] = {}  # the classes whose objects they hold
         self._arrays: set[str] | None = None  # see known_array
         self._built: frozenset[str] | None = None  # see built_by_class
@@ -320,6 +322,14 @@ class Analyser:
             # a number or a tuple is a value: rebound, with its gradient; an array or a
             # list is refused where the code runs (``rt.differentiated_update``)
             stmt.value.func = _rt_attr("differentiated_update")
+        if (
+            facts(stmt).inplace
+            and target.id in facts(self.fn).attribute_entries
+            and target.id not in self.own_entries()
+            and self.is_active(stmt.value)
+            and (field := self.field_of(target)) is not None
+        ):  # ``o.items.append(v)`` on an object the function did not build (see inplace)
+            return self.fail(stmt, *_field_update(*field))
         op = self.classify_value(stmt.value, stmt)
         op.target = target.id
         return op
@@ -387,6 +397,16 @@ class Analyser:
         return Op(Kind.CALL, callee=call.func, operands=list(call.args),
                   keywords=list(call.keywords))  # fmt: skip
 
+    def field_of(self, n: gast.expr | None) -> tuple[str, str] | None:
+        """``(o, "items")`` where the name ``n`` is given ``o.items`` and nothing else but
+        its own updates (normalize's ``t = o.items`` of ``o.items.append(v)``)."""
+        if not isinstance(n, gast.Name):
+            return None
+        values = self.assigned_values().get(n.id, [])
+        found = {(v.value.id, v.attr) for v in values if isinstance(v, gast.Attribute)
+                 and isinstance(v.value, gast.Name)}  # fmt: skip
+        return found.pop() if len(found) == 1 and isinstance(values[0], gast.Attribute) else None
+
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
         if not isinstance(base, gast.Name):
@@ -402,7 +422,9 @@ class Analyser:
                 "keep it in a local name and return it (compiled code gives an updated "
                 "array a new value, which a global cannot take)",
             )
-        if base.id in facts(self.fn).attribute_entries and (
+        if base.id in self.own_entries():
+            pass  # (a new array, which the field of the function's own object takes)
+        elif base.id in facts(self.fn).attribute_entries and (
             facts(stmt).put_back or not self.is_active(stmt.value)
         ):  # a number written there, and the entry written back (an array: refused then)
             mark(stmt, through_attribute=True)
@@ -744,6 +766,50 @@ class Analyser:
         made = kind == "object" and isinstance(obj, type) and rt_module.is_record_class(obj)
         return obj if made else None
 
+    def own_fields(self) -> None:
+        """``o.buf[1] = v`` on an object the function made (``made_objects``): the field
+        takes the written array (``o.buf = t`` after ``t = o.buf; t[1] = v``, checked
+        first to be the field's alone), which a gradient may reach as through ``o.buf =
+        v``; normalize wrote it back with ``rt.put_attribute``, which carries none."""
+        made = self.made_objects()
+        puts = [s for s in walk_statements(self.fn.body) if isinstance(s, gast.Expr)
+                and _is_put_attribute(s.value) and s.value.args[0].id in made
+                and isinstance(s.value.args[2], gast.Name)]  # fmt: skip
+        for s in puts:
+            holder, attr, entry = s.value.args[:3]
+            check = gast.Call(
+                func=_rt_attr("check_field_alone"),
+                args=[name(holder.id), attr, const(holder.id)],
+                keywords=[],
+            )
+            store = gast.Attribute(value=name(holder.id), attr=attr.value, ctx=gast.Store())
+            put = gast.Assign(targets=[store], value=name(entry.id), type_comment=None)
+            made_stmts = [gast.Expr(value=check), put]
+            for new in made_stmts:
+                new.lineno = s.lineno
+            insert_beside(self.fn.body, s, made_stmts)
+            _remove(self.fn.body, s)
+        self._own = None
+
+    def own_entries(self) -> frozenset[str]:
+        """The names holding a field's array of an object the function made, written
+        into and given back to the field (see ``own_fields``)."""
+        if self._own is not None:
+            return self._own
+        entries = facts(self.fn).attribute_entries
+        made = self.made_objects()
+        self._own = frozenset(
+            s.value.id
+            for s in walk_statements(self.fn.body)
+            if isinstance(s, gast.Assign)
+            and isinstance(s.targets[0], gast.Attribute)
+            and isinstance(s.targets[0].value, gast.Name)
+            and s.targets[0].value.id in made
+            and isinstance(s.value, gast.Name)
+            and s.value.id in entries
+        )
+        return self._own
+
     def made_objects(self) -> frozenset[str]:
         """Local names whose attributes the function may set as Python does: each holds
         only objects it built (every assignment to it a call of a class srcdiff builds,
@@ -1032,6 +1098,7 @@ class Analyser:
         return sources
 
     def run(self) -> None:
+        self.own_fields()
         statements = list(walk_statements(self.fn.body))
         sources = self.tensor_sources(statements) if self.on_tensors else set()
         changed = True
@@ -1615,6 +1682,18 @@ def _is_put_attribute(node: gast.AST) -> bool:
     return is_rt_call(node, "put_attribute") and _names_first(node)
 
 
+def _field_update(holder: str, field: str) -> tuple[str, str]:
+    """Why ``holder.field.append(v)`` (``extend``, ...) with a differentiated ``v`` is
+    refused where the function did not build ``holder`` itself, and what to write."""
+    return (
+        f"`{holder}.{field}` updated in place (`.append(...)`, `.extend(...)`, ...) with a "
+        f"value carrying a gradient, where `{holder}` is an object the function did not "
+        "build itself (an argument, an object another function made): "
+        + rt_module.objects.CONTAINER_UPDATE_WHY,
+        rt_module.objects.CONTAINER_UPDATE_HINT,
+    )
+
+
 def _dynamic_fields(fn: Any, nargs: int) -> tuple[str, str]:
     """Why ``vars(p)`` (``p.__dict__``) or ``getattr(p, name, default)`` of a
     differentiated ``p`` is refused, and what to write instead."""
@@ -1629,6 +1708,17 @@ def _dynamic_fields(fn: Any, nargs: int) -> tuple[str, str]:
         f"getattr() given {nargs} arguments, on a value carrying a gradient",
         "read the field with getattr(p, name) (a default: test hasattr(p, name) first)",
     )
+
+
+def _remove(body: list[gast.stmt], s: gast.stmt) -> bool:
+    """Take the statement ``s`` out of whichever block of ``body`` holds it."""
+    for i, t in enumerate(body):
+        if t is s:
+            del body[i]
+            return True
+        if any(_remove(b, s) for b in blocks(t)):
+            return True
+    return False
 
 
 def _names_first(call: gast.Call) -> bool:

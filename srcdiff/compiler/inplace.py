@@ -10,6 +10,7 @@ rule), or a CompileError where the update has no derivative (``np.ndarray.resize
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import types
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import gast
 import numpy as np
 
 from ..rules import registry
-from ..runtime.objects import out_position
+from ..runtime.objects import is_record_class, out_position
 from .ir import mark
 from .parse import parse
 
@@ -60,6 +61,16 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
     ):  # ``L[0].append(v)``: as ``inner = L[0]; inner.append(v)``, which L follows
         held = norm.atom(func.value)
         return _method(norm, e, held.id, func.attr)
+    if (
+        isinstance(func, gast.Attribute)
+        and (func.attr in METHODS or func.attr in ("pop", "sort"))
+        and isinstance(func.value, gast.Attribute)
+        and isinstance(func.value.value, gast.Name)
+        and func.value.value.id in norm.locals
+        and func.value.value.id not in norm.params
+        and not _named_by_a_class(norm, func.attr)
+    ):  # ``o.items.append(v)`` on a local object: see _field_method
+        return _field_method(norm, e, func.value.value.id, func.value.attr, func.attr)
     obj = norm.resolved(func)
     if obj is None:  # a method of another expression's value (``x.reshape(2, 2).sum(...)``)
         out = _method_out(e, func.attr) if isinstance(func, gast.Attribute) else None
@@ -268,6 +279,47 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
     new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), *args], keywords=[]))
     norm.emit(_inplace(owner, new))
     return _const(None)
+
+
+def _named_by_a_class(norm: Normalizer, attr: str) -> bool:
+    """Whether a class of the user's that the function can name has a method ``attr``
+    (a field may hold such an object, whose ``append`` is its own, compiled as a method)."""
+    fn = norm.p.fn
+    if fn is None:
+        return True
+    values = [*fn.__globals__.values(), *norm.p.scope.values()]
+    for cell in fn.__closure__ or ():
+        with contextlib.suppress(ValueError):  # (an empty cell)
+            values.append(cell.cell_contents)
+    return any(
+        isinstance(v, type)
+        and is_record_class(v)
+        and isinstance(inspect.getattr_static(v, attr, None), types.FunctionType)
+        for v in values
+    )
+
+
+def _field_method(norm: Normalizer, e: gast.Call, owner: str, field: str, attr: str
+                  ) -> gast.expr | None:  # fmt: skip
+    """``o.items.append(v)`` (``extend``, ``insert``, ...) on an object a local name
+    holds: ``t = o.items``, the update of ``t`` made as a local list's is, and the field
+    given ``t`` back (``rt.put_attribute``, which analyse makes ``o.items = t`` where the
+    function built ``o``, so that a gradient follows; elsewhere a differentiated value is
+    refused there)."""
+    held = norm.temp(gast.Attribute(value=_name(owner), attr=field, ctx=gast.Load()))
+    start = len(norm.out)
+    result = _method(norm, e, held.id, attr)
+    if result is None:
+        return None
+    for s in norm.out[start:]:  # (its holder takes the write back: it follows nothing)
+        mark(s, written_back=frozenset({owner, held.id}))
+    norm.attribute_entries.add(held.id)
+    put = gast.Call(func=_rt("put_attribute"), args=[_name(owner), _const(field), _name(held.id)],
+                    keywords=[])  # fmt: skip
+    stmt = gast.Expr(value=put)
+    stmt.lineno = norm.line
+    norm.emit(stmt)
+    return result
 
 
 def _resize(norm: Normalizer, e: gast.Call, owner: str, shape: list[gast.expr]) -> gast.expr:

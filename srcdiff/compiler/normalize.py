@@ -289,6 +289,7 @@ class Normalizer:
         self.p = parsed
         self.names = names
         self.locals = local_names(parsed.tree)
+        self.params = set(params_of(parsed.tree))
         self.attribute_entries: set[str] = set()  # t of ``t = b.T`` in ``b.T[0] = v``
         self.out: list[gast.stmt] = []
         self.line = parsed.tree.lineno

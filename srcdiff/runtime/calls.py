@@ -43,6 +43,7 @@ from .objects import (
     call_check,
     check_call,
     constructor,
+    container_update,
     holds,
     is_record,
     is_record_class,
@@ -922,6 +923,9 @@ class _Site(CallSite):
         refused = Host.registry.refusal(fn)
         if refused is not None:
             raise refuse(*refused)
+        owner = getattr(fn, "__self__", None) if isinstance(fn, types.BuiltinMethodType) else None
+        if target is None and (found := container_update(owner, fn.__name__)):
+            raise refuse(*found)
         if target is None:
             raise refuse(
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",

@@ -68,6 +68,35 @@ def is_record(x: Any) -> bool:
     return not isinstance(x, _NOT_RECORDS) and x is not None and is_record_class(type(x))
 
 
+# the methods of lists, dicts and sets that update them in place
+CONTAINER_UPDATES = frozenset({"append", "extend", "insert", "update", "clear", "reverse",
+                               "pop", "remove", "setdefault", "popitem", "sort", "add",
+                               "discard"})  # fmt: skip
+CONTAINER_UPDATE_WHY = (
+    "compiled code follows such an update only in a list or dict a local name holds, or a "
+    "field of an object the differentiated function builds itself"
+)
+CONTAINER_UPDATE_HINT = (
+    "build the object in the differentiated function and update its field there "
+    "(o = Acc(); o.items.append(v)); in a method, return the new list and set the field "
+    "where the object is built (o.items = o.items + [v])"
+)
+
+
+def container_update(obj: Any, name: str) -> tuple[str, str] | None:
+    """Why ``obj.name(v)``, a list's or dict's update in place reached through a field or
+    an expression (``self.items.append(v)`` in a method), is refused where ``v`` carries a
+    gradient, and what to do; None for another call."""
+    if type(obj) not in (list, dict, set) or name not in CONTAINER_UPDATES:
+        return None
+    return (
+        f"`.{name}(...)` of a {type(obj).__name__} reached through a field or an "
+        "expression, not a local name (`self.items.append(v)`), with a value carrying a "
+        "gradient: " + CONTAINER_UPDATE_WHY,
+        CONTAINER_UPDATE_HINT,
+    )
+
+
 def receiver(obj: Any, name: str) -> None:
     """Check ``obj`` of ``obj.name(...)`` (or ``obj.name``), which compiled code
     differentiates as an array's (or a dict's) method or attribute of that name: an object
@@ -604,6 +633,8 @@ def method(obj: Any, name: str, after: type | None = None) -> Any:
     if isinstance(fn, (staticmethod, classmethod)) and isinstance(fn.__func__,
                                                                   types.FunctionType):  # fmt: skip
         return _forwarder(fn.__func__, type(obj) if isinstance(fn, classmethod) else None)
+    if not isinstance(fn, types.FunctionType) and (found := container_update(obj, name)):
+        raise refuse(*found)
     if not isinstance(fn, types.FunctionType):
         raise refuse(
             f"a call of .{name} of a {type(obj).__qualname__} carrying a gradient, which is "

@@ -768,3 +768,69 @@ def test_a_method_named_as_a_dicts_in_place_one_is_the_objects():
     x, v = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.7, -0.2])
     assert np.allclose(sd.grad(_calls_its_own_update)(x), 2 * x)
     assert sd.jvp(_calls_its_own_update, (x,), (v,))[1] == pytest.approx(2 * x @ v)
+
+
+class _Buffers:
+    def __init__(self, v):
+        self.items = []
+        self.items.append(v * 2.0)
+        self.buf = np.zeros(3)
+        self.buf[0] = v[1]
+
+    def add(self, v):
+        self.items.append(v)
+
+
+def _writes_into_its_own_objects_fields(x):
+    h = _Buffers(x)
+    before = h.buf * 1.0
+    kept = h.items
+    h.items.append(x**2)
+    h.items.extend([np.sin(x), x[0] * x])
+    last = h.items.pop()
+    h.buf[2] = x[0] * x[1]
+    h.buf[1:] += x[1:] * 3.0
+    for i in range(2):
+        h.buf[i] = h.buf[i] * x[2]
+    return np.sum(sum(h.items) * h.buf) + np.sum(last * before) + np.sum(kept[1])
+
+
+def test_fields_of_an_object_built_inside_written_into_and_appended_to():
+    """``o.buf[1] = v`` and ``o.items.append(v)`` of a value carrying a gradient, on an
+    object the function built: the field takes the new array (or list), with its
+    gradient (they were refused: the write as one through an attribute, the append as a
+    call of list.append without a rule)."""
+    x, v = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.7, -0.2])
+    f = _writes_into_its_own_objects_fields
+    value, got = sd.value_and_grad(f)(x)
+    assert value == pytest.approx(f(x.copy()))
+    np.testing.assert_allclose(got, numeric_grad(f, [x]), rtol=1e-6, atol=1e-8)
+    eps = 1e-6
+    want = (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
+    assert sd.jvp(f, (x,), (v,))[1] == pytest.approx(want, rel=1e-6)
+
+
+def _appends_through_a_method(x):
+    h = _Buffers(x)
+    h.add(x * 3.0)
+    return np.sum(sum(h.items))
+
+
+def _appends_to_an_object_it_was_given(x):
+    h = _made_elsewhere(x)
+    h.items.append(x * 3.0)
+    return np.sum(sum(h.items))
+
+
+def _made_elsewhere(x):
+    return _Buffers(x)
+
+
+@pytest.mark.parametrize(
+    "fn, shown",
+    [(_appends_through_a_method, "self.items.append"), (_appends_to_an_object_it_was_given,
+                                                        "h.items.append")],
+)  # fmt: skip
+def test_appending_to_a_field_of_an_object_not_built_here_is_refused(fn, shown):
+    message = refused(fn, np.ones(3), match="did not build itself|not a local name")
+    assert f"`{shown}(" in message and "o.items = o.items + [v]" in message
