@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import itertools
 import types
 from collections import Counter
@@ -169,7 +170,14 @@ BUILTINS = dict(vars(builtins))
 CHAIN, PRODUCT, COMBINATIONS = itertools.chain, itertools.product, itertools.combinations
 # the calls ``_Builtins`` may rewrite, by the name called
 REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict", "chain",
-                       "product", "combinations"})  # fmt: skip
+                       "product", "combinations", "reduce"})  # fmt: skip
+# the statements whose values ``_Builtins.hoisted`` may compute before them
+HOISTING = (gast.Assign, gast.AnnAssign, gast.AugAssign, gast.Return, gast.Expr)
+# the head a compound statement evaluates first, once
+_HEADS = {gast.If: "test", gast.For: "iter"}
+# expressions whose parts Python evaluates later, more than once, or not at all
+DEFERRING = (gast.Lambda, gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp, gast.DictComp,
+             gast.GeneratorExp)  # fmt: skip
 
 
 class _Builtins(gast.NodeTransformer):
@@ -304,6 +312,96 @@ class _Builtins(gast.NodeTransformer):
                 new = gast.Call(func=_name("tuple"), args=[new], keywords=[])
         return _located(new, node)
 
+    def hoisted(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        """``body`` with each ``functools.reduce(f, xs[, init])`` that a statement
+        computes first (the statement calls nothing else) made the loop it is, before
+        the statement: ``acc = xs[0]`` (or ``init``), then ``acc = f(acc, x)`` for the
+        others, each call of ``f`` compiled (a lambda given a name first)."""
+        out: list[gast.stmt] = []
+        for s in body:
+            for attr in ("body", "orelse", "finalbody"):
+                inner = getattr(s, attr, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    setattr(s, attr, self.hoisted(inner))
+            for h in getattr(s, "handlers", ()):
+                h.body = self.hoisted(h.body)
+            head = s if isinstance(s, HOISTING) else getattr(s, _HEADS.get(type(s), ""), None)
+            call = self.reduced(head) if head is not None else None
+            if call is not None:
+                out.extend(self.reduction(call, s))
+            out.append(s)
+        return out
+
+    def reduced(self, s: gast.AST) -> gast.Call | None:
+        """The ``functools.reduce(...)`` call of the statement (or a compound statement's
+        head) ``s``, where Python surely evaluates it once, before any other call ``s``
+        makes but those in its arguments and those given its value."""
+        calls, deferred, parents = [], set(), {}
+        for n in walk(s):
+            if isinstance(n, DEFERRING):
+                deferred.update(id(m) for m in walk(n) if m is not n)
+            if isinstance(n, gast.Call):
+                calls.append(n)
+            for child in gast.iter_child_nodes(n):
+                parents[id(child)] = n
+        found = [c for c in calls if self.resolved(c.func) is functools.reduce]
+        if len(found) != 1 or id(found[0]) in deferred:
+            return None
+        call = found[0]
+        allowed = {id(m) for a in call.args for m in walk(a)} | {id(call)}
+        up = parents.get(id(call))
+        while up is not None:  # (the calls given its value run after it)
+            allowed.add(id(up))
+            up = parents.get(id(up))
+        if (
+            any(id(c) not in allowed for c in calls)
+            or call.keywords
+            or not 2 <= len(call.args) <= 3
+        ):
+            return None
+        if any(isinstance(a, gast.Starred) for a in call.args) or not all(
+            _is_builtin(self.p, self.bound, n, BUILTINS[n]) for n in ("list", "len", "TypeError")
+        ):
+            return None
+        return call
+
+    def reduction(self, call: gast.Call, s: gast.stmt) -> list[gast.stmt]:
+        """The statements computing ``call`` (``functools.reduce(f, xs[, init])``) into a
+        fresh name, which then stands for it in ``s``."""
+        f, xs, *init = call.args
+        made: list[gast.stmt] = []
+        if not isinstance(f, gast.Name) and not _simple(f) or isinstance(f, gast.Lambda):
+            named = self.fresh("reducer")
+            made.append(_assign(named, f))
+            f = _name(named)
+        seq, acc, item = self.fresh("seq"), self.fresh("acc"), self.fresh("item")
+        made.append(_assign(seq, _call("list", xs)))
+        rest: gast.expr = _name(seq)
+        if init:
+            made.append(_assign(acc, init[0]))
+        else:
+            empty = gast.Compare(left=_call("len", _name(seq)), ops=[gast.Eq()],
+                                 comparators=[gast.Constant(value=0, kind=None)])  # fmt: skip
+            message = gast.Constant(value="reduce() of empty iterable with no initial value",
+                                    kind=None)  # fmt: skip
+            fail = gast.Raise(exc=_call("TypeError", message), cause=None)
+            made.append(gast.If(test=empty, body=[fail], orelse=[]))
+            first = gast.Subscript(value=_name(seq), slice=gast.Constant(value=0, kind=None),
+                                   ctx=gast.Load())  # fmt: skip
+            made.append(_assign(acc, first))
+            tail = gast.Slice(lower=gast.Constant(value=1, kind=None), upper=None, step=None)
+            rest = gast.Subscript(value=_name(seq), slice=tail, ctx=gast.Load())
+        step = _assign(acc, gast.Call(func=f, args=[_name(acc), _name(item)], keywords=[]))
+        made.append(gast.For(target=_name(item, gast.Store()), iter=rest, body=[step], orelse=[],
+                             type_comment=None))  # fmt: skip
+        for new in made:
+            _located(new, s)
+            for n in walk(new):
+                if isinstance(n, gast.stmt):
+                    n.lineno = s.lineno
+        _replace(s, call, _name(acc))
+        return made
+
     def visit_For(self, node: gast.For) -> gast.AST:
         self.iterated(node.iter)
         return self.generic_visit(node)
@@ -382,6 +480,22 @@ class _Builtins(gast.NodeTransformer):
             new = gast.Call(func=_rt("sorted_in_place"), args=[listed], keywords=node.keywords)
             return _located(new, node)
         return node
+
+
+def _assign(target: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[_name(target, gast.Store())], value=value, type_comment=None)
+
+
+def _replace(tree: gast.AST, old: gast.AST, new: gast.AST) -> None:
+    """Put ``new`` in place of the node ``old`` inside ``tree``."""
+    for node in walk(tree):
+        for name_, value in gast.iter_fields(node):
+            if value is old:
+                setattr(node, name_, new)
+                return
+            if isinstance(value, list) and any(v is old for v in value):
+                value[[i for i, v in enumerate(value) if v is old][0]] = new
+                return
 
 
 def _zip_entries(lifter: Any, node: gast.Call) -> tuple[list[str], gast.comprehension] | None:
@@ -619,7 +733,7 @@ class Lifter:
                 and isinstance(n.value, gast.Lambda) for t in n.targets
                 if isinstance(t, gast.Name)}  # fmt: skip
             rewrite = _Builtins(self.p, set(scope_of(tree).bound), taken, functions)
-            tree.body = [rewrite.visit(st) for st in tree.body]
+            tree.body = [rewrite.visit(st) for st in rewrite.hoisted(tree.body)]
         if not any(isinstance(n, FUNCTIONS) for n in nodes):
             return {}
         s = scope_of(tree)

@@ -1,5 +1,6 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``."""
 
+import copy
 import types
 
 from .. import runtime as rt
@@ -45,6 +46,12 @@ def unpacked(g, ans, x, count):
 @vjp(rt.appended)
 def appended(g, ans, xs, v):
     return rt.entries(g, ans)[:-1], rt.entries(g, ans)[-1]
+
+
+@vjp(copy.copy, copy.deepcopy)
+def copy_(g, ans, x, memo=None):
+    """A copy holds the values the original holds: its adjoint goes back as it is."""
+    return rt.copy_grad(g, ans, x), None
 
 
 @vjp(list, tuple)
@@ -172,7 +179,7 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
-linear((0,), rt.unpacked, rt.reversible, dict)
+linear((0,), rt.unpacked, rt.reversible, dict, copy.copy, copy.deepcopy)
 linear((0, 2), "dict.get")
 
 

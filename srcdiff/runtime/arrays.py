@@ -1260,6 +1260,43 @@ def iteration_grad(g: Any, ans: Any, x: Any) -> Any:
     return cast_like(g, x) if x is ans else g
 
 
+def copy_grad(g: Any, ans: Any, x: Any) -> Any:
+    """Gradient of ``copy.copy(x)`` or ``copy.deepcopy(x)``: the copy holds the values
+    ``x`` holds, so its adjoint is ``x``'s (a list's or a dict's with a zero for each
+    entry it has nothing for). An object copied by code of its own (``__copy__``,
+    ``__deepcopy__``, a set, another library's) is refused: what it copies is its own."""
+    _check_copied(x)
+    if isinstance(x, (list, tuple)):
+        return entries(g, ans)
+    if isinstance(x, dict):
+        d = g or {}
+        return {k: zeros_like(v) if d.get(k) is None else d[k] for k, v in x.items()}
+    return cast_like(g, x) if _is_array(x) else g
+
+
+def _check_copied(x: Any) -> None:
+    """Refuse a copy of a value holding anything but lists, tuples, dicts, arrays,
+    numbers, strings and objects of the user's classes copied field by field."""
+    todo, seen = [x], set()
+    while todo:
+        v = todo.pop()
+        if id(v) in seen or v is None or isinstance(v, (str, bytes, bool, numbers.Number)):
+            continue
+        seen.add(id(v))
+        if type(v) in (list, tuple, dict):
+            todo.extend(v.values() if isinstance(v, dict) else v)
+        elif is_record(v) and not any(hasattr(type(v), m) for m in ("__copy__", "__deepcopy__")):
+            todo.extend(vars(v).values())
+        elif not _is_array(v):
+            from .mutation import refuse  # mutation imports this module
+
+            raise refuse(
+                f"a gradient through copying a {type(v).__qualname__}, which copies itself "
+                "by code of its own",
+                "copy the lists, dicts, arrays and objects of your classes it holds",
+            )
+
+
 def mapping_grad(g: Any, x: Any) -> Any:
     """Gradient of ``dict(x)``, a new dict of the entries of the dict ``x``: the same
     entries' gradients (``dict(pairs)`` is refused: its pairs are no entries of ``x``)."""

@@ -1,5 +1,6 @@
 """Rules of building and iterating containers: ``(a, b)``, ``[a, b]``, ``{k: a}``, ``for``."""
 
+import copy
 import operator
 
 import numpy as np
@@ -39,6 +40,11 @@ SPECS = [
     Spec(rt.appended, ([R((2,)), R((3,))], R((2, 2)))),
     Spec(rt.put_back, (R((3, 2)), 1, R((2,))), wrt=(0, 2), label="array-row"),
     Spec(rt.put_back, ([R((2,)), R((3,))], 1, R((3,))), wrt=(0, 2), label="list-entry"),
+    Spec(copy.copy, ([R((2,)), R((3,))],)),
+    Spec(copy.copy, ({"a": R((2,)), "b": R(())},), label="dict"),
+    Spec(copy.copy, (R((3, 2)),), label="array"),
+    Spec(copy.deepcopy, ([R((2,)), [R(()), R((3,))]],)),
+    Spec(copy.deepcopy, ({"a": (R((2,)), R((2, 2)))},), label="dict"),
     Spec(list, ((R((2,)), R((3,))),)),
     Spec(list, (R((3, 2)),), label="rows"),
     Spec(tuple, ([R((2,)), R(())],)),
