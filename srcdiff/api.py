@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import keyword
 import linecache
 import re
 import types
@@ -26,7 +27,7 @@ from .compiler.analyse import runs_as_one_example
 from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.differentiate import explain
 from .compiler.parse import parse
-from .errors import CompileError
+from .errors import STANDS_FOR, CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, CallSite, Step, value_kind
@@ -1060,6 +1061,11 @@ class _GradientTangent:
     def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         return self._gradient._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
+    def _srcdiff_too_deep(self) -> tuple[str, str]:
+        """Its rules differentiated (see ``rt.calls._derivative_inside``): the gradient
+        differentiated three times more."""
+        return _too_deep(self._gradient, 3)
+
     def _program(self, tangents: tuple, args: tuple, kwargs: dict) -> tuple:
         """``f``'s forward-mode program along ``tangents`` (one per positional argument),
         the tangents it takes first (``given``), the argument of each (``where``), and
@@ -1293,6 +1299,10 @@ class TangentFunction:
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, primals: tuple, inner: tuple) -> Any:
         """Called inside a function taken in forward mode: see ``_jvp_jvp``."""
         return _jvp_jvp((None, *tangents), ans, self._fn, primals, inner)
+
+    def _srcdiff_too_deep(self) -> tuple[str, str]:
+        """Its rules differentiated (see ``rt.calls._derivative_inside``)."""
+        return _too_deep(self, 2)
 
     def _srcdiff_source(self) -> str:
         if self._last is None:
@@ -1941,6 +1951,47 @@ def jacobian(fn: Callable, wrt: int | tuple[int, ...] = 0, mode: str | None = No
     return JacobianFunction(fn, wrt, mode)
 
 
+def _derivative_of(fn: Any) -> tuple[str, str, int]:
+    """How the user wrote the derivative ``fn``: ``("sd.grad(sd.grad(f))", "f", 2)``, the
+    call, the function it differentiates and its order (0 for a function)."""
+    inner = getattr(fn, "_fn", None)
+    kinds = {GradientFunction: "sd.grad", TangentFunction: "sd.jvp", JacobianFunction:
+             "sd.jacobian", MappedFunction: "sd.vmap"}  # fmt: skip
+    kind = kinds.get(type(fn))
+    if kind == "sd.grad" and fn._with_value:
+        kind = "sd.value_and_grad"
+    if kind is None or inner is None:
+        return (
+            getattr(fn, "__qualname__", type(fn).__name__),
+            getattr(fn, "__qualname__", type(fn).__name__),
+            0,
+        )
+    shown, base, order = _derivative_of(inner)
+    return f"{kind}({shown})", base, order + (kind != "sd.vmap")
+
+
+def _too_deep(fn: Any, more: int) -> tuple[str, str]:
+    """The refusal of the derivative ``fn`` differentiated ``more`` times more than srcdiff
+    follows, in the user's words: what, and what to do."""
+    shown, base, order = _derivative_of(fn)
+    total = order + more
+    words = (
+        "a third derivative"
+        if total == 3
+        else f"a derivative of order four or more (order {total})"
+    )
+    times = ("once", "twice", "three times")[more - 1]
+    what = f"{words} of {base}: {shown} differentiated {times} more"
+    if isinstance(fn, TangentFunction):
+        hint = ("call sd.jvp(f, primals, tangents) there instead of sd.jvp(f)(primals, "
+                "tangents): srcdiff differentiates that call as often as any other")  # fmt: skip
+    else:
+        hint = ("srcdiff follows derivatives up to the third order through sd.grad and "
+                "sd.jvp; write a lower derivative out as a function of its own (by hand) and "
+                "differentiate that")  # fmt: skip
+    return what, hint
+
+
 _SEED = object()  # a cotangent of 1 for a scalar result (see tangent_vjp)
 
 
@@ -1998,12 +2049,8 @@ def tangent_vjp(
         transform, (MappedFunction, GradientFunction)
     ):  # (a gradient's forward mode is source calling its forward rule, which has rules)
         name = getattr(transform, "__qualname__", type(transform).__name__)
-        raise CompileError(
-            f"a third derivative: {name}, a derivative, differentiated twice more",
-            function=name,
-            hint="srcdiff differentiates a gradient or a forward mode once; write the second "
-            "derivative out and differentiate that",
-        )
+        what, hint = _too_deep(transform, 2)
+        raise CompileError(what, function=name, hint=hint)
     try:
         forward = _forward_target(fn, positions, len(args), kwargs)
     except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
@@ -2025,13 +2072,11 @@ def tangent_vjp(
             "write the mapped function out",
         )
     if forward.fn.__module__ == __name__ and not isinstance(transform, GradientFunction):
-        raise CompileError(
-            f"a derivative of order four or more: {forward.fn.__qualname__} differentiated "
-            "three times more",
-            function=forward.fn.__qualname__,
-            hint="srcdiff differentiates a gradient of a gradient once more (third "
-            "derivatives); write the second derivative out and differentiate that twice",
-        )
+        # the forward mode of a derivative (``f_called``'s: see ``_calling``), whose own
+        # derivatives are three more
+        derivative = forward.fn.__globals__.get("_transform", forward.fn)
+        what, hint = _too_deep(derivative, 3)
+        raise CompileError(what, function=getattr(derivative, "__qualname__", what), hint=hint)
     unit, _ = forward.unit(forward.values(args, kwargs), args, kwargs)
     if top:  # called by the user (sd.hvp, sd.hessian), not for a call inside compiled code
         _refuse_updates(unit, "a second derivative", (*forward.bound, *args), kwargs)
@@ -2197,34 +2242,18 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
 
 
-class _Carried(NamedTuple):
-    """An argument of a call in forward-mode source, differentiated again: its tangent
-    there (``inner``), that tangent's own tangent, and the argument's tangent."""
-
-    inner: Any = None
-    d_inner: Any = None
-    d_value: Any = None
-
-    @property
-    def carries(self) -> bool:
-        return self.inner is not None or self.d_value is not None  # (d_inner alone: a zero)
-
-
-def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple,
-             kwargs: dict | None = None, named: dict[str, _Carried] | None = None
+def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple
              ) -> tuple:  # fmt: skip
-    """The forward rule of ``sd.jvp(fn, primals, inner)`` called inside a function taken
+    """The forward rule of ``sd.jvp(fn)(primals, inner)`` called inside a function taken
     in forward mode: forward mode over ``fn``'s generated forward-mode source, along the
-    tangents of ``primals`` and of ``inner``. ``kwargs`` are passed to ``fn`` too, and
-    ``named`` gives the keyword-only ones that carry tangents; the others are held
-    constant."""
+    tangents of ``primals`` and of ``inner``. (A call ``sd.jvp(fn, primals, inner)`` is
+    taken as a call of ``forward_call``'s function instead.)"""
     _, d_primals, d_inner = tangents
-    primals, inner, kwargs, named = tuple(primals), tuple(inner), kwargs or {}, named or {}
+    primals, inner = tuple(primals), tuple(inner)
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
-    positions = (*(i for i, t in enumerate(inner) if t is not None),
-                 *(k for k, c in named.items() if c.inner is not None))  # fmt: skip
-    forward = _forward_target(fn, positions, len(primals), kwargs)
+    positions = tuple(i for i, t in enumerate(inner) if t is not None)
+    forward = _forward_target(fn, positions, len(primals), {})
     if forward.fn.__module__ == __name__ or any(e is not None for e in forward.elements):
         raise CompileError(
             f"forward mode of sd.jvp of {forward.fn.__qualname__}, a derivative or a "
@@ -2232,105 +2261,176 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
             function=forward.fn.__qualname__,
             hint="take the inner forward mode of a plain function of named parameters",
         )
-    unit, _ = forward.unit(forward.values(primals, kwargs), primals, kwargs)
+    unit, _ = forward.unit(forward.values(primals, {}), primals, {})
     given, d_given = [], []
     for n in unit.wrt:
         w = positions[forward.names.index(n)]
-        t, dt = (inner[w], d_inner[w]) if isinstance(w, int) else (named[w].inner, named[w].d_inner)
-        given.append(t)
-        d_given.append(rt.zeros_like(t) if dt is None else dt)
+        given.append(inner[w])
+        d_given.append(rt.zeros_like(inner[w]) if d_inner[w] is None else d_inner[w])
     bound = forward.bound
     program = unit.tangent_program()
     _, (d_value, d_tangent) = TangentFunction(program).run(
-        (*given, *bound, *primals),
-        (*d_given, *(None,) * len(bound), *d_primals),
-        kwargs,
-        {k: c.d_value for k, c in named.items()},
+        (*given, *bound, *primals), (*d_given, *(None,) * len(bound), *d_primals), {}
     )
     return d_value, d_tangent
 
 
-registry.register_jvp(jvp, _jvp_jvp)
+registry.forward_call("jvp", jvp)  # (see forward_call)
 
 
-def _callee(fn: Callable, args: tuple, d_args: tuple, inner: tuple, d_inner: tuple
-            ) -> tuple[Callable, tuple, tuple, tuple, tuple]:  # fmt: skip
-    """The function a call in forward-mode source (``rt.call_jvp``) runs, and the
-    arguments, their tangents and those tangents' own that it takes."""
-    if fn is rt.objects.PLAIN_CALL:  # the function called is args[0], without a tangent
-        return args[0], args[1:], d_args[1:], inner[1:], d_inner[1:]
-    if isinstance(fn, type) and rt.is_record_class(fn):
-        return rt.objects.constructor(fn), args, d_args, inner, d_inner
-    if fn is rt.objects.PARTIAL_CALL:
-        raise CompileError(
-            "forward mode of the forward mode of a call of a functools.partial",
-            hint="call the partial's function itself, or use sd.hvp (reverse over forward)",
-        )
-    return fn, args, d_args, inner, d_inner
+_FORWARD_CALLS: dict[tuple, Callable] = {}  # see forward_call
 
 
-def _call_jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple, *args: Any) -> tuple:
-    """The forward rule of ``rt.call_jvp(fn, inner, *args)``, a call in forward-mode
-    source: forward mode over ``fn``'s forward mode (see ``_jvp_jvp``)."""
-    _, d_inner, *d_args = tangents
-    d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
-    fn, args, d_args, inner, d_inner = _callee(fn, args, tuple(d_args), tuple(inner), d_inner)
-    return _jvp_jvp((None, d_args, d_inner), ans, fn, args, inner)
+def forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple, values: tuple,
+                 where: tuple[str, str, int] | None = None) -> Callable:  # fmt: skip
+    """``rt.forward_of``: a function of source ``F(tangents, *values)`` giving what
+    ``rt.call_jvp(fn, tangents, *values)`` gives (``call_jvp_keywords`` for the keywords
+    ``names`` of the last values, ``call_jvp_star`` with ``stars``), by calling the
+    forward-mode program of ``fn`` (``Unit.tangent_program``) on the tangents that are
+    not None here, the arguments, and the instance of a method::
 
+        def forward_call(tangents, a0, a1, /):
+            return _program(tangents[0], a0, a1)
 
-registry.register_jvp(rt.call_jvp, _call_jvp_jvp)
-
-
-def _call_jvp_keywords_jvp(tangents: tuple, ans: tuple, fn: Callable, inner: tuple,
-                           names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
-    """The forward rule of ``rt.call_jvp_keywords(fn, inner, names, *values)``: its
-    keyword arguments bound to the callee's parameters (by position where they can be,
-    defaults filled in), then as ``_call_jvp_jvp``; a keyword-only one by its name. An
-    entry of ``**kwargs`` is held constant, and refused where it carries a tangent."""
-    _, d_inner, _, *d_values = tangents
-    inner = tuple(inner)
-    d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
+    Forward-mode source differentiated again (a derivative of order three or more) takes
+    each call it makes as a call of ``F``, whose derivatives are those of calls again.
+    ``where``: the file, function and line of the call, where a refusal met in ``F`` is
+    reported (the user's, for a line of a forward-mode program)."""
     n = len(values) - len(names)
-    fn, args, d_args, inner_args, d_inner_args = _callee(
-        fn, values[:n], tuple(d_values[:n]), inner[:n], d_inner[:n]
-    )
-    kwargs = dict(zip(names, values[n:], strict=True))
-    carried = {k: _Carried(*c) for k, *c in zip(names, inner[n:], d_inner[n:], d_values[n:],
-                                                 strict=True)}  # fmt: skip
-    try:
-        plain = fn._srcdiff_target if type(fn) is rt.Returning else fn  # (its signature)
-        call = inspect.signature(plain).bind(*args, **kwargs)
-    except (TypeError, ValueError):  # no signature to read, or not a call it takes
-        call = None
-    if call is None or any(p.kind is p.VAR_POSITIONAL for p in call.signature.parameters.values()):
-        raise CompileError(
-            f"forward mode of the forward mode of a call of "
-            f"{getattr(fn, '__qualname__', fn)} passing keyword arguments",
-            hint="pass its arguments by position, or use sd.hvp (reverse over forward)",
-        )
-    call.apply_defaults()
-    order = list(call.signature.parameters)
-    positional = [_Carried()] * len(call.args)
-    positional[: len(args)] = map(_Carried, inner_args, d_inner_args, d_args)
-    named = {}  # keyword-only arguments carrying a tangent
-    for k, c in carried.items():
-        if k in order and order.index(k) < len(call.args):
-            positional[order.index(k)] = c
-        elif k not in order and c.carries:
+    consts: list = []  # values ``F`` holds (``_c0``, ...): bound, or not differentiated
+
+    def const(v: Any) -> str:
+        consts.append(v)
+        return f"_c{len(consts) - 1}"
+
+    # each argument of the call as F's source writes it, and its tangent's (None: none)
+    args: list[tuple[str, str | None]] = []
+    arg_values: list = []
+    kw: dict[str, tuple[str, str | None]] = {}
+    kw_values: dict = {}
+    for i in range(n):
+        v, t = values[i], inner[i]
+        if stars is None or not stars[i]:
+            args.append((f"a{i}", None if t is None else f"tangents[{i}]"))
+            arg_values.append(v)
+            continue
+        entries = tuple(v)
+        if t is not None and (not rt.calls._spreads(v) or len(t) != len(entries)):
             raise CompileError(
-                f"forward mode of the forward mode through the keyword argument `{k}`, "
-                f"which {fn.__qualname__} takes in its **kwargs",
-                function=fn.__qualname__,
-                hint=f"give {fn.__qualname__} a parameter named {k}, or use sd.hvp",
+                f"a derivative of a derivative through a starred argument of type "
+                f"{type(v).__name__}",
+                hint="pass a list, a tuple or an array, or the arguments one by one",
             )
-        elif c.carries:
-            named[k] = c
-    tangents = (None, tuple(c.d_value for c in positional), tuple(c.d_inner for c in positional))
-    inner_positional = tuple(c.inner for c in positional)
-    return _jvp_jvp(tangents, ans, fn, call.args, inner_positional, call.kwargs, named)
+        for j, e in enumerate(entries):
+            carried = t is not None and t[j] is not None and rt.carries_gradient(e)
+            args.append((f"a{i}[{j}]", f"tangents[{i}][{j}]" if carried else None))
+            arg_values.append(e)
+    for i, k in enumerate(names, start=n):
+        v, t = values[i], inner[i]
+        spread = {k: v} if k is not None else v
+        if k is None and (not isinstance(v, dict) or t is not None and not isinstance(t, dict)):
+            raise CompileError(
+                f"a derivative of a derivative through **kwargs of type {type(v).__name__}",
+                hint="pass a dict, or the arguments one by one",
+            )
+        for key, entry in spread.items():
+            if key in kw:
+                raise TypeError(f"got multiple values for keyword argument {key!r}")
+            if not (isinstance(key, str) and key.isidentifier()) or keyword.iskeyword(key):
+                raise CompileError(
+                    f"a derivative of a derivative through the keyword {key!r} of **kwargs, "
+                    "which is not a name",
+                    hint="pass it to a parameter of that name",
+                )
+            if k is not None:
+                kw[key] = (f"a{i}", None if t is None else f"tangents[{i}]")
+            else:
+                carried = t is not None and t.get(key) is not None and rt.carries_gradient(entry)
+                kw[key] = (f"a{i}[{key!r}]", f"tangents[{i}][{key!r}]" if carried else None)
+            kw_values[key] = entry
+    if fn is rt.objects.PLAIN_CALL:  # the function called is the first argument, held
+        fn, args, arg_values = arg_values[0], args[1:], arg_values[1:]
+    if fn is rt.objects.PARTIAL_CALL:
+        fn = rt.objects.partial_caller(arg_values[0], len(arg_values) - 1, tuple(kw))
+    while isinstance(fn, functools.partial):  # its arguments first, its keywords under
+        args = [(const(a), None) for a in fn.args] + args  # the call's
+        arg_values = [*fn.args, *arg_values]
+        for k, v in (fn.keywords or {}).items():
+            if k not in kw:
+                kw[k], kw_values[k] = (const(v), None), v
+        fn = fn.func
+    if isinstance(fn, type) and rt.is_record_class(fn):
+        fn = rt.objects.constructor(fn)
+    label = getattr(fn, "__qualname__", None) or type(fn).__name__
+    own = registry.lookup_jvp(fn)
+    if own is not None and not own.inline and not hasattr(type(fn), "_srcdiff_jvp"):
+        fn = rt.primitive_function(fn, len(args), tuple(kw))  # a user's forward rule
+    call_args = [a for a, _ in args] + [f"{k}={a}" for k, (a, _) in kw.items()]
+    positions = (*(i for i, (_, t) in enumerate(args) if t is not None),
+                 *(k for k, (_, t) in kw.items() if t is not None))  # fmt: skip
+    if not positions or registry.is_nondiff(fn):  # no tangent here: a zero one
+        body = [f"value = {const(fn)}({', '.join(call_args)})",
+                "return value, rt.zeros_like(value)"]  # fmt: skip
+    elif own is not None and not own.inline:  # srcdiff's transform: its rule has rules
+        if any(isinstance(p, str) for p in positions):
+            raise CompileError(
+                f"a derivative of a derivative through a value passed by keyword to {label}, "
+                "whose forward rule takes tangents by position",
+                function=label,
+                hint="pass it by position",
+            )
+        tangents = ", ".join(t or "None" for _, t in args)
+        body = [
+            f"value = {const(fn)}({', '.join(call_args)})",
+            f"return value, {const(own.fn)}(({tangents},), value, {', '.join(call_args)})",
+        ]
+    else:
+        try:
+            forward = _forward_target(fn, positions, len(args), kw_values)
+        except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
+            raise CompileError(
+                f"a derivative of a derivative through the keyword argument(s) "
+                f"{', '.join(p for p in positions if isinstance(p, str))} that {label} takes "
+                "in its **kwargs",
+                function=label,
+                hint="give it a parameter of that name",
+            ) from exc
+        unit, _ = forward.unit(forward.values(arg_values, kw_values), arg_values, kw_values)
+        given = []
+        for name_ in unit.wrt:
+            k = forward.names.index(name_)
+            w, element = positions[k], forward.elements[k]
+            if element is not None:  # *args: a tangent for each entry, zero where none
+                entries = [t or f"rt.zeros_like({a})" for a, t in args[w - element :]]
+                given.append(f"({', '.join(entries)},)")
+            else:
+                given.append(args[w][1] if isinstance(w, int) else kw[w][1])
+        program = [*given, *map(const, forward.bound), *call_args]
+        body = [f"return {const(unit.tangent_program())}({', '.join(program)})"]
+    params = ", ".join(["tangents", *(f"a{i}" for i in range(len(values))), "/"])
+    source = f"def forward_call({params}):\n" + "".join(f"    {line}\n" for line in body)
+    key = (source, where, *map(id, consts))
+    hit = _FORWARD_CALLS.get(key)
+    if hit is None:
+        if len(_FORWARD_CALLS) > 1024:
+            for old in _FORWARD_CALLS.values():
+                rt.forget_source(old)
+                STANDS_FOR.pop(old.__code__.co_filename, None)
+            _FORWARD_CALLS.clear()
+        namespace = {"rt": rt, **{f"_c{i}": c for i, c in enumerate(consts)}}
+        hit = _FORWARD_CALLS[key] = rt.function_of_source(
+            source, f"forward mode of a call of {label}", "forward_call", namespace
+        )
+        if where is not None:
+            filename, function, line = where
+            if filename in STANDS_FOR:  # a line of a forward-mode program: the user's
+                filename, function, lines = STANDS_FOR[filename]
+                line = lines[line - 1] if 0 < line <= len(lines) else None
+            STANDS_FOR[hit.__code__.co_filename] = (filename, function, [line] * (len(body) + 1))
+    return hit
 
 
-registry.register_jvp(rt.call_jvp_keywords, _call_jvp_keywords_jvp)
+rt.install(forward_of=forward_call)
 
 
 class Differentiated:

@@ -344,6 +344,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
         "inactive_backward",
         "call_key",  # the rules registered are part of a compiled unit's key
         *("callee_tangent_vjp", "callee_tangent_vjp_keywords", "callee_tangent_vjp_star"),
+        "forward_of",  # (a call's forward mode, made from the callee's unit)
         "held_without_gradient",
         "tensors_of",
     }

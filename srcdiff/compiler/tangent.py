@@ -192,6 +192,8 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
+        if self.forward_of_forward(s, op):
+            return self.call_of_forward(s, op, target.id)
         if op.kind is Kind.RULE and op.primitive is rt_module.put_back:
             return [assign(op.target, call(attr("rt", "put_back"), *op.operands))]
         if op.kind is Kind.RULE and op.primitive is rt_module.setitem:
@@ -238,8 +240,73 @@ class TangentBuilder:
             return call(attr("rt", "call_jvp"), op.callee, tangents, *op.operands)
         return call(attr("rt", "call_jvp_keywords"), op.callee, tangents, names, *values)
 
+    def forward_of_forward(self, s: gast.Assign, op: Op) -> bool:
+        """Whether ``s`` runs a function in forward mode (``rt.call_jvp`` and its variants
+        in forward-mode source differentiated again, ``sd.jvp(f, primals, tangents)``:
+        ``registry.forward_call``) with an operand that has a tangent here."""
+        if op.kind is not Kind.RULE or registry.forward_call_layout(op.primitive) is None:
+            return False
+        target = s.targets[0]
+        if not isinstance(target, gast.Name) or target.id not in self.a.active:
+            return False
+        if isinstance(s.value, gast.Call) and s.value.keywords:  # (never written so)
+            return False
+        return any(self.active(e) for e in op.operands[1:])
+
+    def call_of_forward(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
+        """The forward mode of ``t = rt.call_jvp(f, (d_x,), x)``, a call in forward-mode
+        source: that call is one of a function of source (``rt.forward_of``: it calls
+        ``f``'s own forward-mode program) of the tangents and the arguments, taken in
+        forward mode as any call is::
+
+            forward1 = rt.forward_of(f, (d_x,), None, (), x)
+            t, d_t = rt.call_jvp(forward1, (d_d_x, d_x_1), (d_x,), x)
+
+        so that its derivatives, of any order, are those of calls again. ``sd.jvp(f,
+        primals, tangents)`` is ``rt.call_jvp_star(f, (tangents,), (True,), (), primals)``."""
+        layout = registry.forward_call_layout(op.primitive)
+        fn = op.operands[0]
+        if self.active(fn):
+            raise self.error(
+                s,
+                "a derivative of a derivative through a call of a function that carries a "
+                "derivative itself (a method of a differentiated object, or a function made "
+                "from differentiated values)",
+                "pass the object's values to a plain function as arguments, or use sd.hvp "
+                "(reverse mode over forward mode)",
+            )
+        none = gast.Constant(value=None, kind=None)
+        if layout == "jvp":  # sd.jvp(f, primals, tangents)
+            primals, tangents = op.operands[1:3]
+            inner = gast.Tuple(elts=[copy.deepcopy(tangents)], ctx=gast.Load())
+            stars = gast.Tuple(elts=[gast.Constant(value=True, kind=None)], ctx=gast.Load())
+            names = gast.Tuple(elts=[], ctx=gast.Load())
+            values = [primals]
+            d_inner = (gast.Tuple(elts=[name(self.dname(tangents.id))], ctx=gast.Load())
+                       if self.active(tangents) else none)  # fmt: skip
+        else:
+            skip = {"call_jvp": 2, "call_jvp_keywords": 3, "call_jvp_star": 4}[layout]
+            inner, values = op.operands[1], list(op.operands[skip:])
+            stars = op.operands[2] if layout == "call_jvp_star" else none
+            if layout == "call_jvp":
+                names = gast.Tuple(elts=[], ctx=gast.Load())
+            else:
+                names = op.operands[skip - 1]
+            d_inner = name(self.dname(inner.id)) if self.active(inner) else none
+        callee = self.names.fresh("forward")
+        made = call(attr("rt", "forward_of"), fn, inner, stars, names, *values)
+        d_values = [name(self.dname(e.id)) if self.active(e) else copy.deepcopy(none)
+                    for e in values]  # fmt: skip
+        tangent_of = gast.Tuple(elts=[d_inner, *d_values], ctx=gast.Load())
+        both = call(attr("rt", "call_jvp"), name(callee), tangent_of, copy.deepcopy(inner),
+                    *values)  # fmt: skip
+        targets = gast.Tuple(elts=[name(n, store=True), name(self.dname(n), store=True)],
+                             ctx=gast.Store())  # fmt: skip
+        pair = gast.Assign(targets=[targets], value=both, type_comment=None)
+        return [assign(callee, made), pair]
+
     def zeros(self, e: gast.expr) -> gast.expr:
-        return call(attr("rt", "zeros_like"), e)
+        return call(attr("rt", "zero_tangent"), e)
 
     def tangent_or_zeros(self, e: gast.expr) -> gast.expr:
         return name(self.dname(e.id)) if self.active(e) else self.zeros(e)
@@ -275,7 +342,7 @@ class TangentBuilder:
         n = target.id
         if op.kind is Kind.COPY and self.active(s.value):
             return [assign(self.dname(n), name(self.dname(s.value.id)))]
-        if op.kind is Kind.CALL:
+        if op.kind is Kind.CALL or self.forward_of_forward(s, op):
             return []  # computed with the value (see ``primal``)
         if op.kind is Kind.RULE and op.dtype_at_run_time:  # zero for an integer result
             carried = call(attr("rt", "carried"), name(self.dname(n)), name(n))
@@ -434,8 +501,6 @@ class TangentBuilder:
         return [*prelude, assign(self.dname(n), total)]
 
 
-# the names the forward source gives the array module and srcdiff's helpers (the rules'
-# templates read them)
 def _is_none(e: gast.expr) -> bool:
     return isinstance(e, gast.Constant) and e.value is None
 

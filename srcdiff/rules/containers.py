@@ -171,6 +171,8 @@ nondiff(
     "an in-place Tensor method on a Tensor from outside, which carries none", rt.tensor_in_place
 )
 nondiff("a function, to be called", rt.returning)
+nondiff("a function, to be called: a call's forward mode (its tangents' derivatives are the "
+        "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,
         rt.check_unpack)  # fmt: skip

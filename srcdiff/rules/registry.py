@@ -333,6 +333,27 @@ def forward_refusal(primitive: Any) -> tuple[str, str] | None:
         return None
 
 
+_FORWARD_CALLS: dict[Any, str] = {}
+
+
+def forward_call(layout: str, *primitives: Any) -> None:
+    """Declare primitives that run a function in forward mode, taking the same operands
+    as ``rt.<layout>`` (``call_jvp``, ``call_jvp_keywords``, ``call_jvp_star``; ``jvp``:
+    ``sd.jvp(fn, primals, tangents)``). Forward-mode source differentiated again makes
+    each such call one of ``rt.forward_of``'s function, whose derivatives are those of
+    calls again (see ``compiler/tangent``): no forward rule of their own is needed."""
+    for prim in primitives:
+        _FORWARD_CALLS[_key(prim)] = layout
+
+
+def forward_call_layout(primitive: Any) -> str | None:
+    """The layout ``forward_call`` declared for ``primitive`` (None: none)."""
+    try:
+        return _FORWARD_CALLS.get(_key(primitive))
+    except TypeError:
+        return None
+
+
 def unsupported(primitive: Any, what: str, hint: str) -> None:
     """Declare a primitive srcdiff cannot differentiate: calling it on a differentiated
     value is a CompileError saying ``what`` and ``hint``."""

@@ -7,7 +7,17 @@ for a differentiated period) is refused there with a ``CompileError``."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import constant_in, jvp, linear, make_rule, nondiff, register, sequence_result, vjp
+from .registry import (
+    constant_in,
+    forward_call,
+    jvp,
+    linear,
+    make_rule,
+    nondiff,
+    register,
+    sequence_result,
+    vjp,
+)
 
 
 @vjp(rt.broadcast_like)
@@ -366,7 +376,8 @@ constant_in((0, 1, 2, 3), rt.choice_tangent)  # (which candidate is chosen: piec
 sequence_result(rt.choice_grads, rt.result_like, rt.partial_tangent, rt.broadcast_like)
 linear((1,), rt.result_like)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
-nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like)
+nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like,
+        rt.zero_tangent)  # fmt: skip
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",
         rt.check_full_rank, rt.real_only)  # fmt: skip
 nondiff("whether a dtype carries a gradient", rt.float_result)
@@ -387,6 +398,10 @@ register(rt.call_jvp_keywords, make_rule(rt.callee_tangent_vjp_keywords,
                                          name="call_jvp_keywords", inline=False))  # fmt: skip
 register(rt.call_jvp_star,
          make_rule(rt.callee_tangent_vjp_star, name="call_jvp_star", inline=False))  # fmt: skip
+# their forward modes: calls of functions of source again (``rt.forward_of``)
+forward_call("call_jvp", rt.call_jvp)
+forward_call("call_jvp_keywords", rt.call_jvp_keywords)
+forward_call("call_jvp_star", rt.call_jvp_star)
 # ``(value, tangent)``, either of which may be an object or a list: their adjoints add up
 # as containers' (two fields of an object read, each giving a dict of its fields')
 sequence_result(rt.call_jvp, rt.call_jvp_keywords, rt.call_jvp_star)

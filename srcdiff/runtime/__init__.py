@@ -64,6 +64,7 @@ from .arrays import (
     unreduce,
     unreduce_times,
     unstack,
+    zero_tangent,
     zeros_like,
 )
 from .assembly import (
@@ -123,6 +124,7 @@ from .calls import (
     finally_in_forward_mode,
     finally_leaves,
     forget_source,
+    forward_of,
     function_of_source,
     immutable_number,
     inlined,
@@ -566,6 +568,7 @@ __all__ = [
     "owned",
     "parameter_names",
     "forget_source",
+    "forward_of",
     "function_of_source",
     "path_key",
     "primitive_function",
@@ -625,6 +628,7 @@ __all__ = [
     "updated_grads",
     "where",
     "write_back",
+    "zero_tangent",
     "zeros_like",
     "check_full_rank",
     "concatenator_tangent",

@@ -1134,6 +1134,19 @@ def zeros_like(x: Any) -> Any:
     return 0.0
 
 
+def zero_tangent(x: Any) -> Any:
+    """A zero tangent shaped like ``x``, as forward mode keeps tangents: a tuple's a tuple
+    (its tangent is added to others by concatenation, ``(c,) + (x,)``), a list's a list,
+    and ``zeros_like``'s for the rest."""
+    if type(x) is tuple:
+        return tuple(zero_tangent(v) for v in x)
+    if type(x) is list:
+        return [zero_tangent(v) for v in x]
+    if type(x) is dict:
+        return {k: zero_tangent(v) for k, v in x.items()}
+    return zeros_like(x)
+
+
 def acc(d: Any, c: Any) -> Any:
     """``d + c`` for adjoints that may be None (zero) or containers of adjoints."""
     if d is None:

@@ -69,6 +69,7 @@ class Host:
     grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
     accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
     tangent_vjp: Any = None  # srcdiff.api.tangent_vjp: reverse mode over forward mode
+    forward_of: Any = None  # srcdiff.api.forward_call: a call's forward mode as a function
 
 
 def install(**services: Any) -> None:
@@ -647,11 +648,21 @@ def tensor_call(
 
 
 GRADIENTS = "srcdiff.api"  # where gradient functions live: differentiated by their rules
+REGISTRY = "srcdiff.rules.registry"  # the rules of srcdiff's transforms (``own_rules``)
 
 
 def _derivative_inside(fn: Any) -> CompileError:
     """The refusal of a derivative (other than sd.grad's, sd.value_and_grad's and
-    sd.jvp's, which have rules) taken inside a differentiated function."""
+    sd.jvp's, which have rules) taken inside a differentiated function; of the rule of
+    one, differentiated (a derivative of a higher order than srcdiff follows), as the
+    derivative says it (``_srcdiff_too_deep``: what the user wrote, and what to do)."""
+    owner = getattr(fn, "__self__", None)
+    if owner is None and getattr(fn, "__module__", None) == REGISTRY:  # its own_rules
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        owner = cells["primitive"].cell_contents if "primitive" in cells else None
+    too_deep = getattr(owner, "_srcdiff_too_deep", None)
+    if callable(too_deep):
+        return refuse(*too_deep())
     return refuse(
         f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken inside a "
         "differentiated function",
@@ -931,7 +942,7 @@ class _Site(CallSite):
                 f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}",
                 "register one with sd.register_vjp, or call a function srcdiff can compile",
             )
-        if target.__module__ == GRADIENTS:
+        if target.__module__ in (GRADIENTS, REGISTRY):
             raise _derivative_inside(fn)
         if (target.__module__ or "").startswith(RUNTIME):
             raise refuse(
@@ -1211,6 +1222,27 @@ def call_jvp_star(fn: Any, tangents: tuple, stars: tuple, names: tuple, /, *valu
     return _call_jvp(fn, d_args, args, kwargs, named)
 
 
+@_naming_caller
+def forward_of(fn: Any, tangents: tuple, stars: tuple | None, names: tuple, /, *values: Any
+               ) -> Callable:  # fmt: skip
+    """A function of source, ``F(tangents, *values)``, giving what ``rt.call_jvp(fn,
+    tangents, *values)`` gives (``call_jvp_keywords`` where ``names`` names the last
+    values, ``call_jvp_star`` where ``stars`` flags starred ones) by calling ``fn``'s
+    forward-mode program: forward-mode source differentiated again takes each of its calls
+    as a call of ``F``, whose derivatives, of any order, are those of calls again. Made for
+    which tangents are None here, and the types and shapes of the values."""
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_name.endswith(GENERATED):
+        frame = frame.f_back
+    where = None  # the line of the call: a refusal met in F is reported there
+    if frame is not None:
+        name = frame.f_code.co_name
+        for suffix in GENERATED:
+            name = name.removesuffix(suffix)
+        where = (frame.f_code.co_filename, name, frame.f_lineno)
+    return Host.forward_of(fn, tuple(tangents), stars, tuple(names), values, where)
+
+
 def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
               ) -> tuple[Any, Any]:  # fmt: skip
     """``call_jvp``, with the tangents of keyword arguments ``named`` (None: none)."""
@@ -1263,7 +1295,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             "no derivative rule and no Python source",
             "register one with sd.register_jvp, or use sd.grad",
         )
-    if target.__module__ == GRADIENTS:  # (sd.vjp's pullback, say: srcdiff's own code)
+    if target.__module__ in (GRADIENTS, REGISTRY):  # (sd.vjp's pullback: srcdiff's own)
         raise _derivative_inside(fn)
     params, keywords = parameter_names(target, len(bound))
     double = _double_star_name(target)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..errors import CompileError
+from ..errors import STANDS_FOR, CompileError
 from .arrays import acc, setitem, setitem_grads, zeros_like
 from .objects import is_record
 
@@ -90,9 +90,12 @@ def note_caller(exc: CompileError, frame: types.FrameType) -> None:
     name = code.co_name
     for suffix in GENERATED:
         name = name.removesuffix(suffix)
-    where = f"{code.co_filename}:{frame.f_lineno}"
-    if (code.co_filename, frame.f_lineno) != (exc.filename, exc.lineno):
-        exc.args = (f"{exc.args[0]}; called from {name} ({where})", *exc.args[1:])
+    filename, line = code.co_filename, frame.f_lineno
+    if filename in STANDS_FOR:  # a generated file standing for the user's lines
+        filename, name, lines = STANDS_FOR[filename]
+        line = lines[line - 1] if 0 < line <= len(lines) else None
+    if (filename, line) != (exc.filename, exc.lineno):
+        exc.args = (f"{exc.args[0]}; called from {name} ({filename}:{line})", *exc.args[1:])
 
 
 def holds(x: Any, old: Any, tensors: bool = True) -> bool:

@@ -1,5 +1,5 @@
 """Forward mode of forward mode: ``sd.jvp`` of a function calling ``sd.jvp`` is forward
-mode over the generated tangent source (``api._jvp_jvp``), ``u^T H v``, checked over the
+mode over the generated tangent source (``rt.forward_of``), ``u^T H v``, checked over the
 battery against the Hessian-vector products ``test_higher_order`` checks against
 differences of the gradient."""
 
