@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import linecache
+import types
 
 # Generated files whose lines each stand for a line of a user's file (a forward-mode
 # program, which srcdiff differentiates again like user code): filename -> (the user's
 # filename, the user's function, the user line of each of its lines). An error located
 # in one of them is reported at the user's line.
 STANDS_FOR: dict[str, tuple[str, str, list[int | None]]] = {}
+# The functions generated from such files, compiled with the user's file name and lines:
+# (the user's filename, the generated function's name) -> the user's function.
+STANDS_FOR_NAMES: dict[tuple[str, str], str] = {}
+
+
+def generated_name(code: types.CodeType, suffixes: tuple[str, ...]) -> str:
+    """The user's function that the generated function of ``code`` was generated from:
+    its name less the ``suffixes`` of generated functions, or the one it stands for."""
+    hit = STANDS_FOR_NAMES.get((code.co_filename, code.co_name))
+    if hit is not None:
+        return hit
+    name = code.co_name
+    for suffix in suffixes:
+        name = name.removesuffix(suffix)
+    return name
 
 
 class CompileError(Exception):

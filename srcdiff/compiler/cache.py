@@ -30,7 +30,7 @@ import gast
 import numpy as np
 
 from .. import runtime as rt_module
-from ..errors import STANDS_FOR, CompileError
+from ..errors import STANDS_FOR, STANDS_FOR_NAMES, CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
@@ -261,7 +261,11 @@ class Unit:
             weakref.finalize(self, linecache.cache.pop, filename, None)
             # an error differentiating it again is reported at the user's line
             lines = [self.parsed.real_line(n) for n in linemap]  # an inlined line: its call's
-            STANDS_FOR[filename] = (self.parsed.filename, self.parsed.name, lines)
+            user_file, user_name = self.parsed.filename, self.parsed.name
+            if user_file in STANDS_FOR:  # the forward mode of a forward-mode program
+                user_file, user_name, theirs = STANDS_FOR[user_file]
+                lines = [theirs[n - 1] if n and 0 < n <= len(theirs) else None for n in lines]
+            STANDS_FOR[filename] = (user_file, user_name, lines)
             weakref.finalize(self, STANDS_FOR.pop, filename, None)
             program = self.load(text, None, tree.name, filename, {"_numpy": np})
             program.__defaults__ = self.fn.__defaults__
@@ -464,7 +468,8 @@ class Unit:
             ast.fix_missing_locations(module)
         stands = None if filename else STANDS_FOR.get(self.parsed.filename)
         if stands is not None:  # source srcdiff wrote (forward mode, differentiated again):
-            filename, _, lines = stands  # its lines are the user's that it stands for
+            filename, function, lines = stands  # its lines are the user's that it stands for
+            STANDS_FOR_NAMES[(filename, fn_name)] = function  # (and its function the user's)
             first = next((n for n in lines if n), 1)
             for node in ast.walk(module):
                 if hasattr(node, "lineno"):

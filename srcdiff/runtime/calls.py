@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, copy, dtype_kind
-from ..errors import CompileError, KinkWarning, NonFiniteError
+from ..errors import CompileError, KinkWarning, NonFiniteError, generated_name
 from .arrays import zeros_like
 from .control import (
     Attempt,
@@ -1231,14 +1231,12 @@ def forward_of(fn: Any, tangents: tuple, stars: tuple | None, names: tuple, /, *
     forward-mode program: forward-mode source differentiated again takes each of its calls
     as a call of ``F``, whose derivatives, of any order, are those of calls again. Made for
     which tangents are None here, and the types and shapes of the values."""
+    where = None  # the line of the call: a refusal met in F is reported there
     frame = sys._getframe(1)
     while frame is not None and not frame.f_code.co_name.endswith(GENERATED):
         frame = frame.f_back
-    where = None  # the line of the call: a refusal met in F is reported there
     if frame is not None:
-        name = frame.f_code.co_name
-        for suffix in GENERATED:
-            name = name.removesuffix(suffix)
+        name = generated_name(frame.f_code, GENERATED)
         where = (frame.f_code.co_filename, name, frame.f_lineno)
     return Host.forward_of(fn, tuple(tangents), stars, tuple(names), values, where)
 

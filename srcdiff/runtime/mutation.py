@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..errors import STANDS_FOR, CompileError
+from ..errors import STANDS_FOR, CompileError, generated_name
 from .arrays import acc, setitem, setitem_grads, zeros_like
 from .objects import is_record
 
@@ -66,9 +66,7 @@ def refuse(what: str, hint: str) -> CompileError:
     while frame.f_back is not None and not frame.f_code.co_name.endswith(GENERATED):
         frame = frame.f_back
     code = frame.f_code
-    name = code.co_name
-    for suffix in GENERATED:
-        name = name.removesuffix(suffix)
+    name = generated_name(code, GENERATED)
     line = frame.f_lineno
     return CompileError(
         what,
@@ -87,9 +85,7 @@ def note_caller(exc: CompileError, frame: types.FrameType) -> None:
     code = frame.f_code
     if not code.co_name.endswith(GENERATED):
         return
-    name = code.co_name
-    for suffix in GENERATED:
-        name = name.removesuffix(suffix)
+    name = generated_name(code, GENERATED)
     filename, line = code.co_filename, frame.f_lineno
     if filename in STANDS_FOR:  # a generated file standing for the user's lines
         filename, name, lines = STANDS_FOR[filename]
