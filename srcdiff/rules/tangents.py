@@ -37,8 +37,16 @@ def power_slope(g, ans, x, y):
 @jvp(rt.power_slope)
 def power_slope_jvp(ans, x, y, *, dx, dy):
     """Linear in the tangents, by the slopes ``rt.power_slope_grads`` gives (forward mode
-    over the forward mode of ``x ** y``)."""
-    return rt.power_slope_grads(dx, x, y)[0], rt.power_slope_grads(dy, x, y)[1]
+    over the forward mode of ``x ** y``): in ``x``, ``y * power_slope(x, y - 1)`` (0 where
+    ``y`` is 0); in ``y``, ``x ** (y - 1) * (1 + y log x)`` where ``x > 0``, 0 elsewhere.
+    Written with helpers that have rules of their own, ``power_slope`` again among them,
+    so that forward mode over this is differentiated again, to any order."""
+    positive = xp.asarray(x) > 0
+    base = xp.where(positive, x, 1.0)
+    return (
+        xp.where(xp.asarray(y) == 0, 0.0, dx * y * rt.power_slope(x, y - 1)),
+        dy * xp.where(positive, base ** (y - 1) * (1.0 + y * xp.log(base)), 0.0),
+    )
 
 
 @vjp(rt.exponent_grad)
@@ -228,14 +236,33 @@ def prod_grad(gbar, out, g, ans, x, axis=None, keepdims=False):
 def prod_grad_jvp(out, g, ans, x, axis=None, keepdims=False, *, dg, dans, dx):
     """Linear in ``g``; along ``dx``, entry ``m`` moves by ``g`` times the sum over
     ``k != m`` of ``dx[k]`` times the product of the entries but ``k`` and ``m``: the
-    products' second derivatives, symmetric, as ``rt.prod_grad_grads`` gives them to
-    ``x`` for the cotangent ``dx`` and a ``g`` of ones."""
-    ones = xp.ones_like(xp.asarray(g))
+    products' second derivatives along ``dx`` (``rt.prod_second``, which has rules: a
+    third derivative of a product)."""
     return (
         rt.prod_grad(dg, ans, x, axis, keepdims),
         None,
-        rt.unreduce(g, x, axis, keepdims) * rt.prod_grad_grads(dx, ones, x, axis, keepdims)[1],
+        rt.unreduce(g, x, axis, keepdims) * rt.prod_second(dx, x, axis),
     )
+
+
+@vjp(rt.prod_second)
+def prod_second(g, ans, v, x, axis=None):
+    """The products' second derivatives along ``v``: linear in ``v``, and symmetric, so
+    ``v``'s gradient is the same along ``g``; in ``x``, their third derivatives along
+    ``g`` and ``v`` (``rt.prod_third``, exact where entries are zero)."""
+    return rt.prod_second(g, x, axis), rt.prod_third(g, v, x, axis), None
+
+
+@jvp(rt.prod_second)
+def prod_second_jvp(ans, v, x, axis=None, *, dv, dx):
+    return rt.prod_second(dv, x, axis), rt.prod_third(v, dx, x, axis)
+
+
+@vjp(rt.unreduce)
+def unreduce(gbar, out, g, x, axis=None, keepdims=False):
+    """``g`` (a reduction's gradient) spread over the reduced axes of ``x``: linear in
+    ``g``, whose gradient sums ``gbar`` back over them; ``x`` gives a shape only."""
+    return rt.unbroadcast(xp.sum(gbar, axis=axis, keepdims=keepdims), g), None, None, None
 
 
 @vjp(rt.sorted_in_place_tangent)
@@ -357,6 +384,8 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
 linear((0, 1, 2), rt.diff_tangent)
 linear((2,), rt.average_weights)
 linear((1,), rt.result_like)  # (the parts' tangents, laid out as the result is)
+linear((0,), rt.unreduce)
+constant_in((1,), rt.unreduce)  # (``x`` gives the shape to spread over)
 constant_in((0,), rt.result_like)
 constant_in((0,), rt.average_weights)  # (``a`` gives the axes to lay the weights along)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,

@@ -16,7 +16,7 @@ import itertools
 import math
 import numbers
 from collections import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -298,6 +298,79 @@ def prod_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
     )
     others = xp.moveaxis(before * after, -1, axis)
     return unreduce(g, x, axis, keepdims) * others
+
+
+def _prod_lanes(x: Any, axis: Any, *vs: Any) -> tuple[Any, list, Callable[[Any], Any]]:
+    """``x`` and ``vs`` (shaped as ``x``) with the entries of each product over ``axis``
+    along their last axis, and the function putting an array so laid out back."""
+    xp = array_module(x, *vs)
+    x = xp.asarray(x)
+    vs = [xp.broadcast_to(xp.asarray(v), x.shape) for v in vs]
+    if x.ndim == 0:
+        return xp.reshape(x, (1,)), [xp.reshape(v, (1,)) for v in vs], lambda a: xp.reshape(a, ())
+    axes = _normal_axes(axis, x.ndim)
+    ends = tuple(range(-len(axes), 0))
+    moved = xp.moveaxis(x, axes, ends)
+    lane_shape = (*moved.shape[: x.ndim - len(axes)], -1)
+
+    def back(a: Any) -> Any:
+        return xp.moveaxis(xp.reshape(a, moved.shape), ends, axes)
+
+    lanes = [xp.reshape(xp.moveaxis(a, axes, ends), lane_shape) for a in (x, *vs)]
+    return lanes[0], lanes[1:], back
+
+
+def _prod_parts(x: Any) -> tuple[Any, Any, Any, Any]:
+    """Per entry of lanes ``x``: whether it is zero; it with its zeros made 1 (``b``);
+    the product of the lane's nonzero entries over ``b`` (``scale``, the product of the
+    others where that is all the zeros); how many zeros the lane has but the entry."""
+    xp = array_module(x)
+    zero = x == 0
+    b = xp.where(zero, 1.0, x)
+    nonzero = xp.prod(b, axis=-1, keepdims=True)
+    count = xp.sum(backend.astype(zero, xp.int64), axis=-1, keepdims=True)
+    return zero, b, nonzero / b, count - backend.astype(zero, xp.int64)
+
+
+def _others_sum(a: Any, where: Any) -> Any:
+    """The sum over each lane of ``a`` where ``where``, less the entry's own."""
+    xp = array_module(a)
+    own = xp.where(where, a, 0.0)
+    return xp.sum(own, axis=-1, keepdims=True) - own
+
+
+def prod_second(v: Any, x: Any, axis: Any = None) -> Any:
+    """The second derivative of ``prod(x, axis)`` along ``v``, shaped as ``x``: entry
+    ``m`` is ``sum over k != m of v[k] prod(x[j], j != k, m)`` (``prod_grad``'s tangent),
+    exact where entries are zero: with ``b`` the lane with its zeros made 1, no zero but
+    ``m``: ``Q / b[m] * sum(v[k] / b[k], k != m)``; one, ``z``: ``Q / b[m] * v[z]``;
+    more, nothing."""
+    lanes, (vv,), back = _prod_lanes(x, axis, v)
+    xp = array_module(lanes, vv)
+    zero, b, scale, others = _prod_parts(lanes)
+    over_b = _others_sum(vv / b, ~zero)
+    at_zero = _others_sum(vv, zero)
+    return back(scale * xp.where(others == 0, over_b, xp.where(others == 1, at_zero, 0.0)))
+
+
+def prod_third(c: Any, v: Any, x: Any, axis: Any = None) -> Any:
+    """The third derivative of ``prod(x, axis)`` along ``c`` and ``v``, shaped as ``x``
+    (``prod_second``'s derivative in ``x``): entry ``n`` is the sum over ``k != m`` (both
+    but ``n``) of ``c[k] v[m] prod(x[j], j != k, m, n)``, exact where entries are zero
+    (the zeros but ``n``, up to two, are among ``k`` and ``m``)."""
+    lanes, (cc, vv), back = _prod_lanes(x, axis, c, v)
+    xp = array_module(lanes, cc, vv)
+    zero, b, scale, others = _prod_parts(lanes)
+    nonzero = ~zero
+    u, w = _others_sum(cc / b, nonzero), _others_sum(vv / b, nonzero)
+    uw = _others_sum(cc * vv / (b * b), nonzero)
+    cz, vz, cvz = _others_sum(cc, zero), _others_sum(vv, zero), _others_sum(cc * vv, zero)
+    out = xp.where(
+        others == 0,
+        u * w - uw,
+        xp.where(others == 1, cz * w + vz * u, xp.where(others == 2, cz * vz - cvz, 0.0)),
+    )
+    return back(scale * out)
 
 
 def prod_grad_grads(gbar: Any, g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> tuple:

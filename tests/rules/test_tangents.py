@@ -218,6 +218,20 @@ SPECS = [
         wrt=(0, 2),
         label="zeros",
     ),  # fmt: skip
+    # the products' second derivatives (prod_grad's tangent), differentiated again
+    Spec(rt.prod_second, (R((3, 4)), X), wrt=(0, 1), label="all"),
+    Spec(rt.prod_second, (R((3, 4)), X, 1), wrt=(0, 1), label="axis-1"),
+    Spec(rt.prod_second, (R((3, 4)), X, (0, 1)), wrt=(0, 1), label="axes"),
+    Spec(
+        rt.prod_second,
+        (R((4, 4)), with_zeros(R((4, 4)), (1, 0), (2, 1), (2, 3), (3, 0), (3, 1), (3, 2)), 1),
+        wrt=(0, 1),
+        label="zeros",
+        rtol=1e-4,  # (differences step off the zeros, where dividing by them loses digits)
+    ),  # fmt: skip
+    Spec(rt.unreduce, (R(()), X), wrt=(0,), label="all"),
+    Spec(rt.unreduce, (R((4,)), X, 0), wrt=(0,), label="axis-0"),
+    Spec(rt.unreduce, (R((3, 1)), X, 1, True), wrt=(0,), label="keepdims"),
     Spec(rt.choice_grads, (R(()), CHOICES[1], CHOICES[0], tuple(CHOICES[1:]), None), wrt=(0,)),
     Spec(rt.result_like, (np.linalg.eigh(np.eye(3) * 2.0), [R((3,)), R((3, 3))]), wrt=(1,)),
     Spec(
