@@ -1705,27 +1705,72 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> MappedFunction:
     return MappedFunction(fn, in_axes, out_axes)
 
 
-def _positions(wrt: Any, api: str) -> tuple[int, ...]:
-    """The positions ``wrt`` names (an int, or a tuple of ints), refusing anything else."""
+def _positions(wrt: Any, api: str, fn: Callable) -> tuple[int | str, ...]:
+    """The arguments ``wrt`` names, as ``sd.grad`` takes them: each a position or the name
+    of a parameter of ``fn`` (a tuple of them for ``sd.jacobian``), refusing anything
+    else."""
     many = wrt if isinstance(wrt, tuple) else (wrt,)
-    if not many or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
-                           for w in many):  # fmt: skip
+    if not many or not all(
+        isinstance(w, str) or isinstance(w, int) and not isinstance(w, bool) and w >= 0
+        for w in many
+    ):
         raise TypeError(
-            f"{api}: wrt must be the position of an argument"
-            f"{' or a tuple of positions' if api == 'jacobian' else ''}, not {wrt!r}"
+            f"{api}: wrt must be the position or the name of an argument"
+            f"{' or a tuple of them' if api == 'jacobian' else ''}, not {wrt!r}"
         )
+    names = [w for w in many if isinstance(w, str)]
+    if names:
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # no signature to read: found when called
+            return many
+        for w in names:
+            p = params.get(w)
+            if p is None or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise ValueError(
+                    f"{api}: {getattr(fn, '__qualname__', fn)} has no argument named {w!r}"
+                )
     return many
 
 
-def _passed(positions: tuple[int, ...], args: tuple, fn: Callable, api: str) -> None:
-    """The differentiated arguments are passed by position (a derivative in one given by
-    keyword, or left to its default, is asked for by position)."""
-    if max(positions) >= len(args):
+def _named_by_position(asked: tuple, args: tuple, kwargs: dict, fn: Callable
+                       ) -> tuple[tuple, dict]:  # fmt: skip
+    """The call, with the arguments passed by keyword to positional parameters moved to
+    positions (as far as they follow on), where ``asked`` names one of them: derivatives
+    are taken along positional arguments where they can be."""
+    names = {w for w in asked if isinstance(w, str) and w in kwargs}
+    if not names:
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    for p in list(inspect.signature(fn).parameters.values())[len(args) :]:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.name not in kwargs:
+            break
+        args.append(kwargs.pop(p.name))
+    return tuple(args), kwargs
+
+
+def _where(w: int | str, args: tuple, kwargs: dict, fn: Callable, api: str) -> int | str:
+    """Where a call passes the argument ``w`` (a position, or a parameter's name): its
+    position among ``args``, or its keyword."""
+    if isinstance(w, str):
+        if w in kwargs:
+            return w
+        params = list(inspect.signature(fn).parameters.values())
+        positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                           p.POSITIONAL_OR_KEYWORD)]  # fmt: skip
+        if w in positional and positional.index(w) < len(args):
+            return positional.index(w)
+        raise TypeError(
+            f"{api} of {getattr(fn, '__qualname__', fn)} with respect to {w}, which the call "
+            "does not pass: pass the differentiated arguments"
+        )
+    if w >= len(args):
         raise TypeError(
             f"{api} of {getattr(fn, '__qualname__', fn)} with respect to argument "
-            f"{max(positions)}, but the call passes {len(args)} positional argument(s): pass "
+            f"{w}, but the call passes {len(args)} positional argument(s): pass "
             "the differentiated arguments by position"
         )
+    return w
 
 
 def _unit_vector(xp: Any, k: int, like: Any) -> Any:
@@ -1766,11 +1811,11 @@ class JacobianFunction:
     (``sd.jacobian(sd.jacobian(f))``), it is differentiated too: reverse mode over ``fn``'s
     forward mode (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
 
-    def __init__(self, fn: Callable, wrt: int | tuple[int, ...] = 0, mode: str | None = None):
+    def __init__(self, fn: Callable, wrt: Wrt = 0, mode: str | None = None):
         if mode not in (None, "rev", "fwd"):
             raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
         self._fn, self._wrt, self._mode = fn, wrt, mode
-        self._positions = _positions(wrt, "jacobian")
+        self._positions = _positions(wrt, "jacobian", fn)
         self._forward = TangentFunction(fn)
         self._shown: Any = None  # what sd.source shows: the latest pass's
         functools.update_wrapper(self, fn, updated=())
@@ -1778,9 +1823,9 @@ class JacobianFunction:
             self.__signature__ = inspect.signature(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        positions = self._positions
-        _passed(positions, args, self._fn, "jacobian")
-        xs = [args[w] for w in positions]
+        args, kwargs = _named_by_position(self._positions, args, kwargs, self._fn)
+        positions = tuple(_where(w, args, kwargs, self._fn, "jacobian") for w in self._positions)
+        xs = [args[w] if isinstance(w, int) else kwargs[w] for w in positions]
         for w, x in zip(positions, xs, strict=True):
             if not _array_like(x):
                 raise TypeError(
@@ -1791,12 +1836,12 @@ class JacobianFunction:
                 )
         n_in = sum(int(np.prod(np.shape(x))) for x in xs)
         if self._mode == "fwd":
-            return self._by_columns(args, kwargs)
+            return self._by_columns(args, kwargs, positions)
         value, pull = _vjp(self._fn, args, positions, kwargs, api="sd.jacobian")
         outs = self._results(value)
         n_out = sum(int(np.prod(np.shape(o))) for o in outs)
         if self._mode is None and n_out > n_in:
-            return self._by_columns(args, kwargs)
+            return self._by_columns(args, kwargs, positions)
         xp = array_module(*xs, *outs)
         self._shown = pull
         blocks = []  # per output, per argument: the rows of the Jacobian
@@ -1815,17 +1860,22 @@ class JacobianFunction:
             ])  # fmt: skip
         return self._shaped(blocks, type(value) is tuple)
 
-    def _by_columns(self, args: tuple, kwargs: dict) -> Any:
-        """The Jacobian by forward mode: a pass per entry of the differentiated arguments."""
-        xs = [args[w] for w in self._positions]
+    def _by_columns(self, args: tuple, kwargs: dict, positions: tuple) -> Any:
+        """The Jacobian by forward mode: a pass per entry of the differentiated arguments
+        (at ``positions``: each a position, or a keyword, of the call's)."""
+        xs = [args[w] if isinstance(w, int) else kwargs[w] for w in positions]
         columns: list[list] = [[] for _ in xs]
         value, values = None, []
-        for c, (w, x) in enumerate(zip(self._positions, xs, strict=True)):
+        for c, (w, x) in enumerate(zip(positions, xs, strict=True)):
             xp = array_module(x, *args)
             for k in range(int(np.prod(np.shape(x)))):
                 tangents: list = [None] * len(args)  # None: held constant
-                tangents[w] = _unit_vector(xp, k, x)
-                value, tangent = self._forward.run(args, tuple(tangents), kwargs)
+                named = {}
+                if isinstance(w, int):
+                    tangents[w] = _unit_vector(xp, k, x)
+                else:
+                    named[w] = _unit_vector(xp, k, x)
+                value, tangent = self._forward.run(args, tuple(tangents), kwargs, named)
                 values.append(value)
                 columns[c].append(tangent if type(tangent) is tuple else (tangent,))
         _same_on_every_pass(values, self._fn, "jacobian (by forward mode)")
@@ -1867,7 +1917,7 @@ class JacobianFunction:
         per_output = [tuple(b) if isinstance(self._wrt, tuple) else b[0] for b in blocks]
         return tuple(per_output) if tuple_out else per_output[0]
 
-    def _single(self, args: tuple, ans: Any) -> int:
+    def _single(self, args: tuple, kwargs: dict, ans: Any) -> int:
         """The one argument differentiated, for a Jacobian differentiated again (of one
         array result ``ans``, in one argument)."""
         if isinstance(self._wrt, tuple):
@@ -1883,8 +1933,14 @@ class JacobianFunction:
                 **_located(self._fn),
                 hint="differentiate the Jacobian of each result apart",
             )
-        _passed(self._positions, args, self._fn, "jacobian")
-        return self._wrt
+        wrt = _where(self._wrt, args, kwargs, self._fn, "jacobian")
+        if isinstance(wrt, str):
+            raise TypeError(
+                f"sd.jacobian({self._fn.__qualname__}, wrt={self._wrt!r}) differentiated "
+                "again, its argument passed by keyword: pass the differentiated arguments "
+                "by position"
+            )
+        return wrt
 
     def _second(self, wrt: int, args: tuple, kwargs: dict, pairs: list) -> list:
         """The sum, over ``(tangent, cotangent)`` in ``pairs`` (of the differentiated
@@ -1902,7 +1958,7 @@ class JacobianFunction:
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         """The adjoint ``g`` of the Jacobian (shaped like it) pulled back to the arguments:
         a pass per entry of the result with a nonzero row of ``g``."""
-        wrt = self._single(args, ans)
+        wrt = self._single(args, kwargs, ans)
         x = args[wrt]
         out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
         xp = array_module(g, x)
@@ -1918,7 +1974,7 @@ class JacobianFunction:
         """The Jacobian's tangent along ``tangents``: row ``i`` is the gradient in the
         differentiated argument of entry ``i`` of ``fn``'s tangent along them (second
         derivatives being symmetric)."""
-        wrt = self._single(args, ans)
+        wrt = self._single(args, kwargs, ans)
         x = args[wrt]
         out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
         xp = array_module(ans, x)
@@ -1939,15 +1995,15 @@ class JacobianFunction:
         return self._shown._srcdiff_source()
 
 
-def jacobian(fn: Callable, wrt: int | tuple[int, ...] = 0, mode: str | None = None
-             ) -> JacobianFunction:  # fmt: skip
-    """A function computing the Jacobian of ``fn`` with respect to argument ``wrt``,
-    shaped ``result.shape + argument.shape``: a reverse pass per entry of the result
-    (``mode="rev"``) or a forward pass per entry of the argument (``"fwd"``); by
-    default whichever makes fewer passes. For a tuple of positions ``wrt``, a tuple of
-    Jacobians, one per argument; for ``fn`` returning a tuple, a tuple, one per result
-    (each a tuple per argument for a tuple ``wrt``), as ``jax.jacobian`` does. Keyword
-    arguments are passed to ``fn`` and held constant."""
+def jacobian(fn: Callable, wrt: Wrt = 0, mode: str | None = None) -> JacobianFunction:
+    """A function computing the Jacobian of ``fn`` with respect to argument ``wrt`` (a
+    position or a parameter's name, as ``sd.grad`` takes it), shaped ``result.shape +
+    argument.shape``: a reverse pass per entry of the result (``mode="rev"``) or a
+    forward pass per entry of the argument (``"fwd"``); by default whichever makes fewer
+    passes. For a tuple ``wrt``, a tuple of Jacobians, one per argument; for ``fn``
+    returning a tuple, a tuple, one per result (each a tuple per argument for a tuple
+    ``wrt``), as ``jax.jacobian`` does. Keyword arguments are passed to ``fn`` and held
+    constant, but those ``wrt`` names."""
     return JacobianFunction(fn, wrt, mode)
 
 
@@ -2158,18 +2214,21 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     return out if len(out) > 1 else out[0]
 
 
-def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
+def hessian(fn: Callable, wrt: int | str = 0) -> Callable[..., Any]:
     """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt`` (a
-    position), shaped ``argument.shape + argument.shape``: one Hessian-vector product
-    (``hvp``) per entry of the argument. Keyword arguments are passed to ``fn`` and held
-    constant."""
-    if isinstance(wrt, tuple):
-        raise TypeError(f"hessian: wrt must be the position of one argument, not {wrt!r}")
-    (wrt,) = _positions(wrt, "hessian")
+    position or a parameter's name, as ``sd.grad`` takes it), shaped ``argument.shape +
+    argument.shape``: one Hessian-vector product (``hvp``) per entry of the argument.
+    Keyword arguments are passed to ``fn`` and held constant, but the one ``wrt`` names."""
+    if isinstance(wrt, (tuple, list)):
+        raise TypeError(
+            f"hessian: wrt must be the position or the name of one argument, not {wrt!r}"
+        )
+    (asked,) = _positions(wrt, "hessian", fn)
 
     def hessian_fn(*args: Any, **kwargs: Any) -> Any:
-        _passed((wrt,), args, fn, "hessian")
-        x = args[wrt]
+        args, kwargs = _named_by_position((asked,), args, kwargs, fn)
+        wrt = _where(asked, args, kwargs, fn, "hessian")
+        x = args[wrt] if isinstance(wrt, int) else kwargs[wrt]
         if not _array_like(x):
             raise TypeError(
                 f"hessian of {getattr(fn, '__qualname__', fn)} with respect to argument {wrt}, "
@@ -2182,10 +2241,14 @@ def hessian(fn: Callable, wrt: int = 0) -> Callable[..., Any]:
         columns, values = [], []
         for k in range(n):
             tangents: list = [None] * len(args)
-            tangents[wrt] = _unit_vector(xp, k, x)
-            pulled = tangent_vjp(fn, args, kwargs, tangents, (None, _SEED), top=True)
+            named = {}
+            if isinstance(wrt, int):
+                tangents[wrt] = _unit_vector(xp, k, x)
+            else:
+                named[wrt] = _unit_vector(xp, k, x)
+            pulled = tangent_vjp(fn, args, kwargs, tangents, (None, _SEED), named, top=True)
             values.append(pulled.outputs[0])
-            d = pulled.d_args[wrt]
+            d = pulled.d_args[wrt] if isinstance(wrt, int) else pulled.d_kwargs[wrt]
             d = rt.zeros_like(x) if d is None else d
             columns.append(xp.reshape(xp.asarray(d), (-1,)))
         _same_on_every_pass(values, fn, "hessian")

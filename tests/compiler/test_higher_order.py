@@ -762,10 +762,38 @@ def test_nested_transforms_and_hessian_take_keyword_arguments():
     np.testing.assert_allclose(sd.hessian(f)(W), closed_form(W, 2.0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("wrt", [(0, 1), "x", -1, 1.0])
-def test_hessian_takes_one_position(wrt):
-    with pytest.raises(TypeError, match="hessian: wrt must be the position"):
+@pytest.mark.parametrize("wrt", [(0, 1), -1, 1.0, True])
+def test_hessian_takes_one_position_or_name(wrt):
+    with pytest.raises(TypeError, match="hessian: wrt must be the position or the name"):
         sd.hessian(loss, wrt=wrt)
+    with pytest.raises(ValueError, match="loss has no argument named 'z'"):
+        sd.hessian(loss, wrt="z")
+
+
+def _scaled_loss(w, x, *, k=2.0):
+    return np.sum(np.tanh(x @ w) ** 2) * k + np.sum(w**3 * x[0]) * k**3
+
+
+def test_hessian_and_jacobian_take_argument_names_as_grad_does():
+    """``wrt`` names an argument as ``sd.grad``'s does: passed by position or by keyword,
+    a keyword-only one too."""
+    w, x, k = W[:2], np.array([[0.2, 0.7], [1.0, -0.3]]), np.array(1.5)
+    h_w, h_x = sd.hessian(_scaled_loss)(w, x), sd.hessian(_scaled_loss, wrt=1)(w, x)
+    for call in [lambda f: f(w, x), lambda f: f(w, x=x), lambda f: f(w=w, x=x)]:
+        np.testing.assert_allclose(call(sd.hessian(_scaled_loss, wrt="w")), h_w, rtol=1e-12)
+        np.testing.assert_allclose(call(sd.hessian(_scaled_loss, wrt="x")), h_x, rtol=1e-12)
+        for mode in ("rev", "fwd", None):
+            jacobian = sd.jacobian(sd.grad(_scaled_loss), wrt="w", mode=mode)
+            np.testing.assert_allclose(call(jacobian), h_w, rtol=1e-12)
+            both = sd.jacobian(sd.grad(_scaled_loss, wrt="w"), wrt=("w", "x"), mode=mode)
+            np.testing.assert_allclose(call(both)[1], sd.jacobian(
+                sd.grad(_scaled_loss), wrt=1, mode=mode)(w, x), rtol=1e-12)  # fmt: skip
+    in_k = sd.hessian(_scaled_loss, wrt="k")(w, x, k=k)
+    assert in_k == pytest.approx(6 * k * np.sum(w**3 * x[0]), rel=1e-12)
+    slope = sd.jacobian(lambda v, *, k: np.sum(w**3 * x[0]) * k**3 * v, wrt="k")(2.0, k=k)
+    assert slope == pytest.approx(6 * k**2 * np.sum(w**3 * x[0]), rel=1e-12)
+    with pytest.raises(TypeError, match="with respect to x, which the call does not pass"):
+        sd.hessian(_scaled_loss, wrt="x")(w)
 
 
 def test_hessian_of_an_argument_not_passed_by_position_is_refused_clearly():

@@ -55,6 +55,19 @@ def test_jacobian_matches_finite_differences(fn, args, wrt, mode):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_takes_argument_names_as_grad_does(mode):
+    x, w = RNG.normal(size=3), RNG.normal(size=(4, 3))
+    want = numeric_jacobian(layer, (x, w), 1)
+    for got in (
+        sd.jacobian(layer, wrt="w", mode=mode)(x, w),
+        sd.jacobian(layer, wrt="w", mode=mode)(x, w=w),
+        sd.jacobian(layer, wrt="w", mode=mode)(w=w, x=x),
+        sd.jacobian(layer, wrt=("x", "w"), mode=mode)(x, w=w)[1],
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
 def test_vjp_runs_the_primal_once_and_pulls_back_any_cotangent():
     x, w = RNG.normal(size=3), RNG.normal(size=(4, 3))
     value, pull = sd.vjp(layer, x, w)
@@ -136,7 +149,8 @@ def test_jacobian_in_several_arguments_of_several_results(mode):
 @pytest.mark.parametrize(
     "make, call, error, match",
     [
-        (lambda: sd.jacobian(layer, wrt="x"), None, TypeError, "position"),
+        (lambda: sd.jacobian(layer, wrt="z"), None, ValueError, "layer has no argument named"),
+        (lambda: sd.jacobian(layer, wrt=1.0), None, TypeError, "position or the name"),
         (lambda: sd.jacobian(layer, wrt=2), "args", TypeError, "by position"),
         (lambda: sd.jacobian(sd.jacobian(two_results, wrt=(0, 1)), mode="fwd"), "args",
          sd.CompileError, r"wrt=\(0, 1\)\) differentiated again.*test_jacobian.py"),
@@ -145,7 +159,8 @@ def test_jacobian_in_several_arguments_of_several_results(mode):
         (lambda: sd.jacobian(sd.jacobian(two_results)), "args",
          sd.CompileError, "returns a tuple, differentiated again.*test_jacobian.py"),
     ],
-    ids=["named-wrt", "wrt-not-passed", "tuple-wrt-again", "nested-result", "tuple-result-again"],
+    ids=["unknown-name", "float-wrt", "wrt-not-passed", "tuple-wrt-again", "nested-result",
+         "tuple-result-again"],
 )  # fmt: skip
 def test_jacobian_refuses_clearly(make, call, error, match):
     x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0, -0.5])
