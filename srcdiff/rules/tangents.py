@@ -187,6 +187,23 @@ def cumprod_tangent_jvp(ans, d, a, axis=None, *, dd, da):
     return rt.cumprod_tangent(dd, a, axis), rt.cumprod_second(d, da, a, axis)
 
 
+@vjp(rt.cumprod_second)
+def cumprod_second(g, ans, d, e, a, axis=None):
+    """The products' second derivative along ``d`` and ``e``: linear in each; in ``a``,
+    their third derivative (exact where entries are zero)."""
+    d_d, d_e, d_a = rt.cumprod_second_grads(g, d, e, a, axis)
+    return d_d, d_e, d_a, None
+
+
+@jvp(rt.cumprod_second)
+def cumprod_second_jvp(ans, d, e, a, axis=None, *, dd, de, da):
+    return (
+        rt.cumprod_second(dd, e, a, axis),
+        rt.cumprod_second(d, de, a, axis),
+        rt.cumprod_third(d, e, da, a, axis),
+    )
+
+
 @vjp(rt.matrix_power_tangent)
 def matrix_power_tangent(g, ans, d, a, n):
     """The tangent of ``np.linalg.matrix_power(a, n)`` along ``d``: linear in ``d``."""
@@ -198,6 +215,30 @@ def matrix_power_tangent(g, ans, d, a, n):
 def matrix_power_tangent_jvp(ans, d, a, n, *, dd, da):
     """Linear in ``d``; in ``a``, the power's second derivative along ``d`` and ``da``."""
     return rt.matrix_power_tangent(dd, a, n), rt.matrix_power_second(d, da, a, n)
+
+
+@vjp(rt.matrix_power_second)
+def matrix_power_second(g, ans, d, e, a, n):
+    """The second derivative of ``A^n`` along ``d`` and ``e``: linear in each, its adjoint
+    in one is the second derivative of ``(A^T)^n`` along ``g`` and the other transposed
+    (each term a product of ``n`` factors, read backwards); in ``a``, the third
+    derivative of ``(A^T)^n`` along ``g``, ``d^T`` and ``e^T``."""
+    a_t, d_t, e_t = xp.swapaxes(a, -1, -2), xp.swapaxes(d, -1, -2), xp.swapaxes(e, -1, -2)
+    return (
+        rt.unbroadcast(rt.matrix_power_second(g, e_t, a_t, n), d),
+        rt.unbroadcast(rt.matrix_power_second(g, d_t, a_t, n), e),
+        rt.unbroadcast(rt.matrix_power_third(g, d_t, e_t, a_t, n), a),
+        None,
+    )
+
+
+@jvp(rt.matrix_power_second)
+def matrix_power_second_jvp(ans, d, e, a, n, *, dd, de, da):
+    return (
+        rt.matrix_power_second(dd, e, a, n),
+        rt.matrix_power_second(d, de, a, n),
+        rt.matrix_power_third(d, e, da, a, n),
+    )
 
 
 @vjp(rt.interp_slope)

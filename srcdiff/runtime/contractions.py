@@ -10,6 +10,7 @@ and singular values, full rank.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import string
 from typing import Any
@@ -509,6 +510,58 @@ def matrix_power_second(d: Any, e: Any, a: Any, n: Any) -> Any:
     for _ in range(n - 1):
         t, p, s, q = t @ a + p @ d, p @ a, s @ a + t @ e + q @ d, q @ a + p @ e
     return s
+
+
+def matrix_power_third(d: Any, e: Any, f: Any, a: Any, n: Any) -> Any:
+    """The third derivative of ``A^n`` along ``d``, ``e`` and ``f`` (that of
+    ``matrix_power_second`` in ``a`` along ``f``); see ``matrix_power_derivative``."""
+    return matrix_power_derivative(a, n, (d, e, f))
+
+
+def matrix_power_derivative(a: Any, n: Any, ds: tuple) -> Any:
+    """The derivative of ``A^n`` of order ``len(ds)`` along the directions ``ds``: with
+    ``X(j)[S]`` the derivative of the ``j``-th power along the directions of the set ``S``,
+    ``X(j+1)[S] = sum over T in S of X(j)[S - T] B[T]``, where ``B = A`` (``n > 0``), whose
+    derivative along one direction is that direction and along more is 0, or ``B =
+    inv(A)`` (``n < 0``), whose derivative along the directions ``T`` is ``(-1)^|T|`` times
+    the sum over their orders of ``B t1 B t2 ... B``."""
+    xp = array_module(a, *ds)
+    n = operator.index(n)
+    k = len(ds)
+    full = (1 << k) - 1
+    zero = xp.zeros_like(sum(ds, a))
+    if n == 0:
+        return zero
+    if n > 0:
+        base = {0: a, **{1 << i: d for i, d in enumerate(ds)}}
+    else:
+        b = xp.linalg.inv(a)
+        base = {}
+        for s in range(full + 1):
+            chosen = [ds[i] for i in range(k) if s >> i & 1]
+            total = None
+            for order in itertools.permutations(chosen):
+                term = b
+                for t in order:
+                    term = term @ t @ b
+                total = term if total is None else total + term
+            base[s] = -total if len(chosen) % 2 else total
+    x = dict(base)
+    for _ in range(abs(n) - 1):
+        new = {}
+        for s in range(full + 1):
+            t, total = s, None
+            while True:  # every subset t of s
+                if t in base and x.get(s ^ t) is not None:
+                    term = x[s ^ t] @ base[t]
+                    total = term if total is None else total + term
+                if t == 0:
+                    break
+                t = (t - 1) & s
+            if total is not None:
+                new[s] = total
+        x = new
+    return x[full] + zero if full in x else zero
 
 
 def matrix_power_tangent_grads(g: Any, d: Any, a: Any, n: Any) -> tuple[Any, Any]:

@@ -9,6 +9,7 @@ dtype of its argument, so float32 stays float32. ``digamma``, ``trigamma`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -807,13 +808,100 @@ def cumprod_second(d: Any, e: Any, a: Any, axis: Any = None) -> Any:
         q = xs.cumulative_prod(a, axis=axis)
         sd_, se = (xs.cumulative_sum(t / a, axis=axis) for t in (d, e))
         return q * (sd_ * se - xs.cumulative_sum(d * e / (a * a), axis=axis))
-    moved = [xs.moveaxis(t, axis, 0) for t in (a, d, e)]
-    p, pd, pe, pde = xs.ones_like(moved[0][0]), 0.0, 0.0, 0.0
+    return _cumprod_derivative(a, axis, (d, e))
+
+
+def cumprod_third(d: Any, e: Any, f: Any, a: Any, axis: Any = None) -> Any:
+    """The third derivative of ``np.cumprod(a, axis)`` along ``d``, ``e`` and ``f`` (that of
+    ``cumprod_second`` in ``a`` along ``f``); see ``_cumprod_derivative``."""
+    return _cumprod_derivative(a, axis, (d, e, f))
+
+
+def cumprod_second_grads(g: Any, d: Any, e: Any, a: Any, axis: Any = None
+                         ) -> tuple[Any, Any, Any]:  # fmt: skip
+    """The gradients of ``d``, ``e`` and ``a`` of ``cumprod_second(d, e, a, axis)`` given
+    its adjoint ``g``: in each direction, the adjoint of the products' second derivative
+    along the other; in ``a``, that of their third along both (``_cumprod_adjoint``)."""
+    return (
+        cast_like(unbroadcast(reshape_like(_cumprod_adjoint(g, a, axis, (e,)), a), d), d),
+        cast_like(unbroadcast(reshape_like(_cumprod_adjoint(g, a, axis, (d,)), a), e), e),
+        cast_like(reshape_like(_cumprod_adjoint(g, a, axis, (d, e)), a), a),
+    )
+
+
+def _lanes_first(a: Any, axis: Any, ts: tuple) -> tuple[Any, list, Callable[[Any], Any]]:
+    """``a`` and the arrays ``ts`` (broadcast to it; for ``axis=None``, of its flattened
+    size) with the axis of the cumulative products first, and the function putting a
+    result so laid out back (as ``np.cumprod`` lays it out: flat for ``axis=None``)."""
+    xp = array_module(a, *ts)
+    a = xp.asarray(a)
+    if axis is None:
+        flat = xp.reshape(a, (-1,))
+        ts = [xp.asarray(t) for t in ts]
+        ts = [t if tuple(t.shape) == tuple(flat.shape) else
+              xp.reshape(xp.broadcast_to(t, a.shape), (-1,)) for t in ts]  # fmt: skip
+        return flat, ts, lambda r: r
+    ts = [xp.moveaxis(xp.broadcast_to(xp.asarray(t), a.shape), axis, 0) for t in ts]
+    return xp.moveaxis(a, axis, 0), ts, lambda r: xp.moveaxis(r, 0, axis)
+
+
+def _dual_step(state: dict, a: Any, ds: list, m: int) -> dict:
+    """The derivatives ``state`` of a product (by the set of directions, a bit mask; a set
+    absent is 0) times the entry ``m``: ``P[S] a[m] + sum over j in S of P[S - j] d_j[m]``."""
+    new = {}
+    for s in range(1 << len(ds)):
+        total = state[s] * a[m, ...] if s in state else None
+        for j, d in enumerate(ds):
+            if s >> j & 1 and (s ^ (1 << j)) in state:
+                term = state[s ^ (1 << j)] * d[m, ...]
+                total = term if total is None else total + term
+        if total is not None:
+            new[s] = total
+    return new
+
+
+def _cumprod_derivative(a: Any, axis: Any, ds: tuple) -> Any:
+    """The derivative of ``np.cumprod(a, axis)`` along the directions ``ds`` (once each):
+    the products of the numbers ``a + sum of d_j eps_j`` (``eps_j^2 = 0``), entry by entry
+    along the lane, each kept as its part in every set of the ``eps`` (exact: no
+    division, zeros or not)."""
+    xp = array_module(a, *ds)
+    lanes, dirs, back = _lanes_first(a, axis, ds)
+    full = (1 << len(ds)) - 1
+    state = {0: xp.ones_like(lanes[0, ...])}
     out = []
-    for ai, di, ei in zip(*moved, strict=True):
-        p, pd, pe, pde = p * ai, pd * ai + p * di, pe * ai + p * ei, pde * ai + pd * ei + pe * di
-        out.append(pde)
-    return xs.moveaxis(xs.stack(out), 0, axis)
+    for m in range(lanes.shape[0]):
+        state = _dual_step(state, lanes, dirs, m)
+        out.append(state[full] if full in state else xp.zeros_like(lanes[0, ...]))
+    return back(xp.stack(out) if out else xp.zeros_like(lanes))
+
+
+def _cumprod_adjoint(g: Any, a: Any, axis: Any, ds: tuple) -> Any:
+    """The gradient in one more direction of ``sum(g * D)``, ``D`` the derivative of
+    ``np.cumprod(a, axis)`` along ``ds`` and that direction: entry ``m`` is the sum, over
+    the ways to split ``ds`` in two, of the derivatives along one part of the product of
+    the entries before ``m`` times those along the other of ``sum over i >= m of g[i]
+    prod(a[l], m < l <= i)`` (exact: no division)."""
+    xp = array_module(g, a, *ds)
+    lanes, (gl, *dirs), back = _lanes_first(a, axis, (g, *ds))
+    n, full = lanes.shape[0], (1 << len(ds)) - 1
+    before = [{0: xp.ones_like(lanes[0, ...])}]  # the derivatives of the products before m
+    for m in range(n - 1):
+        before.append(_dual_step(before[-1], lanes, dirs, m))
+    out: list = [None] * n
+    after: dict = {}  # those of sum over i > m of g[i] prod(a[l], m < l <= i)
+    for m in range(n - 1, -1, -1):
+        here = {**after, 0: after[0] + gl[m, ...] if 0 in after else gl[m, ...]}
+        total, t = xp.zeros_like(lanes[0, ...]), full
+        while True:  # every part t of the directions, taken before m
+            if t in before[m] and (full ^ t) in here:
+                total = total + before[m][t] * here[full ^ t]
+            if t == 0:
+                break
+            t = (t - 1) & full
+        out[m] = total
+        after = _dual_step(here, lanes, dirs, m)
+    return back(xp.stack(out) if out else xp.zeros_like(lanes))
 
 
 def _plus(d: Any, c: Any) -> Any:

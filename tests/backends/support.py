@@ -199,6 +199,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "a helper of the rules of np.linalg.det and slogdet, which compiled code leaves "
             "NumPy's",
         ),
+        rt.matrix_power_second: (
+            "a helper of the forward rule of np.linalg.matrix_power, which compiled code "
+            "leaves NumPy's"
+        ),
         **dict.fromkeys([np.einsum, np.kron, np.vdot], NOT_STANDARD),
         np.cross: "not in the standard (its linalg extension has cross, of 3-vectors only)",
         **dict.fromkeys(

@@ -213,8 +213,8 @@ REFUSED_AT_SECOND_ORDER = {
     **dict.fromkeys(
         [
             "arrays.prod_second",
-            "sequences.cumprod_tangent",
-            "contractions.matrix_power_tangent",
+            "sequences.cumprod_second",
+            "contractions.matrix_power_second",
             "sequences.digamma",
             "sequences.trigamma",
         ],
@@ -514,9 +514,28 @@ def _product_through_zero(x):
     return np.prod(np.array([x - 0.7, x, 2.0 + x]))  # (x - 0.7 is 0 at x = 0.7)
 
 
+def _running_products(x):
+    return np.sum(np.cumprod(np.array([x, x * x, 2.0 + x, np.sin(x)])) ** 2)
+
+
+def _running_products_through_zero(x):
+    rows = np.array([[x - 0.7, x, 2.0 + x], [x, x * x, 1.5]])
+    return np.sum(np.cumprod(rows, axis=1) * np.array([1.0, -2.0, 0.5]))
+
+
+def _matrix_cube(x):
+    return np.sum(np.linalg.matrix_power(np.array([[x, 1.0], [x * x, 2.0]]), 3))
+
+
+def _matrix_inverse_square(x):
+    return np.sum(np.linalg.matrix_power(np.array([[2.0 + x, np.sin(x)], [x * x, 3.0]]), -2))
+
+
 @pytest.mark.parametrize(
-    "f", [_power_of_both, _product, _product_method, _product_over_rows, _product_through_zero]
-)
+    "f",
+    [_power_of_both, _product, _product_method, _product_over_rows, _product_through_zero,
+     _running_products, _running_products_through_zero, _matrix_cube, _matrix_inverse_square],
+)  # fmt: skip
 @pytest.mark.parametrize("x", [0.7, 1.3])
 def test_third_derivatives_through_powers_and_products(f, x):
     got = sd.grad(sd.grad(sd.grad(f)))(x)
@@ -553,6 +572,10 @@ def test_third_derivatives_of_products_in_closed_form_and_a_fourth_refused():
     assert along(along(along(_product)))(0.7) == pytest.approx(24 * 0.7 + 12, rel=1e-12)
     with pytest.raises(sd.CompileError, match="no derivative rule for srcdiff's rt.prod_third"):
         sd.grad(along(along(along(_product))))(0.7)
+    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.matrix_power_third"):
+        sd.grad(along(along(along(_matrix_cube))))(0.7)
+    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.cumprod_third"):
+        sd.grad(along(along(along(_running_products))))(0.7)
 
 
 def test_a_fourth_derivative_and_a_third_through_value_and_grad_are_refused_clearly():

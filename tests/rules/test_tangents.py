@@ -229,6 +229,30 @@ SPECS = [
         label="zeros",
         rtol=1e-4,  # (differences step off the zeros, where dividing by them loses digits)
     ),  # fmt: skip
+    Spec(rt.cumprod_second, (R((3, 4)), R((3, 4)), X), wrt=(0, 1, 2), label="flat"),
+    Spec(rt.cumprod_second, (R((3, 4)), R((3, 4)), X, 1), wrt=(0, 1, 2), label="axis-1"),
+    Spec(rt.cumprod_second, (R((4,)), R((3, 4)), X, 0), wrt=(0, 1, 2), label="broadcast"),
+    Spec(
+        rt.cumprod_second,
+        (R((3, 4)), R((3, 4)), with_zeros(R((3, 4)), (0, 1), (1, 0), (1, 2), (2, 1), (2, 2)), 1),
+        wrt=(0, 1, 2),
+        label="zeros",
+        rtol=1e-3,  # (differences step off the zeros, where the primal divides by them)
+    ),  # fmt: skip
+    Spec(rt.matrix_power_second, (R((3, 3)), R((3, 3)), square(3), 3), wrt=(0, 1, 2)),
+    Spec(
+        rt.matrix_power_second,
+        (R((3, 3)), R((3, 3)), square(3), -2),
+        wrt=(0, 1, 2),
+        label="inverse",
+    ),  # fmt: skip
+    Spec(
+        rt.matrix_power_second,
+        (R((2, 3, 3)), R((3, 3)), square(3), 2),
+        wrt=(0, 1, 2),
+        label="stack",
+    ),  # fmt: skip
+    Spec(rt.matrix_power_second, (R((3, 3)), R((3, 3)), square(3), 1), wrt=(0, 1, 2), label="1"),
     Spec(rt.unreduce, (R(()), X), wrt=(0,), label="all"),
     Spec(rt.unreduce, (R((4,)), X, 0), wrt=(0,), label="axis-0"),
     Spec(rt.unreduce, (R((3, 1)), X, 1, True), wrt=(0,), label="keepdims"),
