@@ -10,6 +10,7 @@ import functools
 import inspect
 import keyword
 import linecache
+import operator
 import re
 import types
 import weakref
@@ -391,6 +392,22 @@ def _dispatch_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
+def _graph_from(sources: Any, given: dict[str, Any]) -> bool:
+    """Whether a value computed from ``sources`` (``influence.Sources``) may have been
+    computed from a Tensor that requires grad: one read from outside, or an argument
+    (in ``given``) that is one, or may hold one (a list, a model)."""
+    return sources.outside or any(_may_require_grad(given.get(p)) for p in sources.params)
+
+
+def _may_require_grad(value: Any) -> bool:
+    """Whether ``value`` (a compiled Tensor function's argument) is a Tensor that
+    requires grad, or may hold one (anything but a Tensor, an array or a plain value)."""
+    if is_array(value) or type(value) in _PYTHON_SCALARS:
+        return False
+    requires = getattr(value, "requires_grad", None)
+    return requires if isinstance(requires, bool) else True
+
+
 def _completed(g: Any, like: Any) -> Any:
     """The adjoint ``g`` of the value ``like`` with zeros for its missing parts: a dict's
     absent keys, a list's None entries (code that reads some of a gradient's entries
@@ -755,8 +772,16 @@ class _Target(CallSite):
             unit.write_back(self.bound + args, kwargs, saved)
         if not tensors:
             return value
-        graph = unit.returns_active and LEAVES[0] > leaves and rt.calls.Host.grad_enabled()
-        return _as_tensors(value, graph)
+        if LEAVES[0] == leaves or not rt.calls.Host.grad_enabled():
+            return _as_tensors(value)
+        given = {**dict(zip(unit.analysis.params, self.bound + args, strict=False)), **kwargs}
+        sources = unit.returned
+        if isinstance(sources, tuple):
+            if type(value) is tuple and len(value) == len(sources):
+                return tuple(_as_tensors(v, _graph_from(s, given))
+                             for v, s in zip(value, sources, strict=True))  # fmt: skip
+            sources = functools.reduce(operator.or_, sources)
+        return _as_tensors(value, _graph_from(sources, given))
 
     def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
         """The unit of a plain call (no gradient) with arrays of ``xp``."""

@@ -34,11 +34,11 @@ from ..errors import STANDS_FOR, STANDS_FOR_NAMES, CompileError
 from ..rules import registry
 from . import pipeline
 from .analyse import is_number
+from .influence import returned_sources
 from .inline import check_guards
 from .ir import Dialect, Kind, facts
 from .normalize import (
     RESERVED,  # noqa: F401 (the name tests know it by)
-    all_names,
     clone,
     is_rt_call,
     walk,
@@ -92,13 +92,9 @@ class Unit:
             facts(st).op is not None and facts(st).op.kind is Kind.CALL
             for st in walk_statements(normalized.body)
         )
-        # a value it returns may be computed from its parameters (Tensor code: a Tensor
-        # it returns would require grad, as PyTorch's)
-        self.returns_active = any(
-            isinstance(st, gast.Return) and st.value is not None
-            and not all_names(st.value).isdisjoint(self.analysis.active)
-            for st in walk_statements(normalized.body)
-        )  # fmt: skip
+        # what the values it returns may be computed from (Tensor code: a Tensor it
+        # returns requires grad where one of them does, as PyTorch's)
+        self.returned = returned_sources(self.analysis)
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
         self.number_globals = tuple(
             (n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers)

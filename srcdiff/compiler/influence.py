@@ -5,6 +5,8 @@ integer, ``argmax``, a branch's condition) and whether any of it reaches the res
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import gast
@@ -127,3 +129,58 @@ def _resolve(analysis: Analysis, func: gast.expr) -> tuple[bool, object]:
         if found and hasattr(owner, func.attr) and not hasattr(owner, "shape"):
             return True, getattr(owner, func.attr)
     return False, None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a value the function returns may be computed from, through operations with
+    a gradient: some of its parameters, and (``outside``) Tensors it reads elsewhere (a
+    global's, a field's, a callee's)."""
+
+    params: frozenset[str] = frozenset()
+    outside: bool = False
+
+    def __or__(self, other: Sources) -> Sources:
+        return Sources(self.params | other.params, self.outside or other.outside)
+
+
+def returned_sources(analysis: Analysis) -> Sources | tuple[Sources, ...]:
+    """The sources of the values ``analysis``'s function may return: one per entry where
+    every ``return`` gives a tuple of as many, else one for the whole (Tensor code: a
+    Tensor it returns requires grad where one of its sources does, as PyTorch's)."""
+    statements = list(walk_statements(analysis.fn.body))
+    found: dict[str, Sources] = {p: Sources(frozenset({p})) for p in analysis.params}
+    displays = {s.targets[0].id: s.value.elts for s in statements
+                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Tuple)
+                and isinstance(s.targets[0], gast.Name)}  # fmt: skip
+    changed = True
+    while changed:
+        changed = False
+        for s in statements:
+            op = facts(s).op
+            if op is None or op.kind in (Kind.PASSIVE, Kind.OVERWRITE, Kind.RETURN):
+                continue
+            if op.kind not in DIFFERENTIATING or op.target is None:
+                continue
+            if op.kind is Kind.UNWRAP:  # a Tensor the function did not compute itself
+                src = op.operand_names()
+                new = found[src[0]] if src and src[0] in found else Sources(outside=True)
+            else:
+                new = Sources(outside=op.kind is Kind.CALL)  # (a callee may read its own)
+                for n in reads_of(getattr(s, "value", None)):
+                    new |= found.get(n, Sources())
+            merged = found.get(op.target, Sources()) | new
+            if merged != found.get(op.target):
+                found[op.target] = merged
+                changed = True
+
+    def of(e: gast.expr | None) -> Sources:
+        return functools.reduce(operator.or_, (found.get(n, Sources()) for n in reads_of(e)),
+                                Sources())  # fmt: skip
+
+    values = [s.value for s in statements if isinstance(s, gast.Return)]
+    entries = [displays.get(v.id) if isinstance(v, gast.Name) else None for v in values]
+    if entries and all(e is not None and len(e) == len(entries[0]) for e in entries):
+        return tuple(functools.reduce(operator.or_, (of(e[i]) for e in entries))
+                     for i in range(len(entries[0])))  # fmt: skip
+    return functools.reduce(operator.or_, map(of, values), Sources())

@@ -179,10 +179,15 @@ def ptp_jvp(ans, a, axis=None, out=None, keepdims=False, *, da):
 @vjp(xp.cov)
 def cov(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
         dtype=None):  # fmt: skip
-    """``X W X^T / fact`` of the centred rows ``X``: see ``rt.cov_grads`` (the weights
-    are constants: frequencies and importances)."""
+    """``X W X^T / fact`` of the centred rows ``X``: see ``rt.cov_grads``. The weights
+    (frequencies and importances) get no gradient: one they would need is refused
+    where it is used (``rt.NoGradient``)."""
     d_m, d_y = rt.cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights, dtype)
-    return d_m, d_y, None, None, None, None, None, None
+    weights = rt.NoGradient(
+        "a gradient with respect to the weights of np.cov (fweights=, aweights=)",
+        "pass the weights as constants, or write the weighted covariance with array operations",
+    )
+    return d_m, d_y, None, None, None, weights, weights, None
 
 
 @jvp(xp.cov, shaped=True)

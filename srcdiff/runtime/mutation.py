@@ -787,9 +787,15 @@ def write_back(caller: Any, final: Any) -> None:
         return
     if callable(getattr(caller, "_changed", None)):  # a Tensor, held as its array
         if final is not caller._data:
-            if caller.requires_grad:
+            if caller.requires_grad and caller.is_leaf:
                 raise RuntimeError(
                     "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            if caller.requires_grad:  # (PyTorch records it in the Tensor's graph)
+                raise refuse(
+                    "an in-place update, in a compiled function, of a Tensor argument that "
+                    "has a graph of its own (not a leaf): its graph would not see it",
+                    "update a clone() of it, or run the function without @sd.differentiate",
                 )
             caller._data[...] = final
             caller._changed()

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import keyword
 import math
 import operator
 import re
@@ -676,6 +677,14 @@ def getter(obj: Any, name: str) -> Any:
     hit = _GETTERS.get(name)  # a field; another computed attribute is refused there
     if hit is None:
         from .calls import function_of_source
+        from .mutation import refuse
+
+        if not (isinstance(name, str) and name.isidentifier()) or keyword.iskeyword(name):
+            raise refuse(
+                f"getattr() of a differentiated object with the name {name!r}, which is no "
+                "Python identifier: srcdiff reads a field as obj.<name>",
+                "keep such values in a dict field, and index it",
+            )
 
         source = f"def read_{name}(obj):\n    return obj.{name}\n"
         hit = _GETTERS[name] = function_of_source(source, f"reading .{name}", f"read_{name}")

@@ -433,3 +433,32 @@ def test_a_list_of_its_own_iteration_is_refused_where_its_entries_get_gradients(
     p = _Fivefold([1.0, 2.0, 3.0])
     with pytest.raises(sd.CompileError, match="of its own|runs an operation of the object's own"):
         sd.value_and_grad(fn)(p)
+
+
+def test_a_gradient_through_the_weights_of_np_cov_is_refused():
+    """np.cov's rule gives its weights no gradient: differentiated weights had a zero
+    gradient, silently."""
+    rng = np.random.default_rng(0)
+    data, weights, c = rng.normal(size=(3, 5)), rng.uniform(0.5, 2.0, 5), rng.normal(size=(3, 3))
+
+    def by_weights(w):
+        return np.sum(np.cov(data, aweights=w) * c)
+
+    with pytest.raises(sd.CompileError, match="weights of np.cov"):
+        sd.grad(by_weights)(weights)
+
+
+class _Fields:
+    pass
+
+
+def test_getattr_with_a_name_that_is_no_identifier_is_refused():
+    def read(p, name):
+        return np.sum(getattr(p, name) ** 2)
+
+    p = _Fields()
+    setattr(p, "my field", np.ones(2))
+    p.w = np.full(2, 3.0)
+    np.testing.assert_allclose(sd.grad(read)(p, "w").w, [6.0, 6.0])
+    with pytest.raises(sd.CompileError, match="no Python identifier"):
+        sd.grad(read)(p, "my field")

@@ -2479,3 +2479,37 @@ def test_a_tensor_argument_updated_in_place_is_written_into_as_eagerly(where):
     sd.differentiate(step)(sd.ones(2), compiled)
     assert eager.tolist() == compiled.tolist() == [7.0, 3.0]
     assert view.tolist() == [3.0]  # (written into, not given a new array)
+
+
+def test_a_value_a_compiled_step_returns_from_its_data_alone_requires_no_grad():
+    """Only a result computed from Tensors that may require grad requires grad: one
+    computed from an argument holding data does not (its ``.numpy()`` works), as in
+    PyTorch."""
+    model = nn.Linear(3, 2)
+
+    @sd.differentiate
+    def step(x):
+        out = model(x)
+        loss = (out**2).sum()
+        loss.backward()
+        return out, x * 2, loss.item()
+
+    out, doubled, _ = step(sd.ones(4, 3))
+    assert out.requires_grad and not doubled.requires_grad
+    assert doubled.numpy().tolist() == [[2.0] * 3] * 4
+
+
+def test_an_in_place_update_of_a_tensor_argument_with_a_graph_is_refused():
+    """Its graph (recorded eagerly before the call) would not see the update that the
+    write-back makes: refused, not written silently."""
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+
+    @sd.differentiate
+    def step(w, b):
+        loss = (w * b).sum()
+        loss.backward()
+        b += 1.0
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match="has a graph of its own"):
+        step(w, sd.tensor([3.0, 4.0], requires_grad=True) * 1.0)
