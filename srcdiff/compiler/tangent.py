@@ -31,8 +31,8 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .analyse import describe
-from .ir import Analysis, Kind, Op, facts, mark
+from .analyse import describe, sequence_rule
+from .ir import Analysis, Kind, Op, facts, hashable, mark
 from .normalize import (
     Names,
     assign,
@@ -362,7 +362,11 @@ class TangentBuilder:
         return {**dict(zip(op.rule.params, op.operands, strict=False)), **op.bound}
 
     def rule(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
-        constant = registry.constant_positions(op.primitive)
+        primitive = op.primitive
+        joined = sequence_rule(primitive) if hashable(primitive) else None
+        if joined is not None and op.rule is registry.lookup(joined):
+            primitive = joined  # a list's or tuple's + and *: joined or repeated, not added
+        constant = registry.constant_positions(primitive)
         active = [i for i, e in enumerate(op.operands) if self.active(e) and i not in constant]
         if not active:
             return [self.zero(n)]
@@ -376,25 +380,25 @@ class TangentBuilder:
             value = call(attr("rt", "put_back_tangent"), self.tangent_or_zeros(holder), holder,
                          key, self.tangent_or_zeros(new))  # fmt: skip
             return [assign(self.dname(n), value)]
-        positions = registry.linear_positions(op.primitive)
+        positions = registry.linear_positions(primitive)
         if positions == "all":
             positions = tuple(range(len(op.operands)))
         if positions is not None and set(active) <= set(positions):
             return [assign(self.dname(n), self.linear(s.value, op, positions))]
-        each = registry.multilinear_positions(op.primitive)
+        each = registry.multilinear_positions(primitive)
         if each == "all":
             each = tuple(range(len(op.operands)))
         if each is not None and set(active) <= set(each):
             return [assign(self.dname(n), self.multilinear(s.value, op, active))]
-        forward = registry.lookup_jvp(op.primitive)
+        forward = registry.lookup_jvp(primitive)
         if op.rule is not None and op.rule is registry.lookup(np.square):
             forward = registry.lookup_jvp(np.square)  # v * v, analysed as np.square(v)
-        if forward is None and (refusal := registry.forward_refusal(op.primitive)):
+        if forward is None and (refusal := registry.forward_refusal(primitive)):
             raise self.error(s, *refusal)
         if forward is None:
             raise self.error(
                 s,
-                f"no forward rule for {describe(op.primitive)}",
+                f"no forward rule for {describe(primitive)}",
                 "use sd.grad (reverse mode), or register one with sd.register_jvp",
             )
         if not forward.inline:

@@ -187,3 +187,21 @@ def test_forward_over_forward_through_a_helper_matches_second_differences(name):
     column = sd.jacobian(along, mode="fwd")(_M)
     assert column.shape == _M.shape
     assert abs(np.sum(column * _W) - want) <= 1e-6 * max(1.0, abs(want))
+
+
+def test_forward_mode_joins_a_constant_tuple_with_one_that_has_tangents():
+    """``(c,) + (a, a)``: the tangent is the tangents joined, a zero for ``c``'s entry
+    (it was ``a``'s tangents alone, one entry short: the entries after were misplaced)."""
+    c = np.array([1.0, 2.0])
+
+    def f(a):
+        t = (c,) + (a, a)
+        return t[2] * 3.0 + t[0]
+
+    def g(a):
+        t = (c,) + (a,)
+        return t[0] * 5.0 + t[1]
+
+    a, da = np.array([1.0, 1.0]), np.array([1.0, 0.0])
+    np.testing.assert_allclose(sd.jvp(f, (a,), (da,))[1], 3.0 * da)
+    np.testing.assert_allclose(sd.jvp(g, (a,), (da,))[1], da)
