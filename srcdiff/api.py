@@ -770,7 +770,7 @@ class _Target(CallSite):
             STEP[0] = outer
         if unit.updated:
             unit.write_back(self.bound + args, kwargs, saved)
-        if not tensors:
+        if not tensors or type(value) in _PYTHON_SCALARS:  # (loss.item(): the usual)
             return value
         if LEAVES[0] == leaves or not rt.calls.Host.grad_enabled():
             return _as_tensors(value)
