@@ -503,7 +503,7 @@ def _zip_entries(lifter: Any, node: gast.Call) -> tuple[list[str], gast.comprehe
     (None for another call, or a zip with other keywords than ``strict``)."""
     if not (lifter.builtin(node, "zip") and node.args):
         return None
-    if any(k.arg != "strict" for k in node.keywords):  # (strict: the loops run as long)
+    if any(k.arg != "strict" for k in node.keywords):  # (strict: see Normalizer.strict_zip)
         return None
     items = [lifter.fresh("item") for _ in node.args]
     target = gast.Tuple(elts=[_name(i, gast.Store()) for i in items], ctx=gast.Store())

@@ -890,6 +890,9 @@ class Normalizer:
         self.emit(gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse)))
 
     def stmt_For(self, s: gast.For) -> None:
+        zipped = s.iter.args[0] if self.builtin_call(s.iter) == "enumerate" else s.iter
+        if self.builtin_call(zipped) == "zip" and any(k.arg == "strict" for k in zipped.keywords):
+            s = self.strict_zip(s, zipped)
         if s.orelse:
             self.loop_else(s)
             return
@@ -900,6 +903,25 @@ class Normalizer:
         mark(loop, iterates=iterated)
         loop.iter, loop.body = prefix[0], prefix[1] + self.loop_body(s.body)
         self.emit(loop)
+
+    def strict_zip(self, s: gast.For, zipped: gast.Call) -> gast.For:
+        """``for ... in zip(a, b, strict=f)`` (or ``enumerate`` of it): the loop over
+        ``zip(a, b)`` of the sequences as indexable ones, and, where it ends without a
+        ``break``, Python's check that they were as long (``rt.zip_strict``, in the
+        loop's ``else``)."""
+        flag = self.atom(next(k.value for k in zipped.keywords if k.arg == "strict"))
+        sequences = [self.sequence(a) for a in zipped.args]
+        check = gast.Call(func=rt_attr("zip_strict"), args=[flag, *map(clone, sequences)],
+                          keywords=[])  # fmt: skip
+        plain = gast.Call(func=zipped.func, args=sequences, keywords=[])
+        loop = copy.copy(s)
+        if zipped is s.iter:
+            loop.iter = plain
+        else:
+            loop.iter = gast.Call(func=s.iter.func, args=[plain, *s.iter.args[1:]],
+                                  keywords=s.iter.keywords)  # fmt: skip
+        loop.orelse = [_at(gast.Expr(value=check), s.lineno), *s.orelse]
+        return loop
 
     def loop_body(self, body: list[gast.stmt]) -> list[gast.stmt]:
         self.loops += 1
@@ -1078,7 +1100,7 @@ class Normalizer:
         ):
             found, obj = self.p.resolve(e.func.id)
             for kind in ("range", "enumerate", "zip", "reversed"):
-                # zip(..., strict=...): the loop runs over the shortest sequence either way
+                # zip(..., strict=...): checked where the loop ends (see strict_zip)
                 keywords = [k.arg for k in e.keywords if not (kind == "zip" and k.arg == "strict"
                             or kind == "enumerate" and k.arg == "start")]  # fmt: skip
                 if found and obj is getattr(builtins, kind) and not keywords:

@@ -175,7 +175,7 @@ nondiff("a function, to be called: a call's forward mode (its tangents' derivati
         "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,
-        rt.check_unpack)  # fmt: skip
+        rt.check_unpack, rt.zip_strict)  # fmt: skip
 
 
 # Forward: building, joining and reading containers are linear in their entries.

@@ -181,6 +181,7 @@ from .control import (
     sort_key,
     under_no_grad,
     unwinding,
+    zip_strict,
 )
 from .creation import (
     abs_slope,
@@ -472,6 +473,7 @@ __all__ = [
     "write_through",
     "entry_object",
     "check_unpack",
+    "zip_strict",
     "enter",
     "exit",
     "Attempt",

@@ -147,6 +147,24 @@ def check_unpack(value: Any, least: int) -> None:
         raise ValueError(f"not enough values to unpack (expected at least {least}, got {n})")
 
 
+def zip_strict(strict: Any, *sequences: Any) -> None:
+    """Python's check at the end of a loop over ``zip(*sequences, strict=strict)``: the
+    first sequence to run out must be the last (its ValueError otherwise)."""
+    if not strict:
+        return
+    lengths = [len(q) for q in sequences]
+    shortest = min(lengths)
+    first = lengths.index(shortest)
+    if first:
+        which, how = first, "shorter"
+    elif shortest == max(lengths):
+        return
+    else:
+        which, how = next(j for j, n in enumerate(lengths) if n > shortest), "longer"
+    others = " 1" if which == 1 else f"s 1-{which}"
+    raise ValueError(f"zip() argument {which + 1} is {how} than argument{others}")
+
+
 def sort_key(fn: Any, /, **captured: Any) -> Any:
     """The key of a sort (``sorted(xs, key=f)``) that is a function defined in the
     function being compiled, given the names it captures: the key's value carries no

@@ -462,3 +462,51 @@ def test_getattr_with_a_name_that_is_no_identifier_is_refused():
     np.testing.assert_allclose(sd.grad(read)(p, "w").w, [6.0, 6.0])
     with pytest.raises(sd.CompileError, match="no Python identifier"):
         sd.grad(read)(p, "my field")
+
+
+_W = np.array([0.5, 0.25, 0.1])
+
+
+def _zipped_loop(x):
+    s = 0.0
+    for a, b in zip(x, _W[:2], strict=True):
+        s = s + a * b
+    return s
+
+
+def _zipped_generator(x):
+    return sum(a * b for a, b in zip(x, _W, strict=True))
+
+
+def _zipped_enumerate(x):
+    s = 0.0
+    for i, (a, b) in enumerate(zip(x, _W, strict=True)):
+        s = s + i * a * b
+    return s
+
+
+def _zipped_until_break(x):
+    s = 0.0
+    for a, b in zip(x, _W[:2], strict=True):
+        s = s + a * b
+        break
+    return s
+
+
+@pytest.mark.parametrize("fn", [_zipped_loop, _zipped_generator, _zipped_enumerate])
+def test_zip_strict_over_sequences_of_different_lengths_raises_as_python(fn):
+    """``zip(..., strict=True)`` raises Python's ValueError where its sequences differ in
+    length (compiled code ran over the shortest and returned a value)."""
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match=r"zip\(\) argument 2 is (shorter|longer)"):
+        fn(x)
+    with pytest.raises(ValueError, match=r"zip\(\) argument 2 is (shorter|longer)"):
+        sd.grad(fn)(x)
+    same = x[: 2 if fn is _zipped_loop else 3]
+    np.testing.assert_allclose(sd.value_and_grad(fn)(same)[0], fn(same))
+
+
+def test_zip_strict_left_by_a_break_raises_nothing():
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = sd.value_and_grad(_zipped_until_break)(x)
+    assert value == _zipped_until_break(x) and grad.tolist() == [0.5, 0.0, 0.0]
