@@ -261,14 +261,18 @@ def remainder(x: Any, other: Any) -> Any:
     """``x.remainder(other)``: ``x - floor(x / other) * other`` (Python's ``%``)."""
     if not is_array(x):
         return x.remainder(other)
-    return np.remainder(*_promoted(x, other, "remainder"))
+    x, other = _promoted(x, other, "remainder")
+    integer_divisor(x, other)
+    return np.remainder(x, other)
 
 
 def fmod(x: Any, other: Any) -> Any:
     """``x.fmod(other)``: the remainder with the sign of ``x`` (C's ``fmod``)."""
     if not is_array(x):
         return x.fmod(other)
-    return np.fmod(*_promoted(x, other, "fmod"))
+    x, other = _promoted(x, other, "fmod")
+    integer_divisor(x, other)
+    return np.fmod(x, other)
 
 
 def erf(x: Any) -> Any:
@@ -347,6 +351,8 @@ def div_rounded(x: Any, other: Any, rounding_mode: Any) -> Any:
     if not is_array(x):
         return x.div(other, rounding_mode=rounding_mode)
     a, b = _promoted(x, other, "//")  # (no true division: integers stay integers)
+    if rounding_mode is not None:
+        integer_divisor(a, b)
     if rounding_mode in ("floor", "trunc"):
         with np.errstate(divide="ignore", invalid="ignore"):  # (inf and nan, as PyTorch's)
             if rounding_mode == "floor":
@@ -696,6 +702,16 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
 
 # the operations computed in a floating dtype whatever their operands' (true divisions)
 _FLOATING = frozenset({"/", "/=", "div", "atan2"})
+# ... and those that divide integers as integers
+_INTEGER_DIVISIONS = frozenset({"//", "%", "//=", "%=", "remainder", "fmod"})
+
+
+def integer_divisor(a: Any, b: Any) -> None:
+    """PyTorch's error for an integer division (``//``, ``%``, ``remainder``, ``fmod``,
+    ``div(rounding_mode=)``) by zero, where NumPy gives 0."""
+    kinds = (getattr(v, "dtype", np.dtype(type(v))).kind for v in (a, b))
+    if builtins.all(k in "biu" for k in kinds) and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
 
 
 def promoted(x: Any, a: Any, b: Any, symbol: str = "") -> Any:
@@ -708,6 +724,8 @@ def promoted(x: Any, a: Any, b: Any, symbol: str = "") -> Any:
     operator further whose operands all come from here)."""
     if type(x) is not np.ndarray or x.dtype.kind in "OV":
         operands(symbol, a, b)
+    if symbol in _INTEGER_DIVISIONS:  # (a constant divisor gets no call of its own)
+        integer_divisor(a, b)
     floating = symbol in _FLOATING
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is db and not floating:  # (one dtype: nothing to promote, the common case)

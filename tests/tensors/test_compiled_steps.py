@@ -2513,3 +2513,44 @@ def test_an_in_place_update_of_a_tensor_argument_with_a_graph_is_refused():
 
     with pytest.raises(sd.CompileError, match="has a graph of its own"):
         step(w, sd.tensor([3.0, 4.0], requires_grad=True) * 1.0)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, z: x // z,
+        lambda x, z: x % z,
+        lambda x, z: x.div(z, rounding_mode="floor"),
+        lambda x, z: sd.remainder(x, z),
+        lambda x, z: sd.fmod(x, z),
+    ],
+    ids=["//", "%", "div floor", "remainder", "fmod"],
+)
+def test_an_integer_division_by_zero_raises_in_a_compiled_step_as_eagerly(op):
+    """NumPy gives 0 where PyTorch (and srcdiff's eager Tensors) raise."""
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x, z):
+        q = op(x, z)
+        loss = (w * q.float()).sum()
+        loss.backward()
+        return q
+
+    for run in (step, sd.differentiate(step)):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            run(sd.tensor([3, 4]), sd.tensor([1, 0]))
+    got = sd.differentiate(step)(sd.tensor([7, 8]), sd.tensor([2, 3]))
+    assert got.tolist() == step(sd.tensor([7, 8]), sd.tensor([2, 3])).tolist()
+
+
+def test_an_integer_division_by_a_constant_zero_raises_in_a_compiled_step():
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+
+    @sd.differentiate
+    def step(x):
+        loss = (w * (x // 0).float()).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        step(sd.tensor([3, 4]))
