@@ -239,6 +239,8 @@ def arange(
     target = _default_dtype(array).dtype if dt is None else dt.numpy
     if target.kind == "f" and array.size:
         array = _arange_values(start, step, array.size, target)
+    elif target.kind in "iu" and array.dtype.kind == "f":  # PyTorch's integer kernel: the
+        array = int(start) + np.arange(array.size) * int(step)  # bounds truncated first
     return _finish(array, target, device, requires_grad)
 
 

@@ -134,3 +134,18 @@ def test_legacy_constructor():
 def test_cuda_is_unavailable_without_cupy_or_gpu():
     assert sd.cuda.is_available() is False
     assert sd.cuda.device_count() == 0
+
+
+@pytest.mark.parametrize(
+    "args, expected",  # PyTorch 2.13's values
+    [
+        ((0, 5, 1.5), [0, 1, 2, 3]),
+        ((0.5, 5, 1.5), [0, 1, 2]),
+        ((-3.7, 2, 0.9), [-3] * 7),
+        ((0, 5, 2.5), [0, 2]),
+    ],
+)
+def test_arange_of_an_integer_dtype_with_float_bounds_truncates_them_first(args, expected):
+    """PyTorch's integer kernel counts the entries from the floats, then steps by the
+    truncated step from the truncated start (rounding each float entry gave [0, 1, 3, 4])."""
+    assert sd.arange(*args, dtype=sd.int32).tolist() == expected
