@@ -407,6 +407,9 @@ class AdjointBuilder:
                 kind = "any"
             elif op.kind is Kind.RULE and op.primitive in UPDATED_CONTAINERS:
                 kind = "any"  # a list or dict after an update (or an array: "any" holds it)
+            elif op.kind is Kind.RULE and op.primitive in (copy.copy, copy.deepcopy):
+                base = op.operands[0]  # a copy is of its original's kind (a list's a list)
+                kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
             elif op.kind is Kind.RULE and op.primitive in FOLLOWS:
                 # an object followed through an update keeps its kind (a list stays a list)
                 base = op.operands[0]

@@ -7,6 +7,7 @@ must be computed.
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import math
 import operator
@@ -3426,3 +3427,24 @@ def a_list_of_its_own_getitem_enumerated(p):
     for i, v in enumerate(p):
         s = s + i * np.sum(v**2)
     return s
+
+
+# ---- entries of copies rebound ---------------------------------------------------------------
+
+
+@case(vec(2))
+def an_entry_of_a_copied_list_rebound(x):
+    """A copy is of its original's kind: the adjoints of a copied list's entries were
+    added with ``+``, which joins lists (a crash in the adjoint)."""
+    original = [x * 1.0, x * 2.0]
+    d = copy.copy(original)
+    d[0] = d[0] + 1.0
+    return np.sum(d[0] ** 2)
+
+
+@case(vec(2))
+def an_entry_of_a_deep_copied_dict_updated(x):
+    original = {"a": x * 1.0, "b": x * 2.0}
+    d = copy.deepcopy(original)
+    d["a"] += 1.0
+    return np.sum(d["a"] ** 2) + np.sum(d["b"])
