@@ -413,11 +413,16 @@ def _completed(g: Any, like: Any) -> Any:
     absent keys, a list's None entries (code that reads some of a gradient's entries
     gives no adjoint to the others)."""
     if g is None:
-        return rt.zeros_like(like)
+        if not isinstance(like, (list, tuple, dict)):
+            return rt.zeros_like(like)
+        g = {} if isinstance(like, dict) else [None] * len(like)  # (entry by entry)
     if isinstance(g, dict) and isinstance(like, dict):
         return {k: _completed(g.get(k), v) for k, v in like.items()}
     if isinstance(g, (list, tuple)) and isinstance(like, (list, tuple)):
-        return type(g)(_completed(d, v) for d, v in zip(g, like, strict=True))
+        entries = [_completed(d, v) for d, v in zip(g, like, strict=True)]
+        if hasattr(like, "_fields"):  # a named tuple's, which its fields are read from
+            return type(like)(*entries)
+        return type(g)(entries)
     return g
 
 

@@ -11,6 +11,7 @@ helper with no rule).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 
@@ -1204,3 +1205,23 @@ def test_a_function_reading_some_entries_of_an_inner_gradient_is_differentiated(
     got = sd.grad(meta_list)([P["a"], P["b"]])
     np.testing.assert_allclose(got[0], 2 * P["b"])
     np.testing.assert_allclose(got[1], 2 * P["a"])
+
+
+_Pair = collections.namedtuple("_Pair", "a b")
+
+
+def test_a_function_reading_a_field_of_an_inner_gradient_of_a_named_tuple_is_differentiated():
+    """An inner gradient of a named tuple is one: its adjoint, completed with zeros, is
+    made one again for the tangents that read its fields (it was a list)."""
+    p = _Pair(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+
+    def f(p):
+        return np.sum(p.a**2 * p.b)
+
+    def meta(p):
+        return np.sum(sd.grad(f)(p).a)  # 2 a b
+
+    got = sd.grad(meta)(p)
+    assert isinstance(got, _Pair)
+    np.testing.assert_allclose(got.a, 2 * p.b)
+    np.testing.assert_allclose(got.b, 2 * p.a)
