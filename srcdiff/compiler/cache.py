@@ -17,6 +17,7 @@ import ast
 import builtins
 import collections
 import copy
+import functools
 import inspect
 import linecache
 import re
@@ -92,9 +93,6 @@ class Unit:
             facts(st).op is not None and facts(st).op.kind is Kind.CALL
             for st in walk_statements(normalized.body)
         )
-        # what the values it returns may be computed from (Tensor code: a Tensor it
-        # returns requires grad where one of them does, as PyTorch's)
-        self.returned = returned_sources(self.analysis)
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
         self.number_globals = tuple(
             (n, cells.get(n)) for n in sorted(self.analysis.assumed_numbers)
@@ -130,6 +128,13 @@ class Unit:
     @property
     def fn(self) -> types.FunctionType:
         return self._fn()
+
+    @functools.cached_property
+    def returned(self) -> Any:
+        """What the values it returns may be computed from (``influence.Sources``; for
+        Tensor code: a Tensor it returns requires grad where one of them does, as
+        PyTorch's), found on first use."""
+        return returned_sources(self.analysis)
 
     def count(self, key: tuple) -> list[int]:
         """The cell counting the calls that took the path ``key`` (``count(key)[0] += 1``
