@@ -261,18 +261,14 @@ def remainder(x: Any, other: Any) -> Any:
     """``x.remainder(other)``: ``x - floor(x / other) * other`` (Python's ``%``)."""
     if not is_array(x):
         return x.remainder(other)
-    x, other = _promoted(x, other, "remainder")
-    integer_divisor(x, other)
-    return np.remainder(x, other)
+    return np.remainder(*_promoted(x, other, "remainder"))  # (a divisor 0 checked there)
 
 
 def fmod(x: Any, other: Any) -> Any:
     """``x.fmod(other)``: the remainder with the sign of ``x`` (C's ``fmod``)."""
     if not is_array(x):
         return x.fmod(other)
-    x, other = _promoted(x, other, "fmod")
-    integer_divisor(x, other)
-    return np.fmod(x, other)
+    return np.fmod(*_promoted(x, other, "fmod"))  # (a divisor 0 checked there)
 
 
 def erf(x: Any) -> Any:
