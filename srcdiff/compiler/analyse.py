@@ -1173,7 +1173,7 @@ class Analyser:
         }  # fmt: skip
         for s in statements:
             op = facts(s).op
-            spread = [e.value for e in op.operands if isinstance(e, gast.Starred)] if op else []
+            spread = [e.value for e in op.operands if isinstance(e, gast.Starred)]
             if op.kind is Kind.CALL and self.active & reads_of(gast.Tuple(elts=spread)):
                 # ``f(*xs)`` passes what iterating ``xs`` gives, whose adjoints go to the
                 # entries ``xs`` holds: the same for lists and tuples, not for a class's

@@ -218,6 +218,7 @@ def _outside_data(parsed: Parsed, fn: gast.FunctionDef, sharing: Sharing) -> lis
              if isinstance(c, gast.Call)]  # fmt: skip
     todo = [obj for known, obj in calls if known]
     seen: set[int] = set()
+    unread = False  # a callee whose reads were not followed: any of the module's data
     while todo:
         callee = todo.pop()
         callee = getattr(callee, "__func__", callee)
@@ -225,13 +226,15 @@ def _outside_data(parsed: Parsed, fn: gast.FunctionDef, sharing: Sharing) -> lis
             not isinstance(callee, types.FunctionType)
             or callee.__globals__ is not module
             or id(callee) in seen
-            or len(seen) > 32
         ):
             continue
         seen.add(id(callee))
         try:
-            inner = parse(callee)
-        except Exception:
+            inner = parse(callee) if len(seen) <= 32 else None
+        except Exception:  # (no source: its calls fail later, with their own message)
+            inner = None
+        if inner is None:
+            unread = True
             continue
         own = local_names(inner.tree)
         for n in walk(inner.tree):
@@ -241,6 +244,8 @@ def _outside_data(parsed: Parsed, fn: gast.FunctionDef, sharing: Sharing) -> lis
                     todo.append(obj)
                 elif n.id not in sharing.locals and sharing.holds_data(n.id):
                     found.add(n.id)  # (the same module's global: the same name here)
+    if unread:
+        found |= {n for n in module if n not in sharing.locals and sharing.holds_data(n)}
     return sorted(found)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, sequence_rule
-from .ir import Analysis, Kind, Op, facts, hashable, mark
+from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
     Names,
     assign,
@@ -363,7 +363,7 @@ class TangentBuilder:
 
     def rule(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
         primitive = op.primitive
-        joined = sequence_rule(primitive) if hashable(primitive) else None
+        joined = sequence_rule(primitive)
         if joined is not None and op.rule is registry.lookup(joined):
             primitive = joined  # a list's or tuple's + and *: joined or repeated, not added
         constant = registry.constant_positions(primitive)
