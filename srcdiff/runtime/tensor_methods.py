@@ -346,9 +346,8 @@ def div_rounded(x: Any, other: Any, rounding_mode: Any) -> Any:
     promote to (integers stay integers), as PyTorch's; its gradient is zero."""
     if not is_array(x):
         return x.div(other, rounding_mode=rounding_mode)
-    a, b = _promoted(x, other, "//")  # (no true division: integers stay integers)
-    if rounding_mode is not None:
-        integer_divisor(a, b)
+    a, b = _promoted(x, other, "//")  # (no true division: integers stay integers; and a
+    # zero divisor of integers checked there)
     if rounding_mode in ("floor", "trunc"):
         with np.errstate(divide="ignore", invalid="ignore"):  # (inf and nan, as PyTorch's)
             if rounding_mode == "floor":
@@ -706,7 +705,7 @@ def integer_divisor(a: Any, b: Any) -> None:
     """PyTorch's error for an integer division (``//``, ``%``, ``remainder``, ``fmod``,
     ``div(rounding_mode=)``) by zero, where NumPy gives 0."""
     kinds = (getattr(v, "dtype", np.dtype(type(v))).kind for v in (a, b))
-    if builtins.all(k in "biu" for k in kinds) and np.any(np.asarray(b) == 0):
+    if builtins.all(k in "biu" for k in kinds) and bool((array_module(b).asarray(b) == 0).any()):
         raise RuntimeError("ZeroDivisionError")
 
 
