@@ -25,6 +25,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from .. import dtypes
 from .. import runtime as rt_module
 from ..rules import registry
 from ..runtime import tensor_methods
@@ -1030,6 +1031,13 @@ class Analyser:
                     "with .astype() first",
                 )
             at_run_time = kind is None and not registry.is_cast(prim)
+        elif (
+            "dtype" not in bound  # x.to(torch.long), x.type_as(y)
+            and registry.is_cast(prim)
+            and self.on_tensors
+            and {self.static_dtype_kind(a) for a in operands[1:]} & {"i", "u", "b"}
+        ):
+            return Op(Kind.PASSIVE)  # as PyTorch's integer Tensors: no gradient
         if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
             return self.fail(
                 stmt,
@@ -1040,6 +1048,18 @@ class Analyser:
         return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
                   primitive=prim, keywords=passed_on, dtype_at_run_time=at_run_time)  # fmt: skip
 
+    def may_give_integers(self, op: Op) -> bool:
+        """Whether a cast in Tensor code may give integers or booleans, a dtype only the
+        running code knows (``x.to(dtype)``, ``x.type_as(y)``): the primal records which
+        (``rt.record_float``), as PyTorch's integer Tensors carry no gradient, and leave
+        the ``.grad`` of what they came from as it was."""
+        if op.dtype_at_run_time:
+            return True
+        if not registry.is_cast(op.primitive):
+            return False
+        dtypes = [op.bound["dtype"]] if "dtype" in op.bound else op.operands[1:]
+        return any(self.static_dtype_kind(e) != "f" and not _device(e) for e in dtypes)
+
     def static_dtype_kind(self, e: gast.expr) -> str | None:
         """The kind (NumPy's letter) of the dtype ``e`` names, where it names one this
         function cannot change (a constant, ``float``, ``np.float32``); None elsewhere."""
@@ -1049,6 +1069,8 @@ class Analyser:
             kind, value = self.resolve(e)
             if kind != "object":
                 return None
+        if isinstance(value, dtypes.dtype):  # a Tensor's (torch.long)
+            return value.numpy.kind
         try:
             return np.dtype(value).kind
         except TypeError:
@@ -1136,7 +1158,11 @@ class Analyser:
                 and isinstance(stmt.targets[0], gast.Name)
             ):
                 op = Op(Kind.OVERWRITE, target=op.target)
-            op.flagged = self.on_tensors and op.kind in (Kind.CALL, Kind.UNWRAP)
+            op.flagged = self.on_tensors and (
+                op.kind in (Kind.CALL, Kind.UNWRAP)
+                or op.kind is Kind.RULE
+                and self.may_give_integers(op)
+            )
             mark(stmt, op=op)
         self.join_sequences(statements)
         self.square_products(statements)
@@ -2204,6 +2230,12 @@ def relevant(loop: gast.stmt) -> bool:
     return has_active(loop.body) or any(
         isinstance(s, gast.Return) for s in walk_statements(loop.body)
     )
+
+
+def _device(e: gast.expr) -> bool:
+    """Whether ``e`` is no dtype where one may be (``x.to("cpu")``, ``np.asarray(x,
+    dtype=None)``): a string or None."""
+    return isinstance(e, gast.Constant) and (e.value is None or isinstance(e.value, str))
 
 
 def branching(body: list[gast.stmt]) -> bool:

@@ -73,6 +73,7 @@ class Refused(Exception):
 
 
 UNWRAPPED_LEAF, NOT_A_TENSOR = 1, 2  # what rt.unwrap records (0: a Tensor without grad)
+GAVE_INTEGERS = 0  # what rt.record_float records of a cast in Tensor code (1: floats)
 
 
 def select(
@@ -270,6 +271,8 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
                     and isinstance(op.operands[0], gast.Name)
                     and op.operands[0].id in active
                 )
+            elif op.kind is Kind.RULE and op.flagged and item.taken == GAVE_INTEGERS:
+                live = False
             elif op.kind in (Kind.RULE, Kind.COPY, Kind.CALL):
                 live = (op.kind is Kind.CALL and item.taken == 1) or any(
                     operand_name(a) in active for a in op.operands + [k.value for k in op.keywords]
@@ -542,6 +545,9 @@ class AdjointBuilder:
                 self.kill(n)
             return
         target = op.target
+        if op.kind is Kind.RULE and op.flagged and flag == GAVE_INTEGERS:
+            self.kill(target)  # (its adjoint, if any, goes no further)
+            return
         if target not in self.state:
             return
         g = name(self.state[target].var)

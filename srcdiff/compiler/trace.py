@@ -405,6 +405,9 @@ class PrimalBuilder:
                 call_ = functional_write_call(s, list(op.operands))
             out = [at(assign(op.target, call_), line)]
         out[:0] = [at(check, line) for check in run_time_checks(op)]
+        if op.kind is Kind.RULE and op.flagged:  # a cast: whether it gave floats, in the path
+            record = call(attr("rt", "record_float"), name(frame.path), name(op.target))
+            out.append(at(gast.Expr(value=record), line))
         if op.kind is Kind.RULE and op.saves:
             self.numbered(s)
             out.append(self.save(frame, facts(s).sid, op.saves, line))

@@ -165,6 +165,8 @@ nondiff("a value refused where it may carry a gradient: what it returns carries 
 nondiff("Tensors requiring no grad, written into an object from outside the code",
         rt.tensors_of)  # fmt: skip
 nondiff("whether the objects a call's inlined code is for are still found", rt.inlined)
+nondiff("a record in the path of whether a cast gave floats, which returns nothing",
+        rt.record_float)  # fmt: skip
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
 nondiff(

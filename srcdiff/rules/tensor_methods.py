@@ -8,6 +8,7 @@ from ..runtime import tensor_methods as tm
 from .elementwise import SCIPY_SPECIAL
 from .registry import (
     alias,
+    casts,
     constant_in,
     jvp,
     keywords,
@@ -173,6 +174,9 @@ def unsqueeze(g, ans, x, dim=None):
 @vjp(tm.float, tm.double, tm.cpu, tm.contiguous)
 def cast(g, ans, x, *args):
     return rt.cast_like(g, x)
+
+
+casts(tm.to, tm.type_as)  # their dtype may be integers: see analyse.may_give_integers
 
 
 @vjp(tm.to)

@@ -11,6 +11,7 @@ import numpy as np
 from ..backend import array_module
 from . import mutation
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
+from .creation import float_result
 from .mutation import holds, refuse
 from .objects import receiver
 from .tensor_methods import is_array
@@ -68,6 +69,13 @@ def unwrap(x: Any, path: list) -> Any:
     else:
         path.append(0)
     return x._data
+
+
+def record_float(path: list, x: Any) -> None:
+    """Record in ``path`` whether ``x``, what a cast in compiled Tensor code gave, is a
+    real float (1), which carries its input's gradient, or integers or booleans (0),
+    which carry none (PyTorch's integer Tensors do not require grad)."""
+    path.append(1 if float_result(x) else 0)
 
 
 def refuse_leaf_update(old: Any) -> None:

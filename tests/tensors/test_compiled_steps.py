@@ -2554,3 +2554,57 @@ def test_an_integer_division_by_a_constant_zero_raises_in_a_compiled_step():
 
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         step(sd.tensor([3, 4]))
+
+
+def _grads_of(loss_of, dtype):
+    """``.grad`` of two leaves after ``loss_of(w, v, dtype).backward()``, eagerly and in
+    a compiled step (None where a leaf got none, the error's type where one raised)."""
+    runs = []
+
+    def step(w, v, d):
+        loss = loss_of(w, v, d)
+        loss.backward()
+        return loss.item()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([1.5, 2.5], requires_grad=True)
+        v = sd.tensor([0.5, -1.0], requires_grad=True)
+        try:
+            fn(w, v, dtype)
+        except RuntimeError as e:
+            runs.append(type(e))
+            continue
+        runs.append(tuple(None if t.grad is None else t.grad.tolist() for t in (w, v)))
+    return runs
+
+
+@pytest.mark.parametrize("dtype", [sd.int64, sd.bool, sd.float32, sd.float64])
+@pytest.mark.parametrize(
+    "loss_of",
+    [
+        lambda w, v, d: (w.to(d) * v).sum(),
+        lambda w, v, d: (w.type_as(sd.zeros(1, dtype=d)) * v).sum(),
+        lambda w, v, d: sum((w.to(d) * v[i]).sum() * (i + 1) for i in range(2)),
+        lambda w, v, d: (w.to(d) * 2.0).sum(),  # no leaf reached through an integer cast
+    ],
+)
+def test_a_cast_to_integers_leaves_grad_as_eager_code(loss_of, dtype):
+    # PyTorch's integer Tensors carry no gradient: the leaf cast keeps .grad None (an
+    # optimizer skips it), and a loss reached through the cast alone cannot backward()
+    eager, compiled = _grads_of(loss_of, dtype)
+    assert compiled == eager
+    if dtype in (sd.int64, sd.bool):
+        assert eager is RuntimeError or eager[0] is None
+
+
+def test_a_cast_to_a_literal_integer_dtype_is_no_differentiated_statement():
+    @sd.differentiate
+    def step(w):
+        loss = (w.to(sd.int64) * 2.0).sum() + (w * w).sum()
+        loss.backward()
+        return loss.item()
+
+    w = sd.tensor([1.5, 2.5], requires_grad=True)
+    step(w)
+    assert w.grad.tolist() == [3.0, 5.0]
+    assert "rt.record_float" not in sd.source(step)
