@@ -196,12 +196,7 @@ class Analyser:
             and func.attr in ARRAY_MUTATORS
             and mutable_array(getattr(obj, "__self__", None))
         ):  # ``GA.fill(v)``: a global's array updated in place to a differentiated value
-            return self.fail(
-                stmt,
-                f"a differentiated value stored into the global `{func.value.id}`",
-                "keep it in a local name and return it (compiled code gives an updated "
-                "array a new value, which a global cannot take)",
-            )
+            return self.global_store(stmt, func.value.id)
         if isinstance(obj, type) and rt_module.is_record_class(obj):
             return None  # built by its constructor, compiled (see runtime/objects.py)
         if not is_python_callable(obj):
@@ -408,6 +403,15 @@ class Analyser:
                  and isinstance(v.value, gast.Name)}  # fmt: skip
         return found.pop() if len(found) == 1 and isinstance(values[0], gast.Attribute) else None
 
+    def global_store(self, stmt: gast.stmt, global_name: str) -> Op:
+        """Refuse a differentiated value stored into the array a global holds."""
+        return self.fail(
+            stmt,
+            f"a differentiated value stored into the global `{global_name}`",
+            "keep it in a local name and return it (compiled code gives an updated "
+            "array a new value, which a global cannot take)",
+        )
+
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
         if not isinstance(base, gast.Name):
@@ -417,12 +421,7 @@ class Analyser:
         if not (self.is_active(base) or self.is_active(stmt.value)):
             return Op(Kind.PASSIVE, target=base.id)
         if base.id not in self.locals:
-            return self.fail(
-                stmt,
-                f"a differentiated value stored into the global `{base.id}`",
-                "keep it in a local name and return it (compiled code gives an updated "
-                "array a new value, which a global cannot take)",
-            )
+            return self.global_store(stmt, base.id)
         if base.id in self.own_entries():
             pass  # (a new array, which the field of the function's own object takes)
         elif base.id in facts(self.fn).attribute_entries and (

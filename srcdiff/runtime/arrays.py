@@ -375,33 +375,13 @@ def prod_third(c: Any, v: Any, x: Any, axis: Any = None) -> Any:
 
 def prod_grad_grads(gbar: Any, g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> tuple:
     """The gradients of ``g`` and ``x`` of ``prod_grad(g, ans, x, axis, keepdims)`` (which
-    reads no ``ans``), exact where entries are zero: ``g`` gets ``gbar`` times the products
-    of the others, summed over the axis; ``x[m]`` gets ``sum over k != m of c[k] prod(x[j],
-    j != k, m)``, ``c = gbar * g``. With ``b`` the lane with its zeros made 1 and ``Q`` its
-    product: no zero, ``Q (sum(c / b) - c[m] / b[m]) / b[m]``; one zero ``z``, ``z`` gets
-    ``Q (sum(c / b) - c[z])`` and the others ``c[z] Q / b[m]``; two zeros, each gets the
-    other's ``c`` times ``Q``; more, nothing."""
+    reads no ``ans``): ``g`` gets ``gbar`` times the products of the others, summed over
+    the axis; ``x`` the product's second derivative along ``gbar * g`` (``prod_second``),
+    exact where entries are zero."""
     xp = array_module(x)
-    if axis is None:
-        flat = xp.reshape(x, (-1,))
-        d_g, d_x = prod_grad_grads(xp.reshape(gbar, (-1,)), g, flat, 0, False)
-        return xp.reshape(d_g, _shape(g)), xp.reshape(d_x, x.shape)
     others = prod_grad(xp.ones_like(xp.sum(x, axis=axis, keepdims=True)), None, x, axis, True)
     d_g = xp.sum(gbar * others, axis=axis, keepdims=keepdims)
-    c = gbar * unreduce(g, x, axis, keepdims)
-    zero = x == 0
-    b = xp.where(zero, 1.0, x)
-    q = xp.prod(b, axis=axis, keepdims=True)
-    count = xp.sum(backend.astype(zero, xp.int64), axis=axis, keepdims=True)
-    total = xp.sum(c / b, axis=axis, keepdims=True)
-    at_zero = xp.sum(xp.where(zero, c, 0.0), axis=axis, keepdims=True)
-    one = xp.where(zero, q * (total - c), at_zero * q / b)
-    two = xp.where(zero, (at_zero - c) * q, 0.0)  # the other zero's c
-    d_x = xp.where(
-        count == 0,
-        q * (total - c / b) / b,
-        xp.where(count == 1, one, xp.where(count == 2, two, 0.0)),
-    )
+    d_x = prod_second(gbar * unreduce(g, x, axis, keepdims), x, axis)
     return xp.reshape(d_g, _shape(g)), cast_like(d_x, x)
 
 
