@@ -401,31 +401,30 @@ def masked_select_grad(g: Any, x: Any, mask: Any) -> Any:
     return unbroadcast(d, x)
 
 
-def _along(ndim: int, dim: int, index: Any) -> tuple:
-    """The index of the entries at ``index`` along ``dim`` (every entry of the others)."""
-    return (slice(None),) * dim + (index,)
-
-
-def _vector_index(x: Any, dim: int, index: Any, name: str) -> tuple[int, Any]:
+def _vector_index(x: Any, dim: int, index: Any, name: str, negative: bool = False
+                  ) -> tuple[int, Any]:  # fmt: skip
     """``dim`` checked, and ``index`` as a vector of positions within it (PyTorch's errors
-    for a matrix of indices and for one out of range)."""
-    dim = checked_dim(x.ndim, dim)
+    for a matrix of indices and for one out of range; ``negative`` takes ``-1`` for the
+    last, as ``index_fill`` does)."""
+    dim = checked_dim(x.ndim, dim) % builtins.max(x.ndim, 1)  # (-1 the last, counted)
     index = array_module(x).asarray(index)
     if index.ndim > 1 or index.dtype.kind not in "iu":
         raise IndexError(f"{name}(): Index is supposed to be a vector of integers")
     index = index.reshape(-1)
-    in_range(index, x.shape[dim] if x.ndim else 1, name)
+    in_range(index, x.shape[dim] if x.ndim else 1, name, negative)
     return dim, index
 
 
 def index_fill(x: Any, dim: int, index: Any, value: Any) -> Any:
     """``x.index_fill(dim, index, value)``: ``x`` with the entries at ``index`` along
-    ``dim`` set to ``value`` (a number, or a 0-d tensor)."""
+    ``dim`` (``-1`` the last) set to ``value`` (a number, or a 0-d tensor)."""
     if not is_array(x):
         return x.index_fill(dim, index, value)
-    dim, index = _vector_index(x, dim, index, "index_fill")
+    dim, index = _vector_index(x, dim, index, "index_fill", negative=True)
+    if x.ndim == 0:  # its one entry, 0 or -1
+        return array_module(x).full_like(x, value) if index.size else x.copy()
     out = x.copy()
-    out[_along(x.ndim, dim, index)] = value
+    out[(slice(None),) * dim + (index,)] = value
     return out
 
 
@@ -1211,10 +1210,11 @@ def index_select(x: Any, dim: int, index: Any) -> Any:
     return array_module(x).take(x, index, axis=dim)
 
 
-def in_range(index: Any, size: int, name: str) -> None:
-    """Refuse indices outside ``[0, size)``: PyTorch's index_select and gather do (NumPy
-    would count a negative one from the end)."""
-    if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
+def in_range(index: Any, size: int, name: str, negative: bool = False) -> None:
+    """Refuse indices outside ``[0, size)`` (``[-size, size)`` where ``negative``):
+    PyTorch's index_select and gather do (NumPy would count a negative one from the end)."""
+    low = -size if negative else 0
+    if index.size and (int(index.min()) < low or int(index.max()) >= size):
         raise RuntimeError(f"{name}(): index out of range for a dimension of size {size}")
 
 

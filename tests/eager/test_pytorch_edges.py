@@ -731,3 +731,36 @@ def test_prod_and_cumsum_of_integers_are_int64_and_take_a_dtype():
         assert p.dtype == c.dtype == sd.int64 and p.tolist() == [6, 120]
         assert c.tolist() == [[1, 3, 6], [4, 9, 15]]
         assert cf.dtype == pf.dtype == sd.float64 and pf.item() == -1.5
+
+
+# ---- index_fill along a negative dim, with negative indices, of a 0-d tensor -------------
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_index_fill_counts_negative_dims_and_indices_from_the_end(compiled):
+    def fill(x, dim, index, value):
+        return x.index_fill(dim, index, value)
+
+    fill = sd.differentiate(fill) if compiled else fill
+    x = sd.arange(6.0).reshape(2, 3)
+    # PyTorch 2.13's values
+    np.testing.assert_array_equal(arr(fill(x, -1, sd.tensor([0]), 1.0)), [[1, 1, 2], [1, 4, 5]])
+    np.testing.assert_array_equal(arr(fill(x, 1, sd.tensor([-1]), 5.0)), [[0, 1, 5], [3, 4, 5]])
+    np.testing.assert_array_equal(arr(fill(x, 0, sd.tensor([-2, 1]), 7.0)), np.full((2, 3), 7))
+    assert fill(sd.tensor(3.0), 0, sd.tensor([-1]), 1.0).item() == 1.0
+    with pytest.raises(RuntimeError, match="out of range"):
+        fill(x, 1, sd.tensor([-4]), 1.0)
+
+
+def test_index_fill_along_dim_minus_one_gives_the_gradients_of_those_entries():
+    w = sd.tensor([[1.0, 2, 3], [4, 5, 6]], requires_grad=True)
+    v = sd.tensor(2.0, requires_grad=True)
+    (w.index_fill(-1, sd.tensor([-1, 0]), v) * w).sum().backward()
+    np.testing.assert_array_equal(arr(w.grad), [[2, 4, 2], [2, 10, 2]])
+    assert v.grad.item() == 1 + 3 + 4 + 6
+
+
+def test_index_add_along_dim_minus_one_adds_to_those_entries():
+    x = sd.arange(6.0).reshape(2, 3)
+    out = x.index_add(-1, sd.tensor([0]), sd.ones(2, 1))
+    np.testing.assert_array_equal(arr(out), [[1, 1, 2], [4, 4, 5]])  # PyTorch 2.13's

@@ -209,6 +209,9 @@ SPECS = [
     Spec(tm.masked_select_grad, (R((5,)), R((3, 4)), FIVE), wrt=(0,)),
     Spec(tm.index_fill, (R((3, 4)), 1, np.array([0, 2, 0]), 0.7), wrt=(0,)),
     Spec(tm.index_fill, (R((3, 4)), 0, np.array([1]), R(())), wrt=(0, 3), label="0-d value"),
+    Spec(tm.index_fill, (R((3, 4)), -1, np.array([-1, 0]), R(())), wrt=(0, 3), label="dim -1"),
+    Spec(tm.index_fill, (R(()), 0, np.array([-1]), R(())), wrt=(0, 3), label="0-d"),
+    Spec(tm.index_add, (R((3, 4)), -1, np.array([3, 0]), R((3, 2))), wrt=(0, 3), label="dim -1"),
     Spec(
         tm.index_add, (R((3, 4)), 0, np.array([0, 2, 0]), R((3, 4))), {"alpha": 0.5}, wrt=(0, 3)
     ),  # fmt: skip
