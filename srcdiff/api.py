@@ -1274,7 +1274,8 @@ class TangentFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
-        return self.run(tuple(primals), tuple(tangents), {})
+        primals = tuple(primals)
+        return self.run(primals, _tangents_as_arrays(primals, tuple(tangents)), {})
 
     def run(self, primals: tuple, tangents: tuple, kwargs: dict,
             keyword_tangents: dict | None = None) -> tuple[Any, Any]:  # fmt: skip
@@ -1400,6 +1401,33 @@ def _check_tangents(primals: tuple, tangents: tuple) -> None:
                 f"a tangent of shape {np.shape(t)} for a primal of shape {np.shape(p)}: each "
                 "tangent has its primal's shape"
             )
+
+
+def _tangents_as_arrays(primals: tuple, tangents: tuple) -> tuple:
+    """The tangents, each of an array primal an array of its float dtype: a list or
+    tuple of numbers given for an array would otherwise run as a Python list (``d_x *
+    2`` repeating it, ``d_x + d_y`` joining two), and an integer one give an integer
+    tangent. Entries of containers are taken one by one; other tangents pass as given."""
+    if len(primals) != len(tangents):
+        return tangents  # (refused by _check_tangents)
+
+    def like(p: Any, t: Any) -> Any:
+        if t is None:
+            return t
+        if isinstance(p, dict) and isinstance(t, dict) and set(p) == set(t):
+            return {k: like(p[k], t[k]) for k in t}
+        if isinstance(p, (list, tuple)) and isinstance(t, (list, tuple)) and len(p) == len(t):
+            entries = [like(a, b) for a, b in zip(p, t, strict=True)]
+            return type(t)(*entries) if hasattr(t, "_fields") else type(t)(entries)
+        if not is_array(p) or p.dtype.kind != "f":
+            return t
+        if isinstance(t, (list, tuple)) or (
+            is_array(t) and t.dtype.kind in "biu" and np.shape(t) == np.shape(p)
+        ):
+            return array_module(p).asarray(t, dtype=p.dtype)
+        return t
+
+    return tuple(like(p, t) for p, t in zip(primals, tangents, strict=True))
 
 
 def _check_entries(primals: list, tangents: list) -> None:
@@ -2234,7 +2262,8 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     one product per primal (a tuple when there are several). Computed by reverse mode
     over ``fn``'s generated forward-mode source: one forward and one reverse pass, exact,
     no finite differences."""
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals = tuple(primals)
+    tangents = _tangents_as_arrays(primals, tuple(tangents))
     _check_tangents(primals, tangents)
     d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED), top=True).d_args
     out = tuple(

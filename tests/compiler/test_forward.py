@@ -402,6 +402,33 @@ def test_tangents_must_match_the_primals():
         sd.jvp(model, (np.ones((3, 2)), np.ones((4, 3))), (np.ones(2), np.ones((4, 3))))
 
 
+def _doubled(x):
+    return x * 2
+
+
+def _mean_of_sum(x):
+    return np.mean(x + x)
+
+
+def test_a_list_or_integer_tangent_of_an_array_is_that_array():
+    # a list tangent once ran as a Python list: `d_x * 2` repeated it, `d_x + d_x`
+    # joined it to itself (its mean was then half the derivative)
+    x = np.array([0.3, -0.5, 0.8, 0.1])
+    for given in ([1.0, 2.0, 3.0, 4.0], (1.0, 2.0, 3.0, 4.0), np.array([1, 2, 3, 4])):
+        _, tangent = sd.jvp(_doubled, (x,), (given,))
+        assert isinstance(tangent, np.ndarray) and tangent.dtype == np.float64
+        assert np.array_equal(tangent, [2.0, 4.0, 6.0, 8.0])
+        _, tangent = sd.jvp(_mean_of_sum, (x,), (given,))
+        assert tangent == pytest.approx(5.0)
+    x32 = x.astype(np.float32)
+    _, tangent = sd.jvp(_doubled, (x32,), ([1.0, 2.0, 3.0, 4.0],))
+    assert tangent.dtype == np.float32
+    hv = sd.hvp(lambda x: np.sum(x**3), (x,), ([1.0, 0.0, 0.0, 0.0],))
+    assert np.allclose(hv, [6 * 0.3, 0.0, 0.0, 0.0])
+    _, tangent = sd.jvp(lambda d: d["a"] * 2, ({"a": x},), ({"a": [1.0, 1.0, 1.0, 1.0]},))
+    assert np.array_equal(tangent, [2.0, 2.0, 2.0, 2.0])
+
+
 def calls_a_helper(x, y):
     return np.sum(helper(x, 2.0) * y) + helper(y, 1.0)[0]
 
