@@ -272,16 +272,16 @@ def builtin_min_jvp(ans, iterable, key=None, default=None, *others, diterable, d
 @jvp(xp.sum, "ndarray.sum", shaped=True)
 def sum_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None, *,
             da, dinitial):  # fmt: skip
-    kept = da if where is None else xp.where(where, da, 0.0)
-    return xp.sum(kept, axis=axis, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
+    kept = da if where is None else xp.where(where, da, 0.0)  # (summed in ans's dtype)
+    return xp.sum(kept, axis=axis, dtype=dtype, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
 
 
 @jvp(xp.mean, "ndarray.mean", shaped=True)
 def mean_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None, *, da):
-    return (
-        xp.mean(da, axis=axis, keepdims=keepdims)
+    return (  # in ans's dtype (np.mean(x32, dtype=np.float64))
+        xp.mean(da, axis=axis, dtype=dtype, keepdims=keepdims)
         if where is None
-        else xp.mean(da, axis=axis, keepdims=keepdims, where=where)
+        else xp.mean(da, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     )
 
 

@@ -261,3 +261,17 @@ def test_an_extreme_that_is_nan_gives_its_gradient_to_the_nan_entries(prim):
             [float(prim in (np.min, "ndarray.min")), float(prim in (np.max, "ndarray.max"))],
         ],
     )
+
+
+def test_a_sum_or_mean_in_a_wider_dtype_has_its_tangent_in_that_dtype():
+    # np.sum(x32, dtype=np.float64) once had a float32 tangent, summed in float32
+    import srcdiff as sd
+
+    rng = np.random.default_rng(0)
+    x, v = rng.normal(size=1000).astype(np.float32), rng.normal(size=1000).astype(np.float32)
+    for f in (np.sum, np.mean):
+        value, tangent = sd.jvp(lambda x, f=f: f(x, dtype=np.float64), (x,), (v,))
+        assert value.dtype == tangent.dtype == np.float64
+        assert tangent == f(v, dtype=np.float64)
+    _, tangent = sd.jvp(lambda x: x.sum(axis=0, dtype=np.float64), (x,), (v,))
+    assert tangent.dtype == np.float64
