@@ -516,6 +516,8 @@ def callable_may_change(obj: Any, own: bool = False) -> bool:
     if isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
         # a draw (``shuffle`` aside)
         return not own and getattr(obj, "__name__", "") in ARRAY_MUTATORS
+    if isinstance(owner, np.ufunc):  # ``np.greater_equal.outer``: by its name (``.at``)
+        return not own and getattr(obj, "__name__", "") in ARRAY_MUTATORS
     if mutable_array(owner):  # an array's method (``GA.reshape``): by its name
         return getattr(obj, "__name__", "") in ARRAY_MUTATORS
     module = getattr(obj, "__module__", None) or ""

@@ -606,6 +606,37 @@ def test_changes_of_the_functions_own_arrays_after_a_helper_are_not_refused():
     )
 
 
+def lower_triangle_twice(x):
+    a = np.tril_indices(3)
+    b = np.tril_indices(3, -1)
+    return np.sum(x[a] ** 2) + np.sum(x[b] * 3.0)
+
+
+def lower_triangle_in_a_loop(x):
+    s = 0.0
+    for _ in range(2):
+        s = s + np.sum(x[np.tril_indices(3)] ** 2)
+    return s
+
+
+@pytest.mark.parametrize(
+    "f", [lower_triangle_twice, lower_triangle_in_a_loop], ids=lambda f: f.__name__
+)
+def test_a_ufuncs_outer_in_numpys_own_code_changes_nothing(f):
+    """``np.tril_indices`` runs ``np.greater_equal.outer`` (through ``np.tri``), which
+    makes a new array: a second call is no change of an array from outside after the
+    first (it was refused as one)."""
+    x = np.arange(9.0).reshape(3, 3)
+    value, grad = sd.value_and_grad(f)(x)
+    assert value == f(x)
+    lower = np.tril(np.ones((3, 3)))
+    if f is lower_triangle_in_a_loop:
+        expected = 4 * x * lower
+    else:
+        expected = 2 * x * lower + 3.0 * np.tril(np.ones((3, 3)), -1)
+    np.testing.assert_allclose(grad, expected)
+
+
 GL2 = [np.array([1.0, 2.0, 3.0])]
 
 
@@ -658,6 +689,17 @@ def read_then_a_helper_doubles_an_entry_by_out(x):
     return y
 
 
+def _added_at_through_another_name():
+    g = GY
+    np.add.at(g, [0, 0], 1.0)
+
+
+def read_then_a_helper_adds_at_it(x):
+    y = np.sum(x * GY)
+    _added_at_through_another_name()
+    return y + np.sum(x * GY)
+
+
 def read_then_a_helper_bumps_it_through_its_own_name(x):
     y = np.sum(x * GY)
     _bumped_through_another_name()
@@ -672,6 +714,7 @@ def read_then_a_helper_bumps_it_through_its_own_name(x):
         read_then_a_helper_fills_it_through_its_own_name,
         read_then_a_helper_doubles_an_entry_by_out,
         read_then_a_helper_bumps_it_through_its_own_name,
+        read_then_a_helper_adds_at_it,
     ],
     ids=lambda f: f.__name__,
 )
