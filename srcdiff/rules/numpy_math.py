@@ -482,6 +482,10 @@ nondiff(
     xp.searchsorted,
     "ndarray.searchsorted",
     xp.linalg.matrix_rank,
+    xp.digitize,
+    xp.argpartition,
+    "ndarray.argpartition",
+    xp.lexsort,
 )
 nondiff(
     "an integer, a string or nothing: no value to differentiate",

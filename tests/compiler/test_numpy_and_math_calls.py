@@ -2,7 +2,8 @@
 ``np.float_power`` as ``np.power``, ``math.prod`` as a product of entries, ``np.ptp`` as
 ``np.max - np.min``, ``divmod`` and ``np.modf`` as remainders, ``np.meshgrid`` and
 ``np.broadcast_arrays`` as broadcasts, ``x.tolist()`` and ``x.view()`` as the same
-entries, ``np.cov`` and ``np.corrcoef``), compiled in functions: each gradient against
+entries, ``np.cov`` and ``np.corrcoef``; the positions of ``np.argpartition``,
+``np.digitize`` and ``np.lexsort``, integers), compiled in functions: each gradient against
 central finite differences, and each tangent against a directional difference."""
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ def statistics(m):
     return np.sum(np.cov(m) ** 2) + np.sum(np.corrcoef(m, m[0] ** 2)[0] * 3.0)
 
 
+def positions(x):
+    smallest = x[np.argpartition(x, 1)[:2]]
+    largest = x[x.argpartition(-2)[-2:]]
+    bins = np.digitize(x, [0.8, 1.2])
+    order = np.lexsort((x, bins))
+    return np.sum(smallest**2) + np.sum(largest**3) + np.sum(x * bins) + x[order] @ x
+
+
 CASES = [(pow_and_prod, X), (lists_and_views, X), (extremes_and_parts, X), (grids, X),
-         (statistics, M)]  # fmt: skip
+         (statistics, M), (positions, X)]  # fmt: skip
 
 
 @pytest.mark.parametrize("f, x", CASES, ids=[f.__name__ for f, _ in CASES])
