@@ -1047,6 +1047,8 @@ def index_add(d: Any, idx: Any, g: Any) -> Any:
         else:
             d[idx] = acc(d[idx], g)
         return d
+    if isinstance(d, (np.generic, float, int)):  # a 0-d array's arithmetic gave a scalar
+        d = np.array(d)
     if _has_advanced(idx):
         d = backend.scatter_add(d, idx, g)
     else:

@@ -3331,6 +3331,19 @@ def a_0d_array_written_by_out(x):
     return float(s)
 
 
+@case(np.array(0.7))
+def a_0d_argument_read_whole_and_by_an_empty_index(a):
+    """The adjoint of ``a[()]`` added into ``a``'s, which 0-d arithmetic had made a NumPy
+    number: written in place, a crash."""
+    return a[()] ** 2 + a.item() * a
+
+
+@case(np.array(0.7))
+def a_0d_argument_read_by_an_ellipsis_after_a_product(a):
+    b = a * a
+    return np.sum(b[...] * 3.0) + float(a[()]) * b
+
+
 @case(vec(3))
 def a_0d_accumulator_shared_by_two_names_in_a_loop(x):
     """``s1 += v`` on a 0-d array keeps it a 0-d array, as Python's in-place operator
