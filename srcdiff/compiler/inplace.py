@@ -95,7 +95,7 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         return _copyto(norm, e)
     if isinstance(obj, types.FunctionType) and not _has_rule(obj):
         return _updating_call(norm, e, obj)
-    helper = WRITERS.get(obj)
+    helper = WRITERS.get(obj) if type(obj).__hash__ is not None else None  # (a dataclass's)
     if helper is not None:
         args = [norm.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=norm.atom(k.value)) for k in e.keywords]

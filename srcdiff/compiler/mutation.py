@@ -369,7 +369,7 @@ class Sharing:
             return args
         if obj is builtins.sum:  # ``sum([], a)`` is ``a`` itself
             return [] if len(call.args) < 2 else args
-        if obj in FRESH_BUILTINS:
+        if type(obj).__hash__ is not None and obj in FRESH_BUILTINS:  # (a dataclass's: no)
             return []
         if obj in (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, min, max):
             return args

@@ -834,3 +834,43 @@ def _made_elsewhere(x):
 def test_appending_to_a_field_of_an_object_not_built_here_is_refused(fn, shown):
     message = refused(fn, np.ones(3), match="did not build itself|not a local name")
     assert f"`{shown}(" in message and "o.items = o.items + [v]" in message
+
+
+@dataclasses.dataclass
+class _Affine:
+    """A dataclass compares by its fields, so its objects are unhashable."""
+
+    w: np.ndarray
+    b: float = 0.5
+
+    def __call__(self, x):
+        return x * self.w + self.b
+
+    def squashed(self, x):
+        return np.tanh(self(x))
+
+
+AFFINE = _Affine(np.arange(3.0))
+
+
+def _calls_a_global_dataclass(x):
+    return np.sum(AFFINE(x) ** 2)
+
+
+def _calls_a_global_dataclasss_method(x):
+    f = AFFINE
+    return np.sum(f.squashed(x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [_calls_a_global_dataclass, _calls_a_global_dataclasss_method])
+def test_an_unhashable_callable_object_held_by_a_global(fn):
+    """An object compared by value (a dataclass's) has no hash: looking it up among the
+    functions that write into their argument crashed the compiler."""
+    x = rng.normal(size=3)
+    value, got = sd.value_and_grad(fn)(x)
+    assert value == pytest.approx(fn(x), rel=1e-12)
+    np.testing.assert_allclose(got, numeric_grad(fn, [x]), rtol=1e-6, atol=1e-8)
+    v = rng.normal(size=3)
+    eps = 1e-6
+    want = (fn(x + eps * v) - fn(x - eps * v)) / (2 * eps)
+    assert sd.jvp(fn, (x,), (v,))[1] == pytest.approx(want, rel=1e-6)
