@@ -935,7 +935,7 @@ class _Site(CallSite):
         if refused is not None:
             raise refuse(*refused)
         owner = getattr(fn, "__self__", None) if isinstance(fn, types.BuiltinMethodType) else None
-        if target is None and (found := container_update(owner, fn.__name__)):
+        if target is None and (found := container_update(owner, getattr(fn, "__name__", ""))):
             raise refuse(*found)
         if target is None:
             raise refuse(

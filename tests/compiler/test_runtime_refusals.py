@@ -2,6 +2,8 @@
 own error, ``sd.CompileError`` at the user's line: never a TypeError or ValueError, which
 an ``except`` clause of the user's code could catch, carrying on with a wrong value."""
 
+import operator
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,15 @@ def complement_of_a_full_svd(a):
     return y + np.sum(s)
 
 
+def through_an_itemgetter(x):
+    second = operator.itemgetter(1)  # a callable object with no rule and no __name__
+    try:
+        y = second(x) * 2.0
+    except Exception:
+        y = 0.0
+    return y + np.sum(x)
+
+
 def line_of(fn, text):
     import inspect
 
@@ -53,8 +64,9 @@ def line_of(fn, text):
         (into_a_tuple_entry, X, "t[0][0] = 5.0", "entry of a tuple"),
         (complement_of_a_full_svd, np.random.default_rng(0).normal(size=(4, 3)),
          "np.linalg.svd(a)", "full_matrices=False"),
+        (through_an_itemgetter, X, "second(x)", "no derivative rule for operator.itemgetter"),
     ],
-    ids=["tuple-entry", "full-svd"],
+    ids=["tuple-entry", "full-svd", "itemgetter"],
 )  # fmt: skip
 def test_a_users_except_clause_does_not_swallow_a_refusal(fn, arg, where, match):
     with pytest.raises(sd.CompileError, match=match) as info:
