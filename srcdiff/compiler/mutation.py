@@ -257,6 +257,8 @@ class Sharing:
         given a new list or dict of another's entries (``list(l)``, ``sorted(l)``,
         ``l.copy()``, ``dict(d)``), and the names given one of those, or a list built here."""
         for n, values in assigned.items():
+            if any(self.may_share_entries(v) for v in values):
+                self.taken.add(n)
             for v in filter(self.copies_entries, values):
                 self.taken.add(n)
                 sources = [v.func.value] if isinstance(v.func, gast.Attribute) else v.args[:1]
@@ -287,6 +289,26 @@ class Sharing:
         found, obj = self.resolve(v.func)
         return found and obj in (list, tuple, dict, sorted, reversed, copy.copy,
                                  rt_module.sorted_in_place)  # fmt: skip
+
+    def may_share_entries(self, v: gast.expr) -> bool:
+        """Whether ``v`` may be a list or dict whose entries are objects other names (or
+        other entries) hold: what a function of the user's returns (``p = init()``, ``w =
+        p["w"]``), ``dict.fromkeys(ks, a)``, a container class's object (``OrderedDict``)."""
+        if not isinstance(v, gast.Call):
+            return False
+        found, obj = self.resolve(v.func)
+        if not found:
+            return False
+        if isinstance(obj, types.MethodType) and not isinstance(obj.__self__, type):
+            obj = obj.__func__  # (a method of an object: its function's code)
+        if isinstance(obj, types.FunctionType):
+            module = obj.__module__ or ""
+            return not module.startswith(("numpy", "srcdiff", "scipy"))
+        owner = getattr(obj, "__self__", None)
+        if isinstance(owner, type) and issubclass(owner, (list, dict)):
+            return True  # ``dict.fromkeys``
+        return (isinstance(obj, type) and issubclass(obj, (list, dict))
+                and obj not in (list, dict))  # fmt: skip
 
     def builds_container(self, v: gast.expr) -> bool:
         """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper

@@ -1,8 +1,10 @@
 """``c[k] += v`` where ``c`` is a list or dict the function did not build (passed in,
-returned by a call, taken out of another container): the gradient is the one finite
+returned by a call, ``dict.fromkeys``, taken out of another container), seen by every
+name holding the entry's array (another entry, a name taken before): the gradient is the one finite
 differences give, and the caller's containers end as a plain call leaves them. Also an
 update seen through another argument that holds the same object (``f(x, [a], a)``)."""
 
+import collections
 import copy
 
 import numpy as np
@@ -47,6 +49,41 @@ def from_a_call(x):
     return np.sum(c[1])
 
 
+def init():
+    return {"w": np.ones(3), "b": np.zeros(3)}
+
+
+def one_array_twice_in_a_list():
+    z = np.zeros(3)
+    return [z, z]
+
+
+def entry_of_a_call_taken_before(x):
+    p = init()
+    w = p["w"]  # the dict's own array: the update below changes it
+    p["w"] += x
+    return np.sum(w * x) + np.sum(p["b"])
+
+
+def shared_entries_of_a_call(x):
+    c = one_array_twice_in_a_list()
+    c[0] += x  # c[1] is the same array
+    return np.sum(c[1] * x)
+
+
+def shared_entries_of_fromkeys(x):
+    d = dict.fromkeys(["a", "b"], np.zeros(3))
+    d["a"] += x
+    return np.sum(d["b"] * x)
+
+
+def shared_entries_of_an_ordered_dict(x):
+    z = np.ones(3)
+    d = collections.OrderedDict([("a", z), ("b", z)])
+    d["b"] *= x
+    return np.sum(d["a"] * x)
+
+
 def inside_another_container(x, outer):
     c = outer[0]
     c[0] += x
@@ -74,6 +111,10 @@ CASES = [
     (dict_param_twice, lambda: ({"a": np.ones(3)},)),
     (dict_param_twice, lambda: ({"a": 1.5},)),
     (from_a_call, lambda: ()),
+    (entry_of_a_call_taken_before, lambda: ()),
+    (shared_entries_of_a_call, lambda: ()),
+    (shared_entries_of_fromkeys, lambda: ()),
+    (shared_entries_of_an_ordered_dict, lambda: ()),
     (inside_another_container, lambda: ([[np.ones(3)]],)),
     (inside_another_container, lambda: ({0: {0: np.ones(3)}},)),
     (in_a_loop, lambda: (arrays(),)),
