@@ -85,3 +85,14 @@ for name in STRICT_AS_NUMPY if strict is not None else ():
     theirs, ours = getattr(strict, name, None), getattr(np, name, None)
     if theirs is not None and ours is not None and lookup(ours) is not None:
         alias(theirs, ours)
+
+# NumPy 2's own spellings in np.linalg of functions NumPy has at its top level, with the
+# same arguments (the array API's: np.linalg.outer of vectors, cross and vecdot along the
+# last axis by default, as NumPy's): the top-level function's rules.
+LINALG_AS_NUMPY = ("matmul", "outer", "tensordot", "vecdot", "cross")
+LINALG_ALIASES = []  # (NumPy's functions: compiled code for another array module keeps them)
+for name in LINALG_AS_NUMPY:
+    theirs, ours = getattr(np.linalg, name, None), getattr(np, name, None)
+    if theirs is not None and ours is not None and theirs is not ours and lookup(ours):
+        alias(theirs, ours)
+        LINALG_ALIASES.append(theirs)

@@ -27,6 +27,19 @@ SPECS = [  # array_api_compat's namespace, and SciPy's copy of it where SciPy is
     )
 ]
 
+LINALG_SPECS = [  # NumPy 2's np.linalg spellings of its top-level functions
+    Spec(np.linalg.matmul, (R((3, 4)), R((4, 2)))),
+    Spec(np.linalg.matmul, (R((2, 3, 4)), R((4,)))),
+    Spec(np.linalg.outer, (R((3,)), R((4,)))),
+    Spec(np.linalg.tensordot, (R((3, 4)), R((4, 5))), {"axes": 1}),
+    Spec(np.linalg.tensordot, (R((2, 3, 4)), R((3, 4, 2))), {"axes": 2}),
+    Spec(np.linalg.vecdot, (R((2, 3)), R((2, 3)))),
+    Spec(np.linalg.vecdot, (R((3, 2)), R((3, 2))), {"axis": 0}, label="axis"),
+    Spec(np.linalg.cross, (R((2, 3)), R((2, 3)))),
+    Spec(np.linalg.cross, (R((3, 2)), R((3, 2))), {"axis": 0}, label="axis"),
+]
+SPECS = [*SPECS, *(s for s in LINALG_SPECS if hasattr(np.linalg, "vecdot"))]
+
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
 
 
