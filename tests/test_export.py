@@ -347,6 +347,7 @@ def test_every_runtime_helper_but_the_compilers_writes_out(tmp_path, numpy_only)
         "forward_of",  # (a call's forward mode, made from the callee's unit)
         "held_without_gradient",
         "tensors_of",
+        "write_entry_held",  # (of Tensor code: held_without_gradient)
     }
     modules = {"tensors", "tensor_methods"}
     names = [n for n in sd.runtime.__all__ if n not in needs_the_compiler | modules]

@@ -307,7 +307,9 @@ class Analyser:
                     "assignment of a differentiated value to an attribute",
                     "keep the value in a local variable",
                 )
-            if self.is_active(target.value):  # h.shape = (2, 2) changes h in place
+            if self.is_active(target.value) and not (
+                self.held_from_outside(stmt.value) and self.from_outside(base)
+            ):  # h.shape = (2, 2) changes h in place
                 return self.fail(
                     stmt,
                     f"assignment to the attribute .{target.attr} of a differentiated value",
@@ -428,6 +430,11 @@ class Analyser:
             facts(stmt).put_back or not self.is_active(stmt.value)
         ):  # a number written there, and the entry written back (an array: refused then)
             mark(stmt, through_attribute=True)
+        elif base.id in facts(self.fn).attribute_entries and self.users_tensor_code(stmt):
+            # Tensor code: a value that may be a Tensor (``t.stats["n"] += 1``, the entry
+            # read back), written as eager code writes it; one carrying a gradient, which
+            # the entry could not keep, is refused where the code runs
+            mark(stmt, through_attribute=True, held_entry=True)
         elif base.id in facts(self.fn).attribute_entries:
             return self.fail(
                 stmt,
@@ -661,6 +668,15 @@ class Analyser:
                 for n in walk(self.fn)
                 if isinstance(n, gast.Name) and n.id == func.value.id
             )
+        )
+
+    def held_from_outside(self, value: gast.expr) -> bool:
+        """Whether ``value`` is written into an object from outside as eager code writes it
+        (``rt.held_without_gradient(v)``, ``rt.tensors_of(v)``: see ``leaving_as_tensors``),
+        its gradient, if it may carry one, refused where the code runs."""
+        return isinstance(value, gast.Call) and self.resolve(value.func)[1] in (
+            rt_module.held_without_gradient,
+            rt_module.tensors_of,
         )
 
     def from_outside(self, owner: gast.expr) -> bool:

@@ -194,6 +194,9 @@ class Facts:
     # a number written into a list's or dict's entry reached through an attribute
     # (``opt.param_groups[0]["lr"] = lr``): made in that object (``rt.write_entry``)
     through_attribute: bool = False
+    # ... in Tensor code, of a value that may carry a gradient (``t.stats["n"] += 1``): made
+    # there as eager code makes it, where it carries none (``rt.write_entry_held``)
+    held_entry: bool = False
     # snapshots: a write without gradient into an array a global may hold, made in that
     # object as Python makes it (``rt.write_into``, ``rt.update_into``), in NumPy-style code
     in_object: bool = False

@@ -284,6 +284,14 @@ class Names:
         return self.fresh(wanted + "_")
 
 
+def _array_attribute(attr: str) -> bool:
+    """Whether ``attr`` names an attribute of an array or a Tensor (``h.data``, ``p.grad``,
+    ``a.real``), whose write (a setter) changes its holder in place."""
+    from ..tensor import Tensor  # (the Tensor module imports the compiler)
+
+    return hasattr(np.ndarray, attr) or hasattr(Tensor, attr)
+
+
 class Normalizer:
     def __init__(self, parsed: Parsed, names: Names):
         self.p = parsed
@@ -834,6 +842,14 @@ class Normalizer:
             holder = at.holders[len(at.steps) - 1]
             mark(update, entry_update=True,
                  entry_of=holder.id if isinstance(holder, gast.Name) else None)  # fmt: skip
+            fields = [step.attr for step in at.steps if isinstance(step, gast.Attribute)]
+            if fields and not any(map(_array_attribute, fields)):
+                # ``o.n += 1``, ``o.metrics["n"] += 1``: the holders take the new value
+                # back (``o.n = t`` below, after the check that no other field holds its
+                # object; an entry of a field's list or dict, ``rt.put_attribute``, which
+                # refuses an array's): they follow nothing
+                holders = frozenset(h.id for h in at.holders if isinstance(h, gast.Name))
+                mark(update, written_back=holders)
             self.emit(update)
             self.put(at, name(current.id))
 

@@ -801,13 +801,14 @@ def functional_write_call(s: gast.stmt, args: list[gast.expr]) -> gast.Call:
 def functional_write(s: gast.stmt) -> str:
     """The helper giving the object ``s`` writes into its new value: ``rt.write_through``
     where a global may hold it (``facts(s).outside``: the write is made in that object,
-    as Python makes it), ``rt.write_entry`` where it is reached through an attribute,
+    as Python makes it), ``rt.write_entry`` where it is reached through an attribute
+    (``rt.write_entry_held`` where the value, in Tensor code, may carry a gradient),
     ``rt.put_back`` for an entry's own, ``rt.write_into`` where the write is made in the
     array itself (``facts(s).in_object``), else ``rt.setitem``."""
     if facts(s).put_back:
         return "put_back"
     if facts(s).through_attribute:
-        return "write_entry"
+        return "write_entry_held" if facts(s).held_entry else "write_entry"
     if facts(s).in_object:
         return "write_into"
     return "write_through" if facts(s).outside else "setitem"

@@ -14,7 +14,7 @@ def getitem(g, ans, x, index):
     return rt.index_grad(x, index, g), None
 
 
-@vjp(rt.setitem, rt.write_through, rt.write_entry)
+@vjp(rt.setitem, rt.write_through, rt.write_entry, rt.write_entry_held)
 def setitem(g, ans, x, index, value):
     d_x, d_value = rt.setitem_grads(g, index, value)
     return d_x, None, d_value
@@ -34,9 +34,17 @@ def sort(g, ans, a, axis=-1, kind=None, order=None):
 # Forward: reading entries and writing them are linear (a write, in the array and the
 # value jointly); sorting is a read in another order.
 linear((0,), operator.getitem, rt.flat_read)
-linear((0, 2), rt.setitem, rt.write_through, rt.write_entry)
+linear((0, 2), rt.setitem, rt.write_through, rt.write_entry, rt.write_entry_held)
 # an index (a key of a dict, iterated: ``for k in d: d[k]``) carries no gradient
-constant_in((1,), operator.getitem, rt.flat_read, rt.setitem, rt.write_through, rt.write_entry)
+constant_in(
+    (1,),
+    operator.getitem,
+    rt.flat_read,
+    rt.setitem,
+    rt.write_through,
+    rt.write_entry,
+    rt.write_entry_held,
+)
 
 
 @jvp(np.sort)

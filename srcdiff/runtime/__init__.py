@@ -255,6 +255,7 @@ from .mutation import (
     update_into,
     write_back,
     write_entry,
+    write_entry_held,
     write_into,
     write_through,
 )
@@ -471,6 +472,7 @@ __all__ = [
     "update_if_outside",
     "write_into",
     "write_entry",
+    "write_entry_held",
     "write_through",
     "entry_object",
     "check_unpack",

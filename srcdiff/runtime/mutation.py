@@ -660,6 +660,16 @@ def write_entry(x: Any, idx: Any, v: Any) -> Any:
     return write_through(x, idx, v)
 
 
+def write_entry_held(x: Any, idx: Any, v: Any) -> Any:
+    """``write_entry(x, idx, v)`` in compiled Tensor code, of a value that may carry a
+    gradient (``t.stats["n"] += 1``, ``self.totals[k] = self.totals[k] + loss.item()``):
+    a number, or a Tensor that requires no grad, is written as eager code writes it; a
+    value carrying a gradient, which the entry could not keep, is refused."""
+    from .tensors import held_without_gradient  # (tensors imports this module)
+
+    return write_entry(x, idx, held_without_gradient(v))
+
+
 def _entry_is(x: list | dict, idx: Any, v: Any) -> bool:
     """Whether the entry ``idx`` of ``x`` is the object ``v``."""
     try:

@@ -63,6 +63,8 @@ SPECS = [
     # a number written into a list reached through an attribute, in place (writing it again
     # changes nothing: the spec's calls see one list)
     Spec(rt.write_entry, ([R((3,)), 0.1], 1, 0.5), wrt=(0,), label="list-number"),
+    # ... in Tensor code, where the value may carry a gradient: a number is written the same
+    Spec(rt.write_entry_held, ([R((3,)), 0.1], 1, 0.5), wrt=(0,), label="list-number-held"),
     # x.flat[i] (normalized to rt.flat_read): row-major positions, read as often as named
     *[
         Spec(rt.flat_read, (R((3, 4)), idx), wrt=(0,), label=label)

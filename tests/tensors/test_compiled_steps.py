@@ -2608,3 +2608,60 @@ def test_a_cast_to_a_literal_integer_dtype_is_no_differentiated_statement():
     step(w)
     assert w.grad.tolist() == [3.0, 5.0]
     assert "rt.record_float" not in sd.source(step)
+
+
+def test_a_trainers_counters_and_metrics_are_updated_by_augmented_assignments():
+    """A trainer's method counting its steps (``self.steps += 1``, ``self.seen +=
+    len(x)``), keeping a history (``self.history += [loss.item()]``) and metrics in a dict
+    (``self.metrics["loss"] += loss.item()``), as PyTorch code does: these were refused
+    (`self` taken for a differentiated value, the dict's entry for an array), where
+    ``self.steps = self.steps + 1`` compiled."""
+
+    class Trainer:
+        def __init__(self):
+            self.model = nn.Linear(3, 2).double()
+            with sd.no_grad():
+                self.model.weight.copy_(sd.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3)))
+                self.model.bias.fill_(0.25)
+            self.opt = sd.optim.SGD(self.model.parameters(), lr=0.1)
+            self.steps, self.seen, self.history = 0, 0, []
+            self.metrics = {"loss": 0.0, "batches": 0}
+
+        def step(self, x, y):
+            self.opt.zero_grad()
+            loss = ((self.model(x) - y) ** 2).mean()
+            loss.backward()
+            self.opt.step()
+            self.steps += 1
+            self.seen += len(x)
+            self.history += [loss.item()]
+            self.metrics["loss"] += loss.item()
+            self.metrics["batches"] += 1
+            return loss.item()
+
+    def run(compile_):
+        t = Trainer()
+        step = compile_(Trainer.step)
+        x = sd.tensor(np.arange(12.0).reshape(4, 3) / 10, dtype=sd.float64)
+        y = sd.tensor(np.ones((4, 2)), dtype=sd.float64)
+        values = [step(t, x, y) for _ in range(3)]
+        return t, values
+
+    (want, want_values), (got, got_values) = run(lambda f: f), run(sd.differentiate)
+    assert got_values == pytest.approx(want_values)
+    assert (got.steps, got.seen, got.metrics["batches"]) == (3, 12, 3)
+    assert got.history == pytest.approx(want.history)
+    assert got.metrics["loss"] == pytest.approx(sum(want_values))
+    np.testing.assert_allclose(
+        got.model.weight.detach().numpy(), want.model.weight.detach().numpy()
+    )
+
+    @sd.differentiate
+    def carried(t, x, y):
+        loss = ((t.model(x) - y) ** 2).mean()
+        loss.backward()
+        t.metrics["loss"] += loss  # a Tensor that requires grad: the dict cannot keep it
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match="may carry a gradient"):
+        carried(Trainer(), sd.ones(4, 3, dtype=sd.float64), sd.ones(4, 2, dtype=sd.float64))
