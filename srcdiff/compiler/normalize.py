@@ -38,6 +38,7 @@ import gast
 import numpy as np
 
 from ..runtime import tensor_methods
+from ..runtime.calls import Host
 from . import inplace
 from .ir import Iterated, facts, mark
 from .parse import Parsed
@@ -287,9 +288,7 @@ class Names:
 def _array_attribute(attr: str) -> bool:
     """Whether ``attr`` names an attribute of an array or a Tensor (``h.data``, ``p.grad``,
     ``a.real``), whose write (a setter) changes its holder in place."""
-    from ..tensor import Tensor  # (the Tensor module imports the compiler)
-
-    return hasattr(np.ndarray, attr) or hasattr(Tensor, attr)
+    return hasattr(np.ndarray, attr) or hasattr(Host.tensor, attr)  # (srcdiff.Tensor)
 
 
 class Normalizer:
