@@ -72,6 +72,17 @@ def roll(g, ans, a, shift, axis=None):
     return xp.roll(g, rt.negated(shift), axis=axis), None, None
 
 
+@vjp(xp.fft.fftshift)
+def fftshift(g, ans, x, axes=None):
+    """A permutation of the entries: its inverse, ``ifftshift``, carries ``g`` back."""
+    return xp.fft.ifftshift(g, axes=axes), None
+
+
+@vjp(xp.fft.ifftshift)
+def ifftshift(g, ans, x, axes=None):
+    return xp.fft.fftshift(g, axes=axes), None
+
+
 @vjp(xp.fliplr)
 def fliplr(g, ans, m):
     return xp.flip(g, axis=1)
@@ -199,7 +210,8 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeab
 linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") else []),
        xp.dstack, xp.column_stack, xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit,
        xp.tile, xp.repeat, "ndarray.repeat", xp.roll, xp.fliplr, xp.flipud, xp.rot90, xp.diag,
-       xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view)  # fmt: skip
+       xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view, xp.fft.fftshift,
+       xp.fft.ifftshift)  # fmt: skip
 linear((0, 1), xp.append)
 linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
 sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,

@@ -11,7 +11,7 @@ import operator
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, sequence_result, vjp
+from .registry import constant_in, jvp, linear, sequence_result, vjp
 
 
 @vjp(xp.arcsinh, math.asinh)
@@ -199,6 +199,28 @@ def copysign(g, ans, x1, x2):
 def copysign_jvp(ans, x1, x2, *, dx1, dx2):
     """``x2`` moves the result nowhere (its sign is piecewise constant)."""
     return dx1 * xp.sign(x1) * xp.sign(ans), 0.0 * dx2
+
+
+@vjp(xp.heaviside)
+def heaviside(g, ans, x1, x2):
+    """A step: constant in ``x1`` but at 0, where it is ``x2`` (which gets ``g`` there)."""
+    return None, rt.unbroadcast(xp.where(x1 == 0, g, 0.0), x2)
+
+
+@jvp(xp.heaviside)
+def heaviside_jvp(ans, x1, x2, *, dx2):
+    return xp.where(x1 == 0, dx2, 0.0)
+
+
+@vjp(xp.ldexp)
+def ldexp(g, ans, x1, x2):
+    """``x1 * 2 ** x2`` of integer exponents ``x2``: ``g * 2 ** x2``, exact."""
+    return rt.unbroadcast(xp.ldexp(g, x2), x1), None
+
+
+constant_in((0,), xp.heaviside)
+constant_in((1,), xp.ldexp)
+linear((0,), xp.ldexp)
 
 
 @vjp(xp.sinc)

@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, vjp
+from .registry import jvp, linear, multilinear, vjp
 
 
 @vjp(xp.dot, "ndarray.dot")
@@ -83,3 +83,139 @@ def norm_jvp(ans, x, ord=None, axis=None, keepdims=False, *, dx):
         axis=axis,
         keepdims=keepdims,
     )
+
+
+# NumPy 2's array API spellings in np.linalg (where this NumPy has them): the rules of
+# the functions they compute, on the last two axes.
+LINALG2 = {n: getattr(xp.linalg, n) for n in ("matrix_norm", "vector_norm", "trace",
+           "diagonal", "svdvals", "matrix_transpose") if hasattr(xp.linalg, n)}  # fmt: skip
+
+
+@vjp(*[LINALG2[n] for n in ("matrix_norm",) if n in LINALG2])
+def matrix_norm(g, ans, x, keepdims=False, ord="fro"):
+    """``np.linalg.norm(x, ord, axis=(-2, -1), keepdims)``: its rule."""
+    return rt.norm_grad(g, ans, x, ord, (-2, -1), keepdims), None, None
+
+
+@jvp(*[LINALG2[n] for n in ("matrix_norm",) if n in LINALG2], shaped=True)
+def matrix_norm_jvp(ans, x, keepdims=False, ord="fro", *, dx):
+    return xp.sum(
+        rt.norm_grad(xp.ones_like(ans), ans, x, ord, (-2, -1), keepdims) * dx,
+        axis=(-2, -1),
+        keepdims=keepdims,
+    )
+
+
+@vjp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2])
+def vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
+    """The norm of each lane of the axes reduced (all for None), as ``np.linalg.norm``'s
+    rule gives it along one axis: those axes moved last and made one."""
+    axes = (
+        tuple(range(xp.ndim(x)))
+        if axis is None
+        else (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
+    )
+    ends = tuple(range(xp.ndim(x) - len(axes), xp.ndim(x)))
+    moved = xp.moveaxis(x, axes, ends)
+    lanes = xp.reshape(moved, moved.shape[: xp.ndim(x) - len(axes)] + (-1,))
+    d_lanes = rt.norm_grad(
+        xp.reshape(g, lanes.shape[:-1]), xp.reshape(ans, lanes.shape[:-1]), lanes, ord, -1
+    )
+    return xp.moveaxis(xp.reshape(d_lanes, moved.shape), ends, axes), None, None, None
+
+
+@jvp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2], shaped=True)
+def vector_norm_jvp(ans, x, axis=None, keepdims=False, ord=2, *, dx):
+    axes = (
+        tuple(range(xp.ndim(x)))
+        if axis is None
+        else (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
+    )
+    ends = tuple(range(xp.ndim(x) - len(axes), xp.ndim(x)))
+    moved = xp.moveaxis(x, axes, ends)
+    lanes = xp.reshape(moved, moved.shape[: xp.ndim(x) - len(axes)] + (-1,))
+    slope = rt.norm_grad(
+        xp.ones(lanes.shape[:-1], lanes.dtype), xp.reshape(ans, lanes.shape[:-1]), lanes, ord, -1
+    )
+    return xp.reshape(
+        xp.sum(slope * xp.reshape(xp.moveaxis(dx, axes, ends), lanes.shape), axis=-1),
+        xp.shape(ans),
+    )
+
+
+@vjp(*[LINALG2[n] for n in ("trace",) if n in LINALG2])
+def linalg_trace(g, ans, x, offset=0, dtype=None):
+    """``np.trace(x, offset, axis1=-2, axis2=-1)``."""
+    return rt.trace_grad(g, x, offset, -2, -1), None, None
+
+
+@vjp(*[LINALG2[n] for n in ("diagonal",) if n in LINALG2])
+def linalg_diagonal(g, ans, x, offset=0):
+    """``np.diagonal(x, offset, axis1=-2, axis2=-1)``."""
+    return rt.diagonal_grad(g, x, offset, -2, -1), None
+
+
+@vjp(*[LINALG2[n] for n in ("matrix_transpose",) if n in LINALG2])
+def matrix_transpose(g, ans, x):
+    return xp.swapaxes(g, -1, -2)
+
+
+@vjp(*[LINALG2[n] for n in ("svdvals",) if n in LINALG2])
+def svdvals(g, ans, x):
+    """``np.linalg.svd(x, compute_uv=False)``: ``U diag(g) V^T`` (distinct nonzero
+    singular values)."""
+    return rt.svd_grad(g, ans, x, False, False, False)
+
+
+@jvp(*[LINALG2[n] for n in ("svdvals",) if n in LINALG2], shaped=True)
+def svdvals_jvp(ans, x, *, dx):
+    """``diag(U^T dx V)``."""
+    usv = xp.linalg.svd(x, full_matrices=False)
+    return xp.sum(usv[0] * (dx @ xp.swapaxes(usv[2], -1, -2)), axis=-2)
+
+
+linear((0,), *[LINALG2[n] for n in ("trace", "diagonal", "matrix_transpose") if n in LINALG2])
+
+
+@vjp(xp.linalg.multi_dot)
+def multi_dot(g, ans, arrays, out=None):
+    """Each matrix gets ``L^T g R^T``, ``L`` and ``R`` the products of those before and
+    after it (a first or last vector read as a row or a column)."""
+    return rt.multi_dot_grads(g, arrays), None
+
+
+@jvp(xp.linalg.multi_dot, shaped=True)
+def multi_dot_jvp(ans, arrays, out=None, *, darrays):
+    return rt.multi_dot_tangent(arrays, darrays)
+
+
+# A ufunc's outer product (``np.subtract.outer(a, b)``: ``a[I] - b[J]`` for every index
+# pair): the gradient of ``a`` sums over ``b``'s axes, that of ``b`` over ``a``'s.
+
+
+@vjp(xp.add.outer)
+def add_outer(g, ans, A, B):
+    return (
+        rt.reshape_like(xp.sum(g, axis=tuple(range(xp.ndim(A), xp.ndim(g)))), A),
+        rt.reshape_like(xp.sum(g, axis=tuple(range(xp.ndim(A)))), B),
+    )
+
+
+@vjp(xp.subtract.outer)
+def subtract_outer(g, ans, A, B):
+    return (
+        rt.reshape_like(xp.sum(g, axis=tuple(range(xp.ndim(A), xp.ndim(g)))), A),
+        rt.reshape_like(-xp.sum(g, axis=tuple(range(xp.ndim(A)))), B),
+    )
+
+
+@vjp(xp.multiply.outer)
+def multiply_outer(g, ans, A, B):
+    return (
+        rt.cast_like(rt.reshape_like(xp.tensordot(g, B, xp.ndim(B)), A), A),
+        rt.cast_like(rt.reshape_like(xp.tensordot(A, g, xp.ndim(A)), B), B),
+    )
+
+
+linear("all", xp.add.outer, xp.subtract.outer)
+multilinear("all", xp.multiply.outer)

@@ -104,22 +104,61 @@ def average_jvp(ans, a, axis=None, weights=None, returned=False, keepdims=False,
 
 
 @vjp(xp.var, "ndarray.var")
-def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes."""
-    centred = a - xp.mean(a, axis=axis, keepdims=True)
-    n = rt.size(a) / rt.size(ans)
+def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+    """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes (over the entries
+    ``where`` keeps, None: all; the others get 0)."""
+    centred = (
+        a - xp.mean(a, axis=axis, keepdims=True)
+        if where is None
+        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
+    )
+    n = (
+        rt.size(a) / rt.size(ans)
+        if where is None
+        else rt.where_count(where, a.shape, axis, keepdims, g)
+    )
     d_a = (
         rt.unreduce(xp.divide(g * 2.0, n - ddof), a, axis, keepdims) * centred
     )  # (nan at n = ddof)
-    return d_a, None, None, None, None, None
+    return d_a, None, None, None, None, None, None
 
 
 @vjp(xp.std, "ndarray.std")
-def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     """The square root of ``var``: its gradient over ``2 * std``; 0 where ``std`` is 0
     (one value, or equal ones: there it is a kink, and 0 its symmetric slope)."""
-    centred = a - xp.mean(a, axis=axis, keepdims=True)
-    n = rt.size(a) / rt.size(ans)
+    centred = (
+        a - xp.mean(a, axis=axis, keepdims=True)
+        if where is None
+        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
+    )
+    n = (
+        rt.size(a) / rt.size(ans)
+        if where is None
+        else rt.where_count(where, a.shape, axis, keepdims, g)
+    )
+    scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), a, axis, keepdims)
+    return scale * centred, None, None, None, None, None, None
+
+
+@vjp(xp.nanvar)
+def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``np.var`` of the entries that are not NaN (``where=~isnan(a)``); NaNs get 0."""
+    centred = xp.where(
+        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
+    )
+    n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, g)
+    d_a = rt.unreduce(xp.divide(g * 2.0, n - ddof), a, axis, keepdims) * centred
+    return d_a, None, None, None, None, None
+
+
+@vjp(xp.nanstd)
+def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``np.std`` of the entries that are not NaN; NaNs get 0 (and all where it is 0)."""
+    centred = xp.where(
+        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
+    )
+    n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, g)
     scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), a, axis, keepdims)
     return scale * centred, None, None, None, None, None
 
@@ -293,9 +332,26 @@ def prod_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, *, da):
 
 
 @jvp(xp.var, "ndarray.var", shaped=True)
-def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
-    centered = a - xp.mean(a, axis=axis, keepdims=True)
-    n = rt.size(a) / rt.size(ans)
+def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, *, da):
+    centered = (
+        a - xp.mean(a, axis=axis, keepdims=True)
+        if where is None
+        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
+    )
+    n = (
+        rt.size(a) / rt.size(ans)
+        if where is None
+        else rt.where_count(where, a.shape, axis, keepdims, ans)
+    )
+    return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+@jvp(xp.nanvar, shaped=True)
+def nanvar_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    centered = xp.where(
+        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
+    )
+    n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
     return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
@@ -311,10 +367,28 @@ def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where
 
 
 @jvp(xp.std, "ndarray.std", shaped=True)
-def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
-    centered = a - xp.mean(a, axis=axis, keepdims=True)
-    n = rt.size(a) / rt.size(ans)
+def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, *, da):
+    centered = (
+        a - xp.mean(a, axis=axis, keepdims=True)
+        if where is None
+        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
+    )
+    n = (
+        rt.size(a) / rt.size(ans)
+        if where is None
+        else rt.where_count(where, a.shape, axis, keepdims, ans)
+    )
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)  # 0 at no spread, as std's vjp
+    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread
+
+
+@jvp(xp.nanstd, shaped=True)
+def nanstd_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    centered = xp.where(
+        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
+    )
+    n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
+    spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)
     return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread
 
 
@@ -322,3 +396,132 @@ def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
 # compiler/backends.LEAN): the same rules
 alias(rt.np_sum, xp.sum)
 alias(rt.np_mean, xp.mean)
+
+
+# A ufunc's own reduction and accumulation (``np.add.reduce(x, axis=0)``): keyed by the
+# bound method, which NumPy makes anew at each look-up but equal and of one hash. Their
+# ``axis`` is 0 by default, not None.
+
+
+@vjp(xp.add.reduce)
+def add_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+               where=None):  # fmt: skip
+    """``np.sum`` along ``axis``: as its rule (``where=None``: NumPy's True)."""
+    return (
+        rt.unreduce(g, array, axis, keepdims)
+        if where is None
+        else xp.where(where, rt.unreduce(g, array, axis, keepdims), 0.0),
+        None,
+        None,
+        None,
+        None,
+        None if initial is None else rt.unbroadcast(g, initial),
+        None,
+    )
+
+
+@jvp(xp.add.reduce, shaped=True)
+def add_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+                   where=None, *, darray, dinitial):  # fmt: skip
+    kept = darray if where is None else xp.where(where, darray, 0.0)
+    return xp.sum(kept, axis=axis, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
+
+
+@vjp(xp.multiply.reduce)
+def multiply_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    """``np.prod`` along ``axis``: as its rule (no division: zeros are no trouble)."""
+    return rt.prod_grad(g, ans, array, axis, keepdims), None, None, None, None
+
+
+@jvp(xp.multiply.reduce, shaped=True)
+def multiply_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, *, darray):
+    return xp.sum(
+        rt.prod_grad(xp.ones_like(ans), ans, array, axis, keepdims) * darray,
+        axis=axis,
+        keepdims=keepdims,
+    )
+
+
+@vjp(xp.maximum.reduce, xp.minimum.reduce)
+def extreme_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    """``np.max``/``np.min`` along ``axis``: ties share the gradient evenly, as theirs."""
+    return rt.extreme_grad(g, ans, array, axis, keepdims), None, None, None, None
+
+
+@jvp(xp.maximum.reduce, xp.minimum.reduce, shaped=True)
+def extreme_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, *, darray):
+    return xp.sum(
+        rt.extreme_grad(xp.ones_like(ans), ans, array, axis, keepdims) * darray,
+        axis=axis,
+        keepdims=keepdims,
+    )
+
+
+@vjp(xp.add.accumulate)
+def add_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    """``np.cumsum`` along ``axis``: the sums of ``g`` from each entry on."""
+    return xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis), None, None, None
+
+
+@vjp(xp.multiply.accumulate)
+def multiply_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    """``np.cumprod`` along ``axis``: exact where entries are zero."""
+    return rt.cumprod_grad(g, ans, array, axis), None, None, None
+
+
+@jvp(xp.multiply.accumulate, shaped=True)
+def multiply_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
+    return rt.cumprod_tangent(darray, array, axis)
+
+
+@vjp(xp.maximum.accumulate, xp.minimum.accumulate)
+def extreme_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    """The running max (min): entry ``i`` is the max of entries ``j <= i``, and its gradient
+    goes to those equal to it, shared evenly at ties as ``np.max``'s rule shares (lanes
+    along the last axis, ``hit[..., j, i]``: entry ``j`` attains result ``i``)."""
+    lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
+    hit = (lanes[..., :, None] == tops[..., None, :]) & xp.tri(lanes.shape[-1], dtype=bool).T
+    share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
+    d_lanes = xp.sum(share * xp.moveaxis(g, axis, -1)[..., None, :], axis=-1)
+    return xp.moveaxis(d_lanes, -1, axis), None, None, None
+
+
+@jvp(xp.maximum.accumulate, xp.minimum.accumulate, shaped=True)
+def extreme_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
+    lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
+    hit = (lanes[..., :, None] == tops[..., None, :]) & xp.tri(lanes.shape[-1], dtype=bool).T
+    share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
+    return xp.moveaxis(xp.sum(share * xp.moveaxis(darray, axis, -1)[..., :, None], axis=-2), -1,
+                       axis)  # fmt: skip
+
+
+linear((0,), xp.add.accumulate)
+
+CUMULATIVE_SUM = [xp.cumulative_sum] if hasattr(xp, "cumulative_sum") else []  # NumPy 2.1
+
+
+@vjp(*CUMULATIVE_SUM)
+def cumulative_sum(g, ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    """``np.cumsum`` (``axis`` None: of a 1-D array); ``include_initial``: a 0 first,
+    whose gradient goes nowhere."""
+    ax = 0 if axis is None else axis
+    d_x = xp.flip(xp.cumsum(xp.flip(g, axis=ax), axis=ax), axis=ax)
+    return (
+        xp.take(d_x, xp.arange(1, d_x.shape[ax]), axis=ax) if include_initial else d_x,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+linear((0,), *CUMULATIVE_SUM)
+
+
+@vjp(math.fsum)
+def fsum(g, ans, seq):
+    """Python's ``sum`` of numbers, rounded once: each entry gets ``g``."""
+    return rt.entries_like([rt.unbroadcast(g, x) for x in seq], seq)
+
+
+linear((0,), math.fsum)

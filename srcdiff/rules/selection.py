@@ -16,6 +16,16 @@ def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return rt.take_grad(g, a, indices, axis, mode), None, None, None, None
 
 
+@vjp(xp.bincount)
+def bincount(g, ans, x, weights=None, minlength=0):
+    """``ans[k]`` is the sum of the weights of the entries of ``x`` equal to ``k``: each
+    weight gets ``g`` at its bin (without weights, counts: no gradient)."""
+    return None, None if weights is None else rt.cast_like(g[x], weights), None
+
+
+linear((1,), xp.bincount)
+
+
 @vjp(xp.take_along_axis)
 def take_along_axis(g, ans, arr, indices, axis=-1):
     return rt.take_along_axis_grad(g, arr, indices, axis), None, None

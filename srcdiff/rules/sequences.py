@@ -44,6 +44,33 @@ def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
     return rt.cumprod_tangent(da, a, axis)
 
 
+CUMULATIVE_PROD = [xp.cumulative_prod] if hasattr(xp, "cumulative_prod") else []  # NumPy 2.1
+
+
+@vjp(*CUMULATIVE_PROD)
+def cumulative_prod(g, ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    """``np.cumprod`` (``axis`` None: of a 1-D array); ``include_initial``: a 1 first,
+    whose gradient goes nowhere."""
+    ax = 0 if axis is None else axis
+    kept = xp.take(g, xp.arange(1, g.shape[ax]), axis=ax) if include_initial else g
+    return rt.cumprod_grad(kept, xp.cumprod(x, axis=ax), x, ax), None, None, None, None
+
+
+@jvp(*CUMULATIVE_PROD, shaped=True)
+def cumulative_prod_jvp(ans, x, axis=None, dtype=None, out=None, include_initial=False, *, dx):
+    return (
+        xp.concatenate(
+            [
+                xp.zeros_like(xp.take(ans, xp.arange(1), axis=0 if axis is None else axis)),
+                rt.cumprod_tangent(dx, x, 0 if axis is None else axis),
+            ],
+            axis=0 if axis is None else axis,
+        )  # fmt: skip
+        if include_initial
+        else rt.cumprod_tangent(dx, x, 0 if axis is None else axis)
+    )
+
+
 @vjp(xp.gradient)
 def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
     """Scalar spacings (each result moving by ``-result / h``) or coordinate arrays

@@ -624,3 +624,50 @@ def lstsq_grads(g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
         u, _, vh = xp.linalg.svd(a, full_matrices=False)
         da = da + (u * xp.asarray(parts[3])) @ vh
     return da, (db[:, 0] if vector else db)
+
+
+def _chain(arrays: Any) -> tuple[list, Any]:
+    """The matrices of ``np.linalg.multi_dot(arrays)``, a first vector made a row and a
+    last one a column, and the array module."""
+    xp = array_module(*arrays)
+    mats = [xp.asarray(a) for a in arrays]
+    if mats[0].ndim == 1:
+        mats[0] = mats[0][None, :]
+    if mats[-1].ndim == 1:
+        mats[-1] = mats[-1][:, None]
+    return mats, xp
+
+
+def multi_dot_grads(g: Any, arrays: Any) -> list:
+    """The gradients of the entries of ``np.linalg.multi_dot(arrays)``: ``L^T g R^T``
+    for each, ``L`` the product of those before it and ``R`` of those after."""
+    from .arrays import entries_like, reshape_like
+
+    mats, xp = _chain(arrays)
+    g = xp.reshape(xp.asarray(g), (mats[0].shape[0], mats[-1].shape[1]))
+    before = [None]
+    for m in mats[:-1]:
+        before.append(m if before[-1] is None else before[-1] @ m)
+    after = [None]
+    for m in mats[:0:-1]:
+        after.append(m if after[-1] is None else m @ after[-1])
+    after.reverse()
+    grads = []
+    for a, left, right in zip(arrays, before, after, strict=True):
+        d = g if left is None else left.T @ g
+        d = d if right is None else d @ right.T
+        grads.append(reshape_like(d, a))
+    return entries_like(grads, arrays)
+
+
+def multi_dot_tangent(arrays: Any, darrays: Any) -> Any:
+    """The tangent of ``np.linalg.multi_dot(arrays)``: for each entry with a tangent,
+    the product with that entry replaced by it."""
+    total = None
+    for i, t in enumerate(darrays if darrays is not None else ()):
+        if t is None:
+            continue
+        moved = [t if j == i else a for j, a in enumerate(arrays)]
+        part = array_module(*moved).linalg.multi_dot(moved)
+        total = part if total is None else total + part
+    return total

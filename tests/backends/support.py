@@ -300,6 +300,52 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
         **dict.fromkeys(
             [
+                np.add.reduce,
+                np.multiply.reduce,
+                np.maximum.reduce,
+                np.minimum.reduce,
+                np.add.accumulate,
+                np.multiply.accumulate,
+                np.maximum.accumulate,
+                np.minimum.accumulate,
+                np.add.outer,
+                np.subtract.outer,
+                np.multiply.outer,
+            ],
+            "a ufunc's own method: the standard's functions are not ufuncs",
+        ),  # fmt: skip
+        **dict.fromkeys(
+            [np.heaviside, np.ldexp, np.bincount, np.nanvar, np.nanstd, np.linalg.multi_dot],
+            NOT_STANDARD,
+        ),
+        **dict.fromkeys(
+            [np.fft.fftshift, np.fft.ifftshift],
+            "only in the standard's fft extension, which compiled code does not reach: "
+            "np.fft.* stays NumPy's",
+        ),
+        **dict.fromkeys(
+            [getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)],
+            "its rule sums and multiplies with np.cumsum and np.cumprod, which the standard "
+            "spells otherwise",
+        ),
+        **dict.fromkeys(
+            [
+                getattr(np.linalg, n)
+                for n in (
+                    "matrix_norm",
+                    "vector_norm",
+                    "trace",
+                    "diagonal",
+                    "svdvals",
+                    "matrix_transpose",
+                )
+                if hasattr(np.linalg, n)
+            ],
+            "only in the standard's optional linalg extension, which compiled code does not "
+            "reach: np.linalg.* stays NumPy's, and makes NumPy arrays of the arguments",
+        ),  # fmt: skip
+        **dict.fromkeys(
+            [
                 "ndarray.sum",
                 "ndarray.mean",
                 "ndarray.prod",
@@ -629,6 +675,8 @@ def skip_reason(backend_name: str, prim: Any, spec_id: str = "") -> str | None:
         return UNSUPPORTED_SPECS[backend_name][spec_id]
     if backend_name == STRICT and "ddof=" in spec_id:
         return "the standard's var and std call ddof correction"
+    if backend_name == STRICT and prim in (np.var, np.std) and "where=" in spec_id:
+        return "the standard's var and std take no where="
     if backend_name == STRICT and "positional-keepdims" in spec_id:
         return "the standard's reductions take axis and keepdims by keyword"
     if backend_name == STRICT and getattr(prim, "__module__", None) in (tm.__name__, AUTOGRAD,

@@ -40,6 +40,8 @@ def prim_name(prim: Any) -> str:
     for name in ("r_", "c_"):  # index objects, not functions
         if prim is getattr(np, name):
             return f"np.{name}"
+    if isinstance(getattr(prim, "__self__", None), np.ufunc):  # np.add.reduce
+        return f"{prim_name(prim.__self__)}.{prim.__name__}"
     if isinstance(prim, np.ufunc):
         owner = "np" if getattr(np, prim.__name__, None) is prim else "scipy.special"
         return f"{owner}.{prim.__name__}"

@@ -232,6 +232,20 @@ SPECS = [
     Spec(sliding_window_view, (R((4, 5)), 2, 1), wrt=(0,), label="positional-axis"),
 ]
 
+F = Sampler(34)
+SPECS += [
+    *[
+        Spec(p, (F(shape),), kw)
+        for p in (np.fft.fftshift, np.fft.ifftshift)
+        for shape, kw in (
+            ((5,), {}),
+            ((3, 4), {}),
+            ((3, 5), {"axes": 1}),
+            ((2, 3, 5), {"axes": (0, 2)}),
+        )
+    ]
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

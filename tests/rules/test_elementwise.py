@@ -161,6 +161,22 @@ SPECS = [
     *_scipy_specs(),
 ]
 
+H = Sampler(35)
+SPECS += [
+    Spec(np.heaviside, (H((3, 4)), H((3, 4)))),
+    Spec(np.heaviside, (H((3, 4)), H((4,)))),
+    # at x1 = 0 the result is x2 (a step in x1 there: x2's gradient only)
+    Spec(
+        np.heaviside,
+        (np.array([[0.0, 1.0, -1.0], [0.0, 0.0, 2.0]]), H((2, 3))),
+        wrt=(1,),
+        label="zeros",
+    ),  # fmt: skip
+    Spec(np.heaviside, (np.array([0.0, 1.0, -1.0, 0.0]), H(())), wrt=(1,), label="zeros-0d"),
+    Spec(np.ldexp, (H((3, 4)), np.array([[1], [-2], [3]]))),
+    Spec(np.ldexp, (H((4,)), 3)),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

@@ -95,6 +95,55 @@ SPECS = [
     *norm_specs(),
 ]
 
+# NumPy 2's array API names in np.linalg, np.linalg.multi_dot, and ufuncs' outer products
+L = Sampler(33)
+SPECS += [
+    *[
+        Spec(np.linalg.matrix_norm, (L(shape),), kw)
+        for shape, kw in (
+            ((3, 4), {}),
+            ((2, 3, 4), {"keepdims": True}),
+            ((3, 4), {"ord": 1}),
+            ((3, 4), {"ord": "nuc"}),
+            ((4, 3), {"ord": 2}),
+        )
+    ],  # fmt: skip
+    *[
+        Spec(np.linalg.vector_norm, (L(shape),), kw)
+        for shape, kw in (
+            ((5,), {}),
+            ((3, 4), {}),
+            ((3, 4), {"axis": 0}),
+            ((3, 4), {"axis": -1, "keepdims": True, "ord": 3}),
+            ((2, 3, 4), {"axis": (0, 2)}),
+            ((2, 3, 4), {"ord": 1}),
+            ((2, 3, 4), {"axis": (2, 1), "keepdims": True}),
+            ((), {}),
+        )
+    ],  # fmt: skip
+    Spec(np.linalg.trace, (L((3, 4)),)),
+    Spec(np.linalg.trace, (L((2, 3, 3)),), {"offset": 1}),
+    Spec(np.linalg.diagonal, (L((3, 4)),)),
+    Spec(np.linalg.diagonal, (L((2, 4, 3)),), {"offset": -1}),
+    Spec(np.linalg.matrix_transpose, (L((3, 4)),)),
+    Spec(np.linalg.matrix_transpose, (L((2, 3, 4)),)),
+    Spec(np.linalg.svdvals, (L((3, 4)),)),
+    Spec(np.linalg.svdvals, (L((2, 4, 3)),)),
+    Spec(np.linalg.multi_dot, ([L((3, 4)), L((4, 2)), L((2, 5))],)),
+    Spec(np.linalg.multi_dot, ([L((4,)), L((4, 2)), L((2, 3)), L((3,))],), label="vectors"),
+    Spec(np.linalg.multi_dot, ([L((4,)), L((4, 2))],), label="vector-first"),
+    *[
+        Spec(prim, (a, b))
+        for prim in (np.add.outer, np.subtract.outer, np.multiply.outer)
+        for a, b in (
+            (L((3,)), L((4,))),
+            (L((2, 3)), L((4,))),
+            (L(()), L((2, 2))),
+            (L.scalar(), L((3,))),
+        )
+    ],
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

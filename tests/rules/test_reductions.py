@@ -145,6 +145,69 @@ SPECS = [
     ),
 ]
 
+# A ufunc's reductions and accumulations (axis 0 by default), NumPy 2's cumulative_sum,
+# math.fsum, var and std of the entries where= keeps, nanvar and nanstd.
+U = Sampler(31)
+KEPT = np.array([[True, False, True, True], [True, True, False, True], [False, True, True, True]])
+NAN = np.array([[0.3, np.nan, -1.2, 0.8], [1.1, 0.4, np.nan, -0.6], [0.2, -0.9, 1.5, 0.7]])
+SPECS += [
+    *[
+        Spec(prim, (U(shape, lo, 2.0),), kw)
+        for prim, lo in (
+            (np.add.reduce, -2.0),
+            (np.multiply.reduce, 0.5),
+            (np.maximum.reduce, -2.0),
+            (np.minimum.reduce, -2.0),
+        )
+        for shape, kw in (
+            ((3, 4), {}),
+            ((3, 4), {"axis": 1, "keepdims": True}),
+            ((2, 3, 4), {"axis": (0, 2)}),
+            ((5,), {}),
+            ((3, 4), {"axis": None}),
+        )
+    ],  # fmt: skip
+    Spec(np.add.reduce, (U((3, 4)),), {"axis": 1, "initial": U.scalar()}, label="initial"),
+    Spec(np.add.reduce, (U((3, 4)),), {"where": U((3, 4)) > 0}, label="where"),
+    *[
+        Spec(prim, (U(shape, lo, 2.0),), kw)
+        for prim, lo in (
+            (np.add.accumulate, -2.0),
+            (np.multiply.accumulate, -2.0),
+            (np.maximum.accumulate, -2.0),
+            (np.minimum.accumulate, -2.0),
+        )
+        for shape, kw in (
+            ((3, 4), {}),
+            ((3, 4), {"axis": 1}),
+            ((2, 3, 4), {"axis": -1}),
+            ((6,), {}),
+        )
+    ],  # fmt: skip
+    *[
+        Spec(np.cumulative_sum, (U(shape),), kw)
+        for shape, kw in (
+            ((5,), {}),
+            ((3, 4), {"axis": 0}),
+            ((3, 4), {"axis": 1, "include_initial": True}),
+            ((5,), {"include_initial": True}),
+        )
+    ],  # fmt: skip
+    Spec(math.fsum, ([U.scalar(), U.scalar(), U.scalar()],)),
+    Spec(math.fsum, ([U(()), U.scalar()],), label="0d-and-float"),
+    *[
+        Spec(p, (U((3, 4)),), {"where": KEPT, **kw}, label="where")
+        for p in (np.var, np.std)
+        for kw in ({}, {"axis": 0}, {"axis": 1, "ddof": 1, "keepdims": True})
+    ],
+    *[
+        Spec(p, (NAN,), kw, label="nan")
+        for p in (np.nanvar, np.nanstd)
+        for kw in ({}, {"axis": 0}, {"axis": 1, "ddof": 1, "keepdims": True})
+    ],
+    *[Spec(p, (U((2, 3, 4)),), {"axis": (0, 2)}) for p in (np.nanvar, np.nanstd)],
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

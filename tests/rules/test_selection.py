@@ -174,6 +174,12 @@ SPECS = [
     Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
 ]
 
+B = Sampler(36)
+SPECS += [
+    Spec(np.bincount, (np.array([0, 1, 1, 3, 0, 5]), B((6,)))),
+    Spec(np.bincount, (np.array([2, 2, 0]), B((3,))), {"minlength": 6}),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

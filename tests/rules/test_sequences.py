@@ -214,6 +214,20 @@ SPECS = [
     ),  # fmt: skip
 ]
 
+C = Sampler(32)
+SPECS += [
+    *[
+        Spec(np.cumulative_prod, (C(shape, lo, 2.0),), kw)
+        for shape, lo, kw in (
+            ((5,), -2.0, {}),
+            ((3, 4), 0.5, {"axis": 0}),
+            ((3, 4), -2.0, {"axis": 1, "include_initial": True}),
+            ((5,), 0.5, {"include_initial": True}),
+        )
+    ],  # fmt: skip
+    Spec(np.cumulative_prod, (np.array([0.5, 0.0, 1.5, 2.0]),), label="a-zero"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table

@@ -1,0 +1,130 @@
+"""Calls users write that srcdiff refused before their rules: a ufunc's own methods
+(``np.add.reduce``, ``np.maximum.accumulate``, ``np.subtract.outer``), NumPy 2's
+array API names (``np.linalg.vector_norm``, ``np.cumulative_sum``, ...), the FFT's shifts,
+``np.heaviside``, ``np.ldexp``, ``np.nanvar``/``np.nanstd``, ``np.var``/``np.std`` with
+``where=``, ``np.bincount`` with weights and ``math.fsum``, compiled in functions: each
+gradient against central finite differences, each tangent against a directional
+difference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.testing import numeric_grad
+
+rng = np.random.default_rng(11)
+X = rng.uniform(0.5, 1.5, (4, 5))
+
+
+def ufunc_methods(x):
+    """A softmax's log-sum-exp by ufunc methods, a running max, pairwise distances."""
+    top = np.maximum.reduce(x, axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.add.reduce(np.exp(x - top), axis=1))
+    running = np.maximum.accumulate(np.sin(3.0 * x), axis=1)
+    gaps = np.subtract.outer(x[0], x[1]) ** 2 + np.add.outer(x[2], x[3]) * np.multiply.outer(
+        x[0], x[3]
+    )
+    growth = np.multiply.accumulate(x[:, :3], axis=0)
+    smallest = np.minimum.reduce(x * x)
+    return (
+        np.sum(lse)
+        + np.sum(running * x)
+        + np.sum(np.sqrt(gaps + 1.0))
+        + np.sum(np.add.accumulate(x, axis=1) ** 2)
+        + np.sum(growth)
+        + np.sum(np.multiply.reduce(x, axis=1))
+        + np.sum(smallest)
+    )
+
+
+def linalg_names(x):
+    m = x[:, :4]
+    spd = m @ np.linalg.matrix_transpose(m) + np.eye(4)
+    return (
+        np.linalg.matrix_norm(m)
+        + np.linalg.matrix_norm(m, ord="nuc")
+        + np.sum(np.linalg.vector_norm(x, axis=1))
+        + np.linalg.vector_norm(x, ord=3)
+        + np.linalg.trace(spd)
+        + np.sum(np.linalg.diagonal(m) ** 2)
+        + np.sum(np.linalg.svdvals(m))
+        + np.sum(np.linalg.multi_dot([x[0, :4], m.T, m, x[1, :4]]))
+    )
+
+
+def cumulative(x):
+    s = np.cumulative_sum(x, axis=1, include_initial=True)
+    p = np.cumulative_prod(x[0])
+    q = np.cumulative_prod(x, axis=0, include_initial=True)
+    return np.sum(s**2) + np.sum(p) + np.sum(q * q)
+
+
+def statistics(x):
+    y = np.where(x > 1.3, np.nan, x)  # missing values
+    kept = x > 0.7
+    return (
+        np.sum(np.nanvar(y, axis=0))
+        + np.nanstd(y)
+        + np.sum(np.var(x, axis=1, where=kept))
+        + np.std(x, where=kept, ddof=1)
+    )
+
+
+def spectra_and_steps(x):
+    centred = np.fft.fftshift(x) * np.arange(20.0).reshape(4, 5)
+    back = np.fft.ifftshift(centred, axes=1)
+    step = np.heaviside(x - 1.0, 0.5) * x + np.heaviside(np.round(x) - 1.0, x)
+    scaled = np.ldexp(x, np.arange(5))
+    return np.sum(back**2) + np.sum(step) + np.sum(np.sin(scaled))
+
+
+def counts_and_sums(x):
+    bins = np.array([0, 2, 2, 1, 4])
+    hist = np.bincount(bins, weights=x[0] * x[1], minlength=6)
+    total = math.fsum([x[0, 0], x[1, 1] * 2.0, float(x[2, 2])])
+    return np.sum(hist**2) + total * x[3, 3]
+
+
+CASES = [ufunc_methods, linalg_names, cumulative, statistics, spectra_and_steps, counts_and_sums]
+
+
+@pytest.mark.parametrize("f", CASES, ids=[f.__name__ for f in CASES])
+def test_gradient_matches_finite_differences(f):
+    x = X.copy()
+    value, got = sd.value_and_grad(f)(x)
+    assert value == pytest.approx(f(X.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, numeric_grad(f, [X.copy()]), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("f", CASES, ids=[f.__name__ for f in CASES])
+def test_forward_mode_matches_a_directional_difference(f):
+    v = np.random.default_rng(5).standard_normal(X.shape)
+    value, tangent = sd.jvp(f, (X.copy(),), (v,))
+    eps = 1e-6
+    want = (f(X + eps * v) - f(X - eps * v)) / (2 * eps)
+    assert float(tangent) == pytest.approx(want, rel=1e-5, abs=1e-7)
+
+
+def test_a_running_max_sends_the_gradient_to_the_entry_that_set_it_ties_shared():
+    """As ``np.max``'s rule: ``g`` of each running max goes to the entries equal to it so
+    far, shared evenly at ties."""
+
+    def f(x):
+        return np.sum(np.maximum.accumulate(x) * np.array([1.0, 10.0, 100.0, 1000.0]))
+
+    got = sd.grad(f)(np.array([1.0, 3.0, 3.0, 2.0]))
+    np.testing.assert_allclose(got, [1.0, 10.0 + 50.0 + 500.0, 50.0 + 500.0, 0.0])
+    _, tangent = sd.jvp(f, (np.array([1.0, 3.0, 3.0, 2.0]),), (np.array([0.0, 1.0, 0.0, 0.0]),))
+    assert float(tangent) == pytest.approx(10.0 + 50.0 + 500.0)
+
+
+def test_a_ufunc_method_without_a_rule_is_still_refused():
+    def f(x):
+        return np.sum(np.divide.accumulate(x))
+
+    with pytest.raises(sd.CompileError, match="no derivative rule"):
+        sd.grad(f)(np.array([1.0, 2.0, 3.0]))
