@@ -402,6 +402,8 @@ class Sharing:
         known = registry.lookup(obj) is not None or registry.is_nondiff(obj)
         if known:
             return []
+        if isinstance(obj, types.FunctionType) and returns_new(obj):
+            return []  # a new array (``fwd(p, X)`` of ``return X @ p["w"]``): shares nothing
         if isinstance(obj, types.FunctionType) and obj.__globals__ is self.p.fn.__globals__:
             # a function of this module may return one of its globals (``def get():
             # return GY``): the result may be that object
@@ -910,6 +912,196 @@ def returned_globals(fn: types.FunctionType) -> tuple[str, ...]:
             if root is not None and root not in own
         }))  # fmt: skip
     return found
+
+
+# ---- what a function of the user's returns -----------------------------------------------
+
+# methods whose result is a new array or number, whatever array they are called on
+NEW_VALUE_METHODS = frozenset({
+    "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "dot",
+    "argmax", "argmin", "any", "all", "clip", "round", "flatten", "nonzero", "argsort",
+    "trace", "__len__", "astype",
+})  # fmt: skip
+# methods that store nothing they are given into their object (their result may be it,
+# a view or an entry of it, or what they are given: ``d.get(k, default)``)
+KEEPING_METHODS = FRESH_METHODS | VIEW_METHODS | {"get", "items", "values", "keys", "tolist"}
+# builtins that store nothing: their result holds what they are given, or is new
+KEEPING_BUILTINS = (list, tuple, dict, sorted, reversed, zip, enumerate, min, max, sum, iter,
+                    next, set, frozenset)  # fmt: skip
+_RETURNS_NEW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def returns_new(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` surely returns an object of its own making that holds no object it
+    was given or reads from outside (a new array or number: ``return X @ p["w"] +
+    p["b"]``), and stores no object it is given into another (so that a call of it makes
+    none of its arguments share an object with its result, or with each other). Found
+    from its source, strictly: anything else (a view, an entry, a name given a global's
+    object, a call of a function not known to store nothing, a generator) is False."""
+    found = _RETURNS_NEW.get(fn)
+    if found is None:
+        _RETURNS_NEW[fn] = False  # while it is being found: a recursive call may return anything
+        try:
+            found = _NewValues(parse(fn)).returns_new()
+        except CompileError:  # (said at its own line when it is compiled)
+            found = False
+        _RETURNS_NEW[fn] = found
+    return found
+
+
+class _NewValues:
+    """Which names of a function's source hold only objects it made itself (arrays and
+    numbers computed, containers of those): the largest such set."""
+
+    def __init__(self, parsed: Parsed):
+        self.p = parsed
+        self.tree = parsed.tree
+        self.locals = local_names(self.tree)
+        self.fresh = self.locals - set(params_of(self.tree))
+
+    def returns_new(self) -> bool:
+        nodes = list(walk(self.tree))
+        if any(isinstance(n, (gast.Lambda, gast.Yield, gast.YieldFrom, gast.Await, gast.Global,
+                              gast.Nonlocal, gast.ClassDef, gast.AsyncFunctionDef))
+               or isinstance(n, gast.FunctionDef) and n is not self.tree
+               for n in nodes):  # fmt: skip
+            return False
+        bindings = self.bindings(nodes)
+        while True:
+            kept = {
+                n
+                for n in self.fresh
+                if all(v is not None and self.new(v) for v in bindings.get(n, [None]))
+            }
+            if kept == self.fresh:
+                break
+            self.fresh = kept
+        for n in nodes:
+            if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                stored = any(isinstance(t, (gast.Subscript, gast.Attribute))
+                             for target in targets for t in walk(target))  # fmt: skip
+                if stored and n.value is not None and not self.new(n.value):
+                    return False  # ``h[0] = p``, ``o.w = p``: h (o) holds p
+            elif isinstance(n, gast.Call) and self.call(n) is None:
+                return False  # (it may store what it is given into another)
+            elif isinstance(n, gast.Return) and n.value is not None and not self.new(n.value):
+                return False
+        return True
+
+    def bindings(self, nodes: list[gast.AST]) -> dict[str, list[gast.expr | None]]:
+        """Per local name, the values it is given (None: one not known, ``for``'s entry
+        of a list, an ``except``'s exception, a ``with``'s object, a module imported)."""
+        found: dict[str, list[gast.expr | None]] = {}
+        for node in nodes:
+            if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)):
+                targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+                value = node.value
+            elif isinstance(node, gast.AugAssign):  # ``xs += ys`` extends xs with ys's entries
+                targets = [node.target]
+                value = node.value if isinstance(node.op, JOINING + (gast.BitOr,)) else const(0)
+            elif isinstance(node, gast.For):  # of a range, or of a new array: new numbers
+                targets, value = [node.target], node.iter
+            elif isinstance(node, gast.comprehension):
+                targets, value = [node.target], None
+            elif isinstance(node, (gast.withitem, gast.ExceptHandler, gast.alias)):
+                bound = getattr(node, "optional_vars", None) or getattr(node, "name", None)
+                targets, value = [bound] if isinstance(bound, gast.AST) else [], None
+            else:
+                continue
+            for target in targets:
+                for n in walk(target):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        found.setdefault(n.id, []).append(value)
+        return found
+
+    def new(self, e: gast.expr) -> bool:
+        """Whether the value ``e`` is a new object holding none but new objects (or a
+        view or an entry of one), by the names ``self.fresh``."""
+        if isinstance(e, (gast.Constant, gast.JoinedStr, gast.UnaryOp, gast.Compare)):
+            return True  # (``-x``, ``a < b``: a new array or number)
+        if isinstance(e, gast.Name):
+            return e.id in self.fresh
+        if isinstance(e, gast.BinOp):
+            if not isinstance(e.op, JOINING + (gast.BitOr,)):
+                return True  # ``a - b``, ``a @ b``: a new array or number
+            # ``xs + ys`` of lists (``d | e`` of dicts) holds their entries: new where they
+            # are, or where one operand is surely an array (or a number): then arithmetic
+            return all(map(self.new, (e.left, e.right))) or any(
+                map(self.numeric, (e.left, e.right))
+            )
+        if isinstance(e, gast.Attribute) and e.attr in NUMBERS:
+            return True
+        if isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+            return self.new(e.value)
+        if isinstance(e, (gast.List, gast.Tuple, gast.Set)):
+            return all(map(self.new, e.elts))
+        if isinstance(e, gast.Dict):
+            return all(map(self.new, e.values))
+        if isinstance(e, gast.IfExp):
+            return self.new(e.body) and self.new(e.orelse)
+        if isinstance(e, gast.BoolOp):
+            return all(map(self.new, e.values))
+        if isinstance(e, gast.Call):
+            return self.call(e) is True
+        return False  # (a comprehension's entries, a lambda's closure, ...)
+
+    def numeric(self, e: gast.expr) -> bool:
+        """Whether ``e`` is surely an array or a number (not a list, a tuple or a dict)."""
+        if isinstance(e, gast.Constant):
+            return isinstance(e.value, (float, complex))  # (``[a] * 2`` repeats a list)
+        if isinstance(e, gast.UnaryOp):
+            return True
+        if isinstance(e, gast.BinOp):
+            if isinstance(e.op, JOINING + (gast.BitOr,)):
+                return self.numeric(e.left) or self.numeric(e.right)
+            return not isinstance(e.op, gast.Mod)  # (``"%s" % x``: a string)
+        if isinstance(e, gast.Call):
+            return self.call(e) is True and self.numpy(e.func)
+        return False
+
+    def numpy(self, func: gast.expr) -> bool:
+        found, obj = self.p.resolve_dotted(func, self.locals)
+        module = (getattr(obj, "__module__", None) or "") if found else ""
+        return found and (module.split(".")[0] in ("numpy", "math")
+                          or type(obj).__name__ == "ufunc")  # fmt: skip
+
+    def call(self, c: gast.Call) -> bool | None:
+        """None where the call may store an object it is given into another (or do what
+        is not known); else whether its result is new (as ``new`` says)."""
+        given = [*c.args, *(k.value for k in c.keywords)]
+        everything_new = all(map(self.new, given))
+        if any(k.arg == "out" for k in c.keywords):  # the result is ``out``
+            return False if self.numpy(c.func) else (None if not everything_new else False)
+        copies = not any(
+            k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value)
+            for k in c.keywords
+        )
+        found, obj = self.p.resolve_dotted(c.func, self.locals)
+        if not found:
+            if not isinstance(c.func, gast.Attribute):
+                return None  # (a local called)
+            attr = c.func.attr
+            if attr in NEW_VALUE_METHODS:
+                return copies
+            if attr in KEEPING_METHODS:
+                return False
+            # a method of a value of its own, given only new objects: they stay new
+            return False if everything_new and self.new(c.func.value) else None
+        if self.numpy(c.func):
+            name_ = getattr(obj, "__name__", "")
+            return copies and name_ not in VIEW_FUNCTIONS | VIEW_METHODS
+        if type(obj).__hash__ is not None and obj in FRESH_BUILTINS:
+            return True
+        if type(obj).__hash__ is not None and obj in KEEPING_BUILTINS:
+            return everything_new
+        if isinstance(obj, types.FunctionType) and not (obj.__module__ or "").startswith(
+            ("srcdiff", "numpy", "scipy")
+        ):
+            return True if returns_new(obj) else None
+        # anything else (a global's method, srcdiff's helpers): given new objects alone, it
+        # stores none of the caller's; its result may be anything
+        return False if everything_new else None
 
 
 _UPDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
