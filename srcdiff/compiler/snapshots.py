@@ -406,11 +406,11 @@ class _Changers:
         if any(k.arg == "out" for k in call.keywords):
             return not own
         func = call.func
-        if isinstance(func, gast.Attribute) and func.attr in ARRAY_MUTATORS:
+        found, obj = self.p.resolve_dotted(func, self.locals)
+        if _mutator_by_name(func, found, obj):
             return not own
         if rt_helper(func) is not None:  # srcdiff's helpers make new values (updates: is_update)
             return False
-        found, obj = self.p.resolve_dotted(func, self.locals)
         if found:
             return callable_may_change(obj, own)
         if isinstance(func, gast.Attribute) and (
@@ -569,16 +569,31 @@ def _changes_in(parsed: Parsed, given_own: bool = False) -> bool:
                     return True
         elif isinstance(node, gast.Call):
             inner_own = given_own and _given_only(node, own, names, parsed)
+            known, obj = parsed.resolve_dotted(node.func, names)
             if (
                 any(k.arg == "out" for k in node.keywords)
-                or isinstance(node.func, gast.Attribute)
-                and node.func.attr in ARRAY_MUTATORS
+                or _mutator_by_name(node.func, known, obj)
             ) and not inner_own:
                 return True
-            known, obj = parsed.resolve_dotted(node.func, names)
             if known and callable(obj) and callable_may_change(obj, inner_own):
                 return True
     return False
+
+
+def _mutator_by_name(func: gast.expr, found: bool, obj: Any) -> bool:
+    """Whether a call of ``func`` (found to be ``obj``, where ``found``) may change an
+    array in place by its name alone (``GY.fill(0)``, ``np.copyto``, ``v.sort()`` of a
+    value not known): not where it is found to be a method of an object that is no array
+    (``BG.fill(v)`` of a class of the user's), whose own source is then looked into."""
+    if not (isinstance(func, gast.Attribute) and func.attr in ARRAY_MUTATORS):
+        return False
+    return not (
+        found
+        and isinstance(obj, types.MethodType)
+        and isinstance(obj.__func__, types.FunctionType)
+        and not isinstance(obj.__self__, np.ndarray)
+        and not mutable_array(obj.__self__)
+    )
 
 
 def _own_names(parsed: Parsed, names: set[str], given_own: bool) -> set[str]:

@@ -947,3 +947,109 @@ def test_an_argument_a_helpers_global_holds_too_updated_in_place_is_refused():
     value, grad = sd.value_and_grad(an_argument_only_a_helper_reads_as_a_global)(np.ones(4))
     assert value == pytest.approx(8.0)
     np.testing.assert_array_equal(grad, GA)
+
+
+class _Settings:
+    """An object of the user's whose methods are named like an array's mutators."""
+
+    def __init__(self) -> None:
+        self.level = 0.0
+        self.arr = np.array([1.0, 2.0, 3.0])
+
+    def fill(self, v):
+        self.level = float(v)
+        return self
+
+    def sort(self):
+        return self.level
+
+    def put(self, v):  # changes the array it holds
+        self.arr[:] = v
+
+    def partition(self, v):  # through the array's own method
+        self.arr.fill(v)
+
+
+SETTINGS = _Settings()
+
+
+def _reads_gy_and_the_settings_array(x):
+    return np.sum(x * GY) + np.sum(x * SETTINGS.arr)
+
+
+def settings_filled_after_a_helper_read_a_global(x):
+    s = _reads_gy_and_the_settings_array(x)
+    SETTINGS.fill(2.0)
+    SETTINGS.sort()
+    return s * SETTINGS.level
+
+
+def settings_filled_in_a_helper_after_a_helper(x):
+    s = _reads_gy_and_the_settings_array(x)
+    _set_level(3.0)
+    return s + np.sum(x * x)
+
+
+def _set_level(v):
+    SETTINGS.fill(v)
+
+
+def test_a_method_of_the_users_named_like_an_arrays_mutator_is_looked_into():
+    """``SETTINGS.fill(v)`` of a class of the user's that sets a number is no change of
+    an array: not refused after a helper read a global's array, and run as written."""
+    for f, level in [
+        (settings_filled_after_a_helper_read_a_global, 2.0),
+        (settings_filled_in_a_helper_after_a_helper, 3.0),
+    ]:
+        SETTINGS.level = 0.0
+        test_outside_arrays_end_as_a_plain_call_leaves_them(f)
+        assert SETTINGS.level == level
+        np.testing.assert_array_equal(SETTINGS.arr, [1.0, 2.0, 3.0])
+
+
+def settings_array_put_after_a_helper_read_it(x):
+    s = _reads_gy_and_the_settings_array(x)
+    SETTINGS.put(5.0)
+    return s
+
+
+def settings_array_filled_by_its_own_method_after_a_helper_read_it(x):
+    s = _reads_gy_and_the_settings_array(x)
+    SETTINGS.partition(5.0)
+    return s
+
+
+def settings_array_put_in_a_helper_after_a_helper(x):
+    s = _reads_gy_and_the_settings_array(x)
+    _put_settings(5.0)
+    return s
+
+
+def _put_settings(v):
+    SETTINGS.put(v)
+
+
+def a_global_array_filled_through_a_local_name_after_a_helper(x):
+    s = _reads_gy_and_the_settings_array(x)
+    g = GY
+    g.fill(5.0)
+    return s
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        settings_array_put_after_a_helper_read_it,
+        settings_array_filled_by_its_own_method_after_a_helper_read_it,
+        settings_array_put_in_a_helper_after_a_helper,
+        a_global_array_filled_through_a_local_name_after_a_helper,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_a_method_that_changes_an_array_after_a_helper_read_it_is_still_refused(f):
+    reset()
+    SETTINGS.arr = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(sd.CompileError, match="after a call of `_reads_gy_and_the_settings"):
+        sd.grad(f)(np.ones(3))
+    np.testing.assert_array_equal(SETTINGS.arr, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(GY, [1.0, 2.0, 3.0])
