@@ -563,6 +563,16 @@ class Analyser:
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
                 f"dict.{attr}"
             )
+            if (
+                dict_method
+                and not hasattr(np.ndarray, attr)
+                and self.is_active(owner)
+                and not self.on_tensors
+                and not self.known_array(owner)
+                and not self.fits(f"dict.{attr}", [owner, *args], call.keywords)
+            ):  # ``o.get()``: no dict's .get (a dict's or another's is refused where it
+                # runs, rt.method): a method of a user's object, compiled as its class's
+                return self.method_call(owner, attr, call)
             if (self.is_active(owner) and (
                 dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
             )) or (dict_method and any(map(self.is_active, args))):  # fmt: skip
@@ -574,6 +584,14 @@ class Analyser:
                 if op.kind is Kind.RULE and (tensor or not self.known_array(owner)):
                     op.receiver = attr  # a user's object with a method so named: refused
                     op.receiver_tensor = tensor
+                elif (
+                    op.kind is Kind.PASSIVE
+                    and registry.is_nondiff(known)
+                    and self.is_active(owner)
+                    and (tensor or not self.known_array(owner))
+                ):  # ``o.keys()``: a dict's gives no gradient, a user's object's may
+                    op = Op(Kind.PASSIVE, operands=[owner])
+                    op.receiver, op.receiver_tensor = attr, tensor
                 elif (
                     tensor
                     and not hasattr(rt_module.tensors.tensor_class(), attr)
@@ -927,6 +945,28 @@ class Analyser:
                 or self.built_by_class(owner)  # ``Acc(v).copy()``: Acc's, not an array's
             )
         )
+
+    @staticmethod
+    def fits(prim: str, args: list[gast.expr], keywords: list[gast.keyword]) -> bool:
+        """Whether a call with ``args`` and ``keywords`` binds the parameters of the rule of
+        ``prim`` (a dict's method: ``d.get(k)`` does, ``o.get()`` does not), as Python
+        would bind them; a call with ``*args`` or ``**kwargs`` is taken to."""
+        rule = registry.lookup(prim)
+        if rule is None or rule.keywords or any(isinstance(a, gast.Starred) for a in args):
+            return True
+        if any(k.arg is None for k in keywords):
+            return True
+        if len(args) > rule.npositional and rule.varargs is None:
+            return False
+        bound = set(rule.params[: len(args)])
+        for k in keywords:
+            pname = registry.keyword(prim, k.arg)
+            if pname is None:
+                continue
+            if pname not in rule.params or pname in bound:
+                return False
+            bound.add(pname)
+        return all(p in bound or p in rule.defaults for p in rule.params)
 
     def method_call(self, owner: gast.expr, attr: str, call: gast.Call) -> Op:
         """``owner.attr(...)`` (``owner(...)`` for ``__call__``) of an object carrying a
