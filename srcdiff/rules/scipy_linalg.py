@@ -281,3 +281,69 @@ def expm_frechet_jvp(ans, a, e, *, da, de):
 
 
 sequence_result(*CHO_FACTOR)  # (c, lower): an adjoint of the pair adds up entry by entry
+
+
+# scipy.linalg's det, inv and solve of a general matrix compute what np.linalg's do (the
+# value is SciPy's own: its checks of finiteness and shape run as written): NumPy's
+# derivatives. What makes them read one triangle (``assume_a``), solve with the
+# transpose, write into an argument (``overwrite_*``), or solve a stack, is refused.
+DET, INV, SOLVE = _scipy("det"), _scipy("inv"), _scipy("solve")
+AS_NUMPY = (*DET, *INV, *SOLVE)
+NUMPY_ONLY = (*NUMPY_ONLY, *AS_NUMPY)
+
+
+@vjp(*DET)
+def det(g, ans, a, overwrite_a=False, check_finite=True):
+    """np.linalg.det's: A_bar = g C, C the cofactor matrix (in the matrix's precision:
+    SciPy gives a float32 matrix's determinant in float64)."""
+    rt.scipy_as_numpy("det", overwrite_a)
+    d_a = xp.asarray(g)[..., None, None] * rt.cofactor(a, ans)
+    return xp.asarray(d_a, dtype=xp.result_type(a, 1.0)), None, None
+
+
+@jvp(*DET, shaped=True)
+def det_jvp(ans, a, overwrite_a=False, check_finite=True, *, da):
+    rt.scipy_as_numpy("det", overwrite_a)
+    return xp.sum(rt.cofactor(a, ans) * da, axis=(-2, -1))
+
+
+@vjp(*INV)
+def inv(g, ans, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False):
+    """np.linalg.inv's: A_bar = -A^-T G A^-T."""
+    rt.scipy_as_numpy("inv", overwrite_a, assume_a)
+    t = xp.swapaxes(ans, -1, -2)
+    return -(t @ g @ t), None, None, None, None
+
+
+@jvp(*INV, shaped=True)
+def inv_jvp(ans, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False, *, da):
+    rt.scipy_as_numpy("inv", overwrite_a, assume_a)
+    return -(ans @ da @ ans)
+
+
+@vjp(*SOLVE)
+def solve(g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+          assume_a=None, transposed=False):  # fmt: skip
+    """np.linalg.solve's, of one matrix: b_bar = A^-T x_bar, A_bar = -b_bar x^T."""
+    rt.scipy_as_numpy("solve", overwrite_a or overwrite_b, assume_a, transposed, xp.ndim(a))
+    vector = xp.ndim(b) == 1
+    gm = g[..., None] if vector else g
+    xm = ans[..., None] if vector else ans
+    db = xp.linalg.solve(xp.swapaxes(a, -1, -2), gm)
+    return (
+        -(db @ xp.swapaxes(xm, -1, -2)),
+        db[..., 0] if vector else db,
+        None, None, None, None, None, None,
+    )  # fmt: skip
+
+
+@jvp(*SOLVE, shaped=True)
+def solve_jvp(ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+              assume_a=None, transposed=False, *, da, db):  # fmt: skip
+    rt.scipy_as_numpy("solve", overwrite_a or overwrite_b, assume_a, transposed, xp.ndim(a))
+    vector = xp.ndim(b) == 1
+    xm = ans[..., None] if vector else ans
+    return (
+        -(xp.linalg.solve(a, da @ xm)[..., 0] if vector else xp.linalg.solve(a, da @ xm)),
+        xp.linalg.solve(a, db[..., None])[..., 0] if vector else xp.linalg.solve(a, db),
+    )

@@ -223,6 +223,7 @@ from .linalg import (
     norm_grad,
     norm_grad_ans_tangent,
     norm_grad_grads,
+    scipy_as_numpy,
     solve_triangular,
 )
 from .mutation import (
@@ -575,6 +576,7 @@ __all__ = [
     "cho_solve_grads",
     "expm_frechet",
     "expm_frechet_grads",
+    "scipy_as_numpy",
     "solve_triangular",
     "or_zeros",
     "outside_objects",

@@ -435,3 +435,24 @@ def corrcoef_tangent(x: Any, y: Any, rowvar: bool, dtype: Any, dx: Any, dy: Any)
     r, s = _correlation(c, xp)
     half = xp.diagonal(dc) / (2 * s * s)
     return dc / (s[:, None] * s[None, :]) - r * (half[:, None] + half[None, :])
+
+
+def scipy_as_numpy(name: str, overwrite: Any, assume_a: Any = None, transposed: Any = False,
+                   ndim: int = 2) -> None:  # fmt: skip
+    """Refuse a call of scipy.linalg's ``name`` whose derivative is not np.linalg's: one
+    that may write into an argument, reads one triangle (``assume_a``), solves with the
+    transpose, or solves a stack of matrices (batched as SciPy reads it)."""
+    if overwrite:
+        raise refuse(
+            f"scipy.linalg.{name} with overwrite_a=True (or overwrite_b=True): SciPy may "
+            "write into the argument, a change compiled code does not follow",
+            "leave overwrite_a and overwrite_b False (the default)",
+        )
+    if assume_a not in (None, "gen", "general") or transposed or ndim != 2:
+        raise refuse(
+            f"scipy.linalg.{name} with assume_a={assume_a!r}, transposed={transposed!r} "
+            f"or a stack of matrices: its derivative is np.linalg.{name}'s of one general "
+            "matrix only",
+            f"call np.linalg.{name} (of the matrix the structure stands for), or register "
+            "a rule with sd.register_vjp",
+        )

@@ -138,6 +138,11 @@ def _specs():
                 (spd(2, 3, 3), True, (3,)),
             ]
         ],
+        Spec(sla.det, (triangular(3, 3),)),
+        Spec(sla.det, (triangular(3, 3),), {"check_finite": False}),
+        Spec(sla.inv, (triangular(3, 3),)),
+        Spec(sla.solve, (triangular(3, 3), R((3,)))),
+        Spec(sla.solve, (triangular(3, 3), R((3, 2))), {"check_finite": False}),
         Spec(sla.expm, (R((3, 3)),)),
         Spec(sla.expm, (R((1, 1)),)),
         Spec(sla.expm, (3.0 * R((3, 3)),), label="scaled-and-squared", rtol=1e-5),
@@ -475,3 +480,45 @@ def test_scipy_linalg_rules_exist_only_with_scipy():
     from srcdiff.rules import scipy_linalg
 
     assert len(scipy_linalg.SCIPY_LINALG) == (5 if HAS_SCIPY else 0)
+
+
+@pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is optional")
+def test_det_inv_and_solve_of_a_general_matrix_take_numpys_derivatives():
+    """scipy.linalg.det, inv and solve were compiled from SciPy's source and refused with
+    a message about arrays changed after a call inside it; of a general matrix they
+    compute what np.linalg's functions compute, and take their derivatives."""
+    import scipy.linalg as sla
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    b, bm = rng.normal(size=3), rng.normal(size=(3, 2))
+    cases = [
+        (lambda a: sla.det(a), (a,)),
+        (lambda a: np.sum(np.sin(sla.inv(a))), (a,)),
+        (lambda a, b: np.sum(np.sin(sla.solve(a, b))), (a, b)),
+        (lambda a, b: np.sum(np.sin(sla.solve(a, b, check_finite=False))), (a, bm)),
+    ]
+    for f, args in cases:
+        wrt = tuple(range(len(args)))
+        value, grads = sd.value_and_grad(f, wrt=wrt)(*args)
+        assert value == pytest.approx(f(*args))
+        for i, g in zip(wrt, grads, strict=True):
+            np.testing.assert_allclose(g, numeric_grad(f, args, i), rtol=1e-5, atol=1e-7)
+    tangent = sd.jvp(lambda a: sla.det(a), (a,), (np.eye(3),))[1]
+    assert tangent == pytest.approx(np.trace(np.linalg.det(a) * np.linalg.inv(a)))
+
+
+@pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is optional")
+def test_det_inv_and_solve_that_read_a_triangle_or_write_are_refused():
+    import scipy.linalg as sla
+
+    a = np.eye(3) * 2.0 + 0.1
+    b = np.ones(3)
+    for f, match in [
+        (lambda a: np.sum(sla.solve(a, b, assume_a="pos")), "assume_a='pos'"),
+        (lambda a: np.sum(sla.solve(a, b, transposed=True)), "transposed=True"),
+        (lambda a: np.sum(sla.inv(a, overwrite_a=True)), "overwrite_a=True"),
+        (lambda a: sla.det(a, overwrite_a=True), "overwrite_a=True"),
+    ]:
+        with pytest.raises(sd.CompileError, match=match):
+            sd.grad(f)(a.copy())
