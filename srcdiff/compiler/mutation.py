@@ -71,7 +71,7 @@ VIEW_FUNCTIONS = {
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "matrix_transpose",
     "permute_dims", "asfortranarray", "ascontiguousarray", "require", "sliding_window_view",
     "unstack", "nan_to_num", "real_if_close", "conj", "conjugate", "einsum", "as_strided",
-    "trim_zeros", "asarray_chkfinite", "astype",
+    "trim_zeros", "asarray_chkfinite", "astype", "asmatrix",
 }  # fmt: skip
 VIEW_METHODS = {
     "reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "T", "mT",
