@@ -258,9 +258,9 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
         norm.emit(_inplace(owner, new))
         return _const(None)
     if attr == "pop" and not e.keywords and len(e.args) <= 1:
-        key = norm.atom(e.args[0]) if e.args else _const(-1)
-        item = _rt_call(norm, "pop_value", [_name(owner), key])
-        norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), key])))
+        key = [norm.atom(e.args[0])] if e.args else []  # (a user's pop may take none)
+        item = _rt_call(norm, "pop_value", [_name(owner), *key])
+        norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), *key])))
         return item
     helper = METHODS.get(attr)
     if attr == "update" and e.keywords and all(k.arg is not None for k in e.keywords):

@@ -430,19 +430,22 @@ def inserted_grads(g: Any, ans: Any, xs: Any, index: int) -> tuple:
     return g[:at] + g[at + 1 :], g[at]
 
 
-def pop_value(xs: Any, key: Any = -1) -> Any:
-    """What ``xs.pop(key)`` returns (``removed`` gives what is left)."""
+_LAST = object()  # ``xs.pop()``: a list's last entry, or whatever a user's pop takes
+
+
+def pop_value(xs: Any, key: Any = _LAST) -> Any:
+    """What ``xs.pop(key)`` (``xs.pop()``) returns (``removed`` gives what is left)."""
     if not _is_container(xs):
-        return xs.pop(key)
-    return xs[key]
+        return xs.pop() if key is _LAST else xs.pop(key)
+    return xs[-1 if key is _LAST else key]
 
 
-def removed(xs: Any, key: Any = -1) -> Any:
-    """``xs`` after ``xs.pop(key)``."""
+def removed(xs: Any, key: Any = _LAST) -> Any:
+    """``xs`` after ``xs.pop(key)`` (``xs.pop()``)."""
     if not _is_container(xs):
         return xs  # its pop ran in pop_value
     out = list(xs) if isinstance(xs, list) else dict(xs)
-    del out[key]
+    del out[-1 if key is _LAST else key]
     return out
 
 
