@@ -210,7 +210,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
 
 
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
-    """The 2-norm of all entries, or along ``dim``."""
+    """The vector ``p``-norm of all entries, or over ``dim``."""
     return _t(input).norm(p, dim, keepdim)
 
 
@@ -521,3 +521,84 @@ def index_fill(x: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
 
 def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     return _t(x).index_add(dim, index, source, alpha=alpha)
+
+
+def tile(x: Any, dims: Any) -> Tensor:
+    return _t(x).tile(dims)
+
+
+def trace(x: Any) -> Tensor:
+    return _t(x).trace()
+
+
+def select(x: Any, dim: int, index: Any) -> Tensor:
+    return _t(x).select(dim, index)
+
+
+def unflatten(x: Any, dim: int, sizes: Any) -> Tensor:
+    return _t(x).unflatten(dim, sizes)
+
+
+def diff(x: Any, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Tensor:
+    return _t(x).diff(n, dim, prepend, append)
+
+
+def median(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    return _t(x).median(dim, keepdim)
+
+
+def kthvalue(x: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    return _t(x).kthvalue(k, dim, keepdim)
+
+
+def aminmax(x: Any, *, dim: Any = None, keepdim: bool = False) -> Any:
+    return _t(x).aminmax(dim=dim, keepdim=keepdim)
+
+
+def var_mean(x: Any, dim: Any = None, unbiased: Any = True, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``(x.var(...), x.mean(...))`` (``unbiased`` may come in place of ``dim``)."""
+    x = _t(x)
+    dim, unbiased = rt.tensor_methods.spread_args(dim, unbiased)
+    return x.var(dim, unbiased, keepdim, correction=correction), _spread_mean(x, dim, keepdim)
+
+
+def std_mean(x: Any, dim: Any = None, unbiased: Any = True, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``(x.std(...), x.mean(...))``."""
+    x = _t(x)
+    dim, unbiased = rt.tensor_methods.spread_args(dim, unbiased)
+    return x.std(dim, unbiased, keepdim, correction=correction), _spread_mean(x, dim, keepdim)
+
+
+def _spread_mean(x: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    x = x._floating()
+    return x.mean(dim, keepdim) if dim is not None else x.mean((), keepdim)
+
+
+def dist(x: Any, other: Any, p: Any = 2) -> Tensor:
+    return _t(x).dist(other, p)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * (batch1 @ batch2)`` of batches of matrices (``input``
+    ignored where ``beta`` is 0, its NaN too, as PyTorch's)."""
+    product = _t(batch1).bmm(batch2)
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Tensor:
+    """The ``p``-norm distances between the rows of ``x1`` and those of ``x2``."""
+    x1, x2 = _t(x1), _t(x2)
+    dt = result_dtype(x1, x2)
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x.dtype.numpy.kind not in "fc":
+            raise RuntimeError(
+                f"cdist only supports floating-point dtypes, {name} got: "
+                f"{rt.tensor_methods.SCALAR_TYPES.get(str(x.dtype.numpy), x.dtype)}"
+            )
+    return apply_op(rt.tensor_methods.cdist, (x1.to(of_numpy(dt)), x2.to(of_numpy(dt)), p),
+                    name="CdistBackward0")  # fmt: skip

@@ -1100,12 +1100,52 @@ class Tensor:
         )
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
-        """The Euclidean norm (of all elements, or along ``dim``)."""
-        if p not in ("fro", 2, 2.0):
-            raise NotImplementedError("srcdiff supports only the 2-norm")
-        return apply_op(
-            np.linalg.norm, (self._floating(),), _axis_kwargs(dim, keepdim), name="NormBackward1"
-        )
+        """The vector ``p``-norm (of every entry, or over ``dim``): ``p`` a number (inf,
+        -inf and 0 among them) or ``"fro"``, the 2-norm."""
+        return apply_op(rt.tensor_methods.norm, (self, p, dim, keepdim), name="NormBackward1")
+
+    def dist(self, other: Any, p: Any = 2) -> Tensor:
+        """The ``p``-norm of ``self - other`` (broadcast together)."""
+        dt = result_dtype(self, other)
+        if dt.kind not in "fc":
+            raise RuntimeError(
+                "norm(): input dtype should be either floating point or complex. Got "
+                f"{rt.tensor_methods.SCALAR_TYPES.get(str(dt), dt)} instead."
+            )
+        return apply_op(rt.tensor_methods.dist, (_cast(self, dt), _cast(other, dt), p),
+                        name="DistBackward0")  # fmt: skip
+
+    def median(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """The lower of the two middle values (tied entries share its gradient); with
+        ``dim``, ``(values, indices)``, each value's gradient to the entry at its index."""
+        if dim is None:
+            return apply_op(rt.tensor_methods.median, (self,), name="MedianBackward0")
+        found = rt.tensor_methods.median(self._data, dim, keepdim)
+        return self._selected("median", found.indices, dim, keepdim, "MedianBackward1")
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+        """``(values, indices)`` of the ``k``-th smallest entries along ``dim``."""
+        found = rt.tensor_methods.kthvalue(self._data, k, dim, keepdim)
+        return self._selected("kthvalue", found.indices, dim, keepdim, "KthvalueBackward0")
+
+    def _selected(self, name: str, indices: Any, dim: int, keepdim: bool, grad: str) -> Any:
+        """``(values, indices)`` of the entries ``indices`` picks along ``dim``: each
+        value's gradient goes to that entry alone."""
+        if self.ndim == 0:
+            return RETURN_TYPES[name](self._taken(indices, dim, grad), Tensor._make(indices))
+        xp = array_module(self._data)
+        kept = indices if keepdim else xp.expand_dims(indices, dim)
+        values = self._taken(kept, dim, grad)
+        return RETURN_TYPES[name](values if keepdim else values.squeeze(dim),
+                                  Tensor._make(indices))  # fmt: skip
+
+    def aminmax(self, *, dim: Any = None, keepdim: bool = False) -> Any:
+        """``(min, max)`` (of every entry, or along ``dim``): tied entries share each
+        one's gradient evenly."""
+        rt.tensor_methods.aminmax(self._data, dim=dim, keepdim=keepdim)  # (its checks)
+        if self.ndim == 0 or dim is None:
+            dim = ()
+        return RETURN_TYPES["aminmax"](self.amin(dim, keepdim), self.amax(dim, keepdim))
 
     def _extreme(self, method: str, arg: Callable, dim: Any, keepdim: bool) -> Any:
         if isinstance(dim, Tensor):
@@ -1178,6 +1218,40 @@ class Tensor:
         ``self`` itself (an entry written through it is an error, never lost)."""
         return apply_op(rt.tensor_methods.diagonal, (self, offset, dim1, dim2),
                         name="DiagonalBackward0")  # fmt: skip
+
+    def trace(self) -> Tensor:
+        """The sum of a matrix's diagonal (integers as int64)."""
+        return apply_op(rt.tensor_methods.trace, (self,), name="TraceBackward0")
+
+    def tile(self, *dims: Any) -> Tensor:
+        """``self`` repeated ``dims[i]`` times along each dim (ones put before the
+        shorter of ``dims`` and the shape)."""
+        return apply_op(rt.tensor_methods.tile, (self, *dims), name="RepeatBackward0")
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The last two dims swapped, a view."""
+        if self.ndim < 2:
+            raise RuntimeError(
+                "tensor.mT is only supported on matrices or batches of matrices. Got "
+                f"{self.ndim}-D tensor."
+            )
+        return apply_op("ndarray.mT", (self,), name="TransposeBackward0", view=True)
+
+    def select(self, dim: int, index: Any) -> Tensor:
+        """The slice at ``index`` along ``dim``, a view."""
+        return self[rt.tensor_methods.select_index(self._data.shape, dim, index)]
+
+    def unflatten(self, dim: int, sizes: Any) -> Tensor:
+        """The dim ``dim`` made the dims ``sizes`` (one of them -1: inferred), a view."""
+        return self.reshape(rt.tensor_methods.unflattened_shape(self._data.shape, dim, sizes))
+
+    def diff(self, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None
+             ) -> Tensor:  # fmt: skip
+        """The ``n``-th differences along ``dim`` (``prepend`` and ``append`` joined to
+        it first)."""
+        return apply_op(rt.tensor_methods.diff, (self, n, dim, prepend, append),
+                        name="DiffBackward0")  # fmt: skip
 
     def t(self) -> Tensor:
         if self.ndim > 2:

@@ -135,12 +135,6 @@ def clamp(g, ans, x, min=None, max=None):
     )
 
 
-@vjp(tm.norm)
-def tensor_norm(g, ans, x, p="fro", dim=None, keepdim=False):
-    """``np.linalg.norm``'s rule, of the 2-norm (the only one ``tm.norm`` computes)."""
-    return rt.norm_grad(g, ans, x, None, rt.tensor_methods.axis(dim), keepdim), None, None, None
-
-
 @vjp(tm.view, tm.reshape)
 def view(g, ans, x, *shape):
     return rt.reshape_like(g, x)
@@ -274,17 +268,6 @@ def relu_jvp(ans, x, *, dx):
 def clamp_jvp(ans, x, min=None, max=None, *, dx, dmin, dmax):
     below, above, inside = rt.clipped(x, min, max)
     return xp.where(inside, dx, 0.0), xp.where(below, dmin, 0.0), xp.where(above, dmax, 0.0)
-
-
-@jvp(tm.norm, shaped=True)
-def tensor_norm_jvp(ans, x, p="fro", dim=None, keepdim=False, *, dx):
-    """``np.linalg.norm``'s forward rule, of the 2-norm."""
-    axis = rt.tensor_methods.axis(dim)
-    return xp.sum(
-        rt.norm_grad(xp.ones_like(ans), ans, x, None, axis, keepdim) * dx,
-        axis=axis,
-        keepdims=keepdim,
-    )
 
 
 @jvp(tm.softmax, shaped=True)
@@ -764,3 +747,238 @@ def tensor_index_add_jvp(ans, x, dim, index, source, alpha=1, *, dx, dsource):
 
 
 linear((0,), tm.index_add_grad, tm.masked_select_grad)
+
+
+# ---- tile, trace, select, unflatten, diff, median, kthvalue, aminmax, var_mean, norms ----
+
+alias(tm.trace, xp.trace)
+alias(tm.diff, xp.diff)
+keywords(tm.diff, dim="axis")
+
+
+@vjp(tm.tile)
+def tensor_tile(g, ans, x, *dims):
+    """The tiles' gradients summed back onto ``x`` (``np.tile``'s)."""
+    return (rt.tile_grad(g, x, rt.tensor_methods.shape_of(dims)), *[None] * len(dims))
+
+
+@vjp(tm.select)
+def tensor_select(g, ans, x, dim, index):
+    """Indexing's rule (``x[..., index]``)."""
+    return (
+        rt.index_grad(x, rt.tensor_methods.select_index(xp.shape(x), dim, index), g),
+        None,
+        None,
+    )
+
+
+@vjp(tm.unflatten)
+def tensor_unflatten(g, ans, x, dim, sizes):
+    return rt.reshape_like(g, x), None, None
+
+
+linear((0,), tm.tile, tm.select, tm.unflatten)
+
+
+@vjp(tm.median)
+def tensor_median(g, ans, x, dim=None, keepdim=False):
+    """Without ``dim``, tied entries share the gradient evenly; along ``dim`` the result
+    is ``(values, indices)`` and each value's gradient goes to the entry at its index
+    alone, as in PyTorch."""
+    return (
+        (
+            rt.extreme_grad(g, ans, x)
+            if dim is None
+            else rt.tensor_methods.selected_grad(g[0], ans[1], x, dim, keepdim)
+        ),
+        None,
+        None,
+    )
+
+
+@jvp(tm.median, shaped=True)
+def tensor_median_jvp(ans, x, dim=None, keepdim=False, *, dx):
+    return (
+        xp.sum(rt.extreme_grad(xp.ones_like(ans), ans, x) * dx)
+        if dim is None
+        else [
+            rt.tensor_methods.selected_tangent(dx, ans[1], x, dim, keepdim),
+            xp.zeros(xp.shape(ans[1])),
+        ]
+    )
+
+
+@vjp(tm.kthvalue)
+def tensor_kthvalue(g, ans, x, k, dim=-1, keepdim=False):
+    """``(values, indices)``: each value's gradient to the entry at its index."""
+    return rt.tensor_methods.selected_grad(g[0], ans[1], x, dim, keepdim), None, None, None
+
+
+@jvp(tm.kthvalue, shaped=True)
+def tensor_kthvalue_jvp(ans, x, k, dim=-1, keepdim=False, *, dx):
+    return [
+        rt.tensor_methods.selected_tangent(dx, ans[1], x, dim, keepdim),
+        xp.zeros(xp.shape(ans[1])),
+    ]
+
+
+@vjp(tm.aminmax)
+def tensor_aminmax(g, ans, x, dim=None, keepdim=False):
+    """``(min, max)``: each shared evenly between its tied entries (``amin``'s and
+    ``amax``'s rules)."""
+    g_min, g_max = rt.entries(g, ans)
+    axis = rt.tensor_methods.reduction_dim(x, dim)
+    kept = keepdim and axis is not None
+    d_min = rt.extreme_grad(g_min, ans[0], x, axis, kept)
+    return d_min + rt.extreme_grad(g_max, ans[1], x, axis, kept), None, None
+
+
+@jvp(tm.aminmax, shaped=True)
+def tensor_aminmax_jvp(ans, x, dim=None, keepdim=False, *, dx):
+    axis = rt.tensor_methods.reduction_dim(x, dim)
+    kept = keepdim and axis is not None
+    return [
+        xp.reshape(
+            xp.sum(rt.extreme_grad(xp.ones_like(ans[0]), ans[0], x, axis, kept) * dx,
+                   axis=axis, keepdims=kept),
+            xp.shape(ans[0]),
+        ),
+        xp.reshape(
+            xp.sum(rt.extreme_grad(xp.ones_like(ans[1]), ans[1], x, axis, kept) * dx,
+                   axis=axis, keepdims=kept),
+            xp.shape(ans[1]),
+        ),
+    ]  # fmt: skip
+
+
+sequence_result(tm.median, tm.kthvalue, tm.aminmax, tm.var_mean, tm.std_mean)
+
+
+@vjp(tm.var_mean)
+def tensor_var_mean(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """``(var, mean)``: ``var``'s rule and ``mean``'s, added."""
+    g_var, g_mean = rt.entries(g, ans)
+    over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
+    axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans[1])
+    d_var = rt.unreduce(xp.divide(g_var * 2.0, n - ddof), x, axis, keepdim) * centred
+    return d_var + rt.unreduce(g_mean / n, x, axis, keepdim), None, None, None, None
+
+
+@vjp(tm.std_mean)
+def tensor_std_mean(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """``(std, mean)``: ``std``'s rule (0 where the std is 0) and ``mean``'s, added."""
+    g_std, g_mean = rt.entries(g, ans)
+    over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
+    axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans[1])
+    spread = xp.where(ans[0] == 0, xp.inf, ans[0] * (n - ddof))
+    d_std = rt.keep_dims(g_std / spread, x, axis, keepdim) * centred
+    return d_std + rt.unreduce(g_mean / n, x, axis, keepdim), None, None, None, None
+
+
+@vjp(tm.norm)
+def tensor_norm(g, ans, x, p="fro", dim=None, keepdim=False):
+    """The vector ``p``-norm's gradient (``np.linalg.norm``'s) over the dims ``dim``
+    made one: 0 where an entry or the norm is 0, as PyTorch's."""
+    rows = rt.tensor_methods.norm_rows(x, dim)
+    d = rt.norm_grad(
+        xp.reshape(g, xp.shape(rows)[:-1]),
+        xp.reshape(ans, xp.shape(rows)[:-1]),
+        rows,
+        rt.tensor_methods.norm_order(x, p),
+        -1,
+    )
+    at_zero = (rows == 0) | (xp.expand_dims(xp.reshape(ans, xp.shape(rows)[:-1]), -1) == 0)
+    return rt.tensor_methods.norm_rows_back(xp.where(at_zero, 0.0, d), x, dim), None, None, None
+
+
+@jvp(tm.norm, shaped=True)
+def tensor_norm_jvp(ans, x, p="fro", dim=None, keepdim=False, *, dx):
+    rows = rt.tensor_methods.norm_rows(x, dim)
+    slope = rt.norm_grad(
+        xp.ones(xp.shape(rows)[:-1]),
+        xp.reshape(ans, xp.shape(rows)[:-1]),
+        rows,
+        rt.tensor_methods.norm_order(x, p),
+        -1,
+    )
+    at_zero = (rows == 0) | (xp.expand_dims(xp.reshape(ans, xp.shape(rows)[:-1]), -1) == 0)
+    along = xp.sum(xp.where(at_zero, 0.0, slope) * rt.tensor_methods.norm_rows(dx, dim), axis=-1)
+    return xp.reshape(along, xp.shape(ans))
+
+
+@vjp(tm.dist)
+def tensor_dist(g, ans, x, other, p=2):
+    """The norm's gradient of ``x - other``: to ``x``, and negated to ``other``."""
+    diff = xp.reshape(x - other, (-1,))
+    d = rt.norm_grad(g, ans, diff, rt.tensor_methods.norm_order(diff, p), 0)
+    d = xp.reshape(xp.where((diff == 0) | (ans == 0), 0.0, d), xp.shape(x - other))
+    return rt.unbroadcast(d, x), rt.unbroadcast(-d, other), None
+
+
+@jvp(tm.dist)
+def tensor_dist_jvp(ans, x, other, p=2, *, dx, dother):
+    diff = xp.reshape(x - other, (-1,))
+    slope = rt.norm_grad(xp.ones_like(ans), ans, diff, rt.tensor_methods.norm_order(diff, p), 0)
+    slope = xp.reshape(xp.where((diff == 0) | (ans == 0), 0.0, slope), xp.shape(x - other))
+    return xp.sum(slope * dx), -xp.sum(slope * dother)
+
+
+@vjp(tm.cdist)
+def tensor_cdist(g, ans, x1, x2, p=2.0, compute_mode=None):
+    """PyTorch's ``_cdist_backward``: each distance's gradient along the differences of
+    its rows (0 where the distance or a difference is 0; for ``p=inf`` to every entry
+    at the largest difference, ties each in full)."""
+    diff = xp.expand_dims(x1, -2) - xp.expand_dims(x2, -3)
+    d = (
+        xp.sign(diff) * (xp.abs(diff) == xp.expand_dims(ans, -1)) * xp.expand_dims(g, -1)
+        if p == xp.inf
+        else xp.where(
+            (diff == 0) | (xp.expand_dims(ans, -1) == 0),
+            0.0,
+            rt.norm_grad(g, ans, diff, rt.tensor_methods.norm_order(diff, p), -1),
+        )
+    )
+    return (
+        rt.unbroadcast(xp.sum(d, axis=-2), x1),
+        rt.unbroadcast(-xp.sum(d, axis=-3), x2),
+        None,
+        None,
+    )
+
+
+nondiff(
+    "a check, a shape, an index or the arguments of a method",
+    tm.select_index, tm.unflattened_shape, tm.norm_order, tm.norm_shape, tm.spread_args,
+)  # fmt: skip
+linear((0,), tm.norm_rows, tm.norm_rows_back, tm.selected_grad, tm.selected_tangent)
+
+
+@vjp(tm.norm_rows)
+def tensor_norm_rows(g, ans, x, dim):
+    return rt.tensor_methods.norm_rows_back(g, x, dim), None
+
+
+@vjp(tm.norm_rows_back)
+def tensor_norm_rows_back(g, ans, d, x, dim):
+    return rt.tensor_methods.norm_rows(g, dim), None, None
+
+
+@vjp(tm.selected_grad)
+def tensor_selected_grad(gbar, ans, g, indices, x, dim, keepdim):
+    """Linear in ``g``: its own gradient is ``gbar``'s entries at the indices."""
+    return (
+        rt.tensor_methods.selected_tangent(gbar, indices, x, dim, keepdim),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@vjp(tm.selected_tangent)
+def tensor_selected_tangent(g, ans, dx, indices, x, dim, keepdim):
+    return rt.tensor_methods.selected_grad(g, indices, x, dim, keepdim), None, None, None, None

@@ -225,3 +225,80 @@ def _adjust_heap(a: list, first: int, hole: int, length: int, value: tuple) -> N
         hole = parent
         parent = (hole - 1) // 2
     a[first + hole] = value
+
+
+# ---- the entry median and kthvalue pick along a dim ---------------------------------------
+
+
+def median_order(x: Any, dim: int) -> Any:
+    """The index ``x.median(dim)`` gives along ``dim`` (kept, of size 1), in ``x``'s
+    module: the first NaN where the dim holds one; else the lower middle of a stable
+    sort (PyTorch's ``nth_element`` compares indices where values tie, a total order)."""
+    keys, back = _rows(x, dim, False)
+    n = keys.shape[-1]
+    picked = np.argsort(keys, axis=-1, kind="stable")[:, (n - 1) // 2]
+    nan = np.isnan(np.moveaxis(_as_numpy(x), dim, -1)).reshape(keys.shape)
+    has_nan = nan.any(axis=-1)
+    picked[has_nan] = nan[has_nan].argmax(axis=-1)
+    return back(picked[:, None])
+
+
+def kth_order(x: Any, k: int, dim: int) -> Any:
+    """The index ``x.kthvalue(k, dim)`` gives along ``dim`` (kept, of size 1), in ``x``'s
+    module: where the ``k``-th smallest value ties, the entry PyTorch's own quickselect
+    (``quick_select_template``, NaN above every number) leaves at ``k - 1``."""
+    keys, back = _rows(x, dim, False)
+    order = np.argsort(keys, axis=-1, kind="stable")
+    picked = order[:, k - 1].copy()
+    ranked = np.take_along_axis(keys, order, axis=-1)
+    tied = (ranked == ranked[:, k - 1 : k]).sum(axis=-1) > 1
+    for r in np.flatnonzero(tied):
+        picked[r] = _quick_select(keys[r].tolist(), k - 1)
+    return back(picked[:, None])
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    return to_numpy(x) if x.dtype.kind in "fc" else np.zeros(x.shape, dtype=np.float32)
+
+
+def _quick_select(values: list, k: int) -> int:
+    """The index PyTorch's ``quick_select_template`` (ATen's SortingUtils.h) leaves at
+    ``k``, its values swapped along with their indices."""
+    idx = list(range(len(values)))
+
+    def swap(i: int, j: int) -> None:
+        values[i], values[j] = values[j], values[i]
+        idx[i], idx[j] = idx[j], idx[i]
+
+    lo, hi = 0, len(values) - 1
+    while True:
+        if hi <= lo:
+            return idx[k]
+        if hi == lo + 1:
+            if values[lo] > values[hi]:
+                swap(lo, hi)
+            return idx[k]
+        mid = lo + (hi - lo) // 2
+        swap(mid, lo + 1)
+        if values[lo + 1] > values[hi]:
+            swap(lo + 1, hi)
+        if values[lo] > values[hi]:
+            swap(lo, hi)
+        if values[lo + 1] > values[lo]:
+            swap(lo + 1, lo)
+        i, j, pivot = lo + 1, hi, values[lo]
+        while True:
+            i += 1
+            while pivot > values[i]:
+                i += 1
+            j -= 1
+            while values[j] > pivot:
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1

@@ -18,11 +18,11 @@ import numpy as np
 
 from .. import backend, dtypes, fused
 from ..backend import array_module
-from .arrays import FLOAT_DTYPES, float_mean, np_mean, unbroadcast
+from .arrays import FLOAT_DTYPES, float_mean, np_mean, picked, unbroadcast, unreduce
 from .assembly import take_along_axis_grad
 from .mutation import refuse
 from .objects import operands
-from .sorting import sort_order, topk_order
+from .sorting import kth_order, median_order, sort_order, topk_order
 
 _add_reduce = np.add.reduce
 
@@ -96,8 +96,26 @@ class _ReturnType(tuple):
 
 RETURN_TYPES = {
     m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()})
-    for m in ("max", "min", "sort", "topk")
+    for m in ("max", "min", "sort", "topk", "median", "kthvalue")
 }
+
+
+class aminmax_type(tuple):  # noqa: N801 - PyTorch's torch.return_types.aminmax
+    """``(min, max)`` of ``aminmax``, printed as PyTorch prints it."""
+
+    __slots__ = ()
+
+    def __new__(cls, min: Any, max: Any) -> Any:  # noqa: A002 - PyTorch's field names
+        return super().__new__(cls, (min, max))
+
+    min = property(lambda self: self[0])
+    max = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"srcdiff.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+
+RETURN_TYPES["aminmax"] = aminmax_type
 
 
 def values(x: Any) -> Any:
@@ -456,6 +474,320 @@ def index_add_grad(g: Any, dim: int, index: Any, alpha: Any) -> Any:
     return part if alpha == 1 else part * alpha
 
 
+# ---- tile, trace, select, unflatten, diff, median, kthvalue, aminmax, var_mean, norms ----
+
+
+def tile(x: Any, *dims: Any) -> Any:
+    """``x.tile(dims)``: ``x`` repeated ``dims[i]`` times along each dim (``np.tile``: ones
+    put before the shorter of ``dims`` and ``x``'s shape)."""
+    if not is_array(x):
+        return x.tile(*dims)
+    reps = shape_of(dims)
+    n = builtins.max(len(reps), x.ndim)
+    shape = (1,) * (n - x.ndim) + tuple(x.shape)
+    sizes = [s * r for s, r in zip(shape, (1,) * (n - len(reps)) + reps, strict=True)]
+    negative = [s for s in sizes if s < 0]
+    if negative:
+        raise RuntimeError(
+            f"Trying to create tensor with negative dimension {negative[0]}: {sizes}"
+        )
+    return array_module(x).tile(x, reps)
+
+
+def trace(x: Any) -> Any:
+    """``x.trace()``: the sum of a matrix's diagonal (integers as int64, as PyTorch's)."""
+    if not is_array(x):
+        return x.trace()
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
+    if x.dtype.kind == "b":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    return array_module(x).trace(x, dtype=np.int64 if x.dtype.kind in "iu" else None)
+
+
+def select(x: Any, dim: int, index: Any) -> Any:
+    """``x.select(dim, index)``: the slice at ``index`` along ``dim``, a view."""
+    if not is_array(x):
+        return x.select(dim, index)
+    return x[select_index(x.shape, dim, index)]
+
+
+def select_index(shape: tuple, dim: int, index: Any) -> tuple:
+    """The index ``select`` reads, checked as PyTorch checks it."""
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    dim = checked_dim(len(shape), dim) % len(shape)
+    index, size = operator.index(index), shape[dim]
+    if not -size <= index < size:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size {list(shape)} at "
+            f"dimension {dim}"
+        )
+    return (slice(None),) * dim + (index,)
+
+
+def unflatten(x: Any, dim: int, sizes: Any) -> Any:
+    """``x.unflatten(dim, sizes)``: the dim ``dim`` made the dims ``sizes`` (one of them
+    -1: inferred), a view."""
+    if not is_array(x):
+        return x.unflatten(dim, sizes)
+    return x.reshape(unflattened_shape(x.shape, dim, sizes))
+
+
+def unflattened_shape(shape: tuple, dim: int, sizes: Any) -> tuple:
+    """The shape ``unflatten(dim, sizes)`` gives a tensor of ``shape``, with PyTorch's
+    errors."""
+    ndim = len(shape)
+    dim = checked_dim(ndim, dim) % builtins.max(ndim, 1)
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:\nonly one dimension can be inferred")
+    n = shape[dim] if ndim else 1
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes and known and n % known == 0:
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    if math.prod(sizes) != n or builtins.any(s < 0 for s in sizes):
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+            f"{dim} ({n}) in the input tensor"
+        )
+    return (*shape[:dim], *sizes, *shape[dim + 1 :])
+
+
+def diff(x: Any, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """``x.diff(n, dim, prepend, append)``: ``np.diff`` with PyTorch's checks (booleans
+    differ where they change, as NumPy's do)."""
+    if not is_array(x):
+        return x.diff(n, dim, prepend, append)
+    if x.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    dim = checked_dim(x.ndim, dim)
+    for other in (prepend, append):
+        if other is not None and getattr(other, "ndim", None) != x.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    joined = {} if prepend is None else {"prepend": prepend}
+    if append is not None:
+        joined["append"] = append
+    return array_module(x).diff(x, n, axis=dim, **joined)
+
+
+def median(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.median()``: the lower of the two middle values (NaN where there is one); along
+    ``dim``, ``(values, indices)``, the index of a tied value the one PyTorch's CPU
+    ``nth_element`` leaves (see ``sorting.median_order``)."""
+    if not is_array(x):
+        return x.median() if dim is None else x.median(dim, keepdim)
+    xp = array_module(x)
+    if dim is None:
+        flat = xp.reshape(x, (-1,))
+        if flat.size == 0 or (x.dtype.kind in "fc" and bool(xp.isnan(flat).any())):
+            return xp.asarray(np.nan, dtype=x.dtype if x.dtype.kind in "fc" else None)
+        mid = (flat.size - 1) // 2
+        return xp.asarray(xp.partition(flat, mid)[mid])
+    return _selected("median", x, dim, keepdim, lambda d: median_order(x, d))
+
+
+def kthvalue(x: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    """``x.kthvalue(k, dim, keepdim)``: ``(values, indices)`` of the ``k``-th smallest
+    entries along ``dim``, the index of a tied value the one PyTorch's quickselect
+    leaves (see ``sorting.kth_order``)."""
+    if not is_array(x):
+        return x.kthvalue(k, dim, keepdim)
+    size = x.shape[checked_dim(x.ndim, dim)] if x.ndim else 1
+    if size == 0:
+        raise IndexError(
+            f"kthvalue(): Expected reduction dim {checked_dim(x.ndim, dim) % x.ndim} to have "
+            "non-zero size."
+        )
+    if not 1 <= k <= size:
+        raise RuntimeError(
+            f"kthvalue(): selected number k out of range for dimension "
+            f"{checked_dim(x.ndim, dim) % builtins.max(x.ndim, 1)}"
+        )
+    return _selected("kthvalue", x, dim, keepdim, lambda d: kth_order(x, int(k), d))
+
+
+def _selected(name: str, x: Any, dim: int, keepdim: bool, order: Any) -> Any:
+    """``(values, indices)`` of the entries ``order(dim)`` picks along ``dim`` (kept)."""
+    xp = array_module(x)
+    dim = checked_dim(x.ndim, dim)
+    if x.ndim == 0:
+        return RETURN_TYPES[name](x.copy(), xp.zeros((), dtype=np.int64))
+    if x.shape[dim] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim % x.ndim} to have non-zero size.")
+    indices = order(dim % x.ndim)
+    values = xp.take_along_axis(x, indices, axis=dim)
+    if not keepdim:
+        values, indices = xp.squeeze(values, axis=dim), xp.squeeze(indices, axis=dim)
+    return RETURN_TYPES[name](values, indices)
+
+
+def selected_grad(g: Any, indices: Any, x: Any, dim: int, keepdim: bool) -> Any:
+    """The gradient of the entries ``indices`` picks along ``dim`` (``median``'s and
+    ``kthvalue``'s): ``g`` at those entries alone, ties or not, as in PyTorch."""
+    if x.ndim == 0:
+        return array_module(x).reshape(g, ())
+    return unreduce(g, x, dim, keepdim) * picked(indices, x, dim, keepdim)
+
+
+def selected_tangent(dx: Any, indices: Any, x: Any, dim: int, keepdim: bool) -> Any:
+    """The tangent of the entries ``indices`` picks along ``dim``: ``dx``'s there."""
+    if x.ndim == 0:
+        return dx
+    xp = array_module(dx)
+    return xp.sum(picked(indices, x, dim, keepdim) * dx, axis=dim, keepdims=keepdim)
+
+
+def spread_args(dim: Any, unbiased: Any) -> tuple:
+    """``dim`` and ``unbiased`` of ``var_mean``/``std_mean``, where ``unbiased`` may come
+    in place of ``dim``."""
+    return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
+
+
+def aminmax(x: Any, *, dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.aminmax(dim=, keepdim=)``: ``(min, max)`` (of every entry, or along ``dim``)."""
+    if not is_array(x):
+        return x.aminmax(dim=dim, keepdim=keepdim)
+    if dim is None and x.size == 0:
+        raise RuntimeError(
+            "aminmax(): cannot compute aminmax over an empty dimension as the operation has "
+            "no identity."
+        )
+    dim = reduction_dim(x, dim)
+    if dim is not None:
+        dim = checked_dim(x.ndim, dim)
+        if x.shape[dim] == 0:
+            raise IndexError(
+                f"aminmax: Expected reduction dim {dim % x.ndim} to have non-zero size."
+            )
+    xp = array_module(x)
+    keep = keepdim and dim is not None
+    low, high = xp.amin(x, axis=dim, keepdims=keep), xp.amax(x, axis=dim, keepdims=keep)
+    if keepdim and dim is None:  # (every dim kept, of size 1)
+        low, high = xp.reshape(low, (1,) * x.ndim), xp.reshape(high, (1,) * x.ndim)
+    return aminmax_type(xp.asarray(low), xp.asarray(high))
+
+
+def var_mean(x: Any, dim: Any = None, unbiased: Any = True, keepdim: bool = False, *,
+             correction: Any = None) -> Any:  # fmt: skip
+    """``torch.var_mean(x, ...)``: ``(x.var(...), x.mean(...))`` (``unbiased`` may come
+    second, in place of ``dim``, as PyTorch takes it)."""
+    dim, unbiased = spread_args(dim, unbiased)
+    return (var(x, dim, unbiased, keepdim, correction),
+            mean(x, reduction_dim(x, dim), keepdim))  # fmt: skip
+
+
+def std_mean(x: Any, dim: Any = None, unbiased: Any = True, keepdim: bool = False, *,
+             correction: Any = None) -> Any:  # fmt: skip
+    """``torch.std_mean(x, ...)``: ``(x.std(...), x.mean(...))``."""
+    dim, unbiased = spread_args(dim, unbiased)
+    return (std(x, dim, unbiased, keepdim, correction),
+            mean(x, reduction_dim(x, dim), keepdim))  # fmt: skip
+
+
+def norm_order(x: Any, p: Any) -> Any:
+    """NumPy's vector ``ord`` for PyTorch's ``p`` (None for the 2-norm), with PyTorch's
+    errors for an integer tensor and a matrix norm."""
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")
+    if kind not in "fc":
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            f"{SCALAR_TYPES.get(str(x.dtype), x.dtype)}"
+        )
+    if p in ("fro", 2, 2.0):
+        return None
+    if isinstance(p, str):
+        raise NotImplementedError(f"srcdiff computes vector norms only, not p={p!r}")
+    return builtins.float(p)
+
+
+def norm_rows(x: Any, dim: Any) -> Any:
+    """``x``'s dims ``dim`` (every dim for None) moved last and made one: a row per entry
+    of the norm over them."""
+    xp = array_module(x)
+    dims = _norm_dims(x.ndim, dim)
+    moved = xp.moveaxis(x, dims, tuple(range(x.ndim - len(dims), x.ndim)))
+    return xp.reshape(moved, (*moved.shape[: x.ndim - len(dims)], -1))
+
+
+def norm_rows_back(d: Any, x: Any, dim: Any) -> Any:
+    """``d``, shaped as ``norm_rows(x, dim)``, back in ``x``'s layout."""
+    xp = array_module(d)
+    dims = _norm_dims(x.ndim, dim)
+    rest = [i for i in range(x.ndim) if i not in dims]
+    moved = xp.reshape(d, (*(x.shape[i] for i in rest), *(x.shape[i] for i in dims)))
+    return xp.moveaxis(moved, tuple(range(x.ndim - len(dims), x.ndim)), dims)
+
+
+def _norm_dims(ndim: int, dim: Any) -> tuple:
+    if dim is None or (isinstance(dim, (list, tuple)) and not dim):
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+    normal = tuple(checked_dim(ndim, d) % builtins.max(ndim, 1) for d in dims)
+    return normal if ndim else ()
+
+
+def norm_shape(x: Any, dim: Any, keepdim: bool) -> tuple:
+    """The shape of the norm of ``x`` over ``dim``."""
+    dims = _norm_dims(x.ndim, dim)
+    if keepdim:
+        return tuple(1 if i in dims else s for i, s in enumerate(x.shape))
+    return tuple(s for i, s in enumerate(x.shape) if i not in dims)
+
+
+def vector_norm(x: Any, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
+    """The ``p``-norm of ``x`` over ``dim`` (every dim for None) as one vector: ``p`` a
+    number (inf, -inf, 0 among them) or ``"fro"``."""
+    xp = array_module(x)
+    ord = norm_order(x, p)
+    with np.errstate(divide="ignore"):
+        found = xp.linalg.norm(norm_rows(x, dim), ord, -1)
+    return xp.reshape(xp.asarray(found, dtype=x.dtype), norm_shape(x, dim, keepdim))
+
+
+def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.norm(p, dim, keepdim)``: the vector ``p``-norm, of every entry or along
+    ``dim`` (the 2-norm as NumPy's ``linalg.norm`` computes it)."""
+    if not is_array(x):
+        return x.norm(p, dim, keepdim)
+    if norm_order(x, p) is None and (dim is None or isinstance(dim, int)):
+        return array_module(x).linalg.norm(x, None, axis(dim), keepdim)
+    return vector_norm(x, p, dim, keepdim)
+
+
+def dist(x: Any, other: Any, p: Any = 2) -> Any:
+    """``x.dist(other, p)``: the ``p``-norm of ``x - other`` (broadcast together)."""
+    if not is_array(x):
+        return x.dist(other, p)
+    x, other = _promoted(x, other, "sub")
+    return vector_norm(x - other, p)
+
+
+def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Any:
+    """``torch.cdist(x1, x2, p)``: the ``p``-norm distances between the rows of ``x1``
+    and those of ``x2`` (batches broadcast), each computed from its differences."""
+    if getattr(x1, "ndim", 0) < 2 or getattr(x2, "ndim", 0) < 2:
+        raise RuntimeError(
+            f"cdist only supports at least 2D tensors, X1 got: {getattr(x1, 'ndim', 0)}D"
+            if getattr(x1, "ndim", 0) < 2
+            else f"cdist only supports at least 2D tensors, X2 got: {x2.ndim}D"
+        )
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(
+            f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
+        )
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    xp = array_module(x1, x2)
+    diff = xp.expand_dims(x1, -2) - xp.expand_dims(x2, -3)
+    with np.errstate(divide="ignore"):
+        return xp.asarray(xp.linalg.norm(diff, norm_order(diff, p), -1), dtype=diff.dtype)
+
+
 def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Any:  # fmt: skip
     """``x.nan_to_num(...)``: NaN, +inf and -inf replaced (the infinities by the dtype's
@@ -470,15 +802,6 @@ def type_as(x: Any, other: Any) -> Any:
     if not is_array(x):
         return x.type_as(other)
     return x if x.dtype == other.dtype else x.astype(other.dtype)
-
-
-def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
-    """``x.norm()``: the Euclidean norm, of every entry or along ``dim``."""
-    if not is_array(x):
-        return x.norm(p, dim, keepdim)
-    if p not in ("fro", 2, 2.0):
-        raise NotImplementedError("srcdiff supports only the 2-norm")
-    return array_module(x).linalg.norm(x, None, axis(dim), keepdim)
 
 
 def sigmoid(x: Any) -> Any:
@@ -1687,7 +2010,7 @@ METHODS = {
         "scatter scatter_add requires_grad_ nan_to_num type_as rsqrt diagonal swapaxes "
         "swapdims atan2 arctan2 remainder fmod erf lerp addcmul logical_and logical_or "
         "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
-        "index_fill index_add"
+        "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -1738,6 +2061,7 @@ FUNCTIONS = {
         "unbind narrow movedim diag outer scatter scatter_add masked_fill nan_to_num rsqrt "
         "diagonal swapaxes swapdims atan2 arctan2 remainder fmod erf lerp addcmul "
         "logical_and logical_or logical_xor logical_not all any repeat_interleave "
-        "masked_select index_fill index_add"
+        "masked_select index_fill index_add tile trace diff median kthvalue aminmax var_mean "
+        "std_mean norm dist cdist select unflatten"
     ).split()
 }

@@ -764,3 +764,144 @@ def test_index_add_along_dim_minus_one_adds_to_those_entries():
     x = sd.arange(6.0).reshape(2, 3)
     out = x.index_add(-1, sd.tensor([0]), sd.ones(2, 1))
     np.testing.assert_array_equal(arr(out), [[1, 1, 2], [4, 4, 5]])  # PyTorch 2.13's
+
+
+# ---- tile, trace, mT, select, unflatten, diff, median, kthvalue, aminmax, norms, cdist ----
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x: x[0].trace(), RuntimeError, "expected a matrix, but got tensor with dim 1"),
+        (lambda x: x[0].mT, RuntimeError, "batches of matrices. Got 1-D"),
+        (lambda x: x.select(2, 0), IndexError, "expected to be in range of \\[-2, 1\\], but got 2"),
+        (lambda x: x.select(1, 3), IndexError, "index 3 .* size \\[2, 3\\] at dimension 1"),
+        (lambda x: x.select(-1, -4), IndexError, "index -4 out of range .* at dimension 1"),
+        (lambda x: x[0, 0].select(0, 0), IndexError, "select\\(\\) cannot be applied to a 0-dim"),
+        (lambda x: x.unflatten(1, (2, 2)), RuntimeError, "don't multiply up to the size of dim 1"),
+        (lambda x: x.unflatten(1, ()), RuntimeError, "unflatten: sizes must be non-empty"),
+        (lambda x: x.unflatten(1, (-1, -1)), RuntimeError, "only one dimension can be inferred"),
+        (lambda x: x[0, 0].diff(), RuntimeError, "at least one-dimensional"),
+        (lambda x: x.diff(n=-1), RuntimeError, "order must be non-negative but got -1"),
+        (lambda x: x.diff(prepend=x[0]), RuntimeError, "prepend or append to be the same dim"),
+        (lambda x: x.median(2), IndexError, "expected to be in range of \\[-2, 1\\], but got 2"),
+        (lambda x: x.kthvalue(4), RuntimeError, "selected number k out of range for dimension 1"),
+        (lambda x: x.kthvalue(0), RuntimeError, "selected number k out of range for dimension 1"),
+        (lambda x: sd.zeros(0, 3).aminmax(), RuntimeError, "aminmax over an empty dimension"),
+        (lambda x: sd.zeros(0, 3).aminmax(dim=0), IndexError, "aminmax: Expected reduction dim 0"),
+        (lambda x: sd.zeros(2, 0).median(1), IndexError, "median\\(\\): Expected reduction dim 1"),
+        (lambda x: sd.zeros(2, 0).kthvalue(1, 1), IndexError, "kthvalue\\(\\): Expected"),
+        (lambda x: x.long().norm(1), RuntimeError, "vector_norm: Expected a floating .* Got Long"),
+        (lambda x: x.long().dist(x.long()), RuntimeError, "dtype .* Got Long instead"),
+        (lambda x: x.tile(-1), RuntimeError, "negative dimension -3: \\[2, -3\\]"),
+        (lambda x: sd.cdist(x[0], x), RuntimeError, "at least 2D tensors, X1 got: 1D"),
+        (lambda x: sd.cdist(x, x[:, :2]), RuntimeError, "same number of columns. X1: 3 X2: 2"),
+        (lambda x: sd.cdist(x.long(), x.long()), RuntimeError, "dtypes, X1 got: Long"),
+        (lambda x: sd.cdist(x, x, p=-1.0), RuntimeError, "non-negative p values"),
+        (lambda x: (x > 0).trace(), NotImplementedError, "not implemented for 'Bool'"),
+    ],
+)  # fmt: skip
+def test_the_reductions_and_views_of_this_round_refuse_what_pytorch_refuses(make, error, said):
+    """PyTorch 2.13's errors and messages (NumPy would count a negative index from the end,
+    reduce an empty dim to its identity, take the norm of integers, trace a vector)."""
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    with pytest.raises(error, match=said):
+        make(x)
+
+
+def _shown(t):
+    return str(t.dtype).removeprefix("srcdiff."), list(t.shape), t.tolist()
+
+
+def test_the_reductions_of_this_round_keep_pytorchs_dtypes_and_shapes():
+    """Each as PyTorch 2.13 gives it: integers traced as int64, medians of integers and
+    aminmax of any dtype in their own, NaN the median where there is one (at the first
+    NaN along a dim), a 0-d tensor its own median, a norm in the promoted float dtype."""
+    ints = sd.tensor([[1, 2], [3, 4]], dtype=sd.int32)
+    assert _shown(ints.trace()) == ("int64", [], 5)
+    assert _shown(sd.trace(ints.float())) == ("float32", [], 5.0)
+    assert _shown(sd.tensor([3, 1, 2]).median()) == ("int64", [], 2)
+    assert np.isnan(sd.tensor([1.0, NAN, 0.0, NAN]).median().item())
+    values, indices = sd.tensor([1.0, NAN, 0.0, NAN]).median(0)
+    assert np.isnan(values.item()) and _shown(indices) == ("int64", [], 1)
+    assert np.isnan(sd.zeros(0).median().item()) and sd.tensor(0.0).median().item() == 0.0
+    low, high = sd.aminmax(sd.tensor([[1, 5], [7, 2]], dtype=sd.int32))
+    assert _shown(low) == ("int32", [], 1) and _shown(high) == ("int32", [], 7)
+    assert [_shown(t) for t in sd.tensor([True, False]).aminmax()] == [
+        ("bool", [], False),
+        ("bool", [], True),
+    ]
+    kept = sd.ones(2, 3).aminmax(keepdim=True)
+    assert kept.min.shape == kept.max.shape == (1, 1)
+    for found in (sd.tensor(2.0).median(0), sd.tensor(2.0).kthvalue(1)):
+        assert _shown(found.values) == ("float32", [], 2.0)
+        assert _shown(found.indices) == ("int64", [], 0)
+    assert _shown(sd.tensor([True, True, False]).diff()) == ("bool", [2], [False, True])
+    assert _shown(sd.tensor([1, 4, 9], dtype=sd.int32).diff()) == ("int32", [2], [3, 5])
+    assert sd.ones(2, 6).unflatten(1, (-1, 3)).shape == (2, 2, 3)
+    assert sd.arange(6.0).reshape(2, 3).tile(2).tolist() == [[0, 1, 2, 0, 1, 2], [3, 4, 5, 3, 4, 5]]
+    assert _shown(sd.ones(2, 3).norm(1)) == ("float32", [], 6.0)
+    d = sd.ones(3).dist(sd.ones(3, dtype=sd.float64) * 2.0, 3)
+    assert d.dtype == sd.float64 and d.item() == pytest.approx(1.4422495703074083, rel=1e-15)
+    assert _shown(sd.ones(3).dist(sd.ones(3, dtype=sd.int64))) == ("float32", [], 0.0)
+    assert sd.tensor([[0.0, 3.0, -4.0]]).norm(float("inf")).item() == 4.0
+    var, mean = sd.var_mean(sd.tensor([1.0, 2.0, 4.0], dtype=sd.float64), False)
+    assert var.item() == pytest.approx(14 / 9, rel=1e-15) and mean.item() == pytest.approx(7 / 3)
+    std, mean = sd.std_mean(sd.tensor([[1.0, 2.0], [4.0, 8.0]]), 0, keepdim=True)
+    assert std.shape == mean.shape == (1, 2) and mean.tolist() == [[2.5, 5.0]]
+    np.testing.assert_allclose(arr(std), [[2.1213202476501465, 4.242640495300293]], rtol=1e-7)
+    assert sd.cdist(sd.tensor([[0.0, 1.0]]), sd.tensor([[0.0, 1.0], [3.0, 5.0]])).tolist() == [
+        [0.0, 5.0]
+    ]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_tied_medians_and_kth_values_take_the_indices_and_gradients_pytorch_gives(compiled):
+    """PyTorch's CPU median along a dim picks the lower middle of a stable order (its
+    ``nth_element`` compares indices where values tie); kthvalue the entry its own
+    quickselect leaves at ``k - 1``: neither is NumPy's. The value's gradient goes to that
+    entry alone; without a dim, ``median()``'s is shared by the entries equal to it."""
+
+    def step(a, b):
+        along = a.median(1)
+        third, second = b.kthvalue(3), b.kthvalue(2)
+        (along.values * sd.tensor([1.0, 10.0])).sum().backward()
+        (third.values * 3.0 + second.values).backward()
+        return along.indices, third.indices, second.indices
+
+    run = sd.differentiate(step) if compiled else step
+    a = sd.tensor([[3.0, 1, 2, 1], [1, 1, 5, 5]], requires_grad=True)
+    b = sd.tensor([2.0, 2, 2, 2, 1, 2], requires_grad=True)
+    along, third, second = run(a, b)
+    assert along.tolist() == [3, 1] and third.item() == 0 and second.item() == 2
+    assert a.grad.tolist() == [[0, 0, 0, 1], [0, 10, 0, 0]]
+    assert b.grad.tolist() == [3, 0, 1, 0, 0, 0]
+    whole = sd.tensor([[3.0, 1, 2, 1], [1, 1, 5, 5]], requires_grad=True)
+    whole.median().backward()
+    assert whole.grad.tolist() == [[0, 0.25, 0, 0.25], [0.25, 0.25, 0, 0]]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_aminmax_norms_and_cdist_give_pytorchs_gradients_at_ties_and_zeros(compiled):
+    """aminmax shares each extreme's gradient among its ties; the inf-norm its ties too;
+    cdist's gradient is 0 at a zero distance (p=2), a norm's where it is 0 (p < 1)."""
+
+    def step(a, b, c, e):
+        low, high = a.aminmax()  # (r.min of the named tuple: eagerly only)
+        (low * 2.0 + high * 10.0).backward()
+        sd.cdist(b, b).sum().backward()
+        (c.dist(c * 1.0, 3) + c.norm(float("inf"))).backward()
+        e.norm(-1.0, 0).sum().backward()
+        return low
+
+    run = sd.differentiate(step) if compiled else step
+    a = sd.tensor([[1.0, 3, 1, 3], [2, 2, 0, 2]], requires_grad=True)
+    b = sd.tensor([[0.0, 1.0], [3.0, 5.0]], requires_grad=True)
+    c = sd.tensor([[1.0, -3.0], [3.0, 2.0]], requires_grad=True)
+    e = sd.tensor([[1.0, 0.0], [2.0, 4.0]], requires_grad=True)
+    run(a, b, c, e)
+    assert a.grad.tolist() == [[0, 5, 0, 5], [0, 0, 2, 0]]  # PyTorch 2.13's
+    np.testing.assert_allclose(arr(b.grad), [[-1.2, -1.6], [1.2, 1.6]], rtol=1e-6)
+    assert c.grad.tolist() == [[0.0, -0.5], [0.5, 0.0]]
+    np.testing.assert_allclose(arr(e.grad), [[0.444444477558136, 0], [0.111111119389534, 0]],
+                               rtol=1e-6)  # fmt: skip

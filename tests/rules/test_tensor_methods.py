@@ -215,6 +215,49 @@ SPECS = [
     Spec(
         tm.index_add, (R((3, 4)), 0, np.array([0, 2, 0]), R((3, 4))), {"alpha": 0.5}, wrt=(0, 3)
     ),  # fmt: skip
+    Spec(tm.tile, (R((3, 4)), (2, 1, 2)), wrt=(0,)),
+    Spec(tm.tile, (R((3, 4)), 2), wrt=(0,), label="fewer dims"),
+    Spec(tm.trace, (R((3, 4)),)),
+    Spec(tm.select, (R((3, 4)), 1, -2), wrt=(0,)),
+    Spec(tm.unflatten, (R((3, 4)), 1, (2, -1)), wrt=(0,)),
+    Spec(tm.diff, (R((3, 4)),), wrt=(0,)),
+    Spec(tm.diff, (R((3, 4)), 2, 0, R((1, 4)), R((2, 4))), wrt=(0, 3, 4), label="joined"),
+    Spec(tm.median, (R((3, 4)),)),
+    Spec(tm.median, (R((3, 4)), 1), wrt=(0,), call=_pair(tm.median), label="dim"),
+    Spec(tm.median, (R((3, 4)), 0, True), wrt=(0,), call=_pair(tm.median), label="keepdim"),
+    Spec(tm.kthvalue, (R((3, 4)), 2), wrt=(0,), call=_pair(tm.kthvalue)),
+    Spec(tm.kthvalue, (R((3, 4)), 3, 0, True), wrt=(0,), call=_pair(tm.kthvalue), label="dim0"),
+    Spec(tm.aminmax, (R((3, 4)),), wrt=(0,), call=_pair(tm.aminmax)),
+    Spec(
+        tm.aminmax,
+        (R((3, 4)),),
+        {"dim": 1, "keepdim": True},
+        wrt=(0,),
+        call=_pair(tm.aminmax),
+        label="dim",
+    ),  # fmt: skip
+    *[
+        Spec(m, (R((3, 4)),), kw, wrt=(0,), label=str(kw))
+        for m in (tm.var_mean, tm.std_mean)
+        for kw in ({}, {"dim": 1, "keepdim": True}, {"dim": False}, {"dim": 0, "correction": 0})
+    ],
+    *[
+        Spec(tm.norm, (R((3, 4)), p), kw, wrt=(0,), label=f"{p} {kw}")
+        for p in (1, float("inf"), -float("inf"), 0, 3, 0.5, "fro")
+        for kw in ({}, {"dim": 1}, {"dim": (0, 1), "keepdim": True})
+    ],
+    Spec(tm.dist, (R((3, 4)), R((4,))), wrt=(0, 1)),
+    Spec(tm.dist, (R((3, 4)), R((3, 4)), 1), wrt=(0, 1), label="p=1"),
+    Spec(tm.dist, (R((3, 4)), R((3, 1)), 3), wrt=(0, 1), label="p=3"),
+    *[
+        Spec(tm.cdist, (R((3, 4)), R((2, 4)), p), wrt=(0, 1), label=str(p))
+        for p in (2.0, 1.0, float("inf"), 3.0, 0.5)
+    ],
+    Spec(tm.cdist, (R((2, 3, 4)), R((2, 4))), wrt=(0, 1), label="batches"),
+    Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
+    Spec(tm.norm_rows_back, (R((4, 6)), R((3, 4, 2)), (0, 2)), wrt=(0,)),
+    Spec(tm.selected_grad, (R((3,)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),
+    Spec(tm.selected_tangent, (R((3, 4)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),
 ]
 
 
