@@ -953,6 +953,7 @@ def tensor_cdist(g, ans, x1, x2, p=2.0, compute_mode=None):
 nondiff(
     "a check, a shape, an index or the arguments of a method",
     tm.select_index, tm.unflattened_shape, tm.norm_order, tm.norm_shape, tm.spread_args,
+    tm.euclid_by_product,
 )  # fmt: skip
 linear((0,), tm.norm_rows, tm.norm_rows_back, tm.selected_grad, tm.selected_tangent)
 

@@ -689,6 +689,27 @@ def std_mean(x: Any, dim: Any = None, unbiased: Any = True, keepdim: bool = Fals
             mean(x, reduction_dim(x, dim), keepdim))  # fmt: skip
 
 
+def euclid_by_product(x1: Any, x2: Any, compute_mode: Any) -> bool:
+    """Whether PyTorch's ``cdist`` takes 2-norm distances through a matrix product: past
+    25 rows of either (its default), or where ``compute_mode`` asks for it."""
+    if compute_mode == "use_mm_for_euclid_dist":
+        return True
+    if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary"):
+        return False
+    return x1.shape[-2] > 25 or x2.shape[-2] > 25
+
+
+def euclid_by_product_values(x1: Any, x2: Any) -> Any:
+    """The 2-norm distances as PyTorch's ``_euclidean_dist`` computes them: ``|a|^2 -
+    2 a.b + |b|^2`` in one matrix product, negative rounding clamped to 0 (a distance of a
+    row to itself need not be 0 there)."""
+    xp = array_module(x1, x2)
+    n1, n2 = xp.sum(x1 * x1, axis=-1, keepdims=True), xp.sum(x2 * x2, axis=-1, keepdims=True)
+    a = xp.concatenate([x1 * -2, n1, xp.ones_like(n1)], axis=-1)
+    b = xp.concatenate([x2, xp.ones_like(n2), n2], axis=-1)
+    return xp.sqrt(xp.maximum(a @ xp.swapaxes(b, -1, -2), 0))
+
+
 def norm_order(x: Any, p: Any) -> Any:
     """NumPy's vector ``ord`` for PyTorch's ``p`` (None for the 2-norm), with PyTorch's
     errors for an integer tensor and a matrix norm."""
@@ -783,6 +804,8 @@ def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Any:
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     xp = array_module(x1, x2)
+    if p == 2 and euclid_by_product(x1, x2, compute_mode):
+        return euclid_by_product_values(x1, x2)
     diff = xp.expand_dims(x1, -2) - xp.expand_dims(x2, -3)
     with np.errstate(divide="ignore"):
         return xp.asarray(xp.linalg.norm(diff, norm_order(diff, p), -1), dtype=diff.dtype)

@@ -905,3 +905,33 @@ def test_aminmax_norms_and_cdist_give_pytorchs_gradients_at_ties_and_zeros(compi
     assert c.grad.tolist() == [[0.0, -0.5], [0.5, 0.0]]
     np.testing.assert_allclose(arr(e.grad), [[0.444444477558136, 0], [0.111111119389534, 0]],
                                rtol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_cdist_past_25_rows_takes_euclidean_distances_through_a_matrix_product(compiled):
+    """As PyTorch's default ``compute_mode``: a row's distance to itself is the rounding
+    left of ``|a|^2 - 2 a.a + |a|^2`` (PyTorch 2.13 gives the same 1.49e-08 here), and its
+    gradient there 0."""
+
+    def step(x, y):
+        d, d2 = sd.cdist(x, x), sd.cdist(x, y)
+        (d.sum() + (d2 * d2).sum()).backward()
+        return d, d2
+
+    rng = np.random.default_rng(1)
+    x = sd.tensor(rng.standard_normal((30, 4)), requires_grad=True)
+    y = sd.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    d, d2 = (sd.differentiate(step) if compiled else step)(x, y)
+    assert arr(d).diagonal()[:6].tolist() == [0.0, 0.0, 0.0, 0.0, 1.4901161193847656e-08, 0.0]
+    np.testing.assert_allclose(arr(d2)[0, :3], [4.2897016781682, 3.775178237188934,
+                                                2.6454120661783302], rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        arr(x.grad)[0],
+        [5.781675744542731, 35.381048278094696, 22.444567545297843, -43.06355601013861],
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(
+        arr(y.grad)[0],
+        [93.06212099680322, -95.95852780343604, -145.35596596711, 49.64953252387291],
+        rtol=1e-13,
+    )

@@ -254,6 +254,7 @@ SPECS = [
         for p in (2.0, 1.0, float("inf"), 3.0, 0.5)
     ],
     Spec(tm.cdist, (R((2, 3, 4)), R((2, 4))), wrt=(0, 1), label="batches"),
+    Spec(tm.cdist, (R((27, 3)), R((2, 3))), wrt=(0, 1), label="by a matrix product"),
     Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
     Spec(tm.norm_rows_back, (R((4, 6)), R((3, 4, 2)), (0, 2)), wrt=(0,)),
     Spec(tm.selected_grad, (R((3,)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),
