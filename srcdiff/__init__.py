@@ -166,6 +166,7 @@ from .functions import (
     rsqrt,
     scatter,
     scatter_add,
+    scatter_reduce,
     select,
     sigmoid,
     sin,
@@ -405,4 +406,5 @@ __all__ = [
     "trace",
     "unflatten",
     "var_mean",
+    "scatter_reduce",
 ]

@@ -602,3 +602,8 @@ def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Tensor:
             )
     return apply_op(rt.tensor_methods.cdist, (x1.to(of_numpy(dt)), x2.to(of_numpy(dt)), p),
                     name="CdistBackward0")  # fmt: skip
+
+
+def scatter_reduce(x: Any, dim: int, index: Any, src: Any, reduce: str, *,
+                   include_self: bool = True) -> Tensor:  # fmt: skip
+    return _t(x).scatter_reduce(dim, index, src, reduce, include_self=include_self)

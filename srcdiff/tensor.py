@@ -1459,6 +1459,14 @@ class Tensor:
         return apply_op(rt.tensor_methods.scatter_add, (self, dim, _data(index), src),
                         name="ScatterAddBackward0")  # fmt: skip
 
+    def scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, *,
+                       include_self: bool = True) -> Tensor:  # fmt: skip
+        """``src``'s entries reduced (``"sum"``, ``"prod"``, ``"mean"``, ``"amax"``,
+        ``"amin"``) into the positions ``index`` names along ``dim``, ``self``'s own entry
+        among them unless ``include_self=False``."""
+        return apply_op(rt.tensor_methods.scatter_reduce, (self, dim, _data(index), src, reduce),
+                        {"include_self": include_self}, name="ScatterReduceBackward0")  # fmt: skip
+
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:  # fmt: skip
         return self._new(rt.tensor_methods.new_zeros(self._data, *size, dtype=dtype), device,

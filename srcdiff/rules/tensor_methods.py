@@ -15,6 +15,7 @@ from .registry import (
     linear,
     nondiff,
     sequence_result,
+    unsupported,
     vjp,
 )
 
@@ -983,3 +984,17 @@ def tensor_selected_grad(gbar, ans, g, indices, x, dim, keepdim):
 @vjp(tm.selected_tangent)
 def tensor_selected_tangent(g, ans, dx, indices, x, dim, keepdim):
     return rt.tensor_methods.selected_grad(g, indices, x, dim, keepdim), None, None, None, None
+
+
+@vjp(tm.scatter_reduce)
+def tensor_scatter_reduce(g, ans, x, dim, index, src, reduce, include_self=True):
+    """PyTorch's ``scatter_reduce_backward`` (``rt.tensor_methods.scatter_reduce_grads``)."""
+    d = rt.tensor_methods.scatter_reduce_grads(g, ans, x, dim, index, src, reduce, include_self)
+    return d[0], None, None, d[1], None, None
+
+
+unsupported(
+    tm.scatter_reduce_grads,
+    "a second derivative through scatter_reduce",
+    "differentiate scatter_reduce once (or write it with scatter_add for reduce='sum')",
+)

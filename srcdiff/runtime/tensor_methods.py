@@ -1976,6 +1976,123 @@ def scatter_src_grad(g: Any, x: Any, dim: int, index: Any, src: Any, once: bool)
     return d
 
 
+# ---- scatter_reduce ----------------------------------------------------------------------
+
+SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(x: Any, dim: int, index: Any, src: Any, reduce: str, *,
+                   include_self: bool = True) -> Any:  # fmt: skip
+    """``x.scatter_reduce(dim, index, src, reduce, include_self=)``: ``src``'s entries
+    reduced (``"sum"``, ``"prod"``, ``"mean"``, ``"amax"``, ``"amin"``) into the positions
+    ``index`` names along ``dim``, with ``x``'s own entry there or (``include_self=False``)
+    without it."""
+    if not is_array(x):
+        return x.scatter_reduce(dim, index, src, reduce, include_self=include_self)
+    if reduce not in SCATTER_REDUCTIONS:
+        raise RuntimeError(
+            "reduce argument must be either sum, prod, mean, amax or amin, got " + str(reduce)
+        )
+    if not is_array(src):
+        raise TypeError(
+            "scatter_reduce(): argument 'src' (position 3) must be Tensor, not "
+            f"{type(src).__name__}"
+        )
+    xp = array_module(x)
+    if x.ndim == 0:
+        flat = scatter_reduce(xp.reshape(x, (1,)), checked_dim(0, dim) * 0,
+                              xp.reshape(xp.asarray(index), (-1,)), xp.reshape(src, (-1,)),
+                              reduce, include_self=include_self)  # fmt: skip
+        return xp.reshape(flat, ())
+    part, where = scattered(x, dim, index, src, "scatter")
+    out = x.copy()
+    if where is None:
+        return out
+    where = tuple(xp.broadcast_arrays(*where))
+    if not include_self:
+        out[where] = _identity(reduce, x.dtype)
+    ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+             "amin": np.minimum}[reduce]  # fmt: skip
+    ufunc.at(out, where, part)
+    if reduce == "mean":
+        count = _scatter_count(x, where, include_self)
+        out = out // count.astype(x.dtype) if x.dtype.kind in "iub" else out / count
+    return out.astype(x.dtype, copy=False)
+
+
+def _identity(reduce: str, dtype: Any) -> Any:
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    if info is None:
+        return reduce == "amin"
+    return info.min if reduce == "amax" else info.max
+
+
+def _scatter_count(x: Any, where: tuple, include_self: bool) -> Any:
+    """How many values ``mean`` averages at each position of ``x`` (1 where none is
+    scattered, as PyTorch divides there)."""
+    xp = array_module(x)
+    count = xp.ones(x.shape, dtype=np.float64)
+    if not include_self:
+        count[where] = 0
+    np.add.at(count, where, 1)
+    count[count == 0] = 1
+    return count
+
+
+def scatter_reduce_grads(g: Any, ans: Any, x: Any, dim: int, index: Any, src: Any,
+                         reduce: str, include_self: bool = True) -> tuple[Any, Any]:  # fmt: skip
+    """The gradients of ``x`` and ``src`` of ``scatter_reduce``, PyTorch's
+    (``scatter_reduce_backward``): ``mean`` divides by the count; ``amax``/``amin``
+    share among the entries equal to the result, ``x``'s included; ``prod`` divides the
+    product by each factor, exactly where one of them is 0."""
+    xp = array_module(g)
+    if x.ndim == 0:
+        d_x, d_src = scatter_reduce_grads(
+            xp.reshape(g, (1,)), xp.reshape(ans, (1,)), xp.reshape(x, (1,)), 0,
+            xp.reshape(xp.asarray(index), (-1,)), xp.reshape(src, (-1,)), reduce, include_self,
+        )  # fmt: skip
+        return xp.reshape(d_x, ()), xp.reshape(d_src, xp.shape(src))
+    part, where = scattered(x, dim, index, src, "scatter")
+    d_src = xp.zeros(src.shape, dtype=g.dtype)
+    if where is None:
+        return g, d_src
+    where = tuple(xp.broadcast_arrays(*where))
+    if reduce == "sum":
+        d_x, d_part = g, g[where]
+    elif reduce == "mean":
+        d_x = g / _scatter_count(x, where, include_self).astype(g.dtype)
+        d_part = d_x[where]
+    elif reduce in ("amax", "amin"):
+        picked = backend.astype(x == ans, g.dtype)
+        src_picked = backend.astype(part == ans[where], g.dtype)
+        count = picked.copy()
+        np.add.at(count, where, src_picked)
+        shared = g / count
+        d_x, d_part = picked * shared, src_picked * shared[where]
+    else:
+        kept = xp.where(x == 0, 1, x)
+        d_x = g * scatter_reduce(kept, dim, index, src, "prod", include_self=include_self) / kept
+        zero = part == 0
+        zeros = xp.zeros(x.shape, dtype=g.dtype)
+        np.add.at(zeros, where, backend.astype(zero, g.dtype))
+        single = zero & (zeros[where] == 1)
+        lone = src.copy()
+        lone[tuple(slice(0, n) for n in part.shape)] = xp.where(single, 1, part)
+        without = scatter_reduce(x, dim, index, lone, "prod", include_self=include_self)
+        d_part = xp.where(single, (g * without)[where], (g * ans)[where] / xp.where(zero, 1, part))
+    if not include_self:
+        d_x = d_x.copy() if d_x is g else d_x
+        d_x[where] = 0
+    d_src[tuple(slice(0, n) for n in part.shape)] = d_part
+    return d_x, d_src
+
+
 def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
     """Gradient of ``x.gather(dim, index)``: ``g`` added into zeros at the entries read
     (an entry read twice gets both), zero outside the part read."""
@@ -2033,7 +2150,8 @@ METHODS = {
         "scatter scatter_add requires_grad_ nan_to_num type_as rsqrt diagonal swapaxes "
         "swapdims atan2 arctan2 remainder fmod erf lerp addcmul logical_and logical_or "
         "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
-        "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist"
+        "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist "
+        "scatter_reduce"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -2085,6 +2203,6 @@ FUNCTIONS = {
         "diagonal swapaxes swapdims atan2 arctan2 remainder fmod erf lerp addcmul "
         "logical_and logical_or logical_xor logical_not all any repeat_interleave "
         "masked_select index_fill index_add tile trace diff median kthvalue aminmax var_mean "
-        "std_mean norm dist cdist select unflatten"
+        "std_mean norm dist cdist select unflatten scatter_reduce"
     ).split()
 }

@@ -935,3 +935,54 @@ def test_cdist_past_25_rows_takes_euclidean_distances_through_a_matrix_product(c
         [93.06212099680322, -95.95852780343604, -145.35596596711, 49.64953252387291],
         rtol=1e-13,
     )
+
+
+# ---- scatter_reduce ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x, i: x.scatter_reduce(1, i, x[:, :2].double(), "sum"), RuntimeError,
+         "scatter\\(\\): Expected self.dtype to be equal to src.dtype"),
+        (lambda x, i: x.scatter_reduce(1, i + 2, x[:, :2], "sum"), RuntimeError,
+         "index 4 is out of bounds for dimension 1 with size 3"),
+        (lambda x, i: x.scatter_reduce(1, i, 1.0, "sum"), TypeError,
+         "argument 'src' \\(position 3\\) must be Tensor, not float"),
+        # PyTorch 2.13 returns the input unchanged for an unknown reduction: refused here
+        (lambda x, i: x.scatter_reduce(1, i, x[:, :2], "max"), RuntimeError,
+         "must be either sum, prod, mean, amax or amin, got max"),
+    ],
+)  # fmt: skip
+def test_scatter_reduce_refuses_what_pytorch_refuses(make, error, said):
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]])
+    with pytest.raises(error, match=said):
+        make(x, sd.tensor([[0, 2], [1, 1]]))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_scatter_reduce_values_and_gradients_are_pytorchs_at_ties_and_zeros(compiled):
+    """PyTorch 2.13's: an integer mean rounded down, amax without ``self`` where only
+    ``src`` competes, prod's gradient exact at a zero factor, amin's shared by ties
+    (``self``'s entry among them)."""
+
+    def step(x, s):
+        y = x.scatter_reduce(1, sd.tensor([[0, 0], [2, 2]]), s, "prod")
+        z = x.scatter_reduce(1, sd.tensor([[1, 1], [0, 0]]), s, "amin")
+        ((y * sd.tensor([[1.0, 2, 3], [4, 5, 6]])).sum() + z.sum()).backward()
+        return y, z
+
+    x = sd.tensor([[2.0, 1.0, 3.0], [0.0, 5.0, 4.0]], requires_grad=True)
+    s = sd.tensor([[0.0, 3.0], [2.0, 2.0]], requires_grad=True)
+    y, z = (sd.differentiate(step) if compiled else step)(x, s)
+    assert y.tolist() == [[0.0, 1.0, 3.0], [0.0, 5.0, 16.0]]
+    assert z.tolist() == [[2.0, 0.0, 3.0], [0.0, 5.0, 4.0]]
+    assert x.grad.tolist() == [[1.0, 2.0, 4.0], [5.0, 6.0, 25.0]]
+    assert s.grad.tolist() == [[7.0, 0.0], [48.0, 48.0]]
+    ints = sd.tensor([1, 2, 3])
+    mean = ints.scatter_reduce(0, sd.tensor([0, 0, 2]), sd.tensor([-4, -5, 7]), "mean")
+    assert mean.dtype == sd.int64 and mean.tolist() == [-3, 2, 5]
+    alone = sd.tensor([1.0, 2.0]).scatter_reduce(0, sd.tensor([0]), sd.tensor([5.0]), "amax",
+                                                 include_self=False)  # fmt: skip
+    assert alone.tolist() == [5.0, 2.0]
+    assert sd.tensor(2.0).scatter_reduce(0, sd.tensor(0), sd.tensor(5.0), "prod").item() == 10.0

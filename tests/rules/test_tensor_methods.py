@@ -255,6 +255,17 @@ SPECS = [
     ],
     Spec(tm.cdist, (R((2, 3, 4)), R((2, 4))), wrt=(0, 1), label="batches"),
     Spec(tm.cdist, (R((27, 3)), R((2, 3))), wrt=(0, 1), label="by a matrix product"),
+    *[
+        Spec(
+            tm.scatter_reduce,
+            (R((3, 4)), 1, np.array([[0, 3], [2, 2], [1, 0]]), R((3, 2)), reduce),
+            {"include_self": include},
+            wrt=(0, 3),
+            label=f"{reduce} {include}",
+        )
+        for reduce in ("sum", "prod", "mean", "amax", "amin")
+        for include in (True, False)
+    ],  # fmt: skip
     Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
     Spec(tm.norm_rows_back, (R((4, 6)), R((3, 4, 2)), (0, 2)), wrt=(0,)),
     Spec(tm.selected_grad, (R((3,)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),

@@ -1133,6 +1133,14 @@ def _method_programs(torch: Any) -> dict[str, Any]:
                 alpha=2.0,
             ),
             torch.baddbmm(x[0, :2], x.reshape(2, 2, 5), x.flip(0).reshape(2, 5, 2)),
+        ),
+        "scatter_reduce": lambda x: (
+            torch.scatter_reduce(x, 1, index, x[:, :3] * 2.0, "sum"),
+            x.scatter_reduce(0, perm[:2] % 4, x[:2, :3], "prod", include_self=False),
+            x.scatter_reduce(1, index, x[:, 1:4], "mean"),
+            x.scatter_reduce(1, index, x.flip(1)[:, :3], "amax", include_self=False),
+            _tied(x).scatter_reduce(0, index % 4, _tied(x)[:, :3], "amin"),
+            x.scatter_reduce(1, index, x[:, :3].round(), "mean", include_self=False),
         ),  # fmt: skip
     }
 
