@@ -532,6 +532,19 @@ def _padding_index(padding_idx: int | None, num_embeddings: int) -> int | None:
     return num_embeddings + padding_idx
 
 
+def _embedding_renorm_(weight: Any, indices: Any, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: each row of ``weight`` that ``indices`` names and
+    whose ``norm_type``-norm exceeds ``max_norm`` scaled in place by ``max_norm / (norm +
+    1e-7)`` (the norm in ``weight``'s dtype, the scale in float64, then in the dtype)."""
+    xp = array_module(weight)
+    rows = xp.unique(xp.reshape(xp.asarray(indices), (-1,)))
+    picked = weight[rows]
+    norms = rt.tensor_methods.vector_norm(picked, norm_type, 1).astype(np.float64)
+    over = norms > max_norm
+    scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+    weight[rows[over]] = picked[over] * scale[:, None]
+
+
 def _index_counts(indices: Any, num_embeddings: int, like: Any) -> Any:
     """How often each entry of ``indices`` occurs among them (for ``scale_grad_by_freq``),
     in the dtype of ``like`` (the rows': a division by them keeps it)."""
@@ -545,6 +558,7 @@ nondiff(
     "a check or a count of integer indices", _embedding_indices, type_name, _padding_index,
     _index_counts,
 )  # fmt: skip
+nondiff("a renormalization of an embedding's rows in place, unrecorded", _embedding_renorm_)
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
@@ -558,11 +572,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise RuntimeError("'weight' must be 2-D")
     num = weight.shape[0]
     padding_idx = _padding_index(padding_idx, num)
-    if max_norm is not None:
-        raise NotImplementedError(
-            "embedding with max_norm (a renormalization of weight's rows in place) is not "
-            "supported by srcdiff: renormalize the weight under no_grad before the lookup"
-        )
+    if max_norm is not None:  # (in place, unrecorded, as PyTorch's embedding_renorm_)
+        _embedding_renorm_(weight._data, input._data, max_norm, norm_type)
     if sparse:
         raise NotImplementedError(
             "embedding with sparse=True (sparse gradients) is not supported by srcdiff: use "

@@ -62,6 +62,44 @@ def test_an_embedding_scaled_by_frequency_keeps_its_dtype_when_compiled():
         np.testing.assert_array_equal(embedding.weight.grad.numpy()[[1, 3]], np.ones((2, 2)))
 
 
+W = [[0.5, -1.25, 2.0], [1.5, 0.25, -2.5], [-0.75, 2.25, 0.125], [0.1, 0.2, -0.3]]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_an_embedding_with_max_norm_renormalizes_the_rows_it_looks_up_in_place(compiled):
+    """As PyTorch's ``embedding_renorm_``: the rows looked up whose norm exceeds
+    ``max_norm`` are scaled by ``max_norm / (norm + 1e-7)`` in the weight itself, before
+    the lookup, unrecorded; the others (row 1, not looked up) stay. PyTorch 2.13's values."""
+
+    def step(m, idx):
+        out = m(idx)
+        (out * out.flip(-1)).sum().backward()
+        return out.detach()
+
+    run = sd.differentiate(step) if compiled else step
+    w = sd.tensor(W, dtype=sd.float64)
+    m = nn.Embedding.from_pretrained(w.clone(), freeze=False, max_norm=2.0)
+    out = run(m, sd.tensor([0, 2, 0]))
+    renormed = [
+        [0.4147806606878698, -1.0369516517196744, 1.6591226427514791],
+        [1.5, 0.25, -2.5],
+        [-0.6315789207756245, 1.8947367623268734, 0.10526315346260408],
+        [0.1, 0.2, -0.3],
+    ]
+    assert m.weight.detach().tolist() == renormed
+    assert out.tolist() == [renormed[0], renormed[2], renormed[0]]
+    assert m.weight.grad.tolist() == [
+        [6.6364905710059166, -4.147806606878698, 1.6591226427514791],
+        [0.0, 0.0, 0.0],
+        [0.21052630692520816, 3.7894735246537468, -1.263157841551249],
+        [0.0, 0.0, 0.0],
+    ]
+    weight = w.clone()
+    out = F.embedding(sd.tensor([[1], [3]]), weight, max_norm=1.0, norm_type=float("inf"))
+    row = [0.599999976000001, 0.09999999600000016, -0.9999999600000016]
+    assert weight.tolist()[1] == row and out.tolist() == [[row], [[0.1, 0.2, -0.3]]]  # fmt: skip
+
+
 def test_an_embedding_takes_long_and_int_indices_alone():
     """uint8 indices are PyTorch's error (NumPy took them for a mask, or rows)."""
     embedding = nn.Embedding(5, 2)
