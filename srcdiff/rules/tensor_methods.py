@@ -13,6 +13,7 @@ from .registry import (
     jvp,
     keywords,
     linear,
+    no_forward,
     nondiff,
     sequence_result,
     unsupported,
@@ -880,6 +881,33 @@ def tensor_std_mean(g, ans, x, dim=None, unbiased=True, keepdim=False, correctio
     return d_std + rt.unreduce(g_mean / n, x, axis, keepdim), None, None, None, None
 
 
+@jvp(tm.var_mean, shaped=True)
+def tensor_var_mean_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *,
+                        dx):  # fmt: skip
+    over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
+    axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans[1])
+    return [
+        2.0 * xp.sum(centred * dx, axis=axis, keepdims=keepdim) / (n - ddof),
+        xp.sum(dx, axis=axis, keepdims=keepdim) / n,
+    ]
+
+
+@jvp(tm.std_mean, shaped=True)
+def tensor_std_mean_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *,
+                        dx):  # fmt: skip
+    over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
+    axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
+    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    n = rt.size(x) / rt.size(ans[1])
+    spread = xp.where(ans[0] == 0, xp.inf, (n - ddof) * ans[0])
+    return [
+        xp.sum(centred * dx, axis=axis, keepdims=keepdim) / spread,
+        xp.sum(dx, axis=axis, keepdims=keepdim) / n,
+    ]
+
+
 @vjp(tm.norm)
 def tensor_norm(g, ans, x, p="fro", dim=None, keepdim=False):
     """The vector ``p``-norm's gradient (``np.linalg.norm``'s) over the dims ``dim``
@@ -900,7 +928,7 @@ def tensor_norm(g, ans, x, p="fro", dim=None, keepdim=False):
 def tensor_norm_jvp(ans, x, p="fro", dim=None, keepdim=False, *, dx):
     rows = rt.tensor_methods.norm_rows(x, dim)
     slope = rt.norm_grad(
-        xp.ones(xp.shape(rows)[:-1]),
+        xp.ones_like(xp.reshape(ans, xp.shape(rows)[:-1])),
         xp.reshape(ans, xp.shape(rows)[:-1]),
         rows,
         rt.tensor_methods.norm_order(x, p),
@@ -951,6 +979,24 @@ def tensor_cdist(g, ans, x1, x2, p=2.0, compute_mode=None):
     )
 
 
+@jvp(tm.cdist)
+def tensor_cdist_jvp(ans, x1, x2, p=2.0, compute_mode=None, *, dx1, dx2):
+    """The slopes of the reverse rule along the tangents of the differences."""
+    diff = xp.expand_dims(x1, -2) - xp.expand_dims(x2, -3)
+    slope = (
+        xp.sign(diff) * (xp.abs(diff) == xp.expand_dims(ans, -1))
+        if p == xp.inf
+        else xp.where(
+            (diff == 0) | (xp.expand_dims(ans, -1) == 0),
+            0.0,
+            rt.norm_grad(xp.ones_like(ans), ans, diff, rt.tensor_methods.norm_order(diff, p), -1),
+        )
+    )
+    return xp.sum(slope * xp.expand_dims(dx1, -2), axis=-1), -xp.sum(
+        slope * xp.expand_dims(dx2, -3), axis=-1
+    )
+
+
 nondiff(
     "a check, a shape, an index or the arguments of a method",
     tm.select_index, tm.unflattened_shape, tm.norm_order, tm.norm_shape, tm.spread_args,
@@ -993,6 +1039,11 @@ def tensor_scatter_reduce(g, ans, x, dim, index, src, reduce, include_self=True)
     return d[0], None, None, d[1], None, None
 
 
+no_forward(
+    tm.scatter_reduce,
+    "forward mode through scatter_reduce",
+    "take its gradient in reverse mode (sd.grad, backward)",
+)
 unsupported(
     tm.scatter_reduce_grads,
     "a second derivative through scatter_reduce",
