@@ -585,8 +585,9 @@ def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any =
     ignored where ``beta`` is 0, its NaN too, as PyTorch's)."""
     product = _t(batch1).bmm(batch2)
     product = product if alpha == 1 else product * alpha
-    if beta == 0:
-        return product
+    input = _t(input)
+    if beta == 0:  # its values ignored (NaN too), its gradient zero, as PyTorch's
+        return product + where(input.new_zeros(input.shape, dtype=bool), input, 0.0)
     return product + (input if beta == 1 else input * beta)
 
 

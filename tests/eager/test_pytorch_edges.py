@@ -986,3 +986,20 @@ def test_scatter_reduce_values_and_gradients_are_pytorchs_at_ties_and_zeros(comp
                                                  include_self=False)  # fmt: skip
     assert alone.tolist() == [5.0, 2.0]
     assert sd.tensor(2.0).scatter_reduce(0, sd.tensor(0), sd.tensor(5.0), "prod").item() == 10.0
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_baddbmm_with_beta_zero_ignores_input_and_gives_it_gradient_zero(compiled):
+    # PyTorch 2.13: the input's NaN is ignored, and its .grad is zeros (not None: an
+    # optimizer with weight decay moves it)
+    def step(inp, b1, b2):
+        loss = sd.baddbmm(inp, b1, b2, beta=0, alpha=0.5).sum()
+        loss.backward()
+        return loss.item()
+
+    step = sd.differentiate(step) if compiled else step
+    inp = sd.tensor(np.full((2, 1, 3), NAN), requires_grad=True)
+    b1 = sd.ones(2, 2, 4, dtype=sd.float64, requires_grad=True)
+    assert step(inp, b1, sd.ones(2, 4, 3, dtype=sd.float64)) == 24.0
+    np.testing.assert_array_equal(arr(inp.grad), np.zeros((2, 1, 3)))
+    np.testing.assert_array_equal(arr(b1.grad), np.full((2, 2, 4), 1.5))
