@@ -33,6 +33,7 @@ def _is_floating(xp: Any, dtype: Any) -> bool:
     return np.dtype(dtype).kind == "f"
 
 
+_FLOAT64 = np.dtype(np.float64)
 _NUMPY_DIGITS = {np.dtype(t): np.finfo(t).nmant + 1 for t in (np.float16, np.float32, np.float64)}
 _NARROW = 25  # dtypes of at most this many digits go through float64 (float32: 24)
 
@@ -79,6 +80,11 @@ def _fma_float(x: float, y: float, z: float, digits: int) -> float:
         s = p + z
         t = s - p
         return _nudged(s, (p - (s - t)) + (z - t), digits)
+    return _fma64(x, y, z)
+
+
+def _fma64(x: float, y: float, z: float) -> float:
+    """``x * y + z`` rounded once, on Python floats (float64)."""
     if _MATH_FMA is not None:
         return _MATH_FMA(x, y, z)
     p = x * y
@@ -206,6 +212,20 @@ def fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
 
     ``out``, an array of the result's shape and dtype, is given the result (in place)
     and returned: an optimizer's parameter updated, without a new array."""
+    if (
+        type(a) is np.ndarray
+        and type(c) is np.ndarray
+        and type(b) is float
+        and a.size == 1
+        and a.dtype is _FLOAT64
+        and c.dtype is _FLOAT64
+        and a.shape == c.shape
+    ):  # an optimizer's step of a float64 parameter that is one number, shortest
+        value = _fma64(a.item(), b, c.item())
+        if out is None:
+            return np.array(value, _FLOAT64).reshape(a.shape)
+        out.fill(value)
+        return out
     if (
         type(a) is np.ndarray
         and type(c) is np.ndarray

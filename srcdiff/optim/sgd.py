@@ -64,8 +64,10 @@ class SGD(Optimizer):
         if not momentum and not group["weight_decay"] and not group["maximize"]:  # sgd's
             alpha = -group["lr"]  # last line alone, p = p - lr * g, without the lists
             for p in group["params"]:  # (a training step's microseconds)
-                if p._grad is not None:
-                    fused.add(p._data, p._grad._data, alpha, out=p._data)
+                grad = p._grad
+                if grad is not None:
+                    data = p._data
+                    fused.add(data, grad._data, alpha, out=data)
             return
         params = [p for p in group["params"] if p.grad is not None]
         if momentum:
