@@ -204,7 +204,8 @@ def _tensor_module(values: tuple) -> Any:
         if type(v) is not tensor and isinstance(v, _module_class()):
             v = next(iter(v.parameters()), None)
         if isinstance(v, tensor):
-            return array_module(v._data)
+            data = v._data
+            return np if type(data) is np.ndarray else array_module(data)
     return np
 
 
@@ -753,9 +754,11 @@ class _Target(CallSite):
 
     def call(self, args: tuple, kwargs: dict) -> Any:
         """Run the compiled primal (with its backward() calls, for Tensor code)."""
-        tensors = self.dialect.on_tensors  # (once: a step's every call passes here)
+        # (each read once: a training step's every call passes here)
+        tensors = self.dialect is not Dialect.ARRAYS  # (its on_tensors)
+        bound = () if self._self is None else self.bound
         xp = (
-            _tensor_module(self.bound + args + tuple(kwargs.values()))
+            _tensor_module(bound + args + tuple(kwargs.values()) if bound or kwargs else args)
             if tensors
             else array_module(*args, *kwargs.values())
         )
@@ -767,14 +770,14 @@ class _Target(CallSite):
         if tensors:  # (Tensors written meanwhile are noted: rt.wrote)
             STEP[0] = Step(saved, leaves)
         try:
-            value = unit.primal(saved, [], *self.bound, *args, **kwargs)
+            value = unit.primal(saved, [], *bound, *args, **kwargs)
         except BaseException as exc:
-            _updates_before(exc, unit, self.bound + args, kwargs, saved)
+            _updates_before(exc, unit, bound + args, kwargs, saved)
             raise
         finally:
             STEP[0] = outer
-        if unit.updated:
-            unit.write_back(self.bound + args, kwargs, saved)
+        if unit.analysis.updated:  # (unit.updated)
+            unit.write_back(bound + args, kwargs, saved)
         if not tensors or type(value) in _PYTHON_SCALARS:  # (loss.item(): the usual)
             return value
         if LEAVES[0] == leaves or not rt.calls.Host.grad_enabled():

@@ -116,6 +116,7 @@ class Unit:
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
         self.reads: dict[tuple, frozenset[int] | None] = {}  # see saved_reads
+        self.parts: dict[tuple, tuple[Any, frozenset[int] | None]] = {}  # see backward_parts
         self.path_counts: dict[tuple, list[int]] = {}  # calls per path, see count
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
@@ -183,13 +184,14 @@ class Unit:
         where it was (``still``), a global (or closure variable) it took for a number holds
         something else now, or an object whose code it inlined is not found where it was
         (then it must be compiled again)."""
-        fn = self.fn
+        fn = self._fn()  # (not through the property: this runs before every call)
         if fn is None or not self.still(fn):
             return True
-        for n, cell in self.number_globals:
-            value = cell.cell_contents if cell is not None else self.fn.__globals__.get(n, _MISSING)
-            if not is_number(value):
-                return True
+        if self.number_globals:
+            for n, cell in self.number_globals:
+                value = cell.cell_contents if cell is not None else fn.__globals__.get(n, _MISSING)
+                if not is_number(value):
+                    return True
         return not self.guards_hold()  # of the callees inlined
 
     def tangent(self) -> tuple[types.FunctionType, str]:
@@ -303,6 +305,16 @@ class Unit:
         fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
+
+    def backward_parts(self, key: tuple, stop: int) -> tuple[Any, frozenset[int] | None]:
+        """``adjoint(key, stop)``'s function and ``saved_reads(key, stop)``, in one look-up
+        (a compiled step's ``loss.backward()`` takes both at every call)."""
+        checked = rt_module.CHECKING[0]
+        hit = self.parts.get((key, stop, checked))
+        if hit is None:
+            fn = self.adjoint(key, stop, checked=checked)[0]
+            hit = self.parts[(key, stop, checked)] = (fn, self.saved_reads(key, stop))
+        return hit
 
     def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
         """The saved values (by number) the adjoint of ``backward()`` numbered ``stop``
@@ -496,8 +508,7 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
     step is freed with its compiled code)."""
     free = fn.__code__.co_freevars
     namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
-                                 "A": attribute, "same_method": _same_method,
-                                 "instance_method": _instance_method,
+                                 "A": attribute, "MT": types.MethodType, "NK": _NO_KEYWORDS,
                                  "CODE": fn.__code__, "DEFAULTS": fn.__defaults__,
                                  "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
     terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
@@ -522,12 +533,16 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
                 else f"A({read}, {attr!r})"
             )
             holder = attribute(holder, attr)
-        if bound:
+        if bound:  # still the holder's, its class's function, with no attribute of its own so
+            # named (read without making the bound method, and written out: no call)
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
-            terms.append(f"instance_method({read}, {path[-1]!r}, E{i}, S{i})")
+            name = path[-1]
+            terms.append(f"(h{i} := {read}) is S{i}() and getattr(type(h{i}), {name!r}, None) "
+                         f"is E{i} and {name!r} not in getattr(h{i}, '__dict__', NK)")  # fmt: skip
         elif isinstance(obj, types.MethodType):  # a class's method: the same method
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
-            terms.append(f"same_method({read}, E{i}, S{i})")
+            terms.append(f"type(h{i} := {read}) is MT and h{i}.__func__ is E{i} "
+                         f"and h{i}.__self__ is S{i}()")  # fmt: skip
         elif _lasting(obj):  # held as it is: nothing to free
             namespace[f"E{i}"] = obj
             terms.append(f"{read} is E{i}")
@@ -560,21 +575,6 @@ def _weakly(obj: Any) -> Any:
         return weakref.ref(obj)
     except TypeError:
         return lambda: obj
-
-
-def _same_method(read: Any, func: Any, owner: Any) -> bool:
-    return type(read) is types.MethodType and read.__func__ is func and read.__self__ is owner()
-
-
-def _instance_method(holder: Any, name: str, func: Any, owner: Any) -> bool:
-    """Whether ``holder.name`` is still ``owner``'s method ``func`` (``owner`` is the
-    holder, its class has ``func`` under that name, and the holder no attribute of its
-    own so named): read without making the bound method."""
-    return (
-        holder is owner()
-        and getattr(type(holder), name, None) is func
-        and name not in getattr(holder, "__dict__", _NO_KEYWORDS)
-    )
 
 
 # Each function's Units, for at most VARIANTS sets of static facts (the least recently

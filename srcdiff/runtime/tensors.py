@@ -359,7 +359,7 @@ def backward(
     else:
         seed = backward_seed(array_module(loss).asarray(loss), gradient)
     key = path_key(path)
-    adjoint, _ = unit.adjoint(key, site)
+    adjoint, reads = unit.backward_parts(key, site)  # (unit.adjoint's, unit.saved_reads)
     step = STEP[0]
     if step is not None and LEAVES[0] == step.leaves:  # as eager code's loss would be
         raise RuntimeError(
@@ -369,7 +369,6 @@ def backward(
             + ")"
         )
     if step is not None:
-        reads = unit.saved_reads(key, site)
         freed = step.freed.get(id(saved))
         if freed and (reads is None or not freed.isdisjoint(reads)):
             raise RuntimeError(SECOND_BACKWARD)
