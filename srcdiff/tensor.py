@@ -341,6 +341,7 @@ class Tensor:
         self.requires_grad = requires_grad
 
     def _init(self, data: Any, requires_grad: bool) -> None:
+        # (_make sets the same attributes, written out: keep the two alike)
         self._data = data
         self._requires_grad = requires_grad
         self._grad = None
@@ -353,7 +354,13 @@ class Tensor:
     def _make(data: Any, requires_grad: bool = False) -> Tensor:
         """A Tensor around ``data`` (no copy, no checks)."""
         t = object.__new__(Tensor)
-        t._init(data, requires_grad)
+        t._data = data  # (_init, written out: Tensors are made at every step)
+        t._requires_grad = requires_grad
+        t._grad = None
+        t._node = None
+        t._version = autograd.Version()
+        t._retains_grad = False
+        t._base = None
         return t
 
     # ---- attributes ----------------------------------------------------------------------

@@ -153,7 +153,10 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p._grad is not None:  # (read without the property: a training step's
-                    p._clear_grad(set_to_none)  # microsecond)
+                    if set_to_none:  # microsecond; and _clear_grad's first case, as it is)
+                        p._grad = None
+                    else:
+                        p._clear_grad(set_to_none)
 
     # ---- saving and loading ------------------------------------------------------------
 

@@ -57,10 +57,17 @@ def tensor_class() -> type:
 def unwrap(x: Any, path: list) -> Any:
     """The array of a Tensor (else ``x``), recording in ``path`` whether it was a Tensor
     that requires grad (1), one that does not (0), or no Tensor (2)."""
-    if not isinstance(x, Host.tensor):
+    tensor = Host.tensor
+    cls = type(x)
+    if cls is not tensor and not isinstance(x, tensor):
         path.append(2)
         return x
-    if x.requires_grad and Host.grad_enabled():
+    requires = (  # (the property's own test where the class keeps it: no call)
+        x._node is not None or x._requires_grad
+        if cls.requires_grad is tensor.requires_grad
+        else x.requires_grad
+    )
+    if requires and Host.grad_enabled():
         LEAVES[0] += 1
         path.append(1)
         step = STEP[0]
