@@ -64,6 +64,10 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> An
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
     """``x.mean(dim, keepdim, dtype=...)``: ``dtype`` casts ``x`` first, as PyTorch's."""
+    if dim is None and dtype is None and type(x) is np.ndarray:  # the mean of every entry
+        if x.dtype in FLOAT_DTYPES and x.ndim:  # (as below, in fewer steps)
+            return float_mean(x, None, keepdim)
+        return np_mean(x, None, None, None, keepdim)
     if dtype is not None:
         if not is_array(x):
             return x.mean(dim, keepdim, dtype=dtype)
@@ -1044,6 +1048,7 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
 _FLOATING = frozenset({"/", "/=", "div", "atan2"})
 # ... and those that divide integers as integers
 _INTEGER_DIVISIONS = frozenset({"//", "%", "//=", "%=", "remainder", "fmod"})
+_CHECKED = _FLOATING | _INTEGER_DIVISIONS  # the symbols promoted does more for
 
 
 def integer_divisor(a: Any, b: Any) -> None:
@@ -1062,6 +1067,10 @@ def promoted(x: Any, a: Any, b: Any, symbol: str = "") -> Any:
     Numbers are left as they are (NumPy takes them in the array's dtype). An operand that
     is no plain array is checked as ``rt.operands`` checks it (the compiler checks no
     operator further whose operands all come from here)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and (x is a or x is b):
+        dtype = a.dtype  # (arrays of one float dtype: nothing to check or cast, the usual
+        if dtype is b.dtype and dtype in FLOAT_DTYPES and symbol not in _CHECKED:  # case)
+            return x
     if type(x) is not np.ndarray or x.dtype.kind in "OV":
         operands(symbol, a, b)
     if symbol in _INTEGER_DIVISIONS:  # (a constant divisor gets no call of its own)
