@@ -211,8 +211,9 @@ def unreduce_times(g: Any, x: Any, axis: Any, keepdims: bool, factor: Any,
             if not plain:
                 g = dtype.type(g)
             if scale != 1:
-                size, (low, high) = abs(float(g)), _EXACT.get(dtype, (math.inf, 0.0))
-                if size and not low / abs(scale) <= size < high / abs(scale):
+                low, high = _EXACT_FLOAT64 if plain else _EXACT.get(dtype, _NO_RANGE)
+                size, times = abs(float(g)), abs(scale)
+                if size and not low / times <= size < high / times:
                     return g * (scale * factor)
                 g = g * scale if plain else g * dtype.type(scale)
             return factor * g
@@ -226,6 +227,8 @@ _EXACT = {
     np.dtype(t): (float(np.finfo(t).tiny), float(np.finfo(t).max))
     for t in (np.float16, np.float32, np.float64)
 }
+_EXACT_FLOAT64 = _EXACT[_FLOAT64]  # (each bound alone: sd.export writes them out)
+_NO_RANGE = (math.inf, 0.0)
 
 
 def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -556,7 +559,7 @@ def size(x: Any) -> int:
     cls = type(x)
     if cls is _ndarray:
         return x.size or 1
-    if cls is float:
+    if cls is float or cls is _FLOAT64_SCALAR:  # (a reduction's result)
         return 1
     return math.prod(_shape(x)) or 1
 
