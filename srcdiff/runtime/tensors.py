@@ -359,9 +359,9 @@ def backward(
             "Tensor requiring grad that the loss was computed from",
             "run the step without @sd.differentiate (eager Tensors take inputs=)",
         )
-    if isinstance(loss, Host.tensor):  # (a Tensor the compiled code left as one)
-        loss = loss._data
-    if gradient is None and getattr(loss, "shape", ()) == ():
+    if type(loss) is not np.float64 and isinstance(loss, Host.tensor):  # (a Tensor the
+        loss = loss._data  # compiled code left as one)
+    if gradient is None and (type(loss) is np.float64 or getattr(loss, "shape", ()) == ()):
         seed = 1.0  # (the usual loss: a number)
     else:
         seed = backward_seed(array_module(loss).asarray(loss), gradient)
