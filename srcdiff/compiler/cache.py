@@ -36,7 +36,7 @@ from ..rules import registry
 from . import pipeline
 from .analyse import is_number
 from .influence import returned_sources
-from .inline import check_guards
+from .inline import guard_lines
 from .ir import Dialect, Kind, facts
 from .normalize import (
     RESERVED,  # noqa: F401 (the name tests know it by)
@@ -79,8 +79,10 @@ class Unit:
             fn, active, kinds, dialect, shapes, returns, numbers, plain=plain
         )
         self.parsed: Parsed = self.front.parsed
-        self.still = callees_still(fn, self.parsed.found_taken())
-        self.guards_hold = check_guards(self.parsed.guards)
+        found = self.parsed.found_taken()
+        self.still = callees_still(fn, found)  # (what sd.grad's dispatchers check)
+        # still's checks and those of the guards of the callees inlined, in one function
+        self.valid = callees_still(fn, found, self.parsed.guards)
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
@@ -185,14 +187,14 @@ class Unit:
         something else now, or an object whose code it inlined is not found where it was
         (then it must be compiled again)."""
         fn = self._fn()  # (not through the property: this runs before every call)
-        if fn is None or not self.still(fn):
+        if fn is None or not self.valid(fn):  # (still, and the guards of the callees inlined)
             return True
         if self.number_globals:
             for n, cell in self.number_globals:
                 value = cell.cell_contents if cell is not None else fn.__globals__.get(n, _MISSING)
                 if not is_number(value):
                     return True
-        return not self.guards_hold()  # of the callees inlined
+        return False
 
     def tangent(self) -> tuple[types.FunctionType, str]:
         """The forward-mode function (``compiler/tangent``) and its source: it takes the
@@ -499,13 +501,16 @@ class Unit:
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
 
 
-def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> Any:
+def callees_still(
+    fn: types.FunctionType, found: dict[tuple[str, ...], Any], guards: tuple = ()
+) -> Any:
     """``still(fn)``: whether ``fn``'s code and defaults are those compiled, and each
     function, class and module the compilation found through a free name
     (``Parsed.found``: ``act``, ``np.tanh``, ``cfg.act``) is found there still: another one
     would need another rule or other code. One generated expression, as it runs before
     every call; it holds ``fn`` and what it found weakly where it can (a closure made per
-    step is freed with its compiled code)."""
+    step is freed with its compiled code). With ``guards`` (of the callees inlined), the
+    same function checks them after, as ``check_guards``'s does (one call, not two)."""
     free = fn.__code__.co_freevars
     namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
                                  "A": attribute, "MT": types.MethodType, "NK": _NO_KEYWORDS,
@@ -549,8 +554,14 @@ def callees_still(fn: types.FunctionType, found: dict[tuple[str, ...], Any]) -> 
         else:
             namespace[f"E{i}"] = weakref.ref(obj)
             terms.append(f"{read} is E{i}()")
-    source = "def still(F):\n    try:\n        return " + " and ".join(terms)
-    source += "\n    except ValueError:  # an emptied closure cell\n        return False\n"
+    if guards:  # (guard_lines names its own locals and globals apart from the ones above)
+        body = [f"if not ({' and '.join(terms)}): return False", *guard_lines(guards, namespace)]
+        source = "def still(F):\n    try:\n" + "".join(f"        {line}\n" for line in body)
+        source += "    except ValueError:  # an emptied cell\n        return False\n"
+        source += "    return True\n"
+    else:
+        source = "def still(F):\n    try:\n        return " + " and ".join(terms)
+        source += "\n    except ValueError:  # an emptied closure cell\n        return False\n"
     exec(compile(source, f"<srcdiff: callees of {fn.__qualname__}>", "exec"), namespace)
     return namespace["still"]
 

@@ -152,8 +152,23 @@ def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
     """One generated function telling whether all ``guards`` hold: each object read
     along its path, a path's beginning shared by the guards that read it read once (a
     guard of a few attribute reads costs no more than they do, before every call)."""
-    namespace: dict[str, Any] = {"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
-                                 "SAME": _same_items}  # fmt: skip
+    namespace: dict[str, Any] = {}
+    lines = guard_lines(guards, namespace)
+    body = "".join(f"        {line}\n" for line in lines) or "        pass\n"
+    source = (f"def holds():\n    try:\n{body}    except ValueError:  # an emptied cell\n"
+              "        return False\n    return True\n")  # fmt: skip
+    exec(compile(source, "<srcdiff: guards of inlined code>", "exec"), namespace)
+    return namespace["holds"]
+
+
+def guard_lines(guards: Iterable[Guard], namespace: dict[str, Any]) -> list[str]:
+    """The statements of ``check_guards``'s function, each returning False where a guard
+    does not hold (inside a ``try`` that returns False for an emptied cell), the objects
+    they read put into ``namespace`` under names of their own: its locals are named
+    ``v<n>`` and ``e``, its globals ``M``, ``A``, ``FWD``, ``B``, ``SAME``, and a letter
+    followed by a number."""
+    namespace.update({"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
+                      "SAME": _same_items})  # fmt: skip
     lines: list[str] = []
     read: dict[tuple, str] = {}  # a path's key, and the local holding what it reads
 
@@ -198,11 +213,7 @@ def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
         else:
             lines += [f"e = {local(guard._ref, 'W')}()",
                       f"if e is None or {v} is not e: return False"]  # fmt: skip
-    body = "".join(f"        {line}\n" for line in lines) or "        pass\n"
-    source = (f"def holds():\n    try:\n{body}    except ValueError:  # an emptied cell\n"
-              "        return False\n    return True\n")  # fmt: skip
-    exec(compile(source, "<srcdiff: guards of inlined code>", "exec"), namespace)
-    return namespace["holds"]
+    return lines
 
 
 def _own(fn: types.FunctionType) -> bool:
