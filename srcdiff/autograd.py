@@ -450,28 +450,90 @@ rules.registry.no_forward(  # what a gradient of it would take, with create_grap
 def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
     """The gradients ``grads`` of the graph of ``plan`` as tensors recorded as
     ``graph_gradient`` operations of ``seed`` (the tensor ``backward`` was given, or its
-    array) and the graph's inputs (``create_graph=True``)."""
+    array) and the graph's inputs (``create_graph=True``). Each is an operation of the
+    leaves it depends on alone (``_dependencies``), the others taken as constants, as
+    PyTorch's is: a loss of it leaves the ``.grad`` of the others None (an optimizer
+    skips them), and one that depends on no leaf and no seed with a graph is a constant,
+    that requires no grad (the gradient of ``3 * x``)."""
     from .compiler.eager import graph_program
 
     program, constants = graph_program(plan.ops, plan.n_inputs)
+    carried = isinstance(seed, _Tensor()) and seed.requires_grad
+    depends = _dependencies(plan)
     out = []
     leaves = len(plan.inputs_of)  # (the targets: the leaves, then retained non-leaves)
     retaining = any(t._retains_grad for t in plan.targets[leaves:])
-    for k, g in zip(plan.inputs_of, grads[:leaves], strict=True):
+    for k, g, uses in zip(plan.inputs_of, grads[:leaves], depends[:leaves], strict=True):
         if g is None:
             out.append(None)
             continue
         tensor = _Tensor()._make(g.copy())  # its own: g may be the seed itself (y = x)
-        record(tensor, graph_gradient, [RecordedGraph(program, constants, k, retaining), seed,
-               *plan.inputs], None, "GradBackward")  # fmt: skip
+        if uses or carried:
+            record(tensor, graph_gradient, [RecordedGraph(program, constants, k, retaining), seed,
+                   *_operands(plan, uses)], None, "GradBackward")  # fmt: skip
         out.append(tensor)
-    for g in grads[leaves:]:  # a retained non-leaf's: refused only where differentiated
+    for g, uses in zip(grads[leaves:], depends[leaves:], strict=True):
         tensor = None if g is None else _Tensor()._make(g.copy())
-        if tensor is not None:  # (an operation of the leaves: a loss of it reaches them)
-            record(tensor, graph_gradient, [_NonLeafGradient(), seed, *plan.inputs], None,
-                   "GradBackward")  # fmt: skip
+        if tensor is not None and (uses or carried):  # refused only where differentiated
+            record(tensor, graph_gradient, [_NonLeafGradient(), seed, *_operands(plan, uses)],
+                   None, "GradBackward")  # fmt: skip
         out.append(tensor)
     return out
+
+
+def _names(rule: Any, n: int) -> list[str | None]:
+    """The parameter of ``rule`` taking each of ``n`` positional operands."""
+    return [_param_name(rule, j) for j in range(n)]
+
+
+def _operand_reads(rule: Any, n: int) -> list[frozenset[str]]:
+    """For each of ``n`` positional operands: the parameters (and ``ans``) whose values
+    ``rule``'s adjoint reads for its gradient (all it reads, where the rule's form does
+    not tell them apart)."""
+    per_operand = _reads_by_gradient(rule.fn, rule.params, rule.varargs)
+    if per_operand is None or rule.varargs or len(per_operand) < n:
+        return [_reads(rule.fn, rule.params, rule.varargs)] * n
+    return list(per_operand[:n])
+
+
+def _operands(plan: _Plan, uses: frozenset[int]) -> list:
+    """The inputs of ``plan``'s graph as operands of a gradient depending on the leaves
+    at the positions ``uses`` alone: the other leaves detached (constants there)."""
+    return [x.detach() if isinstance(x, _Tensor()) and i not in uses else x
+            for i, x in enumerate(plan.inputs)]  # fmt: skip
+
+
+def _dependencies(plan: _Plan) -> list[frozenset[int]]:
+    """For each target of ``plan`` (its leaves, then its retained non-leaves): the
+    positions of the leaves its gradient depends on. As in PyTorch, a gradient depends
+    on what the adjoints on its way from the root read (their saved tensors): each
+    rule's adjoint for an operand reads some of the operands and the result
+    (``_reads_by_gradient``), which depend on the leaves behind them."""
+    n = plan.n_inputs
+    behind: list[frozenset[int]] = [frozenset()] * (n + len(plan.ops))
+    for i in plan.inputs_of:
+        behind[i] = frozenset((i,))
+    for i, (_, args, _) in enumerate(plan.ops):
+        behind[n + i] = frozenset().union(*(behind[v] for kind, v in args if kind == "v"))
+    reads: list[frozenset[int] | None] = [None] * len(behind)  # None: no gradient reaches it
+    reads[-1] = frozenset()  # the root's: the seed
+    for i in reversed(range(len(plan.ops))):
+        if reads[n + i] is None:
+            continue
+        prim, args, _ = plan.ops[i]
+        rule = rules.lookup(prim)
+        operands = [(u, name) for (kind, u), name in zip(args, _names(rule, len(args)),
+                                                          strict=True) if kind == "v"]  # fmt: skip
+        for (kind, v), names in zip(args, _operand_reads(rule, len(args)), strict=True):
+            if kind != "v":
+                continue
+            read = [u for u, name in operands if name in names] + (
+                [n + i] if "ans" in names else []
+            )
+            now = reads[n + i].union(*(behind[u] for u in read))
+            reads[v] = now if reads[v] is None else reads[v] | now
+    targets = [*plan.inputs_of, *(plan.wanted[len(plan.inputs_of) :])]
+    return [reads[t] or frozenset() for t in targets]
 
 
 class _NonLeafGradient:
@@ -714,6 +776,8 @@ _SHAPE_ONLY = {
     "split_like": {1},
     "unstack": {1},
     "index_grad": {0},
+    "matmul_lhs": {1},
+    "matmul_rhs": {2},
     "zeros_like": {0},
     "size": {0},
     "shape": {0},

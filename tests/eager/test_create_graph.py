@@ -78,6 +78,105 @@ def test_a_model_with_a_gradient_penalty_on_its_input():
     want = _numeric(lambda w: float(loss_of(w).mean().item()), w0)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-8)
     assert critic[2].weight.grad is not None
+    assert critic[2].bias.grad is None  # the input gradient does not depend on it
+
+
+def _leaves_reached(pairs) -> dict:
+    return {name: p.grad is not None for name, p in pairs}
+
+
+@pytest.mark.parametrize(
+    "activation, reached",
+    [  # which .grad PyTorch 2.13 leaves None after the penalty (its relu's adjoint reads
+        # the input, whose second derivative is zero: a zero grad, not None)
+        ("Tanh", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("Sigmoid", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("ReLU", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("Identity", {"0.weight": True, "0.bias": False, "2.weight": True, "2.bias": False}),
+    ],
+)
+def test_a_gradient_penalty_leaves_grad_none_where_pytorch_does(activation, reached):
+    """A leaf the gradient does not depend on (the last bias of a critic, every bias of
+    a linear one) gets no .grad from a loss of the gradient: a zero .grad would move it
+    under Adam or weight decay, where PyTorch's optimizers skip it."""
+    sd.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(3, 4), getattr(nn, activation)(), nn.Linear(4, 1)).double()
+    x = sd.tensor(np.random.default_rng(0).normal(size=(5, 3)), requires_grad=True)
+    (g,) = autograd.grad(critic(x).sum(), x, create_graph=True)
+    assert g.requires_grad
+    ((g.norm(2, dim=1) - 1) ** 2).mean().backward()
+    assert _leaves_reached(critic.named_parameters()) == reached
+    assert (x.grad is not None) == (activation != "Identity")
+    if activation == "ReLU":  # PyTorch's zero grads, where its adjoint reads the input
+        assert not critic[0].bias.grad.detach().numpy().any() and not x.grad.numpy().any()
+    bias = critic[2].bias.detach().numpy().copy()
+    sd.optim.Adam(critic.parameters(), lr=0.1, weight_decay=0.5).step()
+    assert np.array_equal(critic[2].bias.detach().numpy(), bias)  # skipped, as PyTorch's
+
+
+def test_a_gradient_of_no_leaf_requires_no_grad():
+    """The gradient of a function linear in x, and a bias's gradient, are constants, as
+    in PyTorch (requires_grad False, no grad_fn); those that depend on a leaf are not."""
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    (g,) = autograd.grad((3 * x).sum(), x, create_graph=True)
+    assert not g.requires_grad and g.grad_fn is None and g.tolist() == [3.0, 3.0]
+    (g,) = autograd.grad((3 * x).mean() + x.sum() / 2, x, create_graph=True)
+    assert not g.requires_grad
+    model = nn.Linear(3, 1).double()
+    x = sd.tensor(np.arange(6.0).reshape(2, 3), dtype=sd.float64, requires_grad=True)
+    model(x).sum().backward(create_graph=True)
+    assert x.grad.requires_grad and model.weight.grad.requires_grad  # (w, and x)
+    assert not model.bias.grad.requires_grad and model.bias.grad.tolist() == [2.0]
+    gx = x.grad
+    x.grad = None
+    model.zero_grad(set_to_none=True)
+    (gx**2).sum().backward()  # d/dw sum((1 w)^2) = 4 w; nothing reaches b or x
+    assert np.allclose(model.weight.grad.numpy(), 4 * model.weight.detach().numpy())
+    assert model.bias.grad is None and x.grad is None
+    a = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    b = sd.tensor([3.0, 4.0], dtype=sd.float64, requires_grad=True)
+    c = sd.tensor([1.0, 1.0], dtype=sd.float64, requires_grad=True)
+    (g,) = autograd.grad((a * b + c.exp()).sum(), a, create_graph=True)  # b alone
+    g.sum().backward()
+    assert a.grad is None and c.grad is None and b.grad.tolist() == [1.0, 1.0]
+
+
+def test_losses_of_gradients_reach_the_leaves_they_depend_on():
+    """MSE and log_softmax: each gradient depends on every parameter (PyTorch's sums of
+    the absolute .grad, 2.13, float64), accumulated over two passes."""
+    sd.manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    x = sd.tensor(np.random.default_rng(2).normal(size=(5, 3)))
+    y = sd.tensor(np.random.default_rng(3).normal(size=(5, 2)))
+    gw, gb = autograd.grad(
+        nn.functional.mse_loss(model(x), y), [model.weight, model.bias], create_graph=True
+    )
+    assert gw.requires_grad and gb.requires_grad
+    (gw.pow(2).sum() + gb.pow(2).sum()).backward()
+    assert {n: p.grad is not None for n, p in model.named_parameters()} == {
+        "weight": True,
+        "bias": True,
+    }
+    sd.manual_seed(0)
+    model = nn.Linear(3, 4).double()
+    x = sd.tensor(np.random.default_rng(2).normal(size=(5, 3)), requires_grad=True)
+    (g,) = autograd.grad(
+        nn.functional.log_softmax(model(x), dim=1)[:, 0].sum(), x, create_graph=True
+    )
+    (g**2).sum().backward()
+    assert model.weight.grad is not None and model.bias.grad is not None
+    sd.manual_seed(0)
+    model = nn.Linear(3, 1).double()
+    x = sd.tensor(np.random.default_rng(2).normal(size=(5, 3)), requires_grad=True)
+    (model(x) ** 2).sum().backward(create_graph=True)
+    (3 * model(x)).sum().backward(create_graph=True)  # accumulates: still of the leaves
+    assert x.grad.requires_grad and model.weight.grad.requires_grad
+    assert model.bias.grad.requires_grad
+    total = x.grad.sum() + model.weight.grad.sum() + model.bias.grad.sum()
+    x.grad = None
+    model.zero_grad(set_to_none=True)
+    total.backward()
+    np.testing.assert_allclose(x.grad.abs().sum().item(), 31.81380422281594, rtol=1e-10)
 
 
 def test_create_graph_for_a_tensor_that_is_not_a_leaf_is_refused_where_differentiated():
@@ -183,5 +282,13 @@ def test_a_retained_non_leaf_takes_create_graph_and_refuses_a_second_pass_throug
     assert y.grad.tolist() == [1.0, 1.0, 1.0] and x.grad.tolist() == [3.0, 12.0, 27.0]
     with pytest.raises(NotImplementedError, match="retains its grad"):
         (x.grad**2).sum().backward()
+    # y.grad (the seed, summed) is a constant, as PyTorch's: a loss of it reaches x as
+    # any other constant's (PyTorch 2.13's x.grad: [4, 13, 28])
+    (y.grad * x).sum().backward()
+    assert x.grad.tolist() == [4.0, 13.0, 28.0]
+    x.grad, y = None, x**3
+    y.retain_grad()
+    (y**2).sum().backward(create_graph=True)  # y.grad, 2 y, an operation of x: refused
+    assert y.grad.requires_grad and y.grad.tolist() == [2.0, 16.0, 54.0]
     with pytest.raises(NotImplementedError, match="not a leaf"):
         (y.grad * x).sum().backward()
