@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, unsupported, vjp
+from .registry import jvp, linear, sequence_result, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -187,10 +187,110 @@ def median_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=Fals
                                (overwrite_input, None, None))  # fmt: skip
 
 
-for _helper in (rt.quantile_grads, rt.quantile_tangent):
-    unsupported(
-        _helper,
-        "a second derivative through a quantile (np.quantile, np.percentile, np.median): "
-        "no derivative rule for its gradient",
-        "take the first derivative only, or sort and interpolate with np.sort and indexing",
+# Their second derivatives: a quantile is linear in the sorted entries, by weights that
+# the linear method moves with ``q``; ``rt.quantile_tangent`` (forward mode) and
+# ``rt.quantile_grads`` (reverse) are linear maps, each the other's transpose, whose
+# derivatives in ``a`` and ``q`` are the bilinear ``rt.quantile_cross`` (the order of
+# ``a`` is constant where its entries differ, as in np.sort's rules).
+
+
+@vjp(rt.quantile_tangent)
+def quantile_tangent(g, ans, u, v, a, q, axis=None, keepdims=False, method="linear",
+                     options=None, percent=False):  # fmt: skip
+    """The tangent of a quantile along ``u`` (of ``a``) and ``v`` (of ``q``): linear in
+    them, by ``rt.quantile_grads``; in ``a`` through the slope along ``v``, in ``q``
+    through the weights of ``u``."""
+    d_u, d_v = rt.quantile_grads(g, a, q, axis, keepdims, method, options, percent)
+    d_a, d_q = rt.quantile_cross_grads(g, u, v, a, q, axis, keepdims, method, options, percent)
+    return d_u, d_v, d_a, d_q, None, None, None, None, None
+
+
+@jvp(rt.quantile_tangent, shaped=True)
+def quantile_tangent_jvp(ans, u, v, a, q, axis=None, keepdims=False, method="linear",
+                         options=None, percent=False, *, du, dv, d_a, d_q):  # fmt: skip
+    return (
+        rt.quantile_tangent(du, None, a, q, axis, keepdims, method, options, percent),
+        rt.quantile_tangent(None, dv, a, q, axis, keepdims, method, options, percent),
+        rt.quantile_cross(d_a, v, a, q, axis, keepdims, method, options, percent),
+        rt.quantile_cross(u, d_q, a, q, axis, keepdims, method, options, percent),
     )
+
+
+@vjp(rt.quantile_grads)
+def quantile_grads(gbar, out, g, a, q, axis=None, keepdims=False, method="linear",
+                   options=None, percent=False):  # fmt: skip
+    """The gradients of a quantile: linear in ``g``, whose gradient is the tangent along
+    the adjoints of the two (its transpose); in ``a`` through that of ``q`` (the slope),
+    in ``q`` through that of ``a`` (the weights)."""
+    g_a, g_q = rt.result_grads(gbar, out)
+    d_g = rt.quantile_tangent(g_a, g_q, a, q, axis, keepdims, method, options, percent)
+    d_a, d_q = rt.quantile_cross_grads(g, g_a, g_q, a, q, axis, keepdims, method, options,
+                                       percent)  # fmt: skip
+    return rt.unbroadcast(d_g, g), d_a, d_q, None, None, None, None, None
+
+
+@jvp(rt.quantile_grads, shaped=True)
+def quantile_grads_jvp(out, g, a, q, axis=None, keepdims=False, method="linear", options=None,
+                       percent=False, *, dg, da, dq):  # fmt: skip
+    return (
+        list(rt.quantile_grads(dg, a, q, axis, keepdims, method, options, percent)),
+        list(
+            rt.quantile_cross_grads(g, da, None, a, q, axis, keepdims, method, options, percent)
+        ),  # fmt: skip
+        list(
+            rt.quantile_cross_grads(g, None, dq, a, q, axis, keepdims, method, options, percent)
+        ),  # fmt: skip
+    )
+
+
+@vjp(rt.quantile_cross)
+def quantile_cross(g, ans, t, dq, a, q, axis=None, keepdims=False, method="linear",
+                   options=None, percent=False):  # fmt: skip
+    """Bilinear in ``t`` and ``dq``; constant in ``a`` and ``q`` (the order of ``a``, the
+    positions ``q`` reads) where the entries differ."""
+    d_t = rt.quantile_cross_grads(g, None, dq, a, q, axis, keepdims, method, options, percent)[0]
+    d_dq = rt.quantile_cross_grads(g, t, None, a, q, axis, keepdims, method, options, percent)[1]
+    return d_t, d_dq, None, None, None, None, None, None, None
+
+
+@jvp(rt.quantile_cross, shaped=True)
+def quantile_cross_jvp(ans, t, dq, a, q, axis=None, keepdims=False, method="linear",
+                       options=None, percent=False, *, dt, ddq):  # fmt: skip
+    return (
+        rt.quantile_cross(dt, dq, a, q, axis, keepdims, method, options, percent),
+        rt.quantile_cross(t, ddq, a, q, axis, keepdims, method, options, percent),
+    )
+
+
+@vjp(rt.quantile_cross_grads)
+def quantile_cross_grads(gbar, out, g, t, dq, a, q, axis=None, keepdims=False, method="linear",
+                         options=None, percent=False):  # fmt: skip
+    """Linear in each of ``g``, ``t`` and ``dq`` apart (``g``'s gradient is the cross of
+    the adjoints with the other two); constant in ``a`` and ``q``."""
+    g_t, g_dq = rt.result_grads(gbar, out)
+    d_g = rt.quantile_cross(g_t, dq, a, q, axis, keepdims, method, options, percent) + (
+        rt.quantile_cross(t, g_dq, a, q, axis, keepdims, method, options, percent))  # fmt: skip
+    d_t = rt.quantile_cross_grads(g, None, g_dq, a, q, axis, keepdims, method, options,
+                                  percent)[0]  # fmt: skip
+    d_dq = rt.quantile_cross_grads(g, g_t, None, a, q, axis, keepdims, method, options,
+                                   percent)[1]  # fmt: skip
+    return rt.unbroadcast(d_g, g), d_t, d_dq, None, None, None, None, None, None, None
+
+
+@jvp(rt.quantile_cross_grads, shaped=True)
+def quantile_cross_grads_jvp(out, g, t, dq, a, q, axis=None, keepdims=False, method="linear",
+                             options=None, percent=False, *, dg, dt, ddq):  # fmt: skip
+    return (
+        list(
+            rt.quantile_cross_grads(dg, t, dq, a, q, axis, keepdims, method, options, percent)
+        ),  # fmt: skip
+        list(
+            rt.quantile_cross_grads(g, dt, None, a, q, axis, keepdims, method, options, percent)
+        ),  # fmt: skip
+        list(
+            rt.quantile_cross_grads(g, None, ddq, a, q, axis, keepdims, method, options, percent)
+        ),  # fmt: skip
+    )
+
+
+sequence_result(rt.quantile_grads, rt.quantile_cross_grads)

@@ -947,19 +947,91 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
     xp, lined = qs.xp, qs.lined
     d_ordered = None
     if da is not None:
-        d_ordered = xp.take_along_axis(_quantile_lined(xp, da, qs.a, axis), qs.order, axis=-1)
-    dqs = None if dq is None else np.asarray(dq, dtype=np.float64).reshape(-1)
+        d_ordered = xp.take_along_axis(
+            _quantile_lined(xp, xp.broadcast_to(da, qs.a.shape), qs.a, axis), qs.order, axis=-1
+        )
+    dqs = None if dq is None else _quantile_flat_q(dq, q)
     parts = []
     for j in range(len(qs.frac)):
         part = xp.zeros(lined.shape[:-1], dtype=lined.dtype)
         if d_ordered is not None:
-            part = d_ordered[..., qs.lo[j]] * (1.0 - qs.frac[j]) + d_ordered[..., qs.hi[j]] * (
-                qs.frac[j])  # fmt: skip
+            weight = float(qs.frac[j])  # (a number: float32 stays float32)
+            part = d_ordered[..., qs.lo[j]] * (1.0 - weight) + d_ordered[..., qs.hi[j]] * weight
         if dqs is not None:
-            part = part + qs.slope(j) * dqs[j]
+            part = part + qs.slope(j) * float(dqs[j])
         parts.append(qs.nan_where_nan(part, keep=False))
     out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
     return xp.reshape(out, _quantile_shape(qs.a, q, axis, keepdims))
+
+
+def quantile_cross(t: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
+                   options: tuple, percent: bool = False) -> Any:  # fmt: skip
+    """The derivative of ``quantile_tangent(t, None, a, q, ...)`` in ``q`` along ``dq``,
+    which is that of ``quantile_tangent(None, dq, a, q, ...)`` in ``a`` along ``t``:
+    per quantile, ``t``'s entry at the higher sorted position it reads less that at
+    the lower, times ``dq`` (by ``d(position) / dq``: the linear method's alone moves
+    its weights). Bilinear in ``t`` and ``dq`` (None: zero); shaped as the quantile.
+    (The order of ``a`` is constant where its entries differ: no term of its own.)"""
+    qs = _Quantiles.of(a, q, axis, method, options, percent)
+    xp, lined = qs.xp, qs.lined
+    shape = _quantile_shape(qs.a, q, axis, keepdims)
+    if t is None or dq is None or not qs.per_q:
+        return xp.zeros(shape, dtype=lined.dtype)
+    ordered = xp.take_along_axis(
+        _quantile_lined(xp, xp.broadcast_to(t, qs.a.shape), qs.a, axis), qs.order, axis=-1
+    )
+    dqs = _quantile_flat_q(dq, q)
+    parts = []
+    for j in range(len(qs.frac)):
+        apart = ordered[..., qs.hi[j]] - ordered[..., qs.lo[j]]
+        parts.append(qs.nan_where_nan(apart * float(qs.per_q * dqs[j]), keep=False))
+    out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
+    return xp.reshape(xp.asarray(out, dtype=lined.dtype), shape)
+
+
+def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool,
+                         method: str, options: tuple, percent: bool = False) -> tuple:  # fmt: skip
+    """The gradients of ``quantile_cross(t, dq, ...)`` given its adjoint ``g``: that of
+    ``t`` (shaped as ``a``; zero where ``dq`` is None), ``g`` times ``dq`` added at the
+    higher sorted position of each quantile and taken at the lower, and that of ``dq``
+    (shaped as ``q``; zero where ``t`` is None), the sum of ``g`` times ``t``'s
+    difference there. Each reads one of ``t`` and ``dq`` alone: the second derivatives
+    of a quantile, ``quantile_grads`` differentiated in ``a`` and ``q``."""
+    qs = _Quantiles.of(a, q, axis, method, options, percent)
+    xp, lined = qs.xp, qs.lined
+    count = len(qs.frac)
+    spread = xp.reshape(xp.broadcast_to(xp.asarray(g, dtype=lined.dtype),
+                                        _quantile_shape(qs.a, q, axis, keepdims)),
+                        (count, *lined.shape[:-1]))  # fmt: skip
+    d_ordered = xp.zeros_like(lined)
+    d_q = np.zeros(count)
+    ordered = None
+    if t is not None:
+        ordered = xp.take_along_axis(
+            _quantile_lined(xp, xp.broadcast_to(t, qs.a.shape), qs.a, axis), qs.order, axis=-1
+        )
+    dqs = None if dq is None else _quantile_flat_q(dq, q)
+    for j in range(count if qs.per_q else 0):
+        if dqs is not None:
+            moved = spread[j] * float(qs.per_q * dqs[j])
+            d_ordered[..., qs.hi[j]] += moved
+            d_ordered[..., qs.lo[j]] -= moved
+        if ordered is not None:
+            d_q[j] = float(xp.sum(spread[j] * (ordered[..., qs.hi[j]] - ordered[..., qs.lo[j]])
+                                  )) * qs.per_q  # fmt: skip
+    back = xp.argsort(qs.order, axis=-1)  # the inverse permutation
+    d_lined = qs.nan_where_nan(xp.take_along_axis(d_ordered, back, axis=-1), keep=True)
+    d_t = _quantile_unmoved(xp, d_lined, qs.a, axis)
+    if not np.ndim(q):
+        return d_t, float(d_q[0])
+    kind = np.asarray(q).dtype
+    return d_t, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
+
+
+def _quantile_flat_q(dq: Any, q: Any) -> np.ndarray:
+    """A tangent (or adjoint) of ``q``, spread to ``q``'s shape (a zero may be a
+    number), flat."""
+    return np.broadcast_to(np.asarray(dq, dtype=np.float64), np.shape(q)).reshape(-1)
 
 
 def _quantile_shape(a: Any, q: Any, axis: Any, keepdims: bool) -> tuple:

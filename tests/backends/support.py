@@ -186,6 +186,11 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             [np.average, np.quantile, np.percentile, np.median, rt.average_weights, np.cbrt],
             NOT_STANDARD,
         ),
+        **dict.fromkeys(
+            [rt.quantile_tangent, rt.quantile_grads, rt.quantile_cross, rt.quantile_cross_grads],
+            "a helper of the rules of np.quantile, np.percentile and np.median, which the "
+            "standard has not",
+        ),
         **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),
         **dict.fromkeys(
             [rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.fill_diagonal, rt.filled],

@@ -208,10 +208,6 @@ REFUSED_AT_SECOND_ORDER = {
         "derivative rule: first order only",
     ),
     **dict.fromkeys(
-        ["np.quantile", "np.percentile", "np.median"],
-        "a quantile's gradient (rt.quantile_grads): no derivative rule, first order only",
-    ),
-    **dict.fromkeys(
         [
             "arrays.prod_second",
             "sequences.cumprod_second",

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 from srcdiff.testing import check_grads, check_vjp
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(12)
+X34Q = R((3, 4))  # (distinct entries: a quantile's helpers are smooth away from ties)
+OPTIONS = (False, None, None)  # overwrite_input, weights, interpolation: their defaults
 
 
 def with_nans(shape, where):
@@ -172,6 +175,109 @@ SPECS = [
     Spec(np.median, (R((4,)),), label="even"),
     Spec(np.median, (R((5,)),), label="odd"),
     Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
+    # ---- the helpers of the quantiles' rules, differentiated again (second derivatives)
+    *[
+        Spec(
+            rt.quantile_tangent,
+            (*uv, X34Q, q, axis, keepdims, method, OPTIONS, percent),
+            wrt=wrt,
+            label=label,
+        )  # fmt: skip
+        for uv, q, axis, keepdims, method, percent, wrt, label in [
+            ((R((3, 4)), 0.3), 0.35, None, False, "linear", False, (0, 1, 2, 3), "flat"),
+            (
+                (R((3, 4)), R((2,))),
+                np.array([0.2, 0.7]),
+                1,
+                False,
+                "linear",
+                False,
+                (0, 1, 2, 3),
+                "q-array-axis",
+            ),  # fmt: skip
+            (
+                (R((3, 4)), None),
+                np.array([35.0, 80.0]),
+                0,
+                True,
+                "linear",
+                True,
+                (0, 2, 3),
+                "percent-keepdims",
+            ),  # fmt: skip
+            ((None, R.scalar()), 0.45, (0, 1), True, "linear", False, (1, 2, 3), "slope-alone"),
+            *[
+                ((R((3, 4)), None), np.array([0.3, 0.6]), 1, False, m, False, (0, 2, 3), m)
+                for m in ("lower", "higher", "midpoint", "nearest")
+            ],  # fmt: skip
+        ]
+    ],
+    *[
+        Spec(
+            rt.quantile_grads,
+            (g, X34Q, q, axis, keepdims, method, OPTIONS, percent),
+            wrt=(0, 1, 2),
+            label=label,
+        )  # fmt: skip
+        for g, q, axis, keepdims, method, percent, label in [
+            (R(()), 0.35, None, False, "linear", False, "flat"),
+            (R((2, 3)), np.array([0.2, 0.7]), 1, False, "linear", False, "q-array-axis"),
+            (R(()), np.array([35.0, 80.0]), 0, True, "linear", True, "broadcast-g-percent"),
+            (R((2, 1, 4)), np.array([0.3, 0.9]), 0, True, "linear", False, "keepdims"),
+            *[
+                (R((2, 3)), np.array([0.3, 0.6]), 1, False, m, False, m)
+                for m in ("lower", "higher", "midpoint", "nearest")
+            ],  # fmt: skip
+        ]
+    ],
+    *[
+        Spec(
+            rt.quantile_cross,
+            (t, dq, X34Q, q, axis, keepdims, "linear", OPTIONS, percent),
+            wrt=wrt,
+            label=label,
+        )  # fmt: skip
+        for t, dq, q, axis, keepdims, percent, wrt, label in [
+            (R((3, 4)), 0.7, 0.35, None, False, False, (0, 1, 2, 3), "flat"),
+            (R((3, 4)), R((2,)), np.array([0.2, 0.7]), 1, False, False, (0, 1, 2, 3), "axis"),
+            (R((3, 4)), R((2,)), np.array([35.0, 80.0]), 0, True, True, (0, 1), "percent"),
+            (None, R.scalar(), 0.45, 1, True, False, (1,), "no-t"),
+        ]
+    ],
+    *[
+        Spec(
+            rt.quantile_cross_grads,
+            (g, t, dq, X34Q, q, axis, keepdims, "linear", OPTIONS, percent),
+            wrt=wrt,
+            label=label,
+        )  # fmt: skip
+        for g, t, dq, q, axis, keepdims, percent, wrt, label in [
+            (R(()), R((3, 4)), 0.7, 0.35, None, False, False, (0, 1, 2, 3, 4), "flat"),
+            (
+                R((2, 3)),
+                R((3, 4)),
+                R((2,)),
+                np.array([0.2, 0.7]),
+                1,
+                False,
+                False,
+                (0, 1, 2, 3, 4),
+                "axis",
+            ),  # fmt: skip
+            (
+                R(()),
+                R((3, 4)),
+                R((2,)),
+                np.array([35.0, 80.0]),
+                0,
+                True,
+                True,
+                (0, 1, 2),
+                "broadcast-g-percent",
+            ),  # fmt: skip
+            (R((3,)), None, R.scalar(), 0.45, 1, False, False, (0, 2), "no-t"),
+        ]
+    ],
 ]
 
 B = Sampler(36)
@@ -337,3 +443,96 @@ END_TO_END = [
 )
 def test_compiled_gradient_matches_finite_differences(fn, args, wrt):
     check_grads(fn, sd.grad(fn, wrt=wrt), args, wrt, rtol=1e-5, atol=1e-7)
+
+
+# ---- second derivatives of quantiles --------------------------------------------------------
+
+QX = np.array([[0.3, -1.2, 2.0, 0.7], [1.1, 0.5, 0.5, -0.4]])  # (a tie: 0.5 twice)
+QV = np.array([[1.0, -0.5, 0.25, 2.0], [-1.5, 0.75, 1.0, 0.5]])
+QQ = np.array([0.3, 0.6])
+
+# The Hessian of sum(np.quantile(sin(x) x, QQ, axis, keepdims, method) ** 2) at QX times
+# QV, computed once with JAX 0.4 (jax.jvp of jax.grad, float64; JAX's sort keeps tied
+# entries in order, as the stable sort of the first-order rule does).
+QUANTILE_HVP = {
+    ("linear", None, False): [[0, 0, 0, 4.697181611932], [0.842029731156, 1.666574297007,
+                                                         0.203338585922, 0]],
+    ("linear", 1, True): [[0.405106426868, -1.917402133904, 0, 7.573133919608],
+                          [0, 1.864378885282, 1.862782883129, -0.049189920474]],
+    ("linear", 0, False): [[1.16559566987, -1.447290638282, -1.162707731265, 3.280449543924],
+                           [-1.775083674731, 2.885115489409, 4.064617380286, -0.722859654597]],
+    ("lower", None, False): [[0, 0, 0, 7.511719802219], [0, 1.809593112511, 0, 0]],
+    ("lower", 1, True): [[1.000795763848, 0, 0, 7.511719802219],
+                         [0, 1.809593112511, 0, 0.837004591542]],
+    ("lower", 0, False): [[2.001591527696, 0, 0, 0],
+                          [0, 3.619186225023, 4.825581633363, 1.674009183083]],
+    ("higher", None, False): [[0, 0, 0, 0], [-5.582568885455, 0, 2.412790816682, 0]],
+    ("higher", 1, True): [[0, -1.427961540714, 0, 7.511719802219],
+                          [0, 1.809593112511, 2.412790816682, 0]],
+    ("higher", 0, False): [[0, -2.855923081428, -4.814962654254, 15.023439604439],
+                           [-11.165137770911, 0, 0, 0]],
+    ("midpoint", None, False): [[0, 0, 0, 1.705556416979],
+                                [0.268939788909, 1.010186822219, 1.101005142378, 0]],
+    ("midpoint", 1, True): [[1.347694688822, -1.924969678689, 0, 5.804429601562],
+                            [0, 1.377140854316, 1.101005142378, 0.04936235236]],
+    ("midpoint", 0, False): [[1.072707241222, -1.608100709202, -1.291897479183, 3.644943937693],
+                             [-1.972315194146, 2.80355207434, 3.980065796611, -0.989178414339]],
+    ("nearest", None, False): [[0, 0, 0, 7.511719802219], [0, 1.809593112511, 0, 0]],
+    ("nearest", 1, True): [[0, -1.427961540714, 0, 7.511719802219],
+                           [0, 1.809593112511, 2.412790816682, 0]],
+    ("nearest", 0, False): [[1.000795763848, -1.427961540714, -2.407481327127, 7.511719802219],
+                            [-5.582568885455, 1.809593112511, 2.412790816682, 0.837004591542]],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method, axis, keepdims", list(QUANTILE_HVP), ids=str)
+def test_second_derivatives_of_a_quantile_match_jax(method, axis, keepdims):
+    """Reverse over reverse, forward over reverse and reverse over forward: each was
+    refused (no rule for the gradient's helper) where the derivative exists."""
+
+    def f(x):
+        v = np.quantile(np.sin(x) * x, QQ, axis=axis, keepdims=keepdims, method=method)
+        return np.sum(v * v)
+
+    want = np.array(QUANTILE_HVP[method, axis, keepdims])
+    hessian = sd.hessian(f)(QX)
+    np.testing.assert_allclose(np.tensordot(hessian, QV, axes=2), want, atol=1e-10)
+    _, along = sd.jvp(sd.grad(f), (QX,), (QV,))
+    np.testing.assert_allclose(along, want, atol=1e-10)
+    np.testing.assert_allclose(sd.hvp(f, (QX,), (QV,)), want, atol=1e-10)
+    twice = sd.grad(lambda x: np.sum(sd.grad(f)(x) * QV))(QX)
+    np.testing.assert_allclose(twice, want, atol=1e-10)
+
+
+def test_second_derivatives_of_a_percentile_in_q_match_jax():
+    """The linear method moves its weights with ``q``: mixed and second derivatives in
+    ``q`` (JAX 0.4's, computed once: jax.hessian, float64)."""
+
+    def g(x, q):
+        return np.sum(np.percentile(x**2, 100 * q * q, axis=1) ** 2)
+
+    xq = sd.jacobian(sd.grad(g, wrt=0), wrt=1)(QX, QQ)
+    want_xq = [[[0.20304, 0], [0, -11.09376], [0, 0], [1.54224, 3.10464]],
+               [[0, 0], [0.75096, -1.8], [0, 1.8], [0.341568, 0]]]  # fmt: skip
+    np.testing.assert_allclose(xq, want_xq, atol=1e-10)
+    qq = sd.hessian(g, wrt=1)(QX, QQ)
+    np.testing.assert_allclose(qq, [[2.238732, 0], [0, 29.8452]], atol=1e-10)
+
+
+def median_of_cubes(x):
+    return np.median(x**3)
+
+
+def column_medians_of_cubes(x):
+    return np.sum(np.median(x**3, axis=0))
+
+
+def test_the_hessian_of_a_median_is_that_of_the_middle_entries():
+    x = np.array([0.3, -1.2, 2.0, 0.7, 1.1])  # odd: 0.7, whose x^3 has 6 x = 4.2
+    np.testing.assert_allclose(sd.hessian(median_of_cubes)(x), np.diag([0, 0, 0, 4.2, 0]))
+    x = np.array([0.3, -1.2, 2.0, 0.7])  # even: the mean of the cubes of 0.3 and 0.7
+    np.testing.assert_allclose(sd.hessian(median_of_cubes)(x), np.diag([0.9, 0, 0, 2.1]))
+    # the median of two entries is their mean: sum((3/2 x^2)^2) has the gradient 9 x^3
+    x = np.array([[0.5, 1.0], [2.0, -1.0]])
+    g = sd.grad(lambda x: np.sum(sd.grad(column_medians_of_cubes)(x) ** 2))
+    np.testing.assert_allclose(g(x), 9 * x**3)
