@@ -12,6 +12,7 @@ import keyword
 import linecache
 import operator
 import re
+import sys
 import types
 import weakref
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from .errors import STANDS_FOR, CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, CallSite, Step, value_kind
-from .runtime.mutation import FINAL
+from .runtime.mutation import FINAL, GENERATED
 from .runtime.tensor_methods import is_array
 
 Wrt = int | str | tuple
@@ -2087,6 +2088,65 @@ def _derivative_of(fn: Any) -> tuple[str, str, int]:
     return f"{kind}({shown})", base, order + (kind != "sd.vmap")
 
 
+def _called_from_generated_code() -> bool:
+    """Whether generated code (of the user's function) is on the stack: its frames carry
+    the user's file and lines, which refusals name."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name.endswith(GENERATED):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def keyword_refusal(fn: Any, names: list[str], nargs: int, forward: bool) -> tuple[str, str]:
+    """The refusal of a call of srcdiff's transform ``fn`` (``sd.vmap(f)``, ``sd.grad(f)``)
+    given a derivative through its keyword arguments ``names`` (its rules differentiate
+    positional arguments alone), in the user's words: what, and what to do."""
+    shown, base, _ = _derivative_of(fn)
+    inner = fn
+    while getattr(inner, "_fn", None) is not None:
+        inner = inner._fn
+    code = getattr(inspect.unwrap(inner), "__code__", None)
+    where = "" if code is None else f" (defined at {code.co_filename}:{code.co_firstlineno})"
+    listed = ", ".join(f"{n}=" for n in names)
+    mode = "forward mode" if forward else "a derivative"
+    what = (
+        f"{mode} through the keyword argument {listed} of {shown}{where}, which srcdiff "
+        "differentiates in its positional arguments only"
+    )
+    try:
+        params = inspect.signature(inner).parameters
+    except (TypeError, ValueError):
+        params = {}
+    positional = all(
+        n in params and params[n].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for n in names
+    )
+    leading = [n for n in params if n not in names][:nargs]
+    given = leading + [f"a{i}" for i in range(len(leading), nargs)]  # (the parameters' names)
+    called = getattr(inner, "__name__", base)  # (as the user's code names it)
+    if not positional:  # a keyword-only parameter: through a function taking it by position
+        passed = ", ".join(given + [f"{n}={n}" for n in names])
+        called = f"lambda {', '.join(given + names)}: {called}({passed})"
+    arguments = ", ".join(given + names)
+    both = " and ".join(names)
+    if isinstance(fn, MappedFunction):
+        axes = fn._in_axes if isinstance(fn._in_axes, (tuple, list)) else (fn._in_axes,) * nargs
+        shared = ", ".join(map(str, (*axes, *(None,) * len(names))))
+        hint = (
+            f"pass {both} by position, mapped along no axis (None in in_axes: each example "
+            f"gets the whole value, as a keyword gives it): "
+            f"sd.vmap({_derivative_of(fn._fn)[0].replace(base, called, 1)}, "
+            f"in_axes=({shared}))({arguments})"
+        )
+    else:
+        hint = f"pass {both} by position: {shown.replace(base, called, 1)}({arguments})"
+    return what, hint
+
+
+rt.install(keyword_refusal=keyword_refusal)
+
+
 def _too_deep(fn: Any, more: int) -> tuple[str, str]:
     """The refusal of the derivative ``fn`` differentiated ``more`` times more than srcdiff
     follows, in the user's words: what, and what to do."""
@@ -2181,13 +2241,14 @@ def tangent_vjp(
             hint="give it a parameter of that name, or take the first derivative only",
         ) from exc
     if isinstance(getattr(fn, "__self__", fn), MappedFunction):
-        raise CompileError(  # (its derivatives are its rules', of first order)
-            f"a second derivative through {forward.fn.__qualname__}, which has derivatives "
-            "of first order only",
-            function=forward.fn.__qualname__,
-            hint="take the second derivative inside it (sd.vmap(sd.hessian(f))), or "
-            "write the mapped function out",
-        )
+        shown, base, _ = _derivative_of(getattr(fn, "__self__", fn))  # (not its __call__)
+        inner = shown[len("sd.vmap(") : -1]
+        what = f"a second derivative through {shown}, which has derivatives of first order only"
+        hint = (f"take the second derivative inside it (sd.vmap(sd.hessian({inner}))), or "
+                "write the mapped function out")  # fmt: skip
+        if _called_from_generated_code():  # (its derivatives are its rules', of first order)
+            raise rt.refuse(what, hint)  # at the user's line calling it
+        raise CompileError(what, function=shown, hint=hint)
     if forward.fn.__module__ == __name__ and not isinstance(transform, GradientFunction):
         # the forward mode of a derivative (``f_called``'s: see ``_calling``), whose own
         # derivatives are three more

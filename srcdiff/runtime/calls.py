@@ -70,6 +70,8 @@ class Host:
     accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
     tangent_vjp: Any = None  # srcdiff.api.tangent_vjp: reverse mode over forward mode
     forward_of: Any = None  # srcdiff.api.forward_call: a call's forward mode as a function
+    keyword_refusal: Any = None  # srcdiff.api.keyword_refusal: a transform given a
+    # derivative by keyword, refused in the user's words
 
 
 def install(**services: Any) -> None:
@@ -1081,6 +1083,9 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         refuse_out(fn, site.out_at, args, kwargs)
     if site.rule is not None:
         check_call(site.check_args, args, kwargs)
+        named = [a for a in active if type(a) is str]
+        if named and hasattr(type(fn), "_srcdiff_vjp"):  # (its rules take positions only)
+            raise refuse(*Host.keyword_refusal(fn, named, len(args), forward=False))
         value = fn(*args, **kwargs)
         kwargs, active = _rule_keywords(fn, kwargs, active)
         return value, ("rule", site.rule, args, kwargs, value, active)
@@ -1260,6 +1265,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         named = {k: fresh(v) for k, v in named.items()}  # were, as the values it saved
     forward = Host.registry.lookup_jvp(fn)
     if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
+        if named and hasattr(type(fn), "_srcdiff_jvp"):  # srcdiff's transform
+            raise refuse(*Host.keyword_refusal(fn, list(named), len(args), forward=True))
         if named:
             raise refuse(
                 "forward mode through a call with a derivative passed by keyword to a "

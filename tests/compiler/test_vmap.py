@@ -817,5 +817,70 @@ def test_keywords_of_a_mapped_function_under_a_derivative():
     np.testing.assert_allclose(got, 2.0 * np.cos(x))
     tangent = sd.jvp(lambda a: sd.vmap(body)(a, s=2.0), (x,), (np.ones_like(x),))[1]
     np.testing.assert_allclose(tangent, 2.0 * np.cos(x))
-    with pytest.raises(sd.CompileError, match="pass it by position"):
+    with pytest.raises(sd.CompileError, match="keyword argument s= of sd.vmap"):
         sd.grad(lambda a, t: np.sum(sd.vmap(body)(a, s=t)), wrt=1)(x, 2.0)
+
+
+def _scaled_rows(r, w=1.0):
+    return np.sum(np.tanh(r * w))
+
+
+def _keyword_carries_the_derivative(w, x):
+    return np.sum(sd.vmap(_scaled_rows)(x, w=w))
+
+
+def _by_position_unmapped(w, x):
+    return np.sum(sd.vmap(_scaled_rows, in_axes=(0, None))(x, w))
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp", "hessian"])
+def test_a_derivative_through_a_keyword_of_a_mapped_function_names_the_users_function(mode):
+    """The refusal named srcdiff's internal rule (``_scaled_rows_vjp``, or "a function
+    with a forward rule of its own"): it names ``sd.vmap(_scaled_rows)``, where it is
+    defined, the line calling it, and the call to write instead, which runs."""
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]) / 5
+    w = np.array([0.5, -1.0])
+    run = {
+        "grad": lambda f: sd.grad(f)(w, x),
+        "jvp": lambda f: sd.jvp(f, (w, x), (w, 0 * x))[1],
+        "hessian": lambda f: sd.hessian(f)(w, x),
+    }[mode]
+    with pytest.raises(sd.CompileError) as refused:
+        run(_keyword_carries_the_derivative)
+    message = str(refused.value)
+    assert "_vjp" not in message and "rule of its own" not in message
+    defined = _scaled_rows.__code__.co_firstlineno
+    assert (
+        f"the keyword argument w= of sd.vmap(_scaled_rows) (defined at {__file__}:{defined})"
+        in (message)
+    )
+    called = _keyword_carries_the_derivative.__code__.co_firstlineno + 1
+    assert f"in _keyword_carries_the_derivative ({__file__}:{called})" in message
+    assert "sd.vmap(_scaled_rows, in_axes=(0, None))(r, w)" in message
+    if mode == "hessian":  # the call it suggests has first derivatives only: refused so
+        with pytest.raises(sd.CompileError) as refused:
+            run(_by_position_unmapped)
+        message = str(refused.value)  # (it named MappedFunction.__call__, twice)
+        assert "a second derivative through sd.vmap(_scaled_rows)," in message
+        line = _by_position_unmapped.__code__.co_firstlineno + 1
+        assert f"in _by_position_unmapped ({__file__}:{line})" in message
+        assert "sd.vmap(sd.hessian(_scaled_rows))" in message and "__call__" not in message
+        return
+    np.testing.assert_allclose(  # the call it suggests runs: w the same for every row
+        run(_by_position_unmapped),
+        run(lambda w, x: sum(_scaled_rows(r, w) for r in x)),
+        rtol=1e-12,
+    )
+
+
+def test_a_derivative_through_a_keyword_only_parameter_of_a_mapped_function():
+    def body(r, *, s):
+        return np.sum(np.sin(r) * s)
+
+    def keyword(t, x):
+        return np.sum(sd.vmap(body, in_axes=(1,))(x, s=t))
+
+    x = np.arange(6.0).reshape(2, 3)
+    with pytest.raises(sd.CompileError, match=r"in_axes=\(1, None\)\)\(r, s\)") as refused:
+        sd.grad(keyword)(2.0, x)
+    assert "sd.vmap(lambda r, s: body(r, s=s), in_axes=(1, None))(r, s)" in str(refused.value)
