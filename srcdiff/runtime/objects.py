@@ -270,8 +270,9 @@ def out_position(fn: Any) -> int | None:
     after its inputs; ``np.sum(a, axis, dtype, out)``, ``np.clip(a, lo, hi, out)``)."""
     if isinstance(fn, np.ufunc):
         return fn.nin
+    kept = _KEPT_OUT_POSITIONS if type(fn) is _DISPATCHER else _OUT_POSITIONS
     try:
-        return _OUT_POSITIONS[fn]
+        return kept[fn]
     except (KeyError, TypeError):  # (TypeError: fn takes no weak reference)
         pass
     try:
@@ -286,13 +287,17 @@ def out_position(fn: Any) -> int | None:
             position = i
             break
     with contextlib.suppress(TypeError):  # (fn takes no weak reference: not kept)
-        _OUT_POSITIONS[fn] = position
+        kept[fn] = position
     return position
 
 
 # out_position's answers (reading a signature costs more than the rest of a call's
 # compilation); weakly: gone with the function
 _OUT_POSITIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# ... but NumPy's functions (``np.sum``, ``np.diff``: array-function dispatchers) take
+# no weak reference; they live as long as their module, so are kept
+_DISPATCHER = type(np.sum)
+_KEPT_OUT_POSITIONS: dict[Any, int | None] = {}
 
 
 def refuse_out(fn: Any, position: int | None, args: tuple, kwargs: dict) -> None:
