@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from ..backend import counterpart
-from .normalize import clone_node, local_names, walk
+from .normalize import Transformer, clone_node, local_names, walk
 from .parse import Parsed
 
 KEEP = {"rt", "xp", "_unit"}  # names generated code binds itself
@@ -40,7 +40,7 @@ def numpy_name(obj: Any) -> str | None:
         return None
 
 
-class _ToBackend(gast.NodeTransformer):
+class _ToBackend(Transformer):
     def __init__(self, parsed: Parsed, local: set[str], xp: types.ModuleType):
         self.parsed = parsed
         self.local = local

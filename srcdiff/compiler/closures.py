@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import gast
 
-from .normalize import walk
+from .normalize import Transformer, walk
 
 if TYPE_CHECKING:
     from .parse import Parsed
@@ -180,7 +180,7 @@ DEFERRING = (gast.Lambda, gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp, 
              gast.GeneratorExp)  # fmt: skip
 
 
-class _Builtins(gast.NodeTransformer):
+class _Builtins(Transformer):
     """``map(f, xs, ys)`` as ``[f(a, b) for a, b in zip(xs, ys)]`` (calls of ``f`` where
     Python calls it, each compiled), ``sorted(xs, key=f)`` as
     ``rt.sorted_in_place(list(xs), key=f)`` (which has a rule), and the ``key`` of a sort
@@ -567,7 +567,7 @@ def _is_sort_key(node: gast.Call) -> bool:
             and isinstance(f.value, gast.Name) and f.value.id == "rt")  # fmt: skip
 
 
-class _Captures(gast.NodeTransformer):
+class _Captures(Transformer):
     """Pass the captured names at every call of a lifted function (``f(x)`` is ``f(x,
     w=w)``); in the enclosing function's own scope (``own``), also put the lifted
     functions in place of their definitions. A function that captures names, used

@@ -41,6 +41,7 @@ from .ir import NO_FACTS, facts, mark
 from .normalize import (
     RESERVED,
     Names,
+    Transformer,
     all_names,
     assign,
     blocks,
@@ -636,7 +637,7 @@ class Inliner:
             st.lineno = numbers[key]
 
 
-class _ConstantTests(gast.NodeTransformer):
+class _ConstantTests(Transformer):
     """A comparison of two constants, once the arguments are put in (``dim is not None``
     of a call giving ``dim=1``), as its value: Python warns of ``1 is not None``."""
 
@@ -736,7 +737,7 @@ def _at(st: gast.stmt, like: gast.stmt | None) -> gast.stmt:
     return st
 
 
-class _Renamer(gast.NodeTransformer):
+class _Renamer(Transformer):
     def __init__(self, renames: dict[str, str], arguments: dict[str, gast.expr]):
         self.renames = renames
         self.arguments = arguments

@@ -22,7 +22,7 @@ import gast
 
 from ..runtime import tensor_methods
 from .ir import facts
-from .normalize import blocks, rebuild_blocks, rt_helper, walk, walk_statements
+from .normalize import Transformer, blocks, rebuild_blocks, rt_helper, walk, walk_statements
 
 FOLD = {
     gast.Add: operator.add,
@@ -57,7 +57,7 @@ def _constant_test(node: gast.expr) -> bool | None:
     return same if isinstance(node.ops[0], gast.Is) else not same
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(Transformer):
     def visit_Compare(self, node: gast.Compare) -> gast.expr:
         self.generic_visit(node)
         truth = _constant_test(node)
@@ -247,7 +247,7 @@ def _negate(e: gast.expr) -> gast.expr:
 LINEAR = {"unbroadcast", "unreduce", "reshape_like", "transpose_grad"}  # rt helpers, in g
 
 
-class _PushNegation(gast.NodeTransformer):
+class _PushNegation(Transformer):
     """Moves ``-`` outward through products and linear helpers, into sums."""
 
     def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
@@ -649,7 +649,7 @@ def inline_constants(fn: gast.FunctionDef) -> bool:
     if not constants:
         return False
 
-    class Inline(gast.NodeTransformer):
+    class Inline(Transformer):
         def visit_Name(self, node: gast.Name) -> gast.expr:
             if isinstance(node.ctx, gast.Load) and node.id in constants:
                 return gast.Constant(value=constants[node.id].value, kind=None)

@@ -46,6 +46,7 @@ from .mutation import (
 )
 from .normalize import (
     Names,
+    Transformer,
     assign,
     blocks,
     const,
@@ -353,7 +354,7 @@ def _counts(e: gast.expr) -> bool:
     return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "len"
 
 
-class _Renamed(gast.NodeTransformer):
+class _Renamed(Transformer):
     def __init__(self, names: dict[str, str]):
         self.names = names
 
