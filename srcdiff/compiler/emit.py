@@ -128,6 +128,11 @@ def to_ast(node: Any) -> Any:
     target = _AST_CLASSES.get(cls)
     if target is None:
         target = _AST_CLASSES[cls] = getattr(ast, cls.__name__)
+    if not target._fields and not target._attributes:  # a context or an operator: one
+        shared = _LEAVES.get(target)  # instance serves them all, as in ast.parse's trees
+        if shared is None:
+            shared = _LEAVES[target] = target()
+        return shared
     new = target.__new__(target)
     for f in target._fields:
         value = getattr(node, f, None)
@@ -152,6 +157,7 @@ def _arg(a: gast.Name | None) -> ast.arg | None:
 
 
 _AST_CLASSES: dict[type, type] = {}
+_LEAVES: dict[type, ast.AST] = {}
 
 
 def expr_in_parentheses(e: gast.expr) -> str:
