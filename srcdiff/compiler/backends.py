@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from ..backend import counterpart
-from .normalize import Transformer, clone_node, local_names, walk
+from .normalize import Transformer, children, clone_node, local_names, walk
 from .parse import Parsed
 
 KEEP = {"rt", "xp", "_unit"}  # names generated code binds itself
@@ -115,7 +115,7 @@ def _lean(tree: gast.FunctionDef, parsed: Parsed) -> gast.FunctionDef:
              if (name := numpy_name(resolver.resolve(c.func))) in LEAN]  # fmt: skip
     if not found:
         return tree
-    parents = {id(child): node for node in walk(tree) for child in gast.iter_child_nodes(node)}
+    parents = {id(child): node for node in walk(tree) for child in children(node)}
     path: set[int] = set()
     for call, _ in found:
         node: gast.AST | None = call

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import gast
 
-from .normalize import Transformer, walk
+from .normalize import Transformer, children, walk
 
 if TYPE_CHECKING:
     from .parse import Parsed
@@ -128,7 +128,7 @@ def _visit(n: gast.AST, s: Scope, fn: Scope, comp: frozenset[str]) -> None:
         return
     if isinstance(n, (gast.Nonlocal, gast.Global)):
         fn.nonlocal_.append(n)
-    for child in gast.iter_child_nodes(n):
+    for child in children(n):
         _visit(child, s, fn, comp)
 
 
@@ -336,18 +336,17 @@ class _Builtins(Transformer):
         """The ``functools.reduce(...)`` call of the statement (or a compound statement's
         head) ``s``, where Python surely evaluates it once, before any other call ``s``
         makes but those in its arguments and those given its value."""
-        calls, deferred, parents = [], set(), {}
+        calls, deferred = [], set()
         for n in walk(s):
             if isinstance(n, DEFERRING):
                 deferred.update(id(m) for m in walk(n) if m is not n)
             if isinstance(n, gast.Call):
                 calls.append(n)
-            for child in gast.iter_child_nodes(n):
-                parents[id(child)] = n
         found = [c for c in calls if self.resolved(c.func) is functools.reduce]
         if len(found) != 1 or id(found[0]) in deferred:
             return None
         call = found[0]
+        parents = {id(child): n for n in walk(s) for child in children(n)}
         allowed = {id(m) for a in call.args for m in walk(a)} | {id(call)}
         up = parents.get(id(call))
         while up is not None:  # (the calls given its value run after it)
