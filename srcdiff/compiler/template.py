@@ -17,7 +17,7 @@ from typing import Any
 import gast
 
 from ..rules.registry import Rule
-from .normalize import Names, assign, clone, const, is_rt_call, name, walk
+from .normalize import Names, assign, clone, const, is_rt_call, make, name, walk
 
 
 @dataclass
@@ -62,15 +62,19 @@ def instantiate(node: Any, mapping: dict[str, Any], fold: bool = True) -> Any:
     if cls is gast.Name and node.id in mapping:
         new = mapping[node.id]
         if isinstance(new, str):
-            return gast.Name(id=new, ctx=clone(node.ctx), annotation=None, type_comment=None)
+            return make(gast.Name, id=new, ctx=clone(node.ctx), annotation=None, type_comment=None)
         return instantiate(new, _NOTHING, fold)  # (its names are the caller's, kept)
     new = cls.__new__(cls)
     new.__dict__.update(node.__dict__)
     if "facts" in new.__dict__:  # the copy's facts are its own (as ``clone``'s)
         new.facts = new.facts.copy()
+    if not cls._fields:  # a context or an operator: nothing in it to copy
+        return new
     for f in node._fields:
         value = getattr(node, f, None)
-        if type(value) is list or isinstance(value, gast.AST):
+        if type(value) is list:
+            setattr(new, f, [instantiate(x, mapping, fold) for x in value])
+        elif isinstance(value, gast.AST):
             setattr(new, f, instantiate(value, mapping, fold))
     if not fold:
         return new
