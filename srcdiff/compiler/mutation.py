@@ -47,6 +47,7 @@ from .normalize import (
     all_names,
     assign,
     blocks,
+    children,
     const,
     insert_beside,
     is_rt_call,
@@ -463,6 +464,9 @@ class Liveness:
         self.after: dict[int, set[str]] = {}
         self.handling: set[str] = set()  # what the except clauses around read first
         self.at_exit = at_exit or set()
+        # per simple statement (by id; held, so no other takes its id): the names it
+        # defines and those it reads, found once (a loop's body is taken several times)
+        self.simple: dict[int, tuple[gast.stmt, set[str], set[str]]] = {}
 
     def block(self, body: list[gast.stmt], live: set[str], exit_: set[str],
               head: set[str]) -> set[str]:  # fmt: skip
@@ -518,7 +522,10 @@ class Liveness:
             left = (exit_ | head) if jumps else set()
             assigned = set().union(*(_defines(b) for b in s.body))
             return (live - assigned) | _reads(s) | left
-        return (live - _defines(s)) | _reads(s)
+        known = self.simple.get(id(s))
+        if known is None:
+            known = self.simple[id(s)] = (s, _defines(s), _reads(s))
+        return (live - known[1]) | known[2]
 
 
 # ---- following the updates ---------------------------------------------------------------
@@ -1239,7 +1246,7 @@ def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]
         value = s.value if isinstance(s, gast.Assign) else None
         operands: set[str] = set()
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-            operands = {n.id for n in gast.iter_child_nodes(value) if isinstance(n, gast.Name)}
+            operands = {n.id for n in children(value) if isinstance(n, gast.Name)}
         copied = None  # ``x = t1`` (not ``o.r = t1``): x holds t1's object too
         if target is not None and isinstance(value, gast.Name) and value.id in groups:
             copied = value.id
@@ -1248,14 +1255,18 @@ def _sharers_before(body: list[gast.stmt]) -> dict[int, dict[str, frozenset[str]
             operands = {first.id} if isinstance(first, gast.Name) else set()
             if target is not None and isinstance(new, gast.Name) and new.id in groups:
                 copied = new.id
-        used = {n.id for n in walk(s) if isinstance(n, gast.Name)
-                and isinstance(n.ctx, gast.Load)} - operands - {copied}  # fmt: skip
+        loaded, stored = set(), set()
+        for n in walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loaded.add(n.id)
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                stored.add(n.id)
+        used = loaded - operands - {copied}
         for n in used & groups.keys():  # another object may see it: its group is lost
             for m in groups.get(n, set()) | {n}:
                 groups.pop(m, None)
         kept = target in groups and is_update(s) == target  # ``x = t`` of ``x += v``
-        stored = {n.id for n in walk(s) if isinstance(n, gast.Name)
-                  and isinstance(n.ctx, gast.Store)} - ({target} if kept else set())  # fmt: skip
+        stored -= {target} if kept else set()
         for n in stored:  # given another object: it leaves its group; in a block that
             group = groups.pop(n, None)  # may not run (or runs again), that group is not
             if group is not None and blocks(s):  # known after
