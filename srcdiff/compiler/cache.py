@@ -16,8 +16,10 @@ from __future__ import annotations
 import ast
 import builtins
 import collections
+import contextlib
 import copy
 import functools
+import gc
 import inspect
 import linecache
 import re
@@ -301,10 +303,11 @@ class Unit:
         names = copy.deepcopy(self.names)
         base = self.parsed.tree.name
         fn_name = f"{base}_adjoint" if stop is None else f"{base}_backward"
-        tree = pipeline.reverse(self.front, self.builder, names, key, self.kinds, fn_name,
-                                self.rule_names, stop, wanted, checked)  # fmt: skip
-        text, linemap = pipeline.generate(self.front, tree, self.xp)
-        fn = self.load(text, linemap, tree.name)
+        with collecting_later():
+            tree = pipeline.reverse(self.front, self.builder, names, key, self.kinds, fn_name,
+                                    self.rule_names, stop, wanted, checked)  # fmt: skip
+            text, linemap = pipeline.generate(self.front, tree, self.xp)
+            fn = self.load(text, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
 
@@ -418,10 +421,11 @@ class Unit:
         hit = self.path_primals.get(key)
         if hit is None:
             names = copy.deepcopy(self.names)
-            tree = pipeline.path_primal(
-                self.front, self.builder, names, f"{self.parsed.tree.name}_primal", key
-            )
-            hit = self.path_primals[key] = self.load_primal(tree)
+            with collecting_later():
+                tree = pipeline.path_primal(
+                    self.front, self.builder, names, f"{self.parsed.tree.name}_primal", key
+                )
+                hit = self.path_primals[key] = self.load_primal(tree)
         return hit
 
     def load_primal(self, tree: gast.FunctionDef) -> tuple[types.FunctionType, str]:
@@ -499,6 +503,22 @@ class Unit:
             user_free[n] if n in user_free else types.CellType(env[n]) for n in inner.co_freevars
         )
         return types.FunctionType(inner, self.fn.__globals__, fn_name, None, cells)
+
+
+@contextlib.contextmanager
+def collecting_later() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the code is compiled: compiling makes tens
+    of thousands of short-lived nodes (freed by their counts of references), and the
+    collections they set off, each going over the nodes still held, cost a twentieth of a
+    first compile. It runs as before from the next allocation on."""
+    if not gc.isenabled():  # (the program's choice, or a compile around this one)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def callees_still(
@@ -626,7 +646,9 @@ def unit_for(
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
-        unit = per_fn[key] = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain)
+        with collecting_later():
+            unit = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain)
+        per_fn[key] = unit
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)
     else:
