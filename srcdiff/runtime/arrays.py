@@ -858,6 +858,13 @@ class _Quantiles:
     frac: np.ndarray
     per_q: float  # d(position) / dq over (n - 1): 1, or 1/100 for percents; 0 if constant
 
+    def per_quantile(self, g: Any, q: Any, axis: Any, keepdims: bool) -> Any:
+        """``g``, the adjoint of the quantiles, one row per quantile: ``(len(q), *B)``."""
+        xp = self.xp
+        g = xp.broadcast_to(xp.asarray(g, dtype=self.lined.dtype),
+                            _quantile_shape(self.a, q, axis, keepdims))  # fmt: skip
+        return xp.reshape(g, (len(self.frac), *self.lined.shape[:-1]))
+
     @classmethod
     def of(cls, a: Any, q: Any, axis: Any, method: str, options: tuple, percent: bool
            ) -> _Quantiles:  # fmt: skip
@@ -921,9 +928,7 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
     qs = _Quantiles.of(a, q, axis, method, options, percent)
     xp, lined = qs.xp, qs.lined
     count = len(qs.frac)
-    spread = xp.reshape(xp.broadcast_to(xp.asarray(g, dtype=lined.dtype),
-                                        _quantile_shape(qs.a, q, axis, keepdims)),
-                        (count, *lined.shape[:-1]))  # fmt: skip
+    spread = qs.per_quantile(g, q, axis, keepdims)
     d_ordered = xp.zeros_like(lined)
     d_q = np.zeros(count)
     for j in range(count):
@@ -1000,9 +1005,7 @@ def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, kee
     qs = _Quantiles.of(a, q, axis, method, options, percent)
     xp, lined = qs.xp, qs.lined
     count = len(qs.frac)
-    spread = xp.reshape(xp.broadcast_to(xp.asarray(g, dtype=lined.dtype),
-                                        _quantile_shape(qs.a, q, axis, keepdims)),
-                        (count, *lined.shape[:-1]))  # fmt: skip
+    spread = qs.per_quantile(g, q, axis, keepdims)
     d_ordered = xp.zeros_like(lined)
     d_q = np.zeros(count)
     ordered = None
