@@ -749,7 +749,10 @@ class AdjointBuilder:
                 self.bind(self.dname(n), call(attr("rt", "owned"), name(self.dname(n))), line)
                 self.state[n] = D(self.dname(n), owned=True)
         self.unalias(
-            {self.dname(n) for n in info.assigned | set(loop_names)}, set(loop_names), line
+            # (names taken in order: the same source whatever the strings' hashes)
+            {self.dname(n) for n in sorted(info.assigned | set(loop_names))},
+            set(loop_names),
+            line,
         )
         start = {n: d for n, d in self.state.items() if n not in body_names}
         for n in carried:
