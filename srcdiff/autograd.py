@@ -766,29 +766,6 @@ def _param_name(rule: Any, i: int) -> str | None:
     return rule.varargs
 
 
-# Helpers (and positions) that read only the shape or dtype of an argument.
-_SHAPE_ONLY = {
-    "unbroadcast": {1},
-    "unreduce": {1},
-    "reshape_like": {1},
-    "cast_like": {1},
-    "keep_dims": {1},
-    "split_like": {1},
-    "unstack": {1},
-    "index_grad": {0},
-    "matmul_lhs": {1},
-    "matmul_rhs": {2},
-    "zeros_like": {0},
-    "size": {0},
-    "shape": {0},
-    "ndim": {0},
-    "setitem_grads": {2},
-    "zeros": {0},
-    "ones_like": {0},
-}
-_SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
-
-
 def _value_params(rule: Any, wanted: tuple[bool, ...]) -> frozenset[str]:
     """The parameters (and ``ans``) whose values, not only shapes, the rule reads for the
     gradients of the operands ``wanted`` (``2 * y[1]`` reads no ``y[1]``: ``2`` needs no
@@ -852,20 +829,10 @@ def _read_in(tree: ast.AST, names: set[str]) -> frozenset[str]:
             isinstance(node, ast.Name)
             and node.id in names
             and isinstance(node.ctx, ast.Load)
-            and not _shape_only(node, parents.get(node))
+            and not rules.registry.shape_only(node, parents.get(node))
         ):
             used.add(node.id)
     return frozenset(used)
-
-
-def _shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
-    if isinstance(parent, ast.Attribute):
-        return parent.attr in _SHAPE_ATTRS
-    if isinstance(parent, ast.Call) and name in parent.args:
-        func = parent.func
-        helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        return parent.args.index(name) in _SHAPE_ONLY.get(helper, ())
-    return False
 
 
 runtime.install(accumulate=accumulate)  # compiled code adds to a leaf's .grad through it

@@ -120,7 +120,8 @@ class Unit:
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
         self.reads: dict[tuple, frozenset[int] | None] = {}  # see saved_reads
-        self.parts: dict[tuple, tuple[Any, frozenset[int] | None]] = {}  # see backward_parts
+        self.parts: dict[tuple, tuple] = {}  # see backward_parts
+        self.values_read: dict[tuple, frozenset[int] | None] = {}  # see freed_reads
         self.path_counts: dict[tuple, list[int]] = {}  # calls per path, see count
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
@@ -311,15 +312,30 @@ class Unit:
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
         return fn, text
 
-    def backward_parts(self, key: tuple, stop: int) -> tuple[Any, frozenset[int] | None]:
-        """``adjoint(key, stop)``'s function and ``saved_reads(key, stop)``, in one look-up
-        (a compiled step's ``loss.backward()`` takes both at every call)."""
+    def backward_parts(self, key: tuple, stop: int) -> tuple[Any, frozenset[int] | None,
+                                                            frozenset[int] | None]:  # fmt: skip
+        """``adjoint(key, stop)``'s function, ``saved_reads(key, stop)`` and
+        ``freed_reads(key, stop)``, in one look-up (a compiled step's ``loss.backward()``
+        takes them at every call)."""
         checked = rt_module.CHECKING[0]
         hit = self.parts.get((key, stop, checked))
         if hit is None:
             fn = self.adjoint(key, stop, checked=checked)[0]
-            hit = self.parts[(key, stop, checked)] = (fn, self.saved_reads(key, stop))
+            hit = (fn, self.saved_reads(key, stop), self.freed_reads(key, stop))
+            self.parts[(key, stop, checked)] = hit
         return hit
+
+    def freed_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
+        """Of ``saved_reads(key, stop)``, the saved values whose values (not only their
+        shapes or dtypes: ``rt.cast_like(g, x)``) the adjoint reads: what PyTorch's graph
+        would have saved, and a backward() without retain_graph frees. A second backward()
+        reading only shapes of what the first freed (two losses of one leaf) runs, as
+        PyTorch's does."""
+        if (key, stop) not in self.values_read:
+            reads = self.saved_reads(key, stop)
+            text = self.adjoint(key, stop)[1]
+            self.values_read[(key, stop)] = None if reads is None else reads - shape_reads(text)
+        return self.values_read[(key, stop)]
 
     def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
         """The saved values (by number) the adjoint of ``backward()`` numbered ``stop``
@@ -519,6 +535,44 @@ def collecting_later() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def shape_reads(text: str) -> frozenset[int]:
+    """The saved values (by number) that the adjoint source ``text`` reads only the
+    shapes or dtypes of: each loaded into names (``t6 = _saved[2]``, ``a, b =
+    _saved[3]``) used nowhere but where a shape is read (``registry.shape_only``)."""
+    tree = ast.parse(text)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    slots_of: dict[str, set[int]] = {}  # a name, the saved values it is given
+    loaded: set[int] = set()  # every saved value read
+    held: set[int] = set()  # ... into names alone
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "_saved"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            continue
+        slot = node.slice.value
+        loaded.add(slot)
+        parent = parents.get(node)
+        if isinstance(parent, ast.Assign) and parent.value is node:
+            targets = [n for t in parent.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            if all(isinstance(t, (ast.Name, ast.Tuple)) for t in parent.targets):
+                held.add(slot)
+                for n in targets:
+                    slots_of.setdefault(n.id, set()).add(slot)
+    valued = loaded - held  # (read where they are loaded: rt.call_vjp(_saved[4], ...))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in slots_of
+            and not registry.shape_only(node, parents.get(node))
+        ):
+            valued |= slots_of[node.id]
+    return frozenset(loaded - valued)
 
 
 def callees_still(

@@ -13,6 +13,7 @@ are called by name instead.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import types
 from collections.abc import Callable
@@ -514,3 +515,39 @@ def bind(fn: Callable, xp: Any) -> Callable:
 def all_rules() -> dict[Any, Rule]:
     """Every registered primitive and its rule (a copy)."""
     return dict(_RULES)
+
+
+# Runtime helpers (and the positions of their arguments) that read only the shape or the
+# dtype of an argument: an adjoint passing a value there reads no value of it.
+SHAPE_ONLY = {
+    "unbroadcast": {1},
+    "unreduce": {1},
+    "reshape_like": {1},
+    "cast_like": {1},
+    "keep_dims": {1},
+    "split_like": {1},
+    "unstack": {1},
+    "index_grad": {0},
+    "matmul_lhs": {1},
+    "matmul_rhs": {2},
+    "zeros_like": {0},
+    "size": {0},
+    "shape": {0},
+    "ndim": {0},
+    "setitem_grads": {2},
+    "zeros": {0},
+    "ones_like": {0},
+}
+SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
+
+
+def shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
+    """Whether the use ``name`` (whose node in the tree is ``parent``) reads only the
+    shape or dtype of its value: ``x.shape``, ``rt.cast_like(g, x)``."""
+    if isinstance(parent, ast.Attribute):
+        return parent.attr in SHAPE_ATTRS
+    if isinstance(parent, ast.Call) and name in parent.args:
+        func = parent.func
+        helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        return parent.args.index(name) in SHAPE_ONLY.get(helper, ())
+    return False

@@ -598,7 +598,7 @@ class Step:
     of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
     such as ``optimizer.step()``), with how many values were saved before each."""
 
-    __slots__ = ("saved", "writes", "depth", "leaves", "freed", "leaf_arrays")
+    __slots__ = ("saved", "writes", "depth", "leaves", "freed", "roots", "leaf_arrays")
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
         self.saved = saved
@@ -606,6 +606,8 @@ class Step:
         # without retain_graph has read: freed, as PyTorch frees a graph's saved tensors
         # (another backward reading one is refused)
         self.freed: dict[int, set[int]] = {}
+        # the losses such a backward() started from: their graphs are freed whole
+        self.roots: list = []
         # per Tensor (by id), its last write: (the Tensor, the values saved before it)
         self.writes: dict[int, tuple[Any, int | None]] = {}
         # calls of compiled callees running: their values are saved apart, and the

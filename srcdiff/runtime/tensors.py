@@ -366,7 +366,8 @@ def backward(
     else:
         seed = backward_seed(array_module(loss).asarray(loss), gradient)
     key = path_key(path)
-    adjoint, reads = unit.backward_parts(key, site)  # (unit.adjoint's, unit.saved_reads)
+    # (unit.adjoint's, unit.saved_reads, unit.freed_reads: those whose values it reads)
+    adjoint, reads, values = unit.backward_parts(key, site)
     step = STEP[0]
     if step is not None and LEAVES[0] == step.leaves:  # as eager code's loss would be
         raise RuntimeError(
@@ -377,7 +378,11 @@ def backward(
         )
     if step is not None:
         freed = step.freed.get(id(saved))
-        if freed and (reads is None or not freed.isdisjoint(reads)):
+        if (
+            freed
+            and (values is None or not freed.isdisjoint(values))
+            or any(root is loss for root in step.roots)
+        ):
             raise RuntimeError(SECOND_BACKWARD)
         if step.writes:
             check_writes(step, saved, reads)
@@ -395,5 +400,6 @@ def backward(
             "gradient: an integer cast, argmax, a comparison or .detach() passes none)"
         )
     if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
-        step.freed.setdefault(id(saved), set()).update(saved if reads is None else reads)
+        step.freed.setdefault(id(saved), set()).update(saved if values is None else values)
+        step.roots.append(loss)
     unit.last_backward = (key, site, tuple(called))

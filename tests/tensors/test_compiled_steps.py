@@ -2665,3 +2665,41 @@ def test_a_trainers_counters_and_metrics_are_updated_by_augmented_assignments():
 
     with pytest.raises(sd.CompileError, match="may carry a gradient"):
         carried(Trainer(), sd.ones(4, 3, dtype=sd.float64), sd.ones(4, 2, dtype=sd.float64))
+
+
+def _two_losses_of_a_leaf(x):
+    y = (x * 2).sum()
+    z = (x * x).sum()
+    y.backward()
+    z.backward()
+
+
+def _one_loss_twice(x):
+    y = (x * 2).sum()
+    y.backward()
+    y.backward()
+
+
+def _two_losses_of_one_value(x):
+    h = x * x
+    y = h.sum()
+    z = (h * 2).sum()
+    y.backward()
+    z.backward()
+
+
+@pytest.mark.parametrize(
+    ("step", "raises"),
+    [(_two_losses_of_a_leaf, False), (_one_loss_twice, True), (_two_losses_of_one_value, True)],
+)
+def test_a_second_backward_runs_or_raises_as_eager_code(step, raises):
+    # PyTorch 2.13: two losses computed before the first backward() run where their graphs
+    # share no saved value but a leaf's shape; a graph backward() went through is freed
+    for fn in (step, sd.differentiate(step)):
+        x = sd.tensor([1.0, 2.0], requires_grad=True)
+        if raises:
+            with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                fn(x)
+        else:
+            fn(x)
+            assert x.grad.tolist() == [4.0, 6.0]
