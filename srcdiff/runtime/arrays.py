@@ -858,6 +858,18 @@ class _Quantiles:
     frac: np.ndarray
     per_q: float  # d(position) / dq over (n - 1): 1, or 1/100 for percents; 0 if constant
 
+    def unsorted(self, d_ordered: Any, d_q: np.ndarray, q: Any, axis: Any) -> tuple:
+        """Adjoints laid out as the sorted lanes (``d_ordered``) and per quantile (``d_q``)
+        as those of ``a``, shaped as ``a`` (NaN where a lane holds NaN), and of ``q``."""
+        xp = self.xp
+        back = xp.argsort(self.order, axis=-1)  # the inverse permutation
+        d_lined = self.nan_where_nan(xp.take_along_axis(d_ordered, back, axis=-1), keep=True)
+        d_a = _quantile_unmoved(xp, d_lined, self.a, axis)
+        if not np.ndim(q):
+            return d_a, float(d_q[0])
+        kind = np.asarray(q).dtype
+        return d_a, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
+
     def per_quantile(self, g: Any, q: Any, axis: Any, keepdims: bool) -> Any:
         """``g``, the adjoint of the quantiles, one row per quantile: ``(len(q), *B)``."""
         xp = self.xp
@@ -935,13 +947,7 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
         d_ordered[..., qs.lo[j]] += spread[j] * (1.0 - qs.frac[j])
         d_ordered[..., qs.hi[j]] += spread[j] * qs.frac[j]
         d_q[j] = float(xp.sum(spread[j] * qs.slope(j)))
-    back = xp.argsort(qs.order, axis=-1)  # the inverse permutation
-    d_lined = qs.nan_where_nan(xp.take_along_axis(d_ordered, back, axis=-1), keep=True)
-    d_a = _quantile_unmoved(xp, d_lined, qs.a, axis)
-    if not np.ndim(q):
-        return d_a, float(d_q[0])
-    kind = np.asarray(q).dtype
-    return d_a, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
+    return qs.unsorted(d_ordered, d_q, q, axis)
 
 
 def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool,
@@ -1022,13 +1028,7 @@ def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, kee
         if ordered is not None:
             d_q[j] = float(xp.sum(spread[j] * (ordered[..., qs.hi[j]] - ordered[..., qs.lo[j]])
                                   )) * qs.per_q  # fmt: skip
-    back = xp.argsort(qs.order, axis=-1)  # the inverse permutation
-    d_lined = qs.nan_where_nan(xp.take_along_axis(d_ordered, back, axis=-1), keep=True)
-    d_t = _quantile_unmoved(xp, d_lined, qs.a, axis)
-    if not np.ndim(q):
-        return d_t, float(d_q[0])
-    kind = np.asarray(q).dtype
-    return d_t, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
+    return qs.unsorted(d_ordered, d_q, q, axis)
 
 
 def _quantile_flat_q(dq: Any, q: Any) -> np.ndarray:
