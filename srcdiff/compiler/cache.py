@@ -47,7 +47,7 @@ from .normalize import (
     walk,
     walk_statements,
 )
-from .parse import MISSING, Parsed, attribute
+from .parse import MISSING, Parsed, attribute, unnumbered
 from .trace import FINAL, speculable
 
 _MISSING = object()
@@ -283,7 +283,7 @@ class Unit:
 
     @property
     def label(self) -> str:
-        return f"{self.parsed.name} ({self.parsed.filename}:{self.parsed.tree.lineno})"
+        return f"{self.parsed.name} ({unnumbered(self.parsed.filename)}:{self.parsed.tree.lineno})"
 
     def adjoint(
         self,

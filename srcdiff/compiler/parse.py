@@ -39,9 +39,21 @@ class Origin:
     at: int
 
 
+_MADE_FILE = re.compile(r"^(<srcdiff: .*?)(?: #\d+|,? [0-9a-f]+)>$")  # its unique suffix
+
+
+def unnumbered(filename: str) -> str:
+    """``filename``, but for one srcdiff wrote itself, without the number that keeps it
+    apart from others (the same text for the same code in every process)."""
+    made = _MADE_FILE.match(filename)
+    return made.group(1) + ">" if made else filename
+
+
 def shown_file(filename: str) -> str:
     """A file as comments and messages name it: relative to the working directory where
-    it is in it."""
+    it is in it (one srcdiff wrote: ``unnumbered``)."""
+    if _MADE_FILE.match(filename):
+        return unnumbered(filename)
     try:
         relative = os.path.relpath(filename)
     except ValueError:  # another drive

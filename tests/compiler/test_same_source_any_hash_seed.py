@@ -43,3 +43,12 @@ def test_the_sources_of_a_third_derivative_do_not_depend_on_the_hash_seed(tmp_pa
     first = _every_stage("1", tmp_path)
     assert "after differentiate" in first
     assert _every_stage("2", tmp_path) == first
+
+
+def test_a_source_srcdiff_wrote_is_named_without_what_keeps_it_apart():
+    from srcdiff.compiler.parse import shown_file
+
+    assert shown_file("<srcdiff: f_called 7f464e830950>") == "<srcdiff: f_called>"
+    assert shown_file("<srcdiff: recorded operations #12>") == "<srcdiff: recorded operations>"
+    made = "<srcdiff: forward mode of f (a.py:3), 7f46>"
+    assert shown_file(made) == "<srcdiff: forward mode of f (a.py:3)>"
