@@ -239,8 +239,10 @@ def arange(
     target = _default_dtype(array).dtype if dt is None else dt.numpy
     if target.kind == "f" and array.size:
         array = _arange_values(start, step, array.size, target)
-    elif target.kind in "iu" and array.dtype.kind == "f":  # PyTorch's integer kernel: the
-        array = int(start) + np.arange(array.size) * int(step)  # bounds truncated first
+    elif target == np.int64 and array.dtype.kind == "f":  # PyTorch's kernel counts in
+        array = np.arange(int(start), int(end), int(step))  # int64: every bound truncated
+    elif target.kind in "iu" and array.dtype.kind == "f":  # the other integer kernels count
+        array = int(start) + np.arange(array.size) * int(step)  # in double: start and step
     return _finish(array, target, device, requires_grad)
 
 

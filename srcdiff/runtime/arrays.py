@@ -870,12 +870,14 @@ class _Quantiles:
         kind = np.asarray(q).dtype
         return d_a, d_q.reshape(np.shape(q)).astype(kind if kind.kind == "f" else np.float64)
 
-    def per_quantile(self, g: Any, q: Any, axis: Any, keepdims: bool) -> Any:
-        """``g``, the adjoint of the quantiles, one row per quantile: ``(len(q), *B)``."""
+    def adjoints(self, g: Any, q: Any, axis: Any, keepdims: bool) -> tuple:
+        """``g``, the adjoint of the quantiles, one row per quantile (``(len(q), *B)``),
+        and zeros to add the adjoints of the sorted lanes and of each quantile into."""
         xp = self.xp
         g = xp.broadcast_to(xp.asarray(g, dtype=self.lined.dtype),
                             _quantile_shape(self.a, q, axis, keepdims))  # fmt: skip
-        return xp.reshape(g, (len(self.frac), *self.lined.shape[:-1]))
+        spread = xp.reshape(g, (len(self.frac), *self.lined.shape[:-1]))
+        return spread, xp.zeros_like(self.lined), np.zeros(len(self.frac))
 
     @classmethod
     def of(cls, a: Any, q: Any, axis: Any, method: str, options: tuple, percent: bool
@@ -938,11 +940,8 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
     their weights; ``q``'s (linear method only) is the slope between them. ``options``:
     ``(overwrite_input, weights, interpolation)``, refused but for their defaults."""
     qs = _Quantiles.of(a, q, axis, method, options, percent)
-    xp, lined = qs.xp, qs.lined
-    count = len(qs.frac)
-    spread = qs.per_quantile(g, q, axis, keepdims)
-    d_ordered = xp.zeros_like(lined)
-    d_q = np.zeros(count)
+    xp, count = qs.xp, len(qs.frac)
+    spread, d_ordered, d_q = qs.adjoints(g, q, axis, keepdims)
     for j in range(count):
         d_ordered[..., qs.lo[j]] += spread[j] * (1.0 - qs.frac[j])
         d_ordered[..., qs.hi[j]] += spread[j] * qs.frac[j]
@@ -1009,11 +1008,8 @@ def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, kee
     difference there. Each reads one of ``t`` and ``dq`` alone: the second derivatives
     of a quantile, ``quantile_grads`` differentiated in ``a`` and ``q``."""
     qs = _Quantiles.of(a, q, axis, method, options, percent)
-    xp, lined = qs.xp, qs.lined
-    count = len(qs.frac)
-    spread = qs.per_quantile(g, q, axis, keepdims)
-    d_ordered = xp.zeros_like(lined)
-    d_q = np.zeros(count)
+    xp, count = qs.xp, len(qs.frac)
+    spread, d_ordered, d_q = qs.adjoints(g, q, axis, keepdims)
     ordered = None
     if t is not None:
         ordered = xp.take_along_axis(

@@ -149,3 +149,18 @@ def test_arange_of_an_integer_dtype_with_float_bounds_truncates_them_first(args,
     """PyTorch's integer kernel counts the entries from the floats, then steps by the
     truncated step from the truncated start (rounding each float entry gave [0, 1, 3, 4])."""
     assert sd.arange(*args, dtype=sd.int32).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "args, expected",  # PyTorch 2.13's values
+    [
+        ((0.5, 5, 1.5), [0, 1, 2, 3, 4]),
+        ((-2.5, 3, 1.7), [-2, -1, 0, 1, 2]),
+        ((0.5, 5.2, 2.5), [0, 2, 4]),
+        ((1.7, 9.9, 2.9), [1, 3, 5, 7]),
+    ],
+)
+def test_arange_of_int64_with_float_bounds_counts_from_the_truncated_bounds(args, expected):
+    """PyTorch's int64 kernel truncates start, end and step before counting (its other
+    integer kernels count from the floats)."""
+    assert sd.arange(*args, dtype=sd.int64).tolist() == expected
