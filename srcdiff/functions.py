@@ -601,7 +601,8 @@ def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Tensor:
                 f"cdist only supports floating-point dtypes, {name} got: "
                 f"{rt.tensor_methods.SCALAR_TYPES.get(str(x.dtype.numpy), x.dtype)}"
             )
-    return apply_op(rt.tensor_methods.cdist, (x1.to(of_numpy(dt)), x2.to(of_numpy(dt)), p),
+    return apply_op(rt.tensor_methods.cdist,
+                    (x1.to(of_numpy(dt)), x2.to(of_numpy(dt)), p, compute_mode),
                     name="CdistBackward0")  # fmt: skip
 
 

@@ -698,8 +698,10 @@ def euclid_by_product(x1: Any, x2: Any, compute_mode: Any) -> bool:
     25 rows of either (its default), or where ``compute_mode`` asks for it."""
     if compute_mode == "use_mm_for_euclid_dist":
         return True
-    if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary"):
+    if compute_mode == "donot_use_mm_for_euclid_dist":
         return False
+    if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary"):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     return x1.shape[-2] > 25 or x2.shape[-2] > 25
 
 

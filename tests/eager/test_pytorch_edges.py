@@ -1003,3 +1003,12 @@ def test_baddbmm_with_beta_zero_ignores_input_and_gives_it_gradient_zero(compile
     assert step(inp, b1, sd.ones(2, 4, 3, dtype=sd.float64)) == 24.0
     np.testing.assert_array_equal(arr(inp.grad), np.zeros((2, 1, 3)))
     np.testing.assert_array_equal(arr(b1.grad), np.full((2, 2, 4), 1.5))
+
+
+def test_cdist_takes_its_compute_mode():
+    # PyTorch 2.13: without the matrix product a row's distance to itself is exactly 0
+    x = sd.randn(30, 3, dtype=sd.float64)
+    exact = sd.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
+    assert arr(exact.diagonal()).max() == 0.0
+    with pytest.raises(Exception, match="not a valid value for compute_mode"):
+        sd.cdist(x, x, compute_mode="bogus")
