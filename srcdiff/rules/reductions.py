@@ -423,8 +423,8 @@ def add_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, init
 @jvp(xp.add.reduce, shaped=True)
 def add_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
                    where=None, *, darray, dinitial):  # fmt: skip
-    kept = darray if where is None else xp.where(where, darray, 0.0)
-    return xp.sum(kept, axis=axis, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
+    kept = darray if where is None else xp.where(where, darray, 0.0)  # (as sum_jvp)
+    return xp.sum(kept, axis=axis, dtype=dtype, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
 
 
 @vjp(xp.multiply.reduce)
@@ -480,7 +480,10 @@ def extreme_accumulate(g, ans, array, axis=0, dtype=None, out=None):
     goes to those equal to it, shared evenly at ties as ``np.max``'s rule shares (lanes
     along the last axis, ``hit[..., j, i]``: entry ``j`` attains result ``i``)."""
     lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
-    hit = (lanes[..., :, None] == tops[..., None, :]) & xp.tri(lanes.shape[-1], dtype=bool).T
+    hit = (
+        (lanes[..., :, None] == tops[..., None, :])
+        | (xp.isnan(lanes)[..., :, None] & xp.isnan(tops)[..., None, :])  # (NaN: the NaN's)
+    ) & xp.tri(lanes.shape[-1], dtype=bool).T
     share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
     d_lanes = xp.sum(share * xp.moveaxis(g, axis, -1)[..., None, :], axis=-1)
     return xp.moveaxis(d_lanes, -1, axis), None, None, None
@@ -489,7 +492,10 @@ def extreme_accumulate(g, ans, array, axis=0, dtype=None, out=None):
 @jvp(xp.maximum.accumulate, xp.minimum.accumulate, shaped=True)
 def extreme_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
     lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
-    hit = (lanes[..., :, None] == tops[..., None, :]) & xp.tri(lanes.shape[-1], dtype=bool).T
+    hit = (
+        (lanes[..., :, None] == tops[..., None, :])
+        | (xp.isnan(lanes)[..., :, None] & xp.isnan(tops)[..., None, :])  # (NaN: the NaN's)
+    ) & xp.tri(lanes.shape[-1], dtype=bool).T
     share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
     return xp.moveaxis(xp.sum(share * xp.moveaxis(darray, axis, -1)[..., :, None], axis=-2), -1,
                        axis)  # fmt: skip

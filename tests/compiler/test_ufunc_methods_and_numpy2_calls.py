@@ -128,3 +128,21 @@ def test_a_ufunc_method_without_a_rule_is_still_refused():
 
     with pytest.raises(sd.CompileError, match="no derivative rule"):
         sd.grad(f)(np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_running_max_through_a_nan_sends_its_gradient_to_the_nan():
+    """NaN equals nothing: the running max past a NaN (NaN too) was attained by no entry,
+    and 0 / 0 made every gradient NaN; it is the NaN's, as np.max's rule gives it."""
+    x = np.array([1.0, np.nan, 2.0, 0.5])
+    grad = sd.grad(lambda a: np.sum(np.maximum.accumulate(a)))(x)
+    np.testing.assert_array_equal(grad, [1.0, 3.0, 0.0, 0.0])
+    _, tangent = sd.jvp(lambda a: np.maximum.accumulate(a), (x,), (np.arange(4.0),))
+    np.testing.assert_array_equal(tangent, [0.0, 1.0, 1.0, 1.0])
+
+
+def test_a_ufunc_sum_in_a_wider_dtype_has_its_tangent_in_that_dtype():
+    x = np.arange(4, dtype=np.float32)
+    value, tangent = sd.jvp(
+        lambda a: np.add.reduce(a * a, dtype=np.float64), (x,), (np.ones(4, np.float32),)
+    )
+    assert value.dtype == tangent.dtype == np.float64
