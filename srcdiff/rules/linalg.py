@@ -108,39 +108,22 @@ def matrix_norm_jvp(ans, x, keepdims=False, ord="fro", *, dx):
 
 @vjp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2])
 def vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
-    """The norm of each lane of the axes reduced (all for None), as ``np.linalg.norm``'s
-    rule gives it along one axis: those axes moved last and made one."""
-    axes = (
-        tuple(range(xp.ndim(x)))
-        if axis is None
-        else (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
+    """The norm of each row of the axes reduced (all for None) moved last and made one
+    (``norm_rows``), as ``np.linalg.norm``'s rule gives it along one axis."""
+    rows = rt.tensor_methods.norm_rows(x, axis)
+    d_rows = rt.norm_grad(
+        xp.reshape(g, rows.shape[:-1]), xp.reshape(ans, rows.shape[:-1]), rows, ord, -1
     )
-    ends = tuple(range(xp.ndim(x) - len(axes), xp.ndim(x)))
-    moved = xp.moveaxis(x, axes, ends)
-    lanes = xp.reshape(moved, moved.shape[: xp.ndim(x) - len(axes)] + (-1,))
-    d_lanes = rt.norm_grad(
-        xp.reshape(g, lanes.shape[:-1]), xp.reshape(ans, lanes.shape[:-1]), lanes, ord, -1
-    )
-    return xp.moveaxis(xp.reshape(d_lanes, moved.shape), ends, axes), None, None, None
+    return rt.tensor_methods.norm_rows_back(d_rows, x, axis), None, None, None
 
 
 @jvp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2], shaped=True)
 def vector_norm_jvp(ans, x, axis=None, keepdims=False, ord=2, *, dx):
-    axes = (
-        tuple(range(xp.ndim(x)))
-        if axis is None
-        else (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
-    )
-    ends = tuple(range(xp.ndim(x) - len(axes), xp.ndim(x)))
-    moved = xp.moveaxis(x, axes, ends)
-    lanes = xp.reshape(moved, moved.shape[: xp.ndim(x) - len(axes)] + (-1,))
+    rows = rt.tensor_methods.norm_rows(x, axis)
     slope = rt.norm_grad(
-        xp.ones(lanes.shape[:-1], lanes.dtype), xp.reshape(ans, lanes.shape[:-1]), lanes, ord, -1
+        xp.ones(rows.shape[:-1], rows.dtype), xp.reshape(ans, rows.shape[:-1]), rows, ord, -1
     )
-    return xp.reshape(
-        xp.sum(slope * xp.reshape(xp.moveaxis(dx, axes, ends), lanes.shape), axis=-1),
-        xp.shape(ans),
-    )
+    return xp.reshape(xp.sum(slope * rt.tensor_methods.norm_rows(dx, axis), axis=-1), xp.shape(ans))
 
 
 @vjp(*[LINALG2[n] for n in ("trace",) if n in LINALG2])
