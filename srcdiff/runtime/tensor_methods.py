@@ -457,8 +457,17 @@ def index_add(x: Any, dim: int, index: Any, source: Any, alpha: Any = 1) -> Any:
         return x.index_add(dim, index, source, alpha=alpha)
     dim, index = _vector_index(x, dim, index, "index_add")
     xp = array_module(x)
-    source = xp.asarray(source, dtype=x.dtype)
-    if source.ndim != x.ndim or source.shape[dim] != index.shape[0]:
+    source = xp.asarray(source)
+    if source.dtype != x.dtype:  # (PyTorch's: no cast)
+        raise RuntimeError(
+            f"index_add_(): self ({x.dtype}) and source ({source.dtype}) must have the same "
+            "scalar type"
+        )
+    if (
+        source.ndim != x.ndim
+        or source.shape[dim] != index.shape[0]
+        or source.shape[:dim] + source.shape[dim + 1 :] != x.shape[:dim] + x.shape[dim + 1 :]
+    ):  # (PyTorch's: no broadcasting)
         raise RuntimeError(
             f"index_add_(): source of shape {list(source.shape)} does not fit index of "
             f"{index.shape[0]} entries along dim {dim} of a tensor of shape {list(x.shape)}"

@@ -1012,3 +1012,13 @@ def test_cdist_takes_its_compute_mode():
     assert arr(exact.diagonal()).max() == 0.0
     with pytest.raises(Exception, match="not a valid value for compute_mode"):
         sd.cdist(x, x, compute_mode="bogus")
+
+
+def test_index_add_refuses_a_source_of_another_dtype_or_shape_as_pytorch():
+    # PyTorch 2.13 raises for both, where a cast or broadcasting would add other values
+    x = sd.zeros(3, 4)
+    with pytest.raises(RuntimeError, match="same scalar type"):
+        x.index_add(1, sd.tensor([0, 2]), sd.ones(3, 2, dtype=sd.float64))
+    with pytest.raises(RuntimeError, match="does not fit"):
+        x.index_add(1, sd.tensor([0, 2]), sd.ones(1, 2))
+    assert x.index_add(1, sd.tensor([0, 2]), sd.ones(3, 2)).sum().item() == 6.0
