@@ -314,6 +314,8 @@ def lerp(x: Any, end: Any, weight: Any) -> Any:
     rounds it: one fused multiply-add, from ``end`` where ``weight`` is 0.5 or more."""
     if not is_array(x):
         return x.lerp(end, weight)
+    if x.dtype.kind != "f":  # (PyTorch's kernel has none for integers)
+        raise RuntimeError(f'"lerp_kernel_scalar" not implemented for {x.dtype}')
     xp = array_module(x)
     if not hasattr(weight, "shape"):
         return fused.lerp(x, end, weight)

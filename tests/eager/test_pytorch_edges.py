@@ -1022,3 +1022,8 @@ def test_index_add_refuses_a_source_of_another_dtype_or_shape_as_pytorch():
     with pytest.raises(RuntimeError, match="does not fit"):
         x.index_add(1, sd.tensor([0, 2]), sd.ones(1, 2))
     assert x.index_add(1, sd.tensor([0, 2]), sd.ones(3, 2)).sum().item() == 6.0
+
+
+def test_lerp_of_integer_tensors_is_an_error_as_in_pytorch():
+    with pytest.raises(RuntimeError, match="not implemented"):
+        sd.tensor([1, 2]).lerp(sd.tensor([3, 4]), 0.5)
