@@ -19,6 +19,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..errors import STANDS_FOR, CompileError, generated_name
+from ..grad_mode import is_grad_enabled
 from .arrays import acc, setitem, setitem_grads, zeros_like
 from .objects import is_record
 
@@ -797,11 +798,12 @@ def write_back(caller: Any, final: Any) -> None:
         return
     if callable(getattr(caller, "_changed", None)):  # a Tensor, held as its array
         if final is not caller._data:
-            if caller.requires_grad and caller.is_leaf:
+            recording = caller.requires_grad and is_grad_enabled()  # (no_grad: as PyTorch)
+            if recording and caller.is_leaf:
                 raise RuntimeError(
                     "a leaf Variable that requires grad is being used in an in-place operation."
                 )
-            if caller.requires_grad:  # (PyTorch records it in the Tensor's graph)
+            if recording:  # (PyTorch records it in the Tensor's graph)
                 raise refuse(
                     "an in-place update, in a compiled function, of a Tensor argument that "
                     "has a graph of its own (not a leaf): its graph would not see it",

@@ -2703,3 +2703,17 @@ def test_a_second_backward_runs_or_raises_as_eager_code(step, raises):
         else:
             fn(x)
             assert x.grad.tolist() == [4.0, 6.0]
+
+
+def test_a_leaf_argument_updated_in_place_under_no_grad_is_written_as_pytorch_writes_it():
+    @sd.differentiate
+    def step(buf, v):
+        buf += v
+        return buf.sum().item()
+
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    with sd.no_grad():
+        assert step(w, sd.tensor([1.0, 1.0])) == 5.0  # PyTorch 2.13: runs, w updated
+    assert w.tolist() == [2.0, 3.0] and w.requires_grad
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        step(w, sd.tensor([1.0, 1.0]))
