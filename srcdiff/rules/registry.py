@@ -443,6 +443,7 @@ def own_rules(primitive: Any) -> tuple[Rule, Tangent]:
         def jvp(tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
             return primitive._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
+        vjp._srcdiff_owner = jvp._srcdiff_owner = primitive  # (see calls._derivative_inside)
         name = getattr(primitive, "__name__", type(primitive).__name__)
         rule = replace(make_rule(vjp, name=f"{name}_vjp", inline=False), whole=True)
         hit = (rule, Tangent.of(jvp, inline=False))

@@ -661,9 +661,8 @@ def _derivative_inside(fn: Any) -> CompileError:
     one, differentiated (a derivative of a higher order than srcdiff follows), as the
     derivative says it (``_srcdiff_too_deep``: what the user wrote, and what to do)."""
     owner = getattr(fn, "__self__", None)
-    if owner is None and getattr(fn, "__module__", None) == REGISTRY:  # its own_rules
-        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
-        owner = cells["primitive"].cell_contents if "primitive" in cells else None
+    if owner is None:  # the rule of one (registry.own_rules)
+        owner = getattr(fn, "_srcdiff_owner", None)
     too_deep = getattr(owner, "_srcdiff_too_deep", None)
     if callable(too_deep):
         return refuse(*too_deep())
