@@ -845,8 +845,7 @@ class Tensor:
                 "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                 f"'{rounding_mode}'"
             )
-        _integer_divisor(self, other)
-        a, b = self, _scalar(other)
+        a, b = self, _scalar(other)  # (div_rounded refuses an integer zero divisor)
         if not _same_dtype(a, b):
             dt = result_dtype(a, b)
             a, b = _cast(a, dt), _cast(b, dt)
@@ -1789,11 +1788,8 @@ class Tensor:
 def _integer_divisor(a: Any, b: Any) -> None:
     """Refuse an integer ``a // b`` or ``a % b`` by zero, as PyTorch does (NumPy gives 0)."""
     a, b = _scalar(a), _scalar(b)
-    if not (_operand(a) and _operand(b)) or dtypes.category(result_dtype(a, b)) == dtypes.FLOAT:
-        return
-    d = _data(b)
-    if bool((d == 0).any()) if hasattr(d, "shape") else d == 0:
-        raise RuntimeError("ZeroDivisionError")
+    if _operand(a) and _operand(b):
+        rt.tensor_methods.integer_divisor(_data(a), _data(b))
 
 
 def _no_grad_binary(prim: Callable, a: Any, b: Any, *, promote: bool = False) -> Any:
