@@ -475,12 +475,7 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     return _t(x).diagonal(offset, dim1, dim2)
 
 
-def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
-    return _t(x).transpose(axis0, axis1)
-
-
-def swapdims(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    return _t(x).transpose(dim0, dim1)
+swapaxes = swapdims = transpose  # (as PyTorch's: the same function)
 
 
 def logical_and(x: Any, other: Any) -> Tensor:

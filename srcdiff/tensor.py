@@ -1148,7 +1148,7 @@ class Tensor:
     def aminmax(self, *, dim: Any = None, keepdim: bool = False) -> Any:
         """``(min, max)`` (of every entry, or along ``dim``): tied entries share each
         one's gradient evenly."""
-        rt.tensor_methods.aminmax(self._data, dim=dim, keepdim=keepdim)  # (its checks)
+        rt.tensor_methods.aminmax_dim(self._data, dim)  # (PyTorch's errors)
         if self.ndim == 0 or dim is None:
             dim = ()
         return RETURN_TYPES["aminmax"](self.amin(dim, keepdim), self.amax(dim, keepdim))

@@ -663,10 +663,9 @@ def spread_args(dim: Any, unbiased: Any) -> tuple:
     return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
 
 
-def aminmax(x: Any, *, dim: Any = None, keepdim: bool = False) -> Any:
-    """``x.aminmax(dim=, keepdim=)``: ``(min, max)`` (of every entry, or along ``dim``)."""
-    if not is_array(x):
-        return x.aminmax(dim=dim, keepdim=keepdim)
+def aminmax_dim(x: Any, dim: Any) -> Any:
+    """The dim ``x.aminmax(dim=dim)`` reduces (None: all), with PyTorch's errors for an
+    empty one."""
     if dim is None and x.size == 0:
         raise RuntimeError(
             "aminmax(): cannot compute aminmax over an empty dimension as the operation has "
@@ -679,6 +678,14 @@ def aminmax(x: Any, *, dim: Any = None, keepdim: bool = False) -> Any:
             raise IndexError(
                 f"aminmax: Expected reduction dim {dim % x.ndim} to have non-zero size."
             )
+    return dim
+
+
+def aminmax(x: Any, *, dim: Any = None, keepdim: bool = False) -> Any:
+    """``x.aminmax(dim=, keepdim=)``: ``(min, max)`` (of every entry, or along ``dim``)."""
+    if not is_array(x):
+        return x.aminmax(dim=dim, keepdim=keepdim)
+    dim = aminmax_dim(x, dim)
     xp = array_module(x)
     keep = keepdim and dim is not None
     low, high = xp.amin(x, axis=dim, keepdims=keep), xp.amax(x, axis=dim, keepdims=keep)
