@@ -35,6 +35,7 @@ import numpy as np
 from .. import runtime as rt_module
 from ..errors import STANDS_FOR, STANDS_FOR_NAMES, CompileError
 from ..rules import registry
+from ..runtime.mutation import write_back_refusal
 from . import pipeline
 from .analyse import is_number
 from .influence import returned_sources
@@ -167,10 +168,11 @@ class Unit:
         if finals is None:
             return
         positions = {n: i for i, n in enumerate(self.analysis.params)}
+        pairs = []
         for n, final in zip(self.updated, finals, strict=True):
             i = positions[n]
             if i < len(args) or n in kwargs:
-                rt_module.write_back(args[i] if i < len(args) else kwargs[n], final)
+                pairs.append((args[i] if i < len(args) else kwargs[n], final))
                 continue
             # not passed: the function's default, which Python keeps updated for later calls
             default = inspect.signature(self.fn).parameters[n].default
@@ -182,7 +184,13 @@ class Unit:
                     "next call, compiled code does not",
                     f"pass `{n}` explicitly, or give it a None default and make a new one",
                 )
-            rt_module.write_back(default, final)
+            pairs.append((default, final))
+        for caller, final in pairs:  # every one checked before any is written
+            error = write_back_refusal(caller, final)
+            if error is not None:
+                raise error
+        for caller, final in pairs:
+            rt_module.write_back(caller, final)
 
     def stale(self) -> bool:
         """Whether a function, class or module this unit was compiled for is not found

@@ -789,6 +789,25 @@ def unless_rebound(final: Any, rebound: bool) -> Any:
     return None if rebound else final
 
 
+def write_back_refusal(caller: Any, final: Any) -> Exception | None:
+    """The error ``write_back(caller, final)`` would raise, or None: a caller checks
+    every argument with it before writing any, so that a refusal leaves them all as
+    they were rather than some updated."""
+    if caller is final or not callable(getattr(caller, "_changed", None)):
+        return None
+    if final is caller._data or not (caller.requires_grad and is_grad_enabled()):
+        return None  # (no_grad: written, as PyTorch)
+    if caller.is_leaf:
+        return RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    return refuse(  # (PyTorch records it in the Tensor's graph)
+        "an in-place update, in a compiled function, of a Tensor argument that "
+        "has a graph of its own (not a leaf): its graph would not see it",
+        "update a clone() of it, or run the function without @sd.differentiate",
+    )
+
+
 def write_back(caller: Any, final: Any) -> None:
     """Give the caller's list or dict ``caller`` the contents compiled code computed for
     it (``final``), as Python's in-place updates would have: compiled code updated a
@@ -798,17 +817,9 @@ def write_back(caller: Any, final: Any) -> None:
         return
     if callable(getattr(caller, "_changed", None)):  # a Tensor, held as its array
         if final is not caller._data:
-            recording = caller.requires_grad and is_grad_enabled()  # (no_grad: as PyTorch)
-            if recording and caller.is_leaf:
-                raise RuntimeError(
-                    "a leaf Variable that requires grad is being used in an in-place operation."
-                )
-            if recording:  # (PyTorch records it in the Tensor's graph)
-                raise refuse(
-                    "an in-place update, in a compiled function, of a Tensor argument that "
-                    "has a graph of its own (not a leaf): its graph would not see it",
-                    "update a clone() of it, or run the function without @sd.differentiate",
-                )
+            error = write_back_refusal(caller, final)
+            if error is not None:
+                raise error
             caller._data[...] = final
             caller._changed()
         return

@@ -2717,3 +2717,19 @@ def test_a_leaf_argument_updated_in_place_under_no_grad_is_written_as_pytorch_wr
     assert w.tolist() == [2.0, 3.0] and w.requires_grad
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         step(w, sd.tensor([1.0, 1.0]))
+
+
+def test_a_refused_write_back_leaves_every_argument_as_it_was():
+    """A step updating a plain Tensor and then a leaf that requires grad raises
+    PyTorch's error without writing into the plain one first (it was left updated)."""
+
+    @sd.differentiate
+    def step(buf, w, v):
+        buf += v
+        w += v
+        return buf.sum().item()
+
+    buf, w = sd.tensor([1.0, 2.0]), sd.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        step(buf, w, sd.tensor([1.0, 1.0]))
+    assert buf.tolist() == [1.0, 2.0] and w.tolist() == [1.0, 2.0]
