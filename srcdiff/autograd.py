@@ -486,13 +486,13 @@ def _names(rule: Any, n: int) -> list[str | None]:
     return [_param_name(rule, j) for j in range(n)]
 
 
-def _operand_reads(rule: Any, n: int) -> list[frozenset[str]]:
+def _operand_reads(rule: Any, n: int, masks: bool = False) -> list[frozenset[str]]:
     """For each of ``n`` positional operands: the parameters (and ``ans``) whose values
     ``rule``'s adjoint reads for its gradient (all it reads, where the rule's form does
     not tell them apart)."""
-    per_operand = _reads_by_gradient(rule.fn, rule.params, rule.varargs)
+    per_operand = _reads_by_gradient(rule.fn, rule.params, rule.varargs, masks)
     if per_operand is None or rule.varargs or len(per_operand) < n:
-        return [_reads(rule.fn, rule.params, rule.varargs)] * n
+        return [_reads(rule.fn, rule.params, rule.varargs, masks)] * n
     return list(per_operand[:n])
 
 
@@ -501,6 +501,18 @@ def _operands(plan: _Plan, uses: frozenset[int]) -> list:
     at the positions ``uses`` alone: the other leaves detached (constants there)."""
     return [x.detach() if isinstance(x, _Tensor()) and i not in uses else x
             for i, x in enumerate(plan.inputs)]  # fmt: skip
+
+
+# The primitives whose gradient PyTorch computes by an operation with a derivative of its
+# own (threshold_backward, leaky_relu_backward, hardtanh_backward): a gradient through
+# them depends on their input, which they only compare (its derivative is zero).
+_OWN_BACKWARD = frozenset(
+    (
+        runtime.tensor_methods.relu,
+        runtime.tensor_methods.leaky_relu,
+        runtime.tensor_methods.hardtanh,
+    )
+)
 
 
 def _dependencies(plan: _Plan) -> list[frozenset[int]]:
@@ -524,7 +536,8 @@ def _dependencies(plan: _Plan) -> list[frozenset[int]]:
         rule = rules.lookup(prim)
         operands = [(u, name) for (kind, u), name in zip(args, _names(rule, len(args)),
                                                           strict=True) if kind == "v"]  # fmt: skip
-        for (kind, v), names in zip(args, _operand_reads(rule, len(args)), strict=True):
+        masks = prim not in _OWN_BACKWARD
+        for (kind, v), names in zip(args, _operand_reads(rule, len(args), masks), strict=True):
             if kind != "v":
                 continue
             read = [u for u, name in operands if name in names] + (
@@ -777,17 +790,19 @@ def _value_params(rule: Any, wanted: tuple[bool, ...]) -> frozenset[str]:
 
 
 @functools.cache
-def _reads(fn: Callable, params: tuple[str, ...], varargs: str | None) -> frozenset[str]:
+def _reads(fn: Callable, params: tuple[str, ...], varargs: str | None, masks: bool = False
+           ) -> frozenset[str]:  # fmt: skip
     names = {"ans", *params} | ({varargs} if varargs else set())
     tree = _rule_tree(fn)
-    return frozenset(names) if tree is None else _read_in(tree, names)
+    return frozenset(names) if tree is None else _read_in(tree, names, masks)
 
 
 @functools.cache
-def _reads_by_gradient(fn: Callable, params: tuple[str, ...], varargs: str | None
-                       ) -> tuple[frozenset[str], ...] | None:  # fmt: skip
+def _reads_by_gradient(fn: Callable, params: tuple[str, ...], varargs: str | None,
+                       masks: bool = False) -> tuple[frozenset[str], ...] | None:  # fmt: skip
     """What each gradient a rule returns reads of ``ans`` and the parameters (through the
-    names its assignments before the return give), or None for a rule of another form."""
+    names its assignments before the return give), or None for a rule of another form;
+    with ``masks``, reads as masks, indices or shapes left out (see ``_read_in``)."""
     tree = _rule_tree(fn)
     body = tree.body[0].body if tree is not None and isinstance(tree.body[0], ast.FunctionDef) \
         else []  # fmt: skip
@@ -800,7 +815,7 @@ def _reads_by_gradient(fn: Callable, params: tuple[str, ...], varargs: str | Non
             continue  # the docstring
         if not (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets)):
             return None
-        found = _read_in(s.value, names | set(local))
+        found = _read_in(s.value, names | set(local), masks)
         reads = frozenset(n for n in found if n in names).union(*(local[n] for n in found
                                                                   if n in local))  # fmt: skip
         for t in s.targets:
@@ -809,7 +824,7 @@ def _reads_by_gradient(fn: Callable, params: tuple[str, ...], varargs: str | Non
     results = value.elts if isinstance(value, ast.Tuple) else [value]
     return tuple(
         frozenset(n for n in found if n in names).union(*(local[n] for n in found if n in local))
-        for found in (_read_in(r, names | set(local)) for r in results)
+        for found in (_read_in(r, names | set(local), masks) for r in results)
     )
 
 
@@ -820,8 +835,9 @@ def _rule_tree(fn: Callable) -> ast.Module | None:
         return None
 
 
-def _read_in(tree: ast.AST, names: set[str]) -> frozenset[str]:
-    """The ``names`` that ``tree`` reads for their values (not only their shapes)."""
+def _read_in(tree: ast.AST, names: set[str], masks: bool = False) -> frozenset[str]:
+    """The ``names`` that ``tree`` reads for their values (not only their shapes); with
+    ``masks``, for values a gradient varies with (not only compared: ``x <= 0``)."""
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     used = set()
     for node in ast.walk(tree):
@@ -829,7 +845,11 @@ def _read_in(tree: ast.AST, names: set[str]) -> frozenset[str]:
             isinstance(node, ast.Name)
             and node.id in names
             and isinstance(node.ctx, ast.Load)
-            and not rules.registry.shape_only(node, parents.get(node))
+            and not (
+                rules.registry.mask_only(node, parents)
+                if masks
+                else rules.registry.shape_only(node, parents.get(node))
+            )
         ):
             used.add(node.id)
     return frozenset(used)

@@ -96,8 +96,21 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` x (the slope's gradient at 0, as PyTorch)."""
-    result = where(input > 0, input, input * negative_slope)
+    if not input.is_floating_point():
+        _floats_only(input, "leaky_relu_cpu")
+    result = _leaky_relu(input, negative_slope)
     return written_into(input, result) if inplace else result
+
+
+def _leaky_relu(input: Tensor, negative_slope: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.leaky_relu``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.leaky_relu, (input, negative_slope),
+                        name="LeakyReluBackward0")  # fmt: skip
+    return rt.tensor_methods.leaky_relu(input, negative_slope)
+
+
+alias(_leaky_relu, rt.tensor_methods.leaky_relu)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -745,8 +758,18 @@ def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
     interval only (at a bound it is 0, as PyTorch's hardtanh; clamp's passes there)."""
     if not input.is_floating_point():  # integers stay integers (the bounds truncated)
         return input.clamp(int(min_val), int(max_val))
-    inside = (input > min_val) & (input < max_val)
-    return where(inside, input, input.clamp(min_val, max_val).detach())
+    return _hardtanh_floats(input, min_val, max_val)
+
+
+def _hardtanh_floats(input: Tensor, min_val: float, max_val: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardtanh``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.hardtanh, (input, min_val, max_val),
+                        name="HardtanhBackward0")  # fmt: skip
+    return rt.tensor_methods.hardtanh(input, min_val, max_val)
+
+
+alias(_hardtanh_floats, rt.tensor_methods.hardtanh)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False

@@ -541,6 +541,25 @@ SHAPE_ONLY = {
 }
 SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
 
+# Runtime helpers (and positions) that read an argument only as a mask, an index or a
+# shape: a gradient computed through them varies with no value of it (PyTorch's formulas
+# for clamp, max, sort, gather likewise compare their inputs, and do not differentiate).
+MASK_ONLY = {
+    "clipped": {0, 1, 2},
+    "extreme_grad": {1, 2},
+    "extreme_grads": {1, 2},
+    "picked": {0, 1},
+    "picked_operands": {0, 1, 2},
+    "selected_grad": {1, 2},
+    "take_grad": {1},
+    "take_along_axis_grad": {1},
+    "gather_grad": {1},
+    "cumprod_axis": {0},
+    "isfinite": {0},
+    "isnan": {0},
+    "isinf": {0},
+}
+
 
 def shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
     """Whether the use ``name`` (whose node in the tree is ``parent``) reads only the
@@ -552,3 +571,20 @@ def shape_only(name: ast.Name, parent: ast.AST | None) -> bool:
         helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         return parent.args.index(name) in SHAPE_ONLY.get(helper, ())
     return False
+
+
+def mask_only(name: ast.expr, parents: dict) -> bool:
+    """Whether the use ``name`` (``parents``: each node's parent in its tree) reads its
+    value only as a mask, an index or a shape (``x <= 0``, ``rt.clipped(x, lo, hi)``,
+    ``rt.picked(ans[1], x, dim)``): the gradient does not vary with it."""
+    parent = parents.get(name)
+    if isinstance(parent, ast.Compare):
+        return True
+    if isinstance(parent, ast.Subscript) and parent.value is name:  # (an entry of it)
+        return mask_only(parent, parents)
+    if isinstance(parent, ast.Call) and name in parent.args:
+        func = parent.func
+        helper = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if parent.args.index(name) in MASK_ONLY.get(helper, ()):
+            return True
+    return shape_only(name, parent)

@@ -125,6 +125,26 @@ def relu(g, ans, x):
     return xp.where(x <= 0, 0.0, g)
 
 
+@vjp(tm.leaky_relu)
+def leaky_relu(g, ans, x, negative_slope=0.01):
+    """The slope's gradient at 0 and below, as PyTorch's (the slope gets x's there)."""
+    return (
+        xp.where(x > 0, g, g * negative_slope),
+        rt.unbroadcast(xp.where(x > 0, 0.0, g * x), negative_slope),
+    )
+
+
+@vjp(tm.hardtanh)
+def hardtanh(g, ans, x, min_val, max_val):
+    """The gradient passes strictly inside [min_val, max_val] alone, as PyTorch's; a
+    bound gets it where it is the result."""
+    return (
+        xp.where((x > min_val) & (x < max_val), g, 0.0),
+        rt.unbroadcast(xp.where(x <= min_val, g, 0.0), min_val),
+        rt.unbroadcast(xp.where(x >= max_val, g, 0.0), max_val),
+    )
+
+
 @vjp(tm.clamp)
 def clamp(g, ans, x, min=None, max=None):
     """``np.clip``'s rule, under PyTorch's names: inside [min, max] (bounds included) the
@@ -264,6 +284,20 @@ def sigmoid_jvp(ans, x, *, dx):
 @jvp(tm.relu)
 def relu_jvp(ans, x, *, dx):
     return xp.where(x <= 0, 0.0, dx)
+
+
+@jvp(tm.leaky_relu)
+def leaky_relu_jvp(ans, x, negative_slope=0.01, *, dx, dnegative_slope):
+    return xp.where(x > 0, dx, dx * negative_slope), xp.where(x > 0, 0.0, dnegative_slope * x)
+
+
+@jvp(tm.hardtanh)
+def hardtanh_jvp(ans, x, min_val, max_val, *, dx, dmin_val, dmax_val):
+    return (
+        xp.where((x > min_val) & (x < max_val), dx, 0.0),
+        xp.where(x <= min_val, dmin_val, 0.0),
+        xp.where(x >= max_val, dmax_val, 0.0),
+    )
 
 
 @jvp(tm.clamp)

@@ -964,6 +964,19 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 
 # max(x, 0): NaN stays NaN, -inf is 0, as in PyTorch (``x * (x > 0)`` makes them NaN)
 relu = _method("relu", lambda x: array_module(x).maximum(x, 0))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """``F.leaky_relu``: x where x > 0, else ``negative_slope`` x (one primitive, whose
+    gradient a create_graph backward makes an operation of ``x``, as PyTorch's)."""
+    return array_module(x).where(x > 0, x, x * negative_slope)
+
+
+def hardtanh(x: Any, min_val: float, max_val: float) -> Any:
+    """``F.hardtanh``: x clamped to [min_val, max_val] (one primitive, as ``leaky_relu``)."""
+    return array_module(x).clip(x, min_val, max_val)
+
+
 pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent, "pow")))
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))

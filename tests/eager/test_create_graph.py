@@ -92,6 +92,11 @@ def _leaves_reached(pairs) -> dict:
         ("Tanh", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
         ("Sigmoid", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
         ("ReLU", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("LeakyReLU", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("Hardtanh", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("ReLU6", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("ELU", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
+        ("Softplus", {"0.weight": True, "0.bias": True, "2.weight": True, "2.bias": False}),
         ("Identity", {"0.weight": True, "0.bias": False, "2.weight": True, "2.bias": False}),
     ],
 )
@@ -107,11 +112,52 @@ def test_a_gradient_penalty_leaves_grad_none_where_pytorch_does(activation, reac
     ((g.norm(2, dim=1) - 1) ** 2).mean().backward()
     assert _leaves_reached(critic.named_parameters()) == reached
     assert (x.grad is not None) == (activation != "Identity")
-    if activation == "ReLU":  # PyTorch's zero grads, where its adjoint reads the input
+    if activation in ("ReLU", "LeakyReLU", "Hardtanh", "ReLU6"):  # PyTorch's zero grads
         assert not critic[0].bias.grad.detach().numpy().any() and not x.grad.numpy().any()
     bias = critic[2].bias.detach().numpy().copy()
     sd.optim.Adam(critic.parameters(), lr=0.1, weight_decay=0.5).step()
     assert np.array_equal(critic[2].bias.detach().numpy(), bias)  # skipped, as PyTorch's
+
+
+@pytest.mark.parametrize(
+    "op, requires",
+    [  # PyTorch 2.13's: its formulas for these compare the input (masks, indices) alone,
+        # where leaky_relu's, hardtanh's and relu's are operations of the input
+        (lambda z: z.clamp(-0.5, 0.5), False),
+        (lambda z: z.clamp(min=0.0), False),
+        (lambda z: sd.maximum(z, sd.zeros(3, dtype=sd.float64)), False),
+        (lambda z: z.max(), False),
+        (lambda z: z.amin(), False),
+        (lambda z: z.max(0).values, False),
+        (lambda z: z.sort().values * sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64), False),
+        (lambda z: z.topk(2).values, False),
+        (lambda z: z.median(), False),
+        (lambda z: z.kthvalue(2).values, False),
+        (lambda z: z.gather(0, sd.tensor([2, 0])), False),
+        (lambda z: z.cumsum(0), False),
+        (lambda z: z.nan_to_num(), False),
+        (lambda z: z.aminmax()[0], False),
+        (lambda z: sd.where(z > 0, z, z * 0.1), False),
+        (lambda z: nn.functional.pad(z, (1, 1)), False),
+        (lambda z: z.relu(), True),
+        (lambda z: nn.functional.leaky_relu(z, 0.1), True),
+        (lambda z: nn.functional.hardtanh(z), True),
+        (lambda z: nn.functional.relu6(z), True),
+        (lambda z: z.abs(), True),
+    ],
+)
+def test_a_gradient_through_a_comparison_requires_grad_as_pytorchs(op, requires):
+    """The gradient of a loss through a max, a clamp or a sort varies with the leaves
+    through masks alone: PyTorch's requires no grad (a loss of it leaves .grad None),
+    its leaky_relu's and hardtanh's does (a zero .grad)."""
+    w = sd.tensor([0.5, -1.0, 2.0], dtype=sd.float64, requires_grad=True)
+    b = sd.tensor(0.1, dtype=sd.float64, requires_grad=True)
+    x = sd.tensor([-1.0, 0.3, 2.0], dtype=sd.float64)
+    (g,) = autograd.grad(op(w * x + b).sum(), w, create_graph=True)
+    assert g.requires_grad == requires
+    ((g * g).sum() + (w * w).sum()).backward()
+    assert (b.grad is not None) == requires
+    assert np.allclose(w.grad.numpy(), 2 * w.detach().numpy())  # (g's share is zero)
 
 
 def test_a_gradient_of_no_leaf_requires_no_grad():

@@ -33,6 +33,28 @@ def test_logsigmoid_of_integers_is_pytorchs_error():
         F.logsigmoid(sd.tensor([1, 2]))
 
 
+def test_leaky_relu_of_integers_is_pytorchs_error():
+    """(It gave a float tensor.)"""
+    with pytest.raises(NotImplementedError, match="leaky_relu_cpu.*not implemented for 'Long'"):
+        F.leaky_relu(sd.tensor([-2, 0, 3]))
+
+
+def test_leaky_relu_and_hardtanh_steps_match_eager_ones():
+    """Each one recorded operation, which compiled code differentiates by its rule."""
+    w = sd.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (F.leaky_relu(w * x, 0.2) + F.hardtanh(w * x, -0.5, 1.0)).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        w.grad = None
+        runs.append((run(sd.tensor([-1.0, 0.3, 2.0])), w.grad.tolist()))
+    assert runs[0] == runs[1] and runs[0][1] == [-0.20000000298023224, 0.36000001430511475, 2.0]
+
+
 def test_batch_norm_of_4d_input_is_pytorchs_error_when_compiled_too():
     bn = nn.BatchNorm1d(2)
 

@@ -71,6 +71,10 @@ SPECS = [
     Spec(tm.float, (R((3, 4)),), call=tm.double, label="in-float64"),
     *[Spec(m, (R((3, 4), 0.1, 2.0),)) for m in (tm.log, tm.sqrt)],
     Spec(tm.relu, (R((3, 4)),)),
+    Spec(tm.leaky_relu, (R((3, 4)), 0.2)),
+    Spec(tm.hardtanh, (R((3, 4)), -0.5, 0.5)),
+    Spec(F._leaky_relu, (R((3, 4)), 0.2)),
+    Spec(F._hardtanh_floats, (R((3, 4)), -0.5, 0.5)),
     Spec(tm.pow, (R((3, 4), 0.5, 2.0), 3.0), wrt=(0,)),
     Spec(tm.pow, (R((3, 4), 0.5, 2.0), R((3, 4)))),
     *[
