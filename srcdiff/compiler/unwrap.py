@@ -480,6 +480,9 @@ class Unwrapper:
             and not (value.attr == "dtype" and self.p.srcdiffs_own(line))  # (NumPy's, there)
         ):
             s.value = gast.Call(func=array_version(value.attr), args=[value.value], keywords=[])
+        elif isinstance(value, gast.Attribute) and value.attr in tensor_methods.FIELDS:
+            helper = array_version(tensor_methods.FIELDS[value.attr])
+            s.value = gast.Call(func=helper, args=[value.value], keywords=[])
         elif isinstance(value, gast.Call) and not is_rt_call(value, "unwrap"):
             self.check_tensor_method(value, out, line)
             self.call(value, fix, s)

@@ -56,7 +56,7 @@ sequence_result(tm.max, tm.min)  # (values, indices) along a dim
 @vjp(tm.values)
 def values(g, ans, r):
     """``r.values`` of ``r = x.max(dim)``: its first entry."""
-    return [g, None]
+    return rt.tensor_methods.field_grad(r, 0, g, "values")
 
 
 @jvp(tm.values)
@@ -65,6 +65,29 @@ def values_jvp(ans, r, *, dr):
 
 
 nondiff("the indices of a max or min along a dim", tm.indices)
+nondiff("a gradient an adjoint builds", tm.field_grad)
+
+
+@vjp(tm.aminmax_min)
+def aminmax_min(g, ans, r):
+    """``r.min`` of ``r = x.aminmax()``: its first entry."""
+    return rt.tensor_methods.field_grad(r, 0, g, "min")
+
+
+@jvp(tm.aminmax_min)
+def aminmax_min_jvp(ans, r, *, dr):
+    return dr[0]
+
+
+@vjp(tm.aminmax_max)
+def aminmax_max(g, ans, r):
+    """``r.max`` of ``r = x.aminmax()``: its second entry."""
+    return rt.tensor_methods.field_grad(r, 1, g, "max")
+
+
+@jvp(tm.aminmax_max)
+def aminmax_max_jvp(ans, r, *, dr):
+    return dr[1]
 
 
 @vjp(tm.var)

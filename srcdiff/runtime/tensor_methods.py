@@ -132,6 +132,39 @@ def indices(x: Any) -> Any:
     return x.indices
 
 
+def aminmax_min(r: Any) -> Any:
+    """``r.min`` of ``r = x.aminmax()`` (its first entry); another value's ``.min``."""
+    return r[0] if type(r) is aminmax_type else r.min
+
+
+def aminmax_max(r: Any) -> Any:
+    """``r.max`` of ``r = x.aminmax()`` (its second entry); another value's ``.max``."""
+    return r[1] if type(r) is aminmax_type else r.max
+
+
+def field_grad(r: Any, i: int, g: Any, field: str) -> list:
+    """The gradient of ``r.<field>``, entry ``i`` of a result of ``max(dim)``, ``sort``,
+    ``aminmax``... (``g`` there), or the entry of a named tuple's field of that name;
+    another object's field of that name is refused: compiled Tensor code read it as
+    such a result's."""
+    if isinstance(r, (tuple, list)):  # (a named tuple's field by its name)
+        fields = getattr(type(r), "_fields", None)
+        i = fields.index(field) if fields is not None and field in fields else i
+        return [g if j == i else None for j in range(len(r))]
+    from .mutation import refuse  # mutation imports this module
+
+    raise refuse(
+        f"a field named .{field} of a {type(r).__qualname__}, differentiated: compiled "
+        f"Tensor code reads .{field} as the field of a result of max(dim), sort or aminmax",
+        "rename the field",
+    )
+
+
+# fields read as attributes (not called) that compiled Tensor code reads through a helper
+# (``r.min`` of an aminmax result, not an array's method)
+FIELDS = {"min": "aminmax_min", "max": "aminmax_max"}
+
+
 def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """``x.max()``, or ``(values, indices)`` along ``dim`` as PyTorch returns them."""
     if not is_array(x):

@@ -51,6 +51,8 @@ SPECS = [
     Spec(tm.where, (R((3, 4)) > 0, R((3, 4)), R((4,))), wrt=(1, 2)),
     Spec(tm.min, (R((3, 4)),)),
     Spec(tm.values, ((R((3,)), R((3,))),), call=lambda r: tm.values(tm.RETURN_TYPES["max"](*r))),
+    Spec(tm.aminmax_min, ((R((3,)), R((3,))),), call=lambda r: tm.aminmax_min(tm.aminmax_type(*r))),
+    Spec(tm.aminmax_max, ((R((3,)), R((3,))),), call=lambda r: tm.aminmax_max(tm.aminmax_type(*r))),
     Spec(tm.full_like, (R((3, 4)), R.scalar()), wrt=(1,)),
     *[
         Spec(m, (R((3, 4)),))

@@ -1,6 +1,7 @@
 """A function that calls ``backward()`` on Tensors, decorated with ``@sd.differentiate``,
 runs compiled on arrays and gives the gradients eager code gives."""
 
+import collections
 import types
 
 import numpy as np
@@ -2733,3 +2734,47 @@ def test_a_refused_write_back_leaves_every_argument_as_it_was():
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         step(buf, w, sd.tensor([1.0, 1.0]))
     assert buf.tolist() == [1.0, 2.0] and w.tolist() == [1.0, 2.0]
+
+
+def test_the_min_and_max_fields_of_aminmax_match_eager_ones():
+    """``r.min`` and ``r.max`` of ``r = h.aminmax()`` (refused: compiled code took them
+    for an array's methods); a field so named of a user's object, differentiated, is
+    refused clearly (it was a TypeError)."""
+    w = sd.tensor([[0.5, -1.0], [2.0, 3.0]], requires_grad=True)
+
+    def step(x):
+        r = (w * x).aminmax(dim=1)
+        loss = (r.min * 3 + r.max).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        w.grad = None
+        runs.append((run(sd.tensor([1.0, 2.0])), w.grad.tolist()))
+    assert runs[0] == runs[1] == (6.5, [[1.0, 6.0], [3.0, 2.0]])
+
+    class Box:
+        def __init__(self, v):
+            self.values = v
+
+    @sd.differentiate
+    def field(x):
+        loss = (Box(w * x).values ** 2).sum()
+        loss.backward()
+
+    with pytest.raises(sd.CompileError, match="a field named .values of a .*Box"):
+        field(sd.tensor([1.0, 2.0]))
+
+    pair = collections.namedtuple("pair", ["keys", "values"])
+
+    def named(x):
+        loss = (pair(w * x, w * 2.0).values ** 2).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for run in (named, sd.differentiate(named)):
+        w.grad = None
+        runs.append((run(sd.tensor([1.0, 2.0])), w.grad.tolist()))
+    assert runs[0] == runs[1]
