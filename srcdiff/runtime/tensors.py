@@ -252,15 +252,22 @@ def held_without_gradient(value: Any) -> Any:
     """``value``, written into an object from outside compiled Tensor code (a module's
     counter, ``self.calls + 1``), where it may carry a gradient the object could not keep
     (an array the code computed, a Tensor that requires grad): refused then."""
-    if Host.grad_enabled() and (
-        value.requires_grad
-        if isinstance(value, Host.tensor)
-        else is_array(value) or isinstance(value, np.generic)
-    ):
+    if not Host.grad_enabled():
+        return value
+    if isinstance(value, Host.tensor) and value.requires_grad:
         raise refuse(
-            "a value that may carry a gradient, written into an object from outside the "
-            "compiled function",
+            "a Tensor that requires grad, written into an object from outside the compiled "
+            "function",
             "make the change under `with sd.no_grad():`, or .detach() the value first",
+        )
+    if is_array(value) or isinstance(value, np.generic):  # (``acc.total += v.detach()``)
+        raise refuse(
+            "a value computed from one that may carry a gradient (a leaf's, or a Tensor "
+            "read from an object), written into an object from outside the compiled "
+            "function: compiled code holds it as an array, and cannot tell it carries none",
+            "detach the value that carries one (`self.last = y.sum().detach()`), or make "
+            "the change under `with sd.no_grad():`, needed where the value is computed from "
+            "the object's own Tensor (`acc.total += loss.detach()`)",
         )
     return value
 

@@ -2778,3 +2778,26 @@ def test_the_min_and_max_fields_of_aminmax_match_eager_ones():
         w.grad = None
         runs.append((run(sd.tensor([1.0, 2.0])), w.grad.tolist()))
     assert runs[0] == runs[1]
+
+
+def test_a_field_updated_with_a_detached_value_is_refused_with_what_to_do():
+    """``acc.total += loss.detach()``: the field's old Tensor, read in the step, might
+    require grad; the refusal said to .detach() the value, which it was."""
+    w = sd.tensor([0.5, -1.0], requires_grad=True)
+    acc = types.SimpleNamespace(total=sd.tensor(0.0))
+
+    def step(x, under_no_grad):
+        loss = (w * x).sum()
+        loss.backward()
+        if under_no_grad:
+            with sd.no_grad():
+                acc.total += loss.detach()
+        else:
+            acc.total += loss.detach()
+        return loss.item()
+
+    with pytest.raises(sd.CompileError, match=r"computed from the object's own Tensor") as e:
+        sd.differentiate(step)(sd.tensor([1.0, 2.0]), False)
+    assert "or .detach() the value first" not in str(e.value)
+    sd.differentiate(step)(sd.tensor([1.0, 2.0]), True)
+    assert acc.total.item() == -1.5
