@@ -32,7 +32,7 @@ from .compiler.parse import parse
 from .errors import STANDS_FOR, CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
-from .runtime.calls import LEAVES, STEP, CallSite, Step, value_kind
+from .runtime.calls import LEAVES, STEP, BoundedCache, CallSite, Step, value_kind
 from .runtime.mutation import FINAL, GENERATED
 from .runtime.tensor_methods import is_array
 
@@ -2464,7 +2464,35 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
 registry.forward_call("jvp", jvp)  # (see forward_call)
 
 
-_FORWARD_CALLS: dict[tuple, Callable] = {}  # see forward_call
+def _forget_forward_call(entry: tuple) -> None:
+    """Let go of the source kept for a function ``forward_call`` made."""
+    rt.forget_source(entry[0])
+    STANDS_FOR.pop(entry[0].__code__.co_filename, None)
+
+
+# see forward_call: (the function, the unit whose program it calls, or None)
+_FORWARD_CALLS = BoundedCache(1024, _forget_forward_call)
+
+
+def _call_shape(v: Any) -> Any:
+    """What ``forward_call`` makes of a value, bar its numbers: its type, shape and dtype,
+    and for a list, tuple or dict, those of its entries (by key)."""
+    if type(v) in (list, tuple):
+        return type(v), tuple(map(_call_shape, v))
+    if type(v) is dict:
+        return dict, tuple((k, _call_shape(e)) for k, e in v.items())
+    return type(v), getattr(v, "shape", None), getattr(v, "dtype", None)
+
+
+def _tangent_shape(t: Any) -> Any:
+    """Which of a tangent (of a starred or ``**`` argument: its entries) are None."""
+    if t is None:
+        return None
+    if type(t) in (list, tuple):
+        return tuple(e is None for e in t)
+    if type(t) is dict:
+        return tuple((k, e is None) for k, e in t.items())
+    return True
 
 
 def forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple, values: tuple,
@@ -2481,8 +2509,26 @@ def forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple, value
     Forward-mode source differentiated again (a derivative of order three or more) takes
     each call it makes as a call of ``F``, whose derivatives are those of calls again.
     ``where``: the file, function and line of the call, where a refusal met in ``F`` is
-    reported (the user's, for a line of a forward-mode program)."""
+    reported (the user's, for a line of a forward-mode program). Made once for a callee,
+    which tangents are None, the types, shapes and dtypes of the values, and ``where``:
+    found again while the unit whose program it calls is current."""
+    callee = values[0] if fn in (rt.objects.PLAIN_CALL, rt.objects.PARTIAL_CALL) else None
+    key = (fn, callee, stars, names, where, registry.version(),
+           tuple(map(_tangent_shape, inner)), tuple(map(_call_shape, values)))  # fmt: skip
+    hit = _FORWARD_CALLS.get(key)
+    if hit is not None and (hit[1] is None or not hit[1].stale()):
+        return hit[0]
+    made, unit = _make_forward_call(fn, inner, stars, names, values, where)
+    return _FORWARD_CALLS.put(key, (made, unit))[0]
+
+
+def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
+                       values: tuple, where: tuple[str, str, int] | None
+                       ) -> tuple[Callable, Unit | None]:  # fmt: skip
+    """``forward_call``'s function, made, and the unit whose program it calls (None:
+    none)."""
     n = len(values) - len(names)
+    unit = None
     consts: list = []  # values ``F`` holds (``_c0``, ...): bound, or not differentiated
 
     def const(v: Any) -> str:
@@ -2595,25 +2641,17 @@ def forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple, value
         body = [f"return {const(unit.tangent_program())}({', '.join(program)})"]
     params = ", ".join(["tangents", *(f"a{i}" for i in range(len(values))), "/"])
     source = f"def forward_call({params}):\n" + "".join(f"    {line}\n" for line in body)
-    key = (source, where, *map(id, consts))
-    hit = _FORWARD_CALLS.get(key)
-    if hit is None:
-        if len(_FORWARD_CALLS) > 1024:
-            for old in _FORWARD_CALLS.values():
-                rt.forget_source(old)
-                STANDS_FOR.pop(old.__code__.co_filename, None)
-            _FORWARD_CALLS.clear()
-        namespace = {"rt": rt, **{f"_c{i}": c for i, c in enumerate(consts)}}
-        hit = _FORWARD_CALLS[key] = rt.function_of_source(
-            source, f"forward mode of a call of {label}", "forward_call", namespace
-        )
-        if where is not None:
-            filename, function, line = where
-            if filename in STANDS_FOR:  # a line of a forward-mode program: the user's
-                filename, function, lines = STANDS_FOR[filename]
-                line = lines[line - 1] if 0 < line <= len(lines) else None
-            STANDS_FOR[hit.__code__.co_filename] = (filename, function, [line] * (len(body) + 1))
-    return hit
+    namespace = {"rt": rt, **{f"_c{i}": c for i, c in enumerate(consts)}}
+    made = rt.function_of_source(
+        source, f"forward mode of a call of {label}", "forward_call", namespace
+    )
+    if where is not None:
+        filename, function, line = where
+        if filename in STANDS_FOR:  # a line of a forward-mode program: the user's
+            filename, function, lines = STANDS_FOR[filename]
+            line = lines[line - 1] if 0 < line <= len(lines) else None
+        STANDS_FOR[made.__code__.co_filename] = (filename, function, [line] * (len(body) + 1))
+    return made, unit
 
 
 rt.install(forward_of=forward_call)

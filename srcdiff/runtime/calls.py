@@ -254,7 +254,40 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     return None, ()
 
 
-_WRAPPERS: dict[tuple, types.FunctionType] = {}
+class BoundedCache:
+    """Functions made for keys, kept until there are more than ``size`` of them, then
+    dropped all at once, each handed to ``forget`` (which lets go of what was kept for
+    it: its source in ``linecache``). A key that cannot be hashed is never kept."""
+
+    def __init__(self, size: int, forget: Callable[[Any], None]) -> None:
+        self._size, self._forget = size, forget
+        self._table: dict = {}
+
+    def get(self, key: Any) -> Any:
+        """The entry for ``key``, or None."""
+        try:
+            return self._table.get(key)
+        except TypeError:  # an unhashable part
+            return None
+
+    def put(self, key: Any, value: Any) -> Any:
+        """Keep ``value`` for ``key`` (where it can be hashed), and return it."""
+        try:
+            hash(key)
+        except TypeError:
+            return value
+        if len(self._table) >= self._size:
+            for old in self._table.values():
+                self._forget(old)
+            self._table.clear()
+        self._table[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+_WRAPPERS = BoundedCache(1024, lambda fn: forget_source(fn))
 
 
 def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
@@ -262,11 +295,8 @@ def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.
     a rule, and no source srcdiff reads: a ufunc, ``np.sum``) with ``nargs`` positional
     arguments and these keywords, so that forward mode, and derivatives of derivatives,
     which differentiate source, reach a primitive called through a name (``act(h)``)."""
-    try:
-        key = (fn, nargs, keywords)
-        hit = _WRAPPERS.get(key)
-    except TypeError:  # an unhashable callable
-        key, hit = None, None
+    key = (fn, nargs, keywords)
+    hit = _WRAPPERS.get(key)
     if hit is not None:
         return hit
     params = [f"x{i}" for i in range(nargs)]
@@ -275,13 +305,7 @@ def primitive_function(fn: Any, nargs: int, keywords: tuple[str, ...]) -> types.
     shown = getattr(fn, "__name__", type(fn).__name__)
     source = f"def call({signature}):\n    return fn({passed})\n"
     wrapper = function_of_source(source, f"a call of {shown}", "call", {"fn": fn})
-    if key is not None:
-        if len(_WRAPPERS) > 1024:
-            for old in _WRAPPERS.values():
-                forget_source(old)
-            _WRAPPERS.clear()
-        _WRAPPERS[key] = wrapper
-    return wrapper
+    return _WRAPPERS.put(key, wrapper)
 
 
 def _unpartial(fn: Any, args: tuple, kwargs: dict, positions: tuple

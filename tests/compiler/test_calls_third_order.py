@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 
 import numpy as np
 import pytest
@@ -253,3 +254,48 @@ def test_a_third_derivative_through_a_forward_mode_function_says_what_to_write()
     second = sd.grad(lambda x: sd.jvp(helper, (x,), (1.0,))[1] * x)
     eps = 1e-5
     assert got == pytest.approx((second(X + eps) - second(X - eps)) / (2 * eps), rel=1e-6)
+
+
+SCALE = 1.5
+
+
+def helper_of_a_global(x):
+    return np.sin(SCALE * x) * x**3
+
+
+def through_helper_of_a_global(x):
+    return helper_of_a_global(x)
+
+
+def test_a_call_in_forward_mode_source_is_made_once(monkeypatch):
+    """``rt.forward_of`` finds the function it made for a call by the callee, which
+    tangents are None, the values' types and shapes and the calling line, before building
+    anything; what the callee reads from its globals it reads on every call."""
+    import srcdiff.api as api
+
+    built = []
+    target = api._forward_target
+
+    def counting(*args, **kwargs):
+        if "forward_call" in sys._getframe(1).f_code.co_name:
+            built.append(args[0])
+        return target(*args, **kwargs)
+
+    monkeypatch.setattr(api, "_forward_target", counting)
+    third = sd.grad(sd.grad(sd.grad(through_helper_of_a_global)))
+    first = third(X)
+    assert built
+    built.clear()
+    assert third(X + 0.1) == pytest.approx(
+        third_of_scaled(X + 0.1, SCALE), rel=1e-10
+    )  # (another value, the same types and shapes)
+    assert built == []
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 0.5)
+    assert third(X) == pytest.approx(third_of_scaled(X, 0.5), rel=1e-10)
+    assert first == pytest.approx(third_of_scaled(X, 1.5), rel=1e-10)
+
+
+def third_of_scaled(x, a):
+    """d^3/dx^3 of x^3 sin(a x)."""
+    s, c = np.sin(a * x), np.cos(a * x)
+    return 6 * s + 18 * a * x**2 * c / x - 9 * a**2 * x**2 * s - a**3 * x**3 * c
