@@ -172,6 +172,14 @@ def multi_dot_jvp(ans, arrays, out=None, *, darrays):
     return rt.multi_dot_tangent(arrays, darrays)
 
 
+@vjp(rt.multi_dot_tangent)
+def multi_dot_tangent(g, ans, arrays, darrays):
+    """The sum of the products with one entry replaced by its tangent: linear in the
+    tangents, each product's gradients ``multi_dot``'s."""
+    d_arrays, d_darrays = rt.multi_dot_tangent_grads(g, arrays, darrays)
+    return d_arrays, d_darrays
+
+
 # A ufunc's outer product (``np.subtract.outer(a, b)``: ``a[I] - b[J]`` for every index
 # pair): the gradient of ``a`` sums over ``b``'s axes, that of ``b`` over ``a``'s.
 

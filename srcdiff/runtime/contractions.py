@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import _permute, _swap_last, entries, unbroadcast
+from .arrays import _permute, _swap_last, entries, unbroadcast, zeros_like
 from .mutation import refuse
 
 # ---- einsum ------------------------------------------------------------------------------
@@ -658,6 +658,29 @@ def multi_dot_grads(g: Any, arrays: Any) -> list:
         d = d if right is None else d @ right.T
         grads.append(reshape_like(d, a))
     return entries_like(grads, arrays)
+
+
+def multi_dot_tangent_grads(g: Any, arrays: Any, darrays: Any) -> tuple[Any, list]:
+    """The gradients of ``arrays`` and ``darrays`` of ``multi_dot_tangent(arrays,
+    darrays)`` given its adjoint ``g``: each of its products (entry ``i`` replaced by its
+    tangent) passes ``multi_dot_grads`` on to the tangent at ``i`` and to the others'
+    entries (none to a tangent that is None)."""
+    from .arrays import entries_like
+
+    entries = list(arrays)  # (an array: its rows)
+    tangents = list(darrays) if darrays is not None else [None] * len(entries)
+    d_arrays = [zeros_like(a) for a in entries]
+    d_tangents: list = [None if t is None else zeros_like(t) for t in tangents]
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        parts = list(multi_dot_grads(g, [t if j == i else a for j, a in enumerate(entries)]))
+        for j, d in enumerate(parts):
+            if j == i:
+                d_tangents[i] = d_tangents[i] + d
+            else:
+                d_arrays[j] = d_arrays[j] + d
+    return entries_like(d_arrays, arrays), d_tangents
 
 
 def multi_dot_tangent(arrays: Any, darrays: Any) -> Any:

@@ -213,6 +213,9 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "a helper of the forward rule of np.linalg.matrix_power, which compiled code "
             "leaves NumPy's"
         ),
+        rt.multi_dot_tangent: (
+            "a helper of the forward rule of np.linalg.multi_dot, which is not in the standard"
+        ),
         **dict.fromkeys([np.einsum, np.kron, np.vdot], NOT_STANDARD),
         np.cross: "not in the standard (its linalg extension has cross, of 3-vectors only)",
         **dict.fromkeys(

@@ -284,6 +284,28 @@ def test_a_second_derivative_at_repeated_eigenvalues_is_refused():
         sd.hvp(late.eigh_values_and_vectors, (np.eye(4),), (np.ones((4, 4)),))
 
 
+_MIDDLE = np.array([[1.0, 2.0, 0.5], [0.3, -0.4, 0.2], [0.1, 0.2, 0.3]])
+
+
+def multi_dot_chain(a, x):
+    return np.sum(np.linalg.multi_dot([a * x, _MIDDLE, np.tanh(a), a * x]) ** 2)
+
+
+def multi_dot_vectors(a, x):
+    return np.linalg.multi_dot([x, a, _MIDDLE, np.sin(x)]) ** 2
+
+
+@pytest.mark.parametrize("fn", [multi_dot_chain, multi_dot_vectors])
+def test_second_derivatives_through_multi_dot_match_differences_of_the_gradient(fn):
+    rng = np.random.default_rng(3)
+    args = [rng.standard_normal((3, 3)), rng.standard_normal(3)]
+    v = [rng.standard_normal((3, 3)), rng.standard_normal(3)]
+    _assert_matches(list(sd.hvp(fn, args, v)), _gradient_differences(fn, args, v, (0, 1)),
+                    fn.__name__, rtol=1e-6)  # fmt: skip
+    hessian = sd.hessian(fn, wrt=1)(*args)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12, atol=1e-12)
+
+
 # ---- derivatives inside differentiated functions -------------------------------------
 
 

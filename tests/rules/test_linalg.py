@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import srcdiff.runtime as rt
+
 from .spec import Sampler, Spec, rule_grads, table_tests
 
 R = Sampler(6)
@@ -132,6 +134,14 @@ SPECS += [
     Spec(np.linalg.multi_dot, ([L((3, 4)), L((4, 2)), L((2, 5))],)),
     Spec(np.linalg.multi_dot, ([L((4,)), L((4, 2)), L((2, 3)), L((3,))],), label="vectors"),
     Spec(np.linalg.multi_dot, ([L((4,)), L((4, 2))],), label="vector-first"),
+    Spec(
+        rt.multi_dot_tangent, ([L((3, 4)), L((4, 2)), L((2, 5))], [L((3, 4)), L((4, 2)), L((2, 5))])
+    ),  # fmt: skip
+    Spec(
+        rt.multi_dot_tangent,
+        ([L((4,)), L((4, 2)), L((2, 3)), L((3,))], [L((4,)), L((4, 2)), L((2, 3)), L((3,))]),
+        label="vectors",
+    ),  # fmt: skip
     *[
         Spec(prim, (a, b))
         for prim in (np.add.outer, np.subtract.outer, np.multiply.outer)
