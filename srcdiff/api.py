@@ -174,16 +174,20 @@ def _seed(value: Any, fn_name: str) -> Any:
         raise TypeError(
             f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
         )
+    if isinstance(value, (np.generic, np.ndarray)):
+        if shape == ():
+            return _ONES.get(value.dtype.type, 1.0)  # a number for NumPy (see _ONES)
+    elif isinstance(value, rt.tensors.tensor_class() or ()):
+        raise TypeError(
+            f"{fn_name} was called with arrays and returned a Tensor: call it with Tensors "
+            "to differentiate Tensor code, or return an array (t.numpy())"
+        )
     if is_complex(value):
         raise TypeError(
             f"{fn_name} returned a complex value; srcdiff differentiates real-valued "
             "functions (return its real part, or abs())"
         )
-    if shape == ():
-        # A number for NumPy (see _ONES); an array for libraries whose functions take
-        # arrays only.
-        if isinstance(value, (np.generic, np.ndarray)):
-            return _ONES.get(value.dtype.type, 1.0)
+    if shape == ():  # an array for libraries whose functions take arrays only
         return array_module(value).ones_like(value)
     size = 1
     for n in shape:
@@ -1279,6 +1283,7 @@ class TangentFunction:
 
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
         primals = tuple(primals)
+        _refuse_tensors((primals, tuple(tangents)), "sd.jvp", self._fn)
         return self.run(primals, _tangents_as_arrays(primals, tuple(tangents)), {})
 
     def run(self, primals: tuple, tangents: tuple, kwargs: dict,
@@ -1368,6 +1373,24 @@ def _refuse_updates(unit: Unit, api: str, args: tuple, kwargs: dict) -> None:
         raise TypeError(
             f"{api} of {unit.fn.__qualname__}, which updates a list or dict it is given in "
             "place: use sd.grad, or pass copies"
+        )
+
+
+def _refuse_tensors(values: Any, api: str, fn: Any) -> None:
+    """Refuse Tensors among ``values`` (arguments of ``api``, a transform of functions of
+    arrays): their methods and autograd flags are not what its generated code runs on.
+    ``sd.grad`` and ``@sd.differentiate`` take Tensors."""
+    tensor = rt.tensors.tensor_class()
+    if isinstance(values, dict):
+        values = list(values.values())
+    if isinstance(values, (list, tuple)):
+        for v in values:
+            _refuse_tensors(v, api, fn)
+    elif tensor is not None and isinstance(values, tensor):
+        raise TypeError(
+            f"{api} of {getattr(fn, '__qualname__', fn)} given a Tensor: {api} transforms "
+            "functions of arrays. Pass t.detach().numpy() (and make the result a Tensor "
+            "again), or differentiate Tensor code with backward() or srcdiff.autograd.grad"
         )
 
 
@@ -1474,6 +1497,7 @@ def _vjp(
     """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too
     (``api``: what the caller called, for its refusals)."""
     kwargs = kwargs or {}
+    _refuse_tensors((primals, kwargs), api, fn)
     if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
         fn = rt.primitive_function(fn, len(primals), tuple(kwargs))
     # the pull-back reads the arrays the primal saved: copies of the caller's, so that it
@@ -1885,6 +1909,7 @@ class JacobianFunction:
             self.__signature__ = inspect.signature(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _refuse_tensors((args, kwargs), "sd.jacobian", self._fn)
         args, kwargs = _named_by_position(self._positions, args, kwargs, self._fn)
         positions = tuple(_where(w, args, kwargs, self._fn, "jacobian") for w in self._positions)
         xs = [args[w] if isinstance(w, int) else kwargs[w] for w in positions]
@@ -2327,6 +2352,7 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     over ``fn``'s generated forward-mode source: one forward and one reverse pass, exact,
     no finite differences."""
     primals = tuple(primals)
+    _refuse_tensors((primals, tuple(tangents)), "sd.hvp", fn)
     tangents = _tangents_as_arrays(primals, tuple(tangents))
     _check_tangents(primals, tangents)
     d_args = tangent_vjp(fn, primals, {}, tangents, (None, _SEED), top=True).d_args
@@ -2349,6 +2375,7 @@ def hessian(fn: Callable, wrt: int | str = 0) -> Callable[..., Any]:
     (asked,) = _positions(wrt, "hessian", fn)
 
     def hessian_fn(*args: Any, **kwargs: Any) -> Any:
+        _refuse_tensors((args, kwargs), "sd.hessian", fn)
         args, kwargs = _named_by_position((asked,), args, kwargs, fn)
         wrt = _where(asked, args, kwargs, fn, "hessian")
         x = args[wrt] if isinstance(wrt, int) else kwargs[wrt]

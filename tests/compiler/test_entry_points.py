@@ -97,3 +97,35 @@ def test_gradients_have_the_arguments_types():
     assert isinstance(sd.grad(f, wrt="scale")(X, Y, scale=1.0), float)
     d = sd.grad(f)(X.astype(np.float32), Y.astype(np.float32))
     assert d.dtype == np.float32 and d.shape == X.shape
+
+
+def cube_sum(x):
+    return (x**3).sum()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: sd.jvp(cube_sum, (x,), (x,)),
+        lambda x: sd.vjp(cube_sum, x),
+        lambda x: sd.hvp(cube_sum, (x,), (x,)),
+        lambda x: sd.hessian(cube_sum)(x),
+        lambda x: sd.jacobian(cube_sum)(x),
+        lambda x: sd.jacobian(cube_sum, mode="fwd")(x),
+    ],
+    ids=["jvp", "vjp", "hvp", "hessian", "jacobian", "jacobian-fwd"],
+)
+def test_the_array_transforms_refuse_a_tensor_by_name(call):
+    """They compile functions of arrays: a Tensor's methods and flags are not what their
+    generated code runs on, so a Tensor gets a message saying what to do instead."""
+    with pytest.raises(TypeError, match=r"sd\.\w+ of cube_sum given a Tensor.*detach\(\)"):
+        call(sd.tensor([1.0, 2.0], dtype=sd.float64))
+
+
+def as_tensor_sum(x):
+    return sd.tensor(x).sum()
+
+
+def test_a_tensor_returned_for_array_arguments_is_refused_by_name():
+    with pytest.raises(TypeError, match="as_tensor_sum was called with arrays and returned"):
+        sd.grad(as_tensor_sum)(np.ones(2))
