@@ -474,31 +474,18 @@ def multiply_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray)
     return rt.cumprod_tangent(darray, array, axis)
 
 
-@vjp(xp.maximum.accumulate, xp.minimum.accumulate)
+@vjp(xp.maximum.accumulate, xp.minimum.accumulate, xp.fmax.accumulate, xp.fmin.accumulate)
 def extreme_accumulate(g, ans, array, axis=0, dtype=None, out=None):
-    """The running max (min): entry ``i`` is the max of entries ``j <= i``, and its gradient
-    goes to those equal to it, shared evenly at ties as ``np.max``'s rule shares (lanes
-    along the last axis, ``hit[..., j, i]``: entry ``j`` attains result ``i``)."""
-    lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
-    hit = (
-        (lanes[..., :, None] == tops[..., None, :])
-        | (xp.isnan(lanes)[..., :, None] & xp.isnan(tops)[..., None, :])  # (NaN: the NaN's)
-    ) & xp.tri(lanes.shape[-1], dtype=bool).T
-    share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
-    d_lanes = xp.sum(share * xp.moveaxis(g, axis, -1)[..., None, :], axis=-1)
-    return xp.moveaxis(d_lanes, -1, axis), None, None, None
+    """The running max (min): entry ``i`` is the extreme of entries ``j <= i``, and its
+    gradient goes to those equal to it, shared evenly at ties as ``np.max``'s rule shares
+    (``fmax``, ``fmin``: the NaNs they pass over are equal to no extreme)."""
+    return rt.running_extreme_grad(g, ans, array, axis), None, None, None
 
 
-@jvp(xp.maximum.accumulate, xp.minimum.accumulate, shaped=True)
+@jvp(xp.maximum.accumulate, xp.minimum.accumulate, xp.fmax.accumulate, xp.fmin.accumulate,
+     shaped=True)  # fmt: skip
 def extreme_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
-    lanes, tops = xp.moveaxis(array, axis, -1), xp.moveaxis(ans, axis, -1)
-    hit = (
-        (lanes[..., :, None] == tops[..., None, :])
-        | (xp.isnan(lanes)[..., :, None] & xp.isnan(tops)[..., None, :])  # (NaN: the NaN's)
-    ) & xp.tri(lanes.shape[-1], dtype=bool).T
-    share = rt.cast_like(hit / xp.sum(hit, axis=-2, keepdims=True), ans)
-    return xp.moveaxis(xp.sum(share * xp.moveaxis(darray, axis, -1)[..., :, None], axis=-2), -1,
-                       axis)  # fmt: skip
+    return rt.running_extreme_tangent(darray, ans, array, axis)
 
 
 linear((0,), xp.add.accumulate)

@@ -100,6 +100,19 @@ def extreme_grad(gbar, out, g, ans, x, axis=None, keepdims=False):
     return xp.sum(gbar * share, axis=axis, keepdims=keepdims), None, None, None, None
 
 
+@vjp(rt.running_extreme_grad)
+def running_extreme_grad(gbar, out, g, ans, x, axis=0):
+    """A running extreme's gradient: linear in ``g``, whose adjoint is the running
+    extreme's tangent; which entries attain it is constant where no two tie."""
+    return rt.running_extreme_tangent(gbar, ans, x, axis), None, None, None
+
+
+@vjp(rt.running_extreme_tangent)
+def running_extreme_tangent(gbar, out, d, ans, x, axis=0):
+    """A running extreme's tangent: linear in ``d``, whose adjoint is its gradient."""
+    return rt.running_extreme_grad(gbar, ans, x, axis), None, None, None
+
+
 @vjp(rt.follow_tangent)
 def follow_tangent(g, ans, dm, m, old, dnew):
     """``dnew`` where ``m`` held the object ``old``, ``dm`` elsewhere: linear in the two
@@ -417,6 +430,7 @@ def item_tangent(g, ans, dx, index):
 
 
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
+       rt.running_extreme_grad, rt.running_extreme_tangent,
        rt.cast_like, rt.view_grad, rt.meshgrid_grads, rt.broadcast_grads, rt.tolist_grad,
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
@@ -431,7 +445,8 @@ constant_in((0,), rt.result_like)
 constant_in((0,), rt.average_weights)  # (``a`` gives the axes to lay the weights along)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
-constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent)
+constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent, rt.running_extreme_grad,
+            rt.running_extreme_tangent)  # fmt: skip
 constant_in((1,), rt.carried, rt.cast_like, rt.view_grad)
 constant_in((1, 2, 3), rt.meshgrid_grads)  # (the result and the vectors give shapes alone)
 constant_in((1, 2), rt.broadcast_grads, rt.tolist_grad)

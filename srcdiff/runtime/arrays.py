@@ -243,6 +243,56 @@ def extreme_grad(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fa
     return unreduce(g, x, axis, keepdims) * share
 
 
+def _running_hits(ans: Any, x: Any, axis: int) -> tuple[Any, Any, Any]:
+    """A running max or min ``ans`` of ``x`` and ``x`` itself with ``axis`` moved last, and
+    how many entries attained each result so far (>= 1: the NaNs where it is NaN)."""
+    xp = backend.standard(ans, x)
+    lanes, tops = xp.moveaxis(x, axis, -1), xp.moveaxis(ans, axis, -1)
+    hit = (lanes == tops) | (xp.isnan(lanes) & xp.isnan(tops))
+    return hit, tops, _run_cumsum(backend.astype(hit, xp.int64), tops)
+
+
+def _run_cumsum(v: Any, tops: Any, reverse: bool = False) -> Any:
+    """The sums of ``v`` along the last axis over each entry's run of one running extreme
+    ``tops``, from the run's first entry (``reverse``: to its last). The extreme moves one
+    way, so entries ``step`` apart are in one run where their extremes are equal; doubling
+    steps, no sum ever holds (and cancels) another run's values: O(n log n)."""
+    xp = backend.standard(v, tops)
+    if reverse:
+        return xp.flip(_run_cumsum(xp.flip(v, axis=-1), xp.flip(tops, axis=-1)), axis=-1)
+    nan = xp.isnan(tops)
+    n, step = v.shape[-1], 1
+    while step < n:
+        same = (tops[..., step:] == tops[..., :-step]) | (nan[..., step:] & nan[..., :-step])
+        tail = xp.where(same, v[..., :-step], xp.zeros_like(v[..., :-step]))
+        v = xp.concat([v[..., :step], v[..., step:] + tail], axis=-1)
+        step *= 2
+    return v
+
+
+def running_extreme_grad(g: Any, ans: Any, x: Any, axis: int = 0) -> Any:
+    """Gradient of a running max or min (``np.maximum.accumulate``): each result's ``g``
+    goes to the entries equal to it so far, shared evenly at ties, as ``extreme_grad``
+    shares a max (the NaNs, where it is NaN). The running extreme is constant on runs,
+    so that is a sum over each run, never an n x n matrix. Linear in ``g``."""
+    xp = backend.standard(g, x)
+    hit, tops, count = _running_hits(ans, x, axis)
+    g = xp.moveaxis(xp.asarray(g), axis, -1)
+    share = _run_cumsum(g / backend.astype(count, g.dtype), tops, reverse=True)
+    return xp.moveaxis(xp.where(hit, share, xp.zeros_like(share)), -1, axis)
+
+
+def running_extreme_tangent(d: Any, ans: Any, x: Any, axis: int = 0) -> Any:
+    """Tangent of a running max or min for a tangent ``d`` of ``x``: each result moves as
+    the mean of the entries attaining it so far (the transpose of
+    ``running_extreme_grad``). Linear in ``d``."""
+    xp = backend.standard(d, x)
+    hit, tops, count = _running_hits(ans, x, axis)
+    d = xp.moveaxis(xp.broadcast_to(xp.asarray(d), x.shape), axis, -1)
+    total = _run_cumsum(xp.where(hit, d, xp.zeros_like(d)), tops)
+    return xp.moveaxis(total / backend.astype(count, total.dtype), -1, axis)
+
+
 def clipped(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
     """Where ``clip(a, a_min, a_max)`` gives ``a_min``, ``a_max`` and ``a`` itself (a
     bound of None is no bound; where ``a_min > a_max`` it gives ``a_max``, as NumPy's

@@ -316,6 +316,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.multiply.accumulate,
                 np.maximum.accumulate,
                 np.minimum.accumulate,
+                np.fmax.accumulate,
+                np.fmin.accumulate,
                 np.add.outer,
                 np.subtract.outer,
                 np.multiply.outer,

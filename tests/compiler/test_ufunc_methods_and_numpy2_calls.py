@@ -146,3 +146,67 @@ def test_a_ufunc_sum_in_a_wider_dtype_has_its_tangent_in_that_dtype():
         lambda a: np.add.reduce(a * a, dtype=np.float64), (x,), (np.ones(4, np.float32),)
     )
     assert value.dtype == tangent.dtype == np.float64
+
+
+RUNNING = [np.maximum.accumulate, np.minimum.accumulate, np.fmax.accumulate, np.fmin.accumulate]
+
+
+def running_shares(x, axis, running):
+    """``share[..., j, i]``: the part of result ``i``'s gradient that entry ``j`` gets, by
+    definition: shared evenly between the entries ``j <= i`` equal to result ``i`` (the
+    NaNs where it is NaN)."""
+    lanes = np.moveaxis(x, axis, -1)
+    tops = np.moveaxis(running(x, axis=axis), axis, -1)
+    hit = (lanes[..., :, None] == tops[..., None, :]) | (
+        np.isnan(lanes)[..., :, None] & np.isnan(tops)[..., None, :]
+    )
+    hit &= np.tri(lanes.shape[-1], dtype=bool).T
+    return hit / np.sum(hit, axis=-2, keepdims=True)
+
+
+@pytest.mark.parametrize("running", RUNNING, ids=lambda r: r.__self__.__name__)
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_a_running_extreme_with_ties_and_nans_shares_as_defined(running, axis):
+    x = np.random.default_rng(3).integers(0, 3, (4, 5, 6)).astype(float)
+    x[np.random.default_rng(4).random(x.shape) < 0.1] = np.nan
+    g = np.random.default_rng(5).standard_normal(x.shape)
+    share = running_shares(x, axis, running)
+
+    grad = sd.grad(lambda a: np.sum(running(a, axis=axis) * g))(x)
+    want = np.sum(share * np.moveaxis(g, axis, -1)[..., None, :], axis=-1)
+    np.testing.assert_allclose(grad, np.moveaxis(want, -1, axis), rtol=1e-12, atol=1e-12)
+    _, tangent = sd.jvp(lambda a: running(a, axis=axis), (x,), (g,))
+    want = np.sum(share * np.moveaxis(g, axis, -1)[..., :, None], axis=-2)
+    np.testing.assert_allclose(tangent, np.moveaxis(want, -1, axis), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("running", RUNNING, ids=lambda r: r.__self__.__name__)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_a_running_extreme_matches_finite_differences_to_second_order(running, axis):
+    x = np.random.default_rng(6).uniform(-2.0, 2.0, (3, 4, 5))
+    w = np.random.default_rng(7).standard_normal(x.shape)
+
+    def f(a):
+        return np.sum(w * running(a * a, axis=axis) ** 2)
+
+    np.testing.assert_allclose(sd.grad(f)(x), numeric_grad(f, (x,)), rtol=1e-6, atol=1e-8)
+    v = np.random.default_rng(8).standard_normal(x.shape)
+    _, tangent = sd.jvp(f, (x,), (v,))
+    assert float(tangent) == pytest.approx(np.sum(numeric_grad(f, (x,)) * v), rel=1e-6)
+    hv = sd.grad(lambda a: np.sum(sd.grad(f)(a) * v))(x)
+    want = numeric_grad(lambda a: np.sum(sd.grad(f)(a) * v), (x,))
+    np.testing.assert_allclose(hv, want, rtol=1e-5, atol=1e-7)
+
+
+def test_a_long_running_max_takes_memory_in_proportion_to_its_length():
+    """200,000 entries: an n x n matrix of shares would take 40 GB."""
+    x = np.random.default_rng(9).standard_normal(200_000)
+    grad = sd.grad(lambda a: np.sum(np.maximum.accumulate(a)))(x)
+    setters = np.flatnonzero(np.diff(np.maximum.accumulate(x), prepend=-np.inf))
+    want = np.zeros_like(x)
+    want[setters] = np.diff(setters, append=x.size)  # (each setter's run length)
+    np.testing.assert_array_equal(grad, want)
+    _, tangent = sd.jvp(lambda a: np.maximum.accumulate(a), (x,), (np.arange(x.size * 1.0),))
+    latest = np.zeros_like(x)
+    latest[setters] = setters
+    np.testing.assert_array_equal(tangent, np.maximum.accumulate(latest))  # (setter's index)

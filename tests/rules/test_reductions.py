@@ -150,6 +150,7 @@ SPECS = [
 U = Sampler(31)
 KEPT = np.array([[True, False, True, True], [True, True, False, True], [False, True, True, True]])
 NAN = np.array([[0.3, np.nan, -1.2, 0.8], [1.1, 0.4, np.nan, -0.6], [0.2, -0.9, 1.5, 0.7]])
+HOLES = np.array([[0.3, np.nan, -1.2, 0.8], [1.1, 0.4, np.nan, 1.6], [0.2, -0.9, 1.5, np.nan]])
 SPECS += [
     *[
         Spec(prim, (U(shape, lo, 2.0),), kw)
@@ -176,6 +177,8 @@ SPECS += [
             (np.multiply.accumulate, -2.0),
             (np.maximum.accumulate, -2.0),
             (np.minimum.accumulate, -2.0),
+            (np.fmax.accumulate, -2.0),
+            (np.fmin.accumulate, -2.0),
         )
         for shape, kw in (
             ((3, 4), {}),
@@ -184,6 +187,10 @@ SPECS += [
             ((6,), {}),
         )
     ],  # fmt: skip
+    *[
+        Spec(p, (HOLES,), {"axis": 1}, label="nan")  # (the NaNs passed over: no gradient)
+        for p in (np.fmax.accumulate, np.fmin.accumulate)
+    ],
     *[
         Spec(np.cumulative_sum, (U(shape),), kw)
         for shape, kw in (

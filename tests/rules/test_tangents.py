@@ -54,6 +54,8 @@ def square(n, shift=2.0):
 
 
 X = R((3, 4))
+TIES = np.array([[1.0, 3.0, 3.0, 2.0], [2.0, 2.0, 2.0, 2.0], [0.5, 0.2, 0.7, 0.7]])
+TIES_NAN = np.array([[1.0, 1.0, np.nan, 2.0], [np.nan, 0.5, np.nan, 1.0], [0.1, 0.3, 0.3, 0.2]])
 OLD = R((3,))
 BOUND = Sampler(31)  # the partials' values (held: their tangents alone are checked)
 PARTIAL = functools.partial(np.multiply, BOUND((3,)), BOUND(()))
@@ -116,6 +118,16 @@ SPECS = [
         wrt=(0,),
         label="keepdims",
     ),  # fmt: skip
+    *[
+        Spec(helper, (R(x.shape), running(x, axis=axis), x, axis), wrt=(0,), label=label)
+        for helper in (rt.running_extreme_grad, rt.running_extreme_tangent)
+        for running, x, axis, label in (
+            (np.maximum.accumulate, X, 1, "max"),
+            (np.minimum.accumulate, X, 0, "min-axis-0"),
+            (np.maximum.accumulate, TIES, -1, "ties"),
+            (np.maximum.accumulate, TIES_NAN, 1, "ties-nan"),
+        )
+    ],
     Spec(rt.call_jvp, (cubic, (R((3,)), R((3,))), R((3,)), R((3,), 0.5, 1.5)), wrt=(1, 2, 3)),
     Spec(
         rt.call_jvp,
