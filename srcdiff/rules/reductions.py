@@ -103,15 +103,20 @@ def average_jvp(ans, a, axis=None, weights=None, returned=False, keepdims=False,
     )
 
 
+@vjp(rt.centred)
+def centred(g, ans, a, axis=None, where=None):
+    """Linear in ``a``, and its own adjoint: centring is a symmetric projection."""
+    return rt.centred(g, axis, where), None, None
+
+
+linear((0,), rt.centred)
+
+
 @vjp(xp.var, "ndarray.var")
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     """``sum((a - mean) ** 2) / (n - ddof)`` over the reduced axes (over the entries
     ``where`` keeps, None: all; the others get 0)."""
-    centred = (
-        a - xp.mean(a, axis=axis, keepdims=True)
-        if where is None
-        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
-    )
+    centred = rt.centred(a, axis, where)
     n = (
         rt.size(a) / rt.size(ans)
         if where is None
@@ -127,11 +132,7 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, wher
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     """The square root of ``var``: its gradient over ``2 * std``; 0 where ``std`` is 0
     (one value, or equal ones: there it is a kink, and 0 its symmetric slope)."""
-    centred = (
-        a - xp.mean(a, axis=axis, keepdims=True)
-        if where is None
-        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
-    )
+    centred = rt.centred(a, axis, where)
     n = (
         rt.size(a) / rt.size(ans)
         if where is None
@@ -144,9 +145,7 @@ def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, wher
 @vjp(xp.nanvar)
 def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``np.var`` of the entries that are not NaN (``where=~isnan(a)``); NaNs get 0."""
-    centred = xp.where(
-        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
-    )
+    centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, g)
     d_a = rt.unreduce(xp.divide(g * 2.0, n - ddof), a, axis, keepdims) * centred
     return d_a, None, None, None, None, None
@@ -155,9 +154,7 @@ def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @vjp(xp.nanstd)
 def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``np.std`` of the entries that are not NaN; NaNs get 0 (and all where it is 0)."""
-    centred = xp.where(
-        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
-    )
+    centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, g)
     scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), a, axis, keepdims)
     return scale * centred, None, None, None, None, None
@@ -333,26 +330,20 @@ def prod_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, *, da):
 
 @jvp(xp.var, "ndarray.var", shaped=True)
 def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, *, da):
-    centered = (
-        a - xp.mean(a, axis=axis, keepdims=True)
-        if where is None
-        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
-    )
+    centred = rt.centred(a, axis, where)
     n = (
         rt.size(a) / rt.size(ans)
         if where is None
         else rt.where_count(where, a.shape, axis, keepdims, ans)
     )
-    return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
+    return 2.0 * xp.sum(centred * da, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
 @jvp(xp.nanvar, shaped=True)
 def nanvar_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
-    centered = xp.where(
-        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
-    )
+    centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
-    return 2.0 * xp.sum(centered * da, axis=axis, keepdims=keepdims) / (n - ddof)
+    return 2.0 * xp.sum(centred * da, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
 @jvp(xp.max, xp.amax, "ndarray.max", xp.min, xp.amin, "ndarray.min", shaped=True)
@@ -368,28 +359,22 @@ def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where
 
 @jvp(xp.std, "ndarray.std", shaped=True)
 def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, *, da):
-    centered = (
-        a - xp.mean(a, axis=axis, keepdims=True)
-        if where is None
-        else xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
-    )
+    centred = rt.centred(a, axis, where)
     n = (
         rt.size(a) / rt.size(ans)
         if where is None
         else rt.where_count(where, a.shape, axis, keepdims, ans)
     )
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)  # 0 at no spread, as std's vjp
-    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread
+    return xp.sum(centred * da, axis=axis, keepdims=keepdims) / spread
 
 
 @jvp(xp.nanstd, shaped=True)
 def nanstd_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
-    centered = xp.where(
-        xp.isnan(a), 0.0, a - xp.mean(a, axis=axis, keepdims=True, where=~xp.isnan(a))
-    )
+    centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)
-    return xp.sum(centered * da, axis=axis, keepdims=keepdims) / spread
+    return xp.sum(centred * da, axis=axis, keepdims=keepdims) / spread
 
 
 # generated code for NumPy calls these lean equivalents of np.sum and np.mean (see

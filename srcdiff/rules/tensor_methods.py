@@ -94,7 +94,7 @@ def aminmax_max_jvp(ans, r, *, dr):
 def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
     """NumPy's ``var`` rule (``np.var(x, axis, ddof=...)``) with PyTorch's arguments."""
     axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     d_x = rt.unreduce(xp.divide(g * 2.0, n - ddof), x, axis, keepdim) * centred  # (nan at n = ddof)
     return d_x, None, None, None, None
@@ -104,7 +104,7 @@ def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=Non
 def tensor_std(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
     """NumPy's ``std`` rule with PyTorch's arguments (0 where ``std`` is 0)."""
     axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), x, axis, keepdim)
     return scale * centred, None, None, None, None
@@ -113,7 +113,7 @@ def tensor_std(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=Non
 @jvp(tm.var, shaped=True)
 def tensor_var_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
     axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     return 2.0 * xp.sum(centred * dx, axis=axis, keepdims=keepdim) / (n - ddof)
 
@@ -121,7 +121,7 @@ def tensor_var_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=No
 @jvp(tm.std, shaped=True)
 def tensor_std_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
     axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)
     return xp.sum(centred * dx, axis=axis, keepdims=keepdim) / spread
@@ -919,7 +919,7 @@ def tensor_var_mean(g, ans, x, dim=None, unbiased=True, keepdim=False, correctio
     g_var, g_mean = rt.entries(g, ans)
     over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
     axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans[1])
     d_var = rt.unreduce(xp.divide(g_var * 2.0, n - ddof), x, axis, keepdim) * centred
     return d_var + rt.unreduce(g_mean / n, x, axis, keepdim), None, None, None, None
@@ -931,7 +931,7 @@ def tensor_std_mean(g, ans, x, dim=None, unbiased=True, keepdim=False, correctio
     g_std, g_mean = rt.entries(g, ans)
     over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
     axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans[1])
     spread = xp.where(ans[0] == 0, xp.inf, ans[0] * (n - ddof))
     d_std = rt.keep_dims(g_std / spread, x, axis, keepdim) * centred
@@ -943,7 +943,7 @@ def tensor_var_mean_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correcti
                         dx):  # fmt: skip
     over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
     axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans[1])
     return [
         2.0 * xp.sum(centred * dx, axis=axis, keepdims=keepdim) / (n - ddof),
@@ -956,7 +956,7 @@ def tensor_std_mean_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correcti
                         dx):  # fmt: skip
     over, unbiased_ = rt.tensor_methods.spread_args(dim, unbiased)
     axis, ddof = rt.tensor_methods.axis(over), rt.tensor_methods.ddof(unbiased_, correction)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
+    centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans[1])
     spread = xp.where(ans[0] == 0, xp.inf, (n - ddof) * ans[0])
     return [

@@ -505,6 +505,15 @@ def where_count(where: Any, shape: tuple[int, ...], axis: Any, keepdims: bool, l
     return xp.maximum(count, 1.0)
 
 
+def centred(a: Any, axis: Any = None, where: Any = None) -> Any:
+    """``a`` less its mean over ``axis`` (over the entries ``where`` keeps, None: all; the
+    others 0): what the rules of a variance scale. Linear in ``a``, and its own adjoint."""
+    xp = array_module(a)
+    if where is None:
+        return a - xp.mean(a, axis=axis, keepdims=True)
+    return xp.where(where, a - xp.mean(a, axis=axis, keepdims=True, where=where), 0.0)
+
+
 def _kept(xp: Any, a: Any, where: Any) -> Any:
     """The entries of ``a`` a NaN-skipping reduction reads: not NaN, and in ``where``."""
     keep = xp.logical_not(xp.isnan(a))

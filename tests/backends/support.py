@@ -422,6 +422,8 @@ REDUCTIONS_WITH_INITIAL_OR_WHERE = [
     "np.mean[where;axis=1,where=[True, False, True, True]]",
     "np.mean[where;axis=0,keepdims=True,where=[[True], [False], [True]]]",
     "np.mean[where-all;where=[True, False, True, True]]",
+    "assembly.centred[where]",
+    "assembly.centred[where-all]",
 ]
 ITERATES = "iterates over an array (for row in x, len(x), sum(x)): the standard has neither"
 TENSORDOT_AXES = "the standard's tensordot takes its axes by keyword"

@@ -210,3 +210,17 @@ def test_a_long_running_max_takes_memory_in_proportion_to_its_length():
     latest = np.zeros_like(x)
     latest[setters] = setters
     np.testing.assert_array_equal(tangent, np.maximum.accumulate(latest))  # (setter's index)
+
+
+def test_variances_have_second_derivatives():
+    """var, std, nanvar and nanstd (with where=) through the gradient of a gradient and
+    the tangent of a gradient: the centring their rules share has rules of its own."""
+    v = np.random.default_rng(10).standard_normal(X.shape)
+
+    def slope(a):
+        return np.sum(sd.grad(statistics)(a) * v)
+
+    want = numeric_grad(slope, (X.copy(),))
+    np.testing.assert_allclose(sd.grad(slope)(X.copy()), want, rtol=1e-5, atol=1e-7)
+    _, tangent = sd.jvp(sd.grad(statistics), (X.copy(),), (v,))
+    np.testing.assert_allclose(np.sum(tangent * v), np.sum(want * v), rtol=1e-5)

@@ -213,6 +213,16 @@ SPECS += [
         for kw in ({}, {"axis": 0}, {"axis": 1, "ddof": 1, "keepdims": True})
     ],
     *[Spec(p, (U((2, 3, 4)),), {"axis": (0, 2)}) for p in (np.nanvar, np.nanstd)],
+    *[
+        Spec(rt.centred, (U(shape),), kw, label=label)
+        for shape, kw, label in (
+            ((3, 4), {}, ""),
+            ((3, 4), {"axis": 1}, ""),
+            ((2, 3, 4), {"axis": (0, 2)}, ""),
+        )
+    ],
+    Spec(rt.centred, (U((3, 4)), 0, KEPT), label="where"),
+    Spec(rt.centred, (U((3, 4)), None, KEPT), label="where-all"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
