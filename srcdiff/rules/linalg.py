@@ -109,21 +109,28 @@ def matrix_norm_jvp(ans, x, keepdims=False, ord="fro", *, dx):
 @vjp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2])
 def vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
     """The norm of each row of the axes reduced (all for None) moved last and made one
-    (``norm_rows``), as ``np.linalg.norm``'s rule gives it along one axis."""
-    rows = rt.tensor_methods.norm_rows(x, axis)
+    (``norm_rows``), as ``np.linalg.norm``'s rule gives it along one axis; ``axis=()``
+    reduces none (each entry a row of its own, where PyTorch's empty dim reduces all)."""
+    rows = x[..., None] if axis == () else rt.tensor_methods.norm_rows(x, axis)
     d_rows = rt.norm_grad(
         xp.reshape(g, rows.shape[:-1]), xp.reshape(ans, rows.shape[:-1]), rows, ord, -1
     )
-    return rt.tensor_methods.norm_rows_back(d_rows, x, axis), None, None, None
+    return (
+        d_rows[..., 0] if axis == () else rt.tensor_methods.norm_rows_back(d_rows, x, axis),
+        None,
+        None,
+        None,
+    )
 
 
 @jvp(*[LINALG2[n] for n in ("vector_norm",) if n in LINALG2], shaped=True)
 def vector_norm_jvp(ans, x, axis=None, keepdims=False, ord=2, *, dx):
-    rows = rt.tensor_methods.norm_rows(x, axis)
+    rows = x[..., None] if axis == () else rt.tensor_methods.norm_rows(x, axis)
     slope = rt.norm_grad(
         xp.ones(rows.shape[:-1], rows.dtype), xp.reshape(ans, rows.shape[:-1]), rows, ord, -1
     )
-    return xp.reshape(xp.sum(slope * rt.tensor_methods.norm_rows(dx, axis), axis=-1), xp.shape(ans))
+    d_rows = dx[..., None] if axis == () else rt.tensor_methods.norm_rows(dx, axis)
+    return xp.reshape(xp.sum(slope * d_rows, axis=-1), xp.shape(ans))
 
 
 @vjp(*[LINALG2[n] for n in ("trace",) if n in LINALG2])

@@ -224,3 +224,18 @@ def test_variances_have_second_derivatives():
     np.testing.assert_allclose(sd.grad(slope)(X.copy()), want, rtol=1e-5, atol=1e-7)
     _, tangent = sd.jvp(sd.grad(statistics), (X.copy(),), (v,))
     np.testing.assert_allclose(np.sum(tangent * v), np.sum(want * v), rtol=1e-5)
+
+
+@pytest.mark.parametrize("ord", [2, 1, 0, -1, 3, np.inf, -np.inf])
+def test_a_vector_norm_over_no_axis_is_each_entry_s_own(ord):
+    """``axis=()`` reduces no axis in NumPy (PyTorch's empty dim reduces all): the norm
+    of each entry alone, where the rule read it as the norm of all of them."""
+    w = np.random.default_rng(12).standard_normal(X.shape)
+
+    def f(a):
+        return np.sum(np.linalg.vector_norm(a - 1.0, axis=(), ord=ord) * w)
+
+    want = numeric_grad(f, (X.copy(),))
+    np.testing.assert_allclose(sd.grad(f)(X.copy()), want, rtol=1e-6, atol=1e-8)
+    _, tangent = sd.jvp(f, (X.copy(),), (w,))
+    assert float(tangent) == pytest.approx(np.sum(want * w), rel=1e-6, abs=1e-8)

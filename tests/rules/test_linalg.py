@@ -121,6 +121,9 @@ SPECS += [
             ((2, 3, 4), {"ord": 1}),
             ((2, 3, 4), {"axis": (2, 1), "keepdims": True}),
             ((), {}),
+            ((3, 4), {"axis": ()}),  # (no axis reduced: each entry's own norm)
+            ((2, 3), {"axis": (), "keepdims": True, "ord": -np.inf}),
+            ((), {"axis": ()}),
         )
     ],  # fmt: skip
     Spec(np.linalg.trace, (L((3, 4)),)),
