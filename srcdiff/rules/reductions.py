@@ -7,7 +7,7 @@ import math
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import alias, jvp, linear, nondiff, vjp
+from .registry import alias, jvp, keywords, linear, nondiff, vjp
 
 # Parameters are NumPy's, in NumPy's order, so that positional arguments bind as there
 # (``dtype`` and ``out`` come before ``keepdims``; ``out=`` is rewritten away, see
@@ -162,8 +162,16 @@ def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @vjp(xp.cumsum, "ndarray.cumsum")
 def cumsum(g, ans, a, axis=None, dtype=None, out=None):
-    d_a = xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis)
-    return rt.reshape_like(d_a, a), None, None, None
+    return rt.reshape_like(rt.reverse_cumsum(g, axis), a), None, None, None
+
+
+@vjp(rt.reverse_cumsum)
+def reverse_cumsum(gbar, out, g, axis=None):
+    """Linear in ``g``: its adjoint is ``np.cumsum``, laid out as ``g``."""
+    return rt.reshape_like(xp.cumsum(gbar, axis=axis), g), None
+
+
+linear((0,), rt.reverse_cumsum)
 
 
 @vjp(builtins.sum)
@@ -388,28 +396,8 @@ alias(rt.np_mean, xp.mean)
 # ``axis`` is 0 by default, not None.
 
 
-@vjp(xp.add.reduce)
-def add_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
-               where=None):  # fmt: skip
-    """``np.sum`` along ``axis``: as its rule (``where=None``: NumPy's True)."""
-    return (
-        rt.unreduce(g, array, axis, keepdims)
-        if where is None
-        else xp.where(where, rt.unreduce(g, array, axis, keepdims), 0.0),
-        None,
-        None,
-        None,
-        None,
-        None if initial is None else rt.unbroadcast(g, initial),
-        None,
-    )
-
-
-@jvp(xp.add.reduce, shaped=True)
-def add_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
-                   where=None, *, darray, dinitial):  # fmt: skip
-    kept = darray if where is None else xp.where(where, darray, 0.0)  # (as sum_jvp)
-    return xp.sum(kept, axis=axis, dtype=dtype, keepdims=keepdims), rt.broadcast_like(dinitial, ans)
+alias(xp.add.reduce, xp.sum, axis=0)
+keywords(xp.add.reduce, array="a")
 
 
 @vjp(xp.multiply.reduce)
@@ -442,10 +430,8 @@ def extreme_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False,
     )
 
 
-@vjp(xp.add.accumulate)
-def add_accumulate(g, ans, array, axis=0, dtype=None, out=None):
-    """``np.cumsum`` along ``axis``: the sums of ``g`` from each entry on."""
-    return xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis), None, None, None
+alias(xp.add.accumulate, xp.cumsum, axis=0)
+keywords(xp.add.accumulate, array="a")
 
 
 @vjp(xp.multiply.accumulate)
@@ -473,8 +459,6 @@ def extreme_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
     return rt.running_extreme_tangent(darray, ans, array, axis)
 
 
-linear((0,), xp.add.accumulate)
-
 CUMULATIVE_SUM = [xp.cumulative_sum] if hasattr(xp, "cumulative_sum") else []  # NumPy 2.1
 
 
@@ -483,7 +467,7 @@ def cumulative_sum(g, ans, x, axis=None, dtype=None, out=None, include_initial=F
     """``np.cumsum`` (``axis`` None: of a 1-D array); ``include_initial``: a 0 first,
     whose gradient goes nowhere."""
     ax = 0 if axis is None else axis
-    d_x = xp.flip(xp.cumsum(xp.flip(g, axis=ax), axis=ax), axis=ax)
+    d_x = rt.reverse_cumsum(g, ax)
     return (
         xp.take(d_x, xp.arange(1, d_x.shape[ax]), axis=ax) if include_initial else d_x,
         None,

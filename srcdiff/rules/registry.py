@@ -230,17 +230,48 @@ def gives_sequence(primitive: Any) -> bool:
         return False
 
 
-def alias(method: Any, primitive: Any) -> None:
+def alias(method: Any, primitive: Any, **defaults: Any) -> None:
     """Give ``method`` the rules of ``primitive``, which computes the same thing with its
     arguments in the same order (``Tensor.exp`` is ``np.exp``): its reverse rule, its
-    forward rule or linearity, so that a family is written once."""
-    _RULES[_key(method)] = _RULES[_key(primitive)]
+    forward rule or linearity, so that a family is written once. ``defaults``: the
+    method's own where they differ (``np.add.reduce``'s ``axis`` is 0, ``np.sum``'s None)."""
+    rule = _RULES[_key(primitive)]
+    if defaults:
+        unknown = set(defaults) - set(rule.defaults)
+        if unknown:
+            raise TypeError(f"alias of {rule.name}: no parameter with a default {unknown}")
+        rule = replace(rule, fn=_redefault(rule.fn, defaults),
+                       defaults={**rule.defaults, **defaults})  # fmt: skip
+    _RULES[_key(method)] = rule
     if _key(primitive) in _TANGENTS:
-        _TANGENTS[_key(method)] = _TANGENTS[_key(primitive)]
+        tangent = _TANGENTS[_key(primitive)]
+        _TANGENTS[_key(method)] = (
+            replace(tangent, fn=_redefault(tangent.fn, defaults)) if defaults else tangent
+        )
     if _key(primitive) in _LINEAR:
         _LINEAR[_key(method)] = _LINEAR[_key(primitive)]
     if _key(primitive) in _MULTILINEAR:
         _MULTILINEAR[_key(method)] = _MULTILINEAR[_key(primitive)]
+
+
+def _redefault(fn: Callable, defaults: dict[str, Any]) -> Callable:
+    """``fn`` with other defaults for some of its parameters (the same code: a template's
+    source is its own)."""
+    positional = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]  # fmt: skip
+    given = positional[len(positional) - len(fn.__defaults__ or ()) :]
+    out = types.FunctionType(
+        fn.__code__,
+        fn.__globals__,
+        fn.__name__,
+        tuple(defaults.get(n, d) for n, d in zip(given, fn.__defaults__ or (), strict=True)),
+        fn.__closure__,
+    )
+    out.__kwdefaults__ = {
+        k: defaults.get(k, d) for k, d in (fn.__kwdefaults__ or {}).items()
+    } or None
+    out.__doc__, out.__qualname__ = fn.__doc__, fn.__qualname__
+    return out
 
 
 def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:

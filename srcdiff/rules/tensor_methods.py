@@ -508,8 +508,7 @@ nondiff("the indices of a sort", tm.argsort)
 def tensor_cumsum(g, ans, x, dim, dtype=None):
     """``np.cumsum``'s rule along ``dim`` (a 0-d tensor's sum is itself)."""
     axis = rt.tensor_methods.cumprod_axis(x, dim)
-    d_x = xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis)
-    return rt.reshape_like(d_x, x), None, None
+    return rt.reshape_like(rt.reverse_cumsum(g, axis), x), None, None
 
 
 @vjp(tm.prod)

@@ -181,6 +181,13 @@ def diff_grads(
     return d_a, parts[0], parts[1]
 
 
+def reverse_cumsum(g: Any, axis: Any = None) -> Any:
+    """The sums of ``g`` from each entry to the last along ``axis`` (of ``g`` flattened,
+    for None): ``np.cumsum``'s gradient. Linear in ``g``, whose adjoint is ``cumsum``."""
+    xp = array_module(g)
+    return xp.flip(xp.cumsum(xp.flip(g, axis=axis), axis=axis), axis=axis)
+
+
 def cumprod_grad(g: Any, ans: Any, a: Any, axis: Any = None) -> Any:
     """The gradient of ``np.cumprod(a, axis)``, exact where entries are zero.
 

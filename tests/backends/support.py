@@ -334,7 +334,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "np.fft.* stays NumPy's",
         ),
         **dict.fromkeys(
-            [getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)],
+            [
+                *[getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)],
+                rt.reverse_cumsum,
+            ],
             "its rule sums and multiplies with np.cumsum and np.cumprod, which the standard "
             "spells otherwise",
         ),

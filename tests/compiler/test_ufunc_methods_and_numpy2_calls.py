@@ -239,3 +239,17 @@ def test_a_vector_norm_over_no_axis_is_each_entry_s_own(ord):
     np.testing.assert_allclose(sd.grad(f)(X.copy()), want, rtol=1e-6, atol=1e-8)
     _, tangent = sd.jvp(f, (X.copy(),), (w,))
     assert float(tangent) == pytest.approx(np.sum(want * w), rel=1e-6, abs=1e-8)
+
+
+def test_a_ufunc_sum_takes_its_array_by_keyword_and_its_own_default_axis():
+    """np.add.reduce and np.add.accumulate have np.sum's and np.cumsum's rules, with
+    NumPy's ``array=`` and ``axis=0`` (theirs: ``a=`` and None)."""
+    w = np.arange(1.0, 6.0)
+
+    def f(a):
+        return np.sum(np.add.reduce(array=a * a) * w) + np.sum(np.add.accumulate(array=a) * a)
+
+    want = numeric_grad(f, (X.copy(),))
+    np.testing.assert_allclose(sd.grad(f)(X.copy()), want, rtol=1e-6, atol=1e-8)
+    _, tangent = sd.jvp(f, (X.copy(),), (X.copy(),))
+    assert float(tangent) == pytest.approx(np.sum(want * X), rel=1e-6)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from srcdiff import runtime as rt
+from srcdiff.rules import registry
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
@@ -221,6 +222,8 @@ SPECS += [
             ((2, 3, 4), {"axis": (0, 2)}, ""),
         )
     ],
+    Spec(rt.reverse_cumsum, (U((3, 4)), 1)),
+    Spec(rt.reverse_cumsum, (U((3, 4)),), label="flat"),
     Spec(rt.centred, (U((3, 4)), 0, KEPT), label="where"),
     Spec(rt.centred, (U((3, 4)), None, KEPT), label="where-all"),
 ]
@@ -355,3 +358,8 @@ def test_a_sum_or_mean_in_a_wider_dtype_has_its_tangent_in_that_dtype():
         assert tangent == f(v, dtype=np.float64)
     _, tangent = sd.jvp(lambda x: x.sum(axis=0, dtype=np.float64), (x,), (v,))
     assert tangent.dtype == np.float64
+
+
+def test_an_alias_with_a_default_its_rule_has_not_is_refused():
+    with pytest.raises(TypeError, match="no parameter with a default"):
+        registry.alias(object(), np.sum, axes=0)
