@@ -275,7 +275,8 @@ def running_extreme_grad(g: Any, ans: Any, x: Any, axis: int = 0) -> Any:
     goes to the entries equal to it so far, shared evenly at ties, as ``extreme_grad``
     shares a max (the NaNs, where it is NaN). The running extreme is constant on runs,
     so that is a sum over each run, never an n x n matrix. Linear in ``g``."""
-    xp = backend.standard(g, x)
+    x = array_module(ans, x).asarray(x)  # (a list, as NumPy takes it)
+    xp = backend.standard(x)
     hit, tops, count = _running_hits(ans, x, axis)
     g = xp.moveaxis(xp.asarray(g), axis, -1)
     share = _run_cumsum(g / backend.astype(count, g.dtype), tops, reverse=True)
@@ -286,9 +287,10 @@ def running_extreme_tangent(d: Any, ans: Any, x: Any, axis: int = 0) -> Any:
     """Tangent of a running max or min for a tangent ``d`` of ``x``: each result moves as
     the mean of the entries attaining it so far (the transpose of
     ``running_extreme_grad``). Linear in ``d``."""
-    xp = backend.standard(d, x)
+    x = array_module(ans, x).asarray(x)  # (a list, as NumPy takes it, and its tangent)
+    xp = backend.standard(x)
     hit, tops, count = _running_hits(ans, x, axis)
-    d = xp.moveaxis(xp.broadcast_to(xp.asarray(d), x.shape), axis, -1)
+    d = xp.moveaxis(xp.broadcast_to(array_module(d, x).asarray(d), x.shape), axis, -1)
     total = _run_cumsum(xp.where(hit, d, xp.zeros_like(d)), tops)
     return xp.moveaxis(total / backend.astype(count, total.dtype), -1, axis)
 

@@ -253,3 +253,13 @@ def test_a_ufunc_sum_takes_its_array_by_keyword_and_its_own_default_axis():
     np.testing.assert_allclose(sd.grad(f)(X.copy()), want, rtol=1e-6, atol=1e-8)
     _, tangent = sd.jvp(f, (X.copy(),), (X.copy(),))
     assert float(tangent) == pytest.approx(np.sum(want * X), rel=1e-6)
+
+
+def test_a_running_max_of_a_list_of_numbers():
+    def f(a, b):
+        return np.sum(np.maximum.accumulate([a, b * 2.0, a * b]) * np.array([1.0, 10.0, 100.0]))
+
+    assert sd.grad(f, wrt=(0, 1))(1.5, 0.5) == pytest.approx((111.0, 0.0))
+    assert sd.grad(f, wrt=(0, 1))(0.5, 1.5) == pytest.approx((1.0, 220.0))
+    _, tangent = sd.jvp(f, (0.5, 1.5), (1.0, 1.0))
+    assert float(tangent) == pytest.approx(221.0)
