@@ -52,10 +52,18 @@ def instantiate(node: Any, mapping: dict[str, Any], fold: bool = True) -> Any:
     ``mapping`` replaced: by a fresh name where it maps to a string, by a copy of the
     expression it maps to otherwise. ``fold``: ``axis is None`` of a literal ``axis`` is
     the answer, known now (written out, ``(0, 2) is None`` is a SyntaxWarning), and an
-    ``x if c else y`` of a known ``c`` the branch it picks. One pass, as ``clone`` copies:
-    rules are expanded at every statement the adjoint differentiates."""
+    ``x if c else y`` (or an ``if c:`` statement) of a known ``c`` the branch it picks.
+    One pass, as ``clone`` copies: rules are expanded at every statement the adjoint
+    differentiates."""
     if type(node) is list:
-        return [instantiate(x, mapping, fold) for x in node]
+        out = []
+        for x in node:
+            new = instantiate(x, mapping, fold)
+            if fold and type(new) is gast.If and _known(new.test):  # the branch it takes
+                out += new.body if new.test.value else new.orelse
+            else:
+                out.append(new)
+        return out
     if not isinstance(node, gast.AST):
         return node
     cls = type(node)
@@ -87,13 +95,14 @@ def instantiate(node: Any, mapping: dict[str, Any], fold: bool = True) -> Any:
     ):
         same = _is_none(new.left)
         return const(same if isinstance(new.ops[0], gast.Is) else not same)
-    if (
-        cls is gast.IfExp
-        and isinstance(new.test, gast.Constant)
-        and isinstance(new.test.value, bool)
-    ):
+    if cls is gast.IfExp and _known(new.test):
         return new.body if new.test.value else new.orelse
     return new
+
+
+def _known(test: gast.expr) -> bool:
+    """A test whose answer is known now: a literal True or False."""
+    return isinstance(test, gast.Constant) and isinstance(test.value, bool)
 
 
 _NOTHING: dict[str, Any] = {}

@@ -44,11 +44,7 @@ def cholesky(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
     """``a = U^T U`` read from its upper triangle (``lower``: ``L L^T``, from the lower
     one): np.linalg.cholesky's gradient with ``upper=not lower``."""
     if overwrite_a:
-        raise rt.refuse(
-            "scipy.linalg.cholesky with overwrite_a=True: SciPy may write into the matrix, "
-            "a change compiled code does not follow",
-            "leave overwrite_a False (the default)",
-        )
+        raise rt.overwrite_refusal("cholesky", "overwrite_a")
     return rt.cholesky_grad(g, ans, not lower), None, None, None
 
 
@@ -58,11 +54,7 @@ def cholesky_jvp(ans, a, lower=False, overwrite_a=False, check_finite=True, *, d
     halved, ``S`` the symmetric change SciPy reads from the triangle of dA it reads; the
     upper factor ``U = L^T`` moves by dL^T."""
     if overwrite_a:
-        raise rt.refuse(
-            "scipy.linalg.cholesky with overwrite_a=True: SciPy may write into the matrix, "
-            "a change compiled code does not follow",
-            "leave overwrite_a False (the default)",
-        )
+        raise rt.overwrite_refusal("cholesky", "overwrite_a")
     low = ans if lower else xp.swapaxes(ans, -1, -2)
     n = ans.shape[-1]
     half = xp.tril(xp.ones((n, n), dtype=ans.dtype)) - 0.5 * xp.eye(n, dtype=ans.dtype)
@@ -84,11 +76,7 @@ def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
     documentation calls them arbitrary), whose gradient passes through; the flag
     ``lower`` has none."""
     if overwrite_a:
-        raise rt.refuse(
-            "scipy.linalg.cho_factor with overwrite_a=True: SciPy may write into the "
-            "matrix, a change compiled code does not follow",
-            "leave overwrite_a False (the default)",
-        )
+        raise rt.overwrite_refusal("cho_factor", "overwrite_a")
     gc = rt.result_grads(g, ans)[0]  # cholesky_grad reads it on the factor's triangle only
     return (
         rt.cholesky_grad(gc, xp.tril(ans[0]) if lower else xp.triu(ans[0]), not lower)
@@ -104,11 +92,7 @@ def cho_factor_jvp(ans, a, lower=False, overwrite_a=False, check_finite=True, *,
     """The factor moves as scipy.linalg.cholesky's (dL = L Phi(L^-1 S L^-T)), the other
     triangle as that of ``a``; the flag ``lower`` does not move."""
     if overwrite_a:
-        raise rt.refuse(
-            "scipy.linalg.cho_factor with overwrite_a=True: SciPy may write into the "
-            "matrix, a change compiled code does not follow",
-            "leave overwrite_a False (the default)",
-        )
+        raise rt.overwrite_refusal("cho_factor", "overwrite_a")
     low = xp.tril(ans[0]) if lower else xp.swapaxes(xp.triu(ans[0]), -1, -2)
     n = low.shape[-1]
     half = xp.tril(xp.ones((n, n), dtype=low.dtype)) - 0.5 * xp.eye(n, dtype=low.dtype)
@@ -134,11 +118,7 @@ def cho_solve(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
     """``A x = b``, ``A`` the matrix whose Cholesky factor ``c_and_lower`` holds, as
     cho_factor gives it (see ``rt.cho_solve_grads``); the flag has no gradient."""
     if overwrite_b:
-        raise rt.refuse(
-            "scipy.linalg.cho_solve with overwrite_b=True: SciPy may write into b, a change "
-            "compiled code does not follow",
-            "leave overwrite_b False (the default)",
-        )
+        raise rt.overwrite_refusal("cho_solve", "overwrite_b")
     d_c, d_b = rt.cho_solve_grads(g, ans, c_and_lower[0], c_and_lower[1], b)
     return (d_c, None), d_b, None, None
 
@@ -150,11 +130,7 @@ def cho_solve_jvp(ans, c_and_lower, b, overwrite_b=False, check_finite=True, *,
     dA = dL L^T + L dL^T, ``dL`` the change of the triangle read; A^-1 as two triangular
     solves. ``b`` is a vector only when 1-D."""
     if overwrite_b:
-        raise rt.refuse(
-            "scipy.linalg.cho_solve with overwrite_b=True: SciPy may write into b, a change "
-            "compiled code does not follow",
-            "leave overwrite_b False (the default)",
-        )
+        raise rt.overwrite_refusal("cho_solve", "overwrite_b")
     low = (
         xp.tril(c_and_lower[0])
         if xp.all(c_and_lower[1])
@@ -192,11 +168,7 @@ def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, ov
     (real matrices): b_bar = op(T)^-T x_bar and op(T)_bar = -b_bar x^T, on the triangle
     read. ``b`` is a vector only when 1-D (as SciPy reads it); stacks broadcast."""
     if overwrite_b:
-        raise rt.refuse(
-            "scipy.linalg.solve_triangular with overwrite_b=True: SciPy may write into b, a "
-            "change compiled code does not follow",
-            "leave overwrite_b False (the default)",
-        )
+        raise rt.overwrite_refusal("solve_triangular", "overwrite_b")
     transposed = trans not in (0, "N")
     vector = xp.ndim(b) == 1
     xm = ans[..., None] if vector else ans
@@ -221,11 +193,7 @@ def solve_triangular_jvp(ans, a, b, trans=0, lower=False, unit_diagonal=False,
                          overwrite_b=False, check_finite=True, *, da, db):  # fmt: skip
     """dx = op(T)^-1 (db - op(dT) x), ``dT`` the change of the triangle read."""
     if overwrite_b:
-        raise rt.refuse(
-            "scipy.linalg.solve_triangular with overwrite_b=True: SciPy may write into b, a "
-            "change compiled code does not follow",
-            "leave overwrite_b False (the default)",
-        )
+        raise rt.overwrite_refusal("solve_triangular", "overwrite_b")
     vector = xp.ndim(b) == 1
     k = (-1 if lower else 1) if unit_diagonal else 0
     dt = xp.tril(da, k) if lower else xp.triu(da, k)

@@ -229,6 +229,7 @@ from .linalg import (
     norm_grad,
     norm_grad_ans_tangent,
     norm_grad_grads,
+    overwrite_refusal,
     scipy_as_numpy,
     solve_triangular,
 )
@@ -588,6 +589,7 @@ __all__ = [
     "expm_frechet",
     "expm_frechet_grads",
     "scipy_as_numpy",
+    "overwrite_refusal",
     "solve_triangular",
     "or_zeros",
     "outside_objects",

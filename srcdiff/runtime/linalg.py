@@ -437,6 +437,17 @@ def corrcoef_tangent(x: Any, y: Any, rowvar: bool, dtype: Any, dx: Any, dy: Any)
     return dc / (s[:, None] * s[None, :]) - r * (half[:, None] + half[None, :])
 
 
+def overwrite_refusal(name: str, argument: str) -> Exception:
+    """The refusal of a call of scipy.linalg's ``name`` that lets SciPy write into an
+    argument (``overwrite_a=True``, ``overwrite_b=True``): compiled code does not follow it."""
+    return refuse(
+        f"scipy.linalg.{name} with {argument}=True: SciPy may write into "
+        f"{'the matrix' if argument == 'overwrite_a' else 'b'}, a change compiled code does "
+        "not follow",
+        f"leave {argument} False (the default)",
+    )
+
+
 def scipy_as_numpy(name: str, overwrite: Any, assume_a: Any = None, transposed: Any = False,
                    ndim: int = 2) -> None:  # fmt: skip
     """Refuse a call of scipy.linalg's ``name`` whose derivative is not np.linalg's: one

@@ -522,3 +522,16 @@ def test_det_inv_and_solve_that_read_a_triangle_or_write_are_refused():
     ]:
         with pytest.raises(sd.CompileError, match=match):
             sd.grad(f)(a.copy())
+
+
+def factors(a):
+    return np.sum(sla.cholesky(a * 1.0)) + np.sum(sla.solve_triangular(a, a[:, 0]))
+
+
+@needs_scipy
+def test_a_check_of_an_argument_left_at_its_default_leaves_no_code():
+    """``if overwrite_a: raise ...`` of a literal False is no statement of the adjoint."""
+    grad = sd.grad(factors)
+    grad(spd(3, 3))
+    source = sd.source(grad)
+    assert "overwrite" not in source and "if False" not in source
