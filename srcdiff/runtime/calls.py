@@ -1520,7 +1520,14 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
             "name that parameter",
             "pass it by position",
         )
-    at = [a if type(a) is int else rule.params.index(a) for a in active]  # keywords too
+    # a rule gives its parameters' gradients first, keyword-only ones too, then those of
+    # its *args (np.meshgrid's rule: copy=, sparse=, indexing=, then each vector's)
+    extra = len(rule.params) - rule.npositional
+    at = [
+        rule.params.index(a) if type(a) is not int
+        else a + extra if rule.varargs and a >= rule.npositional else a
+        for a in active
+    ]  # fmt: skip
     return tuple(
         zeros_like(v) if grads[i] is None else grads[i] for i, v in zip(at, values, strict=True)
     )

@@ -3461,3 +3461,29 @@ def an_entry_of_a_deep_copied_dict_updated(x):
     d = copy.deepcopy(original)
     d["a"] += 1.0
     return np.sum(d["a"] ** 2) + np.sum(d["b"])
+
+
+# ---- functions with a rule called through a name given them -------------------------------
+
+
+@case(vec(4))
+def max_called_through_a_name(x):
+    """The gradients of a rule with keyword-only parameters before its ``*args``
+    (``max``'s ``key=`` and ``default=``) went to those parameters, not to the values
+    passed, when the function was called through a name: zero, without a word."""
+    pick = max if x[0] > 0 else min
+    return pick(x[0], x[2], x[1] * 3.0)
+
+
+@case(vec(4), vec(4, 1), wrt=(0, 1))
+def meshgrid_called_through_a_name(x, y):
+    grid = [np.meshgrid][0]
+    a, b = grid(x, y, indexing="ij")
+    return np.sum(a * b**2)
+
+
+@case(vec(3), vec(4, 1), wrt=(0, 1))
+def broadcast_arrays_called_through_a_name(x, y):
+    spread = [np.broadcast_arrays][0]
+    a, b = spread(x[:, None], y[None, :])
+    return np.sum(a * b**2)
