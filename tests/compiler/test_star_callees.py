@@ -2,6 +2,8 @@
 position past its named parameters, or by a starred call (``helper(*xs)``), in reverse
 mode, forward mode and reverse over forward, checked against finite differences."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -71,8 +73,21 @@ def loss_star_loop(a, b):
     return total
 
 
+def loss_starred_into_rules(a, b):
+    # functions with rules given *xs: how many values it holds is known when they run
+    # (a crash in reverse mode, a tangent of zero in forward mode)
+    pair = [a, b * 2.0]
+    grids = np.meshgrid(*pair)
+    return (
+        np.einsum("i,i->", *pair)
+        + math.hypot(*a)
+        + max(b[0], *[a[1], a[2] * 3.0])
+        + np.sum(grids[0] * grids[1] ** 2)
+    )
+
+
 LOSSES = [loss_basic, loss_mixed, loss_indexed, loss_starred, loss_starred_mixed,
-          loss_loop, loss_star_loop]  # fmt: skip
+          loss_loop, loss_star_loop, loss_starred_into_rules]  # fmt: skip
 
 
 def _points(seed=0):
@@ -102,7 +117,7 @@ def test_forward(loss):
 
 
 @pytest.mark.parametrize("loss", [loss_basic, loss_mixed, loss_starred, loss_starred_mixed,
-                                  loss_loop, loss_star_loop],
+                                  loss_loop, loss_star_loop, loss_starred_into_rules],
                          ids=lambda f: f.__name__)  # fmt: skip
 def test_hvp(loss):
     a, b, da, db = _points(2)
