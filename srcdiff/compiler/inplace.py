@@ -63,6 +63,17 @@ def rewrite(norm: Normalizer, e: gast.Call) -> gast.expr | None:
         return _method(norm, e, held.id, func.attr)
     if (
         isinstance(func, gast.Attribute)
+        and func.attr in METHODS
+        and isinstance(func.value, gast.Call)
+        and isinstance(func.value.func, gast.Attribute)
+        and func.value.func.attr == "setdefault"
+        and isinstance(func.value.func.value, gast.Name)
+        and func.value.func.value.id in norm.locals
+    ):  # ``d.setdefault(k, []).append(v)``: the entry ``d[k]`` then updated, as above
+        held = norm.atom(func.value)
+        return _method(norm, e, held.id, func.attr)
+    if (
+        isinstance(func, gast.Attribute)
         and (func.attr in METHODS or func.attr in ("pop", "sort"))
         and isinstance(func.value, gast.Attribute)
         and isinstance(func.value.value, gast.Name)
@@ -262,6 +273,16 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
         item = _rt_call(norm, "pop_value", [_name(owner), *key])
         norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), *key])))
         return item
+    if attr == "setdefault" and not e.keywords and len(e.args) == 2:
+        # ``d.setdefault(k, v)``: ``d.update({k: d[k] if k in d else v})``, then ``d[k]``
+        key, default = norm.atom(e.args[0]), norm.atom(e.args[1])
+        found = gast.Compare(left=key, ops=[gast.In()], comparators=[_name(owner)])
+        held = gast.Subscript(value=_name(owner), slice=key, ctx=gast.Load())
+        entry = norm.atom(gast.IfExp(test=found, body=held, orelse=default))
+        other = norm.temp(gast.Dict(keys=[key], values=[entry]))
+        new = norm.temp(gast.Call(func=_rt("updated"), args=[_name(owner), other], keywords=[]))
+        norm.emit(_inplace(owner, new))
+        return norm.temp(gast.Subscript(value=_name(owner), slice=key, ctx=gast.Load()))
     helper = METHODS.get(attr)
     if attr == "update" and e.keywords and all(k.arg is not None for k in e.keywords):
         # ``d.update(m, b=v)``: the mapping's entries, then the keywords', as a display

@@ -3487,3 +3487,34 @@ def broadcast_arrays_called_through_a_name(x, y):
     spread = [np.broadcast_arrays][0]
     a, b = spread(x[:, None], y[None, :])
     return np.sum(a * b**2)
+
+
+# ---- dict.setdefault ------------------------------------------------------------------------
+
+
+@case(vec(4))
+def setdefault_of_a_local_dict(x):
+    """``d.setdefault(k, v)`` with a differentiated ``v`` on a local dict was refused, as
+    if the dict were reached through a field."""
+    d = {"a": x[0]}
+    kept = d.setdefault("a", x[3] * 5.0)
+    added = d.setdefault("b", x[1] ** 2)
+    return kept * added + d["a"] * 3.0 + d["b"]
+
+
+@case(vec(4))
+def setdefault_accumulating(x):
+    totals = {}
+    for v in x:
+        k = int(v > 0.5)
+        totals[k] = totals.setdefault(k, 0.0) + v**2
+    return totals.get(0, 1.0) * totals.get(1, 1.0)
+
+
+@case(vec(4), {0: [1.5]})
+def setdefault_grouping_into_lists(x, groups):
+    """``groups.setdefault(k, []).append(v)``: the entry's list updated, in the caller's
+    dict too."""
+    for i, v in enumerate(x):
+        groups.setdefault(i % 2, []).append(v * (i + 1.0))
+    return sum(sum(g) ** 2 for g in groups.values())
