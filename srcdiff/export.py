@@ -1076,7 +1076,8 @@ def @EXPANDED@(active, nargs, kwargs):
             positions += keys
         elif not isinstance(a, (int, str)):  # rt.Star: the differentiated *args operand
             covered = tuple(range(a.start, nargs - a.after))
-            layout.append((True, len(positions), len(covered)))
+            rows = a.spread if hasattr(a.spread, "shape") else True  # an array's, or not
+            layout.append((rows, len(positions), len(covered)))
             positions += covered
         else:
             layout.append((False, len(positions), 1))
@@ -1127,7 +1128,10 @@ def @CALL_VJP@(record, g, wanted=None):
         grads = @CALL_VJP@(inner, g)
         return tuple(
             dict(zip(star, grads[i : i + n], strict=True)) if type(star) is tuple
-            else list(grads[i : i + n]) if star else grads[i]
+            else list(grads[i : i + n]) if star is True
+            else grads[i] if star is False
+            else rt.entries_like([rt.zeros_like(e) if d is None else d
+                                  for d, e in zip(grads[i : i + n], star, strict=True)], star)
             for star, i, n in layout
         )
     _, label, unit, saved, path, order, values = record

@@ -411,6 +411,28 @@ def test_a_function_called_with_a_dict_of_keywords(tmp_path, numpy_only):
         assert_same(o, w)
 
 
+def three_terms(u, v, w):
+    return u * v + w
+
+
+def an_array_spread_twice(x):
+    c = x[:3] * 2.0
+    return three_terms(*c) + three_terms(*c)
+
+
+def test_an_array_spread_into_calls_gets_its_entries_gradients_as_an_array(tmp_path, numpy_only):
+    """The gradients of ``*c``'s entries are ``c``'s as an array (as a list, the two
+    calls' were joined by ``+``)."""
+    g = sd.grad(an_array_spread_twice)
+    calls = [(np.array([0.5, -1.0, 2.0, 3.0]),), (np.array([1.5, 0.25, -2.0]),)]
+    want = [g(*args) for args in calls]
+    np.testing.assert_allclose(want[0], [-8.0, 4.0, 4.0, 0.0])
+    got = run(exported(g, tmp_path), [("grad_an_array_spread_twice", a, {}) for a in calls],
+              numpy_only)  # fmt: skip
+    for w, o in zip(want, got, strict=True):
+        assert_same(o, w)
+
+
 def test_a_function_calling_functions_that_call_others(tmp_path, numpy_only):
     g = sd.grad(two_layers, wrt=(0, 1))
     w = np.array([[0.5, -1.0, 0.25], [2.0, 0.5, -0.5], [1.5, 1.0, 0.0]])

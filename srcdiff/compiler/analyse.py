@@ -641,10 +641,9 @@ class Analyser:
                 values = [k.value for k in call.keywords]
                 names = const(tuple(k.arg for k in call.keywords))
                 return self.rule_op(rule, obj, [*args, *values, names], [], stmt)
-            starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
-            if rule is not None and rule.varargs and starred and starred[0] >= rule.npositional:
-                # ``np.einsum(s, *ops)``: how many operands ``*ops`` gives the rule's own
-                # ``*args`` is known when the code runs, where a call with a rule binds them
+            if rule is not None and any(isinstance(a, gast.Starred) for a in args):
+                # ``np.einsum(s, *ops)``, ``max(*x)``: which parameters ``*ops`` gives is
+                # known when the code runs, where a call of a function with a rule binds them
                 return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
             if rule is not None:
                 op = self.rule_op(rule, obj, args, call.keywords, stmt)

@@ -423,7 +423,7 @@ class PrimalBuilder:
                 continue
             if i == star:  # the positions *args covers are known when the code runs
                 after = len(op.operands) - i - 1
-                entries.append(call(attr("rt", "Star"), const(i), const(after)))
+                entries.append(call(attr("rt", "Star"), const(i), const(after), a.value))
             else:  # counted from the end after a *args
                 entries.append(const(i if star is None or i < star else i - len(op.operands)))
         named = gast.Tuple(elts=[const(k.arg) for k in op.keywords if k.arg is not None],

@@ -19,14 +19,14 @@ import sys
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_module, copy, dtype_kind
 from ..errors import CompileError, KinkWarning, NonFiniteError, generated_name
-from .arrays import zeros_like
+from .arrays import entries_like, zeros_like
 from .control import (
     Attempt,
     Raised,
@@ -555,10 +555,12 @@ def parameter_names(fn: types.FunctionType, nbound: int) -> tuple[list[str], fro
 @dataclass(frozen=True)
 class Star:
     """In a call's mask, the differentiated ``*args`` operand: it starts at argument
-    ``start`` and ends before the last ``after`` positional arguments."""
+    ``start`` and ends before the last ``after`` positional arguments; ``spread`` is the
+    value spread (an array's entries' gradients are stacked back into its shape)."""
 
     start: int
     after: int
+    spread: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -581,9 +583,11 @@ def _expanded(active: tuple, nargs: int, kwargs: dict) -> tuple[tuple, tuple | N
     if plain is None:
         if len(_PLAIN_MASKS) > 4096:
             _PLAIN_MASKS.clear()
-        plain = _PLAIN_MASKS[active] = not any(
+        plain = not any(
             isinstance(a, (Star, Spread)) or isinstance(a, int) and a < 0 for a in active
         )
+        if plain:  # (not a mask with a Star, which holds the value it spreads)
+            _PLAIN_MASKS[active] = plain
     if plain:
         return active, None
     positions: list = []
@@ -591,7 +595,8 @@ def _expanded(active: tuple, nargs: int, kwargs: dict) -> tuple[tuple, tuple | N
     for a in active:
         if isinstance(a, Star):
             covered = tuple(range(a.start, nargs - a.after))
-            layout.append((True, len(positions), len(covered)))
+            rows = a.spread if hasattr(a.spread, "shape") else True  # an array's, or not
+            layout.append((rows, len(positions), len(covered)))
             positions += covered
         elif isinstance(a, Spread):
             keys = tuple(k for k in kwargs if k not in a.named)
@@ -1489,7 +1494,9 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
         grads = call_vjp(inner, g)
         return tuple(
             dict(zip(star, grads[i : i + n], strict=True)) if type(star) is tuple
-            else list(grads[i : i + n]) if star else grads[i]
+            else list(grads[i : i + n]) if star is True
+            else grads[i] if star is False
+            else _rows_stacked(grads[i : i + n], star)
             for star, i, n in layout
         )  # fmt: skip
     if record[0] == "unit":
@@ -1531,6 +1538,13 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
     return tuple(
         zeros_like(v) if grads[i] is None else grads[i] for i, v in zip(at, values, strict=True)
     )
+
+
+def _rows_stacked(rows: tuple, x: Any) -> Any:
+    """The gradient of the array ``x`` spread into a call (``f(*x)``) from those of its
+    entries (None for one without): an array shaped as ``x``, as iterating it gives."""
+    rows = [zeros_like(row) if d is None else d for d, row in zip(rows, x, strict=True)]
+    return entries_like(rows, x)
 
 
 def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:

@@ -86,8 +86,16 @@ def loss_starred_into_rules(a, b):
     )
 
 
+def loss_array_spread_twice(a, b):
+    # an array's entries' gradients are its rows stacked back, not a list (two lists
+    # were joined by +, a list was scaled by * 2.0: crashes)
+    c = a * 2.0
+    rows = np.stack([a, b]) * 1.5
+    return helper(1.0, *c) + indexed(*c) + max(*c) + np.sum(np.arctan2(*rows) ** 2)
+
+
 LOSSES = [loss_basic, loss_mixed, loss_indexed, loss_starred, loss_starred_mixed,
-          loss_loop, loss_star_loop, loss_starred_into_rules]  # fmt: skip
+          loss_loop, loss_star_loop, loss_starred_into_rules, loss_array_spread_twice]  # fmt: skip
 
 
 def _points(seed=0):
@@ -117,7 +125,8 @@ def test_forward(loss):
 
 
 @pytest.mark.parametrize("loss", [loss_basic, loss_mixed, loss_starred, loss_starred_mixed,
-                                  loss_loop, loss_star_loop, loss_starred_into_rules],
+                                  loss_loop, loss_star_loop, loss_starred_into_rules,
+                                  loss_array_spread_twice],
                          ids=lambda f: f.__name__)  # fmt: skip
 def test_hvp(loss):
     a, b, da, db = _points(2)
