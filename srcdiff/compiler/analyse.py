@@ -560,6 +560,16 @@ class Analyser:
                 return op
             if self.objects_method(owner, attr):
                 return self.method_call(owner, attr, call)
+            if (
+                attr in ("index", "count")
+                and self.is_active(owner)
+                and not self.on_tensors
+                and not self.known_array(owner)
+            ):  # a list's or tuple's ``xs.index(v)``: a position, without gradient (a user's
+                # object's own method is refused where it runs: rt.receiver)
+                op = Op(Kind.PASSIVE, operands=[owner])
+                op.receiver, op.receiver_tensor = attr, False
+                return op
             dict_method = registry.lookup(f"dict.{attr}") is not None or registry.is_nondiff(
                 f"dict.{attr}"
             )

@@ -3518,3 +3518,15 @@ def setdefault_grouping_into_lists(x, groups):
     for i, v in enumerate(x):
         groups.setdefault(i % 2, []).append(v * (i + 1.0))
     return sum(sum(g) ** 2 for g in groups.values())
+
+
+# ---- positions and counts in lists ---------------------------------------------------------
+
+
+@case(vec(4))
+def index_and_count_of_a_list(x):
+    """``xs.index(v)`` and ``xs.count(v)`` of a list of differentiated values give ints:
+    they were refused as an array's methods without a rule."""
+    xs = sorted([x[0], x[1] * 2.0, x[2]])
+    at = xs.index(x[2])
+    return xs[at] ** 2 * (at + 1) + xs.count(xs[0]) * xs[1]
