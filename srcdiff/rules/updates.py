@@ -37,6 +37,13 @@ def put(g, ans, a, ind, v, mode="raise"):
     return d_a, None, d_v, None
 
 
+@vjp(rt.put_along_axis)
+def put_along_axis(g, ans, arr, indices, values, axis):
+    """As ``put``: the last write to a position stays; ``values`` spreads to ``indices``."""
+    d_arr, d_values = rt.put_along_axis_grads(g, arr, indices, values, axis)
+    return d_arr, None, d_values, None
+
+
 @vjp(rt.putmask)
 def putmask(g, ans, a, mask, values):
     d_a, d_values = rt.putmask_grads(g, mask, values)
@@ -119,7 +126,8 @@ unsupported(
 
 # A write, an accumulation, a fill, a resize, a reordering of a list or a dict: linear in
 # the object updated and the values written, jointly (``rt.where`` as ``np.where``).
-linear((0, 2), rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.inserted)
+linear((0, 2), rt.add_at, rt.subtract_at, rt.put, rt.put_along_axis, rt.putmask, rt.place,
+       rt.inserted)  # fmt: skip
 linear((0, 1), rt.fill_diagonal, rt.filled, rt.extended, rt.updated)
 linear((1, 2), rt.where)
 linear((0,), rt.resized, rt.pop_value, rt.removed, rt.reversed_list)

@@ -77,6 +77,13 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> Any:
     return out
 
 
+def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> Any:
+    """``arr`` after ``np.put_along_axis(arr, indices, values, axis)``."""
+    out = _copy(arr)
+    array_module(out).put_along_axis(out, indices, values, axis)
+    return out
+
+
 def putmask(a: Any, mask: Any, values: Any) -> Any:
     """``a`` after ``np.putmask(a, mask, values)``."""
     out = _copy(a)
@@ -144,6 +151,17 @@ def put_grads(g: Any, a: Any, ind: Any, v: Any, mode: str = "raise") -> tuple:
     positions = _flat_positions(a, ind, mode)
     sources = np.arange(len(positions)) % max(int(np.size(v)), 1)
     return written_grads(g, positions, sources, v)
+
+
+def put_along_axis_grads(g: Any, arr: Any, indices: Any, values: Any, axis: Any) -> tuple:
+    """Entry ``k`` of ``indices`` (``values`` spread to its shape) names the position along
+    ``axis`` written, the others' its own (with ``axis=None``, a flat position)."""
+    at = np.asarray(backend.to_numpy(array_module(indices).asarray(indices)))
+    flat = np.arange(int(np.prod(np.shape(arr)))).reshape(np.shape(arr))
+    positions = np.take_along_axis(flat.ravel() if axis is None else flat, at, axis=axis)
+    size = int(np.prod(np.shape(values)))
+    sources = np.broadcast_to(np.arange(size).reshape(np.shape(values)), at.shape)
+    return written_grads(g, positions.ravel(), sources.ravel(), values)
 
 
 def putmask_grads(g: Any, mask: Any, values: Any) -> tuple:

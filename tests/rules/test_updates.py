@@ -20,6 +20,16 @@ SPECS = [
     Spec(rt.put, (R((5,)), [1, 3], R((2,))), wrt=(0, 2)),
     Spec(rt.put, (R((2, 3)), [0, 5, 0], R((2,))), wrt=(0, 2), label="cycled-and-repeated"),
     Spec(rt.put, (R((5,)), [-1, 7], R((2,))), {"mode": "wrap"}, wrt=(0, 2), label="wrap"),
+    Spec(rt.put_along_axis, (R((3, 4)), np.array([[0], [2], [2]]), R((3, 1)), 1), wrt=(0, 2)),
+    Spec(
+        rt.put_along_axis,
+        (R((3, 4)), np.array([[0, 0, 1, 2], [2, 0, 2, 0]]), R((1, 4)), 0),
+        wrt=(0, 2),
+        label="repeated-and-spread",
+    ),
+    Spec(
+        rt.put_along_axis, (R((2, 3)), np.array([4, 1, 4]), R(()), None), wrt=(0, 2), label="flat"
+    ),  # fmt: skip
     Spec(rt.putmask, (R((2, 3)), np.array([[1, 0, 1], [0, 1, 1]], bool), R((2,))), wrt=(0, 2)),
     Spec(rt.place, (R((6,)), np.array([1, 0, 1, 1, 0, 1], bool), R((3,))), wrt=(0, 2)),
     Spec(rt.fill_diagonal, (R((3, 3)), R(())), wrt=(0, 1), label="0d"),

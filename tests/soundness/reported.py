@@ -3530,3 +3530,15 @@ def index_and_count_of_a_list(x):
     xs = sorted([x[0], x[1] * 2.0, x[2]])
     at = xs.index(x[2])
     return xs[at] ** 2 * (at + 1) + xs.count(xs[0]) * xs[1]
+
+
+# ---- np.put_along_axis ---------------------------------------------------------------------
+
+
+@case(RNG.normal(size=(3, 4)), vec(3))
+def put_along_axis_with_repeated_positions(a, v):
+    """``np.put_along_axis`` was refused (no rule); the last write to a position stays."""
+    z = a * 1.0
+    np.put_along_axis(z, np.array([[0, 0], [2, 2], [2, 1]]), np.stack([v, v**2], 1), axis=1)
+    np.put_along_axis(z, np.argmax(z, axis=0)[None], 0.0, axis=0)
+    return np.sum(z**2 * np.arange(4))
