@@ -193,9 +193,18 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),
         **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),
         **dict.fromkeys(
-            [rt.add_at, rt.subtract_at, rt.put, rt.putmask, rt.place, rt.fill_diagonal, rt.filled],
-            "np.add.at, np.put, np.putmask, np.place, np.fill_diagonal and x.fill: not in "
-            "the standard",
+            [
+                rt.add_at,
+                rt.subtract_at,
+                rt.put,
+                rt.put_along_axis,
+                rt.putmask,
+                rt.place,
+                rt.fill_diagonal,
+                rt.filled,
+            ],
+            "np.add.at, np.put, np.put_along_axis, np.putmask, np.place, np.fill_diagonal and "
+            "x.fill: not in the standard",
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         rt.norm_grad: "the slope of np.linalg.norm, which is not in the standard",
