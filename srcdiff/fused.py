@@ -88,7 +88,8 @@ def _fma64(x: float, y: float, z: float) -> float:
     if _MATH_FMA is not None:
         return _MATH_FMA(x, y, z)
     p = x * y
-    if _EXACT_LOW < abs(p) < _EXACT_HIGH and max(abs(x), abs(y), abs(z)) < _EXACT_HIGH:
+    high = _EXACT_HIGH  # (chained comparisons: NaNs fail them, as they fail abs() < high)
+    if _EXACT_LOW < abs(p) < high and -high < x < high and -high < y < high and -high < z < high:
         # x * y = p + pe exactly (Dekker's product, Veltkamp's split), and fsum rounds
         # the exact sum p + pe + z once
         h = _SPLIT53 * x
@@ -96,8 +97,7 @@ def _fma64(x: float, y: float, z: float) -> float:
         h = _SPLIT53 * y
         y_hi = h - (h - y)
         x_lo, y_lo = x - x_hi, y - y_hi
-        pe = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
-        return math.fsum((p, pe, z))
+        return _FSUM((p, ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo, z))
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return x * y + z
     (n1, d1), (n2, d2), (n3, d3) = (v.as_integer_ratio() for v in (x, y, z))
@@ -111,6 +111,7 @@ def _fma64(x: float, y: float, z: float) -> float:
 
 
 _MATH_FMA = getattr(math, "fma", None)  # Python 3.13
+_FSUM = math.fsum
 _SPLIT53 = 2.0**27 + 1  # Veltkamp's split of a float64 into two halves of 26 bits
 # products of magnitudes in this range, of factors below its top, split and multiply
 # exactly (no overflow in the split, no underflow in the error term)
@@ -224,7 +225,10 @@ def fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
         value = _fma64(a.item(), b, c.item())
         if out is None:
             return np.array(value, _FLOAT64).reshape(a.shape)
-        out.fill(value)
+        if out.ndim == 1:  # (a parameter of shape (1,): indexed, sooner than fill)
+            out[0] = value
+        else:
+            out.fill(value)
         return out
     if (
         type(a) is np.ndarray

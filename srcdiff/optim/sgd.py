@@ -67,10 +67,7 @@ class SGD(Optimizer):
                 grad = p._grad
                 if grad is not None:
                     data = p._data
-                    if alpha != 1:  # (fused.add's first step, taken here)
-                        fused.fma(grad._data, alpha, data, data)
-                    else:
-                        fused.add(data, grad._data, alpha, out=data)
+                    fused.add(data, grad._data, alpha, out=data)
             return
         params = [p for p in group["params"] if p.grad is not None]
         if momentum:
