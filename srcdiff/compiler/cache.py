@@ -590,19 +590,29 @@ def callees_still(
     function, class and module the compilation found through a free name
     (``Parsed.found``: ``act``, ``np.tanh``, ``cfg.act``) is found there still: another one
     would need another rule or other code. One generated expression, as it runs before
-    every call; it holds ``fn`` and what it found weakly where it can (a closure made per
-    step is freed with its compiled code). With ``guards`` (of the callees inlined), the
-    same function checks them after, as ``check_guards``'s does (one call, not two)."""
+    every call, reading each closure cell once; it holds ``fn`` and what it found weakly
+    where it can (a closure made per step is freed with its compiled code). With
+    ``guards`` (of the callees inlined), the same function checks them after, as
+    ``check_guards``'s does (one call, not two), reading the cells checked before from
+    their locals."""
     free = fn.__code__.co_freevars
     namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
                                  "A": attribute, "MT": types.MethodType, "NK": _NO_KEYWORDS,
                                  "CODE": fn.__code__, "DEFAULTS": fn.__defaults__,
                                  "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
     terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
+    cells: dict[int, str] = {}  # per closure cell read (by id): the local holding it
+    checked: dict[int, tuple[str, Any]] = {}  # those whose object is checked: local, object
     for i, ((root, *path), obj) in enumerate(found.items()):
         if root in free:
             k = free.index(root)
-            read, holder = f"F.__closure__[{k}].cell_contents", fn.__closure__[k].cell_contents
+            cell = fn.__closure__[k]
+            read, holder = f"F.__closure__[{k}].cell_contents", cell.cell_contents
+            if id(cell) in cells:  # read once
+                read = cells[id(cell)]
+            else:
+                cells[id(cell)] = f"c{k}"
+                read = f"(c{k} := {read})"
         elif root in fn.__globals__:
             read, holder = f"G.get({root!r}, M)", fn.__globals__[root]
         else:
@@ -624,8 +634,14 @@ def callees_still(
             # named (read without making the bound method, and written out: no call)
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             name = path[-1]
-            terms.append(f"(h{i} := {read}) is S{i}() and getattr(type(h{i}), {name!r}, None) "
-                         f"is E{i} and {name!r} not in getattr(h{i}, '__dict__', NK)")  # fmt: skip
+            same = checked.get(id(fn.__closure__[free.index(root)])) if root in free else None
+            if len(path) == 1 and same is not None and same[1] is obj.__self__:
+                h = same[0]  # (the cell's object, checked already: optimizer.step, .zero_grad)
+            else:
+                h = f"h{i}"
+                terms.append(f"(h{i} := {read}) is S{i}()")
+            terms.append(f"getattr(type({h}), {name!r}, None) is E{i} and {name!r} not in "
+                         f"getattr({h}, '__dict__', NK)")  # fmt: skip
         elif isinstance(obj, types.MethodType):  # a class's method: the same method
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             terms.append(f"type(h{i} := {read}) is MT and h{i}.__func__ is E{i} "
@@ -636,8 +652,14 @@ def callees_still(
         else:
             namespace[f"E{i}"] = weakref.ref(obj)
             terms.append(f"{read} is E{i}()")
+        if root in free and (
+            bound and len(path) == 1 or not path and not isinstance(obj, types.MethodType)
+        ):  # the cell's object itself, its identity checked
+            cell = fn.__closure__[free.index(root)]
+            checked[id(cell)] = (cells[id(cell)], obj.__self__ if bound else obj)
     if guards:  # (guard_lines names its own locals and globals apart from the ones above)
-        body = [f"if not ({' and '.join(terms)}): return False", *guard_lines(guards, namespace)]
+        body = [f"if not ({' and '.join(terms)}): return False",
+                *guard_lines(guards, namespace, checked)]  # fmt: skip
         source = "def still(F):\n    try:\n" + "".join(f"        {line}\n" for line in body)
         source += "    except ValueError:  # an emptied cell\n        return False\n"
         source += "    return True\n"

@@ -162,16 +162,22 @@ def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
     return namespace["holds"]
 
 
-def guard_lines(guards: Iterable[Guard], namespace: dict[str, Any]) -> list[str]:
+def guard_lines(
+    guards: Iterable[Guard], namespace: dict[str, Any],
+    cells: dict[int, tuple[str, Any]] | None = None,
+) -> list[str]:  # fmt: skip
     """The statements of ``check_guards``'s function, each returning False where a guard
     does not hold (inside a ``try`` that returns False for an emptied cell), the objects
     they read put into ``namespace`` under names of their own: its locals are named
     ``v<n>`` and ``e``, its globals ``M``, ``A``, ``FWD``, ``B``, ``SAME``, and a letter
-    followed by a number."""
+    followed by a number. ``cells``: closure cells (by id) the code before has read into
+    a local and found holding an object (local, object): read there, and not checked again
+    where a guard expects that object."""
     namespace.update({"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
                       "SAME": _same_items})  # fmt: skip
     lines: list[str] = []
     read: dict[tuple, str] = {}  # a path's key, and the local holding what it reads
+    cells = cells or {}
 
     def local(value: Any, prefix: str) -> str:
         n = f"{prefix}{len(namespace)}"
@@ -184,9 +190,19 @@ def guard_lines(guards: Iterable[Guard], namespace: dict[str, Any]) -> list[str]
         if len(path) > 1:
             holder = value(path[:-1], key[:-1])
             step = path[-1]
-            expr = f"FWD({holder})" if step == FORWARD else f"A({holder}, {step!r})"
+            fixed = path[0][0] == "fixed" and len(path) == 2
+            expr = (
+                f"FWD({holder})"
+                if step == FORWARD
+                else f"getattr({holder}, {step!r}, M)"  # (how ``A`` reads a module's or a
+                if fixed and isinstance(path[0][1], (types.ModuleType, type))  # class's)
+                else f"A({holder}, {step!r})"
+            )
         else:
             root, *parts = path[0]
+            if root == "cell" and id(parts[0]) in cells:
+                read[key] = cells[id(parts[0])][0]
+                return read[key]
             expr = {
                 "fixed": lambda: local(parts[0], "K"),
                 "cell": lambda: f"{local(parts[0], 'C')}.cell_contents",
@@ -208,6 +224,11 @@ def guard_lines(guards: Iterable[Guard], namespace: dict[str, Any]) -> list[str]
             continue
         if len(guard.path) == 1 and guard.path[0][0] == "fixed":
             continue  # the object itself: found as long as it lives, which read keeps
+        root, *parts = guard.path[0]
+        if len(guard.path) == 1 and root == "cell" and id(parts[0]) in cells:
+            expected = guard._kept if guard._ref is None else guard._ref()
+            if cells[id(parts[0])][1] is expected:
+                continue  # checked before
         v = value(guard.path, _path_key(guard.path))
         if guard._ref is None:
             lines.append(f"if {v} is not {local(guard._kept, 'X')}: return False")
