@@ -23,6 +23,7 @@ class _State(threading.local):
 
 
 _state = _State()
+STATE = _state  # (read ``STATE.enabled`` where a call of is_grad_enabled costs too much)
 
 
 def is_grad_enabled() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
+from ..grad_mode import STATE as GRAD_MODE
 from . import mutation
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .creation import float_result
@@ -64,10 +65,10 @@ def unwrap(x: Any, path: list) -> Any:
         return x
     requires = (  # (the property's own test where the class keeps it: no call)
         x._node is not None or x._requires_grad
-        if cls.requires_grad is tensor.requires_grad
+        if cls is tensor or cls.requires_grad is tensor.requires_grad
         else x.requires_grad
     )
-    if requires and Host.grad_enabled():
+    if requires and GRAD_MODE.enabled:
         LEAVES[0] += 1
         path.append(1)
         step = STEP[0]
@@ -388,7 +389,8 @@ def backward(
         if (
             freed
             and (values is None or not freed.isdisjoint(values))
-            or any(root is loss for root in step.roots)
+            or step.roots  # (none, the usual case: no generator to make)
+            and any(root is loss for root in step.roots)
         ):
             raise RuntimeError(SECOND_BACKWARD)
         if step.writes:
