@@ -279,8 +279,9 @@ def _forward(module: Any) -> Any:
         return MISSING
     cls = type(module)
     call = cls.__call__
-    for base in Host.modules:  # (a loop, not any(): this runs before every call)
-        if call is not base.__call__ and issubclass(cls, base):
+    bases = zip(Host.modules, Host.module_calls, strict=True)
+    for base, known in bases:  # (a loop, not any(): this runs before every call)
+        if call is not known and issubclass(cls, base):
             return MISSING
     return getattr(cls, "forward", MISSING)
 

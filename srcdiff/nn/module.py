@@ -511,7 +511,8 @@ class Module:
         return f"{type(self).__name__}({body})"
 
 
-runtime.install(modules=(Module,))  # a model called in compiled code runs its forward
+# a model called in compiled code runs its forward (where its class calls Module's __call__)
+runtime.install(modules=(Module,), module_calls=(Module.__call__,))
 
 
 nondiff("sets a module's training mode", Module.train, Module.eval)

@@ -65,6 +65,7 @@ class Host:
     arrays: Any = None  # what unit_for takes for a callee of code on arrays (its dialect)
     callee: Any = None  # and for a callee of compiled Tensor code (given arrays)
     modules: tuple[type, ...] = ()  # nn.Module: calling one runs its forward
+    module_calls: tuple[Any, ...] = ()  # their __call__ as installed: the one that does
     tensor: type = type("NoTensor", (), {})  # srcdiff.Tensor, once it is loaded
     grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
     accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
@@ -238,7 +239,8 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
         return fn, ()
     if _is_module(fn):  # before the look-up below, which runs a Module's __getattr__
         call = type(fn).__call__
-        if any(call is not base.__call__ for base in Host.modules if isinstance(fn, base)):
+        bases = zip(Host.modules, Host.module_calls, strict=True)
+        if any(call is not known for base, known in bases if isinstance(fn, base)):
             return _target(types.MethodType(call, fn))  # a class calling more than forward
         return _target(fn.forward)
     inner = getattr(fn, "_srcdiff_target", None)

@@ -177,6 +177,29 @@ def test_a_forward_replaced_on_the_class_or_the_instance_is_the_one_run(monkeypa
     assert_step_as_eager(step, model, loss_fn, x, y)
 
 
+def test_a_call_replaced_on_the_class_or_its_base_runs_instead_of_forward(monkeypatch):
+    """A module's forward is inlined where its class calls it as nn.Module does: a
+    ``__call__`` of the class's own, or nn.Module's replaced (before compiling or after),
+    runs instead. (nn.Module's replaced was taken for the one srcdiff knows, and its
+    forward differentiated alone, without a word.)"""
+    x, y = data()
+    model, loss_fn = Affine(), sd.nn.MSELoss()
+    step = compiled_step(model, loss_fn, x, y)
+    base_call = sd.nn.Module.__call__
+
+    def tripled(self, *args):
+        return base_call(self, *args) * 3.0
+
+    monkeypatch.setattr(Affine, "__call__", tripled, raising=False)
+    assert_step_as_eager(step, model, loss_fn, x, y)
+    monkeypatch.undo()
+    assert_step_as_eager(step, model, loss_fn, x, y)
+    monkeypatch.setattr(sd.nn.Module, "__call__", tripled)
+    assert_step_as_eager(step, model, loss_fn, x, y)
+    step = sd.differentiate(make_step(model, loss_fn))  # compiled with it replaced
+    assert_step_as_eager(step, model, loss_fn, x, y)
+
+
 def quintupled(h):
     return scaled(h, 5.0)
 
