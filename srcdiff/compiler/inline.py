@@ -169,12 +169,14 @@ def guard_lines(
     """The statements of ``check_guards``'s function, each returning False where a guard
     does not hold (inside a ``try`` that returns False for an emptied cell), the objects
     they read put into ``namespace`` under names of their own: its locals are named
-    ``v<n>`` and ``e``, its globals ``M``, ``A``, ``FWD``, ``B``, ``SAME``, and a letter
-    followed by a number. ``cells``: closure cells (by id) the code before has read into
-    a local and found holding an object (local, object): read there, and not checked again
-    where a guard expects that object."""
+    ``v<n>`` and ``e``, its globals ``M``, ``A``, ``FWD``, ``B``, ``SAME``, ``ND``, ``MC``
+    and a letter followed by a number. ``cells``: closure cells (by id) the code before
+    has read into a local and found holding an object (local, object): read there, and
+    not checked again where a guard expects that object."""
     namespace.update({"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
-                      "SAME": _same_items})  # fmt: skip
+                      "SAME": _same_items, "ND": _NOTHING})  # fmt: skip
+    if len(Host.modules) == 1:  # ``_forward`` written out: its class's forward, where the
+        namespace["MC"] = Host.module_calls[0]  # module calls it as nn.Module does
     lines: list[str] = []
     read: dict[tuple, str] = {}  # a path's key, and the local holding what it reads
     cells = cells or {}
@@ -192,7 +194,7 @@ def guard_lines(
             step = path[-1]
             fixed = path[0][0] == "fixed" and len(path) == 2
             expr = (
-                f"FWD({holder})"
+                _forward_read(holder, "MC" in namespace)
                 if step == FORWARD
                 else f"getattr({holder}, {step!r}, M)"  # (how ``A`` reads a module's or a
                 if fixed and isinstance(path[0][1], (types.ModuleType, type))  # class's)
@@ -287,6 +289,16 @@ def _forward(module: Any) -> Any:
 
 
 _NOTHING: dict = {}
+
+
+def _forward_read(holder: str, written: bool) -> str:
+    """The expression of ``_forward(holder)`` in guards; ``written`` out where one Module
+    class is installed (no call: guards run before every call). Stricter than
+    ``_forward`` only for an object of no Module class, which it takes for none."""
+    if not written:
+        return f"FWD({holder})"
+    return (f"M if 'forward' in getattr({holder}, '__dict__', ND) or getattr(type({holder}), "
+            f"'__call__', None) is not MC else getattr(type({holder}), 'forward', M)")  # fmt: skip
 
 
 class Inliner:
