@@ -161,31 +161,31 @@ def _scratch(shape: tuple, dtype: Any, slot: int = 0) -> np.ndarray | None:
     return flat[:size].reshape(shape)
 
 
-def _narrow_sum(p: np.ndarray, c: np.ndarray, digits: int, inf: Any, scratch: bool = False
+def _narrow_fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, digits: int, inf: Any
                 ) -> np.ndarray:  # fmt: skip
-    """``p + c`` in float64 (``p`` float64, ``c`` of a narrow dtype of ``digits`` bits)
-    rounded to odd for that dtype (see ``fma``), with the sum's error found only where it
-    matters: where the rounded sum has no more bits than the narrow dtype keeps plus one
-    (its low significand bits all zero: it could be a tie there), which few sums are.
-    ``scratch``: the sum and its tests are computed into kept buffers (``_scratch``),
-    the sum returned in one of them: the caller copies it out before the next call."""
-    shape = np.broadcast_shapes(np.shape(p), np.shape(c))
-
-    def kept(dtype: Any, slot: int = 0) -> np.ndarray | None:
-        return _scratch(shape, dtype, slot) if scratch else None
-
-    s = np.add(p, c, dtype=np.float64, out=kept(np.float64, 1))
-    s = s if s.ndim else s.reshape(1)
+    """``a * b + c`` of NumPy arrays of a narrow dtype of ``digits`` bits, in float64 (where
+    the product is exact), rounded to odd for that dtype (see ``fma``), with the sum's error
+    found only where it matters: where the rounded sum has no more bits than the narrow
+    dtype keeps plus one (its low significand bits all zero: it could be a tie there),
+    which few sums are. Computed in place in a kept buffer (``_scratch``: the optimizers'
+    temporaries), which it returns: the caller copies it out before the next call."""
+    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    s = _scratch(shape, np.float64)
+    s = np.empty(shape, np.float64) if s is None else s
+    s[...] = a  # widened (exactly), then multiplied and added in place
+    np.multiply(s, b, out=s)
+    np.add(s, c, out=s)
+    flat = s.reshape(-1)
     low = np.uint64((1 << (52 - digits)) - 1)  # float64's significand bits past digits + 1
-    bits = np.bitwise_and(s.view(np.uint64), low, out=kept(np.uint64))
-    maybe = np.flatnonzero(np.equal(bits, 0, out=kept(np.bool_)))
-    maybe = maybe[np.isfinite(s.reshape(-1)[maybe])]  # infinities and NaNs: as they are
+    bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
+    maybe = np.flatnonzero(np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)))
+    maybe = maybe[np.isfinite(flat[maybe])]  # infinities and NaNs: as they are
     if maybe.size:
-        flat = s.reshape(-1)
-        ps, cs = np.broadcast_to(p, s.shape).reshape(-1), np.broadcast_to(c, s.shape).reshape(-1)
-        sub, e = _two_sum(ps[maybe], cs[maybe].astype(np.float64))
+        ab, bb, cb = (np.broadcast_to(v, shape).reshape(-1)[maybe].astype(np.float64)
+                      for v in (a, b, c))  # fmt: skip
+        sub, e = _two_sum(ab * bb, cb)
         flat[maybe] = np.where(e != 0, np.nextafter(sub, np.copysign(inf, e)), sub)
-    return s.reshape(shape)
+    return s
 
 
 def _alike(a: Any, b: Any) -> bool:
@@ -276,11 +276,9 @@ def _fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
     inf = xp.asarray(math.inf, dtype=xp.float64 if digits <= _NARROW else dtype)
     if digits <= _NARROW:
         split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
-        if xp is np:  # the ufuncs widen the operands as they go: no float64 copies of them
-            shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-            product = np.multiply(a, b, dtype=np.float64, out=_scratch(shape, np.float64))
-            s = _narrow_sum(product, c, digits, inf, scratch=True)
-            if out is None or out.shape != shape or out.dtype != dtype:
+        if xp is np:  # in one kept float64 buffer: no float64 copies of the operands
+            s = _narrow_fma(a, b, c, digits, inf)
+            if out is None or out.shape != s.shape or out.dtype != dtype:
                 return s.astype(dtype)
             out[...] = s  # (rounded to dtype as astype rounds)
             return out
