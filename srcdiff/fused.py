@@ -130,7 +130,7 @@ def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
     a, b, c = (
         v.ravel().tolist()
         if v.shape == shape
-        else repeat(float(v))
+        else repeat(v.item())  # (one number of any shape: (), (1,), (1, 1))
         if v.size == 1
         else np.broadcast_to(v, shape).ravel().tolist()
         for v in operands

@@ -128,6 +128,17 @@ def test_fma_rounds_once_where_a_float64_sum_would_round_twice():
     assert twice != a
 
 
+def test_fma_takes_a_one_element_operand_of_any_shape():
+    """A one-element operand broadcast against a few elements (``t.add(u, alpha=2)``
+    with ``u`` of shape (1,), as PyTorch takes it) is read as its number: it was a
+    TypeError (only a 0-d array converts to a Python float)."""
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    assert fused.fma(x, 0.5, np.array([1.0], np.float32)).tolist() == [1.5, 2.0, 2.5]
+    assert fused.fma(np.array([[2.0]]), x, np.array([1.0])).tolist() == [[3.0, 5.0, 7.0]]
+    t = sd.tensor([1.0, 2.0, 3.0]).add(sd.tensor([1.0]), alpha=2.0)
+    assert t.tolist() == [3.0, 4.0, 5.0]
+
+
 def test_fma_of_float64_integers_and_non_finite_numbers():
     third = np.array([1 / 3])
     # 1/3 * 3 - 1 is -2**-54 exactly: rounded once it is not 0
