@@ -10,7 +10,6 @@ import functools
 import inspect
 import keyword
 import linecache
-import operator
 import re
 import sys
 import types
@@ -398,11 +397,18 @@ def _dispatch_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
-def _graph_from(sources: Any, given: dict[str, Any]) -> bool:
+def _graph_from(sources: Any, positions: dict[str, int], args: tuple, kwargs: dict) -> bool:
     """Whether a value computed from ``sources`` (``influence.Sources``) may have been
     computed from a Tensor that requires grad: one read from outside, or an argument
-    (in ``given``) that is one, or may hold one (a list, a model)."""
-    return sources.outside or any(_may_require_grad(given.get(p)) for p in sources.params)
+    (``args`` by the parameters' ``positions``, ``kwargs``) that is one, or may hold one
+    (a list, a model)."""
+    if sources.outside:
+        return True
+    for p in sources.params:
+        i = positions.get(p, len(args))
+        if _may_require_grad(kwargs[p] if p in kwargs else args[i] if i < len(args) else None):
+            return True
+    return False
 
 
 def _may_require_grad(value: Any) -> bool:
@@ -787,14 +793,12 @@ class _Target(CallSite):
             return value
         if LEAVES[0] == leaves or not rt.calls.Host.grad_enabled():
             return _as_tensors(value)
-        given = {**dict(zip(unit.analysis.params, self.bound + args, strict=False)), **kwargs}
+        given = (unit.param_positions, self.bound + args, kwargs)
         sources = unit.returned
-        if isinstance(sources, tuple):
-            if type(value) is tuple and len(value) == len(sources):
-                return tuple(_as_tensors(v, _graph_from(s, given))
-                             for v, s in zip(value, sources, strict=True))  # fmt: skip
-            sources = functools.reduce(operator.or_, sources)
-        return _as_tensors(value, _graph_from(sources, given))
+        if isinstance(sources, tuple) and type(value) is tuple and len(value) == len(sources):
+            return tuple(_as_tensors(v, _graph_from(s, *given))
+                         for v, s in zip(value, sources, strict=True))  # fmt: skip
+        return _as_tensors(value, _graph_from(unit.returned_whole, *given))
 
     def compile_plain(self, xp: Any) -> tuple[Unit, tuple]:
         """The unit of a plain call (no gradient) with arrays of ``xp``."""

@@ -22,6 +22,7 @@ import functools
 import gc
 import inspect
 import linecache
+import operator
 import re
 import types
 import weakref
@@ -142,6 +143,17 @@ class Unit:
         Tensor code: a Tensor it returns requires grad where one of them does, as
         PyTorch's), found on first use."""
         return returned_sources(self.analysis)
+
+    @functools.cached_property
+    def returned_whole(self) -> Any:
+        """``returned`` for the value as a whole (the sources of its entries joined)."""
+        sources = self.returned
+        return functools.reduce(operator.or_, sources) if isinstance(sources, tuple) else sources
+
+    @functools.cached_property
+    def param_positions(self) -> dict[str, int]:
+        """Each parameter's position (where a call passes it by position)."""
+        return {p: i for i, p in enumerate(self.analysis.params)}
 
     def count(self, key: tuple) -> list[int]:
         """The cell counting the calls that took the path ``key`` (``count(key)[0] += 1``

@@ -2801,3 +2801,27 @@ def test_a_field_updated_with_a_detached_value_is_refused_with_what_to_do():
     assert "or .detach() the value first" not in str(e.value)
     sd.differentiate(step)(sd.tensor([1.0, 2.0]), True)
     assert acc.total.item() == -1.5
+
+
+def test_a_returned_tensor_requires_grad_where_an_argument_it_comes_from_does():
+    """Each returned value's requires_grad follows the arguments it is computed from,
+    whether given by position, by keyword or left to their default."""
+
+    @sd.differentiate
+    def pair(a, b=None):
+        return a * 2.0, (b if b is not None else a) * 3.0
+
+    w, c = sd.tensor([1.0], requires_grad=True), sd.tensor([2.0])
+    flags = [
+        [t.requires_grad for t in call()]
+        for call in (
+            lambda: pair(w),
+            lambda: pair(c),
+            lambda: pair(c, w),
+            lambda: pair(c, b=w),
+            lambda: pair(a=c, b=c),
+            lambda: pair(b=w, a=c),
+        )
+    ]
+    assert flags == [[True, True], [False, False], [False, True], [False, True],
+                     [False, False], [False, True]]  # fmt: skip
