@@ -481,19 +481,19 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
     return out
 
 
-def _names(rule: Any, n: int) -> list[str | None]:
-    """The parameter of ``rule`` taking each of ``n`` positional operands."""
-    return [_param_name(rule, j) for j in range(n)]
-
-
-def _operand_reads(rule: Any, n: int, masks: bool = False) -> list[frozenset[str]]:
-    """For each of ``n`` positional operands: the parameters (and ``ans``) whose values
-    ``rule``'s adjoint reads for its gradient (all it reads, where the rule's form does
-    not tell them apart)."""
-    per_operand = _reads_by_gradient(rule.fn, rule.params, rule.varargs, masks)
-    if per_operand is None or rule.varargs or len(per_operand) < n:
-        return [_reads(rule.fn, rule.params, rule.varargs, masks)] * n
-    return list(per_operand[:n])
+@functools.cache
+def _operand_reads(fn: Callable, params: tuple[str, ...], varargs: str | None, n: int,
+                   masks: bool) -> tuple[tuple[str | None, ...], tuple[frozenset[str], ...]]:  # fmt: skip
+    """For a rule (its ``fn``, ``params``, ``varargs``) given ``n`` positional operands: the
+    parameter taking each, and for each, the parameters (and ``ans``) whose values the
+    rule's adjoint reads for its gradient (all it reads, where the rule's form does not
+    tell them apart; with ``masks``, reads as masks and indices left out). Found once per
+    rule and count: every create_graph backward asks."""
+    names = tuple(params[j] if j < len(params) else varargs for j in range(n))
+    per_operand = _reads_by_gradient(fn, params, varargs, masks)
+    if per_operand is None or varargs or len(per_operand) < n:
+        return names, (_reads(fn, params, varargs, masks),) * n
+    return names, tuple(per_operand[:n])
 
 
 def _operands(plan: _Plan, uses: frozenset[int]) -> list:
@@ -534,10 +534,11 @@ def _dependencies(plan: _Plan) -> list[frozenset[int]]:
             continue
         prim, args, _ = plan.ops[i]
         rule = rules.lookup(prim)
-        operands = [(u, name) for (kind, u), name in zip(args, _names(rule, len(args)),
-                                                          strict=True) if kind == "v"]  # fmt: skip
         masks = prim not in _OWN_BACKWARD
-        for (kind, v), names in zip(args, _operand_reads(rule, len(args), masks), strict=True):
+        params, per_operand = _operand_reads(rule.fn, rule.params, rule.varargs, len(args), masks)
+        operands = [(u, name) for (kind, u), name in zip(args, params, strict=True)
+                    if kind == "v"]  # fmt: skip
+        for (kind, v), names in zip(args, per_operand, strict=True):
             if kind != "v":
                 continue
             read = [u for u, name in operands if name in names] + (
