@@ -14,7 +14,7 @@ import numbers
 import operator
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -501,21 +501,24 @@ class Tensor:
             )
         self._grad = value
 
-    def _clear_grad(self, set_to_none: bool = True) -> None:
-        """What ``zero_grad`` does to a parameter: ``.grad`` to None, or zeroed in place
-        after it is detached (a grad made with ``create_graph=True`` leaves its graph),
-        as PyTorch's ``zero_grad`` does."""
-        grad = self._grad
-        if grad is None:
-            return
-        if set_to_none:
-            self._grad = None
-            return
-        if grad._node is not None:
-            grad.detach_()
-        else:
-            grad.requires_grad_(False)
-        grad.zero_()
+    @staticmethod
+    def _clear_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+        """What ``zero_grad`` does to parameters: each ``.grad`` to None, or zeroed in
+        place after it is detached (a grad made with ``create_graph=True`` leaves its
+        graph), as PyTorch's ``zero_grad`` does. (One call for them all: an optimizer's
+        runs at every training step.)"""
+        for p in params:
+            grad = p._grad
+            if grad is None:
+                continue
+            if set_to_none:
+                p._grad = None
+                continue
+            if grad._node is not None:
+                grad.detach_()
+            else:
+                grad.requires_grad_(False)
+            grad.zero_()
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after ``backward()``."""

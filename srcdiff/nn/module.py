@@ -487,8 +487,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
-        for param in self.parameters():
-            param._clear_grad(set_to_none)
+        Tensor._clear_grads(self.parameters(), set_to_none)
 
     # ---- printing ----------------------------------------------------------------------
 

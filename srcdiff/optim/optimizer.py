@@ -151,12 +151,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to ``None``, or to zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is not None:  # (read without the property: a training step's
-                    if set_to_none:  # microsecond; and _clear_grad's first case, as it is)
-                        p._grad = None
-                    else:
-                        p._clear_grad(set_to_none)
+            Tensor._clear_grads(group["params"], set_to_none)
 
     # ---- saving and loading ------------------------------------------------------------
 
