@@ -64,19 +64,16 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> An
 
 def mean(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
     """``x.mean(dim, keepdim, dtype=...)``: ``dtype`` casts ``x`` first, as PyTorch's."""
-    if dim is None and dtype is None and type(x) is np.ndarray:  # the mean of every entry
-        if x.dtype in FLOAT_DTYPES and x.ndim:  # (as below, in fewer steps)
-            return float_mean(x, None, keepdim)
-        return np_mean(x, None, None, None, keepdim)
     if dtype is not None:
         if not is_array(x):
             return x.mean(dim, keepdim, dtype=dtype)
         x = x.astype(_numpy_dtype(dtype), copy=False)
-    dim = reduction_dim(x, dim)
-    if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES and x.ndim:  # (ndarray.mean's own
-        return float_mean(x, axis(dim), keepdim)  # steps: the same bits, sooner)
+    if dim is not None:  # (the mean of every entry, a training loss's, goes on at once)
+        dim = reduction_dim(x, dim)
     if type(x) is np.ndarray:
-        return np_mean(x, axis(dim), None, None, keepdim)
+        if x.dtype in FLOAT_DTYPES and x.ndim:  # (ndarray.mean's own steps: the same
+            return float_mean(x, None if dim is None else axis(dim), keepdim)  # bits, sooner)
+        return np_mean(x, None if dim is None else axis(dim), None, None, keepdim)
     if not is_array(x):
         return x.mean(dim, keepdim) if dim is not None else x.mean()
     return x.mean(axis=axis(dim), keepdims=keepdim)
