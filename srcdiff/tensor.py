@@ -336,25 +336,16 @@ class Tensor:
                 data = np.array(_unwrap_nested(args[0]), dtype=dt)
         if device is not None:
             data = cuda.to_device(data, device)
-        self._init(data, False)
+        Tensor._make(data, False, self)
         self._version = version
         self.requires_grad = requires_grad
 
-    def _init(self, data: Any, requires_grad: bool) -> None:
-        # (_make sets the same attributes, written out: keep the two alike)
-        self._data = data
-        self._requires_grad = requires_grad
-        self._grad = None
-        self._node = None
-        self._version = autograd.Version()
-        self._retains_grad = False
-        self._base = None
-
     @staticmethod
-    def _make(data: Any, requires_grad: bool = False) -> Tensor:
-        """A Tensor around ``data`` (no copy, no checks)."""
-        t = object.__new__(Tensor)
-        t._data = data  # (_init, written out: Tensors are made at every step)
+    def _make(data: Any, requires_grad: bool = False, into: Tensor | None = None) -> Tensor:
+        """A Tensor around ``data`` (no copy, no checks); ``into``: an instance not yet
+        initialized (of a subclass too), given the attributes instead, and returned."""
+        t = object.__new__(Tensor) if into is None else into
+        t._data = data
         t._requires_grad = requires_grad
         t._grad = None
         t._node = None
@@ -1875,9 +1866,7 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
 
 
 def _rebuild(cls: type, data: Any, requires_grad: bool, device: str) -> Tensor:
-    t = object.__new__(cls)
-    t._init(cuda.to_device(data, device), requires_grad)
-    return t
+    return Tensor._make(cuda.to_device(data, device), requires_grad, object.__new__(cls))
 
 
 rt.install(tensor=Tensor, grad_enabled=grad_mode.is_grad_enabled)  # for compiled code
