@@ -636,7 +636,7 @@ class Step:
         # per dict of saved values (by id: the step's, a callee's), those a backward()
         # without retain_graph has read: freed, as PyTorch frees a graph's saved tensors
         # (another backward reading one is refused)
-        self.freed: dict[int, set[int]] = {}
+        self.freed: dict[int, frozenset[int]] = {}
         # the losses such a backward() started from: their graphs are freed whole
         self.roots: list = []
         # per Tensor (by id), its last write: (the Tensor, the values saved before it)

@@ -409,6 +409,8 @@ def backward(
             "gradient: an integer cast, argmax, a comparison or .detach() passes none)"
         )
     if step is not None and not retain_graph:  # its saved values freed, as PyTorch's
-        step.freed.setdefault(id(saved), set()).update(saved if values is None else values)
+        read = frozenset(saved) if values is None else values  # (the adjoint's own set)
+        freed = step.freed.get(id(saved))
+        step.freed[id(saved)] = read if freed is None else freed | read
         step.roots.append(loss)
     unit.last_backward = (key, site, tuple(called))
