@@ -600,3 +600,36 @@ def test_a_method_replaced_on_its_instance_or_class_compiles_anew(monkeypatch):
     monkeypatch.delattr(SCALER, "scale")
     monkeypatch.setattr(Scaler, "scale", lambda self, x: 4.0 * x)
     np.testing.assert_allclose(g(X3), np.full(3, 4.0))
+
+
+def test_methods_of_an_object_a_closure_holds_are_checked_each_after_compiling():
+    """A closure cell is read once for all it is checked for (the object, then each of
+    its methods the code calls): a method replaced on the instance, or the variable
+    rebound to another object, is differentiated anew."""
+
+    class Pair:
+        def first(self, x):
+            return 2.0 * x
+
+        def second(self, x):
+            return x * x
+
+    pair = Pair()
+
+    def f(x):
+        return np.sum(pair.first(x) + pair.second(x))
+
+    g = sd.grad(f)
+    g(X3), g(X3)
+    np.testing.assert_allclose(g(X3), 2.0 + 2.0 * X3)
+    pair.second = lambda x: 5.0 * x
+    np.testing.assert_allclose(g(X3), np.full(3, 7.0))
+    del pair.second
+    np.testing.assert_allclose(g(X3), 2.0 + 2.0 * X3)
+
+    class Other(Pair):
+        def second(self, x):
+            return -x
+
+    pair = Other()
+    np.testing.assert_allclose(g(X3), np.full(3, 1.0))
