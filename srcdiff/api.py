@@ -174,7 +174,7 @@ def _seed(value: Any, fn_name: str) -> Any:
             f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
         )
     if isinstance(value, (np.generic, np.ndarray)):
-        if shape == ():
+        if shape == () and value.dtype.kind != "c":
             return _ONES.get(value.dtype.type, 1.0)  # a number for NumPy (see _ONES)
     elif isinstance(value, rt.tensors.tensor_class() or ()):
         raise TypeError(
