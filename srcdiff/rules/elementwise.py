@@ -89,18 +89,23 @@ def math_hypot_jvp(ans, *coordinates, dcoordinates):
 
 @vjp(xp.logaddexp2)
 def logaddexp2(g, ans, x1, x2):
-    """``log2(2 ** x1 + 2 ** x2)``: each operand gets its share ``2 ** (x - ans)``."""
+    """``log2(2 ** x1 + 2 ** x2)``: each operand gets its share ``2 ** (x - ans)``, 1 for
+    the operand equal to the result when the other is not (an infinite one too, where
+    ``inf - inf`` would make it NaN), as ``np.logaddexp``'s rule gives."""
     return (
-        rt.unbroadcast(g * xp.exp((x1 - ans) * 0.6931471805599453), x1),
-        rt.unbroadcast(g * xp.exp((x2 - ans) * 0.6931471805599453), x2),
-    )
+        rt.unbroadcast(g * xp.exp(xp.where((x1 == ans) & (x2 != ans), 0.0, x1 - ans)
+                                  * 0.6931471805599453), x1),
+        rt.unbroadcast(g * xp.exp(xp.where((x2 == ans) & (x1 != ans), 0.0, x2 - ans)
+                                  * 0.6931471805599453), x2),
+    )  # fmt: skip
 
 
 @jvp(xp.logaddexp2)
 def logaddexp2_jvp(ans, x1, x2, *, dx1, dx2):
+    """The shares of the reverse rule (1 for the operand equal to the result alone)."""
     return (
-        dx1 * xp.exp((x1 - ans) * 0.6931471805599453),
-        dx2 * xp.exp((x2 - ans) * 0.6931471805599453),
+        dx1 * xp.exp(xp.where((x1 == ans) & (x2 != ans), 0.0, x1 - ans) * 0.6931471805599453),
+        dx2 * xp.exp(xp.where((x2 == ans) & (x1 != ans), 0.0, x2 - ans) * 0.6931471805599453),
     )
 
 

@@ -286,3 +286,21 @@ def test_logaddexp_at_infinities(dtype):
     np.testing.assert_allclose(dx, np.sum(1.0 - dy), rtol=1e-6)  # x = 0.0 broadcast
     both, _ = rule_grads(np.logaddexp, 1.0, np.float64(np.inf), np.float64(np.inf))
     assert np.isnan(both)  # inf + inf: no share to give (PyTorch's NaN too)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logaddexp2_at_infinities(dtype):
+    """As ``logaddexp``'s: the operand at +inf takes the whole gradient, the other none
+    (``inf - inf`` made both NaN), in reverse and forward mode."""
+    x = np.array([np.inf, 1.0, -np.inf], dtype)
+    y = np.array([2.0, np.inf, 0.5], dtype)
+    dx, dy = rule_grads(np.logaddexp2, np.ones(3, dtype), x, y)
+    np.testing.assert_array_equal(dx, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dy, [0.0, 1.0, 1.0])
+    assert dx.dtype == dy.dtype == dtype
+    _, tangent = sd.jvp(_summed_logaddexp2, (x, y), (np.ones(3, dtype), np.zeros(3, dtype)))
+    assert tangent == 1.0
+
+
+def _summed_logaddexp2(x, y):
+    return np.sum(np.logaddexp2(x, y))
