@@ -604,3 +604,47 @@ def cdist(x1: Any, x2: Any, p: Any = 2.0, compute_mode: Any = None) -> Tensor:
 def scatter_reduce(x: Any, dim: int, index: Any, src: Any, reduce: str, *,
                    include_self: bool = True) -> Tensor:  # fmt: skip
     return _t(x).scatter_reduce(dim, index, src, reduce, include_self=include_self)
+
+
+def frac(x: Any) -> Tensor:
+    return _t(x).frac()
+
+
+def sinc(x: Any) -> Tensor:
+    return _t(x).sinc()
+
+
+def copysign(x: Any, other: Any) -> Tensor:
+    return _t(x).copysign(other)
+
+
+def heaviside(x: Any, values: Any) -> Tensor:
+    return _t(x).heaviside(values)
+
+
+def cummax(x: Any, dim: int) -> Any:
+    return _t(x).cummax(dim)
+
+
+def cummin(x: Any, dim: int) -> Any:
+    return _t(x).cummin(dim)
+
+
+def fmax(x: Any, other: Any) -> Tensor:
+    return _t(x).fmax(other)
+
+
+def fmin(x: Any, other: Any) -> Tensor:
+    return _t(x).fmin(other)
+
+
+def hypot(x: Any, other: Any) -> Tensor:
+    return _t(x).hypot(other)
+
+
+def logaddexp(x: Any, other: Any) -> Tensor:
+    return _t(x).logaddexp(other)
+
+
+def logaddexp2(x: Any, other: Any) -> Tensor:
+    return _t(x).logaddexp2(other)

@@ -918,6 +918,65 @@ class Tensor:
         return apply_op(rt.tensor_methods.addcmul, (self, tensor1, tensor2), {"value": value},
                         name="AddcmulBackward0")  # fmt: skip
 
+    def frac(self) -> Tensor:
+        """``x - trunc(x)``, elementwise (floats alone); its gradient passes."""
+        return apply_op(rt.tensor_methods.frac, (self,), name="FracBackward0")
+
+    def sinc(self) -> Tensor:
+        """``sin(pi x) / (pi x)``, 1 at 0, elementwise."""
+        return apply_op(rt.tensor_methods.sinc, (self._floating(),), name="SincBackward0")
+
+    def copysign(self, other: Any) -> Tensor:
+        """``|self|`` with the sign of ``other``, elementwise, in a floating dtype; ``other``
+        gets a zero gradient."""
+        return binary_op(rt.tensor_methods.copysign, self, other, "CopysignBackward0",
+                         floating=True)  # fmt: skip
+
+    def heaviside(self, values: Tensor) -> Tensor:
+        """0 where ``self < 0``, 1 where ``self > 0``, ``values`` where ``self == 0``
+        (``values`` a tensor of ``self``'s dtype); the gradient goes to ``values`` there."""
+        rt.tensor_methods.tensor_only(values, "heaviside", "values")
+        return apply_op(rt.tensor_methods.heaviside, (self, values), name="HeavisideBackward0")
+
+    def cummax(self, dim: int) -> Any:
+        """``(values, indices)`` of the running maximum along ``dim``, each value's gradient
+        to the entry at its index (the latest of tied ones)."""
+        indices = rt.tensor_methods.cummax(self._data, dim).indices
+        values = self._taken(indices, dim, "CummaxBackward0")
+        return RETURN_TYPES["cummax"](values, Tensor._make(indices))
+
+    def cummin(self, dim: int) -> Any:
+        """``(values, indices)`` of the running minimum along ``dim``, as ``cummax``."""
+        indices = rt.tensor_methods.cummin(self._data, dim).indices
+        values = self._taken(indices, dim, "CumminBackward0")
+        return RETURN_TYPES["cummin"](values, Tensor._make(indices))
+
+    def fmax(self, other: Any) -> Tensor:
+        """The larger entry (the one that is not NaN where one is); a tie's gradient goes
+        to ``self``."""
+        rt.tensor_methods.tensor_only(other, "fmax")
+        return binary_op(rt.tensor_methods.fmax, self, other, "FmaxBackward0")
+
+    def fmin(self, other: Any) -> Tensor:
+        """The smaller entry (the one that is not NaN where one is), as ``fmax``."""
+        rt.tensor_methods.tensor_only(other, "fmin")
+        return binary_op(rt.tensor_methods.fmin, self, other, "FminBackward0")
+
+    def hypot(self, other: Any) -> Tensor:
+        """``sqrt(self ** 2 + other ** 2)`` without overflow (floats alone)."""
+        rt.tensor_methods.tensor_only(other, "hypot")
+        return binary_op(rt.tensor_methods.hypot, self, other, "HypotBackward0")
+
+    def logaddexp(self, other: Any) -> Tensor:
+        """``log(exp(self) + exp(other))`` without overflow (floats alone)."""
+        rt.tensor_methods.tensor_only(other, "logaddexp")
+        return binary_op(rt.tensor_methods.logaddexp, self, other, "LogaddexpBackward0")
+
+    def logaddexp2(self, other: Any) -> Tensor:
+        """``log2(2 ** self + 2 ** other)`` without overflow (floats alone)."""
+        rt.tensor_methods.tensor_only(other, "logaddexp2")
+        return binary_op(rt.tensor_methods.logaddexp2, self, other, "Logaddexp2Backward0")
+
     def repeat_interleave(self, repeats: Any, dim: Any = None) -> Tensor:
         """Each entry along ``dim`` repeated ``repeats`` times (of the flattened tensor
         without a ``dim``)."""

@@ -1105,3 +1105,78 @@ unsupported(
     "a second derivative through scatter_reduce",
     "differentiate scatter_reduce once (or write it with scatter_add for reduce='sum')",
 )
+
+
+# ---- frac, sinc, copysign, heaviside, cummax, fmax, hypot, logaddexp --------------------
+
+for _method, _primitive in ((tm.sinc, xp.sinc), (tm.heaviside, xp.heaviside),
+                            (tm.hypot, xp.hypot), (tm.logaddexp, xp.logaddexp),
+                            (tm.logaddexp2, xp.logaddexp2)):  # fmt: skip
+    alias(_method, _primitive)
+constant_in((0,), tm.heaviside)
+
+
+@vjp(tm.frac)
+def tensor_frac(g, ans, x):
+    """``x - trunc(x)``: the truncation is piecewise constant, so the gradient passes."""
+    return g
+
+
+@jvp(tm.frac)
+def tensor_frac_jvp(ans, x, *, dx):
+    return dx
+
+
+@vjp(tm.copysign)
+def tensor_copysign(g, ans, x, other):
+    """``|x|`` with the sign of ``other``: ``x`` gets ``g`` times the sign it was given (0 at
+    ``x = 0``); ``other``, whose sign is piecewise constant, a zero gradient, as PyTorch
+    records it (``.grad`` zeros, not None)."""
+    return rt.unbroadcast(g * xp.sign(x) * xp.sign(ans), x), rt.zeros_like(other)
+
+
+@jvp(tm.copysign)
+def tensor_copysign_jvp(ans, x, other, *, dx, dother):
+    return dx * xp.sign(x) * xp.sign(ans), xp.zeros_like(ans)
+
+
+@vjp(tm.cummax, tm.cummin)
+def tensor_cummax(g, ans, x, dim):
+    """``(values, indices)``: each value's gradient goes to the entry at its index (the
+    latest of tied entries, as PyTorch's); the indices carry none."""
+    return rt.tensor_methods.taken_grad(rt.entries(g, ans)[0], x, ans[1], dim), None
+
+
+@jvp(tm.cummax, tm.cummin, shaped=True)
+def tensor_cummax_jvp(ans, x, dim, *, dx):
+    return [rt.tensor_methods.taken(dx, ans[1], dim), xp.zeros(xp.shape(ans[1]))]
+
+
+sequence_result(tm.cummax, tm.cummin)  # (values, indices)
+
+
+@vjp(tm.fmax)
+def tensor_fmax(g, ans, x, other):
+    """The larger operand gets the gradient, ``x`` at a tie (PyTorch's, where ``np.fmax``'s
+    rule shares it), the one that is not NaN where one is."""
+    to_x = (x >= other) | xp.isnan(other)
+    return rt.unbroadcast(xp.where(to_x, g, 0.0), x), rt.unbroadcast(xp.where(to_x, 0.0, g), other)
+
+
+@jvp(tm.fmax)
+def tensor_fmax_jvp(ans, x, other, *, dx, dother):
+    to_x = (x >= other) | xp.isnan(other)
+    return xp.where(to_x, dx, 0.0), xp.where(to_x, 0.0, dother)
+
+
+@vjp(tm.fmin)
+def tensor_fmin(g, ans, x, other):
+    """As ``fmax``'s, of the smaller operand."""
+    to_x = (x <= other) | xp.isnan(other)
+    return rt.unbroadcast(xp.where(to_x, g, 0.0), x), rt.unbroadcast(xp.where(to_x, 0.0, g), other)
+
+
+@jvp(tm.fmin)
+def tensor_fmin_jvp(ans, x, other, *, dx, dother):
+    to_x = (x <= other) | xp.isnan(other)
+    return xp.where(to_x, dx, 0.0), xp.where(to_x, 0.0, dother)

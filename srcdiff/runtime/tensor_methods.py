@@ -97,7 +97,7 @@ class _ReturnType(tuple):
 
 RETURN_TYPES = {
     m: type(m, (_ReturnType,), {"_name": m, "__slots__": ()})
-    for m in ("max", "min", "sort", "topk", "median", "kthvalue")
+    for m in ("max", "min", "sort", "topk", "median", "kthvalue", "cummax", "cummin")
 }
 
 
@@ -1108,7 +1108,7 @@ C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
 
 
 # the operations computed in a floating dtype whatever their operands' (true divisions)
-_FLOATING = frozenset({"/", "/=", "div", "atan2"})
+_FLOATING = frozenset({"/", "/=", "div", "atan2", "copysign"})
 # ... and those that divide integers as integers
 _INTEGER_DIVISIONS = frozenset({"//", "%", "//=", "%=", "remainder", "fmod"})
 _CHECKED = _FLOATING | _INTEGER_DIVISIONS  # the symbols promoted does more for
@@ -2208,6 +2208,140 @@ def _numpy_dtype(dtype: Any) -> Any:
     return None if parsed is None else parsed.numpy
 
 
+# ---- frac, sinc, copysign, heaviside, cummax, fmax, hypot, logaddexp --------------------
+
+
+def _floats_only(x: Any, kernel: str) -> None:
+    """PyTorch's error for a kernel of floats given an integer or bool array."""
+    if x.dtype.kind in "biu":
+        name = SCALAR_TYPES.get(x.dtype.name, x.dtype.name)
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+
+
+def tensor_only(other: Any, name: str, argument: str = "other") -> None:
+    """PyTorch's error for a number where ``name`` takes a tensor alone."""
+    if not hasattr(other, "dtype"):
+        raise TypeError(
+            f"{name}(): argument '{argument}' must be Tensor, not {type(other).__name__}"
+        )
+
+
+def frac(x: Any) -> Any:
+    """``x.frac()``: ``x - trunc(x)``, the fractional part with the sign of ``x`` (floats
+    alone, as PyTorch's)."""
+    if not is_array(x):
+        return x.frac()
+    _floats_only(x, "frac_cpu")
+    return x - array_module(x).trunc(x)
+
+
+def sinc(x: Any) -> Any:
+    """``x.sinc()``: ``sin(pi x) / (pi x)``, 1 at 0 (of an integer array, the default
+    float's)."""
+    if not is_array(x):
+        return x.sinc()
+    return array_module(x).sinc(floating(x))
+
+
+def copysign(x: Any, other: Any) -> Any:
+    """``x.copysign(other)``: ``|x|`` with the sign of ``other``, in the floating dtype
+    PyTorch promotes to."""
+    if not is_array(x):
+        return x.copysign(other)
+    return np.copysign(*_promoted(x, other, "copysign"))
+
+
+def heaviside(x: Any, values: Any) -> Any:
+    """``x.heaviside(values)``: 0 where ``x < 0``, 1 where ``x > 0``, ``values`` where
+    ``x == 0`` (``values`` a tensor of ``x``'s dtype, as PyTorch requires)."""
+    if not is_array(x):
+        return x.heaviside(values)
+    tensor_only(values, "heaviside", "values")
+    if values.dtype != x.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    return array_module(x).heaviside(x, values)
+
+
+def cummax(x: Any, dim: int) -> Any:
+    """``x.cummax(dim)``: ``(values, indices)`` of the running maximum along ``dim``; a tied
+    maximum's index is its latest entry, a NaN's the latest NaN, as PyTorch's."""
+    if not is_array(x):
+        return x.cummax(dim)
+    return RETURN_TYPES["cummax"](*_running_extreme(x, dim, np.maximum))
+
+
+def cummin(x: Any, dim: int) -> Any:
+    """``x.cummin(dim)``: as ``cummax``, of the running minimum."""
+    if not is_array(x):
+        return x.cummin(dim)
+    return RETURN_TYPES["cummin"](*_running_extreme(x, dim, np.minimum))
+
+
+def _running_extreme(x: Any, dim: int, extreme: Any) -> tuple[Any, Any]:
+    """The running ``extreme`` of ``x`` along ``dim`` and the index of the entry each one
+    is: the latest entry equal to it so far (NaN propagates, with the latest NaN's)."""
+    xp = array_module(x)
+    dim = checked_dim(x.ndim, dim)
+    if x.ndim == 0:
+        return x.copy(), xp.zeros((), dtype=np.int64)
+    ufunc = getattr(xp, extreme.__name__)
+    values = ufunc.accumulate(x, axis=dim)
+    hit = x == values
+    if x.dtype.kind in "fc":
+        hit |= xp.isnan(x)
+    shape = [1] * x.ndim
+    shape[dim] = x.shape[dim]
+    positions = xp.reshape(xp.arange(x.shape[dim], dtype=np.int64), shape)
+    indices = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim)
+    return values, indices
+
+
+def fmax(x: Any, other: Any) -> Any:
+    """``x.fmax(other)``: the larger entry, the one that is not NaN where one is."""
+    if not is_array(x):
+        return x.fmax(other)
+    tensor_only(other, "fmax")
+    return np.fmax(*_promoted(x, other, "fmax"))
+
+
+def fmin(x: Any, other: Any) -> Any:
+    """``x.fmin(other)``: the smaller entry, the one that is not NaN where one is."""
+    if not is_array(x):
+        return x.fmin(other)
+    tensor_only(other, "fmin")
+    return np.fmin(*_promoted(x, other, "fmin"))
+
+
+def hypot(x: Any, other: Any) -> Any:
+    """``x.hypot(other)``: ``sqrt(x ** 2 + other ** 2)`` without overflow (floats alone)."""
+    if not is_array(x):
+        return x.hypot(other)
+    tensor_only(other, "hypot")
+    a, b = _promoted(x, other, "hypot")
+    _floats_only(a, "hypot_cpu")
+    return np.hypot(a, b)
+
+
+def logaddexp(x: Any, other: Any) -> Any:
+    """``x.logaddexp(other)``: ``log(exp(x) + exp(other))`` without overflow (floats)."""
+    if not is_array(x):
+        return x.logaddexp(other)
+    tensor_only(other, "logaddexp")
+    a, b = _promoted(x, other, "logaddexp")
+    _floats_only(a, "logaddexp_cpu")
+    return np.logaddexp(a, b)
+
+
+def logaddexp2(x: Any, other: Any) -> Any:
+    """``x.logaddexp2(other)``: ``log2(2 ** x + 2 ** other)`` without overflow (floats)."""
+    if not is_array(x):
+        return x.logaddexp2(other)
+    tensor_only(other, "logaddexp2")
+    a, b = _promoted(x, other, "logaddexp2")
+    _floats_only(a, "logaddexp2_cpu")
+    return np.logaddexp2(a, b)
+
+
 METHODS = {
     name: globals()[name]
     for name in (
@@ -2223,7 +2357,8 @@ METHODS = {
         "swapdims atan2 arctan2 remainder fmod erf lerp addcmul logical_and logical_or "
         "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
         "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist "
-        "scatter_reduce"
+        "scatter_reduce frac sinc copysign heaviside cummax cummin fmax fmin hypot logaddexp "
+        "logaddexp2"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -2275,6 +2410,7 @@ FUNCTIONS = {
         "diagonal swapaxes swapdims atan2 arctan2 remainder fmod erf lerp addcmul "
         "logical_and logical_or logical_xor logical_not all any repeat_interleave "
         "masked_select index_fill index_add tile trace diff median kthvalue aminmax var_mean "
-        "std_mean norm dist cdist select unflatten scatter_reduce"
+        "std_mean norm dist cdist select unflatten scatter_reduce frac sinc copysign heaviside "
+        "cummax cummin fmax fmin hypot logaddexp logaddexp2"
     ).split()
 }

@@ -1027,3 +1027,105 @@ def test_index_add_refuses_a_source_of_another_dtype_or_shape_as_pytorch():
 def test_lerp_of_integer_tensors_is_an_error_as_in_pytorch():
     with pytest.raises(RuntimeError, match="not implemented"):
         sd.tensor([1, 2]).lerp(sd.tensor([3, 4]), 0.5)
+
+
+# ---- frac, sinc, copysign, heaviside, cummax, cummin, fmax, fmin, hypot, logaddexp ---------
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x: x.long().frac(), NotImplementedError, "\"frac_cpu\" not implemented for 'Long'"),
+        (lambda x: sd.hypot(x.long(), x.long()), NotImplementedError, '"hypot_cpu" not'),
+        (lambda x: x.long().logaddexp(x.long()), NotImplementedError, '"logaddexp_cpu" not'),
+        (lambda x: x.long().logaddexp2(x.long()), NotImplementedError, '"logaddexp2_cpu" not'),
+        (lambda x: sd.fmax(x, 0.5), TypeError, "fmax\\(\\): argument 'other' must be Tensor"),
+        (lambda x: x.fmin(1), TypeError, "fmin\\(\\): argument 'other' must be Tensor, not int"),
+        (lambda x: x.hypot(2.0), TypeError, "hypot\\(\\): argument 'other' must be Tensor"),
+        (lambda x: x.logaddexp(0.0), TypeError, "logaddexp\\(\\): argument 'other' must be"),
+        (lambda x: x.heaviside(0.5), TypeError, "argument 'values' must be Tensor, not float"),
+        (lambda x: x.heaviside(x.double()), RuntimeError, "tensors with different dtypes"),
+        (lambda x: x.cummax(2), IndexError, "expected to be in range of \\[-2, 1\\], but got 2"),
+    ],
+)
+def test_the_elementwise_methods_refuse_what_pytorch_refuses(make, error, said):
+    """Integers where PyTorch's kernels take floats alone, and numbers where it takes a
+    tensor alone: NumPy computes every one of them."""
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    with pytest.raises(error, match=said):
+        make(x)
+    with pytest.raises(error, match=said):
+        sd.differentiate(_made)(make, x)
+
+
+def _made(make, x):
+    y = make(x)
+    y.sum().backward()
+    return y
+
+
+def _elementwise_dtypes(x, ints):
+    ys = (
+        ints.sinc(),
+        sd.copysign(ints, -1),
+        ints.copysign(ints),
+        sd.fmax(ints, x),
+        ints.fmin(ints),
+        x.hypot(x.double()),
+        sd.logaddexp(x, x.double()),
+        ints.cummax(0)[0],
+        x.cummin(1)[1],
+        x.heaviside(x.new_zeros(())),
+    )
+    return [y.dtype for y in ys]
+
+
+def test_the_elementwise_methods_give_pytorchs_dtypes():
+    """An integer tensor's sinc and copysign are the default float's, fmax and fmin keep
+    integers, float32 with float64 is float64, and indices are int64: as PyTorch's,
+    eagerly and in a compiled step."""
+    want = [sd.float32, sd.float32, sd.float32, sd.float32, sd.int64, sd.float64,
+            sd.float64, sd.int64, sd.int64, sd.float32]  # fmt: skip
+    x = sd.tensor([[0.5, -1.5], [2.0, 0.0]])
+    ints = sd.tensor([[1, -2], [0, 3]])
+    assert _elementwise_dtypes(x, ints) == want
+    assert sd.differentiate(_elementwise_dtypes)(x, ints) == want
+
+
+def _copysign_step(x, s):
+    y = x.copysign(s) + x.fmax(s) * 0.0
+    y.sum().backward()
+    return y.detach()
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_copysign_gives_its_sign_a_zero_gradient_and_fmax_ties_go_to_self(compiled):
+    """PyTorch records a zero gradient for the sign (``.grad`` zeros, not None), and
+    fmax's tie goes whole to ``self`` (``np.fmax``'s rule shares it)."""
+    x = sd.tensor([2.0, -3.0, 0.0, 1.5], requires_grad=True)
+    s = sd.tensor([-1.0, -1.0, 1.0, 1.5], requires_grad=True)
+    step = sd.differentiate(_copysign_step) if compiled else _copysign_step
+    assert step(x, s).tolist() == [-2.0, -3.0, 0.0, 1.5]
+    assert x.grad.tolist() == [-1.0, 1.0, 0.0, 1.0] and s.grad.tolist() == [0.0] * 4
+    x.grad = s.grad = None
+    (x.fmax(s) + sd.fmin(s, x) * 2.0).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 2.0, 1.0] and s.grad.tolist() == [2.0, 1.0, 1.0, 2.0]
+
+
+def test_where_pytorchs_gradient_is_nan_or_missing_srcdiff_gives_the_limit():
+    """hypot at the origin and copysign at an infinite entry: PyTorch's 0 / 0 and inf / inf
+    give NaN; srcdiff gives abs's 0 and the sign's +-1. heaviside: PyTorch has no
+    derivative, srcdiff gives ``values`` the gradient where the input is 0."""
+    x = sd.tensor([0.0, 3.0], dtype=sd.float64, requires_grad=True)
+    y = sd.tensor([0.0, 4.0], dtype=sd.float64, requires_grad=True)
+    x.hypot(y).sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.0, 0.6]) and y.grad.tolist() == pytest.approx(
+        [0.0, 0.8]
+    )
+    x = sd.tensor([INF, -2.0])
+    x.requires_grad_()
+    x.copysign(sd.tensor([-1.0, 1.0])).sum().backward()
+    assert x.grad.tolist() == [-1.0, -1.0]
+    v = sd.tensor([0.5, 0.25], requires_grad=True)
+    sd.tensor([0.0, 2.0]).heaviside(v).sum().backward()
+    assert v.grad.tolist() == [1.0, 0.0]

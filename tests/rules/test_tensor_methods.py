@@ -199,6 +199,19 @@ SPECS = [
         for dim in (0, 1)
     ],
     Spec(tm.rsqrt, (R((3, 4), 0.3, 3.0),)),
+    Spec(tm.frac, (R((3, 4), 0.1, 0.9) + np.array([-2.0, -1.0, 0.0, 3.0]),)),
+    Spec(tm.sinc, (R((3, 4)),)),
+    Spec(tm.copysign, (R((3, 4)), R((4,)))),
+    Spec(tm.heaviside, (R((3, 4)) * (R((3, 4)) > 0), R((4,))), wrt=(1,)),
+    *[
+        Spec(m, (R((3, 4)), R((4,))))
+        for m in (tm.fmax, tm.fmin, tm.hypot, tm.logaddexp, tm.logaddexp2)
+    ],  # fmt: skip
+    *[
+        Spec(m, (R((3, 4)), dim), wrt=(0,), call=_pair(m), label=f"dim{dim}")
+        for m in (tm.cummax, tm.cummin)
+        for dim in (0, -1)
+    ],  # fmt: skip
     Spec(tm.atan2, (R((3, 4)), R((4,)))),
     *[Spec(m, (R((3, 4)), R((3, 4), 0.6, 1.5))) for m in (tm.remainder, tm.fmod)],
     Spec(tm.diagonal, (R((3, 4)), 1), wrt=(0,)),

@@ -1142,6 +1142,61 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             _tied(x).scatter_reduce(0, index % 4, _tied(x)[:, :3], "amin"),
             x.scatter_reduce(1, index, x[:, :3].round(), "mean", include_self=False),
         ),  # fmt: skip
+        **_elementwise_method_programs(torch),
+    }
+
+
+def _elementwise_method_programs(torch: Any) -> dict[str, Any]:
+    """frac, sinc, copysign, heaviside, cummax, cummin, fmax, fmin, hypot, logaddexp and
+    logaddexp2 at their ties, zeros, NaNs and infinities (none in a result)."""
+    nan, inf = float("nan"), float("inf")
+    return {
+        "frac": lambda x: (x.frac(), torch.frac(x * 3.0), (x * 2.0).round().frac()),
+        "sinc": lambda x: (x.sinc(), torch.sinc(x * 0.0), torch.sinc(x.round()), (x * 1e-9).sinc()),
+        "copysign": lambda x: (
+            x.copysign(x.flip(0)),
+            torch.copysign(x, -1.0),
+            x.copysign(x * 0.0),
+            torch.copysign(x * (x > 0), x.flip(1)),
+            x[0].copysign(x),
+        ),
+        "heaviside": lambda x: (
+            x * torch.heaviside(x.detach().round(), x.new_full((5,), 0.25)),
+            x * x.detach().heaviside(x.detach().flip(0)),
+        ),
+        "cummax": lambda x: (
+            *x.cummax(1),
+            *torch.cummin(x, 0),
+            *_tied(x).cummax(1),
+            *torch.cummin(_tied(x), dim=1),
+            *_tied(x).reshape(-1).cummax(0),
+            x.cummax(0).values * 2.0,
+            x.cummin(-1).indices,
+        ),
+        "fmax": lambda x: (
+            x.fmax(x.flip(0)),
+            torch.fmin(x, x.roll(1, 1)),
+            _tied(x).fmax(_tied(x).flip(1)),
+            torch.fmin(_tied(x), _tied(x).flip(0)),
+            x.fmax(torch.where(x > 1.0, nan, x.flip(1))),
+            torch.fmin(torch.where(x < 0.0, nan, x.flip(0)), x),
+            x.fmax(x[0]),
+            torch.fmin(x, x.new_tensor(0.5)),
+        ),
+        "hypot": lambda x: (
+            x.hypot(x.flip(0)),
+            torch.hypot(x, x.new_full((4, 5), 0.5)),
+            x[1].hypot(x * 1e200),
+        ),
+        "logaddexp": lambda x: (
+            x.logaddexp(x.flip(1)),
+            torch.logaddexp(x * 30.0, x.roll(1, 0) * 30.0),
+            x.logaddexp(_tied(x)),
+            torch.logaddexp(x, x.new_full((4, 5), -inf)),
+            x.logaddexp2(x * 2.0),
+            torch.logaddexp2(x * 40.0, x.flip(0) * 40.0),
+            torch.logaddexp2(x.new_full((4, 5), -inf), x),
+        ),
     }
 
 
