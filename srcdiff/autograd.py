@@ -504,13 +504,18 @@ def _operands(plan: _Plan, uses: frozenset[int]) -> list:
 
 
 # The primitives whose gradient PyTorch computes by an operation with a derivative of its
-# own (threshold_backward, leaky_relu_backward, hardtanh_backward): a gradient through
-# them depends on their input, which they only compare (its derivative is zero).
+# own (threshold_backward, leaky_relu_backward, hardtanh_backward, hardshrink_backward,
+# softshrink_backward, hardsigmoid_backward): a gradient through them depends on their
+# input, which they only compare (its derivative is zero).
 _OWN_BACKWARD = frozenset(
     (
         runtime.tensor_methods.relu,
         runtime.tensor_methods.leaky_relu,
         runtime.tensor_methods.hardtanh,
+        runtime.tensor_methods.threshold,
+        runtime.tensor_methods.hardshrink,
+        runtime.tensor_methods.softshrink,
+        runtime.tensor_methods.hardsigmoid,
     )
 )
 

@@ -114,11 +114,22 @@ alias(_leaky_relu, rt.tensor_methods.leaky_relu)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x where x > 0, else alpha (exp(x) - 1); exp of the negative part only (no overflow
-    in the branch not taken)."""
-    positive = input > 0
-    result = where(positive, input, where(positive, 0.0, input).expm1() * alpha)
+    """x where x > 0, else alpha (exp(x) - 1) (floats alone)."""
+    if not input.is_floating_point():
+        _floats_only(input, "elu_cpu")
+    result = _elu(input, alpha, 1.0, 1.0)
     return written_into(input, result) if inplace else result
+
+
+def _elu(input: Tensor, alpha: float, scale: float, input_scale: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.elu``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.elu, (input, alpha, scale, input_scale),
+                        name="EluBackward0")  # fmt: skip
+    return rt.tensor_methods.elu(input, alpha, scale, input_scale)
+
+
+alias(_elu, rt.tensor_methods.elu)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -785,6 +796,152 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh between 0 and 6."""
     result = _hardtanh(input, 0.0, 6.0)
     return written_into(input, result) if inplace else result
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > ``threshold``, else ``value`` (the gradient 0 there)."""
+    result = _threshold(input, threshold, value)
+    return written_into(input, result) if inplace else result
+
+
+def _threshold(input: Tensor, threshold: float, value: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.threshold``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.threshold, (input, threshold, value),
+                        name="ThresholdBackward0")  # fmt: skip
+    return rt.tensor_methods.threshold(input, threshold, value)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """0 where -lambd <= x <= lambd, else x (floats alone)."""
+    if not input.is_floating_point():
+        _floats_only(input, "hardshrink_cpu")
+    return _hardshrink(input, lambd)
+
+
+def _hardshrink(input: Tensor, lambd: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardshrink``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.hardshrink, (input, lambd), name="HardshrinkBackward0")
+    return rt.tensor_methods.hardshrink(input, lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x moved ``lambd`` toward 0, and 0 where -lambd <= x <= lambd (floats alone)."""
+    if not input.is_floating_point():
+        _floats_only(input, "softshrink_check")
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {float(lambd)}.")
+    return _softshrink(input, lambd)
+
+
+def _softshrink(input: Tensor, lambd: float) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.softshrink``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.softshrink, (input, lambd), name="SoftshrinkBackward0")
+    return rt.tensor_methods.softshrink(input, lambd)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x + 3, 0), 6) / 6 (floats alone; the gradient 0 at -3 and 3)."""
+    if not input.is_floating_point():
+        _floats_only(input, "hardsigmoid_cpu")
+    result = _hardsigmoid(input)
+    return written_into(input, result) if inplace else result
+
+
+def _hardsigmoid(input: Tensor) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardsigmoid``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.hardsigmoid, (input,), name="HardsigmoidBackward0")
+    return rt.tensor_methods.hardsigmoid(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x min(max(x + 3, 0), 6) / 6 (floats alone; PyTorch's gradient at -3 and 3)."""
+    if not input.is_floating_point():
+        _floats_only(input, "hardswish_cpu")
+    result = _hardswish(input)
+    return written_into(input, result) if inplace else result
+
+
+def _hardswish(input: Tensor) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardswish``)."""
+    if isinstance(input, Tensor):
+        return apply_op(rt.tensor_methods.hardswish, (input,), name="HardswishBackward0")
+    return rt.tensor_methods.hardswish(input)
+
+
+alias(_threshold, rt.tensor_methods.threshold)
+alias(_hardshrink, rt.tensor_methods.hardshrink)
+alias(_softshrink, rt.tensor_methods.softshrink)
+alias(_hardsigmoid, rt.tensor_methods.hardsigmoid)
+alias(_hardswish, rt.tensor_methods.hardswish)
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale x where x > 0, else scale alpha (exp(x) - 1), with PyTorch's constants."""
+    if not input.is_floating_point():
+        _floats_only(input, "elu_cpu")
+    result = _elu(input, SELU_ALPHA, SELU_SCALE, 1.0)
+    return written_into(input, result) if inplace else result
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha (exp(x / alpha) - 1)."""
+    if not input.is_floating_point():
+        _floats_only(input, "elu_cpu")
+    result = _elu(input, alpha, 1.0, 1.0 / alpha)
+    return written_into(input, result) if inplace else result
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    return input - input.tanh()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x tanh(softplus(x)) (floats alone), softplus without overflow."""
+    if not input.is_floating_point():
+        _floats_only(input, "mish_cpu")
+    result = input * _softplus(input).tanh()
+    return written_into(input, result) if inplace else result
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight x: one weight, or one per channel (dim 1), as
+    ``leaky_relu`` with a slope that learns (its gradient x's where x <= 0)."""
+    count = weight.numel()
+    if count == 1:
+        return _leaky_relu(input, weight.reshape(()))
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if count != channels:
+        raise RuntimeError(
+            "Mismatch of parameter numbers and input channel size. Found parameter numbers "
+            f"= {count} and channel size = {channels}."
+        )
+    return _leaky_relu(input, weight.reshape((channels,) + (1,) * (input.ndim - 2)))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a sigmoid(b), for a and b the halves of ``input`` along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    size = input.shape[dim]
+    if size % 2:
+        raise RuntimeError(
+            f"Halving dimension must be even, but dimension {dim % input.ndim} is size {size}"
+        )
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None

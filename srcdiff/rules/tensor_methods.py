@@ -168,6 +168,65 @@ def hardtanh(g, ans, x, min_val, max_val):
     )
 
 
+@vjp(tm.elu)
+def elu(g, ans, x, alpha=1.0, scale=1.0, input_scale=1.0):
+    """PyTorch's ``elu_backward``: ``input_scale alpha scale exp(input_scale x)`` at and
+    below 0 (a NaN passes ``scale``), ``scale`` above."""
+    negative = g * input_scale * (alpha * scale) * xp.exp(xp.where(x > 0, 0.0, x) * input_scale)
+    return xp.where(x <= 0, negative, g * scale), None, None, None
+
+
+@jvp(tm.elu)
+def elu_jvp(ans, x, alpha=1.0, scale=1.0, input_scale=1.0, *, dx):
+    negative = dx * input_scale * (alpha * scale) * xp.exp(xp.where(x > 0, 0.0, x) * input_scale)
+    return xp.where(x <= 0, negative, dx * scale)
+
+
+@vjp(tm.threshold)
+def threshold(g, ans, x, threshold, value):
+    """The gradient passes where the input is not <= ``threshold`` (a NaN passes it), as
+    PyTorch's."""
+    return xp.where(x <= threshold, 0.0, g), None, None
+
+
+@jvp(tm.threshold)
+def threshold_jvp(ans, x, threshold, value, *, dx):
+    return xp.where(x <= threshold, 0.0, dx)
+
+
+@vjp(tm.hardshrink, tm.softshrink)
+def shrink(g, ans, x, lambd=0.5):
+    """The gradient passes outside [-lambd, lambd] alone (0 at its ends), as PyTorch's."""
+    return xp.where((x >= -lambd) & (x <= lambd), 0.0, g), None
+
+
+@jvp(tm.hardshrink, tm.softshrink)
+def shrink_jvp(ans, x, lambd=0.5, *, dx):
+    return xp.where((x >= -lambd) & (x <= lambd), 0.0, dx)
+
+
+@vjp(tm.hardsigmoid)
+def hardsigmoid(g, ans, x):
+    """``g / 6`` strictly inside (-3, 3), 0 elsewhere (at -3 and 3 too), as PyTorch's."""
+    return xp.where((x > -3) & (x < 3), g / 6, 0.0)
+
+
+@jvp(tm.hardsigmoid)
+def hardsigmoid_jvp(ans, x, *, dx):
+    return xp.where((x > -3) & (x < 3), dx / 6, 0.0)
+
+
+@vjp(tm.hardswish)
+def hardswish(g, ans, x):
+    """0 to -3 (included), ``x / 3 + 0.5`` up to 3 (excluded), 1 from 3 on, as PyTorch's."""
+    return xp.where(x <= -3, 0.0, xp.where(x < 3, g * (x / 3 + 0.5), g))
+
+
+@jvp(tm.hardswish)
+def hardswish_jvp(ans, x, *, dx):
+    return xp.where(x <= -3, 0.0, xp.where(x < 3, dx * (x / 3 + 0.5), dx))
+
+
 @vjp(tm.clamp)
 def clamp(g, ans, x, min=None, max=None):
     """``np.clip``'s rule, under PyTorch's names: inside [min, max] (bounds included) the

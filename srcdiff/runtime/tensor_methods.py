@@ -1007,6 +1007,43 @@ def hardtanh(x: Any, min_val: float, max_val: float) -> Any:
     return array_module(x).clip(x, min_val, max_val)
 
 
+def elu(x: Any, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> Any:
+    """``F.elu``, ``F.selu`` and ``F.celu``: ``scale x`` where x > 0, else ``alpha scale
+    (exp(input_scale x) - 1)`` (one primitive, whose gradient is PyTorch's
+    ``elu_backward``: from ``exp``, not from the result)."""
+    xp = array_module(x)
+    negative = xp.expm1(xp.where(x > 0, 0.0, x) * input_scale) * (alpha * scale)
+    return xp.where(x <= 0, negative, x * scale)
+
+
+def threshold(x: Any, threshold: float, value: float) -> Any:
+    """``F.threshold``: x where x > ``threshold`` (NaN too), else ``value`` (one primitive,
+    as ``leaky_relu``)."""
+    return array_module(x).where(x <= threshold, x.dtype.type(value), x)
+
+
+def hardshrink(x: Any, lambd: float = 0.5) -> Any:
+    """``F.hardshrink``: 0 where -lambd <= x <= lambd, else x (one primitive)."""
+    return array_module(x).where((x >= -lambd) & (x <= lambd), x.dtype.type(0), x)
+
+
+def softshrink(x: Any, lambd: float = 0.5) -> Any:
+    """``F.softshrink``: x moved ``lambd`` toward 0, 0 where -lambd <= x <= lambd (``x * 0``
+    there, as PyTorch's kernel: -0.0 of a negative x); one primitive."""
+    xp = array_module(x)
+    return xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, x * 0))
+
+
+def hardsigmoid(x: Any) -> Any:
+    """``F.hardsigmoid``: ``min(max(x + 3, 0), 6) / 6`` (one primitive)."""
+    return array_module(x).clip(x + 3, 0, 6) / 6
+
+
+def hardswish(x: Any) -> Any:
+    """``F.hardswish``: ``x min(max(x + 3, 0), 6) / 6`` (one primitive)."""
+    return x * array_module(x).clip(x + 3, 0, 6) / 6
+
+
 pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent, "pow")))
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))

@@ -144,6 +144,15 @@ def test_a_gradient_penalty_leaves_grad_none_where_pytorch_does(activation, reac
         (lambda z: nn.functional.hardtanh(z), True),
         (lambda z: nn.functional.relu6(z), True),
         (lambda z: z.abs(), True),
+        (lambda z: nn.functional.threshold(z, 0.1, 2.0), True),
+        (lambda z: nn.functional.hardshrink(z), True),
+        (lambda z: nn.functional.softshrink(z, 0.2), True),
+        (lambda z: nn.functional.hardsigmoid(z), True),
+        (lambda z: nn.functional.prelu(z, sd.tensor([0.25], dtype=sd.float64)), True),
+        (lambda z: z.cummax(0).values, False),
+        (lambda z: sd.fmin(z, z.detach().flip(0)), False),
+        (lambda z: z.frac(), False),
+        (lambda z: z.copysign(sd.tensor([1.0, -1.0, 1.0], dtype=sd.float64)), True),
     ],
 )
 def test_a_gradient_through_a_comparison_requires_grad_as_pytorchs(op, requires):

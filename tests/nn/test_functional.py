@@ -425,3 +425,109 @@ def test_a_compiled_product_operator_of_two_dtypes_is_pytorchs_error():
     assert sd.differentiate(step)(w, sd.ones(2, 2)) == 8.0
     with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
         sd.bmm(sd.ones(1, 2, 2, dtype=sd.float64), sd.ones(1, 2, 2))
+
+
+# ---- Threshold, SELU, CELU, the shrinks, Hardswish, Hardsigmoid, Mish, PReLU, GLU -------
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x: F.hardshrink(x.long()), NotImplementedError, '"hardshrink_cpu" not'),
+        (lambda x: F.softshrink(x.long()), NotImplementedError, '"softshrink_check" not'),
+        (lambda x: F.hardsigmoid(x.long()), NotImplementedError, '"hardsigmoid_cpu" not'),
+        (lambda x: F.hardswish(x.long()), NotImplementedError, '"hardswish_cpu" not'),
+        (
+            lambda x: F.mish(x.long()),
+            NotImplementedError,
+            "\"mish_cpu\" not implemented for 'Long'",
+        ),
+        (lambda x: F.selu(x.long()), NotImplementedError, '"elu_cpu" not'),
+        (lambda x: F.celu(x.long()), NotImplementedError, '"elu_cpu" not'),
+        (lambda x: F.softshrink(x, -0.5), RuntimeError, "lambda must be greater or equal to 0"),
+        (lambda x: F.glu(x), RuntimeError, "dimension 1 is size 3"),
+        (lambda x: F.glu(x[0, 0]), RuntimeError, "glu does not support scalars"),
+        (
+            lambda x: F.prelu(x, sd.ones(2)),
+            RuntimeError,
+            "parameter numbers = 2 and channel size = 3",
+        ),
+        (lambda x: F.prelu(x[0], sd.ones(3)), RuntimeError, "numbers = 3 and channel size = 1"),
+    ],
+)
+def test_the_new_activations_refuse_what_pytorch_refuses(make, error, said):
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    with pytest.raises(error, match=said):
+        make(x)
+    with pytest.raises(error, match=said):
+        sd.differentiate(_made)(make, x)
+
+
+def _made(make, x):
+    y = make(x)
+    y.sum().backward()
+    return y
+
+
+def test_the_new_activation_modules_print_and_hold_what_pytorchs_do():
+    assert repr(nn.Threshold(0.1, 20)) == "Threshold(threshold=0.1, value=20)"
+    assert repr(nn.CELU(0.5)) == "CELU(alpha=0.5)"
+    assert (
+        repr(nn.Softshrink(0.3)) == "Softshrink(0.3)" and repr(nn.Hardshrink()) == "Hardshrink(0.5)"
+    )
+    assert repr(nn.GLU()) == "GLU(dim=-1)" and repr(nn.SELU()) == "SELU()"
+    assert repr(nn.PReLU(3)) == "PReLU(num_parameters=3)"
+    prelu = nn.PReLU()
+    assert [name for name, _ in prelu.named_parameters()] == ["weight"]
+    assert prelu.weight.tolist() == [0.25] and prelu.weight.dtype == sd.float32
+    assert nn.PReLU(4, 0.1, dtype=sd.float64).weight.tolist() == [0.1] * 4
+    assert nn.PReLU(dtype=sd.float64).weight.dtype == sd.float64
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        nn.Threshold(0.5, -1.0, True),
+        nn.SELU(True),
+        nn.CELU(0.5, True),
+        nn.Hardswish(True),
+        nn.Hardsigmoid(True),
+        nn.Mish(True),
+    ],  # fmt: skip
+)
+def test_the_new_activations_write_into_their_input_with_inplace(module):
+    """Eagerly, as PyTorch's; a compiled step refuses the write, naming the way out."""
+    x = sd.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], requires_grad=True)
+    h = x * 1.0
+    y = module(h)
+    assert y is h
+    module.inplace = False
+    np.testing.assert_allclose(h.detach().numpy(), module(x).detach().numpy())
+    module.inplace = True
+    with pytest.raises(sd.CompileError, match="inplace=True"):
+        sd.differentiate(_applied)(module, x)
+
+
+def _applied(module, x):
+    y = module(x * 1.0)
+    y.sum().backward()
+    return y
+
+
+def test_prelu_learns_its_weight_in_a_compiled_step():
+    """The weight's gradient is the sum of x over the entries at or below 0 (per channel
+    for one weight a channel), and an optimizer steps it, eagerly and compiled."""
+    x = sd.tensor([[-1.0, 2.0, -3.0], [0.0, -0.5, 4.0]])
+    for compiled in (False, True):
+        layer = nn.PReLU(3)
+        opt = sd.optim.SGD(layer.parameters(), lr=0.1)
+        step = _prelu_step if not compiled else sd.differentiate(_prelu_step)
+        step(layer, opt, x)
+        assert layer.weight.grad.tolist() == [-1.0, -0.5, -3.0]
+        np.testing.assert_allclose(layer.weight.detach().numpy(), [0.35, 0.3, 0.55], rtol=1e-6)
+
+
+def _prelu_step(layer, opt, x):
+    opt.zero_grad()
+    layer(x).sum().backward()
+    opt.step()

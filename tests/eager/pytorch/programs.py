@@ -707,6 +707,36 @@ def _layers(nn: Any) -> dict[str, Any]:
         "Flatten": nn.Sequential(nn.Identity(), nn.Flatten(0)),
         "ReLU-inplace": nn.ReLU(inplace=True),
         "LeakyReLU-inplace": nn.LeakyReLU(inplace=True),
+        **_more_layers(nn),
+    }
+
+
+def _more_layers(nn: Any) -> dict[str, Any]:
+    """Threshold, SELU, CELU, the hard and soft shrinks, Hardswish, Hardsigmoid, Softsign,
+    Tanhshrink, Mish and PReLU (its weight's gradient too), at their kinks."""
+    return {
+        "Threshold": nn.Threshold(0.5, -1.0),
+        "Threshold-0": nn.Threshold(0.0, 2.0),
+        "SELU": nn.SELU(),
+        "CELU": nn.CELU(),
+        "CELU-alpha": nn.CELU(0.5),
+        "Hardswish": nn.Hardswish(),
+        "Hardsigmoid": nn.Hardsigmoid(),
+        "Softsign": nn.Softsign(),
+        "Tanhshrink": nn.Tanhshrink(),
+        "Softshrink": nn.Softshrink(),
+        "Softshrink-1": nn.Softshrink(1.0),
+        "Hardshrink": nn.Hardshrink(),
+        "Hardshrink-2": nn.Hardshrink(2.0),
+        "Mish": nn.Mish(),
+        "PReLU": nn.PReLU().double(),
+        "PReLU-channels": nn.PReLU(5, 0.1).double(),
+        "Threshold-inplace": nn.Threshold(0.5, -1.0, inplace=True),
+        "SELU-inplace": nn.SELU(inplace=True),
+        "CELU-inplace": nn.CELU(0.5, True),
+        "Hardswish-inplace": nn.Hardswish(inplace=True),
+        "Hardsigmoid-inplace": nn.Hardsigmoid(True),
+        "Mish-inplace": nn.Mish(inplace=True),
     }
 
 
@@ -743,6 +773,7 @@ def layers(torch: Any, differentiate: Any = None) -> Values:
             t = torch.tensor(LAYER_T, dtype=torch.float64, requires_grad=True)
         y = run(module, x, t)
         out[f"layers/{key}"] = values(y) + values(x.grad) + ([] if t is None else values(t.grad))
+        out[f"layers/{key}"] += [v for p in module.parameters() for v in values(p.grad)]
     return out
 
 
@@ -830,6 +861,21 @@ def _more_functional_programs(torch: Any) -> dict[str, Any]:
         ),  # fmt: skip
         "kl_div-zeros": lambda x, t, w: F.kl_div(x, w * (t > 0), reduction="none"),
         "kl_div-mean": lambda x, t, w: F.kl_div(x, w),
+        "glu": lambda x, t, w: F.glu(x[:, 1:]) + nn.GLU(0)(torch.cat([x, t * 2.0]))[:, :2],
+        "glu-dim1": lambda x, t, w: F.glu(x[:, :4], 1) * F.glu(x[1:, :2], dim=0),
+        "activations": lambda x, t, w: (
+            F.threshold(x, 1.0, 0.5)
+            + F.selu(x)
+            + F.celu(x, 2.0)
+            + F.hardswish(x * 2.0)
+            + F.softsign(x)
+            + F.tanhshrink(x)
+            + F.mish(x * 2.0)
+            + F.softshrink(x, 0.25)
+            + F.hardshrink(x, lambd=1.0)
+        ),
+        "prelu": lambda x, t, w: F.prelu(x, w[0]) + F.prelu(x, w[1, :1]),
+        "hardsigmoid": lambda x, t, w: F.hardsigmoid(x * 3.0),
         "KLDivLoss": lambda x, t, w: (
             nn.KLDivLoss(reduction="batchmean")(x, w)
             + nn.KLDivLoss(reduction="sum", log_target=True)(x, t)
