@@ -83,6 +83,7 @@ class Node:
         "freed",
         "retained",
         "view",
+        "hooks",
         "__weakref__",
     )
 
@@ -102,6 +103,7 @@ class Node:
         self.freed = False
         self.retained: list[weakref.ref] = []
         self.view = False  # its output shares the memory of an input (see _check_versions)
+        self.hooks: dict | None = None  # its tensor's ``register_hook``s, by handle id
 
     def name(self) -> str:
         return self._name
@@ -368,23 +370,124 @@ def _pull(
     """Run the generated adjoint of the graph behind ``root``: each leaf (and retained
     non-leaf) tensor with its gradient array (None where nothing reached it); with
     ``create_graph``, with its gradient as a tensor recorded as an operation of the
-    leaves (``graph_gradient``), so that it can be differentiated again."""
+    leaves (``graph_gradient``), so that it can be differentiated again. The hooks of a
+    leaf (``register_hook``) have run on its gradient."""
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     seed = runtime.tensors.backward_seed(root._data, gradient)
     nodes = _topological(root._node) if root._node is not None else []
     _check_root(root._node)
     _check_versions(nodes)
-    plan = _Plan(nodes, root)
-    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(root._data))
+    if any(node.hooks for node in nodes):
+        pairs = _pull_through_hooks(nodes, seed, create_graph)
+    else:
+        pairs = _pull_plan(_Plan(nodes, root), gradient, seed, create_graph)
+    root._source = LAST_SOURCE[0]
+    if not retain_graph:
+        _free(nodes)
+    return [
+        (
+            t,
+            g
+            if g is None or t._node is not None or not t._hooks
+            else run_hooks(t._hooks, g, t._data),
+        )
+        for t, g in pairs
+    ]
+
+
+def _pull_plan(plan: _Plan, gradient: Any, seed: Any, create_graph: bool) -> list[tuple]:
+    """The targets of ``plan`` with their gradients, the graph's result weighted by
+    ``seed`` (see ``_pull``)."""
+    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(seed))
     grads = adjoint(plan.values, seed)
-    root._source = LAST_SOURCE[0] = adjoint.source
+    LAST_SOURCE[0] = adjoint.source
     if create_graph:  # (a gradient given as a tensor with a graph is an input of theirs)
         carried = isinstance(gradient, _Tensor()) and gradient.requires_grad
         grads = _recorded(plan, grads, gradient if carried else seed)
-    if not retain_graph:
-        _free(nodes)
     return list(zip(plan.targets, grads, strict=True))
+
+
+def _pull_through_hooks(nodes: list[Node], seed: Any, create_graph: bool) -> list[tuple]:
+    """``_pull`` of a graph where non-leaves have hooks: the graph cut at them, run part
+    by part from the root, each hooked tensor's part once its whole gradient is in (the
+    parts behind the others first, as each comes after what it reads), its hooks run on
+    it, and what they return taken on behind it."""
+    if create_graph:
+        raise RuntimeError(
+            "backward(create_graph=True) through a tensor that is not a leaf with a hook "
+            "(register_hook): srcdiff runs such hooks without create_graph only; register "
+            "the hook on a leaf, or differentiate without the hook"
+        )
+    order = {id(node): i for i, node in enumerate(nodes)}
+    cuts = {id(node): node for node in nodes if node.hooks}
+    pending: dict[int, Any] = {}
+    out: dict[int, tuple] = {}  # (a leaf reached in two parts: its gradients added)
+    start, g = nodes[-1], seed
+    while True:
+        if start.hooks:
+            g = run_hooks(start.hooks, g, start.out)
+        others = {k: n for k, n in cuts.items() if n is not start}
+        plan = _Plan(_topological(start, others), None, others)
+        for target, grad in _pull_plan(plan, None, g, False):
+            if not isinstance(target, Node):
+                before = out.get(id(target), (target, None))[1]
+                total = grad if before is None else before if grad is None else before + grad
+                out[id(target)] = (target, total)
+            elif grad is not None:
+                key = id(target)
+                pending[key] = grad if key not in pending else pending[key] + grad
+        if not pending:
+            return list(out.values())
+        key = max(pending, key=order.__getitem__)
+        start, g = cuts[key], pending.pop(key)
+
+
+def run_hooks(hooks: dict, g: Any, like: Any = None) -> Any:
+    """``g`` (a gradient array, or a tensor with create_graph) after each of ``hooks`` in
+    the order they were registered, each given the last one's result as a tensor (shaped
+    like the array ``like``): one that returns a tensor replaces it (of the same shape, as
+    PyTorch checks)."""
+    if not isinstance(g, _Tensor()) and like is not None and np.shape(g) != like.shape:
+        g = array_module(like).broadcast_to(g, like.shape).copy()  # (a broadcast gradient)
+    tensor = g if isinstance(g, _Tensor()) else _Tensor()._make(g)
+    for hook in list(hooks.values()):
+        new = hook(tensor)
+        if new is None:
+            continue
+        if not isinstance(new, _Tensor()):
+            raise TypeError(
+                f"a hook returned a {type(new).__name__}: return a tensor (or None to keep "
+                "the gradient)"
+            )
+        if tuple(new.shape) != tuple(tensor.shape):
+            raise RuntimeError(
+                f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value"
+            )
+        tensor = new
+    return tensor if isinstance(g, _Tensor()) else tensor._data
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook away (as PyTorch's
+    ``torch.utils.hooks.RemovableHandle``, a context manager too)."""
+
+    next_id = 0
+
+    def __init__(self, hooks: dict, hook: Callable) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 class RecordedGraph:
@@ -623,8 +726,9 @@ def _between(outputs: list, inputs: list) -> list[Node]:
     return [node for key, node in nodes.items() if key in above]
 
 
-def _topological(root: Node) -> list[Node]:
-    """The nodes behind ``root``, each after the nodes it reads (``root`` last)."""
+def _topological(root: Node, stops: dict | None = None) -> list[Node]:
+    """The nodes behind ``root``, each after the nodes it reads (``root`` last), none
+    behind the nodes ``stops`` holds (by id) nor those."""
     order: list[Node] = []
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -642,7 +746,9 @@ def _topological(root: Node) -> list[Node]:
         seen.add(id(node))
         stack.append((node, True))
         stack.extend(
-            (a.ref, False) for a in reversed(node.args) if a.kind == NODE and id(a.ref) not in seen
+            (a.ref, False)
+            for a in reversed(node.args)
+            if a.kind == NODE and id(a.ref) not in seen and not (stops and id(a.ref) in stops)
         )
     return order
 
@@ -650,7 +756,10 @@ def _topological(root: Node) -> list[Node]:
 class _Plan:
     """The graph as numbered values: the ``ops`` for compile_ops and what to run them on."""
 
-    def __init__(self, nodes: list[Node], root: Any) -> None:
+    def __init__(self, nodes: list[Node], root: Any, cuts: dict | None = None) -> None:
+        """``cuts``: nodes (by id) whose outputs count as inputs, and as targets (the
+        node itself standing for its tensor), where a graph is run part by part."""
+        cuts = cuts or {}
         index: dict[tuple, int] = {}
         self.values: list[Any] = []
         self.inputs: list[Any] = []  # per input value: its leaf tensor, or the value
@@ -665,6 +774,12 @@ class _Plan:
             wanted.append(0)
         for node in nodes:
             for arg in node.args:
+                if arg.kind == NODE and id(arg.ref) in cuts and (id(arg.ref), 0) not in index:
+                    index[(id(arg.ref), 0)] = len(self.values)
+                    self.values.append(arg.ref.out)
+                    self.inputs.append(arg.ref)
+                    self.targets.append(arg.ref)
+                    wanted.append(index[(id(arg.ref), 0)])
                 if arg.kind in (LEAF, INPUT):
                     key = (id(arg.ref), id(arg.value))
                     if key not in index:
@@ -683,6 +798,8 @@ class _Plan:
             for arg in node.args:
                 if arg.kind == CONST:
                     specs.append(("c", arg.value))
+                elif arg.kind == NODE and id(arg.ref) in cuts:
+                    specs.append(("v", index[(id(arg.ref), 0)]))
                 elif arg.kind == NODE:
                     specs.append(("v", position[id(arg.ref)]))
                 else:
@@ -861,7 +978,12 @@ def _read_in(tree: ast.AST, names: set[str], masks: bool = False) -> frozenset[s
     return frozenset(used)
 
 
-runtime.install(accumulate=accumulate)  # compiled code adds to a leaf's .grad through it
+def accumulate_hooked(tensor: Any, g: Any) -> None:
+    """``accumulate``, after the leaf's hooks (``register_hook``) ran on ``g``."""
+    accumulate(tensor, g if not tensor._hooks else run_hooks(tensor._hooks, g, tensor._data))
+
+
+runtime.install(accumulate=accumulate_hooked)  # compiled code adds to a leaf's .grad so
 rules.registry.unsupported(
     grad,
     "srcdiff.autograd.grad in a compiled step: compiled code differentiates the step once",

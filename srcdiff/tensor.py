@@ -511,6 +511,22 @@ class Tensor:
                 grad.requires_grad_(False)
             grad.zero_()
 
+    _hooks: dict | None = None  # a leaf's hooks (a non-leaf's are its grad_fn's)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> autograd.RemovableHandle:
+        """Call ``hook(grad)`` with this tensor's gradient whenever a backward computes
+        it; a tensor it returns takes the gradient's place (in a leaf's ``.grad``, and in
+        what flows on behind a non-leaf)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = {}
+            return autograd.RemovableHandle(self._hooks, hook)
+        if self._node.hooks is None:
+            self._node.hooks = {}
+        return autograd.RemovableHandle(self._node.hooks, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` of this non-leaf tensor after ``backward()``."""
         if self._node is None or self._retains_grad:

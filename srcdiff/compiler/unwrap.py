@@ -22,6 +22,7 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.objects import OPERATOR_SYMBOLS
+from ..runtime.tensors import HOOK_REFUSAL
 from .analyse import BINOPS, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
@@ -529,6 +530,9 @@ class Unwrapper:
                 f"write the new value out of place ({func.value.id} = {func.value.id} * v "
                 f"for .mul_(v), {func.value.id} = {func.value.id}.clamp(0, 1) for .clamp_(0, 1))",
             )
+        if method and func.attr == "register_hook" and func.value.id in self.arrays:
+            what, hint = HOOK_REFUSAL
+            raise self.p.error(what, at, hint)
         if (
             method
             and func.value.id in self.arrays

@@ -101,10 +101,22 @@ def refuse_leaf_update(old: Any) -> None:
 mutation.LEAF_UPDATE[0] = refuse_leaf_update  # (see mutation.follow)
 
 
+# what a compiled step says of a .register_hook() in it, and what to do
+HOOK_REFUSAL = (
+    "a gradient hook registered in a compiled step (.register_hook()): the compiled "
+    "gradient does not run hooks it registers",
+    "register the hook on the leaf before calling the step (its hooks run on the gradient "
+    "the step gives it), or run this step eagerly (without @sd.differentiate)",
+)
+
+
 def tensor_method(obj: Any, name: str) -> None:
     """Check ``obj`` of ``obj.name()``, a Tensor method compiled code has no array version
     of (``retain_grad``, ``norm``), where ``obj`` may be a value the code computed, which
-    it holds as an array: refused, where it would be an AttributeError."""
+    it holds as an array: refused, where it would be an AttributeError. A hook is refused
+    on any tensor: the compiled gradient has no place to run one that a step registers."""
+    if name == "register_hook":
+        raise refuse(*HOOK_REFUSAL)
     if is_array(obj):
         raise refuse(
             f"the Tensor method .{name}() on a value a compiled function computed (an array there)",
@@ -303,11 +315,20 @@ def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
 ACCUMULATED = [0]  # how many gradients compiled adjoints have handed to Tensors so far
 
 
+# while an adjoint runs: the gradients of its leaves with hooks (register_hook), summed by
+# id, whose hooks run once on the whole gradient after it (as PyTorch's), not on each part
+HOOKED: list[dict | None] = [None]
+
+
 def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""
     ACCUMULATED[0] += 1
-    if tensor._node is None:  # a leaf
+    held = HOOKED[0]
+    if tensor._node is None and held is not None and tensor._hooks:
+        key = id(tensor)
+        held[key] = (tensor, g if key not in held else held[key][1] + g)
+    elif tensor._node is None:  # a leaf
         Host.accumulate(tensor, g)
     else:  # (the seed 1.0 of a loss computed eagerly, as an array of its dtype)
         data = tensor._data
@@ -398,10 +419,15 @@ def backward(
     called: dict = {}
     previous = collect_called(called)
     handed = ACCUMULATED[0]
+    outer, HOOKED[0] = HOOKED[0], {}
     try:
         adjoint(saved, seed)
+        hooked = HOOKED[0]
     finally:
         collect_called(previous)
+        HOOKED[0] = outer
+    for tensor, g in hooked.values():  # (Host.accumulate runs a leaf's hooks first)
+        Host.accumulate(tensor, g)
     if step is not None and ACCUMULATED[0] == handed:  # as eager code's loss would be
         raise RuntimeError(
             "element 0 of tensors does not require grad and does not have a grad_fn (no "
