@@ -608,8 +608,9 @@ def _operands(plan: _Plan, uses: frozenset[int]) -> list:
 
 # The primitives whose gradient PyTorch computes by an operation with a derivative of its
 # own (threshold_backward, leaky_relu_backward, hardtanh_backward, hardshrink_backward,
-# softshrink_backward, hardsigmoid_backward): a gradient through them depends on their
-# input, which they only compare (its derivative is zero).
+# softshrink_backward, hardsigmoid_backward, nll_loss_backward): a gradient through them
+# depends on their input, which they compare, or read for its shape alone (its derivative
+# is zero).
 _OWN_BACKWARD = frozenset(
     (
         runtime.tensor_methods.relu,
@@ -619,6 +620,7 @@ _OWN_BACKWARD = frozenset(
         runtime.tensor_methods.hardshrink,
         runtime.tensor_methods.softshrink,
         runtime.tensor_methods.hardsigmoid,
+        runtime.tensor_methods.nll_picked,
     )
 )
 
@@ -652,6 +654,8 @@ def _dependencies(plan: _Plan) -> list[frozenset[int]]:
             read = [u for u, name in operands if name in names] + (
                 [n + i] if "ans" in names else []
             )
+            if not masks and operands:  # (PyTorch's backward of it takes the input)
+                read.append(operands[0][0])
             now = reads[n + i].union(*(behind[u] for u in read))
             reads[v] = now if reads[v] is None else reads[v] | now
     targets = [*plan.inputs_of, *(plan.wanted[len(plan.inputs_of) :])]

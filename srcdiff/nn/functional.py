@@ -428,13 +428,23 @@ def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_
     dims works)."""
     dim = _class_dim(log_p)
     # the targets' entries alone (a product with a one-hot would make 0 * -inf a NaN)
-    picked = log_p.masked_fill(~_one_hot(log_p, target, ignore_index), 0.0)
+    picked = _nll_picked(log_p, _one_hot(log_p, target, ignore_index))
     if weight is not None:
         picked = picked * _along(weight, dim, log_p.ndim)
     loss = 0.0 - picked.sum(dim)  # (an ignored target: 0, not -0)
     if reduction == "mean":
         return loss.sum() / _picked_weight(log_p, target, weight, ignore_index)
     return _reduce(loss, reduction)
+
+
+def _nll_picked(log_p: Tensor, hot: Any) -> Tensor:
+    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.nll_picked``)."""
+    if isinstance(log_p, Tensor):
+        return apply_op(rt.tensor_methods.nll_picked, (log_p, hot), name="NllLossBackward0")
+    return rt.tensor_methods.nll_picked(log_p, hot)
+
+
+alias(_nll_picked, rt.tensor_methods.nll_picked)
 
 
 def nll_loss(

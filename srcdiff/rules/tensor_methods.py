@@ -182,6 +182,17 @@ def elu_jvp(ans, x, alpha=1.0, scale=1.0, input_scale=1.0, *, dx):
     return xp.where(x <= 0, negative, dx * scale)
 
 
+@vjp(tm.nll_picked)
+def nll_picked(g, ans, log_p, hot):
+    """The gradient passes at the targets alone."""
+    return xp.where(hot, g, 0.0), None
+
+
+@jvp(tm.nll_picked)
+def nll_picked_jvp(ans, log_p, hot, *, dlog_p):
+    return xp.where(hot, dlog_p, 0.0)
+
+
 @vjp(tm.threshold)
 def threshold(g, ans, x, threshold, value):
     """The gradient passes where the input is not <= ``threshold`` (a NaN passes it), as

@@ -1016,6 +1016,13 @@ def elu(x: Any, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0
     return xp.where(x <= 0, negative, x * scale)
 
 
+def nll_picked(log_p: Any, hot: Any) -> Any:
+    """``F.nll_loss``'s and ``F.cross_entropy``'s entries of ``log_p`` at the targets (the
+    booleans ``hot``), 0 elsewhere (one primitive, whose gradient a create_graph backward
+    makes an operation of ``log_p``, as PyTorch's ``nll_loss_backward``)."""
+    return array_module(log_p).where(hot, log_p, log_p.dtype.type(0))
+
+
 def threshold(x: Any, threshold: float, value: float) -> Any:
     """``F.threshold``: x where x > ``threshold`` (NaN too), else ``value`` (one primitive,
     as ``leaky_relu``)."""

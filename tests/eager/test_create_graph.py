@@ -153,6 +153,16 @@ def test_a_gradient_penalty_leaves_grad_none_where_pytorch_does(activation, reac
         (lambda z: sd.fmin(z, z.detach().flip(0)), False),
         (lambda z: z.frac(), False),
         (lambda z: z.copysign(sd.tensor([1.0, -1.0, 1.0], dtype=sd.float64)), True),
+        # nll_loss of raw scores (no log_softmax before it): PyTorch's nll_loss_backward
+        (lambda z: nn.functional.nll_loss(z.reshape(1, 3), sd.tensor([1])), True),
+        (lambda z: nn.functional.nll_loss(z.reshape(1, 3), sd.tensor([2]), reduction="sum"), True),
+        (
+            lambda z: nn.NLLLoss(sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64))(
+                z[None], sd.tensor([0])
+            ),
+            True,
+        ),
+        (lambda z: nn.functional.nll_loss(z.reshape(1, 3), sd.tensor([0]), reduction="none"), True),
     ],
 )
 def test_a_gradient_through_a_comparison_requires_grad_as_pytorchs(op, requires):

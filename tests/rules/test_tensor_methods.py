@@ -78,6 +78,8 @@ SPECS = [
     Spec(F._leaky_relu, (R((3, 4)), 0.2)),
     Spec(F._hardtanh_floats, (R((3, 4)), -0.5, 0.5)),
     Spec(tm.elu, (R((3, 4)),)),
+    Spec(tm.nll_picked, (R((3, 4)), FIVE), wrt=(0,)),
+    Spec(F._nll_picked, (R((3, 4)), FIVE), wrt=(0,)),
     Spec(tm.elu, (R((3, 4)), 1.6, 1.05, 0.5), wrt=(0,), label="scaled"),
     Spec(tm.threshold, (R((3, 4)), 0.3, -1.5), wrt=(0,)),
     Spec(tm.hardshrink, (R((3, 4)), 0.5), wrt=(0,)),
