@@ -753,8 +753,9 @@ def _losses(nn: Any) -> dict[str, Any]:
 def layers(torch: Any, differentiate: Any = None) -> Values:
     """Activation modules and losses on float64 inputs at their kinks, thresholds and
     extremes: each one's value and the gradients of ``(out * cotangent).sum()`` (the
-    input's, and the target's for a loss). ``differentiate``: run as a compiled step
-    (without the modules writing into their input, which compiled code refuses)."""
+    input's, the target's for a loss, and its parameters': PReLU's weight).
+    ``differentiate``: run as a compiled step (without the modules writing into their
+    input, which compiled code refuses)."""
     out: Values = {}
 
     def step(module, x, t):
