@@ -585,8 +585,9 @@ def _recorded(plan: _Plan, grads: tuple, seed: Any) -> list:
 
 
 @functools.cache
-def _operand_reads(fn: Callable, params: tuple[str, ...], varargs: str | None, n: int,
-                   masks: bool) -> tuple[tuple[str | None, ...], tuple[frozenset[str], ...]]:  # fmt: skip
+def _operand_reads(
+    fn: Callable, params: tuple[str, ...], varargs: str | None, n: int, masks: bool
+) -> tuple[tuple[str | None, ...], tuple[frozenset[str], ...]]:
     """For a rule (its ``fn``, ``params``, ``varargs``) given ``n`` positional operands: the
     parameter taking each, and for each, the parameters (and ``ans``) whose values the
     rule's adjoint reads for its gradient (all it reads, where the rule's form does not
