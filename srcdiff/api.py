@@ -173,14 +173,8 @@ def _seed(value: Any, fn_name: str) -> Any:
         raise TypeError(
             f"{fn_name} must return a scalar to be differentiated, not {type(value).__name__}"
         )
-    if isinstance(value, (np.generic, np.ndarray)):
-        if shape == () and value.dtype.kind != "c":
-            return _ONES.get(value.dtype.type, 1.0)  # a number for NumPy (see _ONES)
-    elif isinstance(value, rt.tensors.tensor_class() or ()):
-        raise TypeError(
-            f"{fn_name} was called with arrays and returned a Tensor: call it with Tensors "
-            "to differentiate Tensor code, or return an array (t.numpy())"
-        )
+    if shape == () and isinstance(value, (np.generic, np.ndarray)) and value.dtype.kind != "c":
+        return _ONES.get(value.dtype.type, 1.0)  # a number for NumPy (see _ONES)
     if is_complex(value):
         raise TypeError(
             f"{fn_name} returned a complex value; srcdiff differentiates real-valued "
@@ -627,7 +621,17 @@ class _Target(CallSite):
             if isinstance(a, tensor):
                 return self.run_on_tensors(args, kwargs)
         value, state = self.forward(args, kwargs)
-        grads = self.backward(state, _seed(value, self.fn.__qualname__))
+        try:
+            seed = _seed(value, self.fn.__qualname__)
+        except TypeError:
+            if isinstance(value, rt.tensors.tensor_class() or ()):
+                raise TypeError(
+                    f"{self.fn.__qualname__} was called with arrays and returned a Tensor: "
+                    "call it with Tensors to differentiate Tensor code, or return an array "
+                    "(t.numpy())"
+                ) from None
+            raise
+        grads = self.backward(state, seed)
         unit, *_ = state
         if unit.updated:  # after the adjoint, which may read the caller's objects as they were
             unit.write_back(self.bound + args, kwargs, state[1])
