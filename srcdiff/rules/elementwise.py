@@ -87,6 +87,26 @@ def math_hypot_jvp(ans, *coordinates, dcoordinates):
     return rt.hypot_tangent(dcoordinates, coordinates, ans)
 
 
+@vjp(math.dist)
+def math_dist(g, ans, p, q):
+    """``math.dist(p, q)``, the length of ``p - q``; at 0 the gradient is 0, as
+    ``math.hypot``'s and ``np.linalg.norm``'s."""
+    scale = g / ans if ans else 0.0
+    return (
+        rt.entries_like([scale * (a - b) for a, b in zip(p, q, strict=True)], p),
+        rt.entries_like([scale * (b - a) for a, b in zip(p, q, strict=True)], q),
+    )
+
+
+@jvp(math.dist)
+def math_dist_jvp(ans, p, q, *, dp, dq):
+    """Each point's tangent against ``p - q`` over the length (0 where the points meet)."""
+    return (
+        rt.hypot_tangent(dp, [a - b for a, b in zip(p, q, strict=True)], ans),
+        rt.hypot_tangent(dq, [b - a for a, b in zip(p, q, strict=True)], ans),
+    )
+
+
 @vjp(xp.logaddexp2)
 def logaddexp2(g, ans, x1, x2):
     """``log2(2 ** x1 + 2 ** x2)``: each operand gets its share ``2 ** (x - ans)``, 1 for

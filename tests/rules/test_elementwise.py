@@ -130,6 +130,9 @@ SPECS = [
     Spec(np.copysign, (R((3, 4), -2.0, -0.3), -1.0), label="negative-x1"),
     *[Spec(p, (R.scalar(*dx), R.scalar(*dy))) for p, (dx, dy) in BINARY_MATH.items()],
     *[Spec(math.hypot, tuple(R.scalar() for _ in range(k)), label=f"{k}-args") for k in (1, 2, 3)],
+    Spec(math.dist, ([R.scalar(), R.scalar(), R.scalar()], [R.scalar(), R.scalar(), 0.5])),
+    Spec(math.dist, (R((4,)), R((4,))), label="arrays"),
+    Spec(math.dist, ((R.scalar(),), [R(())]), label="one-coordinate"),
     # (the largest float, put for an infinity by default, drowns a finite difference)
     Spec(np.nan_to_num, (with_specials(infinities=False),), label="defaults"),
     Spec(np.nan_to_num, (with_specials((5,)),), {"posinf": 9.0, "neginf": -2.0}, label="keywords"),
@@ -222,6 +225,11 @@ def test_math_hypot_at_zero_and_of_one_argument():
     assert d(math.hypot, 0.0, 0.0) == (0.0, 0.0)
     (dx,) = d(math.hypot, -2.5)
     assert dx == -1.0
+
+
+def test_math_dist_where_the_points_meet_has_gradient_zero():
+    p = np.array([1.0, -2.0])
+    assert [list(g) for g in d(math.dist, p, p.copy())] == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_arctan2_is_the_angle_of_the_point():
