@@ -467,6 +467,7 @@ UNSUPPORTED_SPECS: dict[str, dict[str, str]] = {
         "builtins.list[rows]": ITERATES,
         "builtins.sum[rows-of-an-array]": ITERATES,
         "math.prod[rows-of-an-array]": ITERATES,
+        "math.dist[arrays]": ITERATES,
         **dict.fromkeys(
             [f"np.meshgrid[{shapes};sparse=True]" for shapes in ("3-4", "3", "2-3-4", "2x2-0d")]
             + ["assembly.meshgrid_tangent[sparse-indexing]"],
