@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # NumPy functions writing into their first argument, and the helper giving its new value.
 WRITERS = {np.put: "put", np.put_along_axis: "put_along_axis", np.putmask: "putmask",
            np.place: "place", np.fill_diagonal: "fill_diagonal"}  # fmt: skip
-AT = {np.add: "add_at", np.subtract: "subtract_at"}  # ufunc.at with a derivative
+AT = {np.add: "add_at", np.subtract: "subtract_at", np.multiply: "multiply_at"}  # with a rule
 # Methods of lists and dicts (and arrays' fill) updating their object, as helpers.
 # (Each helper runs the method itself on an object of another type, and refuses to
 # differentiate it.)

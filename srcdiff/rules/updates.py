@@ -1,6 +1,8 @@
 """Rules of the helpers that give the new value of an object updated in place
 (``np.add.at``, ``np.put``, ``np.copyto``, ``xs.extend``, ...; see ``runtime/updates``)."""
 
+import numpy as xp
+
 from .. import runtime as rt
 from . import numpy_math
 from .registry import jvp, linear, nondiff, unsupported, vjp
@@ -28,6 +30,20 @@ def add_at(g, ans, a, indices, b):
 def subtract_at(g, ans, a, indices, b):
     d_a, d_b = rt.at_grads(g, indices, b, -1.0)
     return d_a, None, d_b
+
+
+@vjp(rt.multiply_at)
+def multiply_at(g, ans, a, indices, b):
+    """Each position of ``a`` is scaled by the product of its factors; a factor's gradient
+    is ``g`` times its position's entry of ``a`` and the other factors there."""
+    product, weights = rt.multiply_at_factors(a, indices, b)
+    return g * product, None, rt.unbroadcast(g[indices] * weights, b)
+
+
+@jvp(rt.multiply_at)
+def multiply_at_jvp(ans, a, indices, b, *, da, db):
+    product, weights = rt.multiply_at_factors(a, indices, b)
+    return da * product, rt.add_at(xp.zeros_like(ans), indices, weights * db)
 
 
 @vjp(rt.put)
@@ -117,7 +133,8 @@ def updated(g, ans, d, other):
 nondiff("an emptied list or dict holds nothing to differentiate", rt.cleared)
 unsupported(
     rt.ufunc_at,
-    "no derivative rule for this ufunc's .at (srcdiff has np.add.at and np.subtract.at)",
+    "no derivative rule for this ufunc's .at (srcdiff has np.add.at, np.subtract.at and "
+    "np.multiply.at)",
     "compute the update with a function srcdiff knows, e.g. np.maximum on a copy",
 )
 

@@ -47,6 +47,41 @@ def subtract_at(a: Any, indices: Any, b: Any) -> Any:
     return backend.scatter_add(_copy(a), indices, -b)
 
 
+def multiply_at(a: Any, indices: Any, b: Any) -> Any:
+    """``a`` after ``np.multiply.at(a, indices, b)`` (repeated indices multiply in turn)."""
+    out = _copy(a)
+    if isinstance(out, np.ndarray):
+        np.multiply.at(out, indices, b)
+        return out
+    done = backend.to_numpy(out).copy()
+    np.multiply.at(done, indices, backend.to_numpy(b) if hasattr(b, "shape") else b)
+    return array_module(out).asarray(done)
+
+
+def multiply_at_factors(a: Any, indices: Any, b: Any) -> tuple[Any, Any]:
+    """For ``np.multiply.at(a, indices, b)``: the product of the factors each position of
+    ``a`` is multiplied by (1 where none), and for each factor (``b`` spread to the shape
+    of ``a[indices]``) its position's entry of ``a`` times the other factors there. A zero
+    factor is no trouble: the others' product is kept apart from the zeros' count."""
+    xp = array_module(a, b)
+    values = backend.to_numpy(a)
+    positions = np.arange(values.size).reshape(values.shape)[indices]
+    factors = np.broadcast_to(np.asarray(backend.to_numpy(b), dtype=values.dtype),
+                              positions.shape).ravel()  # fmt: skip
+    at = positions.ravel()
+    zero = factors == 0
+    product = np.ones(values.size, dtype=values.dtype)
+    np.multiply.at(product, at, factors)
+    nonzero = np.ones(values.size, dtype=values.dtype)
+    np.multiply.at(nonzero, at, np.where(zero, 1.0, factors))
+    zeros = np.zeros(values.size, dtype=np.intp)
+    np.add.at(zeros, at, zero)
+    others_zeros = zeros[at] - zero
+    others = np.where(others_zeros > 0, 0.0, nonzero[at] / np.where(zero, 1.0, factors))
+    weights = (values.ravel()[at] * others).reshape(positions.shape)
+    return xp.asarray(product.reshape(values.shape)), xp.asarray(weights)
+
+
 def ufunc_at(ufunc: Any, a: Any, indices: Any, b: Any = None) -> Any:
     """``a`` after ``ufunc.at(a, indices, b)``, for ufuncs srcdiff has no derivative of."""
     out = _copy(a)

@@ -196,6 +196,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             [
                 rt.add_at,
                 rt.subtract_at,
+                rt.multiply_at,
                 rt.put,
                 rt.put_along_axis,
                 rt.putmask,
@@ -203,8 +204,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 rt.fill_diagonal,
                 rt.filled,
             ],
-            "np.add.at, np.put, np.put_along_axis, np.putmask, np.place, np.fill_diagonal and "
-            "x.fill: not in the standard",
+            "np.add.at, np.multiply.at, np.put, np.put_along_axis, np.putmask, np.place, "
+            "np.fill_diagonal and x.fill: not in the standard",
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         rt.norm_grad: "the slope of np.linalg.norm, which is not in the standard",

@@ -3542,3 +3542,16 @@ def put_along_axis_with_repeated_positions(a, v):
     np.put_along_axis(z, np.array([[0, 0], [2, 2], [2, 1]]), np.stack([v, v**2], 1), axis=1)
     np.put_along_axis(z, np.argmax(z, axis=0)[None], 0.0, axis=0)
     return np.sum(z**2 * np.arange(4))
+
+
+# ---- np.multiply.at ------------------------------------------------------------------------
+
+
+@case(RNG.normal(size=(3, 4)), vec(4), wrt=(0, 1))
+def multiply_at_with_repeated_positions_and_zeros(a, v):
+    """``np.multiply.at`` was refused (no rule); repeated positions multiply in turn, a
+    zero among them included."""
+    z = a * 1.0
+    np.multiply.at(z, (np.array([0, 2, 0, 0]), np.array([1, 3, 1, 1])), v * np.array([1, 1, 0, 1]))
+    np.multiply.at(z, np.array([1, 1]), v * 2.0)
+    return np.sum(z**2 * np.arange(4))
