@@ -139,8 +139,11 @@ def pad(
     reflect_type="even",
 ):
     """Modes 'constant' (``constant_values`` gets the padding's gradient), 'edge',
-    'reflect', 'symmetric' and 'wrap'; any other is refused when the gradient is taken."""
-    d_array, d_values = rt.pad_grads(g, array, pad_width, mode, constant_values, reflect_type)
+    'reflect', 'symmetric', 'wrap', 'mean', 'maximum' and 'minimum' (ties share, as
+    ``np.max``'s); any other is refused when the gradient is taken."""
+    d_array, d_values = rt.pad_grads(
+        g, array, pad_width, mode, constant_values, reflect_type, stat_length
+    )
     return d_array, None, None, None, d_values, None, None
 
 
@@ -159,18 +162,28 @@ def pad_jvp(
     dconstant_values,
 ):
     """Linear in ``array`` and ``constant_values`` jointly, in the modes the reverse rule
-    takes (the padding reads entries of ``array`` again, or is the constant)."""
-    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap") or (
-        mode in ("reflect", "symmetric") and reflect_type != "even"
-    ):
+    takes (the padding reads entries of ``array`` again, or is the constant); in modes
+    'mean', 'maximum' and 'minimum', the statistic's tangent."""
+    if mode not in (
+        "constant",
+        "edge",
+        "reflect",
+        "symmetric",
+        "wrap",
+        "mean",
+        "maximum",
+        "minimum",
+    ) or (mode in ("reflect", "symmetric") and reflect_type != "even"):
         raise rt.refuse(
             f"np.pad in mode {mode!r} (reflect_type={reflect_type!r}), in forward mode or "
             "second derivatives",
-            "use mode 'constant', 'edge', 'wrap', 'reflect' or 'symmetric' (with "
-            "reflect_type='even'), or sd.grad",
+            "use mode 'constant', 'edge', 'wrap', 'reflect', 'symmetric' (with "
+            "reflect_type='even'), 'mean', 'maximum' or 'minimum', or sd.grad",
         )
     return (
-        xp.pad(darray, pad_width, mode=mode),
+        rt.pad_stat_tangent(array, darray, pad_width, mode, stat_length)
+        if mode in ("mean", "maximum", "minimum")
+        else xp.pad(darray, pad_width, mode=mode),
         xp.pad(xp.zeros_like(array, dtype=ans.dtype), pad_width, constant_values=dconstant_values)
         if mode == "constant" and ans.dtype.kind == "f"
         else xp.zeros_like(ans),

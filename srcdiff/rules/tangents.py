@@ -113,6 +113,15 @@ def running_extreme_tangent(gbar, out, d, ans, x, axis=0):
     return rt.running_extreme_grad(gbar, ans, x, axis), None, None, None
 
 
+@vjp(rt.pad_stat_tangent)
+def pad_stat_tangent(g, ans, array, darray, pad_width, mode, stat_length=None):
+    """``np.pad``'s tangent in modes 'mean', 'maximum' and 'minimum': linear in
+    ``darray``, whose adjoint is the gradient; which entries attain an extreme is constant
+    where no two tie."""
+    d_darray, _ = rt.pad_grads(g, array, pad_width, mode, 0, "even", stat_length)
+    return None, d_darray, None, None, None
+
+
 @vjp(rt.follow_tangent)
 def follow_tangent(g, ans, dm, m, old, dnew):
     """``dnew`` where ``m`` held the object ``old``, ``dm`` elsewhere: linear in the two
@@ -443,6 +452,8 @@ linear((0,), rt.unreduce)
 constant_in((1,), rt.unreduce)  # (``x`` gives the shape to spread over)
 constant_in((0,), rt.result_like)
 constant_in((0,), rt.average_weights)  # (``a`` gives the axes to lay the weights along)
+linear((1,), rt.pad_stat_tangent)
+constant_in((0,), rt.pad_stat_tangent)  # (which entries a statistic reads: constant a.e.)
 constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatenator_tangent,
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent, rt.running_extreme_grad,

@@ -25,6 +25,7 @@ from .arrays import (
     broadcast_like,
     entries,
     entries_like,
+    extreme_grad,
     keep_dims,
     sort_grad,
     unbroadcast,
@@ -174,7 +175,8 @@ def negated(shift: Any) -> Any:
 
 # ---- padding ---------------------------------------------------------------------------------
 
-PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap", "mean", "maximum", "minimum")
+STAT_MODES = {"mean": "mean", "maximum": "max", "minimum": "min"}  # and their statistics
 
 
 def _pairs(x: Any, ndim: int) -> list[tuple[int, int]]:
@@ -211,10 +213,11 @@ def pad_grads(
     mode: Any = "constant",
     constant_values: Any = 0,
     reflect_type: str = "even",
+    stat_length: Any = None,
 ) -> tuple[Any, Any]:
     """Gradients of ``np.pad(array, pad_width, mode, ...)`` for ``array`` and, in mode
     ``'constant'``, ``constant_values``: each padded entry is an entry of ``array`` read
-    again (or a constant), so its gradient goes back there."""
+    again (or a constant, or a statistic of entries), so its gradient goes back there."""
     if isinstance(mode, str) and mode in ("reflect", "symmetric") and reflect_type != "even":
         raise refuse(
             f"no derivative of np.pad in mode {mode!r} with reflect_type={reflect_type!r}",
@@ -232,6 +235,8 @@ def pad_grads(
     if mode == "constant":
         inner = tuple(slice(b, b + n) for (b, _), n in zip(pairs, shape, strict=True))
         return g[inner], _pad_values_grad(xp, g, pairs, shape, constant_values)
+    if mode in STAT_MODES:
+        return _stat_pad_grad(xp, g, array, pairs, mode, stat_length), None
     d = g
     for axis, ((before, after), n) in enumerate(zip(pairs, shape, strict=True)):
         if before == after == 0:
@@ -242,6 +247,89 @@ def pad_grads(
         folded = backend.scatter_add(folded, source if xp is np else xp.asarray(source), moved)
         d = xp.moveaxis(folded, 0, axis)
     return d, None
+
+
+def _stat_regions(pairs: list, shape: tuple, stat_length: Any) -> list[tuple[int, int]]:
+    """How many entries from each side of each axis ``np.pad``'s statistic reads."""
+    ndim = len(shape)
+    lengths = [(None, None)] * ndim if stat_length is None else _pairs(stat_length, ndim)
+    return [
+        tuple(n if k is None or k > n else k for k in pair)
+        for pair, n in zip(lengths, shape, strict=True)
+    ]
+
+
+def _stat_pad_axis(xp: Any, moved: Any, n: int, before: int, after: int, mode: str,
+                   region: tuple[int, int]) -> list:  # fmt: skip
+    """Along the first axis of ``moved`` (the array padded on the axes before): for each
+    side padded (0 before, 1 after), its width, the first entry of the region it reads,
+    and each region entry's weight in the statistic (the mean's ``1 / length``; the
+    extreme's, shared evenly by ties as in ``np.max``'s gradient)."""
+    sides = []
+    for side, width, start, length in ((0, before, 0, region[0]),
+                                       (1, after, n - region[1], region[1])):  # fmt: skip
+        if width == 0 or length == 0:
+            continue
+        chunk = moved[start : start + length]
+        if mode == "mean":
+            weight = xp.ones_like(chunk) / length
+        else:
+            stat = getattr(xp, STAT_MODES[mode])(chunk, axis=0, keepdims=True)
+            weight = extreme_grad(xp.ones_like(stat), stat, chunk, 0, True)
+        sides.append((side, width, start, weight))
+    return sides
+
+
+def _stat_pad_grad(xp: Any, g: Any, array: Any, pairs: list, mode: str, stat_length: Any) -> Any:
+    """The gradient of ``array`` in modes 'mean', 'maximum' and 'minimum': NumPy pads one
+    axis after the other, from the array padded along the axes before, so the axes are
+    undone in reverse; each padded entry's gradient goes to the region its statistic
+    read."""
+    shape = _shape_of(array)
+    regions = _stat_regions(pairs, shape, stat_length)
+    d = g
+    for axis in reversed(range(len(shape))):
+        (before, after), n = pairs[axis], shape[axis]
+        if before == after == 0:
+            continue
+        done = [p if k < axis else (0, 0) for k, p in enumerate(pairs)]
+        source = xp.pad(array, done, mode=mode, stat_length=stat_length)
+        moved, padded = xp.moveaxis(source, axis, 0), xp.moveaxis(d, axis, 0)
+        out = padded[before : before + n] + 0.0
+        for side, _, start, weight in _stat_pad_axis(xp, moved, n, before, after, mode,
+                                                     regions[axis]):  # fmt: skip
+            read = padded[before + n :] if side else padded[:before]
+            part = weight * _sum(read, (0,), keepdims=True)
+            out[start : start + part.shape[0]] = out[start : start + part.shape[0]] + part
+        d = xp.moveaxis(out, 0, axis)
+    return d
+
+
+def pad_stat_tangent(array: Any, darray: Any, pad_width: Any, mode: str,
+                     stat_length: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``np.pad`` in modes 'mean', 'maximum' and 'minimum': each axis in
+    turn, each padded entry the weighted sum of the tangents its statistic read."""
+    xp = array_module(array, darray)
+    shape = _shape_of(array)
+    pairs = _pairs(pad_width, len(shape))
+    regions = _stat_regions(pairs, shape, stat_length)
+    t = darray
+    for axis in range(len(shape)):
+        (before, after), n = pairs[axis], shape[axis]
+        if before == after == 0:
+            continue
+        done = [p if k < axis else (0, 0) for k, p in enumerate(pairs)]
+        moved = xp.moveaxis(xp.pad(array, done, mode=mode, stat_length=stat_length), axis, 0)
+        lanes = xp.moveaxis(t, axis, 0)
+        rest = _shape(lanes)[1:]
+        pieces = [xp.zeros((before, *rest), dtype=lanes.dtype),
+                  xp.zeros((after, *rest), dtype=lanes.dtype)]  # fmt: skip
+        for side, width, start, weight in _stat_pad_axis(xp, moved, n, before, after, mode,
+                                                         regions[axis]):  # fmt: skip
+            value = _sum(weight * lanes[start : start + weight.shape[0]], (0,), keepdims=True)
+            pieces[side] = xp.broadcast_to(value, (width, *rest))
+        t = xp.moveaxis(xp.concatenate([pieces[0], lanes, pieces[1]], axis=0), 0, axis)
+    return t
 
 
 def _pad_values_grad(

@@ -277,6 +277,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             ],
             NOT_STANDARD,
         ),
+        rt.pad_stat_tangent: "the tangent of np.pad, which is not in the standard",
         np.diagonal: "not in the standard (only in its linalg extension)",
         sliding_window_view: "NumPy's stride tricks: the standard has no strided views",
         **dict.fromkeys(

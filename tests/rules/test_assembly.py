@@ -189,6 +189,18 @@ SPECS = [
         label="dict",
     ),
     Spec(np.pad, (R((3, 4)), 1, "edge"), wrt=(0,), label="positional-mode"),
+    *[
+        Spec(np.pad, (R(shape), width), {"mode": mode, **extra}, wrt=(0,), label=label)
+        for mode in ("mean", "maximum", "minimum")
+        for shape, width, extra, label in [
+            ((4,), 3, {}, "whole"),
+            ((3, 4), ((1, 2), (2, 1)), {}, "whole"),
+            ((4, 5), ((2, 1), (3, 2)), {"stat_length": 2}, "stat-length"),
+            ((4, 5), ((2, 0), (1, 3)), {"stat_length": ((1, 3), (2, 1))}, "stat-lengths"),
+            ((3, 4), 2, {"stat_length": (9, 1)}, "longer-than-the-axis"),
+            ((2, 3, 2), (1, 0), {}, "3d"),
+        ]
+    ],
     # ---- diagonals and triangles -------------------------------------------------------------
     Spec(np.diag, (R((4,)),)),
     Spec(np.diag, (R((3,)),), {"k": 1}),
@@ -346,7 +358,7 @@ def test_pad_constant_values_gradient_matches_finite_differences(values):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"mode": "maximum"}, "mode 'maximum'"),
+        ({"mode": "median"}, "mode 'median'"),
         ({"mode": "linear_ramp"}, "mode 'linear_ramp'"),
         ({"mode": "reflect", "reflect_type": "odd"}, "reflect_type='odd'"),
     ],
@@ -484,13 +496,21 @@ def test_a_write_into_an_array_whose_diagonal_is_read_later_is_refused():
 
 
 def test_pad_in_a_mode_without_a_rule_is_refused_when_differentiated():
-    with pytest.raises(sd.CompileError, match="mode 'maximum'") as refused:
-        sd.grad(pad_maximum)(np.arange(3.0))
-    assert refused.value.lineno == pad_maximum.__code__.co_firstlineno + 1  # the user's line
+    with pytest.raises(sd.CompileError, match="mode 'median'") as refused:
+        sd.grad(pad_median)(np.arange(3.0))
+    assert refused.value.lineno == pad_median.__code__.co_firstlineno + 1  # the user's line
 
 
-def pad_maximum(x):
-    return np.sum(np.pad(x, 1, mode="maximum") ** 2)
+def pad_median(x):
+    return np.sum(np.pad(x, 1, mode="median") ** 2)
+
+
+def test_pad_maximum_shares_the_gradient_of_a_tie_as_max_does():
+    # [1, 3, 3] padded by its maximum on each side: the two 3s share each pad's 1
+    d, *_ = rule_grads(np.pad, np.ones(5), np.array([1.0, 3.0, 3.0]), 1, mode="maximum")
+    np.testing.assert_array_equal(d, [1.0, 2.0, 2.0])
+    d, *_ = rule_grads(np.pad, np.ones(6), np.array([1.0, 3.0, 3.0]), (2, 1), mode="mean")
+    np.testing.assert_allclose(d, [2.0, 2.0, 2.0])
 
 
 def test_the_checks_notice_a_wrong_rule():

@@ -119,6 +119,11 @@ SPECS = [
         label="keepdims",
     ),  # fmt: skip
     *[
+        Spec(rt.pad_stat_tangent, (R((3, 4)), R((3, 4)), width, mode, length), wrt=(1,))
+        for mode in ("mean", "maximum", "minimum")
+        for width, length in ((((1, 2), (2, 1)), None), (2, ((1, 2), (3, 1))))
+    ],
+    *[
         Spec(helper, (R(x.shape), running(x, axis=axis), x, axis), wrt=(0,), label=label)
         for helper in (rt.running_extreme_grad, rt.running_extreme_tangent)
         for running, x, axis, label in (
