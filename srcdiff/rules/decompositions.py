@@ -295,37 +295,42 @@ def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
 
 @vjp(xp.linalg.qr)
 def qr(g, ans, a, mode="reduced"):
-    """At least as many rows as columns, R with a nonzero diagonal."""
+    """R with a nonzero diagonal; of a wide matrix, its first square block's."""
     return rt.qr_grad(g, ans, a, mode), None
 
 
 @jvp(xp.linalg.qr, shaped=True)
 def qr_jvp(ans, a, mode="reduced", *, da):
-    """With ``C = Q^T dA R^-1`` and ``L`` its strictly lower triangle: dR = (C - L + L^T) R
-    and dQ = dA R^-1 - Q (C - L + L^T), for at least as many rows as columns (Q^T dQ is
-    skew, dR R^-1 upper triangular). Mode 'complete' of a tall matrix is refused: the
-    extra columns of Q are any basis of a complement, which has no tangent."""
-    if mode not in ("reduced", "complete", "r") or a.shape[-2] < a.shape[-1]:
+    """With ``X`` the first ``k = min(m, n)`` columns, ``U`` those of R, ``C = Q^T dX U^-1``
+    and ``L`` its strictly lower triangle: dQ = dX U^-1 - Q (C - L + L^T), and dR = (C - L +
+    L^T) R, or of a wide matrix ``dQ^T A + Q^T dA`` (Q^T dQ is skew, dU U^-1 upper
+    triangular). Mode 'complete' of a tall matrix is refused: the extra columns of Q are
+    any basis of a complement, which has no tangent."""
+    if mode not in ("reduced", "complete", "r"):
         raise rt.refuse(
-            f"np.linalg.qr in mode {mode!r} of a matrix with fewer rows than columns (or "
-            "that mode), in forward mode or second derivatives",
-            "use mode 'reduced', 'complete' or 'r' of a matrix with at least as many rows "
-            "as columns, or sd.grad",
+            f"np.linalg.qr in mode {mode!r}, in forward mode or second derivatives",
+            "use mode 'reduced', 'complete' or 'r', or sd.grad",
         )
-    if mode == "complete" and a.shape[-2] != a.shape[-1]:
+    if mode == "complete" and a.shape[-2] > a.shape[-1]:
         raise rt.refuse(
             "np.linalg.qr with mode='complete' of a matrix with more rows than columns, in "
             "forward mode or second derivatives: the extra columns of Q are any basis of a "
             "complement, which has no tangent",
             "use mode='reduced'",
         )
+    k = min(a.shape[-2], a.shape[-1])
     q = xp.linalg.qr(a)[0] if mode == "r" else ans[0]
-    inv = xp.linalg.inv(ans if mode == "r" else ans[1])
-    c = xp.swapaxes(q, -1, -2) @ da @ inv
-    moved = c - xp.tril(c, -1) + xp.swapaxes(xp.tril(c, -1), -1, -2)  # dR R^-1
-    return (
-        moved @ ans if mode == "r" else rt.result_like(ans, [da @ inv - q @ moved, moved @ ans[1]])
+    r = ans if mode == "r" else ans[1]
+    inv = xp.linalg.inv(r[..., :, :k])
+    c = xp.swapaxes(q, -1, -2) @ da[..., :, :k] @ inv
+    moved = c - xp.tril(c, -1) + xp.swapaxes(xp.tril(c, -1), -1, -2)  # dU U^-1
+    dq = da[..., :, :k] @ inv - q @ moved
+    dr = (
+        moved @ r
+        if a.shape[-2] >= a.shape[-1]
+        else xp.swapaxes(dq, -1, -2) @ a + xp.swapaxes(q, -1, -2) @ da
     )
+    return dr if mode == "r" else rt.result_like(ans, [dq, dr])
 
 
 @vjp(xp.linalg.matrix_power)

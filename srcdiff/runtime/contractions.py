@@ -419,23 +419,30 @@ def cholesky_grad(g: Any, ans: Any, upper: bool = False) -> Any:
 
 
 def qr_grad(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
-    """Gradient of ``np.linalg.qr`` for ``m >= n`` (Walter and Lehmann 2018; Liao et al.
-    2019): with ``M = R R_bar^T - Q_bar^T Q`` and ``sym_lower(M)`` the symmetric matrix of
-    its lower triangle, ``(Q_bar + Q sym_lower(M)) R^-T``."""
+    """Gradient of ``np.linalg.qr`` (Walter and Lehmann 2018; Liao et al. 2019): with
+    ``M = R R_bar^T - Q_bar^T Q`` and ``sym_lower(M)`` the symmetric matrix of its lower
+    triangle, ``(Q_bar + Q sym_lower(M)) R^-T`` for ``m >= n``. A wide ``A = [X | Y]``
+    (``m < n``) has ``Q U = X`` and ``R = [U | Q^T Y]``: ``Y`` gets ``Q V_bar``, and ``X``
+    the square case's gradient with ``Q_bar + Y V_bar^T`` for ``Q_bar``."""
     xp = array_module(a)
     m, n = a.shape[-2:]
-    if mode not in ("reduced", "complete", "r") or m < n:
+    if mode not in ("reduced", "complete", "r"):
         raise refuse(
-            f"no derivative of np.linalg.qr in mode={mode!r} of a {m}x{n} matrix: srcdiff "
-            "differentiates modes 'reduced', 'complete' and 'r' of a matrix with at least as "
-            "many rows as columns",
-            "transpose a wide matrix (qr of a.T), or register a rule with sd.register_vjp",
+            f"no derivative of np.linalg.qr in mode={mode!r}: srcdiff differentiates modes "
+            "'reduced', 'complete' and 'r'",
+            "use one of those modes, or register a rule with sd.register_vjp",
         )
     if mode == "r":
-        q, r, gq, gr = xp.linalg.qr(a)[0], ans, xp.zeros((*a.shape[:-2], m, n), dtype=ans.dtype), g
+        q = xp.linalg.qr(a)[0]
+        r, gq, gr = ans, xp.zeros(q.shape, dtype=ans.dtype), g
     else:
         q, r = ans[0], ans[1]
         gq, gr = result_grads(g, ans)
+    if m < n:
+        gv = gr[..., :, m:]
+        gx = _qr_tall_grad(xp, q, r[..., :, :m], gq + a[..., :, m:] @ _swap_last(xp, gv),
+                           gr[..., :, :m])  # fmt: skip
+        return xp.concatenate([gx, q @ gv], axis=-1)
     if q.shape[-1] != n:  # mode 'complete' of a tall matrix: Q's extra columns
         if bool(xp.any(gq[..., :, n:] != 0)):
             raise refuse(
@@ -445,6 +452,12 @@ def qr_grad(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
                 "use mode='reduced'",
             )
         q, r, gq, gr = q[..., :, :n], r[..., :n, :], gq[..., :, :n], gr[..., :n, :]
+    return _qr_tall_grad(xp, q, r, gq, gr)
+
+
+def _qr_tall_grad(xp: Any, q: Any, r: Any, gq: Any, gr: Any) -> Any:
+    """``(Q_bar + Q sym_lower(R R_bar^T - Q_bar^T Q)) R^-T`` for a square ``R``."""
+    n = r.shape[-1]
     mm = r @ _swap_last(xp, gr) - _swap_last(xp, gq) @ q
     low = xp.tril(mm)
     sym = low + _swap_last(xp, low) - mm * xp.eye(n, dtype=mm.dtype)
