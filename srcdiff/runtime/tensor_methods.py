@@ -2356,34 +2356,29 @@ def fmin(x: Any, other: Any) -> Any:
     return np.fmin(*_promoted(x, other, "fmin"))
 
 
+def _of_floats(ufunc: Any, x: Any, other: Any) -> Any:
+    """``ufunc`` of the Tensor ``x`` and the Tensor ``other``, promoted as PyTorch does,
+    refused as PyTorch's kernel of floats alone refuses integers."""
+    name = ufunc.__name__
+    tensor_only(other, name)
+    a, b = _promoted(x, other, name)
+    _floats_only(a, f"{name}_cpu")
+    return ufunc(a, b)
+
+
 def hypot(x: Any, other: Any) -> Any:
     """``x.hypot(other)``: ``sqrt(x ** 2 + other ** 2)`` without overflow (floats alone)."""
-    if not is_array(x):
-        return x.hypot(other)
-    tensor_only(other, "hypot")
-    a, b = _promoted(x, other, "hypot")
-    _floats_only(a, "hypot_cpu")
-    return np.hypot(a, b)
+    return x.hypot(other) if not is_array(x) else _of_floats(np.hypot, x, other)
 
 
 def logaddexp(x: Any, other: Any) -> Any:
     """``x.logaddexp(other)``: ``log(exp(x) + exp(other))`` without overflow (floats)."""
-    if not is_array(x):
-        return x.logaddexp(other)
-    tensor_only(other, "logaddexp")
-    a, b = _promoted(x, other, "logaddexp")
-    _floats_only(a, "logaddexp_cpu")
-    return np.logaddexp(a, b)
+    return x.logaddexp(other) if not is_array(x) else _of_floats(np.logaddexp, x, other)
 
 
 def logaddexp2(x: Any, other: Any) -> Any:
     """``x.logaddexp2(other)``: ``log2(2 ** x + 2 ** other)`` without overflow (floats)."""
-    if not is_array(x):
-        return x.logaddexp2(other)
-    tensor_only(other, "logaddexp2")
-    a, b = _promoted(x, other, "logaddexp2")
-    _floats_only(a, "logaddexp2_cpu")
-    return np.logaddexp2(a, b)
+    return x.logaddexp2(other) if not is_array(x) else _of_floats(np.logaddexp2, x, other)
 
 
 METHODS = {
