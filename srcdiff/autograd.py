@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import rules, runtime
+from . import grad_mode, rules, runtime
 from .backend import array_module
 
 SECOND_BACKWARD = runtime.tensors.SECOND_BACKWARD  # (compiled code's refusal too)
@@ -315,6 +315,8 @@ def backward(
     weights = [None] * len(roots) if grad_tensors is None else _sequence(grad_tensors)
     keep = create_graph if retain_graph is None else bool(retain_graph)
     wanted = None if inputs is None else _sequence(inputs)
+    if len(roots) > 1 and wanted is None and not create_graph and _hooked(roots):
+        roots, weights = [_one_loss(roots, weights)], [None]
     whole = len(roots) == 1 and wanted is None  # (one whole graph: _pull frees it)
     with _retained(wanted or []):
         for root, weight in zip(roots, weights, strict=True):
@@ -331,6 +333,35 @@ def backward(
                     tensor._grad = tensor._grad + g
         if not (keep or whole):  # freed once all ran (their graphs may share), above
             _free(_between(roots, wanted) if wanted is not None else _graphs(roots))  # inputs
+
+
+def _hooked(roots: list) -> bool:
+    """Whether a tensor behind ``roots``, leaf or not, has hooks (``register_hook``), and
+    all of them require grad (one that does not raises PyTorch's error as it is)."""
+    if not all(r.requires_grad for r in roots):
+        return False
+    if any(r._node is None and r._hooks for r in roots):
+        return True
+    return any(
+        node.hooks or any(a.kind == LEAF and a.ref._hooks for a in node.args)
+        for node in _graphs(roots)
+    )
+
+
+def _one_loss(roots: list, weights: list) -> Any:
+    """``roots`` weighted by ``weights`` as one loss, ``sum((root * seed).sum())``: its
+    backward is theirs together, and a hook behind several of them runs once, on the sum
+    of their gradients (as PyTorch's one pass over the graph does), not once per root."""
+    make = _Tensor()._make
+    with grad_mode.enable_grad():
+        parts = [
+            (r * make(runtime.tensors.backward_seed(r._data, w))).sum()
+            for r, w in zip(roots, weights, strict=True)
+        ]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+    return total
 
 
 def _sequence(x: Any) -> list:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..grad_mode import STATE as GRAD_MODE
+from ..grad_mode import enable_grad
 from . import mutation
 from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
 from .creation import float_result
@@ -315,8 +316,10 @@ def outside_grad(g: Any, ans: Any, new: Any, method: str) -> Any:
 ACCUMULATED = [0]  # how many gradients compiled adjoints have handed to Tensors so far
 
 
-# while an adjoint runs: the gradients of its leaves with hooks (register_hook), summed by
-# id, whose hooks run once on the whole gradient after it (as PyTorch's), not on each part
+# while an adjoint runs: the gradients of its leaves with hooks (register_hook) and of
+# the Tensors it was given that eager code computed, summed by id; after it, they go on
+# together, so that each hook runs once on the whole gradient (as PyTorch's), not on each
+# part (see ``hand_on``)
 HOOKED: list[dict | None] = [None]
 
 
@@ -325,15 +328,39 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
     produced ``tensor`` (recorded by eager code before the compiled call)."""
     ACCUMULATED[0] += 1
     held = HOOKED[0]
-    if tensor._node is None and held is not None and tensor._hooks:
+    if tensor._node is None and not tensor._hooks:  # a leaf: the usual case
+        Host.accumulate(tensor, g)
+        return
+    if not hasattr(g, "shape"):  # (the seed 1.0 of a loss computed eagerly, as an array)
+        g = array_module(tensor._data).asarray(g, dtype=tensor._data.dtype)
+    if held is None:
+        hand_on({id(tensor): (tensor, g)})
+    else:
         key = id(tensor)
         held[key] = (tensor, g if key not in held else held[key][1] + g)
-    elif tensor._node is None:  # a leaf
-        Host.accumulate(tensor, g)
-    else:  # (the seed 1.0 of a loss computed eagerly, as an array of its dtype)
-        data = tensor._data
-        g = g if hasattr(g, "shape") else array_module(data).asarray(g, dtype=data.dtype)
+
+
+def hand_on(held: dict) -> None:
+    """Give the gradients ``held`` (see ``HOOKED``) to their Tensors: a leaf's to its
+    ``.grad`` after its hooks, a Tensor eager code computed on through its graph. Where a
+    graph is behind several of them, they go through it as one loss, ``sum((t * g).sum())``,
+    so that a hook in it (or on a leaf also given directly) sees the sum of the parts."""
+    graphs = [(t, g) for t, g in held.values() if t._node is not None]
+    if not graphs:
+        for tensor, g in held.values():  # (Host.accumulate runs a leaf's hooks first)
+            Host.accumulate(tensor, g)
+        return
+    if len(held) == 1:
+        ((tensor, g),) = graphs
         tensor.backward(Host.tensor._make(g), retain_graph=True)
+        return
+    make = Host.tensor._make
+    with enable_grad():
+        parts = [(t * make(g)).sum() for t, g in held.values()]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+    total.backward(retain_graph=True)
 
 
 def inactive_backward(obj: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -426,8 +453,8 @@ def backward(
     finally:
         collect_called(previous)
         HOOKED[0] = outer
-    for tensor, g in hooked.values():  # (Host.accumulate runs a leaf's hooks first)
-        Host.accumulate(tensor, g)
+    if hooked:
+        hand_on(hooked)
     if step is not None and ACCUMULATED[0] == handed:  # as eager code's loss would be
         raise RuntimeError(
             "element 0 of tensors does not require grad and does not have a grad_fn (no "

@@ -180,3 +180,70 @@ def test_a_hook_registered_in_a_compiled_step_is_refused_naming_its_line(step):
     with pytest.raises(sd.CompileError, match=r"register_hook.*test_hooks\.py:\d+.*before"):
         sd.differentiate(step)(x)
     assert x.grad is None and x._hooks is None
+
+
+def _product(a, b):
+    (a * b).sum().backward()
+    return 0
+
+
+def _square_plus_one(g):
+    return g * g + 1.0
+
+
+def _square(g):
+    return g * g
+
+
+def _plus_one(g):
+    return g + 1.0
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        lambda x: (x * 2.0, x * 3.0),  # a leaf's hook behind two arguments
+        lambda x: (x, x * 2.0),  # a leaf given as it is and behind another argument
+    ],
+    ids=["behind-both", "given-and-behind"],
+)
+@pytest.mark.parametrize("hook", [_square_plus_one, _square])
+def test_a_hook_behind_several_arguments_of_a_step_runs_once_on_their_sum(given, hook):
+    """The step's gradients of its arguments go on through the eager graph behind them
+    as one pass, as eager code's backward runs: a hook that is not linear, on each part,
+    gives another number than on their sum."""
+    grads = []
+    for step in (_product, sd.differentiate(_product)):
+        x = _x()
+        x.register_hook(hook)
+        step(*given(x))
+        grads.append(x.grad.tolist())
+    x = np.array(X)
+    a, b = given(x)
+    p, q = a / x, b / x  # both linear in x: d sum(a * b) / dx = 2 p q x, before the hook
+    assert grads[1] == grads[0]
+    assert np.allclose(grads[0], hook(2.0 * p * q * x))
+
+
+def test_a_non_leafs_hook_behind_several_arguments_of_a_step_runs_once():
+    grads = []
+    for step in (_product, sd.differentiate(_product)):
+        x = _x()
+        c = x * 1.0
+        c.register_hook(_plus_one)
+        step(c * 2.0, c * 3.0)
+        grads.append(x.grad.tolist())
+    assert grads[1] == grads[0] == (12.0 * np.array(X) + 1.0).tolist()
+
+
+def test_several_roots_of_one_backward_run_a_hook_once_on_their_sum():
+    """``autograd.backward([l1, l2])`` is one pass over the graph, as PyTorch's."""
+    x = _x()
+    x.register_hook(_square_plus_one)
+    sd.autograd.backward([(x * 2.0).sum(), (x * 3.0).sum()])
+    assert x.grad.tolist() == [26.0] * 3  # (2 + 3) ** 2 + 1; per root: 4 + 1 + 9 + 1
+    x = _x()
+    c = x * 1.0
+    c.register_hook(_square)
+    sd.autograd.backward([c * 2.0, c * 3.0], [sd.ones(3, dtype=sd.float64)] * 2)
+    assert x.grad.tolist() == [25.0] * 3
