@@ -338,7 +338,8 @@ class Analyser:
         model.calls + 1``) goes there as eager code puts it, a Tensor sharing an array's
         memory (``rt.tensors_of``), not the array compiled code holds; one that may carry
         a gradient, which the object could not keep, is written through
-        ``rt.held_without_gradient`` (a number passes, an array computed is refused)."""
+        ``rt.held_without_gradient`` (a number passes, an array computed is refused). A
+        field's list (``acc.history.append(v)``) is the object's too."""
         outside = set() if self.dialect is Dialect.TENSOR_CALLEE else set(params_of(self.fn))
         stores = (gast.Subscript, gast.Attribute)
         adds = ("append", "insert", "setdefault")
@@ -354,15 +355,60 @@ class Analyser:
                 holder, value = call.func.value, call.args[-1]
             else:
                 continue
-            if not (isinstance(holder, gast.Name) and isinstance(value, gast.Name)
-                    and (holder.id not in self.locals or holder.id in outside)):  # fmt: skip
+            if not (isinstance(holder, gast.Name) and isinstance(value, gast.Name)):
+                continue
+            field = None if isinstance(s, gast.Assign) else self.field_of(holder)
+            owner = holder.id if field is None else field[0]  # ``t = acc.history``
+            if owner in self.locals and owner not in outside:
                 continue
             helper = "held_without_gradient" if self.is_active(value) else "tensors_of"
-            wrapped = gast.Call(func=_rt_attr(helper), args=[value], keywords=[])
+            roots = self.gradient_roots(value.id, s) if self.is_active(value) else []
+            wrapped = gast.Call(func=_rt_attr(helper), args=[value, *roots], keywords=[])
             if isinstance(s, gast.Assign):
                 s.value = wrapped
             else:
                 s.value.args[-1] = wrapped
+
+    def gradient_roots(self, name: str, at: gast.stmt) -> list[gast.Name]:
+        """The arrays of Tensors (``t = rt.unwrap(x)``) the only ones a gradient of
+        ``name``, read at ``at``, may come from: each unwrapped once, in a statement of the
+        function's own body run before ``at``'s; none where another may (a loop's, a
+        branch's, a name bound otherwise), so that where the code runs, the value is
+        known to carry none when none of them came from a Tensor requiring grad."""
+        before = _run_before(self.fn.body, at, False)
+        values = self.assigned_values()
+        roots: list[gast.Name] = []
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n not in values or None in values[n]:
+                return []
+            for v in values[n]:
+                if isinstance(v, gast.Call) and self.resolve(v.func)[1] is rt_module.unwrap:
+                    if len(values[n]) > 1 or not any(
+                        s.value is v for s in before if isinstance(s, gast.Assign)
+                    ):
+                        return []
+                    roots.append(gast.Name(n, gast.Load(), None, None))
+                elif any(isinstance(c, gast.Call) and not self.has_rule(c) for c in walk(v)):
+                    return []  # a compiled callee's: it may unwrap Tensors of its own
+                else:
+                    todo += [
+                        e.id for e in walk(v) if isinstance(e, gast.Name) and e.id in self.active
+                    ]
+        return roots
+
+    def has_rule(self, call: gast.Call) -> bool:
+        """Whether ``call`` is a primitive's, with a rule or none to have."""
+        kind, obj = self.resolve(call.func)
+        if kind == "method":
+            prim = f"ndarray.{call.func.attr}"
+            return registry.lookup(prim) is not None or registry.is_nondiff(prim)
+        return kind == "object" and (registry.lookup(obj) is not None or registry.is_nondiff(obj))
 
     def classify_effect(self, stmt: gast.Expr, call: gast.Call) -> Op:
         """A call whose result is dropped, with differentiated arguments: what matters is
@@ -1756,6 +1802,21 @@ def _autograd_backward(resolved: tuple[str, Any]) -> bool:
         and getattr(obj, "__module__", None) == "srcdiff.autograd"
         and getattr(obj, "__name__", None) == "backward"
     )
+
+
+def _run_before(body: list[gast.stmt], at: gast.stmt, looped: bool) -> list[gast.stmt]:
+    """The statements of ``body`` and its blocks that have run, once, whenever ``at``
+    runs: those ahead of it in each block that holds it, outside loops."""
+    for i, s in enumerate(body):
+        if s is not at and not any(x is at for x in walk_statements([s])):
+            continue
+        found = [] if looped else body[:i]
+        loop = looped or isinstance(s, (gast.For, gast.While))
+        for block in blocks(s) if s is not at else []:
+            if any(x is at for x in walk_statements(block)):
+                found += _run_before(block, at, loop)
+        return found
+    return []
 
 
 def _rt_attr(helper: str) -> gast.Attribute:

@@ -629,7 +629,16 @@ class Step:
     of Tensors made meanwhile (by code run as written: ``sd.no_grad()`` blocks, calls
     such as ``optimizer.step()``), with how many values were saved before each."""
 
-    __slots__ = ("saved", "writes", "depth", "leaves", "freed", "roots", "leaf_arrays")
+    __slots__ = (
+        "saved",
+        "writes",
+        "depth",
+        "leaves",
+        "freed",
+        "roots",
+        "leaf_arrays",
+        "graph_arrays",
+    )
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
         self.saved = saved
@@ -648,6 +657,9 @@ class Step:
         # the arrays of the leaves requiring grad it unwrapped (by id), with the leaves:
         # one a callee updates in place is PyTorch's error (see ``mutation.follow``)
         self.leaf_arrays: dict[int, Any] = {}
+        # those of the Tensors with a graph requiring grad it unwrapped: a value computed
+        # from none of either carries no gradient (see ``held_without_gradient``)
+        self.graph_arrays: dict[int, Any] = {}
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running

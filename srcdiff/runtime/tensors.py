@@ -73,8 +73,8 @@ def unwrap(x: Any, path: list) -> Any:
         LEAVES[0] += 1
         path.append(1)
         step = STEP[0]
-        if step is not None and x._node is None:  # a leaf (see ``mutation.follow``)
-            step.leaf_arrays[id(x._data)] = x
+        if step is not None:  # a leaf's (see ``mutation.follow``), a graph's
+            (step.leaf_arrays if x._node is None else step.graph_arrays)[id(x._data)] = x
     else:
         path.append(0)
     return x._data
@@ -262,12 +262,26 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(obj, method)(*args, **kwargs)
 
 
-def held_without_gradient(value: Any) -> Any:
+def held_without_gradient(value: Any, *roots: Any) -> Any:
     """``value``, written into an object from outside compiled Tensor code (a module's
     counter, ``self.calls + 1``), where it may carry a gradient the object could not keep
-    (an array the code computed, a Tensor that requires grad): refused then."""
+    (an array the code computed, a Tensor that requires grad): refused then. An array
+    whose gradient may come only from the unwrapped arrays ``roots`` (the analysis says
+    so: ``acc.total += loss.detach()``) carries none where none was a Tensor's requiring
+    grad: it goes there as eager code puts it, a Tensor requiring none."""
     if not Host.grad_enabled():
         return value
+    step = STEP[0]
+    if roots and step is not None:
+        if not any(id(r) in step.leaf_arrays or id(r) in step.graph_arrays for r in roots):
+            return as_tensor(value)
+        raise refuse(
+            "a value computed from a Tensor that requires grad (a leaf's, or the object's "
+            "own), written into an object from outside the compiled function, which could "
+            "not keep its gradient",
+            "detach the value that carries one (`self.last = y.sum().detach()`), or make "
+            "the change under `with sd.no_grad():`",
+        )
     if isinstance(value, Host.tensor) and value.requires_grad:
         raise refuse(
             "a Tensor that requires grad, written into an object from outside the compiled "
@@ -281,7 +295,7 @@ def held_without_gradient(value: Any) -> Any:
             "function: compiled code holds it as an array, and cannot tell it carries none",
             "detach the value that carries one (`self.last = y.sum().detach()`), or make "
             "the change under `with sd.no_grad():`, needed where the value is computed from "
-            "the object's own Tensor (`acc.total += loss.detach()`)",
+            "the object's own Tensor in a loop (`acc.total += loss.detach()` in a `for`)",
         )
     return value
 
