@@ -315,7 +315,11 @@ def follow_detached(m: Any, old: Any, new: Any, names: str = "") -> Any:
     """``follow(m, old, new)`` where the updated object is a detached alias of ``m``'s
     (``d = h.detach()``, ``h.data``) in Tensor code: ``m`` takes the new value, but keeps
     its own gradient, as a Tensor keeps its graph when its storage is written through
-    a detached alias (see its rule)."""
+    a detached alias (see its rule). A 0-d Tensor compiled code holds as a NumPy
+    number (``s = h.sum()``) takes it as well, though a number is never changed in place:
+    it is the alias's own."""
+    if m is old and old is not new and isinstance(old, np.generic):
+        return new
     return follow(m, old, new, names)
 
 

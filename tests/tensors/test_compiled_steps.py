@@ -792,6 +792,27 @@ def test_a_name_updated_and_rebound_under_no_grad_is_refused():
         step(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, 1.0]))
 
 
+def test_a_detached_alias_of_a_number_changed_in_place_changes_it():
+    """``s = h.sum(); d = s.detach(); d.mul_(0.5)`` halves ``s``, as in eager code: a 0-d
+    value compiled code holds as a NumPy number kept its old value (a silent wrong loss
+    and gradient)."""
+
+    def halved(w, x):
+        s = (w * x).sum()
+        d = s.detach()
+        d.mul_(0.5)
+        loss = s * w.sum()
+        loss.backward()
+        return loss.item()
+
+    def run(step):
+        w = sd.tensor([0.5, -0.3, 2.0], dtype=sd.float64, requires_grad=True)
+        value = step(w, sd.tensor([1.0, 2.0, -1.0], dtype=sd.float64))
+        return [value], [w.grad.numpy()]
+
+    assert_runs_match(run, halved)
+
+
 def test_an_in_place_change_through_detach_reaches_the_tensor():
     """``d = w.detach(); d.mul_(2.0)`` changes ``w``'s storage, as in eager code and
     PyTorch (compiled code changed a local array only: ``w`` kept its values, and its
