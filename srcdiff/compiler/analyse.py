@@ -589,8 +589,10 @@ class Analyser:
             return Op(Kind.UNWRAP, operands=args)
         if kind == "object" and obj is rt_module.in_place and self.final:
             # m.add_(v) (see unwrap): whether v (and alpha) may carry a gradient, which a
-            # Tensor from outside, changed in place, could not take on
-            call.args[-1] = const(tuple(self.is_active(e) for e in args[-2].elts))
+            # Tensor from outside, changed in place, could not take on, then whether m may
+            # (a detached alias carries none: its change is checked against saved values)
+            carries = (*(self.is_active(e) for e in args[-2].elts), self.is_active(args[0]))
+            call.args[-1] = const(carries)
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr

@@ -124,6 +124,7 @@ class Unit:
         self.reads: dict[tuple, frozenset[int] | None] = {}  # see saved_reads
         self.parts: dict[tuple, tuple] = {}  # see backward_parts
         self.values_read: dict[tuple, frozenset[int] | None] = {}  # see freed_reads
+        self.entries_read: dict[tuple, dict[int, frozenset] | None] = {}  # valued_entries
         self.path_counts: dict[tuple, list[int]] = {}  # calls per path, see count
         self.wanted_names: dict[tuple, tuple[str, ...] | None] = {}  # see rt.call_vjp
         self.speculative = speculable(self.analysis)
@@ -357,6 +358,16 @@ class Unit:
             self.values_read[(key, stop)] = None if reads is None else reads - shape_reads(text)
         return self.values_read[(key, stop)]
 
+    def valued_entries(self, key: tuple, stop: int) -> dict[int, frozenset] | None:
+        """Of ``freed_reads(key, stop)``, per saved value, the entries of its tuple whose
+        values the adjoint reads (None in the set: the value whole). None where it hands
+        on ``_saved`` whole."""
+        if (key, stop) not in self.entries_read:
+            reads = self.saved_reads(key, stop)
+            text = self.adjoint(key, stop)[1]
+            self.entries_read[(key, stop)] = None if reads is None else valued_entries(text, reads)
+        return self.entries_read[(key, stop)]
+
     def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
         """The saved values (by number) the adjoint of ``backward()`` numbered ``stop``
         on the path ``key`` reads, from its source, but for the Tensors it accumulates
@@ -555,6 +566,89 @@ def collecting_later() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def valued_entries(text: str, reads: frozenset[int]) -> dict[int, frozenset]:
+    """Per saved value of ``reads`` the adjoint source ``text`` reads more than the shape
+    or dtype of (see ``shape_reads``), the entries of its tuple it does (``a, b =
+    _saved[3]`` or ``b = _saved[3][1]``, ``b`` read: {1}), None for the value whole. A
+    name is the value it was last given, in a straight-line adjoint; any it was given,
+    in one with blocks."""
+    tree = ast.parse(text)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    fn = tree.body[0]
+    straight = all(isinstance(st, (ast.Assign, ast.Expr, ast.Return)) for st in fn.body)
+    given: dict[str, set[tuple[int, int | None]]] = {}  # a name, the entries it holds
+    found: dict[int, set] = {}
+
+    def entry(node: ast.expr) -> tuple[int, int | None] | None:
+        """``(k, None)`` of ``_saved[k]``, ``(k, i)`` of ``_saved[k][i]``."""
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            if isinstance(node.value, ast.Name) and node.value.id == "_saved":
+                return (node.slice.value, None) if node.slice.value in reads else None
+            inner = entry(node.value)
+            if inner is not None and inner[1] is None and type(node.slice.value) is int:
+                return inner[0], node.slice.value
+        return None
+
+    def bind(st: ast.stmt) -> None:
+        if not isinstance(st, ast.Assign):
+            return
+        if (got := entry(st.value)) is None:  # a name given another value holds no entry
+            for n in (n for t in st.targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+                if straight:
+                    given.pop(n.id, None)
+            return
+        slot, at = got
+        for t in st.targets:
+            flat = at is None and isinstance(t, ast.Tuple)
+            named = list(enumerate(t.elts)) if flat else [(at, n) for n in ast.walk(t)]
+            for i, n in named:
+                if isinstance(n, ast.Name):
+                    entries = given.setdefault(n.id, set()) if not straight else set()
+                    entries.add((slot, i))
+                    given[n.id] = entries
+
+    def read(node: ast.AST) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Subscript) and (got := entry(n)) is not None:
+                parent = parents.get(n)
+                bound = isinstance(parent, ast.Assign) and parent.value is n
+                if not bound and entry(parent) is None:  # read where it is loaded
+                    found.setdefault(got[0], set()).add(got[1])
+            if (
+                isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)
+                and n.id in given
+                and not registry.shape_only(n, parents.get(n))
+                and not _compared_only(n, parents.get(n))
+            ):
+                for slot, i in given[n.id]:
+                    found.setdefault(slot, set()).add(i)
+
+    if straight:
+        for st in fn.body:
+            read(st.value if st.value is not None else st)
+            bind(st)
+    else:
+        for st in ast.walk(fn):
+            if isinstance(st, ast.stmt):
+                bind(st)
+        read(fn)
+    return {slot: frozenset(e) for slot, e in found.items()}
+
+
+# Runtime helpers (and the positions of their arguments) of in-place updates' adjoints
+# that read an argument only as an object to compare others with (``ans is new``) or for
+# its shape: no value of it
+COMPARED_ONLY = {"outside_grad": {1, 2}, "follow_grads": {1, 2, 3}, "or_zeros": {1}}
+
+
+def _compared_only(name: ast.Name, parent: ast.AST | None) -> bool:
+    if not (isinstance(parent, ast.Call) and name in parent.args):
+        return False
+    helper = getattr(parent.func, "attr", None)
+    return parent.args.index(name) in COMPARED_ONLY.get(helper, ())
 
 
 def shape_reads(text: str) -> frozenset[int]:

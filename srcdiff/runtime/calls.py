@@ -638,6 +638,7 @@ class Step:
         "roots",
         "leaf_arrays",
         "graph_arrays",
+        "array_writes",
     )
 
     def __init__(self, saved: dict, leaves: int = 0) -> None:
@@ -660,6 +661,10 @@ class Step:
         # those of the Tensors with a graph requiring grad it unwrapped: a value computed
         # from none of either carries no gradient (see ``held_without_gradient``)
         self.graph_arrays: dict[int, Any] = {}
+        # the arrays it computed and then changed in place through a detached alias
+        # (compiled code gave the change a new array), with how many values were saved
+        # before (see check_array_writes)
+        self.array_writes: list[tuple[Any, int | None]] = []
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running

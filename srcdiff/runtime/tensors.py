@@ -34,6 +34,29 @@ SECOND_BACKWARD = (
 )
 
 
+def check_array_writes(step: Step, saved: dict, valued: dict[int, frozenset] | None) -> None:
+    """Before ``backward()`` runs an adjoint reading the values ``valued`` (per saved
+    value, the entries of its tuple read, None for all of it; None: any value): none may
+    be an array the code computed and then changed in place through a detached alias
+    (``y.detach().zero_()``: compiled code gave the change a new array, eager code's
+    Tensor bumped its version), as eager code's version check says."""
+    for array, n in step.array_writes:
+        for sid, value in itertools.islice(saved.items(), n if saved is step.saved else None):
+            entries = None if valued is None else valued.get(sid)
+            if valued is not None and not entries:
+                continue
+            whole = entries is None or None in entries or not isinstance(value, tuple)
+            parts = [value] if whole else [value[i] for i in entries if i < len(value)]
+            if any(holds(part, array, tensors=False) for part in parts):
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been "
+                    "modified by an inplace operation: a tensor the code computed (or a "
+                    "detached alias of it) was changed in place after an operation saved "
+                    "it for backward(). Hint: change a clone(), or make the change after "
+                    "backward()."
+                )
+
+
 def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     """Before ``backward()`` runs an adjoint reading the saved values ``reads`` (None:
     any): none of them may be a Tensor's array written in place after it was saved, as
@@ -181,7 +204,8 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
     ``alpha``) that carries a gradient (a Tensor that requires grad, or a value the
     analysis says ``carries`` one) is refused: the Tensor cannot take it on (see also
     ``outside_grad``). A value from outside that is not ``local`` must be such a Tensor
-    (compiled code cannot change an array a global holds)."""
+    (compiled code cannot change an array a global holds). ``carries`` ends with whether
+    ``m`` may carry one."""
     outside = isinstance(old, Host.tensor) and not computed
     if method == "detach_":
         return _detached_in_place(old, new, outside)
@@ -209,10 +233,12 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
             f"result type {new_dtype} of .{method}() differs from the tensor's {dtype}: "
             "compute it out of place, or convert the operand first"
         )
-    if not outside:
-        return new
     carried = any(e.requires_grad if isinstance(e, Host.tensor) else may
-                  for e, may in zip(operand, carries, strict=True))  # fmt: skip
+                  for e, may in zip(operand, carries[:-1], strict=True))  # fmt: skip
+    if not outside:
+        if not (carried or carries[-1]) and new is not old and is_array(old):
+            _wrote_array(old)  # (a detached alias, ``y.detach().zero_()``: y's array)
+        return new
     if carried and Host.grad_enabled():
         raise refuse(
             f"the in-place method .{method}() in a compiled function, on a Tensor from "
@@ -222,6 +248,15 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
         )
     old.copy_(Host.tensor._make(new))  # (its writes are noted: see ``wrote``)
     return old
+
+
+def _wrote_array(old: Any) -> None:
+    """The array ``old``, which the code computed, was changed in place (given a new
+    array), by a change that carries no gradient: a value saved before it must not be
+    ``old``, whose Tensor eager code would have changed (see ``check_array_writes``)."""
+    step = STEP[0]
+    if step is not None and Host.grad_enabled():
+        step.array_writes.append((old, None if step.depth else len(step.saved)))
 
 
 def _detached_in_place(old: Any, new: Any, outside: bool) -> Any:
@@ -457,6 +492,8 @@ def backward(
             raise RuntimeError(SECOND_BACKWARD)
         if step.writes:
             check_writes(step, saved, reads)
+        if step.array_writes:
+            check_array_writes(step, saved, unit.valued_entries(key, site))
     called: dict = {}
     previous = collect_called(called)
     handed = ACCUMULATED[0]

@@ -63,7 +63,10 @@ SPECS = [
     Spec(rt.differentiated_update, (0.5, R(())), wrt=(1,)),  # acc += v of a global's number
     # m.add_(v) on a value compiled code computed: m's new value is new's
     Spec(
-        rt.in_place, (R((3,)), R((3,)), "add_", True, True, 1.0, True), wrt=(1,), label="computed"
+        rt.in_place,
+        (R((3,)), R((3,)), "add_", True, True, (1.0,), (False, True)),
+        wrt=(1,),
+        label="computed",
     ),  # fmt: skip
     Spec("dict.get", ({"a": R((2,)), "b": R(())}, "a", R((2,))), call=dict.get, label="found"),
     Spec("dict.get", ({"a": R((2,))}, "b", R((3,))), call=dict.get, label="default"),

@@ -813,6 +813,82 @@ def test_a_detached_alias_of_a_number_changed_in_place_changes_it():
     assert_runs_match(run, halved)
 
 
+def test_a_detached_alias_of_an_intermediate_changed_after_it_was_saved_raises():
+    """``d = y.detach(); d.mul_(0.5)`` (``clamp_``) writes into ``y``: later reads of ``y``
+    take the new values, and the gradient flows through ``y``'s own graph, as in PyTorch.
+    Where an operation before the change saved ``y`` for its gradient (``y * w``,
+    ``y.exp()``), backward() raises PyTorch's error: compiled code gave the gradient of
+    the old values, silently (``y + w`` saves no ``y``, and runs)."""
+
+    def halved(w, x):
+        y = w + x
+        d = y.detach()
+        d.mul_(0.5)
+        loss = (y * 3.0 * w).sum()
+        loss.backward()
+        return loss.item()
+
+    def clamped(w, x):
+        y = w * x
+        y.detach().clamp_(min=0.0)
+        loss = (y * w).sum()
+        loss.backward()
+        return loss.item()
+
+    def reread(w, x):  # (the adjoint loads y's old and new values into one name)
+        y = w * x
+        a = (y + w).sum()
+        y.detach().mul_(2.0)
+        loss = a + (y * y).sum()
+        loss.backward()
+        return loss.item()
+
+    for step in (halved, clamped, reread):
+        assert_runs_match(_detached_run, step)
+
+    def saved_by_mul(w, x):
+        y = w * x
+        z = y * w
+        d = y.detach()
+        d.mul_(0.5)
+        loss = z.sum()
+        loss.backward()
+        return loss.item()
+
+    def saved_by_exp(w, x):
+        y = (w * x).exp()
+        y.detach().mul_(0.5)
+        loss = y.sum()
+        loss.backward()
+        return loss.item()
+
+    def number_saved(w, x):
+        s = (w * x).sum()
+        z = s * s
+        s.detach().mul_(0.5)
+        loss = z * 1.0
+        loss.backward()
+        return loss.item()
+
+    for step in (saved_by_mul, saved_by_exp, number_saved):
+        _raises_pytorchs_inplace_error(step)
+
+
+def _detached_run(step):
+    """A step's value and ``w.grad``, for ``assert_runs_match``."""
+    w = sd.tensor([0.5, -0.3, 2.0], dtype=sd.float64, requires_grad=True)
+    value = step(w, sd.tensor([1.0, 2.0, -1.0], dtype=sd.float64))
+    return [value], [w.grad.numpy()]
+
+
+def _raises_pytorchs_inplace_error(step):
+    """``step`` eagerly and compiled raises PyTorch's error for a saved value changed."""
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([0.5, -0.3], requires_grad=True)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            fn(w, sd.tensor([1.0, 2.0]))
+
+
 def test_an_in_place_change_through_detach_reaches_the_tensor():
     """``d = w.detach(); d.mul_(2.0)`` changes ``w``'s storage, as in eager code and
     PyTorch (compiled code changed a local array only: ``w`` kept its values, and its
