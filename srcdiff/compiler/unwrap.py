@@ -46,6 +46,7 @@ IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "di
 # in-place Tensor methods compiled as their out-of-place method, then an update in place
 # as the operators' (``m = m.masked_fill(mask, v)``)
 IN_PLACE_AS_METHODS = {
+    "zero_": "zeros_like",  # (a function: ``rt.tensor_methods.zeros_like(m)``)
     "masked_fill_": "masked_fill",
     "clamp_": "clamp",
     "detach_": "detach",  # a value the code computed: detached, names sharing it as well
@@ -335,9 +336,14 @@ class Unwrapper:
         if method in IN_PLACE_AS_METHODS:  # ``m.masked_fill_(mask, v)``: m.masked_fill(...)
             new = self.names.fresh()
             given = [*call.args, *(k.value for k in call.keywords)]
-            out_of_place = gast.Attribute(value=name(owner), attr=IN_PLACE_AS_METHODS[method],
-                                          ctx=gast.Load())  # fmt: skip
-            computed.append(assign(new, gast.Call(func=out_of_place, args=call.args,
+            if method == "zero_":  # (no Tensor method: the function, of m)
+                out_of_place = array_version("zeros_like")
+                args = [name(owner), *call.args]
+            else:
+                out_of_place = gast.Attribute(value=name(owner), attr=IN_PLACE_AS_METHODS[method],
+                                              ctx=gast.Load())  # fmt: skip
+                args = call.args
+            computed.append(assign(new, gast.Call(func=out_of_place, args=args,
                                                   keywords=call.keywords)))  # fmt: skip
             return self.updated_in_place(s, method, owner, new, given, computed)
         operand = call.args[0]

@@ -889,6 +889,41 @@ def _raises_pytorchs_inplace_error(step):
             fn(w, sd.tensor([1.0, 2.0]))
 
 
+def test_zero_of_a_detached_alias_of_an_intermediate_runs_as_eager_code():
+    """``d = y.detach(); d.zero_()`` zeroes ``y`` and keeps its graph, as in PyTorch (it
+    was refused on a value the code computed); after ``y * w`` saved ``y``, backward()
+    raises PyTorch's error."""
+
+    def zeroed(w, x):
+        y = w * x
+        z = y * x
+        d = y.detach()
+        d.zero_()
+        loss = z.sum() + (y + w).sum() + (y * w).sum()
+        loss.backward()
+        return loss.item()
+
+    def after_backward(w, x):
+        y = w * x
+        loss = (y * y).sum()
+        loss.backward()
+        y.detach().zero_()
+        return loss.item() + y.sum().item()
+
+    for step in (zeroed, after_backward):
+        assert_runs_match(_detached_run, step)
+
+    def saved(w, x):
+        y = w * x
+        z = y * w
+        y.detach().zero_()
+        loss = z.sum()
+        loss.backward()
+        return loss.item()
+
+    _raises_pytorchs_inplace_error(saved)
+
+
 def test_an_in_place_change_through_detach_reaches_the_tensor():
     """``d = w.detach(); d.mul_(2.0)`` changes ``w``'s storage, as in eager code and
     PyTorch (compiled code changed a local array only: ``w`` kept its values, and its
