@@ -206,6 +206,8 @@ def in_place(old: Any, new: Any, method: str, computed: bool, local: bool, opera
     ``outside_grad``). A value from outside that is not ``local`` must be such a Tensor
     (compiled code cannot change an array a global holds). ``carries`` ends with whether
     ``m`` may carry one."""
+    if old is None:  # (``p.grad.zero_()`` before any backward(): Python's error)
+        raise AttributeError(f"'NoneType' object has no attribute '{method}'")
     outside = isinstance(old, Host.tensor) and not computed
     if method == "detach_":
         return _detached_in_place(old, new, outside)

@@ -923,6 +923,16 @@ def test_zero_of_a_detached_alias_of_an_intermediate_runs_as_eager_code():
 
     _raises_pytorchs_inplace_error(saved)
 
+    @sd.differentiate
+    def unset(w, x):  # (a .grad before any backward(): None)
+        x.grad.zero_()
+        loss = (w * x).sum()
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'zero_'"):
+        unset(sd.tensor([0.5], requires_grad=True), sd.tensor([1.0]))
+
 
 def test_an_in_place_change_through_detach_reaches_the_tensor():
     """``d = w.detach(); d.mul_(2.0)`` changes ``w``'s storage, as in eager code and
