@@ -641,7 +641,19 @@ class AdjointBuilder:
             fn_name = self.rule_names.setdefault(
                 op.rule.fn, self.names.reserve(rule_name(op.rule.fn))
             )
-            expansion = call_rule(fn_name, g, ans, operands, self.names, op.keywords)
+            rule = op.rule
+            for j in range(rule.npositional, min(rule.arity, len(operands))):
+                if self.active(operands[j]):
+                    raise self.a.parsed.error(
+                        f"a derivative through {rule.params[j]}=, a keyword-only parameter of "
+                        f"{getattr(op.primitive, '__qualname__', op.primitive)}: its rule "
+                        f"{rule.fn.__qualname__} gives the gradients of the arguments it takes "
+                        "by position",
+                        line,
+                        f"make {rule.params[j]} a positional parameter of the function and of "
+                        "its rule",
+                    )
+            expansion = call_rule(fn_name, rule, g, ans, operands, self.names, op.keywords)
         for stmt in expansion.prelude:
             for inner in walk(stmt):  # a rule's nested statements (if ...: raise)
                 if isinstance(inner, gast.stmt):

@@ -199,33 +199,45 @@ def expand(
 
 def call_rule(
     fn_name: str,
+    rule: Rule,
     g: gast.expr,
     ans: gast.expr,
     operands: list[gast.expr],
     names: Names,
     keywords: list[gast.keyword] = (),
 ) -> Expansion:
-    """A rule called by name (a user's): ``r = cube_vjp(d_y, y, x)``, with the call's
-    other keywords where the rule takes them (``**kwargs``)."""
+    """A rule called by name (a user's): ``r = cube_vjp(d_y, y, x)``, with its
+    keyword-only parameters by keyword, and the call's other keywords where the rule
+    takes them (``**kwargs``). It gives a gradient for each argument it takes by position
+    (its ``*args`` too); a keyword-only one's component is None."""
+    npos, arity = rule.npositional, rule.arity
+    positional = list(operands[:npos]) + list(operands[arity:])
+    by_keyword = [
+        gast.keyword(arg=rule.params[j], value=copy.deepcopy(operands[j]))
+        for j in range(npos, min(arity, len(operands)))
+    ]
     temp = names.fresh("r")
     call = gast.Call(
-        func=name(fn_name), args=[g, ans] + list(operands), keywords=copy.deepcopy(list(keywords))
+        func=name(fn_name),
+        args=[g, ans] + positional,
+        keywords=by_keyword + copy.deepcopy(list(keywords)),
     )
     check = gast.Call(  # one gradient per argument, each of its shape
         func=gast.Attribute(value=name("rt"), attr="check_rule_grads", ctx=gast.Load()),
-        args=[name(temp), gast.Tuple(elts=copy.deepcopy(list(operands)), ctx=gast.Load()),
+        args=[name(temp), gast.Tuple(elts=copy.deepcopy(positional), ctx=gast.Load()),
               const(fn_name)],
         keywords=[],
     )  # fmt: skip
     prelude = [assign(temp, call), gast.Expr(value=check)]
-    if len(operands) == 1:
-        return Expansion(prelude, [name(temp)])
-    return Expansion(
-        prelude,
-        [
+    if len(positional) == 1:
+        given = iter([name(temp)])
+    else:
+        given = iter(
             gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load())
-            for i in range(len(operands))
-        ],
+            for i in range(len(positional))
+        )
+    return Expansion(
+        prelude, [None if npos <= j < arity else next(given) for j in range(len(operands))]
     )
 
 

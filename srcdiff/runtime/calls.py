@@ -1547,8 +1547,17 @@ def call_vjp(record: Any, g: Any, wanted: tuple[int, ...] | None = None) -> tupl
             "pass it by position",
         )
     # a rule gives its parameters' gradients first, keyword-only ones too, then those of
-    # its *args (np.meshgrid's rule: copy=, sparse=, indexing=, then each vector's)
-    extra = len(rule.params) - rule.npositional
+    # its *args (np.meshgrid's rule: copy=, sparse=, indexing=, then each vector's); a
+    # user's, those of the arguments it takes by position alone (see register_vjp)
+    extra = len(rule.params) - rule.npositional if rule.inline else 0
+    if not rule.inline and any(
+        type(a) is not int and rule.params.index(a) >= rule.npositional for a in active
+    ):
+        raise refuse(
+            f"a derivative through a keyword-only parameter of a function whose rule "
+            f"{rule.name} gives the gradients of the arguments it takes by position",
+            "make it a positional parameter of the function and of its rule",
+        )
     at = [
         rule.params.index(a) if type(a) is not int
         else a + extra if rule.varargs and a >= rule.npositional else a

@@ -184,3 +184,56 @@ def test_a_users_parameter_named_dtype_is_the_users(rules):
     sd.register_vjp(scaled_ignoring_its_dtype)(lambda g, result, x, dtype=None: (g * 2.0, None))
     got = sd.grad(lambda x: np.sum(scaled_ignoring_its_dtype(x, dtype=int)))(X)
     np.testing.assert_allclose(got, np.full(3, 2.0))
+
+
+def weighted_powers(scale, *xs, power=2.0):
+    return scale * sum(np.sum(v**power) for v in xs)
+
+
+@sd.register_vjp(weighted_powers)
+def weighted_powers_vjp(g, ans, scale, *xs, power=2.0):
+    return (g * ans / scale, *[g * scale * power * v ** (power - 1) for v in xs])
+
+
+def powered(a, *, k):
+    return np.sum(a**k)
+
+
+@sd.register_vjp(powered)
+def powered_vjp(g, ans, a, *, k):
+    return g * k * a ** (k - 1)
+
+
+def _by_name(f):
+    """``f`` called through a name, as ``g = f if c else f; g(...)``."""
+    return lambda c: f if c else f
+
+
+@pytest.mark.parametrize("through_a_name", [False, True])
+def test_a_users_rule_takes_its_keyword_only_parameters_by_keyword(through_a_name):
+    """Its keyword-only parameters were given by position: after a *args, the keyword
+    became an entry of it (a wrong gradient without a word); without one, a TypeError."""
+
+    def starred(x):
+        f = _by_name(weighted_powers)(x[0] > 0) if through_a_name else weighted_powers
+        return f(x[0], x[1:], power=3.0)
+
+    def keyword_only(x):
+        f = _by_name(powered)(x[0] > 0) if through_a_name else powered
+        return f(x, k=3.0)
+
+    x = np.array([0.5, 1.0, 2.0])
+    assert np.allclose(sd.grad(starred)(x), [9.0, 1.5, 6.0])  # (finite differences agree)
+    assert np.allclose(sd.grad(keyword_only)(x), 3.0 * x**2)
+
+
+@pytest.mark.parametrize("through_a_name", [False, True])
+def test_a_derivative_through_a_keyword_only_parameter_of_a_users_rule_is_refused(
+    through_a_name,
+):
+    def f(x):
+        g = _by_name(powered)(x[0] > 0) if through_a_name else powered
+        return g(x[1:], k=x[0])
+
+    with pytest.raises(sd.CompileError, match="keyword-only parameter"):
+        sd.grad(f)(np.array([3.0, 1.0, 2.0]))
