@@ -839,10 +839,13 @@ def hypot_tangent_grads(g: Any, ds: tuple, coordinates: tuple, length: Any) -> t
     tangent gets ``c / length``, each coordinate ``d / length``, the length ``-ans /
     length``; all 0 at the origin."""
     if not length:
-        return [0.0] * len(ds), [0.0] * len(coordinates), 0.0
-    d_ds = [g * c / length for c in coordinates]
-    d_coordinates = [0.0 if d is None else g * d / length for d in ds]
-    return d_ds, d_coordinates, -g * hypot_tangent(ds, coordinates, length) / length
+        d_ds, d_coordinates, d_length = [0.0] * len(ds), [0.0] * len(coordinates), 0.0
+    else:
+        d_ds = [g * c / length for c in coordinates]
+        d_coordinates = [0.0 if d is None else g * d / length for d in ds]
+        d_length = -g * hypot_tangent(ds, coordinates, length) / length
+    # (held as they are: an array's tangent, as math.dist's of arrays, is an array)
+    return entries_like(d_ds, ds), entries_like(d_coordinates, coordinates), d_length
 
 
 def flat_read(x: Any, index: Any) -> Any:

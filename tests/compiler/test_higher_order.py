@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -304,6 +305,28 @@ def test_second_derivatives_through_multi_dot_match_differences_of_the_gradient(
                     fn.__name__, rtol=1e-6)  # fmt: skip
     hessian = sd.hessian(fn, wrt=1)(*args)
     np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12, atol=1e-12)
+
+
+def dist_to_double(x):
+    return math.dist(x, 2.0 * x)
+
+
+def dist_to_half(x):
+    return math.dist(x, x * 0.5)
+
+
+def dist_of_parts(x):
+    return math.dist(x[:1], 3.0 * x[1:2])
+
+
+@pytest.mark.parametrize("fn", [dist_to_double, dist_to_half, dist_of_parts])
+def test_second_derivatives_through_math_dist_of_arrays_match_differences_of_the_gradient(fn):
+    """An array point's tangent is an array: its gradient through the tangent's helper
+    came back a list (repeated by a product, or without a shape)."""
+    rng = np.random.default_rng(5)
+    args, v = [rng.standard_normal(3)], [rng.standard_normal(3)]
+    _assert_matches([sd.hvp(fn, args, v)], _gradient_differences(fn, args, v, (0,)),
+                    fn.__name__, rtol=1e-6)  # fmt: skip
 
 
 # ---- derivatives inside differentiated functions -------------------------------------
