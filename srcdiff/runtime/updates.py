@@ -189,13 +189,14 @@ def put_grads(g: Any, a: Any, ind: Any, v: Any, mode: str = "raise") -> tuple:
 
 
 def put_along_axis_grads(g: Any, arr: Any, indices: Any, values: Any, axis: Any) -> tuple:
-    """Entry ``k`` of ``indices`` (``values`` spread to its shape) names the position along
-    ``axis`` written, the others' its own (with ``axis=None``, a flat position)."""
+    """Entry ``k`` of ``indices`` (broadcast against ``arr`` off ``axis``, and ``values``
+    spread to that shape) names the position along ``axis`` written, the others' its own
+    (with ``axis=None``, a flat position)."""
     at = np.asarray(backend.to_numpy(array_module(indices).asarray(indices)))
     flat = np.arange(int(np.prod(np.shape(arr)))).reshape(np.shape(arr))
     positions = np.take_along_axis(flat.ravel() if axis is None else flat, at, axis=axis)
     size = int(np.prod(np.shape(values)))
-    sources = np.broadcast_to(np.arange(size).reshape(np.shape(values)), at.shape)
+    sources = np.broadcast_to(np.arange(size).reshape(np.shape(values)), positions.shape)
     return written_grads(g, positions.ravel(), sources.ravel(), values)
 
 

@@ -45,6 +45,12 @@ SPECS = [
     Spec(
         rt.put_along_axis, (R((2, 3)), np.array([4, 1, 4]), R(()), None), wrt=(0, 2), label="flat"
     ),  # fmt: skip
+    Spec(
+        rt.put_along_axis,
+        (R((4, 5)), np.array([[0, 3]]), R((1, 1)), 1),
+        wrt=(0, 2),
+        label="indices-broadcast-against-the-array",
+    ),
     Spec(rt.putmask, (R((2, 3)), np.array([[1, 0, 1], [0, 1, 1]], bool), R((2,))), wrt=(0, 2)),
     Spec(rt.place, (R((6,)), np.array([1, 0, 1, 1, 0, 1], bool), R((3,))), wrt=(0, 2)),
     Spec(rt.fill_diagonal, (R((3, 3)), R(())), wrt=(0, 1), label="0d"),
