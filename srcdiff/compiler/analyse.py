@@ -418,6 +418,8 @@ class Analyser:
         ``inplace``); anything else is a CompileError."""
         values = [call.func.value] if isinstance(call.func, gast.Attribute) else []
         values += list(call.args) + [k.value for k in call.keywords]
+        if is_rt_call(call, "in_place"):  # (a global's Tensor changed: see note_carried)
+            self.note_carried(call)
         if not any(self.is_active(v) for v in values):
             return Op(Kind.PASSIVE)
         if self.logs(call):
@@ -579,6 +581,17 @@ class Analyser:
             return self.primitive(obj, items, [], stmt, what)
         return Op(Kind.PASSIVE)
 
+    def note_carried(self, call: gast.Call) -> None:
+        """``rt.in_place(m, new, ...)``, ``m.add_(v)`` (see unwrap): whether v (and alpha)
+        may carry a gradient, which a Tensor from outside, changed in place, could not take
+        on, then whether m may (a detached alias carries none: its change is checked
+        against saved values). Its statement assigns m where m is a local, and is one of
+        its own (a global's Tensor)."""
+        if self.final:
+            args = call.args
+            carries = (*(self.is_active(e) for e in args[-2].elts), self.is_active(args[0]))
+            call.args[-1] = const(carries)
+
     def classify_call(self, call: gast.Call, stmt: gast.stmt) -> Op:
         args = list(call.args)
         kw_active = any(self.is_active(k.value) for k in call.keywords)
@@ -587,12 +600,8 @@ class Analyser:
             kind = "dynamic"  # as in Python, on a path taken (an ``if hook is not None``'s)
         if kind == "object" and obj is rt_module.unwrap:
             return Op(Kind.UNWRAP, operands=args)
-        if kind == "object" and obj is rt_module.in_place and self.final:
-            # m.add_(v) (see unwrap): whether v (and alpha) may carry a gradient, which a
-            # Tensor from outside, changed in place, could not take on, then whether m may
-            # (a detached alias carries none: its change is checked against saved values)
-            carries = (*(self.is_active(e) for e in args[-2].elts), self.is_active(args[0]))
-            call.args[-1] = const(carries)
+        if kind == "object" and obj is rt_module.in_place:
+            self.note_carried(call)
         if kind == "method":
             owner = call.func.value
             attr = call.func.attr

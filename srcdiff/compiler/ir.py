@@ -176,6 +176,7 @@ class Facts:
     # ... and those it only updates (``h -= v``): in place, as PyTorch's keep their graph
     augmented: tuple[str, ...] = ()
     inplace: bool = False  # a rebinding Python does in place (``h += v``, ``xs.append(v)``)
+    augments: bool = False  # ... of ``h += v`` (a name's: ``h = t``)
     entry_update: bool = False  # ``t = c[k] + v`` of ``c[k] += v`` (see mutation.entry_updates)
     entry_of: str | None = None  # ... and the container's name (None: not a name)
     put_back: bool = False  # a write back into a holder: every entry holding it sees it

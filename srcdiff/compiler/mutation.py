@@ -1160,9 +1160,12 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         # a parameter read only by the caller follows where the code shares it with the
         # update's object: the caller's passing one object twice is followed where read
         seen_by = sharers[id(s)].get(written)  # (an object made here: by these alone)
+        # (a global holding the object Python's ``h += v`` changes sees the change, read
+        # later here or not: where it holds it, the change is refused, see check_unchanged)
         others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
                         if (m in read_here.after[id(s)] or m in liveness.after[id(s)]
-                            and sharing.shares_here(m, written))
+                            and sharing.shares_here(m, written)
+                            or facts(s).augments and sharing.holds_outside(m))
                         and (seen_by is None or m in seen_by))  # fmt: skip
         if not others:
             out.append(s)

@@ -907,7 +907,9 @@ class Normalizer:
         if isinstance(target, gast.Name):  # in place for arrays and lists: see mutation
             new = self.temp(gast.BinOp(left=name(target.id), op=s.op, right=self.atom(s.value)))
             kept = gast.Call(func=rt_attr("augmented"), args=[name(target.id), new], keywords=[])
-            self.emit(_inplace(assign(target.id, self.temp(kept))))  # (an array's shape, dtype)
+            update = _inplace(assign(target.id, self.temp(kept)))  # (an array's shape, dtype)
+            mark(update, augments=True)
+            self.emit(update)
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
             at = self.locate(target)
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))

@@ -746,10 +746,12 @@ def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
     if follow(held, old, object(), names) is not held:
         global_name, written = (names.split(",") + ["", ""])[:2]
         raise refuse(
-            f"an in-place write into `{written}` changes the global `{global_name}`, which "
-            "the function reads later",
-            f"srcdiff gives an updated array a new value: keep `{written}` in a local name "
-            "and pass it on, rather than reading it back through the global",
+            f"an in-place write into `{written}` changes the object the global "
+            f"`{global_name}` holds: compiled code gives `{written}` a new value, which "
+            f"`{global_name}` would not see",
+            f"keep `{written}` in a local name and pass it on (`{written} = {written} + v` "
+            "leaves the global's as it is), rather than reading it back through the global; "
+            f"a Tensor's in-place method (`{written}.add_(v)`) changes it as eager code does",
         )
 
 

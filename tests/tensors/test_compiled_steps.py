@@ -3069,3 +3069,49 @@ def test_a_returned_tensor_requires_grad_where_an_argument_it_comes_from_does():
     ]
     assert flags == [[True, True], [False, False], [False, True], [False, True],
                      [False, False], [False, True]]  # fmt: skip
+
+
+GLOBAL_BUFFER = sd.tensor([1.0, 2.0])
+GLOBAL_WEIGHT = sd.tensor([1.0, 2.0], requires_grad=True)
+
+
+def _through_an_alias(x):
+    h = GLOBAL_BUFFER
+    h += 1.0
+    loss = ((h + GLOBAL_WEIGHT) * x).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _by_its_method(x):
+    GLOBAL_BUFFER.add_(1.0)
+    loss = ((GLOBAL_BUFFER + GLOBAL_WEIGHT) * x).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _by_its_method_with_a_gradient(x):
+    GLOBAL_BUFFER.add_(GLOBAL_WEIGHT * 2.0)
+    loss = ((GLOBAL_BUFFER + GLOBAL_WEIGHT) * x).sum()
+    loss.backward()
+    return loss.item()
+
+
+def test_a_globals_tensor_changed_in_place_is_changed_or_refused():
+    """``h = G; h += 1`` changes G's Tensor in eager code: compiled code gave h a new
+    array and left G as it was, without a word (now refused where G holds it);
+    ``G.add_(1)`` is made in G's Tensor (it was a TypeError); ``G.add_(w * 2)``, whose
+    value carries a gradient G's Tensor could not take on, is refused."""
+    global GLOBAL_BUFFER
+    x = sd.tensor([1.0, 1.0])
+    with pytest.raises(sd.CompileError, match="changes the object the global `GLOBAL_BUFFER`"):
+        sd.differentiate(_through_an_alias)(x)
+    runs = []
+    for step in (_by_its_method, sd.differentiate(_by_its_method)):
+        GLOBAL_BUFFER = sd.tensor([1.0, 2.0])
+        GLOBAL_WEIGHT.grad = None
+        runs.append((step(x), GLOBAL_BUFFER.tolist(), GLOBAL_WEIGHT.grad.tolist()))
+    assert runs[0] == runs[1] == (8.0, [2.0, 3.0], [1.0, 1.0])
+    GLOBAL_BUFFER = sd.tensor([1.0, 2.0])
+    with pytest.raises(sd.CompileError, match="value that may carry a gradient"):
+        sd.differentiate(_by_its_method_with_a_gradient)(x)
