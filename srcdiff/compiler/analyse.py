@@ -80,6 +80,16 @@ BINOPS = {
     gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
+# the methods a user's class defines Python's operators with
+_DUNDERS = {
+    **{op: f"__{f.__name__.strip('_')}__" for op, f in BINOPS.items()},
+    gast.USub: "__neg__", gast.UAdd: "__pos__", gast.Invert: "__invert__",
+}  # fmt: skip
+_OPERATOR_METHODS = (
+    frozenset(_DUNDERS.values())
+    | {"__r" + m[2:] for op, m in _DUNDERS.items() if op in BINOPS}
+    | {"__getitem__"}
+)
 # the methods of a string that neither an array nor a Tensor has: in Tensor code, called
 # on a value the compiler takes for differentiated (a parameter's name from
 # named_parameters()), they give no gradient, once the primal checks that the value is no
@@ -141,6 +151,7 @@ class Analyser:
         self._made_classes: dict[str, set[type]] = {}  # the classes whose objects they hold
         self._arrays: set[str] | None = None  # see known_array
         self._built: frozenset[str] | None = None  # see built_by_class
+        self._operated: frozenset[str] | None = None  # see user_object
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
         self.plain_params: frozenset[str] = frozenset()  # given arrays or numbers
@@ -512,12 +523,17 @@ class Analyser:
     def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
         if isinstance(v, gast.Name):
             return Op(Kind.COPY, operands=[v])
+        if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Subscript)) and any(
+            self.user_object(e) and self.is_active(e)
+            for e in ([v.value] if isinstance(v, gast.Subscript) else _operands(v))
+        ):  # its class's operator runs, compiled (an array's derivative would not be its)
+            return self.operator_call(v)
         if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
             self.built_by_class(e) and self.is_active(e) for e in _operands(v)
-        ):  # (its class's operator runs: an array's derivative would not be its)
+        ):  # (Tensor code: its class's operator runs, whose derivative an array's is not)
             return self.fail(
                 stmt,
-                "an arithmetic operator on an object of a user's class",
+                "an arithmetic operator on an object of a user's class in code on Tensors",
                 "call a method of the class instead (v.scaled(3.0) for v * 3.0)",
             )
         if isinstance(v, gast.BinOp):
@@ -615,7 +631,12 @@ class Analyser:
                 op = Op(Kind.PASSIVE, operands=[owner])  # a parameter's name: no gradient,
                 op.receiver, op.receiver_tensor = attr, True  # else refused (rt.receiver)
                 return op
-            if self.objects_method(owner, attr):
+            if self.objects_method(owner, attr) or (
+                attr in _OPERATOR_METHODS
+                and self.is_active(owner)
+                and not self.on_tensors
+                and not self.known_array(owner)
+            ):  # (``self.__mul__(o)`` in ``__rmul__``: the class's, not an array's)
                 return self.method_call(owner, attr, call)
             if (
                 attr in ("index", "count")
@@ -864,6 +885,45 @@ class Analyser:
                 if n not in params and all(map(self.constructs, values))
             )  # fmt: skip
         return isinstance(owner, gast.Name) and owner.id in self._built
+
+    def user_object(self, e: gast.expr) -> bool:
+        """Whether ``e`` is a name every assignment gives an object of a user's class or
+        the result of an operator on one (``w = v * 2.0``), or a method's ``self``, whose
+        class's operators ``operator_call`` runs (Python's own where it has none)."""
+        if self._operated is None:
+            params, values = list(params_of(self.fn)), self.assigned_values()
+            own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
+            found = {n for n, vs in values.items() if n not in params and all(
+                isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
+                for v in vs)}  # fmt: skip
+            while True:  # (an operator's result is one where an operand is one)
+                kept = {n for n in found if all(self.made_or_operated(v, found | own)
+                                                for v in values[n])}  # fmt: skip
+                if kept == found:
+                    break
+                found = kept
+            self._operated = frozenset(found | own)
+        return not self.on_tensors and isinstance(e, gast.Name) and e.id in self._operated
+
+    def made_or_operated(self, v: gast.expr | None, objects: set[str]) -> bool:
+        """Whether ``v`` builds an object of a user's class, or is one of ``objects`` or
+        an operator on one."""
+        return self.constructs(v) is not None or any(
+            isinstance(e, gast.Name) and e.id in objects for e in _operands(v)
+        )
+
+    def operator_call(self, v: gast.BinOp | gast.UnaryOp | gast.Subscript) -> Op:
+        """``v * 2.0``, ``-v``, ``v[i]`` of an object of a user's class: a call of the
+        function ``rt.operator_method`` finds when the code runs (the class's own method,
+        or Python's operator where no operand has one), its operands passed."""
+        if isinstance(v, gast.Subscript):
+            dunder, operands = "__getitem__", [v.value, index_value(v.slice)]
+        else:
+            dunder = _DUNDERS[type(v.op)]
+            operands = _operands(v)
+        callee = gast.Call(func=_rt_attr("operator_method"), args=[const(dunder), *operands],
+                           keywords=[])  # fmt: skip
+        return Op(Kind.CALL, callee=callee, operands=operands, keywords=[])
 
     def constructs(self, v: gast.expr | None) -> type | None:
         """The user's class ``v`` calls (``Acc(v)``), or None."""
@@ -1331,6 +1391,8 @@ class Analyser:
                 # entries ``xs`` holds: the same for lists and tuples, not for a class's
                 # own ``__iter__`` (``rt.arguments`` refuses it)
                 op.checked, op.symbol = tuple(spread), "*args"
+                continue
+            if _calls_operator_method(op):  # (the class's own method, compiled)
                 continue
             operator_operands = _operator_operands(s)
             if operator_operands is not None and all(
@@ -1800,8 +1862,18 @@ def useful_names(statements: list[gast.stmt], active: set[str]) -> set[str]:
     return useful
 
 
-def _operands(v: gast.BinOp | gast.UnaryOp) -> list[gast.expr]:
-    return [v.left, v.right] if isinstance(v, gast.BinOp) else [v.operand]
+def _calls_operator_method(op: Op) -> bool:
+    """Whether ``op`` calls what ``rt.operator_method`` finds (see ``operator_call``)."""
+    callee = op.callee if op.kind is Kind.CALL else None
+    return isinstance(callee, gast.Call) and getattr(callee.func, "attr", "") == "operator_method"
+
+
+def _operands(v: gast.expr | None) -> list[gast.expr]:
+    if isinstance(v, gast.BinOp):
+        return [v.left, v.right]
+    if isinstance(v, gast.UnaryOp):
+        return [v.operand]
+    return [v] if isinstance(v, gast.Name) else []
 
 
 def _autograd_backward(resolved: tuple[str, Any]) -> bool:

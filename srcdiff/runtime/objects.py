@@ -650,6 +650,87 @@ def method(obj: Any, name: str, after: type | None = None) -> Any:
     return fn
 
 
+_BINARY = {"__add__": "+", "__sub__": "-", "__mul__": "*", "__truediv__": "/",
+           "__floordiv__": "//", "__mod__": "%", "__pow__": "**", "__matmul__": "@",
+           "__and__": "&", "__or__": "|", "__xor__": "^", "__lshift__": "<<",
+           "__rshift__": ">>"}  # fmt: skip
+_UNARY = {"__neg__": "-", "__pos__": "+", "__invert__": "~", "__getitem__": "[]"}
+_NUMBERS = (int, float, complex, bool)
+_DISPATCHERS: dict[tuple, types.FunctionType] = {}
+
+
+def operator_method(name: str, *values: Any) -> Any:
+    """The function Python's operator ``name`` (``"__add__"``, ``"__neg__"``,
+    ``"__getitem__"``) runs on ``values``, to be called with them: where an object of a
+    user's class has that method in Python, a function calling it (for a binary operator
+    as Python does: the reflected method of the right operand first where its class is a
+    subclass of the left's, the other on NotImplemented), compiled as the user's code;
+    else Python's own operator, its operands checked as an operator's are."""
+    from .mutation import refuse
+
+    symbol = _BINARY.get(name) or _UNARY[name]
+    fallback = getattr(operator, name.strip("_") + ("_" if name in ("__and__", "__or__") else ""))
+    if name in _UNARY:
+        fn = inspect.getattr_static(type(values[0]), name, None)
+        if isinstance(fn, types.FunctionType):
+            return fn
+        operands(symbol, values[0])
+        return fallback
+    left, right = values
+    reflected = "__r" + name[2:]
+    steps = [(False, type(left), inspect.getattr_static(type(left), name, None))]
+    if type(right) is not type(left):
+        later = (True, type(right), inspect.getattr_static(type(right), reflected, None))
+        own = later[2] is not inspect.getattr_static(type(left), reflected, None)
+        steps.insert(0 if issubclass(type(right), type(left)) and own else 1, later)
+    if not any(isinstance(fn, types.FunctionType) for _, _, fn in steps):
+        operands(symbol, left, right)
+        return fallback
+    message = (f"unsupported operand type(s) for {symbol}: "
+               f"'{type(left).__qualname__}' and '{type(right).__qualname__}'")  # fmt: skip
+    calls, failure, refusal = [], "TypeError(unsupported)", None
+    for swapped, cls, fn in steps:  # (a number's own method gives NotImplemented here)
+        if isinstance(fn, types.FunctionType):
+            calls.append((swapped, fn))
+        elif fn is not None and cls not in _NUMBERS:
+            refusal = refuse(
+                f"`{symbol}` of a {type(left).__qualname__} and a "
+                f"{type(right).__qualname__}, where the {cls.__qualname__}'s own operator "
+                "runs"
+                + (" first" if not calls else " on NotImplemented")
+                + ", which is not Python code srcdiff can compile",
+                "call the class's method directly (v.__mul__(w)), or compute with arrays",
+            )
+            if not calls:
+                raise refusal
+            failure = "refusal"
+            break
+    key = (name, message, failure, *calls)
+    hit = _DISPATCHERS.get(key) if failure != "refusal" else None
+    if hit is None:
+        names = [fn.__qualname__.replace(".", "") for _, fn in calls]
+        lines = [f"def {name.strip('_')}_of_objects(left, right):"]
+        for i, (swapped, _) in enumerate(calls):
+            lines += [f"{'    ' * i}if out is NotImplemented:"] if i else []
+            args = "right, left" if swapped else "left, right"
+            lines += [f"{'    ' * (i + 1)}out = {names[i]}({args})"]
+        pad = "    " * len(calls)
+        lines += [f"{pad}if out is NotImplemented:", f"{pad}    raise {failure}", "    return out"]
+        namespace = {n: fn for n, (_, fn) in zip(names, calls, strict=True)}
+        namespace.update(unsupported=message, refusal=refusal)
+        from .calls import function_of_source
+
+        hit = function_of_source(
+            "\n".join(lines) + "\n",
+            f"operator {symbol}",
+            f"{name.strip('_')}_of_objects",
+            namespace,
+        )
+        if failure != "refusal":
+            _DISPATCHERS[key] = hit
+    return hit
+
+
 def holds(value: Any, obj: Any) -> bool:
     """Whether ``value`` is ``obj`` or holds it: in a tuple, list or dict, or in a field
     of an object, at any depth. A name given such a value would share ``obj``, which
