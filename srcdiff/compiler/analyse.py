@@ -300,13 +300,14 @@ class Analyser:
             if isinstance(base, gast.Name) and base.id in self.made_objects():
                 cls = next((c for c in self._made_classes[base.id]
                             if _is_setter(getattr(c, target.attr, None))), None)  # fmt: skip
-                if cls is not None:
-                    return self.fail(
-                        stmt,
-                        f"an assignment to `{target.attr}`, a property of {cls.__qualname__}: "
-                        "its setter runs code whose gradient compiled code would not follow",
-                        "set the fields the setter sets in the function itself",
-                    )
+                if cls is not None and not (self.is_active(stmt.value) or self.is_active(base)):
+                    return Op(Kind.PASSIVE, target=base.id)
+                if cls is not None:  # the setter, compiled, sets the fields (``rt.setter``)
+                    callee = gast.Call(func=_rt_attr("setter"), args=[base, const(target.attr)],
+                                       keywords=[])  # fmt: skip
+                    op = Op(Kind.CALL, callee=callee, operands=[base, stmt.value], keywords=[])
+                    op.target = base.id
+                    return op
                 if not (self.is_active(stmt.value) or self.is_active(base)):
                     return Op(Kind.PASSIVE, target=base.id)
                 args = [base, const(target.attr), stmt.value]

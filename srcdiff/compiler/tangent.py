@@ -192,6 +192,8 @@ class TangentBuilder:
         target = s.targets[0]
         if op.kind is Kind.CALL and isinstance(target, gast.Name):
             return [self.call(op, target.id)]
+        if op.kind is Kind.CALL and isinstance(target, gast.Attribute):  # a property's
+            return [self.call(op, op.target)]  # setter, the object taken back (see analyse)
         if self.forward_of_forward(s, op):
             return self.call_of_forward(s, op, target.id)
         if op.kind is Kind.RULE and op.primitive is rt_module.put_back:

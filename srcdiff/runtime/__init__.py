@@ -297,6 +297,7 @@ from .objects import (
     receiver,
     set_field,
     set_field_grads,
+    setter,
 )
 from .sequences import (
     convolution_grads,
@@ -549,6 +550,7 @@ __all__ = [
     "record_float",
     "operands",
     "operator_method",
+    "setter",
     "arguments",
     "plain_operand_type",
     "plain_value",

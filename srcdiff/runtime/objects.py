@@ -778,6 +778,124 @@ def getter(obj: Any, name: str) -> Any:
 
 
 _GETTERS: dict[str, types.FunctionType] = {}
+
+
+def setter(obj: Any, name: str) -> types.FunctionType:
+    """The function ``obj.name = v`` runs, compiled: the setter of ``obj``'s property
+    ``name`` (Python source, each ``self.f = e`` made ``self = rt.set_field(self, "f",
+    e)``) on a copy of ``self``, which it returns and the caller's name takes (``analyse``:
+    an object the function built, held by that name alone). A callee changes nothing it
+    is given: it may run twice, traced then on its path."""
+    from .mutation import refuse
+
+    cls = type(obj)
+    prop = inspect.getattr_static(cls, name, None)
+    fset = prop.fset if isinstance(prop, property) else None
+    hit = _SETTERS.get(fset) if fset is not None else None
+    if hit is not None:
+        return hit
+    where = f"the setter of {cls.__qualname__}.{name}"
+    if not (isinstance(fset, types.FunctionType) and _has_source(fset)):
+        raise refuse(f"{where}, which is no Python function with source",
+                     "set the fields the setter sets in the function itself")  # fmt: skip
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fset))).body[0]
+    args = tree.args
+    if args.posonlyargs or args.vararg or args.kwarg or args.kwonlyargs or len(args.args) != 2:
+        raise refuse(f"{where}, whose parameters are not (self, value)",
+                     "write it as def x(self, value)")  # fmt: skip
+    self_name = args.args[0].arg
+    writes = _SetterWrites(self_name, cls)
+    tree.body = [writes.visit(s) for s in tree.body]
+    if writes.refused:
+        raise refuse(
+            f"{where}, which {writes.refused} (srcdiff compiles a setter that sets and "
+            f"reads fields of {self_name} only)",
+            "set the fields the setter sets in the function itself",
+        )
+    tree.body = [
+        ast.parse(f"{self_name} = _srcdiff_copy({self_name})").body[0],
+        *tree.body,
+        ast.Return(ast.Name(self_name, ast.Load())),
+    ]
+    tree.decorator_list = []
+    tree.name = re.sub(r"\W", "_", cls.__qualname__) + f"_set_{name}"
+    inner = textwrap.indent(ast.unparse(ast.fix_missing_locations(tree)), "    ")
+    source = f"def _srcdiff_make(_srcdiff_copy):\n{inner}\n    return {tree.name}\n"
+    from .calls import function_of_source
+
+    made = function_of_source(source, f"setter of {cls.__qualname__}.{name}", "_srcdiff_make")
+    made = made(copy.copy)
+    fn = types.FunctionType(made.__code__, fset.__globals__, made.__name__, None,
+                            made.__closure__)  # fmt: skip
+    fn.__qualname__ = f"{cls.__qualname__}.{name}.setter"
+    _SETTERS[fset] = fn
+    return fn
+
+
+class _SetterWrites(ast.NodeTransformer):
+    """A setter's ``self.f = e`` made ``self = rt.set_field(self, "f", e)``; what else it
+    does with ``self`` (a method called, ``self`` passed on, a field written otherwise,
+    a property set) and ``return`` noted in ``refused``."""
+
+    def __init__(self, self_name: str, cls: type):
+        self.self_name, self.cls, self.refused = self_name, cls, ""
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        target = node.targets[0]
+        of_self = isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+        if not (len(node.targets) == 1 and of_self and target.value.id == self.self_name):
+            return self.generic_visit(node)
+        if hasattr(inspect.getattr_static(self.cls, target.attr, None), "__set__"):
+            self.refused = self.refused or f"sets the property {self.self_name}.{target.attr}"
+        value = self.visit(node.value)
+        call = ast.Call(ast.parse("rt.set_field", mode="eval").body,
+                        [ast.Name(self.self_name, ast.Load()), ast.Constant(target.attr), value],
+                        [])  # fmt: skip
+        return ast.copy_location(ast.Assign([ast.Name(self.self_name, ast.Store())], call), node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == self.self_name:
+            if not isinstance(node.ctx, ast.Load):
+                self.refused = self.refused or f"writes {self.self_name}.{node.attr} in place"
+            return node
+        return self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Attribute)
+            and (isinstance(func.value.value, ast.Name) and func.value.value.id == self.self_name)
+        ):  # ``self.items.append(v)``: the field's object changed in place
+            self.refused = self.refused or f"changes {self.self_name}.{func.value.attr} in place"
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and (func.value.id == self.self_name)
+        ):
+            self.refused = self.refused or f"calls a method of {self.self_name}"
+        return self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if not isinstance(node.ctx, ast.Load):
+            self.refused = self.refused or "writes into an entry in place"
+        return self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.refused = self.refused or "updates a value in place (+=)"
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == self.self_name:
+            self.refused = self.refused or f"uses {self.self_name} other than by its fields"
+        return node
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        self.refused = self.refused or "returns"
+        return node
+
+
+_SETTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FORWARDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
