@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import collections
 import contextlib
+import dataclasses
 import decimal
 import fractions
 import functools
@@ -719,6 +720,17 @@ class Analyser:
             # (a field's reader, a property's getter: see ``rt.getter``)
             callee = gast.Call(func=_rt_attr("getter"), args=args, keywords=[])
             return Op(Kind.CALL, callee=callee, operands=[args[0]], keywords=[])
+        if (
+            kind == "object"
+            and obj is dataclasses.replace
+            and len(args) == 1
+            and not isinstance(args[0], gast.Starred)
+            and all(k.arg is not None for k in call.keywords)
+            and (self.is_active(args[0]) or kw_active)
+        ):  # a new object built by its class's constructor (``rt.replacer``)
+            names = const(tuple(k.arg for k in call.keywords))
+            callee = gast.Call(func=_rt_attr("replacer"), args=[args[0], names], keywords=[])
+            return Op(Kind.CALL, callee=callee, operands=args, keywords=list(call.keywords))
         if kind == "object" and obj in (getattr, vars) and args and self.is_active(args[0]):
             return self.fail(stmt, *_dynamic_fields(obj, len(args)))
         if kind == "object":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import functools
 import operator
 import re
@@ -1117,6 +1118,8 @@ _UPDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def updated_params(fn: types.FunctionType) -> tuple[str, ...]:
     """The parameters of a user's function that it may update in place (its source
     normalized, see ``caller_updates``); none for a function without source."""
+    if fn is dataclasses.replace:  # (it fills in its own ``**changes``: see rt.replacer)
+        return ()
     found = _UPDATED.get(fn)
     if found is None:
         _UPDATED[fn] = ()  # while it is being found: a recursive call updates nothing more

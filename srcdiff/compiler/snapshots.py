@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import types
 import weakref
 from collections.abc import Callable
@@ -508,6 +509,8 @@ def callable_may_change(obj: Any, own: bool = False) -> bool:
     which only a function changing what it reads from outside itself changes."""
     if isinstance(obj, types.MethodType):  # (its object is given: see ``given_own``)
         obj = obj.__func__
+    if obj is dataclasses.replace:  # (it fills in its own ``**changes``: see rt.replacer)
+        return False
     known = _known(obj)
     if isinstance(obj, types.FunctionType) and not known:
         return _function_may_change(obj, own)

@@ -59,9 +59,9 @@ def merged(g, ans, fields, more):
     return d_fields, d_more
 
 
-nondiff("a method of a class, a property's getter or setter, an operator's method, or a "
-        "partial's function, to be called", rt.method, rt.getter, rt.setter,
-        rt.partial_function, rt.operator_method)  # fmt: skip
+nondiff("a method of a class, a property's getter or setter, an operator's method, a "
+        "replace function, or a partial's function, to be called", rt.method, rt.getter,
+        rt.setter, rt.replacer, rt.partial_function, rt.operator_method)  # fmt: skip
 linear((1,), rt.assemble)
 linear((0, 2), rt.set_field)
 linear("all", rt.partial_args, rt.merged)

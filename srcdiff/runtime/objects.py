@@ -636,6 +636,8 @@ def method(obj: Any, name: str, after: type | None = None) -> Any:
             if not (isinstance(obj, types.MethodType) and is_record(bound_to)):
                 return PLAIN_CALL
         fn = inspect.getattr_static(type(obj), name, None)
+        if name == "_replace" and _named_tuple_replace(obj, fn):
+            return replacer(obj)
     if isinstance(fn, (staticmethod, classmethod)) and isinstance(fn.__func__,
                                                                   types.FunctionType):  # fmt: skip
         return _forwarder(fn.__func__, type(obj) if isinstance(fn, classmethod) else None)
@@ -728,6 +730,71 @@ def operator_method(name: str, *values: Any) -> Any:
         )
         if failure != "refusal":
             _DISPATCHERS[key] = hit
+    return hit
+
+
+def _named_tuple_replace(obj: Any, fn: Any) -> bool:
+    """Whether ``fn`` is the ``_replace`` ``collections.namedtuple`` gave ``obj``'s class."""
+    return (
+        isinstance(obj, tuple)
+        and isinstance(getattr(type(obj), "_fields", None), tuple)
+        and getattr(fn, "__module__", None) == "collections"
+    )
+
+
+_KEEP = object()  # a field not given to ``replacer``'s function: the object's kept
+_REPLACERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def replacer(obj: Any, names: tuple[str, ...] = ()) -> types.FunctionType:
+    """The function ``dataclasses.replace(obj, **changes)`` (or a named tuple's
+    ``obj._replace(**changes)``) runs, with Python source, to be called with ``obj`` and
+    the changes: a new object of ``obj``'s class built by its constructor from the fields
+    given and those of ``obj`` (a dataclass's fields its ``__init__`` takes; an
+    ``InitVar`` without default must be given, one with a default takes it). ``names``:
+    the fields given, checked as ``dataclasses.replace`` checks them."""
+    cls = type(obj)
+    fields = getattr(cls, "__dataclass_fields__", None)
+    for n in names if isinstance(fields, dict) and not isinstance(obj, type) else ():
+        if n in fields and not fields[n].init:
+            raise ValueError(f"field {n} is declared with init=False, it cannot be "
+                             "specified with replace()")  # fmt: skip
+        if n not in fields or fields[n]._field_type is dataclasses._FIELD_CLASSVAR:  # type: ignore[attr-defined]
+            raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword "
+                            f"argument '{n}'")  # fmt: skip
+    hit = _REPLACERS.get(cls)
+    if hit is not None:
+        return hit
+    defaults: dict[str, Any] = {"_srcdiff_cls": cls, "_srcdiff_keep": _KEEP}
+    if isinstance(obj, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        params = {f: "_srcdiff_keep" for f in cls._fields}
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        params = {}
+        for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
+            kind = f._field_type  # type: ignore[attr-defined]
+            if not f.init or kind is dataclasses._FIELD_CLASSVAR:  # type: ignore[attr-defined]
+                continue
+            if kind is not dataclasses._FIELD_INITVAR:  # type: ignore[attr-defined]
+                params[f.name] = "_srcdiff_keep"
+            elif f.default is dataclasses.MISSING:
+                params[f.name] = None  # (to be given)
+            else:
+                params[f.name] = f"_srcdiff_default_{f.name}"
+                defaults[params[f.name]] = f.default
+    else:
+        raise TypeError("replace() should be called on dataclass instances")
+    name = re.sub(r"\W", "_", cls.__qualname__) + "_replaced"
+    keywords = ", ".join(f if d is None else f"{f}={d}" for f, d in params.items())
+    named = "" if isinstance(obj, tuple) else "{}="  # (a named tuple's: by position)
+    values = ", ".join(named.format(f) + (f"_srcdiff_obj.{f} if {f} is _srcdiff_keep else {f}"
+                                         if d == "_srcdiff_keep" else f)
+                       for f, d in params.items())  # fmt: skip
+    source = (f"def {name}(_srcdiff_obj, /, *, {keywords}):\n"
+              f"    return _srcdiff_cls({values})\n")  # fmt: skip
+    from .calls import function_of_source
+
+    hit = function_of_source(source, f"replace of {cls.__qualname__}", name, defaults)
+    _REPLACERS[cls] = hit
     return hit
 
 
