@@ -408,8 +408,54 @@ def parse(fn: Any) -> Parsed:
     tree.decorator_list = []
     numbered = {first + i: line.rstrip("\n") for i, line in enumerate(lines)}
     parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
+    builtin_aliases(parsed)
     lift(parsed)
     return register(parsed)
+
+
+def builtin_aliases(parsed: Parsed) -> None:
+    """``f = sorted`` at the top of the body, ``f`` never bound again: each later
+    ``f(...)`` read as ``sorted(...)``, which later stages rewrite by the builtin's name
+    (``sorted``, ``reversed``, ``map`` and others have no rule of their own)."""
+    tree = parsed.tree
+    stores: dict[str, int] = {}
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            stores.update((k, 2) for k in n.names)
+    for at, s in enumerate(tree.body):
+        if not (
+            isinstance(s, gast.Assign)
+            and len(s.targets) == 1
+            and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Name)
+            and stores.get(s.targets[0].id) == 1
+            and s.value.id not in stores
+        ):
+            continue
+        alias, original = s.targets[0].id, s.value.id
+        found, obj = parsed.resolve(original)
+        if not (found and obj is getattr(builtins, original, None)):
+            continue
+        earlier = gast.Module(body=tree.body[:at], type_ignores=[])
+        if any(isinstance(n, gast.Name) and n.id == alias for n in gast.walk(earlier)):
+            continue
+        for later in tree.body[at + 1 :]:
+            for n in _own_scope(later):
+                if isinstance(n, gast.Name) and n.id == alias:
+                    n.id = original
+
+
+def _own_scope(node: gast.AST) -> list[gast.AST]:
+    """The nodes of ``node`` outside the functions and lambdas it defines."""
+    found, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        found.append(n)
+        if not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+            todo.extend(gast.iter_child_nodes(n))
+    return found
 
 
 def register(parsed: Parsed) -> Parsed:
