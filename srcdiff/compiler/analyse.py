@@ -153,6 +153,7 @@ class Analyser:
         self._arrays: set[str] | None = None  # see known_array
         self._built: frozenset[str] | None = None  # see built_by_class
         self._operated: frozenset[str] | None = None  # see user_object
+        self._augmenting: frozenset[int] | None = None  # see augmenting
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
         self.plain_params: frozenset[str] = frozenset()  # given arrays or numbers
@@ -529,7 +530,7 @@ class Analyser:
             self.user_object(e) and self.is_active(e)
             for e in ([v.value] if isinstance(v, gast.Subscript) else _operands(v))
         ):  # its class's operator runs, compiled (an array's derivative would not be its)
-            return self.operator_call(v)
+            return self.operator_call(v, stmt)
         if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
             self.built_by_class(e) and self.is_active(e) for e in _operands(v)
         ):  # (Tensor code: its class's operator runs, whose derivative an array's is not)
@@ -908,7 +909,7 @@ class Analyser:
             own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
             found = {n for n, vs in values.items() if n not in params and all(
                 isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
-                for v in vs)}  # fmt: skip
+                or is_rt_call(v, "augmented") for v in vs)}  # fmt: skip
             while True:  # (an operator's result is one where an operand is one)
                 kept = {n for n in found if all(self.made_or_operated(v, found | own)
                                                 for v in values[n])}  # fmt: skip
@@ -918,6 +919,19 @@ class Analyser:
             self._operated = frozenset(found | own)
         return not self.on_tensors and isinstance(e, gast.Name) and e.id in self._operated
 
+    def augmenting(self) -> frozenset[int]:
+        """The statements ``t = v + w`` normalize made of ``v += w`` (``v =
+        rt.augmented(v, t)`` follows), by id: Python calls ``__iadd__`` there first."""
+        if self._augmenting is None:
+            news = {v.args[1].id for vs in self.assigned_values().values() for v in vs
+                    if is_rt_call(v, "augmented") and isinstance(v.args[1], gast.Name)}  # fmt: skip
+            self._augmenting = frozenset(
+                id(s) for s in walk_statements(self.fn.body)
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id in news and isinstance(s.value, gast.BinOp)
+            )  # fmt: skip
+        return self._augmenting
+
     def made_or_operated(self, v: gast.expr | None, objects: set[str]) -> bool:
         """Whether ``v`` builds an object of a user's class, or is one of ``objects`` or
         an operator on one."""
@@ -925,7 +939,8 @@ class Analyser:
             isinstance(e, gast.Name) and e.id in objects for e in _operands(v)
         )
 
-    def operator_call(self, v: gast.BinOp | gast.UnaryOp | gast.Subscript) -> Op:
+    def operator_call(self, v: gast.BinOp | gast.UnaryOp | gast.Subscript, stmt: gast.stmt
+                      ) -> Op:  # fmt: skip
         """``v * 2.0``, ``-v``, ``v[i]`` of an object of a user's class: a call of the
         function ``rt.operator_method`` finds when the code runs (the class's own method,
         or Python's operator where no operand has one), its operands passed."""
@@ -934,6 +949,8 @@ class Analyser:
         else:
             dunder = _DUNDERS[type(v.op)]
             operands = _operands(v)
+        if isinstance(v, gast.BinOp) and id(stmt) in self.augmenting():  # ``v += w``
+            dunder = "__i" + dunder[2:]
         callee = gast.Call(func=_rt_attr("operator_method"), args=[const(dunder), *operands],
                            keywords=[])  # fmt: skip
         return Op(Kind.CALL, callee=callee, operands=operands, keywords=[])
@@ -1884,6 +1901,8 @@ def _calls_operator_method(op: Op) -> bool:
 def _operands(v: gast.expr | None) -> list[gast.expr]:
     if isinstance(v, gast.BinOp):
         return [v.left, v.right]
+    if is_rt_call(v, "augmented"):  # ``v += w``: ``v = rt.augmented(v, t)``, t = v + w
+        return list(v.args)
     if isinstance(v, gast.UnaryOp):
         return [v.operand]
     return [v] if isinstance(v, gast.Name) else []

@@ -663,13 +663,17 @@ _DISPATCHERS: dict[tuple, types.FunctionType] = {}
 
 def operator_method(name: str, *values: Any) -> Any:
     """The function Python's operator ``name`` (``"__add__"``, ``"__neg__"``,
-    ``"__getitem__"``) runs on ``values``, to be called with them: where an object of a
+    ``"__getitem__"``; ``"__iadd__"`` for ``+=``, then ``"__add__"``'s) runs on
+    ``values``, to be called with them: where an object of a
     user's class has that method in Python, a function calling it (for a binary operator
     as Python does: the reflected method of the right operand first where its class is a
     subclass of the left's, the other on NotImplemented), compiled as the user's code;
     else Python's own operator, its operands checked as an operator's are."""
     from .mutation import refuse
 
+    inplace = None
+    if name not in _BINARY and name not in _UNARY:  # ``v += w``: ``__iadd__`` first
+        inplace, name = name, "__" + name[3:]
     symbol = _BINARY.get(name) or _UNARY[name]
     fallback = getattr(operator, name.strip("_") + ("_" if name in ("__and__", "__or__") else ""))
     if name in _UNARY:
@@ -685,6 +689,9 @@ def operator_method(name: str, *values: Any) -> Any:
         later = (True, type(right), inspect.getattr_static(type(right), reflected, None))
         own = later[2] is not inspect.getattr_static(type(left), reflected, None)
         steps.insert(0 if issubclass(type(right), type(left)) and own else 1, later)
+    if inplace is not None:
+        steps.insert(0, (False, type(left), inspect.getattr_static(type(left), inplace, None)))
+        symbol += "="
     if not any(isinstance(fn, types.FunctionType) for _, _, fn in steps):
         operands(symbol, left, right)
         return fallback

@@ -177,3 +177,73 @@ def half_plus_an_array(x, y):
 def test_an_array_operator_after_not_implemented_stays_refused():
     with pytest.raises(sd.CompileError, match="own operator runs on NotImplemented"):
         sd.grad(half_plus_an_array)(X, Y)
+
+
+class Acc:
+    """An ``__iadd__`` making a new object (``+=`` runs it, ``+`` runs ``__add__``)."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __iadd__(self, o):
+        return Acc(self.t + 2.0 * o)
+
+    def __add__(self, o):
+        return Acc(self.t + o)
+
+
+class Growing:
+    """An ``__iadd__`` changing ``self`` in place."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __iadd__(self, o):
+        self.t = self.t + o
+        return self
+
+
+def augmented(x, y):
+    v = Vec(x, y)
+    v += 1.0
+    v *= v
+    return np.sum(v.a * v.b)
+
+
+def augmented_with_another_name(x, y):
+    v = Vec(x, y)
+    held = v
+    v += Vec(y, x)  # (no __iadd__: v is a new object, held the old one)
+    return np.sum(held.a * v.b)
+
+
+def augmented_in_a_loop(x, y):
+    v = Vec(x, y)
+    for _ in range(3):
+        v += v * 0.5
+    return np.sum(v.a * v.b)
+
+
+def own_iadd(x, y):
+    a = Acc(x)
+    a += y
+    b = a + y
+    return np.sum(a.t * b.t)
+
+
+@pytest.mark.parametrize(
+    "fn", [augmented, augmented_with_another_name, augmented_in_a_loop, own_iadd]
+)
+def test_augmented_assignment_runs_iadd_then_add(fn):
+    test_operators_run_the_class_methods(fn)
+
+
+def iadd_in_place(x, y):
+    g = Growing(x)
+    g += y
+    return np.sum(g.t**2)
+
+
+def test_an_iadd_changing_self_stays_refused():
+    with pytest.raises(sd.CompileError, match="assignment of a differentiated value"):
+        sd.grad(iadd_in_place)(X, Y)
