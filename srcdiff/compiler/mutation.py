@@ -145,10 +145,12 @@ class Sharing:
         self.taken: set[str] = set()  # names given an entry or a field of another object
         self.alias_kinds: dict[str, set[bool]] = {}  # per name: detached aliasings or not
         assigned: dict[str, list[gast.expr]] = {}
+        inplace: dict[str, list[gast.expr]] = {}  # the rebindings of updates in place
         for s in walk_statements(fn.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 self.assignment(s.targets[0].id, s.value, facts(s).inplace)
-                assigned.setdefault(s.targets[0].id, []).append(s.value)
+                found = inplace if facts(s).inplace else assigned
+                found.setdefault(s.targets[0].id, []).append(s.value)
             elif isinstance(s, gast.Assign) and isinstance(
                 s.targets[0], (gast.Subscript, gast.Attribute)
             ):
@@ -157,8 +159,15 @@ class Sharing:
                     for n in _names(s.value):
                         self.union(holder.id, n)
                         self.holders.setdefault(n, set()).add(holder.id)
+        # (``xs = t`` of ``t = rt.appended(xs, v)`` keeps the container it was: a helper
+        # rebinding entries; not a callee's update, which may update the entries too)
         self.built = {n for n, values in assigned.items() if n in self.locals - self.params
-                      and all(self.builds_container(v) for v in values)}  # fmt: skip
+                      and all(self.builds_container(v) for v in values)
+                      and all(isinstance(v, gast.Name) and v.id in assigned
+                              and all(is_rt_call(u, *ENTRY_HELPERS) for u in assigned[v.id])
+                              for v in inplace.get(n, ()))}  # fmt: skip
+        for n, values in inplace.items():
+            assigned.setdefault(n, []).extend(values)
         self.copied_containers(assigned)
         # sharing through the function's own code alone (see ``shares_here``)
         self.own_roots = {n: self.find(n) for n in set(self.parent) | self.params}
@@ -418,6 +427,8 @@ class Sharing:
 
 CONTAINER_HELPERS = {"appended", "extended", "inserted", "removed", "reversed_list", "cleared",
                      "updated", "setitem", "follow", "follow_detached"}  # fmt: skip
+# those of them giving a container with entries rebound, the entries' objects untouched
+ENTRY_HELPERS = CONTAINER_HELPERS - {"follow", "follow_detached"}
 
 
 # the array versions of Tensor methods and attributes giving a detached alias of a Tensor

@@ -890,3 +890,51 @@ def test_a_callee_updating_a_globals_array_is_refused_in_forward_mode():
     with pytest.raises(sd.CompileError, match="updates its argument `a` in place"):
         sd.jvp(_bumps_a_global, (np.array([1.0, 2.0, 3.0]),), (np.ones(3),))
     assert not _BUMPED.any()
+
+
+class _Scale:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return self.w * x
+
+
+def _entries_doubled(ws):
+    out = []
+    for w in ws:
+        out.append(w * 2)
+    return out
+
+
+def _entries_kept(ws):
+    out = []
+    for w in ws:
+        out.append(w)
+    return out
+
+
+def _layers_of(ws):
+    return [_Scale(w) for w in ws]
+
+
+def _through_built_lists(ws, x):
+    for layer in _layers_of(ws):
+        x = layer(x)
+    a, b = _entries_doubled(ws)
+    c, d = _entries_kept([x, ws[0]])
+    return a * b * c + d
+
+
+def test_a_callee_building_a_list_of_its_argument_entries_runs_in_forward_mode():
+    """Appending to a list of its own whose entries hold the argument's updates the new
+    list alone: forward mode refused it as an update of the argument, reverse mode not."""
+    rng = np.random.default_rng(0)
+    ws, x = [rng.standard_normal(3), rng.standard_normal(3)], rng.standard_normal(3)
+    dws, dx = [rng.standard_normal(3), rng.standard_normal(3)], rng.standard_normal(3)
+    value, tangent = sd.jvp(_through_built_lists, (ws, x), (dws, dx))
+    np.testing.assert_allclose(value, _through_built_lists(ws, x))
+    eps = 1e-6
+    up = _through_built_lists([w + eps * d for w, d in zip(ws, dws, strict=True)], x + eps * dx)
+    down = _through_built_lists([w - eps * d for w, d in zip(ws, dws, strict=True)], x - eps * dx)
+    np.testing.assert_allclose(tangent, (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
