@@ -2165,7 +2165,8 @@ def scatter_reduce_grads(g: Any, ans: Any, x: Any, dim: int, index: Any, src: An
                          reduce: str, include_self: bool = True) -> tuple[Any, Any]:  # fmt: skip
     """The gradients of ``x`` and ``src`` of ``scatter_reduce``, PyTorch's
     (``scatter_reduce_backward``): ``mean`` divides by the count; ``amax``/``amin``
-    share among the entries equal to the result, ``x``'s included; ``prod`` divides the
+    share among the entries equal to the result, ``x``'s included where it takes part (not
+    PyTorch's: it shares with an ``x`` left out); ``prod`` divides the
     product by each factor, exactly where one of them is 0."""
     xp = array_module(g)
     if x.ndim == 0:
@@ -2186,6 +2187,8 @@ def scatter_reduce_grads(g: Any, ans: Any, x: Any, dim: int, index: Any, src: An
         d_part = d_x[where]
     elif reduce in ("amax", "amin"):
         picked = backend.astype(x == ans, g.dtype)
+        if not include_self:  # x's own entry is no candidate where src is scattered
+            picked[where] = 0
         src_picked = backend.astype(part == ans[where], g.dtype)
         count = picked.copy()
         np.add.at(count, where, src_picked)

@@ -416,3 +416,16 @@ def test_sigmoid_is_pytorchs_formula_without_overflow_warnings():
         y = tm.sigmoid(x)
     np.testing.assert_array_equal(y, (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32))
     assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+def test_scatter_extreme_without_self_gives_x_left_out_no_share(reduce):
+    """With include_self=False, an entry of ``x`` equal to the value scattered over it
+    took half the gradient (as PyTorch does), though the result does not depend on it:
+    ``src``'s entry got half its slope."""
+    x, src, index = np.array([5.0, 1.0]), np.array([5.0]), np.array([0])
+    d_x, _, _, d_src, *_ = rule_grads(
+        tm.scatter_reduce, np.array([1.0, 1.0]), x, 0, index, src, reduce, include_self=False
+    )
+    np.testing.assert_array_equal(d_x, [0.0, 1.0])
+    np.testing.assert_array_equal(d_src, [1.0])
