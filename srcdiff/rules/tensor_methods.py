@@ -13,10 +13,8 @@ from .registry import (
     jvp,
     keywords,
     linear,
-    no_forward,
     nondiff,
     sequence_result,
-    unsupported,
     vjp,
 )
 
@@ -1165,16 +1163,51 @@ def tensor_scatter_reduce(g, ans, x, dim, index, src, reduce, include_self=True)
     return d[0], None, None, d[1], None, None
 
 
-no_forward(
-    tm.scatter_reduce,
-    "forward mode through scatter_reduce",
-    "take its gradient in reverse mode (sd.grad, backward)",
-)
-unsupported(
-    tm.scatter_reduce_grads,
-    "a second derivative through scatter_reduce",
-    "differentiate scatter_reduce once (or write it with scatter_add for reduce='sum')",
-)
+@jvp(tm.scatter_reduce, shaped=True)
+def tensor_scatter_reduce_jvp(ans, x, dim, index, src, reduce, include_self=True, *, dx, dsrc):
+    """The reverse rule's transpose: each tangent times the slope that rule gives it
+    (``amax``/``amin`` ties shared as there), ``src``'s added where scattered."""
+    slopes = rt.tensor_methods.scatter_reduce_grads(
+        xp.ones_like(ans), ans, x, dim, index, src, reduce, include_self
+    )
+    return (
+        slopes[0] * dx,
+        rt.tensor_methods.scatter_add(xp.zeros_like(ans), dim, index, slopes[1] * dsrc),
+    )
+
+
+@vjp(tm.scatter_reduce_grads)
+def tensor_scatter_reduce_grads(gbar, out, g, ans, x, dim, index, src, reduce, include_self=True):
+    """Linear in ``g`` (its adjoint is the forward rule); the slopes do not vary with
+    ``x`` and ``src`` but for ``prod``'s (refused: products of two other factors)."""
+    if reduce == "prod":
+        raise rt.refuse(
+            "a second derivative through scatter_reduce(reduce='prod')",
+            "differentiate it once, or multiply the factors with other operations",
+        )
+    slopes = rt.tensor_methods.scatter_reduce_grads(
+        xp.ones_like(g), ans, x, dim, index, src, reduce, include_self
+    )
+    spread = rt.tensor_methods.scatter_add(
+        xp.zeros_like(g), dim, index, slopes[1] * rt.or_zeros(gbar[1], src)
+    )
+    return slopes[0] * rt.or_zeros(gbar[0], x) + spread, None, None, None, None, None, None, None
+
+
+@jvp(tm.scatter_reduce_grads)
+def tensor_scatter_reduce_grads_jvp(out, g, ans, x, dim, index, src, reduce, include_self=True, *,
+                                    dg, dans, dx, dsrc):  # fmt: skip
+    if reduce == "prod":
+        raise rt.refuse(
+            "a second derivative through scatter_reduce(reduce='prod')",
+            "differentiate it once, or multiply the factors with other operations",
+        )
+    return (
+        rt.tensor_methods.scatter_reduce_grads(dg, ans, x, dim, index, src, reduce, include_self),
+        None,
+        None,
+        None,
+    )
 
 
 # ---- frac, sinc, copysign, heaviside, cummax, fmax, hypot, logaddexp --------------------

@@ -938,3 +938,33 @@ def test_a_callee_building_a_list_of_its_argument_entries_runs_in_forward_mode()
     up = _through_built_lists([w + eps * d for w, d in zip(ws, dws, strict=True)], x + eps * dx)
     down = _through_built_lists([w - eps * d for w, d in zip(ws, dws, strict=True)], x - eps * dx)
     np.testing.assert_allclose(tangent, (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def _scatter_reducing(reduce, include):
+    def scattered(x, src):
+        return tm.scatter_reduce(x, 1, np.array([[0, 3], [2, 2], [1, 0]]), src, reduce,
+                                 include_self=include)  # fmt: skip
+
+    return scattered
+
+
+@pytest.mark.parametrize("include", [True, False])
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce_has_a_forward_mode(reduce, include):
+    """It was refused; its tangent is the reverse rule's transpose: central differences
+    where no values tie, and the reverse rule's sharing where they do."""
+    rng = np.random.default_rng(4)
+    x, src = rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
+    dx, dsrc = rng.standard_normal((3, 4)), rng.standard_normal((3, 2))
+    fn = _scatter_reducing(reduce, include)
+    value, tangent = sd.jvp(fn, (x, src), (dx, dsrc))
+    np.testing.assert_array_equal(value, fn(x, src))
+    eps = 1e-6
+    up, down = fn(x + eps * dx, src + eps * dsrc), fn(x - eps * dx, src - eps * dsrc)
+    np.testing.assert_allclose(tangent, (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+    tied_x, tied_src = np.full((3, 4), 0.5), np.full((3, 2), 0.5)  # each position ties
+    _, tied = sd.jvp(fn, (tied_x, tied_src), (dx, dsrc))
+    u = rng.standard_normal((3, 4))
+    _, pull = sd.vjp(fn, tied_x, tied_src)
+    u_x, u_src = pull(u)
+    np.testing.assert_allclose(np.sum(u * tied), np.sum(u_x * dx) + np.sum(u_src * dsrc))

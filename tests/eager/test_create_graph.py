@@ -357,3 +357,36 @@ def test_a_retained_non_leaf_takes_create_graph_and_refuses_a_second_pass_throug
     assert y.grad.requires_grad and y.grad.tolist() == [2.0, 16.0, 54.0]
     with pytest.raises(NotImplementedError, match="not a leaf"):
         (y.grad * x).sum().backward()
+
+
+_INDEX = np.array([[0, 3], [2, 2], [1, 0]])
+_SRC = np.array([[0.7, -1.3], [0.4, 2.1], [-0.6, 0.9]])
+
+
+def _scattered_loss_grad(x: np.ndarray, reduce: str, include: bool) -> tuple:
+    xt = sd.tensor(x, requires_grad=True)
+    src = sd.tensor(_SRC) * xt[:, :2]
+    y = xt.scatter_reduce(1, sd.tensor(_INDEX), src, reduce, include_self=include)
+    (g,) = autograd.grad((y * y * xt).sum(), xt, create_graph=True)
+    return xt, g
+
+
+@pytest.mark.parametrize("include", [True, False])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+def test_a_gradient_through_scatter_reduce_is_differentiated_again(reduce, include):
+    """A Hessian-vector product through scatter_reduce was refused (its gradient helper
+    had no rules)."""
+    rng = np.random.default_rng(3)
+    x, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    xt, g = _scattered_loss_grad(x, reduce, include)
+    (g * sd.tensor(v)).sum().backward()
+    eps = 1e-6
+    up = _scattered_loss_grad(x + eps * v, reduce, include)[1].detach().numpy()
+    down = _scattered_loss_grad(x - eps * v, reduce, include)[1].detach().numpy()
+    np.testing.assert_allclose(xt.grad.numpy(), (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_a_second_derivative_through_scatter_reduce_prod_is_refused():
+    xt, g = _scattered_loss_grad(np.ones((3, 4)), "prod", True)
+    with pytest.raises(sd.CompileError, match=r"scatter_reduce\(reduce='prod'\)"):
+        (g * g).sum().backward()

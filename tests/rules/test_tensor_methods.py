@@ -20,6 +20,14 @@ def _pair(method):
     return lambda *args, **kwargs: tuple(method(*args, **kwargs))
 
 
+# x, dim, index and src of a scatter_reduce, whose result its gradients take
+_SCATTERED = (
+    np.random.default_rng(0).standard_normal((3, 4)),
+    1,
+    np.array([[0, 3], [2, 2], [1, 0]]),
+    np.random.default_rng(1).standard_normal((3, 2)),
+)
+
 SPECS = [
     *[
         Spec(tm.sum, (R((3, 4)),), {"dim": dim, "keepdim": keep})
@@ -298,6 +306,22 @@ SPECS = [
             label=f"{reduce} {include}",
         )
         for reduce in ("sum", "prod", "mean", "amax", "amin")
+        for include in (True, False)
+    ],  # fmt: skip
+    *[
+        Spec(
+            tm.scatter_reduce_grads,
+            (
+                R((3, 4)),
+                tm.scatter_reduce(*_SCATTERED, reduce, include_self=include),
+                *_SCATTERED,
+                reduce,
+                include,
+            ),
+            wrt=(0,),
+            label=f"{reduce} {include}",
+        )
+        for reduce in ("sum", "mean", "amax", "amin")
         for include in (True, False)
     ],  # fmt: skip
     Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
