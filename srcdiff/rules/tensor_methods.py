@@ -15,6 +15,7 @@ from .registry import (
     linear,
     nondiff,
     sequence_result,
+    unsupported,
     vjp,
 )
 
@@ -1178,36 +1179,41 @@ def tensor_scatter_reduce_jvp(ans, x, dim, index, src, reduce, include_self=True
 
 @vjp(tm.scatter_reduce_grads)
 def tensor_scatter_reduce_grads(gbar, out, g, ans, x, dim, index, src, reduce, include_self=True):
-    """Linear in ``g`` (its adjoint is the forward rule); the slopes do not vary with
-    ``x`` and ``src`` but for ``prod``'s (refused: products of two other factors)."""
-    if reduce == "prod":
-        raise rt.refuse(
-            "a second derivative through scatter_reduce(reduce='prod')",
-            "differentiate it once, or multiply the factors with other operations",
-        )
+    """Linear in ``g`` (its adjoint is the forward rule). The slopes vary with ``x`` and
+    ``src`` for ``prod`` alone, symmetrically (the Hessian of ``<g, ans>``); ``ans``,
+    their scatter_reduce, changes through them, taken there."""
     slopes = rt.tensor_methods.scatter_reduce_grads(
         xp.ones_like(g), ans, x, dim, index, src, reduce, include_self
     )
-    spread = rt.tensor_methods.scatter_add(
-        xp.zeros_like(g), dim, index, slopes[1] * rt.or_zeros(gbar[1], src)
+    gbar_x, gbar_src = rt.or_zeros(gbar[0], x), rt.or_zeros(gbar[1], src)
+    spread = rt.tensor_methods.scatter_add(xp.zeros_like(g), dim, index, slopes[1] * gbar_src)
+    curved = rt.tensor_methods.scatter_reduce_curvature(
+        g, x, dim, index, src, reduce, include_self, gbar_x, gbar_src
     )
-    return slopes[0] * rt.or_zeros(gbar[0], x) + spread, None, None, None, None, None, None, None
+    return slopes[0] * gbar_x + spread, None, curved[0], None, None, curved[1], None, None
 
 
 @jvp(tm.scatter_reduce_grads)
 def tensor_scatter_reduce_grads_jvp(out, g, ans, x, dim, index, src, reduce, include_self=True, *,
-                                    dg, dans, dx, dsrc):  # fmt: skip
-    if reduce == "prod":
-        raise rt.refuse(
-            "a second derivative through scatter_reduce(reduce='prod')",
-            "differentiate it once, or multiply the factors with other operations",
-        )
+                                    dg, dx, dsrc):  # fmt: skip
+    """Linear in ``g``; the slopes vary with ``x`` and ``src`` for ``prod`` alone (``ans``
+    changes through them)."""
     return (
         rt.tensor_methods.scatter_reduce_grads(dg, ans, x, dim, index, src, reduce, include_self),
-        None,
-        None,
-        None,
+        rt.tensor_methods.scatter_reduce_curvature(
+            g, x, dim, index, src, reduce, include_self, dx, xp.zeros_like(src)
+        ),
+        rt.tensor_methods.scatter_reduce_curvature(
+            g, x, dim, index, src, reduce, include_self, xp.zeros_like(x), dsrc
+        ),
     )
+
+
+unsupported(
+    tm.scatter_reduce_curvature,
+    "a third derivative through scatter_reduce",
+    "differentiate it at most twice",
+)
 
 
 # ---- frac, sinc, copysign, heaviside, cummax, fmax, hypot, logaddexp --------------------

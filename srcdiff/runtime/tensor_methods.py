@@ -2212,6 +2212,68 @@ def scatter_reduce_grads(g: Any, ans: Any, x: Any, dim: int, index: Any, src: An
     return d_x, d_src
 
 
+def scatter_reduce_curvature(
+    g: Any,
+    x: Any,
+    dim: int,
+    index: Any,
+    src: Any,
+    reduce: str,
+    include_self: bool,
+    dx: Any,
+    dsrc: Any,
+) -> tuple[Any, Any]:
+    """The change of ``scatter_reduce_grads(g, ...)`` along ``dx`` and ``dsrc`` (the
+    Hessian of ``<g, result>`` times them, symmetric: its own adjoint), zero but for
+    ``prod``'s. There each factor's gradient is the product of the others at its position;
+    its change sums, over each other factor, the product of the remaining ones times that
+    factor's tangent: by the count of zero factors there, the product of the nonzero ones,
+    the sum of their tangents over their values, and the sum of the zero ones' tangents."""
+    xp = array_module(g)
+    if reduce != "prod":
+        return xp.zeros(x.shape, dtype=g.dtype), xp.zeros(src.shape, dtype=g.dtype)
+    if x.ndim == 0:
+        d_x, d_src = scatter_reduce_curvature(
+            xp.reshape(g, (1,)), xp.reshape(x, (1,)), 0, xp.reshape(xp.asarray(index), (-1,)),
+            xp.reshape(src, (-1,)), reduce, include_self, xp.reshape(dx, (1,)),
+            xp.reshape(dsrc, (-1,)),
+        )  # fmt: skip
+        return xp.reshape(d_x, ()), xp.reshape(d_src, xp.shape(src))
+    part, where = scattered(x, dim, index, src, "scatter")
+    d_src = xp.zeros(src.shape, dtype=g.dtype)
+    if where is None:
+        return xp.zeros(x.shape, dtype=g.dtype), d_src
+    where = tuple(xp.broadcast_arrays(*where))
+    d_part = dsrc[tuple(slice(0, n) for n in part.shape)]
+    zero_x, zero_part = x == 0, part == 0
+    kept_x, kept_part = xp.where(zero_x, 1, x), xp.where(zero_part, 1, part)
+    own = backend.astype(xp.full(x.shape, include_self), g.dtype)  # x's entry a factor
+    zeros = own * zero_x  # per position: how many factors are 0
+    np.add.at(zeros, where, backend.astype(zero_part, g.dtype))
+    nonzero = xp.where(zero_x, 1, kept_x) if include_self else xp.ones_like(own)
+    np.multiply.at(nonzero, where, kept_part)  # (the product of the nonzero factors)
+    ratios = own * xp.where(zero_x, 0, dx / kept_x)  # their tangents over their values
+    np.add.at(ratios, where, xp.where(zero_part, 0, d_part / kept_part))
+    zero_tangents = own * xp.where(zero_x, dx, 0)  # the zero factors' tangents
+    np.add.at(zero_tangents, where, xp.where(zero_part, d_part, 0))
+
+    def change(f: Any, df: Any, zero: Any, at: Any) -> Any:
+        """The change of the product of the factors other than ``f`` (tangent ``df``) at
+        its position, whose counts and sums ``at`` reads."""
+        n, product, ratio, tangent = (at(zeros), at(nonzero), at(ratios), at(zero_tangents))
+        kept = xp.where(zero, 1, f)
+        if_nonzero = xp.where(n == 0, product / kept * (ratio - df / kept),
+                              xp.where(n == 1, product / kept * tangent, 0))  # fmt: skip
+        if_zero = xp.where(n == 1, product * ratio, xp.where(n == 2, product * (tangent - df), 0))
+        return xp.where(zero, if_zero, if_nonzero)
+
+    d_x = own * g * change(x, dx, zero_x, lambda a: a)
+    d_src[tuple(slice(0, n) for n in part.shape)] = g[where] * change(
+        part, d_part, zero_part, lambda a: a[where]
+    )
+    return d_x, d_src
+
+
 def gather_grad(g: Any, x: Any, dim: int, index: Any) -> Any:
     """Gradient of ``x.gather(dim, index)``: ``g`` added into zeros at the entries read
     (an entry read twice gets both), zero outside the part read."""

@@ -321,7 +321,7 @@ SPECS = [
             wrt=(0,),
             label=f"{reduce} {include}",
         )
-        for reduce in ("sum", "mean", "amax", "amin")
+        for reduce in ("sum", "prod", "mean", "amax", "amin")
         for include in (True, False)
     ],  # fmt: skip
     Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
@@ -453,3 +453,33 @@ def test_scatter_extreme_without_self_gives_x_left_out_no_share(reduce):
     )
     np.testing.assert_array_equal(d_x, [0.0, 1.0])
     np.testing.assert_array_equal(d_src, [1.0])
+
+
+def _scatter_prod_grads(x, src, g, include):
+    index = np.array([[0, 3, 0], [2, 2, 2], [1, 0, 1]])
+    ans = tm.scatter_reduce(x, 1, index, src, "prod", include_self=include)
+    return tm.scatter_reduce_grads(g, ans, x, 1, index, src, "prod", include)
+
+
+@pytest.mark.parametrize("include", [True, False])
+def test_scatter_prod_gradients_change_as_their_differences_say_zeros_among_the_factors(include):
+    """The change of prod's gradients (its second derivative) where one, two or three
+    factors of a position are 0, against central differences (exact: the gradients are
+    linear in each factor)."""
+    rng = np.random.default_rng(5)
+    index = np.array([[0, 3, 0], [2, 2, 2], [1, 0, 1]])
+    for _ in range(20):
+        x, src = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
+        x[rng.random((3, 4)) < 0.3] = 0.0
+        src[rng.random((3, 3)) < 0.4] = 0.0
+        g, dx, dsrc = (
+            rng.standard_normal((3, 4)),
+            rng.standard_normal((3, 4)),
+            rng.standard_normal((3, 3)),
+        )
+        changed = tm.scatter_reduce_curvature(g, x, 1, index, src, "prod", include, dx, dsrc)
+        eps = 1e-6
+        up = _scatter_prod_grads(x + eps * dx, src + eps * dsrc, g, include)
+        down = _scatter_prod_grads(x - eps * dx, src - eps * dsrc, g, include)
+        for c, u, d in zip(changed, up, down, strict=True):
+            np.testing.assert_allclose(c, (u - d) / (2 * eps), rtol=1e-6, atol=1e-8)
