@@ -2177,7 +2177,39 @@ def keyword_refusal(fn: Any, names: list[str], nargs: int, forward: bool) -> tup
     return what, hint
 
 
-rt.install(keyword_refusal=keyword_refusal)
+def keywords_by_position(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dict] | None:
+    """A call of ``sd.grad(f)`` (of sd.grad(...) of f) given ``kwargs``, the same with the
+    keywords naming ``f``'s positional parameters passed by position (``f(x, s)`` is
+    ``f(x, scale=s)``; a parameter between left to its default gets it), whose rules
+    differentiate positional arguments: the arguments, the keywords left, and each moved
+    keyword's position; None where none moves."""
+    inner = fn
+    while isinstance(inner, GradientFunction):
+        inner = inner._fn
+    if not isinstance(fn, GradientFunction) or hasattr(type(inner), "_srcdiff_vjp"):
+        return None  # (sd.vmap maps positional arguments: a keyword's value is whole)
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    args, kwargs, at = list(args), dict(kwargs), {}
+    if len(args) > len(positional) or positional[: len(args)] != params[: len(args)]:
+        return None
+    for p in positional[len(args) :]:
+        if not any(q.name in kwargs for q in positional[len(args) :]):
+            break
+        if p.name in kwargs:
+            at[p.name] = len(args)
+            args.append(kwargs.pop(p.name))
+        elif p.default is not inspect.Parameter.empty:  # a later one moves: its default
+            args.append(p.default)
+        else:
+            return None
+    return (tuple(args), kwargs, at) if at else None
+
+
+rt.install(keyword_refusal=keyword_refusal, by_position=keywords_by_position)
 
 
 def _too_deep(fn: Any, more: int) -> tuple[str, str]:

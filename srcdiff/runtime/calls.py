@@ -73,6 +73,8 @@ class Host:
     forward_of: Any = None  # srcdiff.api.forward_call: a call's forward mode as a function
     keyword_refusal: Any = None  # srcdiff.api.keyword_refusal: a transform given a
     # derivative by keyword, refused in the user's words
+    by_position: Any = None  # srcdiff.api.keywords_by_position: such a call, the same
+    # with those keywords passed by position, where the function allows
 
 
 def install(**services: Any) -> None:
@@ -1127,6 +1129,11 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
+    if any(type(a) is str for a in active) and hasattr(type(fn), "_srcdiff_vjp"):
+        moved = Host.by_position(fn, args, kwargs)  # (its rules take positions only)
+        if moved is not None:
+            args, kwargs, at = moved
+            active = tuple(at.get(a, a) for a in active)
     site, bound = _site(fn, active, tensor, args, kwargs)
     if site.rule is not None or site.nondiff:
         refuse_out(fn, site.out_at, args, kwargs)
@@ -1314,6 +1321,14 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         named = {k: fresh(v) for k, v in named.items()}  # were, as the values it saved
     forward = Host.registry.lookup_jvp(fn)
     if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
+        moved = Host.by_position(fn, args, kwargs) if named else None
+        if moved is not None and hasattr(type(fn), "_srcdiff_jvp"):  # (positions only)
+            args, kwargs, at = moved
+            tangents = (*tangents, *(None,) * (len(args) - len(tangents)))
+            keyed = {i: k for k, i in at.items()}  # the keyword moved to each position
+            tangents = tuple(named.get(keyed[i]) if i in keyed else t
+                             for i, t in enumerate(tangents))  # fmt: skip
+            named = {k: t for k, t in named.items() if k not in at}  # (refused below)
         if named and hasattr(type(fn), "_srcdiff_jvp"):  # srcdiff's transform
             raise refuse(*Host.keyword_refusal(fn, list(named), len(args), forward=True))
         if named:

@@ -764,15 +764,49 @@ def test_an_inner_gradient_called_with_keyword_arguments(fn):
     np.testing.assert_allclose(got, _numeric_gradient(fn, (W, x), 0), rtol=1e-6)
 
 
-def test_an_inner_gradient_given_a_differentiated_value_by_keyword_is_refused_clearly():
-    def outer(w, x):
-        return np.sum(sd.grad(_scaled)(w, x, a=w[0]) ** 2)
+def _given_by_keyword(w, x):
+    return np.sum(sd.grad(_scaled)(w, x, a=w[0]) ** 2)
 
-    with pytest.raises(sd.CompileError, match="keyword argument a= of sd.grad._scaled.") as refused:
+
+def _given_by_position(w, x):
+    return np.sum(sd.grad(_scaled)(w, x, w[0]) ** 2)
+
+
+def _skipping_a_default(w, x):
+    return np.sum(sd.grad(_scaled)(w, a=w[0], x=x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [_given_by_keyword, _skipping_a_default])
+def test_an_inner_gradient_given_a_differentiated_value_by_keyword(fn):
+    """``sd.grad(f)(w, x, a=w[0])``, a derivative through ``a``: refused (the rule of
+    sd.grad(f) gives positional arguments' gradients), though ``f(w, x, w[0])`` is the
+    same call, which srcdiff now makes; in every mode."""
+    x = X[:, :2]
+    np.testing.assert_allclose(sd.grad(fn)(W, x), sd.grad(_given_by_position)(W, x), rtol=1e-12)
+    np.testing.assert_allclose(sd.grad(fn)(W, x), _numeric_gradient(fn, (W, x), 0), rtol=1e-6)
+    v = np.ones_like(W)
+    np.testing.assert_allclose(
+        sd.jvp(fn, (W, x), (v, None))[1], sd.jvp(_given_by_position, (W, x), (v, None))[1]
+    )
+    np.testing.assert_allclose(sd.hvp(fn, (W, x), (v, None))[0],
+                               sd.hvp(_given_by_position, (W, x), (v, None))[0])  # fmt: skip
+
+
+def test_an_inner_gradient_given_a_differentiated_value_by_keyword_only_is_refused_clearly():
+    def outer(w, x):
+        return np.sum(sd.grad(_scaled_keyword_only)(w, x, a=w[0]) ** 2)
+
+    with pytest.raises(sd.CompileError, match="keyword argument a= of sd.grad") as refused:
         sd.grad(outer)(W, X[:, :2])
     message = str(refused.value)  # (it named srcdiff's rule, _scaled_vjp)
     assert "_vjp" not in message and "test_higher_order.py" in message
-    assert "pass a by position: sd.grad(_scaled)(w, x, a)" in message
+    assert "sd.grad(lambda w, x, a: _scaled_keyword_only(w, x, a=a))(w, x, a)" in message
+
+    def both(w, x):  # x moves to its position, a cannot: refused in forward mode too
+        return np.sum(sd.grad(_scaled_keyword_only)(w, x=x * w[1], a=w[0]) ** 2)
+
+    with pytest.raises(sd.CompileError, match="keyword argument a= of sd.grad"):
+        sd.jvp(both, (W, X[:, :2]), (np.ones_like(W), None))
 
 
 class _Cubic:
