@@ -159,12 +159,9 @@ class Sharing:
                     for n in _names(s.value):
                         self.union(holder.id, n)
                         self.holders.setdefault(n, set()).add(holder.id)
-        # (``xs = t`` of ``t = rt.appended(xs, v)`` keeps the container it was: a helper
-        # rebinding entries; not a callee's update, which may update the entries too)
         self.built = {n for n, values in assigned.items() if n in self.locals - self.params
                       and all(self.builds_container(v) for v in values)
-                      and all(isinstance(v, gast.Name) and v.id in assigned
-                              and all(is_rt_call(u, *ENTRY_HELPERS) for u in assigned[v.id])
+                      and all(self.keeps_container(v, assigned)
                               for v in inplace.get(n, ()))}  # fmt: skip
         for n, values in inplace.items():
             assigned.setdefault(n, []).extend(values)
@@ -323,14 +320,33 @@ class Sharing:
 
     def builds_container(self, v: gast.expr) -> bool:
         """Whether the value ``v`` is a list, tuple or dict built here (a display, a helper
-        giving an updated one, a copy of another built here)."""
+        giving an updated one, a new one of another's entries: ``list(xs)``)."""
         if isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or is_rt_call(v, *CONTAINER_HELPERS):
             return True
+        if isinstance(v, gast.Call):
+            found, obj = self.resolve(v.func)
+            if found and obj in (list, tuple, dict, sorted):
+                return True
         if isinstance(v, gast.BinOp) and isinstance(v.op, JOINING):
             return any(isinstance(e, (gast.List, gast.Tuple)) or
                        isinstance(e, gast.Name) and e.id in self.sequences
                        for e in (v.left, v.right))  # fmt: skip
         return False
+
+    def keeps_container(self, v: gast.expr, assigned: dict[str, list[gast.expr]]) -> bool:
+        """Whether ``xs = v``, the rebinding of an update in place, keeps the container
+        ``xs`` was, its entries' objects untouched: ``v`` given by a helper rebinding
+        entries (``rt.appended(xs, e)``), or the list ``xs += ys`` makes (not a callee's
+        update, which may update the entries too)."""
+        if not (isinstance(v, gast.Name) and v.id in assigned):
+            return False
+        return all(
+            is_rt_call(u, *ENTRY_HELPERS)
+            or is_rt_call(u, "augmented")
+            and isinstance(u.args[1], gast.Name)
+            and all(self.builds_container(w) for w in assigned.get(u.args[1].id, [None]))
+            for u in assigned[v.id]
+        )
 
     def followers(self, n: str) -> set[str]:
         """The names that may need to follow an in-place update of ``n``'s object. For a

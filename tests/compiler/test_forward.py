@@ -918,12 +918,27 @@ def _layers_of(ws):
     return [_Scale(w) for w in ws]
 
 
+def _entries_joined(ws):
+    out = []
+    for w in ws:
+        out += [w]
+    return out
+
+
+def _copied_then_appended(ws):
+    out = list(ws)
+    out.append(ws[0] * 2)
+    return out
+
+
 def _through_built_lists(ws, x):
     for layer in _layers_of(ws):
         x = layer(x)
     a, b = _entries_doubled(ws)
     c, d = _entries_kept([x, ws[0]])
-    return a * b * c + d
+    e, f = _entries_joined(ws)
+    g, h, k = _copied_then_appended([e, f])
+    return a * b * c + d + g * h * k
 
 
 def test_a_callee_building_a_list_of_its_argument_entries_runs_in_forward_mode():
