@@ -2223,12 +2223,10 @@ def scatter_reduce_curvature(
     dx: Any,
     dsrc: Any,
 ) -> tuple[Any, Any]:
-    """The change of ``scatter_reduce_grads(g, ...)`` along ``dx`` and ``dsrc`` (the
-    Hessian of ``<g, result>`` times them, symmetric: its own adjoint), zero but for
-    ``prod``'s. There each factor's gradient is the product of the others at its position;
-    its change sums, over each other factor, the product of the remaining ones times that
-    factor's tangent: by the count of zero factors there, the product of the nonzero ones,
-    the sum of their tangents over their values, and the sum of the zero ones' tangents."""
+    """The change of ``scatter_reduce_grads(g, ...)`` along ``dx`` and ``dsrc``: the
+    Hessian of ``<g, result>`` times them (symmetric, its own adjoint), zero but for
+    ``prod``'s, found per position from its zero factors' count and tangents and its
+    nonzero ones' product and relative tangents, exact where factors are 0."""
     xp = array_module(g)
     if reduce != "prod":
         return xp.zeros(x.shape, dtype=g.dtype), xp.zeros(src.shape, dtype=g.dtype)
