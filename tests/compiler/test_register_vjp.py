@@ -190,7 +190,6 @@ def weighted_powers(scale, *xs, power=2.0):
     return scale * sum(np.sum(v**power) for v in xs)
 
 
-@sd.register_vjp(weighted_powers)
 def weighted_powers_vjp(g, ans, scale, *xs, power=2.0):
     return (g * ans / scale, *[g * scale * power * v ** (power - 1) for v in xs])
 
@@ -199,9 +198,15 @@ def powered(a, *, k):
     return np.sum(a**k)
 
 
-@sd.register_vjp(powered)
 def powered_vjp(g, ans, a, *, k):
     return g * k * a ** (k - 1)
+
+
+@pytest.fixture
+def keyword_rules(rules):
+    """The rules of ``weighted_powers`` and ``powered``, for one test (see ``rules``)."""
+    sd.register_vjp(weighted_powers)(weighted_powers_vjp)
+    sd.register_vjp(powered)(powered_vjp)
 
 
 def _by_name(f):
@@ -210,7 +215,7 @@ def _by_name(f):
 
 
 @pytest.mark.parametrize("through_a_name", [False, True])
-def test_a_users_rule_takes_its_keyword_only_parameters_by_keyword(through_a_name):
+def test_a_users_rule_takes_its_keyword_only_parameters_by_keyword(through_a_name, keyword_rules):
     """Its keyword-only parameters were given by position: after a *args, the keyword
     became an entry of it (a wrong gradient without a word); without one, a TypeError."""
 
@@ -229,7 +234,7 @@ def test_a_users_rule_takes_its_keyword_only_parameters_by_keyword(through_a_nam
 
 @pytest.mark.parametrize("through_a_name", [False, True])
 def test_a_derivative_through_a_keyword_only_parameter_of_a_users_rule_is_refused(
-    through_a_name,
+    through_a_name, keyword_rules
 ):
     def f(x):
         g = _by_name(powered)(x[0] > 0) if through_a_name else powered
