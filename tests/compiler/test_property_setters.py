@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from tests.soundness.verify import verify
+from tests.soundness.verify import verify_both_modes
 
 rng = np.random.default_rng(5)
 X, Y = rng.normal(size=3), rng.normal(size=3)
@@ -80,12 +80,7 @@ def set_with_the_other_branch(x, y):
 
 @pytest.mark.parametrize("fn", [set_doubled, set_with_a_branch, set_with_the_other_branch])
 def test_setter_compiled(fn):
-    assert verify(fn, (X, Y), wrt=(0, 1)) == "ok"
-    grads = sd.grad(fn, wrt=(0, 1))(X, Y)
-    v, u = rng.normal(size=3), rng.normal(size=3)
-    value, tangent = sd.jvp(fn, (X, Y), (v, u))
-    assert value == pytest.approx(fn(X, Y))
-    assert tangent == pytest.approx(np.sum(grads[0] * v) + np.sum(grads[1] * u), rel=1e-9)
+    verify_both_modes(fn, (X, Y), rng)
 
 
 def set_by_append(x, y):

@@ -14,7 +14,7 @@ import pytest
 
 import srcdiff as sd
 from srcdiff.testing import numeric_grad
-from tests.soundness.verify import verify
+from tests.soundness.verify import verify_both_modes
 
 rng = np.random.default_rng(7)
 X, Y = rng.normal(size=3), rng.normal(size=3)
@@ -72,12 +72,7 @@ def replaced_entry(x, y):
 
 @pytest.mark.parametrize("fn", [replaced_field, replaced_initvar, replaced_entry])
 def test_replace_built_inside(fn):
-    assert verify(fn, (X, Y), wrt=(0, 1)) == "ok"
-    grads = sd.grad(fn, wrt=(0, 1))(X, Y)
-    v, u = rng.normal(size=3), rng.normal(size=3)
-    value, tangent = sd.jvp(fn, (X, Y), (v, u))
-    assert value == pytest.approx(fn(X, Y))
-    assert tangent == pytest.approx(np.sum(grads[0] * v) + np.sum(grads[1] * u), rel=1e-9)
+    verify_both_modes(fn, (X, Y), rng)
 
 
 def layer_passed_in(d, x):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from tests.soundness.verify import verify
+from tests.soundness.verify import verify_both_modes
 
 rng = np.random.default_rng(3)
 X, Y, M = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(3, 3))
@@ -129,12 +129,7 @@ def not_implemented_then_reflected_other(x, y):
      not_implemented_then_reflected_other],
 )  # fmt: skip
 def test_operators_run_the_class_methods(fn):
-    assert verify(fn, (X, Y), wrt=(0, 1)) == "ok"
-    grads = sd.grad(fn, wrt=(0, 1))(X, Y)
-    v, u = rng.normal(size=3), rng.normal(size=3)
-    value, tangent = sd.jvp(fn, (X, Y), (v, u))
-    assert value == pytest.approx(fn(X, Y))
-    assert tangent == pytest.approx(np.sum(grads[0] * v) + np.sum(grads[1] * u), rel=1e-9)
+    verify_both_modes(fn, (X, Y), rng)
 
 
 def test_no_method_left_raises_type_error_as_python():

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pytest
 
 import srcdiff as sd
 
@@ -161,3 +162,15 @@ def verify(
             f"give {fds[0]}{context()}"
         )
     return "ok"
+
+
+def verify_both_modes(fn: Callable, args: tuple, rng: np.random.Generator) -> None:
+    """``verify`` in reverse mode, then forward mode along random directions against the
+    reverse-mode gradients: ``jvp``'s tangent is their inner product with the directions."""
+    assert verify(fn, args, wrt=tuple(range(len(args)))) == "ok"
+    grads = sd.grad(fn, wrt=tuple(range(len(args))))(*args)
+    directions = [rng.normal(size=np.shape(a)) for a in args]
+    value, tangent = sd.jvp(fn, args, directions)
+    assert value == pytest.approx(fn(*args))
+    expected = sum(np.sum(g * d) for g, d in zip(grads, directions, strict=True))
+    assert tangent == pytest.approx(expected, rel=1e-9)
