@@ -252,6 +252,13 @@ def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
         return fn.__func__, (fn.__self__,)
     if isinstance(fn, type) and is_record_class(fn):
         return constructor(fn), ()
+    if isinstance(fn, np.vectorize):  # (its __call__ is NumPy's loop over the entries)
+        raise refuse(
+            "a function np.vectorize calls on each entry: NumPy's loop over them is not "
+            "code srcdiff differentiates",
+            "write it with array operations (np.where for a branch), or call it on each "
+            "entry yourself: np.array([f(t) for t in x])",
+        )
     call = type(fn).__call__ if callable(fn) else None
     if isinstance(call, types.FunctionType):
         return call, (fn,)

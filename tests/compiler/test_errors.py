@@ -463,3 +463,22 @@ def test_eval_in_a_differentiated_function_is_refused():
     into y missed z, silently."""
     with pytest.raises(sd.CompileError, match=r"eval\(\) in a differentiated function"):
         sd.grad(_aliases_through_eval)(np.array([1.0, 2.0, 3.0]))
+
+
+def _piece(t):
+    return t * t if t > 0 else -t
+
+
+def _vectorized(x):
+    return np.sum(np.vectorize(_piece)(x))
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_np_vectorize_is_refused_at_the_users_line_with_what_to_write(mode):
+    """Its __call__ is NumPy's own loop: the message pointed into NumPy's source."""
+    x = np.array([1.0, -2.0])
+    call = (lambda: sd.grad(_vectorized)(x)) if mode == "grad" else (
+        lambda: sd.jvp(_vectorized, (x,), (np.ones(2),)))  # fmt: skip
+    with pytest.raises(sd.CompileError, match="np.vectorize calls on each entry") as caught:
+        call()
+    assert "test_errors.py" in str(caught.value) and "_function_base_impl" not in str(caught.value)
