@@ -797,7 +797,7 @@ class _Target(CallSite):
             return value
         if LEAVES[0] == leaves or not rt.calls.Host.grad_enabled():
             return _as_tensors(value)
-        given = (unit.param_positions, self.bound + args, kwargs)
+        given = (unit.param_positions, bound + args, kwargs)
         sources = unit.returned
         if isinstance(sources, tuple) and type(value) is tuple and len(value) == len(sources):
             return tuple(_as_tensors(v, _graph_from(s, *given))

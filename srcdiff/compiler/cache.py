@@ -86,7 +86,9 @@ class Unit:
         found = self.parsed.found_taken()
         self.still = callees_still(fn, found)  # (what sd.grad's dispatchers check)
         # still's checks and those of the guards of the callees inlined, in one function
-        self.valid = callees_still(fn, found, self.parsed.guards)
+        self.valid = (
+            callees_still(fn, found, self.parsed.guards) if self.parsed.guards else (self.still)
+        )
         self.returns = returns  # parameters it updates in place, returned after its value
         self._fn = weakref.ref(fn)  # held weakly: see _UNITS
         self.xp = xp
@@ -180,7 +182,7 @@ class Unit:
         finals = saved.get(FINAL)
         if finals is None:
             return
-        positions = {n: i for i, n in enumerate(self.analysis.params)}
+        positions = self.param_positions
         pairs = []
         for n, final in zip(self.updated, finals, strict=True):
             i = positions[n]

@@ -765,10 +765,9 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def _floats_only(input: Any, kernel: str) -> None:
-    """PyTorch's error for a kernel of floats given an integer tensor."""
-    dtype = getattr(input, "_data", input).dtype.name
-    name = rt.tensor_methods.SCALAR_TYPES.get(dtype, dtype)
-    raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+    """PyTorch's error for a kernel of floats given an integer tensor (its array's, in
+    compiled code)."""
+    rt.tensor_methods.floats_only(getattr(input, "_data", input), kernel)
 
 
 nondiff("PyTorch's error for integers", _floats_only)

@@ -1488,7 +1488,7 @@ def _refuse_forward_updates(unit: Any, args: tuple, kwargs: dict) -> None:
     take back as a new value: its forward mode gives the update a new value, which the
     caller would never see. (``updated`` also names arrays that may only share an
     object with one updated: those the primal's finals alone tell, in reverse mode.)"""
-    positions = {n: i for i, n in enumerate(unit.analysis.params)}
+    positions = unit.param_positions
     for n in unit.updated:
         i = positions[n]
         value = args[i] if i < len(args) else kwargs.get(n)
@@ -1509,7 +1509,7 @@ def _update_refused(unit: Any, n: str) -> Exception:
 def _refuse_updates(unit: Any, args: tuple, kwargs: dict, saved: dict) -> None:
     """A callee that updated an array, list or dict it was passed, in place: compiled
     code gave the update a new value, which the caller would never see."""
-    positions = {n: i for i, n in enumerate(unit.analysis.params)}
+    positions = unit.param_positions
     code = getattr(unit._fn(), "__code__", None)
     star = None  # the name of its *args: a tuple of the arguments from its position on
     if code is not None and code.co_flags & inspect.CO_VARARGS:

@@ -19,7 +19,15 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import _permute, _swap_last, entries, unbroadcast, zeros_like
+from .arrays import (
+    _permute,
+    _swap_last,
+    entries,
+    entries_like,
+    reshape_like,
+    unbroadcast,
+    zeros_like,
+)
 from .mutation import refuse
 
 # ---- einsum ------------------------------------------------------------------------------
@@ -654,8 +662,6 @@ def _chain(arrays: Any) -> tuple[list, Any]:
 def multi_dot_grads(g: Any, arrays: Any) -> list:
     """The gradients of the entries of ``np.linalg.multi_dot(arrays)``: ``L^T g R^T``
     for each, ``L`` the product of those before it and ``R`` of those after."""
-    from .arrays import entries_like, reshape_like
-
     mats, xp = _chain(arrays)
     g = xp.reshape(xp.asarray(g), (mats[0].shape[0], mats[-1].shape[1]))
     before = [None]
@@ -678,8 +684,6 @@ def multi_dot_tangent_grads(g: Any, arrays: Any, darrays: Any) -> tuple[Any, lis
     darrays)`` given its adjoint ``g``: each of its products (entry ``i`` replaced by its
     tangent) passes ``multi_dot_grads`` on to the tangent at ``i`` and to the others'
     entries (none to a tangent that is None)."""
-    from .arrays import entries_like
-
     entries = list(arrays)  # (an array: its rows)
     tangents = list(darrays) if darrays is not None else [None] * len(entries)
     d_arrays = [zeros_like(a) for a in entries]

@@ -2318,7 +2318,7 @@ def _numpy_dtype(dtype: Any) -> Any:
 # ---- frac, sinc, copysign, heaviside, cummax, fmax, hypot, logaddexp --------------------
 
 
-def _floats_only(x: Any, kernel: str) -> None:
+def floats_only(x: Any, kernel: str) -> None:
     """PyTorch's error for a kernel of floats given an integer or bool array."""
     if x.dtype.kind in "biu":
         name = SCALAR_TYPES.get(x.dtype.name, x.dtype.name)
@@ -2338,7 +2338,7 @@ def frac(x: Any) -> Any:
     alone, as PyTorch's)."""
     if not is_array(x):
         return x.frac()
-    _floats_only(x, "frac_cpu")
+    floats_only(x, "frac_cpu")
     return x - array_module(x).trunc(x)
 
 
@@ -2425,7 +2425,7 @@ def _of_floats(ufunc: Any, x: Any, other: Any) -> Any:
     name = ufunc.__name__
     tensor_only(other, name)
     a, b = _promoted(x, other, name)
-    _floats_only(a, f"{name}_cpu")
+    floats_only(a, f"{name}_cpu")
     return ufunc(a, b)
 
 
