@@ -624,7 +624,7 @@ class _Target(CallSite):
         try:
             seed = _seed(value, self.fn.__qualname__)
         except TypeError:
-            if isinstance(value, rt.tensors.tensor_class() or ()):
+            if isinstance(value, rt.tensors.tensor_class()):
                 raise TypeError(
                     f"{self.fn.__qualname__} was called with arrays and returned a Tensor: "
                     "call it with Tensors to differentiate Tensor code, or return an array "
@@ -1394,7 +1394,7 @@ def _refuse_tensors(values: Any, api: str, fn: Any) -> None:
     if isinstance(values, (list, tuple)):
         for v in values:
             _refuse_tensors(v, api, fn)
-    elif tensor is not None and isinstance(values, tensor):
+    elif isinstance(values, tensor):
         raise TypeError(
             f"{api} of {getattr(fn, '__qualname__', fn)} given a Tensor: {api} transforms "
             "functions of arrays. Pass t.detach().numpy() (and make the result a Tensor "
@@ -1492,6 +1492,7 @@ def vjp(fn: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     """Reverse mode for any result: ``(fn(*primals), vjp_fn)``, where ``vjp_fn(u)`` is
     the tuple of ``u``'s pulled-back gradients, one per primal (``u`` shaped like the
     result). ``vjp_fn`` may be called many times: the primal runs once."""
+    _refuse_tensors(primals, "sd.vjp", fn)  # (sd.jacobian refuses them before its _vjp)
     return _vjp(fn, primals, tuple(range(len(primals))))
 
 
@@ -1505,7 +1506,6 @@ def _vjp(
     """``vjp`` with respect to the positional arguments ``wrt``, passing ``kwargs`` too
     (``api``: what the caller called, for its refusals)."""
     kwargs = kwargs or {}
-    _refuse_tensors((primals, kwargs), api, fn)
     if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
         fn = rt.primitive_function(fn, len(primals), tuple(kwargs))
     # the pull-back reads the arrays the primal saved: copies of the caller's, so that it

@@ -400,19 +400,8 @@ alias(xp.add.reduce, xp.sum, axis=0)
 keywords(xp.add.reduce, array="a")
 
 
-@vjp(xp.multiply.reduce)
-def multiply_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
-    """``np.prod`` along ``axis``: as its rule (no division: zeros are no trouble)."""
-    return rt.prod_grad(g, ans, array, axis, keepdims), None, None, None, None
-
-
-@jvp(xp.multiply.reduce, shaped=True)
-def multiply_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, *, darray):
-    return xp.sum(
-        rt.prod_grad(xp.ones_like(ans), ans, array, axis, keepdims) * darray,
-        axis=axis,
-        keepdims=keepdims,
-    )
+alias(xp.multiply.reduce, xp.prod, axis=0)
+keywords(xp.multiply.reduce, array="a")
 
 
 @vjp(xp.maximum.reduce, xp.minimum.reduce)
@@ -432,17 +421,6 @@ def extreme_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False,
 
 alias(xp.add.accumulate, xp.cumsum, axis=0)
 keywords(xp.add.accumulate, array="a")
-
-
-@vjp(xp.multiply.accumulate)
-def multiply_accumulate(g, ans, array, axis=0, dtype=None, out=None):
-    """``np.cumprod`` along ``axis``: exact where entries are zero."""
-    return rt.cumprod_grad(g, ans, array, axis), None, None, None
-
-
-@jvp(xp.multiply.accumulate, shaped=True)
-def multiply_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
-    return rt.cumprod_tangent(darray, array, axis)
 
 
 @vjp(xp.maximum.accumulate, xp.minimum.accumulate, xp.fmax.accumulate, xp.fmin.accumulate)

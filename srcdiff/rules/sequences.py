@@ -4,7 +4,7 @@ products, numerical derivatives and integrals, interpolation, convolutions, poly
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, sequence_result, vjp
+from .registry import alias, jvp, keywords, linear, sequence_result, vjp
 
 
 @vjp(xp.diff)
@@ -42,6 +42,11 @@ def cumprod(g, ans, a, axis=None, dtype=None, out=None):
 def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
     """Exact where entries are zero (no division by them)."""
     return rt.cumprod_tangent(da, a, axis)
+
+
+# ``np.multiply.accumulate`` is ``np.cumprod`` with ``axis`` 0 by default, not None
+alias(xp.multiply.accumulate, xp.cumprod, axis=0)
+keywords(xp.multiply.accumulate, array="a")
 
 
 CUMULATIVE_PROD = [xp.cumulative_prod] if hasattr(xp, "cumulative_prod") else []  # NumPy 2.1
