@@ -31,7 +31,7 @@ from .compiler.parse import parse
 from .errors import STANDS_FOR, CompileError
 from .rules import registry
 from .runtime.arrays import is_complex
-from .runtime.calls import LEAVES, STEP, BoundedCache, CallSite, Step, value_kind
+from .runtime.calls import LEAVES, STEP, BoundedCache, CallSite, Host, Step, value_kind
 from .runtime.mutation import FINAL, GENERATED
 from .runtime.tensor_methods import is_array
 
@@ -197,7 +197,7 @@ def _seed(value: Any, fn_name: str) -> Any:
 def _tensor_module(values: tuple) -> Any:
     """The array module of the Tensors among ``values`` (a Module's, of its parameters):
     NumPy on 'cpu', CuPy on 'cuda'."""
-    tensor = rt.tensors.tensor_class()
+    tensor = Host.tensor
     for v in values:
         if type(v) is not tensor and isinstance(v, _module_class()):
             v = next(iter(v.parameters()), None)

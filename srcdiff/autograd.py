@@ -1019,7 +1019,8 @@ def accumulate_hooked(tensor: Any, g: Any) -> None:
     accumulate(tensor, g if not tensor._hooks else run_hooks(tensor._hooks, g, tensor._data))
 
 
-runtime.install(accumulate=accumulate_hooked)  # compiled code adds to a leaf's .grad so
+# compiled code adds to a leaf's .grad so (its hooks run first, where it has some)
+runtime.install(accumulate=accumulate, accumulate_hooked=accumulate_hooked)
 rules.registry.unsupported(
     grad,
     "srcdiff.autograd.grad in a compiled step: compiled code differentiates the step once",

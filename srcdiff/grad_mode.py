@@ -23,7 +23,7 @@ class _State(threading.local):
 
 
 _state = _State()
-STATE = _state  # (read ``STATE.enabled`` where a call of is_grad_enabled costs too much)
+STATE = _state  # (read and set ``STATE.enabled`` where a call costs too much: a hot path)
 
 
 def is_grad_enabled() -> bool:
@@ -33,16 +33,6 @@ def is_grad_enabled() -> bool:
 
 def _set(flag: bool) -> None:
     _state.enabled = flag
-
-
-def swap(flag: bool) -> bool:
-    """Set this thread's grad mode to ``flag`` and return the one it replaces: for a
-    ``try``/``finally`` on a hot path (an optimizer's step), where a ``with no_grad():``
-    costs a microsecond."""
-    state = _state
-    previous = state.enabled
-    state.enabled = flag
-    return previous
 
 
 class _GradMode:

@@ -704,30 +704,30 @@ def callees_still(
     ``check_guards``'s does (one call, not two), reading the cells checked before from
     their locals."""
     free = fn.__code__.co_freevars
-    namespace: dict[str, Any] = {"G": fn.__globals__, "B": builtins, "M": MISSING,
+    namespace: dict[str, Any] = {"G": fn.__globals__, "BD": vars(builtins), "M": MISSING,
                                  "A": attribute, "MT": types.MethodType, "NK": _NO_KEYWORDS,
                                  "CODE": fn.__code__, "DEFAULTS": fn.__defaults__,
                                  "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
     terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
     cells: dict[int, str] = {}  # per closure cell read (by id): the local holding it
     checked: dict[int, tuple[str, Any]] = {}  # those whose object is checked: local, object
+    own: dict[int, str] = {}  # per object whose own attributes are read (by id): the local
+    # holding its __dict__
     for i, ((root, *path), obj) in enumerate(found.items()):
         if root in free:
             k = free.index(root)
             cell = fn.__closure__[k]
-            read, holder = f"F.__closure__[{k}].cell_contents", cell.cell_contents
-            if id(cell) in cells:  # read once
+            holder = cell.cell_contents
+            if id(cell) in cells:  # read once, from the closure read once
                 read = cells[id(cell)]
             else:
+                closure = "CL" if cells else "(CL := F.__closure__)"
                 cells[id(cell)] = f"c{k}"
-                read = f"(c{k} := {read})"
+                read = f"(c{k} := {closure}[{k}].cell_contents)"
         elif root in fn.__globals__:
             read, holder = f"G.get({root!r}, M)", fn.__globals__[root]
         else:
-            read, holder = (
-                f"(M if {root!r} in G else getattr(B, {root!r}, M))",
-                getattr(builtins, root),
-            )
+            read, holder = f"(M if {root!r} in G else BD.get({root!r}, M))", getattr(builtins, root)
         # an instance's method (``optimizer.step``), made anew at each read: the same
         # object, its class's function, not one of its own
         bound = isinstance(obj, types.MethodType) and path and not isinstance(obj.__self__, type)
@@ -748,8 +748,12 @@ def callees_still(
             else:
                 h = f"h{i}"
                 terms.append(f"(h{i} := {read}) is S{i}()")
+            attributes = own.get(id(obj.__self__))
+            if attributes is None:  # (read once: optimizer.step and .zero_grad)
+                own[id(obj.__self__)] = f"d{i}"
+                attributes = f"(d{i} := getattr({h}, '__dict__', NK))"
             terms.append(f"getattr(type({h}), {name!r}, None) is E{i} and {name!r} not in "
-                         f"getattr({h}, '__dict__', NK)")  # fmt: skip
+                         f"{attributes}")  # fmt: skip
         elif isinstance(obj, types.MethodType):  # a class's method: the same method
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             terms.append(f"type(h{i} := {read}) is MT and h{i}.__func__ is E{i} "

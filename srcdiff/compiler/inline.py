@@ -189,10 +189,14 @@ def guard_lines(
     def value(path: tuple, key: tuple) -> str:
         if key in read:
             return read[key]
-        if len(path) > 1:
+        fixed = path[0][0] == "fixed" and len(path) == 2
+        if fixed and isinstance(path[0][1], types.ModuleType) and path[1] in vars(path[0][1]):
+            # a module's own attribute (``F.mse_loss``), read from its dict (which the
+            # module keeps for life): no look-up of the name on the module's type first
+            expr = f"{local(vars(path[0][1]), 'KD')}.get({path[1]!r}, M)"
+        elif len(path) > 1:
             holder = value(path[:-1], key[:-1])
             step = path[-1]
-            fixed = path[0][0] == "fixed" and len(path) == 2
             expr = (
                 _forward_read(holder, "MC" in namespace)
                 if step == FORWARD

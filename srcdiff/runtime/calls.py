@@ -69,6 +69,7 @@ class Host:
     tensor: type = type("NoTensor", (), {})  # srcdiff.Tensor, once it is loaded
     grad_enabled: Any = None  # srcdiff.grad_mode.is_grad_enabled
     accumulate: Any = None  # srcdiff.autograd.accumulate: add to a leaf's .grad
+    accumulate_hooked: Any = None  # ... after the leaf's hooks (register_hook) ran
     tangent_vjp: Any = None  # srcdiff.api.tangent_vjp: reverse mode over forward mode
     forward_of: Any = None  # srcdiff.api.forward_call: a call's forward mode as a function
     keyword_refusal: Any = None  # srcdiff.api.keyword_refusal: a transform given a
@@ -439,14 +440,14 @@ def _is_module(obj: Any) -> bool:
 
 
 _BINDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per function
-_CALLED: dict | None = None
+# the collector of the compiled callees whose adjoints run (see ``collect_called``)
+CALLED: list[dict | None] = [None]
 
 
 def collect_called(target: dict | None) -> dict | None:
     """Start (with a dict) or stop (with None) collecting the (unit, path key) of every
     compiled callee whose adjoint runs; return the previous collector."""
-    global _CALLED
-    previous, _CALLED = _CALLED, target
+    previous, CALLED[0] = CALLED[0], target
     return previous
 
 
@@ -1606,8 +1607,9 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
     )
     hit = unit.adjoints.get((key, None, names, CHECKING[0]))
     adjoint = hit[0] if hit is not None else unit.adjoint(key, wanted=names)[0]
-    if _CALLED is not None:
-        _CALLED.setdefault((unit, key, names), None)
+    called = CALLED[0]
+    if called is not None:
+        called.setdefault((unit, key, names), None)
     grads = adjoint(saved, g)
     out = [None if i is None else grads[i] for i in order]
     if elements is not None:  # an entry of *args: its gradient from the tuple's

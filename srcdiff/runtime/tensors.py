@@ -12,7 +12,7 @@ from ..backend import array_module
 from ..grad_mode import STATE as GRAD_MODE
 from ..grad_mode import enable_grad
 from . import mutation
-from .calls import LEAVES, STEP, Host, Step, collect_called, path_key
+from .calls import CALLED, LEAVES, STEP, Host, Step, path_key
 from .creation import float_result
 from .mutation import holds, refuse
 from .objects import receiver
@@ -379,7 +379,7 @@ def accumulate_grad(tensor: Any, g: Any) -> None:
     produced ``tensor`` (recorded by eager code before the compiled call)."""
     ACCUMULATED[0] += 1
     held = HOOKED[0]
-    if tensor._node is None and not tensor._hooks:  # a leaf: the usual case
+    if tensor._node is None and not tensor._hooks:  # a leaf without hooks: the usual case
         Host.accumulate(tensor, g)
         return
     if not hasattr(g, "shape"):  # (the seed 1.0 of a loss computed eagerly, as an array)
@@ -398,8 +398,8 @@ def hand_on(held: dict) -> None:
     so that a hook in it (or on a leaf also given directly) sees the sum of the parts."""
     graphs = [(t, g) for t, g in held.values() if t._node is not None]
     if not graphs:
-        for tensor, g in held.values():  # (Host.accumulate runs a leaf's hooks first)
-            Host.accumulate(tensor, g)
+        for tensor, g in held.values():
+            Host.accumulate_hooked(tensor, g)
         return
     if len(held) == 1:
         ((tensor, g),) = graphs
@@ -497,14 +497,14 @@ def backward(
         if step.array_writes:
             check_array_writes(step, saved, unit.valued_entries(key, site))
     called: dict = {}
-    previous = collect_called(called)
-    handed = ACCUMULATED[0]
+    previous, CALLED[0] = CALLED[0], called  # (collect_called's, written out: every
+    handed = ACCUMULATED[0]  # training step passes here)
     outer, HOOKED[0] = HOOKED[0], {}
     try:
         adjoint(saved, seed)
         hooked = HOOKED[0]
     finally:
-        collect_called(previous)
+        CALLED[0] = previous
         HOOKED[0] = outer
     if hooked:
         hand_on(hooked)
