@@ -172,9 +172,8 @@ def _narrow_fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, digits: int, inf: A
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
     s = _scratch(shape, np.float64)
     s = np.empty(shape, np.float64) if s is None else s
-    s[...] = a  # widened (exactly), then multiplied and added in place
-    np.multiply(s, b, out=s)
-    np.add(s, c, out=s)
+    np.multiply(a, b, out=s, dtype=np.float64)  # widened (exactly) as it multiplies: the
+    np.add(s, c, out=s)  # product is exact, then added in place
     flat = s.reshape(-1)
     low = np.uint64((1 << (52 - digits)) - 1)  # float64's significand bits past digits + 1
     bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
