@@ -1303,9 +1303,11 @@ def _callees(writer: _Writer, checked: bool) -> list[tuple]:
         fn, name = next((f, n) for f, n in writer.callees.items() if f not in done)
         done.add(fn)
         for key, unit in list(cache._UNITS.get(fn, {}).items()):
-            active, kinds, xp, version, dialect, shapes, returns, _numbers, _plain = key
+            active, kinds, xp, version, dialect, shapes, returns, _numbers, _plain, objects = key
             if version != registry.version() or dialect.on_tensors or returns or unit.stale():
                 continue  # compiled under other rules, for Tensors or for rt.Returning
+            if objects:
+                continue  # for objects whose operators are their own: refused where called
             if xp != np.__name__:
                 continue  # for other arrays: the exported module runs on NumPy's alone
             seen = [(k, w) for k, stop, w, _ in unit.adjoints if stop is None]

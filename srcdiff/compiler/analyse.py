@@ -157,6 +157,7 @@ class Analyser:
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
         self.plain_params: frozenset[str] = frozenset()  # given arrays or numbers
+        self.object_params: frozenset[str] = frozenset()  # given objects of a user's class
 
     @classmethod
     def straight_line(cls, parsed: Parsed, fn: gast.FunctionDef, active: set[str]) -> Analyser:
@@ -526,9 +527,11 @@ class Analyser:
     def classify_value(self, v: gast.expr, stmt: gast.stmt) -> Op:
         if isinstance(v, gast.Name):
             return Op(Kind.COPY, operands=[v])
-        if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Subscript)) and any(
-            self.user_object(e) and self.is_active(e)
-            for e in ([v.value] if isinstance(v, gast.Subscript) else _operands(v))
+        operands = [v.value] if isinstance(v, gast.Subscript) else _operands(v)
+        if (
+            isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Subscript))
+            and any(self.user_object(e) for e in operands)
+            and any(self.is_active(e) for e in operands)
         ):  # its class's operator runs, compiled (an array's derivative would not be its)
             return self.operator_call(v, stmt)
         if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
@@ -902,12 +905,15 @@ class Analyser:
 
     def user_object(self, e: gast.expr) -> bool:
         """Whether ``e`` is a name every assignment gives an object of a user's class or
-        the result of an operator on one (``w = v * 2.0``), or a method's ``self``, whose
-        class's operators ``operator_call`` runs (Python's own where it has none)."""
+        the result of an operator on one (``w = v * 2.0``), a method's ``self``, or a
+        parameter given such an object, whose class's operators ``operator_call`` runs
+        (Python's own where it has none)."""
         if self._operated is None:
             params, values = list(params_of(self.fn)), self.assigned_values()
             own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
-            found = {n for n, vs in values.items() if n not in params and all(
+            own |= {p for p in self.object_params if p not in values}
+            assigned = set(values) - set(params) | set(self.object_params)
+            found = {n for n, vs in values.items() if n in assigned and all(
                 isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
                 or is_rt_call(v, "augmented") for v in vs)}  # fmt: skip
             while True:  # (an operator's result is one where an operand is one)
@@ -2019,13 +2025,16 @@ def analyse(
     sequence_params: frozenset[str] = frozenset(),
     shapes: dict[str, tuple | None] | None = None,
     plain_params: frozenset[str] = frozenset(),
+    object_params: frozenset[str] = frozenset(),
 ) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
     parameters' symbolic shapes (see ``rt.shape_pattern``); ``plain_params`` those passed
-    arrays or numbers (see ``check_operands``)."""
+    arrays or numbers (see ``check_operands``), ``object_params`` those passed objects of a
+    user's class (see ``user_object``)."""
     analyser = Analyser(parsed, fn, active_params, dialect, sequence_params, shapes)
     analyser.plain_params = plain_params
+    analyser.object_params = object_params
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)

@@ -78,9 +78,10 @@ class Unit:
         returns: tuple[str, ...] = (),
         numbers: frozenset[str] = frozenset(),
         plain: frozenset[str] = frozenset(),
+        objects: frozenset[str] = frozenset(),
     ):
         self.front = pipeline.front_end(
-            fn, active, kinds, dialect, shapes, returns, numbers, plain=plain
+            fn, active, kinds, dialect, shapes, returns, numbers, plain=plain, objects=objects
         )
         self.parsed: Parsed = self.front.parsed
         found = self.parsed.found_taken()
@@ -821,11 +822,12 @@ def unit_for(
     returns: tuple[str, ...] = (),
     numbers: frozenset[str] = frozenset(),
     plain: frozenset[str] = frozenset(),
+    objects: frozenset[str] = frozenset(),
 ) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``);
     ``numbers``: the parameters given Python numbers (immutable), where the call site's
-    key tells them apart."""
+    key tells them apart; ``objects``: those given objects of a user's class."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = OrderedDict()
@@ -839,11 +841,12 @@ def unit_for(
         returns,
         numbers,
         plain,
+        objects,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
         with collecting_later():
-            unit = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain)
+            unit = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain, objects)
         per_fn[key] = unit
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)

@@ -94,12 +94,14 @@ def front_end(
     numbers: frozenset[str] = frozenset(),
     debug: bool | None = None,
     plain: frozenset[str] = frozenset(),
+    objects: frozenset[str] = frozenset(),
 ) -> Front:
     """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
     differentiating the parameters ``active`` (given ``kinds``, ``shapes``), as code on
     what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
     its value; ``numbers`` are parameters given Python numbers, ``plain`` those given arrays
-    or numbers (whose operators need no check)."""
+    or numbers (whose operators need no check), ``objects`` those given objects of a
+    user's class (whose operators are its own)."""
     parsed = parse(fn)
     parsed.found_afresh()  # what this compilation finds through free names: see Unit.still
     if returns:
@@ -124,7 +126,7 @@ def front_end(
         snapshot_outside_reads(parsed, tree, names, sharing, tuple(wrt))
         stages.shown("snapshots", tree)  # (after sharing: it reads its facts)
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
-    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain)
+    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain, objects)
     stages.shown("analyse", tree)
     return Front(parsed, analysis, names, wrt, stages)
 

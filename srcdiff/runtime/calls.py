@@ -958,6 +958,7 @@ class CallSite:
             self.returns,
             self.given(args, kwargs, immutable_number),
             plain=frozenset() if self.tensor else self.given(args, kwargs, plain_value),
+            objects=frozenset() if self.tensor else self.given(args, kwargs, is_record),
         )
         absorbed = {n for n, e in zip(self.names, self.elements, strict=True) if isinstance(e, str)}
         _refuse_kwargs_updates(unit, absorbed)
@@ -1402,10 +1403,12 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         values[double] = entries
         kinds[double] = "any"
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
+    passed = [*zip(params, args, strict=False), *kwargs.items()]
+    objects = frozenset(n for n, a in passed if is_record(a))  # (their operators are their own)
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),
-                         returns)  # fmt: skip
+                         returns, objects=objects)  # fmt: skip
     if absorbed:
         _refuse_kwargs_updates(unit, {double})
     if unit.updated and type(fn) is not Returning:  # (as rt.call refuses them)

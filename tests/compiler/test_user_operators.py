@@ -1,6 +1,6 @@
 """Python's operators on objects of a user's class built inside the differentiated
-function (``v * 2.0 + v``, ``2.0 * v``, ``-v``, ``v @ m``, ``v[i]``): each runs the
-class's own method, compiled, with Python's order (the reflected method on
+function or passed in to it (``v * 2.0 + v``, ``2.0 * v``, ``-v``, ``v @ m``, ``v[i]``):
+each runs the class's own method, compiled, with Python's order (the reflected method on
 NotImplemented, a subclass's reflected method first); checked against finite
 differences at two step sizes, the plain call's value, and forward mode."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
-from tests.soundness.verify import verify_both_modes
+from tests.soundness.verify import verify, verify_both_modes
 
 rng = np.random.default_rng(3)
 X, Y, M = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(3, 3))
@@ -242,3 +242,48 @@ def iadd_in_place(x, y):
 def test_an_iadd_changing_self_stays_refused():
     with pytest.raises(sd.CompileError, match="assignment of a differentiated value"):
         sd.grad(iadd_in_place)(X, Y)
+
+
+# ---- objects passed in as arguments ---------------------------------------------------------
+
+
+def given_a_vec(x, v):
+    w = v * x + v
+    return np.sum(w.a * w.b) + (v @ M)[1] + v[0] * x[2]
+
+
+def given_and_updated(x, a):
+    a += x
+    return np.sum(a.t * x)
+
+
+def called_with_a_vec(x, v):
+    return np.sum(scaled_by(v, x).a)
+
+
+def scaled_by(v, x):
+    return -v * x
+
+
+@pytest.mark.parametrize("fn", [given_a_vec, called_with_a_vec])
+def test_operators_of_an_object_passed_in_run_its_class_methods(fn):
+    v = Vec(Y, np.cos(Y))
+    assert verify(fn, (X, v), wrt=(0, 1)) == "ok"
+    direction = rng.normal(size=3)
+    grad = sd.grad(fn)(X, v)
+    value, tangent = sd.jvp(fn, (X, v), (direction, None))
+    assert value == pytest.approx(fn(X, v))
+    assert tangent == pytest.approx(np.sum(grad * direction), rel=1e-9)
+
+
+def test_an_augmented_assignment_to_an_object_passed_in_runs_its_iadd():
+    a = Acc(Y.copy())
+    assert verify(given_and_updated, (X, a), wrt=(0, 1)) == "ok"
+    np.testing.assert_array_equal(a.t, Y)  # (__iadd__ made a new object)
+    with pytest.raises(sd.CompileError, match="assignment of a differentiated value"):
+        sd.grad(iadd_of_an_argument)(X, Growing(Y.copy()))
+
+
+def iadd_of_an_argument(x, g):
+    g += x
+    return np.sum(g.t**2)
