@@ -70,8 +70,6 @@ if hasattr(gast, "TryStar"):
         "try with except* (exception groups)",
         "catch the exception group with a plain except, or outside the differentiated function",
     )
-if hasattr(gast, "Match"):
-    UNSUPPORTED_STMT[gast.Match] = ("match statement", "rewrite it with if/elif")
 
 
 def _part(

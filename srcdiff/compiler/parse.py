@@ -24,6 +24,7 @@ from typing import Any
 import gast
 
 from ..errors import CompileError
+from .matches import lower_matches
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,7 @@ def parse(fn: Any) -> Parsed:
     tree.decorator_list = []
     numbered = {first + i: line.rstrip("\n") for i, line in enumerate(lines)}
     parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
+    lower_matches(parsed)
     builtin_aliases(parsed)
     lift(parsed)
     return register(parsed)

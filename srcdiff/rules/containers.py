@@ -153,6 +153,8 @@ nondiff(
     rt.write_back,
 )
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
+nondiff("whether a match statement's pattern fits its subject", rt.fits_sequence,
+        rt.fits_mapping)  # fmt: skip
 nondiff("a count of the entries a where= mask keeps (its last argument gives only a dtype)",
         rt.where_count)  # fmt: skip
 nondiff("an object's field given back its written array (no gradient is written)",

@@ -1,6 +1,6 @@
 """Python's statements that compiled code runs step by step: ``with`` (entering and
 leaving context managers), ``try`` (what its path records), unpacking with a star, and
-the keys of sorts."""
+the keys of sorts, the tests of ``match`` statements' patterns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import functools
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,3 +280,18 @@ def derivative_raised(exc: BaseException, origin: str) -> None:
     the values' (``origin`` says which), for ``handled_in_forward_mode``."""
     with contextlib.suppress(AttributeError, TypeError):  # an exception without attributes
         setattr(exc, DERIVATIVE, origin)
+
+
+def fits_sequence(subject: Any, length: int, star: bool) -> bool:
+    """Whether a sequence pattern of ``length`` entries (and a ``*rest`` where ``star``)
+    matches ``subject``, as Python's ``match`` tests it: a sequence but a string, bytes or
+    bytearray (an array is none), of that length (at least, with ``*rest``)."""
+    if not isinstance(subject, Sequence) or isinstance(subject, (str, bytes, bytearray)):
+        return False
+    return len(subject) >= length if star else len(subject) == length
+
+
+def fits_mapping(subject: Any, keys: tuple) -> bool:
+    """Whether a mapping pattern with ``keys`` matches ``subject``, as Python's ``match``
+    tests it: a mapping holding every key."""
+    return isinstance(subject, Mapping) and all(k in subject for k in keys)
