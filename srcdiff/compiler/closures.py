@@ -168,9 +168,12 @@ def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
 # ``builtins.filter`` calls its own object, which is compiled as a call)
 BUILTINS = dict(vars(builtins))
 CHAIN, PRODUCT, COMBINATIONS = itertools.chain, itertools.product, itertools.combinations
+ACCUMULATE, PAIRWISE, STARMAP = itertools.accumulate, itertools.pairwise, itertools.starmap
+ITERATORS = {"chain": CHAIN, "product": PRODUCT, "combinations": COMBINATIONS,
+             "accumulate": ACCUMULATE, "pairwise": PAIRWISE, "starmap": STARMAP}  # fmt: skip
 # the calls ``_Builtins`` may rewrite, by the name called
-REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict", "chain",
-                       "product", "combinations", "reduce"})  # fmt: skip
+REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict",
+                       "reduce", *ITERATORS})  # fmt: skip
 # the statements whose values ``_Builtins.hoisted`` may compute before them
 HOISTING = (gast.Assign, gast.AnnAssign, gast.AugAssign, gast.Return, gast.Expr)
 # the head a compound statement evaluates first, once
@@ -194,6 +197,8 @@ class _Builtins(Transformer):
         self.functions = functions  # names of functions defined in the function
         self.count = 0
         self.looped: set[int] = set()  # zip calls a loop (or list, tuple, dict) consumes
+        self.nested = 0  # how deep in functions defined here (Python compiles their code)
+        self.iterables = 0  # ... and in comprehensions' iterables (where no := may be)
 
     def fresh(self, base: str) -> str:
         while True:
@@ -243,19 +248,20 @@ class _Builtins(Transformer):
 
     def combined(self, node: gast.Call) -> gast.expr | None:
         """``itertools.chain(a, b)``, ``product(a, b)`` and ``combinations(xs, r)`` (``r``
-        a number written out, up to 4) as the generator expressions they are, lazy as
-        Python's; their sequences taken as tuples once, first, as Python takes them."""
+        a number written out, up to 4), ``accumulate``, ``pairwise`` and ``starmap`` as the
+        generator expressions they are, lazy as Python's; the sequences of ``product``,
+        ``combinations`` and ``pairwise`` taken as tuples once, first."""
         if not isinstance(node.func, (gast.Name, gast.Attribute)) or _called(node) not in (
-            "chain",
-            "product",
-            "combinations",
+            ITERATORS
         ):  # (only these names are read: what the parse reads, it is made again for)
             return None
         fn = self.resolved(node.func)
-        if fn not in (CHAIN, PRODUCT, COMBINATIONS):
+        if fn not in ITERATORS.values():
             return None
         if node.keywords or any(isinstance(a, gast.Starred) for a in node.args):
             return None
+        if fn in (ACCUMULATE, PAIRWISE, STARMAP):
+            return self.stepped(fn, node.args)
         if fn is CHAIN:  # (x for s in (a, b) for x in s)
             seq, item = self.fresh("seq"), self.fresh("item")
             sequences = gast.Tuple(elts=node.args, ctx=gast.Load())
@@ -289,6 +295,52 @@ class _Builtins(Transformer):
                        for i in at]  # fmt: skip
         return gast.GeneratorExp(elt=gast.Tuple(elts=entries, ctx=gast.Load()),
                                  generators=[taken, *loops])  # fmt: skip
+
+    def stepped(self, fn: Any, args: list[gast.expr]) -> gast.expr | None:
+        """``accumulate(xs[, f])`` as ``(acc := (x if i == 0 else f(acc, x)) for i, x in
+        enumerate(xs))`` (``acc + x`` without ``f``), ``pairwise(xs)`` as ``((p[i], p[i +
+        1]) for p in [tuple(xs)] for i in range(len(p) - 1))``, ``starmap(f, xs)`` as
+        ``(f(*a) for a in xs)``; None where ``f`` is not a name or a lambda, and for an
+        ``accumulate`` in a comprehension's iterable in a function defined here."""
+        if fn is STARMAP:
+            if len(args) != 2 or not _simple(args[0]):
+                return None
+            item = self.fresh("item")
+            spread = gast.Starred(value=_name(item), ctx=gast.Load())
+            call = gast.Call(func=args[0], args=[spread], keywords=[])
+            return gast.GeneratorExp(elt=call, generators=[_for(_name(item), args[1])])
+        if fn is PAIRWISE:
+            if len(args) != 1 or not all(
+                _is_builtin(self.p, self.bound, n, BUILTINS[n]) for n in ("tuple", "len", "range")
+            ):
+                return None
+            pool, at = self.fresh("pool"), self.fresh("at")
+            one = gast.Constant(value=1, kind=None)
+            following = gast.BinOp(left=_name(at), op=gast.Add(), right=one)
+            pair = gast.Tuple(elts=[gast.Subscript(value=_name(pool), slice=i, ctx=gast.Load())
+                                    for i in (_name(at), following)], ctx=gast.Load())  # fmt: skip
+            last = gast.BinOp(left=_call("len", _name(pool)), op=gast.Sub(), right=one)
+            loops = [_for(_name(pool), _listed(_call("tuple", args[0]))),
+                     _for(_name(at), _call("range", last))]  # fmt: skip
+            return gast.GeneratorExp(elt=pair, generators=loops)
+        if not 1 <= len(args) <= 2 or len(args) == 2 and not _simple(args[1]):
+            return None
+        if self.nested and self.iterables:  # (Python compiles no := there)
+            return None
+        if not _is_builtin(self.p, self.bound, "enumerate", builtins.enumerate):
+            return None
+        acc, at, item = self.fresh("acc"), self.fresh("at"), self.fresh("item")
+        step = (
+            gast.Call(func=args[1], args=[_name(acc), _name(item)], keywords=[])
+            if len(args) == 2
+            else gast.BinOp(left=_name(acc), op=gast.Add(), right=_name(item))
+        )
+        first = gast.Compare(left=_name(at), ops=[gast.Eq()],
+                             comparators=[gast.Constant(value=0, kind=None)])  # fmt: skip
+        value = gast.IfExp(test=first, body=_name(item), orelse=step)
+        kept = gast.NamedExpr(target=_name(acc, gast.Store()), value=value)
+        pairs = gast.Tuple(elts=[_name(at), _name(item)], ctx=gast.Store())
+        return gast.GeneratorExp(elt=kept, generators=[_for(pairs, _call("enumerate", args[0]))])
 
     def zipped(self, node: gast.Call) -> gast.expr | None:
         """``list(zip(a, b))`` (or ``tuple``, ``dict`` of one) as the comprehension it is,
@@ -407,7 +459,20 @@ class _Builtins(Transformer):
 
     def visit_comprehension(self, node: gast.comprehension) -> gast.AST:
         self.iterated(node.iter)
-        return self.generic_visit(node)
+        self.iterables += 1
+        node.iter = self.visit(node.iter)
+        self.iterables -= 1
+        node.target = self.visit(node.target)
+        node.ifs = [self.visit(t) for t in node.ifs]
+        return node
+
+    def visit_FunctionDef(self, node: gast.FunctionDef) -> gast.AST:
+        self.nested += 1
+        node = self.generic_visit(node)
+        self.nested -= 1
+        return node
+
+    visit_Lambda = visit_FunctionDef
 
     def iterated(self, it: gast.expr) -> None:
         """Note a loop's ``zip(a, b)`` (or ``enumerate(zip(a, b))``), which the loop

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import itertools
 import math
+import operator
 import time
 
 import numpy as np
@@ -1778,6 +1779,17 @@ def filtered_and_combined(xs, w):
     chained = sum(np.sum(np.sin(v)) for v in itertools.chain(xs, [w]))
     nonzero = sum(v * 2.0 for v in filter(None, [xs[0][0], 0.0 * w[0], xs[1][1]]))
     return pairs + triple + crossed + chained + nonzero
+
+
+@case(List(A(2), A(2), A(2)), A(2), wrt=(0, 1))
+def accumulated_paired_and_starred(xs, w):
+    running = sum(np.sum(v * w) for v in itertools.accumulate(xs))
+    products = list(itertools.accumulate([w[0], xs[0][1], w[1]], operator.mul))
+    smooth = itertools.accumulate(xs, lambda a, v: a * 0.5 + np.tanh(v * w))
+    smoothed = np.sum(sum(smooth))  # (consumed by the next statement)
+    steps = sum(np.sum((b - a) ** 2) for a, b in itertools.pairwise(xs + [w]))
+    spread = sum(itertools.starmap(lambda a, b: np.sum(a * b), zip(xs, [w] * 3, strict=True)))
+    return running + products[-1] * 2.0 + smoothed + steps + spread
 
 
 @case(A(3), A(3), wrt=(0, 1))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 
 import numpy as np
 import pytest
-from soundness.verify import verify
+from soundness.verify import verify, verify_both_modes
 
 import srcdiff as sd
 from srcdiff.compiler.cache import units_built
@@ -426,3 +427,19 @@ def test_a_rebound_itertools_function_is_compiled_as_its_new_object():
     finally:
         itertools.product = real
     np.testing.assert_allclose(grad(x), [3.0, 3.0, 3.0])
+
+
+def accumulates_in_a_nested_function(x, w):
+    def running(ys):
+        return sum([v * v for v in itertools.accumulate(ys)])
+
+    steps = lambda ys: sum(a * b for a, b in itertools.pairwise(itertools.accumulate(ys)))  # noqa: E731
+    return running(x * w) + steps(np.tanh(x))
+
+
+def test_itertools_iterators_in_a_nested_functions_comprehension_are_compiled():
+    """A nested function is compiled by Python too: ``accumulate``'s running value, kept
+    with ``:=``, cannot be in a comprehension's iterable there (a SyntaxError)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    verify_both_modes(accumulates_in_a_nested_function, (x, w), rng)

@@ -309,7 +309,8 @@ class Form:
             callee = self.atom(func) or (isinstance(func, gast.Attribute) and self.atom(func.value))
             return (
                 callee
-                and all(self.atom(a) for a in e.args)
+                and all(self.atom(a.value if isinstance(a, gast.Starred) else a) for a in e.args)
+                and sum(isinstance(a, gast.Starred) for a in e.args) <= 1  # (one ``*a``)
                 and all(self.atom(k.value) for k in e.keywords)
             )
         if isinstance(e, gast.Attribute):
