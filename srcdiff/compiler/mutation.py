@@ -591,7 +591,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     read_here = Liveness()  # read again by the function itself
     read_here.block(fn.body, set(), set(), set())
     shown = _shown_names(fn)
-    fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown)
+    fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown, params, params)
     fn.body = _check_lengths(fn.body, {})
     if sharing.checked_given:
         take_given(fn, sharing, wrt)
@@ -1175,13 +1175,25 @@ def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
 
 
 def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, names: Names,
-                  read_here: Liveness, shown: dict[str, str]) -> list[gast.stmt]:  # fmt: skip
+                  read_here: Liveness, shown: dict[str, str], bound: set[str], sure: set[str]
+                  ) -> list[gast.stmt]:  # fmt: skip
+    """``body`` with the follows of its updates; ``bound``: the local names that may
+    hold a value where it starts (a name no path has bound yet shares nothing), ``sure``
+    those that do on every path."""
     out: list[gast.stmt] = []
     sharers = _sharers_before(body)
+    bound, sure = set(bound), set(sure)
     for s in body:
-        if not isinstance(s, gast.With):
-            rebuild_blocks(s, lambda inner: _follow_block(inner, sharing, liveness, names,
-                                                          read_here, shown))  # fmt: skip
+        stored = {
+            n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        if not isinstance(s, gast.With):  # (inside, what any of its blocks binds: a loop's
+            inside = bound | stored  # next step, or an except clause, may see it)
+            rebuild_blocks(s, lambda inner, inside=inside, known=set(sure): _follow_block(
+                inner, sharing, liveness, names, read_here, shown, inside, known))  # fmt: skip
+        bound |= stored
+        if isinstance(s, gast.Assign):
+            sure |= {t.id for t in s.targets if isinstance(t, gast.Name)}
         written = is_update(s)
         if written is None:
             out.append(s)
@@ -1196,7 +1208,8 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                         if (m in read_here.after[id(s)] or m in liveness.after[id(s)]
                             and sharing.shares_here(m, written)
                             or facts(s).augments and sharing.holds_outside(m))
-                        and (seen_by is None or m in seen_by))  # fmt: skip
+                        and (seen_by is None or m in seen_by)
+                        and (m in bound or m not in sharing.locals))  # fmt: skip
         if not others:
             out.append(s)
             continue
@@ -1250,10 +1263,15 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 value = gast.Call(func=rt_attr(helper), args=[name(m), name(old), name(written),
                                                           label], keywords=[])  # fmt: skip
                 followed = names.fresh()  # A-normal form: m = rt.follow(m, ...) in two steps
-                out.append(_at(assign(followed, value), s.lineno))
                 rebind = _at(assign(m, name(followed)), s.lineno)
                 mark(rebind, follows=True)  # m's object was updated in place (caller_updates)
-                out.append(rebind)
+                follow = [_at(assign(followed, value), s.lineno), rebind]
+                if m not in sure:  # (bound on some paths only: a later step's, a branch's)
+                    unbound = gast.ExceptHandler(type=name("NameError"), name=None,
+                                                 body=[_at(gast.Pass(), s.lineno)])  # fmt: skip
+                    follow = [_at(gast.Try(body=follow, handlers=[_at(unbound, s.lineno)],
+                                           orelse=[], finalbody=[]), s.lineno)]  # fmt: skip
+                out.extend(follow)
             else:
                 args = [name(m), name(old), name(written), label]
                 check = gast.Call(func=rt_attr("check_unchanged"), args=args, keywords=[])

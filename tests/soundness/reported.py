@@ -3555,3 +3555,29 @@ def multiply_at_with_repeated_positions_and_zeros(a, v):
     np.multiply.at(z, (np.array([0, 2, 0, 0]), np.array([1, 3, 1, 1])), v * np.array([1, 1, 0, 1]))
     np.multiply.at(z, np.array([1, 1]), v * 2.0)
     return np.sum(z**2 * np.arange(4))
+
+
+# ---- a name bound after an update, from an entry that may be the updated object ----------------
+
+
+@case(vec(3), vec(3, seed=1), wrt=(0, 1))
+def a_name_bound_later_from_a_list_holding_the_updated_array(x, y):
+    """An update of ``y`` made every name that may later hold it follow it at once, ``a``
+    too, which nothing had bound yet: an UnboundLocalError."""
+    y[-1] = np.tanh(np.sum(x))
+    for v in [x, y]:
+        a = v
+    x = np.tanh(x + a)
+    return np.sum(x * x) + np.sum(np.sin(y))
+
+
+@case(vec(3), vec(3, seed=1), wrt=(0, 1))
+def a_name_bound_later_in_a_loop_sees_the_update_of_the_step_before(x, y):
+    """Bound after the update in a loop's body, ``a`` holds ``y`` at the next step's update,
+    and follows it there."""
+    for i in range(3):
+        y[i] = np.tanh(np.sum(x)) * 0.5
+        if i > 0:
+            x = x + a  # noqa: F821 (bound at the step before)
+        a = y
+    return np.sum(x * a)
