@@ -6,7 +6,9 @@ The grammar writes what users write: arithmetic on vectors (tanh, sin, exp, prod
 sums), tuple assignments and swaps, in-place updates (``+=``, item writes, into the
 caller's arrays too), aliases (``b = a``) and their rebinding, views (slices, reshape,
 ``.T``, ``asarray``), if/else on the data, for loops with ``break``, while loops, lists
-and dicts filled in loops, and calls of helpers that branch or update their argument.
+and dicts filled in loops, ``match`` statements (on a number, or capturing a list's
+entries, with a guard), running sums and products (``itertools.accumulate``), and calls
+of helpers that branch or update their argument.
 
 Each program that passes is run in forward mode too (its tangent against the
 gradient), and then to second order (``sd.hvp`` against differences of the gradient).
@@ -89,8 +91,9 @@ class Scope:
 
 
 TOP = ["assign", "assign", "tuple", "update", "write", "alias", "view", "call", "if", "for",
-       "while", "list", "dict", "bump"]  # fmt: skip
-INNER = ["assign", "assign", "tuple", "update", "write", "rebind", "call", "if", "for", "while"]
+       "while", "list", "dict", "bump", "match", "accumulate"]  # fmt: skip
+INNER = ["assign", "assign", "tuple", "update", "write", "rebind", "call", "if", "for", "while",
+         "match"]  # fmt: skip
 DEEPEST = ["assign", "tuple", "update", "write"]
 
 
@@ -168,6 +171,33 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
             lines.append(f"{indent}{d} = {{{key}: {pick()}}}")
             lines.append(f"{indent}{d}[{key}] = {d}[{key}] * {draw(expressions(names))}")
             lines.append(f"{indent}{pick()} = {d}[{key}]")
+        elif kind == "accumulate":  # running sums or products, summed
+            parts, op = ", ".join(pick() for _ in range(3)), draw(st.sampled_from(["", ", f"]))
+            target = pick()
+            f = "lambda p, q: p * np.tanh(q)" if op else ""
+            lines.append(
+                f"{indent}{target} = np.tanh({target} + sum(itertools.accumulate([{parts}]"
+                + (f", {f}" if op else "")
+                + ")))"
+            )
+        elif kind == "match":  # on a number the data gives, or on a list, capturing
+            if draw(st.booleans()):
+                lines.append(
+                    f"{indent}match int(np.sum({pick()}) > 0.0) + int(np.sum({pick()}) > 0.5):"
+                )
+                lines.append(f"{indent}    case 0:")
+                lines += draw(blocks(scope.inner(), indent + "        "))
+                lines.append(f"{indent}    case 1 | 3:")
+                lines += draw(blocks(scope.inner(), indent + "        "))
+            else:
+                first, second = scope.new("m"), scope.new("m")
+                guard = draw(st.sampled_from(["", f" if np.sum({first}) > 0.0"]))
+                lines.append(f"{indent}match [{pick()}, {pick()}]:")
+                lines.append(f"{indent}    case [{first}, {second}]{guard}:")
+                value = f"{first} * np.tanh({second})"
+                lines.append(f"{indent}        {pick()} = {value}")
+            lines.append(f"{indent}    case _:")
+            lines += draw(blocks(scope.inner(), indent + "        "))
         elif kind == "break":
             lines.append(f"{indent}if np.sum({pick()}) > {draw(st.sampled_from(['0.5', '1.0']))}:")
             lines.append(f"{indent}    break")
@@ -199,7 +229,17 @@ def programs(draw) -> tuple[str, int]:
     body = draw(blocks(Scope(names, 0, [0]), "    "))
     result, other = draw(st.sampled_from(names)), draw(st.sampled_from(names))
     params = ", ".join(["x", "y"][:inputs])
-    lines = ["import numpy as np", "", "", HELPERS, "", "", f"def f({params}):"]
+    lines = [
+        "import itertools",
+        "",
+        "import numpy as np",
+        "",
+        "",
+        HELPERS,
+        "",
+        "",
+        f"def f({params}):",
+    ]
     lines += body + [f"    return np.sum({result} * {result}) + np.sum(np.sin({other}))"]
     return "\n".join(lines) + "\n", inputs
 
