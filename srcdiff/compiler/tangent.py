@@ -451,14 +451,17 @@ class TangentBuilder:
 
     def call_users(self, forward: registry.Tangent, op: Op, n: str) -> gast.expr:
         """``d_y = cube_jvp((d_x, None), y, x, k)``: a user's rule, called by name with
-        one tangent per argument (None where it has none), the result, the arguments."""
+        one tangent per argument (None where it has none), the result, the arguments
+        (the keyword ones by keyword, as the call passes them)."""
         fn_name = self.rule_names.get(forward.fn)
         if fn_name is None:
             fn_name = self.rule_names[forward.fn] = self.names.fresh(f"{forward.name}_rule")
         tangents = gast.Tuple(elts=[name(self.dname(e.id)) if self.active(e) else
                                     gast.Constant(value=None, kind=None)
                                     for e in op.operands], ctx=gast.Load())  # fmt: skip
-        return gast.Call(func=name(fn_name), args=[tangents, name(n), *op.operands], keywords=[])
+        keywords = copy.deepcopy(op.keywords)
+        return gast.Call(func=name(fn_name), args=[tangents, name(n), *op.operands],
+                         keywords=keywords)  # fmt: skip
 
     def inline(self, forward: registry.Tangent, op: Op, n: str) -> list[gast.stmt]:
         """The forward rule's body, its contributions for the operands with a tangent
