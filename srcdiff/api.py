@@ -521,13 +521,6 @@ class _Target(CallSite):
             fn = fn._srcdiff_target  # decorator is compiled like any function
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
-        if fn in _SECOND_DERIVATIVES:
-            raise CompileError(
-                f"a derivative of {fn.__qualname__.split('.')[0]}'s result: a third derivative",
-                function=fn.__qualname__,
-                hint="srcdiff differentiates a gradient or a forward mode once more; write "
-                "the second derivative out as a function and differentiate that",
-            )
         self.fn = fn
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[
             len(self.bound) :
@@ -1062,7 +1055,8 @@ class GradientFunction:
         g_grads = _completed(g_grads, ans[1] if self._with_value else ans)
         tangents, named = self._tangents(g_grads, args, kwargs)
         cotangent = (g_value, _SEED)
-        return tangent_vjp(self._fn, args, kwargs, tangents, cotangent, named).d_args
+        return tangent_vjp(self._fn, args, kwargs, tangents, cotangent, named,
+                           keyword_grads=False).d_args  # fmt: skip
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         """The gradient's tangent along ``tangents``: the Hessian of ``fn`` times them."""
@@ -1075,7 +1069,7 @@ class GradientFunction:
                 function=target.fn.__qualname__,
                 hint="pass the differentiated arguments by position",
             )
-        pulled = tangent_vjp(self._fn, args, kwargs, tangents, (None, _SEED))
+        pulled = tangent_vjp(self._fn, args, kwargs, tangents, (None, _SEED), keyword_grads=False)
         outputs, d_args = pulled.outputs, pulled.d_args
         grads = [
             rt.zeros_like(args[p]) if d_args[p] is None else d_args[p] for p in target.positions
@@ -2045,7 +2039,8 @@ class JacobianFunction:
         for tangent, cotangent in pairs:
             tangents: list = [None] * len(args)
             tangents[wrt] = tangent
-            d_args = tangent_vjp(self._fn, args, kwargs, tangents, (None, cotangent)).d_args
+            d_args = tangent_vjp(self._fn, args, kwargs, tangents, (None, cotangent),
+                                 keyword_grads=False).d_args  # fmt: skip
             total = [d if t is None else t if d is None else t + d
                      for t, d in zip(total, d_args, strict=True)]  # fmt: skip
         return total
@@ -2077,7 +2072,8 @@ class JacobianFunction:
         for i in range(int(np.prod(out_shape))):
             e = _unit_vector(xp, i, xp.zeros(out_shape))
             tangents_at = list(tangents) + [None] * (len(args) - len(tangents))
-            pulled = tangent_vjp(self._fn, args, kwargs, tangents_at, (None, e))
+            pulled = tangent_vjp(self._fn, args, kwargs, tangents_at, (None, e),
+                                 keyword_grads=False)  # fmt: skip
             d = pulled.d_args[wrt]
             rows.append(xp.reshape(xp.asarray(rt.zeros_like(x) if d is None else d), (-1,)))
         return xp.reshape(xp.stack(rows) if rows else xp.zeros((0, np.size(x))), np.shape(ans))
@@ -2107,7 +2103,7 @@ def _derivative_of(fn: Any) -> tuple[str, str, int]:
     call, the function it differentiates and its order (0 for a function)."""
     inner = getattr(fn, "_fn", None)
     kinds = {GradientFunction: "sd.grad", TangentFunction: "sd.jvp", JacobianFunction:
-             "sd.jacobian", MappedFunction: "sd.vmap"}  # fmt: skip
+             "sd.jacobian", MappedFunction: "sd.vmap", HessianFunction: "sd.hessian"}  # fmt: skip
     kind = kinds.get(type(fn))
     if kind == "sd.grad" and fn._with_value:
         kind = "sd.value_and_grad"
@@ -2118,7 +2114,7 @@ def _derivative_of(fn: Any) -> tuple[str, str, int]:
             0,
         )
     shown, base, order = _derivative_of(inner)
-    return f"{kind}({shown})", base, order + (kind != "sd.vmap")
+    return f"{kind}({shown})", base, order + {"sd.vmap": 0, "sd.hessian": 2}.get(kind, 1)
 
 
 def _called_from_generated_code() -> bool:
@@ -2276,12 +2272,15 @@ def tangent_vjp(
     cotangent: tuple,
     keyword_tangents: dict | None = None,
     top: bool = False,
+    keyword_grads: bool = True,
 ) -> Pullback:
     """Reverse mode over forward mode. ``(value, tangent)`` is ``fn``'s forward mode at
     ``args`` and ``kwargs`` along ``tangents`` (one per positional argument, None for
     none) and ``keyword_tangents`` (by name); given their adjoints ``cotangent`` (None
     for zero; ``_SEED`` for 1, the tangent being a scalar), returns the pull-backs to
-    every tangent and argument. The forward mode is the generated tangent source
+    every tangent and argument (``keyword_grads=False``: to the positional ones, the
+    keyword arguments held constant, for the rules of transforms, which differentiate
+    those only). The forward mode is the generated tangent source
     (``Unit.tangent_program``), differentiated as user code is."""
     tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
     named = {k: t for k, t in (keyword_tangents or {}).items() if t is not None}
@@ -2314,7 +2313,11 @@ def tangent_vjp(
         if _called_from_generated_code():  # (its derivatives are its rules', of first order)
             raise rt.refuse(what, hint)  # at the user's line calling it
         raise CompileError(what, function=shown, hint=hint)
-    if forward.fn.__module__ == __name__ and not isinstance(transform, GradientFunction):
+    if (
+        forward.fn.__module__ == __name__
+        and not isinstance(transform, GradientFunction)
+        and forward.fn not in _DIRECTIONAL
+    ):
         # the forward mode of a derivative (``f_called``'s: see ``_calling``), whose own
         # derivatives are three more
         derivative = forward.fn.__globals__.get("_transform", forward.fn)
@@ -2341,9 +2344,10 @@ def tangent_vjp(
     first = len(where) + len(bound)  # the program's index of args[0]
     flags = [isinstance(a, dict) and _integers_alone(a) for a in args]  # (no gradient)
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a) and not flags[i]]
-    named_params = rt.parameter_names(program, 0)[1] if kwargs else frozenset()
+    named_params = rt.parameter_names(program, 0)[1] if kwargs and keyword_grads else frozenset()
     carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params]
-    absorbed = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k not in named_params]
+    absorbed = [k for k, v in kwargs.items()
+                if keyword_grads and rt.carries_gradient(v) and k not in named_params]  # fmt: skip
     wanted = (*range(len(where)), *(first + i for i in carried), *carried_named)
     reverse = _Target(program, wanted)
     outputs, state = reverse.forward((*given, *bound, *args), kwargs)
@@ -2403,21 +2407,29 @@ def hvp(fn: Callable, primals: tuple | list, tangents: tuple | list) -> Any:
     return out if len(out) > 1 else out[0]
 
 
-def hessian(fn: Callable, wrt: int | str = 0) -> Callable[..., Any]:
-    """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt`` (a
-    position or a parameter's name, as ``sd.grad`` takes it), shaped ``argument.shape +
-    argument.shape``: one Hessian-vector product (``hvp``) per entry of the argument.
-    Keyword arguments are passed to ``fn`` and held constant, but the one ``wrt`` names."""
-    if isinstance(wrt, (tuple, list)):
-        raise TypeError(
-            f"hessian: wrt must be the position or the name of one argument, not {wrt!r}"
-        )
-    (asked,) = _positions(wrt, "hessian", fn)
+class HessianFunction:
+    """What ``sd.hessian`` returns: called with ``fn``'s arguments, the Hessian of ``fn``
+    in argument ``wrt``, one Hessian-vector product (``hvp``) per entry of it. Called
+    inside a function being differentiated, its derivatives are those of the same
+    matrix as ``sd.jacobian(sd.grad(fn))`` gives it (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
 
-    def hessian_fn(*args: Any, **kwargs: Any) -> Any:
+    def __init__(self, fn: Callable, wrt: int | str = 0):
+        if isinstance(wrt, (tuple, list)):
+            raise TypeError(
+                f"hessian: wrt must be the position or the name of one argument, not {wrt!r}"
+            )
+        (self._wrt,) = _positions(wrt, "hessian", fn)
+        self._fn = fn
+        self._of_gradient: JacobianFunction | None = None  # (made when differentiated)
+        functools.update_wrapper(self, fn, updated=())
+        with contextlib.suppress(TypeError, ValueError):
+            self.__signature__ = inspect.signature(fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = self._fn
         _refuse_tensors((args, kwargs), "sd.hessian", fn)
-        args, kwargs = _named_by_position((asked,), args, kwargs, fn)
-        wrt = _where(asked, args, kwargs, fn, "hessian")
+        args, kwargs = _named_by_position((self._wrt,), args, kwargs, fn)
+        wrt = _where(self._wrt, args, kwargs, fn, "hessian")
         x = args[wrt] if isinstance(wrt, int) else kwargs[wrt]
         if not _array_like(x):
             raise TypeError(
@@ -2444,12 +2456,37 @@ def hessian(fn: Callable, wrt: int | str = 0) -> Callable[..., Any]:
         _same_on_every_pass(values, fn, "hessian")
         return xp.reshape(xp.stack(columns, axis=-1), (*shape, *shape))
 
-    _SECOND_DERIVATIVES.add(hessian_fn)
-    return hessian_fn
+    def _jacobian_of_gradient(self) -> JacobianFunction:
+        """``sd.jacobian(sd.grad(fn, wrt), wrt)``: the same matrix, whose rules are this
+        one's."""
+        if self._of_gradient is None:
+            gradient = GradientFunction(self._fn, self._wrt, with_value=False)
+            self._of_gradient = JacobianFunction(gradient, self._wrt)
+        return self._of_gradient
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        """The adjoint ``g`` of the Hessian pulled back to the positional arguments."""
+        return self._jacobian_of_gradient()._srcdiff_vjp(g, ans, *args, **kwargs)
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        """The Hessian's tangent along ``tangents`` (a third derivative of ``fn``)."""
+        return self._jacobian_of_gradient()._srcdiff_jvp(tangents, ans, *args, **kwargs)
+
+    def _srcdiff_source(self) -> str:
+        if self._of_gradient is None:
+            raise RuntimeError(
+                f"the Hessian of {getattr(self._fn, '__qualname__', self._fn)} has not been "
+                "differentiated: sd.source shows the source of its derivatives once they ran"
+            )
+        return self._of_gradient._srcdiff_source()
 
 
-# the functions sd.hessian made: a derivative of one is refused as a third derivative
-_SECOND_DERIVATIVES: weakref.WeakSet = weakref.WeakSet()
+def hessian(fn: Callable, wrt: int | str = 0) -> HessianFunction:
+    """A function computing the Hessian of scalar-valued ``fn`` in argument ``wrt`` (a
+    position or a parameter's name, as ``sd.grad`` takes it), shaped ``argument.shape +
+    argument.shape``: one Hessian-vector product (``hvp``) per entry of the argument.
+    Keyword arguments are passed to ``fn`` and held constant, but the one ``wrt`` names."""
+    return HessianFunction(fn, wrt)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -2493,6 +2530,79 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 
 
 registry.register(jvp, registry.make_rule(_jvp_vjp, name="jvp", inline=False))
+
+
+def _directional(fn: Callable, tangents: tuple) -> Callable:
+    """``fn``'s derivative along ``tangents`` as a function of its arguments, whose
+    gradient is ``sd.hvp(fn, primals, tangents)``: differentiated like any function."""
+
+    def directional(*primals: Any) -> Any:
+        return jvp(fn, primals, tangents)[1]
+
+    directional.__qualname__ = f"{getattr(fn, '__qualname__', 'fn')}_along_tangents"
+    _DIRECTIONAL.add(directional)
+    return directional
+
+
+# the functions _directional made: srcdiff's, and yet forward mode of them is first order
+_DIRECTIONAL: weakref.WeakSet = weakref.WeakSet()
+
+
+def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) -> tuple:
+    """The rule of ``sd.hvp(fn, primals, tangents)`` called inside a differentiated
+    function. The products ``H t`` are the gradient of ``phi``, ``fn``'s derivative along
+    ``t``: pulled back to the primals, ``g`` gives ``phi``'s Hessian times ``g``; to the
+    tangents, ``H g`` (a Hessian is symmetric)."""
+    primals = tuple(primals)
+    tangents = _tangents_as_arrays(primals, tuple(tangents))
+    several = len(primals) > 1
+    gs = tuple(g) if several else (g,)
+    gs = tuple(rt.zeros_like(p) if d is None else d for p, d in zip(primals, gs, strict=True))
+    d_primals = hvp(_directional(fn, tangents), primals, gs)
+    products = hvp(fn, primals, gs)
+    d_primals, products = (d_primals, products) if several else ((d_primals,), (products,))
+    d_tangents = tuple(None if t is None else d for t, d in zip(tangents, products, strict=True))
+    return None, tuple(d_primals), d_tangents
+
+
+registry.register(hvp, registry.make_rule(_hvp_vjp, name="hvp", inline=False))
+
+
+def _hvp_jvp(tangents: tuple, ans: Any, fn: Callable, primals: tuple, inner: tuple) -> Any:
+    """The forward rule of ``sd.hvp(fn, primals, inner)`` called inside a function taken
+    in forward mode: along the primals' tangents, ``phi``'s Hessian times them (``phi``
+    being ``fn``'s derivative along ``inner``); along the tangents of ``inner``, ``fn``'s."""
+    _, d_primals, d_inner = tangents
+    primals = tuple(primals)
+    inner = _tangents_as_arrays(primals, tuple(inner))
+    parts = []
+    if d_primals is not None and any(d is not None for d in d_primals):
+        parts.append(hvp(_directional(fn, inner), primals, tuple(d_primals)))
+    if d_inner is not None and any(d is not None for d in d_inner):
+        parts.append(hvp(fn, primals, tuple(d_inner)))
+    if not parts:
+        return rt.zeros_like(ans)
+    if len(parts) == 1:
+        return parts[0]
+    if len(primals) > 1:
+        return tuple(a + b for a, b in zip(*parts, strict=True))
+    return parts[0] + parts[1]
+
+
+def _hvp_too_deep() -> tuple[str, str]:
+    """The refusal of ``_hvp_jvp`` differentiated (see ``rt.calls._derivative_inside``)."""
+    return (
+        "a derivative of order four or more: sd.hvp(f, primals, tangents) differentiated "
+        "twice more",
+        "srcdiff follows sd.hvp's products to the third derivative of f (sd.grad or sd.jvp "
+        "of them); write a lower derivative out as a function of its own and differentiate "
+        "that",
+    )
+
+
+_hvp_jvp._srcdiff_owner = _hvp_jvp  # type: ignore[attr-defined]
+_hvp_jvp._srcdiff_too_deep = _hvp_too_deep  # type: ignore[attr-defined]
+registry.register_jvp(hvp, _hvp_jvp)
 
 
 def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple

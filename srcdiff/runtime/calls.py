@@ -727,9 +727,9 @@ def _derivative_inside(fn: Any) -> CompileError:
     return refuse(
         f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken inside a "
         "differentiated function",
-        "srcdiff differentiates calls of sd.grad(f), sd.value_and_grad(f) and "
-        "sd.jvp(f, primals, tangents) there; for others take the derivative outside "
-        "(sd.hessian, sd.hvp, sd.jacobian)",
+        "srcdiff differentiates calls of sd.grad, sd.value_and_grad, sd.jvp, sd.jacobian, "
+        "sd.hvp, sd.hessian and sd.vmap there; for sd.vjp's pull-back of u write "
+        "sd.grad(lambda x: np.sum(u * f(x)))(x), or take the derivative outside",
     )
 
 

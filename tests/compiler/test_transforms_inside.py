@@ -50,3 +50,80 @@ def test_forward_mode_through_a_gradient_given_a_keyword_reads_its_value(fn):
     want = _numeric_jacobian(h, X)
     np.testing.assert_allclose(sd.jvp(h, (X,), (V,))[1], want @ V, rtol=1e-6)
     np.testing.assert_allclose(sd.jacobian(h, mode="fwd")(X), want, rtol=1e-6, atol=1e-9)
+
+
+def test_hvp_inside_a_differentiated_function():
+    """``sd.hvp`` was refused there ("a derivative taken inside a differentiated
+    function"): its products are differentiated in the primals and the tangents."""
+
+    def in_x(x):
+        return np.sum(W * sd.hvp(_f, (x,), (V,)))
+
+    def in_v(v):
+        return np.sum(W * sd.hvp(_f, (X,), (v,)) ** 2)
+
+    np.testing.assert_allclose(sd.grad(in_x)(X), _numeric_jacobian(in_x, X), rtol=1e-6)
+    np.testing.assert_allclose(sd.grad(in_v)(V), _numeric_jacobian(in_v, V), rtol=1e-6)
+    assert sd.grad(lambda x: sd.hvp(_f, (x,), (V,))[1])(X) == pytest.approx(
+        _numeric_jacobian(lambda x: sd.hvp(_f, (x,), (V,))[1], X), rel=1e-6
+    )
+
+
+def test_hvp_of_several_primals_inside_a_differentiated_function():
+    """One product per primal, a tangent of None holding its argument constant."""
+
+    def both(a, b):
+        first, second = sd.hvp(_pair, (a, b), (V, None))
+        return np.sum(W * first) + np.sum(second**2)
+
+    got = sd.grad(both, wrt=(0, 1))(X, V)
+    np.testing.assert_allclose(got[0], _numeric_jacobian(lambda a: both(a, V), X), rtol=1e-6)
+    np.testing.assert_allclose(got[1], _numeric_jacobian(lambda b: both(X, b), V), rtol=1e-6)
+
+
+def test_forward_mode_of_hvp():
+    def products(x):
+        return sd.hvp(_f, (x,), (V,))
+
+    np.testing.assert_allclose(
+        sd.jvp(products, (X,), (W,))[1], _numeric_jacobian(products, X) @ W, rtol=1e-6
+    )
+
+
+def test_hessian_inside_a_differentiated_function():
+    """``sd.hessian(f)`` was refused there; so was a derivative of it (a third
+    derivative): both are those of ``sd.jacobian(sd.grad(f))``."""
+    weights = np.outer(W, V)
+
+    def penalty(x):
+        return np.sum(weights * sd.hessian(_f)(x))
+
+    def in_second(y):
+        return np.sum(weights * sd.hessian(_pair, wrt=1)(V, y))
+
+    def keyword_held(x):
+        return np.sum(sd.hessian(_scaled)(x, scale=2.0) ** 2)
+
+    for fn in (penalty, in_second, keyword_held):
+        np.testing.assert_allclose(sd.grad(fn)(X), _numeric_jacobian(fn, X), rtol=1e-6)
+    hessian = sd.hessian(_f)
+    want = _numeric_jacobian(hessian, X)
+    np.testing.assert_allclose(sd.jacobian(hessian)(X), want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(sd.jvp(hessian, (X,), (V,))[1], want @ V, rtol=1e-6, atol=1e-9)
+
+
+def test_a_fourth_derivative_through_hvp_is_refused_at_the_users_line():
+    def curvature(x):
+        return np.sum(W * sd.hvp(_f, (x,), (V,)))
+
+    with pytest.raises(sd.CompileError, match="order four or more") as refused:
+        sd.hessian(curvature)(X)
+    assert f"{__file__}:{curvature.__code__.co_firstlineno + 1}" in str(refused.value)
+
+
+def test_vjp_inside_a_differentiated_function_is_refused_with_what_to_write():
+    def pulled(x):
+        return np.sum(sd.vjp(np.sin, x)[1](V)[0])
+
+    with pytest.raises(sd.CompileError, match=r"sd.grad\(lambda x: np.sum\(u \* f\(x\)\)\)"):
+        sd.grad(pulled)(X)
