@@ -1692,6 +1692,51 @@ class MappedFunction:
                 outs.append(jvp(fn, example, t_b)[1])
         return _stack(outs, self._out_axes)
 
+    def _tangent_vjp(self, args: tuple, kwargs: dict, tangents: tuple, cotangent: tuple
+                     ) -> Pullback:  # fmt: skip
+        """Reverse mode over the mapped forward mode (``tangent_vjp``, a second derivative
+        through the map): each example's, the pull-backs stacked along the argument's
+        axis where it is mapped and summed where it is shared (keywords are every
+        example's, and held constant, as the mapped derivatives hold them)."""
+        axes, size = self._mapped_for_derivatives(args)
+        tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+        tangent_axes = [a if t is not None else None for a, t in zip(axes, tangents, strict=True)]
+        g_value, g_tangent = cotangent
+        if any(g is _SEED or callable(g) for g in cotangent):
+            name = getattr(self._fn, "__qualname__", "vmap")
+            raise CompileError(
+                f"a second derivative through sd.vmap({name}) seeded on its stacked result",
+                function=name,
+                hint="reduce the mapped result (np.sum) before differentiating it again",
+            )
+        per_example = []
+        for b in range(size):
+            cotangent_b = tuple(None if g is None else _example(g, self._out_axes, b)
+                                for g in (g_value, g_tangent))  # fmt: skip
+            per_example.append(tangent_vjp(
+                self._fn, self._slice(args, axes, b), kwargs,
+                self._slice(tangents, tangent_axes, b), cotangent_b, keyword_grads=False,
+            ))  # fmt: skip
+
+        def gathered(parts: list, axis: int | None) -> Any:
+            if all(p is None for p in parts):
+                return None
+            like = next(p for p in parts if p is not None)
+            parts = [rt.zeros_like(like) if p is None else p for p in parts]
+            if axis is None:
+                return _tree_map(lambda *p: sum(p[1:], p[0]), *parts)
+            return _stack(parts, axis)
+
+        outputs = tuple(_stack([p.outputs[k] for p in per_example], self._out_axes)
+                        for k in range(2))  # fmt: skip
+        d_tangents = tuple(
+            None if t is None else gathered([p.d_tangents[i] for p in per_example], axes[i])
+            for i, t in enumerate(tangents)
+        )
+        d_args = tuple(gathered([p.d_args[i] for p in per_example], axes[i])
+                       for i in range(len(args)))  # fmt: skip
+        return Pullback(outputs, d_tangents, d_args, {}, dict.fromkeys(kwargs))
+
     def _mapped_for_derivatives(self, args: tuple) -> tuple[list[int | None], int]:
         """The axes and the number of examples, for a derivative: a result shared by the
         examples (``out_axes=None``) has no one derivative, so it is refused."""
@@ -2304,13 +2349,19 @@ def tangent_vjp(
             function=name,
             hint="give it a parameter of that name, or take the first derivative only",
         ) from exc
-    if isinstance(getattr(fn, "__self__", fn), MappedFunction):
-        shown, base, _ = _derivative_of(getattr(fn, "__self__", fn))  # (not its __call__)
-        inner = shown[len("sd.vmap(") : -1]
-        what = f"a second derivative through {shown}, which has derivatives of first order only"
-        hint = (f"take the second derivative inside it (sd.vmap(sd.hessian({inner}))), or "
-                "write the mapped function out")  # fmt: skip
-        if _called_from_generated_code():  # (its derivatives are its rules', of first order)
+    if isinstance(transform, MappedFunction) and not named:
+        return transform._tangent_vjp(args, kwargs, tangents, cotangent)
+    if isinstance(transform, MappedFunction):  # (a tangent given to a keyword argument)
+        shown, base, _ = _derivative_of(transform)  # (not its __call__)
+        what = (
+            f"a second derivative through the keyword argument(s) {', '.join(named)} of "
+            f"{shown}, which srcdiff differentiates in its positional arguments only"
+        )
+        hint = (
+            "pass them by position, mapped along no axis (None in in_axes: each example "
+            "gets the whole value, as a keyword gives it)"
+        )
+        if _called_from_generated_code():
             raise rt.refuse(what, hint)  # at the user's line calling it
         raise CompileError(what, function=shown, hint=hint)
     if (

@@ -127,3 +127,49 @@ def test_vjp_inside_a_differentiated_function_is_refused_with_what_to_write():
 
     with pytest.raises(sd.CompileError, match=r"sd.grad\(lambda x: np.sum\(u \* f\(x\)\)\)"):
         sd.grad(pulled)(X)
+
+
+def _rows(x):
+    return np.sum(sd.vmap(lambda r: np.sin(r) * r)(x.reshape(3, 1)) ** 2)
+
+
+def _rows_written_out(x):
+    return np.sum((np.sin(x) * x) ** 2)
+
+
+def test_second_derivatives_of_a_function_calling_vmap():
+    """They were refused (derivatives of first order only): reverse mode over the mapped
+    forward mode is each example's."""
+    want = sd.hessian(_rows_written_out)(X)
+    np.testing.assert_allclose(sd.hessian(_rows)(X), want, rtol=1e-12)
+    np.testing.assert_allclose(sd.hvp(_rows, (X,), (V,)), want @ V, rtol=1e-12)
+    np.testing.assert_allclose(sd.jacobian(sd.grad(_rows))(X), want, rtol=1e-12)
+    np.testing.assert_allclose(sd.jvp(sd.grad(_rows), (X,), (V,))[1], want @ V, rtol=1e-12)
+    outer = sd.grad(lambda x: np.sum(np.sin(sd.grad(_rows)(x))))(X)
+    np.testing.assert_allclose(outer, np.cos(sd.grad(_rows)(X)) @ want, rtol=1e-12)
+
+
+def test_second_derivatives_through_vmap_with_axes_and_tuples():
+    """Mapped and shared arguments, ``in_axes``/``out_axes`` other than 0, a tuple result
+    and ``sd.vmap(sd.grad(f))``: each against finite differences of its gradient."""
+    rows = np.array([[0.5, -1.0, 2.0], [1.5, 0.2, -0.3]])
+    weights = np.arange(6.0).reshape(2, 3) / 5
+
+    def shared(x):
+        return np.sum(sd.vmap(lambda r, p: np.tanh(r @ p), in_axes=(0, None))(rows, x) ** 2)
+
+    def columns(x):
+        mapped = sd.vmap(lambda a, b: np.sin(a) * b, in_axes=(1, None), out_axes=1)
+        return np.sum(mapped(np.outer(x, x[:2]), x) * np.arange(6.0).reshape(3, 2))
+
+    def second_of_tuple(x):
+        both = sd.vmap(lambda a: (np.sin(a) * a, a**3), out_axes=(0, 1))(np.outer(x, x[:2]))
+        return np.sum(both[1] * weights)
+
+    def per_example_gradients(x):
+        gradient = sd.grad(lambda p, r: np.sum(np.sin(p * r) ** 2))
+        return np.sum(sd.vmap(gradient, in_axes=(None, 0))(x, rows) * rows)
+
+    for fn in (shared, columns, second_of_tuple, per_example_gradients):
+        want = _numeric_jacobian(sd.grad(fn), X)
+        np.testing.assert_allclose(sd.hessian(fn)(X), want, rtol=1e-6, atol=1e-8)
