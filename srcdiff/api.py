@@ -502,6 +502,14 @@ def _calling(fn: Callable) -> Callable:
     return namespace[name]
 
 
+def _ufunc_called(fn: Any) -> Any:
+    """For a ufunc with rules (``sd.grad(np.sin)``, ``sd.vmap(np.sin)`` differentiated),
+    a function of source calling it with its ``nin`` arguments; else ``fn`` itself."""
+    if isinstance(fn, np.ufunc) and registry.lookup(fn) is not None:
+        return rt.primitive_function(fn, fn.nin, ())
+    return fn
+
+
 class _Target(CallSite):
     """A function (or bound method) and the parameters to differentiate: the call site
     of ``sd.grad``'s function and of ``@sd.differentiate``, whose units it looks up as
@@ -519,6 +527,7 @@ class _Target(CallSite):
             fn = fn.__func__
         while hasattr(fn, "_srcdiff_target"):  # srcdiff's own wrappers only: a user's
             fn = fn._srcdiff_target  # decorator is compiled like any function
+        fn = _ufunc_called(fn)
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
         self.fn = fn
@@ -1278,7 +1287,7 @@ class TangentFunction:
     source."""
 
     def __init__(self, fn: Callable):
-        self._fn = fn
+        self._fn = _ufunc_called(fn)
         self._targets: dict[tuple, _Target] = {}
         self._last: Unit | None = None
         functools.update_wrapper(self, fn, updated=())

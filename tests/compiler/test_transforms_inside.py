@@ -173,3 +173,23 @@ def test_second_derivatives_through_vmap_with_axes_and_tuples():
     for fn in (shared, columns, second_of_tuple, per_example_gradients):
         want = _numeric_jacobian(sd.grad(fn), X)
         np.testing.assert_allclose(sd.hessian(fn)(X), want, rtol=1e-6, atol=1e-8)
+
+
+def test_a_ufunc_is_differentiated_as_a_function_calling_it():
+    """``sd.grad(np.sin)``, and ``sd.vmap(np.sin)`` differentiated, were refused with a
+    TypeError (not a Python function); ``sd.jvp(np.sin, ...)`` crashed."""
+    rows = np.stack([X, 2 * X])
+    assert sd.grad(np.sin)(0.5) == pytest.approx(np.cos(0.5), rel=1e-14)
+    assert sd.grad(np.multiply, wrt=(0, 1))(0.5, 3.0) == (3.0, 0.5)
+    np.testing.assert_allclose(sd.jvp(np.sin, (X,), (V,))[1], np.cos(X) * V, rtol=1e-14)
+    assert sd.hessian(np.sin)(0.5) == pytest.approx(-np.sin(0.5), rel=1e-14)
+
+    def mapped(x):
+        return np.sum(sd.vmap(np.sin)(rows * x))
+
+    want = _numeric_jacobian(mapped, X)
+    np.testing.assert_allclose(sd.grad(mapped)(X), want, rtol=1e-6)
+    np.testing.assert_allclose(
+        sd.hessian(mapped)(X), _numeric_jacobian(sd.grad(mapped), X), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(sd.vjp(sd.vmap(np.sin), rows)[1](rows)[0], np.cos(rows) * rows)
