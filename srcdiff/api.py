@@ -1658,6 +1658,27 @@ class MappedFunction:
                 return False, None
         return batching.run(self._fn, args, kwargs, axes, size, self._out_axes, call)
 
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """Its reverse rule, and its forward rule as an object with rules of its own, so
+        that forward-mode source calling the map is differentiated again (see
+        ``_MappedTangent``); made when first asked for (``registry.own_rules``)."""
+        rules = self.__dict__.get("_rules")
+        if rules is None:
+
+            def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+                grads = self._srcdiff_vjp(g, ans, *args, **kwargs)
+                return grads[0] if len(args) == 1 else grads  # a rule called by name: so
+
+            rule = registry.make_rule(vjp, name=f"{self.__name__}_vjp", inline=False)
+            forward = registry.Tangent.of(_MappedTangent(self), inline=False)
+            rules = self.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
+        return rules
+
+    @_srcdiff_rules.setter
+    def _srcdiff_rules(self, value: tuple) -> None:
+        self.__dict__["_rules"] = value
+
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         """The mapped pullback: each example's gradients, stacked along the argument's
         axis where it is mapped and summed where it is shared (keywords are every
@@ -1758,6 +1779,88 @@ class MappedFunction:
             )
         axes = self._axes(args)
         return axes, self._size(args, axes)
+
+
+def _mapped_too_deep(mapped: MappedFunction) -> tuple[str, str]:
+    """The refusal of a derivative through ``mapped`` of an order its rules do not
+    follow: what, and what to do."""
+    shown, _, _ = _derivative_of(mapped)
+    return (
+        f"a third derivative through {shown}",
+        "srcdiff follows derivatives through sd.vmap to the second order; write the mapped "
+        "function out (array operations, or a loop over the examples) for a third",
+    )
+
+
+class _MappedTangent:
+    """The forward rule of ``sd.vmap(f)`` (``MappedFunction._srcdiff_jvp``), which the
+    forward-mode source of a function calling the map calls: ``rule(tangents, ans,
+    *args)``. Its own derivatives are each example's: reverse mode over ``f``'s forward
+    mode (``MappedFunction._tangent_vjp``), and forward mode over it, which is linear
+    in the tangents (``_directional``)."""
+
+    def __init__(self, mapped: MappedFunction):
+        self._reference = weakref.ref(mapped)  # (compiled code keeps its rules)
+        name = re.sub(r"\W", "_", mapped.__name__).strip("_") or "mapped"  # (<lambda>)
+        self.__name__ = self.__qualname__ = f"{name}_mapped_jvp"
+
+    @property
+    def _mapped(self) -> MappedFunction:
+        mapped = self._reference()
+        if mapped is None:
+            raise ReferenceError(f"the mapped function of {self.__name__} no longer exists")
+        return mapped
+
+    def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._mapped._srcdiff_jvp(tangents, ans, *args, **kwargs)
+
+    def _srcdiff_too_deep(self) -> tuple[str, str]:
+        """Its rules differentiated (see ``rt.calls._derivative_inside``)."""
+        return _mapped_too_deep(self._mapped)
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+                     **kwargs: Any) -> tuple:  # fmt: skip
+        """The rule's pull-back: to ``tangents`` (a tuple, one per argument), to the map's
+        value ``ans_f`` (none: the rule reads it for its shape only) and to ``args``."""
+        tangents = tuple(tangents) + (None,) * (len(args) - len(tuple(tangents)))
+        pulled = self._mapped._tangent_vjp(args, kwargs, tangents, (None, g))
+        d_tangents = tuple(rt.zeros_like(t) if d is None else d
+                           for t, d in zip(tangents, pulled.d_tangents, strict=True))  # fmt: skip
+        d_args = [rt.zeros_like(a) if d is None else d
+                  for a, d in zip(args, pulled.d_args, strict=True)]  # fmt: skip
+        return (d_tangents, rt.zeros_like(ans_f), *d_args)
+
+    def _srcdiff_jvp(self, d: tuple, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+                     **kwargs: Any) -> Any:  # fmt: skip
+        """The rule's tangent along ``d`` (the tangents of ``tangents``, of ``ans_f`` and
+        of each of ``args``), each example's: along the arguments' tangents, that of
+        ``f``'s derivative along ``tangents``; along the tangents' own, ``f``'s."""
+        mapped = self._mapped
+        d_tangents, _, *d_args = d
+        axes, size = mapped._mapped_for_derivatives(args)
+        fn = functools.partial(mapped._fn, **kwargs) if kwargs else mapped._fn
+        n = len(args)
+        tangents = tuple(tangents) + (None,) * (n - len(tuple(tangents)))
+        d_tangents = tuple(d_tangents or ()) + (None,) * (n - len(tuple(d_tangents or ())))
+        d_args = tuple(d_args) + (None,) * (n - len(d_args))
+
+        def along(values: tuple) -> list:
+            return [a if v is not None else None for a, v in zip(axes, values, strict=True)]
+
+        outs = []
+        for b in range(size):
+            example = mapped._slice(args, axes, b)
+            t_b = mapped._slice(tangents, along(tangents), b)
+            parts = []
+            if any(t is not None for t in d_args):
+                da_b = mapped._slice(d_args, along(d_args), b)
+                parts.append(jvp(_directional(fn, t_b), example, da_b)[1])
+            if any(t is not None for t in d_tangents):
+                dt_b = mapped._slice(d_tangents, along(d_tangents), b)
+                parts.append(jvp(fn, example, dt_b)[1])
+            ans_b = _example(ans, mapped._out_axes, b)
+            outs.append(sum(parts[1:], parts[0]) if parts else rt.zeros_like(ans_b))
+        return _stack(outs, mapped._out_axes)
 
 
 def _axes_given(axes: Any, name: str) -> Any:

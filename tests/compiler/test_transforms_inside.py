@@ -193,3 +193,27 @@ def test_a_ufunc_is_differentiated_as_a_function_calling_it():
         sd.hessian(mapped)(X), _numeric_jacobian(sd.grad(mapped), X), rtol=1e-6, atol=1e-9
     )
     np.testing.assert_allclose(sd.vjp(sd.vmap(np.sin), rows)[1](rows)[0], np.cos(rows) * rows)
+
+
+def test_forward_mode_over_forward_mode_through_vmap():
+    """Forward mode of a function taking ``sd.jvp`` of a map was refused (its forward
+    rule had no derivatives); each example's is forward mode over ``f``'s."""
+    rows = np.stack([X, V])
+
+    def tangent(y):
+        return sd.jvp(sd.vmap(lambda r: np.sin(r) * r), (y,), (rows,))[1]
+
+    # tangent(y) = (y cos y + sin y) rows, whose derivative is (2 cos y - y sin y) rows
+    want = (2 * np.cos(rows) - rows * np.sin(rows)) * rows * (2 * rows)
+    np.testing.assert_allclose(sd.jvp(tangent, (rows,), (2 * rows,))[1], want, rtol=1e-12)
+
+
+def test_a_third_derivative_through_vmap_is_refused_at_the_users_line():
+    def curvature_penalty(x):
+        return np.sum(sd.hessian(_rows)(x))
+
+    with pytest.raises(sd.CompileError, match=r"a third derivative through sd.vmap\(") as refused:
+        sd.grad(curvature_penalty)(X)
+    line = _rows.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line}" in str(refused.value)
+    assert "own_rules" not in str(refused.value)
