@@ -478,6 +478,11 @@ def _calling(fn: Callable) -> Callable:
     if not name.isidentifier():
         name = "transform_called"
     defaults = {f"_default_{p.name}": p.default for p in params if p.default is not p.empty}
+    keyword_only = tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+    transform = fn
+    if keyword_only and isinstance(fn, _BY_POSITION):  # (their rules take positions)
+        npositional = len(params) - len(keyword_only)
+        transform = _by_position(fn, npositional, npositional, keyword_only) or fn
     signature, passed = [], []
     for i, p in enumerate(params):
         if p.kind is p.KEYWORD_ONLY and (i == 0 or params[i - 1].kind is not p.KEYWORD_ONLY):
@@ -488,14 +493,15 @@ def _calling(fn: Callable) -> Callable:
             i + 1 == len(params) or params[i + 1].kind is not p.POSITIONAL_ONLY
         ):
             signature.append("/")
-        passed.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name)
+        by_keyword = p.kind is p.KEYWORD_ONLY and transform is fn
+        passed.append(f"{p.name}={p.name}" if by_keyword else p.name)
     filename = f"<srcdiff: {name} {id(fn):x}>"
     text = f"def {name}({', '.join(signature)}):\n    return _transform({', '.join(passed)})\n"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     with contextlib.suppress(TypeError):  # dropped with the transform
         weakref.finalize(fn, linecache.cache.pop, filename, None)
     # __name__: srcdiff's own module, which marks the function as srcdiff's
-    namespace: dict[str, Any] = {"_transform": fn, "__name__": __name__, **defaults}
+    namespace: dict[str, Any] = {"_transform": transform, "__name__": __name__, **defaults}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - the text just written
     with contextlib.suppress(AttributeError, TypeError):
         fn.__dict__["_srcdiff_called"] = namespace[name]
@@ -2330,36 +2336,93 @@ def keyword_refusal(fn: Any, names: list[str], nargs: int, forward: bool) -> tup
     return what, hint
 
 
-def keywords_by_position(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dict] | None:
-    """A call of ``sd.grad(f)`` (of sd.grad(...) of f) given ``kwargs``, the same with the
-    keywords naming ``f``'s positional parameters passed by position (``f(x, s)`` is
-    ``f(x, scale=s)``; a parameter between left to its default gets it), whose rules
-    differentiate positional arguments: the arguments, the keywords left, and each moved
-    keyword's position; None where none moves."""
-    inner = fn
-    while isinstance(inner, GradientFunction):
-        inner = inner._fn
-    if not isinstance(fn, GradientFunction) or hasattr(type(inner), "_srcdiff_vjp"):
-        return None  # (sd.vmap maps positional arguments: a keyword's value is whole)
+def keywords_by_position(fn: Any, args: tuple, kwargs: dict
+                         ) -> tuple[Any, tuple, dict, dict] | None:  # fmt: skip
+    """A call of srcdiff's transform ``fn`` (``sd.grad(f)``, ``sd.jacobian(f)``,
+    ``sd.hessian(f)``, ``sd.vmap(f)``) given ``kwargs``, whose rules differentiate
+    positional arguments, as the call of a transform taking those keywords by position:
+    ``sd.grad(f)(x, scale=s)`` is ``sd.grad(f)(x, s)``, and for a keyword-only ``scale``,
+    ``sd.grad(g)(x, s)`` where ``g(x, scale)`` calls ``f(x, scale=scale)``; a mapped
+    function maps none of them (a keyword's value is every example's). A parameter
+    between left to its default gets it. Returns the transform, the arguments, the
+    keywords left, and each moved keyword's position; None where none moves."""
+    if not isinstance(fn, _BY_POSITION):
+        return None
+    if isinstance(fn, GradientFunction) and fn._target.starred:
+        return None
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
-    positional = [p for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
-    args, kwargs, at = list(args), dict(kwargs), {}
-    if len(args) > len(positional) or positional[: len(args)] != params[: len(args)]:
+    kinds = inspect.Parameter
+    positional = [
+        p for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(args) > len(positional) or any(p.kind is kinds.VAR_POSITIONAL for p in params):
         return None
-    for p in positional[len(args) :]:
-        if not any(q.name in kwargs for q in positional[len(args) :]):
+    keyword_only = [p.name for p in params if p.kind is kinds.KEYWORD_ONLY and p.name in kwargs]
+    later = positional[len(args) :]
+    if not keyword_only and not any(p.name in kwargs for p in later):
+        return None
+    args, kwargs, at = list(args), dict(kwargs), {}
+    given = len(args)
+    for i, p in enumerate(later):
+        if not keyword_only and not any(q.name in kwargs for q in later[i:]):
             break
-        if p.name in kwargs:
+        if p.name in kwargs and p.kind is not kinds.POSITIONAL_ONLY:
             at[p.name] = len(args)
             args.append(kwargs.pop(p.name))
-        elif p.default is not inspect.Parameter.empty:  # a later one moves: its default
+        elif p.default is not kinds.empty:  # a later one moves: its default
             args.append(p.default)
         else:
             return None
-    return (tuple(args), kwargs, at) if at else None
+    for name in keyword_only:
+        at[name] = len(args)
+        args.append(kwargs.pop(name))
+    if not keyword_only and not isinstance(fn, MappedFunction):
+        return fn, tuple(args), kwargs, at
+    moved = _by_position(fn, given, len(args) - len(keyword_only), tuple(keyword_only))
+    return (moved, tuple(args), kwargs, at) if moved is not None else None
+
+
+def _by_position(fn: Any, given: int, npositional: int, keyword_only: tuple[str, ...]) -> Any:
+    """The transform ``fn`` of a function taking its first ``npositional`` parameters
+    and then ``keyword_only`` by position (its ``f`` itself where there are none), a
+    mapped function mapping the first ``given`` only; one per call pattern, kept on
+    ``fn`` so that its units are compiled once."""
+    made = fn.__dict__.setdefault("_srcdiff_by_position", {})
+    key = (given, npositional, keyword_only)
+    if key in made:
+        return made[key]
+    inner = fn._fn
+    if keyword_only:
+        names = list(inspect.signature(fn).parameters)[:npositional]
+        if any(not n.isidentifier() or keyword.iskeyword(n) for n in names):
+            return None
+        label = re.sub(r"\W", "_", getattr(inner, "__name__", "fn")).strip("_") or "fn"
+        passed = ", ".join([*names, *(f"{k}={k}" for k in keyword_only), "**keywords"])
+        source = (f"def {label}_by_position({', '.join([*names, *keyword_only])}, **keywords):\n"
+                  f"    return fn({passed})\n")  # fmt: skip
+        inner = rt.function_of_source(source, f"a call of {label}", f"{label}_by_position",
+                                      {"fn": inner})  # fmt: skip
+    try:  # (a wrt naming a keyword the call leaves to its default: refused as it was)
+        if isinstance(fn, GradientFunction):
+            target = fn._target
+            wrt = tuple(target.names) if target.multiple else target.names[0]
+            moved = GradientFunction(inner, wrt, fn._with_value, fn._check_finite,
+                                     fn._warn_kinks)  # fmt: skip
+        elif isinstance(fn, JacobianFunction):
+            moved = JacobianFunction(inner, fn._wrt, fn._mode)
+        elif isinstance(fn, HessianFunction):
+            moved = HessianFunction(inner, fn._wrt)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(fn, MappedFunction):
+        axes = fn._in_axes if isinstance(fn._in_axes, (tuple, list)) else (fn._in_axes,) * given
+        shared = (None,) * (npositional + len(keyword_only) - given)
+        moved = MappedFunction(inner, (*axes, *shared), fn._out_axes)
+    made[key] = moved
+    return moved
 
 
 rt.install(keyword_refusal=keyword_refusal, by_position=keywords_by_position)
@@ -2449,6 +2512,12 @@ def tangent_vjp(
         name = getattr(transform, "__qualname__", type(transform).__name__)
         what, hint = _too_deep(transform, 2)
         raise CompileError(what, function=name, hint=hint)
+    if isinstance(transform, _BY_POSITION) and (
+        named or (kwargs and isinstance(transform, MappedFunction))
+    ):  # (their rules take positions: each example gets a keyword's whole value)
+        moved = keywords_by_position(transform, args, kwargs)
+        if moved is not None:
+            return _keywords_moved(moved, args, tangents, cotangent, named, top, keyword_grads)
     try:
         forward = _forward_target(fn, positions, len(args), kwargs)
     except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
@@ -2547,6 +2616,25 @@ def tangent_vjp(
             f"give {forward.fn.__qualname__} a parameter named {k}",
         )
     return Pullback(outputs, tuple(d_tangents), tuple(d_args), d_named, d_kwargs)
+
+
+def _keywords_moved(moved: tuple, args: tuple, tangents: tuple, cotangent: tuple,
+                    named: dict, top: bool, keyword_grads: bool) -> Pullback:  # fmt: skip
+    """``tangent_vjp`` of a transform's call as ``keywords_by_position`` moved it (its
+    keywords by position), the pull-backs given back to the keywords they came from."""
+    fn, moved_args, kwargs, at = moved
+    by_position = list(tangents) + [None] * (len(moved_args) - len(tangents))
+    for k, i in at.items():
+        by_position[i] = named.get(k)
+    left = {k: t for k, t in named.items() if k not in at}
+    pulled = tangent_vjp(fn, moved_args, kwargs, tuple(by_position), cotangent, left,
+                         top=top, keyword_grads=keyword_grads)  # fmt: skip
+    n = len(args)
+    moved_tangents = {k: pulled.d_tangents[i] for k, i in at.items() if k in named}
+    d_keyword_tangents = {**pulled.d_keyword_tangents, **moved_tangents}
+    d_kwargs = {**pulled.d_kwargs, **{k: pulled.d_args[i] for k, i in at.items()}}
+    return Pullback(pulled.outputs, pulled.d_tangents[:n], pulled.d_args[:n],
+                    d_keyword_tangents, d_kwargs)  # fmt: skip
 
 
 rt.install(tangent_vjp=tangent_vjp)  # the rule of rt.call_jvp, in forward-mode source
@@ -2650,6 +2738,10 @@ def hessian(fn: Callable, wrt: int | str = 0) -> HessianFunction:
     argument.shape``: one Hessian-vector product (``hvp``) per entry of the argument.
     Keyword arguments are passed to ``fn`` and held constant, but the one ``wrt`` names."""
     return HessianFunction(fn, wrt)
+
+
+# the transforms whose calls take keywords by position (see keywords_by_position)
+_BY_POSITION = (GradientFunction, JacobianFunction, HessianFunction, MappedFunction)
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -1141,7 +1141,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     if any(type(a) is str for a in active) and hasattr(type(fn), "_srcdiff_vjp"):
         moved = Host.by_position(fn, args, kwargs)  # (its rules take positions only)
         if moved is not None:
-            args, kwargs, at = moved
+            fn, args, kwargs, at = moved
             active = tuple(at.get(a, a) for a in active)
     site, bound = _site(fn, active, tensor, args, kwargs)
     if site.rule is not None or site.nondiff:
@@ -1332,7 +1332,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     if forward is not None and not forward.inline:  # a user's rule, fn(tangents, ans, *args)
         moved = Host.by_position(fn, args, kwargs) if named else None
         if moved is not None and hasattr(type(fn), "_srcdiff_jvp"):  # (positions only)
-            args, kwargs, at = moved
+            fn, args, kwargs, at = moved
+            forward = Host.registry.lookup_jvp(fn)
             tangents = (*tangents, *(None,) * (len(args) - len(tangents)))
             keyed = {i: k for k, i in at.items()}  # the keyword moved to each position
             tangents = tuple(named.get(keyed[i]) if i in keyed else t

@@ -217,3 +217,46 @@ def test_a_third_derivative_through_vmap_is_refused_at_the_users_line():
     line = _rows.__code__.co_firstlineno + 1
     assert f"{__file__}:{line}" in str(refused.value)
     assert "own_rules" not in str(refused.value)
+
+
+def _scaled_elementwise(x, k=3.0):
+    return np.sin(x) * k * x
+
+
+def _scaled_elementwise_keyword(x, *, k=3.0):
+    return np.sin(x) * k * x
+
+
+@pytest.mark.parametrize("fn", [_scaled_elementwise, _scaled_elementwise_keyword])
+def test_a_derivative_through_a_keyword_of_a_transform(fn):
+    """A differentiated value passed by keyword to ``sd.grad(f)``, ``sd.jacobian(f)``,
+    ``sd.hessian(f)`` or ``sd.vmap(f)`` was refused (their rules differentiate positional
+    arguments): the call is that of the transform of ``f`` taking it by position."""
+    rows = np.stack([X, V])
+    summed = lambda x, k=3.0: np.sum(fn(x, k=k))  # noqa: E731
+    uses = {
+        "grad": lambda s: np.sum(sd.grad(summed)(X, k=s) ** 2),
+        "jacobian": lambda s: np.sum(sd.jacobian(fn)(X, k=s) ** 2),
+        "hessian": lambda s: np.sum(sd.hessian(summed)(X, k=s) ** 2),
+        "vmap": lambda s: np.sum(sd.vmap(fn)(rows, k=s) ** 2),
+    }
+    for name, use in uses.items():
+        want = _numeric_jacobian(use, 2.0)
+        assert sd.grad(use)(2.0) == pytest.approx(want, rel=1e-6)
+        assert sd.jvp(use, (2.0,), (1.0,))[1] == pytest.approx(want, rel=1e-6)
+        if name in ("grad", "vmap"):  # (of the others: a third derivative, or a fourth)
+            second = _numeric_jacobian(sd.grad(use), 2.0)
+            assert sd.hessian(use)(2.0) == pytest.approx(second, rel=1e-5)
+
+
+def test_a_gradient_in_a_keyword_only_parameter_differentiated_again():
+    """``sd.grad(sd.grad(f, wrt="s"), wrt="s")`` for a keyword-only ``s`` was refused at
+    a line of srcdiff's own (the transform's call, passing ``s=s``)."""
+
+    def f(x, *, s):
+        return np.sum(np.sin(x)) * s**3
+
+    second = sd.grad(sd.grad(f, wrt="s"), wrt="s")(X, s=2.0)
+    assert second == pytest.approx(6 * 2.0 * np.sum(np.sin(X)), rel=1e-12)
+    mixed = sd.grad(sd.grad(f, wrt="s"))(X, s=2.0)
+    np.testing.assert_allclose(mixed, 3 * 2.0**2 * np.cos(X), rtol=1e-12)
