@@ -2517,7 +2517,8 @@ def tangent_vjp(
     ):  # (their rules take positions: each example gets a keyword's whole value)
         moved = keywords_by_position(transform, args, kwargs)
         if moved is not None:
-            return _keywords_moved(moved, args, tangents, cotangent, named, top, keyword_grads)
+            return _keywords_moved(moved, args, tangents, cotangent, keyword_tangents or {},
+                                   top, keyword_grads)  # fmt: skip
     try:
         forward = _forward_target(fn, positions, len(args), kwargs)
     except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
@@ -2619,18 +2620,19 @@ def tangent_vjp(
 
 
 def _keywords_moved(moved: tuple, args: tuple, tangents: tuple, cotangent: tuple,
-                    named: dict, top: bool, keyword_grads: bool) -> Pullback:  # fmt: skip
+                    keyword_tangents: dict, top: bool, keyword_grads: bool
+                    ) -> Pullback:  # fmt: skip
     """``tangent_vjp`` of a transform's call as ``keywords_by_position`` moved it (its
     keywords by position), the pull-backs given back to the keywords they came from."""
     fn, moved_args, kwargs, at = moved
     by_position = list(tangents) + [None] * (len(moved_args) - len(tangents))
     for k, i in at.items():
-        by_position[i] = named.get(k)
-    left = {k: t for k, t in named.items() if k not in at}
+        by_position[i] = keyword_tangents.get(k)
+    left = {k: t for k, t in keyword_tangents.items() if k not in at}
     pulled = tangent_vjp(fn, moved_args, kwargs, tuple(by_position), cotangent, left,
                          top=top, keyword_grads=keyword_grads)  # fmt: skip
     n = len(args)
-    moved_tangents = {k: pulled.d_tangents[i] for k, i in at.items() if k in named}
+    moved_tangents = {k: pulled.d_tangents[i] for k, i in at.items() if k in keyword_tangents}
     d_keyword_tangents = {**pulled.d_keyword_tangents, **moved_tangents}
     d_kwargs = {**pulled.d_kwargs, **{k: pulled.d_args[i] for k, i in at.items()}}
     return Pullback(pulled.outputs, pulled.d_tangents[:n], pulled.d_args[:n],

@@ -323,6 +323,9 @@ SPECS = [
     Spec(rt.item_tangent, (R((3, 4)), (7, None, None, None)), wrt=(0,), label="flat"),
     Spec(rt.item_tangent, (R((3, 4)), (2, 1, None, None)), wrt=(0,), label="per-axis"),
     Spec(rt.item_tangent, (R(()), (None, None, None, None)), wrt=(0,), label="0d"),
+    # sd.hvp called inside a differentiated function (its products differentiated again)
+    Spec(sd.hvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
+    Spec(sd.hvp, (cubic, (R((2,)), R((2,))), (R((2,)), None)), wrt=(1,), label="one-tangent"),
 ]
 
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
