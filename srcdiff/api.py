@@ -2395,13 +2395,20 @@ def _by_position(fn: Any, given: int, npositional: int, keyword_only: tuple[str,
     if key in made:
         return made[key]
     inner = fn._fn
-    if keyword_only:
-        names = list(inspect.signature(fn).parameters)[:npositional]
+    if keyword_only and isinstance(inner, _BY_POSITION):  # (sd.vmap(sd.grad(f)): f's)
+        inner = _by_position(inner, npositional, npositional, keyword_only)
+        if inner is None:
+            return None
+    elif keyword_only:
+        params = list(inspect.signature(fn).parameters.values())
+        names = [p.name for p in params[:npositional]]
         if any(not n.isidentifier() or keyword.iskeyword(n) for n in names):
             return None
         label = re.sub(r"\W", "_", getattr(inner, "__name__", "fn")).strip("_") or "fn"
-        passed = ", ".join([*names, *(f"{k}={k}" for k in keyword_only), "**keywords"])
-        source = (f"def {label}_by_position({', '.join([*names, *keyword_only])}, **keywords):\n"
+        # (the keywords left, where f takes **kwargs, go on by name)
+        rest = ["**keywords"] if any(p.kind is p.VAR_KEYWORD for p in params) else []
+        passed = ", ".join([*names, *(f"{k}={k}" for k in keyword_only), *rest])
+        source = (f"def {label}_by_position({', '.join([*names, *keyword_only, *rest])}):\n"
                   f"    return fn({passed})\n")  # fmt: skip
         inner = rt.function_of_source(source, f"a call of {label}", f"{label}_by_position",
                                       {"fn": inner})  # fmt: skip
@@ -3029,6 +3036,15 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
         fn = rt.objects.constructor(fn)
     label = getattr(fn, "__qualname__", None) or type(fn).__name__
     own = registry.lookup_jvp(fn)
+    if any(t is not None for _, t in kw.values()):  # a transform's rules take positions
+        moved = keywords_by_position(fn, tuple(arg_values), kw_values)
+        if moved is not None:
+            fn, moved_values, kw_values, at = moved
+            keyed = {i: k for k, i in at.items()}  # the keyword moved to each position
+            for i in range(len(args), len(moved_values)):  # (or a default passed over)
+                args.append(kw.pop(keyed[i]) if i in keyed else (const(moved_values[i]), None))
+            arg_values = list(moved_values)
+            own = registry.lookup_jvp(fn)
     if own is not None and not own.inline and not hasattr(type(fn), "_srcdiff_jvp"):
         fn = rt.primitive_function(fn, len(args), tuple(kw))  # a user's forward rule
     call_args = [a for a, _ in args] + [f"{k}={a}" for k, (a, _) in kw.items()]

@@ -260,3 +260,31 @@ def test_a_gradient_in_a_keyword_only_parameter_differentiated_again():
     assert second == pytest.approx(6 * 2.0 * np.sum(np.sin(X)), rel=1e-12)
     mixed = sd.grad(sd.grad(f, wrt="s"))(X, s=2.0)
     np.testing.assert_allclose(mixed, 3 * 2.0**2 * np.cos(X), rtol=1e-12)
+
+
+def test_keywords_of_nested_transforms_and_of_forward_over_forward_mode():
+    """``sd.vmap(sd.grad(f))`` given a keyword-only ``scale``: the map's and the gradient's
+    function both take it by position (a call of source passing ``scale=`` on to the
+    gradient was refused); forward mode over forward mode through a keyword of a map or
+    a gradient was refused ("whose forward rule takes tangents by position")."""
+    rows = np.stack([X, V])
+
+    def per_example(s):
+        return np.sum(sd.vmap(sd.grad(_scaled))(rows, scale=s) ** 2)
+
+    second = _numeric_jacobian(sd.grad(per_example), 2.0)
+    assert sd.hessian(per_example)(2.0) == pytest.approx(second, rel=1e-6)
+
+    def mapped(z):
+        return sd.vmap(_scaled_elementwise)(rows * z, k=z[1])
+
+    def gradient(z):
+        return sd.grad(_scaled)(z, scale=z[0])
+
+    for fn in (mapped, gradient):
+
+        def tangent(y, fn=fn):
+            return sd.jvp(fn, (y,), (V,))[1]
+
+        want = _numeric_jacobian(tangent, X) @ W
+        np.testing.assert_allclose(sd.jvp(tangent, (X,), (W,))[1], want, rtol=1e-6, atol=1e-9)
