@@ -37,6 +37,7 @@ from .layers import (
     Tanh,
     Tanhshrink,
     Threshold,
+    Unflatten,
 )
 from .loss import (
     BCELoss,
@@ -50,7 +51,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module
-from .normalization import BatchNorm1d, Embedding, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm
 from .parameter import Parameter
 
 __all__ = [
@@ -73,6 +74,9 @@ __all__ = [
     "Hardtanh",
     "BCELoss",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "Unflatten",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",

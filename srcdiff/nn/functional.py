@@ -753,6 +753,50 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return out
 
 
+def _groups(input: Tensor, num_groups: int, weight: Any, bias: Any) -> tuple[int, ...]:
+    """The shape ``(N, num_groups, rest)`` a group norm reduces over the last dim of, the
+    channels (dim 1) checked to split into ``num_groups`` groups and ``weight`` and
+    ``bias`` to have one entry each, as PyTorch checks them."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
+        )
+    channels = input.shape[1]
+    if channels % num_groups != 0:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got "
+            f"input of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in "
+                f"input, but got {name} of shape {list(t.shape)} and input of shape "
+                f"{list(input.shape)}"
+            )
+    return (input.shape[0], num_groups, math.prod(input.shape[1:]) // num_groups)
+
+
+nondiff("a check of arguments' shapes", _groups)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """(x - mean) / sqrt(var + eps) over each group of ``num_groups`` consecutive channels
+    (dim 1) and the dims after them, per sample, the variance biased; then times
+    ``weight`` and plus ``bias`` (one per channel) where given."""
+    grouped = input.reshape(_groups(input, num_groups, weight, bias))
+    centred = grouped - grouped.mean(2, keepdim=True)
+    var = (centred * centred).mean(2, keepdim=True)
+    out = (centred / (var + eps).sqrt()).reshape(tuple(input.shape))
+    shape = (input.shape[1],) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
 # ---- more activations, similarities, padding and losses ---------------------------
 
 

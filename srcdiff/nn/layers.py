@@ -1,4 +1,4 @@
-"""Layers: Linear, Identity, Flatten, the activation modules, Dropout, and the
+"""Layers: Linear, Identity, Flatten, Unflatten, the activation modules, Dropout, and the
 containers Sequential, ModuleList and ModuleDict."""
 
 from __future__ import annotations
@@ -81,6 +81,30 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """The dim ``dim`` as the dims ``unflattened_size`` (a tuple or list of ints; one may
+    be -1), the inverse of ``Flatten``."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        if (
+            isinstance(dim, str)
+            or not isinstance(unflattened_size, (tuple, list))
+            or not all(isinstance(s, int) for s in unflattened_size)
+        ):
+            raise TypeError(
+                "Unflatten takes an int dim and a tuple or list of ints: srcdiff has no "
+                "named tensors (a named dim and a NamedShape are not taken)"
+            )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class _Inplace(Module):

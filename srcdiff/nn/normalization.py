@@ -1,4 +1,5 @@
-"""Embedding and the normalization layers: LayerNorm and BatchNorm1d, as PyTorch's."""
+"""Embedding and the normalization layers: LayerNorm, GroupNorm, BatchNorm1d and
+BatchNorm2d, as PyTorch's."""
 
 from __future__ import annotations
 
@@ -120,12 +121,12 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")  # fmt: skip
 
 
-class BatchNorm1d(Module):
-    """(x - mean) / sqrt(var + eps) per channel (dim 1 of an (N, C) or (N, C, L) input),
-    times ``weight`` plus ``bias`` where ``affine``. In training mode, by the batch's
-    statistics, which update the running ones (``momentum`` of the batch's; ``momentum``
-    None: their cumulative average); in evaluation mode, by the running ones (without
-    ``track_running_stats``, by the batch's always)."""
+class _BatchNorm(Module):
+    """(x - mean) / sqrt(var + eps) per channel (dim 1), times ``weight`` plus ``bias``
+    where ``affine``. In training mode, by the batch's statistics, which update the
+    running ones (``momentum`` of the batch's; ``momentum`` None: their cumulative
+    average); in evaluation mode, by the running ones (without ``track_running_stats``,
+    by the batch's always). Each subclass checks the number of dims it takes."""
 
     # a state saved without the count of batches (an older PyTorch's, a plain dict)
     # loads, keeping the module's own, as PyTorch's does
@@ -167,8 +168,7 @@ class BatchNorm1d(Module):
             init.zeros_(self.bias)
 
     def _check_input_dim(self, input: Tensor) -> None:
-        if input.ndim not in (2, 3):  # (ndim: an array's too, as compiled code passes it)
-            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+        raise NotImplementedError
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
@@ -196,3 +196,58 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """The batch norm of an (N, C) or (N, C, L) input, per channel C."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim not in (2, 3):  # (ndim: an array's too, as compiled code passes it)
+            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """The batch norm of an (N, C, H, W) input, per channel C."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim != 4:
+            raise ValueError(f"expected 4D input (got {input.ndim}D input)")
+
+
+class GroupNorm(Module):
+    """(x - mean) / sqrt(var + eps) over each of ``num_groups`` groups of consecutive
+    channels (dim 1) and the dims after them, per sample, times ``weight`` (ones at first)
+    plus ``bias`` (zeros), one per channel, where ``affine`` (and ``bias``)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, bias: bool = True, device: Any = None, dtype: Any = None
+                 ) -> None:  # fmt: skip
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        if affine:
+            self.weight = Parameter(empty(num_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(empty(num_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")  # fmt: skip

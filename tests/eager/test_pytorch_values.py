@@ -502,3 +502,26 @@ def test_in_place_functions_refuse_what_pytorch_refuses():
     big = sd.tensor([float("inf"), -float("inf"), float("nan")])
     assert big.nan_to_num().tolist() == [3.4028234663852886e38, -3.4028234663852886e38, 0.0]
     assert sd.ones(2, dtype=sd.float64).type_as(sd.tensor([1])).dtype == sd.int64
+
+
+def test_group_norm_batch_norm_2d_and_unflatten_refuse_bad_input_as_pytorch():
+    """GroupNorm, BatchNorm2d and Unflatten check their arguments with PyTorch's errors; a
+    named dim (srcdiff has no named tensors) is refused rather than read as a number."""
+    with pytest.raises(ValueError, match=r"num_channels \(4\) must be divisible by num_groups"):
+        nn.GroupNorm(3, 4)
+    with pytest.raises(RuntimeError, match=r"divisible by num_groups, but got input of shape "
+                       r"\[2, 4, 3\] and num_groups=3"):  # fmt: skip
+        F.group_norm(sd.ones(2, 4, 3), 3)
+    with pytest.raises(RuntimeError, match="Expected at least 2 dimensions"):
+        F.group_norm(sd.ones(4), 2)
+    wrong_weight = r"Expected weight to be a vector of size equal to the number of channels"
+    with pytest.raises(RuntimeError, match=wrong_weight):
+        nn.GroupNorm(2, 4)(sd.ones(2, 6, 3))
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
+        nn.BatchNorm2d(3)(sd.ones(2, 3, 4))
+    with pytest.raises(TypeError, match="named tensors"):
+        nn.Unflatten("features", (("c", 2), ("h", 3)))
+    assert repr(nn.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
+    assert repr(nn.Unflatten(1, (2, 3))) == "Unflatten(dim=1, unflattened_size=(2, 3))"
+    assert nn.GroupNorm(2, 4, bias=False).bias is None
+    assert list(nn.BatchNorm2d(3).state_dict()) == list(nn.BatchNorm1d(3).state_dict())

@@ -705,6 +705,7 @@ def _layers(nn: Any) -> dict[str, Any]:
         "Softmax": nn.Softmax(dim=1),
         "LogSoftmax": nn.LogSoftmax(dim=0),
         "Flatten": nn.Sequential(nn.Identity(), nn.Flatten(0)),
+        "Unflatten": nn.Unflatten(1, (5, 1)),
         "ReLU-inplace": nn.ReLU(inplace=True),
         "LeakyReLU-inplace": nn.LeakyReLU(inplace=True),
         **_more_layers(nn),
@@ -1519,7 +1520,7 @@ def record_all(torch: Any) -> Values:
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
                 functional, linear_init, tensor_methods, entry_updates, view_fills,
-                mixed_dtypes, creation)  # fmt: skip
+                mixed_dtypes, creation, normalization, parameter_containers)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
@@ -1552,6 +1553,7 @@ def _normalization_programs(torch: Any) -> dict[str, Any]:
     nn, F, f64 = torch.nn, torch.nn.functional, torch.float64
     indices = torch.tensor(INDICES)
     x2, x3 = torch.tensor(NORM_X, dtype=f64), torch.tensor(NORM_X3, dtype=f64)
+    x4 = torch.tensor(NORM_X3, dtype=f64).reshape(2, 3, 2, 2)
 
     def module(make: Any, x: Any, shift: bool = True) -> Any:
         torch.manual_seed(3)
@@ -1608,6 +1610,21 @@ def _normalization_programs(torch: Any) -> dict[str, Any]:
             lambda: nn.BatchNorm1d(3, track_running_stats=False, dtype=f64), x3
         ),
         "BatchNorm1d-float32": lambda: module(lambda: nn.BatchNorm1d(4), x2.float()),
+        "BatchNorm2d": lambda: module(lambda: nn.BatchNorm2d(3, momentum=0.3, dtype=f64), x4),
+        "BatchNorm2d-momentum-None-float32": lambda: module(
+            lambda: nn.BatchNorm2d(3, momentum=None), x4.float()
+        ),
+        "GroupNorm": lambda: module(lambda: nn.GroupNorm(2, 4, dtype=f64), x3.transpose(1, 2)),
+        "GroupNorm-4d-no-bias": lambda: module(
+            lambda: nn.GroupNorm(3, 3, eps=1e-3, bias=False, dtype=f64), x4
+        ),
+        "GroupNorm-no-affine": lambda: module(
+            lambda: nn.GroupNorm(1, 4, affine=False, dtype=f64), x2
+        ),
+        "GroupNorm-float32": lambda: module(lambda: nn.GroupNorm(2, 4), x2.float()),
+        "group_norm": lambda: function(
+            lambda x, w: F.group_norm(x, 3, w[0], w[1], 1e-4), x4, (3,), (3,)
+        ),
         "batch_norm": lambda: function(
             lambda x, w: F.batch_norm(
                 x,
@@ -1628,11 +1645,11 @@ NORMALIZATION_STEPS = 3
 
 
 def normalization(torch: Any, differentiate: Any = None) -> Values:
-    """Embedding, LayerNorm and BatchNorm1d (and their functions): ``NORMALIZATION_STEPS``
-    steps in training mode on inputs scaled apart, then one in evaluation mode, each
-    ``(y * y).sum() / 2 + (y**3).sum() / 10`` backward; the outputs and input gradients
-    of every step, then the accumulated gradients of the parameters and the state dict
-    (``differentiate``: the step compiled)."""
+    """Embedding, LayerNorm, GroupNorm, BatchNorm1d and BatchNorm2d (and their functions):
+    ``NORMALIZATION_STEPS`` steps in training mode on inputs scaled apart, then one in
+    evaluation mode, each ``(y * y).sum() / 2 + (y**3).sum() / 10`` backward; the outputs
+    and input gradients of every step, then the accumulated gradients of the parameters
+    and the state dict (``differentiate``: the step compiled)."""
     out: Values = {}
 
     def step(fn, inp):
