@@ -1,6 +1,7 @@
 """Neural-network building blocks, as ``torch.nn``: Module, Parameter, layers and losses."""
 
 from . import functional, init, utils
+from .convolution import Conv1d, Conv2d
 from .layers import (
     CELU,
     ELU,
@@ -75,6 +76,8 @@ __all__ = [
     "BCELoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
     "GroupNorm",
     "Unflatten",
     "BCEWithLogitsLoss",

@@ -18,7 +18,7 @@ from ..backend import array_module
 from ..creation import bernoulli, full
 from ..dtypes import float64
 from ..errors import CompileError
-from ..functions import where
+from ..functions import stack, where
 from ..grad_mode import no_grad
 from ..rules.elementwise import SCIPY_SPECIAL
 from ..rules.registry import alias, nondiff
@@ -1195,3 +1195,167 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
         total = loss.sum()
         return total / input.shape[0] if input.ndim else total
     return _reduce(loss, reduction)
+
+
+# ---- convolution --------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _tupled(value: Any, nd: int, name: str) -> tuple[int, ...]:
+    """An int, or a tuple or list of ``nd`` ints, as ``nd`` ints (PyTorch's ``_ntuple``)."""
+    if _is_int(value):
+        return (int(value),) * nd
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) == 1 and _is_int(values[0]):
+        return (int(values[0]),) * nd
+    if len(values) != nd or not all(_is_int(v) for v in values):
+        raise RuntimeError(
+            f"expected {name} to be a single integer value or a list of {nd} values to "
+            f"match the convolution dimensions, but got {name}={list(values)}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple
+                  ) -> tuple[int, ...]:  # fmt: skip
+    """F.pad's (left, right) pairs, the last spatial dim first, of a convolution's
+    ``padding``: ints, or 'valid' (none) or 'same' (the output as long as the input, the
+    odd one on the right, as PyTorch pads it; for stride 1 only)."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * (2 * nd)
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        pairs = []
+        for k, d in zip(kernel, dilation, strict=True):
+            total = d * (k - 1)
+            pairs.append((total // 2, total - total // 2))
+    else:
+        pads = _tupled(padding, nd, "padding")
+        if any(p < 0 for p in pads):
+            raise RuntimeError("negative padding is not supported")
+        pairs = [(p, p) for p in pads]
+    return tuple(v for pair in reversed(pairs) for v in pair)
+
+
+def _conv_windows(shape: tuple, weight: Any, bias: Any, stride: tuple, dilation: tuple,
+                  groups: int) -> tuple[list[tuple], tuple[int, ...]]:  # fmt: skip
+    """The index of the (padded) input's entries each kernel entry meets, one per kernel
+    entry in the weight's order, and the output's spatial sizes; the shapes checked as
+    PyTorch checks them."""
+    nd = len(stride)
+    w_shape = tuple(weight.shape)
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    if len(w_shape) != nd + 2:
+        raise RuntimeError(
+            f"weight should have at least {nd + 2} dimensions (got {len(w_shape)}): "
+            f"conv{nd} takes a weight of shape (out_channels, in_channels / groups, "
+            f"{', '.join(['k'] * nd)})"
+        )
+    if w_shape[0] % groups != 0:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension "
+            f"0, but got weight of size {list(w_shape)} instead"
+        )
+    if shape[1] != w_shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(w_shape)}, expected input"
+            f"{list(shape)} to have {w_shape[1] * groups} channels, but got {shape[1]} "
+            "channels instead"
+        )
+    if bias is not None and tuple(bias.shape) != (w_shape[0],):
+        raise RuntimeError(
+            f"Given weight of size {list(w_shape)}, expected bias to be 1-dimensional with "
+            f"{w_shape[0]} elements, but got bias of size {list(bias.shape)} instead"
+        )
+    spans = [d * (k - 1) + 1 for k, d in zip(w_shape[2:], dilation, strict=True)]
+    if any(span > n for span, n in zip(spans, shape[2:], strict=True)):
+        sizes = " x ".join(str(n) for n in shape[2:])
+        kernel = " x ".join(str(span) for span in spans)
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({sizes}). Kernel size: ({kernel}). "
+            "Kernel size can't be greater than actual input size"
+        )
+    out = tuple((n - span) // s + 1 for n, span, s in zip(shape[2:], spans, stride, strict=True))
+    windows = []
+    for offsets in np.ndindex(*w_shape[2:]):
+        index = [slice(None), slice(None)]
+        for o, d, s, m in zip(offsets, dilation, stride, out, strict=True):
+            index.append(slice(o * d, o * d + s * (m - 1) + 1, s))
+        windows.append(tuple(index))
+    return windows, out
+
+
+nondiff("a plan of a convolution's windows (integers)", _is_int, _tupled, _conv_padding,
+        _conv_windows)  # fmt: skip
+
+
+def _same_dtype(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's error for a convolution's weight or bias of a dtype not the input's."""
+    want = getattr(input, "_data", input)
+    for t in (weight, bias):
+        got = None if t is None else getattr(t, "_data", t)
+        if got is not None and got.dtype != want.dtype:
+            raise RuntimeError(
+                f"expected scalar type {type_name(want).removesuffix('Tensor')} but found "
+                f"{type_name(got).removesuffix('Tensor')}"
+            )
+
+
+nondiff("a check of arguments' dtypes", _same_dtype)
+
+
+def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+          dilation: Any, groups: int, nd: int) -> Tensor:  # fmt: skip
+    """The ``nd``-dimensional cross-correlation of a batched (N, C, *spatial) or
+    unbatched (C, *spatial) input with ``weight`` (out_channels, C / groups, *kernel), as
+    PyTorch's conv1d and conv2d: each kernel entry's strided slice of the padded input,
+    all of them multiplied by the weight as one matrix per group."""
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to conv{nd}d, but "
+            f"got input of size: {list(input.shape)}"
+        )
+    _same_dtype(input, weight, bias)
+    stride, dilation = _tupled(stride, nd, "stride"), _tupled(dilation, nd, "dilation")
+    kernel = tuple(weight.shape[2:]) if weight.ndim == nd + 2 else (1,) * nd
+    pads = _conv_padding(padding, kernel, stride, dilation)
+    batched = input.ndim == nd + 2
+    x = input if batched else input.unsqueeze(0)
+    if any(pads):
+        x = pad(x, pads)
+    windows, out = _conv_windows(tuple(x.shape), weight, bias, stride, dilation, groups)
+    n, channels, out_channels = x.shape[0], x.shape[1], weight.shape[0]
+    patches = stack([x[index] for index in windows], 2)
+    patches = patches.reshape(n, groups, channels // groups * len(windows), math.prod(out))
+    y = weight.reshape(groups, out_channels // groups, -1) @ patches
+    y = y.reshape((n, out_channels) + out)
+    if bias is not None:
+        y = y + bias.reshape((out_channels,) + (1,) * nd)
+    return y if batched else y.squeeze(0)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:  # fmt: skip
+    """The 1-d cross-correlation of (N, C, L) or (C, L) ``input`` with ``weight`` (out,
+    C / groups, k), plus ``bias``; ``padding`` ints, 'valid' or 'same' (zeros)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:  # fmt: skip
+    """The 2-d cross-correlation of (N, C, H, W) or (C, H, W) ``input`` with ``weight``
+    (out, C / groups, kh, kw), plus ``bias``; ``padding`` ints, 'valid' or 'same'
+    (zeros)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)

@@ -351,6 +351,68 @@ def test_embeddings_and_normalization_layers_are_pytorchs(compiled):
     _each_close(got, "normalization/", float32=(1e-4, 1e-6))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_convolution_layers_are_pytorchs(compiled):
+    """Conv1d and Conv2d (initial parameters after manual_seed, strides, paddings ints,
+    'same' and their modes, dilations, groups, no bias, unbatched inputs, float32) and
+    F.conv1d, F.conv2d: outputs, input and parameter gradients, eagerly and compiled."""
+    got = programs.convolution(sd, sd.differentiate if compiled else None)
+    _each_close(got, "convolution/", float32=(1e-4, 1e-6))
+
+
+def test_convolutions_refuse_bad_arguments_as_pytorch():
+    """Each argument a convolution does not take is refused, with PyTorch's error, never
+    run as if it were another."""
+    x, w = sd.ones(2, 3, 5), sd.ones(4, 3, 3)
+    refused = {
+        r"expected input\[2, 3, 5\] to have 2 channels, but got 3": lambda: F.conv1d(
+            x, sd.ones(4, 2, 3)
+        ),
+        r"expected weight to be divisible by 2 at dimension 0": lambda: F.conv1d(
+            sd.ones(2, 4, 5), sd.ones(3, 2, 3), groups=2
+        ),
+        r"input size per channel: \(5 x 5\). Kernel size: \(6 x 2\)": lambda: F.conv2d(
+            sd.ones(2, 3, 5, 5), sd.ones(4, 3, 6, 2)
+        ),
+        r"Kernel size: \(7\)": lambda: F.conv1d(x, w, dilation=3),
+        r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d": lambda: F.conv1d(
+            sd.ones(5), w
+        ),
+        "padding='same' is not supported for strided": lambda: F.conv1d(
+            x, w, stride=2, padding="same"
+        ),
+        "Invalid padding string: 'full'": lambda: F.conv1d(x, w, padding="full"),
+        "negative padding": lambda: F.conv1d(x, w, padding=-1),
+        "non-positive stride": lambda: F.conv1d(x, w, stride=0),
+        "non-positive dilation": lambda: F.conv1d(x, w, dilation=(0,)),
+        "non-positive groups": lambda: F.conv1d(x, w, groups=0),
+        "expected bias to be 1-dimensional with 4 elements": lambda: F.conv1d(x, w, sd.ones(3)),
+        "a list of 2 values": lambda: F.conv2d(
+            sd.ones(1, 3, 5, 5), sd.ones(4, 3, 3, 3), padding=(1, 1, 1)
+        ),  # fmt: skip
+        "expected scalar type Double but found Float": lambda: F.conv1d(x.double(), w),
+    }
+    for message, call in refused.items():
+        with pytest.raises(RuntimeError, match=message):
+            call()
+    for message, make in {
+        "in_channels must be divisible by groups": lambda: nn.Conv1d(3, 4, 3, groups=2),
+        "out_channels must be divisible by groups": lambda: nn.Conv1d(4, 3, 3, groups=2),
+        "not supported for strided": lambda: nn.Conv2d(3, 4, 3, stride=2, padding="same"),
+        "Invalid padding string 'full'": lambda: nn.Conv2d(3, 4, 3, padding="full"),
+        "padding_mode must be one of": lambda: nn.Conv2d(3, 4, 3, padding_mode="zero"),
+    }.items():
+        with pytest.raises(ValueError, match=message):
+            make()
+    assert repr(nn.Conv2d(3, 4, 3, padding="same")) == (
+        "Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), padding=same)"
+    )
+    assert repr(nn.Conv1d(4, 4, 2, 2, 1, 2, 2, False, "reflect")) == (
+        "Conv1d(4, 4, kernel_size=(2,), stride=(2,), padding=(1,), dilation=(2,), groups=2, "
+        "bias=False, padding_mode=reflect)"
+    )
+
+
 def test_embeddings_and_normalization_refuse_bad_input_as_pytorch():
     weight = sd.randn(5, 3)
     with pytest.raises(IndexError, match="index out of range in self"):

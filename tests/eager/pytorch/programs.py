@@ -1520,7 +1520,8 @@ def record_all(torch: Any) -> Values:
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
                 functional, linear_init, tensor_methods, entry_updates, view_fills,
-                mixed_dtypes, creation, normalization, parameter_containers)  # fmt: skip
+                mixed_dtypes, creation, normalization, convolution,
+                parameter_containers)  # fmt: skip
     for program in programs:
         out.update(program(torch))
     return out
@@ -1546,6 +1547,32 @@ def _shifted(module: Any, torch: Any) -> Any:
     return module
 
 
+def _module_program(torch: Any) -> Any:
+    """``module(make, x, shift=True)``: a program of the module ``make()`` makes after
+    ``manual_seed(3)`` (its parameters moved off their initial values where ``shift``)."""
+
+    def module(make: Any, x: Any, shift: bool = True) -> Any:
+        torch.manual_seed(3)
+        m = make()
+        return (_shifted(m, torch) if shift else m), x, list(m.parameters())
+
+    return module
+
+
+def _function_program(torch: Any) -> Any:
+    """``function(fn, x, *shapes)``: a program of ``fn(input, weights)``, with float64
+    weights of those shapes, spread from -0.7 to 1.3."""
+
+    def function(fn: Any, x: Any, *shapes: tuple) -> Any:
+        weights = [
+            torch.linspace(-0.7, 1.3, math.prod(s), dtype=torch.float64).reshape(s).requires_grad_()
+            for s in shapes
+        ]
+        return (lambda inp: fn(inp, weights)), x, weights
+
+    return function
+
+
 def _normalization_programs(torch: Any) -> dict[str, Any]:
     """Each makes ``(fn, input, tensors)``: a module or function of one input, which it
     takes, and the tensors whose gradients count (its parameters, or a function's
@@ -1554,16 +1581,7 @@ def _normalization_programs(torch: Any) -> dict[str, Any]:
     indices = torch.tensor(INDICES)
     x2, x3 = torch.tensor(NORM_X, dtype=f64), torch.tensor(NORM_X3, dtype=f64)
     x4 = torch.tensor(NORM_X3, dtype=f64).reshape(2, 3, 2, 2)
-
-    def module(make: Any, x: Any, shift: bool = True) -> Any:
-        torch.manual_seed(3)
-        m = make()
-        return (_shifted(m, torch) if shift else m), x, list(m.parameters())
-
-    def function(fn: Any, x: Any, *shapes: tuple) -> Any:
-        weights = [torch.linspace(-0.7, 1.3, math.prod(s), dtype=f64).reshape(s).requires_grad_()
-                   for s in shapes]  # fmt: skip
-        return (lambda inp: fn(inp, weights)), x, weights
+    module, function = _module_program(torch), _function_program(torch)
 
     return {
         "Embedding": lambda: module(lambda: nn.Embedding(6, 3, dtype=f64), indices, False),
@@ -1643,13 +1661,84 @@ def _normalization_programs(torch: Any) -> dict[str, Any]:
 
 NORMALIZATION_STEPS = 3
 
+CONV_X = [
+    [
+        [0.5, -1.25, 2.0, 0.75, -0.5, 1.5, 0.25],
+        [1.5, 0.25, -2.5, 1.0, 0.375, -1.0, 2.25],
+        [-0.75, 2.25, 0.125, -1.5, 1.25, 0.5, -2.0],
+        [1.0, -0.5, 0.75, 2.5, -1.75, 0.0, 1.125],
+    ],
+    [
+        [2.5, -0.25, 1.75, -3.0, 0.5, 1.0, -1.5],
+        [0.375, 1.25, -0.5, 0.625, -2.25, 1.5, 0.75],
+        [1.0, -2.0, 0.25, 3.5, 0.125, -0.75, 1.25],
+        [-1.0, 0.5, 2.0, -0.25, 1.5, -1.25, 0.0],
+    ],
+]
+
+
+def _convolution_programs(torch: Any) -> dict[str, Any]:
+    """Each makes ``(fn, input, tensors)``, as ``_normalization_programs``'s do: on a
+    (2, 4, 7) input, or (2, 4, 7, 7) of it times its transpose, or one sample of them."""
+    nn, F, f64 = torch.nn, torch.nn.functional, torch.float64
+    module, function = _module_program(torch), _function_program(torch)
+    x3 = torch.tensor(CONV_X, dtype=f64)
+    x4 = x3.unsqueeze(3) * x3.unsqueeze(2) * 0.5 + x3.unsqueeze(3)
+    return {
+        "Conv1d-initial": lambda: module(lambda: nn.Conv1d(4, 3, 3, dtype=f64), x3, False),
+        "Conv1d": lambda: module(
+            lambda: nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, dtype=f64),
+            x3,
+        ),
+        "Conv1d-same-even-kernel": lambda: module(
+            lambda: nn.Conv1d(4, 2, 4, padding="same", bias=False, dtype=f64), x3
+        ),
+        "Conv1d-reflect-unbatched": lambda: module(
+            lambda: nn.Conv1d(4, 2, 3, padding=2, padding_mode="reflect", dtype=f64), x3[0]
+        ),
+        "Conv1d-float32": lambda: module(lambda: nn.Conv1d(4, 3, 2, stride=3), x3.float()),
+        "Conv2d-initial": lambda: module(lambda: nn.Conv2d(4, 3, (2, 3), dtype=f64), x4, False),
+        "Conv2d": lambda: module(
+            lambda: nn.Conv2d(
+                4, 4, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=4, dtype=f64
+            ),
+            x4,
+        ),
+        "Conv2d-same-circular": lambda: module(
+            lambda: nn.Conv2d(4, 2, 3, padding="same", padding_mode="circular", dtype=f64), x4
+        ),
+        "Conv2d-replicate-unbatched": lambda: module(
+            lambda: nn.Conv2d(4, 2, 2, padding=1, padding_mode="replicate", dtype=f64), x4[1]
+        ),
+        "Conv2d-float32": lambda: module(lambda: nn.Conv2d(4, 5, 3, padding=1), x4.float()),
+        "conv1d": lambda: function(
+            lambda x, w: F.conv1d(x, w[0], w[1], 1, "same"), x3, (2, 4, 3), (2,)
+        ),
+        "conv2d": lambda: function(
+            lambda x, w: F.conv2d(x, w[0], None, 2, (0, 1), 1, 2), x4, (4, 2, 2, 3)
+        ),
+    }
+
 
 def normalization(torch: Any, differentiate: Any = None) -> Values:
-    """Embedding, LayerNorm, GroupNorm, BatchNorm1d and BatchNorm2d (and their functions):
-    ``NORMALIZATION_STEPS`` steps in training mode on inputs scaled apart, then one in
-    evaluation mode, each ``(y * y).sum() / 2 + (y**3).sum() / 10`` backward; the outputs
-    and input gradients of every step, then the accumulated gradients of the parameters
-    and the state dict (``differentiate``: the step compiled)."""
+    """Embedding, LayerNorm, GroupNorm, BatchNorm1d and BatchNorm2d (and their functions),
+    each run by ``_stepped``."""
+    return _stepped(_normalization_programs(torch), "normalization", differentiate)
+
+
+def convolution(torch: Any, differentiate: Any = None) -> Values:
+    """Conv1d and Conv2d (their initial parameters after ``manual_seed``, strides,
+    paddings and their modes, dilations, groups, unbatched inputs) and their functions,
+    each run by ``_stepped``."""
+    return _stepped(_convolution_programs(torch), "convolution", differentiate)
+
+
+def _stepped(programs: dict[str, Any], prefix: str, differentiate: Any = None) -> Values:
+    """``NORMALIZATION_STEPS`` steps of each program in training mode on inputs scaled
+    apart, then one in evaluation mode, each ``(y * y).sum() / 2 + (y**3).sum() / 10``
+    backward; the outputs and input gradients of every step, then the accumulated
+    gradients of the parameters and the state dict (``differentiate``: the step
+    compiled)."""
     out: Values = {}
 
     def step(fn, inp):
@@ -1658,7 +1747,7 @@ def normalization(torch: Any, differentiate: Any = None) -> Values:
         return y.detach().clone()
 
     run = step if differentiate is None else differentiate(step)
-    for key, make in _normalization_programs(torch).items():
+    for key, make in programs.items():
         fn, x, tensors = make()
         numbers = []
         for k in range(NORMALIZATION_STEPS + 1):
@@ -1671,7 +1760,7 @@ def normalization(torch: Any, differentiate: Any = None) -> Values:
             numbers += values(inp.grad) if inp.is_floating_point() else []
         numbers += [v for t in tensors for v in values(t.grad)]
         numbers += state_values(fn.state_dict()) if hasattr(fn, "state_dict") else []
-        out[f"normalization/{key}"] = numbers
+        out[f"{prefix}/{key}"] = numbers
     return out
 
 
