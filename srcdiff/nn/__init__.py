@@ -54,6 +54,14 @@ from .loss import (
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm
 from .parameter import Parameter
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 
 __all__ = [
     "Threshold",
@@ -76,6 +84,12 @@ __all__ = [
     "BCELoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "MaxPool1d",
+    "MaxPool2d",
     "Conv1d",
     "Conv2d",
     "GroupNorm",

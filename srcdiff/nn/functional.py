@@ -1359,3 +1359,194 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     (out, C / groups, kh, kw), plus ``bias``; ``padding`` ints, 'valid' or 'same'
     (zeros)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+# ---- pooling ------------------------------------------------------------------------
+
+
+def _pool_plan(kind: str, shape: tuple, kernel_size: Any, stride: Any, padding: Any,
+               dilation: Any, ceil_mode: bool, nd: int) -> tuple:  # fmt: skip
+    """A pooling's windows over the last ``nd`` dims of an input of ``shape`` (a
+    (C, *spatial) or (N, C, *spatial) one): F.pad's pairs (the padding, and on the right
+    what a last window of ``ceil_mode`` reaches past it), the index of each kernel entry's
+    strided slice, the kernel, stride and padding as ``nd`` ints each, and the output's
+    spatial sizes, checked as PyTorch checks them."""
+    if len(shape) not in (nd + 1, nd + 2) or 0 in shape[-nd - 1 :]:
+        raise RuntimeError(
+            f"{kind}{nd}d: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with optional "
+            f"0 dim batch size for input, but got: {list(shape)}"
+        )
+    kernel = _tupled(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or stride == () or stride == [] else _tupled(
+        stride, nd, "stride"
+    )  # fmt: skip
+    pads, dilation = _tupled(padding, nd, "padding"), _tupled(dilation, nd, "dilation")
+    if any(v <= 0 for v in kernel + stride + dilation):
+        raise RuntimeError(
+            f"{kind}{nd}d: kernel_size, stride and dilation must be greater than zero, but "
+            f"got kernel_size={list(kernel)}, stride={list(stride)}, dilation={list(dilation)}"
+        )
+    if any(p < 0 or p > k // 2 for p, k in zip(pads, kernel, strict=True)):
+        raise RuntimeError(
+            f"{kind}{nd}d: pad should be at most half of kernel size, but got "
+            f"pad={list(pads)} and kernel_size={list(kernel)}"
+        )
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+    sizes, pairs, windows = [], [], []
+    for n, span, s, p in zip(shape[-nd:], spans, stride, pads, strict=True):
+        out = (n + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:  # (a last window starting in the padding)
+            out -= 1
+        if out <= 0:
+            raise RuntimeError(
+                f"Given input size: ({'x'.join(str(v) for v in shape[-nd - 1 :])}). "
+                f"Calculated output size: {out} along a spatial dim. Output size is too small"
+            )
+        sizes.append(out)
+        pairs.append((p, p + max(0, (out - 1) * s + span - (n + 2 * p))))
+    for offsets in np.ndindex(*kernel):
+        index = [Ellipsis]
+        for o, d, s, m in zip(offsets, dilation, stride, sizes, strict=True):
+            index.append(slice(o * d, o * d + s * (m - 1) + 1, s))
+        windows.append(tuple(index))
+    pad_pairs = tuple(v for pair in reversed(pairs) for v in pair)
+    return pad_pairs, windows, kernel, stride, pads, tuple(sizes)
+
+
+def _avg_divisor(input: Any, kernel: tuple, stride: tuple, pads: tuple, sizes: tuple,
+                 count_include_pad: bool, divisor_override: Any) -> Any:  # fmt: skip
+    """What each window's sum is divided by, shaped as the output's spatial dims (an array
+    of ``input``'s dtype and device): the window's entries in the padded input
+    (``count_include_pad``) or in the input alone, or ``divisor_override``, as PyTorch's
+    avg_pool counts them."""
+    data = getattr(input, "_data", input)
+    shape = tuple(data.shape)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        return float(divisor_override)
+    counts = np.ones((), dtype=np.float64)
+    for n, k, s, p, m in zip(shape[-len(kernel) :], kernel, stride, pads, sizes, strict=True):
+        start = np.arange(m) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        counts = np.multiply.outer(counts, (end - start).astype(np.float64))
+    return array_module(data).asarray(counts, dtype=data.dtype)
+
+
+nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor)
+
+
+def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+              ceil_mode: bool, return_indices: bool, nd: int) -> Tensor:  # fmt: skip
+    """The largest entry of each window; its gradient goes to that entry (the first in the
+    window's order among ties, as PyTorch's CPU kernel picks it)."""
+    if return_indices:
+        raise NotImplementedError(
+            f"max_pool{nd}d with return_indices=True is not supported by srcdiff: take the "
+            "values alone"
+        )
+    pads, windows, *_ = _pool_plan("max_pool", tuple(input.shape), kernel_size, stride,
+                                   padding, dilation, ceil_mode, nd)  # fmt: skip
+    x = pad(input, pads, value=-math.inf) if any(pads) else input
+    dim = input.ndim - nd
+    patches = stack([x[index] for index in windows], dim)
+    return patches.gather(dim, patches.detach().argmax(dim, keepdim=True)).squeeze(dim)
+
+
+def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
+              count_include_pad: bool, divisor_override: Any, nd: int) -> Tensor:  # fmt: skip
+    """The mean of each window (its sum over ``_avg_divisor``), of floats only (PyTorch's
+    rounds an integer one)."""
+    _floats_only(input, f"avg_pool{nd}d")
+    shape = tuple(input.shape)
+    pads, windows, kernel, stride, padding, sizes = _pool_plan(
+        "avg_pool", shape, kernel_size, stride, padding, 1, ceil_mode, nd
+    )
+    divisor = _avg_divisor(input, kernel, stride, padding, sizes, count_include_pad,
+                           divisor_override)  # fmt: skip
+    x = pad(input, pads) if any(pads) else input
+    dim = input.ndim - nd
+    return stack([x[index] for index in windows], dim).sum(dim) / divisor
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor:  # fmt: skip
+    """The largest entry of each window along the last dim of (N, C, L) or (C, L)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, 1)  # fmt: skip
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor:  # fmt: skip
+    """The largest entry of each window over the last two dims of (N, C, H, W) or (C, H,
+    W)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, 2)  # fmt: skip
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
+    """The mean of each window along the last dim of (N, C, L) or (C, L)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     None, 1)  # fmt: skip
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:  # fmt: skip
+    """The mean of each window over the last two dims of (N, C, H, W) or (C, H, W)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2)  # fmt: skip
+
+
+def _adaptive_windows(shape: tuple, output_size: Any, nd: int) -> list[list[tuple]]:
+    """Per pooled dim (the last ``nd``), each output entry's (start, end) along it:
+    floor(i n / out) to ceil((i + 1) n / out), as PyTorch's; None keeps the input's size."""
+    if len(shape) not in (nd + 1, nd + 2) or 0 in shape[-nd - 1 :]:
+        raise RuntimeError(
+            f"adaptive_avg_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got "
+            f"{list(shape)}"
+        )
+    sizes = (output_size,) * nd if _is_int(output_size) or output_size is None else tuple(
+        output_size
+    )  # fmt: skip
+    if len(sizes) != nd:
+        raise RuntimeError(f"adaptive_avg_pool{nd}d: output_size must be {nd}")
+    plan = []
+    for n, m in zip(shape[-nd:], sizes, strict=True):
+        m = n if m is None else m
+        if not _is_int(m) or m < 0:
+            raise RuntimeError(f"adaptive_avg_pool{nd}d: elements of output_size must be "
+                               f"non-negative integers, but got {list(sizes)}")  # fmt: skip
+        plan.append([(i * n // m, -(-(i + 1) * n // m)) for i in range(m)])
+    return plan
+
+
+nondiff("a plan of a pooling's windows (integers)", _adaptive_windows)
+
+
+def _adaptive_avg_pool(input: Tensor, output_size: Any, nd: int) -> Tensor:
+    """The mean of each of the output's windows, one pooled dim at a time (a window's mean
+    is the mean along each of its dims in turn)."""
+    _floats_only(input, f"adaptive_avg_pool{nd}d")
+    out = input
+    for k, bounds in enumerate(_adaptive_windows(tuple(input.shape), output_size, nd)):
+        dim = input.ndim - nd + k
+        out = stack([out.narrow(dim, a, b - a).mean(dim) for a, b in bounds], dim)
+    return out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """The means of ``output_size`` windows spread over the last dim of (N, C, L) or (C,
+    L)."""
+    return _adaptive_avg_pool(input, output_size, 1)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """The means of ``output_size`` (an int, or a pair, None keeping a size) windows spread
+    over the last two dims of (N, C, H, W) or (C, H, W)."""
+    return _adaptive_avg_pool(input, output_size, 2)

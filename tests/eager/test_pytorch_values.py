@@ -360,6 +360,16 @@ def test_convolution_layers_are_pytorchs(compiled):
     _each_close(got, "convolution/", float32=(1e-4, 1e-6))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_pooling_layers_are_pytorchs(compiled):
+    """MaxPool1d/2d (ties: the gradient to the first of them, as PyTorch's), AvgPool1d/2d
+    and AdaptiveAvgPool1d/2d with their kernels, strides, paddings, dilations, ceil_mode,
+    count_include_pad and divisor_override, and their functions: outputs and input
+    gradients, eagerly and compiled."""
+    got = programs.pooling(sd, sd.differentiate if compiled else None)
+    _each_close(got, "pooling/", float32=(1e-5, 1e-6))
+
+
 def test_convolutions_refuse_bad_arguments_as_pytorch():
     """Each argument a convolution does not take is refused, with PyTorch's error, never
     run as if it were another."""
@@ -411,6 +421,43 @@ def test_convolutions_refuse_bad_arguments_as_pytorch():
         "Conv1d(4, 4, kernel_size=(2,), stride=(2,), padding=(1,), dilation=(2,), groups=2, "
         "bias=False, padding_mode=reflect)"
     )
+
+
+def test_pooling_refuses_what_it_does_not_take():
+    """return_indices, paddings over half the kernel, empty outputs, integers to an
+    average and bad output sizes are refused clearly; float32 stays float32."""
+    x = sd.ones(2, 3, 5, 5)
+    with pytest.raises(NotImplementedError, match="return_indices=True is not supported"):
+        nn.MaxPool2d(2, return_indices=True)(x)
+    with pytest.raises(NotImplementedError, match="return_indices=True is not supported"):
+        F.max_pool1d(x[0], 2, return_indices=True)
+    with pytest.raises(RuntimeError, match="pad should be at most half of kernel size"):
+        F.max_pool1d(x[0], 3, padding=2, dilation=2)
+    with pytest.raises(RuntimeError, match="pad should be at most half of kernel size"):
+        nn.AvgPool2d(3, padding=2)(x)
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(sd.ones(1, 1, 2, 2), 3)
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
+        F.max_pool2d(sd.ones(5, 5), 2)
+    with pytest.raises(RuntimeError, match="stride and dilation must be greater than zero"):
+        F.avg_pool1d(x[0], 2, stride=0)
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        F.avg_pool1d(sd.tensor([[[1, 5, 3, 2]]]), 2)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        nn.AdaptiveAvgPool2d(1)(sd.ones(1, 2, 2, dtype=sd.int64))
+    with pytest.raises(RuntimeError, match="output_size must be 2"):
+        F.adaptive_avg_pool2d(x, (1, 2, 3))
+    with pytest.raises(RuntimeError, match="must be non-negative integers"):
+        F.adaptive_avg_pool2d(x, -1)
+    assert F.avg_pool2d(x, 3, 2, 1, ceil_mode=True).dtype == sd.float32
+    assert nn.AdaptiveAvgPool2d((None, 3))(x).dtype == sd.float32
+    assert repr(nn.MaxPool1d(3, 1, 1, 2, ceil_mode=True)) == (
+        "MaxPool1d(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True)"
+    )
+    assert repr(nn.AvgPool1d(2)) == "AvgPool1d(kernel_size=(2,), stride=(2,), padding=(0,))"
+    assert repr(nn.AdaptiveAvgPool2d((None, 3))) == "AdaptiveAvgPool2d(output_size=(None, 3))"
 
 
 def test_embeddings_and_normalization_refuse_bad_input_as_pytorch():

@@ -1520,7 +1520,7 @@ def record_all(torch: Any) -> Values:
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
                 functional, linear_init, tensor_methods, entry_updates, view_fills,
-                mixed_dtypes, creation, normalization, convolution,
+                mixed_dtypes, creation, normalization, convolution, pooling,
                 parameter_containers)  # fmt: skip
     for program in programs:
         out.update(program(torch))
@@ -1677,6 +1677,40 @@ CONV_X = [
 ]
 
 
+def _pooling_programs(torch: Any) -> dict[str, Any]:
+    """Each makes ``(fn, input, [])``, on ``_convolution_programs``'s inputs (the 2-d one
+    with ties: entries equal within a window)."""
+    nn, F, f64 = torch.nn, torch.nn.functional, torch.float64
+    x3 = torch.tensor(CONV_X, dtype=f64)
+    x4 = (x3.unsqueeze(3) * x3.unsqueeze(2) * 2.0).round() / 4.0
+    programs = {
+        "MaxPool1d": (nn.MaxPool1d(2), x3),
+        "MaxPool1d-padding-dilation": (nn.MaxPool1d(3, 1, 1, dilation=2), x3),
+        "MaxPool1d-ceil_mode": (nn.MaxPool1d(4, 2, 2, ceil_mode=True), x3),
+        "MaxPool2d-ties": (nn.MaxPool2d(3, stride=1, padding=1), x4),
+        "MaxPool2d-ceil_mode": (nn.MaxPool2d((2, 3), (2, 2), (1, 1), ceil_mode=True), x4),
+        "MaxPool2d-unbatched-float32": (nn.MaxPool2d(2, 1, dilation=(2, 1)), x4[0].float()),
+        "AvgPool1d": (nn.AvgPool1d(3), x3),
+        "AvgPool1d-ceil_mode-exclude-pad": (
+            nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+            x3,
+        ),
+        "AvgPool1d-ceil_mode": (nn.AvgPool1d(4, 3, 2, ceil_mode=True), x3),
+        "AvgPool2d": (nn.AvgPool2d(2), x4),
+        "AvgPool2d-ceil_mode": (nn.AvgPool2d(3, 2, 1, ceil_mode=True), x4),
+        "AvgPool2d-exclude-pad": (nn.AvgPool2d((3, 2), (2, 1), 1, count_include_pad=False), x4),
+        "AvgPool2d-divisor_override-unbatched": (nn.AvgPool2d(2, divisor_override=3), x4[1]),
+        "AvgPool2d-float32": (nn.AvgPool2d(3, 2, 1, ceil_mode=True), x4.float()),
+        "AdaptiveAvgPool1d": (nn.AdaptiveAvgPool1d(3), x3),
+        "AdaptiveAvgPool2d": (nn.AdaptiveAvgPool2d((3, 2)), x4),
+        "AdaptiveAvgPool2d-None-larger": (nn.AdaptiveAvgPool2d((None, 9)), x4),
+        "max_pool2d": (lambda x: F.max_pool2d(x, 2, 3, 1, ceil_mode=True), x4),
+        "avg_pool2d": (lambda x: F.avg_pool2d(x, (1, 3), 1, (0, 1), False, False), x4),
+        "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, 4), x4),
+    }
+    return {key: (lambda fn=fn, x=x: (fn, x, [])) for key, (fn, x) in programs.items()}
+
+
 def _convolution_programs(torch: Any) -> dict[str, Any]:
     """Each makes ``(fn, input, tensors)``, as ``_normalization_programs``'s do: on a
     (2, 4, 7) input, or (2, 4, 7, 7) of it times its transpose, or one sample of them."""
@@ -1731,6 +1765,13 @@ def convolution(torch: Any, differentiate: Any = None) -> Values:
     paddings and their modes, dilations, groups, unbatched inputs) and their functions,
     each run by ``_stepped``."""
     return _stepped(_convolution_programs(torch), "convolution", differentiate)
+
+
+def pooling(torch: Any, differentiate: Any = None) -> Values:
+    """MaxPool1d/2d, AvgPool1d/2d and AdaptiveAvgPool1d/2d (kernels, strides, paddings,
+    dilations, ceil_mode, count_include_pad, divisor_override, ties, unbatched inputs) and
+    their functions, each run by ``_stepped``."""
+    return _stepped(_pooling_programs(torch), "pooling", differentiate)
 
 
 def _stepped(programs: dict[str, Any], prefix: str, differentiate: Any = None) -> Values:
