@@ -44,7 +44,9 @@ from .ir import Iterated, facts, mark
 from .parse import Parsed
 
 OPAQUE = (gast.JoinedStr, gast.Set)
-Parts = gast.expr | tuple  # a value to assign, or a tuple of them (nested)
+# a value to assign, or a tuple or list display's parts (nested): a list of parts is
+# packed into a list again, a tuple of parts into a tuple
+Parts = gast.expr | tuple | list
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
     gast.SetComp: ("set comprehension", "rewrite it as a for loop"),
@@ -789,7 +791,7 @@ class Normalizer:
         ``target``: element by element where the target has the same shape, so that each
         name gets its own value, and so its own activity (in ``i, row = index, m[i]``,
         ``i`` does not depend on ``m``)."""
-        if isinstance(value, tuple):
+        if isinstance(value, (tuple, list)):
             if (
                 isinstance(target, (gast.Tuple, gast.List))
                 and len(target.elts) == len(value)
@@ -798,27 +800,29 @@ class Normalizer:
                 for elt, part in zip(target.elts, value, strict=True):
                     self.unpack(elt, part)
                 return
-            value = self.temp(gast.Tuple(elts=[self.packed(v) for v in value], ctx=gast.Load()))
+            value = self.packed(value)
         if isinstance(target, gast.Name) and target.id not in operand_names(value):
             self.emit(assign(target.id, value))
         else:
             self.assign_to(target, self.packed(value))
 
     def packed(self, value: Parts) -> gast.expr:
-        """``value`` as an atom."""
-        if isinstance(value, tuple):
-            return self.temp(gast.Tuple(elts=[self.packed(v) for v in value], ctx=gast.Load()))
+        """``value`` as an atom (the parts of a list display packed into a list)."""
+        if isinstance(value, (tuple, list)):
+            display = gast.Tuple if isinstance(value, tuple) else gast.List
+            return self.temp(display(elts=[self.packed(v) for v in value], ctx=gast.Load()))
         if isinstance(value, (gast.Name, gast.Constant)):
             return value
         return self.temp(value)
 
     def parts(self, e: gast.expr, stored: set[str]) -> Parts:
-        """The atoms of a tuple or list display, nested as the display is; a name the
-        assignment stores to is copied first (``a, b = b, a``)."""
+        """The atoms of a tuple or list display, nested as the display is (a list's as a
+        list); a name the assignment stores to is copied first (``a, b = b, a``)."""
         if isinstance(e, (gast.Tuple, gast.List)) and not any(
             isinstance(x, gast.Starred) for x in e.elts
         ):
-            return tuple(self.parts(x, stored) for x in e.elts)
+            parts = [self.parts(x, stored) for x in e.elts]
+            return tuple(parts) if isinstance(e, gast.Tuple) else parts
         a = self.atom(e)
         return self.temp(a) if isinstance(a, gast.Name) and a.id in stored else a
 

@@ -8,6 +8,7 @@ import gast
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff.compiler.ir import facts
 from srcdiff.compiler.normalize import OPAQUE, local_names
 
@@ -72,6 +73,16 @@ def loop_reversed(xs):
 def swap(a, b):
     a, b = b, a
     return a - b
+
+
+def lists_unpacked_from_a_display(x):
+    hs, cs = [], [x]
+    for i in range(3):
+        hs.append(x * i)
+    (a, b), c = (x, [x * 2.0]), [1.0]
+    b.append(a)
+    kept = 0.0 if c == [1.0] and isinstance(b, list) else 100.0  # (a tuple: 100)
+    return np.sum(np.stack(hs)) + np.sum(np.stack(cs)) + np.sum(np.stack(b)) + kept * np.sum(x)
 
 
 def unpack_call(x):
@@ -203,6 +214,19 @@ def test_tuple_unpacking_of_a_display_copies_names_it_overwrites():
         "t3 = a - b",
         "return t3",
     ]
+
+
+def test_lists_unpacked_from_a_display_stay_lists():
+    """``hs, cs = [], [x]`` gives each name a list (one it may append to, equal to a
+    list), not a tuple: the gradient is the one Python's lists give."""
+    assert body_lines(normalized(lists_unpacked_from_a_display))[:4] == [
+        "t1 = []",
+        "hs = t1",
+        "t2 = [x]",
+        "cs = t2",
+    ]
+    x = np.array([0.5, -1.0])
+    np.testing.assert_allclose(sd.grad(lists_unpacked_from_a_display)(x), [7.0, 7.0])
 
 
 def test_unpacking_a_value_indexes_what_its_iteration_gives():
