@@ -370,6 +370,56 @@ def test_pooling_layers_are_pytorchs(compiled):
     _each_close(got, "pooling/", float32=(1e-5, 1e-6))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_recurrent_layers_are_pytorchs(compiled):
+    """RNN (tanh, relu), LSTM and GRU with two layers, batch_first, bidirectional, an
+    initial state given (and its gradient) or not, unbatched inputs, and their cells:
+    outputs, final states, gradients and initial parameters after manual_seed, eagerly
+    and compiled."""
+    got = programs.recurrent(sd, sd.differentiate if compiled else None)
+    _each_close(got, "recurrent/", float32=(1e-5, 1e-6))
+
+
+def test_recurrent_layers_refuse_what_they_do_not_take():
+    """A state of the wrong kind or size, proj_size and a bad nonlinearity are refused,
+    with PyTorch's errors where it has them; nothing is read as something else (an LSTM
+    given one Tensor for its pair)."""
+    x = sd.ones(5, 2, 3)
+    with pytest.raises(TypeError, match="an LSTM's hx is a pair"):
+        nn.LSTM(3, 4)(x, sd.ones(1, 2, 4))
+    with pytest.raises(TypeError, match="hx is one Tensor"):
+        nn.GRU(3, 4)(x, (sd.ones(1, 2, 4), sd.ones(1, 2, 4)))
+    with pytest.raises(TypeError, match="an LSTM's hx is a pair"):
+        nn.LSTMCell(3, 4)(x[0], sd.ones(2, 4))
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(2, 2, 4\), got \[1, 2, 4\]"):
+        nn.RNN(3, 4, 2)(x, sd.ones(1, 2, 4))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[1\] size \(1, 2, 4\)"):
+        nn.LSTM(3, 4)(x, (sd.ones(1, 2, 4), sd.ones(1, 3, 4)))
+    with pytest.raises(RuntimeError, match="For unbatched 2-D input, hx should also be 2-D"):
+        nn.RNN(3, 4)(x[:, 0], sd.ones(1, 2, 4))
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
+        nn.GRU(3, 4)(sd.ones(5, 2, 2))
+    with pytest.raises(ValueError, match="Expected input to be 2D or 3D, got 4D"):
+        nn.GRU(3, 4)(sd.ones(5, 2, 2, 3))
+    with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 2"):
+        nn.GRUCell(3, 4)(sd.ones(2, 2))
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch"):
+        nn.RNNCell(3, 4)(sd.ones(2, 3), sd.ones(3, 4))
+    with pytest.raises(NotImplementedError, match="proj_size is not supported"):
+        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="dropout should be a number in range"):
+        nn.LSTM(3, 4, dropout=1.5)
+    assert [n for n, _ in nn.LSTM(3, 4, 2, bidirectional=True).named_parameters()][4:6] == [
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+    ]
+    assert repr(nn.LSTM(3, 4, 2, bias=False, batch_first=True, dropout=0.5)) == (
+        "LSTM(3, 4, num_layers=2, bias=False, batch_first=True, dropout=0.5)"
+    )
+
+
 def test_convolutions_refuse_bad_arguments_as_pytorch():
     """Each argument a convolution does not take is refused, with PyTorch's error, never
     run as if it were another."""

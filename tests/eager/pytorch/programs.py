@@ -1520,7 +1520,7 @@ def record_all(torch: Any) -> Values:
     out: Values = {}
     programs = (*TUTORIALS, optimizers, schedulers, initializers, clipping, alpha, layers,
                 functional, linear_init, tensor_methods, entry_updates, view_fills,
-                mixed_dtypes, creation, normalization, convolution, pooling,
+                mixed_dtypes, creation, normalization, convolution, pooling, recurrent,
                 parameter_containers)  # fmt: skip
     for program in programs:
         out.update(program(torch))
@@ -1677,6 +1677,79 @@ CONV_X = [
 ]
 
 
+def _flat_recurrent(torch: Any, inner: Any, states: tuple = ()) -> Any:
+    """``inner`` (a recurrent layer or cell) as a module of one input giving one tensor:
+    its outputs and states flattened, one after the other; its initial states, of
+    ``states``' shapes, parameters of its own (``states`` empty: none given)."""
+    nn = torch.nn
+
+    class Flat(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+            self.states = nn.ParameterList(
+                [
+                    torch.linspace(-0.8, 0.9, math.prod(s), dtype=torch.float64).reshape(s)
+                    for s in states
+                ]  # fmt: skip
+            )
+
+        def forward(self, x: Any) -> Any:
+            if len(self.states) == 0:
+                y = self.inner(x)
+            elif len(self.states) == 1:
+                y = self.inner(x, self.states[0].tanh())
+            else:
+                y = self.inner(x, (self.states[0].tanh(), self.states[1] * 0.5))
+            if not isinstance(y, tuple):
+                return y.reshape(-1)
+            parts = [y[0], y[1][0], y[1][1]] if isinstance(y[1], tuple) else [y[0], y[1]]
+            return torch.cat([p.reshape(-1) for p in parts])
+
+    return Flat()
+
+
+def _recurrent_programs(torch: Any) -> dict[str, Any]:
+    """Each makes ``(fn, input, tensors)``, as ``_normalization_programs``'s do: on a
+    sequence of 4 steps of 2 samples of 3 features (``CONV_X``'s first entries)."""
+    nn, f64 = torch.nn, torch.float64
+    module = _module_program(torch)
+    seq = torch.tensor(CONV_X, dtype=f64)[:, :, :3].permute(1, 0, 2).contiguous()
+    first = seq[0]
+
+    def flat(make: Any, x: Any, *states: tuple, shift: bool = True) -> Any:
+        return lambda: module(lambda: _flat_recurrent(torch, make(), states), x, shift)
+
+    return {
+        "RNN-initial": flat(lambda: nn.RNN(3, 2, dtype=f64), seq, shift=False),
+        "RNN-relu-two-layers-batch_first": flat(
+            lambda: nn.RNN(3, 2, 2, "relu", batch_first=True, dtype=f64), seq, (2, 4, 2)
+        ),
+        "RNN-bidirectional-unbatched": flat(
+            lambda: nn.RNN(3, 2, bidirectional=True, dtype=f64), seq[:, 0], (2, 2)
+        ),
+        "LSTM-initial": flat(lambda: nn.LSTM(3, 2, dtype=f64), seq, shift=False),
+        "LSTM-two-layers-bidirectional": flat(
+            lambda: nn.LSTM(3, 2, 2, bidirectional=True, dtype=f64), seq, (4, 2, 2), (4, 2, 2)
+        ),
+        "LSTM-batch_first-no-bias-float32": flat(
+            lambda: nn.LSTM(3, 2, batch_first=True, bias=False), seq.float()
+        ),
+        "GRU-initial": flat(lambda: nn.GRU(3, 2, dtype=f64), seq, shift=False),
+        "GRU-two-layers-bidirectional-batch_first": flat(
+            lambda: nn.GRU(3, 2, 2, batch_first=True, bidirectional=True, dtype=f64),
+            seq,
+            (4, 4, 2),
+        ),
+        "RNNCell": flat(lambda: nn.RNNCell(3, 2, nonlinearity="relu", dtype=f64), first, (2, 2)),
+        "LSTMCell": flat(lambda: nn.LSTMCell(3, 2, dtype=f64), first, (2, 2), (2, 2)),
+        "LSTMCell-unbatched-initial": flat(
+            lambda: nn.LSTMCell(3, 2, dtype=f64), first[0], shift=False
+        ),
+        "GRUCell": flat(lambda: nn.GRUCell(3, 2, bias=False, dtype=f64), first, (2, 2)),
+    }
+
+
 def _pooling_programs(torch: Any) -> dict[str, Any]:
     """Each makes ``(fn, input, [])``, on ``_convolution_programs``'s inputs (the 2-d one
     with ties: entries equal within a window)."""
@@ -1772,6 +1845,13 @@ def pooling(torch: Any, differentiate: Any = None) -> Values:
     dilations, ceil_mode, count_include_pad, divisor_override, ties, unbatched inputs) and
     their functions, each run by ``_stepped``."""
     return _stepped(_pooling_programs(torch), "pooling", differentiate)
+
+
+def recurrent(torch: Any, differentiate: Any = None) -> Values:
+    """RNN, LSTM and GRU (initial parameters after ``manual_seed``; two layers, batch_first,
+    bidirectional, an initial state given or not, unbatched inputs) and their cells, each
+    run by ``_stepped``."""
+    return _stepped(_recurrent_programs(torch), "recurrent", differentiate)
 
 
 def _stepped(programs: dict[str, Any], prefix: str, differentiate: Any = None) -> Values:
