@@ -1333,11 +1333,21 @@ def zero_tangent(x: Any) -> Any:
     return zeros_like(x)
 
 
+def _no_fields(d: Any) -> bool:
+    """Whether ``d`` is the zero adjoint ``zeros_like`` gives an object that is not a
+    record (0.0), to which its fields' adjoints add up as they are."""
+    return type(d) is float and d == 0.0
+
+
 def acc(d: Any, c: Any) -> Any:
     """``d + c`` for adjoints that may be None (zero) or containers of adjoints."""
     if d is None:
         return c
     if c is None:
+        return d
+    if isinstance(c, dict) and _no_fields(d):
+        return c
+    if isinstance(d, dict) and _no_fields(c):
         return d
     if isinstance(d, dict):
         out = Fields(d) if isinstance(d, Fields) or isinstance(c, Fields) else dict(d)

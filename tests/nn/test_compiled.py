@@ -248,3 +248,27 @@ def test_zero_grad_given_a_flag_from_a_global_runs_as_written_at_every_call():
             losses.append(fn(model, opt, sd.ones(3, 2) * (i + 1)))
         runs.append((losses, model.weight.tolist(), model.weight.grad.tolist()))
     assert runs[1] == runs[0]
+
+
+def test_a_module_float_read_by_dropout_between_layers_compiles():
+    """An LSTM's ``dropout`` between its layers (a float of the module, which the masks'
+    scale reads) in a compiled step: the module's zero adjoint and that float's gradient
+    add up, and the step gives the eager step's loss and gradients."""
+    sd.manual_seed(0)
+    lstm = nn.LSTM(3, 4, 3, dropout=0.4, dtype=sd.float64)
+    x = sd.tensor(RNG.normal(size=(5, 2, 3)))
+
+    def step(x):
+        out, (h, c) = lstm(x)
+        loss = (out**3).sum() + (h * c).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        lstm.zero_grad()
+        sd.manual_seed(1)  # the same dropout masks for both runs
+        runs.append((fn(x), [p.grad.numpy().copy() for p in lstm.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    for got, want in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(got, want)
