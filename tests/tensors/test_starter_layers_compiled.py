@@ -1,6 +1,7 @@
 """An NLP/tabular starter model (Embedding with padding, LayerNorm, BatchNorm1d, the
 parameter containers, the new activations, functions and losses) trained with SGD under
-OneCycleLR: the compiled step gives the losses, parameters and buffers eager code gives."""
+OneCycleLR, and a small CNN and a recurrent language model trained with Adam: the
+compiled step gives the losses, parameters and buffers eager code gives."""
 
 import numpy as np
 
@@ -67,3 +68,79 @@ def test_a_starter_model_trains_compiled_as_it_trains_eagerly():
                                    atol=1e-13, err_msg=key)  # fmt: skip
     np.testing.assert_allclose(got_out, want_out, rtol=1e-11)
     assert np.all(want_state["embed.weight"].numpy()[0] == 0.0)  # the padding row unmoved
+
+
+class SmallCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1, bias=False, dtype=sd.float64),
+            nn.BatchNorm2d(4, dtype=sd.float64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 6, 3, groups=2, dtype=sd.float64),
+            nn.GroupNorm(2, 6, dtype=sd.float64),
+            nn.AvgPool2d(2, ceil_mode=True),
+            nn.Dropout(0.2),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(6, 3, dtype=sd.float64))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class SmallLM(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(7, 5, padding_idx=0, dtype=sd.float64)
+        self.lstm = nn.LSTM(5, 6, 2, batch_first=True, dropout=0.3, dtype=sd.float64)
+        self.gru = nn.GRU(6, 4, bidirectional=True, batch_first=True, dtype=sd.float64)
+        self.out = nn.Linear(8, 7, dtype=sd.float64)
+
+    def forward(self, tokens):
+        h, _ = self.lstm(self.embed(tokens))
+        g, _ = self.gru(h)
+        return self.out(g).reshape(-1, 7)
+
+
+def _train_layers(compiled, make, data):
+    """Four Adam steps (the third in evaluation mode): the losses and the state dict."""
+    sd.manual_seed(0)
+    model = make()
+    optimizer = sd.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    run = sd.differentiate(step) if compiled else step
+    rng, losses = np.random.default_rng(2), []
+    for k in range(4):
+        model.train(k != 2)
+        sd.manual_seed(10 + k)  # the same dropout masks both ways
+        losses.append(run(*data(rng)).item())
+    return losses, model.state_dict()
+
+
+def _images(rng):
+    return sd.tensor(rng.standard_normal((4, 1, 10, 10))), sd.tensor(rng.integers(0, 3, (4,)))
+
+
+def _tokens(rng):
+    return sd.tensor(rng.integers(0, 7, (3, 6))), sd.tensor(rng.integers(0, 7, (18,)))
+
+
+def test_a_cnn_and_a_recurrent_model_train_compiled_as_they_train_eagerly():
+    for make, data in ((SmallCNN, _images), (SmallLM, _tokens)):
+        (want, want_state), (got, got_state) = (
+            _train_layers(compiled, make, data) for compiled in (False, True)
+        )
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert list(got_state) == list(want_state)
+        for key in want_state:
+            np.testing.assert_allclose(got_state[key].numpy(), want_state[key].numpy(),
+                                       rtol=1e-10, atol=1e-13, err_msg=key)  # fmt: skip
