@@ -654,11 +654,31 @@ def _checked_shape(t: Any, shape: tuple, name: str, normalized_shape: tuple) -> 
 nondiff("a check of arguments' shapes", _normalized_dims, _checked_shape)
 
 
+def _one_dtype(input: Any, *tensors: Any, promoting: bool = False) -> None:
+    """PyTorch's error for a normalization's parameters or statistics (``promoting``:
+    prelu's weight) of a dtype other than the input's: it promotes none of them."""
+    data = getattr(input, "_data", input)
+    for t in tensors:
+        other = getattr(t, "_data", t)
+        if t is not None and other.dtype != data.dtype:
+            if promoting:
+                raise RuntimeError(
+                    "prelu: Type promoting not supported. Got "
+                    f"{type_name(data).removesuffix('Tensor')} and "
+                    f"{type_name(other).removesuffix('Tensor')}"
+                )
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+nondiff("a check of arguments' dtypes", _one_dtype)
+
+
 def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
     """(x - mean) / sqrt(var + eps) over the last dims (those of ``normalized_shape``),
     the variance biased, then times ``weight`` and plus ``bias`` where given."""
     dims = _normalized_dims(input, normalized_shape)
+    _one_dtype(input, weight, bias)
     shape = tuple(input.shape[input.ndim - len(dims) :])
     _checked_shape(weight, shape, "weight", shape)
     _checked_shape(bias, shape, "bias", shape)
@@ -731,6 +751,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     momentum`` of theirs; otherwise by the running statistics."""
     channels, dims, shape = _channels(input)
     _per_channel(channels, running_mean, running_var, weight, bias)
+    _one_dtype(input, running_mean, running_var, weight, bias)
     if training:
         n = _batch_size(input, dims)
         mean = input.mean(dims, keepdim=True)
@@ -785,6 +806,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     """(x - mean) / sqrt(var + eps) over each group of ``num_groups`` consecutive channels
     (dim 1) and the dims after them, per sample, the variance biased; then times
     ``weight`` and plus ``bias`` (one per channel) where given."""
+    _one_dtype(input, weight, bias)
     grouped = input.reshape(_groups(input, num_groups, weight, bias))
     centred = grouped - grouped.mean(2, keepdim=True)
     var = (centred * centred).mean(2, keepdim=True)
@@ -972,6 +994,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else weight x: one weight, or one per channel (dim 1), as
     ``leaky_relu`` with a slope that learns (its gradient x's where x <= 0)."""
+    _one_dtype(input, weight, promoting=True)
     count = weight.numel()
     if count == 1:
         return _leaky_relu(input, weight.reshape(()))

@@ -663,6 +663,26 @@ def test_in_place_functions_refuse_what_pytorch_refuses():
     assert sd.ones(2, dtype=sd.float64).type_as(sd.tensor([1])).dtype == sd.int64
 
 
+def test_normalizations_refuse_parameters_of_another_dtype_as_pytorch():
+    """A float32 module given float64 input (or float64 statistics) is PyTorch's error,
+    not a computation promoted to float64."""
+    x = sd.ones(2, 4, dtype=sd.float64)
+    mixed = "mixed dtype \\(CPU\\): all inputs must share same datatype"
+    for module in (nn.LayerNorm(4), nn.BatchNorm1d(4), nn.BatchNorm1d(4).eval(),
+                   nn.GroupNorm(2, 4)):  # fmt: skip
+        with pytest.raises(RuntimeError, match=mixed):
+            module(x)
+    with pytest.raises(RuntimeError, match=mixed):
+        nn.BatchNorm2d(4)(sd.ones(2, 4, 2, 2, dtype=sd.float64))
+    with pytest.raises(RuntimeError, match=mixed):
+        F.batch_norm(x.float(), sd.zeros(4, dtype=sd.float64), sd.ones(4), training=True)
+    with pytest.raises(RuntimeError, match=mixed):
+        F.layer_norm(x.float(), (4,), None, sd.zeros(4, dtype=sd.float64))
+    with pytest.raises(RuntimeError, match="prelu: Type promoting not supported. Got Double "
+                       "and Float"):  # fmt: skip
+        nn.PReLU()(x)
+
+
 def test_group_norm_batch_norm_2d_and_unflatten_refuse_bad_input_as_pytorch():
     """GroupNorm, BatchNorm2d and Unflatten check their arguments with PyTorch's errors; a
     named dim (srcdiff has no named tensors) is refused rather than read as a number."""
