@@ -214,8 +214,23 @@ def _implicit_dim(input: Tensor, dim: int | None, name: str, stacklevel: int) ->
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias (of one dtype, as PyTorch asks)."""
     rt.tensor_methods.same_dtypes(input, weight)
+    _bias_dtype(weight, bias)
     out = input @ weight.T
     return out if bias is None else out + bias
+
+
+def _bias_dtype(weight: Any, bias: Any) -> None:
+    """PyTorch's error for a bias of a dtype other than the weight's (it promotes neither)."""
+    w = getattr(weight, "_data", weight)
+    b = getattr(bias, "_data", bias)
+    if bias is not None and b.dtype != w.dtype:
+        raise RuntimeError(
+            f"self and mat2 must have the same dtype, but got "
+            f"{type_name(b).removesuffix('Tensor')} and {type_name(w).removesuffix('Tensor')}"
+        )
+
+
+nondiff("a check of arguments' dtypes", _bias_dtype)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
@@ -365,6 +380,7 @@ def cross_entropy(
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     dim = _class_dim(input)
     _class_weight(weight, input.shape[dim])
+    _same_dtype(input, weight, None)
     log_p = log_softmax(input, dim)
     weighted = log_p if weight is None else log_p * _along(weight, dim, log_p.ndim)
     classes = input.shape[dim]
@@ -460,6 +476,7 @@ def nll_loss(
     log-probabilities."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
     _class_weight(weight, input.shape[_class_dim(input)])
+    _same_dtype(input, weight, None)
     return _reduce_picked(input, target, weight, ignore_index, reduction)
 
 
@@ -494,6 +511,12 @@ def binary_cross_entropy(
             "same size."
         )
     _elementwise_weight(weight, input, "weight")
+    for t in (target, weight):
+        if t is not None and t._data.dtype != input._data.dtype:
+            raise RuntimeError(
+                f"Found dtype {type_name(t._data).removesuffix('Tensor')} but expected "
+                f"{type_name(input._data).removesuffix('Tensor')}"
+            )
     data = input._data
     if not bool(((data >= 0) & (data <= 1)).all()):  # (NaN too)
         raise RuntimeError("all elements of input should be between 0 and 1")

@@ -664,8 +664,8 @@ def test_in_place_functions_refuse_what_pytorch_refuses():
 
 
 def test_normalizations_refuse_parameters_of_another_dtype_as_pytorch():
-    """A float32 module given float64 input (or float64 statistics) is PyTorch's error,
-    not a computation promoted to float64."""
+    """A float32 module given float64 input (or float64 statistics, bias or class
+    weights) is PyTorch's error, not a computation promoted to float64."""
     x = sd.ones(2, 4, dtype=sd.float64)
     mixed = "mixed dtype \\(CPU\\): all inputs must share same datatype"
     for module in (nn.LayerNorm(4), nn.BatchNorm1d(4), nn.BatchNorm1d(4).eval(),
@@ -681,6 +681,15 @@ def test_normalizations_refuse_parameters_of_another_dtype_as_pytorch():
     with pytest.raises(RuntimeError, match="prelu: Type promoting not supported. Got Double "
                        "and Float"):  # fmt: skip
         nn.PReLU()(x)
+    with pytest.raises(RuntimeError, match="self and mat2 must have the same dtype, but got "
+                       "Double and Float"):  # fmt: skip
+        F.linear(x.float(), sd.ones(2, 4), sd.ones(2, dtype=sd.float64))
+    classes = sd.tensor([0, 1])
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
+            loss(x.float(), classes, weight=sd.ones(4, dtype=sd.float64))
+    with pytest.raises(RuntimeError, match="Found dtype Double but expected Float"):
+        F.binary_cross_entropy(x.float() * 0.5, x * 0.5)
 
 
 def test_group_norm_batch_norm_2d_and_unflatten_refuse_bad_input_as_pytorch():
