@@ -8,6 +8,7 @@ from typing import Any
 
 from ..creation import empty
 from ..functions import cat, stack
+from ..rules.registry import nondiff
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -49,6 +50,9 @@ def _expected(got: Any, want: tuple, what: str) -> None:
     """PyTorch's error for a state of the wrong size."""
     if tuple(got.shape) != tuple(want):
         raise RuntimeError(f"Expected {what} size {tuple(want)}, got {list(got.shape)}")
+
+
+nondiff("a check of a state's shape", _expected)
 
 
 def _states(mode: str, hx: Any, batched: bool, ndim: int) -> tuple:
