@@ -21,6 +21,7 @@ from . import (  # noqa: F401  (each registers its rules)
     selection,
     sequences,
     shapes,
+    spectral,
     tangents,
     tensor_methods,
     updates,

@@ -331,6 +331,7 @@ from .sequences import (
     trapezoid_grads,
     trigamma,
 )
+from .spectral import fft_axes, irfft_grad, swapped_norm
 from .tensors import (
     accumulate_grad,
     as_tensor,
@@ -746,6 +747,9 @@ __all__ = [
     "gradient_samples_tangent_grads",
     "gradient_spacing_tangent",
     "gradient_spacing_tangent_grads",
+    "fft_axes",
+    "irfft_grad",
+    "swapped_norm",
     "interp",
     "interp_grads",
     "interp_slope",

@@ -340,7 +340,15 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             NOT_STANDARD,
         ),
         **dict.fromkeys(
-            [np.fft.fftshift, np.fft.ifftshift],
+            [
+                np.fft.fftshift,
+                np.fft.ifftshift,
+                np.fft.irfft,
+                np.fft.irfftn,
+                np.fft.irfft2,
+                np.fft.hfft,
+                rt.irfft_grad,
+            ],  # fmt: skip
             "only in the standard's fft extension, which compiled code does not reach: "
             "np.fft.* stays NumPy's",
         ),

@@ -20,6 +20,7 @@ from . import (
     test_selection,
     test_sequences,
     test_shapes,
+    test_spectral,
     test_tangents,
     test_tensor_methods,
     test_updates,
@@ -47,5 +48,6 @@ FAMILIES = [
     test_tangents,
     test_random,
     test_namespaces,
+    test_spectral,
 ]
 SPECS = [s for family in FAMILIES for s in family.SPECS]
