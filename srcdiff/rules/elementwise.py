@@ -333,6 +333,20 @@ def angle_jvp(ans, z, deg=False, *, dz):
     return 0.0 * dz
 
 
+@vjp(xp.sign)
+def sign(g, ans, x):
+    """0 wherever it is differentiable, for a real ``x`` (piecewise constant); a complex
+    one's sign, ``x / |x|``, is not."""
+    rt.real_only(x)
+    return None
+
+
+@jvp(xp.sign)
+def sign_jvp(ans, x, *, dx):
+    rt.real_only(x)
+    return 0.0 * dx
+
+
 # The real part, the conjugate and the imaginary part are (real-)linear, complex or not.
 linear((0,), xp.real, "ndarray.real", xp.conjugate, "ndarray.conjugate", "ndarray.conj", xp.imag,
        "ndarray.imag", xp.real_if_close)  # fmt: skip

@@ -482,3 +482,21 @@ def test_np_vectorize_is_refused_at_the_users_line_with_what_to_write(mode):
     with pytest.raises(sd.CompileError, match="np.vectorize calls on each entry") as caught:
         call()
     assert "test_errors.py" in str(caught.value) and "_function_base_impl" not in str(caught.value)
+
+
+_ROTATION = np.array([1.0 + 2.0j, 0.5 - 1.0j, 2.0 + 0.3j])
+
+
+def _sign_of_complex(x):
+    return np.sum(np.real(np.sign(_ROTATION * x + 1.0)))
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_the_sign_of_a_complex_value_is_refused(mode):
+    """``x / |x|`` for a complex ``x``: not piecewise constant, as a real sign is (both
+    modes gave a zero derivative)."""
+    x = np.array([0.3, -1.2, 0.8])
+    call = (lambda: sd.grad(_sign_of_complex)(x)) if mode == "grad" else (
+        lambda: sd.jvp(_sign_of_complex, (x,), (np.ones(3),)))  # fmt: skip
+    with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
+        call()

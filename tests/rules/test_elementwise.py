@@ -161,6 +161,7 @@ SPECS = [
     *[Spec(np.modf, (R(s, -3.0, 3.0),)) for s in ((3, 4), ())],
     Spec(np.angle, (R((3, 4)),)),
     Spec(np.angle, (R((5,)),), {"deg": True}),
+    *[Spec(np.sign, (R(s),)) for s in ((3, 4), ())],
     *_scipy_specs(),
 ]
 
@@ -273,7 +274,7 @@ def test_nan_to_num_without_a_copy_is_refused():
         d(np.nan_to_num, np.ones(3), False, g=np.ones(3))
 
 
-@pytest.mark.parametrize("prim", [np.real, np.imag, np.conjugate, np.angle])
+@pytest.mark.parametrize("prim", [np.real, np.imag, np.conjugate, np.angle, np.sign])
 def test_complex_values_are_refused(prim):
     z = np.array([1.0 + 2.0j, 3.0 - 1.0j])
     with pytest.raises(sd.CompileError, match="complex"):
