@@ -1347,7 +1347,14 @@ class TangentFunction:
                     rt.zeros_like(p) if t is None else t
                     for p, t in zip(primals[start:], tangents[start:], strict=True)
                 )
-        return forward(*target.bound, *primals, **kwargs, **given)
+        value, tangent = forward(*target.bound, *primals, **kwargs, **given)
+        leaves = zip(batching.leaves(value), batching.leaves(tangent), strict=False)
+        if any(is_complex(t) and not is_complex(v) for v, t in leaves):
+            raise TypeError(
+                "jvp: a complex tangent of a real result: srcdiff differentiates real-valued "
+                "code; compute with the real and imaginary parts as real arrays"
+            )
+        return value, tangent
 
     def _srcdiff_vjp(self, g: Any, ans: Any, primals: tuple, tangents: tuple) -> tuple:
         """Called inside a differentiated function: see ``_jvp_vjp``."""

@@ -347,9 +347,32 @@ def sign_jvp(ans, x, *, dx):
     return 0.0 * dx
 
 
-# The real part, the conjugate and the imaginary part are (real-)linear, complex or not.
-linear((0,), xp.real, "ndarray.real", xp.conjugate, "ndarray.conjugate", "ndarray.conj", xp.imag,
-       "ndarray.imag", xp.real_if_close)  # fmt: skip
+# Forward mode refuses complex values where reverse mode does: a complex tangent made real
+# there would hold whatever the rules before, written for real values, made of it.
+
+
+@jvp(xp.real, "ndarray.real")
+def real_jvp(ans, val, *, dval):
+    rt.real_only(val)
+    return dval
+
+
+@jvp(xp.conjugate, "ndarray.conjugate", "ndarray.conj")
+def conjugate_jvp(ans, x, *, dx):
+    rt.real_only(x)
+    return dx
+
+
+@jvp(xp.real_if_close)
+def real_if_close_jvp(ans, a, tol=100, *, da):
+    rt.real_only(a)
+    return da
+
+
+@jvp(xp.imag, "ndarray.imag")
+def imag_jvp(ans, val, *, dval):
+    rt.real_only(val)
+    return 0.0 * dval
 
 
 # ---- special functions -------------------------------------------------------------------

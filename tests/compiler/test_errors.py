@@ -500,3 +500,33 @@ def test_the_sign_of_a_complex_value_is_refused(mode):
         lambda: sd.jvp(_sign_of_complex, (x,), (np.ones(3),)))  # fmt: skip
     with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
         call()
+
+
+def _spread_of_complex(x):
+    return np.var(_ROTATION * x)
+
+
+def _values_of_complex(x):
+    return np.sum(np.linalg.svd(np.outer(_ROTATION * x, _ROTATION) + np.eye(3))[1])
+
+
+def _imag_of_complex(x):
+    return np.sum(np.imag(np.linalg.svd(np.outer(_ROTATION * x, _ROTATION) + np.eye(3))[0]))
+
+
+@pytest.mark.parametrize("fn", [_spread_of_complex, _values_of_complex])
+def test_forward_mode_refuses_a_complex_tangent_of_a_real_result(fn):
+    """Reverse mode refuses these (a complex gradient); forward mode gave a complex
+    tangent of a real function, made of rules written for real values."""
+    with pytest.raises(TypeError, match="jvp: a complex tangent of a real result"):
+        sd.jvp(fn, (np.array([0.3, -1.2, 0.8]),), (np.ones(3),))
+
+
+def test_forward_mode_refuses_the_parts_of_a_complex_value():
+    """As reverse mode does: the imaginary part of the singular vectors' tangent was a
+    real number, and wrong (the svd's forward rule is written for real matrices)."""
+    x = np.array([0.3, -1.2, 0.8])
+    for mode in (lambda: sd.grad(_imag_of_complex)(x),
+                 lambda: sd.jvp(_imag_of_complex, (x,), (np.ones(3),))):  # fmt: skip
+        with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
+            mode()
