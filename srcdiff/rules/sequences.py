@@ -194,6 +194,23 @@ def polyval_jvp(ans, p, x, *, dp, dx):
     )
 
 
+@vjp(xp.polyfit)
+def polyfit(g, ans, x, y, deg, rcond=None, full=False, w=None, cov=False):
+    d_x, d_y, d_w = rt.polyfit_grads(g, ans, x, y, deg, rcond, full, w, cov)
+    return d_x, d_y, None, None, None, d_w, None
+
+
+@jvp(xp.polyfit, shaped=True)
+def polyfit_jvp(ans, x, y, deg, rcond=None, full=False, w=None, cov=False, *, dx, dy, dw):
+    """The fit of ``dy`` (the coefficients are linear in ``y``), and the change of the
+    least-squares solution with the points and the weights."""
+    return (
+        rt.polyfit_tangent(ans, x, y, deg, rcond, w, dx=dx),
+        xp.polyfit(x, dy, deg, rcond, full, w, cov),
+        rt.polyfit_tangent(ans, x, y, deg, rcond, w, dw=dw),
+    )
+
+
 @vjp(xp.vander)
 def vander(g, ans, x, N=None, increasing=False):
     """Column ``j`` of the increasing matrix is ``x ** j``: ``x`` gets ``j * x ** (j - 1)``

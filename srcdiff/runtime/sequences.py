@@ -707,6 +707,72 @@ def polyval_grads(g: Any, p: Any, x: Any) -> tuple[Any, Any]:
     return cast_like(reshape_like(d_p, coefficients), p), d_x
 
 
+def _polyfit_system(x: Any, y: Any, deg: Any, rcond: Any, full: Any, w: Any, cov: Any) -> tuple:
+    """What ``np.polyfit(x, y, deg, rcond, full, w, cov)`` solves, in float64: the array
+    module, the Vandermonde matrix ``V``, its derivative in ``x`` (``D``), the weights, and ``G =
+    V^T W V`` of the normal equations. Refused where NumPy's fit is rank deficient (it
+    warns): the coefficients are no differentiable function of ``x`` and ``w`` there."""
+    if full or cov is not False:
+        raise refuse(
+            "np.polyfit with full=True or cov=",
+            "fit with the defaults, and compute the residuals or the covariance from the "
+            "coefficients",
+        )
+    xp = array_module(x, y)
+    xs = xp.asarray(x, dtype=xp.float64)
+    order = int(deg) + 1
+    v = xp.vander(xs, order)
+    slope = xp.zeros_like(v)
+    slope[:, :-1] = v[:, 1:] * xp.arange(order - 1, 0, -1)
+    ws = xp.ones_like(xs) if w is None else xp.asarray(w, dtype=xp.float64)
+    lhs = v * ws[:, None]
+    scaled = lhs / xp.sqrt(xp.sum(lhs * lhs, axis=0))
+    values = xp.linalg.svd(scaled, compute_uv=False)
+    cut = (len(xs) * xp.finfo(xp.result_type(x, 0.0)).eps if rcond is None else rcond) * values[0]
+    if int(xp.sum(values > cut)) < order:
+        raise refuse(
+            "np.polyfit of a rank-deficient fit (fewer distinct points than coefficients, "
+            "or a degree too high to tell apart)",
+            "lower the degree, or fit on more distinct points",
+        )
+    return xp, v, slope, ws, lhs.T @ lhs
+
+
+def polyfit_grads(g: Any, ans: Any, x: Any, y: Any, deg: Any, rcond: Any = None,
+                  full: Any = False, w: Any = None, cov: Any = False) -> tuple:  # fmt: skip
+    """The gradients of ``x``, ``y`` and ``w`` of ``c = np.polyfit(x, y, deg, w=w)``, the
+    least-squares solution of ``G c = V^T W y`` (``W = diag(w ** 2)``): with ``u = G^-1
+    g`` and the residuals ``r = y - V c``, ``y`` gets ``W V u``, ``x`` gets ``w ** 2 ((D
+    u) r - (V u) (D c))`` and ``w`` gets ``2 w (V u) r`` (summed over the columns of a 2-D
+    ``y``)."""
+    xp, v, slope, ws, gram = _polyfit_system(x, y, deg, rcond, full, w, cov)
+    c = xp.asarray(ans, dtype=xp.float64).reshape(v.shape[1], -1)
+    u = xp.linalg.solve(gram, xp.asarray(g, dtype=xp.float64).reshape(v.shape[1], -1))
+    r = xp.asarray(y, dtype=xp.float64).reshape(v.shape[0], -1) - v @ c
+    vu = v @ u
+    d_y = (ws * ws)[:, None] * vu
+    d_x = ws * ws * xp.sum(slope @ u * r - vu * (slope @ c), axis=1)
+    d_w = None if w is None else cast_like(2.0 * ws * xp.sum(vu * r, axis=1), w)
+    return cast_like(d_x, x), cast_like(reshape_like(d_y, y), y), d_w
+
+
+def polyfit_tangent(ans: Any, x: Any, y: Any, deg: Any, rcond: Any = None, w: Any = None,
+                    dx: Any = None, dw: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``np.polyfit(x, y, deg, w=w)`` along ``dx`` and ``dw`` (None:
+    zero): ``G^-1 (dV^T W r - V^T W dV c + V^T dW r)``, ``dV = D diag(dx)`` and ``dW =
+    diag(2 w dw)`` (its tangent along ``dy`` is the fit of ``dy``, as it is linear)."""
+    xp, v, slope, ws, gram = _polyfit_system(x, y, deg, rcond, False, w, False)
+    c = xp.asarray(ans, dtype=xp.float64).reshape(v.shape[1], -1)
+    r = xp.asarray(y, dtype=xp.float64).reshape(v.shape[0], -1) - v @ c
+    rhs = xp.zeros_like(c)
+    if dx is not None:
+        moved = slope * xp.asarray(dx, dtype=xp.float64)[:, None]
+        rhs = rhs + moved.T @ ((ws * ws)[:, None] * r) - v.T @ ((ws * ws)[:, None] * (moved @ c))
+    if dw is not None:
+        rhs = rhs + v.T @ ((2.0 * ws * xp.asarray(dw, dtype=xp.float64))[:, None] * r)
+    return cast_like(xp.linalg.solve(gram, rhs).reshape(xp.shape(ans)), ans)
+
+
 # ---- tangents (forward mode) ---------------------------------------------------------------
 
 

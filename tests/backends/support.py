@@ -183,7 +183,15 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),
         np.trace: "not in the standard (only in its linalg extension)",
         **dict.fromkeys(
-            [np.average, np.quantile, np.percentile, np.median, rt.average_weights, np.cbrt],
+            [
+                np.average,
+                np.quantile,
+                np.percentile,
+                np.median,
+                rt.average_weights,
+                np.cbrt,
+                np.polyfit,
+            ],  # fmt: skip
             NOT_STANDARD,
         ),
         **dict.fromkeys(

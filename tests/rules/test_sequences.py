@@ -1,5 +1,6 @@
 """Rules of functions along an axis or of sequences of samples (rules/sequences.py):
-diff, cumprod, gradient, trapezoid, interp, convolve, correlate, polyval, vander."""
+diff, cumprod, gradient, trapezoid, interp, convolve, correlate, polyval, polyfit,
+vander."""
 
 import numpy as np
 import pytest
@@ -171,6 +172,29 @@ def _polyval_specs():
     ]
 
 
+def _polyfit_specs():
+    """Points at least 0.2 apart, a degree below their number (a full-rank fit)."""
+    return [
+        Spec(np.polyfit, (points(7), R((7,)), 2), wrt=(0, 1)),
+        Spec(np.polyfit, (points(6), R((6, 3)), 1), wrt=(0, 1), label="columns"),
+        Spec(np.polyfit, (points(4), R((4,)), 3), wrt=(0, 1), label="interpolating"),
+        Spec(np.polyfit, (points(5), R((5,)), 0), wrt=(0, 1), label="a-constant"),
+        Spec(np.polyfit, (points(6), R((6,)), 2, 1e-10), wrt=(0, 1), label="rcond"),
+        Spec(
+            np.polyfit,
+            (points(8), R((8,)), 3, None, False, R((8,), 0.5, 2.0)),
+            wrt=(0, 1, 5),
+            label="weights",
+        ),  # fmt: skip
+        Spec(
+            np.polyfit,
+            (points(6), R((6, 2)), 2, None, False, R((6,), 0.5, 2.0)),
+            wrt=(0, 1, 5),
+            label="weighted-columns",
+        ),  # fmt: skip
+    ]
+
+
 def _vander_specs():
     return [
         Spec(np.vander, (R((4,)),)),
@@ -190,6 +214,7 @@ SPECS = [
     *_interp_specs(),
     *_convolution_specs(),
     *_polyval_specs(),
+    *_polyfit_specs(),
     *_vander_specs(),
     # the forward rule's helpers, differentiated again by reverse over forward mode
     Spec(rt.gradient_spacing_tangent, (R((6,)), (points(6),), (R((6,)),)), wrt=(0, 1, 2)),
@@ -554,3 +579,22 @@ def test_gradient_with_coordinates_keeps_float32():
     f, x = R((3, 4, 5)).astype(np.float32), points(4).astype(np.float32)
     df, dx = sd.grad(_gradient_along_an_axis, wrt=(0, 1))(f, x)
     assert df.dtype == np.float32 and dx.dtype == np.float32 and dx.shape == (4,)
+
+
+def _fit(x, y):
+    return np.sum(np.polyfit(x, y, 2, full=True)[0])
+
+
+def _rank_deficient(x, y):
+    return np.sum(np.polyfit(x, y, 3))
+
+
+def test_polyfit_refuses_full_results_and_rank_deficient_fits():
+    """Its residuals, rank and singular values have no rule; where the fit is rank
+    deficient (NumPy warns), the coefficients are no differentiable function of x."""
+    x, y = points(5), R((5,))
+    with pytest.raises(sd.CompileError, match="full=True"):
+        sd.grad(_fit)(x, y)
+    same = np.array([0.0, 0.0, 1.0, 1.0, 2.0, 2.0])
+    with pytest.warns(np.exceptions.RankWarning), pytest.raises(sd.CompileError, match="rank"):
+        sd.grad(_rank_deficient)(same, R((6,)))
