@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, sequence_result, vjp
+from .registry import jvp, linear, sequence_result, unsupported, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -294,3 +294,10 @@ def quantile_cross_grads_jvp(out, g, t, dq, a, q, axis=None, keepdims=False, met
 
 
 sequence_result(rt.quantile_grads, rt.quantile_cross_grads)
+unsupported(
+    xp.piecewise,
+    "the functions np.piecewise calls on the entries each condition picks: NumPy's loop "
+    "over them is not code srcdiff differentiates",
+    "compute each piece and choose among them: np.select(condlist, [f(x) for f in "
+    "funclist], default) (or np.where for two pieces)",
+)

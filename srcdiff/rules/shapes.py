@@ -3,7 +3,7 @@
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, sequence_result, vjp
+from .registry import jvp, linear, nondiff, sequence_result, unsupported, vjp
 
 
 @vjp(xp.reshape)
@@ -132,3 +132,12 @@ linear((0,), xp.reshape, "ndarray.reshape", xp.ravel, "ndarray.ravel", "ndarray.
 sequence_result(*UNSTACK)  # a tuple of slices
 linear((0,), "ndarray.tolist")
 sequence_result("ndarray.tolist")  # a list of numbers (of lists): it adds up entry by entry
+
+for _apply in (xp.apply_along_axis, xp.apply_over_axes):
+    unsupported(
+        _apply,
+        f"a function np.{_apply.__name__} calls on each slice: NumPy's loop over them is not "
+        "code srcdiff differentiates",
+        "call it on each slice yourself (np.stack([f(x[:, j]) for j in range(x.shape[1])]) "
+        "for axis=0), or write it with array operations that take an axis",
+    )

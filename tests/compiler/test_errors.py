@@ -530,3 +530,33 @@ def test_forward_mode_refuses_the_parts_of_a_complex_value():
                  lambda: sd.jvp(_imag_of_complex, (x,), (np.ones(3),))):  # fmt: skip
         with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
             mode()
+
+
+def _along_axis(x):
+    return np.sum(np.apply_along_axis(lambda v: v @ v, 0, x))
+
+
+def _over_axes(x):
+    return np.sum(np.apply_over_axes(np.sum, x, [0]))
+
+
+def _pieces(x):
+    return np.sum(np.piecewise(x, [x < 0.0], [lambda t: t * t, lambda t: np.sin(t)]))
+
+
+@pytest.mark.parametrize(
+    "fn, says",
+    [(_along_axis, "np.apply_along_axis calls on each slice"),
+     (_over_axes, "np.apply_over_axes calls on each slice"),
+     (_pieces, "np.piecewise calls on the entries")],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_numpy_loops_over_a_users_function_are_refused_with_what_to_write(fn, says, mode):
+    """NumPy's own loops calling the user's function were refused as a missing rule to
+    register."""
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    call = (lambda: sd.grad(fn)(x)) if mode == "grad" else (
+        lambda: sd.jvp(fn, (x,), (np.ones((2, 2)),)))  # fmt: skip
+    with pytest.raises(sd.CompileError, match=says) as caught:
+        call()
+    assert "register" not in str(caught.value) and "test_errors.py" in str(caught.value)
