@@ -1,5 +1,6 @@
-"""Rules of np.linalg: inv, solve, det, slogdet, cholesky, eigh, eigvalsh, svd, pinv, qr,
-matrix_power, lstsq (on stacks of matrices where NumPy takes them).
+"""Rules of np.linalg: inv, solve, det, slogdet, cholesky, eig and eigvals (of real
+matrices with real eigenvalues), eigh, eigvalsh, svd, pinv, qr, matrix_power, lstsq (on
+stacks of matrices where NumPy takes them).
 
 The formulas are the classical ones (Giles 2008, "An extended collection of matrix
 derivative results for forward and reverse mode algorithmic differentiation"; the others
@@ -174,6 +175,47 @@ def eigh_jvp(ans, a, UPLO="L", *, da):
     return rt.result_like(
         ans, [xp.diagonal(p, 0, -2, -1), ans[1] @ (rt.eigen_gaps(ans[0], "np.linalg.eigh") * p)]
     )
+
+
+@vjp(xp.linalg.eig)
+def eig(g, ans, a):
+    """Real matrices with real, distinct eigenvalues (``rt.real_eigenvalues`` refuses
+    others); the eigenvectors' signs as LAPACK chose them."""
+    return rt.eig_grad(g, ans)
+
+
+@jvp(xp.linalg.eig, shaped=True)
+def eig_jvp(ans, a, *, da):
+    """With ``P = V^-1 dA V``: dw = diag(P), and the change of the eigenvectors ``V (F *
+    P)`` (``F[i, j] = 1 / (w[j] - w[i])``) less its part along each, which would change
+    its norm."""
+    rt.real_eigenvalues(ans[0], "np.linalg.eig")
+    p = xp.linalg.solve(ans[1], da @ ans[1])
+    moved = ans[1] @ (rt.eigen_gaps(ans[0], "np.linalg.eig") * p)
+    return rt.result_like(
+        ans,
+        [
+            xp.diagonal(p, 0, -2, -1),
+            moved - ans[1] * xp.sum(ans[1] * moved, axis=-2, keepdims=True),
+        ],
+    )
+
+
+@vjp(xp.linalg.eigvals)
+def eigvals(g, ans, a):
+    """dw_i = u_i^T dA v_i (``u_i`` the rows of V^-1): A_bar = V^-T diag(g) V^T, for real
+    and distinct eigenvalues, in the order ``np.linalg.eig`` gives them with ``V``."""
+    w, v = xp.linalg.eig(a)
+    rt.real_eigenvalues(ans, "np.linalg.eigvals", w)
+    vt = xp.swapaxes(v, -1, -2)
+    return xp.linalg.solve(vt, g[..., :, None] * vt)
+
+
+@jvp(xp.linalg.eigvals, shaped=True)
+def eigvals_jvp(ans, a, *, da):
+    w, v = xp.linalg.eig(a)
+    rt.real_eigenvalues(ans, "np.linalg.eigvals", w)
+    return xp.diagonal(xp.linalg.solve(v, da @ v), 0, -2, -1)
 
 
 @vjp(xp.linalg.eigvalsh)
@@ -387,4 +429,6 @@ def lstsq_jvp(ans, a, b, rcond=None, *, da, db):
 
 
 # Results that are tuples of arrays (an adjoint of the tuple adds up entry by entry).
-sequence_result(xp.linalg.slogdet, xp.linalg.eigh, xp.linalg.svd, xp.linalg.qr, xp.linalg.lstsq)
+sequence_result(
+    xp.linalg.slogdet, xp.linalg.eig, xp.linalg.eigh, xp.linalg.svd, xp.linalg.qr, xp.linalg.lstsq
+)

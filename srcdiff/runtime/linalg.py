@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, astype
+from ..backend import array_module, astype, dtype_kind
 from .arrays import _swap_last, cast_like, keep_dims, unbroadcast
-from .contractions import result_grads, triangle_grad
+from .contractions import eigen_gaps, result_grads, triangle_grad
 from .creation import real_only
 from .mutation import refuse
 
@@ -243,6 +243,42 @@ def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
     if bool(xp.any(moved)):
         inner = inner + _gaps_of_moved(w, moved) * (_swap_last(xp, v) @ gv)
     return triangle_grad(v @ inner @ _swap_last(xp, v), uplo)
+
+
+def real_eigenvalues(w: Any, what: str, eig_values: Any = None) -> None:
+    """Check ``w``, the eigenvalues ``np.linalg.eig`` (or ``eigvals``) gave, real and
+    distinct: NumPy gives complex ones as a complex array (whose derivatives srcdiff does
+    not compute), and where two coincide they have no derivative. ``eig_values``: those
+    ``np.linalg.eig`` gives with the eigenvectors a rule reads, in the same order."""
+    if dtype_kind(w) == "c":
+        raise refuse(
+            f"{what} of a matrix with complex eigenvalues: srcdiff differentiates real values",
+            "for a symmetric matrix use np.linalg.eigh (or eigvalsh), whose eigenvalues are real",
+        )
+    eigen_gaps(w, what)
+    xp = array_module(w)
+    if eig_values is not None and not bool(xp.allclose(w, eig_values, rtol=1e-6, atol=0.0)):
+        raise refuse(
+            f"{what} gave its eigenvalues in another order than np.linalg.eig",
+            "call np.linalg.eig and use its eigenvalues",
+        )
+
+
+def eig_grad(g: Any, ans: Any) -> Any:
+    """Gradient of ``np.linalg.eig`` of a real matrix with real, distinct eigenvalues:
+    with ``A = V diag(w) V^-1`` and ``V``'s columns of norm 1, ``V^-T (diag(w_bar) + F *
+    (V^T V_bar')) V^T``, ``F[i, j] = 1 / (w[j] - w[i])`` and ``V_bar' = V_bar - V
+    diag(V^T V_bar)`` (an eigenvector's change along itself is its norm's, held at 1)."""
+    xp = array_module(ans[0], ans[1])
+    w, v = ans[0], ans[1]
+    real_eigenvalues(w, "np.linalg.eig")
+    gw, gv = result_grads(g, ans)
+    vt = _swap_last(xp, v)
+    inner = gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
+    if bool(xp.any(gv != 0)):
+        moved = gv - v * xp.sum(v * gv, axis=-2, keepdims=True)
+        inner = inner + eigen_gaps(w, "np.linalg.eig") * (vt @ moved)
+    return xp.linalg.solve(vt, inner @ vt)
 
 
 # ---- scipy.linalg ------------------------------------------------------------------------

@@ -253,7 +253,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "only in the standard's optional linalg extension, which compiled code does not "
             "reach: np.linalg.* stays NumPy's, and makes NumPy arrays of the arguments",
         ),
-        np.linalg.lstsq: "not in the standard, nor in its linalg extension",
+        **dict.fromkeys(
+            [np.linalg.lstsq, np.linalg.eig, np.linalg.eigvals],
+            "not in the standard, nor in its linalg extension",
+        ),
         **dict.fromkeys(
             [
                 np.hstack,
@@ -436,6 +439,11 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         **dict.fromkeys(NUMPY_DRAWS, DRAWS),
         **dict.fromkeys(WRAPPERS, COMPAT),
         **dict.fromkeys(LINALG_ALIASES, LINALG_SPELLINGS),
+        **dict.fromkeys(
+            [np.linalg.eig, np.linalg.eigvals],
+            "not run on CuPy: its eig and eigvals (cuSOLVER's, whose order of the eigenvalues "
+            "its documentation leaves open) are not checked against these rules",
+        ),
     },
 }
 

@@ -1,4 +1,5 @@
-"""Rules of np.linalg: inv, solve, det, slogdet, cholesky, eigh, eigvalsh, svd, pinv, qr,
+"""Rules of np.linalg: inv, solve, det, slogdet, cholesky, eig, eigvals, eigh, eigvalsh, svd,
+pinv, qr,
 matrix_power, lstsq.
 
 Inputs are well conditioned, so that central differences are accurate: random matrices
@@ -42,6 +43,14 @@ def symmetric(*shape):
     """Symmetric, with eigenvalues at least about 1 apart."""
     a = R(shape, -0.3, 0.3)
     return a + mT(a) + np.diag(2.0 * np.arange(shape[-1]))
+
+
+def real_spectrum(*shape):
+    """Not symmetric, with real eigenvalues about 1 apart: ``S diag(d) S^-1``, ``S`` well
+    conditioned."""
+    n = shape[-1]
+    s = R(shape, -0.4, 0.4) + np.eye(n)
+    return s @ (np.arange(1.0, n + 1.0)[:, None] * np.linalg.inv(s))
 
 
 def upper_noise(a):
@@ -116,6 +125,11 @@ SPECS = [
     tuple_spec(la.eigh, (symmetric(3, 3),), {"UPLO": "U"}),
     tuple_spec(la.eigh, (symmetric(3, 3), "U"), label="positional-UPLO"),
     tuple_spec(la.eigh, (upper_noise(symmetric(3, 3)),), label="upper-triangle-unread"),
+    tuple_spec(la.eig, (real_spectrum(4, 4),)),
+    tuple_spec(la.eig, (real_spectrum(2, 3, 3),)),
+    tuple_spec(la.eig, (real_spectrum(1, 1),)),
+    Spec(la.eigvals, (real_spectrum(4, 4),)),
+    Spec(la.eigvals, (real_spectrum(2, 3, 3),)),
     Spec(la.eigvalsh, (symmetric(4, 4),)),
     Spec(la.eigvalsh, (symmetric(2, 3, 3),), {"UPLO": "U"}),
     Spec(la.eigvalsh, (upper_noise(symmetric(3, 3)),), label="upper-triangle-unread"),
@@ -411,3 +425,27 @@ def test_slogdet_at_a_singular_matrix_is_refused_clearly():
     for take in (sd.grad, lambda f: lambda m: sd.jvp(f, (m,), (np.ones((3, 3)),))):
         with pytest.raises(sd.CompileError, match="derivative of np.linalg.slogdet at a singular"):
             take(lambda m: la.slogdet(m)[1])(a)
+
+
+def _spectrum(a):
+    return np.sum(np.real(np.linalg.eigvals(a)) ** 2)
+
+
+def _vectors(a):
+    return np.sum(np.linalg.eig(a)[1][:, 0] ** 2 * np.arange(3.0))
+
+
+@pytest.mark.parametrize(
+    "fn, a, says",
+    [(_spectrum, np.array([[0.0, -1.0], [1.0, 0.0]]), "complex eigenvalues"),
+     (_vectors, np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]]), "repeated"),
+     (_spectrum, np.eye(2), "repeated")],
+)  # fmt: skip
+def test_eig_refuses_complex_and_repeated_eigenvalues(fn, a, says):
+    """NumPy gives complex eigenvalues as a complex array (reverse mode meets np.real's
+    refusal of it first); at repeated ones there is no derivative (a Jordan block's
+    eigenvalues move as a square root)."""
+    with pytest.raises(sd.CompileError, match="complex" if "complex" in says else says):
+        sd.grad(fn)(a)
+    with pytest.raises(sd.CompileError, match=says):
+        sd.jvp(fn, (a,), (np.ones_like(a),))
