@@ -66,8 +66,8 @@ def expression(prim, n: int, keywords: list[str], nones: tuple[int, ...] = ()) -
     module = getattr(prim, "__module__", "") or ""
     if prim is np.linalg.norm:
         return f"np.linalg.norm({', '.join(args)})"
-    if module == "numpy.fft":
-        return f"np.fft.{prim.__name__}({', '.join(args)})"
+    if module in ("numpy.fft", "numpy.linalg"):  # np.fft.irfft, np.linalg.eigvals
+        return f"np.{module.split('.')[1]}.{prim.__name__}({', '.join(args)})"
     name = numpy_name(prim)
     if name is not None:
         return f"np.{name}({', '.join(args)})"
