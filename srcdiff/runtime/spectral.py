@@ -9,6 +9,7 @@ import numpy as np
 
 from ..backend import array_module
 from .creation import real_only
+from .mutation import refuse
 
 # The norm whose transform is the adjoint of a transform with this one: NumPy's
 # ``backward`` scales the inverse by 1/n, and the adjoint of that scales the forward one.
@@ -17,11 +18,18 @@ _DUAL_NORM = {None: "forward", "backward": "forward", "forward": "backward", "or
 
 def fft_axes(a: Any, s: Any, axes: Any) -> tuple[int, ...]:
     """The axes ``np.fft.irfftn(a, s, axes)`` transforms, as nonnegative numbers: all of
-    them when neither is given, the last ``len(s)`` when only ``s`` is."""
+    them when neither is given, the last ``len(s)`` when only ``s`` is; refused where one
+    repeats (the gradient reads each axis once)."""
     ndim = np.ndim(a)
     if axes is None:
         axes = range(ndim) if s is None else range(ndim - len(s), ndim)
-    return tuple(int(ax) % ndim for ax in axes)
+    axes = tuple(int(ax) % ndim for ax in axes)
+    if len(set(axes)) < len(axes):
+        raise refuse(
+            "an inverse real transform along an axis given twice (NumPy transforms along it again)",
+            "call the transforms one after the other, np.fft.ifft then np.fft.irfft",
+        )
+    return axes
 
 
 def irfft_grad(d: Any, a: Any, axes: Any, norm: Any = None) -> Any:

@@ -91,3 +91,14 @@ def test_an_inverse_transform_of_a_complex_array_is_refused():
     """Its gradient would be complex: srcdiff's rules are written for real values."""
     with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
         sd.grad(_of_complex)(R((5,)), np.exp(1j * np.arange(5.0)))
+
+
+def _twice(a):
+    return np.sum(np.fft.irfftn(a, (7, 6), (0, 0)) ** 2)
+
+
+def test_an_axis_transformed_twice_is_refused():
+    """NumPy runs one transform after the other along it; the gradient was the transpose
+    of one, silently wrong."""
+    with pytest.raises(sd.CompileError, match="an axis given twice"):
+        sd.grad(_twice)(R((3, 5)))
