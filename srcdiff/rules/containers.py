@@ -181,7 +181,8 @@ nondiff("a function, to be called: a call's forward mode (its tangents' derivati
         "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
-nondiff("a check of eigenvalues, which returns nothing", rt.real_eigenvalues)
+nondiff("checks of eigenvalues and of a polynomial fit, which return nothing",
+        rt.real_eigenvalues, rt.check_polyfit)  # fmt: skip
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,
         rt.check_unpack, rt.zip_strict)  # fmt: skip
 

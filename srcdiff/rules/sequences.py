@@ -203,11 +203,26 @@ def polyfit(g, ans, x, y, deg, rcond=None, full=False, w=None, cov=False):
 @jvp(xp.polyfit, shaped=True)
 def polyfit_jvp(ans, x, y, deg, rcond=None, full=False, w=None, cov=False, *, dx, dy, dw):
     """The fit of ``dy`` (the coefficients are linear in ``y``), and the change of the
-    least-squares solution with the points and the weights."""
+    least-squares solution ``G c = V^T W y`` (``G = V^T W V``, ``W = diag(w ** 2)``) with
+    the points and the weights: ``G^-1 (dV^T W r - V^T W dV c)`` with ``dV = D diag(dx)``
+    (``D`` the derivative of ``V`` in ``x``), and ``G^-1 V^T diag(2 w dw) r``, ``r = y - V
+    c`` the residuals. Made of functions with rules, so that it is differentiated again."""
+    rt.check_polyfit(x, y, deg, rcond, full, w, cov)
+    v = xp.vander(x, deg + 1)
+    weights = xp.ones_like(v[:, 0]) if w is None else w
+    lhs = v * weights[:, None]
+    rows = (-1,) + (1,) * (xp.ndim(y) - 1)  # a weight per point, for each column of y
+    r = y - v @ ans
+    slope = xp.concatenate([v[:, 1:] * xp.arange(deg, 0, -1), xp.zeros_like(v[:, :1])], 1)
+    moved = slope * xp.reshape(dx, (-1, 1))
     return (
-        rt.polyfit_tangent(ans, x, y, deg, rcond, w, dx=dx),
+        xp.linalg.solve(
+            lhs.T @ lhs,
+            moved.T @ (r * xp.reshape(weights * weights, rows))
+            - (v * (weights * weights)[:, None]).T @ (moved @ ans),
+        ),
         xp.polyfit(x, dy, deg, rcond, full, w, cov),
-        rt.polyfit_tangent(ans, x, y, deg, rcond, w, dw=dw),
+        xp.linalg.solve(lhs.T @ lhs, v.T @ (r * xp.reshape(2.0 * weights * dw, rows))),
     )
 
 

@@ -305,6 +305,7 @@ from .objects import (
     setter,
 )
 from .sequences import (
+    check_polyfit,
     convolution_grads,
     cumprod_grad,
     cumprod_second,
@@ -327,7 +328,6 @@ from .sequences import (
     interp_tangent,
     logsumexp_grads,
     polyfit_grads,
-    polyfit_tangent,
     polyval_grads,
     reverse_cumsum,
     tetragamma,
@@ -762,8 +762,8 @@ __all__ = [
     "interp_slope_grads",
     "interp_tangent",
     "logsumexp_grads",
+    "check_polyfit",
     "polyfit_grads",
-    "polyfit_tangent",
     "polyval_grads",
     "trapezoid",
     "trapezoid_grads",

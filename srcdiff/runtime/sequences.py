@@ -756,21 +756,10 @@ def polyfit_grads(g: Any, ans: Any, x: Any, y: Any, deg: Any, rcond: Any = None,
     return cast_like(d_x, x), cast_like(reshape_like(d_y, y), y), d_w
 
 
-def polyfit_tangent(ans: Any, x: Any, y: Any, deg: Any, rcond: Any = None, w: Any = None,
-                    dx: Any = None, dw: Any = None) -> Any:  # fmt: skip
-    """The tangent of ``np.polyfit(x, y, deg, w=w)`` along ``dx`` and ``dw`` (None:
-    zero): ``G^-1 (dV^T W r - V^T W dV c + V^T dW r)``, ``dV = D diag(dx)`` and ``dW =
-    diag(2 w dw)`` (its tangent along ``dy`` is the fit of ``dy``, as it is linear)."""
-    xp, v, slope, ws, gram = _polyfit_system(x, y, deg, rcond, False, w, False)
-    c = xp.asarray(ans, dtype=xp.float64).reshape(v.shape[1], -1)
-    r = xp.asarray(y, dtype=xp.float64).reshape(v.shape[0], -1) - v @ c
-    rhs = xp.zeros_like(c)
-    if dx is not None:
-        moved = slope * xp.asarray(dx, dtype=xp.float64)[:, None]
-        rhs = rhs + moved.T @ ((ws * ws)[:, None] * r) - v.T @ ((ws * ws)[:, None] * (moved @ c))
-    if dw is not None:
-        rhs = rhs + v.T @ ((2.0 * ws * xp.asarray(dw, dtype=xp.float64))[:, None] * r)
-    return cast_like(xp.linalg.solve(gram, rhs).reshape(xp.shape(ans)), ans)
+def check_polyfit(x: Any, y: Any, deg: Any, rcond: Any = None, full: Any = False,
+                  w: Any = None, cov: Any = False) -> None:  # fmt: skip
+    """Refuse what ``np.polyfit``'s rules do not differentiate (see ``_polyfit_system``)."""
+    _polyfit_system(x, y, deg, rcond, full, w, cov)
 
 
 # ---- tangents (forward mode) ---------------------------------------------------------------

@@ -192,6 +192,12 @@ def _polyfit_specs():
             wrt=(0, 1, 5),
             label="weighted-columns",
         ),  # fmt: skip
+        Spec(
+            np.polyfit,
+            (points(6), R((6,)), 2, None, False, np.array([1.0, 0.0, 2.0, 1.5, 0.7, 1.0])),
+            wrt=(0, 1, 5),
+            label="a-point-left-out",
+        ),
     ]
 
 
