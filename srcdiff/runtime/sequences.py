@@ -728,7 +728,9 @@ def _polyfit_system(x: Any, y: Any, deg: Any, rcond: Any, full: Any, w: Any, cov
     lhs = v * ws[:, None]
     scaled = lhs / xp.sqrt(xp.sum(lhs * lhs, axis=0))
     values = xp.linalg.svd(scaled, compute_uv=False)
-    cut = (len(xs) * xp.finfo(xp.result_type(x, 0.0)).eps if rcond is None else rcond) * values[0]
+    cut = (
+        len(xs) * xp.finfo(xp.result_type(xp.asarray(x), 0.0)).eps if rcond is None else rcond
+    ) * values[0]
     if int(xp.sum(values > cut)) < order:
         raise refuse(
             "np.polyfit of a rank-deficient fit (fewer distinct points than coefficients, "

@@ -41,9 +41,10 @@ def irfft_grad(d: Any, a: Any, axes: Any, norm: Any = None) -> Any:
     first (and, for an even ``n``, the last); along the other axes the transpose of a
     complex inverse transform is the forward one. The lengths of ``a`` that ``s`` cut are
     padded with zeros (entries never read), the ones it padded cut again."""
+    xp = array_module(d)
+    a = xp.asarray(a)  # (a list of numbers too)
     real_only(a)
     dual = _DUAL_NORM[norm]
-    xp = array_module(d)
     last = axes[-1]
     n = d.shape[last]
     spectrum = xp.fft.rfft(d, axis=last, norm=dual)
@@ -56,7 +57,7 @@ def irfft_grad(d: Any, a: Any, axes: Any, norm: Any = None) -> Any:
     shape = [1] * spectrum.ndim
     shape[last] = -1
     d = xp.real(spectrum) * weight.reshape(shape)
-    return _fit(xp, d.astype(xp.result_type(a, d), copy=False), np.shape(a), axes)
+    return _fit(xp, d.astype(xp.result_type(a, d), copy=False), a.shape, axes)
 
 
 def _fit(xp: Any, d: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:

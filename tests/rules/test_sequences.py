@@ -9,6 +9,7 @@ import srcdiff as sd
 from srcdiff import runtime as rt
 from srcdiff.rules import lookup
 from srcdiff.testing import check_grads
+from tests.soundness.verify import verify_both_modes
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
@@ -604,3 +605,14 @@ def test_polyfit_refuses_full_results_and_rank_deficient_fits():
     same = np.array([0.0, 0.0, 1.0, 1.0, 2.0, 2.0])
     with pytest.warns(np.exceptions.RankWarning), pytest.raises(sd.CompileError, match="rank"):
         sd.grad(_rank_deficient)(same, R((6,)))
+
+
+def _fits_of_lists(x):
+    return np.sum(np.polyfit([0.0, 1.0, 2.5, 3.0], x, 1) ** 2) + np.sum(
+        np.polyfit(x, [0.0, 1.0, 2.5, 3.0], 2) ** 2
+    )
+
+
+def test_polyfit_of_lists_in_both_modes():
+    """Points or values given as lists of numbers (the rule read their dtype from them)."""
+    verify_both_modes(_fits_of_lists, (np.array([0.3, -1.2, 0.8, 2.0]),), np.random.default_rng(0))

@@ -58,7 +58,11 @@ def _hermitian(c):
     return np.sum(np.sin(np.fft.hfft(c * c, 9, norm="ortho")))
 
 
-@pytest.mark.parametrize("fn", [_series, _hermitian])
+def _of_a_list(x):
+    return np.sum(np.fft.irfft([x[0], x[1] * 2.0, x[2]], 5) ** 2 * np.arange(5.0))
+
+
+@pytest.mark.parametrize("fn", [_series, _hermitian, _of_a_list])
 def test_inverse_real_transforms_through_the_compiler_in_both_modes(fn):
     verify_both_modes(fn, (R((6,)),), np.random.default_rng(0))
 
