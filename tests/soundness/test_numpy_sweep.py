@@ -1,5 +1,5 @@
-"""Every public callable of ``numpy`` and ``numpy.linalg``, called on differentiated
-arrays inside a function: srcdiff either computes the right gradient (central
+"""Every public callable of ``numpy``, ``numpy.linalg`` and ``numpy.fft``, called on
+differentiated arrays inside a function: srcdiff either computes the right gradient (central
 differences in float64 at two step sizes agree with it; an integer or boolean result has
 a gradient of exactly zero) or raises ``CompileError``. A silent zero, or any other wrong
 number, fails.
@@ -34,9 +34,12 @@ SKIP = {
 }  # fmt: skip
 
 
+MODULES = {"np": np, "np.linalg": np.linalg, "np.fft": np.fft}
+
+
 def callables() -> list[tuple[str, str, object]]:
     found = []
-    for module, prefix in ((np, "np"), (np.linalg, "np.linalg")):
+    for prefix, module in MODULES.items():
         for name in sorted(dir(module)):
             obj = getattr(module, name)
             if name.startswith("_") or name in SKIP or isinstance(obj, types.ModuleType):
@@ -103,7 +106,7 @@ def test_a_numpy_callable_has_a_right_gradient_or_is_refused(prefix, name, obj, 
         return  # refused, with the user's line: allowed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = getattr(np, name, None) if prefix == "np" else getattr(np.linalg, name)
+        result = getattr(MODULES[prefix], name)
         out = result(*args)
     if np.asarray(out).dtype.kind in "biu":
         for d in grads:
