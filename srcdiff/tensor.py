@@ -1928,12 +1928,17 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
         if isinstance(out, Tensor) and args:  # np.reshape(t, -1): a view of t
             _share_storage(out, args[0])
         return out
-    if rules.lookup(func) is None or nested or any(_has_tensor(v) for v in kwargs.values()):
-        name = getattr(func, "__name__", repr(func))
+    refused = rules.refusal(func)
+    if refused is not None:
         raise RuntimeError(
-            f"srcdiff cannot differentiate numpy.{name} called on tensors: it has no reverse "
-            f"rule (register one with @sd.register_vjp(numpy.{name})) or takes tensors inside "
-            "lists or keyword arguments"
+            f"srcdiff cannot differentiate this call on tensors: {refused[0]}; {refused[1]}"
+        )
+    if rules.lookup(func) is None or nested or any(_has_tensor(v) for v in kwargs.values()):
+        name = f"{getattr(func, '__module__', None) or 'numpy'}.{getattr(func, '__name__', func)}"
+        raise RuntimeError(
+            f"srcdiff cannot differentiate {name} called on tensors: it has no reverse rule "
+            f"(register one with @sd.register_vjp({name})) or takes tensors inside lists or "
+            "keyword arguments"
         )
     name = getattr(func, "__name__", "Op")
     return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0",

@@ -188,3 +188,14 @@ def test_numpy_function_without_a_rule():
         np.spacing(w)
     with sd.no_grad():
         assert np.spacing(w * 8).tolist() == [np.spacing(np.float32(8.0))]
+
+
+def test_a_numpy_function_srcdiff_refuses_says_why_on_tensors():
+    """Its refusal, not an offer to register a rule, and its module named (np.fft.rfft
+    was "numpy.rfft")."""
+    t = sd.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="np.fft.rfft gives complex values") as caught:
+        np.fft.rfft(t)
+    assert "register" not in str(caught.value)
+    with pytest.raises(RuntimeError, match=r"differentiate numpy\.linalg\.cond called"):
+        np.linalg.cond(t.reshape(2, 2))
