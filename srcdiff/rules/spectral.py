@@ -6,7 +6,7 @@ are complex are refused, as srcdiff differentiates real values only.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import linear, unsupported, vjp
+from .registry import jvp, linear, unsupported, vjp
 
 
 @vjp(xp.fft.irfft)
@@ -32,8 +32,32 @@ def hfft(g, ans, a, n=None, axis=-1, norm=None, out=None):
     )
 
 
-# Each transform is linear in its array (real-linear in a complex one).
-linear((0,), xp.fft.irfft, xp.fft.irfftn, xp.fft.irfft2, xp.fft.hfft)
+# Each transform is linear in its array: the tangent's transform, for a real array, as in
+# reverse mode (a complex one's tangent holds what rules written for real values made).
+
+
+@jvp(xp.fft.irfft)
+def irfft_jvp(ans, a, n=None, axis=-1, norm=None, out=None, *, da):
+    rt.real_only(a)
+    return xp.fft.irfft(da, n, axis, norm)
+
+
+@jvp(xp.fft.hfft)
+def hfft_jvp(ans, a, n=None, axis=-1, norm=None, out=None, *, da):
+    rt.real_only(a)
+    return xp.fft.hfft(da, n, axis, norm)
+
+
+@jvp(xp.fft.irfftn)
+def irfftn_jvp(ans, a, s=None, axes=None, norm=None, out=None, *, da):
+    rt.real_only(a)
+    return xp.fft.irfftn(da, s, axes, norm)
+
+
+@jvp(xp.fft.irfft2)
+def irfft2_jvp(ans, a, s=None, axes=(-2, -1), norm=None, out=None, *, da):
+    rt.real_only(a)
+    return xp.fft.irfft2(da, s, axes, norm)
 
 
 @vjp(rt.irfft_grad)
