@@ -10,7 +10,10 @@ singular values, full rank; where it is not (repeated eigenvalues or singular va
 zero singular value, a rank-deficient pseudo-inverse or least squares) both modes refuse
 (``rt.eigen_gaps``, ``rt.check_full_rank``) rather than return a number. Functions of a
 symmetric matrix read one triangle of what they are given, and so do their gradients and
-tangents (see ``rt.triangle_grad``).
+tangents (see ``rt.triangle_grad``). The decompositions whose formulas are those of real
+matrices (a transpose where a complex one has the conjugate, a real sign) refuse complex
+ones (``rt.real_only``), in forward mode too, where a real result's tangent was made of
+them.
 """
 
 import numpy as xp
@@ -105,6 +108,7 @@ def cofactor_jvp(ans, a, det, *, da, ddet):
 @vjp(xp.linalg.slogdet)
 def slogdet(g, ans, a):
     """log|det A| has the gradient A^-T; the sign, piecewise constant, has none."""
+    rt.real_only(a)
     g_log = xp.asarray(rt.result_grads(g, ans)[1])
     inv = rt.invertible(a, "the derivative of np.linalg.slogdet")  # (infinite at a singular)
     return g_log[..., None, None] * xp.swapaxes(inv, -1, -2)
@@ -113,6 +117,7 @@ def slogdet(g, ans, a):
 @jvp(xp.linalg.slogdet, shaped=True)
 def slogdet_jvp(ans, a, *, da):
     """d log|det A| = tr(A^-1 dA); the sign does not move."""
+    rt.real_only(a)
     return rt.result_like(
         ans,
         [
@@ -127,6 +132,7 @@ def slogdet_jvp(ans, a, *, da):
 
 @vjp(xp.linalg.cholesky)
 def cholesky(g, ans, a, upper=False):
+    rt.real_only(a)
     return rt.cholesky_grad(g, ans, upper), None
 
 
@@ -135,6 +141,7 @@ def cholesky_jvp(ans, a, upper=False, *, da):
     """dL = L Phi(L^-1 S L^-T) (Murray 2016), ``Phi`` the lower triangle with its diagonal
     halved, ``S`` the symmetric change NumPy reads from the lower (``upper``: upper)
     triangle of dA; ``upper`` gives U = L^T and dU = dL^T."""
+    rt.real_only(a)
     low = xp.swapaxes(ans, -1, -2) if upper else ans
     inv = xp.linalg.inv(low)
     inv_t = xp.swapaxes(inv, -1, -2)
@@ -155,6 +162,7 @@ def cholesky_jvp(ans, a, upper=False, *, da):
 def eigh(g, ans, a, UPLO="L"):
     """The eigenvectors' signs as LAPACK chose them; refused where a repeated
     eigenvalue's eigenvector has a gradient (the eigenvalues alone are fine at ties)."""
+    rt.real_only(a)
     return rt.eigh_grad(g, ans, UPLO), None
 
 
@@ -163,6 +171,7 @@ def eigh_jvp(ans, a, UPLO="L", *, da):
     """With ``P = V^T S V``, ``S`` the symmetric change NumPy reads from the triangle
     ``UPLO`` of dA: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``
     (distinct eigenvalues; ``rt.eigen_gaps`` refuses repeated ones)."""
+    rt.real_only(a)
     p = (
         xp.swapaxes(ans[1], -1, -2)
         @ (
@@ -221,6 +230,7 @@ def eigvals_jvp(ans, a, *, da):
 @vjp(xp.linalg.eigvalsh)
 def eigvalsh(g, ans, a, UPLO="L"):
     """dw_i = v_i^T dA v_i: A_bar = V diag(g) V^T, on the triangle read."""
+    rt.real_only(a)
     v = xp.linalg.eigh(a, UPLO)[1]
     return rt.triangle_grad((v * g[..., None, :]) @ xp.swapaxes(v, -1, -2), UPLO), None
 
@@ -229,6 +239,7 @@ def eigvalsh(g, ans, a, UPLO="L"):
 def eigvalsh_jvp(ans, a, UPLO="L", *, da):
     """dw_i = v_i^T S v_i, ``S`` the symmetric change NumPy reads from the triangle
     ``UPLO`` of dA (distinct eigenvalues)."""
+    rt.real_only(a)
     v = xp.linalg.eigh(a, UPLO)[1]
     return xp.sum(
         v
@@ -247,6 +258,7 @@ def eigvalsh_jvp(ans, a, UPLO="L", *, da):
 @vjp(xp.linalg.svd)
 def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     """Distinct nonzero singular values; ``compute_uv=False``: A_bar = U diag(g) V^T."""
+    rt.real_only(a)
     return rt.svd_grad(g, ans, a, full_matrices, compute_uv, hermitian), None, None, None
 
 
@@ -258,6 +270,7 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
     values (``rt.eigen_gaps`` refuses others). ``hermitian``: dA is the symmetric change
     NumPy reads from its lower triangle. ``full_matrices`` of a matrix that is not square:
     the extra vectors are any basis of a complement, with no tangent: refused."""
+    rt.real_only(a)
     if compute_uv and full_matrices and a.shape[-2] != a.shape[-1]:
         raise rt.refuse(
             "np.linalg.svd with full_matrices=True of a matrix that is not square, in forward "
@@ -305,6 +318,7 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
 def pinv(g, ans, a, rcond=None, hermitian=False, rtol=None):
     """At a matrix of full rank (``rcond`` and ``rtol`` cut no singular value there;
     refused otherwise, where the derivative is not this formula's)."""
+    rt.real_only(a)
     rt.check_full_rank(
         (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
         "np.linalg.pinv",
@@ -319,6 +333,7 @@ def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
     """dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X (Golub and Pereyra
     1973), at a matrix of full rank (refused otherwise); ``hermitian`` (then square and
     invertible): -X S X, ``S`` the symmetric change NumPy reads from the lower triangle."""
+    rt.real_only(a)
     rt.check_full_rank(
         (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
         "np.linalg.pinv",
@@ -338,6 +353,7 @@ def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
 @vjp(xp.linalg.qr)
 def qr(g, ans, a, mode="reduced"):
     """R with a nonzero diagonal; of a wide matrix, its first square block's."""
+    rt.real_only(a)
     return rt.qr_grad(g, ans, a, mode), None
 
 
@@ -348,6 +364,7 @@ def qr_jvp(ans, a, mode="reduced", *, da):
     L^T) R, or of a wide matrix ``dQ^T A + Q^T dA`` (Q^T dQ is skew, dU U^-1 upper
     triangular). Mode 'complete' of a tall matrix is refused: the extra columns of Q are
     any basis of a complement, which has no tangent."""
+    rt.real_only(a)
     if mode not in ("reduced", "complete", "r"):
         raise rt.refuse(
             f"np.linalg.qr in mode {mode!r}, in forward mode or second derivatives",
@@ -388,6 +405,7 @@ def matrix_power_jvp(ans, a, n, *, da):
 @vjp(xp.linalg.lstsq)
 def lstsq(g, ans, a, b, rcond=None):
     """At an ``a`` of full rank; the rank has no gradient."""
+    rt.real_only(a)
     da, db = rt.lstsq_grads(g, ans, a, b)
     return da, db, None
 
@@ -398,6 +416,7 @@ def lstsq_jvp(ans, a, b, rcond=None, *, da, db):
     ``r = b - a x`` (so that ``a^T r = 0``): dx = P (db - dA x) + P P^T dA^T r
     + (I - P a) dA^T P^T x; the residuals ``|r|^2`` move by ``2 r . (db - dA x)``; the
     singular values by ``u_i^T dA v_i``; the rank not at all."""
+    rt.real_only(a)
     rt.check_full_rank(a, "np.linalg.lstsq", ans[2])
     pseudo = xp.linalg.pinv(a)
     xm = ans[0][:, None] if xp.ndim(b) == 1 else ans[0]

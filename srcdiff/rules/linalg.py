@@ -153,13 +153,15 @@ def matrix_transpose(g, ans, x):
 @vjp(*[LINALG2[n] for n in ("svdvals",) if n in LINALG2])
 def svdvals(g, ans, x):
     """``np.linalg.svd(x, compute_uv=False)``: ``U diag(g) V^T`` (distinct nonzero
-    singular values)."""
+    singular values; a real ``x``, as ``np.linalg.svd``'s)."""
+    rt.real_only(x)
     return rt.svd_grad(g, ans, x, False, False, False)
 
 
 @jvp(*[LINALG2[n] for n in ("svdvals",) if n in LINALG2], shaped=True)
 def svdvals_jvp(ans, x, *, dx):
     """``diag(U^T dx V)``."""
+    rt.real_only(x)
     usv = xp.linalg.svd(x, full_matrices=False)
     return xp.sum(usv[0] * (dx @ xp.swapaxes(usv[2], -1, -2)), axis=-2)
 

@@ -32,6 +32,7 @@ from .arrays import (
     unreduce,
     zeros_like,
 )
+from .creation import real_only
 from .mutation import refuse
 
 
@@ -595,7 +596,10 @@ def where_count(where: Any, shape: tuple[int, ...], axis: Any, keepdims: bool, l
 
 def centred(a: Any, axis: Any = None, where: Any = None) -> Any:
     """``a`` less its mean over ``axis`` (over the entries ``where`` keeps, None: all; the
-    others 0): what the rules of a variance scale. Linear in ``a``, and its own adjoint."""
+    others 0): what the rules of a variance scale. Linear in ``a``, and its own adjoint.
+    Refused for a complex ``a``, whose variance, real, is the mean of ``|a - mean| ** 2``
+    (the rules' formulas hold for real values)."""
+    real_only(a)
     xp = array_module(a)
     if where is None:
         return a - xp.mean(a, axis=axis, keepdims=True)

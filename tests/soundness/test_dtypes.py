@@ -38,6 +38,59 @@ def test_a_gradient_through_a_complex_value_is_refused(name):
         sd.jvp(lambda x: f(x, C), (X,), (np.ones(3),))
 
 
+def _symmetric(x, c):
+    """A complex symmetric matrix (not Hermitian: no conjugate, which is refused)."""
+    return np.outer(c * x, c) + np.outer(c, c * x) + np.diag(np.arange(1.0, 4.0))
+
+
+def _var_written(x, c):
+    out = np.zeros(2)
+    out[0] = np.var(c * x)
+    return np.sum(out)
+
+
+def _std_as_float(x, c):
+    return float(np.std(c * x))
+
+
+def _eigvalsh_written(x, c):
+    out = np.zeros(3)
+    out[:] = np.linalg.eigvalsh(_symmetric(x, c))
+    return np.sum(out * np.arange(3.0))
+
+
+def _singular_values_written(x, c):
+    out = np.zeros(3)
+    out[:] = np.linalg.svd(_symmetric(x, c), compute_uv=False)
+    return np.sum(out * np.arange(3.0))
+
+
+def _svdvals_written(x, c):
+    out = np.zeros(3)
+    out[:] = np.linalg.svdvals(_symmetric(x, c))
+    return np.sum(out * np.arange(3.0))
+
+
+def _eigh_written(x, c):
+    out = np.zeros(3)
+    out[:] = np.linalg.eigh(_symmetric(x, c))[0]
+    return np.sum(out * np.arange(3.0))
+
+
+@pytest.mark.parametrize(
+    "f", [_var_written, _std_as_float, _eigvalsh_written, _singular_values_written,
+          _svdvals_written, _eigh_written],
+)  # fmt: skip
+def test_a_real_value_made_of_a_complex_one_is_refused_in_both_modes(f):
+    """A variance or a decomposition's real values of a complex array, written into a real
+    array (or made a float): forward mode kept the real part of a tangent that the rules,
+    written for real values, made wrong; reverse mode raised a TypeError, or NumPy's."""
+    with pytest.raises(sd.CompileError, match="complex value"):
+        sd.grad(f)(X, C)
+    with pytest.raises(sd.CompileError, match="complex value"):
+        sd.jvp(lambda x: f(x, C), (X,), (np.ones(3),))
+
+
 def test_forward_mode_of_a_complex_linear_function_is_its_complex_derivative():
     value, tangent = sd.jvp(lambda x: np.sum(C * x), (X,), (np.ones(3),))
     assert value == np.sum(C * X) and tangent == np.sum(C)
