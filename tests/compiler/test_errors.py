@@ -515,11 +515,31 @@ def _imag_of_complex(x):
 
 
 @pytest.mark.parametrize("fn", [_spread_of_complex, _values_of_complex])
-def test_forward_mode_refuses_a_complex_tangent_of_a_real_result(fn):
+def test_forward_mode_refuses_a_real_value_made_of_a_complex_one(fn):
     """Reverse mode refuses these (a complex gradient); forward mode gave a complex
     tangent of a real function, made of rules written for real values."""
-    with pytest.raises(TypeError, match="jvp: a complex tangent of a real result"):
+    with pytest.raises(sd.CompileError, match="a complex value carries a gradient"):
         sd.jvp(fn, (np.array([0.3, -1.2, 0.8]),), (np.ones(3),))
+
+
+def _halved(x):
+    return 0.5 * x
+
+
+def _halves(x):
+    return np.sum(_halved(x))
+
+
+def test_forward_mode_refuses_a_complex_tangent_of_a_real_result():
+    """Whatever made it (here a user's forward rule): as reverse mode refuses a complex
+    gradient of a real argument."""
+
+    @sd.register_jvp(_halved)
+    def _(tangents, ans, x):
+        return tangents[0] * (0.5 + 0.5j)
+
+    with pytest.raises(TypeError, match="jvp: a complex tangent of a real result"):
+        sd.jvp(_halves, (np.array([0.3, -1.2, 0.8]),), (np.ones(3),))
 
 
 def test_forward_mode_refuses_the_parts_of_a_complex_value():
