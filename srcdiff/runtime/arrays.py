@@ -974,6 +974,11 @@ class _Quantiles:
                    np.minimum(lo + 1, n - 1), frac,
                    scale * (n - 1) if method == "linear" else 0.0)  # fmt: skip
 
+    def sorted_like(self, d: Any, axis: Any) -> Any:
+        """``d`` (shaped as ``a``, or broadcast to it) laid out as the sorted lanes."""
+        lined = _quantile_lined(self.xp, self.xp.broadcast_to(d, self.a.shape), self.a, axis)
+        return self.xp.take_along_axis(lined, self.order, axis=-1)
+
     def slope(self, j: int) -> Any:
         """The derivative of quantile ``j`` in its ``q`` (of each slice)."""
         ordered = self.ordered
@@ -1010,11 +1015,7 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
     (None: none)."""
     qs = _Quantiles.of(a, q, axis, method, options, percent)
     xp, lined = qs.xp, qs.lined
-    d_ordered = None
-    if da is not None:
-        d_ordered = xp.take_along_axis(
-            _quantile_lined(xp, xp.broadcast_to(da, qs.a.shape), qs.a, axis), qs.order, axis=-1
-        )
+    d_ordered = None if da is None else qs.sorted_like(da, axis)
     dqs = None if dq is None else _quantile_flat_q(dq, q)
     parts = []
     for j in range(len(qs.frac)):
@@ -1042,9 +1043,7 @@ def quantile_cross(t: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool, m
     shape = _quantile_shape(qs.a, q, axis, keepdims)
     if t is None or dq is None or not qs.per_q:
         return xp.zeros(shape, dtype=lined.dtype)
-    ordered = xp.take_along_axis(
-        _quantile_lined(xp, xp.broadcast_to(t, qs.a.shape), qs.a, axis), qs.order, axis=-1
-    )
+    ordered = qs.sorted_like(t, axis)
     dqs = _quantile_flat_q(dq, q)
     parts = []
     for j in range(len(qs.frac)):
@@ -1065,11 +1064,7 @@ def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, kee
     qs = _Quantiles.of(a, q, axis, method, options, percent)
     xp, count = qs.xp, len(qs.frac)
     spread, d_ordered, d_q = qs.adjoints(g, q, axis, keepdims)
-    ordered = None
-    if t is not None:
-        ordered = xp.take_along_axis(
-            _quantile_lined(xp, xp.broadcast_to(t, qs.a.shape), qs.a, axis), qs.order, axis=-1
-        )
+    ordered = None if t is None else qs.sorted_like(t, axis)
     dqs = None if dq is None else _quantile_flat_q(dq, q)
     for j in range(count if qs.per_q else 0):
         if dqs is not None:
