@@ -124,6 +124,7 @@ class Unit:
         if self.enters:  # context managers left when an exception goes through it
             self.primal = rt_module.unwinding(self.primal)
         self.adjoints: dict[tuple, tuple[types.FunctionType, str]] = {}
+        self.adjoint_trees: dict[tuple, ast.Module] = {}  # a backward()'s, see read_tree
         self.reads: dict[tuple, frozenset[int] | None] = {}  # see saved_reads
         self.parts: dict[tuple, tuple] = {}  # see backward_parts
         self.values_read: dict[tuple, frozenset[int] | None] = {}  # see freed_reads
@@ -332,9 +333,18 @@ class Unit:
             tree = pipeline.reverse(self.front, self.builder, names, key, self.kinds, fn_name,
                                     self.rule_names, stop, wanted, checked)  # fmt: skip
             text, linemap = pipeline.generate(self.front, tree, self.xp)
-            fn = self.load(text, linemap, tree.name)
+            parsed = ast.parse(text)
+            fn = self.load(parsed, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
+        if stop is not None:  # read again by freed_reads and valued_entries
+            self.adjoint_trees[(key, stop, wanted, checked)] = parsed
         return fn, text
+
+    def read_tree(self, key: tuple, stop: int) -> ast.Module:
+        """The tree of ``adjoint(key, stop)``'s source, parsed once as it was compiled (its
+        lines the user's): what ``freed_reads`` and ``valued_entries`` read."""
+        self.adjoint(key, stop)
+        return self.adjoint_trees[(key, stop, None, rt_module.CHECKING[0])]
 
     def backward_parts(self, key: tuple, stop: int) -> tuple[Any, frozenset[int] | None,
                                                             frozenset[int] | None]:  # fmt: skip
@@ -357,8 +367,8 @@ class Unit:
         PyTorch's does."""
         if (key, stop) not in self.values_read:
             reads = self.saved_reads(key, stop)
-            text = self.adjoint(key, stop)[1]
-            self.values_read[(key, stop)] = None if reads is None else reads - shape_reads(text)
+            tree = self.read_tree(key, stop)
+            self.values_read[(key, stop)] = None if reads is None else reads - shape_reads(tree)
         return self.values_read[(key, stop)]
 
     def valued_entries(self, key: tuple, stop: int) -> dict[int, frozenset] | None:
@@ -367,8 +377,8 @@ class Unit:
         on ``_saved`` whole."""
         if (key, stop) not in self.entries_read:
             reads = self.saved_reads(key, stop)
-            text = self.adjoint(key, stop)[1]
-            self.entries_read[(key, stop)] = None if reads is None else valued_entries(text, reads)
+            tree = self.read_tree(key, stop)
+            self.entries_read[(key, stop)] = None if reads is None else valued_entries(tree, reads)
         return self.entries_read[(key, stop)]
 
     def saved_reads(self, key: tuple, stop: int) -> frozenset[int] | None:
@@ -571,13 +581,12 @@ def collecting_later() -> Iterator[None]:
         gc.enable()
 
 
-def valued_entries(text: str, reads: frozenset[int]) -> dict[int, frozenset]:
-    """Per saved value of ``reads`` the adjoint source ``text`` reads more than the shape
-    or dtype of (see ``shape_reads``), the entries of its tuple it does (``a, b =
-    _saved[3]`` or ``b = _saved[3][1]``, ``b`` read: {1}), None for the value whole. A
+def valued_entries(tree: ast.Module, reads: frozenset[int]) -> dict[int, frozenset]:
+    """Per saved value of ``reads`` the adjoint ``tree`` (of its source) reads more than
+    the shape or dtype of (see ``shape_reads``), the entries of its tuple it does (``a, b
+    = _saved[3]`` or ``b = _saved[3][1]``, ``b`` read: {1}), None for the value whole. A
     name is the value it was last given, in a straight-line adjoint; any it was given,
     in one with blocks."""
-    tree = ast.parse(text)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     fn = tree.body[0]
     straight = all(isinstance(st, (ast.Assign, ast.Expr, ast.Return)) for st in fn.body)
@@ -654,11 +663,10 @@ def _compared_only(name: ast.Name, parent: ast.AST | None) -> bool:
     return parent.args.index(name) in COMPARED_ONLY.get(helper, ())
 
 
-def shape_reads(text: str) -> frozenset[int]:
-    """The saved values (by number) that the adjoint source ``text`` reads only the
-    shapes or dtypes of: each loaded into names (``t6 = _saved[2]``, ``a, b =
+def shape_reads(tree: ast.Module) -> frozenset[int]:
+    """The saved values (by number) that the adjoint ``tree`` (of its source) reads only
+    the shapes or dtypes of: each loaded into names (``t6 = _saved[2]``, ``a, b =
     _saved[3]``) used nowhere but where a shape is read (``registry.shape_only``)."""
-    tree = ast.parse(text)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     slots_of: dict[str, set[int]] = {}  # a name, the saved values it is given
     loaded: set[int] = set()  # every saved value read
