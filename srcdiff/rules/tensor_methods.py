@@ -966,15 +966,11 @@ def tensor_aminmax_jvp(ans, x, dim=None, keepdim=False, *, dx):
     kept = keepdim and axis is not None
     return [
         xp.reshape(
-            xp.sum(rt.extreme_grad(xp.ones_like(ans[0]), ans[0], x, axis, kept) * dx,
-                   axis=axis, keepdims=kept),
-            xp.shape(ans[0]),
-        ),
-        xp.reshape(
-            xp.sum(rt.extreme_grad(xp.ones_like(ans[1]), ans[1], x, axis, kept) * dx,
-                   axis=axis, keepdims=kept),
-            xp.shape(ans[1]),
-        ),
+            xp.sum(rt.extreme_grad(xp.ones_like(end), end, x, axis, kept) * dx, axis=axis,
+                   keepdims=kept),
+            xp.shape(end),
+        )
+        for end in ans
     ]  # fmt: skip
 
 
