@@ -264,28 +264,34 @@ NUMPY_ONLY = (*NUMPY_ONLY, *AS_NUMPY)
 def det(g, ans, a, overwrite_a=False, check_finite=True):
     """np.linalg.det's: A_bar = g C, C the cofactor matrix (in the matrix's precision:
     SciPy gives a float32 matrix's determinant in float64)."""
-    rt.scipy_as_numpy("det", overwrite_a)
+    if overwrite_a:
+        raise rt.overwrite_refusal("det", "overwrite_a")
     d_a = xp.asarray(g)[..., None, None] * rt.cofactor(a, ans)
     return xp.asarray(d_a, dtype=xp.result_type(a, 1.0)), None, None
 
 
 @jvp(*DET, shaped=True)
 def det_jvp(ans, a, overwrite_a=False, check_finite=True, *, da):
-    rt.scipy_as_numpy("det", overwrite_a)
+    if overwrite_a:
+        raise rt.overwrite_refusal("det", "overwrite_a")
     return xp.sum(rt.cofactor(a, ans) * da, axis=(-2, -1))
 
 
 @vjp(*INV)
 def inv(g, ans, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False):
     """np.linalg.inv's: A_bar = -A^-T G A^-T."""
-    rt.scipy_as_numpy("inv", overwrite_a, assume_a)
+    if overwrite_a:
+        raise rt.overwrite_refusal("inv", "overwrite_a")
+    rt.scipy_as_numpy("inv", assume_a)
     t = xp.swapaxes(ans, -1, -2)
     return -(t @ g @ t), None, None, None, None
 
 
 @jvp(*INV, shaped=True)
 def inv_jvp(ans, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False, *, da):
-    rt.scipy_as_numpy("inv", overwrite_a, assume_a)
+    if overwrite_a:
+        raise rt.overwrite_refusal("inv", "overwrite_a")
+    rt.scipy_as_numpy("inv", assume_a)
     return -(ans @ da @ ans)
 
 
@@ -293,7 +299,11 @@ def inv_jvp(ans, a, overwrite_a=False, check_finite=True, assume_a=None, lower=F
 def solve(g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
           assume_a=None, transposed=False):  # fmt: skip
     """np.linalg.solve's, of one matrix: b_bar = A^-T x_bar, A_bar = -b_bar x^T."""
-    rt.scipy_as_numpy("solve", overwrite_a or overwrite_b, assume_a, transposed, xp.ndim(a))
+    if overwrite_a:
+        raise rt.overwrite_refusal("solve", "overwrite_a")
+    if overwrite_b:
+        raise rt.overwrite_refusal("solve", "overwrite_b")
+    rt.scipy_as_numpy("solve", assume_a, transposed, xp.ndim(a))
     vector = xp.ndim(b) == 1
     gm = g[..., None] if vector else g
     xm = ans[..., None] if vector else ans
@@ -308,7 +318,11 @@ def solve(g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check
 @jvp(*SOLVE, shaped=True)
 def solve_jvp(ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
               assume_a=None, transposed=False, *, da, db):  # fmt: skip
-    rt.scipy_as_numpy("solve", overwrite_a or overwrite_b, assume_a, transposed, xp.ndim(a))
+    if overwrite_a:
+        raise rt.overwrite_refusal("solve", "overwrite_a")
+    if overwrite_b:
+        raise rt.overwrite_refusal("solve", "overwrite_b")
+    rt.scipy_as_numpy("solve", assume_a, transposed, xp.ndim(a))
     vector = xp.ndim(b) == 1
     xm = ans[..., None] if vector else ans
     return (

@@ -484,17 +484,12 @@ def overwrite_refusal(name: str, argument: str) -> Exception:
     )
 
 
-def scipy_as_numpy(name: str, overwrite: Any, assume_a: Any = None, transposed: Any = False,
+def scipy_as_numpy(name: str, assume_a: Any = None, transposed: Any = False,
                    ndim: int = 2) -> None:  # fmt: skip
     """Refuse a call of scipy.linalg's ``name`` whose derivative is not np.linalg's: one
-    that may write into an argument, reads one triangle (``assume_a``), solves with the
-    transpose, or solves a stack of matrices (batched as SciPy reads it)."""
-    if overwrite:
-        raise refuse(
-            f"scipy.linalg.{name} with overwrite_a=True (or overwrite_b=True): SciPy may "
-            "write into the argument, a change compiled code does not follow",
-            "leave overwrite_a and overwrite_b False (the default)",
-        )
+    that reads one triangle (``assume_a``), solves with the transpose, or solves a stack
+    of matrices (batched as SciPy reads it). (One that may write into an argument:
+    ``overwrite_refusal``.)"""
     if assume_a not in (None, "gen", "general") or transposed or ndim != 2:
         raise refuse(
             f"scipy.linalg.{name} with assume_a={assume_a!r}, transposed={transposed!r} "
