@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import gast
 
-from .normalize import Transformer, children, walk
+from .normalize import Transformer, children, rebuild_blocks, walk
 
 if TYPE_CHECKING:
     from .parse import Parsed
@@ -371,12 +371,7 @@ class _Builtins(Transformer):
         others, each call of ``f`` compiled (a lambda given a name first)."""
         out: list[gast.stmt] = []
         for s in body:
-            for attr in ("body", "orelse", "finalbody"):
-                inner = getattr(s, attr, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                    setattr(s, attr, self.hoisted(inner))
-            for h in getattr(s, "handlers", ()):
-                h.body = self.hoisted(h.body)
+            rebuild_blocks(s, self.hoisted)
             head = s if isinstance(s, HOISTING) else getattr(s, _HEADS.get(type(s), ""), None)
             call = self.reduced(head) if head is not None else None
             if call is not None:
