@@ -1196,21 +1196,24 @@ class Tensor:
         if dim is None:
             return apply_op(rt.tensor_methods.median, (self,), name="MedianBackward0")
         found = rt.tensor_methods.median(self._data, dim, keepdim)
-        return self._selected("median", found.indices, dim, keepdim, "MedianBackward1")
+        return self._selected("median", found, dim, keepdim, "MedianBackward1")
 
     def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> Any:
         """``(values, indices)`` of the ``k``-th smallest entries along ``dim``."""
         found = rt.tensor_methods.kthvalue(self._data, k, dim, keepdim)
-        return self._selected("kthvalue", found.indices, dim, keepdim, "KthvalueBackward0")
+        return self._selected("kthvalue", found, dim, keepdim, "KthvalueBackward0")
 
-    def _selected(self, name: str, indices: Any, dim: int, keepdim: bool, grad: str) -> Any:
-        """``(values, indices)`` of the entries ``indices`` picks along ``dim``: each
-        value's gradient goes to that entry alone."""
+    def _selected(self, name: str, found: Any, dim: int, keepdim: bool, grad: str) -> Any:
+        """``found``, the ``(values, indices)`` of the entries picked along ``dim``, its
+        values recorded as taken at the indices: each one's gradient goes to that entry
+        alone."""
+        indices = found.indices
         if self.ndim == 0:
             return RETURN_TYPES[name](self._taken(indices, dim, grad), Tensor._make(indices))
         xp = array_module(self._data)
         kept = indices if keepdim else xp.expand_dims(indices, dim)
-        values = self._taken(kept, dim, grad)
+        taken = found.values if keepdim else xp.expand_dims(found.values, dim)
+        values = self._taken(kept, dim, grad, taken)
         return RETURN_TYPES[name](values if keepdim else values.squeeze(dim),
                                   Tensor._make(indices))  # fmt: skip
 
@@ -1486,12 +1489,13 @@ class Tensor:
         values = self._taken(indices, dim, "TopkBackward0")
         return RETURN_TYPES["topk"](values, Tensor._make(indices))
 
-    def _taken(self, indices: Any, dim: int, name: str) -> Tensor:
+    def _taken(self, indices: Any, dim: int, name: str, values: Any = None) -> Tensor:
         """The entries at ``indices`` along ``dim``, recorded as ``np.take_along_axis``
-        (a 0-d tensor's, itself)."""
+        (a 0-d tensor's, itself); ``values``: those entries, taken already."""
         if self.ndim == 0:
             return apply_op(np.copy, (self,), name=name)
-        return apply_op(np.take_along_axis, (self, indices, dim), name=name)
+        compute = None if values is None else (lambda *_: values)
+        return apply_op(np.take_along_axis, (self, indices, dim), name=name, compute=compute)
 
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         """The slices along ``dim``, each a view recorded as an index."""
