@@ -569,6 +569,7 @@ SHAPE_ONLY = {
     "setitem_grads": {2},
     "zeros": {0},
     "ones_like": {0},
+    "reduction_dim": {0},
 }
 SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
 
@@ -581,7 +582,7 @@ MASK_ONLY = {
     "extreme_grads": {1, 2},
     "picked": {0, 1},
     "picked_operands": {0, 1, 2},
-    "selected_grad": {1, 2},
+    "taken_grad": {1},
     "take_grad": {1},
     "take_along_axis_grad": {1},
     "gather_grad": {1},

@@ -33,20 +33,30 @@ def tensor_mean(g, ans, x, dim=None, keepdim=False, dtype=None):
     return rt.unreduce(g * (rt.size(ans) / rt.size(x)), x, axis, keepdim), None, None, None
 
 
-@vjp(tm.max, tm.min)
+@vjp(tm.max, tm.min, tm.median)
 def tensor_extreme(g, ans, x, dim=None, keepdim=False):
     """Without ``dim``, tied entries share the gradient evenly; along ``dim`` the result is
     ``(values, indices)`` and each value's gradient goes to the entry at its index alone,
     as in PyTorch (the indices carry none)."""
+    axis = rt.tensor_methods.reduction_dim(x, dim)
     return (
         (
             rt.extreme_grad(g, ans, x)
             if dim is None
-            else rt.unreduce(g[0], x, dim, keepdim) * rt.picked(ans[1], x, dim, keepdim)
+            else rt.unreduce(g[0], x, axis, keepdim) * rt.picked(ans[1], x, axis, keepdim)
         ),
         None,
         None,
     )
+
+
+@vjp(tm.kthvalue)
+def tensor_kthvalue(g, ans, x, k, dim=-1, keepdim=False):
+    """``(values, indices)``: each value's gradient to the entry at its index (``max``'s
+    rule along ``dim``)."""
+    axis = rt.tensor_methods.reduction_dim(x, dim)
+    d_x = rt.unreduce(g[0], x, axis, keepdim) * rt.picked(ans[1], x, axis, keepdim)
+    return d_x, None, None, None
 
 
 sequence_result(tm.max, tm.min)  # (values, indices) along a dim
@@ -354,18 +364,28 @@ linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.tra
 linear((0, 1), tm.add, tm.sub)
 
 
-@jvp(tm.max, tm.min, shaped=True)
+@jvp(tm.max, tm.min, tm.median, shaped=True)
 def tensor_extreme_jvp(ans, x, dim=None, keepdim=False, *, dx):
     """The tangent of the extreme entries, as the reverse rule shares the gradient; along
     ``dim``, ``(values, indices)``: the indices do not move."""
+    axis = rt.tensor_methods.reduction_dim(x, dim)
     return (
         xp.sum(rt.extreme_grad(xp.ones_like(ans), ans, x) * dx)
         if dim is None
         else [
-            xp.sum(rt.picked(ans[1], x, dim, keepdim) * dx, axis=dim, keepdims=keepdim),
+            xp.sum(rt.picked(ans[1], x, axis, keepdim) * dx, axis=axis, keepdims=keepdim),
             xp.zeros(xp.shape(ans[1])),
         ]
     )
+
+
+@jvp(tm.kthvalue, shaped=True)
+def tensor_kthvalue_jvp(ans, x, k, dim=-1, keepdim=False, *, dx):
+    axis = rt.tensor_methods.reduction_dim(x, dim)
+    return [
+        xp.sum(rt.picked(ans[1], x, axis, keepdim) * dx, axis=axis, keepdims=keepdim),
+        xp.zeros(xp.shape(ans[1])),
+    ]
 
 
 @jvp(tm.sigmoid)
@@ -569,6 +589,21 @@ def tensor_topk_jvp(ans, x, k, dim=-1, largest=True, sorted=True, *, dx):
     return [rt.tensor_methods.taken(dx, ans[1], dim), xp.zeros(xp.shape(ans[1]))]
 
 
+@vjp(tm.taken)
+def tensor_taken(g, ans, x, indices, dim):
+    """The entries at ``indices``: each one's gradient goes to the entry it was taken from."""
+    return rt.tensor_methods.taken_grad(g, x, indices, dim), None, None
+
+
+@vjp(tm.taken_grad)
+def tensor_taken_grad(gbar, ans, g, x, indices, dim):
+    """Linear in ``g``: its own gradient is ``gbar``'s entries at the indices."""
+    return rt.tensor_methods.taken(gbar, indices, dim), None, None, None
+
+
+linear((0,), tm.taken, tm.taken_grad)
+constant_in((1, 2), tm.taken)  # (the indices: integers)
+constant_in((1, 2, 3), tm.taken_grad)  # (``x`` gives the shape the gradient is laid out in)
 sequence_result(tm.sort, tm.topk)  # (values, indices)
 nondiff("the indices of a sort", tm.argsort)
 
@@ -907,48 +942,6 @@ def tensor_unflatten(g, ans, x, dim, sizes):
 linear((0,), tm.tile, tm.select, tm.unflatten)
 
 
-@vjp(tm.median)
-def tensor_median(g, ans, x, dim=None, keepdim=False):
-    """Without ``dim``, tied entries share the gradient evenly; along ``dim`` the result
-    is ``(values, indices)`` and each value's gradient goes to the entry at its index
-    alone, as in PyTorch."""
-    return (
-        (
-            rt.extreme_grad(g, ans, x)
-            if dim is None
-            else rt.tensor_methods.selected_grad(g[0], ans[1], x, dim, keepdim)
-        ),
-        None,
-        None,
-    )
-
-
-@jvp(tm.median, shaped=True)
-def tensor_median_jvp(ans, x, dim=None, keepdim=False, *, dx):
-    return (
-        xp.sum(rt.extreme_grad(xp.ones_like(ans), ans, x) * dx)
-        if dim is None
-        else [
-            rt.tensor_methods.selected_tangent(dx, ans[1], x, dim, keepdim),
-            xp.zeros(xp.shape(ans[1])),
-        ]
-    )
-
-
-@vjp(tm.kthvalue)
-def tensor_kthvalue(g, ans, x, k, dim=-1, keepdim=False):
-    """``(values, indices)``: each value's gradient to the entry at its index."""
-    return rt.tensor_methods.selected_grad(g[0], ans[1], x, dim, keepdim), None, None, None
-
-
-@jvp(tm.kthvalue, shaped=True)
-def tensor_kthvalue_jvp(ans, x, k, dim=-1, keepdim=False, *, dx):
-    return [
-        rt.tensor_methods.selected_tangent(dx, ans[1], x, dim, keepdim),
-        xp.zeros(xp.shape(ans[1])),
-    ]
-
-
 @vjp(tm.aminmax)
 def tensor_aminmax(g, ans, x, dim=None, keepdim=False):
     """``(min, max)``: each shared evenly between its tied entries (``amin``'s and
@@ -1123,7 +1116,7 @@ nondiff(
     tm.select_index, tm.unflattened_shape, tm.norm_order, tm.norm_shape, tm.spread_args,
     tm.euclid_by_product,
 )  # fmt: skip
-linear((0,), tm.norm_rows, tm.norm_rows_back, tm.selected_grad, tm.selected_tangent)
+linear((0,), tm.norm_rows, tm.norm_rows_back)
 
 
 @vjp(tm.norm_rows)
@@ -1134,23 +1127,6 @@ def tensor_norm_rows(g, ans, x, dim):
 @vjp(tm.norm_rows_back)
 def tensor_norm_rows_back(g, ans, d, x, dim):
     return rt.tensor_methods.norm_rows(g, dim), None, None
-
-
-@vjp(tm.selected_grad)
-def tensor_selected_grad(gbar, ans, g, indices, x, dim, keepdim):
-    """Linear in ``g``: its own gradient is ``gbar``'s entries at the indices."""
-    return (
-        rt.tensor_methods.selected_tangent(gbar, indices, x, dim, keepdim),
-        None,
-        None,
-        None,
-        None,
-    )
-
-
-@vjp(tm.selected_tangent)
-def tensor_selected_tangent(g, ans, dx, indices, x, dim, keepdim):
-    return rt.tensor_methods.selected_grad(g, indices, x, dim, keepdim), None, None, None, None
 
 
 @vjp(tm.scatter_reduce)

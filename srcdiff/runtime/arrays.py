@@ -322,6 +322,8 @@ def picked(index: Any, x: Any, axis: int, keepdims: bool = False) -> Any:
     indices), 0 elsewhere, in ``x``'s dtype: PyTorch sends the gradient of a max or min
     along a dim to that entry alone, ties or not."""
     xp = array_module(x)
+    if x.ndim == 0:  # (a 0-d array's dim is itself: its one entry is picked)
+        return xp.ones((), dtype=x.dtype)
     axis = axis % x.ndim
     shape = [-1 if i == axis else 1 for i in range(x.ndim)]
     positions = xp.reshape(xp.arange(x.shape[axis]), shape)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, dtypes, fused
 from ..backend import array_module
-from .arrays import FLOAT_DTYPES, float_mean, np_mean, picked, unbroadcast, unreduce
+from .arrays import FLOAT_DTYPES, float_mean, np_mean, unbroadcast
 from .assembly import take_along_axis_grad
 from .mutation import refuse
 from .objects import operands
@@ -669,22 +669,6 @@ def _selected(name: str, x: Any, dim: int, keepdim: bool, order: Any) -> Any:
     if not keepdim:
         values, indices = xp.squeeze(values, axis=dim), xp.squeeze(indices, axis=dim)
     return RETURN_TYPES[name](values, indices)
-
-
-def selected_grad(g: Any, indices: Any, x: Any, dim: int, keepdim: bool) -> Any:
-    """The gradient of the entries ``indices`` picks along ``dim`` (``median``'s and
-    ``kthvalue``'s): ``g`` at those entries alone, ties or not, as in PyTorch."""
-    if x.ndim == 0:
-        return array_module(x).reshape(g, ())
-    return unreduce(g, x, dim, keepdim) * picked(indices, x, dim, keepdim)
-
-
-def selected_tangent(dx: Any, indices: Any, x: Any, dim: int, keepdim: bool) -> Any:
-    """The tangent of the entries ``indices`` picks along ``dim``: ``dx``'s there."""
-    if x.ndim == 0:
-        return dx
-    xp = array_module(dx)
-    return xp.sum(picked(indices, x, dim, keepdim) * dx, axis=dim, keepdims=keepdim)
 
 
 def spread_args(dim: Any, unbiased: Any) -> tuple:

@@ -326,8 +326,11 @@ SPECS = [
     ],  # fmt: skip
     Spec(tm.norm_rows, (R((3, 4, 2)), (0, 2)), wrt=(0,)),
     Spec(tm.norm_rows_back, (R((4, 6)), R((3, 4, 2)), (0, 2)), wrt=(0,)),
-    Spec(tm.selected_grad, (R((3,)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),
-    Spec(tm.selected_tangent, (R((3, 4)), np.array([1, 0, 3]), R((3, 4)), 1, False), wrt=(0,)),
+    Spec(tm.taken, (R((3, 4)), np.array([[1, 0, 3, 3], [2, 2, 0, 1], [0, 1, 1, 2]]), 1)),
+    Spec(tm.taken, (R((3, 4)), np.array([[1, 0, 2, 2]]), 0)),
+    Spec(tm.taken, (R(()), np.array(0), 0)),
+    Spec(tm.taken_grad, (R((3, 2)), R((3, 4)), np.array([[1, 1], [3, 0], [2, 2]]), 1), wrt=(0,)),
+    Spec(tm.taken_grad, (R(()), R(()), np.array(0), 0), wrt=(0,)),
 ]
 
 
