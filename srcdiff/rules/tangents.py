@@ -226,6 +226,24 @@ def cumprod_second_jvp(ans, d, e, a, axis=None, *, dd, de, da):
     )
 
 
+@vjp(rt.cumprod_third)
+def cumprod_third(g, ans, d, e, f, a, axis=None):
+    """The products' third derivative along ``d``, ``e`` and ``f``: linear in each; in
+    ``a``, their fourth derivative (exact where entries are zero)."""
+    d_d, d_e, d_f, d_a = rt.cumprod_third_grads(g, d, e, f, a, axis)
+    return d_d, d_e, d_f, d_a, None
+
+
+@jvp(rt.cumprod_third)
+def cumprod_third_jvp(ans, d, e, f, a, axis=None, *, dd, de, df, da):
+    return (
+        rt.cumprod_third(dd, e, f, a, axis),
+        rt.cumprod_third(d, de, f, a, axis),
+        rt.cumprod_third(d, e, df, a, axis),
+        rt.cumprod_fourth(d, e, f, da, a, axis),
+    )
+
+
 @vjp(rt.matrix_power_tangent)
 def matrix_power_tangent(g, ans, d, a, n):
     """The tangent of ``np.linalg.matrix_power(a, n)`` along ``d``: linear in ``d``."""
@@ -260,6 +278,32 @@ def matrix_power_second_jvp(ans, d, e, a, n, *, dd, de, da):
         rt.matrix_power_second(dd, e, a, n),
         rt.matrix_power_second(d, de, a, n),
         rt.matrix_power_third(d, e, da, a, n),
+    )
+
+
+@vjp(rt.matrix_power_third)
+def matrix_power_third(g, ans, d, e, f, a, n):
+    """The third derivative of ``A^n`` along ``d``, ``e`` and ``f``, as
+    ``matrix_power_second``'s rule one order up: in each direction, the third derivative
+    of ``(A^T)^n`` along ``g`` and the others transposed; in ``a``, the fourth."""
+    a_t, d_t = xp.swapaxes(a, -1, -2), xp.swapaxes(d, -1, -2)
+    e_t, f_t = xp.swapaxes(e, -1, -2), xp.swapaxes(f, -1, -2)
+    return (
+        rt.unbroadcast(rt.matrix_power_third(g, e_t, f_t, a_t, n), d),
+        rt.unbroadcast(rt.matrix_power_third(g, d_t, f_t, a_t, n), e),
+        rt.unbroadcast(rt.matrix_power_third(g, d_t, e_t, a_t, n), f),
+        rt.unbroadcast(rt.matrix_power_fourth(g, d_t, e_t, f_t, a_t, n), a),
+        None,
+    )
+
+
+@jvp(rt.matrix_power_third)
+def matrix_power_third_jvp(ans, d, e, f, a, n, *, dd, de, df, da):
+    return (
+        rt.matrix_power_third(dd, e, f, a, n),
+        rt.matrix_power_third(d, de, f, a, n),
+        rt.matrix_power_third(d, e, df, a, n),
+        rt.matrix_power_fourth(d, e, f, da, a, n),
     )
 
 
@@ -319,6 +363,28 @@ def prod_second(g, ans, v, x, axis=None):
 @jvp(rt.prod_second)
 def prod_second_jvp(ans, v, x, axis=None, *, dv, dx):
     return rt.prod_second(dv, x, axis), rt.prod_third(v, dx, x, axis)
+
+
+@vjp(rt.prod_third)
+def prod_third(g, ans, c, v, x, axis=None):
+    """The products' third derivatives along ``c`` and ``v``: linear in each, and
+    symmetric, so each direction's gradient is the same along ``g`` and the other; in
+    ``x``, their fourth derivatives (``rt.prod_fourth``, exact where entries are zero)."""
+    return (
+        rt.prod_third(g, v, x, axis),
+        rt.prod_third(c, g, x, axis),
+        rt.prod_fourth(c, v, g, x, axis),
+        None,
+    )
+
+
+@jvp(rt.prod_third)
+def prod_third_jvp(ans, c, v, x, axis=None, *, dc, dv, dx):
+    return (
+        rt.prod_third(dc, v, x, axis),
+        rt.prod_third(c, dv, x, axis),
+        rt.prod_fourth(c, v, dx, x, axis),
+    )
 
 
 @vjp(rt.unreduce)

@@ -539,6 +539,12 @@ def matrix_power_third(d: Any, e: Any, f: Any, a: Any, n: Any) -> Any:
     return matrix_power_derivative(a, n, (d, e, f))
 
 
+def matrix_power_fourth(d: Any, e: Any, f: Any, h: Any, a: Any, n: Any) -> Any:
+    """The fourth derivative of ``A^n`` along ``d``, ``e``, ``f`` and ``h`` (that of
+    ``matrix_power_third`` in ``a`` along ``h``); see ``matrix_power_derivative``."""
+    return matrix_power_derivative(a, n, (d, e, f, h))
+
+
 def matrix_power_derivative(a: Any, n: Any, ds: tuple) -> Any:
     """The derivative of ``A^n`` of order ``len(ds)`` along the directions ``ds``: with
     ``X(j)[S]`` the derivative of the ``j``-th power along the directions of the set ``S``,

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import array_module
-from .arrays import _is_array, acc, cast_like, reshape_like, unbroadcast, zeros_like
+from .arrays import _is_array, _prod_lanes, acc, cast_like, reshape_like, unbroadcast, zeros_like
 from .mutation import refuse
 
 
@@ -881,16 +881,72 @@ def cumprod_third(d: Any, e: Any, f: Any, a: Any, axis: Any = None) -> Any:
     return _cumprod_derivative(a, axis, (d, e, f))
 
 
+def cumprod_fourth(d: Any, e: Any, f: Any, h: Any, a: Any, axis: Any = None) -> Any:
+    """The fourth derivative of ``np.cumprod(a, axis)`` along ``d``, ``e``, ``f`` and ``h``
+    (that of ``cumprod_third`` in ``a`` along ``h``); see ``_cumprod_derivative``."""
+    return _cumprod_derivative(a, axis, (d, e, f, h))
+
+
 def cumprod_second_grads(g: Any, d: Any, e: Any, a: Any, axis: Any = None
                          ) -> tuple[Any, Any, Any]:  # fmt: skip
     """The gradients of ``d``, ``e`` and ``a`` of ``cumprod_second(d, e, a, axis)`` given
     its adjoint ``g``: in each direction, the adjoint of the products' second derivative
     along the other; in ``a``, that of their third along both (``_cumprod_adjoint``)."""
-    return (
-        cast_like(unbroadcast(reshape_like(_cumprod_adjoint(g, a, axis, (e,)), a), d), d),
-        cast_like(unbroadcast(reshape_like(_cumprod_adjoint(g, a, axis, (d,)), a), e), e),
-        cast_like(reshape_like(_cumprod_adjoint(g, a, axis, (d, e)), a), a),
-    )
+    return _cumprod_derivative_grads(g, a, axis, (d, e))
+
+
+def cumprod_third_grads(g: Any, d: Any, e: Any, f: Any, a: Any, axis: Any = None
+                        ) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+    """The gradients of ``d``, ``e``, ``f`` and ``a`` of ``cumprod_third(d, e, f, a, axis)``
+    given its adjoint ``g``, as ``cumprod_second_grads``'s, one order up."""
+    return _cumprod_derivative_grads(g, a, axis, (d, e, f))
+
+
+def _cumprod_derivative_grads(g: Any, a: Any, axis: Any, ds: tuple) -> tuple:
+    """The gradients of each direction of ``ds`` and of ``a`` of the derivative of
+    ``np.cumprod(a, axis)`` along ``ds``: in each direction the adjoint of the derivative
+    along the others, in ``a`` that along all of them (``_cumprod_adjoint``)."""
+    grads = []
+    for i, d in enumerate(ds):
+        others = ds[:i] + ds[i + 1 :]
+        grads.append(cast_like(unbroadcast(reshape_like(_cumprod_adjoint(g, a, axis, others), a),
+                                           d), d))  # fmt: skip
+    return (*grads, cast_like(reshape_like(_cumprod_adjoint(g, a, axis, ds), a), a))
+
+
+def prod_fourth(c: Any, v: Any, w: Any, x: Any, axis: Any = None) -> Any:
+    """The fourth derivative of ``prod(x, axis)`` along ``c``, ``v`` and ``w``, shaped as
+    ``x`` (``prod_third``'s derivative in ``x`` along ``w``): entry ``n`` is the derivative
+    along them of the product of the lane's other entries, from the products before and
+    after ``n`` as numbers ``x + sum of t eps_t`` (exact: no division, zeros or not)."""
+    lanes, dirs, back = _prod_lanes(x, axis, c, v, w)
+    xp = array_module(lanes, *dirs)
+    first = [xp.moveaxis(t, -1, 0) for t in (lanes, *dirs)]
+    return back(xp.moveaxis(_others_derivative(first[0], first[1:]), 0, -1))
+
+
+def _others_derivative(lanes: Any, dirs: list) -> Any:
+    """Entry ``m`` of ``lanes`` (the products' axis first): the derivative along ``dirs``
+    (once each) of the product of the lane's entries but ``m``."""
+    xp = array_module(lanes, *dirs)
+    n, full = lanes.shape[0], (1 << len(dirs)) - 1
+    one = xp.ones_like(lanes[0, ...])
+    before = [{0: one}]  # the derivatives of the products of the entries before m
+    for m in range(n - 1):
+        before.append(_dual_step(before[-1], lanes, dirs, m))
+    out: list = [None] * n
+    after: dict = {0: one}  # and of those after m
+    for m in range(n - 1, -1, -1):
+        total, t = xp.zeros_like(one), full
+        while True:  # every part t of the directions, taken before m
+            if t in before[m] and (full ^ t) in after:
+                total = total + before[m][t] * after[full ^ t]
+            if t == 0:
+                break
+            t = (t - 1) & full
+        out[m] = total
+        after = _dual_step(after, lanes, dirs, m)
+    return xp.stack(out) if out else xp.zeros_like(lanes)
 
 
 def _lanes_first(a: Any, axis: Any, ts: tuple) -> tuple[Any, list, Callable[[Any], Any]]:

@@ -213,6 +213,9 @@ REFUSED_AT_SECOND_ORDER = {
             "arrays.prod_second",
             "sequences.cumprod_second",
             "contractions.matrix_power_second",
+            "arrays.prod_third",
+            "sequences.cumprod_third",
+            "contractions.matrix_power_third",
             "sequences.digamma",
             "sequences.trigamma",
         ],
@@ -605,19 +608,22 @@ def test_third_derivatives_of_a_variable_power_in_closed_form():
     assert sd.grad(sd.grad(along(along(power))))(x) == pytest.approx(fourth, rel=1e-12)
 
 
-def test_third_derivatives_of_products_in_closed_form_and_a_fourth_refused():
-    """(x - 0.7) x (2 + x) has the third derivative 6, at its zero too; a fourth
-    derivative through a product is refused, naming the helper with no rule."""
+def test_third_and_fourth_derivatives_of_products_in_closed_form_and_a_fifth_refused():
+    """(x - 0.7) x (2 + x) has the third derivative 6, at its zero too, and the fourth 24
+    (it was refused: rt.prod_third had no rules); a fifth derivative through a product
+    is refused, naming the helper with no rule."""
     assert sd.grad(sd.grad(sd.grad(_product_through_zero)))(0.7) == pytest.approx(6.0)
     assert sd.grad(sd.grad(sd.grad(_product)))(0.7) == pytest.approx(24 * 0.7 + 12, rel=1e-12)
     along = lambda f: lambda y: sd.jvp(f, (y,), (1.0,))[1]  # noqa: E731
     assert along(along(along(_product)))(0.7) == pytest.approx(24 * 0.7 + 12, rel=1e-12)
-    with pytest.raises(sd.CompileError, match="no derivative rule for srcdiff's rt.prod_third"):
-        sd.grad(along(along(along(_product))))(0.7)
-    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.matrix_power_third"):
-        sd.grad(along(along(along(_matrix_cube))))(0.7)
-    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.cumprod_third"):
-        sd.grad(along(along(along(_running_products))))(0.7)
+    assert sd.grad(along(along(along(_product))))(0.7) == pytest.approx(24.0, rel=1e-12)
+    assert along(along(along(along(_product_through_zero))))(0.7) == pytest.approx(0.0)
+    with pytest.raises(sd.CompileError, match="no derivative rule for srcdiff's rt.prod_fourth"):
+        along(along(along(along(along(_product)))))(0.7)
+    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.matrix_power_fourth"):
+        sd.grad(along(along(along(along(_matrix_cube)))))(0.7)
+    with pytest.raises(sd.CompileError, match="rule for srcdiff's rt.cumprod_fourth"):
+        sd.grad(along(along(along(along(_running_products)))))(0.7)
 
 
 def test_a_fourth_derivative_and_a_third_through_value_and_grad_are_refused_clearly():

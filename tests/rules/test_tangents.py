@@ -246,6 +246,15 @@ SPECS = [
         label="zeros",
         rtol=1e-4,  # (differences step off the zeros, where dividing by them loses digits)
     ),  # fmt: skip
+    # their third derivatives, differentiated again (a fourth derivative)
+    Spec(rt.prod_third, (R((3, 4)), R((3, 4)), X), wrt=(0, 1, 2), label="all"),
+    Spec(rt.prod_third, (R((3, 4)), R((3, 4)), X, 1), wrt=(0, 1, 2), label="axis-1"),
+    Spec(
+        rt.prod_third,
+        (R((4, 5)), R((4, 5)), with_zeros(R((4, 5)), (1, 0), (2, 1), (2, 3)), 1),
+        wrt=(0, 1),  # (in x, differences step off the zeros, where prod_third divides by
+        label="zeros",  # numbers near them: tests/compiler checks rt.prod_fourth there)
+    ),  # fmt: skip
     Spec(rt.cumprod_second, (R((3, 4)), R((3, 4)), X), wrt=(0, 1, 2), label="flat"),
     Spec(rt.cumprod_second, (R((3, 4)), R((3, 4)), X, 1), wrt=(0, 1, 2), label="axis-1"),
     Spec(rt.cumprod_second, (R((4,)), R((3, 4)), X, 0), wrt=(0, 1, 2), label="broadcast"),
@@ -255,6 +264,38 @@ SPECS = [
         wrt=(0, 1, 2),
         label="zeros",
         rtol=1e-3,  # (differences step off the zeros, where the primal divides by them)
+    ),  # fmt: skip
+    Spec(rt.cumprod_third, (R((3, 4)), R((3, 4)), R((3, 4)), X), wrt=(0, 1, 2, 3), label="flat"),
+    Spec(
+        rt.cumprod_third, (R((4,)), R((3, 4)), R((3, 4)), X, 1), wrt=(0, 1, 2, 3), label="broadcast"
+    ),  # fmt: skip
+    Spec(
+        rt.cumprod_third,
+        (
+            R((3, 5)),
+            R((3, 5)),
+            R((3, 5)),
+            with_zeros(R((3, 5)), (0, 1), (1, 0), (1, 2), (2, 1), (2, 2), (2, 4)),
+            1,
+        ),
+        wrt=(0, 1, 2, 3),
+        label="zeros",
+        rtol=1e-3,  # (differences step off the zeros, where the primal divides by them)
+    ),  # fmt: skip
+    Spec(
+        rt.matrix_power_third, (R((3, 3)), R((3, 3)), R((3, 3)), square(3), 3), wrt=(0, 1, 2, 3)
+    ),  # fmt: skip
+    Spec(
+        rt.matrix_power_third,
+        (R((3, 3)), R((3, 3)), R((3, 3)), square(3), -2),
+        wrt=(0, 1, 2, 3),
+        label="inverse",
+    ),  # fmt: skip
+    Spec(
+        rt.matrix_power_third,
+        (R((2, 3, 3)), R((3, 3)), R((3, 3)), square(3), 2),
+        wrt=(0, 1, 2, 3),
+        label="stack",
     ),  # fmt: skip
     Spec(rt.matrix_power_second, (R((3, 3)), R((3, 3)), square(3), 3), wrt=(0, 1, 2)),
     Spec(
