@@ -42,8 +42,16 @@ def multiply_at(g, ans, a, indices, b):
 
 @jvp(rt.multiply_at)
 def multiply_at_jvp(ans, a, indices, b, *, da, db):
-    product, weights = rt.multiply_at_factors(a, indices, b)
-    return da * product, rt.add_at(xp.zeros_like(ans), indices, weights * db)
+    """Each position's factors as a row (filled up with 1s) and their product's rules,
+    whose derivatives go on, exact where factors are zero (a second derivative too)."""
+    slots = rt.multiply_at_slots(a, indices)
+    spread = rt.multiply_at_shape(a, indices)
+    pad = xp.ones_like(xp.reshape(a, (-1,))[:1])
+    rows = xp.concatenate([xp.ravel(xp.broadcast_to(b, spread)), pad])[slots]
+    d_rows = xp.concatenate([xp.ravel(xp.broadcast_to(db, spread)), 0 * pad])[slots]
+    products = xp.reshape(xp.prod(rows, axis=-1), xp.shape(a))
+    slopes = rt.prod_grad(xp.ones_like(rows[:, 0]), None, rows, -1)
+    return da * products, a * xp.reshape(xp.sum(slopes * d_rows, axis=-1), xp.shape(a))
 
 
 @vjp(rt.put)
@@ -131,6 +139,8 @@ def updated(g, ans, d, other):
 
 
 nondiff("an emptied list or dict holds nothing to differentiate", rt.cleared)
+nondiff("a shape, and the indices of np.multiply.at's factors", rt.multiply_at_shape,
+        rt.multiply_at_slots)  # fmt: skip
 unsupported(
     rt.ufunc_at,
     "no derivative rule for this ufunc's .at (srcdiff has np.add.at, np.subtract.at and "

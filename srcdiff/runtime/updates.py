@@ -82,6 +82,27 @@ def multiply_at_factors(a: Any, indices: Any, b: Any) -> tuple[Any, Any]:
     return xp.asarray(product.reshape(values.shape)), xp.asarray(weights)
 
 
+def multiply_at_shape(a: Any, indices: Any) -> tuple:
+    """The shape of ``a[indices]``, to which ``np.multiply.at(a, indices, b)`` spreads ``b``."""
+    return np.empty(np.shape(a), dtype=bool)[indices].shape
+
+
+def multiply_at_slots(a: Any, indices: Any) -> Any:
+    """For ``np.multiply.at(a, indices, b)``: each position of ``a`` (flat) as a row of the
+    factors it is multiplied by, as indices into ``b`` spread to ``a[indices]`` and
+    flattened, in turn; rows are filled up with that array's size (past its end, where
+    the rule puts a 1), a row of one such entry at least."""
+    positions = np.arange(int(np.prod(np.shape(a)))).reshape(np.shape(a))[indices].ravel()
+    order = np.argsort(positions, kind="stable")
+    counts = np.bincount(positions, minlength=int(np.prod(np.shape(a))))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - starts[positions[order]]
+    slots = np.full((counts.size, max(int(counts.max(initial=0)), 1)), positions.size)
+    slots[positions, rank] = np.arange(positions.size)
+    return array_module(a).asarray(slots)
+
+
 def ufunc_at(ufunc: Any, a: Any, indices: Any, b: Any = None) -> Any:
     """``a`` after ``ufunc.at(a, indices, b)``, for ufuncs srcdiff has no derivative of."""
     out = _copy(a)

@@ -204,9 +204,9 @@ REFUSED: dict[str, str] = {}  # the specs refused, and why
 REFUSED_AT_SECOND_ORDER = {
     "autograd.graph_gradient": "a recorded graph's gradient: no forward rule",
     **dict.fromkeys(
-        ["math.prod", "np.cov", "np.corrcoef", "updates.multiply_at"],
-        "a gradient whose helper (rt.prod_entries_grads, cov_grads, corrcoef_grads, "
-        "multiply_at_factors) has no derivative rule: first order only",
+        ["math.prod", "np.cov", "np.corrcoef"],
+        "a gradient whose helper (rt.prod_entries_grads, cov_grads, corrcoef_grads) has no "
+        "derivative rule: first order only",
     ),
     **dict.fromkeys(
         [
