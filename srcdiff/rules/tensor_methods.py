@@ -1139,13 +1139,25 @@ def tensor_scatter_reduce(g, ans, x, dim, index, src, reduce, include_self=True)
 @jvp(tm.scatter_reduce, shaped=True)
 def tensor_scatter_reduce_jvp(ans, x, dim, index, src, reduce, include_self=True, *, dx, dsrc):
     """The reverse rule's transpose: each tangent times the slope that rule gives it
-    (``amax``/``amin`` ties shared as there), ``src``'s added where scattered."""
-    slopes = rt.tensor_methods.scatter_reduce_grads(
-        xp.ones_like(ans), ans, x, dim, index, src, reduce, include_self
+    (``amax``/``amin`` ties shared as there), ``src``'s added where scattered; for
+    ``prod``, each entry's factors laid out as a row (filled up with 1s) and np.prod's
+    rules over the rows, whose derivatives go on, exact where factors are zero."""
+    slopes = rt.tensor_methods.scatter_reduce_slopes(ans, x, dim, index, src, reduce, include_self)
+    slots = rt.tensor_methods.scatter_prod_slots(x, dim, index, src, reduce, include_self)
+    pad = xp.ones_like(xp.reshape(x, (-1,))[:1])
+    flat_x, flat_src = xp.reshape(x, (-1,)), xp.reshape(src, (-1,))
+    factors = rt.prod_grad(
+        xp.ones_like(slots[:, 0], dtype=x.dtype),
+        None,
+        xp.concatenate([flat_x, flat_src, pad])[slots],
+        -1,
     )
+    rows_dx = xp.concatenate([xp.reshape(dx, (-1,)), 0 * flat_src, 0 * pad])[slots]
+    rows_dsrc = xp.concatenate([0 * flat_x, xp.reshape(dsrc, (-1,)), 0 * pad])[slots]
     return (
-        slopes[0] * dx,
-        rt.tensor_methods.scatter_add(xp.zeros_like(ans), dim, index, slopes[1] * dsrc),
+        slopes[0] * dx + xp.reshape(xp.sum(factors * rows_dx, axis=-1), xp.shape(ans)),
+        rt.tensor_methods.scatter_add(xp.zeros_like(ans), dim, index, slopes[1] * dsrc)
+        + xp.reshape(xp.sum(factors * rows_dsrc, axis=-1), xp.shape(ans)),
     )
 
 
@@ -1181,6 +1193,11 @@ def tensor_scatter_reduce_grads_jvp(out, g, ans, x, dim, index, src, reduce, inc
     )
 
 
+nondiff(
+    "piecewise constant: the slopes of a sum, mean, amax or amin scatter_reduce (which "
+    "entries attain an extreme moves only at ties), and the positions of its factors",
+    tm.scatter_reduce_slopes, tm.scatter_prod_slots,
+)  # fmt: skip
 unsupported(
     tm.scatter_reduce_curvature,
     "a third derivative through scatter_reduce",

@@ -2196,6 +2196,60 @@ def scatter_reduce_grads(g: Any, ans: Any, x: Any, dim: int, index: Any, src: An
     return d_x, d_src
 
 
+def scatter_reduce_slopes(ans: Any, x: Any, dim: int, index: Any, src: Any, reduce: str,
+                          include_self: bool = True) -> tuple[Any, Any]:  # fmt: skip
+    """The slopes of ``scatter_reduce``'s result in each entry of ``x`` and of ``src``
+    (``scatter_reduce_grads``'s, of a gradient of ones) for the reductions whose slopes
+    are piecewise constant (sum, mean, amax, amin); zeros for ``prod``, whose tangent
+    ``scatter_prod_slots`` lays out."""
+    if reduce == "prod":
+        xp = array_module(x)
+        return xp.zeros_like(x), xp.zeros_like(src)
+    return scatter_reduce_grads(array_module(ans).ones_like(ans), ans, x, dim, index, src,
+                                reduce, include_self)  # fmt: skip
+
+
+def scatter_prod_slots(x: Any, dim: int, index: Any, src: Any, reduce: str,
+                       include_self: bool = True) -> Any:  # fmt: skip
+    """For ``scatter_reduce(..., "prod")``: each entry of ``x`` (flat) as a row of its
+    factors, as indices into ``x`` and ``src`` flattened and joined (``x``'s own entry
+    first, where it takes part), rows filled up with their joint size (past its end,
+    where the rule puts a 1). For the other reductions, rows of that alone."""
+    xp = array_module(x)
+    size, total = int(np.prod(x.shape)), int(np.prod(x.shape)) + int(np.prod(np.shape(src)))
+    if reduce != "prod":
+        return xp.asarray(np.full((size, 1), total))
+    if x.ndim == 0:
+        x, index, src, dim = (
+            np.reshape(x, (1,)),
+            np.reshape(index, (-1,)),
+            np.reshape(src, (-1,)),
+            0,
+        )
+    part, where = scattered(np.empty(x.shape), dim, backend.to_numpy(xp.asarray(index)),
+                            np.empty(np.shape(src)), "scatter")  # fmt: skip
+    own = np.arange(size)
+    if where is None:
+        return xp.asarray(own[:, None])
+    where = np.broadcast_arrays(*where)
+    at = np.ravel_multi_index(tuple(w.ravel() for w in where), x.shape)
+    grid = np.indices(part.shape).reshape(len(part.shape), -1)
+    factors = size + np.ravel_multi_index(tuple(grid), np.shape(src))
+    if include_self:
+        at, factors = np.concatenate([own, at]), np.concatenate([own, factors])
+    else:
+        kept = np.setdiff1d(own, at)
+        at, factors = np.concatenate([kept, at]), np.concatenate([kept, factors])
+    order = np.argsort(at, kind="stable")
+    counts = np.bincount(at, minlength=size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - starts[at[order]]
+    slots = np.full((size, builtins.max(int(counts.max(initial=0)), 1)), total)
+    slots[at, rank] = factors
+    return xp.asarray(slots)
+
+
 def scatter_reduce_curvature(
     g: Any,
     x: Any,
