@@ -185,13 +185,52 @@ def norm_grad(gbar, out, g, ans, x, ord=None, axis=None, keepdims=False):
 
 @jvp(rt.norm_grad)
 def norm_grad_jvp(out, g, ans, x, ord=None, axis=None, keepdims=False, *, dg, dans, dx):
-    """Linear in ``g``; in ``x`` (the norm held) the slope's derivative is symmetric (a
-    p-norm's is diagonal, a matrix norm's a Hessian), so ``rt.norm_grad_grads`` gives its
-    product with ``dx``; in the norm, ``rt.norm_grad_ans_tangent``."""
+    """Linear in ``g``; in the norm ``n``, a p-norm's slope ``g sign(x) |x|^(p-1) /
+    n^(p-1)`` moves as that of ``g`` times ``-(p - 1) dans / n`` (0 where the norm is 0;
+    the other norms' slopes do not read it: ``p`` is 1); in ``x`` (the norm held),
+    ``rt.norm_slope_tangent``."""
+    p = rt.norm_exponent(x, ord, axis)
+    moved = -(p - 1) * dans / xp.where(ans == 0, 1, ans) * (ans != 0)
     return (
         rt.norm_grad(dg, ans, x, ord, axis, keepdims),
-        rt.norm_grad_ans_tangent(dans, g, ans, x, ord, axis, keepdims),
-        rt.norm_grad_grads(dx, g, ans, x, ord, axis, keepdims)[2],
+        rt.norm_grad(g * moved, ans, x, ord, axis, keepdims),
+        rt.norm_slope_tangent(dx, g, ans, x, ord, axis, keepdims),
+    )
+
+
+@vjp(rt.norm_slope_tangent)
+def norm_slope_tangent(gbar, out, v, g, ans, x, ord=None, axis=None, keepdims=False):
+    """Symmetric in ``v`` (its adjoint is itself along ``gbar``); linear in ``g``, summed
+    back over the norm's axes; ``g / n^(p-1)`` in the norm, as ``norm_grad``'s slope; in
+    ``x``, ``rt.norm_slope_second``."""
+    p = rt.norm_exponent(x, ord, axis)
+    d_g = xp.sum(
+        gbar * rt.norm_slope_tangent(v, xp.ones_like(ans), ans, x, ord, axis, keepdims),
+        axis=axis,
+        keepdims=keepdims,
+    )
+    d_ans = d_g * g * -(p - 1) / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_tangent(gbar, g, ans, x, ord, axis, keepdims),
+        xp.reshape(d_g, xp.shape(g)),
+        xp.reshape(d_ans, xp.shape(ans)),
+        rt.norm_slope_second(v, gbar, g, ans, x, ord, axis, keepdims),
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(rt.norm_slope_tangent)
+def norm_slope_tangent_jvp(out, v, g, ans, x, ord=None, axis=None, keepdims=False, *, dv, dg,
+                           dans, dx):  # fmt: skip
+    p = rt.norm_exponent(x, ord, axis)
+    moved = -(p - 1) * dans / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_tangent(dv, g, ans, x, ord, axis, keepdims),
+        rt.norm_slope_tangent(v, dg, ans, x, ord, axis, keepdims),
+        rt.norm_slope_tangent(v, g * moved, ans, x, ord, axis, keepdims),
+        rt.norm_slope_second(v, dx, g, ans, x, ord, axis, keepdims),
     )
 
 
@@ -547,6 +586,7 @@ nondiff("a check that returns nothing (a user's rule gave a gradient per argumen
         rt.check_rule_grads)  # fmt: skip
 nondiff("piecewise constant: the sign of a value", rt.abs_slope)
 nondiff("an integer: how many entries an array has (1 if none)", rt.size)
+nondiff("a number: the power of the norm a norm's slope reads", rt.norm_exponent)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
         rt.extreme_share, rt.picked_operands)  # fmt: skip
 nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)

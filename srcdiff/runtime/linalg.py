@@ -180,25 +180,60 @@ def norm_grad_grads(gbar: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: 
             xp.reshape(d_x, x.shape))  # fmt: skip
 
 
-def norm_grad_ans_tangent(dans: Any, g: Any, ans: Any, x: Any, ord: Any = None,
-                          axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
-    """The tangent of ``norm_grad(g, ans, x, ord, axis, keepdims)`` along ``dans``, the
-    norm's alone (``x`` held): a p-norm's slope ``g sign(x) |x|^(p-1) / n^(p-1)`` moves by
-    ``-(p - 1) / n`` times itself (0 where the norm is 0); the slopes of the other norms
-    (``ord`` 0, 1, inf, the nuclear and spectral ones) do not read the norm."""
+def norm_exponent(x: Any, ord: Any = None, axis: Any = None) -> Any:
+    """The power ``p`` of the norm in the slope ``norm_grad`` gives, for the norms whose
+    slope reads the norm (``g sign(x) |x|^(p-1) / n^(p-1)``: the p-norms of vectors, 2
+    for the Frobenius norm); 1 for the others (``ord`` 0, 1, inf, the nuclear and
+    spectral norms), whose slope does not read it."""
+    x = array_module(x).asarray(x)
+    kind, _ = _layout(None, x, ord, axis)
+    if kind == "matrix" or (kind == "flat" and x.ndim > 1):
+        return 2 if ord in (None, "fro") else 1
+    return 2 if ord is None else 1 if ord in (0, 1, float("inf"), -float("inf")) else ord
+
+
+def norm_slope_tangent(dx: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
+                       keepdims: bool = False) -> Any:  # fmt: skip
+    """The tangent of ``norm_grad(g, ans, x, ord, axis, keepdims)`` along ``dx`` in ``x``
+    alone (the norm held): symmetric in ``dx`` (a p-norm's slope changes entry by entry,
+    a matrix norm's by its Hessian), so ``norm_grad_grads`` gives it."""
+    return norm_grad_grads(dx, g, ans, x, ord, axis, keepdims)[2]
+
+
+def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = None,
+                      axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
+    """The tangent of ``norm_slope_tangent(dx, g, ans, x, ...)`` along ``dy`` in ``x`` (the
+    norm held): a p-norm's ``g (p-1)(p-2) sign(x) |x|^(p-3) dx dy / n^(p-1)`` entry by
+    entry (0 for the 2-norm and the Frobenius norm, whose slope is linear in ``x``, and
+    for the piecewise constant slopes); the nuclear and spectral norms' would be the SVD's
+    second derivative, refused."""
     xp = array_module(x)
     x = xp.asarray(x)
-    kind, _ = _layout(ans, x, ord, axis)
-    if kind == "matrix" or (kind == "flat" and x.ndim > 1):
-        p = 2 if ord in (None, "fro") else None
-    else:
-        p = 2 if ord is None else None if ord in (0, 1, float("inf"), -float("inf")) else ord
-    if p is None:
+    kind, where = _layout(ans, x, ord, axis)
+    if kind == "matrix" and ord in ("nuc", 2, -2):
+        raise refuse(
+            f"a third derivative of np.linalg.norm of matrices with ord={ord!r} (through "
+            "the second derivative of their SVD, which srcdiff does not have)",
+            "differentiate it twice at most, or use the Frobenius norm",
+        )
+    p = norm_exponent(x, ord, axis)
+    if kind == "matrix" or p in (1, 2):
         return xp.zeros_like(x)
-    n = xp.asarray(ans)
+    if kind == "flat":
+        flat = xp.reshape(x, (-1,))
+        n, gk = xp.reshape(xp.asarray(ans), (1,)), xp.reshape(xp.asarray(g), (1,))
+        d = _p_second(flat, n, gk, p, xp.reshape(dx, (-1,)) * xp.reshape(dy, (-1,)))
+        return xp.reshape(d, x.shape)
+    n, gk = keep_dims(ans, x, where, keepdims), keep_dims(g, x, where, keepdims)
+    return _p_second(x, n, gk, p, dx * dy)
+
+
+def _p_second(x: Any, n: Any, gk: Any, p: Any, dd: Any) -> Any:
+    """``gk (p-1)(p-2) sign(x) |x|^(p-3) dd / n^(p-1)`` (0 where the norm is 0)."""
+    xp = array_module(x)
     safe = xp.where(n == 0, 1, n)
-    scale = xp.where(n == 0, 0.0, -(p - 1) * xp.asarray(dans) / safe)
-    return norm_grad(xp.asarray(g) * scale, ans, x, ord, axis, keepdims)
+    d = gk * (p - 1) * (p - 2) * xp.sign(x) * xp.abs(x) ** (p - 3) * dd / safe ** (p - 1)
+    return xp.where(n == 0, 0.0, d)
 
 
 # ---- np.linalg.eigh ----------------------------------------------------------------------

@@ -42,6 +42,14 @@ def norm_spec(x, ord=None, axis=None, keepdims=False, label=""):
                 label=label or f"{ord}-{axis}")  # fmt: skip
 
 
+def slope_tangent_spec(x, ord=None, axis=None, keepdims=False, label=""):
+    """``rt.norm_slope_tangent`` at ``x`` and its norm, differentiated in the direction,
+    ``g``, ``ans`` and ``x`` apart."""
+    ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
+    return Spec(rt.norm_slope_tangent, (R(x.shape), R(ans.shape), ans, x, ord, axis, keepdims),
+                wrt=(0, 1, 2, 3), label=label or f"{ord}-{axis}")  # fmt: skip
+
+
 def with_zeros(a, *where):
     a = a.copy()
     for k in where:
@@ -182,6 +190,16 @@ SPECS = [
     norm_spec(X, 1, label="matrix-1"),
     norm_spec(R((3, 2, 4)), "nuc", (0, 2), label="stack-nuc"),
     norm_spec(R((2, 3, 4)), 2, (2, 1), True, label="stack-2-keepdims"),
+    slope_tangent_spec(R((5,)), label="vector"),
+    slope_tangent_spec(X, label="flat"),
+    slope_tangent_spec(X, None, 0),
+    slope_tangent_spec(X, 3, 1, True),
+    slope_tangent_spec(R((3, 4), 0.2, 2.0), 0.5, 1),
+    slope_tangent_spec(R((3, 4), 0.2, 2.0), -1.5, 0),
+    slope_tangent_spec(X, np.inf, 0),
+    slope_tangent_spec(X, "fro"),
+    slope_tangent_spec(X, 1, label="matrix-1"),
+    slope_tangent_spec(R((2, 3, 4)), "fro", (2, 1), True, label="stack-fro-keepdims"),
     Spec(rt.cumprod_tangent, (R((3, 4)), R((3, 4)), 1), wrt=(0, 1)),
     Spec(rt.cumprod_tangent, (R((3, 4)), R((3, 4)), None), wrt=(0, 1), label="flat"),
     Spec(rt.cumprod_tangent, (R((4,)), R((3, 4)), 1), wrt=(0, 1), label="broadcast"),

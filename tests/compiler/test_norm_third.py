@@ -1,0 +1,67 @@
+"""Third derivatives through ``np.linalg.norm``, every ``ord`` and ``axis`` whose second
+derivatives srcdiff has, against central differences of the second and closed forms;
+those of the nuclear and spectral norms of matrices (the SVD's second derivative) are
+refused, in those words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+A = np.array([[0.3, 1.2, -0.5], [1.5, 0.9, -2.0], [0.7, -0.1, 0.4]])
+B = np.array([[0.5, -0.7, 0.2], [0.1, 0.6, -0.3], [-0.4, 0.8, 0.9]])
+
+CASES = [
+    (ord, axis)
+    for ord in (None, 1, 2, 3, 2.5, 0.5, -1, np.inf, -np.inf, "fro")
+    for axis in (None, 0, 1, (0, 1))
+    if not (ord in (3, 2.5, 0.5) and axis in (None, (0, 1)))  # (no such matrix norms)
+    and not (ord == "fro" and axis in (0, 1))
+    and not (ord == 2 and axis in (None, (0, 1)))  # (spectral: below)
+]
+
+
+def _normed(ord, axis, a=A, b=B):
+    def loss(s):
+        return np.sum(np.sin(np.linalg.norm(a + s * b + s * s * a * b, ord=ord, axis=axis)))
+
+    return loss
+
+
+def along(f):
+    return lambda y: sd.jvp(f, (y,), (1.0,))[1]
+
+
+@pytest.mark.parametrize("ord, axis", CASES, ids=[f"{o}-{a}" for o, a in CASES])
+def test_a_third_derivative_matches_differences_of_the_second(ord, axis):
+    """Refused before: rt.norm_grad's forward rule called helpers with no rules."""
+    for loss in (_normed(ord, axis), _normed(ord, None, A[0], B[0]) if axis == 0 else None):
+        if loss is None:
+            continue
+        third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
+        second = sd.grad(sd.grad(loss))
+        fd = (second(0.3 + 1e-5) - second(0.3 - 1e-5)) / 2e-5
+        assert third == pytest.approx(fd, rel=1e-6, abs=1e-8)
+        assert along(along(along(loss)))(0.3) == pytest.approx(third, rel=1e-10)
+        assert sd.grad(along(along(loss)))(0.3) == pytest.approx(third, rel=1e-10)
+
+
+def test_third_derivatives_in_closed_form():
+    """||s v||^3 = |s|^3 ||v||^3 for every norm: the third derivative is 6 ||v||^3."""
+    v = np.array([0.3, -1.2, 0.5, 2.0])
+    for ord in (None, 1, 3, 0.5, np.inf):
+        cube = lambda s, ord=ord: np.linalg.norm(s * v, ord=ord) ** 3  # noqa: E731
+        want = 6 * np.linalg.norm(v, ord=ord) ** 3
+        assert sd.grad(sd.grad(sd.grad(cube)))(0.7) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_a_third_derivative_through_a_matrix_svd_norm_is_refused(ord):
+    loss = _normed(ord, None)
+    assert np.isfinite(sd.grad(sd.grad(loss))(0.3))
+    with pytest.raises(
+        sd.CompileError, match=rf"third derivative of np.linalg.norm of matrices with ord={ord!r}"
+    ):
+        sd.grad(sd.grad(sd.grad(loss)))(0.3)
