@@ -890,8 +890,8 @@ def check_rule_grads(result: Any, operands: tuple, rule: str) -> None:
         if d is None or isinstance(d, NoGradient) or not hasattr(d, "shape"):
             continue
         shape = getattr(x, "shape", None)
-        if shape is None and isinstance(x, (int, float, np.generic)):
-            shape = ()
+        if not isinstance(shape, (tuple, list)):  # (a module's np.shape is no shape)
+            shape = () if isinstance(x, (int, float, np.generic)) else None
         if shape is not None and tuple(d.shape) != tuple(shape):
             raise ValueError(
                 f"{rule} gave a gradient of shape {tuple(d.shape)} for argument {i}, of shape "

@@ -1315,3 +1315,15 @@ def test_a_function_reading_a_field_of_an_inner_gradient_of_a_named_tuple_is_dif
     assert isinstance(got, _Pair)
     np.testing.assert_allclose(got.a, 2 * p.b)
     np.testing.assert_allclose(got.b, 2 * p.a)
+
+
+def _sine_times_through(s, m=np):
+    return m.sin(s) * s
+
+
+def test_a_third_derivative_of_a_function_given_a_module():
+    """A parameter holding a module (``m=np``, code written for several array modules):
+    the check of a rule's gradients took ``np.shape``, the module's function, for the
+    argument's shape, and crashed."""
+    third = sd.grad(sd.grad(sd.grad(_sine_times_through)))(0.3)
+    assert third == pytest.approx(-3 * np.sin(0.3) - 0.3 * np.cos(0.3), rel=1e-12)
