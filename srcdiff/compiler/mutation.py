@@ -89,6 +89,9 @@ FRESH_BUILTINS = {
     len, float, int, bool, abs, round, range, isinstance, str, repr, hash, id, divmod,
     pow, print, any, all, complex,
 }  # fmt: skip
+# The helpers giving the new value of an array ``np.add.at`` and its kin update: a copy,
+# holding none of their arguments.
+NEW_VALUES = (rt_module.add_at, rt_module.subtract_at, rt_module.multiply_at, rt_module.ufunc_at)
 # Functions whose result may be an argument, a view of one, or hold one.
 HOLDING = (operator.getitem, functools.partial, copy.copy)
 NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
@@ -412,6 +415,8 @@ class Sharing:
             return []
         if obj is rt_module.augmented:  # ``x <op>= v``: the new value (or a cast of it)
             return _names(call.args[1])
+        if obj in NEW_VALUES:
+            return []
         if (getattr(obj, "__module__", None) or "").startswith("srcdiff.runtime"):
             return args
         if obj in HOLDING:  # a view (``operator.getitem``), a partial holding them, ...

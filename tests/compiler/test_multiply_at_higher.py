@@ -50,3 +50,34 @@ def test_second_and_third_derivatives_are_those_of_the_products(name):
     assert third == pytest.approx(sd.grad(sd.grad(sd.grad(by_hand)))(0.3), rel=1e-12)
     second = sd.grad(sd.grad(along))
     assert third == pytest.approx((second(0.3 + 1e-5) - second(0.3 - 1e-5)) / 2e-5, rel=1e-5)
+
+
+ROWS = np.array([1, 1, 0, 1])  # a global holding the indices
+
+
+def _at_global_rows(a, b):
+    c = a * 1.0
+    np.multiply.at(c, ROWS, b)
+    np.add.at(c, ROWS, b * b)
+    return np.sum(np.cos(c) * WEIGHTS)
+
+
+def test_indices_a_global_holds():
+    """``np.multiply.at(c, ROWS, b)`` with ``ROWS`` a global was refused as a store into
+    an object a global holds: the new value of ``c`` was taken to share ``ROWS``."""
+    b = FACTORS["distinct"]
+    got = sd.grad(_at_global_rows, wrt=(0, 1))(A, b)
+    eps = 1e-6
+    for i, (x, d) in enumerate(zip((A, b), got, strict=True)):
+        e = np.zeros_like(x)
+        e.flat[1] = 1.0
+        shifted = [[A, b], [A, b]]
+        shifted[0][i], shifted[1][i] = x + eps * e, x - eps * e
+        fd = (_at_global_rows(*shifted[0]) - _at_global_rows(*shifted[1])) / (2 * eps)
+        assert d.flat[1] == pytest.approx(fd, rel=1e-6)
+    vb = np.full(b.shape, 0.3)
+    hv = sd.hvp(_at_global_rows, (A, b), (VA, vb))
+    grad = sd.grad(_at_global_rows, wrt=(0, 1))
+    up, down = grad(A + eps * VA, b + eps * vb), grad(A - eps * VA, b - eps * vb)
+    for h, u, w in zip(hv, up, down, strict=True):
+        np.testing.assert_allclose(h, (u - w) / (2 * eps), rtol=1e-5, atol=1e-7)
