@@ -216,7 +216,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "np.fill_diagonal and x.fill: not in the standard",
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
-        rt.norm_grad: "the slope of np.linalg.norm, which is not in the standard",
+        **dict.fromkeys(
+            [rt.norm_grad, rt.norm_slope_tangent],
+            "the slope of np.linalg.norm, which is not in the standard, and its tangent",
+        ),
         **dict.fromkeys(
             [rt.eigen_gaps, rt.concatenator_tangent, rt.interp_slope],
             "a helper of the forward rules of np.linalg.eigh and svd, np.r_ and np.c_, "
@@ -227,9 +230,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "a helper of the rules of np.linalg.det and slogdet, which compiled code leaves "
             "NumPy's",
         ),
-        rt.matrix_power_second: (
+        **dict.fromkeys(
+            [rt.matrix_power_second, rt.matrix_power_third],
             "a helper of the forward rule of np.linalg.matrix_power, which compiled code "
-            "leaves NumPy's"
+            "leaves NumPy's",
         ),
         rt.multi_dot_tangent: (
             "a helper of the forward rule of np.linalg.multi_dot, which is not in the standard"
