@@ -118,6 +118,9 @@ class _Matches:
             made.append(self.at(_assign(self.fresh("_subject"), subject), s.lineno))
             subject = _name(made[-1].targets[0].id)
         cases = [(c, self.pattern(p, subject)) for c in s.cases for p in self.options(c)]
+        for c, (_, binds) in cases:  # (an irrefutable case's are under no test that has a line)
+            for b in binds:
+                self.at(b, c.pattern.lineno)
         if all(c.guard is None for c in s.cases):
             chain: list[gast.stmt] = []
             for k, (c, (tests, binds)) in reversed(list(enumerate(cases))):

@@ -113,9 +113,24 @@ def alternatives_capturing(w, x):
             return a * x[0]
 
 
+def capturing_the_subject_under_a_guard(w, x):
+    match w[0]:
+        case y if y > 100:
+            return y
+        case y:
+            return y * w[1] * x[1]
+
+
+def capturing_the_subject_alone(w, x):
+    match w[0] * x[0]:
+        case y:
+            return y * w[1]
+
+
 @pytest.mark.parametrize(
     "fn",
-    [on_a_literal, on_a_sequence_with_a_star, on_a_mapping_with_the_rest, on_a_class,
+    [capturing_the_subject_under_a_guard, capturing_the_subject_alone,
+     on_a_literal, on_a_sequence_with_a_star, on_a_mapping_with_the_rest, on_a_class,
      with_a_guard, with_as_and_a_number, an_array_is_no_sequence, in_a_loop,
      alternatives_capturing],
 )  # fmt: skip
