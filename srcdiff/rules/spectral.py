@@ -6,7 +6,7 @@ are complex are refused, as srcdiff differentiates real values only.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, unsupported, vjp
+from .registry import alias, jvp, linear, unsupported, vjp
 
 
 @vjp(xp.fft.irfft)
@@ -14,7 +14,7 @@ def irfft(g, ans, a, n=None, axis=-1, norm=None, out=None):
     return rt.irfft_grad(g, a, rt.fft_axes(a, None, (axis,)), norm), None, None, None, None
 
 
-@vjp(xp.fft.irfftn, xp.fft.irfft2)
+@vjp(xp.fft.irfftn)
 def irfftn(g, ans, a, s=None, axes=None, norm=None, out=None):
     return rt.irfft_grad(g, a, rt.fft_axes(a, s, axes), norm), None, None, None, None
 
@@ -54,12 +54,6 @@ def irfftn_jvp(ans, a, s=None, axes=None, norm=None, out=None, *, da):
     return xp.fft.irfftn(da, s, axes, norm)
 
 
-@jvp(xp.fft.irfft2)
-def irfft2_jvp(ans, a, s=None, axes=(-2, -1), norm=None, out=None, *, da):
-    rt.real_only(a)
-    return xp.fft.irfft2(da, s, axes, norm)
-
-
 @vjp(rt.irfft_grad)
 def irfft_grad(g, ans, d, a, axes, norm=None):
     """The transpose of the transpose: the inverse transform of ``g`` to ``d``'s lengths."""
@@ -67,6 +61,8 @@ def irfft_grad(g, ans, d, a, axes, norm=None):
 
 
 linear((0,), rt.irfft_grad)
+# irfft2 is irfftn along the last two axes by default (irfftn's default is every axis)
+alias(xp.fft.irfft2, xp.fft.irfftn, axes=(-2, -1))
 
 COMPLEX = (
     "{} gives complex values: srcdiff differentiates real-valued code",

@@ -140,11 +140,15 @@ def test_forward_rule_returns_once_at_its_end(fn):
 
 @pytest.mark.parametrize("fn", FN_IDS, ids=[f"{f.__module__}.{f.__name__}" for f in FN_IDS])
 def test_rule_defaults_are_literals(fn):
+    literal = (bool, int, float, str)
     for name, p in inspect.signature(fn).parameters.items():
         if p.default is not p.empty:
-            assert p.default is None or isinstance(p.default, (bool, int, float, str)), (
-                f"rule {fn.__name__}: default of {name} is {p.default!r}, not a literal"
-            )
+            assert (
+                p.default is None
+                or isinstance(p.default, literal)
+                or isinstance(p.default, tuple)
+                and all(isinstance(d, literal) for d in p.default)
+            ), f"rule {fn.__name__}: default of {name} is {p.default!r}, not a literal"
 
 
 def test_the_checker_sees_the_free_names():

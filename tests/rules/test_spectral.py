@@ -39,6 +39,8 @@ SPECS = [
     Spec(np.fft.irfftn, (R((2, 3, 4)),), {"axes": (0, 2)}),
     Spec(np.fft.irfftn, (R((3, 4)),), {"s": (2, 7), "axes": (-1, -2)}),
     Spec(np.fft.irfft2, (R((3, 4)),)),
+    Spec(np.fft.irfft2, (R((2, 3, 4)),)),  # the last two axes, not irfftn's all three
+    Spec(np.fft.irfft2, (R((2, 3, 4)),), {"axes": None}),  # all three, as irfftn's
     Spec(np.fft.irfft2, (R((2, 3, 4)), (5, 4)), {"norm": "ortho"}),
     Spec(np.fft.irfft2, (R((2, 3, 4)),), {"axes": (0, 1)}),
     helper_spec((5,), (8,), (0,)),
