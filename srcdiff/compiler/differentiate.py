@@ -404,6 +404,10 @@ class AdjointBuilder:
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
             elif op.kind is Kind.RULE and op.primitive in ("ndarray.item",):
                 kind = "array"
+            elif op.kind is Kind.RULE and op.primitive is rt_module.augmented:
+                # ``x += v`` is ``x <op> v``'s kind (an object's operator gives an object)
+                new = op.operands[1]
+                kind = self.kind_of(new.id) if isinstance(new, gast.Name) else "any"
             elif op.kind is Kind.RULE and (
                 op.rule.name in SEQUENCE_RULE_NAMES or registry.gives_sequence(op.primitive)
             ):

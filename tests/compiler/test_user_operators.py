@@ -287,3 +287,28 @@ def test_an_augmented_assignment_to_an_object_passed_in_runs_its_iadd():
 def iadd_of_an_argument(x, g):
     g += x
     return np.sum(g.t**2)
+
+
+def updated_twice(x, v):
+    v *= x
+    v *= x
+    return np.sum(v.a * v.b)
+
+
+def updated_then_read_twice(x, a):
+    a += x
+    b = a + x
+    return np.sum(a.t) + np.sum(b.t * x)
+
+
+@pytest.mark.parametrize(
+    ("fn", "given"), [(updated_twice, Vec(Y, np.cos(Y))), (updated_then_read_twice, Acc(Y))]
+)
+def test_an_object_passed_in_and_updated_gives_the_other_arguments_gradients(fn, given):
+    """Its adjoint, gathered from two statements, is its fields' (added as a container's),
+    where only the array beside it is differentiated: they were added with ``+``."""
+    assert verify(fn, (X, given), wrt=(0,)) == "ok"
+    direction = rng.normal(size=3)
+    value, tangent = sd.jvp(fn, (X, given), (direction, None))
+    assert value == pytest.approx(fn(X, given))
+    assert tangent == pytest.approx(np.sum(sd.grad(fn)(X, given) * direction), rel=1e-9)
