@@ -183,6 +183,19 @@ DEFERRING = (gast.Lambda, gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp, 
              gast.GeneratorExp)  # fmt: skip
 
 
+def _accumulated(node: gast.Call) -> list[gast.expr] | None:
+    """The arguments of ``accumulate(xs, func=f, initial=None)`` by position (``[xs,
+    f]``), or None where a keyword gives more (an ``initial`` value)."""
+    args = list(node.args)
+    for k in node.keywords:
+        if k.arg == "func" and len(args) == 1:
+            args.append(k.value)
+        elif not (k.arg == "initial" and isinstance(k.value, gast.Constant) and k.value.value
+                  is None):  # fmt: skip
+            return None
+    return args
+
+
 class _Builtins(Transformer):
     """``map(f, xs, ys)`` as ``[f(a, b) for a, b in zip(xs, ys)]`` (calls of ``f`` where
     Python calls it, each compiled), ``sorted(xs, key=f)`` as
@@ -258,10 +271,13 @@ class _Builtins(Transformer):
         fn = self.resolved(node.func)
         if fn not in ITERATORS.values():
             return None
-        if node.keywords or any(isinstance(a, gast.Starred) for a in node.args):
+        args = _accumulated(node) if fn is ACCUMULATE else node.args
+        if args is None or fn is not ACCUMULATE and node.keywords:
+            return None
+        if any(isinstance(a, gast.Starred) for a in args):
             return None
         if fn in (ACCUMULATE, PAIRWISE, STARMAP):
-            return self.stepped(fn, node.args)
+            return self.stepped(fn, args)
         if fn is CHAIN:  # (x for s in (a, b) for x in s)
             seq, item = self.fresh("seq"), self.fresh("item")
             sequences = gast.Tuple(elts=node.args, ctx=gast.Load())

@@ -1793,6 +1793,12 @@ def accumulated_paired_and_starred(xs, w):
 
 
 @case(A(3), A(3), wrt=(0, 1))
+def accumulated_by_keyword(x, y):
+    products = itertools.accumulate(x * y, func=operator.mul, initial=None)
+    return sum(products) + sum(itertools.accumulate(y, initial=None, func=max))
+
+
+@case(A(3), A(3), wrt=(0, 1))
 def zips_consumed_later(x, y):
     z = zip(x, y * 2.0, strict=False)  # (an iterator the next statement consumes)
     pairs = list(z)
