@@ -209,7 +209,7 @@ def polyfit_jvp(ans, x, y, deg, rcond=None, full=False, w=None, cov=False, *, dx
     c`` the residuals. Made of functions with rules, so that it is differentiated again."""
     rt.check_polyfit(x, y, deg, rcond, full, w, cov)
     v = xp.vander(x, deg + 1)
-    weights = xp.ones_like(v[:, 0]) if w is None else w
+    weights = xp.ones_like(v[:, 0]) if w is None else xp.asarray(w)  # (a list of numbers too)
     lhs = v * weights[:, None]
     rows = (-1,) + (1,) * (xp.ndim(y) - 1)  # a weight per point, for each column of y
     r = y - v @ ans

@@ -613,6 +613,13 @@ def _fits_of_lists(x):
     )
 
 
-def test_polyfit_of_lists_in_both_modes():
-    """Points or values given as lists of numbers (the rule read their dtype from them)."""
-    verify_both_modes(_fits_of_lists, (np.array([0.3, -1.2, 0.8, 2.0]),), np.random.default_rng(0))
+def _weighted_by_a_list(x):
+    points = [0.0, 1.0, 2.5, 3.0]
+    return np.sum(np.polyfit(points, points[::-1], 1, w=[x[0], 1.0, x[1] * x[2], x[3]]) ** 2)
+
+
+@pytest.mark.parametrize("fn", [_fits_of_lists, _weighted_by_a_list])
+def test_polyfit_of_lists_in_both_modes(fn):
+    """Points, values or weights given as lists of numbers (the rules read their dtype
+    from them, and forward mode indexed the weights as an array)."""
+    verify_both_modes(fn, (np.array([0.3, -1.2, 0.8, 2.0]),), np.random.default_rng(0))
