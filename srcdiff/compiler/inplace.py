@@ -417,8 +417,20 @@ def _array_library(fn: types.FunctionType) -> bool:
     return (fn.__module__ or "").split(".")[0] in ("numpy", "cupy", "scipy", "cupyx")
 
 
+# NumPy functions that take ``out=`` and write nothing into it (each calls the transform it
+# is made of with ``out=None``): compiled code would write there
+OUT_IGNORED = (np.fft.hfft, np.fft.irfft2)
+
+
 def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:
     """``f(x, out=y)``: ``t = f(x); y[...] = t``, whose value is ``y``."""
+    if any(norm.resolved(e.func) is f for f in OUT_IGNORED):
+        raise norm.p.error(
+            f"out= of {gast.unparse(e.func)}, which NumPy leaves as it is (it writes the "
+            "result into a new array)",
+            e,
+            "drop out= and use the result",
+        )
     if isinstance(out, gast.Tuple) and len(out.elts) == 1:
         out = out.elts[0]
     elif isinstance(out, gast.Tuple):

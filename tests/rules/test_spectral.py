@@ -120,3 +120,26 @@ def test_an_axis_transformed_twice_is_refused():
     of one, silently wrong."""
     with pytest.raises(sd.CompileError, match="an axis given twice"):
         sd.grad(_twice)(R((3, 5)))
+
+
+def _into_hfft_out(a):
+    buf = np.zeros(8)
+    np.fft.hfft(a, out=buf)
+    return np.sum(buf**2) + np.sum(a)
+
+
+def _into_irfft2_out(a):
+    buf = np.zeros((2, 8))
+    np.fft.irfft2(np.stack([a, a * 2.0]), None, (-2, -1), None, buf)
+    return np.sum(buf**2) + np.sum(a)
+
+
+@pytest.mark.parametrize("fn", [_into_hfft_out, _into_irfft2_out])
+def test_an_out_numpy_leaves_as_it_is_is_refused(fn):
+    """NumPy's hfft and irfft2 write their result into a new array whatever out= is;
+    compiled code wrote it into out, another value than the plain call's."""
+    a = R((5,))
+    for call in (lambda: sd.grad(fn)(a), lambda: sd.jvp(fn, (a,), (a,))):
+        with pytest.raises(sd.CompileError, match="which NumPy leaves as it is") as caught:
+            call()
+        assert "test_spectral.py" in str(caught.value)
