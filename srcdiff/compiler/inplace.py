@@ -419,7 +419,7 @@ def _array_library(fn: types.FunctionType) -> bool:
 
 # NumPy functions that take ``out=`` and write nothing into it (each calls the transform it
 # is made of with ``out=None``): compiled code would write there
-OUT_IGNORED = (np.fft.hfft, np.fft.irfft2)
+OUT_IGNORED = (np.fft.hfft, np.fft.ifft2, np.fft.irfft2)
 
 
 def _with_out(norm: Normalizer, e: gast.Call, out: gast.expr) -> gast.expr:

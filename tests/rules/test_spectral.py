@@ -134,10 +134,20 @@ def _into_irfft2_out(a):
     return np.sum(buf**2) + np.sum(a)
 
 
-@pytest.mark.parametrize("fn", [_into_hfft_out, _into_irfft2_out])
+CONSTANT = R((2, 4))
+
+
+def _into_ifft2_out_of_a_constant(a):
+    buf = np.zeros((2, 4), dtype=complex)
+    np.fft.ifft2(CONSTANT, out=buf)
+    return np.sum(a) * (1.0 + np.sum(np.abs(buf)))
+
+
+@pytest.mark.parametrize("fn", [_into_hfft_out, _into_irfft2_out, _into_ifft2_out_of_a_constant])
 def test_an_out_numpy_leaves_as_it_is_is_refused(fn):
-    """NumPy's hfft and irfft2 write their result into a new array whatever out= is;
-    compiled code wrote it into out, another value than the plain call's."""
+    """NumPy's hfft, ifft2 and irfft2 write their result into a new array whatever out=
+    is; compiled code wrote it into out, another value than the plain call's (a constant
+    transform's too)."""
     a = R((5,))
     for call in (lambda: sd.grad(fn)(a), lambda: sd.jvp(fn, (a,), (a,))):
         with pytest.raises(sd.CompileError, match="which NumPy leaves as it is") as caught:
