@@ -511,17 +511,18 @@ def binary_cross_entropy(
             "same size."
         )
     _elementwise_weight(weight, input, "weight")
-    for t in (target, weight):
-        if t is not None and t._data.dtype != input._data.dtype:
-            raise RuntimeError(
-                f"Found dtype {type_name(t._data).removesuffix('Tensor')} but expected "
-                f"{type_name(input._data).removesuffix('Tensor')}"
-            )
+    if target._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"Found dtype {type_name(target._data).removesuffix('Tensor')} but expected "
+            f"{type_name(input._data).removesuffix('Tensor')}"
+        )
     data = input._data
     if not bool(((data >= 0) & (data <= 1)).all()):  # (NaN too)
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _binary_cross_entropy(input, target)
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    if weight is not None:  # (of any float dtype: the loss keeps the input's, as PyTorch's)
+        loss = (loss * weight).to(input.dtype)
+    return _reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(

@@ -692,6 +692,23 @@ def test_normalizations_refuse_parameters_of_another_dtype_as_pytorch():
         F.binary_cross_entropy(x.float() * 0.5, x * 0.5)
 
 
+def test_binary_cross_entropy_takes_a_weight_of_another_dtype_as_pytorch():
+    """PyTorch refuses a target of another dtype than the input's but takes a weight of
+    any float dtype, the loss (and the input's gradient) keeping the input's dtype."""
+    p = sd.tensor([[0.2, 0.7], [0.9, 0.4]], dtype=sd.float32, requires_grad=True)
+    y = sd.tensor([[0.0, 1.0], [0.5, 0.25]], dtype=sd.float32)
+    w = sd.tensor([[1.5, 0.5], [2.0, 3.0]], dtype=sd.float64)
+    loss = F.binary_cross_entropy(p, y, w, reduction="sum")
+    loss.backward()
+    want_p, want_y, want_w = (t.detach().numpy().astype(np.float64) for t in (p, y, w))
+    terms = -want_w * (want_y * np.log(want_p) + (1 - want_y) * np.log(1 - want_p))
+    assert loss.dtype == sd.float32 and p.grad.dtype == sd.float32
+    np.testing.assert_allclose(loss.item(), terms.sum(), rtol=1e-6)
+    grad = -want_w * (want_y / want_p - (1 - want_y) / (1 - want_p))
+    np.testing.assert_allclose(p.grad.numpy(), grad, rtol=1e-5)
+    assert nn.BCELoss(weight=w.float())(p.double(), y.double()).dtype == sd.float64
+
+
 def test_group_norm_batch_norm_2d_and_unflatten_refuse_bad_input_as_pytorch():
     """GroupNorm, BatchNorm2d and Unflatten check their arguments with PyTorch's errors; a
     named dim (srcdiff has no named tensors) is refused rather than read as a number."""
