@@ -1482,7 +1482,17 @@ def _avg_divisor(input: Any, kernel: tuple, stride: tuple, pads: tuple, sizes: t
     return array_module(data).asarray(counts, dtype=data.dtype)
 
 
-nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor)
+def _inside(input: Any, nd: int, pads: tuple, windows: list) -> Any:
+    """Which entries of each window are the input's own, not its padding: a bool array
+    (on ``input``'s device) of shape (windows, *the output's spatial sizes), as the
+    patches' last dims."""
+    data = getattr(input, "_data", input)
+    pairs = list(zip(pads[::2], pads[1::2], strict=True))[::-1]
+    inside = np.pad(np.ones(tuple(data.shape[-nd:]), dtype=bool), pairs)
+    return array_module(data).asarray(np.stack([inside[index] for index in windows]))
+
+
+nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor, _inside)
 
 
 def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
@@ -1499,7 +1509,11 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
     x = pad(input, pads, value=-math.inf) if any(pads) else input
     dim = input.ndim - nd
     patches = stack([x[index] for index in windows], dim)
-    return patches.gather(dim, patches.detach().argmax(dim, keepdim=True)).squeeze(dim)
+    key = patches.detach()
+    if any(pads):  # a tie with the padding (-inf) goes to the input's entry, as PyTorch's
+        top = (key == key.amax(dim, keepdim=True)) | key.isnan()
+        key = top & _inside(input, nd, pads, windows)
+    return patches.gather(dim, key.argmax(dim, keepdim=True)).squeeze(dim)
 
 
 def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,

@@ -12,6 +12,7 @@ masks, ``random_split``,
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -471,6 +472,27 @@ def test_convolutions_refuse_bad_arguments_as_pytorch():
         "Conv1d(4, 4, kernel_size=(2,), stride=(2,), padding=(1,), dilation=(2,), groups=2, "
         "bias=False, padding_mode=reflect)"
     )
+
+
+def _pooled_grad(x, pool, weights):
+    """The gradient of sum(weights * pool(x)) with respect to ``x``."""
+    x.grad = None
+    (pool(x) * weights).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_max_pooling_gives_a_tie_with_its_padding_to_the_input(compiled):
+    """A window whose largest entry is -inf, as the padding is, gives its gradient to its
+    first entry of the input, as PyTorch does; the padding took it, and it was lost."""
+    grad = sd.differentiate(_pooled_grad) if compiled else _pooled_grad
+    x = sd.tensor([[-math.inf, 1.0, 2.0]], requires_grad=True)
+    got = grad(x, lambda x: F.max_pool1d(x, 2, padding=1), sd.ones(1, 2))
+    assert got.tolist() == [[1.0, 0.0, 1.0]]
+    x = sd.full((1, 3, 3), -math.inf, requires_grad=True)
+    pool = nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
+    got = grad(x, pool, sd.arange(1.0, 5.0).reshape(1, 2, 2))
+    assert got.tolist() == [[[1.0, 2.0, 0.0], [3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]]
 
 
 def test_pooling_refuses_what_it_does_not_take():
