@@ -228,6 +228,10 @@ class RNNBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do, as PyTorch's on the CPU: the layer computes from its parameters
+        as they are (models call it to lay out cuDNN's weights)."""
+
     def _weights(self, k: int) -> list:
         """Layer-direction ``k``'s (weight_ih, weight_hh, bias_ih, bias_hh)."""
         return [None if name is None else self._parameters[name] for name in self._weight_names[k]]

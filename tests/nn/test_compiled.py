@@ -272,3 +272,41 @@ def test_a_module_float_read_by_dropout_between_layers_compiles():
     assert runs[1][0] == pytest.approx(runs[0][0])
     for got, want in zip(runs[1][1], runs[0][1], strict=True):
         np.testing.assert_allclose(got, want)
+
+
+class _Tagger(nn.Module):
+    """A tagger whose forward calls ``flatten_parameters`` first, as models written for
+    cuDNN do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(3, 4, bidirectional=True, batch_first=True, dtype=sd.float64)
+        self.head = nn.Linear(8, 2, dtype=sd.float64)
+
+    def forward(self, x):
+        self.rnn.flatten_parameters()
+        out, _ = self.rnn(x)
+        return self.head(out)
+
+
+def test_a_recurrent_layer_flattening_its_parameters_trains_eagerly_and_compiled():
+    """``flatten_parameters()`` leaves the layer computing as it did (it raised an
+    AttributeError), eagerly and in a compiled step."""
+    sd.manual_seed(0)
+    model = _Tagger()
+    x = sd.tensor(RNG.normal(size=(2, 5, 3)))
+
+    def step(x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for fn in (step, sd.differentiate(step)):
+        model.zero_grad()
+        runs.append((fn(x), [p.grad.numpy().copy() for p in model.parameters()]))
+    out, _ = model.rnn(x)
+    np.testing.assert_allclose(model(x).detach().numpy(), model.head(out).detach().numpy())
+    assert runs[1][0] == pytest.approx(runs[0][0])
+    for got, want in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(got, want)
