@@ -1482,6 +1482,16 @@ def _avg_divisor(input: Any, kernel: tuple, stride: tuple, pads: tuple, sizes: t
     return array_module(data).asarray(counts, dtype=data.dtype)
 
 
+def _lowest(input: Any, kernel: str) -> Any:
+    """The value a max pooling pads ``input`` with, below or equal to any of its entries:
+    -inf, or an integer dtype's least (-inf cast to int8 or int16 is 0); booleans are
+    PyTorch's error (-inf cast to bool is True)."""
+    data = getattr(input, "_data", input)
+    if data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    return -math.inf if np.issubdtype(data.dtype, np.inexact) else np.iinfo(data.dtype).min
+
+
 def _inside(input: Any, nd: int, pads: tuple, windows: list) -> Any:
     """Which entries of each window are the input's own, not its padding: a bool array
     (on ``input``'s device) of shape (windows, *the output's spatial sizes), as the
@@ -1492,7 +1502,7 @@ def _inside(input: Any, nd: int, pads: tuple, windows: list) -> Any:
     return array_module(data).asarray(np.stack([inside[index] for index in windows]))
 
 
-nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor, _inside)
+nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor, _lowest, _inside)
 
 
 def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
@@ -1506,11 +1516,12 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
         )
     pads, windows, *_ = _pool_plan("max_pool", tuple(input.shape), kernel_size, stride,
                                    padding, dilation, ceil_mode, nd)  # fmt: skip
-    x = pad(input, pads, value=-math.inf) if any(pads) else input
+    low = _lowest(input, f"max_pool{nd}d")
+    x = pad(input, pads, value=low) if any(pads) else input
     dim = input.ndim - nd
     patches = stack([x[index] for index in windows], dim)
     key = patches.detach()
-    if any(pads):  # a tie with the padding (-inf) goes to the input's entry, as PyTorch's
+    if any(pads):  # a tie with the padding goes to the input's entry, as PyTorch's
         top = (key == key.amax(dim, keepdim=True)) | key.isnan()
         key = top & _inside(input, nd, pads, windows)
     return patches.gather(dim, key.argmax(dim, keepdim=True)).squeeze(dim)

@@ -495,6 +495,20 @@ def test_max_pooling_gives_a_tie_with_its_padding_to_the_input(compiled):
     assert got.tolist() == [[[1.0, 2.0, 0.0], [3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]]
 
 
+@pytest.mark.parametrize("dtype", [sd.int8, sd.int16, sd.int32, sd.uint8])
+def test_max_pooling_pads_integers_below_their_entries(dtype):
+    """An integer input is padded with its dtype's least value, which no entry is below,
+    as PyTorch's window skips its padding: -inf cast to int8 or int16 is 0, which was
+    taken for the largest of negative entries. Booleans are PyTorch's error."""
+    x = sd.tensor([[[-5, -3, -7, -2]]], dtype=dtype)
+    got = F.max_pool1d(x, 2, padding=1)
+    want = [[[x[0, 0, 0].item(), max(x[0, 0, 1].item(), x[0, 0, 2].item()), x[0, 0, 3].item()]]]
+    assert got.dtype == dtype and got.tolist() == want
+    assert F.max_pool2d(x, 2, padding=1).tolist() == want
+    with pytest.raises(NotImplementedError, match="\"max_pool2d\" not implemented for 'Bool'"):
+        F.max_pool2d(x > 0, 2, padding=1)
+
+
 def test_pooling_refuses_what_it_does_not_take():
     """return_indices, paddings over half the kernel, empty outputs, integers to an
     average and bad output sizes are refused clearly; float32 stays float32."""
