@@ -1608,6 +1608,9 @@ def _adaptive_avg_pool(input: Tensor, output_size: Any, nd: int) -> Tensor:
     out = input
     for k, bounds in enumerate(_adaptive_windows(tuple(input.shape), output_size, nd)):
         dim = input.ndim - nd + k
+        if not bounds:  # an output size of 0: an empty result, as PyTorch's
+            out = out.narrow(dim, 0, 0)
+            continue
         out = stack([out.narrow(dim, a, b - a).mean(dim) for a, b in bounds], dim)
     return out
 

@@ -538,6 +538,8 @@ def test_pooling_refuses_what_it_does_not_take():
     with pytest.raises(RuntimeError, match="must be non-negative integers"):
         F.adaptive_avg_pool2d(x, -1)
     assert F.avg_pool2d(x, 3, 2, 1, ceil_mode=True).dtype == sd.float32
+    assert F.adaptive_avg_pool2d(x, (0, 2)).shape == (2, 3, 0, 2)  # (it crashed)
+    assert nn.AdaptiveAvgPool1d(0)(x[0]).shape == (3, 5, 0)
     assert nn.AdaptiveAvgPool2d((None, 3))(x).dtype == sd.float32
     assert repr(nn.MaxPool1d(3, 1, 1, 2, ceil_mode=True)) == (
         "MaxPool1d(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True)"
