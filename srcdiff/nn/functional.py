@@ -678,10 +678,16 @@ def _checked_shape(t: Any, shape: tuple, name: str, normalized_shape: tuple) -> 
 nondiff("a check of arguments' shapes", _normalized_dims, _checked_shape)
 
 
-def _one_dtype(input: Any, *tensors: Any, promoting: bool = False) -> None:
+def _one_dtype(input: Any, *tensors: Any, promoting: bool = False) -> bool:
     """PyTorch's error for a normalization's parameters or statistics (``promoting``:
-    prelu's weight) of a dtype other than the input's: it promotes none of them."""
+    prelu's weight) of a dtype other than the input's: it promotes none of them. True
+    where a normalization's input is float16 and all of them float32, which PyTorch
+    takes (it computes in float32 and returns float16)."""
     data = getattr(input, "_data", input)
+    given = [getattr(t, "_data", t) for t in tensors if t is not None]
+    float32 = given and all(other.dtype == np.float32 for other in given)
+    if not promoting and data.dtype == np.float16 and float32:
+        return True
     for t in tensors:
         other = getattr(t, "_data", t)
         if t is not None and other.dtype != data.dtype:
@@ -692,6 +698,7 @@ def _one_dtype(input: Any, *tensors: Any, promoting: bool = False) -> None:
                     f"{type_name(other).removesuffix('Tensor')}"
                 )
             raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    return False
 
 
 nondiff("a check of arguments' dtypes", _one_dtype)
@@ -702,7 +709,10 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     """(x - mean) / sqrt(var + eps) over the last dims (those of ``normalized_shape``),
     the variance biased, then times ``weight`` and plus ``bias`` where given."""
     dims = _normalized_dims(input, normalized_shape)
-    _one_dtype(input, weight, bias)
+    dtype = input.dtype
+    half = _one_dtype(input, weight, bias)
+    if half:
+        input = input.float()
     shape = tuple(input.shape[input.ndim - len(dims) :])
     _checked_shape(weight, shape, "weight", shape)
     _checked_shape(bias, shape, "bias", shape)
@@ -712,7 +722,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
         out = out * weight
     if bias is not None:
         out = out + bias
-    return out
+    return out.to(dtype) if half else out
 
 
 def _channels(input: Tensor) -> tuple[int, tuple[int, ...], list[int]]:
@@ -775,7 +785,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     momentum`` of theirs; otherwise by the running statistics."""
     channels, dims, shape = _channels(input)
     _per_channel(channels, running_mean, running_var, weight, bias)
-    _one_dtype(input, running_mean, running_var, weight, bias)
+    dtype = input.dtype
+    half = _one_dtype(input, running_mean, running_var, weight, bias)
+    if half:
+        input = input.float()
     if training:
         n = _batch_size(input, dims)
         mean = input.mean(dims, keepdim=True)
@@ -795,7 +808,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return out
+    return out.to(dtype) if half else out
 
 
 def _groups(input: Tensor, num_groups: int, weight: Any, bias: Any) -> tuple[int, ...]:
@@ -830,7 +843,10 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     """(x - mean) / sqrt(var + eps) over each group of ``num_groups`` consecutive channels
     (dim 1) and the dims after them, per sample, the variance biased; then times
     ``weight`` and plus ``bias`` (one per channel) where given."""
-    _one_dtype(input, weight, bias)
+    dtype = input.dtype
+    half = _one_dtype(input, weight, bias)
+    if half:
+        input = input.float()
     grouped = input.reshape(_groups(input, num_groups, weight, bias))
     centred = grouped - grouped.mean(2, keepdim=True)
     var = (centred * centred).mean(2, keepdim=True)
@@ -840,7 +856,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return out
+    return out.to(dtype) if half else out
 
 
 # ---- more activations, similarities, padding and losses ---------------------------

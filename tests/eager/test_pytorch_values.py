@@ -730,6 +730,32 @@ def test_normalizations_refuse_parameters_of_another_dtype_as_pytorch():
         F.binary_cross_entropy(x.float() * 0.5, x * 0.5)
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_normalizations_of_float16_with_float32_parameters_are_pytorchs(compiled):
+    """A float16 input to a float32 LayerNorm, GroupNorm or BatchNorm (mixed precision) is
+    PyTorch's computation in float32, returned as float16 (it was refused); float64
+    parameters to it stay refused."""
+
+    def normalized(module, x):
+        module.zero_grad()
+        out = module(x)
+        (out.float() ** 2).sum().backward()
+        return out
+
+    run = sd.differentiate(normalized) if compiled else normalized
+    x = sd.tensor(np.random.default_rng(0).normal(size=(3, 4, 5)), dtype=sd.float16)
+    for make in (lambda: nn.LayerNorm(5), lambda: nn.GroupNorm(2, 4), lambda: nn.BatchNorm1d(4)):
+        module, twin = make(), make()
+        got = run(module, x)
+        want = normalized(twin, x.float())
+        assert got.dtype == sd.float16 and module.weight.grad.dtype == sd.float32
+        assert got.tolist() == want.half().tolist()
+        for p, q in zip(module.buffers(), twin.buffers(), strict=True):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+    with pytest.raises(RuntimeError, match="mixed dtype"):
+        nn.GroupNorm(2, 4, dtype=sd.float64)(x)
+
+
 def test_binary_cross_entropy_takes_a_weight_of_another_dtype_as_pytorch():
     """PyTorch refuses a target of another dtype than the input's but takes a weight of
     any float dtype, the loss (and the input's gradient) keeping the input's dtype."""
