@@ -693,7 +693,7 @@ STRICT_FUNCTIONS = {
     "model_rnn model_horner corner_integer_arithmetic "
     "corner_enumerate_index_stays_integer corner_builtin_sum_of_array "
     "list_comprehension rnn_collecting_states rows_of_an_array_as_a_list "
-    "set_comprehension_of_signs zips_consumed_later",
+    "set_comprehension_of_signs zips_consumed_later accumulated_by_keyword",
     FEW_AXES: "write_column nested_loops_branching rule_reshape rule_stack "
     "corner_write_rows_and_columns write_nested_into_array_rows",
     OWN_ARRAYS: OWN_ARRAYS_FUNCTIONS,
