@@ -972,6 +972,23 @@ def _imports(unit: Unit, texts: list[str]) -> list[str]:
     return lines
 
 
+def _transform_rules(transform: Any, tangent: type) -> tuple:
+    """A transform's rules (its ``_srcdiff_rules``): the reverse rule its
+    ``_srcdiff_vjp`` gives, and the forward rule ``tangent(transform)``, an object with
+    rules of its own; made once and kept in its ``__dict__``."""
+    rules = transform.__dict__.get("_rules")
+    if rules is None:
+
+        def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+            grads = transform._srcdiff_vjp(g, ans, *args, **kwargs)
+            return grads[0] if len(args) == 1 else grads  # a rule called by name: so
+
+        rule = registry.make_rule(vjp, name=f"{transform.__name__}_vjp", inline=False)
+        forward = registry.Tangent.of(tangent(transform), inline=False)
+        rules = transform.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
+    return rules
+
+
 class GradientFunction:
     """What ``sd.grad`` and ``sd.value_and_grad`` return. Called inside a function being
     differentiated, it is differentiated too (``_srcdiff_vjp``, ``_srcdiff_jvp``)."""
@@ -1022,17 +1039,7 @@ class GradientFunction:
         """Its reverse rule, and its forward rule as an object with rules of its own, so
         that forward-mode source calling it is differentiated again (third derivatives);
         made when first asked for (``registry.own_rules``)."""
-        rules = self.__dict__.get("_rules")
-        if rules is None:
-
-            def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-                grads = self._srcdiff_vjp(g, ans, *args, **kwargs)
-                return grads[0] if len(args) == 1 else grads  # a rule called by name: so
-
-            rule = registry.make_rule(vjp, name=f"{self.__name__}_vjp", inline=False)
-            forward = registry.Tangent.of(_GradientTangent(self), inline=False)
-            rules = self.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
-        return rules
+        return _transform_rules(self, _GradientTangent)
 
     @_srcdiff_rules.setter
     def _srcdiff_rules(self, value: tuple) -> None:
@@ -1676,17 +1683,7 @@ class MappedFunction:
         """Its reverse rule, and its forward rule as an object with rules of its own, so
         that forward-mode source calling the map is differentiated again (see
         ``_MappedTangent``); made when first asked for (``registry.own_rules``)."""
-        rules = self.__dict__.get("_rules")
-        if rules is None:
-
-            def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-                grads = self._srcdiff_vjp(g, ans, *args, **kwargs)
-                return grads[0] if len(args) == 1 else grads  # a rule called by name: so
-
-            rule = registry.make_rule(vjp, name=f"{self.__name__}_vjp", inline=False)
-            forward = registry.Tangent.of(_MappedTangent(self), inline=False)
-            rules = self.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
-        return rules
+        return _transform_rules(self, _MappedTangent)
 
     @_srcdiff_rules.setter
     def _srcdiff_rules(self, value: tuple) -> None:

@@ -937,14 +937,7 @@ def _others_derivative(lanes: Any, dirs: list) -> Any:
     out: list = [None] * n
     after: dict = {0: one}  # and of those after m
     for m in range(n - 1, -1, -1):
-        total, t = xp.zeros_like(one), full
-        while True:  # every part t of the directions, taken before m
-            if t in before[m] and (full ^ t) in after:
-                total = total + before[m][t] * after[full ^ t]
-            if t == 0:
-                break
-            t = (t - 1) & full
-        out[m] = total
+        out[m] = _split_products(before[m], after, full, xp.zeros_like(one))
         after = _dual_step(after, lanes, dirs, m)
     return xp.stack(out) if out else xp.zeros_like(lanes)
 
@@ -980,6 +973,19 @@ def _dual_step(state: dict, a: Any, ds: list, m: int) -> dict:
     return new
 
 
+def _split_products(before: dict, after: dict, full: int, zero: Any) -> Any:
+    """The sum, over the ways to split the directions ``full`` (a bit mask) in two, of
+    the derivative along one part in ``before`` times that along the other in ``after``
+    (dicts by bit mask, a part absent being 0), starting from ``zero``."""
+    total, t = zero, full
+    while True:  # every part t of the directions, taken before
+        if t in before and (full ^ t) in after:
+            total = total + before[t] * after[full ^ t]
+        if t == 0:
+            return total
+        t = (t - 1) & full
+
+
 def _cumprod_derivative(a: Any, axis: Any, ds: tuple) -> Any:
     """The derivative of ``np.cumprod(a, axis)`` along the directions ``ds`` (once each):
     the products of the numbers ``a + sum of d_j eps_j`` (``eps_j^2 = 0``), entry by entry
@@ -1012,14 +1018,7 @@ def _cumprod_adjoint(g: Any, a: Any, axis: Any, ds: tuple) -> Any:
     after: dict = {}  # those of sum over i > m of g[i] prod(a[l], m < l <= i)
     for m in range(n - 1, -1, -1):
         here = {**after, 0: after[0] + gl[m, ...] if 0 in after else gl[m, ...]}
-        total, t = xp.zeros_like(lanes[0, ...]), full
-        while True:  # every part t of the directions, taken before m
-            if t in before[m] and (full ^ t) in here:
-                total = total + before[m][t] * here[full ^ t]
-            if t == 0:
-                break
-            t = (t - 1) & full
-        out[m] = total
+        out[m] = _split_products(before[m], here, full, xp.zeros_like(lanes[0, ...]))
         after = _dual_step(here, lanes, dirs, m)
     return back(xp.stack(out) if out else xp.zeros_like(lanes))
 
