@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,21 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return written_into(input, input.relu()) if inplace else input.relu()
 
 
+def _recorded(op: Callable, name: str) -> Callable:
+    """``op`` (of ``rt.tensor_methods``) as one recorded operation, as PyTorch's: on a
+    Tensor through ``apply_op`` (its grad_fn named ``name``), on the array compiled code
+    passes as it is; compiled code takes it for ``op``, with its rules."""
+
+    def recorded(*args: Any) -> Any:
+        if isinstance(args[0], Tensor):
+            return apply_op(op, args, name=name)
+        return op(*args)
+
+    recorded.__name__ = recorded.__qualname__ = f"_{op.__name__}"
+    alias(recorded, op)
+    return recorded
+
+
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` x (the slope's gradient at 0, as PyTorch)."""
     if not input.is_floating_point():
@@ -102,15 +118,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return written_into(input, result) if inplace else result
 
 
-def _leaky_relu(input: Tensor, negative_slope: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.leaky_relu``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.leaky_relu, (input, negative_slope),
-                        name="LeakyReluBackward0")  # fmt: skip
-    return rt.tensor_methods.leaky_relu(input, negative_slope)
-
-
-alias(_leaky_relu, rt.tensor_methods.leaky_relu)
+_leaky_relu = _recorded(rt.tensor_methods.leaky_relu, "LeakyReluBackward0")
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -121,15 +129,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return written_into(input, result) if inplace else result
 
 
-def _elu(input: Tensor, alpha: float, scale: float, input_scale: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.elu``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.elu, (input, alpha, scale, input_scale),
-                        name="EluBackward0")  # fmt: skip
-    return rt.tensor_methods.elu(input, alpha, scale, input_scale)
-
-
-alias(_elu, rt.tensor_methods.elu)
+_elu = _recorded(rt.tensor_methods.elu, "EluBackward0")
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -453,14 +453,7 @@ def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_
     return _reduce(loss, reduction)
 
 
-def _nll_picked(log_p: Tensor, hot: Any) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.nll_picked``)."""
-    if isinstance(log_p, Tensor):
-        return apply_op(rt.tensor_methods.nll_picked, (log_p, hot), name="NllLossBackward0")
-    return rt.tensor_methods.nll_picked(log_p, hot)
-
-
-alias(_nll_picked, rt.tensor_methods.nll_picked)
+_nll_picked = _recorded(rt.tensor_methods.nll_picked, "NllLossBackward0")
 
 
 def nll_loss(
@@ -887,15 +880,7 @@ def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
     return _hardtanh_floats(input, min_val, max_val)
 
 
-def _hardtanh_floats(input: Tensor, min_val: float, max_val: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardtanh``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.hardtanh, (input, min_val, max_val),
-                        name="HardtanhBackward0")  # fmt: skip
-    return rt.tensor_methods.hardtanh(input, min_val, max_val)
-
-
-alias(_hardtanh_floats, rt.tensor_methods.hardtanh)
+_hardtanh_floats = _recorded(rt.tensor_methods.hardtanh, "HardtanhBackward0")
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
@@ -919,12 +904,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     return written_into(input, result) if inplace else result
 
 
-def _threshold(input: Tensor, threshold: float, value: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.threshold``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.threshold, (input, threshold, value),
-                        name="ThresholdBackward0")  # fmt: skip
-    return rt.tensor_methods.threshold(input, threshold, value)
+_threshold = _recorded(rt.tensor_methods.threshold, "ThresholdBackward0")
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -934,11 +914,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return _hardshrink(input, lambd)
 
 
-def _hardshrink(input: Tensor, lambd: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardshrink``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.hardshrink, (input, lambd), name="HardshrinkBackward0")
-    return rt.tensor_methods.hardshrink(input, lambd)
+_hardshrink = _recorded(rt.tensor_methods.hardshrink, "HardshrinkBackward0")
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -950,11 +926,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return _softshrink(input, lambd)
 
 
-def _softshrink(input: Tensor, lambd: float) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.softshrink``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.softshrink, (input, lambd), name="SoftshrinkBackward0")
-    return rt.tensor_methods.softshrink(input, lambd)
+_softshrink = _recorded(rt.tensor_methods.softshrink, "SoftshrinkBackward0")
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -965,11 +937,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return written_into(input, result) if inplace else result
 
 
-def _hardsigmoid(input: Tensor) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardsigmoid``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.hardsigmoid, (input,), name="HardsigmoidBackward0")
-    return rt.tensor_methods.hardsigmoid(input)
+_hardsigmoid = _recorded(rt.tensor_methods.hardsigmoid, "HardsigmoidBackward0")
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -980,18 +948,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return written_into(input, result) if inplace else result
 
 
-def _hardswish(input: Tensor) -> Tensor:
-    """One recorded operation, as PyTorch's (see ``rt.tensor_methods.hardswish``)."""
-    if isinstance(input, Tensor):
-        return apply_op(rt.tensor_methods.hardswish, (input,), name="HardswishBackward0")
-    return rt.tensor_methods.hardswish(input)
+_hardswish = _recorded(rt.tensor_methods.hardswish, "HardswishBackward0")
 
-
-alias(_threshold, rt.tensor_methods.threshold)
-alias(_hardshrink, rt.tensor_methods.hardshrink)
-alias(_softshrink, rt.tensor_methods.softshrink)
-alias(_hardsigmoid, rt.tensor_methods.hardsigmoid)
-alias(_hardswish, rt.tensor_methods.hardswish)
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
