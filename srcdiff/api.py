@@ -1100,7 +1100,30 @@ class GradientFunction:
         return (outputs[1], out) if self._with_value else out
 
 
-class _GradientTangent:
+class _TransformTangent:
+    """The forward rule of a transform (``_srcdiff_jvp``), an object holding the transform
+    weakly (compiled code keeps its rules), named after it; its subclasses give it rules
+    of its own."""
+
+    kind, suffix = "transform", "jvp"
+
+    def __init__(self, transform: Any):
+        self._reference = weakref.ref(transform)
+        name = re.sub(r"\W", "_", transform.__name__).strip("_") or self.kind.split()[0]
+        self.__name__ = self.__qualname__ = f"{name}_{self.suffix}"  # (<lambda>: the kind's)
+
+    @property
+    def _transform(self) -> Any:
+        transform = self._reference()
+        if transform is None:
+            raise ReferenceError(f"the {self.kind} of {self.__name__} no longer exists")
+        return transform
+
+    def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._transform._srcdiff_jvp(tangents, ans, *args, **kwargs)
+
+
+class _GradientTangent(_TransformTangent):
     """The forward rule of ``sd.grad(f)`` (``GradientFunction._srcdiff_jvp``), which the
     forward-mode source of a function calling ``sd.grad(f)`` calls: ``rule(tangents, ans,
     *args)``, the Hessian of ``f`` times ``tangents``. That is the gradient, in ``args``,
@@ -1108,20 +1131,11 @@ class _GradientTangent:
     so its own derivatives are reverse mode over ``P``'s forward mode (``tangent_vjp`` of
     ``P``), and that source differentiated again gives third derivatives."""
 
-    def __init__(self, gradient: GradientFunction):
-        self._reference = weakref.ref(gradient)  # (compiled code keeps its rules: see there)
-        name = re.sub(r"\W", "_", gradient.__name__).strip("_") or "gradient"  # (<lambda>)
-        self.__name__ = self.__qualname__ = f"{name}_jvp"
+    kind, suffix = "gradient function", "jvp"
 
     @property
     def _gradient(self) -> GradientFunction:
-        gradient = self._reference()
-        if gradient is None:
-            raise ReferenceError(f"the gradient function of {self.__name__} no longer exists")
-        return gradient
-
-    def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._gradient._srcdiff_jvp(tangents, ans, *args, **kwargs)
+        return self._transform
 
     def _srcdiff_too_deep(self) -> tuple[str, str]:
         """Its rules differentiated (see ``rt.calls._derivative_inside``): the gradient
@@ -1802,27 +1816,18 @@ def _mapped_too_deep(mapped: MappedFunction) -> tuple[str, str]:
     )
 
 
-class _MappedTangent:
+class _MappedTangent(_TransformTangent):
     """The forward rule of ``sd.vmap(f)`` (``MappedFunction._srcdiff_jvp``), which the
     forward-mode source of a function calling the map calls: ``rule(tangents, ans,
     *args)``. Its own derivatives are each example's: reverse mode over ``f``'s forward
     mode (``MappedFunction._tangent_vjp``), and forward mode over it, which is linear
     in the tangents (``_directional``)."""
 
-    def __init__(self, mapped: MappedFunction):
-        self._reference = weakref.ref(mapped)  # (compiled code keeps its rules)
-        name = re.sub(r"\W", "_", mapped.__name__).strip("_") or "mapped"  # (<lambda>)
-        self.__name__ = self.__qualname__ = f"{name}_mapped_jvp"
+    kind, suffix = "mapped function", "mapped_jvp"
 
     @property
     def _mapped(self) -> MappedFunction:
-        mapped = self._reference()
-        if mapped is None:
-            raise ReferenceError(f"the mapped function of {self.__name__} no longer exists")
-        return mapped
-
-    def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._mapped._srcdiff_jvp(tangents, ans, *args, **kwargs)
+        return self._transform
 
     def _srcdiff_too_deep(self) -> tuple[str, str]:
         """Its rules differentiated (see ``rt.calls._derivative_inside``)."""
