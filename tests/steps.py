@@ -37,3 +37,18 @@ def shown_line(obj, text: str) -> str:
     found = next(i for i, line in enumerate(lines) if line.strip() == text)
     name = inspect.getsourcefile(obj).split("/")[-1]
     return f"{name}:{first + found if first else found + 1}: {text}"
+
+
+def assert_refused_eagerly_and_compiled(make, x, error, said) -> None:
+    """``make(x)`` raises ``error`` matching ``said`` eagerly, and so does a compiled step
+    that makes it and runs its backward()."""
+    with pytest.raises(error, match=said):
+        make(x)
+    with pytest.raises(error, match=said):
+        sd.differentiate(_made_and_backward)(make, x)
+
+
+def _made_and_backward(make, x):
+    y = make(x)
+    y.sum().backward()
+    return y
