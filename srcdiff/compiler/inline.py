@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import operator
+import os
 import re
 import types
 import weakref
@@ -105,11 +106,14 @@ class Guard:
         self.read = read
         self.path = path
         self._kept = expected
+        self._ref: weakref.ref | None = None
+        if _lives_on(expected):  # kept: compared as it is, before every call
+            return
         try:
-            self._ref: weakref.ref | None = weakref.ref(expected)
+            self._ref = weakref.ref(expected)
             self._kept = None
         except TypeError:  # tuples, dicts, None: kept
-            self._ref = None
+            pass
 
     def holds(self) -> bool:
         if self._ref is None:
@@ -242,6 +246,19 @@ def guard_lines(
             lines += [f"e = {local(guard._ref, 'W')}()",
                       f"if e is None or {v} is not e: return False"]  # fmt: skip
     return lines
+
+
+def _lives_on(obj: Any) -> bool:
+    """Whether ``obj`` is a function or code object of srcdiff's own (``F.mse_loss``,
+    ``MSELoss.forward``), which lives as long as its module does: held as it is, no weak
+    reference to call."""
+    code = obj if isinstance(obj, types.CodeType) else None
+    if isinstance(obj, types.FunctionType):
+        code = obj.__code__
+    return code is not None and code.co_filename.startswith(_PACKAGE)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _own(fn: types.FunctionType) -> bool:

@@ -120,7 +120,9 @@ class _Inference:
         changes_nothing: Callable,
     ):
         self.local = local_names(fn)
-        self.ints = _int_counters(fn) if global_value("range") == (True, range) else set()
+        counters = _int_counters(fn)  # (``range`` read only where a loop runs over it: the
+        # guard of the compiled code checks what is read, before every call)
+        self.ints = counters if counters and global_value("range") == (True, range) else set()
         self.resolve = resolve
         self.global_value = global_value
         self.global_number = global_number
