@@ -508,12 +508,31 @@ def _calling(fn: Callable) -> Callable:
     return namespace[name]
 
 
-def _ufunc_called(fn: Any) -> Any:
-    """For a ufunc with rules (``sd.grad(np.sin)``, ``sd.vmap(np.sin)`` differentiated),
-    a function of source calling it with its ``nin`` arguments; else ``fn`` itself."""
-    if isinstance(fn, np.ufunc) and registry.lookup(fn) is not None:
+def _primitive(fn: Any) -> bool:
+    """Whether ``fn`` is a primitive known by its rules or by its non-differentiable
+    listing (``np.sum``, ``np.floor``) and has no Python source to compile."""
+    if isinstance(fn, (types.FunctionType, types.MethodType)) or hasattr(type(fn), "_srcdiff_vjp"):
+        return False
+    return registry.lookup(fn) is not None or registry.is_nondiff(fn)
+
+
+def _ufunc_called(fn: Any, nargs: int | None = None, keywords: tuple[str, ...] = ()) -> Any:
+    """For a primitive (``sd.grad(np.sin)``, ``sd.grad(np.sum)``, ``sd.vmap(np.sin)``
+    differentiated), a function of source calling it: a ufunc with its ``nin``
+    arguments, another with ``nargs`` of them and ``keywords`` (left as it is where
+    ``nargs`` is None, the call not yet seen); else ``fn`` itself."""
+    if not _primitive(fn):
+        return fn
+    if isinstance(fn, np.ufunc) and not keywords:
         return rt.primitive_function(fn, fn.nin, ())
-    return fn
+    return fn if nargs is None else rt.primitive_function(fn, nargs, keywords)
+
+
+def _arity(wrt: Wrt) -> int:
+    """The fewest positional arguments a call differentiating ``wrt`` passes."""
+    positions = [w for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,))
+                 if isinstance(w, int)]  # fmt: skip
+    return max(positions, default=0) + 1
 
 
 class _Target(CallSite):
@@ -533,7 +552,7 @@ class _Target(CallSite):
             fn = fn.__func__
         while hasattr(fn, "_srcdiff_target"):  # srcdiff's own wrappers only: a user's
             fn = fn._srcdiff_target  # decorator is compiled like any function
-        fn = _ufunc_called(fn)
+        fn = _ufunc_called(fn, _arity(wrt))
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
         self.fn = fn
@@ -1012,6 +1031,11 @@ class GradientFunction:
             )
         self._fn = fn
         self._target = _Target(fn, wrt)
+        # a primitive taking any number of arguments (np.sum): a target per call's
+        self._by_arity: dict | None = None
+        if _primitive(fn) and not isinstance(fn, np.ufunc):
+            self._by_arity = {(_arity(wrt), ()): self._target}
+        self._wrt = wrt
         self._with_value = with_value
         self._check_finite = check_finite
         self._warn_kinks = None if warn_kinks is None else float(warn_kinks)
@@ -1020,6 +1044,8 @@ class GradientFunction:
         self.__signature__ = _signature_without_bound(self._target)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._by_arity is not None:
+            self._target = self._called_with(len(args), tuple(kwargs))
         target = self._target
         if self._options:
             with contextlib.ExitStack() as options:
@@ -1033,6 +1059,16 @@ class GradientFunction:
             if out is None:
                 out = target.run(args, kwargs)
         return out if self._with_value else out[1]
+
+    def _called_with(self, nargs: int, keywords: tuple[str, ...]) -> _Target:
+        """The target of a call of a primitive with ``nargs`` positional arguments and
+        these keywords (``sd.grad(np.linalg.norm)(x, 2)``)."""
+        assert self._by_arity is not None
+        target = self._by_arity.get((nargs, keywords))
+        if target is None:
+            called = _ufunc_called(self._fn, max(nargs, _arity(self._wrt)), keywords)
+            target = self._by_arity[(nargs, keywords)] = _Target(called, self._wrt)
+        return target
 
     @property
     def _srcdiff_rules(self) -> tuple:
@@ -1348,13 +1384,17 @@ class TangentFunction:
                 )
             return value, self._fn._srcdiff_jvp(tangents, value, *primals, **kwargs)
         wrt = (*(i for i, t in enumerate(tangents) if t is not None), *named)  # None: fixed
-        target = self._targets.get((len(primals), wrt))
+        key = (len(primals), wrt, tuple(kwargs))
+        target = self._targets.get(key)
         if target is None:
-            target = self._targets[(len(primals), wrt)] = _Target(self._fn, wrt)
+            called = _ufunc_called(self._fn, len(primals), tuple(kwargs))
+            target = self._targets[key] = _Target(called, wrt)
         unit, _ = target.unit(target.values(primals, kwargs), primals, kwargs)
         _refuse_updates(unit, "sd.jvp", (*target.bound, *primals), kwargs)
         forward, _ = unit.tangent()
-        self._last = _TANGENTS_SHOWN[self._fn] = unit  # (a unit holds its function weakly)
+        self._last = unit
+        with contextlib.suppress(TypeError):  # (a primitive such as np.sum: not weakly held)
+            _TANGENTS_SHOWN[self._fn] = unit  # (a unit holds its function weakly)
         given = {}
         for n, d in zip(unit.wrt, unit.tangent_names, strict=True):
             k = target.names.index(n)
@@ -1545,6 +1585,7 @@ def _vjp(
     kwargs = kwargs or {}
     if isinstance(fn, MappedFunction):  # differentiated by its rule, as in a call of it
         fn = rt.primitive_function(fn, len(primals), tuple(kwargs))
+    fn = _ufunc_called(fn, len(primals), tuple(kwargs))
     # the pull-back reads the arrays the primal saved: copies of the caller's, so that it
     # pulls back at the values given here whatever the caller writes into them meanwhile
     primals = tuple(_tree_map(_own_array, p) for p in primals)
@@ -2492,7 +2533,7 @@ def _forward_target(fn: Callable, positions: tuple, nargs: int, kwargs: dict) ->
     """The target whose forward mode a derivative of ``fn``'s forward mode differentiates
     again: a primitive's rules (not its code), a helper updating its arguments returning
     them too."""
-    if registry.lookup(fn) is not None and not hasattr(type(fn), "_srcdiff_vjp"):
+    if _primitive(fn):
         fn = rt.primitive_function(fn, nargs, tuple(kwargs))
     forward = _Target(fn, positions)
     if type(fn) is rt.Returning:

@@ -288,3 +288,63 @@ def test_keywords_of_nested_transforms_and_of_forward_over_forward_mode():
 
         want = _numeric_jacobian(tangent, X) @ W
         np.testing.assert_allclose(sd.jvp(tangent, (X,), (W,))[1], want, rtol=1e-6, atol=1e-9)
+
+
+def _checked(got, fn, x):
+    """``got`` against central differences of ``fn`` at ``x``, with two step sizes."""
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(got, _numeric_jacobian(fn, x, eps), rtol=1e-6, atol=1e-8)
+
+
+# away from the kinks of floor, abs and max (where the derivative is defined)
+_REDUCING = [np.sum, np.mean, np.linalg.norm, np.max]
+_ELEMENTWISE = [np.sin, np.floor, np.abs]
+
+
+@pytest.mark.parametrize("fn", _REDUCING + _ELEMENTWISE, ids=lambda f: f.__name__)
+def test_numpy_callables_passed_directly_nest_twice(fn):
+    """``sd.grad(np.sum)``, ``sd.grad(np.floor)`` and ``sd.jvp``, ``sd.jacobian``,
+    ``sd.vjp`` of them raised TypeError (not Python functions), directly and nested: each
+    derivative, and each derivative of it, against finite differences."""
+    if fn in _ELEMENTWISE:
+        x = 1.3
+        first = sd.grad(fn)
+        _checked(first(x), fn, x)
+        _checked(sd.grad(sd.grad(fn))(x), first, x)
+        _checked(sd.hessian(fn)(x), first, x)
+        _checked(sd.jvp(fn, (X,), (V,))[1], lambda t: fn(X + t * V), 0.0)
+        _checked(sd.jacobian(fn)(X), fn, X)
+        _checked(sd.vjp(fn, X)[1](V)[0], lambda y: np.sum(fn(y) * V), X)
+
+        def tangent_sum(y):
+            return np.sum(sd.jvp(fn, (y,), (V,))[1] * y)
+
+        _checked(sd.grad(tangent_sum)(X), tangent_sum, X)
+        return
+    first = sd.grad(fn)
+    _checked(first(X), fn, X)
+    _checked(sd.hessian(fn)(X), first, X)
+    _checked(sd.jvp(first, (X,), (V,))[1], lambda t: first(X + t * V), 0.0)
+    _checked(sd.jvp(fn, (X,), (V,))[1], lambda t: fn(X + t * V), 0.0)
+    _checked(sd.vjp(fn, X)[1](2.0)[0], lambda y: 2.0 * fn(y), X)
+
+    def weighted(y):
+        return np.sum(sd.grad(fn)(y) * y**2)
+
+    _checked(sd.grad(weighted)(X), weighted, X)
+
+    def tangent(y):
+        return sd.jvp(fn, (y,), (y * V,))[1]
+
+    _checked(sd.grad(tangent)(X), tangent, X)
+
+
+def test_a_primitive_passed_directly_takes_its_further_arguments():
+    """``sd.grad(np.linalg.norm)(x, 1)`` and by keyword: the arguments after the first
+    reach the primitive, one compiled call per way of calling it."""
+    gradient = sd.grad(np.linalg.norm)
+    _checked(gradient(X, 1), lambda y: np.linalg.norm(y, 1), X)
+    _checked(gradient(X, ord=1), lambda y: np.linalg.norm(y, ord=1), X)
+    _checked(gradient(X), np.linalg.norm, X)
+    rows = np.stack([X, V])
+    _checked(sd.grad(np.sum)(rows, None), np.sum, rows)
