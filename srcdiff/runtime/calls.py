@@ -53,6 +53,7 @@ from .objects import (
     refuse_out,
 )
 from .tensor_methods import FUNCTIONS as tensor_functions
+from .tensor_methods import is_array
 
 
 class Host:
@@ -1159,6 +1160,8 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
     values = _values(args, kwargs, active)
+    if not tensor:
+        _refuse_tensor_function(fn, values)
     unit, order = site.unit(values, args, kwargs)
     elements = site.elements if site.starred else None
     try:
@@ -1173,6 +1176,24 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     # (fn kept: a function made for this call, a closure a factory returned, lives as long
     # as the record, whose adjoint the unit builds from its code, which it holds weakly)
     return value, ("unit", unit, saved, path, order, values, elements, fn)
+
+
+def _refuse_tensor_function(fn: Any, values: Any) -> None:
+    """Refuse one of srcdiff's Tensor functions (``sd.median``) given a NumPy or CuPy array
+    that carries a gradient: a plain call makes Tensors of it, which code computing on
+    arrays does not follow."""
+    if getattr(fn, "__module__", None) != "srcdiff.functions":
+        return
+    if any(is_array(v) for v in values):
+        name = getattr(fn, "__name__", "")
+        numpy = {"median": "np.median (values only)", "kthvalue": "np.partition"}.get(
+            name, f"np.{name}" if hasattr(np, name) else "NumPy's functions"
+        )
+        raise refuse(
+            f"sd.{name} takes Tensors, and is given an array that carries a gradient here",
+            f"call the differentiated function with Tensors (sd.tensor(x, requires_grad="
+            f"True), then .backward()), or use {numpy} on arrays",
+        )
 
 
 def _refuse_self(fn: Any, obj: Any) -> None:
@@ -1365,6 +1386,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
             check_call(call_check(fn, rule=False), args, kwargs)  # (see _Site.check)
         value = fn(*args, **kwargs)
         return value, zeros_like(value)
+    _refuse_tensor_function(fn, [a for a, t in zip(args, tangents, strict=False) if t is not None])
     target, bound = _target(fn)
     if Host.registry.lookup(fn) is not None:  # a primitive called through a name
         target, bound = primitive_function(fn, len(args), tuple(kwargs)), ()

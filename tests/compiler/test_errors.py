@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import os
 import traceback
 
 import numpy as np
@@ -580,3 +581,32 @@ def test_numpy_loops_over_a_users_function_are_refused_with_what_to_write(fn, sa
     with pytest.raises(sd.CompileError, match=says) as caught:
         call()
     assert "register" not in str(caught.value) and "test_errors.py" in str(caught.value)
+
+
+def _tensor_median_of_rows(x):
+    m = sd.median(x, 1)
+    return np.sum(m[0] * 2.0)
+
+
+def _tensor_exp(x):
+    return np.sum(sd.exp(x))
+
+
+@pytest.mark.parametrize(
+    ("fn", "text", "instead"),
+    [(_tensor_median_of_rows, "sd.median(x, 1)", "np.median"), (_tensor_exp, "sd.exp", "np.exp")],
+)
+def test_a_tensor_function_given_an_array_is_refused_at_the_users_line(fn, text, instead):
+    """``sd.median(x, 1)`` on an array was refused at a line of srcdiff's own Tensor code
+    (``type(x)`` has no rule); now at the user's line, in reverse and forward mode, with
+    the two ways out. A plain call makes Tensors of the array, so the function's result
+    would not be one of arrays."""
+    rows = np.array([[0.3, -1.2, 2.5, 4.0], [1.0, 2.0, -0.5, 0.1]])
+    for run in (lambda: sd.grad(fn)(rows), lambda: sd.jvp(fn, (rows,), (rows,))):
+        with pytest.raises(sd.CompileError) as info:
+            run()
+        message = str(info.value)
+        assert f"{__file__}:{line_of(fn, text)}" in message
+        assert os.path.dirname(sd.__file__) not in message  # (no line of srcdiff's own)
+        assert "takes Tensors" in message and instead in message
+        assert "sd.tensor(x, requires_grad=True)" in message
