@@ -28,7 +28,7 @@ from .compiler.analyse import runs_as_one_example
 from .compiler.cache import Dialect, Unit, unit_for
 from .compiler.differentiate import explain
 from .compiler.parse import parse
-from .errors import STANDS_FOR, CompileError
+from .errors import STANDS_FOR, CompileError, generated_name
 from .rules import registry
 from .runtime.arrays import is_complex
 from .runtime.calls import LEAVES, STEP, BoundedCache, CallSite, Host, Step, value_kind
@@ -2094,6 +2094,29 @@ def _located(fn: Any) -> dict[str, Any]:
     return where
 
 
+def _refused_at_call(fn: Any, what: str, hint: str) -> CompileError:
+    """The refusal of a derivative of ``fn`` differentiated again: at the user's line that
+    calls it (the generated code running it), else where ``fn`` is defined."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        filename, line = code.co_filename, frame.f_lineno
+        if filename in STANDS_FOR:  # forward-mode source standing for the user's lines
+            filename, _, lines = STANDS_FOR[filename]
+            line = lines[line - 1] if 0 < line <= len(lines) else None
+        if code.co_name.endswith(GENERATED) and not filename.startswith("<srcdiff"):
+            return CompileError(
+                what,
+                function=generated_name(code, GENERATED),
+                filename=filename,
+                lineno=line,
+                source_line=linecache.getline(filename, line or 0),
+                hint=hint,
+            )
+        frame = frame.f_back
+    return CompileError(what, **_located(fn), hint=hint)
+
+
 def _array_like(x: Any) -> bool:
     """An array, a number, or a list (tuple) of numbers of a rectangular shape."""
     if hasattr(x, "shape") or isinstance(x, (int, float)):
@@ -2219,30 +2242,29 @@ class JacobianFunction:
         per_output = [tuple(b) if isinstance(self._wrt, tuple) else b[0] for b in blocks]
         return tuple(per_output) if tuple_out else per_output[0]
 
-    def _single(self, args: tuple, kwargs: dict, ans: Any) -> int:
-        """The one argument differentiated, for a Jacobian differentiated again (of one
-        array result ``ans``, in one argument)."""
-        if isinstance(self._wrt, tuple):
-            raise CompileError(
-                f"sd.jacobian({self._fn.__qualname__}, wrt={self._wrt}) differentiated again",
-                **_located(self._fn),
-                hint="differentiate a Jacobian in one argument (wrt=int)",
-            )
-        if type(ans) is tuple:
-            raise CompileError(
+    def _blocks(self, args: tuple, kwargs: dict, ans: Any) -> list[tuple[int, Any]]:
+        """For a Jacobian differentiated again (of one array result): each argument
+        differentiated (a position) with its Jacobian in ``ans``."""
+        several = isinstance(self._wrt, tuple)
+        blocks = ans if several and type(ans) is tuple else (ans,)
+        if any(type(b) is tuple for b in blocks) or (not several and type(ans) is tuple):
+            raise _refused_at_call(
+                self._fn,
                 f"the Jacobian of {self._fn.__qualname__}, which returns a tuple, "
                 "differentiated again",
-                **_located(self._fn),
-                hint="differentiate the Jacobian of each result apart",
+                "differentiate the Jacobian of each result apart",
             )
-        wrt = _where(self._wrt, args, kwargs, self._fn, "jacobian")
-        if isinstance(wrt, str):
-            raise TypeError(
-                f"sd.jacobian({self._fn.__qualname__}, wrt={self._wrt!r}) differentiated "
-                "again, its argument passed by keyword: pass the differentiated arguments "
-                "by position"
-            )
-        return wrt
+        out = []
+        for w, block in zip(self._wrt if several else (self._wrt,), blocks, strict=True):
+            wrt = _where(w, args, kwargs, self._fn, "jacobian")
+            if isinstance(wrt, str):
+                raise TypeError(
+                    f"sd.jacobian({self._fn.__qualname__}, wrt={self._wrt!r}) differentiated "
+                    "again, its argument passed by keyword: pass the differentiated "
+                    "arguments by position"
+                )
+            out.append((wrt, block))
+        return out
 
     def _second(self, wrt: int, args: tuple, kwargs: dict, pairs: list) -> list:
         """The sum, over ``(tangent, cotangent)`` in ``pairs`` (of the differentiated
@@ -2259,37 +2281,50 @@ class JacobianFunction:
         return total
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
-        """The adjoint ``g`` of the Jacobian (shaped like it) pulled back to the arguments:
-        a pass per entry of the result with a nonzero row of ``g``."""
-        wrt = self._single(args, kwargs, ans)
-        x = args[wrt]
-        out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
-        xp = array_module(g, x)
-        rows = xp.reshape(xp.asarray(g), (-1, *np.shape(x)))
-        pairs = [
-            (rows[i] if np.shape(x) else float(rows[i]), _unit_vector(xp, i, xp.zeros(out_shape)))
-            for i in range(rows.shape[0])
-            if bool(xp.any(rows[i] != 0))
-        ]
-        return tuple(self._second(wrt, args, kwargs, pairs))
+        """The adjoint ``g`` of the Jacobian (shaped like it; a tuple of them for a tuple
+        ``wrt``) pulled back to the arguments: a pass per entry of the result with a
+        nonzero row of ``g``, for each Jacobian."""
+        blocks = self._blocks(args, kwargs, ans)
+        adjoints = g if isinstance(self._wrt, tuple) else (g,)
+        total: list = [None] * len(args)
+        for (wrt, block), g_block in zip(blocks, adjoints, strict=True):
+            if g_block is None or isinstance(g_block, rt.NoGradient):
+                continue
+            x = args[wrt]
+            out_shape = np.shape(block)[: np.ndim(block) - np.ndim(x)]
+            xp = array_module(g_block, x)
+            rows = xp.reshape(xp.asarray(g_block), (-1, *np.shape(x)))
+            pairs = [
+                (rows[i] if np.shape(x) else float(rows[i]),
+                 _unit_vector(xp, i, xp.zeros(out_shape)))
+                for i in range(rows.shape[0])
+                if bool(xp.any(rows[i] != 0))
+            ]  # fmt: skip
+            d_args = self._second(wrt, args, kwargs, pairs)
+            total = [d if t is None else t if d is None else t + d
+                     for t, d in zip(total, d_args, strict=True)]  # fmt: skip
+        return tuple(total)
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         """The Jacobian's tangent along ``tangents``: row ``i`` is the gradient in the
         differentiated argument of entry ``i`` of ``fn``'s tangent along them (second
-        derivatives being symmetric)."""
-        wrt = self._single(args, kwargs, ans)
-        x = args[wrt]
-        out_shape = np.shape(ans)[: np.ndim(ans) - np.ndim(x)]
-        xp = array_module(ans, x)
-        rows = []
-        for i in range(int(np.prod(out_shape))):
-            e = _unit_vector(xp, i, xp.zeros(out_shape))
-            tangents_at = list(tangents) + [None] * (len(args) - len(tangents))
-            pulled = tangent_vjp(self._fn, args, kwargs, tangents_at, (None, e),
-                                 keyword_grads=False)  # fmt: skip
-            d = pulled.d_args[wrt]
-            rows.append(xp.reshape(xp.asarray(rt.zeros_like(x) if d is None else d), (-1,)))
-        return xp.reshape(xp.stack(rows) if rows else xp.zeros((0, np.size(x))), np.shape(ans))
+        derivatives being symmetric); one per Jacobian for a tuple ``wrt``."""
+        out = []
+        for wrt, block in self._blocks(args, kwargs, ans):
+            x = args[wrt]
+            out_shape = np.shape(block)[: np.ndim(block) - np.ndim(x)]
+            xp = array_module(block, x)
+            rows = []
+            for i in range(int(np.prod(out_shape))):
+                e = _unit_vector(xp, i, xp.zeros(out_shape))
+                tangents_at = list(tangents) + [None] * (len(args) - len(tangents))
+                pulled = tangent_vjp(self._fn, args, kwargs, tangents_at, (None, e),
+                                     keyword_grads=False)  # fmt: skip
+                d = pulled.d_args[wrt]
+                rows.append(xp.reshape(xp.asarray(rt.zeros_like(x) if d is None else d), (-1,)))
+            out.append(xp.reshape(xp.stack(rows) if rows else xp.zeros((0, np.size(x))),
+                                  np.shape(block)))  # fmt: skip
+        return tuple(out) if isinstance(self._wrt, tuple) else out[0]
 
     def _srcdiff_source(self) -> str:
         if self._shown is None:
@@ -2533,7 +2568,9 @@ def _forward_target(fn: Callable, positions: tuple, nargs: int, kwargs: dict) ->
     """The target whose forward mode a derivative of ``fn``'s forward mode differentiates
     again: a primitive's rules (not its code), a helper updating its arguments returning
     them too."""
-    if _primitive(fn):
+    if (registry.lookup(fn) is not None or registry.is_nondiff(fn)) and not hasattr(
+        type(fn), "_srcdiff_vjp"
+    ):
         fn = rt.primitive_function(fn, nargs, tuple(kwargs))
     forward = _Target(fn, positions)
     if type(fn) is rt.Returning:

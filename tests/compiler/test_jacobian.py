@@ -3,6 +3,8 @@ reverse mode, per column in forward mode), against central differences."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -153,13 +155,13 @@ def test_jacobian_in_several_arguments_of_several_results(mode):
         (lambda: sd.jacobian(layer, wrt=1.0), None, TypeError, "position or the name"),
         (lambda: sd.jacobian(layer, wrt=2), "args", TypeError, "by position"),
         (lambda: sd.jacobian(sd.jacobian(two_results, wrt=(0, 1)), mode="fwd"), "args",
-         sd.CompileError, r"wrt=\(0, 1\)\) differentiated again.*test_jacobian.py"),
+         sd.CompileError, r"returns a tuple, differentiated again.*test_jacobian.py"),
         (lambda: sd.jacobian(lambda x, y: (x, (y, y))), "args", TypeError,
          "a result of type tuple; give it results that are arrays or numbers"),
         (lambda: sd.jacobian(sd.jacobian(two_results)), "args",
          sd.CompileError, "returns a tuple, differentiated again.*test_jacobian.py"),
     ],
-    ids=["unknown-name", "float-wrt", "wrt-not-passed", "tuple-wrt-again", "nested-result",
+    ids=["unknown-name", "float-wrt", "wrt-not-passed", "tuple-wrt-tuple-result", "nested-result",
          "tuple-result-again"],
 )  # fmt: skip
 def test_jacobian_refuses_clearly(make, call, error, match):
@@ -214,3 +216,48 @@ def test_vjp_pulls_back_at_the_values_given_whatever_the_caller_writes_later():
     _, pull = sd.vjp(lambda z: np.sum(z**3), x)
     x[:] = 0.0
     np.testing.assert_allclose(pull(1.0)[0], 3 * np.array([0.3, 0.5, 1.1]) ** 2)
+
+
+def _pair_product(a, b):
+    return np.sin(a) * b**2
+
+
+def _both_jacobians(x, y):
+    ja, jb = sd.jacobian(_pair_product, wrt=(0, 1))(x, y)
+    return np.sum(ja * np.arange(9.0).reshape(3, 3)) + np.sum(jb * jb)
+
+
+def _jacobians_of_two_results(x, y):
+    ja, jb = sd.jacobian(two_results, wrt=(0, 1))(x, y)
+    return np.sum(ja[0]) + np.sum(jb[1])
+
+
+def test_a_jacobian_in_several_arguments_differentiated_again():
+    """``sd.jacobian(f, wrt=(0, 1))`` inside a differentiated function was refused (at
+    ``f``'s definition): its derivatives are the sums of those of each argument's
+    Jacobian, in reverse and forward mode, against central differences."""
+    x, y = np.array([0.3, -1.2, 2.5]), np.array([1.0, 0.5, -0.2])
+    got = sd.grad(_both_jacobians, wrt=(0, 1))(x, y)
+    for w in (0, 1):
+        for eps in (1e-5, 1e-6):
+            want = numeric_jacobian(_both_jacobians, (x, y), w, eps)
+            np.testing.assert_allclose(got[w], want, rtol=1e-6, atol=1e-8)
+    u, v = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.1, -0.4])
+    tangent = sd.jvp(_both_jacobians, (x, y), (u, v))[1]
+    want = numeric_jacobian(lambda t: _both_jacobians(x + t[0] * u, y + t[0] * v),
+                            (np.zeros(1),), 0)  # fmt: skip
+    np.testing.assert_allclose(tangent, want[0], rtol=1e-6)
+
+
+def test_a_jacobian_of_two_results_differentiated_again_is_refused_at_the_calling_line():
+    """The refusal named the line defining the differentiated function, not the line of
+    the user's function calling its Jacobian."""
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0, -0.5])
+    lines, first = inspect.getsourcelines(_jacobians_of_two_results)
+    line = first + next(i for i, t in enumerate(lines) if "sd.jacobian" in t)
+    for run in (lambda: sd.grad(_jacobians_of_two_results)(x, y),
+                lambda: sd.jvp(_jacobians_of_two_results, (x, y), (x, y))):  # fmt: skip
+        with pytest.raises(sd.CompileError, match="returns a tuple, differentiated again") as e:
+            run()
+        assert f"{__file__}:{line})" in str(e.value)
+        assert f"{__file__}:{two_results.__code__.co_firstlineno})" not in str(e.value)
