@@ -91,6 +91,24 @@ def written_into(input: Tensor, result: Tensor) -> Tensor:
 nondiff("a write an eager call makes (refused in compiled code)", written_into)
 
 
+def _tensors(name: str, **arguments: Any) -> None:
+    """PyTorch's TypeError for an argument of ``name`` given (not None) that is not a
+    Tensor, in an eager call; compiled code passes arrays in their place (and refuses an
+    array carrying a gradient at the user's line: see ``rt.calls``)."""
+    for argument, value in arguments.items():
+        if value is not None and not isinstance(value, Tensor):
+            if rt.in_generated_code():
+                return
+            kind = type(value)
+            shown = kind.__name__ if kind.__module__ == "builtins" else (
+                f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+            )  # fmt: skip
+            raise TypeError(f"{name}(): argument '{argument}' must be Tensor, not {shown}")
+
+
+nondiff("a check of arguments' types", _tensors)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return written_into(input, input.relu()) if inplace else input.relu()
 
@@ -701,6 +719,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
     """(x - mean) / sqrt(var + eps) over the last dims (those of ``normalized_shape``),
     the variance biased, then times ``weight`` and plus ``bias`` where given."""
+    _tensors("layer_norm", input=input, weight=weight, bias=bias)
     dims = _normalized_dims(input, normalized_shape)
     dtype = input.dtype
     half = _one_dtype(input, weight, bias)
@@ -776,6 +795,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     In ``training``, over the batch (the variance biased), and the running statistics
     where given become ``momentum`` of the batch's (the variance unbiased) plus ``1 -
     momentum`` of theirs; otherwise by the running statistics."""
+    _tensors("batch_norm", input=input, running_mean=running_mean, running_var=running_var,
+             weight=weight, bias=bias)  # fmt: skip
     channels, dims, shape = _channels(input)
     _per_channel(channels, running_mean, running_var, weight, bias)
     dtype = input.dtype
@@ -836,6 +857,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     """(x - mean) / sqrt(var + eps) over each group of ``num_groups`` consecutive channels
     (dim 1) and the dims after them, per sample, the variance biased; then times
     ``weight`` and plus ``bias`` (one per channel) where given."""
+    _tensors("group_norm", input=input, weight=weight, bias=bias)
     dtype = input.dtype
     half = _one_dtype(input, weight, bias)
     if half:
@@ -1343,6 +1365,7 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, paddi
     unbatched (C, *spatial) input with ``weight`` (out_channels, C / groups, *kernel), as
     PyTorch's conv1d and conv2d: each kernel entry's strided slice of the padded input,
     all of them multiplied by the weight as one matrix per group."""
+    _tensors(f"conv{nd}d", input=input, weight=weight, bias=bias)
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(
             f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to conv{nd}d, but "
@@ -1483,6 +1506,7 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
               ceil_mode: bool, return_indices: bool, nd: int) -> Tensor:  # fmt: skip
     """The largest entry of each window; its gradient goes to that entry (the first in the
     window's order among ties, as PyTorch's CPU kernel picks it)."""
+    _tensors(f"max_pool{nd}d", input=input)
     if return_indices:
         raise NotImplementedError(
             f"max_pool{nd}d with return_indices=True is not supported by srcdiff: take the "
@@ -1505,6 +1529,7 @@ def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_m
               count_include_pad: bool, divisor_override: Any, nd: int) -> Tensor:  # fmt: skip
     """The mean of each window (its sum over ``_avg_divisor``), of floats only (PyTorch's
     rounds an integer one)."""
+    _tensors(f"avg_pool{nd}d", input=input)
     _floats_only(input, f"avg_pool{nd}d")
     shape = tuple(input.shape)
     pads, windows, kernel, stride, padding, sizes = _pool_plan(
@@ -1578,6 +1603,7 @@ nondiff("a plan of a pooling's windows (integers)", _adaptive_windows)
 def _adaptive_avg_pool(input: Tensor, output_size: Any, nd: int) -> Tensor:
     """The mean of each of the output's windows, one pooled dim at a time (a window's mean
     is the mean along each of its dims in turn)."""
+    _tensors(f"adaptive_avg_pool{nd}d", input=input)
     _floats_only(input, f"adaptive_avg_pool{nd}d")
     out = input
     for k, bounds in enumerate(_adaptive_windows(tuple(input.shape), output_size, nd)):
@@ -1599,3 +1625,11 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """The means of ``output_size`` (an int, or a pair, None keeping a size) windows spread
     over the last two dims of (N, C, H, W) or (C, H, W)."""
     return _adaptive_avg_pool(input, output_size, 2)
+
+
+# the functions taking Tensors alone (``_tensors``): given an array carrying a gradient in
+# code compiled on arrays, refused at the user's line (``rt.calls``)
+for _fn in (conv1d, conv2d, layer_norm, batch_norm, group_norm, max_pool1d, max_pool2d,
+            avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d):  # fmt: skip
+    _fn._srcdiff_takes_tensors = True  # type: ignore[attr-defined]
+del _fn

@@ -14,6 +14,7 @@ import dis
 import functools
 import inspect
 import linecache
+import os
 import re
 import sys
 import types
@@ -1178,19 +1179,29 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     return value, ("unit", unit, saved, path, order, values, elements, fn)
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # srcdiff/
+
+
 def _refuse_tensor_function(fn: Any, values: Any) -> None:
     """Refuse one of srcdiff's Tensor functions (``sd.median``) given a NumPy or CuPy array
     that carries a gradient: a plain call makes Tensors of it, which code computing on
     arrays does not follow."""
-    if getattr(fn, "__module__", None) != "srcdiff.functions":
+    module = getattr(fn, "__module__", None)
+    if module != "srcdiff.functions" and not getattr(fn, "_srcdiff_takes_tensors", False):
         return
     if any(is_array(v) for v in values):
+        frame = sys._getframe(1)  # the generated code calling it: the user's, or
+        while frame is not None and not frame.f_code.co_name.endswith(GENERATED):
+            frame = frame.f_back  # srcdiff's own (nn code on arrays: refused on its own)
+        if frame is None or frame.f_code.co_filename.startswith(_PACKAGE):
+            return
         name = getattr(fn, "__name__", "")
+        shown = f"sd.{name}" if module == "srcdiff.functions" else f"F.{name}"
         numpy = {"median": "np.median (values only)", "kthvalue": "np.partition"}.get(
             name, f"np.{name}" if hasattr(np, name) else "NumPy's functions"
         )
         raise refuse(
-            f"sd.{name} takes Tensors, and is given an array that carries a gradient here",
+            f"{shown} takes Tensors, and is given an array that carries a gradient here",
             f"call the differentiated function with Tensors (sd.tensor(x, requires_grad="
             f"True), then .backward()), or use {numpy} on arrays",
         )

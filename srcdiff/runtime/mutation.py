@@ -60,6 +60,17 @@ def _shares(a: Any, b: Any) -> bool:
     return False
 
 
+def in_generated_code() -> bool:
+    """Whether generated code is on the stack (a function called from compiled code, which
+    holds arrays where eager code holds Tensors)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name.endswith(GENERATED):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def refuse(what: str, hint: str) -> CompileError:
     """A CompileError at the user's line that the innermost generated code on the stack is
     running (generated code is compiled with the user's file name and line numbers)."""

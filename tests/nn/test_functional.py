@@ -523,3 +523,52 @@ def _prelu_step(layer, opt, x):
     opt.zero_grad()
     layer(x).sum().backward()
     opt.step()
+
+
+_X4 = RNG.random((1, 2, 5, 5))
+_W4 = RNG.random((3, 2, 3, 3))
+_X3 = RNG.random((1, 2, 5))
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "argument"),
+    [
+        (lambda: F.conv2d(_X4, _W4), "conv2d", "input"),
+        (lambda: F.conv2d(tensor(_X4), _W4), "conv2d", "weight"),
+        (lambda: F.conv2d(tensor(_X4), tensor(_W4), np.zeros(3)), "conv2d", "bias"),
+        (lambda: F.conv1d(_X3, _W4[..., 0]), "conv1d", "input"),
+        (lambda: F.layer_norm(_X4, (5,)), "layer_norm", "input"),
+        (lambda: F.layer_norm(tensor(_X4), (5,), np.ones(5)), "layer_norm", "weight"),
+        (lambda: F.batch_norm(_X4, None, None, training=True), "batch_norm", "input"),
+        (lambda: F.batch_norm(tensor(_X4), np.zeros(2), tensor(np.ones(2))), "batch_norm",
+         "running_mean"),
+        (lambda: F.group_norm(_X4, 1), "group_norm", "input"),
+        (lambda: F.group_norm(tensor(_X4), 1, [1.0, 1.0]), "group_norm", "weight"),
+        (lambda: F.max_pool1d(_X3, 2), "max_pool1d", "input"),
+        (lambda: F.max_pool2d(_X4, 2), "max_pool2d", "input"),
+        (lambda: F.avg_pool1d(_X3, 2), "avg_pool1d", "input"),
+        (lambda: F.avg_pool2d(_X4, 2), "avg_pool2d", "input"),
+        (lambda: F.adaptive_avg_pool1d(_X3, 1), "adaptive_avg_pool1d", "input"),
+        (lambda: F.adaptive_avg_pool2d(_X4, 1), "adaptive_avg_pool2d", "input"),
+    ],
+)  # fmt: skip
+def test_layers_given_arrays_raise_pytorchs_type_error(call, name, argument):
+    """Given a NumPy array (or a list) where PyTorch takes a Tensor, these computed on it
+    or failed inside (AttributeError on ``.sqrt``, ``_mean()`` got ``keepdim``); PyTorch
+    raises a TypeError naming the function and the argument."""
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{argument}' must be Tensor, "):
+        call()
+
+
+def _pooled_array(x):
+    return np.sum(F.max_pool2d(x, 2))
+
+
+def test_a_layer_given_an_array_carrying_a_gradient_is_refused_at_the_users_line():
+    """In a function differentiated on arrays, F.max_pool2d(x) was refused inside srcdiff's
+    own code; the refusal names the user's line."""
+    with pytest.raises(sd.CompileError, match="F.max_pool2d takes Tensors") as info:
+        sd.grad(_pooled_array)(_X4)
+    line = _pooled_array.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line})" in str(info.value)
+    assert "srcdiff/nn/functional.py" not in str(info.value)
