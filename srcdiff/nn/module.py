@@ -472,12 +472,26 @@ class Module:
     def double(self) -> Module:
         return self.to(dtypes.float64)
 
+    def half(self) -> Module:
+        return self.to(dtypes.float16)
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast every parameter and buffer, integer ones too, to ``dst_type`` (a dtype, a
+        tensor type such as ``sd.DoubleTensor``, or its name), in place, as PyTorch's."""
+        return self._apply(lambda t: t.type(dst_type))
+
     def _apply(self, convert: Callable[[Tensor], Tensor]) -> Module:
         for module in self.modules():
             for param in module._parameters.values():
                 if param is None:
                     continue
-                param._data = convert(param.detach())._data
+                converted = convert(param.detach())
+                if param.requires_grad and not converted.is_floating_point():
+                    raise RuntimeError(
+                        "data set to a tensor that requires gradients must be floating point "
+                        "or complex dtype"
+                    )
+                param._data = converted._data
                 if param.grad is not None:
                     param.grad = convert(param.grad)
             for name, buffer in module._buffers.items():

@@ -575,3 +575,27 @@ def test_a_subclass_of_sequential_adds_up_to_a_sequential():
     joined = Repeated(2) + Repeated(1)
     assert type(joined) is nn.Sequential and len(joined) == 3
     assert [n for n, _ in Repeated(1).named_modules(None, "p")] == ["p", "p.0"]
+
+
+def test_module_type_casts_every_parameter_and_buffer_as_pytorch():
+    """``Module.type(dst_type)`` and ``Module.half()`` were missing. PyTorch 2.13 (recorded):
+    ``type`` casts integer buffers too (``num_batches_tracked``) and the gradients, keeps
+    the Parameter objects, and refuses an integer type for a parameter requiring grad;
+    ``half``/``float``/``double`` cast the floating ones only."""
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    weight = model[0].weight
+    model[0].weight.sum().backward()
+    assert model.type(float64) is model
+    assert model[0].weight is weight and weight.requires_grad
+    assert (weight.dtype, weight.grad.dtype) == (float64, float64)
+    assert model[1].running_mean.dtype == float64
+    assert model[1].num_batches_tracked.dtype == float64  # PyTorch's too
+    model.type("torch.FloatTensor")
+    assert (weight.dtype, model[1].num_batches_tracked.dtype) == (float32, float32)
+    model.type(sd.DoubleTensor)
+    assert weight.dtype == float64
+    assert model.half() is model and weight.dtype == sd.float16
+    batch_norm = nn.BatchNorm1d(3).half()
+    assert batch_norm.num_batches_tracked.dtype == sd.int64  # (not a floating one)
+    with pytest.raises(RuntimeError, match="requires gradients must be floating point"):
+        nn.Linear(2, 3).type(sd.int64)
