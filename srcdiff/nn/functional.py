@@ -304,6 +304,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     d = input - target
     size = d.abs()
     loss = where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta)
+    if loss.dtype != input.dtype:  # PyTorch's kernel writes the loss in the input's dtype
+        loss = loss.to(input.dtype)
     return _weighted(loss, reduction, weight, input, by_weights=False)
 
 
@@ -547,7 +549,8 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """Binary cross entropy of sigmoid(input): (1 - y) x + (1 + (pos_weight - 1) y)
     softplus(-x), times ``weight``; softplus(x) - x y without ``pos_weight``. Stable for
-    any logit."""
+    any logit. Of the target's dtype, as PyTorch's (which computes it in place in a
+    tensor made from the target)."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -559,7 +562,10 @@ def binary_cross_entropy_with_logits(
         loss = _softplus(input) - input * target
     else:
         loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * _softplus(-input)
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    loss = loss if weight is None else loss * weight
+    if target.is_floating_point() and loss.dtype != target.dtype:
+        loss = loss.to(target.dtype)
+    return _reduce(loss, reduction)
 
 
 # ---- embeddings and normalization ---------------------------------------------------

@@ -572,3 +572,49 @@ def test_a_layer_given_an_array_carrying_a_gradient_is_refused_at_the_users_line
     line = _pooled_array.__code__.co_firstlineno + 1
     assert f"{__file__}:{line})" in str(info.value)
     assert "srcdiff/nn/functional.py" not in str(info.value)
+
+
+# PyTorch 2.13's result dtypes (recorded) for float32 and float64 input and target: the
+# elementwise losses promote the two, huber_loss keeps the input's (its kernel writes
+# into a tensor like the input), binary_cross_entropy_with_logits the target's (it
+# computes in place in a tensor made from the target), whatever its weights' dtypes
+_LOSS_DTYPES = [
+    ("mse_loss", {}, {(32, 64): 64, (64, 32): 64}),
+    ("l1_loss", {}, {(32, 64): 64, (64, 32): 64}),
+    ("smooth_l1_loss", {}, {(32, 64): 64, (64, 32): 64}),
+    ("huber_loss", {}, {(32, 64): 32, (64, 32): 64}),
+    ("huber_loss", {"reduction": "none"}, {(32, 64): 32, (64, 32): 64}),
+    ("binary_cross_entropy_with_logits", {}, {(32, 64): 64, (64, 32): 32}),
+    ("binary_cross_entropy_with_logits", {"pos_weight": 64}, {(32, 64): 64, (64, 32): 32}),
+    ("binary_cross_entropy_with_logits", {"weight": 64, "reduction": "none"},
+     {(32, 64): 64, (64, 32): 32}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "options", "dtypes"), _LOSS_DTYPES)
+def test_loss_result_dtypes_of_mixed_precision_match_pytorch(name, options, dtypes):
+    """huber_loss(x32, t64) and binary_cross_entropy_with_logits(x64, t32, pos_weight=w)
+    were float64 where PyTorch's are float32; the values agree with float64's to float32
+    precision, and the gradient keeps the input's dtype."""
+    x = np.array([0.3, -1.2, 2.5])
+    t = np.array([0.0, 1.0, 0.5])
+    w = np.array([1.0, 2.0, 0.5])
+    widths = {32: sd.float32, 64: sd.float64}
+    f = getattr(F, name)
+    kwargs = {k: (tensor(w, dtype=widths[v]) if v in widths else v) for k, v in options.items()}
+    exact = f(tensor(x), tensor(t), **kwargs).detach().numpy()
+    for (xw, tw), want in dtypes.items():
+        xt = tensor(x, dtype=widths[xw], requires_grad=True)
+        loss = f(xt, tensor(t, dtype=widths[tw]), **kwargs)
+        assert loss.dtype == widths[want]
+        np.testing.assert_allclose(loss.detach().numpy(), exact, rtol=1e-6)
+        loss.sum().backward()
+        assert xt.grad.dtype == widths[xw]
+
+
+def test_mixed_precision_loss_values_match_pytorch():
+    """PyTorch 2.13's float32 values (recorded) of huber_loss(x32, t64)."""
+    x = tensor([0.3, -1.2, 2.5], dtype=sd.float32)
+    t = tensor([0.0, 1.0, 0.5], dtype=sd.float64)
+    assert F.huber_loss(x, t).item() == 1.0816665887832642
+    assert F.huber_loss(x, t, reduction="sum").item() == 3.244999885559082
