@@ -1510,8 +1510,9 @@ nondiff("a plan of a pooling's windows (integers)", _pool_plan, _avg_divisor, _l
 
 def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
               ceil_mode: bool, return_indices: bool, nd: int) -> Tensor:  # fmt: skip
-    """The largest entry of each window; its gradient goes to that entry (the first in the
-    window's order among ties, as PyTorch's CPU kernel picks it)."""
+    """The largest entry of each window; its gradient goes to that entry: as PyTorch's CPU
+    kernel picks it, the first in the window's order among ties, and the last NaN of a
+    window holding NaNs (each NaN the kernel meets replaces the one it holds)."""
     _tensors(f"max_pool{nd}d", input=input)
     if return_indices:
         raise NotImplementedError(
@@ -1528,7 +1529,12 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
     if any(pads):  # a tie with the padding goes to the input's entry, as PyTorch's
         top = (key == key.amax(dim, keepdim=True)) | key.isnan()
         key = top & _inside(input, nd, pads, windows)
-    return patches.gather(dim, key.argmax(dim, keepdim=True)).squeeze(dim)
+    picked = key.argmax(dim, keepdim=True)
+    nan = patches.detach().isnan()  # (the padding is never NaN)
+    if nan.any():
+        last = (nan.shape[dim] - 1) - nan.flip(dim).argmax(dim, keepdim=True)
+        picked = where(nan.any(dim, keepdim=True), last, picked)
+    return patches.gather(dim, picked).squeeze(dim)
 
 
 def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,

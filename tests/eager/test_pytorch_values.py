@@ -495,6 +495,40 @@ def test_max_pooling_gives_a_tie_with_its_padding_to_the_input(compiled):
     assert got.tolist() == [[[1.0, 2.0, 0.0], [3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]]
 
 
+_NAN = math.nan
+# a window's gradient with several NaNs: PyTorch 2.13's CPU kernel (recorded) sends it
+# to the last NaN in the window's order (row by row), with and without padding
+_NAN_POOLS = [
+    ([[[1.0, _NAN, 2.0, _NAN]]], {"kernel_size": 4}, [0.0, 0.0, 0.0, 1.0]),
+    ([[[_NAN, 1.0, _NAN, 3.0]]], {"kernel_size": 4}, [0.0, 0.0, 1.0, 0.0]),
+    ([[[_NAN, 1.0, _NAN]]], {"kernel_size": 3, "padding": 1, "stride": 1}, [1.0, 0.0, 2.0]),
+    ([[[1.0, _NAN, 2.0, _NAN, 5.0]]], {"kernel_size": 3, "stride": 1},
+     [0.0, 1.0, 0.0, 2.0, 0.0]),
+    ([[[_NAN, 1.0, _NAN, 2.0, _NAN]]], {"kernel_size": 3, "dilation": 2},
+     [0.0, 0.0, 0.0, 0.0, 1.0]),
+    ([[[[1.0, _NAN], [_NAN, 2.0]]]], {"kernel_size": 2}, [0.0, 0.0, 1.0, 0.0]),
+    ([[[[_NAN, _NAN], [_NAN, 2.0]]]], {"kernel_size": 2}, [0.0, 0.0, 1.0, 0.0]),
+    ([[[[1.0, _NAN, 0.0], [_NAN, 2.0, _NAN], [0.0, _NAN, 1.0]]]],
+     {"kernel_size": 3, "padding": 1, "stride": 1},
+     [0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 6.0, 0.0]),
+    ([[[[1.0, 5.0, _NAN], [_NAN, 2.0, 0.0], [0.0, _NAN, 1.0]]]], {"kernel_size": 3},
+     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize(("data", "options", "want"), _NAN_POOLS)
+def test_max_pooling_gives_a_window_of_nans_gradient_to_its_last_nan(data, options, want,
+                                                                     compiled):  # fmt: skip
+    """The gradient went to the first NaN of a window holding several; PyTorch's kernel
+    replaces the NaN it holds by each one it meets."""
+    grad = sd.differentiate(_pooled_grad) if compiled else _pooled_grad
+    x = sd.tensor(data, requires_grad=True)
+    pool = F.max_pool1d if x.ndim == 3 else F.max_pool2d
+    got = grad(x, lambda x: pool(x, **options), 1.0)
+    assert got.flatten().tolist() == want
+
+
 @pytest.mark.parametrize("dtype", [sd.int8, sd.int16, sd.int32, sd.uint8])
 def test_max_pooling_pads_integers_below_their_entries(dtype):
     """An integer input is padded with its dtype's least value, which no entry is below,
