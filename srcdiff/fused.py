@@ -61,6 +61,8 @@ def _two_product(a: Any, b: Any, split: Any) -> tuple[Any, Any]:
     return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
+_INF64 = np.float64(math.inf)
+_TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in (np.float16, np.float32, np.float64)}
 _SMALL = 16  # NumPy operands of at most this many elements are computed one by one
 
 
@@ -161,24 +163,35 @@ def _scratch(shape: tuple, dtype: Any, slot: int = 0) -> np.ndarray | None:
     return flat[:size].reshape(shape)
 
 
-def _narrow_fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, digits: int, inf: Any
+def _narrow_fma(a: np.ndarray, b: Any, c: np.ndarray, digits: int, inf: Any, tiny: float
                 ) -> np.ndarray:  # fmt: skip
-    """``a * b + c`` of NumPy arrays of a narrow dtype of ``digits`` bits, in float64 (where
-    the product is exact), rounded to odd for that dtype (see ``fma``), with the sum's error
-    found only where it matters: where the rounded sum has no more bits than the narrow
-    dtype keeps plus one (its low significand bits all zero: it could be a tie there),
-    which few sums are. Computed in place in a kept buffer (``_scratch``: the optimizers'
-    temporaries), which it returns: the caller copies it out before the next call."""
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    """``a * b + c`` of NumPy arrays of a narrow dtype of ``digits`` bits (``b`` an array or
+    a Python float of that dtype's values), in float64 (where the product is exact),
+    rounded to odd for that dtype (see ``fma``), with the sum's error found only where it
+    matters: where the rounded sum is a tie of the narrow dtype, which few sums are.
+    Computed in place in a kept buffer (``_scratch``: the optimizers' temporaries), which
+    it returns: the caller copies it out before the next call."""
+    shape = a.shape if type(b) is float else np.broadcast_shapes(a.shape, b.shape, c.shape)
     s = _scratch(shape, np.float64)
     s = np.empty(shape, np.float64) if s is None else s
-    np.multiply(a, b, out=s, dtype=np.float64)  # widened (exactly) as it multiplies: the
-    np.add(s, c, out=s)  # product is exact, then added in place
+    if type(b) is float and c.shape == shape:  # an optimizer's update: widened, then
+        np.copyto(s, a)  # multiplied by a float64 (sooner than a product that widens
+        np.multiply(s, b, out=s)  # as it goes), exactly
+    else:
+        np.multiply(a, b, out=s, dtype=np.float64)  # widened (exactly) as it multiplies
+    np.add(s, c, out=s)  # the product is exact, then added in place
     flat = s.reshape(-1)
-    low = np.uint64((1 << (52 - digits)) - 1)  # float64's significand bits past digits + 1
+    # a tie of the narrow dtype has no bits past its digits + 1 (float64's significand
+    # bits below them all zero): few sums; of those, the ties are the ones whose next bit
+    # is set, or that are below the dtype's normal numbers (rounded at a higher bit)
+    low = np.uint64((1 << (52 - digits)) - 1)
     bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
     maybe = np.flatnonzero(np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)))
-    maybe = maybe[np.isfinite(flat[maybe])]  # infinities and NaNs: as they are
+    if maybe.size:
+        sums = flat[maybe]
+        half = np.uint64(1 << (52 - digits))
+        tie = ((sums.view(np.uint64) & half) != 0) | (np.abs(sums) < tiny)
+        maybe = maybe[tie & np.isfinite(sums)]  # infinities and NaNs: as they are
     if maybe.size:
         ab, bb, cb = (np.broadcast_to(v, shape).reshape(-1)[maybe].astype(np.float64)
                       for v in (a, b, c))  # fmt: skip
@@ -264,6 +277,20 @@ def _fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
             b = repeat(float(a.dtype.type(b))) if type(b) is float else b.ravel().tolist()
             values = map(_fma_float, a.ravel().tolist(), b, c.ravel().tolist(), repeat(digits))
             return np.array(list(values), dtype=a.dtype).reshape(a.shape)
+    if (
+        type(a) is np.ndarray
+        and type(c) is np.ndarray
+        and type(b) is float
+        and a.dtype == c.dtype
+        and a.shape == c.shape
+        and _NUMPY_DIGITS.get(a.dtype, _NARROW + 1) <= _NARROW
+    ):  # an optimizer's update of a float32 parameter, shortest
+        dtype = a.dtype
+        s = _narrow_fma(a, float(dtype.type(b)), c, _NUMPY_DIGITS[dtype], _INF64, _TINY[dtype])
+        if out is None or out.shape != s.shape or out.dtype != dtype:
+            return s.astype(dtype)
+        out[...] = s
+        return out
     xp = array_module(a, b, c)
     dtype = xp.result_type(a, b, c)
     if xp is np and dtype.kind == "f" and all(getattr(v, "size", 1) <= _SMALL for v in (a, b, c)):
@@ -276,7 +303,7 @@ def _fma(a: Any, b: Any, c: Any, out: Any = None) -> Any:
     if digits <= _NARROW:
         split = 2.0 ** (53 - (digits + 1)) + 1  # keeps digits + 1 bits: room for a tie
         if xp is np:  # in one kept float64 buffer: no float64 copies of the operands
-            s = _narrow_fma(a, b, c, digits, inf)
+            s = _narrow_fma(a, b, c, digits, inf, float(np.finfo(dtype).tiny))
             if out is None or out.shape != s.shape or out.dtype != dtype:
                 return s.astype(dtype)
             out[...] = s  # (rounded to dtype as astype rounds)

@@ -257,6 +257,50 @@ def test_fma_of_one_float64_is_the_exact_sum_rounded_once(monkeypatch):
         assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, y, z)
 
 
+def _float32_of(exact: Fraction) -> np.float32:
+    """``exact`` rounded once to float32 (to nearest, ties to even), subnormals included."""
+    guess = np.float32(float(exact))  # (two roundings: at most one float32 off)
+    near = [
+        np.nextafter(guess, np.float32(-np.inf)),
+        guess,
+        np.nextafter(guess, np.float32(np.inf)),
+    ]
+    best = min(abs(Fraction(float(v)) - exact) for v in near)
+    ties = [v for v in near if abs(Fraction(float(v)) - exact) == best]
+    return min(ties, key=lambda v: int(np.array(v).view(np.uint32)) & 1)
+
+
+def test_an_optimizers_float32_update_rounds_once_ties_and_subnormals_included():
+    """An update of float32 arrays by a Python number (``p.add_(g, alpha=-lr)``, SGD's
+    step) is the exact ``p - lr * g`` rounded once: where the float64 sum falls on a
+    float32 tie (normal, or subnormal, which float32 rounds at a higher bit), where the
+    gradient is 0 (the sum is the parameter itself), and for random values."""
+    alpha = float(np.float32(2**-24 * (1 - 2**-23)))
+    one = np.float32(1 + 2**-23)  # one * alpha + one: just under a tie, a float64 tie
+    # (1 - 2**-23) 2**-100 * (1 + 2**-23) 2**-50 + 1001 * 2**-149 is just under the
+    # subnormal tie 1001.5 * 2**-149, onto which the float64 sum rounds: once, it is 1001
+    tiny_a = np.float32((1 - 2**-23) * 2.0**-100)
+    tiny_alpha = float(np.float32((1 + 2**-23) * 2.0**-50))
+    tiny_c = np.float32(1001 * 2.0**-149)
+    rng = np.random.default_rng(5)
+    for a, b, c in [
+        (np.full(40, one), alpha, np.full(40, one)),
+        (np.full(40, -one), alpha, np.full(40, -one)),
+        (np.full(40, tiny_a), tiny_alpha, np.full(40, tiny_c)),
+        (np.full(40, -tiny_a), tiny_alpha, np.full(40, -tiny_c)),
+        (np.where(rng.random(500) < 0.3, 0, rng.standard_normal(500)).astype(np.float32),
+         -0.1, rng.standard_normal(500).astype(np.float32)),
+    ]:  # fmt: skip
+        into = c.copy()
+        assert fused.add(into, a, b, out=into) is into
+        want = [
+            _float32_of(Fraction(float(z)) + Fraction(float(np.float32(b))) * Fraction(float(x)))
+            for x, z in zip(a, c, strict=True)
+        ]
+        assert into.tobytes() == np.array(want, dtype=np.float32).tobytes()
+    assert np.float32(np.float64(tiny_a) * tiny_alpha + np.float64(tiny_c)) != tiny_c
+
+
 def test_fma_writes_into_out():
     """``out`` takes the result in place, for one element and for many."""
     for n in (1, 3, 40):
