@@ -419,7 +419,8 @@ def cross_entropy(
     kept = target._data != ignore_index
     smooth = -weighted.sum(dim).masked_fill(~kept, 0.0)
     if reduction == "mean":
-        smooth = smooth.sum() / _picked_weight(log_p, target, weight, ignore_index)
+        one_hot = _one_hot(log_p, target, ignore_index)
+        smooth = smooth.sum() / _picked_weight(log_p, one_hot, weight)
     elif reduction == "sum":
         smooth = smooth.sum()
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
@@ -430,29 +431,33 @@ def _one_hot(log_p: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
     False where the index is ``ignore_index``), checked against the classes."""
     dim = _class_dim(log_p)
     classes = log_p.shape[dim]
-    labels = target._data
+    labels = getattr(target, "_data", target)
     expected = tuple(log_p.shape[:dim] + log_p.shape[dim + 1 :])
     if tuple(labels.shape) != expected:
         raise ValueError(
             f"Expected target of shape {expected} for input of shape "
             f"{tuple(log_p.shape)}, got {tuple(labels.shape)}"
         )
-    xp = array_module(log_p._data)
+    xp = array_module(getattr(log_p, "_data", log_p))
     kept = labels != ignore_index
-    bad = labels[kept & ((labels < 0) | (labels >= classes))]
-    if bad.size:
-        raise IndexError(f"Target {int(bad[0])} is out of bounds.")
+    outside = kept & ((labels < 0) | (labels >= classes))
+    if xp.any(outside):
+        raise IndexError(f"Target {int(labels[outside][0])} is out of bounds.")
     shape = [1] * log_p.ndim
     shape[dim] = classes
-    hot = xp.expand_dims(labels, dim) == xp.arange(classes).reshape(shape)
-    return hot & xp.expand_dims(kept, dim)
+    along = (*expected[:dim], 1, *expected[dim:])  # (reshapes: sooner than expand_dims)
+    hot = xp.reshape(labels, along) == xp.reshape(xp.arange(classes), tuple(shape))
+    return hot & xp.reshape(kept, along)
 
 
-def _picked_weight(log_p: Tensor, target: Tensor, weight: Tensor | None,
-                   ignore_index: int) -> Tensor | float:  # fmt: skip
+# run as written where compiled code calls them (a compiled copy of each paid for its
+# bookkeeping at every step): an integer and a boolean mask, which carry no gradient
+nondiff("a class dim (an integer), and a boolean mask of the targets", _class_dim, _one_hot)
+
+
+def _picked_weight(log_p: Tensor, one_hot: Any, weight: Tensor | None) -> Tensor | float:
     """What a mean over class indices divides by: the weights of the targets not
-    ignored (their number, without weights)."""
-    one_hot = _one_hot(log_p, target, ignore_index)
+    ignored (their number, without weights); ``one_hot`` is ``_one_hot``'s mask."""
     if weight is None:  # (an array: every target ignored gives 0 / 0, NaN as in PyTorch)
         return one_hot.sum().astype(log_p._data.dtype)
     return _along(weight, _class_dim(log_p), log_p.ndim).masked_fill(~one_hot, 0.0).sum()
@@ -464,12 +469,13 @@ def _reduce_picked(log_p: Tensor, target: Tensor, weight: Tensor | None, ignore_
     dims works)."""
     dim = _class_dim(log_p)
     # the targets' entries alone (a product with a one-hot would make 0 * -inf a NaN)
-    picked = _nll_picked(log_p, _one_hot(log_p, target, ignore_index))
+    one_hot = _one_hot(log_p, target, ignore_index)
+    picked = _nll_picked(log_p, one_hot)
     if weight is not None:
         picked = picked * _along(weight, dim, log_p.ndim)
     loss = 0.0 - picked.sum(dim)  # (an ignored target: 0, not -0)
     if reduction == "mean":
-        return loss.sum() / _picked_weight(log_p, target, weight, ignore_index)
+        return loss.sum() / _picked_weight(log_p, one_hot, weight)
     return _reduce(loss, reduction)
 
 

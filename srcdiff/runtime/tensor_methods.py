@@ -1215,9 +1215,14 @@ def augmented(x: Any, new: Any) -> Any:
 
 def same_dtypes(a: Any, b: Any) -> None:
     """PyTorch's error for a matrix product of two dtypes (it promotes neither): ``a`` and
-    ``b`` are arrays or Tensors."""
-    da, db = (str(getattr(getattr(v, "_data", v), "dtype", "")) for v in (a, b))
-    if da != db and da and db:
+    ``b`` are arrays or Tensors. (The dtypes are compared before they are named: every
+    layer of a network checks its product, at every step.)"""
+    da = getattr(getattr(a, "_data", a), "dtype", None)
+    db = getattr(getattr(b, "_data", b), "dtype", None)
+    if da is db or da is None or db is None:
+        return
+    da, db = str(da), str(db)
+    if da != db:
         raise RuntimeError(
             "expected m1 and m2 to have the same dtype, but got: "
             f"{C_TYPES.get(da, da)} != {C_TYPES.get(db, db)}"

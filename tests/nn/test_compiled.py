@@ -310,3 +310,30 @@ def test_a_recurrent_layer_flattening_its_parameters_trains_eagerly_and_compiled
     assert runs[1][0] == pytest.approx(runs[0][0])
     for got, want in zip(runs[1][1], runs[0][1], strict=True):
         np.testing.assert_allclose(got, want)
+
+
+def test_cross_entropys_class_dim_and_target_mask_run_as_written_in_a_compiled_step():
+    """The class dim and the one-hot mask of class-index targets carry no gradient:
+    compiled code calls them as written, where a compiled copy of each (its operands
+    unwrapped and saved, through a call site) ran at every step; a target out of range
+    is still refused there, and the gradients are the eager step's."""
+    sd.manual_seed(0)
+    model, loss_fn = nn.Linear(3, 4), nn.CrossEntropyLoss()
+    x, y = sd.randn(5, 3), sd.tensor([0, 3, 1, -100, 2])
+
+    def step(x, y):
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss.item()
+
+    eager_loss, eager_grads = run(step, model, x, y)
+    compiled = sd.differentiate(step)
+    loss, grads = run(compiled, model, x, y)
+    assert np.isclose(loss, eager_loss, rtol=1e-6)
+    for got, expected in zip(grads, eager_grads, strict=True):
+        assert np.allclose(got, expected, rtol=1e-5, atol=1e-7)
+    source = sd.source(compiled)
+    assert "_one_hot(" in source and "_one_hot_primal" not in source
+    assert "tensor_call(_one_hot" not in source and "tensor_call(_class_dim" not in source
+    with pytest.raises(IndexError, match="Target 4 is out of bounds"):
+        compiled(x, sd.tensor([0, 4, 1, -100, 2]))
