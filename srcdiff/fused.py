@@ -141,6 +141,7 @@ def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:
     return np.array(values, dtype=dtype).reshape(shape)
 
 
+_DTYPES = {t: np.dtype(t) for t in (np.float64, np.uint64, np.bool_)}
 _SCRATCH = threading.local()  # per thread: (dtype, slot) -> the largest flat buffer yet
 _SCRATCH_LIMIT = 1 << 24  # bytes: a larger temporary is allocated as it is needed
 
@@ -150,11 +151,11 @@ def _scratch(shape: tuple, dtype: Any, slot: int = 0) -> np.ndarray | None:
     calls (None for a 0-d or very large one: allocated as usual). The optimizers'
     temporaries, as large as the parameters, cost more to allocate (their memory is
     faulted in page by page) than to compute."""
-    dtype = np.dtype(dtype)
+    dtype = _DTYPES.get(dtype) or np.dtype(dtype)
     size = math.prod(shape)
     if not shape or size * dtype.itemsize > _SCRATCH_LIMIT:
         return None
-    kept = getattr(_SCRATCH, "buffers", None)
+    kept = _SCRATCH.__dict__.get("buffers")
     if kept is None:
         kept = _SCRATCH.buffers = {}
     flat = kept.get((dtype, slot))
@@ -186,7 +187,7 @@ def _narrow_fma(a: np.ndarray, b: Any, c: np.ndarray, digits: int, inf: Any, tin
     # is set, or that are below the dtype's normal numbers (rounded at a higher bit)
     low = np.uint64((1 << (52 - digits)) - 1)
     bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
-    maybe = np.flatnonzero(np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)))
+    maybe = np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)).nonzero()[0]
     if maybe.size:
         sums = flat[maybe]
         half = np.uint64(1 << (52 - digits))
