@@ -226,6 +226,9 @@ def _implicit_dim(input: Tensor, dim: int | None, name: str, stacklevel: int) ->
     return 0 if input.ndim in (0, 1, 3) else 1
 
 
+nondiff("a dim (an integer)", _implicit_dim)  # (run as written where compiled code calls it)
+
+
 # ---- layers -------------------------------------------------------------------------
 
 
@@ -452,7 +455,12 @@ def _one_hot(log_p: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
 
 # run as written where compiled code calls them (a compiled copy of each paid for its
 # bookkeeping at every step): an integer and a boolean mask, which carry no gradient
-nondiff("a class dim (an integer), and a boolean mask of the targets", _class_dim, _one_hot)
+nondiff(
+    "a class dim (an integer), a check of class weights, a boolean mask of the targets",
+    _class_dim,
+    _class_weight,
+    _one_hot,
+)
 
 
 def _picked_weight(log_p: Tensor, one_hot: Any, weight: Tensor | None) -> Tensor | float:

@@ -313,10 +313,11 @@ def test_a_recurrent_layer_flattening_its_parameters_trains_eagerly_and_compiled
 
 
 def test_cross_entropys_class_dim_and_target_mask_run_as_written_in_a_compiled_step():
-    """The class dim and the one-hot mask of class-index targets carry no gradient:
-    compiled code calls them as written, where a compiled copy of each (its operands
-    unwrapped and saved, through a call site) ran at every step; a target out of range
-    is still refused there, and the gradients are the eager step's."""
+    """The class dim, the implicit dim's choice, the check of class weights and the
+    one-hot mask of class-index targets carry no gradient: compiled code calls them as
+    written, where a compiled copy of each (its operands unwrapped and saved, through a
+    call site or behind a check of it) ran at every step; a target out of range is still
+    refused there, and the gradients are the eager step's."""
     sd.manual_seed(0)
     model, loss_fn = nn.Linear(3, 4), nn.CrossEntropyLoss()
     x, y = sd.randn(5, 3), sd.tensor([0, 3, 1, -100, 2])
@@ -335,5 +336,7 @@ def test_cross_entropys_class_dim_and_target_mask_run_as_written_in_a_compiled_s
     source = sd.source(compiled)
     assert "_one_hot(" in source and "_one_hot_primal" not in source
     assert "tensor_call(_one_hot" not in source and "tensor_call(_class_dim" not in source
+    assert "_class_weight(" in source and "(classes,)" not in source
+    assert "_implicit_dim(" in source and "Implicit dimension choice" not in source
     with pytest.raises(IndexError, match="Target 4 is out of bounds"):
         compiled(x, sd.tensor([0, 4, 1, -100, 2]))
