@@ -294,12 +294,21 @@ class Sharing:
         if not isinstance(v, gast.Call):
             return False
         if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args:
-            # a list's or a dict's copy (not an array parameter's: its rows are its own)
+            # a list's or a dict's copy (not an array parameter's or an array global's: its
+            # rows are its own)
             owner = v.func.value
-            return not (isinstance(owner, gast.Name) and owner.id in self.array_params)
+            return not (isinstance(owner, gast.Name) and (
+                owner.id in self.array_params or self.array_global(owner.id)))  # fmt: skip
         found, obj = self.resolve(v.func)
         return found and obj in (list, tuple, dict, sorted, reversed, copy.copy,
                                  rt_module.sorted_in_place)  # fmt: skip
+
+    def array_global(self, n: str) -> bool:
+        """Whether the free name ``n`` holds an array now (its copy shares no objects)."""
+        if n in self.locals:
+            return False
+        found, obj = self.p.resolve(n)
+        return found and rt_module.tensor_methods.is_array(obj)
 
     def may_share_entries(self, v: gast.expr) -> bool:
         """Whether ``v`` may be a list or dict whose entries are objects other names (or

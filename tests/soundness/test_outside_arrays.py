@@ -1053,3 +1053,33 @@ def test_a_method_that_changes_an_array_after_a_helper_read_it_is_still_refused(
         sd.grad(f)(np.ones(3))
     np.testing.assert_array_equal(SETTINGS.arr, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(GY, [1.0, 2.0, 3.0])
+
+
+def fills_a_copy_of_a_globals_array(x):
+    h = GY.copy()
+    h[1] += x[0] * x[2]
+    h = h + 0.0
+    h[0] = np.sin(x[1])
+    return np.sum(h * h)
+
+
+def test_a_copy_of_a_globals_array_is_the_functions_own():
+    """``GY.copy()`` is a new array, whose entries are numbers: a differentiated value
+    written into it is the function's own (it was refused as a write into the global's
+    object, as a list's copy, which shares its entries, is)."""
+    test_outside_arrays_end_as_a_plain_call_leaves_them(fills_a_copy_of_a_globals_array)
+
+
+GL_ROWS = [np.array([1.0, 2.0, 3.0])]
+
+
+def writes_into_an_entry_of_a_copy_of_a_globals_list(x):
+    rows = GL_ROWS.copy()
+    rows[0][1] = x[0] * 2.0
+    return np.sum(rows[0] * x)
+
+
+def test_a_copy_of_a_globals_list_still_shares_its_arrays():
+    with pytest.raises(sd.CompileError, match="stored into an object a global holds"):
+        sd.grad(writes_into_an_entry_of_a_copy_of_a_globals_list)(np.ones(3))
+    np.testing.assert_array_equal(GL_ROWS[0], [1.0, 2.0, 3.0])
