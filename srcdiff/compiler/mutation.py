@@ -37,6 +37,7 @@ import weakref
 from collections.abc import Iterator
 
 import gast
+import numpy as np
 
 from .. import runtime as rt_module
 from ..errors import CompileError
@@ -62,7 +63,8 @@ from .normalize import (
     walk,
     walk_statements,
 )
-from .parse import Parsed, parse
+from .parse import MISSING, Parsed, parse
+from .parse import attribute as parse_attribute
 
 # NumPy functions and array methods whose result may be the argument itself or a view of
 # its memory: writing into the result writes into the argument.
@@ -270,7 +272,7 @@ class Sharing:
         for n, values in assigned.items():
             if any(self.may_share_entries(v) for v in values):
                 self.taken.add(n)
-            for v in filter(self.copies_entries, values):
+            for v in (v for v in values if self.copies_entries(v, assigned)):
                 self.taken.add(n)
                 sources = [v.func.value] if isinstance(v.func, gast.Attribute) else v.args[:1]
                 for m in (m for e in sources for m in _names(e)):
@@ -289,7 +291,7 @@ class Sharing:
                     self.taken.add(n)
                     changed = True
 
-    def copies_entries(self, v: gast.expr) -> bool:
+    def copies_entries(self, v: gast.expr, assigned: dict[str, list[gast.expr]]) -> bool:
         """Whether ``v`` makes a list, tuple or dict of another's entries."""
         if not isinstance(v, gast.Call):
             return False
@@ -297,18 +299,37 @@ class Sharing:
             # a list's or a dict's copy (not an array parameter's or an array global's: its
             # rows are its own)
             owner = v.func.value
-            return not (isinstance(owner, gast.Name) and (
-                owner.id in self.array_params or self.array_global(owner.id)))  # fmt: skip
+            return not (isinstance(owner, gast.Name) and owner.id in self.array_params
+                        or self.array_global(owner, assigned))  # fmt: skip
         found, obj = self.resolve(v.func)
         return found and obj in (list, tuple, dict, sorted, reversed, copy.copy,
                                  rt_module.sorted_in_place)  # fmt: skip
 
-    def array_global(self, n: str) -> bool:
-        """Whether the free name ``n`` holds an array now (its copy shares no objects)."""
-        if n in self.locals:
-            return False
-        found, obj = self.p.resolve(n)
-        return found and rt_module.tensor_methods.is_array(obj)
+    def array_global(self, e: gast.expr, assigned: dict[str, list[gast.expr]]) -> bool:
+        """Whether ``e`` holds an array of numbers a global holds now (``GY``, ``NS.y``,
+        ``G["w"]``, or a name given one of those once): its copy shares no objects."""
+        found, obj = self.global_value(e, assigned, 0)
+        return found and rt_module.tensor_methods.is_array(obj) and obj.dtype != object
+
+    def global_value(self, e: gast.expr, assigned: dict[str, list[gast.expr]], depth: int
+                     ) -> tuple[bool, object]:  # fmt: skip
+        """The object ``e`` refers to now where it is a free name, an attribute of one or
+        its dict's entry of a literal key (for an index of an array of numbers, that array:
+        what it gives is of its kind); ``(False, None)`` where that is not known."""
+        if isinstance(e, gast.Name) and e.id not in self.locals:
+            return self.p.resolve(e.id)
+        if isinstance(e, gast.Name) and len(assigned.get(e.id, ())) == 1 and depth < 8:
+            return self.global_value(assigned[e.id][0], assigned, depth + 1)
+        if isinstance(e, (gast.Attribute, gast.Subscript)):
+            found, obj = self.global_value(e.value, assigned, depth + 1)
+            if found and isinstance(e, gast.Attribute):
+                obj = parse_attribute(obj, e.attr)
+                return (obj is not MISSING), obj
+            if found and type(obj) is dict and isinstance(e.slice, gast.Constant):
+                return e.slice.value in obj, obj.get(e.slice.value)
+            if found and isinstance(e, gast.Subscript) and isinstance(obj, np.ndarray):
+                return obj.dtype != object, obj  # (an entry or a view of the same kind)
+        return False, None
 
     def may_share_entries(self, v: gast.expr) -> bool:
         """Whether ``v`` may be a list or dict whose entries are objects other names (or

@@ -1063,11 +1063,40 @@ def fills_a_copy_of_a_globals_array(x):
     return np.sum(h * h)
 
 
-def test_a_copy_of_a_globals_array_is_the_functions_own():
-    """``GY.copy()`` is a new array, whose entries are numbers: a differentiated value
-    written into it is the function's own (it was refused as a write into the global's
-    object, as a list's copy, which shares its entries, is)."""
-    test_outside_arrays_end_as_a_plain_call_leaves_them(fills_a_copy_of_a_globals_array)
+def fills_a_copy_of_a_fields_array(x):
+    h = STATE.y.copy()
+    h[2] = x[0] * x[1]
+    return np.sum(h * x)
+
+
+def fills_a_copy_of_a_dicts_array(x):
+    h = G["y"].copy()
+    h[0] += x[2] ** 2
+    return np.sum(h * x)
+
+
+def fills_a_copy_of_a_slice_of_a_globals_array(x):
+    h = GY[1:].copy()
+    h[0] = x[0] * 3.0
+    return np.sum(h * x[1:])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        fills_a_copy_of_a_globals_array,
+        fills_a_copy_of_a_fields_array,
+        fills_a_copy_of_a_dicts_array,
+        fills_a_copy_of_a_slice_of_a_globals_array,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_a_copy_of_a_globals_array_is_the_functions_own(f):
+    """``GY.copy()`` (``STATE.y.copy()``, ``G["y"].copy()``) is a new array, whose
+    entries are numbers: a differentiated value written into it is the function's own (it
+    was refused as a write into the global's object, as a list's copy, which shares its
+    entries, is)."""
+    test_outside_arrays_end_as_a_plain_call_leaves_them(f)
 
 
 GL_ROWS = [np.array([1.0, 2.0, 3.0])]
