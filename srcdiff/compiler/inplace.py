@@ -273,6 +273,11 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
         item = _rt_call(norm, "pop_value", [_name(owner), *key])
         norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), *key])))
         return item
+    if attr == "remove" and not e.keywords and len(e.args) == 1:
+        # ``xs.remove(v)``: the pop of the first entry that is ``v`` or equals it
+        key = _rt_call(norm, "removal_index", [_name(owner), norm.atom(e.args[0])])
+        norm.emit(_inplace(owner, _rt_call(norm, "removed", [_name(owner), key])))
+        return _const(None)
     if attr == "setdefault" and not e.keywords and len(e.args) == 2:
         # ``d.setdefault(k, v)``: ``d.update({k: d[k] if k in d else v})``, then ``d[k]``
         key, default = norm.atom(e.args[0]), norm.atom(e.args[1])

@@ -139,6 +139,7 @@ def updated(g, ans, d, other):
 
 
 nondiff("an emptied list or dict holds nothing to differentiate", rt.cleared)
+nondiff("the position of the entry list.remove takes out", rt.removal_index)
 nondiff("a shape, and the indices of np.multiply.at's factors", rt.multiply_at_shape,
         rt.multiply_at_slots)  # fmt: skip
 unsupported(

@@ -515,10 +515,24 @@ def pop_value(xs: Any, key: Any = _LAST) -> Any:
     return xs[-1 if key is _LAST else key]
 
 
+def removal_index(xs: Any, v: Any) -> Any:
+    """Where ``xs.remove(v)`` takes its entry out of a list: the first that is ``v`` or
+    equals it, as Python finds it (its ValueError where none does). Of another object (a
+    set's, a user's) its own ``remove`` runs here, and the key is None (``removed`` then
+    leaves it as it is)."""
+    if not isinstance(xs, list):
+        _in_place(xs, "remove", v)
+        return None
+    for i, entry in enumerate(xs):
+        if entry is v or entry == v:
+            return i
+    raise ValueError("list.remove(x): x not in list")
+
+
 def removed(xs: Any, key: Any = _LAST) -> Any:
     """``xs`` after ``xs.pop(key)`` (``xs.pop()``)."""
-    if not _is_container(xs):
-        return xs  # its pop ran in pop_value
+    if not _is_container(xs) or key is None:
+        return xs  # its pop ran in pop_value (its remove, in removal_index)
     out = list(xs) if isinstance(xs, list) else dict(xs)
     del out[-1 if key is _LAST else key]
     return out

@@ -60,8 +60,26 @@ def writes_into_the_callers_dict(x, state):
     return np.sum(state["h"] ** 2)
 
 
+def remove_by_value(x):
+    """``xs.remove(v)`` takes out the first entry that is ``v`` or equals it (it was
+    refused as the update of a list reached through a field, which ``xs`` is not)."""
+    xs = [x[0] * 2.0, x[1], x[2] ** 2, x[1] * 1.0]
+    xs.remove(min(xs))
+    xs.remove(xs[1])
+    return xs[0] * xs[1] + sum(xs)
+
+
+def remove_an_array_held_twice(x):
+    h = np.sin(x)
+    hs = [h, x * 2.0, h]
+    hs.remove(h)
+    s = {1, 2}
+    s.remove(2)
+    return np.sum(hs[0] * hs[1]) * len(s)
+
+
 FUNCTIONS = [extend_insert_pop, reverse_and_clear, dict_update_and_pop, fill_then_write,
-             resize_a_copy]  # fmt: skip
+             resize_a_copy, remove_by_value, remove_an_array_held_twice]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=[f.__name__ for f in FUNCTIONS])
