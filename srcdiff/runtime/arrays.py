@@ -463,7 +463,8 @@ def _as2d(a: Any, xp: Any, lhs: bool) -> Any:
 
 
 def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
-    """Gradient of ``x @ y`` with respect to ``x``."""
+    """Gradient of ``x @ y`` with respect to ``x`` (a list operand taken as its array)."""
+    x, y = _listed(g, x), _listed(g, y)
     if type(g) is _ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
         # the common case first; in x's memory order, so that x = W.T gives W a C array
         return (y @ g.T).T if x.flags.f_contiguous and not x.flags.c_contiguous else g @ y.T
@@ -479,7 +480,8 @@ def matmul_lhs(g: Any, x: Any, y: Any) -> Any:
 
 
 def matmul_rhs(g: Any, x: Any, y: Any) -> Any:
-    """Gradient of ``x @ y`` with respect to ``y``."""
+    """Gradient of ``x @ y`` with respect to ``y`` (a list operand taken as its array)."""
+    x, y = _listed(g, x), _listed(g, y)
     if type(g) is _ndarray and g.ndim == 2 and x.ndim == 2 and y.ndim == 2:
         return (g.T @ x).T if y.flags.f_contiguous and not y.flags.c_contiguous else x.T @ g
     xp = array_module(g, x, y)

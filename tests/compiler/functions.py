@@ -1064,6 +1064,17 @@ def rule_matmul_batched(a, b):
     return np.sum(np.matmul(a, b) ** 2)
 
 
+@case(A(3))
+def rule_matmul_of_lists(x):
+    """np.matmul takes lists as NumPy takes them: the reverse rule read a list operand's
+    ndim, and the forward rule's ``@`` of two lists of entries is a TypeError (both
+    crashed)."""
+    rows = [[x[0], x[1]], [x[2], 1.0]]
+    return np.sum(np.matmul(rows, [[1.0], [x[1]]]) ** 2) + np.sum(
+        np.matmul(x.reshape(3, 1), [[1.0, 2.0]]) ** 2
+    )
+
+
 @case(A(3), A(4), wrt=(0, 1))
 def rule_outer(a, b):
     return np.sum(np.outer(a, b) ** 2)
