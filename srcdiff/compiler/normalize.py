@@ -331,6 +331,14 @@ IN_PLACE_OPERATORS = frozenset({
     "ixor", "ilshift", "irshift", "iconcat", "setitem", "delitem",
 })  # fmt: skip
 # packages whose functions change no argument (but for NUMPY_WRITERS and ``out=``)
+# NumPy functions (not ufuncs) whose array arguments, given as lists, are the arrays of
+# their entries (see Normalizer.displays_as_arrays)
+ARRAY_LIKE_ARGUMENTS: dict[Any, tuple[int, tuple[str, ...]]] = {  # (positions, keywords)
+    np.kron: (2, ("a", "b")), np.tensordot: (2, ("a", "b")), np.sort: (1, ("a",)),
+    np.trapezoid: (2, ("y", "x")), np.sinc: (1, ("x",)), np.clip: (3, ("a", "a_min", "a_max")),
+    np.where: (3, ()), np.linalg.solve: (2, ("a", "b")), np.average: (1, ("a", "weights")),
+    np.linspace: (2, ("start", "stop")),
+}  # fmt: skip
 PURE_HOMES = frozenset({"numpy", "builtins", "math", "srcdiff", "cupy", "scipy"})
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
@@ -534,6 +542,7 @@ class Normalizer:
                 "unsupported syntax: two *args in one call", e, "join them into one tuple first"
             )
         e = self.super_named(e)
+        e = self.displays_as_arrays(e)
         func = self.callee(e.func)
         args = [
             gast.Starred(value=self.atom(a.value), ctx=gast.Load())
@@ -543,6 +552,34 @@ class Normalizer:
         ]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def displays_as_arrays(self, e: gast.Call) -> gast.Call:
+        """``np.power([a, b], 2)``: a list or tuple display given to a NumPy function that
+        takes it for the array of its entries (a ufunc, ``np.kron``, ...) as
+        ``np.asarray([a, b])``, which is what NumPy makes of it (the rules take arrays)."""
+        obj = self.resolved(e.func)
+        if isinstance(obj, np.ufunc):
+            positions, keywords = obj.nin, ()
+        elif type(obj).__hash__ is not None and obj in ARRAY_LIKE_ARGUMENTS:
+            positions, keywords = ARRAY_LIKE_ARGUMENTS[obj]
+        else:
+            return e
+        root = e.func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not (isinstance(root, gast.Name) and self.resolved(root) is np):
+            return e  # (NumPy known here by no name to take asarray from)
+        asarray = gast.Attribute(value=name(root.id), attr="asarray", ctx=gast.Load())
+
+        def array(a: gast.expr) -> gast.expr:
+            if not isinstance(a, (gast.List, gast.Tuple)):
+                return a
+            return gast.copy_location(gast.Call(func=asarray, args=[a], keywords=[]), a)
+
+        args = [array(a) if i < positions else a for i, a in enumerate(e.args)]
+        return gast.Call(func=e.func, args=args, keywords=[
+            gast.keyword(arg=k.arg, value=array(k.value)) if k.arg in keywords else k
+            for k in e.keywords])  # fmt: skip
 
     def super_named(self, e: gast.Call) -> gast.Call:
         """``super()`` finds the method's object (or class) as its frame's first argument,

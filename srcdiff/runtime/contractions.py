@@ -165,8 +165,10 @@ def tensordot_grads(g: Any, a: Any, b: Any, axes: Any = 2) -> tuple[Any, Any]:
 
 def kron_grads(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
     """Gradients of ``np.kron(a, b)``: ``g`` seen with its axes split as (a's, b's)
-    interleaved, multiplied by the other operand and summed over its axes."""
+    interleaved, multiplied by the other operand and summed over its axes (a list operand
+    taken as its array)."""
     xp = array_module(g, a, b)
+    a, b = (xp.asarray(v) if isinstance(v, (list, tuple)) else v for v in (a, b))
     nd = max(len(a.shape), len(b.shape))
     sa = (1,) * (nd - len(a.shape)) + tuple(a.shape)
     sb = (1,) * (nd - len(b.shape)) + tuple(b.shape)

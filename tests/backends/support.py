@@ -708,7 +708,8 @@ STRICT_FUNCTIONS = {
     "np.sqrt(3.0) of a Python number: the standard's functions take arrays": "model_attention",
     "np.sum(x, 0): the standard's reductions take their axis by keyword": "corner_positional_axis",
     "arithmetic between an array and a Python list: the standard takes arrays and scalars": (
-        "array_with_a_list_literal array_plus_a_list_of_an_array rule_matmul_of_lists"
+        "array_with_a_list_literal array_plus_a_list_of_an_array rule_matmul_of_lists "
+        "rule_of_list_displays"
     ),
 }
 UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
@@ -716,7 +717,12 @@ UNSUPPORTED_FUNCTIONS: dict[str, dict[str, str]] = {
     "cupy": {
         **dict.fromkeys(OWN_ARRAYS_FUNCTIONS.split(), OWN_ARRAYS),
         **dict.fromkeys(
-            ["array_with_a_list_literal", "array_plus_a_list_of_an_array", "rule_matmul_of_lists"],
+            [
+                "array_with_a_list_literal",
+                "array_plus_a_list_of_an_array",
+                "rule_matmul_of_lists",
+                "rule_of_list_displays",
+            ],
             "arithmetic between an array and a Python list: CuPy takes arrays and scalars",
         ),
     },

@@ -1075,6 +1075,25 @@ def rule_matmul_of_lists(x):
     )
 
 
+@case(A(3))
+def rule_of_list_displays(x):
+    """A list display given to a NumPy function that takes it for the array of its
+    entries: the rules of np.power, np.abs, np.arctan2, np.sinc, np.kron, np.sort and
+    np.trapezoid read it as a list (``2 * [a, b]`` repeats it) and crashed; np.clip's,
+    np.where's and np.linalg.solve's refused it as a list joined or repeated."""
+    out = np.sum(np.power([x[0], x[1]], 3)) + np.sum(np.abs([x[2], x[0]]))
+    out = out + np.sum(np.arctan2([x[0], x[1]], 2.0))
+    out = out + np.sum(np.sinc([x[1], 0.5])) + np.sum(np.kron([1.0, 2.0], x) ** 2)
+    out = out + np.sum(np.sort([x[0], x[1], 0.0]) * np.arange(3.0))
+    out = out + np.trapezoid([x[0], x[1] ** 2, x[2]], x=[0.0, 0.5, 2.0])
+    out = (
+        out
+        + np.sum(np.clip([x[0], x[2]], -0.1, 0.1))
+        + np.sum(np.where([True, False], [x[1], x[2]], 0.0))
+    )
+    return out + np.sum(np.linalg.solve([[x[0] + 3.0, 1.0], [0.0, 2.0]], [1.0, x[1]]))
+
+
 @case(A(3), A(4), wrt=(0, 1))
 def rule_outer(a, b):
     return np.sum(np.outer(a, b) ** 2)
