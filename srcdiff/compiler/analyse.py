@@ -441,6 +441,8 @@ class Analyser:
             call.args[-1] = gast.Call(func=_rt_attr("logged"), args=[call.args[-1]], keywords=[])
             return Op(Kind.PASSIVE)
         kind, obj = self.resolve(call.func)
+        if kind == "object" and obj is None:  # ``hook(x)`` under ``if hook is not None:``:
+            kind = "dynamic"  # it fails where it runs, as in Python (see classify_call)
         owner = call.func.value if kind == "method" else None
         if owner is not None and (self.objects_method(owner, call.func.attr) or self.is_active(
                 owner) and not self.on_tensors and not self.known_array(owner)):  # fmt: skip

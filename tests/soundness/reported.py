@@ -1672,6 +1672,17 @@ def an_optional_hook_that_is_none(x):
     return np.sum(y)
 
 
+@case(vec(3))
+def an_optional_callback_that_is_none(x):
+    """``if HOOK is not None: HOOK(y)``, a statement of its own (a callback, its result
+    dropped): its call of None was refused when compiled, though the branch is not taken
+    (the call whose value is assigned was not)."""
+    y = np.sin(x)
+    if HOOK is not None:
+        HOOK(y)
+    return np.sum(y * x)
+
+
 @case(vec(4), refusable=True)
 def a_methods_out_passed_by_position(x):
     """``z.mean(0, None, y)`` writes into ``y``: by position, refused (it was dropped)."""
