@@ -450,8 +450,8 @@ def put_attribute(holder: Any, attr: str, entry: Any, own: bool = False) -> None
     from .mutation import refuse, write_back  # mutation imports this module
 
     old = getattr(holder, attr, None)
-    if old is entry:
-        return
+    if old is entry or callable(getattr(old, "_changed", None)) and old._data is entry:
+        return  # (the Tensor's own array: an attribute of the Tensor set, ``m.b.grad = g``)
     if isinstance(old, (list, dict)) and isinstance(entry, type(old)):
         write_back(old, entry)
         return

@@ -191,6 +191,28 @@ def test_a_learning_rate_written_through_param_groups_in_a_compiled_step():
     np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.05 * 2.0, rtol=1e-6)
 
 
+def test_a_gradient_set_through_a_modules_attribute_in_a_compiled_step():
+    """``model[0].bias.grad = None`` (``model.w.grad = g``): the Tensor's attribute is
+    set, and the Tensor stays its module's (it was refused as a write into the entries
+    of the module's array). A loss linear in the bias: its gradient is the number of
+    rows, the weight's the sum of the rows on top of what it held."""
+    model = nn.Sequential(nn.Linear(3, 1))
+    x = sd.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+
+    def step(x):
+        model[0].bias.grad = None
+        loss = model(x).sum()
+        loss.backward()
+        model[0].weight.grad = model[0].weight.grad * 2.0
+        return loss.item()
+
+    model[0].bias.grad = sd.tensor([7.0])
+    model[0].weight.grad = sd.ones(1, 3)
+    sd.differentiate(step)(x)
+    np.testing.assert_allclose(model[0].bias.grad.numpy(), [2.0])
+    np.testing.assert_allclose(model[0].weight.grad.numpy(), [[5.0, 4.0, 12.0]])
+
+
 def test_softmax_with_a_dtype_compiles_without_warnings():
     """``F.softmax(h, dim=1, dtype=...)`` inlined: ``dim is not None`` became ``1 is not
     None``, which Python's compiler warns of (a SyntaxWarning at the user's line)."""
