@@ -213,6 +213,16 @@ class Analyser:
             return self.global_store(stmt, func.value.id)
         if isinstance(obj, type) and rt_module.is_record_class(obj):
             return None  # built by its constructor, compiled (see runtime/objects.py)
+        if getattr(obj, "__module__", None) == "itertools":  # (a class: no rule to register)
+            return self.fail(
+                stmt,
+                f"{describe(obj)} called here in a form srcdiff does not compile (it compiles "
+                "chain, product, combinations(xs, r), accumulate, pairwise, starmap and "
+                "islice called by name with their arguments written out, and a func that is "
+                "a name or a lambda)",
+                "write the arguments out (no *args), or write the loop it stands for "
+                "(for ... in ...: ...)",
+            )
         if not is_python_callable(obj):
             return self.fail(
                 stmt,

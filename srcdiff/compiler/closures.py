@@ -169,8 +169,10 @@ def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
 BUILTINS = dict(vars(builtins))
 CHAIN, PRODUCT, COMBINATIONS = itertools.chain, itertools.product, itertools.combinations
 ACCUMULATE, PAIRWISE, STARMAP = itertools.accumulate, itertools.pairwise, itertools.starmap
+ISLICE = itertools.islice
 ITERATORS = {"chain": CHAIN, "product": PRODUCT, "combinations": COMBINATIONS,
-             "accumulate": ACCUMULATE, "pairwise": PAIRWISE, "starmap": STARMAP}  # fmt: skip
+             "accumulate": ACCUMULATE, "pairwise": PAIRWISE, "starmap": STARMAP,
+             "islice": ISLICE}  # fmt: skip
 # the calls ``_Builtins`` may rewrite, by the name called
 REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict",
                        "reduce", *ITERATORS})  # fmt: skip
@@ -183,17 +185,19 @@ DEFERRING = (gast.Lambda, gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp, 
              gast.GeneratorExp)  # fmt: skip
 
 
-def _accumulated(node: gast.Call) -> list[gast.expr] | None:
-    """The arguments of ``accumulate(xs, func=f, initial=None)`` by position (``[xs,
-    f]``), or None where a keyword gives more (an ``initial`` value)."""
-    args = list(node.args)
+def _accumulated(node: gast.Call) -> tuple[list[gast.expr], gast.expr | None] | None:
+    """The arguments of ``accumulate(xs, func=f, initial=v)`` by position (``[xs, f]``)
+    and ``v`` (None where it is not given or None written out); None for another keyword."""
+    args, initial = list(node.args), None
     for k in node.keywords:
         if k.arg == "func" and len(args) == 1:
             args.append(k.value)
-        elif not (k.arg == "initial" and isinstance(k.value, gast.Constant) and k.value.value
-                  is None):  # fmt: skip
+        elif k.arg == "initial":
+            none = isinstance(k.value, gast.Constant) and k.value.value is None
+            initial = None if none else k.value
+        else:
             return None
-    return args
+    return args, initial
 
 
 class _Builtins(Transformer):
@@ -271,11 +275,16 @@ class _Builtins(Transformer):
         fn = self.resolved(node.func)
         if fn not in ITERATORS.values():
             return None
-        args = _accumulated(node) if fn is ACCUMULATE else node.args
-        if args is None or fn is not ACCUMULATE and node.keywords:
+        accumulated = _accumulated(node) if fn is ACCUMULATE else (node.args, None)
+        if accumulated is None or fn is not ACCUMULATE and node.keywords:
             return None
+        args, initial = accumulated
         if any(isinstance(a, gast.Starred) for a in args):
             return None
+        if fn is ISLICE:
+            return self.sliced(args)
+        if initial is not None and args:  # ``accumulate(chain([v], xs), f)`` (v not None)
+            args = [self.initialized(initial, args[0]), *args[1:]]
         if fn in (ACCUMULATE, PAIRWISE, STARMAP):
             return self.stepped(fn, args)
         if fn is CHAIN:  # (x for s in (a, b) for x in s)
@@ -311,6 +320,45 @@ class _Builtins(Transformer):
                        for i in at]  # fmt: skip
         return gast.GeneratorExp(elt=gast.Tuple(elts=entries, ctx=gast.Load()),
                                  generators=[taken, *loops])  # fmt: skip
+
+    def sliced(self, args: list[gast.expr]) -> gast.expr | None:
+        """``islice(xs, *bounds)`` as ``(x for r, it in [(rt.islice_range(*bounds), xs)]
+        for i, x in zip(range(r.stop), it) if i in r)``, lazy as Python's: the bounds
+        checked and ``xs`` taken when it is called, no item read past the stop
+        (``enumerate(it)`` where the stop is None written out)."""
+        if not 2 <= len(args) <= 4 or not all(
+            _is_builtin(self.p, self.bound, n, BUILTINS[n]) for n in ("zip", "range", "enumerate")
+        ):
+            return None
+        positions, it = self.fresh("positions"), self.fresh("it")
+        at, item = self.fresh("at"), self.fresh("item")
+        open_ended = len(args) > 2 and isinstance(args[2], gast.Constant) and args[2].value is None
+        flag = [gast.keyword(arg="open_ended", value=gast.Constant(value=True, kind=None))]
+        bounds = gast.Call(func=_rt("islice_range"), args=args[1:],
+                           keywords=flag if open_ended else [])  # fmt: skip
+        taken = _for(gast.Tuple(elts=[_name(positions), _name(it)], ctx=gast.Store()),
+                     _listed(gast.Tuple(elts=[bounds, args[0]], ctx=gast.Load())))  # fmt: skip
+        stop = gast.Attribute(value=_name(positions), attr="stop", ctx=gast.Load())
+        pairs = (_call("enumerate", _name(it)) if open_ended
+                 else _call("zip", _call("range", stop), _name(it)))  # fmt: skip
+        kept = gast.Compare(left=_name(at), ops=[gast.In()], comparators=[_name(positions)])
+        loop = _for(gast.Tuple(elts=[_name(at), _name(item)], ctx=gast.Store()), pairs, [kept])
+        return gast.GeneratorExp(elt=_name(item), generators=[taken, loop])
+
+    def initialized(self, initial: gast.expr, xs: gast.expr) -> gast.expr:
+        """``xs`` with ``initial`` first, as ``accumulate(xs, initial=v)`` takes them: ``(x
+        for v, it in [(initial, xs)] for s in (() if v is None else (v,), it) for x in s)``."""
+        first, it = self.fresh("initial"), self.fresh("it")
+        seq, item = self.fresh("seq"), self.fresh("item")
+        taken = _for(gast.Tuple(elts=[_name(first), _name(it)], ctx=gast.Store()),
+                     _listed(gast.Tuple(elts=[initial, xs], ctx=gast.Load())))  # fmt: skip
+        none = gast.Compare(left=_name(first), ops=[gast.Is()],
+                            comparators=[gast.Constant(value=None, kind=None)])  # fmt: skip
+        head = gast.IfExp(test=none, body=gast.Tuple(elts=[], ctx=gast.Load()),
+                          orelse=gast.Tuple(elts=[_name(first)], ctx=gast.Load()))  # fmt: skip
+        sequences = gast.Tuple(elts=[head, _name(it)], ctx=gast.Load())
+        loops = [taken, _for(_name(seq), sequences), _for(_name(item), _name(seq))]
+        return gast.GeneratorExp(elt=_name(item), generators=loops)
 
     def stepped(self, fn: Any, args: list[gast.expr]) -> gast.expr | None:
         """``accumulate(xs[, f])`` as ``(acc := (x if i == 0 else f(acc, x)) for i, x in

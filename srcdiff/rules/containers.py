@@ -180,6 +180,7 @@ nondiff("a function, to be called", rt.returning)
 nondiff("a function, to be called: a call's forward mode (its tangents' derivatives are the "
         "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
+nondiff("the positions itertools.islice takes, integers", rt.islice_range)
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
 nondiff("checks of eigenvalues and of a polynomial fit, which return nothing",
         rt.real_eigenvalues, rt.check_polyfit)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -170,6 +171,20 @@ def sort_key(fn: Any, /, **captured: Any) -> Any:
     function being compiled, given the names it captures: the key's value carries no
     gradient (only the order it gives is used), so they are bound as they are now."""
     return functools.partial(fn, **captured) if captured else fn
+
+
+def islice_range(*bounds: Any, open_ended: bool = False) -> range:
+    """The positions ``itertools.islice(xs, *bounds)`` takes, checked as ``islice``
+    checks them; ``open_ended`` where its stop is None written out (then up to
+    ``sys.maxsize``), which compiled code reads with no stop."""
+    itertools.islice((), *bounds)  # (its ValueError for a negative or non-integer bound)
+    s = slice(*bounds)
+    if s.stop is None and not open_ended:
+        raise refuse(
+            "itertools.islice with a stop that is None when it runs",
+            "write None as islice's stop (islice(xs, start, None)), or give an integer",
+        )
+    return range(s.start or 0, sys.maxsize if s.stop is None else s.stop, s.step or 1)
 
 
 @dataclass(frozen=True)

@@ -443,3 +443,83 @@ def test_itertools_iterators_in_a_nested_functions_comprehension_are_compiled():
     rng = np.random.default_rng(5)
     x, w = rng.normal(size=4), rng.normal(size=4)
     verify_both_modes(accumulates_in_a_nested_function, (x, w), rng)
+
+
+# ---- itertools.islice, and accumulate from an initial value --------------------------------
+
+
+def sliced_lists_and_generators(x, w):
+    head = sum(itertools.islice(x * w, 3))  # (stop only)
+    odd = sum(v * v for v in itertools.islice(list(x), 1, None, 2))
+    gen = sum(itertools.islice((np.sin(v) * w[0] for v in x), 1, 4, 2))
+    steps = 0.0
+    for i in itertools.islice(range(10), 2, 8, 3):
+        steps = steps + x[i % 4] * i
+    return head + odd + gen + steps
+
+
+def accumulated_from_a_differentiated_start(x, w):
+    start = np.sum(w) * 0.5
+    plain = sum(itertools.accumulate(x, initial=start))
+    products = list(itertools.accumulate(x, lambda a, b: a * b + w[1], initial=w[0]))
+    return plain + sum(products) + sum(itertools.accumulate(x, initial=None))
+
+
+def test_islice_is_compiled_lazily_with_its_bounds():
+    rng = np.random.default_rng(11)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    verify_both_modes(sliced_lists_and_generators, (x, w), rng)
+
+
+def test_accumulate_with_an_initial_value_differentiates_through_it():
+    rng = np.random.default_rng(12)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    verify_both_modes(accumulated_from_a_differentiated_start, (x, w), rng)
+
+
+def test_islice_and_accumulate_in_a_compiled_step():
+    from steps import assert_compiled_step_matches_eager
+
+    from srcdiff import nn
+
+    sd.manual_seed(3)
+    model = nn.Linear(3, 1).double()
+    x = sd.randn(5, 3, dtype=sd.float64)
+
+    def step(x):
+        rows = [model(x[i]) for i in range(5)]
+        picked = sum(itertools.islice(rows, 1, None, 2))
+        running = sum(itertools.accumulate(rows[:3], initial=rows[4] * 2.0))
+        loss = (picked * running).sum()
+        loss.backward()
+        return loss.item()
+
+    assert_compiled_step_matches_eager(step, model, x)
+
+
+def test_islice_checks_its_bounds_as_python_does():
+    def negative(x):
+        return sum(itertools.islice(x, -1))
+
+    def none_at_run_time(x, stop=None):
+        return sum(itertools.islice(x, 0, stop))
+
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="islice"):
+        negative(x)
+    with pytest.raises(ValueError, match="islice"):
+        sd.grad(negative)(x)
+    with pytest.raises(sd.CompileError, match="None written out|stop that is None"):
+        sd.grad(none_at_run_time)(x)
+
+
+def test_an_itertools_call_not_compiled_says_how_to_write_it():
+    def spread(x):
+        bounds = (1, 3)
+        return sum(itertools.islice(x, *bounds))
+
+    with pytest.raises(sd.CompileError) as error:
+        sd.grad(spread)(np.ones(4))
+    message = str(error.value)
+    assert "register_vjp" not in message and "itertools.islice" in message
+    assert "write the arguments out" in message
