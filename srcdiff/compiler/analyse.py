@@ -773,7 +773,7 @@ class Analyser:
                 return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt, call)) is not None:
                 return refused
-        elif isinstance(call.func, gast.Name) and self.is_active(call.func) and not self.on_tensors:
+        elif isinstance(call.func, gast.Name) and self.is_active(call.func):
             return self.method_call(call.func, "__call__", call)
         elif not (any(self.is_active(a) for a in args) or kw_active):
             return Op(Kind.PASSIVE)

@@ -116,6 +116,31 @@ def test_partials_called_in_compiled_code_are_differentiated():
     assert "rt.call(SUM_ROWS" in sd.source(g) and "rt.call(HALF_LOSS" in sd.source(g)
 
 
+def scaled_column(v, i, *, h):
+    return v[:, i] * h[0, i]
+
+
+def test_a_partial_binding_a_tensor_in_a_compiled_step_passes_its_gradient():
+    """The Tensor a partial binds (made in the step) gets its gradient where the partial
+    is called, as the arguments do."""
+    from steps import assert_compiled_step_matches_eager
+
+    from srcdiff import nn
+
+    sd.manual_seed(4)
+    model = nn.Linear(3, 2).double()
+    x = sd.randn(4, 3, dtype=sd.float64)
+
+    def step(x):
+        h = model(x)
+        p = functools.partial(scaled_column, i=0, h=h)
+        loss = p(h).sum()
+        loss.backward()
+        return loss.item()
+
+    assert_compiled_step_matches_eager(step, model, x)
+
+
 # ---- nested functions --------------------------------------------------------------------
 
 
