@@ -16,10 +16,14 @@ A nested function defined once under its name (``def f``, or ``f = lambda ...``)
 ``sorted(xs, key=f)`` as ``rt.sorted_in_place(list(xs), key=rt.sort_key(f, w=w))``,
 which has a rule: a sort key's value carries no gradient (only the order it gives is
 used), so ``f`` is given what it captures as it is then (so are the keys of ``min``,
-``max`` and ``.sort``). A nested function that captures names cannot be used as a value
-otherwise (returned, stored, passed to another function): the values it would carry
-would not be followed, and that is a CompileError; so is one defined under a name
-assigned more than once, and one whose default values read the enclosing function.
+``max`` and ``.sort``). A nested function used as a value otherwise (returned, stored,
+passed on, or defined under a name assigned more than once) is ``functools.partial(f,
+w=w)``, which binds the values it captures then: only where they cannot change after
+(parameters, variables assigned once before it), else a CompileError. Default values
+that read the enclosing function are computed where the function is defined (into a
+fresh variable, passed by each call that does not give that argument) or bound in the
+partial. A nested function assigning variables of the enclosing one (``nonlocal``)
+returns their new values after its result, and the statement calling it assigns them.
 
 Invariant of the output: ``Parsed.tree`` has no nested ``def`` or ``lambda`` in its own
 scope; ``Parsed.scope`` maps the names its code uses for the lifted functions to them;
@@ -155,6 +159,13 @@ class Local:
     free: set[str] = field(default_factory=set)
     captured: tuple[str, ...] = ()
     fn: types.FunctionType | None = None
+    # parameters whose default values read the enclosing function: their expressions, and
+    # (for a static function) the variable that holds each value from where it is defined
+    defaults: dict[str, gast.expr] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)
+    # the enclosing function's variables it assigns (``nonlocal``): the lifted function
+    # returns their values after its result, and each call assigns them
+    writes: tuple[str, ...] = ()
 
 
 def _is_builtin(parsed: Parsed, bound: set[str], name: str, obj: Any) -> bool:
@@ -700,21 +711,57 @@ class _Captures(Transformer):
         self.lifter = lifter
         self.visible = dict(visible)
         self.own = own
+        self.at = 0  # the statement of the function's body being visited (``own`` only)
 
-    def error(self, node: gast.AST, local: Local) -> Exception:
-        shown = ", ".join(f"`{c}`" for c in local.captured)
+    def error(self, node: gast.AST, local: Local, moving: list[str]) -> Exception:
+        shown = ", ".join(f"`{c}`" for c in moving)
         def_ = isinstance(local.node, gast.FunctionDef)
         what = f"`{local.node.name}`" if def_ else f"`{local.name}`" if local.static else \
             "a lambda"  # fmt: skip
         how = "is defined under a name that is assigned more than once" if def_ and not \
             local.static else "is used as a value (passed, stored or returned)"  # fmt: skip
         return self.lifter.p.error(
-            f"{what} reads {shown} of the function around it and {how}",
+            f"{what} reads {shown} of the function around it, which may hold another value "
+            f"when it is called, and {how}",
             node,
-            "srcdiff compiles a nested function that reads the enclosing function's "
-            f"variables where it is called, mapped or used as a sort key: call it, or "
-            f"pass {shown} to it as arguments",
+            "a nested function used as a value may read variables assigned once, before "
+            "it, in the function around it (or its parameters); bind the others as "
+            f"defaults ({', '.join(f'{c}={c}' for c in moving)}) if it is to keep the "
+            "values of when it is made, or call it where it is defined",
         )
+
+    def value(self, node: gast.AST, local: Local) -> gast.expr:
+        """The value of the nested function ``local`` used other than by a call: the
+        lifted function, or ``functools.partial`` of it given what it captures and its
+        default values read from the function around it (where what it captures cannot
+        change after this statement: see ``Lifter.fixed``)."""
+        name = _located(_name(local.name), node)
+        if local.writes:
+            raise self.lifter.p.error(
+                f"`{local.name}`, which assigns {_shown(local.writes)} of the function "
+                "around it (nonlocal), used other than by a call of its own",
+                node,
+                f"call it as a statement (`{local.name}(...)`, `y = {local.name}(...)` or "
+                f"`return {local.name}(...)`), where the new values of {_shown(local.writes)} "
+                "are assigned",
+            )
+        if not local.captured and not local.defaults:
+            return name
+        moving = [c for c in local.captured if not self.lifter.fixed(c, self.at, local)]
+        if moving or not self.own:
+            raise self.error(node, local, moving or list(local.captured))
+        keywords = [gast.keyword(arg=c, value=_name(c)) for c in local.captured]
+        for p, e in local.defaults.items():
+            value = _name(local.held[p]) if p in local.held else self.visit(e)
+            keywords.append(gast.keyword(arg=p, value=value))
+        call = gast.Call(func=_name(self.lifter.partial_name()), args=[name], keywords=keywords)
+        return _located(call, node)
+
+    def defaults_held(self, local: Local) -> list[gast.stmt]:
+        """Where a static function is defined: its default values that read the function
+        around it, each computed into the variable that holds it (``Local.held``)."""
+        made = [_assign(local.held[p], self.visit(e)) for p, e in local.defaults.items()]
+        return [_located(m, local.node) for m in made]
 
     def local_of(self, e: gast.expr) -> Local | None:
         if isinstance(e, gast.Name) and isinstance(e.ctx, gast.Load):
@@ -723,8 +770,23 @@ class _Captures(Transformer):
             return self.lifter.by_node.get(id(e))
         return None
 
-    def pass_captured(self, call: gast.Call, local: Local) -> None:
+    def pass_captured(self, call: gast.Call, local: Local, inline: bool = False) -> None:
         given = {k.arg for k in call.keywords}
+        if local.defaults:
+            if any(isinstance(a, gast.Starred) for a in call.args) or None in given:
+                raise self.lifter.p.error(
+                    f"a call of {local.name} with *args or **kwargs, whose default values "
+                    "read the function around it",
+                    call,
+                    "pass its arguments by name or position",
+                )
+            args = local.node.args
+            positional = [a.id for a in args.posonlyargs + args.args]
+            for p, e in local.defaults.items():
+                if p in given or p in positional[: len(call.args)]:
+                    continue
+                value = self.visit(e) if inline else _name(local.held[p])
+                call.keywords.append(gast.keyword(arg=p, value=value))
         for c in local.captured:
             if c in given:
                 raise self.lifter.p.error(
@@ -740,29 +802,41 @@ class _Captures(Transformer):
         local = self.local_of(target)
         if local is None:
             return self.generic_visit(node)
-        if isinstance(target, gast.Lambda):
+        inline = isinstance(target, gast.Lambda)  # (defined here: its defaults read here)
+        if inline:
             replacement = _located(_name(local.name), target)
             if target is node.func:
                 node.func = replacement
             else:
                 node.args[0] = replacement
+        if local.writes and (not self.own or id(node) not in self.lifter.assigning):
+            raise self.lifter.p.error(
+                f"a call of `{local.name}`, which assigns {_shown(local.writes)} of the "
+                "function around it (nonlocal), "
+                + (
+                    "where its statement reads them or calls another function before it, "
+                    "or where Python may evaluate it more than once or not at all"
+                    if self.own
+                    else "in another function defined here"
+                ),
+                node,
+                "call it in a statement of the function around it (`y = f(v) + n`), one "
+                f"such call a statement, before anything else reads {_shown(local.writes)}",
+            )
         node.args = [a if a is target else self.visit(a) for a in node.args]
         node.keywords = [self.visit(k) for k in node.keywords]
-        self.pass_captured(node, local)
+        self.pass_captured(node, local, inline)
         return node
 
     def visit_Name(self, node: gast.Name) -> gast.expr:
         local = self.local_of(node)
-        if local is not None and local.captured:
-            raise self.error(node, local)
+        if local is not None and (local.captured or local.defaults):
+            return self.value(node, local)
         return node
 
     def visit_Lambda(self, node: gast.Lambda) -> gast.expr:
         if self.own:
-            local = self.lifter.by_node[id(node)]
-            if local.captured:
-                raise self.error(node, local)
-            return _located(_name(local.name), node)
+            return self.value(node, self.lifter.by_node[id(node)])
         return self.nested(node)
 
     def visit_FunctionDef(self, node: gast.FunctionDef) -> Any:
@@ -770,19 +844,16 @@ class _Captures(Transformer):
             return self.nested(node)
         local = self.lifter.by_node[id(node)]
         if local.static:
-            return None
-        if local.captured:
-            raise self.error(node, local)
-        value = _located(_name(local.name), node)
-        new = gast.Assign(targets=[_name(node.name, gast.Store())], value=value,
-                          type_comment=None)  # fmt: skip
+            return self.defaults_held(local) or None
+        new = gast.Assign(targets=[_name(node.name, gast.Store())],
+                          value=self.value(node, local), type_comment=None)  # fmt: skip
         return _located(new, node)
 
     def visit_Assign(self, node: gast.Assign | gast.AnnAssign) -> Any:
         if self.own and id(node.value) in self.lifter.by_node:
             local = self.lifter.by_node[id(node.value)]
             if local.static:
-                return None
+                return self.defaults_held(local) or None
         return self.generic_visit(node)
 
     visit_AnnAssign = visit_Assign
@@ -837,6 +908,27 @@ class Lifter:
         self.p = parsed
         self.fn = parsed.fn
         self.by_node: dict[int, Local] = {}
+        self.bound: Counter = Counter()  # the enclosing function's bindings of each name
+        self.bound_at: dict[str, int] = {}  # ... and the statement of its body binding it
+        self.names: set[str] = set()  # the names its code uses (fresh ones avoid them)
+        self.partial: str | None = None  # the name ``functools.partial`` goes by, if used
+        self.assigning: set[int] = set()  # calls whose statements take the values they assign
+        self.writers: dict[str, Local] = {}  # static functions assigning (nonlocal) variables
+
+    def partial_name(self) -> str:
+        if self.partial is None:
+            self.partial = _unique("_partial", self.names)
+        return self.partial
+
+    def fixed(self, name: str, at: int, local: Local) -> bool:
+        """Whether the variable ``name`` that ``local`` captures holds, from the statement
+        ``at`` of the function's body on, the value it holds there: a parameter, or a
+        variable assigned once, by an earlier statement (not one of a comprehension's)."""
+        if name in local.comp or self.bound[name] != 1:
+            return False
+        if any(name in w.writes for w in self.writers.values()):  # (its calls assign it)
+            return False
+        return self.bound_at.get(name, -1) < at  # (a parameter: bound before any)
 
     def error(self, what: str, node: gast.AST, hint: str) -> Exception:
         return self.p.error(what, node, hint)
@@ -866,7 +958,9 @@ class Lifter:
             if isinstance(_assigned(st), gast.Name) and isinstance(st.value, gast.Lambda)
         }
         locals_: list[Local] = []
-        names = set(s.bound) | taken
+        names = self.names = set(s.bound) | taken
+        self.bound = s.bound
+        self.bound_at = _binding_statements(tree)
         for node, comp in s.children:
             if isinstance(node, gast.AsyncFunctionDef):
                 continue  # refused by normalize
@@ -886,21 +980,32 @@ class Lifter:
         variables = set(s.bound) - set(statics)
         for x in locals_:
             self.check(x, variables | x.comp, statics)
+            if x.static:
+                x.held = {p: _unique(f"_{x.name}_{p}", names) for p in x.defaults}
         direct = {id(x): x.free & (variables | x.comp) for x in locals_}
         refs = {id(x): [statics[n] for n in sorted((x.free - x.comp) & set(statics))]
                 for x in locals_}  # fmt: skip
         captured = dict(direct)
         changed = True
-        while changed:
+        while changed:  # (a caller passes what its callees capture, and their defaults)
             changed = False
             for x in locals_:
-                new = captured[id(x)].union(*(captured[id(r)] for r in refs[id(x)]))
+                new = captured[id(x)].union(
+                    *(captured[id(r)] | set(r.held.values()) for r in refs[id(x)])
+                )
                 if new != captured[id(x)]:
                     captured[id(x)], changed = new, True
         for x in locals_:
-            x.captured = tuple(sorted(captured[id(x)]))
+            x.captured = tuple(sorted(captured[id(x)] | set(x.writes)))
+        self.writers = {n: x for n, x in statics.items() if x.writes}
+        if self.writers:
+            tree.body = self.assigned(tree.body)
         own = _Captures(self, statics, own=True)
-        tree.body = [st for st in (own.visit(b) for b in tree.body) if st is not None]
+        body = []
+        for own.at, b in enumerate(tree.body):
+            new = own.visit(b)
+            body.extend([] if new is None else new if isinstance(new, list) else [new])
+        tree.body = body
         _fill_empty(tree)
         for x in locals_:
             visible = {n: v for n, v in statics.items() if n not in scope_of(x.node).bound
@@ -911,17 +1016,73 @@ class Lifter:
             x.fn = self.make(x, cells)
         for n, x in statics.items():
             cells[n].cell_contents = x.fn
-        return {x.name: x.fn for x in locals_}
+        scope: dict[str, Any] = {x.name: x.fn for x in locals_}
+        if self.partial is not None:
+            scope[self.partial] = functools.partial
+        return scope
+
+    def assigned(self, body: list[gast.stmt]) -> list[gast.stmt]:
+        """``body`` with each call of a function assigning variables of this one
+        (``nonlocal``) taking the values it assigns, before its statement: ``r, n = f(v)``,
+        then the statement with ``r`` in place of the call (``y = r``, ``return r + n``);
+        where Python makes the call before the statement reads anything it assigns and
+        before any other call (see ``_evaluated``), else the call is refused."""
+        out: list[gast.stmt] = []
+        for s in body:
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                out.append(s)
+                continue
+            rebuild_blocks(s, self.assigned)
+            head = s.test if isinstance(s, gast.If) else getattr(s, "value", None) if isinstance(
+                s, (gast.Expr, gast.Assign, gast.AugAssign, gast.Return)) else None  # fmt: skip
+            order = _evaluated(head) if head is not None else None
+            calls = [n for n in order or [] if isinstance(n, gast.Call) and isinstance(
+                n.func, gast.Name) and n.func.id in self.writers]  # fmt: skip
+            if len(calls) != 1:
+                out.append(s)
+                continue
+            call, local = calls[0], self.writers[calls[0].func.id]
+            inside = {id(n) for n in walk(call)}
+            before = order[: order.index(call)]
+            if isinstance(s, gast.AugAssign):  # (its target is read first)
+                before[:0] = _evaluated(_loaded(s.target)) or [s.target]
+            if any(isinstance(n, gast.Call) or isinstance(n, gast.Name) and n.id in local.writes
+                   for n in before if id(n) not in inside):  # fmt: skip
+                out.append(s)  # (refused: see _Captures.visit_Call)
+                continue
+            self.assigning.add(id(call))
+            result = _unique("_result", self.names)
+            names = [_name(result, gast.Store()), *(_name(w, gast.Store()) for w in local.writes)]
+            made = gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())], value=call,
+                               type_comment=None)  # fmt: skip
+            out.append(_located(made, s))
+            if isinstance(s, gast.Expr) and head is call:
+                continue
+            _replace(s, call, _located(_name(result), call))
+            out.append(s)
+        return out
 
     def check(self, x: Local, variables: set[str], statics: dict[str, Local]) -> None:
         node = x.node
         inner = scope_of(node)
-        if inner.nonlocal_:
-            raise self.error(
-                "nonlocal or global statement in a nested function",
-                inner.nonlocal_[0],
-                "return the new value instead",
-            )
+        for st in inner.nonlocal_:
+            if isinstance(st, gast.Global):
+                continue  # (its own: see compiler/assigned_globals)
+            outside = [n for n in st.names if n not in variables or n in x.comp]
+            if outside:
+                raise self.error(
+                    f"nonlocal {_shown(outside)} of a function around the one compiled",
+                    st,
+                    "pass the value in and return the new one",
+                )
+            if not x.static:
+                raise self.error(
+                    "nonlocal statement in a lambda or in a function defined under a name "
+                    "assigned more than once",
+                    st,
+                    "define it once, under its own name, and call it",
+                )
+            x.writes += tuple(n for n in st.names if n not in x.writes)
         if isinstance(node, gast.FunctionDef) and node.decorator_list:
             raise self.error(
                 "decorated nested function",
@@ -929,15 +1090,23 @@ class Lifter:
                 "define it at module level, or apply the decorator to it by a call",
             )
         outer = set(self.fn.__code__.co_freevars) | variables | set(statics)
-        for d in [*node.args.defaults, *[k for k in node.args.kw_defaults if k is not None]]:
-            read = {n.id for n in walk(d) if isinstance(n, gast.Name)} & outer
-            if read or any(isinstance(n, FUNCTIONS) for n in walk(d)):
+        args = node.args
+        positional = args.posonlyargs + args.args
+        with_defaults = [
+            *zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True),
+            *zip(args.kwonlyargs, args.kw_defaults, strict=True),
+        ]
+        for param, d in with_defaults:
+            if d is None:
+                continue
+            if any(isinstance(n, FUNCTIONS) for n in walk(d)):
                 raise self.error(
-                    "a default value of a nested function that reads the function around it",
+                    "a default value of a nested function that defines a function",
                     d,
-                    "drop the default and read the variable in the function's body, or "
-                    "pass it as an argument",
+                    "define that function first, under a name, and give the name",
                 )
+            if {n.id for n in walk(d) if isinstance(n, gast.Name)} & outer:
+                x.defaults[param.id] = d  # (computed where it is defined: see _Captures)
 
     def make(self, x: Local, cells: dict[str, types.CellType]) -> types.FunctionType:
         """The lifted function: the nested one with its captured names as keyword-only
@@ -952,9 +1121,18 @@ class Lifter:
                 a.annotation = None
         args.kwonlyargs += [_name(c, gast.Param()) for c in x.captured]
         args.kw_defaults += [None] * len(x.captured)
+        none = gast.Constant(value=None, kind=None)  # (each call passes the value it reads)
+        positional = [a.id for a in args.posonlyargs + args.args]
+        first = len(positional) - len(args.defaults)
+        args.defaults = [none if positional[first + i] in x.defaults else d
+                         for i, d in enumerate(args.defaults)]  # fmt: skip
+        pairs = zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        args.kw_defaults = [none if d is not None and k.id in x.defaults else d for k, d in pairs]
         lambda_ = isinstance(node, gast.Lambda)
         tree_name = x.name.lstrip("_") if lambda_ or not x.static else node.name
         body = [_located(gast.Return(value=node.body), node)] if lambda_ else node.body
+        if x.writes:  # (``tree`` is what Python runs and what is compiled)
+            body = _returning(body, x.writes)
         tree = gast.FunctionDef(name=tree_name, args=args, body=copy.deepcopy(body),
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])  # fmt: skip
@@ -1024,6 +1202,98 @@ def _own_statements(body: list[gast.stmt]):
             yield from _own_statements(getattr(st, f, None) or [])
         for h in getattr(st, "handlers", None) or []:
             yield from _own_statements(h.body)
+
+
+# expressions whose parts Python evaluates in the order of their fields, each once
+_IN_ORDER = (
+    gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call, gast.keyword, gast.Attribute,
+    gast.Subscript, gast.Slice, gast.Tuple, gast.List, gast.Name, gast.Constant,
+)  # fmt: skip
+
+
+def _evaluated(e: gast.expr) -> list[gast.AST] | None:
+    """The parts of ``e`` in the order Python evaluates them (each after its parts), or
+    None where ``e`` holds an expression evaluated otherwise (a conditional, a lambda,
+    a comprehension)."""
+    if not isinstance(e, _IN_ORDER):
+        return None
+    found: list[gast.AST] = []
+    for child in children(e):
+        if isinstance(child, (gast.operator, gast.unaryop, gast.cmpop, gast.expr_context)):
+            continue
+        inner = _evaluated(child)
+        if inner is None:
+            return None
+        found += inner
+    return [*found, e]
+
+
+def _loaded(target: gast.expr) -> gast.expr:
+    """An assignment's target as the expression reading it (``y += v`` reads ``y``)."""
+    new = copy.deepcopy(target)
+    for n in walk(new):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return new
+
+
+def _shown(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _returning(body: list[gast.stmt], writes: tuple[str, ...]) -> list[gast.stmt]:
+    """The body of a function assigning ``writes`` of the function around it (its
+    ``nonlocal`` statements dropped): each ``return v`` made ``return v, *writes``, and
+    ``return None, *writes`` at the end where it can be reached."""
+
+    def returned(value: gast.expr | None) -> gast.Tuple:
+        first = value if value is not None else gast.Constant(value=None, kind=None)
+        return gast.Tuple(elts=[first, *(_name(w) for w in writes)], ctx=gast.Load())
+
+    def rebuilt(block: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for st in block:
+            if isinstance(st, gast.Nonlocal):
+                continue
+            if isinstance(st, gast.Return):
+                st = _located(gast.Return(value=returned(st.value)), st)
+            elif not isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                rebuild_blocks(st, rebuilt)
+                for case in getattr(st, "cases", None) or []:
+                    case.body = rebuilt(case.body)
+            out.append(st)
+        return out
+
+    body = rebuilt(copy.deepcopy(body))
+    if not body or not isinstance(body[-1], (gast.Return, gast.Raise)):
+        body.append(_located(gast.Return(value=returned(None)), body[-1] if body else None))
+    return body
+
+
+def _binding_statements(tree: gast.FunctionDef) -> dict[str, int]:
+    """The statement of the function's body (by position) that first binds each name, in
+    its own scope (comprehensions' targets are theirs; ``:=`` binds in the function)."""
+    found: dict[str, int] = {}
+
+    def visit(n: gast.AST, at: int) -> None:
+        if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            found.setdefault(n.name, at)
+            return
+        if isinstance(n, gast.Lambda):
+            return
+        if isinstance(n, COMPREHENSIONS):
+            for m in walk(n):
+                if isinstance(m, gast.NamedExpr):
+                    found.setdefault(m.target.id, at)
+            return
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            found.setdefault(n.id, at)
+        for child in children(n):
+            visit(child, at)
+
+    for at, st in enumerate(tree.body):
+        visit(st, at)
+    return found
 
 
 def _assigned(st: gast.stmt) -> gast.expr | None:

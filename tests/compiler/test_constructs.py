@@ -308,7 +308,7 @@ def test_entries_written_and_never_read_have_zero_gradients():
     assert verify(writes_entries, [W], 0) == "ok"
 
 
-# ---- refused ---------------------------------------------------------------------------------
+# ---- nested functions used as values, and defaults read from the function around them -------
 
 
 def stores_a_closure(x, w):
@@ -341,6 +341,99 @@ def reads_in_a_default(x):
     return np.sum(f(x))
 
 
+def lambdas_binding_a_comprehensions_variable(x, w):
+    scaled = w * 2.0
+    fs = [lambda v, i=i: v * scaled[i] for i in range(3)]
+    return sum(f(x[0]) for f in fs) + fs[1](x[1], i=2)
+
+
+def a_default_computed_from_the_input(x, w):
+    scale = np.sum(np.tanh(x))
+
+    def g(v, s=scale, *, shift=w[0] * x[2]):
+        return v * s + shift
+
+    def twice(v):  # calls g: passes the defaults g was defined with
+        return g(v) * 2.0
+
+    total = 0.0
+    for k in range(2):
+        y = x[k] * w[k]
+        step = lambda v, y=y: v * y  # noqa: E731 - the construct under test
+        total = total + step(x[2]) + g(x[1], w[1]) + twice(x[0])
+    return total + (lambda v, s=x[0] ** 2: v * s)(w[2])
+
+
+def calls(f, v):
+    return f(v)
+
+
+def passes_nested_functions_on(x, w):
+    h = np.sin(w)
+    g = lambda v, s=h[0]: v * s + h[1]  # noqa: E731 - the construct under test
+
+    def k(v):
+        return v * h[2]
+
+    return sum(map(g, x)) + calls(g, x[1]) + calls(k, x[0]) + sum(calls(f, x[2]) for f in [g, k])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [stores_a_closure, reads_in_a_default, lambdas_binding_a_comprehensions_variable,
+     a_default_computed_from_the_input, passes_nested_functions_on],
+)  # fmt: skip
+def test_nested_functions_used_as_values_and_their_defaults_are_differentiated(fn):
+    rng = np.random.default_rng(13)
+    args = (rng.normal(size=3),) if fn is reads_in_a_default else (rng.normal(size=3), W)
+    verify_both_modes(fn, args, rng)
+
+
+def test_a_nested_function_defined_twice_is_differentiated():
+    for flag in (True, False):
+        assert verify(defines_twice, [W, W[::-1].copy(), flag], (0, 1)) == "ok"
+
+
+def test_nested_function_defaults_in_a_compiled_step():
+    from steps import assert_compiled_step_matches_eager
+
+    from srcdiff import nn
+
+    sd.manual_seed(4)
+    model = nn.Linear(3, 2).double()
+    x = sd.randn(4, 3, dtype=sd.float64)
+
+    def step(x):
+        h = model(x)
+        scale = h.sum() * 0.1
+
+        def weigh(v, s=scale):
+            return v * s
+
+        parts = [lambda v, i=i: v[:, i] * h[0, i] for i in range(2)]
+        loss = weigh(h).sum() + sum(p(h).sum() for p in parts)
+        loss.backward()
+        return loss.item()
+
+    assert_compiled_step_matches_eager(step, model, x)
+
+
+# ---- refused ---------------------------------------------------------------------------------
+
+
+def reads_a_comprehensions_variable(x, w):
+    fs = [lambda v: v * w[i] for i in range(3)]  # noqa: B023 - Python reads i when called: 2
+    return sum(f(x[0]) for f in fs)
+
+
+def reads_a_variable_of_a_loop(x, w):
+    fs = []
+    for k in range(2):
+        h = w * k
+        fs.append(lambda v: v * h[0])  # noqa: B023 - Python reads h when called: the last
+    return sum(f(x[0]) for f in fs)
+
+
 def changes_a_captured_name(x):
     h = x * 2.0
 
@@ -352,11 +445,119 @@ def changes_a_captured_name(x):
     return np.sum(f(x) + h)
 
 
+def counts_and_accumulates_through_nonlocal(x, w):
+    count = 0
+    acc = w[0] * 0.0
+
+    def add(v):
+        nonlocal count, acc
+        count += 1
+        if v > 0:
+            acc = acc + v * w[1]
+            return v
+        acc = acc - v * v
+
+    total = 0.0
+    for v in x:
+        r = add(v)
+        if r is not None:
+            total = total + r
+    add(w[2])
+    return add(x[0] * 2.0) * acc + acc * count + total  # (acc read after the call)
+
+
+def keeps_a_running_value(x, w):
+    best = x[0] * w[0]
+
+    def keep(v):
+        nonlocal best
+        best = best * 0.5 + v
+        return best * 2.0
+
+    y = keep(x[1])
+    if keep(w[1]) > -1e9:
+        y = y + keep(x[2]) ** 2 + best
+    return y
+
+
+@pytest.mark.parametrize("fn", [changes_a_captured_name, counts_and_accumulates_through_nonlocal,
+                                keeps_a_running_value])  # fmt: skip
+def test_nested_functions_assigning_nonlocal_variables_are_differentiated(fn):
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=3)
+    args = (x,) if fn is changes_a_captured_name else (x, rng.normal(size=3))
+    verify_both_modes(fn, args, rng)
+
+
+def test_a_nonlocal_counter_in_a_compiled_step():
+    from steps import assert_compiled_step_matches_eager
+
+    from srcdiff import nn
+
+    sd.manual_seed(5)
+    model = nn.Linear(3, 2).double()
+    x = sd.randn(4, 3, dtype=sd.float64)
+
+    def step(x):
+        calls = 0
+        total = x.sum() * 0.0
+
+        def term(row):
+            nonlocal calls, total
+            calls += 1
+            total = total + (model(row) ** 2).sum()
+
+        for i in range(4):
+            term(x[i])
+        loss = total / calls
+        loss.backward()
+        return loss.item()
+
+    assert_compiled_step_matches_eager(step, model, x)
+
+
+def reads_a_nonlocal_before_the_call(x):
+    h = x * 2.0
+
+    def f(v):
+        nonlocal h
+        h = v
+        return v
+
+    return np.sum(h + f(x))  # Python reads h before f assigns it
+
+
+def assigns_nonlocal_from_another_nested_function(x):
+    h = x * 2.0
+
+    def f(v):
+        nonlocal h
+        h = h + v
+
+    def g(v):
+        f(v)
+        return h
+
+    return np.sum(g(x))
+
+
+def passes_a_function_assigning_nonlocal(x):
+    h = x * 2.0
+
+    def f(v):
+        nonlocal h
+        h = h + v
+
+    list(map(f, [x]))
+    return np.sum(h)
+
+
 REFUSED = [
-    (stores_a_closure, "fs.append(f)", "reads `w` of the function around it and is used as a"),
-    (defines_twice, "def act(v):", "`act` reads `w` of the function around it and is defined"),
-    (reads_in_a_default, "def f(v, s=h)", "a default value of a nested function"),
-    (changes_a_captured_name, "nonlocal h", "nonlocal or global statement"),
+    (reads_a_nonlocal_before_the_call, "return np.sum(h + f(x))", "where its statement reads"),
+    (assigns_nonlocal_from_another_nested_function, "        f(v)", "in another function"),
+    (passes_a_function_assigning_nonlocal, "list(map(f, [x]))", "which assigns `h` of"),
+    (reads_a_comprehensions_variable, "fs = [lambda", "reads `i` of the function around it"),
+    (reads_a_variable_of_a_loop, "fs.append(", "reads `h` of the function around it, which"),
 ]
 
 
