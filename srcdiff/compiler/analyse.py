@@ -463,12 +463,45 @@ class Analyser:
             if registry.lookup(prim) is not None or registry.is_nondiff(prim):
                 return Op(Kind.PASSIVE)
         elif kind == "object":
+            if obj is rt_module.set_global:  # (``global n``: see compiler/assigned_globals)
+                return self.differentiated_global(stmt, call)
             if registry.lookup(obj) is not None or registry.is_nondiff(obj):
                 return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt, call)) is not None:
                 return refused
         return Op(Kind.CALL, callee=call.func, operands=list(call.args),
                   keywords=list(call.keywords))  # fmt: skip
+
+    def differentiated_global(self, stmt: gast.stmt, call: gast.Call) -> Op:
+        """``rt.set_global(name, v)`` (``global name``) of a value that may carry a
+        gradient: followed in this function, as its variable's; refused where another
+        function may read the global meanwhile, as a constant: a function this one calls
+        (any that may read it: see ``_may_read``), or one that called it (``rt.set_global``
+        refuses where it runs in a function compiled code called: ``differentiated``), and
+        in Tensor code (a plain call leaves a Tensor there, compiled code an array)."""
+        name = call.args[0].value
+        hint = (f"keep it in a local name and return it (the caller may assign `{name}`), or "
+                "assign a value without gradient (float(v), v.detach())")  # fmt: skip
+        what = f"a value that may carry a gradient assigned to the global `{name}` (global {name})"
+        if self.on_tensors:
+            return self.fail(stmt, f"{what} in code computing with Tensors", hint)
+        for c in walk(self.fn):
+            if not isinstance(c, gast.Call):
+                continue
+            kind, obj = self.resolve(c.func)
+            if kind == "method" and self.known_array(c.func.value):
+                continue
+            if kind != "object" or _may_read(obj, name, self.p.fn.__globals__, set()):
+                shown = ast.unparse(gast.gast_to_ast(c.func))
+                return self.fail(
+                    stmt,
+                    f"{what}, in a function calling `{shown}`, which may read `{name}` (as a "
+                    "constant)",
+                    f"pass `{name}` to `{shown}` as an argument, or {hint}",
+                )
+        if not any(k.arg == "differentiated" for k in call.keywords):  # (analysed again)
+            call.keywords.append(gast.keyword(arg="differentiated", value=const(True)))
+        return Op(Kind.PASSIVE)
 
     def field_of(self, n: gast.expr | None) -> tuple[str, str] | None:
         """``(o, "items")`` where the name ``n`` is given ``o.items`` and nothing else but
@@ -2405,6 +2438,8 @@ def _pure_call(analyser: Analyser, c: gast.Call) -> bool:
         return c.func.attr in PURE_METHODS and len(c.args) <= 2
     if kind != "object" or obj is rt_module.enter or obj is rt_module.exit:
         return False  # entering a context manager: seen (a timer's, a lock's)
+    if obj is rt_module.set_global:
+        return False  # a module variable assigned (``global n``): seen
     if _draws(obj):
         return False  # it moves a generator on: a second run would draw other numbers
     if isinstance(obj, type) and issubclass(obj, np.generic):
@@ -2749,3 +2784,52 @@ def annotate_try(
     ends = [] if always_exits(s.body) or always_exits(s.orelse) else [orelse]
     ends += [d for h, d in zip(s.handlers, handlers, strict=True) if not always_exits(h.body)]
     return (set.intersection(*ends) if ends else orelse) | final
+
+
+_NOT_READING = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
+                "cupy", "scipy")  # fmt: skip
+
+
+def _may_read(obj: Any, name: str, module: dict, seen: set[int]) -> bool:
+    """Whether calling ``obj`` may read the global ``name`` of ``module``: a Python
+    function whose code (or a function or class it names, in turn) names it; srcdiff's,
+    NumPy's and the builtins' do not."""
+    if id(obj) in seen or (getattr(obj, "__module__", None) or "").startswith(_NOT_READING):
+        return False
+    seen.add(id(obj))
+    obj = getattr(obj, "__func__", obj)
+    if isinstance(obj, functools.partial):
+        return _may_read(obj.func, name, module, seen) or any(
+            _may_read(a, name, module, seen) for a in (*obj.args, *obj.keywords.values())
+        )
+    if isinstance(obj, type):
+        wrapped = (property, staticmethod, classmethod)
+        return any(_may_read(v, name, module, seen) for v in vars(obj).values()
+                   if callable(v) or isinstance(v, wrapped))  # fmt: skip
+    if isinstance(obj, (property, staticmethod, classmethod)):
+        parts = (obj.fget, obj.fset) if isinstance(obj, property) else (obj.__func__,)
+        return any(_may_read(f, name, module, seen) for f in parts if f is not None)
+    if not isinstance(obj, types.FunctionType):  # (an object called: its class's __call__)
+        return callable(obj) and _may_read(type(obj), name, module, seen)
+    codes, names = [obj.__code__], set()
+    while codes:
+        code = codes.pop()
+        names |= set(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    if name in names and obj.__globals__ is module:
+        return True
+    found = [obj.__globals__.get(n) for n in names]
+    found += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+    return any(
+        _may_read(f, name, module, seen)
+        for f in found
+        if isinstance(f, (types.FunctionType, type, functools.partial))
+    )
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True

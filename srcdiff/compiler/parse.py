@@ -470,8 +470,10 @@ def register(parsed: Parsed) -> Parsed:
 
 def lift(parsed: Parsed) -> None:
     """Lift the functions ``parsed`` defines out of it (see ``compiler/closures``)."""
+    from .assigned_globals import assign_globals
     from .closures import Lifter
 
+    assign_globals(parsed)
     scope = Lifter(parsed).run()
     if scope:
         _SCOPES[parsed.fn] = scope

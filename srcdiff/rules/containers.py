@@ -181,6 +181,10 @@ nondiff("a function, to be called: a call's forward mode (its tangents' derivati
         "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("the positions itertools.islice takes, integers", rt.islice_range)
+nondiff("a module variable's value where a function assigning it starts (a value from "
+        "outside, as a global's read is), and its write, which returns nothing (a value "
+        "that may carry a gradient is refused: see analyse)",
+        rt.global_value, rt.set_global)  # fmt: skip
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
 nondiff("checks of eigenvalues and of a polynomial fit, which return nothing",
         rt.real_eigenvalues, rt.check_polyfit)  # fmt: skip

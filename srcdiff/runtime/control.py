@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CompileError
-from .mutation import refuse
+from .mutation import GENERATED, refuse
 
 _STATE = threading.local()
 
@@ -171,6 +171,62 @@ def sort_key(fn: Any, /, **captured: Any) -> Any:
     function being compiled, given the names it captures: the key's value carries no
     gradient (only the order it gives is used), so they are bound as they are now."""
     return functools.partial(fn, **captured) if captured else fn
+
+
+def global_value(name: str) -> Any:
+    """What the module variable ``name`` holds where a function assigning it (``global
+    name``) starts: its module is that of the generated code calling this."""
+    module = sys._getframe(1).f_globals
+    if name not in module:
+        raise NameError(f"name {name!r} is not defined")
+    return module[name]
+
+
+_IMMUTABLE = (int, float, complex, bool, str, bytes, tuple, frozenset, type(None))
+
+
+def set_global(name: str, value: Any, augmented: bool = False, differentiated: bool = False
+               ) -> None:  # fmt: skip
+    """Write ``value`` to the module variable ``name`` (see ``global_value``), as the
+    assignment before this did in Python; ``augmented`` for ``name += v``, which Python
+    does in place on a mutable object (compiled code makes a new one: refused);
+    ``differentiated`` for a value that may carry a gradient, refused in a function that
+    compiled code called (which would read the global as a constant)."""
+    frame = sys._getframe(1)
+    module = frame.f_globals
+    if differentiated:
+        caller = frame.f_back
+        while caller is not None and not (
+            caller.f_code.co_name.endswith(GENERATED)
+            and not caller.f_globals.get("__name__", "").startswith("srcdiff.")
+        ):  # (generated code runs with the globals of the function it is made from)
+            caller = caller.f_back
+        if caller is not None:
+            raise refuse(
+                f"a value that may carry a gradient assigned to the global `{name}` (global "
+                f"{name}) in a function called from compiled code, which would read "
+                f"`{name}` as a constant",
+                f"return the value, and assign `{name}` in the function given to srcdiff",
+            )
+    old = module.get(name)
+    if augmented and not isinstance(old, _IMMUTABLE) and not _is_scalar(old):
+        raise refuse(
+            f"an augmented assignment to the global `{name}`, which holds a "
+            f"{type(old).__name__}: Python changes that object in place, compiled code "
+            "would make a new one",
+            f"write `{name} = {name} + ...` (a new object), or drop `global {name}` and "
+            "change the object it holds",
+        )
+    module[name] = value
+
+
+def _is_scalar(x: Any) -> bool:
+    """A NumPy scalar (immutable, as a Python number)."""
+    return (
+        type(x).__module__ == "numpy"
+        and getattr(x, "ndim", None) == 0
+        and not hasattr(x, "__setitem__")
+    )
 
 
 def islice_range(*bounds: Any, open_ended: bool = False) -> range:

@@ -749,3 +749,185 @@ def test_an_itertools_call_not_compiled_says_how_to_write_it():
     message = str(error.value)
     assert "register_vjp" not in message and "itertools.islice" in message
     assert "write the arguments out" in message
+
+
+# ---- global ------------------------------------------------------------------------------
+
+STEP = 0
+ACC = np.array([1.0, -2.0, 0.5])
+SCALE = 1.0
+
+
+def counts_its_calls(x):
+    global STEP
+    STEP += 1
+    y = np.sum(x**2) if x[0] > 0 else np.sum(x**3)
+    for _ in range(STEP % 3):
+        y = y * x[1]
+    return y * STEP
+
+
+def accumulates_into_a_global(x):
+    global ACC
+    ACC = ACC + x * 2.0
+    return np.sum(ACC**2) + np.sum(np.sin(ACC) * x)
+
+
+def a_nested_function_assigns_a_global(x):
+    def scaled(v):
+        global SCALE
+        SCALE = SCALE * 0.5
+        return v * SCALE
+
+    return np.sum(scaled(x) + scaled(x**2))
+
+
+def _with_globals(fn, x, **values):
+    """``fn(x)`` with the module's globals set to ``values`` first; its value and the
+    globals after."""
+    globals().update(values)
+    out = fn(x)
+    return out, {k: copy_of(globals()[k]) for k in values}
+
+
+def copy_of(v):
+    return v.copy() if isinstance(v, np.ndarray) else v
+
+
+def central_difference(fn, x, eps):
+    d = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = eps
+        d[i] = (fn(x + e) - fn(x - e)) / (2 * eps)
+    return d
+
+
+@pytest.mark.parametrize(
+    "fn, start",
+    [
+        (counts_its_calls, {"STEP": 0}),
+        (accumulates_into_a_global, {"ACC": np.array([1.0, -2.0, 0.5])}),
+        (a_nested_function_assigns_a_global, {"SCALE": 1.0}),
+    ],
+)
+def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
+    g = sd.value_and_grad(fn)
+    xs = [np.array([0.3, 1.2, -0.7]), np.array([-0.4, 0.9, 0.2]), np.array([0.8, -1.1, 0.6])]
+    state = {k: copy_of(v) for k, v in start.items()}
+    for x in xs:  # (paths that differ, calls that follow each other)
+        want, after = _with_globals(fn, x, **state)
+        (value, grad), got = _with_globals(g, x, **state)
+        assert value == pytest.approx(want, rel=1e-12)
+        for k in start:
+            np.testing.assert_array_equal(got[k], after[k])
+        for eps in (1e-5, 1e-6):
+            fd = central_difference(lambda z, s=state: _with_globals(fn, z, **s)[0], x, eps)
+            np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+        state = after
+
+
+def test_a_global_step_counter_in_a_compiled_step():
+    from steps import assert_runs_match
+
+    from srcdiff import nn, optim
+
+    def run(step):
+        global STEP
+        STEP = 0
+        sd.manual_seed(6)
+        model = nn.Linear(3, 1).double()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        x, y = sd.randn(4, 3, dtype=sd.float64), sd.randn(4, 1, dtype=sd.float64)
+        values = [step(model, opt, x, y) for _ in range(3)] + [STEP]
+        return values, [p.detach().numpy() for p in model.parameters()]
+
+    def step(model, opt, x, y):
+        global STEP
+        STEP = STEP + 1
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean() / STEP
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    assert_runs_match(run, step)
+
+
+def reads_the_global(x):
+    return np.sum(ACC * x)
+
+
+def assigns_a_global_a_callee_reads(x):
+    global ACC
+    ACC = ACC * x
+    return reads_the_global(x)
+
+
+def calls_a_function_assigning_a_global(x):
+    return accumulates_into_a_global(x) * 2.0
+
+
+def updates_a_global_array_in_place(x):
+    global ACC
+    ACC += 1.0
+    return np.sum(ACC * x)
+
+
+def writes_an_item_of_an_assigned_global(x):
+    global ACC
+    ACC = ACC * 2.0
+    ACC[0] = 1.0
+    return np.sum(ACC * x)
+
+
+def loops_over_a_global(x):
+    global STEP
+    for STEP in range(2):  # noqa: B007 - the construct under test
+        x = x * 2.0
+    return np.sum(x)
+
+
+def sorts_a_global_list(x):
+    global ORDER
+    ORDER = [3, 1, 2]
+    ORDER.sort()
+    return np.sum(x) * ORDER[0]
+
+
+ORDER: list = []
+GLOBALS_REFUSED = [
+    (assigns_a_global_a_callee_reads, "ACC = ACC * x", "calling `reads_the_global`, which may"),
+    (calls_a_function_assigning_a_global, "ACC = ACC + x * 2.0", "called from compiled code"),
+    (updates_a_global_array_in_place, "ACC += 1.0", "augmented assignment to the global `ACC`"),
+    (writes_an_item_of_an_assigned_global, "ACC[0] = 1.0", "an item or attribute of the glob"),
+    (loops_over_a_global, "for STEP in range(2)", "the global `STEP` bound other than by"),
+    (sorts_a_global_list, "ORDER.sort()", "the global `ORDER` changed in place by .sort()"),
+]
+
+
+@pytest.mark.parametrize("fn, marker, what", GLOBALS_REFUSED,
+                         ids=[r[0].__name__ for r in GLOBALS_REFUSED])  # fmt: skip
+def test_what_a_global_cannot_follow_is_a_compile_error_at_the_users_line(fn, marker, what):
+    global ACC
+    ACC = np.array([1.0, -2.0, 0.5])
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn)(np.array([0.3, 1.2, -0.7]))
+    assert what in str(info.value)
+    where = accumulates_into_a_global if fn is calls_a_function_assigning_a_global else fn
+    assert info.value.filename == __file__ and info.value.lineno == line_of(where, marker)
+
+
+def test_a_differentiated_value_assigned_to_a_global_in_tensor_code_is_refused():
+    from srcdiff import nn
+
+    model = nn.Linear(3, 1)
+
+    def step(x):
+        global ACC
+        ACC = model(x).sum()
+        ACC.backward()
+        return ACC.item()
+
+    with pytest.raises(sd.CompileError, match="in code computing with Tensors"):
+        sd.differentiate(step)(sd.randn(2, 3))

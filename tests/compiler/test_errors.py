@@ -45,7 +45,8 @@ async def coroutine(x):
 
 def with_global(x):
     global COUNTER
-    COUNTER = COUNTER + 1
+    for COUNTER in range(2):  # noqa: B007 - a global bound by a loop
+        x = x * 2.0
     return np.sum(x)
 
 
@@ -60,8 +61,10 @@ def make_nonlocal():
     return with_nonlocal
 
 
-def with_closure_as_value(x, w):
+def with_closure_as_value(x):
+    w = x * 2.0
     scale = lambda v: v * w  # noqa: E731
+    w = x * 3.0  # (Python's lambda reads this one)
     return np.sum(apply_to(scale, x))
 
 
@@ -143,9 +146,9 @@ CASES = [
     ),
     (with_try, "with np.errstate", "a with block inside a try statement", "put the try inside"),
     (generator, "yield", "yield", "return a value"),
-    (with_global, "global COUNTER", "global statement", "pass the value in"),
+    (with_global, "for COUNTER in", "the global `COUNTER` bound other", "bind a local name"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
-    (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "pass `w`"),
+    (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "bind the others"),
     (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
     (loops_over_a_chain_it_extends, "itertools.chain(xs", "generator reading `xs`", "an index"),
     (loops_over_a_generator_it_writes_into, "for w in xs", "generator reading `xs`", "an index"),
