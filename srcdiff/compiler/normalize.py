@@ -47,11 +47,17 @@ OPAQUE = (gast.JoinedStr, gast.Set)
 # a value to assign, or a tuple or list display's parts (nested): a list of parts is
 # packed into a list again, a tuple of parts into a tuple
 Parts = gast.expr | tuple | list
+_GENERATOR_HINT = (
+    "srcdiff compiles a generator function (one changing nothing, yielding as a statement) "
+    "where its caller consumes all its values at once: `for v in gen(...)` without break "
+    "or return, list(gen(...)), sum(...), sorted(...), min/max(...), a comprehension's "
+    "first for; call it so, or return a list instead"
+)
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
     gast.SetComp: ("set comprehension", "rewrite it as a for loop"),
-    gast.Yield: ("yield (generator)", "return a value instead"),
-    gast.YieldFrom: ("yield from (generator)", "return a value instead"),
+    gast.Yield: ("yield (generator)", _GENERATOR_HINT),
+    gast.YieldFrom: ("yield from (generator)", _GENERATOR_HINT),
     gast.Await: ("await", "srcdiff differentiates synchronous code"),
     gast.Starred: ("starred expression", "pass the elements one by one"),
 }

@@ -472,9 +472,12 @@ def lift(parsed: Parsed) -> None:
     """Lift the functions ``parsed`` defines out of it (see ``compiler/closures``)."""
     from .assigned_globals import assign_globals
     from .closures import Lifter
+    from .generators import consume_generators
 
     assign_globals(parsed)
-    scope = Lifter(parsed).run()
+    taken = {n.id for n in gast.walk(parsed.tree) if isinstance(n, gast.Name)}
+    listing = consume_generators(parsed, taken)
+    scope = {**Lifter(parsed).run(), **listing}
     if scope:
         _SCOPES[parsed.fn] = scope
 

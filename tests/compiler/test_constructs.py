@@ -931,3 +931,102 @@ def test_a_differentiated_value_assigned_to_a_global_in_tensor_code_is_refused()
 
     with pytest.raises(sd.CompileError, match="in code computing with Tensors"):
         sd.differentiate(step)(sd.randn(2, 3))
+
+
+# ---- generator functions consumed whole ----------------------------------------------------
+
+
+def products_of_neighbours(xs):
+    for a, b in zip(xs, xs[1:], strict=False):
+        yield a * b
+
+
+def every_other_then_more(xs, s=2.0):
+    for i, v in enumerate(xs):
+        if i % 2:
+            continue
+        yield v * s
+    yield from products_of_neighbours(xs)
+    if len(xs) > 10:
+        return
+    yield np.sum(np.tanh(xs))
+
+
+def consumes_generators(x, w):
+    t = 0.0
+    for p in products_of_neighbours(x * w):
+        t = t + p**2
+    listed = list(every_other_then_more(x, w[0]))
+    total = sum(products_of_neighbours(list(x))) + max(every_other_then_more(w))
+    return t + listed[-1] * listed[0] + total + sum([v * 2.0 for v in every_other_then_more(x)])
+
+
+def test_generator_functions_consumed_whole_are_differentiated():
+    rng = np.random.default_rng(15)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    verify_both_modes(consumes_generators, (x, w), rng)
+
+
+def rows_of(h):
+    for i in range(h.shape[0]):
+        yield h[i] * (i + 1.0)
+
+
+def test_a_generator_function_in_a_compiled_step():
+    from steps import assert_compiled_step_matches_eager
+
+    from srcdiff import nn
+
+    sd.manual_seed(7)
+    model = nn.Linear(3, 2).double()
+    x = sd.randn(4, 3, dtype=sd.float64)
+
+    def step(x):
+        h = model(x)
+        loss = h.sum() * 0.0
+        for r in rows_of(h):
+            loss = loss + (r**2).sum()
+        loss = loss + sum(rows_of(h)).sum()
+        loss.backward()
+        return loss.item()
+
+    assert_compiled_step_matches_eager(step, model, x)
+
+
+CALLS_SEEN: list = []
+
+
+def logs_each(xs):
+    for v in xs:
+        CALLS_SEEN.append(1)
+        yield v
+
+
+def stops_early(x):
+    t = 0.0
+    for p in products_of_neighbours(x):
+        t = t + p
+        if t > 100.0:
+            break
+    return t
+
+
+def changes_what_it_reads(x):
+    xs = list(x)
+    t = 0.0
+    for p in products_of_neighbours(xs):
+        xs[2] = p  # Python's generator reads this on its next step
+        t = t + p
+    return t
+
+
+def generator_with_effects(x):
+    return sum(logs_each(x))
+
+
+@pytest.mark.parametrize("fn", [stops_early, changes_what_it_reads, generator_with_effects])
+def test_a_generator_not_consumed_whole_at_once_is_refused_at_its_yield(fn):
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn)(np.array([0.5, 2.0, 3.0, -1.0]))
+    assert "yield (generator)" in str(info.value) and "consumes all its values" in str(info.value)
+    assert fn.__name__ in str(info.value)  # (called from: the caller's line)

@@ -145,7 +145,7 @@ CASES = [
         "build the new array in a local name",
     ),
     (with_try, "with np.errstate", "a with block inside a try statement", "put the try inside"),
-    (generator, "yield", "yield", "return a value"),
+    (generator, "yield", "yield", "consumes all its values at once"),
     (with_global, "for COUNTER in", "the global `COUNTER` bound other", "bind a local name"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
     (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "bind the others"),

@@ -1,0 +1,323 @@
+"""Stage 1d: the user's generator functions, called where their values are consumed
+whole (part of parse).
+
+``def pairs(xs): for a, b in zip(xs, xs[1:]): yield a * b`` called as ``sum(pairs(v))``,
+``list(pairs(v))``, ``for p in pairs(v): ...`` (a loop without ``break`` or ``return``)
+or in a comprehension's first ``for``, is compiled as the function that makes the list
+of what it yields (``_yielded.append(a * b)``, ``return _yielded``): every value is
+consumed, so running the generator to its end first gives the values Python's lazy run
+gives, where nothing between two of its steps changes what it reads (it changes nothing
+itself, ``analyse.function_is_pure``, and the loop consuming it changes none of the
+objects it was given). The call is made a call of that function (``_pairs_listed(v)``),
+compiled as any function is. A generator called otherwise (``next(g)``, kept in a
+name, passed on) is refused where its ``yield`` is compiled.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import inspect
+import types
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import gast
+
+from .normalize import children, walk
+
+if TYPE_CHECKING:
+    from .parse import Parsed
+
+# builtins that consume all of an iterable given first (``any``/``all`` may stop early)
+CONSUMING = frozenset({"list", "tuple", "sum", "sorted", "set", "frozenset", "min", "max"})
+SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+LOOPS = (gast.For, gast.While, gast.AsyncFor)
+_LISTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _name(id_: str, ctx: gast.expr_context | None = None) -> gast.Name:
+    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
+    """Make each call of a generator function of the user's that is consumed whole a
+    call of the function listing its values; the names given to those functions."""
+    tree = parsed.tree
+    parents = {id(c): n for n in walk(tree) for c in children(n)}
+    bound = {n.id for n in walk(tree) if isinstance(n, gast.Name)
+             and not isinstance(n.ctx, gast.Load)}  # fmt: skip
+    bound |= {a.id for a in walk(tree.args) if isinstance(a, gast.Name)}
+    scope: dict[str, Any] = {}
+    for call in [n for n in _own(tree.body) if isinstance(n, gast.Call)]:
+        func = call.func
+        if not isinstance(func, gast.Name) or func.id in bound:
+            continue
+        found, fn = parsed.resolve(func.id)
+        if not (found and inspect.isgeneratorfunction(fn)) or not _consumed_whole(
+            parsed, call, parents, bound, _globals_read(fn)
+        ):
+            continue
+        made = listed(fn)
+        if made is None:
+            continue
+        name = next(n for n in (f"_{func.id}_listed{i or ''}" for i in range(1000))
+                    if n not in taken or scope.get(n) is made)  # fmt: skip
+        taken.add(name)
+        scope[name] = made
+        call.func = gast.copy_location(_name(name), func)
+    return scope
+
+
+def _own(nodes: list[gast.AST]):
+    todo = list(nodes)
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, SCOPES):
+            todo.extend(children(n))
+
+
+def _globals_read(fn: types.FunctionType) -> set[str]:
+    """The module variables ``fn``'s code may read."""
+    codes, names = [fn.__code__], set()
+    while codes:
+        code = codes.pop()
+        names |= set(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return {n for n in names if n in fn.__globals__}
+
+
+def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],
+                    read: set[str]) -> bool:  # fmt: skip
+    """Whether Python consumes all the values of the generator ``call`` makes, right
+    where it is made, with nothing between two of them changing what it was given or
+    the globals it reads (``read``)."""
+    up = parents.get(id(call))
+    given = {n.id for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a)
+             if isinstance(n, gast.Name)} | read  # fmt: skip
+    if isinstance(up, gast.For) and up.iter is call:
+        body = [n for s in up.body for n in _own([s])]
+        stops = any(isinstance(n, gast.Return) for n in body) or any(
+            isinstance(n, gast.Break) for n in _this_loop(up.body)
+        )
+        return not stops and not _changes(parsed, body, given, bound)
+    if isinstance(up, gast.Call) and up.args and up.args[0] is call:
+        return _consuming(parsed, up, bound)
+    if isinstance(up, gast.comprehension) and up.iter is call:
+        comp = parents.get(id(up))
+        if comp is None or comp.generators[0] is not up:
+            return False
+        if isinstance(comp, gast.GeneratorExp):
+            outer = parents.get(id(comp))
+            if not (isinstance(outer, gast.Call) and outer.args and outer.args[0] is comp
+                    and _consuming(parsed, outer, bound)):  # fmt: skip
+                return False
+        parts = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
+        parts += [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
+        return not _changes(parsed, [n for p in parts for n in _own([p])], given, bound)
+    return False
+
+
+def _consuming(parsed: Parsed, call: gast.Call, bound: set[str]) -> bool:
+    f = call.func
+    if not (isinstance(f, gast.Name) and f.id in CONSUMING and f.id not in bound):
+        return False
+    found, obj = parsed.resolve(f.id)
+    return found and obj is getattr(builtins, f.id)
+
+
+def _this_loop(body: list[gast.stmt]):
+    """The nodes of a loop's body outside the loops (and functions) in it."""
+    todo = list(body)
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, (*SCOPES, *LOOPS)):
+            todo.extend(children(n))
+        elif isinstance(n, LOOPS):
+            todo.extend(n.orelse)
+
+
+def _changes(parsed: Parsed, nodes: list[gast.AST], given: set[str], bound: set[str]) -> bool:
+    """Whether ``nodes`` (a loop's body) may change an object named in ``given``: an item
+    or attribute written, an augmented assignment, a method called on it, or the object
+    passed to a function that is not NumPy's or a builtin; or a global assigned."""
+    for n in nodes:
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(n.ctx, gast.Load):
+            base = n.value
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name) and base.id in given:
+                return True
+        if (
+            isinstance(n, gast.AugAssign)
+            and isinstance(n.target, gast.Name)
+            and (n.target.id in given)
+        ):
+            return True
+        if not isinstance(n, gast.Call):
+            continue
+        f = n.func
+        if (
+            isinstance(f, gast.Attribute)
+            and isinstance(f.value, gast.Name)
+            and (
+                f.value.id in given
+                or f.value.id == "rt"
+                and f.attr == "set_global"  # (``global n``: assigned)
+            )
+        ):
+            return True
+        passed = {m.id for a in [*n.args, *(k.value for k in n.keywords)] for m in walk(a)
+                  if isinstance(m, gast.Name)}  # fmt: skip
+        if passed & given and not _plain_callee(parsed, f, bound):
+            return True
+    return False
+
+
+def _plain_callee(parsed: Parsed, f: gast.expr, bound: set[str]) -> bool:
+    """A callee that changes none of its arguments: NumPy's, math's, a builtin's."""
+    path = []
+    while isinstance(f, gast.Attribute):
+        path.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name) or f.id in bound:
+        return False
+    found, obj = parsed.resolve_path(f.id, path[::-1])
+    module = getattr(obj, "__module__", None) or ""
+    return found and (module.startswith(("numpy", "math")) or module == "builtins" and getattr(
+        obj, "__name__", "") in CONSUMING | {"len", "abs", "float", "int", "range", "zip",
+                                             "enumerate", "print", "round", "pow"})  # fmt: skip
+
+
+def listed(fn: types.FunctionType) -> types.FunctionType | None:
+    """The function making the list of the values the generator function ``fn`` yields
+    (compiled from ``fn``'s source, with its globals, closure and defaults), or None
+    where it yields other than as a statement, or changes anything (``function_is_pure``)."""
+    if fn in _LISTED:
+        return _LISTED[fn]
+    from .analyse import function_is_pure
+    from .parse import Parsed, lift, parse, register
+
+    _LISTED[fn] = None
+    tree = copy.deepcopy(parse(fn).tree)
+    original = parse(fn)
+    taken = {n.id for n in walk(tree) if isinstance(n, gast.Name)}
+    out = next(n for n in (f"_yielded{i or ''}" for i in range(1000)) if n not in taken)
+    body = _listing(tree.body, out, taken)
+    if body is None:
+        return None
+    start = gast.Assign(targets=[_name(out, gast.Store())], type_comment=None,
+                        value=gast.List(elts=[], ctx=gast.Load()))  # fmt: skip
+    body.insert(0, gast.copy_location(start, tree.body[0]))
+    if not isinstance(body[-1], gast.Return):
+        body.append(gast.copy_location(gast.Return(value=_name(out)), tree.body[-1]))
+    tree.body = body
+    made = _function(fn, tree, original.filename)
+    parsed = Parsed(made, tree, original.filename, original.lines)
+    lift(parsed)
+    register(parsed)
+    if not function_is_pure(made):
+        return None
+    _LISTED[fn] = made
+    return made
+
+
+def _listing(block: list[gast.stmt], out: str, taken: set[str]) -> list[gast.stmt] | None:
+    """``block`` with each ``yield v`` made ``out.append(v)``, ``yield from xs`` a loop of
+    them, and each ``return`` one of ``out`` (None where a yield is part of an
+    expression, or a return gives a value)."""
+    new: list[gast.stmt] = []
+    for s in block:
+        v = s.value if isinstance(s, gast.Expr) else None
+        if isinstance(v, gast.Yield):
+            item = v.value if v.value is not None else gast.Constant(value=None, kind=None)
+            new.append(gast.copy_location(gast.Expr(value=_appended(out, item)), s))
+            continue
+        if isinstance(v, gast.YieldFrom):
+            item = next(n for n in (f"_item{i or ''}" for i in range(1000)) if n not in taken)
+            taken.add(item)
+            loop = gast.For(target=_name(item, gast.Store()), iter=v.value, orelse=[],
+                            body=[gast.Expr(value=_appended(out, _name(item)))],
+                            type_comment=None)  # fmt: skip
+            new.append(_at(loop, s))
+            continue
+        if isinstance(s, gast.Return):
+            if s.value is not None:
+                return None
+            new.append(gast.copy_location(gast.Return(value=_name(out)), s))
+            continue
+        if isinstance(s, SCOPES):
+            new.append(s)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                made = _listing(inner, out, taken)
+                if made is None:
+                    return None
+                setattr(s, field, made)
+        for h in getattr(s, "handlers", None) or []:
+            made = _listing(h.body, out, taken)
+            if made is None:
+                return None
+            h.body = made
+        for case in getattr(s, "cases", None) or []:
+            made = _listing(case.body, out, taken)
+            if made is None:
+                return None
+            case.body = made
+        if any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in _own([s])):
+            return None  # (a yield in an expression: ``x = yield v``)
+        new.append(s)
+    return new
+
+
+def _appended(out: str, item: gast.expr) -> gast.Call:
+    append = gast.Attribute(value=_name(out), attr="append", ctx=gast.Load())
+    return gast.Call(func=append, args=[item], keywords=[])
+
+
+def _at(new: gast.AST, old: gast.AST) -> gast.AST:
+    for n in walk(new):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            if hasattr(old, attr):
+                setattr(n, attr, getattr(old, attr))
+    return new
+
+
+def _function(fn: types.FunctionType, tree: gast.FunctionDef, filename: str
+              ) -> types.FunctionType:  # fmt: skip
+    """``tree`` compiled as ``fn`` is: its globals, its closure's cells, its defaults."""
+    free = fn.__code__.co_freevars
+    plain = copy.deepcopy(tree)
+    plain.decorator_list = []
+    factory = gast.FunctionDef(
+        name="_srcdiff_factory",
+        args=gast.arguments(args=[_name(n, gast.Param()) for n in free], posonlyargs=[],
+                            vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                            defaults=[]),  # fmt: skip
+        body=[plain, gast.Return(value=_name(tree.name))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[],
+    )  # fmt: skip
+    module = ast.fix_missing_locations(gast.gast_to_ast(gast.Module(body=[_at(factory, tree)],
+                                                                     type_ignores=[])))  # fmt: skip
+    for n in ast.walk(module):
+        if hasattr(n, "lineno"):
+            n.end_lineno, n.col_offset, n.end_col_offset = n.lineno, 0, 0
+    code = compile(module, filename, "exec")
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType))
+    inner = inner.replace(co_name=fn.__code__.co_name)
+    if hasattr(inner, "co_qualname"):
+        inner = inner.replace(co_qualname=fn.__qualname__)
+    cells = dict(zip(free, fn.__closure__ or (), strict=True))
+    closure = tuple(cells[n] for n in inner.co_freevars)
+    made = types.FunctionType(inner, fn.__globals__, fn.__name__, fn.__defaults__,
+                              closure or None)  # fmt: skip
+    made.__kwdefaults__ = fn.__kwdefaults__
+    made.__qualname__ = fn.__qualname__
+    made.__module__ = fn.__module__
+    return made
