@@ -80,13 +80,15 @@ def _own(nodes: list[gast.AST]):
 
 
 def _globals_read(fn: types.FunctionType) -> set[str]:
-    """The module variables ``fn``'s code may read."""
+    """The module variables holding data (not a module, a function or a class) that
+    ``fn``'s code may read."""
     codes, names = [fn.__code__], set()
     while codes:
         code = codes.pop()
         names |= set(code.co_names)
         codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-    return {n for n in names if n in fn.__globals__}
+    found = {n: fn.__globals__[n] for n in names if n in fn.__globals__}
+    return {n for n, v in found.items() if not (isinstance(v, types.ModuleType) or callable(v))}
 
 
 def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],

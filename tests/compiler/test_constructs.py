@@ -955,7 +955,9 @@ def every_other_then_more(xs, s=2.0):
 def consumes_generators(x, w):
     t = 0.0
     for p in products_of_neighbours(x * w):
-        t = t + p**2
+        t = t + np.sin(p) ** 2
+    for q in every_other_then_more(w):
+        t = t + np.tanh(q)  # (np: a module the generator reads too)
     listed = list(every_other_then_more(x, w[0]))
     total = sum(products_of_neighbours(list(x))) + max(every_other_then_more(w))
     return t + listed[-1] * listed[0] + total + sum([v * 2.0 for v in every_other_then_more(x)])
@@ -1022,6 +1024,28 @@ def changes_what_it_reads(x):
 
 def generator_with_effects(x):
     return sum(logs_each(x))
+
+
+WEIGHTS = [1.0, 2.0, 3.0]
+
+
+def weighted(xs):
+    for v, w in zip(xs, WEIGHTS, strict=False):
+        yield v * w
+
+
+def changes_a_global_the_generator_reads(x):
+    t = 0.0
+    for p in weighted(x):
+        WEIGHTS.append(1.0)  # Python's generator reads WEIGHTS on its next step
+        t = t + p
+    WEIGHTS[3:] = []
+    return t
+
+
+def test_a_loop_changing_a_global_its_generator_reads_is_refused():
+    with pytest.raises(sd.CompileError, match="WEIGHTS"):
+        sd.grad(changes_a_global_the_generator_reads)(np.array([0.5, 2.0, 3.0]))
 
 
 @pytest.mark.parametrize("fn", [stops_early, changes_what_it_reads, generator_with_effects])
