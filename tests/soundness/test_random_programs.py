@@ -7,8 +7,11 @@ sums), tuple assignments and swaps, in-place updates (``+=``, item writes, into 
 caller's arrays too), aliases (``b = a``) and their rebinding, views (slices, reshape,
 ``.T``, ``asarray``), if/else on the data, for loops with ``break``, while loops, lists
 and dicts filled in loops, ``match`` statements (on a number, or capturing a list's
-entries, with a guard), running sums and products (``itertools.accumulate``), and calls
-of helpers that branch or update their argument.
+entries, with a guard), running sums and products (``itertools.accumulate``, from an
+initial value too), ``itertools.islice``, calls of helpers that branch or update their
+argument, a generator helper consumed whole (``sum(...)``, a for loop), functions defined
+inside (a default read from the function, a ``nonlocal`` running value), and a module
+counter (``global CALLS``).
 
 Each program that passes is run in forward mode too (its tangent against the
 gradient), and then to second order (``sd.hvp`` against differences of the gradient).
@@ -52,7 +55,15 @@ HELPERS = """def helper(a, b):
 
 
 def bump(v, s):
-    v[0] = np.tanh(np.sum(s))"""
+    v[0] = np.tanh(np.sum(s))
+
+
+def pieces(a, b):
+    for u, w in zip(a, b, strict=True):
+        yield np.tanh(u * w)
+
+
+CALLS = 0"""
 
 # What a refusal by design says (see the module's docstring).
 BY_DESIGN = ("shares its memory",)
@@ -91,7 +102,8 @@ class Scope:
 
 
 TOP = ["assign", "assign", "tuple", "update", "write", "alias", "view", "call", "if", "for",
-       "while", "list", "dict", "bump", "match", "accumulate"]  # fmt: skip
+       "while", "list", "dict", "bump", "match", "accumulate", "islice", "generator", "nested",
+       "count"]  # fmt: skip
 INNER = ["assign", "assign", "tuple", "update", "write", "rebind", "call", "if", "for", "while",
          "match"]  # fmt: skip
 DEEPEST = ["assign", "tuple", "update", "write"]
@@ -180,6 +192,36 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
                 + (f", {f}" if op else "")
                 + ")))"
             )
+        elif kind == "islice":  # some of a list's entries, summed
+            parts, target = ", ".join(pick() for _ in range(4)), pick()
+            bounds = draw(st.sampled_from(["2", "1, 3", "0, None, 2", "1, 4, 2", "3, 1"]))
+            lines.append(
+                f"{indent}{target} = np.tanh({target} + sum(itertools.islice([{parts}], "
+                f"{bounds}), {pick()} * 0.0))"
+            )
+        elif kind == "generator":  # a generator helper, consumed by sum or by a loop
+            target, a, b = pick(), pick(), pick()
+            if draw(st.booleans()):
+                lines.append(f"{indent}{target} = np.tanh({target} + sum(pieces({a}, {b})))")
+            else:
+                p = scope.new("p")
+                lines.append(f"{indent}for {p} in pieces({a}, {b}):")
+                lines.append(f"{indent}    {target} = {target} * 0.5 + np.sin({p})")
+        elif kind == "nested":  # a default read from here, a running value kept nonlocal
+            g, acc, start = scope.new("g"), scope.new("acc"), pick()
+            names_now = list(names)
+            lines.append(f"{indent}{acc} = {start} * 0.5")
+            lines.append(f"{indent}def {g}(v, s={draw(expressions(names_now))}):")
+            lines.append(f"{indent}    nonlocal {acc}")
+            lines.append(f"{indent}    {acc} = {acc} * 0.5 + np.tanh(v * s)")
+            lines.append(f"{indent}    return np.sin(v) * s")
+            target = pick()
+            lines.append(f"{indent}{target} = np.tanh({g}({pick()}) + {acc})")
+            if draw(st.booleans()):
+                lines.append(f"{indent}{target} = {target} + np.tanh({g}({pick()}, {pick()}))")
+            names.append(acc)
+        elif kind == "count":  # a module variable counting the calls
+            lines.append(f"{indent}CALLS = CALLS + 1")
         elif kind == "match":  # on a number the data gives, or on a list, capturing
             if draw(st.booleans()):
                 lines.append(
@@ -240,6 +282,8 @@ def programs(draw) -> tuple[str, int]:
         "",
         f"def f({params}):",
     ]
+    if any(line.strip().startswith("CALLS =") for line in body):
+        body = ["    global CALLS", *body]
     lines += body + [f"    return np.sum({result} * {result}) + np.sum(np.sin({other}))"]
     return "\n".join(lines) + "\n", inputs
 
