@@ -187,9 +187,11 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
             parts, op = ", ".join(pick() for _ in range(3)), draw(st.sampled_from(["", ", f"]))
             target = pick()
             f = "lambda p, q: p * np.tanh(q)" if op else ""
+            initial = draw(st.sampled_from(["", f", initial=np.sin({pick()})"]))
             lines.append(
                 f"{indent}{target} = np.tanh({target} + sum(itertools.accumulate([{parts}]"
                 + (f", {f}" if op else "")
+                + initial
                 + ")))"
             )
         elif kind == "islice":  # some of a list's entries, summed
