@@ -814,14 +814,15 @@ class _Captures(Transformer):
                 f"a call of `{local.name}`, which assigns {_shown(local.writes)} of the "
                 "function around it (nonlocal), "
                 + (
-                    "where its statement reads them or calls another function before it, "
-                    "or where Python may evaluate it more than once or not at all"
+                    "where its statement reads them or calls another function before such "
+                    "a call, or where Python may evaluate it more than once or not at all"
                     if self.own
                     else "in another function defined here"
                 ),
                 node,
-                "call it in a statement of the function around it (`y = f(v) + n`), one "
-                f"such call a statement, before anything else reads {_shown(local.writes)}",
+                "call it in a statement of the function around it (`y = f(v) + f(w) + n`), "
+                f"before anything else in it reads {_shown(local.writes)} or calls another "
+                "function",
             )
         node.args = [a if a is target else self.visit(a) for a in node.args]
         node.keywords = [self.visit(k) for k in node.keywords]
@@ -1038,28 +1039,32 @@ class Lifter:
             order = _evaluated(head) if head is not None else None
             calls = [n for n in order or [] if isinstance(n, gast.Call) and isinstance(
                 n.func, gast.Name) and n.func.id in self.writers]  # fmt: skip
-            if len(calls) != 1:
+            if not calls:
                 out.append(s)
                 continue
-            call, local = calls[0], self.writers[calls[0].func.id]
-            inside = {id(n) for n in walk(call)}
-            before = order[: order.index(call)]
+            inside = {id(n) for c in calls for n in walk(c)}
+            written = {w for c in calls for w in self.writers[c.func.id].writes}
+            before = order[: order.index(calls[-1])]
             if isinstance(s, gast.AugAssign):  # (its target is read first)
                 before[:0] = _evaluated(_loaded(s.target)) or [s.target]
-            if any(isinstance(n, gast.Call) or isinstance(n, gast.Name) and n.id in local.writes
+            if any(isinstance(n, gast.Call) or isinstance(n, gast.Name) and n.id in written
                    for n in before if id(n) not in inside):  # fmt: skip
                 out.append(s)  # (refused: see _Captures.visit_Call)
                 continue
-            self.assigning.add(id(call))
-            result = _unique("_result", self.names)
-            names = [_name(result, gast.Store()), *(_name(w, gast.Store()) for w in local.writes)]
-            made = gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())], value=call,
-                               type_comment=None)  # fmt: skip
-            out.append(_located(made, s))
-            if isinstance(s, gast.Expr) and head is call:
-                continue
-            _replace(s, call, _located(_name(result), call))
-            out.append(s)
+            for call in calls:  # (in the order Python makes them: an argument's first)
+                local = self.writers[call.func.id]
+                self.assigning.add(id(call))
+                result = _unique("_result", self.names)
+                names = [_name(result, gast.Store()),
+                         *(_name(w, gast.Store()) for w in local.writes)]  # fmt: skip
+                made = gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
+                                   value=call, type_comment=None)  # fmt: skip
+                out.append(_located(made, s))
+                if isinstance(s, gast.Expr) and head is call:
+                    break
+                _replace(s, call, _located(_name(result), call))
+            else:
+                out.append(s)
         return out
 
     def check(self, x: Local, variables: set[str], statics: dict[str, Local]) -> None:

@@ -477,7 +477,7 @@ def keeps_a_running_value(x, w):
     y = keep(x[1])
     if keep(w[1]) > -1e9:
         y = y + keep(x[2]) ** 2 + best
-    return y
+    return y + keep(keep(x[0]) * w[2]) * keep(w[0]) + best  # (in the order Python calls)
 
 
 @pytest.mark.parametrize("fn", [changes_a_captured_name, counts_and_accumulates_through_nonlocal,
