@@ -2,7 +2,10 @@
 
 Invariant: ``Parsed.tree`` is the gast ``FunctionDef`` of the function (of a lambda: one
 returning its expression), with line numbers that are line numbers of ``Parsed.filename``,
-and the functions it defines lifted out of it (``compiler/closures``, ``Parsed.scope``).
+and the functions it defines lifted out of it (``compiler/closures``, ``Parsed.scope``);
+the globals it assigns are variables of its own (``compiler/assigned_globals``), and its
+calls of generator functions consumed whole are calls of the functions listing their
+values (``compiler/generators``, in ``Parsed.scope`` too).
 """
 
 from __future__ import annotations
@@ -469,7 +472,8 @@ def register(parsed: Parsed) -> Parsed:
 
 
 def lift(parsed: Parsed) -> None:
-    """Lift the functions ``parsed`` defines out of it (see ``compiler/closures``)."""
+    """Lift the functions ``parsed`` defines out of it (see ``compiler/closures``), after
+    making the globals it assigns its variables and its generators' calls lists."""
     from .assigned_globals import assign_globals
     from .closures import Lifter
     from .generators import consume_generators
