@@ -1034,8 +1034,9 @@ class Lifter:
                 out.append(s)
                 continue
             rebuild_blocks(s, self.assigned)
-            head = s.test if isinstance(s, gast.If) else getattr(s, "value", None) if isinstance(
-                s, (gast.Expr, gast.Assign, gast.AugAssign, gast.Return)) else None  # fmt: skip
+            head = (s.test if isinstance(s, gast.If) else s.iter if isinstance(s, gast.For)
+                    else s.value if isinstance(s, (gast.Expr, gast.Assign, gast.AugAssign,
+                                                   gast.Return)) else None)  # fmt: skip
             order = _evaluated(head) if head is not None else None
             calls = [n for n in order or [] if isinstance(n, gast.Call) and isinstance(
                 n.func, gast.Name) and n.func.id in self.writers]  # fmt: skip

@@ -475,6 +475,8 @@ def keeps_a_running_value(x, w):
         return best * 2.0
 
     y = keep(x[1])
+    for v in [keep(x[2]), x[0]]:  # (a loop's head: evaluated once, before it)
+        y = y + v * best
     if keep(w[1]) > -1e9:
         y = y + keep(x[2]) ** 2 + best
     return y + keep(keep(x[0]) * w[2]) * keep(w[0]) + best  # (in the order Python calls)
