@@ -20,7 +20,7 @@ import json
 import operator
 import types
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import gast
@@ -153,11 +153,14 @@ class Analyser:
         self._arrays: set[str] | None = None  # see known_array
         self._built: frozenset[str] | None = None  # see built_by_class
         self._operated: frozenset[str] | None = None  # see user_object
+        self._found_objects: frozenset[str] = frozenset()  # ... in Tensor code
         self._augmenting: frozenset[int] | None = None  # see augmenting
         self._values: dict[str, list[gast.expr | None]] | None = None  # see assigned_values
         self._properties: frozenset[str] | None = None  # see property_names
         self.plain_params: frozenset[str] = frozenset()  # given arrays or numbers
         self.object_params: frozenset[str] = frozenset()  # given objects of a user's class
+        self.holder_params: frozenset[str] = frozenset()  # given what holds such objects
+        self._taken: frozenset[str] | None = None  # see taken_out
 
     @classmethod
     def straight_line(cls, parsed: Parsed, fn: gast.FunctionDef, active: set[str]) -> Analyser:
@@ -573,10 +576,12 @@ class Analyser:
         if isinstance(v, gast.Name):
             return Op(Kind.COPY, operands=[v])
         operands = [v.value] if isinstance(v, gast.Subscript) else _operands(v)
+        read = [index_value(v.slice)] if isinstance(v, gast.Subscript) else []  # (``tab[x]``)
         if (
             isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Subscript))
             and any(self.user_object(e) for e in operands)
-            and any(self.is_active(e) for e in operands)
+            and not (isinstance(v, gast.Subscript) and v.value.id in self.taken_out())
+            and any(self.is_active(e) for e in operands + read)
         ):  # its class's operator runs, compiled (an array's derivative would not be its)
             return self.operator_call(v, stmt)
         if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
@@ -596,9 +601,16 @@ class Analyser:
         if isinstance(v, gast.Subscript):
             if not self.is_active(v.value):
                 return self.index_of_constant(v, stmt)
-            return self.primitive(
-                operator.getitem, [v.value, index_value(v.slice)], [], stmt, "indexing"
-            )
+            index = index_value(v.slice)
+            op = self.primitive(operator.getitem, [v.value, index], [], stmt, "indexing")
+            if (
+                op.kind is Kind.RULE
+                and op.receiver is None
+                and not self.known_array(v.value)
+                and any(map(self.is_active, _index_parts(index)))
+            ):  # ``h[x]``: an object's own ``__getitem__`` is refused where it runs
+                op.receiver, op.receiver_tensor = "__getitem__", False
+            return op
         if isinstance(v, gast.Attribute):
             if not self.is_active(v.value):
                 return Op(Kind.PASSIVE)
@@ -641,12 +653,15 @@ class Analyser:
         (objects with a rule for their indexing), else no gradient (an index is an
         integer, a slice or a mask, whose derivative is zero by nature)."""
         kind, obj = self.resolve(v.value)
+        index = index_value(v.slice)
         if kind == "object" and registry.lookup(obj) is not None:
-            index = index_value(v.slice)
             items = list(index.elts) if isinstance(index, gast.Tuple) else [index]
             what = next((f"np.{n}" for n in ("r_", "c_") if getattr(np, n) is obj), "indexing")
             return self.primitive(obj, items, [], stmt, what)
-        return Op(Kind.PASSIVE)
+        op = Op(Kind.PASSIVE, operands=[v.value])
+        if any(map(self.is_active, _index_parts(index))):  # (an object's own ``__getitem__``
+            op.receiver, op.receiver_tensor = "__getitem__", False  # may compute with it)
+        return op
 
     def note_carried(self, call: gast.Call) -> None:
         """``rt.in_place(m, new, ...)``, ``m.add_(v)`` (see unwrap): whether v (and alpha)
@@ -795,10 +810,21 @@ class Analyser:
                 # ``np.einsum(s, *ops)``, ``max(*x)``: which parameters ``*ops`` gives is
                 # known when the code runs, where a call of a function with a rule binds them
                 return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
+            if obj in (float, complex) and self.users_tensor_code(stmt):
+                return Op(Kind.PASSIVE)  # a Tensor's number: no gradient, as PyTorch gives
             if rule is not None:
                 op = self.rule_op(rule, obj, args, call.keywords, stmt)
                 if obj in ARRAY_UPDATES and self.users_tensor_code(stmt):
                     op.receiver, op.receiver_tensor = ARRAY_UPDATES[obj], True
+                elif (
+                    op.kind is Kind.RULE
+                    and args
+                    and _lowered_method(obj)
+                    and self.users_tensor_code(stmt)
+                    and not self.known_array(args[0])
+                ):  # ``h.mul(w)`` made ``rt.tensor_methods.mul(h, w)``: on an object of a
+                    # user's class its own method runs, whose derivative is not the Tensor's
+                    op.receiver, op.receiver_tensor = obj.__name__, True
                 return op
             if registry.is_nondiff(obj):
                 return Op(Kind.PASSIVE)
@@ -956,7 +982,7 @@ class Analyser:
         if self._operated is None:
             params, values = list(params_of(self.fn)), self.assigned_values()
             own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
-            own |= {p for p in self.object_params if p not in values}
+            own |= {p for p in self.object_params if p not in values} | self.taken_out()
             assigned = set(values) - set(params) | set(self.object_params)
             found = {n for n, vs in values.items() if n in assigned and all(
                 isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
@@ -967,8 +993,33 @@ class Analyser:
                 if kept == found:
                     break
                 found = kept
-            self._operated = frozenset(found | own)
-        return not self.on_tensors and isinstance(e, gast.Name) and e.id in self._operated
+            # a global (or a global's field) holding such an object now (``net.scale``)
+            self._found_objects = frozenset(
+                found_objects(self.fn, self.locals, self.resolve, self.holder_params)
+            )
+            self._operated = frozenset(found | own | self._found_objects)
+        if self.on_tensors:
+            return isinstance(e, gast.Name) and e.id in self._found_objects
+        return isinstance(e, gast.Name) and e.id in self._operated
+
+    def taken_out(self) -> frozenset[str]:
+        """The names every assignment gives an entry or a field (``vs[0]``, ``h.v``,
+        ``self.scale``, ``for v in vs``) of a parameter passed what holds objects of a user's class
+        (``holder_params``), or of such a name: which may be such an object, whose
+        operators ``operator_call`` runs (Python's own where it has none)."""
+        if self._taken is None:
+            values = self.assigned_values()
+            params = set(params_of(self.fn))
+            found = {n for n, vs in values.items() if n not in params
+                     and all(_holder_read(v) is not None for v in vs)}  # fmt: skip
+            while True:
+                holders = found | self.holder_params
+                kept = {n for n in found if all(_holder_read(v) in holders for v in values[n])}
+                if kept == found:
+                    break
+                found = kept
+            self._taken = frozenset(found)
+        return self._taken
 
     def augmenting(self) -> frozenset[int]:
         """The statements ``t = v + w`` normalize made of ``v += w`` (``v =
@@ -1002,8 +1053,9 @@ class Analyser:
             operands = _operands(v)
         if isinstance(v, gast.BinOp) and id(stmt) in self.augmenting():  # ``v += w``
             dunder = "__i" + dunder[2:]
+        tensors = [gast.keyword(arg="tensors", value=const(True))] if self.on_tensors else []
         callee = gast.Call(func=_rt_attr("operator_method"), args=[const(dunder), *operands],
-                           keywords=[])  # fmt: skip
+                           keywords=tensors)  # fmt: skip
         return Op(Kind.CALL, callee=callee, operands=operands, keywords=[])
 
     def constructs(self, v: gast.expr | None) -> type | None:
@@ -1949,6 +2001,86 @@ def _calls_operator_method(op: Op) -> bool:
     return isinstance(callee, gast.Call) and getattr(callee.func, "attr", "") == "operator_method"
 
 
+def found_objects(fn: gast.FunctionDef, locals_: Collection[str],
+                  resolve: Callable[[gast.expr], tuple[Any, Any]],
+                  fields: frozenset[str] = frozenset()) -> set[str]:  # fmt: skip
+    """The free names of ``fn`` holding an object of a user's class now, and its local
+    names every assignment of which reads one: a global's field holding one now (``s =
+    net.scale``; ``resolve`` gives ``(found, obj)`` for such a read), or one of
+    ``fields``, a parameter's field the call gave one (``"self.scale"``)."""
+    values: dict[str, list[gast.expr | None]] = {}
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            values.setdefault(s.targets[0].id, []).append(s.value)
+        else:
+            for n in _bound_names(s):
+                values.setdefault(n, []).append(None)
+
+    def held(v: gast.expr | None) -> bool:
+        base = v
+        while isinstance(base, gast.Attribute):
+            base = base.value
+        if not (isinstance(v, gast.Attribute) and isinstance(base, gast.Name)):
+            return False
+        if base.id in locals_:
+            return v.value is base and f"{base.id}.{v.attr}" in fields
+        found, obj = resolve(v)
+        return found not in (False, "dynamic") and rt_module.is_record(obj)
+
+    found = {n for n, vs in values.items() if n not in params_of(fn) and all(map(held, vs))}
+    free = {n.id for n in walk(fn) if isinstance(n, gast.Name) and n.id not in locals_}
+    for n in free:  # a global or a closure's variable: ``scale * h``
+        where, obj = resolve(gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None))
+        if where not in (False, "dynamic") and rt_module.is_record(obj):
+            found.add(n)
+    return found
+
+
+def operands_of(v: gast.expr | None) -> list[gast.expr]:
+    """The operands of an operator (``a + b``, ``-a``)."""
+    return _operands(v)
+
+
+def _index_parts(index: gast.expr) -> list[gast.expr]:
+    """The values an index is made of: a tuple's entries, and in Tensor code what
+    ``rt.tensor_methods.index(i)`` (or ``index_part``) checks."""
+    parts = list(index.elts) if isinstance(index, gast.Tuple) else [index]
+    out = []
+    for p in parts:
+        while (
+            isinstance(p, gast.Call)
+            and isinstance(p.func, gast.Attribute)
+            and p.func.attr in ("index", "index_part")
+            and p.args
+        ):
+            p = p.args[0]
+        out += list(p.elts) if isinstance(p, gast.Tuple) else [p]
+    return out
+
+
+def _holder_read(v: gast.expr | None) -> str | None:
+    """The name ``v`` reads an entry or a field of (``vs[i]``, ``h.v``; ``vs`` of
+    ``rt.iterable(vs)``, which a loop over ``vs`` indexes), or None."""
+    if isinstance(v, (gast.Subscript, gast.Attribute)) and isinstance(v.value, gast.Name):
+        return v.value.id
+    if is_rt_call(v, "iterable") and v.args and isinstance(v.args[0], gast.Name):
+        return v.args[0].id
+    return None
+
+
+def _lowered_method(obj: Any) -> bool:
+    """Whether ``obj`` is the array version of a Tensor method (``rt.tensor_methods.mul``)
+    that Tensor code's ``h.mul(w)`` was lowered to, which runs ``h``'s own method where
+    ``h`` is no array."""
+    name = getattr(obj, "__name__", None)
+    return (
+        isinstance(name, str)
+        and tensor_methods.METHODS.get(name) is obj
+        and name not in rt_module.tensors.IN_PLACE_ELSEWHERE
+        and hasattr(rt_module.tensors.tensor_class(), name)  # (not ``div_rounded``)
+    )
+
+
 def _operands(v: gast.expr | None) -> list[gast.expr]:
     if isinstance(v, gast.BinOp):
         return [v.left, v.right]
@@ -2071,15 +2203,19 @@ def analyse(
     shapes: dict[str, tuple | None] | None = None,
     plain_params: frozenset[str] = frozenset(),
     object_params: frozenset[str] = frozenset(),
+    holder_params: frozenset[str] = frozenset(),
 ) -> Analysis:
     """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
     parameters' symbolic shapes (see ``rt.shape_pattern``); ``plain_params`` those passed
     arrays or numbers (see ``check_operands``), ``object_params`` those passed objects of a
-    user's class (see ``user_object``)."""
+    user's class, ``holder_params`` those passed containers or records holding such
+    objects (in code on Tensors: the parameters' fields given such objects, ``"self.scale"``;
+    see ``user_object``)."""
     analyser = Analyser(parsed, fn, active_params, dialect, sequence_params, shapes)
     analyser.plain_params = plain_params
     analyser.object_params = object_params
+    analyser.holder_params = holder_params
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)

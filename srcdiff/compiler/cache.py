@@ -79,10 +79,10 @@ class Unit:
         numbers: frozenset[str] = frozenset(),
         plain: frozenset[str] = frozenset(),
         objects: frozenset[str] = frozenset(),
+        holders: frozenset[str] = frozenset(),
     ):
-        self.front = pipeline.front_end(
-            fn, active, kinds, dialect, shapes, returns, numbers, plain=plain, objects=objects
-        )
+        self.front = pipeline.front_end(fn, active, kinds, dialect, shapes, returns, numbers,
+                                        plain=plain, objects=objects, holders=holders)  # fmt: skip
         self.parsed: Parsed = self.front.parsed
         found = self.parsed.found_taken()
         self.still = callees_still(fn, found)  # (what sd.grad's dispatchers check)
@@ -831,11 +831,13 @@ def unit_for(
     numbers: frozenset[str] = frozenset(),
     plain: frozenset[str] = frozenset(),
     objects: frozenset[str] = frozenset(),
+    holders: frozenset[str] = frozenset(),
 ) -> Unit:
     """The cached Unit of ``fn`` for these static facts (built on first use, and again when
     it is ``stale``); ``shapes``: the parameters' symbolic shapes (``rt.shape_pattern``);
     ``numbers``: the parameters given Python numbers (immutable), where the call site's
-    key tells them apart; ``objects``: those given objects of a user's class."""
+    key tells them apart; ``objects``: those given objects of a user's class; ``holders``:
+    those given containers or records holding such objects (``rt.holds_record``)."""
     per_fn = _UNITS.get(fn)
     if per_fn is None:
         per_fn = _UNITS[fn] = OrderedDict()
@@ -850,11 +852,13 @@ def unit_for(
         numbers,
         plain,
         objects,
+        holders,
     )
     unit = per_fn.get(key)
     if unit is None or unit.stale():
         with collecting_later():
-            unit = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain, objects)
+            unit = Unit(fn, active, kinds, xp, dialect, shapes, returns, numbers, plain, objects,
+                        holders)  # fmt: skip
         per_fn[key] = unit
         if len(per_fn) > VARIANTS:
             per_fn.popitem(last=False)

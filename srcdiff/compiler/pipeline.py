@@ -95,13 +95,15 @@ def front_end(
     debug: bool | None = None,
     plain: frozenset[str] = frozenset(),
     objects: frozenset[str] = frozenset(),
+    holders: frozenset[str] = frozenset(),
 ) -> Front:
     """Parse, normalize, lower Tensor code, find shared objects and analyse ``fn`` for
     differentiating the parameters ``active`` (given ``kinds``, ``shapes``), as code on
     what ``dialect`` says; ``returns`` are parameters it updates in place, returned after
     its value; ``numbers`` are parameters given Python numbers, ``plain`` those given arrays
     or numbers (whose operators need no check), ``objects`` those given objects of a
-    user's class (whose operators are its own)."""
+    user's class (whose operators are its own), ``holders`` those given containers or
+    records holding such objects (whose entries' operators are theirs)."""
     parsed = parse(fn)
     parsed.found_afresh()  # what this compilation finds through free names: see Unit.still
     if returns:
@@ -115,7 +117,8 @@ def front_end(
     if dialect.on_tensors:
         parsed = inline_calls(parsed, tree, names)
         stages.shown("inline", tree)
-        insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE)
+        insert_unwraps(parsed, tree, names, params_are_arrays=dialect is Dialect.TENSOR_CALLEE,
+                       fields=holders)  # fmt: skip
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
     wrt = [p for p in params_of(tree) if p in active]
@@ -126,7 +129,8 @@ def front_end(
         snapshot_outside_reads(parsed, tree, names, sharing, tuple(wrt))
         stages.shown("snapshots", tree)  # (after sharing: it reads its facts)
     sequences = frozenset(p for p in wrt if kinds.get(p) == "any")
-    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain, objects)
+    analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain, objects,
+                       holders)  # fmt: skip
     stages.shown("analyse", tree)
     return Front(parsed, analysis, names, wrt, stages)
 

@@ -22,8 +22,8 @@ import gast
 from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.objects import OPERATOR_SYMBOLS
-from ..runtime.tensors import HOOK_REFUSAL
-from .analyse import BINOPS, params_of
+from ..runtime.tensors import HOOK_REFUSAL, tensor_class
+from .analyse import BINOPS, found_objects, operands_of, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import (
@@ -83,7 +83,12 @@ def unwrap_call(x: str) -> gast.Call:
 
 class Unwrapper:
     def __init__(
-        self, parsed: Parsed, fn: gast.FunctionDef, names: Names, params_are_arrays: bool = False
+        self,
+        parsed: Parsed,
+        fn: gast.FunctionDef,
+        names: Names,
+        params_are_arrays: bool = False,
+        fields: frozenset[str] = frozenset(),
     ):
         self.p = parsed
         self.names = names
@@ -98,6 +103,7 @@ class Unwrapper:
         self.instance = first[0] if first == ["self"] else None
         self.made = self.made_tensors(fn)
         self.counters = self.counter_names(fn)
+        self.objects = found_objects(fn, self.locals, self.resolve, fields)
 
     @staticmethod
     def counter_names(fn: gast.FunctionDef) -> set[str]:
@@ -453,7 +459,14 @@ class Unwrapper:
             return
         if is_rt_call(value, "augmented"):  # ``h += v`` of a Tensor: PyTorch's casts
             value.func = array_version("augmented")
-        if isinstance(value, gast.BinOp):
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)) and any(
+            isinstance(e, gast.Name) and e.id in self.objects for e in operands_of(value)
+        ):  # an object of a user's class (``found_objects``): its operator runs, compiled,
+            # given arrays for Tensors (not cast as a Tensor's operands)
+            fix_other = lambda e: e if isinstance(e, gast.Name) and e.id in self.objects else fix(e)  # noqa: E731
+            if isinstance(value, gast.BinOp):
+                value.left, value.right = fix_other(value.left), fix_other(value.right)
+        elif isinstance(value, gast.BinOp):
             value.left, value.right = fix(value.left), fix(value.right)
             if isinstance(value.op, PROMOTING) and not self.p.srcdiffs_own(line):
                 self.promote(value, out, line)
@@ -472,6 +485,12 @@ class Unwrapper:
                     value.elts = [fix(e) for e in value.elts]
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
             value.operand = fix(value.operand)
+        elif (
+            isinstance(value, gast.Subscript)
+            and isinstance(value.value, gast.Name)
+            and value.value.id in self.objects
+        ):  # an object's own ``__getitem__`` runs, compiled, given arrays for Tensors
+            value.slice = fix(value.slice)
         elif isinstance(value, gast.Subscript):  # its indices may be Tensors too
             value.value = fix(value.value)
             if isinstance(value.slice, gast.Tuple):
@@ -588,11 +607,14 @@ class Unwrapper:
     def maybe_tensor_method(self, func: gast.Attribute) -> bool:
         """Whether ``x.name(...)`` may call a Tensor's method: not on a method's own object
         (``self.norm(h)``, an ``nn.LayerNorm`` named as a Tensor method), nor where
-        ``x.name`` is found now as something else."""
+        ``x.name`` is found now as something else: a method of an object of a user's class
+        (``scale.mul(h)``) is its class's, compiled as such."""
         if isinstance(func.value, gast.Name) and func.value.id == self.instance:
             return False
         found, obj = self.resolve(func)
-        return not found or isinstance(obj, (types.MethodType, types.BuiltinMethodType))
+        if found and isinstance(obj, types.MethodType):
+            return isinstance(obj.__self__, tensor_class())
+        return not found or isinstance(obj, types.BuiltinMethodType)
 
     def is_module(self, e: gast.Name) -> bool:
         found, obj = self.resolve(e)
@@ -653,11 +675,16 @@ def assigned_names(s: gast.stmt) -> list[str]:
 
 
 def insert_unwraps(
-    parsed: Parsed, fn: gast.FunctionDef, names: Names, params_are_arrays: bool = False
+    parsed: Parsed,
+    fn: gast.FunctionDef,
+    names: Names,
+    params_are_arrays: bool = False,
+    fields: frozenset[str] = frozenset(),
 ) -> None:
     """Rewrite ``fn`` (normalized) in place so that operations see arrays (a function
-    called from compiled code gets arrays: its parameters need no unwrapping)."""
-    fn.body = Unwrapper(parsed, fn, names, params_are_arrays).block(fn.body)
+    called from compiled code gets arrays: its parameters need no unwrapping); ``fields``:
+    the parameters' fields holding objects of a user's class (``"self.scale"``)."""
+    fn.body = Unwrapper(parsed, fn, names, params_are_arrays, fields).block(fn.body)
 
 
 def _at_line(node: gast.AST, line: int) -> gast.AST:

@@ -45,7 +45,9 @@ from .objects import (
     check_call,
     constructor,
     container_update,
+    fields_holding_records,
     holds,
+    holds_record,
     is_record,
     is_record_class,
     out_position,
@@ -913,6 +915,7 @@ class CallSite:
     in place and returns after its value."""
 
     every = False  # each of ``names`` is differentiated, whatever its value (an entry's)
+    bound: tuple = ()  # the values bound before the caller's (sd.grad of a bound method's)
 
     def __init__(self, target: types.FunctionType, nbound: int, names: tuple[str, ...],
                  elements: tuple[int | str | None, ...], *, tensor: bool = False,
@@ -928,16 +931,19 @@ class CallSite:
     def target(self) -> types.FunctionType:
         return self._target()
 
-    def unit(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+    def unit(self, values: list, args: tuple, kwargs: dict, bound: tuple = ()
+             ) -> tuple[Any, tuple]:  # fmt: skip
         """The compiled unit for a call, given the values of its differentiated arguments,
-        and where each one's gradient sits among its adjoint's results."""
+        and where each one's gradient sits among its adjoint's results (``bound``: the
+        values bound before ``args``, a method's object)."""
         key = call_key(values, args, kwargs, shapes=not self.tensor)  # Tensor: no shapes
-        return cached_unit(self.units, key, self.compile, values, args, kwargs)
+        return cached_unit(self.units, key, self.compile, values, args, kwargs, bound)
 
     def check(self, values: list) -> None:
         """Refuse differentiated values the site cannot take (an entry point's check)."""
 
-    def compile(self, values: list, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+    def compile(self, values: list, args: tuple, kwargs: dict, bound: tuple = ()
+                ) -> tuple[Any, tuple]:  # fmt: skip
         """The unit for a call of these values, and where each differentiated argument's
         gradient sits among its adjoint's results (None: it carries none)."""
         self.check(values)
@@ -961,10 +967,22 @@ class CallSite:
             self.given(args, kwargs, immutable_number),
             plain=frozenset() if self.tensor else self.given(args, kwargs, plain_value),
             objects=frozenset() if self.tensor else self.given(args, kwargs, is_record),
+            holders=self.holders(bound or self.bound, args, kwargs),
         )
         absorbed = {n for n, e in zip(self.names, self.elements, strict=True) if isinstance(e, str)}
         _refuse_kwargs_updates(unit, absorbed)
         return unit, tuple(unit.wrt.index(n) if n in names else None for n in self.names)
+
+    def holders(self, bound: tuple, args: tuple, kwargs: dict) -> frozenset[str]:
+        """The parameters given what holds objects of a user's class (``holds_record``),
+        the ``bound`` ones (a method's object) too; in Tensor code, their fields holding
+        one (``fields_holding_records``: ``"self.scale"``)."""
+        names = list(inspect.signature(self.target, follow_wrapped=False).parameters)
+        given = [*zip(names, bound, strict=False), *zip(self.parameters[0], args, strict=False),
+                 *((k, v) for k, v in kwargs.items() if k in self.parameters[1])]  # fmt: skip
+        if self.tensor:
+            return frozenset(f for n, v in given for f in fields_holding_records(n, v))
+        return frozenset(n for n, v in given if holds_record(v))
 
     def given(self, args: tuple, kwargs: dict, what: Callable[[Any], bool]) -> frozenset[str]:
         """The parameters given values that are ``what``: plain arrays or numbers
@@ -1163,7 +1181,7 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
     values = _values(args, kwargs, active)
     if not tensor:
         _refuse_tensor_function(fn, values)
-    unit, order = site.unit(values, args, kwargs)
+    unit, order = site.unit(values, args, kwargs, bound)
     elements = site.elements if site.starred else None
     try:
         value, saved, path = unit.run_primal((*bound, *args), kwargs)
@@ -1439,10 +1457,11 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     passed = [*zip(params, args, strict=False), *kwargs.items()]
     objects = frozenset(n for n, a in passed if is_record(a))  # (their operators are their own)
+    holders = frozenset(n for n, a in passed if holds_record(a))  # (and their entries')
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),
-                         returns, objects=objects)  # fmt: skip
+                         returns, objects=objects, holders=holders)  # fmt: skip
     if absorbed:
         _refuse_kwargs_updates(unit, {double})
     if unit.updated and type(fn) is not Returning:  # (as rt.call refuses them)

@@ -69,6 +69,37 @@ def is_record(x: Any) -> bool:
     return not isinstance(x, _NOT_RECORDS) and x is not None and is_record_class(type(x))
 
 
+def holds_record(x: Any, depth: int = 4) -> bool:
+    """Whether ``x`` (a list, tuple or dict, or a record) holds an object of a user's class
+    among its entries or fields, to ``depth`` levels down (the first 64 of each): where
+    compiled code takes such an entry out (``vs[0]``, ``self.scale``), its operators are
+    its class's. A record holding only arrays, or an array, holds none."""
+    if depth == 0:
+        return False
+    if isinstance(x, dict):
+        entries = list(x.values())
+    elif isinstance(x, (list, tuple)):
+        entries = list(x)
+    elif is_record(x):
+        entries = list(vars(x).values())
+    else:
+        return False
+    return any(is_record(e) or holds_record(e, depth - 1) for e in entries[:64])
+
+
+def fields_holding_records(name: str, x: Any) -> set[str]:
+    """The fields of ``x`` (a module, a record: an object keeping them in ``__dict__``,
+    no array) that hold objects of a user's class, as ``"name.field"``: compiled Tensor
+    code runs their operators (``self.scale * h``) as their class's."""
+    if isinstance(x, _NOT_RECORDS) or x is None or hasattr(x, "shape"):
+        return set()
+    try:
+        fields_ = vars(x)
+    except TypeError:  # (no __dict__)
+        return set()
+    return {f"{name}.{k}" for k, v in list(fields_.items())[:256] if is_record(v)}
+
+
 # the methods of lists, dicts and sets that update them in place
 CONTAINER_UPDATES = frozenset({"append", "extend", "insert", "update", "clear", "reverse",
                                "pop", "remove", "setdefault", "popitem", "sort", "add",
@@ -661,14 +692,16 @@ _NUMBERS = (int, float, complex, bool)
 _DISPATCHERS: dict[tuple, types.FunctionType] = {}
 
 
-def operator_method(name: str, *values: Any) -> Any:
+def operator_method(name: str, *values: Any, tensors: bool = False) -> Any:
     """The function Python's operator ``name`` (``"__add__"``, ``"__neg__"``,
     ``"__getitem__"``; ``"__iadd__"`` for ``+=``, then ``"__add__"``'s) runs on
     ``values``, to be called with them: where an object of a
     user's class has that method in Python, a function calling it (for a binary operator
     as Python does: the reflected method of the right operand first where its class is a
     subclass of the left's, the other on NotImplemented), compiled as the user's code;
-    else Python's own operator, its operands checked as an operator's are."""
+    else Python's own operator, its operands checked as an operator's are. ``tensors``: in
+    compiled Tensor code, where an array stands for a Tensor, whose operators give
+    NotImplemented for an object of a user's class."""
     from .mutation import refuse
 
     inplace = None
@@ -689,6 +722,8 @@ def operator_method(name: str, *values: Any) -> Any:
         later = (True, type(right), inspect.getattr_static(type(right), reflected, None))
         own = later[2] is not inspect.getattr_static(type(left), reflected, None)
         steps.insert(0 if issubclass(type(right), type(left)) and own else 1, later)
+    steps = [step for step in steps
+             if not _defers(step, right if not step[0] else left, tensors)]  # fmt: skip
     if inplace is not None:
         steps.insert(0, (False, type(left), inspect.getattr_static(type(left), inplace, None)))
         symbol += "="
@@ -738,6 +773,20 @@ def operator_method(name: str, *values: Any) -> Any:
         if failure != "refusal":
             _DISPATCHERS[key] = hit
     return hit
+
+
+def _defers(step: tuple[bool, type, Any], other: Any, tensors: bool = False) -> bool:
+    """Whether the operator method of ``step`` is NumPy's (an array's or a NumPy
+    scalar's), which gives NotImplemented where ``other``'s class sets ``__array_ufunc__
+    = None`` (or, the array standing for a Tensor, where ``other`` is no array or
+    number): Python runs ``other``'s reflected method then (``x * obj``: its
+    ``__rmul__``)."""
+    _, cls, fn = step
+    if not issubclass(cls, (np.ndarray, np.generic)) or isinstance(fn, types.FunctionType):
+        return False
+    if tensors and not plain_value(other):
+        return True
+    return inspect.getattr_static(type(other), "__array_ufunc__", False) is None
 
 
 def _named_tuple_replace(obj: Any, fn: Any) -> bool:

@@ -6,6 +6,8 @@ differences at two step sizes, the plain call's value, and forward mode."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -312,3 +314,258 @@ def test_an_object_passed_in_and_updated_gives_the_other_arguments_gradients(fn,
     value, tangent = sd.jvp(fn, (X, given), (direction, None))
     assert value == pytest.approx(fn(X, given))
     assert tangent == pytest.approx(np.sum(sd.grad(fn)(X, given) * direction), rel=1e-9)
+
+
+# ---- objects taken out of containers and fields ---------------------------------------------
+
+
+class Holder:
+    """A record holding objects of a user's class in a field."""
+
+    def __init__(self, v):
+        self.v = v
+
+
+class Odd:
+    """Operators that are no multiplication: an array's derivative would be wrong."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __mul__(self, o):
+        return Odd(np.sin(self.a) + o**2)
+
+    def __rmul__(self, o):
+        return Odd(self.a - np.exp(o))
+
+
+class Summed:
+    """An operator giving a Python float computed from the arrays: the gradient goes
+    through ``float()``, as finite differences see it."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __mul__(self, o):
+        return float(np.sum(self.a * o))
+
+
+def entry_of_a_list(x, vs):
+    w = vs[0] * x
+    return np.sum(w.a * w.b)
+
+
+def entry_of_a_dict(x, d):
+    w = d["k"] * x + d["k"]
+    return np.sum(w.a * w.b)
+
+
+def field_then_entry(x, h):
+    w = h.v[1] * x + h.v[0]
+    return np.sum(w.a * w.b)
+
+
+def over_a_list(x, vs):
+    total = 0.0
+    for v in vs:
+        w = v * x
+        total = total + np.sum(w.a * w.b)
+    return total
+
+
+def odd_entries(x, os):
+    w = os[0] * x
+    u = 2.0 * os[1]
+    return np.sum(w.a * u.a)
+
+
+def summed_entry(x, d):
+    return d["s"] * x + np.sum(x)
+
+
+@pytest.mark.parametrize(
+    ("fn", "given"),
+    [
+        (entry_of_a_list, [Vec(Y, np.cos(Y))]),
+        (entry_of_a_dict, {"k": Vec(Y, np.cos(Y))}),
+        (field_then_entry, Holder([Vec(Y, np.cos(Y)), Vec(np.sin(Y), Y)])),
+        (over_a_list, [Vec(Y, np.cos(Y)), Vec(-Y, 2.0 * Y)]),
+        (odd_entries, [Odd(Y), Odd(np.cos(Y))]),
+        (summed_entry, {"s": Summed(Y)}),
+    ],
+)
+def test_objects_taken_out_of_containers_and_fields_run_their_class_methods(fn, given):
+    """``vs[0] * x``, ``d["k"] * x``, ``h.v[1] * x``, ``for v in vs: v * x`` run the
+    class's own operator, compiled (refused before: taken for an array's operator)."""
+    assert verify(fn, (X, given), wrt=(0, 1)) == "ok"
+    direction = rng.normal(size=3)
+    value, tangent = sd.jvp(fn, (X, given), (direction, None))
+    assert value == pytest.approx(fn(X, given))
+    assert tangent == pytest.approx(np.sum(sd.grad(fn)(X, given) * direction), rel=1e-9)
+
+
+class Scale:
+    """A scale whose product is its own."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __mul__(self, o):
+        return self.s * o
+
+    def __rmul__(self, o):
+        return o * self.s * 2.0
+
+
+class Model:
+    """A method reading an object of a user's class from a field (``self.scale * x``)."""
+
+    def __init__(self, scale, w):
+        self.scale = scale
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(self.scale * x + 2.0 * self.scale) + np.sum(self.w * x)
+
+
+def through_a_method(x, m):
+    return m.loss(x)
+
+
+def test_an_object_in_a_field_of_self_runs_its_class_methods():
+    m = Model(Scale(Y), np.cos(Y))
+    assert verify(through_a_method, (X, m), wrt=(0, 1)) == "ok"
+    grad = sd.grad(m.loss)(X)
+    for h in (1e-5, 1e-6):
+        fd = [(m.loss(X + h * e) - m.loss(X - h * e)) / (2 * h) for e in np.eye(3)]
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+class Partial:
+    """An operator that is no Python function srcdiff can compile."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def _times(self, o, k):
+        return Partial(self.a * o * k)
+
+    __mul__ = functools.partialmethod(_times, k=3.0)
+
+
+def partial_entry(x, vs):
+    return np.sum((vs[0] * x).a)
+
+
+def test_an_entry_whose_operator_is_not_compilable_is_refused_at_the_users_line():
+    assert np.isfinite(partial_entry(X, [Partial(Y)]))  # (Python runs it)
+    with pytest.raises(
+        sd.CompileError,
+        match=r"`\*` of a Partial, which runs an operation of the object.s own.*partial_entry",
+    ):
+        sd.grad(partial_entry)(X, [Partial(Y)])
+
+
+# ---- an array on the left of an object that NumPy hands its operators ---------------------
+
+
+class Deferring:
+    """``__array_ufunc__ = None``: NumPy's operators give NotImplemented for it, so
+    ``x + d`` runs ``d.__radd__(x)``."""
+
+    __array_ufunc__ = None
+
+    def __init__(self, a):
+        self.a = a
+
+    def __radd__(self, o):
+        return Deferring(o * self.a)
+
+    def __rmul__(self, o):
+        return Deferring(o + np.sin(self.a))
+
+    def __rmatmul__(self, o):
+        return o @ self.a
+
+
+def array_on_the_left_of_a_deferring_object(x, d):
+    w = x + d
+    u = x * d
+    s = np.sum(x) * d  # (a NumPy scalar on the left too)
+    return np.sum(w.a * u.a) + x @ d + np.sum(s.a)
+
+
+def deferring_built_here(x, y):
+    d = Deferring(y)
+    w = x * d
+    return np.sum(w.a * (x + d).a)
+
+
+def test_an_array_on_the_left_of_an_object_with_array_ufunc_none_runs_its_reflected_method():
+    assert verify(array_on_the_left_of_a_deferring_object, (X, Deferring(Y)), wrt=(0, 1)) == "ok"
+    verify_both_modes(deferring_built_here, (X, Y), rng)
+
+
+# ---- globals, and an index that carries a gradient ------------------------------------------
+
+
+class Table:
+    """A ``__getitem__`` computing with its index (``tab[x]``)."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __getitem__(self, i):
+        return i * i * self.s
+
+
+TABLE = Table(3.0)
+SCALE = Scale(np.array([1.5, -0.5, 2.0]))
+
+
+def global_table(x):
+    return np.sum(TABLE[x]) + np.sum(x)
+
+
+def table_passed(x, t):
+    return np.sum(t[x] * x)
+
+
+def global_scale(x):
+    return np.sum(SCALE * x + 2.0 * SCALE)
+
+
+@pytest.mark.parametrize("fn", [global_table, global_scale])
+def test_operators_of_a_global_object_run_its_class_methods(fn):
+    """``TABLE[x]`` gave no gradient through its index (zeros, silently);
+    ``SCALE * x`` was refused."""
+    assert verify(fn, (X,), wrt=(0,)) == "ok"
+
+
+def test_an_index_carrying_a_gradient_into_an_object_passed_in_runs_its_getitem():
+    """``t[x]`` with ``t`` passed in and not differentiated: was a constant's index
+    (zeros, silently)."""
+    assert verify(table_passed, (X, Table(2.0)), wrt=(0,)) == "ok"
+
+
+def table_made_elsewhere(x):
+    t = make_table()
+    return np.sum(t[x])
+
+
+def make_table():
+    return Table(3.0)
+
+
+def table_in_a_list(x, ts):
+    t = ts[0]
+    return np.sum(t[x])
+
+
+def test_an_index_carrying_a_gradient_into_an_unknown_object_is_refused():
+    """Where the compiler cannot tell the object indexed (a callee's result, a list's
+    entry), its own ``__getitem__`` is refused where it runs (zeros, silently, before)."""
+    with pytest.raises(sd.CompileError, match=r"\.__getitem__ of a Table"):
+        sd.grad(table_made_elsewhere)(X)
+    with pytest.raises(sd.CompileError, match=r"\.__getitem__ of a Table"):
+        sd.grad(table_in_a_list)(X, [Table(3.0)])

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 
 STEPS = (1e-6, 1e-4)
 
@@ -74,6 +75,8 @@ def same_values(a: Any, b: Any) -> bool:
         )
     if hasattr(a, "shape") or hasattr(b, "shape"):
         return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
+    if type(a) is type(b) and rt.is_record(a):  # an object of a user's class: its fields
+        return same_values(vars(a), vars(b))
     return a == b or (a != a and b != b)
 
 

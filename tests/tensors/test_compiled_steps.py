@@ -2241,23 +2241,46 @@ class _Scale:
     __rmul__ = __mul__
 
 
+class _Squared:
+    """An operator that is no product: a Tensor's derivative would be wrong."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __mul__(self, other):
+        return other * other * self.s
+
+    def __rmul__(self, other):
+        return (other - self.s) ** 2
+
+
 @pytest.mark.parametrize("order", ["left", "right"])
-def test_an_operand_of_a_users_class_is_refused_where_its_dtype_is_promoted(order):
-    """Tensor code's operands cast to PyTorch's dtype are checked there (the operator
-    is not checked again): an object running its own operator is still refused."""
+@pytest.mark.parametrize("kind", [_Scale, _Squared])
+def test_an_operand_of_a_users_class_runs_its_own_operator_in_a_compiled_step(order, kind):
+    """``w * scale`` (a Tensor's operator gives NotImplemented: ``scale.__rmul__`` runs)
+    and ``scale * w`` in a compiled step run the class's methods, compiled, as eager code
+    does (refused before)."""
     w = sd.tensor([1.0, 2.0], requires_grad=True)
-    scale = _Scale(3.0)
+    scale = kind(3.0)
+
+    def body(x):
+        product = w * scale if order == "left" else scale * w
+        return (product * x).sum()
 
     @sd.differentiate
     def step(x):
-        product = w * scale if order == "left" else scale * w
-        loss = (product * x).sum()
+        loss = body(x)
         loss.backward()
         return loss.item()
 
-    with pytest.raises(sd.CompileError, match="of a _Scale, which runs an operation"):
-        step(sd.ones(2))
-    assert w.grad is None
+    x = sd.tensor([2.0, -1.0])
+    value = step(x)
+    compiled = w.grad.tolist()
+    w.grad = None
+    loss = body(x)
+    loss.backward()
+    assert value == pytest.approx(loss.item())
+    assert compiled == pytest.approx(w.grad.tolist())
 
 
 @pytest.mark.parametrize("make", ["zeros_like", "ones_like", "empty_like"])
@@ -3115,3 +3138,234 @@ def test_a_globals_tensor_changed_in_place_is_changed_or_refused():
     GLOBAL_BUFFER = sd.tensor([1.0, 2.0])
     with pytest.raises(sd.CompileError, match="value that may carry a gradient"):
         sd.differentiate(_by_its_method_with_a_gradient)(x)
+
+
+class _Squarer:
+    """Methods named as Tensor methods (``mul``, ``sum``) that compute something else."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def mul(self, o):
+        return o * o * self.s
+
+    def sum(self, o):
+        return (o * o).sum() * self.s
+
+    def __rmul__(self, o):  # (what the Tensor's rule of mul would have run on it)
+        return o * self.s
+
+
+_SQUARER = _Squarer(3.0)
+
+
+def test_a_method_of_a_global_users_object_named_as_a_tensor_method_runs_as_its_own():
+    """``_SQUARER.mul(w)`` in a compiled step is the class's method, compiled (it was
+    taken for Tensor.mul: w.grad [0, 3, 6] where eager code gives [0, 6, 12])."""
+
+    def body(w, x):
+        return (_SQUARER.mul(w) * x).sum() + _SQUARER.sum(w)
+
+    step = sd.differentiate(_stepping(body))
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = sd.tensor([0.0, 1.0, 2.0])
+    step(w, x)
+    compiled = w.grad.tolist()
+    w.grad = None
+    body(w, x).backward()
+    assert compiled == pytest.approx(w.grad.tolist())
+
+
+def _stepping(body):
+    def step(w, x):
+        loss = body(w, x)
+        loss.backward()
+        return loss
+
+    return step
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.squarer = _Squarer(2.0)
+
+    def forward(self, x):
+        return self.squarer.mul(x).sum()
+
+
+def _entry_mul(w, hs):
+    h = hs[0]
+    return (h.mul(w) * 1.0).sum()
+
+
+def _entry_sum(w, hs):
+    h = hs[0]
+    return h.sum(w)
+
+
+@pytest.mark.parametrize("case", ["entry mul", "entry sum", "module"])
+def test_a_method_of_a_users_object_named_as_a_tensor_method_is_never_the_tensors(case):
+    """On a value the compiler cannot tell (a list's entry, a module's field), such a
+    method is refused where it runs (the Tensor's rule gave w.grad [3, 6, 9] where eager
+    code gives [6, 12, 18], silently)."""
+    module = _Scaled()
+    body = {"entry mul": _entry_mul, "entry sum": _entry_sum, "module": lambda w, _: module(w)}
+    step = sd.differentiate(_stepping(body[case]))
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(
+        sd.CompileError, match=r"\.(mul|sum) of a _Squarer, which compiled code took"
+    ):
+        step(w, [_Squarer(3.0)])
+    assert w.grad is None
+
+
+class _ScaledNet(nn.Module):
+    """A module holding an object of a user's class with operators of its own."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.scale = scale
+
+    def forward(self, x):
+        h = self.lin(self.scale * x)
+        return (h * 2.0 * self.scale).sum() + (x.sum() * self.scale).sum()
+
+
+@pytest.mark.parametrize("kind", [_Scale, _Squared])
+@pytest.mark.parametrize("passed", [True, False])
+def test_an_object_in_a_modules_field_runs_its_own_operators_in_its_forward(kind, passed):
+    """``self.scale * x`` in a module's forward, the module passed to the step or found
+    as a global: the class's operators, compiled (refused before), give eager code's
+    gradients."""
+    sd.manual_seed(0)
+    net = _ScaledNet(kind(1.5))
+    x = sd.randn(4, 3)
+
+    if passed:
+
+        @sd.differentiate
+        def step(model, x):
+            loss = model(x)
+            loss.backward()
+            return loss.item()
+
+        value = step(net, x)
+    else:
+
+        @sd.differentiate
+        def step(x):
+            loss = net(x)
+            loss.backward()
+            return loss.item()
+
+        value = step(x)
+    compiled = [p.grad.numpy().copy() for p in net.parameters()]
+    net.zero_grad()
+    loss = net(x)
+    loss.backward()
+    assert value == pytest.approx(loss.item(), rel=1e-5)
+    for got, p in zip(compiled, net.parameters(), strict=True):
+        np.testing.assert_allclose(got, p.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+class _Summed:
+    """Operators giving Python numbers read off Tensors (``float()``, ``.item()``), which
+    carry no gradient in eager code, as in PyTorch."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __mul__(self, o):
+        return float((o * self.s).sum())
+
+    def __rmul__(self, o):
+        return (o * self.s).sum().item() + 1.0
+
+    def __add__(self, o):
+        return o.sum() * self.s
+
+
+_SUMMED = _Summed(3.0)
+
+
+def _float_of_a_tensor(w):
+    return (w * w).sum() + float((w * 3.0).sum())
+
+
+def _summed_operators(w):
+    return (w * w).sum() + _SUMMED * w + w * _SUMMED + (_SUMMED + w)
+
+
+@pytest.mark.parametrize("body", [_float_of_a_tensor, _summed_operators])
+def test_float_of_a_tensor_carries_no_gradient_in_a_compiled_step_as_eagerly(body):
+    """``float(h)`` of a Tensor is a number without gradient in eager code (and PyTorch);
+    compiled, it carried one (w.grad [5, 7] where eager code gives [2, 4])."""
+
+    @sd.differentiate
+    def step(w):
+        loss = body(w)
+        loss.backward()
+        return loss.item()
+
+    w = sd.tensor([1.0, 2.0], requires_grad=True)
+    value = step(w)
+    compiled = w.grad.tolist()
+    w.grad = None
+    loss = body(w)
+    loss.backward()
+    assert value == pytest.approx(loss.item())
+    assert compiled == pytest.approx(w.grad.tolist())
+
+
+class _Table:
+    """A ``__getitem__`` computing with its index (``table[w]``)."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __getitem__(self, i):
+        return i * i * self.s
+
+
+_TABLE = _Table(3.0)
+
+
+def test_an_index_into_a_global_object_runs_its_getitem_in_a_compiled_step():
+    """``_TABLE[w]`` gave no gradient through ``w`` (w.grad [2, 2, 2] where eager code
+    gives [8, 14, 20], silently)."""
+
+    def body(w):
+        return _TABLE[w].sum() + w.sum() * 2.0
+
+    @sd.differentiate
+    def step(w):
+        loss = body(w)
+        loss.backward()
+        return loss.item()
+
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    step(w)
+    compiled = w.grad.tolist()
+    w.grad = None
+    body(w).backward()
+    assert compiled == pytest.approx(w.grad.tolist())
+
+
+def test_an_index_into_an_unknown_object_is_refused_in_a_compiled_step():
+    """``h[w]`` with ``h`` a list's entry: its own ``__getitem__`` ran, and the Tensor's
+    indexing rule gave ``w`` none of its gradient (w.grad [1, 1, 1] where eager code
+    gives [7, 13, 19], silently); refused where it runs."""
+
+    @sd.differentiate
+    def step(w, tables):
+        h = tables[0]
+        loss = h[w].sum() + w.sum()
+        loss.backward()
+        return loss.item()
+
+    w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(sd.CompileError, match=r"\.__getitem__ of a _Table"):
+        step(w, [_Table(3.0)])
+    assert w.grad is None
