@@ -982,22 +982,26 @@ class Analyser:
         if self._operated is None:
             params, values = list(params_of(self.fn)), self.assigned_values()
             own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
-            own |= {p for p in self.object_params if p not in values} | self.taken_out()
-            assigned = set(values) - set(params) | set(self.object_params)
-            found = {n for n, vs in values.items() if n in assigned and all(
-                isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
-                or is_rt_call(v, "augmented") for v in vs)}  # fmt: skip
-            while True:  # (an operator's result is one where an operand is one)
-                kept = {n for n in found if all(self.made_or_operated(v, found | own)
-                                                for v in values[n])}  # fmt: skip
-                if kept == found:
-                    break
-                found = kept
             # a global (or a global's field) holding such an object now (``net.scale``)
             self._found_objects = frozenset(
                 found_objects(self.fn, self.locals, self.resolve, self.holder_params)
             )
-            self._operated = frozenset(found | own | self._found_objects)
+            own |= {p for p in self.object_params if p not in values} | self.taken_out()
+            own |= self._found_objects
+            holders = self.holder_params | self.taken_out()  # (``v = vs[0]; v = v * x``)
+            assigned = set(values) - set(params) | set(self.object_params)
+            found = {n for n, vs in values.items() if n in assigned and all(
+                isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
+                or is_rt_call(v, "augmented") or _holder_read(v) in holders
+                for v in vs)}  # fmt: skip
+            while True:  # (an operator's result is one where an operand is one)
+                kept = {n for n in found if all(
+                    self.made_or_operated(v, found | own) or _holder_read(v) in holders
+                    for v in values[n])}  # fmt: skip
+                if kept == found:
+                    break
+                found = kept
+            self._operated = frozenset(found | own)
         if self.on_tensors:
             return isinstance(e, gast.Name) and e.id in self._found_objects
         return isinstance(e, gast.Name) and e.id in self._operated

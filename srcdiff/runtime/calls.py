@@ -1457,7 +1457,8 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     passed = [*zip(params, args, strict=False), *kwargs.items()]
     objects = frozenset(n for n, a in passed if is_record(a))  # (their operators are their own)
-    holders = frozenset(n for n, a in passed if holds_record(a))  # (and their entries')
+    own = zip(inspect.signature(target, follow_wrapped=False).parameters, bound, strict=False)
+    holders = frozenset(n for n, a in [*own, *passed] if holds_record(a))  # (and their entries')
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
                          shape_pattern(parameter_names(target, len(bound)), args, kwargs),

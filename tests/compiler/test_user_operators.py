@@ -365,6 +365,13 @@ def field_then_entry(x, h):
     return np.sum(w.a * w.b)
 
 
+def entry_then_operated(x, vs):
+    v = vs[0]
+    v = v * x
+    v *= 2.0
+    return np.sum(v.a * v.b)
+
+
 def over_a_list(x, vs):
     total = 0.0
     for v in vs:
@@ -387,6 +394,7 @@ def summed_entry(x, d):
     ("fn", "given"),
     [
         (entry_of_a_list, [Vec(Y, np.cos(Y))]),
+        (entry_then_operated, [Vec(Y, np.cos(Y))]),
         (entry_of_a_dict, {"k": Vec(Y, np.cos(Y))}),
         (field_then_entry, Holder([Vec(Y, np.cos(Y)), Vec(np.sin(Y), Y)])),
         (over_a_list, [Vec(Y, np.cos(Y)), Vec(-Y, 2.0 * Y)]),
@@ -435,6 +443,9 @@ def through_a_method(x, m):
 def test_an_object_in_a_field_of_self_runs_its_class_methods():
     m = Model(Scale(Y), np.cos(Y))
     assert verify(through_a_method, (X, m), wrt=(0, 1)) == "ok"
+    direction = rng.normal(size=3)
+    _, tangent = sd.jvp(through_a_method, (X, m), (direction, None))
+    assert tangent == pytest.approx(np.sum(sd.grad(through_a_method)(X, m) * direction))
     grad = sd.grad(m.loss)(X)
     for h in (1e-5, 1e-6):
         fd = [(m.loss(X + h * e) - m.loss(X - h * e)) / (2 * h) for e in np.eye(3)]
