@@ -1303,10 +1303,10 @@ def _callees(writer: _Writer, checked: bool) -> list[tuple]:
         fn, name = next((f, n) for f, n in writer.callees.items() if f not in done)
         done.add(fn)
         for key, unit in list(cache._UNITS.get(fn, {}).items()):
-            active, kinds, xp, version, dialect, shapes, returns, _numbers, _plain, objects = key
+            active, kinds, xp, version, dialect, shapes, returns, _, _, objects, holders = key
             if version != registry.version() or dialect.on_tensors or returns or unit.stale():
                 continue  # compiled under other rules, for Tensors or for rt.Returning
-            if objects:
+            if objects or holders:  # (or for containers and records holding such objects)
                 continue  # for objects whose operators are their own: refused where called
             if xp != np.__name__:
                 continue  # for other arrays: the exported module runs on NumPy's alone
