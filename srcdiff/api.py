@@ -1654,7 +1654,8 @@ class MappedFunction:
     (``srcdiff/batching.py``: elementwise, reductions, products, shapes, indexing; for
     ``vmap(grad(loss))`` the gradient compiled for one example, run on the batch), else
     once per example (control flow on data, steps with no rule), which is always right.
-    Called inside a differentiated function, its derivatives are the mapped
+    Given Tensors, the examples' results are joined by ``sd.stack`` (recorded for
+    ``backward()``). Called inside a differentiated function, its derivatives are the mapped
     derivatives of ``fn`` (``_srcdiff_vjp`` and ``_srcdiff_jvp``)."""
 
     def __init__(self, fn: Callable, in_axes: Any = 0, out_axes: Any = 0):
@@ -1943,17 +1944,30 @@ def _stack(outs: list, axes: Any) -> Any:
             raise ValueError("vmap: out_axes as a tuple needs a tuple result of that length")
         return type(outs[0])(_stack([o[k] for o in outs], axis) for k, axis in enumerate(axes))
 
+    tensor = rt.tensors.tensor_class()
+
     def stack(*examples: Any) -> Any:
+        tensors = [e for e in examples if isinstance(e, tensor)]
         if axes is None:
-            if any(not _same_value(e, examples[0]) for e in examples[1:]):
+            if any(t.requires_grad for t in tensors):
+                raise ValueError(
+                    "vmap: out_axes=None for a result that carries a gradient: one example's "
+                    "would stand for all. Map it (out_axes=0) and take its first entry"
+                )
+            plain = [e._data if isinstance(e, tensor) else e for e in examples]
+            if any(not _same_value(e, plain[0]) for e in plain[1:]):
                 raise ValueError(
                     "vmap: out_axes=None but the result differs from example to example"
                 )
             return examples[0]
-        xp = array_module(*examples)
         ndim = np.ndim(examples[0]) + 1
         if not -ndim <= axes < ndim:
             raise ValueError(f"vmap: out_axes={axes} for results of {ndim - 1} dimensions")
+        if tensors:  # eager Tensor code: sd.stack records the join, for backward()
+            from .functions import stack as stack_tensors
+
+            return stack_tensors(examples, dim=axes)
+        xp = array_module(*examples)
         return xp.stack([xp.asarray(e) for e in examples], axis=axes)
 
     return _tree_map(stack, *outs)

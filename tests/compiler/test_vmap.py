@@ -861,3 +861,51 @@ def test_a_derivative_through_a_keyword_only_parameter_of_a_mapped_function():
     assert sd.grad(keyword)(2.0, x) == pytest.approx(np.sum(np.sin(x)), rel=1e-12)  # (refused)
     assert sd.hessian(keyword)(2.0, x) == pytest.approx(0.0, abs=1e-12)
     np.testing.assert_allclose(sd.grad(keyword, wrt=1)(2.0, x), 2.0 * np.cos(x), rtol=1e-12)
+
+
+def _row_loss(r, w):
+    return (r.tanh() @ w).sin().sum() * r.sum()
+
+
+@pytest.mark.parametrize("in_axes, out_axes", [((0, None), 0), ((1, None), -1)])
+def test_a_map_over_tensors_records_and_its_gradients_reach_them(in_axes, out_axes):
+    """Eagerly on Tensors that require grad, the map failed as it stacked the results
+    (numpy() of a Tensor that requires grad): its result is a Tensor, as the loop's
+    examples joined by sd.stack, and backward() reaches the mapped and shared inputs."""
+    x0 = RNG.standard_normal((4, 3))
+    w0 = RNG.standard_normal(x0.shape[1 - in_axes[0]])  # an example's length
+    x = sd.tensor(x0, requires_grad=True)
+    w = sd.tensor(w0, requires_grad=True)
+    mapped = sd.vmap(lambda r, p: _row_loss(r, p) * r, in_axes=in_axes, out_axes=out_axes)(x, w)
+    rows = x.unbind(in_axes[0])
+    loop = sd.stack([_row_loss(r, w) * r for r in rows], dim=out_axes)
+    assert isinstance(mapped, sd.Tensor) and mapped.requires_grad
+    np.testing.assert_allclose(mapped.detach().numpy(), loop.detach().numpy(), rtol=1e-13)
+    c = RNG.standard_normal(tuple(mapped.shape))
+    (mapped * sd.tensor(c)).sum().backward()
+
+    def plain(x0, w0):
+        rows = np.moveaxis(x0, in_axes[0], 0)
+        each = [np.sum(np.sin(np.tanh(r) @ w0)) * np.sum(r) * r for r in rows]
+        return np.sum(np.stack(each, axis=out_axes) * c)
+
+    for i, t in enumerate((x, w)):
+        for eps in (1e-5, 1e-6):
+            expected = numeric_grad(plain, (x0, w0), wrt=i, eps=eps)
+            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_a_map_over_tensors_gives_a_tensor_without_a_gradient_too():
+    """Tensors not requiring grad gave a NumPy array; the map of Tensors is a Tensor."""
+    x = sd.tensor(RNG.standard_normal((3, 2)))
+    out = sd.vmap(lambda r: r * 2.0)(x)
+    assert isinstance(out, sd.Tensor) and not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), x.numpy() * 2.0)
+
+
+def test_a_shared_result_of_tensors_carrying_a_gradient_is_refused():
+    """out_axes=None keeps one example's result for all: with a gradient, whose would be
+    a guess (as the compiled map's derivative refuses it)."""
+    x = sd.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    with pytest.raises(ValueError, match="out_axes=None for a result that carries a gradient"):
+        sd.vmap(lambda r: r.sum() * 0.0, out_axes=None)(x)
