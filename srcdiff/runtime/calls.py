@@ -717,20 +717,34 @@ GRADIENTS = "srcdiff.api"  # where gradient functions live: differentiated by th
 REGISTRY = "srcdiff.rules.registry"  # the rules of srcdiff's transforms (``own_rules``)
 
 
-def _derivative_inside(fn: Any) -> CompileError:
+def _derivative_inside(fn: Any, tensor: bool = False) -> CompileError:
     """The refusal of a derivative (other than sd.grad's, sd.value_and_grad's and
     sd.jvp's, which have rules) taken inside a differentiated function; of the rule of
     one, differentiated (a derivative of a higher order than srcdiff follows), as the
-    derivative says it (``_srcdiff_too_deep``: what the user wrote, and what to do)."""
+    derivative says it (``_srcdiff_too_deep``: what the user wrote, and what to do); of
+    any transform in code compiled on Tensors (``tensor``), whose rules run on arrays."""
     owner = getattr(fn, "__self__", None)
     if owner is None:  # the rule of one (registry.own_rules)
         owner = getattr(fn, "_srcdiff_owner", None)
     too_deep = getattr(owner, "_srcdiff_too_deep", None)
     if callable(too_deep):
         return refuse(*too_deep())
+    name = getattr(fn, "__qualname__", type(fn).__name__)
+    if tensor:
+        shown = f"sd.{name}" if getattr(fn, "__module__", None) == GRADIENTS else name
+        outside = (
+            "call sd.vmap(...) outside the @sd.differentiate function, where it maps Tensors "
+            "and backward() reaches them" if name == "vmap" else
+            f"call {shown}(...) outside the @sd.differentiate function"
+        )  # fmt: skip
+        return refuse(
+            f"{shown} called inside a function differentiated on Tensors",
+            "srcdiff differentiates calls of its transforms (sd.grad, sd.vmap, ...) inside "
+            f"functions of NumPy arrays only: {outside}, or write the function on arrays and "
+            "differentiate it with sd.grad (given x.detach().numpy())",
+        )
     return refuse(
-        f"a derivative ({getattr(fn, '__qualname__', type(fn).__name__)}) taken inside a "
-        "differentiated function",
+        f"a derivative ({name}) taken inside a differentiated function",
         "srcdiff differentiates calls of sd.grad, sd.value_and_grad, sd.jvp, sd.jacobian, "
         "sd.hvp, sd.hessian and sd.vmap there; for sd.vjp's pull-back of u write "
         "sd.grad(lambda x: np.sum(u * f(x)))(x), or take the derivative outside",
@@ -1025,7 +1039,7 @@ class _Site(CallSite):
                 "register one with sd.register_vjp, or call a function srcdiff can compile",
             )
         if target.__module__ in (GRADIENTS, REGISTRY):
-            raise _derivative_inside(fn)
+            raise _derivative_inside(fn, tensor)
         if (target.__module__ or "").startswith(RUNTIME):
             raise refuse(
                 f"no derivative rule for srcdiff's rt.{target.__name__}, which srcdiff's own code "

@@ -909,3 +909,24 @@ def test_a_shared_result_of_tensors_carrying_a_gradient_is_refused():
     x = sd.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
     with pytest.raises(ValueError, match="out_axes=None for a result that carries a gradient"):
         sd.vmap(lambda r: r.sum() * 0.0, out_axes=None)(x)
+
+
+def _mapped_in_tensor_code(x):
+    y = sd.vmap(_row_loss, in_axes=(0, None))(x, x[0])
+    s = y.sum()
+    s.backward()
+    return s
+
+
+def test_a_map_inside_a_function_differentiated_on_tensors_is_refused_with_what_to_do():
+    """The refusal said srcdiff differentiates calls of sd.vmap there: it does in code
+    compiled on arrays, not on Tensors; it says so, at the user's line, and what to do."""
+    x = sd.tensor(RNG.standard_normal((3, 3)), requires_grad=True)
+    with pytest.raises(sd.CompileError) as info:
+        sd.differentiate(_mapped_in_tensor_code)(x)
+    message = str(info.value)
+    line = _mapped_in_tensor_code.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line})" in message
+    assert "sd.vmap called inside a function differentiated on Tensors" in message
+    assert "sd.vmap there" not in message  # (what code compiled on arrays differentiates)
+    assert "call sd.vmap(...) outside the @sd.differentiate function" in message
