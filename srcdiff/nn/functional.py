@@ -110,6 +110,7 @@ nondiff("a check of arguments' types", _tensors)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    _tensors("relu", input=input)
     return written_into(input, input.relu()) if inplace else input.relu()
 
 
@@ -130,6 +131,7 @@ def _recorded(op: Callable, name: str) -> Callable:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` x (the slope's gradient at 0, as PyTorch)."""
+    _tensors("leaky_relu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "leaky_relu_cpu")
     result = _leaky_relu(input, negative_slope)
@@ -141,6 +143,7 @@ _leaky_relu = _recorded(rt.tensor_methods.leaky_relu, "LeakyReluBackward0")
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha (exp(x) - 1) (floats alone)."""
+    _tensors("elu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
     result = _elu(input, alpha, 1.0, 1.0)
@@ -152,6 +155,7 @@ _elu = _recorded(rt.tensor_methods.elu, "EluBackward0")
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x sigmoid(x), the swish."""
+    _tensors("silu", input=input)
     result = input * input.sigmoid()
     return written_into(input, result) if inplace else result
 
@@ -160,6 +164,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x Phi(x), Phi the standard normal's distribution function: exact through
     ``scipy.special.erf`` (SciPy needed), or with ``approximate="tanh"`` PyTorch's tanh
     form."""
+    _tensors("gelu", input=input)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * (inner.tanh() + 1.0) * 0.5
@@ -173,16 +178,19 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
+    _tensors("tanh", input=input)
     return input.tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    _tensors("sigmoid", input=input)
     return input.sigmoid()
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > ``threshold``, as
     PyTorch."""
+    _tensors("softplus", input=input)
     scaled = input * beta
     soft = _softplus(input) if beta == 1.0 else _softplus(scaled) / beta
     return where(scaled > threshold, input, soft)
@@ -199,12 +207,14 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
             ) -> Tensor:  # fmt: skip
     """exp(x) / sum(exp(x)) along ``dim`` (shifted by the maximum: no overflow), in
     ``dtype`` where given (the input cast first)."""
+    _tensors("softmax", input=input)
     return _cast(input, dtype).softmax(_implicit_dim(input, dim, "softmax", _stacklevel))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
                 ) -> Tensor:  # fmt: skip
     """x - log(sum(exp(x))) along ``dim`` (shifted by the maximum: no overflow)."""
+    _tensors("log_softmax", input=input)
     dim = _implicit_dim(input, dim, "log_softmax", _stacklevel)
     return _cast(input, dtype).log_softmax(dim)
 
@@ -234,6 +244,7 @@ nondiff("a dim (an integer)", _implicit_dim)  # (run as written where compiled c
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias (of one dtype, as PyTorch asks)."""
+    _tensors("linear", input=input, weight=weight, bias=bias)
     rt.tensor_methods.same_dtypes(input, weight)
     _bias_dtype(weight, bias)
     out = input @ weight.T
@@ -259,6 +270,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), when
     ``training``; the identity otherwise (``inplace`` then writes nothing). The mask comes
     from ``sd.manual_seed``'s generator."""
+    _tensors("dropout", input=input)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -296,12 +308,14 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
             ) -> Tensor:  # fmt: skip
     """|input - target|, reduced (gradient 0 where they are equal, as PyTorch)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("l1_loss", input=input, target=target, weight=weight)
     return _weighted((input - target).abs(), reduction, weight, input)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:  # fmt: skip
     """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target."""
+    _tensors("huber_loss", input=input, target=target, weight=weight)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     d = input - target
@@ -317,6 +331,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
                    ) -> Tensor:  # fmt: skip
     """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 where beta is 0)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("smooth_l1_loss", input=input, target=target)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     d = input - target
@@ -330,6 +345,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
              reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
              ) -> Tensor:  # fmt: skip
     """(input - target) ** 2, reduced; differentiable in both arguments."""
+    _tensors("mse_loss", input=input, target=target, weight=weight)
     if input.shape != target.shape:
         warnings.warn(
             f"Using a target size ({target.shape}) that is different to the input "
@@ -399,6 +415,7 @@ def cross_entropy(
     ``label_smoothing`` e, the target is (1 - e) of itself and e spread over the classes.
     """
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    _tensors("cross_entropy", input=input, target=target, weight=weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     dim = _class_dim(input)
@@ -502,6 +519,7 @@ def nll_loss(
     """-weight[t] input[n, t] for t = target[n], reduced: cross entropy for inputs that are
     log-probabilities."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    _tensors("nll_loss", input=input, target=target, weight=weight)
     _class_weight(weight, input.shape[_class_dim(input)])
     _same_dtype(input, weight, None)
     return _reduce_picked(input, target, weight, ignore_index, reduction)
@@ -531,6 +549,7 @@ def binary_cross_entropy(
     log clamped at -100, with PyTorch's gradient (finite at a saturated probability);
     differentiable in both arguments."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    _tensors("binary_cross_entropy", input=input, target=target, weight=weight)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input "
@@ -566,6 +585,8 @@ def binary_cross_entropy_with_logits(
     any logit. Of the target's dtype, as PyTorch's (which computes it in place in a
     tensor made from the target)."""
     reduction = legacy_reduction(size_average, reduce, reduction, weight)
+    _tensors("binary_cross_entropy_with_logits", input=input, target=target, weight=weight,
+             pos_weight=pos_weight)  # fmt: skip
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
@@ -657,6 +678,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     (embedding_dim,)``). The row ``padding_idx`` gets no gradient; with
     ``scale_grad_by_freq`` each row's gradient is divided by how often its index occurs in
     ``input``, as PyTorch's."""
+    _tensors("embedding", input=input, weight=weight)
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     num = weight.shape[0]
@@ -900,6 +922,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), without overflow for any x (floats alone, as
     PyTorch's)."""
+    _tensors("logsigmoid", input=input)
     if not input.is_floating_point():
         _floats_only(input, "log_sigmoid_cpu")
     return -_softplus(-input)
@@ -928,6 +951,7 @@ _hardtanh_floats = _recorded(rt.tensor_methods.hardtanh, "HardtanhBackward0")
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
              ) -> Tensor:  # fmt: skip
     """x clamped to [min_val, max_val] (gradient 1 strictly inside, 0 elsewhere)."""
+    _tensors("hardtanh", input=input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     result = _hardtanh(input, min_val, max_val)
@@ -936,12 +960,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh between 0 and 6."""
+    _tensors("relu6", input=input)
     result = _hardtanh(input, 0.0, 6.0)
     return written_into(input, result) if inplace else result
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > ``threshold``, else ``value`` (the gradient 0 there)."""
+    _tensors("threshold", input=input)
     result = _threshold(input, threshold, value)
     return written_into(input, result) if inplace else result
 
@@ -951,6 +977,7 @@ _threshold = _recorded(rt.tensor_methods.threshold, "ThresholdBackward0")
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """0 where -lambd <= x <= lambd, else x (floats alone)."""
+    _tensors("hardshrink", input=input)
     if not input.is_floating_point():
         _floats_only(input, "hardshrink_cpu")
     return _hardshrink(input, lambd)
@@ -961,6 +988,7 @@ _hardshrink = _recorded(rt.tensor_methods.hardshrink, "HardshrinkBackward0")
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x moved ``lambd`` toward 0, and 0 where -lambd <= x <= lambd (floats alone)."""
+    _tensors("softshrink", input=input)
     if not input.is_floating_point():
         _floats_only(input, "softshrink_check")
     if lambd < 0:
@@ -973,6 +1001,7 @@ _softshrink = _recorded(rt.tensor_methods.softshrink, "SoftshrinkBackward0")
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x + 3, 0), 6) / 6 (floats alone; the gradient 0 at -3 and 3)."""
+    _tensors("hardsigmoid", input=input)
     if not input.is_floating_point():
         _floats_only(input, "hardsigmoid_cpu")
     result = _hardsigmoid(input)
@@ -984,6 +1013,7 @@ _hardsigmoid = _recorded(rt.tensor_methods.hardsigmoid, "HardsigmoidBackward0")
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x min(max(x + 3, 0), 6) / 6 (floats alone; PyTorch's gradient at -3 and 3)."""
+    _tensors("hardswish", input=input)
     if not input.is_floating_point():
         _floats_only(input, "hardswish_cpu")
     result = _hardswish(input)
@@ -999,6 +1029,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale x where x > 0, else scale alpha (exp(x) - 1), with PyTorch's constants."""
+    _tensors("selu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
     result = _elu(input, SELU_ALPHA, SELU_SCALE, 1.0)
@@ -1007,6 +1038,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha (exp(x / alpha) - 1)."""
+    _tensors("celu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
     result = _elu(input, alpha, 1.0, 1.0 / alpha)
@@ -1015,16 +1047,19 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|)."""
+    _tensors("softsign", input=input)
     return input / (input.abs() + 1)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
     """x - tanh(x)."""
+    _tensors("tanhshrink", input=input)
     return input - input.tanh()
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x tanh(softplus(x)) (floats alone), softplus without overflow."""
+    _tensors("mish", input=input)
     if not input.is_floating_point():
         _floats_only(input, "mish_cpu")
     result = input * _softplus(input).tanh()
@@ -1034,6 +1069,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else weight x: one weight, or one per channel (dim 1), as
     ``leaky_relu`` with a slope that learns (its gradient x's where x <= 0)."""
+    _tensors("prelu", input=input, weight=weight)
     _one_dtype(input, weight, promoting=True)
     count = weight.numel()
     if count == 1:
@@ -1049,6 +1085,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """a sigmoid(b), for a and b the halves of ``input`` along ``dim``."""
+    _tensors("glu", input=input)
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     size = input.shape[dim]
@@ -1063,6 +1100,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
             ) -> Tensor:  # fmt: skip
     """softmax(-x) along ``dim``, in ``dtype`` where given (the input cast first)."""
+    _tensors("softmin", input=input)
     dim = _implicit_dim(input, dim, "softmin", _stacklevel)
     return (-_cast(input, dtype)).softmax(dim)
 
@@ -1088,6 +1126,7 @@ def _indices_one_hot(indices: Any, num_classes: int) -> Any:
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """An int64 tensor of shape ``tensor.shape + (num_classes,)``: 1 at each index of the
     int64 ``tensor``, 0 elsewhere (``num_classes`` -1: one more than the largest index)."""
+    _tensors("one_hot", tensor=tensor)
     hot = _indices_one_hot(tensor, num_classes)
     return Tensor._make(hot) if isinstance(tensor, Tensor) else hot
 
@@ -1115,6 +1154,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
               out: Tensor | None = None) -> Tensor:  # fmt: skip
     """``input`` over its ``p``-norm along ``dim``, the norm at least ``eps`` (below it the
     norm gets no gradient, as PyTorch's clamp_min gives it)."""
+    _tensors("normalize", input=input, out=out)
     if out is not None:
         raise TypeError("normalize(out=...) is not supported by srcdiff: assign the result")
     rt.tensor_methods.checked_dim(input.ndim, dim)
@@ -1125,6 +1165,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     """The cosine of the angle between ``x1`` and ``x2`` (broadcast) along ``dim``: each
     over its norm at least ``eps``, their products summed. The gradient through the norms
     is as if unclamped, as PyTorch's (which clamps them in place under no_grad)."""
+    _tensors("cosine_similarity", x1=x1, x2=x2)
     rt.tensor_methods.checked_dim(max(x1.ndim, x2.ndim), dim)
     shape = _broadcast_shape(x1.shape, x2.shape)
     if tuple(x1.shape) != shape:
@@ -1218,6 +1259,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     before, ...; a negative one crops. ``mode`` 'constant' fills with ``value`` (0 by
     default), 'reflect' mirrors without the edge, 'replicate' repeats the edge,
     'circular' wraps around."""
+    _tensors("pad", input=input)
     if mode != "constant" and value is not None:
         raise NotImplementedError(f'Padding mode "{mode}" doesn\'t take in value argument')
     fill = 0.0 if value is None else value
@@ -1238,6 +1280,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
     (probabilities, or log-probabilities where ``log_target``): target (log(target) -
     input), 0 where target is 0; ``reduction='batchmean'`` divides the sum by the batch
     size (``'mean'``, by every entry, is what PyTorch warns of)."""
+    _tensors("kl_div", input=input, target=target)
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce, reduction)
     elif reduction == "mean":
@@ -1653,9 +1696,12 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     return _adaptive_avg_pool(input, output_size, 2)
 
 
-# the functions taking Tensors alone (``_tensors``): given an array carrying a gradient in
-# code compiled on arrays, refused at the user's line (``rt.calls``)
-for _fn in (conv1d, conv2d, layer_norm, batch_norm, group_norm, max_pool1d, max_pool2d,
-            avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d):  # fmt: skip
-    _fn._srcdiff_takes_tensors = True  # type: ignore[attr-defined]
-del _fn
+# the functions taking Tensors alone (a parameter a Tensor; each checks its arguments with
+# ``_tensors``): given an array carrying a gradient in code compiled on arrays, refused at
+# the user's line (``rt.calls``)
+for _name, _fn in list(globals().items()):
+    if _name[0] != "_" and getattr(_fn, "__module__", None) == __name__ and _fn is not written_into:
+        _params = getattr(_fn, "__annotations__", {})
+        if any("Tensor" in str(a) for k, a in _params.items() if k != "return"):
+            _fn._srcdiff_takes_tensors = True  # type: ignore[attr-defined]
+del _name, _fn, _params

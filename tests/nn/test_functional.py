@@ -618,3 +618,86 @@ def test_mixed_precision_loss_values_match_pytorch():
     t = tensor([0.0, 1.0, 0.5], dtype=sd.float64)
     assert F.huber_loss(x, t).item() == 1.0816665887832642
     assert F.huber_loss(x, t, reduction="sum").item() == 3.244999885559082
+
+
+def _taking_tensors():
+    """Every function of srcdiff.nn.functional with a parameter that is a Tensor, and the
+    first such parameter."""
+    import inspect
+
+    found = []
+    for name, fn in vars(F).items():
+        if name.startswith("_") or getattr(fn, "__module__", None) != F.__name__:
+            continue
+        if fn is F.written_into or not inspect.isfunction(fn):
+            continue
+        params = [k for k, a in fn.__annotations__.items() if k != "return" and "Tensor" in str(a)]
+        if params:
+            found.append((name, params[0]))
+    return found
+
+
+@pytest.mark.parametrize(("name", "argument"), _taking_tensors())
+def test_every_function_given_an_array_raises_pytorchs_type_error(name, argument):
+    """F.relu, F.softmax, F.cross_entropy and the rest given a NumPy array failed inside
+    (AttributeError: no .relu) or computed on it (F.gelu, F.mse_loss); PyTorch raises a
+    TypeError naming the function and the argument."""
+    import inspect
+
+    fn = getattr(F, name)
+    required = [
+        p for p in inspect.signature(fn).parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+    ]  # fmt: skip
+    array = RNG.random((2, 3))
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{argument}' must be Tensor, "
+                       r"not numpy\.ndarray$"):  # fmt: skip
+        fn(*[array] * len(required))
+    assert fn._srcdiff_takes_tensors  # refused at the user's line in compiled code too
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "argument"),
+    [
+        (lambda: F.relu(_X3), "relu", "input"),
+        (lambda: F.softmax(_X3, dim=1), "softmax", "input"),
+        (lambda: F.log_softmax(_X3, dim=1), "log_softmax", "input"),
+        (lambda: F.gelu(_X3), "gelu", "input"),
+        (lambda: F.sigmoid(_X3), "sigmoid", "input"),
+        (lambda: F.tanh(_X3), "tanh", "input"),
+        (lambda: F.dropout(_X3, 0.5), "dropout", "input"),
+        (lambda: F.mse_loss(tensor(_X3), _X3), "mse_loss", "target"),
+        (lambda: F.cross_entropy(_X4[0], np.array([0, 1])), "cross_entropy", "input"),
+        (lambda: F.cross_entropy(tensor(_X4[0, :, 0]), tensor(np.array([0, 1])),
+                                 weight=np.ones(5)), "cross_entropy", "weight"),
+        (lambda: F.linear(tensor(_X3), _W4[0, 0]), "linear", "weight"),
+    ],
+)  # fmt: skip
+def test_activations_and_losses_given_arrays_raise_pytorchs_type_error(call, name, argument):
+    """Each argument is checked, not only the first: a target or a weight given as an
+    array is named."""
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{argument}' must be Tensor, "):
+        call()
+
+
+def _softmax_of_array(x):
+    return np.sum(F.softmax(x, dim=-1) * np.arange(5.0))
+
+
+def _mse_of_array(x):
+    return F.mse_loss(x, np.ones(5))
+
+
+@pytest.mark.parametrize(("fn", "name"), [(_softmax_of_array, "F.softmax"),
+                                          (_mse_of_array, "F.mse_loss")])  # fmt: skip
+def test_an_activation_or_loss_given_an_array_carrying_a_gradient_is_refused_at_the_users_line(
+    fn, name
+):
+    """In a function differentiated on arrays, F.softmax(x) was refused at srcdiff's own
+    line (functional.py), and F.mse_loss computed on arrays where it raises eagerly; the
+    refusal names the user's line."""
+    with pytest.raises(sd.CompileError, match=f"{name} takes Tensors") as info:
+        sd.grad(fn)(RNG.random(5))
+    line = fn.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line})" in str(info.value)
+    assert "srcdiff/nn/functional.py" not in str(info.value)
