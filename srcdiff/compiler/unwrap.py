@@ -221,6 +221,14 @@ class Unwrapper:
             or obj is builtins.print
         )
 
+    def eager_only(self, s: gast.stmt) -> bool:
+        """Whether ``s`` is the call of a check that only an eager call needs (``F.relu``'s
+        of its arguments being Tensors): left out where arrays stand for the Tensors."""
+        if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)):
+            return False
+        found, obj = self.resolve(s.value.func)
+        return found and getattr(obj, "_srcdiff_eager_only", False) is True
+
     # --- rewriting -------------------------------------------------------------------------
     def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
@@ -230,6 +238,8 @@ class Unwrapper:
                 rebuild_blocks(s, self.block)
                 out.append(s)
                 cache = {}
+                continue
+            if self.eager_only(s):
                 continue
             if facts(s).no_grad:
                 self.refuse_in_place_methods(s)

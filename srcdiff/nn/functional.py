@@ -107,6 +107,8 @@ def _tensors(name: str, **arguments: Any) -> None:
 
 
 nondiff("a check of arguments' types", _tensors)
+# compiled Tensor code, where arrays stand for the Tensors, leaves its calls out
+_tensors._srcdiff_eager_only = True  # type: ignore[attr-defined]
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -701,3 +701,22 @@ def test_an_activation_or_loss_given_an_array_carrying_a_gradient_is_refused_at_
     line = fn.__code__.co_firstlineno + 1
     assert f"{__file__}:{line})" in str(info.value)
     assert "srcdiff/nn/functional.py" not in str(info.value)
+
+
+def test_a_compiled_step_leaves_out_the_checks_that_arguments_are_tensors():
+    """Compiled Tensor code holds arrays for the Tensors: each F function's check of its
+    arguments (an eager call's TypeError) would be a call doing nothing at every step; the
+    step leaves it out and computes what the eager step computes."""
+    w0, x, y = RNG.standard_normal((3, 4)), RNG.standard_normal((5, 3)), RNG.standard_normal((5, 4))
+
+    def step(w, x, y):
+        loss = F.mse_loss(F.relu(x @ w), y) + F.softmax(x @ w, dim=1).sum()
+        loss.backward()
+        return loss.item()
+
+    compiled, w = sd.differentiate(step), tensor(w0, requires_grad=True)
+    value = compiled(w, tensor(x), tensor(y))
+    assert "_tensors(" not in sd.source(compiled)
+    eager = tensor(w0, requires_grad=True)
+    assert value == pytest.approx(step(eager, tensor(x), tensor(y)), rel=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), eager.grad.numpy(), rtol=1e-12)
