@@ -205,17 +205,16 @@ def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = Non
     """The tangent of ``norm_slope_tangent(dx, g, ans, x, ...)`` along ``dy`` in ``x`` (the
     norm held): a p-norm's ``g (p-1)(p-2) sign(x) |x|^(p-3) dx dy / n^(p-1)`` entry by
     entry (0 for the 2-norm and the Frobenius norm, whose slope is linear in ``x``, and
-    for the piecewise constant slopes); the nuclear and spectral norms' would be the SVD's
-    second derivative, refused."""
+    for the piecewise constant slopes); the nuclear and spectral norms' through the SVD's
+    second derivative (``_svd_slope_second``)."""
     xp = array_module(x)
     x = xp.asarray(x)
     kind, where = _layout(ans, x, ord, axis)
     if kind == "matrix" and ord in ("nuc", 2, -2):
-        raise refuse(
-            f"a third derivative of np.linalg.norm of matrices with ord={ord!r} (through "
-            "the second derivative of their SVD, which srcdiff does not have)",
-            "differentiate it twice at most, or use the Frobenius norm",
-        )
+        rows, cols = where
+        gm = xp.moveaxis(keep_dims(g, x, where, keepdims), (rows, cols), (-2, -1))
+        moved = [xp.moveaxis(xp.asarray(v), (rows, cols), (-2, -1)) for v in (x, dx, dy)]
+        return xp.moveaxis(gm * _svd_slope_second(xp, ord, *moved), (-2, -1), (rows, cols))
     p = norm_exponent(x, ord, axis)
     if kind == "matrix" or p in (1, 2):
         return xp.zeros_like(x)
@@ -226,6 +225,34 @@ def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = Non
         return xp.reshape(d, x.shape)
     n, gk = keep_dims(ans, x, where, keepdims), keep_dims(g, x, where, keepdims)
     return _p_second(x, n, gk, p, dx * dy)
+
+
+_SVD_SLOPES: dict[tuple[str, Any], Any] = {}
+
+
+def _svd_slope_second(xp: Any, ord: Any, x: Any, dx: Any, dy: Any) -> Any:
+    """The second derivative along ``dx`` and ``dy`` of the slope of the nuclear (``ord``
+    "nuc", ``U V^T``) or spectral (2, -2: ``u_k v_k^T``) norm of the matrices ``x`` (last
+    two axes): forward mode over the forward mode of that slope written as source, through
+    the SVD's rules (distinct nonzero singular values; others refused there)."""
+    from .calls import Host, function_of_source
+
+    key = (xp.__name__, ord)
+    if key not in _SVD_SLOPES:
+        pair = {"nuc": "", 2: "[..., :, :1]", -2: "[..., :, -1:]"}[ord]
+        rows = {"nuc": "", 2: "[..., :1, :]", -2: "[..., -1:, :]"}[ord]
+        source = (
+            "def svd_slope(x):\n"
+            "    u, s, vt = xp.linalg.svd(x, full_matrices=False)\n"
+            f"    return u{pair} @ vt{rows}\n"
+        )
+        _SVD_SLOPES[key] = function_of_source(
+            source, f"the slope of the norm ord={ord!r}", "svd_slope", {"xp": xp}
+        )
+    slope = _SVD_SLOPES[key]
+    first = Host.forward_of(slope, (dx,), None, (), (x,), None)
+    second = Host.forward_of(first, (None, dy), None, (), ((dx,), x), None)
+    return second((None, dy), (dx,), x)[1][1]
 
 
 def _p_second(x: Any, n: Any, gk: Any, p: Any, dd: Any) -> Any:

@@ -1,7 +1,7 @@
 """Third derivatives through ``np.linalg.norm``, every ``ord`` and ``axis`` whose second
 derivatives srcdiff has, against central differences of the second and closed forms;
-those of the nuclear and spectral norms of matrices (the SVD's second derivative) are
-refused, in those words."""
+those of the nuclear and spectral norms of matrices too (through the SVD's second
+derivative), refused where singular values coincide."""
 
 from __future__ import annotations
 
@@ -58,10 +58,29 @@ def test_third_derivatives_in_closed_form():
 
 
 @pytest.mark.parametrize("ord", ["nuc", 2, -2])
-def test_a_third_derivative_through_a_matrix_svd_norm_is_refused(ord):
-    loss = _normed(ord, None)
-    assert np.isfinite(sd.grad(sd.grad(loss))(0.3))
-    with pytest.raises(
-        sd.CompileError, match=rf"third derivative of np.linalg.norm of matrices with ord={ord!r}"
-    ):
-        sd.grad(sd.grad(sd.grad(loss)))(0.3)
+def test_a_third_derivative_through_a_matrix_svd_norm_matches_differences(ord):
+    """Refused before: the slope ``U V^T`` (``u_k v_k^T``) had no second derivative; it is
+    now forward mode over forward mode of that slope, through the SVD's rules."""
+    for loss in (_normed(ord, None), _normed(ord, None, A[:2], B[:2])):
+        third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
+        second = sd.grad(sd.grad(loss))
+        near, far = ((second(0.3 + h) - second(0.3 - h)) / (2 * h) for h in (1e-5, 2e-5))
+        assert near == pytest.approx(far, rel=1e-5)
+        assert third == pytest.approx(near, rel=1e-6, abs=1e-8)
+        assert along(along(along(loss)))(0.3) == pytest.approx(third, rel=1e-10)
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2])
+def test_svd_norm_third_derivatives_in_closed_form(ord):
+    """||s M||^3 = |s|^3 ||M||^3: the third derivative is 6 ||M||^3."""
+    cube = lambda s: np.linalg.norm(s * A, ord=ord) ** 3  # noqa: E731
+    want = 6 * np.linalg.norm(A, ord=ord) ** 3
+    assert sd.grad(sd.grad(sd.grad(cube)))(0.7) == pytest.approx(want, rel=1e-10)
+
+
+def test_a_third_derivative_where_singular_values_coincide_is_refused():
+    def loss(s):
+        return np.linalg.norm(np.diag([2.0, 2.0, 1.0]) + s * B, "nuc") ** 2
+
+    with pytest.raises(sd.CompileError, match="singular values"):
+        sd.grad(sd.grad(sd.grad(loss)))(0.0)
