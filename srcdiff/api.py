@@ -1163,9 +1163,8 @@ class _GradientTangent(_TransformTangent):
     """The forward rule of ``sd.grad(f)`` (``GradientFunction._srcdiff_jvp``), which the
     forward-mode source of a function calling ``sd.grad(f)`` calls: ``rule(tangents, ans,
     *args)``, the Hessian of ``f`` times ``tangents``. That is the gradient, in ``args``,
-    of ``phi``, the tangent that ``f``'s generated forward-mode program ``P`` computes:
-    so its own derivatives are reverse mode over ``P``'s forward mode (``tangent_vjp`` of
-    ``P``), and that source differentiated again gives third derivatives."""
+    of ``phi``, the tangent that ``f``'s forward mode computes: so its own derivatives are
+    those of ``sd.grad(phi)`` (``_relaid``), to any order."""
 
     kind, suffix = "gradient function", "jvp"
 
@@ -1177,6 +1176,59 @@ class _GradientTangent(_TransformTangent):
         """Its rules differentiated (see ``rt.calls._derivative_inside``): the gradient
         differentiated three times more."""
         return _too_deep(self._gradient, 3)
+
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """Its rules: those of ``_Delegate(self, 0)``, so at every order."""
+        return _delegated_rules(self)
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        """This rule at ``args`` (``(tangents, ans, *x)``) as ``sd.grad`` of ``phi``,
+        ``f``'s derivative along the tangents (``_along``), in ``x`` and the tangents: the
+        Hessian of ``f`` times the tangents is ``phi``'s gradient in ``x``, so this rule's
+        derivatives are those of a gradient again, to any order. None where ``f`` is
+        called so (keywords, a method, ``*args``) that its rules are those of
+        ``_fallback``, which go to the third order."""
+        gradient = self._gradient
+        target = gradient._target
+        fn = None if target._self is not None else _plain_call(gradient._fn)
+        if (
+            fn is None
+            or kwargs
+            or len(args) < 3
+            or target.starred
+            or any(p is None for p in target.positions)
+        ):
+            return None
+        x = args[2:]
+        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
+        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+
+        def make() -> _Relaid:
+            phi = _along(fn, given, len(x), self.__name__)
+            wrt = tuple(target.positions) if target.multiple else target.positions[0]
+            inner = GradientFunction(phi, wrt, gradient._with_value)
+            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
+            return _Relaid(inner, layout, self.__name__)
+
+        return _relaid_made(self, (given, len(x)), make)
+
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The rules ``_relaid`` has no form for: the value and the pull-back of this
+        rule, the value of its forward rule (third derivatives); else a refusal."""
+        if depth == 0 and pull is None:
+            return self(*args, **kwargs)
+        if depth == 0:
+            return self._pulled_back(*pull, *args, **kwargs)
+        if depth == 1 and pull is None:
+            return self._srcdiff_jvp(*args, **kwargs)
+        shown, base, order = _derivative_of(self._gradient)
+        raise rt.refuse(
+            f"a derivative of order {order + depth + 1 + (pull is not None)} of {base} "
+            f"through {shown} called with keyword arguments, as a method, or with its "
+            "differentiated values in *args",
+            "call it with its arguments by position, on a function of named parameters",
+        )
 
     def _program(self, tangents: tuple, args: tuple, kwargs: dict) -> tuple:
         """``f``'s forward-mode program along ``tangents`` (one per positional argument),
@@ -1228,7 +1280,11 @@ class _GradientTangent(_TransformTangent):
         pulled = tangent_vjp(program, p_args, kwargs, p_tangents, cotangent)
         return pulled, where, first
 
-    def _srcdiff_vjp(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        """The rule's pull-back (see ``_Delegate``)."""
+        return _Delegate(self, 0)._srcdiff_vjp(g, ans, *args, **kwargs)
+
+    def _pulled_back(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
                      **kwargs: Any) -> tuple:  # fmt: skip
         """The rule's pull-back: to ``tangents`` (a tuple, one per argument), to the
         gradient ``ans_f`` (none: the rule reads it for its structure only) and to
@@ -1284,6 +1340,202 @@ class _GradientTangent(_TransformTangent):
         ]  # fmt: skip
         out = tuple(grads) if target.multiple else grads[0]
         return (pulled.outputs[1][1], out) if gradient._with_value else out
+
+
+class _Delegate:
+    """A primitive of srcdiff's (``depth`` 0), or its forward rule ``depth`` times over,
+    computed as the same of its ``_Relaid`` form at the call's arguments
+    (``owner._relaid``, given the primitive's own arguments, the last of a rule's): so
+    its rules are those of a transform of a function of source, at every order. Where
+    ``owner`` has no such form, ``owner._fallback`` gives the value or the pull-back
+    (``g`` not None), or refuses."""
+
+    def __init__(self, owner: Any, depth: int):
+        self._owner, self.depth = owner, depth
+        self.__name__ = self.__qualname__ = owner.__name__ + "_jvp" * depth
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        relaid = self._owner._relaid(args[2 * self.depth :], kwargs)
+        for _ in range(self.depth):
+            relaid = None if relaid is None else relaid.forward()
+        return relaid
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        relaid = self._relaid(args, kwargs)
+        if relaid is None:
+            return self._owner._fallback(self.depth, None, args, kwargs)
+        return relaid(*args)
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        relaid = self._relaid(args, kwargs)
+        if relaid is None:
+            return self._owner._fallback(self.depth, (g, ans), args, kwargs)
+        return relaid._srcdiff_vjp(g, ans, *args)
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.forward()(tangents, ans, *args, **kwargs)
+
+    def forward(self) -> _Delegate:
+        """Its own forward rule."""
+        made = self.__dict__.get("_forward")
+        if made is None:
+            made = self.__dict__["_forward"] = _Delegate(self._owner, self.depth + 1)
+        return made
+
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        return _own_rules(self)
+
+
+def _own_rules(primitive: Any) -> tuple:
+    """The rules of ``primitive`` (a ``_Delegate`` or a ``_Relaid``): its ``_srcdiff_vjp``,
+    and its forward rule, ``primitive.forward()``, an object with rules of its own; made
+    once and kept in its ``__dict__``."""
+    rules = primitive.__dict__.get("_rules")
+    if rules is None:
+
+        def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+            grads = primitive._srcdiff_vjp(g, ans, *args, **kwargs)
+            return grads[0] if len(args) == 1 else grads  # a rule called by name: so
+
+        rule = registry.make_rule(vjp, name=f"{primitive.__name__}_vjp", inline=False)
+        forward = registry.Tangent.of(primitive.forward(), inline=False)
+        rules = primitive.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
+    return rules
+
+
+def _along(fn: Any, given: tuple[int, ...], n: int, name: str) -> Callable:
+    """``phi(x..., t...)``, ``fn``'s derivative at its ``n`` arguments ``x`` along the
+    tangents ``t`` of those at ``given``: a function of source running ``fn`` in forward
+    mode as forward-mode source does (``rt.call_jvp``; a transform by its forward rule).
+    The Hessian of ``fn`` times the tangents is ``phi``'s gradient in ``x``, and the
+    tangent of a Jacobian ``phi``'s Jacobian."""
+    params = [f"a{i}" for i in range(n)] + [f"t{k}" for k in given]
+    along = ", ".join(f"t{k}" if k in given else "None" for k in range(n))
+    source = (
+        f"def {name}_along({', '.join(params)}, /):\n"
+        f"    return rt.call_jvp(_fn, ({along},), {', '.join(params[:n])})[1]\n"
+    )
+    shown = getattr(fn, "__qualname__", type(fn).__name__)
+    return rt.function_of_source(source, f"derivative of {shown} along its tangents",
+                                 f"{name}_along", {"_fn": fn, "rt": rt})  # fmt: skip
+
+
+def _plain_call(fn: Any) -> Any:
+    """What ``_along`` calls for ``fn``: a transform itself or a primitive (their forward
+    rules have rules), a Python function; None for others (a method, a callable object)."""
+    if isinstance(fn, types.FunctionType) or hasattr(type(fn), "_srcdiff_jvp"):
+        return fn
+    return fn if registry.lookup(fn) is not None else None
+
+
+def _delegated_rules(owner: Any) -> tuple:
+    """The rules of ``owner``, a primitive with a ``_relaid`` form: ``_Delegate(owner,
+    0)``'s, kept in its ``__dict__``."""
+    delegate = owner.__dict__.get("_delegate")
+    if delegate is None:
+        delegate = owner.__dict__["_delegate"] = _Delegate(owner, 0)
+    return _own_rules(delegate)
+
+
+def _relaid_made(owner: Any, key: tuple, make: Callable[[], _Relaid]) -> _Relaid:
+    """``owner``'s ``_Relaid`` form for calls alike in ``key`` (which tangents are given,
+    how many arguments), made once (a few dozen kept)."""
+    made = owner.__dict__.setdefault("_relaid_made", {})
+    key = (*key, registry.version())
+    if key not in made:
+        if len(made) > 64:
+            made.clear()
+        made[key] = make()
+    return made[key]
+
+
+def _gather(layout: tuple, args: tuple) -> list:
+    """The arguments ``layout`` lays out of ``args``: each entry a path of indices into
+    them, or a list of entries (a tuple). None where there is no container on the way:
+    a tangent of None (a zero where that None is in a tuple of tangents)."""
+
+    def one(entry: Any) -> Any:
+        if isinstance(entry, list):
+            return tuple(one(e) for e in entry)
+        value: Any = args
+        for i in entry:
+            if type(value) not in (tuple, list):
+                return None
+            value = value[i]
+        return value
+
+    return [one(e) for e in layout]
+
+
+def _scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
+    """The pull-backs to ``args`` of those (``grads``) to the arguments ``layout`` made of
+    them (see ``_gather``): summed where a value went twice, zeros where it went nowhere."""
+    found: dict[tuple, Any] = {}
+
+    def put(entry: Any, g: Any) -> None:
+        if isinstance(entry, list):
+            for e, d in zip(entry, g if g is not None else [None] * len(entry), strict=True):
+                put(e, d)
+        elif g is not None and not isinstance(g, rt.NoGradient):
+            found[entry] = g if entry not in found else found[entry] + g
+
+    for e, g in zip(layout, grads, strict=True):
+        put(e, g)
+
+    def build(value: Any, path: tuple) -> Any:
+        if path in found:
+            return found[path]
+        if type(value) in (tuple, list) and any(p[: len(path)] == path for p in found):
+            return tuple(build(v, (*path, i)) for i, v in enumerate(value))
+        if value is None or callable(value):  # (no tangent, a function: none)
+            return None
+        return rt.zeros_like(value)
+
+    return tuple(build(a, (i,)) for i, a in enumerate(args))
+
+
+class _Relaid:
+    """A primitive whose value is ``inner``'s, at arguments ``layout`` makes of its own
+    (see ``_gather``), so that its rules are ``inner``'s, laid out the same way: the
+    forward rule of ``sd.grad(f)``, ``sd.grad`` of ``f``'s derivative along the tangents,
+    and its rules in turn, to any order."""
+
+    def __init__(self, inner: Any, layout: tuple, name: str):
+        self.inner, self.layout = inner, layout
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args: Any) -> Any:
+        return self.inner(*_gather(self.layout, args))
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any) -> tuple:
+        grads = self.inner._srcdiff_vjp(g, ans, *_gather(self.layout, args))
+        return _scatter(self.layout, tuple(grads), args)
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any) -> Any:
+        return self.forward()(tangents, ans, *args)
+
+    def forward(self) -> _Relaid:
+        """Its forward rule, ``(tangents, ans, *args)``: ``inner``'s, laid out."""
+        made = self.__dict__.get("_forward")
+        if made is None:
+            tangents = [_shifted(e, 0) for e in self.layout]
+            layout = (tangents, (1,), *(_shifted(e, 2) for e in self.layout))
+            inner = registry.own_rules(self.inner)[1].fn
+            made = self.__dict__["_forward"] = _Relaid(inner, layout, f"{self.__name__}_jvp")
+        return made
+
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        return _own_rules(self)
+
+
+def _shifted(entry: Any, by: int) -> Any:
+    """A layout entry (see ``_gather``) into arguments that now start ``by`` later, or
+    (``by`` 0) into the tangents of the arguments, given as the first of them."""
+    if isinstance(entry, list):
+        return [_shifted(e, by) for e in entry]
+    return (0, *entry) if by == 0 else (entry[0] + by, *entry[1:])
 
 
 def _signature_without_bound(target: _Target) -> inspect.Signature:
@@ -1613,6 +1865,76 @@ def _vjp(
     return value, vjp_fn
 
 
+class _VjpRules:
+    """The owner (see ``_Delegate``) of the pull-back that ``sd.vjp`` gives inside a
+    function being differentiated: ``pullback(fn, primals, u)`` is the gradient, in the
+    primals, of ``<u, fn(*primals)>`` (a function of source), at the primals and ``u``;
+    so its derivatives are a gradient's, to any order."""
+
+    __name__ = "vjp_pullback"
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        if kwargs or len(args) != 3:
+            return None
+        fn, primals, u = _plain_call(args[0]), tuple(args[1]), args[2]
+        parts = u if type(u) is tuple else (u,)
+        if fn is None or not primals or not all(map(_inexact, (*primals, *parts))):
+            return None
+        n = len(primals)
+
+        def make() -> _Relaid:
+            params = ", ".join(f"a{i}" for i in range(n))
+            products = (" + ".join(f"np.sum(u[{k}] * out[{k}])" for k in range(len(parts)))
+                        if type(u) is tuple else "np.sum(u * out)")  # fmt: skip
+            source = (f"def vjp_pulled({params}, u, /):\n    out = _fn({params})\n"
+                      f"    return {products}\n")  # fmt: skip
+            shown = getattr(fn, "__qualname__", type(fn).__name__)
+            pulled = rt.function_of_source(source, f"a pull-back of {shown}", "vjp_pulled",
+                                           {"_fn": fn, "np": np})  # fmt: skip
+            layout = (*((1, i) for i in range(n)), (2,))
+            return _Relaid(GradientFunction(pulled, tuple(range(n)), False), layout, "vjp")
+
+        return _relaid_made(self, (fn, n, len(parts) if type(u) is tuple else None), make)
+
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The pull-back's value, taken as outside compiled code; its derivatives, of a
+        method or callable object, or at values that are not floats, refused."""
+        if depth == 0 and pull is None:
+            fn, primals, u = args
+            return vjp(fn, *primals)[1](u, **kwargs)
+        raise rt.refuse(
+            "sd.vjp's pull-back, inside a function being differentiated, of a method or a "
+            "callable object, or at values (primals, cotangent) that are not float arrays "
+            "or numbers",
+            "pass a function (a lambda calling the method) and float arrays",
+        )
+
+
+def _vjp_of_source() -> Callable:
+    """``sd.vjp`` as compiled code runs it (``rt.calls._target``): a function of source
+    giving ``fn``'s value and, as the pull-back, a ``functools.partial`` of a primitive
+    holding ``fn`` and the primals (see ``_VjpRules``), which the compiler follows."""
+    source = "def vjp(fn, *primals):\n    return fn(*primals), _partial(_pullback, fn, primals)\n"
+    pullback = _Delegate(_VjpRules(), 0)
+    pullback._srcdiff_too_deep = _vjp_too_deep  # type: ignore[attr-defined]
+    namespace = {"_partial": functools.partial, "_pullback": pullback}
+    return rt.function_of_source(source, "sd.vjp", "vjp", namespace)
+
+
+def _vjp_too_deep() -> tuple[str, str]:
+    """The refusal of a third derivative through ``sd.vjp``'s pull-back (see
+    ``rt.objects._no_partial_passed``)."""
+    return (
+        "a third derivative through the pull-back of sd.vjp called inside a differentiated "
+        "function (srcdiff follows it to the second order)",
+        "write the pull-back of u as the gradient of a function of your own (def pulled(x, "
+        "u): return np.sum(u * f(x)); then sd.grad(pulled)(x, u)), which goes to any order",
+    )
+
+
+vjp._srcdiff_target = _vjp_of_source()  # type: ignore[attr-defined]
+
+
 def _own_array(v: Any) -> Any:
     """A copy of ``v`` where it is an array (NumPy's, CuPy's), else ``v``."""
     return v.copy() if is_array(v) else v
@@ -1852,9 +2174,10 @@ def _mapped_too_deep(mapped: MappedFunction) -> tuple[str, str]:
     follow: what, and what to do."""
     shown, _, _ = _derivative_of(mapped)
     return (
-        f"a third derivative through {shown}",
-        "srcdiff follows derivatives through sd.vmap to the second order; write the mapped "
-        "function out (array operations, or a loop over the examples) for a third",
+        f"a third derivative through {shown} called with keyword arguments, or mapping a "
+        "method or a callable object",
+        "pass the arguments by position (None in in_axes for those every example shares), "
+        "and map a function (a lambda calling the method)",
     )
 
 
@@ -1875,7 +2198,49 @@ class _MappedTangent(_TransformTangent):
         """Its rules differentiated (see ``rt.calls._derivative_inside``)."""
         return _mapped_too_deep(self._mapped)
 
-    def _srcdiff_vjp(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """Its rules: those of ``_Delegate(self, 0)``, so at every order."""
+        return _delegated_rules(self)
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        """This rule at ``args`` (``(tangents, ans, *x)``) as ``sd.vmap`` of ``phi``,
+        ``f``'s derivative along the tangents (``_along``), each tangent mapped as its
+        argument is: so its derivatives are a map's again, to any order. None where the
+        map takes keywords or ``f`` is a method or a callable object."""
+        mapped = self._mapped
+        fn = _plain_call(mapped._fn)
+        if fn is None or kwargs or len(args) < 3:
+            return None
+        x = args[2:]
+        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
+        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+        axes = tuple(mapped._axes(x))
+
+        def make() -> _Relaid:
+            phi = _along(fn, given, len(x), self.__name__)
+            inner = MappedFunction(phi, (*axes, *(axes[k] for k in given)), mapped._out_axes)
+            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
+            return _Relaid(inner, layout, self.__name__)
+
+        return _relaid_made(self, (given, axes), make)
+
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The rules ``_relaid`` has no form for: the value and the pull-back of this
+        rule, the value of its forward rule (second derivatives); else a refusal."""
+        if depth == 0 and pull is None:
+            return self(*args, **kwargs)
+        if depth == 0:
+            return self._pulled_back(*pull, *args, **kwargs)
+        if depth == 1 and pull is None:
+            return self._srcdiff_jvp(*args, **kwargs)
+        raise rt.refuse(*_mapped_too_deep(self._mapped))
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        """The rule's pull-back (see ``_Delegate``)."""
+        return _Delegate(self, 0)._srcdiff_vjp(g, ans, *args, **kwargs)
+
+    def _pulled_back(self, g: Any, ans: Any, tangents: tuple, ans_f: Any, *args: Any,
                      **kwargs: Any) -> tuple:  # fmt: skip
         """The rule's pull-back: to ``tangents`` (a tuple, one per argument), to the map's
         value ``ans_f`` (none: the rule reads it for its shape only) and to ``args``."""
@@ -2340,12 +2705,63 @@ class JacobianFunction:
                                   np.shape(block)))  # fmt: skip
         return tuple(out) if isinstance(self._wrt, tuple) else out[0]
 
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """Its reverse rule, and its forward rule as an object with rules of its own at
+        every order (``_JacobianTangent``)."""
+        return _transform_rules(self, _JacobianTangent)
+
+    @_srcdiff_rules.setter
+    def _srcdiff_rules(self, value: tuple) -> None:
+        self.__dict__["_rules"] = value
+
     def _srcdiff_source(self) -> str:
         if self._shown is None:
             raise RuntimeError(
                 f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
             )
         return self._shown._srcdiff_source()
+
+
+class _JacobianTangent(_TransformTangent):
+    """The forward rule of ``sd.jacobian(f)`` (``JacobianFunction._srcdiff_jvp``): along
+    tangents ``t``, the Jacobian of ``phi``, ``f``'s derivative along ``t`` (``_along``),
+    in the same argument; so its rules are a Jacobian's again, to any order."""
+
+    kind, suffix = "jacobian", "jvp"
+
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        return _delegated_rules(self)
+
+    def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        return _Delegate(self, 0)._srcdiff_vjp(g, ans, *args, **kwargs)
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        """This rule at ``args`` (``(tangents, ans, *x)``) as the Jacobian of ``phi`` in
+        ``x`` and the tangents; None for a Jacobian in several arguments or by keyword."""
+        jacobian = self._transform
+        fn = _plain_call(jacobian._fn)
+        if fn is None or kwargs or len(args) < 3 or not isinstance(jacobian._wrt, int):
+            return None
+        x = args[2:]
+        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
+        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+
+        def make() -> _Relaid:
+            phi = _along(fn, given, len(x), self.__name__)
+            inner = JacobianFunction(phi, jacobian._wrt, jacobian._mode)
+            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
+            return _Relaid(inner, layout, self.__name__)
+
+        return _relaid_made(self, (given, len(x)), make)
+
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The value of this rule where ``_relaid`` has no form for it; else a refusal."""
+        if depth == 0 and pull is None:
+            return self(*args, **kwargs)
+        what, hint = _too_deep(self._transform, 2)
+        raise rt.refuse(what, hint)
 
 
 def jacobian(fn: Callable, wrt: Wrt = 0, mode: str | None = None) -> JacobianFunction:
@@ -2582,8 +2998,8 @@ def _forward_target(fn: Callable, positions: tuple, nargs: int, kwargs: dict) ->
     """The target whose forward mode a derivative of ``fn``'s forward mode differentiates
     again: a primitive's rules (not its code), a helper updating its arguments returning
     them too."""
-    if (registry.lookup(fn) is not None or registry.is_nondiff(fn)) and not hasattr(
-        type(fn), "_srcdiff_vjp"
+    if (registry.lookup(fn) is not None or registry.is_nondiff(fn)) and (
+        not hasattr(type(fn), "_srcdiff_vjp") or isinstance(fn, (_Delegate, _Relaid))
     ):
         fn = rt.primitive_function(fn, nargs, tuple(kwargs))
     forward = _Target(fn, positions)
@@ -2615,7 +3031,7 @@ def tangent_vjp(
     positions = (*(i for i, t in enumerate(tangents) if t is not None), *named)
     transform = getattr(fn, "__self__", fn)  # (sd.vmap's first-order rules: see below)
     if hasattr(type(transform), "_srcdiff_jvp") and not isinstance(
-        transform, (MappedFunction, GradientFunction)
+        transform, (MappedFunction, _Delegate, _Relaid, *_RULES_AT_EVERY_ORDER)
     ):  # (a gradient's forward mode is source calling its forward rule, which has rules)
         name = getattr(transform, "__qualname__", type(transform).__name__)
         what, hint = _too_deep(transform, 2)
@@ -2656,7 +3072,7 @@ def tangent_vjp(
         raise CompileError(what, function=shown, hint=hint)
     if (
         forward.fn.__module__ == __name__
-        and not isinstance(transform, GradientFunction)
+        and not isinstance(transform, _RULES_AT_EVERY_ORDER)
         and forward.fn not in _DIRECTIONAL
     ):
         # the forward mode of a derivative (``f_called``'s: see ``_calling``), whose own
@@ -2825,6 +3241,11 @@ class HessianFunction:
             self._of_gradient = JacobianFunction(gradient, self._wrt)
         return self._of_gradient
 
+    @property
+    def _srcdiff_rules(self) -> tuple:
+        """The rules of ``sd.jacobian(sd.grad(fn))``, which go to any order."""
+        return self._jacobian_of_gradient()._srcdiff_rules
+
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         """The adjoint ``g`` of the Hessian pulled back to the positional arguments."""
         return self._jacobian_of_gradient()._srcdiff_vjp(g, ans, *args, **kwargs)
@@ -2840,6 +3261,11 @@ class HessianFunction:
                 "differentiated: sd.source shows the source of its derivatives once they ran"
             )
         return self._of_gradient._srcdiff_source()
+
+
+# transforms whose forward rules have rules at every order (see ``_Delegate``): their
+# forward mode differentiated again is that of a function of source calling them
+_RULES_AT_EVERY_ORDER = (GradientFunction, JacobianFunction, HessianFunction)
 
 
 def hessian(fn: Callable, wrt: int | str = 0) -> HessianFunction:
@@ -2955,19 +3381,57 @@ def _hvp_jvp(tangents: tuple, ans: Any, fn: Callable, primals: tuple, inner: tup
 
 
 def _hvp_too_deep() -> tuple[str, str]:
-    """The refusal of ``_hvp_jvp`` differentiated (see ``rt.calls._derivative_inside``)."""
+    """The refusal of ``_hvp_jvp`` differentiated (see ``_HvpRules``)."""
     return (
         "a derivative of order four or more: sd.hvp(f, primals, tangents) differentiated "
-        "twice more",
-        "srcdiff follows sd.hvp's products to the third derivative of f (sd.grad or sd.jvp "
-        "of them); write a lower derivative out as a function of its own and differentiate "
-        "that",
+        "twice more, with f a method or a callable object, or primals that are not floats",
+        "pass f as a function (a lambda calling the method) and the primals as float "
+        "arrays or numbers",
     )
 
 
-_hvp_jvp._srcdiff_owner = _hvp_jvp  # type: ignore[attr-defined]
-_hvp_jvp._srcdiff_too_deep = _hvp_too_deep  # type: ignore[attr-defined]
-registry.register_jvp(hvp, _hvp_jvp)
+class _HvpRules:
+    """The owner (see ``_Delegate``) of ``sd.hvp``'s forward rule: ``hvp(fn, primals,
+    tangents)`` is the gradient, in the primals, of ``phi``, ``fn``'s derivative along the
+    tangents (``_along``), at the primals and the tangents; so the rule's derivatives are
+    a gradient's, to any order."""
+
+    __name__ = "hvp"
+
+    def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
+        if kwargs or len(args) != 3:
+            return None
+        fn, primals, tangents = _plain_call(args[0]), tuple(args[1]), tuple(args[2])
+        if fn is None or not primals or not all(map(_inexact, primals)):
+            return None
+        tangents = _tangents_as_arrays(primals, tangents)
+        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+
+        def make() -> _Relaid:
+            phi = _along(fn, given, len(primals), "hvp")
+            wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
+            layout = (*((1, i) for i in range(len(primals))), *((2, k) for k in given))
+            return _Relaid(GradientFunction(phi, wrt, False), layout, "hvp")
+
+        return _relaid_made(self, (fn, given, len(primals)), make)
+
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The rule's value where ``_relaid`` has no form for it (second derivatives);
+        else a refusal."""
+        if depth == 1 and pull is None:
+            return _hvp_jvp(*args, **kwargs)
+        raise rt.refuse(*_hvp_too_deep())
+
+
+def _inexact(x: Any) -> bool:
+    """Whether ``x`` is an array or number of floats, whose gradient ``sd.grad`` takes."""
+    try:
+        return bool(np.issubdtype(np.result_type(x), np.inexact)) and _array_like(x)
+    except TypeError:
+        return False
+
+
+registry.register_jvp(hvp, _Delegate(_HvpRules(), 1))
 
 
 def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: tuple

@@ -409,8 +409,10 @@ class AdjointBuilder:
                 new = op.operands[1]
                 kind = self.kind_of(new.id) if isinstance(new, gast.Name) else "any"
             elif op.kind is Kind.RULE and (
-                op.rule.name in SEQUENCE_RULE_NAMES or registry.gives_sequence(op.primitive)
-            ):
+                op.rule.name in SEQUENCE_RULE_NAMES
+                or registry.gives_sequence(op.primitive)
+                or hasattr(type(op.primitive), "_srcdiff_vjp")
+            ):  # (srcdiff's transforms: sd.value_and_grad's is a tuple)
                 kind = "any"
             elif op.kind is Kind.RULE and op.primitive in UPDATED_CONTAINERS:
                 kind = "any"  # a list or dict after an update (or an array: "any" holds it)

@@ -513,6 +513,13 @@ def partial_tangent(g, ans, tangents, p, operands):
     return rt.partial_grads(g, p, operands), None, None
 
 
+@vjp(rt.partial_grads)
+def partial_grads(g, ans, d, p, operands):
+    """A partial's operands' adjoints from its own: linear in ``d``, its transpose being
+    the tangent rule (``rt.partial_tangent``), so forward mode runs over it again."""
+    return rt.partial_tangent(g, p, operands), None, None
+
+
 @vjp(rt.cast_like)
 def cast_like(g, ans, d, x):
     """``d`` in ``x``'s dtype: linear in ``d``, whose adjoint goes back to its dtype."""
@@ -549,7 +556,9 @@ linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, 
        rt.carried, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
-       rt.partial_tangent, rt.item_tangent)  # fmt: skip
+       rt.partial_tangent, rt.partial_grads, rt.item_tangent)  # fmt: skip
+# (a partial and its operands give the layout alone)
+constant_in((1, 2), rt.partial_tangent, rt.partial_grads)
 linear((0, 1, 2), rt.diff_tangent)
 linear((2,), rt.average_weights)
 linear((1,), rt.result_like)  # (the parts' tangents, laid out as the result is)
@@ -574,7 +583,9 @@ linear((0,), rt.choice_grads)
 linear((4, 5, 6), rt.choice_tangent)
 constant_in((0, 1, 2, 3), rt.choice_tangent)  # (which candidate is chosen: piecewise constant)
 # (a partial's tangent is a list, which broadcast_like passes as it is)
-sequence_result(rt.choice_grads, rt.result_like, rt.partial_tangent, rt.broadcast_like)
+sequence_result(
+    rt.choice_grads, rt.result_like, rt.partial_tangent, rt.partial_grads, rt.broadcast_like
+)
 linear((1,), rt.result_like)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like,

@@ -242,8 +242,8 @@ def returning(fn: Any, names: tuple[str, ...]) -> Returning:
 
 def _target(fn: Any) -> tuple[types.FunctionType | None, tuple]:
     """The Python function behind a callable, and the arguments bound before the call."""
-    if isinstance(fn, types.FunctionType):
-        return fn, ()
+    if isinstance(fn, types.FunctionType):  # (or one of srcdiff's, its form of source)
+        return fn.__dict__.get("_srcdiff_target", fn), ()
     if _is_module(fn):  # before the look-up below, which runs a Module's __getattr__
         call = type(fn).__call__
         bases = zip(Host.modules, Host.module_calls, strict=True)
@@ -745,9 +745,8 @@ def _derivative_inside(fn: Any, tensor: bool = False) -> CompileError:
         )
     return refuse(
         f"a derivative ({name}) taken inside a differentiated function",
-        "srcdiff differentiates calls of sd.grad, sd.value_and_grad, sd.jvp, sd.jacobian, "
-        "sd.hvp, sd.hessian and sd.vmap there; for sd.vjp's pull-back of u write "
-        "sd.grad(lambda x: np.sum(u * f(x)))(x), or take the derivative outside",
+        "srcdiff differentiates calls of sd.grad, sd.value_and_grad, sd.vjp, sd.jvp, "
+        "sd.jacobian, sd.hvp, sd.hessian and sd.vmap there; take the derivative outside",
     )
 
 

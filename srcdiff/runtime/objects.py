@@ -1648,8 +1648,12 @@ def _no_partial_passed(values: tuple, tangents: tuple, start: int = 0) -> None:
     gradient (the list of its bound values') as a value like it, which it cannot be."""
     from .mutation import refuse
 
-    if any(isinstance(v, functools.partial) and t is not None
-           for v, t in list(zip(values, tangents, strict=False))[start:]):  # fmt: skip
+    passed = [v for v, t in list(zip(values, tangents, strict=False))[start:]
+              if isinstance(v, functools.partial) and t is not None]  # fmt: skip
+    too_deep = getattr(passed[0].func, "_srcdiff_too_deep", None) if passed else None
+    if callable(too_deep):  # (sd.vjp's pull-back: the derivative says it)
+        raise refuse(*too_deep())
+    if passed:
         raise refuse(
             "a derivative of a derivative through a functools.partial passed to a function",
             "call the partial where it is built, or pass its function and values apart",
@@ -1705,6 +1709,7 @@ def _partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tang
 
     n = len(p.args)
     dp = list(dp) if dp is not None else [None] * len(partial_args(p))
+    dp = [None if callable(v) else d for v, d in zip(partial_args(p), dp, strict=True)]
     kept = [k for k in p.keywords if k not in kwargs]  # a keyword of the call's overrides
     pulled = Host.tangent_vjp(
         partial_function(p),

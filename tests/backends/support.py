@@ -575,7 +575,12 @@ for _backend in (STRICT, "cupy"):
             SHARED,
         )
         | dict.fromkeys(
-            ["objects.partial_tangent[positional]", "objects.partial_tangent[keyword]"],
+            [
+                "objects.partial_tangent[positional]",
+                "objects.partial_tangent[keyword]",
+                "objects.partial_grads[positional]",
+                "objects.partial_grads[keyword]",
+            ],
             "a partial's bound arrays: moving the arguments to the backend does not reach "
             "inside the partial",
         )

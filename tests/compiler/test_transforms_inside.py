@@ -112,21 +112,25 @@ def test_hessian_inside_a_differentiated_function():
     np.testing.assert_allclose(sd.jvp(hessian, (X,), (V,))[1], want @ V, rtol=1e-6, atol=1e-9)
 
 
-def test_a_fourth_derivative_through_hvp_is_refused_at_the_users_line():
+def test_a_fourth_derivative_through_hvp_in_closed_form():
+    """It was refused ("order four or more"): ``_f`` is ``x^2 sin x`` entry by entry, so
+    the Hessian of ``W . H V`` is diagonal, ``W V`` times the fourth derivative."""
+
     def curvature(x):
         return np.sum(W * sd.hvp(_f, (x,), (V,)))
 
-    with pytest.raises(sd.CompileError, match="order four or more") as refused:
-        sd.hessian(curvature)(X)
-    assert f"{__file__}:{curvature.__code__.co_firstlineno + 1}" in str(refused.value)
+    fourth = -12 * np.sin(X) - 8 * X * np.cos(X) + X**2 * np.sin(X)
+    np.testing.assert_allclose(sd.hessian(curvature)(X), np.diag(W * V * fourth), atol=1e-12)
 
 
-def test_vjp_inside_a_differentiated_function_is_refused_with_what_to_write():
+def test_vjp_inside_a_differentiated_function():
+    """It was refused (its pull-back held the primals out of the compiler's sight)."""
+
     def pulled(x):
         return np.sum(sd.vjp(np.sin, x)[1](V)[0])
 
-    with pytest.raises(sd.CompileError, match=r"sd.grad\(lambda x: np.sum\(u \* f\(x\)\)\)"):
-        sd.grad(pulled)(X)
+    np.testing.assert_allclose(sd.grad(pulled)(X), -np.sin(X) * V, rtol=1e-12)
+    np.testing.assert_allclose(sd.hessian(pulled)(X), np.diag(-np.cos(X) * V), atol=1e-12)
 
 
 def _rows(x):
@@ -208,15 +212,16 @@ def test_forward_mode_over_forward_mode_through_vmap():
     np.testing.assert_allclose(sd.jvp(tangent, (rows,), (2 * rows,))[1], want, rtol=1e-12)
 
 
-def test_a_third_derivative_through_vmap_is_refused_at_the_users_line():
+def test_a_third_derivative_through_vmap():
+    """It was refused: the map's forward rule is now the map of ``f``'s derivative along
+    the tangents, whose rules are a map's again."""
+
     def curvature_penalty(x):
         return np.sum(sd.hessian(_rows)(x))
 
-    with pytest.raises(sd.CompileError, match=r"a third derivative through sd.vmap\(") as refused:
-        sd.grad(curvature_penalty)(X)
-    line = _rows.__code__.co_firstlineno + 1
-    assert f"{__file__}:{line}" in str(refused.value)
-    assert "own_rules" not in str(refused.value)
+    want = _numeric_jacobian(curvature_penalty, X, eps=1e-4)
+    np.testing.assert_allclose(want, _numeric_jacobian(curvature_penalty, X, eps=2e-4), rtol=1e-6)
+    np.testing.assert_allclose(sd.grad(curvature_penalty)(X), want, rtol=1e-6)
 
 
 def _scaled_elementwise(x, k=3.0):

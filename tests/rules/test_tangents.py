@@ -379,6 +379,23 @@ SPECS = [
         wrt=(0,),
         label="keyword",
     ),  # fmt: skip
+    # a partial's operands' adjoints from its own (forward mode over them, sd.vjp's)
+    Spec(
+        rt.partial_grads,
+        ([R((3,)), R(())], PARTIAL, (np.multiply, *PARTIAL.args, ())),
+        wrt=(0,),
+        label="positional",
+    ),  # fmt: skip
+    Spec(
+        rt.partial_grads,
+        (
+            [R((3,)), R(())],
+            KEYWORD_PARTIAL,
+            (np.multiply, *KEYWORD_PARTIAL.args, *KEYWORD_PARTIAL.keywords.values(), ("y",)),
+        ),
+        wrt=(0,),
+        label="keyword",
+    ),  # fmt: skip
     Spec(rt.item_tangent, (R((3, 4)), (7, None, None, None)), wrt=(0,), label="flat"),
     Spec(rt.item_tangent, (R((3, 4)), (2, 1, None, None)), wrt=(0,), label="per-axis"),
     Spec(rt.item_tangent, (R(()), (None, None, None, None)), wrt=(0,), label="0d"),

@@ -1,0 +1,271 @@
+"""Derivatives of any order through srcdiff's transforms called inside differentiated
+functions: ``sd.grad`` nested four and five times, ``sd.vjp``'s pull-back, third
+derivatives through ``sd.vmap``, Hessians of functions calling ``sd.jacobian``,
+``sd.value_and_grad``, ``sd.hessian`` and ``sd.hvp``. Each was refused before (its
+rules went to a fixed order); the values are closed forms, central differences of a
+lower derivative at two steps, or JAX's (float64, recorded here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+X3 = np.array([0.3, 0.5, -0.2])
+X22 = np.array([[0.3, 0.5], [-0.2, 0.4]])
+W = np.array([0.2, -0.4])
+
+
+def _differences(f, x, steps=(1e-3, 2e-3)):
+    """Central differences of scalar ``f`` at ``x``, at each step."""
+    return [(f(x + h) - f(x - h)) / (2 * h) for h in steps]
+
+
+def _matches_differences(value, f, x, rel=1e-5):
+    """``value`` agrees with the central differences of ``f`` at two steps (which agree
+    with each other: ``f`` is smooth there)."""
+    near, far = _differences(f, x)
+    assert near == pytest.approx(far, rel=1e-4, abs=1e-6)
+    assert value == pytest.approx(near, rel=rel, abs=1e-6)
+
+
+# ---- sd.grad nested four and five times ------------------------------------------------
+
+
+def polynomial(x):
+    return x**5 - 3 * x**3 + x
+
+
+def looped(x):
+    s = 0.0
+    for _ in range(3):
+        if x > 0:
+            s = s + x * np.sin(x)
+        else:
+            s = s - x
+        x = x * 0.9
+    return s
+
+
+def branched(x):
+    if x > 0:
+        return x**5
+    return np.sin(x)
+
+
+def fourth(f):
+    return sd.grad(sd.grad(sd.grad(sd.grad(f))))
+
+
+@pytest.mark.parametrize("x", [0.7, -0.4])
+def test_grad_nested_four_times_gives_closed_forms(x):
+    assert fourth(np.sin)(x) == pytest.approx(np.sin(x), rel=1e-12)
+    assert fourth(lambda y: np.sin(y))(x) == pytest.approx(np.sin(x), rel=1e-12)
+    assert fourth(lambda y: np.exp(2 * y))(x) == pytest.approx(16 * np.exp(2 * x), rel=1e-12)
+    assert fourth(polynomial)(x) == pytest.approx(120 * x, rel=1e-12)
+    assert fourth(branched)(x) == pytest.approx(120 * x if x > 0 else np.sin(x), rel=1e-12)
+
+
+def test_grad_nested_four_times_through_a_loop_and_a_branch():
+    """Against differences of the third derivative; each call takes its own path."""
+    third = sd.grad(sd.grad(sd.grad(looped)))
+    _matches_differences(fourth(looped)(0.7), third, 0.7)
+    assert fourth(looped)(-0.4) == 0.0  # (-x each step: linear)
+    _matches_differences(fourth(looped)(1.3), third, 1.3)
+
+
+def test_grad_nested_five_times_and_mixed_with_jvp():
+    assert sd.grad(fourth(np.sin))(0.7) == pytest.approx(np.cos(0.7), rel=1e-12)
+    along = lambda f: lambda y: sd.jvp(f, (y,), (1.0,))[1]  # noqa: E731
+    assert along(sd.grad(sd.grad(sd.grad(polynomial))))(0.7) == pytest.approx(84.0)
+    assert sd.grad(along(sd.grad(along(polynomial))))(0.7) == pytest.approx(84.0)
+
+
+def quartic(x):
+    return x**4 + np.sin(x)
+
+
+def test_third_derivatives_through_value_and_grad_and_several_wrt():
+    """Refused before: their results are tuples, whose adjoints compiled code added with
+    ``+`` (concatenating them) where ``rt.acc`` adds entry by entry."""
+
+    def mixed(x):
+        value, slope = sd.value_and_grad(quartic)(x)
+        return value + slope
+
+    x = 0.7
+    # (x^4 + sin x) + (4x^3 + cos x): second derivative 12x^2 - sin x + 24x - cos x
+    want = 12 * x**2 - np.sin(x) + 24 * x - np.cos(x)
+    assert sd.grad(sd.grad(mixed))(x) == pytest.approx(want, rel=1e-12)
+    assert sd.grad(sd.grad(sd.grad(mixed)))(x) == pytest.approx(24 * x - np.cos(x) + 24 + np.sin(x))
+
+    def both(x, y):
+        dx, dy = sd.grad(lambda a, b: a**3 * b**2, wrt=(0, 1))(x, y)
+        return dx * dy  # 6 a^5 b^3
+
+    assert sd.grad(sd.grad(sd.grad(both)))(0.7, 1.3) == pytest.approx(360 * 0.7**2 * 1.3**3)
+
+
+def test_value_and_grad_inside_a_hessian_matches_jax():
+    def f(x):
+        value, g = sd.value_and_grad(lambda y: np.sum(np.sin(y) ** 3))(x)
+        return value + np.sum(g**2)
+
+    want = [[8.030988957496787, 0.0, 0.0], [0.0, 8.770987159162859, 0.0],
+            [0.0, 0.0, 2.5162381712588804]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(f)(X3), want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_fourth_derivative_through_a_method_is_refused_clearly():
+    """``sd.grad`` of a bound method: its rules stop at the third order, and say so."""
+
+    class Model:
+        def __init__(self, k):
+            self.k = k
+
+        def energy(self, x):
+            return self.k * x**4
+
+    m = Model(2.0)
+    assert sd.grad(sd.grad(sd.grad(m.energy)))(0.7) == pytest.approx(48 * 0.7)
+    with pytest.raises(sd.CompileError, match="order 4 .* as a method"):
+        fourth(m.energy)(0.7)
+
+
+# ---- sd.vjp inside a differentiated function -------------------------------------------
+
+
+def h(x):
+    return np.sin(x) * x
+
+
+def pulled_twice(x):
+    out, pull = sd.vjp(h, x)
+    return np.sum(pull(np.ones_like(out))[0] ** 2)
+
+
+def pulled_pair(x, y):
+    out, pull = sd.vjp(lambda a, b: (a * b, np.sin(a) + b), x, y)
+    da, db = pull((np.ones(3), 2 * np.ones(3)))
+    return np.sum(da * db) + np.sum(out[0])
+
+
+def test_vjp_inside_a_differentiated_function_matches_jax():
+    """Refused before: the pull-back held the primals where the compiler could not see
+    them; inside compiled code it is a partial of a primitive that holds them."""
+    assert pulled_twice(X3) == pytest.approx(1.3377615562783483, rel=1e-12)
+    np.testing.assert_allclose(
+        sd.grad(pulled_twice)(X3), [2.121269177603228, 2.7830276822160283, -1.5158965473266859],
+        rtol=1e-10,
+    )  # fmt: skip
+    hessian = [[5.273646957535921, 0.0, 0.0], [0.0, 1.1460810489113227, 0.0],
+               [0.0, 0.0, 6.750672730806125]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(pulled_twice)(X3), hessian, rtol=1e-10, atol=1e-12)
+    tangent = sd.jvp(pulled_twice, (X3,), (np.array([1.0, -0.5, 2.0]),))[1]
+    assert tangent == pytest.approx(-2.302037758158159, rel=1e-10)
+
+
+def test_vjp_of_several_primals_and_results_inside_a_hessian_matches_jax():
+    dx, dy = sd.grad(pulled_pair, wrt=(0, 1))(X3, X3 + 1)
+    np.testing.assert_allclose(dx, [3.1512800276090505, 2.3580374307597305, 4.275342746544704])
+    np.testing.assert_allclose(dy, [2.6, 3.0, 1.6])
+    want = [[-5.5766286766231445, 0.0, 0.0], [0.0, -6.305614963868676, 0.0],
+            [0.0, 0.0, -2.733562357048225]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(pulled_pair)(X3, X3 + 1), want, rtol=1e-10, atol=1e-12)
+
+
+# ---- third derivatives through sd.vmap --------------------------------------------------
+
+
+def mapped(x):
+    return np.sum(sd.vmap(lambda r: np.sin(r) ** 2 * r)(x))
+
+
+def mapped_gradients(x):
+    return np.sum(sd.vmap(sd.grad(lambda r: np.sum(np.sin(r) ** 3)))(x) ** 2)
+
+
+def mapped_shared(w, x):
+    return np.sum(sd.vmap(lambda w, r: np.tanh(r @ w) ** 2, in_axes=(None, 0))(w, x))
+
+
+def test_third_derivatives_through_vmap_match_jax():
+    third = sd.grad(sd.grad(sd.grad(lambda s: mapped(s * X3))))(1.1)
+    assert third == pytest.approx(0.16081285795003453, rel=1e-10)
+    shared = sd.grad(sd.grad(sd.grad(lambda s: mapped_shared(W * s, X22))))(0.9)
+    assert shared == pytest.approx(-0.026310291320497947, rel=1e-10)
+    penalty = sd.grad(lambda w: np.sum(sd.hessian(lambda v: mapped_shared(v, X22))(w) ** 2))(W)
+    np.testing.assert_allclose(penalty, [0.19484152140581384, 0.7610739141480706], rtol=1e-10)
+
+
+def test_hessians_of_gradients_through_vmap_match_jax():
+    want = [[[[6.490143565830954, 0.0], [0.0, 0.0]], [[0.0, 6.886192593256888], [0.0, 0.0]]],
+            [[[0.0, 0.0], [3.637681738301414, 0.0]],
+             [[0.0, 0.0], [0.0, 7.9871107171590765]]]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(mapped_gradients)(X22), want, rtol=1e-10, atol=1e-12)
+    want = [[7.472623635913201, 0.0, 0.0], [0.0, 11.91398546293421, 0.0],
+            [0.0, 0.0, 3.856369962609798]]  # fmt: skip
+    of_gradient = sd.hessian(lambda x: np.sum(sd.grad(mapped)(x) ** 2))(X3)
+    np.testing.assert_allclose(of_gradient, want, rtol=1e-10, atol=1e-12)
+
+
+# ---- Hessians of functions calling sd.jacobian, sd.hessian, sd.hvp ----------------------
+
+
+def test_hessian_of_a_function_calling_jacobian_matches_jax():
+    def f(x):
+        return np.sum(sd.jacobian(lambda y: np.sin(y) * y[0])(x) ** 2)
+
+    want = [[8.735010257406946, -0.5048825908847379, 0.2336510053851903],
+            [-0.5048825908847379, 0.9833501966800144, 0.0],
+            [0.23365100538519026, 0.0, 1.676331009085251]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(f)(X3), want, rtol=1e-10, atol=1e-12)
+
+
+def test_hessian_of_a_function_calling_hessian_matches_jax():
+    def f(x):
+        return np.sum(sd.hessian(lambda y: np.sum(np.sin(y) ** 3) * y[1])(x) ** 2)
+
+    want = [[6.983304061070905, 10.72232680267676, 0.0],
+            [10.722326802676761, 23.360179391871057, -10.846524727395783],
+            [0.0, -10.846524727395781, 12.640894614624361]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(f)(X3), want, rtol=1e-10, atol=1e-12)
+
+
+def curvature(x):
+    return np.sum(sd.hvp(lambda y: np.sum(np.sin(y) ** 3), (x,), (np.ones(3),)) ** 2)
+
+
+def test_fourth_derivatives_through_hvp_match_jax():
+    want = [[-23.98793228236401, 0.0, 0.0], [0.0, -74.72222100723116, 0.0],
+            [0.0, 0.0, 21.46212455208613]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(curvature)(X3), want, rtol=1e-10, atol=1e-12)
+    second = sd.grad(sd.grad(lambda s: curvature(s * X3)))(1.1)
+    assert second == pytest.approx(-20.43541401036447, rel=1e-10)
+
+
+# ---- reverse over reverse of np.polyfit, eigenvalues that coincide -----------------------
+
+_KNOTS = np.linspace(0.0, 1.0, 6)
+
+
+def fitted(y):
+    return np.sum(np.polyfit(_KNOTS, y, 2) ** 2)
+
+
+def test_polyfit_reverse_over_reverse_matches_jax():
+    y = np.sin(3 * _KNOTS)
+    want = [-5415.323692008679, 413.7197712707767, 3487.8469232014, 3807.057763783189,
+            1371.3522930161384, -3819.269489099745]  # fmt: skip
+    np.testing.assert_allclose(sd.grad(lambda v: np.sum(sd.grad(fitted)(v) ** 2))(y), want,
+                               rtol=1e-9)  # fmt: skip
+
+
+def test_eigvals_at_repeated_eigenvalues_is_refused_at_every_order():
+    def spread(s):
+        return np.sum(np.real(np.linalg.eigvals(np.diag([1.0, 1.0, 2.0]) * s)) ** 2)
+
+    for derivative in (sd.grad(spread), sd.grad(sd.grad(spread)), sd.hessian(spread)):
+        with pytest.raises(sd.CompileError, match="repeated eigenvalues"):
+            derivative(1.5)
