@@ -752,7 +752,7 @@ def operator_method(name: str, *values: Any, tensors: bool = False) -> Any:
     key = (name, message, failure, *calls)
     hit = _DISPATCHERS.get(key) if failure != "refusal" else None
     if hit is None:
-        names = [fn.__qualname__.replace(".", "") for _, fn in calls]
+        names = _callee_names([fn for _, fn in calls])
         lines = [f"def {name.strip('_')}_of_objects(left, right):"]
         for i, (swapped, _) in enumerate(calls):
             lines += [f"{'    ' * i}if out is NotImplemented:"] if i else []
@@ -773,6 +773,27 @@ def operator_method(name: str, *values: Any, tensors: bool = False) -> Any:
         if failure != "refusal":
             _DISPATCHERS[key] = hit
     return hit
+
+
+def _callee_names(fns: list[types.FunctionType]) -> list[str]:
+    """Distinct identifiers naming ``fns`` in a dispatcher's source (``Vec__add__``), from
+    their qualified names, whatever those hold (``make.<locals>.L``, ``<lambda>``), none
+    the dispatcher's own."""
+    names: list[str] = []
+    for fn in fns:
+        parts = [p for p in fn.__qualname__.split(".") if p != "<locals>"]
+        name = re.sub(r"\W", "_", "".join(parts))
+        if name[0].isdigit() or keyword.iskeyword(name):
+            name = "m_" + name
+        base, i = name, 2
+        while name in names or name in _DISPATCH_OWN:
+            name, i = f"{base}_{i}", i + 1
+        names.append(name)
+    return names
+
+
+_DISPATCH_OWN = frozenset({"left", "right", "out", "unsupported", "refusal", "TypeError",
+                           "NotImplemented"})  # fmt: skip
 
 
 def _defers(step: tuple[bool, type, Any], other: Any, tensors: bool = False) -> bool:

@@ -580,3 +580,90 @@ def test_an_index_carrying_a_gradient_into_an_unknown_object_is_refused():
         sd.grad(table_made_elsewhere)(X)
     with pytest.raises(sd.CompileError, match=r"\.__getitem__ of a Table"):
         sd.grad(table_in_a_list)(X, [Table(3.0)])
+
+
+# ---- the dispatcher's names for the methods it calls ----------------------------------------
+
+
+class Twin:
+    """Gives NotImplemented for any other operand."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __add__(self, o):
+        return NotImplemented
+
+
+FirstTwin = Twin
+
+
+class Twin:  # noqa: F811 (a class defined again under its name, as a rerun cell does)
+    """Its ``__radd__`` is its ``__add__``, whose qualified name is the first Twin's."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __add__(self, o):
+        return Twin(np.sin(self.t) * o.t)
+
+    __radd__ = __add__
+
+
+def made_by(k):
+    class Local:
+        """A class defined in a function: ``made_by.<locals>.Local``."""
+
+        def __init__(self, t):
+            self.t = t
+
+        def __mul__(self, o):
+            return Local(self.t * o * k)
+
+    return Local
+
+
+Local = made_by(2.0)
+
+
+class Lambdas:
+    """An operator given by a lambda."""
+
+    def __init__(self, t):
+        self.t = t
+
+
+Lambdas.__mul__ = lambda self, o: Lambdas(np.cos(self.t) * o)
+
+
+def twins_added(x, y):
+    return np.sum((FirstTwin(x) + Twin(y)).t)
+
+
+def local_entry(x, ls):
+    return np.sum((ls[0] * x).t)
+
+
+def local_built(x):
+    return np.sum((Local(x) * x).t)
+
+
+def lambda_entry(x, ls):
+    return np.sum((ls[0] * x).t)
+
+
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [
+        (twins_added, (X, Y)),
+        (local_entry, (X, [Local(Y)])),
+        (local_built, (X,)),
+        (lambda_entry, (X, [Lambdas(Y)])),
+    ],
+)
+def test_methods_of_any_qualified_name_are_called_as_themselves(fn, args):
+    """Two methods of one qualified name (``Twin.__add__`` of a class defined again) were
+    one name in the dispatcher's source: the second ran for both (value -0.338 where
+    Python gives -0.424); a class's ``<locals>`` or a ``<lambda>`` made its source
+    invalid (a NameError, a SyntaxError)."""
+    assert verify(fn, args, wrt=0) == "ok"
