@@ -950,7 +950,18 @@ class CallSite:
         and where each one's gradient sits among its adjoint's results (``bound``: the
         values bound before ``args``, a method's object)."""
         key = call_key(values, args, kwargs, shapes=not self.tensor)  # Tensor: no shapes
+        held = self.holding(bound or self.bound, args, kwargs)
+        if held:  # (a unit compiled for a list of arrays checks its entries' operators)
+            key += (held,)
         return cached_unit(self.units, key, self.compile, values, args, kwargs, bound)
+
+    def holding(self, bound: tuple, args: tuple, kwargs: dict) -> tuple:
+        """Which arguments hold objects of a user's class (``holders``, by position or
+        name): a unit is compiled for them, whose entries' operators are their class's."""
+        given = [*enumerate((*bound, *args)), *kwargs.items()]
+        if self.tensor:
+            return tuple(sorted(f for n, v in given for f in fields_holding_records(str(n), v)))
+        return tuple(n for n, v in given if holds_record(v))
 
     def check(self, values: list) -> None:
         """Refuse differentiated values the site cannot take (an entry point's check)."""

@@ -667,3 +667,20 @@ def test_methods_of_any_qualified_name_are_called_as_themselves(fn, args):
     Python gives -0.424); a class's ``<locals>`` or a ``<lambda>`` made its source
     invalid (a NameError, a SyntaxError)."""
     assert verify(fn, args, wrt=0) == "ok"
+
+
+def entry_times(x, vs):
+    w = vs[0] * x
+    return np.sum(w) if isinstance(w, np.ndarray) else np.sum(w.a * w.b)
+
+
+def test_a_list_of_arrays_then_of_objects_gets_a_unit_for_each():
+    """The unit compiled for a list of arrays was taken again for a list of objects (the
+    key held the differentiated values' types alone): its operator refused the object;
+    and a list of arrays after a list of objects is differentiated as arrays."""
+    g = sd.grad(entry_times)
+    np.testing.assert_allclose(g(X, [Y]), Y)
+    v = Vec(Y, np.cos(Y))
+    assert verify(entry_times, (X, [v])) == "ok"
+    np.testing.assert_allclose(g(X, [v]), sd.grad(entry_times)(X, [v]), rtol=1e-12)
+    np.testing.assert_allclose(g(X, [2.0 * Y]), 2.0 * Y)
