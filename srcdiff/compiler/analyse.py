@@ -81,6 +81,8 @@ BINOPS = {
     gast.RShift: operator.rshift,
 }
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}
+_COMPARISONS = {gast.Lt: "<", gast.LtE: "<=", gast.Gt: ">", gast.GtE: ">=", gast.Eq: "==",
+                gast.NotEq: "!="}  # fmt: skip
 # the methods a user's class defines Python's operators with
 _DUNDERS = {
     **{op: f"__{f.__name__.strip('_')}__" for op, f in BINOPS.items()},
@@ -2251,6 +2253,9 @@ def _operator_operands(s: gast.stmt) -> tuple[str, list[gast.expr]] | None:
     v = s.value
     if isinstance(v, gast.BinOp):
         return OPERATOR_SYMBOLS[BINOPS[type(v.op)]], [v.left, v.right]
+    if isinstance(v, gast.Compare) and all(type(o) in _COMPARISONS for o in v.ops):
+        # (an object's own ``__lt__`` may compute a value a comparison's zero would drop)
+        return _COMPARISONS[type(v.ops[0])], [v.left, *v.comparators]
     if isinstance(v, gast.UnaryOp) and type(v.op) in UNARYOPS:
         return OPERATOR_SYMBOLS[UNARYOPS[type(v.op)]], [v.operand]
     op = facts(s).op

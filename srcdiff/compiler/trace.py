@@ -26,7 +26,7 @@ import gast
 
 from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
-from ..runtime.objects import OPERATOR_SYMBOLS
+from ..runtime.objects import COMPARISONS, OPERATOR_SYMBOLS
 from .analyse import recorded, relevant, relevant_try
 from .ir import Analysis, Kind, Op, facts, mark
 from .normalize import (
@@ -785,7 +785,8 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
         helper = "tensor_receiver" if op.receiver_tensor else "receiver"
         out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
     if op.checked:  # an operator's operands, or a function's arguments (options pass)
-        helper = "operands" if op.symbol in OPERATOR_SYMBOLS.values() else "arguments"
+        operator_ = op.symbol in OPERATOR_SYMBOLS.values() or op.symbol in COMPARISONS
+        helper = "operands" if operator_ else "arguments"
         check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))
         out.append(gast.Expr(value=check))
     return out

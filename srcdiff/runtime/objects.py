@@ -412,6 +412,9 @@ def operands(symbol: str, *values: Any) -> None:
     one, so it is refused, never differentiated as an array. Lists and tuples join and
     repeat (rules of their own); one meeting an array or a number is an array of its
     entries, which must be plain then. Strings carry no gradient."""
+    if symbol in COMPARISONS:
+        _compared(symbol, values)
+        return
     sequences = False
     for v in values:
         cls = type(v)
@@ -426,6 +429,44 @@ def operands(symbol: str, *values: Any) -> None:
             raise _operator_refusal(symbol, v)
     if sequences and not all(isinstance(v, (list, tuple, int, *_TEXT)) for v in values):
         _plain_entries(symbol, values)
+
+
+# Python's comparisons, by symbol, and the methods a class defines them with
+COMPARISONS = {"<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__", "==": "__eq__",
+               "!=": "__ne__"}  # fmt: skip
+
+
+def _compared(symbol: str, values: tuple) -> None:
+    """Refuse a comparison (``v < x``) that runs a method of a user's class (its own
+    ``__lt__``, or the reflected ``__gt__``, also on a list's entries or an array of
+    objects): it may compute a value, whose derivative a comparison's zero is not."""
+    for v in _leaves(values):
+        cls = type(v)
+        if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
+            continue
+        if (
+            isinstance(v, np.ndarray)
+            and v.dtype.kind in "OV"
+            or any(
+                isinstance(fn := inspect.getattr_static(cls, m, None), types.FunctionType)
+                and not _dataclass_comparison(v, fn)
+                for m in COMPARISONS.values()
+            )
+        ):
+            raise _operator_refusal(symbol, v)
+
+
+def _dataclass_comparison(v: Any, fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is the comparison ``dataclasses`` made for ``v``'s class, whose
+    fields are numbers or strings: it gives a bool."""
+    return (
+        dataclasses.is_dataclass(v)
+        and fn.__code__.co_filename == "<string>"
+        and all(
+            isinstance(getattr(v, f.name, None), (*_NUMBERS, str, type(None)))
+            for f in dataclasses.fields(v)
+        )  # fmt: skip
+    )
 
 
 def _plain_entries(symbol: str, values: tuple) -> None:
@@ -459,6 +500,12 @@ def _operator_refusal(symbol: str, v: Any) -> Exception:
         else "an array of objects" if isinstance(v, np.ndarray) and v.dtype.kind in "OV"
         else f"a {cls.__qualname__}"
     )  # fmt: skip
+    if symbol in COMPARISONS:
+        return refuse(
+            f"`{symbol}` of {what}, which runs a comparison method of the object's own "
+            "(it may compute a value, whose derivative a comparison's zero is not)",
+            f"call the method for its value (v.{COMPARISONS[symbol]}(w)), or compare arrays",
+        )
     return refuse(
         f"`{symbol}` of {what}, which runs an operation of the object's own that "
         "compiled code cannot differentiate as arithmetic on arrays",

@@ -6,6 +6,7 @@ differences at two step sizes, the plain call's value, and forward mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -684,3 +685,56 @@ def test_a_list_of_arrays_then_of_objects_gets_a_unit_for_each():
     assert verify(entry_times, (X, [v])) == "ok"
     np.testing.assert_allclose(g(X, [v]), sd.grad(entry_times)(X, [v]), rtol=1e-12)
     np.testing.assert_allclose(g(X, [2.0 * Y]), 2.0 * Y)
+
+
+class Margin:
+    """Comparisons that compute values (as NumPy arrays' give arrays)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __lt__(self, o):
+        return np.sin(self.a) - o
+
+    def __gt__(self, o):
+        return self.a * o
+
+
+def below_an_argument(x, m):
+    return np.sum(m < x)
+
+
+def below_an_entry(x, ms):
+    return np.sum(ms[0] < x)
+
+
+def above_a_built(x, y):
+    return np.sum(Margin(x) > y)
+
+
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [(below_an_argument, (X, Margin(Y))), (below_an_entry, (X, [Margin(Y)])),
+     (above_a_built, (X, Y))],
+)  # fmt: skip
+def test_a_comparison_running_a_users_method_is_refused(fn, args):
+    """``m < x`` runs ``Margin.__lt__``, which computes ``sin(a) - x``: taken for a
+    comparison, it gave x a zero gradient (where finite differences give -1 each)."""
+    assert np.sum(fn(*args)) != 0.0
+    with pytest.raises(sd.CompileError, match="comparison method of the object's own"):
+        sd.grad(fn)(*args)
+
+
+@dataclasses.dataclass
+class Key:
+    k: float
+
+
+def compared_keys(x, key):
+    if Key(float(np.sum(x))) == key:
+        return np.sum(x)
+    return np.sum(x * 2.0)
+
+
+def test_a_dataclass_comparison_of_numbers_is_a_bool_and_runs():
+    assert verify(compared_keys, (X, Key(1.0))) == "ok"
