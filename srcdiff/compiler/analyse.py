@@ -583,8 +583,13 @@ class Analyser:
             isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Subscript))
             and any(self.user_object(e) for e in operands)
             and not (isinstance(v, gast.Subscript) and v.value.id in self.taken_out())
-            and any(self.is_active(e) for e in operands + read)
-        ):  # its class's operator runs, compiled (an array's derivative would not be its)
+            and (
+                any(self.is_active(e) for e in operands + read)
+                or isinstance(v, gast.BinOp)
+                and id(stmt) in self.augmenting()
+            )
+        ):  # its class's operator runs, compiled (an array's derivative would not be its;
+            # ``v += 1.0``, nothing differentiated, runs ``__iadd__``, which may change v)
             return self.operator_call(v, stmt)
         if isinstance(v, (gast.BinOp, gast.UnaryOp)) and any(
             self.built_by_class(e) and self.is_active(e) for e in _operands(v)
@@ -992,14 +997,15 @@ class Analyser:
             own |= self._found_objects
             holders = self.holder_params | self.taken_out()  # (``v = vs[0]; v = v * x``)
             assigned = set(values) - set(params) | set(self.object_params)
+            vs_all = set(values) | own
             found = {n for n, vs in values.items() if n in assigned and all(
                 isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Name)) or self.constructs(v)
                 or is_rt_call(v, "augmented") or _holder_read(v) in holders
-                for v in vs)}  # fmt: skip
+                or _follows(v, vs_all) for v in vs)}  # fmt: skip
             while True:  # (an operator's result is one where an operand is one)
                 kept = {n for n in found if all(
                     self.made_or_operated(v, found | own) or _holder_read(v) in holders
-                    for v in values[n])}  # fmt: skip
+                    or _follows(v, found | own) for v in values[n])}  # fmt: skip
                 if kept == found:
                     break
                 found = kept
@@ -2084,6 +2090,17 @@ def _lowered_method(obj: Any) -> bool:
         and tensor_methods.METHODS.get(name) is obj
         and name not in rt_module.tensors.IN_PLACE_ELSEWHERE
         and hasattr(rt_module.tensors.tensor_class(), name)  # (not ``div_rounded``)
+    )
+
+
+def _follows(v: gast.expr | None, objects: Collection[str]) -> bool:
+    """Whether ``v`` is ``rt.follow(m, old, new)`` or ``rt.update_into(m, new)`` of one
+    of ``objects`` (``m`` after it or an alias of it was updated in place: ``m`` itself,
+    or what the update made of it)."""
+    return (
+        (is_rt_call(v, "follow") or is_rt_call(v, "update_into"))
+        and isinstance(v.args[0], gast.Name)
+        and v.args[0].id in objects
     )
 
 

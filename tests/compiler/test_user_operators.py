@@ -738,3 +738,67 @@ def compared_keys(x, key):
 
 def test_a_dataclass_comparison_of_numbers_is_a_bool_and_runs():
     assert verify(compared_keys, (X, Key(1.0))) == "ok"
+
+
+class Kept:
+    """An ``__iadd__`` changing ``self`` in place, and an ``__add__`` making a new one."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __iadd__(self, o):
+        self.t = self.t + o
+        return self
+
+    def __add__(self, o):
+        return Kept(self.t + o)
+
+
+KEPT = Kept(Y.copy())
+
+
+def kept_entry(x, ks):
+    k = ks[0]
+    k += 1.0
+    return np.sum(ks[0].t * x)
+
+
+def kept_argument(x, k):
+    k += 1.0
+    return np.sum(k.t * x)
+
+
+def kept_alias(x, k):
+    c = k
+    c += 1.0
+    return np.sum(k.t * x)
+
+
+def kept_global(x):
+    c = KEPT
+    c += 1.0
+    return np.sum(KEPT.t * x)
+
+
+@pytest.mark.parametrize("fn", [kept_entry, kept_argument, kept_alias, kept_global])
+def test_an_augmented_assignment_with_nothing_differentiated_runs_iadd(fn):
+    """``k += 1.0`` ran ``k + 1.0`` (``__add__``: a new object), where Python runs
+    ``__iadd__``, which changes the caller's object: the gradient was [0.5, 0.2, -0.4]
+    where a plain call's finite differences give [1.5, 1.2, 0.6]; the object is now
+    changed as a plain call changes it."""
+
+    def given():
+        KEPT.t = Y.copy()
+        return {kept_entry: (X, [Kept(Y.copy())]), kept_global: (X,)}.get(fn, (X, Kept(Y.copy())))
+
+    def changed(args):
+        return KEPT if fn is kept_global else args[1][0] if fn is kept_entry else args[1]
+
+    plain_args = given()
+    plain = fn(*plain_args)
+    np.testing.assert_allclose(changed(plain_args).t, Y + 1.0)
+    args = given()
+    value, grad = sd.value_and_grad(fn)(*args)
+    assert value == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(grad, Y + 1.0, rtol=1e-12)
+    np.testing.assert_allclose(changed(args).t, Y + 1.0, rtol=1e-12)
