@@ -442,7 +442,10 @@ def _compared(symbol: str, values: tuple) -> None:
     objects): it may compute a value, whose derivative a comparison's zero is not."""
     for v in _leaves(values):
         cls = type(v)
-        if cls in _PLAIN_OPERANDS and (cls is not np.ndarray or v.dtype.kind not in "OV"):
+        kind = getattr(getattr(v, "dtype", None), "kind", None)
+        if hasattr(v, "shape") and hasattr(v, "dtype") and kind not in ("O", "V"):
+            continue  # an array (a Tensor, another library's): its comparisons give bools
+        if cls in _PLAIN_OPERANDS and not isinstance(v, np.ndarray):
             continue
         if (
             isinstance(v, np.ndarray)
