@@ -1249,6 +1249,14 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
     elif type(x) is not _ndarray and callable(getattr(x, "_changed", None)):  # a Tensor
         return x._compiled_setitem(idx, v)  # from outside (``d = w.detach()``)
     else:
+        if not hasattr(x, "shape"):  # (an object of a user's class: its own __setitem__)
+            from .mutation import refuse  # mutation imports this module
+
+            raise refuse(
+                f"an item assignment into a {type(x).__qualname__}, which runs a "
+                "__setitem__ of its own that compiled code cannot take for an array's",
+                "call a method of the object's class, or write into an array",
+            )
         if _truncates(x, v):
             from .mutation import refuse  # mutation imports this module
 

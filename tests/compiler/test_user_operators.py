@@ -802,3 +802,32 @@ def test_an_augmented_assignment_with_nothing_differentiated_runs_iadd(fn):
     assert value == pytest.approx(plain, rel=1e-12)
     np.testing.assert_allclose(grad, Y + 1.0, rtol=1e-12)
     np.testing.assert_allclose(changed(args).t, Y + 1.0, rtol=1e-12)
+
+
+class Stored:
+    """A ``__setitem__`` of its own, which stores no array entry."""
+
+    def __init__(self):
+        self.store = 0.0
+
+    def __setitem__(self, i, v):
+        self.store = v * 2.0
+
+
+def stored_argument(x, s):
+    s[1] = x[0]
+    return s.store * x[1]
+
+
+def stored_entry(x, ss):
+    s = ss[0]
+    s[1] = x[0]
+    return s.store * x[1]
+
+
+@pytest.mark.parametrize(("fn", "given"), [(stored_argument, Stored()), (stored_entry, [Stored()])])
+def test_an_item_assignment_into_a_users_object_is_refused(fn, given):
+    """``s[1] = x[0]`` on an object with a ``__setitem__`` of its own was taken for an
+    array's write, which failed with a TypeError from the array library."""
+    with pytest.raises(sd.CompileError, match="__setitem__ of its own"):
+        sd.grad(fn)(X, given)
