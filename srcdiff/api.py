@@ -1158,6 +1158,21 @@ class _TransformTangent:
     def __call__(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         return self._transform._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
+    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
+        """The rules ``_relaid`` has no form for: the value and the pull-back of this
+        rule, the value of its forward rule; else ``_refusal``'s."""
+        if depth == 0 and pull is None:
+            return self(*args, **kwargs)
+        if depth == 0:
+            return self._pulled_back(*pull, *args, **kwargs)
+        if depth == 1 and pull is None:
+            return self._srcdiff_jvp(*args, **kwargs)
+        raise rt.refuse(*self._refusal(depth, pull))
+
+    def _refusal(self, depth: int, pull: tuple | None) -> tuple[str, str]:
+        """The refusal of a derivative ``_fallback`` has no rule for."""
+        raise NotImplementedError
+
 
 class _GradientTangent(_TransformTangent):
     """The forward rule of ``sd.grad(f)`` (``GradientFunction._srcdiff_jvp``), which the
@@ -1213,17 +1228,9 @@ class _GradientTangent(_TransformTangent):
 
         return _relaid_made(self, (given, len(x)), make)
 
-    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
-        """The rules ``_relaid`` has no form for: the value and the pull-back of this
-        rule, the value of its forward rule (third derivatives); else a refusal."""
-        if depth == 0 and pull is None:
-            return self(*args, **kwargs)
-        if depth == 0:
-            return self._pulled_back(*pull, *args, **kwargs)
-        if depth == 1 and pull is None:
-            return self._srcdiff_jvp(*args, **kwargs)
+    def _refusal(self, depth: int, pull: tuple | None) -> tuple[str, str]:
         shown, base, order = _derivative_of(self._gradient)
-        raise rt.refuse(
+        return (
             f"a derivative of order {order + depth + 1 + (pull is not None)} of {base} "
             f"through {shown} called with keyword arguments, as a method, or with its "
             "differentiated values in *args",
@@ -2225,16 +2232,8 @@ class _MappedTangent(_TransformTangent):
 
         return _relaid_made(self, (given, axes), make)
 
-    def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
-        """The rules ``_relaid`` has no form for: the value and the pull-back of this
-        rule, the value of its forward rule (second derivatives); else a refusal."""
-        if depth == 0 and pull is None:
-            return self(*args, **kwargs)
-        if depth == 0:
-            return self._pulled_back(*pull, *args, **kwargs)
-        if depth == 1 and pull is None:
-            return self._srcdiff_jvp(*args, **kwargs)
-        raise rt.refuse(*_mapped_too_deep(self._mapped))
+    def _refusal(self, depth: int, pull: tuple | None) -> tuple[str, str]:
+        return _mapped_too_deep(self._mapped)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         """The rule's pull-back (see ``_Delegate``)."""
@@ -2795,17 +2794,6 @@ def _derivative_of(fn: Any) -> tuple[str, str, int]:
     return f"{kind}({shown})", base, order + {"sd.vmap": 0, "sd.hessian": 2}.get(kind, 1)
 
 
-def _called_from_generated_code() -> bool:
-    """Whether generated code (of the user's function) is on the stack: its frames carry
-    the user's file and lines, which refusals name."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name.endswith(GENERATED):
-            return True
-        frame = frame.f_back
-    return False
-
-
 def keyword_refusal(fn: Any, names: list[str], nargs: int, forward: bool) -> tuple[str, str]:
     """The refusal of a call of srcdiff's transform ``fn`` (``sd.vmap(f)``, ``sd.grad(f)``)
     given a derivative through its keyword arguments ``names`` (its rules differentiate
@@ -3067,7 +3055,7 @@ def tangent_vjp(
             "pass them by position, mapped along no axis (None in in_axes: each example "
             "gets the whole value, as a keyword gives it)"
         )
-        if _called_from_generated_code():
+        if rt.in_generated_code():  # (its frames carry the user's lines)
             raise rt.refuse(what, hint)  # at the user's line calling it
         raise CompileError(what, function=shown, hint=hint)
     if (
