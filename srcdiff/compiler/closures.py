@@ -343,7 +343,8 @@ class _Builtins(Transformer):
             return None
         positions, it = self.fresh("positions"), self.fresh("it")
         at, item = self.fresh("at"), self.fresh("item")
-        open_ended = len(args) > 2 and isinstance(args[2], gast.Constant) and args[2].value is None
+        stop = args[1] if len(args) == 2 else args[2]  # (islice(xs, stop), islice(xs, a, stop))
+        open_ended = isinstance(stop, gast.Constant) and stop.value is None
         flag = [gast.keyword(arg="open_ended", value=gast.Constant(value=True, kind=None))]
         bounds = gast.Call(func=_rt("islice_range"), args=args[1:],
                            keywords=flag if open_ended else [])  # fmt: skip
@@ -1033,6 +1034,8 @@ class Lifter:
             if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
                 out.append(s)
                 continue
+            if isinstance(s, gast.Try):
+                self.not_in_try(s)
             rebuild_blocks(s, self.assigned)
             head = (s.test if isinstance(s, gast.If) else s.iter if isinstance(s, gast.For)
                     else s.value if isinstance(s, (gast.Expr, gast.Assign, gast.AugAssign,
@@ -1067,6 +1070,29 @@ class Lifter:
             else:
                 out.append(s)
         return out
+
+    def not_in_try(self, s: gast.Try) -> None:
+        """Refuse a call of a function assigning variables of this one (``nonlocal``)
+        where ``s`` catches what it raises, or runs its ``finally`` after: Python keeps
+        the values it assigned before raising, compiled code assigns them when it returns."""
+        guarded = s.body + [st for h in s.handlers for st in h.body] + s.orelse \
+            if s.finalbody else s.body if s.handlers else []  # fmt: skip
+        for n in walk(gast.Module(body=guarded, type_ignores=[])):
+            if (
+                isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Name)
+                and n.func.id in self.writers
+            ):
+                local = self.writers[n.func.id]
+                raise self.error(
+                    f"a call of `{local.name}`, which assigns {_shown(local.writes)} of the "
+                    "function around it (nonlocal), inside a try statement: where it raises "
+                    "after assigning them, Python keeps the values assigned, compiled code "
+                    "would not",
+                    n,
+                    "make the call outside the try statement, or return the new values and "
+                    "assign them in the function around it",
+                )
 
     def check(self, x: Local, variables: set[str], statics: dict[str, Local]) -> None:
         node = x.node

@@ -49,6 +49,9 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
     bound = {n.id for n in walk(tree) if isinstance(n, gast.Name)
              and not isinstance(n.ctx, gast.Load)}  # fmt: skip
     bound |= {a.id for a in walk(tree.args) if isinstance(a, gast.Name)}
+    bound |= {n.name for n in walk(tree) if isinstance(n, (*SCOPES[:3],)) and n is not tree}
+    bound |= {(a.asname or a.name).split(".")[0] for n in walk(tree)
+              if isinstance(n, (gast.Import, gast.ImportFrom)) for a in n.names}  # fmt: skip
     scope: dict[str, Any] = {}
     for call in [n for n in _own(tree.body) if isinstance(n, gast.Call)]:
         func = call.func
@@ -227,10 +230,12 @@ def listed(fn: types.FunctionType) -> types.FunctionType | None:
     return made
 
 
-def _listing(block: list[gast.stmt], out: str, taken: set[str]) -> list[gast.stmt] | None:
+def _listing(block: list[gast.stmt], out: str, taken: set[str], in_loop: bool = False
+             ) -> list[gast.stmt] | None:  # fmt: skip
     """``block`` with each ``yield v`` made ``out.append(v)``, ``yield from xs`` a loop of
     them, and each ``return`` one of ``out`` (None where a yield is part of an
-    expression, or a return gives a value)."""
+    expression, or a return gives a value or leaves a loop: the adjoint of a list
+    returned from inside the loop growing it is not followed)."""
     new: list[gast.stmt] = []
     for s in block:
         v = s.value if isinstance(s, gast.Expr) else None
@@ -247,7 +252,7 @@ def _listing(block: list[gast.stmt], out: str, taken: set[str]) -> list[gast.stm
             new.append(_at(loop, s))
             continue
         if isinstance(s, gast.Return):
-            if s.value is not None:
+            if s.value is not None or in_loop:
                 return None
             new.append(gast.copy_location(gast.Return(value=_name(out)), s))
             continue
@@ -257,17 +262,17 @@ def _listing(block: list[gast.stmt], out: str, taken: set[str]) -> list[gast.stm
         for field in ("body", "orelse", "finalbody"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                made = _listing(inner, out, taken)
+                made = _listing(inner, out, taken, in_loop or isinstance(s, LOOPS))
                 if made is None:
                     return None
                 setattr(s, field, made)
         for h in getattr(s, "handlers", None) or []:
-            made = _listing(h.body, out, taken)
+            made = _listing(h.body, out, taken, in_loop)
             if made is None:
                 return None
             h.body = made
         for case in getattr(s, "cases", None) or []:
-            made = _listing(case.body, out, taken)
+            made = _listing(case.body, out, taken, in_loop)
             if made is None:
                 return None
             case.body = made

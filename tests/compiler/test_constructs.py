@@ -554,13 +554,62 @@ def passes_a_function_assigning_nonlocal(x):
     return np.sum(h)
 
 
+def assigns_nonlocal_inside_a_try(x):
+    h = x
+
+    def f(v):
+        nonlocal h
+        h = h * v
+        if np.sum(h) > 0.0:
+            raise ValueError("raised after h is assigned")
+
+    try:  # noqa: SIM105 - a try statement is what is refused
+        f(x)
+    except ValueError:
+        pass
+    return np.sum(h)
+
+
+def _yields_twice(x):
+    yield x
+    yield x
+
+
+def shadows_a_module_generator(x):
+    def _yields_twice(x):
+        for _ in range(3):
+            yield x * x
+
+    return np.sum(sum(_yields_twice(x)))
+
+
+def _stops_early(x):
+    for i in range(5):
+        if i > 2:
+            return
+        yield x * i
+
+
+def sums_a_generator_returning_in_a_loop(x):
+    return np.sum(sum(_stops_early(x)))
+
+
 REFUSED = [
+    (assigns_nonlocal_inside_a_try, "        f(x)", "inside a try statement"),
+    (shadows_a_module_generator, "yield x * x", "yield"),
     (reads_a_nonlocal_before_the_call, "return np.sum(h + f(x))", "where its statement reads"),
     (assigns_nonlocal_from_another_nested_function, "        f(v)", "in another function"),
     (passes_a_function_assigning_nonlocal, "list(map(f, [x]))", "which assigns `h` of"),
     (reads_a_comprehensions_variable, "fs = [lambda", "reads `i` of the function around it"),
     (reads_a_variable_of_a_loop, "fs.append(", "reads `h` of the function around it, which"),
 ]
+
+
+def test_a_generator_returning_from_inside_a_loop_is_refused_where_it_yields():
+    # (its listing's adjoint would meet the list the loop grows at a length it no longer has)
+    with pytest.raises(sd.CompileError, match="yield") as info:
+        sd.grad(sums_a_generator_returning_in_a_loop)(W)
+    assert info.value.lineno == line_of(_stops_early, "yield x * i")
 
 
 @pytest.mark.parametrize("fn, marker, what", REFUSED, ids=[r[0].__name__ for r in REFUSED])
@@ -683,7 +732,8 @@ def sliced_lists_and_generators(x, w):
     steps = 0.0
     for i in itertools.islice(range(10), 2, 8, 3):
         steps = steps + x[i % 4] * i
-    return head + odd + gen + steps
+    whole = sum(itertools.islice(x * w, None))  # (a stop of None: every item)
+    return head + odd + gen + steps + whole
 
 
 def accumulated_from_a_differentiated_start(x, w):
