@@ -4,9 +4,10 @@ A name the function declares ``global`` and assigns is a variable of the functio
 compiled code: read from the module where the function starts (``n =
 rt.global_value("n")``, where the function reads it) and written back to the module after
 each assignment (``rt.set_global("n", n)``), so that the module, and any function called
-meanwhile, sees what a plain call makes it see. Its values are followed like any
-variable's; a value that may carry a gradient is refused where it is written (see
-``analyse``): a global read elsewhere would be read as a constant.
+meanwhile, sees what a plain call makes it see; where other code of the module may assign
+it too, it is read again after each statement calling such code (``_read_again``). Its
+values are followed like any variable's; a value that may carry a gradient is refused
+where it is written (see ``analyse``): a global read elsewhere would be read as a constant.
 
 What would change the object a global holds rather than the name is refused here (an
 item or attribute written, a method changing it in place), and so is a binding other
@@ -16,7 +17,13 @@ the same).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ast
+import dis
+import functools
+import inspect
+import os
+import types
+from typing import TYPE_CHECKING, Any
 
 import gast
 
@@ -99,6 +106,9 @@ def assign_globals(parsed: Parsed) -> None:
         return out
 
     tree.body = rebuilt(tree.body)
+    others = _written_elsewhere(parsed.fn, read)
+    if others:
+        tree.body = _read_again(parsed, tree.body, others)
     first = [
         _located(gast.Assign(targets=[_name(g, gast.Store())], type_comment=None,
                              value=_rt_call("global_value", gast.Constant(value=g, kind=None))),
@@ -168,3 +178,213 @@ def _check(parsed: Parsed, n: gast.AST, assigned: set[str], nodes: list[gast.AST
                 f"the global `{names[0]}` bound other than by an assignment ({type(n).__name__})",
                 f"bind a local name there, then assign it: {names[0]} = ...",
             )
+
+
+# where a call of an object of these modules cannot assign a global of the user's module
+_NOT_WRITING = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
+                "cupy", "scipy")  # fmt: skip
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _written_elsewhere(fn: types.FunctionType, names: set[str]) -> dict[str, bool]:
+    """Of the globals ``names`` that ``fn`` assigns and reads, those that code it may call
+    may assign too (another function of its module assigning them, or ``fn`` itself called
+    again), each with whether a callee not known by its name may be that code (a method
+    of a class of the module assigns it: see ``_module_writers``); all of them where the
+    module's source cannot be read."""
+    if not names:
+        return {}
+    try:
+        filename = inspect.getsourcefile(fn) or ""
+        writers = _module_writers(filename, os.path.getmtime(filename))
+    except (OSError, TypeError, SyntaxError):
+        return dict.fromkeys(names, True)
+    first = fn.__code__.co_firstlineno
+    found = {}
+    for n in names:
+        others = [method for line, method in writers.get(n, ()) if line != first]
+        if others:
+            found[n] = any(others)
+    return found
+
+
+def _own_nodes(f: ast.AST):
+    todo = list(ast.iter_child_nodes(f))
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, (*_FUNCTIONS, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(n))
+
+
+@functools.lru_cache(maxsize=64)
+def _module_writers(filename: str, mtime: float) -> dict[str, frozenset[tuple[int, bool]]]:
+    """For each name a function of the file declares ``global``, the functions that may
+    assign it: those declaring it, and those naming such a function (calling it), each as
+    its first line (``co_firstlineno``; -1 for one naming itself: called again) and whether
+    it is a method (a callee known only when it runs may be one)."""
+    with open(filename, encoding="utf-8") as f:
+        module = ast.parse(f.read())
+    functions: list[tuple[ast.AST, bool]] = []  # (a function, defined in a class)
+
+    def collect(node: ast.AST, in_class: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _FUNCTIONS):
+                functions.append((child, in_class))
+            collect(child, isinstance(child, ast.ClassDef) or in_class and not isinstance(
+                child, _FUNCTIONS))  # fmt: skip
+
+    collect(module, False)
+    own = {id(f): list(_own_nodes(f)) for f, _ in functions}
+    found: dict[str, frozenset[tuple[int, bool]]] = {}
+    for g in {n for f, _ in functions for st in own[id(f)] if isinstance(st, ast.Global)
+              for n in st.names}:  # fmt: skip
+        writers = {id(f) for f, _ in functions if any(
+            isinstance(st, ast.Global) and g in st.names for st in own[id(f)])}  # fmt: skip
+        while True:
+            names = {f.name for f, _ in functions if id(f) in writers}
+            more = {id(f) for f, _ in functions if any(
+                isinstance(n, ast.Name) and n.id in names for n in own[id(f)])}  # fmt: skip
+            if more <= writers:
+                break
+            writers |= more
+        lines = {(min([f.lineno, *(d.lineno for d in f.decorator_list)]), method)
+                 for f, method in functions if id(f) in writers}  # fmt: skip
+        if any(id(f) in writers and isinstance(n, ast.Name) and n.id == f.name
+               for f, _ in functions for n in own[id(f)]):  # fmt: skip
+            lines.add((-1, False))
+        found[g] = frozenset(lines)
+    return found
+
+
+def _may_assign(parsed: Parsed, call: gast.Call, name: str, dynamic: bool) -> bool:
+    """Whether ``call`` may assign the global ``name``: a callee whose code (or code it
+    names) assigns it, or one not known here where ``dynamic`` (see ``_module_writers``)."""
+    f, path = call.func, []
+    while isinstance(f, gast.Attribute):
+        path.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name):
+        return dynamic
+    if f.id == "rt":
+        return False
+    found, obj = parsed.resolve_path(f.id, path[::-1])
+    if not found:
+        return dynamic
+    return _may_write(obj, name, parsed.fn.__globals__, set())
+
+
+def _may_write(obj: Any, name: str, module: dict, seen: set[int]) -> bool:
+    """Whether calling ``obj`` may assign the global ``name`` of ``module``."""
+    owner = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None) or ""
+    if id(obj) in seen or owner.startswith(_NOT_WRITING):
+        return False
+    seen.add(id(obj))
+    obj = getattr(obj, "__func__", obj)
+    if isinstance(obj, functools.partial):
+        return _may_write(obj.func, name, module, seen) or any(
+            _may_write(a, name, module, seen) for a in (*obj.args, *obj.keywords.values())
+        )
+    if isinstance(obj, type):
+        wrapped = (property, staticmethod, classmethod)
+        return any(_may_write(v, name, module, seen) for v in vars(obj).values()
+                   if callable(v) or isinstance(v, wrapped))  # fmt: skip
+    if isinstance(obj, (property, staticmethod, classmethod)):
+        parts = (obj.fget, obj.fset) if isinstance(obj, property) else (obj.__func__,)
+        return any(_may_write(f, name, module, seen) for f in parts if f is not None)
+    if not isinstance(obj, types.FunctionType):  # (an object called: its class's __call__)
+        return callable(obj) and _may_write(type(obj), name, module, seen)
+    codes, names = [obj.__code__], set()
+    while codes:
+        code = codes.pop()
+        if obj.__globals__ is module and any(
+            i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
+            for i in dis.get_instructions(code)
+        ):
+            return True
+        names |= set(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    found = [obj.__globals__.get(n) for n in names]
+    found += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+    return any(_may_write(f, name, module, seen) for f in found
+               if isinstance(f, (types.FunctionType, type, functools.partial)))  # fmt: skip
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _heads(s: gast.stmt) -> list[Any]:
+    """The expressions of ``s`` itself (not of the blocks nested in it)."""
+    found: list[Any] = []
+    for f, v in gast.iter_fields(s):
+        if f not in ("body", "orelse", "finalbody", "handlers", "cases"):
+            found += [e for e in (v if isinstance(v, list) else [v]) if isinstance(e, gast.AST)]
+    return found
+
+
+def _read_again(parsed: Parsed, body: list[gast.stmt], dynamic: dict[str, bool]
+                ) -> list[gast.stmt]:  # fmt: skip
+    """``body`` with each global of ``dynamic`` (see ``_written_elsewhere``) read again
+    from the module after a statement calling code that may assign it (``_may_assign``),
+    as Python reads it after; a statement that also reads it itself is refused (it would
+    read the value from before the call)."""
+
+    def again(at: gast.AST, which: list[str]) -> list[gast.stmt]:
+        return [_located(gast.Assign(targets=[_name(g, gast.Store())], type_comment=None,
+                                     value=_rt_call("global_value",
+                                                    gast.Constant(value=g, kind=None))), at)
+                for g in which]  # fmt: skip
+
+    def rebuilt(block: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in block:
+            if isinstance(s, SCOPES) or isinstance(s, gast.Expr) and _is_rt(s.value):
+                out.append(s)
+                continue
+            rebuild_blocks(s, rebuilt)
+            own = [n for h in _heads(s) for n in walk(h) if isinstance(n, gast.AST)]
+            calls = [n for n in own if isinstance(n, gast.Call)]
+            loads = {n.id for n in own if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
+                loads.add(s.target.id)
+            stores = {n.id for n in own if isinstance(n, gast.Name)
+                      and isinstance(n.ctx, gast.Store)}  # fmt: skip
+            which = []
+            for g in sorted(dynamic):
+                assigning = [c for c in calls if _may_assign(parsed, c, g, dynamic[g])]
+                if not assigning:
+                    continue
+                if g in loads:
+                    shown = ast.unparse(gast.gast_to_ast(assigning[0].func))
+                    raise parsed.error(
+                        f"the global `{g}` read in a statement calling `{shown}`, which may "
+                        "assign it (another function of the module, or this one called "
+                        f"again, assigns {g})",
+                        s,
+                        f"make the call a statement of its own, and read `{g}` after it",
+                    )
+                if g not in stores:
+                    which.append(g)
+            if isinstance(s, (gast.Return, gast.Raise)) or not which:
+                out.append(s)
+                continue
+            if isinstance(s, (gast.If, gast.For, gast.While, gast.With)):
+                s.body[:0] = again(s, which)
+                if isinstance(s, gast.If):
+                    s.orelse[:0] = again(s, which)
+            out.append(s)
+            if not isinstance(s, gast.If):
+                out.extend(again(s, which))
+        return out
+
+    return rebuilt(body)
+
+
+def _is_rt(e: gast.expr) -> bool:
+    return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
+            and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt")  # fmt: skip

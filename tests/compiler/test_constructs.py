@@ -570,6 +570,13 @@ def assigns_nonlocal_inside_a_try(x):
     return np.sum(h)
 
 
+def reads_a_global_where_its_callee_assigns_it(x):
+    global CALLS
+    y = np.sum(x) * _counts_a_call() + CALLS
+    CALLS = 0
+    return y
+
+
 def _yields_twice(x):
     yield x
     yield x
@@ -596,6 +603,7 @@ def sums_a_generator_returning_in_a_loop(x):
 
 REFUSED = [
     (assigns_nonlocal_inside_a_try, "        f(x)", "inside a try statement"),
+    (reads_a_global_where_its_callee_assigns_it, "_counts_a_call() + CALLS", "may assign it"),
     (shadows_a_module_generator, "yield x * x", "yield"),
     (reads_a_nonlocal_before_the_call, "return np.sum(h + f(x))", "where its statement reads"),
     (assigns_nonlocal_from_another_nested_function, "        f(v)", "in another function"),
@@ -834,6 +842,39 @@ def a_nested_function_assigns_a_global(x):
     return np.sum(scaled(x) + scaled(x**2))
 
 
+CALLS = 0
+
+
+def _counts_a_call():
+    global CALLS
+    CALLS = CALLS + 1
+    return 1.0
+
+
+class _Ticker:
+    def tick(self, k):
+        global CALLS
+        CALLS = CALLS + k
+
+
+TICKER = _Ticker()
+
+
+def reads_a_global_its_callees_assign(x, depth=2):
+    global CALLS
+    _counts_a_call()
+    ticker = TICKER
+    ticker.tick(2)
+    CALLS = CALLS * 2
+    y = np.sum(x * CALLS)
+    if depth > 0:
+        y = y + reads_a_global_its_callees_assign(x * 0.5, depth - 1)
+    for _ in range(2):
+        _counts_a_call()
+        y = y + np.sum(np.sin(x)) * CALLS
+    return y * CALLS
+
+
 def _with_globals(fn, x, **values):
     """``fn(x)`` with the module's globals set to ``values`` first; its value and the
     globals after."""
@@ -861,6 +902,7 @@ def central_difference(fn, x, eps):
         (counts_its_calls, {"STEP": 0}),
         (accumulates_into_a_global, {"ACC": np.array([1.0, -2.0, 0.5])}),
         (a_nested_function_assigns_a_global, {"SCALE": 1.0}),
+        (reads_a_global_its_callees_assign, {"CALLS": 0}),  # (read again after each call)
     ],
 )
 def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
