@@ -347,6 +347,14 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], dynamic: dict[str, bool]
                 out.append(s)
                 continue
             rebuild_blocks(s, rebuilt)
+            if isinstance(s, gast.Try):  # (a call raising after it assigns: read in handlers)
+                inside = [n for n in walk(s) if isinstance(n, gast.Call)]
+                which = [g for g in sorted(dynamic)
+                         if any(_may_assign(parsed, c, g, dynamic[g]) for c in inside)]  # fmt: skip
+                for h in s.handlers:
+                    h.body[:0] = again(h, which)
+                if s.finalbody:
+                    s.finalbody[:0] = again(s, which)
             own = [n for h in _heads(s) for n in walk(h) if isinstance(n, gast.AST)]
             calls = [n for n in own if isinstance(n, gast.Call)]
             loads = {n.id for n in own if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}

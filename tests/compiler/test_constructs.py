@@ -875,6 +875,22 @@ def reads_a_global_its_callees_assign(x, depth=2):
     return y * CALLS
 
 
+def _counts_then_raises():
+    global CALLS
+    CALLS = CALLS + 5
+    raise ValueError("raised after CALLS is assigned")
+
+
+def reads_a_global_a_raising_callee_assigned(x):
+    global CALLS
+    try:  # noqa: SIM105 - the handler is where the global is read again
+        _counts_then_raises()
+    except ValueError:
+        pass
+    CALLS = CALLS + 1
+    return np.sum(x * CALLS)
+
+
 def _with_globals(fn, x, **values):
     """``fn(x)`` with the module's globals set to ``values`` first; its value and the
     globals after."""
@@ -903,6 +919,7 @@ def central_difference(fn, x, eps):
         (accumulates_into_a_global, {"ACC": np.array([1.0, -2.0, 0.5])}),
         (a_nested_function_assigns_a_global, {"SCALE": 1.0}),
         (reads_a_global_its_callees_assign, {"CALLS": 0}),  # (read again after each call)
+        (reads_a_global_a_raising_callee_assigned, {"CALLS": 0}),
     ],
 )
 def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
