@@ -189,9 +189,9 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 def _written_elsewhere(fn: types.FunctionType, names: set[str]) -> dict[str, bool]:
     """Of the globals ``names`` that ``fn`` assigns and reads, those that code it may call
     may assign too (another function of its module assigning them, or ``fn`` itself called
-    again), each with whether a callee not known by its name may be that code (a method
-    of a class of the module assigns it: see ``_module_writers``); all of them where the
-    module's source cannot be read."""
+    again), each with whether a callee not known by its name may be that code (one of
+    them is a method, decorated, or named as a value: ``cb()`` may call it); all of them
+    where the module's source cannot be read."""
     if not names:
         return {}
     try:
@@ -202,7 +202,7 @@ def _written_elsewhere(fn: types.FunctionType, names: set[str]) -> dict[str, boo
     first = fn.__code__.co_firstlineno
     found = {}
     for n in names:
-        others = [method for line, method in writers.get(n, ()) if line != first]
+        others = [hidden for line, hidden in writers.get(n, ()) if line != first]
         if others:
             found[n] = any(others)
     return found
@@ -222,36 +222,34 @@ def _module_writers(filename: str, mtime: float) -> dict[str, frozenset[tuple[in
     """For each name a function of the file declares ``global``, the functions that may
     assign it: those declaring it, and those naming such a function (calling it), each as
     its first line (``co_firstlineno``; -1 for one naming itself: called again) and whether
-    it is a method (a callee known only when it runs may be one)."""
+    a call may reach it under another name (a method, a decorated function, or one named
+    other than where it is called: passed on, stored, a default)."""
     with open(filename, encoding="utf-8") as f:
         module = ast.parse(f.read())
-    functions: list[tuple[ast.AST, bool]] = []  # (a function, defined in a class)
-
-    def collect(node: ast.AST, in_class: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _FUNCTIONS):
-                functions.append((child, in_class))
-            collect(child, isinstance(child, ast.ClassDef) or in_class and not isinstance(
-                child, _FUNCTIONS))  # fmt: skip
-
-    collect(module, False)
-    own = {id(f): list(_own_nodes(f)) for f, _ in functions}
+    methods = {id(f) for c in ast.walk(module) if isinstance(c, ast.ClassDef)
+               for f in c.body if isinstance(f, _FUNCTIONS)}  # fmt: skip
+    functions = [f for f in ast.walk(module) if isinstance(f, _FUNCTIONS)]
+    called = {id(c.func) for c in ast.walk(module) if isinstance(c, ast.Call)}
+    as_values = {n.id for n in ast.walk(module)
+                 if isinstance(n, ast.Name) and id(n) not in called}  # fmt: skip
+    own = {id(f): list(_own_nodes(f)) for f in functions}
     found: dict[str, frozenset[tuple[int, bool]]] = {}
-    for g in {n for f, _ in functions for st in own[id(f)] if isinstance(st, ast.Global)
+    for g in {n for f in functions for st in own[id(f)] if isinstance(st, ast.Global)
               for n in st.names}:  # fmt: skip
-        writers = {id(f) for f, _ in functions if any(
+        writers = {id(f) for f in functions if any(
             isinstance(st, ast.Global) and g in st.names for st in own[id(f)])}  # fmt: skip
         while True:
-            names = {f.name for f, _ in functions if id(f) in writers}
-            more = {id(f) for f, _ in functions if any(
+            names = {f.name for f in functions if id(f) in writers}
+            more = {id(f) for f in functions if any(
                 isinstance(n, ast.Name) and n.id in names for n in own[id(f)])}  # fmt: skip
             if more <= writers:
                 break
             writers |= more
-        lines = {(min([f.lineno, *(d.lineno for d in f.decorator_list)]), method)
-                 for f, method in functions if id(f) in writers}  # fmt: skip
+        lines = {(min([f.lineno, *(d.lineno for d in f.decorator_list)]),
+                  id(f) in methods or bool(f.decorator_list) or f.name in as_values)
+                 for f in functions if id(f) in writers}  # fmt: skip
         if any(id(f) in writers and isinstance(n, ast.Name) and n.id == f.name
-               for f, _ in functions for n in own[id(f)]):  # fmt: skip
+               for f in functions for n in own[id(f)]):  # fmt: skip
             lines.add((-1, False))
         found[g] = frozenset(lines)
     return found

@@ -891,6 +891,24 @@ def reads_a_global_a_raising_callee_assigned(x):
     return np.sum(x * CALLS)
 
 
+TALLY = 0.0
+
+
+def _tallies():
+    global TALLY
+    TALLY = TALLY + 1.0
+
+
+def calls_back_a_function_assigning_its_global(x, callback=_tallies):
+    global TALLY
+    callback()  # (the module's function, known here by another name only)
+    TALLY = TALLY * 2
+    y = np.sum(x * TALLY)
+    TALLY = TALLY + 1
+    callback()
+    return y * TALLY
+
+
 def _with_globals(fn, x, **values):
     """``fn(x)`` with the module's globals set to ``values`` first; its value and the
     globals after."""
@@ -919,6 +937,7 @@ def central_difference(fn, x, eps):
         (accumulates_into_a_global, {"ACC": np.array([1.0, -2.0, 0.5])}),
         (a_nested_function_assigns_a_global, {"SCALE": 1.0}),
         (reads_a_global_its_callees_assign, {"CALLS": 0}),  # (read again after each call)
+        (calls_back_a_function_assigning_its_global, {"TALLY": 1.0}),
         (reads_a_global_a_raising_callee_assigned, {"CALLS": 0}),
     ],
 )
@@ -957,7 +976,8 @@ def test_a_global_step_counter_in_a_compiled_step():
         global STEP
         STEP = STEP + 1
         opt.zero_grad()
-        loss = ((model(x) - y) ** 2).mean() / STEP
+        loss = ((model(x) - y) ** 2).mean()  # (run, passed on, assigns STEP too: read
+        loss = loss / STEP  # it after the calls that may reach run, not in their statement)
         loss.backward()
         opt.step()
         return loss.item()
@@ -1034,14 +1054,14 @@ def test_a_differentiated_value_assigned_to_a_global_in_tensor_code_is_refused()
 
     model = nn.Linear(3, 1)
 
-    def step(x):
-        global ACC
-        ACC = model(x).sum()
-        ACC.backward()
-        return ACC.item()
+    def records_its_loss(x):
+        global LAST_LOSS
+        LAST_LOSS = model(x).sum()
+        LAST_LOSS.backward()
+        return LAST_LOSS.item()
 
     with pytest.raises(sd.CompileError, match="in code computing with Tensors"):
-        sd.differentiate(step)(sd.randn(2, 3))
+        sd.differentiate(records_its_loss)(sd.randn(2, 3))
 
 
 # ---- generator functions consumed whole ----------------------------------------------------
