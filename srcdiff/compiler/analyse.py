@@ -32,6 +32,7 @@ from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.mutation import mutable_array
 from ..runtime.objects import OPERATOR_SYMBOLS, call_check, numpy_callable
+from .assigned_globals import reaches_global
 from .ir import (
     DIFFERENTIATING,
     Analysis,
@@ -481,7 +482,7 @@ class Analyser:
         """``rt.set_global(name, v)`` (``global name``) of a value that may carry a
         gradient: followed in this function, as its variable's; refused where another
         function may read the global meanwhile, as a constant: a function this one calls
-        (any that may read it: see ``_may_read``), or one that called it (``rt.set_global``
+        (any that may read it: see ``reaches_global``), or one that called it (``rt.set_global``
         refuses where it runs in a function compiled code called: ``differentiated``), and
         in Tensor code (a plain call leaves a Tensor there, compiled code an array)."""
         name = call.args[0].value
@@ -496,7 +497,7 @@ class Analyser:
             kind, obj = self.resolve(c.func)
             if kind == "method" and self.known_array(c.func.value):
                 continue
-            if kind != "object" or _may_read(obj, name, self.p.fn.__globals__, set()):
+            if kind != "object" or reaches_global(obj, name, self.p.fn.__globals__, assigns=False):
                 shown = ast.unparse(gast.gast_to_ast(c.func))
                 return self.fail(
                     stmt,
@@ -2946,52 +2947,3 @@ def annotate_try(
     ends = [] if always_exits(s.body) or always_exits(s.orelse) else [orelse]
     ends += [d for h, d in zip(s.handlers, handlers, strict=True) if not always_exits(h.body)]
     return (set.intersection(*ends) if ends else orelse) | final
-
-
-_NOT_READING = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
-                "cupy", "scipy")  # fmt: skip
-
-
-def _may_read(obj: Any, name: str, module: dict, seen: set[int]) -> bool:
-    """Whether calling ``obj`` may read the global ``name`` of ``module``: a Python
-    function whose code (or a function or class it names, in turn) names it; srcdiff's,
-    NumPy's and the builtins' do not."""
-    if id(obj) in seen or (getattr(obj, "__module__", None) or "").startswith(_NOT_READING):
-        return False
-    seen.add(id(obj))
-    obj = getattr(obj, "__func__", obj)
-    if isinstance(obj, functools.partial):
-        return _may_read(obj.func, name, module, seen) or any(
-            _may_read(a, name, module, seen) for a in (*obj.args, *obj.keywords.values())
-        )
-    if isinstance(obj, type):
-        wrapped = (property, staticmethod, classmethod)
-        return any(_may_read(v, name, module, seen) for v in vars(obj).values()
-                   if callable(v) or isinstance(v, wrapped))  # fmt: skip
-    if isinstance(obj, (property, staticmethod, classmethod)):
-        parts = (obj.fget, obj.fset) if isinstance(obj, property) else (obj.__func__,)
-        return any(_may_read(f, name, module, seen) for f in parts if f is not None)
-    if not isinstance(obj, types.FunctionType):  # (an object called: its class's __call__)
-        return callable(obj) and _may_read(type(obj), name, module, seen)
-    codes, names = [obj.__code__], set()
-    while codes:
-        code = codes.pop()
-        names |= set(code.co_names)
-        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-    if name in names and obj.__globals__ is module:
-        return True
-    found = [obj.__globals__.get(n) for n in names]
-    found += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
-    return any(
-        _may_read(f, name, module, seen)
-        for f in found
-        if isinstance(f, (types.FunctionType, type, functools.partial))
-    )
-
-
-def _filled(cell: types.CellType) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises
-    except ValueError:
-        return False
-    return True

@@ -180,9 +180,9 @@ def _check(parsed: Parsed, n: gast.AST, assigned: set[str], nodes: list[gast.AST
             )
 
 
-# where a call of an object of these modules cannot assign a global of the user's module
-_NOT_WRITING = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
-                "cupy", "scipy")  # fmt: skip
+# modules whose code reads and assigns none of the user's globals
+_LIBRARIES = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
+              "cupy", "scipy")  # fmt: skip
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -269,42 +269,46 @@ def _may_assign(parsed: Parsed, call: gast.Call, name: str, dynamic: bool) -> bo
     found, obj = parsed.resolve_path(f.id, path[::-1])
     if not found:
         return dynamic
-    return _may_write(obj, name, parsed.fn.__globals__, set())
+    return reaches_global(obj, name, parsed.fn.__globals__, assigns=True)
 
 
-def _may_write(obj: Any, name: str, module: dict, seen: set[int]) -> bool:
-    """Whether calling ``obj`` may assign the global ``name`` of ``module``."""
+def reaches_global(obj: Any, name: str, module: dict, assigns: bool,
+                   seen: set[int] | None = None) -> bool:  # fmt: skip
+    """Whether calling ``obj`` may read (``assigns``: assign) the global ``name`` of
+    ``module``: a Python function whose code (or a function or class it names, in turn)
+    names (assigns) it; srcdiff's, NumPy's and the builtins' do neither."""
+    seen = set() if seen is None else seen
     owner = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None) or ""
-    if id(obj) in seen or owner.startswith(_NOT_WRITING):
+    if id(obj) in seen or owner.startswith(_LIBRARIES):
         return False
     seen.add(id(obj))
+    again = functools.partial(reaches_global, name=name, module=module, assigns=assigns,
+                              seen=seen)  # fmt: skip
     obj = getattr(obj, "__func__", obj)
     if isinstance(obj, functools.partial):
-        return _may_write(obj.func, name, module, seen) or any(
-            _may_write(a, name, module, seen) for a in (*obj.args, *obj.keywords.values())
-        )
+        return again(obj.func) or any(again(a) for a in (*obj.args, *obj.keywords.values()))
     if isinstance(obj, type):
         wrapped = (property, staticmethod, classmethod)
-        return any(_may_write(v, name, module, seen) for v in vars(obj).values()
-                   if callable(v) or isinstance(v, wrapped))  # fmt: skip
+        return any(again(v) for v in vars(obj).values() if callable(v) or isinstance(v, wrapped))
     if isinstance(obj, (property, staticmethod, classmethod)):
         parts = (obj.fget, obj.fset) if isinstance(obj, property) else (obj.__func__,)
-        return any(_may_write(f, name, module, seen) for f in parts if f is not None)
+        return any(again(f) for f in parts if f is not None)
     if not isinstance(obj, types.FunctionType):  # (an object called: its class's __call__)
-        return callable(obj) and _may_write(type(obj), name, module, seen)
+        return callable(obj) and again(type(obj))
     codes, names = [obj.__code__], set()
     while codes:
         code = codes.pop()
-        if obj.__globals__ is module and any(
-            i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
-            for i in dis.get_instructions(code)
-        ):
+        if obj.__globals__ is module and (
+            any(i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
+                for i in dis.get_instructions(code))
+            if assigns else name in code.co_names
+        ):  # fmt: skip
             return True
         names |= set(code.co_names)
         codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     found = [obj.__globals__.get(n) for n in names]
     found += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
-    return any(_may_write(f, name, module, seen) for f in found
+    return any(again(f) for f in found
                if isinstance(f, (types.FunctionType, type, functools.partial)))  # fmt: skip
 
 
