@@ -991,7 +991,7 @@ def _imports(unit: Unit, texts: list[str]) -> list[str]:
     return lines
 
 
-def _transform_rules(transform: Any, tangent: type) -> tuple:
+def _transform_rules(transform: Any, tangent: Callable[[Any], Any]) -> tuple:
     """A transform's rules (its ``_srcdiff_rules``): the reverse rule its
     ``_srcdiff_vjp`` gives, and the forward rule ``tangent(transform)``, an object with
     rules of its own; made once and kept in its ``__dict__``."""
@@ -1396,19 +1396,8 @@ class _Delegate:
 
 def _own_rules(primitive: Any) -> tuple:
     """The rules of ``primitive`` (a ``_Delegate`` or a ``_Relaid``): its ``_srcdiff_vjp``,
-    and its forward rule, ``primitive.forward()``, an object with rules of its own; made
-    once and kept in its ``__dict__``."""
-    rules = primitive.__dict__.get("_rules")
-    if rules is None:
-
-        def vjp(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-            grads = primitive._srcdiff_vjp(g, ans, *args, **kwargs)
-            return grads[0] if len(args) == 1 else grads  # a rule called by name: so
-
-        rule = registry.make_rule(vjp, name=f"{primitive.__name__}_vjp", inline=False)
-        forward = registry.Tangent.of(primitive.forward(), inline=False)
-        rules = primitive.__dict__["_rules"] = (dataclasses.replace(rule, whole=True), forward)
-    return rules
+    and its forward rule, ``primitive.forward()``, as a transform's (``_transform_rules``)."""
+    return _transform_rules(primitive, lambda p: p.forward())
 
 
 def _along(fn: Any, given: tuple[int, ...], n: int, name: str) -> Callable:
