@@ -14,6 +14,7 @@ Invariant: every operand of a differentiable operation is a name known to hold a
 from __future__ import annotations
 
 import builtins
+import inspect
 import types
 from typing import Any
 
@@ -99,8 +100,10 @@ class Unwrapper:
             if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)
         }
         self.arrays = self.array_names(fn, params_are_arrays)
-        first = list(params_of(fn))[:1]  # a method's own object, by Python's convention
-        self.instance = first[0] if first == ["self"] else None
+        first = list(params_of(fn))[:1]  # a method's own object: ``self``, or whatever a
+        self.instance = (  # function defined in a class's body names it (``def forward(s, x)``)
+            first[0] if first and (first == ["self"] or _takes_its_instance(parsed)) else None
+        )
         self.made = self.made_tensors(fn)
         self.counters = self.counter_names(fn)
         self.objects = found_objects(fn, self.locals, self.resolve, fields)
@@ -642,6 +645,23 @@ class Unwrapper:
         ):
             return name_
         return None
+
+
+def _takes_its_instance(parsed: Parsed) -> bool:
+    """Whether the function compiled is a method of a class of its module, not a
+    staticmethod: its first parameter is the instance (or the class) it is called on.
+    (Of a class defined inside a function, only a first parameter named ``self``.)"""
+    fn = parsed.fn
+    parts = getattr(fn, "__qualname__", "").split(".")
+    if len(parts) < 2 or "<locals>" in parts:
+        return False
+    owner = fn.__globals__.get(parts[0])
+    for part in parts[1:-1]:
+        owner = getattr(owner, part, None)
+    if not isinstance(owner, type):
+        return False
+    found = inspect.getattr_static(owner, parts[-1], None)
+    return isinstance(found, classmethod) or getattr(found, "__code__", None) is fn.__code__
 
 
 def _array_name(name_: str, call: gast.Call) -> str:

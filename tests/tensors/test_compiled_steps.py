@@ -3369,3 +3369,40 @@ def test_an_index_into_an_unknown_object_is_refused_in_a_compiled_step():
     with pytest.raises(sd.CompileError, match=r"\.__getitem__ of a _Table"):
         step(w, [_Table(3.0)])
     assert w.grad is None
+
+
+class _SelfNamedS(nn.Module):
+    """A module whose methods name their instance ``s``, with a staticmethod beside them."""
+
+    def __init__(s):
+        super().__init__()
+        s.lin = nn.Linear(3, 3).double()
+        s.relu = nn.ReLU()
+
+    @staticmethod
+    def doubled(h):
+        return h.relu() * 2.0  # (h a Tensor: its own relu)
+
+    def forward(s, x):
+        h = s.lin(x)
+        return s.relu(h) + s.doubled(x)
+
+
+def test_a_module_whose_forward_names_its_instance_otherwise_runs_its_own_modules():
+    """``s.relu(h)`` in ``def forward(s, x)`` calls the module's ReLU, as ``self.relu(h)``
+    does; compiled, it was taken for Tensor.relu and refused (too many arguments)."""
+    sd.manual_seed(0)
+    model = nn.Sequential(_SelfNamedS(), _SelfNamedS())
+    x = sd.randn(4, 3, dtype=sd.float64)
+
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss.item()
+
+    value = sd.differentiate(step)(x)
+    compiled = [p.grad.numpy().copy() for p in model.parameters()]
+    model.zero_grad()
+    assert value == pytest.approx(step(x), rel=1e-12)
+    for got, p in zip(compiled, model.parameters(), strict=True):
+        np.testing.assert_allclose(got, p.grad.numpy(), rtol=1e-12)
