@@ -236,8 +236,9 @@ def _module_writers(filename: str, mtime: float) -> dict[str, frozenset[tuple[in
     found: dict[str, frozenset[tuple[int, bool]]] = {}
     for g in {n for f in functions for st in own[id(f)] if isinstance(st, ast.Global)
               for n in st.names}:  # fmt: skip
-        writers = {id(f) for f in functions if any(
-            isinstance(st, ast.Global) and g in st.names for st in own[id(f)])}  # fmt: skip
+        writers = {id(f) for f in functions if any(  # (``globals()[name] = v`` too)
+            isinstance(st, ast.Global) and g in st.names or _calls_globals(st)
+            for st in own[id(f)])}  # fmt: skip
         while True:
             names = {f.name for f in functions if id(f) in writers}
             more = {id(f) for f in functions if any(
@@ -253,6 +254,13 @@ def _module_writers(filename: str, mtime: float) -> dict[str, frozenset[tuple[in
             lines.add((-1, False))
         found[g] = frozenset(lines)
     return found
+
+
+def _calls_globals(node: ast.AST) -> bool:
+    """Whether ``node`` is a call of ``globals()``, whose dict may be written into."""
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "globals"
+    )
 
 
 def _may_assign(parsed: Parsed, call: gast.Call, name: str, dynamic: bool) -> bool:
@@ -299,9 +307,12 @@ def reaches_global(obj: Any, name: str, module: dict, assigns: bool,
     while codes:
         code = codes.pop()
         if obj.__globals__ is module and (
-            any(i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
-                for i in dis.get_instructions(code))
-            if assigns else name in code.co_names
+            "globals" in code.co_names  # (its dict read or written into, maybe)
+            or (
+                any(i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
+                    for i in dis.get_instructions(code))
+                if assigns else name in code.co_names
+            )
         ):  # fmt: skip
             return True
         names |= set(code.co_names)

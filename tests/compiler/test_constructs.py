@@ -909,6 +909,20 @@ def calls_back_a_function_assigning_its_global(x, callback=_tallies):
     return y * TALLY
 
 
+COUNT = 1.0
+
+
+def _counts_through_the_dict():
+    globals()["COUNT"] = COUNT + 1.0  # (no global statement: the module's dict written)
+
+
+def assigns_a_global_a_callee_writes_through_globals(x):
+    global COUNT
+    COUNT = COUNT * 2.0
+    _counts_through_the_dict()
+    return np.sum(x) * COUNT
+
+
 def _with_globals(fn, x, **values):
     """``fn(x)`` with the module's globals set to ``values`` first; its value and the
     globals after."""
@@ -938,6 +952,7 @@ def central_difference(fn, x, eps):
         (a_nested_function_assigns_a_global, {"SCALE": 1.0}),
         (reads_a_global_its_callees_assign, {"CALLS": 0}),  # (read again after each call)
         (calls_back_a_function_assigning_its_global, {"TALLY": 1.0}),
+        (assigns_a_global_a_callee_writes_through_globals, {"COUNT": 1.0}),
         (reads_a_global_a_raising_callee_assigned, {"CALLS": 0}),
     ],
 )
