@@ -3406,3 +3406,18 @@ def test_a_module_whose_forward_names_its_instance_otherwise_runs_its_own_module
     assert value == pytest.approx(step(x), rel=1e-12)
     for got, p in zip(compiled, model.parameters(), strict=True):
         np.testing.assert_allclose(got, p.grad.numpy(), rtol=1e-12)
+
+
+def test_a_differentiated_value_assigned_to_a_global_in_tensor_code_is_refused():
+    from srcdiff import nn
+
+    model = nn.Linear(3, 1)
+
+    def records_its_loss(x):
+        global LAST_LOSS
+        LAST_LOSS = model(x).sum()
+        LAST_LOSS.backward()
+        return LAST_LOSS.item()
+
+    with pytest.raises(sd.CompileError, match="in code computing with Tensors"):
+        sd.differentiate(records_its_loss)(sd.randn(2, 3))
