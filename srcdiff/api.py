@@ -1173,6 +1173,23 @@ class _TransformTangent:
         """The refusal of a derivative ``_fallback`` has no rule for."""
         raise NotImplementedError
 
+    def _relaid_along(self, fn: Callable, args: tuple, shape: Any,
+                      transform: Callable[[Callable, tuple], Any]) -> _Relaid:  # fmt: skip
+        """This rule at ``args`` (``(tangents, ans, *x)``) as ``transform(phi, given)``:
+        ``phi`` is ``fn``'s derivative along the tangents given (``_along``), taking ``x``,
+        then those tangents. Made once per calls alike in which tangents are given and in
+        ``shape``."""
+        x = args[2:]
+        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
+        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+
+        def make() -> _Relaid:
+            inner = transform(_along(fn, given, len(x), self.__name__), given)
+            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
+            return _Relaid(inner, layout, self.__name__)
+
+        return _relaid_made(self, (given, shape), make)
+
 
 class _GradientTangent(_TransformTangent):
     """The forward rule of ``sd.grad(f)`` (``GradientFunction._srcdiff_jvp``), which the
@@ -1215,18 +1232,11 @@ class _GradientTangent(_TransformTangent):
             or any(p is None for p in target.positions)
         ):
             return None
-        x = args[2:]
-        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
-        given = tuple(k for k, t in enumerate(tangents) if t is not None)
-
-        def make() -> _Relaid:
-            phi = _along(fn, given, len(x), self.__name__)
-            wrt = tuple(target.positions) if target.multiple else target.positions[0]
-            inner = GradientFunction(phi, wrt, gradient._with_value)
-            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
-            return _Relaid(inner, layout, self.__name__)
-
-        return _relaid_made(self, (given, len(x)), make)
+        wrt = tuple(target.positions) if target.multiple else target.positions[0]
+        return self._relaid_along(
+            fn, args, len(args) - 2, lambda phi, given: GradientFunction(
+                phi, wrt, gradient._with_value)
+        )  # fmt: skip
 
     def _refusal(self, depth: int, pull: tuple | None) -> tuple[str, str]:
         shown, base, order = _derivative_of(self._gradient)
@@ -2208,18 +2218,11 @@ class _MappedTangent(_TransformTangent):
         fn = _plain_call(mapped._fn)
         if fn is None or kwargs or len(args) < 3:
             return None
-        x = args[2:]
-        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
-        given = tuple(k for k, t in enumerate(tangents) if t is not None)
-        axes = tuple(mapped._axes(x))
-
-        def make() -> _Relaid:
-            phi = _along(fn, given, len(x), self.__name__)
-            inner = MappedFunction(phi, (*axes, *(axes[k] for k in given)), mapped._out_axes)
-            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
-            return _Relaid(inner, layout, self.__name__)
-
-        return _relaid_made(self, (given, axes), make)
+        axes = tuple(mapped._axes(args[2:]))
+        return self._relaid_along(
+            fn, args, axes, lambda phi, given: MappedFunction(
+                phi, (*axes, *(axes[k] for k in given)), mapped._out_axes)
+        )  # fmt: skip
 
     def _refusal(self, depth: int, pull: tuple | None) -> tuple[str, str]:
         return _mapped_too_deep(self._mapped)
@@ -2732,17 +2735,10 @@ class _JacobianTangent(_TransformTangent):
         fn = _plain_call(jacobian._fn)
         if fn is None or kwargs or len(args) < 3 or not isinstance(jacobian._wrt, int):
             return None
-        x = args[2:]
-        tangents = tuple(args[0]) + (None,) * (len(x) - len(tuple(args[0])))
-        given = tuple(k for k, t in enumerate(tangents) if t is not None)
-
-        def make() -> _Relaid:
-            phi = _along(fn, given, len(x), self.__name__)
-            inner = JacobianFunction(phi, jacobian._wrt, jacobian._mode)
-            layout = (*((2 + i,) for i in range(len(x))), *((0, k) for k in given))
-            return _Relaid(inner, layout, self.__name__)
-
-        return _relaid_made(self, (given, len(x)), make)
+        return self._relaid_along(
+            fn, args, len(args) - 2,
+            lambda phi, given: JacobianFunction(phi, jacobian._wrt, jacobian._mode),
+        )  # fmt: skip
 
     def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
         """The value of this rule where ``_relaid`` has no form for it; else a refusal."""
