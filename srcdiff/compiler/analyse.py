@@ -1509,10 +1509,27 @@ class Analyser:
             self.changes_nothing,
         )
         useful = useful_names(statements, self.active)
+        kept = self.locals | self.free_values()
         for stmt in statements:
             if facts(stmt).op.kind is Kind.RULE and facts(stmt).op.target in useful:
                 facts(stmt).op.number_operands = self.global_numbers(facts(stmt).op.operands)
-                facts(stmt).op.saves = saves_of(facts(stmt).op, self.active, self.locals)
+                facts(stmt).op.saves = saves_of(facts(stmt).op, self.active, kept)
+
+    def free_values(self) -> set[str]:
+        """The globals and closure variables the function reads that hold values (not
+        modules, functions or classes): the adjoint reads what the primal read, saved,
+        as a call meanwhile may have given the name another value (``mod.N += 1``)."""
+        found = set()
+        for n in walk(self.fn):
+            if (
+                isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load)
+                and n.id not in self.locals
+            ):
+                known, value = self.p.resolve(n.id)
+                if known and not callable(value) and not isinstance(value, types.ModuleType):
+                    found.add(n.id)
+        return found
 
     def check_operands(self, statements: list[gast.stmt]) -> None:
         """Have the primal check the operands of Python's operators (``rt.operands``),

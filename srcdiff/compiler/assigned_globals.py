@@ -20,8 +20,6 @@ from __future__ import annotations
 import ast
 import dis
 import functools
-import inspect
-import os
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +104,8 @@ def assign_globals(parsed: Parsed) -> None:
         return out
 
     tree.body = rebuilt(tree.body)
-    others = _written_elsewhere(parsed.fn, read)
-    if others:
-        tree.body = _read_again(parsed, tree.body, others)
+    if read:
+        tree.body = _read_again(parsed, tree.body, read)
     first = [
         _located(gast.Assign(targets=[_name(g, gast.Store())], type_comment=None,
                              value=_rt_call("global_value", gast.Constant(value=g, kind=None))),
@@ -183,108 +180,39 @@ def _check(parsed: Parsed, n: gast.AST, assigned: set[str], nodes: list[gast.AST
 # modules whose code reads and assigns none of the user's globals
 _LIBRARIES = ("numpy", "srcdiff", "builtins", "math", "itertools", "functools", "operator",
               "cupy", "scipy")  # fmt: skip
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# what a function of any module may reach a module's variables through: ``mod.N = v``
+# is an attribute's store (``STORE_ATTR N``), the rest are these names
+_WRITING = ("setattr", "delattr", "vars", "__dict__", "exec")
+_READING = ("getattr", "vars", "__dict__", "exec", "eval")
 
 
-def _written_elsewhere(fn: types.FunctionType, names: set[str]) -> dict[str, bool]:
-    """Of the globals ``names`` that ``fn`` assigns and reads, those that code it may call
-    may assign too (another function of its module assigning them, or ``fn`` itself called
-    again), each with whether a callee not known by its name may be that code (one of
-    them is a method, decorated, or named as a value: ``cb()`` may call it); all of them
-    where the module's source cannot be read."""
-    if not names:
-        return {}
-    try:
-        filename = inspect.getsourcefile(fn) or ""
-        writers = _module_writers(filename, os.path.getmtime(filename))
-    except (OSError, TypeError, SyntaxError):
-        return dict.fromkeys(names, True)
-    first = fn.__code__.co_firstlineno
-    found = {}
-    for n in names:
-        others = [hidden for line, hidden in writers.get(n, ()) if line != first]
-        if others:
-            found[n] = any(others)
-    return found
-
-
-def _own_nodes(f: ast.AST):
-    todo = list(ast.iter_child_nodes(f))
-    while todo:
-        n = todo.pop()
-        yield n
-        if not isinstance(n, (*_FUNCTIONS, ast.ClassDef)):
-            todo.extend(ast.iter_child_nodes(n))
-
-
-@functools.lru_cache(maxsize=64)
-def _module_writers(filename: str, mtime: float) -> dict[str, frozenset[tuple[int, bool]]]:
-    """For each name a function of the file declares ``global``, the functions that may
-    assign it: those declaring it, and those naming such a function (calling it), each as
-    its first line (``co_firstlineno``; -1 for one naming itself: called again) and whether
-    a call may reach it under another name (a method, a decorated function, or one named
-    other than where it is called: passed on, stored, a default)."""
-    with open(filename, encoding="utf-8") as f:
-        module = ast.parse(f.read())
-    methods = {id(f) for c in ast.walk(module) if isinstance(c, ast.ClassDef)
-               for f in c.body if isinstance(f, _FUNCTIONS)}  # fmt: skip
-    functions = [f for f in ast.walk(module) if isinstance(f, _FUNCTIONS)]
-    called = {id(c.func) for c in ast.walk(module) if isinstance(c, ast.Call)}
-    as_values = {n.id for n in ast.walk(module)
-                 if isinstance(n, ast.Name) and id(n) not in called}  # fmt: skip
-    own = {id(f): list(_own_nodes(f)) for f in functions}
-    found: dict[str, frozenset[tuple[int, bool]]] = {}
-    for g in {n for f in functions for st in own[id(f)] if isinstance(st, ast.Global)
-              for n in st.names}:  # fmt: skip
-        writers = {id(f) for f in functions if any(  # (``globals()[name] = v`` too)
-            isinstance(st, ast.Global) and g in st.names or _calls_globals(st)
-            for st in own[id(f)])}  # fmt: skip
-        while True:
-            names = {f.name for f in functions if id(f) in writers}
-            more = {id(f) for f in functions if any(
-                isinstance(n, ast.Name) and n.id in names for n in own[id(f)])}  # fmt: skip
-            if more <= writers:
-                break
-            writers |= more
-        lines = {(min([f.lineno, *(d.lineno for d in f.decorator_list)]),
-                  id(f) in methods or bool(f.decorator_list) or f.name in as_values)
-                 for f in functions if id(f) in writers}  # fmt: skip
-        if any(id(f) in writers and isinstance(n, ast.Name) and n.id == f.name
-               for f in functions for n in own[id(f)]):  # fmt: skip
-            lines.add((-1, False))
-        found[g] = frozenset(lines)
-    return found
-
-
-def _calls_globals(node: ast.AST) -> bool:
-    """Whether ``node`` is a call of ``globals()``, whose dict may be written into."""
-    return (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "globals"
-    )
-
-
-def _may_assign(parsed: Parsed, call: gast.Call, name: str, dynamic: bool) -> bool:
+def _may_assign(parsed: Parsed, call: gast.Call, name: str) -> bool:
     """Whether ``call`` may assign the global ``name``: a callee whose code (or code it
-    names) assigns it, or one not known here where ``dynamic`` (see ``_module_writers``)."""
+    names) assigns it (``reaches_global``), or one not known here, as code of any module
+    may (``mod.N = v``, ``setattr(mod, "N", v)``): another function of the module, or
+    this one called again, may be it."""
     f, path = call.func, []
     while isinstance(f, gast.Attribute):
         path.append(f.attr)
         f = f.value
     if not isinstance(f, gast.Name):
-        return dynamic
+        return True
     if f.id == "rt":
         return False
     found, obj = parsed.resolve_path(f.id, path[::-1])
     if not found:
-        return dynamic
+        return True
     return reaches_global(obj, name, parsed.fn.__globals__, assigns=True)
 
 
 def reaches_global(obj: Any, name: str, module: dict, assigns: bool,
                    seen: set[int] | None = None) -> bool:  # fmt: skip
     """Whether calling ``obj`` may read (``assigns``: assign) the global ``name`` of
-    ``module``: a Python function whose code (or a function or class it names, in turn)
-    names (assigns) it; srcdiff's, NumPy's and the builtins' do neither."""
+    ``module``: a Python function whose code (or a function or class it names, in turn,
+    or a module's function it names) names (assigns) it, or names an attribute ``name``
+    (``mod.N += 1``, of any module: ``sys.modules[__name__].N`` too) or what reaches a
+    module's variables by name (``setattr``, ``vars``, ``__dict__``); srcdiff's,
+    NumPy's and the builtins' do neither."""
     seen = set() if seen is None else seen
     owner = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None) or ""
     if id(obj) in seen or owner.startswith(_LIBRARIES):
@@ -306,21 +234,36 @@ def reaches_global(obj: Any, name: str, module: dict, assigns: bool,
     codes, names = [obj.__code__], set()
     while codes:
         code = codes.pop()
-        if obj.__globals__ is module and (
-            "globals" in code.co_names  # (its dict read or written into, maybe)
-            or (
-                any(i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and i.argval == name
-                    for i in dis.get_instructions(code))
-                if assigns else name in code.co_names
-            )
+        if obj.__globals__ is module and "globals" in code.co_names:
+            return True  # (its dict read or written into, maybe)
+        if any(n in code.co_names for n in (_WRITING if assigns else _READING)):
+            return True
+        if assigns and any(
+            i.argval == name and (i.opname in ("STORE_ATTR", "DELETE_ATTR") or obj.__globals__
+                                  is module and i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL"))
+            for i in dis.get_instructions(code)
         ):  # fmt: skip
+            return True
+        if (
+            not assigns
+            and name in code.co_names
+            and (obj.__globals__ is module or _reads_attribute(code, name))
+        ):
             return True
         names |= set(code.co_names)
         codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     found = [obj.__globals__.get(n) for n in names]
     found += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+    found += [getattr(m, n, None) for m in found if isinstance(m, types.ModuleType)
+              and not m.__name__.startswith(_LIBRARIES) for n in names]  # fmt: skip
     return any(again(f) for f in found
                if isinstance(f, (types.FunctionType, type, functools.partial)))  # fmt: skip
+
+
+def _reads_attribute(code: types.CodeType, name: str) -> bool:
+    """Whether ``code`` reads an attribute ``name`` (``mod.N``)."""
+    return any(i.opname in ("LOAD_ATTR", "LOAD_METHOD") and i.argval == name
+               for i in dis.get_instructions(code))  # fmt: skip
 
 
 def _filled(cell: types.CellType) -> bool:
@@ -340,12 +283,11 @@ def _heads(s: gast.stmt) -> list[Any]:
     return found
 
 
-def _read_again(parsed: Parsed, body: list[gast.stmt], dynamic: dict[str, bool]
-                ) -> list[gast.stmt]:  # fmt: skip
-    """``body`` with each global of ``dynamic`` (see ``_written_elsewhere``) read again
-    from the module after a statement calling code that may assign it (``_may_assign``),
-    as Python reads it after; a statement that also reads it itself is refused (it would
-    read the value from before the call)."""
+def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[gast.stmt]:
+    """``body`` with each global of ``names`` read again from the module after a
+    statement calling code that may assign it (``_may_assign``), as Python reads it
+    after; a statement that also reads it where the call may have run (``_read_after``)
+    is refused (it would read the value from before the call)."""
 
     def again(at: gast.AST, which: list[str]) -> list[gast.stmt]:
         return [_located(gast.Assign(targets=[_name(g, gast.Store())], type_comment=None,
@@ -362,30 +304,26 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], dynamic: dict[str, bool]
             rebuild_blocks(s, rebuilt)
             if isinstance(s, gast.Try):  # (a call raising after it assigns: read in handlers)
                 inside = [n for n in walk(s) if isinstance(n, gast.Call)]
-                which = [g for g in sorted(dynamic)
-                         if any(_may_assign(parsed, c, g, dynamic[g]) for c in inside)]  # fmt: skip
+                which = [g for g in sorted(names) if any(_may_assign(parsed, c, g) for c in inside)]
                 for h in s.handlers:
                     h.body[:0] = again(h, which)
                 if s.finalbody:
                     s.finalbody[:0] = again(s, which)
             own = [n for h in _heads(s) for n in walk(h) if isinstance(n, gast.AST)]
             calls = [n for n in own if isinstance(n, gast.Call)]
-            loads = {n.id for n in own if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-            if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
-                loads.add(s.target.id)
             stores = {n.id for n in own if isinstance(n, gast.Name)
                       and isinstance(n.ctx, gast.Store)}  # fmt: skip
             which = []
-            for g in sorted(dynamic):
-                assigning = [c for c in calls if _may_assign(parsed, c, g, dynamic[g])]
+            for g in sorted(names):
+                assigning = [c for c in calls if _may_assign(parsed, c, g)]
                 if not assigning:
                     continue
-                if g in loads:
+                if _read_after(s, g, assigning):
                     shown = ast.unparse(gast.gast_to_ast(assigning[0].func))
                     raise parsed.error(
                         f"the global `{g}` read in a statement calling `{shown}`, which may "
-                        "assign it (another function of the module, or this one called "
-                        f"again, assigns {g})",
+                        f"assign it (its code, or code it calls, assigns {g}, or it is not "
+                        "known before it runs)",
                         s,
                         f"make the call a statement of its own, and read `{g}` after it",
                     )
@@ -409,3 +347,29 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], dynamic: dict[str, bool]
 def _is_rt(e: gast.expr) -> bool:
     return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
             and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt")  # fmt: skip
+
+
+_DEFERRED = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp,
+             gast.IfExp)  # fmt: skip
+
+
+def _read_after(s: gast.stmt, g: str, calls: list[gast.Call]) -> bool:
+    """Whether ``s`` reads the global ``g`` where one of ``calls`` may have run before:
+    a read that ends after a call does (its arguments run before it), one in what
+    ``s`` assigns (``d[g] = f()``: the value runs first), or one in a lambda, a
+    comprehension or a conditional expression."""
+    later: set[int] = set()
+    if isinstance(s, (gast.Assign, gast.AnnAssign)):
+        for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
+            later |= {id(n) for n in walk(t)}
+    for h in _heads(s):
+        for n in walk(h):
+            if isinstance(n, _DEFERRED):
+                later |= {id(m) for m in walk(n)}
+
+    def end(n: gast.AST) -> tuple[int, int]:
+        return (getattr(n, "end_lineno", 0) or 0, getattr(n, "end_col_offset", 0) or 0)
+
+    reads = [n for h in _heads(s) for n in walk(h) if isinstance(n, gast.Name)
+             and n.id == g and isinstance(n.ctx, gast.Load)]  # fmt: skip
+    return any(id(r) in later or any(end(r) > end(c) for c in calls) for r in reads)

@@ -1,0 +1,70 @@
+"""A global of the function's module assigned, during the call, by a function of
+another module (``mod.N += 1``, ``setattr(mod, "N", v)``, ``sys.modules[...].N = v``):
+compiled code reads it where Python does, and the adjoint uses the values the primal
+read (it read the global again after the call: the gradient came out 9 where 8 is
+right, and a function assigning the global kept its own stale copy)."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+from . import module_bumper, module_counter
+
+BUMPERS = [module_bumper.by_attribute, module_bumper.by_setattr, module_bumper.by_sys_modules]
+
+
+def _with_n(fn, *args):
+    module_counter.N = 2.0
+    out = fn(*args)
+    return out, module_counter.N
+
+
+def _central(fn, x, eps):
+    d = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = eps
+        d[i] = (_with_n(fn, x + e)[0] - _with_n(fn, x - e)[0]) / (2 * eps)
+    return d
+
+
+@pytest.mark.parametrize("bump", BUMPERS, ids=[b.__name__ for b in BUMPERS])
+@pytest.mark.parametrize(
+    "fn", [module_counter.reads_n_around_a_call, module_counter.assigns_n_around_a_call]
+)
+def test_a_global_assigned_by_another_modules_function(fn, bump):
+    x = np.array([1.0, 2.0, -3.0])
+    want, n_after = _with_n(fn, x, bump)
+    (value, grad), n_got = _with_n(sd.value_and_grad(fn), x, bump)
+    assert value == pytest.approx(want, rel=1e-12)
+    assert n_got == n_after
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(grad, _central(lambda z: fn(z, bump), x, eps), rtol=1e-6)
+
+
+def test_a_global_read_around_a_call_of_its_modules_function_assigning_it():
+    fn = module_counter.reads_n_around_a_call_of_its_module
+    x = np.array([0.5, -1.0, 2.0])
+    want, n_after = _with_n(fn, x)
+    (value, grad), n_got = _with_n(sd.value_and_grad(fn), x)
+    assert (value, n_got) == (pytest.approx(want, rel=1e-12), n_after)
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(grad, _central(fn, x, eps), rtol=1e-6)
+
+
+def test_a_global_assigned_by_another_modules_function_called_by_name():
+    fn = module_counter.assigns_n_around_a_named_call
+    x = np.array([0.5, -1.0, 2.0])
+    want, n_after = _with_n(fn, x)
+    (value, grad), n_got = _with_n(sd.value_and_grad(fn), x)
+    assert (value, n_got) == (pytest.approx(want, rel=1e-12), n_after)
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(grad, _central(fn, x, eps), rtol=1e-6)
+
+
+def test_a_global_read_after_a_call_that_may_assign_it_in_its_statement_is_refused():
+    fn = module_counter.reads_n_after_a_call_in_its_statement
+    with pytest.raises(sd.CompileError, match="may assign it") as info:
+        _with_n(sd.grad(fn), np.array([1.0, 2.0]))
+    assert info.value.lineno == fn.__code__.co_firstlineno + 3
