@@ -343,8 +343,13 @@ ARRAY_LIKE_ARGUMENTS: dict[Any, tuple[int, tuple[str, ...]]] = {  # (positions, 
     np.kron: (2, ("a", "b")), np.tensordot: (2, ("a", "b")), np.sort: (1, ("a",)),
     np.trapezoid: (2, ("y", "x")), np.sinc: (1, ("x",)), np.clip: (3, ("a", "a_min", "a_max")),
     np.where: (3, ()), np.linalg.solve: (2, ("a", "b")), np.average: (1, ("a", "weights")),
-    np.linspace: (2, ("start", "stop")),
+    np.linspace: (2, ("start", "stop")), np.broadcast_to: (1, ("array",)),
+    np.nanmax: (1, ("a",)), np.nanmin: (1, ("a",)), np.nanmean: (1, ("a",)),
+    np.nanstd: (1, ("a",)), np.nanvar: (1, ("a",)), np.tril: (1, ("m",)), np.triu: (1, ("m",)),
+    np.cov: (2, ("m", "y")), np.corrcoef: (2, ("x", "y")), np.broadcast_arrays: (64, ()),
+    **({np.cumulative_prod: (1, ("x",))} if hasattr(np, "cumulative_prod") else {}),
 }  # fmt: skip
+LISTING = (list, tuple, sorted)  # what makes a list (or a tuple) of its argument's entries
 PURE_HOMES = frozenset({"numpy", "builtins", "math", "srcdiff", "cupy", "scipy"})
 RESERVED = {"rt", "xp", "_unit", "reversed", "range", "len", "min", "slice"}
 
@@ -400,6 +405,7 @@ class Normalizer:
         self.finals = 0  # how many try statements with a finally it is in (not in that)
         self.trying = 0  # how many try statements whose exceptions reach a handler or finally
         self.discarded: set[int] = set()  # the calls that are statements (value unused)
+        self.listed: frozenset[str] | None = None  # (see list_names)
 
     # --- helpers -------------------------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -578,7 +584,9 @@ class Normalizer:
         asarray = gast.Attribute(value=name(root.id), attr="asarray", ctx=gast.Load())
 
         def array(a: gast.expr) -> gast.expr:
-            if not isinstance(a, (gast.List, gast.Tuple)):
+            if not (isinstance(a, (gast.List, gast.Tuple, gast.ListComp))
+                    or isinstance(a, gast.Name) and a.id in self.list_names()
+                    or isinstance(a, gast.Call) and self.lists(a)):  # fmt: skip
                 return a
             return gast.copy_location(gast.Call(func=asarray, args=[a], keywords=[]), a)
 
@@ -586,6 +594,41 @@ class Normalizer:
         return gast.Call(func=e.func, args=args, keywords=[
             gast.keyword(arg=k.arg, value=array(k.value)) if k.arg in keywords else k
             for k in e.keywords])  # fmt: skip
+
+    def lists(self, e: gast.Call) -> bool:
+        """Whether ``e`` makes a list (or a tuple): ``list(v)``, ``sorted(v)`` (as the
+        ``rt.sorted_in_place`` it is made first)."""
+        f = e.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "rt":
+            return f.attr == "sorted_in_place"
+        return self.resolved(f) in LISTING
+
+    def list_names(self) -> frozenset[str]:
+        """The local names the function may give a list or a tuple: a display, a
+        comprehension, ``list(...)``/``tuple(...)``/``sorted(...)``, or a name it appends
+        to (``vs = [x[0], x[1]]``): given where NumPy takes an array, they are made one,
+        as NumPy makes them (``displays_as_arrays``)."""
+        if self.listed is not None:
+            return self.listed
+        found = set()
+        for n in walk(self.p.tree):
+            if isinstance(n, (gast.Assign, gast.AnnAssign, gast.AugAssign)) and n.value is not None:
+                v = n.value
+                listed = isinstance(v, (gast.List, gast.Tuple, gast.ListComp)) or (
+                    isinstance(v, gast.Call) and self.lists(v)
+                )
+                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                if listed:
+                    found |= {t.id for t in targets if isinstance(t, gast.Name)}
+            elif (
+                isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Attribute)
+                and n.func.attr in ("append", "extend", "insert")
+                and isinstance(n.func.value, gast.Name)
+            ):
+                found.add(n.func.value.id)
+        self.listed = frozenset(found & self.locals)
+        return self.listed
 
     def super_named(self, e: gast.Call) -> gast.Call:
         """``super()`` finds the method's object (or class) as its frame's first argument,
