@@ -2901,8 +2901,7 @@ def annotate_loops(
             needed = sorted((reads(s.body) | written) & active & defined)
             carried = sorted((exposed(s.body) & written & active) - defined)
             maybe = sorted((reads(s.body) & active) - defined - written)
-            returns = any(isinstance(n, gast.Return) for t in s.body for n in walk(t))
-            final = sorted(written & active & defined) if not returns else []
+            final = sorted(written & active & defined)  # (saved as a return leaves it too)
             mark(s, loop=Loop(
                 counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),
                 tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),

@@ -503,13 +503,18 @@ class PrimalBuilder:
         if info.final_saves:
             self.numbered(s, "final_sid")
             after.append(self.save(frame, facts(s).final_sid, info.final_saves, line))
+        # a return from a step leaves the loop too: its values are saved as it leaves
+        returns = info.final_saves and any(isinstance(n, gast.Return) for n in walk(s))
         if self.guarded:  # an exception leaving the loop: its last step ends there
             cut = at(gast.Expr(value=call(attr(record, "cut"), name(self.at_name()))), line)
             reraise = at(gast.Raise(exc=None, cause=None), line)
-            leaving = gast.ExceptHandler(type=name("BaseException"), name=None,
-                                         body=[cut, *copy.deepcopy(after), reraise])  # fmt: skip
+            leaving = gast.ExceptHandler(type=name("BaseException"), name=None, body=[
+                cut, *([] if returns else copy.deepcopy(after)), reraise])  # fmt: skip
             looped = at(gast.Try(body=[looped], handlers=[at(leaving, line)], orelse=[],
                                  finalbody=[]), line)  # fmt: skip
+        if returns:
+            return [*out, at(gast.Try(body=[looped], handlers=[], orelse=[], finalbody=after),
+                             line)]  # fmt: skip
         return [*out, looped, *after]
 
     def save_if_bound(self, frame: Frame, sid: int, n: str, line: int) -> gast.stmt:
