@@ -18,6 +18,7 @@ import fractions
 import functools
 import json
 import operator
+import re
 import types
 import weakref
 from collections.abc import Callable, Collection
@@ -229,6 +230,8 @@ class Analyser:
                 "write the arguments out (no *args), or write the loop it stands for "
                 "(for ... in ...: ...)",
             )
+        if obj is next or obj is iter:
+            return self.fail(stmt, *_stepped(obj, call))
         if not is_python_callable(obj):
             return self.fail(
                 stmt,
@@ -1844,6 +1847,27 @@ def is_number(value: Any) -> bool:
         isinstance(value, (int, float, complex))
         and not isinstance(value, bool)
         and (type(value) in (int, float, complex) or rt_module.plain_operand_type(type(value)))
+    )
+
+
+def _stepped(obj: Any, call: gast.Call | None) -> tuple[str, str]:
+    """Why ``next(g)`` (``iter(xs)``) of values that may carry a gradient is refused, and
+    what to write instead, naming what the user passed where normalize kept its name."""
+    arg = call.args[0] if call is not None and call.args else None
+    named = isinstance(arg, gast.Name) and not re.fullmatch(r"t\d+", arg.id)
+    shown = f"{obj.__name__}({arg.id if named else '...'})"
+    if obj is next:
+        return (
+            f"{shown}: a generator or an iterator stepped one value at a time, which "
+            "srcdiff does not follow (it compiles a generator of yours where its values "
+            "are consumed whole: for v in gen(x), list(gen(x)), sum(gen(x)))",
+            "take its values as a list first (vals = list(gen(x)), then vals[0], "
+            "vals[1]), or loop over it (for v in gen(x): ...)",
+        )
+    return (
+        f"{shown}: an iterator of values that may carry a gradient, which srcdiff does not "
+        "follow (it follows lists, tuples and the loops over them)",
+        "index the list or tuple itself (xs[0], xs[1]), or loop over it (for v in xs: ...)",
     )
 
 

@@ -131,6 +131,22 @@ def keeps_a_zip(x):
     return sum(u * v for u, v in z) + np.sum(y)
 
 
+def _doubled(x):
+    for v in x:
+        yield v * 2.0
+
+
+def steps_a_generator(x):
+    g = _doubled(x)
+    a = next(g)
+    return a * next(g)
+
+
+def steps_an_iterator(x):
+    it = iter([x[0], x[1]])
+    return next(it) * 2.0
+
+
 def writes_into_a_copy_of_an_argument(x):
     h = x
     h[0] = np.sin(x[1])
@@ -154,6 +170,8 @@ CASES = [
     (loops_over_a_generator_it_writes_into, "for w in xs", "generator reading `xs`", "an index"),
     (keeps_a_zip, "z = zip(x", "map, filter, zip or an itertools", "consume it there"),
     (with_unknown_numpy, "np.i0", "no derivative rule for np.i0", "register_vjp"),
+    (steps_a_generator, "a = next(g)", "next(g): a generator or an iterator", "list(gen(x))"),
+    (steps_an_iterator, "it = iter(", "iter(...): an iterator of values", "index the list"),
     (with_class, "class Local", "class definition", "module level"),
     (
         with_with,
