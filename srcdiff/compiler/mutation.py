@@ -625,7 +625,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     liveness.block(fn.body, params, set(), set())
     read_here = Liveness()  # read again by the function itself
     read_here.block(fn.body, set(), set(), set())
-    shown = _shown_names(fn)
+    shown = shown_names(fn)
     fn.body = _follow_block(fn.body, sharing, liveness, names, read_here, shown, params, params)
     fn.body = _check_lengths(fn.body, {})
     if sharing.checked_given:
@@ -799,7 +799,7 @@ def refuse_finally_updates(parsed: Parsed, fn: gast.FunctionDef) -> None:
         if update is not None:
             changed = is_update(update)
             raise parsed.error(
-                f"a finally block that changes `{_shown_names(fn).get(changed, changed)}` in "
+                f"a finally block that changes `{shown_names(fn).get(changed, changed)}` in "
                 "place after the try "
                 "returns a value: Python returns the object as the finally block leaves it, "
                 "compiled code its value before the finally block ran",
@@ -1194,7 +1194,7 @@ def updated_params(fn: types.FunctionType) -> tuple[str, ...]:
     return found
 
 
-def _shown_names(fn: gast.FunctionDef) -> dict[str, str]:
+def shown_names(fn: gast.FunctionDef) -> dict[str, str]:
     """How messages name the temporaries normalize made for entries and attributes:
     ``t1`` of ``t1 = outer[0]`` is ``outer[0]``."""
     shown = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
+import re
 import types
 import weakref
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from .mutation import (
     Sharing,
     is_update,
     plain_assignments,
+    shown_names,
     take_given,
 )
 from .normalize import (
@@ -269,6 +271,7 @@ def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: lis
     (``y = G["k"]; y += 1``) is refused where it runs, where it holds one (a number taken
     from a global is given a new value: nothing changes)."""
     checked: set[int] = set()
+    shown = shown_names(fn)
     for i, (s, loops) in enumerate(order):
         callee = changers.user_callee(s)
         if callee is None:
@@ -278,17 +281,46 @@ def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: lis
                 continue
             changed = order[j][0]
             value = changed.value if isinstance(changed, gast.Assign) else None
+            array = _changed_array(changed, shown)
             if not is_rt_call(value, "update_into", "update_if_outside"):
-                what, hint = changed_after(callee, s.lineno)
+                what, hint = changed_after(callee, s.lineno, array)
                 raise parsed.error(what, changed, hint)
             if id(changed) not in checked:  # (the first call before it names it)
                 checked.add(id(changed))
                 held = copy.deepcopy(value.args[2]) if len(value.args) > 2 else const(None)
                 check = _rt_call("changed_after_call", copy.deepcopy(value.args[0]), held,
-                                 const(callee), const(s.lineno))  # fmt: skip
+                                 const(callee), const(s.lineno), const(array))  # fmt: skip
                 made = gast.Expr(value=check)
                 made.lineno = changed.lineno
                 insert_beside(fn.body, changed, [made])
+
+
+def _changed_array(s: gast.stmt, shown: dict[str, str]) -> str:
+    """How the user names the array ``s`` changes in place (``G`` of ``G[0] = v``,
+    ``G.fill(0)``, ``h += 1``; ``CFG["y"]`` of a temporary normalize took it into), or ""
+    where ``s`` names it only through a temporary of normalize's."""
+    e: Any = None
+    if isinstance(s, gast.Assign):
+        value = s.value
+        e = (
+            value.args[0]
+            if is_rt_call(value, "update_into", "update_if_outside")
+            else (
+                s.targets[0] if isinstance(s.targets[0], (gast.Subscript, gast.Attribute)) else None
+            )
+        )
+    elif isinstance(s, gast.AugAssign):
+        e = s.target
+    elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        e = s.value.func.value if isinstance(s.value.func, gast.Attribute) else None
+    while isinstance(e, (gast.Subscript, gast.Attribute)):
+        e = e.value
+    if not isinstance(e, gast.Name):
+        return ""
+    return shown.get(e.id, "" if _TEMPORARY.fullmatch(e.id) else e.id)
+
+
+_TEMPORARY = re.compile(r"t\d+")
 
 
 def _rt_call(helper: str, *args: gast.expr) -> gast.Call:

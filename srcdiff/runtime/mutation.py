@@ -608,25 +608,27 @@ def update_into(x: Any, new: Any) -> Any:
     return new
 
 
-def changed_after(callee: str, line: int) -> tuple[str, str]:
-    """What refuses a change of an array from outside after a call of ``callee`` (at
-    ``line``), and the hint."""
+def changed_after(callee: str, line: int, array: str = "") -> tuple[str, str]:
+    """What refuses a change of an array from outside (``array``, as the user wrote it,
+    where known) after a call of ``callee`` (at ``line``), and the hint."""
+    through = f", through `{array}`," if array else ""
     return (
-        f"an array from outside the function (a global's, a field's) may be changed in "
-        f"place here, after a call of {callee} (line {line}) whose derivative may read it: "
-        "the gradient, taken later, would read the changed values",
-        "make the change before the call, or on a copy of the array",
+        f"an array from outside the function (a global's, a field's) is changed in place "
+        f"here{through} after a call of {callee} (line {line}) whose derivative may read "
+        "it: the gradient, taken later, would read the changed values",
+        f"make the change before the call of {callee}, or make it on a copy of the array (.copy())",
     )
 
 
-def changed_after_call(x: Any, values: tuple | None, callee: str, line: int) -> None:
+def changed_after_call(x: Any, values: tuple | None, callee: str, line: int, array: str = ""
+                       ) -> None:  # fmt: skip
     """Before ``x += v`` made in an object from outside (``update_into``; or, given the
     globals' ``values``, ``update_if_outside``) after a call of a function of the user's
     (``callee``, at ``line``) whose derivative may read it: refused where the update
     changes an array, a list or a dict in place; a number is given a new value, which
-    changes nothing read before."""
+    changes nothing read before. ``array``: how the user named ``x``."""
     if _mutable(x) and (values is None or _outside(x, values)):
-        raise refuse(*changed_after(callee, line))
+        raise refuse(*changed_after(callee, line, array))
 
 
 def update_if_outside(x: Any, new: Any, values: tuple) -> Any:

@@ -191,3 +191,31 @@ def test_an_update_of_what_a_helper_may_return_of_a_global_is_refused(f):
     with pytest.raises(sd.CompileError, match="after a call of|object a global holds"):
         sd.grad(f)(np.array([0.5, -1.0]))
     np.testing.assert_array_equal(GX, np.arange(6.0).reshape(3, 2))
+
+
+def an_entry_of_a_global_changed_after_a_helper_read_it(w):
+    s = _reads_gx(w, GX)
+    GROUPS["x"][0, 0] = 2.0
+    return s
+
+
+GROUPS = {"x": GX}
+
+
+@pytest.mark.parametrize(
+    "fn, shown",
+    [
+        (a_global_given_to_a_helper_then_changed, "through `GX`"),
+        (an_entry_of_a_global_changed_after_a_helper_read_it, "through `GROUPS['x']`"),
+    ],
+)
+def test_the_refusal_of_a_change_after_a_helper_names_the_array_as_written(fn, shown):
+    """The refusal says which array is changed, as the user wrote it (it said only "an
+    array from outside the function"), and the line of the call before."""
+    try:
+        with pytest.raises(sd.CompileError, match="after a call of `_reads_gx`") as info:
+            sd.grad(fn)(np.ones(2))
+    finally:
+        GX[:] = np.arange(6.0).reshape(3, 2)
+    assert shown in str(info.value)
+    assert info.value.lineno == fn.__code__.co_firstlineno + 2

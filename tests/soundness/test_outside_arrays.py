@@ -814,7 +814,7 @@ def test_a_callable_object_held_by_a_global_is_data():
     call's derivative reads them, so a change after it is refused (it was taken for a
     function, and the gradient read the zeroed array)."""
     CALLABLE_MODEL.W[:] = [1.0, 2.0, 3.0]
-    with pytest.raises(sd.CompileError, match="may be changed in place here"):
+    with pytest.raises(sd.CompileError, match="changed in place here, through `CALLABLE_MODEL`"):
         sd.grad(read_by_a_callable_global_then_reset)(np.array([0.5, -1.2, 2.0]))
 
 
