@@ -788,7 +788,9 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
     out = []
     if op.receiver is not None and op.operands:
         helper = "tensor_receiver" if op.receiver_tensor else "receiver"
-        out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver))))
+        index = op.operands[1:2] if op.receiver == "__getitem__" and not op.receiver_tensor else []
+        out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver),
+                                        *map(clone, index))))  # fmt: skip
     if op.checked:  # an operator's operands, or a function's arguments (options pass)
         operator_ = op.symbol in OPERATOR_SYMBOLS.values() or op.symbol in COMPARISONS
         helper = "operands" if operator_ else "arguments"

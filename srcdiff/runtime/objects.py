@@ -129,13 +129,17 @@ def container_update(obj: Any, name: str) -> tuple[str, str] | None:
     )
 
 
-def receiver(obj: Any, name: str) -> None:
+def receiver(obj: Any, name: str, *index: Any) -> None:
     """Check ``obj`` of ``obj.name(...)`` (or ``obj.name``), which compiled code
     differentiates as an array's (or a dict's) method or attribute of that name: an object
     of a user's class, whose own it is (``acc.copy()``, a property ``T``), is refused,
-    never given the array's derivative."""
+    never given the array's derivative. ``obj[index]`` (``name`` ``"__getitem__"``) with
+    an index that carries no gradient (an integer taken from a list, a key) only selects:
+    the object's own ``__getitem__`` runs, as in Python (``self.params[i]``)."""
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not is_record(obj):
         return  # an array of any library (array-api-strict's .T is a Python property)
+    if index and _selects_only(index[0]):
+        return
     own = inspect.getattr_static(type(obj), name, None)  # in Python: the class's own
     if is_record(obj) or isinstance(own, (types.FunctionType, property)):  # (a named tuple's)
         from .mutation import refuse  # mutation imports this module
@@ -146,6 +150,21 @@ def receiver(obj: Any, name: str) -> None:
             f"call it as {type(obj).__qualname__}.{name}(obj, ...), or construct the object "
             "in this function",
         )
+
+
+def _selects_only(key: Any) -> bool:
+    """Whether ``key`` is an index no gradient flows through: integers, booleans,
+    strings, slices of them, None, ``...``, arrays of integers or booleans, and tuples
+    of these."""
+    if isinstance(key, tuple):
+        return all(map(_selects_only, key))
+    if isinstance(key, slice):
+        return all(_selects_only(p) for p in (key.start, key.stop, key.step))
+    if isinstance(key, (int, str, bytes, range, np.integer, np.bool_)) or key is None \
+            or key is Ellipsis:  # fmt: skip
+        return True
+    kind = getattr(getattr(key, "dtype", None), "kind", None)
+    return kind is not None and kind in "biu" and hasattr(key, "shape")
 
 
 # what Python's operators do on an array class of NumPy's that is not the ndarray itself
