@@ -28,6 +28,7 @@ from .analyse import BINOPS, found_objects, operands_of, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import (
+    PURE_HOMES,
     Names,
     assign,
     clone,
@@ -290,7 +291,28 @@ class Unwrapper:
                 cache.pop(target, None)
                 for key in [k for k, v in cache.items() if v == target]:
                     cache.pop(key)
+            if self.may_rebind(s):  # a global read after it is unwrapped again
+                for key in [k for k in cache if k not in self.locals]:
+                    cache.pop(key)
         return out
+
+    def may_rebind(self, s: gast.stmt) -> bool:
+        """Whether ``s`` calls code that may give a global another value (``mod.N = v``
+        in a function of any module): a call of anything but srcdiff's, NumPy's and the
+        builtins' functions."""
+        for n in gast.walk(s):
+            if not isinstance(n, gast.Call):
+                continue
+            root = n.func
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name) and root.id == "rt":
+                continue
+            found, obj = self.resolve(n.func)
+            owner = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
+            if not (found and str(owner).split(".")[0] in PURE_HOMES):
+                return True
+        return False
 
     def as_tensors(self, block: gast.With) -> list[gast.stmt]:
         """A ``sd.no_grad()`` block runs as written, on Tensors: each local it reads and

@@ -47,3 +47,12 @@ def reads_n_around_a_call_of_its_module(x, bump=None):
     y = np.sum(x) * N
     _doubles_n()
     return y + np.sum(x**2) * N
+
+
+def tensor_step(w, bump=module_bumper.by_attribute):
+    """Tensor code reading ``N`` around a call assigning it: each read is its own."""
+    loss = (w * N).sum()
+    bump()
+    loss = loss + (w * w * N).sum()
+    loss.backward()
+    return loss
