@@ -389,8 +389,9 @@ def _array_attribute(attr: str) -> bool:
 
 
 class Normalizer:
-    def __init__(self, parsed: Parsed, names: Names):
+    def __init__(self, parsed: Parsed, names: Names, sequences: frozenset[str] = frozenset()):
         self.p = parsed
+        self.sequences = sequences
         self.names = names
         self.locals = local_names(parsed.tree)
         self.params = set(params_of(parsed.tree))
@@ -605,9 +606,9 @@ class Normalizer:
 
     def list_names(self) -> frozenset[str]:
         """The local names the function may give a list or a tuple: a display, a
-        comprehension, ``list(...)``/``tuple(...)``/``sorted(...)``, or a name it appends
-        to (``vs = [x[0], x[1]]``): given where NumPy takes an array, they are made one,
-        as NumPy makes them (``displays_as_arrays``)."""
+        comprehension, ``list(...)``/``tuple(...)``/``sorted(...)``, a name it appends
+        to (``vs = [x[0], x[1]]``), a parameter the call gave one: given where NumPy takes
+        an array, they are made one, as NumPy makes them (``displays_as_arrays``)."""
         if self.listed is not None:
             return self.listed
         found = set()
@@ -627,7 +628,7 @@ class Normalizer:
                 and isinstance(n.func.value, gast.Name)
             ):
                 found.add(n.func.value.id)
-        self.listed = frozenset(found & self.locals)
+        self.listed = frozenset((found | self.sequences) & self.locals)
         return self.listed
 
     def super_named(self, e: gast.Call) -> gast.Call:
@@ -1603,9 +1604,11 @@ def _at(stmt: gast.stmt, line: int) -> gast.stmt:
     return stmt
 
 
-def normalize(parsed: Parsed, names: Names) -> gast.FunctionDef:
-    """The A-normal form of ``parsed.tree`` (a new FunctionDef)."""
-    norm = Normalizer(parsed, names)
+def normalize(parsed: Parsed, names: Names, sequences: frozenset[str] = frozenset()
+              ) -> gast.FunctionDef:  # fmt: skip
+    """The A-normal form of ``parsed.tree`` (a new FunctionDef); ``sequences``: the
+    parameters the call gave lists, tuples or dicts (see ``list_names``)."""
+    norm = Normalizer(parsed, names, sequences)
     body = norm.block(parsed.tree.body)
     fn = gast.FunctionDef(
         name=parsed.tree.name,

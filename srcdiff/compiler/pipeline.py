@@ -112,7 +112,8 @@ def front_end(
     stages.shown("parse", parsed.tree)
     parsed = apart_from_module_names(parsed)
     names = Names(all_names(parsed.tree) | RESERVED)
-    tree = normalize(parsed, names)
+    listed = frozenset(p for p, kind in kinds.items() if kind == "any") - objects - holders
+    tree = normalize(parsed, names, listed)  # (lists, tuples, dicts: not a user's objects)
     stages.shown("normalize", tree)
     if dialect.on_tensors:
         parsed = inline_calls(parsed, tree, names)

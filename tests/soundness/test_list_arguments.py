@@ -80,3 +80,25 @@ def test_a_list_in_a_name_is_the_array_numpy_makes_of_it(name, obj, how):
         return  # not smooth here
     analytic = float(np.real(np.sum(np.asarray(d) * direction)))
     assert abs(analytic - fd1) <= 1e-5 * max(1.0, abs(fd1)), (name, analytic, fd1)
+
+
+def _cubed_sum(vs):
+    return np.sum(np.power(vs, 3)) + np.sum(np.abs(vs))
+
+
+def passes_its_list_on(x):
+    vs = [x[0], x[1] * 2.0]
+    return _cubed_sum(vs) + _cubed_sum((x[2], x[0]))
+
+
+def test_a_list_parameter_is_the_array_numpy_makes_of_it():
+    """A callee given a list (or a tuple) takes it for the array of its entries where
+    NumPy does (it crashed: the parameter was not seen to hold a list)."""
+    got = sd.grad(passes_its_list_on)(X)
+    for eps in (1e-5, 1e-6):
+        fd = [(passes_its_list_on(X + e) - passes_its_list_on(X - e)) / (2 * eps)
+              for e in np.eye(3) * eps]  # fmt: skip
+        np.testing.assert_allclose(got, fd, rtol=1e-6)
+    vs = [X[0], X[1]]
+    got = sd.grad(_cubed_sum)(vs)
+    np.testing.assert_allclose(np.asarray(got, dtype=float), 3 * np.asarray(vs) ** 2 + 1.0)
