@@ -1,5 +1,6 @@
 """Rules of assembling and cutting arrays: stacks, append, splits, tile, repeat, roll,
-flips and rotations, atleast_*, pad, diagonals and triangles, sliding windows."""
+flips and rotations, atleast_*, pad, diagonals and triangles, sliding windows, insert,
+delete, resize, block and trim_zeros."""
 
 import numpy as xp
 from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view
@@ -216,6 +217,66 @@ def triu(g, ans, m, k=0):
 def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeable=False):
     return rt.window_grad(g, x, window_shape, axis), None, None, None, None
 
+
+# Entries moved without being changed (``rt.sources_grad``): each argument's gradient is
+# ``g`` at the places its entries went, summed over copies.
+
+
+@vjp(xp.insert)
+def insert(g, ans, arr, obj, values, axis=None):
+    """The inserted ``values`` are broadcast into place: their copies' gradients add up;
+    the positions ``obj`` get none."""
+    from_arr, from_values = rt.insert_sources(arr, obj, values, axis)
+    return rt.sources_grad(g, arr, from_arr), None, rt.sources_grad(g, values, from_values), None
+
+
+@vjp(xp.delete)
+def delete(g, ans, arr, obj, axis=None):
+    """The entries deleted get no gradient."""
+    return rt.sources_grad(g, arr, rt.delete_sources(arr, obj, axis)), None, None
+
+
+@vjp(xp.resize)
+def resize(g, ans, a, new_shape):
+    """``a``'s entries repeated (or cut short) to fill ``new_shape``: the copies add up."""
+    return rt.sources_grad(g, a, rt.resize_sources(a, new_shape)), None
+
+
+@vjp(xp.block)
+def block(g, ans, arrays):
+    """Each leaf of the nested lists gets its block of ``g`` (summed where a leaf of
+    fewer dimensions was broadcast up to the block's)."""
+    return rt.block_grads(g, arrays)
+
+
+@vjp(xp.trim_zeros)
+def trim_zeros(g, ans, filt, trim="fb", axis=None):
+    """The identity where no zero is trimmed off; refused where one is (``rt.trim_sources``)."""
+    return rt.sources_grad(g, filt, rt.trim_sources(filt, trim, axis)), None, None
+
+
+@jvp(xp.insert, shaped=True)
+def insert_jvp(ans, arr, obj, values, axis=None, *, darr, dvalues):
+    from_arr, from_values = rt.insert_sources(arr, obj, values, axis)
+    return rt.sources_tangent(darr, arr, from_arr), rt.sources_tangent(dvalues, values, from_values)
+
+
+@jvp(xp.delete, shaped=True)
+def delete_jvp(ans, arr, obj, axis=None, *, darr):
+    return rt.sources_tangent(darr, arr, rt.delete_sources(arr, obj, axis))
+
+
+@jvp(xp.resize, shaped=True)
+def resize_jvp(ans, a, new_shape, *, da):
+    return rt.sources_tangent(da, a, rt.resize_sources(a, new_shape))
+
+
+@jvp(xp.trim_zeros, shaped=True)
+def trim_zeros_jvp(ans, filt, trim="fb", axis=None, *, dfilt):
+    return rt.sources_tangent(dfilt, filt, rt.trim_sources(filt, trim, axis))
+
+
+linear((0,), xp.block)
 
 # Forward: every rule of this family but pad's moves or copies entries without changing
 # them: linear in the arrays (``append`` in its two arrays jointly, ``atleast_*`` in each of

@@ -437,6 +437,35 @@ def extreme_accumulate_jvp(ans, array, axis=0, dtype=None, out=None, *, darray):
     return rt.running_extreme_tangent(darray, ans, array, axis)
 
 
+# ``ufunc.reduceat(array, indices, axis)``: result ``i`` reduces the entries from
+# ``indices[i]`` up to the next index (or only ``indices[i]``, where the next is not past
+# it): a sum's gradient goes to each of them, a max's or a min's to those attaining it
+# (``rt.reduceat_grad``). The indices get none.
+
+
+@vjp(xp.add.reduceat)
+def add_reduceat(g, ans, array, indices, axis=0, dtype=None, out=None):
+    return rt.reduceat_grad(g, ans, array, indices, axis), None, None, None, None
+
+
+@vjp(xp.maximum.reduceat, xp.minimum.reduceat, xp.fmax.reduceat, xp.fmin.reduceat)
+def extreme_reduceat(g, ans, array, indices, axis=0, dtype=None, out=None):
+    """Ties share evenly, as ``np.max``'s rule shares (``fmax``, ``fmin``: the NaNs they
+    pass over are equal to no extreme)."""
+    return rt.reduceat_grad(g, ans, array, indices, axis, True), None, None, None, None
+
+
+@jvp(xp.add.reduceat, shaped=True)
+def add_reduceat_jvp(ans, array, indices, axis=0, dtype=None, out=None, *, darray):
+    return rt.reduceat_tangent(darray, ans, array, indices, axis)
+
+
+@jvp(xp.maximum.reduceat, xp.minimum.reduceat, xp.fmax.reduceat, xp.fmin.reduceat,
+     shaped=True)  # fmt: skip
+def extreme_reduceat_jvp(ans, array, indices, axis=0, dtype=None, out=None, *, darray):
+    return rt.reduceat_tangent(darray, ans, array, indices, axis, True)
+
+
 CUMULATIVE_SUM = [xp.cumulative_sum] if hasattr(xp, "cumulative_sum") else []  # NumPy 2.1
 
 

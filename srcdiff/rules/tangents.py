@@ -550,6 +550,45 @@ def item_tangent(g, ans, dx, index):
     return rt.item_grad(g, dx, index), None
 
 
+@vjp(rt.sources_grad)
+def sources_grad(gbar, out, g, x, sources):
+    """Entries carried back to where they were copied from: linear in ``g``, whose adjoint
+    copies them forward again; the places are constant."""
+    return rt.sources_tangent(gbar, x, sources), None, None
+
+
+@vjp(rt.sources_tangent)
+def sources_tangent(gbar, out, dx, x, sources):
+    """Entries copied: linear in ``dx``, whose adjoint carries them back."""
+    return rt.sources_grad(gbar, x, sources), None, None
+
+
+@vjp(rt.reduceat_grad)
+def reduceat_grad(gbar, out, g, ans, array, indices, axis=0, extreme=False):
+    """A reduceat's gradient: linear in ``g``, whose adjoint is the reduceat's tangent;
+    which entries attain an extreme is constant where no two tie."""
+    return (
+        rt.reduceat_tangent(gbar, ans, array, indices, axis, extreme),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@vjp(rt.reduceat_tangent)
+def reduceat_tangent(gbar, out, d, ans, array, indices, axis=0, extreme=False):
+    """A reduceat's tangent: linear in ``d``, whose adjoint is its gradient."""
+    return rt.reduceat_grad(gbar, ans, array, indices, axis, extreme), None, None, None, None, None
+
+
+@vjp(rt.block_grads)
+def block_grads(gbar, out, g, arrays):
+    """``g`` cut into ``np.block``'s leaves: linear, whose adjoint blocks them again."""
+    return xp.block(gbar), None
+
+
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
        rt.running_extreme_grad, rt.running_extreme_tangent,
        rt.cast_like, rt.view_grad, rt.meshgrid_grads, rt.broadcast_grads, rt.tolist_grad,
@@ -588,6 +627,15 @@ sequence_result(
 )
 linear((1,), rt.result_like)
 linear((0, 3), rt.follow_tangent, rt.put_back_tangent)
+linear((0,), rt.sources_grad, rt.sources_tangent, rt.block_grads, rt.reduceat_grad,
+       rt.reduceat_tangent)  # fmt: skip
+constant_in((1, 2, 3), rt.reduceat_grad, rt.reduceat_tangent)
+constant_in((1, 2), rt.sources_grad, rt.sources_tangent)
+constant_in((1,), rt.block_grads)  # (the leaves give shapes alone)
+sequence_result(rt.block_grads)
+nondiff("integers: where each entry of a result that moves entries comes from",
+        rt.insert_sources, rt.delete_sources, rt.resize_sources, rt.block_sources,
+        rt.trim_sources)  # fmt: skip
 nondiff("a zero tangent (or adjoint), whatever its argument holds", rt.zeros_like,
         rt.zero_tangent)  # fmt: skip
 nondiff("a check that returns nothing (a matrix of full rank, a real value)",

@@ -725,3 +725,193 @@ def prod_entries_tangent(iterable: Any, start: Any, diterable: Any, dstart: Any)
             rest = rest * v
         total = total + dstart * rest
     return total
+
+
+# ---- entries moved: insert, delete, resize, block, trim_zeros ---------------------------------
+# Each of these copies entries of its arguments to new places without changing them. Its
+# ``*_sources`` helper (run on the host, on positions alone) says, for each entry of the
+# result, the row-major position in an argument it was copied from (-1: from elsewhere);
+# ``sources_grad`` carries ``g`` back there and ``sources_tangent`` carries a tangent forward.
+
+
+def _host(x: Any) -> Any:
+    """An index or a list of them (``obj``, ``new_shape``) as NumPy takes it, on the host."""
+    return backend.to_numpy(x) if _is_array(x) else x
+
+
+def _places(shape: tuple[int, ...], start: int = 0) -> np.ndarray:
+    """The row-major positions of an array of ``shape``, from ``start``."""
+    return np.arange(start, start + math.prod(shape), dtype=np.intp).reshape(shape)
+
+
+def sources_grad(g: Any, x: Any, sources: Any) -> Any:
+    """Gradient of a result whose entries are copies of entries of ``x``: the entry of ``g``
+    at each place goes to the position ``sources`` names there (none where it is -1;
+    copies of one entry add up), in an array of ``x``'s shape."""
+    xp = array_module(g)
+    shape = _shape_of(x)
+    sources = np.asarray(sources)
+    kept = sources >= 0
+    d = xp.zeros(math.prod(shape), dtype=_dtype(g, x))
+    index = sources[kept]
+    values = xp.broadcast_to(g, sources.shape)[kept if xp is np else xp.asarray(kept)]
+    d = backend.scatter_add(d, index if xp is np else xp.asarray(index), values)
+    return xp.reshape(d, shape)
+
+
+def sources_tangent(dx: Any, x: Any, sources: Any) -> Any:
+    """Tangent of a result whose entries are copies of entries of ``x`` (see
+    ``sources_grad``, its transpose): ``dx`` at each position ``sources`` names, 0 where
+    it names none."""
+    xp = array_module(dx, x)
+    sources = np.asarray(sources)
+    flat = xp.reshape(xp.broadcast_to(xp.asarray(dx), _shape_of(x)), (-1,))
+    index = np.where(sources >= 0, sources, 0)
+    picked = flat[index if xp is np else xp.asarray(index)]
+    return xp.where(xp.asarray(sources >= 0), picked, xp.zeros_like(picked))
+
+
+def delete_sources(arr: Any, obj: Any, axis: Any = None) -> np.ndarray:
+    """Where each entry of ``np.delete(arr, obj, axis)`` comes from in ``arr``."""
+    return np.delete(_places(_shape_of(arr)), _host(obj), axis)
+
+
+def insert_sources(arr: Any, obj: Any, values: Any, axis: Any = None) -> tuple[Any, Any]:
+    """Where each entry of ``np.insert(arr, obj, values, axis)`` comes from: its position
+    in ``arr`` and its position in ``values`` (-1 in the one it does not come from)."""
+    shape, v_shape = _shape_of(arr), _shape_of(values)
+    obj = _host(obj)
+    from_arr = np.insert(_places(shape), obj, -1, axis)
+    from_values = np.insert(np.full(shape, -1, dtype=np.intp), obj, _places(v_shape), axis)
+    return from_arr, from_values
+
+
+def resize_sources(a: Any, new_shape: Any) -> np.ndarray:
+    """Where each entry of ``np.resize(a, new_shape)`` comes from in ``a`` (its entries
+    again and again; none for the zeros that fill the result of an empty ``a``)."""
+    shape = _shape_of(a)
+    if math.prod(shape) == 0:
+        return np.full(np.resize(np.zeros(1), _host(new_shape)).shape, -1, dtype=np.intp)
+    return np.resize(_places(shape), _host(new_shape))
+
+
+def _block_leaves(arrays: Any) -> list:
+    """The arrays (and numbers) of ``np.block``'s nested lists, in order."""
+    if isinstance(arrays, list):
+        return [leaf for part in arrays for leaf in _block_leaves(part)]
+    return [arrays]
+
+
+def _block_positions(arrays: Any, start: list[int]) -> Any:
+    """``arrays`` with each leaf replaced by its positions, counted on from ``start[0]``."""
+    if isinstance(arrays, list):
+        return [_block_positions(part, start) for part in arrays]
+    shape = _shape_of(arrays)
+    places = _places(shape, start[0])
+    start[0] += math.prod(shape)
+    return places
+
+
+def block_sources(arrays: Any) -> np.ndarray:
+    """Where each entry of ``np.block(arrays)`` comes from: its position among the entries
+    of all the leaves, taken in order (see ``block_grads``)."""
+    return np.block(_block_positions(arrays, [0]))
+
+
+def block_grads(g: Any, arrays: Any) -> Any:
+    """Gradient of ``np.block(arrays)``: ``g`` carried back to each leaf, in the nested
+    lists' layout."""
+    xp = array_module(g)
+    leaves = _block_leaves(arrays)
+    shapes = [_shape_of(leaf) for leaf in leaves]
+    total = xp.zeros(sum(math.prod(s) for s in shapes), dtype=_dtype(g, leaves[0]))
+    flat = sources_grad(g, total, block_sources(arrays))
+    parts = iter(
+        xp.reshape(p, s)
+        for p, s in zip(_cut(flat, [math.prod(s) for s in shapes], 0), shapes, strict=True)
+    )
+
+    def rebuilt(x: Any) -> Any:
+        return [rebuilt(part) for part in x] if isinstance(x, list) else next(parts)
+
+    return rebuilt(arrays)
+
+
+def trim_sources(filt: Any, trim: str = "fb", axis: Any = None) -> np.ndarray:
+    """Where each entry of ``np.trim_zeros(filt, trim, axis)`` comes from in ``filt``,
+    where it trims nothing off (its entries at the edges are not zero, and stay so
+    nearby). Where it trims zeros off, the result's shape jumps as one leaves zero: no
+    derivative exists there, refused."""
+    kept = np.trim_zeros(np.asarray(_host(filt)), trim, axis)
+    if kept.size != math.prod(_shape_of(filt)):
+        raise refuse(
+            "the derivative of np.trim_zeros where it trims zeros off: "
+            "the result's shape jumps as such an entry leaves zero",
+            "slice the part you need with indices you compute (np.flatnonzero), or "
+            "differentiate where no entry is trimmed",
+        )
+    return _places(_shape_of(filt))
+
+
+# ---- a ufunc's reduceat ----------------------------------------------------------------------
+
+
+def _reduceat_runs(indices: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries ``ufunc.reduceat(x, indices)`` reduces along an axis of length ``n``,
+    each beside the result it goes to: result ``i`` reduces ``indices[i]`` up to
+    ``indices[i + 1]`` (the end, for the last one), or only ``indices[i]`` where the next
+    index is not past it."""
+    starts = np.asarray(_host(indices), dtype=np.intp).reshape(-1)
+    stops = np.append(starts[1:], n)
+    stops = np.where(stops > starts, stops, starts + 1)
+    sources = np.concatenate([np.arange(s, e) for s, e in zip(starts, stops, strict=True)])
+    runs = np.repeat(np.arange(len(starts)), stops - starts)
+    return sources.astype(np.intp), runs.astype(np.intp)
+
+
+def _reduceat_shares(xp: Any, lanes: Any, tops: Any, sources: Any, runs: Any, extreme: bool) -> Any:
+    """What each entry read gives its result: 1 for a sum; for a max or min, an even share
+    among the entries attaining it (the NaNs where it is NaN), 0 for the others. ``lanes``
+    and ``tops``: the array and the result with the reduced axis first."""
+    if not extreme:
+        return None
+    read, top = lanes[sources], tops[runs]
+    hit = backend.astype((read == top) | (xp.isnan(read) & xp.isnan(top)), lanes.dtype)
+    count = backend.scatter_add(xp.zeros(tops.shape, dtype=lanes.dtype), runs, hit)
+    return hit / count[runs]
+
+
+def reduceat_grad(g: Any, ans: Any, array: Any, indices: Any, axis: int = 0,
+                  extreme: bool = False) -> Any:  # fmt: skip
+    """Gradient of ``np.add.reduceat(array, indices, axis)`` (``extreme``: of
+    ``np.maximum.reduceat`` and its kin, whose result's gradient goes to the entries
+    attaining it, shared evenly at ties as ``np.max``'s): each result's gradient goes to
+    the entries it reduced. Linear in ``g``."""
+    array = array_module(ans, array).asarray(array)
+    xp = array_module(ans, array)
+    axis = axis % array.ndim
+    sources, runs = (i if xp is np else xp.asarray(i)
+                     for i in _reduceat_runs(indices, array.shape[axis]))  # fmt: skip
+    lanes, tops = xp.moveaxis(array, axis, 0), xp.moveaxis(ans, axis, 0)
+    share = _reduceat_shares(xp, lanes, tops, sources, runs, extreme)
+    read = xp.moveaxis(xp.asarray(g), axis, 0)[runs]
+    d = xp.zeros(lanes.shape, dtype=_dtype(g, array))
+    d = backend.scatter_add(d, sources, read if share is None else read * share)
+    return xp.moveaxis(d, 0, axis)
+
+
+def reduceat_tangent(d: Any, ans: Any, array: Any, indices: Any, axis: int = 0,
+                     extreme: bool = False) -> Any:  # fmt: skip
+    """Tangent of ``np.add.reduceat`` (``extreme``: of ``np.maximum.reduceat`` and its
+    kin) along a tangent ``d`` of ``array``: the transpose of ``reduceat_grad``."""
+    array = array_module(ans, array).asarray(array)
+    xp = array_module(ans, array)
+    axis = axis % array.ndim
+    sources, runs = (i if xp is np else xp.asarray(i)
+                     for i in _reduceat_runs(indices, array.shape[axis]))  # fmt: skip
+    lanes, tops = xp.moveaxis(array, axis, 0), xp.moveaxis(ans, axis, 0)
+    share = _reduceat_shares(xp, lanes, tops, sources, runs, extreme)
+    read = xp.moveaxis(xp.broadcast_to(xp.asarray(d), array.shape), axis, 0)[sources]
+    total = xp.zeros(tops.shape, dtype=read.dtype)
+    total = backend.scatter_add(total, runs, read if share is None else read * share)
+    return xp.moveaxis(total, 0, axis)

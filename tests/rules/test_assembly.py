@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import srcdiff as sd
 from srcdiff.rules import lookup
-from srcdiff.testing import check_grads, check_vjp
+from srcdiff.testing import check_grads, check_vjp, numeric_grad
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
@@ -258,6 +258,37 @@ SPECS += [
     ]
 ]
 
+# entries moved: insert (values broadcast into place), delete, resize, block, trim_zeros
+M = Sampler(35)
+SPECS += [
+    Spec(np.insert, (M((5,)), 2, M.scalar())),
+    Spec(np.insert, (M((5,)), [1, 1, 4], M((3,)))),  # several at one place
+    Spec(np.insert, (M((3, 4)), 1, M((4,))), {"axis": 0}),  # a row
+    Spec(np.insert, (M((3, 4)), [0, 2], M((3, 1))), {"axis": 1}),  # broadcast columns
+    Spec(np.insert, (M((3, 4)), 2, M((3,))), {"axis": -1}),  # one column, its entries
+    Spec(np.insert, (M((3, 4)), 2, M.scalar()), {"axis": 1}),  # one number, broadcast
+    Spec(np.insert, (M((2, 3)), slice(0, 2), M((2,)))),  # flattened first
+    Spec(np.insert, (M((2, 3)), np.array([1]), M((1, 3)), 0), label="positional-axis"),
+    Spec(np.delete, (M((5,)), 1)),
+    Spec(np.delete, (M((3, 4)), [0, 2]), {"axis": 1}),
+    Spec(np.delete, (M((3, 4)), slice(None, None, 2)), {"axis": 0}),
+    Spec(np.delete, (M((3, 4)), [1, 5, 7])),  # flattened first
+    Spec(np.delete, (M((2, 3, 4)), np.array([True, False, True, False]), -1), label="mask"),
+    Spec(np.resize, (M((2, 3)), (4, 5))),  # repeated
+    Spec(np.resize, (M((2, 3)), (2, 2))),  # cut short
+    Spec(np.resize, (M((4,)), 9)),
+    Spec(np.resize, (M((3,)), (2, 3, 2)), {}),
+    Spec(np.block, ([M((2, 2)), M((2, 3))],)),
+    Spec(np.block, ([[M((2, 2)), M((2, 1))], [M((1, 3))]],), label="2x2-over-1x3"),
+    Spec(np.block, ([[M((2, 2)), M((2, 1))], [M((2,)), M.scalar()]],), label="2x2-lifted"),
+    Spec(np.block, ([M((3,)), M.scalar(), M((2,))],)),
+    Spec(np.block, (M((2, 3)),), label="one-array"),
+    Spec(np.block, ([[[M((1, 2, 2))], [M((1, 1, 2))]], [[M((1, 3, 2))]]],), label="3d"),
+    Spec(np.trim_zeros, (M((5,), 0.5, 2.0),)),  # nothing to trim: the identity
+    Spec(np.trim_zeros, (M((5,), 0.5, 2.0), "f")),
+    Spec(np.trim_zeros, (M((3, 4), 0.5, 2.0),), {"trim": "b", "axis": 0}),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
@@ -462,6 +493,15 @@ def several_atleast(x, y):
     return np.sum(a * b) + np.sum(c**2)
 
 
+def moved_entries(x, m):
+    """Entries inserted, deleted, repeated and laid out in blocks."""
+    b = np.block([[m, x[:2, None]], [x[1:], x[0]]])
+    i = np.insert(m, [0, 2], x[:2, None] * 2.0, axis=1)
+    d = np.delete(i, 1, axis=1)
+    r = np.resize(d, (3, 5))
+    return np.sum(b**3) + np.sum(np.sin(r) * r) + np.sum(np.trim_zeros(x) ** 2)
+
+
 END_TO_END = [
     (padded_conv, (R((6,)), R((3,)), 0.3), (0, 1, 2)),
     (padded_conv_modes, (R((5,)), R((4,))), (0, 1)),
@@ -473,6 +513,7 @@ END_TO_END = [
     (stacks, (R((3,)), R((3,))), (0, 1)),
     (fliplr_hsplit, (R((2, 4)),), 0),
     (several_atleast, (R((3,)), R((3,))), (0, 1)),
+    (moved_entries, (M((4,)), M((2, 3))), (0, 1)),
 ]
 
 
@@ -521,3 +562,29 @@ def test_the_checks_notice_a_wrong_rule():
 
     with pytest.raises(AssertionError, match="wrong gradient"):
         check_vjp(unrolled, np.roll, (R((5,)), 2), wrt=(0,))
+
+
+def test_moved_entries_in_forward_mode_and_to_second_order():
+    x, m = M((4,)), M((2, 3))
+    v = (M((4,)), M((2, 3)))
+    _, tangent = sd.jvp(moved_entries, (x, m), v)
+    grads = numeric_grad(moved_entries, (x, m), (0, 1))
+    expected = sum(np.sum(g * t) for g, t in zip(grads, v, strict=True))
+    assert tangent == pytest.approx(expected, rel=1e-6)
+    hessian = sd.hessian(moved_entries)(x, m)
+    grad = sd.grad(moved_entries)
+    by_differences = np.array(
+        [numeric_grad(lambda x, k=k: grad(x, m)[k], (x,), 0) for k in range(4)]
+    )
+    assert np.allclose(hessian, by_differences, rtol=1e-5, atol=1e-6)
+
+
+def trimmed(x):
+    return np.sum(np.trim_zeros(x * np.array([0.0, 1.0, 1.0, 0.0])) ** 2)
+
+
+def test_trim_zeros_that_trims_a_zero_off_is_refused():
+    """Where an entry at the edge is zero, the result's shape jumps as it leaves zero: no
+    derivative exists there (and 0 would be wrong for ``np.sum(np.trim_zeros(x))``)."""
+    with pytest.raises(sd.CompileError, match="trim_zeros where it trims zeros off"):
+        sd.grad(trimmed)(np.ones(4))

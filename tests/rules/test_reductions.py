@@ -228,6 +228,36 @@ SPECS += [
     Spec(rt.centred, (U((3, 4)), None, KEPT), label="where-all"),
 ]
 
+# a ufunc's reduceat: runs from each index to the next, one entry where the next index is
+# not past it (``[0, 3, 1]``: the entries 0-2, entry 3 alone, then 1 to the end)
+A = Sampler(36)
+TIED = np.array([[0.5, 0.5, -0.2, 1.0], [0.3, -0.7, -0.7, 0.3], [1.2, 0.1, 1.2, 0.4]])
+SPECS += [
+    *[
+        Spec(prim, (A(shape),), kw, wrt=(0,))
+        for prim in (
+            np.add.reduceat,
+            np.maximum.reduceat,
+            np.minimum.reduceat,
+            np.fmax.reduceat,
+            np.fmin.reduceat,
+        )  # fmt: skip
+        for shape, kw in (
+            ((6,), {"indices": [0, 2, 5]}),
+            ((5, 3), {"indices": [0, 3, 1]}),  # a run, one entry, a run to the end
+            ((3, 5), {"indices": [1, 1, 4], "axis": 1}),  # an index repeated
+            ((2, 4, 3), {"indices": np.array([2, 0]), "axis": -2}),
+            ((4,), {"indices": [3]}),
+        )
+    ],  # fmt: skip
+    Spec(np.add.reduceat, (A((5,)), [0, 2], 0), wrt=(0,), label="positional-axis"),
+    *[
+        Spec(p, (TIED, [0, 2]), {"axis": 1}, wrt=(0,), label="ties")
+        for p in (np.maximum.reduceat, np.minimum.reduceat)
+    ],
+    Spec(np.fmax.reduceat, (HOLES, [0, 2]), {"axis": 1}, wrt=(0,), label="nan"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

@@ -404,6 +404,46 @@ SPECS = [
     Spec(sd.hvp, (cubic, (R((2,)), R((2,))), (R((2,)), None)), wrt=(1,), label="one-tangent"),
 ]
 
+# the helpers of rules that move entries (np.insert, np.delete, np.resize, np.block)
+S = Sampler(77)
+SPECS += [
+    *[
+        Spec(helper, (S(shape), x, sources), wrt=(0,), label=label)
+        for helper, shape, x, sources, label in (
+            (rt.sources_grad, (2, 3), S((4,)), np.array([[0, 3, -1], [3, 1, 2]]), "grad"),
+            (rt.sources_grad, (5,), S((2, 2)), np.array([-1, 0, 1, 2, 3]), "grad-shaped"),
+            (rt.sources_tangent, (4,), S((4,)), np.array([[0, 3, -1], [3, 1, 2]]), "tangent"),
+        )
+    ],
+    *[
+        Spec(
+            helper,
+            (
+                S(shape),
+                ufunc.reduceat(x, indices, axis=axis),
+                x,
+                indices,
+                axis,
+                ufunc is not np.add,
+            ),
+            wrt=(0,),
+            label=label,
+        )  # fmt: skip
+        for helper in (rt.reduceat_grad, rt.reduceat_tangent)
+        for ufunc, x, indices, axis, label in (
+            (np.add, S((5, 3)), [0, 3, 1], 0, "sum"),
+            (np.maximum, S((3, 5)), [1, 1, 4], 1, "max"),
+        )
+        for shape in [
+            x.shape
+            if helper is rt.reduceat_tangent
+            else ufunc.reduceat(x, indices, axis=axis).shape
+        ]  # fmt: skip
+    ],
+    Spec(rt.block_grads, (S((3, 5)), [S((3, 2)), S((3, 3))]), wrt=(0,), label="row"),
+    Spec(rt.block_grads, (S((3,)), [S((2,)), S.scalar()]), wrt=(0,), label="number"),
+]
+
 test_rule_matches_finite_differences, test_float32_gradients_stay_float32 = table_tests(SPECS)
 
 
