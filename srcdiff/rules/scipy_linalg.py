@@ -1,6 +1,7 @@
 """Rules of scipy.linalg: cholesky, cho_factor, cho_solve, solve_triangular and expm (on
-stacks of matrices too, as SciPy takes them), and of the helpers their forward rules call
-(``rt.solve_triangular``, ``rt.expm_frechet``), so that those can be differentiated again.
+stacks of matrices too, as SciPy takes them), lu_factor and lu_solve (of one matrix: a
+stack is refused), and of the helpers their rules call (``rt.solve_triangular``,
+``rt.lu_solve``, ``rt.expm_frechet``), so that those can be differentiated again.
 
 SciPy's Cholesky functions give the upper factor unless ``lower=True`` (``A = U^T U``)
 and read only that triangle of the matrix, as ``solve_triangular`` reads only the
@@ -14,7 +15,7 @@ changes no value. Nothing is registered without SciPy.
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, sequence_result, vjp
+from .registry import jvp, nondiff, sequence_result, vjp
 
 try:
     import scipy.linalg as sla
@@ -30,13 +31,21 @@ def _scipy(*names: str) -> list:
 CHOLESKY = _scipy("cholesky")
 CHO_FACTOR = _scipy("cho_factor")
 CHO_SOLVE = _scipy("cho_solve")
+LU_FACTOR = _scipy("lu_factor")
+LU_SOLVE = _scipy("lu_solve") + ([rt.lu_solve] if sla else [])
 EXPM = _scipy("expm")
-SCIPY_LINALG = (*CHOLESKY, *CHO_FACTOR, *CHO_SOLVE, *_scipy("solve_triangular"), *EXPM)
+SCIPY_LINALG = (*CHOLESKY, *CHO_FACTOR, *CHO_SOLVE, *LU_FACTOR, *LU_SOLVE[:1],
+                *_scipy("solve_triangular"), *EXPM)  # fmt: skip
 # the helpers the forward rules call, with rules of their own (rt.solve_triangular's are
-# scipy.linalg.solve_triangular's)
+# scipy.linalg.solve_triangular's, rt.lu_solve's scipy.linalg.lu_solve's)
 SOLVE_TRIANGULAR = _scipy("solve_triangular") + ([rt.solve_triangular] if sla else [])
 EXPM_FRECHET = [rt.expm_frechet] if sla else []
-NUMPY_ONLY = (*SCIPY_LINALG, *SOLVE_TRIANGULAR[1:], *EXPM_FRECHET)  # SciPy's arrays: NumPy's
+NUMPY_ONLY = (
+    *SCIPY_LINALG,
+    *SOLVE_TRIANGULAR[1:],
+    *LU_SOLVE[1:],
+    *EXPM_FRECHET,
+)  # SciPy's arrays: NumPy's
 
 
 @vjp(*CHOLESKY)
@@ -160,6 +169,77 @@ def cho_solve_jvp(ans, c_and_lower, b, overwrite_b=False, check_finite=True, *,
     return dx[..., 0] if vector else dx, dxb[..., 0] if vector else dxb
 
 
+@vjp(*LU_FACTOR)
+def lu_factor(g, ans, a, overwrite_a=False, check_finite=True):
+    """``lu`` holds ``L`` below its diagonal (its diagonal is ones) and ``U`` on and above
+    it, ``a[order] = L U``; ``a``'s change ``dA`` moves them by ``dL = L tril(F, -1)`` and
+    ``dU = triu(F) U``, ``F = L^-1 dA[order] U^-1``, so ``A_bar[order] = L^-T (tril(L^T
+    tril(g, -1), -1) + triu(triu(g) U^T)) U^-T``. The pivots are integers: no gradient."""
+    if overwrite_a:
+        raise rt.overwrite_refusal("lu_factor", "overwrite_a")
+    back = rt.lu_order(ans[0], ans[1], True)  # (a stack is refused here)
+    glu = rt.result_grads(g, ans)[0]
+    low = xp.tril(ans[0], -1) + xp.eye(ans[0].shape[-1], dtype=ans[0].dtype)
+    up = xp.triu(ans[0])
+    inner = xp.tril(low.T @ xp.tril(glu, -1), -1) + xp.triu(xp.triu(glu) @ up.T)
+    moved = rt.solve_triangular(up, rt.solve_triangular(low, inner, 1, True, True).T).T
+    return moved[back], None, None
+
+
+@jvp(*LU_FACTOR, shaped=True)
+def lu_factor_jvp(ans, a, overwrite_a=False, check_finite=True, *, da):
+    """``dL + dU`` (see the reverse rule); the pivots do not move."""
+    if overwrite_a:
+        raise rt.overwrite_refusal("lu_factor", "overwrite_a")
+    order = rt.lu_order(ans[0], ans[1])
+    low = xp.tril(ans[0], -1) + xp.eye(ans[0].shape[-1], dtype=ans[0].dtype)
+    up = xp.triu(ans[0])
+    f = rt.solve_triangular(low, da[order], 0, True, True)
+    f = rt.solve_triangular(up, f.T, 1).T  # L^-1 dA[order] U^-1
+    return rt.result_like(ans, [low @ xp.tril(f, -1) + xp.triu(f) @ up, 0.0])
+
+
+@vjp(*LU_SOLVE)
+def lu_solve(g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    """``A x = b`` (``A^T x = b`` for ``trans`` 1 or 2, of a real matrix), ``A`` the
+    matrix whose factors ``lu_and_piv`` holds (``A[order] = L U``): ``b_bar = A^-T x_bar``
+    (``A^-1 x_bar``), ``A_bar = -b_bar x^T`` (``-x b_bar^T``), and through the factors
+    ``lu_bar = tril(A_bar[order] U^T, -1) + triu(L^T A_bar[order])``. ``b`` is a vector
+    only when 1-D; the pivots get no gradient."""
+    if overwrite_b:
+        raise rt.overwrite_refusal("lu_solve", "overwrite_b")
+    order = rt.lu_order(lu_and_piv[0], lu_and_piv[1])
+    vector = xp.ndim(b) == 1
+    xm = ans[..., None] if vector else ans
+    db = rt.lu_solve(lu_and_piv, g[..., None] if vector else g, 1 if trans == 0 else 0)
+    dp = (-(xm @ db.T) if trans else -(db @ xm.T))[order]
+    low = xp.tril(lu_and_piv[0], -1) + xp.eye(xp.shape(b)[0], dtype=lu_and_piv[0].dtype)
+    return (
+        (xp.tril(dp @ xp.triu(lu_and_piv[0]).T, -1) + xp.triu(low.T @ dp), None),
+        db[..., 0] if vector else db,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(*LU_SOLVE, shaped=True)
+def lu_solve_jvp(ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True, *,
+                 dlu_and_piv, db):  # fmt: skip
+    """dx = A^-1 (db - dA x) (``A^-T (db - dA^T x)``), ``dA[order] = dL U + L dU``, ``dL``
+    and ``dU`` the changes of the triangles ``lu`` holds."""
+    if overwrite_b:
+        raise rt.overwrite_refusal("lu_solve", "overwrite_b")
+    back = rt.lu_order(lu_and_piv[0], lu_and_piv[1], True)
+    vector = xp.ndim(b) == 1
+    xm = ans[..., None] if vector else ans
+    low = xp.tril(lu_and_piv[0], -1) + xp.eye(xp.shape(b)[0], dtype=lu_and_piv[0].dtype)
+    dlu = dlu_and_piv[0]
+    da = (xp.tril(dlu, -1) @ xp.triu(lu_and_piv[0]) + low @ xp.triu(dlu))[back]
+    dx = -rt.lu_solve(lu_and_piv, (da.T if trans else da) @ xm, trans)
+    return dx[..., 0] if vector else dx, rt.lu_solve(lu_and_piv, db, trans)
+
+
 @vjp(*SOLVE_TRIANGULAR)
 def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
                      check_finite=True):  # fmt: skip
@@ -248,7 +328,9 @@ def expm_frechet_jvp(ans, a, e, *, da, de):
     return rt.expm_frechet(m, dm)[..., :n, n:], rt.expm_frechet(a, de)
 
 
-sequence_result(*CHO_FACTOR)  # (c, lower): an adjoint of the pair adds up entry by entry
+nondiff("integers: the order of the rows lu_factor factors", rt.lu_order)
+sequence_result(*CHO_FACTOR, *LU_FACTOR)  # (c, lower), (lu, piv): an adjoint of the pair adds
+# up entry by entry
 
 
 # scipy.linalg's det, inv and solve of a general matrix compute what np.linalg's do (the

@@ -376,6 +376,32 @@ def cho_solve_grads(g: Any, ans: Any, c: Any, lower: bool, b: Any) -> tuple[Any,
     return unbroadcast(dc, c), unbroadcast(db[..., 0] if vector else db, b)
 
 
+def lu_order(lu: Any, piv: Any, inverse: bool = False) -> np.ndarray:
+    """The rows of ``a`` in the order ``scipy.linalg.lu_factor(a)`` factors them
+    (``a[order] = L U``), from its pivots: row ``i`` was swapped with row ``piv[i]``, in
+    turn (``inverse``: where each row of ``a`` went). One matrix only: the derivative of
+    a stack's factors is refused."""
+    if np.ndim(lu) != 2:
+        raise refuse(
+            "the derivative of scipy.linalg.lu_factor and lu_solve of a stack of matrices",
+            "factor each matrix apart (a loop), or use np.linalg.solve",
+        )
+    pivots = np.asarray(piv.get() if hasattr(piv, "get") else piv).reshape(-1)
+    order = np.arange(len(pivots))
+    for i, p in enumerate(pivots.tolist()):
+        order[[i, p]] = order[[p, i]]
+    return np.argsort(order) if inverse else order
+
+
+def lu_solve(lu_and_piv: Any, b: Any, trans: int = 0, overwrite_b: bool = False,
+             check_finite: bool = True) -> Any:  # fmt: skip
+    """``scipy.linalg.lu_solve``, for the rules of lu_factor and lu_solve: a primitive with
+    that function's rules, so that rules calling it can be differentiated again."""
+    from scipy.linalg import lu_solve as solve
+
+    return solve(lu_and_piv, b, trans=trans, check_finite=check_finite)
+
+
 def expm_frechet(a: Any, e: Any) -> Any:
     """The Fréchet derivative of the matrix exponential at ``a`` along ``e`` (matrices, or
     stacks of them, of one shape), in their dtype: ``scipy.linalg.expm_frechet`` (whose

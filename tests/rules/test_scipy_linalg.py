@@ -154,9 +154,70 @@ def _specs():
 
 SPECS = _specs()
 
+
+def _lu_solve(lu_and_piv, b, *args, **kwargs):
+    """scipy.linalg.lu_solve called as it is: its specs name it as their ``call``, as
+    cho_solve's do (the pair holds integer pivots); ``test_lu_solve_in_the_factor``
+    checks the factor's gradient, and ``COMPILED`` both modes."""
+    return sla.lu_solve(lu_and_piv, b, *args, **kwargs)
+
+
+def _rt_lu_solve(lu_and_piv, b, *args, **kwargs):
+    """rt.lu_solve called as it is (see ``_lu_solve``)."""
+    return rt.lu_solve(lu_and_piv, b, *args, **kwargs)
+
+
+def general(*shape):
+    """A well conditioned matrix whose rows lu_factor swaps (its largest entries are off
+    the diagonal)."""
+    return L(shape, -1.0, 1.0) + 3.0 * np.eye(shape[-1])[::-1]
+
+
+L = Sampler(48)
+if HAS_SCIPY:
+    SPECS += [
+        Spec(sla.lu_factor, (general(3, 3),), call=as_tuple(sla.lu_factor)),
+        Spec(
+            sla.lu_factor, (general(4, 4),), {"check_finite": False}, call=as_tuple(sla.lu_factor)
+        ),  # fmt: skip
+        Spec(
+            sla.lu_factor,
+            (L((3, 3), -1.0, 1.0) + 3.0 * np.eye(3),),
+            call=as_tuple(sla.lu_factor),
+            label="no-swaps",
+        ),  # fmt: skip
+        *[
+            Spec(sla.lu_solve, (sla.lu_factor(a), L(b)), kw, call=_lu_solve, wrt=(1,))
+            for a, b, kw in [
+                (general(3, 3), (3,), {}),
+                (general(3, 3), (3, 2), {}),
+                (general(4, 4), (4,), {"trans": 1}),
+                (general(3, 3), (3, 2), {"trans": 2}),
+                (general(3, 3), (3,), {"check_finite": False}),
+            ]
+        ],
+        Spec(
+            sla.lu_solve,
+            (sla.lu_factor(general(3, 3)), L((3, 2)), 1),
+            call=_lu_solve,
+            wrt=(1,),
+            label="positional-trans",
+        ),  # fmt: skip
+        Spec(rt.lu_solve, (sla.lu_factor(general(3, 3)), L((3,))), call=_rt_lu_solve, wrt=(1,)),
+        Spec(
+            rt.lu_solve, (sla.lu_factor(general(3, 3)), L((3, 2)), 1), call=_rt_lu_solve, wrt=(1,)
+        ),  # fmt: skip
+    ]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(
     SPECS,  # but cho_solve's, whose factor sits in a pair with a flag, which stays float64
-    [s for s in SPECS if s.has_float_array() and s.call is not _cho_solve],
+    [
+        s
+        for s in SPECS
+        if s.has_float_array()
+        and s.call not in (_cho_solve, _lu_solve)
+        and s.prim is not rt.lu_solve
+    ],
 )
 
 
@@ -221,6 +282,35 @@ def test_cho_solve_in_the_factor(a, lower, b):
 
 
 @needs_scipy
+@pytest.mark.parametrize("trans", [0, 1])
+@pytest.mark.parametrize("b", [(4,), (4, 2)], ids=["vector", "matrix"])
+def test_lu_solve_in_the_factor(b, trans):
+    """The gradient of the factors, through the pair ``(lu, piv)``: against central
+    differences at two steps; none for the pivots."""
+    (lu, piv), b = sla.lu_factor(general(4, 4)), L(b)
+    g = L(sla.lu_solve((lu, piv), b, trans).shape)
+    (d_lu, d_piv), d_b = rule_grads(sla.lu_solve, g, (lu, piv), b, trans)[:2]
+    assert d_piv is None
+    for eps in STEPS:
+        moved = numeric_grad(lambda lu: np.sum(g * sla.lu_solve((lu, piv), b, trans)), (lu,), 0,
+                             eps)  # fmt: skip
+        np.testing.assert_allclose(d_lu, moved, rtol=1e-6, atol=1e-8)
+    lu32, b32 = lu.astype(np.float32), b.astype(np.float32)
+    (d_lu, _), d_b = rule_grads(sla.lu_solve, g.astype(np.float32), (lu32, piv), b32, trans)[:2]
+    assert d_lu.dtype == d_b.dtype == np.float32
+
+
+@needs_scipy
+def test_lu_of_a_stack_is_refused():
+    with pytest.raises(sd.CompileError, match="lu_factor and lu_solve of a stack"):
+        sd.grad(lu_of_a_stack)(np.stack([general(3, 3)] * 2))
+
+
+def lu_of_a_stack(a):
+    return np.sum(np.sin(sla.lu_factor(a)[0]))
+
+
+@needs_scipy
 def test_expm_of_a_diagonal_matrix():
     """exp(diag(a)) = diag(exp(a)): its gradient along the diagonal is exp(a)."""
     d = rule_grads(sla.expm, np.eye(2), np.diag([0.5, -1.0]))[0]
@@ -270,6 +360,14 @@ def exponential(a, w):
     return np.sum(sla.expm(a) * w) + np.sum(sla.expm(0.5 * a) ** 2)
 
 
+def lu_solves(a, b):
+    """Solves with ``a`` and its transpose through one factorisation, the factors read."""
+    lu, piv = sla.lu_factor(a)
+    x = sla.lu_solve((lu, piv), b)
+    y = sla.lu_solve(sla.lu_factor(a), x * x, trans=1)
+    return np.sum(y**2) + np.sum(x) + np.sum(np.sin(lu))
+
+
 COMPILED = [
     (gaussian_process, (spd(3, 3), R((3,)))),
     (upper_factor, (lower_noise(spd(3, 3)), R((3,)))),
@@ -280,6 +378,8 @@ COMPILED = [
     (exponential, (R((2, 3, 3)), R((2, 3, 3)))),
     # a stack: cho_factor gives one flag per matrix, an array (it crashed the rules)
     (cholesky_solves, (spd(2, 3, 3), R((2, 3, 2)))),
+    (lu_solves, (general(4, 4), L((4,)))),
+    (lu_solves, (general(3, 3), L((3, 2)))),
 ] if HAS_SCIPY else []  # fmt: skip
 COMPILED_IDS = [f"{f.__name__}-{'x'.join(map(str, a[1].shape))}" for f, a in COMPILED]
 
@@ -479,7 +579,7 @@ def test_eigh_with_distinct_eigenvalues_is_unchanged():
 def test_scipy_linalg_rules_exist_only_with_scipy():
     from srcdiff.rules import scipy_linalg
 
-    assert len(scipy_linalg.SCIPY_LINALG) == (5 if HAS_SCIPY else 0)
+    assert len(scipy_linalg.SCIPY_LINALG) == (7 if HAS_SCIPY else 0)
 
 
 @pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is optional")
