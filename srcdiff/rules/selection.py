@@ -26,6 +26,40 @@ def bincount(g, ans, x, weights=None, minlength=0):
 linear((1,), xp.bincount)
 
 
+@vjp(xp.histogram)
+def histogram(g, ans, a, bins=10, range=None, density=None, weights=None):
+    """Which bin an entry falls in is constant almost everywhere: ``a`` moves the counts
+    nowhere, and moves the result only through edges spaced over its extremes (and, with
+    ``density``, their widths); each weight goes to its bin (``rt.histogram_grads``)."""
+    d_a, d_bins, d_range, d_weights = rt.histogram_grads(g, ans, a, bins, range, density,
+                                                         weights)  # fmt: skip
+    return d_a, d_bins, d_range, None, d_weights
+
+
+@jvp(xp.histogram, shaped=True)
+def histogram_jvp(ans, a, bins=10, range=None, density=None, weights=None, *, da, dbins,
+                  drange, dweights):  # fmt: skip
+    """Each tangent's contribution apart, ``[hist, edges]`` (``rt.histogram_tangent``)."""
+    return (
+        [
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 0, da=da),
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 1, da=da),
+        ],
+        [
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 0, dbins=dbins),
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 1, dbins=dbins),
+        ],
+        [
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 0, drange=drange),
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 1, drange=drange),
+        ],
+        [
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 0, dweights=dweights),
+            rt.histogram_tangent(ans, a, bins, range, density, weights, 1, dweights=dweights),
+        ],
+    )
+
+
 @vjp(xp.take_along_axis)
 def take_along_axis(g, ans, arr, indices, axis=-1):
     return rt.take_along_axis_grad(g, arr, indices, axis), None, None
@@ -293,7 +327,15 @@ def quantile_cross_grads_jvp(out, g, t, dq, a, q, axis=None, keepdims=False, met
     )
 
 
-sequence_result(rt.quantile_grads, rt.quantile_cross_grads)
+sequence_result(rt.quantile_grads, rt.quantile_cross_grads, xp.histogram)
+for _helper in (rt.histogram_grads, rt.histogram_tangent):
+    unsupported(
+        _helper,
+        "no derivative rule for a second derivative through np.histogram (its edges, widths "
+        "and weights)",
+        "take the first derivative of np.histogram only, or write the binning with "
+        "np.searchsorted and np.bincount",
+    )
 unsupported(
     xp.piecewise,
     "the functions np.piecewise calls on the entries each condition picks: NumPy's loop "

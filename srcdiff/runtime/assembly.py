@@ -915,3 +915,126 @@ def reduceat_tangent(d: Any, ans: Any, array: Any, indices: Any, axis: int = 0,
     total = xp.zeros(tops.shape, dtype=read.dtype)
     total = backend.scatter_add(total, runs, read if share is None else read * share)
     return xp.moveaxis(total, 0, axis)
+
+
+# ---- histograms ----------------------------------------------------------------------------
+
+
+def _histogram_parts(a: Any, bins: Any, range: Any, ans: Any) -> tuple:
+    """For ``np.histogram(a, bins, range)`` giving ``ans``: the bin of each entry of ``a``
+    (flattened; -1 outside the edges, as NumPy counts them: each bin holds its left edge,
+    the last its right one too), the number of bins, and where the edges come from:
+    ``"bins"`` (given), ``"range"`` (spaced evenly over it) or ``"data"`` (over
+    ``a``'s extremes). Bins NumPy works out from the data by name are refused."""
+    if isinstance(bins, str):
+        raise refuse(
+            f"the derivative of np.histogram with bins={bins!r} (edges worked out from the "
+            "data by a rule of thumb)",
+            "give the number of bins, or the edges (np.histogram_bin_edges, then bins=edges)",
+        )
+    xp = array_module(ans[1])
+    edges = ans[1]
+    n = int(_shape(edges)[0]) - 1
+    values = xp.reshape(xp.asarray(a), (-1,))
+    found = xp.searchsorted(edges, values, side="right") - 1
+    found = xp.where(values == edges[-1], n - 1, found)
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    source = "bins" if np.ndim(_host(bins)) else ("data" if range is None else "range")
+    return xp.where(inside, found, -1), n, source
+
+
+def _cast_to(d: Any, x: Any) -> Any:
+    """A gradient in the dtype of its float array argument ``x`` (NumPy computes a density
+    in float64 whatever the data's)."""
+    dtype = getattr(x, "dtype", None)
+    return backend.astype(d, dtype) if dtype is not None and dtype.kind == "f" else d
+
+
+def histogram_grads(g: Any, ans: Any, a: Any, bins: Any = 10, range: Any = None,
+                    density: Any = None, weights: Any = None) -> tuple:  # fmt: skip
+    """Gradients of ``a``, ``bins``, ``range`` and ``weights`` of ``(hist, edges) =
+    np.histogram(...)``. Which bin an entry falls in is constant almost everywhere, so
+    ``a`` moves the result only through edges spaced over its extremes; the weights add
+    up in their bins (``density``: ``hist = n / (widths * n.sum())``, moving with ``n``
+    and with the widths)."""
+    from .contractions import result_grads
+
+    gh, ge = result_grads(g, ans)
+    xp = array_module(ans[1])
+    hist, edges = ans
+    found, n, source = _histogram_parts(a, bins, range, ans)
+    widths = edges[1:] - edges[:-1]
+    if density:  # hist = n / (widths * n.sum()), n the weights (or ones) in each bin
+        inside = found >= 0
+        n_sum = (
+            xp.sum(backend.astype(inside, edges.dtype))
+            if weights is None
+            else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
+        )
+        d_n = (gh / widths - xp.sum(gh * hist)) / n_sum
+        d_widths = -gh * hist / widths
+        zero = xp.zeros(1, dtype=edges.dtype)
+        ge = ge + xp.concatenate([zero, d_widths]) - xp.concatenate([d_widths, zero])
+    else:
+        d_n = gh
+    d_weights = None
+    if weights is not None:
+        d_n = xp.asarray(d_n, dtype=edges.dtype)
+        picked = xp.where(found >= 0, d_n[xp.where(found >= 0, found, 0)], 0.0)
+        d_weights = _cast_to(xp.reshape(picked, _shape_of(weights)), weights)
+    k = xp.arange(n + 1, dtype=edges.dtype) / n
+    d_first, d_last = xp.sum(ge * (1 - k)), xp.sum(ge * k)
+    d_a = d_bins = d_range = None
+    if source == "bins":
+        d_bins = _cast_to(xp.reshape(ge, _shape_of(bins)), bins)
+    elif source == "range":
+        d_range = (d_first, d_last)
+    else:
+        values = xp.asarray(a)
+        d_a = _cast_to(
+            extreme_grad(d_first, xp.min(values), values)
+            + extreme_grad(d_last, xp.max(values), values),
+            values,
+        )
+    return d_a, d_bins, d_range, d_weights
+
+
+def histogram_tangent(ans: Any, a: Any, bins: Any, range: Any, density: Any, weights: Any,
+                      part: int, da: Any = None, dbins: Any = None, drange: Any = None,
+                      dweights: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``hist`` (``part`` 0) or of ``edges`` (1) of ``(hist, edges) =
+    np.histogram(...)`` along those of ``a``, ``bins``, ``range`` and ``weights`` (None:
+    none): the transpose of ``histogram_grads``."""
+    xp = array_module(ans[1])
+    hist, edges = ans
+    found, n, source = _histogram_parts(a, bins, range, ans)
+    k = xp.arange(n + 1, dtype=edges.dtype) / n
+    de = xp.zeros_like(edges)
+    if source == "bins" and dbins is not None:
+        de = xp.reshape(xp.asarray(dbins, dtype=edges.dtype), (-1,))
+    elif source == "range" and drange is not None:
+        de = drange[0] * (1 - k) + drange[1] * k
+    elif source == "data" and da is not None:
+        values = xp.asarray(a)
+        one = xp.ones((), dtype=edges.dtype)
+        low = xp.sum(extreme_grad(one, xp.min(values), values) * da)
+        high = xp.sum(extreme_grad(one, xp.max(values), values) * da)
+        de = low * (1 - k) + high * k
+    dn = xp.zeros(n, dtype=edges.dtype)
+    if weights is not None and dweights is not None:
+        moved = xp.reshape(xp.broadcast_to(xp.asarray(dweights), _shape_of(weights)), (-1,))
+        inside = found >= 0
+        dn = backend.scatter_add(dn, found[inside], moved[inside])
+    if part == 1:
+        return de
+    if not density:
+        return dn if weights is not None else xp.zeros(hist.shape, dtype=hist.dtype)
+    widths = edges[1:] - edges[:-1]
+    inside = found >= 0
+    n_sum = (
+        xp.sum(backend.astype(inside, edges.dtype))
+        if weights is None
+        else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
+    )
+    dwidths = de[1:] - de[:-1]
+    return dn / (widths * n_sum) - hist * (xp.sum(dn) / n_sum + dwidths / widths)

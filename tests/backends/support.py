@@ -294,6 +294,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.block,
                 np.trim_zeros,
                 rt.block_grads,
+                np.histogram,
                 *([np.row_stack] if hasattr(np, "row_stack") else []),
             ],
             NOT_STANDARD,

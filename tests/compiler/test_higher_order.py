@@ -208,6 +208,8 @@ REFUSED_AT_SECOND_ORDER = {
         "a gradient whose helper (rt.prod_entries_grads, cov_grads, corrcoef_grads) has no "
         "derivative rule: first order only",
     ),
+    "np.histogram": "a gradient whose helpers (rt.histogram_grads, histogram_tangent) have "
+    "no derivative rule: first order only",
     **dict.fromkeys(
         [
             "arrays.prod_second",

@@ -286,6 +286,37 @@ SPECS += [
     Spec(np.bincount, (np.array([2, 2, 0]), B((3,))), {"minlength": 6}),
 ]
 
+# np.histogram: the counts are constant almost everywhere; edges spaced over the data's
+# extremes, over ``range`` or given as ``bins`` move, and so do the weights' sums and,
+# with ``density``, the widths (data well inside the edges: no entry near a boundary)
+H = Sampler(37)
+DATA = np.array([0.05, 0.31, 0.47, 0.52, 0.88, 0.13, 0.71])
+SPECS += [
+    Spec(np.histogram, (H((7,)),), {"bins": 3}),  # edges over the extremes
+    Spec(np.histogram, (H((3, 4)),), {"bins": 4, "density": True}),
+    Spec(np.histogram, (DATA, 3, None, False, H((7,), 0.5, 1.5)), wrt=(0, 4), label="weights"),
+    Spec(np.histogram, (H((7,)), 4, None, True, H((7,), 0.5, 1.5)), label="density-weights"),
+    Spec(
+        np.histogram, (DATA, 3, (-0.2, 1.1), True, H((7,), 0.5, 1.5)), wrt=(2, 4), label="range"
+    ),  # fmt: skip
+    Spec(
+        np.histogram, (DATA, np.array([0.0, 0.2, 0.6, 1.0]), None, True), wrt=(1,), label="edges"
+    ),  # fmt: skip
+    Spec(
+        np.histogram,
+        (DATA, np.array([0.0, 0.2, 0.6, 1.0])),
+        {"weights": DATA * 2.0},
+        wrt=(1,),
+        label="edges-weights-by-keyword",
+    ),  # fmt: skip
+    Spec(
+        np.histogram,
+        (np.array([1.5, 3.0, 0.2, 1.5]), 2, (1.0, 2.0), False, H((4,))),
+        wrt=(4,),
+        label="outside-range",
+    ),  # fmt: skip
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
@@ -536,3 +567,31 @@ def test_the_hessian_of_a_median_is_that_of_the_middle_entries():
     x = np.array([[0.5, 1.0], [2.0, -1.0]])
     g = sd.grad(lambda x: np.sum(sd.grad(column_medians_of_cubes)(x) ** 2))
     np.testing.assert_allclose(g(x), 9 * x**3)
+
+
+def weighted_density(x, w):
+    """A density estimate over the data's range, weighted, and its counts."""
+    hist, edges = np.histogram(x, bins=4, density=True, weights=w)
+    counts = np.histogram(x, bins=4)[0]
+    return np.sum(hist**2 * edges[1:]) + np.sum(counts * 1.0)
+
+
+def test_histogram_through_the_compiler_in_both_modes():
+    """The counts are constant almost everywhere (their gradient is 0); the density moves
+    with the weights and with the edges, spaced over the data's extremes."""
+    x, w = H((9,)), H((9,), 0.5, 1.5)
+    check_grads(weighted_density, sd.grad(weighted_density, wrt=(0, 1)), (x, w), (0, 1),
+                rtol=1e-5, atol=1e-7)  # fmt: skip
+    v = (H((9,)), H((9,)))
+    _, tangent = sd.jvp(weighted_density, (x, w), v)
+    grads = sd.grad(weighted_density, wrt=(0, 1))(x, w)
+    assert tangent == pytest.approx(sum(np.sum(g * t) for g, t in zip(grads, v, strict=True)))
+
+
+def histogram_by_name(x):
+    return np.sum(np.histogram(x, bins="auto", density=True)[0] ** 2)
+
+
+def test_histogram_with_bins_by_name_is_refused():
+    with pytest.raises(sd.CompileError, match="bins='auto'"):
+        sd.grad(histogram_by_name)(H((9,)))
