@@ -2044,7 +2044,8 @@ class MappedFunction:
         if done:
             return out
         outs = [self._fn(*self._slice(args, axes, b), **kwargs) for b in range(size)]
-        return _stack(outs, self._out_axes)
+        mapped = [a for a, axis in zip(args, axes, strict=True) if axis is not None]
+        return _stack(outs, self._out_axes, batching.leaves(mapped))
 
     def _batched_call(self, args: tuple, kwargs: dict, axes: list, size: int) -> tuple[bool, Any]:
         """``fn`` run once on the whole batch (see ``srcdiff/batching.py``): ``(True,
@@ -2292,23 +2293,30 @@ def _axes_given(axes: Any, name: str) -> Any:
     return axis(axes)
 
 
-def _stack(outs: list, axes: Any) -> Any:
+def _stack(outs: list, axes: Any, mapped: list | None = None) -> Any:
     """The examples' results (one structure) as one, stacked along ``axes`` (an int, None
-    for a result every example shares, or one entry per part of a tuple result)."""
+    for a result every example shares, or one entry per part of a tuple result).
+    ``mapped``: the mapped arguments' leaves (Tensors among them), where known: a shared
+    result (``None``) whose graph reaches none of them is every example's, as in
+    PyTorch's ``torch.func.vmap``."""
     if isinstance(axes, (tuple, list)):
         if not isinstance(outs[0], (tuple, list)) or len(axes) != len(outs[0]):
             raise ValueError("vmap: out_axes as a tuple needs a tuple result of that length")
-        return type(outs[0])(_stack([o[k] for o in outs], axis) for k, axis in enumerate(axes))
+        return type(outs[0])(
+            _stack([o[k] for o in outs], axis, mapped) for k, axis in enumerate(axes)
+        )
 
     tensor = rt.tensors.tensor_class()
 
     def stack(*examples: Any) -> Any:
         tensors = [e for e in examples if isinstance(e, tensor)]
         if axes is None:
-            if any(t.requires_grad for t in tensors):
+            carried = [t for t in tensors if t.requires_grad]
+            if carried and (mapped is None or _reaches_any(carried, mapped)):
                 raise ValueError(
-                    "vmap: out_axes=None for a result that carries a gradient: one example's "
-                    "would stand for all. Map it (out_axes=0) and take its first entry"
+                    "vmap: out_axes=None for a result that carries a gradient from a mapped "
+                    "argument: one example's would stand for all. Map it (out_axes=0) and "
+                    "take its first entry"
                 )
             plain = [e._data if isinstance(e, tensor) else e for e in examples]
             if any(not _same_value(e, plain[0]) for e in plain[1:]):
@@ -2345,6 +2353,34 @@ def _spread(g: Any, ans: Any) -> Any:
     if np.ndim(g) == 0 and np.ndim(ans):
         return array_module(g).broadcast_to(g, np.shape(ans))
     return g
+
+
+def _reaches_any(results: list, mapped: list) -> bool:
+    """Whether the graph of any of the Tensors ``results`` reaches one of the Tensors
+    among ``mapped`` (a leaf, or the node that made it)."""
+    from .autograd import LEAF, NODE
+
+    tensor = rt.tensors.tensor_class()
+    targets = [m for m in mapped if isinstance(m, tensor) and m.requires_grad]
+    leaves = {id(m) for m in targets if m.grad_fn is None}
+    nodes = {id(m.grad_fn) for m in targets if m.grad_fn is not None}
+    todo = [t.grad_fn for t in results if t.grad_fn is not None]
+    if any(id(t) in leaves for t in results):
+        return True
+    seen: set[int] = set()
+    while todo:
+        node = todo.pop()
+        if id(node) in nodes:
+            return True
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for arg in getattr(node, "args", ()):
+            if arg.kind == LEAF and id(arg.ref) in leaves:
+                return True
+            if arg.kind == NODE:
+                todo.append(arg.ref)
+    return False
 
 
 def _example(stacked: Any, axes: Any, b: int) -> Any:

@@ -911,6 +911,20 @@ def test_a_shared_result_of_tensors_carrying_a_gradient_is_refused():
         sd.vmap(lambda r: r.sum() * 0.0, out_axes=None)(x)
 
 
+def test_a_shared_result_of_tensors_not_reaching_the_mapped_ones_is_every_examples():
+    """As in torch.func.vmap: out_axes=None for a result that depends on shared Tensors
+    alone is every example's (the same value, the same graph): its gradient reaches them."""
+    w = sd.tensor(RNG.standard_normal(2), requires_grad=True)
+    x = sd.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    shared, per_row = sd.vmap(lambda r: ((w * w).sum(), (r * w).sum()), out_axes=(None, 0))(x)
+    (shared * 3.0 + (per_row**2).sum()).backward()
+    wv, xv = w.detach().numpy(), x.detach().numpy()
+    np.testing.assert_allclose(w.grad.numpy(), 6.0 * wv + 2.0 * (xv @ wv) @ xv, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.outer(xv @ wv, wv), rtol=1e-6)
+    with pytest.raises(ValueError, match="carries a gradient from a mapped argument"):
+        sd.vmap(lambda r: (r * w).sum() * 0.0 + w.sum(), out_axes=None)(x)
+
+
 def _mapped_in_tensor_code(x):
     y = sd.vmap(_row_loss, in_axes=(0, None))(x, x[0])
     s = y.sum()
