@@ -143,6 +143,9 @@ class Sharing:
         self.attached: dict[str, str] = {}
         self.mixed: set[str] = set()  # names both a detached alias and not (on two paths)
         self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
+        # of the names taken for lists (sequences, built), those that may be arrays as
+        # well: a parameter not known to be one, a product ``x * y`` of one
+        self.unsure: set[str] = set(self.sequences)
         self.array_params = self.params & arrays
         self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
         self.copies: dict[str, set[str]] = {}  # ``a = b``: names of one object, surely
@@ -168,6 +171,8 @@ class Sharing:
                       and all(self.builds_container(v) for v in values)
                       and all(self.keeps_container(v, assigned)
                               for v in inplace.get(n, ()))}  # fmt: skip
+        self.unsure |= {n for n in self.built if any(isinstance(v, gast.BinOp)
+                                                     for v in assigned[n])}  # fmt: skip
         for n, values in inplace.items():
             assigned.setdefault(n, []).extend(values)
         self.copied_containers(assigned)
@@ -1258,7 +1263,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             out.append(_at(gast.Expr(value=check), s.lineno))
             sharing.checked_given = True
         out.append(s)
-        holder, kept = facts(s).entry_of, sharing.built | sharing.sequences
+        holder, kept = facts(s).entry_of, (sharing.built | sharing.sequences) - sharing.unsure
         if facts(s).entry_update and not facts(s).drop and holder not in kept:
             # an entry of a list (updated in place) or a row of an array (not an object
             # any name holds): which one, the holder's type tells when the code runs

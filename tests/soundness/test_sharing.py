@@ -288,3 +288,26 @@ def test_one_list_of_numbers_given_twice_is_refused():
         sd.grad(triples_the_first_entry_of_the_second)(shared, shared)
     assert shared == [1.5]
     assert sd.grad(triples_the_first_entry_of_the_second)(shared, [1.5]) == [3.0]
+
+
+def adds_into_a_slice_of_a_product(x, y):
+    z = x * y
+    z[1:] += z[:-1] * x[1:]
+    return np.sum(z**2)
+
+
+def adds_into_a_slice_of_an_argument(x, y):
+    y[1:] += x[1:]
+    return np.sum(y**2 * x)
+
+
+def test_an_augmented_slice_of_an_array_that_might_be_a_list_runs():
+    """``z[1:] += v`` of ``z = x * y``, with ``y`` not differentiated (so perhaps a list,
+    and ``z`` then a list ``x * y`` built), or of such an argument itself, was refused as a
+    write through a view that ``z`` reads: ``z``, an array here, was made to follow its own
+    slice. The slice is written back into ``z``, and which kind ``z`` is shows when the
+    code runs."""
+    y = np.array([0.9, 0.4, -0.2])
+    for wrt in (0, 1, (0, 1)):
+        assert verify(adds_into_a_slice_of_a_product, (X, y), wrt) == "ok"
+        assert verify(adds_into_a_slice_of_an_argument, (X, y), wrt) == "ok"
