@@ -49,6 +49,17 @@ def power_slope_jvp(ans, x, y, *, dx, dy):
     )
 
 
+@vjp(rt.sinc_derivative)
+def sinc_derivative(g, ans, x, n):
+    """The ``n``-th derivative of ``np.sinc``: its slope is the next one."""
+    return g * rt.sinc_derivative(x, n + 1), None
+
+
+@jvp(rt.sinc_derivative)
+def sinc_derivative_jvp(ans, x, n, *, dx):
+    return dx * rt.sinc_derivative(x, n + 1)
+
+
 @vjp(rt.exponent_grad)
 def exponent_grad(gbar, out, g, ans, x):
     """``g * ans * log x`` (see there): linear in ``g`` and in ``ans``; ``g * ans / x`` in
@@ -611,7 +622,7 @@ constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatena
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent, rt.running_extreme_grad,
             rt.running_extreme_tangent)  # fmt: skip
-constant_in((1,), rt.carried, rt.cast_like, rt.view_grad)
+constant_in((1,), rt.carried, rt.cast_like, rt.view_grad, rt.sinc_derivative)
 constant_in((1, 2, 3), rt.meshgrid_grads)  # (the result and the vectors give shapes alone)
 constant_in((1, 2), rt.broadcast_grads, rt.tolist_grad)
 linear((2,), rt.meshgrid_tangent)

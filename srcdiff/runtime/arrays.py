@@ -662,6 +662,28 @@ def cast_like(g: Any, x: Any) -> Any:
     return backend.astype(array_module(g).asarray(g), dtype)
 
 
+def sinc_derivative(x: Any, n: int) -> Any:
+    """The ``n``-th derivative (``n >= 1``) of ``np.sinc``, ``sin(u) / u`` with ``u = pi
+    x``, at ``x``: by its Taylor series where ``|u| < 2`` (the closed form, ``(cos(u) -
+    sinc(x)) / x`` for ``n = 1``, cancels to nothing near 0, and its own derivative with
+    it), by Leibniz's rule on ``sin(u) * u ** -1`` elsewhere."""
+    xp = array_module(x)
+    u = xp.pi * xp.asarray(x)
+    small = xp.abs(u) < 2.0
+    near = xp.where(small, u, 0.0)
+    series = 0.0
+    for k in range((n + 1) // 2, (n + 1) // 2 + 20):  # sum of (-1)^k u^(2k-n) / ((2k+1) (2k-n)!)
+        m = 2 * k - n
+        series = series + ((-1) ** k / ((2 * k + 1) * math.factorial(m))) * near**m
+    far = xp.where(small, 1.0, u)
+    closed = 0.0
+    for j in range(n + 1):  # d^(n-j) sin(u) times d^j u^-1, (-1)^j j! u^-(j+1)
+        weight = math.comb(n, j) * (-1) ** j * math.factorial(j)
+        closed = closed + weight * xp.sin(far + (n - j) * (math.pi / 2)) / far ** (j + 1)
+    out = xp.where(small, series, closed) * math.pi**n
+    return out[()] if not hasattr(x, "shape") else out
+
+
 def power_slope(x: Any, y: Any) -> Any:
     """The derivative of ``x ** y`` in ``x``, ``y * x ** (y - 1)``: 0 where ``y`` is 0,
     at ``x = 0`` too (where the formula would be ``0 * inf``)."""

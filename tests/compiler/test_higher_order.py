@@ -1324,3 +1324,31 @@ def test_a_third_derivative_of_a_function_given_a_module():
     argument's shape, and crashed."""
     third = sd.grad(sd.grad(sd.grad(_sine_times_through)))(0.3)
     assert third == pytest.approx(-3 * np.sin(0.3) - 0.3 * np.cos(0.3), rel=1e-12)
+
+
+def _sinc_sum(x):
+    return np.sum(np.sinc(x))
+
+
+def _sinc_at(t):
+    return np.sinc(t)
+
+
+def test_the_second_and_third_derivatives_of_sinc_near_zero_are_right():
+    """``np.sinc``'s slope was written ``(cos(pi x) - sinc(x)) / x``, and 0 at 0: its own
+    derivative, in ``sd.hessian`` and ``sd.grad(sd.grad(...))``, was 0 at 0 and -pi^2 at
+    1e-9, where ``sinc'' = -pi^2 / 3`` (the two terms cancel to nothing there)."""
+    x = np.array([0.0, 1e-9, 0.5, -1.3])
+
+    def second(v: float, h: float) -> float:
+        return (np.sinc(v + h) - 2 * np.sinc(v) + np.sinc(v - h)) / h**2
+
+    hessian = sd.hessian(_sinc_sum)(x)
+    for i, v in enumerate(x):
+        assert abs(second(v, 1e-3) - second(v, 2e-3)) < 1e-4  # smooth there
+        assert hessian[i, i] == pytest.approx(second(v, 1e-3), abs=1e-5)
+        assert sd.grad(sd.grad(_sinc_at))(float(v)) == pytest.approx(second(v, 1e-3), abs=1e-5)
+        h = 1e-3
+        third = (second(v + h, 1e-3) - second(v - h, 1e-3)) / (2 * h)
+        assert sd.grad(sd.grad(sd.grad(_sinc_at)))(float(v)) == pytest.approx(third, abs=1e-3)
+    np.testing.assert_array_equal(hessian, np.diag(np.diag(hessian)))

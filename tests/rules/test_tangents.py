@@ -109,6 +109,14 @@ SPECS = [
     Spec(rt.power_slope, (R((3, 4), 0.5, 2.0), R((3, 4), -1.5, 2.5))),
     Spec(rt.power_slope, (R((3, 4), 0.5, 2.0), 3.0), wrt=(0,), label="constant-exponent"),
     Spec(rt.power_slope, (R((4,), 0.5, 2.0), R((3, 1), 0.5, 2.0)), label="broadcast"),
+    Spec(rt.sinc_derivative, (R((3, 4), -3.0, 3.0), 1), wrt=(0,)),
+    Spec(
+        rt.sinc_derivative,
+        (np.array([0.0, 1e-9, -0.3, 0.63, 0.64, 2.5]), 2),
+        wrt=(0,),
+        label="second-near-zero",
+    ),  # fmt: skip
+    Spec(rt.sinc_derivative, (R((5,), -3.0, 3.0), 3), wrt=(0,), label="third"),
     Spec(rt.exponent_grad, (R((3, 4)), R((3, 4)), R((3, 4), 0.5, 2.0))),
     Spec(rt.exponent_grad, (R((3, 4)), R((3, 4)), R((4,), 0.5, 2.0)), label="broadcast"),
     Spec(rt.safe_log, (R((3, 4), 0.5, 2.0),)),
