@@ -1673,7 +1673,7 @@ class TangentFunction:
                 "jvp: a complex tangent of a real result: srcdiff differentiates real-valued "
                 "code; compute with the real and imaginary parts as real arrays"
             )
-        return value, tangent
+        return value, _tangent_like(value, tangent)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, primals: tuple, tangents: tuple) -> tuple:
         """Called inside a differentiated function: see ``_jvp_vjp``."""
@@ -1693,6 +1693,27 @@ class TangentFunction:
                 f"{self._fn.__qualname__} has not run yet: call it first, then ask for its source"
             )
         return _tangent_source(self._last)
+
+
+def _tangent_like(value: Any, tangent: Any) -> Any:
+    """``tangent`` in the float dtype of ``value`` (entry by entry in a tuple, list or
+    dict): a rule computing in float64 (a mask of Python floats, a Python float's
+    logarithm) must not promote the tangent of a float32 result, which NumPy keeps."""
+    if isinstance(value, (tuple, list)) and type(tangent) is type(value):
+        if len(value) != len(tangent):
+            return tangent
+        entries = [_tangent_like(v, t) for v, t in zip(value, tangent, strict=True)]
+        return type(value)(*entries) if hasattr(value, "_fields") else type(value)(entries)
+    if isinstance(value, dict) and isinstance(tangent, dict) and set(value) == set(tangent):
+        return {k: _tangent_like(value[k], t) for k, t in tangent.items()}
+    want = np.dtype(np.float64) if type(value) is float else getattr(value, "dtype", None)
+    have = getattr(tangent, "dtype", None)
+    if (getattr(want, "kind", None) != "f" or getattr(have, "kind", None) != "f"
+            or want == have):  # fmt: skip
+        return tangent
+    if type(value) is float or isinstance(tangent, np.generic):
+        return want.type(tangent)
+    return rt.cast_like(tangent, value)
 
 
 def _tangent_source(unit: Unit) -> str:
@@ -1776,8 +1797,9 @@ def _check_tangents(primals: tuple, tangents: tuple) -> None:
 def _tangents_as_arrays(primals: tuple, tangents: tuple) -> tuple:
     """The tangents, each of an array primal an array of its float dtype: a list or
     tuple of numbers given for an array would otherwise run as a Python list (``d_x *
-    2`` repeating it, ``d_x + d_y`` joining two), and an integer one give an integer
-    tangent. Entries of containers are taken one by one; other tangents pass as given."""
+    2`` repeating it, ``d_x + d_y`` joining two), an integer one give an integer
+    tangent, and a number given for a 0-d array meet array methods (``d_x.tolist()``).
+    Entries of containers are taken one by one; other tangents pass as given."""
     if len(primals) != len(tangents):
         return tangents  # (refused by _check_tangents)
 
@@ -1795,6 +1817,8 @@ def _tangents_as_arrays(primals: tuple, tangents: tuple) -> tuple:
             is_array(t) and t.dtype.kind in "biu" and np.shape(t) == np.shape(p)
         ):
             return array_module(p).asarray(t, dtype=p.dtype)
+        if isinstance(t, (int, float, np.number)) and not isinstance(t, bool) and p.ndim == 0:
+            return array_module(p).asarray(t, dtype=p.dtype)  # (a number for a 0-d array)
         return t
 
     return tuple(like(p, t) for p, t in zip(primals, tangents, strict=True))

@@ -245,8 +245,8 @@ def maximum_jvp(ans, x, y, *, dx, dy):
     """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
     tie = x == y
     return (
-        xp.where(tie, 0.5, xp.where(x > y, 1.0, 0.0)) * dx,
-        xp.where(tie, 0.5, xp.where(x < y, 1.0, 0.0)) * dy,
+        xp.where(tie, 0.5 * dx, xp.where(x > y, dx, 0.0)),
+        xp.where(tie, 0.5 * dy, xp.where(x < y, dy, 0.0)),
     )
 
 
@@ -265,8 +265,8 @@ def minimum_jvp(ans, x, y, *, dx, dy):
     """Ties take the mean of the two tangents, as the reverse rule shares evenly."""
     tie = x == y
     return (
-        xp.where(tie, 0.5, xp.where(x < y, 1.0, 0.0)) * dx,
-        xp.where(tie, 0.5, xp.where(x > y, 1.0, 0.0)) * dy,
+        xp.where(tie, 0.5 * dx, xp.where(x < y, dx, 0.0)),
+        xp.where(tie, 0.5 * dy, xp.where(x > y, dy, 0.0)),
     )
 
 
@@ -287,8 +287,8 @@ def fmax_jvp(ans, x, y, *, dx, dy):
     to_x, to_y = rt.picked_operands(ans, x, y)
     tie = x == y
     return (
-        xp.where(tie, 0.5, xp.where(to_x, 1.0, 0.0)) * dx,
-        xp.where(tie, 0.5, xp.where(to_y, 1.0, 0.0)) * dy,
+        xp.where(tie, 0.5 * dx, xp.where(to_x, dx, 0.0)),
+        xp.where(tie, 0.5 * dy, xp.where(to_y, dy, 0.0)),
     )
 
 

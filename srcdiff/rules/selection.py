@@ -158,7 +158,7 @@ def nanmean_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=N
         if where is None
         else xp.logical_and(xp.logical_not(xp.isnan(a)), where)
     )
-    count = xp.maximum(xp.sum(kept, axis=axis, keepdims=keepdims), 1)
+    count = xp.maximum(xp.sum(kept, axis=axis, keepdims=keepdims, dtype=ans.dtype), 1)
     return xp.sum(xp.where(kept, da, 0.0), axis=axis, keepdims=keepdims) / count
 
 

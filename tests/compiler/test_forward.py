@@ -1003,3 +1003,16 @@ def test_the_hessian_through_scatter_reduce_is_the_gradients_differences(reduce,
     columns = [(grad(x + eps * e.reshape(3, 4)) - grad(x - eps * e.reshape(3, 4))).ravel()
                for e in np.eye(12)]  # fmt: skip
     np.testing.assert_allclose(hessian, np.stack(columns) / (2 * eps), rtol=1e-6, atol=1e-7)
+
+
+def _listed_twice(a):
+    return np.sum(a.tolist() * 2.0) + np.linalg.vector_norm(a)
+
+
+def test_a_number_given_as_the_tangent_of_a_0d_array_is_that_array():
+    """A Python float given for a 0-d array ran as a number where the code calls array
+    methods on the tangent: an AttributeError from inside the tangent source."""
+    x = np.array(1.5)
+    value, tangent = sd.jvp(_listed_twice, (x,), (2.0,))
+    assert value == pytest.approx(4.5)
+    assert tangent == pytest.approx(2.0 * (2.0 + 1.0))

@@ -143,3 +143,27 @@ def test_an_operation_on_float32_gives_float32_gradients(k, spec):
     for i, d in zip(wrt, grads, strict=True):
         if isinstance(args[i], np.ndarray):
             assert d.dtype == np.float32 and d.shape == args[i].shape, (i, d.dtype, d.shape)
+
+
+@pytest.mark.parametrize(
+    "k, spec", [(k, c[1]) for k, c in enumerate(CASES)], ids=[c[0] for c in CASES]
+)
+def test_an_operation_on_float32_gives_a_tangent_of_the_plain_result_dtype(k, spec):
+    """Forward mode keeps NumPy's dtype: the tangents of ``np.maximum``, ``np.clip``,
+    ``np.nanmean``, ``np.where`` with a number, a power of a Python float, ... of float32
+    arrays came out float64 (a mask of Python floats, an integer count, ``log`` of a
+    Python float), where the plain call gives float32."""
+    ready = prepared(k, spec, np.float32)
+    if ready is None or not ready[2]:
+        pytest.skip("a container result, or nothing to differentiate")
+    fn, args, wrt = ready
+    tangents = [None] * len(args)
+    for i in wrt:
+        tangents[i] = np.ones_like(args[i]) if isinstance(args[i], np.ndarray) else 1.0
+    try:
+        value, tangent = sd.jvp(fn, tuple(args), tuple(tangents))
+    except sd.CompileError:
+        pytest.skip("no forward rule for one of the arguments (reverse mode has one)")
+    plain = np.asarray(fn(*args)).dtype
+    assert np.asarray(value).dtype == plain and np.asarray(tangent).dtype == plain, (
+        plain, np.asarray(value).dtype, np.asarray(tangent).dtype)  # fmt: skip
