@@ -3076,6 +3076,19 @@ def tangent_vjp(
         if moved is not None:
             return _keywords_moved(moved, args, tangents, cotangent, keyword_tangents or {},
                                    top, keyword_grads)  # fmt: skip
+    if isinstance(getattr(fn, "__self__", None), (np.random.Generator, np.random.RandomState)):
+        # reverse mode over this call's forward mode runs it again: another draw
+        what = (
+            f"a second derivative through the random draw {fn.__name__} of a generator "
+            "called in forward mode: differentiating it again would draw other numbers"
+        )
+        hint = (
+            "draw the standard numbers outside (z = rng.standard_normal(shape)) and pass "
+            "them in (mu + sigma * z), or take the first derivative only"
+        )
+        if rt.in_generated_code():  # (its frames carry the user's lines)
+            raise rt.refuse(what, hint)  # at the user's line calling it
+        raise CompileError(what, function=fn.__name__, hint=hint)
     try:
         forward = _forward_target(fn, positions, len(args), kwargs)
     except ValueError as exc:  # a keyword no parameter takes: an entry of its **kwargs
