@@ -501,7 +501,8 @@ def trapezoid_grads(
     d_x = concat([zero, to_widths], axis=-1) - concat([to_widths, zero], axis=-1)
     if len(_shape(x)) > 1:
         d_x = unbroadcast(xp.moveaxis(d_x, -1, axis), x)
-    return d_y, cast_like(d_x, x), None
+    return d_y, cast_like(d_x, x), dx * 0.0  # (``dx``, unused beside ``x``: a zero, which
+    # a gradient summed with another's, in reverse mode over forward mode, can be added to)
 
 
 # ---- interpolation, convolutions, polynomials --------------------------------------------

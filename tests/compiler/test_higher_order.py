@@ -1352,3 +1352,26 @@ def test_the_second_and_third_derivatives_of_sinc_near_zero_are_right():
         third = (second(v + h, 1e-3) - second(v - h, 1e-3)) / (2 * h)
         assert sd.grad(sd.grad(sd.grad(_sinc_at)))(float(v)) == pytest.approx(third, abs=1e-3)
     np.testing.assert_array_equal(hessian, np.diag(np.diag(hessian)))
+
+
+def _trapezoid_squared(y, x, dx):
+    return np.sum(np.trapezoid(y, x, dx, 0) ** 2)
+
+
+def test_a_second_derivative_through_trapezoid_with_both_x_and_dx_runs():
+    """``np.trapezoid(y, x, dx)`` ignores ``dx`` beside ``x``; its rule gave ``dx`` no
+    gradient (None), and reverse mode over forward mode, adding two such, raised a
+    TypeError (None + None) inside the generated adjoint."""
+    y = np.random.default_rng(0).standard_normal((4, 3))
+    x = np.array([[0.0], [0.4], [1.1], [1.5]])
+    v = (np.ones_like(y), np.full_like(x, 0.5))
+    hy, hx, hdx = sd.hvp(_trapezoid_squared, (y, x, 1.0), (*v, 1.0))
+    assert hdx == 0.0
+    gradient = sd.grad(_trapezoid_squared, wrt=(0, 1))
+    h = 1e-5
+    plus, minus = (
+        gradient(y + h * v[0], x + h * v[1], 1.0),
+        gradient(y - h * v[0], x - h * v[1], 1.0),
+    )
+    np.testing.assert_allclose(hy, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hx, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)
