@@ -101,6 +101,8 @@ class Unwrapper:
             if isinstance(s, gast.Return) and isinstance(s.value, gast.Name)
         }
         self.arrays = self.array_names(fn, params_are_arrays)
+        self.kept = self.displays_for_tensors(fn)  # displays that keep their Tensors
+        self.arrays -= self.kept
         first = list(params_of(fn))[:1]  # a method's own object: ``self``, or whatever a
         self.instance = (  # function defined in a class's body names it (``def forward(s, x)``)
             first[0] if first and (first == ["self"] or _takes_its_instance(parsed)) else None
@@ -152,6 +154,26 @@ class Unwrapper:
                     verdict[target] = False
                     changed = True
         return {n for n, ok in verdict.items() if ok}
+
+    def displays_for_tensors(self, fn: gast.FunctionDef) -> set[str]:
+        """Names of list, tuple or dict displays (``[model.weight, model.bias]``) read only
+        as arguments of calls that see Tensors (``clip_grad_norm_``, ``print``): their
+        entries stay Tensors, as the callee reads them (``.grad``), not their arrays."""
+        displays: dict[str, bool] = {}
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                target = s.targets[0].id
+                is_display = isinstance(s.value, (gast.List, gast.Tuple, gast.Dict))
+                displays[target] = displays.get(target, True) and is_display
+        passed: set[int] = set()  # the Name nodes read as such arguments
+        for n in walk(fn):
+            if isinstance(n, gast.Call) and self.passes_tensors(n):
+                passed.update(id(a) for a in [*n.args, *(k.value for k in n.keywords)]
+                              if isinstance(a, gast.Name))  # fmt: skip
+        for n in walk(fn):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in passed:
+                displays[n.id] = False
+        return {n for n, ok in displays.items() if ok and n in self.locals}
 
     def made_tensors(self, fn: gast.FunctionDef) -> set[str]:
         """Local names every assignment of which makes a new Tensor with a function of
@@ -513,7 +535,7 @@ class Unwrapper:
                 checked.lineno = line
                 out.append(checked)
         elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
-            if s.targets[0].id not in self.returned:  # what fn returns keeps its Tensors
+            if s.targets[0].id not in self.returned | self.kept:  # keeping their Tensors
                 if isinstance(value, gast.Dict):
                     value.values = [fix(v) for v in value.values]
                 else:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from srcdiff import nn
+from srcdiff import differentiate, nn
 from srcdiff.creation import manual_seed, randn, tensor
 from srcdiff.nn.utils import clip_grad_norm_, clip_grad_value_
 from srcdiff.optim import SGD
@@ -144,3 +144,43 @@ def test_pytorchs_foreach_is_taken():
     assert clip_grad_norm_([p], 1.0, foreach=False).item() == 5.0
     clip_grad_value_(p, 0.5, foreach=True)
     assert p.grad.tolist() == [0.5, 0.5]
+
+
+def _clipped_steps(compiled: bool, clip) -> list[np.ndarray]:
+    """Three SGD steps of a linear model with its gradients clipped by ``clip(model)``:
+    the parameters after them."""
+    manual_seed(0)
+    model, x, y = nn.Linear(3, 2), randn(16, 3), 10 * randn(16, 2)
+    optimizer = SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        clip(model)
+        optimizer.step()
+        return loss.item()
+
+    if compiled:
+        step = differentiate(step)
+    for _ in range(3):
+        step(x, y)
+    return [p.detach().numpy().copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "clip",
+    [
+        lambda m: clip_grad_norm_([m.weight, m.bias], 1.0),
+        lambda m: clip_grad_value_([m.weight, m.bias], 0.5),
+        lambda m: clip_grad_norm_((m.weight,), 0.5, norm_type=math.inf),
+    ],
+    ids=["norm", "value", "tuple"],
+)
+def test_a_display_of_parameters_clipped_in_a_compiled_step(clip):
+    """``clip_grad_norm_([model.weight, model.bias], ...)`` in a compiled step is given the
+    parameters (whose ``.grad`` it reads), not their arrays, as in eager code."""
+    eager = _clipped_steps(False, clip)
+    compiled = _clipped_steps(True, clip)
+    for e, c in zip(eager, compiled, strict=True):
+        np.testing.assert_array_equal(c, e)
