@@ -613,6 +613,8 @@ class Analyser:
             if not self.is_active(v.value):
                 return self.index_of_constant(v, stmt)
             index = index_value(v.slice)
+            if self.indices_entry(v.value, index):
+                return Op(Kind.PASSIVE)  # (integers: PyTorch's carry no gradient)
             op = self.primitive(operator.getitem, [v.value, index], [], stmt, "indexing")
             if (
                 op.kind is Kind.RULE
@@ -658,6 +660,40 @@ class Analyser:
             return self.fail(stmt, "a set of differentiated values",
                              "use a list or a tuple")  # fmt: skip
         return Op(Kind.PASSIVE)
+
+    def indices_entry(self, r: gast.expr, index: gast.expr) -> bool:
+        """Whether ``r[index]`` is the indices of a ``(values, indices)`` result
+        (``x.max(dim)[1]``, ``_, i = x.sort()``), as ``r.indices`` is: ``r`` holds such a
+        result and ``index`` is 1 or -1."""
+        parts = _index_parts(index)  # (as ``rt.tensor_methods.index`` checks it)
+        index = parts[0] if len(parts) == 1 and not isinstance(index, gast.Tuple) else index
+        if isinstance(index, gast.Name):  # (a negative index: a name given it)
+            given = self.assigned_values().get(index.id, [None])
+            index = given[0] if len(given) == 1 else index
+        if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub):  # ``r[-1]``
+            index = index.operand
+        if not (
+            isinstance(r, gast.Name)
+            and isinstance(index, gast.Constant)
+            and type(index.value) is int
+            and index.value == 1
+        ):
+            return False
+        return self.paired_result(r)
+
+    def paired_result(self, r: gast.Name) -> bool:
+        """Whether every value ``r`` is given is a ``(values, indices)`` result, or such a
+        result unpacked (``rt.unpacked(t, 2)``, of ``v, i = x.max(dim)``) or unwrapped."""
+        for v in self.assigned_values().get(r.id, [None]):
+            if not isinstance(v, gast.Call):
+                return False
+            found = self.resolve(v.func)
+            if found in (("object", rt_module.unpacked), ("object", rt_module.unwrap)):
+                if not (isinstance(v.args[0], gast.Name) and self.paired_result(v.args[0])):
+                    return False
+            elif found not in PAIRED_RESULTS:
+                return False
+        return True
 
     def index_of_constant(self, v: gast.Subscript, stmt: gast.stmt) -> Op:
         """``c[i]`` where ``c`` carries no gradient: ``np.r_[a, b]`` and ``np.c_[...]``
@@ -2093,6 +2129,14 @@ def found_objects(fn: gast.FunctionDef, locals_: Collection[str],
 def operands_of(v: gast.expr | None) -> list[gast.expr]:
     """The operands of an operator (``a + b``, ``-a``)."""
     return _operands(v)
+
+
+# the Tensor methods returning ``(values, indices)`` (``max`` and ``min`` along a dim; a
+# 0-d result of theirs has no entry 1), as ``resolve`` finds them in compiled Tensor code
+PAIRED_RESULTS = [
+    ("object", getattr(tensor_methods, m))
+    for m in ("max", "min", "sort", "topk", "median", "kthvalue", "cummax", "cummin")
+]
 
 
 def _index_parts(index: gast.expr) -> list[gast.expr]:

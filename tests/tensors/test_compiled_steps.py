@@ -3421,3 +3421,71 @@ def test_a_differentiated_value_assigned_to_a_global_in_tensor_code_is_refused()
 
     with pytest.raises(sd.CompileError, match="in code computing with Tensors"):
         sd.differentiate(records_its_loss)(sd.randn(2, 3))
+
+
+def _indices_of(x, form):
+    """The indices of a ``(values, indices)`` result, read by position."""
+    if form == "subscript":
+        return x.max(0)[1]
+    if form == "unpacked":
+        _, i = x.sort(0, descending=True)
+        return i
+    if form == "function":
+        return sd.topk(x, 2)[-1]
+    _, i = x.cummax(0)
+    return i
+
+
+@pytest.mark.parametrize("form", ["subscript", "unpacked", "function", "cummax"])
+def test_indices_by_position_carry_no_gradient(form):
+    """``x.max(dim)[1]`` and ``_, i = x.sort()`` are integers, as ``.indices`` is: a loss
+    reached from x through them alone is PyTorch's error, and a parameter that reaches
+    the loss only through them keeps ``.grad`` None (a step with weight decay leaves it
+    where it is), not a zero gradient."""
+    w = sd.tensor([0.5, -0.25], requires_grad=True)
+
+    def only_indices(x):
+        loss = _indices_of(x, form).double().sum() * 2.0
+        loss.backward()
+        return loss.item()
+
+    def step(x):
+        optimizer.zero_grad()
+        loss = (w * 3.0).sum() + _indices_of(x, form).double().sum()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    for run in (only_indices, sd.differentiate(only_indices)):
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            run(sd.tensor([1.0, -3.0, 2.0], requires_grad=True))
+    moved = []
+    for run in (step, sd.differentiate(step)):
+        x = sd.tensor([1.0, -3.0, 2.0], requires_grad=True)
+        w.data = sd.tensor([0.5, -0.25])
+        optimizer = sd.optim.SGD([w, x], lr=0.1, weight_decay=0.5, momentum=0.9)
+        for _ in range(3):
+            run(x)
+        assert x.grad is None
+        assert x.tolist() == [1.0, -3.0, 2.0]
+        moved.append(w.detach().numpy().copy())
+    np.testing.assert_array_equal(moved[1], moved[0])
+
+
+def test_values_by_position_keep_their_gradient():
+    """The values of the pair, beside its indices, carry the gradient as before."""
+
+    def step(x):
+        v, i = x.max(0)
+        s = x.sort(0)[0]
+        loss = (v * 2.0).sum() + (s * sd.tensor([1.0, 2.0, 3.0])).sum() + i.double().sum()
+        loss.backward()
+        return loss.item()
+
+    grads = []
+    for run in (step, sd.differentiate(step)):
+        x = sd.tensor([1.0, -3.0, 2.0], requires_grad=True)
+        run(x)
+        grads.append(x.grad.tolist())
+    # max: 2 at the largest entry; sort: 1, 2, 3 by rank (-3, 1, 2)
+    assert grads[0] == grads[1] == [2.0, 1.0, 5.0]
