@@ -432,6 +432,8 @@ def cross_entropy(
                 f"Expected target of class probabilities to have the shape of "
                 f"the input {tuple(input.shape)}, got {tuple(target.shape)}"
             )
+        if ignore_index >= 0:  # (a class probabilities' target has no index to ignore)
+            raise RuntimeError("ignore_index is not supported for floating point target")
         if label_smoothing > 0.0:
             target = target * (1.0 - label_smoothing) + label_smoothing / classes
         return _reduce(-(target * weighted).sum(dim), reduction)

@@ -138,6 +138,22 @@ def test_cross_entropy_rejects_bad_targets():
         F.cross_entropy(logits, tensor([0, 1, 2]))
 
 
+def test_cross_entropy_refuses_an_ignore_index_for_class_probabilities():
+    """A target of class probabilities has no class index to ignore: an ``ignore_index``
+    that could name a class (0 or more) is PyTorch's error, not left out; a negative one
+    (the default -100) changes nothing."""
+    logits, probs = RNG.normal(size=(4, 3)), RNG.uniform(size=(4, 3))
+    expected = -(probs * log_softmax_np(logits, 1)).sum(1).mean()
+    for ignore_index in (-100, -5):
+        got = F.cross_entropy(tensor(logits), tensor(probs), ignore_index=ignore_index)
+        assert np.allclose(got.numpy(), expected, rtol=1e-12, atol=0)
+    for ignore_index in (0, 2, 7):
+        with pytest.raises(RuntimeError, match="ignore_index is not supported for floating"):
+            F.cross_entropy(tensor(logits), tensor(probs), ignore_index=ignore_index)
+        with pytest.raises(RuntimeError, match="ignore_index is not supported for floating"):
+            nn.CrossEntropyLoss(ignore_index=ignore_index)(tensor(logits[0]), tensor(probs[0]))
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_binary_cross_entropy(reduction):
     p, y = RNG.uniform(0.05, 0.95, size=(4, 2)), RNG.uniform(size=(4, 2))
