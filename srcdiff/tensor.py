@@ -1061,10 +1061,10 @@ class Tensor:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
         dt = result_dtype(self, *(b for b in (lo, hi) if b is not None))
         x, lo, hi = _cast(self, dt), _cast(lo, dt), _cast(hi, dt)
-        if hi is None:
-            return apply_op(np.where, ((x < lo)._data, lo, x), name="ClampMinBackward0")
+        if hi is None:  # (a NaN bound gives NaN, as PyTorch's)
+            return apply_op(np.clip, (x, lo, None), name="ClampMinBackward0")
         if lo is None:
-            return apply_op(np.where, ((x > hi)._data, hi, x), name="ClampMaxBackward0")
+            return apply_op(np.clip, (x, None, hi), name="ClampMaxBackward0")
         return apply_op(np.clip, (x, lo, hi), name="ClampBackward1")
 
     clip = clamp

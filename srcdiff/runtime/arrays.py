@@ -296,17 +296,23 @@ def running_extreme_tangent(d: Any, ans: Any, x: Any, axis: int = 0) -> Any:
 
 
 def clipped(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
-    """Where ``clip(a, a_min, a_max)`` gives ``a_min``, ``a_max`` and ``a`` itself (a
-    bound of None is no bound; where ``a_min > a_max`` it gives ``a_max``, as NumPy's
-    ``minimum(maximum(a, a_min), a_max)``)."""
-    a = array_module(a, a_min, a_max).asarray(a)  # comparisons give arrays, not bools
-    above = a != a if a_max is None else a > a_max  # (NaN: False everywhere)
+    """Where ``clip(a, a_min, a_max)``'s gradient goes to ``a_min``, ``a_max`` and ``a``
+    itself, as PyTorch's clamp sends it (a bound of None is no bound): ``a`` inside
+    [a_min, a_max], bounds included; ``a_max`` above it, and wherever ``a_min > a_max``
+    (the result is ``a_max`` there, as NumPy's ``minimum(maximum(a, a_min), a_max)``);
+    ``a_min`` below it where ``a_min < a_max`` (equal bounds below: to none of them).
+    Where ``a`` or a bound is NaN (so is the result), to none of them."""
+    xp = array_module(a, a_min, a_max)
+    a = xp.asarray(a)  # comparisons give arrays, not bools
+    if a_min is None and a_max is None:
+        return False, False, xp.ones(a.shape, dtype=bool)
     if a_min is None:
-        return False, above, ~above
-    if a_max is not None:
-        above = above | (a_min > a_max)
-    below = (a < a_min) & ~above
-    return below, above, ~(below | above)
+        return False, a > a_max, a <= a_max
+    if a_max is None:
+        return a < a_min, False, a >= a_min
+    above = (a > a_max) | (a_max < a_min)
+    below = (a < a_min) & (a_min < a_max)
+    return below, above, (a >= a_min) & (a <= a_max)
 
 
 def picked_operands(ans: Any, x: Any, y: Any) -> tuple[Any, Any]:

@@ -1121,3 +1121,64 @@ def test_where_pytorchs_gradient_is_nan_or_missing_srcdiff_gives_the_limit():
     v = sd.tensor([0.5, 0.25], requires_grad=True)
     sd.tensor([0.0, 2.0]).heaviside(v).sum().backward()
     assert v.grad.tolist() == [1.0, 0.0]
+
+
+# ---- clamp at NaN and at equal bounds --------------------------------------------------------
+
+CLAMP_X = [NAN, 0.0, 1.0, 2.0, 0.5, 3.0, NAN, 1.0]
+CLAMP_LO = [0.0, 1.0, 1.0, 1.0, NAN, 2.0, 0.0, 2.0]
+CLAMP_HI = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, NAN, NAN]
+# PyTorch's values and gradients of (clamp(...) * [1, ..., 8]).sum(): the input's where
+# lo <= x <= hi (none at a NaN), hi's where x > hi or hi < lo, lo's where x < lo < hi (equal
+# bounds below: nobody's); a NaN bound gives NaN
+CLAMPS = {
+    "tensors": (
+        lambda x, lo, hi: x.clamp(lo, hi),
+        [NAN, 1.0, 1.0, 1.0, NAN, 1.0, NAN, NAN],
+        [[0, 0, 3, 0, 0, 0, 0, 0], [0] * 8, [0, 0, 0, 4, 0, 6, 0, 0]],
+    ),
+    "min": (
+        lambda x, lo, hi: x.clamp(min=lo),
+        [NAN, 1.0, 1.0, 2.0, NAN, 3.0, NAN, 2.0],
+        [[0, 0, 3, 4, 0, 6, 0, 0], [0, 2, 0, 0, 0, 0, 0, 8], None],
+    ),
+    "max": (
+        lambda x, lo, hi: sd.clamp(x, max=hi),
+        [NAN, 0.0, 1.0, 1.0, 0.5, 1.0, NAN, NAN],
+        [[0, 2, 3, 0, 5, 0, 0, 0], None, [0, 0, 0, 4, 0, 6, 0, 0]],
+    ),
+    "numbers": (
+        lambda x, lo, hi: x.clamp(0.0, 1.0),
+        [NAN, 0.0, 1.0, 1.0, 0.5, 1.0, NAN, 1.0],
+        [[0, 2, 3, 0, 5, 0, 0, 8], None, None],
+    ),
+    "equal numbers": (
+        lambda x, lo, hi: x.clip(1.0, 1.0),
+        [NAN, 1.0, 1.0, 1.0, 1.0, 1.0, NAN, 1.0],
+        [[0, 0, 3, 0, 0, 0, 0, 8], None, None],
+    ),
+}
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("case", list(CLAMPS))
+def test_clamp_at_nan_and_equal_bounds_as_pytorch(case, compiled):
+    """clamp's gradient goes nowhere where the input or a bound is NaN, and a NaN Tensor
+    bound gives NaN, in eager and compiled code alike; equal Tensor bounds above the
+    input give their gradient to neither (PyTorch's choice at that kink)."""
+    fn, value, grads = CLAMPS[case]
+    leaves = [sd.tensor(v, dtype=sd.float64, requires_grad=True)
+              for v in (CLAMP_X, CLAMP_LO, CLAMP_HI)]  # fmt: skip
+
+    def step(x, lo, hi):
+        y = fn(x, lo, hi)
+        (y * (sd.arange(8, dtype=sd.float64) + 1.0)).sum().backward()
+        return y.detach()
+
+    got = (sd.differentiate(step) if compiled else step)(*leaves)
+    np.testing.assert_array_equal(arr(got), value)
+    for leaf, grad in zip(leaves, grads, strict=True):
+        if grad is None:
+            assert leaf.grad is None
+        else:
+            np.testing.assert_array_equal(arr(leaf.grad), grad)
