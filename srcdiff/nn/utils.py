@@ -12,10 +12,11 @@ from typing import Any
 
 from ..backend import array_module
 from ..creation import tensor
+from ..functions import cat
 from ..rules.registry import nondiff
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
 NONFINITE = (
     "The total norm of order {} for gradients from `parameters` is non-finite, so it "
@@ -94,9 +95,44 @@ def clip_grad_value_(
         _changed(g)
 
 
+def _same_device(param: Tensor, device: str | None) -> str:
+    """``param``'s device, which must be ``device`` where one is given (PyTorch's error)."""
+    if device is not None and param.device != device:
+        raise TypeError(
+            "Found two parameters on different devices, this is currently not supported."
+        )
+    return param.device
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """The parameters flattened and joined into one vector, in their order; it carries
+    their gradient, as PyTorch's (``torch.cat`` of their views)."""
+    device = None
+    vec = []
+    for param in parameters:
+        device = _same_device(param, device)
+        vec.append(param.view(-1))
+    return cat(vec)
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Set the ``.data`` of each parameter, in order, to the next slice of ``vec`` shaped
+    like it: views of ``vec``'s memory, as PyTorch's (recording nothing)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
+    device = None
+    pointer = 0
+    for param in parameters:
+        device = _same_device(param, device)
+        num_param = param.numel()
+        param.data = vec[pointer : pointer + num_param].view_as(param).data
+        pointer += num_param
+
+
 # run as written where compiled code calls them: they change gradients, computing none
 nondiff(
     "changes the gradients of parameters in place; its result (a norm) carries no gradient",
     clip_grad_norm_,
     clip_grad_value_,
 )
+nondiff("sets the .data of parameters, recording nothing", vector_to_parameters)
