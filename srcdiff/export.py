@@ -590,6 +590,13 @@ class _Writer:
         where = _importable(value) if callable(value) else None
         if where is not None:
             return self.imported(where, name)
+        if _is_derivative(value):
+            raise _Refused(
+                f"{name}, {api._derivative_of(value)[0]}: a derivative taken inside the "
+                "function, whose own derivative runs srcdiff's compiler as it goes",
+                "export sd.grad of a function of NumPy calls, and take derivatives of "
+                "derivatives with srcdiff",
+            )
         if callable(value) and registry.lookup(value) is not None:
             raise _Refused(
                 f"{name}, which has a rule registered at run time (sd.register_vjp)",
@@ -788,6 +795,19 @@ def _gradient_function(g: Any) -> api.GradientFunction:
             f"@sd.differentiate, not {type(g).__name__}"
         )
     return g
+
+
+def _is_derivative(fn: Any) -> bool:
+    """Whether ``fn`` is one of srcdiff's transforms (``sd.grad(f)``, ``sd.vmap(f)``): its
+    rules run the compiler, so no module of NumPy alone can hold a call of it."""
+    return hasattr(type(fn), "_srcdiff_vjp")
+
+
+def _innermost(fn: Any) -> Any:
+    """The function of the user's that the transform ``fn`` differentiates, at any depth."""
+    while _is_derivative(fn) and hasattr(fn, "_fn"):
+        fn = fn._fn
+    return fn
 
 
 def _refusal(target: api._Target, what: str, hint: str) -> CompileError:
@@ -1174,13 +1194,26 @@ def export(g: Any, path: str | pathlib.Path) -> pathlib.Path:
     computes what ``g`` computes for calls taking those paths and raises ``NotExported``
     on others. The functions of yours it calls by name are exported with it (written
     out, with their compiled units and the paths of theirs seen). Raises
-    ``CompileError`` for what it cannot write out: calls of methods, of callable objects
+    ``CompileError`` for what it cannot write out: derivatives of derivatives (their
+    rules run the compiler), calls of methods, of callable objects
     or of functions computed or passed, decorated functions, rules registered by you,
     Tensor code, CuPy, and globals that are neither modules, numbers, strings, NumPy
     arrays nor such functions.
     """
     gradient = _gradient_function(g)
     target = gradient._target
+    if _is_derivative(gradient._fn):
+        shown, base, order = api._derivative_of(g)
+        code = getattr(_innermost(gradient._fn), "__code__", None)
+        raise CompileError(
+            f"cannot export {shown}, a derivative of order {order} of {base}: the module "
+            "holds first derivatives, whose adjoints are source; a derivative of a "
+            "derivative runs srcdiff's compiler as it goes",
+            function=base,
+            filename="?" if code is None else code.co_filename,
+            lineno=None if code is None else code.co_firstlineno,
+            hint=f"export sd.grad of a function of NumPy calls, and take {shown} with srcdiff",
+        )
     if target._self is not None:
         raise _refusal(target, "the gradient of a method",
                        "export a function taking what it reads of the instance")  # fmt: skip

@@ -507,6 +507,35 @@ def test_what_cannot_be_written_out_is_refused(tmp_path, fn, args, message):
     assert not (tmp_path / "grad.py").exists()
 
 
+def cubed_norm(s):
+    return np.linalg.norm(s * np.array([0.3, 0.5, -0.2])) ** 3
+
+
+SLOPE = sd.grad(cubed_norm)
+
+
+def calls_a_derivative(s):
+    return SLOPE(s) * s
+
+
+def test_a_derivative_of_a_derivative_is_refused_as_such(tmp_path):
+    """A derivative of a derivative (np.linalg.norm's third, sd.grad called inside) runs the
+    compiler as it goes: refused in those words, at the user's function, where it was
+    taken for a rule the user registered."""
+    third = sd.grad(sd.grad(sd.grad(cubed_norm)))
+    assert third(1.1) == pytest.approx(6 * 0.38**1.5, rel=1e-12)  # (|x| s)^3: 6 |x|^3
+    with pytest.raises(sd.CompileError) as raised:
+        sd.export(third, tmp_path / "grad.py")
+    message = str(raised.value)
+    assert "sd.grad(sd.grad(sd.grad(cubed_norm))), a derivative of order 3" in message
+    assert f"{__file__}:" in message and "registered" not in message
+    g = sd.grad(calls_a_derivative)
+    g(1.1)
+    with pytest.raises(sd.CompileError, match=r"SLOPE, sd.grad\(cubed_norm\): a derivative"):
+        sd.export(g, tmp_path / "grad.py")
+    assert not (tmp_path / "grad.py").exists()
+
+
 def test_a_users_rule_and_a_function_called_as_it_is_are_refused(tmp_path):
     def cubic(x):
         return x**3
