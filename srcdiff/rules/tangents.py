@@ -245,6 +245,81 @@ def norm_slope_tangent_jvp(out, v, g, ans, x, ord=None, axis=None, keepdims=Fals
     )
 
 
+@vjp(rt.norm_slope_second)
+def norm_slope_second(gbar, out, v, w, g, ans, x, ord=None, axis=None, keepdims=False):
+    """Symmetric in ``v`` and ``w`` (each one's adjoint is the same along ``gbar`` and the
+    other); linear in ``g``, summed back over the norm's axes; ``g / n^(p-1)`` in the norm;
+    in ``x``, the slope's third derivative, ``rt.norm_slope_power``."""
+    p = rt.norm_exponent(x, ord, axis)
+    d_g = xp.sum(
+        gbar * rt.norm_slope_second(v, w, xp.ones_like(ans), ans, x, ord, axis, keepdims),
+        axis=axis,
+        keepdims=keepdims,
+    )
+    d_ans = d_g * g * -(p - 1) / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_second(gbar, w, g, ans, x, ord, axis, keepdims),
+        rt.norm_slope_second(v, gbar, g, ans, x, ord, axis, keepdims),
+        xp.reshape(d_g, xp.shape(g)),
+        xp.reshape(d_ans, xp.shape(ans)),
+        rt.norm_slope_power(v * w * gbar, g, ans, x, 3, ord, axis, keepdims),
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(rt.norm_slope_second)
+def norm_slope_second_jvp(out, v, w, g, ans, x, ord=None, axis=None, keepdims=False, *, dv, dw,
+                          dg, dans, dx):  # fmt: skip
+    p = rt.norm_exponent(x, ord, axis)
+    moved = -(p - 1) * dans / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_second(dv, w, g, ans, x, ord, axis, keepdims),
+        rt.norm_slope_second(v, dw, g, ans, x, ord, axis, keepdims),
+        rt.norm_slope_second(v, w, dg, ans, x, ord, axis, keepdims),
+        rt.norm_slope_second(v, w, g * moved, ans, x, ord, axis, keepdims),
+        rt.norm_slope_power(v * w * dx, g, ans, x, 3, ord, axis, keepdims),
+    )
+
+
+@vjp(rt.norm_slope_power)
+def norm_slope_power(gbar, out, dd, g, ans, x, k, ord=None, axis=None, keepdims=False):
+    """Linear in ``dd`` entry by entry (its adjoint is itself along ``gbar``) and in ``g``,
+    summed back over the norm's axes; ``g / n^(p-1)`` in the norm; in ``x``, itself one
+    order higher, so its rules go to any order."""
+    p = rt.norm_exponent(x, ord, axis)
+    d_g = xp.sum(
+        gbar * rt.norm_slope_power(dd, xp.ones_like(ans), ans, x, k, ord, axis, keepdims),
+        axis=axis,
+        keepdims=keepdims,
+    )
+    d_ans = d_g * g * -(p - 1) / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_power(gbar, g, ans, x, k, ord, axis, keepdims),
+        xp.reshape(d_g, xp.shape(g)),
+        xp.reshape(d_ans, xp.shape(ans)),
+        rt.norm_slope_power(dd * gbar, g, ans, x, k + 1, ord, axis, keepdims),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(rt.norm_slope_power)
+def norm_slope_power_jvp(out, dd, g, ans, x, k, ord=None, axis=None, keepdims=False, *, ddd, dg,
+                         dans, dx):  # fmt: skip
+    p = rt.norm_exponent(x, ord, axis)
+    moved = -(p - 1) * dans / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        rt.norm_slope_power(ddd, g, ans, x, k, ord, axis, keepdims),
+        rt.norm_slope_power(dd, dg, ans, x, k, ord, axis, keepdims),
+        rt.norm_slope_power(dd, g * moved, ans, x, k, ord, axis, keepdims),
+        rt.norm_slope_power(dd * dx, g, ans, x, k + 1, ord, axis, keepdims),
+    )
+
+
 @vjp(rt.cumprod_tangent)
 def cumprod_tangent(g, ans, d, a, axis=None):
     """The tangent of ``np.cumprod(a)`` along ``d``: linear in ``d``, a polynomial in ``a``

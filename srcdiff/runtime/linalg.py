@@ -203,10 +203,8 @@ def norm_slope_tangent(dx: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis:
 def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = None,
                       axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
     """The tangent of ``norm_slope_tangent(dx, g, ans, x, ...)`` along ``dy`` in ``x`` (the
-    norm held): a p-norm's ``g (p-1)(p-2) sign(x) |x|^(p-3) dx dy / n^(p-1)`` entry by
-    entry (0 for the 2-norm and the Frobenius norm, whose slope is linear in ``x``, and
-    for the piecewise constant slopes); the nuclear and spectral norms' through the SVD's
-    second derivative (``_svd_slope_second``)."""
+    norm held): the nuclear and spectral norms' through the SVD's second derivative
+    (``_svd_slope_second``), the others' ``norm_slope_power`` of ``dx dy``."""
     xp = array_module(x)
     x = xp.asarray(x)
     kind, where = _layout(ans, x, ord, axis)
@@ -215,16 +213,42 @@ def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = Non
         gm = xp.moveaxis(keep_dims(g, x, where, keepdims), (rows, cols), (-2, -1))
         moved = [xp.moveaxis(xp.asarray(v), (rows, cols), (-2, -1)) for v in (x, dx, dy)]
         return xp.moveaxis(gm * _svd_slope_second(xp, ord, *moved), (-2, -1), (rows, cols))
+    return norm_slope_power(xp.asarray(dx) * dy, g, ans, x, 2, ord, axis, keepdims)
+
+
+def norm_slope_power(dd: Any, g: Any, ans: Any, x: Any, k: int, ord: Any = None,
+                     axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
+    """The ``k``-th derivative in ``x`` (the norm held) of a norm's slope ``norm_grad(g,
+    ans, x, ...)`` along directions whose entrywise product is ``dd``: a p-norm's slope
+    ``g sign(x) |x|^(p-1) / n^(p-1)`` moves entry by entry, so that derivative is
+    ``g (p-1)...(p-k) sign(x)^(k+1) |x|^(p-1-k) dd / n^(p-1)`` (0 where the norm is 0, and
+    for ``k`` of 2 or more where the slope is linear or piecewise constant in ``x``);
+    written once for every ``k``, its rules are itself at ``k + 1``. The nuclear and
+    spectral norms' slopes do not move entry by entry: refused (``norm_slope_second``
+    has their second derivative)."""
+    xp = array_module(x)
+    x = xp.asarray(x)
+    kind, where = _layout(ans, x, ord, axis)
+    if kind == "matrix" and ord in ("nuc", 2, -2):
+        raise refuse(
+            f"a derivative of order {k + 1} of the {'nuclear' if ord == 'nuc' else 'spectral'} "
+            "norm of a matrix (np.linalg.norm(x, ord)): srcdiff follows the slope of the "
+            "nuclear and spectral norms to the third derivative",
+            "take a lower derivative, or write the norm from np.linalg.svd's singular values "
+            "(np.sum(s) for the nuclear norm, np.max(s) for the spectral one)",
+        )
     p = norm_exponent(x, ord, axis)
-    if kind == "matrix" or p in (1, 2):
-        return xp.zeros_like(x)
+    factor = 1.0
+    for i in range(1, k + 1):
+        factor = factor * (p - i)
+    if factor == 0:
+        return xp.zeros_like(x * dd)
     if kind == "flat":
-        flat = xp.reshape(x, (-1,))
         n, gk = xp.reshape(xp.asarray(ans), (1,)), xp.reshape(xp.asarray(g), (1,))
-        d = _p_second(flat, n, gk, p, xp.reshape(dx, (-1,)) * xp.reshape(dy, (-1,)))
+        d = _p_power(xp.reshape(x, (-1,)), n, gk, p, k, factor, xp.reshape(dd, (-1,)))
         return xp.reshape(d, x.shape)
     n, gk = keep_dims(ans, x, where, keepdims), keep_dims(g, x, where, keepdims)
-    return _p_second(x, n, gk, p, dx * dy)
+    return _p_power(x, n, gk, p, k, factor, dd)
 
 
 _SVD_SLOPES: dict[tuple[str, Any], Any] = {}
@@ -255,11 +279,12 @@ def _svd_slope_second(xp: Any, ord: Any, x: Any, dx: Any, dy: Any) -> Any:
     return second((None, dy), (dx,), x)[1][1]
 
 
-def _p_second(x: Any, n: Any, gk: Any, p: Any, dd: Any) -> Any:
-    """``gk (p-1)(p-2) sign(x) |x|^(p-3) dd / n^(p-1)`` (0 where the norm is 0)."""
+def _p_power(x: Any, n: Any, gk: Any, p: Any, k: int, factor: Any, dd: Any) -> Any:
+    """``gk factor sign(x)^(k+1) |x|^(p-1-k) dd / n^(p-1)`` (0 where the norm is 0)."""
     xp = array_module(x)
     safe = xp.where(n == 0, 1, n)
-    d = gk * (p - 1) * (p - 2) * xp.sign(x) * xp.abs(x) ** (p - 3) * dd / safe ** (p - 1)
+    signed = xp.sign(x) if k % 2 == 0 else 1.0
+    d = gk * factor * signed * xp.abs(x) ** (p - 1 - k) * dd / safe ** (p - 1)
     return xp.where(n == 0, 0.0, d)
 
 

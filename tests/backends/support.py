@@ -217,8 +217,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         **dict.fromkeys(
-            [rt.norm_grad, rt.norm_slope_tangent],
-            "the slope of np.linalg.norm, which is not in the standard, and its tangent",
+            [rt.norm_grad, rt.norm_slope_tangent, rt.norm_slope_second, rt.norm_slope_power],
+            "the slope of np.linalg.norm, which is not in the standard, and its derivatives",
         ),
         **dict.fromkeys(
             [rt.eigen_gaps, rt.concatenator_tangent, rt.interp_slope],

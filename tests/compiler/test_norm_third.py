@@ -1,7 +1,8 @@
 """Third derivatives through ``np.linalg.norm``, every ``ord`` and ``axis`` whose second
 derivatives srcdiff has, against central differences of the second and closed forms;
 those of the nuclear and spectral norms of matrices too (through the SVD's second
-derivative), refused where singular values coincide."""
+derivative), refused where singular values coincide. Fourth and fifth derivatives of the
+other norms, against differences of the next-lower one."""
 
 from __future__ import annotations
 
@@ -84,3 +85,50 @@ def test_a_third_derivative_where_singular_values_coincide_is_refused():
 
     with pytest.raises(sd.CompileError, match="singular values"):
         sd.grad(sd.grad(sd.grad(loss)))(0.0)
+
+
+def _matches_differences_of(lower, value, at=0.3):
+    """``value`` agrees with central differences of ``lower`` at two steps."""
+    near, far = ((lower(at + h) - lower(at - h)) / (2 * h) for h in (1e-4, 2e-4))
+    assert near == pytest.approx(far, rel=1e-5, abs=1e-7)
+    assert value == pytest.approx(near, rel=1e-5, abs=1e-7)
+
+
+FOURTH = [(None, None), (None, 1), (1, 0), (3, 0), (3, 1), (2.5, 1), (0.5, 0), (-1, None),
+          (np.inf, 1), ("fro", (0, 1))]  # fmt: skip
+
+
+@pytest.mark.parametrize("ord, axis", FOURTH, ids=[f"{o}-{a}" for o, a in FOURTH])
+def test_a_fourth_derivative_matches_differences_of_the_third(ord, axis):
+    """Refused before: rt.norm_slope_second, the slope's second derivative, had no rules;
+    its derivative in x is rt.norm_slope_power, whose rules are itself one order up."""
+    loss = _normed(ord, axis)
+    third = sd.grad(sd.grad(sd.grad(loss)))
+    fourth = sd.grad(third)
+    _matches_differences_of(third, fourth(0.3))
+    assert along(along(along(along(loss))))(0.3) == pytest.approx(fourth(0.3), rel=1e-9)
+
+
+@pytest.mark.parametrize("ord, axis", [(3, 1), (2.5, 0), (-1, None)])
+def test_a_fifth_derivative_matches_differences_of_the_fourth(ord, axis):
+    loss = _normed(ord, axis)
+    fourth = sd.grad(sd.grad(sd.grad(sd.grad(loss))))
+    _matches_differences_of(fourth, sd.grad(fourth)(0.3))
+
+
+def test_fourth_and_fifth_derivatives_in_closed_form():
+    """||s v||_p^5 = |s|^5 ||v||_p^5: the fifth derivative is 120 ||v||_p^5."""
+    v = np.array([0.3, -1.2, 0.5, 2.0])
+    for ord in (None, 3, 0.5):
+        fifth = lambda s, ord=ord: np.linalg.norm(s * v, ord=ord) ** 5  # noqa: E731
+        want = 120 * np.linalg.norm(v, ord=ord) ** 5
+        assert sd.grad(sd.grad(sd.grad(sd.grad(sd.grad(fifth)))))(0.7) == pytest.approx(
+            want, rel=1e-10
+        )
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_a_fourth_derivative_through_a_matrix_svd_norm_is_refused(ord):
+    name = "nuclear" if ord == "nuc" else "spectral"
+    with pytest.raises(sd.CompileError, match=f"order 4 of the {name} norm of a matrix"):
+        sd.grad(sd.grad(sd.grad(sd.grad(_normed(ord, None)))))(0.3)

@@ -50,6 +50,25 @@ def slope_tangent_spec(x, ord=None, axis=None, keepdims=False, label=""):
                 wrt=(0, 1, 2, 3), label=label or f"{ord}-{axis}")  # fmt: skip
 
 
+def slope_second_spec(x, ord=None, axis=None, keepdims=False, label=""):
+    """``rt.norm_slope_second`` at ``x`` and its norm, differentiated in both directions,
+    ``g``, ``ans`` and ``x`` apart (its rule for the nuclear and spectral norms of matrices
+    refuses: their slope's third derivative is not followed)."""
+    ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
+    args = (R(x.shape), R(x.shape), R(ans.shape), ans, x, ord, axis, keepdims)
+    return Spec(rt.norm_slope_second, args, wrt=(0, 1, 2, 3, 4),
+                label=label or f"{ord}-{axis}")  # fmt: skip
+
+
+def slope_power_spec(x, k, ord=None, axis=None, keepdims=False, label=""):
+    """``rt.norm_slope_power`` of order ``k`` at ``x`` and its norm, differentiated in the
+    directions' product, ``g``, ``ans`` and ``x`` apart."""
+    ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
+    args = (R(x.shape), R(ans.shape), ans, x, k, ord, axis, keepdims)
+    return Spec(rt.norm_slope_power, args, wrt=(0, 1, 2, 3),
+                label=label or f"{k}-{ord}-{axis}")  # fmt: skip
+
+
 def with_zeros(a, *where):
     a = a.copy()
     for k in where:
@@ -410,6 +429,17 @@ SPECS = [
     # sd.hvp called inside a differentiated function (its products differentiated again)
     Spec(sd.hvp, (cubic, (R((3,)), R((3,))), (R((3,)), R((3,)))), wrt=(1, 2)),
     Spec(sd.hvp, (cubic, (R((2,)), R((2,))), (R((2,)), None)), wrt=(1,), label="one-tangent"),
+    slope_second_spec(R((5,)), 3, label="vector-3"),
+    slope_second_spec(X, 3, 1, True),
+    slope_second_spec(R((3, 4), 0.2, 2.0), 2.5, 0),
+    slope_second_spec(X, None, 0),
+    slope_second_spec(X, "fro"),
+    slope_power_spec(R((5,)), 3, 4, label="vector-4"),
+    slope_power_spec(R((3, 4), 0.2, 2.0), 3, 3, 1, True),
+    slope_power_spec(R((3, 4), 0.2, 2.0), 4, 2.5, 0),
+    slope_power_spec(R((3, 4), 0.2, 2.0), 3, -1.5, 1),
+    slope_power_spec(X, 3, None, 0),
+    slope_power_spec(X, 3, "fro", label="fro"),
 ]
 
 # the helpers of rules that move entries (np.insert, np.delete, np.resize, np.block)
