@@ -857,7 +857,7 @@ def accumulate(tensor: Any, g: Any) -> None:
     if type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape:
         if grad is None:  # the common cases, kept short
             g = g.copy() if g.dtype == data.dtype else g.astype(data.dtype)
-            tensor._grad = _Tensor()._make(g)
+            tensor._grad = tensor._make(g)  # (Tensor._make, without importing the class)
         else:
             np.add(grad._data, g, out=grad._data, casting="same_kind")
             grad._changed()

@@ -187,7 +187,10 @@ def _narrow_fma(a: np.ndarray, b: Any, c: np.ndarray, digits: int, inf: Any, tin
     # is set, or that are below the dtype's normal numbers (rounded at a higher bit)
     low = np.uint64((1 << (52 - digits)) - 1)
     bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
-    maybe = np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)).nonzero()[0]
+    candidates = np.equal(bits, 0, out=_scratch(flat.shape, np.bool_))
+    if not candidates.any():  # (the usual case, told sooner than by listing none)
+        return s
+    maybe = candidates.nonzero()[0]
     if maybe.size:
         sums = flat[maybe]
         half = np.uint64(1 << (52 - digits))

@@ -67,7 +67,7 @@ class SGD(Optimizer):
                 grad = p._grad
                 if grad is not None:
                     data = p._data
-                    fused.add(data, grad._data, alpha, out=data)
+                    fused.fma(grad._data, alpha, data, out=data)  # (fused.add's, at once)
             return
         params = [p for p in group["params"] if p.grad is not None]
         if momentum:
