@@ -24,8 +24,10 @@ import types
 from typing import TYPE_CHECKING, Any
 
 import gast
+import numpy as np
 
-from .normalize import rebuild_blocks, walk
+from ..runtime import tensor_methods
+from .normalize import local_names, rebuild_blocks, walk
 from .snapshots import ARRAY_MUTATORS, CONTAINER_MUTATORS
 
 if TYPE_CHECKING:
@@ -295,6 +297,8 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[
                                                     gast.Constant(value=g, kind=None))), at)
                 for g in which]  # fmt: skip
 
+    local = local_names(parsed.tree)
+
     def rebuilt(block: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for s in block:
@@ -318,7 +322,8 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[
                 assigning = [c for c in calls if _may_assign(parsed, c, g)]
                 if not assigning:
                     continue
-                if _read_after(s, g, assigning):
+                unknown = [c for c in assigning if not _array_method(c, local)]
+                if unknown and _read_after(s, g, unknown):
                     shown = ast.unparse(gast.gast_to_ast(assigning[0].func))
                     raise parsed.error(
                         f"the global `{g}` read in a statement calling `{shown}`, which may "
@@ -342,6 +347,16 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[
         return out
 
     return rebuilt(body)
+
+
+def _array_method(call: gast.Call, local: set[str]) -> bool:
+    """Whether ``call`` is ``v.sum()``, ``v.reshape(...)``: a method an array or a Tensor
+    has, on a local name, which may hold one (known when the code runs: the global is
+    read again after its statement, but a read in that statement is not refused)."""
+    f = call.func
+    return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
+            and f.value.id in local
+            and (hasattr(np.ndarray, f.attr) or hasattr(tensor_methods, f.attr)))  # fmt: skip
 
 
 def _is_rt(e: gast.expr) -> bool:

@@ -56,3 +56,11 @@ def tensor_step(w, bump=module_bumper.by_attribute):
     loss = loss + (w * w * N).sum()
     loss.backward()
     return loss
+
+
+def counts_then_reads_beside_array_methods(x):
+    """``global N`` read in a statement calling an array's methods, which assign no
+    global: not refused (the global is read again after it all the same)."""
+    global N
+    N = N + 1.0
+    return x.sum() * N + np.sum(x.reshape(-1) ** 2) * N

@@ -82,3 +82,13 @@ def test_tensor_code_reads_a_global_again_after_a_call_assigning_it(bump):
     (want, n_want, g_want), (got, n_got, g_got) = runs
     assert got == pytest.approx(want, rel=1e-12) and n_got == n_want
     np.testing.assert_allclose(g_got, g_want, rtol=1e-12)
+
+
+def test_a_global_read_beside_an_array_method_is_not_refused():
+    fn = module_counter.counts_then_reads_beside_array_methods
+    x = np.array([0.5, -1.0, 2.0])
+    want, n_after = _with_n(fn, x)
+    (value, grad), n_got = _with_n(sd.value_and_grad(fn), x)
+    assert (value, n_got) == (pytest.approx(want, rel=1e-12), n_after)
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(grad, _central(fn, x, eps), rtol=1e-6)
