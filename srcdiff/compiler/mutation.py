@@ -152,6 +152,7 @@ class Sharing:
         self.holders: dict[str, set[str]] = {}  # the containers that may hold a name's object
         self.taken: set[str] = set()  # names given an entry or a field of another object
         self.alias_kinds: dict[str, set[bool]] = {}  # per name: detached aliasings or not
+        self.copied_from: list[tuple[str, str]] = []  # ``a = b`` (a swap's ``a = t2`` too)
         assigned: dict[str, list[gast.expr]] = {}
         inplace: dict[str, list[gast.expr]] = {}  # the rebindings of updates in place
         for s in walk_statements(fn.body):
@@ -184,8 +185,24 @@ class Sharing:
         ordered = sorted(self.params)
         for a, b in zip(ordered, ordered[1:], strict=False):
             self.union(a, b)
+        self.copied_kinds()
         detached = {n for n, kinds in self.alias_kinds.items() if True in kinds}
         self.mixed = {n for n in detached if False in self.alias_kinds[n]}
+
+    def copied_kinds(self) -> None:
+        """A name given another's object (``a = b``) is the alias that name is: a
+        detached one where ``b`` is (``t1 = h.detach(); b = t1``), else an attached one
+        (``a = h``); so a name given both (``a = h`` and later ``a, b = b, a``) is both."""
+        while True:
+            changed = False
+            for target, source in self.copied_from:
+                kinds = self.alias_kinds.get(source) or {False}
+                held = self.alias_kinds.setdefault(target, set())
+                if not kinds <= held:
+                    held |= kinds
+                    changed = True
+            if not changed:
+                return
 
     def shares_here(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` may share an object through the function's own code
@@ -215,8 +232,9 @@ class Sharing:
         """A name in ``n``'s group that is a detached alias on one path and not on
         another: which gradient a write through it leaves depends on the path."""
         root = self.find(n, self.attached)
-        return next((m for m in sorted(self.mixed) if self.find(m, self.attached) == root),
-                    None)  # fmt: skip
+        found = [m for m in sorted(self.mixed) if self.find(m, self.attached) == root]
+        users = [m for m in found if not re.fullmatch(r"t\d+", m)]  # (normalize's own)
+        return (users or found or [None])[0]
 
     def group(self, n: str) -> set[str]:
         root = self.find(n)
@@ -264,7 +282,9 @@ class Sharing:
                 self.holders.setdefault(n, set()).add(target)
         aliased = self.aliased(v)
         detached = _is_detached(v)
-        if aliased and not update and target not in aliased:  # (an update keeps its kind)
+        if isinstance(v, gast.Name) and not update and v.id != target:
+            self.copied_from.append((target, v.id))  # (its kind is the kind of v's)
+        elif aliased and not update and target not in aliased:  # (an update keeps its kind)
             self.alias_kinds.setdefault(target, set()).add(detached)
         for n in aliased:
             self.union(target, n, detached)
@@ -1291,13 +1311,16 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             if m in sharing.locals:
                 mixed = sharing.mixed_group(written)
                 if mixed is not None:
+                    w_shown, m_shown = shown.get(written, written), shown.get(m, m)
+                    through = "" if mixed == written else f" through `{mixed}`"
                     raise sharing.p.error(
-                        f"an in-place write into `{shown.get(written, written)}` reaches "
-                        f"`{shown.get(m, m)}` through `{mixed}`, a detached alias on one path "
-                        "and not on another: which gradient it keeps depends on the path",
+                        f"an in-place write into `{w_shown}` reaches `{m_shown}`{through}; "
+                        f"`{mixed}` is a detached alias on one path (or at one point: a tuple "
+                        "assignment swapping names) and not on another, so which gradient "
+                        f"`{m_shown}` keeps depends on where the alias was made",
                         s,
-                        f"give `{mixed}` one kind of value on every path (`.detach()` it, or "
-                        "`.clone()` it)",
+                        f"give `{mixed}` one kind of value on every path and at every point "
+                        "(`.detach()` it, or `.clone()` it), or name the detached alias apart",
                     )
                 helper = "follow_detached" if sharing.detached_only(m, written) else "follow"
                 value = gast.Call(func=rt_attr(helper), args=[name(m), name(old), name(written),

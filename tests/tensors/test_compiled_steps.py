@@ -1146,7 +1146,7 @@ def test_a_write_through_a_detached_alias_of_a_computed_value_keeps_its_graph():
         loss.backward()
         return loss
 
-    with pytest.raises(sd.CompileError, match="a detached alias on one path and not on"):
+    with pytest.raises(sd.CompileError, match="is a detached alias on one path .* and not on"):
         either(sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([3.0, -1.0]), True)
 
     @sd.differentiate
