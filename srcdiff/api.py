@@ -3148,7 +3148,8 @@ def tangent_vjp(
     flags = [isinstance(a, dict) and _integers_alone(a) for a in args]  # (no gradient)
     carried = [i for i, a in enumerate(args) if rt.carries_gradient(a) and not flags[i]]
     named_params = rt.parameter_names(program, 0)[1] if kwargs and keyword_grads else frozenset()
-    carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params]
+    carried_named = [k for k, v in kwargs.items() if rt.carries_gradient(v) and k in named_params
+                     and not (isinstance(v, dict) and _integers_alone(v))]  # fmt: skip
     absorbed = [k for k, v in kwargs.items()
                 if keyword_grads and rt.carries_gradient(v) and k not in named_params]  # fmt: skip
     wanted = (*range(len(where)), *(first + i for i in carried), *carried_named)
