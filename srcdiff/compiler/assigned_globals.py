@@ -4,8 +4,9 @@ A name the function declares ``global`` and assigns is a variable of the functio
 compiled code: read from the module where the function starts (``n =
 rt.global_value("n")``, where the function reads it) and written back to the module after
 each assignment (``rt.set_global("n", n)``), so that the module, and any function called
-meanwhile, sees what a plain call makes it see; where other code of the module may assign
-it too, it is read again after each statement calling such code (``_read_again``). Its
+meanwhile, sees what a plain call makes it see; as other code may assign it too (of its
+module, or of any other: ``mod.n = v``), it is read again after each statement calling
+code that may (``_read_again``). Its
 values are followed like any variable's; a value that may carry a gradient is refused
 where it is written (see ``analyse``): a global read elsewhere would be read as a constant.
 
