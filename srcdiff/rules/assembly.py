@@ -218,6 +218,44 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, subok=False, writeab
     return rt.window_grad(g, x, window_shape, axis), None, None, None, None
 
 
+@vjp(xp.diagflat)
+def diagflat(g, ans, v, k=0):
+    """``np.diag`` of ``v`` flattened: its diagonal's gradient, in ``v``'s shape."""
+    return xp.reshape(xp.diagonal(g, k), xp.shape(v)), None
+
+
+@vjp(xp.ediff1d)
+def ediff1d(g, ans, ary, to_end=None, to_begin=None):
+    """``[*to_begin, *np.diff(ary.ravel()), *to_end]``: each entry of ``ary`` is the end
+    of one difference and the start of the next; ``to_begin`` and ``to_end`` get theirs."""
+    n = xp.size(ary)
+    begin = 0 if to_begin is None else xp.size(to_begin)
+    steps = g[begin : begin + n - 1]
+    zero = xp.zeros(1, dtype=g.dtype)
+    return (
+        xp.reshape(xp.concatenate([zero, steps]) - xp.concatenate([steps, zero]), xp.shape(ary)),
+        None if to_end is None else xp.reshape(g[begin + n - 1 :], xp.shape(to_end)),
+        None if to_begin is None else xp.reshape(g[:begin], xp.shape(to_begin)),
+    )
+
+
+@jvp(xp.ediff1d, shaped=True)
+def ediff1d_jvp(ans, ary, to_end=None, to_begin=None, *, dary, dto_end, dto_begin):
+    """Linear in the three jointly: each tangent's part, zeros in the others' places (an
+    end not given stays not given)."""
+    end = None if to_end is None else xp.zeros(xp.shape(to_end), dtype=ans.dtype)
+    begin = None if to_begin is None else xp.zeros(xp.shape(to_begin), dtype=ans.dtype)
+    return (
+        xp.ediff1d(dary, end, begin),
+        xp.ediff1d(
+            xp.zeros(xp.shape(ary), dtype=ans.dtype), None if to_end is None else dto_end, begin
+        ),
+        xp.ediff1d(
+            xp.zeros(xp.shape(ary), dtype=ans.dtype), end, None if to_begin is None else dto_begin
+        ),
+    )
+
+
 # Entries moved without being changed (``rt.sources_grad``): each argument's gradient is
 # ``g`` at the places its entries went, summed over copies.
 
@@ -287,6 +325,7 @@ linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") 
        xp.diagonal, "ndarray.diagonal", xp.tril, xp.triu, _sliding_window_view, xp.fft.fftshift,
        xp.fft.ifftshift)  # fmt: skip
 linear((0, 1), xp.append)
+linear((0,), xp.diagflat)
 linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
 sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
                 xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)  # fmt: skip

@@ -388,10 +388,12 @@ def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True
     return rt.cast_grad(dx, ans, ans)
 
 
-casts("ndarray.astype", xp.asarray, xp.array, xp.ascontiguousarray)
+AS_ARRAY = (xp.asarray, xp.array, xp.ascontiguousarray, xp.asanyarray, xp.asfortranarray,
+            xp.asarray_chkfinite)  # fmt: skip
+casts("ndarray.astype", *AS_ARRAY)
 
 
-@vjp(xp.asarray, xp.array, xp.ascontiguousarray)
+@vjp(*AS_ARRAY)
 def asarray(g, ans, x, dtype=None):
     return rt.cast_grad(g, ans, x), None
 
@@ -407,7 +409,7 @@ def scalar_type_jvp(ans, x=0.0, *, dx):
     return rt.cast_grad(dx, x, ans)
 
 
-@jvp(xp.asarray, xp.array, xp.ascontiguousarray, shaped=True)
+@jvp(*AS_ARRAY, shaped=True)
 def asarray_jvp(ans, x, dtype=None, *, dx):
     """``dx`` may be a list of tangents (``np.array([a, b])``): made an array first."""
     return rt.cast_grad(xp.asarray(dx), ans, ans)

@@ -281,8 +281,28 @@ def builtin_min(g, ans, iterable, *others, key=None, default=None):
 nondiff(
     "an integer or boolean result",
     xp.argmax, xp.argmin, xp.argsort, xp.all, xp.any, xp.count_nonzero, "ndarray.argmax",
-    "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any",
+    "ndarray.argmin", "ndarray.argsort", "ndarray.all", "ndarray.any", xp.nonzero,
+    xp.argwhere, xp.flatnonzero, xp.nanargmax, xp.nanargmin, xp.isneginf, xp.isposinf,
+    xp.isreal, xp.iscomplex, xp.isrealobj, xp.iscomplexobj, xp.isscalar, xp.iterable,
+    xp.isfortran, xp.diag_indices_from, xp.tril_indices_from, xp.triu_indices_from,
 )  # fmt: skip
+nondiff("piecewise constant: the distance to the next float", xp.spacing)
+
+
+@vjp(xp.nancumsum)
+def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
+    """``np.cumsum`` with the NaN entries taken for zeros: they get no gradient."""
+    return (
+        xp.where(xp.isnan(a), 0.0, rt.reshape_like(rt.reverse_cumsum(g, axis), a)),
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.nancumsum, shaped=True)
+def nancumsum_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
+    return xp.cumsum(xp.where(xp.isnan(a), 0.0, da), axis=axis)
 
 
 # Forward: a cumulative sum is linear in the array; so is the builtin sum, jointly with

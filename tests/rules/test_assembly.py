@@ -289,6 +289,17 @@ SPECS += [
     Spec(np.trim_zeros, (M((3, 4), 0.5, 2.0),), {"trim": "b", "axis": 0}),
 ]
 
+D = Sampler(39)
+SPECS += [
+    Spec(np.diagflat, (D((3,)),)),
+    Spec(np.diagflat, (D((2, 2)), -1)),
+    Spec(np.diagflat, (D((3,)),), {"k": 2}),
+    Spec(np.ediff1d, (D((5,)),)),
+    Spec(np.ediff1d, (D((2, 3)), D((2,)), D.scalar())),
+    Spec(np.ediff1d, (D((4,)), None, D((3,)))),
+    Spec(np.ediff1d, (D((1,)), D.scalar())),  # no difference: only to_end
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
@@ -502,6 +513,12 @@ def moved_entries(x, m):
     return np.sum(b**3) + np.sum(np.sin(r) * r) + np.sum(np.trim_zeros(x) ** 2)
 
 
+def differences_and_diagonals(x, m):
+    e = np.ediff1d(m, to_end=x[:2], to_begin=x[3])
+    d = np.diagflat(np.asanyarray(m), 1) @ np.arange(5.0)
+    return np.sum(e**3) + np.sum(np.sin(d)) + np.sum(np.asfortranarray(m) * x[:2])
+
+
 END_TO_END = [
     (padded_conv, (R((6,)), R((3,)), 0.3), (0, 1, 2)),
     (padded_conv_modes, (R((5,)), R((4,))), (0, 1)),
@@ -514,6 +531,7 @@ END_TO_END = [
     (fliplr_hsplit, (R((2, 4)),), 0),
     (several_atleast, (R((3,)), R((3,))), (0, 1)),
     (moved_entries, (M((4,)), M((2, 3))), (0, 1)),
+    (differences_and_diagonals, (D((4,)), D((2, 2))), (0, 1)),
 ]
 
 

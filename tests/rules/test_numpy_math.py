@@ -153,6 +153,15 @@ SPECS = [
     Spec("ndarray.copy", (R((3, 4)),), call=lambda x: x.copy()),
 ]
 
+# conversions that copy (or keep) the array: asanyarray, asfortranarray, asarray_chkfinite
+C = Sampler(38)
+SPECS += [
+    *[Spec(p, (C((3, 4)),)) for p in (np.asanyarray, np.asfortranarray, np.asarray_chkfinite)],
+    Spec(np.asanyarray, (C((2, 3)), np.float64)),
+    Spec(np.asfortranarray, (C((4,)),), {"dtype": np.float64}),
+    Spec(np.asarray_chkfinite, (C((2, 2)).T,), label="strided"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

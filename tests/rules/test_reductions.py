@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 
+import srcdiff as sd
 from srcdiff import runtime as rt
 from srcdiff.rules import registry
+from srcdiff.testing import check_grads
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
@@ -258,6 +260,14 @@ SPECS += [
     Spec(np.fmax.reduceat, (HOLES, [0, 2]), {"axis": 1}, wrt=(0,), label="nan"),
 ]
 
+SPECS += [
+    Spec(np.nancumsum, (A((5,)),)),
+    Spec(np.nancumsum, (A((3, 4)),), {"axis": 1}),
+    Spec(np.nancumsum, (A((2, 3, 4)), -2)),
+    Spec(np.nancumsum, (HOLES,), {"axis": 0}, label="nan"),
+    Spec(np.nancumsum, (HOLES,), label="nan-flat"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
@@ -393,3 +403,24 @@ def test_a_sum_or_mean_in_a_wider_dtype_has_its_tangent_in_that_dtype():
 def test_an_alias_with_a_default_its_rule_has_not_is_refused():
     with pytest.raises(TypeError, match="no parameter with a default"):
         registry.alias(object(), np.sum, axes=0)
+
+
+def selected_by_integers(x, m):
+    """Integer and boolean results (positions, tests) carry no gradient: the values they
+    select do."""
+    picked = x[np.flatnonzero(x > 0.0)]
+    rows, cols = np.nonzero(m > 0.0)
+    best = np.unravel_index(np.nanargmax(m), m.shape)
+    ok = np.isposinf(m).any() or np.isneginf(x).any() or not np.isrealobj(x)
+    return (
+        np.sum(picked**2)
+        + np.sum(m[rows, cols] ** 3)
+        + m[best] * (2.0 if ok else 1.0)
+        + np.sum(np.nancumsum(np.where(m > 0.5, np.nan, m), axis=1) ** 2)
+    )
+
+
+def test_integer_results_and_nancumsum_through_the_compiler():
+    x, m = A((5,)), A((3, 4))
+    check_grads(selected_by_integers, sd.grad(selected_by_integers, wrt=(0, 1)), (x, m), (0, 1),
+                rtol=1e-5, atol=1e-7)  # fmt: skip
