@@ -70,6 +70,41 @@ def vecdot_jvp(ans, x1, x2, axis=-1, *, dx1, dx2):
     return xp.vecdot(dx1, x2, axis=axis), xp.vecdot(x1, dx2, axis=axis)
 
 
+MATVEC = [xp.matvec] if hasattr(xp, "matvec") else []  # NumPy 2.2
+VECMAT = [xp.vecmat] if hasattr(xp, "vecmat") else []
+
+
+@vjp(*MATVEC)
+def matvec(g, ans, x1, x2):
+    """``x1 @ x2[..., None]``, the vector's axis dropped: a matrix product's rule."""
+    return (
+        rt.unbroadcast(g[..., :, None] * x2[..., None, :], x1),
+        rt.unbroadcast(xp.sum(g[..., :, None] * x1, axis=-2), x2),
+    )
+
+
+@jvp(*MATVEC, shaped=True)
+def matvec_jvp(ans, x1, x2, *, dx1, dx2):
+    return xp.matvec(dx1, x2), xp.matvec(x1, dx2)
+
+
+@vjp(*VECMAT)
+def vecmat(g, ans, x1, x2):
+    """``x1[..., None, :] @ x2``, the vector's axis dropped (real operands: NumPy takes the
+    conjugate of ``x1``, the same for them)."""
+    rt.real_only(x1)
+    return (
+        rt.unbroadcast(xp.sum(x2 * g[..., None, :], axis=-1), x1),
+        rt.unbroadcast(x1[..., :, None] * g[..., None, :], x2),
+    )
+
+
+@jvp(*VECMAT, shaped=True)
+def vecmat_jvp(ans, x1, x2, *, dx1, dx2):
+    rt.real_only(x1)
+    return xp.vecmat(dx1, x2), xp.vecmat(x1, dx2)
+
+
 linear((0,), xp.trace, "ndarray.trace")
 
 
@@ -145,7 +180,12 @@ def linalg_diagonal(g, ans, x, offset=0):
     return rt.diagonal_grad(g, x, offset, -2, -1), None
 
 
-@vjp(*[LINALG2[n] for n in ("matrix_transpose",) if n in LINALG2])
+MATRIX_TRANSPOSE = [LINALG2[n] for n in ("matrix_transpose",) if n in LINALG2] + (
+    [xp.matrix_transpose] if hasattr(xp, "matrix_transpose") else []
+)  # (np.matrix_transpose too, NumPy 2.2)
+
+
+@vjp(*MATRIX_TRANSPOSE)
 def matrix_transpose(g, ans, x):
     return xp.swapaxes(g, -1, -2)
 
@@ -166,7 +206,7 @@ def svdvals_jvp(ans, x, *, dx):
     return xp.sum(usv[0] * (dx @ xp.swapaxes(usv[2], -1, -2)), axis=-2)
 
 
-linear((0,), *[LINALG2[n] for n in ("trace", "diagonal", "matrix_transpose") if n in LINALG2])
+linear((0,), *[LINALG2[n] for n in ("trace", "diagonal") if n in LINALG2], *MATRIX_TRANSPOSE)
 
 
 @vjp(xp.linalg.multi_dot)

@@ -184,10 +184,15 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.diagflat,
                 np.ediff1d,
                 np.nancumsum,
+                *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],
             ],
             NOT_STANDARD,
         ),
         np.trace: "not in the standard (only in its linalg extension)",
+        **dict.fromkeys(
+            [np.matrix_transpose] if hasattr(np, "matrix_transpose") else [],
+            "its rule swaps the axes with swapaxes, which the standard spells matrix_transpose",
+        ),
         **dict.fromkeys(
             [
                 np.average,

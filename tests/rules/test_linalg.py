@@ -157,6 +157,32 @@ SPECS += [
     ],
 ]
 
+# NumPy 2.2's matvec, vecmat (ufuncs over the last axes, broadcasting the others) and
+# np.matrix_transpose
+V = Sampler(40)
+SPECS += [
+    *[
+        Spec(p, (V(xs), V(ys)))
+        for p, pairs in (
+            (
+                getattr(np, "matvec", None),
+                [((3, 4), (4,)), ((2, 3, 4), (4,)), ((3, 4), (2, 4)), ((1, 3, 4), (2, 1, 4))],
+            ),
+            (
+                getattr(np, "vecmat", None),
+                [((3,), (3, 4)), ((2, 3), (3, 4)), ((3,), (2, 3, 4)), ((2, 1, 3), (5, 3, 4))],
+            ),
+        )
+        if p is not None
+        for xs, ys in pairs
+    ],  # fmt: skip
+    *[
+        Spec(np.matrix_transpose, (V(shape),))
+        for shape in [(3, 4), (2, 3, 4)]
+        if hasattr(np, "matrix_transpose")
+    ],
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
