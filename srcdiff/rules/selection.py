@@ -106,6 +106,23 @@ def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=N
     )
 
 
+@vjp(xp.nanprod)
+def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+            where=None):  # fmt: skip
+    """``np.prod`` with the NaN entries taken for ones: they get no gradient."""
+    rt.plain_nan_reduction("nanprod", initial, where)
+    d_a = rt.prod_grad(g, ans, xp.where(xp.isnan(a), 1.0, a), axis, keepdims)
+    return xp.where(xp.isnan(a), 0.0, d_a), None, None, None, None, None, None
+
+
+@jvp(xp.nanprod, shaped=True)
+def nanprod_jvp(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                where=None, *, da):  # fmt: skip
+    rt.plain_nan_reduction("nanprod", initial, where)
+    slope = rt.prod_grad(xp.ones_like(ans), ans, xp.where(xp.isnan(a), 1.0, a), axis, keepdims)
+    return xp.sum(slope * xp.where(xp.isnan(a), 0.0, da), axis=axis, keepdims=keepdims)
+
+
 @vjp(xp.nanmean)
 def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """An all-NaN slice (its mean is NaN) gives its entries none, as in JAX."""

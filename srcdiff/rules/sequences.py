@@ -177,10 +177,49 @@ def correlate_jvp(ans, a, v, mode="valid", *, da, dv):
     return xp.correlate(da, v, mode), xp.correlate(a, dv, mode)
 
 
+@vjp(xp.unwrap)
+def unwrap(g, ans, p, discont=None, axis=-1, period=6.283185307179586):
+    """``p`` plus whole periods, as many as its jumps call for: how many is constant where
+    no jump sits at ``discont``, so ``p``'s gradient is ``g``; ``period``'s is the number
+    of periods added to each entry."""
+    return (
+        g,
+        None,
+        None,
+        xp.sum(g * xp.round((ans - p) / period)),
+    )
+
+
+@jvp(xp.unwrap, shaped=True)
+def unwrap_jvp(ans, p, discont=None, axis=-1, period=6.283185307179586, *, dp, dperiod):
+    return dp, dperiod * xp.round((ans - p) / period)
+
+
+@vjp(xp.polyder)
+def polyder(g, ans, p, m=1):
+    """Each kept coefficient times its falling power (``m`` factors): linear in ``p``;
+    the last ``m`` coefficients are gone (all, for ``m`` past the degree)."""
+    n = xp.shape(p)[0]
+    k = xp.arange(max(n - m, 0))
+    c = xp.prod((n - 1 - k)[:, None] - xp.arange(m)[None, :], axis=1)
+    return (
+        rt.cast_like(
+            xp.zeros(n, dtype=xp.result_type(g, 1.0))
+            if m >= n
+            else xp.concatenate([g * c, xp.zeros(m, dtype=xp.result_type(g, 1.0))]),
+            p,
+        ),
+        None,
+    )
+
+
 @vjp(xp.polyval)
 def polyval(g, ans, p, x):
     d_p, d_x = rt.polyval_grads(g, p, x)
     return d_p, d_x
+
+
+linear((0,), xp.polyder)
 
 
 @jvp(xp.polyval)

@@ -719,6 +719,7 @@ constant_in((1, 2, 3), rt.reduceat_grad, rt.reduceat_tangent)
 constant_in((1, 2), rt.sources_grad, rt.sources_tangent)
 constant_in((1,), rt.block_grads)  # (the leaves give shapes alone)
 sequence_result(rt.block_grads)
+nondiff("a check that returns nothing (no initial= or where=)", rt.plain_nan_reduction)
 nondiff("integers: where each entry of a result that moves entries comes from",
         rt.insert_sources, rt.delete_sources, rt.resize_sources, rt.block_sources,
         rt.trim_sources)  # fmt: skip

@@ -1038,3 +1038,13 @@ def histogram_tangent(ans: Any, a: Any, bins: Any, range: Any, density: Any, wei
     )
     dwidths = de[1:] - de[:-1]
     return dn / (widths * n_sum) - hist * (xp.sum(dn) / n_sum + dwidths / widths)
+
+
+def plain_nan_reduction(name: str, initial: Any = None, where: Any = None) -> None:
+    """Refuse ``initial=`` and ``where=`` in a NaN-skipping reduction whose rule does not
+    follow them (``np.nanprod``)."""
+    if initial is not None or where is not None:
+        raise refuse(
+            f"the derivative of np.{name} with initial= or where=",
+            f"drop them: multiply by the initial value, or np.{name} of np.where(where, a, np.nan)",
+        )

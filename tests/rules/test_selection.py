@@ -317,6 +317,15 @@ SPECS += [
     ),  # fmt: skip
 ]
 
+P = Sampler(42)
+NANS = np.array([[0.7, np.nan, -1.2, 0.8], [1.1, 0.4, np.nan, -0.6], [0.0, -0.9, 1.5, 0.7]])
+SPECS += [
+    Spec(np.nanprod, (P((3, 4), 0.5, 1.5),)),
+    Spec(np.nanprod, (NANS,), {"axis": 1}),
+    Spec(np.nanprod, (NANS,), {"axis": 0, "keepdims": True}),
+    Spec(np.nanprod, (NANS, (0, 1))),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

@@ -260,6 +260,20 @@ SPECS += [
     Spec(np.cumulative_prod, (np.array([0.5, 0.0, 1.5, 2.0]),), label="a-zero"),
 ]
 
+# unwrap (whole periods added at its jumps: none sits at the threshold here) and polyder
+W = Sampler(41)
+PHASE = np.array([0.1, 2.9, 6.6, 0.4, -3.0, 3.3])
+SPECS += [
+    Spec(np.unwrap, (PHASE + W((6,), -0.2, 0.2),)),
+    Spec(np.unwrap, (np.stack([PHASE, PHASE[::-1]]) + W((2, 6), -0.2, 0.2),), {"axis": 1}),
+    Spec(np.unwrap, (PHASE[:4] + W((4,), -0.2, 0.2), 2.0)),
+    Spec(np.unwrap, (PHASE * 0.5,), {"period": 4.0 + W.scalar(-0.1, 0.1)}),
+    Spec(np.polyder, (W((5,)),)),
+    Spec(np.polyder, (W((5,)), 2)),
+    Spec(np.polyder, (W((3,)),), {"m": 3}),  # past the degree: zero
+    Spec(np.polyder, (W((4,)), 0)),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table
@@ -623,3 +637,17 @@ def test_polyfit_of_lists_in_both_modes(fn):
     """Points, values or weights given as lists of numbers (the rules read their dtype
     from them, and forward mode indexed the weights as an array)."""
     verify_both_modes(fn, (np.array([0.3, -1.2, 0.8, 2.0]),), np.random.default_rng(0))
+
+
+def unwrapped_with_a_period(x, period):
+    return np.sum(np.unwrap(PHASE * 0.5 + x, period=period) ** 2)
+
+
+def test_unwrap_in_its_period():
+    """The period's gradient: the whole periods added to each entry (kept constant near
+    these values), in both modes."""
+    x, period = W((6,), -0.1, 0.1), 4.0 + W.scalar(-0.1, 0.1)
+    check_grads(unwrapped_with_a_period, sd.grad(unwrapped_with_a_period, wrt=(0, 1)),
+                (x, period), (0, 1), rtol=1e-6, atol=1e-8)  # fmt: skip
+    _, tangent = sd.jvp(unwrapped_with_a_period, (x, period), (np.zeros(6), 1.0))
+    assert tangent == pytest.approx(sd.grad(unwrapped_with_a_period, wrt=1)(x, period))
