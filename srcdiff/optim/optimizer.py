@@ -141,7 +141,7 @@ class Optimizer:
         previous, state.enabled = state.enabled, False
         try:
             for group in self.param_groups:
-                self.update_group(group)
+                self.update_group(_numbers(group))
                 for p in group["params"]:
                     if p._grad is not None:
                         p._changed()  # changed in place: older graphs must see it
@@ -203,6 +203,24 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _numbers(group: dict[str, Any]) -> dict[str, Any]:
+    """``group`` with its one-number Tensor hyperparameters (``lr=torch.tensor(0.01)``,
+    Tensor betas, as PyTorch takes them) as the numbers they hold, for the update."""
+    if not any(
+        isinstance(v, Tensor) or isinstance(v, tuple) and any(isinstance(b, Tensor) for b in v)
+        for k, v in group.items()
+        if k != "params"
+    ):
+        return group
+
+    def number(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            return v.item()
+        return tuple(map(number, v)) if isinstance(v, tuple) else v
+
+    return {k: v if k == "params" else number(v) for k, v in group.items()}
 
 
 def _state_like(value: Any, param: Tensor) -> Any:

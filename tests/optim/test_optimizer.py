@@ -270,3 +270,31 @@ def test_a_parameter_listed_twice_takes_two_steps_one_after_the_other():
             p.grad = tensor([0.5, 0.25], dtype=float64)
             optimizer.step()
         assert p.tolist() == expected[name], name
+
+
+def _steps_with(name: str, lr, **kwargs) -> list[float]:
+    """Four steps of optimizer ``name`` on a quadratic: the parameter after them."""
+    p = tensor([1.0, 2.0, -0.5], dtype=float64, requires_grad=True)
+    optimizer = getattr(optim, name)([p], lr=lr, **kwargs)
+    for _ in range(4):
+        optimizer.zero_grad()
+        ((p - 0.3) ** 2 * tensor([1.0, 2.0, 3.0], dtype=float64)).sum().backward()
+        optimizer.step()
+    return p.tolist()
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("SGD", {}),
+        ("SGD", {"momentum": 0.9, "weight_decay": 0.1}),
+        ("Adam", {"amsgrad": True}),
+        ("AdamW", {}),
+        ("RMSprop", {"centered": True, "momentum": 0.5}),
+        ("Adagrad", {}),
+    ],
+)
+def test_a_tensor_learning_rate_is_its_number(name, kwargs):
+    """``lr=torch.tensor(0.1)``, which PyTorch takes, steps as ``lr=0.1`` does."""
+    got = _steps_with(name, tensor(0.1, dtype=float64), **kwargs)
+    assert got == _steps_with(name, 0.1, **kwargs)
