@@ -422,7 +422,8 @@ def cross_entropy(
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     dim = _class_dim(input)
     _class_weight(weight, input.shape[dim])
-    _same_dtype(input, weight, None)
+    if not target.is_floating_point():  # (probabilities: weighted as promoted, as PyTorch's)
+        _same_dtype(input, weight, None)
     log_p = log_softmax(input, dim)
     weighted = log_p if weight is None else log_p * _along(weight, dim, log_p.ndim)
     classes = input.shape[dim]

@@ -154,6 +154,31 @@ def test_cross_entropy_refuses_an_ignore_index_for_class_probabilities():
             nn.CrossEntropyLoss(ignore_index=ignore_index)(tensor(logits[0]), tensor(probs[0]))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_cross_entropy_of_probabilities_with_a_weight_of_another_dtype(compiled):
+    """Class probabilities weighted by a float64 ``weight`` of float32 logits: the loss is
+    computed in the promoted dtype, as PyTorch's (class indices need the input's dtype)."""
+    logits, probs = RNG.normal(size=(4, 3)), RNG.uniform(size=(4, 3))
+    weight = np.array([0.3, 1.0, 2.0])
+    x = tensor(logits, dtype=sd.float32, requires_grad=True)
+
+    def step(x, t):
+        loss = F.cross_entropy(x, t, weight=tensor(weight, dtype=sd.float64))
+        loss.backward()
+        return loss.detach()
+
+    loss = (sd.differentiate(step) if compiled else step)(x, tensor(probs, dtype=sd.float32))
+    assert loss.dtype == sd.float64 and x.grad.dtype == sd.float32
+    wp = probs.astype(np.float32).astype(np.float64) * weight
+    z = logits.astype(np.float32).astype(np.float64)
+    expected = -(wp * log_softmax_np(z, 1)).sum(1).mean()
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-6)
+    # d/dz of -sum(wp * log_softmax(z)) / N: (softmax(z) * sum(wp) - wp) / N
+    soft = np.exp(log_softmax_np(z, 1))
+    grad = (soft * wp.sum(1, keepdims=True) - wp) / 4
+    np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_binary_cross_entropy(reduction):
     p, y = RNG.uniform(0.05, 0.95, size=(4, 2)), RNG.uniform(size=(4, 2))
