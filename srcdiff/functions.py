@@ -70,12 +70,12 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:
 clip = clamp
 
 
-def softmax(x: Any, dim: int) -> Tensor:
-    return _t(x).softmax(dim)
+def softmax(x: Any, dim: int, dtype: Any = None) -> Tensor:
+    return _t(x).softmax(dim) if dtype is None else _t(x).softmax(dim, dtype)
 
 
-def log_softmax(x: Any, dim: int) -> Tensor:
-    return _t(x).log_softmax(dim)
+def log_softmax(x: Any, dim: int, dtype: Any = None) -> Tensor:
+    return _t(x).log_softmax(dim) if dtype is None else _t(x).log_softmax(dim, dtype)
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:

@@ -1097,14 +1097,16 @@ class Tensor:
         shape, no further)."""
         return self._inplace(lambda s: s.masked_fill(mask, value), value)
 
-    def softmax(self, dim: int) -> Tensor:
-        """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for stability."""
-        x = self._floating()
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        """exp(x) / sum(exp(x)) along ``dim``, shifted by the (constant) maximum for
+        stability; in ``dtype`` where given (the input cast first, as PyTorch's)."""
+        x = self._floating() if dtype is None else self.to(dtype)
         e = (x - rt.tensor_methods.softmax_shift(x._data, dim)).exp()
         return e / e.sum(dim, keepdim=True)
 
-    def log_softmax(self, dim: int) -> Tensor:
-        x = self._floating()
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        """x - log(sum(exp(x))) along ``dim``; in ``dtype`` where given (cast first)."""
+        x = self._floating() if dtype is None else self.to(dtype)
         z = x - rt.tensor_methods.softmax_shift(x._data, dim)
         return z - z.exp().sum(dim, keepdim=True).log()
 

@@ -1182,3 +1182,29 @@ def test_clamp_at_nan_and_equal_bounds_as_pytorch(case, compiled):
             assert leaf.grad is None
         else:
             np.testing.assert_array_equal(arr(leaf.grad), grad)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.softmax(1, dtype=sd.float64),
+        lambda x: sd.softmax(x, 1, dtype=sd.float64),
+        lambda x: x.log_softmax(1, sd.float64).exp(),
+        lambda x: sd.log_softmax(x, dim=1, dtype=sd.float64).exp(),
+    ],
+    ids=["softmax", "sd.softmax", "log_softmax", "sd.log_softmax"],
+)
+def test_softmax_in_a_dtype(fn):
+    """``softmax(dim, dtype=...)``, as PyTorch's method and function take it: the input
+    cast first, the result in ``dtype``, the gradient in the input's."""
+    z = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.75]], dtype=np.float32)
+    x = sd.tensor(z, requires_grad=True)
+    y = fn(x)
+    assert y.dtype == sd.float64
+    soft = np.exp(z.astype(np.float64)) / np.exp(z.astype(np.float64)).sum(1, keepdims=True)
+    np.testing.assert_allclose(arr(y), soft, rtol=1e-14)
+    weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    (y * sd.tensor(weights)).sum().backward()
+    assert x.grad.dtype == sd.float32
+    expected = soft * (weights - (weights * soft).sum(1, keepdims=True))
+    np.testing.assert_allclose(arr(x.grad), expected, rtol=1e-6)
