@@ -833,6 +833,18 @@ class Analyser:
             return Op(Kind.CALL, callee=callee, operands=[args[0]], keywords=[])
         if (
             kind == "object"
+            and obj is getattr
+            and len(args) == 3
+            and not call.keywords
+            and not any(isinstance(a, gast.Starred) for a in args)
+            and (self.is_active(args[0]) or self.is_active(args[2]))
+            and not self.on_tensors
+        ):  # ``getattr(p, name, default)``: the field's reader, or the default given back,
+            # as ``p`` has the field where it runs (see ``rt.getter_or``)
+            callee = gast.Call(func=_rt_attr("getter_or"), args=args[:2], keywords=[])
+            return Op(Kind.CALL, callee=callee, operands=[args[0], args[2]], keywords=[])
+        if (
+            kind == "object"
             and obj is dataclasses.replace
             and len(args) == 1
             and not isinstance(args[0], gast.Starred)
@@ -2269,7 +2281,7 @@ def _dynamic_fields(fn: Any, nargs: int) -> tuple[str, str]:
         )
     return (
         f"getattr() given {nargs} arguments, on a value carrying a gradient",
-        "read the field with getattr(p, name) (a default: test hasattr(p, name) first)",
+        "read the field with getattr(p, name) or getattr(p, name, default)",
     )
 
 

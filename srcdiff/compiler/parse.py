@@ -414,8 +414,47 @@ def parse(fn: Any) -> Parsed:
     parsed = Parsed(fn, tree, fn.__code__.co_filename, numbered)
     lower_matches(parsed)
     builtin_aliases(parsed)
+    setattr_statements(parsed)
     lift(parsed)
     return register(parsed)
+
+
+def setattr_statements(parsed: Parsed) -> None:
+    """``setattr(o, "w", v)`` as a statement, ``o`` a name, made ``o.w = v``: the same
+    write (``v`` made before it either way), which later stages follow as a field's."""
+
+    def rewritten(s: gast.stmt) -> gast.stmt:
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(s, field, None)
+            if isinstance(block, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                setattr(s, field, [rewritten(t) for t in block])
+        for h in getattr(s, "handlers", None) or []:
+            h.body = [rewritten(t) for t in h.body]
+        for case in getattr(s, "cases", None) or []:
+            case.body = [rewritten(t) for t in case.body]
+        call = s.value if isinstance(s, gast.Expr) else None
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Name)
+            and call.func.id == "setattr"
+            and len(call.args) == 3
+            and not call.keywords
+            and isinstance(call.args[0], gast.Name)
+            and isinstance(call.args[1], gast.Constant)
+            and isinstance(call.args[1].value, str)
+            and call.args[1].value.isidentifier()
+            and not any(isinstance(n, (gast.Starred, gast.NamedExpr))
+                        for a in call.args for n in gast.walk(a))
+        ):  # fmt: skip
+            return s
+        found, obj = parsed.resolve("setattr")
+        if not (found and obj is builtins.setattr):
+            return s
+        holder, field, value = call.args
+        target = gast.Attribute(value=holder, attr=field.value, ctx=gast.Store())
+        return gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), s)
+
+    parsed.tree.body = [rewritten(t) for t in parsed.tree.body]
 
 
 def builtin_aliases(parsed: Parsed) -> None:

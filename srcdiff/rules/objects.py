@@ -61,6 +61,7 @@ def merged(g, ans, fields, more):
 
 nondiff("a method of a class, a property's getter or setter, an operator's method, a "
         "replace function, or a partial's function, to be called", rt.method, rt.getter,
+        rt.getter_or,
         rt.setter, rt.replacer, rt.partial_function, rt.operator_method)  # fmt: skip
 linear((1,), rt.assemble)
 linear((0, 2), rt.set_field)

@@ -671,9 +671,13 @@ def field_grad(x: Any, name: str, g: Any) -> Any:
 
 def field_tangent(d: Any, name: str) -> Any:
     """The tangent of ``x.name`` from that of ``x``: an object's, or a dict of its
-    fields' (a zero tangent, made by compiled code)."""
+    fields' (a zero tangent, made by compiled code). An attribute of the class, not of
+    the object (``scale = 3.0`` in its body), is a constant: its tangent is zero (the
+    tangent object's class would give the attribute's value)."""
     if isinstance(d, dict):
         return d.get(name, 0.0)
+    if is_record(d) and hasattr(d, "__dict__") and name not in fields(d):
+        return 0.0
     return getattr(d, name)
 
 
@@ -990,7 +994,57 @@ def getter(obj: Any, name: str) -> Any:
     return hit
 
 
-_GETTERS: dict[str, types.FunctionType] = {}
+_GETTERS: dict[Any, types.FunctionType] = {}
+_ABSENT = object()
+
+
+def getter_or(obj: Any, name: str) -> Any:
+    """The function ``getattr(obj, name, default)`` runs, called with ``obj`` and the
+    default: the field's reader (see ``getter``, which it ignores the default of) where
+    ``obj`` or its class has ``name``, else one giving the default back. A class that
+    makes attributes in its own ``__getattr__`` is refused: which one it has is then no
+    fact to read."""
+    from .mutation import refuse
+
+    if inspect.getattr_static(obj, name, _ABSENT) is not _ABSENT:
+        read = getter(obj, name)
+        hit = _GETTERS.get((name, "default"))
+        if hit is None:
+            from .calls import function_of_source
+
+            source = f"def read_{name}_or(obj, default):\n    return obj.{name}\n"
+            hit = _GETTERS[(name, "default")] = function_of_source(
+                source, f"reading .{name}", f"read_{name}_or"
+            )
+        return hit if read is _GETTERS.get(name) else _with_default(read)
+    if hasattr(type(obj), "__getattr__"):
+        raise refuse(
+            f"getattr(p, {name!r}, default) of a differentiated {type(obj).__qualname__}, "
+            "whose class makes attributes in its own __getattr__",
+            f"read the field with getattr(p, {name!r}), or keep such values in a dict",
+        )
+    hit = _GETTERS.get((None, "default"))
+    if hit is None:  # (source srcdiff compiles, as a reader's)
+        from .calls import function_of_source
+
+        hit = _GETTERS[(None, "default")] = function_of_source(
+            "def default_of(obj, default):\n    return default\n", "a getattr's default",
+            "default_of",
+        )  # fmt: skip
+    return hit
+
+
+def _with_default(read: types.FunctionType) -> Any:
+    """A property's getter ``read``, given the default of ``getattr`` too."""
+    hit = _GETTERS.get(read)
+    if hit is None:
+        from .calls import function_of_source
+
+        hit = _GETTERS[read] = function_of_source(
+            "def read_with_default(obj, default):\n    return read(obj)\n",
+            f"reading .{read.__name__}", "read_with_default", {"read": read},
+        )  # fmt: skip
+    return hit
 
 
 def setter(obj: Any, name: str) -> types.FunctionType:
