@@ -100,6 +100,9 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
     where it is made, with nothing between two of them changing what it was given or
     the globals it reads (``read``)."""
     up = parents.get(id(call))
+    if _builtin_call(parsed, up, bound, "enumerate") and up.args[0] is call:
+        # (enumerate takes one value for each it gives: consumed whole where it is)
+        return _consumed_whole(parsed, up, parents, bound, read)
     given = {n.id for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a)
              if isinstance(n, gast.Name)} | read  # fmt: skip
     if isinstance(up, gast.For) and up.iter is call:
@@ -123,6 +126,17 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
         parts += [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
         return not _changes(parsed, [n for p in parts for n in _own([p])], given, bound)
     return False
+
+
+def _builtin_call(parsed: Parsed, e: Any, bound: set[str], *names: str) -> bool:
+    """Whether ``e`` is a call, with positional arguments, of one of the builtins ``names``."""
+    if not (isinstance(e, gast.Call) and e.args and isinstance(e.func, gast.Name)):
+        return False
+    f = e.func.id
+    if f not in names or f in bound:
+        return False
+    found, obj = parsed.resolve(f)
+    return found and obj is getattr(builtins, f)
 
 
 def _consuming(parsed: Parsed, call: gast.Call, bound: set[str]) -> bool:

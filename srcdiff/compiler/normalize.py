@@ -51,7 +51,10 @@ _GENERATOR_HINT = (
     "srcdiff compiles a generator function (one changing nothing, yielding as a statement) "
     "where its caller consumes all its values at once: `for v in gen(...)` without break "
     "or return, list(gen(...)), sum(...), sorted(...), min/max(...), a comprehension's "
-    "first for; call it so, or return a list instead"
+    "first for, enumerate(gen(...)) in one of those; call it so, or return a list instead "
+    "(zip(gen(...), xs) stops taking values where its shortest argument ends, so the "
+    "generator's later values, maybe endless, are never made: srcdiff, which makes them "
+    "all first, takes zip(list(gen(...)), xs) where the generator ends)"
 )
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),

@@ -1094,6 +1094,22 @@ def consumes_generators(x, w):
     return t + listed[-1] * listed[0] + total + sum([v * 2.0 for v in every_other_then_more(x)])
 
 
+def enumerates_generators(x, w):
+    t = 0.0
+    for i, p in enumerate(products_of_neighbours(x * w)):
+        t = t + np.sin(p) * (i + 1.0)
+    for i, (q, v) in enumerate(zip(list(every_other_then_more(w)), x, strict=False), 2):
+        t = t + q * v * i
+    return t + sum([q * i for i, q in enumerate(every_other_then_more(x))])
+
+
+def test_generators_enumerated_in_a_loop_or_a_comprehension_are_differentiated():
+    # (refused before: enumerate's call, not the loop, was taken to consume the generator)
+    rng = np.random.default_rng(16)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    verify_both_modes(enumerates_generators, (x, w), rng)
+
+
 def test_generator_functions_consumed_whole_are_differentiated():
     rng = np.random.default_rng(15)
     x, w = rng.normal(size=4), rng.normal(size=4)
@@ -1157,6 +1173,22 @@ def generator_with_effects(x):
     return sum(logs_each(x))
 
 
+def zips_a_generator(x):
+    t = 0.0
+    for p, v in zip(products_of_neighbours(x), x, strict=False):  # (stops with the shorter)
+        t = t + p * v
+    return t
+
+
+def enumerates_and_stops(x):
+    t = 0.0
+    for i, p in enumerate(products_of_neighbours(x)):
+        t = t + p * i
+        if t > 100.0:
+            break
+    return t
+
+
 WEIGHTS = [1.0, 2.0, 3.0]
 
 
@@ -1179,9 +1211,11 @@ def test_a_loop_changing_a_global_its_generator_reads_is_refused():
         sd.grad(changes_a_global_the_generator_reads)(np.array([0.5, 2.0, 3.0]))
 
 
-@pytest.mark.parametrize("fn", [stops_early, changes_what_it_reads, generator_with_effects])
+@pytest.mark.parametrize("fn", [stops_early, changes_what_it_reads, generator_with_effects,
+                                zips_a_generator, enumerates_and_stops])  # fmt: skip
 def test_a_generator_not_consumed_whole_at_once_is_refused_at_its_yield(fn):
     with pytest.raises(sd.CompileError) as info:
         sd.grad(fn)(np.array([0.5, 2.0, 3.0, -1.0]))
     assert "yield (generator)" in str(info.value) and "consumes all its values" in str(info.value)
     assert fn.__name__ in str(info.value)  # (called from: the caller's line)
+    assert "zip(list(gen(...)), xs)" in str(info.value)
