@@ -389,7 +389,7 @@ def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True
 
 
 AS_ARRAY = (xp.asarray, xp.array, xp.ascontiguousarray, xp.asanyarray, xp.asfortranarray,
-            xp.asarray_chkfinite)  # fmt: skip
+            xp.asarray_chkfinite, xp.require)  # fmt: skip
 casts("ndarray.astype", *AS_ARRAY)
 
 

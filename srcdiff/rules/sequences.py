@@ -44,6 +44,18 @@ def cumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
     return rt.cumprod_tangent(da, a, axis)
 
 
+@vjp(xp.nancumprod)
+def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
+    """``np.cumprod`` with the NaN entries taken for ones: they get no gradient."""
+    d_a = rt.cumprod_grad(g, ans, xp.where(xp.isnan(a), 1.0, a), axis)
+    return xp.where(xp.isnan(a), 0.0, rt.reshape_like(d_a, a)), None, None, None
+
+
+@jvp(xp.nancumprod, shaped=True)
+def nancumprod_jvp(ans, a, axis=None, dtype=None, out=None, *, da):
+    return rt.cumprod_tangent(xp.where(xp.isnan(a), 0.0, da), xp.where(xp.isnan(a), 1.0, a), axis)
+
+
 # ``np.multiply.accumulate`` is ``np.cumprod`` with ``axis`` 0 by default, not None
 alias(xp.multiply.accumulate, xp.cumprod, axis=0)
 keywords(xp.multiply.accumulate, array="a")

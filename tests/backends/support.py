@@ -185,6 +185,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.ediff1d,
                 np.nancumsum,
                 np.nanprod,
+                np.nancumprod,
+                np.require,
                 np.unwrap,
                 np.polyder,
                 *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],

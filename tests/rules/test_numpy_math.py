@@ -160,6 +160,8 @@ SPECS += [
     Spec(np.asanyarray, (C((2, 3)), np.float64)),
     Spec(np.asfortranarray, (C((4,)),), {"dtype": np.float64}),
     Spec(np.asarray_chkfinite, (C((2, 2)).T,), label="strided"),
+    Spec(np.require, (C((3, 4)),)),
+    Spec(np.require, (C((2, 3)), np.float64)),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

@@ -272,6 +272,10 @@ SPECS += [
     Spec(np.polyder, (W((5,)), 2)),
     Spec(np.polyder, (W((3,)),), {"m": 3}),  # past the degree: zero
     Spec(np.polyder, (W((4,)), 0)),
+    Spec(np.nancumprod, (W((5,), 0.5, 1.5),)),
+    Spec(np.nancumprod, (W((3, 4), 0.5, 1.5),), {"axis": 1}),
+    Spec(np.nancumprod, (np.where(W((3, 4)) > 1.0, np.nan, W((3, 4))), 0), label="nan"),
+    Spec(np.nancumprod, (np.array([0.7, np.nan, 0.0, 1.3, -0.4]),), label="nan-and-zero"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
