@@ -3404,6 +3404,9 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 
 
 registry.register(hvp, registry.make_rule(_hvp_vjp, name="hvp", inline=False))
+# (a tuple, one product per primal, where there are several: their adjoints add up entry
+# by entry, not by joining two tuples)
+registry.sequence_result(hvp)
 
 
 def _hvp_jvp(tangents: tuple, ans: Any, fn: Callable, primals: tuple, inner: tuple) -> Any:

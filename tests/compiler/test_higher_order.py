@@ -1375,3 +1375,24 @@ def test_a_second_derivative_through_trapezoid_with_both_x_and_dx_runs():
     )
     np.testing.assert_allclose(hy, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(hx, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def _two_arguments(x, y):
+    return np.sum(np.tanh(x * y) ** 2) + np.sum(x**3) * 0.1
+
+
+def _calls_hvp_of_two(x, y):
+    return np.sum(sd.hvp(_two_arguments, (x, y), (y, None))[0] * x)
+
+
+def test_a_derivative_of_a_function_calling_hvp_in_two_primals_is_right():
+    """``sd.hvp`` of two primals gives a tuple; reverse mode over forward mode added two
+    adjoints of it with ``+``, joining the tuples (four entries for two primals), and its
+    rule refused them with a ValueError from inside srcdiff."""
+    x, y = np.array([0.3, -0.7, 0.5]), np.array([0.9, 0.4, -0.2])
+    hx, hy = sd.hvp(_calls_hvp_of_two, (x, y), (y, x))
+    gradient = sd.grad(_calls_hvp_of_two, wrt=(0, 1))
+    h = 1e-5
+    plus, minus = gradient(x + h * y, y + h * x), gradient(x - h * y, y - h * x)
+    np.testing.assert_allclose(hx, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hy, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)
