@@ -1218,12 +1218,13 @@ class _GradientTangent(_TransformTangent):
         """This rule at ``args`` (``(tangents, ans, *x)``) as ``sd.grad`` of ``phi``,
         ``f``'s derivative along the tangents (``_along``), in ``x`` and the tangents: the
         Hessian of ``f`` times the tangents is ``phi``'s gradient in ``x``, so this rule's
-        derivatives are those of a gradient again, to any order. None where ``f`` is
-        called so (keywords, a method, ``*args``) that its rules are those of
-        ``_fallback``, which go to the third order."""
+        derivatives are those of a gradient again, to any order (``f`` a function, a
+        method or a callable object). None where it is called so (keywords,
+        ``*args``) that its rules are those of ``_fallback``, which go to the third
+        order."""
         gradient = self._gradient
         target = gradient._target
-        fn = None if target._self is not None else _plain_call(gradient._fn)
+        fn = _plain_call(gradient._fn)
         if (
             fn is None
             or kwargs
@@ -1427,10 +1428,17 @@ def _along(fn: Any, given: tuple[int, ...], n: int, name: str) -> Callable:
                                  f"{name}_along", {"_fn": fn, "rt": rt})  # fmt: skip
 
 
-def _plain_call(fn: Any) -> Any:
+def _plain_call(fn: Any, objects: bool = True) -> Any:
     """What ``_along`` calls for ``fn``: a transform itself or a primitive (their forward
-    rules have rules), a Python function; None for others (a method, a callable object)."""
+    rules have rules), a Python function, and where ``objects``, a method bound to an
+    object or an object of a class with a ``__call__`` of source (forward-mode source
+    calls them as it calls functions, the object held as it is); None for others."""
     if isinstance(fn, types.FunctionType) or hasattr(type(fn), "_srcdiff_jvp"):
+        return fn
+    if objects and (
+        isinstance(fn, types.MethodType)
+        or isinstance(inspect.getattr_static(type(fn), "__call__", None), types.FunctionType)
+    ):
         return fn
     return fn if registry.lookup(fn) is not None else None
 
@@ -1906,7 +1914,7 @@ class _VjpRules:
     def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
         if kwargs or len(args) != 3:
             return None
-        fn, primals, u = _plain_call(args[0]), tuple(args[1]), args[2]
+        fn, primals, u = _plain_call(args[0], objects=False), tuple(args[1]), args[2]
         parts = u if type(u) is tuple else (u,)
         if fn is None or not primals or not all(map(_inexact, (*primals, *parts))):
             return None
@@ -2238,7 +2246,7 @@ class _MappedTangent(_TransformTangent):
         """This rule at ``args`` (``(tangents, ans, *x)``) as ``sd.vmap`` of ``phi``,
         ``f``'s derivative along the tangents (``_along``), each tangent mapped as its
         argument is: so its derivatives are a map's again, to any order. None where the
-        map takes keywords or ``f`` is a method or a callable object."""
+        map takes keywords or ``f`` is none of what ``_plain_call`` calls."""
         mapped = self._mapped
         fn = _plain_call(mapped._fn)
         if fn is None or kwargs or len(args) < 3:
@@ -2792,7 +2800,7 @@ class _JacobianTangent(_TransformTangent):
         """This rule at ``args`` (``(tangents, ans, *x)``) as the Jacobian of ``phi`` in
         ``x`` and the tangents; None for a Jacobian in several arguments or by keyword."""
         jacobian = self._transform
-        fn = _plain_call(jacobian._fn)
+        fn = _plain_call(jacobian._fn, objects=False)
         if fn is None or kwargs or len(args) < 3 or not isinstance(jacobian._wrt, int):
             return None
         return self._relaid_along(
@@ -3651,7 +3659,9 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
         fn = rt.objects.constructor(fn)
     label = getattr(fn, "__qualname__", None) or type(fn).__name__
     own = registry.lookup_jvp(fn)
-    if any(t is not None for _, t in kw.values()):  # a transform's rules take positions
+    # a transform's rules take positions: its keywords move there, with a tangent or not
+    # (differentiated again, each argument of F is one whose gradient may be asked for)
+    if kw and (any(t is not None for _, t in kw.values()) or isinstance(fn, _BY_POSITION)):
         moved = keywords_by_position(fn, tuple(arg_values), kw_values)
         if moved is not None:
             fn, moved_values, kw_values, at = moved
