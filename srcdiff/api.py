@@ -1960,11 +1960,12 @@ def _vjp_of_source() -> Callable:
 
 
 def _vjp_too_deep() -> tuple[str, str]:
-    """The refusal of a third derivative through ``sd.vjp``'s pull-back (see
+    """The refusal of a fourth derivative through ``sd.vjp``'s pull-back (see
     ``rt.objects._no_partial_passed``)."""
     return (
-        "a third derivative through the pull-back of sd.vjp called inside a differentiated "
-        "function (srcdiff follows it to the second order)",
+        "a fourth derivative through the pull-back of sd.vjp called inside a differentiated "
+        "function, or a third where the pull-back is called with keyword or starred "
+        "arguments (srcdiff follows it to the third order, and there to the second)",
         "write the pull-back of u as the gradient of a function of your own (def pulled(x, "
         "u): return np.sum(u * f(x)); then sd.grad(pulled)(x, u)), which goes to any order",
     )
@@ -3594,6 +3595,9 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
     n = len(values) - len(names)
     unit = None
     consts: list = []  # values ``F`` holds (``_c0``, ...): bound, or not differentiated
+    of_partial = fn is rt.objects.PARTIAL_CALL and not names and stars is None
+    if getattr(fn, "_srcdiff_of_partial", False):  # its program reads a partial given here
+        rt.objects._no_partial_passed(values, inner)
 
     def const(v: Any) -> str:
         consts.append(v)
@@ -3720,6 +3724,8 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
     made = rt.function_of_source(
         source, f"forward mode of a call of {label}", "forward_call", namespace
     )
+    if of_partial:  # (see rt.objects.callee_tangent_vjp: its reverse rule spreads the partial)
+        made._srcdiff_of_partial = True
     if where is not None:
         filename, function, line = where
         if filename in STANDS_FOR:  # a line of a forward-mode program: the user's

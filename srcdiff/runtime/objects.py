@@ -1722,6 +1722,8 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
     for a record class (its constructor) and for ``PLAIN_CALL`` and ``PARTIAL_CALL``."""
     from .calls import tangent_vjp
 
+    if getattr(fn, "_srcdiff_of_partial", False) and not kwargs:
+        return _spread_partial_tangent_vjp(g, ans, args, tangents)
     _no_partial_passed(args, tangents, 1 if fn is PARTIAL_CALL else 0)
     if fn is PLAIN_CALL:  # args[0], the function called, carries no gradient
         out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
@@ -1785,6 +1787,43 @@ def callee_tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, star
                 *_adjoints(out[5:], values))  # fmt: skip
     out = tangent_vjp_star(g, ans, _function(fn), tangents, stars, names, *values)
     return (None, _adjoints(out[1], tangents), None, None, *_adjoints(out[4:], values))
+
+
+def _spread_partial_tangent_vjp(g: tuple, ans: tuple, args: tuple, tangents: tuple) -> tuple:
+    """The reverse rule of ``call_jvp(F, tangents, T, p, *rest)``, ``F`` the forward mode of
+    a call of the partial ``p`` (``rt.forward_of`` of ``PARTIAL_CALL``): that of the same
+    call of the forward mode of ``p``'s function given ``p``'s bound values spread out
+    before ``rest``, their tangents those of ``p``'s (a list, as its adjoint is), so that
+    no partial is an argument of a function differentiated again."""
+    from .calls import Host, tangent_vjp
+
+    inner, p, rest = args[0], args[1], args[2:]
+    d_inner, d_p, d_rest = tangents[0], tangents[1], tangents[2:]
+    bound = partial_args(p)
+    n = len(bound)
+
+    def spread(t: Any, values: list) -> list:  # (a function bound carries no tangent)
+        t = list(t) if t is not None else [None] * n
+        return [None if callable(v) else d for v, d in zip(values, t, strict=True)]
+
+    t_p = spread(inner[0], bound)
+    spread_inner = (*t_p, *inner[1:])
+    d_spread_inner = None
+    if d_inner is not None:
+        d_spread_inner = (*spread(d_inner[0], bound), *d_inner[1:])
+    forward = Host.forward_of(partial_function(p), spread_inner, None, (), (*bound, *rest), None)
+    out = tangent_vjp(g, ans, forward, (d_spread_inner, *spread(d_p, bound), *d_rest),
+                      spread_inner, *bound, *rest)  # fmt: skip
+    d_tangents, d_args = out[1], out[2:]
+    d_of_inner = d_args[0]
+    if d_of_inner is not None:
+        d_of_inner = (list(d_of_inner[:n]), *d_of_inner[n:])
+    d_of_d_inner = d_tangents[0]
+    if d_of_d_inner is not None:
+        d_of_d_inner = (list(d_of_d_inner[:n]), *d_of_d_inner[n:])
+    d_tangents = (d_of_d_inner, list(d_tangents[1 : 1 + n]), *d_tangents[1 + n :])
+    d_args = (d_of_inner, list(d_args[1 : 1 + n]), *d_args[1 + n :])
+    return (None, _adjoints(d_tangents, tangents), *_adjoints(d_args, args))
 
 
 def _no_partial_passed(values: tuple, tangents: tuple, start: int = 0) -> None:

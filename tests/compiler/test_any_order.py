@@ -232,6 +232,28 @@ def test_vjp_of_several_primals_and_results_inside_a_hessian_matches_jax():
     np.testing.assert_allclose(sd.hessian(pulled_pair)(X3, X3 + 1), want, rtol=1e-10, atol=1e-12)
 
 
+def pulled_as_a_gradient(x):
+    """``pulled_twice`` with the pull-back written as the README says: ``sd.grad`` of a
+    function of one's own, which goes to any order."""
+    pulled = sd.grad(lambda y, u: np.sum(u * h(y)))(x, np.ones_like(x))
+    return np.sum(pulled**2)
+
+
+def test_a_third_derivative_through_the_pull_back_of_vjp():
+    """Refused before: the forward mode of the pull-back's call (a partial) was a function
+    taking the partial, which reverse mode could not differentiate; its reverse rule now
+    spreads the partial's bound values out. A fourth is refused in those words."""
+    along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
+    third = sd.grad(sd.grad(sd.grad(along_x3(pulled_twice))))
+    want = sd.grad(sd.grad(sd.grad(along_x3(pulled_as_a_gradient))))(1.1)
+    assert third(1.1) == pytest.approx(want, rel=1e-12)
+    _matches_differences(third(1.1), sd.grad(sd.grad(along_x3(pulled_twice))), 1.1)
+    pair = sd.grad(sd.grad(sd.grad(lambda s: pulled_pair(s * X3, X3 + s))))(0.9)
+    _matches_differences(pair, sd.grad(sd.grad(lambda s: pulled_pair(s * X3, X3 + s))), 0.9)
+    with pytest.raises(sd.CompileError, match="a fourth derivative through the pull-back"):
+        sd.grad(third)(1.1)
+
+
 # ---- third derivatives through sd.vmap --------------------------------------------------
 
 
