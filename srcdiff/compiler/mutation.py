@@ -144,7 +144,8 @@ class Sharing:
         self.mixed: set[str] = set()  # names both a detached alias and not (on two paths)
         self.sequences = self.params - arrays  # may be lists: ``xs + ys`` shares entries
         # of the names taken for lists (sequences, built), those that may be arrays as
-        # well: a parameter not known to be one, a product ``x * y`` of one
+        # well: a parameter not known to be one, a product ``x * y`` of one (see
+        # _follow_block)
         self.unsure: set[str] = set(self.sequences)
         self.array_params = self.params & arrays
         self.built: set[str] = set()  # lists, tuples and dicts the function builds itself
@@ -1264,7 +1265,13 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         seen_by = sharers[id(s)].get(written)  # (an object made here: by these alone)
         # (a global holding the object Python's ``h += v`` changes sees the change, read
         # later here or not: where it holds it, the change is refused, see check_unchanged)
-        others = sorted(m for m in sharing.followers(written) - {written} - facts(s).written_back
+        # (the holder of ``z[1:] += v`` that may be an array or a list, ``unsure``: the
+        # write back right after, ``z[1:] = t``, gives it the new value)
+        back = facts(s).written_back | (
+            {facts(s).entry_of} if facts(s).entry_update and facts(s).entry_of in sharing.unsure
+            else set()
+        )  # fmt: skip
+        others = sorted(m for m in sharing.followers(written) - {written} - back
                         if (m in read_here.after[id(s)] or m in liveness.after[id(s)]
                             and sharing.shares_here(m, written)
                             or facts(s).augments and sharing.holds_outside(m))
@@ -1283,7 +1290,7 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
             out.append(_at(gast.Expr(value=check), s.lineno))
             sharing.checked_given = True
         out.append(s)
-        holder, kept = facts(s).entry_of, (sharing.built | sharing.sequences) - sharing.unsure
+        holder, kept = facts(s).entry_of, sharing.built | sharing.sequences
         if facts(s).entry_update and not facts(s).drop and holder not in kept:
             # an entry of a list (updated in place) or a row of an array (not an object
             # any name holds): which one, the holder's type tells when the code runs

@@ -311,3 +311,19 @@ def test_an_augmented_slice_of_an_array_that_might_be_a_list_runs():
     for wrt in (0, 1, (0, 1)):
         assert verify(adds_into_a_slice_of_a_product, (X, y), wrt) == "ok"
         assert verify(adds_into_a_slice_of_an_argument, (X, y), wrt) == "ok"
+
+
+def reads_a_view_of_a_product_after_adding_into_it(x, y):
+    z = x * y
+    v = z[1:]
+    z[1:] += x[1:]
+    return np.sum(v * x[1:])
+
+
+def test_a_view_of_an_array_that_might_be_a_list_read_after_an_augmented_slice_is_refused():
+    """The view ``v`` of ``z`` sees ``z[1:] += ...`` in Python: compiled code cannot follow
+    it, whichever arguments are differentiated (``y`` not differentiated leaves the kind
+    of ``z = x * y`` to the running code)."""
+    y = np.array([0.9, 0.4, -0.2])
+    for wrt in (0, 1, (0, 1)):
+        assert verify(reads_a_view_of_a_product_after_adding_into_it, (X, y), wrt) == "refused"
