@@ -2340,7 +2340,7 @@ def analyse(
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(fn.body)
-    share_saves(fn.body)
+    share_saves(fn.body, analyser.locals)
     statements = list(walk_statements(fn.body))
     mark_copied_updates(fn, statements)
     pure = (
@@ -2905,7 +2905,8 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
                 loop.hoisted += fixed
 
 
-def share_saves(body: list[gast.stmt], saved_by: dict[str, gast.stmt] | None = None) -> None:
+def share_saves(body: list[gast.stmt], local: set[str],
+                saved_by: dict[str, gast.stmt] | None = None) -> None:  # fmt: skip
     """Save each value once per record: a statement whose adjoint reads a value that an
     earlier statement saved (before it in its block, or before the ``if`` or ``try`` it
     is in: the same record, not a loop step's), and that no statement in between gave a
@@ -2913,14 +2914,15 @@ def share_saves(body: list[gast.stmt], saved_by: dict[str, gast.stmt] | None = N
     np.tanh(t)`` saves ``h``; ``h * h`` after it need not). Both would be the same
     object: a save is a reference, never a copy; so a write into an object (through
     whichever name) or a call that may write ends the sharing. ``saved_by``: what the
-    enclosing block saved before this one."""
+    enclosing block saved before this one; ``local``: the function's own names (a call
+    may give any other another value)."""
     saved_by = dict(saved_by or {})
     for s in body:
         nested = blocks(s)
         if nested:  # a loop's steps save into records of their own
             outer = saved_by if isinstance(s, (gast.If, gast.Try)) else None
             for b in nested:
-                share_saves(b, outer)
+                share_saves(b, local, outer)
             saved_by.clear()
             continue
         op = facts(s).op
@@ -2931,6 +2933,9 @@ def share_saves(body: list[gast.stmt], saved_by: dict[str, gast.stmt] | None = N
             or op.kind is Kind.CALL
         ):  # an object written into (through any name), or a call that may write
             saved_by.clear()
+        elif op.kind is not Kind.RULE and any(isinstance(n, gast.Call) for n in walk(s.value)):
+            for n in [n for n in saved_by if n not in local]:  # (``mod.N += 1`` in a callee
+                del saved_by[n]  # gives a global, or a closure's variable, another value)
         for n in stored_names(s):
             saved_by.pop(n, None)
         if op is None or op.kind is not Kind.RULE or not op.saves:

@@ -289,8 +289,8 @@ def _heads(s: gast.stmt) -> list[Any]:
 def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[gast.stmt]:
     """``body`` with each global of ``names`` read again from the module after a
     statement calling code that may assign it (``_may_assign``), as Python reads it
-    after; a statement that also reads it where the call may have run (``_read_after``)
-    is refused (it would read the value from before the call)."""
+    after; a read in that statement that Python makes after such a call reads the module
+    there (``_read_after_calls``), and one in a lambda of it is refused."""
 
     def again(at: gast.AST, which: list[str]) -> list[gast.stmt]:
         return [_located(gast.Assign(targets=[_name(g, gast.Store())], type_comment=None,
@@ -324,15 +324,17 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[
                 if not assigning:
                     continue
                 unknown = [c for c in assigning if not _array_method(c, local)]
-                if unknown and _read_after(s, g, unknown):
-                    shown = ast.unparse(gast.gast_to_ast(assigning[0].func))
+                if unknown and _read_in_lambda(s, g):
+                    shown = ast.unparse(gast.gast_to_ast(unknown[0].func))
                     raise parsed.error(
-                        f"the global `{g}` read in a statement calling `{shown}`, which may "
-                        f"assign it (its code, or code it calls, assigns {g}, or it is not "
-                        "known before it runs)",
+                        f"the global `{g}` read in a lambda of a statement calling `{shown}`, "
+                        f"which may assign it (its code, or code it calls, assigns {g}, or it "
+                        "is not known before it runs)",
                         s,
                         f"make the call a statement of its own, and read `{g}` after it",
                     )
+                if unknown:
+                    _read_after_calls(s, g, unknown)
                 if g not in stores:
                     which.append(g)
             if isinstance(s, (gast.Return, gast.Raise)) or not which:
@@ -360,32 +362,97 @@ def _array_method(call: gast.Call, local: set[str]) -> bool:
             and (hasattr(np.ndarray, f.attr) or hasattr(tensor_methods, f.attr)))  # fmt: skip
 
 
+def _read_after_calls(s: gast.stmt, g: str, assigning: list[gast.Call]) -> None:
+    """Make each read of the global ``g`` in ``s`` that Python makes after one of the
+    calls ``assigning`` (which may assign it) a read from the module there
+    (``rt.global_value``): the variable holds what it held before the statement, which
+    the reads made before the calls see, as in Python (``y = x * N + bump()``, ``N +=
+    bump()``), and ``bump() + N`` reads what the call left."""
+    calls = {id(c) for c in assigning}
+    late, called = set(), False
+    for kind, node in _evaluation(s):
+        if kind == "call" and id(node) in calls:
+            called = True
+        elif kind == "load" and called and node.id == g:
+            late.add(id(node))
+    if late:
+        _ReadFromModule(late, g).visit(s)
+
+
+class _ReadFromModule(gast.NodeTransformer):
+    """The reads ``late`` (by node) of the global ``g`` made ``rt.global_value("g")``."""
+
+    def __init__(self, late: set[int], g: str):
+        self.late, self.g = late, g
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if id(node) not in self.late:
+            return node
+        return _located(_rt_call("global_value", gast.Constant(value=self.g, kind=None)), node)
+
+
+def _evaluation(s: gast.stmt) -> list[tuple[str, Any]]:
+    """The reads of names (``"load"``) and the calls (``"call"``, made once their function
+    and arguments are) of ``s``'s own expressions, in the order Python makes them; a
+    comprehension's loop is taken twice (a read in its second step follows a call in
+    its first)."""
+    out: list[tuple[str, Any]] = []
+
+    def visit(e: Any) -> None:
+        if e is None or isinstance(e, SCOPES):
+            return
+        if isinstance(e, list):
+            for x in e:
+                visit(x)
+        elif isinstance(e, gast.Name):
+            if isinstance(e.ctx, gast.Load):
+                out.append(("load", e))
+        elif isinstance(e, gast.Call):
+            visit(e.func)
+            visit(e.args)
+            visit([k.value for k in e.keywords])
+            out.append(("call", e))
+        elif isinstance(e, gast.Dict):
+            for k, v in zip(e.keys, e.values, strict=True):
+                visit(k)
+                visit(v)
+        elif isinstance(e, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+            first, *rest = e.generators
+            visit(first.iter)
+            step = [first.ifs, *([c.iter, c.ifs] for c in rest)]
+            step += [e.key, e.value] if isinstance(e, gast.DictComp) else [e.elt]
+            visit(step)
+            visit(step)
+        elif isinstance(e, gast.AST):
+            for _, v in gast.iter_fields(e):
+                if isinstance(v, (gast.AST, list)):
+                    visit(v)
+
+    if isinstance(s, gast.Assign):
+        visit(s.value)
+        visit(s.targets)
+    elif isinstance(s, gast.AugAssign):
+        if isinstance(s.target, gast.Name):
+            out.append(("load", s.target))
+        else:
+            visit(s.target)
+        visit(s.value)
+    elif isinstance(s, gast.AnnAssign):
+        visit(s.value)
+        visit(s.target)
+    else:
+        visit(_heads(s))
+    return out
+
+
 def _is_rt(e: gast.expr) -> bool:
     return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
             and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt")  # fmt: skip
 
 
-_DEFERRED = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp,
-             gast.IfExp)  # fmt: skip
-
-
-def _read_after(s: gast.stmt, g: str, calls: list[gast.Call]) -> bool:
-    """Whether ``s`` reads the global ``g`` where one of ``calls`` may have run before:
-    a read that ends after a call does (its arguments run before it), one in what
-    ``s`` assigns (``d[g] = f()``: the value runs first), or one in a lambda, a
-    comprehension or a conditional expression."""
-    later: set[int] = set()
-    if isinstance(s, (gast.Assign, gast.AnnAssign)):
-        for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
-            later |= {id(n) for n in walk(t)}
-    for h in _heads(s):
-        for n in walk(h):
-            if isinstance(n, _DEFERRED):
-                later |= {id(m) for m in walk(n)}
-
-    def end(n: gast.AST) -> tuple[int, int]:
-        return (getattr(n, "end_lineno", 0) or 0, getattr(n, "end_col_offset", 0) or 0)
-
-    reads = [n for h in _heads(s) for n in walk(h) if isinstance(n, gast.Name)
-             and n.id == g and isinstance(n.ctx, gast.Load)]  # fmt: skip
-    return any(id(r) in later or any(end(r) > end(c) for c in calls) for r in reads)
+def _read_in_lambda(s: gast.stmt, g: str) -> bool:
+    """Whether a lambda of ``s`` reads the global ``g``: it reads it when it is called,
+    maybe after a call of ``s`` assigned it."""
+    return any(isinstance(n, gast.Name) and n.id == g and isinstance(n.ctx, gast.Load)
+               for h in _heads(s) for fn in walk(h) if isinstance(fn, gast.Lambda)
+               for n in walk(fn))  # fmt: skip

@@ -603,7 +603,6 @@ def sums_a_generator_returning_in_a_loop(x):
 
 REFUSED = [
     (assigns_nonlocal_inside_a_try, "        f(x)", "inside a try statement"),
-    (reads_a_global_where_its_callee_assigns_it, "_counts_a_call() + CALLS", "may assign it"),
     (shadows_a_module_generator, "yield x * x", "yield"),
     (reads_a_nonlocal_before_the_call, "return np.sum(h + f(x))", "where its statement reads"),
     (assigns_nonlocal_from_another_nested_function, "        f(v)", "in another function"),
@@ -875,6 +874,44 @@ def reads_a_global_its_callees_assign(x, depth=2):
     return y * CALLS
 
 
+def reads_a_number_its_callee_rebinds(x):
+    # (no global statement: the adjoint must use CALLS as each read found it)
+    y = x * CALLS + np.sin(x) * _counts_a_call()
+    z = x * CALLS
+    _counts_a_call()
+    return np.sum(y * z) * CALLS
+
+
+def _scaled_by_the_calls(x):
+    return x * CALLS
+
+
+def assigns_a_global_a_callee_read_before(x):
+    global CALLS
+    y = _scaled_by_the_calls(x)  # (its adjoint runs after CALLS is assigned)
+    CALLS = CALLS + 1.0
+    _counts_a_call()
+    return np.sum(y * x) * CALLS
+
+
+def reads_a_global_before_and_after_its_callee_in_one_statement(x):
+    global CALLS
+    CALLS = CALLS * 1.5
+    y = x * CALLS + np.sin(x) * _counts_a_call() * CALLS  # (CALLS read before, then after)
+    return np.sum(y * CALLS)
+
+
+def adds_what_its_callee_returns_to_a_global(x):
+    global CALLS
+    CALLS += _counts_a_call() * CALLS  # (the target read first, the second CALLS after)
+    CALLS = CALLS + _counts_a_call()
+    return np.sum(x * x * CALLS)
+
+
+def reads_a_global_in_a_comprehension_calling_its_assigner(x):
+    return np.sum([v * CALLS + _counts_a_call() * v for v in (x, x * x)])
+
+
 def _counts_then_raises():
     global CALLS
     CALLS = CALLS + 5
@@ -954,6 +991,12 @@ def central_difference(fn, x, eps):
         (calls_back_a_function_assigning_its_global, {"TALLY": 1.0}),
         (assigns_a_global_a_callee_writes_through_globals, {"COUNT": 1.0}),
         (reads_a_global_a_raising_callee_assigned, {"CALLS": 0}),
+        (reads_a_global_where_its_callee_assigns_it, {"CALLS": 0}),
+        (reads_a_number_its_callee_rebinds, {"CALLS": 1.5}),
+        (assigns_a_global_a_callee_read_before, {"CALLS": 1.5}),
+        (reads_a_global_before_and_after_its_callee_in_one_statement, {"CALLS": 1.5}),
+        (adds_what_its_callee_returns_to_a_global, {"CALLS": 1.5}),
+        (reads_a_global_in_a_comprehension_calling_its_assigner, {"CALLS": 1.5}),
     ],
 )
 def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
@@ -969,6 +1012,11 @@ def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
         for eps in (1e-5, 1e-6):
             fd = central_difference(lambda z, s=state: _with_globals(fn, z, **s)[0], x, eps)
             np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+        tangent = np.array([0.5, -1.0, 0.25])
+        along_tangent = functools.partial(lambda t, z: sd.jvp(fn, (z,), (t,)), tangent)
+        (value, along), got = _with_globals(along_tangent, x, **state)
+        assert value == pytest.approx(want, rel=1e-12)
+        assert along == pytest.approx(fd @ tangent, rel=1e-5, abs=1e-6)
         state = after
 
 

@@ -1112,3 +1112,80 @@ def test_a_copy_of_a_globals_list_still_shares_its_arrays():
     with pytest.raises(sd.CompileError, match="stored into an object a global holds"):
         sd.grad(writes_into_an_entry_of_a_copy_of_a_globals_list)(np.ones(3))
     np.testing.assert_array_equal(GL_ROWS[0], [1.0, 2.0, 3.0])
+
+
+# ---- a global given another array by a function called after it is read -------------------
+
+GW = np.array([1.0, 2.0, 3.0])
+
+
+def _doubles_gw():
+    global GW
+    GW = GW * 2.0
+
+
+def _scaled_by_gw(v):
+    return v * GW
+
+
+def read_then_rebound_by_a_helper(x):
+    t = x * GW
+    _doubles_gw()
+    return np.sum(t * x) + np.sum(GW * x)
+
+
+def read_by_a_helper_then_rebound_by_another(x):
+    t = _scaled_by_gw(x)
+    _doubles_gw()
+    return np.sum(t * x)
+
+
+def read_by_a_helper_then_rebound_here(x):
+    global GW
+    t = _scaled_by_gw(x)
+    GW = GW * 2.0
+    return np.sum(t * x)
+
+
+def test_a_read_of_a_global_array_a_helper_rebinds_later_keeps_its_value():
+    """``t = x * GW`` then ``_doubles_gw()`` (``global GW; GW = GW * 2``): the adjoint
+    read the new array (a gradient of [2.6, 1.6, 15.9] where finite differences give
+    [2.4, 2.4, 12.6] at x = [0.2, -0.4, 1.1]); the read now takes a copy."""
+    global GW
+    x = np.array([0.2, -0.4, 1.1])
+    GW = np.array([1.0, 2.0, 3.0])
+    want = read_then_rebound_by_a_helper(x)
+    GW = np.array([1.0, 2.0, 3.0])
+    value, grad = sd.value_and_grad(read_then_rebound_by_a_helper)(x)
+    assert value == pytest.approx(want) and np.array_equal(GW, [2.0, 4.0, 6.0])
+    for eps in (1e-6, 1e-4):
+        fd = []
+        for e in np.eye(3) * eps:
+            GW = np.array([1.0, 2.0, 3.0])
+            up = read_then_rebound_by_a_helper(x + e)
+            GW = np.array([1.0, 2.0, 3.0])
+            fd.append((up - read_then_rebound_by_a_helper(x - e)) / (2 * eps))
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "fn", [read_by_a_helper_then_rebound_by_another, read_by_a_helper_then_rebound_here]
+)
+def test_a_global_array_a_helpers_derivative_reads_rebound_after_it_keeps_its_value(fn):
+    """The helper's adjoint, run later, read the new array ([0.6, -2.4, 9.9] where
+    finite differences give [0.4, -1.6, 6.6]): it reads the array its primal read."""
+    global GW
+    x = np.array([0.2, -0.4, 1.1])
+    GW = np.array([1.0, 2.0, 3.0])
+    want = fn(x)
+    GW = np.array([1.0, 2.0, 3.0])
+    value, grad = sd.value_and_grad(fn)(x)
+    assert value == pytest.approx(want) and np.array_equal(GW, [2.0, 4.0, 6.0])
+    for eps in (1e-6, 1e-4):
+        fd = []
+        for e in np.eye(3) * eps:
+            GW = np.array([1.0, 2.0, 3.0])
+            up = fn(x + e)
+            GW = np.array([1.0, 2.0, 3.0])
+            fd.append((up - fn(x - e)) / (2 * eps))
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
