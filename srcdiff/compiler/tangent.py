@@ -50,6 +50,7 @@ from .trace import (
     at,
     attr,
     call,
+    checks_after,
     functional_write_call,
     leaves_finally,
     may_catch_internal,
@@ -133,7 +134,7 @@ class TangentBuilder:
                              "use sd.grad (reverse mode) for this function")  # fmt: skip
         if op is None or not isinstance(s, gast.Assign):
             return [s]
-        primal = [at(p, line) for p in run_time_checks(op) + self.primal(s, op)]
+        primal = [at(p, line) for p in run_time_checks(op) + self.primal(s, op) + checks_after(op)]
         tangent = [at(folded(t), line) for t in self.tangent(s, op)]
         for inner in (n for t in tangent for n in walk(t)):  # a rule's if ...: raise
             if isinstance(inner, gast.stmt):

@@ -405,6 +405,7 @@ class PrimalBuilder:
                 call_ = functional_write_call(s, list(op.operands))
             out = [at(assign(op.target, call_), line)]
         out[:0] = [at(check, line) for check in run_time_checks(op)]
+        out += [at(check, line) for check in checks_after(op)]
         if op.kind is Kind.RULE and op.flagged:  # a cast: whether it gave floats, in the path
             record = call(attr("rt", "record_float"), name(frame.path), name(op.target))
             out.append(at(gast.Expr(value=record), line))
@@ -791,12 +792,23 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
         index = op.operands[1:2] if op.receiver == "__getitem__" and not op.receiver_tensor else []
         out.append(gast.Expr(value=call(attr("rt", helper), op.operands[0], const(op.receiver),
                                         *map(clone, index))))  # fmt: skip
-    if op.checked:  # an operator's operands, or a function's arguments (options pass)
-        operator_ = op.symbol in OPERATOR_SYMBOLS.values() or op.symbol in COMPARISONS
+    if op.checked and op.symbol not in COMPARISONS:  # (operands; arguments: options pass)
+        operator_ = op.symbol in OPERATOR_SYMBOLS.values()
         helper = "operands" if operator_ else "arguments"
         check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))
         out.append(gast.Expr(value=check))
     return out
+
+
+def checks_after(op: Op) -> list[gast.stmt]:
+    """What the primal checks after a statement: that a comparison the compiler could not
+    see to be of arrays or numbers gave a bool (``rt.compared``), which carries no
+    gradient whatever method made it."""
+    if not (op.checked and op.symbol in COMPARISONS and op.target is not None):
+        return []
+    check = call(attr("rt", "compared"), const(op.symbol), name(op.target),
+                 *map(clone, op.checked))  # fmt: skip
+    return [gast.Expr(value=check)]
 
 
 def functional_write_call(s: gast.stmt, args: list[gast.expr]) -> gast.Call:

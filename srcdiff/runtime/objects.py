@@ -450,12 +450,25 @@ def operands(symbol: str, *values: Any) -> None:
         _plain_entries(symbol, values)
 
 
+def compared(symbol: str, result: Any, *values: Any) -> None:
+    """Check a comparison (``p == q``) where it ran, the compiler not seeing that its
+    operands are arrays or numbers: a result that is a bool (or an array of bools)
+    carries no gradient, whatever method made it (a class's own ``__eq__`` returning
+    ``self.k == other.k``); any other result is refused where a method of a user's class
+    made it (see ``operands``)."""
+    if isinstance(result, (bool, np.bool_)) or (
+        type(result) is np.ndarray and result.dtype == np.bool_
+    ):
+        return
+    _compared(symbol, values, type(result).__name__)
+
+
 # Python's comparisons, by symbol, and the methods a class defines them with
 COMPARISONS = {"<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__", "==": "__eq__",
                "!=": "__ne__"}  # fmt: skip
 
 
-def _compared(symbol: str, values: tuple) -> None:
+def _compared(symbol: str, values: tuple, gave: str | None = None) -> None:
     """Refuse a comparison (``v < x``) that runs a method of a user's class (its own
     ``__lt__``, or the reflected ``__gt__``, also on a list's entries or an array of
     objects): it may compute a value, whose derivative a comparison's zero is not."""
@@ -475,7 +488,7 @@ def _compared(symbol: str, values: tuple) -> None:
                 for m in COMPARISONS.values()
             )
         ):
-            raise _operator_refusal(symbol, v)
+            raise _operator_refusal(symbol, v, gave)
 
 
 def _dataclass_comparison(v: Any, fn: types.FunctionType) -> bool:
@@ -512,7 +525,7 @@ def _leaves(v: Any) -> Any:
         yield v
 
 
-def _operator_refusal(symbol: str, v: Any) -> Exception:
+def _operator_refusal(symbol: str, v: Any, gave: str | None = None) -> Exception:
     from .mutation import refuse  # mutation imports this module
 
     cls = type(v)
@@ -522,6 +535,14 @@ def _operator_refusal(symbol: str, v: Any) -> Exception:
         else "an array of objects" if isinstance(v, np.ndarray) and v.dtype.kind in "OV"
         else f"a {cls.__qualname__}"
     )  # fmt: skip
+    if symbol in COMPARISONS and gave is not None:
+        return refuse(
+            f"`{symbol}` of {what}, which runs a comparison method of the object's own that "
+            f"gave a {gave}, not a bool (a value it computed, whose derivative a "
+            "comparison's zero is not)",
+            f"return a bool from {COMPARISONS[symbol]} (bool(...)), or call the method for "
+            f"its value (v.{COMPARISONS[symbol]}(w))",
+        )
     if symbol in COMPARISONS:
         return refuse(
             f"`{symbol}` of {what}, which runs a comparison method of the object's own "

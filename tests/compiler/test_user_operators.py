@@ -740,6 +740,62 @@ def test_a_dataclass_comparison_of_numbers_is_a_bool_and_runs():
     assert verify(compared_keys, (X, Key(1.0))) == "ok"
 
 
+class Point:
+    """Hand-written comparisons that give bools, of objects holding differentiated arrays."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __eq__(self, o):
+        return bool(np.allclose(self.a, o.a))
+
+    def __lt__(self, o):
+        return np.sum(self.a) < np.sum(o.a)
+
+    __hash__ = None
+
+
+class Gap:
+    """An ``__eq__`` that computes a value (as NumPy arrays' give arrays)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __eq__(self, o):
+        return np.sum(self.a - o.a)
+
+
+def branches_on_equal_points(x):
+    p, q = Point(x * 2.0), Point(x + x)
+    if p == q:
+        y = np.sin(x) * 2.0
+    else:
+        y = x
+    if p != Point(x):  # (the inverse of __eq__, which Python makes)
+        y = y * x
+    if Point(x) < p:
+        y = y + x * x
+    return np.sum(y)
+
+
+def test_a_users_comparison_giving_a_bool_runs_in_control_flow():
+    """``if p == q:`` on objects of a class with its own ``__eq__`` was refused (it may
+    compute a value); a bool, checked where it is made, carries no gradient."""
+    for x in (np.abs(X) + 0.5, -np.abs(X) - 0.5):  # (each way of ``Point(x) < p``)
+        verify_both_modes(branches_on_equal_points, (x,), np.random.default_rng(3))
+
+
+def compares_gaps(x):
+    if Gap(x) == Gap(x * 0.5):
+        return np.sum(x)
+    return np.sum(x * 2.0)
+
+
+def test_a_users_comparison_giving_a_number_is_refused_naming_what_it_gave():
+    with pytest.raises(sd.CompileError, match="gave a float64, not a bool"):
+        sd.grad(compares_gaps)(X)
+
+
 class Kept:
     """An ``__iadd__`` changing ``self`` in place, and an ``__add__`` making a new one."""
 
