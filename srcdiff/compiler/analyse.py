@@ -1199,6 +1199,10 @@ class Analyser:
                     node, "put_attribute", "follow", "follow_detached", "check_field_alone"
                 ) and _names_first(node):  # (a field's array written
                     allowed.add(id(node.args[0]))  # back, the object followed: its own)
+                if isinstance(node, gast.Return) and node.value is not None:
+                    # (returned, as the function ends: what its fields were set to last)
+                    values = node.value.elts if isinstance(node.value, gast.Tuple) else [node.value]
+                    allowed.update(id(v) for v in values if isinstance(v, gast.Name))
             escaping = _names_used(self.fn, gast.Load, allowed)
             params = set(params_of(self.fn))
             self._made = frozenset(built - other - escaping - params)

@@ -5,7 +5,9 @@ end as a plain call leaves them."""
 import numpy as np
 import pytest
 
-from .verify import verify
+import srcdiff as sd
+
+from .verify import verify, verify_both_modes
 
 X = np.array([0.3, -1.2, 0.7])
 
@@ -142,3 +144,58 @@ def test_a_list_argument_given_another_list_on_one_path(f, sign):
     assert value == pytest.approx(expected)
     assert compiled_list == plain_list and plain_global == GLIST
     np.testing.assert_allclose(grad, 2.0 * x * (expected / np.sum(x * x)))
+
+
+# ---- dicts iterated, lists unpacked --------------------------------------------------------
+
+
+def loops_over_items(x):
+    d = {"a": x * 2.0, "b": np.sin(x)}
+    s = 0.0
+    for k, v in d.items():
+        s = s + v * x * len(k)
+    for v in d.values():
+        s = s + v * v
+    for k in d:
+        s = s + d[k] * x
+    for k in d:
+        s = s + np.cos(d[k])
+    return np.sum(s)
+
+
+def _sums_items(x, d):
+    s = 0.0
+    for _, v in d.items():
+        s = s + v * x
+    return np.sum(s)
+
+
+def loops_over_a_given_dict(x):
+    return _sums_items(x, {"a": x * 2.0, "b": np.tanh(x)})
+
+
+def _pair(x):
+    return [x * 2.0, np.sin(x)]
+
+
+def _triple(x):
+    return (x * 2.0, np.sin(x), x**2)
+
+
+def unpacks_lists(x):
+    vs = [x * 2.0, x + 1.0, np.cos(x)]
+    a, b, c = vs
+    first, *rest = vs
+    p, q = _pair(x)
+    u, *others = _triple(x)
+    *init, last = _triple(x)
+    return np.sum(a * b * c + first * rest[1] + p * q + u * others[1] + init[0] * last)
+
+
+@pytest.mark.parametrize("fn", [loops_over_items, loops_over_a_given_dict, unpacks_lists])
+def test_dicts_iterated_and_lists_unpacked(fn):
+    verify_both_modes(fn, (X,), np.random.default_rng(4))
+    hessian = sd.hessian(fn)(X)
+    for i in range(3):
+        want = [(sd.grad(fn)(X + e)[i] - sd.grad(fn)(X - e)[i]) / 2e-5 for e in np.eye(3) * 1e-5]
+        np.testing.assert_allclose(hessian[i], want, rtol=1e-5, atol=1e-6)

@@ -5,6 +5,8 @@ after it is not an update of the global ``X`` it was also given. A helper that m
 return (a view of, an entry of) an argument or a global, or store one argument into
 another, keeps them together, and what is refused there stays refused."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -219,3 +221,40 @@ def test_the_refusal_of_a_change_after_a_helper_names_the_array_as_written(fn, s
         GX[:] = np.arange(6.0).reshape(3, 2)
     assert shown in str(info.value)
     assert info.value.lineno == fn.__code__.co_firstlineno + 2
+
+
+# ---- objects a helper builds, read by the caller -------------------------------------------
+
+
+@dataclasses.dataclass
+class _Pair:
+    u: np.ndarray
+    v: np.ndarray
+
+
+class _Box:
+    def __init__(self, w):
+        self.w = w
+        self.n = 2.0
+
+
+def _pair_of(x):
+    return _Pair(x * 2.0, np.sin(x))
+
+
+def _boxed(x):
+    b = _Box(x * x)
+    b.w = b.w + np.cos(x)
+    return b
+
+
+def reads_fields_of_objects_helpers_built(x):
+    p = _pair_of(x)
+    b = _boxed(p.v)
+    return np.sum(p.u * p.v + b.w * b.n * x)
+
+
+def test_fields_of_an_object_a_helper_built_carry_their_gradients():
+    from .verify import verify_both_modes
+
+    verify_both_modes(reads_fields_of_objects_helpers_built, (X[0],), np.random.default_rng(5))
