@@ -1016,7 +1016,6 @@ def getter(obj: Any, name: str) -> Any:
 
 
 _GETTERS: dict[Any, types.FunctionType] = {}
-_ABSENT = object()
 
 
 def getter_or(obj: Any, name: str) -> Any:
