@@ -443,6 +443,7 @@ def setattr_statements(parsed: Parsed) -> None:
             and isinstance(call.args[1], gast.Constant)
             and isinstance(call.args[1].value, str)
             and call.args[1].value.isidentifier()
+            and not call.args[1].value.startswith("__")  # (o.__w in a class: o._C__w)
             and not any(isinstance(n, (gast.Starred, gast.NamedExpr))
                         for a in call.args for n in gast.walk(a))
         ):  # fmt: skip
