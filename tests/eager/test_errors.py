@@ -185,9 +185,9 @@ def test_scalar_conversions_of_many_elements():
 def test_numpy_function_without_a_rule():
     w = sd.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="register_vjp"):
-        np.spacing(w)
+        np.nextafter(w, 2.0)
     with sd.no_grad():
-        assert np.spacing(w * 8).tolist() == [np.spacing(np.float32(8.0))]
+        assert np.nextafter(w * 8, 9.0).tolist() == [np.nextafter(np.float32(8.0), 9.0)]
 
 
 def test_a_numpy_function_srcdiff_refuses_says_why_on_tensors():
