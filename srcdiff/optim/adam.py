@@ -10,7 +10,7 @@ from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer, Params
 
-__all__ = ["Adam", "adam"]
+__all__ = ["Adam", "adam", "adam_moments"]
 
 
 class Adam(Optimizer):
@@ -116,9 +116,7 @@ def adam(
         if weight_decay != 0:
             grad = fused.add(grad, param, weight_decay)
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
-        exp_avg[...] = fused.lerp(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq[...] = fused.addcmul(exp_avg_sq, grad, grad, 1 - beta2)
+        adam_moments(grad, exp_avg, exp_avg_sq, beta1, beta2)
         step_size = lr / (1 - beta1 ** steps[i])
         bias_correction2_sqrt = (1 - beta2 ** steps[i]) ** 0.5
         if amsgrad:
@@ -128,3 +126,12 @@ def adam(
             second = exp_avg_sq
         denom = xp.sqrt(second) / bias_correction2_sqrt + eps
         param[...] = fused.addcdiv(param, exp_avg, denom, -step_size)
+
+
+def adam_moments(grad: Any, exp_avg: Any, exp_avg_sq: Any, beta1: float, beta2: float) -> None:
+    """Adam's moving averages of the gradient and of its square, updated in place (shared
+    by Adam, NAdam and RAdam): ``m = lerp(m, g, 1 - beta1)``, ``v = beta2 v + (1 - beta2) g g``,
+    rounded as PyTorch's kernels round them."""
+    exp_avg[...] = fused.lerp(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq[...] = fused.addcmul(exp_avg_sq, grad, grad, 1 - beta2)

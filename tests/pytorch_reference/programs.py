@@ -1,0 +1,284 @@
+"""Optimizers, learning-rate schedulers and losses written once against a module
+``torch`` that is PyTorch itself in ``record.py`` and ``srcdiff`` in the tests, which
+compare the numbers each gives (``values.json``, recorded with PyTorch 2.13 on the CPU).
+Nothing here imports PyTorch or srcdiff (only NumPy), so the module serves both sides.
+
+Each program returns ``{key: [numbers]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Values = dict[str, list]
+
+
+def values(t: Any) -> list:
+    """The numbers of a tensor (float32 ones as their float64 decimals, exactly)."""
+    return t.detach().reshape(-1).tolist()
+
+
+# ---- optimizers ------------------------------------------------------------------------
+
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "nadam": ("NAdam", {"lr": 0.1}),
+    "nadam-momentum_decay": ("NAdam", {"lr": 0.05, "betas": (0.8, 0.9), "momentum_decay": 0.3}),
+    "nadam-weight_decay": ("NAdam", {"lr": 0.1, "weight_decay": 0.1}),
+    "nadam-decoupled": ("NAdam", {"lr": 0.1, "weight_decay": 0.2, "decoupled_weight_decay": True}),
+    "nadam-maximize": ("NAdam", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    "radam": ("RAdam", {"lr": 0.1}),
+    "radam-rectified": ("RAdam", {"lr": 0.1, "betas": (0.9, 0.5)}),  # rho_t > 5 from step 1
+    "radam-weight_decay": ("RAdam", {"lr": 0.1, "betas": (0.8, 0.6), "weight_decay": 0.1}),
+    "radam-decoupled": (
+        "RAdam",
+        {"lr": 0.1, "betas": (0.8, 0.6), "weight_decay": 0.2, "decoupled_weight_decay": True},
+    ),
+    "radam-maximize": ("RAdam", {"lr": 0.1, "betas": (0.9, 0.5), "maximize": True}),
+    "adamax": ("Adamax", {"lr": 0.1}),
+    "adamax-betas": ("Adamax", {"lr": 0.05, "betas": (0.5, 0.7), "eps": 1e-3}),
+    "adamax-weight_decay": ("Adamax", {"lr": 0.1, "weight_decay": 0.1}),
+    "adamax-maximize": ("Adamax", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    "adadelta": ("Adadelta", {}),
+    "adadelta-rho": ("Adadelta", {"lr": 0.5, "rho": 0.5, "eps": 1e-3}),
+    "adadelta-weight_decay": ("Adadelta", {"lr": 2.0, "weight_decay": 0.1}),
+    "adadelta-maximize": ("Adadelta", {"lr": 1.0, "weight_decay": 0.1, "maximize": True}),
+}
+STEPS = 5
+SAVED_AT = 3  # the state_dict round trip: saved after this many steps, loaded, continued
+
+
+def _problem(torch: Any, dtype: Any) -> tuple[Any, Any, Any]:
+    """Two parameters and the loss whose gradients need no sum: 2 (w - t) and 0.5 b**2's
+    b, elementwise, so the optimizers alone decide the values."""
+    w = torch.tensor([[0.5, -1.25, 2.0], [1.5, 0.75, -0.3]], dtype=dtype, requires_grad=True)
+    b = torch.tensor([0.1, -0.2, 0.7], dtype=dtype, requires_grad=True)
+    t = torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 1.1]], dtype=dtype)
+
+    def loss(w: Any, b: Any) -> Any:
+        return ((w - t) ** 2).sum() + (b**2).sum() * 0.5
+
+    return w, b, loss
+
+
+def optimizers(torch: Any, differentiate: Any = None) -> Values:
+    """Each optimizer of ``OPTIMIZERS``, ``STEPS`` steps in float64 and float32, with two
+    parameter groups (the second with half the lr): the parameters after every step; and
+    the same run saved after ``SAVED_AT`` steps, its ``state_dict`` loaded into a new
+    optimizer that takes the remaining steps. ``differentiate``: the training step
+    (zero_grad, backward, step) run as a compiled function."""
+    out: Values = {}
+    for key, (name, kwargs) in OPTIMIZERS.items():
+        for dtype in ("float64", "float32"):
+            w, b, loss = _problem(torch, getattr(torch, dtype))
+
+            def make(w: Any, b: Any) -> Any:
+                lr = kwargs.get("lr", 1.0)  # noqa: B023 (called in this iteration)
+                groups = [{"params": [w]}, {"params": [b], "lr": lr / 2}]
+                return getattr(torch.optim, name)(groups, **kwargs)  # noqa: B023
+
+            def step(w: Any, b: Any, optimizer: Any) -> Any:
+                optimizer.zero_grad()
+                value = loss(w, b)  # noqa: B023 (called in this iteration)
+                value.backward()
+                optimizer.step()
+                return value
+
+            run = step if differentiate is None else differentiate(step)
+            optimizer = make(w, b)
+            trace, resumed = [], []
+            for _ in range(STEPS):
+                run(w, b, optimizer)
+                trace += values(w) + values(b)
+            w, b, _ = _problem(torch, getattr(torch, dtype))  # a run stopped early, then
+            optimizer = make(w, b)  # its state loaded by a new optimizer of new parameters
+            for _ in range(SAVED_AT):
+                run(w, b, optimizer)
+            w2 = torch.tensor(w.detach().numpy().copy(), requires_grad=True)
+            b2 = torch.tensor(b.detach().numpy().copy(), requires_grad=True)
+            loaded = make(w2, b2)
+            loaded.load_state_dict(optimizer.state_dict())
+            for _ in range(STEPS - SAVED_AT):
+                run(w2, b2, loaded)
+                resumed += values(w2) + values(b2)
+            out[f"optim/{key}/{dtype}"] = trace
+            out[f"optim-resumed/{key}/{dtype}"] = resumed
+    return out
+
+
+# ---- learning-rate schedulers ----------------------------------------------------------
+
+EPOCHS = 40
+
+
+def _schedulers(torch: Any) -> dict[str, Any]:
+    """Makers of each scheduler, for an optimizer."""
+    sched = torch.optim.lr_scheduler
+    return {
+        "MultiplicativeLR": lambda o: sched.MultiplicativeLR(o, lr_lambda=lambda e: 0.95),
+        "MultiplicativeLR-epoch": lambda o: sched.MultiplicativeLR(
+            o, lr_lambda=lambda e: 1.0 if e % 3 else 0.5
+        ),
+        "PolynomialLR": lambda o: sched.PolynomialLR(o),
+        "PolynomialLR-power": lambda o: sched.PolynomialLR(o, total_iters=25, power=2.0),
+        "PolynomialLR-root": lambda o: sched.PolynomialLR(o, total_iters=30, power=0.5),
+        "CosineAnnealingWarmRestarts": lambda o: sched.CosineAnnealingWarmRestarts(o, T_0=7),
+        "CosineAnnealingWarmRestarts-T_mult": lambda o: sched.CosineAnnealingWarmRestarts(
+            o, T_0=3, T_mult=2, eta_min=0.01
+        ),
+        "CyclicLR-triangular": lambda o: sched.CyclicLR(
+            o, base_lr=0.01, max_lr=0.1, step_size_up=4
+        ),
+        "CyclicLR-triangular2": lambda o: sched.CyclicLR(
+            o,
+            base_lr=[0.01, 0.02],
+            max_lr=0.1,
+            step_size_up=3,
+            step_size_down=5,
+            mode="triangular2",
+        ),  # fmt: skip
+        "CyclicLR-exp_range": lambda o: sched.CyclicLR(
+            o, base_lr=0.01, max_lr=0.2, step_size_up=5, mode="exp_range", gamma=0.95
+        ),
+        "CyclicLR-scale_fn": lambda o: sched.CyclicLR(
+            o,
+            base_lr=0.01,
+            max_lr=0.1,
+            step_size_up=4,
+            scale_fn=lambda x: 1 / (x + 1),
+            scale_mode="iterations",
+        ),  # fmt: skip
+        "CyclicLR-no-momentum": lambda o: sched.CyclicLR(
+            o, base_lr=0.01, max_lr=0.1, step_size_up=4, cycle_momentum=False
+        ),
+        "ChainedScheduler": lambda o: sched.ChainedScheduler(
+            [
+                sched.ExponentialLR(o, gamma=0.9),
+                sched.MultiplicativeLR(o, lambda e: 0.98),
+                sched.StepLR(o, step_size=6, gamma=0.5),
+            ]
+        ),  # fmt: skip
+        "ChainedScheduler-constant": lambda o: sched.ChainedScheduler(
+            [sched.ConstantLR(o, factor=0.3, total_iters=5), sched.PolynomialLR(o, 30, 1.5)]
+        ),
+    }
+
+
+def schedulers(torch: Any) -> Values:
+    """The learning rates (and SGD's momentum) of each group of each scheduler, at the
+    start and after each of ``EPOCHS`` epochs (``optimizer.step()`` then
+    ``scheduler.step()``); and a run whose scheduler and optimizer are saved after 9
+    epochs and loaded into new ones that go on to the end."""
+    out: Values = {}
+    for key, make in _schedulers(torch).items():
+        trace, resumed = [], []
+        p, q = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+
+        def new(p: Any, q: Any) -> tuple[Any, Any]:
+            groups = [{"params": [p]}, {"params": [q], "lr": 0.05}]
+            optimizer = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+            return optimizer, make(optimizer)  # noqa: B023 (called in this iteration)
+
+        def seen(optimizer: Any) -> list:
+            return [v for g in optimizer.param_groups for v in (g["lr"], g["momentum"])]
+
+        optimizer, scheduler = new(p, q)
+        trace += seen(optimizer)
+        for epoch in range(EPOCHS):
+            optimizer.step()
+            scheduler.step()
+            trace += seen(optimizer)
+            if epoch + 1 == 9:
+                o2, s2 = new(torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True))
+                o2.load_state_dict(optimizer.state_dict())
+                s2.load_state_dict(scheduler.state_dict())
+                for _ in range(EPOCHS - 9):
+                    o2.step()
+                    s2.step()
+                    resumed += seen(o2)
+        out[f"lr_scheduler/{key}"] = trace
+        out[f"lr_scheduler-resumed/{key}"] = resumed
+    return out
+
+
+# ---- losses ----------------------------------------------------------------------------
+
+X1 = [[0.3, -1.2, 0.8, 0.05], [1.1, 0.4, -0.7, 0.2], [-0.5, 0.9, 0.1, -1.3]]
+X2 = [[0.7, 0.2, -0.4, 0.6], [-0.3, 1.5, 0.2, -0.8], [0.45, -0.5, 0.1, 0.9]]
+X3 = [[-0.2, 0.6, 1.0, 0.3], [0.8, -0.1, 0.5, 0.4], [0.2, 0.3, -0.9, -0.6]]
+RANK_Y = [1.0, -1.0, 1.0]
+RANK_A = [0.3, -1.2, 0.8, 0.05, 1.1, 0.4]
+RANK_B = [0.7, 0.2, 0.8, 0.6, -0.3, 1.5]
+RANK_T = [1.0, -1.0, -1.0, 1.0, 1.0, -1.0]
+COTANGENT = [0.7, -1.3, 2.1, 0.4, -0.6, 1.7]
+
+
+def _losses(torch: Any) -> dict[str, Any]:
+    """Each loss (module and function) on its inputs: ``(module_or_function, inputs)``,
+    inputs as nested lists, the last of them a target that needs no gradient."""
+    nn, F = torch.nn, torch.nn.functional
+    out: dict[str, Any] = {}
+    for r in ("mean", "sum", "none"):
+        out[f"MarginRankingLoss/{r}"] = (
+            nn.MarginRankingLoss(reduction=r),
+            (RANK_A, RANK_B, RANK_T),
+        )
+        out[f"MarginRankingLoss-margin/{r}"] = (
+            nn.MarginRankingLoss(margin=0.4, reduction=r),
+            (RANK_A, RANK_B, RANK_T),
+        )
+        out[f"margin_ranking_loss/{r}"] = (
+            lambda a, b, y, r=r: F.margin_ranking_loss(a, b, y, margin=0.2, reduction=r),
+            (RANK_A, RANK_B, RANK_T),
+        )
+        out[f"CosineEmbeddingLoss/{r}"] = (nn.CosineEmbeddingLoss(reduction=r), (X1, X2, RANK_Y))
+        out[f"CosineEmbeddingLoss-margin/{r}"] = (
+            nn.CosineEmbeddingLoss(margin=0.1, reduction=r),
+            (X1, X2, [-1.0, -1.0, 1.0]),
+        )
+        out[f"cosine_embedding_loss/{r}"] = (
+            lambda a, b, y, r=r: F.cosine_embedding_loss(a, b, y, margin=-0.5, reduction=r),
+            (X1, X2, [-1.0, 1.0, -1.0]),
+        )
+        out[f"TripletMarginLoss/{r}"] = (nn.TripletMarginLoss(reduction=r), (X1, X2, X3))
+        out[f"TripletMarginLoss-p1-swap/{r}"] = (
+            nn.TripletMarginLoss(margin=2.0, p=1.0, swap=True, reduction=r),
+            (X1, X2, X3),
+        )
+        out[f"TripletMarginLoss-p3-swap/{r}"] = (
+            nn.TripletMarginLoss(margin=1.5, p=3, eps=1e-3, swap=True, reduction=r),
+            (X3, X1, X2),
+        )
+        out[f"triplet_margin_loss/{r}"] = (
+            lambda a, p, n, r=r: F.triplet_margin_loss(a, p, n, margin=3.0, swap=True, reduction=r),
+            (X2, X3, X1),
+        )
+    out["TripletMarginLoss-1d"] = (nn.TripletMarginLoss(margin=2.0), (X1[0], X2[0], X3[0]))
+    out["CosineEmbeddingLoss-1d"] = (nn.CosineEmbeddingLoss(), (X1[0], X2[0], -1.0))
+    return out
+
+
+def losses(torch: Any, differentiate: Any = None) -> Values:
+    """Each loss of ``_losses`` in float64: its value, then the gradients of
+    ``(loss * cotangent).sum()`` with respect to its inputs (the third too, for the
+    triplet loss, whose third input is a tensor of negatives). ``differentiate``: run as
+    a compiled step."""
+    out: Values = {}
+
+    def step(loss: Any, a: Any, b: Any, c: Any) -> Any:
+        y = loss(a, b, c)
+        weight = torch.tensor(COTANGENT[: y.numel()], dtype=torch.float64).reshape(y.shape)
+        (y * weight).sum().backward()
+        return y.detach()
+
+    run = step if differentiate is None else differentiate(step)
+    for key, (loss, inputs) in _losses(torch).items():
+        triplet = "riplet" in key
+        a, b, c = (
+            torch.tensor(v, dtype=torch.float64, requires_grad=i < 2 or triplet)
+            for i, v in enumerate(inputs)
+        )
+        y = run(loss, a, b, c)
+        out[f"loss/{key}"] = values(y) + values(a.grad) + values(b.grad)
+        if triplet:
+            out[f"loss/{key}"] += values(c.grad)
+    return out
