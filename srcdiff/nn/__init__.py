@@ -43,13 +43,16 @@ from .layers import (
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+    TripletMarginLoss,
 )
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm
@@ -102,6 +105,7 @@ __all__ = [
     "GroupNorm",
     "Unflatten",
     "BCEWithLogitsLoss",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
@@ -111,6 +115,7 @@ __all__ = [
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "MarginRankingLoss",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -128,6 +133,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
+    "TripletMarginLoss",
     "Softmax",
     "Softplus",
     "Tanh",

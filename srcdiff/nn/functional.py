@@ -19,7 +19,7 @@ from ..backend import array_module
 from ..creation import bernoulli, full
 from ..dtypes import float64
 from ..errors import CompileError
-from ..functions import stack, where
+from ..functions import minimum, stack, where
 from ..grad_mode import no_grad
 from ..rules.elementwise import SCIPY_SPECIAL
 from ..rules.registry import alias, nondiff
@@ -1153,6 +1153,86 @@ def _vector_norm(input: Tensor, p: float, dim: int) -> Tensor:
     nonzero = total > 0
     safe = where(nonzero, total, 1.0)
     return where(nonzero, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:  # fmt: skip
+    """The ``p``-norm of ``x1 - x2 + eps`` (broadcast) along their last dimension, as
+    PyTorch computes it (``eps`` keeps the norm's gradient finite where they are equal)."""
+    _tensors("pairwise_distance", x1=x1, x2=x2)
+    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:  # fmt: skip
+    """max(0, -target * (input1 - input2) + margin), reduced: ``target`` (1 or -1) says
+    which input should rank higher. The gradient passes where the loss is 0 exactly, as
+    PyTorch's clamp_min passes it."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got "
+            f"sizes: input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
+        )
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:  # fmt: skip
+    """1 - cos(input1, input2) where ``target`` is 1, max(0, cos - margin) where it is -1
+    (0 elsewhere), along the last dimension, reduced; the squared norms get 1e-12 added,
+    as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("cosine_embedding_loss", input1=input1, input2=input2, target=target)
+    dim = target.ndim
+    if dim == 1:
+        if input1.ndim != 2 or input2.ndim != 2:
+            raise RuntimeError(
+                "1D target tensor expects 2D input tensors, but found inputs with sizes "
+                f"{list(input1.shape)} and {list(input2.shape)}."
+            )
+    elif dim == 0:
+        if input1.ndim != 1 or input2.ndim != 1:
+            raise RuntimeError(
+                "0D target tensor expects 1D input tensors, but found inputs with sizes "
+                f"{list(input1.shape)} and {list(input2.shape)}."
+            )
+    else:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    prod_sum = (input1 * input2).sum(dim)
+    mag_square1 = (input1 * input1).sum(dim) + 1e-12
+    mag_square2 = (input2 * input2).sum(dim) + 1e-12
+    cos = prod_sum / (mag_square1 * mag_square2).sqrt()
+    zeros = cos * 0.0
+    pos = 1 - cos
+    neg = (cos - margin).clamp(min=0)
+    loss = where(target == 1, pos, zeros) + where(target == -1, neg, zeros)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:  # fmt: skip
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), reduced, ``d`` the
+    ``pairwise_distance`` of norm ``p``; with ``swap``, the negative's distance is the
+    smaller of its distances to the anchor and to the positive."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and "
+            f"negative {negative.ndim}D inputs"
+        )
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + dist_pos - dist_neg).clamp(min=0), reduction)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
