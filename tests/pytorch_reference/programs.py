@@ -42,6 +42,12 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "adadelta-rho": ("Adadelta", {"lr": 0.5, "rho": 0.5, "eps": 1e-3}),
     "adadelta-weight_decay": ("Adadelta", {"lr": 2.0, "weight_decay": 0.1}),
     "adadelta-maximize": ("Adadelta", {"lr": 1.0, "weight_decay": 0.1, "maximize": True}),
+    "rprop": ("Rprop", {"lr": 0.1}),
+    "rprop-etas": ("Rprop", {"lr": 0.3, "etas": (0.3, 1.7), "step_sizes": (0.05, 0.4)}),
+    "rprop-maximize": ("Rprop", {"lr": 0.1, "maximize": True}),
+    "asgd": ("ASGD", {"lr": 0.1}),
+    "asgd-t0": ("ASGD", {"lr": 0.1, "lambd": 0.01, "alpha": 0.5, "t0": 2, "weight_decay": 0.1}),
+    "asgd-maximize": ("ASGD", {"lr": 0.05, "t0": 1, "maximize": True}),
 }
 STEPS = 5
 SAVED_AT = 3  # the state_dict round trip: saved after this many steps, loaded, continued

@@ -1,4 +1,4 @@
-"""NAdam, RAdam, Adamax and Adadelta against PyTorch 2.13's parameters (recorded by
+"""NAdam, RAdam, Adamax, Adadelta, Rprop and ASGD against PyTorch 2.13's parameters (recorded by
 ``record.py`` from ``programs.optimizers``): five steps with two parameter groups,
 weight decay and maximize, in float64 and float32, eagerly and as a compiled training
 step, and resumed from a ``state_dict``."""
@@ -48,6 +48,11 @@ def test_steps_are_pytorchs(key, dtype, compiled):
                     "capturable": False}),
         ("Adadelta", {"lr": 1.0, "rho": 0.9, "eps": 1e-06, "weight_decay": 0, "maximize": False,
                       "capturable": False, "foreach": None, "differentiable": False}),
+        ("Rprop", {"lr": 0.01, "etas": (0.5, 1.2), "step_sizes": (1e-06, 50), "foreach": None,
+                   "maximize": False, "differentiable": False, "capturable": False}),
+        ("ASGD", {"lr": 0.01, "lambd": 0.0001, "alpha": 0.75, "t0": 1000000.0,
+                  "weight_decay": 0, "foreach": None, "maximize": False, "differentiable": False,
+                  "capturable": False}),
     ],
 )  # fmt: skip
 def test_defaults_are_pytorchs(name, defaults):
@@ -66,6 +71,9 @@ def test_defaults_are_pytorchs(name, defaults):
         ("Adamax", {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
         ("Adadelta", {"rho": 1.5}, "Invalid rho value: 1.5"),
         ("Adadelta", {"lr": -1, "rho": 2}, "Invalid learning rate: -1"),
+        ("Rprop", {"etas": (0.5, 1.0)}, "Invalid eta values: 0.5, 1.0"),
+        ("Rprop", {"lr": -1}, "Invalid learning rate: -1"),
+        ("ASGD", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
     ],
 )
 def test_invalid_hyperparameters_are_refused_as_pytorch(name, options, message):
@@ -79,6 +87,8 @@ def test_state_holds_pytorchs_entries_in_the_parameters_dtype():
         "RAdam": {"step", "exp_avg", "exp_avg_sq"},
         "Adamax": {"step", "exp_avg", "exp_inf"},
         "Adadelta": {"step", "square_avg", "acc_delta"},
+        "Rprop": {"step", "prev", "step_size"},
+        "ASGD": {"step", "eta", "mu", "ax"},
     }
     for name, keys in expected.items():
         p = sd.tensor([1.0, -2.0], dtype=sd.float32, requires_grad=True)
@@ -88,3 +98,12 @@ def test_state_holds_pytorchs_entries_in_the_parameters_dtype():
         state = optimizer.state[p]
         assert set(state) == keys and state["step"] == 1
         assert all(v.dtype == sd.float32 for v in state.values() if isinstance(v, sd.Tensor))
+    p = sd.tensor([1.0, -2.0], dtype=sd.float64, requires_grad=True)
+    for name in ("NAdam", "ASGD"):  # their 0-d numbers are float32, as PyTorch's
+        optimizer = getattr(sd.optim, name)([p])
+        (p * p).sum().backward()
+        optimizer.step()
+        numbers = [
+            v for v in optimizer.state[p].values() if isinstance(v, sd.Tensor) and not v.ndim
+        ]
+        assert numbers and all(v.dtype == sd.float32 for v in numbers)
