@@ -73,3 +73,30 @@ def test_multiplicative_lr_and_chained_scheduler_refuse_what_pytorch_refuses():
         sched.ChainedScheduler([])
     with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
         sched.ChainedScheduler([sched.ReduceLROnPlateau(optimizer)])
+
+
+COMPILED_KEYS = ["CosineAnnealingWarmRestarts-T_mult", "ChainedScheduler", "CyclicLR-triangular2"]
+
+
+@pytest.mark.parametrize("key", [*COMPILED_KEYS, "MultiplicativeLR", "PolynomialLR"])
+def test_a_compiled_step_steps_the_schedule_as_eager_code(key):
+    def step(w, optimizer, scheduler):
+        optimizer.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return loss
+
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        w = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=True)
+        groups = [{"params": [w]}, {"params": [sd.zeros(1, requires_grad=True)], "lr": 0.05}]
+        optimizer = sd.optim.SGD(groups, lr=0.1, momentum=0.9)
+        scheduler = programs._schedulers(sd)[key](optimizer)
+        lrs = []
+        for _ in range(12):
+            run(w, optimizer, scheduler)
+            lrs += [g["lr"] for g in optimizer.param_groups]
+        runs.append((w.tolist(), lrs))
+    assert runs[1] == runs[0]
