@@ -1,5 +1,6 @@
-"""RMSprop, AdamW, Adagrad and gradient clipping on the ``'cuda'`` device: parameters,
-gradients and state stay CuPy arrays, and the numbers are those of the CPU.
+"""RMSprop, AdamW, Adagrad, NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD and gradient
+clipping on the ``'cuda'`` device: parameters, gradients and state stay CuPy arrays, and
+the numbers are those of the CPU.
 
 Skipped where ``sd.cuda.is_available()`` is False (no CuPy, or no GPU)."""
 
@@ -9,7 +10,7 @@ import pytest
 import srcdiff as sd
 from srcdiff.creation import tensor
 from srcdiff.nn.utils import clip_grad_norm_, clip_grad_value_
-from srcdiff.optim import Adagrad, AdamW, RMSprop
+from srcdiff.optim import ASGD, Adadelta, Adagrad, Adamax, AdamW, NAdam, RAdam, RMSprop, Rprop
 
 pytestmark = pytest.mark.skipif(not sd.cuda.is_available(), reason="CuPy or a GPU is missing here")
 
@@ -31,6 +32,12 @@ def run(make, device):
         lambda ps: RMSprop(ps, momentum=0.9, centered=True, weight_decay=0.1),
         lambda ps: AdamW(ps, lr=0.01, amsgrad=True, maximize=True),
         lambda ps: Adagrad(ps, lr_decay=0.1, initial_accumulator_value=0.1),
+        lambda ps: NAdam(ps, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True),
+        lambda ps: RAdam(ps, lr=0.1, betas=(0.9, 0.5), weight_decay=0.1),
+        lambda ps: Adamax(ps, lr=0.1, weight_decay=0.1, maximize=True),
+        lambda ps: Adadelta(ps, rho=0.5, weight_decay=0.1),
+        lambda ps: Rprop(ps, lr=0.1, etas=(0.3, 1.7)),
+        lambda ps: ASGD(ps, lr=0.1, t0=1, weight_decay=0.1),
     ],
 )
 def test_optimizers_on_the_gpu(make):
