@@ -82,3 +82,5 @@ def test_shapes_pytorch_refuses_are_refused():
         F.triplet_margin_loss(x, x, sd.zeros(4))
     with pytest.raises(ValueError, match="expected margin to be greater than 0, got 0"):
         sd.nn.TripletMarginLoss(margin=0)
+    with pytest.raises(ValueError, match="^margin must be greater than 0, got -1.0$"):
+        F.triplet_margin_loss(x, x, x, margin=-1.0)
