@@ -410,6 +410,7 @@ class Normalizer:
         self.trying = 0  # how many try statements whose exceptions reach a handler or finally
         self.discarded: set[int] = set()  # the calls that are statements (value unused)
         self.listed: frozenset[str] | None = None  # (see list_names)
+        self.dicted: frozenset[str] | None = None  # (see dict_names)
 
     # --- helpers -------------------------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -590,7 +591,8 @@ class Normalizer:
         def array(a: gast.expr) -> gast.expr:
             if not (isinstance(a, (gast.List, gast.Tuple, gast.ListComp))
                     or isinstance(a, gast.Name) and a.id in self.list_names()
-                    or isinstance(a, gast.Call) and self.lists(a)):  # fmt: skip
+                    or isinstance(a, gast.Call) and self.lists(a)
+                    or self.entry(a)):  # fmt: skip
                 return a
             return gast.copy_location(gast.Call(func=asarray, args=[a], keywords=[]), a)
 
@@ -606,6 +608,39 @@ class Normalizer:
         if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "rt":
             return f.attr == "sorted_in_place"
         return self.resolved(f) in LISTING
+
+    def entry(self, e: gast.expr) -> bool:
+        """Whether ``e`` takes a value out of a container or an object that may hold a
+        list (``d["v"]``, ``ws[0]``, ``cfg.vals``): an entry of a name the function gives
+        a list, tuple or dict (or a parameter the call gave one), or a field that is not
+        an array's own (``.T``) nor a module's."""
+        fielded = False
+        while isinstance(e, (gast.Subscript, gast.Attribute)):
+            if isinstance(e, gast.Attribute):
+                if _array_attribute(e.attr):
+                    return False
+                fielded = True
+            e = e.value
+        if not isinstance(e, gast.Name) or e.id not in self.locals:
+            return False
+        return fielded or e.id in self.list_names() or e.id in self.dict_names()
+
+    def dict_names(self) -> frozenset[str]:
+        """The local names the function gives a dict (a display, a comprehension,
+        ``dict(...)``): their entries may be lists (see ``entry``)."""
+        if self.dicted is not None:
+            return self.dicted
+        found = set()
+        for n in walk(self.p.tree):
+            if isinstance(n, (gast.Assign, gast.AnnAssign)) and n.value is not None:
+                v = n.value
+                if isinstance(v, (gast.Dict, gast.DictComp)) or (
+                    isinstance(v, gast.Call) and self.resolved(v.func) is dict
+                ):
+                    targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                    found |= {t.id for t in targets if isinstance(t, gast.Name)}
+        self.dicted = frozenset(found)
+        return self.dicted
 
     def list_names(self) -> frozenset[str]:
         """The local names the function may give a list or a tuple: a display, a

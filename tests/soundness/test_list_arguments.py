@@ -102,3 +102,72 @@ def test_a_list_parameter_is_the_array_numpy_makes_of_it():
     vs = [X[0], X[1]]
     got = sd.grad(_cubed_sum)(vs)
     np.testing.assert_allclose(np.asarray(got, dtype=float), 3 * np.asarray(vs) ** 2 + 1.0)
+
+
+class Holder:
+    """A record whose field holds a list."""
+
+    def __init__(self, vals):
+        self.vals = vals
+
+
+TAKEN = {  # how the list is taken out of a container or a record
+    "dict": ('d = {"v": [x[0], x[1], x[2]]}', 'd["v"]'),
+    "nested": ("ws = [[x[0], x[1], x[2]], [x[2], x[1], x[0]]]", "ws[0]"),
+    "tuple": ("t = ([x[0], x[1], x[2]], 1.0)", "t[0]"),
+    "field": ("cfg = Holder([x[0], x[1], x[2]])", "cfg.vals"),
+    "deep": ('d = {"w": {"v": [x[0], x[1], x[2]]}}', 'd["w"]["v"]'),
+}
+
+
+HOWS = list(TAKEN)
+# each function in two of the forms (in turn), those named here in all five
+ALWAYS = {"power", "abs", "exp", "arctan2", "sort", "nanmean", "maximum"}
+FORMS = [HOWS if name in ALWAYS else [HOWS[i % 5], HOWS[(i + 2) % 5]]
+         for i, (name, _) in enumerate(ARRAY_LIKE)]  # fmt: skip
+TAKEN_CASES = [(how, name, obj) for i, (name, obj) in enumerate(ARRAY_LIKE) for how in FORMS[i]]
+
+
+def _taken_module() -> types.ModuleType:
+    lines = ["import numpy as np", "from tests.soundness.test_list_arguments import Holder", ""]
+    for i, (name, obj) in enumerate(ARRAY_LIKE):
+        for how in FORMS[i]:
+            build, entry = TAKEN[how]
+            call = (
+                f"np.{name}({entry}, [x[2], x[0], x[1]])"
+                if getattr(obj, "nin", 1) == 2
+                else f"np.{name}({entry})"
+            )
+            lines += [f"def {how}_{name}(x):", f"    {build}", f"    return np.sum({call})", ""]
+    path = Path(tempfile.mkdtemp(prefix="srcdiff-entries-")) / "list_entries.py"
+    path.write_text("\n".join(lines))
+    spec = importlib.util.spec_from_file_location("list_entries", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TAKEN_FUNCTIONS = _taken_module()
+
+
+@pytest.mark.parametrize("how, name, obj", TAKEN_CASES, ids=[f"{n}-{h}" for h, n, _ in TAKEN_CASES])
+def test_a_list_taken_out_of_a_container_is_the_array_numpy_makes_of_it(name, obj, how):
+    """``np.power(d["v"], 3)``, ``np.abs(ws[0])``, ``np.exp(cfg.vals)``: the entry, a list
+    of differentiated numbers, is what NumPy takes it for (these crashed in the adjoint
+    with a TypeError or ValueError: the rules met the list itself)."""
+    f = getattr(TAKEN_FUNCTIONS, f"{how}_{name}")
+    if plain(f, X) is None:
+        pytest.skip("NumPy rejects these arguments")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            d = sd.grad(f)(X.copy())
+    except sd.CompileError:
+        return  # refused, with the user's line: allowed
+    direction = np.array([0.3, -0.7, 0.5])
+    fd1, fd2 = ((plain(f, X + e * direction) - plain(f, X - e * direction)) / (2 * e)
+                for e in (1e-6, 1e-4))  # fmt: skip
+    if not np.isfinite(fd1) or abs(fd1 - fd2) > 1e-3 * max(1.0, abs(fd1)):
+        return  # not smooth here
+    analytic = float(np.real(np.sum(np.asarray(d) * direction)))
+    assert abs(analytic - fd1) <= 1e-5 * max(1.0, abs(fd1)), (name, analytic, fd1)
