@@ -1399,3 +1399,33 @@ def test_a_derivative_of_a_function_calling_hvp_in_two_primals_is_right():
     plus, minus = gradient(x + h * y, y + h * x), gradient(x - h * y, y - h * x)
     np.testing.assert_allclose(hx, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(hy, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def _curved(x, y):
+    return np.sum(np.sin(x) * y**2) + np.sum(x**3 * y)
+
+
+def _calls_hessian_in_x(x, y):
+    return np.sum(sd.hessian(_curved)(x, y) * y)
+
+
+def _calls_jacobian_in_y(x, y):
+    return np.sum(sd.jacobian(_curved, wrt=1)(x, y) * x)
+
+
+@pytest.mark.parametrize("g", [_calls_hessian_in_x, _calls_jacobian_in_y])
+def test_a_second_derivative_along_some_arguments_of_a_transform_call_is_right(g):
+    """A second derivative of ``g(x, y)`` calling ``sd.hessian`` (or ``sd.jacobian``),
+    taken along one argument only: the transform's rule gives None for the other, which
+    the adjoint added with ``+`` (``TypeError: float + None``); None adds nothing."""
+    x, y, v = np.array([0.3, 0.7]), np.array([0.5, 1.1]), np.array([0.2, -0.4])
+    for wrt, tangents in ((0, (v, None)), (1, (None, v))):
+        hv = sd.hvp(g, (x, y), tangents)[wrt]
+        hessian = sd.hessian(g, wrt=wrt)(x, y)
+        gradient = sd.grad(g, wrt=wrt)
+        for h in (1e-5, 1e-4):
+            moved = [(x + s * h * v, y) if wrt == 0 else (x, y + s * h * v) for s in (1, -1)]
+            fd = (gradient(*moved[0]) - gradient(*moved[1])) / (2 * h)
+            np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(hessian @ v, fd, rtol=1e-6, atol=1e-8)
+

@@ -242,3 +242,28 @@ def test_a_derivative_through_a_keyword_only_parameter_of_a_users_rule_is_refuse
 
     with pytest.raises(sd.CompileError, match="keyword-only parameter"):
         sd.grad(f)(np.array([3.0, 1.0, 2.0]))
+
+
+def _doubled(a, unused):
+    return 2.0 * a
+
+
+@sd.register_vjp(_doubled)
+def _doubled_vjp(g, ans, a, unused):
+    return 2.0 * g, None  # (``unused`` changes nothing)
+
+
+def _doubles_and_adds(x):
+    y = np.sin(x)
+    return np.sum(_doubled(y, y) + y)
+
+
+def test_a_users_rule_giving_none_for_an_argument_with_other_uses_adds_nothing():
+    """A rule's None for an argument used elsewhere too was added to its other adjoint
+    with ``+`` (a TypeError, ndarray + None); None is no gradient: it adds nothing."""
+    x = np.array([0.3, -0.7, 1.2])
+    got = sd.grad(_doubles_and_adds)(x)
+    for h in (1e-6, 1e-4):
+        fd = [(_doubles_and_adds(x + e) - _doubles_and_adds(x - e)) / (2 * h)
+              for e in np.eye(3) * h]  # fmt: skip
+        np.testing.assert_allclose(got, fd, rtol=1e-6)
