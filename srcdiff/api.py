@@ -2801,7 +2801,7 @@ class _JacobianTangent(_TransformTangent):
         """This rule at ``args`` (``(tangents, ans, *x)``) as the Jacobian of ``phi`` in
         ``x`` and the tangents; None for a Jacobian in several arguments or by keyword."""
         jacobian = self._transform
-        fn = _plain_call(jacobian._fn, objects=False)
+        fn = _plain_call(jacobian._fn)
         if fn is None or kwargs or len(args) < 3 or not isinstance(jacobian._wrt, int):
             return None
         return self._relaid_along(

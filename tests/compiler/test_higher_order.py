@@ -1429,3 +1429,31 @@ def test_a_second_derivative_along_some_arguments_of_a_transform_call_is_right(g
             np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-8)
             np.testing.assert_allclose(hessian @ v, fd, rtol=1e-6, atol=1e-8)
 
+
+class _Weighted:
+    """A method holding an array, whose Jacobian a function takes."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def f(self, x):
+        return np.sin(x) * self.w * x**2
+
+
+_WEIGHTED = _Weighted(np.array([1.5, 0.7]))
+
+
+def _squared_jacobian_of_a_method(x):
+    return np.sum(sd.jacobian(_WEIGHTED.f)(x) ** 2)
+
+
+def test_a_third_derivative_through_the_jacobian_of_a_method_is_right():
+    """``sd.jacobian`` of a method, differentiated twice more (a third derivative of the
+    method): it was refused; its rules are a Jacobian's of a function of source calling
+    the method, as for a function."""
+    x = np.array([0.4, 0.9])
+    hessian = sd.hessian(_squared_jacobian_of_a_method)(x)
+    gradient = sd.grad(_squared_jacobian_of_a_method)
+    for h in (1e-5, 1e-4):
+        fd = np.stack([(gradient(x + h * e) - gradient(x - h * e)) / (2 * h) for e in np.eye(2)])
+        np.testing.assert_allclose(hessian, fd, rtol=1e-6, atol=1e-8)
