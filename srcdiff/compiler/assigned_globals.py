@@ -333,6 +333,16 @@ def _read_again(parsed: Parsed, body: list[gast.stmt], names: set[str]) -> list[
                         s,
                         f"make the call a statement of its own, and read `{g}` after it",
                     )
+                given = [c for c in unknown if _read_in_generator_given(c, g)]
+                if given:
+                    shown = ast.unparse(gast.gast_to_ast(given[0].func))
+                    raise parsed.error(
+                        f"the global `{g}` read in a generator expression given to `{shown}`, "
+                        f"which may assign it: Python reads it as `{shown}` takes the "
+                        "generator's entries, compiled code where the generator is written",
+                        s,
+                        f"give it a list ([... for ...]) if `{g}` is to be read first",
+                    )
                 if unknown:
                     _read_after_calls(s, g, unknown)
                 if g not in stores:
@@ -448,6 +458,14 @@ def _evaluation(s: gast.stmt) -> list[tuple[str, Any]]:
 def _is_rt(e: gast.expr) -> bool:
     return (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)
             and isinstance(e.func.value, gast.Name) and e.func.value.id == "rt")  # fmt: skip
+
+
+def _read_in_generator_given(call: gast.Call, g: str) -> bool:
+    """Whether a generator expression given to ``call`` reads the global ``g``: it reads
+    it as the callee takes its entries, maybe after the callee assigned it."""
+    return any(isinstance(n, gast.Name) and n.id == g and isinstance(n.ctx, gast.Load)
+               for a in (*call.args, *(k.value for k in call.keywords))
+               if isinstance(a, gast.GeneratorExp) for n in walk(a))  # fmt: skip
 
 
 def _read_in_lambda(s: gast.stmt, g: str) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import gast
 
-from .normalize import children, walk
+from .normalize import children, local_names, walk
 
 if TYPE_CHECKING:
     from .parse import Parsed
@@ -110,7 +110,11 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
         stops = any(isinstance(n, gast.Return) for n in body) or any(
             isinstance(n, gast.Break) for n in _this_loop(up.body)
         )
-        return not stops and not _changes(parsed, body, given, bound)
+        return (
+            not stops
+            and not _changes(parsed, body, given, bound)
+            and not _assigns(parsed, body, read)
+        )
     if isinstance(up, gast.Call) and up.args and up.args[0] is call:
         return _consuming(parsed, up, bound)
     if isinstance(up, gast.comprehension) and up.iter is call:
@@ -124,7 +128,8 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
                 return False
         parts = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
         parts += [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
-        return not _changes(parsed, [n for p in parts for n in _own([p])], given, bound)
+        nodes = [n for p in parts for n in _own([p])]
+        return not _changes(parsed, nodes, given, bound) and not _assigns(parsed, nodes, read)
     return False
 
 
@@ -194,6 +199,16 @@ def _changes(parsed: Parsed, nodes: list[gast.AST], given: set[str], bound: set[
         if passed & given and not _plain_callee(parsed, f, bound):
             return True
     return False
+
+
+def _assigns(parsed: Parsed, nodes: list[gast.AST], read: set[str]) -> bool:
+    """Whether a call of ``nodes`` (a loop's body) may assign a global of ``read``, which
+    the generator reads again for its next value (``bump()`` giving ``N`` another one)."""
+    from .assigned_globals import _array_method, _may_assign
+
+    local = local_names(parsed.tree)
+    calls = [n for n in nodes if isinstance(n, gast.Call) and not _array_method(n, local)]
+    return any(_may_assign(parsed, c, g) for c in calls for g in read)
 
 
 def _plain_callee(parsed: Parsed, f: gast.expr, bound: set[str]) -> bool:

@@ -50,7 +50,9 @@ Parts = gast.expr | tuple | list
 _GENERATOR_HINT = (
     "srcdiff compiles a generator function (one changing nothing, yielding as a statement) "
     "where its caller consumes all its values at once: `for v in gen(...)` without break "
-    "or return, list(gen(...)), sum(...), sorted(...), min/max(...), a comprehension's "
+    "or return, whose body changes nothing the generator reads (what it was given, a "
+    "global it reads: a call assigning one), list(gen(...)), sum(...), sorted(...), "
+    "min/max(...), a comprehension's "
     "first for, enumerate(gen(...)) in one of those; call it so, or return a list instead "
     "(zip(gen(...), xs) stops taking values where its shortest argument ends, so the "
     "generator's later values, maybe endless, are never made: srcdiff, which makes them "
@@ -560,6 +562,7 @@ class Normalizer:
             )
         e = self.super_named(e)
         e = self.displays_as_arrays(e)
+        self.refuse_lazy_arguments(e)
         func = self.callee(e.func)
         args = [
             gast.Starred(value=self.atom(a.value), ctx=gast.Load())
@@ -569,6 +572,70 @@ class Normalizer:
         ]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def refuse_lazy_arguments(self, e: gast.Call) -> None:
+        """Refuse a generator expression given to a call where running it where it is
+        written, as compiled code does (a list), may differ from Python, which runs it as
+        the callee takes its entries: a generator calling the user's code, given to
+        anything but a consumer taking every entry at once (``sum``, ``list``, NumPy's);
+        ``any``, ``next`` or a user's function may take some, and take them between
+        effects of their own), or reading a global the callee may assign before it takes
+        them."""
+        from .assigned_globals import _may_assign
+
+        given = [a for a in (*e.args, *(k.value for k in e.keywords))
+                 if isinstance(a, gast.GeneratorExp)]  # fmt: skip
+        if not given:
+            return
+        callee = self.resolved(e.func)
+        whole = _library(callee) and callee not in PARTIAL_CONSUMERS and not (
+            getattr(callee, "__module__", "") or "").startswith("itertools")  # fmt: skip
+        shown = ast.unparse(gast.gast_to_ast(e.func))
+        for gen in given:
+            effects = [c for c in walk(gen) if isinstance(c, gast.Call) and not self.pure(c)]
+            if effects and not whole:
+                called = ast.unparse(gast.gast_to_ast(effects[0].func))
+                raise self.p.error(
+                    f"a generator expression calling `{called}` given to `{shown}`: Python "
+                    f"calls it as `{shown}` takes the generator's entries (maybe not all of "
+                    "them, maybe between calls of its own), compiled code runs the generator "
+                    "where it is written",
+                    e,
+                    "give it a list ([... for ...]) if every entry is to be computed first",
+                )
+            if whole:
+                continue
+            bound = {n.id for g in gen.generators for n in walk(g.target)
+                     if isinstance(n, gast.Name)}  # fmt: skip
+            free = sorted({n.id for n in walk(gen) if isinstance(n, gast.Name)
+                           and isinstance(n.ctx, gast.Load) and n.id not in bound
+                           and self.global_value(n.id)})  # fmt: skip
+            assigned = [n for n in free if _may_assign(self.p, e, n)]
+            if assigned:
+                raise self.p.error(
+                    f"a generator expression reading the global `{assigned[0]}` given to "
+                    f"`{shown}`, which may assign it: Python reads it as `{shown}` takes "
+                    "the generator's entries, compiled code where the generator is written",
+                    e,
+                    f"give it a list ([... for ...]) if `{assigned[0]}` is to be read first",
+                )
+
+    def global_value(self, n: str) -> bool:
+        """Whether the name ``n`` here is a global of the module holding a value (not a
+        module, function or class, which a call is not expected to rebind)."""
+        if n in self.locals or n not in self.p.fn.__globals__:
+            return False
+        return not isinstance(self.p.fn.__globals__[n], (types.ModuleType, types.FunctionType,
+                                                         type))  # fmt: skip
+
+    def pure(self, call: gast.Call) -> bool:
+        """Whether ``call`` runs only NumPy's, srcdiff's or the builtins' code, or an
+        array's method on a name (no effect a generator's lazy run would move)."""
+        f = call.func
+        if _library(self.resolved(f)) or rt_helper(f) is not None:
+            return True
+        return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
+                and (hasattr(np.ndarray, f.attr) or hasattr(tensor_methods, f.attr)))  # fmt: skip
 
     def displays_as_arrays(self, e: gast.Call) -> gast.Call:
         """``np.power([a, b], 2)``: a list or tuple display given to a NumPy function that
@@ -1112,6 +1179,7 @@ class Normalizer:
         self.emit(gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse)))
 
     def stmt_For(self, s: gast.For) -> None:
+        s = self.lazy_generator_loop(s)
         zipped = s.iter.args[0] if self.builtin_call(s.iter) == "enumerate" else s.iter
         if self.builtin_call(zipped) == "zip" and any(k.arg == "strict" for k in zipped.keywords):
             s = self.strict_zip(s, zipped)
@@ -1125,6 +1193,64 @@ class Normalizer:
         mark(loop, iterates=iterated)
         loop.iter, loop.body = prefix[0], prefix[1] + self.loop_body(s.body)
         self.emit(loop)
+
+    def lazy_generator_loop(self, s: gast.For) -> gast.For:
+        """``for v in (f(t) for t in xs if c(t)):`` as ``for t in xs: if c(t): v =
+        f(t)``, its ``t`` renamed apart: Python runs the generator a step at a time, each
+        entry computed after the body's previous step (which may change what it reads: a
+        name, a global through a call) and none after a ``break``; a generator of one
+        ``for`` is that loop."""
+        gen = s.iter
+        if not isinstance(gen, gast.GeneratorExp):
+            return s
+        if len(gen.generators) != 1:
+            self.refuse_eager_loop(s, gen)
+            return s
+        (source,) = gen.generators
+        if source.is_async:
+            return s
+        renames = {n.id: self.names.fresh(n.id + "_") for n in walk(source.target)
+                   if isinstance(n, gast.Name)}  # fmt: skip
+        self.locals |= set(renames.values())
+        entry = _at(gast.Assign(targets=[s.target], value=_rename(gen.elt, renames),
+                                type_comment=None), s.lineno)  # fmt: skip
+        body = [entry, *s.body]
+        for condition in reversed(source.ifs):
+            body = [_at(gast.If(test=_rename(condition, renames), body=body, orelse=[]),
+                        s.lineno)]  # fmt: skip
+        loop = gast.For(target=_rename(source.target, renames), iter=source.iter, body=body,
+                        orelse=s.orelse, type_comment=None)  # fmt: skip
+        return _at(loop, s.lineno)
+
+    def refuse_eager_loop(self, s: gast.For, gen: gast.GeneratorExp) -> None:
+        """Refuse a loop over a generator of several ``for``s (run where the loop starts)
+        whose entries may differ from Python's, made a step at a time: the body gives a
+        name it reads another value (itself, or through a call assigning a global), or it
+        calls the user's code (whose effects would move)."""
+        from .assigned_globals import _may_assign
+
+        bound = {n.id for g in gen.generators for n in walk(g.target) if isinstance(n, gast.Name)}
+        read = {n.id for n in walk(gen) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load) and n.id not in bound}  # fmt: skip
+        nodes = [n for b in s.body for n in walk(b)]
+        stored = {n.id for n in nodes if isinstance(n, gast.Name)
+                  and not isinstance(n.ctx, gast.Load)}  # fmt: skip
+        calls = [c for c in nodes if isinstance(c, gast.Call)]
+        changed = sorted(n for n in read if n in stored or self.global_value(n)
+                         and any(_may_assign(self.p, c, n) for c in calls))  # fmt: skip
+        effects = [c for c in walk(gen) if isinstance(c, gast.Call) and not self.pure(c)]
+        if changed or effects:
+            why = (
+                f"reading `{changed[0]}`, which its body may give another value"
+                if changed
+                else f"calling `{ast.unparse(gast.gast_to_ast(effects[0].func))}`"
+            )
+            raise self.p.error(
+                f"a for loop over a generator expression of several `for`s {why}: Python "
+                "makes its entries a step at a time, compiled code where the loop starts",
+                s,
+                "write the `for`s as loops of their own, or make the generator a list first",
+            )
 
     def strict_zip(self, s: gast.For, zipped: gast.Call) -> gast.For:
         """``for ... in zip(a, b, strict=f)`` (or ``enumerate`` of it): the loop over
@@ -1635,6 +1761,20 @@ def _grad_flag(call: gast.Call) -> gast.expr | None:
     if call.args:
         return call.args[0]
     return next((k.value for k in call.keywords if k.arg == "mode"), None)
+
+
+# consumers that may take some of a generator's entries, not all at once
+PARTIAL_CONSUMERS = (any, all, next, iter, zip, map, filter, enumerate)
+
+
+def _library(obj: Any) -> bool:
+    """Whether ``obj`` is NumPy's, srcdiff's or the builtins' (see assigned_globals)."""
+    from .assigned_globals import _LIBRARIES
+
+    if obj is None:
+        return False
+    owner = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None) or ""
+    return owner.startswith(_LIBRARIES)
 
 
 def _at(stmt: gast.stmt, line: int) -> gast.stmt:

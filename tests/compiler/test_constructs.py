@@ -960,6 +960,109 @@ def assigns_a_global_a_callee_writes_through_globals(x):
     return np.sum(x) * COUNT
 
 
+def loops_over_a_generator_reading_a_global_its_body_assigns(x):
+    # (Python makes each entry after the body's previous step: CALLS as it left it)
+    s = 0.0
+    for v in (x * CALLS for _ in range(3)):
+        _counts_a_call()
+        s = s + np.sum(v * v)
+    return s
+
+
+def loops_over_a_generator_calling_a_counter_then_breaks(x):
+    s = 0.0
+    for i, v in ((i, x * _counts_a_call()) for i in range(3) if i != 1):
+        s = s + np.sum(np.sin(v)) * CALLS
+        if i == 2:
+            break
+    return s
+
+
+def loops_over_a_generator_reading_a_name_its_body_rebinds(x):
+    s, k = 0.0, 1.0
+    for v in (x * k for _ in range(3)):
+        k = k + 1.0
+        s = s + np.sum(v * v)
+    return s
+
+
+def _counts_then_sums(entries):
+    _counts_a_call()
+    return sum(entries)
+
+
+def gives_a_generator_reading_a_global_to_its_assigner(x):
+    return np.sum(x) * _counts_then_sums(CALLS * v for v in (1.0, 2.0))
+
+
+def gives_a_generator_reading_its_global_to_an_assigner(x):
+    global CALLS
+    CALLS = CALLS * 1.5
+    return np.sum(x) * _counts_then_sums(CALLS * v for v in (1.0, 2.0))
+
+
+def gives_a_generator_calling_a_counter_to_any(x):
+    return np.sum(x) * any(_counts_a_call() > 0 for _ in range(3)) * CALLS
+
+
+def loops_over_a_generator_of_two_fors_reading_a_global_its_body_assigns(x):
+    s = 0.0
+    for v in (x * CALLS * a for a in (1.0, 2.0) for b in (1.0, 3.0)):
+        _counts_a_call()
+        s = s + np.sum(v * v)
+    return s
+
+
+LAZY_GENERATORS_REFUSED = [
+    (gives_a_generator_reading_a_global_to_its_assigner, "return np.sum", "may assign it"),
+    (gives_a_generator_reading_its_global_to_an_assigner, "return np.sum", "may assign it"),
+    (gives_a_generator_calling_a_counter_to_any, "return np.sum", "calling `_counts_a_call`"),
+    (loops_over_a_generator_of_two_fors_reading_a_global_its_body_assigns, "for v in",
+     "several `for`s reading `CALLS`"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fn, marker, what",
+    LAZY_GENERATORS_REFUSED,
+    ids=[r[0].__name__ for r in LAZY_GENERATORS_REFUSED],
+)
+def test_a_generator_run_later_than_compiled_code_runs_it_is_refused(fn, marker, what):
+    """A generator expression Python runs as its consumer takes its entries (a function
+    assigning what it reads, ``any``, which may stop early), where compiled code runs it
+    where it is written: the value came out 6.75 where Python gives 9.0 (the global
+    read before the callee assigned it), and ``any`` counted 3 calls for Python's 1."""
+    globals()["CALLS"] = 1.5
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn)(np.array([0.7, -1.3, 2.1]))
+    assert what in str(info.value)
+    assert info.value.filename == __file__ and info.value.lineno == line_of(fn, marker)
+
+
+def _scaled_by_the_calls_each_step(x):
+    for _ in range(3):
+        yield x * CALLS
+
+
+def loops_over_a_generator_function_reading_a_global_its_body_assigns(x):
+    s = 0.0
+    for v in _scaled_by_the_calls_each_step(x):
+        _counts_a_call()
+        s = s + np.sum(v * v)
+    return s
+
+
+def test_a_generator_function_reading_a_global_its_consumers_body_assigns_is_refused():
+    """The generator reads CALLS as each step of the loop leaves it; compiled code made
+    its values where the loop starts: 44.48 where Python gives 82.375."""
+    globals()["CALLS"] = 1.5
+    fn = loops_over_a_generator_function_reading_a_global_its_body_assigns
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(fn)(np.array([0.7, -1.3, 2.1]))
+    assert "a global it reads" in str(info.value)
+    assert info.value.lineno == line_of(_scaled_by_the_calls_each_step, "yield")
+
+
 def _with_globals(fn, x, **values):
     """``fn(x)`` with the module's globals set to ``values`` first; its value and the
     globals after."""
@@ -997,6 +1100,9 @@ def central_difference(fn, x, eps):
         (reads_a_global_before_and_after_its_callee_in_one_statement, {"CALLS": 1.5}),
         (adds_what_its_callee_returns_to_a_global, {"CALLS": 1.5}),
         (reads_a_global_in_a_comprehension_calling_its_assigner, {"CALLS": 1.5}),
+        (loops_over_a_generator_reading_a_global_its_body_assigns, {"CALLS": 1.5}),
+        (loops_over_a_generator_calling_a_counter_then_breaks, {"CALLS": 1.5}),
+        (loops_over_a_generator_reading_a_name_its_body_rebinds, {"CALLS": 1.5}),
     ],
 )
 def test_globals_assigned_end_as_a_plain_call_leaves_them(fn, start):
