@@ -1137,8 +1137,18 @@ class Lifter:
                     d,
                     "define that function first, under a name, and give the name",
                 )
-            if {n.id for n in walk(d) if isinstance(n, gast.Name)} & outer:
+            read = {n.id for n in walk(d) if isinstance(n, gast.Name)}
+            if read & outer or any(self.global_value(n) for n in read):
                 x.defaults[param.id] = d  # (computed where it is defined: see _Captures)
+
+    def global_value(self, n: str) -> bool:
+        """Whether ``n`` is a global of the module holding a value (not a module, function
+        or class), which may be given another before a nested function is defined: its
+        default values reading it are computed where Python computes them."""
+        if n not in self.fn.__globals__:
+            return False
+        kinds = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+        return not isinstance(self.fn.__globals__[n], kinds)
 
     def make(self, x: Local, cells: dict[str, types.CellType]) -> types.FunctionType:
         """The lifted function: the nested one with its captured names as keyword-only
