@@ -189,11 +189,12 @@ _WRITING = ("setattr", "delattr", "vars", "__dict__", "exec")
 _READING = ("getattr", "vars", "__dict__", "exec", "eval")
 
 
-def _may_assign(parsed: Parsed, call: gast.Call, name: str) -> bool:
-    """Whether ``call`` may assign the global ``name``: a callee whose code (or code it
-    names) assigns it (``reaches_global``), or one not known here, as code of any module
-    may (``mod.N = v``, ``setattr(mod, "N", v)``): another function of the module, or
-    this one called again, may be it."""
+def _may_assign(parsed: Parsed, call: gast.Call, name: str, module: dict | None = None) -> bool:
+    """Whether ``call`` may assign the global ``name`` (of ``module``, the function's
+    unless given): a callee whose code (or code it names) assigns it
+    (``reaches_global``), or one not known here, as code of any module may (``mod.N =
+    v``, ``setattr(mod, "N", v)``): another function of the module, or this one called
+    again, may be it."""
     f, path = call.func, []
     while isinstance(f, gast.Attribute):
         path.append(f.attr)
@@ -205,7 +206,8 @@ def _may_assign(parsed: Parsed, call: gast.Call, name: str) -> bool:
     found, obj = parsed.resolve_path(f.id, path[::-1])
     if not found:
         return True
-    return reaches_global(obj, name, parsed.fn.__globals__, assigns=True)
+    module = parsed.fn.__globals__ if module is None else module
+    return reaches_global(obj, name, module, assigns=True)
 
 
 def reaches_global(obj: Any, name: str, module: dict, assigns: bool,

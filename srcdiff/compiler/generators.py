@@ -59,7 +59,7 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
             continue
         found, fn = parsed.resolve(func.id)
         if not (found and inspect.isgeneratorfunction(fn)) or not _consumed_whole(
-            parsed, call, parents, bound, _globals_read(fn)
+            parsed, call, parents, bound, _globals_read(fn), fn.__globals__
         ):
             continue
         made = listed(fn)
@@ -95,14 +95,14 @@ def _globals_read(fn: types.FunctionType) -> set[str]:
 
 
 def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],
-                    read: set[str]) -> bool:  # fmt: skip
+                    read: set[str], module: dict) -> bool:  # fmt: skip
     """Whether Python consumes all the values of the generator ``call`` makes, right
     where it is made, with nothing between two of them changing what it was given or
     the globals it reads (``read``)."""
     up = parents.get(id(call))
     if _builtin_call(parsed, up, bound, "enumerate") and up.args[0] is call:
         # (enumerate takes one value for each it gives: consumed whole where it is)
-        return _consumed_whole(parsed, up, parents, bound, read)
+        return _consumed_whole(parsed, up, parents, bound, read, module)
     given = {n.id for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a)
              if isinstance(n, gast.Name)} | read  # fmt: skip
     if isinstance(up, gast.For) and up.iter is call:
@@ -113,7 +113,7 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
         return (
             not stops
             and not _changes(parsed, body, given, bound)
-            and not _assigns(parsed, body, read)
+            and not _assigns(parsed, body, read, module)
         )
     if isinstance(up, gast.Call) and up.args and up.args[0] is call:
         return _consuming(parsed, up, bound)
@@ -129,7 +129,9 @@ def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[s
         parts = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
         parts += [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
         nodes = [n for p in parts for n in _own([p])]
-        return not _changes(parsed, nodes, given, bound) and not _assigns(parsed, nodes, read)
+        return not _changes(parsed, nodes, given, bound) and not _assigns(
+            parsed, nodes, read, module
+        )
     return False
 
 
@@ -201,14 +203,15 @@ def _changes(parsed: Parsed, nodes: list[gast.AST], given: set[str], bound: set[
     return False
 
 
-def _assigns(parsed: Parsed, nodes: list[gast.AST], read: set[str]) -> bool:
-    """Whether a call of ``nodes`` (a loop's body) may assign a global of ``read``, which
-    the generator reads again for its next value (``bump()`` giving ``N`` another one)."""
+def _assigns(parsed: Parsed, nodes: list[gast.AST], read: set[str], module: dict) -> bool:
+    """Whether a call of ``nodes`` (a loop's body) may assign a global of ``read`` (of the
+    generator's ``module``), which the generator reads again for its next value
+    (``bump()`` giving ``N`` another one)."""
     from .assigned_globals import _array_method, _may_assign
 
     local = local_names(parsed.tree)
     calls = [n for n in nodes if isinstance(n, gast.Call) and not _array_method(n, local)]
-    return any(_may_assign(parsed, c, g) for c in calls for g in read)
+    return any(_may_assign(parsed, c, g, module) for c in calls for g in read)
 
 
 def _plain_callee(parsed: Parsed, f: gast.expr, bound: set[str]) -> bool:

@@ -64,3 +64,14 @@ def counts_then_reads_beside_array_methods(x):
     global N
     N = N + 1.0
     return x.sum() * N + np.sum(x.reshape(-1) ** 2) * N
+
+
+def scaled_by_n_each_step(x):
+    """A generator reading ``N`` for each of its values."""
+    for _ in range(3):
+        yield x * N
+
+
+def doubles_n():
+    """``N`` assigned (``global N``) by a function of this module."""
+    _doubles_n()

@@ -10,6 +10,7 @@ import pytest
 import srcdiff as sd
 
 from . import module_bumper, module_counter
+from .module_counter import doubles_n, scaled_by_n_each_step
 
 BUMPERS = [module_bumper.by_attribute, module_bumper.by_setattr, module_bumper.by_sys_modules]
 
@@ -97,3 +98,21 @@ def test_a_global_read_beside_an_array_method_is_not_refused():
     assert (value, n_got) == (pytest.approx(want, rel=1e-12), n_after)
     for eps in (1e-5, 1e-6):
         np.testing.assert_allclose(grad, _central(fn, x, eps), rtol=1e-6)
+
+
+def loops_over_another_modules_generator_its_body_changes(x):
+    s = 0.0
+    for v in scaled_by_n_each_step(x):
+        doubles_n()
+        s = s + np.sum(v * v)
+    return s
+
+
+def test_a_generator_of_another_module_reading_a_global_the_loops_body_assigns_is_refused():
+    """The generator reads its module's N for each value, which the body doubles between
+    two: compiled code made the values where the loop starts (63.0 where Python gives
+    441.0 for x = [0.5, -1, 2])."""
+    with pytest.raises(sd.CompileError) as info:
+        _with_n(sd.grad(loops_over_another_modules_generator_its_body_changes),
+                np.array([0.5, -1.0, 2.0]))  # fmt: skip
+    assert "a global it reads" in str(info.value)
