@@ -54,10 +54,14 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
               if isinstance(n, (gast.Import, gast.ImportFrom)) for a in n.names}  # fmt: skip
     scope: dict[str, Any] = {}
     for call in [n for n in _own(tree.body) if isinstance(n, gast.Call)]:
-        func = call.func
+        func, path = call.func, []
+        while isinstance(func, gast.Attribute):  # (``mod.gen(x)``: a module's generator)
+            path.append(func.attr)
+            func = func.value
         if not isinstance(func, gast.Name) or func.id in bound:
             continue
-        found, fn = parsed.resolve(func.id)
+        found, fn = parsed.resolve_path(func.id, path[::-1])
+        shown = path[0] if path else func.id
         if not (found and inspect.isgeneratorfunction(fn)) or not _consumed_whole(
             parsed, call, parents, bound, _globals_read(fn), fn.__globals__
         ):
@@ -65,11 +69,11 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
         made = listed(fn)
         if made is None:
             continue
-        name = next(n for n in (f"_{func.id}_listed{i or ''}" for i in range(1000))
+        name = next(n for n in (f"_{shown}_listed{i or ''}" for i in range(1000))
                     if n not in taken or scope.get(n) is made)  # fmt: skip
         taken.add(name)
         scope[name] = made
-        call.func = gast.copy_location(_name(name), func)
+        call.func = gast.copy_location(_name(name), call.func)
     return scope
 
 

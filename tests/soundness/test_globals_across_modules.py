@@ -116,3 +116,22 @@ def test_a_generator_of_another_module_reading_a_global_the_loops_body_assigns_i
         _with_n(sd.grad(loops_over_another_modules_generator_its_body_changes),
                 np.array([0.5, -1.0, 2.0]))  # fmt: skip
     assert "a global it reads" in str(info.value)
+
+
+def loops_over_a_generator_named_through_its_module(x):
+    s = 0.0
+    for v in module_counter.scaled_by_n_each_step(x):
+        s = s + np.sum(np.sin(v) * v)
+    return s
+
+
+def test_a_generator_named_through_its_module_is_consumed_as_one_imported_by_name():
+    """``for v in mod.gen(x)``, consumed whole, was refused where ``for v in gen(x)`` is
+    compiled."""
+    fn = loops_over_a_generator_named_through_its_module
+    x = np.array([0.5, -1.0, 2.0])
+    want, n_after = _with_n(fn, x)
+    (value, grad), n_got = _with_n(sd.value_and_grad(fn), x)
+    assert (value, n_got) == (pytest.approx(want, rel=1e-12), n_after)
+    for eps in (1e-5, 1e-6):
+        np.testing.assert_allclose(grad, _central(fn, x, eps), rtol=1e-6)
