@@ -588,8 +588,16 @@ class Normalizer:
         if not given:
             return
         callee = self.resolved(e.func)
-        whole = _library(callee) and callee not in PARTIAL_CONSUMERS and not (
+        # the user's functions given beside it (``max(gen, key=f)``), called between entries
+        others = [a for a in (*e.args, *(k.value for k in e.keywords)) if a not in given]
+        helpers = [gast.Call(func=a, args=[], keywords=[]) for a in others
+                   if isinstance(a, (gast.Name, gast.Attribute)) and callable(self.resolved(a))
+                   and not _library(self.resolved(a))]  # fmt: skip
+        helpers += [c for a in others if isinstance(a, gast.Lambda) for c in walk(a)
+                    if isinstance(c, gast.Call)]  # fmt: skip
+        whole = _library(callee) and callee not in PARTIAL_CONSUMERS and not helpers and not (
             getattr(callee, "__module__", "") or "").startswith("itertools")  # fmt: skip
+        callers = helpers if _library(callee) else [e, *helpers]
         shown = ast.unparse(gast.gast_to_ast(e.func))
         for gen in given:
             effects = [c for c in walk(gen) if isinstance(c, gast.Call) and not self.pure(c)]
@@ -610,11 +618,12 @@ class Normalizer:
             free = sorted({n.id for n in walk(gen) if isinstance(n, gast.Name)
                            and isinstance(n.ctx, gast.Load) and n.id not in bound
                            and self.global_value(n.id)})  # fmt: skip
-            assigned = [n for n in free if _may_assign(self.p, e, n)]
+            assigned = [n for n in free if any(_may_assign(self.p, c, n) for c in callers)]
             if assigned:
                 raise self.p.error(
                     f"a generator expression reading the global `{assigned[0]}` given to "
-                    f"`{shown}`, which may assign it: Python reads it as `{shown}` takes "
+                    f"`{shown}`, which may assign it (or a function given with the "
+                    f"generator may): Python reads it as `{shown}` takes "
                     "the generator's entries, compiled code where the generator is written",
                     e,
                     f"give it a list ([... for ...]) if `{assigned[0]}` is to be read first",

@@ -1013,7 +1013,19 @@ def loops_over_a_generator_of_two_fors_reading_a_global_its_body_assigns(x):
     return s
 
 
+def _counted_key(v):
+    _counts_a_call()
+    return float(np.sum(v))
+
+
+def gives_a_generator_reading_a_global_to_max_with_a_key_assigning_it(x):
+    # (max calls the key between two entries: 6.75 where Python gives 11.25)
+    return np.sum(max((x * CALLS * a for a in (1.0, 2.0, 3.0)), key=_counted_key))
+
+
 LAZY_GENERATORS_REFUSED = [
+    (gives_a_generator_reading_a_global_to_max_with_a_key_assigning_it, "return np.sum",
+     "a function given with the generator"),
     (gives_a_generator_reading_a_global_to_its_assigner, "return np.sum", "may assign it"),
     (gives_a_generator_reading_its_global_to_an_assigner, "return np.sum", "may assign it"),
     (gives_a_generator_calling_a_counter_to_any, "return np.sum", "calling `_counts_a_call`"),
