@@ -86,16 +86,23 @@ def _own(nodes: list[gast.AST]):
             todo.extend(children(n))
 
 
-def _globals_read(fn: types.FunctionType) -> set[str]:
+def _globals_read(fn: types.FunctionType, seen: set[int] | None = None) -> set[str]:
     """The module variables holding data (not a module, a function or a class) that
-    ``fn``'s code may read."""
+    ``fn``'s code, or a function of its module it calls, may read."""
+    seen = set() if seen is None else seen
+    seen.add(id(fn))
     codes, names = [fn.__code__], set()
     while codes:
         code = codes.pop()
         names |= set(code.co_names)
         codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     found = {n: fn.__globals__[n] for n in names if n in fn.__globals__}
-    return {n for n, v in found.items() if not (isinstance(v, types.ModuleType) or callable(v))}
+    read = {n for n, v in found.items() if not (isinstance(v, types.ModuleType) or callable(v))}
+    for v in found.values():
+        if (isinstance(v, types.FunctionType) and v.__globals__ is fn.__globals__
+                and id(v) not in seen):  # fmt: skip
+            read |= _globals_read(v, seen)
+    return read
 
 
 def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],

@@ -1064,6 +1064,28 @@ def loops_over_a_generator_function_reading_a_global_its_body_assigns(x):
     return s
 
 
+def _scaled_by_the_calls_through_a_helper(x):
+    for _ in range(3):
+        yield _scaled_by_the_calls(x)  # (the helper reads CALLS)
+
+
+def loops_over_a_generator_reading_a_global_through_a_helper(x):
+    s = 0.0
+    for v in _scaled_by_the_calls_through_a_helper(x):
+        _counts_a_call()
+        s = s + np.sum(v * v)
+    return s
+
+
+def test_a_generator_function_reading_a_global_through_a_helper_is_refused_as_well():
+    """As below, CALLS read by a function the generator calls (44.48 for 82.375)."""
+    globals()["CALLS"] = 1.5
+    with pytest.raises(sd.CompileError) as info:
+        sd.grad(loops_over_a_generator_reading_a_global_through_a_helper)(W)
+    assert "a global it reads" in str(info.value)
+    assert info.value.lineno == line_of(_scaled_by_the_calls_through_a_helper, "yield")
+
+
 def test_a_generator_function_reading_a_global_its_consumers_body_assigns_is_refused():
     """The generator reads CALLS as each step of the loop leaves it; compiled code made
     its values where the loop starts: 44.48 where Python gives 82.375."""
