@@ -2343,7 +2343,7 @@ def analyse(
     analyser.holder_params = holder_params
     analyser.run()
     annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    hoist_invariant_saves(fn.body)
+    hoist_invariant_saves(fn.body, frozenset(analyser.free_values()), parsed.fn.__globals__)
     share_saves(fn.body, analyser.locals)
     statements = list(walk_statements(fn.body))
     mark_copied_updates(fn, statements)
@@ -2887,13 +2887,18 @@ def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str]
     return done
 
 
-def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> None:
+def hoist_invariant_saves(body: list[gast.stmt], free: frozenset[str] = frozenset(),
+                          module: dict | None = None, loop: Loop | None = None,
+                          steady: frozenset[str] = frozenset()) -> None:  # fmt: skip
     """Take the values a step's adjoint reads but no step changes (the weights of an RNN
     step) out of the step's saves and into its innermost loop's ``hoisted``: saved once
-    on entering the loop, and read once before the reversed loop."""
+    on entering the loop, and read once before the reversed loop. ``free``: the globals
+    and closure variables the function reads (``module``: its globals), which a loop
+    calling nothing but srcdiff's, NumPy's and the builtins' code changes in no step."""
     for s in body:
         if isinstance(s, (gast.For, gast.While)):
-            hoist_invariant_saves(s.body, facts(s).loop)
+            fixed = frozenset() if _calls_out(s, module or {}) else free
+            hoist_invariant_saves(s.body, free, module, facts(s).loop, fixed)
             read = set(facts(s).loop.hoisted)
             facts(s).loop.entry_read = bool(
                 read & set(facts(s).loop.entry_saves)
@@ -2901,12 +2906,39 @@ def hoist_invariant_saves(body: list[gast.stmt], loop: Loop | None = None) -> No
             facts(s).loop.hoisted = tuple(sorted(read - set(facts(s).loop.entry_saves)))
         elif isinstance(s, (gast.If, gast.Try)):
             for b in blocks(s):
-                hoist_invariant_saves(b, loop)
+                hoist_invariant_saves(b, free, module, loop, steady)
         elif loop is not None and facts(s).op is not None and facts(s).op.saves:
-            fixed = tuple(n for n in facts(s).op.saves if n in loop.invariant)
+            fixed = tuple(n for n in facts(s).op.saves if n in loop.invariant or n in steady)
             if fixed:
                 facts(s).op.saves = tuple(n for n in facts(s).op.saves if n not in fixed)
                 loop.hoisted += fixed
+
+
+def _calls_out(loop: gast.stmt, module: dict) -> bool:
+    """Whether ``loop`` may call code that gives a global or a closure's variable another
+    value: a call, outside a rule's statement, of anything but the builtins (``range``,
+    ``len``) the module does not shadow."""
+    for t in walk_statements([loop]):
+        op = facts(t).op
+        if op is not None and op.kind is Kind.RULE:
+            continue
+        if isinstance(t, (gast.For, gast.While, gast.If)):
+            heads = [t.iter if isinstance(t, gast.For) else t.test]
+        elif isinstance(t, gast.Try):
+            continue
+        else:
+            heads = [t]
+        for c in (n for h in heads for n in walk(h) if isinstance(n, gast.Call)):
+            f = c.func
+            if not (isinstance(f, gast.Name) and f.id in _BUILTIN_CALLS and f.id not in module):
+                return True
+    return False
+
+
+_BUILTIN_CALLS = frozenset(
+    {"range", "len", "enumerate", "zip", "reversed", "min", "max", "abs", "float", "int", "bool",
+     "isinstance", "list", "tuple", "sum"}
+)  # fmt: skip
 
 
 def share_saves(body: list[gast.stmt], local: set[str],
