@@ -105,6 +105,16 @@ def atleast_nd(g, ans, *arys):
     return rt.atleast_grads(g, ans, arys)
 
 
+@vjp(xp.ix_)
+def ix_(g, ans, *args):
+    """Each argument reshaped to lie along its own axis (a boolean one gives the integer
+    positions of its true entries: no gradient)."""
+    return tuple(
+        xp.reshape(d, xp.shape(x)) if rt.float_result(a) else None
+        for d, a, x in zip(rt.result_grads(g, ans), ans, args, strict=True)
+    )
+
+
 @vjp(xp.meshgrid)
 def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
     """Each grid is its vector spread along the other axes: its adjoint summed back."""
@@ -326,6 +336,6 @@ linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") 
        xp.fft.ifftshift)  # fmt: skip
 linear((0, 1), xp.append)
 linear((0,), xp.diagflat)
-linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
-sequence_result(xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
+linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d, xp.ix_)
+sequence_result(xp.ix_, xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
                 xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)  # fmt: skip

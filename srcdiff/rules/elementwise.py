@@ -210,7 +210,19 @@ def modf_jvp(ans, x, *, dx):
     return [dx, rt.zeros_like(ans[1])]
 
 
-sequence_result(xp.modf)
+@vjp(xp.frexp)
+def frexp(g, ans, x):
+    """``(x * 2**-e, e)``: the mantissa moves by ``2**-e`` (``e`` piecewise constant); the
+    integer exponent has no gradient."""
+    return xp.ldexp(rt.result_grads(g, ans)[0], -ans[1])
+
+
+@jvp(xp.frexp, shaped=True)
+def frexp_jvp(ans, x, *, dx):
+    return [xp.ldexp(dx, -ans[1]), None]
+
+
+sequence_result(xp.modf, xp.frexp)
 
 
 @vjp(xp.copysign, math.copysign)

@@ -319,18 +319,22 @@ def clip_jvp(ans, a, a_min=None, a_max=None, *, da, da_min, da_max):
 
 
 @vjp(xp.where)
-def where(g, ans, condition, x, y):
-    """``condition`` may be any array NumPy reads as truth values, not only booleans."""
+def where(g, ans, condition, x=None, y=None):
+    """``condition`` may be any array NumPy reads as truth values, not only booleans.
+    Alone, ``np.where(condition)`` gives the indices of its true entries: no gradient."""
     return (
         None,
-        rt.unbroadcast(xp.where(condition, g, 0.0), x),
-        rt.unbroadcast(xp.where(condition, 0.0, g), y),
+        None if x is None else rt.unbroadcast(xp.where(condition, g, 0.0), x),
+        None if y is None else rt.unbroadcast(xp.where(condition, 0.0, g), y),
     )
 
 
 @jvp(xp.where)
-def where_jvp(ans, condition, x, y, *, dx, dy):
-    return xp.where(condition, dx, 0.0), xp.where(condition, 0.0, dy)
+def where_jvp(ans, condition, x=None, y=None, *, dx, dy):
+    return (
+        None if x is None else xp.where(condition, dx, 0.0),
+        None if y is None else xp.where(condition, 0.0, dy),
+    )
 
 
 @vjp(xp.logaddexp)

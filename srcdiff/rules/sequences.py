@@ -234,6 +234,26 @@ def polyval(g, ans, p, x):
 linear((0,), xp.polyder)
 
 
+@vjp(xp.polyint)
+def polyint(g, ans, p, m=1, k=None):
+    """Linear in ``p`` and ``k``: coefficient ``i`` of ``n`` divided by the ``m`` rising
+    powers ``n - i`` to ``n - i + m - 1``; constant ``j`` (of ``m``) lands at ``n + j``,
+    divided by ``(m - 1 - j)!`` (one scalar ``k`` stands for ``m`` equal constants)."""
+    n = xp.shape(p)[0]
+    c = xp.prod(xp.arange(n, 0, -1)[:, None] + xp.arange(m)[None, :], axis=1)
+    f = (xp.cumprod(xp.arange(1.0, m + 1)) / xp.arange(1.0, m + 1))[::-1]  # (m - 1 - j)!
+    return (
+        rt.cast_like(g[:n] / c, p),
+        None,
+        None if k is None else rt.unbroadcast(rt.cast_like(g[n:] / f, g), xp.asarray(k)),
+    )
+
+
+@jvp(xp.polyint)
+def polyint_jvp(ans, p, m=1, k=None, *, dp, dk):
+    return xp.polyint(dp, m), xp.polyint(xp.zeros(0, dtype=ans.dtype), m, dk)
+
+
 @jvp(xp.polyval)
 def polyval_jvp(ans, p, x, *, dp, dx):
     """The polynomial of the tangents of the coefficients, and the derivative polynomial

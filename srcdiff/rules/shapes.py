@@ -141,3 +141,16 @@ for _apply in (xp.apply_along_axis, xp.apply_over_axes):
         "call it on each slice yourself (np.stack([f(x[:, j]) for j in range(x.shape[1])]) "
         "for axis=0), or write it with array operations that take an axis",
     )
+
+for _matrix in (xp.asmatrix, xp.bmat, xp.matrix):
+    unsupported(
+        _matrix,
+        f"np.{_matrix.__name__} makes an np.matrix, whose * is a matrix product and whose "
+        "reductions keep two dimensions: srcdiff differentiates arrays only",
+        "keep an ndarray: np.asarray(x) (np.block for np.bmat), and @ for the product",
+    )
+unsupported(
+    xp.sort_complex,
+    "np.sort_complex gives complex values: srcdiff differentiates real-valued code",
+    "for real values, np.sort(x) is the same order",
+)

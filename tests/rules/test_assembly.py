@@ -300,6 +300,12 @@ SPECS += [
     Spec(np.ediff1d, (D((1,)), D.scalar())),  # no difference: only to_end
 ]
 
+SPECS += [
+    Spec(np.ix_, (R((3,)),)),
+    Spec(np.ix_, (R((2,)), R((4,)), R((3,)))),
+    Spec(np.ix_, (R((3,)), np.array([True, False, True])), label="boolean"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

@@ -181,6 +181,11 @@ SPECS += [
     Spec(np.ldexp, (H((4,)), 3)),
 ]
 
+SPECS += [
+    Spec(np.frexp, (R((3, 4), -9.0, 9.0),)),
+    Spec(np.frexp, (R((), 0.1, 0.4),)),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 

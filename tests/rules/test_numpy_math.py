@@ -315,3 +315,16 @@ def test_logaddexp2_at_infinities(dtype):
 
 def _summed_logaddexp2(x, y):
     return np.sum(np.logaddexp2(x, y))
+
+
+def _where_alone(x):
+    (i,) = np.where(x > 0.0)
+    return np.sum(x[i] ** 2) + np.sum(i)
+
+
+def test_where_of_one_argument_gives_indices_with_no_gradient():
+    x = R((5,))
+    np.testing.assert_allclose(sd.grad(_where_alone)(x), np.where(x > 0.0, 2.0 * x, 0.0))
+    v = R((5,))
+    _, t = sd.jvp(_where_alone, (x,), (v,))
+    np.testing.assert_allclose(t, np.sum(np.where(x > 0.0, 2.0 * x * v, 0.0)))

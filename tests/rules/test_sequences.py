@@ -278,6 +278,14 @@ SPECS += [
     Spec(np.nancumprod, (np.array([0.7, np.nan, 0.0, 1.3, -0.4]),), label="nan-and-zero"),
 ]
 
+SPECS += [
+    Spec(np.polyint, (W((4,)),)),
+    Spec(np.polyint, (W((3,)), 3)),
+    Spec(np.polyint, (W((4,)), 2, W((2,))), label="constants"),
+    Spec(np.polyint, (W((3,)),), {"m": 3, "k": W(())}, label="one-constant"),
+    Spec(np.polyint, (W((3,)), 0)),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table

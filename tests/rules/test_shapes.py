@@ -156,3 +156,30 @@ def test_a_view_as_its_own_dtype_passes_the_gradient_and_as_another_is_refused()
     for kind in (np.int64, np.float32, np.matrix):
         with pytest.raises(sd.CompileError, match="another dtype or class"):
             rule_grads("ndarray.view", g, x, kind, call=lambda a, t: a.view(t))
+
+
+def _as_matrix(x):
+    return np.sum(np.asarray(np.asmatrix(x) * np.asmatrix(x)))
+
+
+def _bmat(x):
+    return np.sum(np.asarray(np.bmat([[x, x]])))
+
+
+def _sort_complex(x):
+    return np.sum(np.sort_complex(x).real)
+
+
+def test_np_matrix_and_complex_sorting_are_refused_by_name():
+    import pytest
+
+    import srcdiff as sd
+
+    x = R((2, 2))
+    for fn, name in (
+        (_as_matrix, "np.asmatrix"),
+        (_bmat, "np.bmat"),
+        (_sort_complex, "sort_complex"),
+    ):
+        with pytest.raises(sd.CompileError, match=name):
+            sd.grad(fn)(x)
