@@ -251,7 +251,7 @@ def polyint(g, ans, p, m=1, k=None):
 
 @jvp(xp.polyint)
 def polyint_jvp(ans, p, m=1, k=None, *, dp, dk):
-    return xp.polyint(dp, m), xp.polyint(xp.zeros(0, dtype=ans.dtype), m, dk)
+    return xp.polyint(dp, m), xp.polyint(xp.zeros(xp.shape(p)[0], dtype=ans.dtype), m, dk)
 
 
 @jvp(xp.polyval)
