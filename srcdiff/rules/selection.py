@@ -238,6 +238,51 @@ def median_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=Fals
                                (overwrite_input, None, None))  # fmt: skip
 
 
+@vjp(xp.nanmedian)
+def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """``np.median`` of the entries that are not NaN (they get no gradient); along an
+    axis, slices differ in how many they keep, and NaN entries there are refused."""
+    if axis is not None and xp.any(xp.isnan(a)):
+        raise rt.refuse(
+            "the derivative of np.nanmedian along an axis of an array holding NaN",
+            "take np.nanmedian of each slice (a[i][~np.isnan(a[i])]), or of the whole array",
+        )
+    kept = ~xp.isnan(a)
+    options = (overwrite_input, None, None)
+    return (
+        rt.index_add(
+            xp.zeros_like(a),
+            kept,
+            rt.quantile_grads(xp.reshape(g, ()), a[kept], 0.5, None, False, "linear", options)[0],
+        )
+        if axis is None
+        else rt.quantile_grads(g, a, 0.5, axis, keepdims, "linear", options)[0],
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.nanmedian, shaped=True)
+def nanmedian_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, da):
+    if axis is not None and xp.any(xp.isnan(a)):
+        raise rt.refuse(
+            "the derivative of np.nanmedian along an axis of an array holding NaN",
+            "take np.nanmedian of each slice (a[i][~np.isnan(a[i])]), or of the whole array",
+        )
+    kept = ~xp.isnan(a)
+    options = (overwrite_input, None, None)
+    return (
+        xp.reshape(
+            rt.quantile_tangent(da[kept], None, a[kept], 0.5, None, False, "linear", options),
+            xp.shape(ans),
+        )
+        if axis is None
+        else rt.quantile_tangent(da, None, a, 0.5, axis, keepdims, "linear", options)
+    )
+
+
 # Their second derivatives: a quantile is linear in the sorted entries, by weights that
 # the linear method moves with ``q``; ``rt.quantile_tangent`` (forward mode) and
 # ``rt.quantile_grads`` (reverse) are linear maps, each the other's transpose, whose

@@ -190,6 +190,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.unwrap,
                 np.polyder,
                 np.polyint,
+                np.nanmedian,
                 np.frexp,
                 np.ix_,
                 *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],

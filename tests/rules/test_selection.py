@@ -173,6 +173,16 @@ SPECS = [
     Spec(np.percentile, (R((5,)), 35.0), label="vector"),
     Spec(np.median, (R((3, 4)), 1), wrt=(0,)),
     Spec(np.median, (R((4,)),), label="even"),
+    Spec(np.nanmedian, (R((3, 4)), 1), wrt=(0,)),
+    Spec(np.nanmedian, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
+    Spec(np.nanmedian, (np.where(np.arange(7) % 3 == 1, np.nan, R((7,))),), label="nan"),
+    Spec(
+        np.nanmedian,
+        (np.where(np.arange(12).reshape(3, 4) % 5 == 0, np.nan, R((3, 4))),),
+        {"keepdims": True},
+        label="nan-keepdims",
+    ),  # fmt: skip
+    Spec(np.nanmedian, (R((6,)),), label="even"),
     Spec(np.median, (R((5,)),), label="odd"),
     Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
     # ---- the helpers of the quantiles' rules, differentiated again (second derivatives)
@@ -604,3 +614,21 @@ def histogram_by_name(x):
 def test_histogram_with_bins_by_name_is_refused():
     with pytest.raises(sd.CompileError, match="bins='auto'"):
         sd.grad(histogram_by_name)(H((9,)))
+
+
+def _nanmedian_squared(a):
+    return np.nanmedian(a) ** 2
+
+
+def _nanmedian_rows(a):
+    return np.sum(np.nanmedian(a, axis=1))
+
+
+def test_nanmedian_skips_nan_in_both_modes_and_refuses_nan_along_an_axis():
+    a = np.array([0.4, np.nan, -1.3, 0.9, np.nan, 0.2])
+    d = sd.grad(_nanmedian_squared)(a)
+    np.testing.assert_allclose(d, [0.3, 0.0, 0.0, 0.0, 0.0, 0.3])  # the mean of 0.2 and 0.4
+    _, t = sd.jvp(_nanmedian_squared, (a,), (np.ones(6),))
+    assert np.isclose(t, 0.6)
+    with pytest.raises(sd.CompileError, match="nanmedian along an axis"):
+        sd.grad(_nanmedian_rows)(a.reshape(2, 3))
