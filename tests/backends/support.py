@@ -263,6 +263,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         **dict.fromkeys(
             [
                 np.linalg.inv,
+                np.linalg.cond,
                 np.linalg.solve,
                 np.linalg.det,
                 np.linalg.slogdet,

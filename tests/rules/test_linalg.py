@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import srcdiff as sd
 import srcdiff.runtime as rt
 
 from .spec import Sampler, Spec, rule_grads, table_tests
@@ -183,6 +184,19 @@ SPECS += [
     ],
 ]
 
+# cond: the spectral ratio (square, wide, tall, stacked) and the other norms' products
+_SQ = np.array([[2.0, 0.3, -0.4], [0.1, 1.5, 0.2], [-0.3, 0.6, 1.1]])
+SPECS += [
+    Spec(np.linalg.cond, (_SQ,)),
+    Spec(np.linalg.cond, (_SQ, 2)),
+    Spec(np.linalg.cond, (_SQ, -2)),
+    Spec(np.linalg.cond, (_SQ[:2],), label="wide"),
+    Spec(np.linalg.cond, (_SQ[:, :2],), label="tall"),
+    Spec(np.linalg.cond, (np.stack([_SQ, _SQ.T + np.eye(3)]),), label="stacked"),
+    *[Spec(np.linalg.cond, (_SQ, p)) for p in ("fro", "nuc", 1, -1, np.inf, -np.inf)],
+    Spec(np.linalg.cond, (np.stack([_SQ, 2.0 * _SQ.T]), "fro"), label="stacked-fro"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
@@ -223,3 +237,22 @@ def test_norm_ties_of_a_max_norm_share_the_gradient():
 def test_norm_of_an_order_numpy_does_not_have_is_numpys_error():
     with pytest.raises(ValueError):
         rule_grads(np.linalg.norm, 1.0, np.ones((2, 2)), 3)
+
+
+def _cond_spectral(x):
+    return np.linalg.cond(x)
+
+
+def _cond_fro(x):
+    return np.linalg.cond(x, "fro")
+
+
+@pytest.mark.parametrize("fn", [_cond_spectral, _cond_fro])
+def test_cond_second_derivative_matches_finite_differences_of_its_gradient(fn):
+    a = np.array([[2.0, 0.3, -0.4], [0.1, 1.5, 0.2], [-0.3, 0.6, 1.1]])
+    v = np.random.default_rng(3).standard_normal(a.shape)
+    g = sd.grad(fn)
+    hv = sd.hvp(fn, (a,), (v,))
+    for eps in (1e-4, 1e-5):
+        fd = (g(a + eps * v) - g(a - eps * v)) / (2 * eps)
+        np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
