@@ -287,6 +287,7 @@ nondiff(
     xp.isfortran, xp.diag_indices_from, xp.tril_indices_from, xp.triu_indices_from,
 )  # fmt: skip
 nondiff("piecewise constant: the distance to the next float", xp.spacing)
+nondiff("integer positions, computed on the host", rt.reduceat_rows)
 
 
 @vjp(xp.nancumsum)
@@ -473,6 +474,37 @@ def extreme_reduceat(g, ans, array, indices, axis=0, dtype=None, out=None):
     """Ties share evenly, as ``np.max``'s rule shares (``fmax``, ``fmin``: the NaNs they
     pass over are equal to no extreme)."""
     return rt.reduceat_grad(g, ans, array, indices, axis, True), None, None, None, None
+
+
+@vjp(xp.multiply.reduceat)
+def multiply_reduceat(g, ans, array, indices, axis=0, dtype=None, out=None):
+    """Each run's product is ``np.prod`` along a row of ``array[rows]`` (ones padding the
+    shorter runs): its rule gives each entry the product of the others, exact at zeros."""
+    lanes = xp.moveaxis(array, axis, 0)
+    rows = rt.reduceat_rows(indices, xp.shape(lanes)[0])
+    grown = xp.concatenate([lanes, xp.ones_like(lanes[:1])])
+    d_rows = rt.prod_grad(xp.moveaxis(g, axis, 0), xp.moveaxis(ans, axis, 0), grown[rows], 1)
+    return (
+        xp.moveaxis(rt.index_add(xp.zeros_like(grown), rows, d_rows)[:-1], 0, axis),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.multiply.reduceat, shaped=True)
+def multiply_reduceat_jvp(ans, array, indices, axis=0, dtype=None, out=None, *, darray):
+    lanes = xp.moveaxis(array, axis, 0)
+    rows = rt.reduceat_rows(indices, xp.shape(lanes)[0])
+    tops = xp.moveaxis(ans, axis, 0)
+    slopes = rt.prod_grad(
+        xp.ones_like(tops), tops, xp.concatenate([lanes, xp.ones_like(lanes[:1])])[rows], 1
+    )
+    moved = xp.moveaxis(xp.broadcast_to(darray, xp.shape(array)), axis, 0)
+    return xp.moveaxis(
+        xp.sum(slopes * xp.concatenate([moved, xp.zeros_like(moved[:1])])[rows], axis=1), 0, axis
+    )
 
 
 @jvp(xp.add.reduceat, shaped=True)

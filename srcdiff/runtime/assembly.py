@@ -881,6 +881,18 @@ def _reduceat_shares(xp: Any, lanes: Any, tops: Any, sources: Any, runs: Any, ex
     return hit / count[runs]
 
 
+def reduceat_rows(indices: Any, n: int) -> Any:
+    """The positions ``ufunc.reduceat(x, indices)`` reads along an axis of length ``n``,
+    one row per result, padded with ``n`` (a row of ones put after the array's end):
+    a reduction along the rows of ``x[rows]`` gives the reduceat's results."""
+    sources, runs = _reduceat_runs(indices, n)
+    starts = np.searchsorted(runs, np.arange(runs[-1] + 1 if runs.size else 0))
+    place = np.arange(runs.size) - starts[runs]
+    rows = np.full((starts.size, int(place.max(initial=-1)) + 1), n, dtype=np.intp)
+    rows[runs, place] = sources
+    return rows
+
+
 def reduceat_grad(g: Any, ans: Any, array: Any, indices: Any, axis: int = 0,
                   extreme: bool = False) -> Any:  # fmt: skip
     """Gradient of ``np.add.reduceat(array, indices, axis)`` (``extreme``: of

@@ -373,6 +373,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.fmax.accumulate,
                 np.fmin.accumulate,
                 np.add.reduceat,
+                np.multiply.reduceat,
                 np.maximum.reduceat,
                 np.minimum.reduceat,
                 np.fmax.reduceat,

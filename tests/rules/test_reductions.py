@@ -239,6 +239,7 @@ SPECS += [
         Spec(prim, (A(shape),), kw, wrt=(0,))
         for prim in (
             np.add.reduceat,
+            np.multiply.reduceat,
             np.maximum.reduceat,
             np.minimum.reduceat,
             np.fmax.reduceat,
@@ -258,6 +259,13 @@ SPECS += [
         for p in (np.maximum.reduceat, np.minimum.reduceat)
     ],
     Spec(np.fmax.reduceat, (HOLES, [0, 2]), {"axis": 1}, wrt=(0,), label="nan"),
+    Spec(
+        np.multiply.reduceat,
+        (np.array([[0.5, 0.0, -1.2, 0.7], [0.0, 0.0, 0.3, 1.4]]), [0, 2, 2]),
+        {"axis": 1},
+        wrt=(0,),
+        label="zeros",
+    ),
 ]
 
 SPECS += [
@@ -424,3 +432,17 @@ def test_integer_results_and_nancumsum_through_the_compiler():
     x, m = A((5,)), A((3, 4))
     check_grads(selected_by_integers, sd.grad(selected_by_integers, wrt=(0, 1)), (x, m), (0, 1),
                 rtol=1e-5, atol=1e-7)  # fmt: skip
+
+
+def _weighted_products(x):
+    return np.sum(np.multiply.reduceat(x, [0, 2, 2, 4]) * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def test_multiply_reduceat_second_derivative_is_exact_at_a_zero():
+    x = np.array([0.5, 2.0, 0.0, 1.5, -0.7, 1.2])
+    v = np.arange(6.0)
+    g = sd.grad(_weighted_products)
+    hv = sd.hvp(_weighted_products, (x,), (v,))
+    for eps in (1e-4, 1e-5):
+        fd = (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
+        np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-8)
