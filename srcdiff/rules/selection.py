@@ -405,3 +405,55 @@ unsupported(
     "compute each piece and choose among them: np.select(condlist, [f(x) for f in "
     "funclist], default) (or np.where for two pieces)",
 )
+
+
+# ``np.unique``: where the entries are distinct, its values are the entries in another
+# order (each value's gradient goes to the one entry equal to it); where two entries tie,
+# moving one apart adds a value, so no derivative exists there: refused. Its index,
+# inverse and count results are integers.
+
+
+@vjp(xp.unique)
+def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=False,
+           axis=None, equal_nan=True, sorted=True):  # fmt: skip
+    several = return_index or return_inverse or return_counts
+    values = ans[0] if several else ans
+    if axis is not None or xp.size(values) != xp.size(ar):
+        raise rt.refuse(
+            "the derivative of np.unique where entries are equal (or along an axis): moving "
+            "one of equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique(..., return_inverse=True) gives",
+        )
+    flat = xp.reshape(ar, (-1,))
+    d_values = rt.result_grads(g, ans)[0] if several else g
+    return (
+        xp.reshape(
+            d_values[xp.argsort(values)[xp.searchsorted(xp.sort(values), flat)]], xp.shape(ar)
+        ),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.unique, shaped=True)
+def unique_jvp(ans, ar, return_index=False, return_inverse=False, return_counts=False,
+               axis=None, equal_nan=True, sorted=True, *, dar):  # fmt: skip
+    several = return_index or return_inverse or return_counts
+    values = ans[0] if several else ans
+    if axis is not None or xp.size(values) != xp.size(ar):
+        raise rt.refuse(
+            "the derivative of np.unique where entries are equal (or along an axis): moving "
+            "one of equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique(..., return_inverse=True) gives",
+        )
+    flat = xp.reshape(ar, (-1,))
+    moved = xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[
+        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), values)]
+    ]
+    return [moved] + [rt.zeros_like(a) for a in ans[1:]] if several else moved

@@ -191,6 +191,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polyder,
                 np.polyint,
                 np.nanmedian,
+                np.unique,
                 np.frexp,
                 np.ix_,
                 *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],

@@ -183,6 +183,9 @@ SPECS = [
         label="nan-keepdims",
     ),  # fmt: skip
     Spec(np.nanmedian, (R((6,)),), label="even"),
+    Spec(np.unique, (R((2, 3)),)),
+    Spec(np.unique, (R((5,)),), {"return_counts": True, "return_index": True}),
+    Spec(np.unique, (R((4,)), False, True)),
     Spec(np.median, (R((5,)),), label="odd"),
     Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
     # ---- the helpers of the quantiles' rules, differentiated again (second derivatives)
@@ -632,3 +635,13 @@ def test_nanmedian_skips_nan_in_both_modes_and_refuses_nan_along_an_axis():
     assert np.isclose(t, 0.6)
     with pytest.raises(sd.CompileError, match="nanmedian along an axis"):
         sd.grad(_nanmedian_rows)(a.reshape(2, 3))
+
+
+def _unique_of_ties(a):
+    values, counts = np.unique(a, return_counts=True)
+    return np.sum(values**2) + np.sum(counts)
+
+
+def test_unique_is_refused_at_ties():
+    with pytest.raises(sd.CompileError, match="np.unique where entries are equal"):
+        sd.grad(_unique_of_ties)(np.array([0.3, 0.3, 0.5]))
