@@ -389,6 +389,28 @@ def quantile_cross_grads_jvp(out, g, t, dq, a, q, axis=None, keepdims=False, met
     )
 
 
+@vjp(xp.histogram_bin_edges)
+def histogram_bin_edges(g, ans, a, bins=10, range=None, weights=None):
+    """``np.histogram``'s edges, by its rule (the counts get no gradient; the weights move
+    no edge)."""
+    d_a, d_bins, d_range, _ = rt.histogram_grads(
+        [None, g], xp.histogram(a, bins, range, weights=weights), a, bins, range, None, weights
+    )
+    return d_a, d_bins, d_range, None
+
+
+@jvp(xp.histogram_bin_edges, shaped=True)
+def histogram_bin_edges_jvp(ans, a, bins=10, range=None, weights=None, *, da, dbins, drange,
+                            dweights):  # fmt: skip
+    full = xp.histogram(a, bins, range, weights=weights)
+    return (
+        rt.histogram_tangent(full, a, bins, range, None, weights, 1, da=da),
+        rt.histogram_tangent(full, a, bins, range, None, weights, 1, dbins=dbins),
+        rt.histogram_tangent(full, a, bins, range, None, weights, 1, drange=drange),
+        None,
+    )
+
+
 sequence_result(rt.quantile_grads, rt.quantile_cross_grads, xp.histogram)
 for _helper in (rt.histogram_grads, rt.histogram_tangent):
     unsupported(

@@ -192,6 +192,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polyint,
                 np.nanmedian,
                 np.unique,
+                np.histogram_bin_edges,
                 np.frexp,
                 np.ix_,
                 *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],

@@ -306,6 +306,11 @@ H = Sampler(37)
 DATA = np.array([0.05, 0.31, 0.47, 0.52, 0.88, 0.13, 0.71])
 SPECS += [
     Spec(np.histogram, (H((7,)),), {"bins": 3}),  # edges over the extremes
+    Spec(np.histogram_bin_edges, (H((7,)),), {"bins": 3}),
+    Spec(np.histogram_bin_edges, (H((3, 4)), 5)),
+    Spec(np.histogram_bin_edges, (DATA, 4, (-1.5, 2.5)), label="range"),
+    Spec(np.histogram_bin_edges, (DATA, np.sort(H((5,)))), label="edges"),
+    Spec(np.histogram_bin_edges, (DATA, 3, None, H((7,), 0.5, 1.5)), wrt=(0,), label="weights"),
     Spec(np.histogram, (H((3, 4)),), {"bins": 4, "density": True}),
     Spec(np.histogram, (DATA, 3, None, False, H((7,), 0.5, 1.5)), wrt=(0, 4), label="weights"),
     Spec(np.histogram, (H((7,)), 4, None, True, H((7,), 0.5, 1.5)), label="density-weights"),
