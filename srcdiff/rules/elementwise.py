@@ -210,6 +210,28 @@ def modf_jvp(ans, x, *, dx):
     return [dx, rt.zeros_like(ans[1])]
 
 
+@vjp(xp.i0)
+def i0(g, ans, x):
+    """The modified Bessel function ``I0``, whose derivative is ``I1`` (``rt.bessel_i1``)."""
+    return g * rt.bessel_i1(x)
+
+
+@jvp(xp.i0)
+def i0_jvp(ans, x, *, dx):
+    return dx * rt.bessel_i1(x)
+
+
+@vjp(rt.bessel_i1)
+def bessel_i1(g, ans, x):
+    """``I1' = I0 - I1 / x``, ``1/2`` at 0: with ``np.i0``'s rule, any order."""
+    return g * (xp.i0(x) - xp.where(x == 0, 0.5, ans / xp.where(x == 0, 1.0, x)))
+
+
+@jvp(rt.bessel_i1)
+def bessel_i1_jvp(ans, x, *, dx):
+    return dx * (xp.i0(x) - xp.where(x == 0, 0.5, ans / xp.where(x == 0, 1.0, x)))
+
+
 @vjp(xp.frexp)
 def frexp(g, ans, x):
     """``(x * 2**-e, e)``: the mantissa moves by ``2**-e`` (``e`` piecewise constant); the

@@ -866,6 +866,20 @@ def hypot_tangent(ds: tuple, coordinates: tuple, length: Any) -> Any:
     return sum(c * d for c, d in zip(coordinates, ds, strict=True) if d is not None) / length
 
 
+def bessel_i1(x: Any) -> Any:
+    """The modified Bessel function of the first kind of order 1, ``np.i0``'s derivative:
+    its series ``sum (x/2)**(2k+1) / (k! (k+1)!)``, of positive terms, summed past their
+    peak (near ``k = |x| / 2``) until they no longer change the sum."""
+    xp = array_module(x)
+    x = xp.asarray(x)
+    half = x / 2.0
+    term, total, quarter = half, half, half * half
+    for k in range(1, int(float(xp.max(xp.abs(x))) if x.size else 0.0) + 40):
+        term = term * quarter / (k * (k + 1))
+        total = total + term
+    return total
+
+
 def hypot_tangent_grads(g: Any, ds: tuple, coordinates: tuple, length: Any) -> tuple:
     """The gradients of ``ds``, ``coordinates`` and ``length`` of ``hypot_tangent``: each
     tangent gets ``c / length``, each coordinate ``d / length``, the length ``-ans /

@@ -194,6 +194,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.unique,
                 np.histogram_bin_edges,
                 np.frexp,
+                np.i0,
+                rt.bessel_i1,  # (its rule calls np.i0)
                 np.ix_,
                 *[getattr(np, n) for n in ("matvec", "vecmat") if hasattr(np, n)],
             ],

@@ -183,6 +183,10 @@ SPECS += [
 
 SPECS += [
     Spec(np.frexp, (R((3, 4), -9.0, 9.0),)),
+    Spec(np.i0, (R((3, 4), -4.0, 4.0),)),
+    Spec(np.i0, (np.array([0.0, 12.5, -30.0]),), label="zero-and-large"),
+    Spec(rt.bessel_i1, (R((5,), -3.0, 3.0),)),
+    Spec(rt.bessel_i1, (np.array([0.0, -0.3, 25.0]),), label="zero-and-large"),
     Spec(np.frexp, (R((), 0.1, 0.4),)),
 ]
 
@@ -394,3 +398,27 @@ def test_nan_to_num_through_the_compiler():
 def test_scipy_special_through_the_compiler():
     args = (R((2, 3)), R((2, 3), 0.5, 2.0))
     check_grads(special_functions, sd.grad(special_functions, wrt=(0, 1)), args, (0, 1), rtol=1e-6)
+
+
+def _i0_sum(x):
+    return np.sum(np.i0(x))
+
+
+def _i0_slopes(x):
+    return np.sum(sd.grad(_i0_sum)(x))
+
+
+def _i0_curvatures(x):
+    return np.sum(sd.grad(_i0_slopes)(x))
+
+
+def test_i0_goes_to_the_third_derivative():
+    """I0' = I1, I0'' = I0 - I1 / x, I0''' = I1 - (I0 - I1 / x) / x + I1 / x**2 (at 0:
+    1/2 and 0), against SciPy's derivatives of Bessel functions."""
+    special = pytest.importorskip("scipy.special")
+    x = np.array([0.0, 0.4, -1.7, 3.2])
+    np.testing.assert_allclose(sd.grad(_i0_sum)(x), special.ivp(0, x, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sd.grad(_i0_slopes)(x), special.ivp(0, x, 2), rtol=1e-10)
+    np.testing.assert_allclose(
+        sd.grad(_i0_curvatures)(x), special.ivp(0, x, 3), rtol=1e-9, atol=1e-12
+    )
