@@ -234,6 +234,58 @@ def polyval(g, ans, p, x):
 linear((0,), xp.polyder)
 
 
+@vjp(xp.poly)
+def poly(g, ans, seq_of_zeros):
+    """The coefficients of ``prod (x - r_i)``: moving ``r_i`` moves them by minus those of
+    the quotient ``q_i = ans / (x - r_i)``, whose ``k``-th is ``sum_{j<=k} ans_j r_i^(k-j)``
+    (synthetic division; powers by ``np.cumprod``, exact at a zero root). The
+    characteristic polynomial of a square matrix goes through its eigenvalues: refused."""
+    if xp.ndim(seq_of_zeros) == 2 and xp.shape(seq_of_zeros)[0] == xp.shape(seq_of_zeros)[1]:
+        raise rt.refuse(
+            "the derivative of np.poly of a square matrix (its characteristic polynomial, "
+            "through its eigenvalues, complex in general)",
+            "pass the roots (a 1-D array), or expand np.linalg.det(x * np.eye(n) - a)",
+        )
+    r = xp.reshape(seq_of_zeros, (-1,))
+    n = xp.shape(r)[0]
+    k = xp.arange(n)
+    powers = xp.concatenate(
+        [xp.ones_like(r)[:, None], xp.cumprod(xp.broadcast_to(r[:, None], (n, n)), axis=1)[:, :-1]],
+        axis=1,
+    )
+    quotients = xp.sum(
+        powers[:, xp.maximum(k[:, None] - xp.arange(n + 1)[None, :], 0)]
+        * (xp.arange(n + 1)[None, :] <= k[:, None])
+        * ans,
+        axis=-1,
+    )
+    return xp.reshape(-(quotients @ g[1:]), xp.shape(seq_of_zeros))
+
+
+@jvp(xp.poly)
+def poly_jvp(ans, seq_of_zeros, *, dseq_of_zeros):
+    if xp.ndim(seq_of_zeros) == 2 and xp.shape(seq_of_zeros)[0] == xp.shape(seq_of_zeros)[1]:
+        raise rt.refuse(
+            "the derivative of np.poly of a square matrix (its characteristic polynomial, "
+            "through its eigenvalues, complex in general)",
+            "pass the roots (a 1-D array), or expand np.linalg.det(x * np.eye(n) - a)",
+        )
+    r = xp.reshape(seq_of_zeros, (-1,))
+    n = xp.shape(r)[0]
+    k = xp.arange(n)
+    powers = xp.concatenate(
+        [xp.ones_like(r)[:, None], xp.cumprod(xp.broadcast_to(r[:, None], (n, n)), axis=1)[:, :-1]],
+        axis=1,
+    )
+    quotients = xp.sum(
+        powers[:, xp.maximum(k[:, None] - xp.arange(n + 1)[None, :], 0)]
+        * (xp.arange(n + 1)[None, :] <= k[:, None])
+        * ans,
+        axis=-1,
+    )
+    return xp.concatenate([xp.zeros_like(ans[:1]), -(xp.reshape(dseq_of_zeros, (-1,)) @ quotients)])
+
+
 @vjp(xp.polyint)
 def polyint(g, ans, p, m=1, k=None):
     """Linear in ``p`` and ``k``: coefficient ``i`` of ``n`` divided by the ``m`` rising

@@ -190,6 +190,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.unwrap,
                 np.polyder,
                 np.polyint,
+                np.poly,
                 np.nanmedian,
                 np.unique,
                 np.histogram_bin_edges,

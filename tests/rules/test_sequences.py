@@ -284,6 +284,9 @@ SPECS += [
     Spec(np.polyint, (W((4,)), 2, W((2,))), label="constants"),
     Spec(np.polyint, (W((3,)),), {"m": 3, "k": W(())}, label="one-constant"),
     Spec(np.polyint, (W((3,)), 0)),
+    Spec(np.poly, (W((4,)),)),
+    Spec(np.poly, (np.array([0.7, 0.7, 0.0, -1.2]),), label="repeated-and-zero"),
+    Spec(np.poly, (W((1,)),)),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
@@ -663,3 +666,22 @@ def test_unwrap_in_its_period():
                 (x, period), (0, 1), rtol=1e-6, atol=1e-8)  # fmt: skip
     _, tangent = sd.jvp(unwrapped_with_a_period, (x, period), (np.zeros(6), 1.0))
     assert tangent == pytest.approx(sd.grad(unwrapped_with_a_period, wrt=1)(x, period))
+
+
+def _characteristic(a):
+    return np.sum(np.poly(a))
+
+
+def _poly_coefficients(r):
+    return np.sum(np.poly(r) * np.arange(1.0, 6.0))
+
+
+def test_poly_goes_to_second_order_and_refuses_a_square_matrix():
+    r = np.array([0.5, -2.0, 0.0, 1.5])
+    v = np.arange(4.0)
+    g = sd.grad(_poly_coefficients)
+    hv = sd.hvp(_poly_coefficients, (r,), (v,))
+    for eps in (1e-4, 1e-5):
+        np.testing.assert_allclose(hv, (g(r + eps * v) - g(r - eps * v)) / (2 * eps), rtol=1e-6)
+    with pytest.raises(sd.CompileError, match="np.poly of a square matrix"):
+        sd.grad(_characteristic)(np.eye(2) + 0.1)
