@@ -286,46 +286,6 @@ def poly_jvp(ans, seq_of_zeros, *, dseq_of_zeros):
     return xp.concatenate([xp.zeros_like(ans[:1]), -(xp.reshape(dseq_of_zeros, (-1,)) @ quotients)])
 
 
-# ``np.roots``: at a real simple root r of p, p(r) = 0 moves by the implicit function
-# theorem: dr = -sum_k dp_k r^(n-k) / p'(r). Complex roots, a root that is (to rounding)
-# repeated, where p'(r) vanishes, and a leading zero, whose change adds a root from
-# infinity, have no such derivative: refused.
-
-
-@vjp(xp.roots)
-def roots(g, ans, p):
-    slope = xp.polyval(xp.polyder(p), ans)
-    if (
-        not rt.float_result(ans)
-        or xp.reshape(p, (-1,))[0] == 0
-        or xp.any(xp.abs(slope) <= 1e-6 * xp.polyval(xp.abs(xp.polyder(p)), xp.abs(ans)))
-    ):
-        raise rt.refuse(
-            "the derivative of np.roots at complex or repeated roots, or of coefficients "
-            "with a leading zero: none exists there as real numbers",
-            "differentiate where the roots are real and distinct (or write the equation "
-            "the roots solve and differentiate that)",
-        )
-    return rt.cast_like(-(xp.swapaxes(xp.vander(ans, xp.shape(p)[0]), 0, 1) @ (g / slope)), p)
-
-
-@jvp(xp.roots)
-def roots_jvp(ans, p, *, dp):
-    slope = xp.polyval(xp.polyder(p), ans)
-    if (
-        not rt.float_result(ans)
-        or xp.reshape(p, (-1,))[0] == 0
-        or xp.any(xp.abs(slope) <= 1e-6 * xp.polyval(xp.abs(xp.polyder(p)), xp.abs(ans)))
-    ):
-        raise rt.refuse(
-            "the derivative of np.roots at complex or repeated roots, or of coefficients "
-            "with a leading zero: none exists there as real numbers",
-            "differentiate where the roots are real and distinct (or write the equation "
-            "the roots solve and differentiate that)",
-        )
-    return -(xp.vander(ans, xp.shape(p)[0]) @ dp) / slope
-
-
 @vjp(xp.polyint)
 def polyint(g, ans, p, m=1, k=None):
     """Linear in ``p`` and ``k``: coefficient ``i`` of ``n`` divided by the ``m`` rising

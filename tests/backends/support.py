@@ -191,7 +191,6 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polyder,
                 np.polyint,
                 np.poly,
-                np.roots,
                 np.nanmedian,
                 np.unique,
                 np.histogram_bin_edges,

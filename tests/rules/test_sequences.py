@@ -287,10 +287,6 @@ SPECS += [
     Spec(np.poly, (W((4,)),)),
     Spec(np.poly, (np.array([0.7, 0.7, 0.0, -1.2]),), label="repeated-and-zero"),
     Spec(np.poly, (W((1,)),)),
-    Spec(np.roots, (1.3 * np.poly(np.array([0.5, -2.0, 1.5])),)),
-    Spec(np.roots, (np.poly(np.array([0.4, -0.9, 1.7, 2.6])) * -0.8,), label="quartic"),
-    Spec(np.roots, (np.array([2.0, -1.0]),), label="linear"),
-    Spec(np.roots, (np.array([1.0, -3.0, 2.0, 0.0]),), label="zero-root"),
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
@@ -689,17 +685,3 @@ def test_poly_goes_to_second_order_and_refuses_a_square_matrix():
         np.testing.assert_allclose(hv, (g(r + eps * v) - g(r - eps * v)) / (2 * eps), rtol=1e-6)
     with pytest.raises(sd.CompileError, match="np.poly of a square matrix"):
         sd.grad(_characteristic)(np.eye(2) + 0.1)
-
-
-def _root_sum(c):
-    return np.sum(np.roots(c))
-
-
-@pytest.mark.parametrize(
-    "c",
-    [np.array([0.0, 1.0, -3.0, 2.0]), np.array([1.0, -3.0, 2.0, 0.0, 0.0])],
-    ids=["leading-zero", "repeated-zero-root"],
-)
-def test_roots_are_refused_where_no_derivative_exists(c):
-    with pytest.raises(sd.CompileError, match="np.roots at complex or repeated roots"):
-        sd.grad(_root_sum)(c)
