@@ -62,9 +62,9 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
             continue
         found, fn = parsed.resolve_path(func.id, path[::-1])
         shown = path[0] if path else func.id
-        if not (found and inspect.isgeneratorfunction(fn)) or not _consumed_whole(
-            parsed, call, parents, bound, _globals_read(fn), fn.__globals__
-        ):
+        if not (
+            found and isinstance(fn, types.FunctionType) and inspect.isgeneratorfunction(fn)
+        ) or not _consumed_whole(parsed, call, parents, bound, _globals_read(fn), fn.__globals__):
             continue
         made = listed(fn)
         if made is None:

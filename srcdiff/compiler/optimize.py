@@ -63,6 +63,21 @@ class _Fold(Transformer):
         truth = _constant_test(node)
         return node if truth is None else gast.Constant(value=truth, kind=None)
 
+    def visit_BoolOp(self, node: gast.BoolOp) -> gast.expr:
+        """Leading constants of ``and``/``or`` (a rule's ``axis is not None and ...`` once
+        ``axis`` is known): one that decides gives the value, the others drop out."""
+        self.generic_visit(node)
+        deciding = isinstance(node.op, gast.Or)
+        values = list(node.values)
+        while len(values) > 1 and isinstance(values[0], gast.Constant):
+            if bool(values[0].value) is deciding:
+                return values[0]
+            values.pop(0)
+        if len(values) == 1:
+            return values[0]
+        node.values = values
+        return node
+
     def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
         self.generic_visit(node)
         if isinstance(node.test, gast.Constant):
@@ -208,6 +223,10 @@ def _prune(body: list[gast.stmt], loads: set[str], ours: Callable[[str], bool] |
     for s in body:
         if _empty_loop(s):
             changed = True
+            continue
+        if isinstance(s, gast.If) and isinstance(s.test, gast.Constant):  # (folded)
+            changed = True
+            out += _prune(s.body if s.test.value else s.orelse, loads, ours)[0]
             continue
         if _dead(s, loads, ours):
             changed = True

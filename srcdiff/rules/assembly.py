@@ -115,6 +115,18 @@ def ix_(g, ans, *args):
     )
 
 
+@jvp(xp.ix_, shaped=True)
+def ix_jvp(ans, *args, dargs):
+    """Each tangent laid along its argument's axis (zeros for a boolean argument's
+    positions)."""
+    return [
+        xp.reshape(d, xp.shape(a))
+        if d is not None and rt.float_result(a)
+        else xp.zeros(xp.shape(a))
+        for d, a in zip(dargs, ans, strict=True)
+    ]
+
+
 @vjp(xp.meshgrid)
 def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
     """Each grid is its vector spread along the other axes: its adjoint summed back."""
@@ -336,6 +348,6 @@ linear((0,), xp.hstack, xp.vstack, *([xp.row_stack] if hasattr(xp, "row_stack") 
        xp.fft.ifftshift)  # fmt: skip
 linear((0, 1), xp.append)
 linear((0,), xp.diagflat)
-linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d, xp.ix_)
+linear("all", xp.atleast_1d, xp.atleast_2d, xp.atleast_3d)
 sequence_result(xp.ix_, xp.split, xp.array_split, xp.hsplit, xp.vsplit, xp.dsplit, xp.atleast_1d,
                 xp.atleast_2d, xp.atleast_3d, xp.meshgrid, xp.broadcast_arrays)  # fmt: skip

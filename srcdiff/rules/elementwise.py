@@ -241,7 +241,7 @@ def frexp(g, ans, x):
 
 @jvp(xp.frexp, shaped=True)
 def frexp_jvp(ans, x, *, dx):
-    return [xp.ldexp(dx, -ans[1]), None]
+    return [xp.ldexp(dx, -ans[1]), xp.zeros(xp.shape(ans[1]), dtype=dx.dtype)]
 
 
 sequence_result(xp.modf, xp.frexp)

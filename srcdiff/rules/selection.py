@@ -253,7 +253,9 @@ def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=Fa
         rt.index_add(
             xp.zeros_like(a),
             kept,
-            rt.quantile_grads(xp.reshape(g, ()), a[kept], 0.5, None, False, "linear", options)[0],
+            rt.quantile_grads(
+                xp.reshape(g, ()), xp.asarray(a)[kept], 0.5, None, False, "linear", options
+            )[0],
         )
         if axis is None
         else rt.quantile_grads(g, a, 0.5, axis, keepdims, "linear", options)[0],
@@ -275,7 +277,9 @@ def nanmedian_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=F
     options = (overwrite_input, None, None)
     return (
         xp.reshape(
-            rt.quantile_tangent(da[kept], None, a[kept], 0.5, None, False, "linear", options),
+            rt.quantile_tangent(
+                da[kept], None, xp.asarray(a)[kept], 0.5, None, False, "linear", options
+            ),
             xp.shape(ans),
         )
         if axis is None

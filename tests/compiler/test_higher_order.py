@@ -118,9 +118,11 @@ def test_most_of_the_battery_has_second_derivatives():
 
 
 def _paired(y, u):
-    """``sum(u * y)`` over the parts of a tuple result (2 to 4 of them: eigh, qr, slogdet,
-    svd, lstsq), a function srcdiff compiles."""
-    total = np.sum(u[0] * y[0]) + np.sum(u[1] * y[1])
+    """``sum(u * y)`` over the parts of a tuple result (1 to 4 of them: ix_, eigh, qr,
+    slogdet, svd, lstsq), a function srcdiff compiles."""
+    total = np.sum(u[0] * y[0])
+    if len(u) > 1:
+        total = total + np.sum(u[1] * y[1])
     if len(u) > 2:
         total = total + np.sum(u[2] * y[2])
     if len(u) > 3:
@@ -208,8 +210,11 @@ REFUSED_AT_SECOND_ORDER = {
         "a gradient whose helper (rt.prod_entries_grads, cov_grads, corrcoef_grads) has no "
         "derivative rule: first order only",
     ),
-    "np.histogram": "a gradient whose helpers (rt.histogram_grads, histogram_tangent) have "
-    "no derivative rule: first order only",
+    **dict.fromkeys(
+        ["np.histogram", "np.histogram_bin_edges"],
+        "a gradient whose helpers (rt.histogram_grads, histogram_tangent) have no derivative "
+        "rule: first order only",
+    ),
     **dict.fromkeys(
         [
             "arrays.prod_second",
