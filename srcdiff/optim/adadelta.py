@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import fused
 from ..backend import array_module
-from ..tensor import Tensor
 from .optimizer import Optimizer, Params
 
 __all__ = ["Adadelta", "adadelta"]
@@ -60,16 +59,7 @@ class Adadelta(Optimizer):
         super().check_group(group)
 
     def update_group(self, group: dict[str, Any]) -> None:
-        for p in group["params"]:  # one by one, as PyTorch's for-loop
-            if p.grad is None:
-                continue
-            state = self.state[p]
-            zeros = array_module(p._data).zeros_like
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = Tensor._make(zeros(p._data))
-                state["acc_delta"] = Tensor._make(zeros(p._data))
-            state["step"] += 1
+        for p, state in self.stepped(group, "square_avg", "acc_delta"):
             adadelta(
                 [p._data],
                 [-p.grad._data if group["maximize"] else p.grad._data],

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import cuda, grad_mode
+from ..backend import array_module
 from ..grad_mode import enable_grad
 from ..rules.registry import nondiff
 from ..tensor import Tensor
@@ -129,6 +130,22 @@ class Optimizer:
     def update_group(self, group: dict[str, Any]) -> None:
         """Update the parameters of ``group`` from their ``.grad`` (under no_grad)."""
         raise NotImplementedError(f"{type(self).__name__} does not define update_group")
+
+    def stepped(self, group: dict[str, Any], *buffers: str) -> Iterator[tuple[Tensor, dict]]:
+        """The parameters of ``group`` that have a gradient, one by one as PyTorch's loop
+        takes them (one listed twice takes two steps), each with its state: ``buffers``
+        made zeros like it where it starts, and its steps counted."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                zeros = array_module(p._data).zeros_like
+                for b in buffers:
+                    state[b] = Tensor._make(zeros(p._data))
+            state["step"] += 1
+            yield p, state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient. ``closure``, if given,

@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import fused
 from ..backend import array_module
-from ..tensor import Tensor
 from .adam import adam_moments
 from .optimizer import Optimizer, Params
 
@@ -58,16 +57,7 @@ class RAdam(Optimizer):
     nonnegative = ("lr", "eps", "weight_decay")
 
     def update_group(self, group: dict[str, Any]) -> None:
-        for p in group["params"]:  # one by one, as PyTorch's for-loop
-            if p.grad is None:
-                continue
-            state = self.state[p]
-            zeros = array_module(p._data).zeros_like
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = Tensor._make(zeros(p._data))
-                state["exp_avg_sq"] = Tensor._make(zeros(p._data))
-            state["step"] += 1
+        for p, state in self.stepped(group, "exp_avg", "exp_avg_sq"):
             radam(
                 [p._data],
                 [-p.grad._data if group["maximize"] else p.grad._data],
