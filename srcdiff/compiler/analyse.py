@@ -2935,10 +2935,9 @@ def _calls_out(loop: gast.stmt, module: dict) -> bool:
     return False
 
 
-_BUILTIN_CALLS = frozenset(
-    {"range", "len", "enumerate", "zip", "reversed", "min", "max", "abs", "float", "int", "bool",
-     "isinstance", "list", "tuple", "sum"}
-)  # fmt: skip
+# builtins that call none of the user's code on the values a loop has (``min``, ``sum``,
+# ``float`` may: a key, an ``__add__``, a ``__float__``)
+_BUILTIN_CALLS = frozenset({"range", "len", "enumerate", "zip", "reversed", "isinstance"})
 
 
 def share_saves(body: list[gast.stmt], local: set[str],
