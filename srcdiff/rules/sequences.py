@@ -317,6 +317,54 @@ def polyval_jvp(ans, p, x, *, dp, dx):
     )
 
 
+@vjp(xp.polyadd)
+def polyadd(g, ans, a1, a2):
+    """Linear: the shorter is padded with leading zeros, so each gets the last of ``g``."""
+    n = xp.shape(g)[0]
+    return (
+        rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a1) + (1,))[0] :], a1), a1),
+        rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a2) + (1,))[0] :], a2), a2),
+    )
+
+
+@vjp(xp.polysub)
+def polysub(g, ans, a1, a2):
+    """``np.polyadd`` of ``a1`` and ``-a2``."""
+    n = xp.shape(g)[0]
+    return (
+        rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a1) + (1,))[0] :], a1), a1),
+        rt.cast_like(rt.unbroadcast(-g[n - (xp.shape(a2) + (1,))[0] :], a2), a2),
+    )
+
+
+linear("all", xp.polyadd, xp.polysub)
+
+
+@vjp(xp.polymul)
+def polymul(g, ans, a1, a2):
+    """The product's coefficients are the last of the full convolution of the factors
+    (NumPy drops each factor's leading zeros, whose products are the first): ``g`` put
+    there, each factor gets its valid correlation with the other."""
+    p1, p2 = xp.reshape(a1, (-1,)), xp.reshape(a2, (-1,))
+    full = xp.concatenate(
+        [xp.zeros(xp.shape(p1)[0] + xp.shape(p2)[0] - 1 - xp.shape(g)[0], dtype=g.dtype), g]
+    )
+    return (
+        rt.cast_like(rt.reshape_like(xp.correlate(full, p2, "valid"), a1), a1),
+        rt.cast_like(rt.reshape_like(xp.correlate(full, p1, "valid"), a2), a2),
+    )
+
+
+@jvp(xp.polymul, shaped=True)
+def polymul_jvp(ans, a1, a2, *, da1, da2):
+    """Bilinear: the last coefficients of the full convolutions (a tangent's leading zeros
+    are kept, as the value's place in the product is)."""
+    return (
+        xp.convolve(xp.reshape(da1, (-1,)), xp.reshape(a2, (-1,)))[-xp.shape(ans)[0] :],
+        xp.convolve(xp.reshape(a1, (-1,)), xp.reshape(da2, (-1,)))[-xp.shape(ans)[0] :],
+    )
+
+
 @vjp(xp.polyfit)
 def polyfit(g, ans, x, y, deg, rcond=None, full=False, w=None, cov=False):
     d_x, d_y, d_w = rt.polyfit_grads(g, ans, x, y, deg, rcond, full, w, cov)

@@ -34,7 +34,7 @@ def uses_two_arguments(x, lo):
 
 
 def uses_numpy_function(x):
-    return np.sum(np.polyadd(x, 2.0) ** 2)
+    return np.sum(np.nextafter(x, 2.0) ** 2)
 
 
 def helper_calling_cube(v):
@@ -111,16 +111,16 @@ def test_a_rule_with_several_arguments_returns_a_tuple_with_none(rules):
 
 
 def test_a_numpy_function_without_a_rule_gets_one(rules):
-    with pytest.raises(sd.CompileError, match="np.polyadd"):
+    with pytest.raises(sd.CompileError, match="np.nextafter"):
         sd.grad(uses_numpy_function)(X)
 
-    @sd.register_vjp(np.polyadd)
-    def polyadd_vjp(g, result, a1, a2):
+    @sd.register_vjp(np.nextafter)
+    def nextafter_vjp(g, result, x1, x2):
         return g, None
 
     g = sd.grad(uses_numpy_function)
-    assert np.allclose(g(X), 2 * np.polyadd(X, 2.0))
-    assert "polyadd_vjp(" in sd.source(g)
+    assert np.allclose(g(X), 2 * np.nextafter(X, 2.0))
+    assert "nextafter_vjp(" in sd.source(g)
 
 
 def test_register_vjp_returns_the_rule_unchanged(rules):

@@ -289,6 +289,29 @@ SPECS += [
     Spec(np.poly, (W((1,)),)),
 ]
 
+# polynomial sums and products: lengths apart, a number, a 0-d array, leading zeros (which
+# np.polymul drops), rows of equal length (np.polyadd broadcasts them)
+P = Sampler(43)
+SPECS += [
+    *[
+        Spec(prim, args, label=label)
+        for prim in (np.polyadd, np.polysub)
+        for args, label in (
+            ((P((4,)), P((2,))), ""),
+            ((P((2,)), P((5,))), ""),
+            ((P((3,)), P((3,))), ""),
+            ((P((3,)), P.scalar()), "number"),
+            ((P(()), P((3,))), ""),
+            ((P((3, 2)), P((3, 1))), "rows"),
+        )
+    ],
+    Spec(np.polymul, (P((3,)), P((4,)))),
+    Spec(np.polymul, (P((1,)), P((3,)))),
+    Spec(np.polymul, (P((3,)), P.scalar()), label="number"),
+    Spec(np.polymul, (P(()), P((2,)))),
+    Spec(np.polymul, (np.array([0.0, 0.0, 0.8, -1.1]), P((3,))), wrt=(1,), label="leading-zeros"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table
