@@ -58,6 +58,103 @@ def linspace_jvp(ans, start, stop, num=50, endpoint=True, retstep=False, dtype=N
     )
 
 
+@vjp(xp.logspace)
+def logspace(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """Entry ``i`` is ``base ** y_i``, ``y_i = start + (stop - start) * t_i`` (``t_i = i /
+    (num - 1)``, ``i / num`` without the endpoint): ``start``, ``stop`` and ``base`` are
+    broadcast together, the samples laid along ``axis``."""
+    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
+    t = xp.reshape(
+        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
+        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
+    )
+    b = xp.expand_dims(xp.broadcast_to(base, batch), axis)
+    y = (
+        xp.expand_dims(xp.broadcast_to(start, batch), axis) * (1 - t)
+        + xp.expand_dims(xp.broadcast_to(stop, batch), axis) * t
+    )
+    return (
+        rt.cast_like(
+            rt.unbroadcast(xp.sum(g * ans * xp.log(b) * (1 - t), axis=axis), start), start
+        ),
+        rt.cast_like(rt.unbroadcast(xp.sum(g * ans * xp.log(b) * t, axis=axis), stop), stop),
+        None,
+        None,
+        rt.cast_like(rt.unbroadcast(xp.sum(g * ans * y / b, axis=axis), base), base),
+        None,
+        None,
+    )
+
+
+@jvp(xp.logspace, shaped=True)
+def logspace_jvp(ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
+                 dstart, dstop, dbase):  # fmt: skip
+    """``ans * log(base)`` times the samples of the tangents of ``start`` and ``stop``;
+    ``ans * y / base`` times that of ``base``."""
+    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
+    t = xp.reshape(
+        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
+        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
+    )
+    b = xp.expand_dims(xp.broadcast_to(base, batch), axis)
+    y = (
+        xp.expand_dims(xp.broadcast_to(start, batch), axis) * (1 - t)
+        + xp.expand_dims(xp.broadcast_to(stop, batch), axis) * t
+    )
+    return (
+        ans * xp.log(b) * (1 - t) * xp.expand_dims(xp.broadcast_to(dstart, batch), axis),
+        ans * xp.log(b) * t * xp.expand_dims(xp.broadcast_to(dstop, batch), axis),
+        ans * y / b * xp.expand_dims(xp.broadcast_to(dbase, batch), axis),
+    )
+
+
+@vjp(xp.geomspace)
+def geomspace(g, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """Entry ``i`` is ``start ** (1 - t_i) * stop ** t_i`` (``t_i`` as ``np.logspace``'s;
+    both of one sign): it moves by ``(1 - t_i) / start`` and ``t_i / stop`` of itself."""
+    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
+    t = xp.reshape(
+        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
+        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
+    )
+    return (
+        rt.cast_like(
+            rt.unbroadcast(
+                xp.sum(
+                    g * ans * (1 - t) / xp.expand_dims(xp.broadcast_to(start, batch), axis),
+                    axis=axis,
+                ),
+                start,
+            ),
+            start,
+        ),  # fmt: skip
+        rt.cast_like(
+            rt.unbroadcast(
+                xp.sum(g * ans * t / xp.expand_dims(xp.broadcast_to(stop, batch), axis), axis=axis),
+                stop,
+            ),
+            stop,
+        ),  # fmt: skip
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@jvp(xp.geomspace, shaped=True)
+def geomspace_jvp(ans, start, stop, num=50, endpoint=True, dtype=None, axis=0, *, dstart, dstop):
+    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
+    t = xp.reshape(
+        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
+        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
+    )
+    return (
+        ans * (1 - t) * xp.expand_dims(xp.broadcast_to(dstart / start, batch), axis),
+        ans * t * xp.expand_dims(xp.broadcast_to(dstop / stop, batch), axis),
+    )
+
+
 @vjp(xp.arange)
 def arange(g, ans, start, stop=None, step=None, dtype=None):
     """Entry ``i`` is ``start + i * step``; ``stop`` only decides how many there are (zeros

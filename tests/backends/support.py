@@ -194,6 +194,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polyadd,
                 np.polysub,
                 np.polymul,
+                np.logspace,
+                np.geomspace,
                 np.nanmedian,
                 np.unique,
                 np.histogram_bin_edges,

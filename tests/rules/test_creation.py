@@ -24,6 +24,35 @@ SPECS = [
     Spec(np.linspace, (R.scalar(), R.scalar(), 5), wrt=(0, 1)),
     Spec(np.linspace, (R.scalar(), R.scalar(), 4), {"endpoint": False}, wrt=(0, 1)),
     Spec(np.linspace, (R((2,)), R((2,)), 3), {"axis": 1}, wrt=(0, 1), label="arrays-axis-1"),
+    Spec(np.logspace, (R.scalar(), R.scalar(), 5), wrt=(0, 1)),
+    Spec(np.logspace, (R.scalar(), R.scalar(), 4), {"endpoint": False}, wrt=(0, 1)),
+    Spec(np.logspace, (R.scalar(), R.scalar(), 5, True, R.scalar(1.5, 4.0)), wrt=(0, 1, 4)),
+    Spec(np.logspace, (R.scalar(), R.scalar(), 4), {"base": R.scalar(0.2, 0.8)}, wrt=(0, 1)),
+    Spec(np.logspace, (R((2,)), R((2,)), 3), {"axis": 1}, wrt=(0, 1), label="arrays-axis-1"),
+    Spec(
+        np.logspace,
+        (R((3,)), R.scalar(), 4, True, R((2, 1), 1.5, 4.0)),
+        {"axis": -1},
+        wrt=(0, 1, 4),
+        label="broadcast-base-axis--1",
+    ),  # fmt: skip
+    Spec(
+        np.logspace,
+        (R((2, 1)), R((3,)), 3, False, R((3,), 1.5, 4.0)),
+        {"axis": 1},
+        wrt=(0, 1, 4),
+        label="broadcast-axis-1",
+    ),  # fmt: skip
+    Spec(np.logspace, (R(()), R(()), 1, True, np.array(2.0)), wrt=(0, 1, 4)),
+    Spec(np.geomspace, (R.scalar(0.5, 2.0), R.scalar(3.0, 9.0), 5), wrt=(0, 1)),
+    Spec(np.geomspace, (R.scalar(-2.0, -0.5), R.scalar(-9.0, -3.0), 4), {"endpoint": False}),
+    Spec(
+        np.geomspace,
+        (R((2, 1), 0.5, 2.0), R((3,), 3.0, 9.0), 4),
+        {"axis": -1},
+        label="broadcast-axis--1",
+    ),  # fmt: skip
+    Spec(np.geomspace, (R((2,), 0.5, 2.0), R((2,), 3.0, 9.0), 3), {"axis": 1}, label="axis-1"),
     Spec(np.arange, (R.scalar(0.0, 1.0), 3.5, R.scalar(0.3, 0.6)), wrt=(0, 2)),
     Spec(np.r_, (R((3,)), R.scalar(), R((2,))), call=r_),
     Spec(np.r_, (R((2, 2)), R((1, 2))), call=r_, label="rows"),
