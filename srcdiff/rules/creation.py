@@ -208,5 +208,11 @@ nondiff(
     xp.identity,
 )  # fmt: skip
 
+nondiff(
+    "zeros and ones (its dtype's), piecewise constant in its offset k: which entries lie on "
+    "or below a diagonal",
+    xp.tri,
+)
+
 # srcdiff's own tensor makers are declared in srcdiff/creation.py: the rules do not import
 # the Tensor layer.

@@ -77,3 +77,21 @@ def test_np_arange_of_one_argument_counts_from_zero():
 def test_np_r_gives_a_slice_no_gradient():
     grads = rule_grads(np.r_, np.ones(5), slice(0, 3), np.ones(2), call=r_)
     assert grads[0] is None and grads[1].shape == (2,)
+
+
+def np_tri_offset(x, k):
+    return np.sum(np.tri(3, 4, k, x.dtype) * x**2)
+
+
+def test_np_tri_is_a_constant_pattern_of_its_offset():
+    """Its entries are zeros and ones, constant in the offset between whole numbers:
+    the offset's gradient is 0 and the pattern multiplies the other's (it was refused,
+    as NumPy's source called a function without a rule)."""
+    import srcdiff as sd
+
+    x = R((3, 4))
+    for dtype in (np.float64, np.float32):
+        d_x, d_k = sd.grad(np_tri_offset, wrt=(0, 1))(x.astype(dtype), 0.5)
+        assert d_x.dtype == dtype and d_k == 0.0
+        np.testing.assert_allclose(d_x, 2 * np.tri(3, 4, 0.5) * x, rtol=1e-6)
+    assert np.tri(3, 4, 0.5).dtype == np.float64 and np.tri(3, dtype=int).dtype.kind == "i"
