@@ -188,8 +188,8 @@ nondiff("a module variable's value where a function assigning it starts (a value
         "that may carry a gradient is refused: see analyse)",
         rt.global_value, rt.set_global)  # fmt: skip
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
-nondiff("checks of eigenvalues and of a polynomial fit, which return nothing",
-        rt.real_eigenvalues, rt.check_polyfit)  # fmt: skip
+nondiff("checks of eigenvalues, of a polynomial fit and of roots, which return nothing",
+        rt.real_eigenvalues, rt.check_polyfit, rt.simple_real_roots)  # fmt: skip
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,
         rt.check_unpack, rt.zip_strict)  # fmt: skip
 

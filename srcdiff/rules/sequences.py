@@ -365,6 +365,25 @@ def polymul_jvp(ans, a1, a2, *, da1, da2):
     )
 
 
+@vjp(xp.roots)
+def roots(g, ans, p):
+    """A simple real root ``r`` of ``sum_k p_k x^(N-1-k)`` moves (implicit function
+    theorem) by ``-r^(N-1-k) / p'(r)`` per coefficient ``p_k`` (a leading zero's: how the
+    roots there move as it leaves 0); complex and repeated roots are refused."""
+    rt.simple_real_roots(ans)
+    c = xp.reshape(p, (-1,))
+    powers = ans[:, None] ** xp.arange(xp.shape(c)[0] - 1, -1, -1)
+    return rt.cast_like(rt.reshape_like(-(g / xp.polyval(xp.polyder(c), ans)) @ powers, p), p)
+
+
+@jvp(xp.roots, shaped=True)
+def roots_jvp(ans, p, *, dp):
+    rt.simple_real_roots(ans)
+    return -xp.polyval(xp.reshape(dp, (-1,)), ans) / xp.polyval(
+        xp.polyder(xp.reshape(p, (-1,))), ans
+    )
+
+
 @vjp(xp.polyfit)
 def polyfit(g, ans, x, y, deg, rcond=None, full=False, w=None, cov=False):
     d_x, d_y, d_w = rt.polyfit_grads(g, ans, x, y, deg, rcond, full, w, cov)

@@ -765,6 +765,32 @@ def check_polyfit(x: Any, y: Any, deg: Any, rcond: Any = None, full: Any = False
     _polyfit_system(x, y, deg, rcond, full, w, cov)
 
 
+def simple_real_roots(r: Any) -> None:
+    """Refuse roots ``np.roots`` gave that have no real derivative: complex ones (NumPy
+    gives them as a complex array), and repeated ones (two within the cube root of the
+    dtype's epsilon, relative to the largest: a double root splits by about its square
+    root, and a root there moves without bound)."""
+    if backend.dtype_kind(r) == "c":
+        raise refuse(
+            "the derivative of np.roots of a polynomial with complex roots: srcdiff "
+            "differentiates real values",
+            "differentiate a function of the polynomial that stays real (np.polyval, "
+            "np.poly of real roots), or pass a polynomial whose roots are real",
+        )
+    xp = array_module(r)
+    n = r.shape[0]
+    if n < 2:
+        return
+    apart = xp.where(xp.eye(n, dtype=bool), xp.inf, xp.abs(r[:, None] - r[None, :]))
+    scale = float(xp.max(xp.abs(r)))
+    if float(xp.min(apart)) <= float(xp.finfo(r.dtype).eps) ** (1 / 3) * scale:
+        raise refuse(
+            "the derivative of np.roots at a repeated root: it moves without bound there",
+            "differentiate a symmetric function of the roots (np.poly's coefficients), or "
+            "perturb the polynomial",
+        )
+
+
 # ---- tangents (forward mode) ---------------------------------------------------------------
 
 

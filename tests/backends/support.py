@@ -194,6 +194,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polyadd,
                 np.polysub,
                 np.polymul,
+                np.roots,
                 np.logspace,
                 np.geomspace,
                 np.nanmedian,

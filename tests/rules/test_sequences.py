@@ -312,6 +312,15 @@ SPECS += [
     Spec(np.polymul, (np.array([0.0, 0.0, 0.8, -1.1]), P((3,))), wrt=(1,), label="leading-zeros"),
 ]
 
+# roots of polynomials with real, simple roots (a trailing zero coefficient: a root at 0)
+SPECS += [
+    Spec(np.roots, (1.3 * np.poly(np.array([-1.5, 0.2, 1.1, 2.4]) + P((4,), -0.1, 0.1)),)),
+    Spec(np.roots, (np.poly(np.array([0.7, -2.0]) + P((2,), -0.1, 0.1)),)),
+    Spec(np.roots, (np.array([P.scalar(1.5, 2.0), P.scalar(0.5, 1.0)]),), label="linear"),
+    Spec(np.roots, (np.array([1.0, -3.0, 2.0, 0.0]) + P((4,), -0.01, 0.0),), label="near-0"),
+    Spec(np.roots, (np.array([-0.5, 1.5, -1.0, 0.0]),), label="trailing-zero"),
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 # Calls that compiled code cannot make (see the last test): checked here, out of the table
@@ -708,3 +717,25 @@ def test_poly_goes_to_second_order_and_refuses_a_square_matrix():
         np.testing.assert_allclose(hv, (g(r + eps * v) - g(r - eps * v)) / (2 * eps), rtol=1e-6)
     with pytest.raises(sd.CompileError, match="np.poly of a square matrix"):
         sd.grad(_characteristic)(np.eye(2) + 0.1)
+
+
+def size_of_roots(p):
+    return np.sum(np.abs(np.roots(p)))
+
+
+@pytest.mark.parametrize(
+    "p, why",
+    [
+        (np.poly([1.0, 1.0 + 1e-9, 2.0]), "repeated root"),
+        (np.array([1.0, -2.0, 1.0, 0.0, 0.0]), "repeated root"),
+        (np.array([1.0, 0.0, 1.0, 2.0]), "complex"),
+        (np.poly([1.0, 1.0, 2.0]), "complex"),  # (a double root NumPy splits so)
+    ],
+    ids=["double", "double-zero", "complex", "double-split-complex"],
+)
+def test_np_roots_is_refused_at_repeated_and_complex_roots(p, why):
+    """No real derivative exists there: a clear CompileError, in reverse and forward mode."""
+    with pytest.raises(sd.CompileError, match=why):
+        sd.grad(size_of_roots)(p)
+    with pytest.raises(sd.CompileError, match=why):
+        sd.jvp(size_of_roots, (p,), (np.ones_like(p),))
