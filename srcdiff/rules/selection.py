@@ -240,50 +240,53 @@ def median_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=Fals
 
 @vjp(xp.nanmedian)
 def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    """``np.median`` of the entries that are not NaN (they get no gradient); along an
-    axis, slices differ in how many they keep, and NaN entries there are refused."""
-    if axis is not None and xp.any(xp.isnan(a)):
-        raise rt.refuse(
-            "the derivative of np.nanmedian along an axis of an array holding NaN",
-            "take np.nanmedian of each slice (a[i][~np.isnan(a[i])]), or of the whole array",
-        )
-    kept = ~xp.isnan(a)
-    options = (overwrite_input, None, None)
-    return (
-        rt.index_add(
-            xp.zeros_like(a),
-            kept,
-            rt.quantile_grads(
-                xp.reshape(g, ()), xp.asarray(a)[kept], 0.5, None, False, "linear", options
-            )[0],
-        )
-        if axis is None
-        else rt.quantile_grads(g, a, 0.5, axis, keepdims, "linear", options)[0],
-        None,
-        None,
-        None,
-        None,
-    )
+    """``np.median`` of each slice's entries that are not NaN (they get no gradient)."""
+    d_a, _ = rt.quantile_grads(g, a, 0.5, axis, keepdims, "linear",
+                               (overwrite_input, None, None, True))  # fmt: skip
+    return d_a, None, None, None, None
 
 
 @jvp(xp.nanmedian, shaped=True)
 def nanmedian_jvp(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, da):
-    if axis is not None and xp.any(xp.isnan(a)):
-        raise rt.refuse(
-            "the derivative of np.nanmedian along an axis of an array holding NaN",
-            "take np.nanmedian of each slice (a[i][~np.isnan(a[i])]), or of the whole array",
-        )
-    kept = ~xp.isnan(a)
-    options = (overwrite_input, None, None)
+    return rt.quantile_tangent(da, None, a, 0.5, axis, keepdims, "linear",
+                               (overwrite_input, None, None, True))  # fmt: skip
+
+
+@vjp(xp.nanquantile)
+def nanquantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, weights=None, interpolation=None):  # fmt: skip
+    """``np.quantile`` of each slice's entries that are not NaN (they get no gradient)."""
+    d_a, d_q = rt.quantile_grads(g, a, q, axis, keepdims, method,
+                                 (overwrite_input, weights, interpolation, True))  # fmt: skip
+    return d_a, d_q, None, None, None, None, None, None, None
+
+
+@vjp(xp.nanpercentile)
+def nanpercentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                  keepdims=False, weights=None, interpolation=None):  # fmt: skip
+    """``np.nanquantile`` of ``q / 100``."""
+    d_a, d_q = rt.quantile_grads(g, a, q, axis, keepdims, method,
+                                 (overwrite_input, weights, interpolation, True), True)  # fmt: skip
+    return d_a, d_q, None, None, None, None, None, None, None
+
+
+@jvp(xp.nanquantile, shaped=True)
+def nanquantile_jvp(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                    keepdims=False, weights=None, interpolation=None, *, da, dq):  # fmt: skip
+    options = (overwrite_input, weights, interpolation, True)
     return (
-        xp.reshape(
-            rt.quantile_tangent(
-                da[kept], None, xp.asarray(a)[kept], 0.5, None, False, "linear", options
-            ),
-            xp.shape(ans),
-        )
-        if axis is None
-        else rt.quantile_tangent(da, None, a, 0.5, axis, keepdims, "linear", options)
+        rt.quantile_tangent(da, None, a, q, axis, keepdims, method, options),
+        rt.quantile_tangent(None, dq, a, q, axis, keepdims, method, options),
+    )
+
+
+@jvp(xp.nanpercentile, shaped=True)
+def nanpercentile_jvp(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                      keepdims=False, weights=None, interpolation=None, *, da, dq):  # fmt: skip
+    options = (overwrite_input, weights, interpolation, True)
+    return (
+        rt.quantile_tangent(da, None, a, q, axis, keepdims, method, options, True),
+        rt.quantile_tangent(None, dq, a, q, axis, keepdims, method, options, True),
     )
 
 

@@ -947,7 +947,11 @@ class _Quantiles:
     """What ``np.quantile(a, q, axis)`` reads: ``a`` (as a float array) with the reduced
     axes last as one (``lined``, ``B + (n,)``), the order a stable sort puts it in and its
     sorted values; per quantile (``q`` flat) the two sorted positions its value reads,
-    ``lo`` and ``hi``, and the weight of the second, as NumPy interpolates them."""
+    ``lo`` and ``hi``, and the weight of the second, as NumPy interpolates them.
+
+    ``skip_nan`` (``np.nanquantile``): each lane's quantile is that of its entries that
+    are not NaN (the sort puts NaN last), so ``lo``, ``hi``, ``frac`` and ``per_q`` are
+    per lane (``(len(q), *B)`` and ``B``)."""
 
     xp: Any
     a: Any
@@ -957,7 +961,30 @@ class _Quantiles:
     lo: np.ndarray
     hi: np.ndarray
     frac: np.ndarray
-    per_q: float  # d(position) / dq over (n - 1): 1, or 1/100 for percents; 0 if constant
+    per_q: Any  # d(position) / dq: (n - 1), or (n - 1) / 100 for percents; 0 if constant
+    skip_nan: bool = False
+    moves: bool = True  # with q (the linear method)
+
+    def at(self, values: Any, index: Any) -> Any:
+        """The entries of the sorted lanes ``values`` at ``index`` (one position, or one
+        per lane)."""
+        if not self.skip_nan:
+            return values[..., index]
+        return self.xp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
+
+    def add_at(self, d: Any, index: Any, value: Any) -> None:
+        """Add ``value`` (one per lane) into the sorted lanes ``d`` at ``index``."""
+        if not self.skip_nan:
+            d[..., index] += value
+        else:
+            d += (self.xp.arange(d.shape[-1]) == index[..., None]) * value[..., None]
+
+    def weight(self, j: int) -> Any:
+        """The weight of the higher position of quantile ``j``: a number (float32 stays
+        float32), or one per lane."""
+        if not self.skip_nan:
+            return float(self.frac[j])
+        return self.xp.asarray(self.frac[j], dtype=self.lined.dtype)
 
     def unsorted(self, d_ordered: Any, d_q: np.ndarray, q: Any, axis: Any) -> tuple:
         """Adjoints laid out as the sorted lanes (``d_ordered``) and per quantile (``d_q``)
@@ -985,7 +1012,7 @@ class _Quantiles:
            ) -> _Quantiles:  # fmt: skip
         from .mutation import refuse  # mutation imports this module
 
-        overwrite_input, weights, interpolation = options
+        overwrite_input, weights, interpolation, *skip_nan = options
         if method not in _QUANTILE_METHODS or weights is not None or interpolation is not None:
             raise refuse(
                 f"a quantile by method={method!r}, weights= or interpolation=",
@@ -1004,21 +1031,28 @@ class _Quantiles:
         n = lined.shape[-1]
         order = xp.argsort(lined, axis=-1, stable=True)
         scale = 0.01 if percent else 1.0
-        pos = np.asarray(q, dtype=np.float64).reshape(-1) * scale * (n - 1)
-        lo = np.floor(pos)
+        skip = bool(skip_nan and skip_nan[0])
+        # (skipping NaN: each lane's count of the others; q first, then the lanes)
+        last = xp.sum(~xp.isnan(lined), axis=-1) - 1 if skip else n - 1
+        ahead = (-1,) + (1,) * (lined.ndim - 1) if skip else (-1,)
+        lib = xp if skip else np
+        pos = lib.reshape(lib.asarray(np.asarray(q, dtype=np.float64)), ahead) * scale * last
+        pos = lib.maximum(pos, 0.0)  # (a lane of NaN alone: its quantile is NaN)
+        lo = lib.floor(pos)
         frac = pos - lo
         if method == "lower":
-            frac = np.zeros_like(frac)
+            frac = lib.zeros_like(frac)
         elif method == "higher":
             frac = (frac > 0).astype(np.float64)
         elif method == "midpoint":
-            frac = np.where(frac > 0, 0.5, 0.0)
+            frac = lib.where(frac > 0, 0.5, 0.0)
         elif method == "nearest":  # (ties to the even position, as np.around)
-            frac = (np.around(pos) > lo).astype(np.float64)
+            frac = (lib.around(pos) > lo).astype(np.float64)
         lo = lo.astype(np.intp)
         return cls(xp, a, lined, order, xp.take_along_axis(lined, order, axis=-1), lo,
-                   np.minimum(lo + 1, n - 1), frac,
-                   scale * (n - 1) if method == "linear" else 0.0)  # fmt: skip
+                   lib.minimum(lo + 1, lib.maximum(last, 0)), frac,
+                   (xp.asarray(scale * last, dtype=lined.dtype) if skip else scale * last)
+                   if method == "linear" else 0.0, skip, method == "linear")  # fmt: skip
 
     def sorted_like(self, d: Any, axis: Any) -> Any:
         """``d`` (shaped as ``a``, or broadcast to it) laid out as the sorted lanes."""
@@ -1028,12 +1062,14 @@ class _Quantiles:
     def slope(self, j: int) -> Any:
         """The derivative of quantile ``j`` in its ``q`` (of each slice)."""
         ordered = self.ordered
-        return (ordered[..., self.hi[j]] - ordered[..., self.lo[j]]) * self.per_q
+        return (self.at(ordered, self.hi[j]) - self.at(ordered, self.lo[j])) * self.per_q
 
     def nan_where_nan(self, d: Any, keep: bool) -> Any:
-        """``d`` NaN for the slices holding NaN (the sort put it last): their quantile is
-        NaN, and finite differences give its entries NaN gradients."""
-        last = self.ordered[..., -1:] if keep else self.ordered[..., -1]
+        """``d`` NaN for the slices holding NaN (the sort put it last; skipping NaN, for
+        those of NaN alone): their quantile is NaN, and finite differences give its
+        entries NaN gradients."""
+        at = 0 if self.skip_nan else -1
+        last = self.ordered[..., at : (at + 1) or None] if keep else self.ordered[..., at]
         with np.errstate(invalid="ignore"):
             return self.xp.where(self.xp.isnan(last), self.xp.nan, d)
 
@@ -1049,8 +1085,8 @@ def quantile_grads(g: Any, a: Any, q: Any, axis: Any, keepdims: bool, method: st
     xp, count = qs.xp, len(qs.frac)
     spread, d_ordered, d_q = qs.adjoints(g, q, axis, keepdims)
     for j in range(count):
-        d_ordered[..., qs.lo[j]] += spread[j] * (1.0 - qs.frac[j])
-        d_ordered[..., qs.hi[j]] += spread[j] * qs.frac[j]
+        qs.add_at(d_ordered, qs.lo[j], spread[j] * (1.0 - qs.frac[j]))
+        qs.add_at(d_ordered, qs.hi[j], spread[j] * qs.frac[j])
         d_q[j] = float(xp.sum(spread[j] * qs.slope(j)))
     return qs.unsorted(d_ordered, d_q, q, axis)
 
@@ -1067,8 +1103,8 @@ def quantile_tangent(da: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool
     for j in range(len(qs.frac)):
         part = xp.zeros(lined.shape[:-1], dtype=lined.dtype)
         if d_ordered is not None:
-            weight = float(qs.frac[j])  # (a number: float32 stays float32)
-            part = d_ordered[..., qs.lo[j]] * (1.0 - weight) + d_ordered[..., qs.hi[j]] * weight
+            weight = qs.weight(j)
+            part = qs.at(d_ordered, qs.lo[j]) * (1.0 - weight) + qs.at(d_ordered, qs.hi[j]) * weight
         if dqs is not None:
             part = part + qs.slope(j) * float(dqs[j])
         parts.append(qs.nan_where_nan(part, keep=False))
@@ -1087,14 +1123,14 @@ def quantile_cross(t: Any, dq: Any, a: Any, q: Any, axis: Any, keepdims: bool, m
     qs = _Quantiles.of(a, q, axis, method, options, percent)
     xp, lined = qs.xp, qs.lined
     shape = _quantile_shape(qs.a, q, axis, keepdims)
-    if t is None or dq is None or not qs.per_q:
+    if t is None or dq is None or not qs.moves:
         return xp.zeros(shape, dtype=lined.dtype)
     ordered = qs.sorted_like(t, axis)
     dqs = _quantile_flat_q(dq, q)
     parts = []
     for j in range(len(qs.frac)):
-        apart = ordered[..., qs.hi[j]] - ordered[..., qs.lo[j]]
-        parts.append(qs.nan_where_nan(apart * float(qs.per_q * dqs[j]), keep=False))
+        apart = qs.at(ordered, qs.hi[j]) - qs.at(ordered, qs.lo[j])
+        parts.append(qs.nan_where_nan(apart * qs.per_q * float(dqs[j]), keep=False))
     out = xp.stack(parts) if parts else xp.zeros((0, *lined.shape[:-1]), dtype=lined.dtype)
     return xp.reshape(xp.asarray(out, dtype=lined.dtype), shape)
 
@@ -1112,14 +1148,14 @@ def quantile_cross_grads(g: Any, t: Any, dq: Any, a: Any, q: Any, axis: Any, kee
     spread, d_ordered, d_q = qs.adjoints(g, q, axis, keepdims)
     ordered = None if t is None else qs.sorted_like(t, axis)
     dqs = None if dq is None else _quantile_flat_q(dq, q)
-    for j in range(count if qs.per_q else 0):
+    for j in range(count if qs.moves else 0):
         if dqs is not None:
-            moved = spread[j] * float(qs.per_q * dqs[j])
-            d_ordered[..., qs.hi[j]] += moved
-            d_ordered[..., qs.lo[j]] -= moved
+            moved = spread[j] * qs.per_q * float(dqs[j])
+            qs.add_at(d_ordered, qs.hi[j], moved)
+            qs.add_at(d_ordered, qs.lo[j], -moved)
         if ordered is not None:
-            d_q[j] = float(xp.sum(spread[j] * (ordered[..., qs.hi[j]] - ordered[..., qs.lo[j]])
-                                  )) * qs.per_q  # fmt: skip
+            apart = qs.at(ordered, qs.hi[j]) - qs.at(ordered, qs.lo[j])
+            d_q[j] = float(xp.sum(spread[j] * apart * qs.per_q))
     return qs.unsorted(d_ordered, d_q, q, axis)
 
 

@@ -218,6 +218,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.average,
                 np.quantile,
                 np.percentile,
+                np.nanquantile,
+                np.nanpercentile,
                 np.median,
                 rt.average_weights,
                 np.cbrt,
@@ -227,8 +229,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),
         **dict.fromkeys(
             [rt.quantile_tangent, rt.quantile_grads, rt.quantile_cross, rt.quantile_cross_grads],
-            "a helper of the rules of np.quantile, np.percentile and np.median, which the "
-            "standard has not",
+            "a helper of the rules of np.quantile, np.percentile and np.median (and their "
+            "NaN-skipping forms), which the standard has not",
         ),
         **dict.fromkeys([np.r_, np.c_], "NumPy's index objects: the standard has none"),
         **dict.fromkeys(
