@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, sequence_result, unsupported, vjp
+from .registry import jvp, linear, nondiff, sequence_result, unsupported, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -438,8 +438,18 @@ unsupported(
 
 # ``np.unique``: where the entries are distinct, its values are the entries in another
 # order (each value's gradient goes to the one entry equal to it); where two entries tie,
-# moving one apart adds a value, so no derivative exists there: refused. Its index,
-# inverse and count results are integers.
+# moving one apart adds a value, so no derivative exists there: refused. Along an axis, its
+# slices are ordered by their entries in turn: where no two share their first entry, the
+# values are the slices in the order of their first entries, which moving them keeps
+# (where two share it, their order flips as it moves: refused). Its index, inverse and
+# count results are integers.
+
+
+nondiff(
+    "the first entries of np.unique's slices, read for the order they give alone (constant "
+    "where no two tie)",
+    rt.unique_slices_lead,
+)
 
 
 @vjp(xp.unique)
@@ -447,18 +457,27 @@ def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=F
            axis=None, equal_nan=True, sorted=True):  # fmt: skip
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
-    if axis is not None or xp.size(values) != xp.size(ar):
+    if axis is None and xp.size(values) != xp.size(ar):
         raise rt.refuse(
-            "the derivative of np.unique where entries are equal (or along an axis): moving "
-            "one of equal entries apart adds a value, so no derivative exists",
+            "the derivative of np.unique where entries are equal: moving one of equal "
+            "entries apart adds a value, so no derivative exists",
             "differentiate where the entries are distinct, or sum over equal entries with "
             "the inverse np.unique(..., return_inverse=True) gives",
         )
-    flat = xp.reshape(ar, (-1,))
     d_values = rt.result_grads(g, ans)[0] if several else g
+    lead = (
+        (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
+    )
     return (
         xp.reshape(
-            d_values[xp.argsort(values)[xp.searchsorted(xp.sort(values), flat)]], xp.shape(ar)
+            d_values[xp.argsort(lead[1])[xp.searchsorted(xp.sort(lead[1]), lead[0])]],
+            xp.shape(ar),
+        )
+        if axis is None
+        else xp.take(
+            d_values,
+            xp.argsort(lead[1])[xp.searchsorted(xp.sort(lead[1]), lead[0])],
+            axis=axis,
         ),
         None,
         None,
@@ -474,15 +493,25 @@ def unique_jvp(ans, ar, return_index=False, return_inverse=False, return_counts=
                axis=None, equal_nan=True, sorted=True, *, dar):  # fmt: skip
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
-    if axis is not None or xp.size(values) != xp.size(ar):
+    if axis is None and xp.size(values) != xp.size(ar):
         raise rt.refuse(
-            "the derivative of np.unique where entries are equal (or along an axis): moving "
-            "one of equal entries apart adds a value, so no derivative exists",
+            "the derivative of np.unique where entries are equal: moving one of equal "
+            "entries apart adds a value, so no derivative exists",
             "differentiate where the entries are distinct, or sum over equal entries with "
             "the inverse np.unique(..., return_inverse=True) gives",
         )
-    flat = xp.reshape(ar, (-1,))
-    moved = xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[
-        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), values)]
-    ]
+    lead = (
+        (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
+    )
+    moved = (
+        xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[
+            xp.argsort(lead[0])[xp.searchsorted(xp.sort(lead[0]), lead[1])]
+        ]
+        if axis is None
+        else xp.take(
+            xp.broadcast_to(dar, xp.shape(ar)),
+            xp.argsort(lead[0])[xp.searchsorted(xp.sort(lead[0]), lead[1])],
+            axis=axis,
+        )
+    )
     return [moved] + [rt.zeros_like(a) for a in ans[1:]] if several else moved

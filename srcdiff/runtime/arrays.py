@@ -1191,6 +1191,34 @@ def _quantile_unmoved(xp: Any, d_lined: Any, a: Any, axis: Any) -> Any:
     return xp.transpose(moved, tuple(np.argsort([*rest, *axes])))
 
 
+def unique_slices_lead(ar: Any, values: Any, axis: int) -> tuple[Any, Any]:
+    """The first entries of the slices along ``axis`` of ``ar`` and of ``values``, its
+    ``np.unique`` along that axis, refusing where that has no derivative: where slices
+    are equal (moving one apart adds a slice), or share their first entry (their order
+    flips as it moves). Then the values are the slices in the order of those entries."""
+    from .mutation import refuse  # mutation imports this module
+
+    xp = array_module(ar, values)
+    a = xp.asarray(ar)
+    n = a.shape[axis]
+    if values.shape[axis] != n or not n:
+        raise refuse(
+            "the derivative of np.unique along an axis where slices are equal: moving one "
+            "of equal slices apart adds one, so no derivative exists",
+            "differentiate where the slices are distinct, or sum over equal ones with the "
+            "inverse np.unique(..., axis=..., return_inverse=True) gives",
+        )
+    lead = xp.reshape(xp.moveaxis(a, axis, 0), (n, -1))[:, 0]
+    if bool(xp.any(xp.diff(xp.sort(lead)) == 0)):
+        raise refuse(
+            "the derivative of np.unique along an axis where two slices share their first "
+            "entry: their order flips as it moves, so no derivative exists",
+            "make the first entries of the slices distinct, or sort them by a key of your own "
+            "(np.argsort of a column, then np.take)",
+        )
+    return lead, xp.reshape(xp.moveaxis(values, axis, 0), (n, -1))[:, 0]
+
+
 def entries(g: Any, container: Any) -> list:
     """The gradients of the entries of ``container`` (a list, tuple or dict) given its
     adjoint ``g``, in order, a zero for each entry ``g`` has nothing for."""

@@ -186,6 +186,9 @@ SPECS = [
     Spec(np.unique, (R((2, 3)),)),
     Spec(np.unique, (R((5,)),), {"return_counts": True, "return_index": True}),
     Spec(np.unique, (R((4,)), False, True)),
+    Spec(np.unique, (R((4, 3)),), {"axis": 0}, label="rows"),
+    Spec(np.unique, (R((3, 4)),), {"axis": -1, "return_inverse": True}, label="columns"),
+    Spec(np.unique, (R((2, 3, 2)), True, False, True, 1), label="axis-1-index-counts"),
     Spec(np.median, (R((5,)),), label="odd"),
     Spec(np.median, (R((2, 3, 5)), (1, 2), None, False, True), wrt=(0,), label="axes-keepdims"),
     # ---- the helpers of the quantiles' rules, differentiated again (second derivatives)
@@ -705,6 +708,27 @@ def test_nanmedian_skips_nan_in_both_modes_along_an_axis_too():
 def _unique_of_ties(a):
     values, counts = np.unique(a, return_counts=True)
     return np.sum(values**2) + np.sum(counts)
+
+
+def _unique_rows(a):
+    return np.sum(np.unique(a, axis=0)[0] ** 2)
+
+
+@pytest.mark.parametrize(
+    "a, why",
+    [
+        (np.array([[0.3, 0.5], [0.3, 0.5]]), "slices are equal"),
+        (np.array([[0.3, 0.5], [0.3, 0.9]]), "share their first entry"),
+    ],
+    ids=["equal", "first-entry-tied"],
+)
+def test_unique_along_an_axis_is_refused_where_its_order_jumps(a, why):
+    """Equal rows merge; rows tied in their first entry swap as it moves: neither has a
+    derivative (in both modes)."""
+    with pytest.raises(sd.CompileError, match=why):
+        sd.grad(_unique_rows)(a)
+    with pytest.raises(sd.CompileError, match=why):
+        sd.jvp(_unique_rows, (a,), (np.ones_like(a),))
 
 
 def test_unique_is_refused_at_ties():
