@@ -515,3 +515,79 @@ def unique_jvp(ans, ar, return_index=False, return_inverse=False, return_counts=
         )
     )
     return [moved] + [rt.zeros_like(a) for a in ans[1:]] if several else moved
+
+
+# The Array API's spellings of np.unique (NumPy 2): the values alone, or with integers.
+UNIQUE_VALUES = [xp.unique_values] if hasattr(xp, "unique_values") else []
+UNIQUE_PARTS = [getattr(xp, n) for n in ("unique_counts", "unique_inverse", "unique_all")
+                if hasattr(xp, n)]  # fmt: skip
+
+
+@vjp(*UNIQUE_VALUES)
+def unique_values(g, ans, x):
+    """``np.unique(x)`` (in any order): each value's gradient goes to its entry."""
+    flat = xp.reshape(xp.asarray(x), (-1,))
+    if ans.shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.unique_values where entries are equal: moving one of "
+            "equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique_inverse gives",
+        )
+    return xp.reshape(g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), flat)]], xp.asarray(x).shape)
+
+
+@jvp(*UNIQUE_VALUES, shaped=True)
+def unique_values_jvp(ans, x, *, dx):
+    flat = xp.reshape(xp.asarray(x), (-1,))
+    if ans.shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.unique_values where entries are equal: moving one of "
+            "equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique_inverse gives",
+        )
+    return xp.reshape(xp.broadcast_to(dx, xp.asarray(x).shape), (-1,))[
+        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans)]
+    ]
+
+
+@vjp(*UNIQUE_PARTS)
+def unique_parts(g, ans, x):
+    """``np.unique_values`` with integers (indices, inverse, counts): they get none."""
+    flat = xp.reshape(xp.asarray(x), (-1,))
+    if ans[0].shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.unique_counts, unique_inverse or unique_all where entries "
+            "are equal: moving one of equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique_inverse gives",
+        )
+    return xp.reshape(
+        rt.result_grads(g, ans)[0][xp.argsort(ans[0])[xp.searchsorted(xp.sort(ans[0]), flat)]],
+        xp.asarray(x).shape,
+    )
+
+
+@jvp(*UNIQUE_PARTS, shaped=True)
+def unique_parts_jvp(ans, x, *, dx):
+    flat = xp.reshape(xp.asarray(x), (-1,))
+    if ans[0].shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.unique_counts, unique_inverse or unique_all where entries "
+            "are equal: moving one of equal entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct, or sum over equal entries with "
+            "the inverse np.unique_inverse gives",
+        )
+    return rt.result_like(
+        ans,
+        [
+            xp.reshape(xp.broadcast_to(dx, xp.asarray(x).shape), (-1,))[
+                xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans[0])]
+            ]
+        ]
+        + [rt.zeros_like(a) for a in ans[1:]],
+    )
+
+
+sequence_result(*UNIQUE_PARTS)

@@ -1,6 +1,7 @@
 """Rules of selecting entries: take, take_along_axis, select, choose, partition, the
 NaN-skipping reductions, and the ``initial=`` and ``where=`` of max, min, sum and mean."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 import srcdiff as sd
 from srcdiff import runtime as rt
+from srcdiff.backend import array_module
 from srcdiff.testing import check_grads, check_vjp
 
 from .spec import Sampler, Spec, rule_grads, table_tests
@@ -42,6 +44,19 @@ LABELS = np.array([[0, 2, 1, 2], [1, 1, 0, 2], [2, 0, 0, 1]])
 NANS = with_nans((3, 4), [1, 6, 7])
 MASK = [True, False, True, True]  # where=, broadcast along the last axis
 ROWS = [[True], [False], [True]]
+
+
+def as_tuple(f):
+    """``f`` of the array module of its argument returning its named tuple as a plain
+    tuple, for the checker, which builds cotangents of the result's type (``__wrapped__``:
+    ``f``, for the sweeps)."""
+
+    @functools.wraps(f)
+    def call(x, *args, **kwargs):
+        return tuple(getattr(array_module(x), f.__name__)(x, *args, **kwargs))
+
+    return call
+
 
 SPECS = [
     # ---- take ----------------------------------------------------------------------------------
@@ -187,6 +202,10 @@ SPECS = [
     Spec(np.unique, (R((5,)),), {"return_counts": True, "return_index": True}),
     Spec(np.unique, (R((4,)), False, True)),
     Spec(np.unique, (R((4, 3)),), {"axis": 0}, label="rows"),
+    Spec(np.unique_values, (R((2, 3)),)),
+    Spec(np.unique_counts, (R((5,)),), call=as_tuple(np.unique_counts)),
+    Spec(np.unique_inverse, (R((2, 2)),), call=as_tuple(np.unique_inverse)),
+    Spec(np.unique_all, (R((4,)),), call=as_tuple(np.unique_all)),
     Spec(np.unique, (R((3, 4)),), {"axis": -1, "return_inverse": True}, label="columns"),
     Spec(np.unique, (R((2, 3, 2)), True, False, True, 1), label="axis-1-index-counts"),
     Spec(np.median, (R((5,)),), label="odd"),
