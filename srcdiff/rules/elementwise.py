@@ -508,6 +508,102 @@ def logsumexp_jvp(ans, a, axis=None, b=None, keepdims=False, return_sign=False, 
     )
 
 
+def erfinv(g, ans, y):
+    """The slope of the inverse, ``sqrt(pi) / 2 * exp(erfinv(y) ** 2)``."""
+    return g * 0.886226925452758 * xp.exp(ans * ans)
+
+
+def erfinv_jvp(ans, y, *, dy):
+    return dy * 0.886226925452758 * xp.exp(ans * ans)
+
+
+def erfcinv(g, ans, y):
+    return -g * 0.886226925452758 * xp.exp(ans * ans)
+
+
+def erfcinv_jvp(ans, y, *, dy):
+    return -dy * 0.886226925452758 * xp.exp(ans * ans)
+
+
+def ndtr(g, ans, x):
+    """The standard normal density, ``exp(-x ** 2 / 2) / sqrt(2 pi)``."""
+    return g * 0.3989422804014327 * xp.exp(-0.5 * x * x)
+
+
+def ndtr_jvp(ans, x, *, dx):
+    return dx * 0.3989422804014327 * xp.exp(-0.5 * x * x)
+
+
+def log_ndtr(g, ans, x):
+    """The density over the distribution, ``exp(-x ** 2 / 2 - log_ndtr(x)) / sqrt(2 pi)``
+    (finite far in the lower tail, where both are)."""
+    return g * 0.3989422804014327 * xp.exp(-0.5 * x * x - ans)
+
+
+def log_ndtr_jvp(ans, x, *, dx):
+    return dx * 0.3989422804014327 * xp.exp(-0.5 * x * x - ans)
+
+
+def ndtri(g, ans, y):
+    """The slope of the inverse of ``ndtr``, ``sqrt(2 pi) * exp(ndtri(y) ** 2 / 2)``."""
+    return g * 2.5066282746310002 * xp.exp(0.5 * ans * ans)
+
+
+def ndtri_jvp(ans, y, *, dy):
+    return dy * 2.5066282746310002 * xp.exp(0.5 * ans * ans)
+
+
+def log_expit(g, ans, x):
+    """``1 - expit(x)``, as ``-expm1(log_expit(x))`` (exact for large ``x``)."""
+    return -g * xp.expm1(ans)
+
+
+def log_expit_jvp(ans, x, *, dx):
+    return -dx * xp.expm1(ans)
+
+
+def xlog1py(g, ans, x, y):
+    """``x * log1p(y)``, 0 where ``x`` is 0 (there ``y`` gets no gradient)."""
+    return (
+        rt.cast_like(rt.unbroadcast(g * xp.log1p(y), x), x),
+        rt.unbroadcast(xp.where(xp.asarray(x) == 0, 0.0, g * x / (1.0 + y)), y),
+    )
+
+
+def xlog1py_jvp(ans, x, y, *, dx, dy):
+    return dx * xp.log1p(y), xp.where(xp.asarray(x) == 0, 0.0, dy * x / (1.0 + y))
+
+
+def betaln(g, ans, a, b):
+    """``log|B(a, b)|``: digamma of each less digamma of their sum."""
+    return (
+        rt.unbroadcast(g * (rt.digamma(a) - rt.digamma(a + b)), a),
+        rt.unbroadcast(g * (rt.digamma(b) - rt.digamma(a + b)), b),
+    )
+
+
+def betaln_jvp(ans, a, b, *, da, db):
+    return da * (rt.digamma(a) - rt.digamma(a + b)), db * (rt.digamma(b) - rt.digamma(a + b))
+
+
+def softmax(g, ans, x, axis=None):
+    """``s * (g - sum(g * s))`` over ``axis`` (all entries for None), ``s`` the result."""
+    return ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)), None
+
+
+def softmax_jvp(ans, x, axis=None, *, dx):
+    return ans * (dx - xp.sum(ans * dx, axis=axis, keepdims=True))
+
+
+def log_softmax(g, ans, x, axis=None):
+    """``g - softmax(x) * sum(g)`` over ``axis`` (all entries for None)."""
+    return g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True), None
+
+
+def log_softmax_jvp(ans, x, axis=None, *, dx):
+    return dx - xp.sum(xp.exp(ans) * dx, axis=axis, keepdims=True)
+
+
 SCIPY_SPECIAL: tuple = ()  # the functions of scipy.special with a rule (none without SciPy)
 if importlib.util.find_spec("scipy") is not None:
     import scipy.special as special
@@ -522,7 +618,17 @@ if importlib.util.find_spec("scipy") is not None:
         (special.gammaln, lgamma, lgamma_jvp),
         (special.digamma, digamma, digamma_jvp),
         (special.xlogy, xlogy, xlogy_jvp),
+        (special.erfinv, erfinv, erfinv_jvp),
+        (special.erfcinv, erfcinv, erfcinv_jvp),
+        (special.ndtr, ndtr, ndtr_jvp),
+        (special.log_ndtr, log_ndtr, log_ndtr_jvp),
+        (special.ndtri, ndtri, ndtri_jvp),
+        (special.log_expit, log_expit, log_expit_jvp),
+        (special.xlog1py, xlog1py, xlog1py_jvp),
+        (special.betaln, betaln, betaln_jvp),
+        (special.softmax, softmax, softmax_jvp),
+        (special.log_softmax, log_softmax, log_softmax_jvp),
     ):
         vjp(_fn)(_rule)
-        jvp(_fn, shaped=_fn is special.logsumexp)(_tangent)
+        jvp(_fn, shaped=_fn in (special.logsumexp, special.softmax, special.log_softmax))(_tangent)
         SCIPY_SPECIAL += (_fn,)

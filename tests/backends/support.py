@@ -481,9 +481,13 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),
         **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
         **dict.fromkeys(
-            [f for f in SCIPY_SPECIAL if getattr(f, "__name__", "") in ("psi", "logsumexp")],
-            "scipy.special's psi and logsumexp make NumPy arrays of their arguments, which "
-            "CuPy refuses",
+            [
+                f
+                for f in SCIPY_SPECIAL
+                if getattr(f, "__name__", "") in ("psi", "logsumexp", "softmax", "log_softmax")
+            ],
+            "scipy.special's psi, logsumexp, softmax and log_softmax make NumPy arrays of "
+            "their arguments, which CuPy refuses",
         ),
         **dict.fromkeys(
             [np.r_, np.c_],

@@ -111,6 +111,33 @@ def _scipy_specs():
         Spec(special.logsumexp, (R((2, 3, 4)),), {"axis": (0, 2)}),
         Spec(special.logsumexp, (a, None, b), label="b"),
         Spec(special.logsumexp, (a, -1, R((4,), 0.5, 2.0)), label="b-broadcast"),
+        *[
+            Spec(p, (value(s, *dom),))
+            for p, dom in (
+                (special.erfinv, (-0.9, 0.9)),
+                (special.erfcinv, (0.1, 1.9)),
+                (special.ndtr, (-3.0, 3.0)),
+                (special.log_ndtr, (-3.0, 3.0)),
+                (special.ndtri, (0.05, 0.95)),
+                (special.log_expit, (-4.0, 4.0)),
+            )
+            for s in ((3, 4), (), None)
+        ],
+        Spec(special.log_ndtr, (R((4,), -30.0, -20.0),), label="lower-tail"),
+        Spec(special.log_expit, (R((4,), 30.0, 40.0),), label="large"),
+        *[
+            Spec(special.xlog1py, (value(xs, -2.0, 2.0), value(ys, -0.5, 2.0)))
+            for xs, ys in BROADCAST
+        ],
+        Spec(special.xlog1py, (np.array([0.0, 1.5, 0.0]), R((3,), -0.5, 2.0)), label="zeros"),
+        *[Spec(special.betaln, (value(xs, 0.3, 3.0), value(ys, 0.3, 3.0))) for xs, ys in BROADCAST],
+        Spec(special.softmax, (a,)),
+        Spec(special.softmax, (a, 1), label="axis-1"),
+        Spec(special.softmax, (R((2, 3, 4)),), {"axis": (0, 2)}),
+        Spec(special.softmax, (R((5,)),), {"axis": -1}),
+        Spec(special.log_softmax, (a,)),
+        Spec(special.log_softmax, (a, 0), label="axis-0"),
+        Spec(special.log_softmax, (R((2, 3, 4)),), {"axis": (1, 2)}),
     ]
 
 
@@ -325,7 +352,7 @@ def test_digamma_matches_scipy():
 def test_scipy_rules_exist_only_with_scipy():
     from srcdiff.rules import elementwise
 
-    assert len(elementwise.SCIPY_SPECIAL) == (9 if HAS_SCIPY else 0)
+    assert len(elementwise.SCIPY_SPECIAL) == (19 if HAS_SCIPY else 0)
 
 
 @pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is not installed")
