@@ -70,11 +70,10 @@ class Adagrad(Optimizer):
         return state
 
     def update_group(self, group: dict[str, Any]) -> None:
-        for p in group["params"]:  # one by one, as PyTorch's for-loop (a parameter
-            if p.grad is None:  # listed twice takes two steps, one after the other)
-                continue
-            state = self._init_state(p)  # (made anew after a load)
-            state["step"] += 1
+        for p in group["params"]:
+            if p.grad is not None:
+                self._init_state(p)  # (made anew after a load)
+        for p, state in self.stepped(group):
             adagrad(
                 [p._data],
                 [p.grad._data],

@@ -7,7 +7,6 @@ from typing import Any
 
 from .. import fused
 from ..backend import array_module
-from ..tensor import Tensor
 from .optimizer import Optimizer, Params
 
 __all__ = ["Adam", "adam", "adam_moments"]
@@ -63,18 +62,8 @@ class Adam(Optimizer):
         lr, weight_decay = group["lr"], group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
         beta1, beta2 = group["betas"]
-        for p in group["params"]:  # one by one, as PyTorch's for-loop (a parameter
-            if p.grad is None:  # listed twice takes two steps, one after the other)
-                continue
-            state = self.state[p]
-            zeros = array_module(p._data).zeros_like
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = Tensor._make(zeros(p._data))
-                state["exp_avg_sq"] = Tensor._make(zeros(p._data))
-            if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = Tensor._make(zeros(p._data))
-            state["step"] += 1
+        buffers = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+        for p, state in self.stepped(group, *buffers):
             if decoupled and weight_decay != 0:
                 p._data *= 1 - lr * weight_decay
             adam(

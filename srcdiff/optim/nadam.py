@@ -61,17 +61,9 @@ class NAdam(Optimizer):
     nonnegative = ("lr", "eps", "weight_decay", "momentum_decay")
 
     def update_group(self, group: dict[str, Any]) -> None:
-        for p in group["params"]:  # one by one, as PyTorch's for-loop
-            if p.grad is None:
-                continue
-            state = self.state[p]
-            zeros = array_module(p._data).zeros_like
-            if not state:
-                state["step"] = 0
+        for p, state in self.stepped(group, "exp_avg", "exp_avg_sq"):
+            if "mu_product" not in state:
                 state["mu_product"] = Tensor._make(array_module(p._data).ones((), "float32"))
-                state["exp_avg"] = Tensor._make(zeros(p._data))
-                state["exp_avg_sq"] = Tensor._make(zeros(p._data))
-            state["step"] += 1
             nadam(
                 [p._data],
                 [-p.grad._data if group["maximize"] else p.grad._data],

@@ -134,16 +134,16 @@ class Optimizer:
     def stepped(self, group: dict[str, Any], *buffers: str) -> Iterator[tuple[Tensor, dict]]:
         """The parameters of ``group`` that have a gradient, one by one as PyTorch's loop
         takes them (one listed twice takes two steps), each with its state: ``buffers``
-        made zeros like it where it starts, and its steps counted."""
+        made zeros like it where it lacks them, and its steps counted."""
         for p in group["params"]:
             if p.grad is None:
                 continue
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                zeros = array_module(p._data).zeros_like
-                for b in buffers:
-                    state[b] = Tensor._make(zeros(p._data))
+            for b in buffers:  # (one the group asks for later, as amsgrad: made then)
+                if b not in state:
+                    state[b] = Tensor._make(array_module(p._data).zeros_like(p._data))
             state["step"] += 1
             yield p, state
 

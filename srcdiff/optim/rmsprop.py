@@ -7,7 +7,6 @@ from typing import Any
 
 from .. import fused
 from ..backend import array_module
-from ..tensor import Tensor
 from .optimizer import Optimizer, Params
 
 __all__ = ["RMSprop", "rmsprop"]
@@ -55,35 +54,23 @@ class RMSprop(Optimizer):
     nonnegative = ("lr", "eps", "momentum", "weight_decay", "alpha")
 
     def update_group(self, group: dict[str, Any]) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
         momentum, centered = group["momentum"], group["centered"]
-        states = []
-        for p in params:
-            state = self.state[p]
-            zeros = array_module(p._data).zeros_like
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = Tensor._make(zeros(p._data))
-            if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = Tensor._make(zeros(p._data))
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = Tensor._make(zeros(p._data))
-            state["step"] += 1
-            states.append(state)
-        rmsprop(
-            [p._data for p in params],
-            [p.grad._data for p in params],
-            [s["square_avg"]._data for s in states],
-            [s["grad_avg"]._data for s in states] if centered else [],
-            [s["momentum_buffer"]._data for s in states] if momentum > 0 else [],
-            lr=group["lr"],
-            alpha=group["alpha"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum=momentum,
-            centered=centered,
-            maximize=group["maximize"],
-        )
+        buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+        for p, state in self.stepped(group, *buffers + (("grad_avg",) if centered else ())):
+            rmsprop(
+                [p._data],
+                [p.grad._data],
+                [state["square_avg"]._data],
+                [state["grad_avg"]._data] if centered else [],
+                [state["momentum_buffer"]._data] if momentum > 0 else [],
+                lr=group["lr"],
+                alpha=group["alpha"],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                momentum=momentum,
+                centered=centered,
+                maximize=group["maximize"],
+            )
 
 
 def rmsprop(
