@@ -1213,6 +1213,74 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce(loss, reduction)
 
 
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:  # fmt: skip
+    """``input`` where ``target`` is 1, max(0, margin - input) where it is -1 (both
+    added where it is neither, as PyTorch's formula does), reduced. The gradient passes
+    where margin - input is 0 exactly, as PyTorch's clamp_min passes it."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("hinge_embedding_loss", input=input, target=target)
+    margin_clamp = (margin - input).clamp(min=0)
+    loss = where(target != 1, margin_clamp, 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction)
+
+
+def _margin_targets(input: Any, target: Any) -> Any:
+    """The class indices ``target`` of ``multi_margin_loss`` as a boolean array shaped
+    like ``input`` ((N, C) or (C,)), checked as PyTorch checks them."""
+    labels = getattr(target, "_data", target)
+    data = getattr(input, "_data", input)
+    xp = array_module(data)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(data.shape)}"
+        )
+    if labels.dtype.kind not in "iu":
+        found = type_name(labels).removesuffix("Tensor")
+        raise RuntimeError(f"expected scalar type Long but found {found}")
+    samples = 1 if data.ndim == 1 else data.shape[0]
+    if labels.ndim > 1 or labels.size != samples or (data.ndim == 2 and labels.ndim != 1):
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{samples}], but got "
+            f"{list(labels.shape)}. Input has shape {list(data.shape)}."
+        )
+    classes = data.shape[-1]
+    if xp.any((labels < 0) | (labels >= classes)):
+        raise RuntimeError("target out of range")
+    return xp.reshape(labels, (-1, 1)[2 - data.ndim :]) == xp.arange(classes)
+
+
+nondiff("a check of the targets, and a boolean mask of them", _margin_targets)
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average: bool | None = None,
+                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """The multi-class hinge loss of scores ``input`` (N, C) or (C,) against class
+    indices ``target``: for each sample, the sum over the classes i other than its
+    target y of weight[y] max(0, margin - input[y] + input[i]) ** p, over C, reduced.
+    As PyTorch's kernel, a term exactly 0 passes no gradient."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _tensors("multi_margin_loss", input=input, target=target, weight=weight)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    hot = _margin_targets(input, target)
+    dim = input.ndim - 1
+    z = (margin - input.masked_fill(~hot, 0.0).sum(dim, keepdim=True)) + input
+    h = z if p == 1 else z * z
+    if weight is not None:
+        h = h * weight.masked_fill(~hot, 0.0).sum(dim, keepdim=True)
+    loss = where(z > 0, h, 0.0).masked_fill(hot, 0.0).sum(dim) / input.shape[dim]
+    if dim == 0 and target.ndim == 1:
+        loss = loss.reshape(1)
+    return _reduce(loss, reduction)
+
+
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2.0, eps: float = 1e-6, swap: bool = False,
                         size_average: bool | None = None, reduce: bool | None = None,

@@ -288,3 +288,68 @@ def losses(torch: Any, differentiate: Any = None) -> Values:
         if triplet:
             out[f"loss/{key}"] += values(c.grad)
     return out
+
+
+SCORES = [[1.5, 0.5, -0.25, 0.75], [0.2, -0.4, 1.1, 0.3], [-0.6, 0.9, 0.8, 0.05]]  # 1 - 1.5
+CLASSES = [0, 2, 1]  # + 0.5: a margin term exactly 0 (no gradient, as PyTorch's kernel)
+HINGE_X = [0.3, -1.2, 0.5, 1.05, 2.0, -0.4]  # 0.5 - 0.5 and 1 - 1.05 ...: ties at the margin
+HINGE_T = [1.0, -1.0, -1.0, -1.0, 1.0, -1.0]
+
+
+def _target_losses(torch: Any) -> dict[str, Any]:
+    """Each loss of one input and a target (module and function) on its inputs:
+    ``(module_or_function, input, target, integer_target)``."""
+    nn, F = torch.nn, torch.nn.functional
+    weight = torch.tensor([0.5, 2.0, 1.5, 0.25], dtype=torch.float64)
+    out: dict[str, Any] = {}
+    for r in ("mean", "sum", "none"):
+        out[f"HingeEmbeddingLoss/{r}"] = (nn.HingeEmbeddingLoss(reduction=r), HINGE_X, HINGE_T, 0)
+        out[f"HingeEmbeddingLoss-margin/{r}"] = (
+            nn.HingeEmbeddingLoss(margin=0.5, reduction=r),
+            HINGE_X,
+            HINGE_T,
+            0,
+        )
+        out[f"hinge_embedding_loss/{r}"] = (
+            lambda x, y, r=r: F.hinge_embedding_loss(x, y, margin=2.0, reduction=r),
+            SCORES,
+            [[1.0, -1.0, 0.5, -1.0]] * 3,  # (neither 1 nor -1: both terms, as PyTorch)
+            0,
+        )
+        out[f"MultiMarginLoss/{r}"] = (nn.MultiMarginLoss(reduction=r), SCORES, CLASSES, 1)
+        out[f"MultiMarginLoss-p2-weight/{r}"] = (
+            nn.MultiMarginLoss(p=2, margin=0.7, weight=weight, reduction=r),
+            SCORES,
+            CLASSES,
+            1,
+        )
+        out[f"multi_margin_loss/{r}"] = (
+            lambda x, y, r=r: F.multi_margin_loss(x, y, margin=0.4, weight=weight, reduction=r),
+            SCORES,
+            [3, 3, 0],
+            1,
+        )
+    out["MultiMarginLoss-1d"] = (nn.MultiMarginLoss(p=2), SCORES[1], 3, 1)
+    out["MultiMarginLoss-1d-batch"] = (nn.MultiMarginLoss(reduction="none"), SCORES[2], [1], 1)
+    return out
+
+
+def target_losses(torch: Any, differentiate: Any = None) -> Values:
+    """Each loss of ``_target_losses`` in float64: its value, then the gradient of
+    ``(loss * cotangent).sum()`` with respect to its input. ``differentiate``: run as a
+    compiled step."""
+    out: Values = {}
+
+    def step(loss: Any, x: Any, target: Any) -> Any:
+        y = loss(x, target)
+        weight = torch.tensor((COTANGENT * 2)[: y.numel()], dtype=torch.float64).reshape(y.shape)
+        (y * weight).sum().backward()
+        return y.detach()
+
+    run = step if differentiate is None else differentiate(step)
+    for key, (loss, x, target, integer) in _target_losses(torch).items():
+        x = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        target = torch.tensor(target, dtype=torch.int64 if integer else torch.float64)
+        y = run(loss, x, target)
+        out[f"loss/{key}"] = values(y) + values(x.grad)
+    return out

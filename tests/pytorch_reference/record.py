@@ -21,6 +21,7 @@ def record() -> dict:
     out.update(programs.optimizers(torch))
     out.update(programs.schedulers(torch))
     out.update(programs.losses(torch))
+    out.update(programs.target_losses(torch))
     return out
 
 

@@ -84,3 +84,64 @@ def test_shapes_pytorch_refuses_are_refused():
         sd.nn.TripletMarginLoss(margin=0)
     with pytest.raises(ValueError, match="^margin must be greater than 0, got -1.0$"):
         F.triplet_margin_loss(x, x, x, margin=-1.0)
+
+
+TARGET_KEYS = list(programs._target_losses(sd))
+
+
+@functools.cache
+def _run_targets(compiled: bool) -> dict[str, list]:
+    return programs.target_losses(sd, sd.differentiate if compiled else None)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("key", TARGET_KEYS)
+def test_hinge_and_multi_margin_values_and_gradients_are_pytorchs(key, compiled):
+    got, want = _run_targets(compiled)[f"loss/{key}"], VALUES[f"loss/{key}"]
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "loss, target",
+    [
+        (lambda x, t: sd.nn.functional.hinge_embedding_loss(x, t, margin=0.8), "signs"),
+        (lambda x, t: sd.nn.HingeEmbeddingLoss(reduction="sum")(x, t), "signs"),
+        (lambda x, t: sd.nn.functional.multi_margin_loss(x, t, margin=1.5), "classes"),
+        (lambda x, t: sd.nn.MultiMarginLoss(p=2, weight=sd.tensor([1.0, 0.5, 2.0, 3.0]),
+                                            reduction="sum")(x, t), "classes"),
+    ],
+    ids=["hinge", "hinge-module", "multi_margin", "multi_margin-p2-weight"],
+)  # fmt: skip
+def test_hinge_and_multi_margin_gradients_match_central_differences(loss, target):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4))
+    if target == "signs":
+        t = sd.tensor(np.where(rng.standard_normal((5, 4)) > 0, 1.0, -1.0))
+    else:
+        t = sd.tensor(rng.integers(0, 4, size=5))
+
+    def value(x):
+        return loss(sd.tensor(x), t).item()
+
+    tx = sd.tensor(x, requires_grad=True)
+    loss(tx, t).backward()
+    assert np.abs(tx.grad.numpy()).sum() > 0
+    for h in (1e-5, 1e-6):
+        np.testing.assert_allclose(tx.grad.numpy(), _central(value, x, h), rtol=1e-5, atol=1e-7)
+
+
+def test_multi_margin_loss_refuses_what_pytorch_refuses():
+    F, x = sd.nn.functional, sd.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="^target out of range$"):
+        F.multi_margin_loss(x, sd.tensor([0, 3]))
+    with pytest.raises(RuntimeError, match=r"Expected target size \[2\], but got \[3\]"):
+        F.multi_margin_loss(x, sd.tensor([0, 1, 1]))
+    with pytest.raises(RuntimeError, match="expected scalar type Long but found Float"):
+        F.multi_margin_loss(x, sd.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        F.multi_margin_loss(x, sd.tensor([0, 1]), p=3)
+    with pytest.raises(ValueError, match="weight must be one-dimensional"):
+        F.multi_margin_loss(x, sd.tensor([0, 1]), weight=sd.ones(1, 3))
+    with pytest.raises(ValueError, match="expected weight to be None or 1D tensor, got 2D"):
+        sd.nn.MultiMarginLoss(weight=sd.ones(1, 3))
