@@ -1,7 +1,30 @@
-"""Data loading, as ``torch.utils.data``: datasets, random splits and batch loaders."""
+"""Data loading, as ``torch.utils.data``: datasets, random splits, samplers and batch
+loaders."""
 
 from .collate import collate
-from .dataset import Dataset, Subset, TensorDataset, random_split
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .loader import DataLoader
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "collate", "random_split"]
+__all__ = [
+    "BatchSampler",
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "SubsetRandomSampler",
+    "TensorDataset",
+    "WeightedRandomSampler",
+    "collate",
+    "random_split",
+]

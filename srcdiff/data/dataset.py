@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,9 @@ class Dataset:
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} does not define __len__")
+
+    def __add__(self, other: Any) -> ConcatDataset:
+        return ConcatDataset([self, other])
 
 
 def fetch(dataset: Any, indices: np.ndarray, collate_fn: Any = None) -> Any:
@@ -78,6 +83,28 @@ class Subset(Dataset):
 
     def get_batch(self, indices: np.ndarray) -> Any:
         return fetch(self.dataset, self._at[indices])
+
+
+class ConcatDataset(Dataset):
+    """The samples of each of ``datasets``, one after the other."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if len(self.datasets) == 0:
+            raise AssertionError("datasets should not be an empty iterable")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx: int) -> Any:
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            idx = len(self) + idx
+        dataset_idx = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[dataset_idx - 1] if dataset_idx else 0
+        return self.datasets[dataset_idx][idx - start]
 
 
 def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:

@@ -353,3 +353,111 @@ def target_losses(torch: Any, differentiate: Any = None) -> Values:
         y = run(loss, x, target)
         out[f"loss/{key}"] = values(y) + values(x.grad)
     return out
+
+
+# ---- samplers and data loaders ---------------------------------------------------------
+
+WEIGHTS = [0.1, 0.9, 0.4, 0.7, 3.0, 0.6]
+
+
+def _samplers(torch: Any) -> dict[str, Any]:
+    """Makers of each sampler (called after ``torch.manual_seed(7)``)."""
+    data = torch.utils.data
+
+    def gen(seed: int) -> Any:
+        return torch.Generator().manual_seed(seed)
+
+    return {
+        "SequentialSampler": lambda: data.SequentialSampler(range(7)),
+        "RandomSampler": lambda: data.RandomSampler(range(10)),
+        "RandomSampler-generator": lambda: data.RandomSampler(range(10), generator=gen(1)),
+        "RandomSampler-num_samples": lambda: data.RandomSampler(
+            range(6), num_samples=15, generator=gen(2)
+        ),
+        "RandomSampler-num_samples-global": lambda: data.RandomSampler(range(5), num_samples=10),
+        "RandomSampler-replacement": lambda: data.RandomSampler(
+            range(9), replacement=True, num_samples=70, generator=gen(3)
+        ),
+        "RandomSampler-replacement-global": lambda: data.RandomSampler(range(9), replacement=True),
+        "SubsetRandomSampler": lambda: data.SubsetRandomSampler([3, 8, 1, 9, 4], generator=gen(4)),
+        "SubsetRandomSampler-global": lambda: data.SubsetRandomSampler([3, 8, 1, 9, 4]),
+        "WeightedRandomSampler": lambda: data.WeightedRandomSampler(WEIGHTS, 40, generator=gen(5)),
+        "WeightedRandomSampler-global": lambda: data.WeightedRandomSampler(WEIGHTS, 12),
+        "WeightedRandomSampler-one": lambda: data.WeightedRandomSampler(WEIGHTS, 1),
+        "WeightedRandomSampler-no-replacement": lambda: data.WeightedRandomSampler(
+            [0.9, 0.4, 0.05, 0.2, 0.3, 0.1], 5, replacement=False, generator=gen(6)
+        ),
+        "WeightedRandomSampler-no-replacement-zeros": lambda: data.WeightedRandomSampler(
+            [0.0, 1.0, 0.0, 2.0, 0.0, 0.5], 3, replacement=False
+        ),  # (more would draw weights 0, which PyTorch's sort leaves in no set order)
+        "BatchSampler": lambda: data.BatchSampler(data.SequentialSampler(range(10)), 3, False),
+        "BatchSampler-drop_last": lambda: data.BatchSampler(
+            data.RandomSampler(range(10), generator=gen(8)), 3, True
+        ),
+        "BatchSampler-list": lambda: data.BatchSampler([5, 4, 3, 2, 1], 2, False),
+    }
+
+
+def _flat(items: Any) -> list:
+    """Indices, and batches of them each closed by -1."""
+    out: list = []
+    for item in items:
+        out += [*item, -1] if isinstance(item, list) else [item]
+    return out
+
+
+def _loaders(torch: Any) -> dict[str, Any]:
+    """Makers of each DataLoader over datasets of numbered samples (called after
+    ``torch.manual_seed(11)``)."""
+    data = torch.utils.data
+    ds = data.TensorDataset(torch.arange(10, dtype=torch.float64))
+    more = data.TensorDataset(torch.arange(10, 14, dtype=torch.float64))
+    return {
+        "sampler": lambda: data.DataLoader(
+            ds, batch_size=3, sampler=data.RandomSampler(ds, replacement=True, num_samples=8)
+        ),
+        "sampler-weighted": lambda: data.DataLoader(
+            ds,
+            batch_size=4,
+            sampler=data.WeightedRandomSampler([1.0] * 5 + [3.0] * 5, 10),
+            drop_last=True,
+        ),  # fmt: skip
+        "sampler-unbatched": lambda: data.DataLoader(
+            ds, batch_size=None, sampler=data.SubsetRandomSampler([1, 5, 7])
+        ),
+        "batch_sampler": lambda: data.DataLoader(
+            ds,
+            batch_sampler=data.BatchSampler(data.SubsetRandomSampler(list(range(2, 9))), 2, False),
+        ),
+        "batch_sampler-lists": lambda: data.DataLoader(ds, batch_sampler=[[3, 1], [0], [9, 8, 7]]),
+        "ConcatDataset": lambda: data.DataLoader(
+            data.ConcatDataset([ds, more]), batch_size=4, shuffle=True
+        ),
+        "ConcatDataset-add": lambda: data.DataLoader(more + ds + more, batch_size=5),
+        "Subset": lambda: data.DataLoader(data.Subset(ds, [4, 2, 9]), batch_size=2),
+        "random_split": lambda: data.DataLoader(
+            data.random_split(ds, [0.3, 0.7])[1], batch_size=3, shuffle=True
+        ),
+    }
+
+
+def samplers(torch: Any) -> Values:
+    """Each sampler's indices over two passes, its length and the next global random
+    numbers; each loader's samples over two passes (batches closed by -1), its length and
+    the next global random numbers."""
+    out: Values = {}
+    for key, make in _samplers(torch).items():
+        torch.manual_seed(7)
+        sampler = make()
+        passes = _flat(sampler) + _flat(sampler)
+        out[f"sampler/{key}"] = passes + [len(sampler)] + values(torch.rand(3, dtype=torch.float64))
+    for key, make in _loaders(torch).items():
+        torch.manual_seed(11)
+        loader = make()
+        seen = []
+        for _ in range(2):
+            for batch in loader:
+                batch = batch[0] if isinstance(batch, list | tuple) else batch
+                seen += values(batch) + [-1]
+        out[f"loader/{key}"] = seen + [len(loader)] + values(torch.rand(3, dtype=torch.float64))
+    return out

@@ -22,6 +22,7 @@ def record() -> dict:
     out.update(programs.schedulers(torch))
     out.update(programs.losses(torch))
     out.update(programs.target_losses(torch))
+    out.update(programs.samplers(torch))
     return out
 
 
