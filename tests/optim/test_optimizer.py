@@ -298,3 +298,8 @@ def test_a_tensor_learning_rate_is_its_number(name, kwargs):
     """``lr=torch.tensor(0.1)``, which PyTorch takes, steps as ``lr=0.1`` does."""
     got = _steps_with(name, tensor(0.1, dtype=float64), **kwargs)
     assert got == _steps_with(name, 0.1, **kwargs)
+
+
+def test_sparse_adam_is_refused_saying_gradients_are_dense():
+    with pytest.raises(NotImplementedError, match="gradients are always dense.*use optim.Adam"):
+        optim.SparseAdam([zeros(2, requires_grad=True)], lr=0.1)

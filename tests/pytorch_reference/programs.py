@@ -461,3 +461,49 @@ def samplers(torch: Any) -> Values:
                 seen += values(batch) + [-1]
         out[f"loader/{key}"] = seen + [len(loader)] + values(torch.rand(3, dtype=torch.float64))
     return out
+
+
+# ---- L-BFGS ----------------------------------------------------------------------------
+
+LBFGS: dict[str, dict[str, Any]] = {
+    "lbfgs": {"max_iter": 4},
+    "lbfgs-lr-history": {"lr": 0.5, "history_size": 2, "max_iter": 5},
+    "lbfgs-strong_wolfe": {"line_search_fn": "strong_wolfe", "max_iter": 3},
+    "lbfgs-strong_wolfe-history": {
+        "line_search_fn": "strong_wolfe",
+        "lr": 0.8,
+        "history_size": 2,
+        "max_iter": 3,
+    },  # fmt: skip
+}  # (few iterations a step: none of them near the minimum, where float32 stops anywhere)
+LBFGS_STEPS = 3
+
+
+def lbfgs(torch: Any, differentiate: Any = None) -> Values:
+    """Each configuration of ``LBFGS``, ``LBFGS_STEPS`` steps on Rosenbrock's function
+    (of two parameters) in float64 and float32: the parameters, the loss each step returns and
+    its evaluation counts after every step. ``differentiate``: the closure's body (the
+    loss and its ``backward()``) run as a compiled function."""
+    out: Values = {}
+    for key, kwargs in LBFGS.items():
+        for dtype in ("float64", "float32"):
+            w, b, _ = _problem(torch, getattr(torch, dtype))
+            t = torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 1.1]], dtype=getattr(torch, dtype))
+            optimizer = torch.optim.LBFGS([w, b], **kwargs)
+
+            def evaluate(w: Any, b: Any) -> Any:
+                optimizer.zero_grad()  # noqa: B023 (called in this iteration)
+                value = ((1 - w[0]) ** 2).sum() + 100 * ((w[1] - w[0] ** 2) ** 2).sum()
+                value = value + ((b - w[1] - t[0]) ** 2).sum()  # noqa: B023
+                value.backward()
+                return value
+
+            run = evaluate if differentiate is None else differentiate(evaluate)
+            trace = []
+            for _ in range(LBFGS_STEPS):
+                loss = optimizer.step(lambda: run(w, b))  # noqa: B023
+                state = optimizer.state[w]
+                trace += values(w) + values(b) + [loss.item()]
+                trace += [state["func_evals"], state["n_iter"]]
+            out[f"lbfgs/{key}/{dtype}"] = trace
+    return out

@@ -23,6 +23,7 @@ def record() -> dict:
     out.update(programs.losses(torch))
     out.update(programs.target_losses(torch))
     out.update(programs.samplers(torch))
+    out.update(programs.lbfgs(torch))
     return out
 
 

@@ -107,3 +107,74 @@ def test_state_holds_pytorchs_entries_in_the_parameters_dtype():
             v for v in optimizer.state[p].values() if isinstance(v, sd.Tensor) and not v.ndim
         ]
         assert numbers and all(v.dtype == sd.float32 for v in numbers)
+
+
+@functools.cache
+def _lbfgs(compiled: bool) -> dict[str, list]:
+    return programs.lbfgs(sd, sd.differentiate if compiled else None)
+
+
+# PyTorch's dot products and sums (MKL's BLAS, its vectorized reductions) add in another
+# order than NumPy's, and L-BFGS divides by such sums: the last bits differ, and grow
+LBFGS_TOLERANCE = {
+    "float64": {"rtol": 1e-10, "atol": 1e-13},
+    "float32": {"rtol": 1e-4, "atol": 2e-5},
+}
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled-closure"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("key", list(programs.LBFGS))
+def test_lbfgs_steps_are_pytorchs(key, dtype, compiled):
+    got, want = _lbfgs(compiled)[f"lbfgs/{key}/{dtype}"], VALUES[f"lbfgs/{key}/{dtype}"]
+    assert len(got) == len(want)
+    counts = [i for i in range(len(want)) if i % 12 >= 10]  # the evaluations, exactly
+    assert [got[i] for i in counts] == [want[i] for i in counts]
+    np.testing.assert_allclose(got, want, **LBFGS_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_in_a_compiled_step_is_the_eager_one_and_finds_rosenbrocks_minimum(line_search_fn):
+    def run(compiled):
+        w = sd.tensor([-1.2, 1.0], dtype=sd.float64, requires_grad=True)
+        optimizer = sd.optim.LBFGS([w], line_search_fn=line_search_fn, max_iter=50)
+
+        def step():
+            def closure():
+                optimizer.zero_grad()
+                loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+                loss.backward()
+                return loss
+
+            return optimizer.step(closure)
+
+        step = sd.differentiate(step) if compiled else step
+        losses = [step().item() for _ in range(4)]
+        return losses, w.detach().numpy()
+
+    (eager, w_eager), (compiled, w_compiled) = run(False), run(True)
+    assert eager == compiled and np.array_equal(w_eager, w_compiled)
+    np.testing.assert_allclose(w_eager, [1.0, 1.0], atol=1e-4)
+
+
+def test_lbfgs_refuses_what_pytorch_refuses():
+    p = sd.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="^Invalid learning rate: -1$"):
+        sd.optim.LBFGS([p], lr=-1)
+    with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+        sd.optim.LBFGS([{"params": [p]}, {"params": [sd.zeros(1, requires_grad=True)]}])
+    optimizer = sd.optim.LBFGS([p], line_search_fn="backtracking")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = ((p - 1) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        optimizer.step(closure)
+    (group,) = sd.optim.LBFGS([p]).param_groups
+    assert {k: v for k, v in group.items() if k != "params"} == {
+        "lr": 1, "max_iter": 20, "max_eval": 25, "tolerance_grad": 1e-07,
+        "tolerance_change": 1e-09, "history_size": 100, "line_search_fn": None,
+    }  # fmt: skip
