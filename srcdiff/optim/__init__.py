@@ -2,7 +2,7 @@
 RMSprop, Adagrad, Rprop, ASGD and LBFGS over a model's parameters, learning-rate schedules
 in ``optim.lr_scheduler`` and weight averaging in ``optim.swa_utils``."""
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
@@ -34,4 +34,5 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "lr_scheduler",
+    "swa_utils",
 ]

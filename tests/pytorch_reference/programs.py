@@ -507,3 +507,85 @@ def lbfgs(torch: Any, differentiate: Any = None) -> Values:
                 trace += [state["func_evals"], state["n_iter"]]
             out[f"lbfgs/{key}/{dtype}"] = trace
     return out
+
+
+# ---- weight averaging ------------------------------------------------------------------
+
+
+def _averagings(torch: Any) -> dict[str, dict[str, Any]]:
+    swa_utils = torch.optim.swa_utils
+    return {
+        "swa": {},
+        "swa-multi": {"multi_avg_fn": swa_utils.get_swa_multi_avg_fn()},
+        "ema": {"avg_fn": swa_utils.get_ema_avg_fn(0.8)},
+        "ema-multi": {"multi_avg_fn": swa_utils.get_ema_multi_avg_fn(0.9)},
+        "swa-buffers": {"use_buffers": True},
+    }
+
+
+SWA_X = [[0.3, -1.2, 0.8], [1.1, 0.4, -0.7], [-0.5, 0.9, 0.1], [0.7, 0.2, -0.4],
+         [-0.3, 1.5, 0.2], [0.45, -0.5, 0.1], [-0.2, 0.6, 1.0], [0.8, -0.1, 0.5]]  # fmt: skip
+
+
+def averaging(torch: Any) -> Values:
+    """Each ``AveragedModel`` of a small network with a batch norm, in float64 and
+    float32, updated four times from parameters and buffers set to given numbers (so the
+    averaging alone decides): its state (parameters, buffers, ``n_averaged``) after each
+    update; then its output in eval mode and its batch-norm statistics after
+    ``update_bn`` (``averaging-outputs``); and the lrs of ``SWALR`` schedules, with a run
+    resumed from their ``state_dict``."""
+    import math
+
+    nn, swa_utils = torch.nn, torch.optim.swa_utils
+    out: Values = {}
+    for key, kwargs in _averagings(torch).items():
+        for dtype in ("float64", "float32"):
+            torch.manual_seed(0)
+            model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 1))
+            model = model.double() if dtype == "float64" else model
+            x = torch.tensor(SWA_X, dtype=getattr(torch, dtype))
+            averaged = swa_utils.AveragedModel(model, **kwargs)
+            trace = []
+            for k in range(4):
+                with torch.no_grad():
+                    for i, t in enumerate(model.state_dict().values()):
+                        if t.is_floating_point():
+                            numbers = [
+                                abs(math.sin(1.7 * j + 0.3 * i + k)) for j in range(t.numel())
+                            ]
+                            t.copy_(torch.tensor(numbers, dtype=t.dtype).reshape(t.shape))
+                        else:
+                            t.fill_(3 * k + 1)
+                averaged.update_parameters(model)
+                trace += [v for t in averaged.state_dict().values() for v in values(t)]
+            out[f"averaging/{key}/{dtype}"] = trace
+            averaged.eval()
+            outputs = values(averaged(x))
+            swa_utils.update_bn([(x[:4], x[4:]), (x[4:], x[:4])], averaged)
+            outputs += [v for t in averaged.state_dict().values() for v in values(t)]
+            out[f"averaging-outputs/{key}/{dtype}"] = outputs + [float(averaged.training)]
+    for key, kwargs in {
+        "cos": {"swa_lr": [0.01, 0.02], "anneal_epochs": 5},
+        "linear": {"swa_lr": 0.03, "anneal_epochs": 4, "anneal_strategy": "linear"},
+        "no-anneal": {"swa_lr": 0.05, "anneal_epochs": 0},
+    }.items():
+        p, q = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        optimizer = torch.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.05}], lr=0.1)
+        scheduler = swa_utils.SWALR(optimizer, **kwargs)
+        lrs = [g["lr"] for g in optimizer.param_groups]
+        for epoch in range(12):
+            optimizer.step()
+            scheduler.step()
+            lrs += [g["lr"] for g in optimizer.param_groups]
+            if epoch == 3:
+                saved = (optimizer.state_dict(), scheduler.state_dict())
+        o2 = torch.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.05}], lr=0.1)
+        s2 = swa_utils.SWALR(o2, **kwargs)
+        o2.load_state_dict(saved[0])
+        s2.load_state_dict(saved[1])
+        for _ in range(8):
+            o2.step()
+            s2.step()
+            lrs += [g["lr"] for g in o2.param_groups]
+        out[f"SWALR/{key}"] = lrs
+    return out

@@ -24,6 +24,7 @@ def record() -> dict:
     out.update(programs.target_losses(torch))
     out.update(programs.samplers(torch))
     out.update(programs.lbfgs(torch))
+    out.update(programs.averaging(torch))
     return out
 
 

@@ -178,3 +178,79 @@ def test_lbfgs_refuses_what_pytorch_refuses():
         "lr": 1, "max_iter": 20, "max_eval": 25, "tolerance_grad": 1e-07,
         "tolerance_change": 1e-09, "history_size": 100, "line_search_fn": None,
     }  # fmt: skip
+
+
+@functools.cache
+def _averaging() -> dict[str, list]:
+    return programs.averaging(sd)
+
+
+AVERAGINGS = list(programs._averagings(sd))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("key", AVERAGINGS)
+def test_averaged_models_are_pytorchs(key, dtype):
+    assert _averaging()[f"averaging/{key}/{dtype}"] == VALUES[f"averaging/{key}/{dtype}"]
+    got = _averaging()[f"averaging-outputs/{key}/{dtype}"]
+    want = VALUES[f"averaging-outputs/{key}/{dtype}"]  # (through matmuls and batch norms)
+    np.testing.assert_allclose(
+        got, want, rtol=RTOL[dtype], atol=1e-6 if dtype == "float32" else 1e-14
+    )
+
+
+@pytest.mark.parametrize("key", ["cos", "linear", "no-anneal"])
+def test_swalr_is_pytorchs(key):
+    assert _averaging()[f"SWALR/{key}"] == VALUES[f"SWALR/{key}"]
+
+
+def test_weight_averaging_in_a_compiled_step_is_the_eager_one():
+    from srcdiff import nn
+    from srcdiff.optim import swa_utils
+
+    def run(compiled):
+        sd.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 1))
+        model = model.double()
+        averaged = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(0.9))
+        optimizer = sd.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = swa_utils.SWALR(optimizer, swa_lr=0.05, anneal_epochs=2)
+        x = sd.tensor(np.linspace(-1, 1, 24).reshape(8, 3))
+        y = x.sum(1, keepdim=True) ** 2
+
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            averaged.update_parameters(model)
+            scheduler.step()
+            return loss.item()
+
+        step = sd.differentiate(step) if compiled else step
+        losses = [step(x, y) for _ in range(4)]
+        swa_utils.update_bn([(x, y)], averaged)
+        averaged.eval()
+        state = [v for t in averaged.state_dict().values() for v in t.numpy().ravel()]
+        return losses + state + list(averaged(x).detach().numpy().ravel())
+
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-12, atol=1e-15)
+
+
+def test_weight_averaging_refuses_what_pytorch_refuses():
+    from srcdiff.optim import swa_utils
+
+    with pytest.raises(ValueError, match=r"Invalid decay value 1.5 provided"):
+        swa_utils.get_ema_avg_fn(1.5)
+    with pytest.raises(ValueError, match=r"Invalid decay value -0.1 provided"):
+        swa_utils.get_ema_multi_avg_fn(-0.1)
+    model = sd.nn.Linear(2, 1)
+    with pytest.raises(AssertionError, match="Only one of avg_fn and multi_avg_fn"):
+        swa_utils.AveragedModel(model, avg_fn=swa_utils.get_swa_avg_fn(),
+                                multi_avg_fn=swa_utils.get_swa_multi_avg_fn())  # fmt: skip
+    optimizer = sd.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="anneal_strategy must be one of 'cos' or 'linear'"):
+        swa_utils.SWALR(optimizer, swa_lr=0.01, anneal_strategy="step")
+    with pytest.raises(ValueError, match="anneal_epochs must be equal or greater than 0"):
+        swa_utils.SWALR(optimizer, swa_lr=0.01, anneal_epochs=-1)
