@@ -145,3 +145,19 @@ def test_multi_margin_loss_refuses_what_pytorch_refuses():
         F.multi_margin_loss(x, sd.tensor([0, 1]), weight=sd.ones(1, 3))
     with pytest.raises(ValueError, match="expected weight to be None or 1D tensor, got 2D"):
         sd.nn.MultiMarginLoss(weight=sd.ones(1, 3))
+
+
+def test_multi_margin_loss_class_weights_get_their_gradient():
+    rng = np.random.default_rng(8)
+    x, t = sd.tensor(rng.standard_normal((6, 4))), sd.tensor(rng.integers(0, 4, size=6))
+    weight = rng.uniform(0.5, 2.0, size=4)
+
+    def value(w):
+        return sd.nn.functional.multi_margin_loss(x, t, p=2, weight=sd.tensor(w)).item()
+
+    tw = sd.tensor(weight, requires_grad=True)
+    sd.nn.functional.multi_margin_loss(x, t, p=2, weight=tw).backward()
+    for h in (1e-5, 1e-6):
+        np.testing.assert_allclose(
+            tw.grad.numpy(), _central(value, weight, h), rtol=1e-6, atol=1e-9
+        )
