@@ -254,3 +254,33 @@ def test_weight_averaging_refuses_what_pytorch_refuses():
         swa_utils.SWALR(optimizer, swa_lr=0.01, anneal_strategy="step")
     with pytest.raises(ValueError, match="anneal_epochs must be equal or greater than 0"):
         swa_utils.SWALR(optimizer, swa_lr=0.01, anneal_epochs=-1)
+
+
+def test_lbfgs_resumed_from_a_saved_state_takes_the_steps_of_the_whole_run(tmp_path):
+    def make(start):
+        w = sd.tensor(start, dtype=sd.float64, requires_grad=True)
+        optimizer = sd.optim.LBFGS([w], max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+            loss.backward()
+            return loss
+
+        return w, optimizer, closure
+
+    w, optimizer, closure = make([-1.2, 1.0])
+    for _ in range(5):
+        optimizer.step(closure)
+    whole, counts = w.detach().numpy().copy(), dict(optimizer.state[w])
+    w, optimizer, closure = make([-1.2, 1.0])
+    for _ in range(2):
+        optimizer.step(closure)
+    sd.save(optimizer.state_dict(), tmp_path / "lbfgs.pt")
+    w, resumed, closure = make(w.detach().numpy().copy())
+    resumed.load_state_dict(sd.load(tmp_path / "lbfgs.pt"))
+    for _ in range(3):
+        resumed.step(closure)
+    assert np.array_equal(w.detach().numpy(), whole)
+    state = resumed.state[w]
+    assert (state["n_iter"], state["func_evals"]) == (counts["n_iter"], counts["func_evals"])
