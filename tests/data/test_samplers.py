@@ -9,6 +9,7 @@ import functools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pytorch_reference import programs  # (tests/, beside this package)
 
@@ -78,3 +79,35 @@ def test_sampler_arguments_pytorch_refuses_are_refused():
         list(data.WeightedRandomSampler([0.0, 0.0], 3))
     with pytest.raises(RuntimeError, match="probability entry < 0"):
         list(data.WeightedRandomSampler([1.0, -1.0], 3))
+
+
+@pytest.mark.parametrize("kind", ["weighted", "batch_sampler"])
+def test_a_compiled_epoch_over_a_loader_with_a_sampler_is_the_eager_one(kind):
+    def run(compiled):
+        sd.manual_seed(3)
+        x = sd.tensor(np.linspace(-1, 1, 30).reshape(10, 3))
+        ds = data.TensorDataset(x, x.sum(1, keepdim=True))
+        if kind == "weighted":
+            sampler = data.WeightedRandomSampler([1.0] * 5 + [2.0] * 5, 9)
+            loader = data.DataLoader(ds, batch_size=3, sampler=sampler)
+        else:
+            sampler = data.RandomSampler(range(20), replacement=True, num_samples=7)
+            batches = data.BatchSampler(sampler, 2, False)
+            loader = data.DataLoader(data.ConcatDataset([ds, ds]), batch_sampler=batches)
+        model = sd.nn.Linear(3, 1).double()
+        optimizer = sd.optim.SGD(model.parameters(), lr=0.1)
+
+        def epoch():
+            total = 0.0
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss = ((model(xb) - yb) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+                total += loss.item()
+            return total
+
+        epoch = sd.differentiate(epoch) if compiled else epoch
+        return [epoch() for _ in range(3)] + model.weight.detach().numpy().ravel().tolist()
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-12)
