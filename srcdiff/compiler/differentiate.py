@@ -15,6 +15,7 @@ in place when this code created it (``owned``).
 
 from __future__ import annotations
 
+import builtins
 import copy
 import functools
 from collections.abc import Iterator
@@ -405,6 +406,10 @@ class AdjointBuilder:
                 kind = self.kind_of(base.id) if isinstance(base, gast.Name) else "any"
             elif op.kind is Kind.RULE and op.primitive in ("ndarray.item",):
                 kind = "array"
+            elif op.kind is Kind.RULE and op.primitive in (builtins.max, builtins.min):
+                # the candidate chosen: a list, a tuple or an object where one may be
+                kinds = {self.kind_of(e.id) for e in op.operands if isinstance(e, gast.Name)}
+                kind = "any" if "any" in kinds else "array"
             elif op.kind is Kind.RULE and op.primitive is rt_module.augmented:
                 # ``x += v`` is ``x <op> v``'s kind (an object's operator gives an object)
                 new = op.operands[1]

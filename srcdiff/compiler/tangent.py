@@ -501,9 +501,11 @@ class TangentBuilder:
                   if p in with_tangent and not _is_none(part)]  # fmt: skip
         if not chosen:  # (a rule's None: that tangent contributes nothing)
             return [self.zero(n)]
-        total = chosen[0]
-        for part in chosen[1:]:
-            total = _plus(total, part)
+        total = _merged_choice(chosen)
+        if total is None:
+            total = chosen[0]
+            for part in chosen[1:]:
+                total = _plus(total, part)
         actives = {i for i, e in enumerate(op.operands) if self.active(e)}
         shaped = forward.shaped or len(op.operands) == 1 or actives <= set(op.same_shape)
         if not shaped:  # a smaller operand's tangent, broadcast to the result's shape
@@ -513,6 +515,21 @@ class TangentBuilder:
 
 def _is_none(e: gast.expr) -> bool:
     return isinstance(e, gast.Constant) and e.value is None
+
+
+def _merged_choice(parts: list[gast.expr]) -> gast.expr | None:
+    """Several contributions ``rt.choice_tangent(..., diterable=a)``,
+    ``rt.choice_tangent(..., dothers=b)`` of ``max``/``min`` as one call taking every
+    tangent: the chosen candidate may be a list or a tuple, whose tangents ``+`` would
+    join; None where the parts are not such calls."""
+    if len(parts) < 2 or not all(is_rt_call(p, "choice_tangent") for p in parts):
+        return None
+    merged = copy.deepcopy(parts[0])
+    given = {k.arg for k in merged.keywords}
+    for part in parts[1:]:
+        merged.keywords += [copy.deepcopy(k) for k in part.keywords if k.arg not in given]
+        given |= {k.arg for k in part.keywords}
+    return merged
 
 
 def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
