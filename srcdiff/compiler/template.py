@@ -191,7 +191,7 @@ def expand(
     return Expansion(
         prelude,
         [
-            _drop_unbroadcast(c, i, operands, same_shape, numbers, valued)
+            _drop_unbroadcast(c, i, operands, same_shape, numbers, valued, rule.name == "multiply")
             for i, c in enumerate(components)
         ],
     )
@@ -248,11 +248,13 @@ def _drop_unbroadcast(
     same_shape: frozenset[int],
     numbers: frozenset[int],
     valued: set[int],
+    repeats: bool = False,
 ) -> Any:
     """``rt.unbroadcast(e, x)`` is ``e`` when ``x`` has the result's shape (see
     ``shapes``), or every other operand is a number (a constant, or a global holding a
     Python number) the rule gives a gradient (``valued``: an operand of the arithmetic,
-    not a size)."""
+    not a size). For ``*`` (``repeats``) the number must be a float constant: ``xs * 2``
+    of a list or tuple a callee gave repeats it, which ``rt.unbroadcast`` refuses."""
     if c is None or not is_rt_call(c, "unbroadcast"):
         return c
     x = c.args[1]
@@ -262,7 +264,13 @@ def _drop_unbroadcast(
     if (  # (values the result broadcasts, each given a gradient: not a shape, ``expand``'s)
         others
         and set(others) <= valued
-        and all(isinstance(operands[j], gast.Constant) or j in numbers for j in others)
+        and all(
+            isinstance(operands[j], gast.Constant)
+            and not (repeats and isinstance(operands[j].value, int))
+            or j in numbers
+            and not repeats
+            for j in others
+        )
     ):
         return c.args[0]
     return c
