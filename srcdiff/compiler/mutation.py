@@ -134,6 +134,9 @@ class Sharing:
         self.given: str | None = None
         self.checked_given = False  # an update checks it: the function takes them first
         self.updated_by_name: tuple[str, ...] = ()  # of those, updated through their name
+        # in Tensor code, per name given an entry of another read by indexing or a loop
+        # (``t = a[0]``, ``for t in a:``), those others: a 0-d Tensor there is a view
+        self.entry_bases: dict[str, set[str]] = {}
         self.p = parsed
         self.locals = local_names(fn)
         self.params = set(params_of(fn))
@@ -622,13 +625,15 @@ class Liveness:
 
 def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
                    arrays: frozenset[str] = frozenset(), returns: tuple[str, ...] = (),
-                   numbers: frozenset[str] = frozenset(), wrt: tuple[str, ...] = ()
-                   ) -> Sharing:  # fmt: skip
+                   numbers: frozenset[str] = frozenset(), wrt: tuple[str, ...] = (),
+                   tensors: bool = False) -> Sharing:  # fmt: skip
     """Make every name that may share an updated object, and is read after the update,
     follow it (in place, in ``fn``'s body); return the sharing facts. ``arrays``: the
     parameters known to hold arrays (not lists); ``returns``: those whose final objects
     the function returns to its caller (``rt.returning``); ``numbers``: those given
-    Python numbers.
+    Python numbers; ``tensors``: the function computes with Tensors (an entry read by
+    indexing one is a view of it, which compiled code holds as a number: its update in
+    place is refused where the Tensor is read after it, ``rt.entry_in_place``).
 
     With parameters differentiated (``wrt``), the function starts by taking the objects
     its parameters hold (``rt.given_objects``), and each followed update of an object the
@@ -642,6 +647,8 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
             mark(s, inplace=False)
     fn.body = _numbers_augmented(fn.body, numbers)
     sharing = Sharing(parsed, fn, arrays)
+    if tensors:
+        sharing.entry_bases = _entry_bases(fn)
     if wrt:
         sharing.given = names.fresh("given")
     refuse_finally_updates(parsed, fn)
@@ -672,6 +679,32 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
         )
     _flag_rebindings(fn, sharing, names)
     return sharing
+
+
+def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
+    """Per name given an entry of another name's value (``t = a[0]``, ``for t in a:``,
+    which normalize writes ``t = t6[i]`` of ``t6 = rt.unwrap(t1)``, ``t1 =
+    rt.iterable(a)``), those names and the names of the same object."""
+    same: dict[str, set[str]] = {}  # ``y = x``, ``y = rt.unwrap(x)``: the same object
+    found: dict[str, set[str]] = {}
+    for s in walk_statements(fn.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            continue
+        target, v = s.targets[0].id, s.value
+        if is_rt_call(v, "unwrap", "iterable", "reversible") and v.args:
+            v = v.args[0]
+        if isinstance(v, gast.Name):
+            same.setdefault(target, set()).add(v.id)
+        elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+            found.setdefault(target, set()).add(v.value.id)
+    for bases in found.values():
+        todo = list(bases)
+        while todo:
+            for n in same.get(todo.pop(), ()):
+                if n not in bases:
+                    bases.add(n)
+                    todo.append(n)
+    return found
 
 
 def plain_assignments(fn: gast.FunctionDef) -> dict[str, list[gast.Assign]]:
@@ -1299,6 +1332,12 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                               keywords=[])  # fmt: skip
             out.append(_at(assign(guarded, value), s.lineno))
             old = guarded
+        bases = [m for m in others if m in sharing.entry_bases.get(written, ())]
+        if bases:  # ``t = a[0]; t += v`` on Tensors, ``a`` read after it
+            label = const(f"{shown.get(bases[0], bases[0])},{shown.get(written, written)}")
+            check = gast.Call(func=rt_attr("entry_in_place"), args=[name(old), label],
+                              keywords=[])  # fmt: skip
+            out.append(_at(gast.Expr(value=check), s.lineno))
         for m in others:
             label = const(f"{shown.get(m, m)},{shown.get(written, written)}")
             if (  # m may be an entry a callee changed, and the function reads it again

@@ -123,7 +123,9 @@ def front_end(
         stages.shown("lower Tensors", tree)
     arrays = frozenset(p for p, kind in kinds.items() if kind == "array")
     wrt = [p for p in params_of(tree) if p in active]
-    sharing = insert_follows(parsed, tree, names, arrays, returns, numbers, tuple(wrt))
+    sharing = insert_follows(
+        parsed, tree, names, arrays, returns, numbers, tuple(wrt), dialect.on_tensors
+    )
     mark(tree, sharing=sharing)
     stages.shown("sharing", tree)
     if wrt and dialect is Dialect.ARRAYS:

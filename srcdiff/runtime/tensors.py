@@ -173,6 +173,23 @@ def tensor_receiver(obj: Any, name: str) -> None:
     receiver(obj, name)
 
 
+def entry_in_place(entry: Any, names: str) -> None:
+    """In compiled Tensor code, check the old value of ``t`` after ``t = a[i]`` and an
+    update of ``t`` in place (``t += v``, ``t.add_(v)``) where ``a`` is read after it: a
+    number there is PyTorch's 0-d view of ``a``'s entry, which the update writes into
+    ``a``; compiled code holds it as a NumPy number, which no update reaches: refused.
+    (A row, an array, is followed or refused as any view is.)"""
+    if isinstance(entry, np.generic):
+        held, written = (names.split(",") + ["", ""])[:2]
+        raise refuse(
+            f"an in-place update of `{written}`, an entry of the Tensor `{held}` read by "
+            f"indexing it (or by a loop over it), which `{held}` is read after: PyTorch "
+            f"writes it into `{held}` through a 0-d view, compiled code holds the entry as "
+            "a number the update cannot reach",
+            f"write into `{held}` itself (`{held}[i] = {held}[i] + v`)",
+        )
+
+
 def tensors_of(x: Any) -> Any:
     """``as_tensor`` of a value written into an object from outside compiled Tensor
     code, and of the entries of a list, tuple or dict it holds (new containers: the code

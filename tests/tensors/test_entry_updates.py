@@ -1,0 +1,106 @@
+"""An entry of a Tensor read by indexing (``t = a[0]``, ``for t in a:``) and updated in
+place (``t += v``, ``t.add_(v)``): in PyTorch a 0-d view, so the update changes ``a``;
+a compiled step held the entry as a NumPy number and lost the update, silently (value
+2.115 and gradient [0.75, 4.32, 1.47, 6.75] where eager code gives -27.801 and
+[28.83, 90.81, 1.47, 6.75]). Where ``a`` is read after the update, it is refused at the
+line; an entry updated and read alone, and a reduction's number, still work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+
+X = np.array([0.5, -1.2, 0.7, 1.5])
+
+
+def adds_into_an_entry(x):
+    a = x * 1
+    a[0].add_(a[1] * 3)
+    loss = (a**3).sum()
+    loss.backward()
+    return loss
+
+
+def adds_to_an_entry_by_name(x):
+    a = x * 1
+    t = a[0]
+    t += 5.0
+    loss = (a**2).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_each_entry_of_a_loop(x):
+    a = x * 1
+    for v in a:
+        v.mul_(2)
+    loss = (a**3).sum()
+    loss.backward()
+    return loss
+
+
+def writes_the_entry_into_the_tensor(x):
+    a = x * 1
+    a[0] = a[0] + a[1] * 3
+    loss = (a**3).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_entry_read_alone(x):
+    a = x * 1
+    e = a[2]
+    e.mul_(3)
+    loss = e * 2
+    loss.backward()
+    return loss
+
+
+def adds_to_a_sum(x):
+    s = (x * 1).sum()
+    s.add_(1)
+    loss = s * 2
+    loss.backward()
+    return loss
+
+
+def run(fn, compiled):
+    x = sd.tensor(X.copy(), requires_grad=True)
+    value = (sd.differentiate(fn) if compiled else fn)(x)
+    return float(value), x.grad.numpy()
+
+
+@pytest.mark.parametrize(
+    "fn", [adds_into_an_entry, adds_to_an_entry_by_name, multiplies_each_entry_of_a_loop]
+)
+def test_an_entry_updated_in_place_then_the_tensor_read_is_refused(fn):
+    with pytest.raises(sd.CompileError, match="0-d view"):
+        run(fn, compiled=True)
+
+
+@pytest.mark.parametrize(
+    "fn", [writes_the_entry_into_the_tensor, multiplies_an_entry_read_alone, adds_to_a_sum]
+)
+def test_a_compiled_step_gives_what_eager_code_gives(fn):
+    value, grad = run(fn, compiled=True)
+    eager_value, eager_grad = run(fn, compiled=False)
+    assert value == pytest.approx(eager_value, rel=1e-12)
+    np.testing.assert_allclose(grad, eager_grad, rtol=1e-12)
+
+
+def test_eager_code_writes_the_entry_through_its_view():
+    """The reference the refusal keeps compiled code from contradicting: eager code
+    (as PyTorch) changes ``a`` through the entry, by central differences."""
+    value, grad = run(adds_into_an_entry, compiled=False)
+
+    def plain(v):
+        a = v.copy()
+        a[0] += a[1] * 3
+        return float((a**3).sum())
+
+    assert value == pytest.approx(plain(X), rel=1e-12)
+    for eps in (1e-6, 1e-4):
+        fd = [(plain(X + eps * e) - plain(X - eps * e)) / (2 * eps) for e in np.eye(4)]
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
