@@ -327,7 +327,6 @@ class D:
 
     var: str
     owned: bool = False
-    nullable: bool = False  # may hold None (a rule called by name gave no gradient)
 
 
 def comment(text: str, line: int) -> gast.stmt:
@@ -489,7 +488,7 @@ class AdjointBuilder:
                 ):
                     target = self.names.fresh("g")  # d_other still holds another's adjoint
                 self.emit(assign(target, name(var)), line)
-                self.state[other] = D(target, nullable=d.nullable)
+                self.state[other] = D(target)
         self.emit(assign(var, value), line)
 
     def unalias(self, variables: set[str], keep: set[str], line: int) -> None:
@@ -504,24 +503,19 @@ class AdjointBuilder:
             ):
                 target = self.names.fresh("g")
             self.emit(assign(target, name(d.var)), line)
-            self.state[other] = D(target, nullable=d.nullable)
+            self.state[other] = D(target)
 
-    def contribute(self, n: str, value: gast.expr, line: int, nullable: bool = False) -> None:
-        """Add ``value`` to the adjoint of ``n``; ``nullable``: ``value`` may be None (a
-        rule called by name gives None for an argument without a gradient), which adds
-        nothing: ``rt.acc``, never ``+``."""
+    def contribute(self, n: str, value: gast.expr, line: int) -> None:
+        """Add ``value`` to the adjoint of ``n`` (never None: a rule called by name gives
+        ``rt.rule_grad``'s zero for an argument it gave None)."""
         current = self.state.get(n)
         var = self.dname(n)
         if current is None:
             if isinstance(value, gast.Name):
-                self.state[n] = D(value.id, nullable=nullable)
+                self.state[n] = D(value.id)
             else:
                 self.bind(var, value, line)
-                self.state[n] = D(var, owned=is_index_grad(value), nullable=nullable)
-            return
-        if nullable or current.nullable:
-            self.bind(var, call(attr("rt", "acc"), name(current.var), value), line)
-            self.state[n] = D(var, owned=True, nullable=nullable and current.nullable)
+                self.state[n] = D(var, owned=is_index_grad(value))
             return
         if is_index_grad(value) and current.owned and current.var == var:
             _, index, g = value.args
@@ -626,9 +620,8 @@ class AdjointBuilder:
             pairs = [(n, self.probed_contribution(line, target, n, e)) for n, e in pairs]
         self.kill(target)
         self.pending = {g.id}  # the result's adjoint, which the contributions read
-        by_name = op.kind is Kind.RULE and not op.rule.inline  # (its None: no gradient)
         for n, e in pairs:
-            self.contribute(n, e, line, nullable=by_name)
+            self.contribute(n, e, line)
         self.pending = set()
 
     def probed_contribution(self, line: int, target: str, operand: str, e: gast.expr) -> gast.expr:

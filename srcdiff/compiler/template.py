@@ -236,8 +236,20 @@ def call_rule(
             gast.Subscript(value=name(temp), slice=const(i), ctx=gast.Load())
             for i in range(len(positional))
         )
+    # (None, "no gradient", is made a zero of its argument's shape: the adjoint of what
+    # made the argument may go on into another rule)
     return Expansion(
-        prelude, [None if npos <= j < arity else next(given) for j in range(len(operands))]
+        prelude,
+        [
+            None
+            if npos <= j < arity
+            else gast.Call(
+                func=gast.Attribute(value=name("rt"), attr="rule_grad", ctx=gast.Load()),
+                args=[next(given), copy.deepcopy(operands[j])],
+                keywords=[],
+            )
+            for j in range(len(operands))
+        ],
     )
 
 

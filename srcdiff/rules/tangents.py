@@ -159,6 +159,12 @@ def carried(gbar, out, d, ans):
     return rt.carried(gbar, ans), None
 
 
+@vjp(rt.rule_grad)
+def rule_grad(gbar, out, d, x):
+    """``d``, or zero where a user's rule gave None: linear in ``d``."""
+    return gbar, None
+
+
 @vjp(rt.cast_grad)
 def cast_grad(gbar, out, g, ans, x):
     """``g`` in ``x``'s dtype (zero where the cast ``ans`` gives integers): linear in ``g``,
@@ -678,7 +684,7 @@ def block_grads(gbar, out, g, arrays):
 linear((0,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.extreme_grad, rt.cast_grad,
        rt.running_extreme_grad, rt.running_extreme_tangent,
        rt.cast_like, rt.view_grad, rt.meshgrid_grads, rt.broadcast_grads, rt.tolist_grad,
-       rt.carried, rt.flat_read_grad,
+       rt.carried, rt.rule_grad, rt.flat_read_grad,
        rt.concatenator_tangent, rt.cumprod_tangent, rt.matrix_power_tangent,
        rt.hypot_tangent, rt.sorted_in_place_tangent, rt.field_tangent,
        rt.partial_tangent, rt.partial_grads, rt.item_tangent)  # fmt: skip
@@ -697,7 +703,7 @@ constant_in((1,), rt.broadcast_like, rt.sort_tangent, rt.sort_grad, rt.concatena
             rt.sorted_in_place_tangent, rt.put_back_tangent)  # fmt: skip
 constant_in((1, 2), rt.extreme_grad, rt.cast_grad, rt.follow_tangent, rt.running_extreme_grad,
             rt.running_extreme_tangent)  # fmt: skip
-constant_in((1,), rt.carried, rt.cast_like, rt.view_grad, rt.sinc_derivative)
+constant_in((1,), rt.carried, rt.rule_grad, rt.cast_like, rt.view_grad, rt.sinc_derivative)
 constant_in((1, 2, 3), rt.meshgrid_grads)  # (the result and the vectors give shapes alone)
 constant_in((1, 2), rt.broadcast_grads, rt.tolist_grad)
 linear((2,), rt.meshgrid_tangent)

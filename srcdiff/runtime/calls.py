@@ -893,6 +893,12 @@ class NoGradient:
         self._refuse()
 
 
+def rule_grad(d: Any, x: Any) -> Any:
+    """The gradient ``d`` a user's rule gave for the argument ``x``: None (no gradient)
+    is a zero shaped like ``x``, which the adjoints of what made ``x`` can take."""
+    return zeros_like(x) if d is None else d
+
+
 def check_rule_grads(result: Any, operands: tuple, rule: str) -> None:
     """Refuse what a user's rule gave where it is not one gradient per argument (a
     tuple for several) with each array of its argument's shape: a gradient of another

@@ -266,3 +266,46 @@ def test_a_users_rule_giving_none_for_an_argument_with_other_uses_adds_nothing(r
         fd = [(_doubles_and_adds(x + e) - _doubles_and_adds(x - e)) / (2 * h)
               for e in np.eye(3) * h]  # fmt: skip
         np.testing.assert_allclose(got, fd, rtol=1e-6)
+
+
+def _floored_scale(a, k):
+    return a * np.floor(k)
+
+
+def _floored_scale_vjp(g, ans, a, k):
+    return g * np.floor(k), None  # (floor is flat: k has no gradient)
+
+
+def _floored_scale_jvp(tangents, ans, a, k):
+    return tangents[0] * np.floor(k)
+
+
+def _scales_by_a_floor(x, y):
+    k = np.sin(x) * 3.0  # (k's adjoint, None, goes on into sin's and *'s rules)
+    return np.sum(np.tanh(_floored_scale(y * y, k)))
+
+
+def test_a_users_rule_giving_none_for_an_argument_made_by_other_rules_is_zero(rules):
+    """The rule's None was the adjoint of ``k`` and went on into ``*``'s rule (a
+    TypeError, None * 3.0): it is a zero gradient of ``k``'s shape, in every mode."""
+    sd.register_vjp(_floored_scale)(_floored_scale_vjp)
+    sd.register_jvp(_floored_scale)(_floored_scale_jvp)
+    x, y = np.array([0.3, -0.7, 1.2]), np.array([0.9, 1.4, -0.6])
+    g = sd.grad(_scales_by_a_floor, wrt=(0, 1))
+    dx, dy = g(x, y)
+    assert "rt.rule_grad(" in sd.source(g)
+    np.testing.assert_array_equal(dx, np.zeros(3))
+    for h in (1e-6, 1e-4):
+        fd = [(_scales_by_a_floor(x, y + e) - _scales_by_a_floor(x, y - e)) / (2 * h)
+              for e in np.eye(3) * h]  # fmt: skip
+        np.testing.assert_allclose(dy, fd, rtol=1e-6)
+    # second derivatives differentiate the adjoint, rule_grad included
+    v = np.array([0.5, -1.0, 2.0])
+
+    def along(y):
+        return np.sum(sd.grad(_scales_by_a_floor, wrt=1)(x, y) * v)
+
+    second = sd.grad(along)(y)
+    for h in (1e-6, 1e-4):
+        fd = [(along(y + e) - along(y - e)) / (2 * h) for e in np.eye(3) * h]
+        np.testing.assert_allclose(second, fd, rtol=1e-5, atol=1e-8)

@@ -95,6 +95,7 @@ SPECS = [
     Spec(rt.cast_grad, (R((3,)), R((3,)).astype(np.float32), R((3,))), wrt=(0,)),
     Spec(rt.carried, (R((3,)), R((3,)).astype(np.float32)), wrt=(0,)),
     Spec(rt.carried, (R((3,)), np.arange(3)), wrt=(0,), label="integers"),
+    Spec(rt.rule_grad, (R((3,)), R((3,))), wrt=(0,)),
     Spec(rt.cast_grad, (R((2, 3)), R((2, 3)), R((2, 3))), wrt=(0,), label="same-dtype"),
     Spec(rt.cast_like, (R((2, 3)), R((2, 3))), wrt=(0,)),
     Spec(rt.view_grad, (R((2, 3)), R((2, 3))), wrt=(0,)),
