@@ -255,7 +255,7 @@ def norm_slope_tangent_jvp(out, v, g, ans, x, ord=None, axis=None, keepdims=Fals
 def norm_slope_second(gbar, out, v, w, g, ans, x, ord=None, axis=None, keepdims=False):
     """Symmetric in ``v`` and ``w`` (each one's adjoint is the same along ``gbar`` and the
     other); linear in ``g``, summed back over the norm's axes; ``g / n^(p-1)`` in the norm;
-    in ``x``, the slope's third derivative, ``rt.norm_slope_power``."""
+    in ``x``, the slope's third derivative, ``rt.norm_slope_along``."""
     p = rt.norm_exponent(x, ord, axis)
     d_g = xp.sum(
         gbar * rt.norm_slope_second(v, w, xp.ones_like(ans), ans, x, ord, axis, keepdims),
@@ -268,11 +268,12 @@ def norm_slope_second(gbar, out, v, w, g, ans, x, ord=None, axis=None, keepdims=
         rt.norm_slope_second(v, gbar, g, ans, x, ord, axis, keepdims),
         xp.reshape(d_g, xp.shape(g)),
         xp.reshape(d_ans, xp.shape(ans)),
-        rt.norm_slope_power(v * w * gbar, g, ans, x, 3, ord, axis, keepdims),
+        rt.norm_slope_along(xp.stack([xp.stack([v, w, gbar])]), g, ans, x, ord, axis,
+                            keepdims)[0],
         None,
         None,
         None,
-    )
+    )  # fmt: skip
 
 
 @jvp(rt.norm_slope_second)
@@ -285,8 +286,58 @@ def norm_slope_second_jvp(out, v, w, g, ans, x, ord=None, axis=None, keepdims=Fa
         rt.norm_slope_second(v, dw, g, ans, x, ord, axis, keepdims),
         rt.norm_slope_second(v, w, dg, ans, x, ord, axis, keepdims),
         rt.norm_slope_second(v, w, g * moved, ans, x, ord, axis, keepdims),
-        rt.norm_slope_power(v * w * dx, g, ans, x, 3, ord, axis, keepdims),
-    )
+        rt.norm_slope_along(xp.stack([xp.stack([v, w, dx])]), g, ans, x, ord, axis,
+                            keepdims)[0],
+    )  # fmt: skip
+
+
+@vjp(rt.norm_slope_along)
+def norm_slope_along(gbar, out, terms, g, ans, x, ord=None, axis=None, keepdims=False):
+    """Symmetric in each row's directions (a direction's adjoint is the row with it
+    replaced by ``gbar``'s row: ``swapped`` holds every such row); linear in ``g``, summed
+    back over the norm's axes; ``g / n^(p-1)`` in the norm; in ``x``, each row with
+    ``gbar``'s appended."""
+    p = rt.norm_exponent(x, ord, axis)
+    k = terms.shape[1]
+    each = xp.reshape(xp.eye(k, dtype=bool), (1, k, k) + (1,) * xp.ndim(x))
+    swapped = xp.where(each, gbar[:, None, None], terms[:, None])
+    swapped = xp.reshape(swapped, (-1, *xp.shape(terms)[1:]))
+    d_g = xp.sum(
+        xp.sum(gbar * rt.norm_slope_along(terms, xp.ones_like(ans), ans, x, ord, axis, keepdims),
+               axis=0),
+        axis=axis,
+        keepdims=keepdims,
+    )  # fmt: skip
+    d_ans = d_g * g * -(p - 1) / xp.where(ans == 0, 1, ans) * (ans != 0)
+    return (
+        xp.reshape(rt.norm_slope_along(swapped, g, ans, x, ord, axis, keepdims), xp.shape(terms)),
+        xp.reshape(d_g, xp.shape(g)),
+        xp.reshape(d_ans, xp.shape(ans)),
+        xp.sum(rt.norm_slope_along(xp.concatenate([terms, gbar[:, None]], axis=1), g, ans, x,
+                                   ord, axis, keepdims), axis=0),
+        None,
+        None,
+        None,
+    )  # fmt: skip
+
+
+@jvp(rt.norm_slope_along)
+def norm_slope_along_jvp(out, terms, g, ans, x, ord=None, axis=None, keepdims=False, *, dterms,
+                         dg, dans, dx):  # fmt: skip
+    p = rt.norm_exponent(x, ord, axis)
+    moved = -(p - 1) * dans / xp.where(ans == 0, 1, ans) * (ans != 0)
+    k = terms.shape[1]
+    each = xp.reshape(xp.eye(k, dtype=bool), (1, k, k) + (1,) * xp.ndim(x))
+    swapped = xp.where(each, dterms[:, :, None], terms[:, None])
+    swapped = xp.reshape(swapped, (-1, *xp.shape(terms)[1:]))
+    return (
+        xp.sum(xp.reshape(rt.norm_slope_along(swapped, g, ans, x, ord, axis, keepdims),
+                          xp.shape(terms)), axis=1),
+        rt.norm_slope_along(terms, dg, ans, x, ord, axis, keepdims),
+        rt.norm_slope_along(terms, g * moved, ans, x, ord, axis, keepdims),
+        rt.norm_slope_along(xp.concatenate([terms, xp.broadcast_to(dx, xp.shape(terms[:, :1]))],
+                                           axis=1), g, ans, x, ord, axis, keepdims),
+    )  # fmt: skip
 
 
 @vjp(rt.norm_slope_power)

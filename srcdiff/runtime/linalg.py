@@ -204,7 +204,7 @@ def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = Non
                       axis: Any = None, keepdims: bool = False) -> Any:  # fmt: skip
     """The tangent of ``norm_slope_tangent(dx, g, ans, x, ...)`` along ``dy`` in ``x`` (the
     norm held): the nuclear and spectral norms' through the SVD's second derivative
-    (``_svd_slope_second``), the others' ``norm_slope_power`` of ``dx dy``."""
+    (``_svd_slope_along``), the others' ``norm_slope_power`` of ``dx dy``."""
     xp = array_module(x)
     x = xp.asarray(x)
     kind, where = _layout(ans, x, ord, axis)
@@ -212,7 +212,9 @@ def norm_slope_second(dx: Any, dy: Any, g: Any, ans: Any, x: Any, ord: Any = Non
         rows, cols = where
         gm = xp.moveaxis(keep_dims(g, x, where, keepdims), (rows, cols), (-2, -1))
         moved = [xp.moveaxis(xp.asarray(v), (rows, cols), (-2, -1)) for v in (x, dx, dy)]
-        return xp.moveaxis(gm * _svd_slope_second(xp, ord, *moved), (-2, -1), (rows, cols))
+        return xp.moveaxis(
+            gm * _svd_slope_along(xp, ord, moved[0], moved[1:]), (-2, -1), (rows, cols)
+        )
     return norm_slope_power(xp.asarray(dx) * dy, g, ans, x, 2, ord, axis, keepdims)
 
 
@@ -224,18 +226,17 @@ def norm_slope_power(dd: Any, g: Any, ans: Any, x: Any, k: int, ord: Any = None,
     ``g (p-1)...(p-k) sign(x)^(k+1) |x|^(p-1-k) dd / n^(p-1)`` (0 where the norm is 0, and
     for ``k`` of 2 or more where the slope is linear or piecewise constant in ``x``);
     written once for every ``k``, its rules are itself at ``k + 1``. The nuclear and
-    spectral norms' slopes do not move entry by entry: refused (``norm_slope_second``
-    has their second derivative)."""
+    spectral norms' slopes do not move entry by entry: refused (srcdiff's rules take
+    them along each direction apart, ``norm_slope_along``)."""
     xp = array_module(x)
     x = xp.asarray(x)
     kind, where = _layout(ans, x, ord, axis)
     if kind == "matrix" and ord in ("nuc", 2, -2):
         raise refuse(
             f"a derivative of order {k + 1} of the {'nuclear' if ord == 'nuc' else 'spectral'} "
-            "norm of a matrix (np.linalg.norm(x, ord)): srcdiff follows the slope of the "
-            "nuclear and spectral norms to the third derivative",
-            "take a lower derivative, or write the norm from np.linalg.svd's singular values "
-            "(np.sum(s) for the nuclear norm, np.max(s) for the spectral one)",
+            "norm of a matrix (np.linalg.norm(x, ord)) along a product of directions: the "
+            "slope of the nuclear and spectral norms does not move entry by entry",
+            "call rt.norm_slope_along with the directions apart",
         )
     p = norm_exponent(x, ord, axis)
     factor = 1.0
@@ -251,14 +252,44 @@ def norm_slope_power(dd: Any, g: Any, ans: Any, x: Any, k: int, ord: Any = None,
     return _p_power(x, n, gk, p, k, factor, dd)
 
 
+def norm_slope_along(terms: Any, g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
+                     keepdims: bool = False) -> Any:  # fmt: skip
+    """For each row ``terms[j]`` (``k`` directions shaped like ``x``), the ``k``-th
+    derivative in ``x`` (the norm held) of a norm's slope ``norm_grad(g, ans, x, ...)``
+    along those directions, stacked (shape ``(m, *x.shape)``). It is symmetric in them
+    (the slope is a gradient), so its rules are itself with a direction replaced or one
+    more: rows of directions, built by array operations, go to any order. The nuclear and
+    spectral norms' slopes (``U V^T``, ``u_k v_k^T``) by forward mode ``k`` times over that
+    slope written as source, through the SVD's rules; the others' by
+    ``norm_slope_power`` of the directions' product."""
+    xp = array_module(x)
+    x, terms = xp.asarray(x), xp.asarray(terms)
+    kind, where = _layout(ans, x, ord, axis)
+    k = terms.shape[1]
+    rows = []
+    for term in terms:
+        if kind == "matrix" and ord in ("nuc", 2, -2):
+            r, c = where
+            gm = xp.moveaxis(keep_dims(g, x, where, keepdims), (r, c), (-2, -1))
+            moved = [xp.moveaxis(v, (r, c), (-2, -1)) for v in (x, *term)]
+            slope = _svd_slope_along(xp, ord, moved[0], moved[1:])
+            rows.append(xp.moveaxis(gm * slope, (-2, -1), (r, c)))
+        else:
+            product = term[0]
+            for d in term[1:]:
+                product = product * d
+            rows.append(norm_slope_power(product, g, ans, x, k, ord, axis, keepdims))
+    return xp.stack([xp.broadcast_to(row, x.shape) for row in rows])
+
+
 _SVD_SLOPES: dict[tuple[str, Any], Any] = {}
 
 
-def _svd_slope_second(xp: Any, ord: Any, x: Any, dx: Any, dy: Any) -> Any:
-    """The second derivative along ``dx`` and ``dy`` of the slope of the nuclear (``ord``
-    "nuc", ``U V^T``) or spectral (2, -2: ``u_k v_k^T``) norm of the matrices ``x`` (last
-    two axes): forward mode over the forward mode of that slope written as source, through
-    the SVD's rules (distinct nonzero singular values; others refused there)."""
+def _svd_slope_along(xp: Any, ord: Any, x: Any, directions: Any) -> Any:
+    """The derivative along each of ``directions`` of the slope of the nuclear (``ord``
+    "nuc") or spectral (2, -2) norm of the matrices ``x`` (last two axes): forward mode
+    once per direction over that slope written as source, through the SVD's rules
+    (distinct nonzero singular values; others refused there)."""
     from .calls import Host, function_of_source
 
     key = (xp.__name__, ord)
@@ -273,10 +304,15 @@ def _svd_slope_second(xp: Any, ord: Any, x: Any, dx: Any, dy: Any) -> Any:
         _SVD_SLOPES[key] = function_of_source(
             source, f"the slope of the norm ord={ord!r}", "svd_slope", {"xp": xp}
         )
-    slope = _SVD_SLOPES[key]
-    first = Host.forward_of(slope, (dx,), None, (), (x,), None)
-    second = Host.forward_of(first, (None, dy), None, (), ((dx,), x), None)
-    return second((None, dy), (dx,), x)[1][1]
+    program, args = _SVD_SLOPES[key], (x,)
+    for d in directions:  # each a program of the last, the tangent on x alone
+        tangents = (*(None,) * (len(args) - 1), d)
+        program = Host.forward_of(program, tangents, None, (), args, None)
+        args = (tangents, *args)
+    out = program(*args)
+    for _ in directions:
+        out = out[1]
+    return out
 
 
 def _p_power(x: Any, n: Any, gk: Any, p: Any, k: int, factor: Any, dd: Any) -> Any:

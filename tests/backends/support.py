@@ -250,7 +250,13 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         ),  # fmt: skip
         np.linalg.norm: "not in the standard (its linalg extension has vector_norm)",
         **dict.fromkeys(
-            [rt.norm_grad, rt.norm_slope_tangent, rt.norm_slope_second, rt.norm_slope_power],
+            [
+                rt.norm_grad,
+                rt.norm_slope_tangent,
+                rt.norm_slope_second,
+                rt.norm_slope_power,
+                rt.norm_slope_along,
+            ],
             "the slope of np.linalg.norm, which is not in the standard, and its derivatives",
         ),
         **dict.fromkeys(

@@ -1,8 +1,8 @@
 """Third derivatives through ``np.linalg.norm``, every ``ord`` and ``axis`` whose second
 derivatives srcdiff has, against central differences of the second and closed forms;
 those of the nuclear and spectral norms of matrices too (through the SVD's second
-derivative), refused where singular values coincide. Fourth and fifth derivatives of the
-other norms, against differences of the next-lower one."""
+derivative), refused where singular values coincide. Fourth and fifth derivatives of
+every norm, against differences of the next-lower one and closed forms."""
 
 from __future__ import annotations
 
@@ -128,7 +128,19 @@ def test_fourth_and_fifth_derivatives_in_closed_form():
 
 
 @pytest.mark.parametrize("ord", ["nuc", 2, -2])
-def test_a_fourth_derivative_through_a_matrix_svd_norm_is_refused(ord):
-    name = "nuclear" if ord == "nuc" else "spectral"
-    with pytest.raises(sd.CompileError, match=f"order 4 of the {name} norm of a matrix"):
-        sd.grad(sd.grad(sd.grad(sd.grad(_normed(ord, None)))))(0.3)
+def test_a_fourth_derivative_through_a_matrix_svd_norm_matches_differences_of_the_third(ord):
+    """Refused before (the slope's third derivative was rt.norm_slope_power, a product of
+    directions, which the SVD's slope does not take): rt.norm_slope_along takes rows of
+    directions, and its rules are itself with one more, through the SVD's rules."""
+    loss = _normed(ord, None)
+    third = sd.grad(sd.grad(sd.grad(loss)))
+    fourth = sd.grad(third)(0.3)
+    _matches_differences_of(third, fourth)
+    assert along(along(along(along(loss))))(0.3) == pytest.approx(fourth, rel=1e-9)
+
+
+def test_a_fifth_derivative_through_a_matrix_svd_norm_in_closed_form():
+    """||s M||^5 = |s|^5 ||M||^5: the fifth derivative is 120 ||M||^5."""
+    fifth = lambda s: np.linalg.norm(s * A, ord="nuc") ** 5  # noqa: E731
+    want = 120 * np.linalg.norm(A, ord="nuc") ** 5
+    assert sd.grad(sd.grad(sd.grad(sd.grad(sd.grad(fifth)))))(0.7) == pytest.approx(want, rel=1e-9)

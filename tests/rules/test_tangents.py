@@ -52,8 +52,7 @@ def slope_tangent_spec(x, ord=None, axis=None, keepdims=False, label=""):
 
 def slope_second_spec(x, ord=None, axis=None, keepdims=False, label=""):
     """``rt.norm_slope_second`` at ``x`` and its norm, differentiated in both directions,
-    ``g``, ``ans`` and ``x`` apart (its rule for the nuclear and spectral norms of matrices
-    refuses: their slope's third derivative is not followed)."""
+    ``g``, ``ans`` and ``x`` apart."""
     ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
     args = (R(x.shape), R(x.shape), R(ans.shape), ans, x, ord, axis, keepdims)
     return Spec(rt.norm_slope_second, args, wrt=(0, 1, 2, 3, 4),
@@ -66,6 +65,15 @@ def slope_power_spec(x, k, ord=None, axis=None, keepdims=False, label=""):
     ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
     args = (R(x.shape), R(ans.shape), ans, x, k, ord, axis, keepdims)
     return Spec(rt.norm_slope_power, args, wrt=(0, 1, 2, 3),
+                label=label or f"{k}-{ord}-{axis}")  # fmt: skip
+
+
+def slope_along_spec(x, k, m=2, ord=None, axis=None, keepdims=False, label=""):
+    """``rt.norm_slope_along`` at ``x`` and its norm, ``m`` rows of ``k`` directions,
+    differentiated in the directions, ``g``, ``ans`` and ``x`` apart."""
+    ans = np.asarray(np.linalg.norm(x, ord, axis, keepdims))
+    args = (R((m, k, *x.shape)), R(ans.shape), ans, x, ord, axis, keepdims)
+    return Spec(rt.norm_slope_along, args, wrt=(0, 1, 2, 3),
                 label=label or f"{k}-{ord}-{axis}")  # fmt: skip
 
 
@@ -441,6 +449,15 @@ SPECS = [
     slope_power_spec(R((3, 4), 0.2, 2.0), 3, -1.5, 1),
     slope_power_spec(X, 3, None, 0),
     slope_power_spec(X, 3, "fro", label="fro"),
+    *[slope_second_spec(square(3), ord, label=f"matrix-{ord}") for ord in ("nuc", 2, -2)],
+    *[
+        slope_along_spec(square(3), k, 2, ord, label=f"matrix-{k}-{ord}")
+        for ord in ("nuc", 2, -2)
+        for k in (1, 3)
+    ],  # fmt: skip
+    slope_along_spec(R((2, 3, 3), -0.5, 0.5) + 2 * np.eye(3), 2, 1, "nuc", (1, 2), label="stack"),
+    slope_along_spec(R((5,)), 3, 2, 3, label="vector-3"),
+    slope_along_spec(R((3, 4), 0.2, 2.0), 2, 1, 2.5, 0, True, label="axis-keepdims"),
 ]
 
 # the helpers of rules that move entries (np.insert, np.delete, np.resize, np.block)
