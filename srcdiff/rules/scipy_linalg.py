@@ -1,5 +1,5 @@
-"""Rules of scipy.linalg: cholesky, cho_factor, cho_solve, solve_triangular and expm (on
-stacks of matrices too, as SciPy takes them), lu_factor and lu_solve (of one matrix: a
+"""Rules of scipy.linalg: cholesky, cho_factor, cho_solve, solve_triangular, expm (on
+stacks of matrices too, as SciPy takes them), eigh, lu_factor and lu_solve (of one matrix: a
 stack is refused), and of the helpers their rules call (``rt.solve_triangular``,
 ``rt.lu_solve``, ``rt.expm_frechet``), so that those can be differentiated again.
 
@@ -411,3 +411,86 @@ def solve_jvp(ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, chec
         -(xp.linalg.solve(a, da @ xm)[..., 0] if vector else xp.linalg.solve(a, da @ xm)),
         xp.linalg.solve(a, db[..., None])[..., 0] if vector else xp.linalg.solve(a, db),
     )
+
+
+# scipy.linalg.eigh of one symmetric matrix (all of its eigenvalues, no second matrix):
+# np.linalg.eigh's derivatives, on the triangle ``lower`` names; ``eigvals_only=True``:
+# np.linalg.eigvalsh's. A generalized problem (``b=``), a subset of the eigenvalues and a
+# write into the argument are refused, and so are the eigenvectors but by the driver 'evd'
+# (np.linalg.eigh's): the default one, 'evr', picks their signs anew under changes of the
+# matrix as small as rounding, so they have no derivative (forward mode, which cannot
+# tell whether they are used, refuses them whenever they are asked for).
+EIGH = _scipy("eigh")
+NUMPY_ONLY = (*NUMPY_ONLY, *EIGH)
+
+
+@vjp(*EIGH)
+def eigh(g, ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
+         overwrite_b=False, type=1, check_finite=True, subset_by_index=None,
+         subset_by_value=None, driver=None):  # fmt: skip
+    if b is not None or subset_by_index is not None or subset_by_value is not None:
+        raise rt.refuse(
+            "the derivative of scipy.linalg.eigh with b=, subset_by_index= or subset_by_value=",
+            "call it on one matrix for all of its eigenvalues, then select them",
+        )
+    if overwrite_a:
+        raise rt.overwrite_refusal("eigh", "overwrite_a")
+    if not eigvals_only and driver != "evd" and xp.any(rt.result_grads(g, ans)[1] != 0):
+        raise rt.refuse(
+            "the derivative of the eigenvectors of scipy.linalg.eigh by its driver "
+            f"{driver or 'evr'!r}: it picks their signs anew under changes as small as rounding",
+            "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or use "
+            "np.linalg.eigh",
+        )
+    return (
+        rt.triangle_grad(
+            (xp.linalg.eigh(a, "L" if lower else "U")[1] * g[..., None, :])
+            @ xp.swapaxes(xp.linalg.eigh(a, "L" if lower else "U")[1], -1, -2),
+            "L" if lower else "U",
+        )
+        if eigvals_only
+        else rt.eigh_grad(g, ans, "L" if lower else "U"),
+        None, None, None, None, None, None, None, None, None, None,
+    )  # fmt: skip
+
+
+@jvp(*EIGH, shaped=True)
+def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
+             overwrite_b=False, type=1, check_finite=True, subset_by_index=None,
+             subset_by_value=None, driver=None, *, da):  # fmt: skip
+    """With ``P = V^T S V``, ``S`` the symmetric change read from the triangle ``lower``
+    names: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``."""
+    if b is not None or subset_by_index is not None or subset_by_value is not None:
+        raise rt.refuse(
+            "the derivative of scipy.linalg.eigh with b=, subset_by_index= or subset_by_value=",
+            "call it on one matrix for all of its eigenvalues, then select them",
+        )
+    if overwrite_a:
+        raise rt.overwrite_refusal("eigh", "overwrite_a")
+    if not eigvals_only and driver != "evd":
+        raise rt.refuse(
+            "the forward derivative of the eigenvectors of scipy.linalg.eigh by its driver "
+            f"{driver or 'evr'!r}: it picks their signs anew under changes as small as rounding",
+            "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or "
+            "eigvals_only=True for the eigenvalues alone",
+        )
+    v = xp.linalg.eigh(a, "L" if lower else "U")[1] if eigvals_only else ans[1]
+    p = (
+        xp.swapaxes(v, -1, -2)
+        @ (
+            (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2))
+            if lower
+            else (xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2))
+        )
+        @ v
+    )
+    return (
+        xp.diagonal(p, 0, -2, -1)
+        if eigvals_only
+        else rt.result_like(
+            ans, [xp.diagonal(p, 0, -2, -1), v @ (rt.eigen_gaps(ans[0], "scipy.linalg.eigh") * p)]
+        )
+    )
+
+
+sequence_result(*EIGH)  # (w, v): an adjoint of the pair adds up entry by entry

@@ -149,6 +149,28 @@ def _specs():
         Spec(sla.expm, (R((2, 3, 3)),)),
         Spec(rt.expm_frechet, (R((3, 3)), R((3, 3)))),
         Spec(rt.expm_frechet, (R((2, 2, 2)), R((2, 2, 2)))),
+        Spec(sla.eigh, (spd(3, 3),), {"driver": "evd"}, call=as_tuple(sla.eigh)),
+        Spec(
+            sla.eigh,
+            (upper_noise(spd(3, 3)),),
+            {"driver": "evd"},
+            call=as_tuple(sla.eigh),
+            label="upper-unread",
+        ),  # fmt: skip
+        Spec(
+            sla.eigh,
+            (lower_noise(spd(3, 3)),),
+            {"lower": False, "driver": "evd"},
+            call=as_tuple(sla.eigh),
+            label="lower-unread",
+        ),  # fmt: skip
+        Spec(sla.eigh, (upper_noise(spd(3, 3)),), {"eigvals_only": True}, label="upper-unread"),
+        Spec(
+            sla.eigh,
+            (lower_noise(spd(4, 4)),),
+            {"eigvals_only": True, "lower": False},
+            label="lower-unread",
+        ),  # fmt: skip
     ]
 
 
@@ -639,3 +661,46 @@ def test_a_check_of_an_argument_left_at_its_default_leaves_no_code():
     det = sd.grad(lambda a: sla.det(a))
     det(spd(3, 3))
     assert "rt.scipy_as_numpy" not in sd.source(det)
+
+
+def _eigh_of_two(a, b):
+    return np.sum(sla.eigh(a, b, eigvals_only=True))
+
+
+def _eigh_subset(a):
+    return np.sum(sla.eigh(a, subset_by_index=[0, 1])[0])
+
+
+@needs_scipy
+@pytest.mark.parametrize("fn, args", [(_eigh_of_two, 2), (_eigh_subset, 1)], ids=["b", "subset"])
+def test_eigh_of_a_pair_or_of_a_subset_is_refused(fn, args):
+    """A generalized problem and a subset of the eigenvalues: refused, in both modes."""
+    given = [spd(3, 3) for _ in range(args)]
+    with pytest.raises(sd.CompileError, match="scipy.linalg.eigh with b="):
+        sd.grad(fn, wrt=tuple(range(args)))(*given)
+    with pytest.raises(sd.CompileError, match=r"(argument b|with b=).*eigh|eigh with b="):
+        sd.jvp(fn, tuple(given), tuple(np.ones_like(a) for a in given))
+
+
+def _eigh_vector(a):
+    return np.sum(sla.eigh(a)[1][:, 0] ** 3)
+
+
+def _eigh_values(a):
+    w, v = sla.eigh(a)
+    return np.sum(w**2)
+
+
+@needs_scipy
+def test_eigh_eigenvectors_by_the_default_driver_are_refused():
+    """Its driver 'evr' picks the eigenvectors' signs anew under rounding-sized changes of
+    the matrix (finite differences jump): refused; the eigenvalues have their gradient."""
+    a = spd(3, 3)
+    with pytest.raises(sd.CompileError, match="driver 'evr'"):
+        sd.grad(_eigh_vector)(a)
+    with pytest.raises(sd.CompileError, match="driver 'evr'"):
+        sd.jvp(_eigh_values, (a,), (np.ones_like(a),))
+    w, v = np.linalg.eigh(a)
+    s = (v * 2 * w) @ v.T  # the gradient along symmetric changes, read from the lower triangle
+    expected = np.tril(2 * s) - np.diag(np.diag(s))
+    np.testing.assert_allclose(sd.grad(_eigh_values)(a), expected, rtol=1e-9, atol=1e-12)
