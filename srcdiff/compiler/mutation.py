@@ -60,6 +60,7 @@ from .normalize import (
     rebuild_blocks,
     root_name,
     rt_attr,
+    rt_helper,
     walk,
     walk_statements,
 )
@@ -681,29 +682,56 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     return sharing
 
 
+# Tensor methods whose result is a view of the Tensor (or a tuple of views: ``unbind``)
+TENSOR_VIEWS = {
+    "select", "unbind", "narrow", "squeeze", "unsqueeze", "view", "reshape", "flatten", "t",
+    "transpose", "permute", "expand", "chunk", "split", "diagonal", "movedim", "swapaxes",
+    "swapdims", "unflatten",
+}  # fmt: skip
+
+
 def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
-    """Per name given an entry of another name's value (``t = a[0]``, ``for t in a:``,
-    which normalize writes ``t = t6[i]`` of ``t6 = rt.unwrap(t1)``, ``t1 =
-    rt.iterable(a)``), those names and the names of the same object."""
-    same: dict[str, set[str]] = {}  # ``y = x``, ``y = rt.unwrap(x)``: the same object
+    """Per name that may hold an entry of another name's value, read by indexing it, by
+    a loop over it or by a view method (``t = a[0]``; ``for t in a:``, which normalize
+    writes ``t = t6[i]`` of ``t6 = rt.unwrap(t1)``, ``t1 = rt.iterable(a)``; ``t =
+    a.select(0, 2)``, ``a.unbind(0)[0]``), and copies of one (``t, u = a[0], a[1]``):
+    those names, and the names of the same object or of one it is a view of."""
+    same: dict[str, set[str]] = {}  # ``y = x``, ``y = rt.unwrap(x)``, ``y = x.view(4)``
     found: dict[str, set[str]] = {}
     for s in walk_statements(fn.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
             continue
         target, v = s.targets[0].id, s.value
-        if is_rt_call(v, "unwrap", "iterable", "reversible") and v.args:
+        func = getattr(v, "func", None)
+        view = (
+            isinstance(func, gast.Attribute)
+            and func.attr in TENSOR_VIEWS
+            and rt_helper(func.value) == "tensor_methods"
+            and v.args
+            and isinstance(v.args[0], gast.Name)
+        )
+        if view:
+            found.setdefault(target, set()).add(v.args[0].id)
+            v = v.args[0]
+        elif is_rt_call(v, "unwrap", "iterable", "reversible") and v.args:
             v = v.args[0]
         if isinstance(v, gast.Name):
             same.setdefault(target, set()).add(v.id)
         elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
             found.setdefault(target, set()).add(v.value.id)
-    for bases in found.values():
-        todo = list(bases)
-        while todo:
-            for n in same.get(todo.pop(), ()):
-                if n not in bases:
-                    bases.add(n)
-                    todo.append(n)
+    changed = True
+    while changed:  # the names of the same object as a base; copies of an entry
+        changed = False
+        for bases in list(found.values()):
+            more = {m for b in bases for m in same.get(b, ())} - bases
+            if more:
+                bases |= more
+                changed = True
+        for n, sources in same.items():
+            more = {b for m in sources for b in found.get(m, ())} - found.get(n, set())
+            if more:
+                found.setdefault(n, set()).update(more)
+                changed = True
     return found
 
 

@@ -174,18 +174,19 @@ def tensor_receiver(obj: Any, name: str) -> None:
 
 
 def entry_in_place(entry: Any, names: str) -> None:
-    """In compiled Tensor code, check the old value of ``t`` after ``t = a[i]`` and an
-    update of ``t`` in place (``t += v``, ``t.add_(v)``) where ``a`` is read after it: a
-    number there is PyTorch's 0-d view of ``a``'s entry, which the update writes into
-    ``a``; compiled code holds it as a NumPy number, which no update reaches: refused.
-    (A row, an array, is followed or refused as any view is.)"""
+    """In compiled Tensor code, check the old value of ``t`` after ``t = a[i]`` (or
+    ``a.select(0, i)``, ``a.unbind()[i]``) and an update of ``t`` in place (``t += v``,
+    ``t.add_(v)``) where ``a`` is read after it: a number there is PyTorch's 0-d view of
+    ``a``'s entry, which the update writes into ``a``; compiled code holds it as a NumPy
+    number, which no update reaches: refused. (A row, an array, is followed or refused
+    as any view is.)"""
     if isinstance(entry, np.generic):
         held, written = (names.split(",") + ["", ""])[:2]
         raise refuse(
-            f"an in-place update of `{written}`, an entry of the Tensor `{held}` read by "
-            f"indexing it (or by a loop over it), which `{held}` is read after: PyTorch "
-            f"writes it into `{held}` through a 0-d view, compiled code holds the entry as "
-            "a number the update cannot reach",
+            f"an in-place update of `{written}`, an entry of the Tensor `{held}` (read by "
+            f"indexing it, a loop over it, .select() or .unbind()), which `{held}` is read "
+            f"after: PyTorch writes it into `{held}` through a 0-d view, compiled code holds "
+            "the entry as a number the update cannot reach",
             f"write into `{held}` itself (`{held}[i] = {held}[i] + v`)",
         )
 

@@ -1,9 +1,10 @@
-"""An entry of a Tensor read by indexing (``t = a[0]``, ``for t in a:``) and updated in
-place (``t += v``, ``t.add_(v)``): in PyTorch a 0-d view, so the update changes ``a``;
-a compiled step held the entry as a NumPy number and lost the update, silently (value
-2.115 and gradient [0.75, 4.32, 1.47, 6.75] where eager code gives -27.801 and
-[28.83, 90.81, 1.47, 6.75]). Where ``a`` is read after the update, it is refused at the
-line; an entry updated and read alone, and a reduction's number, still work."""
+"""An entry of a Tensor read by indexing (``t = a[0]``, ``for t in a:``,
+``a.select(0, i)``, ``a.unbind()[i]``) and updated in place (``t += v``, ``t.add_(v)``):
+in PyTorch a 0-d view, so the update changes ``a``; a compiled step held the entry as a
+NumPy number and lost the update, silently (value 2.115 and gradient [0.75, 4.32, 1.47,
+6.75] where eager code gives -27.801 and [28.83, 90.81, 1.47, 6.75]). Where ``a`` is
+read after the update, it is refused at the line; an entry updated and read alone, and
+a reduction's number, still work."""
 
 from __future__ import annotations
 
@@ -41,6 +42,33 @@ def multiplies_each_entry_of_a_loop(x):
     return loss
 
 
+def adds_to_an_unpacked_entry(x):
+    h = x * 1
+    a, b = h[0], h[1]
+    a += b
+    loss = (h**2).sum() + a
+    loss.backward()
+    return loss
+
+
+def multiplies_a_selected_entry(x):
+    h = x * 1
+    t = h.select(0, 2)
+    t.mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_unbound_entry(x):
+    h = x * 1
+    hs = h.unbind(0)
+    hs[0].mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
 def writes_the_entry_into_the_tensor(x):
     a = x * 1
     a[0] = a[0] + a[1] * 3
@@ -73,7 +101,15 @@ def run(fn, compiled):
 
 
 @pytest.mark.parametrize(
-    "fn", [adds_into_an_entry, adds_to_an_entry_by_name, multiplies_each_entry_of_a_loop]
+    "fn",
+    [
+        adds_into_an_entry,
+        adds_to_an_entry_by_name,
+        multiplies_each_entry_of_a_loop,
+        adds_to_an_unpacked_entry,
+        multiplies_a_selected_entry,
+        multiplies_an_unbound_entry,
+    ],
 )
 def test_an_entry_updated_in_place_then_the_tensor_read_is_refused(fn):
     with pytest.raises(sd.CompileError, match="0-d view"):
