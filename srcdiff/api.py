@@ -1378,13 +1378,27 @@ class _Delegate:
             relaid = None if relaid is None else relaid.forward()
         return relaid
 
+    def _moved(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The call with the keywords that the primitive takes by name too (``names`` of
+        its owner: ``cotangent`` of ``sd.vjp``'s pull-back) moved to their positions."""
+        rest = getattr(self._owner, "names", ())[max(len(args) - 2 * self.depth, 0) :]
+        if not kwargs or not rest or set(kwargs) != set(rest):
+            return args, kwargs
+        # (a forward rule's tangents, one per argument after them: none for those moved)
+        pad = (None,) * len(rest)
+        args = tuple((*a, *pad) if i < 2 * self.depth and i % 2 == 0 and type(a) is tuple
+                     else a for i, a in enumerate(args))  # fmt: skip
+        return (*args, *(kwargs[n] for n in rest)), {}
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = self._moved(args, kwargs)
         relaid = self._relaid(args, kwargs)
         if relaid is None:
             return self._owner._fallback(self.depth, None, args, kwargs)
         return relaid(*args)
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
+        args, kwargs = self._moved(args, kwargs)
         relaid = self._relaid(args, kwargs)
         if relaid is None:
             return self._owner._fallback(self.depth, (g, ans), args, kwargs)
@@ -1910,6 +1924,7 @@ class _VjpRules:
     so its derivatives are a gradient's, to any order."""
 
     __name__ = "vjp_pullback"
+    names = ("fn", "primals", "cotangent")  # (the cotangent may be passed by name)
 
     def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
         if kwargs or len(args) != 3:
@@ -1955,6 +1970,7 @@ def _vjp_of_source() -> Callable:
     source = "def vjp(fn, *primals):\n    return fn(*primals), _partial(_pullback, fn, primals)\n"
     pullback = _Delegate(_VjpRules(), 0)
     pullback._srcdiff_too_deep = _vjp_too_deep  # type: ignore[attr-defined]
+    pullback._srcdiff_names = _VjpRules.names  # type: ignore[attr-defined]
     namespace = {"_partial": functools.partial, "_pullback": pullback}
     return rt.function_of_source(source, "sd.vjp", "vjp", namespace)
 
@@ -1964,8 +1980,8 @@ def _vjp_too_deep() -> tuple[str, str]:
     ``rt.objects._no_partial_passed``)."""
     return (
         "a fourth derivative through the pull-back of sd.vjp called inside a differentiated "
-        "function, or a third where the pull-back is called with keyword or starred "
-        "arguments (srcdiff follows it to the third order, and there to the second)",
+        "function, or a third where the pull-back is called with a starred argument "
+        "(srcdiff follows it to the third order, and there to the second)",
         "write the pull-back of u as the gradient of a function of your own (def pulled(x, "
         "u): return np.sum(u * f(x)); then sd.grad(pulled)(x, u)), which goes to any order",
     )
@@ -2903,6 +2919,11 @@ def keywords_by_position(fn: Any, args: tuple, kwargs: dict
     function maps none of them (a keyword's value is every example's). A parameter
     between left to its default gets it. Returns the transform, the arguments, the
     keywords left, and each moved keyword's position; None where none moves."""
+    if isinstance(fn, _Delegate):  # (sd.vjp's pull-back given its cotangent by name)
+        moved, left = fn._moved(args, kwargs)
+        if left:
+            return None
+        return fn, moved, {}, {k: i for i, k in enumerate(fn._owner.names) if k in kwargs}
     if not isinstance(fn, _BY_POSITION):
         return None
     if isinstance(fn, GradientFunction) and fn._target.starred:
@@ -3577,6 +3598,14 @@ def forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple, value
     reported (the user's, for a line of a forward-mode program). Made once for a callee,
     which tangents are None, the types, shapes and dtypes of the values, and ``where``:
     found again while the unit whose program it calls is current."""
+    if (
+        fn is rt.objects.PARTIAL_CALL
+        and stars is None
+        and names
+        and names
+        == (rt.objects.keywords_by_position(values[0], len(values) - len(names) - 1, names))
+    ):
+        names = ()  # (keywords its function takes by position next: the same values)
     callee = values[0] if fn in (rt.objects.PLAIN_CALL, rt.objects.PARTIAL_CALL) else None
     key = (fn, callee, stars, names, where, registry.version(),
            tuple(map(_tangent_shape, inner)), tuple(map(_call_shape, values)))  # fmt: skip

@@ -1706,6 +1706,17 @@ PLAIN_CALL = Sentinel("a call of a function")
 _CALLERS: dict[tuple, types.FunctionType] = {}
 
 
+def keywords_by_position(p: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    """The keywords of a call of the partial ``p`` with ``nargs`` more arguments, in the
+    order of its function's parameters, where that function is one of srcdiff's
+    primitives taking them by position next (``_srcdiff_names``: the cotangent of
+    ``sd.vjp``'s pull-back); else ()."""
+    if not keywords or not isinstance(p, functools.partial) or p.keywords:
+        return ()
+    names = getattr(p.func, "_srcdiff_names", ())[len(p.args) + nargs :][: len(keywords)]
+    return tuple(names) if set(names) == set(keywords) else ()
+
+
 def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
                    ) -> types.FunctionType:  # fmt: skip
     """A function, with source of its own, calling the partial ``p`` (its first
@@ -1714,7 +1725,8 @@ def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
     ``partial_args(p)`` so that the gradients of ``p``'s values reach them."""
     from .calls import function_of_source
 
-    key = (len(p.args), tuple(p.keywords), nargs, keywords)
+    by_position = keywords_by_position(p, nargs, keywords)
+    key = (len(p.args), tuple(p.keywords), nargs, keywords, by_position)
     hit = _CALLERS.get(key)
     if hit is None:
         # (names of its own, apart from the keywords passed: ``p=3.0`` is the user's)
@@ -1723,7 +1735,9 @@ def partial_caller(p: functools.partial, nargs: int, keywords: tuple[str, ...]
         bound = [f"_srcdiff_bound[{i}]" for i in range(len(p.args))]
         kept = [f"{k}=_srcdiff_bound[{len(p.args) + i}]" for i, k in enumerate(p.keywords)
                 if k not in keywords]  # fmt: skip
-        passed = ", ".join([*bound, *params, *kept, *(f"{k}={k}" for k in keywords)])
+        named = [f"{k}={k}" for k in keywords] if not by_position else list(by_position)
+        passed = ", ".join([*bound, *params, *named, *kept] if by_position
+                           else [*bound, *params, *kept, *named])  # fmt: skip
         source = (
             f"def call_partial({signature}):\n"
             "    _srcdiff_bound = rt.partial_args(_srcdiff_p)\n"
@@ -1768,12 +1782,15 @@ def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
     """The reverse rule of ``rt.call_jvp_keywords``, as ``callee_tangent_vjp``."""
     from .calls import tangent_vjp_keywords
 
+    m = len(values) - len(names)
+    if fn is PARTIAL_CALL and keywords_by_position(values[0], m - 1, names) == names:
+        out = callee_tangent_vjp(g, ans, fn, tangents, *values)  # (the keywords: positions)
+        return (*out[:2], None, *out[2:])
     _no_partial_passed(values, tangents, 1 if fn is PARTIAL_CALL else 0)
     if fn is PLAIN_CALL:
         out = tangent_vjp_keywords(g, ans, values[0], tangents[1:], names, *values[1:])
         out = (None, (None, *out[1]), None, None, *out[3:])
     elif fn is PARTIAL_CALL:
-        m = len(values) - len(names)
         kwargs = dict(zip(names, values[m:], strict=True))
         named = dict(zip(names, tangents[m:], strict=True))
         d_bound, bound, pulled = _partial_pullback(g, values[0], tangents[0], values[1:m],

@@ -254,6 +254,33 @@ def test_a_third_derivative_through_the_pull_back_of_vjp():
         sd.grad(third)(1.1)
 
 
+def pulled_by_name(x):
+    out, pull = sd.vjp(h, x)
+    return np.sum(pull(cotangent=np.cos(x) * out)[0] ** 2)
+
+
+def pulled_by_position(x):
+    out, pull = sd.vjp(h, x)
+    return np.sum(pull(np.cos(x) * out)[0] ** 2)
+
+
+def test_the_pull_back_of_vjp_given_its_cotangent_by_name_to_the_third_order():
+    """It crashed (a ValueError from inside srcdiff) from the first derivative on: the
+    pull-back's primitive took the cotangent by position only; a call naming it is now
+    the call passing it by position, to the third order as that one goes."""
+    along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
+    by_name, by_position = along_x3(pulled_by_name), along_x3(pulled_by_position)
+    for _ in range(3):
+        by_name, by_position = sd.grad(by_name), sd.grad(by_position)
+        assert by_name(1.1) == pytest.approx(by_position(1.1), rel=1e-12)
+    lower = along_x3(pulled_by_name)
+    for _ in range(2):
+        lower = sd.grad(lower)
+    _matches_differences(by_name(1.1), lower, 1.1)
+    np.testing.assert_allclose(sd.grad(pulled_by_name)(X3), sd.grad(pulled_by_position)(X3),
+                               rtol=1e-12)  # fmt: skip
+
+
 # ---- third derivatives through sd.vmap --------------------------------------------------
 
 
