@@ -26,7 +26,7 @@ from .analyse import Analyser, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
 from .finite import insert_checks
-from .ir import Analysis, Kind, Op, facts, mark
+from .ir import Analysis, Kind, Op, build, facts, mark
 from .normalize import Names, assign, const, name, params_of
 from .optimize import optimize
 from .parse import Parsed
@@ -263,7 +263,7 @@ def _build(
     body.append(gast.Return(value=name(value_names[root])))
     mark(body[-1], op=Op(Kind.RETURN, operands=[name(value_names[root])]))
     body[-1].lineno = len(ops)
-    analysis = Analysis(parsed, fn_def, active, params_of(fn_def))
+    analysis = Analysis(parsed, fn_def, active, params_of(fn_def), program=build(body))
     saves: dict[int, tuple[int, ...]] = {}
     index_of = {n: k for k, n in enumerate(value_names)}
     index_of.update({n: n_values + j for j, n in enumerate(constant_names)})

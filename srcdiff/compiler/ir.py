@@ -10,15 +10,19 @@ else of the analysis. No stage sets attributes of its own on the tree's nodes.
 
 from __future__ import annotations
 
+import ast
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import gast
 
 from ..rules import registry
 from .parse import Parsed
+
+R = TypeVar("R")
 
 
 class Dialect(enum.Enum):
@@ -160,6 +164,8 @@ class Analysis:
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
     updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
     updated_by_name: tuple[str, ...] = ()  # of those, the ones updated through their name
+    # the body as typed IR (``build``), which the back ends walk: set by the front end
+    program: Block = ()
 
 
 @dataclass
@@ -297,3 +303,297 @@ def hashable(obj: object) -> bool:
     except TypeError:
         return False
     return True
+
+
+# ---- the program as typed IR ---------------------------------------------------------
+#
+# After the front end, the function is a ``Block`` of IR nodes: straight-line statements
+# (``Step``) and the structured statements normalize leaves (``Branch``, ``Repeat``,
+# ``TryBlock``, ``NoGradBlock``). Each node keeps the normalized statement it stands for
+# (``stmt``, whose ``Facts`` the stages mark), its user line and its position. The back
+# ends walk it through ``Visitor``, so a construct is dispatched in one place.
+
+
+class StepKind(enum.Enum):
+    """What a straight-line statement is."""
+
+    ASSIGN = "assign"
+    EXPR = "expression"
+    RETURN = "return"
+    BREAK = "break"
+    CONTINUE = "continue"
+    PASS = "pass"
+    RAISE = "raise"
+    ASSERT = "assert"
+
+
+class LoopKind(enum.Enum):
+    """A ``for`` loop over a sequence or a ``while`` loop on a test."""
+
+    FOR = "for"
+    WHILE = "while"
+
+
+STEP_KINDS = {gast.Assign: StepKind.ASSIGN, gast.Expr: StepKind.EXPR,
+              gast.Return: StepKind.RETURN, gast.Break: StepKind.BREAK,
+              gast.Continue: StepKind.CONTINUE, gast.Pass: StepKind.PASS,
+              gast.Raise: StepKind.RAISE, gast.Assert: StepKind.ASSERT}  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """A straight-line statement: what it computes (``op``, None where the analysis
+    gave it none), its user line and its position (``pos``: its number in the order of
+    ``walk_nodes``, which is that of ``normalize.walk_statements``)."""
+
+    stmt: gast.stmt
+    kind: StepKind
+    op: Op | None
+    line: int
+    pos: int
+    visits: ClassVar[str] = "on_step"
+
+    @property
+    def last(self) -> int:
+        return self.pos
+
+
+@dataclass(frozen=True, eq=False)
+class Branch:
+    """``if test: body else: orelse``; ``last`` is the last position inside it."""
+
+    stmt: gast.If
+    test: gast.expr
+    body: Block
+    orelse: Block
+    line: int
+    pos: int
+    last: int
+    visits: ClassVar[str] = "on_branch"
+
+
+@dataclass(frozen=True, eq=False)
+class Repeat:
+    """A loop: ``for target in iter: body`` or ``while test: body``, with the facts the
+    analysis found of it (``loop``: None where nothing in it may be differentiated)."""
+
+    stmt: gast.For | gast.While
+    kind: LoopKind
+    target: gast.expr | None
+    iter: gast.expr | None
+    test: gast.expr | None
+    body: Block
+    loop: Loop | None
+    line: int
+    pos: int
+    last: int
+    visits: ClassVar[str] = "on_repeat"
+
+
+@dataclass(frozen=True, eq=False)
+class Clause:
+    """One ``except type as name:`` clause of a try."""
+
+    handler: gast.ExceptHandler
+    type: gast.expr | None
+    name: str | None
+    body: Block
+    line: int
+
+
+@dataclass(frozen=True, eq=False)
+class TryBlock:
+    """``try: body`` with its except clauses, else block and finally block."""
+
+    stmt: gast.Try
+    body: Block
+    handlers: tuple[Clause, ...]
+    orelse: Block
+    finalbody: Block
+    line: int
+    pos: int
+    last: int
+    visits: ClassVar[str] = "on_try"
+
+
+@dataclass(frozen=True, eq=False)
+class NoGradBlock:
+    """A ``with sd.no_grad():`` block: the user's code, run as written and not
+    differentiated (one opaque node; its facts say what it stores and changes)."""
+
+    stmt: gast.With
+    line: int
+    pos: int
+    returns: bool = False  # a return in its code
+    jumps: bool = False  # a break or continue of a loop around it
+    visits: ClassVar[str] = "on_no_grad"
+
+    @property
+    def last(self) -> int:
+        return self.pos
+
+
+Node = Step | Branch | Repeat | TryBlock | NoGradBlock
+Block = tuple[Node, ...]
+
+
+def build(body: list[gast.stmt]) -> Block:
+    """The IR of a normalized, analysed body (positions counted from 1)."""
+    return _Builder().block(body)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def block(self, body: list[gast.stmt]) -> Block:
+        return tuple(self.node(s) for s in body)
+
+    def node(self, s: gast.stmt) -> Node:
+        self.count += 1
+        pos, line = self.count, s.lineno
+        if facts(s).no_grad:
+            returns = any(isinstance(n, gast.Return) for n in gast.walk(s))
+            return NoGradBlock(s, line, pos, returns, _jumps(s.body))
+        if isinstance(s, gast.If):
+            body, orelse = self.block(s.body), self.block(s.orelse)
+            return Branch(s, s.test, body, orelse, line, pos, self.count)
+        if isinstance(s, (gast.For, gast.While)):
+            body = self.block(s.body)
+            if s.orelse:
+                raise TypeError("a normalized loop has no else block")
+            if isinstance(s, gast.For):
+                return Repeat(s, LoopKind.FOR, s.target, s.iter, None, body, facts(s).loop,
+                              line, pos, self.count)  # fmt: skip
+            return Repeat(s, LoopKind.WHILE, None, None, s.test, body, facts(s).loop, line,
+                          pos, self.count)  # fmt: skip
+        if isinstance(s, gast.Try):
+            body = self.block(s.body)
+            handlers = tuple(self.clause(h) for h in s.handlers)
+            orelse, finalbody = self.block(s.orelse), self.block(s.finalbody)
+            return TryBlock(s, body, handlers, orelse, finalbody, line, pos, self.count)
+        kind = STEP_KINDS.get(type(s))
+        if kind is None:
+            raise TypeError(f"no IR node for a normalized {type(s).__name__} statement")
+        return Step(s, kind, facts(s).op, line, pos)
+
+    def clause(self, h: gast.ExceptHandler) -> Clause:
+        named = h.name.id if isinstance(h.name, gast.Name) else h.name
+        return Clause(h, h.type, named, self.block(h.body), h.lineno)
+
+
+def _jumps(body: list[gast.stmt]) -> bool:
+    """Whether user code run as written breaks or continues a loop around it."""
+    for s in body:
+        if isinstance(s, (gast.Break, gast.Continue)):
+            return True
+        if isinstance(s, (gast.For, gast.While)):
+            continue  # (its own loop)
+        inner = [getattr(s, f, []) for f in ("body", "orelse", "finalbody")]
+        inner += [h.body for h in getattr(s, "handlers", [])]
+        if any(_jumps(b) for b in inner if isinstance(b, list)):
+            return True
+    return False
+
+
+def leaves_finally(body: Block) -> bool:
+    """Whether a finally block may leave by a return, or a break or continue of the loop
+    around its try (which drops the exception going through)."""
+
+    def leaves(nodes: Block, in_loop: bool) -> bool:
+        for n in nodes:
+            if isinstance(n, Step) and (n.kind is StepKind.RETURN or not in_loop and n.kind in
+                                        (StepKind.BREAK, StepKind.CONTINUE)):  # fmt: skip
+                return True
+            if isinstance(n, NoGradBlock) and (n.returns or n.jumps and not in_loop):
+                return True
+            looping = in_loop or isinstance(n, Repeat)
+            if any(leaves(b, looping) for b in blocks_of(n)):
+                return True
+        return False
+
+    return leaves(body, False)
+
+
+def blocks_of(node: Node) -> list[Block]:
+    """The blocks nested in ``node``, in the order they may run (none in a no_grad
+    block, which is run as written)."""
+    if isinstance(node, Branch):
+        return [node.body, node.orelse]
+    if isinstance(node, Repeat):
+        return [node.body]
+    if isinstance(node, TryBlock):
+        return [node.body, *(c.body for c in node.handlers), node.orelse, node.finalbody]
+    return []
+
+
+def walk_nodes(block: Block) -> Iterator[Node]:
+    """Every node of ``block``, depth first (the order of positions)."""
+    for node in block:
+        yield node
+        for inner in blocks_of(node):
+            yield from walk_nodes(inner)
+
+
+class Visitor(Generic[R]):
+    """A back end's structural dispatch over IR nodes: ``visit(node, ...)`` calls the
+    method for the node's type (``on_step``, ``on_branch``, ``on_repeat``, ``on_try``,
+    ``on_no_grad``) with the same extra arguments."""
+
+    def visit(self, node: Node, *args: Any) -> R:
+        return getattr(self, node.visits)(node, *args)
+
+    def on_step(self, node: Step, *args: Any) -> R:
+        raise NotImplementedError
+
+    def on_branch(self, node: Branch, *args: Any) -> R:
+        raise NotImplementedError
+
+    def on_repeat(self, node: Repeat, *args: Any) -> R:
+        raise NotImplementedError
+
+    def on_try(self, node: TryBlock, *args: Any) -> R:
+        raise NotImplementedError
+
+    def on_no_grad(self, node: NoGradBlock, *args: Any) -> R:
+        raise NotImplementedError
+
+
+def show_ir(block: Block, depth: int = 0) -> str:
+    """The IR as indented text, a node a line: its position, user line and what it is."""
+    lines: list[str] = []
+    pad = "    " * depth
+    for node in block:
+        head = f"{pad}[{node.pos}] line {node.line}: "
+        if isinstance(node, Step):
+            text = ast.unparse(gast.gast_to_ast(node.stmt))
+            kind = f"{node.kind.value}" + (f", {node.op.kind.value}" if node.op else "")
+            lines.append(f"{head}{text}  # {kind}")
+        elif isinstance(node, Branch):
+            lines.append(f"{head}branch on {_text(node.test)}")
+            lines.append(show_ir(node.body, depth + 1))
+            if node.orelse:
+                lines += [f"{pad}else", show_ir(node.orelse, depth + 1)]
+        elif isinstance(node, Repeat):
+            if node.kind is LoopKind.FOR:
+                what = f"for {_text(node.target)} in {_text(node.iter)}"
+            else:
+                what = f"while {_text(node.test)}"
+            index = f" (loop {node.loop.index})" if node.loop is not None else ""
+            lines += [f"{head}{what}{index}", show_ir(node.body, depth + 1)]
+        elif isinstance(node, TryBlock):
+            lines += [f"{head}try", show_ir(node.body, depth + 1)]
+            for c in node.handlers:
+                caught = _text(c.type) if c.type is not None else ""
+                named = f" as {c.name}" if c.name else ""
+                lines += [f"{pad}except {caught}{named}".rstrip(), show_ir(c.body, depth + 1)]
+            for title, inner in (("else", node.orelse), ("finally", node.finalbody)):
+                if inner:
+                    lines += [f"{pad}{title}", show_ir(inner, depth + 1)]
+        else:
+            lines.append(f"{head}no_grad block (run as written)")
+    return "\n".join(line for line in lines if line)
+
+
+def _text(e: gast.AST) -> str:
+    return ast.unparse(gast.gast_to_ast(e))

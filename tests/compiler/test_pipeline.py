@@ -35,7 +35,7 @@ X, W = np.ones((2, 3)), np.full(3, 0.1)
 
 def test_the_front_end_runs_its_stages_in_order():
     front = pipeline.front_end(branchy, ("w",), {"x": "array", "w": "array"}, debug=False)
-    assert front.stages.run == ["parse", "normalize", "sharing", "snapshots", "analyse"]
+    assert front.stages.run == ["parse", "normalize", "sharing", "snapshots", "analyse", "IR"]
     assert front.wrt == ["w"]
     assert front.analysis.params == ["x", "w"]
 
@@ -53,10 +53,10 @@ def test_tensor_code_is_lowered_in_the_front_end():
         return front.stages.run, pipeline.show(front.analysis.fn)
 
     stages, shown = lowered(Dialect.ARRAYS)
-    assert stages == ["parse", "normalize", "sharing", "analyse"]
+    assert stages == ["parse", "normalize", "sharing", "analyse", "IR"]
     assert "unwrap" not in shown
     stages, shown = lowered(Dialect.TENSORS)
-    assert stages == ["parse", "normalize", "inline", "lower Tensors", "sharing", "analyse"]
+    assert stages == ["parse", "normalize", "inline", "lower Tensors", "sharing", "analyse", "IR"]
     assert "rt.unwrap(w" in shown
     stages, shown = lowered(Dialect.TENSOR_CALLEE)
     assert "lower Tensors" in stages
@@ -67,7 +67,7 @@ def test_a_gradient_runs_the_back_ends_after_the_front_end():
     sd.grad(branchy, wrt=1)(X, W)
     unit = next(iter(cache._UNITS[branchy].values()))
     run = unit.front.stages.run
-    assert run[:6] == ["parse", "normalize", "sharing", "snapshots", "analyse", "trace"]
+    assert run[:7] == ["parse", "normalize", "sharing", "snapshots", "analyse", "IR", "trace"]
     assert "differentiate" in run and "optimize" in run
     assert run.index("differentiate") < run.index("optimize") < len(run) - 1
     assert run[-1] == "emit"
@@ -81,7 +81,16 @@ def test_debug_prints_each_stage_with_its_facts(monkeypatch, capsys):
     monkeypatch.setenv("SRCDIFF_DEBUG", "1")
     sd.grad(loss)(W, X)
     err = capsys.readouterr().err
-    for stage in ("parse", "normalize", "analyse", "trace", "differentiate", "optimize", "emit"):
+    for stage in (
+        "parse",
+        "normalize",
+        "analyse",
+        "IR",
+        "trace",
+        "differentiate",
+        "optimize",
+        "emit",
+    ):
         assert f"# ---- srcdiff: {loss.__qualname__} after {stage}\n" in err
     # the analysed program shows what each statement computes and what it saves
     assert "= np.tanh(" in err and "# rule tanh, saves y" in err

@@ -1,0 +1,187 @@
+"""The front end leaves the program as typed IR: straight-line steps and structured
+branches, loops, trys and no_grad blocks, each keeping its statement, user line and
+position, in the order the back ends and ``walk_statements`` see them."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from srcdiff.compiler import pipeline
+from srcdiff.compiler.ir import (
+    Branch,
+    Kind,
+    LoopKind,
+    NoGradBlock,
+    Repeat,
+    Step,
+    StepKind,
+    TryBlock,
+    Visitor,
+    facts,
+    walk_nodes,
+)
+from srcdiff.compiler.normalize import walk_statements
+from srcdiff.compiler.trace import number_positions
+
+
+def branches(x, w):
+    h = np.tanh(x @ w)
+    if np.sum(h) > 0:
+        h = h * 2.0
+    else:
+        h = h - 1.0
+    return np.sum(h)
+
+
+def nested_loops(x, w):
+    h = x @ w
+    for i in range(3):
+        for j in range(2):
+            h = h + np.sin(h) * (i + j)
+    return np.sum(h)
+
+
+def looping_while(x, w):
+    h = x @ w
+    k = 0
+    while k < 3:
+        h = h * 1.5
+        k += 1
+    return np.sum(h)
+
+
+def trying(x, w):
+    h = x @ w
+    try:
+        h = h / np.sum(h)
+    except ZeroDivisionError as e:
+        h = h + float(len(e.args))
+    finally:
+        h = h * 2.0
+    return np.sum(h)
+
+
+def without_grad(x, w):
+    h = np.tanh(x @ w)
+    with sd.no_grad():
+        s = np.sum(h) + 1.0
+        s = s * 2.0
+    return np.sum(h) * s
+
+
+BATTERY = [branches, nested_loops, looping_while, trying, without_grad]
+KINDS = {"x": "array", "w": "array"}
+
+
+def program_of(fn):
+    return pipeline.front_end(fn, ("w",), KINDS, debug=False).analysis
+
+
+@pytest.mark.parametrize("fn", BATTERY, ids=lambda f: f.__name__)
+def test_the_ir_holds_every_statement_in_order_with_its_position(fn):
+    analysis = program_of(fn)
+    nodes = list(walk_nodes(analysis.program))
+    assert [n.stmt for n in nodes] == list(walk_statements(analysis.fn.body))
+    assert [n.pos for n in nodes] == list(range(1, len(nodes) + 1))
+    number_positions(analysis.fn.body)  # the trace's numbering is the IR's
+    assert all((facts(n.stmt).pos, facts(n.stmt).last) == (n.pos, n.last) for n in nodes)
+    assert all(n.line == n.stmt.lineno for n in nodes)
+    for n in nodes:
+        if isinstance(n, Step):
+            assert n.op is facts(n.stmt).op
+    assert isinstance(analysis.program[-1], Step)
+    assert analysis.program[-1].kind is StepKind.RETURN
+
+
+def test_a_branch_holds_its_test_and_both_sides():
+    (branch,) = [n for n in program_of(branches).program if isinstance(n, Branch)]
+    assert isinstance(branch.stmt, gast.If) and branch.test is branch.stmt.test
+    assert [type(n) for n in branch.body] == [Step, Step]
+    assert [n.op.kind for n in branch.body] == [Kind.RULE, Kind.COPY]
+    assert [n.op.kind for n in branch.orelse] == [Kind.RULE, Kind.COPY]
+    assert branch.line == branches.__code__.co_firstlineno + 2  # the user's if
+    assert branch.last == branch.orelse[-1].pos
+
+
+def test_nested_loops_carry_their_header_and_loop_facts():
+    (outer,) = [n for n in program_of(nested_loops).program if isinstance(n, Repeat)]
+    (inner,) = [n for n in outer.body if isinstance(n, Repeat)]
+    for loop in (outer, inner):
+        assert loop.kind is LoopKind.FOR and loop.test is None
+        assert loop.iter is loop.stmt.iter and loop.target is loop.stmt.target
+        assert loop.loop is facts(loop.stmt).loop and loop.loop is not None
+    assert outer.target.id == "i" and inner.target.id == "j"
+    assert "h" in inner.loop.assigned and outer.loop.index != inner.loop.index
+    assert outer.last == inner.last == inner.body[-1].pos
+
+
+def test_a_while_loop_is_a_repeat_with_its_test():
+    (loop,) = [n for n in program_of(looping_while).program if isinstance(n, Repeat)]
+    assert loop.kind is LoopKind.WHILE and loop.target is None and loop.iter is None
+    assert loop.test is loop.stmt.test
+    # normalize turns the test into a break at the top of the body
+    exits = [n for n in loop.body if isinstance(n, Branch)]
+    assert [s.kind for s in exits[0].body] == [StepKind.BREAK]
+
+
+def test_a_try_holds_its_clauses_and_finally_block():
+    (attempt,) = [n for n in program_of(trying).program if isinstance(n, TryBlock)]
+    assert isinstance(attempt.stmt, gast.Try)
+    (clause,) = attempt.handlers
+    assert clause.name == "e" and clause.type.id == "ZeroDivisionError"
+    assert clause.body and all(isinstance(n, Step) for n in clause.body)
+    assert attempt.finalbody and not attempt.orelse
+    assert attempt.last == attempt.finalbody[-1].pos
+
+
+def test_a_no_grad_block_is_one_opaque_node():
+    analysis = program_of(without_grad)
+    (block,) = [n for n in analysis.program if isinstance(n, NoGradBlock)]
+    assert isinstance(block.stmt, gast.With) and facts(block.stmt).no_grad
+    assert block.last == block.pos and "s" in facts(block.stmt).stores
+    assert all(not isinstance(n.stmt, gast.With) or n is block
+               for n in walk_nodes(analysis.program))  # fmt: skip
+
+
+def test_the_visitor_dispatches_on_the_node_type():
+    class Counting(Visitor[str]):
+        def on_step(self, node, seen):
+            seen.append("step")
+            return "step"
+
+        def on_branch(self, node, seen):
+            seen.append("branch")
+            return "branch"
+
+        def on_repeat(self, node, seen):
+            seen.append("repeat")
+            return "repeat"
+
+        def on_try(self, node, seen):
+            seen.append("try")
+            return "try"
+
+        def on_no_grad(self, node, seen):
+            seen.append("no_grad")
+            return "no_grad"
+
+    seen: list[str] = []
+    visitor = Counting()
+    for fn in BATTERY:
+        for node in program_of(fn).program:
+            assert visitor.visit(node, seen) == seen[-1]
+    assert {"step", "branch", "repeat", "try", "no_grad"} <= set(seen)
+    with pytest.raises(NotImplementedError):
+        Visitor().visit(program_of(branches).program[0])
+
+
+def test_debug_prints_the_ir(monkeypatch, capsys):
+    monkeypatch.setenv("SRCDIFF_DEBUG", "1")
+    sd.grad(trying, wrt=1)(np.ones((2, 3)), np.full(3, 0.1))
+    err = capsys.readouterr().err
+    shown = err.split("after IR\n", 1)[1].split("# ---- srcdiff", 1)[0]
+    assert "try" in shown and "except ZeroDivisionError as e" in shown and "finally" in shown
+    assert "# assign, rule" in shown and "# return, return" in shown
