@@ -32,7 +32,23 @@ import numpy as np
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import describe, sequence_rule
-from .ir import Analysis, Kind, Op, facts, mark
+from .ir import (
+    Analysis,
+    Block,
+    Branch,
+    Kind,
+    LoopKind,
+    NoGradBlock,
+    Op,
+    Repeat,
+    Step,
+    StepKind,
+    TryBlock,
+    Visitor,
+    facts,
+    leaves_finally,
+    mark,
+)
 from .normalize import (
     Names,
     assign,
@@ -52,13 +68,14 @@ from .trace import (
     call,
     checks_after,
     functional_write_call,
-    leaves_finally,
     may_catch_internal,
     run_time_checks,
 )
 
 
-class TangentBuilder:
+class TangentBuilder(Visitor[list[gast.stmt]]):
+    """Builds the tangent function, a node of the program's IR at a time."""
+
     def __init__(self, analysis: Analysis, names: Names, rule_names: dict):
         self.a = analysis
         self.names = names
@@ -91,48 +108,52 @@ class TangentBuilder:
         for p in params_of(fn):  # differentiated parameters not asked about: zero tangents
             if p in self.a.active and p not in wrt:
                 body.append(at(self.zero(p), fn.lineno))
-        body += self.block(fn.body)
+        body += self.block(self.a.program)
         tree = gast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])  # fmt: skip
         return at(tree, fn.lineno)
 
-    def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
+    def block(self, nodes: Block) -> list[gast.stmt]:
         out: list[gast.stmt] = []
-        for s in stmts:
-            out += self.stmt(s)
+        for node in nodes:
+            out += self.visit(node)
         return out
 
-    def stmt(self, s: gast.stmt) -> list[gast.stmt]:
-        line = getattr(s, "lineno", None)
-        if isinstance(s, gast.If):
-            new = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],
-                          orelse=self.block(s.orelse))  # fmt: skip
-            return [at(new, line)]
-        if isinstance(s, gast.While):
-            return [at(gast.While(test=s.test, body=self.block(s.body), orelse=[]), line)]
-        if isinstance(s, gast.Try):
-            return self.attempt(s)
-        if isinstance(s, gast.For):
-            if isinstance(s.target, gast.Name) and s.target.id in self.a.active:
-                raise self.error(s, "forward mode over the items of a differentiated value",
-                                 "loop over range(len(xs)) and index: xs[i]")  # fmt: skip
-            new = gast.For(target=s.target, iter=s.iter, body=self.block(s.body), orelse=[],
-                           type_comment=None)  # fmt: skip
-            return [at(new, line)]
-        if isinstance(s, gast.Return):
+    def on_branch(self, node: Branch) -> list[gast.stmt]:
+        new = gast.If(test=node.test, body=self.block(node.body) or [gast.Pass()],
+                      orelse=self.block(node.orelse))  # fmt: skip
+        return [at(new, node.line)]
+
+    def on_repeat(self, node: Repeat) -> list[gast.stmt]:
+        if node.kind is LoopKind.WHILE:
+            return [at(gast.While(test=node.test, body=self.block(node.body), orelse=[]),
+                       node.line)]  # fmt: skip
+        if isinstance(node.target, gast.Name) and node.target.id in self.a.active:
+            raise self.error(node.stmt, "forward mode over the items of a differentiated value",
+                             "loop over range(len(xs)) and index: xs[i]")  # fmt: skip
+        new = gast.For(target=node.target, iter=node.iter, body=self.block(node.body),
+                       orelse=[], type_comment=None)  # fmt: skip
+        return [at(new, node.line)]
+
+    def on_no_grad(self, node: NoGradBlock) -> list[gast.stmt]:
+        return [node.stmt]  # run as written
+
+    def on_step(self, node: Step) -> list[gast.stmt]:
+        s, op, line = node.stmt, node.op, node.line
+        if node.kind is StepKind.RETURN:
             value = s.value
             tangent = self.tangent_or_zeros(value)
             pair = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
             return [at(gast.Return(value=pair), line)]
-        op: Op | None = facts(s).op
-        if isinstance(s, gast.Expr) and op is not None and op.kind is Kind.CALL:
+        if node.kind is StepKind.EXPR and op is not None and op.kind is Kind.CALL:
             # a call made for what it changes: through its own tangent source, which
             # refuses what forward mode cannot follow (a list's append, a global)
             return [at(gast.Expr(value=self.call_value(op)), line)]
-        if op is not None and not isinstance(s, gast.Assign) and op.kind not in (Kind.PASSIVE,):
+        assigns = node.kind is StepKind.ASSIGN
+        if op is not None and not assigns and op.kind not in (Kind.PASSIVE,):
             raise self.error(s, f"forward mode does not support this statement yet ({op.kind})",
                              "use sd.grad (reverse mode) for this function")  # fmt: skip
-        if op is None or not isinstance(s, gast.Assign):
+        if op is None or not assigns:
             return [s]
         primal = [at(p, line) for p in run_time_checks(op) + self.primal(s, op) + checks_after(op)]
         tangent = [at(folded(t), line) for t in self.tangent(s, op)]
@@ -145,7 +166,7 @@ class TangentBuilder:
             return tangent + primal
         return primal + tangent
 
-    def attempt(self, s: gast.Try) -> list[gast.stmt]:
+    def on_try(self, node: TryBlock) -> list[gast.stmt]:
         """A try as written, each tangent beside its primal statement: an exception leaves
         the body where the primal raised it, with the tangents of what ran before. Every
         except clause first refuses what a callee's partial in-place update makes unsound,
@@ -154,35 +175,35 @@ class TangentBuilder:
         lets srcdiff's own errors through (``rt.INTERNAL``) where it could catch them, as
         in the traced primal. A finally block marks an exception a tangent raised, for the
         clauses further out, and refuses one it would drop (``rt.finally_in_forward_mode``)."""
-        leaves = leaves_finally(s.finalbody)
-        line = s.lineno
-        if not (s.handlers or leaves or self.trying and s.finalbody):  # no flag to mind
-            body = self.block(s.body) or [gast.Pass()]
-            orelse, finalbody = self.block(s.orelse), self.block(s.finalbody)
+        leaves = leaves_finally(node.finalbody)
+        line = node.line
+        if not (node.handlers or leaves or self.trying and node.finalbody):  # no flag to mind
+            body = self.block(node.body) or [gast.Pass()]
+            orelse, finalbody = self.block(node.orelse), self.block(node.finalbody)
             return [at(gast.Try(body=body, handlers=[], orelse=orelse, finalbody=finalbody), line)]
         if self.flag is None:
             self.flag = self.names.reserve("_in_tangent")
         self.trying += 1
-        body = self.block(s.body) or [gast.Pass()]
+        body = self.block(node.body) or [gast.Pass()]
         self.trying -= 1
         handlers = []
-        if s.handlers and may_catch_internal(self.a, s.handlers):
-            reraise = at(gast.Raise(exc=None, cause=None), s.lineno)
+        if node.handlers and may_catch_internal(self.a, [c.handler for c in node.handlers]):
+            reraise = at(gast.Raise(exc=None, cause=None), line)
             guard = gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise])
-            handlers.append(at(guard, s.lineno))
+            handlers.append(at(guard, line))
         self.trying += leaves  # what the finally block drops by leaving it: flagged too
-        for h in s.handlers:
+        for c in node.handlers:
             check = call(attr("rt", "handled_in_forward_mode"), name(self.flag))
-            clause = [at(gast.Expr(value=check), h.lineno), *self.block(h.body)]
-            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=clause),
-                               h.lineno))  # fmt: skip
-        orelse = self.block(s.orelse)
+            clause = [at(gast.Expr(value=check), c.line), *self.block(c.body)]
+            handlers.append(at(gast.ExceptHandler(type=c.type, name=c.handler.name, body=clause),
+                               c.line))  # fmt: skip
+        orelse = self.block(node.orelse)
         self.trying -= leaves
-        finalbody = self.block(s.finalbody)
+        finalbody = self.block(node.finalbody)
         if finalbody:
             check = call(attr("rt", "finally_in_forward_mode"), name(self.flag), const(leaves))
             lowered = assign(self.flag, const(False))
-            finalbody = [at(gast.Expr(value=check), s.lineno), at(lowered, s.lineno), *finalbody]
+            finalbody = [at(gast.Expr(value=check), line), at(lowered, line), *finalbody]
         new = gast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
         return [at(assign(self.flag, const(False)), line), at(new, line)]
 
