@@ -28,11 +28,29 @@ from .. import runtime as rt_module
 from ..runtime.mutation import FINAL
 from ..runtime.objects import COMPARISONS, OPERATOR_SYMBOLS
 from .analyse import recorded, relevant, relevant_try
-from .ir import Analysis, Kind, Op, facts, mark
+from .ir import (
+    Analysis,
+    Block,
+    Branch,
+    Kind,
+    LoopKind,
+    Node,
+    NoGradBlock,
+    Op,
+    Repeat,
+    Step,
+    StepKind,
+    TryBlock,
+    Visitor,
+    blocks_of,
+    facts,
+    leaves_finally,
+    mark,
+    walk_nodes,
+)
 from .normalize import (
     Names,
     assign,
-    blocks,
     clone,
     const,
     index_value,
@@ -41,7 +59,6 @@ from .normalize import (
     name,
     params_of,
     walk,
-    walk_statements,
 )
 
 
@@ -91,7 +108,9 @@ class Records:
         return f"_s{depth}", f"_p{depth}"
 
 
-class PrimalBuilder:
+class PrimalBuilder(Visitor[list[gast.stmt]]):
+    """Builds the traced primal, a node of the program's IR at a time (in ``frame``)."""
+
     def __init__(self, analysis: Analysis, names: Names):
         self.a = analysis
         self.names = names
@@ -105,9 +124,9 @@ class PrimalBuilder:
         self.marks = 0  # how many ``_at = pos`` this build has written
         # Tensor code: the position of its last ``backward()``, after which no adjoint
         # reads what the primal saved (None: the adjoint runs after the whole primal)
-        self.backwards = [s for s in walk_statements(analysis.fn.body) if _is_backward(s)]
-        self.last_backward = max((facts(s).pos for s in self.backwards), default=None)
-        self.branches_of = _branches(analysis.fn.body, {})  # per backward(): its ifs' sides
+        self.backwards = [n for n in walk_nodes(analysis.program) if _is_backward(n)]
+        self.last_backward = max((n.pos for n in self.backwards), default=None)
+        self.branches_of = _branches(analysis.program, {})  # per backward(): its ifs' sides
 
     def frame_names(self, depth: int) -> tuple[str, str]:
         """The iteration record and path names of loops nested ``depth`` deep."""
@@ -142,7 +161,7 @@ class PrimalBuilder:
             for n in (self.saved, self.path)
         ]
         args.posonlyargs = extra + args.posonlyargs
-        body = self.block(self.a.fn.body, Frame(self.saved, self.path, 0))
+        body = self.block(self.a.program, Frame(self.saved, self.path, 0))
         if self.a.updated and not (body and isinstance(body[-1], gast.Return)):
             body.append(self.final_values(self.a.fn.lineno))
         if self.a.updated:
@@ -183,7 +202,7 @@ class PrimalBuilder:
         target = subscript(self.saved, FINAL, store=True)
         return at(gast.Assign(targets=[target], value=values, type_comment=None), line)
 
-    def block(self, body: list[gast.stmt], frame: Frame) -> list[gast.stmt]:
+    def block(self, body: Block, frame: Frame) -> list[gast.stmt]:
         """The primal of ``body``; in a guarded block (see ``guarded``), with ``_at = pos``
         before each statement that may raise after one that matters to the adjoint (the
         statements between two marks change nothing an adjoint reads), before each loop
@@ -193,13 +212,13 @@ class PrimalBuilder:
         is due after it."""
         out: list[gast.stmt] = []
         due, line = True, None
-        for s in body:
-            loop = isinstance(s, (gast.For, gast.While))
-            if self.guarded and (due or loop or s.lineno != line) and may_raise(s):
-                out.append(self.mark(facts(s).pos, s.lineno))
-                due, line = False, s.lineno
-            out += self.stmt(s, frame)
-            due = due or not (_passive(s) or facts(s).transient)
+        for node in body:
+            loop = isinstance(node, Repeat)
+            if self.guarded and (due or loop or node.line != line) and may_raise(node):
+                out.append(self.mark(node.pos, node.line))
+                due, line = False, node.line
+            out += self.visit(node, frame)
+            due = due or not (_passive(node) or facts(node.stmt).transient)
         return out
 
     def mark(self, pos: int, line: int) -> gast.stmt:
@@ -216,42 +235,36 @@ class PrimalBuilder:
         target = subscript(frame.saved, key, store=True)
         return at(gast.Assign(targets=[target], value=pack(names), type_comment=None), line)
 
-    def stmt(self, s: gast.stmt, frame: Frame) -> list[gast.stmt]:
-        line = s.lineno
-        if isinstance(s, gast.Assign):
+    def on_step(self, node: Step, frame: Frame) -> list[gast.stmt]:
+        s, op, line = node.stmt, node.op, node.line
+        if node.kind is StepKind.ASSIGN:
             return self.assignment(s, frame)
-        if isinstance(s, gast.If):
-            body = self.block(s.body, frame)
-            orelse = self.block(s.orelse, frame)
-            if facts(s).recorded:
-                body = [self.decision(frame, 1, line)] + body
-                orelse = [self.decision(frame, 0, line)] + orelse
-            return [
-                at(gast.If(test=s.test, body=body or [at(gast.Pass(), line)], orelse=orelse), line)
-            ]
-        if isinstance(s, (gast.For, gast.While)):
-            return self.loop(s, frame)
-        if isinstance(s, gast.Try):
-            return self.attempt(s, frame)
-        if (
-            isinstance(s, gast.Expr)
-            and facts(s).op is not None
-            and facts(s).op.kind is Kind.BACKWARD
-        ):
+        if node.kind is StepKind.EXPR and op is not None and op.kind is Kind.BACKWARD:
             return self.backward(s, frame)
-        if (
-            isinstance(s, gast.Expr) and facts(s).op is not None and facts(s).op.kind is Kind.CALL
-        ):  # a result nobody reads: run for what it changes
-            return [at(gast.Expr(value=self.call_of(facts(s).op, frame)), line)]
-        if isinstance(s, gast.Return) and self.a.updated:
+        if node.kind is StepKind.EXPR and op is not None and op.kind is Kind.CALL:
+            # a result nobody reads: run for what it changes
+            return [at(gast.Expr(value=self.call_of(op, frame)), line)]
+        if node.kind is StepKind.RETURN and self.a.updated:
             return [self.final_values(line), s]
-        if (
-            facts(s).no_grad
-            and (facts(s).changes or facts(s).holders)
-            and (self.last_backward is None or facts(s).pos < self.last_backward)
-        ):  # (after the last backward(), no adjoint reads what it changes)
-            return [s, self.unsaved(facts(s).changes, facts(s).holders, frame, line)]
         return [s]
+
+    def on_branch(self, node: Branch, frame: Frame) -> list[gast.stmt]:
+        line = node.line
+        body = self.block(node.body, frame)
+        orelse = self.block(node.orelse, frame)
+        if facts(node.stmt).recorded:
+            body = [self.decision(frame, 1, line)] + body
+            orelse = [self.decision(frame, 0, line)] + orelse
+        return [at(gast.If(test=node.test, body=body or [at(gast.Pass(), line)], orelse=orelse),
+                   line)]  # fmt: skip
+
+    def on_no_grad(self, node: NoGradBlock, frame: Frame) -> list[gast.stmt]:
+        known = facts(node.stmt)
+        if (known.changes or known.holders) and (
+            self.last_backward is None or node.pos < self.last_backward
+        ):  # (after the last backward(), no adjoint reads what it changes)
+            return [node.stmt, self.unsaved(known.changes, known.holders, frame, node.line)]
+        return [node.stmt]
 
     def unsaved(self, changed: tuple[str, ...], holders: tuple[str, ...], frame: Frame,
                 line: int) -> gast.stmt:  # fmt: skip
@@ -276,9 +289,9 @@ class PrimalBuilder:
             )
         branches = self.branches_of[id(s)]
         for b in self.backwards:
-            other = self.branches_of[id(b)]
+            other = self.branches_of[id(b.stmt)]
             apart = any(k in other and other[k] != side for k, side in branches.items())
-            if facts(b).pos < facts(s).pos and (branches or other) and not apart:
+            if b.pos < facts(s).pos and (branches or other) and not apart:
                 # (the adjoints of two backward() calls on one path, one of them in a
                 # branch, are not cut right: the second would miss what it reads)
                 raise self.a.parsed.error(
@@ -296,7 +309,7 @@ class PrimalBuilder:
         )
         return [at(gast.Expr(value=value), s.lineno)]
 
-    def attempt(self, s: gast.Try, frame: Frame) -> list[gast.stmt]:
+    def on_try(self, node: TryBlock, frame: Frame) -> list[gast.stmt]:
         """A try as written. A recorded one (``mark_recorded``) puts its ``rt.Attempt`` in
         the path first, which the except clause that runs fills in with its number and
         ``_at``; every except clause first refuses what a callee's partial in-place
@@ -304,7 +317,7 @@ class PrimalBuilder:
         own errors through (``rt.INTERNAL``) where it could catch them. A finally block
         with marks of an enclosing try's body gives ``_at`` back as it found it, for that
         try's except clause."""
-        line = s.lineno
+        s, line = node.stmt, node.line
         out: list[gast.stmt] = []
         record = None
         if facts(s).recorded:
@@ -314,28 +327,28 @@ class PrimalBuilder:
             start = call(attr("rt", "attempt"), name(frame.path))
             out.append(at(assign(record, start), line))
         outer = self.guarded
-        self.guarded = outer or bool(s.handlers)
-        body = self.block(s.body, frame)
+        self.guarded = outer or bool(node.handlers)
+        body = self.block(node.body, frame)
         self.guarded = outer
         handlers = []
-        if s.handlers and may_catch_internal(self.a, s.handlers):
+        if node.handlers and may_catch_internal(self.a, [c.handler for c in node.handlers]):
             reraise = at(gast.Raise(exc=None, cause=None), line)
             handlers.append(
                 at(gast.ExceptHandler(type=attr("rt", "INTERNAL"), name=None, body=[reraise]),
                    line)
             )  # fmt: skip
-        for j, h in enumerate(s.handlers):
+        for j, c in enumerate(node.handlers):
             if record is None:
                 first = call(attr("rt", "handled"))
             else:
                 first = call(attr(record, "caught"), const(j), name(self.at_name()))
-            inner = [at(gast.Expr(value=first), h.lineno)] + self.block(h.body, frame)
-            handlers.append(at(gast.ExceptHandler(type=h.type, name=h.name, body=inner),
-                               h.lineno))  # fmt: skip
-        orelse = self.block(s.orelse, frame)
+            inner = [at(gast.Expr(value=first), c.line)] + self.block(c.body, frame)
+            handlers.append(at(gast.ExceptHandler(type=c.type, name=c.handler.name, body=inner),
+                               c.line))  # fmt: skip
+        orelse = self.block(node.orelse, frame)
         marks = self.marks
-        final = self.block(s.finalbody, frame)
-        if leaves_finally(s.finalbody):  # what goes through is not dropped unseen
+        final = self.block(node.finalbody, frame)
+        if leaves_finally(node.finalbody):  # what goes through is not dropped unseen
             if not self.fixed:
                 mark(s, handling=self.names.reserve(f"_handling{facts(s).pos}"))
             before = facts(s).handling
@@ -345,7 +358,7 @@ class PrimalBuilder:
         if self.marks > marks and outer:  # (outside a guarded body nothing reads _at back)
             if not self.fixed:
                 mark(s, kept=self.names.reserve(f"_at{facts(s).pos}"))
-            last = s.finalbody[-1].lineno
+            last = node.finalbody[-1].line
             final = [at(assign(facts(s).kept, name(self.at_name())), line), *final,
                      at(assign(self.at_name(), name(facts(s).kept)), last)]  # fmt: skip
         node = gast.Try(body=body or [at(gast.Pass(), line)], handlers=handlers,
@@ -443,12 +456,12 @@ class PrimalBuilder:
             e = e.value
         return isinstance(e, gast.Name) and e.id in self.a.active
 
-    def loop(self, s: gast.stmt, frame: Frame) -> list[gast.stmt]:
-        line = s.lineno
+    def on_repeat(self, node: Repeat, frame: Frame) -> list[gast.stmt]:
+        s, line = node.stmt, node.line
         if not relevant(s):
-            body = self.block(s.body, frame)
-            return [self.clone_loop(s, body)]
-        info = facts(s).loop
+            body = self.block(node.body, frame)
+            return [self.clone_loop(node, body)]
+        info = node.loop
         out = []
         if info.entry_saves:
             self.numbered(s, "entry_sid")
@@ -496,7 +509,7 @@ class PrimalBuilder:
             bound = n in info.entry_saves  # set before the loop, else maybe not yet
             head.append(self.save(inner, sid, (n,), line) if bound
                         else self.save_if_bound(inner, sid, n, line))  # fmt: skip
-        looped = self.clone_loop(s, head + self.block(s.body, inner))
+        looped = self.clone_loop(node, head + self.block(node.body, inner))
         after = []
         for n in info.exit_saves:  # the shape of a zero adjoint for the last step's value
             after.append(self.save_if_bound(frame, self.numbered_name(s, "exit_sids", n), n,
@@ -505,7 +518,13 @@ class PrimalBuilder:
             self.numbered(s, "final_sid")
             after.append(self.save(frame, facts(s).final_sid, info.final_saves, line))
         # a return from a step leaves the loop too: its values are saved as it leaves
-        returns = info.final_saves and any(isinstance(n, gast.Return) for n in walk(s))
+        returns = info.final_saves and any(
+            isinstance(n, Step)
+            and n.kind is StepKind.RETURN
+            or isinstance(n, NoGradBlock)
+            and n.returns
+            for n in walk_nodes(node.body)
+        )
         if self.guarded:  # an exception leaving the loop: its last step ends there
             cut = at(gast.Expr(value=call(attr(record, "cut"), name(self.at_name()))), line)
             reraise = at(gast.Raise(exc=None, cause=None), line)
@@ -535,12 +554,13 @@ class PrimalBuilder:
         )
 
     @staticmethod
-    def clone_loop(s: gast.stmt, body: list[gast.stmt]) -> gast.stmt:
-        if isinstance(s, gast.For):
-            new = gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None)
+    def clone_loop(node: Repeat, body: list[gast.stmt]) -> gast.stmt:
+        if node.kind is LoopKind.FOR:
+            new = gast.For(target=node.target, iter=node.iter, body=body, orelse=[],
+                           type_comment=None)  # fmt: skip
         else:
-            new = gast.While(test=s.test, body=body, orelse=[])
-        return at(new, s.lineno)
+            new = gast.While(test=node.test, body=body, orelse=[])
+        return at(new, node.line)
 
 
 class PathPrimal(PrimalBuilder):
@@ -558,33 +578,31 @@ class PathPrimal(PrimalBuilder):
     def build_path(self, fn_name: str, key: tuple) -> gast.FunctionDef:
         fn = self.build(fn_name)
         frame = Frame(self.saved, self.path, 0)
-        fn.body, _ = self.path_block(self.a.fn.body, frame, iter(key))
+        fn.body, _ = self.path_block(self.a.program, frame, iter(key))
         if self.a.updated:
             fn.body = self.finals_on_raise(fn.body)
         return fn
 
-    def path_block(
-        self, body: list[gast.stmt], frame: Frame, key: Iterator
-    ) -> tuple[list[gast.stmt], bool]:
+    def path_block(self, body: Block, frame: Frame, key: Iterator) -> tuple[list[gast.stmt], bool]:
         """The statements of ``body`` on the path ``key``, and whether they return."""
         out: list[gast.stmt] = []
-        for s in body:
-            line = s.lineno
-            if isinstance(s, gast.If) and facts(s).recorded:
+        for node in body:
+            line = node.line
+            if isinstance(node, Branch) and facts(node.stmt).recorded:
                 taken = next(key)
-                test = s.test if not taken else gast.UnaryOp(op=gast.Not(), operand=s.test)
+                test = node.test if not taken else gast.UnaryOp(op=gast.Not(), operand=node.test)
                 diverged = gast.Raise(exc=call(attr("rt", "Diverged")), cause=None)
                 out.append(at(gast.If(test=test, body=[at(diverged, line)], orelse=[]), line))
                 out.append(self.decision(frame, taken, line))
-                branch, returned = self.path_block(s.body if taken else s.orelse, frame, key)
+                branch, returned = self.path_block(node.body if taken else node.orelse, frame, key)
                 out += branch
                 if returned:
                     return out, True
                 continue
-            if isinstance(s, (gast.For, gast.While)) and relevant(s) and facts(s).loop.branching:
+            if isinstance(node, Repeat) and relevant(node.stmt) and node.loop.branching:
                 next(key)  # the loop is kept whole: its iterations record their own paths
-            out += self.stmt(s, frame)
-            if isinstance(s, gast.Return):
+            out += self.visit(node, frame)
+            if isinstance(node, Step) and node.kind is StepKind.RETURN:
                 return out, True
         return out, False
 
@@ -594,45 +612,25 @@ def speculable(analysis: Analysis) -> bool:
     traced primal when it goes another way: it calls only pure functions (so running it
     twice cannot be seen), has an ``if`` to specialise outside loops, and no ``return``
     inside a loop."""
-    body = analysis.fn.body
-    if any(isinstance(s, gast.Try) for s in walk_statements(body)):
-        return False  # its record is filled in after the body's: see PrimalBuilder.attempt
-    top_ifs = any(isinstance(s, gast.If) and facts(s).recorded for s in _outside_loops(body))
+    body = analysis.program
+    if any(isinstance(n, TryBlock) for n in walk_nodes(body)):
+        return False  # its record is filled in after the body's: see PrimalBuilder.on_try
+    top_ifs = any(isinstance(n, Branch) and facts(n.stmt).recorded for n in _outside_loops(body))
     returns_in_loops = any(
-        isinstance(x, gast.Return)
-        for s in walk_statements(body)
-        if isinstance(s, (gast.For, gast.While))
-        for x in walk_statements(s.body)
+        isinstance(x, Step) and x.kind is StepKind.RETURN
+        for n in walk_nodes(body)
+        if isinstance(n, Repeat)
+        for x in walk_nodes(n.body)
     )
     return analysis.pure and top_ifs and not returns_in_loops
 
 
-def _outside_loops(body: list[gast.stmt]) -> Iterator[gast.stmt]:
-    for s in body:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _outside_loops(s.body)
-            yield from _outside_loops(s.orelse)
-
-
-def leaves_finally(body: list[gast.stmt]) -> bool:
-    """Whether a finally block may leave by a return, or a break or continue of the loop
-    around its try (which drops the exception going through)."""
-
-    def leaves(stmts: list[gast.stmt], in_loop: bool) -> bool:
-        for s in stmts:
-            if (
-                isinstance(s, gast.Return)
-                or isinstance(s, (gast.Break, gast.Continue))
-                and not in_loop
-            ):
-                return True
-            looping = in_loop or isinstance(s, (gast.For, gast.While))
-            if any(leaves(b, looping) for b in blocks(s)):
-                return True
-        return False
-
-    return leaves(body, False)
+def _outside_loops(body: Block) -> Iterator[Node]:
+    for node in body:
+        yield node
+        if isinstance(node, Branch):
+            yield from _outside_loops(node.body)
+            yield from _outside_loops(node.orelse)
 
 
 def may_catch_internal(analysis: Analysis, handlers: list[gast.ExceptHandler]) -> bool:
@@ -651,58 +649,52 @@ def may_catch_internal(analysis: Analysis, handlers: list[gast.ExceptHandler]) -
     return False
 
 
-def mark_recorded(body: list[gast.stmt], inside: bool = True) -> None:
+def mark_recorded(body: Block, inside: bool = True) -> None:
     """Flag the ``if`` statements whose choice goes into the path, and the ``try``
     statements whose way does (those with an except clause that matter to the adjoint):
     not those in a loop the adjoint does not know about (``inside`` false)."""
-    for s in body:
-        if isinstance(s, (gast.For, gast.While)):
-            mark_recorded(s.body, inside and relevant(s))
+    for node in body:
+        if isinstance(node, Repeat):
+            mark_recorded(node.body, inside and relevant(node.stmt))
             continue
-        if isinstance(s, gast.If):
-            mark(s, recorded=inside and recorded(s))
-        elif isinstance(s, gast.Try):
-            mark(s, recorded=inside and bool(s.handlers) and relevant_try(s))
+        if isinstance(node, Branch):
+            mark(node.stmt, recorded=inside and recorded(node.stmt))
+        elif isinstance(node, TryBlock):
+            mark(node.stmt, recorded=inside and bool(node.handlers) and relevant_try(node.stmt))
         else:
             continue
-        for b in blocks(s):
+        for b in blocks_of(node):
             mark_recorded(b, inside)
 
 
-def _branches(body: list[gast.stmt], sides: dict[int, int]) -> dict[int, dict[int, int]]:
+def _branches(body: Block, sides: dict[int, int]) -> dict[int, dict[int, int]]:
     """For each ``backward()`` statement (by id), the ifs it is in and the side of each
     (0: the body, 1: the else clause)."""
     found: dict[int, dict[int, int]] = {}
-    for s in body:
-        if isinstance(s, gast.If):
-            found |= _branches(s.body, {**sides, id(s): 0})
-            found |= _branches(s.orelse, {**sides, id(s): 1})
-        elif not facts(s).no_grad:
-            for b in blocks(s):
+    for node in body:
+        if isinstance(node, Branch):
+            found |= _branches(node.body, {**sides, id(node.stmt): 0})
+            found |= _branches(node.orelse, {**sides, id(node.stmt): 1})
+        else:
+            for b in blocks_of(node):
                 found |= _branches(b, sides)
-        if _is_backward(s):
-            found[id(s)] = sides
+        if _is_backward(node):
+            found[id(node.stmt)] = sides
     return found
 
 
-def _is_backward(s: gast.stmt) -> bool:
-    return facts(s).op is not None and facts(s).op.kind is Kind.BACKWARD
+def _is_backward(node: Node) -> bool:
+    return isinstance(node, Step) and node.op is not None and node.op.kind is Kind.BACKWARD
 
 
-def number_positions(body: list[gast.stmt], counter: list[int] | None = None) -> None:
-    """Give each statement its position ``pos`` (in the order of ``walk_statements``),
-    and the last position inside it, ``last`` (its own for a simple statement)."""
-    counter = counter if counter is not None else [0]
-    for s in body:
-        counter[0] += 1
-        position = counter[0]
-        if not facts(s).no_grad:
-            for b in blocks(s):
-                number_positions(b, counter)
-        mark(s, pos=position, last=counter[0])
+def number_positions(body: Block) -> None:
+    """Give each statement the position ``pos`` its IR node has (in the order of
+    ``walk_statements``), and the last position inside it, ``last``."""
+    for node in walk_nodes(body):
+        mark(node.stmt, pos=node.pos, last=node.last)
 
 
-def mark_transient(fn: gast.FunctionDef) -> None:
+def mark_transient(fn: gast.FunctionDef, program: Block) -> None:
     """Flag (``transient``) each assignment of a name (assigned once, a compiler
     temporary) that only statements after it on the same user line, in the same block,
     read, and that records nothing in the path: where an exception stops the line,
@@ -713,34 +705,39 @@ def mark_transient(fn: gast.FunctionDef) -> None:
     )
     params = set(params_of(fn))
     readers: dict[str, set[int]] = {}
-    for s in walk_statements(fn.body):
-        heads = [s]
-        if blocks(s) and not facts(s).no_grad:
-            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
-        if isinstance(s, gast.Try):
-            heads = [h.type for h in s.handlers if h.type is not None]
+    for node in walk_nodes(program):
+        heads: list[gast.AST] = [node.stmt]  # what the statement itself reads
+        if isinstance(node, Branch):
+            heads = [node.test]
+        elif isinstance(node, Repeat):
+            heads = [node.iter if node.kind is LoopKind.FOR else node.test]
+        elif isinstance(node, TryBlock):
+            heads = [c.type for c in node.handlers if c.type is not None]
         for n in (n for h in heads for n in walk(h)):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                readers.setdefault(n.id, set()).add(id(s))
-    for s in walk_statements(fn.body):
-        for block in blocks(s) if not facts(s).no_grad else []:
+                readers.setdefault(n.id, set()).add(id(node.stmt))
+    for node in walk_nodes(program):
+        for block in blocks_of(node):
             _mark_transient(block, stores, params, readers)
-    _mark_transient(fn.body, stores, params, readers)
+    _mark_transient(program, stores, params, readers)
 
 
 def _mark_transient(
-    block: list[gast.stmt], stores: Counter, params: set[str], readers: dict[str, set[int]]
+    block: Block, stores: Counter, params: set[str], readers: dict[str, set[int]]
 ) -> None:
-    for i, s in enumerate(block):
-        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+    for i, node in enumerate(block):
+        if not (isinstance(node, Step) and node.kind is StepKind.ASSIGN):
+            continue
+        s = node.stmt
+        if not isinstance(s.targets[0], gast.Name):
             continue
         target = s.targets[0].id
         rest = set()
         for later in block[i + 1 :]:
-            if later.lineno != s.lineno:
+            if later.line != node.line:
                 break
-            rest.add(id(later))
-        op = facts(s).op
+            rest.add(id(later.stmt))
+        op = node.op
         mark(s, transient=(
             stores[target] == 1
             and target not in params
@@ -749,34 +746,30 @@ def _mark_transient(
         ))  # fmt: skip
 
 
-def may_raise(s: gast.stmt) -> bool:
-    """Whether running ``s`` (a normalized statement) may raise: all but ``pass``,
-    ``break``, ``continue`` and the return of a constant (a try counts, so that ``_at``
-    is set before its blocks read it)."""
-    if isinstance(s, gast.Return):
-        return not isinstance(s.value, gast.Constant)
-    return not isinstance(s, (gast.Pass, gast.Break, gast.Continue))
+def may_raise(node: Node) -> bool:
+    """Whether running ``node`` may raise: all but ``pass``, ``break``, ``continue`` and
+    the return of a constant (a try counts, so that ``_at`` is set before its blocks
+    read it)."""
+    if not isinstance(node, Step):
+        return True
+    if node.kind is StepKind.RETURN:
+        return not isinstance(node.stmt.value, gast.Constant)
+    return node.kind not in (StepKind.PASS, StepKind.BREAK, StepKind.CONTINUE)
 
 
-def _passive(s: gast.stmt) -> bool:
-    """A simple statement the adjoint and the path do not see."""
-    op = facts(s).op
-    return (
-        not blocks(s)
-        and op is not None
-        and op.kind is Kind.PASSIVE
-        and not op.flagged
-        and not facts(s).no_grad
-    )
+def _passive(node: Node) -> bool:
+    """A straight-line statement the adjoint and the path do not see."""
+    op = node.op if isinstance(node, Step) else None
+    return op is not None and op.kind is Kind.PASSIVE and not op.flagged
 
 
 def primal(
     analysis: Analysis, names: Names, fn_name: str
 ) -> tuple[gast.FunctionDef, PrimalBuilder]:
     """The traced primal of ``analysis.fn``, and the builder (its names and numbering)."""
-    mark_recorded(analysis.fn.body)
-    number_positions(analysis.fn.body)
-    mark_transient(analysis.fn)
+    mark_recorded(analysis.program)
+    number_positions(analysis.program)
+    mark_transient(analysis.fn, analysis.program)
     builder = PrimalBuilder(analysis, names)
     return builder.build(fn_name), builder
 
