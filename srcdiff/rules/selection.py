@@ -16,6 +16,28 @@ def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return rt.take_grad(g, a, indices, axis, mode), None, None, None, None
 
 
+@vjp(xp.compress)
+def compress(g, ans, condition, a, axis=None, out=None):
+    """``np.take`` of the positions where ``condition`` holds (along ``axis``, or of the
+    flattened array)."""
+    return (
+        None,
+        rt.take_grad(g, a, xp.nonzero(xp.ravel(xp.asarray(condition)))[0], axis, "raise"),
+        None,
+        None,
+    )
+
+
+@vjp(xp.extract)
+def extract(g, ans, condition, arr):
+    """The entries of the flattened ``arr`` where the flattened ``condition`` holds."""
+    return None, rt.take_grad(g, arr, xp.nonzero(xp.ravel(xp.asarray(condition)))[0], None, "raise")
+
+
+linear((1,), xp.compress, xp.extract)
+nondiff("booleans: whether each entry is among the others", xp.isin)
+
+
 @vjp(xp.bincount)
 def bincount(g, ans, x, weights=None, minlength=0):
     """``ans[k]`` is the sum of the weights of the entries of ``x`` equal to ``k``: each

@@ -195,6 +195,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.polysub,
                 np.polymul,
                 np.roots,
+                np.compress,
+                np.extract,
                 np.logspace,
                 np.geomspace,
                 np.nanmedian,

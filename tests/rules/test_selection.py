@@ -201,6 +201,12 @@ SPECS = [
     Spec(np.unique, (R((2, 3)),)),
     Spec(np.unique, (R((5,)),), {"return_counts": True, "return_index": True}),
     Spec(np.unique, (R((4,)), False, True)),
+    Spec(np.compress, ([True, False, True], R((3,)))),
+    Spec(np.compress, (np.array([False, True]), R((3, 4))), label="short-condition-flat"),
+    Spec(np.compress, (np.array([True, False, True, True]), R((3, 4)), 1), label="axis-1"),
+    Spec(np.compress, ([1, 0, 1], R((3, 2))), {"axis": 0}, label="integer-condition-rows"),
+    Spec(np.extract, (R((3, 4)) > 0, R((3, 4)))),
+    Spec(np.extract, (np.array([1, 0, 0, 2, 0, 1]), R((2, 3))), label="integer-condition"),
     Spec(np.unique, (R((4, 3)),), {"axis": 0}, label="rows"),
     Spec(np.unique_values, (R((2, 3)),)),
     Spec(np.unique_counts, (R((5,)),), call=as_tuple(np.unique_counts)),
@@ -753,3 +759,15 @@ def test_unique_along_an_axis_is_refused_where_its_order_jumps(a, why):
 def test_unique_is_refused_at_ties():
     with pytest.raises(sd.CompileError, match="np.unique where entries are equal"):
         sd.grad(_unique_of_ties)(np.array([0.3, 0.3, 0.5]))
+
+
+def _isin_weights(x, y):
+    return np.sum(np.isin(x, y) * x**2)
+
+
+def test_isin_gives_booleans_and_the_others_their_gradient():
+    """``np.isin`` compares: no gradient flows through it (it was refused)."""
+    x = np.array([0.3, -0.7, 1.1])
+    d_x, d_y = sd.grad(_isin_weights, wrt=(0, 1))(x, np.array([1.1, 0.3]))
+    np.testing.assert_allclose(d_x, [0.6, 0.0, 2.2])
+    assert not np.any(d_y)
