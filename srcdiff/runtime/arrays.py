@@ -1436,13 +1436,15 @@ def zeros_like(x: Any) -> Any:
 def zero_tangent(x: Any) -> Any:
     """A zero tangent shaped like ``x``, as forward mode keeps tangents: a tuple's a tuple
     (its tangent is added to others by concatenation, ``(c,) + (x,)``), a list's a list,
-    and ``zeros_like``'s for the rest."""
+    an integer's the integer 0, and ``zeros_like``'s for the rest."""
     if type(x) is tuple:
         return tuple(zero_tangent(v) for v in x)
     if type(x) is list:
         return [zero_tangent(v) for v in x]
     if type(x) is dict:
         return {k: zero_tangent(v) for k, v in x.items()}
+    if type(x) is int or type(x) is bool:  # an exact zero of its kind: written into the
+        return 0  # tangent of an integer array (``y[0] = len(x)``), it truncates nothing
     return zeros_like(x)
 
 

@@ -198,3 +198,20 @@ def test_integers_in_a_part_of_their_own_are_numbers_like_any_other():
     got = sd.grad(lambda p: np.sum(np.reshape(p[0], p[1]) ** 2))((w, (2, 2)))
     np.testing.assert_allclose(got[0], 2 * w)
     assert got[1] == (0.0, 0.0)
+
+
+def integer_entry_then_product(x):
+    y = np.zeros(3, dtype=int)
+    y[1] = len(x)
+    y = y * x
+    return np.sum(y**2)
+
+
+def test_an_integer_written_into_an_integer_array_in_forward_mode():
+    """The tangent of ``len(x)`` written into the tangent of an integer array is an
+    integer zero (a float one was refused as a truncation, in forward mode only)."""
+    d = np.array([0.3, -0.2, 0.5])
+    value, tangent = sd.jvp(integer_entry_then_product, (X,), (d,))
+    assert value == pytest.approx(integer_entry_then_product(X))
+    assert tangent == pytest.approx(float(sd.grad(integer_entry_then_product)(X) @ d))
+    assert tangent == pytest.approx(2 * 9 * X[1] * d[1])
