@@ -327,6 +327,7 @@ class D:
 
     var: str
     owned: bool = False
+    nullable: bool = False  # given by a rule called by name: added with rt.acc (below)
 
 
 def comment(text: str, line: int) -> gast.stmt:
@@ -488,7 +489,7 @@ class AdjointBuilder:
                 ):
                     target = self.names.fresh("g")  # d_other still holds another's adjoint
                 self.emit(assign(target, name(var)), line)
-                self.state[other] = D(target)
+                self.state[other] = D(target, nullable=d.nullable)
         self.emit(assign(var, value), line)
 
     def unalias(self, variables: set[str], keep: set[str], line: int) -> None:
@@ -503,19 +504,24 @@ class AdjointBuilder:
             ):
                 target = self.names.fresh("g")
             self.emit(assign(target, name(d.var)), line)
-            self.state[other] = D(target)
+            self.state[other] = D(target, nullable=d.nullable)
 
-    def contribute(self, n: str, value: gast.expr, line: int) -> None:
-        """Add ``value`` to the adjoint of ``n`` (never None: a rule called by name gives
-        ``rt.rule_grad``'s zero for an argument it gave None)."""
+    def contribute(self, n: str, value: gast.expr, line: int, nullable: bool = False) -> None:
+        """Add ``value`` to the adjoint of ``n``; ``nullable``: ``value`` is what a rule
+        called by name gives (``rt.rule_grad``'s: a container's adjoint, a partial's, of
+        another structure than ``+`` adds), added with ``rt.acc``, never ``+``."""
         current = self.state.get(n)
         var = self.dname(n)
         if current is None:
             if isinstance(value, gast.Name):
-                self.state[n] = D(value.id)
+                self.state[n] = D(value.id, nullable=nullable)
             else:
                 self.bind(var, value, line)
-                self.state[n] = D(var, owned=is_index_grad(value))
+                self.state[n] = D(var, owned=is_index_grad(value), nullable=nullable)
+            return
+        if nullable or current.nullable:
+            self.bind(var, call(attr("rt", "acc"), name(current.var), value), line)
+            self.state[n] = D(var, owned=True, nullable=nullable and current.nullable)
             return
         if is_index_grad(value) and current.owned and current.var == var:
             _, index, g = value.args
@@ -620,8 +626,9 @@ class AdjointBuilder:
             pairs = [(n, self.probed_contribution(line, target, n, e)) for n, e in pairs]
         self.kill(target)
         self.pending = {g.id}  # the result's adjoint, which the contributions read
+        by_name = op.kind is Kind.RULE and not op.rule.inline  # (rt.acc adds its grads)
         for n, e in pairs:
-            self.contribute(n, e, line)
+            self.contribute(n, e, line, nullable=by_name)
         self.pending = set()
 
     def probed_contribution(self, line: int, target: str, operand: str, e: gast.expr) -> gast.expr:

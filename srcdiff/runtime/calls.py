@@ -894,9 +894,12 @@ class NoGradient:
 
 
 def rule_grad(d: Any, x: Any) -> Any:
-    """The gradient ``d`` a user's rule gave for the argument ``x``: None (no gradient)
-    is a zero shaped like ``x``, which the adjoints of what made ``x`` can take."""
-    return zeros_like(x) if d is None else d
+    """The gradient ``d`` a rule called by name gave for the argument ``x``: None (no
+    gradient) for an array or a number is a zero shaped like it, which the adjoints of
+    what made ``x`` can take (for another object, None stays: ``rt.acc`` adds it)."""
+    if d is None and (hasattr(x, "shape") or isinstance(x, (int, float, complex))):
+        return zeros_like(x)
+    return d
 
 
 def check_rule_grads(result: Any, operands: tuple, rule: str) -> None:
