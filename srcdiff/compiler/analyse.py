@@ -774,11 +774,16 @@ class Analyser:
             ):  # ``o.get()``: no dict's .get (a dict's or another's is refused where it
                 # runs, rt.method): a method of a user's object, compiled as its class's
                 return self.method_call(owner, attr, call)
+            given = [*args, *(k.value for k in call.keywords)]
             if (self.is_active(owner) and (
                 dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
-            )) or (dict_method and any(map(self.is_active, args))):  # fmt: skip
+            )) or (dict_method and any(map(self.is_active, args))) or (
+                hasattr(np.ndarray, attr) and self.known_array(owner)
+                and any(map(self.is_active, given))
+            ):  # fmt: skip
                 # (a method of an object the code computed: refused, never a constant; a
-                # dict's, given a differentiated value: d.get(k, x))
+                # dict's, given a differentiated value: d.get(k, x); an array's, given one:
+                # x.max(initial=b))
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
                 tensor = self.users_tensor_code(stmt)

@@ -376,14 +376,19 @@ def nanvar_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, 
 
 
 @jvp(xp.max, xp.amax, "ndarray.max", xp.min, xp.amin, "ndarray.min", shaped=True)
-def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
-    """The tangent of the extreme entry (ties share evenly, as the reverse rule does)."""
+def extreme_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da,
+                dinitial):  # fmt: skip
+    """The tangent of the extreme entry, or of ``initial`` where it wins (ties share
+    evenly, as the reverse rule does)."""
     share = (
         rt.extreme_grad(xp.ones_like(ans), ans, a, axis, keepdims)
         if (initial is None if where is None else False)
         else rt.extreme_share(ans, a, axis, keepdims, initial, where)
     )
-    return xp.sum(share * da, axis=axis, keepdims=keepdims)
+    return (
+        xp.sum(share * da, axis=axis, keepdims=keepdims),
+        rt.extreme_initial_share(ans, a, axis, keepdims, initial, where) * dinitial,
+    )
 
 
 @jvp(xp.std, "ndarray.std", shaped=True)
@@ -426,17 +431,36 @@ keywords(xp.multiply.reduce, array="a")
 
 
 @vjp(xp.maximum.reduce, xp.minimum.reduce)
-def extreme_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
-    """``np.max``/``np.min`` along ``axis``: ties share the gradient evenly, as theirs."""
-    return rt.extreme_grad(g, ans, array, axis, keepdims), None, None, None, None
+def extreme_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+                   where=None):  # fmt: skip
+    """``np.max``/``np.min`` along ``axis`` (``initial=`` and ``where=`` too): ties share
+    the gradient evenly, as theirs."""
+    return (
+        rt.extreme_grad(g, ans, array, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_grads(g, ans, array, axis, keepdims, initial, where)[0],
+        None,
+        None,
+        None,
+        None,
+        None
+        if initial is None
+        else rt.extreme_grads(g, ans, array, axis, keepdims, initial, where)[1],
+        None,
+    )
 
 
 @jvp(xp.maximum.reduce, xp.minimum.reduce, shaped=True)
-def extreme_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, *, darray):
-    return xp.sum(
-        rt.extreme_grad(xp.ones_like(ans), ans, array, axis, keepdims) * darray,
-        axis=axis,
-        keepdims=keepdims,
+def extreme_reduce_jvp(ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+                       where=None, *, darray, dinitial):  # fmt: skip
+    share = (
+        rt.extreme_grad(xp.ones_like(ans), ans, array, axis, keepdims)
+        if (initial is None if where is None else False)
+        else rt.extreme_share(ans, array, axis, keepdims, initial, where)
+    )
+    return (
+        xp.sum(share * darray, axis=axis, keepdims=keepdims),
+        rt.extreme_initial_share(ans, array, axis, keepdims, initial, where) * dinitial,
     )
 
 

@@ -168,10 +168,17 @@ def partition_jvp(ans, a, kth, axis=-1, kind="introselect", order=None, *, da):
 
 
 @jvp(xp.nanmax, xp.nanmin, shaped=True)
-def nanmax_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da):
-    """The tangent of the extreme entries, shared as the reverse rule shares."""
-    return xp.sum(
-        rt.extreme_share(ans, a, axis, keepdims, initial, where) * da, axis=axis, keepdims=keepdims
+def nanmax_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da,
+               dinitial):  # fmt: skip
+    """The tangent of the extreme entries, or of ``initial`` where it wins, shared as the
+    reverse rule shares."""
+    return (
+        xp.sum(
+            rt.extreme_share(ans, a, axis, keepdims, initial, where) * da,
+            axis=axis,
+            keepdims=keepdims,
+        ),
+        rt.extreme_initial_share(ans, a, axis, keepdims, initial, where) * dinitial,
     )
 
 

@@ -791,7 +791,7 @@ nondiff("piecewise constant: the sign of a value", rt.abs_slope)
 nondiff("an integer: how many entries an array has (1 if none)", rt.size)
 nondiff("a number: the power of the norm a norm's slope reads", rt.norm_exponent)
 nondiff("piecewise constant: which entries attain the extreme (it moves only at ties)",
-        rt.extreme_share, rt.picked_operands)  # fmt: skip
+        rt.extreme_share, rt.extreme_initial_share, rt.picked_operands)  # fmt: skip
 nondiff("piecewise constant: which entries clip gives as a bound", rt.clipped)
 
 # A call in forward-mode source, ``(value, tangent)``: reverse mode over the callee's own

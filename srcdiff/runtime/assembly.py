@@ -560,6 +560,33 @@ def extreme_share(
     return extreme_grads(ones, ans, a, axis, keepdims, initial, where)[0]
 
 
+def extreme_initial_share(
+    ans: Any,
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
+    """The share of the tangent of ``initial`` in each entry of max or min (also
+    ``nanmax``, ``nanmin``, ``ufunc.reduce``): ``extreme_grads``'s gradient of ``initial``
+    for a gradient of ones in that entry alone (1 where ``initial`` wins, half at a tie),
+    shaped like ``ans``; piecewise constant."""
+    xp = array_module(a)
+    dtype = _dtype(ans, a)
+    shape = tuple(getattr(ans, "shape", ()))
+    if initial is None:  # (none: nothing to share)
+        return xp.zeros(shape, dtype=dtype)
+    kept = xp.asarray(keep_dims(ans, a, axis, keepdims))
+    hit = xp.asarray(a == kept)
+    if where is not None:
+        hit = xp.logical_and(hit, xp.asarray(where))
+    count = xp.sum(backend.astype(hit, dtype), axis=_normal_axes(axis, a.ndim), keepdims=True)
+    at_initial = backend.astype(xp.asarray(kept == initial), dtype)
+    share = at_initial * (1.0 - 0.5 * backend.astype(count > 0, dtype))
+    return xp.reshape(share, shape)
+
+
 def nan_sum_grad(
     g: Any, a: Any, axis: Any = None, keepdims: bool = False, where: Any = None
 ) -> Any:
