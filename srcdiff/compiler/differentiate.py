@@ -27,7 +27,21 @@ import gast
 from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import relevant_try
-from .ir import Analysis, Kind, facts, mark, operand_name
+from .ir import (
+    Analysis,
+    Block,
+    Branch,
+    Kind,
+    Node,
+    Repeat,
+    Step,
+    StepKind,
+    TryBlock,
+    facts,
+    mark,
+    operand_name,
+    walk_nodes,
+)
 from .mutation import FOLLOWS
 from .normalize import Names, assign, const, name, walk, walk_statements
 from .template import call_rule, expand
@@ -78,16 +92,18 @@ GAVE_INTEGERS = 0  # what rt.record_float records of a cast in Tensor code (1: f
 
 
 def select(
-    body: list[gast.stmt], key: Iterator, stop: int | None = None, raised: int | None = None
+    body: Block, key: Iterator, stop: int | None = None, raised: int | None = None
 ) -> tuple[list[Item], str | None]:
     """The statements of ``body`` that ran on the path ``key``, and how the block ended
     (``None``, ``"return"``, ``"break"``, ``"continue"``, ``"stop"`` at the
     ``backward()`` statement numbered ``stop``, or ``"raise"`` before the statement at
     the position ``raised``, or inside the statement holding it)."""
     items: list[Item] = []
-    for s in body:
-        inside = raised is not None and facts(s).pos <= raised <= facts(s).last
-        if inside and (raised == facts(s).pos and not is_loop(s) or not relevant_block(s)):
+    for node in body:
+        s = node.stmt
+        inside = raised is not None and node.pos <= raised <= node.last
+        looping = isinstance(node, Repeat)
+        if inside and (raised == node.pos and not looping or not relevant_block(node)):
             return items, "raise"  # what ran of it left no adjoint and no path
         op = facts(s).op
         if op is not None and op.kind is Kind.BACKWARD and facts(s).sid == stop:
@@ -96,97 +112,96 @@ def select(
         if op is not None and op.flagged:
             items.append(Item("stmt", s, next(key)))
             continue
-        if isinstance(s, gast.If):
+        if isinstance(node, Branch):
             if not facts(s).recorded:
                 continue
             taken = next(key)
             items.append(Item("branch", s, taken))
-            sub, end = select(s.body if taken else s.orelse, key, stop, raised if inside else None)
+            side = node.body if taken else node.orelse
+            sub, end = select(side, key, stop, raised if inside else None)
             items += sub
             if end:
                 return items, end
-        elif isinstance(s, (gast.For, gast.While)):
+        elif isinstance(node, Repeat):
             if not relevant(s):
                 continue
-            kinds = next(key) if facts(s).loop.branching else ((),)
+            kinds = next(key) if node.loop.branching else ((),)
             variants = []
             for index, variant_key in enumerate(kinds):
                 cut = None  # where an exception left the step
                 if variant_key and type(variant_key[-1]) is rt_module.Raised:
                     cut, variant_key = variant_key[-1].at, variant_key[:-1]
-                sub, end = select(s.body, iter(variant_key), raised=cut)
+                sub, end = select(node.body, iter(variant_key), raised=cut)
                 variants.append(Variant(index, sub, end))
             items.append(Item("loop", s, variants=variants))
             if inside:
                 return items, "raise"
             if any(v.end == "return" for v in variants):
                 return items, "return"
-        elif isinstance(s, gast.Try):
+        elif isinstance(node, TryBlock):
             if not relevant_try(s):
                 continue
-            sub, end = select_try(s, key, stop, raised if inside else None)
+            sub, end = select_try(node, key, stop, raised if inside else None)
             items += sub
             if end:
                 return items, end
-        elif isinstance(s, gast.Return):
-            items.append(Item("stmt", s))
-            return items, "return"
-        elif isinstance(s, gast.Break):
-            return items, "break"
-        elif isinstance(s, gast.Continue):
-            return items, "continue"
+        elif isinstance(node, Step) and node.kind in ENDS:
+            if node.kind is StepKind.RETURN:
+                items.append(Item("stmt", s))
+            return items, ENDS[node.kind]
         elif op is not None and op.kind not in (Kind.PASSIVE, Kind.BACKWARD):
             items.append(Item("stmt", s))
     return items, None
 
 
-def is_loop(s: gast.stmt) -> bool:
-    return isinstance(s, (gast.For, gast.While))
+# how a block ends at a jump
+ENDS = {StepKind.RETURN: "return", StepKind.BREAK: "break", StepKind.CONTINUE: "continue"}
 
 
-def relevant_block(s: gast.stmt) -> bool:
+def relevant_block(node: Node) -> bool:
     """Whether a statement holding others matters to the adjoint (see ``select``)."""
-    if isinstance(s, gast.If):
-        return facts(s).recorded
-    if is_loop(s):
-        return relevant(s)
-    if isinstance(s, gast.Try):
-        return relevant_try(s)
+    if isinstance(node, Branch):
+        return facts(node.stmt).recorded
+    if isinstance(node, Repeat):
+        return relevant(node.stmt)
+    if isinstance(node, TryBlock):
+        return relevant_try(node.stmt)
     return True
 
 
 def select_try(
-    s: gast.Try, key: Iterator, stop: int | None, raised: int | None
+    node: TryBlock, key: Iterator, stop: int | None, raised: int | None
 ) -> tuple[list[Item], str | None]:
     """``select`` of a try: its body up to where it raised (its record in ``key`` says,
     or ``raised``, for an exception this try let go on), the except clause that caught
     it or the else block, then the finally block."""
-    if within(s.finalbody, raised) is not None:
+    s = node.stmt
+    if within(node.finalbody, raised) is not None:
         raise Refused(
             "cannot differentiate through an exception raised in a finally block and "
             "caught in the same function (what ran before the finally block is not known)",
-            next(x for x in walk_statements(s.finalbody) if facts(x).pos == raised),
+            next(x.stmt for x in walk_nodes(node.finalbody) if x.pos == raised),
             "catch it inside the finally block, or outside the differentiated function",
         )
     way = next(key) if facts(s).recorded else RAN_THROUGH
     if way == RAN_THROUGH:
         item = Item("try", s, RAN_THROUGH)
-        body, end = select(s.body, key, stop, within(s.body, raised))
+        body, end = select(node.body, key, stop, within(node.body, raised))
         if end == "raise":
             item.taken, item.at = PASSED_ON, raised
         elif end is None:
-            orelse, end = select(s.orelse, key, stop, within(s.orelse, raised))
+            orelse, end = select(node.orelse, key, stop, within(node.orelse, raised))
             body += orelse
     else:
         handler, position = way
         item = Item("try", s, handler, at=position)
-        body, end = select(s.body, key, stop, position)
-        clause = s.handlers[handler].body
+        body, end = select(node.body, key, stop, position)
+        clause = node.handlers[handler].body
         caught, end = select(clause, key, stop, within(clause, raised))
         body += caught
     if end == "stop":
         return [item, *body], end
-    final, ended = select(s.finalbody, key, stop)
+    final, ended = select(node.finalbody, key, stop)
     if ended is not None and end == "return":  # the finally block's exit drops the value
         returned = [i for i, it in enumerate(body) if isinstance(it.stmt, gast.Return)]
         if not returned:
@@ -200,9 +215,9 @@ def select_try(
     return [item, *body, *final], ended or end
 
 
-def within(block: list[gast.stmt], raised: int | None) -> int | None:
+def within(block: Block, raised: int | None) -> int | None:
     """``raised``, if the statement at that position is in ``block``."""
-    if raised is not None and block and facts(block[0]).pos <= raised <= facts(block[-1]).last:
+    if raised is not None and block and block[0].pos <= raised <= block[-1].last:
         return raised
     return None
 
@@ -211,7 +226,7 @@ def explain(analysis: Analysis, key: tuple) -> list[str]:
     """The choices of the path ``key``, a line each, in the user's terms: which way each
     ``if`` went, which kinds of iterations each loop ran, and how each ``try`` went."""
     try:
-        items, _ = select(analysis.fn.body, iter(key))
+        items, _ = select(analysis.program, iter(key))
     except Refused as refused:
         raise analysis.parsed.error(refused.what, refused.node, refused.hint) from None
     return _explain(items, analysis, "")
@@ -222,7 +237,7 @@ def try_way(item: Item, analysis: Analysis) -> str:
     ValueError:```, or ``raised at line 7, not handled here``."""
     if item.taken == RAN_THROUGH:
         return "body ran through"
-    line = next(s.lineno for s in walk_statements(analysis.fn.body) if facts(s).pos == item.at)
+    line = next(n.line for n in walk_nodes(analysis.program) if n.pos == item.at)
     if item.taken == PASSED_ON:
         return f"raised at {analysis.parsed.label(line)}, not handled here"
     clause = item.stmt.handlers[item.taken]
@@ -851,7 +866,7 @@ class AdjointBuilder:
         wanted: tuple[str, ...] | None = None,
     ) -> gast.FunctionDef:
         try:
-            items, _ = select(self.a.fn.body, iter(key), stop)
+            items, _ = select(self.a.program, iter(key), stop)
         except Refused as refused:
             raise self.a.parsed.error(refused.what, refused.node, refused.hint) from None
         seeds = set(self.wrt if wanted is None else wanted)
