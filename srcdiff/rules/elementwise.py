@@ -604,6 +604,86 @@ def log_softmax_jvp(ans, x, axis=None, *, dx):
     return dx - xp.sum(xp.exp(ans) * dx, axis=axis, keepdims=True)
 
 
+def erfcx(g, ans, x):
+    """``exp(x ** 2) * erfc(x)``: its slope is ``2 x erfcx(x) - 2 / sqrt(pi)``."""
+    return g * (2.0 * x * ans - 1.1283791670955126)
+
+
+def erfcx_jvp(ans, x, *, dx):
+    return dx * (2.0 * x * ans - 1.1283791670955126)
+
+
+def entr(g, ans, x):
+    """``-x log x``: its slope ``-(log x + 1)`` (+inf at 0, its slope from the right)."""
+    return -g * (xp.log(x) + 1.0)
+
+
+def entr_jvp(ans, x, *, dx):
+    """(No change where ``dx`` is 0, the slope infinite or not.)"""
+    return xp.where(xp.asarray(dx) == 0, 0.0, -dx * (xp.log(x) + 1.0))
+
+
+def rel_entr(g, ans, x, y):
+    """``x log(x / y)`` (0 where ``x`` is 0, whatever ``y``: there ``y`` gets none)."""
+    return (
+        rt.cast_like(rt.unbroadcast(g * (xp.log(x / y) + 1.0), x), x),
+        rt.cast_like(rt.unbroadcast(xp.where(xp.asarray(x) == 0, 0.0, -g * x / y), y), y),
+    )
+
+
+def rel_entr_jvp(ans, x, y, *, dx, dy):
+    return (
+        xp.where(xp.asarray(dx) == 0, 0.0, dx * (xp.log(x / y) + 1.0)),
+        xp.where(xp.asarray(x) == 0, 0.0, -dy * x / y),
+    )
+
+
+def kl_div(g, ans, x, y):
+    """``x log(x / y) - x + y``: ``log(x / y)`` and ``1 - x / y``."""
+    return (
+        rt.cast_like(rt.unbroadcast(g * xp.log(x / y), x), x),
+        rt.cast_like(rt.unbroadcast(g * (1.0 - x / y), y), y),
+    )
+
+
+def kl_div_jvp(ans, x, y, *, dx, dy):
+    return xp.where(xp.asarray(dx) == 0, 0.0, dx * xp.log(x / y)), dy * (1.0 - x / y)
+
+
+def huber(g, ans, delta, r):
+    """``r ** 2 / 2`` where ``|r| <= delta``, else ``delta (|r| - delta / 2)``."""
+    inside = xp.abs(r) <= delta
+    return (
+        rt.cast_like(rt.unbroadcast(xp.where(inside, 0.0, g * (xp.abs(r) - delta)), delta), delta),
+        rt.cast_like(rt.unbroadcast(xp.where(inside, g * r, g * delta * xp.sign(r)), r), r),
+    )
+
+
+def huber_jvp(ans, delta, r, *, ddelta, dr):
+    inside = xp.abs(r) <= delta
+    return (
+        xp.where(inside, 0.0, ddelta * (xp.abs(r) - delta)),
+        xp.where(inside, dr * r, dr * delta * xp.sign(r)),
+    )
+
+
+def pseudo_huber(g, ans, delta, r):
+    """``delta ** 2 (s - 1)``, ``s = sqrt(1 + (r / delta) ** 2)``: ``r / s`` and ``2 delta
+    (s - 1) - r ** 2 / (delta s)``."""
+    s = xp.sqrt(1.0 + (r / delta) ** 2)
+    return (
+        rt.cast_like(
+            rt.unbroadcast(g * (2.0 * delta * (s - 1.0) - r * r / (delta * s)), delta), delta
+        ),  # fmt: skip
+        rt.cast_like(rt.unbroadcast(g * r / s, r), r),
+    )
+
+
+def pseudo_huber_jvp(ans, delta, r, *, ddelta, dr):
+    s = xp.sqrt(1.0 + (r / delta) ** 2)
+    return ddelta * (2.0 * delta * (s - 1.0) - r * r / (delta * s)), dr * r / s
+
+
 SCIPY_SPECIAL: tuple = ()  # the functions of scipy.special with a rule (none without SciPy)
 if importlib.util.find_spec("scipy") is not None:
     import scipy.special as special
@@ -628,6 +708,12 @@ if importlib.util.find_spec("scipy") is not None:
         (special.betaln, betaln, betaln_jvp),
         (special.softmax, softmax, softmax_jvp),
         (special.log_softmax, log_softmax, log_softmax_jvp),
+        (special.erfcx, erfcx, erfcx_jvp),
+        (special.entr, entr, entr_jvp),
+        (special.rel_entr, rel_entr, rel_entr_jvp),
+        (special.kl_div, kl_div, kl_div_jvp),
+        (special.huber, huber, huber_jvp),
+        (special.pseudo_huber, pseudo_huber, pseudo_huber_jvp),
     ):
         vjp(_fn)(_rule)
         jvp(_fn, shaped=_fn in (special.logsumexp, special.softmax, special.log_softmax))(_tangent)

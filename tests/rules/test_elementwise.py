@@ -138,6 +138,27 @@ def _scipy_specs():
         Spec(special.log_softmax, (a,)),
         Spec(special.log_softmax, (a, 0), label="axis-0"),
         Spec(special.log_softmax, (R((2, 3, 4)),), {"axis": (1, 2)}),
+        *[
+            Spec(p, (value(s, *dom),))
+            for p, dom in ((special.erfcx, (-2.0, 3.0)), (special.entr, (0.2, 2.0)))
+            for s in ((3, 4), (), None)
+        ],
+        *[
+            Spec(p, (value(xs, 0.2, 2.0), value(ys, 0.2, 2.0)))
+            for p in (special.rel_entr, special.kl_div)
+            for xs, ys in BROADCAST
+        ],
+        Spec(
+            special.rel_entr,
+            (np.array([0.0, 1.5, 0.0]), R((3,), 0.5, 2.0)),
+            wrt=(1,),
+            label="zeros",
+        ),  # fmt: skip
+        *[
+            Spec(p, (value(ds, 0.5, 1.5), value(rs, -3.0, 3.0)))
+            for p in (special.huber, special.pseudo_huber)
+            for ds, rs in BROADCAST
+        ],
     ]
 
 
@@ -352,7 +373,7 @@ def test_digamma_matches_scipy():
 def test_scipy_rules_exist_only_with_scipy():
     from srcdiff.rules import elementwise
 
-    assert len(elementwise.SCIPY_SPECIAL) == (19 if HAS_SCIPY else 0)
+    assert len(elementwise.SCIPY_SPECIAL) == (25 if HAS_SCIPY else 0)
 
 
 @pytest.mark.skipif(not HAS_SCIPY, reason="SciPy is not installed")
