@@ -2043,7 +2043,8 @@ class _Pattern:
         bound = tuple((k, self.part(v)) for k, v in sorted(op.bound.items()))
         if None in operands or any(p is None for _, p in bound):
             return None
-        return (id(op.rule), target, operands, bound, op.same_shape, op.number_operands)
+        repeats = op.primitive is operator.mul
+        return (id(op.rule), target, operands, bound, op.same_shape, op.number_operands, repeats)
 
 
 def _expanded_loads(op: Op, active: set[str], known: set[str]) -> tuple[str, ...]:
@@ -2063,6 +2064,7 @@ def _expanded_loads(op: Op, active: set[str], known: set[str]) -> tuple[str, ...
         names,
         op.same_shape,
         op.number_operands,
+        op.primitive is operator.mul,
     )
     read = list(expansion.prelude)
     read += [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -669,7 +670,15 @@ class AdjointBuilder:
             g = name(carried)
         if op.rule.inline:
             expansion = expand(
-                op.rule, g, ans, op.bound, operands, self.names, op.same_shape, op.number_operands
+                op.rule,
+                g,
+                ans,
+                op.bound,
+                operands,
+                self.names,
+                op.same_shape,
+                op.number_operands,
+                op.primitive is operator.mul,
             )
         else:
             fn_name = self.rule_names.setdefault(

@@ -143,10 +143,11 @@ def expand(
     names: Names,
     same_shape: frozenset[int] = frozenset(),
     numbers: frozenset[int] = frozenset(),
+    repeats: bool = False,
 ) -> Expansion:
     """The rule's body with ``g``, ``ans`` and the parameters substituted (``same_shape``:
     the positions of operands known to have the result's shape; ``numbers``: of globals
-    holding numbers)."""
+    holding numbers; ``repeats``: the primitive is Python's ``*``, which repeats a list)."""
     tree = _template(rule.fn)
     g_param, ans_param = [a.id for a in tree.args.args[:2]]
     mapping: dict[str, Any] = {g_param: g, ans_param: ans}
@@ -191,7 +192,7 @@ def expand(
     return Expansion(
         prelude,
         [
-            _drop_unbroadcast(c, i, operands, same_shape, numbers, valued, rule.name == "multiply")
+            _drop_unbroadcast(c, i, operands, same_shape, numbers, valued, repeats)
             for i, c in enumerate(components)
         ],
     )

@@ -52,3 +52,12 @@ def test_a_sequence_made_a_list_first_is_repeated():
         return np.sum(np.square(list(pair(x)) * 2))
 
     assert verify(f, (X,)) == "ok"
+
+
+def test_np_multiply_of_a_callee_list_by_an_int_is_arithmetic():
+    """``np.multiply(xs, 3)`` makes an array of the list's entries: no repetition."""
+
+    def f(x):
+        return np.dot(np.multiply(pair(x), 3), np.array([1.0, 5.0]))
+
+    assert verify(f, (X,)) == "ok"
