@@ -682,11 +682,12 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     return sharing
 
 
-# Tensor methods whose result is a view of the Tensor (or a tuple of views: ``unbind``)
+# Tensor methods whose result is a view of the Tensor (or a tuple of views: ``unbind``),
+# or a detached alias of it
 TENSOR_VIEWS = {
     "select", "unbind", "narrow", "squeeze", "unsqueeze", "view", "reshape", "flatten", "t",
     "transpose", "permute", "expand", "chunk", "split", "diagonal", "movedim", "swapaxes",
-    "swapdims", "unflatten",
+    "swapdims", "unflatten", "detach", "data",
 }  # fmt: skip
 
 
@@ -694,8 +695,9 @@ def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
     """Per name that may hold an entry of another name's value, read by indexing it, by
     a loop over it or by a view method (``t = a[0]``; ``for t in a:``, which normalize
     writes ``t = t6[i]`` of ``t6 = rt.unwrap(t1)``, ``t1 = rt.iterable(a)``; ``t =
-    a.select(0, 2)``, ``a.unbind(0)[0]``), and copies of one (``t, u = a[0], a[1]``):
-    those names, and the names of the same object or of one it is a view of."""
+    a.select(0, 2)``, ``a.unbind(0)[0]``, ``a.detach()[0]``, ``hs[0][2]`` of ``hs =
+    [a]``), and copies of one (``t, u = a[0], a[1]``): those names, and the names of the
+    same object, of one it is a view or an entry of, or of a list or tuple holding it."""
     same: dict[str, set[str]] = {}  # ``y = x``, ``y = rt.unwrap(x)``, ``y = x.view(4)``
     found: dict[str, set[str]] = {}
     for s in walk_statements(fn.body):
@@ -711,7 +713,8 @@ def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
             and isinstance(v.args[0], gast.Name)
         )
         if view:
-            found.setdefault(target, set()).add(v.args[0].id)
+            if func.attr == "select":  # (of a row: an entry; a detached alias is none)
+                found.setdefault(target, set()).add(v.args[0].id)
             v = v.args[0]
         elif is_rt_call(v, "unwrap", "iterable", "reversible") and v.args:
             v = v.args[0]
@@ -719,6 +722,9 @@ def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
             same.setdefault(target, set()).add(v.id)
         elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
             found.setdefault(target, set()).add(v.value.id)
+            same.setdefault(target, set()).add(v.value.id)  # (a list's entry: an object)
+        elif isinstance(v, (gast.List, gast.Tuple)):  # ``hs = [h]``: ``hs[0][2]`` is h's
+            same.setdefault(target, set()).update(e.id for e in v.elts if isinstance(e, gast.Name))
     changed = True
     while changed:  # the names of the same object as a base; copies of an entry
         changed = False

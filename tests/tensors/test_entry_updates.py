@@ -1,10 +1,11 @@
 """An entry of a Tensor read by indexing (``t = a[0]``, ``for t in a:``,
-``a.select(0, i)``, ``a.unbind()[i]``) and updated in place (``t += v``, ``t.add_(v)``):
-in PyTorch a 0-d view, so the update changes ``a``; a compiled step held the entry as a
-NumPy number and lost the update, silently (value 2.115 and gradient [0.75, 4.32, 1.47,
-6.75] where eager code gives -27.801 and [28.83, 90.81, 1.47, 6.75]). Where ``a`` is
-read after the update, it is refused at the line; an entry updated and read alone, and
-a reduction's number, still work."""
+``a.select(0, i)``, ``a.unbind()[i]``, of ``a.detach()`` or of a list holding ``a``)
+and updated in place (``t += v``, ``t.add_(v)``): in PyTorch a 0-d view, so the update
+changes ``a``; a compiled step held the entry as a NumPy number and lost the update,
+silently (value 2.115 and gradient [0.75, 4.32, 1.47, 6.75] where eager code gives
+-27.801 and [28.83, 90.81, 1.47, 6.75]). Where ``a`` is read after the update, it is
+refused at the line; an entry updated and read alone, and a reduction's number, still
+work."""
 
 from __future__ import annotations
 
@@ -69,6 +70,34 @@ def multiplies_an_unbound_entry(x):
     return loss
 
 
+def multiplies_an_entry_of_a_detached_alias(x):
+    h = x * 2
+    d = h.detach()
+    d[0].mul_(0)
+    loss = (h * x).sum()
+    loss.backward()
+    return loss
+
+
+def adds_to_an_entry_of_data(x):
+    h = x * 2
+    t = h.data[1]
+    t += 100.0
+    loss = (h * x).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_entry_of_a_listed_tensor(x):
+    h = x * 2
+    hs = [h]
+    t = hs[0][2]
+    t.mul_(10)
+    loss = (h * x).sum()
+    loss.backward()
+    return loss
+
+
 def writes_the_entry_into_the_tensor(x):
     a = x * 1
     a[0] = a[0] + a[1] * 3
@@ -109,6 +138,9 @@ def run(fn, compiled):
         adds_to_an_unpacked_entry,
         multiplies_a_selected_entry,
         multiplies_an_unbound_entry,
+        multiplies_an_entry_of_a_detached_alias,
+        adds_to_an_entry_of_data,
+        multiplies_an_entry_of_a_listed_tensor,
     ],
 )
 def test_an_entry_updated_in_place_then_the_tensor_read_is_refused(fn):
