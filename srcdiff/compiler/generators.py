@@ -35,6 +35,7 @@ CONSUMING = frozenset({"list", "tuple", "sum", "sorted", "set", "frozenset", "mi
 SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 LOOPS = (gast.For, gast.While, gast.AsyncFor)
 _LISTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TAKEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # (listings that stop)
 
 
 def _name(id_: str, ctx: gast.expr_context | None = None) -> gast.Name:
@@ -62,19 +63,123 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
             continue
         found, fn = parsed.resolve_path(func.id, path[::-1])
         shown = path[0] if path else func.id
-        if not (
-            found and isinstance(fn, types.FunctionType) and inspect.isgeneratorfunction(fn)
-        ) or not _consumed_whole(parsed, call, parents, bound, _globals_read(fn), fn.__globals__):
+        if not (found and isinstance(fn, types.FunctionType) and inspect.isgeneratorfunction(fn)):
             continue
-        made = listed(fn)
+        zipped = _zipped(parsed, call, parents, bound)
+        consumer, given = call, None
+        if zipped is not None:  # (zip reads its other arguments as it goes, not their
+            consumer, given = zipped[0], _read_lazily(parsed, zipped[0], bound)  # lengths)
+        elif (kept := _kept(parsed, call, parents, bound)) is not None:  # (``g = gen(x)``, then
+            consumer = kept  # ``for v in g:``: consumed where ``g`` is read, next)
+            given = {n.id for a in [*call.args, *(k.value for k in call.keywords)]
+                     for n in walk(a) if isinstance(n, gast.Name)}  # fmt: skip
+        read = _globals_read(fn)
+        if not _consumed_whole(parsed, consumer, parents, bound, read, fn.__globals__, given):
+            continue
+        made = listed(fn, stops=zipped is not None)
         if made is None:
             continue
-        name = next(n for n in (f"_{shown}_listed{i or ''}" for i in range(1000))
+        stem = f"_{shown}_taken" if zipped else f"_{shown}_listed"
+        name = next(n for n in (f"{stem}{i or ''}" for i in range(1000))
                     if n not in taken or scope.get(n) is made)  # fmt: skip
         taken.add(name)
         scope[name] = made
         call.func = gast.copy_location(_name(name), call.func)
+        if zipped is not None:  # (the values zip takes: rt.zip_taken)
+            up, position, strict = zipped
+            others = [copy.deepcopy(a) for a in up.args if a is not call]
+            taken_call = gast.Call(
+                func=gast.Attribute(value=_name("rt"), attr="zip_taken", ctx=gast.Load()),
+                args=[gast.Constant(value=position, kind=None), strict, *others],
+                keywords=[],
+            )
+            call.keywords.append(gast.keyword(arg=_STOP, value=_at(taken_call, call)))
     return scope
+
+
+_STOP = "_zip_takes"  # (the listing's keyword-only parameter: how many values to make)
+
+
+def _kept(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str]
+          ) -> gast.Name | None:  # fmt: skip
+    """Where ``call`` is assigned to a name (``g = gen(x)``) read once, in a statement
+    after it in its block, the ones between calling nothing and changing nothing it was
+    given (``s = 0.0``; nothing reads the generator after it was consumed): that read."""
+    tree = parsed.tree
+    assign = parents.get(id(call))
+    if not (isinstance(assign, gast.Assign) and assign.value is call
+            and len(assign.targets) == 1 and isinstance(assign.targets[0], gast.Name)):  # fmt: skip
+        return None
+    name = assign.targets[0].id
+    uses = [n for n in walk(tree) if isinstance(n, gast.Name) and n.id == name]
+    reads = [n for n in uses if isinstance(n.ctx, gast.Load)]
+    if len(uses) != 2 or len(reads) != 1:
+        return None
+    block = next((b for n in walk(tree) for b in _blocks(n) if any(s is assign for s in b)),
+                 None)  # fmt: skip
+    at = [i for i, s in enumerate(block or []) if s is assign]
+    given = {n.id for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a)
+             if isinstance(n, gast.Name)}  # fmt: skip
+    for following in block[at[0] + 1 :] if at else []:
+        if isinstance(following, (gast.For, gast.While)):  # (only its head runs first)
+            head = [following.iter] if isinstance(following, gast.For) else []
+        else:
+            head = [following]
+        if any(n is reads[0] for h in head for n in _own([h])):
+            return reads[0]
+        nodes = list(walk(following))
+        if any(isinstance(n, (gast.Call, *SCOPES, gast.Yield, gast.YieldFrom)) for n in nodes
+               ) or _changes(parsed, nodes, given, bound):  # fmt: skip
+            return None
+    return None
+
+
+def _blocks(n: gast.AST) -> list[list[gast.stmt]]:
+    """The statement lists ``n`` holds (a body, an else block, a handler's, a case's)."""
+    found = [getattr(n, f) for f in ("body", "orelse", "finalbody")
+             if isinstance(getattr(n, f, None), list)]  # fmt: skip
+    return (
+        found
+        + [h.body for h in getattr(n, "handlers", None) or []]
+        + [c.body for c in getattr(n, "cases", None) or []]
+    )
+
+
+def _read_lazily(parsed: Parsed, up: gast.Call, bound: set[str]) -> set[str]:
+    """The names in the arguments of ``up`` (a call of zip), but those read only inside
+    a call of ``range`` or ``len`` (made once, where zip is called)."""
+    names, todo = set(), list(up.args)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, gast.Name):
+            names.add(n.id)
+        elif not _builtin_call(parsed, n, bound, "range", "len"):
+            todo.extend(children(n))
+    return names
+
+
+def _zipped(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str]
+            ) -> tuple[gast.Call, int, gast.expr] | None:  # fmt: skip
+    """Where ``call`` is an argument of a call of the builtin ``zip`` whose other arguments
+    are names, their entries and attributes, and arithmetic, ``range`` and ``len`` of them
+    (read twice, for their lengths first, they give the same): that call, the position,
+    and its ``strict`` (a constant)."""
+    up = parents.get(id(call))
+    if not _builtin_call(parsed, up, bound, "zip") or not any(a is call for a in up.args):
+        return None
+    if any(k.arg != "strict" or not isinstance(k.value, gast.Constant) for k in up.keywords):
+        return None
+    plain = (gast.Name, gast.Attribute, gast.Subscript, gast.Constant, gast.Slice, gast.BinOp,
+             gast.UnaryOp, gast.List, gast.Tuple, gast.operator, gast.unaryop,
+             gast.expr_context)  # fmt: skip
+    for a in up.args:
+        if a is not call and not all(
+            isinstance(n, plain) or _builtin_call(parsed, n, bound, "range", "len") for n in walk(a)
+        ):
+            return None
+    strict = next((copy.deepcopy(k.value) for k in up.keywords),
+                  gast.Constant(value=False, kind=None))  # fmt: skip
+    return up, next(i for i, a in enumerate(up.args) if a is call), strict
 
 
 def _own(nodes: list[gast.AST]):
@@ -106,16 +211,19 @@ def _globals_read(fn: types.FunctionType, seen: set[int] | None = None) -> set[s
 
 
 def _consumed_whole(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],
-                    read: set[str], module: dict) -> bool:  # fmt: skip
+                    read: set[str], module: dict, given: set[str] | None = None
+                    ) -> bool:  # fmt: skip
     """Whether Python consumes all the values of the generator ``call`` makes, right
-    where it is made, with nothing between two of them changing what it was given or
-    the globals it reads (``read``)."""
+    where it is made, with nothing between two of them changing what it was given (the
+    names in its arguments, or ``given``) or the globals it reads (``read``)."""
     up = parents.get(id(call))
     if _builtin_call(parsed, up, bound, "enumerate") and up.args[0] is call:
         # (enumerate takes one value for each it gives: consumed whole where it is)
-        return _consumed_whole(parsed, up, parents, bound, read, module)
-    given = {n.id for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a)
-             if isinstance(n, gast.Name)} | read  # fmt: skip
+        return _consumed_whole(parsed, up, parents, bound, read, module, given)
+    if given is None:
+        given = {n.id for a in [*call.args, *(k.value for k in call.keywords)]
+                 for n in walk(a) if isinstance(n, gast.Name)}  # fmt: skip
+    given = given | read
     if isinstance(up, gast.For) and up.iter is call:
         body = [n for s in up.body for n in _own([s])]
         stops = any(isinstance(n, gast.Return) for n in body) or any(
@@ -240,23 +348,32 @@ def _plain_callee(parsed: Parsed, f: gast.expr, bound: set[str]) -> bool:
                                              "enumerate", "print", "round", "pow"})  # fmt: skip
 
 
-def listed(fn: types.FunctionType) -> types.FunctionType | None:
+def listed(fn: types.FunctionType, stops: bool = False) -> types.FunctionType | None:
     """The function making the list of the values the generator function ``fn`` yields
     (compiled from ``fn``'s source, with its globals, closure and defaults), or None
-    where it yields other than as a statement, or changes anything (``function_is_pure``)."""
-    if fn in _LISTED:
-        return _LISTED[fn]
+    where it yields other than as a statement, or changes anything (``function_is_pure``).
+    ``stops``: it takes a keyword ``_zip_takes``, the number of values zip asks for, and
+    returns after making that many (where Python's generator is left waiting)."""
+    cache = _TAKEN if stops else _LISTED
+    if fn in cache:
+        return cache[fn]
     from .analyse import function_is_pure
     from .parse import Parsed, lift, parse, register
 
-    _LISTED[fn] = None
+    cache[fn] = None
     tree = copy.deepcopy(parse(fn).tree)
     original = parse(fn)
     taken = {n.id for n in walk(tree) if isinstance(n, gast.Name)}
+    if stops and (_STOP in taken or _STOP in fn.__code__.co_varnames):
+        return None
     out = next(n for n in (f"_yielded{i or ''}" for i in range(1000)) if n not in taken)
-    body = _listing(tree.body, out, taken)
+    body = _listing(tree.body, out, taken, stop=_STOP if stops else None)
     if body is None:
         return None
+    if stops:  # (zip asking for none: the generator's code never runs)
+        body.insert(0, _at(_stopping(out, _STOP), tree.body[0]))
+        tree.args.kwonlyargs.append(_name(_STOP, gast.Param()))
+        tree.args.kw_defaults.append(None)
     start = gast.Assign(targets=[_name(out, gast.Store())], type_comment=None,
                         value=gast.List(elts=[], ctx=gast.Load()))  # fmt: skip
     body.insert(0, gast.copy_location(start, tree.body[0]))
@@ -269,30 +386,50 @@ def listed(fn: types.FunctionType) -> types.FunctionType | None:
     register(parsed)
     if not function_is_pure(made):
         return None
-    _LISTED[fn] = made
+    cache[fn] = made
     return made
 
 
-def _listing(block: list[gast.stmt], out: str, taken: set[str], in_loop: bool = False
-             ) -> list[gast.stmt] | None:  # fmt: skip
-    """``block`` with each ``yield v`` made ``out.append(v)``, ``yield from xs`` a loop of
-    them, and each ``return`` one of ``out`` (None where a yield is part of an
-    expression, or a return gives a value or leaves a loop: the adjoint of a list
-    returned from inside the loop growing it is not followed)."""
+def _stopping(out: str, stop: str) -> gast.If:
+    """``if len(out) == stop: return out``."""
+    size = gast.Call(func=_name("len"), args=[_name(out)], keywords=[])
+    test = gast.Compare(left=size, ops=[gast.Eq()], comparators=[_name(stop)])
+    return gast.If(test=test, body=[gast.Return(value=_name(out))], orelse=[])
+
+
+def _listing(block: list[gast.stmt], out: str, taken: set[str], in_loop: bool = False,
+             stop: str | None = None) -> list[gast.stmt] | None:  # fmt: skip
+    """``block`` with each ``yield v`` made ``out.append(v)`` (followed, given ``stop``,
+    by a return once ``out`` holds that many), ``yield from xs`` a loop of them, and each
+    ``return`` one of ``out`` (None where a yield is part of an expression, or a return
+    gives a value or leaves a loop: the adjoint of a list returned from inside the loop
+    growing it is not followed)."""
     new: list[gast.stmt] = []
     for s in block:
         v = s.value if isinstance(s, gast.Expr) else None
         if isinstance(v, gast.Yield):
             item = v.value if v.value is not None else gast.Constant(value=None, kind=None)
             new.append(gast.copy_location(gast.Expr(value=_appended(out, item)), s))
+            if stop is not None:
+                new.append(_at(_stopping(out, stop), s))
             continue
         if isinstance(v, gast.YieldFrom):
             item = next(n for n in (f"_item{i or ''}" for i in range(1000)) if n not in taken)
             taken.add(item)
-            loop = gast.For(target=_name(item, gast.Store()), iter=v.value, orelse=[],
-                            body=[gast.Expr(value=_appended(out, _name(item)))],
-                            type_comment=None)  # fmt: skip
+            target, values = _name(item, gast.Store()), v.value
+            if stop is not None:  # (as many as are still asked for: zip(range(left), xs))
+                step = next(n for n in (f"_step{i or ''}" for i in range(1000)) if n not in taken)
+                taken.add(step)
+                size = gast.Call(func=_name("len"), args=[_name(out)], keywords=[])
+                left = gast.BinOp(left=_name(stop), op=gast.Sub(), right=size)
+                count = gast.Call(func=_name("range"), args=[left], keywords=[])
+                values = gast.Call(func=_name("zip"), args=[count, values], keywords=[])
+                target = gast.Tuple(elts=[_name(step, gast.Store()), target], ctx=gast.Store())
+            loop = gast.For(target=target, iter=values, orelse=[], type_comment=None,
+                            body=[gast.Expr(value=_appended(out, _name(item)))])  # fmt: skip
             new.append(_at(loop, s))
+            if stop is not None:
+                new.append(_at(_stopping(out, stop), s))
             continue
         if isinstance(s, gast.Return):
             if s.value is not None or in_loop:
@@ -305,17 +442,17 @@ def _listing(block: list[gast.stmt], out: str, taken: set[str], in_loop: bool = 
         for field in ("body", "orelse", "finalbody"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                made = _listing(inner, out, taken, in_loop or isinstance(s, LOOPS))
+                made = _listing(inner, out, taken, in_loop or isinstance(s, LOOPS), stop)
                 if made is None:
                     return None
                 setattr(s, field, made)
         for h in getattr(s, "handlers", None) or []:
-            made = _listing(h.body, out, taken, in_loop)
+            made = _listing(h.body, out, taken, in_loop, stop)
             if made is None:
                 return None
             h.body = made
         for case in getattr(s, "cases", None) or []:
-            made = _listing(case.body, out, taken, in_loop)
+            made = _listing(case.body, out, taken, in_loop, stop)
             if made is None:
                 return None
             case.body = made

@@ -53,10 +53,9 @@ _GENERATOR_HINT = (
     "or return, whose body changes nothing the generator reads (what it was given, a "
     "global it reads: a call assigning one), list(gen(...)), sum(...), sorted(...), "
     "min/max(...), a comprehension's "
-    "first for, enumerate(gen(...)) in one of those; call it so, or return a list instead "
-    "(zip(gen(...), xs) stops taking values where its shortest argument ends, so the "
-    "generator's later values, maybe endless, are never made: srcdiff, which makes them "
-    "all first, takes zip(list(gen(...)), xs) where the generator ends)"
+    "first for, enumerate(gen(...)) or zip(gen(...), xs) (xs sequences in names) in one "
+    "of those, or `g = gen(...)` consumed so by a statement after it with only statements "
+    "calling nothing between; call it so, or return a list instead"
 )
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),

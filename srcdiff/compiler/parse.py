@@ -521,6 +521,8 @@ def lift(parsed: Parsed) -> None:
     assign_globals(parsed)
     taken = {n.id for n in gast.walk(parsed.tree) if isinstance(n, gast.Name)}
     listing = consume_generators(parsed, taken)
+    if listing:  # (the lifting reads the names of the listings: ``functools.reduce``?)
+        _SCOPES[parsed.fn] = listing
     scope = {**Lifter(parsed).run(), **listing}
     if scope:
         _SCOPES[parsed.fn] = scope

@@ -216,6 +216,7 @@ from .control import (
     under_no_grad,
     unwinding,
     zip_strict,
+    zip_taken,
 )
 from .creation import (
     abs_slope,
@@ -549,6 +550,7 @@ __all__ = [
     "entry_object",
     "check_unpack",
     "zip_strict",
+    "zip_taken",
     "enter",
     "exit",
     "fits_mapping",

@@ -166,6 +166,32 @@ def zip_strict(strict: Any, *sequences: Any) -> None:
     raise ValueError(f"zip() argument {which + 1} is {how} than argument{others}")
 
 
+def zip_taken(position: int, strict: Any, *others: Any) -> int:
+    """How many values ``zip(..., strict=strict)`` asks of its iterable at ``position`` (a
+    generator of the user's; ``others``, the sequences beside it in order) before it
+    stops, the generator never running out first: it takes one from each in turn, so in
+    the round where the first sequence runs out, the generator gives one more where it
+    comes before that sequence (or, with ``strict``, where the first one ran out and zip
+    asks the others in turn whether they end too)."""
+    try:
+        lengths = [len(q) for q in others]
+    except TypeError:
+        raise refuse(
+            "zip() of a generator function's values and an iterable without a length (an "
+            "iterator, another generator): how many values zip takes of the generator is "
+            "known only as it runs",
+            "pass lists (zip(gen(...), list(it)))",
+        ) from None
+    if not lengths:
+        return sys.maxsize
+    rounds = min(lengths)
+    first = lengths.index(rounds)
+    first += first >= position  # (its place in zip's arguments, the generator's counted)
+    # (strict: the first ran out, and each one between it and the generator ends too)
+    checked = bool(strict) and first == 0 and all(n == rounds for n in lengths[:position])
+    return rounds + (position < first or checked)
+
+
 def sort_key(fn: Any, /, **captured: Any) -> Any:
     """The key of a sort (``sorted(xs, key=f)``) that is a function defined in the
     function being compiled, given the names it captures: the key's value carries no

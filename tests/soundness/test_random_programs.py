@@ -201,13 +201,22 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
                 f"{indent}{target} = np.tanh({target} + sum(itertools.islice([{parts}], "
                 f"{bounds}), {pick()} * 0.0))"
             )
-        elif kind == "generator":  # a generator helper, consumed by sum or by a loop
+        elif kind == "generator":  # a generator helper, consumed by sum, a loop, a zip
             target, a, b = pick(), pick(), pick()
-            if draw(st.booleans()):
+            how = draw(st.sampled_from(["sum", "loop", "zip", "kept"]))
+            if how == "sum":
                 lines.append(f"{indent}{target} = np.tanh({target} + sum(pieces({a}, {b})))")
+            elif how == "zip":  # (zip takes three values of pieces' three, or two)
+                p, q, c = scope.new("p"), scope.new("q"), pick()
+                stop = draw(st.sampled_from(["", "2"]))
+                lines.append(f"{indent}for {p}, {q} in zip({c}[:{stop}], pieces({a}, {b}), "
+                             "strict=False):")  # fmt: skip
+                lines.append(f"{indent}    {target} = {target} * 0.5 + np.sin({p} * {q})")
             else:
                 p = scope.new("p")
-                lines.append(f"{indent}for {p} in pieces({a}, {b}):")
+                if how == "kept":  # (kept in a name, consumed by the loop after)
+                    lines.append(f"{indent}{(g := scope.new('g'))} = pieces({a}, {b})")
+                lines.append(f"{indent}for {p} in {g if how == 'kept' else f'pieces({a}, {b})'}:")
                 lines.append(f"{indent}    {target} = {target} * 0.5 + np.sin({p})")
         elif kind == "nested":  # a default read from here, a running value kept nonlocal
             g, acc, start = scope.new("g"), scope.new("acc"), pick()
