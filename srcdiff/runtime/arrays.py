@@ -1349,8 +1349,10 @@ def setitem(x: Any, idx: Any, v: Any) -> Any:
 
             raise refuse(
                 "a slice of a list given another number of entries than it had (the list "
-                "grows or shrinks): its gradient cannot be mapped back",
-                "build the new list (xs = xs[:i] + [v] + xs[j:])",
+                "grows or shrinks, `xs[1:] += [v]` too): compiled code does not follow the "
+                "gradient of its entries to their new places",
+                "build the new list (xs = xs[:i] + [v] + xs[j:]) and give it to every name "
+                "that shares the old one (w = xs), which Python's write changes too",
             )
     elif type(x) is not _ndarray and callable(getattr(x, "_changed", None)):  # a Tensor
         return x._compiled_setitem(idx, v)  # from outside (``d = w.detach()``)

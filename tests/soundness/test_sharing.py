@@ -327,3 +327,28 @@ def test_a_view_of_an_array_that_might_be_a_list_read_after_an_augmented_slice_i
     y = np.array([0.9, 0.4, -0.2])
     for wrt in (0, 1, (0, 1)):
         assert verify(reads_a_view_of_a_product_after_adding_into_it, (X, y), wrt) == "refused"
+
+
+def updates_a_slice_of_an_aliased_array(x):
+    z = np.tanh(x)
+    w = z
+    z[1:] += x[:2] * 2.0  # (w sees it: one array)
+    return np.sum(w * w) + np.sum(z)
+
+
+def grows_a_slice_of_an_aliased_list(x):
+    z = [x[0] * 1.0, x[1] * 2.0]
+    w = z
+    z[1:] += [x[2]]  # (w grows too: one list)
+    return w[0] * w[-1] + len(w)
+
+
+def test_a_slice_updated_in_place_through_an_alias():
+    """An array's slice updated in place shows through the alias; a list's slice given
+    more entries is refused at its line with what to write (Python's list grows, and the
+    alias with it: a rewrite must give both names the new list)."""
+    assert verify(updates_a_slice_of_an_aliased_array, (X,)) == "ok"
+    refusals: list = []
+    assert verify(grows_a_slice_of_an_aliased_list, (X,), refusals=refusals) == "refused"
+    assert "grows or shrinks" in str(refusals[0]) and "every name" in str(refusals[0])
+    assert "z[1:] += [x[2]]" in str(refusals[0])
