@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import inspect
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -616,7 +617,7 @@ class Normalizer:
                      if isinstance(n, gast.Name)}  # fmt: skip
             free = sorted({n.id for n in walk(gen) if isinstance(n, gast.Name)
                            and isinstance(n.ctx, gast.Load) and n.id not in bound
-                           and self.global_value(n.id)})  # fmt: skip
+                           and self.global_value(n.id)} | self.read_by_callees(gen))  # fmt: skip
             assigned = [n for n in free if any(_may_assign(self.p, c, n) for c in callers)]
             if assigned:
                 raise self.p.error(
@@ -637,13 +638,32 @@ class Normalizer:
                                                          type))  # fmt: skip
 
     def pure(self, call: gast.Call) -> bool:
-        """Whether ``call`` runs only NumPy's, srcdiff's or the builtins' code, or an
-        array's method on a name (no effect a generator's lazy run would move)."""
+        """Whether ``call`` runs only NumPy's, srcdiff's or the builtins' code, an array's
+        method on a name, or a function of the user's that changes nothing (reading no
+        other module's globals: see ``read_by_callees``), so that no effect a generator's
+        lazy run would move."""
         f = call.func
-        if _library(self.resolved(f)) or rt_helper(f) is not None:
+        fn = self.resolved(f)
+        if _library(fn) or rt_helper(f) is not None:
             return True
+        if isinstance(fn, types.FunctionType) and not inspect.isgeneratorfunction(fn):
+            from .analyse import function_is_pure
+            from .generators import _globals_read
+
+            return function_is_pure(fn) and (
+                fn.__globals__ is self.p.fn.__globals__ or not _globals_read(fn)
+            )
         return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
                 and (hasattr(np.ndarray, f.attr) or hasattr(tensor_methods, f.attr)))  # fmt: skip
+
+    def read_by_callees(self, gen: gast.expr) -> set[str]:
+        """The globals of this module that the user's functions ``gen`` calls read (a
+        lazy run reads them when each entry is made)."""
+        from .generators import _globals_read
+
+        fns = [self.resolved(c.func) for c in walk(gen) if isinstance(c, gast.Call)]
+        return {n for fn in fns if isinstance(fn, types.FunctionType)
+                and fn.__globals__ is self.p.fn.__globals__ for n in _globals_read(fn)}  # fmt: skip
 
     def displays_as_arrays(self, e: gast.Call) -> gast.Call:
         """``np.power([a, b], 2)``: a list or tuple display given to a NumPy function that
@@ -1240,6 +1260,7 @@ class Normalizer:
         bound = {n.id for g in gen.generators for n in walk(g.target) if isinstance(n, gast.Name)}
         read = {n.id for n in walk(gen) if isinstance(n, gast.Name)
                 and isinstance(n.ctx, gast.Load) and n.id not in bound}  # fmt: skip
+        read |= self.read_by_callees(gen)
         nodes = [n for b in s.body for n in walk(b)]
         stored = {n.id for n in nodes if isinstance(n, gast.Name)
                   and not isinstance(n.ctx, gast.Load)}  # fmt: skip

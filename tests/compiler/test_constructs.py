@@ -1597,3 +1597,62 @@ def test_a_generator_zipped_in_a_compiled_step():
         return loss.item()
 
     assert_compiled_step_matches_eager(step, model, x)
+
+
+# ---- a generator expression calling a pure function, given to the user's function ----------
+
+
+def _doubled_sine(v):
+    return np.sin(v) * 2.0
+
+
+def _sum_of_squares(values):
+    s = 0.0
+    for v in values:
+        s = s + v * v
+    return s
+
+
+def _first_two(values):
+    s = 0.0
+    for i, v in enumerate(values):
+        if i == 2:
+            break  # (Python's generator never makes the third entry)
+        s = s + v
+    return s
+
+
+def gives_a_generator_of_a_pure_function(x):
+    xs = [x[0], x[1], x[2]]
+    return _sum_of_squares(_doubled_sine(v) for v in xs) + _first_two(
+        _doubled_sine(v) * w for v, w in zip(x, x[::-1], strict=True)
+    )
+
+
+def test_a_generator_expression_calling_a_pure_function_given_to_the_users_function():
+    """Refused before (Python runs the generator as the callee takes its entries): a
+    function that changes nothing makes the same entries whenever it runs."""
+    rng = np.random.default_rng(23)
+    verify_both_modes(gives_a_generator_of_a_pure_function, (rng.normal(size=3),), rng)
+
+
+def _scaled_by_the_calls_read(v):
+    return v * CALLS
+
+
+def _adds_and_counts(values):
+    s = 0.0
+    for v in values:
+        s = s + v
+        _counts_a_call()  # (Python's next entry reads CALLS as this leaves it)
+    return s
+
+
+def gives_a_generator_reading_a_global_through_a_function(x):
+    return _adds_and_counts(_scaled_by_the_calls_read(v) for v in x)
+
+
+def test_a_generator_expression_whose_function_reads_a_global_the_callee_assigns_is_refused():
+    globals()["CALLS"] = 1.5
+    with pytest.raises(sd.CompileError, match="reading the global `CALLS`"):
+        sd.grad(gives_a_generator_reading_a_global_through_a_function)(np.array([0.5, 2.0]))
