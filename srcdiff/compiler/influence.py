@@ -13,7 +13,7 @@ import gast
 
 from ..rules import registry
 from .analyse import reads_of
-from .ir import DIFFERENTIATING, Analysis, Kind, facts, hashable
+from .ir import DIFFERENTIATING, Analysis, Branch, Kind, Repeat, facts, hashable, walk_nodes
 from .normalize import walk, walk_statements
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
@@ -42,12 +42,13 @@ class Influence:
 
 def influence(analysis: Analysis, param: str) -> Influence:
     """Follow ``param`` through ``analysis``'s statements (loops until nothing changes)."""
-    statements = list(walk_statements(analysis.fn.body))
+    nodes = list(walk_nodes(analysis.program))
     tests = {
-        s.test.id: s
-        for s in statements
-        if isinstance(s, (gast.If, gast.While)) and isinstance(s.test, gast.Name)
+        n.test.id: n
+        for n in nodes
+        if isinstance(n, (Branch, Repeat)) and isinstance(n.test, gast.Name)
     }
+    statements = [n.stmt for n in nodes if not isinstance(n, (Branch, Repeat))]
     depends = {param}
     stops: dict[int, Stop] = {}
     reaches = False
@@ -56,7 +57,7 @@ def influence(analysis: Analysis, param: str) -> Influence:
         changed = False
         for s in statements:
             op = facts(s).op
-            if isinstance(s, (gast.If, gast.While)) or op is None:
+            if op is None:
                 continue
             read = reads_of(getattr(s, "value", None)) & depends
             if not read:
@@ -73,17 +74,17 @@ def influence(analysis: Analysis, param: str) -> Influence:
     return Influence(reaches, tuple(stops[k] for k in sorted(stops)))
 
 
-def _stop(analysis: Analysis, s: gast.stmt, tests: dict[str, gast.stmt]) -> Stop:
+def _stop(analysis: Analysis, s: gast.stmt, tests: dict[str, Branch | Repeat]) -> Stop:
     parsed = analysis.parsed
     target = s.targets[0] if isinstance(s, gast.Assign) else None
     test = tests.get(target.id) if isinstance(target, gast.Name) else None
     if test is not None:
-        keyword = "while" if isinstance(test, gast.While) else "if"
+        keyword = "while" if isinstance(test, Repeat) else "if"
         why = (
-            f"it is read only to decide the {keyword} at {parsed.label(test.lineno)}, and a "
+            f"it is read only to decide the {keyword} at {parsed.label(test.line)}, and a "
             "condition has no gradient (the gradient is that of the branch taken)"
         )
-        return Stop(test.lineno, parsed.source_line(test.lineno), why, parsed.label(test.lineno))
+        return Stop(test.line, parsed.source_line(test.line), why, parsed.label(test.line))
     value = getattr(s, "value", None)
     return Stop(
         s.lineno, parsed.source_line(s.lineno), _why(analysis, value), parsed.label(s.lineno)

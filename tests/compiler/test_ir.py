@@ -186,3 +186,21 @@ def test_debug_prints_the_ir(monkeypatch, capsys):
     shown = err.split("after IR\n", 1)[1].split("# ---- srcdiff", 1)[0]
     assert "try" in shown and "except ZeroDivisionError as e" in shown and "finally" in shown
     assert "# assign, rule" in shown and "# return, return" in shown
+
+
+def test_the_influence_of_an_argument_stops_at_the_if_its_test_decides():
+    from srcdiff.compiler.influence import influence
+
+    def deciding(x, w):
+        t = np.sum(w) > 0
+        if t:
+            y = x * 2.0
+        else:
+            y = x * 3.0
+        return np.sum(y)
+
+    found = influence(program_of(deciding), "w")
+    line = deciding.__code__.co_firstlineno + 2
+    assert not found.reaches
+    assert [(s.line, s.source) for s in found.stops] == [(line, "if t:")]
+    assert f"decide the if at line {line}" in found.stops[0].why
