@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import enum
 import functools
 import operator
 from collections.abc import Iterator
@@ -68,9 +69,18 @@ class Variant:
     end: str | None
 
 
+class Ran(enum.Enum):
+    """What a selected item of a path is."""
+
+    STEP = "statement"
+    BRANCH = "branch"
+    LOOP = "loop"
+    TRY = "try"
+
+
 @dataclass
 class Item:
-    kind: str  # "stmt", "branch", "loop" or "try"
+    kind: Ran
     stmt: gast.stmt
     taken: int = 0  # of a try: the except clause that ran, or RAN_THROUGH, PASSED_ON
     variants: list[Variant] = field(default_factory=list)
@@ -108,16 +118,16 @@ def select(
             return items, "raise"  # what ran of it left no adjoint and no path
         op = facts(s).op
         if op is not None and op.kind is Kind.BACKWARD and facts(s).sid == stop:
-            items.append(Item("stmt", s))
+            items.append(Item(Ran.STEP, s))
             return items, "stop"
         if op is not None and op.flagged:
-            items.append(Item("stmt", s, next(key)))
+            items.append(Item(Ran.STEP, s, next(key)))
             continue
         if isinstance(node, Branch):
             if not facts(s).recorded:
                 continue
             taken = next(key)
-            items.append(Item("branch", s, taken))
+            items.append(Item(Ran.BRANCH, s, taken))
             side = node.body if taken else node.orelse
             sub, end = select(side, key, stop, raised if inside else None)
             items += sub
@@ -134,7 +144,7 @@ def select(
                     cut, variant_key = variant_key[-1].at, variant_key[:-1]
                 sub, end = select(node.body, iter(variant_key), raised=cut)
                 variants.append(Variant(index, sub, end))
-            items.append(Item("loop", s, variants=variants))
+            items.append(Item(Ran.LOOP, s, variants=variants))
             if inside:
                 return items, "raise"
             if any(v.end == "return" for v in variants):
@@ -148,10 +158,10 @@ def select(
                 return items, end
         elif isinstance(node, Step) and node.kind in ENDS:
             if node.kind is StepKind.RETURN:
-                items.append(Item("stmt", s))
+                items.append(Item(Ran.STEP, s))
             return items, ENDS[node.kind]
         elif op is not None and op.kind not in (Kind.PASSIVE, Kind.BACKWARD):
-            items.append(Item("stmt", s))
+            items.append(Item(Ran.STEP, s))
     return items, None
 
 
@@ -186,7 +196,7 @@ def select_try(
         )
     way = next(key) if facts(s).recorded else RAN_THROUGH
     if way == RAN_THROUGH:
-        item = Item("try", s, RAN_THROUGH)
+        item = Item(Ran.TRY, s, RAN_THROUGH)
         body, end = select(node.body, key, stop, within(node.body, raised))
         if end == "raise":
             item.taken, item.at = PASSED_ON, raised
@@ -195,7 +205,7 @@ def select_try(
             body += orelse
     else:
         handler, position = way
-        item = Item("try", s, handler, at=position)
+        item = Item(Ran.TRY, s, handler, at=position)
         body, end = select(node.body, key, stop, position)
         clause = node.handlers[handler].body
         caught, end = select(clause, key, stop, within(clause, raised))
@@ -253,11 +263,11 @@ def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
     for item in items:
         s = item.stmt
         where = f"{analysis.parsed.label(s.lineno)}: `{analysis.parsed.source_line(s.lineno)}`"
-        if item.kind == "branch":
+        if item.kind is Ran.BRANCH:
             lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
-        elif item.kind == "try":
+        elif item.kind is Ran.TRY:
             lines.append(f"{indent}{where} {try_way(item, analysis)}")
-        elif item.kind == "loop":
+        elif item.kind is Ran.LOOP:
             kinds = len(item.variants)
             lines.append(f"{indent}{where} {kinds} kind{'s' if kinds != 1 else ''} of iteration")
             for v in item.variants:
@@ -329,9 +339,9 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
 
 def flatten(items: list[Item]) -> Iterator[Item]:
     for item in items:
-        if item.kind == "stmt":
+        if item.kind is Ran.STEP:
             yield item
-        elif item.kind == "loop":
+        elif item.kind is Ran.LOOP:
             for v in item.variants:
                 yield from flatten(v.items)
 
@@ -711,11 +721,11 @@ class AdjointBuilder:
     # --- blocks and loops ----------------------------------------------------------------
     def block(self, items: list[Item], frame: Frame) -> None:
         for item in reversed(items):
-            if item.kind == "stmt":
+            if item.kind is Ran.STEP:
                 self.statement(item.stmt, frame, item.taken)
-            elif item.kind == "loop":
+            elif item.kind is Ran.LOOP:
                 self.loop(item, frame)
-            elif item.kind == "try":
+            elif item.kind is Ran.TRY:
                 s = item.stmt
                 way = try_way(item, self.a)
                 where = self.a.parsed.label(s.lineno)
@@ -938,10 +948,10 @@ def dispatch(variant: str, bodies: list[list[gast.stmt]], line: int) -> list[gas
 def operands_of(items: list[Item]) -> set[str]:
     found = set()
     for item in items:
-        if item.kind == "stmt":
+        if item.kind is Ran.STEP:
             found |= {operand_name(a) for a in facts(item.stmt).op.operands} - {None}
             found |= {operand_name(k.value) for k in facts(item.stmt).op.keywords} - {None}
-        elif item.kind == "loop":
+        elif item.kind is Ran.LOOP:
             for v in item.variants:
                 found |= operands_of(v.items)
     return found
@@ -955,13 +965,13 @@ def targets_of(items: list[Item]) -> set[str]:
     is a return or a backward(), where an adjoint starts."""
     found = set()
     for item in items:
-        if item.kind == "stmt":
+        if item.kind is Ran.STEP:
             op = facts(item.stmt).op
             if op.kind in (Kind.RETURN, Kind.BACKWARD):
                 found.add(SEEDED)
             elif op.target is not None:
                 found.add(op.target)
-        elif item.kind == "loop":
+        elif item.kind is Ran.LOOP:
             for v in item.variants:
                 found |= targets_of(v.items)
     return found
@@ -972,7 +982,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
     found = set()
     for v in variants:
         for item in v.items:
-            if item.kind == "stmt":
+            if item.kind is Ran.STEP:
                 op = facts(item.stmt).op
                 if (
                     op.kind is Kind.RULE
@@ -980,7 +990,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
                     and isinstance(op.operands[0], gast.Name)
                 ):
                     found.add(op.operands[0].id)
-            elif item.kind == "loop":
+            elif item.kind is Ran.LOOP:
                 found |= indexed_names(item.variants)
     return found
 
