@@ -6,6 +6,12 @@ it, ``mark(s, field=value)`` sets fields of it). The front end (``pipeline.front
 leaves an ``Op`` in the facts of every statement and a ``Loop`` in those of every loop;
 the back ends (trace, differentiate, tangent, and the diagnostics) read them and nothing
 else of the analysis. No stage sets attributes of its own on the tree's nodes.
+
+The front end ends by making the function typed IR (``build``, in ``Analysis.program``):
+``Step`` nodes for straight-line statements and ``Branch``, ``Repeat``, ``TryBlock`` and
+``NoGradBlock`` nodes for the structured ones, each keeping its statement (whose facts
+the back ends read and mark), line and position. The back ends walk that IR, through
+``Visitor`` or the node types, never the control flow of the gast tree.
 """
 
 from __future__ import annotations
