@@ -60,27 +60,27 @@ def linspace_jvp(ans, start, stop, num=50, endpoint=True, retstep=False, dtype=N
 
 @vjp(xp.logspace)
 def logspace(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    """Entry ``i`` is ``base ** y_i``, ``y_i = start + (stop - start) * t_i`` (``t_i = i /
-    (num - 1)``, ``i / num`` without the endpoint): ``start``, ``stop`` and ``base`` are
-    broadcast together, the samples laid along ``axis``."""
-    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
-    t = xp.reshape(
-        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
-        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
-    )
-    b = xp.expand_dims(xp.broadcast_to(base, batch), axis)
-    y = (
-        xp.expand_dims(xp.broadcast_to(start, batch), axis) * (1 - t)
-        + xp.expand_dims(xp.broadcast_to(stop, batch), axis) * t
-    )
+    """``base ** y`` with ``y = np.linspace(start, stop)`` (``start``, ``stop`` and ``base``
+    broadcast together, the samples laid along ``axis``): ``x ** y``'s derivatives, those
+    in ``y`` taken back through ``np.linspace``'s."""
+    s, e, b = xp.broadcast_arrays(start, stop, base)
+    b = xp.expand_dims(b, axis)
+    d_start, d_stop = rt.linspace_grads(rt.exponent_grad(g, ans, b), start, stop, num, endpoint,
+                                        axis)  # fmt: skip
     return (
+        rt.cast_like(d_start, start),
+        rt.cast_like(d_stop, stop),
+        None,
+        None,
         rt.cast_like(
-            rt.unbroadcast(xp.sum(g * ans * xp.log(b) * (1 - t), axis=axis), start), start
+            rt.unbroadcast(
+                xp.sum(
+                    g * rt.power_slope(b, xp.linspace(s, e, num, endpoint, axis=axis)), axis=axis
+                ),
+                base,
+            ),
+            base,
         ),
-        rt.cast_like(rt.unbroadcast(xp.sum(g * ans * xp.log(b) * t, axis=axis), stop), stop),
-        None,
-        None,
-        rt.cast_like(rt.unbroadcast(xp.sum(g * ans * y / b, axis=axis), base), base),
         None,
         None,
     )
@@ -89,52 +89,38 @@ def logspace(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, 
 @jvp(xp.logspace, shaped=True)
 def logspace_jvp(ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
                  dstart, dstop, dbase):  # fmt: skip
-    """``ans * log(base)`` times the samples of the tangents of ``start`` and ``stop``;
-    ``ans * y / base`` times that of ``base``."""
-    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
-    t = xp.reshape(
-        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
-        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
-    )
-    b = xp.expand_dims(xp.broadcast_to(base, batch), axis)
-    y = (
-        xp.expand_dims(xp.broadcast_to(start, batch), axis) * (1 - t)
-        + xp.expand_dims(xp.broadcast_to(stop, batch), axis) * t
-    )
+    """``x ** y``'s tangents, that of ``y`` the samples of the tangents of ``start`` and
+    ``stop``."""
+    s, e, b = xp.broadcast_arrays(start, stop, base)
     return (
-        ans * xp.log(b) * (1 - t) * xp.expand_dims(xp.broadcast_to(dstart, batch), axis),
-        ans * xp.log(b) * t * xp.expand_dims(xp.broadcast_to(dstop, batch), axis),
-        ans * y / b * xp.expand_dims(xp.broadcast_to(dbase, batch), axis),
+        rt.exponent_grad(
+            xp.linspace(
+                xp.broadcast_to(dstart, xp.shape(s)), xp.zeros_like(e), num, endpoint, axis=axis
+            ),  # fmt: skip
+            ans,
+            xp.expand_dims(b, axis),
+        ),
+        rt.exponent_grad(
+            xp.linspace(
+                xp.zeros_like(s), xp.broadcast_to(dstop, xp.shape(e)), num, endpoint, axis=axis
+            ),  # fmt: skip
+            ans,
+            xp.expand_dims(b, axis),
+        ),
+        rt.power_slope(xp.expand_dims(b, axis), xp.linspace(s, e, num, endpoint, axis=axis))
+        * xp.expand_dims(xp.broadcast_to(dbase, xp.shape(b)), axis),
     )
 
 
 @vjp(xp.geomspace)
 def geomspace(g, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """Entry ``i`` is ``start ** (1 - t_i) * stop ** t_i`` (``t_i`` as ``np.logspace``'s;
-    both of one sign): it moves by ``(1 - t_i) / start`` and ``t_i / stop`` of itself."""
-    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
-    t = xp.reshape(
-        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
-        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
-    )
+    """Entry ``i`` is ``start ** (1 - t_i) * stop ** t_i`` (``t_i`` as ``np.linspace``'s;
+    both of one sign): it moves by ``(1 - t_i) / start`` and ``t_i / stop`` of itself, so
+    ``np.linspace``'s gradients of ``g * ans`` over ``start`` and ``stop``."""
+    d_start, d_stop = rt.linspace_grads(g * ans, start, stop, num, endpoint, axis)
     return (
-        rt.cast_like(
-            rt.unbroadcast(
-                xp.sum(
-                    g * ans * (1 - t) / xp.expand_dims(xp.broadcast_to(start, batch), axis),
-                    axis=axis,
-                ),
-                start,
-            ),
-            start,
-        ),  # fmt: skip
-        rt.cast_like(
-            rt.unbroadcast(
-                xp.sum(g * ans * t / xp.expand_dims(xp.broadcast_to(stop, batch), axis), axis=axis),
-                stop,
-            ),
-            stop,
-        ),  # fmt: skip
+        rt.cast_like(d_start / start, start),
+        rt.cast_like(d_stop / stop, stop),
         None,
         None,
         None,
@@ -144,14 +130,17 @@ def geomspace(g, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 @jvp(xp.geomspace, shaped=True)
 def geomspace_jvp(ans, start, stop, num=50, endpoint=True, dtype=None, axis=0, *, dstart, dstop):
-    batch = ans.shape[: axis % ans.ndim] + ans.shape[axis % ans.ndim + 1 :]
-    t = xp.reshape(
-        xp.arange(num, dtype=ans.dtype) / max(num - 1 if endpoint else num, 1),
-        (-1,) + (1,) * (ans.ndim - 1 - axis % ans.ndim),
-    )
+    """``ans`` times the samples of the tangents relative to ``start`` and ``stop``."""
+    s, e = xp.broadcast_arrays(start, stop)
     return (
-        ans * (1 - t) * xp.expand_dims(xp.broadcast_to(dstart / start, batch), axis),
-        ans * t * xp.expand_dims(xp.broadcast_to(dstop / stop, batch), axis),
+        ans
+        * xp.linspace(
+            xp.broadcast_to(dstart / start, xp.shape(s)), xp.zeros_like(e), num, endpoint, axis=axis
+        ),  # fmt: skip
+        ans
+        * xp.linspace(
+            xp.zeros_like(s), xp.broadcast_to(dstop / stop, xp.shape(e)), num, endpoint, axis=axis
+        ),  # fmt: skip
     )
 
 

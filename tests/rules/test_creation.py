@@ -95,3 +95,26 @@ def test_np_tri_is_a_constant_pattern_of_its_offset():
         assert d_x.dtype == dtype and d_k == 0.0
         np.testing.assert_allclose(d_x, 2 * np.tri(3, 4, 0.5) * x, rtol=1e-6)
     assert np.tri(3, 4, 0.5).dtype == np.float64 and np.tri(3, dtype=int).dtype.kind == "i"
+
+
+def logspace_sum(start, stop, base):
+    return np.sum(np.logspace(start, stop, 4, base=base) * np.array([1.0, -2.0, 0.5, 3.0]))
+
+
+def powers_sum(start, stop, base):
+    return np.sum(base ** np.linspace(start, stop, 4) * np.array([1.0, -2.0, 0.5, 3.0]))
+
+
+def test_np_logspace_of_base_0_has_the_derivatives_of_a_power():
+    """``0 ** y`` is 0 for y > 0: no derivative in y, and none in the base for y > 1; the
+    rule's ``ans * log(base)`` and ``ans * y / base`` gave NaN for all three (as ``**``
+    written out gives 0), in both modes."""
+    import srcdiff as sd
+    from srcdiff.testing import check_grads
+
+    args = (1.5, 2.5, 0.0)
+    grads = sd.grad(logspace_sum, wrt=(0, 1, 2))(*args)
+    assert grads == sd.grad(powers_sum, wrt=(0, 1, 2))(*args) == (0.0, 0.0, 0.0)
+    for eps in (1e-5, 1e-6):
+        check_grads(logspace_sum, sd.grad(logspace_sum, wrt=(0, 1)), args, wrt=(0, 1), eps=eps)
+    assert sd.jvp(logspace_sum, args, (1.0, -1.0, 1.0))[1] == 0.0
