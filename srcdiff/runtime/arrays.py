@@ -1209,10 +1209,12 @@ def unique_slices_lead(ar: Any, values: Any, axis: int) -> tuple[Any, Any]:
             "inverse np.unique(..., axis=..., return_inverse=True) gives",
         )
     lead = xp.reshape(xp.moveaxis(a, axis, 0), (n, -1))[:, 0]
-    if bool(xp.any(xp.diff(xp.sort(lead)) == 0)):
+    # (two NaN first entries tie too: the entries after them order the slices)
+    if bool(xp.any(xp.diff(xp.sort(lead)) == 0)) or int(xp.sum(xp.isnan(lead))) > 1:
         raise refuse(
             "the derivative of np.unique along an axis where two slices share their first "
-            "entry: their order flips as it moves, so no derivative exists",
+            "entry (or both lead with NaN): their order flips as it moves, so no derivative "
+            "exists",
             "make the first entries of the slices distinct, or sort them by a key of your own "
             "(np.argsort of a column, then np.take)",
         )

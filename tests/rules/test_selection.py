@@ -793,6 +793,25 @@ def test_unique_along_an_axis_is_refused_where_its_order_jumps(a, why):
         sd.jvp(_unique_rows, (a,), (np.ones_like(a),))
 
 
+def _unique_rows_second_column(a):
+    return np.unique(a, axis=0)[:, 1] @ np.array([0.2, -0.5])
+
+
+def test_unique_along_an_axis_is_refused_where_two_slices_lead_with_nan():
+    """Rows leading with NaN are ordered by their next entries, which swap them as they
+    move: [[nan, 1], [nan, 2]] gave both second entries the first row's 0.2 (the second's
+    is -0.5 by central differences). Refused in both modes; one NaN lead still orders."""
+    a = np.array([[np.nan, 1.0], [np.nan, 2.0]])
+    with pytest.raises(sd.CompileError, match="both lead with NaN"):
+        sd.grad(_unique_rows_second_column)(a)
+    with pytest.raises(sd.CompileError, match="both lead with NaN"):
+        sd.jvp(_unique_rows_second_column, (a,), (np.ones_like(a),))
+    one = np.array([[np.nan, 1.0], [0.5, 2.0]])
+    for eps in (1e-5, 1e-6):
+        check_grads(_unique_rows_second_column, sd.grad(_unique_rows_second_column), (one,),
+                    eps=eps)  # fmt: skip
+
+
 def test_unique_is_refused_at_ties():
     with pytest.raises(sd.CompileError, match="np.unique where entries are equal"):
         sd.grad(_unique_of_ties)(np.array([0.3, 0.3, 0.5]))
