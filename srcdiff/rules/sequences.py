@@ -344,33 +344,38 @@ linear("all", xp.polyadd, xp.polysub)
 def polymul(g, ans, a1, a2):
     """The product's coefficients are the last of the full convolution of the factors
     (NumPy drops each factor's leading zeros, whose products are the first): ``g`` put
-    there, each factor gets its valid correlation with the other."""
+    there, each factor gets its valid correlation with the other. A factor whose leading
+    zero NumPy drops is refused (``rt.polymul_factor_shape``)."""
     p1, p2 = xp.reshape(a1, (-1,)), xp.reshape(a2, (-1,))
     full = xp.concatenate(
         [xp.zeros(xp.shape(p1)[0] + xp.shape(p2)[0] - 1 - xp.shape(g)[0], dtype=g.dtype), g]
     )
     return (
-        rt.cast_like(rt.reshape_like(xp.correlate(full, p2, "valid"), a1), a1),
-        rt.cast_like(rt.reshape_like(xp.correlate(full, p1, "valid"), a2), a2),
+        rt.cast_like(xp.reshape(xp.correlate(full, p2, "valid"), rt.polymul_factor_shape(a1)), a1),
+        rt.cast_like(xp.reshape(xp.correlate(full, p1, "valid"), rt.polymul_factor_shape(a2)), a2),
     )
 
 
 @jvp(xp.polymul, shaped=True)
 def polymul_jvp(ans, a1, a2, *, da1, da2):
-    """Bilinear: the last coefficients of the full convolutions (a tangent's leading zeros
-    are kept, as the value's place in the product is)."""
+    """Bilinear: the last coefficients of the full convolutions (refused for a factor whose
+    leading zero NumPy drops, as in reverse mode)."""
     return (
-        xp.convolve(xp.reshape(da1, (-1,)), xp.reshape(a2, (-1,)))[-xp.shape(ans)[0] :],
-        xp.convolve(xp.reshape(a1, (-1,)), xp.reshape(da2, (-1,)))[-xp.shape(ans)[0] :],
+        xp.convolve(xp.reshape(da1, rt.polymul_factor_shape(a1)), xp.reshape(a2, (-1,)))[
+            -xp.shape(ans)[0] :
+        ],
+        xp.convolve(xp.reshape(a1, (-1,)), xp.reshape(da2, rt.polymul_factor_shape(a2)))[
+            -xp.shape(ans)[0] :
+        ],
     )
 
 
 @vjp(xp.roots)
 def roots(g, ans, p):
     """A simple real root ``r`` of ``sum_k p_k x^(N-1-k)`` moves (implicit function
-    theorem) by ``-r^(N-1-k) / p'(r)`` per coefficient ``p_k`` (a leading zero's: how the
-    roots there move as it leaves 0); complex and repeated roots are refused."""
-    rt.simple_real_roots(ans)
+    theorem) by ``-r^(N-1-k) / p'(r)`` per coefficient ``p_k``; complex and repeated
+    roots, and a leading zero (a root comes in from infinity as it leaves 0), are refused."""
+    rt.simple_real_roots(ans, p)
     c = xp.reshape(p, (-1,))
     powers = ans[:, None] ** xp.arange(xp.shape(c)[0] - 1, -1, -1)
     return rt.cast_like(rt.reshape_like(-(g / xp.polyval(xp.polyder(c), ans)) @ powers, p), p)
@@ -378,7 +383,7 @@ def roots(g, ans, p):
 
 @jvp(xp.roots, shaped=True)
 def roots_jvp(ans, p, *, dp):
-    rt.simple_real_roots(ans)
+    rt.simple_real_roots(ans, p)
     return -xp.polyval(xp.reshape(dp, (-1,)), ans) / xp.polyval(
         xp.polyder(xp.reshape(p, (-1,))), ans
     )

@@ -765,11 +765,36 @@ def check_polyfit(x: Any, y: Any, deg: Any, rcond: Any = None, full: Any = False
     _polyfit_system(x, y, deg, rcond, full, w, cov)
 
 
-def simple_real_roots(r: Any) -> None:
-    """Refuse roots ``np.roots`` gave that have no real derivative: complex ones (NumPy
-    gives them as a complex array), and repeated ones (two within the cube root of the
-    dtype's epsilon, relative to the largest: a double root splits by about its square
-    root, and a root there moves without bound)."""
+def polymul_factor_shape(a: Any) -> tuple:
+    """The shape of a factor of ``np.polymul``, refusing one whose leading coefficient is 0
+    before others: NumPy drops it, so the product lacks the coefficient that moves with it
+    (and gains a degree as it leaves 0)."""
+    xp = array_module(a)
+    c = xp.reshape(xp.asarray(a), (-1,))
+    if c.shape[0] > 1 and not bool(c[0]):
+        raise refuse(
+            "the derivative of np.polymul in a factor whose leading coefficient is 0: NumPy "
+            "drops it, and the product gains a degree as it leaves 0",
+            "trim the factor first (np.trim_zeros(p, 'f') where it is constant), or use "
+            "np.convolve, which keeps every coefficient",
+        )
+    return xp.shape(a)
+
+
+def simple_real_roots(r: Any, p: Any) -> None:
+    """Refuse roots ``np.roots`` gave of the coefficients ``p`` that have no real
+    derivative: complex ones (NumPy gives them as a complex array), repeated ones (two
+    within the cube root of the dtype's epsilon, relative to the largest: a double root
+    splits by about its square root, and a root there moves without bound), and any where
+    ``p`` leads with 0 (NumPy drops it; as it leaves 0 a root comes in from infinity)."""
+    xp = array_module(r, p)
+    c = xp.reshape(xp.asarray(p), (-1,))
+    if c.shape[0] > 1 and not bool(c[0]):
+        raise refuse(
+            "the derivative of np.roots of coefficients that lead with 0: NumPy drops it, "
+            "and as it leaves 0 a root comes in from infinity",
+            "trim the coefficients first (np.trim_zeros(p, 'f') where they are constant)",
+        )
     if backend.dtype_kind(r) == "c":
         raise refuse(
             "the derivative of np.roots of a polynomial with complex roots: srcdiff "
@@ -777,7 +802,6 @@ def simple_real_roots(r: Any) -> None:
             "differentiate a function of the polynomial that stays real (np.polyval, "
             "np.poly of real roots), or pass a polynomial whose roots are real",
         )
-    xp = array_module(r)
     n = r.shape[0]
     if n < 2:
         return
