@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, sequence_result, unsupported, vjp
+from .registry import constant_in, jvp, linear, nondiff, sequence_result, unsupported, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -620,3 +620,80 @@ def unique_parts_jvp(ans, x, *, dx):
 
 
 sequence_result(*UNIQUE_PARTS)
+
+
+# Set operations of 1-D values: where no two entries are equal, np.union1d's values are
+# the entries of both in another order, and np.setdiff1d's those of the first (none of
+# which is in the second); where entries tie (within an array, or across for setdiff1d),
+# moving one apart adds a value: refused.
+
+
+@vjp(xp.union1d)
+def union1d(g, ans, ar1, ar2):
+    both = xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))])
+    if ans.shape[0] != both.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.union1d where entries are equal: moving one of equal "
+            "entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct",
+        )
+    d = g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), both)]]
+    return (
+        rt.cast_like(rt.reshape_like(d[: xp.reshape(xp.asarray(ar1), (-1,)).shape[0]], ar1), ar1),
+        rt.cast_like(rt.reshape_like(d[xp.reshape(xp.asarray(ar1), (-1,)).shape[0] :], ar2), ar2),
+    )
+
+
+@jvp(xp.union1d, shaped=True)
+def union1d_jvp(ans, ar1, ar2, *, dar1, dar2):
+    both = xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))])
+    if ans.shape[0] != both.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.union1d where entries are equal: moving one of equal "
+            "entries apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct",
+        )
+    picked = xp.argsort(both)[xp.searchsorted(xp.sort(both), ans)]
+    return (
+        xp.concatenate(
+            [xp.reshape(xp.broadcast_to(dar1, xp.asarray(ar1).shape), (-1,)),
+             xp.zeros(xp.reshape(xp.asarray(ar2), (-1,)).shape, dtype=ans.dtype)]
+        )[picked],
+        xp.concatenate(
+            [xp.zeros(xp.reshape(xp.asarray(ar1), (-1,)).shape, dtype=ans.dtype),
+             xp.reshape(xp.broadcast_to(dar2, xp.asarray(ar2).shape), (-1,))]
+        )[picked],
+    )  # fmt: skip
+
+
+@vjp(xp.setdiff1d)
+def setdiff1d(g, ans, ar1, ar2, assume_unique=False):
+    flat = xp.reshape(xp.asarray(ar1), (-1,))
+    if ans.shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.setdiff1d where it drops an entry (equal to another of "
+            "either array): moving it apart adds a value, so no derivative exists",
+            "differentiate where no entry of the first array equals another of either",
+        )
+    return (
+        rt.reshape_like(g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), flat)]], ar1),
+        None,
+        None,
+    )
+
+
+@jvp(xp.setdiff1d, shaped=True)
+def setdiff1d_jvp(ans, ar1, ar2, assume_unique=False, *, dar1):
+    flat = xp.reshape(xp.asarray(ar1), (-1,))
+    if ans.shape[0] != flat.shape[0]:
+        raise rt.refuse(
+            "the derivative of np.setdiff1d where it drops an entry (equal to another of "
+            "either array): moving it apart adds a value, so no derivative exists",
+            "differentiate where no entry of the first array equals another of either",
+        )
+    return xp.reshape(xp.broadcast_to(dar1, xp.asarray(ar1).shape), (-1,))[
+        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans)]
+    ]
+
+
+constant_in((1,), xp.setdiff1d)  # (the second array says which entries go: none, here)

@@ -197,6 +197,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.roots,
                 np.compress,
                 np.extract,
+                np.union1d,
+                np.setdiff1d,
                 np.logspace,
                 np.geomspace,
                 np.nanmedian,

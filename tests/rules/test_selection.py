@@ -211,6 +211,10 @@ SPECS = [
     Spec(np.compress, ([1, 0, 1], R((3, 2))), {"axis": 0}, label="integer-condition-rows"),
     Spec(np.extract, (R((3, 4)) > 0, R((3, 4)))),
     Spec(np.extract, (np.array([1, 0, 0, 2, 0, 1]), R((2, 3))), label="integer-condition"),
+    Spec(np.union1d, (R((3,)), R((2, 2)))),
+    Spec(np.union1d, (R((4,)), R.scalar()), label="number"),
+    Spec(np.setdiff1d, (R((5,)), R((3,))), wrt=(0,)),
+    Spec(np.setdiff1d, (R((2, 3)), R((2,))), {"assume_unique": True}, wrt=(0,)),
     Spec(np.unique, (R((4, 3)),), {"axis": 0}, label="rows"),
     Spec(np.unique_values, (R((2, 3)),)),
     Spec(np.unique_counts, (R((5,)),), call=as_tuple(np.unique_counts)),
@@ -827,3 +831,29 @@ def test_isin_gives_booleans_and_the_others_their_gradient():
     d_x, d_y = sd.grad(_isin_weights, wrt=(0, 1))(x, np.array([1.1, 0.3]))
     np.testing.assert_allclose(d_x, [0.6, 0.0, 2.2])
     assert not np.any(d_y)
+
+
+def _union_cubed(a, b):
+    return np.sum(np.union1d(a, b) ** 3)
+
+
+def _setdiff_cubed(a, b):
+    return np.sum(np.setdiff1d(a, b) ** 3)
+
+
+@pytest.mark.parametrize(
+    "fn, a, b",
+    [
+        (_union_cubed, np.array([0.3, 0.5]), np.array([0.5])),
+        (_union_cubed, np.array([0.3, 0.3]), np.array([0.7])),
+        (_setdiff_cubed, np.array([0.3, 0.5]), np.array([0.5])),
+        (_setdiff_cubed, np.array([0.3, 0.3]), np.array([0.7])),
+    ],
+    ids=["union-across", "union-within", "setdiff-drops", "setdiff-within"],
+)
+def test_set_operations_are_refused_where_entries_tie(fn, a, b):
+    """Moving one of two equal entries apart adds a value: no derivative, in both modes."""
+    with pytest.raises(sd.CompileError, match="where"):
+        sd.grad(fn, wrt=(0, 1))(a, b)
+    with pytest.raises(sd.CompileError, match="where"):
+        sd.jvp(fn, (a, b), (np.ones_like(a), np.ones_like(b)))
