@@ -90,6 +90,18 @@ def dict_items(g, ans, d):
     return rt.dict_grad(d, g, 1)
 
 
+@jvp("dict.items", shaped=True)
+def dict_items_jvp(ans, d, *, dd):
+    """Its values' tangents, each beside a zero for its key."""
+    return rt.items_tangent(dd)
+
+
+@vjp(rt.items_tangent)
+def items_tangent(g, ans, dd):
+    """Linear in the values' tangents: the adjoint of each pair's second entry."""
+    return rt.dict_grad(dd, g, 1)
+
+
 @vjp("dict.get")
 def dict_get(g, ans, d, key, default=None):
     """The entry's value, or ``default`` where the dict has no such key."""
@@ -199,7 +211,8 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 
 # Forward: building, joining and reading containers are linear in their entries.
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
-       rt.iterable, rt.appended, "dict.values", "dict.items")  # fmt: skip
+       rt.iterable, rt.appended, "dict.values")  # fmt: skip
+linear((0,), rt.items_tangent)
 linear((0,), rt.unpacked, rt.reversible, dict, copy.copy, copy.deepcopy)
 linear((0, 2), "dict.get")
 

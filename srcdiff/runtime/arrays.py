@@ -1728,6 +1728,13 @@ def dict_grad(d: dict, g: Any, part: int | None) -> dict:
     }
 
 
+def items_tangent(dd: dict) -> list:
+    """The tangent of a dict's ``items()`` from the dict of its values' tangents: each
+    key's is zero (a key is no value of the function's: ``for k, v in d.items(): v * k``
+    moves with ``v`` alone)."""
+    return [(zero_tangent(k), v) for k, v in dd.items()]
+
+
 def appended(xs: list, v: Any) -> list:
     """``xs + [v]``, a new list (the old one may still be needed by an adjoint); an
     object's own ``append`` runs as written (a gradient through it is refused: see

@@ -1016,3 +1016,27 @@ def test_a_number_given_as_the_tangent_of_a_0d_array_is_that_array():
     value, tangent = sd.jvp(_listed_twice, (x,), (2.0,))
     assert value == pytest.approx(4.5)
     assert tangent == pytest.approx(2.0 * (2.0 + 1.0))
+
+
+def _weighted_by_keys(x):
+    d = {i: v for i, v in enumerate(x)}
+    s = 0.0
+    for k, v in d.items():
+        s = s + np.sin(v) * (k + 1.0) * v
+    return s
+
+
+def test_a_dicts_items_give_their_keys_no_tangent():
+    """Forward mode took a dict's items() for linear in the dict: its tangent paired each
+    value's tangent with the key itself, which then counted as the key's tangent (4.0
+    where the derivative along the first axis is 1.0 for sum(v * (k + 1)))."""
+    x, t = np.array([0.3, -1.0, 2.0]), np.array([0.7, -0.2, 1.1])
+    value, tangent = sd.jvp(_weighted_by_keys, (x,), (t,))
+    assert value == pytest.approx(_weighted_by_keys(x))
+    for eps in (1e-6, 1e-4):
+        fd = (_weighted_by_keys(x + eps * t) - _weighted_by_keys(x - eps * t)) / (2 * eps)
+        assert tangent == pytest.approx(fd, rel=1e-6)
+    hessian, grad = sd.hessian(_weighted_by_keys)(x), sd.grad(_weighted_by_keys)
+    for eps in (1e-6, 1e-4):
+        fd = [(grad(x + eps * e) - grad(x - eps * e)) / (2 * eps) for e in np.eye(3)]
+        np.testing.assert_allclose(hessian, np.array(fd), rtol=1e-6, atol=1e-7)

@@ -56,6 +56,7 @@ SPECS = [
     Spec("sequence-repeat", (R((3, 1)), R((4,))), call=operator.mul, label="arrays"),
     Spec("dict.values", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.values())),
     Spec("dict.items", ({"a": R((2,)), "b": R((3,))},), call=lambda d: list(d.items())),
+    Spec(rt.items_tangent, ({0: R((2,)), 1: R((3,))},)),
     Spec(rt.follow, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
     Spec(rt.follow_detached, (R((3,)), R((3,)), R((3,))), label="holding-another-object"),
     Spec(rt.snapshot, (R((3, 2)),)),
