@@ -455,6 +455,14 @@ def _updates_before(exc: BaseException, unit: Unit, args: tuple, kwargs: dict, s
     unit.write_back(args, kwargs, saved)
 
 
+def _wraps(transform: Any, fn: Any) -> None:
+    """``functools.update_wrapper`` of ``transform`` over ``fn``, named after ``fn``'s
+    class where ``fn`` (a callable object) has no name of its own."""
+    functools.update_wrapper(transform, fn, updated=())
+    if not isinstance(getattr(transform, "__name__", None), str):
+        transform.__name__ = transform.__qualname__ = type(fn).__name__
+
+
 def _calling(fn: Callable) -> Callable:
     """``fn`` itself, or for one of srcdiff's transforms (``sd.grad(f)``), a function of
     the same parameters and defaults calling it (``def f_called(x, a=2.0): return
@@ -1633,7 +1641,7 @@ class TangentFunction:
         self._fn = _ufunc_called(fn)
         self._targets: dict[tuple, _Target] = {}
         self._last: Unit | None = None
-        functools.update_wrapper(self, fn, updated=())
+        _wraps(self, fn)
 
     def __call__(self, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
         primals = tuple(primals)
@@ -2040,7 +2048,7 @@ class MappedFunction:
         self._in_axes = _axes_given(in_axes, "in_axes")
         self._out_axes = _axes_given(out_axes, "out_axes")
         self._last_batched: bool | None = None  # whether the latest call ran batched
-        functools.update_wrapper(self, fn, updated=())
+        _wraps(self, fn)
 
     def _axes(self, args: tuple) -> list[int | None]:
         """The mapped axis of each argument (None: the same for every example)."""
@@ -2597,7 +2605,7 @@ class JacobianFunction:
         self._positions = _positions(wrt, "jacobian", fn)
         self._forward = TangentFunction(fn)
         self._shown: Any = None  # what sd.source shows: the latest pass's
-        functools.update_wrapper(self, fn, updated=())
+        _wraps(self, fn)
         with contextlib.suppress(TypeError, ValueError):
             self.__signature__ = inspect.signature(fn)
 
@@ -2812,6 +2820,10 @@ class _JacobianTangent(_TransformTangent):
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
         return _Delegate(self, 0)._srcdiff_vjp(g, ans, *args, **kwargs)
+
+    def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        """Its own forward rule (what makes it a primitive with one: a Jacobian's again)."""
+        return _Delegate(self, 0)._srcdiff_jvp(tangents, ans, *args, **kwargs)
 
     def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
         """This rule at ``args`` (``(tangents, ans, *x)``) as the Jacobian of ``phi`` in
@@ -3275,7 +3287,7 @@ class HessianFunction:
         (self._wrt,) = _positions(wrt, "hessian", fn)
         self._fn = fn
         self._of_gradient: JacobianFunction | None = None  # (made when differentiated)
-        functools.update_wrapper(self, fn, updated=())
+        _wraps(self, fn)
         with contextlib.suppress(TypeError, ValueError):
             self.__signature__ = inspect.signature(fn)
 

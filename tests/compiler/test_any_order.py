@@ -316,6 +316,49 @@ def test_hessians_of_gradients_through_vmap_match_jax():
     np.testing.assert_allclose(of_gradient, want, rtol=1e-10, atol=1e-12)
 
 
+# ---- sd.jacobian of functions, methods, callable objects, with keywords -----------------
+
+
+def cubed(y, k=2.0):
+    return k * np.sin(y) ** 3
+
+
+class Cubed:
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, y):
+        return self.k * np.sin(y) ** 3
+
+    def method(self, y):
+        return self.k * np.sin(y) ** 3
+
+
+def jacobian_squared(of):
+    return lambda s: np.sum(sd.jacobian(of)(s * X3) ** 2)
+
+
+def test_a_jacobian_differentiated_three_and_four_times_of_any_callable():
+    """A Jacobian's forward rule had no forward rule of its own (a fourth derivative was
+    refused as "no forward rule for f_jvp", for a function too), and ``sd.jacobian`` of a
+    callable object had no name, so its rules could not be made (refused at the third
+    order as a derivative taken inside); ``sd.vmap`` of one likewise. Each now gives the
+    plain function's numbers, which agree with differences of the next-lower order."""
+    obj = Cubed(2.0)
+    plain = jacobian_squared(cubed)
+    third, fourth = sd.grad(sd.grad(plain)), sd.grad(sd.grad(sd.grad(plain)))
+    _matches_differences(fourth(1.1), third, 1.1)
+    keyword = lambda s: np.sum(sd.jacobian(cubed)(s * X3, k=2.0) ** 2)  # noqa: E731
+    assert sd.grad(sd.grad(jacobian_squared(obj.method)))(1.1) == pytest.approx(third(1.1))
+    for f in (jacobian_squared(obj), keyword):
+        assert sd.grad(sd.grad(f))(1.1) == pytest.approx(third(1.1), rel=1e-12)
+        assert sd.grad(sd.grad(sd.grad(f)))(1.1) == pytest.approx(fourth(1.1), rel=1e-12)
+    mapped_object = lambda s: np.sum(sd.vmap(obj)(s * X3) ** 2)  # noqa: E731
+    mapped_plain = lambda s: np.sum(sd.vmap(cubed)(s * X3) ** 2)  # noqa: E731
+    want = sd.grad(sd.grad(sd.grad(mapped_plain)))(1.1)
+    assert sd.grad(sd.grad(sd.grad(mapped_object)))(1.1) == pytest.approx(want, rel=1e-12)
+
+
 # ---- Hessians of functions calling sd.jacobian, sd.hessian, sd.hvp ----------------------
 
 
