@@ -1813,8 +1813,19 @@ def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
 def callee_tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, stars: tuple,
                             names: tuple, *values: Any) -> tuple:  # fmt: skip
     """The reverse rule of ``rt.call_jvp_star`` (a record class made its constructor)."""
-    from .calls import tangent_vjp_star
+    from .calls import _spreads, tangent_vjp_star
 
+    if (
+        fn is PARTIAL_CALL
+        and not names
+        and not stars[0]
+        and all(
+            _spreads(v) and type(v) in (list, tuple)
+            for v, s in zip(values, stars, strict=True)
+            if s
+        )
+    ):
+        return _partial_star_tangent_vjp(g, ans, tangents, stars, values)  # fmt: skip
     _no_partial_passed(values, tangents)
     if (method := _method_of_record(fn)) is not None:
         function, obj = method
@@ -1824,6 +1835,38 @@ def callee_tangent_vjp_star(g: tuple, ans: tuple, fn: Any, tangents: tuple, star
                 *_adjoints(out[5:], values))  # fmt: skip
     out = tangent_vjp_star(g, ans, _function(fn), tangents, stars, names, *values)
     return (None, _adjoints(out[1], tangents), None, None, *_adjoints(out[4:], values))
+
+
+def _partial_star_tangent_vjp(g: tuple, ans: tuple, tangents: tuple, stars: tuple,
+                              values: tuple) -> tuple:  # fmt: skip
+    """``callee_tangent_vjp_star`` of a call of a partial with starred lists or tuples
+    (``pull(*us)``): that of the call passing their entries one by one, the pull-backs
+    of each starred operand (and of its tangent) the list of its entries'."""
+    spread_values, spread_tangents, counts = [], [], []
+    for v, t, starred in zip(values, tangents, stars, strict=True):
+        if starred:
+            entries = list(v)
+            ts = list(t) if t is not None else [None] * len(entries)
+            spread_values += entries
+            spread_tangents += ts
+            counts.append(len(entries))
+        else:
+            spread_values.append(v)
+            spread_tangents.append(t)
+            counts.append(None)
+    out = callee_tangent_vjp(g, ans, PARTIAL_CALL, tuple(spread_tangents), *spread_values)
+    d_tangents, d_values, at = [], [], 0
+    for c in counts:
+        if c is None:
+            d_tangents.append(out[1][at])
+            d_values.append(out[2 + at])
+            at += 1
+        else:
+            d_tangents.append(list(out[1][at : at + c]))
+            d_values.append(list(out[2 + at : 2 + at + c]))
+            at += c
+    return (None, _adjoints(tuple(d_tangents), tangents), None, None,
+            *_adjoints(tuple(d_values), values))  # fmt: skip
 
 
 def _spread_partial_tangent_vjp(g: tuple, ans: tuple, args: tuple, tangents: tuple) -> tuple:

@@ -8,6 +8,8 @@ lower derivative at two steps, or JAX's (float64, recorded here)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -279,6 +281,35 @@ def test_the_pull_back_of_vjp_given_its_cotangent_by_name_to_the_third_order():
     _matches_differences(by_name(1.1), lower, 1.1)
     np.testing.assert_allclose(sd.grad(pulled_by_name)(X3), sd.grad(pulled_by_position)(X3),
                                rtol=1e-12)  # fmt: skip
+
+
+def pulled_starred(x):
+    out, pull = sd.vjp(h, x)
+    return np.sum(pull(*[np.cos(x) * out])[0] ** 2)
+
+
+def partial_starred(x):
+    return functools.partial(lambda a, b: np.sum(np.sin(a) * b), x)(*[x**2])
+
+
+def partial_plain(x):
+    return functools.partial(lambda a, b: np.sum(np.sin(a) * b), x)(x**2)
+
+
+def test_a_second_derivative_through_a_partial_called_with_a_starred_list():
+    """It was refused (the pull-back of sd.vjp, or a partial of one's own, called as
+    ``pull(*us)``: the reverse rule of the call's forward mode took the partial for a
+    value passed on); it is the call passing the entries one by one. A third derivative
+    through the pull-back so called is refused, saying what to write."""
+    along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
+    second = sd.grad(sd.grad(along_x3(pulled_starred)))
+    assert second(1.1) == pytest.approx(sd.grad(sd.grad(along_x3(pulled_by_position)))(1.1))
+    _matches_differences(second(1.1), sd.grad(along_x3(pulled_starred)), 1.1)
+    starred = sd.grad(sd.grad(along_x3(partial_starred)))(0.9)
+    assert starred == pytest.approx(sd.grad(sd.grad(along_x3(partial_plain)))(0.9), rel=1e-12)
+    _matches_differences(starred, sd.grad(along_x3(partial_starred)), 0.9)
+    with pytest.raises(sd.CompileError, match="a third where the pull-back is called with a st"):
+        sd.grad(second)(1.1)
 
 
 # ---- third derivatives through sd.vmap --------------------------------------------------
