@@ -32,6 +32,7 @@ import ast
 import base64
 import builtins
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -444,7 +445,7 @@ class _Writer:
         key = ("constant", module.__name__, name)
         if key in self.given:
             return self.given[key]
-        tree = ast.parse(inspect.getsource(module))
+        tree, lines = _module_source(inspect.getsource(module))
         binding = [
             s
             for s in tree.body
@@ -476,7 +477,7 @@ class _Writer:
         if len(targets) != 1 or not isinstance(targets[0], ast.Name):
             raise _Refused(f"{module.__name__}.{name}")
         self.claim(name, key)
-        text = ast.get_source_segment(inspect.getsource(module), statement)
+        text = _segment(lines, statement)
         text = self.source(text, vars(module), name, key)
         self.helpers.append(f"# {module.__name__}.{name}\n{text}")
         return self.given[key]
@@ -751,6 +752,24 @@ def _bound(statement: ast.stmt) -> set[str]:
         return {(a.asname or a.name).split(".")[0] for a in statement.names}
     targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+@functools.lru_cache(maxsize=32)
+def _module_source(text: str) -> tuple[ast.Module, list[str]]:
+    """A srcdiff module's source parsed, and its lines as the parser counts them: read (not
+    changed) for each of its constants written out, which parsing anew made export slow."""
+    return ast.parse(text), re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """The source of ``node`` in a module of ``lines`` (``ast.get_source_segment``, whose
+    column offsets count bytes in UTF-8), from lines split once."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    start = lines[first].encode()[node.col_offset :]
+    if first == last:
+        return start[: (node.end_col_offset or 0) - node.col_offset].decode()
+    end = lines[last].encode()[: node.end_col_offset]
+    return "".join([start.decode(), *lines[first + 1 : last], end.decode()])
 
 
 def _updated_at_import(tree: ast.Module, name: str) -> bool:

@@ -730,3 +730,15 @@ def test_not_exported_says_why_in_words(tmp_path):
         "exported are for: x an array or number, scale an array or number; shapes: scale a "
         "number, x (a,)): "
     )
+
+
+def test_a_modules_statements_are_cut_from_its_source_as_the_parser_counts_lines():
+    """Constants are written out from a module's source split once: each statement's text
+    is ``ast.get_source_segment``'s (lines ended by ``\\r`` too, a form feed not ending
+    one, columns in UTF-8 bytes)."""
+    text = "a = 1\x0c\nb = 'é' ; c = 2\r\nd = (1,\r 2)\nif a:\n    e = 'ü' * 2\nf = 3"
+    tree, lines = EXPORT._module_source(text)
+    statements = [*tree.body, *tree.body[4].body]
+    assert [EXPORT._segment(lines, s) for s in statements] == [
+        ast.get_source_segment(text, s) for s in statements
+    ]
