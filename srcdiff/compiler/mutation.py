@@ -138,6 +138,7 @@ class Sharing:
         # in Tensor code, per name given an entry of another read by indexing or a loop
         # (``t = a[0]``, ``for t in a:``), those others: a 0-d Tensor there is a view
         self.entry_bases: dict[str, set[str]] = {}
+        self.tensors = False  # the function computes with Tensors (see insert_follows)
         self.p = parsed
         self.locals = local_names(fn)
         self.params = set(params_of(fn))
@@ -650,6 +651,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     sharing = Sharing(parsed, fn, arrays)
     if tensors:
         sharing.entry_bases = _entry_bases(fn)
+        sharing.tensors = True
     if wrt:
         sharing.given = names.fresh("given")
     refuse_finally_updates(parsed, fn)
@@ -1409,6 +1411,10 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
                 rebind = _at(assign(m, name(followed)), s.lineno)
                 mark(rebind, follows=True)  # m's object was updated in place (caller_updates)
                 follow = [_at(assign(followed, value), s.lineno), rebind]
+                if sharing.tensors and helper == "follow":  # ``d = s; d += 1`` of a 0-d
+                    check = gast.Call(func=rt_attr("alias_in_place"),
+                                      args=[name(m), name(old), label], keywords=[])  # fmt: skip
+                    follow.insert(0, _at(gast.Expr(value=check), s.lineno))
                 if m not in sure:  # (bound on some paths only: a later step's, a branch's)
                     unbound = gast.ExceptHandler(type=name("NameError"), name=None,
                                                  body=[_at(gast.Pass(), s.lineno)])  # fmt: skip

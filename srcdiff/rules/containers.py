@@ -173,7 +173,7 @@ nondiff("an object's field given back its written array (no gradient is written)
         rt.put_attribute)  # fmt: skip
 nondiff("a check that a method's owner (or an operator's operand) is no user's object, "
         "which returns nothing", rt.receiver, rt.tensor_receiver, rt.tensor_method,
-        rt.entry_in_place, rt.operands, rt.arguments)  # fmt: skip
+        rt.entry_in_place, rt.alias_in_place, rt.operands, rt.arguments)  # fmt: skip
 nondiff("a check that a comparison gave a bool (or was no user's method), which returns "
         "nothing", rt.compared)  # fmt: skip
 nondiff("a string's method", *(f for t in (str, bytes) for k, f in vars(t).items()

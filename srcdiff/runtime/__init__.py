@@ -377,6 +377,7 @@ from .sequences import (
 from .spectral import fft_axes, irfft_grad, swapped_norm
 from .tensors import (
     accumulate_grad,
+    alias_in_place,
     as_tensor,
     backward,
     entry_in_place,
@@ -530,6 +531,7 @@ __all__ = [
     "tensor_method",
     "tensor_receiver",
     "entry_in_place",
+    "alias_in_place",
     "held_without_gradient",
     "tensors_of",
     "in_place",

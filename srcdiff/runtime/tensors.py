@@ -191,6 +191,22 @@ def entry_in_place(entry: Any, names: str) -> None:
         )
 
 
+def alias_in_place(m: Any, old: Any, names: str) -> None:
+    """In compiled Tensor code, check a name ``m`` read after an update in place of
+    another name of its object (``d = s; d += 1``): where that object is a number (a 0-d
+    Tensor compiled code holds as a NumPy number, ``s = h.sum()``), PyTorch changes it,
+    so ``m`` sees the update; compiled code cannot change a number: refused."""
+    if m is old and isinstance(old, np.generic):
+        held, written = (names.split(",") + ["", ""])[:2]
+        raise refuse(
+            f"an in-place update of `{written}`, which holds the same 0-d Tensor as "
+            f"`{held}`, read after it: PyTorch changes that Tensor, which `{held}` sees; "
+            "compiled code holds it as a number, which no update changes",
+            f"give the new value a name of its own (`{written} = {written} + v`), and read "
+            "that name",
+        )
+
+
 def tensors_of(x: Any) -> Any:
     """``as_tensor`` of a value written into an object from outside compiled Tensor
     code, and of the entries of a list, tuple or dict it holds (new containers: the code

@@ -172,3 +172,36 @@ def test_eager_code_writes_the_entry_through_its_view():
     for eps in (1e-6, 1e-4):
         fd = [(plain(X + eps * e) - plain(X - eps * e)) / (2 * eps) for e in np.eye(4)]
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+
+
+def adds_to_an_alias_of_a_sum(x):
+    s = (x * 2).sum()
+    d = s
+    d += 1.0
+    loss = s * x.sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_alias_of_a_max(x):
+    m = (x * 2).max()
+    m2 = m
+    m2.mul_(3.0)
+    loss = m * x.sum()
+    loss.backward()
+    return loss
+
+
+@pytest.mark.parametrize("fn", [adds_to_an_alias_of_a_sum, multiplies_an_alias_of_a_max])
+def test_an_alias_of_a_number_updated_in_place_then_read_is_refused(fn):
+    """``d = s; d += 1`` with ``s = h.sum()``: PyTorch changes the 0-d Tensor both names
+    hold; compiled code held it as a NumPy number, and ``s`` kept its old value silently
+    (value 4.5 and gradient [6, 6, 6, 6] where eager code gives 6.0 and [7, 7, 7, 7])."""
+    with pytest.raises(sd.CompileError, match="same 0-d Tensor"):
+        run(fn, compiled=True)
+
+
+def test_an_alias_of_a_number_updated_in_place_eagerly_changes_both():
+    value, grad = run(adds_to_an_alias_of_a_sum, compiled=False)
+    assert value == pytest.approx((2 * X.sum() + 1.0) * X.sum())
+    np.testing.assert_allclose(grad, np.full(4, 4 * X.sum() + 1.0))
