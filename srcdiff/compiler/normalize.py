@@ -553,6 +553,7 @@ class Normalizer:
         )
 
     def call(self, e: gast.Call) -> gast.expr:
+        self.refuse_lazy_arguments(e)  # (a callee updating its arguments in place too)
         updated = inplace.rewrite(self, e)
         if updated is not None:
             return updated
@@ -562,7 +563,6 @@ class Normalizer:
             )
         e = self.super_named(e)
         e = self.displays_as_arrays(e)
-        self.refuse_lazy_arguments(e)
         func = self.callee(e.func)
         args = [
             gast.Starred(value=self.atom(a.value), ctx=gast.Load())
@@ -628,6 +628,19 @@ class Normalizer:
                     e,
                     f"give it a list ([... for ...]) if `{assigned[0]}` is to be read first",
                 )
+            read = {n.id for n in walk(gen) if isinstance(n, gast.Name)
+                    and isinstance(n.ctx, gast.Load) and n.id not in bound}  # fmt: skip
+            beside = sorted(read & {n.id for a in others for n in walk(a)
+                                    if isinstance(n, gast.Name)})  # fmt: skip
+            if beside and not _library(callee) and not self.updates_nothing(callee):
+                raise self.p.error(
+                    f"a generator expression reading `{beside[0]}` given to `{shown}` "
+                    f"together with `{beside[0]}`, which `{shown}` may change (a list it "
+                    "appends to) as it takes the generator's entries: Python's generator "
+                    "reads the change, compiled code runs the generator where it is written",
+                    e,
+                    "give it a list ([... for ...]) if every entry is to be computed first",
+                )
 
     def global_value(self, n: str) -> bool:
         """Whether the name ``n`` here is a global of the module holding a value (not a
@@ -647,14 +660,30 @@ class Normalizer:
         if _library(fn) or rt_helper(f) is not None:
             return True
         if isinstance(fn, types.FunctionType) and not inspect.isgeneratorfunction(fn):
-            from .analyse import function_is_pure
             from .generators import _globals_read
 
-            return function_is_pure(fn) and (
-                fn.__globals__ is self.p.fn.__globals__ or not _globals_read(fn)
+            return (
+                self.changes_nothing(fn)
+                and self.updates_nothing(fn)
+                and (fn.__globals__ is self.p.fn.__globals__ or not _globals_read(fn))
             )
         return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
                 and (hasattr(np.ndarray, f.attr) or hasattr(tensor_methods, f.attr)))  # fmt: skip
+
+    @staticmethod
+    def changes_nothing(fn: Any) -> bool:
+        """Whether ``fn`` is a function of the user's that changes nothing."""
+        from .analyse import function_is_pure
+
+        return isinstance(fn, types.FunctionType) and function_is_pure(fn)
+
+    @staticmethod
+    def updates_nothing(fn: Any) -> bool:
+        """Whether ``fn`` is a function of the user's that updates none of its arguments
+        in place (as Python runs it: ``xs.append(v)`` updates ``xs``)."""
+        from .mutation import updated_params  # a stage after normalize, which it runs
+
+        return isinstance(fn, types.FunctionType) and not updated_params(fn)
 
     def read_by_callees(self, gen: gast.expr) -> set[str]:
         """The globals of this module that the user's functions ``gen`` calls read (a
