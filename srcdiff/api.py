@@ -1963,11 +1963,29 @@ class _VjpRules:
         if depth == 0 and pull is None:
             fn, primals, u = args
             return vjp(fn, *primals)[1](u, **kwargs)
-        raise rt.refuse(
-            "sd.vjp's pull-back, inside a function being differentiated, of a method or a "
-            "callable object, or at values (primals, cotangent) that are not float arrays "
-            "or numbers",
-            "pass a function (a lambda calling the method) and float arrays",
+        fn = args[0] if args else None
+        if isinstance(fn, functools.partial):  # (a closure reading differentiated values)
+            raise _refused_at_call(
+                fn,
+                "a derivative through sd.vjp's pull-back of a functools.partial (or of a "
+                "lambda or closure defined in the function being differentiated, reading a "
+                "value that carries a derivative, which srcdiff holds as one)",
+                "pass sd.vjp a function defined at module level, taking those values as arguments",
+            )
+        if isinstance(fn, types.MethodType) or _plain_call(fn, objects=False) is None:
+            shown = getattr(fn, "__qualname__", None) or f"an object of {type(fn).__name__}"
+            raise _refused_at_call(
+                fn,
+                f"a derivative through sd.vjp's pull-back of {shown} (a method or a callable "
+                "object, whose fields the pull-back would not follow), inside a function "
+                "being differentiated",
+                "pass sd.vjp a function calling it (sd.vjp(lambda x: obj.f(x), x))",
+            )
+        raise _refused_at_call(
+            fn,
+            "a derivative through sd.vjp's pull-back, inside a function being differentiated, "
+            "at values (primals, cotangent) that are not float arrays or numbers",
+            "pass float arrays (x.astype(float))",
         )
 
 

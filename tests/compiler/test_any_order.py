@@ -312,6 +312,40 @@ def test_a_second_derivative_through_a_partial_called_with_a_starred_list():
         sd.grad(second)(1.1)
 
 
+def pulled_method(x):
+    out, pull = sd.vjp(OBJECT.method, x)
+    return np.sum(pull(np.ones_like(out))[0] ** 2)
+
+
+def pulled_through_a_lambda(x):
+    out, pull = sd.vjp(lambda y: OBJECT.method(y), x)
+    return np.sum(pull(np.ones_like(out))[0] ** 2)
+
+
+def pulled_plain(x):
+    out, pull = sd.vjp(cubed, x)
+    return np.sum(pull(np.ones_like(out))[0] ** 2)
+
+
+def pulled_closure(x):
+    held = Cubed(x[0])
+    out, pull = sd.vjp(lambda y: held.method(y), x)
+    return np.sum(pull(np.ones_like(out))[0] ** 2)
+
+
+def test_the_pull_back_of_a_method_is_refused_at_the_user_s_line_saying_what_to_write():
+    """The refusal named a line of srcdiff's own source, and lumped methods, closures and
+    values that are not floats together; the rewrite it gives goes to the third order."""
+    line = pulled_method.__code__.co_firstlineno + 2
+    with pytest.raises(sd.CompileError, match=rf"pull-back of Cubed.method .*py:{line}\).*lambda"):
+        sd.grad(pulled_method)(X3)
+    with pytest.raises(sd.CompileError, match="functools.partial .or of a lambda or closure"):
+        sd.grad(pulled_closure)(X3)
+    along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
+    third = sd.grad(sd.grad(sd.grad(along_x3(pulled_through_a_lambda))))(1.1)
+    assert third == pytest.approx(sd.grad(sd.grad(sd.grad(along_x3(pulled_plain))))(1.1))
+
+
 # ---- third derivatives through sd.vmap --------------------------------------------------
 
 
@@ -363,6 +397,9 @@ class Cubed:
 
     def method(self, y):
         return self.k * np.sin(y) ** 3
+
+
+OBJECT = Cubed(2.0)
 
 
 def jacobian_squared(of):
