@@ -19,7 +19,7 @@ gradient), and then to second order (``sd.hvp`` against differences of the gradi
 One refusal is by design, and is counted apart: a write through a view that another
 live name shares (see the README). Any other refusal is a false refusal, and at most
 ``MAX_FALSE_REFUSALS`` of the programs may be refused so.
-CI runs a fixed sample; ``SRCDIFF_RANDOM_PROGRAMS=2000`` runs more.
+CI runs a fixed sample of 150; ``SRCDIFF_RANDOM_PROGRAMS=2000`` runs more.
 
 Every value stays bounded (products go through tanh, exp through sin), so differences
 in float64 stay accurate; nested loops of such maps can still have gradients in the
@@ -43,7 +43,7 @@ import srcdiff as sd
 
 from .verify import verify
 
-EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "300"))
+EXAMPLES = int(os.environ.get("SRCDIFF_RANDOM_PROGRAMS", "150"))
 FULL = "SRCDIFF_RANDOM_PROGRAMS" in os.environ  # second order on every program, not a third
 MAX_FALSE_REFUSALS = 0.02
 MODULES = itertools.count()
