@@ -1,5 +1,9 @@
 """``python -m srcdiff show FILE.py:FUNCTION --args ... [--wrt ...]``."""
 
+import contextlib
+import importlib
+import io
+import os
 import runpy
 import subprocess
 import sys
@@ -10,6 +14,8 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+
+cli = importlib.import_module("srcdiff.__main__")
 
 MODEL = textwrap.dedent("""
     import numpy as np
@@ -64,14 +70,29 @@ def model_file(tmp_path):
     return path
 
 
-def show(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "srcdiff", "show", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-    )
+def show(*args, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m srcdiff show ARGS`` run in this process (the command itself runs in
+    test_usage_errors_exit_2): its exit code and what it printed. The file it imports, and
+    modules beside it, are forgotten after, and the path, the directory restored."""
+    out, err = io.StringIO(), io.StringIO()
+    path, modules, here = list(sys.path), set(sys.modules), os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(["show", *map(str, args)])
+            except SystemExit as exit:
+                code = exit.code
+    finally:
+        os.chdir(here)
+        added = [p for p in sys.path if p not in path]
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if name == cli.MODULE_NAME or any(where.startswith(p) for p in added):
+                del sys.modules[name]
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_prints_the_gradient_source(model_file):
