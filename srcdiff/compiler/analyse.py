@@ -778,12 +778,12 @@ class Analyser:
             if (self.is_active(owner) and (
                 dict_method or hasattr(np.ndarray, attr) or not self.from_outside(owner)
             )) or (dict_method and any(map(self.is_active, args))) or (
-                hasattr(np.ndarray, attr) and self.known_array(owner)
+                hasattr(np.ndarray, attr) and not self.on_tensors and self.known_array(owner)
                 and any(map(self.is_active, given))
             ):  # fmt: skip
                 # (a method of an object the code computed: refused, never a constant; a
                 # dict's, given a differentiated value: d.get(k, x); an array's, given one:
-                # x.max(initial=b))
+                # x.max(initial=b); Tensor code's parameters may be modules: self.max(h))
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
                 tensor = self.users_tensor_code(stmt)
