@@ -38,6 +38,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from ..errors import CompileError
 from ..runtime import tensor_methods
 from ..runtime.calls import Host
 from . import inplace
@@ -716,6 +717,7 @@ class Normalizer:
             if not (isinstance(a, (gast.List, gast.Tuple, gast.ListComp))
                     or isinstance(a, gast.Name) and a.id in self.list_names()
                     or isinstance(a, gast.Call) and self.lists(a)
+                    or isinstance(a, gast.Call) and returns_sequence(self.resolved(a.func))
                     or self.entry(a)):  # fmt: skip
                 return a
             return gast.copy_location(gast.Call(func=asarray, args=[a], keywords=[]), a)
@@ -1823,6 +1825,70 @@ def _grad_flag(call: gast.Call) -> gast.expr | None:
 
 # consumers that may take some of a generator's entries, not all at once
 PARTIAL_CONSUMERS = (any, all, next, iter, zip, map, filter, enumerate)
+
+
+def returns_sequence(fn: Any, seen: frozenset[Any] = frozenset()) -> bool:
+    """Whether ``fn``, a function of the user's, may return a list or a tuple (a display,
+    a comprehension, ``list(...)``/``sorted(...)``, a name given one or appended to, or
+    the result of a function that may): given where NumPy takes an array, NumPy makes
+    the array of its entries (``np.square(helper(x))``)."""
+    fn = getattr(fn, "__func__", fn)  # a bound method's function
+    if not isinstance(fn, types.FunctionType) or _library(fn) or fn in seen:
+        return False
+    from .parse import parse
+
+    try:
+        parsed = parse(fn)
+    except CompileError:
+        return False  # no source: compiled (or refused) where it is called
+    nodes, todo = [], list(parsed.tree.body)
+    while todo:  # the function's own nodes, not those of the functions it defines
+        n = todo.pop()
+        nodes.append(n)
+        if not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)):
+            todo.extend(gast.iter_child_nodes(n))
+    local = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+
+    def listing(v: gast.expr) -> bool:
+        if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
+            return True
+        if isinstance(v, gast.IfExp):
+            return listing(v.body) or listing(v.orelse)
+        if not isinstance(v, gast.Call):
+            return False
+        f = v.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "rt":
+            return f.attr == "sorted_in_place"
+        callee = parsed.resolve_dotted(f, local)[1]
+        return any(callee is c for c in LISTING) or returns_sequence(callee, seen | {fn})
+
+    listed, holding = set(), set()  # names given lists; names given containers
+    for n in nodes:
+        if isinstance(n, (gast.Assign, gast.AnnAssign, gast.AugAssign)) and n.value is not None:
+            targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+            names = {t.id for t in targets if isinstance(t, gast.Name)}
+            if listing(n.value):
+                listed |= names
+            if isinstance(n.value, (gast.Dict, gast.DictComp)):
+                holding |= names
+        elif (
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Attribute)
+            and n.func.attr in ("append", "extend", "insert")
+            and isinstance(n.func.value, gast.Name)
+        ):
+            listed.add(n.func.value.id)
+    returned = [n.value for n in nodes if isinstance(n, gast.Return) and n.value is not None]
+
+    def entry(v: gast.expr) -> bool:  # an entry of a list, tuple or dict made here
+        if not isinstance(v, gast.Subscript):
+            return False
+        while isinstance(v, gast.Subscript):
+            v = v.value
+        return isinstance(v, gast.Name) and v.id in listed | holding
+
+    return any(listing(v) or entry(v) or isinstance(v, gast.Name) and v.id in listed
+               for v in returned)  # fmt: skip
 
 
 def _library(obj: Any) -> bool:

@@ -180,3 +180,115 @@ def test_a_list_taken_out_of_a_container_is_the_array_numpy_makes_of_it(name, ob
         return  # not smooth here
     analytic = float(np.real(np.sum(np.asarray(d) * direction)))
     assert abs(analytic - fd1) <= 1e-5 * max(1.0, abs(fd1)), (name, analytic, fd1)
+
+
+RETURNED = {  # how a called function of the user's makes the list it returns
+    "display": "return [x[0], x[1], x[2]]",
+    "tuple": "return x[0], x[1], x[2]",
+    "appended": "vs = []\n    for i in range(3):\n        vs.append(x[i])\n    return vs",
+    "sorted": "return sorted([x[0], x[1], x[2]])",
+    "passed": "return made_display(x)",  # a list a further callee returned
+    "entry": 'd = {"v": [x[0], x[1], x[2]]}\n    return d["v"]',
+    "method": "return made_display(x)",  # called as maker.made_method(x)
+}
+RETURNS = list(RETURNED)
+# each function in one of the forms (in turn), those of ALWAYS in all seven
+RETURN_FORMS = [RETURNS if name in ALWAYS else [RETURNS[i % len(RETURNS)]]
+                for i, (name, _) in enumerate(ARRAY_LIKE)]  # fmt: skip
+RETURNED_CASES = [(how, name, obj) for i, (name, obj) in enumerate(ARRAY_LIKE)
+                  for how in RETURN_FORMS[i]]  # fmt: skip
+
+
+def _returned_module() -> types.ModuleType:
+    lines = ["import numpy as np", ""]
+    for how, body in RETURNED.items():
+        lines += [f"def made_{how}(x):", f"    {body}", ""]
+    lines += ["class Maker:", "    def made_method(self, x):", "        return made_display(x)",
+              "", "maker = Maker()", ""]  # fmt: skip
+    for i, (name, obj) in enumerate(ARRAY_LIKE):
+        for how in RETURN_FORMS[i]:
+            made = f"maker.made_{how}(x)" if how == "method" else f"made_{how}(x)"
+            call = (
+                f"np.{name}({made}, [x[2], x[0], x[1]])"
+                if getattr(obj, "nin", 1) == 2
+                else f"np.{name}({made})"
+            )
+            lines += [f"def {how}_{name}(x):", f"    return np.sum({call})", ""]
+    path = Path(tempfile.mkdtemp(prefix="srcdiff-returned-")) / "list_returned.py"
+    path.write_text("\n".join(lines))
+    spec = importlib.util.spec_from_file_location("list_returned", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RETURNED_FUNCTIONS = _returned_module()
+
+
+@pytest.mark.parametrize(
+    "how, name, obj", RETURNED_CASES, ids=[f"{n}-{h}" for h, n, _ in RETURNED_CASES]
+)
+def test_a_list_a_callee_returned_is_the_array_numpy_makes_of_it(name, obj, how):
+    """``np.maximum(helper(x), 0.0)``, ``np.abs(helper(x))`` where ``helper`` returns a
+    list: NumPy takes it for the array of its entries (the adjoints of these crashed with
+    a TypeError comparing the list itself)."""
+    f = getattr(RETURNED_FUNCTIONS, f"{how}_{name}")
+    if plain(f, X) is None:
+        pytest.skip("NumPy rejects these arguments")
+    d = gradient_or_refusal(f)
+    if d is None:
+        return  # refused, with the user's line: allowed
+    direction = np.array([0.3, -0.7, 0.5])
+    fd1, fd2 = ((plain(f, X + e * direction) - plain(f, X - e * direction)) / (2 * e)
+                for e in (1e-6, 1e-4))  # fmt: skip
+    if not np.isfinite(fd1) or abs(fd1 - fd2) > 1e-3 * max(1.0, abs(fd1)):
+        return  # not smooth here
+    analytic = float(np.real(np.sum(np.asarray(d) * direction)))
+    assert abs(analytic - fd1) <= 1e-5 * max(1.0, abs(fd1)), (name, analytic, fd1)
+
+
+def _doubled(x):
+    return [x[0] * 2, x[1], x[2]]
+
+
+def squares_a_returned_list(x):
+    return np.sum(np.square(_doubled(x)))
+
+
+def negates_a_returned_list(x):
+    return np.sum(np.negative(_doubled(x)))
+
+
+def scales_a_returned_list(x):
+    return np.sum(np.multiply(_doubled(x), 3))
+
+
+def clips_a_returned_list(x):
+    return np.sum(np.maximum(_doubled(x), 0.6))
+
+
+def averages_a_returned_list(x):
+    return np.mean(np.abs(_doubled(x)))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        squares_a_returned_list,
+        negates_a_returned_list,
+        scales_a_returned_list,
+        clips_a_returned_list,
+        averages_a_returned_list,
+    ],  # fmt: skip
+)
+def test_forward_mode_takes_a_returned_list_for_its_array(f):
+    """``sd.jvp`` of ``np.square(helper(x))`` and the like, ``helper`` returning a list:
+    the tangent is that of the array NumPy makes (it crashed: ``np.multiply``'s tangent
+    repeated the list three times, ``np.square``'s multiplied it by a float)."""
+    direction = np.array([0.3, -0.7, 0.5])
+    value, tangent = sd.jvp(f, (X.copy(),), (direction,))
+    assert value == pytest.approx(f(X.copy()), rel=1e-12)
+    for e in (1e-6, 1e-4):
+        fd = (f(X + e * direction) - f(X - e * direction)) / (2 * e)
+        assert float(tangent) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    assert np.sum(sd.grad(f)(X.copy()) * direction) == pytest.approx(float(tangent), rel=1e-12)
