@@ -31,7 +31,7 @@ import copy
 import inspect
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -713,12 +713,16 @@ class Normalizer:
             return e  # (NumPy known here by no name to take asarray from)
         asarray = gast.Attribute(value=name(root.id), attr="asarray", ctx=gast.Load())
 
-        def array(a: gast.expr) -> gast.expr:
-            if not (isinstance(a, (gast.List, gast.Tuple, gast.ListComp))
+        def listed(a: gast.expr) -> bool:
+            return (isinstance(a, (gast.List, gast.Tuple, gast.ListComp))
                     or isinstance(a, gast.Name) and a.id in self.list_names()
                     or isinstance(a, gast.Call) and self.lists(a)
-                    or isinstance(a, gast.Call) and returns_sequence(self.resolved(a.func))
-                    or self.entry(a)):  # fmt: skip
+                    or isinstance(a, gast.Call) and returns_sequence(
+                        self.resolved(a.func), [listed(b) for b in a.args])
+                    or self.entry(a))  # fmt: skip
+
+        def array(a: gast.expr) -> gast.expr:
+            if not listed(a):
                 return a
             return gast.copy_location(gast.Call(func=asarray, args=[a], keywords=[]), a)
 
@@ -1827,14 +1831,19 @@ def _grad_flag(call: gast.Call) -> gast.expr | None:
 PARTIAL_CONSUMERS = (any, all, next, iter, zip, map, filter, enumerate)
 
 
-def returns_sequence(fn: Any, seen: frozenset[Any] = frozenset()) -> bool:
+def returns_sequence(fn: Any, given: Sequence[bool] = (), seen: frozenset[Any] = frozenset()
+                     ) -> bool:  # fmt: skip
     """Whether ``fn``, a function of the user's, may return a list or a tuple (a display,
-    a comprehension, ``list(...)``/``sorted(...)``, a name given one or appended to, or
-    the result of a function that may): given where NumPy takes an array, NumPy makes
-    the array of its entries (``np.square(helper(x))``)."""
+    a comprehension, ``list(...)``/``sorted(...)``, a name given one or appended to, a
+    positional parameter ``given`` says the call passes one, or the result of a function
+    that may): given where NumPy takes an array, NumPy makes the array of its entries
+    (``np.square(helper(x))``)."""
+    bound = getattr(fn, "__self__", None) is not None
     fn = getattr(fn, "__func__", fn)  # a bound method's function
     if not isinstance(fn, types.FunctionType) or _library(fn) or fn in seen:
         return False
+    positional = fn.__code__.co_varnames[bound : fn.__code__.co_argcount]
+    passed = {p for p, g in zip(positional, given, strict=False) if g}
     from .parse import parse
 
     try:
@@ -1860,9 +1869,9 @@ def returns_sequence(fn: Any, seen: frozenset[Any] = frozenset()) -> bool:
         if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "rt":
             return f.attr == "sorted_in_place"
         callee = parsed.resolve_dotted(f, local)[1]
-        return any(callee is c for c in LISTING) or returns_sequence(callee, seen | {fn})
+        return any(callee is c for c in LISTING) or returns_sequence(callee, (), seen | {fn})
 
-    listed, holding = set(), set()  # names given lists; names given containers
+    listed, holding = set(passed), set()  # names given lists; names given containers
     for n in nodes:
         if isinstance(n, (gast.Assign, gast.AnnAssign, gast.AugAssign)) and n.value is not None:
             targets = n.targets if isinstance(n, gast.Assign) else [n.target]

@@ -190,9 +190,11 @@ RETURNED = {  # how a called function of the user's makes the list it returns
     "passed": "return made_display(x)",  # a list a further callee returned
     "entry": 'd = {"v": [x[0], x[1], x[2]]}\n    return d["v"]',
     "method": "return made_display(x)",  # called as maker.made_method(x)
+    "given": "return x",  # called as made_given([x[0], x[1], x[2]])
 }
+CALLED = {"method": "maker.made_method(x)", "given": "made_given([x[0], x[1], x[2]])"}
 RETURNS = list(RETURNED)
-# each function in one of the forms (in turn), those of ALWAYS in all seven
+# each function in one of the forms (in turn), those of ALWAYS in all of them
 RETURN_FORMS = [RETURNS if name in ALWAYS else [RETURNS[i % len(RETURNS)]]
                 for i, (name, _) in enumerate(ARRAY_LIKE)]  # fmt: skip
 RETURNED_CASES = [(how, name, obj) for i, (name, obj) in enumerate(ARRAY_LIKE)
@@ -207,7 +209,7 @@ def _returned_module() -> types.ModuleType:
               "", "maker = Maker()", ""]  # fmt: skip
     for i, (name, obj) in enumerate(ARRAY_LIKE):
         for how in RETURN_FORMS[i]:
-            made = f"maker.made_{how}(x)" if how == "method" else f"made_{how}(x)"
+            made = CALLED.get(how, f"made_{how}(x)")
             call = (
                 f"np.{name}({made}, [x[2], x[0], x[1]])"
                 if getattr(obj, "nin", 1) == 2
