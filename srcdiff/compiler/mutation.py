@@ -691,15 +691,18 @@ TENSOR_VIEWS = {
     "transpose", "permute", "expand", "chunk", "split", "diagonal", "movedim", "swapaxes",
     "swapdims", "unflatten", "detach", "data",
 }  # fmt: skip
+TENSOR_VIEW_ATTRIBUTES = {"T", "mT", "H", "mH"}  # (views too)
+ENTRY_BUILTINS = {"list", "tuple"}  # (a list or tuple of a Tensor's entries, 0-d views)
 
 
 def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
     """Per name that may hold an entry of another name's value, read by indexing it, by
     a loop over it or by a view method (``t = a[0]``; ``for t in a:``, which normalize
     writes ``t = t6[i]`` of ``t6 = rt.unwrap(t1)``, ``t1 = rt.iterable(a)``; ``t =
-    a.select(0, 2)``, ``a.unbind(0)[0]``, ``a.detach()[0]``, ``hs[0][2]`` of ``hs =
-    [a]``), and copies of one (``t, u = a[0], a[1]``): those names, and the names of the
-    same object, of one it is a view or an entry of, or of a list or tuple holding it."""
+    a.select(0, 2)``, ``a.unbind(0)[0]``, ``a.detach()[0]``, ``a.T[0]``, ``list(a)[0]``,
+    ``hs[0][2]`` of ``hs = [a]``), and copies of one (``t, u = a[0], a[1]``): those
+    names, and the names of the same object, of one it is a view or an entry of, or of a
+    list or tuple holding it."""
     same: dict[str, set[str]] = {}  # ``y = x``, ``y = rt.unwrap(x)``, ``y = x.view(4)``
     found: dict[str, set[str]] = {}
     for s in walk_statements(fn.body):
@@ -718,7 +721,22 @@ def _entry_bases(fn: gast.FunctionDef) -> dict[str, set[str]]:
             if func.attr == "select":  # (of a row: an entry; a detached alias is none)
                 found.setdefault(target, set()).add(v.args[0].id)
             v = v.args[0]
-        elif is_rt_call(v, "unwrap", "iterable", "reversible") and v.args:
+        elif (
+            isinstance(v, gast.Attribute)
+            and v.attr in TENSOR_VIEW_ATTRIBUTES
+            and isinstance(v.value, gast.Name)
+        ):
+            v = v.value
+        elif (
+            (
+                isinstance(func, gast.Name)
+                and func.id in ENTRY_BUILTINS
+                and len(v.args) == 1
+                and isinstance(v.args[0], gast.Name)
+            )
+            or is_rt_call(v, "unwrap", "iterable", "reversible")
+            and v.args
+        ):
             v = v.args[0]
         if isinstance(v, gast.Name):
             same.setdefault(target, set()).add(v.id)

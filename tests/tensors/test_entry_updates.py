@@ -106,6 +106,42 @@ def writes_the_entry_into_the_tensor(x):
     return loss
 
 
+def multiplies_an_entry_of_the_transpose(x):
+    h = x * 1
+    t = h.T[2]
+    t.mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_entry_of_a_row_of_a_view(x):
+    h = x * 1
+    t = h.view(2, 2)[1][0]
+    t.mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_entry_of_a_split(x):
+    h = x * 1
+    t = h.split(2)[1][0]
+    t.mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
+def multiplies_an_entry_of_its_list(x):
+    h = x * 1
+    t = list(h)[2]
+    t.mul_(5)
+    loss = (h**2).sum()
+    loss.backward()
+    return loss
+
+
 def multiplies_an_entry_read_alone(x):
     a = x * 1
     e = a[2]
@@ -141,6 +177,10 @@ def run(fn, compiled):
         multiplies_an_entry_of_a_detached_alias,
         adds_to_an_entry_of_data,
         multiplies_an_entry_of_a_listed_tensor,
+        multiplies_an_entry_of_the_transpose,  # (these four: value 4.43 and gradient
+        multiplies_an_entry_of_a_row_of_a_view,  # [1, -2.4, 1.4, 3] where PyTorch writes
+        multiplies_an_entry_of_a_split,  # the entry into h, 16.19 and [1, -2.4, 35, 3],
+        multiplies_an_entry_of_its_list,  # or refuses it as a view of unbind)
     ],
 )
 def test_an_entry_updated_in_place_then_the_tensor_read_is_refused(fn):
