@@ -11,6 +11,7 @@ from array_api_compat import array_namespace
 
 import srcdiff as sd
 from srcdiff.compiler import cache
+from srcdiff.testing import check_grads
 
 RNG = np.random.default_rng(1)
 W, X = RNG.standard_normal((3, 2)), RNG.standard_normal((4, 3))
@@ -182,7 +183,7 @@ def test_a_parameter_named_xp_is_refused_in_forward_mode():
 def test_scipys_functions_written_for_the_array_api_differentiate_as_numpy():
     """``scipy.special.softmax`` calls SciPy's own ``array_namespace`` and its copy of
     array_api_compat: its ``xp.max(x, axis=...)`` was taken for an array's method (a
-    refusal naming SciPy's file); a refusal inside SciPy names the user's calling line."""
+    refusal naming SciPy's file). ``log_softmax``, once refused inside SciPy, has a rule."""
     special = pytest.importorskip("scipy.special")
 
     def loss(z):
@@ -199,6 +200,5 @@ def test_scipys_functions_written_for_the_array_api_differentiate_as_numpy():
     def log_loss(z):
         return -np.sum(special.log_softmax(z, axis=-1)[:, 0])
 
-    line = log_loss.__code__.co_firstlineno + 1
-    with pytest.raises(sd.CompileError, match=rf"called from log_loss \(.*\.py:{line}\)"):
-        sd.grad(log_loss)(z)
+    for eps in (1e-5, 1e-6):
+        check_grads(log_loss, sd.grad(log_loss), (z,), eps=eps)
