@@ -92,9 +92,10 @@ FRESH_BUILTINS = {
     len, float, int, bool, abs, round, range, isinstance, str, repr, hash, id, divmod,
     pow, print, any, all, complex,
 }  # fmt: skip
-# The helpers giving the new value of an array ``np.add.at`` and its kin update: a copy,
-# holding none of their arguments.
-NEW_VALUES = (rt_module.add_at, rt_module.subtract_at, rt_module.multiply_at, rt_module.ufunc_at)
+# The helpers giving the new value of an array ``np.add.at`` and its kin update, and a
+# Tensor's clone: a copy, holding none of their arguments.
+NEW_VALUES = (rt_module.add_at, rt_module.subtract_at, rt_module.multiply_at, rt_module.ufunc_at,
+              rt_module.tensor_methods.clone)  # fmt: skip
 # Functions whose result may be an argument, a view of one, or hold one.
 HOLDING = (operator.getitem, functools.partial, copy.copy)
 NUMBERS = {"ndim", "size", "shape", "dtype", "itemsize", "nbytes", "strides"}  # no aliases
@@ -478,6 +479,8 @@ class Sharing:
             return _names(call.args[1])
         if obj in NEW_VALUES:
             return []
+        if obj is rt_module.tensor_methods.promoted:  # its first operand (or a cast of it)
+            return _names(call.args[0])
         if (getattr(obj, "__module__", None) or "").startswith("srcdiff.runtime"):
             return args
         if obj in HOLDING:  # a view (``operator.getitem``), a partial holding them, ...

@@ -696,13 +696,15 @@ def tensor_call(
     before = LEAVES[0]  # version, as the compiler gives a call it resolves
     positions, layout = _expanded(active, len(args), kwargs)
     step = STEP[0]
-    if step is None:
+    try:
+        if step is not None:  # (see tensors.wrote)
+            step.depth += 1
         value, record = _call(fn, positions, True, args, kwargs)
-    else:  # (see tensors.wrote)
-        step.depth += 1
-        try:
-            value, record = _call(fn, positions, True, args, kwargs)
-        finally:
+    except CompileError as exc:  # (a refusal inside the callee names the line calling it)
+        note_caller(exc, sys._getframe(1))
+        raise
+    finally:
+        if step is not None:
             step.depth -= 1
             if not step.depth:  # its writes came before what is saved after its record
                 after = len(step.saved) + 1
@@ -1182,6 +1184,18 @@ def _rule_keywords(fn: Any, kwargs: dict, active: tuple) -> tuple[dict, tuple]:
     return given, tuple(names.get(a, a) if type(a) is str else a for a in active)
 
 
+# srcdiff's optimizers and schedulers: they update Tensors under no_grad, as eager code
+# runs them (a compiled step holding one in a name that follows a write still calls it)
+RUN_AS_WRITTEN = ("srcdiff.optim",)
+
+
+def _runs_as_written(fn: Any) -> bool:
+    """Whether ``fn`` (``opt.step``) is code of srcdiff's own that compiled Tensor code
+    calls as it is: no gradient passes through it, in eager code either."""
+    module = getattr(getattr(fn, "__func__", fn), "__module__", None) or ""
+    return module.startswith(RUN_AS_WRITTEN)
+
+
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:
     if fn is PLAIN_CALL:  # args[0] carries no gradient of its own
         shifted = tuple(a - 1 if type(a) is int else a for a in active if a != 0)
@@ -1191,6 +1205,9 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
+    if tensor and _runs_as_written(fn):
+        value = fn(*args, **kwargs)
+        return value, ("none", _values(args, kwargs, active))
     if any(type(a) is str for a in active) and hasattr(type(fn), "_srcdiff_vjp"):
         moved = Host.by_position(fn, args, kwargs)  # (its rules take positions only)
         if moved is not None:

@@ -2,6 +2,7 @@
 runs compiled on arrays and gives the gradients eager code gives."""
 
 import collections
+import inspect
 import types
 
 import numpy as np
@@ -3489,3 +3490,106 @@ def test_values_by_position_keep_their_gradient():
         grads.append(x.grad.tolist())
     # max: 2 at the largest entry; sort: 1, 2, 3 by rank (-3, 1, 2)
     assert grads[0] == grads[1] == [2.0, 1.0, 5.0]
+
+
+def _stepped_with_an_optimizer_argument(step, compiled):
+    """Three runs of ``step(x, opt)`` (SGD with momentum over a layer and a weight), eagerly
+    or compiled: each run's loss, then the parameters and their ``.grad``."""
+    sd.manual_seed(0)
+    layer = nn.Linear(3, 3).double()
+    w = sd.randn(3, dtype=sd.float64, requires_grad=True)
+    opt = sd.optim.SGD([*layer.parameters(), w], lr=0.1, momentum=0.9)
+    run = sd.differentiate(step) if compiled else step
+    losses = []
+    for _ in range(3):
+        x = sd.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=sd.float64)
+        losses.append(run(x, layer, w, opt))
+    params = [*layer.parameters(), w]
+    return (
+        losses,
+        [p.detach().numpy().copy() for p in params],
+        [p.grad.numpy().copy() for p in params],
+    )
+
+
+def _assert_same_runs(step):
+    want, got = (_stepped_with_an_optimizer_argument(step, c) for c in (False, True))
+    assert got[0] == want[0]
+    for g, w in zip(got[1] + got[2], want[1] + want[2], strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_a_write_into_a_clone_then_an_optimizer_argument_stepping_runs_as_eager_code():
+    """A write into a clone made the optimizer passed in follow it (a clone was taken
+    for a view of its argument), and its step was compiled as a differentiated call,
+    refused inside srcdiff's own optimizer code; a clone shares nothing, and the step
+    runs as written."""
+
+    def step(x, layer, w, opt):
+        opt.zero_grad()
+        h = layer(x)
+        h2 = h.clone()
+        h2[0] = 0.0
+        loss = (h2 * w).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    _assert_same_runs(step)
+    compiled = sd.differentiate(step)
+    x = sd.tensor([[1.0, 2.0, 3.0]], dtype=sd.float64)
+    layer, w = nn.Linear(3, 3).double(), sd.ones(3, dtype=sd.float64, requires_grad=True)
+    compiled(x, layer, w, sd.optim.SGD([w], lr=0.1))
+    assert "follow(opt" not in sd.source(compiled)
+
+
+def test_an_optimizer_argument_following_a_write_steps_as_eager_code():
+    """A write into what a module argument returned: every argument may hold it and
+    follows the write, the optimizer too; its step, srcdiff's code updating under
+    no_grad, was compiled as a differentiated call and refused inside that code. It runs
+    as written."""
+
+    def step(x, layer, w, opt):
+        opt.zero_grad()
+        h = layer(x)
+        h[0] = 0.0
+        loss = (h * w).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    _assert_same_runs(step)
+
+
+class _CheckedSGD:
+    """An optimizer of the user's whose step gives ``any`` a generator of Tensor calls
+    (refused: compiled code would run it where it is written)."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def step(self):
+        if any(p.grad.sum() is not None for p in self.params):
+            for p in self.params:
+                p.data -= 0.1 * p.grad
+
+
+def test_a_refusal_inside_a_callee_of_a_compiled_step_names_the_line_calling_it():
+    """A refusal inside a callee the step reaches through a followed argument names the
+    callee's line and the step's line calling it (it named the callee's alone)."""
+
+    def step(x, layer, w, opt):
+        h = layer(x)
+        h[0] = 0.0
+        loss = (h * w).sum()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    x = sd.tensor([[1.0, 2.0, 3.0]], dtype=sd.float64)
+    layer, w = nn.Linear(3, 3).double(), sd.ones(3, dtype=sd.float64, requires_grad=True)
+    lines, first = inspect.getsourcelines(step)
+    calling = first + next(i for i, line in enumerate(lines) if line.strip() == "opt.step()")
+    with pytest.raises(sd.CompileError, match="given to `any`") as refused:
+        sd.differentiate(step)(x, layer, w, _CheckedSGD([w]))
+    assert str(refused.value).endswith(f"called from step ({__file__}:{calling})")
