@@ -782,6 +782,18 @@ def check_length(n: int, shown: str, *sequences: Any) -> None:
         )
 
 
+# the dicts in which a Module keeps its fields: assigning ``m.count`` rebinds its entry
+MODULE_REGISTRIES = ("_parameters", "_buffers", "_modules")
+
+
+def _registry(obj: Any, key: str) -> bool:
+    """Whether ``obj.key`` is the dict in which the Module ``obj`` keeps its fields, which
+    its ``__setattr__`` gives a field's new value (``m.count += 1`` of a buffer)."""
+    from .calls import Host  # (calls imports this module)
+
+    return key in MODULE_REGISTRIES and isinstance(obj, Host.modules)
+
+
 def check_field_alone(obj: Any, field: str, names: str = "") -> None:
     """Raise when another field of ``obj`` holds or shares the object of ``obj.field``,
     which compiled code is about to replace with its updated value (``p.a *= 2`` where
@@ -790,7 +802,10 @@ def check_field_alone(obj: Any, field: str, names: str = "") -> None:
     if not _mutable(old):
         return
     fields = getattr(obj, "__dict__", {})
-    other = next((k for k, v in fields.items() if k != field and holds(v, old)), None)
+    other = next(
+        (k for k, v in fields.items() if k != field and holds(v, old) and not _registry(obj, k)),
+        None,
+    )
     if other is not None:
         held = names or "obj"
         raise refuse(

@@ -345,6 +345,8 @@ def held_without_gradient(value: Any, *roots: Any) -> Any:
     step = STEP[0]
     if roots and step is not None:
         if not any(id(r) in step.leaf_arrays or id(r) in step.graph_arrays for r in roots):
+            if isinstance(value, np.generic):  # a 0-d Tensor's (``self.count += 1``) in eager
+                return Host.tensor._make(np.asarray(value))  # code, an integer one too
             return as_tensor(value)
         raise refuse(
             "a value computed from a Tensor that requires grad (a leaf's, or the object's "

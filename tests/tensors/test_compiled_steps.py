@@ -3593,3 +3593,44 @@ def test_a_refusal_inside_a_callee_of_a_compiled_step_names_the_line_calling_it(
     with pytest.raises(sd.CompileError, match="given to `any`") as refused:
         sd.differentiate(step)(x, layer, w, _CheckedSGD([w]))
     assert str(refused.value).endswith(f"called from step ({__file__}:{calling})")
+
+
+class _CountedCalls(nn.Module):
+    """A layer counting its calls in a registered (integer) buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2).double()
+        self.register_buffer("count", sd.tensor(0))
+
+    def forward(self, x):
+        self.count += 1
+        return self.lin(x)
+
+
+def _counted_steps(compiled):
+    """Three steps through a ``_CountedCalls``, eagerly or compiled: the losses, then the
+    counter (checked to be the buffer the module holds), its dtype and a gradient."""
+    sd.manual_seed(0)
+    m = _CountedCalls()
+    x = sd.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=sd.float64)
+
+    def step(x):
+        loss = m(x).sum()
+        loss.backward()
+        return loss.item()
+
+    step = sd.differentiate(step) if compiled else step
+    losses = [step(x) for _ in range(3)]
+    count = m.count
+    assert isinstance(count, sd.Tensor) and count is dict(m.named_buffers())["count"]
+    return losses, count.item(), str(count.dtype), m.lin.weight.grad.numpy()
+
+
+def test_a_buffer_counter_in_a_compiled_forward_counts_as_eager_code():
+    """``self.count += 1`` on a registered buffer was refused (the module's ``_buffers``
+    holds the same object, taken for a field that would not see the new value, where
+    assigning the field rebinds that entry), and the new 0-d integer was no Tensor."""
+    (want, *want_rest), (got, *got_rest) = _counted_steps(False), _counted_steps(True)
+    assert got == want and got_rest[:2] == want_rest[:2] == [3, "srcdiff.int64"]
+    np.testing.assert_array_equal(got_rest[2], want_rest[2])
