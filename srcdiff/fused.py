@@ -187,10 +187,9 @@ def _narrow_fma(a: np.ndarray, b: Any, c: np.ndarray, digits: int, inf: Any, tin
     # is set, or that are below the dtype's normal numbers (rounded at a higher bit)
     low = np.uint64((1 << (52 - digits)) - 1)
     bits = np.bitwise_and(flat.view(np.uint64), low, out=_scratch(flat.shape, np.uint64))
-    candidates = np.equal(bits, 0, out=_scratch(flat.shape, np.bool_))
-    if not candidates.any():  # (the usual case, told sooner than by listing none)
+    if not bits.size or bits.min():  # none (the usual case: one pass over the bits)
         return s
-    maybe = candidates.nonzero()[0]
+    maybe = np.equal(bits, 0, out=_scratch(flat.shape, np.bool_)).nonzero()[0]
     if maybe.size:
         sums = flat[maybe]
         half = np.uint64(1 << (52 - digits))

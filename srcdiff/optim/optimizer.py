@@ -222,14 +222,19 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+# the types of a group's usual values, none of them a Tensor (``params`` a list of them)
+_PLAIN = frozenset({float, int, bool, str, list, type(None)})
+
+
 def _numbers(group: dict[str, Any]) -> dict[str, Any]:
     """``group`` with its one-number Tensor hyperparameters (``lr=torch.tensor(0.01)``,
     Tensor betas, as PyTorch takes them) as the numbers they hold, for the update."""
-    if not any(
-        isinstance(v, Tensor) or isinstance(v, tuple) and any(isinstance(b, Tensor) for b in v)
-        for k, v in group.items()
-        if k != "params"
-    ):
+    for v in group.values():  # (a loop, no generator: every training step passes here)
+        if type(v) not in _PLAIN and (
+            isinstance(v, Tensor) or isinstance(v, tuple) and any(isinstance(b, Tensor) for b in v)
+        ):
+            break
+    else:
         return group
 
     def number(v: Any) -> Any:

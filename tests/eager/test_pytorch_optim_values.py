@@ -270,6 +270,13 @@ def _float32_of(exact: Fraction) -> np.float32:
     return min(ties, key=lambda v: int(np.array(v).view(np.uint32)) & 1)
 
 
+def test_the_vectorized_narrow_fma_of_no_elements():
+    """Empty operands broadcast with a larger one go the vectorized way: no sums, no ties."""
+    b = np.ones(20, np.float32)
+    got = fused.fma(np.zeros((0, 20), np.float32), b, np.zeros((0, 20), np.float32))
+    assert got.shape == (0, 20) and got.dtype == np.float32
+
+
 def test_an_optimizers_float32_update_rounds_once_ties_and_subnormals_included():
     """An update of float32 arrays by a Python number (``p.add_(g, alpha=-lr)``, SGD's
     step) is the exact ``p - lr * g`` rounded once: where the float64 sum falls on a
@@ -290,6 +297,9 @@ def test_an_optimizers_float32_update_rounds_once_ties_and_subnormals_included()
         (np.full(40, -tiny_a), tiny_alpha, np.full(40, -tiny_c)),
         (np.where(rng.random(500) < 0.3, 0, rng.standard_normal(500)).astype(np.float32),
          -0.1, rng.standard_normal(500).astype(np.float32)),
+        # one tie among sums that are none (found by the pass over them all)
+        (np.insert(rng.standard_normal(499).astype(np.float32), 321, one), alpha,
+         np.insert(rng.standard_normal(499).astype(np.float32), 321, one)),
     ]:  # fmt: skip
         into = c.copy()
         assert fused.add(into, a, b, out=into) is into

@@ -303,3 +303,22 @@ def test_a_tensor_learning_rate_is_its_number(name, kwargs):
 def test_sparse_adam_is_refused_saying_gradients_are_dense():
     with pytest.raises(NotImplementedError, match="gradients are always dense.*use optim.Adam"):
         optim.SparseAdam([zeros(2, requires_grad=True)], lr=0.1)
+
+
+def test_tensor_betas_and_a_tensor_set_in_the_group_later_are_their_numbers():
+    """Tensor betas (a tuple holding Tensors) step as the numbers they hold, and so does a
+    Tensor learning rate put into a group after some steps."""
+    betas = (tensor(0.8, dtype=float64), tensor(0.99, dtype=float64))
+    assert _steps_with("Adam", 0.1, betas=betas) == _steps_with("Adam", 0.1, betas=(0.8, 0.99))
+    runs = []
+    for lr in (0.05, tensor(0.05, dtype=float64)):
+        p = tensor([1.0, 2.0], dtype=float64, requires_grad=True)
+        optimizer = optim.SGD([p], lr=0.1)
+        for i in range(3):
+            if i == 1:
+                optimizer.param_groups[0]["lr"] = lr
+            optimizer.zero_grad()
+            ((p - 0.3) ** 2).sum().backward()
+            optimizer.step()
+        runs.append(p.tolist())
+    assert runs[0] == runs[1]
