@@ -229,12 +229,13 @@ _PLAIN = frozenset({float, int, bool, str, list, type(None)})
 def _numbers(group: dict[str, Any]) -> dict[str, Any]:
     """``group`` with its one-number Tensor hyperparameters (``lr=torch.tensor(0.01)``,
     Tensor betas, as PyTorch takes them) as the numbers they hold, for the update."""
-    for v in group.values():  # (a loop, no generator: every training step passes here)
-        if type(v) not in _PLAIN and (
-            isinstance(v, Tensor) or isinstance(v, tuple) and any(isinstance(b, Tensor) for b in v)
-        ):
-            break
-    else:
+    if _PLAIN.issuperset(map(type, group.values())):  # (the usual group, told at once:
+        return group  # every training step passes here)
+    if not any(
+        isinstance(v, Tensor) or isinstance(v, tuple) and any(isinstance(b, Tensor) for b in v)
+        for k, v in group.items()
+        if k != "params"
+    ):
         return group
 
     def number(v: Any) -> Any:
