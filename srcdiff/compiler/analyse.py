@@ -397,7 +397,12 @@ class Analyser:
                 continue
             helper = "held_without_gradient" if self.is_active(value) else "tensors_of"
             roots = self.gradient_roots(value.id, s) if self.is_active(value) else []
-            wrapped = gast.Call(func=_rt_attr(helper), args=[value, *roots], keywords=[])
+            into = []  # ``o.n += v``: a Tensor o.n holds is changed in place, as PyTorch's
+            if helper == "held_without_gradient" and facts(s).augmented_field:
+                field = gast.Tuple(elts=[name(holder.id), const(s.targets[0].attr)],
+                                   ctx=gast.Load())  # fmt: skip
+                into = [gast.keyword(arg="into", value=field)]
+            wrapped = gast.Call(func=_rt_attr(helper), args=[value, *roots], keywords=into)
             if isinstance(s, gast.Assign):
                 s.value = wrapped
             else:

@@ -192,6 +192,8 @@ class Facts:
     entry_update: bool = False  # ``t = c[k] + v`` of ``c[k] += v`` (see mutation.entry_updates)
     entry_of: str | None = None  # ... and the container's name (None: not a name)
     put_back: bool = False  # a write back into a holder: every entry holding it sees it
+    # ``o.n = t`` of ``o.n += v``: a Tensor the field holds is changed in place, as PyTorch's
+    augmented_field: bool = False
     # an argument's new value a callee returned (``rt.returning``): the call's own value
     returned: str | None = None
     # inline: an inlined call's check (``if rt.inlined(site): <code> else: <the call>``)

@@ -998,17 +998,20 @@ class Normalizer:
             holders.append(self.temp(_part(step, holders[-1], key, gast.Load())))
         return Location(steps, holders, keys)
 
-    def put(self, at: Location, value: gast.expr) -> None:
+    def put(self, at: Location, value: gast.expr, augmented: bool = False) -> None:
         """Store ``value`` at ``at``; then write each changed entry back into its holder
         when the entry is the holder's own (a list item, a view of an array), as
         Python's in-place write reaches it: compiled code gives an updated array a new
         value, so ``a[i][j] = v`` is ``t = a[i]; t[j] = v; a[i] = t``. An object's field
         takes it back (``rt.put_attribute``), not an array's view (``b.T``); such a write
-        must not carry a gradient (see analyse)."""
+        must not carry a gradient (see analyse). The write of an ``augmented`` update of a
+        field (``o.n += v``) is marked so: a Tensor there is changed in place."""
         last = len(at.steps) - 1
         holders = {h.id for h in at.holders if isinstance(h, gast.Name)}
         write = gast.Assign(targets=[at.part(last, gast.Store())], value=value, type_comment=None)
         mark(write, written_back=holders)  # the writes back below reach them (see mutation)
+        if augmented and isinstance(at.steps[last], gast.Attribute):
+            mark(write, augmented_field=True)
         self.emit(write)
         for i in range(last - 1, -1, -1):
             back = gast.Assign(
@@ -1187,7 +1190,7 @@ class Normalizer:
                 holders = frozenset(h.id for h in at.holders if isinstance(h, gast.Name))
                 mark(update, written_back=holders)
             self.emit(update)
-            self.put(at, name(current.id))
+            self.put(at, name(current.id), augmented=True)
 
     def stmt_Delete(self, s: gast.Delete) -> None:
         """``del d[k]`` (or ``del xs[i]``) as the update in place ``d.pop(k)`` it makes;

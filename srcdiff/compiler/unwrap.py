@@ -45,6 +45,8 @@ from .parse import Parsed
 ARRAY_ATTRIBUTES = {"T", "mT"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
+# the in-place method an augmented assignment of a Tensor is (``h += v``: ``h.add_(v)``)
+AUGMENTED_METHODS = {op: method for method, op in IN_PLACE_OPERATORS.items()}
 # in-place Tensor methods compiled as their out-of-place method, then an update in place
 # as the operators' (``m = m.masked_fill(mask, v)``)
 IN_PLACE_AS_METHODS = {
@@ -108,8 +110,74 @@ class Unwrapper:
             first[0] if first and (first == ["self"] or _takes_its_instance(parsed)) else None
         )
         self.made = self.made_tensors(fn)
+        self.fields_held = self.field_aliases(fn)
         self.counters = self.counter_names(fn)
         self.objects = found_objects(fn, self.locals, self.resolve, fields)
+
+    def field_aliases(self, fn: gast.FunctionDef) -> set[str]:
+        """The locals, not parameters, bound only to a global (``h = G``) or an object's
+        field (``h = m.state``), and by their own augmented updates: one may hold a Tensor
+        from outside the code, which ``h += v`` changes in place, as PyTorch's (see
+        ``augmented_in_place``); a parameter's object is written back after the call."""
+        bound: dict[str, list[gast.stmt]] = {}
+        for st in walk_statements(fn.body):
+            for target in getattr(st, "targets", None) or [getattr(st, "target", None)]:
+                for n in walk(target) if target is not None else ():
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        bound.setdefault(n.id, []).append(st)
+        computed = self.arrays | self.made
+
+        def outside(v: gast.expr) -> bool:  # (not ``.T``, ``.data``: views of a Tensor)
+            if isinstance(v, gast.Attribute):
+                return v.attr not in ARRAY_ATTRIBUTES | {"data"} and outside(v.value)
+            return isinstance(v, gast.Name) and v.id not in self.locals
+
+        def field(st: gast.stmt, n: str) -> bool:
+            return (
+                isinstance(st, gast.Assign)
+                and len(st.targets) == 1
+                and isinstance(st.value, gast.Attribute | gast.Name)
+                and (outside(st.value) or isinstance(st.value, gast.Attribute)
+                     and isinstance(st.value.value, gast.Name)
+                     and st.value.value.id not in computed | {n}
+                     and st.value.attr not in ARRAY_ATTRIBUTES | {"data"})
+            )  # fmt: skip
+
+        params = set(params_of(fn))
+        return {
+            n
+            for n, sts in bound.items()
+            if n not in params | computed
+            and any(facts(st).augments for st in sts)
+            and all(facts(st).augments or field(st, n) for st in sts)
+        }
+
+    def augmented_in_place(self, s: gast.stmt, values: dict[str, gast.expr]) -> gast.stmt:
+        """``h = t`` of ``h += v`` (``t = rt.augmented(h, h + v)``) where ``h`` may hold an
+        object's Tensor (``h = m.state``): that Tensor changed in place, as PyTorch's ``+=``
+        changes it, as ``h.add_(v)`` is (see ``updated_in_place``); else ``s``."""
+        if not (
+            isinstance(s, gast.Assign)
+            and facts(s).augments
+            and isinstance(s.targets[0], gast.Name)
+            and s.targets[0].id in self.fields_held
+            and isinstance(s.value, gast.Name)
+            and is_rt_call(kept := values.get(s.value.id), "augmented")
+            and isinstance(kept.args[1], gast.Name)
+            and isinstance(new := values.get(kept.args[1].id), gast.BinOp)
+            and not isinstance(new.op, gast.MatMult)  # (a Tensor's ``@=`` rebinds it)
+            and not facts(s).no_grad  # (run as written)
+        ):
+            return s
+        owner = s.targets[0].id
+        method = AUGMENTED_METHODS.get(type(new.op), "__i" + type(new.op).__name__.lower() + "__")
+        update = assign(owner, rt_call("in_place", name(owner), name(s.value.id), const(method),
+                                       const(False), const(True),
+                                       gast.Tuple(elts=[clone(new.right)], ctx=gast.Load()),
+                                       const(False)).value)  # fmt: skip  # (see analyse)
+        mark(update, inplace=True, augments=True)
+        update.lineno = s.lineno
+        return update
 
     @staticmethod
     def counter_names(fn: gast.FunctionDef) -> set[str]:
@@ -259,7 +327,15 @@ class Unwrapper:
     def block(self, body: list[gast.stmt]) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         cache: dict[str, str] = {}
+        values: dict[str, gast.expr] = {}  # (as written, before the rewriting below)
         for s in body:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                update = self.augmented_in_place(s, values)
+                values[s.targets[0].id] = clone(s.value)
+                if update is not s:  # (its arguments are the Tensors: see in_place_method)
+                    out.append(update)
+                    cache.pop(s.targets[0].id, None)
+                    continue
             if isinstance(s, (gast.If, gast.For, gast.While, gast.Try)):
                 rebuild_blocks(s, self.block)
                 out.append(s)

@@ -333,7 +333,7 @@ def tensor_in_place(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(obj, method)(*args, **kwargs)
 
 
-def held_without_gradient(value: Any, *roots: Any) -> Any:
+def held_without_gradient(value: Any, *roots: Any, into: tuple | None = None) -> Any:
     """``value``, written into an object from outside compiled Tensor code (a module's
     counter, ``self.calls + 1``), where it may carry a gradient the object could not keep
     (an array the code computed, a Tensor that requires grad): refused then. An array
@@ -346,8 +346,8 @@ def held_without_gradient(value: Any, *roots: Any) -> Any:
     if roots and step is not None:
         if not any(id(r) in step.leaf_arrays or id(r) in step.graph_arrays for r in roots):
             if isinstance(value, np.generic):  # a 0-d Tensor's (``self.count += 1``) in eager
-                return Host.tensor._make(np.asarray(value))  # code, an integer one too
-            return as_tensor(value)
+                value = Host.tensor._make(np.asarray(value))  # code, an integer one too
+            return _kept_in_place(as_tensor(value), into)
         raise refuse(
             "a value computed from a Tensor that requires grad (a leaf's, or the object's "
             "own), written into an object from outside the compiled function, which could "
@@ -370,7 +370,25 @@ def held_without_gradient(value: Any, *roots: Any) -> Any:
             "the change under `with sd.no_grad():`, needed where the value is computed from "
             "the object's own Tensor in a loop (`acc.total += loss.detach()` in a `for`)",
         )
-    return value
+    return _kept_in_place(value, into)
+
+
+def _kept_in_place(value: Any, into: tuple | None) -> Any:
+    """``value`` (no gradient carried), the new value of the field ``into`` of an
+    augmented update (``self.count += 1``): where the field holds a Tensor of its shape and
+    dtype, that Tensor changed in place, as PyTorch's ``+=`` changes it (a name or a list
+    holding it sees the change), and the field keeps it; else ``value``."""
+    if into is None:
+        return value
+    old = getattr(*into, None)
+    new = value._data if isinstance(value, Host.tensor) else value
+    if not (isinstance(old, Host.tensor) and (is_array(new) or isinstance(new, np.generic))):
+        return value
+    new = np.asarray(new) if isinstance(new, np.generic) else new
+    if tuple(new.shape) != tuple(old.shape) or new.dtype != old._data.dtype:
+        return value
+    old.copy_(Host.tensor._make(new))  # (its writes are noted: see ``wrote``)
+    return old
 
 
 def refuse_carried(what: str, given: tuple) -> None:
