@@ -115,8 +115,8 @@ class Unwrapper:
         self.objects = found_objects(fn, self.locals, self.resolve, fields)
 
     def field_aliases(self, fn: gast.FunctionDef) -> set[str]:
-        """The locals, not parameters, bound only to a global (``h = G``) or an object's
-        field (``h = m.state``), and by their own augmented updates: one may hold a Tensor
+        """The locals, not parameters, bound only to a global (``h = G``), an object's field
+        (``h = m.state``) or an entry, and by their own augmented updates: one may hold a Tensor
         from outside the code, which ``h += v`` changes in place, as PyTorch's (see
         ``augmented_in_place``); a parameter's object is written back after the call."""
         bound: dict[str, list[gast.stmt]] = {}
@@ -132,25 +132,29 @@ class Unwrapper:
                 return v.attr not in ARRAY_ATTRIBUTES | {"data"} and outside(v.value)
             return isinstance(v, gast.Name) and v.id not in self.locals
 
-        def field(st: gast.stmt, n: str) -> bool:
+        def field(st: gast.stmt, n: str) -> bool:  # (or an entry: ``h = m.hist[0]``)
+            v = st.value if isinstance(st, gast.Assign) and len(st.targets) == 1 else None
+            if isinstance(v, gast.Name):  # (another such name: ``h = a if c else b``)
+                return outside(v) or v.id in held
             return (
-                isinstance(st, gast.Assign)
-                and len(st.targets) == 1
-                and isinstance(st.value, gast.Attribute | gast.Name)
-                and (outside(st.value) or isinstance(st.value, gast.Attribute)
-                     and isinstance(st.value.value, gast.Name)
-                     and st.value.value.id not in computed | {n}
-                     and st.value.attr not in ARRAY_ATTRIBUTES | {"data"})
-            )  # fmt: skip
+                isinstance(v, gast.Attribute | gast.Subscript)
+                and isinstance(v.value, gast.Name)
+                and v.value.id not in computed | {n}
+                and getattr(v, "attr", None) not in ARRAY_ATTRIBUTES | {"data"}
+            )
 
         params = set(params_of(fn))
-        return {
-            n
-            for n, sts in bound.items()
-            if n not in params | computed
-            and any(facts(st).augments for st in sts)
-            and all(facts(st).augments or field(st, n) for st in sts)
-        }
+        held: set[str] = set()
+        while True:
+            more = {
+                n
+                for n, sts in bound.items()
+                if n not in params | computed | held
+                and all(facts(st).augments or field(st, n) for st in sts)
+            }
+            if not more:
+                return {n for n in held if any(facts(st).augments for st in bound[n])}
+            held |= more
 
     def augmented_in_place(self, s: gast.stmt, values: dict[str, gast.expr]) -> gast.stmt:
         """``h = t`` of ``h += v`` (``t = rt.augmented(h, h + v)``) where ``h`` may hold an

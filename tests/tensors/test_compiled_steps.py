@@ -3711,3 +3711,37 @@ def test_an_augmented_update_through_a_name_with_a_gradient_is_refused():
         step(x)
     line = inspect.getsourcelines(step)[1] + 4  # (the decorator's line, then the def's)
     assert f"{__file__}:{line}): `h += y[1]`" in str(refused.value)
+
+
+def _entry_steps(compiled, holder):
+    """Two steps through a ``_Tracked`` adding to a Tensor its list or dict holds through
+    a name, eagerly or compiled: the losses, that Tensor's value, and a gradient."""
+    sd.manual_seed(0)
+    m = _Tracked()
+    m.hist = [sd.tensor([0.0, 0.0], dtype=sd.float64)]
+    m.named = {"sum": sd.tensor([0.0, 0.0], dtype=sd.float64)}
+    held = m.hist[0] if holder == "list" else m.named["sum"]
+    x = sd.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=sd.float64)
+
+    def step(x):
+        y = m(x)
+        h = m.hist[0] if holder == "list" else m.named["sum"]
+        h += y[1].detach() * 2.0
+        loss = (y * y).sum()
+        loss.backward()
+        return loss.item()
+
+    step = sd.differentiate(step) if compiled else step
+    losses = [step(x) for _ in range(2)]
+    return losses, held.numpy().tolist(), m.lin.weight.grad.numpy()
+
+
+@pytest.mark.parametrize("holder", ["list", "dict"])
+def test_an_augmented_update_of_a_containers_tensor_through_a_name_is_made_in_it(holder):
+    """``h = m.hist[0]; h += v`` (a dict's entry too) changes the Tensor the module's
+    list holds in eager code; compiled code gave ``h`` a new array and left the list's
+    Tensor as it was, silently."""
+    (want, want_held, want_grad) = _entry_steps(False, holder)
+    (got, got_held, got_grad) = _entry_steps(True, holder)
+    assert got == want and got_held == want_held and want_held != [0.0, 0.0]
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12)
