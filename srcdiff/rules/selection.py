@@ -479,6 +479,10 @@ nondiff(
     "where no two tie)",
     rt.unique_slices_lead,
 )
+nondiff(
+    "the positions of distinct entries in another order of them: integers",
+    rt.distinct_order,
+)
 
 
 @vjp(xp.unique)
@@ -486,28 +490,15 @@ def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=F
            axis=None, equal_nan=True, sorted=True):  # fmt: skip
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
-    if axis is None and xp.size(values) != xp.size(ar):
-        raise rt.refuse(
-            "the derivative of np.unique where entries are equal: moving one of equal "
-            "entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique(..., return_inverse=True) gives",
-        )
-    d_values = rt.result_grads(g, ans)[0] if several else g
     lead = (
         (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
     )
+    order = rt.distinct_order(lead[0], lead[1], "np.unique", "np.unique(..., return_inverse=True)")
+    d_values = rt.result_grads(g, ans)[0] if several else g
     return (
-        xp.reshape(
-            d_values[xp.argsort(lead[1])[xp.searchsorted(xp.sort(lead[1]), lead[0])]],
-            xp.shape(ar),
-        )
+        xp.reshape(d_values[order], xp.shape(ar))
         if axis is None
-        else xp.take(
-            d_values,
-            xp.argsort(lead[1])[xp.searchsorted(xp.sort(lead[1]), lead[0])],
-            axis=axis,
-        ),
+        else xp.take(d_values, order, axis=axis),
         None,
         None,
         None,
@@ -522,26 +513,14 @@ def unique_jvp(ans, ar, return_index=False, return_inverse=False, return_counts=
                axis=None, equal_nan=True, sorted=True, *, dar):  # fmt: skip
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
-    if axis is None and xp.size(values) != xp.size(ar):
-        raise rt.refuse(
-            "the derivative of np.unique where entries are equal: moving one of equal "
-            "entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique(..., return_inverse=True) gives",
-        )
     lead = (
         (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
     )
+    order = rt.distinct_order(lead[1], lead[0], "np.unique", "np.unique(..., return_inverse=True)")
     moved = (
-        xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[
-            xp.argsort(lead[0])[xp.searchsorted(xp.sort(lead[0]), lead[1])]
-        ]
+        xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[order]
         if axis is None
-        else xp.take(
-            xp.broadcast_to(dar, xp.shape(ar)),
-            xp.argsort(lead[0])[xp.searchsorted(xp.sort(lead[0]), lead[1])],
-            axis=axis,
-        )
+        else xp.take(xp.broadcast_to(dar, xp.shape(ar)), order, axis=axis)
     )
     return [moved] + [rt.zeros_like(a) for a in ans[1:]] if several else moved
 
@@ -555,64 +534,53 @@ UNIQUE_PARTS = [getattr(xp, n) for n in ("unique_counts", "unique_inverse", "uni
 @vjp(*UNIQUE_VALUES)
 def unique_values(g, ans, x):
     """``np.unique(x)`` (in any order): each value's gradient goes to its entry."""
-    flat = xp.reshape(xp.asarray(x), (-1,))
-    if ans.shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.unique_values where entries are equal: moving one of "
-            "equal entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique_inverse gives",
-        )
-    return xp.reshape(g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), flat)]], xp.asarray(x).shape)
+    return xp.reshape(
+        g[
+            rt.distinct_order(
+                xp.reshape(xp.asarray(x), (-1,)), ans, "np.unique_values", "np.unique_inverse"
+            )
+        ],
+        xp.asarray(x).shape,
+    )
 
 
 @jvp(*UNIQUE_VALUES, shaped=True)
 def unique_values_jvp(ans, x, *, dx):
-    flat = xp.reshape(xp.asarray(x), (-1,))
-    if ans.shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.unique_values where entries are equal: moving one of "
-            "equal entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique_inverse gives",
-        )
     return xp.reshape(xp.broadcast_to(dx, xp.asarray(x).shape), (-1,))[
-        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans)]
+        rt.distinct_order(
+            ans, xp.reshape(xp.asarray(x), (-1,)), "np.unique_values", "np.unique_inverse"
+        )
     ]
 
 
 @vjp(*UNIQUE_PARTS)
 def unique_parts(g, ans, x):
     """``np.unique_values`` with integers (indices, inverse, counts): they get none."""
-    flat = xp.reshape(xp.asarray(x), (-1,))
-    if ans[0].shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.unique_counts, unique_inverse or unique_all where entries "
-            "are equal: moving one of equal entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique_inverse gives",
-        )
     return xp.reshape(
-        rt.result_grads(g, ans)[0][xp.argsort(ans[0])[xp.searchsorted(xp.sort(ans[0]), flat)]],
+        rt.result_grads(g, ans)[0][
+            rt.distinct_order(
+                xp.reshape(xp.asarray(x), (-1,)),
+                ans[0],
+                "np.unique_counts, unique_inverse or unique_all",
+                "np.unique_inverse",
+            )
+        ],
         xp.asarray(x).shape,
     )
 
 
 @jvp(*UNIQUE_PARTS, shaped=True)
 def unique_parts_jvp(ans, x, *, dx):
-    flat = xp.reshape(xp.asarray(x), (-1,))
-    if ans[0].shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.unique_counts, unique_inverse or unique_all where entries "
-            "are equal: moving one of equal entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct, or sum over equal entries with "
-            "the inverse np.unique_inverse gives",
-        )
     return rt.result_like(
         ans,
         [
             xp.reshape(xp.broadcast_to(dx, xp.asarray(x).shape), (-1,))[
-                xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans[0])]
+                rt.distinct_order(
+                    ans[0],
+                    xp.reshape(xp.asarray(x), (-1,)),
+                    "np.unique_counts, unique_inverse or unique_all",
+                    "np.unique_inverse",
+                )
             ]
         ]
         + [rt.zeros_like(a) for a in ans[1:]],
@@ -630,14 +598,15 @@ sequence_result(*UNIQUE_PARTS)
 
 @vjp(xp.union1d)
 def union1d(g, ans, ar1, ar2):
-    both = xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))])
-    if ans.shape[0] != both.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.union1d where entries are equal: moving one of equal "
-            "entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct",
+    d = g[
+        rt.distinct_order(
+            xp.concatenate(
+                [xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]
+            ),
+            ans,
+            "np.union1d",
         )
-    d = g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), both)]]
+    ]
     return (
         rt.cast_like(rt.reshape_like(d[: xp.reshape(xp.asarray(ar1), (-1,)).shape[0]], ar1), ar1),
         rt.cast_like(rt.reshape_like(d[xp.reshape(xp.asarray(ar1), (-1,)).shape[0] :], ar2), ar2),
@@ -646,14 +615,11 @@ def union1d(g, ans, ar1, ar2):
 
 @jvp(xp.union1d, shaped=True)
 def union1d_jvp(ans, ar1, ar2, *, dar1, dar2):
-    both = xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))])
-    if ans.shape[0] != both.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.union1d where entries are equal: moving one of equal "
-            "entries apart adds a value, so no derivative exists",
-            "differentiate where the entries are distinct",
-        )
-    picked = xp.argsort(both)[xp.searchsorted(xp.sort(both), ans)]
+    picked = rt.distinct_order(
+        ans,
+        xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]),
+        "np.union1d",
+    )
     return (
         xp.concatenate(
             [xp.reshape(xp.broadcast_to(dar1, xp.asarray(ar1).shape), (-1,)),
@@ -668,15 +634,10 @@ def union1d_jvp(ans, ar1, ar2, *, dar1, dar2):
 
 @vjp(xp.setdiff1d)
 def setdiff1d(g, ans, ar1, ar2, assume_unique=False):
-    flat = xp.reshape(xp.asarray(ar1), (-1,))
-    if ans.shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.setdiff1d where it drops an entry (equal to another of "
-            "either array): moving it apart adds a value, so no derivative exists",
-            "differentiate where no entry of the first array equals another of either",
-        )
     return (
-        rt.reshape_like(g[xp.argsort(ans)[xp.searchsorted(xp.sort(ans), flat)]], ar1),
+        rt.reshape_like(
+            g[rt.distinct_order(xp.reshape(xp.asarray(ar1), (-1,)), ans, "np.setdiff1d")], ar1
+        ),
         None,
         None,
     )
@@ -684,15 +645,8 @@ def setdiff1d(g, ans, ar1, ar2, assume_unique=False):
 
 @jvp(xp.setdiff1d, shaped=True)
 def setdiff1d_jvp(ans, ar1, ar2, assume_unique=False, *, dar1):
-    flat = xp.reshape(xp.asarray(ar1), (-1,))
-    if ans.shape[0] != flat.shape[0]:
-        raise rt.refuse(
-            "the derivative of np.setdiff1d where it drops an entry (equal to another of "
-            "either array): moving it apart adds a value, so no derivative exists",
-            "differentiate where no entry of the first array equals another of either",
-        )
     return xp.reshape(xp.broadcast_to(dar1, xp.asarray(ar1).shape), (-1,))[
-        xp.argsort(flat)[xp.searchsorted(xp.sort(flat), ans)]
+        rt.distinct_order(ans, xp.reshape(xp.asarray(ar1), (-1,)), "np.setdiff1d")
     ]
 
 

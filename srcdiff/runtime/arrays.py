@@ -1221,6 +1221,23 @@ def unique_slices_lead(ar: Any, values: Any, axis: int) -> tuple[Any, Any]:
     return lead, xp.reshape(xp.moveaxis(values, axis, 0), (n, -1))[:, 0]
 
 
+def distinct_order(keys: Any, among: Any, name: str, inverse: str = "") -> Any:
+    """Where each of the 1-D ``keys`` sits in ``among``, the same distinct entries in
+    another order (``np.unique``'s values and its argument, either way round), refusing
+    where they are not as many: entries tie, and moving one apart adds a value."""
+    from .mutation import refuse  # mutation imports this module
+
+    xp = array_module(keys, among)
+    if keys.shape[0] != among.shape[0]:
+        raise refuse(
+            f"the derivative of {name} where entries are equal: moving one of equal entries "
+            "apart adds a value, so no derivative exists",
+            "differentiate where the entries are distinct"
+            + (f", or sum over equal entries with the inverse {inverse} gives" if inverse else ""),
+        )
+    return xp.argsort(among)[xp.searchsorted(xp.sort(among), keys)]
+
+
 def entries(g: Any, container: Any) -> list:
     """The gradients of the entries of ``container`` (a list, tuple or dict) given its
     adjoint ``g``, in order, a zero for each entry ``g`` has nothing for."""
