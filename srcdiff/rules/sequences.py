@@ -318,26 +318,19 @@ def polyval_jvp(ans, p, x, *, dp, dx):
 
 
 @vjp(xp.polyadd)
-def polyadd(g, ans, a1, a2):
-    """Linear: the shorter is padded with leading zeros, so each gets the last of ``g``."""
+def polyadd(g, ans, a1, a2, sign=1):
+    """Linear: the shorter is padded with leading zeros, so each gets the last of ``g``
+    (``a2`` times ``sign``: -1 for ``np.polysub``, the sum of ``a1`` and ``-a2``)."""
     n = xp.shape(g)[0]
     return (
         rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a1) + (1,))[0] :], a1), a1),
-        rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a2) + (1,))[0] :], a2), a2),
-    )
-
-
-@vjp(xp.polysub)
-def polysub(g, ans, a1, a2):
-    """``np.polyadd`` of ``a1`` and ``-a2``."""
-    n = xp.shape(g)[0]
-    return (
-        rt.cast_like(rt.unbroadcast(g[n - (xp.shape(a1) + (1,))[0] :], a1), a1),
-        rt.cast_like(rt.unbroadcast(-g[n - (xp.shape(a2) + (1,))[0] :], a2), a2),
+        rt.cast_like(rt.unbroadcast(sign * g[n - (xp.shape(a2) + (1,))[0] :], a2), a2),
+        None,
     )
 
 
 linear("all", xp.polyadd, xp.polysub)
+alias(xp.polysub, xp.polyadd, sign=-1)
 
 
 @vjp(xp.polymul)
