@@ -442,12 +442,9 @@ def eigh(g, ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
             "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or use "
             "np.linalg.eigh",
         )
+    v = xp.linalg.eigh(a, "L" if lower else "U")[1] if eigvals_only else None
     return (
-        rt.triangle_grad(
-            (xp.linalg.eigh(a, "L" if lower else "U")[1] * g[..., None, :])
-            @ xp.swapaxes(xp.linalg.eigh(a, "L" if lower else "U")[1], -1, -2),
-            "L" if lower else "U",
-        )
+        rt.triangle_grad((v * g[..., None, :]) @ xp.swapaxes(v, -1, -2), "L" if lower else "U")
         if eigvals_only
         else rt.eigh_grad(g, ans, "L" if lower else "U"),
         None, None, None, None, None, None, None, None, None, None,
