@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import types
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import gast
@@ -123,6 +124,15 @@ def _has_rule(fn: types.FunctionType) -> bool:
             or module.startswith("srcdiff.runtime"))  # fmt: skip
 
 
+def _own_parameters(fn: types.FunctionType) -> Mapping[str, inspect.Parameter]:
+    """The parameters of ``fn``'s own code, which is what updates them: not those of a
+    function it wraps that its ``__signature__`` or ``__wrapped__`` shows."""
+    plain = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                               fn.__closure__)  # fmt: skip
+    plain.__kwdefaults__ = fn.__kwdefaults__
+    return inspect.signature(plain).parameters
+
+
 def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> gast.expr | None:
     """``helper(a, b)`` where the user's ``helper`` updates ``a`` in place: ``r =
     rt.returning(helper, ("a",))(a, b)``, which also returns the new value of ``a``,
@@ -139,14 +149,18 @@ def _updating_call(norm: Normalizer, e: gast.Call, fn: types.FunctionType) -> ga
         or any(k.arg is None for k in e.keywords)
     ):
         return None
-    params = list(inspect.signature(fn).parameters)
+    signature = _own_parameters(fn)
+    if any(signature[n].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+           for n in updated):  # fmt: skip
+        return None  # what it updates came in *args or **kwargs: the call refuses it when run
+    params = list(signature)
     written: dict[int, gast.expr] = {}  # by the position of the argument among the call's
     for n in updated:
         i = params.index(n)
         keyword = [j for j, k in enumerate(e.keywords) if k.arg == n]
         arg = e.args[i] if i < len(e.args) else e.keywords[keyword[0]].value if keyword else None
         if arg is None:  # its default, which the call updates in place, as Python does
-            default = inspect.signature(fn).parameters[n].default
+            default = signature[n].default
             if isinstance(default, (list, dict, set)) or hasattr(default, "__setitem__"):
                 raise norm.p.error(
                     f"{fn.__qualname__} updates the default value of `{n}` (a "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
+import functools
 import re
 import types
 import weakref
@@ -81,6 +82,10 @@ PURE_MODULES = frozenset({
     "builtins", "math", "cmath", "operator", "itertools", "functools", "logging", "warnings",
     "time", "random", "numpy",  # (NumPy's change an array by out= or a method named so)
 })  # fmt: skip
+# Modules whose functions change their own state alone (``warnings.simplefilter``: its
+# list of filters; ``warnings.warn``, from ``_warnings``: its registry), never an object
+# they are given.
+OWN_STATE_MODULES = frozenset({"warnings", "_warnings"})
 
 
 def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
@@ -543,7 +548,11 @@ def callable_may_change(obj: Any, own: bool = False) -> bool:
         obj = obj.__func__
     if obj is dataclasses.replace:  # (it fills in its own ``**changes``: see rt.replacer)
         return False
+    if isinstance(obj, functools._lru_cache_wrapper):  # its cache keeps hashable values alone
+        return callable_may_change(obj.__wrapped__, own)
     known = _known(obj)
+    if getattr(obj, "__module__", None) in OWN_STATE_MODULES and not isinstance(obj, type):
+        return False
     if isinstance(obj, types.FunctionType) and not known:
         return _function_may_change(obj, own)
     if known:

@@ -82,6 +82,18 @@ class Host:
     # with those keywords passed by position, where the function allows
 
 
+def own_signature(fn: Any) -> inspect.Signature:
+    """The signature of ``fn``'s own code, as its body names its parameters: not the one
+    a wrapper shows of the function it wraps (``__wrapped__``, or a ``__signature__``
+    that ``functools.wraps`` copied onto it)."""
+    if isinstance(fn, types.FunctionType) and "__signature__" in vars(fn):
+        plain = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                                   fn.__closure__)  # fmt: skip
+        plain.__kwdefaults__ = fn.__kwdefaults__
+        return inspect.signature(plain)
+    return inspect.signature(fn, follow_wrapped=False)
+
+
 def install(**services: Any) -> None:
     """Install services for ``Host`` (see there)."""
     for name, value in services.items():
@@ -467,7 +479,7 @@ def _active_params(
     key = (nbound, nargs, keywords, active)
     hit = per_fn.get(key)
     if hit is None:
-        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
+        params = list(own_signature(fn).parameters.values())
         star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
         double = _double_star_name(fn)
         names, elements = [], []
@@ -503,7 +515,7 @@ def _active_params(
 
 def _double_star_name(fn: types.FunctionType) -> str | None:
     """The name of ``fn``'s ``**kwargs`` parameter, if it has one."""
-    params = inspect.signature(fn, follow_wrapped=False).parameters.values()
+    params = own_signature(fn).parameters.values()
     return next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
 
 
@@ -562,7 +574,7 @@ def shape_pattern(
 def parameter_names(fn: types.FunctionType, nbound: int) -> tuple[list[str], frozenset[str]]:
     """``fn``'s positional parameters after the ``nbound`` bound ones, in order, and all
     its parameters that an argument can name (not ``*args`` or ``**kwargs``)."""
-    params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[nbound:]
+    params = list(own_signature(fn).parameters.values())[nbound:]
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     named = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
     return positional, named
@@ -1012,7 +1024,7 @@ class CallSite:
         """The parameters given what holds objects of a user's class (``holds_record``),
         the ``bound`` ones (a method's object) too; in Tensor code, their fields holding
         one (``fields_holding_records``: ``"self.scale"``)."""
-        names = list(inspect.signature(self.target, follow_wrapped=False).parameters)
+        names = list(own_signature(self.target).parameters)
         given = [*zip(names, bound, strict=False), *zip(self.parameters[0], args, strict=False),
                  *((k, v) for k, v in kwargs.items() if k in self.parameters[1])]  # fmt: skip
         if self.tensor:
@@ -1507,7 +1519,7 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
     returns = fn.names if type(fn) is Returning else ()  # the helper's updates too
     passed = [*zip(params, args, strict=False), *kwargs.items()]
     objects = frozenset(n for n, a in passed if is_record(a))  # (their operators are their own)
-    own = zip(inspect.signature(target, follow_wrapped=False).parameters, bound, strict=False)
+    own = zip(own_signature(target).parameters, bound, strict=False)
     holders = frozenset(n for n, a in [*own, *passed] if holds_record(a))  # (and their entries')
     unit = Host.unit_for(target, tuple(by_name), kinds,
                          array_module(*values.values(), *args, *kwargs.values()), Host.arrays,
@@ -1580,7 +1592,7 @@ def _star_name(fn: types.FunctionType, nbound: int, npositional: int) -> str:
     """The name of ``fn``'s ``*args`` parameter, given a call with more positional
     arguments than its ``npositional`` positional parameters (refused where it has none:
     Python would refuse the call)."""
-    for p in list(inspect.signature(fn, follow_wrapped=False).parameters.values())[nbound:]:
+    for p in list(own_signature(fn).parameters.values())[nbound:]:
         if p.kind is p.VAR_POSITIONAL:
             return p.name
     raise refuse(

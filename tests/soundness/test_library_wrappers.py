@@ -1,0 +1,116 @@
+"""Library code around the differentiated values that changes no array: the filters of
+``warnings``, an ``lru_cache``, a decorator that renames keyword arguments (as SciPy's
+``scipy.stats.moment`` and ``zscore`` use them). Their gradients match central finite
+differences; what srcdiff cannot follow is refused at the user's line."""
+
+import functools
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import srcdiff as sd
+
+W = np.array([0.5, -1.5, 2.0])
+
+
+def _fd(f, x, h):
+    e = np.eye(x.size)
+    return np.array([(f(x + h * e[i]) - f(x - h * e[i])) / (2 * h) for i in range(x.size)])
+
+
+def _check(f, x):
+    got = sd.grad(f)(x)
+    for h in (1e-4, 1e-5):
+        np.testing.assert_allclose(got, _fd(f, x, h), rtol=1e-6, atol=1e-8)
+
+
+def _weighted(x):
+    return x * W
+
+
+def filters_warnings_after_a_call(x):
+    y = _weighted(x)
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.sum(y * y)
+
+
+def warns_after_a_call(x):
+    y = _weighted(x)
+    warnings.warn("a note", UserWarning, stacklevel=1)
+    return np.sum(y * y)
+
+
+@functools.lru_cache
+def _scale(n):
+    return float(n) * 2.0
+
+
+def reads_a_cache_after_a_call(x):
+    y = _weighted(x)
+    return np.sum(y * y) * _scale(3)
+
+
+def _renamed(fun):
+    """SciPy's ``_rename_parameter``: the wrapper updates its own ``**kwargs``."""
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        if "power" in kwargs:
+            kwargs["order"] = kwargs.pop("power")
+        return fun(*args, **kwargs)
+
+    return wrapper
+
+
+def _moment(a, order=1):
+    return np.mean((a - np.mean(a)) ** order)
+
+
+def _signed(fun):
+    """A wrapper that shows its own ``__signature__`` (``functools.wraps`` copies it)."""
+
+    def inner(*args, **kwargs):
+        return fun(*args, **kwargs)
+
+    inner.__signature__ = inspect.signature(fun)
+    return inner
+
+
+moment = _renamed(_moment)
+signed_moment = _renamed(_signed(_moment))
+
+
+def calls_a_renaming_wrapper(x):
+    return moment(x * W, power=3)
+
+
+def calls_a_renaming_wrapper_with_a_signature(x):
+    return signed_moment(x * W, power=3)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    "f",
+    [
+        filters_warnings_after_a_call,
+        warns_after_a_call,
+        reads_a_cache_after_a_call,
+        calls_a_renaming_wrapper,
+        calls_a_renaming_wrapper_with_a_signature,
+    ],
+)
+def test_gradient_matches_finite_differences(f):
+    _check(f, np.array([1.0, 2.5, 0.3]))
+
+
+def third_moment(x):
+    return scipy.stats.moment(x * W, 3)
+
+
+def test_scipy_stats_moment_is_refused_at_the_users_line():
+    """SciPy's wrapper hands a nested function reading a reassigned variable along."""
+    with pytest.raises(sd.CompileError, match=r"test_library_wrappers\.py:\d+"):
+        sd.grad(third_moment)(np.array([1.0, 2.5, 0.3]))
