@@ -428,13 +428,7 @@ NUMPY_ONLY = (*NUMPY_ONLY, *EIGH)
 def eigh(g, ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
          overwrite_b=False, type=1, check_finite=True, subset_by_index=None,
          subset_by_value=None, driver=None):  # fmt: skip
-    if b is not None or subset_by_index is not None or subset_by_value is not None:
-        raise rt.refuse(
-            "the derivative of scipy.linalg.eigh with b=, subset_by_index= or subset_by_value=",
-            "call it on one matrix for all of its eigenvalues, then select them",
-        )
-    if overwrite_a:
-        raise rt.overwrite_refusal("eigh", "overwrite_a")
+    rt.eigh_of_one_matrix(b, subset_by_index, subset_by_value, overwrite_a)
     if not eigvals_only and driver != "evd" and xp.any(rt.result_grads(g, ans)[1] != 0):
         raise rt.refuse(
             "the derivative of the eigenvectors of scipy.linalg.eigh by its driver "
@@ -457,13 +451,7 @@ def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
              subset_by_value=None, driver=None, *, da):  # fmt: skip
     """With ``P = V^T S V``, ``S`` the symmetric change read from the triangle ``lower``
     names: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``."""
-    if b is not None or subset_by_index is not None or subset_by_value is not None:
-        raise rt.refuse(
-            "the derivative of scipy.linalg.eigh with b=, subset_by_index= or subset_by_value=",
-            "call it on one matrix for all of its eigenvalues, then select them",
-        )
-    if overwrite_a:
-        raise rt.overwrite_refusal("eigh", "overwrite_a")
+    rt.eigh_of_one_matrix(b, subset_by_index, subset_by_value, overwrite_a)
     if not eigvals_only and driver != "evd":
         raise rt.refuse(
             "the forward derivative of the eigenvectors of scipy.linalg.eigh by its driver "

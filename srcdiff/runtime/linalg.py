@@ -633,6 +633,19 @@ def overwrite_refusal(name: str, argument: str) -> Exception:
     )
 
 
+def eigh_of_one_matrix(b: Any, subset_by_index: Any, subset_by_value: Any,
+                       overwrite_a: Any) -> None:  # fmt: skip
+    """Refuse a call of scipy.linalg.eigh whose derivative is not np.linalg.eigh's: with a
+    second matrix, a subset of the eigenvalues, or leave to write into the matrix."""
+    if b is not None or subset_by_index is not None or subset_by_value is not None:
+        raise refuse(
+            "the derivative of scipy.linalg.eigh with b=, subset_by_index= or subset_by_value=",
+            "call it on one matrix for all of its eigenvalues, then select them",
+        )
+    if overwrite_a:
+        raise overwrite_refusal("eigh", "overwrite_a")
+
+
 def scipy_as_numpy(name: str, assume_a: Any = None, transposed: Any = False,
                    ndim: int = 2) -> None:  # fmt: skip
     """Refuse a call of scipy.linalg's ``name`` whose derivative is not np.linalg's: one
