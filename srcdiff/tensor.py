@@ -245,10 +245,11 @@ def _index(idx: Any) -> Any:
 
 
 def _one_entry(idx: Any, ndim: int) -> bool:
-    """Whether ``idx`` picks one entry of a tensor of ``ndim`` dims by integers alone."""
+    """Whether ``idx`` picks one entry of a tensor of ``ndim`` dims by integers alone
+    (``()`` of a 0-d one too: NumPy gives a copy of the entry there, PyTorch a view)."""
     parts = idx if isinstance(idx, tuple) else (idx,)
     integers = all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in parts)
-    return ndim > 0 and len(parts) == ndim and integers
+    return len(parts) == ndim and integers
 
 
 def _immutable(key: Any) -> bool:
