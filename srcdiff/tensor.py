@@ -129,6 +129,28 @@ def _share_storage(result: Tensor, base: Any) -> None:
         result._base = base._base if base._base is not None else base
 
 
+def _writable_diagonal(x: Any, offset: int, dim1: int, dim2: int) -> Any:
+    """``rt.tensor_methods.diagonal(x, ...)`` as a view of ``x`` that can be written."""
+    d = rt.tensor_methods.diagonal(x, offset, dim1, dim2)
+    if type(x) is not np.ndarray or d.flags.writeable or not x.flags.writeable:
+        return d
+    a, b = rt.tensor_methods.checked_dim(x.ndim, dim1), rt.tensor_methods.checked_dim(x.ndim, dim2)
+    start = [slice(None)] * x.ndim
+    start[a], start[b] = slice(max(-offset, 0), None), slice(max(offset, 0), None)
+    return np.lib.stride_tricks.as_strided(x[tuple(start)], d.shape, d.strides)
+
+
+def _check_overlap(t: Tensor) -> None:
+    """PyTorch's error for a write into a tensor whose entries share memory (an
+    ``expand``ed one): NumPy refuses it as read-only, and an array library may not."""
+    if any(st == 0 and n > 1 for n, st in zip(t._data.shape, t._data.strides, strict=True)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers "
+            "to a single memory location. Please clone() the tensor before performing the "
+            "operation."
+        )
+
+
 def result_dtype(*operands: Any) -> np.dtype:
     """The dtype PyTorch gives an elementwise operation on ``operands`` (Tensors, arrays
     or numbers): see ``dtypes.result_dtype``."""
@@ -1295,10 +1317,11 @@ class Tensor:
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
         """The diagonal of the dims ``dim1`` and ``dim2`` (``offset`` above it), as the
-        last dim. PyTorch gives a view; this is NumPy's read-only one: write into
-        ``self`` itself (an entry written through it is an error, never lost)."""
+        last dim: a view, as PyTorch's (NumPy's is read-only), so that a write through it
+        without grad reaches ``self``; a recorded one is refused as on other views."""
         return apply_op(rt.tensor_methods.diagonal, (self, offset, dim1, dim2),
-                        name="DiagonalBackward0")  # fmt: skip
+                        name="DiagonalBackward0", view=True,
+                        compute=_writable_diagonal)  # fmt: skip
 
     def trace(self) -> Tensor:
         """The sum of a matrix's diagonal (integers as int64)."""
@@ -1618,6 +1641,7 @@ class Tensor:
             if parent is self and at is key and _immutable(key) and version == self._version.value:
                 return  # ``self[key] += v``: the entries' change was recorded on self
         idx, value = _index(key), _scalar(value)
+        _check_overlap(self)
         if _recording(self, value):
             self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"), value)
             return
@@ -1677,6 +1701,7 @@ class Tensor:
         When the change must be recorded, ``compute`` runs on a snapshot of the old value
         and its node becomes this tensor's grad_fn.
         """
+        _check_overlap(self)
         self._check_inplace()
         if _recording(self, *others):
             if self._view_of is not None:

@@ -71,3 +71,45 @@ def test_an_update_of_an_entry_of_an_entry_without_grad_reaches_the_tensor():
     a = X.copy()
     a[2] *= 5
     np.testing.assert_array_equal(h.numpy(), a)
+
+
+@pytest.mark.parametrize(
+    ("offset", "dim1", "dim2"), [(0, 0, 1), (1, 0, 1), (-1, 2, 1), (2, -1, -3)]
+)
+def test_a_write_through_a_diagonal_without_grad_reaches_the_tensor(offset, dim1, dim2):
+    values = np.arange(24.0).reshape(2, 3, 4)
+    h = sd.tensor(values)
+    h.diagonal(offset, dim1, dim2).mul_(-1)
+    want = values.copy()
+    index = np.arange(24).reshape(2, 3, 4)
+    want.reshape(-1)[np.diagonal(index, offset, dim1, dim2).ravel()] *= -1
+    np.testing.assert_array_equal(h.numpy(), want)
+
+
+def test_a_recorded_write_through_a_diagonal_is_refused():
+    x = sd.tensor(np.arange(1.0, 13.0), dtype=sd.float64, requires_grad=True)
+    h = x * 2 + 1
+    with pytest.raises(RuntimeError, match="in-place operation on a view other than an index"):
+        h.view(3, 4).diagonal().mul_(3)
+
+
+def test_a_diagonal_read_after_its_tensor_changed_in_place_is_refused():
+    """Its values are the new ones: a gradient to the old ones would be wrong (it was:
+    [1.2, 7.2, 13.2] on the diagonal where the values give [2.4, 14.4, 26.4])."""
+    x = sd.tensor(np.arange(1.0, 13.0).reshape(3, 4) * 0.3, dtype=sd.float64, requires_grad=True)
+    h = x * 1
+    d = h.diagonal()
+    h.mul_(2)
+    loss = (d * d).sum()
+    with pytest.raises(RuntimeError, match="after a recorded in-place operation changed"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_a_write_into_an_expanded_tensor_is_refused(grad):
+    x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=grad)
+    h = x * 1
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        h[:1].expand(4).mul_(3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        h[:1].expand(4)[0] = 5.0
