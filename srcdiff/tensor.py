@@ -29,11 +29,10 @@ VIEW_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
 GRAPH_VIEW_INPLACE = (
-    "an in-place operation on a view other than an index (a reshape, a transpose) recorded "
-    "for gradients (the tensor is computed from ones that require grad, or the operand "
-    "requires grad): srcdiff records it on the view, not on the tensor it views, whose "
-    "gradient would then be wrong. Change the entries through an index of the tensor "
-    "itself (h[0] += v), or compute the new tensor out of place."
+    "an in-place operation recorded for gradients on a view whose entries are not laid "
+    "out in the memory of the tensor it views as srcdiff can index them (that tensor not "
+    "contiguous): its gradient would be wrong. Change the entries through an index of the "
+    "tensor itself (h[0] += v), or compute the new tensor out of place."
 )
 
 
@@ -138,6 +137,24 @@ def _writable_diagonal(x: Any, offset: int, dim1: int, dim2: int) -> Any:
     start = [slice(None)] * x.ndim
     start[a], start[b] = slice(max(-offset, 0), None), slice(max(offset, 0), None)
     return np.lib.stride_tricks.as_strided(x[tuple(start)], d.shape, d.strides)
+
+
+def _entries_in_base(view: Tensor) -> tuple[Tensor, Any]:
+    """The tensor a view (a reshape, a transpose, a diagonal) shares its memory with, and
+    the index of that tensor that picks the view's entries, as PyTorch's ``CopySlices``
+    of a strided view writes them; a RuntimeError where the memory is not laid out so."""
+    base, a, b = view._base, view._data, view._base._data
+    size = b.dtype.itemsize
+    if not b.flags.c_contiguous or any(st % size for st in a.strides):
+        raise RuntimeError(GRAPH_VIEW_INPLACE)
+    address = (lambda x: x.ctypes.data) if type(b) is np.ndarray else (lambda x: x.data.ptr)
+    at = np.asarray((address(a) - address(b)) // size)
+    for n, st in zip(a.shape, a.strides, strict=True):
+        at = at[..., None] + np.arange(n) * (st // size)
+    if at.size and (at.min() < 0 or at.max() >= b.size):
+        raise RuntimeError(GRAPH_VIEW_INPLACE)
+    xp = array_module(b)
+    return base, tuple(xp.asarray(i) for i in np.unravel_index(at, b.shape))
 
 
 def _check_overlap(t: Tensor) -> None:
@@ -1318,7 +1335,7 @@ class Tensor:
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
         """The diagonal of the dims ``dim1`` and ``dim2`` (``offset`` above it), as the
         last dim: a view, as PyTorch's (NumPy's is read-only), so that a write through it
-        without grad reaches ``self``; a recorded one is refused as on other views."""
+        reaches ``self`` (and its graph, where recorded)."""
         return apply_op(rt.tensor_methods.diagonal, (self, offset, dim1, dim2),
                         name="DiagonalBackward0", view=True,
                         compute=_writable_diagonal)  # fmt: skip
@@ -1704,10 +1721,11 @@ class Tensor:
         _check_overlap(self)
         self._check_inplace()
         if _recording(self, *others):
+            if self._view_of is None and self._base is not None:
+                self._view_of = _entries_in_base(self)  # (its entries, by position)
+                self._taken_at = self._version.value
             if self._view_of is not None:
                 return self._inplace_of_entries(compute)
-            if self._base is not None:  # the tensor it views would not see the change
-                raise RuntimeError(GRAPH_VIEW_INPLACE)
             result = compute(autograd.snapshot(self))
             self._write(result._data)
             self._version.regraphed = self._version.value  # (views taken before: see there)

@@ -86,11 +86,56 @@ def test_a_write_through_a_diagonal_without_grad_reaches_the_tensor(offset, dim1
     np.testing.assert_array_equal(h.numpy(), want)
 
 
-def test_a_recorded_write_through_a_diagonal_is_refused():
-    x = sd.tensor(np.arange(1.0, 13.0), dtype=sd.float64, requires_grad=True)
-    h = x * 2 + 1
-    with pytest.raises(RuntimeError, match="in-place operation on a view other than an index"):
-        h.view(3, 4).diagonal().mul_(3)
+M = np.linspace(-1.2, 1.5, 12)
+W = np.arange(1.0, 13.0)
+
+
+def view_cases():
+    """(name, the update on ``h`` of 12 entries, the same update on a NumPy array)."""
+
+    def on(a, index, fn):
+        a.reshape(3, 4)[index] = fn(a.reshape(3, 4)[index])
+
+    return {
+        "diagonal": (lambda h: h.view(3, 4).diagonal().mul_(3),
+                     lambda a: on(a, (range(3), range(3)), lambda v: v * 3)),
+        "offset_diagonal": (lambda h: h.view(3, 4).diagonal(1).add_(h[:3] * 2),
+                            lambda a: on(a, (range(3), range(1, 4)), lambda v: v + a[:3] * 2)),
+        "row_of_transpose": (lambda h: h.view(3, 4).T[1].mul_(3),
+                             lambda a: on(a, (slice(None), 1), lambda v: v * 3)),
+        "mT": (lambda h: h.view(3, 4).mT.mul_(h.view(3, 4).mT * 1),
+               lambda a: on(a, ..., lambda v: v * v)),
+        "select_of_view": (lambda h: h.view(3, 4).select(1, 2).sub_(1.5),
+                           lambda a: on(a, (slice(None), 2), lambda v: v - 1.5)),
+        "squeezed": (lambda h: h[None].squeeze(0)[2:4].mul_(3),
+                     lambda a: a.__setitem__(slice(2, 4), a[2:4] * 3)),
+        "unsqueezed": (lambda h: h.unsqueeze(1)[3].mul_(3),
+                       lambda a: a.__setitem__(3, a[3] * 3)),
+        "flattened": (lambda h: h.view(3, 4).flatten()[3:6].mul_(3),
+                      lambda a: a.__setitem__(slice(3, 6), a[3:6] * 3)),
+        "reshaped_whole": (lambda h: h.reshape(3, 4).mul_(h.reshape(3, 4) * 1),
+                           lambda a: a.__setitem__(..., a * a)),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(view_cases()))
+def test_a_recorded_update_through_a_view_is_written_into_its_tensor(name):
+    update, numpy_update = view_cases()[name]
+
+    def numpy_loss(x):
+        a = np.sin(x) * 2
+        numpy_update(a)
+        return (a * a * W).sum()
+
+    x = sd.tensor(M, dtype=sd.float64, requires_grad=True)
+    h = x.sin() * 2
+    update(h)
+    loss = (h * h * sd.tensor(W)).sum()
+    loss.backward()
+    assert float(loss) == pytest.approx(numpy_loss(M), rel=1e-12)
+    for eps in (1e-5, 1e-6):
+        fd = numeric_grad(numpy_loss, [M], eps=eps)
+        np.testing.assert_allclose(x.grad.numpy(), fd, rtol=1e-6, atol=1e-6)
 
 
 def test_a_diagonal_read_after_its_tensor_changed_in_place_is_refused():
@@ -113,3 +158,10 @@ def test_a_write_into_an_expanded_tensor_is_refused(grad):
         h[:1].expand(4).mul_(3)
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         h[:1].expand(4)[0] = 5.0
+
+
+def test_a_recorded_update_through_a_view_of_a_non_contiguous_tensor_is_refused():
+    h = sd.from_numpy(np.asfortranarray(np.ones((4, 3))))
+    w = sd.tensor(np.ones((3, 4)), dtype=sd.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Change the entries through an index"):
+        h.T.add_(w)
