@@ -100,7 +100,7 @@ def apply_op(
     """
     _check_devices(inputs)
     for x in inputs:
-        if type(x) is Tensor and x._view_of is not None:
+        if type(x) is Tensor and (x._view_of is not None or x._base is not None):
             x._regraph_entries()
     kwargs = kwargs or {}
     arrays = [_data(x) for x in inputs]
@@ -124,7 +124,7 @@ def _share_storage(result: Tensor, base: Any) -> None:
     if isinstance(base, Tensor) and array_module(result._data).may_share_memory(
         result._data, base._data
     ):
-        result._version = base._version
+        result._version, result._taken_at = base._version, base._version.value
         result._base = base._base if base._base is not None else base
 
 
@@ -592,8 +592,8 @@ class Tensor:
         With ``create_graph``, each ``.grad`` is itself differentiable (see
         ``autograd.grad``).
         """
-        if self._view_of is not None:  # (an entry view: its graph as it stands now)
-            self._regraph_entries()
+        if self._view_of is not None or self._base is not None:  # (a view: its graph as
+            self._regraph_entries()  # it stands now)
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
@@ -1641,6 +1641,11 @@ class Tensor:
         tensor it views (or of another view of it) came after it was taken: its values
         are the new ones, its graph must be too."""
         if self._version.regraphed > self._taken_at:
+            if self._view_of is None:  # (a view other than an index: by its entries' place)
+                try:
+                    self._view_of = _entries_in_base(self)
+                except RuntimeError:  # (a stale read is refused where the graph is pulled)
+                    return
             self._take_graph(self._current_entries())
 
     def _take_graph(self, again: Tensor) -> None:

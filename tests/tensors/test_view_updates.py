@@ -138,16 +138,37 @@ def test_a_recorded_update_through_a_view_is_written_into_its_tensor(name):
         np.testing.assert_allclose(x.grad.numpy(), fd, rtol=1e-6, atol=1e-6)
 
 
-def test_a_diagonal_read_after_its_tensor_changed_in_place_is_refused():
-    """Its values are the new ones: a gradient to the old ones would be wrong (it was:
-    [1.2, 7.2, 13.2] on the diagonal where the values give [2.4, 14.4, 26.4])."""
-    x = sd.tensor(np.arange(1.0, 13.0).reshape(3, 4) * 0.3, dtype=sd.float64, requires_grad=True)
-    h = x * 1
-    d = h.diagonal()
-    h.mul_(2)
-    loss = (d * d).sum()
-    with pytest.raises(RuntimeError, match="after a recorded in-place operation changed"):
-        loss.backward()
+@pytest.mark.parametrize(
+    ("take", "numpy_take"),
+    [
+        (lambda h: h.diagonal(), lambda a: np.diagonal(a)),
+        (lambda h: h.view(12)[2:], lambda a: a.reshape(12)[2:]),
+        (lambda h: h.T, lambda a: a.T),
+    ],
+    ids=["diagonal", "reshape", "transpose"],
+)
+def test_a_view_read_after_its_tensor_changed_in_place_reads_the_change(take, numpy_take):
+    """Its values are the new ones, and so is its graph, as PyTorch regenerates a view's
+    grad_fn (a diagonal's gradient went to the old values: 1.2, 7.2, 13.2 on the
+    diagonal where the values give 2.4, 14.4, 26.4; a reshape's was refused)."""
+    m = np.linspace(-1.0, 1.4, 12).reshape(3, 4)
+
+    def numpy_loss(x):
+        h = np.cos(x)
+        h[1] *= x[0] * 3
+        v = numpy_take(h)
+        return (v * v * np.arange(1, v.size + 1).reshape(v.shape)).sum()
+
+    x = sd.tensor(m, dtype=sd.float64, requires_grad=True)
+    h = x.cos()
+    v = take(h)
+    h[1].mul_(x[0] * 3)
+    loss = (v * v * sd.arange(1, v.numel() + 1, dtype=sd.float64).reshape(v.shape)).sum()
+    loss.backward()
+    assert float(loss) == pytest.approx(numpy_loss(m), rel=1e-12)
+    for eps in (1e-5, 1e-6):
+        fd = numeric_grad(numpy_loss, [m], eps=eps)
+        np.testing.assert_allclose(x.grad.numpy(), fd, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("grad", [False, True])
