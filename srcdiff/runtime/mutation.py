@@ -786,12 +786,18 @@ def check_length(n: int, shown: str, *sequences: Any) -> None:
 MODULE_REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 
-def _registry(obj: Any, key: str) -> bool:
-    """Whether ``obj.key`` is the dict in which the Module ``obj`` keeps its fields, which
-    its ``__setattr__`` gives a field's new value (``m.count += 1`` of a buffer)."""
-    from .calls import Host  # (calls imports this module)
-
-    return key in MODULE_REGISTRIES and isinstance(obj, Host.modules)
+def _registry(obj: Any, key: str, field: str, old: Any) -> bool:
+    """Whether ``obj.key`` is the dict in which a Module keeps the field ``field``, which
+    its ``__setattr__`` gives the field's new value (``m.count += 1`` of a buffer). Told
+    by what the object holds, not its class, so that code written out without srcdiff
+    (``sd.export``) checks it the same."""
+    registry = getattr(obj, "__dict__", {}).get(key)
+    return (
+        key in MODULE_REGISTRIES
+        and isinstance(registry, dict)
+        and registry.get(field) is old
+        and type(obj).__setattr__ is not object.__setattr__
+    )
 
 
 def check_field_alone(obj: Any, field: str, names: str = "") -> None:
@@ -803,7 +809,11 @@ def check_field_alone(obj: Any, field: str, names: str = "") -> None:
         return
     fields = getattr(obj, "__dict__", {})
     other = next(
-        (k for k, v in fields.items() if k != field and holds(v, old) and not _registry(obj, k)),
+        (
+            k
+            for k, v in fields.items()
+            if k != field and holds(v, old) and not _registry(obj, k, field, old)
+        ),
         None,
     )
     if other is not None:
