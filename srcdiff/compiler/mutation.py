@@ -1364,7 +1364,8 @@ def _follow_block(body: list[gast.stmt], sharing: Sharing, liveness: Liveness, n
         others = sorted(m for m in sharing.followers(written) - {written} - back
                         if (m in read_here.after[id(s)] or m in liveness.after[id(s)]
                             and sharing.shares_here(m, written)
-                            or facts(s).augments and sharing.holds_outside(m))
+                            or (facts(s).augments or sharing.tensors and written not in shown)
+                            and sharing.holds_outside(m))
                         and (seen_by is None or m in seen_by)
                         and (m in bound or m not in sharing.locals))  # fmt: skip
         if not others:

@@ -292,6 +292,21 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
     if old is new or not _mutable(old):
         return m
     if not holds(m, old):
+        if _fields_share(m, old) and (
+            callable(getattr(old, "_changed", None))
+            or not is_record(m)
+            or not _fields_share(m, old, 1, True)
+        ):
+            raise refuse(  # (a Module's Tensor field, or an entry or view of one)
+                f"an in-place update of `{written}` changes a Tensor or array a field of "
+                f"`{held}` holds (`{written}` is that field, or an entry or view of it: "
+                f"`{written} = {held}.<field>[0]`), and compiled code gives the update a new "
+                "value the field does not see",
+                f"write into the field itself (`{held}.<field>[i] += v`, "
+                f"`{held}.<field>.add_(v)`, under `with sd.no_grad():` for a field that needs "
+                f"no gradient), or update a copy (`{written} = "
+                f"{written}.clone()` first)",
+            )
         if is_record(m) and any(holds(v, old) for v in getattr(m, "__dict__", {}).values()):
             raise refuse(
                 f"an in-place update of `{written}` changes a field of `{held}`, which holds "
@@ -320,6 +335,23 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
         f"or make `{written}` a copy first ({written} = {written}.copy(), or "
         f"{written}.clone() for a Tensor)",
     )
+
+
+def _fields_share(x: Any, old: Any, depth: int = 4, exact: bool = False) -> bool:
+    """Whether the fields of ``x``, a record or a Module (its parameters, buffers and
+    sub-modules too, to ``depth`` levels), hold ``old`` or, unless ``exact``, an array or
+    Tensor sharing its memory: an update of ``old`` in place changes that field."""
+    fields = getattr(x, "__dict__", None)
+    if depth == 0 or not isinstance(fields, dict):
+        return False
+    if not (is_record(x) or all(isinstance(fields.get(k), dict) for k in MODULE_REGISTRIES)):
+        return False
+    for v in fields.values():
+        entries = v.values() if isinstance(v, dict) else v if isinstance(v, list | tuple) else (v,)
+        for e in entries:
+            if e is old or not exact and holds(e, old) or _fields_share(e, old, depth - 1, exact):
+                return True
+    return False
 
 
 def follow_detached(m: Any, old: Any, new: Any, names: str = "") -> Any:
@@ -756,8 +788,17 @@ def check_unchanged(held: Any, old: Any, new: Any, names: str = "") -> None:
     ``update_into``)."""
     if old is new or _written_through(old, new):
         return
+    global_name, written = (names.split(",") + ["", ""])[:2]
+    if held is not old and callable(getattr(held, "_changed", None)) and _shares(held, old):
+        raise refuse(  # (``h = G[0]; h += v``: h, a view of G's, is a new array here)
+            f"an in-place write into `{written}`, an entry or view of the global Tensor "
+            f"`{global_name}`: PyTorch writes it into `{global_name}`, compiled code gives "
+            f"`{written}` a new value, which `{global_name}` would not see",
+            f"write into `{global_name}` itself (`{global_name}[i] += v`, `{global_name}[i, j] "
+            "= v`, under `with sd.no_grad():` where it needs no gradient), or update a copy "
+            f"(`{written} = {written}.clone()` first)",
+        )
     if follow(held, old, object(), names) is not held:
-        global_name, written = (names.split(",") + ["", ""])[:2]
         raise refuse(
             f"an in-place write into `{written}` changes the object the global "
             f"`{global_name}` holds: compiled code gives `{written}` a new value, which "

@@ -3745,3 +3745,144 @@ def test_an_augmented_update_of_a_containers_tensor_through_a_name_is_made_in_it
     (got, got_held, got_grad) = _entry_steps(True, holder)
     assert got == want and got_held == want_held and want_held != [0.0, 0.0]
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12)
+
+
+class _Stateful(sd.nn.Module):
+    """A module keeping a Tensor field that is no parameter nor buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = sd.nn.Linear(2, 2)
+        self.state = sd.ones(1, 2)
+
+
+def _field_add(m, x, v):
+    h = m.state[0]
+    h += v
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _field_method_add(m, x, v):
+    h = m.state[0]
+    h.add_(v)
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _field_mul(m, x, v):
+    h = m.state[0]
+    h.mul_(2)
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _field_set(m, x, v):
+    h = m.state[0]
+    h[1] = 3.0
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _field_whole(m, x, v):
+    h = m.state
+    h += v
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _field_written_itself(m, x, v):
+    with sd.no_grad():  # (a Tensor read from an object may carry a gradient)
+        m.state[0] += 0.5
+        m.state[0].mul_(2)
+        m.state[0, 1] = 3.0
+    loss = (m.lin(x) ** 2).sum() + (m.state * x).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _global_add(m, x, v):
+    h = _GLOBAL_STATE[0]
+    h += v
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _global_method_add(m, x, v):
+    h = _GLOBAL_STATE[0]
+    h.add_(v)
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _global_mul(m, x, v):
+    h = _GLOBAL_STATE[0]
+    h.mul_(2)
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _global_set(m, x, v):
+    h = _GLOBAL_STATE[0]
+    h[1] = 3.0
+    loss = (m.lin(x) ** 2).sum()
+    loss.backward()
+    return loss.item()
+
+
+def _global_written_itself(m, x, v):
+    _GLOBAL_STATE[0] += 0.5
+    _GLOBAL_STATE[0] *= 2
+    _GLOBAL_STATE[0, 1] = 3.0
+    loss = (m.lin(x) ** 2).sum() + (_GLOBAL_STATE * x).sum()
+    loss.backward()
+    return loss.item()
+
+
+_GLOBAL_STATE = sd.ones(1, 2)
+
+
+def _stateful_run(loss_of, compiled, on_global):
+    global _GLOBAL_STATE
+    sd.manual_seed(0)
+    m = _Stateful()
+    _GLOBAL_STATE = sd.ones(1, 2)
+
+    x, v = sd.tensor([0.5, -1.0]), sd.tensor([0.25, -1.5])
+    value = (sd.differentiate(loss_of) if compiled else loss_of)(m, x, v)
+    held = _GLOBAL_STATE if on_global else m.state
+    return value, held.tolist(), m.lin.weight.grad.tolist()
+
+
+@pytest.mark.parametrize("loss_of", [_field_add, _field_method_add, _field_mul, _field_set,
+                                     _field_whole, _global_add, _global_method_add, _global_mul,
+                                     _global_set])  # fmt: skip
+def test_an_update_in_place_of_an_entry_of_a_held_tensor_is_refused_at_its_line(loss_of):
+    """``h = m.state[0]; h += v`` (``h.add_(v)``, ``h.mul_(2)``, ``h[1] = 3.0``), with
+    ``m.state`` a module's Tensor field or a global Tensor: PyTorch writes through the
+    view ``h`` into the Tensor; compiled code gave ``h`` a new array and left the Tensor
+    as it was, without a word (state [[1, 1]] where eager code gives [[1.25, -0.5]]).
+    Refused at the line, with the rewrite that works."""
+    eager = _stateful_run(loss_of, False, loss_of.__name__.startswith("_global"))
+    assert eager[1] != [[1.0, 1.0]]  # (eager code changes the Tensor)
+    line = inspect.getsourcelines(loss_of)[1] + 2  # (its update)
+    with pytest.raises(sd.CompileError, match=rf"test_compiled_steps\.py:{line}\b.*itself"):
+        _stateful_run(loss_of, True, loss_of.__name__.startswith("_global"))
+
+
+@pytest.mark.parametrize("loss_of", [_field_written_itself, _global_written_itself])
+def test_an_update_in_place_written_into_a_held_tensor_itself_runs_as_eager(loss_of):
+    """The rewrite the refusal above gives (``m.state[0] += v``, ``.mul_``, an entry
+    assigned) changes the Tensor as eager code does, with the same loss and gradient."""
+    on_global = loss_of is _global_written_itself
+    want, got = _stateful_run(loss_of, False, on_global), _stateful_run(loss_of, True, on_global)
+    assert got[1] == want[1] == [[3.0, 3.0]]
+    assert got[0] == pytest.approx(want[0]) and np.allclose(got[2], want[2])
