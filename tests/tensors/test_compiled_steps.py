@@ -3897,3 +3897,21 @@ def test_an_update_in_place_written_into_a_held_tensor_itself_runs_as_eager(loss
     want, got = _stateful_run(loss_of, False, on_global), _stateful_run(loss_of, True, on_global)
     assert got[1] == want[1] == ([[3.0, 3.0]] if "itself" in loss_of.__name__ else [[1.25, -0.5]])
     assert got[0] == pytest.approx(want[0]) and np.allclose(got[2], want[2])
+
+
+def _field_whole_without_backward(m, x):
+    h = m.state
+    h += x
+    return (h * x).sum().item()
+
+
+def test_a_whole_tensor_field_updated_through_a_name_in_a_step_without_gradients_is_refused():
+    """With nothing differentiated, ``h = m.state; h += x`` gave ``h`` a new Tensor and
+    left ``m.state`` as it was ([[1, 1]] where eager code gives [[1.5, 0]]): refused."""
+    x = sd.tensor([0.5, -1.0])
+    m = _Stateful()
+    _field_whole_without_backward(m, x)
+    assert m.state.tolist() == [[1.5, 0.0]]
+    line = inspect.getsourcelines(_field_whole_without_backward)[1] + 2
+    with pytest.raises(sd.CompileError, match=rf"test_compiled_steps\.py:{line}\b.*itself"):
+        sd.differentiate(_field_whole_without_backward)(_Stateful(), x)
