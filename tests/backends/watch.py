@@ -12,6 +12,7 @@ bookkeeping, not values, and are not listed.)
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,9 +52,15 @@ def numpy_floats() -> Iterator[list[str]]:
             if _floats(arg):
                 found.append(f"{frame.f_code.co_name}: its result")
 
+    # (no cyclic collection while watching: it would close generators left over from
+    # earlier code, whose frames then return here holding that code's arrays)
+    collecting = gc.isenabled()
+    gc.disable()
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
         yield found
     finally:
         sys.setprofile(previous)
+        if collecting:
+            gc.enable()
