@@ -2242,10 +2242,11 @@ class MappedFunction:
         examples (``out_axes=None``) has no one derivative, so it is refused."""
         outs = self._out_axes if isinstance(self._out_axes, (tuple, list)) else [self._out_axes]
         if any(axis is None for axis in outs):
-            raise CompileError(
-                f"a derivative of sd.vmap({self._fn.__qualname__}) with out_axes=None",
-                function=getattr(self._fn, "__qualname__", "vmap"),
-                hint="map the result (out_axes=0) and take its first entry",
+            raise _refused_at_call(
+                self._fn,
+                f"a derivative of sd.vmap({getattr(self._fn, '__qualname__', 'f')}) with "
+                "out_axes=None",
+                "map the result (out_axes=0) and take its first entry",
             )
         axes = self._axes(args)
         return axes, self._size(args, axes)

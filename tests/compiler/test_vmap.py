@@ -4,6 +4,7 @@ gradients, and gradients through a mapped function) and with ``jvp``."""
 
 import builtins
 import copy
+import inspect
 
 import numpy as np
 import pytest
@@ -141,8 +142,10 @@ def test_a_shared_result_has_no_derivative():
     def f(w, x):
         return np.sum(sd.vmap(lambda w, v: w * 2.0, (None, 0), out_axes=None)(w, x))
 
-    with pytest.raises(sd.CompileError, match="out_axes=None"):
+    with pytest.raises(sd.CompileError, match="out_axes=None") as refused:
         sd.grad(f)(W, X[:3, 0])
+    line = inspect.getsourcelines(f)[1] + 1  # (the line calling the mapped function)
+    assert f"{__file__}:{line}" in str(refused.value)
 
 
 def _cubes(x):
