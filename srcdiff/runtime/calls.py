@@ -1203,9 +1203,12 @@ RUN_AS_WRITTEN = ("srcdiff.optim",)
 
 def _runs_as_written(fn: Any) -> bool:
     """Whether ``fn`` (``opt.step``) is code of srcdiff's own that compiled Tensor code
-    calls as it is: no gradient passes through it, in eager code either."""
+    calls as it is: no gradient passes through it, in eager code either. A Module's
+    (``swa_utils.AveragedModel``'s forward) is not: its output carries the gradient."""
     module = getattr(getattr(fn, "__func__", fn), "__module__", None) or ""
-    return module.startswith(RUN_AS_WRITTEN)
+    return module.startswith(RUN_AS_WRITTEN) and not (
+        _is_module(fn) or _is_module(getattr(fn, "__self__", None))
+    )
 
 
 def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tuple[Any, Any]:

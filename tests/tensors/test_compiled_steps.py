@@ -3915,3 +3915,29 @@ def test_a_whole_tensor_field_updated_through_a_name_in_a_step_without_gradients
     line = inspect.getsourcelines(_field_whole_without_backward)[1] + 2
     with pytest.raises(sd.CompileError, match=rf"test_compiled_steps\.py:{line}\b.*itself"):
         sd.differentiate(_field_whole_without_backward)(_Stateful(), x)
+
+
+@pytest.mark.parametrize("through_forward", [False, True])
+def test_an_averaged_model_in_a_compiled_step_passes_its_gradient(through_forward):
+    """srcdiff.optim's code runs as written in compiled steps (an optimizer's step has no
+    gradient), but swa_utils.AveragedModel is a Module: its output carries one."""
+    from srcdiff.optim.swa_utils import AveragedModel
+
+    sd.manual_seed(0)
+    swa = AveragedModel(nn.Linear(3, 1).double())
+    x = sd.tensor(np.array([[1.0, 2.0, 3.0]]))
+
+    def step(x):
+        out = swa.forward(x) if through_forward else swa(x)
+        loss = (out**2).sum()
+        loss.backward()
+        return loss.item()
+
+    runs = []
+    for run in (step, sd.differentiate(step)):
+        for p in swa.parameters():
+            p.grad = None
+        runs.append((run(x), [p.grad.numpy().copy() for p in swa.parameters()]))
+    assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
+    for compiled, eager in zip(runs[1][1], runs[0][1], strict=True):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-12)
