@@ -62,7 +62,7 @@ class Adadelta(Optimizer):
         for p, state in self.stepped(group, "square_avg", "acc_delta"):
             adadelta(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["square_avg"]._data],
                 [state["acc_delta"]._data],
                 lr=group["lr"],

@@ -68,7 +68,7 @@ class Adam(Optimizer):
                 p._data *= 1 - lr * weight_decay
             adam(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["exp_avg"]._data],
                 [state["exp_avg_sq"]._data],
                 [state["max_exp_avg_sq"]._data] if group["amsgrad"] else [],

@@ -53,7 +53,7 @@ class Adamax(Optimizer):
         for p, state in self.stepped(group, "exp_avg", "exp_inf"):
             adamax(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["exp_avg"]._data],
                 [state["exp_inf"]._data],
                 [state["step"]],

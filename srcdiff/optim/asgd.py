@@ -72,7 +72,7 @@ class ASGD(Optimizer):
             state["step"] += 1
             asgd(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["ax"]._data],
                 [state["mu"]._data],
                 [state["eta"]._data],

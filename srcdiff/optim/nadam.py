@@ -66,7 +66,7 @@ class NAdam(Optimizer):
                 state["mu_product"] = Tensor._make(array_module(p._data).ones((), "float32"))
             nadam(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["exp_avg"]._data],
                 [state["exp_avg_sq"]._data],
                 [state["mu_product"]._data],

@@ -147,6 +147,11 @@ class Optimizer:
             state["step"] += 1
             yield p, state
 
+    @staticmethod
+    def gradient(p: Tensor, group: dict[str, Any]) -> Any:
+        """The array of ``p``'s gradient, negated where ``group`` maximizes."""
+        return -p.grad._data if group["maximize"] else p.grad._data
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient. ``closure``, if given,
         recomputes the loss (with grad enabled) first; its result is returned."""

@@ -60,7 +60,7 @@ class RAdam(Optimizer):
         for p, state in self.stepped(group, "exp_avg", "exp_avg_sq"):
             radam(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["exp_avg"]._data],
                 [state["exp_avg_sq"]._data],
                 [state["step"]],

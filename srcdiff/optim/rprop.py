@@ -68,7 +68,7 @@ class Rprop(Optimizer):
             state["step"] += 1
             rprop(
                 [p._data],
-                [-p.grad._data if group["maximize"] else p.grad._data],
+                [self.gradient(p, group)],
                 [state["prev"]._data],
                 [state["step_size"]._data],
                 step_size_min=group["step_sizes"][0],
