@@ -239,13 +239,8 @@ def poly(g, ans, seq_of_zeros):
     """The coefficients of ``prod (x - r_i)``: moving ``r_i`` moves them by minus those of
     the quotient ``q_i = ans / (x - r_i)``, whose ``k``-th is ``sum_{j<=k} ans_j r_i^(k-j)``
     (synthetic division; powers by ``np.cumprod``, exact at a zero root). The
-    characteristic polynomial of a square matrix goes through its eigenvalues: refused."""
-    if xp.ndim(seq_of_zeros) == 2 and xp.shape(seq_of_zeros)[0] == xp.shape(seq_of_zeros)[1]:
-        raise rt.refuse(
-            "the derivative of np.poly of a square matrix (its characteristic polynomial, "
-            "through its eigenvalues, complex in general)",
-            "pass the roots (a 1-D array), or expand np.linalg.det(x * np.eye(n) - a)",
-        )
+    characteristic polynomial of a square matrix is refused (``rt.poly_of_roots``)."""
+    rt.poly_of_roots(seq_of_zeros)
     r = xp.reshape(seq_of_zeros, (-1,))
     n = xp.shape(r)[0]
     k = xp.arange(n)
@@ -264,12 +259,7 @@ def poly(g, ans, seq_of_zeros):
 
 @jvp(xp.poly)
 def poly_jvp(ans, seq_of_zeros, *, dseq_of_zeros):
-    if xp.ndim(seq_of_zeros) == 2 and xp.shape(seq_of_zeros)[0] == xp.shape(seq_of_zeros)[1]:
-        raise rt.refuse(
-            "the derivative of np.poly of a square matrix (its characteristic polynomial, "
-            "through its eigenvalues, complex in general)",
-            "pass the roots (a 1-D array), or expand np.linalg.det(x * np.eye(n) - a)",
-        )
+    rt.poly_of_roots(seq_of_zeros)
     r = xp.reshape(seq_of_zeros, (-1,))
     n = xp.shape(r)[0]
     k = xp.arange(n)

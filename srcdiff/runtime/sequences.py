@@ -781,6 +781,18 @@ def polymul_factor_shape(a: Any) -> tuple:
     return xp.shape(a)
 
 
+def poly_of_roots(seq_of_zeros: Any) -> None:
+    """Refuse np.poly of a square matrix: its characteristic polynomial goes through its
+    eigenvalues, complex in general (np.poly of roots is differentiated)."""
+    shape = getattr(seq_of_zeros, "shape", None) or np.shape(seq_of_zeros)
+    if len(shape) == 2 and shape[0] == shape[1]:
+        raise refuse(
+            "the derivative of np.poly of a square matrix (its characteristic polynomial, "
+            "through its eigenvalues, complex in general)",
+            "pass the roots (a 1-D array), or expand np.linalg.det(x * np.eye(n) - a)",
+        )
+
+
 def simple_real_roots(r: Any, p: Any) -> None:
     """Refuse roots ``np.roots`` gave of the coefficients ``p`` that have no real
     derivative: complex ones (NumPy gives them as a complex array), repeated ones (two
