@@ -40,7 +40,7 @@ from ..runtime.mutation import write_back_refusal
 from . import pipeline
 from .analyse import is_number
 from .influence import returned_sources
-from .inline import guard_lines
+from .inline import cell_key, global_key, guard_lines
 from .ir import Dialect, Kind, facts
 from .normalize import (
     RESERVED,  # noqa: F401 (the name tests know it by)
@@ -719,7 +719,10 @@ def callees_still(
                                  "KWDEFAULTS": fn.__kwdefaults__}  # fmt: skip
     terms = ["F.__code__ is CODE", "F.__defaults__ is DEFAULTS", "F.__kwdefaults__ is KWDEFAULTS"]
     cells: dict[int, str] = {}  # per closure cell read (by id): the local holding it
-    checked: dict[int, tuple[str, Any]] = {}  # those whose object is checked: local, object
+    names: dict[str, str] = {}  # per global read: the local holding what it held
+    # the cells and globals (``cell_key``/``global_key``) whose object is checked: local,
+    # object (read from that local after, and not checked again by the guards)
+    checked: dict[Any, tuple[str, Any]] = {}
     own: dict[int, str] = {}  # per object whose own attributes are read (by id): the local
     # holding its __dict__
     for i, ((root, *path), obj) in enumerate(found.items()):
@@ -733,8 +736,12 @@ def callees_still(
                 closure = "CL" if cells else "(CL := F.__closure__)"
                 cells[id(cell)] = f"c{k}"
                 read = f"(c{k} := {closure}[{k}].cell_contents)"
-        elif root in fn.__globals__:
-            read, holder = f"G.get({root!r}, M)", fn.__globals__[root]
+        elif root in fn.__globals__:  # read once (``optimizer.step``, ``.zero_grad``)
+            holder = fn.__globals__[root]
+            read = names.get(root)
+            if read is None:
+                names[root] = f"g{i}"
+                read = f"(g{i} := G.get({root!r}, M))"
         else:
             read, holder = f"(M if {root!r} in G else BD.get({root!r}, M))", getattr(builtins, root)
         # an instance's method (``optimizer.step``), made anew at each read: the same
@@ -751,9 +758,12 @@ def callees_still(
             # named (read without making the bound method, and written out: no call)
             namespace[f"E{i}"], namespace[f"S{i}"] = obj.__func__, _weakly(obj.__self__)
             name = path[-1]
-            same = checked.get(id(fn.__closure__[free.index(root)])) if root in free else None
+            same = checked.get(_root_key(fn, root))
             if len(path) == 1 and same is not None and same[1] is obj.__self__:
                 h = same[0]  # (the cell's object, checked already: optimizer.step, .zero_grad)
+            elif len(path) == 1 and (root in names or root in free):  # (read into a local)
+                h = names[root] if root in names else cells[id(fn.__closure__[free.index(root)])]
+                terms.append(f"{read} is S{i}()")
             else:
                 h = f"h{i}"
                 terms.append(f"(h{i} := {read}) is S{i}()")
@@ -773,11 +783,11 @@ def callees_still(
         else:
             namespace[f"E{i}"] = weakref.ref(obj)
             terms.append(f"{read} is E{i}()")
-        if root in free and (
+        if (root in free or root in names) and (
             bound and len(path) == 1 or not path and not isinstance(obj, types.MethodType)
-        ):  # the cell's object itself, its identity checked
-            cell = fn.__closure__[free.index(root)]
-            checked[id(cell)] = (cells[id(cell)], obj.__self__ if bound else obj)
+        ):  # the cell's or global's object itself, its identity checked
+            local = cells[id(fn.__closure__[free.index(root)])] if root in free else names[root]
+            checked[_root_key(fn, root)] = (local, obj.__self__ if bound else obj)
     if guards:  # (guard_lines names its own locals and globals apart from the ones above)
         body = [f"if not ({' and '.join(terms)}): return False",
                 *guard_lines(guards, namespace, checked)]  # fmt: skip
@@ -789,6 +799,15 @@ def callees_still(
         source += "\n    except ValueError:  # an emptied closure cell\n        return False\n"
     exec(compile(source, f"<srcdiff: callees of {fn.__qualname__}>", "exec"), namespace)
     return namespace["still"]
+
+
+def _root_key(fn: types.FunctionType, root: str) -> Any:
+    """The key (``inline.cell_key``, ``inline.global_key``) of the closure cell or the
+    global that ``fn`` reads ``root`` from (None for a builtin)."""
+    free = fn.__code__.co_freevars
+    if root in free:
+        return cell_key(fn.__closure__[free.index(root)])
+    return global_key(fn.__globals__, root) if root in fn.__globals__ else None
 
 
 def _lasting(obj: Any) -> bool:

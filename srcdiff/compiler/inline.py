@@ -166,17 +166,37 @@ def check_guards(guards: Iterable[Guard]) -> Callable[[], bool]:
     return namespace["holds"]
 
 
+def cell_key(cell: Any) -> int:
+    """How ``guard_lines``'s ``cells`` names a closure cell."""
+    return id(cell)
+
+
+def global_key(namespace: dict[str, Any], name: str) -> tuple:
+    """How ``guard_lines``'s ``cells`` names a global ``name`` of ``namespace``."""
+    return ("global", id(namespace), name)
+
+
+def _root_key(root: tuple) -> Any:
+    """The key in ``guard_lines``'s ``cells`` of a path's root read (None: none there)."""
+    if root[0] == "cell":
+        return cell_key(root[1])
+    if root[0] == "global":
+        return global_key(root[1], root[2])
+    return None
+
+
 def guard_lines(
     guards: Iterable[Guard], namespace: dict[str, Any],
-    cells: dict[int, tuple[str, Any]] | None = None,
+    cells: dict[Any, tuple[str, Any]] | None = None,
 ) -> list[str]:  # fmt: skip
     """The statements of ``check_guards``'s function, each returning False where a guard
     does not hold (inside a ``try`` that returns False for an emptied cell), the objects
     they read put into ``namespace`` under names of their own: its locals are named
     ``v<n>`` and ``e``, its globals ``M``, ``A``, ``FWD``, ``B``, ``SAME``, ``ND``, ``MC``
-    and a letter followed by a number. ``cells``: closure cells (by id) the code before
-    has read into a local and found holding an object (local, object): read there, and
-    not checked again where a guard expects that object."""
+    and a letter followed by a number. ``cells``: closure cells and globals (by
+    ``cell_key``, ``global_key``) the code before has read into a local and found holding
+    an object (local, object): read there, and not checked again where a guard expects
+    that object."""
     namespace.update({"M": MISSING, "A": attribute, "FWD": _forward, "B": builtins,
                       "SAME": _same_items, "ND": _NOTHING})  # fmt: skip
     if len(Host.modules) == 1:  # ``_forward`` written out: its class's forward, where the
@@ -210,8 +230,9 @@ def guard_lines(
             )
         else:
             root, *parts = path[0]
-            if root == "cell" and id(parts[0]) in cells:
-                read[key] = cells[id(parts[0])][0]
+            before = cells.get(_root_key(path[0]))
+            if before is not None:
+                read[key] = before[0]
                 return read[key]
             expr = {
                 "fixed": lambda: local(parts[0], "K"),
@@ -234,10 +255,10 @@ def guard_lines(
             continue
         if len(guard.path) == 1 and guard.path[0][0] == "fixed":
             continue  # the object itself: found as long as it lives, which read keeps
-        root, *parts = guard.path[0]
-        if len(guard.path) == 1 and root == "cell" and id(parts[0]) in cells:
+        before = cells.get(_root_key(guard.path[0]))
+        if len(guard.path) == 1 and before is not None:
             expected = guard._kept if guard._ref is None else guard._ref()
-            if cells[id(parts[0])][1] is expected:
+            if before[1] is expected:
                 continue  # checked before
         v = value(guard.path, _path_key(guard.path))
         if guard._ref is None:

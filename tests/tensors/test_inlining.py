@@ -572,3 +572,54 @@ def test_code_that_rebinds_with_setattr_is_followed_by_what_it_inlines():
         assert compiled(act) == pytest.approx(want)
         net.w.grad = None
     assert "rt.inlined(_site" in sd.source(compiled)
+
+
+STEP_MODEL = Affine(0.5, -1.5)  # the globals a step reads (rebound by the test below)
+STEP_LOSS = sd.nn.MSELoss()
+STEP_OPTIMIZER = sd.optim.SGD(STEP_MODEL.parameters(), lr=0.1)
+
+
+def global_step(x, y):
+    loss = STEP_LOSS(STEP_MODEL(x), y)
+    loss.backward()
+    STEP_OPTIMIZER.step()
+    STEP_OPTIMIZER.zero_grad()
+    return loss.item()
+
+
+def test_globals_the_step_reads_once_are_checked_each_call_when_rebound(monkeypatch):
+    """The model, loss and optimizer read from globals (each read once by the check of
+    the compiled step): another object bound to any of them is the one that runs."""
+    x, y = data()
+    step = sd.differentiate(global_step)
+    eager_model = Affine(0.5, -1.5)
+    eager_optimizer = sd.optim.SGD(eager_model.parameters(), lr=0.1)
+
+    def eager(model, loss_fn, optimizer):
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    def same(model, other):
+        for p, q in zip(model.parameters(), other.parameters(), strict=True):
+            assert p.tolist() == q.tolist()
+
+    assert step(x, y) == eager(eager_model, STEP_LOSS, eager_optimizer)
+    same(STEP_MODEL, eager_model)
+    second, eager_second = Branchy(early=False), Branchy(early=False)
+    monkeypatch.setitem(globals(), "STEP_MODEL", second)  # a module of another class
+    monkeypatch.setitem(globals(), "STEP_OPTIMIZER", sd.optim.SGD(second.parameters(), lr=0.5))
+    want = eager(eager_second, STEP_LOSS, sd.optim.SGD(eager_second.parameters(), lr=0.5))
+    assert step(x, y) == want
+    same(second, eager_second)
+    monkeypatch.setitem(globals(), "STEP_LOSS", sd.nn.L1Loss())
+    eager_optimizer = sd.optim.SGD(eager_second.parameters(), lr=0.5)
+    want = eager(eager_second, sd.nn.L1Loss(), eager_optimizer)
+    assert step(x, y) == want
+    same(second, eager_second)
+    calls = []
+    STEP_OPTIMIZER.step = lambda: calls.append(1)  # an instance's own step runs
+    assert step(x, y) == eager(eager_second, sd.nn.L1Loss(), sd.optim.SGD([sd.zeros(1)]))
+    assert calls == [1]
