@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import dtypes
 from .. import runtime as rt_module
+from ..errors import CompileError
 from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.mutation import mutable_array
@@ -131,7 +132,150 @@ def sequence_rule(primitive: Any) -> str | None:
     return next((rule for p, rule in SEQUENCE_RULES if p is primitive), None)
 
 
-class Analyser:
+class Classifier:
+    """What makes an ``Op`` of a primitive applied to operands (``rule_op``): which names
+    are active, which dtype an operand names (``value_of``), and how a refusal is made
+    (``error``; while ``final``, it raises at once). The Analyser is one, for a
+    function's source; the recorded Tensor operations have one of their own."""
+
+    active: set[str]
+    final: bool
+    on_tensors: bool
+
+    def value_of(self, e: gast.expr) -> tuple[bool, Any]:
+        """The object ``e`` names where the code cannot change it, if found."""
+        raise NotImplementedError
+
+    def error(self, what: str, node: gast.AST | int | None, hint: str) -> CompileError:
+        raise NotImplementedError
+
+    def is_active(self, e: gast.expr | None) -> bool:
+        if isinstance(e, gast.Starred):
+            e = e.value
+        if isinstance(e, gast.Name):
+            return e.id in self.active
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return any(self.is_active(x) for x in e.elts)
+        return False
+
+    def fail(self, node: gast.AST, what: str, hint: str) -> Op:
+        if self.final:
+            raise self.error(what, node, hint)
+        return Op(Kind.PASSIVE)
+
+    def rule_op(
+        self,
+        rule: registry.Rule,
+        prim: Any,
+        args: list[gast.expr],
+        keywords: list[gast.keyword],
+        stmt: gast.stmt,
+        target: str | None = None,
+    ) -> Op:
+        if not any(map(self.is_active, [*args, *(k.value for k in keywords)])):
+            return Op(Kind.PASSIVE)  # (whatever its arguments: math.log(8, 2) has no rule)
+        bound, operands = {}, []
+        npos = rule.npositional  # keyword-only parameters take no positional argument
+        starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
+        if (starred and starred[0] < npos) or any(k.arg is None for k in keywords):
+            return self.fail(
+                stmt,
+                f"*args or **kwargs passed to {describe(prim)}",
+                "pass its arguments one by one, so that srcdiff can tell which is which",
+            )
+        for pname, arg in zip(rule.params[:npos], args, strict=False):
+            bound[pname] = arg
+        extra = args[npos:]
+        if extra and rule.varargs is None:
+            return self.fail(
+                stmt,
+                f"too many arguments for the rule of {describe(prim)}",
+                "pass the documented arguments only",
+            )
+        passed_on = []  # keywords a rule called by name takes as they are (**kwargs)
+        for k in keywords:
+            pname = registry.keyword(prim, k.arg)
+            if pname is None or k.arg == "out" and _is_none(k.value):  # (NumPy's default)
+                continue
+            if rule.keywords and pname not in rule.params:
+                if self.is_active(k.value):  # its rule would give it no gradient
+                    return self.fail(
+                        stmt,
+                        f"a differentiated value passed by keyword ({k.arg}=) to {describe(prim)}",
+                        "pass it by position",
+                    )
+                passed_on.append(k)
+                continue
+            if pname not in rule.params or pname in bound:
+                return self.fail(
+                    stmt,
+                    f"argument {k.arg}= of {describe(prim)} is not "
+                    "supported by its derivative rule",
+                    "drop it, or register a rule with sd.register_vjp",
+                )
+            bound[pname] = k.value
+        for pname in rule.params:
+            if pname not in bound:
+                if pname not in rule.defaults:
+                    if not any(map(self.is_active, [*bound.values(), *extra])):
+                        return Op(Kind.PASSIVE)  # another form (np.where(c): indices)
+                    return self.fail(
+                        stmt, f"missing argument {pname} for {describe(prim)}", "pass it explicitly"
+                    )
+                bound[pname] = const(rule.defaults[pname])
+            operands.append(bound[pname])
+        if rule.varargs:
+            bound[rule.varargs] = gast.Tuple(elts=list(extra), ctx=gast.Load())
+            operands += extra
+        if not any(self.is_active(a) for a in operands):
+            return Op(Kind.PASSIVE)
+        at_run_time = False
+        # NumPy's dtype= (srcdiff's own rules: a user's parameter so named may mean anything)
+        if (
+            rule.inline
+            and "dtype" in bound
+            and not (isinstance(bound["dtype"], gast.Constant) and bound["dtype"].value is None)
+        ):
+            kind = self.static_dtype_kind(bound["dtype"])
+            if kind in ("i", "u", "b"):
+                return Op(Kind.PASSIVE)  # integers or booleans: constant almost everywhere
+            if kind not in ("f", None):
+                what = "a complex value" if kind == "c" else f"NumPy's kind {kind!r}"
+                return self.fail(
+                    stmt,
+                    f"dtype={gast.unparse(bound['dtype'])} ({what}) in {describe(prim)} of a "
+                    "differentiated value",
+                    "pass a real floating dtype there (np.float32, float), or cast the value "
+                    "with .astype() first",
+                )
+            at_run_time = kind is None and not registry.is_cast(prim)
+        elif (
+            "dtype" not in bound  # x.to(torch.long), x.type_as(y)
+            and registry.is_cast(prim)
+            and self.on_tensors
+            and {self.static_dtype_kind(a) for a in operands[1:]} & {"i", "u", "b"}
+        ):
+            return Op(Kind.PASSIVE)  # as PyTorch's integer Tensors: no gradient
+        if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
+            return self.fail(
+                stmt,
+                "a complex number in a differentiated computation",
+                "srcdiff differentiates real-valued code: compute with the real and "
+                "imaginary parts as real arrays",
+            )
+        return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
+                  primitive=prim, keywords=passed_on, dtype_at_run_time=at_run_time)  # fmt: skip
+
+    def static_dtype_kind(self, e: gast.expr) -> str | None:
+        """The kind (NumPy's letter) of the dtype ``e`` names, where it names one this
+        function cannot change (a constant, ``float``, ``np.float32``); None elsewhere."""
+        if isinstance(e, gast.Constant):
+            return dtype_kind(e.value)
+        found, value = self.value_of(e)
+        return dtype_kind(value) if found else None
+
+
+class Analyser(Classifier):
     def __init__(
         self,
         parsed: Parsed,
@@ -166,14 +310,12 @@ class Analyser:
         self.holder_params: frozenset[str] = frozenset()  # given what holds such objects
         self._taken: frozenset[str] | None = None  # see taken_out
 
-    @classmethod
-    def straight_line(cls, parsed: Parsed, fn: gast.FunctionDef, active: set[str]) -> Analyser:
-        """An analyser classifying, one at a time, the operations of a program srcdiff
-        writes itself (recorded Tensor operations): with no fixpoint to find, a refusal
-        raises at once."""
-        analyser = cls(parsed, fn, active)
-        analyser.final = True
-        return analyser
+    def value_of(self, e: gast.expr) -> tuple[bool, Any]:
+        kind, value = self.resolve(e)
+        return kind == "object", value
+
+    def error(self, what: str, node: gast.AST | int | None, hint: str) -> CompileError:
+        return self.p.error(what, node, hint)
 
     # --- callees ---------------------------------------------------------------------
     def resolve(self, func: gast.expr) -> tuple[str, Any]:
@@ -193,15 +335,6 @@ class Analyser:
         else:  # an attribute whose read would run code (a property): not found, dynamic
             found, obj = self.p.resolve_path(e.id, path[::-1])
         return ("object", obj) if found else ("dynamic", None)
-
-    def is_active(self, e: gast.expr | None) -> bool:
-        if isinstance(e, gast.Starred):
-            e = e.value
-        if isinstance(e, gast.Name):
-            return e.id in self.active
-        if isinstance(e, (gast.Tuple, gast.List)):
-            return any(self.is_active(x) for x in e.elts)
-        return False
 
     def unknown(self, obj: Any, stmt: gast.stmt, call: gast.Call | None = None) -> Op | None:
         """The failure for a call of ``obj`` that is refused or has no rule and no
@@ -250,11 +383,6 @@ class Analyser:
                 "values (.detach(), a Python bool or number), or ask for the rule",
             )
         return None
-
-    def fail(self, node: gast.AST, what: str, hint: str) -> Op:
-        if self.final:
-            raise self.p.error(what, node, hint)
-        return Op(Kind.PASSIVE)
 
     # --- classification --------------------------------------------------------------
     def classify(self, stmt: gast.stmt) -> Op:
@@ -1342,109 +1470,6 @@ class Analyser:
             )
         return self.rule_op(rule, prim, args, keywords, stmt)
 
-    def rule_op(
-        self,
-        rule: registry.Rule,
-        prim: Any,
-        args: list[gast.expr],
-        keywords: list[gast.keyword],
-        stmt: gast.stmt,
-        target: str | None = None,
-    ) -> Op:
-        if not any(map(self.is_active, [*args, *(k.value for k in keywords)])):
-            return Op(Kind.PASSIVE)  # (whatever its arguments: math.log(8, 2) has no rule)
-        bound, operands = {}, []
-        npos = rule.npositional  # keyword-only parameters take no positional argument
-        starred = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
-        if (starred and starred[0] < npos) or any(k.arg is None for k in keywords):
-            return self.fail(
-                stmt,
-                f"*args or **kwargs passed to {describe(prim)}",
-                "pass its arguments one by one, so that srcdiff can tell which is which",
-            )
-        for pname, arg in zip(rule.params[:npos], args, strict=False):
-            bound[pname] = arg
-        extra = args[npos:]
-        if extra and rule.varargs is None:
-            return self.fail(
-                stmt,
-                f"too many arguments for the rule of {describe(prim)}",
-                "pass the documented arguments only",
-            )
-        passed_on = []  # keywords a rule called by name takes as they are (**kwargs)
-        for k in keywords:
-            pname = registry.keyword(prim, k.arg)
-            if pname is None or k.arg == "out" and _is_none(k.value):  # (NumPy's default)
-                continue
-            if rule.keywords and pname not in rule.params:
-                if self.is_active(k.value):  # its rule would give it no gradient
-                    return self.fail(
-                        stmt,
-                        f"a differentiated value passed by keyword ({k.arg}=) to {describe(prim)}",
-                        "pass it by position",
-                    )
-                passed_on.append(k)
-                continue
-            if pname not in rule.params or pname in bound:
-                return self.fail(
-                    stmt,
-                    f"argument {k.arg}= of {describe(prim)} is not "
-                    "supported by its derivative rule",
-                    "drop it, or register a rule with sd.register_vjp",
-                )
-            bound[pname] = k.value
-        for pname in rule.params:
-            if pname not in bound:
-                if pname not in rule.defaults:
-                    if not any(map(self.is_active, [*bound.values(), *extra])):
-                        return Op(Kind.PASSIVE)  # another form (np.where(c): indices)
-                    return self.fail(
-                        stmt, f"missing argument {pname} for {describe(prim)}", "pass it explicitly"
-                    )
-                bound[pname] = const(rule.defaults[pname])
-            operands.append(bound[pname])
-        if rule.varargs:
-            bound[rule.varargs] = gast.Tuple(elts=list(extra), ctx=gast.Load())
-            operands += extra
-        if not any(self.is_active(a) for a in operands):
-            return Op(Kind.PASSIVE)
-        at_run_time = False
-        # NumPy's dtype= (srcdiff's own rules: a user's parameter so named may mean anything)
-        if (
-            rule.inline
-            and "dtype" in bound
-            and not (isinstance(bound["dtype"], gast.Constant) and bound["dtype"].value is None)
-        ):
-            kind = self.static_dtype_kind(bound["dtype"])
-            if kind in ("i", "u", "b"):
-                return Op(Kind.PASSIVE)  # integers or booleans: constant almost everywhere
-            if kind not in ("f", None):
-                what = "a complex value" if kind == "c" else f"NumPy's kind {kind!r}"
-                return self.fail(
-                    stmt,
-                    f"dtype={gast.unparse(bound['dtype'])} ({what}) in {describe(prim)} of a "
-                    "differentiated value",
-                    "pass a real floating dtype there (np.float32, float), or cast the value "
-                    "with .astype() first",
-                )
-            at_run_time = kind is None and not registry.is_cast(prim)
-        elif (
-            "dtype" not in bound  # x.to(torch.long), x.type_as(y)
-            and registry.is_cast(prim)
-            and self.on_tensors
-            and {self.static_dtype_kind(a) for a in operands[1:]} & {"i", "u", "b"}
-        ):
-            return Op(Kind.PASSIVE)  # as PyTorch's integer Tensors: no gradient
-        if any(isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in operands):
-            return self.fail(
-                stmt,
-                "a complex number in a differentiated computation",
-                "srcdiff differentiates real-valued code: compute with the real and "
-                "imaginary parts as real arrays",
-            )
-        return Op(Kind.RULE, target=target, rule=rule, operands=operands, bound=bound,
-                  primitive=prim, keywords=passed_on, dtype_at_run_time=at_run_time)  # fmt: skip
-
     def may_give_integers(self, op: Op) -> bool:
         """Whether a cast in Tensor code may give integers or booleans, a dtype only the
         running code knows (``x.to(dtype)``, ``x.type_as(y)``): the primal records which
@@ -1456,22 +1481,6 @@ class Analyser:
             return False
         dtypes = [op.bound["dtype"]] if "dtype" in op.bound else op.operands[1:]
         return any(self.static_dtype_kind(e) != "f" and not _device(e) for e in dtypes)
-
-    def static_dtype_kind(self, e: gast.expr) -> str | None:
-        """The kind (NumPy's letter) of the dtype ``e`` names, where it names one this
-        function cannot change (a constant, ``float``, ``np.float32``); None elsewhere."""
-        if isinstance(e, gast.Constant):
-            value = e.value
-        else:
-            kind, value = self.resolve(e)
-            if kind != "object":
-                return None
-        if isinstance(value, dtypes.dtype):  # a Tensor's (torch.long)
-            return value.numpy.kind
-        try:
-            return np.dtype(value).kind
-        except TypeError:
-            return None
 
     # --- activity --------------------------------------------------------------------
     def tensor_sources(self, statements: list[gast.stmt]) -> set[str]:
@@ -1933,6 +1942,17 @@ def _stepped(obj: Any, call: gast.Call | None) -> tuple[str, str]:
     )
 
 
+def dtype_kind(value: Any) -> str | None:
+    """The kind (NumPy's letter) of the dtype ``value`` is (a Tensor's too), or None where
+    it is none."""
+    if isinstance(value, dtypes.dtype):  # a Tensor's (torch.long)
+        return value.numpy.kind
+    try:
+        return np.dtype(value).kind
+    except TypeError:
+        return None
+
+
 def describe(obj: Any) -> str:
     """How a user names ``obj``: ``np.linalg.inv``, ``math.gamma``, ``max``."""
     module = getattr(obj, "__module__", None) or ""
@@ -2367,12 +2387,13 @@ def analyse(
     return Analysis(
         parsed,
         fn,
-        analyser.active,
-        params_of(fn),
         pure,
         frozenset(analyser.assumed_numbers),
         getattr(facts(fn).sharing, "updated_params", ()),
         getattr(facts(fn).sharing, "updated_by_name", ()),
+        source=parsed.listing,
+        params=params_of(fn),
+        active=analyser.active,
     )
 
 

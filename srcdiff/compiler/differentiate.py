@@ -30,11 +30,11 @@ from .. import runtime as rt_module
 from ..rules import registry
 from .analyse import relevant_try
 from .ir import (
-    Analysis,
     Block,
     Branch,
     Kind,
     Node,
+    Program,
     Repeat,
     Step,
     StepKind,
@@ -45,7 +45,7 @@ from .ir import (
     walk_nodes,
 )
 from .mutation import FOLLOWS
-from .normalize import Names, assign, const, name, walk, walk_statements
+from .normalize import Names, assign, const, name, walk
 from .template import call_rule, expand
 from .trace import Frame, PrimalBuilder, Records, at, attr, call, relevant, subscript
 
@@ -233,36 +233,36 @@ def within(block: Block, raised: int | None) -> int | None:
     return None
 
 
-def explain(analysis: Analysis, key: tuple) -> list[str]:
+def explain(analysis: Program, key: tuple) -> list[str]:
     """The choices of the path ``key``, a line each, in the user's terms: which way each
     ``if`` went, which kinds of iterations each loop ran, and how each ``try`` went."""
     try:
         items, _ = select(analysis.program, iter(key))
     except Refused as refused:
-        raise analysis.parsed.error(refused.what, refused.node, refused.hint) from None
+        raise analysis.source.error(refused.what, refused.node, refused.hint) from None
     return _explain(items, analysis, "")
 
 
-def try_way(item: Item, analysis: Analysis) -> str:
+def try_way(item: Item, analysis: Program) -> str:
     """How a try went: ``body ran through``, ``raised at line 7, handled by `except
     ValueError:```, or ``raised at line 7, not handled here``."""
     if item.taken == RAN_THROUGH:
         return "body ran through"
     line = next(n.line for n in walk_nodes(analysis.program) if n.pos == item.at)
     if item.taken == PASSED_ON:
-        return f"raised at {analysis.parsed.label(line)}, not handled here"
+        return f"raised at {analysis.source.label(line)}, not handled here"
     clause = item.stmt.handlers[item.taken]
     return (
-        f"raised at {analysis.parsed.label(line)}, handled by "
-        f"`{analysis.parsed.source_line(clause.lineno)}`"
+        f"raised at {analysis.source.label(line)}, handled by "
+        f"`{analysis.source.source_line(clause.lineno)}`"
     )
 
 
-def _explain(items: list[Item], analysis: Analysis, indent: str) -> list[str]:
+def _explain(items: list[Item], analysis: Program, indent: str) -> list[str]:
     lines = []
     for item in items:
         s = item.stmt
-        where = f"{analysis.parsed.label(s.lineno)}: `{analysis.parsed.source_line(s.lineno)}`"
+        where = f"{analysis.source.label(s.lineno)}: `{analysis.source.source_line(s.lineno)}`"
         if item.kind is Ran.BRANCH:
             lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
         elif item.kind is Ran.TRY:
@@ -374,7 +374,7 @@ def is_index_grad(e: gast.expr) -> bool:
 class AdjointBuilder:
     def __init__(
         self,
-        analysis: Analysis,
+        analysis: Program,
         primal: PrimalBuilder | Records,
         names: Names,
         wrt: list[str],
@@ -408,8 +408,8 @@ class AdjointBuilder:
     def infer_kinds(self) -> None:
         """'array' for names holding arrays or numbers (adjoints add with ``+``), 'any'
         for names that may hold containers (adjoints add with ``rt.acc``)."""
-        for s in walk_statements(self.a.fn.body):
-            op = facts(s).op
+        for node in walk_nodes(self.a.program):
+            s, op = node.stmt, facts(node.stmt).op
             if op is None or not op.target:
                 continue
             if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
@@ -488,7 +488,7 @@ class AdjointBuilder:
             while isinstance(root, gast.Attribute):
                 root = root.value
             if isinstance(root, gast.Name) and root.id not in self.a.params:
-                found, obj = self.a.parsed.resolve(root.id)
+                found, obj = self.a.resolve(root.id)
                 if found and getattr(obj, "__name__", "").split(".")[0] in ("numpy", "cupy"):
                     return "array"
             return "any"
@@ -697,7 +697,7 @@ class AdjointBuilder:
             rule = op.rule
             for j in range(rule.npositional, min(rule.arity, len(operands))):
                 if self.active(operands[j]):
-                    raise self.a.parsed.error(
+                    raise self.a.source.error(
                         f"a derivative through {rule.params[j]}=, a keyword-only parameter of "
                         f"{getattr(op.primitive, '__qualname__', op.primitive)}: its rule "
                         f"{rule.fn.__qualname__} gives the gradients of the arguments it takes "
@@ -728,12 +728,12 @@ class AdjointBuilder:
             elif item.kind is Ran.TRY:
                 s = item.stmt
                 way = try_way(item, self.a)
-                where = self.a.parsed.label(s.lineno)
+                where = self.a.source.label(s.lineno)
                 self.emit(comment(f"{where}: try: {way}", s.lineno), s.lineno)
             else:
                 s = item.stmt
                 choice = "taken" if item.taken else "not taken"
-                where = self.a.parsed.label(s.lineno)
+                where = self.a.source.label(s.lineno)
                 self.emit(comment(f"{where}: if branch {choice}", s.lineno), s.lineno)
 
     def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()) -> None:
@@ -781,7 +781,7 @@ class AdjointBuilder:
                 and n not in info.maybe_saves
             ]
             if absent:
-                raise self.a.parsed.error(
+                raise self.a.source.error(
                     f"cannot differentiate this loop: {', '.join(absent)} "
                     "may be undefined before it",
                     line,
@@ -887,7 +887,7 @@ class AdjointBuilder:
         try:
             items, _ = select(self.a.program, iter(key), stop)
         except Refused as refused:
-            raise self.a.parsed.error(refused.what, refused.node, refused.hint) from None
+            raise self.a.source.error(refused.what, refused.node, refused.hint) from None
         seeds = set(self.wrt if wanted is None else wanted)
         self.live = path_activity(items, seeds)
         self.live &= path_usefulness(items, self.live)
@@ -918,7 +918,7 @@ class AdjointBuilder:
             type_comment=None,
             type_params=[],
         )
-        fn.lineno = self.a.fn.lineno
+        fn.lineno = self.a.source.lineno
         return fn
 
 
@@ -1004,7 +1004,7 @@ def replace_name(e: gast.expr, old: str, new: str) -> gast.expr:
 
 
 def adjoint(
-    analysis: Analysis,
+    analysis: Program,
     primal: PrimalBuilder,
     names: Names,
     key: tuple,

@@ -20,16 +20,18 @@ from typing import Any
 import gast
 import numpy as np
 
+from .. import dtypes
 from .. import runtime as rt_module
+from ..errors import CompileError
 from ..rules import registry
-from .analyse import Analyser, saves_of
+from .analyse import Classifier, dtype_kind, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
 from .finite import insert_checks
-from .ir import Analysis, Kind, Op, build, facts, mark
-from .normalize import Names, assign, const, name, params_of
+from .ir import Kind, Op, Program, Step, StepKind, facts, mark
+from .normalize import Names, assign, const, name
 from .optimize import optimize
-from .parse import Parsed
+from .parse import Listing
 from .trace import Frame, Records
 
 Arg = tuple[str, Any]  # ("v", value number) or ("c", constant)
@@ -57,6 +59,12 @@ def _literal_expr(c: Any) -> gast.expr:
     return const(c)
 
 
+def _names_dtype(c: Any) -> bool:
+    """Whether a constant that is no literal may name a dtype (``np.float64``, a Tensor's
+    ``sd.float64``): the recorded operations' classification reads those."""
+    return isinstance(c, (type, np.dtype, dtypes.dtype))
+
+
 def _freeze(c: Any) -> Any:
     """A literal as a key of the plans: with its type, which equality leaves out (``True
     == 1`` and ``0.0 == -0.0`` are equal, and ``x[True]`` is no ``x[1]``)."""
@@ -64,8 +72,8 @@ def _freeze(c: Any) -> Any:
         return ("slice", _freeze(c.start), _freeze(c.stop), _freeze(c.step))
     if isinstance(c, tuple):
         return tuple(_freeze(x) for x in c)
-    if not _literal(c):
-        return ("runtime constant",)
+    if not _literal(c):  # (of a dtype, its kind: the rules of some ops depend on it)
+        return ("runtime constant", dtype_kind(c)) if _names_dtype(c) else ("runtime constant",)
     return (type(c), repr(c)) if isinstance(c, float) else (type(c), c)
 
 
@@ -197,6 +205,50 @@ class _EagerAdjoint(AdjointBuilder):
         super().statement(s, frame, flag)
 
 
+class _Operations(Classifier):
+    """Classifies the recorded operations, one at a time: with no fixpoint to find, a
+    refusal raises at once. A constant that names a dtype stands for the one recorded
+    (the plans are keyed by its kind: see ``_freeze``)."""
+
+    def __init__(self, source: Listing, active: set[str], dtypes_named: dict[str, Any]):
+        self.source, self.active, self.dtypes_named = source, active, dtypes_named
+        self.final, self.on_tensors = True, False
+
+    def value_of(self, e: gast.expr) -> tuple[bool, Any]:
+        if isinstance(e, gast.Name) and e.id in self.dtypes_named:
+            return True, self.dtypes_named[e.id]
+        return False, None
+
+    def error(self, what: str, node: gast.AST | int | None, hint: str) -> CompileError:
+        return self.source.error(what, node, hint)
+
+
+OPERATORS = {operator.add: gast.Add, operator.sub: gast.Sub, operator.mul: gast.Mult,
+             operator.truediv: gast.Div, operator.pow: gast.Pow,
+             operator.matmul: gast.MatMult}  # fmt: skip
+
+
+def _operation(prim: Any, operands: list[gast.expr], keywords: list[gast.keyword]) -> gast.expr:
+    """The recorded operation as an expression, as ``show_op`` writes it: ``t1 * x1``,
+    ``-t1``, ``x0[x2]``, ``x0.T``, ``x0.sum(axis=0)``, ``np.tanh(t2)``."""
+    if prim in OPERATORS and len(operands) == 2 and not keywords:
+        return gast.BinOp(left=operands[0], op=OPERATORS[prim](), right=operands[1])
+    if prim is operator.neg and len(operands) == 1 and not keywords:
+        return gast.UnaryOp(op=gast.USub(), operand=operands[0])
+    if prim is operator.getitem and len(operands) == 2 and not keywords:
+        return gast.Subscript(value=operands[0], slice=operands[1], ctx=gast.Load())
+    if isinstance(prim, str) and prim.startswith("ndarray."):
+        method = gast.Attribute(value=operands[0], attr=prim[8:], ctx=gast.Load())
+        if not callable(getattr(np.ndarray, prim[8:], None)):  # x.T, x.mT, x.real
+            return method
+        return gast.Call(func=method, args=operands[1:], keywords=keywords)
+    root, *path = describe(prim).split(".")
+    func: gast.expr = name(root)
+    for attribute in path:
+        func = gast.Attribute(value=func, attr=attribute, ctx=gast.Load())
+    return gast.Call(func=func, args=operands, keywords=keywords)
+
+
 def _build(
     ops: list,
     n_inputs: int,
@@ -205,44 +257,30 @@ def _build(
     xp: types.ModuleType = np,
     checked: bool = False,
 ) -> Plan:
+    """The plan of ``ops``: a ``Step`` of typed IR for each operation (``t3 =
+    np.tanh(t2)``, its ``Op`` made from the recorded primitive) and one returning the
+    root, differentiated by the back end compiled functions have."""
     n_values = n_inputs + len(ops)
     value_names = [_value_name(k, n_inputs) for k in range(n_values)]
     names = Names(set(value_names) | {"rt", "xp", "np", "slice"})
     constant_names: list[str] = []
-    body: list[gast.stmt] = []
+    dtypes_named: dict[str, Any] = {}
     lines: dict[int, str] = {}
-    extra = 0
+    source = Listing("backward", "<recorded operations>", 1, lines, in_file=False)
+    active = {value_names[k] for k in wanted if k < n_inputs}
+    operations = _Operations(source, active, dtypes_named)
 
     def atom(kind: str, v: Any) -> gast.expr:
-        nonlocal extra
         if kind == "v":
             return name(value_names[v])
         if _literal(v):
             return _literal_expr(v)
-        constant_names.append(names.reserve(f"c{extra}"))
-        extra += 1
+        constant_names.append(names.reserve(f"c{len(constant_names)}"))
+        if _names_dtype(v):
+            dtypes_named[constant_names[-1]] = v
         return name(constant_names[-1])
 
-    fn_def = gast.FunctionDef(
-        name="backward",
-        args=gast.arguments(
-            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for n in value_names[:n_inputs]],
-            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-            defaults=[],
-        ),
-        body=body,
-        decorator_list=[],
-        returns=None,
-        type_comment=None,
-        type_params=[],
-    )  # fmt: skip
-    fn_def.lineno = 1
-    parsed = Parsed(None, fn_def, "<recorded operations>", lines)
-    analyser = Analyser.straight_line(
-        parsed, fn_def, {value_names[k] for k in wanted if k < n_inputs}
-    )
-    active = analyser.active
+    steps: list[Step] = []
     for i, (prim, args, kwargs) in enumerate(ops):
         rule = registry.lookup(prim)
         if rule is None:
@@ -250,31 +288,34 @@ def _build(
         target = value_names[n_inputs + i]
         operands = [atom(kind, v) for kind, v in args]
         keywords = [gast.keyword(arg=k, value=atom("c", v)) for k, v in kwargs.items()]
-        op = analyser.rule_op(rule, prim, operands, keywords, None, target)
+        op = operations.rule_op(rule, prim, operands, keywords, None, target)
         if op.kind is Kind.RULE:
             active.add(target)
         op.saves = saves_of(op, active)
-        stmt = assign(target, gast.Constant(value=None, kind=None))
+        stmt = assign(target, _operation(prim, operands, keywords))
         stmt.lineno = i + 1
-        mark(stmt, op=op)
+        mark(stmt, op=op, sid=i + 1)
         shown = [_show(a) for a in operands] + [f"{k.arg}={_show(k.value)}" for k in keywords]
         lines[i + 1] = f"{target} = {show_op(prim, shown)}"
-        body.append(stmt)
-    body.append(gast.Return(value=name(value_names[root])))
-    mark(body[-1], op=Op(Kind.RETURN, operands=[name(value_names[root])]))
-    body[-1].lineno = len(ops)
-    analysis = Analysis(parsed, fn_def, active, params_of(fn_def), program=build(body))
-    saves: dict[int, tuple[int, ...]] = {}
+        steps.append(Step(stmt, StepKind.ASSIGN, op, i + 1, i + 1))
+    returned = gast.Return(value=name(value_names[root]))
+    returned.lineno = len(ops)
+    result = Op(Kind.RETURN, operands=[name(value_names[root])])
+    mark(returned, op=result)
+    steps.append(Step(returned, StepKind.RETURN, result, len(ops), len(ops) + 1))
+    program = Program(source=source, params=value_names[:n_inputs], active=active,
+                      program=tuple(steps))  # fmt: skip
     index_of = {n: k for k, n in enumerate(value_names)}
     index_of.update({n: n_values + j for j, n in enumerate(constant_names)})
-    for sid, stmt in enumerate(body[:-1], start=1):
-        mark(stmt, sid=sid)
-        if facts(stmt).op.saves:
-            saves[sid] = tuple(index_of[n] for n in facts(stmt).op.saves)
+    saves = {
+        sid: tuple(index_of[n] for n in step.op.saves)
+        for sid, step in enumerate(steps[:-1], start=1)
+        if step.op.saves
+    }
     captured = {value_names[k]: f"grad_{value_names[k]}" for k in wanted if k >= n_inputs}
     wrt = [value_names[k] for k in wanted if k < n_inputs]
     rule_names: dict[Any, str] = {}
-    builder = _EagerAdjoint(analysis, Records(), names, wrt, {}, rule_names, captured=captured)
+    builder = _EagerAdjoint(program, Records(), names, wrt, {}, rule_names, captured=captured)
     tree = builder.build("backward", ())
     results = {
         value_names[k]: r
@@ -284,7 +325,7 @@ def _build(
     tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
     optimize(tree)
     if checked:
-        insert_checks(tree, parsed)
+        insert_checks(tree, source)
     text, linemap = emit(
         [tree],
         lines,

@@ -11,24 +11,24 @@ import copy
 import gast
 
 from .normalize import const, name, walk
-from .parse import Parsed
+from .parse import Listing
 from .trace import attr, call
 
 SKIPPED = {"rt", "xp", "np", "_saved", "_numpy"}  # modules and the saved values
 
 
-def insert_checks(fn: gast.FunctionDef, parsed: Parsed) -> None:
-    """Put a check after each gradient assignment of the adjoint ``fn`` (of ``parsed``'s
-    function), in place."""
-    fn.body = _checked(fn.body, parsed)
+def insert_checks(fn: gast.FunctionDef, source: Listing) -> None:
+    """Put a check after each gradient assignment of the adjoint ``fn`` (of the program
+    whose lines ``source`` lists), in place."""
+    fn.body = _checked(fn.body, source)
 
 
-def _checked(body: list[gast.stmt], parsed: Parsed) -> list[gast.stmt]:
+def _checked(body: list[gast.stmt], source: Listing) -> list[gast.stmt]:
     out: list[gast.stmt] = []
     for s in body:
         for field in ("body", "orelse"):
             if isinstance(getattr(s, field, None), list) and not isinstance(s, gast.FunctionDef):
-                setattr(s, field, _checked(getattr(s, field), parsed))
+                setattr(s, field, _checked(getattr(s, field), source))
         out.append(s)
         targets = _gradients(s)
         if not targets or getattr(s, "lineno", None) is None:
@@ -36,8 +36,8 @@ def _checked(body: list[gast.stmt], parsed: Parsed) -> list[gast.stmt]:
         shown = ast.unparse(gast.gast_to_ast(copy.deepcopy(s))).strip()
         read = _read(s)
         operands = gast.Dict(keys=[const(n) for n in read], values=[name(n) for n in read])
-        filename, line, text = parsed.where(s.lineno)
-        parts = [filename, line, shown] + ([text] if parsed.fn is None else [])  # (recorded)
+        filename, line, text = source.where(s.lineno)
+        parts = [filename, line, shown] + ([] if source.in_file else [text])  # (recorded)
         where = gast.Tuple(elts=[const(p) for p in parts], ctx=gast.Load())
         for target in targets:
             check = gast.Expr(value=call(attr("rt", "check_finite"), name(target), where, operands))

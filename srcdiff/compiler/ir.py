@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import gast
 
 from ..rules import registry
-from .parse import Parsed
+from .parse import Listing, Parsed
 
 R = TypeVar("R")
 
@@ -156,22 +156,39 @@ class Iterated:
                         names.get(self.count, self.count))  # fmt: skip
 
 
+@dataclass(kw_only=True)
+class Program:
+    """What the back ends read of a program, whichever front end made it (a function's
+    source, or recorded Tensor operations): its body as typed IR (``build``), its
+    parameters, the names that may be active, and the lines its statements stand for."""
+
+    source: Listing
+    params: list[str]
+    active: set[str]
+    program: Block = ()
+
+    def resolve(self, name: str) -> tuple[bool, Any]:
+        """The object a free name of the program refers to, if found: a program srcdiff
+        writes itself (recorded operations) reads none."""
+        return False, None
+
+
 @dataclass
-class Analysis:
-    """The analysed function: its normalized tree (statements carry their ``Op``), the
-    names that may be active and its parameters. (Whether it computes with Tensors is
-    the front end's business: what the back ends must do differently is in the ops.)"""
+class Analysis(Program):
+    """The analysed function: its parse, its normalized tree (statements carry their
+    ``Op``) and what the analysis found of it as a whole. (Whether it computes with
+    Tensors is the front end's business: what the back ends must do differently is in
+    the ops.)"""
 
     parsed: Parsed
     fn: gast.FunctionDef
-    active: set[str]
-    params: list[str]
     pure: bool = False  # no side effects and no recursion (see ``is_pure``, ``recursive``)
     assumed_numbers: frozenset[str] = frozenset()  # globals the code takes for numbers
     updated: tuple[str, ...] = ()  # parameters whose (the caller's) objects it updates
     updated_by_name: tuple[str, ...] = ()  # of those, the ones updated through their name
-    # the body as typed IR (``build``), which the back ends walk: set by the front end
-    program: Block = ()
+
+    def resolve(self, name: str) -> tuple[bool, Any]:
+        return self.parsed.resolve(name)
 
 
 @dataclass

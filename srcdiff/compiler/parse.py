@@ -19,8 +19,9 @@ import os
 import re
 import textwrap
 import weakref
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
+from dataclasses import field as default
 from types import BuiltinMethodType, FunctionType, ModuleType
 from typing import Any
 
@@ -69,22 +70,69 @@ SRCDIFF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # src
 VIRTUAL = 1 << 24  # the first line number standing for an Origin: past any file's lines
 
 
+@dataclass(frozen=True, eq=False)
+class Listing:
+    """The lines a program's statements stand for, as messages and generated comments
+    name them: a function's file and source lines (those inlined from other functions
+    standing for entries of ``origins``), or the text srcdiff wrote of each recorded
+    Tensor operation, which no file holds (``in_file`` False). Each front end gives the
+    back ends one."""
+
+    name: str  # the function's, as messages name it
+    filename: str
+    lineno: int  # its def's
+    lines: Mapping[int, str]
+    origins: Mapping[int, Origin] = default(default_factory=dict)
+    in_file: bool = True
+
+    def where(self, lineno: int) -> tuple[str, int, str]:
+        """The file, line and source text a line number of this program stands for."""
+        origin = self.origins.get(lineno)
+        if origin is None:
+            return self.filename, lineno, self.source_line(lineno)
+        return origin.filename, origin.line, origin.text
+
+    def label(self, lineno: int) -> str:
+        """How messages name a line: ``line 7``, or ``file.py:22`` for an inlined one."""
+        origin = self.origins.get(lineno)
+        return (
+            f"line {lineno}" if origin is None else f"{shown_file(origin.filename)}:{origin.line}"
+        )
+
+    def source_line(self, lineno: int | None) -> str:
+        return self.lines.get(lineno, "").strip() if lineno else ""
+
+    def error(self, what: str, node: Any = None, hint: str = "") -> CompileError:
+        """A CompileError located at ``node`` (a line number, or at the function): in an
+        inlined function's code, at its own file and line."""
+        lineno = (node if isinstance(node, int) else getattr(node, "lineno", None)) or (self.lineno)
+        origin = self.origins.get(lineno)
+        filename, line, text = self.where(lineno)
+        return CompileError(
+            what,
+            function=self.name if origin is None else origin.function,
+            filename=filename,
+            lineno=line,
+            source_line=text,
+            hint=hint,
+        )
+
+
 class Parsed:
     """A function's parsed source. It holds the function weakly: compiled code lives as
     long as the function does (a closure made per training step is freed with its
-    compiled code). A program srcdiff writes itself (recorded Tensor operations) has no
-    function: ``fn`` is None, and ``lines`` are what it shows for each line. Statements
-    inlined from other functions have line numbers from ``VIRTUAL`` on, each standing
-    for an entry of ``origins``; ``inlined`` binds the names their code reads, and
-    ``guards`` check that the objects inlined are still the ones found."""
+    compiled code). Statements inlined from other functions have line numbers from
+    ``VIRTUAL`` on, each standing for an entry of ``origins``; ``inlined`` binds the
+    names their code reads, and ``guards`` check that the objects inlined are still the
+    ones found."""
 
     origins: dict[int, Origin] = {}  # noqa: RUF012 (read-only default: a variant gets its own)
     inlined: dict[str, Any] = {}  # noqa: RUF012
     guards: tuple = ()
 
-    def __init__(self, fn: FunctionType | None, tree: gast.FunctionDef, filename: str,
+    def __init__(self, fn: FunctionType, tree: gast.FunctionDef, filename: str,
                  lines: dict[int, str]):  # fmt: skip
-        self._fn = (lambda: None) if fn is None else weakref.ref(fn)
+        self._fn = weakref.ref(fn)
         self.tree = tree
         self.filename = filename
         self.lines = lines
@@ -133,19 +181,18 @@ class Parsed:
             return  # a builtin object's method (``losses.append``): made anew at each read
         self.found[chain] = obj
 
+    @property
+    def listing(self) -> Listing:
+        """The lines of this function, as messages and generated comments name them."""
+        return Listing(self.name, self.filename, self.tree.lineno, self.lines, self.origins)
+
     def where(self, lineno: int) -> tuple[str, int, str]:
         """The file, line and source text a line number of this program stands for."""
-        origin = self.origins.get(lineno)
-        if origin is None:
-            return self.filename, lineno, self.source_line(lineno)
-        return origin.filename, origin.line, origin.text
+        return self.listing.where(lineno)
 
     def label(self, lineno: int) -> str:
         """How messages name a line: ``line 7``, or ``file.py:22`` for an inlined one."""
-        origin = self.origins.get(lineno)
-        return (
-            f"line {lineno}" if origin is None else f"{shown_file(origin.filename)}:{origin.line}"
-        )
+        return self.listing.label(lineno)
 
     def srcdiffs_own(self, lineno: int | None) -> bool:
         """Whether the line is of srcdiff's own modules (``srcdiff.nn``, whose PyTorch-style
@@ -179,24 +226,12 @@ class Parsed:
         return {**lifted, **self.inlined} if self.inlined else lifted
 
     def source_line(self, lineno: int | None) -> str:
-        return self.lines.get(lineno, "").strip() if lineno else ""
+        return self.listing.source_line(lineno)
 
     def error(self, what: str, node: Any = None, hint: str = "") -> CompileError:
         """A CompileError located at ``node`` (a line number, or at the function): in an
         inlined function's code, at its own file and line."""
-        lineno = (node if isinstance(node, int) else getattr(node, "lineno", None)) or (
-            self.tree.lineno
-        )
-        origin = self.origins.get(lineno)
-        filename, line, text = self.where(lineno)
-        return CompileError(
-            what,
-            function=self.name if origin is None else origin.function,
-            filename=filename,
-            lineno=line,
-            source_line=text,
-            hint=hint,
-        )
+        return self.listing.error(what, node, hint)
 
     def resolve(self, name: str) -> tuple[bool, Any]:
         """The object a free name refers to now: a function defined in this one (lifted

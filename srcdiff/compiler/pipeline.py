@@ -229,7 +229,7 @@ def reverse(
     optimize(tree)
     front.shown("optimize", tree)
     if checked:
-        insert_checks(tree, front.parsed)
+        insert_checks(tree, front.analysis.source)
         front.shown("check finite", tree)
     return tree
 

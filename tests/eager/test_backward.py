@@ -429,3 +429,23 @@ def test_grad_refuses_an_input_that_does_not_require_grad_and_frees_when_told():
     sd.autograd.grad(y, x, create_graph=True, retain_graph=False)
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         sd.autograd.grad(y, x)  # freed, as PyTorch frees it when told
+
+
+@pytest.mark.parametrize("reduce", [np.sum, np.mean, np.cumsum])
+def test_a_dtype_passed_to_a_recorded_numpy_function(reduce):
+    """A dtype given to a NumPy function of a Tensor is a constant of the recorded
+    operations that their classification reads: its gradient is the one of the same
+    code without it, whatever dtypes the plans met before."""
+    a = RNG.normal(size=(2, 3))
+
+    def f(x, dtype):
+        return (reduce(x * x, dtype=dtype) * 1.5).sum()
+
+    for dtype in (np.int64, np.float64, float, np.float64):
+        x = sd.tensor(a, requires_grad=True)
+        f(x, dtype).backward()
+        if dtype is np.int64:
+            continue  # (an integer sum: no gradient)
+        for eps in (1e-5, 1e-6):
+            (expected,) = numeric_grads(lambda t, d=dtype: f(t, d), [a], eps)
+            np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-6)
