@@ -38,14 +38,25 @@ from .assigned_globals import reaches_global
 from .ir import (
     DIFFERENTIATING,
     Analysis,
+    Block,
+    Branch,
     Dialect,
     Kind,
     Loop,
+    LoopKind,
+    Node,
     Op,
+    Repeat,
+    Step,
+    StepKind,
+    TryBlock,
+    blocks_of,
+    build,
     facts,
     hashable,
     mark,
     operand_name,
+    walk_nodes,
 )
 from .mutation import FOLLOWS, is_update
 from .normalize import (
@@ -309,6 +320,7 @@ class Analyser(Classifier):
         self.object_params: frozenset[str] = frozenset()  # given objects of a user's class
         self.holder_params: frozenset[str] = frozenset()  # given what holds such objects
         self._taken: frozenset[str] | None = None  # see taken_out
+        self.program: Block = ()  # the function's IR, once ``run`` is given it
 
     def value_of(self, e: gast.expr) -> tuple[bool, Any]:
         kind, value = self.resolve(e)
@@ -542,7 +554,7 @@ class Analyser(Classifier):
         function's own body run before ``at``'s; none where another may (a loop's, a
         branch's, a name bound otherwise), so that where the code runs, the value is
         known to carry none when none of them came from a Tensor requiring grad."""
-        before = _run_before(self.fn.body, at, False)
+        before = _run_before(self.program, at, False)
         values = self.assigned_values()
         roots: list[gast.Name] = []
         seen: set[str] = set()
@@ -1525,9 +1537,11 @@ class Analyser(Classifier):
                     changed = True
         return sources
 
-    def run(self) -> None:
-        self.own_fields()
-        statements = list(walk_statements(self.fn.body))
+    def run(self, program: Block) -> None:
+        """Classify every statement of ``program`` (the function's IR, made after
+        ``own_fields``): find the active names (a fixpoint), then give each its ``Op``."""
+        self.program = program
+        statements = [node.stmt for node in walk_nodes(program)]
         sources = self.tensor_sources(statements) if self.on_tensors else set()
         changed = True
         while changed:
@@ -1576,6 +1590,7 @@ class Analyser(Classifier):
         self.refuse_numbers_from_text(statements)
         mark_same_shapes(
             self.fn,
+            program,
             self.shapes,
             self.resolve,
             self.p.resolve,
@@ -1748,12 +1763,13 @@ class Analyser(Classifier):
         values = self.assigned_values()
         params = set(params_of(self.fn))
         counted = collections.Counter(  # the names a loop over range() binds: integers
-            s.target.id
-            for s in statements
-            if isinstance(s, gast.For)
-            and isinstance(s.target, gast.Name)
-            and isinstance(s.iter, gast.Call)
-            and self.resolve(s.iter.func) == ("object", range)
+            node.target.id
+            for node in walk_nodes(self.program)
+            if isinstance(node, Repeat)
+            and node.kind is LoopKind.FOR
+            and isinstance(node.target, gast.Name)
+            and isinstance(node.iter, gast.Call)
+            and self.resolve(node.iter.func) == ("object", range)
         )
         bound = {n: vs.count(None) for n, vs in values.items()}  # ... and otherwise
         plain = {n for n in values if bound[n] == counted[n] and n not in params}
@@ -2259,16 +2275,16 @@ def _autograd_backward(resolved: tuple[str, Any]) -> bool:
     )
 
 
-def _run_before(body: list[gast.stmt], at: gast.stmt, looped: bool) -> list[gast.stmt]:
+def _run_before(body: Block, at: gast.stmt, looped: bool) -> list[gast.stmt]:
     """The statements of ``body`` and its blocks that have run, once, whenever ``at``
     runs: those ahead of it in each block that holds it, outside loops."""
-    for i, s in enumerate(body):
-        if s is not at and not any(x is at for x in walk_statements([s])):
+    for i, node in enumerate(body):
+        if not any(x.stmt is at for x in walk_nodes((node,))):
             continue
-        found = [] if looped else body[:i]
-        loop = looped or isinstance(s, (gast.For, gast.While))
-        for block in blocks(s) if s is not at else []:
-            if any(x is at for x in walk_statements(block)):
+        found = [] if looped else [n.stmt for n in body[:i]]
+        loop = looped or isinstance(node, Repeat)
+        for block in blocks_of(node) if node.stmt is not at else []:
+            if any(x.stmt is at for x in walk_nodes(block)):
                 found += _run_before(block, at, loop)
         return found
     return []
@@ -2362,7 +2378,8 @@ def analyse(
     object_params: frozenset[str] = frozenset(),
     holder_params: frozenset[str] = frozenset(),
 ) -> Analysis:
-    """Annotate ``fn`` (normalized) with Ops and Loops; return the activity facts.
+    """Make ``fn`` (normalized) typed IR, and annotate it with Ops and Loops; return the
+    analysed function (its IR in ``program``).
     ``sequence_params`` are the parameters passed lists or tuples; ``shapes`` are the
     parameters' symbolic shapes (see ``rt.shape_pattern``); ``plain_params`` those passed
     arrays or numbers (see ``check_operands``), ``object_params`` those passed objects of a
@@ -2373,15 +2390,17 @@ def analyse(
     analyser.plain_params = plain_params
     analyser.object_params = object_params
     analyser.holder_params = holder_params
-    analyser.run()
-    annotate_loops(fn.body, analyser.active, set(params_of(fn)))
-    hoist_invariant_saves(fn.body, frozenset(analyser.free_values()), parsed.fn.__globals__)
-    share_saves(fn.body, analyser.locals)
-    statements = list(walk_statements(fn.body))
-    mark_copied_updates(fn, statements)
+    analyser.own_fields()  # (the last rewrite of the tree: its IR is made after it)
+    program = build(fn.body)
+    analyser.run(program)
+    annotate_loops(program, analyser.active, set(params_of(fn)))
+    hoist_invariant_saves(program, frozenset(analyser.free_values()), parsed.fn.__globals__)
+    share_saves(program, analyser.locals)
+    statements = [node.stmt for node in walk_nodes(program)]
+    mark_copied_updates(fn, program)
     pure = (
         not dialect.on_tensors
-        and is_pure(analyser, statements)
+        and is_pure(analyser, program)
         and not recursive(parsed.fn, static_callees(analyser, statements))
     )
     return Analysis(
@@ -2394,6 +2413,7 @@ def analyse(
         source=parsed.listing,
         params=params_of(fn),
         active=analyser.active,
+        program=program,
     )
 
 
@@ -2472,20 +2492,21 @@ def _is_none(e: gast.expr) -> bool:
 ARRAY_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "shape", "ndim", "size", "dtype"})
 
 
-def mark_copied_updates(fn: gast.FunctionDef, statements: list[gast.stmt]) -> None:
+def mark_copied_updates(fn: gast.FunctionDef, program: Block) -> None:
     """Give an in-place update without gradient a new value too (``functional``) where
     the object may be the caller's (taking a gradient never writes into the caller's
     arrays) or may have been saved for the adjoint (which must read it as it was)."""
     sharing = facts(fn).sharing
     if sharing is None:
         return
-    saved = {n for s in statements for n in facts(s).op.saves}
-    for s in statements:
-        if isinstance(s, (gast.For, gast.While)):
-            loop = facts(s).loop
+    nodes = list(walk_nodes(program))
+    saved = {n for node in nodes for n in facts(node.stmt).op.saves}
+    for node in nodes:
+        if isinstance(node, Repeat):
+            loop = node.loop
             saved.update(loop.entry_saves, loop.exit_saves, loop.maybe_saves, loop.final_saves,
                          loop.hoisted)  # fmt: skip
-    for s in statements:
+    for s in (node.stmt for node in nodes):
         written = is_update(s)
         if written is not None and facts(s).op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
             own = written in sharing.locals  # a global's object is updated as written
@@ -2596,11 +2617,13 @@ def function_is_pure(fn: types.FunctionType) -> bool:
             parsed = parse(fn)
             normalized = normalize(parsed, Names(all_names(parsed.tree)))
             analyser = Analyser(parsed, normalized, set(params_of(normalized)))
-            analyser.run()
-            statements = list(walk_statements(normalized.body))
+            analyser.own_fields()
+            program = build(normalized.body)
+            analyser.run(program)
+            statements = [node.stmt for node in walk_nodes(program)]
             _CALLEES[fn] = [weakref.ref(f) if f is not None else (lambda: None)
                             for f in static_callees(analyser, statements)]  # fmt: skip
-            _PURITY[fn] = is_pure(analyser, statements)
+            _PURITY[fn] = is_pure(analyser, program)
         except Exception:  # noqa: BLE001 - a function srcdiff cannot read is not pure
             _PURITY[fn] = False
     return _PURITY[fn]
@@ -2646,11 +2669,15 @@ def runs_as_one_example(fn: types.FunctionType) -> bool:
     return plain(fn)
 
 
-def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
-    """True when running the function twice cannot be told from running it once: it
-    calls srcdiff's known primitives, math, pure builtins, methods that change nothing and
-    other pure functions; it writes into no attribute, no item and no list in place."""
-    for s in statements:
+def is_pure(analyser: Analyser, program: Block) -> bool:
+    """True when running the function (its IR ``program``) twice cannot be told from
+    running it once: it calls srcdiff's known primitives, math, pure builtins, methods
+    that change nothing and other pure functions; it writes into no attribute, no item
+    and no list in place."""
+    nodes = list(walk_nodes(program))
+    statements = [node.stmt for node in nodes]
+    for node in nodes:
+        s = node.stmt
         if (
             facts(s).no_grad
             or facts(s).in_object
@@ -2679,10 +2706,12 @@ def is_pure(analyser: Analyser, statements: list[gast.stmt]) -> bool:
             and _may_be_callers(analyser, s.value.args[0])
         ):
             return False  # the user's own append, in place, to a list it may not own
-        if isinstance(s, gast.Try):
-            heads = [h.type for h in s.handlers if h.type is not None]
-        elif isinstance(s, (gast.If, gast.For, gast.While)):
-            heads = [getattr(s, f) for f in ("test", "iter") if hasattr(s, f)]
+        if isinstance(node, TryBlock):
+            heads = [c.type for c in node.handlers if c.type is not None]
+        elif isinstance(node, Branch):
+            heads = [node.test]
+        elif isinstance(node, Repeat):
+            heads = [node.iter if node.kind is LoopKind.FOR else node.test]
         else:
             heads = [s]  # bodies: on their own
         if not all(
@@ -2766,68 +2795,71 @@ def _draws(obj: Any) -> bool:
 
 
 # --- control flow facts ---------------------------------------------------------------
-def exits(body: list[gast.stmt]) -> bool:
+def exits(body: Block) -> bool:
     """True when the block contains a return, break or continue (outside nested loops for
     break/continue)."""
-    for s in body:
-        if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+    for node in body:
+        if isinstance(node, Step) and node.kind in LEAVING:
             return True
-        if isinstance(s, (gast.If, gast.Try)) and any(exits(b) for b in blocks(s)):
+        if isinstance(node, (Branch, TryBlock)) and any(exits(b) for b in blocks_of(node)):
             return True
-        if isinstance(s, (gast.For, gast.While)) and any(
-            isinstance(x, gast.Return) for x in walk_statements(s.body)
-        ):
+        if isinstance(node, Repeat) and any(_returns(n) for n in walk_nodes(node.body)):
             return True
     return False
 
 
-def always_exits(body: list[gast.stmt]) -> bool:
+LEAVING = (StepKind.RETURN, StepKind.BREAK, StepKind.CONTINUE)
+
+
+def _returns(node: Node) -> bool:
+    return isinstance(node, Step) and node.kind is StepKind.RETURN
+
+
+def always_exits(body: Block) -> bool:
     """True when every path through the block leaves it by a return, break, continue or
     raise (so no name it assigns is seen after it); a conditional exit, or a return inside
     a nested loop, leaves the paths that go on."""
-    for s in body:
-        if isinstance(s, (gast.Return, gast.Break, gast.Continue, gast.Raise)):
+    for node in body:
+        if isinstance(node, Step) and node.kind in (*LEAVING, StepKind.RAISE):
             return True
-        if isinstance(s, gast.If) and always_exits(s.body) and always_exits(s.orelse):
+        if isinstance(node, Branch) and always_exits(node.body) and always_exits(node.orelse):
             return True
-        if isinstance(s, gast.Try) and (
-            always_exits(s.finalbody)
-            or (always_exits(s.body) or always_exits(s.orelse))
-            and all(always_exits(h.body) for h in s.handlers)
+        if isinstance(node, TryBlock) and (
+            always_exits(node.finalbody)
+            or (always_exits(node.body) or always_exits(node.orelse))
+            and all(always_exits(c.body) for c in node.handlers)
         ):
             return True
     return False
 
 
-def has_active(body: list[gast.stmt]) -> bool:
+def has_active(body: Block) -> bool:
     """Whether ``body`` holds a statement the adjoint runs: a differentiated one, or a
     ``backward()`` (a block holding nothing else still decides whether it runs)."""
     return any(
-        facts(s).op is not None and facts(s).op.kind in (*DIFFERENTIATING, Kind.BACKWARD)
-        for s in walk_statements(body)
+        facts(n.stmt).op is not None and facts(n.stmt).op.kind in (*DIFFERENTIATING, Kind.BACKWARD)
+        for n in walk_nodes(body)
     )
 
 
-def recorded(stmt: gast.If) -> bool:
+def recorded(node: Branch) -> bool:
     """An ``if`` whose choice the adjoint must know: it holds differentiated statements or
     leaves the enclosing block."""
     return (
-        has_active(stmt.body) or has_active(stmt.orelse) or exits(stmt.body) or exits(stmt.orelse)
+        has_active(node.body) or has_active(node.orelse) or exits(node.body) or exits(node.orelse)
     )
 
 
-def relevant_try(stmt: gast.Try) -> bool:
+def relevant_try(node: TryBlock) -> bool:
     """A ``try`` the adjoint must know about: a block of it differentiates something or
     leaves the enclosing block (whether it also records the way it went: see
     ``trace.mark_recorded``)."""
-    return any(has_active(b) or exits(b) for b in blocks(stmt))
+    return any(has_active(b) or exits(b) for b in blocks_of(node))
 
 
-def relevant(loop: gast.stmt) -> bool:
+def relevant(node: Repeat) -> bool:
     """A loop the adjoint must know about: it differentiates something or returns."""
-    return has_active(loop.body) or any(
-        isinstance(s, gast.Return) for s in walk_statements(loop.body)
-    )
+    return has_active(node.body) or any(_returns(n) for n in walk_nodes(node.body))
 
 
 def _device(e: gast.expr) -> bool:
@@ -2836,45 +2868,47 @@ def _device(e: gast.expr) -> bool:
     return isinstance(e, gast.Constant) and (e.value is None or isinstance(e.value, str))
 
 
-def branching(body: list[gast.stmt]) -> bool:
+def branching(body: Block) -> bool:
     """True when iterations of a loop with this body can take different paths."""
-    for s in body:
-        if isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+    for node in body:
+        if isinstance(node, Step) and node.kind in LEAVING:
             return True
-        if facts(s).op is not None and facts(s).op.flagged:
+        if facts(node.stmt).op is not None and facts(node.stmt).op.flagged:
             return True
-        if isinstance(s, gast.If) and recorded(s):
+        if isinstance(node, Branch) and recorded(node):
             return True
-        if isinstance(s, gast.Try) and relevant_try(s):
+        if isinstance(node, TryBlock) and relevant_try(node):
             return True
-        if isinstance(s, (gast.For, gast.While)) and relevant(s) and facts(s).loop.branching:
+        if isinstance(node, Repeat) and relevant(node) and node.loop.branching:
             return True
     return False
 
 
-def reads(body: list[gast.stmt]) -> set[str]:
+def reads(body: Block) -> set[str]:
     return {
         n.id
-        for s in walk_statements(body)
-        for n in walk(s)
+        for node in walk_nodes(body)
+        for n in walk(node.stmt)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
 
 
-def assigned(body: list[gast.stmt]) -> set[str]:
+def assigned(body: Block) -> set[str]:
     out = set()
-    for s in walk_statements(body):
+    for node in walk_nodes(body):
+        s = node.stmt
         out.update(facts(s).stores)
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            out.add(s.targets[0].id)
-        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-            out.add(s.targets[0].value.id)
-        elif isinstance(s, gast.For):
-            out.add(s.target.id)
+        if isinstance(node, Step) and node.kind is StepKind.ASSIGN:
+            if isinstance(s.targets[0], gast.Name):
+                out.add(s.targets[0].id)
+            elif isinstance(s.targets[0], gast.Subscript):
+                out.add(s.targets[0].value.id)
+        elif isinstance(node, Repeat) and node.kind is LoopKind.FOR:
+            out.add(node.target.id)
     return out
 
 
-def exposed(body: list[gast.stmt]) -> set[str]:
+def exposed(body: Block) -> set[str]:
     """Names a block may read before it assigns them (a loop body's: those a step may read
     from the step before)."""
     found: set[str] = set()
@@ -2882,45 +2916,50 @@ def exposed(body: list[gast.stmt]) -> set[str]:
     return found
 
 
-def _exposed(body: list[gast.stmt], done: set[str], found: set[str]) -> set[str] | None:
+def _exposed(body: Block, done: set[str], found: set[str]) -> set[str] | None:
     """Add to ``found`` the names ``body`` reads before assigning; return the names
     assigned on every path through it (None when no path leaves it at its end)."""
-    for s in body:
-        if isinstance(s, gast.If):
-            found |= reads_of(s.test) - done
-            a = _exposed(s.body, set(done), found)
-            b = _exposed(s.orelse, set(done), found)
+    for node in body:
+        if isinstance(node, Branch):
+            found |= reads_of(node.test) - done
+            a = _exposed(node.body, set(done), found)
+            b = _exposed(node.orelse, set(done), found)
             if a is None and b is None:
                 return None
             done = a if b is None else b if a is None else a & b
-        elif isinstance(s, (gast.For, gast.While)):
-            head = s.iter if isinstance(s, gast.For) else s.test
+        elif isinstance(node, Repeat):
+            head = node.iter if node.kind is LoopKind.FOR else node.test
             found |= reads_of(head) - done
-            inner = done | ({s.target.id} if isinstance(s, gast.For) else set())
-            _exposed(s.body, inner, found)  # may run no step: assigns nothing for sure
-        elif isinstance(s, gast.Try):
+            inner = done | _counter(node)
+            _exposed(node.body, inner, found)  # may run no step: assigns nothing for sure
+        elif isinstance(node, TryBlock):
             ends = []  # an except clause may start anywhere in the body: from ``done``
-            body = _exposed(s.body, set(done), found)
+            body = _exposed(node.body, set(done), found)
             if body is not None:
-                ends.append(_exposed(s.orelse, body, found))
-            for h in s.handlers:
-                found |= reads_of(h.type) - done
-                ends.append(_exposed(h.body, set(done), found))
-            final = _exposed(s.finalbody, set(done), found)
+                ends.append(_exposed(node.orelse, body, found))
+            for c in node.handlers:
+                found |= reads_of(c.type) - done
+                ends.append(_exposed(c.body, set(done), found))
+            final = _exposed(node.finalbody, set(done), found)
             ends = [e for e in ends if e is not None]
             if not ends or final is None:
                 return None
             done = set.intersection(*ends) | final
-        elif isinstance(s, (gast.Break, gast.Continue, gast.Return, gast.Raise)):
-            found |= reads_of(s) - done
+        elif isinstance(node, Step) and node.kind in (*LEAVING, StepKind.RAISE):
+            found |= reads_of(node.stmt) - done
             return None
         else:
-            found |= reads_of(s) - done
-            done = done | set(assigned([s]))
+            found |= reads_of(node.stmt) - done
+            done = done | set(assigned((node,)))
     return done
 
 
-def hoist_invariant_saves(body: list[gast.stmt], free: frozenset[str] = frozenset(),
+def _counter(node: Repeat) -> set[str]:
+    """The name a ``for`` loop binds to each item (none for a ``while``)."""
+    return {node.target.id} if node.kind is LoopKind.FOR else set()
+
+
+def hoist_invariant_saves(body: Block, free: frozenset[str] = frozenset(),
                           module: dict | None = None, loop: Loop | None = None,
                           steady: frozenset[str] = frozenset()) -> None:  # fmt: skip
     """Take the values a step's adjoint reads but no step changes (the weights of an RNN
@@ -2928,39 +2967,40 @@ def hoist_invariant_saves(body: list[gast.stmt], free: frozenset[str] = frozense
     on entering the loop, and read once before the reversed loop. ``free``: the globals
     and closure variables the function reads (``module``: its globals), which a loop
     calling nothing but srcdiff's, NumPy's and the builtins' code changes in no step."""
-    for s in body:
-        if isinstance(s, (gast.For, gast.While)):
-            fixed = frozenset() if _calls_out(s, module or {}) else free
-            hoist_invariant_saves(s.body, free, module, facts(s).loop, fixed)
-            read = set(facts(s).loop.hoisted)
-            facts(s).loop.entry_read = bool(
-                read & set(facts(s).loop.entry_saves)
-            )  # saved there already
-            facts(s).loop.hoisted = tuple(sorted(read - set(facts(s).loop.entry_saves)))
-        elif isinstance(s, (gast.If, gast.Try)):
-            for b in blocks(s):
+    for node in body:
+        op = facts(node.stmt).op
+        if isinstance(node, Repeat):
+            fixed = frozenset() if _calls_out(node, module or {}) else free
+            hoist_invariant_saves(node.body, free, module, node.loop, fixed)
+            read = set(node.loop.hoisted)
+            node.loop.entry_read = bool(read & set(node.loop.entry_saves))  # saved there already
+            node.loop.hoisted = tuple(sorted(read - set(node.loop.entry_saves)))
+        elif isinstance(node, (Branch, TryBlock)):
+            for b in blocks_of(node):
                 hoist_invariant_saves(b, free, module, loop, steady)
-        elif loop is not None and facts(s).op is not None and facts(s).op.saves:
-            fixed = tuple(n for n in facts(s).op.saves if n in loop.invariant or n in steady)
+        elif loop is not None and op is not None and op.saves:
+            fixed = tuple(n for n in op.saves if n in loop.invariant or n in steady)
             if fixed:
-                facts(s).op.saves = tuple(n for n in facts(s).op.saves if n not in fixed)
+                op.saves = tuple(n for n in op.saves if n not in fixed)
                 loop.hoisted += fixed
 
 
-def _calls_out(loop: gast.stmt, module: dict) -> bool:
+def _calls_out(loop: Repeat, module: dict) -> bool:
     """Whether ``loop`` may call code that gives a global or a closure's variable another
     value: a call, outside a rule's statement, of anything but the builtins (``range``,
     ``len``) the module does not shadow."""
-    for t in walk_statements([loop]):
-        op = facts(t).op
+    for node in walk_nodes((loop,)):
+        op = facts(node.stmt).op
         if op is not None and op.kind is Kind.RULE:
             continue
-        if isinstance(t, (gast.For, gast.While, gast.If)):
-            heads = [t.iter if isinstance(t, gast.For) else t.test]
-        elif isinstance(t, gast.Try):
+        if isinstance(node, Repeat):
+            heads = [node.iter if node.kind is LoopKind.FOR else node.test]
+        elif isinstance(node, Branch):
+            heads = [node.test]
+        elif isinstance(node, TryBlock):
             continue
         else:
-            heads = [t]
+            heads = [node.stmt]
         for c in (n for h in heads for n in walk(h) if isinstance(n, gast.Call)):
             f = c.func
             if not (isinstance(f, gast.Name) and f.id in _BUILTIN_CALLS and f.id not in module):
@@ -2973,7 +3013,7 @@ def _calls_out(loop: gast.stmt, module: dict) -> bool:
 _BUILTIN_CALLS = frozenset({"range", "len", "enumerate", "zip", "reversed", "isinstance"})
 
 
-def share_saves(body: list[gast.stmt], local: set[str],
+def share_saves(body: Block, local: set[str],
                 saved_by: dict[str, gast.stmt] | None = None) -> None:  # fmt: skip
     """Save each value once per record: a statement whose adjoint reads a value that an
     earlier statement saved (before it in its block, or before the ``if`` or ``try`` it
@@ -2985,18 +3025,17 @@ def share_saves(body: list[gast.stmt], local: set[str],
     enclosing block saved before this one; ``local``: the function's own names (a call
     may give any other another value)."""
     saved_by = dict(saved_by or {})
-    for s in body:
-        nested = blocks(s)
-        if nested:  # a loop's steps save into records of their own
-            outer = saved_by if isinstance(s, (gast.If, gast.Try)) else None
-            for b in nested:
+    for node in body:
+        if not isinstance(node, Step):  # a loop's steps save into records of their own
+            outer = saved_by if isinstance(node, (Branch, TryBlock)) else None
+            for b in blocks_of(node):
                 share_saves(b, local, outer)
-            saved_by.clear()
+            saved_by.clear()  # (code run as written, no_grad's, saves nothing)
             continue
-        op = facts(s).op
+        s, op = node.stmt, node.op
         if (
             is_update(s) is not None
-            or not isinstance(s, gast.Assign)
+            or node.kind is not StepKind.ASSIGN
             or op is None
             or op.kind is Kind.CALL
         ):  # an object written into (through any name), or a call that may write
@@ -3025,7 +3064,7 @@ def reads_of(node: gast.AST | None) -> set[str]:
 
 
 def annotate_loops(
-    body: list[gast.stmt],
+    body: Block,
     active: set[str],
     defined: set[str],
     counter: list[int] | None = None,
@@ -3037,41 +3076,46 @@ def annotate_loops(
     midway, and the loop's steps record their paths (``branching``)."""
     counter = counter if counter is not None else [0]
     defined = set(defined)
-    for s in body:
-        if isinstance(s, gast.If):
-            a = annotate_loops(s.body, active, defined, counter, guarded)
-            b = annotate_loops(s.orelse, active, defined, counter, guarded)
-            a = a if not always_exits(s.body) else b  # no path goes on from there
-            b = b if not always_exits(s.orelse) else a
+    for node in body:
+        if isinstance(node, Branch):
+            a = annotate_loops(node.body, active, defined, counter, guarded)
+            b = annotate_loops(node.orelse, active, defined, counter, guarded)
+            a = a if not always_exits(node.body) else b  # no path goes on from there
+            b = b if not always_exits(node.orelse) else a
             defined |= a & b
-        elif isinstance(s, gast.Try):
-            defined |= annotate_try(s, active, defined, counter, guarded)
-        elif isinstance(s, (gast.For, gast.While)):
-            inner = defined | ({s.target.id} if isinstance(s, gast.For) else set())
-            annotate_loops(s.body, active, inner, counter, guarded)
+        elif isinstance(node, TryBlock):
+            defined |= annotate_try(node, active, defined, counter, guarded)
+        elif isinstance(node, Repeat):
+            annotate_loops(node.body, active, defined | _counter(node), counter, guarded)
             counter[0] += 1
-            written = assigned(s.body) | ({s.target.id} if isinstance(s, gast.For) else set())
-            needed = sorted((reads(s.body) | written) & active & defined)
-            carried = sorted((exposed(s.body) & written & active) - defined)
-            maybe = sorted((reads(s.body) & active) - defined - written)
+            written = assigned(node.body) | _counter(node)
+            needed = sorted((reads(node.body) | written) & active & defined)
+            carried = sorted((exposed(node.body) & written & active) - defined)
+            maybe = sorted((reads(node.body) & active) - defined - written)
             final = sorted(written & active & defined)  # (saved as a return leaves it too)
-            mark(s, loop=Loop(
-                counter[0], guarded or branching(s.body), written, tuple(needed), tuple(carried),
-                tuple(maybe), tuple(final), frozenset((reads(s.body) & defined) - written),
-                start_saves=restarting(s.body, written & active, defined),
+            mark(node.stmt, loop=Loop(
+                counter[0], guarded or branching(node.body), written, tuple(needed),
+                tuple(carried), tuple(maybe), tuple(final),
+                frozenset((reads(node.body) & defined) - written),
+                start_saves=restarting(node.body, written & active, defined),
             ))  # fmt: skip
-        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            defined.add(s.targets[0].id)
+        elif (
+            isinstance(node, Step)
+            and node.kind is StepKind.ASSIGN
+            and isinstance(node.stmt.targets[0], gast.Name)
+        ):
+            defined.add(node.stmt.targets[0].id)
     return defined
 
 
-def restarting(body: list[gast.stmt], written: set[str], defined: set[str]) -> tuple[str, ...]:
+def restarting(body: Block, written: set[str], defined: set[str]) -> tuple[str, ...]:
     """The names of ``written`` (active, assigned by a loop's steps, with a value as a
     step starts) whose adjoint a step may restart: one that a path through the step gives
     a new value before an operation with a derivative reads the old one leaves the step
     before a zero adjoint, shaped like that value (a layer's input and output differ)."""
     found: set[str] = set()
-    used = {n for s in walk_statements(body) if _carries(s) for n in facts(s).op.operand_names()}
+    used = {n for x in walk_nodes(body) if _carries(x.stmt)
+            for n in facts(x.stmt).op.operand_names()}  # fmt: skip
     _overwritten_first(body, set(), found, used)
     return tuple(sorted(written & found & (defined | exposed(body))))
 
@@ -3083,20 +3127,21 @@ def _carries(s: gast.stmt) -> bool:
     return op is not None and op.kind in (Kind.RULE, Kind.CALL, Kind.COPY)
 
 
-def _overwritten_first(body: list[gast.stmt], read: set[str], found: set[str], used: set[str]
+def _overwritten_first(body: Block, read: set[str], found: set[str], used: set[str]
                        ) -> set[str]:  # fmt: skip
     """Add to ``found`` the names some path through ``body`` assigns before an operation
     with a derivative reads them into a value that such an operation of the step reads in
     turn (``np.sum(x) > 100`` reads ``x`` for no derivative); return the names every
     path leaving its end has read so."""
-    for s in body:
-        if isinstance(s, gast.If):
-            ends = [_overwritten_first(b, set(read), found, used) for b in (s.body, s.orelse)]
+    for node in body:
+        if isinstance(node, Branch):
+            ends = [_overwritten_first(b, set(read), found, used) for b in blocks_of(node)]
             read = ends[0] & ends[1]
-        elif isinstance(s, (gast.For, gast.While, gast.Try)):  # may run no step, or stop
-            for b in blocks(s):  # anywhere
+        elif isinstance(node, (Repeat, TryBlock)):  # may run no step, or stop anywhere
+            for b in blocks_of(node):
                 _overwritten_first(b, set(read), found, used)
         else:
+            s = node.stmt
             if _carries(s) and stored_names(s) & used:
                 read |= set(facts(s).op.operand_names())
             found |= stored_names(s) - read
@@ -3104,15 +3149,15 @@ def _overwritten_first(body: list[gast.stmt], read: set[str], found: set[str], u
 
 
 def annotate_try(
-    s: gast.Try, active: set[str], defined: set[str], counter: list[int], guarded: bool
+    node: TryBlock, active: set[str], defined: set[str], counter: list[int], guarded: bool
 ) -> set[str]:
     """``annotate_loops`` of a try's blocks; the names definitely assigned after it. An
     except clause, and the finally block, may start anywhere in the body: they are
     given what was defined before the try."""
-    body = annotate_loops(s.body, active, defined, counter, guarded or bool(s.handlers))
-    handlers = [annotate_loops(h.body, active, defined, counter, guarded) for h in s.handlers]
-    orelse = annotate_loops(s.orelse, active, body, counter, guarded)
-    final = annotate_loops(s.finalbody, active, defined, counter, guarded)
-    ends = [] if always_exits(s.body) or always_exits(s.orelse) else [orelse]
-    ends += [d for h, d in zip(s.handlers, handlers, strict=True) if not always_exits(h.body)]
+    body = annotate_loops(node.body, active, defined, counter, guarded or bool(node.handlers))
+    clauses = [annotate_loops(c.body, active, defined, counter, guarded) for c in node.handlers]
+    orelse = annotate_loops(node.orelse, active, body, counter, guarded)
+    final = annotate_loops(node.finalbody, active, defined, counter, guarded)
+    ends = [] if always_exits(node.body) or always_exits(node.orelse) else [orelse]
+    ends += [d for c, d in zip(node.handlers, clauses, strict=True) if not always_exits(c.body)]
     return (set.intersection(*ends) if ends else orelse) | final

@@ -134,7 +134,7 @@ def select(
             if end:
                 return items, end
         elif isinstance(node, Repeat):
-            if not relevant(s):
+            if not relevant(node):
                 continue
             kinds = next(key) if node.loop.branching else ((),)
             variants = []
@@ -150,7 +150,7 @@ def select(
             if any(v.end == "return" for v in variants):
                 return items, "return"
         elif isinstance(node, TryBlock):
-            if not relevant_try(s):
+            if not relevant_try(node):
                 continue
             sub, end = select_try(node, key, stop, raised if inside else None)
             items += sub
@@ -174,9 +174,9 @@ def relevant_block(node: Node) -> bool:
     if isinstance(node, Branch):
         return facts(node.stmt).recorded
     if isinstance(node, Repeat):
-        return relevant(node.stmt)
+        return relevant(node)
     if isinstance(node, TryBlock):
-        return relevant_try(node.stmt)
+        return relevant_try(node)
     return True
 
 

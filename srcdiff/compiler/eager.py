@@ -297,12 +297,12 @@ def _build(
         mark(stmt, op=op, sid=i + 1)
         shown = [_show(a) for a in operands] + [f"{k.arg}={_show(k.value)}" for k in keywords]
         lines[i + 1] = f"{target} = {show_op(prim, shown)}"
-        steps.append(Step(stmt, StepKind.ASSIGN, op, i + 1, i + 1))
+        steps.append(Step(stmt, StepKind.ASSIGN, i + 1, i + 1))
     returned = gast.Return(value=name(value_names[root]))
     returned.lineno = len(ops)
     result = Op(Kind.RETURN, operands=[name(value_names[root])])
     mark(returned, op=result)
-    steps.append(Step(returned, StepKind.RETURN, result, len(ops), len(ops) + 1))
+    steps.append(Step(returned, StepKind.RETURN, len(ops), len(ops) + 1))
     program = Program(source=source, params=value_names[:n_inputs], active=active,
                       program=tuple(steps))  # fmt: skip
     index_of = {n: k for k, n in enumerate(value_names)}

@@ -14,7 +14,7 @@ import gast
 from ..rules import registry
 from .analyse import reads_of
 from .ir import DIFFERENTIATING, Analysis, Branch, Kind, Repeat, facts, hashable, walk_nodes
-from .normalize import walk, walk_statements
+from .normalize import walk
 
 INTEGERS = {int: "an integer", round: "an integer", len: "an integer", bool: "a boolean"}
 
@@ -149,7 +149,7 @@ def returned_sources(analysis: Analysis) -> Sources | tuple[Sources, ...]:
     """The sources of the values ``analysis``'s function may return: one per entry where
     every ``return`` gives a tuple of as many, else one for the whole (Tensor code: a
     Tensor it returns requires grad where one of its sources does, as PyTorch's)."""
-    statements = list(walk_statements(analysis.fn.body))
+    statements = [node.stmt for node in walk_nodes(analysis.program)]
     found: dict[str, Sources] = {p: Sources(frozenset({p})) for p in analysis.params}
     displays = {s.targets[0].id: s.value.elts for s in statements
                 if isinstance(s, gast.Assign) and isinstance(s.value, gast.Tuple)

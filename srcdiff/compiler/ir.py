@@ -7,11 +7,13 @@ leaves an ``Op`` in the facts of every statement and a ``Loop`` in those of ever
 the back ends (trace, differentiate, tangent, and the diagnostics) read them and nothing
 else of the analysis. No stage sets attributes of its own on the tree's nodes.
 
-The front end ends by making the function typed IR (``build``, in ``Analysis.program``):
-``Step`` nodes for straight-line statements and ``Branch``, ``Repeat``, ``TryBlock`` and
-``NoGradBlock`` nodes for the structured ones, each keeping its statement (whose facts
-the back ends read and mark), line and position. The back ends walk that IR, through
-``Visitor`` or the node types, never the control flow of the gast tree.
+Once no stage rewrites the tree any more, the front end makes the function typed IR
+(``build``, in ``Analysis.program``): ``Step`` nodes for straight-line statements and
+``Branch``, ``Repeat``, ``TryBlock`` and ``NoGradBlock`` nodes for the structured ones,
+each keeping its statement (whose facts the stages read and mark), line and position.
+The analysis and the back ends walk that IR, through ``Visitor`` or the node types,
+never the control flow of the gast tree. The recorded Tensor operations make their
+``Step`` nodes directly; what the back ends read of either front end is a ``Program``.
 """
 
 from __future__ import annotations
@@ -367,16 +369,19 @@ STEP_KINDS = {gast.Assign: StepKind.ASSIGN, gast.Expr: StepKind.EXPR,
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """A straight-line statement: what it computes (``op``, None where the analysis
-    gave it none), its user line and its position (``pos``: its number in the order of
-    ``walk_nodes``, which is that of ``normalize.walk_statements``)."""
+    """A straight-line statement: its user line and its position (``pos``: its number in
+    the order of ``walk_nodes``, which is that of ``normalize.walk_statements``), and
+    what it computes (``op``: its statement's, None before the analysis gives it one)."""
 
     stmt: gast.stmt
     kind: StepKind
-    op: Op | None
     line: int
     pos: int
     visits: ClassVar[str] = "on_step"
+
+    @property
+    def op(self) -> Op | None:
+        return facts(self.stmt).op
 
     @property
     def last(self) -> int:
@@ -400,7 +405,7 @@ class Branch:
 @dataclass(frozen=True, eq=False)
 class Repeat:
     """A loop: ``for target in iter: body`` or ``while test: body``, with the facts the
-    analysis found of it (``loop``: None where nothing in it may be differentiated)."""
+    analysis finds of it (``loop``: its statement's, None before)."""
 
     stmt: gast.For | gast.While
     kind: LoopKind
@@ -408,11 +413,14 @@ class Repeat:
     iter: gast.expr | None
     test: gast.expr | None
     body: Block
-    loop: Loop | None
     line: int
     pos: int
     last: int
     visits: ClassVar[str] = "on_repeat"
+
+    @property
+    def loop(self) -> Loop | None:
+        return facts(self.stmt).loop
 
 
 @dataclass(frozen=True, eq=False)
@@ -463,7 +471,8 @@ Block = tuple[Node, ...]
 
 
 def build(body: list[gast.stmt]) -> Block:
-    """The IR of a normalized, analysed body (positions counted from 1)."""
+    """The IR of a normalized body, once no stage rewrites it (positions counted from 1):
+    the analysis then walks it, and marks the facts its nodes read (``op``, ``loop``)."""
     return _Builder().block(body)
 
 
@@ -488,10 +497,9 @@ class _Builder:
             if s.orelse:
                 raise TypeError("a normalized loop has no else block")
             if isinstance(s, gast.For):
-                return Repeat(s, LoopKind.FOR, s.target, s.iter, None, body, facts(s).loop,
-                              line, pos, self.count)  # fmt: skip
-            return Repeat(s, LoopKind.WHILE, None, None, s.test, body, facts(s).loop, line,
-                          pos, self.count)  # fmt: skip
+                return Repeat(s, LoopKind.FOR, s.target, s.iter, None, body, line, pos,
+                              self.count)  # fmt: skip
+            return Repeat(s, LoopKind.WHILE, None, None, s.test, body, line, pos, self.count)
         if isinstance(s, gast.Try):
             body = self.block(s.body)
             handlers = tuple(self.clause(h) for h in s.handlers)
@@ -500,7 +508,7 @@ class _Builder:
         kind = STEP_KINDS.get(type(s))
         if kind is None:
             raise TypeError(f"no IR node for a normalized {type(s).__name__} statement")
-        return Step(s, kind, facts(s).op, line, pos)
+        return Step(s, kind, line, pos)
 
     def clause(self, h: gast.ExceptHandler) -> Clause:
         named = h.name.id if isinstance(h.name, gast.Name) else h.name

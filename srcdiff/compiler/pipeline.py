@@ -1,7 +1,8 @@
 """The compiler's stages, run in order: the one place that runs them.
 
     front end   parse -> normalize -> inline, lower Tensors (Tensor code only) -> sharing
-                -> snapshots (NumPy-style code) -> analyse -> IR (``ir.build``)
+                -> snapshots (NumPy-style code) -> analyse (its last rewrite of the tree,
+                then the IR, ``ir.build``, which it walks)
     primal      trace                 (the traced primal; a path's or a kink-checking one)
     reverse     differentiate -> optimize -> check finite (when asked)
     forward     tangent -> optimize
@@ -35,7 +36,7 @@ from .differentiate import adjoint
 from .emit import emit, expr
 from .finite import insert_checks
 from .inline import inline_calls
-from .ir import Analysis, Dialect, build, facts, mark, show_ir
+from .ir import Analysis, Dialect, facts, mark, show_ir
 from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import RESERVED, Names, all_names, clone, normalize, walk
@@ -135,7 +136,6 @@ def front_end(
     analysis = analyse(parsed, tree, set(wrt), dialect, sequences, shapes, plain, objects,
                        holders)  # fmt: skip
     stages.shown("analyse", tree)
-    analysis.program = build(tree.body)
     stages.shown("IR", show_ir(analysis.program))
     return Front(parsed, analysis, names, wrt, stages)
 

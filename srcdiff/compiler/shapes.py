@@ -20,7 +20,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from .ir import Kind, facts
+from .ir import Block, Branch, Kind, LoopKind, Repeat, Step, StepKind, TryBlock, facts
 from .normalize import local_names, params_of, walk
 
 Shape = tuple[Hashable, ...] | None
@@ -30,19 +30,22 @@ ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod, 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 REDUCING_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var"}
 SCALAR_BUILTINS = {float, int, len}
+JUMPS = (StepKind.BREAK, StepKind.CONTINUE)
 STABLE_MODULES = {"numpy", "math", "cupy"}  # whose number attributes never change
 
 
 def mark_same_shapes(
     fn: gast.FunctionDef,
+    program: Block,
     params: dict[str, Shape],
     resolve: Callable[[gast.expr], tuple[str, Any]],
     global_value: Callable[[str], tuple[bool, Any]],
     global_number: Callable[[str], bool],
     changes_nothing: Callable[[gast.Call], bool],
 ) -> None:
-    """Give each elementwise rule statement of ``fn`` (normalized and analysed) the
-    positions of its operands that have the shape of its result (``Op.same_shape``).
+    """Give each elementwise rule statement of ``fn`` (normalized and analysed; its IR
+    ``program``) the positions of its operands that have the shape of its result
+    (``Op.same_shape``).
     ``params``: the parameters' symbolic shapes (absent: not known); ``resolve``: what a
     callee or dotted name refers to (``Analyser.resolve``); ``global_value``: a free
     name's value; ``global_number``: whether a free name holds a number (the unit then
@@ -50,7 +53,7 @@ def mark_same_shapes(
     arguments."""
     state = {p: params.get(p) for p in params_of(fn)}
     inference = _Inference(fn, resolve, global_value, global_number, changes_nothing)
-    inference.block(fn.body, state, record=True)
+    inference.block(program, state, record=True)
 
 
 def broadcast(shapes: list[Shape]) -> Shape:
@@ -128,55 +131,56 @@ class _Inference:
         self.global_number = global_number
         self.changes_nothing = changes_nothing
 
-    def block(
-        self, body: list[gast.stmt], state: State, record: bool, loop: _Loop | None = None
-    ) -> State | None:
+    def block(self, body: Block, state: State, record: bool, loop: _Loop | None = None
+              ) -> State | None:  # fmt: skip
         """The state after ``body``; ``None`` when it always leaves early."""
-        for s in body:
-            if isinstance(s, (gast.Break, gast.Continue)) and loop is not None:
-                (loop.breaks if isinstance(s, gast.Break) else loop.continues).append(state)
+        for node in body:
+            if isinstance(node, Step) and node.kind in JUMPS and loop is not None:
+                jumped = loop.breaks if node.kind is StepKind.BREAK else loop.continues
+                jumped.append(state)
                 return None
-            if isinstance(s, (gast.Return, gast.Raise, gast.Break, gast.Continue)):
+            if isinstance(node, Step) and node.kind in (*JUMPS, StepKind.RETURN, StepKind.RAISE):
                 return None
-            if isinstance(s, gast.If):
-                a = self.block(s.body, dict(state), record, loop)
-                b = self.block(s.orelse, dict(state), record, loop)
+            if isinstance(node, Branch):
+                a = self.block(node.body, dict(state), record, loop)
+                b = self.block(node.orelse, dict(state), record, loop)
                 state = _join(a, b)
                 if state is None:
                     return None
-            elif isinstance(s, gast.Try):
-                state = self.attempt(s, state, record, loop)
+            elif isinstance(node, TryBlock):
+                state = self.attempt(node, state, record, loop)
                 if state is None:
                     return None
-            elif isinstance(s, (gast.For, gast.While)):
-                state = self.loop(s, state, record)
+            elif isinstance(node, Repeat):
+                state = self.loop(node, state, record)
             else:
-                self.statement(s, state, record)
+                self.statement(node.stmt, state, record)
         return state
 
-    def attempt(self, s: gast.Try, entry: State, record: bool, loop: _Loop | None) -> State | None:
+    def attempt(self, node: TryBlock, entry: State, record: bool, loop: _Loop | None
+                ) -> State | None:  # fmt: skip
         """The state after a try: an except clause, and the finally block, may start
         anywhere in the body, where no shape is known."""
         ends = []
-        body = self.block(s.body, dict(entry), record, loop)
+        body = self.block(node.body, dict(entry), record, loop)
         if body is not None:
-            ends.append(self.block(s.orelse, body, record, loop))
-        ends += [self.block(h.body, {}, record, loop) for h in s.handlers]
-        self.block(s.finalbody, {}, record, loop)
+            ends.append(self.block(node.orelse, body, record, loop))
+        ends += [self.block(c.body, {}, record, loop) for c in node.handlers]
+        self.block(node.finalbody, {}, record, loop)
         state = None
         for end in ends:
             state = _join(state, end)
-        return None if state is None else self.block(s.finalbody, state, False, loop)
+        return None if state is None else self.block(node.finalbody, state, False, loop)
 
-    def loop(self, s: gast.For | gast.While, entry: State, record: bool) -> State:
+    def loop(self, node: Repeat, entry: State, record: bool) -> State:
         """The state at the loop's head is the join of the states every iteration can
         start from: found by iterating to a fixed point, then recorded once."""
         head = dict(entry)
-        if isinstance(s, gast.For):
-            head[s.target.id] = () if s.target.id in self.ints else None
+        if node.kind is LoopKind.FOR:
+            head[node.target.id] = () if node.target.id in self.ints else None
         while True:
             inner = _Loop()
-            end = self.block(s.body, dict(head), False, inner)
+            end = self.block(node.body, dict(head), False, inner)
             new = head
             for other in [end, *inner.continues]:
                 new = _join(new, other)
@@ -184,7 +188,7 @@ class _Inference:
                 break
             head = new
         inner = _Loop()
-        self.block(s.body, dict(head), record, inner)
+        self.block(node.body, dict(head), record, inner)
         out = head
         for other in inner.breaks:
             out = _join(out, other)
@@ -223,7 +227,7 @@ class _Inference:
         """Whether ``s`` may change an array's shape in place (``a.shape = ...``,
         ``a.resize(...)``, a call that changes its arguments, code run as written)."""
         if (
-            isinstance(s, gast.With)
+            facts(s).no_grad
             or isinstance(s, gast.Assign)
             and isinstance(s.targets[0], gast.Attribute)
         ):

@@ -458,7 +458,7 @@ class PrimalBuilder(Visitor[list[gast.stmt]]):
 
     def on_repeat(self, node: Repeat, frame: Frame) -> list[gast.stmt]:
         s, line = node.stmt, node.line
-        if not relevant(s):
+        if not relevant(node):
             body = self.block(node.body, frame)
             return [self.clone_loop(node, body)]
         info = node.loop
@@ -599,7 +599,7 @@ class PathPrimal(PrimalBuilder):
                 if returned:
                     return out, True
                 continue
-            if isinstance(node, Repeat) and relevant(node.stmt) and node.loop.branching:
+            if isinstance(node, Repeat) and relevant(node) and node.loop.branching:
                 next(key)  # the loop is kept whole: its iterations record their own paths
             out += self.visit(node, frame)
             if isinstance(node, Step) and node.kind is StepKind.RETURN:
@@ -655,12 +655,12 @@ def mark_recorded(body: Block, inside: bool = True) -> None:
     not those in a loop the adjoint does not know about (``inside`` false)."""
     for node in body:
         if isinstance(node, Repeat):
-            mark_recorded(node.body, inside and relevant(node.stmt))
+            mark_recorded(node.body, inside and relevant(node))
             continue
         if isinstance(node, Branch):
-            mark(node.stmt, recorded=inside and recorded(node.stmt))
+            mark(node.stmt, recorded=inside and recorded(node))
         elif isinstance(node, TryBlock):
-            mark(node.stmt, recorded=inside and bool(node.handlers) and relevant_try(node.stmt))
+            mark(node.stmt, recorded=inside and bool(node.handlers) and relevant_try(node))
         else:
             continue
         for b in blocks_of(node):

@@ -158,10 +158,10 @@ def test_loop_facts():
 
 def test_branches_that_differentiate_nothing_are_not_recorded():
     from srcdiff.compiler.analyse import recorded
+    from srcdiff.compiler.ir import Branch, walk_nodes
 
-    tree = analysed(loops, "x").tree
-    ifs = [s for s in statements(tree) if type(s).__name__ == "If"]
-    lines = {s.lineno: recorded(s) for s in ifs}
+    program = analysed(loops, "x").analysis.program
+    lines = {n.line: recorded(n) for n in walk_nodes(program) if isinstance(n, Branch)}
     first = loops.__code__.co_firstlineno
     assert lines[first + 6] is True  # if x[i] > 0: t = t + x[i]
     assert lines[first + 10] is False  # if i > 1: count = count + 1
