@@ -1669,24 +1669,24 @@ class Analyser(Classifier):
         for printing or logging is fine."""
         if not any(isinstance(s, gast.Assign) and self.makes_text(s.value) for s in statements):
             return
-        self.follow_text(self.fn.body, set(), top=True)
+        self.follow_text(self.program, set(), top=True)
 
-    def follow_text(self, body: list[gast.stmt], texts: set[str], top: bool) -> None:
+    def follow_text(self, body: Block, texts: set[str], top: bool) -> None:
         """``refuse_numbers_from_text`` over ``body``, in the order its statements run
         (a loop's twice: its end reaches its start), ``texts`` the names holding text:
         an assignment gives its names text, or another value (then, in the function's
-        own block alone, they are no text: a branch or a loop may not run)."""
-        for s in body:
-            if isinstance(s, (gast.For, gast.While)):
+        own block alone, they are no text: a branch or a loop may not run). A no_grad
+        block asks for no gradient: a number it reads from text is what it asks for."""
+        for node in body:
+            if isinstance(node, Repeat):
                 for _ in range(2):
-                    self.follow_text(s.body, texts, top=False)
-                self.follow_text(s.orelse, texts, top=False)
+                    self.follow_text(node.body, texts, top=False)
                 continue
-            inner = blocks(s)
-            if inner:
-                for block in inner:
+            if not isinstance(node, Step):
+                for block in blocks_of(node):
                     self.follow_text(block, texts, top=False)
                 continue
+            s = node.stmt
             v = getattr(s, "value", None)
             if isinstance(v, gast.Call) and reads_of(v) & texts and self.reads_number(v.func):
                 raise self.p.error(

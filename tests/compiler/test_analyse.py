@@ -212,3 +212,22 @@ def test_code_on_arrays_numbers_and_loop_counters_gets_no_operand_checks():
     g = sd.grad(layers)
     g([np.eye(2), np.eye(2)], np.ones(2))
     assert sd.source(g).count("rt.operands('@', x, w)") == 1
+
+
+def test_a_number_read_back_from_text_under_no_grad_is_not_refused():
+    """``float(s)`` of a differentiated value's text inside ``with sd.no_grad():`` asks
+    for no gradient there (the block runs as written): it was refused as a number read
+    back from text; its gradient is that of the function with the number held."""
+
+    def f(x):
+        s = str(x[0])
+        with sd.no_grad():
+            v = float(s)
+        return np.sum(x * x) + v * x[1]
+
+    x = np.array([0.7, 1.3])
+    held = float(str(x[0]))
+    got = sd.grad(f)(x)
+    for eps in (1e-6, 1e-4):
+        expected = numeric_grad(lambda y: np.sum(y * y) + held * y[1], [x], eps=eps)
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
