@@ -2122,6 +2122,50 @@ class MappedFunction:
         mapped = [a for a, axis in zip(args, axes, strict=True) if axis is not None]
         return _stack(outs, self._out_axes, batching.leaves(mapped))
 
+    def _srcdiff_examples(self, args: tuple, kwargs: dict) -> Callable:
+        """What code differentiated on Tensors calls for this map (``rt.call``): a function
+        of source calling ``fn`` on each example and joining the results with
+        ``sd.stack``, compiled as that code's callees are, so that the gradient reaches
+        the Tensors ``fn`` reads as well as its arguments."""
+        axes = self._axes(args)
+        self._size(args, axes)  # (checked as a call outside does)
+        out = self._out_axes
+        if not isinstance(out, int) or any(isinstance(a, (tuple, list, dict)) for a in args):
+            raise rt.refuse(
+                "sd.vmap called inside a function differentiated on Tensors with out_axes "
+                f"{out!r} or a tuple, list or dict argument (srcdiff maps Tensors there, "
+                "each result stacked along one axis)",
+                "give out_axes as an int and pass Tensors, or call sd.vmap outside the "
+                "@sd.differentiate function",
+            )
+        key = (len(args), tuple(axes), out, tuple(kwargs))
+        made = self.__dict__.setdefault("_srcdiff_made", {}).get(key)
+        if made is None:
+            params = [f"a{i}" for i in range(len(args))]
+            first = next(i for i, a in enumerate(axes) if a is not None)
+
+            def example(i: int, axis: int | None) -> str:
+                if axis is None:
+                    return params[i]
+                where = [":"] * axis + ["b"] if axis >= 0 else ["...", "b", *[":"] * (-axis - 1)]
+                return f"{params[i]}[{', '.join(where)}]"
+
+            passed = [example(i, a) for i, a in enumerate(axes)] + [f"{k}={k}" for k in kwargs]
+            signature = ", ".join([*params, "/", *(["*", *kwargs] if kwargs else [])])
+            source = (
+                f"def vmap_examples({signature}):\n"
+                f"    outs = [_fn({', '.join(passed)}) for b in range({params[first]}.shape"
+                f"[{axes[first]}])]\n"
+                f"    return _stack(outs, dim={out})\n"
+            )
+            from .functions import stack
+
+            made = self._srcdiff_made[key] = rt.function_of_source(
+                source, f"sd.vmap of {getattr(self._fn, '__qualname__', 'a function')}",
+                "vmap_examples", {"_fn": self._fn, "_stack": stack},
+            )  # fmt: skip
+        return made
+
     def _batched_call(self, args: tuple, kwargs: dict, axes: list, size: int) -> tuple[bool, Any]:
         """``fn`` run once on the whole batch (see ``srcdiff/batching.py``): ``(True,
         result)``, or ``(False, None)`` where some step has no batching rule."""
@@ -2486,6 +2530,9 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> MappedFunction:
     shares), ``out_axes`` where the examples' results are stacked. ``sd.vmap(sd.grad(loss),
     in_axes=(None, 0, 0))`` gives per-example gradients."""
     return MappedFunction(fn, in_axes, out_axes)
+
+
+vmap._srcdiff_builds = True  # type: ignore[attr-defined]
 
 
 def _positions(wrt: Any, api: str, fn: Callable) -> tuple[int | str, ...]:

@@ -1021,6 +1021,10 @@ class Analyser(Classifier):
                 return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
             if obj in (float, complex) and self.users_tensor_code(stmt):
                 return Op(Kind.PASSIVE)  # a Tensor's number: no gradient, as PyTorch gives
+            if rule is not None and self.on_tensors and hasattr(type(obj), "_srcdiff_vjp"):
+                # srcdiff's transform (``sd.vmap(f)``): its rules run on arrays, and ``f``
+                # on Tensors; a call, which code on Tensors runs as it does (see rt.call)
+                return Op(Kind.CALL, callee=call.func, operands=args, keywords=list(call.keywords))
             if rule is not None:
                 op = self.rule_op(rule, obj, args, call.keywords, stmt)
                 if obj in ARRAY_UPDATES and self.users_tensor_code(stmt):

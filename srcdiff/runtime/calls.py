@@ -1205,6 +1205,8 @@ def _runs_as_written(fn: Any) -> bool:
     """Whether ``fn`` (``opt.step``) is code of srcdiff's own that compiled Tensor code
     calls as it is: no gradient passes through it, in eager code either. A Module's
     (``swa_utils.AveragedModel``'s forward) is not: its output carries the gradient."""
+    if getattr(fn, "_srcdiff_builds", False):  # sd.vmap: it makes the map, which calls run
+        return True
     module = getattr(getattr(fn, "__func__", fn), "__module__", None) or ""
     return module.startswith(RUN_AS_WRITTEN) and not (
         _is_module(fn) or _is_module(getattr(fn, "__self__", None))
@@ -1220,6 +1222,11 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
+    if tensor and hasattr(type(fn), "_srcdiff_vjp"):  # srcdiff's transform, on Tensors
+        examples = getattr(fn, "_srcdiff_examples", None)
+        if examples is None:
+            raise _derivative_inside(fn, tensor)
+        fn = examples(args, kwargs)  # (sd.vmap's map: its examples one by one, stacked)
     if tensor and _runs_as_written(fn):
         value = fn(*args, **kwargs)
         return value, ("none", _values(args, kwargs, active))
