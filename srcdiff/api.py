@@ -2002,12 +2002,13 @@ def _vjp_of_source() -> Callable:
 
 
 def _vjp_too_deep() -> tuple[str, str]:
-    """The refusal of a fourth derivative through ``sd.vjp``'s pull-back (see
-    ``rt.objects._no_partial_passed``)."""
+    """The refusal of a derivative of a derivative through ``sd.vjp``'s pull-back where a
+    call hands it on as a value (see ``rt.objects._no_partial_passed``)."""
     return (
-        "a fourth derivative through the pull-back of sd.vjp called inside a differentiated "
-        "function, or a third where the pull-back is called with a starred argument "
-        "(srcdiff follows it to the third order, and there to the second)",
+        "a derivative of a derivative through the pull-back of sd.vjp called inside a "
+        "differentiated function, passed to another function or called with keywords and a "
+        "starred list together (srcdiff follows it to any order where it is called with "
+        "the cotangent by position, by name or in a starred list)",
         "write the pull-back of u as the gradient of a function of your own (def pulled(x, "
         "u): return np.sum(u * f(x)); then sd.grad(pulled)(x, u)), which goes to any order",
     )
@@ -3703,8 +3704,28 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
     unit = None
     consts: list = []  # values ``F`` holds (``_c0``, ...): bound, or not differentiated
     of_partial = fn is rt.objects.PARTIAL_CALL and not names and stars is None
-    if getattr(fn, "_srcdiff_of_partial", False):  # its program reads a partial given here
-        rt.objects._no_partial_passed(values, inner)
+    if (
+        fn is rt.objects.PARTIAL_CALL
+        and stars is not None
+        and not names
+        and not stars[0]
+        and all(type(v) in (list, tuple) for v, s in zip(values, stars, strict=True) if s)
+    ):  # ``pull(*us)``: the call passing their entries one by one, laid out
+        paths = [(i, j) if s else (i,) for i, (v, s) in enumerate(zip(values, stars, strict=True))
+                 for j in range(len(v) if s else 1)]  # fmt: skip
+        layout = ([(0, *path) for path in paths], *((1 + path[0], *path[1:]) for path in paths))
+        spread_values = tuple(_spread_gather(e, (inner, *values)) for e in layout[1:])
+        spread_inner = _spread_gather(layout[0], (inner, *values))
+        made = forward_call(fn, spread_inner, None, (), spread_values, where)
+        return _spread_function(made, layout, (inner, *values)), None
+    if getattr(fn, "_srcdiff_of_partial", False) and not names and stars is None:
+        spread = _spread_forward_call(fn, inner, values, where)
+        if spread is not None:
+            return spread, None
+    if getattr(fn, "_srcdiff_spread", None) is not None and not names and stars is None:
+        return _spread_forward(*fn._srcdiff_spread, inner, values, where), None
+    if getattr(fn, "_srcdiff_of_partial", False) or getattr(fn, "_srcdiff_spread", False):
+        rt.objects._no_partial_passed(values, inner)  # its program reads a partial given here
 
     def const(v: Any) -> str:
         consts.append(v)
@@ -3843,6 +3864,141 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
 
 
 rt.install(forward_of=forward_call)
+
+
+def _spread_forward_call(fn: Callable, inner: tuple, values: tuple,
+                         where: tuple[str, str, int] | None) -> Callable | None:  # fmt: skip
+    """``forward_call`` of ``F``, the forward mode of a call of the partial ``p`` (see
+    ``rt.objects._spread_partial_tangent_vjp``), called as ``F(T, p, *rest)``: ``F`` is
+    the forward mode ``G`` of ``p``'s function given ``p``'s bound values spread out before
+    ``rest`` (their tangents, in ``T``, a list spread out too), so its forward mode is
+    ``G``'s, laid out (``_spread_forward``). None where ``p`` has no tangent."""
+    if len(values) < 2 or not isinstance(values[1], functools.partial) or inner[1] is None:
+        return None
+    t, p, rest = values[0], values[1], values[2:]
+    n, m = len(rt.partial_args(p)), len(rest)
+    if type(t) is not tuple or len(t) != 1 + m:
+        return None
+    bound = rt.partial_args(p)  # (a function bound carries no tangent)
+    layout = ([*(None if callable(v) else (0, 0, k) for k, v in enumerate(bound)),
+               *((0, 1 + i) for i in range(m))],
+              *((1, k) for k in range(n)), *((2 + i,) for i in range(m)))  # fmt: skip
+    spread_t = _spread_gather(layout[0], values)
+    g = Host.forward_of(rt.partial_function(p), spread_t, None, (), (*bound, *rest), None)
+    return _spread_forward(g, layout, inner, values, where)
+
+
+def _spread_gather(entry: Any, args: tuple, tangent: tuple | None = None) -> Any:
+    """The value a layout entry (a path of indices, a partial's being into its bound values
+    as ``rt.partial_args`` lists them, or a list of entries: a tuple; None: None) takes out
+    of ``args``; None where there is no container on the way. Given ``tangent`` (the
+    values whose tangents ``args`` are), None where that value is a function."""
+    if entry is None:
+        return None
+    if isinstance(entry, list):
+        return tuple(_spread_gather(e, args, tangent) for e in entry)
+    value: Any = args
+    for i in entry:
+        if isinstance(value, functools.partial):
+            value = rt.partial_args(value)
+        if type(value) not in (tuple, list):
+            return None
+        value = value[i]
+    held = _spread_gather(entry, tangent) if tangent is not None else None
+    if callable(held) and not isinstance(held, functools.partial):
+        return None
+    return value
+
+
+def _spread_scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
+    """The pull-backs to ``args`` of those (``grads``) to the arguments ``layout`` took out
+    of them (see ``_spread_gather``): summed where a value went twice, a partial's the list
+    of its bound values', zeros where a value went nowhere."""
+    found: dict[tuple, Any] = {}
+
+    def put(entry: Any, g: Any) -> None:
+        if isinstance(entry, list):
+            for e, d in zip(entry, g if g is not None else [None] * len(entry), strict=True):
+                put(e, d)
+        elif entry is not None and g is not None and not isinstance(g, rt.NoGradient):
+            found[entry] = g if entry not in found else found[entry] + g
+
+    for e, g in zip(layout, grads, strict=True):
+        put(e, g)
+
+    def build(value: Any, path: tuple) -> Any:
+        if path in found:
+            return found[path]
+        inside = any(p[: len(path)] == path and len(p) > len(path) for p in found)
+        if isinstance(value, functools.partial) and inside:
+            return [build(v, (*path, i)) for i, v in enumerate(rt.partial_args(value))]
+        if type(value) in (tuple, list) and inside:
+            return type(value)(build(v, (*path, i)) for i, v in enumerate(value))
+        if value is None or callable(value):
+            return None
+        return rt.zeros_like(value)
+
+    return tuple(build(a, (i,)) for i, a in enumerate(args))
+
+
+def _spread_shifted(entry: Any, by: int) -> Any:
+    """A layout entry into arguments now given after one more (``by`` 1), or into their
+    tangents, given as the first argument (``by`` 0)."""
+    if entry is None:
+        return None
+    if isinstance(entry, list):
+        return [_spread_shifted(e, by) for e in entry]
+    return (0, *entry) if by == 0 else (entry[0] + 1, *entry[1:])
+
+
+def _spread_forward(g: Callable, layout: tuple, inner: tuple, values: tuple,
+                    where: tuple[str, str, int] | None) -> Callable:  # fmt: skip
+    """``forward_call`` of ``W``, whose value at ``values`` is ``g``'s at the arguments
+    ``layout`` takes out of them (into partials too, see ``_spread_gather``), along
+    ``inner``: a function of source ``W'(inner, *values)`` calling ``g``'s forward mode at
+    the arguments and tangents so taken, whose own derivatives are laid out the same way
+    (``_srcdiff_spread_vjp``, and this again), so that no partial is an argument of a
+    function differentiated again."""
+    g_values = tuple(_spread_gather(e, values) for e in layout)
+    g_inner = tuple(_spread_gather(e, inner, tangent=values) for e in layout)
+    made = forward_call(g, g_inner, None, (), g_values, where)
+    layout = ([_spread_shifted(e, 0) for e in layout], *(_spread_shifted(e, 1) for e in layout))
+    return _spread_function(made, layout, (inner, *values))
+
+
+def _spread_function(g: Callable, layout: tuple, example: tuple) -> Callable:
+    """A function of source ``W(*args)`` giving ``g`` of the arguments ``layout`` takes
+    out of ``args`` (laid out as ``example``), with the rules of such a function."""
+
+    def text(entry: Any) -> str:
+        if entry is None:
+            return "None"
+        if isinstance(entry, list):
+            return f"({''.join(text(e) + ', ' for e in entry)})"
+        value, out = example[entry[0]], f"a{entry[0]}"
+        for i in entry[1:]:
+            if isinstance(value, functools.partial):
+                value, out = rt.partial_args(value), f"rt.partial_args({out})"
+            if type(value) not in (tuple, list):
+                return "None"  # (no container on the way: see _spread_gather)
+            value, out = value[i], f"{out}[{i}]"
+        return out
+
+    params = ", ".join([*(f"a{i}" for i in range(len(example))), "/"])
+    source = f"def forward_call({params}):\n    return _g({', '.join(map(text, layout))})\n"
+    made = rt.function_of_source(source, "forward mode of a call of a partial", "forward_call",
+                                 {"rt": rt, "_g": g})  # fmt: skip
+
+    def spread_vjp(cotangent: tuple, ans: tuple, tangents: tuple, args: tuple) -> tuple:
+        g_args = tuple(_spread_gather(e, args) for e in layout)
+        g_tangents = tuple(_spread_gather(e, tangents, tangent=args) for e in layout)
+        out = rt.objects.callee_tangent_vjp(cotangent, ans, g, g_tangents, *g_args)
+        d_tangents = _spread_scatter(layout, tuple(out[1]), tangents)
+        return (None, d_tangents, *_spread_scatter(layout, tuple(out[2:]), args))
+
+    made._srcdiff_spread = (g, layout)
+    made._srcdiff_spread_vjp = spread_vjp
+    return made
 
 
 class Differentiated:

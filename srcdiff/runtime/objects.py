@@ -1758,6 +1758,9 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
 
     if getattr(fn, "_srcdiff_of_partial", False) and not kwargs:
         return _spread_partial_tangent_vjp(g, ans, args, tangents)
+    spread = getattr(fn, "_srcdiff_spread_vjp", None)
+    if spread is not None and not kwargs:  # (a call laid out of its arguments: see there)
+        return spread(g, ans, tangents, args)
     _no_partial_passed(args, tangents, 1 if fn is PARTIAL_CALL else 0)
     if fn is PLAIN_CALL:  # args[0], the function called, carries no gradient
         out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
