@@ -322,6 +322,11 @@ def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
     return _t(x).narrow(dim, start, length)
 
 
+def as_strided(x: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
+    """``x.as_strided(size, stride, storage_offset)``."""
+    return _t(x).as_strided(size, stride, storage_offset)
+
+
 def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
     return _t(x).movedim(source, destination)
 

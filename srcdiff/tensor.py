@@ -160,7 +160,10 @@ def _entries_in_base(view: Tensor) -> tuple[Tensor, Any]:
 def _check_overlap(t: Tensor) -> None:
     """PyTorch's error for a write into a tensor whose entries share memory (an
     ``expand``ed one): NumPy refuses it as read-only, and an array library may not."""
-    if any(st == 0 and n > 1 for n, st in zip(t._data.shape, t._data.strides, strict=True)):
+    a = t._data
+    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or (
+        rt.tensor_methods.self_overlapping(a)
+    ):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers "
             "to a single memory location. Please clone() the tensor before performing the "
@@ -1552,6 +1555,18 @@ class Tensor:
         """``length`` entries from ``start`` (counted from the end where negative) along
         ``dim``, a view."""
         return self[rt.tensor_methods.narrow_index(self._data.shape, dim, start, length)]
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """The windows of ``size`` entries, ``step`` apart, along ``dimension``: that dim
+        made their number, a new last dim their entries (a view)."""
+        return apply_op(rt.tensor_methods.unfold, (self, dimension, size, step),
+                        name="UnfoldBackward0", view=True)  # fmt: skip
+
+    def as_strided(self, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
+        """The view whose entry at ``i`` is entry ``storage_offset + sum(i[k] * stride[k])``
+        of this tensor's storage (its entries in row-major order)."""
+        return apply_op(rt.tensor_methods.as_strided, (self, size, stride, storage_offset),
+                        name="AsStridedBackward0", view=True)  # fmt: skip
 
     def movedim(self, source: Any, destination: Any) -> Tensor:
         """The dims ``source`` moved to ``destination`` (``np.moveaxis``), a view."""

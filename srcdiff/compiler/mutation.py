@@ -692,7 +692,7 @@ def insert_follows(parsed: Parsed, fn: gast.FunctionDef, names: Names,
 TENSOR_VIEWS = {
     "select", "unbind", "narrow", "squeeze", "unsqueeze", "view", "reshape", "flatten", "t",
     "transpose", "permute", "expand", "chunk", "split", "diagonal", "movedim", "swapaxes",
-    "swapdims", "unflatten", "detach", "data",
+    "swapdims", "unflatten", "detach", "data", "unfold", "as_strided",
 }  # fmt: skip
 TENSOR_VIEW_ATTRIBUTES = {"T", "mT", "H", "mH"}  # (views too)
 ENTRY_BUILTINS = {"list", "tuple"}  # (a list or tuple of a Tensor's entries, 0-d views)

@@ -570,6 +570,8 @@ SHAPE_ONLY = {
     "zeros": {0},
     "ones_like": {0},
     "reduction_dim": {0},
+    "unfold_grad": {1},
+    "as_strided_grad": {1},
 }
 SHAPE_ATTRS = {"shape", "dtype", "ndim", "size"}
 

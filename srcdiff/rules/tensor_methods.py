@@ -678,6 +678,42 @@ def narrow(g, ans, x, dim, start, length):
     )
 
 
+@vjp(tm.unfold)
+def unfold(g, ans, x, dimension, size, step):
+    """Each window's gradient added back where it lies (windows may overlap)."""
+    return rt.tensor_methods.unfold_grad(g, x, dimension, size, step), None, None, None
+
+
+@vjp(tm.unfold_grad)
+def unfold_grad(g, ans, d, x, dimension, size, step):
+    """Linear in ``d``: its adjoint reads the windows again."""
+    return rt.tensor_methods.unfold(g, dimension, size, step).copy(), None, None, None, None
+
+
+@vjp(tm.as_strided)
+def as_strided(g, ans, x, size, stride, storage_offset=None):
+    """Each entry's gradient added to the entry of ``x`` it reads (one read several times
+    gets each)."""
+    return (
+        rt.tensor_methods.as_strided_grad(g, x, size, stride, storage_offset),
+        None,
+        None,
+        None,
+    )
+
+
+@vjp(tm.as_strided_grad)
+def as_strided_grad(g, ans, d, x, size, stride, storage_offset=None):
+    """Linear in ``d``: its adjoint reads the same entries again."""
+    return rt.tensor_methods.strided_read(g, size, stride, storage_offset), None, None, None, None
+
+
+@vjp(tm.strided_read)
+def strided_read(g, ans, x, size, stride, storage_offset=None):
+    """``as_strided``'s values as a copy: its rule."""
+    return rt.tensor_methods.as_strided_grad(g, x, size, stride, storage_offset), None, None, None
+
+
 @vjp(tm.movedim)
 def movedim(g, ans, x, source, destination):
     """``np.moveaxis``'s rule: the dims moved back (a 0-d ``x``'s, none)."""
@@ -728,7 +764,8 @@ keywords(tm.outer, vec2="b")
 keywords(tm.roll, shifts="shift", dims="axis")
 keywords(tm.split, split_size="split_size_or_sections")
 linear((0,), tm.split, tm.chunk, tm.gather, tm.repeat, tm.index_select, tm.flip, tm.unbind,
-       tm.narrow, tm.movedim)  # fmt: skip
+       tm.narrow, tm.movedim, tm.unfold, tm.as_strided, tm.unfold_grad, tm.as_strided_grad,
+       tm.strided_read)  # fmt: skip
 linear((0, 3), tm.scatter_add)
 
 

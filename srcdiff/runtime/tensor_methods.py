@@ -20,7 +20,7 @@ from .. import backend, dtypes, fused
 from ..backend import array_module
 from .arrays import FLOAT_DTYPES, float_mean, np_mean, unbroadcast
 from .assembly import take_along_axis_grad
-from .mutation import refuse
+from .mutation import in_generated_code, refuse
 from .objects import operands
 from .sorting import kth_order, median_order, sort_order, topk_order
 
@@ -1916,6 +1916,220 @@ def narrow_index(shape: tuple, dim: int, start: Any, length: Any) -> tuple:
     return (slice(None),) * dim + (slice(start, start + length),)
 
 
+def _int_argument(method: str, name: str, position: int, value: Any) -> int:
+    """``value`` as an int, or PyTorch's TypeError for argument ``name`` of ``method``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{method}(): argument '{name}' (position {position}) must be int, not "
+            f"{type(value).__name__}"
+        )
+    return int(value)
+
+
+def _ints_argument(method: str, name: str, position: int, value: Any) -> tuple:
+    """``value`` (a tuple, list or Size of ints) as a tuple, or PyTorch's TypeError."""
+    if not isinstance(value, (tuple, list)) or not builtins.all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    ):
+        raise TypeError(
+            f"{method}(): argument '{name}' (position {position}) must be tuple of ints, not "
+            f"{type(value).__name__}"
+        )
+    return tuple(int(v) for v in value)
+
+
+def _strided(x: Any, shape: tuple, strides: tuple) -> Any:
+    """A view of ``x``'s memory with ``shape`` and ``strides`` (in bytes), read-only where
+    two of its entries share a position (a write there would be one of several)."""
+    xp = array_module(x)
+    if xp is np:
+        view = np.lib.stride_tricks.as_strided(x, shape, strides)
+        if self_overlapping(view):
+            view.flags.writeable = False
+        return view
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def self_overlapping(x: Any) -> bool:
+    """Whether two entries of ``x`` lie at one place in memory (an ``unfold`` of
+    overlapping windows, an ``as_strided`` reading an entry twice)."""
+    if x.flags.c_contiguous or x.flags.f_contiguous or x.size < 2:
+        return False
+    at = strided_positions(x.shape, x.strides, 0)
+    return np.unique(at).size < at.size
+
+
+def strided_positions(size: tuple, stride: tuple, offset: int) -> Any:
+    """The position each entry of ``as_strided(size, stride, offset)`` reads, an int array
+    shaped ``size``."""
+    at = np.asarray(offset, dtype=np.int64)
+    for n, st in zip(size, stride, strict=True):
+        at = at[..., None] + np.arange(n, dtype=np.int64) * st
+    return at
+
+
+def unfold_shape(shape: tuple, dimension: Any, size: Any, step: Any) -> tuple[int, int, int, int]:
+    """``dimension`` (counted from 0), the number of windows, ``size`` and ``step`` of
+    ``unfold`` on a tensor shaped ``shape``, checked as PyTorch checks them."""
+    dimension = _int_argument("unfold", "dimension", 1, dimension)
+    size = _int_argument("unfold", "size", 2, size)
+    step = _int_argument("unfold", "step", 3, step)
+    dim = checked_dim(len(shape), dimension) % builtins.max(len(shape), 1)
+    length = shape[dim] if shape else 1
+    if size > length:
+        raise RuntimeError(
+            f"maximum size for tensor at dimension {dim} is {length} but size is {size}"
+        )
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return dim, (length - size) // step + 1, size, step
+
+
+def unfold(x: Any, dimension: int, size: int, step: int) -> Any:
+    """``x.unfold(dimension, size, step)``: the windows of ``size`` entries, ``step`` apart,
+    along ``dimension``, that dim made their number and a new last dim their entries (a
+    view of ``x``, as PyTorch's)."""
+    if not is_array(x):
+        return x.unfold(dimension, size, step)
+    dim, n, size, step = unfold_shape(x.shape, dimension, size, step)
+    if x.ndim == 0:  # (its one entry, or none)
+        return array_module(x).reshape(x, (1,))[:size]
+    shape = (*x.shape[:dim], n, *x.shape[dim + 1 :], size)
+    strides = (*x.strides[:dim], x.strides[dim] * step, *x.strides[dim + 1 :], x.strides[dim])
+    return _strided(x, shape, strides)
+
+
+def unfold_grad(g: Any, x: Any, dimension: int, size: int, step: int) -> Any:
+    """Gradient of ``unfold(x, dimension, size, step)`` (``x`` read for its shape): each
+    window's entries added back where the window lies."""
+    xp = array_module(g)
+    shape = tuple(xp.shape(x))
+    dim, n, size, step = unfold_shape(shape, dimension, size, step)
+    if not shape:
+        return xp.sum(g).astype(g.dtype) if size else xp.zeros((), g.dtype)
+    d = xp.zeros(shape, dtype=g.dtype)
+    for j in range(size):
+        at = (slice(None),) * dim + (slice(j, j + (n - 1) * step + 1, step),)
+        d[at] += g[..., j]
+    return d
+
+
+def as_strided_checked(shape: tuple, size: Any, stride: Any, storage_offset: Any
+                       ) -> tuple[tuple, tuple, int]:  # fmt: skip
+    """``size``, ``stride`` and the offset of ``as_strided`` on the entries of a tensor
+    shaped ``shape`` (in row-major order), checked as PyTorch checks them against its
+    storage."""
+    size = _ints_argument("as_strided", "size", 1, size)
+    stride = _ints_argument("as_strided", "stride", 2, stride)
+    offset = 0 if storage_offset is None else int(storage_offset)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if builtins.any(n < 0 for n in size):
+        raise RuntimeError(
+            f"Storage size calculation overflowed with sizes={list(size)} and "
+            f"strides={list(stride)}"
+        )
+    if builtins.any(st < 0 for st in stride):
+        raise RuntimeError(
+            f"as_strided: Negative strides are not supported at the moment, got strides: "
+            f"{list(stride)}"
+        )
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    return size, stride, offset
+
+
+def _as_strided_read(x: Any, size: tuple, stride: tuple, offset: int) -> int:
+    """The number of entries of ``x`` that ``as_strided`` reads from (its storage), or
+    PyTorch's error where that is more than ``x`` holds; a refusal where ``x`` is laid out
+    otherwise than its storage would be (a view of entries of another array)."""
+    needed = offset + 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride, strict=True))
+    if 0 in size:
+        needed = 0
+    owned = _owns_storage(x)
+    if needed > x.size or not owned and offset:
+        if owned:
+            raise RuntimeError(
+                f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
+                f"{offset}, and itemsize {x.dtype.itemsize} requiring a storage size of "
+                f"{needed * x.dtype.itemsize} are out of bounds for storage of size "
+                f"{x.size * x.dtype.itemsize}"
+            )
+        raise _refusal(
+            "as_strided with a storage_offset, or reading past the last entry, of a tensor "
+            "that is a view: PyTorch reads the storage of the tensor it views there, and "
+            "srcdiff reads the tensor's own entries",
+            "call as_strided on the tensor it views (or on a clone() of this one)",
+        )
+    return needed
+
+
+def _refusal(what: str, hint: str) -> Exception:
+    """A refusal at the user's line in compiled code, a RuntimeError saying the same in
+    eager code."""
+    if in_generated_code():
+        return refuse(what, hint)
+    return RuntimeError(f"{what}: {hint}")
+
+
+def _owns_storage(x: Any) -> bool:
+    """Whether ``x`` is the whole of the memory it lies in (not a part of another array's,
+    as a slice is), as a tensor holding its own storage is."""
+    base = x
+    while getattr(base, "base", None) is not None and hasattr(base.base, "nbytes"):
+        base = base.base
+    if base is x:
+        return True
+    address = (lambda a: a.ctypes.data) if isinstance(x, np.ndarray) else (lambda a: a.data.ptr)
+    return base.nbytes == x.nbytes and address(base) == address(x)
+
+
+def as_strided(x: Any, size: Any, stride: Any, storage_offset: Any = None) -> Any:
+    """``x.as_strided(size, stride, storage_offset)``: the view whose entry at ``i`` is
+    entry ``storage_offset + sum(i[k] * stride[k])`` of ``x``'s entries in row-major order
+    (its storage, where ``x`` is contiguous and owns it)."""
+    if not is_array(x):
+        return x.as_strided(size, stride, storage_offset)
+    size, stride, offset = as_strided_checked(tuple(x.shape), size, stride, storage_offset)
+    if not x.flags.c_contiguous:
+        raise _refusal(
+            "as_strided of a tensor that is not contiguous: PyTorch reads its storage, laid "
+            "out otherwise than its entries in row-major order",
+            "call .contiguous() first (then PyTorch reads the same entries)",
+        )
+    _as_strided_read(x, size, stride, offset)
+    flat = array_module(x).reshape(x, (-1,))
+    item = x.dtype.itemsize
+    if not size:
+        return flat[offset : offset + 1].reshape(())
+    return _strided(flat[offset:] if flat.size else flat, size, tuple(st * item for st in stride))
+
+
+def strided_read(x: Any, size: tuple, stride: tuple, storage_offset: Any = None) -> Any:
+    """``as_strided(x, size, stride, storage_offset)``'s values, as a new array, from ``x``
+    laid out in any way (the adjoint of ``as_strided_grad``)."""
+    xp = array_module(x)
+    size, stride, offset = as_strided_checked(tuple(xp.shape(x)), size, stride, storage_offset)
+    at = xp.asarray(strided_positions(size, stride, offset))
+    return xp.reshape(x, (-1,))[at]
+
+
+def as_strided_grad(g: Any, x: Any, size: tuple, stride: tuple, storage_offset: Any = None
+                    ) -> Any:  # fmt: skip
+    """Gradient of ``as_strided(x, size, stride, storage_offset)`` (``x`` read for its
+    shape): each entry's gradient added to the entry of ``x`` it reads (an entry read
+    several times gets each)."""
+    xp = array_module(g)
+    shape = tuple(xp.shape(x))
+    size, stride, offset = as_strided_checked(shape, size, stride, storage_offset)
+    d = xp.zeros(math.prod(shape), dtype=g.dtype)
+    at = xp.asarray(strided_positions(size, stride, offset).reshape(-1))
+    d = backend.scatter_add(d, (at,), xp.reshape(g, (-1,)))
+    return xp.reshape(d, shape)
+
+
 def movedim(x: Any, source: Any, destination: Any) -> Any:
     """``x.movedim(source, destination)``: ``np.moveaxis`` with PyTorch's checks (a 0-d
     tensor has dims 0 and -1)."""
@@ -2503,7 +2717,7 @@ METHODS = {
         "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
         "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist "
         "scatter_reduce frac sinc copysign heaviside cummax cummin fmax fmin hypot logaddexp "
-        "logaddexp2"
+        "logaddexp2 unfold as_strided"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has
@@ -2556,6 +2770,6 @@ FUNCTIONS = {
         "logical_and logical_or logical_xor logical_not all any repeat_interleave "
         "masked_select index_fill index_add tile trace diff median kthvalue aminmax var_mean "
         "std_mean norm dist cdist select unflatten scatter_reduce frac sinc copysign heaviside "
-        "cummax cummin fmax fmin hypot logaddexp logaddexp2"
+        "cummax cummin fmax fmin hypot logaddexp logaddexp2 as_strided"
     ).split()
 }
