@@ -18,7 +18,6 @@ from .. import runtime as rt
 from ..backend import array_module
 from ..creation import bernoulli, full
 from ..dtypes import float64
-from ..errors import CompileError
 from ..functions import minimum, stack, where
 from ..grad_mode import no_grad
 from ..rules.elementwise import SCIPY_SPECIAL
@@ -74,21 +73,40 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 # ---- activations --------------------------------------------------------------------
 
 
-def written_into(input: Tensor, result: Tensor) -> Tensor:
-    """``result`` written into ``input``, which is returned (``inplace=True``). Compiled
-    code does not look inside (it would take every function calling this for one that
-    updates its input, ``inplace`` or not): there it is refused when it runs."""
+def written_into(input: Tensor, compute: Callable, args: tuple = ()) -> Tensor:
+    """``compute(input, *args)`` written into ``input``, which is returned (an activation's
+    or dropout's ``inplace=True``), as PyTorch's in-place activations write it: computed
+    from the old values (a snapshot, which later writes leave as it is), recorded into the
+    tensor a view views. Compiled code does not look inside (it would take every function
+    calling this for one that updates its input, ``inplace`` or not): there it is refused
+    where it runs."""
     if not isinstance(input, Tensor):
-        raise CompileError(
+        raise rt.refuse(
             "an activation or dropout with inplace=True in a compiled step: the write into "
             "its input is not compiled",
-            hint="use inplace=False (the result is the same), or run the step eagerly",
+            "use inplace=False (the result is the same where nothing reads the input after "
+            "it), or run the step eagerly",
         )
-    input[...] = result
-    return input
+    return input._inplace(lambda old: compute(old, *args))
 
 
 nondiff("a write an eager call makes (refused in compiled code)", written_into)
+
+
+def _relu_of(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def _silu_of(input: Tensor) -> Tensor:
+    return input * input.sigmoid()
+
+
+def _mish_of(input: Tensor) -> Tensor:
+    return input * _softplus(input).tanh()
+
+
+def _times(input: Tensor, scale: Any) -> Tensor:
+    return input * scale
 
 
 def _tensors(name: str, **arguments: Any) -> None:
@@ -113,7 +131,7 @@ _tensors._srcdiff_eager_only = True  # type: ignore[attr-defined]
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     _tensors("relu", input=input)
-    return written_into(input, input.relu()) if inplace else input.relu()
+    return written_into(input, _relu_of) if inplace else input.relu()
 
 
 def _recorded(op: Callable, name: str) -> Callable:
@@ -136,8 +154,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     _tensors("leaky_relu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "leaky_relu_cpu")
-    result = _leaky_relu(input, negative_slope)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _leaky_relu, (negative_slope,))
+    return _leaky_relu(input, negative_slope)
 
 
 _leaky_relu = _recorded(rt.tensor_methods.leaky_relu, "LeakyReluBackward0")
@@ -148,8 +167,9 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _tensors("elu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
-    result = _elu(input, alpha, 1.0, 1.0)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _elu, (alpha, 1.0, 1.0))
+    return _elu(input, alpha, 1.0, 1.0)
 
 
 _elu = _recorded(rt.tensor_methods.elu, "EluBackward0")
@@ -158,8 +178,7 @@ _elu = _recorded(rt.tensor_methods.elu, "EluBackward0")
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x sigmoid(x), the swish."""
     _tensors("silu", input=input)
-    result = input * input.sigmoid()
-    return written_into(input, result) if inplace else result
+    return written_into(input, _silu_of) if inplace else _silu_of(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -278,13 +297,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        result = input * 0.0
+        scale = 0.0
     else:
         # PyTorch's mask, from its draws: empty_like(input).bernoulli_(1 - p), whose number
         # 1 - p is a double (its draws float64 ones, as for float64 probabilities)
         keep = bernoulli(full(input.shape, 1.0 - p, dtype=float64, device=input.device))
-        result = input * (keep._data.astype(input._data.dtype) / (1.0 - p))
-    return written_into(input, result) if inplace else result
+        scale = keep._data.astype(input._data.dtype) / (1.0 - p)
+    return written_into(input, _times, (scale,)) if inplace else input * scale
 
 
 # ---- losses -------------------------------------------------------------------------
@@ -959,22 +978,25 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     _tensors("hardtanh", input=input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    result = _hardtanh(input, min_val, max_val)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _hardtanh, (min_val, max_val))
+    return _hardtanh(input, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh between 0 and 6."""
     _tensors("relu6", input=input)
-    result = _hardtanh(input, 0.0, 6.0)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _hardtanh, (0.0, 6.0))
+    return _hardtanh(input, 0.0, 6.0)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > ``threshold``, else ``value`` (the gradient 0 there)."""
     _tensors("threshold", input=input)
-    result = _threshold(input, threshold, value)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _threshold, (threshold, value))
+    return _threshold(input, threshold, value)
 
 
 _threshold = _recorded(rt.tensor_methods.threshold, "ThresholdBackward0")
@@ -1009,8 +1031,9 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     _tensors("hardsigmoid", input=input)
     if not input.is_floating_point():
         _floats_only(input, "hardsigmoid_cpu")
-    result = _hardsigmoid(input)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _hardsigmoid)
+    return _hardsigmoid(input)
 
 
 _hardsigmoid = _recorded(rt.tensor_methods.hardsigmoid, "HardsigmoidBackward0")
@@ -1021,8 +1044,9 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     _tensors("hardswish", input=input)
     if not input.is_floating_point():
         _floats_only(input, "hardswish_cpu")
-    result = _hardswish(input)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _hardswish)
+    return _hardswish(input)
 
 
 _hardswish = _recorded(rt.tensor_methods.hardswish, "HardswishBackward0")
@@ -1037,8 +1061,9 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     _tensors("selu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
-    result = _elu(input, SELU_ALPHA, SELU_SCALE, 1.0)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _elu, (SELU_ALPHA, SELU_SCALE, 1.0))
+    return _elu(input, SELU_ALPHA, SELU_SCALE, 1.0)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -1046,8 +1071,9 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _tensors("celu", input=input)
     if not input.is_floating_point():
         _floats_only(input, "elu_cpu")
-    result = _elu(input, alpha, 1.0, 1.0 / alpha)
-    return written_into(input, result) if inplace else result
+    if inplace:
+        return written_into(input, _elu, (alpha, 1.0, 1.0 / alpha))
+    return _elu(input, alpha, 1.0, 1.0 / alpha)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -1067,8 +1093,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     _tensors("mish", input=input)
     if not input.is_floating_point():
         _floats_only(input, "mish_cpu")
-    result = input * _softplus(input).tanh()
-    return written_into(input, result) if inplace else result
+    return written_into(input, _mish_of) if inplace else _mish_of(input)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

@@ -108,33 +108,14 @@ class Unflatten(Module):
 
 
 class _Inplace(Module):
-    """An activation that may write its result into its input (``inplace=True``: its own
-    ``forward`` does, after its class's; a compiled step refuses it, as a callee writing
-    into its caller's tensor)."""
+    """An activation that may write its result into its input (``inplace=True``), as its
+    functional form does given ``inplace``."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     shown: tuple[str, ...] = ()  # the settings its repr shows before ``inplace``
-
-    @property
-    def inplace(self) -> bool:
-        return self._inplace
-
-    @inplace.setter
-    def inplace(self, value: bool) -> None:
-        """Set (or unset, later too) the instance's own ``forward`` that writes into its
-        input: a forward of its own is what compiled code sees, and refuses."""
-        self._inplace = bool(value)
-        if self._inplace:  # (the class's forward, bound: what compiled code resolves)
-            self._computed = type(self).forward.__get__(self)
-            self.forward = self._written_into_input
-        else:
-            self.__dict__.pop("forward", None)
-
-    def _written_into_input(self, input: Tensor) -> Tensor:
-        return F.written_into(input, self._computed(input))
 
     def extra_repr(self) -> str:
         parts = [f"{name}={getattr(self, name)}" for name in self.shown]
@@ -145,7 +126,7 @@ class ReLU(_Inplace):
     """max(x, 0), elementwise."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
 
 class LeakyReLU(_Inplace):
@@ -158,7 +139,7 @@ class LeakyReLU(_Inplace):
     shown = ("negative_slope",)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
 
 class ELU(_Inplace):
@@ -171,7 +152,7 @@ class ELU(_Inplace):
     shown = ("alpha",)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
 
 class Hardtanh(_Inplace):
@@ -187,14 +168,14 @@ class Hardtanh(_Inplace):
     shown = ("min_val", "max_val")
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
 
 class ReLU6(_Inplace):
     """min(max(x, 0), 6), elementwise."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu6(input)
+        return F.relu6(input, self.inplace)
 
 
 class Threshold(_Inplace):
@@ -207,14 +188,14 @@ class Threshold(_Inplace):
     shown = ("threshold", "value")
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
 
 class SELU(_Inplace):
     """scale x where x > 0, else scale alpha (exp(x) - 1), PyTorch's constants."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
 class CELU(_Inplace):
@@ -227,28 +208,28 @@ class CELU(_Inplace):
     shown = ("alpha",)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class Hardswish(_Inplace):
     """x min(max(x + 3, 0), 6) / 6."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
+        return F.hardswish(input, self.inplace)
 
 
 class Hardsigmoid(_Inplace):
     """min(max(x + 3, 0), 6) / 6."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+        return F.hardsigmoid(input, self.inplace)
 
 
 class Mish(_Inplace):
     """x tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
 class Softsign(Module):
@@ -328,7 +309,7 @@ class SiLU(_Inplace):
     """x sigmoid(x)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class GELU(Module):
@@ -420,14 +401,7 @@ class Dropout(_Inplace):
         self.p = p
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
-
-    def _written_into_input(self, input: Tensor) -> Tensor:
-        """The input itself where dropout is the identity (in evaluation mode, or with
-        ``p`` 0): nothing written, as PyTorch (a leaf that requires grad may pass)."""
-        if not self.training or self.p == 0.0:
-            return input
-        return super()._written_into_input(input)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
