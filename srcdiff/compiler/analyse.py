@@ -514,7 +514,10 @@ class Analyser(Classifier):
         a gradient, which the object could not keep, is written through
         ``rt.held_without_gradient`` (a number passes, an array computed is refused). A
         field's list (``acc.history.append(v)``) is the object's too."""
-        outside = set() if self.dialect is Dialect.TENSOR_CALLEE else set(params_of(self.fn))
+        outside = set(params_of(self.fn))
+        if self.dialect is Dialect.TENSOR_CALLEE:  # (arrays a compiled caller holds), but
+            outside &= {self.method_self()}  # the object a method is called on (a module's
+            # counter, ``self.count += 1``, the module passed to the step)
         stores = (gast.Subscript, gast.Attribute)
         adds = ("append", "insert", "setdefault")
         for s in statements:
@@ -547,6 +550,15 @@ class Analyser(Classifier):
                 s.value = wrapped
             else:
                 s.value.args[-1] = wrapped
+
+    def method_self(self) -> str | None:
+        """The name of the first parameter of a method of a class (``self``), or None."""
+        fn = self.p._fn()
+        params = params_of(self.fn)
+        parts = getattr(fn, "__qualname__", "").split(".")
+        if len(parts) < 2 or parts[-2] == "<locals>" or not params or params[0] != "self":
+            return None
+        return params[0]
 
     def gradient_roots(self, name: str, at: gast.stmt) -> list[gast.Name]:
         """The arrays of Tensors (``t = rt.unwrap(x)``) the only ones a gradient of

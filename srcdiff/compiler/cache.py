@@ -336,8 +336,9 @@ class Unit:
             parsed = ast.parse(text)
             fn = self.load(parsed, linemap, tree.name)
         self.adjoints[(key, stop, wanted, checked)] = (fn, text)
-        if stop is not None:  # read again by freed_reads and valued_entries
-            self.adjoint_trees[(key, stop, wanted, checked)] = parsed
+        if stop is not None or wanted is None:  # read again by freed_reads (a callee's
+            self.adjoint_trees[(key, stop, wanted, checked)] = parsed  # too: its caller's
+            # rt.check_writes), and by valued_entries
         return fn, text
 
     def read_tree(self, key: tuple, stop: int) -> ast.Module:

@@ -64,7 +64,7 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     for tensor, n in step.writes.values():
         before = itertools.islice(saved.items(), n if saved is step.saved else None)
         for sid, value in before:
-            if (reads is None or sid in reads) and holds(value, tensor._data, tensors=False):
+            if (reads is None or sid in reads) and _holds_read(value, tensor._data):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     "modified by an inplace operation: a tensor the code read before was "
@@ -72,6 +72,19 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
                     "backward(). Hint: change a clone(), or make the change after "
                     "backward()."
                 )
+
+
+def _holds_read(value: Any, array: Any) -> bool:
+    """Whether the saved ``value`` holds ``array`` where an adjoint reads it: of a compiled
+    callee's record, only its saved values whose values (not shapes) its adjoint reads
+    (``self.count += 1`` in a module's forward reads the counter for its dtype alone)."""
+    if type(value) is tuple and len(value) == 8 and value[0] == "unit":
+        unit, saved, path = value[1], value[2], value[3]
+        reads = unit.freed_reads(path_key(path) if path else (), None)
+        return any(
+            (reads is None or sid in reads) and _holds_read(v, array) for sid, v in saved.items()
+        )
+    return holds(value, array, tensors=False)
 
 
 def tensor_class() -> type:
@@ -342,6 +355,10 @@ def held_without_gradient(value: Any, *roots: Any, into: tuple | None = None) ->
     grad: it goes there as eager code puts it, a Tensor requiring none."""
     if not Host.grad_enabled():
         return value
+    if type(value) in (list, tuple) or type(value) is dict:  # (each entry, as it would go)
+        if type(value) is dict:
+            return {k: held_without_gradient(v, *roots) for k, v in value.items()}
+        return type(value)(held_without_gradient(v, *roots) for v in value)
     step = STEP[0]
     if roots and step is not None:
         if not any(id(r) in step.leaf_arrays or id(r) in step.graph_arrays for r in roots):
