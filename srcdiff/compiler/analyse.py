@@ -584,7 +584,11 @@ class Analyser(Classifier):
                         s.value is v for s in before if isinstance(s, gast.Assign)
                     ):
                         return []
+                    unwrapped = self.unwrapped_reads(v.args[0], values)
+                    if unwrapped is None:
+                        return []
                     roots.append(gast.Name(n, gast.Load(), None, None))
+                    todo += unwrapped
                 elif any(isinstance(c, gast.Call) and not self.has_rule(c) for c in walk(v)):
                     return []  # a compiled callee's: it may unwrap Tensors of its own
                 else:
@@ -592,6 +596,37 @@ class Analyser(Classifier):
                         e.id for e in walk(v) if isinstance(e, gast.Name) and e.id in self.active
                     ]
         return roots
+
+    def unwrapped_reads(self, e: gast.expr, values: dict) -> list[str] | None:
+        """Of ``rt.unwrap(e)``, the names a gradient of ``e``'s array may come from other
+        than through a Tensor ``rt.unwrap`` notes (one read from an object or a container,
+        ``self.total``, ``d["loss"]``, or a step's parameter): those computed in the
+        function it may hold (``t = t + 1`` in a loop); None where it may be an array
+        noted nowhere (a compiled callee's result, a callee's parameter)."""
+        if not isinstance(e, gast.Name):
+            return None
+        further: list[str] = []
+        todo, seen = [e.id], set()
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n not in values:  # a parameter: a Tensor in a step, an array in a callee
+                if n in params_of(self.fn) and self.dialect is Dialect.TENSOR_CALLEE:
+                    return None
+                continue
+            for w in values[n]:
+                if w is None or any(
+                    isinstance(c, gast.Call) and not self.has_rule(c) for c in walk(w)
+                ):
+                    return None
+                if isinstance(w, gast.Name):
+                    todo.append(w.id)
+                elif not isinstance(w, (gast.Attribute, gast.Subscript)):
+                    further += [m.id for m in walk(w) if isinstance(m, gast.Name)
+                                and m.id in self.active]  # fmt: skip
+        return further
 
     def has_rule(self, call: gast.Call) -> bool:
         """Whether ``call`` is a primitive's, with a rule or none to have."""
@@ -708,7 +743,10 @@ class Analyser(Classifier):
             # Tensor code: a value that may be a Tensor (``t.stats["n"] += 1``, the entry
             # read back), written as eager code writes it; one carrying a gradient, which
             # the entry could not keep, is refused where the code runs
-            mark(stmt, through_attribute=True, held_entry=True)
+            value = stmt.value
+            roots = self.gradient_roots(value.id, stmt) if isinstance(value, gast.Name) else []
+            mark(stmt, through_attribute=True, held_entry=True,
+                 entry_roots=tuple(r.id for r in roots))  # fmt: skip
         elif base.id in facts(self.fn).attribute_entries:
             return self.fail(
                 stmt,

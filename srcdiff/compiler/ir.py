@@ -231,6 +231,10 @@ class Facts:
     # ... in Tensor code, of a value that may carry a gradient (``t.stats["n"] += 1``): made
     # there as eager code makes it, where it carries none (``rt.write_entry_held``)
     held_entry: bool = False
+    # ... its value's gradient roots (see ``analyse.gradient_roots``), and whether it is
+    # the write of an augmented update (``self.xs[0] += 1.0``: a Tensor there changed in place)
+    entry_roots: tuple[str, ...] = ()
+    augmented_entry: bool = False
     # snapshots: a write without gradient into an array a global may hold, made in that
     # object as Python makes it (``rt.write_into``, ``rt.update_into``), in NumPy-style code
     in_object: bool = False

@@ -1012,6 +1012,8 @@ class Normalizer:
         mark(write, written_back=holders)  # the writes back below reach them (see mutation)
         if augmented and isinstance(at.steps[last], gast.Attribute):
             mark(write, augmented_field=True)
+        elif augmented:
+            mark(write, augmented_entry=True)
         self.emit(write)
         for i in range(last - 1, -1, -1):
             back = gast.Assign(

@@ -807,8 +807,12 @@ def checks_after(op: Op) -> list[gast.stmt]:
 def functional_write_call(s: gast.stmt, args: list[gast.expr]) -> gast.Call:
     """The call of ``functional_write(s)`` on ``args`` (the object, the index, the value),
     given the globals an array written in place may be held by (``held_outside``)."""
+    helper = functional_write(s)
+    if helper == "write_entry_held" and (facts(s).entry_roots or facts(s).augmented_entry):
+        roots = gast.Tuple(elts=[name(n) for n in facts(s).entry_roots], ctx=gast.Load())
+        return call(attr("rt", helper), *args, roots, const(facts(s).augmented_entry))
     held = [gast.Tuple(elts=[name(n) for n in facts(s).held_outside], ctx=gast.Load())]
-    return call(attr("rt", functional_write(s)), *args, *(held if facts(s).held_outside else ()))
+    return call(attr("rt", helper), *args, *(held if facts(s).held_outside else ()))
 
 
 def functional_write(s: gast.stmt) -> str:

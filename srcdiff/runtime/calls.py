@@ -658,6 +658,7 @@ class Step:
     __slots__ = (
         "saved",
         "writes",
+        "callee_writes",
         "depth",
         "leaves",
         "freed",
@@ -677,6 +678,9 @@ class Step:
         self.roots: list = []
         # per Tensor (by id), its last write: (the Tensor, the values saved before it)
         self.writes: dict[int, tuple[Any, int | None]] = {}
+        # ... made inside callees: per dict of saved values of each primal running then
+        # (by id), how many it held (those saved after are of the new value)
+        self.callee_writes: dict[int, dict[int, int]] = {}
         # calls of compiled callees running: their values are saved apart, and the
         # number saved before a write inside one is None (any) until it returns
         self.depth = 0

@@ -710,14 +710,26 @@ def write_entry(x: Any, idx: Any, v: Any) -> Any:
     return write_through(x, idx, v)
 
 
-def write_entry_held(x: Any, idx: Any, v: Any) -> Any:
+def write_entry_held(x: Any, idx: Any, v: Any, roots: tuple = (), augmented: bool = False
+                     ) -> Any:  # fmt: skip
     """``write_entry(x, idx, v)`` in compiled Tensor code, of a value that may carry a
     gradient (``t.stats["n"] += 1``, ``self.totals[k] = self.totals[k] + loss.item()``):
     a number, or a Tensor that requires no grad, is written as eager code writes it; a
-    value carrying a gradient, which the entry could not keep, is refused."""
+    value carrying a gradient, which the entry could not keep, is refused. An array whose
+    gradient may come only from the unwrapped arrays ``roots`` carries none where none was
+    a Tensor's requiring grad; the Tensor the entry holds takes it in place where the
+    write is an ``augmented`` update (``self.xs[0] += 1.0``), as PyTorch's ``+=``."""
     from .tensors import held_without_gradient  # (tensors imports this module)
 
-    return write_entry(x, idx, held_without_gradient(v))
+    present = (
+        isinstance(x, dict)
+        and idx in x
+        or isinstance(x, list)
+        and isinstance(idx, int)
+        and -len(x) <= idx < len(x)
+    )
+    into = (x, idx) if augmented and present else None
+    return write_entry(x, idx, held_without_gradient(v, *roots, into=into))
 
 
 def _entry_is(x: list | dict, idx: Any, v: Any) -> bool:

@@ -4,6 +4,7 @@ running ``loss.backward()`` inside a compiled function."""
 from __future__ import annotations
 
 import itertools
+import sys
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,21 @@ def wrote(tensor: Any) -> None:
     step = STEP[0]
     if step is not None:  # inside a callee, any value saved so far may be the array
         step.writes[id(tensor)] = (tensor, None if step.depth else len(step.saved))
+        if step.depth:  # but for those its primals, running, save after it
+            step.callee_writes[id(tensor)] = _saved_so_far(sys._getframe(1))
+
+
+def _saved_so_far(frame: Any) -> dict[int, int]:
+    """Per dict of saved values of the generated primals running (by id), how many
+    values it holds now."""
+    found: dict[int, int] = {}
+    while frame is not None:
+        if frame.f_code.co_name.endswith(mutation.GENERATED):
+            saved = frame.f_locals.get("_saved")
+            if type(saved) is dict:
+                found[id(saved)] = len(saved)
+        frame = frame.f_back
+    return found
 
 
 SECOND_BACKWARD = (
@@ -64,7 +80,8 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
     for tensor, n in step.writes.values():
         before = itertools.islice(saved.items(), n if saved is step.saved else None)
         for sid, value in before:
-            if (reads is None or sid in reads) and _holds_read(value, tensor._data):
+            after = step.callee_writes.get(id(tensor), {})
+            if (reads is None or sid in reads) and _holds_read(value, tensor._data, after):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     "modified by an inplace operation: a tensor the code read before was "
@@ -74,15 +91,18 @@ def check_writes(step: Step, saved: dict, reads: frozenset[int] | None) -> None:
                 )
 
 
-def _holds_read(value: Any, array: Any) -> bool:
+def _holds_read(value: Any, array: Any, before: dict[int, int]) -> bool:
     """Whether the saved ``value`` holds ``array`` where an adjoint reads it: of a compiled
     callee's record, only its saved values whose values (not shapes) its adjoint reads
-    (``self.count += 1`` in a module's forward reads the counter for its dtype alone)."""
+    (``self.count += 1`` in a module's forward reads the counter for its dtype alone),
+    saved before the write where it was made while the callee ran (``before``: per dict
+    of saved values, how many it held then)."""
     if type(value) is tuple and len(value) == 8 and value[0] == "unit":
         unit, saved, path = value[1], value[2], value[3]
         reads = unit.freed_reads(path_key(path) if path else (), None)
+        entries = itertools.islice(saved.items(), before.get(id(saved)))
         return any(
-            (reads is None or sid in reads) and _holds_read(v, array) for sid, v in saved.items()
+            (reads is None or sid in reads) and _holds_read(v, array, before) for sid, v in entries
         )
     return holds(value, array, tensors=False)
 
@@ -391,13 +411,15 @@ def held_without_gradient(value: Any, *roots: Any, into: tuple | None = None) ->
 
 
 def _kept_in_place(value: Any, into: tuple | None) -> Any:
-    """``value`` (no gradient carried), the new value of the field ``into`` of an
-    augmented update (``self.count += 1``): where the field holds a Tensor of its shape and
-    dtype, that Tensor changed in place, as PyTorch's ``+=`` changes it (a name or a list
-    holding it sees the change), and the field keeps it; else ``value``."""
+    """``value`` (no gradient carried), the new value of the field or entry ``into`` (an
+    object and a name, or a list or dict and a key) of an augmented update (``self.count +=
+    1``, ``self.xs[0] += 1.0``): where it holds a Tensor of its shape and dtype, that
+    Tensor changed in place, as PyTorch's ``+=`` changes it (a name or a list holding it
+    sees the change), and the field or entry keeps it; else ``value``."""
     if into is None:
         return value
-    old = getattr(*into, None)
+    holder, key = into
+    old = holder[key] if isinstance(holder, (list, dict)) else getattr(holder, key, None)
     new = value._data if isinstance(value, Host.tensor) else value
     if not (isinstance(old, Host.tensor) and (is_array(new) or isinstance(new, np.generic))):
         return value

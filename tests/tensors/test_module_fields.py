@@ -123,3 +123,125 @@ def test_a_list_of_values_carrying_a_gradient_kept_in_a_field_is_refused(loss_of
     with pytest.raises(sd.CompileError, match="written into an object from outside") as info:
         step(x)
     assert "test_module_fields.py" in str(info.value)
+
+
+class Listing(nn.Module):
+    """Scales its output by an entry of a plain list field it adds to at each call."""
+
+    def __init__(self, entries):
+        super().__init__()
+        self.lin = nn.Linear(2, 1).double()
+        self.lst = entries
+
+    def forward(self, x):
+        self.lst[0] += 1.0
+        return self.lin(x) * self.lst[0]
+
+
+def _entries(kind):
+    if kind == "floats":
+        return [1.0, 2.0]
+    return [sd.tensor(1.0, dtype=sd.float64), sd.tensor(2.0, dtype=sd.float64)]
+
+
+def _in_forward_of_a_global(model):
+    @sd.differentiate
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+
+    return lambda x: step(x)
+
+
+def _in_forward_of_an_argument(model):
+    @sd.differentiate
+    def step(model, x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+
+    return lambda x: step(model, x)
+
+
+def _in_the_step(model):
+    @sd.differentiate
+    def step(model, x):
+        model.lst[0] += 1.0
+        loss = (model.lin(x) * model.lst[0]).sum()
+        loss.backward()
+        return loss
+
+    return lambda x: step(model, x)
+
+
+@pytest.mark.parametrize("kind", ["floats", "tensors"])
+@pytest.mark.parametrize(
+    "where", [_in_forward_of_a_global, _in_forward_of_an_argument, _in_the_step]
+)
+def test_an_entry_of_a_list_field_updated_in_place(kind, where):
+    """As eager code: the entry takes the new value (a Tensor there changed in place, as
+    PyTorch's +=), and the gradient is that of the value it had in the call."""
+    sd.manual_seed(1)
+    x = sd.randn(3, 2, dtype=sd.float64)
+    model = Listing(_entries(kind))
+    held = model.lst[0]
+    step = where(model)
+    for n in (2.0, 3.0):
+        model.zero_grad()
+        loss = step(x)
+        assert float(model.lst[0]) == n and float(model.lst[1]) == 2.0
+        assert (model.lst[0] is held) == (kind == "tensors")
+        with sd.no_grad():
+            assert loss.item() == pytest.approx((model.lin(x) * n).sum().item(), rel=1e-12)
+        want = (x.numpy() * n).sum(axis=0, keepdims=True)  # d loss / d weight, written out
+        np.testing.assert_allclose(model.lin.weight.grad.numpy(), want, rtol=1e-12)
+
+
+class ReadBeforeUpdate(Listing):
+    def forward(self, x):
+        y = self.lin(x) * self.lst[0]
+        self.lst[0] += 1.0
+        return y
+
+
+@pytest.mark.parametrize("where", [_in_forward_of_a_global, _in_forward_of_an_argument])
+def test_an_entry_read_for_the_gradient_then_updated_is_pytorchs_error(where):
+    x = sd.randn(3, 2, dtype=sd.float64)
+    model = ReadBeforeUpdate(_entries("tensors"))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        model(x).sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        where(model)(x)
+
+
+class Totals:
+    def __init__(self):
+        self.model = nn.Linear(3, 2).double()
+        self.total = sd.tensor(0.0, dtype=sd.float64)
+        self.sums = [sd.tensor(0.0, dtype=sd.float64)]
+
+
+def _into_a_field(t, loss):
+    t.total += loss
+
+
+def _into_an_entry(t, loss):
+    t.sums[0] += loss
+
+
+@pytest.mark.parametrize("add", [_into_a_field, _into_an_entry])
+def test_a_loss_from_a_modules_call_added_into_a_field_is_refused(add):
+    """The loss carries a gradient (the module's parameters require grad), though no Tensor
+    the step unwraps itself does: the field could not keep it."""
+
+    @sd.differentiate
+    def step(t, x, y):
+        loss = ((t.model(x) - y) ** 2).mean()
+        loss.backward()
+        add(t, loss)
+        return loss.item()
+
+    x, y = sd.ones(4, 3, dtype=sd.float64), sd.ones(4, 2, dtype=sd.float64)
+    with pytest.raises(sd.CompileError, match="may carry a gradient"):
+        step(Totals(), x, y)
