@@ -31,7 +31,16 @@ from .compiler.parse import parse
 from .errors import STANDS_FOR, CompileError, generated_name
 from .rules import registry
 from .runtime.arrays import is_complex
-from .runtime.calls import LEAVES, STEP, BoundedCache, CallSite, Host, Step, value_kind
+from .runtime.calls import (
+    LEAVES,
+    STEP,
+    BoundedCache,
+    CallSite,
+    Host,
+    Step,
+    own_signature,
+    value_kind,
+)
 from .runtime.mutation import FINAL, GENERATED
 from .runtime.tensor_methods import is_array
 
@@ -564,9 +573,7 @@ class _Target(CallSite):
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"srcdiff differentiates Python functions, not {type(fn).__name__}")
         self.fn = fn
-        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())[
-            len(self.bound) :
-        ]
+        params = list(own_signature(fn).parameters.values())[len(self.bound) :]
         self.multiple = isinstance(wrt, (tuple, list))
         names: list[str] = []
         self.positions: list[int | None] = []
@@ -633,7 +640,7 @@ class _Target(CallSite):
             elif n in kwargs:
                 out.append(kwargs[n])
             else:
-                default = inspect.signature(self.fn, follow_wrapped=False).parameters[n].default
+                default = own_signature(self.fn).parameters[n].default
                 if default is inspect.Parameter.empty:
                     raise TypeError(f"{self.fn.__qualname__}() missing argument {n!r}")
                 out.append(default)
@@ -1577,7 +1584,7 @@ def _shifted(entry: Any, by: int) -> Any:
 def _signature_without_bound(target: _Target) -> inspect.Signature:
     """The signature a transform of ``target`` is called with: its function's, less the
     instance of a method (``sd.grad(obj.f)`` takes ``f``'s arguments after ``self``)."""
-    signature = inspect.signature(target.fn, follow_wrapped=False)
+    signature = own_signature(target.fn)
     params = list(signature.parameters.values())
     return signature.replace(parameters=params[1 if target._self is not None else 0 :])
 

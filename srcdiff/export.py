@@ -981,7 +981,7 @@ def _facts_text(target: api._Target, facts: tuple) -> str:
 def _signature(fn: types.FunctionType) -> tuple[str, str]:
     """``fn``'s parameters as a ``def`` takes them, with placeholder defaults, and as the
     user wrote them (for the documentation)."""
-    signature = inspect.signature(fn, follow_wrapped=False)
+    signature = rt_calls.own_signature(fn)
     plain = signature.replace(
         parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
         return_annotation=signature.empty,
@@ -1469,7 +1469,7 @@ def _dispatcher(
             f"the default values of {fn.__qualname__}'s arguments",
             "make them numbers, strings or NumPy arrays (or None), or pass the values",
         )
-    params = inspect.signature(fn, follow_wrapped=False).parameters.values()
+    params = rt_calls.own_signature(fn).parameters.values()
     starred = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), "args")
     values = [n if e is None else f"{starred}[{e}]"
               for n, e in zip(target.names, target.elements, strict=True)]  # fmt: skip

@@ -4,6 +4,7 @@
 differences; what srcdiff cannot follow is refused at the user's line."""
 
 import functools
+import importlib.util
 import inspect
 import warnings
 
@@ -114,3 +115,30 @@ def test_scipy_stats_moment_is_refused_at_the_users_line():
     """SciPy's wrapper hands a nested function reading a reassigned variable along."""
     with pytest.raises(sd.CompileError, match=r"test_library_wrappers\.py:\d+"):
         sd.grad(third_moment)(np.array([1.0, 2.5, 0.3]))
+
+
+def _shown(a, b=5.0):
+    """The parameters a copied ``__signature__`` shows, not those of the code below."""
+
+
+def _squares(w, x=2.0):
+    return np.sum(w * w * W) * x
+
+
+_squares.__signature__ = inspect.signature(_shown)
+
+
+@pytest.mark.parametrize("wrt", ["w", 0])
+def test_a_function_showing_another_signature_is_differentiated_by_its_own(wrt, tmp_path):
+    """Its arguments are those its body names (``w``, ``x``), as Python binds them."""
+    w = np.array([1.0, 2.0, -0.5])
+    g = sd.grad(_squares, wrt=wrt)
+    _check(lambda v: _squares(v), w)
+    np.testing.assert_allclose(g(w), 4.0 * w * W, rtol=1e-12)
+    np.testing.assert_allclose(g(w, x=3.0), 6.0 * w * W, rtol=1e-12)
+    path = tmp_path / "squares_grad.py"
+    sd.export(g, path)
+    spec = importlib.util.spec_from_file_location("squares_grad", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    np.testing.assert_allclose(module.grad__squares(w), 4.0 * w * W, rtol=1e-12)
