@@ -237,43 +237,46 @@ linear((0,), xp.polyder)
 @vjp(xp.poly)
 def poly(g, ans, seq_of_zeros):
     """The coefficients of ``prod (x - r_i)``: moving ``r_i`` moves them by minus those of
-    the quotient ``q_i = ans / (x - r_i)``, whose ``k``-th is ``sum_{j<=k} ans_j r_i^(k-j)``
-    (synthetic division; powers by ``np.cumprod``, exact at a zero root). The
-    characteristic polynomial of a square matrix is refused (``rt.poly_of_roots``)."""
+    the quotient ``q_i = ans / (x - r_i)`` (``rt.poly_quotients``). The characteristic
+    polynomial of a square matrix is refused."""
     rt.poly_of_roots(seq_of_zeros)
-    r = xp.reshape(seq_of_zeros, (-1,))
-    n = xp.shape(r)[0]
-    k = xp.arange(n)
-    powers = xp.concatenate(
-        [xp.ones_like(r)[:, None], xp.cumprod(xp.broadcast_to(r[:, None], (n, n)), axis=1)[:, :-1]],
-        axis=1,
+    return xp.reshape(
+        -(rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), ans) @ g[1:]), xp.shape(seq_of_zeros)
     )
-    quotients = xp.sum(
-        powers[:, xp.maximum(k[:, None] - xp.arange(n + 1)[None, :], 0)]
-        * (xp.arange(n + 1)[None, :] <= k[:, None])
-        * ans,
-        axis=-1,
-    )
-    return xp.reshape(-(quotients @ g[1:]), xp.shape(seq_of_zeros))
 
 
 @jvp(xp.poly)
 def poly_jvp(ans, seq_of_zeros, *, dseq_of_zeros):
     rt.poly_of_roots(seq_of_zeros)
-    r = xp.reshape(seq_of_zeros, (-1,))
-    n = xp.shape(r)[0]
-    k = xp.arange(n)
-    powers = xp.concatenate(
-        [xp.ones_like(r)[:, None], xp.cumprod(xp.broadcast_to(r[:, None], (n, n)), axis=1)[:, :-1]],
-        axis=1,
+    return xp.concatenate(
+        [
+            xp.zeros_like(ans[:1]),
+            -(
+                xp.reshape(dseq_of_zeros, (-1,))
+                @ rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), ans)
+            ),
+        ]
     )
-    quotients = xp.sum(
-        powers[:, xp.maximum(k[:, None] - xp.arange(n + 1)[None, :], 0)]
-        * (xp.arange(n + 1)[None, :] <= k[:, None])
-        * ans,
-        axis=-1,
+
+
+@vjp(rt.poly_quotients)
+def poly_quotients(g, ans, r, c):
+    """Linear in ``c``: coefficient ``j`` gets ``sum_{k>=j} g_k r_i^(k-j)``, the division of
+    ``g`` reversed (summed over the rows for a shared ``c``). Row ``i`` moves with ``r_i``
+    by the quotient of the quotient, one place on."""
+    back = rt.poly_quotients(r, xp.concatenate([g[:, ::-1], xp.zeros_like(g[:, :1])], axis=1))
+    d_c = xp.concatenate([back[:, ::-1], xp.zeros_like(back[:, :1])], axis=1)
+    moved = xp.concatenate([xp.zeros_like(ans[:, :1]), rt.poly_quotients(r, ans)], axis=1)
+    return xp.sum(g * moved, axis=1), d_c if xp.ndim(c) == 2 else xp.sum(d_c, axis=0)
+
+
+@jvp(rt.poly_quotients, shaped=True)
+def poly_quotients_jvp(ans, r, c, *, dr, dc):
+    return (
+        dr[:, None]
+        * xp.concatenate([xp.zeros_like(ans[:, :1]), rt.poly_quotients(r, ans)], axis=1),
+        rt.poly_quotients(r, xp.broadcast_to(dc, xp.shape(c))),
     )
-    return xp.concatenate([xp.zeros_like(ans[:1]), -(xp.reshape(dseq_of_zeros, (-1,)) @ quotients)])
 
 
 @vjp(xp.polyint)

@@ -793,6 +793,29 @@ def poly_of_roots(seq_of_zeros: Any) -> None:
         )
 
 
+def poly_quotients(r: Any, c: Any) -> Any:
+    """Row ``i``: the quotient of the polynomial ``c`` (or of row ``i`` of ``c``) by ``x -
+    r_i``, its ``k``-th coefficient ``sum_{j<=k} c_j r_i^(k-j)`` (synthetic division, the
+    remainder dropped; powers by ``np.cumprod``, exact at a zero root). For ``c =
+    np.poly(r)``, the coefficients of the product of the other factors."""
+    xp = array_module(r, c)
+    n, m = xp.shape(r)[0], xp.shape(c)[-1]
+    k = xp.arange(m - 1)
+    powers = xp.concatenate(
+        [
+            xp.ones_like(r)[:, None],
+            xp.cumprod(xp.broadcast_to(r[:, None], (n, max(m - 2, 0))), axis=1),
+        ],
+        axis=1,
+    )
+    return xp.sum(
+        powers[:, xp.maximum(k[:, None] - xp.arange(m)[None, :], 0)]
+        * (xp.arange(m)[None, :] <= k[:, None])
+        * xp.reshape(c, (-1, 1, m)),
+        axis=-1,
+    )
+
+
 def simple_real_roots(r: Any, p: Any) -> None:
     """Refuse roots ``np.roots`` gave of the coefficients ``p`` that have no real
     derivative: complex ones (NumPy gives them as a complex array), repeated ones (two

@@ -287,6 +287,9 @@ SPECS += [
     Spec(np.poly, (W((4,)),)),
     Spec(np.poly, (np.array([0.7, 0.7, 0.0, -1.2]),), label="repeated-and-zero"),
     Spec(np.poly, (W((1,)),)),
+    Spec(rt.poly_quotients, (W((3,)), W((4,)))),
+    Spec(rt.poly_quotients, (W((3,)), W((3, 5))), label="rows"),
+    Spec(rt.poly_quotients, (np.array([0.0, 1.3]), W((3,))), label="zero-root"),
 ]
 
 # polynomial sums and products: lengths apart, a number, a 0-d array, rows of equal length
@@ -764,3 +767,33 @@ def test_np_polymul_refuses_a_leading_zero_it_drops_in_a_factor_that_moves():
     v = np.array([0.3, -1.0, 0.6])
     _, tangent = sd.jvp(lambda q: product_at_two(z, q), (q,), (v,))
     assert tangent == pytest.approx(sd.grad(product_at_two, wrt=1)(z, q) @ v, rel=1e-12)
+
+
+POLY_WEIGHTS = np.array([0.3, -1.1, 0.7, 1.9, -0.4])
+
+
+def weighted_poly(r):
+    return np.sum(np.poly(r) * POLY_WEIGHTS[: r.size + 1])
+
+
+def test_poly_second_derivatives_through_its_quotients():
+    """np.poly's rules call ``rt.poly_quotients``: sd.hessian, the gradient of a gradient,
+    the forward mode of a gradient and of a tangent (each rule of the helper) against
+    central differences of the gradient, at a zero root too."""
+    grad = sd.grad(weighted_poly)
+    for r in (W((4,)), np.array([0.0, 0.9, -1.3])):
+        numeric = np.zeros((r.size, r.size))
+        for h in (1e-5, 1e-4):
+            for k in range(r.size):
+                e = np.zeros_like(r)
+                e[k] = h
+                numeric[:, k] = (grad(r + e) - grad(r - e)) / (2 * h)
+            np.testing.assert_allclose(sd.hessian(weighted_poly)(r), numeric, rtol=1e-6, atol=1e-7)
+            v = np.linspace(-1.0, 1.0, r.size)
+            again = sd.grad(lambda x, v=v: np.sum(grad(x) * v))(r)
+            np.testing.assert_allclose(again, numeric.T @ v, rtol=1e-6, atol=1e-7)
+            _, along = sd.jvp(grad, (r,), (v,))
+            np.testing.assert_allclose(along, numeric @ v, rtol=1e-6, atol=1e-7)
+            u = np.cos(np.arange(r.size))
+            _, twice = sd.jvp(lambda x, v=v: sd.jvp(weighted_poly, (x,), (v,))[1], (r,), (u,))
+            np.testing.assert_allclose(twice, u @ numeric @ v, rtol=1e-6, atol=1e-7)
