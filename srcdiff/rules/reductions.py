@@ -370,9 +370,14 @@ def var_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, whe
 
 @jvp(xp.nanvar, shaped=True)
 def nanvar_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    """The NaN entries' tangents (NaN too, where they come of one) reach nothing, as in JAX."""
     centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
-    return 2.0 * xp.sum(centred * da, axis=axis, keepdims=keepdims) / (n - ddof)
+    return (
+        2.0
+        * xp.sum(centred * xp.where(xp.isnan(a), 0.0, da), axis=axis, keepdims=keepdims)
+        / (n - ddof)
+    )
 
 
 @jvp(xp.max, xp.amax, "ndarray.max", xp.min, xp.amin, "ndarray.min", shaped=True)
@@ -405,10 +410,11 @@ def std_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, whe
 
 @jvp(xp.nanstd, shaped=True)
 def nanstd_jvp(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, da):
+    """As ``nanvar``'s: the NaN entries' tangents reach nothing."""
     centred = rt.centred(a, axis, ~xp.isnan(a))
     n = rt.where_count(~xp.isnan(a), a.shape, axis, keepdims, ans)
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)
-    return xp.sum(centred * da, axis=axis, keepdims=keepdims) / spread
+    return xp.sum(centred * xp.where(xp.isnan(a), 0.0, da), axis=axis, keepdims=keepdims) / spread
 
 
 # generated code for NumPy calls these lean equivalents of np.sum and np.mean (see

@@ -171,10 +171,12 @@ def partition_jvp(ans, a, kth, axis=-1, kind="introselect", order=None, *, da):
 def nanmax_jvp(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None, *, da,
                dinitial):  # fmt: skip
     """The tangent of the extreme entries, or of ``initial`` where it wins, shared as the
-    reverse rule shares."""
+    reverse rule shares; the NaN entries' tangents (NaN too, where they come of one)
+    reach nothing, as in JAX."""
     return (
         xp.sum(
-            rt.extreme_share(ans, a, axis, keepdims, initial, where) * da,
+            rt.extreme_share(ans, a, axis, keepdims, initial, where)
+            * xp.where(xp.isnan(a), 0.0, da),
             axis=axis,
             keepdims=keepdims,
         ),

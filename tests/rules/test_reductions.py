@@ -446,3 +446,33 @@ def test_multiply_reduceat_second_derivative_is_exact_at_a_zero():
     for eps in (1e-4, 1e-5):
         fd = (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
         np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-8)
+
+
+NAN_DIRECTION = np.cos(np.arange(12.0)).reshape(3, 4)
+
+
+def _through_a_square(name, axis):
+    def f(x):
+        return np.sum(np.sin(getattr(np, name)(x * x, axis=axis)))
+
+    return f
+
+
+@pytest.mark.parametrize("axis", [None, 1])
+@pytest.mark.parametrize(
+    "name", ["nansum", "nanmean", "nanmedian", "nanvar", "nanstd", "nanmax", "nanmin"]
+)
+def test_a_nan_entry_whose_tangent_is_nan_moves_nothing_forward(name, axis):
+    """``x * x`` at a NaN entry has a NaN tangent, which the NaN-skipping reduction passes
+    over: forward mode's tangent is central differences' (a NaN entry stays NaN), as JAX's
+    is (nanvar, nanstd, nanmax and nanmin gave NaN). Reverse mode gives that entry 0 * NaN,
+    NaN, as JAX and PyTorch do, and the others their derivatives."""
+    f, x = _through_a_square(name, axis), NAN.copy()
+    _, tangent = sd.jvp(f, (x,), (NAN_DIRECTION,))
+    for h in (1e-6, 1e-4):
+        numeric = (f(x + h * NAN_DIRECTION) - f(x - h * NAN_DIRECTION)) / (2 * h)
+        assert tangent == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+    d = sd.grad(f)(x)
+    assert np.array_equal(np.isnan(d), np.isnan(x))
+    kept = ~np.isnan(x)
+    assert np.sum(d[kept] * NAN_DIRECTION[kept]) == pytest.approx(tangent, rel=1e-9, abs=1e-12)
