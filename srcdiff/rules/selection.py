@@ -4,7 +4,7 @@ reductions that skip NaN entries (nanmax, nanmin, nansum, nanmean)."""
 import numpy as xp
 
 from .. import runtime as rt
-from .registry import constant_in, jvp, linear, nondiff, sequence_result, unsupported, vjp
+from .registry import alias, constant_in, jvp, linear, nondiff, sequence_result, unsupported, vjp
 
 # The gradient of a selected entry goes back where it was selected from (repeated
 # selections add up); the indices, conditions and counts get none. ``where=None`` in a
@@ -485,6 +485,8 @@ nondiff(
     "the positions of distinct entries in another order of them: integers",
     rt.distinct_order,
 )
+nondiff("a check that np.intersect1d found no shared value, which returns nothing",
+        rt.empty_intersection)  # fmt: skip
 
 
 @vjp(xp.unique)
@@ -592,35 +594,39 @@ def unique_parts_jvp(ans, x, *, dx):
 sequence_result(*UNIQUE_PARTS)
 
 
-# Set operations of 1-D values: where no two entries are equal, np.union1d's values are
-# the entries of both in another order, and np.setdiff1d's those of the first (none of
-# which is in the second); where entries tie (within an array, or across for setdiff1d),
-# moving one apart adds a value: refused.
+# Set operations of 1-D values: where no two entries are equal, np.union1d's and
+# np.setxor1d's values are the entries of both in another order, and np.setdiff1d's those
+# of the first (none of which is in the second); where entries tie (within an array, or
+# across for setdiff1d), moving one apart adds a value: refused. np.intersect1d's values are
+# entries equal across: moving one apart drops it, so only an empty one (no entries tie
+# across, which moving them keeps) has a derivative, zero.
 
 
 @vjp(xp.union1d)
-def union1d(g, ans, ar1, ar2):
+def union1d(g, ans, ar1, ar2, assume_unique=False, name="np.union1d"):
     d = g[
         rt.distinct_order(
             xp.concatenate(
                 [xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]
             ),
             ans,
-            "np.union1d",
+            name,
         )
     ]
     return (
         rt.cast_like(rt.reshape_like(d[: xp.reshape(xp.asarray(ar1), (-1,)).shape[0]], ar1), ar1),
         rt.cast_like(rt.reshape_like(d[xp.reshape(xp.asarray(ar1), (-1,)).shape[0] :], ar2), ar2),
+        None,
+        None,
     )
 
 
 @jvp(xp.union1d, shaped=True)
-def union1d_jvp(ans, ar1, ar2, *, dar1, dar2):
+def union1d_jvp(ans, ar1, ar2, assume_unique=False, name="np.union1d", *, dar1, dar2):
     picked = rt.distinct_order(
         ans,
         xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]),
-        "np.union1d",
+        name,
     )
     return (
         xp.concatenate(
@@ -632,6 +638,9 @@ def union1d_jvp(ans, ar1, ar2, *, dar1, dar2):
              xp.reshape(xp.broadcast_to(dar2, xp.asarray(ar2).shape), (-1,))]
         )[picked],
     )  # fmt: skip
+
+
+alias(xp.setxor1d, xp.union1d, name="np.setxor1d")  # (with assume_unique, as NumPy's)
 
 
 @vjp(xp.setdiff1d)
@@ -653,3 +662,25 @@ def setdiff1d_jvp(ans, ar1, ar2, assume_unique=False, *, dar1):
 
 
 constant_in((1,), xp.setdiff1d)  # (the second array says which entries go: none, here)
+
+
+@vjp(xp.intersect1d)
+def intersect1d(g, ans, ar1, ar2, assume_unique=False, return_indices=False):
+    """Refused where the arrays share a value (``rt.empty_intersection``); else empty."""
+    rt.empty_intersection(ans[0] if return_indices else ans)
+    return (
+        rt.cast_like(xp.zeros(xp.shape(xp.asarray(ar1))), ar1),
+        rt.cast_like(xp.zeros(xp.shape(xp.asarray(ar2))), ar2),
+        None,
+        None,
+    )
+
+
+@jvp(xp.intersect1d, shaped=True)
+def intersect1d_jvp(ans, ar1, ar2, assume_unique=False, return_indices=False, *, dar1, dar2):
+    """Zero (with the positions' zeros), where the rule of ``np.intersect1d`` holds."""
+    rt.empty_intersection(ans[0] if return_indices else ans)
+    return rt.zeros_like(ans), None
+
+
+sequence_result(xp.intersect1d)

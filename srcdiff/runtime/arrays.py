@@ -1238,6 +1238,21 @@ def distinct_order(keys: Any, among: Any, name: str, inverse: str = "") -> Any:
     return xp.argsort(among)[xp.searchsorted(xp.sort(among), keys)]
 
 
+def empty_intersection(values: Any) -> None:
+    """Refuse the derivative of ``np.intersect1d`` where its ``values`` are not empty: each
+    is an entry of one array equal to one of the other, and moving either apart drops it."""
+    from .mutation import refuse  # mutation imports this module
+
+    if values.shape[0]:
+        raise refuse(
+            "the derivative of np.intersect1d where the arrays share a value: moving one "
+            "of the equal entries apart drops it from the result, so no derivative exists",
+            "differentiate where the arrays share no value, or select the entries by the "
+            "positions np.intersect1d(a, b, return_indices=True) gives (a[i]: positions carry "
+            "no gradient, so the entries they pick are taken as shared)",
+        )
+
+
 def entries(g: Any, container: Any) -> list:
     """The gradients of the entries of ``container`` (a list, tuple or dict) given its
     adjoint ``g``, in order, a zero for each entry ``g`` has nothing for."""

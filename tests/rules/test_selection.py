@@ -11,6 +11,7 @@ import srcdiff as sd
 from srcdiff import runtime as rt
 from srcdiff.backend import array_module
 from srcdiff.testing import check_grads, check_vjp
+from tests.soundness.verify import verify_both_modes
 
 from .spec import Sampler, Spec, rule_grads, table_tests
 
@@ -215,6 +216,10 @@ SPECS = [
     Spec(np.union1d, (R((4,)), R.scalar()), label="number"),
     Spec(np.setdiff1d, (R((5,)), R((3,))), wrt=(0,)),
     Spec(np.setdiff1d, (R((2, 3)), R((2,))), {"assume_unique": True}, wrt=(0,)),
+    Spec(np.setxor1d, (R((3,)), R((2, 2)))),
+    Spec(np.setxor1d, (R((4,)), R((3,)), True), label="assume-unique"),
+    Spec(np.intersect1d, (R((4,)), R((2, 2)))),  # (no value shared: empty, zero gradients)
+    Spec(np.intersect1d, (R((3,)), R((3,))), {"return_indices": True}, label="indices"),
     Spec(np.unique, (R((4, 3)),), {"axis": 0}, label="rows"),
     Spec(np.unique_values, (R((2, 3)),)),
     Spec(np.unique_counts, (R((5,)),), call=as_tuple(np.unique_counts)),
@@ -841,6 +846,23 @@ def _setdiff_cubed(a, b):
     return np.sum(np.setdiff1d(a, b) ** 3)
 
 
+def _setxor_cubed(a, b):
+    return np.sum(np.setxor1d(a, b) ** 3)
+
+
+def _intersect_cubed(a, b):
+    values, i, j = np.intersect1d(a, b, return_indices=True)
+    return np.sum(values**3) + np.sum(a * a)
+
+
+def test_intersect1d_and_setxor1d_match_finite_differences_in_both_modes():
+    """Where no values are shared, np.setxor1d's are the entries of both and
+    np.intersect1d's none."""
+    a, b = np.array([0.3, -1.2, 0.8]), np.array([1.7, 0.45])
+    verify_both_modes(_setxor_cubed, (a, b), np.random.default_rng(0))
+    verify_both_modes(_intersect_cubed, (a, b), np.random.default_rng(1))
+
+
 @pytest.mark.parametrize(
     "fn, a, b",
     [
@@ -848,8 +870,19 @@ def _setdiff_cubed(a, b):
         (_union_cubed, np.array([0.3, 0.3]), np.array([0.7])),
         (_setdiff_cubed, np.array([0.3, 0.5]), np.array([0.5])),
         (_setdiff_cubed, np.array([0.3, 0.3]), np.array([0.7])),
+        (_setxor_cubed, np.array([0.3, 0.5]), np.array([0.5])),
+        (_setxor_cubed, np.array([0.3, 0.3]), np.array([0.7])),
+        (_intersect_cubed, np.array([0.3, 0.5]), np.array([0.5])),
     ],
-    ids=["union-across", "union-within", "setdiff-drops", "setdiff-within"],
+    ids=[
+        "union-across",
+        "union-within",
+        "setdiff-drops",
+        "setdiff-within",
+        "setxor-across",
+        "setxor-within",
+        "intersect-shared",
+    ],  # fmt: skip
 )
 def test_set_operations_are_refused_where_entries_tie(fn, a, b):
     """Moving one of two equal entries apart adds a value: no derivative, in both modes."""
