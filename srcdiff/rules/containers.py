@@ -201,8 +201,9 @@ nondiff("a module variable's value where a function assigning it starts (a value
         "that may carry a gradient is refused: see analyse)",
         rt.global_value, rt.set_global)  # fmt: skip
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
-nondiff("checks of eigenvalues, of a polynomial fit and of roots, which return nothing",
-        rt.real_eigenvalues, rt.check_polyfit, rt.simple_real_roots, rt.poly_of_roots)  # fmt: skip
+nondiff("checks of eigenvalues, of a polynomial fit, of roots and of a polynomial division, "
+        "which return nothing", rt.real_eigenvalues, rt.check_polyfit, rt.simple_real_roots,
+        rt.poly_of_roots, rt.check_polydiv)  # fmt: skip
 nondiff("the shape of a factor of np.polymul (checked for a leading zero NumPy drops)",
         rt.polymul_factor_shape)  # fmt: skip
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,

@@ -356,6 +356,67 @@ def polymul_jvp(ans, a1, a2, *, da1, da2):
     )
 
 
+@vjp(xp.polydiv)
+def polydiv(g, ans, u, v):
+    """``u = q v + R``, the remainder ``R`` the last ``min(len(u), len(v) - 1)`` of ``u``'s
+    coefficients (the others NumPy's ``r`` holds are zero but for rounding): for ``e = du -
+    dv q``, ``dq`` solves the triangular Toeplitz system of ``v`` (``T``) on the first of
+    ``e`` and ``dR`` is the rest less ``B dq``; its transpose here. Refused where NumPy cut
+    the remainder short or ``v`` leads with 0 (``rt.check_polydiv``)."""
+    rt.check_polydiv(u, v, ans[1])
+    gq, gr = rt.result_grads(g, ans)
+    u1, v1 = xp.reshape(xp.asarray(u), (-1,)), xp.reshape(xp.asarray(v), (-1,))
+    k = max(xp.shape(u1)[0] - xp.shape(v1)[0] + 1, 0)  # the quotient's coefficients
+    at = xp.arange(xp.shape(u1)[0])[:, None] - xp.arange(k)[None, :]
+    c = xp.where((at >= 0) & (at < xp.shape(v1)[0]), v1[xp.clip(at, 0, xp.shape(v1)[0] - 1)], 0)
+    d_rest = gr[xp.shape(gr)[0] - (xp.shape(u1)[0] - k) :]
+    d_e = xp.concatenate([xp.linalg.solve(c[:k].T, gq[:k] - c[k:].T @ d_rest), d_rest])
+    return (
+        rt.cast_like(xp.reshape(d_e, xp.shape(xp.asarray(u))), u),
+        rt.cast_like(
+            xp.reshape(
+                -xp.correlate(d_e, ans[0], "valid") if k else xp.zeros_like(v1),
+                xp.shape(xp.asarray(v)),
+            ),
+            v,
+        ),
+    )
+
+
+@jvp(xp.polydiv, shaped=True)
+def polydiv_jvp(ans, u, v, *, du, dv):
+    """``dq = T^-1 e[:k]`` and ``dR = e[k:] - B dq`` for ``e = du``, then ``e = -dv q``."""
+    rt.check_polydiv(u, v, ans[1])
+    u1, v1 = xp.reshape(xp.asarray(u), (-1,)), xp.reshape(xp.asarray(v), (-1,))
+    k = max(xp.shape(u1)[0] - xp.shape(v1)[0] + 1, 0)
+    at = xp.arange(xp.shape(u1)[0])[:, None] - xp.arange(k)[None, :]
+    c = xp.where((at >= 0) & (at < xp.shape(v1)[0]), v1[xp.clip(at, 0, xp.shape(v1)[0] - 1)], 0)
+    pad = xp.zeros(xp.shape(ans[1])[0] - (xp.shape(u1)[0] - k), dtype=ans[1].dtype)
+    e_u = xp.reshape(xp.broadcast_to(du, xp.shape(xp.asarray(u))), (-1,))
+    e_v = (
+        -xp.convolve(ans[0], xp.reshape(xp.broadcast_to(dv, xp.shape(xp.asarray(v))), (-1,)))
+        if k
+        else xp.zeros_like(u1)
+    )
+    return (
+        [
+            xp.concatenate(
+                [xp.linalg.solve(c[:k], e_u[:k]), xp.zeros(1 - min(k, 1), dtype=ans[0].dtype)]
+            ),
+            xp.concatenate([pad, e_u[k:] - c[k:] @ xp.linalg.solve(c[:k], e_u[:k])]),
+        ],
+        [
+            xp.concatenate(
+                [xp.linalg.solve(c[:k], e_v[:k]), xp.zeros(1 - min(k, 1), dtype=ans[0].dtype)]
+            ),
+            xp.concatenate([pad, e_v[k:] - c[k:] @ xp.linalg.solve(c[:k], e_v[:k])]),
+        ],
+    )
+
+
+sequence_result(xp.polydiv)
+
+
 @vjp(xp.roots)
 def roots(g, ans, p):
     """A simple real root ``r`` of ``sum_k p_k x^(N-1-k)`` moves (implicit function

@@ -342,6 +342,7 @@ from .objects import (
     setter,
 )
 from .sequences import (
+    check_polydiv,
     check_polyfit,
     convolution_grads,
     cumprod_fourth,
@@ -857,6 +858,7 @@ __all__ = [
     "interp_tangent",
     "logsumexp_grads",
     "check_polyfit",
+    "check_polydiv",
     "poly_of_roots",
     "poly_quotients",
     "simple_real_roots",

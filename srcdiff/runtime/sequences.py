@@ -793,6 +793,28 @@ def poly_of_roots(seq_of_zeros: Any) -> None:
         )
 
 
+def check_polydiv(u: Any, v: Any, r: Any) -> None:
+    """Refuse ``np.polydiv(u, v)`` giving the remainder ``r`` where it has no derivative: a
+    divisor leading with 0 (NumPy divides by it), or a remainder NumPy cut short (it drops
+    leading coefficients within 1e-8 of 0, and so one that moves: its length jumps)."""
+    xp = array_module(u, v)
+    c = xp.reshape(xp.asarray(v), (-1,))
+    if not bool(c[0]):
+        raise refuse(
+            "the derivative of np.polydiv by a divisor whose leading coefficient is 0 "
+            "(NumPy divides by it)",
+            "trim the divisor first (np.trim_zeros(v, 'f') where it is constant)",
+        )
+    m, n = int(np.size(u)), int(c.shape[0])  # (the coefficients of each)
+    if int(r.shape[0]) < min(m, n - 1):
+        raise refuse(
+            "the derivative of np.polydiv where NumPy drops leading coefficients of the "
+            "remainder within 1e-8 of 0: its length jumps as they move",
+            "compute the remainder as u - np.polymul(q, v) (all its coefficients kept), "
+            "or differentiate where its leading coefficient is farther from 0",
+        )
+
+
 def poly_quotients(r: Any, c: Any) -> Any:
     """Row ``i``: the quotient of the polynomial ``c`` (or of row ``i`` of ``c``) by ``x -
     r_i``, its ``k``-th coefficient ``sum_{j<=k} c_j r_i^(k-j)`` (synthetic division, the

@@ -312,6 +312,11 @@ SPECS += [
     Spec(np.polymul, (P((1,)), P((3,)))),
     Spec(np.polymul, (P((3,)), P.scalar()), label="number"),
     Spec(np.polymul, (P(()), P((2,)))),
+    Spec(np.polydiv, (P((5,)), P((2,), 0.5, 2.0))),
+    Spec(np.polydiv, (P((5,)), P((3,), 0.5, 2.0))),
+    Spec(np.polydiv, (P((4,)), P((4,), 0.5, 2.0)), label="equal-degrees"),
+    Spec(np.polydiv, (P((3,), 0.5, 2.0), P((5,))), label="lower-degree"),
+    Spec(np.polydiv, (P((4,)), P((1,), 0.5, 2.0)), label="by-a-constant"),
 ]
 
 # roots of polynomials with real, simple roots (a trailing zero coefficient: a root at 0)
@@ -797,3 +802,40 @@ def test_poly_second_derivatives_through_its_quotients():
             u = np.cos(np.arange(r.size))
             _, twice = sd.jvp(lambda x, v=v: sd.jvp(weighted_poly, (x,), (v,))[1], (r,), (u,))
             np.testing.assert_allclose(twice, u @ numeric @ v, rtol=1e-6, atol=1e-7)
+
+
+def _divided(u, v):
+    q, r = np.polydiv(u, v)
+    return np.sum(np.sin(q) * POLY_WEIGHTS[: q.size]) + np.sum(np.cos(r) * POLY_WEIGHTS[: r.size])
+
+
+@pytest.mark.parametrize("sizes", [(5, 2), (6, 3), (3, 5)], ids=["5-2", "6-3", "3-5"])
+def test_polydiv_in_both_modes_and_second_derivatives(sizes):
+    """The quotient and the remainder (np.polydiv was refused), in both modes, and
+    sd.hessian against central differences of the gradient."""
+    u, v = P(sizes[:1]), P(sizes[1:], 0.5, 2.0)
+    verify_both_modes(_divided, (u, v), np.random.default_rng(0))
+    grad = sd.grad(_divided, wrt=1)
+    numeric = np.zeros((v.size, v.size))
+    for k in range(v.size):
+        e = np.zeros_like(v)
+        e[k] = 1e-5
+        numeric[:, k] = (grad(u, v + e) - grad(u, v - e)) / 2e-5
+    np.testing.assert_allclose(sd.hessian(_divided, wrt=1)(u, v), numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "u, v, match",
+    [
+        (np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0]), "leading coefficient is 0"),
+        (np.array([1.0, 2.0, 2.0, 1.0]), np.array([1.0, 1.0, 1.0]), "remainder"),
+    ],
+    ids=["divisor-leading-zero", "remainder-cut-short"],
+)
+def test_polydiv_is_refused_where_it_has_no_derivative(u, v, match):
+    """By a divisor leading with 0, and where NumPy drops a remainder coefficient near 0
+    ((x + 1)(x^2 + x + 1): the remainder's x coefficient, 0, moves with u)."""
+    with pytest.raises(sd.CompileError, match=match):
+        sd.grad(_divided, wrt=(0, 1))(u, v)
+    with pytest.raises(sd.CompileError, match=match):
+        sd.jvp(_divided, (u, v), (np.ones_like(u), np.ones_like(v)))
