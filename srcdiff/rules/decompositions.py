@@ -35,6 +35,23 @@ def inv_jvp(ans, a, *, da):
     return -(ans @ da @ ans)
 
 
+@vjp(xp.linalg.tensorinv)
+def tensorinv(g, ans, a, ind=2):
+    """``np.linalg.inv`` of ``a`` read as an ``n`` by ``n`` matrix (``n * n`` its entries),
+    its inverse read back in the result's shape: that matrix's rule."""
+    n = int(round(rt.size(a) ** 0.5))
+    t = xp.swapaxes(xp.reshape(ans, (n, n)), -1, -2)
+    return xp.reshape(-(t @ xp.reshape(g, (n, n)) @ t), xp.shape(a)), None
+
+
+@jvp(xp.linalg.tensorinv, shaped=True)
+def tensorinv_jvp(ans, a, ind=2, *, da):
+    n = int(round(rt.size(a) ** 0.5))
+    inverse = xp.reshape(ans, (n, n))
+    moved = xp.reshape(xp.broadcast_to(da, xp.shape(a)), (n, n))
+    return xp.reshape(-(inverse @ moved @ inverse), xp.shape(ans))
+
+
 @vjp(rt.invertible)
 def invertible(g, ans, a, what, conditioned=False):
     """``np.linalg.inv``'s rule (the check reads no derivative)."""

@@ -158,6 +158,22 @@ SPECS = [
     Spec(la.lstsq, (R((5, 3)), R((5,))), {"rcond": None}),
 ]
 
+# np.linalg.tensorinv: np.linalg.inv of its argument read as a square matrix
+T = Sampler(37)
+SPECS += [
+    Spec(la.tensorinv, (np.reshape(T((6, 6), -1.0, 1.0) + 3.0 * np.eye(6), (2, 3, 6)),)),
+    Spec(
+        la.tensorinv,
+        (np.reshape(T((4, 4), -1.0, 1.0) + 3.0 * np.eye(4), (4, 2, 2)), 1),
+        label="ind-1",
+    ),  # fmt: skip
+    Spec(
+        la.tensorinv,
+        (np.reshape(T((4, 4), -1.0, 1.0) + 3.0 * np.eye(4), (2, 2, 2, 2)),),
+        label="4-d",
+    ),  # fmt: skip
+]
+
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)
 
 
