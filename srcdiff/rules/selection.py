@@ -82,6 +82,49 @@ def histogram_jvp(ans, a, bins=10, range=None, density=None, weights=None, *, da
     )
 
 
+@vjp(xp.histogram2d)
+def histogram2d(g, ans, x, y, bins=10, range=None, density=None, weights=None):
+    """``np.histogram``'s rule on each axis (``rt.histogram2d_grads``): the samples move
+    the result only through edges spaced over their extremes, the weights add up in
+    their bins."""
+    d_x, d_y, d_bins, d_range, d_weights = rt.histogram2d_grads(g, ans, x, y, bins, range,
+                                                                density, weights)  # fmt: skip
+    return d_x, d_y, d_bins, d_range, None, d_weights
+
+
+@jvp(xp.histogram2d, shaped=True)
+def histogram2d_jvp(ans, x, y, bins=10, range=None, density=None, weights=None, *, dx, dy,
+                    dbins, drange, dweights):  # fmt: skip
+    """Each tangent's contribution apart, ``[hist, xedges, yedges]``."""
+    return (
+        [
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 0, dx=dx),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 1, dx=dx),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 2, dx=dx),
+        ],
+        [
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 0, dy=dy),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 1, dy=dy),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 2, dy=dy),
+        ],
+        [
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 0, dbins=dbins),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 1, dbins=dbins),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 2, dbins=dbins),
+        ],
+        [
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 0, drange=drange),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 1, drange=drange),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 2, drange=drange),
+        ],
+        [
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 0, dweights=dweights),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 1, dweights=dweights),
+            rt.histogram2d_tangent(ans, x, y, bins, range, density, weights, 2, dweights=dweights),
+        ],
+    )
+
+
 @vjp(xp.take_along_axis)
 def take_along_axis(g, ans, arr, indices, axis=-1):
     return rt.take_along_axis_grad(g, arr, indices, axis), None, None
@@ -449,13 +492,21 @@ def histogram_bin_edges_jvp(ans, a, bins=10, range=None, weights=None, *, da, db
     )
 
 
-sequence_result(rt.quantile_grads, rt.quantile_cross_grads, xp.histogram)
+sequence_result(rt.quantile_grads, rt.quantile_cross_grads, xp.histogram, xp.histogram2d)
 for _helper in (rt.histogram_grads, rt.histogram_tangent):
     unsupported(
         _helper,
         "no derivative rule for a second derivative through np.histogram (its edges, widths "
         "and weights)",
         "take the first derivative of np.histogram only, or write the binning with "
+        "np.searchsorted and np.bincount",
+    )
+for _helper in (rt.histogram2d_grads, rt.histogram2d_tangent):
+    unsupported(
+        _helper,
+        "no derivative rule for a second derivative through np.histogram2d (its edges, "
+        "areas and weights)",
+        "take the first derivative of np.histogram2d only, or write the binning with "
         "np.searchsorted and np.bincount",
     )
 unsupported(

@@ -1023,7 +1023,8 @@ def histogram_grads(g: Any, ans: Any, a: Any, bins: Any = 10, range: Any = None,
         d_weights = _cast_to(xp.reshape(picked, _shape_of(weights)), weights)
     k = xp.arange(n + 1, dtype=edges.dtype) / n
     d_first, d_last = xp.sum(ge * (1 - k)), xp.sum(ge * k)
-    d_a = d_bins = d_range = None
+    d_a = zeros_like(xp.asarray(a))  # (edges given or over a range: the data moves none)
+    d_bins = d_range = None
     if source == "bins":
         d_bins = _cast_to(xp.reshape(ge, _shape_of(bins)), bins)
     elif source == "range":
@@ -1077,6 +1078,142 @@ def histogram_tangent(ans: Any, a: Any, bins: Any, range: Any, density: Any, wei
     )
     dwidths = de[1:] - de[:-1]
     return dn / (widths * n_sum) - hist * (xp.sum(dn) / n_sum + dwidths / widths)
+
+
+def _histogram2d_parts(x: Any, y: Any, bins: Any, range: Any, ans: Any) -> tuple:
+    """For ``(hist, xedges, yedges) = np.histogram2d(x, y, bins, range)``: each axis's
+    ``(values, bins, bin of each entry, number of bins, source)`` as ``_histogram_parts``
+    gives them, and the flat bin of each sample (-1 outside either axis's edges)."""
+    try:
+        each = len(bins) == 2
+    except TypeError:  # a number of bins for both axes
+        each = False
+    per_bins = [bins[0], bins[1]] if each else [bins, bins]
+    per_range = [None, None] if range is None else [range[0], range[1]]
+    axes = []
+    for values, b, r, edges in zip((x, y), per_bins, per_range, ans[1:], strict=True):
+        found, n, source = _histogram_parts(values, b, r, (None, edges))
+        axes.append((values, b, found, n, source))
+    fx, fy = axes[0][2], axes[1][2]
+    xp = array_module(ans[1])
+    return axes, xp.where((fx >= 0) & (fy >= 0), fx * axes[1][3] + fy, -1), each
+
+
+def _edges_grads(ge: Any, axis: tuple) -> tuple:
+    """The gradients of an axis's values, bins and range given its edges' ``ge`` (see
+    ``histogram_grads``)."""
+    values, b, _, n, source = axis
+    xp = array_module(ge)
+    k = xp.arange(n + 1, dtype=ge.dtype) / n
+    d_first, d_last = xp.sum(ge * (1 - k)), xp.sum(ge * k)
+    v = xp.asarray(values)
+    if source == "bins":  # (edges given or over a range: the samples move none)
+        return zeros_like(v), _cast_to(xp.reshape(ge, _shape_of(b)), b), None
+    if source == "range":
+        return zeros_like(v), None, (d_first, d_last)
+    return (
+        _cast_to(extreme_grad(d_first, xp.min(v), v) + extreme_grad(d_last, xp.max(v), v), v),
+        None,
+        None,
+    )
+
+
+def histogram2d_grads(g: Any, ans: Any, x: Any, y: Any, bins: Any = 10, range: Any = None,
+                      density: Any = None, weights: Any = None) -> tuple:  # fmt: skip
+    """Gradients of ``x``, ``y``, ``bins``, ``range`` and ``weights`` of ``(hist, xedges,
+    yedges) = np.histogram2d(...)``, as ``histogram_grads`` gives np.histogram's: which
+    bin a sample falls in is constant almost everywhere, so the samples move the result
+    only through edges spaced over their extremes; the weights add up in their bins
+    (``density``: ``hist = c / (c.sum() * dx dy)``, moving with ``c`` and the widths)."""
+    from .contractions import result_grads
+
+    gh, gx, gy = result_grads(g, ans)
+    xp = array_module(ans[1])
+    hist, xedges, yedges = ans
+    axes, found, each = _histogram2d_parts(x, y, bins, range, ans)
+    if density:
+        area = (xedges[1:] - xedges[:-1])[:, None] * (yedges[1:] - yedges[:-1])[None, :]
+        inside = found >= 0
+        total = (
+            xp.sum(backend.astype(inside, xedges.dtype))
+            if weights is None
+            else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
+        )
+        d_c = (gh / area - xp.sum(gh * hist)) / total
+        d_area = -gh * hist / area
+        d_wx = xp.sum(d_area * (yedges[1:] - yedges[:-1])[None, :], axis=1)
+        d_wy = xp.sum(d_area * (xedges[1:] - xedges[:-1])[:, None], axis=0)
+        zero = xp.zeros(1, dtype=xedges.dtype)
+        gx = gx + xp.concatenate([zero, d_wx]) - xp.concatenate([d_wx, zero])
+        gy = gy + xp.concatenate([zero, d_wy]) - xp.concatenate([d_wy, zero])
+    else:
+        d_c = gh
+    d_weights = None
+    if weights is not None:
+        flat = xp.reshape(xp.asarray(d_c, dtype=xedges.dtype), (-1,))
+        picked = xp.where(found >= 0, flat[xp.where(found >= 0, found, 0)], 0.0)
+        d_weights = _cast_to(xp.reshape(picked, _shape_of(weights)), weights)
+    d_x, d_xbins, d_xrange = _edges_grads(gx, axes[0])
+    d_y, d_ybins, d_yrange = _edges_grads(gy, axes[1])
+    if each:
+        d_bins = None if d_xbins is None and d_ybins is None else [d_xbins, d_ybins]
+    else:  # one number, or one array of edges for both axes
+        d_bins = None if d_xbins is None else d_xbins + d_ybins
+    d_range = None
+    if range is not None and _is_array(range):
+        d_range = _cast_to(xp.stack([xp.stack(list(d)) for d in (d_xrange, d_yrange)]), range)
+    elif range is not None:
+        d_range = [d_xrange, d_yrange]
+    return d_x, d_y, d_bins, d_range, d_weights
+
+
+def histogram2d_tangent(ans: Any, x: Any, y: Any, bins: Any, range: Any, density: Any,
+                        weights: Any, part: int, dx: Any = None, dy: Any = None,
+                        dbins: Any = None, drange: Any = None,
+                        dweights: Any = None) -> Any:  # fmt: skip
+    """The tangent of ``hist`` (``part`` 0), ``xedges`` (1) or ``yedges`` (2) of
+    ``np.histogram2d(...)`` along those of its arguments (None: none): the transpose of
+    ``histogram2d_grads``."""
+    xp = array_module(ans[1])
+    hist, xedges, yedges = ans
+    axes, found, each = _histogram2d_parts(x, y, bins, range, ans)
+    moved = []
+    for i, (values, _, _, n, source) in enumerate(axes):
+        edges = ans[1 + i]
+        k = xp.arange(n + 1, dtype=edges.dtype) / n
+        de = xp.zeros_like(edges)
+        d_values = (dx, dy)[i]
+        if source == "bins" and dbins is not None:
+            de = xp.reshape(xp.asarray(dbins[i] if each else dbins, dtype=edges.dtype), (-1,))
+        elif source == "range" and drange is not None:
+            de = drange[i][0] * (1 - k) + drange[i][1] * k
+        elif source == "data" and d_values is not None:
+            v = xp.asarray(values)
+            one = xp.ones((), dtype=edges.dtype)
+            low = xp.sum(extreme_grad(one, xp.min(v), v) * d_values)
+            high = xp.sum(extreme_grad(one, xp.max(v), v) * d_values)
+            de = low * (1 - k) + high * k
+        moved.append(de)
+    if part:
+        return moved[part - 1]
+    dc = xp.zeros(hist.size, dtype=xedges.dtype)
+    if weights is not None and dweights is not None:
+        dw = xp.reshape(xp.broadcast_to(xp.asarray(dweights), _shape_of(weights)), (-1,))
+        dc = backend.scatter_add(dc, found[found >= 0], dw[found >= 0])
+    dc = xp.reshape(dc, hist.shape)
+    if not density:
+        return dc
+    wx, wy = xedges[1:] - xedges[:-1], yedges[1:] - yedges[:-1]
+    inside = found >= 0
+    total = (
+        xp.sum(backend.astype(inside, xedges.dtype))
+        if weights is None
+        else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
+    )
+    dwx, dwy = moved[0][1:] - moved[0][:-1], moved[1][1:] - moved[1][:-1]
+    return dc / (total * wx[:, None] * wy[None, :]) - hist * (
+        xp.sum(dc) / total + (dwx / wx)[:, None] + (dwy / wy)[None, :]
+    )
 
 
 def plain_nan_reduction(name: str, initial: Any = None, where: Any = None) -> None:

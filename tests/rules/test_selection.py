@@ -432,6 +432,44 @@ SPECS += [
     ),  # fmt: skip
 ]
 
+# np.histogram2d: np.histogram's rule on each axis (samples well inside the edges); the
+# weights' sums and, with ``density``, the bins' areas move
+H2 = Sampler(38)
+DATA_Y = np.array([1.35, -0.42, 0.9, 0.08, -0.77, 1.62, 0.51])
+SPECS += [
+    Spec(np.histogram2d, (H2((7,)), H2((7,))), {"bins": 3}),  # edges over the extremes
+    Spec(np.histogram2d, (H2((7,)), H2((7,)), [2, 3], None, True), label="density"),
+    Spec(
+        np.histogram2d,
+        (DATA, DATA_Y, 3, None, False, H2((7,), 0.5, 1.5)),
+        wrt=(0, 1, 5),
+        label="weights",
+    ),  # fmt: skip
+    Spec(
+        np.histogram2d,
+        (DATA, DATA_Y, [3, 2], None, True, H2((7,), 0.5, 1.5)),
+        label="density-weights",
+    ),  # fmt: skip
+    Spec(
+        np.histogram2d,
+        (DATA, DATA_Y, 3, np.array([[-0.1, 1.1], [-1.0, 2.0]]), True),
+        wrt=(3,),
+        label="range",
+    ),  # fmt: skip
+    Spec(
+        np.histogram2d,
+        (DATA, DATA_Y, np.array([-1.0, 0.2, 0.6, 1.0, 1.8]), None, True),
+        wrt=(2,),
+        label="edges",
+    ),  # fmt: skip
+    Spec(
+        np.histogram2d,
+        (DATA, DATA_Y, [np.array([0.0, 0.4, 1.0]), np.array([-1.0, 0.0, 2.0])], None, True),
+        wrt=(2,),
+        label="edges-each",
+    ),  # fmt: skip
+]
+
 P = Sampler(42)
 NANS = np.array([[0.7, np.nan, -1.2, 0.8], [1.1, 0.4, np.nan, -0.6], [0.0, -0.9, 1.5, 0.7]])
 SPECS += [
@@ -743,6 +781,36 @@ def test_histogram_through_the_compiler_in_both_modes():
     _, tangent = sd.jvp(weighted_density, (x, w), v)
     grads = sd.grad(weighted_density, wrt=(0, 1))(x, w)
     assert tangent == pytest.approx(sum(np.sum(g * t) for g, t in zip(grads, v, strict=True)))
+
+
+def density_2d(x, y, w, lo):
+    """A weighted density over a range starting at ``lo`` in x, over the data's extremes
+    in y, and its counts."""
+    hist, xedges, yedges = np.histogram2d(x, y, [3, 2], ((lo, 1.2), None), True, w)
+    counts = np.histogram2d(x, y, bins=2)[0]
+    return np.sum(hist**2 * xedges[1:, None]) + np.sum(yedges**3) + np.sum(counts * 1.0)
+
+
+def test_histogram2d_through_the_compiler_in_both_modes():
+    """np.histogram2d was refused: its density moves with the weights, the range and the
+    edges over the data's extremes, its counts not at all; in both modes. A second
+    derivative through it is refused, as np.histogram's is."""
+    x, y, w = H2((9,), 0.0, 1.0), H2((9,)), H2((9,), 0.5, 1.5)
+    verify_both_modes(density_2d, (x, y, w, -0.1), np.random.default_rng(4))
+    with pytest.raises(sd.CompileError, match="second derivative through np.histogram2d"):
+        sd.hessian(density_2d, wrt=2)(x, y, w, -0.1)
+
+
+def density_over_a_range(x, w):
+    hist, edges = np.histogram(x, 3, (-0.5, 1.5), True, w)
+    return np.sum(hist**2) + np.sum(x**2)
+
+
+def test_histogram_over_a_range_of_data_read_elsewhere():
+    """Over a range (or given edges) the data moves no edge: its gradient there is zero,
+    added to that of its other uses (it was None, and the sum raised a TypeError)."""
+    x, w = H((9,), 0.0, 1.0), H((9,), 0.5, 1.5)
+    verify_both_modes(density_over_a_range, (x, w), np.random.default_rng(5))
 
 
 def histogram_by_name(x):
