@@ -418,8 +418,8 @@ def solve_jvp(ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, chec
 # np.linalg.eigvalsh's. A generalized problem (``b=``), a subset of the eigenvalues and a
 # write into the argument are refused, and so are the eigenvectors but by the driver 'evd'
 # (np.linalg.eigh's): the default one, 'evr', picks their signs anew under changes of the
-# matrix as small as rounding, so they have no derivative (forward mode, which cannot
-# tell whether they are used, refuses them whenever they are asked for).
+# matrix as small as rounding, so they have no derivative (forward mode gives them a
+# tangent that refuses where it is used).
 EIGH = _scipy("eigh")
 NUMPY_ONLY = (*NUMPY_ONLY, *EIGH)
 
@@ -450,15 +450,9 @@ def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
              overwrite_b=False, type=1, check_finite=True, subset_by_index=None,
              subset_by_value=None, driver=None, *, da):  # fmt: skip
     """With ``P = V^T S V``, ``S`` the symmetric change read from the triangle ``lower``
-    names: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``."""
+    names: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``. By a driver but
+    'evd', the eigenvectors' tangent is refused where it is used (``rt.NoGradient``)."""
     rt.eigh_of_one_matrix(b, subset_by_index, subset_by_value, overwrite_a)
-    if not eigvals_only and driver != "evd":
-        raise rt.refuse(
-            "the forward derivative of the eigenvectors of scipy.linalg.eigh by its driver "
-            f"{driver or 'evr'!r}: it picks their signs anew under changes as small as rounding",
-            "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or "
-            "eigvals_only=True for the eigenvalues alone",
-        )
     v = xp.linalg.eigh(a, "L" if lower else "U")[1] if eigvals_only else ans[1]
     p = (
         xp.swapaxes(v, -1, -2)
@@ -473,7 +467,19 @@ def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
         xp.diagonal(p, 0, -2, -1)
         if eigvals_only
         else rt.result_like(
-            ans, [xp.diagonal(p, 0, -2, -1), v @ (rt.eigen_gaps(ans[0], "scipy.linalg.eigh") * p)]
+            ans,
+            [
+                xp.diagonal(p, 0, -2, -1),
+                v @ (rt.eigen_gaps(ans[0], "scipy.linalg.eigh") * p)
+                if driver == "evd"
+                else rt.NoGradient(
+                    "the forward derivative of the eigenvectors of scipy.linalg.eigh by its "
+                    f"driver {driver or 'evr'!r}: it picks their signs anew under changes as "
+                    "small as rounding",
+                    "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or "
+                    "eigvals_only=True for the eigenvalues alone",
+                ),
+            ],
         )
     )
 

@@ -1460,6 +1460,10 @@ def zeros_like(x: Any) -> Any:
         return {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
+    from .calls import NoGradient  # calls imports this module
+
+    if isinstance(x, NoGradient):  # a refused tangent's zero: refused where it is used
+        return x
     if _is_array(x):
         return array_module(x).zeros_like(x)
     if is_record(x):

@@ -694,13 +694,21 @@ def _eigh_values(a):
 @needs_scipy
 def test_eigh_eigenvectors_by_the_default_driver_are_refused():
     """Its driver 'evr' picks the eigenvectors' signs anew under rounding-sized changes of
-    the matrix (finite differences jump): refused; the eigenvalues have their gradient."""
+    the matrix (finite differences jump): refused where they are used, in both modes; the
+    eigenvalues have their derivatives in both (forward mode refused them too, the
+    eigenvectors being asked for though unused)."""
     a = spd(3, 3)
     with pytest.raises(sd.CompileError, match="driver 'evr'"):
         sd.grad(_eigh_vector)(a)
     with pytest.raises(sd.CompileError, match="driver 'evr'"):
-        sd.jvp(_eigh_values, (a,), (np.ones_like(a),))
+        sd.jvp(_eigh_vector, (a,), (np.ones_like(a),))
     w, v = np.linalg.eigh(a)
     s = (v * 2 * w) @ v.T  # the gradient along symmetric changes, read from the lower triangle
     expected = np.tril(2 * s) - np.diag(np.diag(s))
     np.testing.assert_allclose(sd.grad(_eigh_values)(a), expected, rtol=1e-9, atol=1e-12)
+    direction = np.cos(np.arange(9.0)).reshape(3, 3)
+    _, tangent = sd.jvp(_eigh_values, (a,), (direction,))
+    for h in (1e-6, 1e-4):
+        numeric = (_eigh_values(a + h * direction) - _eigh_values(a - h * direction)) / (2 * h)
+        assert tangent == pytest.approx(numeric, rel=1e-6)
+    assert tangent == pytest.approx(np.sum(expected * direction), rel=1e-9)
