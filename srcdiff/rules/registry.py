@@ -14,7 +14,9 @@ are called by name instead.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -295,6 +297,8 @@ def lookup_jvp(primitive: Any) -> Tangent | None:
         tangent = _TANGENTS.get(_key(primitive))
     except TypeError:
         return None
+    if tangent is None and _load_family(primitive):
+        return lookup_jvp(primitive)
     if tangent is None and (method := _method_key(primitive)) is not None:
         return _TANGENTS.get(method)
     if tangent is None and hasattr(type(primitive), "_srcdiff_jvp"):
@@ -303,7 +307,8 @@ def lookup_jvp(primitive: Any) -> Tangent | None:
 
 
 def all_tangents() -> dict[Any, Tangent]:
-    """Every primitive with a forward rule, and the rule (a copy)."""
+    """Every primitive with a forward rule, and the rule (a copy; see ``all_rules``)."""
+    _load_imported_families()
     return dict(_TANGENTS)
 
 
@@ -418,6 +423,36 @@ def _named_tuple(primitive: Any) -> bool:
     )
 
 
+# Families whose module costs to import (scipy.stats: about a second), loaded when a
+# function of the module they cover is first looked up (the user imported it then).
+_LAZY_FAMILIES = {"scipy.stats": "scipy_stats"}
+
+
+def _load_family(primitive: Any) -> bool:
+    """Load the family covering ``primitive``'s module if it is a lazy one not loaded yet:
+    whether one was loaded."""
+    module = getattr(primitive, "__module__", None)
+    if not isinstance(module, str):
+        return False
+    for prefix, family in _LAZY_FAMILIES.items():
+        if (module == prefix or module.startswith(prefix + ".")) and family not in _LOADED:
+            _LOADED.add(family)
+            importlib.import_module(f"{__package__}.{family}")
+            return True
+    return False
+
+
+_LOADED: set[str] = set()
+
+
+def _load_imported_families() -> None:
+    """Load the lazy families of the modules imported by now."""
+    for prefix, family in _LAZY_FAMILIES.items():
+        if prefix in sys.modules and family not in _LOADED:
+            _LOADED.add(family)
+            importlib.import_module(f"{__package__}.{family}")
+
+
 def lookup(primitive: Any) -> Rule | None:
     """The rule of ``primitive``, or None: a registered one, or one it carries (see
     ``own_rules``); a named tuple's class builds as a tuple display does."""
@@ -425,6 +460,8 @@ def lookup(primitive: Any) -> Rule | None:
         rule = _RULES.get(_key(primitive))
     except TypeError:
         return None
+    if rule is None and _load_family(primitive):
+        return lookup(primitive)
     if rule is None and _named_tuple(primitive):
         return _RULES.get("tuple-display")
     if rule is None and (method := _method_key(primitive)) is not None:
@@ -545,7 +582,9 @@ def bind(fn: Callable, xp: Any) -> Callable:
 
 
 def all_rules() -> dict[Any, Rule]:
-    """Every registered primitive and its rule (a copy)."""
+    """Every registered primitive and its rule (a copy), those of the lazy families of
+    modules imported by now too."""
+    _load_imported_families()
     return dict(_RULES)
 
 

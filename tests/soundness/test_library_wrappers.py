@@ -1,6 +1,6 @@
 """Library code around the differentiated values that changes no array: the filters of
 ``warnings``, an ``lru_cache``, a decorator that renames keyword arguments (as SciPy's
-``scipy.stats.moment`` and ``zscore`` use them). Their gradients match central finite
+``scipy.stats.moment`` uses them). Their gradients match central finite
 differences; what srcdiff cannot follow is refused at the user's line."""
 
 import functools
