@@ -18,6 +18,8 @@ import scipy.stats as st
 from .. import runtime as rt
 from .registry import jvp, vjp
 
+SCIPY_STATS = (st.zscore, st.zmap)  # the functions of scipy.stats with rules
+
 
 @vjp(st.zmap)
 def zmap(g, ans, scores, compare, axis=0, ddof=0, nan_policy="propagate"):

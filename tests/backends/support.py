@@ -25,6 +25,11 @@ from srcdiff.rules.elementwise import SCIPY_SPECIAL
 from srcdiff.rules.namespaces import LINALG_ALIASES, STRICT_AS_NUMPY, WRAPPERS
 from srcdiff.rules.registry import method
 from srcdiff.rules.scipy_linalg import NUMPY_ONLY as SCIPY_LINALG
+
+try:
+    from srcdiff.rules.scipy_stats import SCIPY_STATS
+except ImportError:  # SciPy is optional
+    SCIPY_STATS = ()
 from srcdiff.runtime import tensor_methods as tm
 
 STRICT = "array_api_strict"
@@ -199,6 +204,10 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.extract,
                 np.union1d,
                 np.setdiff1d,
+                np.setxor1d,
+                np.intersect1d,
+                np.polydiv,
+                rt.poly_quotients,  # (np.poly's rules call it)
                 np.logspace,
                 np.geomspace,
                 np.nanmedian,
@@ -302,7 +311,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             "reach: np.linalg.* stays NumPy's, and makes NumPy arrays of the arguments",
         ),
         **dict.fromkeys(
-            [np.linalg.lstsq, np.linalg.eig, np.linalg.eigvals],
+            [np.linalg.lstsq, np.linalg.eig, np.linalg.eigvals, np.linalg.tensorinv],
             "not in the standard, nor in its linalg extension",
         ),
         **dict.fromkeys(
@@ -339,6 +348,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
                 np.trim_zeros,
                 rt.block_grads,
                 np.histogram,
+                np.histogram2d,
                 *([np.row_stack] if hasattr(np, "row_stack") else []),
             ],
             NOT_STANDARD,
@@ -380,6 +390,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         np.real_if_close: "not in the standard (its real takes complex arrays only)",
         **dict.fromkeys(SCIPY_SPECIAL, "scipy.special computes on NumPy arrays"),
         **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
+        **dict.fromkeys(SCIPY_STATS, "scipy.stats computes on NumPy arrays"),
         "ndarray.cumprod": METHODS,
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
@@ -490,6 +501,7 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
             STRICT_OWN, "array_api_strict's own functions take array_api_strict arrays only"
         ),
         **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
+        **dict.fromkeys(SCIPY_STATS, "scipy.stats computes on NumPy arrays"),
         **dict.fromkeys(
             [
                 f

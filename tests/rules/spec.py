@@ -46,7 +46,7 @@ def prim_name(prim: Any) -> str:
         owner = "np" if getattr(np, prim.__name__, None) is prim else "scipy.special"
         return f"{owner}.{prim.__name__}"
     module = getattr(prim, "__module__", None) or ""
-    if module.startswith(("scipy.special", "scipy.linalg")):
+    if module.startswith(("scipy.special", "scipy.linalg", "scipy.stats")):
         return f"{'.'.join(module.split('.')[:2])}.{prim.__name__}"
     module = {"numpy": "np", "_operator": "operator", "numpy.linalg": "np.linalg"}.get(
         module, module.rsplit(".", 1)[-1]
