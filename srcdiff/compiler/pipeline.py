@@ -153,7 +153,8 @@ def apart_from_module_names(parsed: Parsed) -> Parsed:
     which generated code would not see."""
     bound = {n.id: n for n in walk(parsed.tree) if isinstance(n, gast.Name)
              and n.id in MODULE_NAMES and isinstance(n.ctx, (gast.Store, gast.Param))}  # fmt: skip
-    params = {n.id: n for n in bound.values() if isinstance(n.ctx, gast.Param)}
+    params = {n.id: n for n in walk(parsed.tree) if isinstance(n, gast.Name)
+              and n.id in MODULE_NAMES and isinstance(n.ctx, gast.Param)}  # fmt: skip
     if "rt" in params:
         raise parsed.error(
             "a parameter named rt of a differentiated function",

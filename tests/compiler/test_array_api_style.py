@@ -202,3 +202,21 @@ def test_scipys_functions_written_for_the_array_api_differentiate_as_numpy():
 
     for eps in (1e-5, 1e-6):
         check_grads(log_loss, sd.grad(log_loss), (z,), eps=eps)
+
+
+def flattened(x, /, *, xp=None):
+    """SciPy's ``xp_ravel``: a parameter ``xp`` the body assigns again."""
+    xp = np if xp is None else xp
+    return xp.reshape(x, (-1,))
+
+
+def through_a_reassigned_xp_parameter(w, x):
+    return np.sum(flattened(x @ w, xp=np) ** 2) + np.sum(flattened(w) ** 3)
+
+
+def test_a_parameter_named_xp_assigned_again_keeps_its_name():
+    """Its assignment made the parameter itself a local to rename (``xp_1``): called by
+    keyword it raised TypeError (an unexpected keyword 'xp'), and without it 'missing
+    argument xp_1' (scipy.stats.sigmaclip, through ``xp_ravel``)."""
+    check_grads(through_a_reassigned_xp_parameter, sd.grad(through_a_reassigned_xp_parameter,
+                wrt=(0, 1)), (W, X), (0, 1), rtol=1e-6, atol=1e-8)  # fmt: skip
