@@ -532,8 +532,11 @@ def _refuse_into_kwargs(fn: types.FunctionType, key: str, named: frozenset[str])
 
 
 def value_kind(x: Any) -> str:
-    """How the compiler takes a differentiated value: an array, or ``any`` container."""
-    return "any" if isinstance(x, (list, tuple, dict)) or is_record(x) else "array"
+    """How the compiler takes a differentiated value: an array, or ``any`` container (a
+    ``functools.partial`` too: its adjoint is the list of its bound values')."""
+    return (
+        "any" if isinstance(x, (list, tuple, dict, functools.partial)) or is_record(x) else "array"
+    )
 
 
 def shape_key(args: tuple, kwargs: dict) -> tuple:

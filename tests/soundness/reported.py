@@ -3592,3 +3592,27 @@ def a_name_bound_later_in_a_loop_sees_the_update_of_the_step_before(x, y):
             x = x + a  # noqa: F821 (bound at the step before)
         a = y
     return np.sum(x * a)
+
+
+# ---- a functools.partial given to a function that calls it more than once ----------------------
+
+
+def _twice(f, v):
+    return f(f(v))
+
+
+def _scaled_sine(v, x):
+    return np.sin(v) * x[0]
+
+
+@case(vec(3))
+def a_partial_called_twice_by_a_function_it_is_given(x):
+    """The partial's gradient (the list of its bound values') from each call was added with
+    ``+``, which joins lists: a crash where it met the partial's values."""
+    return np.sum(_twice(functools.partial(_scaled_sine, x=x), x))
+
+
+@case(vec(3))
+def a_closure_called_twice_by_a_function_it_is_given(x):
+    """The same for a lambda reading ``x``, which compiled code makes a partial of."""
+    return np.sum(_twice(lambda v: np.sin(v) * x[0], x) ** 2)
