@@ -1971,11 +1971,14 @@ def _partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tang
     """Reverse over forward mode of ``p(*args, **kwargs)`` as a call of ``p``'s function:
     the adjoints of ``p``'s tangent ``dp`` and of ``p`` (lists of its bound values'), and
     the pull-back, whose first ``len(p.args)`` entries are ``p``'s."""
-    from .calls import Host
+    from .calls import Host, carries_gradient
 
     n = len(p.args)
     dp = list(dp) if dp is not None else [None] * len(partial_args(p))
-    dp = [None if callable(v) else d for v, d in zip(partial_args(p), dp, strict=True)]
+    dp = [  # (a function, an integer bound, as a lambda's default ``k=k``: no tangent)
+        None if callable(v) or not carries_gradient(v) else d
+        for v, d in zip(partial_args(p), dp, strict=True)
+    ]
     kept = [k for k in p.keywords if k not in kwargs]  # a keyword of the call's overrides
     pulled = Host.tangent_vjp(
         partial_function(p),

@@ -339,6 +339,22 @@ def test_second_derivatives_through_math_dist_of_arrays_match_differences_of_the
                     fn.__name__, rtol=1e-6)  # fmt: skip
 
 
+def lambdas_binding_an_index_by_default(x):
+    fs = [lambda v, k=k: v * x[k] for k in range(3)]
+    return sum(f(x[(i + 1) % 3]) ** 2 for i, f in enumerate(fs))
+
+
+def test_second_derivatives_through_lambdas_with_an_integer_default_match_differences():
+    """The integer a lambda binds as its default (``k=k``) got a zero tangent, and the
+    second derivative then refused it as an integer argument being differentiated."""
+    fn = lambdas_binding_an_index_by_default
+    rng = np.random.default_rng(6)
+    args, v = [rng.standard_normal(3)], [rng.standard_normal(3)]
+    fd = _gradient_differences(fn, args, v, (0,))
+    _assert_matches([sd.hvp(fn, args, v)], fd, "hvp", rtol=1e-6)
+    _assert_matches([sd.hessian(fn)(*args) @ v[0]], fd, "hessian", rtol=1e-6)
+
+
 # ---- derivatives inside differentiated functions -------------------------------------
 
 
