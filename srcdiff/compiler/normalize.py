@@ -497,6 +497,8 @@ class Normalizer:
             return self.expr(gast.Call(func=name("set"), args=[listed], keywords=[]))
         if type(e) in UNSUPPORTED_EXPR:
             self.reject(e, UNSUPPORTED_EXPR)
+        if isinstance(e, gast.Set) and not any(isinstance(x, gast.Starred) for x in e.elts):
+            return gast.Set(elts=[self.atom(x) for x in e.elts])  # (its entries: names)
         if isinstance(e, (gast.Name, gast.Constant, *OPAQUE)):
             return e
         if self.is_module_path(e):

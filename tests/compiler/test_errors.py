@@ -77,6 +77,10 @@ def with_set_comprehension(x):
     return len(parts) * np.sum(x)
 
 
+def with_set_display(x):
+    return sum({x[0] * 1.0, x[1] * 2.0})
+
+
 def with_unknown_numpy(x):
     return np.sum(np.nextafter(x, x))
 
@@ -166,6 +170,7 @@ CASES = [
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
     (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "bind the others"),
     (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
+    (with_set_display, "sum({x[0]", "a set of differentiated values", "use a list"),
     (loops_over_a_chain_it_extends, "itertools.chain(xs", "generator reading `xs`", "an index"),
     (keeps_a_zip, "z = zip(x", "map, filter, zip or an itertools", "consume it there"),
     (with_unknown_numpy, "np.nextafter", "no derivative rule for np.nextafter", "register_vjp"),
@@ -193,6 +198,26 @@ def test_unsupported_code_is_a_compile_error_at_the_users_line(fn, marker, what,
     assert fn.__name__ in message
     assert hint in err.hint and err.hint in message
     assert err.filename == __file__ and err.lineno == line
+
+
+def test_a_set_display_of_computed_entries_is_refused_in_every_mode():
+    """The entries of a set written out (``{x[0] * 1.0, ...}``) were not looked at: its
+    sum's gradient came out zero, without a word, in reverse and forward mode alike."""
+    for run in (
+        lambda: sd.jvp(with_set_display, (X,), (np.ones(3),)),
+        lambda: sd.hessian(with_set_display)(X),
+    ):
+        with pytest.raises(sd.CompileError, match="a set of differentiated values"):
+            run()
+
+
+def sizes_in_a_set(x):
+    return np.sum(x**2) * len({x.shape[0], len(x), 4})
+
+
+def test_a_set_display_of_values_without_gradient_is_compiled():
+    assert np.allclose(sd.grad(sizes_in_a_set)(X), 4 * X)
+    assert np.allclose(sd.jvp(sizes_in_a_set, (X,), (X,))[1], 4 * np.sum(X * X))
 
 
 def test_a_loop_over_a_generator_of_one_for_sees_the_entries_its_body_writes():
