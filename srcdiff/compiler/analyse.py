@@ -724,6 +724,13 @@ class Analyser(Classifier):
         )
 
     def classify_setitem(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
+        op = self.classify_write(stmt, target)
+        index = index_value(target.slice)
+        if self.is_active(index) and not isinstance(index, gast.Slice):
+            op.keys = (index,)  # (a dict's key: the primal checks it is no number)
+        return op
+
+    def classify_write(self, stmt: gast.Assign, target: gast.Subscript) -> Op:
         base = target.value
         if not isinstance(base, gast.Name):
             return self.fail(
@@ -848,7 +855,9 @@ class Analyser(Classifier):
             key = "tuple-display" if isinstance(v, gast.Tuple) else "list-display"
             return self.primitive(key, list(v.elts), [], stmt, "display")
         if isinstance(v, gast.Dict):
-            return self.primitive("dict-display", list(v.values), [], stmt, "dict display")
+            op = self.primitive("dict-display", list(v.values), [], stmt, "dict display")
+            op.keys = tuple(k for k in v.keys if self.is_active(k))
+            return op
         if isinstance(v, gast.Call):
             return self.classify_call(v, stmt)
         if isinstance(v, gast.Set) and any(self.is_active(e) for e in v.elts):

@@ -113,6 +113,9 @@ class Op:
     # ``analyse.check_operands``
     checked: tuple[gast.expr, ...] = ()
     symbol: str = ""
+    # the keys of a dict display, or the index of an item assignment, that may be computed
+    # from differentiated values: the primal checks they are no numbers (``rt.plain_keys``)
+    keys: tuple[gast.expr, ...] = ()
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

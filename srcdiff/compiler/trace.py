@@ -790,6 +790,8 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
         helper = "operands" if operator_ else "arguments"
         check = call(attr("rt", helper), const(op.symbol), *map(clone, op.checked))
         out.append(gast.Expr(value=check))
+    if op.keys:
+        out.append(gast.Expr(value=call(attr("rt", "plain_keys"), *map(clone, op.keys))))
     return out
 
 

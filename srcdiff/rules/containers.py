@@ -148,6 +148,7 @@ nondiff(
     "keys, and checks that return nothing",
     "dict.keys",
     rt.mapping_keys,
+    rt.plain_keys,
     rt.check_given,
     rt.given_objects,
     rt.logged,  # (a number added to a history the function does not read)

@@ -1782,6 +1782,23 @@ def appended(xs: list, v: Any) -> list:
     return [*xs, v]
 
 
+def plain_keys(*keys: Any) -> None:
+    """Check the keys a dict is given (``{k: v}``, ``d[k] = v``) that the compiler sees
+    computed from differentiated values: a string or an integer passes, a real or complex
+    number is refused (read back, ``sum(d)``, ``max(d)``, its derivative would be lost)."""
+    for k in keys:
+        if isinstance(k, tuple):
+            plain_keys(*k)
+        elif isinstance(k, (float, complex, np.inexact)):
+            from .mutation import refuse  # mutation imports this module
+
+            raise refuse(
+                f"a dict key of {type(k).__name__} {k!r} computed from differentiated values, "
+                "whose derivative is lost where the keys are read back",
+                "key the dict by a string or an integer, and keep the number among its values",
+            )
+
+
 def mapping_keys(d: Any, view: str) -> list:
     """The keys of the dict ``d`` a loop over ``d.items()`` or ``d.values()`` (``view``)
     runs over, reading each value from ``d`` at its step; another object's view is
