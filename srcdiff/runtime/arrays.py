@@ -797,8 +797,11 @@ def _is_array(x: Any) -> bool:
 
 def item_grad(g: Any, x: Any, index: tuple) -> Any:
     """The gradient of ``x`` from that of ``x.item(*index)``: its entry at a flat index,
-    or at an index per axis (the only entry, without one; None: no index there)."""
+    or at an index per axis (the only entry, without one; None: no index there), given
+    apart or as one tuple (``x.item((1, 0))``)."""
     index = tuple(i for i in index if i is not None)
+    if len(index) == 1 and isinstance(index[0], tuple):
+        index = index[0]
     if not index:
         return g
     d = zeros_like(x)

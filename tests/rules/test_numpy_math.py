@@ -139,6 +139,13 @@ SPECS = [
         label="per-axis",
     ),  # fmt: skip
     Spec(
+        "ndarray.item",
+        (R((2, 3)), (1, 2)),
+        call=lambda x, ij: x.item(ij),
+        wrt=(0,),
+        label="per-axis tuple",
+    ),  # fmt: skip
+    Spec(
         "ndarray.item", (R((1, 1)),), call=lambda x: x.item(), label="1x1", wrt=()
     ),  # the gradient is a scalar for a 1x1 array: checked by hand below
     Spec(
