@@ -42,6 +42,7 @@ from .runtime.calls import (
     value_kind,
 )
 from .runtime.mutation import FINAL, GENERATED
+from .runtime.objects import partial_pullback
 from .runtime.tensor_methods import is_array
 
 Wrt = int | str | tuple
@@ -3478,8 +3479,15 @@ def _same_on_every_pass(values: list, fn: Callable, what: str) -> None:
 
 def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) -> tuple:
     """The rule of ``sd.jvp(fn, primals, tangents)`` called inside a differentiated
-    function: reverse mode over ``fn``'s forward mode."""
-    pulled = tangent_vjp(fn, tuple(primals), {}, tuple(tangents), g)
+    function: reverse mode over ``fn``'s forward mode. A ``functools.partial`` (what a
+    lambda or a function defined inside becomes, reading the function's variables) gets
+    the gradients of the values it binds, which it is a function of too."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if isinstance(fn, functools.partial):
+        _, bound, pulled = partial_pullback(g, fn, None, primals, tangents, {}, {})
+        n = len(fn.args)
+        return bound, pulled.d_args[n:], pulled.d_tangents[n:]
+    pulled = tangent_vjp(fn, primals, {}, tangents, g)
     return None, pulled.d_args, pulled.d_tangents
 
 
@@ -3516,7 +3524,22 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
     products = hvp(fn, primals, gs)
     d_primals, products = (d_primals, products) if several else ((d_primals,), (products,))
     d_tangents = tuple(None if t is None else d for t, d in zip(tangents, products, strict=True))
-    return None, tuple(d_primals), d_tangents
+    return _bound_values_refused(fn, "a gradient"), tuple(d_primals), d_tangents
+
+
+def _bound_values_refused(fn: Any, what: str) -> rt.NoGradient | None:
+    """The gradient of ``fn`` in ``sd.hvp(fn, ...)``, where it binds numbers (a
+    ``functools.partial``, or a lambda or function defined inside reading the function's
+    variables): their derivative is not computed, so a refusal wherever it is used (where
+    they carry no gradient, nothing uses it); None for a plain function."""
+    if not (isinstance(fn, functools.partial) and any(map(_inexact, rt.partial_args(fn)))):
+        return None
+    return rt.NoGradient(
+        f"{what} of sd.hvp of {getattr(fn.func, '__qualname__', 'a partial')} in the values "
+        "it binds (a functools.partial, or a function defined inside reading the function's "
+        "variables), which srcdiff does not compute",
+        "pass those values to it as arguments, among the primals with a tangent of None",
+    )
 
 
 registry.register(hvp, registry.make_rule(_hvp_vjp, name="hvp", inline=False))
@@ -3529,7 +3552,10 @@ def _hvp_jvp(tangents: tuple, ans: Any, fn: Callable, primals: tuple, inner: tup
     """The forward rule of ``sd.hvp(fn, primals, inner)`` called inside a function taken
     in forward mode: along the primals' tangents, ``phi``'s Hessian times them (``phi``
     being ``fn``'s derivative along ``inner``); along the tangents of ``inner``, ``fn``'s."""
-    _, d_primals, d_inner = tangents
+    d_fn, d_primals, d_inner = tangents
+    refused = _bound_values_refused(fn, "a forward mode") if d_fn is not None else None
+    if refused is not None:  # (the values it binds carry tangents, which it would lose)
+        refused._refuse()
     primals = tuple(primals)
     inner = _tangents_as_arrays(primals, tuple(inner))
     parts = []

@@ -1766,7 +1766,7 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
         out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
         out = (None, (None, *out[1]), None, *out[2:])
     elif fn is PARTIAL_CALL:
-        d_bound, bound, pulled = _partial_pullback(g, args[0], tangents[0], args[1:],
+        d_bound, bound, pulled = partial_pullback(g, args[0], tangents[0], args[1:],
                                                    tangents[1:], kwargs, {})  # fmt: skip
         n = len(args[0].args)
         out = (None, (d_bound, *pulled.d_tangents[n:]), bound, *pulled.d_args[n:])
@@ -1796,7 +1796,7 @@ def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
     elif fn is PARTIAL_CALL:
         kwargs = dict(zip(names, values[m:], strict=True))
         named = dict(zip(names, tangents[m:], strict=True))
-        d_bound, bound, pulled = _partial_pullback(g, values[0], tangents[0], values[1:m],
+        d_bound, bound, pulled = partial_pullback(g, values[0], tangents[0], values[1:m],
                                                    tangents[1:m], kwargs, named)  # fmt: skip
         n = len(values[0].args)
         d_tangents = (d_bound, *pulled.d_tangents[n:],
@@ -1966,7 +1966,7 @@ def _function(fn: Any) -> Any:
     return constructor(fn) if isinstance(fn, type) and is_record_class(fn) else fn
 
 
-def _partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tangents: tuple,
+def partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tangents: tuple,
                       kwargs: dict, named: dict) -> tuple[list, list, Any]:  # fmt: skip
     """Reverse over forward mode of ``p(*args, **kwargs)`` as a call of ``p``'s function:
     the adjoints of ``p``'s tangent ``dp`` and of ``p`` (lists of its bound values'), and

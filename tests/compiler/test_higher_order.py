@@ -411,6 +411,65 @@ def test_a_derivative_inside_a_differentiated_function(fn):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.max(np.abs(want)))
 
 
+def _scaled_sines(z, c):
+    return np.sum(np.sin(z) * c)
+
+
+def jvp_of_a_closure(w, x):
+    value, tangent = sd.jvp(lambda z: loss(z, x * w[1]), (w,), (w,))
+    return value * tangent
+
+
+def jvp_of_a_nested_function(w, x):
+    def inner(z):
+        return loss(z, x) * w[0]
+
+    return sd.jvp(inner, (w * 2.0,), (np.ones_like(w),))[1] ** 2
+
+
+def jvp_of_a_partial(w, x):
+    f = functools.partial(_scaled_sines, c=w**2)
+    value, tangent = sd.jvp(f, (w * 1.0,), (np.ones_like(w),))
+    return value * tangent + loss(w, x)
+
+
+@pytest.mark.parametrize("fn", [jvp_of_a_closure, jvp_of_a_nested_function, jvp_of_a_partial])
+def test_sd_jvp_of_a_function_reading_differentiated_values(fn):
+    """The gradient of ``sd.jvp(f, ...)``'s results reached the primals and the tangents
+    only: the values ``f`` reads from the function around it (bound in a partial) were
+    taken for constants, without a word."""
+    for wrt in (0, 1):
+        got = sd.grad(fn, wrt=wrt)(W, X)
+        for eps in (1e-6, 1e-5):
+            want = _numeric_gradient(fn, (W, X), wrt, eps)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.max(np.abs(want)))
+
+
+def hvp_of_a_closure(w, x):
+    return np.sum(sd.hvp(lambda z: loss(z, x * w[1]), (w,), (w,)) ** 2)
+
+
+def hvp_of_a_closure_over_a_constant(w, x):
+    c = np.array([1.0, 2.0])
+    return np.sum(sd.hvp(lambda z: np.sum(np.sin(z) * c) + loss(z, x), (w,), (w,)) ** 2)
+
+
+def test_sd_hvp_of_a_function_reading_differentiated_values_is_refused():
+    """Its derivative in the values the function reads is not computed: it was lost."""
+    with pytest.raises(sd.CompileError, match="in the values it binds"):
+        sd.grad(hvp_of_a_closure)(W, X)
+    with pytest.raises(sd.CompileError, match="in the values it binds"):
+        sd.jvp(hvp_of_a_closure, (W, X), (W, X))
+
+
+def test_sd_hvp_of_a_function_reading_a_constant_is_differentiated():
+    fn = hvp_of_a_closure_over_a_constant
+    got = sd.grad(fn)(W, X)
+    np.testing.assert_allclose(got, _numeric_gradient(fn, (W, X), 0), rtol=1e-5)
+    tangent = sd.jvp(fn, (W, X), (W, None))[1]
+    np.testing.assert_allclose(tangent, got @ W, rtol=1e-6)
+
+
 def test_forward_mode_of_a_gradient_is_the_hessian_times_the_tangent():
     v = (np.array([1.0, -0.5]), np.zeros_like(X))
     g, hv = sd.jvp(sd.grad(loss), (W, X), v)
