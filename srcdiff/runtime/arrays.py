@@ -805,10 +805,9 @@ def item_grad(g: Any, x: Any, index: tuple) -> Any:
     if not index:
         return g
     d = zeros_like(x)
-    if len(index) == 1:
-        d.reshape(-1)[index[0]] = g  # (zeros_like's array is contiguous: a view)
-    else:
-        d[index] = g
+    if len(index) == 1:  # a flat index counts in C order whatever ``x``'s layout
+        index = array_module(d).unravel_index(index[0] % d.size, d.shape)
+    d[index] = g
     return d
 
 
