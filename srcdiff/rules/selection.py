@@ -655,11 +655,13 @@ sequence_result(*UNIQUE_PARTS)
 
 @vjp(xp.union1d)
 def union1d(g, ans, ar1, ar2, assume_unique=False, name="np.union1d"):
+    """Each value's gradient to its entry, found among the entries in the union's dtype (a
+    Python number joins float32 entries as float32, where ``asarray`` makes it float64)."""
     d = g[
         rt.distinct_order(
             xp.concatenate(
                 [xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]
-            ),
+            ).astype(ans.dtype),
             ans,
             name,
         )
@@ -676,7 +678,9 @@ def union1d(g, ans, ar1, ar2, assume_unique=False, name="np.union1d"):
 def union1d_jvp(ans, ar1, ar2, assume_unique=False, name="np.union1d", *, dar1, dar2):
     picked = rt.distinct_order(
         ans,
-        xp.concatenate([xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]),
+        xp.concatenate(
+            [xp.reshape(xp.asarray(ar1), (-1,)), xp.reshape(xp.asarray(ar2), (-1,))]
+        ).astype(ans.dtype),
         name,
     )
     return (

@@ -958,3 +958,24 @@ def test_set_operations_are_refused_where_entries_tie(fn, a, b):
         sd.grad(fn, wrt=(0, 1))(a, b)
     with pytest.raises(sd.CompileError, match="where"):
         sd.jvp(fn, (a, b), (np.ones_like(a), np.ones_like(b)))
+
+
+def _union_weighted(a, b):
+    return np.sum(np.union1d(a, b) * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("a", [np.array([0.1, 0.9]), np.array([0.1, 0.3])], ids=["inside", "last"])
+def test_union_of_float32_entries_and_a_python_number_sends_each_gradient_to_its_entry(a):
+    """A Python number joins float32 entries as float32; the rule looked it up among them
+    as float64, which sorts after its float32 rounding: its gradient was the next value's
+    (3.0 for 2.0), or past the end (an IndexError)."""
+    b = 0.7
+    d_a, d_b = sd.grad(_union_weighted, wrt=(0, 1))(a.astype(np.float32), b)
+    for eps in (1e-6, 1e-4):  # the same ordering in float64
+        want = (_union_weighted(a, b + eps) - _union_weighted(a, b - eps)) / (2 * eps)
+        assert d_b == pytest.approx(want, rel=1e-6)
+    step = np.array([1e-6, 0.0])
+    want_a = (_union_weighted(a + step, b) - _union_weighted(a - step, b)) / 2e-6
+    assert d_a.dtype == np.float32 and d_a[0] == pytest.approx(want_a, rel=1e-6)
+    _, tangent = sd.jvp(_union_weighted, (a.astype(np.float32), b), (np.zeros(2, np.float32), 1.0))
+    assert tangent == pytest.approx(d_b, rel=1e-6)
