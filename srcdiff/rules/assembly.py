@@ -252,11 +252,12 @@ def ediff1d(g, ans, ary, to_end=None, to_begin=None):
     of one difference and the start of the next; ``to_begin`` and ``to_end`` get theirs."""
     n = xp.size(ary)
     begin = 0 if to_begin is None else xp.size(to_begin)
-    steps = g[begin : begin + n - 1]
-    zero = xp.zeros(1, dtype=g.dtype)
+    end = begin + max(n - 1, 0)  # (no entries: no differences, and no entry at the ends)
+    steps = g[begin:end]
+    zero = xp.zeros(min(n, 1), dtype=g.dtype)
     return (
         xp.reshape(xp.concatenate([zero, steps]) - xp.concatenate([steps, zero]), xp.shape(ary)),
-        None if to_end is None else xp.reshape(g[begin + n - 1 :], xp.shape(to_end)),
+        None if to_end is None else xp.reshape(g[end:], xp.shape(to_end)),
         None if to_begin is None else xp.reshape(g[:begin], xp.shape(to_begin)),
     )
 

@@ -75,6 +75,8 @@ def norm_grad(g: Any, ans: Any, x: Any, ord: Any = None, axis: Any = None,
     real_only(x)
     xp = array_module(x)
     x = xp.asarray(x)  # (a list, as NumPy takes it)
+    if x.size == 0:  # (no entry to move: no max or min to find either)
+        return xp.zeros_like(x)
     if axis is None and (ord is None or x.ndim == 1):
         flat = xp.reshape(x, (-1,))
         d = _vector_grad(flat, xp.reshape(ans, (1,)), ord, 0)

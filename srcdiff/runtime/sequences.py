@@ -488,16 +488,17 @@ def trapezoid_grads(
         widths = xs[..., 1:] - xs[..., :-1]
     to_y = gk * widths / 2.0
     to_y = xp.broadcast_to(to_y, np.broadcast_shapes(_shape(to_y), _shape(mids)))
-    zero = xp.zeros_like(to_y[..., :1])
+    # one entry fewer than samples (none of none): to_y[..., :1] is empty for one sample
+    edge = (min(ys.shape[-1], 1),)
+    zero = xp.zeros(to_y.shape[:-1] + edge, to_y.dtype)
     d_y = concat([to_y, zero], axis=-1) + concat([zero, to_y], axis=-1)
     d_y = cast_like(unbroadcast(xp.moveaxis(d_y, -1, axis), y), y)
     to_widths = gk * mids
     if x is None:
         return d_y, None, cast_like(unbroadcast(xp.sum(to_widths), dx), dx)
     if len(_shape(x)) == 1:
-        to_widths = xp.reshape(to_widths, (-1, to_widths.shape[-1]))
-        to_widths = xp.sum(to_widths, axis=0)
-    zero = xp.zeros_like(to_widths[..., :1])
+        to_widths = xp.sum(to_widths, axis=tuple(range(to_widths.ndim - 1)))
+    zero = xp.zeros(to_widths.shape[:-1] + edge, to_widths.dtype)
     d_x = concat([zero, to_widths], axis=-1) - concat([to_widths, zero], axis=-1)
     if len(_shape(x)) > 1:
         d_x = unbroadcast(xp.moveaxis(d_x, -1, axis), x)

@@ -770,7 +770,9 @@ def norm_rows(x: Any, dim: Any) -> Any:
     xp = array_module(x)
     dims = _norm_dims(x.ndim, dim)
     moved = xp.moveaxis(x, dims, tuple(range(x.ndim - len(dims), x.ndim)))
-    return xp.reshape(moved, (*moved.shape[: x.ndim - len(dims)], -1))
+    kept = moved.shape[: x.ndim - len(dims)]
+    return xp.reshape(moved, (*kept, math.prod(moved.shape[len(kept) :])))  # (-1: no size
+    # an empty array's rows can be told from)
 
 
 def norm_rows_back(d: Any, x: Any, dim: Any) -> Any:

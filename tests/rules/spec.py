@@ -180,6 +180,9 @@ def rule_grads(prim: Any, g: Any, *args: Any, **kwargs: Any) -> tuple:
     return _rule_grads(rule.fn(g, ans, *args, **kwargs), rule.fn, len(args))
 
 
+FLOAT32: set[int] = set()  # ids of the specs the tables check in float32 too
+
+
 def table_tests(specs: Sequence[Spec], float32: Sequence[Spec] | None = None) -> tuple:
     """The two tests every family runs on its table: each rule against central
     differences, and float32 gradients of float32 inputs (``float32``: which specs; by
@@ -187,6 +190,7 @@ def table_tests(specs: Sequence[Spec], float32: Sequence[Spec] | None = None) ->
     import pytest
 
     f32 = [s for s in specs if s.has_float_array()] if float32 is None else list(float32)
+    FLOAT32.update(id(s) for s in f32)
 
     @pytest.mark.parametrize("spec", specs, ids=ids(specs))
     def test_rule_matches_finite_differences(spec: Spec) -> None:
