@@ -793,6 +793,8 @@ def sources_tangent(dx: Any, x: Any, sources: Any) -> Any:
     xp = array_module(dx, x)
     sources = np.asarray(sources)
     flat = xp.reshape(xp.broadcast_to(xp.asarray(dx), _shape_of(x)), (-1,))
+    if flat.shape[0] == 0:  # (an empty x: every entry names none, and there is no 0th)
+        return xp.zeros(sources.shape, dtype=flat.dtype)
     index = np.where(sources >= 0, sources, 0)
     picked = flat[index if xp is np else xp.asarray(index)]
     return xp.where(xp.asarray(sources >= 0), picked, xp.zeros_like(picked))
