@@ -392,9 +392,9 @@ def astype_jvp(ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True
     return rt.cast_grad(dx, ans, ans)
 
 
-AS_ARRAY = (xp.asarray, xp.array, xp.ascontiguousarray, xp.asanyarray, xp.asfortranarray,
-            xp.asarray_chkfinite, xp.require)  # fmt: skip
-casts("ndarray.astype", *AS_ARRAY)
+AS_ARRAY = (xp.asarray, xp.array, xp.asanyarray, xp.asarray_chkfinite, xp.require)
+IN_ORDER = (xp.ascontiguousarray, xp.asfortranarray)  # (which make a 0-d array 1-d)
+casts("ndarray.astype", *AS_ARRAY, *IN_ORDER)
 
 
 @vjp(*AS_ARRAY)
@@ -417,6 +417,18 @@ def scalar_type_jvp(ans, x=0.0, *, dx):
 def asarray_jvp(ans, x, dtype=None, *, dx):
     """``dx`` may be a list of tangents (``np.array([a, b])``): made an array first."""
     return rt.cast_grad(xp.asarray(dx), ans, ans)
+
+
+@vjp(*IN_ORDER)
+def ascontiguousarray(g, ans, x, dtype=None):
+    """A copy in C (Fortran) order, of shape (1,) where ``x`` is 0-d: ``g`` back in
+    ``x``'s shape."""
+    return rt.cast_grad(xp.reshape(g, xp.shape(x)), ans, x), None
+
+
+@jvp(*IN_ORDER, shaped=True)
+def ascontiguousarray_jvp(ans, x, dtype=None, *, dx):
+    return rt.cast_grad(xp.reshape(xp.asarray(dx), xp.shape(ans)), ans, ans)
 
 
 @vjp(xp.copy, "ndarray.copy")

@@ -259,7 +259,15 @@ reciprocal = _method("reciprocal", np.reciprocal, reals=True)
 log1p = _method("log1p", np.log1p, reals=True)
 expm1 = _method("expm1", np.expm1, reals=True)
 sign = _method("sign", np.sign)
-contiguous = _method("contiguous", np.ascontiguousarray)  # a copy where it is not
+
+
+def _in_c_order(x: Any) -> Any:
+    """``x`` in C order (a copy where it is not), 0-d where ``x`` is, which
+    ``np.ascontiguousarray`` makes 1-d."""
+    return np.ascontiguousarray(x).reshape(x.shape)
+
+
+contiguous = _method("contiguous", _in_c_order)
 floor = _method("floor", np.floor)
 ceil = _method("ceil", np.ceil)
 round = _method("round", np.round)  # (half to even, as PyTorch's)

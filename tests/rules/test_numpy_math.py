@@ -169,6 +169,8 @@ SPECS += [
     Spec(np.asarray_chkfinite, (C((2, 2)).T,), label="strided"),
     Spec(np.require, (C((3, 4)),)),
     Spec(np.require, (C((2, 3)), np.float64)),
+    # of a 0-d array, a copy of shape (1,): the gradient goes back 0-d
+    *[Spec(p, (C(()),), label="0d") for p in (np.ascontiguousarray, np.asfortranarray)],
 ]
 
 (test_rule_matches_finite_differences, test_float32_gradients_stay_float32) = table_tests(SPECS)

@@ -125,6 +125,7 @@ SPECS = [
     Spec(tm.dot, (R((4,)), R((4,)))),
     *[Spec(m, (R((3, 4), 0.5, 2.0),)) for m in (tm.square, tm.reciprocal, tm.log1p, tm.expm1)],
     Spec(tm.contiguous, (R((3, 4)),)),
+    Spec(tm.contiguous, (R(()),), label="0d"),  # (NumPy's ascontiguousarray makes it 1-d)
     Spec(tm.norm, (R((3, 4)),)),
     Spec(tm.norm, (R((3, 4)),), {"dim": 1}, label="dim"),
     Spec(tm.norm, (R((3, 4)), 2, 0, True), label="keepdim"),

@@ -3941,3 +3941,22 @@ def test_an_averaged_model_in_a_compiled_step_passes_its_gradient(through_forwar
     assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
     for compiled, eager in zip(runs[1][1], runs[0][1], strict=True):
         np.testing.assert_allclose(compiled, eager, rtol=1e-12)
+
+
+def _contiguous_step(x):
+    loss = (x.contiguous() * x * 1.5).sum()
+    loss.backward()
+    return loss
+
+
+def test_contiguous_of_a_0d_tensor_stays_0d_in_compiled_code():
+    """NumPy's ascontiguousarray makes a 0-d array 1-d: ``x.contiguous()`` of a 0-d tensor
+    had shape (1,) in compiled code, and its gradient could not go back to ``x``."""
+    step = sd.differentiate(_contiguous_step)
+    value = 0.7
+    x = sd.tensor(value, dtype=sd.float64, requires_grad=True)
+    loss = step(x)
+    assert loss.shape == ()
+    for eps in (1e-6, 1e-4):
+        want = 1.5 * ((value + eps) ** 2 - (value - eps) ** 2) / (2 * eps)
+        assert x.grad.shape == () and x.grad.item() == pytest.approx(want, rel=1e-7)
