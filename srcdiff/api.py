@@ -1504,6 +1504,8 @@ def _gather(layout: tuple, args: tuple) -> list:
             return tuple(one(e) for e in entry)
         value: Any = args
         for i in entry:
+            if isinstance(value, functools.partial):  # (into its bound values)
+                value = rt.partial_args(value)
             if type(value) not in (tuple, list):
                 return None
             value = value[i]
@@ -1530,6 +1532,9 @@ def _scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
     def build(value: Any, path: tuple) -> Any:
         if path in found:
             return found[path]
+        if isinstance(value, functools.partial) and any(p[: len(path)] == path for p in found):
+            # (a partial's adjoint: the list of its bound values')
+            return [build(v, (*path, i)) for i, v in enumerate(rt.partial_args(value))]
         if type(value) in (tuple, list) and any(p[: len(path)] == path for p in found):
             return tuple(build(v, (*path, i)) for i, v in enumerate(value))
         if value is None or callable(value):  # (no tangent, a function: none)
@@ -1945,25 +1950,31 @@ class _VjpRules:
     def _relaid(self, args: tuple, kwargs: dict) -> _Relaid | None:
         if kwargs or len(args) != 3:
             return None
-        fn, primals, u = _plain_call(args[0], objects=False), tuple(args[1]), args[2]
+        primals, u = tuple(args[1]), args[2]
+        # (of a partial, a lambda reading differentiated values: they are arguments too)
+        spread = _bound_as_primals(args[0], primals)
+        fn = spread[0] if spread is not None else _plain_call(args[0], objects=False)
+        bound, positions = spread[1:] if spread is not None else ((), ())
         parts = u if type(u) is tuple else (u,)
-        if fn is None or not primals or not all(map(_inexact, (*primals, *parts))):
+        if fn is None or not primals or not all(map(_inexact, (*bound, *primals, *parts))):
             return None
-        n = len(primals)
+        n, k = len(primals), len(bound)
 
         def make() -> _Relaid:
-            params = ", ".join(f"a{i}" for i in range(n))
-            products = (" + ".join(f"np.sum(u[{k}] * out[{k}])" for k in range(len(parts)))
+            params = ", ".join([*(f"c{i}" for i in range(k)), *(f"a{i}" for i in range(n))])
+            products = (" + ".join(f"np.sum(u[{j}] * out[{j}])" for j in range(len(parts)))
                         if type(u) is tuple else "np.sum(u * out)")  # fmt: skip
             source = (f"def vjp_pulled({params}, u, /):\n    out = _fn({params})\n"
                       f"    return {products}\n")  # fmt: skip
-            shown = getattr(fn, "__qualname__", type(fn).__name__)
+            shown = getattr(args[0], "__qualname__", None) or type(args[0]).__name__
             pulled = rt.function_of_source(source, f"a pull-back of {shown}", "vjp_pulled",
                                            {"_fn": fn, "np": np})  # fmt: skip
-            layout = (*((1, i) for i in range(n)), (2,))
-            return _Relaid(GradientFunction(pulled, tuple(range(n)), False), layout, "vjp")
+            layout = (*((0, i) for i in positions), *((1, i) for i in range(n)), (2,))
+            gradient = GradientFunction(pulled, tuple(range(k, k + n)), False)
+            return _Relaid(gradient, layout, "vjp")
 
-        return _relaid_made(self, (fn, n, len(parts) if type(u) is tuple else None), make)
+        key = (fn, positions, n, len(parts) if type(u) is tuple else None)
+        return _relaid_made(self, key, make)
 
     def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
         """The pull-back's value, taken as outside compiled code; its derivatives, of a
@@ -3100,6 +3111,172 @@ def _by_position(fn: Any, given: int, npositional: int, keyword_only: tuple[str,
 rt.install(keyword_refusal=keyword_refusal, by_position=keywords_by_position)
 
 
+def _shifted_wrt(wrt: Any, n: int) -> Any:
+    """``wrt`` of a partial binding ``n`` positional arguments, as its function counts
+    them: positions moved past them, names as they are."""
+    if isinstance(wrt, tuple):
+        return tuple(_shifted_wrt(w, n) for w in wrt)
+    return wrt + n if isinstance(wrt, int) and not isinstance(wrt, bool) and wrt >= 0 else wrt
+
+
+_OF_PARTIAL = BoundedCache(256, lambda fn: rt.calls.forget_source(fn))
+
+
+def transform_of_partial(fn: Any, args: tuple, kwargs: dict, spread: bool = False
+                         ) -> tuple | None:  # fmt: skip
+    """``sd.grad(p, ...)`` (``sd.value_and_grad``, ``sd.jacobian``, ``sd.hessian``,
+    ``sd.vmap``) of a ``functools.partial`` compiled code made (a lambda or nested function
+    reading differentiated values): ``(made, (p,), {})``, ``made`` a function of source
+    giving the partial of the transform of ``p``'s function that binds ``p``'s values, so
+    that their gradients flow through the transform's call as its arguments'; with
+    ``spread``, ``made`` takes those values one by one in place of ``p`` (reverse mode over
+    its forward mode differentiates functions of arrays). None for any other call."""
+    if fn not in (grad, value_and_grad, jacobian, hessian, vmap) or len(args) < 1:
+        return None
+    p = args[0]
+    if not isinstance(p, functools.partial) or isinstance(p.func, functools.partial):
+        return None
+    try:
+        given = inspect.signature(fn).bind(*args, **kwargs).arguments
+    except TypeError:
+        return None  # (the call raises as written)
+    bound_values = rt.partial_args(p)
+    held = [v for v in bound_values if rt.carries_gradient(v)
+            and not (is_array(v) or isinstance(v, (float, complex, np.generic)))]  # fmt: skip
+    if held:
+        raise rt.refuse(
+            f"sd.{fn.__name__} of a lambda or function defined in the function being "
+            f"differentiated (or of a functools.partial) that reads a value of type "
+            f"{type(held[0]).__name__} carrying a derivative (srcdiff follows arrays and "
+            "numbers read there)",
+            "define the function at module level and pass that value as an argument",
+        )
+    options = {k: v for k, v in given.items() if k != "fn"}
+    n = len(p.args)
+    if fn is not vmap:
+        options["wrt"] = _shifted_wrt(options.get("wrt", 0), n)
+    elif n:
+        axes = options.get("in_axes", 0)
+        if not isinstance(axes, (tuple, list)):
+            raise rt.refuse(
+                "sd.vmap of a functools.partial binding positional arguments, with one "
+                "in_axes for all the arguments, inside a differentiated function",
+                "give in_axes one entry per argument of the call (None for those not mapped)",
+            )
+        options["in_axes"] = (*(None,) * n, *axes)
+    func = rt.partial_function(p)
+    key = (fn, func if spread else None, n, tuple(p.keywords), tuple(options.items()))
+    made = _OF_PARTIAL.get(key)
+    if made is None:
+        name = f"{fn.__name__}_of_partial"
+        values = [f"b{i}" if spread else f"bound[{i}]" for i in range(len(bound_values))]
+        passed = values[:n] + [f"{k}={v}" for k, v in zip(p.keywords, values[n:], strict=True)]
+        source = (
+            f"def {name}({', '.join([*values, '/'])}):\n"
+            f"    return _partial(_transform(_func, **_options), {', '.join(passed)})\n"
+            if spread else
+            f"def {name}(p, /):\n    bound = rt.partial_args(p)\n    return _partial("
+            f"_transform(rt.partial_function(p), **_options), {', '.join(passed)})\n"
+        )  # fmt: skip
+        namespace = {"rt": rt, "_partial": functools.partial, "_transform": fn,
+                     "_options": options, "_func": func}  # fmt: skip
+        made = _OF_PARTIAL.put(
+            key, rt.function_of_source(source, f"sd.{fn.__name__} of a partial", name, namespace)
+        )
+    return made, (tuple(bound_values) if spread else (p,)), {}
+
+
+rt.install(over_partial=transform_of_partial)
+
+
+_BY_POSITION_MADE = BoundedCache(256, lambda fn: rt.forget_source(fn))
+
+
+def _partial_by_position(p: functools.partial, m: int) -> Callable:
+    """A function of source calling ``p``'s function as ``p`` does with ``m`` more
+    arguments, given ``p``'s bound values (those that are not functions) by position
+    before them (made once per function and layout)."""
+    func, bound = rt.partial_function(p), rt.partial_args(p)
+    n = len(p.args)
+    kept = tuple(not callable(v) for v in bound)
+    key = (func, n, tuple(p.keywords), kept, tuple(v for v in bound if callable(v)), m)
+    made = _BY_POSITION_MADE.get(key)
+    if made is None:
+        made = _BY_POSITION_MADE.put(key, _by_position_made(p, m, kept))
+    return made
+
+
+def _by_position_made(p: functools.partial, m: int, kept: tuple) -> Callable:
+    """``_partial_by_position``'s function, made."""
+    func, bound = rt.partial_function(p), rt.partial_args(p)
+    n = len(p.args)
+    taken = [f"c{i}" for i, k in enumerate(kept) if k]
+    given = [f"c{i}" if k else f"_bound[{i}]" for i, k in enumerate(kept)]
+    args = [f"x{j}" for j in range(m)]
+    passed = [*given[:n], *args, *(f"{k}={v}" for k, v in zip(p.keywords, given[n:],
+                                                              strict=True))]  # fmt: skip
+    return rt.function_of_source(
+        f"def by_position({', '.join([*taken, *args, '/'])}):\n"
+        f"    return _func({', '.join(passed)})\n",
+        f"a call of {getattr(func, '__qualname__', 'a function')}", "by_position",
+        {"_func": func, "_bound": bound},
+    )  # fmt: skip
+
+
+def _bound_as_primals(fn: Any, primals: tuple) -> tuple | None:
+    """For ``sd.jvp(fn, primals, ...)`` and ``sd.hvp`` of a partial binding arrays or
+    numbers (a lambda reading differentiated values): ``(by_position, bound, positions)``,
+    ``by_position`` taking those values before the primals (``_partial_by_position``), ``bound``
+    them, ``positions`` where each is in ``rt.partial_args(fn)`` (its adjoint's layout);
+    None for any other function. Values of other kinds carrying a derivative: refused."""
+    if not isinstance(fn, functools.partial) or isinstance(fn.func, functools.partial):
+        return None
+    values = rt.partial_args(fn)
+    positions = tuple(i for i, v in enumerate(values) if not callable(v))
+    numbers = (float, complex, np.generic)
+    held = [values[i] for i in positions if rt.carries_gradient(values[i])
+            and not (is_array(values[i]) or isinstance(values[i], numbers))]  # fmt: skip
+    if held:
+        raise rt.refuse(
+            f"a derivative through sd.jvp, sd.hvp or sd.vjp of a functools.partial (or of a "
+            f"lambda or "
+            f"function defined in the function being differentiated) holding a value of type "
+            f"{type(held[0]).__name__} that carries a derivative",
+            "define the function at module level and pass that value as an argument",
+        )
+    if not positions:
+        return None
+    return _partial_by_position(fn, len(primals)), tuple(values[i] for i in positions), positions
+
+
+def _adjoint_of_partial(fn: functools.partial, positions: tuple, grads: tuple) -> list:
+    """The adjoint of the partial ``fn`` (the list of its bound values', see
+    ``rt.partial_args``) from those of the values at ``positions``."""
+    out: list = [None] * len(rt.partial_args(fn))
+    for i, d in zip(positions, grads, strict=True):
+        out[i] = d
+    return out
+
+
+def _no_tangent_of_partial(fn: Any, tangent: Any) -> None:
+    """Refuse forward mode through ``sd.jvp``/``sd.hvp`` of a partial whose bound values
+    have a tangent (a lambda reading values that carry one): its rules take ``fn``'s
+    value alone."""
+    if (
+        isinstance(fn, functools.partial)
+        and tangent is not None
+        and any(d is not None for d in (tangent if isinstance(tangent, list) else [tangent]))
+    ):
+        raise _refused_at_call(
+            fn,
+            "forward mode through sd.jvp or sd.hvp of a lambda or function defined in the "
+            "function being differentiated (or a functools.partial), reading values that "
+            "carry a derivative",
+            "define the function at module level and pass those values as arguments, or "
+            "take the outer derivative in reverse mode (sd.grad)",
+        )
+
+
 def _too_deep(fn: Any, more: int) -> tuple[str, str]:
     """The refusal of the derivative ``fn`` differentiated ``more`` times more than srcdiff
     follows, in the user's words: what, and what to do."""
@@ -3520,6 +3697,18 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
     several = len(primals) > 1
     gs = tuple(g) if several else (g,)
     gs = tuple(rt.zeros_like(p) if d is None else d for p, d in zip(primals, gs, strict=True))
+    spread = _bound_as_primals(fn, primals)
+    if spread is not None:  # (a partial: its values are primals too, held constant)
+        by_position, bound, positions = spread
+        k = len(bound)
+        along = (*map(rt.zeros_like, bound), *tangents)
+        moved = (*map(rt.zeros_like, bound), *gs)
+        d_all = hvp(_directional(by_position, along), (*bound, *primals), moved)
+        products = hvp(by_position, (*bound, *primals), moved)[k:]
+        d_tangents = tuple(None if t is None else d
+                           for t, d in zip(tangents, products, strict=True))  # fmt: skip
+        d_fn = _adjoint_of_partial(fn, positions, tuple(d_all[:k]))
+        return d_fn, tuple(d_all[k:]), d_tangents
     d_primals = hvp(_directional(fn, tangents), primals, gs)
     products = hvp(fn, primals, gs)
     d_primals, products = (d_primals, products) if several else ((d_primals,), (products,))
@@ -3632,7 +3821,8 @@ def _jvp_jvp(tangents: tuple, ans: tuple, fn: Callable, primals: tuple, inner: t
     in forward mode: forward mode over ``fn``'s generated forward-mode source, along the
     tangents of ``primals`` and of ``inner``. (A call ``sd.jvp(fn, primals, inner)`` is
     taken as a call of ``forward_call``'s function instead.)"""
-    _, d_primals, d_inner = tangents
+    d_fn, d_primals, d_inner = tangents
+    _no_tangent_of_partial(fn, d_fn)
     primals, inner = tuple(primals), tuple(inner)
     d_primals = tuple(d_primals) if d_primals is not None else (None,) * len(primals)
     d_inner = tuple(d_inner) if d_inner is not None else (None,) * len(inner)
@@ -3737,6 +3927,14 @@ def _make_forward_call(fn: Any, inner: tuple, stars: tuple | None, names: tuple,
     unit = None
     consts: list = []  # values ``F`` holds (``_c0``, ...): bound, or not differentiated
     of_partial = fn is rt.objects.PARTIAL_CALL and not names and stars is None
+    if stars is None and transform_of_partial(fn, values[:n], {}) is not None:
+        raise rt.refuse(
+            f"a third derivative through sd.{fn.__name__} of a lambda or function defined in "
+            "the function being differentiated, reading a value that carries a derivative "
+            "(srcdiff follows it to the second order)",
+            "define that function at module level and pass the value as an argument, which "
+            "goes to any order",
+        )
     if (
         fn is rt.objects.PARTIAL_CALL
         and stars is not None

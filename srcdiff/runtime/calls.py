@@ -80,6 +80,9 @@ class Host:
     # derivative by keyword, refused in the user's words
     by_position: Any = None  # srcdiff.api.keywords_by_position: such a call, the same
     # with those keywords passed by position, where the function allows
+    over_partial: Any = None  # srcdiff.api.transform_of_partial: ``sd.grad(p)`` of a partial
+    # holding differentiated values, as a function of source making the partial of the
+    # transform of ``p``'s function that binds them (or None: not such a call)
 
 
 def own_signature(fn: Any) -> inspect.Signature:
@@ -1229,6 +1232,13 @@ def _call(fn: Any, active: tuple, tensor: bool, args: tuple, kwargs: dict) -> tu
         fn = partial_caller(args[0], len(args) - 1, tuple(kwargs))
     if isinstance(fn, functools.partial):
         fn, args, kwargs, active = _unpartial(fn, args, kwargs, active)
+    if (
+        active[:1] == (0,)
+        and isinstance(args[0], functools.partial)
+        and (over := Host.over_partial(fn, args, kwargs)) is not None
+    ):  # the transform of a partial: the partial of its transform (see there)
+        fn, args, kwargs = over
+        active = (0,)
     if tensor and hasattr(type(fn), "_srcdiff_vjp"):  # srcdiff's transform, on Tensors
         examples = getattr(fn, "_srcdiff_examples", None)
         if examples is None:
@@ -1452,6 +1462,26 @@ def _call_jvp(fn: Any, tangents: tuple, args: tuple, kwargs: dict, named: dict
         given = len(args)
         fn, args, kwargs, _ = _unpartial(fn, args, kwargs, ())
         tangents = (None,) * (len(args) - given) + tangents
+    if (
+        args
+        and tangents
+        and tangents[0] is not None
+        and isinstance(args[0], functools.partial)
+        and (over := Host.over_partial(fn, args, kwargs, True)) is not None
+    ):  # (as in ``_call``, given the partial's values one by one)
+        if named:
+            raise refuse(
+                f"forward mode through {getattr(fn, '__qualname__', fn)} of a partial (a "
+                "lambda or nested function reading differentiated values) given its "
+                "differentiated arguments by keyword",
+                "pass them by position",
+            )
+        n = len(over[1]) - len(args) + 1  # (the partial's values, in place of it)
+        bound_tangents = tuple(None if callable(v) else t
+                               for v, t in zip(over[1][:n], tangents[0], strict=True))  # fmt: skip
+        fn, args, kwargs = over
+        tangents = (*bound_tangents, *tangents[1:])
+        tangents = (*tangents, *(None,) * (len(args) - len(tangents)))[: len(args)]
     if type(fn) is Returning:  # it updates lists or dicts it is given, and returns them:
         fresh = lambda v: copy_module.copy(v) if isinstance(v, (list, dict)) else v  # noqa: E731
         args, tangents = tuple(map(fresh, args)), tuple(map(fresh, tangents))

@@ -1761,6 +1761,8 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
     spread = getattr(fn, "_srcdiff_spread_vjp", None)
     if spread is not None and not kwargs:  # (a call laid out of its arguments: see there)
         return spread(g, ans, tangents, args)
+    if (over := _transform_of_partial(g, ans, fn, tangents, args, kwargs)) is not None:
+        return (None, over[0], *over[1])
     _no_partial_passed(args, tangents, 1 if fn is PARTIAL_CALL else 0)
     if fn is PLAIN_CALL:  # args[0], the function called, carries no gradient
         out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
@@ -1780,12 +1782,41 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
     return (None, _adjoints(out[1], tangents), *_adjoints(out[2:], args))
 
 
+def _transform_of_partial(g: tuple, ans: tuple, fn: Any, tangents: tuple, args: tuple,
+                          kwargs: dict) -> tuple[list, list] | None:  # fmt: skip
+    """Reverse mode over the forward mode of ``sd.grad(p)`` (and the other transforms
+    that ``Host.over_partial`` takes) of a partial ``p`` holding differentiated values:
+    that of a function of source given ``p``'s values one by one, which makes the partial
+    of the transform of ``p``'s function binding them; the adjoints of ``p``'s tangent and
+    of ``p`` (lists of its values'). None for any other call."""
+    from .calls import Host, tangent_vjp
+
+    if not args or tangents[0] is None or not isinstance(args[0], functools.partial):
+        return None
+    over = Host.over_partial(fn, args, kwargs, spread=True)
+    if over is None:
+        return None
+    made, values, _ = over
+    n = len(values) - len(args) + 1  # (the partial's values, in place of it)
+    t = [None if callable(v) else d for v, d in zip(values[:n], tangents[0], strict=True)]
+    t += [*tangents[1:], *(None,) * (len(values) - len(t) - len(tangents[1:]))]
+    out = tangent_vjp(g, ans, made, tuple(t[: len(values)]), *values)
+    d_tangents, d_args = tuple(out[1]), tuple(out[2:])
+    return ([*d_tangents[:n]], *d_tangents[n:]), ([*d_args[:n]], *d_args[n:])
+
+
 def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
                                 names: tuple[str, ...], *values: Any) -> tuple:  # fmt: skip
     """The reverse rule of ``rt.call_jvp_keywords``, as ``callee_tangent_vjp``."""
     from .calls import tangent_vjp_keywords
 
     m = len(values) - len(names)
+    if m == 1 and not any(t is not None for t in tangents[1:]):
+        over = _transform_of_partial(g, ans, fn, tangents[:1], values[:1],
+                                     dict(zip(names, values[1:], strict=True)))  # fmt: skip
+        if over is not None:
+            return (None, (*over[0], *(None,) * len(names)), None, *over[1],
+                    *(None,) * len(names))  # fmt: skip
     if fn is PARTIAL_CALL and keywords_by_position(values[0], m - 1, names) == names:
         out = callee_tangent_vjp(g, ans, fn, tangents, *values)  # (the keywords: positions)
         return (*out[:2], None, *out[2:])
@@ -1975,6 +2006,7 @@ def partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tange
 
     n = len(p.args)
     dp = list(dp) if dp is not None else [None] * len(partial_args(p))
+    _no_partial_passed(partial_args(p), dp)  # (a partial bound, with a tangent: refused)
     dp = [  # (a function, an integer bound, as a lambda's default ``k=k``: no tangent)
         None if callable(v) or not carries_gradient(v) else d
         for v, d in zip(partial_args(p), dp, strict=True)

@@ -495,3 +495,145 @@ def test_eigvals_at_repeated_eigenvalues_is_refused_at_every_order():
     for derivative in (sd.grad(spread), sd.grad(sd.grad(spread)), sd.hessian(spread)):
         with pytest.raises(sd.CompileError, match="repeated eigenvalues"):
             derivative(1.5)
+
+
+# ---- transforms of lambdas and nested functions reading differentiated values ----------
+
+
+def of_a_lambda(x):
+    g = sd.grad(lambda y: np.sum(np.sin(y * x)))
+    return np.sum(g(x))
+
+
+def of_a_nested_def(x):
+    def inner(y, k=2.0):
+        return np.sum(np.exp(y * x) * k)
+
+    return np.sum(sd.grad(inner)(np.cos(x)))
+
+
+def mapped_lambda(x):
+    return np.sum(sd.vmap(lambda r: np.sin(r * x[0]) * x[1])(x) ** 2)
+
+
+# (JAX's jax.grad, jax.hessian and jax.jvp of the same functions, float64)
+OF_LAMBDAS = [
+    (of_a_lambda, [0.9797745941563524, 0.8452104420833834, 0.9960009599260471],
+     [-0.2693442837217152, -1.2266680886188912, 0.0799616044371123], 2.549171292966755),
+    (of_a_nested_def, [3.3563803770057223, 4.090891740043029, 1.3348206978735726],
+     [4.516205267568338, 2.420405597466688, 2.6059905329163398], 3.980575902731354),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("f", "gradient", "diagonal", "tangent"), OF_LAMBDAS)
+def test_grad_of_a_lambda_or_nested_def_reading_a_differentiated_value_matches_jax(
+    f, gradient, diagonal, tangent
+):
+    """It was refused ("a derivative (grad) taken inside a differentiated function"): the
+    lambda, reading ``x``, is a partial binding it, and ``sd.grad`` of it had no rule; it
+    is the partial of ``sd.grad`` of the lambda's function binding ``x``, whose calls
+    differentiate ``x`` as an argument, to the second order and in forward mode."""
+    np.testing.assert_allclose(sd.grad(f)(X3), gradient, rtol=1e-10)
+    np.testing.assert_allclose(sd.hessian(f)(X3), np.diag(diagonal), rtol=1e-10, atol=1e-12)
+    along = np.array([1.0, -0.5, 2.0])
+    assert sd.jvp(f, (X3,), (along,))[1] == pytest.approx(tangent, rel=1e-10)
+    second = sd.grad(sd.grad(lambda s: f(s * X3)))
+    _matches_differences(second(1.1), sd.grad(lambda s: f(s * X3)), 1.1)
+
+
+def test_other_transforms_of_lambdas_and_partials_reading_differentiated_values():
+    """``sd.vmap``, ``sd.value_and_grad``, ``sd.jacobian`` and ``sd.hessian`` of such a
+    lambda, and ``sd.grad`` of a partial binding a value by position (``wrt`` moved past
+    it), each against differences of the next-lower derivative."""
+    want = [[0.405879885272552, 0.4246505771937035, -0.05971231089784583],
+            [0.42465057719370347, 0.28831344823986227, -0.035913662186675806],
+            [-0.05971231089784583, -0.035913662186675806, 0.04467638861342398]]  # fmt: skip
+    np.testing.assert_allclose(sd.hessian(mapped_lambda)(X3), want, rtol=1e-10)
+
+    def valued(x):
+        v, g = sd.value_and_grad(lambda y: np.sum(np.sin(y * x) ** 2))(x * 2)
+        return v + np.sum(g**2)
+
+    def jacobian(x):
+        return np.sum(sd.jacobian(lambda y: np.sin(y * x))(x) ** 2)
+
+    def hessian(x):
+        return np.sum(sd.hessian(lambda y: np.sum(np.sin(y * x) ** 3))(x) ** 2)
+
+    def bound(x):
+        p = functools.partial(lambda a, b: np.sum(np.sin(a) * b**2), x)
+        return np.sum(sd.grad(p, wrt=0)(x * 3))
+
+    for f in (valued, jacobian, hessian, bound):
+        first = lambda s, f=f: f(s * X3)  # noqa: E731
+        _matches_differences(sd.grad(first)(0.9), first, 0.9)
+        _matches_differences(sd.grad(sd.grad(first))(0.9), sd.grad(first), 0.9)
+
+
+def test_a_third_derivative_through_grad_of_a_lambda_is_refused_saying_what_to_write():
+    """Beyond the second order, and where the lambda reads a function carrying a
+    derivative, the refusal names the user's line and the rewrite."""
+    line = of_a_lambda.__code__.co_firstlineno + 1
+    second = sd.grad(sd.grad(lambda s: of_a_lambda(s * X3)))
+    with pytest.raises(sd.CompileError, match=rf"third derivative through sd.grad .*py:{line}\)"):
+        sd.grad(second)(1.1)
+
+    def reads_a_function(x):
+        g = sd.grad(lambda y: np.sum(np.sin(y * x)))
+        return np.sum(sd.grad(lambda z: np.sum(g(z) * x))(x))
+
+    with pytest.raises(sd.CompileError, match="reads a value of type partial"):
+        sd.grad(reads_a_function)(X3)
+
+
+def jvp_of_a_lambda(x):
+    value, tangent = sd.jvp(lambda y, z: np.sum(np.sin(y * x) * z), (x, x**2), (X3, x))
+    return value + tangent
+
+
+def hvp_of_a_lambda(x):
+    return np.sum(sd.hvp(lambda y, z: np.sum(np.sin(y * x) * z), (x, x**2), (X3, x))[1])
+
+
+@pytest.mark.parametrize("f", [jvp_of_a_lambda, hvp_of_a_lambda])
+def test_jvp_and_hvp_of_a_lambda_reading_a_differentiated_value(f):
+    """Their rules gave the lambda no gradient: the values it reads (``x``) were held
+    constant, a wrong gradient (for ``sd.jvp(lambda y: np.sum(np.sin(y * x)), (x,),
+    (ones,))[1]``, [-0.0081, -0.0619, -0.0016] where [0.9798, 0.8452, 0.9960] is right);
+    they are primals of a function taking them first, held constant. Forward mode through
+    them is refused, at the user's line, saying what to write."""
+    gradient = sd.grad(f)(X3)
+    for k in range(3):
+        along = lambda s, k=k: f(X3 + s * np.eye(3)[k])  # noqa: E731
+        _matches_differences(gradient[k], along, 0.0)
+    line = f.__code__.co_firstlineno + 1
+    with pytest.raises(sd.CompileError, match=rf"py:{line}\)"):
+        sd.jvp(f, (X3,), (np.ones(3),))
+
+
+def pulled_of_a_lambda(x):
+    out, pull = sd.vjp(lambda y: np.sin(y * x), x)
+    return np.sum(pull(np.cos(x))[0] ** 2)
+
+
+def pulled_of_a_function(x):
+    out, pull = sd.vjp(lambda k, y: np.sin(y * k), x, x)
+    return np.sum(pull(np.cos(x))[1] ** 2)
+
+
+def test_the_pull_back_of_a_lambda_reading_a_differentiated_value():
+    """It was refused ("a derivative through sd.vjp's pull-back of a functools.partial");
+    the values the lambda reads are arguments of the pull-back's gradient too, held
+    constant (the numbers of a function taking them as primals); a second derivative
+    through it is refused at the user's line."""
+    np.testing.assert_allclose(sd.grad(pulled_of_a_lambda)(X3), sd.grad(pulled_of_a_function)(X3),
+                               rtol=1e-12)  # fmt: skip
+    gradient = sd.grad(pulled_of_a_lambda)(X3)
+    for k in range(3):
+        along = lambda s, k=k: pulled_of_a_lambda(X3 + s * np.eye(3)[k])  # noqa: E731
+        _matches_differences(gradient[k], along, 0.0)
+    tangent = sd.jvp(pulled_of_a_lambda, (X3,), (np.ones(3),))[1]
+    assert tangent == pytest.approx(np.sum(gradient), rel=1e-12)
+    line = pulled_of_a_lambda.__code__.co_firstlineno + 2
+    with pytest.raises(sd.CompileError, match=rf"py:{line}\)"):
+        sd.hessian(pulled_of_a_lambda)(X3)

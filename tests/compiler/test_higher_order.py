@@ -454,10 +454,15 @@ def hvp_of_a_closure_over_a_constant(w, x):
     return np.sum(sd.hvp(lambda z: np.sum(np.sin(z) * c) + loss(z, x), (w,), (w,)) ** 2)
 
 
-def test_sd_hvp_of_a_function_reading_differentiated_values_is_refused():
-    """Its derivative in the values the function reads is not computed: it was lost."""
-    with pytest.raises(sd.CompileError, match="in the values it binds"):
-        sd.grad(hvp_of_a_closure)(W, X)
+def test_sd_hvp_of_a_function_reading_differentiated_values():
+    """Its derivative in the values the function reads was lost, then refused; in reverse
+    mode those values are primals held constant (their products left out), so it is
+    computed; forward mode through it is refused."""
+    for wrt in (0, 1):
+        got = sd.grad(hvp_of_a_closure, wrt=wrt)(W, X)
+        for eps in (1e-6, 1e-5):
+            want = _numeric_gradient(hvp_of_a_closure, (W, X), wrt, eps)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.max(np.abs(want)))
     with pytest.raises(sd.CompileError, match="in the values it binds"):
         sd.jvp(hvp_of_a_closure, (W, X), (W, X))
 
