@@ -6,6 +6,8 @@ every norm, against differences of the next-lower one and closed forms."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -26,14 +28,22 @@ CASES = [
 VECTOR_TOO = (None, 1, 3, np.inf)
 
 
-def _normed(ord, axis, a=A, b=B):
+@functools.cache
+def _normed(ord, axis, rows=None):
+    """The loss through the norm of a path of matrices (of their first ``rows``; of the
+    first row alone, a vector, where ``rows`` is 0). One function per norm, shared by the
+    tests, and so are the derivatives compiled for it."""
+    a, b = (A, B) if rows is None else (A[rows], B[rows]) if rows == 0 else (A[:rows], B[:rows])
+
     def loss(s):
         return np.sum(np.sin(np.linalg.norm(a + s * b + s * s * a * b, ord=ord, axis=axis)))
 
     return loss
 
 
+@functools.cache
 def along(f):
+    """The derivative of ``f`` by forward mode (one function per ``f``, as above)."""
     return lambda y: sd.jvp(f, (y,), (1.0,))[1]
 
 
@@ -41,7 +51,7 @@ def along(f):
 def test_a_third_derivative_matches_differences_of_the_second(ord, axis):
     """Refused before: rt.norm_grad's forward rule called helpers with no rules."""
     vector = axis == 0 and ord in VECTOR_TOO
-    for loss in (_normed(ord, axis), _normed(ord, None, A[0], B[0]) if vector else None):
+    for loss in (_normed(ord, axis), _normed(ord, None, 0) if vector else None):
         if loss is None:
             continue
         third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
@@ -65,7 +75,7 @@ def test_third_derivatives_in_closed_form():
 def test_a_third_derivative_through_a_matrix_svd_norm_matches_differences(ord):
     """Refused before: the slope ``U V^T`` (``u_k v_k^T``) had no second derivative; it is
     now forward mode over forward mode of that slope, through the SVD's rules."""
-    for loss in (_normed(ord, None), _normed(ord, None, A[:2], B[:2])):
+    for loss in (_normed(ord, None), _normed(ord, None, 2)):
         third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
         second = sd.grad(sd.grad(loss))
         near, far = ((second(0.3 + h) - second(0.3 - h)) / (2 * h) for h in (1e-5, 2e-5))
