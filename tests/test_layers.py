@@ -16,6 +16,7 @@ function) goes from a layer to one below it, or within a layer that allows it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import srcdiff
@@ -59,8 +60,10 @@ def layer(name: str) -> str:
     return found[0]
 
 
-def imports() -> list[tuple[str, str, str]]:
-    """Every import of srcdiff by srcdiff: (importing part, imported part, where)."""
+@functools.cache
+def imports() -> tuple[tuple[str, str, str], ...]:
+    """Every import of srcdiff by srcdiff: (importing part, imported part, where). Read
+    once: each test of the layers walks the same sources."""
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         relative = path.relative_to(ROOT.parent).with_suffix("")
@@ -82,7 +85,7 @@ def imports() -> list[tuple[str, str, str]]:
                 if target.split(".")[0] == "srcdiff" and part(target) != part(module):
                     where = f"{path.relative_to(ROOT.parent)}:{node.lineno}"
                     found.append((part(module), part(target), where))
-    return found
+    return tuple(found)
 
 
 def test_the_walk_finds_imports_inside_functions_too():
