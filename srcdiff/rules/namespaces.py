@@ -37,7 +37,7 @@ nondiff("the array module of its arguments: a namespace, not a value", *NAMESPAC
 # in its linalg)
 SAME_AS_NUMPY = {
     "matmul": np.matmul, "permute_dims": np.transpose, "tensordot": np.tensordot,
-    "asarray": np.asarray, "sign": np.sign,
+    "asarray": np.asarray, "sign": np.sign, "reshape": np.reshape,
 }  # fmt: skip
 SAME_AS_NUMPY_LINALG = {"matmul": np.matmul, "tensordot": np.tensordot, "outer": np.outer}
 COMPAT_NAMESPACES = [compat]

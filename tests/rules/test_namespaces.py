@@ -21,6 +21,7 @@ SPECS = [  # array_api_compat's namespace, and SciPy's copy of it where SciPy is
         Spec(compat.tensordot, (R((2, 3, 4)), R((3, 4, 2))), {"axes": 2}),
         Spec(compat.asarray, (R((3, 4)),)),
         Spec(compat.sign, (R((3, 4)),)),
+        Spec(compat.reshape, (R((3, 4)), (2, 6))),
         Spec(compat.asarray, (R((3,)),), {"dtype": np.float64}, label="dtype"),
         Spec(compat.linalg.matmul, (R((3, 4)), R((4, 2)))),
         Spec(compat.linalg.tensordot, (R((3, 4)), R((3, 4))), {"axes": 2}),
