@@ -426,6 +426,12 @@ def _named_tuple(primitive: Any) -> bool:
 # Families whose module costs to import (scipy.stats: about a second), loaded when a
 # function of the module they cover is first looked up (the user imported it then).
 _LAZY_FAMILIES = {"scipy.stats": "scipy_stats"}
+_LOADED: set[str] = set()
+
+
+def _load(family: str) -> None:
+    _LOADED.add(family)
+    importlib.import_module(f"{__package__}.{family}")
 
 
 def _load_family(primitive: Any) -> bool:
@@ -436,21 +442,16 @@ def _load_family(primitive: Any) -> bool:
         return False
     for prefix, family in _LAZY_FAMILIES.items():
         if (module == prefix or module.startswith(prefix + ".")) and family not in _LOADED:
-            _LOADED.add(family)
-            importlib.import_module(f"{__package__}.{family}")
+            _load(family)
             return True
     return False
-
-
-_LOADED: set[str] = set()
 
 
 def _load_imported_families() -> None:
     """Load the lazy families of the modules imported by now."""
     for prefix, family in _LAZY_FAMILIES.items():
         if prefix in sys.modules and family not in _LOADED:
-            _LOADED.add(family)
-            importlib.import_module(f"{__package__}.{family}")
+            _load(family)
 
 
 def lookup(primitive: Any) -> Rule | None:
