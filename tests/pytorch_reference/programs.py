@@ -111,6 +111,27 @@ def optimizers(torch: Any, differentiate: Any = None) -> Values:
     return out
 
 
+LONG_STEPS = 50
+
+
+def long_nadam(torch: Any) -> Values:
+    """NAdam over ``LONG_STEPS`` steps in float64 and float32, the parameters after each:
+    its running product of momenta (``mu_product``, a float32 number in PyTorch's state
+    whatever the parameters' dtype) enters every step's update."""
+    out: Values = {}
+    for dtype in ("float64", "float32"):
+        w, b, loss = _problem(torch, getattr(torch, dtype))
+        optimizer = torch.optim.NAdam([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        trace: list = []
+        for _ in range(LONG_STEPS):
+            optimizer.zero_grad()
+            loss(w, b).backward()
+            optimizer.step()
+            trace += values(w) + values(b)
+        out[f"optim-long/nadam/{dtype}"] = trace
+    return out
+
+
 # ---- learning-rate schedulers ----------------------------------------------------------
 
 EPOCHS = 40

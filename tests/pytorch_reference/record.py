@@ -19,6 +19,7 @@ import torch
 def record() -> dict:
     out: dict = {"torch": torch.__version__}
     out.update(programs.optimizers(torch))
+    out.update(programs.long_nadam(torch))
     out.update(programs.schedulers(torch))
     out.update(programs.losses(torch))
     out.update(programs.target_losses(torch))
