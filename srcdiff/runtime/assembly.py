@@ -965,8 +965,9 @@ def _histogram_parts(a: Any, bins: Any, range: Any, ans: Any) -> tuple:
     """For ``np.histogram(a, bins, range)`` giving ``ans``: the bin of each entry of ``a``
     (flattened; -1 outside the edges, as NumPy counts them: each bin holds its left edge,
     the last its right one too), the number of bins, and where the edges come from:
-    ``"bins"`` (given), ``"range"`` (spaced evenly over it) or ``"data"`` (over
-    ``a``'s extremes). Bins NumPy works out from the data by name are refused."""
+    ``"bins"`` (given), ``"range"`` (spaced evenly over it), ``"data"`` (over
+    ``a``'s extremes) or ``"none"`` (no data: fixed). Bins NumPy works out from the data by
+    name are refused."""
     if isinstance(bins, str):
         raise refuse(
             f"the derivative of np.histogram with bins={bins!r} (edges worked out from the "
@@ -981,6 +982,8 @@ def _histogram_parts(a: Any, bins: Any, range: Any, ans: Any) -> tuple:
     found = xp.where(values == edges[-1], n - 1, found)
     inside = (values >= edges[0]) & (values <= edges[-1])
     source = "bins" if np.ndim(_host(bins)) else ("data" if range is None else "range")
+    if source == "data" and not values.shape[0]:  # no samples: NumPy's edges span (0, 1)
+        source = "none"
     return xp.where(inside, found, -1), n, source
 
 
@@ -1031,7 +1034,7 @@ def histogram_grads(g: Any, ans: Any, a: Any, bins: Any = 10, range: Any = None,
         d_bins = _cast_to(xp.reshape(ge, _shape_of(bins)), bins)
     elif source == "range":
         d_range = (d_first, d_last)
-    else:
+    elif source == "data":
         values = xp.asarray(a)
         d_a = _cast_to(
             extreme_grad(d_first, xp.min(values), values)
@@ -1113,6 +1116,8 @@ def _edges_grads(ge: Any, axis: tuple) -> tuple:
         return zeros_like(v), _cast_to(xp.reshape(ge, _shape_of(b)), b), None
     if source == "range":
         return zeros_like(v), None, (d_first, d_last)
+    if source == "none":
+        return zeros_like(v), None, None
     return (
         _cast_to(extreme_grad(d_first, xp.min(v), v) + extreme_grad(d_last, xp.max(v), v), v),
         None,

@@ -438,7 +438,7 @@ H2 = Sampler(38)
 DATA_Y = np.array([1.35, -0.42, 0.9, 0.08, -0.77, 1.62, 0.51])
 SPECS += [
     Spec(np.histogram2d, (H2((7,)), H2((7,))), {"bins": 3}),  # edges over the extremes
-    Spec(np.histogram2d, (H2((7,)), H2((7,)), [2, 3], None, True), label="density"),
+    Spec(np.histogram2d, (H2((7,)), H2((7,)), [3, 5], None, True), label="density"),
     Spec(
         np.histogram2d,
         (DATA, DATA_Y, 3, None, False, H2((7,), 0.5, 1.5)),

@@ -145,23 +145,11 @@ KNOWN = {
     "np.polymul": "an empty polynomial: the rule makes a negative length",
     "np.trim_zeros": "nothing to trim along an axis: the rule broadcasts an empty index",
     "np.unique": "no slices along the axis: refused as equal slices",
-    "np.histogram": "no samples: the rule takes their minimum",
-    "np.histogram_bin_edges": "no samples: the rule takes their minimum",
     "np.linalg.pinv": "an empty matrix: the rank check broadcasts mismatched shapes",
     "scipy.linalg.expm": "an empty matrix: SciPy's expm_frechet refuses it",
 }
 KNOWN_IDS = frozenset(
     {
-        "np.histogram[weights~size0-first]",
-        "np.histogram[weights~size0-last]",
-        "np.histogram[~size0-first;bins=3]",
-        "np.histogram[~size0-last;bins=3]",
-        "np.histogram_bin_edges[weights~size0-first]",
-        "np.histogram_bin_edges[weights~size0-last]",
-        "np.histogram_bin_edges[~size0-first;bins=3]",
-        "np.histogram_bin_edges[~size0-first]",
-        "np.histogram_bin_edges[~size0-last;bins=3]",
-        "np.histogram_bin_edges[~size0-last]",
         "np.linalg.pinv[~size0-first;hermitian=True]",
         "np.linalg.pinv[~size0-first]#3",
         "np.linalg.pinv[~size0-last;hermitian=True]",
