@@ -1,8 +1,8 @@
-"""Rules of scipy.stats's standardizing functions, zscore and zmap: ``z = (s - m) / d``
-of the mean ``m`` and the standard deviation ``d`` (with ``ddof``) of the compared values
-along ``axis``. SciPy's code for them goes through helpers srcdiff does not follow, so
-they are rules; loaded when a function of scipy.stats is first looked up (see
-``registry._LAZY_FAMILIES``).
+"""Rules of scipy.stats's standardizing functions, zscore, zmap and gzscore (zscore of the
+logarithms): ``z = (s - m) / d`` of the mean ``m`` and the standard deviation ``d`` (with
+``ddof``) of the compared values along ``axis``. SciPy's code for them goes through
+helpers srcdiff does not follow, so they are rules; loaded when a function of scipy.stats
+is first looked up (see ``registry._LAZY_FAMILIES``).
 
 With ``g`` the gradient of ``z``, ``G`` its sums over the entries sharing a mean and
 ``H`` those of ``g z``: the scores get ``g / d``, the compared values ``-(G / n + z_c H /
@@ -16,9 +16,9 @@ import numpy as xp
 import scipy.stats as st
 
 from .. import runtime as rt
-from .registry import jvp, vjp
+from .registry import alias, jvp, vjp
 
-SCIPY_STATS = (st.zscore, st.zmap)  # the functions of scipy.stats with rules
+SCIPY_STATS = (st.zscore, st.zmap, st.gzscore)  # the functions of scipy.stats with rules
 
 
 @vjp(st.zmap)
@@ -99,9 +99,10 @@ def zmap_jvp(ans, scores, compare, axis=0, ddof=0, nan_policy="propagate", *, ds
 
 
 @vjp(st.zscore)
-def zscore(g, ans, a, axis=0, ddof=0, nan_policy="propagate"):
-    """``zmap(a, a)``: the scores' gradient and the compared values' added."""
-    c = xp.asarray(a, dtype=ans.dtype)
+def zscore(g, ans, a, axis=0, ddof=0, nan_policy="propagate", logged=False):
+    """``zmap(a, a)``: the scores' gradient and the compared values' added (``logged``:
+    ``gzscore``, the z-scores of ``log(a)``, the gradient then divided by ``a``)."""
+    c = xp.log(xp.asarray(a, dtype=ans.dtype)) if logged else xp.asarray(a, dtype=ans.dtype)
     kept = ~xp.isnan(c) if nan_policy == "omit" else xp.ones(xp.shape(c), dtype=bool)
     live = ~xp.isnan(ans) if nan_policy == "omit" else xp.ones(xp.shape(ans), dtype=bool)
     spread = (
@@ -121,7 +122,8 @@ def zscore(g, ans, a, axis=0, ddof=0, nan_policy="propagate"):
                     - xp.sum(gm, axis=axis, keepdims=True) / n
                     - za * xp.sum(gm * za, axis=axis, keepdims=True) / (n - ddof)
                 )
-                / spread,
+                / spread
+                / (xp.asarray(a, dtype=ans.dtype) if logged else 1.0),
                 0.0,
             ),
             a,
@@ -129,12 +131,13 @@ def zscore(g, ans, a, axis=0, ddof=0, nan_policy="propagate"):
         None,
         None,
         None,
+        None,
     )
 
 
 @jvp(st.zscore)
-def zscore_jvp(ans, a, axis=0, ddof=0, nan_policy="propagate", *, da):
-    c = xp.asarray(a, dtype=ans.dtype)
+def zscore_jvp(ans, a, axis=0, ddof=0, nan_policy="propagate", logged=False, *, da):
+    c = xp.log(xp.asarray(a, dtype=ans.dtype)) if logged else xp.asarray(a, dtype=ans.dtype)
     kept = ~xp.isnan(c) if nan_policy == "omit" else xp.ones(xp.shape(c), dtype=bool)
     live = ~xp.isnan(ans) if nan_policy == "omit" else xp.ones(xp.shape(ans), dtype=bool)
     spread = (
@@ -143,7 +146,7 @@ def zscore_jvp(ans, a, axis=0, ddof=0, nan_policy="propagate", *, da):
         else xp.std(c, axis=axis, ddof=ddof, keepdims=True)
     )
     n = xp.sum(kept, axis=axis, keepdims=True, dtype=ans.dtype)
-    moved = xp.where(kept, da, 0.0)
+    moved = xp.where(kept, da / xp.asarray(a, dtype=ans.dtype) if logged else da, 0.0)
     za = xp.where(live, ans, 0.0)
     return xp.where(
         live,
@@ -155,3 +158,6 @@ def zscore_jvp(ans, a, axis=0, ddof=0, nan_policy="propagate", *, da):
         / spread,
         0.0,
     )
+
+
+alias(st.gzscore, st.zscore, logged=True)  # (its axis, ddof and nan_policy by keyword)

@@ -1,4 +1,4 @@
-"""Rules of scipy.stats.zscore and zmap (SciPy's code for them goes through helpers
+"""Rules of scipy.stats.zscore, zmap and gzscore (SciPy's code for them goes through helpers
 srcdiff does not follow: they were refused), against central differences in float64 at
 two step sizes, in float32, through the compiler in both modes and to second order;
 ``nan_policy='omit'`` leaves NaN entries out, and gives NaN results no gradient."""
@@ -29,6 +29,8 @@ SPECS = (
         Spec(st.zscore, (R((5,)),)),
         Spec(st.zscore, (R((3, 4)),), {"axis": 1, "ddof": 1}),
         Spec(st.zscore, (R((3, 4)), None), label="all"),
+        Spec(st.gzscore, (R((5,), 0.5, 2.0),)),
+        Spec(st.gzscore, (R((3, 4), 0.5, 2.0),), {"axis": 1, "ddof": 1}),
         Spec(st.zmap, (R((5,)), R((5,)))),
         Spec(st.zmap, (R((3, 4)), R((3, 4))), {"axis": 1, "ddof": 1}),
         Spec(st.zmap, (R((4,)), R((6, 4)))),  # scores of one row against six
@@ -48,6 +50,10 @@ W = np.cos(np.arange(12.0)).reshape(3, 4)
 
 def standardized(a):
     return np.sum(np.sin(st.zscore(a, axis=1, ddof=1)) * W)
+
+
+def geometric(a):
+    return np.sum(np.sin(st.gzscore(np.exp(a), axis=None)) * W)
 
 
 def relative(a, b):
