@@ -42,7 +42,7 @@ from .runtime.calls import (
     value_kind,
 )
 from .runtime.mutation import FINAL, GENERATED
-from .runtime.objects import partial_pullback
+from .runtime.objects import is_method_of_record, partial_pullback, record_pullback
 from .runtime.tensor_methods import is_array
 
 Wrt = int | str | tuple
@@ -3664,6 +3664,10 @@ def _jvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
         _, bound, pulled = partial_pullback(g, fn, None, primals, tangents, {}, {})
         n = len(fn.args)
         return bound, pulled.d_args[n:], pulled.d_tangents[n:]
+    found = record_pullback(g, fn, primals, tangents)
+    if found is not None:  # a method of an object whose fields carry gradients, or one called
+        d_obj, pulled = found
+        return d_obj, pulled.d_args[1:], pulled.d_tangents[1:]
     pulled = tangent_vjp(fn, primals, {}, tangents, g)
     return None, pulled.d_args, pulled.d_tangents
 
@@ -3719,14 +3723,20 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
 def _bound_values_refused(fn: Any, what: str) -> rt.NoGradient | None:
     """The gradient of ``fn`` in ``sd.hvp(fn, ...)``, where it binds numbers (a
     ``functools.partial``, or a lambda or function defined inside reading the function's
-    variables): their derivative is not computed, so a refusal wherever it is used (where
-    they carry no gradient, nothing uses it); None for a plain function."""
-    if not (isinstance(fn, functools.partial) and any(map(_inexact, rt.partial_args(fn)))):
+    variables) or is an object's method (or the object, called): their derivative is not
+    computed, so a refusal wherever it is used (where they carry no gradient, nothing uses
+    it); None for a plain function."""
+    if not (
+        isinstance(fn, functools.partial)
+        and any(map(_inexact, rt.partial_args(fn)))
+        or is_method_of_record(fn)
+    ):
         return None
+    shown = fn.func if isinstance(fn, functools.partial) else fn
     return rt.NoGradient(
-        f"{what} of sd.hvp of {getattr(fn.func, '__qualname__', 'a partial')} in the values "
-        "it binds (a functools.partial, or a function defined inside reading the function's "
-        "variables), which srcdiff does not compute",
+        f"{what} of sd.hvp of {getattr(shown, '__qualname__', type(fn).__qualname__)} in "
+        "the values it binds (a functools.partial, a function defined inside reading the "
+        "function's variables, an object's fields), which srcdiff does not compute",
         "pass those values to it as arguments, among the primals with a tangent of None",
     )
 
@@ -3785,6 +3795,8 @@ class _HvpRules:
         fn, primals, tangents = _plain_call(args[0]), tuple(args[1]), tuple(args[2])
         if fn is None or not primals or not all(map(_inexact, primals)):
             return None
+        if is_method_of_record(fn):  # (its fields may carry tangents: a form holding it as a
+            return None  # constant would lose them; see _hvp_jvp)
         tangents = _tangents_as_arrays(primals, tangents)
         given = tuple(k for k, t in enumerate(tangents) if t is not None)
 

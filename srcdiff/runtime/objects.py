@@ -1992,6 +1992,26 @@ def _method_of_record(fn: Any) -> tuple[Callable, Any] | None:
     return None
 
 
+def record_pullback(g: tuple, fn: Any, args: tuple, tangents: tuple) -> tuple | None:
+    """Reverse over forward mode of ``fn(*args)`` where ``fn`` is a method of an object
+    whose fields may carry gradients, or such an object called: ``(the object's adjoint,
+    the pull-back, whose first entries are the object's)``; None for another ``fn``."""
+    from .calls import Host
+
+    method = _method_of_record(fn)
+    if method is None:
+        return None
+    function, obj = method
+    pulled = Host.tangent_vjp(function, (obj, *args), {}, (None, *tangents), g)
+    return _adjoint(pulled.d_args[0], obj), pulled
+
+
+def is_method_of_record(fn: Any) -> bool:
+    """Whether calling ``fn`` runs a method of an object whose fields may carry
+    gradients (see ``_method_of_record``)."""
+    return _method_of_record(fn) is not None
+
+
 def _function(fn: Any) -> Any:
     """A record class's constructor (what ``call_jvp`` runs for it); ``fn`` otherwise."""
     return constructor(fn) if isinstance(fn, type) and is_record_class(fn) else fn

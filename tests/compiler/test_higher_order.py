@@ -437,6 +437,73 @@ def test_sd_jvp_of_a_function_reading_differentiated_values(fn):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.max(np.abs(want)))
 
 
+class Sines:
+    """A callable object whose field a function may compute from differentiated values."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, z):
+        return np.sum(np.sin(self.c * z))
+
+    def cosines(self, z):
+        return np.sum(np.cos(self.c * z) * z)
+
+
+def jvp_of_an_object_built_inside(w, x):
+    value, tangent = sd.jvp(Sines(w * 2.0), (w,), (w,))
+    return value * tangent + np.sum(x)
+
+
+def jvp_of_a_method_of_an_object_built_inside(w, x):
+    value, tangent = sd.jvp(Sines(w * 2.0).cosines, (w,), (w,))
+    return value * tangent + np.sum(x)
+
+
+def jvp_of_an_object_given(x, m):
+    value, tangent = sd.jvp(m, (x,), (x,))
+    return value * tangent
+
+
+@pytest.mark.parametrize("fn", [jvp_of_an_object_built_inside,
+                                jvp_of_a_method_of_an_object_built_inside])  # fmt: skip
+def test_sd_jvp_of_an_object_with_differentiated_fields(fn):
+    """The pull-back of ``sd.jvp(obj, ...)`` gave the object no gradient: its fields' was
+    lost, without a word."""
+    got = sd.grad(fn)(W, X)
+    for eps in (1e-6, 1e-5):
+        np.testing.assert_allclose(got, _numeric_gradient(fn, (W, X), 0, eps), rtol=1e-5)
+
+
+def test_sd_jvp_of_an_object_given_gives_its_fields_gradients():
+    m = Sines(np.array([0.5, -1.5]))
+    got = sd.grad(jvp_of_an_object_given, wrt=1)(W, m)
+    want = _numeric_gradient(lambda x, c: jvp_of_an_object_given(x, Sines(c)), (W, m.c), 1)
+    np.testing.assert_allclose(got.c, want, rtol=1e-5)
+
+
+def hvp_of_an_object_built_inside(w, x):
+    return np.sum(sd.hvp(Sines(w * 2.0), (w,), (w,)) ** 2) + np.sum(x)
+
+
+def hvp_of_a_constant_object(w, x):
+    return np.sum(sd.hvp(Sines(np.array([1.0, 2.0])), (w,), (w,)) ** 2) + np.sum(x)
+
+
+def test_sd_hvp_of_an_object_with_differentiated_fields_is_refused():
+    with pytest.raises(sd.CompileError, match="in the values it binds"):
+        sd.grad(hvp_of_an_object_built_inside)(W, X)
+    with pytest.raises(sd.CompileError, match="in the values it binds"):
+        sd.jvp(hvp_of_an_object_built_inside, (W, X), (W, None))
+
+
+def test_sd_hvp_of_an_object_with_constant_fields_is_differentiated():
+    fn = hvp_of_a_constant_object
+    got = sd.grad(fn)(W, X)
+    np.testing.assert_allclose(got, _numeric_gradient(fn, (W, X), 0), rtol=1e-5)
+    np.testing.assert_allclose(sd.jvp(fn, (W, X), (W, None))[1], got @ W, rtol=1e-6)
+
+
 def hvp_of_a_closure(w, x):
     return np.sum(sd.hvp(lambda z: loss(z, x * w[1]), (w,), (w,)) ** 2)
 
