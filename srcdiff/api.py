@@ -2238,6 +2238,14 @@ class MappedFunction:
                 grads[i] = _tree_map(lambda *p: sum(p[1:], p[0]), *parts)
             else:
                 grads[i] = _stack(parts, axes[i])
+        for i, a in enumerate(args):
+            if i not in floats and _holds_floats(a):
+                grads[i] = rt.NoGradient(
+                    f"a gradient through sd.vmap of {getattr(self._fn, '__qualname__', 'fn')} "
+                    f"in its argument {i}, a {type(a).__name__} (an object's fields, or floats "
+                    "beside integers or strings), which srcdiff does not compute",
+                    "pass the arrays the gradient must reach as arguments of their own",
+                )
         return tuple(grads)
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
@@ -2541,6 +2549,14 @@ def _differentiable(x: Any) -> bool:
     return bool(leaves) and all(
         isinstance(leaf, float) or dtype_kind(leaf) in "fc" if hasattr(leaf, "dtype") else
         isinstance(leaf, float) for leaf in leaves
+    )  # fmt: skip
+
+
+def _holds_floats(x: Any) -> bool:
+    """Whether ``x`` holds floats among its leaves, or an object whose fields may."""
+    return any(
+        isinstance(leaf, float) or rt.is_record(leaf) or
+        (hasattr(leaf, "dtype") and dtype_kind(leaf) in "fc") for leaf in batching.leaves(x)
     )  # fmt: skip
 
 

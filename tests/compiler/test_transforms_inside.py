@@ -353,3 +353,56 @@ def test_a_primitive_passed_directly_takes_its_further_arguments():
     _checked(gradient(X), np.linalg.norm, X)
     rows = np.stack([X, V])
     _checked(sd.grad(np.sum)(rows, None), np.sum, rows)
+
+
+def _sines_of(z, p):
+    return np.sum(np.sin(z * p[0]) * p[1])
+
+
+def _sines_of_named(z, p):
+    return np.sum(np.sin(z * p["w"]) * p["n"])
+
+
+class _Scale:
+    """An object whose field a function may compute from differentiated values."""
+
+    def __init__(self, w):
+        self.w = w
+
+
+def _sines_of_object(z, s):
+    return np.sum(np.sin(z * s.w))
+
+
+def vmap_sharing_a_list_with_an_integer(x):
+    return np.sum(sd.vmap(_sines_of, in_axes=(0, None))(np.outer(x, x), [x * 2.0, 3]))
+
+
+def vmap_sharing_a_dict_with_an_integer(x):
+    return np.sum(sd.vmap(_sines_of_named, in_axes=(0, None))(np.outer(x, x), {"w": x, "n": 2}))
+
+
+def vmap_sharing_an_object(x):
+    return np.sum(sd.vmap(_sines_of_object, in_axes=(0, None))(np.outer(x, x), _Scale(x * 2.0)))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [vmap_sharing_a_list_with_an_integer, vmap_sharing_a_dict_with_an_integer,
+     vmap_sharing_an_object],
+)  # fmt: skip
+def test_vmap_of_an_argument_holding_floats_beside_other_values_is_refused(fn):
+    """The map's pull-back gave no gradient to an argument holding an integer beside the
+    floats, or an object: the floats' derivative was lost without a word."""
+    with pytest.raises(sd.CompileError, match="a gradient through sd.vmap"):
+        sd.grad(fn)(X)
+
+
+def vmap_sharing_a_list_of_floats(x):
+    return np.sum(sd.vmap(_sines_of, in_axes=(0, None))(np.outer(x, x), [x * 2.0, 3.0]))
+
+
+def test_vmap_sharing_a_list_of_floats_is_differentiated():
+    fn = vmap_sharing_a_list_of_floats
+    np.testing.assert_allclose(sd.grad(fn)(X), _numeric_jacobian(fn, X), rtol=1e-6)
+    np.testing.assert_allclose(sd.grad(fn)(X), _numeric_jacobian(fn, X, 1e-5), rtol=1e-5)
