@@ -858,17 +858,19 @@ class Tensor:
         return binary_op(np.fmod, self, other, "FmodBackward0")
 
     def __and__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.and_, self, other)
+        return _no_grad_binary(operator.and_, self, other, promote=True)
 
     __rand__ = __and__
 
     def __or__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.or_, self, other)
+        return _no_grad_binary(operator.or_, self, other, promote=True)
 
     __ror__ = __or__
 
     def __xor__(self, other: Any) -> Tensor:
-        return _no_grad_binary(operator.xor, self, other)
+        return _no_grad_binary(operator.xor, self, other, promote=True)
+
+    __rxor__ = __xor__
 
     def __invert__(self) -> Tensor:
         return Tensor._make(~self._data)
@@ -1913,6 +1915,11 @@ class Tensor:
             return binary_op(prim, *inputs, name, floating=ufunc is np.true_divide)
         if ufunc in _UFUNC_COMPARE:
             return compare_op(_UFUNC_COMPARE[ufunc], *inputs)
+        if ufunc is np.floor_divide or ufunc is np.remainder:  # a NumPy scalar's ``//``, ``%``
+            _integer_divisor(*inputs)
+            if ufunc is np.floor_divide:
+                return _no_grad_binary(operator.floordiv, *inputs, promote=True)
+            return binary_op(operator.mod, *inputs, "RemainderBackward0")
         return numpy_call(ufunc, inputs, {})
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:

@@ -389,16 +389,26 @@ def logical_not(x: Any) -> Any:
 
 
 def all(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - Tensor.all
-    """``x.all(dim)``: whether every entry (over ``dim``) is nonzero, a boolean array."""
+    """``x.all(dim)``: whether every entry (over ``dim``) is nonzero, a boolean array; over
+    no dims (``dim=()``), each entry's own (where ``sum`` reduces all)."""
     if not is_array(x):
         return x.all(dim, keepdim)
+    if _no_dims(dim):
+        return backend.astype(x, bool)
     return array_module(x).asarray(np.all(x, axis=axis(dim), keepdims=keepdim))
 
 
+def _no_dims(dim: Any) -> bool:
+    return isinstance(dim, (list, tuple)) and not dim
+
+
 def any(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - Tensor.any
-    """``x.any(dim)``: whether some entry (over ``dim``) is nonzero, a boolean array."""
+    """``x.any(dim)``: whether some entry (over ``dim``) is nonzero, a boolean array (each
+    entry's own over no dims, as ``all``)."""
     if not is_array(x):
         return x.any(dim, keepdim)
+    if _no_dims(dim):
+        return backend.astype(x, bool)
     return array_module(x).asarray(np.any(x, axis=axis(dim), keepdims=keepdim))
 
 
@@ -2633,7 +2643,8 @@ def heaviside(x: Any, values: Any) -> Any:
     tensor_only(values, "heaviside", "values")
     if values.dtype != x.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
-    return array_module(x).heaviside(x, values)
+    return backend.astype(array_module(x).heaviside(x, values), x.dtype)  # (NumPy's of
+    # integers is float64)
 
 
 def cummax(x: Any, dim: int) -> Any:

@@ -1210,3 +1210,55 @@ def test_softmax_in_a_dtype(fn):
     assert x.grad.dtype == sd.float32
     expected = soft * (weights - (weights * soft).sum(1, keepdims=True))
     np.testing.assert_allclose(arr(x.grad), expected, rtol=1e-6)
+
+
+# ---- a NumPy scalar on the left, bitwise promotion, heaviside, all/any over no dims ------
+
+
+@pytest.mark.parametrize("scalar", [np.float64(7.5), np.float32(7.5)], ids=["float64", "float32"])
+def test_a_numpy_scalar_floor_divided_or_remaindered_by_a_tensor_keeps_the_tensors_dtype(scalar):
+    """NumPy calls the tensor's ``__array_ufunc__`` for ``np.float64(7.5) // t``: floor
+    division and remainder went through NumPy's own promotion, float64, where PyTorch's
+    (a number does not lift a tensor's dtype) gives float32, as ``7.5 // t`` does."""
+    ints = sd.tensor([3, -4])
+    x = sd.tensor([3.0, -4.0], requires_grad=True)
+    for t, dtype in [(ints, sd.float32), (x, sd.float32)]:
+        assert (scalar // t).dtype == dtype and (scalar % t).dtype == dtype
+    np.testing.assert_array_equal(arr(scalar % x), [1.5, -0.5])
+    np.testing.assert_array_equal(arr(scalar // ints), [2.0, -2.0])
+    (scalar % x).sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), [-2.0, 2.0])  # -floor(7.5 / x)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        np.int64(3) // sd.tensor([0, 1])
+
+
+@pytest.mark.parametrize("op", ["&", "|", "^"])
+def test_bitwise_operators_promote_as_pytorch_does(op):
+    """A 0-d tensor does not lift another tensor's dtype (int32 & int64 0-d is int32), and
+    a number on the left of ``^`` works as on the right."""
+    a = sd.tensor(np.array([5, 6], dtype=np.int32))
+    b = sd.tensor(3)
+    f = {"&": lambda u, v: u & v, "|": lambda u, v: u | v, "^": lambda u, v: u ^ v}[op]
+    want = f(np.array([5, 6], dtype=np.int32), np.int32(3))
+    for out in (f(a, b), f(b, a), f(a, 3), f(3, a)):
+        assert out.dtype == sd.int32
+        np.testing.assert_array_equal(arr(out), want)
+
+
+def test_heaviside_of_integers_stays_integer():
+    """NumPy's heaviside of integers is float64; PyTorch's keeps the dtype."""
+    out = sd.tensor([-2, 0, 3]).heaviside(sd.tensor([5, 5, 5]))
+    assert out.dtype == sd.int64
+    np.testing.assert_array_equal(arr(out), [0, 5, 1])
+
+
+@pytest.mark.parametrize("dim", [(), []], ids=["tuple", "list"])
+def test_all_and_any_over_no_dims_reduce_nothing(dim):
+    """PyTorch's ``x.all(dim=())`` is each entry's own truth (where ``x.sum(dim=())``
+    reduces every dim); srcdiff reduced every dim."""
+    x = sd.tensor([[1.0, 0.0], [2.0, NAN]])
+    want = np.array([[True, False], [True, True]])
+    for out in (x.all(dim), x.any(dim), sd.all(x, dim), sd.any(x, dim)):
+        assert out.dtype == sd.bool
+        np.testing.assert_array_equal(arr(out), want)
+    assert not x.all().item() and x.any().item()
