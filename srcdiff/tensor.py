@@ -1202,7 +1202,8 @@ class Tensor:
         """The variance over ``dim``, divided by ``n - correction`` (1 by default, as
         ``unbiased``)."""
         correction = int(unbiased) if correction is None else correction
-        x, dim = self._floating(), _dims(dim)
+        x = self._floating()
+        dim = rt.tensor_methods.reduction_dim(x._data, _dims(dim))  # (None for a 0-d x)
         n = (
             x.numel()
             if dim is None
@@ -1281,6 +1282,9 @@ class Tensor:
                 f"{method.title()}imumBackward0",
             )
         title = method.title()
+        if dim is not None and self.ndim == 0:  # its dim 0 or -1 is itself, as in PyTorch
+            rt.tensor_methods.checked_dim(0, dim)
+            return self.reshape(1)._extreme(method, arg, 0, False)
         if dim is None:  # tied entries share the gradient evenly
             return apply_op(f"ndarray.{method}", (self,), name=f"{title}Backward1")
         # along a dim, the values are the entries at the indices: their gradient goes

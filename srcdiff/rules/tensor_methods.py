@@ -102,7 +102,8 @@ def aminmax_max_jvp(ans, r, *, dr):
 @vjp(tm.var)
 def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
     """NumPy's ``var`` rule (``np.var(x, axis, ddof=...)``) with PyTorch's arguments."""
-    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    ddof = rt.tensor_methods.ddof(unbiased, correction)
     centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     d_x = rt.unreduce(xp.divide(g * 2.0, n - ddof), x, axis, keepdim) * centred  # (nan at n = ddof)
@@ -112,7 +113,8 @@ def tensor_var(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=Non
 @vjp(tm.std)
 def tensor_std(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=None):
     """NumPy's ``std`` rule with PyTorch's arguments (0 where ``std`` is 0)."""
-    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    ddof = rt.tensor_methods.ddof(unbiased, correction)
     centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     scale = rt.keep_dims(g / xp.where(ans == 0, xp.inf, ans * (n - ddof)), x, axis, keepdim)
@@ -121,7 +123,8 @@ def tensor_std(g, ans, x, dim=None, unbiased=True, keepdim=False, correction=Non
 
 @jvp(tm.var, shaped=True)
 def tensor_var_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
-    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    ddof = rt.tensor_methods.ddof(unbiased, correction)
     centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     return 2.0 * xp.sum(centred * dx, axis=axis, keepdims=keepdim) / (n - ddof)
@@ -129,7 +132,8 @@ def tensor_var_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=No
 
 @jvp(tm.std, shaped=True)
 def tensor_std_jvp(ans, x, dim=None, unbiased=True, keepdim=False, correction=None, *, dx):
-    axis, ddof = rt.tensor_methods.axis(dim), rt.tensor_methods.ddof(unbiased, correction)
+    axis = rt.tensor_methods.axis(rt.tensor_methods.reduction_dim(x, dim))
+    ddof = rt.tensor_methods.ddof(unbiased, correction)
     centred = rt.centred(x, axis)
     n = rt.size(x) / rt.size(ans)
     spread = xp.where(ans == 0, xp.inf, (n - ddof) * ans)

@@ -169,7 +169,8 @@ def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if dim is None:
         return x.max()
     _dim_of("max", "maximum", dim)
-    found = x.max(axis=dim, keepdims=keepdim), x.argmax(axis=dim, keepdims=keepdim)
+    along = reduction_dim(x, dim)  # (a 0-d array's dim 0 or -1 is itself)
+    found = x.max(axis=along, keepdims=keepdim), x.argmax(axis=along, keepdims=keepdim)
     return RETURN_TYPES["max"](*found)
 
 
@@ -180,7 +181,8 @@ def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if dim is None:
         return x.min()
     _dim_of("min", "minimum", dim)
-    found = x.min(axis=dim, keepdims=keepdim), x.argmin(axis=dim, keepdims=keepdim)
+    along = reduction_dim(x, dim)  # (a 0-d array's dim 0 or -1 is itself)
+    found = x.min(axis=along, keepdims=keepdim), x.argmin(axis=along, keepdims=keepdim)
     return RETURN_TYPES["min"](*found)
 
 
@@ -206,7 +208,9 @@ def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
     """``x.var()``: unbiased by default, where NumPy's ``var`` divides by ``n``."""
     if not is_array(x):
         return x.var(dim, unbiased, keepdim, correction=correction)
-    return x.var(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
+    return x.var(
+        axis=axis(reduction_dim(x, dim)), ddof=ddof(unbiased, correction), keepdims=keepdim
+    )
 
 
 def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
@@ -214,7 +218,9 @@ def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
     """``x.std()``: unbiased by default, as ``var``."""
     if not is_array(x):
         return x.std(dim, unbiased, keepdim, correction=correction)
-    return x.std(axis=axis(dim), ddof=ddof(unbiased, correction), keepdims=keepdim)
+    return x.std(
+        axis=axis(reduction_dim(x, dim)), ddof=ddof(unbiased, correction), keepdims=keepdim
+    )
 
 
 def item(x: Any) -> Any:

@@ -1262,3 +1262,43 @@ def test_all_and_any_over_no_dims_reduce_nothing(dim):
         assert out.dtype == sd.bool
         np.testing.assert_array_equal(arr(out), want)
     assert not x.all().item() and x.any().item()
+
+
+# ---- reductions of a 0-d tensor along its dim 0 or -1 ---------------------------------------
+
+
+def _reduced_0d(x, dim):
+    """Every reduction PyTorch takes along dim 0 or -1 of a 0-d tensor, weighted."""
+    return (
+        x.max(dim).values * 2.0
+        + x.min(dim, keepdim=True).values * 3.0
+        + x.std(dim, correction=0) * 5.0
+        + x.var(dim, correction=0) * 7.0
+    )
+
+
+def _reduced_0d_step(x, dim):
+    out = _reduced_0d(x, dim)
+    out.backward()
+    return out
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_max_min_std_var_along_the_dim_of_a_0d_tensor(dim):
+    """A 0-d tensor has dims 0 and -1 (itself), as PyTorch takes them: srcdiff refused them
+    (axis out of bounds). The values are the entry's own (std and var with no correction
+    0); the gradient 2 + 3 (std and var are flat, their deviation 0)."""
+    value = 0.3
+    for run in (_reduced_0d_step, sd.differentiate(_reduced_0d_step)):
+        x = sd.tensor(value, dtype=sd.float64, requires_grad=True)
+        out = run(x, dim)
+        assert out.shape == () and out.item() == pytest.approx(5 * value)
+        for eps in (1e-6, 1e-4):
+            plus = _reduced_0d(sd.tensor(value + eps, dtype=sd.float64), dim).item()
+            minus = _reduced_0d(sd.tensor(value - eps, dtype=sd.float64), dim).item()
+            assert x.grad.item() == pytest.approx((plus - minus) / (2 * eps), rel=1e-7)
+    found = sd.tensor(0.3).max(dim)
+    assert found.values.shape == () and found.indices.item() == 0
+    assert np.isnan(sd.tensor(0.3).std(dim).item())  # n - 1 = 0, as in PyTorch
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        sd.tensor(0.3).max(1)
