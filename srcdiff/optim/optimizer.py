@@ -12,6 +12,7 @@ from .. import cuda, grad_mode
 from ..backend import array_module
 from ..grad_mode import enable_grad
 from ..rules.registry import nondiff
+from ..runtime.tensors import wrote_stepped
 from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -164,9 +165,7 @@ class Optimizer:
         try:
             for group in self.param_groups:
                 self.update_group(_numbers(group))
-                for p in group["params"]:
-                    if p._grad is not None:
-                        p._changed()  # changed in place: older graphs must see it
+                wrote_stepped(group["params"])  # changed in place: older graphs must see it
         finally:
             state.enabled = previous
         return loss

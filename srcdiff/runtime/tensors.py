@@ -42,6 +42,23 @@ def _saved_so_far(frame: Any) -> dict[int, int]:
     return found
 
 
+def wrote_stepped(params: Any) -> None:
+    """``Tensor._changed`` of each of ``params`` that has a gradient (an optimizer's step
+    updated them in place): their versions bumped and their writes noted as ``wrote``
+    notes them, in one call (every training step passes here)."""
+    step = STEP[0]
+    if step is None:
+        for p in params:
+            if p._grad is not None:
+                p._version.value += 1
+        return
+    writes, n = step.writes, None if step.depth else len(step.saved)
+    for p in params:
+        if p._grad is not None:
+            p._version.value += 1
+            writes[id(p)] = (p, n)
+
+
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -117,14 +134,17 @@ def unwrap(x: Any, path: list) -> Any:
     that requires grad (1), one that does not (0), or no Tensor (2)."""
     tensor = Host.tensor
     cls = type(x)
-    if cls is not tensor and not isinstance(x, tensor):
+    if cls is tensor:  # (the property's own test: no call)
+        requires = x._node is not None or x._requires_grad
+    elif not isinstance(x, tensor):
         path.append(2)
         return x
-    requires = (  # (the property's own test where the class keeps it: no call)
-        x._node is not None or x._requires_grad
-        if cls is tensor or cls.requires_grad is tensor.requires_grad
-        else x.requires_grad
-    )
+    else:  # (the same, where the subclass keeps the property)
+        requires = (
+            x._node is not None or x._requires_grad
+            if cls.requires_grad is tensor.requires_grad
+            else x.requires_grad
+        )
     if requires and GRAD_MODE.enabled:
         LEAVES[0] += 1
         path.append(1)

@@ -322,3 +322,28 @@ def test_tensor_betas_and_a_tensor_set_in_the_group_later_are_their_numbers():
             optimizer.step()
         runs.append(p.tolist())
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_step_marks_the_parameters_it_updated_as_changed_and_no_others(compiled):
+    """The parameters a step updates (those with a gradient) get a new version, seen by a
+    graph (or a compiled step's saved values) that read them before; one without a
+    gradient keeps its version."""
+    import srcdiff as sd
+
+    w = nn.Parameter(tensor([1.0, 2.0], dtype=float64))
+    frozen = nn.Parameter(tensor([3.0], dtype=float64))
+    optimizer = SGD([w, frozen], lr=0.1)
+
+    def step(x):
+        before = (w * w * x).sum()  # saves w, read by its backward
+        w.sum().backward()  # reads no saved value
+        optimizer.step()
+        before.backward()
+
+    versions = (w._version.value, frozen._version.value)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (sd.differentiate(step) if compiled else step)(tensor([1.0, 1.0], dtype=float64))
+    assert w._version.value == versions[0] + 1
+    assert frozen._version.value == versions[1]
+    assert w.tolist() == [1.0 - 0.1, 2.0 - 0.1]
