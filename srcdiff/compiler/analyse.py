@@ -169,7 +169,7 @@ class Classifier:
             return any(self.is_active(x) for x in e.elts)
         return False
 
-    def fail(self, node: gast.AST, what: str, hint: str) -> Op:
+    def fail(self, node: gast.AST | None, what: str, hint: str) -> Op:
         if self.final:
             raise self.error(what, node, hint)
         return Op(Kind.PASSIVE)
@@ -180,7 +180,7 @@ class Classifier:
         prim: Any,
         args: list[gast.expr],
         keywords: list[gast.keyword],
-        stmt: gast.stmt,
+        stmt: gast.stmt | None,
         target: str | None = None,
     ) -> Op:
         if not any(map(self.is_active, [*args, *(k.value for k in keywords)])):
