@@ -2069,6 +2069,17 @@ def _changes_nothing(fn: Any, args: tuple) -> bool:
         return False
 
 
+def _several_results() -> CompileError:
+    """The refusal of a map, inside code differentiated on Tensors, of a function with
+    several results (a tuple, a list or a dict), which ``sd.stack`` would join as one."""
+    return rt.refuse(
+        "sd.vmap inside a function differentiated on Tensors of a function returning a "
+        "tuple, a list or a dict (srcdiff maps functions returning one Tensor there)",
+        "map each result with its own sd.vmap, or call sd.vmap outside the "
+        "@sd.differentiate function",
+    )
+
+
 class MappedFunction:
     """What ``sd.vmap(fn, in_axes, out_axes)`` returns: ``fn`` of each slice of the
     mapped arguments along their axis, the results stacked along ``out_axes``.
@@ -2176,13 +2187,15 @@ class MappedFunction:
                 f"def vmap_examples({signature}):\n"
                 f"    outs = [_fn({', '.join(passed)}) for b in range({params[first]}.shape"
                 f"[{axes[first]}])]\n"
+                "    if isinstance(outs[0], (tuple, list, dict)):\n"
+                "        raise _several()\n"
                 f"    return _stack(outs, dim={out})\n"
             )
             from .functions import stack
 
             made = self._srcdiff_made[key] = rt.function_of_source(
                 source, f"sd.vmap of {getattr(self._fn, '__qualname__', 'a function')}",
-                "vmap_examples", {"_fn": self._fn, "_stack": stack},
+                "vmap_examples", {"_fn": self._fn, "_stack": stack, "_several": _several_results},
             )  # fmt: skip
         return made
 

@@ -1019,9 +1019,18 @@ def _shared_out_in_tensor_code(x):
     return y
 
 
+def _pair_in_tensor_code(x):
+    a, b = sd.vmap(lambda r: (r.sum(), (r * r).sum()))(x)
+    loss = a.sum() + b.sum()
+    loss.backward()
+    return loss
+
+
 def test_a_map_inside_tensor_code_it_cannot_stack_is_refused_with_what_to_do():
     """A result shared by every example (``out_axes=None``) is refused there, at the
-    user's line, saying what to write."""
+    user's line, saying what to write; so is a function with several results, whose
+    examples ``sd.stack`` joined as rows (with two examples, ``a, b = ...`` took the
+    examples for the results)."""
     x = sd.tensor(RNG.standard_normal((3, 3)), requires_grad=True)
     with pytest.raises(sd.CompileError) as info:
         sd.differentiate(_shared_out_in_tensor_code)(x)
@@ -1030,3 +1039,9 @@ def test_a_map_inside_tensor_code_it_cannot_stack_is_refused_with_what_to_do():
     assert f"{__file__}:{line})" in message
     assert "out_axes None" in message
     assert "give out_axes as an int" in message
+    two = sd.tensor(RNG.standard_normal((2, 3)), requires_grad=True)
+    with pytest.raises(sd.CompileError) as info:
+        sd.differentiate(_pair_in_tensor_code)(two)
+    line = _pair_in_tensor_code.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line})" in str(info.value)
+    assert "map each result with its own sd.vmap" in str(info.value)
