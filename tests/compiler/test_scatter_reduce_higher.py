@@ -4,6 +4,8 @@ lower; ``prod`` through zero factors against the products written out by hand.""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,11 @@ SRC = np.array([[0.7, -1.3], [0.4, 2.1], [-0.6, 0.9]])
 WEIGHTS = np.arange(12.0).reshape(3, 4)
 
 
+@functools.cache
 def _scattered(reduce, include):
+    """The loss through one reduction: one function per reduction, shared by the tests,
+    and so are the derivatives compiled for it."""
+
     def loss(s):
         x = np.arange(12.0).reshape(3, 4) * 0.1 * s + s * s - 0.5
         src = SRC * s + 0.1 * s * s
@@ -25,7 +31,9 @@ def _scattered(reduce, include):
     return loss
 
 
+@functools.cache
 def along(f):
+    """The derivative of ``f`` by forward mode (one function per ``f``, as above)."""
     return lambda y: sd.jvp(f, (y,), (1.0,))[1]
 
 
