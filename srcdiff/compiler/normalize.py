@@ -57,7 +57,8 @@ _GENERATOR_HINT = (
     "min/max(...), a comprehension's "
     "first for, enumerate(gen(...)) or zip(gen(...), xs) (xs sequences in names) in one "
     "of those, or `g = gen(...)` consumed so by a statement after it with only statements "
-    "calling nothing between; call it so, or return a list instead"
+    "calling nothing between; call it so (zip of two generators: list one in a name "
+    "first, `ys = list(gen2(...))`, then zip(gen(...), ys)), or return a list instead"
 )
 UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "define a named function with def"),
@@ -929,8 +930,9 @@ class Normalizer:
         return name(t)
 
     # --- assignment ----------------------------------------------------------------------
-    def assign_to(self, target: gast.expr, value: gast.expr) -> None:
-        """Assign the atom ``value`` to a (possibly nested) target."""
+    def assign_to(self, target: gast.expr, value: gast.expr, listed: bool = False) -> None:
+        """Assign the atom ``value`` to a (possibly nested) target (``listed``: ``value``
+        a list display, which a slice of a list may take with another length)."""
         if isinstance(target, gast.Name):
             self.emit(assign(target.id, value))
         elif isinstance(target, (gast.Tuple, gast.List)):
@@ -947,7 +949,7 @@ class Normalizer:
                 else:
                     self.assign_to(elt, self.temp(item))
         elif isinstance(target, (gast.Subscript, gast.Attribute)):
-            self.store(target, value)
+            self.put(self.locate(target, listed), value)
         else:
             raise self.p.error(
                 f"unsupported assignment target {type(target).__name__}", target, "assign to a name"
@@ -986,9 +988,12 @@ class Normalizer:
         """``a[i] = v`` or ``a.w = v``, nested ones too (see ``locate`` and ``put``)."""
         self.put(self.locate(target), value)
 
-    def locate(self, target: gast.Subscript | gast.Attribute) -> Location:
+    def locate(self, target: gast.Subscript | gast.Attribute, listed: bool = False) -> Location:
         """Evaluate, once, what a store target is made of: ``a[i][j]`` takes ``t = a[i]``
-        and the atoms of ``i`` and ``j``."""
+        and the atoms of ``i`` and ``j``. Where a list display is written into a slice
+        (``listed``: ``z[1:] += [v]``, ``z[0:2] = [a, b]``), the slice is the one
+        ``rt.list_slice`` makes of it, whose bounds say where a list's entries go when it
+        grows or shrinks."""
         steps: list[gast.Subscript | gast.Attribute] = []
         e: gast.expr = target
         while isinstance(e, (gast.Subscript, gast.Attribute)):
@@ -998,6 +1003,11 @@ class Normalizer:
         keys = [self.index(s.slice) if isinstance(s, gast.Subscript) else s.attr for s in steps]
         for step, key in zip(steps[:-1], keys[:-1], strict=True):
             holders.append(self.temp(_part(step, holders[-1], key, gast.Load())))
+        if listed and isinstance(keys[-1], gast.Slice):
+            parts = [const(None) if p is None else p for p in (keys[-1].lower, keys[-1].upper,
+                                                                keys[-1].step)]  # fmt: skip
+            keys[-1] = self.temp(gast.Call(func=rt_attr("list_slice"),
+                                           args=[holders[-1], *parts], keywords=[]))  # fmt: skip
         return Location(steps, holders, keys)
 
     def put(self, at: Location, value: gast.expr, augmented: bool = False) -> None:
@@ -1100,7 +1110,7 @@ class Normalizer:
                 rhs = self.temp(rhs)
             self.emit(assign(target.id, rhs))
         else:
-            self.assign_to(target, self.atom(value))
+            self.assign_to(target, self.atom(value), listed=isinstance(value, gast.List))
 
     # --- statements ----------------------------------------------------------------------
     def stmt(self, s: gast.stmt) -> None:
@@ -1175,7 +1185,7 @@ class Normalizer:
             mark(update, augments=True)
             self.emit(update)
         else:  # ``a[i] += v``, ``a[i][j] += v``: the target's parts evaluated once
-            at = self.locate(target)
+            at = self.locate(target, listed=isinstance(s.value, gast.List))
             current = self.temp(at.part(len(at.steps) - 1, gast.Load()))
             new = self.temp(gast.BinOp(left=current, op=s.op, right=self.atom(s.value)))
             kept = gast.Call(func=rt_attr("augmented"), args=[name(current.id), new], keywords=[])

@@ -9,6 +9,7 @@ the Array API standard (``.sum``, ``.astype``, ``.copy``, ``np.add.at``) go thro
 
 from __future__ import annotations
 
+import builtins
 import copy
 import dataclasses
 import functools
@@ -1375,21 +1376,46 @@ def augmented(x: Any, new: Any) -> Any:
     return new
 
 
+def list_slice(x: Any, lower: Any, upper: Any, step: Any) -> slice:
+    """The slice ``x[lower:upper:step]`` that a list display is written into: of a list,
+    its bounds made positions in it (``0 <= start <= stop <= len(x)``, step 1), so that
+    where the list grows or shrinks, the adjoint knows where its entries went
+    (``setitem_grads``); as written otherwise."""
+    s = slice(lower, upper, step)
+    if isinstance(x, list) and (step is None or step == 1):
+        start, stop, _ = s.indices(len(x))
+        return slice(start, builtins.max(start, stop), 1)
+    return s
+
+
+def _placed(idx: slice, n: int) -> bool:
+    """Whether ``idx`` is a slice ``list_slice`` makes for a list of ``n`` entries."""
+    start, stop = idx.start, idx.stop
+    return idx.step == 1 and type(start) is int and type(stop) is int and 0 <= start <= stop <= n
+
+
+def _width(idx: slice) -> int:
+    """How many entries a slice ``list_slice`` made replaced (0 for another slice)."""
+    return idx.stop - idx.start if type(idx.stop) is int and type(idx.start) is int else 0
+
+
 def setitem(x: Any, idx: Any, v: Any) -> Any:
     """``x`` with ``x[idx] = v``, as a new array (the old one may still be needed)."""
     if isinstance(x, dict):  # (a defaultdict stays one: its next missing key too)
         out = dict(x) if type(x) is dict else copy.copy(x)
     elif isinstance(x, list):
         out = list(x)
-        if isinstance(idx, slice) and len(out[idx]) != len(v):
+        if isinstance(idx, slice) and len(out[idx]) != len(v) and not _placed(idx, len(x)):
             from .mutation import refuse  # mutation imports this module
 
             raise refuse(
-                "a slice of a list given another number of entries than it had (the list "
-                "grows or shrinks, `xs[1:] += [v]` too): compiled code does not follow the "
-                "gradient of its entries to their new places",
-                "build the new list (xs = xs[:i] + [v] + xs[j:]) and give it to every name "
-                "that shares the old one (w = xs), which Python's write changes too",
+                "a slice of a list given a list in a name, of another number of entries "
+                "than it had (the list grows or shrinks): compiled code follows the "
+                "gradient of its entries to their new places only where a list display "
+                "is written there",
+                "write the display (xs[i:j] = [*v], xs[i:j] += [v]), or build the new list "
+                "(xs = xs[:i] + v + xs[j:]) and give it to every name that shares the old one "
+                "(w = xs), which Python's write changes too",
             )
     elif type(x) is not _ndarray and callable(getattr(x, "_changed", None)):  # a Tensor
         return x._compiled_setitem(idx, v)  # from outside (``d = w.detach()``)
@@ -1437,6 +1463,11 @@ def setitem_grads(g: Any, idx: Any, v: Any) -> tuple:
     if isinstance(g, (list, tuple)):
         rest = list(g)
         part = rest[idx]
+        if isinstance(idx, slice) and _placed(idx, len(rest) - len(v) + _width(idx)):
+            # (where the list grew or shrank: ``v`` took the place of idx.start:idx.stop)
+            part = rest[idx.start : idx.start + len(v)]
+            rest[idx.start : idx.start + len(v)] = [None] * (idx.stop - idx.start)
+            return rest, [zeros_like(e) if d is None else d for d, e in zip(part, v, strict=True)]
         if isinstance(idx, slice):  # as many entries as it replaced (see setitem)
             rest[idx] = [None] * len(part)
             return rest, [zeros_like(e) if d is None else d for d, e in zip(part, v, strict=True)]
