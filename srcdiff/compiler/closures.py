@@ -911,7 +911,7 @@ class Lifter:
         self.fn = parsed.fn
         self.by_node: dict[int, Local] = {}
         self.bound: Counter = Counter()  # the enclosing function's bindings of each name
-        self.bound_at: dict[str, int] = {}  # ... and the statement of its body binding it
+        self.bound_at: dict[str, int] = {}  # ... and the last statement of its body binding it
         self.names: set[str] = set()  # the names its code uses (fresh ones avoid them)
         self.partial: str | None = None  # the name ``functools.partial`` goes by, if used
         self.assigning: set[int] = set()  # calls whose statements take the values they assign
@@ -925,12 +925,13 @@ class Lifter:
     def fixed(self, name: str, at: int, local: Local) -> bool:
         """Whether the variable ``name`` that ``local`` captures holds, from the statement
         ``at`` of the function's body on, the value it holds there: a parameter, or a
-        variable assigned once, by an earlier statement (not one of a comprehension's)."""
-        if name in local.comp or self.bound[name] != 1:
+        variable whose every assignment is in an earlier statement (not a comprehension's):
+        those statements do not run again, so a call of ``local`` reads that value."""
+        if name in local.comp:
             return False
         if any(name in w.writes for w in self.writers.values()):  # (its calls assign it)
             return False
-        return self.bound_at.get(name, -1) < at  # (a parameter: bound before any)
+        return self.bound_at.get(name, -1) < at  # (a parameter alone: bound before any)
 
     def error(self, what: str, node: gast.AST, hint: str) -> Exception:
         return self.p.error(what, node, hint)
@@ -1313,23 +1314,23 @@ def _returning(body: list[gast.stmt], writes: tuple[str, ...]) -> list[gast.stmt
 
 
 def _binding_statements(tree: gast.FunctionDef) -> dict[str, int]:
-    """The statement of the function's body (by position) that first binds each name, in
+    """The last statement of the function's body (by position) that binds each name, in
     its own scope (comprehensions' targets are theirs; ``:=`` binds in the function)."""
     found: dict[str, int] = {}
 
     def visit(n: gast.AST, at: int) -> None:
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
-            found.setdefault(n.name, at)
+            found[n.name] = at
             return
         if isinstance(n, gast.Lambda):
             return
         if isinstance(n, COMPREHENSIONS):
             for m in walk(n):
                 if isinstance(m, gast.NamedExpr):
-                    found.setdefault(m.target.id, at)
+                    found[m.target.id] = at
             return
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
-            found.setdefault(n.id, at)
+            found[n.id] = at
         for child in children(n):
             visit(child, at)
 

@@ -1208,14 +1208,39 @@ class Normalizer:
 
     def stmt_Delete(self, s: gast.Delete) -> None:
         """``del d[k]`` (or ``del xs[i]``) as the update in place ``d.pop(k)`` it makes;
-        other targets are refused."""
+        ``del x`` of a variable surely bound there and never read after, as nothing (see
+        ``dropped_del``); other targets are refused."""
         for target in s.targets:
+            if isinstance(target, gast.Name) and self.dropped_del(s, target.id):
+                continue
             if not isinstance(target, gast.Subscript) or isinstance(target.slice, gast.Slice):
                 self.reject(s, UNSUPPORTED_STMT)
             pop = gast.Attribute(value=target.value, attr="pop", ctx=gast.Load())
             removal = gast.Expr(value=gast.Call(func=pop, args=[target.slice], keywords=[]))
             removal.lineno = s.lineno
             self.stmt_Expr(removal)
+
+    def dropped_del(self, s: gast.Delete, x: str) -> bool:
+        """Whether ``del x`` changes nothing the function computes: a statement of the
+        function's own body (run once, in no loop), ``x`` a parameter or assigned by an
+        earlier such statement (so Python raises nothing there), no statement after it
+        reading ``x`` (where Python would raise), and ``x`` neither global nor nonlocal."""
+        body = self.p.tree.body
+        at = next((i for i, st in enumerate(body) if st is s), None)
+        if at is None or any(isinstance(n, (gast.Global, gast.Nonlocal)) and x in n.names
+                             for n in walk(self.p.tree)):  # fmt: skip
+            return False
+        args = self.p.tree.args
+        params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs] + [
+            a.id for a in (args.vararg, args.kwarg) if a is not None]  # fmt: skip
+        bound = x in params or any(
+            isinstance(st, gast.Assign) and any(isinstance(t, gast.Name) and t.id == x
+                                                for t in st.targets)
+            for st in body[:at]
+        )  # fmt: skip
+        read = any(isinstance(n, gast.Name) and n.id == x and isinstance(n.ctx, gast.Load)
+                   for st in body[at + 1 :] for n in walk(st))  # fmt: skip
+        return bound and not read
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):

@@ -670,9 +670,62 @@ def test_out_into_an_array_made_here_is_a_plain_write_and_a_passed_out_may_be_no
     assert " is None" in sd.source(passed)
 
 
+def _closure_over_a_variable_assigned_twice(x, scale):
+    if scale > 0.0:
+        n = 2.0
+    else:
+        n = 3.0
+    if scale > 10.0:
+        h = np.sin
+    else:
+
+        def h(y):
+            return y**n * scale
+
+    return np.sum(h(x))
+
+
+def _lambda_passed_on_over_a_rebound_parameter(x, scale):
+    scale = scale * 2.0
+    scale = scale + 1.0
+    weighted = lambda y: np.sin(y) * scale  # noqa: E731
+    return np.sum(list(map(weighted, [x, x * x]))[1]) + np.sum(_apply(weighted, x))
+
+
+def _apply(f, x):
+    return f(x)
+
+
+def test_a_closure_reads_a_variable_every_assignment_of_which_came_before_it():
+    """A nested function made where each assignment of what it reads is behind it (in
+    earlier statements, which never run again) reads those values at every call, as a
+    Python cell does: passed on as a value (``functools.partial``) it is compiled, in
+    both modes, where it was refused for the second assignment."""
+    x = np.array([0.3, 0.7, 1.1])
+    for scale in (0.5, -0.5):
+        verify_both_modes(_closure_over_a_variable_assigned_twice, (x, scale), RNG)
+    verify_both_modes(_lambda_passed_on_over_a_rebound_parameter, (x, 0.4), RNG)
+
+
+def test_a_closure_over_a_variable_assigned_after_it_stays_refused():
+    """A variable assigned again after the nested function is made may hold another value
+    when it is called: passed on as a value, that function is still refused."""
+
+    def later(x):
+        n = 2.0
+        h = lambda y: y * n  # noqa: E731
+        held = [h]
+        n = 3.0  # (Python's call of ``held[0]`` reads this one)
+        return np.sum(held[0](x))
+
+    with pytest.raises(sd.CompileError, match="may hold another value when it is called"):
+        sd.grad(later)(np.ones(2))
+
+
 def test_del_of_an_entry_of_the_callers_dict_reaches_it():
     """``del d[k]`` runs as the update ``d.pop(k)``: the caller's dict loses the entry,
-    as after a plain call; a del of a name or a slice is refused."""
+    as after a plain call; a del of a slice, or of a name read after it or in a loop, is
+    refused (a del of a name bound before and never read after changes nothing)."""
 
     def drops(x, d):
         del d["w"]
@@ -682,13 +735,33 @@ def test_del_of_an_entry_of_the_callers_dict_reaches_it():
     assert sd.grad(drops)(np.array([1.0, 1.0]), d).tolist() == [2.0, 3.0]
     assert list(d) == ["v"]
 
-    def unbinds(x):
+    def unbinds(x, s):
         y = x * 2.0
-        del y
+        del y, s
         return np.sum(x)
 
-    with pytest.raises(sd.CompileError, match="del of a name, an attribute or a slice"):
-        sd.grad(unbinds)(np.ones(2))
+    np.testing.assert_array_equal(sd.grad(unbinds)(np.ones(2), 1.0), [1.0, 1.0])
+
+    def reads_after(x, s):
+        del s
+        if x[0] > 5.0:
+            return np.sum(x) * s  # noqa: F821 (Python raises here: srcdiff must not compute it)
+        return np.sum(x)
+
+    def in_a_loop(x):
+        for _ in range(2):
+            y = x * 2.0
+            del y
+        return np.sum(x)
+
+    def of_a_slice(x, d):
+        del d[1:]
+        return np.sum(x)
+
+    for f, args in ((reads_after, (np.ones(2), 1.0)), (in_a_loop, (np.ones(2),)),
+                    (of_a_slice, (np.ones(2), [1, 2]))):  # fmt: skip
+        with pytest.raises(sd.CompileError, match="del of a name, an attribute or a slice"):
+            sd.grad(f)(*args)
 
 
 def test_a_rebound_itertools_function_is_compiled_as_its_new_object():

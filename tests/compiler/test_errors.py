@@ -64,8 +64,9 @@ def make_nonlocal():
 def with_closure_as_value(x):
     w = x * 2.0
     scale = lambda v: v * w  # noqa: E731
+    held = [scale]
     w = x * 3.0  # (Python's lambda reads this one)
-    return np.sum(apply_to(scale, x))
+    return np.sum(apply_to(held[0], x))
 
 
 def apply_to(f, x):
@@ -174,7 +175,7 @@ CASES = [
     (generator, "yield", "yield", "consumes all its values at once"),
     (with_global, "for COUNTER in", "the global `COUNTER` bound other", "bind a local name"),
     (make_nonlocal(), "nonlocal calls", "nonlocal statement", "pass the value in"),
-    (with_closure_as_value, "apply_to(scale", "reads `w` of the function", "bind the others"),
+    (with_closure_as_value, "held = [scale]", "reads `w` of the function", "bind the others"),
     (with_set_comprehension, "for v in x}", "no derivative rule for set", "register_vjp"),
     (with_set_display, "sum({x[0]", "a set of differentiated values", "use a list"),
     (keyed_by_a_computed_number, "d[x[0]", "a dict key of float64", "by a string or an integer"),
