@@ -1453,6 +1453,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     return out
 
 
+_kl_div_terms = _recorded(rt.tensor_methods.kl_div_terms, "SubBackward0")
+
+
 def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
            reduce: bool | None = None, reduction: str = "mean", log_target: bool = False
            ) -> Tensor:  # fmt: skip
@@ -1475,8 +1478,8 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
         check_reduction(reduction)
     if log_target:
         loss = target.exp() * (target - input)
-    else:  # xlogy(t, t) - t x: the log of 1 where t is 0 (no log of 0 computed)
-        loss = target * where(target == 0, 1.0, target).log() - target * input
+    else:  # xlogy(t, t) - t x, with PyTorch's gradient (NaN in t where t is 0)
+        loss = _kl_div_terms(input, target)
     if reduction == "batchmean":
         total = loss.sum()
         return total / input.shape[0] if input.ndim else total

@@ -548,6 +548,23 @@ def binary_cross_entropy_jvp(ans, p, t, *, dp, dt):
     return (p - t) / xp.maximum((1 - p) * p, least) * dp, rt.tensor_methods.neg_logit(p) * dt
 
 
+@vjp(tm.kl_div_terms)
+def kl_div_terms(g, ans, x, t):
+    """``-t`` in ``x``; ``log(t) + 1 - x`` in ``t``, NaN where ``t`` is 0 or negative (as
+    PyTorch's: the derivative of ``t log t`` is infinite at 0, undefined below)."""
+    d_t = xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, xp.nan)
+    return (
+        rt.cast_like(rt.unbroadcast(-g * t, x), x),
+        rt.cast_like(rt.unbroadcast(g * d_t, t), t),
+    )
+
+
+@jvp(tm.kl_div_terms)
+def kl_div_terms_jvp(ans, x, t, *, dx, dt):
+    d_t = xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, xp.nan)
+    return -t * dx, xp.where(xp.asarray(dt) == 0, 0.0, d_t * dt)
+
+
 @vjp(tm.neg_logit)
 def neg_logit(g, ans, p):
     return -g / (p * (1 - p))

@@ -1770,6 +1770,17 @@ def binary_cross_entropy(p: Any, t: Any) -> Any:
         return (t - 1) * xp.maximum(xp.log1p(-p), -100.0) - t * xp.maximum(xp.log(p), -100.0)
 
 
+def kl_div_terms(x: Any, t: Any) -> Any:
+    """PyTorch's Kullback-Leibler terms of log-probabilities ``x`` against probabilities
+    ``t``: ``xlogy(t, t) - t x`` (0 where ``t`` is 0, NaN where it is negative). Its rule
+    is PyTorch's gradient: NaN in ``t`` where ``t`` is 0 (its one-sided derivative there
+    is infinite)."""
+    xp = array_module(x, t)
+    with np.errstate(invalid="ignore"):
+        logs = t * xp.log(xp.where(t == 0, 1, t))
+    return xp.where(t == 0, 0, logs) - t * x
+
+
 def neg_logit(p: Any) -> Any:
     """``-log(p / (1 - p))``: the gradient of binary cross entropy in its target, as
     PyTorch computes it (infinite, without a warning, at 0 and 1)."""

@@ -762,3 +762,40 @@ def test_a_compiled_step_leaves_out_the_checks_that_arguments_are_tensors():
     assert value == pytest.approx(step(eager, tensor(x), tensor(y)), rel=1e-12)
     # (softmax(...).sum() is 1: its gradient is rounding noise, 1e-17, in either step)
     np.testing.assert_allclose(w.grad.numpy(), eager.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("kind", ["F", "module"])
+def test_kl_div_target_at_zero_gets_pytorchs_nan(compiled, kind):
+    """xlogy(t, t) - t x has an infinite one-sided derivative in t at t = 0: PyTorch's
+    gradient there is NaN, never the -x a log of 1 would give; elsewhere (and in x, and
+    with log_target) the gradients agree with central differences."""
+    x0 = np.array([[-0.5, 0.3, 1.2], [0.7, -1.1, 0.4]])
+    t0 = np.array([[0.0, 0.4, 0.6], [0.25, 0.0, 0.75]])
+
+    def loss(x, t, log_target=False):
+        if kind == "F":
+            return F.kl_div(x, t, reduction="sum", log_target=log_target)
+        return nn.KLDivLoss(reduction="sum", log_target=log_target)(x, t)
+
+    def step(x, t, log_target=False):
+        y = loss(x, t, log_target)
+        y.backward()
+        return y.detach()
+
+    run = sd.differentiate(step) if compiled else step
+    for log_target, t_at in ((False, t0), (True, t0 - 0.5)):
+        x, t = tensor(x0, requires_grad=True), tensor(t_at, requires_grad=True)
+        run(x, t, log_target)
+        d_t, d_x = t.grad.numpy(), x.grad.numpy()
+        inside = t_at != 0 if not log_target else np.ones_like(t_at, bool)
+        assert np.isnan(d_t[~inside]).all()
+        for h in (1e-5, 1e-6):
+            fx, ft = numeric_grad(
+                lambda a, b, lt=log_target: value(lambda u, v: loss(u, v, lt), a, b),
+                [x0, t_at],
+                wrt=(0, 1),
+                eps=h,
+            )
+            np.testing.assert_allclose(d_x, fx, atol=1e-6)
+            np.testing.assert_allclose(d_t[inside], ft[inside], atol=1e-6)

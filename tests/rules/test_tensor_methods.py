@@ -156,6 +156,9 @@ SPECS = [
     Spec(tm.binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((3, 4), 0.0, 1.0))),
     Spec(tm.binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((4,), 0.0, 1.0)), label="broadcast"),
     Spec(tm.neg_logit, (R((3, 4), 0.05, 0.95),)),
+    Spec(tm.kl_div_terms, (R((3, 4)), R((3, 4), 0.05, 1.0))),
+    Spec(tm.kl_div_terms, (R((3, 4)), R((4,), 0.05, 1.0)), label="broadcast"),
+    Spec(F._kl_div_terms, (R((3, 4)), R((3, 4), 0.05, 1.0))),
     # (what nn.functional.binary_cross_entropy calls, as compiled code sees it)
     Spec(F._binary_cross_entropy, (R((3, 4), 0.05, 0.95), R((3, 4), 0.0, 1.0))),
     Spec(tm.logsumexp, (R((3, 4)), 1), wrt=(0,)),
