@@ -704,6 +704,10 @@ class Step:
 
 
 STEP: list[Step | None] = [None]  # the innermost compiled Tensor function running
+# the zeros a backward() in a compiled step gave for arguments its callees' results do
+# not depend on (no gradient path), so that a loss reaching a leaf only through them
+# raises PyTorch's error rather than give zeros; None outside such a backward()
+UNREACHED: list[list | None] = [None]
 
 
 def tensor_call(
@@ -1783,9 +1787,12 @@ def _unit_vjp(record: tuple, g: Any, wanted: tuple[int, ...] | None) -> tuple:
             d if e is None or d is None else d[e] if isinstance(e, int) else d.get(e)
             for d, e in zip(out, elements, strict=True)
         ]  # (**kwargs: an entry unread)
+    unreached = UNREACHED[0]
     for i in range(len(out)) if wanted is None else wanted:
         if out[i] is None:
             out[i] = zeros_like(values[i])
+            if unreached is not None:
+                unreached.append(out[i])
     return tuple(out)
 
 

@@ -13,7 +13,7 @@ from ..backend import array_module
 from ..grad_mode import STATE as GRAD_MODE
 from ..grad_mode import enable_grad
 from . import mutation
-from .calls import CALLED, LEAVES, STEP, Host, Step, path_key
+from .calls import CALLED, LEAVES, STEP, UNREACHED, Host, Step, path_key
 from .creation import float_result
 from .mutation import holds, refuse
 from .objects import receiver
@@ -490,6 +490,9 @@ HOOKED: list[dict | None] = [None]
 def accumulate_grad(tensor: Any, g: Any) -> None:
     """Add ``g`` to ``tensor.grad`` (a leaf), or carry it on through the graph that
     produced ``tensor`` (recorded by eager code before the compiled call)."""
+    unreached = UNREACHED[0]
+    if unreached is not None and any(g is z for z in unreached):
+        return  # (no gradient path reaches it: PyTorch leaves its .grad as it was)
     ACCUMULATED[0] += 1
     held = HOOKED[0]
     if tensor._node is None and not tensor._hooks:  # a leaf without hooks: the usual case
@@ -613,12 +616,14 @@ def backward(
     previous, CALLED[0] = CALLED[0], called  # (collect_called's, written out: every
     handed = ACCUMULATED[0]  # training step passes here)
     outer, HOOKED[0] = HOOKED[0], {}
+    unreached, UNREACHED[0] = UNREACHED[0], []
     try:
         adjoint(saved, seed)
         hooked = HOOKED[0]
     finally:
         CALLED[0] = previous
         HOOKED[0] = outer
+        UNREACHED[0] = unreached
     if hooked:
         hand_on(hooked)
     if step is not None and ACCUMULATED[0] == handed:  # as eager code's loss would be

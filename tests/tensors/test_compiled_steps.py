@@ -3960,3 +3960,47 @@ def test_contiguous_of_a_0d_tensor_stays_0d_in_compiled_code():
     for eps in (1e-6, 1e-4):
         want = 1.5 * ((value + eps) ** 2 - (value - eps) ** 2) / (2 * eps)
         assert x.grad.shape == () and x.grad.item() == pytest.approx(want, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        lambda w: w.new_full((2,), 1.5),
+        lambda w: w.new_tensor([1.0, 2.0]),
+        lambda w: w.new_zeros(2),
+        lambda w: (w * 2).detach(),
+        lambda w: sd.full_like(w, 2.0),
+    ],
+    ids=["new_full", "new_tensor", "new_zeros", "detach", "full_like"],
+)
+def test_a_loss_from_a_callee_result_that_needs_no_grad_is_refused_as_eagerly(piece):
+    """A loss built from what a called function returns without a gradient (new_full,
+    new_tensor, a detached Tensor): eager code and PyTorch raise; a compiled step, whose
+    callee is found when it runs, gave ``w.grad`` zeros."""
+
+    def step(w, y, piece=piece):
+        (piece(w) * y).sum().backward()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([0.5, -1.5], requires_grad=True)
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            fn(w, sd.tensor([1.0, 2.0]))
+        assert w.grad is None
+
+
+def test_an_argument_a_callee_result_does_not_depend_on_keeps_no_grad():
+    """PyTorch leaves ``.grad`` None for a leaf no gradient path reaches; a compiled step
+    gave zeros to one passed to a callee that did not use it."""
+
+    def scaled(w, v):
+        return w * 2
+
+    def step(w, v, scaled=scaled):
+        (scaled(w, v) * 3).sum().backward()
+
+    for fn in (step, sd.differentiate(step)):
+        w = sd.tensor([0.5, -1.5], requires_grad=True)
+        v = sd.tensor([1.0, 2.0], requires_grad=True)
+        fn(w, v)
+        assert w.grad.tolist() == [6.0, 6.0] and v.grad is None
+
