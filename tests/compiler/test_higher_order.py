@@ -209,9 +209,9 @@ REFUSED_AT_SECOND_ORDER = {
         "derivative rule: first order only",
     ),
     **dict.fromkeys(
-        ["np.histogram", "np.histogram_bin_edges"],
-        "a gradient whose helpers (rt.histogram_grads, histogram_tangent) have no derivative "
-        "rule: first order only",
+        ["np.histogram", "np.histogram_bin_edges", "np.histogram2d"],
+        "a gradient whose helpers (rt.histogram_grads, histogram2d_grads, histogram_tangent) "
+        "have no derivative rule: first order only",
     ),
     **dict.fromkeys(
         [

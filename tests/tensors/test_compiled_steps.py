@@ -4003,4 +4003,3 @@ def test_an_argument_a_callee_result_does_not_depend_on_keeps_no_grad():
         v = sd.tensor([1.0, 2.0], requires_grad=True)
         fn(w, v)
         assert w.grad.tolist() == [6.0, 6.0] and v.grad is None
-
