@@ -1202,7 +1202,8 @@ class Tensor:
         """The variance over ``dim``, divided by ``n - correction`` (1 by default, as
         ``unbiased``)."""
         correction = int(unbiased) if correction is None else correction
-        x = self._floating()
+        rt.tensor_methods.floats_for_spread(self._data.dtype)
+        x = self
         dim = rt.tensor_methods.reduction_dim(x._data, _dims(dim))  # (None for a 0-d x)
         n = (
             x.numel()
@@ -1218,7 +1219,7 @@ class Tensor:
         primitive), whose gradient is 0 where the deviation is 0, as in PyTorch."""
         return apply_op(
             rt.tensor_methods.std,
-            (self._floating(), _dims(dim), unbiased, keepdim, correction),
+            (self, _dims(dim), unbiased, keepdim, correction),
             name="StdBackward0",
         )
 
@@ -1337,7 +1338,10 @@ class Tensor:
         return self.reshape(rt.tensor_methods.flattened_shape(self.shape, start_dim, end_dim))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
-        return apply_op(np.swapaxes, (self, dim0, dim1), name="TransposeBackward0", view=True)
+        """``dim0`` and ``dim1`` swapped (a view); a 0-d tensor's dims 0 and -1 leave it
+        as it is."""
+        prim = rt.tensor_methods.transpose if self.ndim == 0 else np.swapaxes
+        return apply_op(prim, (self, dim0, dim1), name="TransposeBackward0", view=True)
 
     swapaxes = swapdims = transpose
 
@@ -1437,6 +1441,7 @@ class Tensor:
     def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """The pieces along ``dim`` (every ``split_size``, or of the given sizes), each a
         view recorded as a slice."""
+        rt.tensor_methods.at_least_1d(self.ndim, "split")
         dim = rt.tensor_methods.checked_dim(self.ndim, dim) % max(self.ndim, 1)
         length = self._data.shape[dim]
         cuts = rt.tensor_methods.split_points(length, split_size)
@@ -1446,6 +1451,7 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Pieces of ``ceil(length / chunks)`` along ``dim`` (fewer where they run out)."""
+        rt.tensor_methods.at_least_1d(self.ndim, "chunk")
         length = self._data.shape[rt.tensor_methods.checked_dim(self.ndim, dim)]
         return self.split(rt.tensor_methods.chunk_sections(length, chunks), dim)
 

@@ -280,7 +280,7 @@ def flatten(g, ans, x, start_dim=0, end_dim=-1):
 
 @vjp(tm.transpose)
 def transpose(g, ans, x, dim0, dim1):
-    return xp.swapaxes(g, dim0, dim1), None, None
+    return (g if xp.ndim(g) == 0 else xp.swapaxes(g, dim0, dim1)), None, None
 
 
 @vjp(tm.permute)

@@ -203,11 +203,19 @@ def ddof(unbiased: bool, correction: Any) -> Any:
     return int(unbiased) if correction is None else correction
 
 
+def floats_for_spread(dtype: Any) -> None:
+    """PyTorch's error for ``std`` and ``var`` of integers or booleans (NumPy would
+    give a float)."""
+    if np.dtype(dtype).kind in "biu":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+
+
 def var(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
         correction: Any = None) -> Any:  # fmt: skip
     """``x.var()``: unbiased by default, where NumPy's ``var`` divides by ``n``."""
     if not is_array(x):
         return x.var(dim, unbiased, keepdim, correction=correction)
+    floats_for_spread(x.dtype)
     return x.var(
         axis=axis(reduction_dim(x, dim)), ddof=ddof(unbiased, correction), keepdims=keepdim
     )
@@ -218,6 +226,7 @@ def std(x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
     """``x.std()``: unbiased by default, as ``var``."""
     if not is_array(x):
         return x.std(dim, unbiased, keepdim, correction=correction)
+    floats_for_spread(x.dtype)
     return x.std(
         axis=axis(reduction_dim(x, dim)), ddof=ddof(unbiased, correction), keepdims=keepdim
     )
@@ -1064,7 +1073,19 @@ def hardswish(x: Any) -> Any:
 pow = _method("pow", lambda x, exponent: operator.pow(*_promoted(x, exponent, "pow")))
 clamp = _method("clamp", lambda x, min=None, max=None: array_module(x).clip(x, min, max))
 view = _method("view", lambda x, *shape: x.reshape(*shape))
-transpose = _method("transpose", lambda x, dim0, dim1: array_module(x).swapaxes(x, dim0, dim1))
+
+
+def _transposed(x: Any, dim0: int, dim1: int) -> Any:
+    """``swapaxes``; a 0-d tensor's dims 0 and -1 leave it as it is (a view of it), as
+    PyTorch's do."""
+    if x.ndim == 0:
+        checked_dim(0, dim0)
+        checked_dim(0, dim1)
+        return x[...]
+    return array_module(x).swapaxes(x, dim0, dim1)
+
+
+transpose = _method("transpose", _transposed)
 permute = _method("permute", lambda x, *dims: x.transpose(*dims))
 unsqueeze = _method("unsqueeze", lambda x, dim: array_module(x).expand_dims(x, dim))
 float = _method("float", lambda x: x.astype(np.float32))
@@ -1569,9 +1590,16 @@ def split(x: Any, split_size_or_sections: Any = None, dim: int = 0, *,
     split_size_or_sections = split_sizes(split_size_or_sections, split_size)
     if not is_array(x):
         return x.split(split_size_or_sections, dim)
+    at_least_1d(x.ndim, "split")
     dim = checked_dim(x.ndim, dim)
     cuts = split_points(x.shape[dim], split_size_or_sections)
     return tuple(array_module(x).split(x, cuts, axis=dim))
+
+
+def at_least_1d(ndim: int, name: str) -> None:
+    """PyTorch's error for ``split`` and ``chunk`` of a 0-d tensor."""
+    if ndim == 0:
+        raise RuntimeError(f"{name} expects at least a 1-dimensional tensor")
 
 
 def split_sizes(split_size_or_sections: Any, split_size: Any) -> Any:
@@ -1585,6 +1613,7 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> Any:
     """``x.chunk(chunks, dim)``, as PyTorch's (see ``chunk_sections``)."""
     if not is_array(x):
         return x.chunk(chunks, dim)
+    at_least_1d(x.ndim, "chunk")
     return split(x, chunk_sections(x.shape[checked_dim(x.ndim, dim)], chunks), dim)
 
 

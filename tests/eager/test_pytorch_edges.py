@@ -1302,3 +1302,43 @@ def test_max_min_std_var_along_the_dim_of_a_0d_tensor(dim):
     assert np.isnan(sd.tensor(0.3).std(dim).item())  # n - 1 = 0, as in PyTorch
     with pytest.raises(IndexError, match="Dimension out of range"):
         sd.tensor(0.3).max(1)
+
+
+# ---- 0-d transpose, split and chunk; std and var of integers --------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, error, said",
+    [
+        (lambda x: x.sum().chunk(2), RuntimeError, "chunk expects at least a 1-dimensional"),
+        (lambda x: sd.chunk(x.sum(), 2, 0), RuntimeError, "chunk expects at least a 1-dim"),
+        (lambda x: x.sum().split(1), RuntimeError, "split expects at least a 1-dimensional"),
+        (lambda x: x.sum().split([1]), RuntimeError, "split expects at least a 1-dimensional"),
+        (lambda x: x.long().var(0, keepdim=True), RuntimeError, "std and var only support"),
+        (lambda x: x.long().std(), RuntimeError, "std and var only support floating point"),
+        (lambda x: (x > 0).var(), RuntimeError, "std and var only support floating point"),
+        (lambda x: x.sum().transpose(0, 1), IndexError, "range of \\[-1, 0\\], but got 1"),
+    ],
+)
+def test_0d_pieces_and_integer_spreads_are_refused_as_pytorch_refuses(make, error, said):
+    """split and chunk of a 0-d tensor raise IndexError no more, and std and var of
+    integers or booleans no longer give NumPy's float (or its own error): PyTorch's
+    errors, eagerly and in compiled code."""
+    x = sd.tensor([[3.0, -2.0, 5.0], [0.0, 7.0, -1.0]], requires_grad=True)
+    assert_refused_eagerly_and_compiled(make, x, error, said)
+
+
+@pytest.mark.parametrize("dims", [(0, -1), (0, 0), (-1, -1)])
+def test_transpose_of_a_0d_tensor_is_the_tensor_as_in_pytorch(dims):
+    """PyTorch takes dims 0 and -1 of a 0-d tensor; srcdiff refused them (axis out of
+    bounds). The gradient passes through unchanged, eagerly and compiled."""
+
+    def step(x):
+        y = (x * x).sum().transpose(dims[0], dims[1]) * 3.0
+        y.backward()
+        return y.detach()
+
+    for fn in (step, sd.differentiate(step)):
+        x = sd.tensor([1.5, -2.0], dtype=sd.float64, requires_grad=True)
+        assert fn(x).item() == 3.0 * (1.5**2 + 2.0**2)
+        np.testing.assert_allclose(arr(x.grad), [9.0, -12.0])
