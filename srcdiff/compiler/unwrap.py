@@ -24,7 +24,7 @@ from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.objects import OPERATOR_SYMBOLS
 from ..runtime.tensors import HOOK_REFUSAL, tensor_class
-from .analyse import BINOPS, found_objects, operands_of, params_of
+from .analyse import BINOPS, _bound_names, found_objects, operands_of, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import (
@@ -97,6 +97,7 @@ class Unwrapper:
         self.p = parsed
         self.names = names
         self.locals = local_names(fn)
+        self.modules = self.module_names(fn)
         self.returned = {
             s.value.id
             for s in walk_statements(fn.body)
@@ -746,12 +747,30 @@ class Unwrapper:
         (``self.norm(h)``, an ``nn.LayerNorm`` named as a Tensor method), nor where
         ``x.name`` is found now as something else: a method of an object of a user's class
         (``scale.mul(h)``) is its class's, compiled as such."""
-        if isinstance(func.value, gast.Name) and func.value.id == self.instance:
+        if isinstance(func.value, gast.Name) and (
+            func.value.id == self.instance or func.value.id in self.modules
+        ):
             return False
         found, obj = self.resolve(func)
         if found and isinstance(obj, types.MethodType):
             return isinstance(obj.__self__, tensor_class())
         return not found or isinstance(obj, types.BuiltinMethodType)
+
+    def module_names(self, fn: gast.FunctionDef) -> set[str]:
+        """The locals that only ever hold one module (``m = F``, as ``get(F)`` returning
+        its argument leaves it once inlined): ``m.softmax(x)`` is the module's function,
+        never a Tensor's method."""
+        held: dict[str, set[int]] = {}
+        for s in walk_statements(fn.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                found, obj = self.resolve(s.value)
+                module = found and isinstance(obj, types.ModuleType)
+                held.setdefault(s.targets[0].id, set()).add(id(obj) if module else 0)
+            else:
+                for n in _bound_names(s):
+                    held.setdefault(n, set()).add(0)
+        params = set(params_of(fn))
+        return {n for n, ids in held.items() if len(ids) == 1 and 0 not in ids and n not in params}
 
     def is_module(self, e: gast.Name) -> bool:
         found, obj = self.resolve(e)

@@ -12,6 +12,8 @@ from steps import assert_compiled_step_matches_eager, assert_runs_match, shown_l
 import srcdiff as sd
 from srcdiff import nn
 from srcdiff.compiler import inline
+from srcdiff.nn import functional as F
+from srcdiff.testing import numeric_grad
 
 from .programs import PROGRAMS, data, leaves, parameters
 
@@ -4003,3 +4005,41 @@ def test_an_argument_a_callee_result_does_not_depend_on_keeps_no_grad():
         v = sd.tensor([1.0, 2.0], requires_grad=True)
         fn(w, v)
         assert w.grad.tolist() == [6.0, 6.0] and v.grad is None
+
+
+def _given(module):
+    return module
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        lambda x: _given(F).softmax(x, dim=-1),
+        lambda x: _given(F).relu(x),
+        lambda x: _given(sd).exp(x),
+        lambda x: _given(sd).sum(x * x),
+    ],
+    ids=["softmax", "relu", "exp", "sum"],
+)
+def test_a_module_a_call_returns_calls_its_own_function(piece):
+    """``get(F).softmax(x, dim=-1)``, ``get`` returning the module it is given: the
+    module's function, as in Python; compiled code took it for the Tensor's method
+    (refused, or a TypeError for ``get(sd).sum(x)``)."""
+
+    def step(x):
+        y = piece(x)
+        (y * y).sum().backward()
+
+    x0 = np.array([1.0, -2.0, 0.5])
+
+    def value(a):
+        with sd.no_grad():
+            y = piece(sd.tensor(a))
+            return (y * y).sum().item()
+
+    for h in (1e-5, 1e-6):
+        want = numeric_grad(value, [x0], eps=h)
+        for fn in (step, sd.differentiate(step)):
+            x = sd.tensor(x0, requires_grad=True)
+            fn(x)
+            np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-8)
