@@ -2058,7 +2058,9 @@ def unfold(x: Any, dimension: int, size: int, step: int) -> Any:
     along ``dimension``, that dim made their number and a new last dim their entries (a
     view of ``x``, as PyTorch's)."""
     if not is_array(x):
-        return x.unfold(dimension, size, step)
+        if hasattr(x, "unfold"):  # a Tensor
+            return x.unfold(dimension, size, step)
+        x = np.asarray(x)  # a number: a 0-d gradient
     dim, n, size, step = unfold_shape(x.shape, dimension, size, step)
     if x.ndim == 0:  # (its one entry, or none)
         return array_module(x).reshape(x, (1,))[:size]
