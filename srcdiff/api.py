@@ -1514,20 +1514,27 @@ def _gather(layout: tuple, args: tuple) -> list:
     return [one(e) for e in layout]
 
 
-def _scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
-    """The pull-backs to ``args`` of those (``grads``) to the arguments ``layout`` made of
-    them (see ``_gather``): summed where a value went twice, zeros where it went nowhere."""
+def _grads_by_path(layout: tuple, grads: tuple) -> dict[tuple, Any]:
+    """Each gradient in ``grads`` under the path (in ``layout``) of the value it is for,
+    summed where a value went twice; a list in ``layout`` stands for its entries'."""
     found: dict[tuple, Any] = {}
 
     def put(entry: Any, g: Any) -> None:
         if isinstance(entry, list):
             for e, d in zip(entry, g if g is not None else [None] * len(entry), strict=True):
                 put(e, d)
-        elif g is not None and not isinstance(g, rt.NoGradient):
+        elif entry is not None and g is not None and not isinstance(g, rt.NoGradient):
             found[entry] = g if entry not in found else found[entry] + g
 
     for e, g in zip(layout, grads, strict=True):
         put(e, g)
+    return found
+
+
+def _scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
+    """The pull-backs to ``args`` of those (``grads``) to the arguments ``layout`` made of
+    them (see ``_gather``): summed where a value went twice, zeros where it went nowhere."""
+    found = _grads_by_path(layout, grads)
 
     def build(value: Any, path: tuple) -> Any:
         if path in found:
@@ -4186,17 +4193,7 @@ def _spread_scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
     """The pull-backs to ``args`` of those (``grads``) to the arguments ``layout`` took out
     of them (see ``_spread_gather``): summed where a value went twice, a partial's the list
     of its bound values', zeros where a value went nowhere."""
-    found: dict[tuple, Any] = {}
-
-    def put(entry: Any, g: Any) -> None:
-        if isinstance(entry, list):
-            for e, d in zip(entry, g if g is not None else [None] * len(entry), strict=True):
-                put(e, d)
-        elif entry is not None and g is not None and not isinstance(g, rt.NoGradient):
-            found[entry] = g if entry not in found else found[entry] + g
-
-    for e, g in zip(layout, grads, strict=True):
-        put(e, g)
+    found = _grads_by_path(layout, grads)
 
     def build(value: Any, path: tuple) -> Any:
         if path in found:
