@@ -961,6 +961,15 @@ def reduceat_tangent(d: Any, ans: Any, array: Any, indices: Any, axis: int = 0,
 # ---- histograms ----------------------------------------------------------------------------
 
 
+def _binned_total(found: Any, weights: Any, dtype: Any) -> Any:
+    """The number of samples in some bin (``found >= 0``), or their weights' sum."""
+    xp = array_module(found)
+    inside = found >= 0
+    if weights is None:
+        return xp.sum(backend.astype(inside, dtype))
+    return xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
+
+
 def _histogram_parts(a: Any, bins: Any, range: Any, ans: Any) -> tuple:
     """For ``np.histogram(a, bins, range)`` giving ``ans``: the bin of each entry of ``a``
     (flattened; -1 outside the edges, as NumPy counts them: each bin holds its left edge,
@@ -1009,12 +1018,7 @@ def histogram_grads(g: Any, ans: Any, a: Any, bins: Any = 10, range: Any = None,
     found, n, source = _histogram_parts(a, bins, range, ans)
     widths = edges[1:] - edges[:-1]
     if density:  # hist = n / (widths * n.sum()), n the weights (or ones) in each bin
-        inside = found >= 0
-        n_sum = (
-            xp.sum(backend.astype(inside, edges.dtype))
-            if weights is None
-            else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
-        )
+        n_sum = _binned_total(found, weights, edges.dtype)
         d_n = (gh / widths - xp.sum(gh * hist)) / n_sum
         d_widths = -gh * hist / widths
         zero = xp.zeros(1, dtype=edges.dtype)
@@ -1075,12 +1079,7 @@ def histogram_tangent(ans: Any, a: Any, bins: Any, range: Any, density: Any, wei
     if not density:
         return dn if weights is not None else xp.zeros(hist.shape, dtype=hist.dtype)
     widths = edges[1:] - edges[:-1]
-    inside = found >= 0
-    n_sum = (
-        xp.sum(backend.astype(inside, edges.dtype))
-        if weights is None
-        else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
-    )
+    n_sum = _binned_total(found, weights, edges.dtype)
     dwidths = de[1:] - de[:-1]
     return dn / (widths * n_sum) - hist * (xp.sum(dn) / n_sum + dwidths / widths)
 
@@ -1140,12 +1139,7 @@ def histogram2d_grads(g: Any, ans: Any, x: Any, y: Any, bins: Any = 10, range: A
     axes, found, each = _histogram2d_parts(x, y, bins, range, ans)
     if density:
         area = (xedges[1:] - xedges[:-1])[:, None] * (yedges[1:] - yedges[:-1])[None, :]
-        inside = found >= 0
-        total = (
-            xp.sum(backend.astype(inside, xedges.dtype))
-            if weights is None
-            else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
-        )
+        total = _binned_total(found, weights, xedges.dtype)
         d_c = (gh / area - xp.sum(gh * hist)) / total
         d_area = -gh * hist / area
         d_wx = xp.sum(d_area * (yedges[1:] - yedges[:-1])[None, :], axis=1)
@@ -1211,12 +1205,7 @@ def histogram2d_tangent(ans: Any, x: Any, y: Any, bins: Any, range: Any, density
     if not density:
         return dc
     wx, wy = xedges[1:] - xedges[:-1], yedges[1:] - yedges[:-1]
-    inside = found >= 0
-    total = (
-        xp.sum(backend.astype(inside, xedges.dtype))
-        if weights is None
-        else xp.sum(xp.where(inside, xp.reshape(xp.asarray(weights), (-1,)), 0.0))
-    )
+    total = _binned_total(found, weights, xedges.dtype)
     dwx, dwy = moved[0][1:] - moved[0][:-1], moved[1][1:] - moved[1][:-1]
     return dc / (total * wx[:, None] * wy[None, :]) - hist * (
         xp.sum(dc) / total + (dwx / wx)[:, None] + (dwy / wy)[None, :]
