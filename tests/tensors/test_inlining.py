@@ -577,10 +577,15 @@ def test_code_that_rebinds_with_setattr_is_followed_by_what_it_inlines():
 STEP_MODEL = Affine(0.5, -1.5)  # the globals a step reads (rebound by the test below)
 STEP_LOSS = sd.nn.MSELoss()
 STEP_OPTIMIZER = sd.optim.SGD(STEP_MODEL.parameters(), lr=0.1)
+STEP_HEAD = scaled  # a function, inlined: only its identity tells another one apart
+
+
+def halved(h, factor=0.5):
+    return h * factor
 
 
 def global_step(x, y):
-    loss = STEP_LOSS(STEP_MODEL(x), y)
+    loss = STEP_LOSS(STEP_HEAD(STEP_MODEL(x)), y)
     loss.backward()
     STEP_OPTIMIZER.step()
     STEP_OPTIMIZER.zero_grad()
@@ -588,15 +593,18 @@ def global_step(x, y):
 
 
 def test_globals_the_step_reads_once_are_checked_each_call_when_rebound(monkeypatch):
-    """The model, loss and optimizer read from globals (each read once by the check of
-    the compiled step): another object bound to any of them is the one that runs."""
+    """The model, loss, optimizer and function read from globals (each read once by the
+    check of the compiled step): another object bound to any of them is the one that runs.
+    The function's code is inlined, so only the check of the global's identity tells
+    another one apart; the model, optimizer and loss are also rebound alone to objects of
+    their class, whose attributes the step must read anew."""
     x, y = data()
     step = sd.differentiate(global_step)
     eager_model = Affine(0.5, -1.5)
     eager_optimizer = sd.optim.SGD(eager_model.parameters(), lr=0.1)
 
-    def eager(model, loss_fn, optimizer):
-        loss = loss_fn(model(x), y)
+    def eager(model, loss_fn, optimizer, head=scaled):
+        loss = loss_fn(head(model(x)), y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -608,6 +616,32 @@ def test_globals_the_step_reads_once_are_checked_each_call_when_rebound(monkeypa
 
     assert step(x, y) == eager(eager_model, STEP_LOSS, eager_optimizer)
     same(STEP_MODEL, eager_model)
+    # another function, whose code the step inlined: the new one runs
+    monkeypatch.setitem(globals(), "STEP_HEAD", halved)
+    assert step(x, y) == eager(eager_model, STEP_LOSS, eager_optimizer, halved)
+    same(STEP_MODEL, eager_model)
+    monkeypatch.setitem(globals(), "STEP_HEAD", scaled)
+    assert step(x, y) == eager(eager_model, STEP_LOSS, eager_optimizer)
+    same(STEP_MODEL, eager_model)
+    # another model of the same class: the step reads and updates its parameters
+    first, eager_first = Affine(2.0, 0.25), Affine(2.0, 0.25)
+    monkeypatch.setitem(globals(), "STEP_MODEL", first)
+    monkeypatch.setitem(globals(), "STEP_OPTIMIZER", sd.optim.SGD(first.parameters(), lr=0.1))
+    want = eager(eager_first, STEP_LOSS, sd.optim.SGD(eager_first.parameters(), lr=0.1))
+    assert step(x, y) == want
+    same(first, eager_first)
+    # another optimizer of the same class over the same parameters: its rate is the one
+    monkeypatch.setitem(globals(), "STEP_OPTIMIZER", sd.optim.SGD(first.parameters(), lr=0.5))
+    want = eager(eager_first, STEP_LOSS, sd.optim.SGD(eager_first.parameters(), lr=0.5))
+    assert step(x, y) == want
+    same(first, eager_first)
+    # another loss of the same class, holding a setting of its own
+    monkeypatch.setitem(globals(), "STEP_LOSS", sd.nn.MSELoss(reduction="sum"))
+    want = eager(eager_first, sd.nn.MSELoss(reduction="sum"),
+                 sd.optim.SGD(eager_first.parameters(), lr=0.5))  # fmt: skip
+    assert step(x, y) == want
+    same(first, eager_first)
+    monkeypatch.setitem(globals(), "STEP_LOSS", sd.nn.MSELoss())
     second, eager_second = Branchy(early=False), Branchy(early=False)
     monkeypatch.setitem(globals(), "STEP_MODEL", second)  # a module of another class
     monkeypatch.setitem(globals(), "STEP_OPTIMIZER", sd.optim.SGD(second.parameters(), lr=0.5))
