@@ -94,11 +94,19 @@ _TANGENTS: dict[Any, Tangent] = {}
 _NONDIFF: dict[Any, str] = {}  # primitive -> why its result carries no gradient
 _UNSUPPORTED: dict[Any, tuple[str, str]] = {}
 _VERSION = [0]
+_ISSUED = [0]  # the highest version given out: each registration takes a new one, so a
+# version names one content of the tables (one restored whole may take its version back)
 
 
 def version() -> int:
     """Bumped by every registration after import, so compiled code sees new rules."""
     return _VERSION[0]
+
+
+def _bump() -> None:
+    """A new version, never given out before: code compiled for any other is stale."""
+    _ISSUED[0] += 1
+    _VERSION[0] = _ISSUED[0]
 
 
 def _key(obj: Any) -> Any:
@@ -288,7 +296,7 @@ def linear_positions(primitive: Any) -> tuple[int, ...] | str | None:
 def register_jvp(primitive: Any, fn: Callable) -> None:
     """Register (or replace) the forward rule of one primitive."""
     _TANGENTS[_key(primitive)] = Tangent.of(fn, inline=False)
-    _VERSION[0] += 1
+    _bump()
 
 
 def lookup_jvp(primitive: Any) -> Tangent | None:
@@ -316,7 +324,7 @@ def register(primitive: Any, rule: Rule) -> None:
     """Register (or replace) the rule of one primitive."""
     _NONDIFF.pop(_key(primitive), None)
     _RULES[_key(primitive)] = rule
-    _VERSION[0] += 1
+    _bump()
 
 
 def nondiff(reason: str, *primitives: Any) -> None:
@@ -325,7 +333,7 @@ def nondiff(reason: str, *primitives: Any) -> None:
     list of what is not differentiated."""
     for prim in primitives:
         _NONDIFF[_key(prim)] = reason
-    _VERSION[0] += 1  # code compiled before took these for functions to differentiate
+    _bump()  # code compiled before took these for functions to differentiate
 
 
 _CASTS: set[Any] = set()

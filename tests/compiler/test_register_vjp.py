@@ -309,3 +309,30 @@ def test_a_users_rule_giving_none_for_an_argument_made_by_other_rules_is_zero(ru
     for h in (1e-6, 1e-4):
         fd = [(along(y + e) - along(y - e)) / (2 * h) for e in np.eye(3) * h]
         np.testing.assert_allclose(second, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_a_registry_restored_whole_takes_its_version_back_and_a_later_rule_a_new_one(rules):
+    """The ``rules`` fixture restores the tables and their version, so code compiled
+    before stays good; a rule registered after must not take a version some code was
+    compiled under meanwhile (that code would run with the rule it replaced)."""
+    g = sd.grad(uses_cube)
+    np.testing.assert_allclose(g(X), 6.0 * X**2)
+    tables = (registry._RULES, registry._TANGENTS, registry._NONDIFF)
+    saved, version = [dict(t) for t in tables], registry.version()
+
+    @sd.register_vjp(cube)
+    def cube_vjp(g, result, x):
+        return g * 3.0 * x * x
+
+    np.testing.assert_allclose(g(X), 6.0 * X**2)  # compiled again, with the rule
+    for table, before in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(before)
+    registry._VERSION[0] = version  # as it was: the first code holds again
+
+    @sd.register_vjp(cube)
+    def wrong_on_purpose(g, result, x):
+        return g * 5.0 * x * x
+
+    assert registry.version() != version
+    np.testing.assert_allclose(g(X), 10.0 * X**2)  # this rule's, not the first's
