@@ -3080,9 +3080,11 @@ def share_saves(body: Block, local: set[str],
                 saved_by: dict[str, gast.stmt] | None = None) -> None:  # fmt: skip
     """Save each value once per record: a statement whose adjoint reads a value that an
     earlier statement saved (before it in its block, or before the ``if`` or ``try`` it
-    is in: the same record, not a loop step's), and that no statement in between gave a
-    new value, reads it from there (``Op.shared``) instead of saving it again (``h =
-    np.tanh(t)`` saves ``h``; ``h * h`` after it need not). Both would be the same
+    is in: the same record, not a loop step's; before a ``try``, for its body only: an
+    ``except``, ``else`` or ``finally`` block runs after some of the body, which may have
+    given the value another), and that no statement in between gave a new value, reads it
+    from there (``Op.shared``) instead of saving it again (``h = np.tanh(t)`` saves ``h``;
+    ``h * h`` after it need not). Both would be the same
     object: a save is a reference, never a copy; so a write into an object (through
     whichever name) or a call that may write ends the sharing. ``saved_by``: what the
     enclosing block saved before this one; ``local``: the function's own names (a call
@@ -3091,8 +3093,8 @@ def share_saves(body: Block, local: set[str],
     for node in body:
         if not isinstance(node, Step):  # a loop's steps save into records of their own
             outer = saved_by if isinstance(node, (Branch, TryBlock)) else None
-            for b in blocks_of(node):
-                share_saves(b, local, outer)
+            for i, b in enumerate(blocks_of(node)):
+                share_saves(b, local, None if isinstance(node, TryBlock) and i else outer)
             saved_by.clear()  # (code run as written, no_grad's, saves nothing)
             continue
         s, op = node.stmt, node.op

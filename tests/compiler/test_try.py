@@ -322,6 +322,31 @@ def break_in_a_handler(x):
 A3 = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 1.0], [0.0, 1.0, 4.0]])
 
 
+def reads_in_a_handler_what_the_body_changed(x):
+    h = np.tanh(x + x)
+    try:
+        h = np.tanh(h * h)
+        if np.sum(h) > 0.3:
+            raise ValueError("large")
+        h = h + np.sin(h)
+    except ValueError:
+        h = np.tanh(h) * h
+    return np.sum(h)
+
+
+def reads_in_else_and_finally_what_the_body_changed(x):
+    h = np.tanh(x)
+    try:
+        h = np.sin(h) * 2.0
+    except ValueError:
+        h = x
+    else:
+        h = np.tanh(h) * h
+    finally:
+        h = h * np.exp(h)
+    return np.sum(h)
+
+
 WAYS = [
     (smooth_body, (X,), (0,)),
     (raise_midway, (X,), (0,)),
@@ -361,6 +386,9 @@ WAYS = [
     (finally_continues_instead, (X,), (0,)),
     (break_in_a_handler, (np.array([0.1, 0.2]),), (0,)),
     (break_in_a_handler, (np.array([0.1, 0.7]),), (0,)),
+    (reads_in_a_handler_what_the_body_changed, (X,), (0,)),
+    (reads_in_a_handler_what_the_body_changed, (X / 10,), (0,)),
+    (reads_in_else_and_finally_what_the_body_changed, (X,), (0,)),
 ]
 
 
