@@ -11,13 +11,22 @@ entries, with a guard), running sums and products (``itertools.accumulate``, fro
 initial value too), ``itertools.islice``, calls of helpers that branch or update their
 argument, a generator helper consumed whole (``sum(...)``, a for loop), functions defined
 inside (a default read from the function, a ``nonlocal`` running value), and a module
-counter (``global CALLS``).
+counter (``global CALLS``); and ``continue``, early returns, while loops on the data,
+lists grown, popped, sliced and inserted into in loops, dicts updated in loops (``update``,
+``+=``, ``setdefault``), starred assignments, masked and indexed updates in place
+(``v[x > 0] += ...``, ``v[[0, 2]] *= ...``), ``np.add.at``, list, dict and nested
+comprehensions and generator expressions, ``try``/``except``/``else``/``finally`` around a
+raise on the data (in the function or a helper), helpers called with keyword arguments and
+defaults, and functions defined inside that read the function's names (``def``, a
+``lambda``, one with a default, a list of them made in a comprehension).
 
 Each program that passes is run in forward mode too (its tangent against the
-gradient), and then to second order (``sd.hvp`` against differences of the gradient).
+gradient), and then to second order (``sd.hvp``, or the gradient of the gradient, against
+differences of the gradient).
 
-One refusal is by design, and is counted apart: a write through a view that another
-live name shares (see the README). Any other refusal is a false refusal, and at most
+Two refusals are by design, and are counted apart: a write through a view that another
+live name shares, and a function used as a value reading a variable assigned again after
+it (see the README). Any other refusal is a false refusal, and at most
 ``MAX_FALSE_REFUSALS`` of the programs may be refused so.
 CI runs a fixed sample of 150; ``SRCDIFF_RANDOM_PROGRAMS=2000`` runs more.
 
@@ -63,10 +72,25 @@ def pieces(a, b):
         yield np.tanh(u * w)
 
 
+def scaled(a, scale=1.0, *, shift=0.0, clip=None):
+    out = np.tanh(a * scale) + shift
+    if clip is not None:
+        return np.minimum(out, clip)
+    return out
+
+
+def checked(a, limit):
+    if np.sum(a) > limit:
+        raise ValueError("too large")
+    return np.sin(a) * 0.5
+
+
 CALLS = 0"""
 
-# What a refusal by design says (see the module's docstring).
-BY_DESIGN = ("shares its memory",)
+# What a refusal by design says (see the module's docstring), and what one the README
+# lists among what is refused says: a function used as a value reading a variable that is
+# assigned again after it.
+BY_DESIGN = ("shares its memory", "may hold another value when it is called")
 
 UNARY = ["np.tanh({a})", "np.sin({a})", "np.exp(np.sin({a}))", "{a} * 1.5", "-{a}"]
 BINARY = ["{a} + {b}", "{a} - {b}", "{a} * np.tanh({b})", "np.sum({a}) * 0.25 + {b}"]
@@ -103,10 +127,12 @@ class Scope:
 
 TOP = ["assign", "assign", "tuple", "update", "write", "alias", "view", "call", "if", "for",
        "while", "list", "dict", "bump", "match", "accumulate", "islice", "generator", "nested",
-       "count"]  # fmt: skip
+       "count", "until", "stack", "dicts", "star", "mask", "addat", "comprehension", "try",
+       "keywords", "closure", "return", "index"]  # fmt: skip
 INNER = ["assign", "assign", "tuple", "update", "write", "rebind", "call", "if", "for", "while",
-         "match"]  # fmt: skip
-DEEPEST = ["assign", "tuple", "update", "write"]
+         "match", "until", "stack", "star", "mask", "addat", "comprehension", "try", "keywords",
+         "return", "index"]  # fmt: skip
+DEEPEST = ["assign", "tuple", "update", "write", "mask", "index", "return"]
 
 
 @st.composite
@@ -119,7 +145,7 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
     for _ in range(draw(st.integers(1, 3))):
         kinds = TOP if scope.depth == 0 else INNER if scope.depth < 2 else DEEPEST
         if scope.loop:
-            kinds = [*kinds, "break"]
+            kinds = [*kinds, "break", "continue"]
         kind = draw(st.sampled_from(kinds))
         if kind == "assign":
             value = draw(expressions(names, counter))
@@ -231,6 +257,169 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
             if draw(st.booleans()):
                 lines.append(f"{indent}{target} = {target} + np.tanh({g}({pick()}, {pick()}))")
             names.append(acc)
+        elif kind == "continue":
+            lines.append(f"{indent}if np.sum({pick()}) > {draw(st.sampled_from(['0.0', '0.5']))}:")
+            lines.append(f"{indent}    continue")
+        elif kind == "return":  # an early return, on the data
+            a, b = pick(), pick()
+            lines.append(f"{indent}if np.sum({pick()}) > {draw(st.sampled_from(['0.5', '1.0']))}:")
+            lines.append(f"{indent}    return np.sum(np.tanh({a}) * {b})")
+        elif kind == "until":  # a while loop on the data, bounded by a counter
+            k, target = scope.new("n"), pick()
+            threshold = draw(st.sampled_from(["0.0", "-0.5", "0.5"]))
+            lines.append(f"{indent}{k} = 0")
+            lines.append(
+                f"{indent}while np.sum(np.tanh({target})) > {threshold} and {k} < "
+                f"{draw(st.integers(1, 4))}:"
+            )
+            lines.append(f"{indent}    {k} += 1")
+            lines.append(f"{indent}    {target} = {target} * 0.5 - 0.25 + np.sin({pick()}) * 0.1")
+        elif kind == "stack":  # a list grown, shrunk and sliced in a loop
+            acc, i, t = scope.new("acc"), scope.new("j"), scope.new("t")
+            lines.append(f"{indent}{acc} = [{pick()}, {pick()}]")
+            lines.append(f"{indent}for {i} in range({draw(st.integers(0, 3))}):")
+            lines.append(f"{indent}    {acc}.append({draw(expressions(names, i))})")
+            how = draw(st.sampled_from(["pop", "pop0", "slice", "grow", "insert"]))
+            if how == "pop":
+                lines.append(f"{indent}    {t} = {acc}.pop()")
+                lines.append(f"{indent}    {acc}[-1] = {acc}[-1] * 0.5 + np.tanh({t})")
+            elif how == "pop0":
+                lines.append(f"{indent}    {acc}.append(np.sin({acc}.pop(0)))")
+            elif how == "slice":
+                lines.append(f"{indent}    {acc}[:2] = [{acc}[1] * 0.5, np.tanh({acc}[0])]")
+            elif how == "grow":
+                lines.append(f"{indent}    {acc} += [np.tanh({acc}[-1] * {acc}[0])]")
+            else:
+                lines.append(f"{indent}    {acc}.insert(1, np.sin({acc}[-1]))")
+            target = pick()
+            reduce = draw(st.sampled_from(["sum({acc})", "sum({acc}[1:])", "{acc}[-1] * {acc}[0]"]))
+            lines.append(f"{indent}{target} = np.tanh({target} + {reduce.format(acc=acc)})")
+        elif kind == "dicts":  # a dict updated in place, in a loop, read back
+            d, i, k, v = scope.new("d"), scope.new("j"), scope.new("k"), scope.new("u")
+            lines.append(f"{indent}{d} = {{'p': {pick()}, 'q': {pick()}}}")
+            lines.append(f"{indent}for {i} in range({draw(st.integers(0, 3))}):")
+            how = draw(st.sampled_from(["update", "augment", "setdefault", "keyword"]))
+            if how == "update":
+                lines.append(f"{indent}    {d}.update({{'q': np.tanh({d}['p'] * {d}['q'])}})")
+            elif how == "augment":
+                lines.append(f"{indent}    {d}['p'] += np.sin({d}['q']) * 0.5")
+            elif how == "setdefault":
+                lines.append(f"{indent}    {d}.setdefault('r', {d}['q'] * 0.5)")
+                lines.append(f"{indent}    {d}['r'] = np.tanh({d}['r'] + {d}['p'])")
+            else:
+                lines.append(f"{indent}    {d}.update(p={d}['q'] * 0.5, q=np.sin({d}['p']))")
+            target = pick()
+            lines.append(f"{indent}for {k}, {v} in {d}.items():")
+            lines.append(f"{indent}    {target} = {target} * 0.5 + np.tanh({v})")
+        elif kind == "star":  # starred assignment, from a list or a tuple
+            first, rest = scope.new("s"), scope.new("r")
+            parts = ", ".join(draw(expressions(names)) for _ in range(3))
+            target = pick()
+            if draw(st.booleans()):
+                lines.append(f"{indent}{first}, *{rest} = [{parts}]")
+                lines.append(f"{indent}{target} = np.tanh({first} + sum({rest}))")
+            else:
+                lines.append(f"{indent}*{rest}, {first} = ({parts})")
+                lines.append(f"{indent}{target} = np.tanh({first} * {rest}[0] + {rest}[-1])")
+        elif kind == "mask":  # a masked write or update
+            target, source = pick(), pick()
+            mask = f"{source} > {draw(st.sampled_from(['0.0', '0.3']))}"
+            if draw(st.booleans()):
+                lines.append(f"{indent}{target} = {target} * 1.0")  # a copy first
+            how = draw(st.sampled_from(["=", "+=", "*=", "scalar", "where"]))
+            if how == "scalar":
+                lines.append(f"{indent}{target}[{mask}] = np.tanh(np.sum({source}))")
+            elif how == "where":
+                lines.append(f"{indent}{target} = np.where({mask}, np.tanh({target}), {source})")
+            else:
+                lines.append(f"{indent}{target}[{mask}] {how} np.sin({pick()}[{mask}])")
+        elif kind == "index":  # an entry updated in place
+            target, source = pick(), pick()
+            index = draw(
+                st.sampled_from(
+                    ["0", "-1", "1:", "[0, 2]"] + ([counter + " % 3"] if counter else [])
+                )
+            )
+            op = draw(st.sampled_from(["+=", "*=", "-="]))
+            lines.append(f"{indent}{target}[{index}] {op} np.tanh(np.sum({source})) * 0.5")
+        elif kind == "addat":  # unbuffered in-place addition, repeated indices included
+            target, source = pick(), pick()
+            if draw(st.booleans()):
+                lines.append(f"{indent}{target} = {target} * 1.0")  # a copy first
+            index = draw(st.sampled_from(["[0, 0, 2]", "[1, 2, 1]", "0"]))
+            value = draw(st.sampled_from([f"np.tanh({source})", f"np.sum({source}) * 0.5"]))
+            lines.append(f"{indent}np.add.at({target}, {index}, {value})")
+        elif kind == "comprehension":
+            target, a, b = pick(), pick(), pick()
+            u, w = scope.new("u"), scope.new("w")
+            how = draw(st.sampled_from(["list", "gen", "filter", "dict", "nested", "range"]))
+            if how == "list":
+                value = f"sum([np.sin({u}) * {w} for {u}, {w} in zip({a}, {b})])"
+            elif how == "gen":
+                value = f"sum(np.tanh({u} * {w}) for {u}, {w} in zip({a}, {b}))"
+            elif how == "filter":
+                value = f"sum([{u} * {u} for {u} in {a} if {u} > 0.0], 0.0)"
+            elif how == "dict":
+                value = f"sum({{{u}: np.sin({w}) for {u}, {w} in enumerate({a})}}.values())"
+            elif how == "nested":
+                value = f"np.sum([[{u} * {w} for {u} in {a}] for {w} in {b}])"
+            else:
+                value = f"np.array([{a}[{u}] * {b}[2 - {u}] for {u} in range(3)])"
+            lines.append(f"{indent}{target} = np.tanh({target} + {value})")
+        elif kind == "try":  # a raise on the data, caught
+            target, a = pick(), pick()
+            limit = draw(st.sampled_from(["0.0", "0.5", "-0.5"]))
+            lines.append(f"{indent}try:")
+            if draw(st.booleans()):
+                lines.append(f"{indent}    {target} = {target} * 0.5 + checked({a}, {limit})")
+            else:
+                lines.append(f"{indent}    {target} = np.tanh({target} * {a})")
+                lines.append(f"{indent}    if np.sum({a}) > {limit}:")
+                lines.append(f"{indent}        raise ValueError('too large')")
+                lines.append(f"{indent}    {target} = {target} + np.sin({pick()})")
+            lines.append(f"{indent}except ValueError:")
+            lines.append(f"{indent}    {target} = np.tanh({target}) * {pick()}")
+            if draw(st.booleans()):
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    {target} = {target} * 0.5")
+            if draw(st.booleans()):
+                lines.append(f"{indent}finally:")
+                lines.append(f"{indent}    {pick()} = np.sin({pick()})")
+        elif kind == "keywords":  # a helper called with keyword arguments and defaults
+            target, a, b = pick(), pick(), pick()
+            call = draw(
+                st.sampled_from(
+                    [
+                        "scaled({a})",
+                        "scaled({a}, {b})",
+                        "scaled({a}, scale={b})",
+                        "scaled(scale=0.5, a={a})",
+                        "scaled({a}, shift={b} * 0.5)",
+                        "scaled({a}, clip=np.sum({b}) * 0.25, scale=1.5)",
+                        "scaled(*[{a}, {b}], **{{'shift': 0.25}})",
+                        "helper(b={a}, a={b})",
+                    ]
+                )
+            )
+            lines.append(f"{indent}{target} = {call.format(a=a, b=b)}")
+        elif kind == "closure":  # a function defined inside, reading the function's names
+            g, w = scope.new("g"), pick()
+            how = draw(st.sampled_from(["def", "lambda", "default", "loop"]))
+            target, a = pick(), pick()
+            if how == "def":
+                lines.append(f"{indent}def {g}(v):")
+                lines.append(f"{indent}    return np.tanh(v * {w}) + np.sum({w}) * 0.25")
+                lines.append(f"{indent}{target} = {g}({a}) + {g}({target}) * 0.5")
+            elif how == "lambda":
+                lines.append(f"{indent}{g} = lambda v: np.sin(v) * {w}")
+                lines.append(f"{indent}{target} = np.tanh({g}({a}) + {target})")
+            elif how == "default":
+                lines.append(f"{indent}{g} = lambda v, s={w}: np.sin(v * s)")
+                lines.append(f"{indent}{target} = {g}({a}) + {g}({target}, s=0.5)")
+            else:
+                i = scope.new("j")
+                lines.append(f"{indent}{g} = [lambda v, {i}={i}: v * {w}[{i}] for {i} in range(3)]")
+                lines.append(f"{indent}{target} = np.tanh({g}[0]({a}) + {g}[2]({target}))")
         elif kind == "count":  # a module variable counting the calls
             lines.append(f"{indent}CALLS = CALLS + 1")
         elif kind == "match":  # on a number the data gives, or on a list, capturing
@@ -327,17 +516,23 @@ def forward_agrees(f, args: list, seed: int, source: str) -> bool:
 
 
 def second_order_agrees(f, args: list, seed: int, source: str) -> bool:
-    """Second derivatives on the same program: ``sd.hvp`` (reverse over forward mode)
-    against central differences of the gradient along the direction, where the two
-    step sizes agree (none at a kink); or a CompileError for what it does not do."""
+    """Second derivatives on the same program: ``sd.hvp`` (forward over reverse mode), or
+    on odd seeds the gradient of the gradient's inner product with the direction (reverse
+    over reverse), against central differences of the gradient along the direction, where
+    the two step sizes agree (none at a kink); or a CompileError for what it does not do."""
     rng = np.random.default_rng(seed + 2)
     v = [rng.standard_normal(a.shape) for a in args]
+    wrt = tuple(range(len(args)))
+    grad = sd.grad(f, wrt=wrt)
     try:
-        hv = sd.hvp(f, args, v)
+        if seed % 2:
+            along = lambda *a: sum(np.sum(g * t) for g, t in zip(grad(*a), v, strict=True))  # noqa: E731
+            hv = sd.grad(along, wrt=wrt)(*args)
+        else:
+            hv = sd.hvp(f, args, v)
+            hv = hv if len(args) > 1 else (hv,)
     except sd.CompileError:
         return False
-    hv = hv if len(args) > 1 else (hv,)
-    grad = sd.grad(f, wrt=tuple(range(len(args))))
     fd = []
     for eps in (1e-6, 1e-4):
         plus = grad(*[a + eps * t for a, t in zip(args, v, strict=True)])
