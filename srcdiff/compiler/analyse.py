@@ -143,6 +143,26 @@ def sequence_rule(primitive: Any) -> str | None:
     return next((rule for p, rule in SEQUENCE_RULES if p is primitive), None)
 
 
+def as_square(op: Op | None) -> None:
+    """``v * v`` takes the rule of ``np.square(v)``: one adjoint ``g * 2.0 * v`` instead
+    of two equal contributions, in compiled code and in eager ``backward()`` alike (the
+    two must round alike)."""
+    square = registry.lookup(np.square)
+    if square is None or not square.fn.__module__.startswith("srcdiff.rules"):
+        return  # a rule of the user's for np.square is not one for v * v
+    if (
+        op is None
+        or op.kind is not Kind.RULE
+        or op.primitive is not operator.mul
+        or op.rule.name != "multiply"
+        or len(op.operands) != 2
+    ):
+        return
+    x, y = op.operands
+    if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
+        op.rule, op.operands, op.bound = square, [x], {square.params[0]: x}
+
+
 class Classifier:
     """What makes an ``Op`` of a primitive applied to operands (``rule_op``): which names
     are active, which dtype an operand names (``value_of``), and how a refusal is made
@@ -1942,22 +1962,9 @@ class Analyser(Classifier):
                     changed = True
 
     def square_products(self, statements: list[gast.stmt]) -> None:
-        """``v * v`` takes the rule of ``np.square(v)``: one adjoint ``g * 2.0 * v``
-        instead of two equal contributions."""
-        square = registry.lookup(np.square)
-        if square is None or not square.fn.__module__.startswith("srcdiff.rules"):
-            return  # a rule of the user's for np.square is not one for v * v
+        """``v * v`` takes the rule of ``np.square(v)`` (see ``as_square``)."""
         for s in statements:
-            op = facts(s).op
-            if (
-                op.kind is not Kind.RULE
-                or op.primitive is not operator.mul
-                or op.rule.name != "multiply"
-            ):
-                continue
-            x, y = op.operands
-            if isinstance(x, gast.Name) and isinstance(y, gast.Name) and x.id == y.id:
-                op.rule, op.operands, op.bound = square, [x], {square.params[0]: x}
+            as_square(facts(s).op)
 
     def changes_nothing(self, c: gast.Call) -> bool:
         """Whether the call ``c`` surely changes none of its arguments."""

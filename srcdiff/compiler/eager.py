@@ -24,7 +24,7 @@ from .. import dtypes
 from .. import runtime as rt_module
 from ..errors import CompileError
 from ..rules import registry
-from .analyse import Classifier, dtype_kind, saves_of
+from .analyse import Classifier, as_square, dtype_kind, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
 from .finite import insert_checks
@@ -289,6 +289,7 @@ def _build(
         operands = [atom(kind, v) for kind, v in args]
         keywords = [gast.keyword(arg=k, value=atom("c", v)) for k, v in kwargs.items()]
         op = operations.rule_op(rule, prim, operands, keywords, None, target)
+        as_square(op)
         if op.kind is Kind.RULE:
             active.add(target)
         op.saves = saves_of(op, active)
