@@ -3,6 +3,7 @@ register_vjp."""
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import dataclasses
@@ -989,8 +990,13 @@ def _imports(unit: Unit, texts: list[str]) -> list[str]:
     """The imports the generated ``texts`` use, and no other: the array module as ``xp``,
     srcdiff's helpers as ``rt``, and ``import numpy as np`` and the like for the modules
     the user's code names."""
-    code = [re.sub(r"#.*", "", text) for text in texts]  # names in comments need nothing
-    used = {m.group(1) for text in code for m in re.finditer(r"\b(\w+)\.", text)}
+    used = set()  # (names in comments and strings, "rt.arguments('np.sum', ...)", need none)
+    for text in texts:
+        try:
+            used |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+        except SyntaxError:  # (a fragment: every name before a dot outside comments)
+            code = re.sub(r"#.*", "", text)
+            used |= {m.group(1) for m in re.finditer(r"\b(\w+)\.", code)}
     lines = [f"import {unit.xp.__name__} as xp"] if "xp" in used else []
     lines += ["from srcdiff import runtime as rt"] if "rt" in used else []
     for name_, value in sorted(unit.fn.__globals__.items()):

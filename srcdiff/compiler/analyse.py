@@ -58,7 +58,7 @@ from .ir import (
     operand_name,
     walk_nodes,
 )
-from .mutation import FOLLOWS, is_update
+from .mutation import FOLLOWS, Sharing, is_update
 from .normalize import (
     Names,
     all_names,
@@ -2465,7 +2465,7 @@ def analyse(
     analyser.run(program)
     annotate_loops(program, analyser.active, set(params_of(fn)))
     hoist_invariant_saves(program, frozenset(analyser.free_values()), parsed.fn.__globals__)
-    share_saves(program, analyser.locals)
+    share_saves(program, analyser.locals, sharing=facts(fn).sharing)
     statements = [node.stmt for node in walk_nodes(program)]
     mark_copied_updates(fn, program)
     pure = (
@@ -3083,30 +3083,43 @@ def _calls_out(loop: Repeat, module: dict) -> bool:
 _BUILTIN_CALLS = frozenset({"range", "len", "enumerate", "zip", "reversed", "isinstance"})
 
 
-def share_saves(body: Block, local: set[str],
-                saved_by: dict[str, gast.stmt] | None = None) -> None:  # fmt: skip
+def share_saves(body: Block, local: set[str], saved_by: dict[str, gast.stmt] | None = None,
+                sharing: Sharing | None = None) -> None:  # fmt: skip
     """Save each value once per record: a statement whose adjoint reads a value that an
     earlier statement saved (before it in its block, or before the ``if`` or ``try`` it
     is in: the same record, not a loop step's; before a ``try``, for its body only: an
     ``except``, ``else`` or ``finally`` block runs after some of the body, which may have
     given the value another), and that no statement in between gave a new value, reads it
     from there (``Op.shared``) instead of saving it again (``h = np.tanh(t)`` saves ``h``;
-    ``h * h`` after it need not). Both would be the same
-    object: a save is a reference, never a copy; so a write into an object (through
-    whichever name) or a call that may write ends the sharing. ``saved_by``: what the
-    enclosing block saved before this one; ``local``: the function's own names (a call
-    may give any other another value)."""
+    ``h * h`` after it need not). So do a loop's entry saves (``Loop.entry_shared``), and
+    statements after a loop what it saved as it ended. Both would be the same object: a
+    save is a reference, never a copy; so a write into an object (through whichever name)
+    or a call that may write ends the sharing: of those that may share the object written
+    (all, without ``sharing``, or where the object may be the caller's or a global's).
+    ``saved_by``: what the enclosing block saved before this one; ``local``: the
+    function's own names (a call may give any other another value)."""
     saved_by = dict(saved_by or {})
     for node in body:
         if not isinstance(node, Step):  # a loop's steps save into records of their own
+            if isinstance(node, Repeat) and node.loop is not None:  # (its entry is in ours)
+                node.loop.entry_shared = tuple(
+                    (n, saved_by[n]) for n in node.loop.entry_saves if n in saved_by
+                )
             outer = saved_by if isinstance(node, (Branch, TryBlock)) else None
             for i, b in enumerate(blocks_of(node)):
-                share_saves(b, local, None if isinstance(node, TryBlock) and i else outer)
+                share_saves(b, local, None if isinstance(node, TryBlock) and i else outer, sharing)
             saved_by.clear()  # (code run as written, no_grad's, saves nothing)
+            if isinstance(node, Repeat) and node.loop is not None and relevant(node):
+                saved_by.update((n, node.stmt) for n in node.loop.final_saves)  # as it ends
             continue
         s, op = node.stmt, node.op
-        if (
-            is_update(s) is not None
+        written = is_update(s)
+        if written is not None and not _reaches_outside(sharing, written):
+            group = sharing.group(written)  # an object of the function's own, written
+            for n in [n for n in saved_by if n in group or sharing.shares_here(n, written)]:
+                del saved_by[n]
+        elif (
+            written is not None
             or node.kind is not StepKind.ASSIGN
             or op is None
             or op.kind is Kind.CALL
@@ -3122,6 +3135,13 @@ def share_saves(body: Block, local: set[str],
         op.shared = tuple((n, saved_by[n]) for n in op.saves if n in saved_by)
         op.saves = tuple(n for n in op.saves if n not in saved_by)
         saved_by.update((n, s) for n in op.saves)
+
+
+def _reaches_outside(sharing: Sharing | None, written: str) -> bool:
+    """Whether an update of ``written``'s object may change what names outside its group
+    hold: unknown without ``sharing``; so where the object may be the caller's (two
+    parameters may be given one object) or a global's."""
+    return sharing is None or sharing.callers(written) or sharing.outside(written)
 
 
 def stored_names(s: gast.stmt) -> set[str]:

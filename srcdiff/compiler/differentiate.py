@@ -616,11 +616,7 @@ class AdjointBuilder:
         if op.kind is Kind.RULE and op.saves:
             self.emit(assign_many(op.saves, subscript(frame.saved, facts(s).sid)), line)
         for n, earlier in op.shared if op.kind is Kind.RULE else ():  # saved by ``earlier``
-            value: gast.expr = subscript(frame.saved, facts(earlier).sid)
-            if len(facts(earlier).op.saves) > 1:
-                value = gast.Subscript(value=value, slice=const(facts(earlier).op.saves.index(n)),
-                                       ctx=gast.Load())  # fmt: skip
-            self.emit(assign(n, value), line)
+            self.emit(assign(n, saved_by(n, earlier, frame)), line)
         operands = list(op.operands)
         if op.kind is Kind.CALL:
             temp = self.names.fresh("r")
@@ -752,9 +748,7 @@ class AdjointBuilder:
             return
         # what the steps' adjoints read and no step changes
         if info.entry_read:
-            self.emit(
-                assign_many(info.entry_saves, subscript(frame.saved, facts(s).entry_sid)), line
-            )
+            self.entry_loads(s, frame, line)
         if info.hoisted:
             self.emit(assign_many(info.hoisted, subscript(frame.saved, facts(s).hoist_sid)), line)
         # to build the loop again if a step leaves adjoints for the one before (below)
@@ -788,9 +782,7 @@ class AdjointBuilder:
                     "assign it before the loop",
                 )
             if info.entry_saves and not info.entry_read:
-                self.emit(
-                    assign_many(info.entry_saves, subscript(frame.saved, facts(s).entry_sid)), line
-                )
+                self.entry_loads(s, frame, line)
             for n in missing:
                 value: gast.expr = name(n)
                 if n in first_set:  # zero after the last step, shaped like its value then
@@ -865,6 +857,17 @@ class AdjointBuilder:
             line,
         )
 
+    def entry_loads(self, loop: gast.stmt, frame: Frame, line: int) -> None:
+        """Load what ``loop`` saved on entering it, and what earlier statements saved for
+        it (``Loop.entry_shared``)."""
+        info = facts(loop).loop
+        shared = dict(info.entry_shared)
+        own = tuple(n for n in info.entry_saves if n not in shared)
+        if own:
+            self.emit(assign_many(own, subscript(frame.saved, facts(loop).entry_sid)), line)
+        for n, earlier in info.entry_shared:
+            self.emit(assign(n, saved_by(n, earlier, frame)), line)
+
     def restarted(self, loop: gast.stmt, n: str, inner: Frame) -> gast.expr:
         """A zero adjoint for ``n`` as a step of ``loop`` started, shaped like its value
         then (which may differ from the value the step left: a layer's output)."""
@@ -927,6 +930,19 @@ def rule_name(fn: Any) -> str:
     lambda (``<lambda>`` is not a name)."""
     own = getattr(fn, "__name__", "")
     return own if own.isidentifier() else "vjp_rule"
+
+
+def saved_by(n: str, earlier: gast.stmt, frame: Frame) -> gast.expr:
+    """The value of ``n`` the statement ``earlier`` saved (``_saved[3]``, ``_s1[5][1]``):
+    a loop, as it ended (its ``final_saves``)."""
+    if isinstance(earlier, (gast.For, gast.While)):
+        sid, saves = facts(earlier).final_sid, facts(earlier).loop.final_saves
+    else:
+        sid, saves = facts(earlier).sid, facts(earlier).op.saves
+    value: gast.expr = subscript(frame.saved, sid)
+    if len(saves) > 1:
+        value = gast.Subscript(value=value, slice=const(saves.index(n)), ctx=gast.Load())
+    return value
 
 
 def assign_many(names: tuple[str, ...], value: gast.expr) -> gast.Assign:

@@ -31,13 +31,18 @@ class Emitter:
     def function(self, fn: gast.FunctionDef) -> None:
         args = ast.unparse(to_ast(fn.args))
         self.line(f"def {fn.name}({args}):", 0, fn.lineno)
-        self.block(fn.body, 1, None)
+        self.block(fn.body, 1, None, fn.lineno if self.label is not None else None)
 
-    def block(self, body: list[gast.stmt], depth: int, current: int | None) -> None:
+    def block(self, body: list[gast.stmt], depth: int, current: int | None,
+              start: int | None = None) -> None:  # fmt: skip
+        """``start``: the line a function's first statements of no line of their own
+        come from (its ``def``: an adjoint that is a bare ``return``)."""
         if all(facts(s).comment for s in body):
             body = body + [gast.Pass()]
         for s in body:
             line = getattr(s, "lineno", None)
+            if line is None and current is None:
+                line = start
             if facts(s).comment:
                 self.line(f"# {s.value.value}", depth, line)
                 current = line

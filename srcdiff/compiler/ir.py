@@ -139,6 +139,9 @@ class Loop:
     # rather than with each step (see hoist_invariant_saves)
     hoisted: tuple[str, ...] = ()
     entry_read: bool = False  # the steps' adjoints read some of entry_saves (not hoisted)
+    # of entry_saves, those an earlier statement of the record saved, unchanged since: the
+    # adjoint reads them from there (see ``share_saves``), the loop saves the others
+    entry_shared: tuple[tuple[str, gast.stmt], ...] = ()
     # assigned in a step, with a value when it starts, where a step's adjoint may not reach
     # that value (a branch, or a Tensor without gradient, gives it a new one): the value,
     # saved as each step starts, shapes the zero adjoint the step before is given

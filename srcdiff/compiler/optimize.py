@@ -688,9 +688,156 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
         fold_constants(fn)
     eliminate_dead(fn)
     drop_reloads(fn.body)
+    eliminate_dead_stores(fn)
     fold_negations(fn)
     fold_single_uses(fn)
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Pass) and not hasattr(s, "lineno"):
             s.lineno = fn.lineno
     return fn
+
+
+def _bound_names(target: gast.expr) -> list[str] | None:
+    """The names a plain target binds (``x``, ``a, b``); None for any other target."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
+        return [e.id for e in target.elts]
+    return None
+
+
+def _reads(node: gast.AST) -> set[str]:
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+class _Liveness:
+    """Backward liveness over a generated function (if, for, while, break, continue,
+    return; a try or a with read as a whole): the names each plain assignment binds that
+    no statement may read before they are bound again."""
+
+    def __init__(self) -> None:
+        self.dead: dict[int, set[str]] = {}
+        self.loops: list[tuple[set[str], set[str]]] = []  # live at the head, after the loop
+        self.final = True
+
+    def block(self, body: list[gast.stmt], live: set[str]) -> set[str]:
+        for s in reversed(body):
+            live = self.stmt(s, live)
+        return live
+
+    def stmt(self, s: gast.stmt, live: set[str]) -> set[str]:
+        if isinstance(s, gast.Return):
+            return _reads(s.value) if s.value is not None else set()
+        if isinstance(s, gast.Break):
+            return set(self.loops[-1][1])
+        if isinstance(s, gast.Continue):
+            return set(self.loops[-1][0])
+        if isinstance(s, gast.If):
+            return _reads(s.test) | self.block(s.body, live) | self.block(s.orelse, live)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, live)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1:
+            bound = _bound_names(s.targets[0])
+            if bound is not None:
+                dead = {n for n in bound if n not in live}
+                if dead and self.final:
+                    self.dead[id(s)] = dead
+                return (live - set(bound)) | _reads(s.value)
+        if isinstance(s, gast.AugAssign):  # ``d_w += v`` reads d_w (and adds into its array)
+            return live | _reads(s) | _stores(s.target)
+        deleted = {
+            n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Del)
+        }
+        return live | _reads(s) | deleted  # (read as a whole: nothing in it is judged)
+
+    def loop(self, s: gast.For | gast.While, after: set[str]) -> set[str]:
+        done = self.block(s.orelse, after) if s.orelse else after
+        if isinstance(s, gast.For):
+            entry, each, bound = _reads(s.iter), _reads(s.target), _stores(s.target)
+        else:
+            entry, each, bound = set(), _reads(s.test), set()
+        final, self.final = self.final, False
+        head = done | each
+        while True:  # live at the head, to a fixed point
+            self.loops.append((head, after))
+            body = self.block(s.body, head)
+            self.loops.pop()
+            new = head | (body - bound) | each
+            if new == head:
+                break
+            head = new
+        self.final = final
+        self.loops.append((head, after))
+        self.block(s.body, head)
+        self.loops.pop()
+        return head | entry
+
+
+def eliminate_dead_stores(fn: gast.FunctionDef, ours: Callable[[str], bool] | None = None
+                          ) -> None:  # fmt: skip
+    """Drop what a generated function assigns and nothing reads before it is assigned
+    again (``x = _saved[1][0]`` before ``x, t1 = _saved[1]``), where ``eliminate_dead``
+    sees only names read nowhere: a dead load goes, a dead name of a tuple loaded from
+    the saved values is left out of the load, one a call returns becomes ``_``. With
+    ``ours``, only names it says the back end made."""
+    nested = [n for n in walk(fn) if isinstance(n, (gast.FunctionDef, gast.Lambda))][1:]
+    pinned = {x for n in nested for x in _reads(n)}  # (a closure reads them when called)
+    pinned |= {x for n in walk(fn) if isinstance(n, (gast.Global, gast.Nonlocal)) for x in n.names}
+    underscore = "_" not in _reads(fn) and "_" not in pinned
+    for _ in range(8):
+        liveness = _Liveness()
+        liveness.block(fn.body, set())
+        edits = {}
+        for key, dead in liveness.dead.items():
+            dead = {n for n in dead if n not in pinned and (ours is None or ours(n))}
+            if dead:
+                edits[key] = dead
+        if not edits or not _apply_dead(fn.body, edits, underscore):
+            return
+
+
+def _apply_dead(body: list[gast.stmt], edits: dict[int, set[str]], underscore: bool) -> bool:
+    changed = False
+    out = []
+    for s in body:
+        dead = edits.get(id(s))
+        if dead is not None:
+            new = _without(s, dead, underscore)
+            if new is not s:
+                changed = True
+                if new is not None:
+                    out.append(new)
+                continue
+        for inner in blocks(s):
+            changed |= _apply_dead(inner, edits, underscore)
+        out.append(s)
+    body[:] = out or [gast.Pass()]
+    return changed
+
+
+def _saved_load(value: gast.expr) -> bool:
+    """``_saved[2]``, ``_s1[5]``, ``_saved[1][0]``: a read of saved values."""
+    while isinstance(value, gast.Subscript):
+        value = value.value
+    return isinstance(value, gast.Name) and bool(RECORDS.fullmatch(value.id))
+
+
+def _without(s: gast.Assign, dead: set[str], underscore: bool) -> gast.stmt | None:
+    """``s`` without binding the names of ``dead``: None where nothing of it is left,
+    ``s`` itself where it cannot go without them."""
+    target, value = s.targets[0], s.value
+    names = [target] if isinstance(target, gast.Name) else target.elts
+    live = [i for i, e in enumerate(names) if e.id not in dead]
+    if not live:
+        return _at(gast.Expr(value=value), s) if _has_effects(value) else None
+    if _saved_load(value) and len(live) == 1:
+        (i,) = live
+        part = gast.Subscript(value=value, slice=gast.Constant(value=i, kind=None),
+                              ctx=gast.Load())  # fmt: skip
+        return _at(gast.Assign(targets=[names[i]], value=part, type_comment=None), s)
+    if not underscore:
+        return s
+    for e in names:
+        if e.id in dead:
+            e.id = "_"
+    return s

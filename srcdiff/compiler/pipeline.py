@@ -40,7 +40,7 @@ from .ir import Analysis, Dialect, facts, mark, show_ir
 from .kinks import kink_primal
 from .mutation import insert_follows
 from .normalize import RESERVED, Names, all_names, clone, normalize, walk
-from .optimize import eliminate_dead, fold_negations, optimize
+from .optimize import eliminate_dead, eliminate_dead_stores, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
 from .snapshots import snapshot_outside_reads
 from .tangent import flag_tangents, tangent
@@ -243,6 +243,7 @@ def forward(front: Front, names: Names, fn_name: str,
     front.shown("tangent", tree)
     # only what the tangent made: a statement of the user's may raise or change an object
     eliminate_dead(tree, lambda n: n not in before)  # not fold_constants: x * 1.0 is new
+    eliminate_dead_stores(tree, lambda n: n not in before)
     fold_negations(tree)
     flag_tangents(tree)
     front.shown("optimize", tree)

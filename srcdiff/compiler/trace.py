@@ -463,9 +463,11 @@ class PrimalBuilder(Visitor[list[gast.stmt]]):
             return [self.clone_loop(node, body)]
         info = node.loop
         out = []
-        if info.entry_saves:
+        shared = {n for n, _ in info.entry_shared}  # (saved before, read from there)
+        own = tuple(n for n in info.entry_saves if n not in shared)
+        if own:
             self.numbered(s, "entry_sid")
-            out.append(self.save(frame, facts(s).entry_sid, info.entry_saves, line))
+            out.append(self.save(frame, facts(s).entry_sid, own, line))
         if info.hoisted:
             self.numbered(s, "hoist_sid")
             out.append(self.save(frame, facts(s).hoist_sid, info.hoisted, line))

@@ -47,7 +47,7 @@ def branchy_loop_primal(_saved, _path, /, x):
 
 def branchy_loop_adjoint(_saved, d_result):
     # line 36: for i in range(len(x)):
-    s, x = _saved[1]
+    x = _saved[1][1]
     d_x = rt.zeros_like(x)
     d_s = d_result
     for _v1, _s1 in reversed(_saved[2]):

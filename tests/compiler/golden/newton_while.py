@@ -40,7 +40,7 @@ def newton_while_primal(_saved, _path, /, a):
 
 def newton_while_adjoint(_saved, d_result):
     # line 47: while n < 5:
-    a, x = _saved[1]
+    a = _saved[1][0]
     d_a = rt.zeros_like(a)
     d_x = d_result
     for _v1, _s1 in reversed(_saved[2]):

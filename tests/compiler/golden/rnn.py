@@ -45,7 +45,7 @@ def rnn_primal(_saved, _path, /, w, u, xs):
 
 def rnn_adjoint(_saved, d_result):
     # line 28: for x in xs:
-    h, total, u, w = _saved[1]
+    _, _, u, w = _saved[1]
     d_h = rt.zeros_like(_saved[8][0])
     d_u = rt.zeros_like(u)
     d_w = rt.zeros_like(w)
