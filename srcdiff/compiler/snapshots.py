@@ -130,11 +130,12 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
         take_given(fn, sharing, wrt)
         sharing.checked_given = True
     changers = _Changers(parsed, sharing)
-    order = list(_simple_statements(fn.body, ()))
+    tests: dict[int, gast.Expr] = {}
+    order = list(_simple_statements(fn.body, (), tests))
     changes = [(i, loops) for i, (s, loops) in enumerate(order) if changers.may_change(s)]
     if not changes:
         return
-    _refuse_changes_after_calls(parsed, fn, order, changes, changers)
+    _refuse_changes_after_calls(parsed, fn, order, changes, changers, tests)
     last = max(i for i, _ in changes)
     changing_loops = {id(loop) for _, loops in changes for loop in loops}
     for i, (s, loops) in enumerate(order):
@@ -269,20 +270,25 @@ def _check_apart(s: gast.Assign, fn: gast.FunctionDef, written: str, apart: str,
 
 
 def _refuse_changes_after_calls(parsed: Parsed, fn: gast.FunctionDef, order: list,
-                                changes: list, changers: _Changers) -> None:  # fmt: skip
-    """Refuse a change of an array from outside after a call of a function of the user's
-    (or in the same loop): the function's derivative may read that array, and reads in
-    its own code are not copied here. An update of a name that may hold such an array
-    (``y = G["k"]; y += 1``) is refused where it runs, where it holds one (a number taken
-    from a global is given a new value: nothing changes)."""
+                                changes: list, changers: _Changers,
+                                tests: dict[int, gast.Expr]) -> None:  # fmt: skip
+    """Refuse a change of an array from outside that may run after a call of a function
+    of the user's (later in its block, after the blocks around it, or in a later step of
+    a loop around both): the function's derivative may read that array, and reads in its
+    own code are not copied here. A change no path from the call reaches (after a
+    ``return``, in the other branch) changes nothing it read. An update of a name that
+    may hold such an array (``y = G["k"]; y += 1``) is refused where it runs, where it
+    holds one (a number taken from a global is given a new value: nothing changes)."""
     checked: set[int] = set()
     shown = shown_names(fn)
-    for i, (s, loops) in enumerate(order):
-        callee = changers.user_callee(s)
+    calls = {id(s): i for i, (s, _) in enumerate(order) if changers.user_callee(s) is not None}
+    before = _CallsBefore(calls, tests).of(fn.body) if calls else {}
+    for i, (s, _) in enumerate(order):
+        callee = changers.user_callee(s) if id(s) in calls else None
         if callee is None:
             continue
-        for j, around in changes:
-            if not (j > i or set(map(id, around)) & set(map(id, loops))):
+        for j, _ in changes:
+            if i not in before.get(id(order[j][0]), ()):
                 continue
             changed = order[j][0]
             value = changed.value if isinstance(changed, gast.Assign) else None
@@ -333,18 +339,91 @@ def _rt_call(helper: str, *args: gast.expr) -> gast.Call:
     return gast.Call(func=rt_attr(helper), args=list(args), keywords=[])
 
 
-def _simple_statements(body: list[gast.stmt], loops: tuple) -> Any:
-    """Every statement that is not a block, in the order they may run, with the loops
-    around it (a ``no_grad`` block counts as one statement)."""
+def _simple_statements(body: list[gast.stmt], loops: tuple, tests: dict[int, gast.Expr]
+                       ) -> Any:  # fmt: skip
+    """Every statement that is not a block, in the order they are written, with the loops
+    around it (a ``no_grad`` block counts as one statement; the test of an ``if`` or a
+    ``while``, kept in ``tests`` by the statement's id, as one before its blocks)."""
     for s in body:
         if facts(s).no_grad or not blocks(s):
             yield s, loops
             continue
         inner = (*loops, s) if isinstance(s, (gast.For, gast.While)) else loops
         if isinstance(s, (gast.If, gast.While)):
-            yield gast.Expr(value=s.test), inner  # the test reads, but is not replaced
+            tests[id(s)] = gast.Expr(value=s.test)  # the test reads, but is not replaced
+            yield tests[id(s)], inner
         for block in blocks(s):
-            yield from _simple_statements(block, inner)
+            yield from _simple_statements(block, inner, tests)
+
+
+class _CallsBefore:
+    """Which of the statements ``calls`` (by id, to their index) may have run before each
+    simple statement of a body (see ``_simple_statements``) runs: the calls on some path
+    from the function's start to it, following branches, loops (a step after another),
+    ``break``, ``continue``, ``return`` and ``raise`` (an except clause, or a finally
+    block, may follow any statement of its try)."""
+
+    def __init__(self, calls: dict[int, int], tests: dict[int, gast.Expr]):
+        self.calls, self.tests = calls, tests
+        self.before: dict[int, set[int]] = {}
+        self.trying: list[set[int]] = []  # what may have run inside each try around
+        self.loops: list[tuple[set[int], set[int]]] = []  # (at break, at continue)
+
+    def of(self, body: list[gast.stmt]) -> dict[int, set[int]]:
+        """For each simple statement's id, the indices of the calls that may precede it."""
+        self.block(body, set())
+        return self.before
+
+    def block(self, body: list[gast.stmt], state: set[int]) -> set[int]:
+        """The calls that may have run where ``body``, entered after ``state``, falls
+        through to what follows it (none: it never does)."""
+        for s in body:
+            state = self.stmt(s, state)
+        return state
+
+    def simple(self, s: gast.stmt, state: set[int]) -> set[int]:
+        self.before.setdefault(id(s), set()).update(state)
+        after = state | {self.calls[id(s)]} if id(s) in self.calls else state
+        for seen in self.trying:
+            seen |= after
+        return after
+
+    def stmt(self, s: gast.stmt, state: set[int]) -> set[int]:
+        if facts(s).no_grad or not blocks(s):
+            after = self.simple(s, state)
+            if isinstance(s, (gast.Return, gast.Raise)):
+                return set()
+            if isinstance(s, (gast.Break, gast.Continue)) and self.loops:
+                self.loops[-1][isinstance(s, gast.Continue)].update(after)
+                return set()
+            return after
+        if isinstance(s, gast.If):
+            state = self.simple(self.tests[id(s)], state)
+            return self.block(s.body, state) | self.block(s.orelse, state)
+        if isinstance(s, (gast.For, gast.While)):
+            head, exits = set(state), (set(), set())
+            self.loops.append(exits)
+            while True:  # (the sets only grow: a fixed point)
+                at_test = self.simple(self.tests[id(s)], head) if id(s) in self.tests else head
+                new = head | at_test | self.block(s.body, at_test) | exits[1]
+                if new == head:
+                    break
+                head = new
+            self.loops.pop()
+            return self.block(s.orelse, head) | exits[0]
+        if isinstance(s, gast.Try):
+            self.trying.append(set(state))
+            done = self.block(s.body, state)
+            raised = self.trying[-1]
+            handled = set().union(*(self.block(h.body, raised) for h in s.handlers))
+            done = self.block(s.orelse, done) | handled
+            seen = self.trying.pop()
+            for outer in self.trying:
+                outer |= seen
+            return self.block(s.finalbody, done | seen) if s.finalbody else done
+        for block in blocks(s):  # (any other block: run as written, or not at all)
+            state = state | self.block(block, state)
+        return state
 
 
 def _snapshot_reads(s: gast.stmt, fn: gast.FunctionDef, names: Names, changers: _Changers

@@ -1,0 +1,105 @@
+"""A change of an array from outside after a call of a function of the user's (whose
+derivative may read it) is refused where it may run after the call: later in the call's
+block, after the blocks around it, or in a later step of a loop around both. One that no
+path from the call reaches (after its ``return``, in the other branch, after a ``break``)
+changes nothing the call read: the function is differentiated, in both modes."""
+
+import numpy as np
+import pytest
+
+import srcdiff as sd
+from tests.soundness.verify import verify_both_modes
+
+GW = np.array([0.5, -1.5, 2.0])  # read by the callee: its derivative reads it
+BUF = np.zeros(3)  # changed in place by the functions below
+
+
+def _weighted_sum(x):
+    return np.sum(x * GW)
+
+
+def returns_before_the_change(x):
+    if x[0] > 0:
+        return _weighted_sum(x) ** 2
+    BUF.fill(1.0)
+    return np.sum(x * BUF) ** 2
+
+
+def changes_in_the_other_branch(x):
+    if x[0] > 0:
+        t = _weighted_sum(x)
+    else:
+        BUF.fill(2.0)
+        t = np.sum(x * BUF)
+    return t * t
+
+
+def breaks_after_the_call(x):
+    t = 0.0
+    for i in range(3):
+        BUF.fill(float(i))
+        t = _weighted_sum(x)
+        break
+    return t * t
+
+
+@pytest.mark.parametrize(
+    "f", [returns_before_the_change, changes_in_the_other_branch, breaks_after_the_call]
+)
+@pytest.mark.parametrize("first", [1.3, -0.7], ids=["positive", "negative"])
+def test_a_change_no_path_from_the_call_reaches_is_differentiated(f, first):
+    """Refused before (statements were taken in the order written); now the gradient
+    matches central differences, and the tangent the gradient."""
+    x = np.array([first, 0.4, -1.1])
+    verify_both_modes(f, (x,), np.random.default_rng(0))
+
+
+def changes_in_a_later_step(x):
+    t = 0.0
+    for i in range(2):
+        BUF.fill(float(i))  # (after the call of the step before)
+        t = t + _weighted_sum(x)
+    return t
+
+
+def returns_on_one_path_only(x):
+    t = _weighted_sum(x)
+    if x[0] > 0:
+        return t
+    BUF.fill(1.0)
+    return t * 2.0
+
+
+def continues_after_the_call(x):
+    t = 0.0
+    for i in range(3):
+        if i == 2:
+            BUF.fill(1.0)
+        t = t + _weighted_sum(x)
+        if i < 5:
+            continue
+        t = t * 2.0
+    return t
+
+
+def handled_after_the_call(x):
+    try:
+        t = _weighted_sum(x)
+        t = t / float(x.size)
+    except ZeroDivisionError:
+        BUF.fill(1.0)
+        t = np.sum(x * BUF)
+    return t
+
+
+@pytest.mark.parametrize(
+    "f",
+    [changes_in_a_later_step, returns_on_one_path_only, continues_after_the_call,
+     handled_after_the_call],
+)  # fmt: skip
+def test_a_change_a_path_from_the_call_reaches_stays_refused(f):
+    """A later step of the loop, the path that does not return, the step after a
+    ``continue``, an except clause after a statement of its try: each may run after the
+    call, so the change is refused at its line, naming the call."""
+    with pytest.raises(sd.CompileError, match="after a call of `_weighted_sum`"):
+        sd.grad(f)(np.array([-0.3, 0.4, -1.1]))
