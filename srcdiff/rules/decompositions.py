@@ -334,10 +334,11 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
 @vjp(xp.linalg.pinv)
 def pinv(g, ans, a, rcond=None, hermitian=False, rtol=None):
     """At a matrix of full rank (``rcond`` and ``rtol`` cut no singular value there;
-    refused otherwise, where the derivative is not this formula's)."""
+    refused otherwise, where the derivative is not this formula's). An empty matrix,
+    square or not, NumPy takes as it is, ``hermitian`` or not: no triangle is read."""
     rt.real_only(a)
     rt.check_full_rank(
-        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
+        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian and xp.size(a) else a,
         "np.linalg.pinv",
         None,
         ans,
@@ -352,7 +353,7 @@ def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
     invertible): -X S X, ``S`` the symmetric change NumPy reads from the lower triangle."""
     rt.real_only(a)
     rt.check_full_rank(
-        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian else a,
+        (xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)) if hermitian and xp.size(a) else a,
         "np.linalg.pinv",
         None,
         ans,
@@ -360,7 +361,7 @@ def pinv_jvp(ans, a, rcond=None, hermitian=False, rtol=None, *, da):
     t = xp.swapaxes(da, -1, -2)
     return (
         -(ans @ (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)) @ ans)
-        if hermitian
+        if hermitian and xp.size(a)
         else -(ans @ da @ ans)
         + ans @ (xp.swapaxes(ans, -1, -2) @ (t - t @ a @ ans))
         + (t - ans @ (a @ t)) @ (xp.swapaxes(ans, -1, -2) @ ans)

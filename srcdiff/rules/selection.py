@@ -543,16 +543,21 @@ nondiff("a check that np.intersect1d found no shared value, which returns nothin
 @vjp(xp.unique)
 def unique(g, ans, ar, return_index=False, return_inverse=False, return_counts=False,
            axis=None, equal_nan=True, sorted=True):  # fmt: skip
+    """Each value's gradient to the entry (or slice) equal to it; of an empty ``ar``,
+    none to give (its values are empty too), whatever its slices."""
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
+    flat = axis is None or xp.size(ar) == 0
     lead = (
-        (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
+        (xp.reshape(ar, (-1,)), xp.reshape(values, (-1,)))
+        if flat
+        else rt.unique_slices_lead(ar, values, axis)
     )
     order = rt.distinct_order(lead[0], lead[1], "np.unique", "np.unique(..., return_inverse=True)")
     d_values = rt.result_grads(g, ans)[0] if several else g
     return (
-        xp.reshape(d_values[order], xp.shape(ar))
-        if axis is None
+        xp.reshape(xp.reshape(d_values, (-1,))[order], xp.shape(ar))
+        if flat
         else xp.take(d_values, order, axis=axis),
         None,
         None,
@@ -568,13 +573,16 @@ def unique_jvp(ans, ar, return_index=False, return_inverse=False, return_counts=
                axis=None, equal_nan=True, sorted=True, *, dar):  # fmt: skip
     several = return_index or return_inverse or return_counts
     values = ans[0] if several else ans
+    flat = axis is None or xp.size(ar) == 0
     lead = (
-        (xp.reshape(ar, (-1,)), values) if axis is None else rt.unique_slices_lead(ar, values, axis)
+        (xp.reshape(ar, (-1,)), xp.reshape(values, (-1,)))
+        if flat
+        else rt.unique_slices_lead(ar, values, axis)
     )
     order = rt.distinct_order(lead[1], lead[0], "np.unique", "np.unique(..., return_inverse=True)")
     moved = (
-        xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[order]
-        if axis is None
+        xp.reshape(xp.reshape(xp.broadcast_to(dar, xp.shape(ar)), (-1,))[order], xp.shape(values))
+        if flat
         else xp.take(xp.broadcast_to(dar, xp.shape(ar)), order, axis=axis)
     )
     return [moved] + [rt.zeros_like(a) for a in ans[1:]] if several else moved

@@ -238,25 +238,24 @@ linear((0,), xp.polyder)
 def poly(g, ans, seq_of_zeros):
     """The coefficients of ``prod (x - r_i)``: moving ``r_i`` moves them by minus those of
     the quotient ``q_i = ans / (x - r_i)`` (``rt.poly_quotients``). The characteristic
-    polynomial of a square matrix is refused."""
+    polynomial of a square matrix is refused. (Of no roots, NumPy gives the number 1.)"""
     rt.poly_of_roots(seq_of_zeros)
-    return xp.reshape(
-        -(rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), ans) @ g[1:]), xp.shape(seq_of_zeros)
+    c = xp.reshape(xp.asarray(ans), (-1,))
+    return rt.cast_like(
+        xp.reshape(
+            -(rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), c) @ xp.reshape(g, (-1,))[1:]),
+            xp.shape(seq_of_zeros),
+        ),
+        seq_of_zeros,
     )
 
 
 @jvp(xp.poly)
 def poly_jvp(ans, seq_of_zeros, *, dseq_of_zeros):
     rt.poly_of_roots(seq_of_zeros)
-    return xp.concatenate(
-        [
-            xp.zeros_like(ans[:1]),
-            -(
-                xp.reshape(dseq_of_zeros, (-1,))
-                @ rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), ans)
-            ),
-        ]
-    )
+    c = xp.reshape(xp.asarray(ans), (-1,))
+    moved = xp.reshape(dseq_of_zeros, (-1,)) @ rt.poly_quotients(xp.reshape(seq_of_zeros, (-1,)), c)
+    return xp.reshape(xp.concatenate([xp.zeros_like(c[:1]), -moved]), xp.shape(ans))
 
 
 @vjp(rt.poly_quotients)
@@ -331,28 +330,50 @@ def polymul(g, ans, a1, a2):
     """The product's coefficients are the last of the full convolution of the factors
     (NumPy drops each factor's leading zeros, whose products are the first): ``g`` put
     there, each factor gets its valid correlation with the other. A factor whose leading
-    zero NumPy drops is refused (``rt.polymul_factor_shape``)."""
-    p1, p2 = xp.reshape(a1, (-1,)), xp.reshape(a2, (-1,))
+    zero NumPy drops is refused (``rt.polymul_factor_shape``). NumPy reads an empty factor
+    as the polynomial 0 (``[0.]``): it gets an empty gradient, and the other none."""
+    e1, e2 = int(xp.size(a1) == 0), int(xp.size(a2) == 0)
+    p1 = xp.concatenate([xp.zeros(e1, dtype=g.dtype), xp.reshape(a1, (-1,))])
+    p2 = xp.concatenate([xp.zeros(e2, dtype=g.dtype), xp.reshape(a2, (-1,))])
     full = xp.concatenate(
         [xp.zeros(xp.shape(p1)[0] + xp.shape(p2)[0] - 1 - xp.shape(g)[0], dtype=g.dtype), g]
     )
     return (
-        rt.cast_like(xp.reshape(xp.correlate(full, p2, "valid"), rt.polymul_factor_shape(a1)), a1),
-        rt.cast_like(xp.reshape(xp.correlate(full, p1, "valid"), rt.polymul_factor_shape(a2)), a2),
+        rt.cast_like(
+            xp.reshape(xp.correlate(full, p2, "valid")[e1:], rt.polymul_factor_shape(a1)), a1
+        ),
+        rt.cast_like(
+            xp.reshape(xp.correlate(full, p1, "valid")[e2:], rt.polymul_factor_shape(a2)), a2
+        ),
     )
 
 
 @jvp(xp.polymul, shaped=True)
 def polymul_jvp(ans, a1, a2, *, da1, da2):
     """Bilinear: the last coefficients of the full convolutions (refused for a factor whose
-    leading zero NumPy drops, as in reverse mode)."""
+    leading zero NumPy drops, as in reverse mode; an empty factor is the polynomial 0)."""
+    e1, e2 = int(xp.size(a1) == 0), int(xp.size(a2) == 0)
+    p1 = xp.concatenate([xp.zeros(e1, dtype=ans.dtype), xp.reshape(a1, (-1,))])
+    p2 = xp.concatenate([xp.zeros(e2, dtype=ans.dtype), xp.reshape(a2, (-1,))])
     return (
-        xp.convolve(xp.reshape(da1, rt.polymul_factor_shape(a1)), xp.reshape(a2, (-1,)))[
-            -xp.shape(ans)[0] :
-        ],
-        xp.convolve(xp.reshape(a1, (-1,)), xp.reshape(da2, rt.polymul_factor_shape(a2)))[
-            -xp.shape(ans)[0] :
-        ],
+        xp.convolve(
+            xp.concatenate(
+                [
+                    xp.zeros(e1, dtype=ans.dtype),
+                    xp.reshape(xp.reshape(da1, rt.polymul_factor_shape(a1)), (-1,)),
+                ]
+            ),
+            p2,
+        )[-xp.shape(ans)[0] :],
+        xp.convolve(
+            p1,
+            xp.concatenate(
+                [
+                    xp.zeros(e2, dtype=ans.dtype),
+                    xp.reshape(xp.reshape(da2, rt.polymul_factor_shape(a2)), (-1,)),
+                ]
+            ),
+        )[-xp.shape(ans)[0] :],
     )
 
 

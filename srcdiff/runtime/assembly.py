@@ -870,8 +870,11 @@ def trim_sources(filt: Any, trim: str = "fb", axis: Any = None) -> np.ndarray:
     """Where each entry of ``np.trim_zeros(filt, trim, axis)`` comes from in ``filt``,
     where it trims nothing off (its entries at the edges are not zero, and stay so
     nearby). Where it trims zeros off, the result's shape jumps as one leaves zero: no
-    derivative exists there, refused."""
+    derivative exists there, refused. (Of an empty ``filt`` NumPy may trim an axis to
+    length 0: no entry comes from anywhere.)"""
     kept = np.trim_zeros(np.asarray(_host(filt)), trim, axis)
+    if kept.size == 0 == math.prod(_shape_of(filt)):
+        return np.full(kept.shape, -1, dtype=np.intp)
     if kept.size != math.prod(_shape_of(filt)):
         raise refuse(
             "the derivative of np.trim_zeros where it trims zeros off: "

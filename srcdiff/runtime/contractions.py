@@ -11,6 +11,7 @@ and singular values, full rank.
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 import string
 from typing import Any
@@ -390,8 +391,8 @@ def pinv_grad(g: Any, ans: Any, a: Any, hermitian: bool = False) -> Any:
     xp = array_module(ans)
     x, xt, gt = ans, _swap_last(xp, ans), _swap_last(xp, xp.asarray(g))
     d = -(xt @ g @ xt)
-    if hermitian:
-        return triangle_grad(d, "L")
+    if hermitian:  # (of an empty matrix, square or not: no triangle, no entry)
+        return triangle_grad(d, "L") if d.size else d
     ax, xa = a @ x, x @ a
     left = gt @ x @ xt
     right = xt @ x @ gt
@@ -405,6 +406,8 @@ def check_full_rank(a: Any, what: str, rank: Any = None, inverse: Any = None) ->
     of ``inverse @ a``, a projector, is the rank that NumPy's cutoff kept)."""
     xp = array_module(a)
     m, n = a.shape[-2:]
+    if min(m, n) == 0 or math.prod(a.shape[:-2]) == 0:
+        return  # (no singular value, or no matrix: nothing to be short of)
     if rank is None:
         rank = xp.round(xp.sum(inverse * _swap_last(xp, a), axis=(-2, -1)))
     low = xp.min(xp.asarray(rank)) if hasattr(rank, "shape") else rank

@@ -473,6 +473,8 @@ def expm_frechet(a: Any, e: Any) -> Any:
     from scipy.linalg import expm_frechet as frechet
 
     xp = array_module(a, e)
+    if 0 in a.shape:  # (no matrix, or an empty one: SciPy refuses them, the map is 0)
+        return xp.zeros(a.shape, dtype=xp.result_type(a, e))
     return xp.asarray(frechet(a, e, compute_expm=False), dtype=xp.result_type(a, e))
 
 

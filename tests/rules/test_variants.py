@@ -144,37 +144,8 @@ REFUSED = {
 
 # primitive name -> what its rule does wrong on the variants in KNOWN_IDS: a raw error
 # from inside the rule where a gradient, or a clear refusal, is due
-KNOWN = {
-    "np.poly": "no roots: the rule indexes the 0-d product",
-    "np.polymul": "an empty polynomial: the rule makes a negative length",
-    "np.trim_zeros": "nothing to trim along an axis: the rule broadcasts an empty index",
-    "np.unique": "no slices along the axis: refused as equal slices",
-    "np.linalg.pinv": "an empty matrix: the rank check broadcasts mismatched shapes",
-    "scipy.linalg.expm": "an empty matrix: SciPy's expm_frechet refuses it",
-}
-KNOWN_IDS = frozenset(
-    {
-        "np.linalg.pinv[~size0-first;hermitian=True]",
-        "np.linalg.pinv[~size0-first]#3",
-        "np.linalg.pinv[~size0-last;hermitian=True]",
-        "np.poly[repeated-and-zero~size0-first]",
-        "np.poly[repeated-and-zero~size0-last]",
-        "np.poly[~size0-first]",
-        "np.poly[~size0-first]#2",
-        "np.poly[~size0-last]",
-        "np.poly[~size0-last]#2",
-        "np.polymul[number~size0-first]",
-        "np.polymul[number~size0-last]",
-        "np.trim_zeros[~size0-last;trim='b',axis=0]",
-        "np.unique[axis-1-index-counts~size0-first]",
-        "np.unique[axis-1-index-counts~size0-last]",
-        "np.unique[columns~size0-first;axis=-1,return_inverse=True]",
-        "np.unique[columns~size0-last;axis=-1,return_inverse=True]",
-        "np.unique[rows~size0-first;axis=0]",
-        "np.unique[rows~size0-last;axis=0]",
-        "scipy.linalg.expm[~size0-first]",
-    }
-)
+KNOWN: dict[str, str] = {}
+KNOWN_IDS: frozenset[str] = frozenset()
 
 
 def _kind(label: str) -> str:
