@@ -205,7 +205,7 @@ nondiff("a module variable's value where a function assigning it starts (a value
 nondiff("the axes and the norm a Fourier transform runs with", rt.fft_axes, rt.swapped_norm)
 nondiff("checks of eigenvalues, of a polynomial fit, of roots and of a polynomial division, "
         "which return nothing", rt.real_eigenvalues, rt.check_polyfit, rt.simple_real_roots,
-        rt.poly_of_roots, rt.check_polydiv)  # fmt: skip
+        rt.poly_of_roots, rt.check_polydiv, rt.tied_values, rt.tied_change)  # fmt: skip
 nondiff("the shape of a factor of np.polymul (checked for a leading zero NumPy drops)",
         rt.polymul_factor_shape)  # fmt: skip
 nondiff("entering and leaving a with block, and a check of a length", rt.enter, rt.exit,

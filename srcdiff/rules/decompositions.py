@@ -246,8 +246,10 @@ def eigvals_jvp(ans, a, *, da):
 
 @vjp(xp.linalg.eigvalsh)
 def eigvalsh(g, ans, a, UPLO="L"):
-    """dw_i = v_i^T dA v_i: A_bar = V diag(g) V^T, on the triangle read."""
+    """dw_i = v_i^T dA v_i: A_bar = V diag(g) V^T, on the triangle read; at repeated
+    eigenvalues, where ``g`` is the same across each tie (refused otherwise)."""
     rt.real_only(a)
+    rt.tied_values(ans, g, "np.linalg.eigvalsh")
     v = xp.linalg.eigh(a, UPLO)[1]
     return rt.triangle_grad((v * g[..., None, :]) @ xp.swapaxes(v, -1, -2), UPLO), None
 
@@ -255,21 +257,21 @@ def eigvalsh(g, ans, a, UPLO="L"):
 @jvp(xp.linalg.eigvalsh, shaped=True)
 def eigvalsh_jvp(ans, a, UPLO="L", *, da):
     """dw_i = v_i^T S v_i, ``S`` the symmetric change NumPy reads from the triangle
-    ``UPLO`` of dA (distinct eigenvalues)."""
+    ``UPLO`` of dA: the diagonal of ``P = V^T S V`` (at repeated eigenvalues, where ``S``
+    keeps them tied; refused otherwise)."""
     rt.real_only(a)
     v = xp.linalg.eigh(a, UPLO)[1]
-    return xp.sum(
-        v
-        * (
-            (
-                (xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2))
-                if str(UPLO).upper() == "U"
-                else (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2))
-            )
-            @ v
-        ),
-        axis=-2,
+    p = (
+        xp.swapaxes(v, -1, -2)
+        @ (
+            (xp.triu(da) + xp.swapaxes(xp.triu(da, 1), -1, -2))
+            if str(UPLO).upper() == "U"
+            else (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2))
+        )
+        @ v
     )
+    rt.tied_change(ans, p, "np.linalg.eigvalsh")
+    return xp.diagonal(p, 0, -2, -1)
 
 
 @vjp(xp.linalg.svd)
@@ -298,6 +300,7 @@ def svd_jvp(ans, a, full_matrices=True, compute_uv=True, hermitian=False, *, da)
     change = (xp.tril(da) + xp.swapaxes(xp.tril(da, -1), -1, -2)) if hermitian else da
     usv = ans if compute_uv else xp.linalg.svd(a, full_matrices=False, hermitian=hermitian)
     p = xp.swapaxes(usv[0], -1, -2) @ change @ xp.swapaxes(usv[2], -1, -2)
+    rt.tied_change(usv[1], p, "np.linalg.svd", "singular values")
     f = rt.eigen_gaps(usv[1] * usv[1], "np.linalg.svd", True) if compute_uv else None
     du = (
         usv[0] @ (f * (p * usv[1][..., None, :] + usv[1][..., :, None] * xp.swapaxes(p, -1, -2)))

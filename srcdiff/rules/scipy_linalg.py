@@ -436,11 +436,18 @@ def eigh(g, ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
             "pass driver='evd' (np.linalg.eigh's, whose signs move smoothly), or use "
             "np.linalg.eigh",
         )
-    v = xp.linalg.eigh(a, "L" if lower else "U")[1] if eigvals_only else None
+    # (of the eigenvalues alone, by the driver 'evr' too: V diag(g) V^T, which the signs of
+    # V leave as it is, from np.linalg.eigh's V, whose signs move smoothly, so that the
+    # gradient has a derivative of its own: sd.hessian)
+    vectors = not eigvals_only and driver == "evd"
+    uplo = "L" if lower else "U"
+    v = None if vectors else xp.linalg.eigh(a, uplo)[1]
+    gw = g if eigvals_only else rt.result_grads(g, ans)[0]
+    rt.tied_values(ans if eigvals_only else ans[0], gw, "scipy.linalg.eigh")
     return (
-        rt.triangle_grad((v * g[..., None, :]) @ xp.swapaxes(v, -1, -2), "L" if lower else "U")
-        if eigvals_only
-        else rt.eigh_grad(g, ans, "L" if lower else "U"),
+        rt.eigh_grad(g, ans, uplo)
+        if vectors
+        else rt.triangle_grad((v * gw[..., None, :]) @ xp.swapaxes(v, -1, -2), uplo),
         None, None, None, None, None, None, None, None, None, None,
     )  # fmt: skip
 
@@ -451,9 +458,15 @@ def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
              subset_by_value=None, driver=None, *, da):  # fmt: skip
     """With ``P = V^T S V``, ``S`` the symmetric change read from the triangle ``lower``
     names: dw = diag(P), dV = V (F * P), ``F[i, j] = 1 / (w[j] - w[i])``. By a driver but
-    'evd', the eigenvectors' tangent is refused where it is used (``rt.NoGradient``)."""
+    'evd', the eigenvectors' tangent is refused where it is used (``rt.NoGradient``), and
+    the eigenvalues' is read with np.linalg.eigh's V, whose signs move smoothly (so that
+    it has a derivative of its own: ``sd.hessian``)."""
     rt.eigh_of_one_matrix(b, subset_by_index, subset_by_value, overwrite_a)
-    v = xp.linalg.eigh(a, "L" if lower else "U")[1] if eigvals_only else ans[1]
+    v = (
+        ans[1]
+        if not eigvals_only and driver == "evd"
+        else xp.linalg.eigh(a, "L" if lower else "U")[1]
+    )
     p = (
         xp.swapaxes(v, -1, -2)
         @ (
@@ -463,6 +476,7 @@ def eigh_jvp(ans, a, b=None, lower=True, eigvals_only=False, overwrite_a=False,
         )
         @ v
     )
+    rt.tied_change(ans if eigvals_only else ans[0], p, "scipy.linalg.eigh")
     return (
         xp.diagonal(p, 0, -2, -1)
         if eigvals_only

@@ -275,6 +275,8 @@ from .linalg import (
     real_eigenvalues,
     scipy_as_numpy,
     solve_triangular,
+    tied_change,
+    tied_values,
 )
 from .mutation import (
     changed_after_call,
@@ -689,6 +691,8 @@ __all__ = [
     "eigh_of_one_matrix",
     "overwrite_refusal",
     "real_eigenvalues",
+    "tied_change",
+    "tied_values",
     "solve_triangular",
     "or_zeros",
     "outside_objects",

@@ -361,9 +361,12 @@ def svd_grad(
     of Vh) are any orthonormal basis of a complement: they may carry no gradient."""
     xp = array_module(a)
     if not compute_uv:
-        u, _, vh = xp.linalg.svd(
+        u, s, vh = xp.linalg.svd(
             a, full_matrices=False, **({"hermitian": True} if hermitian else {})
         )
+        from .linalg import tied_values  # (linalg imports this module)
+
+        tied_values(s, g, "np.linalg.svd", "singular values")
         d = (u * xp.asarray(g)[..., None, :]) @ vh
     else:
         u, s, vh = ans[0], ans[1], ans[2]

@@ -353,16 +353,81 @@ def _gaps_of_moved(w: Any, moved: Any) -> Any:
     return xp.where(skip, 0.0, 1.0 / xp.where(skip, 1.0, diff)).astype(w.dtype)
 
 
+def _ties(w: Any) -> Any:
+    """Where ``w[..., i]`` and ``w[..., j]`` (eigenvalues, or singular values) coincide to
+    rounding, as ``eigen_gaps`` judges, off the diagonal."""
+    xp = array_module(w)
+    n = w.shape[-1]
+    scale = xp.max(xp.abs(w), axis=-1, keepdims=True) if n else xp.zeros_like(w)
+    tol = max(n, 1) * float(xp.finfo(w.dtype).eps) * scale[..., None]
+    return xp.logical_and(
+        xp.logical_not(xp.eye(n, dtype=bool)), xp.abs(w[..., None, :] - w[..., :, None]) <= tol
+    )
+
+
+def tied_values(w: Any, g: Any, what: str, values: str = "eigenvalues") -> None:
+    """Refuse the gradient ``V diag(g) V^T`` of the sorted ``values`` ``w`` where two of
+    them tie and ``g`` tells them apart: the smaller of two equal ones moves as a minimum
+    does (``min(a, b)`` at ``a = b``), so a function that weighs them differently has no
+    derivative there (JAX and PyTorch give the gradient of one side, picked by the basis
+    LAPACK returns). Where ``g`` is the same across each tie (``sum(w**2)``, a trace), the
+    gradient holds whatever basis of their eigenvectors ``V`` holds."""
+    xp = array_module(w, g)
+    if w.shape[-1] < 2:
+        return
+    tied = _ties(w)
+    if not bool(xp.any(tied)):
+        return
+    gw = xp.broadcast_to(xp.asarray(g), w.shape)
+    spread = xp.abs(gw[..., None, :] - gw[..., :, None])
+    tol = float(np.sqrt(xp.finfo(w.dtype).eps)) * xp.max(xp.abs(gw), axis=-1)[..., None, None]
+    if bool(xp.any(xp.logical_and(tied, spread > tol))):
+        raise refuse(
+            f"the derivative of {what} at a matrix with repeated {values}, of a result "
+            f"that tells them apart: the smaller of two equal {values} moves as a minimum "
+            "does, so no derivative exists there",
+            f"differentiate a function that treats equal {values} alike (a sum, a trace, "
+            "sum(w**2)), or perturb the matrix",
+        )
+
+
+def tied_change(w: Any, p: Any, what: str, values: str = "eigenvalues") -> None:
+    """Refuse the tangent ``diag(P)`` of the sorted ``values`` ``w`` (``P = V^T S V``, of
+    the change ``S``) where two tie and ``S`` moves them apart (``P`` is not a multiple
+    of the identity on their eigenspace): each then moves on its side as the eigenvalues
+    of that block do, not linearly in ``S``. A change that keeps them tied has this one."""
+    xp = array_module(w, p)
+    if w.shape[-1] < 2:
+        return
+    tied = _ties(w)
+    if not bool(xp.any(tied)):
+        return
+    d = xp.diagonal(p, 0, -2, -1)
+    # (in the block of a tie: an entry off the diagonal, or two unequal on it)
+    apart = xp.maximum(xp.abs(p), xp.abs(d[..., None, :] - d[..., :, None]))
+    tol = float(np.sqrt(xp.finfo(w.dtype).eps)) * xp.max(xp.abs(p), axis=(-2, -1))
+    if bool(xp.any(xp.logical_and(tied, apart > tol[..., None, None]))):
+        raise refuse(
+            f"the forward derivative of {what} at a matrix with repeated {values}, along a "
+            f"change that moves them apart: each moves on its side as a minimum or a "
+            "maximum does, so no derivative exists along it",
+            f"use reverse mode (sd.grad), which differentiates a function that treats equal "
+            f"{values} alike, or perturb the matrix",
+        )
+
+
 def eigh_grad(g: Any, ans: Any, uplo: str = "L") -> Any:
     """Gradient of ``np.linalg.eigh``: with ``A = V diag(w) V^T``,
     ``V (diag(w_bar) + F * (V^T V_bar)) V^T``, ``F[i, j] = 1 / (w[j] - w[i])``
     (Giles 2008, section 3.1; as autograd's numpy/linalg.py), on the triangle read. The
     eigenvalues' part holds at repeated eigenvalues too (as ``np.linalg.eigvalsh``'s), so
-    ``w, V = eigh(A); sum(w**2)`` has its gradient there; an eigenvector of a repeated
+    ``w, V = eigh(A); sum(w**2)`` has its gradient there (``w[0]`` alone, none:
+    ``tied_values``); an eigenvector of a repeated
     eigenvalue with a nonzero adjoint is refused (``_gaps_of_moved``)."""
     xp = array_module(ans[0], ans[1])
     w, v = ans[0], ans[1]
     gw, gv = result_grads(g, ans)
+    tied_values(w, gw, "np.linalg.eigh")
     inner = gw[..., None, :] * xp.eye(w.shape[-1], dtype=w.dtype)
     moved = xp.any(gv != 0, axis=-2)  # the eigenvectors with an adjoint
     if bool(xp.any(moved)):

@@ -573,6 +573,7 @@ def test_eigh_of_a_stack_with_a_tie_in_one_matrix():
     a = np.stack([np.eye(3), _rotated([0.5, 1.5, 4.0])])
     ans = np.linalg.eigh(a)
     g = (R((2, 3)), np.zeros((2, 3, 3)))
+    g[0][0, :] = 0.7  # the same across the identity's tie: a function of its trace
     d = rule_grads(np.linalg.eigh, g, a, call=as_tuple(np.linalg.eigh))[0]
     expected = rule_grads(np.linalg.eigvalsh, g[0], a)[0]
     np.testing.assert_allclose(d, expected, rtol=1e-12, atol=1e-12)
@@ -712,3 +713,107 @@ def test_eigh_eigenvectors_by_the_default_driver_are_refused():
         numeric = (_eigh_values(a + h * direction) - _eigh_values(a - h * direction)) / (2 * h)
         assert tangent == pytest.approx(numeric, rel=1e-6)
     assert tangent == pytest.approx(np.sum(expected * direction), rel=1e-9)
+
+
+def _hessian_by_differences(f, a, eps):
+    """Central differences of ``sd.grad(f)``, one column per entry of ``a``."""
+    grad, n = sd.grad(f), a.size
+    columns = []
+    for k in range(n):
+        step = np.zeros(n)
+        step[k] = eps
+        step = step.reshape(a.shape)
+        columns.append(((grad(a + step) - grad(a - step)) / (2 * eps)).ravel())
+    return np.stack(columns, axis=-1)
+
+
+@needs_scipy
+@pytest.mark.parametrize("driver", [None, "evr", "evd"])
+def test_hessian_of_eigh_eigenvalues_by_any_driver(driver):
+    """The eigenvalues' gradient V diag(g) V^T does not depend on the eigenvectors' signs;
+    read with np.linalg.eigh's V, it has a derivative by the driver 'evr' too (the
+    default, refused before as if its eigenvectors were used)."""
+    a = spd(3, 3)
+
+    def f(a):
+        w, v = sla.eigh(a, driver=driver)
+        return np.sum(np.array([1.0, -2.0, 0.5]) * w**2)
+
+    h = sd.hessian(f)(a).reshape(9, 9)
+    for eps in (1e-5, 1e-4):
+        np.testing.assert_allclose(h, _hessian_by_differences(f, a, eps), rtol=1e-5, atol=1e-6)
+
+
+# ---- eigenvalues and singular values at ties -----------------------------------------------
+
+
+def _smallest_eigvalsh(a):
+    return np.linalg.eigvalsh(a)[0]
+
+
+def _smallest_of_scipy(a):
+    return sla.eigh(a, eigvals_only=True)[0]
+
+
+def _smallest_of_the_pair(a):
+    w, v = sla.eigh(a)
+    return w[0]
+
+
+def _smallest_of_eigh(a):
+    w, v = np.linalg.eigh(a)
+    return w[0] + 0.0 * np.sum(w)
+
+
+def _largest_singular_value(a):
+    return np.linalg.svd(a, compute_uv=False)[0]
+
+
+TIES = [(_smallest_eigvalsh, np.diag([1.0, 1.0, 3.0])),
+        (_smallest_of_scipy, _rotated([1.0, 1.0, 3.0])),
+        (_smallest_of_the_pair, np.diag([1.0, 1.0, 3.0])),
+        (_smallest_of_eigh, _rotated([-1.0, -1.0, 2.0])),
+        (_largest_singular_value, np.diag([3.0, 3.0, 1.0]))]  # fmt: skip
+
+
+@needs_scipy
+@pytest.mark.parametrize("f, a", TIES, ids=[f.__name__ for f, _ in TIES])
+def test_one_of_tied_values_has_no_gradient_refused(f, a):
+    """The smaller of two equal eigenvalues moves as a minimum does (its one-sided
+    differences disagree): the gradient of the basis LAPACK picked, which JAX and PyTorch
+    return, is refused, and so is forward mode along a change that moves them apart."""
+    direction = np.cos(np.arange(9.0)).reshape(3, 3)
+    direction = direction + direction.T
+    h = 1e-6
+    right = (f(a + h * direction) - f(a)) / h
+    left = (f(a) - f(a - h * direction)) / h
+    assert abs(right - left) > 1e-2  # (no derivative: a kink)
+    with pytest.raises(sd.CompileError, match="repeated (eigenvalues|singular values)"):
+        sd.grad(f)(a)
+    with pytest.raises(sd.CompileError, match="repeated (eigenvalues|singular values)"):
+        sd.jvp(f, (a,), (direction,))
+
+
+@needs_scipy
+@pytest.mark.parametrize("f", [_smallest_eigvalsh, _smallest_of_scipy, _smallest_of_the_pair])
+def test_tied_eigenvalues_along_a_change_keeping_them_tied(f):
+    """Along a change that keeps the tie (a multiple of the identity on its eigenspace),
+    they move together: forward mode gives that derivative."""
+    a = np.diag([1.0, 1.0, 3.0])
+    direction = np.diag([0.5, 0.5, -2.0])
+    _, tangent = sd.jvp(f, (a,), (direction,))
+    for h in STEPS:
+        assert tangent == pytest.approx((f(a + h * direction) - f(a - h * direction)) / (2 * h))
+
+
+def _tied_singular_values_squared(a):
+    return np.sum(np.linalg.svd(a, compute_uv=False) ** 2)
+
+
+def test_a_function_of_tied_singular_values_alike_has_its_gradient():
+    """sum(s**2) is the squared Frobenius norm: smooth where singular values tie."""
+    a = np.diag([3.0, 3.0, 1.0])
+    for eps in STEPS:
+        check_grads(_tied_singular_values_squared, sd.grad(_tied_singular_values_squared),
+                    (a,), eps=eps)  # fmt: skip
+    np.testing.assert_allclose(sd.grad(_tied_singular_values_squared)(a), 2 * a, rtol=1e-12)
