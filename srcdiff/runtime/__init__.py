@@ -275,6 +275,7 @@ from .linalg import (
     real_eigenvalues,
     scipy_as_numpy,
     solve_triangular,
+    standardizing,
     tied_change,
     tied_values,
 )
@@ -691,6 +692,7 @@ __all__ = [
     "eigh_of_one_matrix",
     "overwrite_refusal",
     "real_eigenvalues",
+    "standardizing",
     "tied_change",
     "tied_values",
     "solve_triangular",

@@ -563,6 +563,21 @@ def expm_frechet_grads(g: Any, a: Any, e: Any) -> tuple[Any, Any]:
     return d[..., :n, :n] + d[..., n:, n:], d[..., :n, n:]
 
 
+def standardizing(c: Any, axis: Any = 0, ddof: int = 0, nan_policy: str = "propagate"
+                  ) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+    """What scipy.stats's ``zmap``, ``zscore`` and ``gzscore`` standardize by, along
+    ``axis`` (kept): which entries of ``c`` count (``nan_policy='omit'``: those not NaN),
+    how many, their mean and their standard deviation (with ``ddof``). A primitive with
+    rules of its own, so that the rules of those functions read it once."""
+    xp = array_module(c)
+    omit = nan_policy == "omit"
+    kept = xp.logical_not(xp.isnan(c)) if omit else xp.ones(xp.shape(c), dtype=bool)
+    n = xp.sum(kept, axis=axis, keepdims=True, dtype=c.dtype)
+    mean = (xp.nanmean if omit else xp.mean)(c, axis=axis, keepdims=True)
+    spread = (xp.nanstd if omit else xp.std)(c, axis=axis, ddof=ddof, keepdims=True)
+    return kept, n, mean, spread
+
+
 def _cov_rows(x: Any, rowvar: bool, xp: Any, dtype: Any, first: bool) -> Any:
     """``x`` as ``np.cov`` reads it: a 2-d array, one row per variable (``first``: its
     ``m``, transposed where ``rowvar`` is false unless 1-d; else its ``y``, transposed

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import srcdiff as sd
+from srcdiff import runtime as rt
 from srcdiff.rules import lookup
 from tests.soundness.verify import verify_both_modes
 
@@ -35,6 +36,11 @@ SPECS = (
         Spec(st.zmap, (R((3, 4)), R((3, 4))), {"axis": 1, "ddof": 1}),
         Spec(st.zmap, (R((4,)), R((6, 4)))),  # scores of one row against six
         Spec(st.zmap, (R((3, 4)), HOLES, 1, 0, "omit"), wrt=(0, 1), label="omit"),
+        # what the rules above standardize by: (kept, n, mean, deviation)
+        Spec(rt.standardizing, (R((5,)),)),
+        Spec(rt.standardizing, (R((3, 4)),), {"axis": 1, "ddof": 1}),
+        Spec(rt.standardizing, (R((3, 4)), None), label="all"),
+        Spec(rt.standardizing, (HOLES, 1, 0, "omit"), wrt=(0,), label="omit"),
     ]
     if HAS_SCIPY
     else []
