@@ -879,11 +879,31 @@ class Analyser(Classifier):
             op.keys = tuple(k for k in v.keys if self.is_active(k))
             return op
         if isinstance(v, gast.Call):
-            return self.classify_call(v, stmt)
+            op = self.classify_call(v, stmt)
+            pairs = self.given_pairs(v)
+            if pairs is not None and op.kind is Kind.RULE and self.is_active(pairs[0]):
+                check = gast.Call(func=_rt_attr("pair_keys"), args=list(pairs), keywords=[])
+                op.keys = (check,)  # (the pairs' keys: the primal checks they are no numbers)
+            return op
         if isinstance(v, gast.Set) and any(self.is_active(e) for e in v.elts):
             return self.fail(stmt, "a set of differentiated values",
                              "use a list or a tuple")  # fmt: skip
         return Op(Kind.PASSIVE)
+
+    def given_pairs(self, call: gast.Call) -> tuple[gast.expr, ...] | None:
+        """The pairs (or mapping) of ``dict(pairs)``, or of ``d.update(pairs)`` (normalized
+        as ``rt.update_pairs(d, pairs)``) and ``d``, whose keys become a dict's; None for
+        another call."""
+        if call.keywords:
+            return None
+        kind, obj = self.resolve(call.func)
+        if kind != "object":
+            return None
+        if obj is dict and len(call.args) == 1:
+            return (call.args[0],)
+        if obj is rt_module.update_pairs and len(call.args) == 2:
+            return (call.args[1], call.args[0])
+        return None
 
     def indices_entry(self, r: gast.expr, index: gast.expr) -> bool:
         """Whether ``r[index]`` is the indices of a ``(values, indices)`` result

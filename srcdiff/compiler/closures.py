@@ -185,7 +185,7 @@ ITERATORS = {"chain": CHAIN, "product": PRODUCT, "combinations": COMBINATIONS,
              "accumulate": ACCUMULATE, "pairwise": PAIRWISE, "starmap": STARMAP,
              "islice": ISLICE}  # fmt: skip
 # the calls ``_Builtins`` may rewrite, by the name called
-REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict",
+REWRITTEN = frozenset({"map", "filter", "sorted", "min", "max", "sort", "zip", "dict", "fromkeys",
                        "reduce", *ITERATORS})  # fmt: skip
 # the statements whose values ``_Builtins.hoisted`` may compute before them
 HOISTING = (gast.Assign, gast.AnnAssign, gast.AugAssign, gast.Return, gast.Expr)
@@ -596,6 +596,19 @@ class _Builtins(Transformer):
         zipped = self.zipped(node) or self.lazy_zip(node)
         if zipped is not None:
             return zipped
+        if (
+            isinstance(node.func, gast.Attribute)
+            and node.func.attr == "fromkeys"
+            and not node.keywords
+            and 1 <= len(node.args) <= 2
+            and all(isinstance(a, (gast.Name, gast.Constant)) for a in node.args[1:])
+            and self.resolved(node.func) == dict.fromkeys
+        ):  # ``dict.fromkeys(ks, v)`` is ``{k: v for k in ks}``, whose keys are checked
+            key, value = self.fresh("key"), node.args[1] if len(node.args) == 2 else None
+            value = value if value is not None else gast.Constant(value=None, kind=None)
+            comp = gast.DictComp(key=_name(key), value=value,
+                                 generators=[_for(_name(key), node.args[0])])  # fmt: skip
+            return _located(comp, node)
         if self.builtin(node, "dict") and not node.args and node.keywords:
             # ``dict(a=x, b=y)`` is the display ``{"a": x, "b": y}``, which compiled code runs
             keys = [gast.Constant(value=k.arg, kind=None) for k in node.keywords]

@@ -309,16 +309,28 @@ def _method(norm: Normalizer, e: gast.Call, owner: str, attr: str) -> gast.expr 
                           values=[norm.atom(k.value) for k in e.keywords])  # fmt: skip
         e = gast.Call(func=e.func, args=[*e.args, norm.temp(named)], keywords=[])
         for a in e.args:
-            new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), norm.atom(a)],
-                                      keywords=[]))  # fmt: skip
+            new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), _update_entries(
+                norm, owner, a)], keywords=[]))  # fmt: skip
             norm.emit(_inplace(owner, new))
         return _const(None)
     if helper is None or e.keywords:
         return None
+    if attr == "update" and len(e.args) == 1:
+        e = gast.Call(func=e.func, args=[_update_entries(norm, owner, e.args[0])], keywords=[])
     args = [norm.atom(a) for a in e.args]
     new = norm.temp(gast.Call(func=_rt(helper), args=[_name(owner), *args], keywords=[]))
     norm.emit(_inplace(owner, new))
     return _const(None)
+
+
+def _update_entries(norm: Normalizer, owner: str, other: gast.expr) -> gast.expr:
+    """The entries ``d.update(other)`` puts into ``d``: a dict display as it is, anything
+    else through ``rt.update_pairs`` (pairs made a dict, their keys checked, their values'
+    gradients followed)."""
+    if isinstance(other, gast.Dict):
+        return norm.atom(other)
+    return norm.temp(gast.Call(func=_rt("update_pairs"), args=[_name(owner), norm.atom(other)],
+                               keywords=[]))  # fmt: skip
 
 
 def _named_by_a_class(norm: Normalizer, attr: str) -> bool:

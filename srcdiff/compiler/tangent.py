@@ -459,6 +459,10 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
             if i < len(op.operands):
                 e = op.operands[i]
                 replace[id(e)] = self.tangent_or_zeros(e)
+                if i == 0 and _iterates(op.primitive) and self.active(e):
+                    # a dict iterated gives its keys, whose tangents are zeros (its
+                    # tangent, a dict of its values' tangents, would give the keys)
+                    replace[id(e)] = call(attr("rt", "keyless"), e, replace[id(e)])
         return _copy_replacing(value, replace)
 
     def multilinear(self, value: gast.expr, op: Op, active: list[int]) -> gast.expr:
@@ -561,6 +565,12 @@ def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
         return gast.List(elts=[_plus(x, y) for x, y in zip(a.elts, b.elts, strict=True)],
                          ctx=gast.Load())  # fmt: skip
     return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+
+def _iterates(primitive: object) -> bool:
+    """Whether the linear ``primitive`` iterates its first argument (a dict: its keys)."""
+    return any(primitive is p for p in (rt_module.iterable, rt_module.reversible,
+                                        rt_module.unpacked, list, tuple, sum))  # fmt: skip
 
 
 def _copy_replacing(node: object, replace: dict[int, gast.expr]) -> object:

@@ -4,7 +4,7 @@ import copy
 import types
 
 from .. import runtime as rt
-from .registry import jvp, linear, nondiff, vjp
+from .registry import constant_in, jvp, linear, nondiff, vjp
 
 
 @vjp("tuple-display", "list-display")
@@ -32,8 +32,43 @@ def reversible(g, ans, x):
 
 @vjp(dict)
 def dict_(g, ans, mapping):
-    """``dict(d)``: a new dict of ``d``'s entries."""
+    """``dict(d)``: a new dict of ``d``'s entries (or of the pairs ``d``)."""
     return rt.mapping_grad(g, mapping)
+
+
+@jvp(dict, shaped=True)
+def dict_jvp(ans, mapping, *, dmapping):
+    """The entries' tangents under their keys (a pair's key's tangent is no key)."""
+    return rt.pairs_tangent(mapping, dmapping)
+
+
+@vjp(rt.update_pairs)
+def update_pairs(g, ans, d, other):
+    """What ``d.update(other)`` puts into ``d``: the gradients of ``other``'s values."""
+    return None, rt.pairs_grad(g, other, d)
+
+
+@jvp(rt.update_pairs, shaped=True)
+def update_pairs_jvp(ans, d, other, *, dother):
+    return rt.pairs_tangent(other, dother, d)
+
+
+@vjp(rt.keyless)
+def keyless(g, ans, x, dx):
+    """Linear in ``dx``; a dict's keys' zeros depend on nothing."""
+    return None, (None if isinstance(x, dict) else g)
+
+
+@vjp(rt.pairs_tangent)
+def pairs_tangent(g, ans, x, dx, into=None):
+    """Linear in the pairs' tangents: the adjoint of each pair's value."""
+    return None, rt.pairs_grad(g, x, into), None
+
+
+@vjp(rt.pairs_grad)
+def pairs_grad(g, ans, gd, x, into=None):
+    """Linear in the dict's gradient: the adjoint of each key's entry."""
+    return rt.pairs_tangent(x, g, into), None, None
 
 
 @vjp(rt.unpacked)
@@ -149,6 +184,7 @@ nondiff(
     "dict.keys",
     rt.mapping_keys,
     rt.plain_keys,
+    rt.pair_keys,
     rt.check_given,
     rt.given_objects,
     rt.logged,  # (a number added to a history the function does not read)
@@ -216,7 +252,9 @@ nondiff("entering and leaving a with block, and a check of a length", rt.enter, 
 linear("all", "tuple-display", "list-display", "dict-display", "sequence-join", list, tuple,
        rt.iterable, rt.appended, "dict.values")  # fmt: skip
 linear((0,), rt.items_tangent)
-linear((0,), rt.unpacked, rt.reversible, dict, copy.copy, copy.deepcopy)
+linear((0,), rt.unpacked, rt.reversible, copy.copy, copy.deepcopy, rt.pairs_grad)
+linear((1,), rt.pairs_tangent, rt.keyless)
+constant_in((0,), rt.update_pairs, rt.keyless)  # (those read only for their type)
 linear((0, 2), "dict.get")
 
 

@@ -1696,16 +1696,80 @@ def _check_copied(x: Any) -> None:
 
 
 def mapping_grad(g: Any, x: Any) -> Any:
-    """Gradient of ``dict(x)``, a new dict of the entries of the dict ``x``: the same
-    entries' gradients (``dict(pairs)`` is refused: its pairs are no entries of ``x``)."""
-    if not isinstance(x, dict):
-        from .mutation import refuse  # mutation imports this module
+    """Gradient of ``dict(x)``, a new dict of the entries of the dict ``x`` (the same
+    entries' gradients), or of the pairs ``x`` (see ``pairs_grad``)."""
+    if isinstance(x, dict):
+        return g
+    return pairs_grad(g, x)
 
-        raise refuse(
-            f"a gradient through dict() of a {type(x).__qualname__}",
-            "build the dict with a display ({k: v, ...}) or from a dict",
-        )
-    return g
+
+def _pairs(x: Any) -> bool:
+    """Whether ``x`` is a list or tuple of key-value pairs (each a 2-tuple or 2-list)."""
+    return type(x) in (list, tuple) and all(type(p) in (list, tuple) and len(p) == 2 for p in x)
+
+
+def _refuse_pairs(x: Any) -> None:
+    from .mutation import refuse  # mutation imports this module
+
+    raise refuse(
+        f"a gradient through the entries of a dict made from a {type(x).__qualname__} "
+        "(dict(pairs), d.update(pairs))",
+        "give a dict, or a list of (key, value) pairs: dict(list(pairs))",
+    )
+
+
+def pair_keys(x: Any, into: Any = None) -> tuple:
+    """The keys of the pairs ``x`` that ``dict(x)`` or ``d.update(x)`` (``into`` the dict
+    ``d``) is given where they may carry a gradient, for ``plain_keys`` to check (none of
+    a dict, whose keys were checked where it was made, nor for another object's update).
+    Pairs from an iterator, which the check would use up, are refused."""
+    if isinstance(x, dict) or (into is not None and not isinstance(into, dict)):
+        return ()
+    if not _pairs(x):
+        _refuse_pairs(x)
+    return tuple(p[0] for p in x)
+
+
+def pairs_grad(g: Any, x: Any, into: Any = None) -> Any:
+    """Gradient of the pairs ``x`` made a dict (``dict(x)``; ``d.update(x)`` with ``into``
+    the dict ``d``): each pair's value gets its key's entry of ``g`` where no later pair
+    has that key (the dict keeps the last), the key none. A dict ``x`` (or ``into`` no
+    dict, whose own update takes ``x`` as it is) gets ``g``."""
+    if isinstance(x, dict) or (into is not None and not isinstance(into, dict)):
+        return g
+    if not _pairs(x):
+        _refuse_pairs(x)
+    if g is None:
+        return None
+    last = {p[0]: i for i, p in enumerate(x)}
+    out = [type(p)((None, g.get(p[0]) if last[p[0]] == i else None)) for i, p in enumerate(x)]
+    return type(x)(out)
+
+
+def pairs_tangent(x: Any, dx: Any, into: Any = None) -> Any:
+    """Tangent of the pairs ``x`` made a dict (as ``pairs_grad``) given their tangents
+    ``dx``: each key (``x``'s, never its tangent) with its value's tangent."""
+    if isinstance(x, dict) or (into is not None and not isinstance(into, dict)):
+        return dict(dx) if isinstance(dx, dict) else dx
+    if not _pairs(x):
+        _refuse_pairs(x)
+    return {p[0]: d[1] for p, d in zip(x, dx, strict=True)}
+
+
+def keyless(x: Any, dx: Any) -> Any:
+    """The tangent ``dx`` of ``x`` as iterating ``x`` reads it: for a dict, whose
+    iteration gives its keys, a zero for each key (``dx`` holds its values' tangents)."""
+    if isinstance(x, dict):
+        return [zero_tangent(k) for k in x]
+    return dx
+
+
+def update_pairs(d: Any, other: Any) -> Any:
+    """What ``d.update(other)`` puts into the dict ``d``: ``other`` as a dict (its pairs',
+    a mapping's entries); ``other`` as it is for another object's update."""
+    if isinstance(d, dict) and not isinstance(other, dict):
+        return dict(other)
+    return other
 
 
 def sequence_grad(g: Any, ans: list | tuple, x: Any) -> Any:

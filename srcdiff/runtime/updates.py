@@ -257,7 +257,15 @@ def _is_container(x: Any) -> bool:
 def _in_place(obj: Any, method: str, *args: Any) -> Any:
     """Run an updating method of an object that is no list or dict (a set's, a user's);
     return the object. Compiled code took the call for a list's, dict's or array's update
-    in place, whose value is None: a method returning something else is refused."""
+    in place, whose value is None: a method returning something else is refused. Given
+    the zero tangent (or adjoint) of such an object, whose entries forward mode does not
+    follow, it refuses the update, as reverse mode does its gradient."""
+    if type(obj) is float and obj == 0.0:
+        raise refuse(
+            f"a derivative through .{method}() of an object that is no list or dict (a set, "
+            "a deque), which compiled code follows for lists and dicts only",
+            "keep the values in a list (a deque's popleft() is xs.pop(0))",
+        )
     if getattr(obj, method)(*args) is not None:
         raise refuse(
             f"a call of .{method}() of a {type(obj).__qualname__}, which returned a value: "

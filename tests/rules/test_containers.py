@@ -34,6 +34,13 @@ SPECS = [
     Spec(rt.iterable, ([R((2,)), R((3, 1))],), label="list-of-arrays"),
     Spec(rt.unpacked, (R((2, 3)), 2), wrt=(0,)),
     Spec(dict, ({"a": R((2,)), "b": R(())},)),
+    # (pairs, which the sweep cannot perturb, are checked end to end in
+    # tests/soundness/test_dict_pairs.py and below)
+    Spec(rt.update_pairs, ({"a": R((2,))}, {"a": R((2,)), "c": R(())}), wrt=(1,)),
+    Spec(rt.pairs_tangent, ({"a": R((2,)), "b": R(())}, {"a": R((2,)), "b": R(())}), wrt=(1,)),
+    Spec(rt.pairs_grad, ({"a": R((2,)), "b": R(())}, {"b": R(()), "a": R((2,))}), wrt=(0,)),
+    Spec(rt.keyless, ([R((2,)), R(())], [R((2,)), R(())]), wrt=(1,)),
+    Spec(rt.keyless, ({1: R((2,))}, {1: R((2,))}), wrt=(1,), label="dict"),
     Spec(rt.reversible, (R((3, 2)),)),
     Spec(rt.reversible, ([R((2,)), R(())],), label="list"),
     Spec(rt.unpacked, ([R((2,)), R(())], 2), wrt=(0,), label="list"),
@@ -138,3 +145,23 @@ def test_put_back_gives_every_entry_holding_the_object_its_new_value():
     d_holder, d_new = rt.put_back_grads(g, held, 0, new)
     assert d_new.tolist() == [8.0, 8.0] and d_holder[1].tolist() == [2.0, 2.0]
     assert d_holder[0] is None and d_holder[2] is None
+
+
+def test_pairs_made_a_dict_give_the_last_pair_of_a_key_its_gradient():
+    pairs = [("a", np.ones(2)), ("b", 1.0), ("a", np.zeros(2))]
+    g = {"a": np.full(2, 3.0), "b": 4.0}
+    (d,) = rule_grads(dict, g, pairs)
+    assert d[0][1] is None or not np.any(d[0][1])
+    assert d[1][1] == 4.0 and np.all(d[2][1] == 3.0)
+
+
+def test_the_pairs_rules_are_each_others_adjoints():
+    """<pairs_tangent(x, u), g> = <u, pairs_grad(g, x)> for pairs with a repeated key."""
+    rng = np.random.default_rng(1)
+    x = [("a", rng.normal(size=2)), ("b", 1.0), ("a", rng.normal(size=2))]
+    u = [(0.0, rng.normal(size=2)), (0.0, 0.5), (0.0, rng.normal(size=2))]
+    g = {"a": rng.normal(size=2), "b": 2.0}
+    left = sum(np.sum(v * g[k]) for k, v in rt.pairs_tangent(x, u).items())
+    back = rt.pairs_grad(g, x)
+    right = sum(np.sum(b[1] * w[1]) for b, w in zip(back, u, strict=True) if b[1] is not None)
+    assert np.isclose(left, right)
