@@ -61,6 +61,32 @@ def _scalar(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
 
+def _bool_pow(base: Any, exponent: Any, name: str) -> Any:
+    """``base ** exponent`` as PyTorch gives it where the operands promote to bool: a bool
+    tensor to a bool number a bool tensor (NumPy gives int8), a bool tensor exponent not
+    implemented."""
+    if (
+        not (_operand(_scalar(base)) and _operand(_scalar(exponent)))
+        or result_dtype(_scalar(base), _scalar(exponent)) != np.bool_
+    ):
+        return binary_op(operator.pow, base, exponent, name)
+    if isinstance(exponent, Tensor):
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    return binary_op(operator.pow, base, exponent, name).bool()
+
+
+def _number_argument(value: Any, fn: str, name: str, position: int) -> Any:
+    """``value`` given where PyTorch takes a Number: a 0-d Tensor that requires no grad
+    as its number, another Tensor PyTorch's TypeError."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0 or value.requires_grad:
+            raise TypeError(
+                f"{fn}(): argument '{name}' (position {position}) must be Number, not Tensor"
+            )
+        return value.item()
+    return _scalar(value)
+
+
 def _call(prim: Any, arrays: Sequence[Any], kwargs: dict) -> Any:
     if isinstance(prim, str):
         attr = getattr(arrays[0], prim.split(".", 1)[1])
@@ -809,10 +835,10 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         name = "PowBackward1" if isinstance(exponent, Tensor) else "PowBackward0"
-        return binary_op(operator.pow, self, exponent, name)
+        return _bool_pow(self, exponent, name)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return binary_op(operator.pow, base, self, "PowBackward2")
+        return _bool_pow(base, self, "PowBackward2")
 
     def __matmul__(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
@@ -1628,8 +1654,26 @@ class Tensor:
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:  # fmt: skip
-        array = rt.tensor_methods.new_full(self._data, size, _scalar(fill_value), dtype=dtype)
+        fill = _number_argument(fill_value, "new_full", "fill_value", 2)
+        array = rt.tensor_methods.new_full(self._data, size, fill, dtype=dtype)
         return self._new(array, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """A new tensor of ``size`` in this tensor's dtype and device (its values are
+        zeros here, which PyTorch leaves unspecified)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty_strided(self, size: Any, stride: Any, dtype: Any = None, device: Any = None,
+                          requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """``new_empty`` of ``size``, laid out with ``stride`` (a contiguous one here)."""
+        if len(tuple(size)) != len(tuple(stride)):
+            raise RuntimeError(
+                f"dimensionality of sizes ({len(tuple(size))}) must match dimensionality of "
+                f"strides ({len(tuple(stride))})"
+            )
+        return self.new_zeros(tuple(size), dtype=dtype, device=device,
+                              requires_grad=requires_grad)  # fmt: skip
 
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
                    requires_grad: bool = False) -> Tensor:  # fmt: skip

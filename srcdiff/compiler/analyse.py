@@ -1139,6 +1139,7 @@ class Analyser(Classifier):
                     op.receiver, op.receiver_tensor = obj.__name__, True
                 return op
             if registry.is_nondiff(obj):
+                self.check_numbers(obj, args)
                 return Op(Kind.PASSIVE)
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op(Kind.PASSIVE)
@@ -1574,6 +1575,7 @@ class Analyser(Classifier):
         what: str,
     ) -> Op:
         rule = registry.lookup(prim)
+        self.check_numbers(prim, args)
         if rule is None:
             if registry.is_nondiff(prim) or not any(self.is_active(a) for a in args):
                 return Op(Kind.PASSIVE)
@@ -1584,6 +1586,16 @@ class Analyser(Classifier):
                 "rewrite it with supported operations, or register a rule with sd.register_vjp",
             )
         return self.rule_op(rule, prim, args, keywords, stmt)
+
+    def check_numbers(self, prim: Any, args: list[gast.expr]) -> None:
+        """Raise PyTorch's TypeError where a differentiated value is given for an argument
+        PyTorch takes as a Number only (``x.new_full(size, x[0])``), which a function
+        without a derivative there would take for a constant."""
+        for i, (fn, param) in getattr(prim, "_srcdiff_numbers", {}).items():
+            if i < len(args) and self.is_active(args[i]):
+                raise TypeError(
+                    f"{fn}(): argument '{param}' (position {i}) must be Number, not Tensor"
+                )
 
     def may_give_integers(self, op: Op) -> bool:
         """Whether a cast in Tensor code may give integers or booleans, a dtype only the

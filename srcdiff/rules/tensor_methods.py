@@ -814,6 +814,8 @@ def tensor_round_jvp(ans, x, decimals=0, *, dx):
 
 nondiff("a boolean", tm.isnan, tm.isinf, tm.isfinite)
 nondiff("a new tensor of zeros, ones or one value", tm.new_zeros, tm.new_ones, tm.new_full)
+# a fill value that requires grad is PyTorch's TypeError (a Number is wanted), not a constant
+tm.new_full._srcdiff_numbers = {2: ("new_full", "fill_value")}  # type: ignore[attr-defined]
 nondiff("a copy of data, detached (as PyTorch's new_tensor)", tm.new_tensor)
 
 

@@ -1342,3 +1342,70 @@ def test_transpose_of_a_0d_tensor_is_the_tensor_as_in_pytorch(dims):
         x = sd.tensor([1.5, -2.0], dtype=sd.float64, requires_grad=True)
         assert fn(x).item() == 3.0 * (1.5**2 + 2.0**2)
         np.testing.assert_allclose(arr(x.grad), [9.0, -12.0])
+
+
+# ---- a bool tensor's power, new_full's fill, new_empty ---------------------------------------
+
+
+@pytest.mark.parametrize("exponent, expected", [(True, [True, False, True]),
+                                                (False, [True, True, True])])  # fmt: skip
+def test_a_bool_tensor_to_a_bool_power_stays_bool(exponent, expected):
+    """NumPy gives int8; PyTorch a bool tensor (``b ** True``, ``b.pow(False)``)."""
+    b = sd.tensor([True, False, True])
+    for out in (b**exponent, b.pow(exponent)):
+        assert out.dtype == sd.bool and out.tolist() == expected
+
+
+@pytest.mark.parametrize("power", [lambda b: b**b, lambda b: True**b, lambda b: b.pow(b)])
+def test_a_bool_tensor_exponent_of_a_bool_base_is_not_implemented(power):
+    with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
+        power(sd.tensor([True, False, True]))
+
+
+def test_powers_of_bool_tensors_that_promote_keep_pytorchs_dtypes():
+    b = sd.tensor([True, False, True])
+    assert (b**2).dtype == sd.int64 and (2**b).dtype == sd.int64
+    assert (b**0.5).dtype == sd.float32
+
+
+def test_new_full_takes_a_0d_tensor_without_grad_as_its_number():
+    x = sd.tensor([1.5, 2.0], dtype=sd.float64, requires_grad=True)
+    out = x.new_full((3,), x[0].detach())
+    assert out.tolist() == [1.5, 1.5, 1.5] and not out.requires_grad
+    assert x.new_full((2,), sd.tensor(2)).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("fill", [lambda x: x[0], lambda x: sd.tensor([2.0])])
+def test_new_full_refuses_a_tensor_requiring_grad_or_not_0d_as_pytorch(fill):
+    """It crashed (np.copyto called on tensors) for a fill requiring grad, and took a
+    1-element tensor; PyTorch raises TypeError for both."""
+    x = sd.tensor([1.5, 2.0], dtype=sd.float64, requires_grad=True)
+    with pytest.raises(TypeError, match="argument 'fill_value' .* must be Number, not Tensor"):
+        x.new_full((2,), fill(x))
+
+
+def test_new_empty_and_new_empty_strided_make_tensors_like_pytorchs():
+    x = sd.tensor([1.5, 2.0], dtype=sd.float64)
+    a = x.new_empty((2, 3))
+    b = x.new_empty(2, 3, dtype=sd.float32, requires_grad=True)
+    c = x.new_empty_strided((2, 3), (3, 1))
+    assert a.shape == (2, 3) and a.dtype == sd.float64 and not a.requires_grad
+    assert b.dtype == sd.float32 and b.requires_grad and b.is_leaf
+    assert c.shape == (2, 3) and c.dtype == sd.float64
+    with pytest.raises(
+        RuntimeError,
+        match=r"dimensionality of sizes \(2\) must match dimensionality of strides \(1\)",
+    ):
+        x.new_empty_strided((2, 3), (1,))
+
+
+def test_new_full_with_a_fill_requiring_grad_is_pytorchs_type_error_compiled_too():
+    """Compiled, the fill was taken for a constant: its gradient was lost."""
+
+    @sd.differentiate
+    def step(x):
+        y = x.new_full((2,), x[0, 0])
+        (y * x[0, :2]).sum().backward()
+
+    with pytest.raises(TypeError, match="argument 'fill_value' .* must be Number, not Tensor"):
+        step(sd.tensor([[1.5, 2.0], [3.0, 4.0]], requires_grad=True))
