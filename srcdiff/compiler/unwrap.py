@@ -56,6 +56,7 @@ IN_PLACE_AS_METHODS = {
     "detach_": "detach",  # a value the code computed: detached, names sharing it as well
     "index_fill_": "index_fill",
     "index_add_": "index_add",
+    "copy_": "copied",  # (``src`` broadcast to ``m``'s shape, in its dtype)
     **{f"{m}_": m for m in ("relu", "sigmoid", "tanh", "abs", "exp", "log", "nan_to_num")},
 }
 # in-place Tensor methods but the arithmetic (IN_PLACE_OPERATORS): on a Tensor from
@@ -363,6 +364,12 @@ class Unwrapper:
                 call = gast.Call(func=setter, args=[s.targets[0].value, s.value], keywords=[])
                 line, s = s.lineno, gast.Expr(value=call)
                 s.lineno = line
+            written = self.written_into(s, values)
+            if written is not None:  # an activation's inplace=True: computed, then copied in
+                first, s = written
+                self.statement(first, out, cache)
+                out.append(first)
+                cache.pop(first.targets[0].id, None)
             made = self.in_place_method(s)
             if made is not None:  # ``m.mul_(v)``: ``t = m * v``, then m updated in place
                 computed, rest = made
@@ -456,6 +463,36 @@ class Unwrapper:
                         f"compute the new value out of place ({func.value.id} = "
                         f"{func.value.id} + 1.0 for .add_(1.0))",
                     )
+
+    def written_into(self, s: gast.stmt, values: dict[str, gast.expr]
+                     ) -> tuple[gast.Assign, gast.Assign] | None:  # fmt: skip
+        """``t = written_into(m, compute, args)`` (an activation's ``inplace=True``, inlined)
+        as ``t1 = compute(m, *args)`` and ``t = m.copy_(t1)``, an update in place compiled
+        code follows (``args``: a tuple display, or a name an earlier statement of the
+        block gave one). None for any other statement."""
+        call = s.value if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        if not (isinstance(call, gast.Call) and not call.keywords and 2 <= len(call.args) <= 3
+                and isinstance(call.args[0], gast.Name)):  # fmt: skip
+            return None
+        found, obj = self.resolve(call.func)
+        if not (found and getattr(obj, "_srcdiff_written_into", False) is True):
+            return None
+        extra: list[gast.expr] = []
+        if len(call.args) == 3:
+            given = call.args[2]
+            if isinstance(given, gast.Name):
+                given = values.get(given.id, given)
+            if not isinstance(given, gast.Tuple):
+                return None
+            extra = [clone(e) for e in given.elts]
+        owner, new = call.args[0].id, self.names.fresh()
+        first = assign(new, gast.Call(func=clone(call.args[1]),
+                                      args=[name(owner), *extra], keywords=[]))  # fmt: skip
+        copy_ = gast.Call(func=gast.Attribute(value=name(owner), attr="copy_", ctx=gast.Load()),
+                          args=[name(new)], keywords=[])  # fmt: skip
+        second = gast.Assign(targets=s.targets, value=copy_, type_comment=None)
+        first.lineno = second.lineno = s.lineno
+        return first, second
 
     def in_place_method(self, s: gast.stmt) -> tuple[list[gast.Assign], list[gast.stmt]] | None:
         """``m.add_(v)`` (``sub_``, ``mul_``, ``div_``; ``alpha=`` for the first two), as a

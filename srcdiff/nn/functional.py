@@ -90,7 +90,10 @@ def written_into(input: Tensor, compute: Callable, args: tuple = ()) -> Tensor:
     return input._inplace(lambda old: compute(old, *args))
 
 
-nondiff("a write an eager call makes (refused in compiled code)", written_into)
+nondiff("a write an eager call makes (compiled code makes it an update in place)",
+        written_into)  # fmt: skip
+# compiled Tensor code computes the new value, then copies it into the input (see unwrap)
+written_into._srcdiff_written_into = True  # type: ignore[attr-defined]
 
 
 def _relu_of(input: Tensor) -> Tensor:

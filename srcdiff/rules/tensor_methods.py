@@ -366,6 +366,8 @@ linear((0,), tm.sum, tm.mean, tm.view, tm.reshape, tm.expand, tm.flatten, tm.tra
        tm.unsqueeze, tm.squeeze, tm.float, tm.double, tm.cpu, tm.contiguous, tm.cat,
        tm.stack, tm.cumsum)  # fmt: skip
 linear((0, 1), tm.add, tm.sub)
+linear((1,), tm.copied)  # (src broadcast and cast: ``x`` gives only the shape and dtype)
+constant_in((0,), tm.copied)
 
 
 @jvp(tm.max, tm.min, tm.median, shaped=True)
@@ -457,6 +459,13 @@ def masked_fill(g, ans, x, mask, value):
         None,
         rt.unbroadcast(xp.where(mask, g, 0.0).sum(), value),
     )
+
+
+@vjp(tm.copied)
+def copied(g, ans, x, src, non_blocking=False):
+    """``x.copy_(src)``: the old values are gone; ``src`` gets the gradient of the entries
+    it was broadcast to, in its dtype."""
+    return None, rt.cast_like(rt.unbroadcast(g, src), src), None
 
 
 @vjp(tm.cat)

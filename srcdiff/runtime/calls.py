@@ -1669,6 +1669,14 @@ def _refuse_forward_updates(unit: Any, args: tuple, kwargs: dict) -> None:
 
 
 def _update_refused(unit: Any, n: str) -> Exception:
+    if getattr(unit._fn(), "__module__", "").startswith("srcdiff.nn"):  # (``inplace=True``)
+        return refuse(
+            f"{unit.label}, an activation or dropout with inplace=True, called where compiled "
+            "code does not inline it (a module of an nn.Sequential, a callback): the write "
+            f"into its input `{n}` would not reach the caller",
+            "use inplace=False (the result is the same where nothing reads the input after "
+            "it), call the module in the step itself, or run the step eagerly",
+        )
     return refuse(
         f"{unit.label} updates its argument `{n}` in place",
         f"srcdiff follows in-place updates within one function: return the new value and "

@@ -1324,6 +1324,15 @@ def log_softmax(x: Any, dim: int) -> Any:
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
+def copied(x: Any, src: Any, non_blocking: bool = False) -> Any:
+    """The new value of ``x`` after ``x.copy_(src)``: ``src`` broadcast to ``x``'s shape,
+    in ``x``'s dtype (compiled code writes it into ``x`` as an update in place)."""
+    if not is_array(x):
+        return x.copy_(src, non_blocking)
+    xp = array_module(x)
+    return xp.broadcast_to(xp.asarray(src).astype(x.dtype, copy=False), x.shape).copy()
+
+
 def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     if not is_array(x):
         return x.masked_fill(mask, value)
@@ -2786,7 +2795,7 @@ METHODS = {
         "logical_xor logical_not all any div_rounded repeat_interleave masked_select "
         "index_fill index_add tile trace select unflatten diff median kthvalue aminmax dist "
         "scatter_reduce frac sinc copysign heaviside cummax cummin fmax fmin hypot logaddexp "
-        "logaddexp2 unfold as_strided"
+        "logaddexp2 unfold as_strided copied"
     ).split()
 }
 # names of the Tensor's that an array has no attribute of: its methods compiled code has

@@ -93,9 +93,10 @@ def test_compiled_step_matches_eager(name):
             assert np.allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 
-def test_an_activation_written_in_place_is_refused_in_a_compiled_step():
-    """``inplace=True`` writes into the module's input, which a compiled step cannot take
-    back to the caller: refused, where eager code runs it as PyTorch does."""
+def test_an_activation_written_in_place_where_it_is_not_inlined_is_refused():
+    """``inplace=True`` in a module an nn.Sequential calls writes into the input where
+    compiled code cannot take it back to the caller: refused, where eager code runs it as
+    PyTorch does; called in the step itself, it is compiled, with eager code's gradient."""
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(inplace=True))
 
     def step(x):
@@ -105,10 +106,16 @@ def test_an_activation_written_in_place_is_refused_in_a_compiled_step():
 
     x = sd.randn(4, 3)
     assert step(x) >= 0.0
-    with pytest.raises(sd.CompileError, match="inplace=True in a compiled step"):
+    with pytest.raises(sd.CompileError, match="inplace=True, called where compiled code"):
         sd.differentiate(step)(x)
-    with pytest.raises(sd.CompileError, match="inplace=True in a compiled step"):
-        sd.differentiate(_relu_in_place)(model[0], x)
+    model.zero_grad()
+    out = _relu_in_place(model[0], x)
+    eager = [p.grad.numpy().copy() for p in model[0].parameters()]
+    model.zero_grad()
+    compiled = sd.differentiate(_relu_in_place)(model[0], x)
+    np.testing.assert_allclose(compiled.detach().numpy(), out.detach().numpy(), rtol=1e-6)
+    for p, want in zip(model[0].parameters(), eager, strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), want, rtol=1e-6)
 
 
 def _relu_in_place(layer, x):

@@ -138,6 +138,8 @@ SPECS = [
         for dim in (0, 1, -1)
     ],
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), wrt=(0,)),
+    Spec(tm.copied, (R((3, 4)), R((4,))), wrt=(1,)),
+    Spec(tm.copied, (R((2, 3)), R((2, 3))), wrt=(1,), label="same-shape"),
     Spec(tm.masked_fill, (R((3, 4)), R((3, 4)) > 0, 0.5), label="value"),
     Spec(tm.masked_fill, (R((3, 4)), R((2, 3, 4)) > 0, 0.5), wrt=(0,), label="broadcast-mask"),
     *[
