@@ -1139,8 +1139,7 @@ class Analyser(Classifier):
                     op.receiver, op.receiver_tensor = obj.__name__, True
                 return op
             if registry.is_nondiff(obj):
-                self.check_numbers(obj, args)
-                return Op(Kind.PASSIVE)
+                return self.numbers_checked(Op(Kind.PASSIVE), obj, args)
             if not (any(self.is_active(a) for a in args) or kw_active):
                 return Op(Kind.PASSIVE)
             if (refused := self.unknown(obj, stmt, call)) is not None:
@@ -1575,10 +1574,9 @@ class Analyser(Classifier):
         what: str,
     ) -> Op:
         rule = registry.lookup(prim)
-        self.check_numbers(prim, args)
         if rule is None:
             if registry.is_nondiff(prim) or not any(self.is_active(a) for a in args):
-                return Op(Kind.PASSIVE)
+                return self.numbers_checked(Op(Kind.PASSIVE), prim, args)
             shown = prim if isinstance(prim, str) else describe(prim)
             return self.fail(
                 stmt,
@@ -1587,15 +1585,18 @@ class Analyser(Classifier):
             )
         return self.rule_op(rule, prim, args, keywords, stmt)
 
-    def check_numbers(self, prim: Any, args: list[gast.expr]) -> None:
-        """Raise PyTorch's TypeError where a differentiated value is given for an argument
-        PyTorch takes as a Number only (``x.new_full(size, x[0])``), which a function
-        without a derivative there would take for a constant."""
+    def numbers_checked(self, op: Op, prim: Any, args: list[gast.expr]) -> Op:
+        """``op``, whose primal checks each value that may be differentiated given for an
+        argument PyTorch takes as a Number only (``x.new_full(size, x[0])``), which a
+        function without a derivative there would take for a constant: PyTorch's
+        TypeError where it is an array (``rt.number_argument``)."""
+        checks = []
         for i, (fn, param) in getattr(prim, "_srcdiff_numbers", {}).items():
             if i < len(args) and self.is_active(args[i]):
-                raise TypeError(
-                    f"{fn}(): argument '{param}' (position {i}) must be Number, not Tensor"
-                )
+                checks.append(gast.Call(func=_rt_attr("number_argument"), keywords=[], args=[
+                    args[i], const(fn), const(param), const(i)]))  # fmt: skip
+        op.numbers = tuple(checks)
+        return op
 
     def may_give_integers(self, op: Op) -> bool:
         """Whether a cast in Tensor code may give integers or booleans, a dtype only the

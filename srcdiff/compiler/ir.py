@@ -116,6 +116,10 @@ class Op:
     # the keys of a dict display, or the index of an item assignment, that may be computed
     # from differentiated values: the primal checks they are no numbers (``rt.plain_keys``)
     keys: tuple[gast.expr, ...] = ()
+    # a differentiated value given where PyTorch takes a Number only (``x.new_full(size,
+    # x[0])``): the primal raises PyTorch's TypeError where it is an array
+    # (``rt.number_argument(value, function, parameter, position)``)
+    numbers: tuple[gast.expr, ...] = ()
 
     def operand_names(self) -> list[str]:
         return [n for n in map(operand_name, self.operands) if n is not None]

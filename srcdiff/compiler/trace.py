@@ -794,6 +794,7 @@ def run_time_checks(op: Op) -> list[gast.stmt]:
         out.append(gast.Expr(value=check))
     if op.keys:
         out.append(gast.Expr(value=call(attr("rt", "plain_keys"), *map(clone, op.keys))))
+    out += [gast.Expr(value=clone(check)) for check in op.numbers]
     return out
 
 

@@ -223,6 +223,8 @@ nondiff("whether the objects a call's inlined code is for are still found", rt.i
 nondiff("a record in the path of whether a cast gave floats, which returns nothing",
         rt.record_float)  # fmt: skip
 nondiff("a check after a no_grad block, which returns nothing", rt.check_unsaved)
+nondiff("a check that a value PyTorch takes as a Number is one, which returns nothing",
+        rt.number_argument)  # fmt: skip
 nondiff("an array as a Tensor for a no_grad block, which computes no gradient", rt.as_tensor)
 nondiff(
     "an in-place Tensor method on a Tensor from outside, which carries none", rt.tensor_in_place

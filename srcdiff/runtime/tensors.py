@@ -638,3 +638,11 @@ def backward(
         step.freed[id(saved)] = read if freed is None else freed | read
         step.roots.append(loss)
     unit.last_backward = (key, site, tuple(called))
+
+
+def number_argument(value: Any, fn: str, param: str, position: int) -> None:
+    """PyTorch's TypeError for an array (a Tensor requiring grad, in compiled code) given
+    where ``fn`` takes a Number only; a number passes."""
+    if hasattr(value, "shape"):
+        raise TypeError(f"{fn}(): argument '{param}' (position {position}) must be Number, "
+                        "not Tensor")  # fmt: skip
