@@ -183,18 +183,44 @@ def _entries_in_base(view: Tensor) -> tuple[Tensor, Any]:
     return base, tuple(xp.asarray(i) for i in np.unravel_index(at, b.shape))
 
 
-def _check_overlap(t: Tensor) -> None:
-    """PyTorch's error for a write into a tensor whose entries share memory (an
-    ``expand``ed one): NumPy refuses it as read-only, and an array library may not."""
+OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a "
+    "single memory location. Please clone() the tensor before performing the operation."
+)
+
+
+def _overlapping(t: Tensor, idx: Any = Ellipsis) -> bool:
+    """Whether two of the entries ``t[idx]`` lie at one place in memory (an ``expand``ed
+    tensor, an ``unfold`` of overlapping windows)."""
     a = t._data
-    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or (
+    if not any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) and not (
         rt.tensor_methods.self_overlapping(a)
     ):
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers "
-            "to a single memory location. Please clone() the tensor before performing the "
-            "operation."
-        )
+        return False
+    at = rt.tensor_methods.strided_positions(a.shape, a.strides, 0)[_host_index(idx)]
+    return np.unique(at).size < np.size(at)
+
+
+def _one_number(value: Any) -> bool:
+    """Whether ``value`` is one number written alike into every entry (not a Tensor that
+    requires grad)."""
+    if isinstance(value, Tensor):
+        return value.ndim == 0 and not value.requires_grad
+    return np.ndim(value) == 0
+
+
+def _host_index(idx: Any) -> Any:
+    """An index with its arrays as NumPy's (to index positions computed on the host)."""
+    if isinstance(idx, tuple):
+        return tuple(_host_index(i) for i in idx)
+    return to_numpy(idx) if hasattr(idx, "shape") else idx
+
+
+def _check_overlap(t: Tensor) -> None:
+    """PyTorch's error for a write computed from a tensor whose entries share memory (an
+    ``expand``ed one): NumPy refuses it as read-only, and an array library may not."""
+    if _overlapping(t):
+        raise RuntimeError(OVERLAP)
 
 
 def result_dtype(*operands: Any) -> np.dtype:
@@ -1734,13 +1760,29 @@ class Tensor:
             if parent is self and at is key and _immutable(key) and version == self._version.value:
                 return  # ``self[key] += v``: the entries' change was recorded on self
         idx, value = _index(key), _scalar(value)
-        _check_overlap(self)
+        if _overlapping(self):  # (a view's own memory, read-only: written in what it views)
+            if _overlapping(self, idx) and not _one_number(value):
+                raise RuntimeError(OVERLAP)
+            self._write_into_base(idx, value)
+            return
         if _recording(self, value):
             self._inplace(lambda s: apply_op(rt.setitem, (s, idx, value), name="CopySlices"), value)
             return
         _check_devices((self, value))
         self._data[idx] = _data(value)
         self._changed()
+
+    def _write_into_base(self, idx: Any, value: Any) -> None:
+        """``self[idx] = value`` for a view whose entries share memory (an ``unfold`` of
+        overlapping windows, an ``as_strided``): written into the entries of the tensor it
+        views, as PyTorch writes it (where entries ``idx`` share memory, ``value`` is one
+        number, the same for each), recorded there, and the view's graph taken again."""
+        self._check_inplace()
+        base, entries = _entries_in_base(self)
+        base[tuple(e[idx] for e in entries)] = value
+        if _recording(base):
+            self._take_graph(base[entries])
+        self._version.value = max(self._version.value, base._version.value)
 
     def _compiled_setitem(self, idx: Any, value: Any) -> Tensor:
         """``self[idx] = value`` made by compiled code, to which this Tensor is from outside
@@ -1776,8 +1818,14 @@ class Tensor:
             )
 
     def _write(self, values: Any) -> None:
-        """Store ``values`` (the result of an operation on this tensor) into its array."""
+        """Store ``values`` (the result of an operation on this tensor) into its array (a
+        read-only view's, of an ``unfold``: into the entries of the tensor it views)."""
         self._check_output(values)
+        if not getattr(self._data.flags, "writeable", True) and self._base is not None:
+            base, entries = _entries_in_base(self)
+            base._data[entries] = values
+            base._changed()
+            return
         try:
             array_module(self._data).copyto(self._data, values, casting="same_kind")
         except TypeError:
@@ -1919,6 +1967,13 @@ class Tensor:
         in it, with a zero gradient for what it held, as in PyTorch: the tensors it came
         from get a zero ``.grad``, not None."""
         xp = array_module(self._data)
+        if _overlapping(self):  # one number for the entries sharing memory (else refused)
+            a = self._data
+            zero = any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True))
+            if not _one_number(values) or (zero and _recording(self)):
+                raise RuntimeError(OVERLAP)  # (PyTorch's, for a recorded fill of stride 0)
+            self._write_into_base(Ellipsis, values)
+            return self
         full = xp.broadcast_to(xp.asarray(values, dtype=self._data.dtype), self._data.shape)
         if _recording(self) and self._node is not None:
             held = xp.zeros(self._data.shape, dtype=bool)  # (where: the new values only)
@@ -1941,6 +1996,7 @@ class Tensor:
         from .creation import generator
 
         check_draw(kind, self._data.dtype, **params)
+        _check_overlap(self)  # (draws for entries sharing memory: refused)
         values = sample(generator(), kind, self._data.shape, self._data.dtype,
                         xp=cuda.module(self.device), into=self._data, **params)  # fmt: skip
         return self._overwrite(values)

@@ -165,3 +165,58 @@ def test_reads_pytorch_would_take_from_other_memory_are_refused():
     with pytest.raises(sd.CompileError, match="not contiguous") as info:
         step(sd.tensor(W0, requires_grad=True))
     assert "test_unfold_as_strided.py" in str(info.value)
+
+
+# a write into windows that overlap: one number for entries sharing memory, as PyTorch's
+WRITES = {
+    "fill_": (lambda v: v.fill_(2.5), lambda h: np.full_like(h, 2.5)),
+    "zero_": (lambda v: v.zero_(), np.zeros_like),
+    "setitem-all": (lambda v: v.__setitem__(Ellipsis, 3.0), lambda h: np.full_like(h, 3.0)),
+    "setitem-one": (lambda v: v.__setitem__((0, 1, 1), 3.0), lambda h: _put(h, (0, 2), 3.0)),
+    "setitem-first-of-each": (
+        lambda v: v.__setitem__((slice(None), slice(None), 0), 3.0),
+        lambda h: _put(h, (slice(None), slice(0, 5)), 3.0),
+    ),
+    "mul_-first-windows": (lambda v: v[:, 0].mul_(3.0), lambda h: _put(h, (slice(None), [0, 1]),
+                                                                      3.0 * h[:, :2])),
+}  # fmt: skip
+
+
+def _put(h, at, value):
+    h = h.copy()
+    h[at] = value
+    return h
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+def test_a_write_into_overlapping_windows_is_pytorchs(name):
+    """A number written into windows that share entries, or a write into windows that do
+    not (picked out of overlapping ones), is PyTorch's: it raised NumPy's ValueError
+    (read-only) or the overlap error."""
+    write, expected = WRITES[name]
+    h = sd.tensor(W0)
+    write(h.unfold(1, 2, 1))
+    np.testing.assert_array_equal(h.numpy(), expected(W0))
+
+    def loss(w):
+        h = w * 1.0
+        write(h.unfold(1, 2, 1))
+        return (h * h * w).sum()
+
+    grad = eager_grad(loss, W0)
+    for fd in central(value(loss), W0):
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_what_a_write_into_shared_entries_cannot_be_is_refused():
+    """Arithmetic and draws into entries sharing memory, and a recorded write into an
+    expand-like view (stride 0), are the overlap error, as PyTorch's is for the last."""
+    for write in (lambda v: v.mul_(2.0), lambda v: v.normal_(), lambda v: v.copy_(v + 1.0)):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to"):
+            write(sd.tensor(W0).unfold(1, 2, 1))
+    h = sd.tensor(W0)
+    h.as_strided((3,), (0,)).fill_(2.0)
+    assert h.numpy()[0, 0] == 2.0 and np.array_equal(h.numpy().ravel()[1:], W0.ravel()[1:])
+    w = sd.tensor(W0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to"):
+        (w * 1.0).as_strided((3,), (0,)).fill_(2.0)

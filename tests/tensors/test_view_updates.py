@@ -172,13 +172,18 @@ def test_a_view_read_after_its_tensor_changed_in_place_reads_the_change(take, nu
 
 
 @pytest.mark.parametrize("grad", [False, True])
-def test_a_write_into_an_expanded_tensor_is_refused(grad):
+def test_arithmetic_into_an_expanded_tensor_is_refused_a_number_written(grad):
+    """As PyTorch's: arithmetic into entries sharing memory is its error; a number written
+    into them is written into the tensor the view views, with its gradient."""
     x = sd.tensor([1.0, 2.0], dtype=sd.float64, requires_grad=grad)
     h = x * 1
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         h[:1].expand(4).mul_(3)
-    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
-        h[:1].expand(4)[0] = 5.0
+    h[:1].expand(4)[0] = 5.0
+    assert h.tolist() == [5.0, 2.0]
+    if grad:
+        (h * h).sum().backward()
+        assert x.grad.tolist() == [0.0, 4.0]
 
 
 def test_a_recorded_update_through_a_view_of_a_non_contiguous_tensor_is_refused():
