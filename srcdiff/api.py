@@ -1512,6 +1512,8 @@ def _gather(layout: tuple, args: tuple) -> list:
         for i in entry:
             if isinstance(value, functools.partial):  # (into its bound values)
                 value = rt.partial_args(value)
+            elif isinstance(value, types.MethodType) and rt.is_record(value.__self__):
+                value = [value.__self__]  # (a method of an object: into the object)
             if type(value) not in (tuple, list):
                 return None
             value = value[i]
@@ -1545,6 +1547,8 @@ def _scatter(layout: tuple, grads: tuple, args: tuple) -> tuple:
     def build(value: Any, path: tuple) -> Any:
         if path in found:
             return found[path]
+        if isinstance(value, types.MethodType) and (*path, 0) in found:
+            return found[(*path, 0)]  # (a method's adjoint: its object's)
         if isinstance(value, functools.partial) and any(p[: len(path)] == path for p in found):
             # (a partial's adjoint: the list of its bound values')
             return [build(v, (*path, i)) for i, v in enumerate(rt.partial_args(value))]
@@ -1968,10 +1972,15 @@ class _VjpRules:
         spread = _bound_as_primals(args[0], primals)
         fn = spread[0] if spread is not None else _plain_call(args[0], objects=False)
         bound, positions = spread[1:] if spread is not None else ((), ())
+        held: tuple = ()  # (a method's object, or a callable object: an argument first)
+        if spread is None and (method := rt.objects._method_of_record(args[0])) is not None:
+            fn, held = method[0], (method[1],)
         parts = u if type(u) is tuple else (u,)
         if fn is None or not primals or not all(map(_inexact, (*bound, *primals, *parts))):
             return None
-        n, k = len(primals), len(bound)
+        n, k = len(primals), len(bound) + len(held)
+        on_object = [(0, 0)] if isinstance(args[0], types.MethodType) else [(0,)]
+        fn_layout = tuple(on_object if held else ((0, i) for i in positions))
 
         def make() -> _Relaid:
             params = ", ".join([*(f"c{i}" for i in range(k)), *(f"a{i}" for i in range(n))])
@@ -1982,11 +1991,11 @@ class _VjpRules:
             shown = getattr(args[0], "__qualname__", None) or type(args[0]).__name__
             pulled = rt.function_of_source(source, f"a pull-back of {shown}", "vjp_pulled",
                                            {"_fn": fn, "np": np})  # fmt: skip
-            layout = (*((0, i) for i in positions), *((1, i) for i in range(n)), (2,))
+            layout = (*fn_layout, *((1, i) for i in range(n)), (2,))
             gradient = GradientFunction(pulled, tuple(range(k, k + n)), False)
             return _Relaid(gradient, layout, "vjp")
 
-        key = (fn, positions, n, len(parts) if type(u) is tuple else None)
+        key = (fn, positions, fn_layout, n, len(parts) if type(u) is tuple else None)
         return _relaid_made(self, key, make)
 
     def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
@@ -2029,8 +2038,11 @@ def _vjp_of_source() -> Callable:
     pullback = _Delegate(_VjpRules(), 0)
     pullback._srcdiff_too_deep = _vjp_too_deep  # type: ignore[attr-defined]
     pullback._srcdiff_names = _VjpRules.names  # type: ignore[attr-defined]
+    pullback._srcdiff_spreads_partials = True  # type: ignore[attr-defined]
     namespace = {"_partial": functools.partial, "_pullback": pullback}
-    return rt.function_of_source(source, "sd.vjp", "vjp", namespace)
+    made = rt.function_of_source(source, "sd.vjp", "vjp", namespace)
+    made._srcdiff_vjp_source = True  # (see rt.objects._vjp_source_tangent_vjp)
+    return made
 
 
 def _vjp_too_deep() -> tuple[str, str]:
@@ -2245,7 +2257,8 @@ class MappedFunction:
         example's)."""
         axes, size = self._mapped_for_derivatives(args)
         fn = functools.partial(self._fn, **kwargs) if kwargs else self._fn
-        floats = tuple(i for i, a in enumerate(args) if _differentiable(a))
+        floats = tuple(i for i, a in enumerate(args)
+                       if _differentiable(a) or axes[i] is None and _binds_floats(a))  # fmt: skip
         per_example = []
         own = getattr(type(self._fn), "_srcdiff_vjp", None)  # sd.vmap(sd.grad(f)): its rule
         for b in range(size):
@@ -2579,11 +2592,18 @@ def _differentiable(x: Any) -> bool:
 
 
 def _holds_floats(x: Any) -> bool:
-    """Whether ``x`` holds floats among its leaves, or an object whose fields may."""
+    """Whether ``x`` holds floats among its leaves, or an object whose fields may (or a
+    ``functools.partial`` binding such values)."""
     return any(
-        isinstance(leaf, float) or rt.is_record(leaf) or
+        isinstance(leaf, float) or rt.is_record(leaf) or _binds_floats(leaf) or
         (hasattr(leaf, "dtype") and dtype_kind(leaf) in "fc") for leaf in batching.leaves(x)
     )  # fmt: skip
+
+
+def _binds_floats(x: Any) -> bool:
+    """Whether ``x`` is a ``functools.partial`` binding floats (its gradient is the list
+    of its bound values')."""
+    return isinstance(x, functools.partial) and _holds_floats(rt.partial_args(x))
 
 
 def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> MappedFunction:
@@ -2867,8 +2887,7 @@ class JacobianFunction:
             tangents[wrt] = tangent
             d_args = tangent_vjp(self._fn, args, kwargs, tangents, (None, cotangent),
                                  keyword_grads=False).d_args  # fmt: skip
-            total = [d if t is None else t if d is None else t + d
-                     for t, d in zip(total, d_args, strict=True)]  # fmt: skip
+            total = [rt.acc(t, d) for t, d in zip(total, d_args, strict=True)]
         return total
 
     def _srcdiff_vjp(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> tuple:
@@ -2892,14 +2911,14 @@ class JacobianFunction:
                 if bool(xp.any(rows[i] != 0))
             ]  # fmt: skip
             d_args = self._second(wrt, args, kwargs, pairs)
-            total = [d if t is None else t if d is None else t + d
-                     for t, d in zip(total, d_args, strict=True)]  # fmt: skip
+            total = [rt.acc(t, d) for t, d in zip(total, d_args, strict=True)]
         return tuple(total)
 
     def _srcdiff_jvp(self, tangents: tuple, ans: Any, *args: Any, **kwargs: Any) -> Any:
         """The Jacobian's tangent along ``tangents``: row ``i`` is the gradient in the
         differentiated argument of entry ``i`` of ``fn``'s tangent along them (second
         derivatives being symmetric); one per Jacobian for a tuple ``wrt``."""
+        _no_partial_through_derivative(self._fn, args)
         out = []
         for wrt, block in self._blocks(args, kwargs, ans):
             x = args[wrt]
@@ -3360,7 +3379,19 @@ _STAR = "*"  # see tangent_vjp
 
 
 def _like_or_unknown(d: Any, x: Any) -> Any:
-    return d if isinstance(d, rt.NoGradient) else rt.grad_like(d, x)
+    """A gradient handed back inside a rule: ``grad_like``'s, kept in the form adjoints
+    take in compiled code (an object's the dict of its fields', a partial's the list of
+    its bound values'), an ``rt.NoGradient`` as it is."""
+    if isinstance(d, rt.NoGradient):
+        return d
+    if rt.is_record(x) or isinstance(x, functools.partial) or is_method_of_record(x):
+        return (None if is_method_of_record(x) else rt.zeros_like(x)) if d is None else d
+    if type(x) in (list, tuple) and (d is None or isinstance(d, (list, tuple))):
+        d = d if d is not None else [None] * len(x)
+        return type(x)(_like_or_unknown(a, b) for a, b in zip(d, x, strict=True))
+    if type(x) is dict and (d is None or isinstance(d, dict)):
+        return {k: _like_or_unknown((d or {}).get(k), v) for k, v in x.items()}
+    return rt.grad_like(d, x)
 
 
 def _forward_target(fn: Callable, positions: tuple, nargs: int, kwargs: dict) -> _Target:
@@ -3405,6 +3436,8 @@ def tangent_vjp(
         name = getattr(transform, "__qualname__", type(transform).__name__)
         what, hint = _too_deep(transform, 2)
         raise CompileError(what, function=name, hint=hint)
+    if isinstance(transform, _BY_POSITION):  # (its forward mode taken again: see there)
+        _no_partial_through_derivative(transform, (*args, *kwargs.values()))
     if isinstance(transform, _BY_POSITION) and (
         named or (kwargs and isinstance(transform, MappedFunction))
     ):  # (their rules take positions: each example gets a keyword's whole value)
@@ -3743,6 +3776,9 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
     several = len(primals) > 1
     gs = tuple(g) if several else (g,)
     gs = tuple(rt.zeros_like(p) if d is None else d for p, d in zip(primals, gs, strict=True))
+    gs = tuple(
+        _no_partial_cotangent(p, d, t) for p, d, t in zip(primals, gs, tangents, strict=True)
+    )
     spread = _bound_as_primals(fn, primals)
     if spread is not None:  # (a partial: its values are primals too, held constant)
         by_position, bound, positions = spread
@@ -3760,6 +3796,39 @@ def _hvp_vjp(g: Any, ans: Any, fn: Callable, primals: tuple, tangents: tuple) ->
     d_primals, products = (d_primals, products) if several else ((d_primals,), (products,))
     d_tangents = tuple(None if t is None else d for t, d in zip(tangents, products, strict=True))
     return _bound_values_refused(fn, "a gradient"), tuple(d_primals), d_tangents
+
+
+def _no_partial_through_derivative(fn: Any, args: tuple) -> None:
+    """Refuse reverse mode over the forward mode of the transform ``fn`` (``sd.hessian(f)``
+    or ``sd.grad(sd.grad(f))`` inside a function being differentiated) given a
+    ``functools.partial`` binding floats: ``f``'s forward mode taken again holds the
+    partial's values as constants."""
+    if hasattr(type(fn), "_srcdiff_jvp") and any(map(rt.objects._bound_partial, args)):
+        raise rt.refuse(
+            "a second derivative of a transform (sd.grad, sd.jacobian, sd.hessian or "
+            "sd.vmap of a function, called inside a function being differentiated) through "
+            "a functools.partial given as an argument, binding values that may carry a "
+            "derivative (the forward mode taken again would hold them constant)",
+            "pass the partial's function and its values as arguments of their own "
+            "(k(x, a) calling base(x, a=a)), which goes to any order",
+        )
+
+
+def _no_partial_cotangent(primal: Any, g: Any, tangent: Any) -> Any:
+    """The adjoint ``g`` of ``sd.hvp``'s product for ``primal`` as the rule passes it on
+    as a direction: None (held constant) for a ``functools.partial`` given no tangent whose
+    product nothing reads, a refusal where something reads it (its Hessian rows are not
+    computed)."""
+    if not isinstance(primal, functools.partial):
+        return g
+    if tangent is None and not any(
+        bool(np.any(np.asarray(leaf) != 0)) for leaf in batching.leaves(g) if leaf is not None
+    ):
+        return None
+    raise rt.refuse(
+        "a derivative through sd.hvp's product for a functools.partial given as a primal",
+        "pass the partial's values as primals of their own (a function taking them)",
+    )
 
 
 def _bound_values_refused(fn: Any, what: str) -> rt.NoGradient | None:

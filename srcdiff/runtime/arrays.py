@@ -1606,6 +1606,11 @@ def grad_like(d: Any, x: Any, _given: set | None = None) -> Any:
     if is_record(x):
         given = set() if _given is None else _given
         return record_grad(d, x, lambda dv, v: grad_like(dv, v, given))
+    if isinstance(x, functools.partial):  # the list of its bound values' (see zeros_like)
+        bound = [*x.args, *x.keywords.values()]
+        d = d if d is not None else [None] * len(bound)
+        given = set() if _given is None else _given
+        return [grad_like(a, b, given) for a, b in zip(d, bound, strict=True)]
     if d is not None and not is_complex(x) and is_complex(d):  # (the rules are real)
         raise TypeError(
             "a gradient came out complex: srcdiff differentiates real-valued code; "

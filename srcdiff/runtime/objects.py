@@ -1763,6 +1763,14 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
         return spread(g, ans, tangents, args)
     if (over := _transform_of_partial(g, ans, fn, tangents, args, kwargs)) is not None:
         return (None, over[0], *over[1])
+    target = getattr(fn, "_srcdiff_target", fn)  # (sd.vjp: the function of source it runs)
+    if (
+        getattr(target, "_srcdiff_vjp_source", False)
+        and not kwargs
+        and args
+        and isinstance(args[0], functools.partial)
+    ):
+        return _vjp_source_tangent_vjp(g, ans, tangents, args)
     _no_partial_passed(args, tangents, 1 if fn is PARTIAL_CALL else 0)
     if fn is PLAIN_CALL:  # args[0], the function called, carries no gradient
         out = tangent_vjp(g, ans, args[0], tangents[1:], *args[1:], **kwargs)
@@ -1777,9 +1785,49 @@ def callee_tangent_vjp(g: tuple, ans: tuple, fn: Any, tangents: tuple, *args: An
         out = tangent_vjp(g, ans, function, (None, *tangents), obj, *args, **kwargs)
         return (_adjoint(out[2], obj), _adjoints(out[1][1:], tangents),
                 *_adjoints(out[3:], args))  # fmt: skip
+    elif _bound_partial(fn):  # called with no tangent of its own: its values' gradients
+        _, bound, pulled = partial_pullback(g, fn, None, args, tangents, kwargs, {})
+        n = len(fn.args)
+        return (bound, _adjoints(pulled.d_tangents[n:], tangents),
+                *_adjoints(pulled.d_args[n:], args))  # fmt: skip
     else:
         out = tangent_vjp(g, ans, _function(fn), tangents, *args, **kwargs)
     return (None, _adjoints(out[1], tangents), *_adjoints(out[2:], args))
+
+
+def _vjp_source_tangent_vjp(g: tuple, ans: tuple, tangents: tuple, args: tuple) -> tuple:
+    """``callee_tangent_vjp`` of ``sd.vjp(fn, *primals)`` as compiled code runs it, ``fn``
+    a partial holding differentiated values (a lambda reading them), whose value is
+    ``(fn(*primals), partial(pullback, fn, primals))``: the pull-back of the call of ``fn``
+    (see ``partial_pullback``), plus what the pull-back's adjoint (the list of its bound
+    values') gives ``fn`` and the primals."""
+    from .arrays import acc
+
+    fn, primals = args[0], args[1:]
+    d_fn, d_primals = tangents[0], tuple(tangents[1:])
+
+    def part(pair: Any, i: int) -> Any:
+        return None if pair is None else pair[i]
+
+    g_value, g_tangent = g
+    out_g = (part(g_value, 0), part(g_tangent, 0))
+    pull_g = [part(part(g_value, 1), k) for k in range(2)]  # (fn's, the primals')
+    pull_t = [part(part(g_tangent, 1), k) for k in range(2)]
+    primal_grads = [part(pull_g[1], i) for i in range(len(primals))]
+    primal_tangent_grads = [part(pull_t[1], i) for i in range(len(primals))]
+    d_bound, bound, pulled = partial_pullback(out_g, fn, d_fn, primals, d_primals, {}, {})
+    n = len(fn.args)
+    d_of_d_fn, d_of_fn = d_bound, bound
+    d_tangents, d_args = pulled.d_tangents[n:], pulled.d_args[n:]
+    d_of_fn = acc(d_of_fn, pull_g[0]) if pull_g[0] is not None else d_of_fn
+    d_of_d_fn = acc(d_of_d_fn, pull_t[0]) if pull_t[0] is not None else d_of_d_fn
+    d_args = [acc(d, e) for d, e in zip(d_args, primal_grads, strict=True)]
+    d_tangents = [
+        None if t is None else acc(d, e)
+        for d, e, t in zip(d_tangents, primal_tangent_grads, d_primals, strict=True)
+    ]
+    return (None, _adjoints((d_of_d_fn, *d_tangents), tangents),
+            *_adjoints((d_of_fn, *d_args), args))  # fmt: skip
 
 
 def _transform_of_partial(g: tuple, ans: tuple, fn: Any, tangents: tuple, args: tuple,
@@ -1839,6 +1887,14 @@ def callee_tangent_vjp_keywords(g: tuple, ans: tuple, fn: Any, tangents: tuple,
         out = tangent_vjp_keywords(g, ans, function, (None, *tangents), names, obj, *values)
         return (_adjoint(out[3], obj), _adjoints(out[1][1:], tangents), None,
                 *_adjoints(out[4:], values))  # fmt: skip
+    elif _bound_partial(fn):
+        kwargs = dict(zip(names, values[m:], strict=True))
+        named = dict(zip(names, tangents[m:], strict=True))
+        _, bound, pulled = partial_pullback(g, fn, None, values[:m], tangents[:m], kwargs, named)
+        n = len(fn.args)
+        d_tangents = (*pulled.d_tangents[n:], *(pulled.d_keyword_tangents[k] for k in names))
+        d_values = (*pulled.d_args[n:], *(pulled.d_kwargs[k] for k in names))
+        return (bound, _adjoints(d_tangents, tangents), None, *_adjoints(d_values, values))
     else:
         out = tangent_vjp_keywords(g, ans, _function(fn), tangents, names, *values)
     return (None, _adjoints(out[1], tangents), None, *_adjoints(out[3:], values))
@@ -2012,6 +2068,19 @@ def is_method_of_record(fn: Any) -> bool:
     return _method_of_record(fn) is not None
 
 
+def _bound_partial(fn: Any) -> bool:
+    """Whether ``fn`` is a ``functools.partial`` of a user's function binding values
+    that may carry gradients: a derivative of a call of it reaches them."""
+    from .calls import carries_gradient
+
+    return (
+        isinstance(fn, functools.partial)
+        and not isinstance(fn.func, functools.partial)
+        and getattr(fn.func, "__module__", None) not in ("srcdiff.api",)
+        and any(carries_gradient(v) and not callable(v) for v in partial_args(fn))
+    )
+
+
 def _function(fn: Any) -> Any:
     """A record class's constructor (what ``call_jvp`` runs for it); ``fn`` otherwise."""
     return constructor(fn) if isinstance(fn, type) and is_record_class(fn) else fn
@@ -2026,11 +2095,14 @@ def partial_pullback(g: tuple, p: functools.partial, dp: Any, args: tuple, tange
 
     n = len(p.args)
     dp = list(dp) if dp is not None else [None] * len(partial_args(p))
-    _no_partial_passed(partial_args(p), dp)  # (a partial bound, with a tangent: refused)
+    spreads = getattr(p.func, "_srcdiff_spreads_partials", False)  # (sd.vjp's pull-back)
+    if not spreads:
+        _no_partial_passed(partial_args(p), dp)  # (a partial bound, with a tangent: refused)
     dp = [  # (a function, an integer bound, as a lambda's default ``k=k``: no tangent)
-        None if callable(v) or not carries_gradient(v) else d
+        None if callable(v) and not (spreads and (_bound_partial(v) or is_record(v)))
+        or not carries_gradient(v) else d
         for v, d in zip(partial_args(p), dp, strict=True)
-    ]
+    ]  # fmt: skip
     kept = [k for k in p.keywords if k not in kwargs]  # a keyword of the call's overrides
     pulled = Host.tangent_vjp(
         partial_function(p),
