@@ -2095,14 +2095,26 @@ def _changes_nothing(fn: Any, args: tuple) -> bool:
 
 
 def _several_results() -> CompileError:
-    """The refusal of a map, inside code differentiated on Tensors, of a function with
-    several results (a tuple, a list or a dict), which ``sd.stack`` would join as one."""
+    """The refusal of a map, inside code differentiated on Tensors, of a function
+    returning a dict, or a tuple or list holding containers, or whose ``out_axes`` has
+    another number of entries: each result Tensor of a tuple is joined by ``sd.stack``."""
     return rt.refuse(
         "sd.vmap inside a function differentiated on Tensors of a function returning a "
-        "tuple, a list or a dict (srcdiff maps functions returning one Tensor there)",
-        "map each result with its own sd.vmap, or call sd.vmap outside the "
-        "@sd.differentiate function",
+        "dict, nested tuples or lists, or with out_axes not one per result (srcdiff joins "
+        "each Tensor of a tuple or list there)",
+        "return the Tensors in one tuple, give out_axes one int per result, or call sd.vmap "
+        "outside the @sd.differentiate function",
     )
+
+
+def _structure(value: Any) -> Any:
+    """The layout of a list, tuple or dict argument (its lengths and keys), for which a
+    map's function of source is made; None for anything else."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _structure(v)) for k, v in value.items()))
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(map(_structure, value)))
+    return None
 
 
 class MappedFunction:
@@ -2186,41 +2198,74 @@ class MappedFunction:
         axes = self._axes(args)
         self._size(args, axes)  # (checked as a call outside does)
         out = self._out_axes
-        if not isinstance(out, int) or any(isinstance(a, (tuple, list, dict)) for a in args):
+        outs_given = out if isinstance(out, (tuple, list)) else (out,)
+        if any(o is None for o in outs_given):
             raise rt.refuse(
                 "sd.vmap called inside a function differentiated on Tensors with out_axes "
-                f"{out!r} or a tuple, list or dict argument (srcdiff maps Tensors there, "
-                "each result stacked along one axis)",
-                "give out_axes as an int and pass Tensors, or call sd.vmap outside the "
-                "@sd.differentiate function",
+                f"{out!r}: a result every example shares carries the gradient of one "
+                "example's values, which srcdiff cannot tell from the others' there",
+                "map the result (out_axes=0) and take its first entry, or call sd.vmap "
+                "outside the @sd.differentiate function",
             )
-        key = (len(args), tuple(axes), out, tuple(kwargs))
+        key = (len(args), tuple(axes), tuple(map(_structure, args)), out, tuple(kwargs))
         made = self.__dict__.setdefault("_srcdiff_made", {}).get(key)
         if made is None:
             params = [f"a{i}" for i in range(len(args))]
             first = next(i for i, a in enumerate(axes) if a is not None)
 
-            def example(i: int, axis: int | None) -> str:
-                if axis is None:
-                    return params[i]
+            def taken(axis: int) -> str:
                 where = [":"] * axis + ["b"] if axis >= 0 else ["...", "b", *[":"] * (-axis - 1)]
-                return f"{params[i]}[{', '.join(where)}]"
+                return f"[{', '.join(where)}]"
 
-            passed = [example(i, a) for i, a in enumerate(axes)] + [f"{k}={k}" for k in kwargs]
+            def example(text: str, value: Any, axis: int | None) -> str:
+                """The source of example ``b`` of ``value`` (written ``text``): each
+                Tensor of a list, tuple or dict taken along ``axis``."""
+                if axis is None:
+                    return text
+                if isinstance(value, dict):
+                    entries = (f"{k!r}: {example(f'{text}[{k!r}]', v, axis)}"
+                               for k, v in value.items())  # fmt: skip
+                    return "{" + ", ".join(entries) + "}"
+                if isinstance(value, (tuple, list)):
+                    entries = [example(f"{text}[{j}]", v, axis) for j, v in enumerate(value)]
+                    body = ", ".join(entries) + ("," if len(entries) == 1 else "")
+                    return f"({body})" if isinstance(value, tuple) else f"[{body}]"
+                return text + taken(axis)
+
+            def leaf(text: str, value: Any) -> str:
+                """The source of the first Tensor in ``value``, the batch's size's."""
+                while isinstance(value, (tuple, list, dict)):
+                    k = next(iter(value)) if isinstance(value, dict) else 0
+                    text, value = f"{text}[{k!r}]", value[k]
+                return text
+
+            passed = [example(params[i], args[i], a) for i, a in enumerate(axes)]
+            passed += [f"{k}={k}" for k in kwargs]
             signature = ", ".join([*params, "/", *(["*", *kwargs] if kwargs else [])])
             source = (
                 f"def vmap_examples({signature}):\n"
-                f"    outs = [_fn({', '.join(passed)}) for b in range({params[first]}.shape"
-                f"[{axes[first]}])]\n"
-                "    if isinstance(outs[0], (tuple, list, dict)):\n"
+                f"    outs = [_fn({', '.join(passed)}) for b in range("
+                f"{leaf(params[first], args[first])}.shape[{axes[first]}])]\n"
+                "    first = outs[0]\n"
+                "    if isinstance(first, (tuple, list)):\n"
+                "        if len(_out) > 1 and len(_out) != len(first) or any(\n"
+                "                [isinstance(e, (tuple, list, dict)) for e in first]):\n"
+                "            raise _several()\n"
+                "        joined = [_stack([o[j] for o in outs], dim=_out[j % len(_out)])\n"
+                "                  for j in range(len(first))]\n"
+                "        if isinstance(first, tuple):\n"
+                "            return tuple(joined)\n"
+                "        return joined\n"
+                "    if isinstance(first, dict):\n"
                 "        raise _several()\n"
-                f"    return _stack(outs, dim={out})\n"
+                "    return _stack(outs, dim=_out[0])\n"
             )
             from .functions import stack
 
             made = self._srcdiff_made[key] = rt.function_of_source(
                 source, f"sd.vmap of {getattr(self._fn, '__qualname__', 'a function')}",
-                "vmap_examples", {"_fn": self._fn, "_stack": stack, "_several": _several_results},
+                "vmap_examples", {"_fn": self._fn, "_stack": stack, "_out": (*outs_given,),
+                                  "_several": _several_results},
             )  # fmt: skip
         return made
 
