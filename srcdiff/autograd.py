@@ -16,9 +16,12 @@ import copy
 import functools
 import inspect
 import operator
+import os
+import sys
 import textwrap
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from types import CodeType, FrameType
 from typing import Any
 
 import numpy as np
@@ -84,6 +87,7 @@ class Node:
         "retained",
         "view",
         "hooks",
+        "at",
         "__weakref__",
     )
 
@@ -95,6 +99,7 @@ class Node:
         out: Any,
         out_box: Version | None,
         name: str,
+        at: tuple[CodeType, int] | None = None,
     ) -> None:
         self.prim, self.args, self.kwargs, self.out = prim, args, kwargs, out
         self.out_box = out_box
@@ -104,6 +109,9 @@ class Node:
         self.retained: list[weakref.ref] = []
         self.view = False  # its output shares the memory of an input (see _check_versions)
         self.hooks: dict | None = None  # its tensor's ``register_hook``s, by handle id
+        # the user's code that made it, and the instruction there (see ``user_line``):
+        # the line a refusal of its backward() names
+        self.at = at
 
     def name(self) -> str:
         return self._name
@@ -238,19 +246,56 @@ def node_class(name: str) -> type:
 
 
 def record(out: Any, prim: Any, inputs: Sequence[Any], kwargs: dict | None, name: str,
-           view: bool = False) -> Node:  # fmt: skip
+           view: bool = False, inside: int = 0) -> Node:  # fmt: skip
     """Record ``out = prim(*inputs, **kwargs)`` as ``out``'s grad_fn (``view``: ``out``
-    shares the memory of ``inputs[0]``)."""
+    shares the memory of ``inputs[0]``), with the user's line that asked for it;
+    ``inside``: how many callers up from this call are srcdiff's own, for certain (not
+    looked at)."""
     if rules.lookup(prim) is None:
         raise RuntimeError(
             f"srcdiff has no reverse rule for {_prim_name(prim)}; register one with "
             f"@sd.register_vjp({_prim_name(prim)}) or call it under sd.no_grad()"
         )
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
-    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out._data, out._version, name)
+    try:  # the first caller not known to be srcdiff's: mostly the user's, seen before
+        frame = _getframe(1 + inside)
+        code = frame.f_code
+        at = (code, frame.f_lasti) if code.co_filename in _USER_FILES else user_line(frame)
+    except ValueError:  # (no frame that deep)
+        at = None
+    node = node_class(name)(prim, tuple(_arg(x) for x in inputs), kw, out._data, out._version, name,
+                            at)  # fmt: skip
     node.view = view
     out._node = node
     return node
+
+
+OWN_CODE = (os.path.dirname(os.path.abspath(__file__)) + os.sep, "<srcdiff")
+_getframe = sys._getframe
+_OWN_FILES: set[str] = set()  # the files of the frames seen that are srcdiff's ...
+_USER_FILES: set[str] = set()  # ... and those that are not
+
+
+def user_line(frame: FrameType | None) -> tuple[CodeType, int] | None:
+    """The code and instruction (``f_lasti``: ``compiler.eager.line_of`` reads its line,
+    when a refusal names it) of the innermost caller
+    outside srcdiff (its files and the code it generates), from ``frame`` up: where the
+    user's code asked for the operation being recorded. Run for every recorded operation
+    whose caller is srcdiff's (``record`` skips those known to be, which
+    ``sys._getframe`` passes without making objects of them), so kept to a walk up the
+    frames, each file's side looked up."""
+    while frame is not None:
+        code = frame.f_code
+        while code.co_filename in _OWN_FILES:  # (the common case, kept short)
+            frame = frame.f_back
+            if frame is None:
+                return None
+            code = frame.f_code
+        if code.co_filename in _USER_FILES:
+            return code, frame.f_lasti
+        file = code.co_filename  # first seen: which side is it?
+        (_OWN_FILES if file.startswith(OWN_CODE) else _USER_FILES).add(file)
+    return None
 
 
 def _prim_name(prim: Any) -> str:
@@ -288,12 +333,14 @@ def snapshot(tensor: Any) -> Any:
 # ---- backward ----------------------------------------------------------------------------
 
 
-def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = None) -> Callable:
+def compile_ops(ops: tuple, n_inputs: int, wanted: tuple[int, ...], xp: Any = None,
+                where: tuple = ()) -> Callable:  # fmt: skip
     """The adjoint of ``ops`` as generated source (``srcdiff.compiler.eager.compile_ops``),
-    computing with the array module ``xp`` (NumPy by default)."""
+    computing with the array module ``xp`` (NumPy by default); ``where``: the user's code
+    and instruction of each operation (or None), whose line a refusal names."""
     from .compiler.eager import compile_ops as compile_adjoint
 
-    return compile_adjoint(ops, n_inputs, wanted, xp=xp)
+    return compile_adjoint(ops, n_inputs, wanted, xp=xp, where=where)
 
 
 LAST_SOURCE = [""]  # the adjoint source of the latest backward(), for sd.source
@@ -430,7 +477,7 @@ def _pull(
 def _pull_plan(plan: _Plan, gradient: Any, seed: Any, create_graph: bool) -> list[tuple]:
     """The targets of ``plan`` with their gradients, the graph's result weighted by
     ``seed`` (see ``_pull``)."""
-    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(seed))
+    adjoint = compile_ops(plan.ops, plan.n_inputs, plan.wanted, array_module(seed), plan.where)
     grads = adjoint(plan.values, seed)
     LAST_SOURCE[0] = adjoint.source
     if create_graph:  # (a gradient given as a tensor with a graph is an input of theirs)
@@ -828,7 +875,7 @@ class _Plan:
                             wanted.append(index[key])
         self.n_inputs = len(self.values)
         position = {id(node): self.n_inputs + i for i, node in enumerate(nodes)}
-        ops = []
+        ops, where = [], []
         for node in nodes:
             specs = []
             for arg in node.args:
@@ -841,6 +888,7 @@ class _Plan:
                 else:
                     specs.append(("v", index[(id(arg.ref), id(arg.value))]))
             ops.append((node.prim, tuple(specs), node.kwargs))
+            where.append(node.at)
             self.values.append(node.out)
             for ref in node.retained:
                 tensor = ref()
@@ -848,6 +896,7 @@ class _Plan:
                     self.targets.append(tensor)
                     wanted.append(position[id(node)])
         self.ops = tuple(ops)
+        self.where = tuple(where)  # each operation's code and instruction in the user's
         self.wanted = tuple(wanted)
 
 

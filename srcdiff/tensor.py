@@ -117,12 +117,15 @@ def apply_op(
     name: str,
     view: bool = False,
     compute: Callable | None = None,
+    inside: int = 0,
 ) -> Tensor:
     """``prim(*inputs, **kwargs)`` on the arrays of ``inputs``, recorded when it needs to be.
 
     ``inputs`` are the primitive's positional arguments in the order of its rule's
     parameters; ``view`` marks operations whose result may share the first input's memory;
-    ``compute``, when given, computes the same value as ``prim`` more cheaply.
+    ``compute``, when given, computes the same value as ``prim`` more cheaply. Its caller
+    is srcdiff's code, and so are ``inside`` callers up from that: the search for the
+    user's line of the operation (``autograd.user_line``) starts above them.
     """
     _check_devices(inputs)
     for x in inputs:
@@ -140,7 +143,8 @@ def apply_op(
     if view:
         _share_storage(result, inputs[0])
     if _recording(*inputs):
-        autograd.record(result, prim, inputs, kwargs, name, view=result._base is not None)
+        autograd.record(result, prim, inputs, kwargs, name, view=result._base is not None,
+                        inside=2 + inside)  # fmt: skip
     return result
 
 
@@ -266,7 +270,7 @@ def binary_op(prim: Any, a: Any, b: Any, name: str, *, floating: bool = False) -
         a, b = _cast(a, dt), _cast(b, dt)
     if floating and dtypes.category(result_dtype(a, b)) != dtypes.FLOAT:
         a, b = _cast(a, dtypes.DEFAULT_FLOAT.numpy), _cast(b, dtypes.DEFAULT_FLOAT.numpy)
-    return apply_op(prim, (a, b), name=name)
+    return apply_op(prim, (a, b), name=name, inside=1)  # (called by srcdiff's operators)
 
 
 def alpha_op(prim: Any, a: Tensor, b: Any, alpha: Any, name: str) -> Tensor:

@@ -81,7 +81,7 @@ class Ran(enum.Enum):
 @dataclass
 class Item:
     kind: Ran
-    stmt: gast.stmt
+    node: Node  # the IR node that ran (its facts: ``facts(item.node)``)
     taken: int = 0  # of a try: the except clause that ran, or RAN_THROUGH, PASSED_ON
     variants: list[Variant] = field(default_factory=list)
     at: int = 0  # of a try whose body raised: the position of the statement that did
@@ -93,7 +93,7 @@ RAN_THROUGH, PASSED_ON = -1, -2  # a try's body raised nothing; raised, and not 
 class Refused(Exception):
     """A path whose adjoint srcdiff cannot tell (``what`` at ``node``, ``hint``)."""
 
-    def __init__(self, what: str, node: gast.AST, hint: str):
+    def __init__(self, what: str, node: int, hint: str):
         super().__init__(what)
         self.what, self.node, self.hint = what, node, hint
 
@@ -111,23 +111,22 @@ def select(
     the position ``raised``, or inside the statement holding it)."""
     items: list[Item] = []
     for node in body:
-        s = node.stmt
         inside = raised is not None and node.pos <= raised <= node.last
         looping = isinstance(node, Repeat)
         if inside and (raised == node.pos and not looping or not relevant_block(node)):
             return items, "raise"  # what ran of it left no adjoint and no path
-        op = facts(s).op
-        if op is not None and op.kind is Kind.BACKWARD and facts(s).sid == stop:
-            items.append(Item(Ran.STEP, s))
+        op = facts(node).op
+        if op is not None and op.kind is Kind.BACKWARD and facts(node).sid == stop:
+            items.append(Item(Ran.STEP, node))
             return items, "stop"
         if op is not None and op.flagged:
-            items.append(Item(Ran.STEP, s, next(key)))
+            items.append(Item(Ran.STEP, node, next(key)))
             continue
         if isinstance(node, Branch):
-            if not facts(s).recorded:
+            if not facts(node).recorded:
                 continue
             taken = next(key)
-            items.append(Item(Ran.BRANCH, s, taken))
+            items.append(Item(Ran.BRANCH, node, taken))
             side = node.body if taken else node.orelse
             sub, end = select(side, key, stop, raised if inside else None)
             items += sub
@@ -144,7 +143,7 @@ def select(
                     cut, variant_key = variant_key[-1].at, variant_key[:-1]
                 sub, end = select(node.body, iter(variant_key), raised=cut)
                 variants.append(Variant(index, sub, end))
-            items.append(Item(Ran.LOOP, s, variants=variants))
+            items.append(Item(Ran.LOOP, node, variants=variants))
             if inside:
                 return items, "raise"
             if any(v.end == "return" for v in variants):
@@ -158,10 +157,10 @@ def select(
                 return items, end
         elif isinstance(node, Step) and node.kind in ENDS:
             if node.kind is StepKind.RETURN:
-                items.append(Item(Ran.STEP, s))
+                items.append(Item(Ran.STEP, node))
             return items, ENDS[node.kind]
         elif op is not None and op.kind not in (Kind.PASSIVE, Kind.BACKWARD):
-            items.append(Item(Ran.STEP, s))
+            items.append(Item(Ran.STEP, node))
     return items, None
 
 
@@ -172,7 +171,7 @@ ENDS = {StepKind.RETURN: "return", StepKind.BREAK: "break", StepKind.CONTINUE: "
 def relevant_block(node: Node) -> bool:
     """Whether a statement holding others matters to the adjoint (see ``select``)."""
     if isinstance(node, Branch):
-        return facts(node.stmt).recorded
+        return facts(node).recorded
     if isinstance(node, Repeat):
         return relevant(node)
     if isinstance(node, TryBlock):
@@ -186,17 +185,16 @@ def select_try(
     """``select`` of a try: its body up to where it raised (its record in ``key`` says,
     or ``raised``, for an exception this try let go on), the except clause that caught
     it or the else block, then the finally block."""
-    s = node.stmt
     if within(node.finalbody, raised) is not None:
         raise Refused(
             "cannot differentiate through an exception raised in a finally block and "
             "caught in the same function (what ran before the finally block is not known)",
-            next(x.stmt for x in walk_nodes(node.finalbody) if x.pos == raised),
+            next(x.line for x in walk_nodes(node.finalbody) if x.pos == raised),
             "catch it inside the finally block, or outside the differentiated function",
         )
-    way = next(key) if facts(s).recorded else RAN_THROUGH
+    way = next(key) if facts(node).recorded else RAN_THROUGH
     if way == RAN_THROUGH:
-        item = Item(Ran.TRY, s, RAN_THROUGH)
+        item = Item(Ran.TRY, node, RAN_THROUGH)
         body, end = select(node.body, key, stop, within(node.body, raised))
         if end == "raise":
             item.taken, item.at = PASSED_ON, raised
@@ -205,7 +203,7 @@ def select_try(
             body += orelse
     else:
         handler, position = way
-        item = Item(Ran.TRY, s, handler, at=position)
+        item = Item(Ran.TRY, node, handler, at=position)
         body, end = select(node.body, key, stop, position)
         clause = node.handlers[handler].body
         caught, end = select(clause, key, stop, within(clause, raised))
@@ -214,12 +212,13 @@ def select_try(
         return [item, *body], end
     final, ended = select(node.finalbody, key, stop)
     if ended is not None and end == "return":  # the finally block's exit drops the value
-        returned = [i for i, it in enumerate(body) if isinstance(it.stmt, gast.Return)]
+        returned = [i for i, it in enumerate(body)
+                    if isinstance(it.node, Step) and it.node.kind is StepKind.RETURN]  # fmt: skip
         if not returned:
             raise Refused(
                 "cannot differentiate a return from a loop inside a try whose finally "
                 "block leaves by return, break or continue",
-                s,
+                node.line,
                 "return after the try",
             )
         del body[returned[-1]]
@@ -251,18 +250,18 @@ def try_way(item: Item, analysis: Program) -> str:
     line = next(n.line for n in walk_nodes(analysis.program) if n.pos == item.at)
     if item.taken == PASSED_ON:
         return f"raised at {analysis.source.label(line)}, not handled here"
-    clause = item.stmt.handlers[item.taken]
+    clause = item.node.handlers[item.taken]
     return (
         f"raised at {analysis.source.label(line)}, handled by "
-        f"`{analysis.source.source_line(clause.lineno)}`"
+        f"`{analysis.source.source_line(clause.line)}`"
     )
 
 
 def _explain(items: list[Item], analysis: Program, indent: str) -> list[str]:
     lines = []
     for item in items:
-        s = item.stmt
-        where = f"{analysis.source.label(s.lineno)}: `{analysis.source.source_line(s.lineno)}`"
+        line = item.node.line
+        where = f"{analysis.source.label(line)}: `{analysis.source.source_line(line)}`"
         if item.kind is Ran.BRANCH:
             lines.append(f"{indent}{where} {'taken' if item.taken else 'not taken'}")
         elif item.kind is Ran.TRY:
@@ -289,7 +288,7 @@ def path_activity(items: list[Item], seeds: set[str]) -> set[str]:
     while changed:
         changed = False
         for item in flat:
-            op = facts(item.stmt).op
+            op = facts(item.node).op
             if not op.target or op.target in active:
                 continue
             if op.kind is Kind.UNWRAP:
@@ -317,16 +316,16 @@ def path_usefulness(items: list[Item], live: set[str]) -> set[str]:
     only they get adjoints."""
     flat = list(flatten(items))
     useful = {
-        facts(item.stmt).op.operands[0].id
+        facts(item.node).op.operands[0].id
         for item in flat
-        if facts(item.stmt).op.kind in (Kind.RETURN, Kind.BACKWARD)
-        and isinstance(facts(item.stmt).op.operands[0], gast.Name)
+        if facts(item.node).op.kind in (Kind.RETURN, Kind.BACKWARD)
+        and isinstance(facts(item.node).op.operands[0], gast.Name)
     }
     changed = True
     while changed:
         changed = False
         for item in flat:
-            op = facts(item.stmt).op
+            op = facts(item.node).op
             if op.target not in useful:
                 continue
             for a in op.operands + [k.value for k in op.keywords]:
@@ -409,7 +408,7 @@ class AdjointBuilder:
         """'array' for names holding arrays or numbers (adjoints add with ``+``), 'any'
         for names that may hold containers (adjoints add with ``rt.acc``)."""
         for node in walk_nodes(self.a.program):
-            s, op = node.stmt, facts(node.stmt).op
+            s, op = node.stmt, facts(node).op
             if op is None or not op.target:
                 continue
             if op.kind in (Kind.PASSIVE, Kind.OVERWRITE):
@@ -576,9 +575,9 @@ class AdjointBuilder:
         self.state.pop(n, None)
 
     # --- statements --------------------------------------------------------------------
-    def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
-        op = facts(s).op
-        line = s.lineno
+    def statement(self, node: Step, frame: Frame, flag: int = 0) -> None:
+        op = facts(node).op
+        line = node.line
         if op.kind in (Kind.RETURN, Kind.BACKWARD):
             value = op.operands[0]
             if self.active(value):
@@ -599,7 +598,7 @@ class AdjointBuilder:
             self.kill(target)
             if flag == UNWRAPPED_LEAF:
                 accumulate = call(
-                    attr("rt", "accumulate_grad"), subscript(frame.saved, facts(s).sid), g
+                    attr("rt", "accumulate_grad"), subscript(frame.saved, facts(node).sid), g
                 )
                 self.emit(gast.Expr(value=accumulate), line)
             elif flag == NOT_A_TENSOR and self.active(op.operands[0]):
@@ -614,7 +613,7 @@ class AdjointBuilder:
             seen = call(name(self.probe), const(line), const(target), g)
             self.emit(gast.Expr(value=seen), line)
         if op.kind is Kind.RULE and op.saves:
-            self.emit(assign_many(op.saves, subscript(frame.saved, facts(s).sid)), line)
+            self.emit(assign_many(op.saves, subscript(frame.saved, facts(node).sid)), line)
         for n, earlier in op.shared if op.kind is Kind.RULE else ():  # saved by ``earlier``
             self.emit(assign(n, saved_by(n, earlier, frame)), line)
         operands = list(op.operands)
@@ -625,7 +624,7 @@ class AdjointBuilder:
             masked = [a for a in operands if self.statically_active(a)]
             masked += [k.value for k in op.keywords if self.statically_active(k.value)]
             live = [i for i, a in enumerate(masked) if self.active(a)]
-            args = [subscript(frame.saved, facts(s).sid), g]
+            args = [subscript(frame.saved, facts(node).sid), g]
             if len(live) < len(masked):
                 args.append(gast.Tuple(elts=[const(i) for i in live], ctx=gast.Load()))
             self.emit(assign(temp, call(attr("rt", "call_vjp"), *args)), line)
@@ -718,28 +717,28 @@ class AdjointBuilder:
     def block(self, items: list[Item], frame: Frame) -> None:
         for item in reversed(items):
             if item.kind is Ran.STEP:
-                self.statement(item.stmt, frame, item.taken)
+                self.statement(item.node, frame, item.taken)
             elif item.kind is Ran.LOOP:
                 self.loop(item, frame)
             elif item.kind is Ran.TRY:
-                s = item.stmt
+                line = item.node.line
                 way = try_way(item, self.a)
-                where = self.a.source.label(s.lineno)
-                self.emit(comment(f"{where}: try: {way}", s.lineno), s.lineno)
+                where = self.a.source.label(line)
+                self.emit(comment(f"{where}: try: {way}", line), line)
             else:
-                s = item.stmt
+                line = item.node.line
                 choice = "taken" if item.taken else "not taken"
-                where = self.a.source.label(s.lineno)
-                self.emit(comment(f"{where}: if branch {choice}", s.lineno), s.lineno)
+                where = self.a.source.label(line)
+                self.emit(comment(f"{where}: if branch {choice}", line), line)
 
     def loop(self, item: Item, frame: Frame, first_set: frozenset[str] = frozenset()) -> None:
         """The reversed loop. ``first_set``: names the body reads before it assigns them
         and that have no value before the loop (a step reads the one before's)."""
         if not item.variants:
             return  # a loop whose iterations record their paths, run zero times
-        s = item.stmt
+        s = item.node
         info = facts(s).loop
-        line = s.lineno
+        line = s.line
         targets = {n for v in item.variants for n in targets_of(v.items)}
         if not first_set and SEEDED not in targets and not any(n in self.state for n in targets):
             # no adjoint reaches anything a step gives a value to (nor does a step return
@@ -857,7 +856,7 @@ class AdjointBuilder:
             line,
         )
 
-    def entry_loads(self, loop: gast.stmt, frame: Frame, line: int) -> None:
+    def entry_loads(self, loop: Repeat, frame: Frame, line: int) -> None:
         """Load what ``loop`` saved on entering it, and what earlier statements saved for
         it (``Loop.entry_shared``)."""
         info = facts(loop).loop
@@ -868,7 +867,7 @@ class AdjointBuilder:
         for n, earlier in info.entry_shared:
             self.emit(assign(n, saved_by(n, earlier, frame)), line)
 
-    def restarted(self, loop: gast.stmt, n: str, inner: Frame) -> gast.expr:
+    def restarted(self, loop: Repeat, n: str, inner: Frame) -> gast.expr:
         """A zero adjoint for ``n`` as a step of ``loop`` started, shaped like its value
         then (which may differ from the value the step left: a layer's output)."""
         sid = facts(loop).start_sids.get(n)
@@ -965,8 +964,8 @@ def operands_of(items: list[Item]) -> set[str]:
     found = set()
     for item in items:
         if item.kind is Ran.STEP:
-            found |= {operand_name(a) for a in facts(item.stmt).op.operands} - {None}
-            found |= {operand_name(k.value) for k in facts(item.stmt).op.keywords} - {None}
+            found |= {operand_name(a) for a in facts(item.node).op.operands} - {None}
+            found |= {operand_name(k.value) for k in facts(item.node).op.keywords} - {None}
         elif item.kind is Ran.LOOP:
             for v in item.variants:
                 found |= operands_of(v.items)
@@ -982,7 +981,7 @@ def targets_of(items: list[Item]) -> set[str]:
     found = set()
     for item in items:
         if item.kind is Ran.STEP:
-            op = facts(item.stmt).op
+            op = facts(item.node).op
             if op.kind in (Kind.RETURN, Kind.BACKWARD):
                 found.add(SEEDED)
             elif op.target is not None:
@@ -999,7 +998,7 @@ def indexed_names(variants: list[Variant]) -> set[str]:
     for v in variants:
         for item in v.items:
             if item.kind is Ran.STEP:
-                op = facts(item.stmt).op
+                op = facts(item.node).op
                 if (
                     op.kind is Kind.RULE
                     and op.rule.name == "getitem"

@@ -1,20 +1,24 @@
 """Adjoints of recorded tensor operations (eager ``backward()``), from the same rules and
 the same adjoint generator as compiled functions.
 
-The recorded operations are written as a straight-line normalized function
-(``t3 = np.tanh(t2)``), analysed, and differentiated like any other; their values are
-already known, so the saved values the adjoint reads are filled in from them directly.
+The recorded operations are made typed IR directly, a ``Step`` for each (``t3 =
+np.tanh(t2)``, with its ``Op`` and facts of its own: no statement stands for it), and
+differentiated like any other program; their values are already known, so the saved
+values the adjoint reads are filled in from them directly. A refusal names the user's
+file and line where the operation was recorded.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import linecache
 import operator
 import re
 import types
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gast
@@ -28,10 +32,10 @@ from .analyse import Classifier, as_square, dtype_kind, saves_of
 from .differentiate import AdjointBuilder
 from .emit import emit
 from .finite import insert_checks
-from .ir import Kind, Op, Program, Step, StepKind, facts, mark
+from .ir import Kind, Op, Program, Step, StepKind, facts
 from .normalize import Names, assign, const, name
 from .optimize import optimize
-from .parse import Listing
+from .parse import Listing, Origin
 from .trace import Frame, Records
 
 Arg = tuple[str, Any]  # ("v", value number) or ("c", constant)
@@ -147,11 +151,15 @@ def compile_ops(
     wanted: tuple[int, ...],
     root: int | None = None,
     xp: types.ModuleType | None = None,
+    where: Sequence[tuple[types.CodeType, int] | None] = (),
 ) -> Adjoint:
     """The adjoint of the straight-line operations ``ops`` (see the module docstring):
     value ``k < n_inputs`` is input ``k``, value ``n_inputs + i`` is the result of
     ``ops[i]``; returns the gradients of ``wanted`` given the seed of ``root`` (by
-    default the last value), computed with the array module ``xp`` (by default NumPy)."""
+    default the last value), computed with the array module ``xp`` (by default NumPy).
+    ``where`` holds the user's code and instruction (``f_lasti``) of each operation,
+    where known: a refusal names its line (the plan, made for every graph of the same
+    structure, does not)."""
     xp = np if xp is None else xp
     n_values = n_inputs + len(ops)
     root = n_values - 1 if root is None else root
@@ -160,7 +168,7 @@ def compile_ops(
     key = (frozen, n_inputs, tuple(wanted), root, registry.version(), xp.__name__, checked)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp, checked)
+        plan = _PLANS[key] = _build(ops, n_inputs, tuple(wanted), root, xp, checked, where)
     return Adjoint(plan, constants)
 
 
@@ -197,12 +205,12 @@ class _EagerAdjoint(AdjointBuilder):
         super().__init__(*args, **kwargs)
         self.captured = captured
 
-    def statement(self, s: gast.stmt, frame: Frame, flag: int = 0) -> None:
-        target = facts(s).op.target
+    def statement(self, node: Step, frame: Frame, flag: int = 0) -> None:
+        target = facts(node).op.target
         if target in self.captured:
             value = name(self.state[target].var) if target in self.state else const(None)
-            self.emit(assign(self.captured[target], value), s.lineno)
-        super().statement(s, frame, flag)
+            self.emit(assign(self.captured[target], value), node.line)
+        super().statement(node, frame, flag)
 
 
 class _Operations(Classifier):
@@ -223,32 +231,6 @@ class _Operations(Classifier):
         return self.source.error(what, node, hint)
 
 
-OPERATORS = {operator.add: gast.Add, operator.sub: gast.Sub, operator.mul: gast.Mult,
-             operator.truediv: gast.Div, operator.pow: gast.Pow,
-             operator.matmul: gast.MatMult}  # fmt: skip
-
-
-def _operation(prim: Any, operands: list[gast.expr], keywords: list[gast.keyword]) -> gast.expr:
-    """The recorded operation as an expression, as ``show_op`` writes it: ``t1 * x1``,
-    ``-t1``, ``x0[x2]``, ``x0.T``, ``x0.sum(axis=0)``, ``np.tanh(t2)``."""
-    if prim in OPERATORS and len(operands) == 2 and not keywords:
-        return gast.BinOp(left=operands[0], op=OPERATORS[prim](), right=operands[1])
-    if prim is operator.neg and len(operands) == 1 and not keywords:
-        return gast.UnaryOp(op=gast.USub(), operand=operands[0])
-    if prim is operator.getitem and len(operands) == 2 and not keywords:
-        return gast.Subscript(value=operands[0], slice=operands[1], ctx=gast.Load())
-    if isinstance(prim, str) and prim.startswith("ndarray."):
-        method = gast.Attribute(value=operands[0], attr=prim[8:], ctx=gast.Load())
-        if not callable(getattr(np.ndarray, prim[8:], None)):  # x.T, x.mT, x.real
-            return method
-        return gast.Call(func=method, args=operands[1:], keywords=keywords)
-    root, *path = describe(prim).split(".")
-    func: gast.expr = name(root)
-    for attribute in path:
-        func = gast.Attribute(value=func, attr=attribute, ctx=gast.Load())
-    return gast.Call(func=func, args=operands, keywords=keywords)
-
-
 def _build(
     ops: list,
     n_inputs: int,
@@ -256,17 +238,20 @@ def _build(
     root: int,
     xp: types.ModuleType = np,
     checked: bool = False,
+    where: Sequence[tuple[types.CodeType, int] | None] = (),
 ) -> Plan:
     """The plan of ``ops``: a ``Step`` of typed IR for each operation (``t3 =
-    np.tanh(t2)``, its ``Op`` made from the recorded primitive) and one returning the
-    root, differentiated by the back end compiled functions have."""
+    np.tanh(t2)``, its ``Op`` made from the recorded primitive; no statement stands for
+    it) and one returning the root, differentiated by the back end compiled functions
+    have. Refusals name the user's line of the operation (``where``)."""
     n_values = n_inputs + len(ops)
     value_names = [_value_name(k, n_inputs) for k in range(n_values)]
     names = Names(set(value_names) | {"rt", "xp", "np", "slice"})
     constant_names: list[str] = []
     dtypes_named: dict[str, Any] = {}
     lines: dict[int, str] = {}
-    source = Listing("backward", "<recorded operations>", 1, lines, in_file=False)
+    plain = Listing("backward", "<recorded operations>", 1, lines, in_file=False)
+    source = replace(plain, origins=_origins(where))  # (what a refusal names)
     active = {value_names[k] for k in wanted if k < n_inputs}
     operations = _Operations(source, active, dtypes_named)
 
@@ -293,17 +278,11 @@ def _build(
         if op.kind is Kind.RULE:
             active.add(target)
         op.saves = saves_of(op, active)
-        stmt = assign(target, _operation(prim, operands, keywords))
-        stmt.lineno = i + 1
-        mark(stmt, op=op, sid=i + 1)
         shown = [_show(a) for a in operands] + [f"{k.arg}={_show(k.value)}" for k in keywords]
         lines[i + 1] = f"{target} = {show_op(prim, shown)}"
-        steps.append(Step(stmt, StepKind.ASSIGN, i + 1, i + 1))
-    returned = gast.Return(value=name(value_names[root]))
-    returned.lineno = len(ops)
+        steps.append(Step.recorded(StepKind.ASSIGN, i + 1, i + 1, op=op, sid=i + 1))
     result = Op(Kind.RETURN, operands=[name(value_names[root])])
-    mark(returned, op=result)
-    steps.append(Step(returned, StepKind.RETURN, len(ops), len(ops) + 1))
+    steps.append(Step.recorded(StepKind.RETURN, len(ops), len(ops) + 1, op=result))
     program = Program(source=source, params=value_names[:n_inputs], active=active,
                       program=tuple(steps))  # fmt: skip
     index_of = {n: k for k, n in enumerate(value_names)}
@@ -325,8 +304,8 @@ def _build(
     elts = [results.get(value_names[k]) or name(captured[value_names[k]]) for k in wanted]
     tree.body[-1].value = gast.Tuple(elts=elts, ctx=gast.Load())
     optimize(tree)
-    if checked:
-        insert_checks(tree, source)
+    if checked:  # (named as the plan's lines: it serves graphs made elsewhere too)
+        insert_checks(tree, plain)
     text, linemap = emit(
         [tree],
         lines,
@@ -341,6 +320,28 @@ def _build(
     namespace.update({fn_name: fn for fn, fn_name in rule_names.items()})
     exec(compile(text, "<srcdiff backward>", "exec"), namespace)
     return Plan(namespace["backward"], text, saves, n_values)
+
+
+def _origins(where: Sequence[tuple[types.CodeType, int] | None]) -> dict[int, Origin]:
+    """The user's file, line and function of each recorded operation (numbered from 1)
+    whose code is known."""
+    origins = {}
+    for i, at in enumerate(where, start=1):
+        if at is not None:
+            code, line = at[0], line_of(*at)
+            text = linecache.getline(code.co_filename, line).strip()
+            origins[i] = Origin(code.co_filename, line, text, code.co_qualname, i)
+    return origins
+
+
+def line_of(code: types.CodeType, lasti: int) -> int:
+    """The line of the instruction at ``lasti`` (a frame's ``f_lasti``) of ``code``: read
+    when a refusal names it, as ``f_lineno`` costs more than recording an operation can
+    spare."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
 
 
 def _show(e: gast.expr) -> str:

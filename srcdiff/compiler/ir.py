@@ -12,8 +12,9 @@ Once no stage rewrites the tree any more, the front end makes the function typed
 ``Branch``, ``Repeat``, ``TryBlock`` and ``NoGradBlock`` nodes for the structured ones,
 each keeping its statement (whose facts the stages read and mark), line and position.
 The analysis and the back ends walk that IR, through ``Visitor`` or the node types,
-never the control flow of the gast tree. The recorded Tensor operations make their
-``Step`` nodes directly; what the back ends read of either front end is a ``Program``.
+never the control flow of the gast tree, and read a node's facts as ``facts(node)``.
+The recorded Tensor operations make their ``Step`` nodes directly, with facts of their
+own and no statement; what the back ends read of either front end is a ``Program``.
 """
 
 from __future__ import annotations
@@ -313,16 +314,26 @@ NO_FACTS = _no_facts()
 FACT_NAMES = frozenset(f.name for f in fields(Facts))
 
 
-def facts(node: gast.AST) -> Facts:
-    """The facts of ``node`` (read-only defaults when no stage has marked it)."""
-    return node.__dict__.get("facts", NO_FACTS)
-
-
-def mark(node: gast.AST, **values: Any) -> Facts:
-    """Set facts of ``node`` (giving it a record of its own first); its record."""
+def facts(node: gast.AST | Node) -> Facts:
+    """The facts of ``node`` (read-only defaults when no stage has marked it): of a
+    statement, or of an IR node (its statement's, or those of a step no statement stands
+    for, a recorded operation, which it keeps itself)."""
     own = node.__dict__.get("facts")
-    if own is None:
-        own = node.facts = Facts()
+    if own is not None:
+        return own
+    stmt = node.__dict__.get("stmt")  # (an IR node's; no gast node has one)
+    return NO_FACTS if stmt is None else stmt.__dict__.get("facts", NO_FACTS)
+
+
+def mark(node: gast.AST | Node, **values: Any) -> Facts:
+    """Set facts of ``node``, a statement or an IR node (giving it a record of its own
+    first); its record."""
+    stmt = node.__dict__.get("stmt")
+    if stmt is not None:
+        node = stmt
+    own = node.__dict__.get("facts")
+    if own is None:  # (through __dict__: IR nodes are frozen dataclasses)
+        own = node.__dict__["facts"] = Facts()
     for k, v in values.items():
         if k not in FACT_NAMES:
             raise AttributeError(f"Facts has no field {k!r}")
@@ -351,8 +362,9 @@ def hashable(obj: object) -> bool:
 # After the front end, the function is a ``Block`` of IR nodes: straight-line statements
 # (``Step``) and the structured statements normalize leaves (``Branch``, ``Repeat``,
 # ``TryBlock``, ``NoGradBlock``). Each node keeps the normalized statement it stands for
-# (``stmt``, whose ``Facts`` the stages mark), its user line and its position. The back
-# ends walk it through ``Visitor``, so a construct is dispatched in one place.
+# (``stmt``, whose ``Facts`` the stages mark; a recorded operation's step has none, and
+# facts of its own), its user line and its position. The back ends walk it through
+# ``Visitor``, so a construct is dispatched in one place, and read ``facts(node)``.
 
 
 class StepKind(enum.Enum):
@@ -385,17 +397,26 @@ STEP_KINDS = {gast.Assign: StepKind.ASSIGN, gast.Expr: StepKind.EXPR,
 class Step:
     """A straight-line statement: its user line and its position (``pos``: its number in
     the order of ``walk_nodes``, which is that of ``normalize.walk_statements``), and
-    what it computes (``op``: its statement's, None before the analysis gives it one)."""
+    what it computes (``op``: its facts', None before the analysis gives it one). A
+    recorded Tensor operation is a step no statement stands for (``stmt`` None): its
+    facts are its own (``recorded``)."""
 
-    stmt: gast.stmt
+    stmt: gast.stmt | None
     kind: StepKind
     line: int
     pos: int
     visits: ClassVar[str] = "on_step"
 
+    @classmethod
+    def recorded(cls, kind: StepKind, line: int, pos: int, **values: Any) -> Step:
+        """A step of recorded operations, with the facts ``values``."""
+        step = cls(None, kind, line, pos)
+        mark(step, **values)
+        return step
+
     @property
     def op(self) -> Op | None:
-        return facts(self.stmt).op
+        return facts(self).op
 
     @property
     def last(self) -> int:
@@ -434,7 +455,7 @@ class Repeat:
 
     @property
     def loop(self) -> Loop | None:
-        return facts(self.stmt).loop
+        return facts(self).loop
 
 
 @dataclass(frozen=True, eq=False)
@@ -613,7 +634,7 @@ def show_ir(block: Block, depth: int = 0) -> str:
     for node in block:
         head = f"{pad}[{node.pos}] line {node.line}: "
         if isinstance(node, Step):
-            text = ast.unparse(gast.gast_to_ast(node.stmt))
+            text = _text(node.stmt) if node.stmt is not None else _recorded_text(node.op)
             kind = f"{node.kind.value}" + (f", {node.op.kind.value}" if node.op else "")
             lines.append(f"{head}{text}  # {kind}")
         elif isinstance(node, Branch):
@@ -644,3 +665,11 @@ def show_ir(block: Block, depth: int = 0) -> str:
 
 def _text(e: gast.AST) -> str:
     return ast.unparse(gast.gast_to_ast(e))
+
+
+def _recorded_text(op: Op | None) -> str:
+    """A recorded operation as ``show_ir`` shows it: ``t2 = tanh(t1)``."""
+    if op is None or op.kind is not Kind.RULE:
+        return f"return {', '.join(map(_text, op.operands))}" if op is not None else ""
+    what = getattr(op.primitive, "__name__", op.primitive)
+    return f"{op.target} = {what}({', '.join(map(_text, op.operands))})"

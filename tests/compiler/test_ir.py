@@ -22,6 +22,7 @@ from srcdiff.compiler.ir import (
     Visitor,
     blocks_of,
     facts,
+    show_ir,
     walk_nodes,
 )
 from srcdiff.compiler.normalize import walk_statements
@@ -204,3 +205,30 @@ def test_the_influence_of_an_argument_stops_at_the_if_its_test_decides():
     assert not found.reaches
     assert [(s.line, s.source) for s in found.stops] == [(line, "if t:")]
     assert f"decide the if at line {line}" in found.stops[0].why
+
+
+def test_recorded_operations_are_steps_with_facts_of_their_own(monkeypatch):
+    """The eager front end makes a ``Step`` for each recorded operation with no gast
+    statement behind it: its facts (``op``, ``sid``) are the step's own."""
+    from srcdiff.compiler import eager
+
+    programs = []
+
+    class Seeing(eager._EagerAdjoint):
+        def __init__(self, program, *args, **kwargs):
+            programs.append(program)
+            super().__init__(program, *args, **kwargs)
+
+    monkeypatch.setattr(eager, "_EagerAdjoint", Seeing)
+    monkeypatch.setattr(eager, "_PLANS", {})
+    x = sd.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    (np.tanh(x) * 2.0).sum().backward()
+    (program,) = programs
+    steps = list(walk_nodes(program.program))
+    assert [s.kind for s in steps] == [StepKind.ASSIGN] * 3 + [StepKind.RETURN]
+    assert all(isinstance(s, Step) and s.stmt is None for s in steps)
+    assert [facts(s).sid for s in steps[:-1]] == [1, 2, 3]
+    assert [s.op.kind for s in steps] == [Kind.RULE] * 3 + [Kind.RETURN]
+    assert steps[0].op is facts(steps[0]).op and steps[0].op.target == "t1"
+    assert "t1 = tanh(x0)" in show_ir(program.program)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 / np.cosh([0.3, -0.7]) ** 2)

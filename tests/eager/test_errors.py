@@ -1,5 +1,7 @@
 """PyTorch's errors, with PyTorch's meaning."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,54 @@ def test_a_numpy_function_srcdiff_refuses_says_why_on_tensors():
     assert "register" not in str(caught.value)
     with pytest.raises(RuntimeError, match=r"differentiate numpy\.linalg\.tensorsolve called"):
         np.linalg.tensorsolve(t.reshape(2, 2), t[:2])
+
+
+def _complex_sum(x):
+    return np.sum(x, dtype=np.complex128)  # the operation a refusal names
+
+
+def test_a_refused_backward_names_the_line_that_recorded_the_operation():
+    """A refusal of a recorded operation named ``<recorded operations>:1``: it names the
+    user's file, line and source text where the operation was recorded, each graph its
+    own (graphs of one structure share their adjoint)."""
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    line = _complex_sum.__code__.co_firstlineno + 1
+    with pytest.raises(sd.CompileError) as info:
+        _complex_sum(x).backward()
+    said = str(info.value)
+    assert f"test_errors.py:{line})" in said and "<recorded operations>" not in said
+    assert "`return np.sum(x, dtype=np.complex128)" in said and "in _complex_sum" in said
+    with pytest.raises(sd.CompileError) as info:
+        line = inspect.currentframe().f_lineno + 1
+        np.sum(x, dtype=np.complex128).backward()
+    said = str(info.value)
+    assert (
+        f"test_errors.py:{line})" in said and "`np.sum(x, dtype=np.complex128).backward()`" in said
+    )
+
+
+class _Scaled(sd.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = sd.nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.lin(x) * 2.0  # the user's line of both operations
+
+
+def test_a_recorded_operation_keeps_the_innermost_line_of_the_users_code():
+    """What srcdiff's own code records for the user (a layer, a functional, an operator)
+    is placed at the line of the user's code that asked for it, the innermost one."""
+    from srcdiff.compiler.eager import line_of
+
+    x = sd.tensor([[1.0, -2.0]], requires_grad=True)
+    first = inspect.currentframe().f_lineno + 1
+    made = [sd.nn.functional.relu(x), x * 3.0, np.tanh(x), x.sum()]
+    for y in made:
+        code, lasti = y.grad_fn.at
+        assert code is inspect.currentframe().f_code and line_of(code, lasti) == first
+    forward = _Scaled.forward.__code__
+    out = _Scaled()(x)
+    for node in (out.grad_fn, out.grad_fn.next_functions[0][0]):  # (the Linear's too)
+        code, lasti = node.at
+        assert code is forward and line_of(code, lasti) == forward.co_firstlineno + 1
