@@ -21,7 +21,7 @@ import operator
 import re
 import types
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 import gast
@@ -45,6 +45,7 @@ from .ir import (
     Loop,
     LoopKind,
     Node,
+    NoGradBlock,
     Op,
     Repeat,
     Step,
@@ -340,7 +341,14 @@ class Analyser(Classifier):
         self.object_params: frozenset[str] = frozenset()  # given objects of a user's class
         self.holder_params: frozenset[str] = frozenset()  # given what holds such objects
         self._taken: frozenset[str] | None = None  # see taken_out
-        self.program: Block = ()  # the function's IR, once ``run`` is given it
+        self.program: Block | None = None  # the function's IR, once ``run`` is given it
+
+    def nodes(self) -> Iterator[Node]:
+        """Every node of the function's IR, in order: the scans of the whole function
+        run on it once it is made (``run``)."""
+        if self.program is None:
+            raise RuntimeError("the function's IR is read before it is made (see run)")
+        return walk_nodes(self.program)
 
     def value_of(self, e: gast.expr) -> tuple[bool, Any]:
         kind, value = self.resolve(e)
@@ -1197,9 +1205,9 @@ class Analyser(Classifier):
         if not isinstance(owner, gast.Name):
             return False
         values: dict[str, list[gast.expr]] = {}
-        for s in walk_statements(self.fn.body):
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                values.setdefault(s.targets[0].id, []).append(s.value)
+        for node in self.nodes():
+            if (assigned := _named_assignment(node)) is not None:
+                values.setdefault(assigned.targets[0].id, []).append(assigned.value)
 
         def followed(value: gast.expr) -> bool:  # ``rt.follow(...)``, or a copy of one
             if isinstance(value, gast.Name):
@@ -1229,13 +1237,7 @@ class Analyser(Classifier):
         """The values each local name is given (None: bound otherwise, by a loop, an
         unpacking, a with or an except), in the order of the code."""
         if self._values is None:
-            self._values = {}
-            for s in walk_statements(self.fn.body):
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                    self._values.setdefault(s.targets[0].id, []).append(s.value)
-                else:
-                    for n in _bound_names(s):
-                        self._values.setdefault(n, []).append(None)
+            self._values = assigned_in(self.nodes())
         return self._values
 
     def array_names(self) -> set[str]:
@@ -1296,7 +1298,7 @@ class Analyser(Classifier):
             own = {p for p in params[:1] if p == "self" and p not in values}  # a method's
             # a global (or a global's field) holding such an object now (``net.scale``)
             self._found_objects = frozenset(
-                found_objects(self.fn, self.locals, self.resolve, self.holder_params)
+                found_objects(self.fn, values, self.locals, self.resolve, self.holder_params)
             )
             own |= {p for p in self.object_params if p not in values} | self.taken_out()
             own |= self._found_objects
@@ -1345,9 +1347,8 @@ class Analyser(Classifier):
             news = {v.args[1].id for vs in self.assigned_values().values() for v in vs
                     if is_rt_call(v, "augmented") and isinstance(v.args[1], gast.Name)}  # fmt: skip
             self._augmenting = frozenset(
-                id(s) for s in walk_statements(self.fn.body)
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id in news and isinstance(s.value, gast.BinOp)
+                id(s) for s in map(_named_assignment, self.nodes())
+                if s is not None and s.targets[0].id in news and isinstance(s.value, gast.BinOp)
             )  # fmt: skip
         return self._augmenting
 
@@ -1415,9 +1416,8 @@ class Analyser(Classifier):
         made = self.made_objects()
         self._own = frozenset(
             s.value.id
-            for s in walk_statements(self.fn.body)
-            if isinstance(s, gast.Assign)
-            and isinstance(s.targets[0], gast.Attribute)
+            for s in (n.stmt for n in self.nodes() if _assigns(n))
+            if isinstance(s.targets[0], gast.Attribute)
             and isinstance(s.targets[0].value, gast.Name)
             and s.targets[0].value.id in made
             and isinstance(s.value, gast.Name)
@@ -2258,20 +2258,14 @@ def _calls_operator_method(op: Op) -> bool:
     return isinstance(callee, gast.Call) and getattr(callee.func, "attr", "") == "operator_method"
 
 
-def found_objects(fn: gast.FunctionDef, locals_: Collection[str],
-                  resolve: Callable[[gast.expr], tuple[Any, Any]],
+def found_objects(fn: gast.FunctionDef, values: dict[str, list[gast.expr | None]],
+                  locals_: Collection[str], resolve: Callable[[gast.expr], tuple[Any, Any]],
                   fields: frozenset[str] = frozenset()) -> set[str]:  # fmt: skip
     """The free names of ``fn`` holding an object of a user's class now, and its local
-    names every assignment of which reads one: a global's field holding one now (``s =
-    net.scale``; ``resolve`` gives ``(found, obj)`` for such a read), or one of
-    ``fields``, a parameter's field the call gave one (``"self.scale"``)."""
-    values: dict[str, list[gast.expr | None]] = {}
-    for s in walk_statements(fn.body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            values.setdefault(s.targets[0].id, []).append(s.value)
-        else:
-            for n in _bound_names(s):
-                values.setdefault(n, []).append(None)
+    names every assignment of which reads one (``values``: what each is given, see
+    ``assigned_in``): a global's field holding one now (``s = net.scale``; ``resolve``
+    gives ``(found, obj)`` for such a read), or one of ``fields``, a parameter's field
+    the call gave one (``"self.scale"``)."""
 
     def held(v: gast.expr | None) -> bool:
         base = v
@@ -2456,6 +2450,18 @@ def _names_first(call: gast.Call) -> bool:
     return bool(call.args) and isinstance(call.args[0], gast.Name)
 
 
+def assigned_on_tree(body: list[gast.stmt]) -> dict[str, list[gast.expr | None]]:
+    """``assigned_in`` of a normalized body before its IR is made (as ``unwrap`` reads it)."""
+    values: dict[str, list[gast.expr | None]] = {}
+    for s in walk_statements(body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            values.setdefault(s.targets[0].id, []).append(s.value)
+        else:
+            for n in _bound_names(s):
+                values.setdefault(n, []).append(None)
+    return values
+
+
 def _bound_names(s: gast.stmt) -> list[str]:
     """The names a statement binds other than as the one target of an assignment: a
     loop's variables, an unpacking's, a with's and an except's names."""
@@ -2468,6 +2474,42 @@ def _bound_names(s: gast.stmt) -> list[str]:
         heads += [h.name for h in getattr(s, "handlers", ()) if h.name is not None]
     return [n.id for head in heads for n in walk(head)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]  # fmt: skip
+
+
+def _assigns(node: Node) -> bool:
+    """Whether ``node`` is an assignment step (``t = ...``, ``a, b = ...``, ``o.f = ...``)."""
+    return isinstance(node, Step) and node.kind is StepKind.ASSIGN
+
+
+def _named_assignment(node: Node) -> gast.Assign | None:
+    """The assignment ``node`` is, where it gives one name a value (``t = ...``)."""
+    if _assigns(node) and isinstance(node.stmt.targets[0], gast.Name):
+        return node.stmt
+    return None
+
+
+def assigned_in(program: Iterable[Node]) -> dict[str, list[gast.expr | None]]:
+    """The values each local name is given in the IR nodes ``program`` (None: bound
+    otherwise, by a loop, an unpacking, a with or an except), in their order."""
+    values: dict[str, list[gast.expr | None]] = {}
+    for node in program:
+        if (assigned := _named_assignment(node)) is not None:
+            values.setdefault(assigned.targets[0].id, []).append(assigned.value)
+            continue
+        heads: list[gast.expr] = []
+        if _assigns(node):
+            heads = node.stmt.targets
+        elif isinstance(node, Repeat) and node.kind is LoopKind.FOR:
+            heads = [node.target]
+        elif isinstance(node, NoGradBlock):
+            heads = [i.optional_vars for i in node.stmt.items if i.optional_vars is not None]
+        bound = [n.id for head in heads for n in walk(head)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]  # fmt: skip
+        if isinstance(node, TryBlock):
+            bound = [c.name for c in node.handlers if c.name is not None]
+        for n in bound:
+            values.setdefault(n, []).append(None)
+    return values
 
 
 def analyse(

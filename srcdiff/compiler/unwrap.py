@@ -24,7 +24,7 @@ from ..rules import registry
 from ..runtime import tensor_methods
 from ..runtime.objects import OPERATOR_SYMBOLS
 from ..runtime.tensors import HOOK_REFUSAL, tensor_class
-from .analyse import BINOPS, _bound_names, found_objects, operands_of, params_of
+from .analyse import BINOPS, _bound_names, assigned_on_tree, found_objects, operands_of, params_of
 from .emit import expr as emit_expr
 from .ir import facts, mark
 from .normalize import (
@@ -114,7 +114,8 @@ class Unwrapper:
         self.made = self.made_tensors(fn)
         self.fields_held = self.field_aliases(fn)
         self.counters = self.counter_names(fn)
-        self.objects = found_objects(fn, self.locals, self.resolve, fields)
+        values = assigned_on_tree(fn.body)  # (before the IR is made)
+        self.objects = found_objects(fn, values, self.locals, self.resolve, fields)
 
     def field_aliases(self, fn: gast.FunctionDef) -> set[str]:
         """The locals, not parameters, bound only to a global (``h = G``), an object's field

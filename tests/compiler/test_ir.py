@@ -232,3 +232,43 @@ def test_recorded_operations_are_steps_with_facts_of_their_own(monkeypatch):
     assert steps[0].op is facts(steps[0]).op and steps[0].op.target == "t1"
     assert "t1 = tanh(x0)" in show_ir(program.program)
     np.testing.assert_allclose(x.grad.numpy(), 2.0 / np.cosh([0.3, -0.7]) ** 2)
+
+
+def unpacking(x, w):
+    h = x @ w
+    a, b = h[0], h[1]
+    for k, v in enumerate([a, b]):
+        h = h + v * k
+    try:
+        h = h / np.sum(a)
+    except ZeroDivisionError as e:
+        h = h + float(len(e.args))
+    with sd.no_grad():
+        s = float(np.sum(h))
+    return np.sum(h) * s
+
+
+@pytest.mark.parametrize("fn", [*BATTERY, unpacking], ids=lambda f: f.__name__)
+def test_the_analysis_scans_the_ir_for_the_values_names_are_given(fn):
+    """The analysis reads what each name is given off the IR (``assigned_in``), as the
+    stages before it read it off the tree: the same values, in the same order."""
+    from srcdiff.compiler.analyse import assigned_in, assigned_on_tree
+
+    analysis = program_of(fn)
+    on_ir = assigned_in(walk_nodes(analysis.program))
+    on_tree = assigned_on_tree(analysis.fn.body)
+    assert list(on_ir) == list(on_tree)
+    assert all(a == b for n in on_ir for a, b in zip(on_ir[n], on_tree[n], strict=True))
+    assert on_ir["h"][0] is not None
+    if fn is unpacking:  # a loop's variable and an except's name: bound otherwise
+        assert on_ir["e"] == [None]
+        assert any(vs == [None] for n, vs in on_ir.items() if n != "e")
+
+
+def test_the_analysis_reads_no_scan_of_the_function_before_its_ir_is_made():
+    from srcdiff.compiler.analyse import Analyser
+
+    parsed = pipeline.parse(branches)
+    analyser = Analyser(parsed, parsed.tree, {"w"})
+    with pytest.raises(RuntimeError, match="IR is read before it is made"):
+        analyser.assigned_values()
