@@ -117,7 +117,8 @@ _FSUM = math.fsum
 _SPLIT53 = 2.0**27 + 1  # Veltkamp's split of a float64 into two halves of 26 bits
 # products of magnitudes in this range, of factors below its top, split and multiply
 # exactly (no overflow in the split, no underflow in the error term)
-_EXACT_LOW, _EXACT_HIGH = 2.0**-900, 2.0**900
+_EXACT_LOW = 2.0**-900
+_EXACT_HIGH = 2.0**900
 
 
 def _fma_small(a: Any, b: Any, c: Any, dtype: Any, digits: int) -> Any:

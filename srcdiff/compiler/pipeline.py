@@ -43,6 +43,7 @@ from .normalize import RESERVED, Names, all_names, clone, normalize, walk
 from .optimize import eliminate_dead, eliminate_dead_stores, fold_negations, optimize
 from .parse import Parsed, parse, returning_updates
 from .snapshots import snapshot_outside_reads
+from .steps import inline_steps
 from .tangent import flag_tangents, tangent
 from .trace import PathPrimal, PrimalBuilder, primal
 from .unwrap import insert_unwraps
@@ -189,6 +190,7 @@ def traced_primal(front: Front, fn_name: str) -> tuple[gast.FunctionDef, PrimalB
     """The traced primal (saving for the adjoint, recording its path) and its builder,
     which numbers what it saves for the back ends that follow."""
     tree, builder = primal(front.analysis, front.names, fn_name)
+    inline_steps(front.parsed, tree, front.names)
     front.shown("trace", tree)
     return tree, builder
 
@@ -197,6 +199,7 @@ def path_primal(front: Front, builder: PrimalBuilder, names: Names, fn_name: str
                 key: tuple) -> gast.FunctionDef:  # fmt: skip
     """The primal of the path ``key`` alone (it raises ``Diverged`` off it)."""
     tree = PathPrimal(builder, names).build_path(fn_name, key)
+    inline_steps(front.parsed, tree, names)
     front.shown(f"trace of path {key}", tree)
     return tree
 
@@ -205,6 +208,7 @@ def checking_primal(front: Front, builder: PrimalBuilder, names: Names,
                     fn_name: str) -> gast.FunctionDef:  # fmt: skip
     """The traced primal measuring the margin of each comparison and kink."""
     tree = kink_primal(front.analysis, builder, names, fn_name)
+    inline_steps(front.parsed, tree, names)
     front.shown("trace with kink checks", tree)
     return tree
 

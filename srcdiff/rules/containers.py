@@ -201,6 +201,9 @@ nondiff(
     rt.outside_objects,
     rt.write_back,
 )
+nondiff("a compiled step's optimizer.step() written out: the arrays it reads, under no_grad, "
+        "and its update of them in place; no gradient passes through it", rt.sgd_arrays,
+        rt.descend)  # fmt: skip
 nondiff("which object an entry update changes: only follow reads it", rt.entry_object)
 nondiff("whether a match statement's pattern fits its subject", rt.fits_sequence,
         rt.fits_mapping)  # fmt: skip

@@ -80,6 +80,8 @@ class Host:
     # derivative by keyword, refused in the user's words
     by_position: Any = None  # srcdiff.api.keywords_by_position: such a call, the same
     # with those keywords passed by position, where the function allows
+    sgd: tuple = ()  # srcdiff.optim.SGD and the step and update_group it was written with
+    # (see tensors.sgd_arrays: a compiled step's optimizer.step() inlined)
     over_partial: Any = None  # srcdiff.api.transform_of_partial: ``sd.grad(p)`` of a partial
     # holding differentiated values, as a function of source making the partial of the
     # transform of ``p``'s function that binds them (or None: not such a call)

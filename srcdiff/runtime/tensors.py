@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
+from ..fused import _fma64 as fma64
+from ..fused import fma
 from ..grad_mode import STATE as GRAD_MODE
 from ..grad_mode import enable_grad
 from . import mutation
@@ -646,3 +648,74 @@ def number_argument(value: Any, fn: str, param: str, position: int) -> None:
     if hasattr(value, "shape"):
         raise TypeError(f"{fn}(): argument '{param}' (position {position}) must be Number, "
                         "not Tensor")  # fmt: skip
+
+
+# ---- optimizer.step() of a plain SGD, inlined in a compiled step ---------------------------
+
+_PLAIN_NUMBERS = (float, int, bool)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def sgd_arrays(optimizer: Any, count: int) -> list | None:
+    """For a compiled step's ``optimizer.step()`` (see ``compiler/steps``): where it is
+    SGD's update ``p = p - lr * g`` of one group of ``count`` parameters, each with a
+    gradient (no momentum, weight decay or maximize; plain numbers; SGD's own methods),
+    ``-lr`` and each parameter's array and its gradient's, read now, the parameters
+    noted as written (``wrote_stepped``); else None, and the step runs as written."""
+    if not Host.sgd:
+        return None
+    kind, step, update_group = Host.sgd
+    if (
+        type(optimizer) is not kind
+        or kind.step is not step
+        or kind.update_group is not update_group
+    ):
+        return None
+    own = optimizer.__dict__
+    groups = own.get("param_groups")
+    if "step" in own or "update_group" in own or type(groups) is not list or len(groups) != 1:
+        return None
+    group = groups[0]
+    lr, momentum, decay, maximize = (
+        group.get("lr"), group.get("momentum"), group.get("weight_decay"), group.get("maximize")
+    )  # fmt: skip
+    plain = _PLAIN_NUMBERS
+    if (
+        type(lr) not in plain
+        or type(momentum) not in plain
+        or type(decay) not in plain
+        or type(maximize) not in plain
+        or momentum
+        or decay
+        or maximize
+    ):
+        return None
+    params = group.get("params")
+    if type(params) is not list or len(params) != count:
+        return None
+    arrays: list = [-lr]
+    for p in params:
+        grad = p._grad
+        if grad is None:
+            return None
+        arrays += (p._data, grad._data)
+    wrote_stepped(params)
+    return arrays
+
+
+def descend(param: Any, grad: Any, alpha: Any) -> None:
+    """``param += alpha * grad`` in place, rounded once as SGD's update rounds it
+    (``fused.fma``): a parameter's array updated by a step inlined (``sgd_arrays``). A
+    parameter that is one float64 number (a step's microseconds) is computed at once."""
+    if (
+        type(alpha) is float
+        and param.shape == (1,)
+        and grad.shape == (1,)
+        and type(param) is np.ndarray
+        and type(grad) is np.ndarray
+        and param.dtype is _FLOAT64
+        and grad.dtype is _FLOAT64
+    ):  # (fused.fma's own first case, without its other checks)
+        param[0] = fma64(grad.item(), alpha, param.item())
+        return
+    fma(grad, alpha, param, out=param)
