@@ -20,3 +20,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Leave what collection made (modules, tests, parameters) out of later passes."""
     gc.collect()
     gc.freeze()
+
+
+@pytest.fixture
+def young_heap() -> None:
+    """Leave what was made before the test out of its ``gc.collect()`` calls: a full pass
+    over the heap of a whole test run takes seconds. A frozen object is never freed, so
+    this can only keep an object alive, never let one kept alive pass for freed."""
+    gc.freeze()

@@ -482,7 +482,7 @@ def test_an_integer_array_after_float_calls_is_refused():
         g(np.array([1, 2, 3]))
 
 
-def test_a_function_given_to_jvp_is_freed_with_its_compiled_code():
+def test_a_function_given_to_jvp_is_freed_with_its_compiled_code(young_heap):
     def f(x):
         return np.sum(np.sin(x))
 
@@ -555,7 +555,7 @@ def test_a_method_of_a_globals_list_compiles_once(compiles):
     assert compiles[0] == before and len(LOSSES) >= 4
 
 
-def test_an_object_a_closure_found_is_freed_with_it():
+def test_an_object_a_closure_found_is_freed_with_it(young_heap):
     class Model:
         def act(self, x):
             return np.tanh(x)

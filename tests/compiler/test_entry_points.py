@@ -75,7 +75,7 @@ def test_decorated_methods():
     assert np.allclose(model.decorated.grad(X, Y), sd.grad(model.loss)(X, Y))
 
 
-def test_a_decorated_method_keeps_its_instance_as_a_bound_method_does():
+def test_a_decorated_method_keeps_its_instance_as_a_bound_method_does(young_heap):
     """``Model().decorated`` held alone keeps its model alive (it raised
     ReferenceError); the cache for the instance does not, and the two share what the
     latest call ran."""

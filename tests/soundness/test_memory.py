@@ -6,9 +6,12 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 import srcdiff as sd
 from srcdiff.compiler import cache
+
+pytestmark = pytest.mark.usefixtures("young_heap")
 
 CLOSURES = 1100  # one made per step, JAX style: more than the 1024 entries of any bounded table
 STEPS = 300
