@@ -73,9 +73,10 @@ def test_grad_nested_four_times_gives_closed_forms(x):
 def test_grad_nested_four_times_through_a_loop_and_a_branch():
     """Against differences of the third derivative; each call takes its own path."""
     third = sd.grad(sd.grad(sd.grad(looped)))
-    _matches_differences(fourth(looped)(0.7), third, 0.7)
-    assert fourth(looped)(-0.4) == 0.0  # (-x each step: linear)
-    _matches_differences(fourth(looped)(1.3), third, 1.3)
+    of_looped = sd.grad(third)
+    _matches_differences(of_looped(0.7), third, 0.7)
+    assert of_looped(-0.4) == 0.0  # (-x each step: linear)
+    _matches_differences(of_looped(1.3), third, 1.3)
 
 
 def test_grad_nested_five_times_and_mixed_with_jvp():
@@ -137,13 +138,15 @@ def test_fourth_and_fifth_derivatives_through_a_method_and_a_callable_object():
     numbers, to the fifth order, which agree with differences of the next-lower one."""
     m = Model(2.0)
     plain = lambda y: 2.0 * np.sin(y) ** 4  # noqa: E731
-    assert sd.grad(sd.grad(sd.grad(m.energy)))(0.7) == pytest.approx(
-        sd.grad(sd.grad(sd.grad(plain)))(0.7), rel=1e-12
-    )
+    plain_fourth = fourth(plain)  # (each order built on the one below)
+    plain_fifth = sd.grad(plain_fourth)(0.7)
+    third = sd.grad(sd.grad(sd.grad(m.energy)))
+    assert third(0.7) == pytest.approx(sd.grad(sd.grad(sd.grad(plain)))(0.7), rel=1e-12)
     for fn in (m.energy, m):
-        assert fourth(fn)(0.7) == pytest.approx(fourth(plain)(0.7), rel=1e-12)
-        assert sd.grad(fourth(fn))(0.7) == pytest.approx(sd.grad(fourth(plain))(0.7), rel=1e-12)
-    _matches_differences(fourth(m.energy)(0.7), sd.grad(sd.grad(sd.grad(m.energy))), 0.7)
+        of_fn = sd.grad(third) if fn is m.energy else fourth(fn)
+        assert of_fn(0.7) == pytest.approx(plain_fourth(0.7), rel=1e-12)
+        assert sd.grad(of_fn)(0.7) == pytest.approx(plain_fifth, rel=1e-12)
+    _matches_differences(sd.grad(third)(0.7), third, 0.7)
 
 
 def test_a_map_of_a_method_or_with_keywords_to_the_fourth_order():
@@ -248,14 +251,15 @@ def test_third_and_fourth_derivatives_through_the_pull_back_of_vjp():
     function took the partial too; it is the forward mode of the same call with the bound
     values spread out, laid out (its own rules laid out the same way)."""
     along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
-    third = sd.grad(sd.grad(sd.grad(along_x3(pulled_twice))))
-    want = sd.grad(sd.grad(sd.grad(along_x3(pulled_as_a_gradient))))(1.1)
-    assert third(1.1) == pytest.approx(want, rel=1e-12)
-    _matches_differences(third(1.1), sd.grad(sd.grad(along_x3(pulled_twice))), 1.1)
-    pair = sd.grad(sd.grad(sd.grad(lambda s: pulled_pair(s * X3, X3 + s))))(0.9)
-    _matches_differences(pair, sd.grad(sd.grad(lambda s: pulled_pair(s * X3, X3 + s))), 0.9)
+    second = sd.grad(sd.grad(along_x3(pulled_twice)))  # (each order built on the one below)
+    third = sd.grad(second)
+    own_third = sd.grad(sd.grad(sd.grad(along_x3(pulled_as_a_gradient))))
+    assert third(1.1) == pytest.approx(own_third(1.1), rel=1e-12)
+    _matches_differences(third(1.1), second, 1.1)
+    second_pair = sd.grad(sd.grad(lambda s: pulled_pair(s * X3, X3 + s)))
+    _matches_differences(sd.grad(second_pair)(0.9), second_pair, 0.9)
     fourth = sd.grad(third)(1.1)
-    own = sd.grad(sd.grad(sd.grad(sd.grad(along_x3(pulled_as_a_gradient)))))(1.1)
+    own = sd.grad(own_third)(1.1)
     assert fourth == pytest.approx(own, rel=1e-10)
     _matches_differences(fourth, third, 1.1)
 
@@ -307,17 +311,21 @@ def test_derivatives_through_a_partial_called_with_a_starred_list():
     through the pull-back so called was refused; so is its forward mode now, to any
     order, and a fourth by name is the fourth by position."""
     along_x3 = lambda f: lambda s: f(s * X3)  # noqa: E731
-    second = sd.grad(sd.grad(along_x3(pulled_starred)))
-    assert second(1.1) == pytest.approx(sd.grad(sd.grad(along_x3(pulled_by_position)))(1.1))
-    _matches_differences(second(1.1), sd.grad(along_x3(pulled_starred)), 1.1)
-    starred = sd.grad(sd.grad(along_x3(partial_starred)))(0.9)
+    first = sd.grad(along_x3(pulled_starred))  # (each order built on the one below)
+    second = sd.grad(first)
+    second_by_position = sd.grad(sd.grad(along_x3(pulled_by_position)))
+    assert second(1.1) == pytest.approx(second_by_position(1.1))
+    _matches_differences(second(1.1), first, 1.1)
+    first_starred = sd.grad(along_x3(partial_starred))
+    starred = sd.grad(first_starred)(0.9)
     assert starred == pytest.approx(sd.grad(sd.grad(along_x3(partial_plain)))(0.9), rel=1e-12)
-    _matches_differences(starred, sd.grad(along_x3(partial_starred)), 0.9)
+    _matches_differences(starred, first_starred, 0.9)
     third = sd.grad(second)(1.1)
-    assert third == pytest.approx(sd.grad(sd.grad(sd.grad(along_x3(pulled_by_position))))(1.1))
+    third_by_position = sd.grad(second_by_position)
+    assert third == pytest.approx(third_by_position(1.1))
     _matches_differences(third, second, 1.1)
     by_name = sd.grad(sd.grad(sd.grad(sd.grad(along_x3(pulled_by_name)))))
-    by_position = sd.grad(sd.grad(sd.grad(sd.grad(along_x3(pulled_by_position)))))
+    by_position = sd.grad(third_by_position)
     assert by_name(1.1) == pytest.approx(by_position(1.1), rel=1e-12)
 
 
@@ -427,13 +435,15 @@ def test_a_jacobian_differentiated_three_and_four_times_of_any_callable():
     plain function's numbers, which agree with differences of the next-lower order."""
     obj = Cubed(2.0)
     plain = jacobian_squared(cubed)
-    third, fourth = sd.grad(sd.grad(plain)), sd.grad(sd.grad(sd.grad(plain)))
+    third = sd.grad(sd.grad(plain))  # (each order built on the one below)
+    fourth = sd.grad(third)
     _matches_differences(fourth(1.1), third, 1.1)
     keyword = lambda s: np.sum(sd.jacobian(cubed)(s * X3, k=2.0) ** 2)  # noqa: E731
     assert sd.grad(sd.grad(jacobian_squared(obj.method)))(1.1) == pytest.approx(third(1.1))
     for f in (jacobian_squared(obj), keyword):
-        assert sd.grad(sd.grad(f))(1.1) == pytest.approx(third(1.1), rel=1e-12)
-        assert sd.grad(sd.grad(sd.grad(f)))(1.1) == pytest.approx(fourth(1.1), rel=1e-12)
+        of_f = sd.grad(sd.grad(f))
+        assert of_f(1.1) == pytest.approx(third(1.1), rel=1e-12)
+        assert sd.grad(of_f)(1.1) == pytest.approx(fourth(1.1), rel=1e-12)
     mapped_object = lambda s: np.sum(sd.vmap(obj)(s * X3) ** 2)  # noqa: E731
     mapped_plain = lambda s: np.sum(sd.vmap(cubed)(s * X3) ** 2)  # noqa: E731
     want = sd.grad(sd.grad(sd.grad(mapped_plain)))(1.1)
