@@ -2132,8 +2132,10 @@ def numpy_call(func: Callable, args: Sequence[Any], kwargs: dict) -> Any:
             "keyword arguments"
         )
     name = getattr(func, "__name__", "Op")
+    view = isinstance(args[0], Tensor) if args else False
+    # (inside: called by the Tensor's __array_ufunc__ or __array_function__)
     return apply_op(func, args, kwargs, name=f"{name[:1].upper()}{name[1:]}Backward0",
-                    view=isinstance(args[0], Tensor) if args else False)  # fmt: skip
+                    view=view, inside=1)  # fmt: skip
 
 
 def _rebuild(cls: type, data: Any, requires_grad: bool, device: str) -> Tensor:
