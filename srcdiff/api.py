@@ -3908,21 +3908,33 @@ def _hvp_jvp(tangents: tuple, ans: Any, fn: Callable, primals: tuple, inner: tup
     in forward mode: along the primals' tangents, ``phi``'s Hessian times them (``phi``
     being ``fn``'s derivative along ``inner``); along the tangents of ``inner``, ``fn``'s."""
     d_fn, d_primals, d_inner = tangents
+    primals = tuple(primals)
+    inner = _tangents_as_arrays(primals, tuple(inner))
+    several, k = len(primals) > 1, 0
+    spread = _bound_as_primals(fn, primals) if d_fn is not None else None
+    if spread is not None:  # (a partial: its values are primals too, their tangents d_fn's)
+        fn, bound, at = spread
+        k = len(bound)
+        d_bound = tuple(d_fn[i] for i in at) if isinstance(d_fn, list) else (None,) * k
+        d_primals = (*d_bound, *(d_primals if d_primals is not None else (None,) * len(primals)))
+        d_inner = (*(None,) * k, *(d_inner if d_inner is not None else (None,) * len(primals)))
+        inner = (*map(rt.zeros_like, bound), *inner)
+        primals = (*bound, *primals)
     refused = _bound_values_refused(fn, "a forward mode") if d_fn is not None else None
     if refused is not None:  # (the values it binds carry tangents, which it would lose)
         refused._refuse()
-    primals = tuple(primals)
-    inner = _tangents_as_arrays(primals, tuple(inner))
     parts = []
     if d_primals is not None and any(d is not None for d in d_primals):
         parts.append(hvp(_directional(fn, inner), primals, tuple(d_primals)))
     if d_inner is not None and any(d is not None for d in d_inner):
         parts.append(hvp(fn, primals, tuple(d_inner)))
+    if k:  # (the products for the partial's values: not this rule's)
+        parts = [part[k:] if several else part[k] for part in parts]
     if not parts:
         return rt.zeros_like(ans)
     if len(parts) == 1:
         return parts[0]
-    if len(primals) > 1:
+    if several:
         return tuple(a + b for a, b in zip(*parts, strict=True))
     return parts[0] + parts[1]
 
@@ -3949,20 +3961,27 @@ class _HvpRules:
         if kwargs or len(args) != 3:
             return None
         fn, primals, tangents = _plain_call(args[0]), tuple(args[1]), tuple(args[2])
-        if fn is None or not primals or not all(map(_inexact, primals)):
+        # (of a partial, a lambda reading differentiated values: they are primals too,
+        # first, along no tangent)
+        spread = _bound_as_primals(args[0], primals) if primals else None
+        bound, positions = spread[1:] if spread is not None else ((), ())
+        fn = spread[0] if spread is not None else fn
+        if fn is None or not primals or not all(map(_inexact, (*bound, *primals))):
             return None
         if is_method_of_record(fn):  # (its fields may carry tangents: a form holding it as a
             return None  # constant would lose them; see _hvp_jvp)
         tangents = _tangents_as_arrays(primals, tangents)
-        given = tuple(k for k, t in enumerate(tangents) if t is not None)
+        k, n = len(bound), len(primals)
+        given = tuple(k + j for j, t in enumerate(tangents) if t is not None)
 
         def make() -> _Relaid:
-            phi = _along(fn, given, len(primals), "hvp")
-            wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
-            layout = (*((1, i) for i in range(len(primals))), *((2, k) for k in given))
+            phi = _along(fn, given, k + n, "hvp")
+            wrt = tuple(range(k, k + n)) if n > 1 else k
+            layout = (*((0, i) for i in positions), *((1, i) for i in range(n)),
+                      *((2, j - k) for j in given))  # fmt: skip
             return _Relaid(GradientFunction(phi, wrt, False), layout, "hvp")
 
-        return _relaid_made(self, (fn, given, len(primals)), make)
+        return _relaid_made(self, (fn, given, n, positions), make)
 
     def _fallback(self, depth: int, pull: tuple | None, args: tuple, kwargs: dict) -> Any:
         """The rule's value where ``_relaid`` has no form for it (second derivatives);

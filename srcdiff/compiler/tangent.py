@@ -275,6 +275,8 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
             return False
         if isinstance(s.value, gast.Call) and s.value.keywords:  # (never written so)
             return False
+        if registry.forward_call_layout(op.primitive) == "jvp" and self.active(op.operands[0]):
+            return True  # (sd.jvp of a lambda reading values that have a tangent)
         return any(self.active(e) for e in op.operands[1:])
 
     def call_of_forward(self, s: gast.Assign, op: Op, n: str) -> list[gast.stmt]:
@@ -290,6 +292,8 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
         primals, tangents)`` is ``rt.call_jvp_star(f, (tangents,), (True,), (), primals)``."""
         layout = registry.forward_call_layout(op.primitive)
         fn = op.operands[0]
+        if self.active(fn) and layout == "jvp":  # a lambda reading values with a tangent
+            return self.jvp_of_active(op, n)
         if self.active(fn):
             raise self.error(
                 s,
@@ -328,6 +332,44 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
                              ctx=gast.Store())  # fmt: skip
         pair = gast.Assign(targets=[targets], value=both, type_comment=None)
         return [assign(callee, made), pair]
+
+    def jvp_of_active(self, op: Op, n: str) -> list[gast.stmt]:
+        """The forward mode of ``sd.jvp(f, primals, tangents)`` where ``f`` has a tangent (a
+        lambda or partial reading values that have one): the call ``f(*primals)`` along
+        ``tangents`` as a call of ``f``'s ``__call__`` (``rt.method``: a partial's is
+        ``PARTIAL_CALL``) given ``f`` first, with no tangent of its own there, so that
+        ``rt.forward_of`` spreads the partial's values out as arguments with theirs::
+
+            called = rt.method(f, '__call__')
+            inner = (None, tangents)
+            forward1 = rt.forward_of(called, inner, (False, True), (), f, primals)
+            t, d_t = rt.call_jvp(forward1, ((None, d_tangents), d_f, d_primals), inner, f,
+                                 primals)
+        """
+        fn, primals, tangents = op.operands[:3]
+        none = gast.Constant(value=None, kind=None)
+        called, inner = self.names.fresh("called"), self.names.fresh("inner")
+        stars = gast.Tuple(elts=[const(False), const(True)], ctx=gast.Load())
+        callee = self.names.fresh("forward")
+        made = call(attr("rt", "forward_of"), name(called), name(inner), stars,
+                    gast.Tuple(elts=[], ctx=gast.Load()), copy.deepcopy(fn),
+                    copy.deepcopy(primals))  # fmt: skip
+        d_inner = (gast.Tuple(elts=[copy.deepcopy(none), name(self.dname(tangents.id))],
+                              ctx=gast.Load())
+                   if self.active(tangents) else copy.deepcopy(none))  # fmt: skip
+        d_primals = name(self.dname(primals.id)) if self.active(primals) else copy.deepcopy(none)
+        tangent_of = gast.Tuple(elts=[d_inner, name(self.dname(fn.id)), d_primals],
+                                ctx=gast.Load())  # fmt: skip
+        both = call(attr("rt", "call_jvp"), name(callee), tangent_of, name(inner),
+                    copy.deepcopy(fn), copy.deepcopy(primals))  # fmt: skip
+        targets = gast.Tuple(elts=[name(n, store=True), name(self.dname(n), store=True)],
+                             ctx=gast.Store())  # fmt: skip
+        return [
+            assign(called, call(attr("rt", "method"), copy.deepcopy(fn), const("__call__"))),
+            assign(inner, gast.Tuple(elts=[none, copy.deepcopy(tangents)], ctx=gast.Load())),
+            assign(callee, made),
+            gast.Assign(targets=[targets], value=both, type_comment=None),
+        ]
 
     def zeros(self, e: gast.expr) -> gast.expr:
         return call(attr("rt", "zero_tangent"), e)

@@ -1976,20 +1976,35 @@ def _spread_partial_tangent_vjp(g: tuple, ans: tuple, args: tuple, tangents: tup
         t = list(t) if t is not None else [None] * n
         return [None if callable(v) else d for v, d in zip(values, t, strict=True)]
 
+    # the bound values and the call's, as the call passes them: positions, then keywords
+    k, m = len(p.args), len(rest)
+    order = [*range(k), *range(n, n + m), *range(k, n)]
+    back = [order.index(i) for i in range(n + m)]
+
+    def ordered(items: Any) -> tuple:
+        return tuple(items[i] for i in order)
+
+    def unordered(items: Any) -> tuple:
+        return tuple(items[i] for i in back)
+
     t_p = spread(inner[0], bound)
-    spread_inner = (*t_p, *inner[1:])
+    spread_inner = ordered((*t_p, *inner[1:]))
     d_spread_inner = None
     if d_inner is not None:
-        d_spread_inner = (*spread(d_inner[0], bound), *d_inner[1:])
-    forward = Host.forward_of(partial_function(p), spread_inner, None, (), (*bound, *rest), None)
-    out = tangent_vjp(g, ans, forward, (d_spread_inner, *spread(d_p, bound), *d_rest),
-                      spread_inner, *bound, *rest)  # fmt: skip
-    d_tangents, d_args = out[1], out[2:]
+        d_spread_inner = ordered((*spread(d_inner[0], bound), *d_inner[1:]))
+    names = tuple(p.keywords)
+    forward = Host.forward_of(partial_function(p), spread_inner, None, names,
+                              ordered((*bound, *rest)), None)  # fmt: skip
+    out = tangent_vjp(g, ans, forward, (d_spread_inner, *ordered((*spread(d_p, bound), *d_rest))),
+                      spread_inner, *ordered((*bound, *rest)))  # fmt: skip
+    d_tangents, d_args = (out[1][0], *unordered(out[1][1:])), (out[2], *unordered(out[3:]))
     d_of_inner = d_args[0]
     if d_of_inner is not None:
+        d_of_inner = unordered(d_of_inner)
         d_of_inner = (list(d_of_inner[:n]), *d_of_inner[n:])
     d_of_d_inner = d_tangents[0]
     if d_of_d_inner is not None:
+        d_of_d_inner = unordered(d_of_d_inner)
         d_of_d_inner = (list(d_of_d_inner[:n]), *d_of_d_inner[n:])
     d_tangents = (d_of_d_inner, list(d_tangents[1 : 1 + n]), *d_tangents[1 + n :])
     d_args = (d_of_inner, list(d_args[1 : 1 + n]), *d_args[1 + n :])

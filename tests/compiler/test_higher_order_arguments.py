@@ -247,3 +247,34 @@ def test_the_pull_back_of_a_method_in_its_object_is_refused_at_the_line():
     with pytest.raises(sd.CompileError, match="method") as info:
         sd.grad(pulled_back_method)(A, X)
     assert "test_higher_order_arguments.py" in str(info.value)
+
+
+def jvp_of_a_lambda_reading(a, x):
+    return sd.jvp(lambda y: np.sum(np.sin(a * y) ** 2), (x,), (U,))[1]
+
+
+def jvp_of_a_lambda_along_a(a, x):
+    return np.sum(sd.jvp(lambda y: np.sin(a * y) * y, (x,), (U * a,))[1] ** 2)
+
+
+def hvp_of_a_lambda_reading(a, x):
+    return np.sum(sd.hvp(lambda y: np.sum(np.sin(a * y) ** 2), (x,), (U,)))
+
+
+def hvp_of_a_lambda_in_two(a, x):
+    return np.sum(sd.hvp(lambda y, z: np.sum(np.sin(a * y * z) ** 2), (x, a), (U, a))[0] ** 2)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [jvp_of_a_lambda_reading, jvp_of_a_lambda_along_a, hvp_of_a_lambda_reading,
+     hvp_of_a_lambda_in_two],
+)  # fmt: skip
+def test_forward_mode_through_jvp_and_hvp_of_a_lambda_reading_differentiated_values(fn):
+    """Were refused: forward mode (sd.jvp, and sd.hessian, reverse mode over it) through
+    sd.jvp or sd.hvp of a lambda reading values that have a tangent."""
+    for direction in (np.array([1.0, 0.0]), np.array([0.3, -0.7])):
+        tangent = sd.jvp(fn, (A, X), (direction, np.zeros(2)))[1]
+        _assert_close(np.asarray(tangent), lambda t, d=direction: fn(A + t[0] * d, X), np.zeros(1))
+    _assert_close(sd.hessian(fn)(A, X), lambda a: sd.grad(fn)(a, X), A)
+    _assert_close(sd.hessian(fn, wrt=1)(A, X), lambda x: sd.grad(fn, wrt=1)(A, x), X)
