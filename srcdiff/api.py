@@ -2022,6 +2022,16 @@ class _VjpRules:
                 "being differentiated",
                 "pass sd.vjp a function calling it (sd.vjp(lambda x: obj.f(x), x))",
             )
+        primals = tuple(args[1]) if len(args) > 1 and isinstance(args[1], tuple) else ()
+        if any(isinstance(p, functools.partial) or callable(p) for p in primals):
+            raise _refused_at_call(
+                fn,
+                "a derivative through sd.vjp's pull-back, inside a function being "
+                "differentiated, of a primal that is a function (a functools.partial)",
+                "give sd.vjp the values the partial binds as primals of a function calling "
+                "the partial's function with them (sd.vjp(lambda x, a: np.sum(g(x, a=a) ** 2), "
+                "x, a) for f(x, partial(g, a=a)) = np.sum(g(x, a=a) ** 2))",
+            )
         raise _refused_at_call(
             fn,
             "a derivative through sd.vjp's pull-back, inside a function being differentiated, "

@@ -278,3 +278,15 @@ def test_forward_mode_through_jvp_and_hvp_of_a_lambda_reading_differentiated_val
         _assert_close(np.asarray(tangent), lambda t, d=direction: fn(A + t[0] * d, X), np.zeros(1))
     _assert_close(sd.hessian(fn)(A, X), lambda a: sd.grad(fn)(a, X), A)
     _assert_close(sd.hessian(fn, wrt=1)(A, X), lambda x: sd.grad(fn, wrt=1)(A, x), X)
+
+
+def pulled_back_of_a_partial_primal(a, x):
+    return sd.vjp(squares_of, x, functools.partial(sine, a=a))[1](1.0)[0].sum()
+
+
+def test_the_pull_back_of_vjp_given_a_partial_primal_is_refused_saying_what_to_write():
+    """The refusal said the primals were not float arrays, as if a dtype were wrong."""
+    with pytest.raises(sd.CompileError, match="of a primal that is a function") as info:
+        sd.grad(pulled_back_of_a_partial_primal)(A, X)
+    assert "test_higher_order_arguments.py" in str(info.value)
+    assert "np.sum(g(x, a=a) ** 2)" in str(info.value)
