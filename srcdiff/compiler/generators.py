@@ -54,18 +54,14 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
     bound |= {(a.asname or a.name).split(".")[0] for n in walk(tree)
               if isinstance(n, (gast.Import, gast.ImportFrom)) for a in n.names}  # fmt: skip
     scope: dict[str, Any] = {}
-    for call in [n for n in _own(tree.body) if isinstance(n, gast.Call)]:
-        func, path = call.func, []
-        while isinstance(func, gast.Attribute):  # (``mod.gen(x)``: a module's generator)
-            path.append(func.attr)
-            func = func.value
-        if not isinstance(func, gast.Name) or func.id in bound:
+    calls = [n for n in _own(tree.body) if isinstance(n, gast.Call)]
+    generators = {id(c): found for c in calls if (found := _generator_called(parsed, c, bound))}
+    pristine = {i: copy.deepcopy(c) for c in calls if (i := id(c)) in generators}
+    for call in calls:
+        if id(call) not in generators:
             continue
-        found, fn = parsed.resolve_path(func.id, path[::-1])
-        shown = path[0] if path else func.id
-        if not (found and isinstance(fn, types.FunctionType) and inspect.isgeneratorfunction(fn)):
-            continue
-        zipped = _zipped(parsed, call, parents, bound)
+        fn, shown = generators[id(call)]
+        zipped = _zipped(parsed, call, parents, bound, set(generators))
         consumer, given = call, None
         if zipped is not None:  # (zip reads its other arguments as it goes, not their
             consumer, given = zipped[0], _read_lazily(parsed, zipped[0], bound)  # lengths)
@@ -87,10 +83,19 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
         call.func = gast.copy_location(_name(name), call.func)
         if zipped is not None:  # (the values zip takes: rt.zip_taken)
             up, position, strict = zipped
-            others = [copy.deepcopy(a) for a in up.args if a is not call]
+            if any(id(a) in generators for a in up.args if a is not call):
+                # (another generator beside it: zip run on fresh generators, counting)
+                iterables = [_later(pristine[id(a)]) if id(a) in generators
+                             else copy.deepcopy(a) for a in up.args]  # fmt: skip
+                helper = "zip_taken_lazily"
+            else:
+                iterables, helper = (
+                    [copy.deepcopy(a) for a in up.args if a is not call],
+                    "zip_taken",
+                )
             taken_call = gast.Call(
-                func=gast.Attribute(value=_name("rt"), attr="zip_taken", ctx=gast.Load()),
-                args=[gast.Constant(value=position, kind=None), strict, *others],
+                func=gast.Attribute(value=_name("rt"), attr=helper, ctx=gast.Load()),
+                args=[gast.Constant(value=position, kind=None), strict, *iterables],
                 keywords=[],
             )
             call.keywords.append(gast.keyword(arg=_STOP, value=_at(taken_call, call)))
@@ -98,6 +103,29 @@ def consume_generators(parsed: Parsed, taken: set[str]) -> dict[str, Any]:
 
 
 _STOP = "_zip_takes"  # (the listing's keyword-only parameter: how many values to make)
+
+
+def _generator_called(parsed: Parsed, call: gast.Call, bound: set[str]
+                      ) -> tuple[types.FunctionType, str] | None:  # fmt: skip
+    """The generator function of the user's that ``call`` calls (by name, or through its
+    module), and the name it is shown by; None for another call."""
+    func, path = call.func, []
+    while isinstance(func, gast.Attribute):  # (``mod.gen(x)``: a module's generator)
+        path.append(func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name) or func.id in bound:
+        return None
+    found, fn = parsed.resolve_path(func.id, path[::-1])
+    if not (found and isinstance(fn, types.FunctionType) and inspect.isgeneratorfunction(fn)):
+        return None
+    return fn, path[0] if path else func.id
+
+
+def _later(call: gast.Call) -> gast.Call:
+    """``rt.later(gen, *args, **kwargs)`` for the call ``gen(*args, **kwargs)``: the
+    generator made afresh where ``rt.zip_taken_lazily`` runs zip to count its values."""
+    return gast.Call(func=gast.Attribute(value=_name("rt"), attr="later", ctx=gast.Load()),
+                     args=[call.func, *call.args], keywords=call.keywords)  # fmt: skip
 
 
 def _kept(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str]
@@ -158,12 +186,14 @@ def _read_lazily(parsed: Parsed, up: gast.Call, bound: set[str]) -> set[str]:
     return names
 
 
-def _zipped(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str]
+def _zipped(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str],
+            generators: set[int] = frozenset()
             ) -> tuple[gast.Call, int, gast.expr] | None:  # fmt: skip
     """Where ``call`` is an argument of a call of the builtin ``zip`` whose other arguments
     are names, their entries and attributes, and arithmetic, ``range`` and ``len`` of them
-    (read twice, for their lengths first, they give the same): that call, the position,
-    and its ``strict`` (a constant)."""
+    (read twice, for their lengths first, they give the same), or calls of generator
+    functions of the user's (ids in ``generators``) given such arguments: that call, the
+    position, and its ``strict`` (a constant)."""
     up = parents.get(id(call))
     if not _builtin_call(parsed, up, bound, "zip") or not any(a is call for a in up.args):
         return None
@@ -173,9 +203,15 @@ def _zipped(parsed: Parsed, call: gast.Call, parents: dict, bound: set[str]
              gast.UnaryOp, gast.List, gast.Tuple, gast.operator, gast.unaryop,
              gast.expr_context)  # fmt: skip
     for a in up.args:
+        parts = (
+            [*a.args, *(k.value for k in a.keywords if k.arg != _STOP)]
+            if id(a) in generators
+            else [a]
+        )  # (one made a listing already: its args)
         if a is not call and not all(
-            isinstance(n, plain) or _builtin_call(parsed, n, bound, "range", "len") for n in walk(a)
-        ):
+            isinstance(n, plain) or _builtin_call(parsed, n, bound, "range", "len")
+            for p in parts for n in walk(p)
+        ):  # fmt: skip
             return None
     strict = next((copy.deepcopy(k.value) for k in up.keywords),
                   gast.Constant(value=False, kind=None))  # fmt: skip

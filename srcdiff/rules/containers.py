@@ -237,7 +237,9 @@ nondiff("a function, to be called: a call's forward mode (its tangents' derivati
         "call's, which takes them too)", rt.forward_of)  # fmt: skip
 nondiff("a sort key, whose value only orders the items", rt.sort_key)
 nondiff("the positions itertools.islice takes, integers", rt.islice_range)
-nondiff("how many values zip takes of a generator, an integer", rt.zip_taken)
+nondiff("how many values zip takes of a generator, an integer", rt.zip_taken,
+        rt.zip_taken_lazily)  # fmt: skip
+nondiff("a generator's call, made where zip's values are counted", rt.later)
 nondiff("the slice of a list a display is written into, its bounds alone", rt.list_slice)
 nondiff("a module variable's value where a function assigning it starts (a value from "
         "outside, as a global's read is), and its write, which returns nothing (a value "

@@ -166,6 +166,36 @@ def zip_strict(strict: Any, *sequences: Any) -> None:
     raise ValueError(f"zip() argument {which + 1} is {how} than argument{others}")
 
 
+class Later:
+    """A call of a generator function, made where ``zip_taken_lazily`` asks for it."""
+
+    def __init__(self, fn: Any, args: tuple, kwargs: dict) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+
+def later(fn: Any, /, *args: Any, **kwargs: Any) -> Later:
+    """``fn(*args, **kwargs)`` (a generator function of the user's), to be made later."""
+    return Later(fn, args, kwargs)
+
+
+def zip_taken_lazily(position: int, strict: Any, *iterables: Any) -> int:
+    """How many values ``zip(*iterables, strict=strict)`` takes of its iterable at
+    ``position`` where generators (``later``: made afresh here) sit beside it: zip run on
+    them, as Python runs it, counting each iterable's values (the generators change
+    nothing, so running them once more gives the values the compiled listings make)."""
+    counts = [0] * len(iterables)
+
+    def counted(i: int, values: Any) -> Any:
+        for v in values:
+            counts[i] += 1
+            yield v
+
+    made = [x.fn(*x.args, **x.kwargs) if isinstance(x, Later) else x for x in iterables]
+    for _ in zip(*(counted(i, x) for i, x in enumerate(made)), strict=bool(strict)):
+        pass
+    return counts[position]
+
+
 def zip_taken(position: int, strict: Any, *others: Any) -> int:
     """How many values ``zip(..., strict=strict)`` asks of its iterable at ``position`` (a
     generator of the user's; ``others``, the sequences beside it in order) before it
