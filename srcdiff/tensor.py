@@ -61,6 +61,29 @@ def _scalar(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
 
+def _bool_subtraction(a: Any, b: Any) -> None:
+    """PyTorch's error for ``a - b`` where a bool tensor is an operand."""
+    if not any(isinstance(t, Tensor) and t._data.dtype == np.bool_ for t in (a, b)):
+        return
+    if all(isinstance(t, bool) or isinstance(t, Tensor) and t._data.dtype == np.bool_
+           for t in (a, b)):  # fmt: skip
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+            "`^` or `logical_xor()` operator instead."
+        )
+    raise RuntimeError(
+        "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+        "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+    )
+
+
+def _not_for_bools(a: Any, b: Any, kernel: str) -> None:
+    """PyTorch's NotImplementedError for ``kernel`` where the operands promote to bool."""
+    a, b = _scalar(a), _scalar(b)
+    if _operand(a) and _operand(b) and result_dtype(a, b) == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def _bool_pow(base: Any, exponent: Any, name: str) -> Any:
     """``base ** exponent`` as PyTorch gives it where the operands promote to bool: a bool
     tensor to a bool number a bool tensor (NumPy gives int8), a bool tensor exponent not
@@ -846,9 +869,11 @@ class Tensor:
         return binary_op(operator.add, other, self, "AddBackward0")
 
     def __sub__(self, other: Any) -> Tensor:
+        _bool_subtraction(self, other)
         return binary_op(operator.sub, self, other, "SubBackward0")
 
     def __rsub__(self, other: Any) -> Tensor:
+        _bool_subtraction(other, self)
         return binary_op(operator.sub, other, self, "RsubBackward1")
 
     def __mul__(self, other: Any) -> Tensor:
@@ -880,6 +905,11 @@ class Tensor:
         return binary_op(operator.matmul, other, self, _matmul_name(other, self))
 
     def __neg__(self) -> Tensor:
+        if self._data.dtype == np.bool_:
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
         return apply_op(operator.neg, (self,), name="NegBackward0")
 
     def __pos__(self) -> Tensor:
@@ -889,20 +919,24 @@ class Tensor:
         return self.abs()
 
     def __floordiv__(self, other: Any) -> Tensor:
+        _not_for_bools(self, other, "div_floor_cpu")
         _integer_divisor(self, other)
         return _no_grad_binary(operator.floordiv, self, other, promote=True)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
+        _not_for_bools(other, self, "div_floor_cpu")
         _integer_divisor(other, self)
         return _no_grad_binary(operator.floordiv, other, self, promote=True)
 
     def __mod__(self, other: Any) -> Tensor:
         """``self - floor(self / other) * other`` (PyTorch's ``remainder``), recorded: the
         gradient is 1 in ``self`` and ``-floor(self / other)`` in ``other``."""
+        _not_for_bools(self, other, "remainder_cpu")
         _integer_divisor(self, other)
         return binary_op(operator.mod, self, other, "RemainderBackward0")
 
     def __rmod__(self, other: Any) -> Tensor:
+        _not_for_bools(other, self, "remainder_cpu")
         _integer_divisor(other, self)
         return binary_op(operator.mod, other, self, "RemainderBackward1")
 
@@ -1004,7 +1038,12 @@ class Tensor:
     cos = _unary(np.cos, "CosBackward0", "Cosine, elementwise.")
     tanh = _unary(np.tanh, "TanhBackward0", "Hyperbolic tangent, elementwise.")
     reciprocal = _unary(np.reciprocal, "ReciprocalBackward0", "1 / x, elementwise.")
-    abs = _unary(np.abs, "AbsBackward0", "Absolute value, elementwise.", floating=False)
+    _abs = _unary(np.abs, "AbsBackward0", "Absolute value, elementwise.", floating=False)
+
+    def abs(self) -> Tensor:
+        """Absolute value, elementwise (of a bool tensor, PyTorch's NotImplementedError)."""
+        _not_for_bools(self, self, "abs_cpu")
+        return self._abs()
 
     def square(self) -> Tensor:
         return self**2

@@ -4,6 +4,8 @@ sign kept in the graph, infinities in sigmoid and softplus, dtypes of masked_fil
 NaN in max and abs. The expected values are PyTorch's, written out (or NumPy's closed
 forms)."""
 
+import re
+
 import numpy as np
 import pytest
 from steps import assert_refused_eagerly_and_compiled
@@ -1409,3 +1411,30 @@ def test_new_full_with_a_fill_requiring_grad_is_pytorchs_type_error_compiled_too
 
     with pytest.raises(TypeError, match="argument 'fill_value' .* must be Number, not Tensor"):
         step(sd.tensor([[1.5, 2.0], [3.0, 4.0]], requires_grad=True))
+
+
+BOOL_ERRORS = [
+    (lambda b: -b, RuntimeError, "Negation, the `-` operator, on a bool tensor"),
+    (lambda b: b.neg(), RuntimeError, "Negation, the `-` operator, on a bool tensor"),
+    (lambda b: b - b, RuntimeError, "with two bool tensors is not supported"),
+    (lambda b: True - b, RuntimeError, "with two bool tensors is not supported"),
+    (lambda b: b - 1.5, RuntimeError, "with a bool tensor is not supported"),
+    (lambda b: abs(b), NotImplementedError, "\"abs_cpu\" not implemented for 'Bool'"),
+    (lambda b: b.abs(), NotImplementedError, "\"abs_cpu\" not implemented for 'Bool'"),
+    (lambda b: b // b, NotImplementedError, "\"div_floor_cpu\" not implemented for 'Bool'"),
+    (lambda b: True // b, NotImplementedError, "\"div_floor_cpu\" not implemented for 'Bool'"),
+    (lambda b: b % True, NotImplementedError, "\"remainder_cpu\" not implemented for 'Bool'"),
+]
+
+
+@pytest.mark.parametrize(("op", "error", "said"), BOOL_ERRORS)
+def test_bool_tensor_arithmetic_pytorch_refuses_is_its_error(op, error, said):
+    """NumPy's TypeError, a bool result, an int8 one or a ZeroDivisionError stood there."""
+    with pytest.raises(error, match=re.escape(said)):
+        op(sd.tensor([True, False]))
+
+
+def test_bool_tensor_arithmetic_that_promotes_keeps_pytorchs_dtype():
+    b = sd.tensor([True, False])
+    assert (b // 2).dtype == sd.int64 and (b // 2).tolist() == [0, 0]
+    assert (b + 1).tolist() == [2, 1] and (b * 2.5).dtype == sd.float32
