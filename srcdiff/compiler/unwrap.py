@@ -19,6 +19,7 @@ import types
 from typing import Any
 
 import gast
+import numpy as np
 
 from ..rules import registry
 from ..runtime import tensor_methods
@@ -44,6 +45,11 @@ from .parse import Parsed
 
 ARRAY_ATTRIBUTES = {"T", "mT"}
 # in-place Tensor methods compiled as Python's in-place operators (``m *= v``)
+# Tensor methods casting to another dtype (their results are arrays in compiled code)
+CASTS = frozenset({"long", "int", "float", "double", "half", "bool", "to", "type_as"})
+# Tensor methods that may give a named tuple of Tensors (``r.min`` a field, not a method)
+RECORDS = frozenset({"aminmax", "max", "min", "sort", "topk", "kthvalue", "median", "mode",
+                     "cummax", "cummin"})  # fmt: skip
 IN_PLACE_OPERATORS = {"add_": gast.Add, "sub_": gast.Sub, "mul_": gast.Mult, "div_": gast.Div}
 # the in-place method an augmented assignment of a Tensor is (``h += v``: ``h.add_(v)``)
 AUGMENTED_METHODS = {op: method for method, op in IN_PLACE_OPERATORS.items()}
@@ -396,6 +402,7 @@ class Unwrapper:
                 s.value = self.array(s.value, out, cache, s.lineno)
             if isinstance(target, gast.Subscript):
                 target.slice = self.checked_index(target.slice, s.lineno)
+            self.method_as_value(s, values)
             self.statement(s, out, cache)
             out.append(s)
             for target in assigned_names(s):
@@ -464,6 +471,46 @@ class Unwrapper:
                         f"compute the new value out of place ({func.value.id} = "
                         f"{func.value.id} + 1.0 for .add_(1.0))",
                     )
+
+    def method_as_value(self, s: gast.stmt, values: dict[str, gast.expr]) -> None:
+        """``f = h.var`` or ``f = getattr(h, "var")`` of a value compiled code holds as an
+        array (one computed, or a Tensor method's result, ``values`` telling the block's
+        earlier statements): the Tensor's method bound to it,
+        ``rt.partial(rt.tensor_methods.var, h)`` (NumPy's method of the array is another
+        one, which PyTorch's errors and keywords are not)."""
+        v = s.value if isinstance(s, gast.Assign) else None
+        if isinstance(v, gast.Attribute) and isinstance(v.ctx, gast.Load):
+            owner, attr = v.value, v.attr
+        elif (
+            isinstance(v, gast.Call) and len(v.args) == 2 and not v.keywords
+            and isinstance(v.args[1], gast.Constant) and isinstance(v.args[1].value, str)
+            and self.resolve(v.func) == (True, builtins.getattr)
+        ):  # fmt: skip
+            owner, attr = v.args[0], v.args[1].value
+        else:
+            return
+        if not (
+            isinstance(owner, gast.Name) and attr in tensor_methods.METHODS
+            and callable(getattr(np.ndarray, attr, len))  # (not ``h.size``, an array's too)
+            and not self.p.srcdiffs_own(s.lineno)
+        ):  # fmt: skip
+            return
+        made = values.get(owner.id)
+        if (
+            isinstance(made, gast.Call)
+            and isinstance(made.func, gast.Attribute)
+            and (made.func.attr in RECORDS)
+        ):  # (``r = x.aminmax()``: ``r.min`` is a field)
+            return
+        if owner.id not in self.arrays and not (
+            isinstance(made, gast.Call)
+            and isinstance(made.func, gast.Attribute)
+            and made.func.attr in CASTS
+        ):  # fmt: skip  (a cast's result: an array, of integers too; not ``r = x.aminmax()``)
+            return
+        s.value = gast.Call(func=gast.Attribute(value=name("rt"), attr="partial",
+                                                ctx=gast.Load()),
+                            args=[array_version(attr), name(owner.id)], keywords=[])  # fmt: skip
 
     def written_into(self, s: gast.stmt, values: dict[str, gast.expr]
                      ) -> tuple[gast.Assign, gast.Assign] | None:  # fmt: skip

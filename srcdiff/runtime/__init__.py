@@ -1,5 +1,7 @@
 """Helpers imported by generated code as ``rt`` (keep these names stable)."""
 
+from functools import partial  # (a Tensor method read as a value: see compiler/unwrap)
+
 from . import tensor_methods, tensors
 from .arrays import (
     acc,
@@ -463,6 +465,7 @@ from .updates import (
 )
 
 __all__ = [
+    "partial",
     "immutable_number",
     "average_weights",
     "quantile_grads",
