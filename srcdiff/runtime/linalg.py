@@ -49,11 +49,19 @@ def _matrix_grad(x: Any, n: Any, ord: Any) -> Any:
     if ord is None or ord == "fro":
         return x / xp.where(n == 0, 1, n)
     if ord in ("nuc", 2, -2):
+        # ``U diag(share) V^T``: the nuclear norm's ``U V^T`` without the pairs of singular
+        # values 0 (|s| at 0, as a norm at 0: none), the spectral norms' pair of the largest
+        # (smallest) singular value, shared evenly where it ties (as ord 1 and inf share
+        # theirs), which no basis of the tied pairs LAPACK returns changes
         u, s, vt = xp.linalg.svd(x, full_matrices=False)
+        top = xp.max(s, axis=-1, keepdims=True) if s.shape[-1] else s
+        tol = max(s.shape[-1], 1) * float(xp.finfo(s.dtype).eps) * top
         if ord == "nuc":
-            return u @ vt
-        k = 0 if ord == 2 else -1
-        return u[..., :, k : k + 1 if k == 0 else None] @ vt[..., k : k + 1 if k == 0 else None, :]
+            share = astype(s > tol, x.dtype)
+        else:
+            extreme = s[..., :1] if ord == 2 else s[..., -1:]
+            share = _share_ties(xp.abs(s - extreme) <= tol, -1, x, xp)
+        return (u * share[..., None, :]) @ vt
     a = xp.abs(x)
     if ord in (1, -1):  # the largest (smallest) column sum of |x|
         sums = xp.sum(a, axis=-2, keepdims=True)

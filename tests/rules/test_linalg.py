@@ -256,3 +256,37 @@ def test_cond_second_derivative_matches_finite_differences_of_its_gradient(fn):
     for eps in (1e-4, 1e-5):
         fd = (g(a + eps * v) - g(a - eps * v)) / (2 * eps)
         np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
+
+
+# ---- the spectral and nuclear norms where singular values tie, or are 0 -------------------
+
+
+def _in_basis(values, seed=3):
+    """A symmetric matrix with these eigenvalues (its singular values, where not
+    negative), in a random basis."""
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(values),) * 2))[0]
+    return q, (q * np.asarray(values, dtype=float)) @ q.T
+
+
+@pytest.mark.parametrize(
+    "ord, values, share",
+    [(2, [3.0, 3.0, 1.0], [0.5, 0.5, 0.0]), (-2, [1.0, 2.0, 2.0], [1.0, 0.0, 0.0]),
+     (-2, [2.0, 1.0, 1.0], [0.0, 0.5, 0.5]), ("nuc", [2.0, 1.0, 0.0], [1.0, 1.0, 0.0])],
+    ids=["largest-tied", "smallest-simple", "smallest-tied", "nuclear-with-a-zero"],
+)  # fmt: skip
+def test_spectral_and_nuclear_norms_share_ties_evenly_whatever_the_basis(ord, values, share):
+    """The largest (smallest) singular value where it ties moves as a maximum (minimum)
+    does: its gradient is shared evenly between the tied pairs, as ord 1 and inf share
+    theirs, and so does not depend on the basis of them LAPACK returns (it gave one pair's,
+    one side's); a singular value 0 adds none to the nuclear norm's, as a norm at 0. The
+    tangent is the gradient's inner product with the direction."""
+    q, a = _in_basis(values)
+
+    def f(a):
+        return np.linalg.norm(a, ord)
+
+    expected = (q * np.asarray(share)) @ q.T
+    np.testing.assert_allclose(sd.grad(f)(a), expected, atol=1e-12)
+    direction = np.cos(np.arange(9.0)).reshape(3, 3)
+    _, tangent = sd.jvp(f, (a,), (direction,))
+    assert tangent == pytest.approx(np.sum(expected * direction), rel=1e-9, abs=1e-12)
