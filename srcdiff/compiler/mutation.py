@@ -284,7 +284,11 @@ class Sharing:
         if isinstance(v, gast.Name):
             self.copies.setdefault(target, {target}).add(v.id)
             self.copies.setdefault(v.id, {v.id}).add(target)
-        elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or is_rt_call(v, *CONTAINER_HELPERS):
+        elif (
+            isinstance(v, (gast.List, gast.Tuple, gast.Dict))
+            or is_rt_call(v, *CONTAINER_HELPERS)
+            or self.makes_partial(v)  # (it holds its arguments as a list holds its entries)
+        ):
             for n in self.aliased(v):
                 self.holders.setdefault(n, set()).add(target)
         aliased = self.aliased(v)
@@ -295,6 +299,14 @@ class Sharing:
             self.alias_kinds.setdefault(target, set()).add(detached)
         for n in aliased:
             self.union(target, n, detached)
+
+    def makes_partial(self, v: gast.expr) -> bool:
+        """Whether ``v`` is a call of ``functools.partial`` (a function defined inside,
+        used as a value, is made so)."""
+        if not isinstance(v, gast.Call):
+            return False
+        found, obj = self.resolve(v.func)
+        return found and obj is functools.partial
 
     def copied_containers(self, assigned: dict[str, list[gast.expr]]) -> None:
         """Note as ``taken`` (their entries' objects may be others', which an update of an

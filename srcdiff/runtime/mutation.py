@@ -314,12 +314,14 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
                 f"assign the field itself a new value (`{held}.<field> = ...`), or update a "
                 f"copy (`{written} = {written}.copy()` first)",
             )
-        if isinstance(m, functools.partial) and holds([*m.args, *m.keywords.values()], old):
+        if _partial_holding(m, old):
             raise refuse(
-                f"an in-place update of `{written}`, which the functools.partial `{held}` "
-                "holds: compiled code gives the update a new value the partial does not see",
-                f"make the partial after the update, or update a copy (`{written} = "
-                f"{written}.copy()` first)",
+                f"an in-place update of `{written}`, which a functools.partial `{held}` "
+                "holds (or holds in an entry: a function defined inside that reads it, used "
+                "as a value, is one): compiled code gives the update a new value the "
+                "partial does not see",
+                f"make the partial (or the function) after the update, or update a copy "
+                f"(`{written} = {written}.copy()` first)",
             )
         return m
     if isinstance(m, (list, tuple)):
@@ -335,6 +337,20 @@ def follow(m: Any, old: Any, new: Any, names: str = "") -> Any:
         f"or make `{written}` a copy first ({written} = {written}.copy(), or "
         f"{written}.clone() for a Tensor)",
     )
+
+
+def _partial_holding(m: Any, old: Any, depth: int = 4) -> bool:
+    """Whether ``m`` is, or holds in a list, tuple or dict (at any depth), a
+    ``functools.partial`` whose arguments hold ``old``."""
+    if isinstance(m, functools.partial):
+        return holds([*m.args, *m.keywords.values()], old) or (
+            depth > 0 and _partial_holding(m.func, old, depth - 1)
+        )
+    if depth > 0 and isinstance(m, (list, tuple)):
+        return any(_partial_holding(e, old, depth - 1) for e in m)
+    if depth > 0 and isinstance(m, dict):
+        return any(_partial_holding(e, old, depth - 1) for e in m.values())
+    return False
 
 
 def _fields_share(x: Any, old: Any, depth: int = 4, exact: bool = False) -> bool:

@@ -348,3 +348,97 @@ def test_a_slice_updated_in_place_through_an_alias():
     given more entries (Python's list grows, and the alias with it)."""
     assert verify(updates_a_slice_of_an_aliased_array, (X,)) == "ok"
     assert verify(grows_a_slice_of_an_aliased_list, (X,)) == "ok"
+
+
+# A function defined inside and used as a value (stored in a list, a dict) holds the
+# variables it reads as they are when it is made (a functools.partial of them); Python's
+# reads them when it is called, so an update in place between the two would be lost.
+
+
+def bump(v, s):
+    v[0] = np.tanh(np.sum(s))
+
+
+def lambdas_read_an_array_a_callee_updates(x):
+    fs = [lambda v, i=i: v * x[i] for i in range(3)]
+    bump(x, x)
+    return fs[0](1.0) + fs[1](x[2])
+
+
+def a_stored_function_reads_an_array_written_into(x):
+    def scale(v):
+        return v * x
+
+    fs = {"scale": scale}
+    x[0] = np.tanh(np.sum(x))
+    return np.sum(fs["scale"](x) * np.array([1.0, 2.0, 3.0]))
+
+
+def a_stored_lambda_reads_an_array_added_at(x):
+    fs = [lambda v: v * x]
+    np.add.at(x, [0, 0], np.sin(x[1]))
+    return np.sum(fs[0](x) * np.array([1.0, 2.0, 3.0]))
+
+
+def a_stored_lambda_reads_a_list_whose_entry_is_set(x):
+    ys = [x * 1.0, x]
+    fs = [lambda v: v * ys[0]]
+    ys[0] = x * 3.0
+    return np.sum(fs[0](x) * np.array([1.0, 2.0, 3.0]))
+
+
+def a_stored_lambda_reads_a_dict_whose_entry_is_set(x):
+    d = {"a": x}
+    fs = [lambda v: v * d["a"]]
+    d["a"] = x * 3.0
+    return np.sum(fs[0](x) * np.array([1.0, 2.0, 3.0]))
+
+
+UPDATED_UNDER_A_FUNCTION = [
+    lambdas_read_an_array_a_callee_updates,
+    a_stored_function_reads_an_array_written_into,
+    a_stored_lambda_reads_an_array_added_at,
+    a_stored_lambda_reads_a_list_whose_entry_is_set,
+    a_stored_lambda_reads_a_dict_whose_entry_is_set,
+]
+
+
+@pytest.mark.parametrize(
+    "fn", UPDATED_UNDER_A_FUNCTION, ids=[f.__name__ for f in UPDATED_UNDER_A_FUNCTION]
+)
+def test_an_update_a_stored_function_would_not_see_is_refused(fn):
+    refusals: list = []
+    assert verify(fn, (X,), refusals=refusals) == "refused"
+    assert "functools.partial" in str(refusals[0])
+
+
+def a_called_lambda_reads_a_list_whose_entry_is_set(x):
+    ys = [x * 1.0, x]
+    f = lambda v: v * ys[0]  # noqa: E731
+    ys[0] = x * 3.0
+    return np.sum(f(x) * np.array([1.0, 2.0, 3.0]))
+
+
+def a_stored_lambda_made_after_the_update(x):
+    bump(x, x)
+    fs = [lambda v: v * x]
+    return np.sum(fs[0](x) * np.array([1.0, 2.0, 3.0]))
+
+
+def a_stored_lambda_not_called_after_the_update(x):
+    fs = [lambda v: v * x]
+    y = fs[0](x)
+    x[0] = np.tanh(np.sum(x))
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        a_called_lambda_reads_a_list_whose_entry_is_set,
+        a_stored_lambda_made_after_the_update,
+        a_stored_lambda_not_called_after_the_update,
+    ],
+)
+def test_a_function_defined_inside_that_sees_every_update_runs(fn):
+    assert verify(fn, (X,)) == "ok"
