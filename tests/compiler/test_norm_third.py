@@ -42,6 +42,12 @@ def _normed(ord, axis, rows=None):
 
 
 @functools.cache
+def derivative(f):
+    """``sd.grad(f)``, one per ``f``: the tests built on one order share its compiles."""
+    return sd.grad(f)
+
+
+@functools.cache
 def along(f):
     """The derivative of ``f`` by forward mode (one function per ``f``, as above)."""
     return lambda y: sd.jvp(f, (y,), (1.0,))[1]
@@ -54,8 +60,8 @@ def test_a_third_derivative_matches_differences_of_the_second(ord, axis):
     for loss in (_normed(ord, axis), _normed(ord, None, 0) if vector else None):
         if loss is None:
             continue
-        third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
-        second = sd.grad(sd.grad(loss))
+        second = derivative(derivative(loss))
+        third = derivative(second)(0.3)
         fd = (second(0.3 + 1e-5) - second(0.3 - 1e-5)) / 2e-5
         assert third == pytest.approx(fd, rel=1e-6, abs=1e-8)
         assert along(along(along(loss)))(0.3) == pytest.approx(third, rel=1e-10)
@@ -76,8 +82,8 @@ def test_a_third_derivative_through_a_matrix_svd_norm_matches_differences(ord):
     """Refused before: the slope ``U V^T`` (``u_k v_k^T``) had no second derivative; it is
     now forward mode over forward mode of that slope, through the SVD's rules."""
     for loss in (_normed(ord, None), _normed(ord, None, 2)):
-        third = sd.grad(sd.grad(sd.grad(loss)))(0.3)
-        second = sd.grad(sd.grad(loss))
+        second = derivative(derivative(loss))
+        third = derivative(second)(0.3)
         near, far = ((second(0.3 + h) - second(0.3 - h)) / (2 * h) for h in (1e-5, 2e-5))
         assert near == pytest.approx(far, rel=1e-5)
         assert third == pytest.approx(near, rel=1e-6, abs=1e-8)
@@ -116,7 +122,7 @@ def test_a_fourth_derivative_matches_differences_of_the_third(ord, axis):
     """Refused before: rt.norm_slope_second, the slope's second derivative, had no rules;
     its derivative in x is rt.norm_slope_power, whose rules are itself one order up."""
     loss = _normed(ord, axis)
-    third = sd.grad(sd.grad(sd.grad(loss)))
+    third = derivative(derivative(derivative(loss)))
     fourth = sd.grad(third)
     _matches_differences_of(third, fourth(0.3))
     assert along(along(along(along(loss))))(0.3) == pytest.approx(fourth(0.3), rel=1e-9)
@@ -140,7 +146,7 @@ def test_a_fourth_derivative_through_a_matrix_svd_norm_matches_differences_of_th
     directions, which the SVD's slope does not take): rt.norm_slope_along takes rows of
     directions, and its rules are itself with one more, through the SVD's rules."""
     loss = _normed(ord, None)
-    third = sd.grad(sd.grad(sd.grad(loss)))
+    third = derivative(derivative(derivative(loss)))
     fourth = sd.grad(third)(0.3)
     _matches_differences_of(third, fourth)
     assert along(along(along(along(loss))))(0.3) == pytest.approx(fourth, rel=1e-9)
