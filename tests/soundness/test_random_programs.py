@@ -348,7 +348,8 @@ def blocks(draw, scope: Scope, indent: str) -> list[str]:
             if draw(st.booleans()):
                 lines.append(f"{indent}{target} = {target} * 1.0")  # a copy first
             index = draw(st.sampled_from(["[0, 0, 2]", "[1, 2, 1]", "0"]))
-            value = draw(st.sampled_from([f"np.tanh({source})", f"np.sum({source}) * 0.5"]))
+            values = [f"np.sum({source}) * 0.5"] + ([f"np.tanh({source})"] if index != "0" else [])
+            value = draw(st.sampled_from(values))
             lines.append(f"{indent}np.add.at({target}, {index}, {value})")
         elif kind == "comprehension":
             target, a, b = pick(), pick(), pick()
