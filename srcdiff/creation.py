@@ -27,7 +27,7 @@ from .dtypes import (  # noqa: F401 - re-exported: sd.float32 and friends
 )
 from .generator import Generator
 from .rules.registry import nondiff
-from .tensor import Size, Tensor, _unwrap_nested
+from .tensor import Size, Tensor, _unwrap_nested, real_only
 
 _generator = Generator()  # PyTorch's default seed, so runs without manual_seed repeat
 
@@ -49,6 +49,7 @@ def _module(device: Any) -> Any:
 
 
 def _finish(array: np.ndarray, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    real_only(array)
     dt = dtypes.parse(dtype)
     if dt is not None and array.dtype != dt.numpy:
         array = array.astype(dt.numpy)
@@ -172,6 +173,7 @@ def full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    real_only(fill_value)
     dt = dtypes.parse(dtype)
     if dt is not None:  # each entry rounded once, straight to ``dtype`` (no float32 first)
         return _finish(np.full(_shape((size,)), fill_value, dt.numpy), None, device, requires_grad)
@@ -183,6 +185,7 @@ def full(
 def _like(t: Tensor, fill: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
     """A new tensor of ``fill`` shaped like ``t`` (a Tensor, or the array compiled code
     holds for one), of ``dtype`` or ``t``'s, on ``device`` or ``t``'s."""
+    real_only(fill)
     dt = (dtypes.parse(dtype) or dtypes.parse(t.dtype)).numpy
     device = device or (t.device if isinstance(t, Tensor) else cuda.of_array(t))
     return _finish(np.full(tuple(t.shape), fill, dt), None, device, requires_grad)

@@ -9,12 +9,14 @@ a few primitives. Dtypes follow PyTorch's promotion (float32 by default).
 from __future__ import annotations
 
 import copy as _copy
+import linecache
 import math
 import numbers
 import operator
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from sys import _getframe
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy as np
 from . import autograd, cuda, dtypes, grad_mode, printing, rules
 from . import runtime as rt
 from .backend import array_module, device_of, sample, to_numpy
+from .errors import CompileError
 from .generator import check_draw
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -156,10 +159,12 @@ def apply_op(
             x._regraph_entries()
     kwargs = kwargs or {}
     arrays = [_data(x) for x in inputs]
+    real_only(*arrays, *kwargs.values())
     try:
         out = compute(*arrays, **kwargs) if compute else _call(prim, arrays, kwargs)
     except ValueError as exc:  # shapes that do not fit: PyTorch raises RuntimeError
         raise RuntimeError(str(exc)) from exc
+    real_only(out, made=True)
     if not hasattr(out, "shape") or isinstance(out, np.generic):
         out = array_module(*arrays).asarray(out)
     result = Tensor._make(out)
@@ -169,6 +174,30 @@ def apply_op(
         autograd.record(result, prim, inputs, kwargs, name, view=result._base is not None,
                         inside=2 + inside)  # fmt: skip
     return result
+
+
+def real_only(*values: Any, made: bool = False) -> None:
+    """Refuse a complex number (Python's, or a NumPy scalar or array of them) given to a
+    Tensor operation (``made``: one an operation made): srcdiff has no complex dtype and
+    differentiates real values, so a complex Tensor would have a wrong gradient."""
+    for v in values:
+        if not isinstance(v, Tensor) and rt.arrays.is_complex(v):
+            frame = _getframe(1)
+            while frame.f_back is not None and frame.f_code.co_filename.startswith(
+                autograd.OWN_CODE
+            ):
+                frame = frame.f_back
+            code = frame.f_code
+            shown = "" if made else f" ({v!r})" if not hasattr(v, "shape") or v.size < 7 else ""
+            raise CompileError(
+                f"a complex value{shown} {'made by' if made else 'given to'} a Tensor "
+                "operation: srcdiff has no complex dtype",
+                function=code.co_name,
+                filename=code.co_filename,
+                lineno=frame.f_lineno,
+                source_line=linecache.getline(code.co_filename, frame.f_lineno),
+                hint="compute with the real and imaginary parts as real Tensors",
+            )
 
 
 def _share_storage(result: Tensor, base: Any) -> None:
@@ -258,6 +287,7 @@ def result_dtype(*operands: Any) -> np.dtype:
 
 def _cast(x: Any, dt: np.dtype) -> Any:
     """``x`` in dtype ``dt`` (a recorded cast for a tensor that requires grad)."""
+    real_only(x)  # (a cast to a real dtype would drop the imaginary part)
     if isinstance(x, Tensor):
         return x if x._data.dtype == dt else x.to(dtypes.of_numpy(dt))
     if hasattr(x, "dtype") and hasattr(x, "astype") and x.dtype != dt:
@@ -1723,6 +1753,7 @@ class Tensor:
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:  # fmt: skip
+        real_only(fill_value)
         fill = _number_argument(fill_value, "new_full", "fill_value", 2)
         array = rt.tensor_methods.new_full(self._data, size, fill, dtype=dtype)
         return self._new(array, device, requires_grad)
@@ -1803,6 +1834,7 @@ class Tensor:
             if parent is self and at is key and _immutable(key) and version == self._version.value:
                 return  # ``self[key] += v``: the entries' change was recorded on self
         idx, value = _index(key), _scalar(value)
+        real_only(value)
         if _overlapping(self):  # (a view's own memory, read-only: written in what it views)
             if _overlapping(self, idx) and not _one_number(value):
                 raise RuntimeError(OVERLAP)
@@ -2028,6 +2060,7 @@ class Tensor:
     def fill_(self, value: Any) -> Tensor:
         if isinstance(value, Tensor) and _recording(value):  # its gradient is the sum
             return self.copy_(value)
+        real_only(value)
         return self._overwrite(_scalar(_data(value)))
 
     def zero_(self) -> Tensor:
@@ -2140,6 +2173,7 @@ def _unwrap_nested(x: Any) -> Any:
 
 def _wrap(out: Any) -> Any:
     if isinstance(out, (np.ndarray, np.generic)) or device_of(out) == "cuda":
+        real_only(out, made=True)
         return Tensor._make(array_module(out).asarray(out))
     if isinstance(out, tuple):
         return tuple(_wrap(v) for v in out)

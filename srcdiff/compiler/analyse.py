@@ -181,6 +181,10 @@ class Classifier:
     def error(self, what: str, node: gast.AST | int | None, hint: str) -> CompileError:
         raise NotImplementedError
 
+    def shown(self, e: gast.expr) -> str:
+        """``e`` as a refusal shows it to the user: as the user's code writes it."""
+        return gast.unparse(e)
+
     def is_active(self, e: gast.expr | None) -> bool:
         if isinstance(e, gast.Starred):
             e = e.value
@@ -275,7 +279,7 @@ class Classifier:
                 what = "a complex value" if kind == "c" else f"NumPy's kind {kind!r}"
                 return self.fail(
                     stmt,
-                    f"dtype={gast.unparse(bound['dtype'])} ({what}) in {describe(prim)} of a "
+                    f"dtype={self.shown(bound['dtype'])} ({what}) in {describe(prim)} of a "
                     "differentiated value",
                     "pass a real floating dtype there (np.float32, float), or cast the value "
                     "with .astype() first",

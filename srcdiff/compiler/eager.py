@@ -230,6 +230,23 @@ class _Operations(Classifier):
     def error(self, what: str, node: gast.AST | int | None, hint: str) -> CompileError:
         return self.source.error(what, node, hint)
 
+    def shown(self, e: gast.expr) -> str:
+        """The value a constant's name stands for (the names are the recorded
+        operations' own, not the user's): ``np.complex128``, not ``c0``."""
+        found, value = self.value_of(e)
+        return _value_text(value) if found else gast.unparse(e)
+
+
+def _value_text(value: Any) -> str:
+    """A dtype as the user would write it (``np.complex128``, ``sd.float32``)."""
+    if isinstance(value, dtypes.dtype):
+        return str(value).replace("srcdiff.", "sd.")
+    if isinstance(value, type) and value.__module__ == "numpy":
+        return f"np.{value.__name__}"
+    if isinstance(value, np.dtype):
+        return f"np.{value.name}"
+    return getattr(value, "__name__", repr(value))
+
 
 def _build(
     ops: list,
