@@ -141,6 +141,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory and dtype."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    real_only(array)
     return Tensor._make(array)
 
 
@@ -283,6 +284,7 @@ def linspace(
     requires_grad: bool = False,
 ) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))  # 0-d ones
+    real_only(start, end)
     array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
     return _finish(array, None, device, requires_grad)
 

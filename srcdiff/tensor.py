@@ -522,6 +522,7 @@ class Tensor:
         stays (its gradient flows there, and its rule reads the value it made), and the
         operations after read the new values."""
         new = value._data if isinstance(value, Tensor) else value
+        real_only(new)
         node = self._node
         if node is None:
             self._data = new
@@ -2028,6 +2029,7 @@ class Tensor:
         """Overwrite this tensor with ``src`` (broadcast, cast to this dtype)."""
         if not isinstance(src, Tensor):  # an array or data: moved to this tensor's device
             array = src if cuda.of_array(src) == "cuda" else np.asarray(src)
+            real_only(array)
             src = Tensor._make(cuda.to_device(array, self.device))
         if not _recording(src):
             return self._overwrite(src._data.astype(self._data.dtype, copy=False), "CopyBackwards")

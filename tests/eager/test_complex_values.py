@@ -54,6 +54,10 @@ ENTRY_POINTS = {
     "setitem numpy": lambda t: t.__setitem__(slice(None), np.array([1j, 1.0, 1.0])),
     "sd.tensor": lambda t: sd.tensor([1j]),
     "np.sum dtype": lambda t: np.sum(t, dtype=np.complex128),
+    "sd.from_numpy": lambda t: sd.from_numpy(np.array([1j])),
+    "sd.linspace": lambda t: sd.linspace(0.0, 1j, 3),
+    "copy_": lambda t: t.detach().copy_(np.array([1j, 1.0, 1.0])),
+    "data": lambda t: setattr(t, "data", np.array([1j, 1.0, 1.0])),
 }
 
 
