@@ -140,6 +140,16 @@ ARRAY_UPDATES = {rt_module.filled: "fill", rt_module.resized: "resize",
 SEQUENCE_RULES = ((operator.add, "sequence-join"), (operator.mul, "sequence-repeat"))
 
 
+# the callees whose results are lists, tuples or ranges (never dicts)
+SEQUENCE_MAKERS = {("object", f) for f in (list, tuple, range, sorted)}
+
+
+def iterates(primitive: object) -> bool:
+    """Whether the linear ``primitive`` iterates its first argument (a dict: its keys)."""
+    return any(primitive is p for p in (rt_module.iterable, rt_module.reversible,
+                                        rt_module.unpacked, list, tuple, sum))  # fmt: skip
+
+
 def sequence_rule(primitive: Any) -> str | None:
     return next((rule for p, rule in SEQUENCE_RULES if p is primitive), None)
 
@@ -1707,6 +1717,7 @@ class Analyser(Classifier):
         self.join_sequences(statements)
         self.square_products(statements)
         self.check_operands(statements)
+        self.mark_dictless(statements)
         self.refuse_numbers_from_text(statements)
         mark_same_shapes(
             self.fn,
@@ -1781,6 +1792,53 @@ class Analyser(Classifier):
             if not all(known):  # (then all of them, for rt to see which meet which)
                 op = facts(s).op
                 op.checked, op.symbol = tuple(found[1]), found[0]
+
+    def mark_dictless(self, statements: list[gast.stmt]) -> None:
+        """Mark the iterations of a differentiated value that surely is no dict
+        (``dictless``): their tangents are the value's tangent as it is, not passed
+        through ``rt.keyless``."""
+        iterations = [
+            s for s in statements
+            if facts(s).op.kind is Kind.RULE and iterates(facts(s).op.primitive)
+            and facts(s).op.operands and self.is_active(facts(s).op.operands[0])
+        ]  # fmt: skip
+        if not iterations:
+            return
+        known = self.dictless_names(statements)
+        for s in iterations:
+            e = facts(s).op.operands[0]
+            if isinstance(e, (gast.List, gast.Tuple)) or _plain_operand(e, known):
+                mark(s, dictless=True)
+
+    def dictless_names(self, statements: list[gast.stmt]) -> set[str]:
+        """Names that surely hold no dict wherever they are read: arrays and numbers
+        (``plain_names``), and names every assignment of which gives a list or tuple
+        display, ``list()``, ``tuple()``, ``range()``, ``sorted()`` or a copy of such a
+        name. (A parameter given a container may be given a dict.)"""
+        plain = self.plain_names(statements)
+        values = self.assigned_values()
+        params = set(params_of(self.fn))
+        given = set(self.plain_params)
+        known = plain | {n for n in values if n not in params or n in given}
+        known |= {p for p in given if p not in values}
+
+        def gives(v: gast.expr | None) -> bool:
+            if isinstance(v, (gast.List, gast.Tuple, gast.ListComp)):
+                return True
+            if isinstance(v, gast.Name):
+                return v.id in known
+            if isinstance(v, gast.Call):
+                return self.resolve(v.func) in SEQUENCE_MAKERS
+            return False
+
+        changed = True
+        while changed:
+            changed = False
+            for n, vs in values.items():
+                if n in known and n not in plain and not all(map(gives, vs)):
+                    known.discard(n)
+                    changed = True
+        return known
 
     def refuse_numbers_from_text(self, statements: list[gast.stmt]) -> None:
         """Refuse a number read back from text that holds a differentiated value

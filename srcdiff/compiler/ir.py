@@ -260,6 +260,9 @@ class Facts:
     op: Op | None = None  # what the statement computes (assignments, returns, ...)
     loop: Loop | None = None  # of a ``for``/``while``
     functional: bool = False  # an update that makes a new value (not the caller's object)
+    # an iteration (``rt.iterable(xs)``, ``list(xs)``, ``sum(xs)`` ...) of a value surely no
+    # dict: its tangent needs no ``rt.keyless`` (a dict's iteration gives its keys)
+    dictless: bool = False
     # trace: positions, what goes into the path, and the numbers of saved values
     pos: int = 0  # in the order of ``walk_statements``
     last: int = 0  # the last position inside the statement (its own if simple)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import runtime as rt_module
 from ..rules import registry
-from .analyse import describe, sequence_rule
+from .analyse import describe, iterates, sequence_rule
 from .ir import (
     Analysis,
     Block,
@@ -450,7 +450,8 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
         if positions == "all":
             positions = tuple(range(len(op.operands)))
         if positions is not None and set(active) <= set(positions):
-            return [assign(self.dname(n), self.linear(s.value, op, positions))]
+            value = self.linear(s.value, op, positions, facts(s).dictless)
+            return [assign(self.dname(n), value)]
         each = registry.multilinear_positions(primitive)
         if each == "all":
             each = tuple(range(len(op.operands)))
@@ -493,15 +494,18 @@ class TangentBuilder(Visitor[list[gast.stmt]]):
             )
         return self.inline(forward, op, n)
 
-    def linear(self, value: gast.expr, op: Op, positions: tuple[int, ...]) -> gast.expr:
+    def linear(
+        self, value: gast.expr, op: Op, positions: tuple[int, ...], dictless: bool = False
+    ) -> gast.expr:
         """The statement's value with each operand in a linear position replaced by its
-        tangent (a zero where it has none)."""
+        tangent (a zero where it has none); ``dictless``: an operand it iterates surely
+        is no dict."""
         replace: dict[int, gast.expr] = {}
         for i in positions:
             if i < len(op.operands):
                 e = op.operands[i]
                 replace[id(e)] = self.tangent_or_zeros(e)
-                if i == 0 and _iterates(op.primitive) and self.active(e):
+                if i == 0 and iterates(op.primitive) and self.active(e) and not dictless:
                     # a dict iterated gives its keys, whose tangents are zeros (its
                     # tangent, a dict of its values' tangents, would give the keys)
                     replace[id(e)] = call(attr("rt", "keyless"), e, replace[id(e)])
@@ -607,12 +611,6 @@ def _plus(a: gast.expr, b: gast.expr) -> gast.expr:
         return gast.List(elts=[_plus(x, y) for x, y in zip(a.elts, b.elts, strict=True)],
                          ctx=gast.Load())  # fmt: skip
     return gast.BinOp(left=a, op=gast.Add(), right=b)
-
-
-def _iterates(primitive: object) -> bool:
-    """Whether the linear ``primitive`` iterates its first argument (a dict: its keys)."""
-    return any(primitive is p for p in (rt_module.iterable, rt_module.reversible,
-                                        rt_module.unpacked, list, tuple, sum))  # fmt: skip
 
 
 def _copy_replacing(node: object, replace: dict[int, gast.expr]) -> object:

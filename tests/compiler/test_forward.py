@@ -1059,3 +1059,58 @@ def test_a_dicts_items_give_their_keys_no_tangent():
     for eps in (1e-6, 1e-4):
         fd = [(grad(x + eps * e) - grad(x - eps * e)) / (2 * eps) for e in np.eye(3)]
         np.testing.assert_allclose(hessian, np.array(fd), rtol=1e-6, atol=1e-7)
+
+
+def iterates_an_array_and_lists(x):
+    s = 0.0
+    for v in x:
+        s = s + v * v
+    for w in [x[0], 2.0 * x[1]]:
+        s = s + w
+    a, b = x[0], x[1]
+    ys = list(x)
+    return s + sum(ys) * a + b
+
+
+def iterates_a_dict_display(x):
+    e = {1.0: x, 2.0: 2.0 * x}
+    total = 0.0
+    for k in e:
+        total = total + k * e[k]
+    return sum(e) * x + total
+
+
+def iterates_a_dict_given(d, x):
+    return sum(d) * x + d[1.0]
+
+
+@pytest.mark.parametrize(
+    "fn, args, tangents, keyless",
+    [
+        (iterates_an_array_and_lists, [np.array([0.5, -1.2, 2.0])],
+         [np.array([0.3, 0.7, -1.1])], False),
+        (iterates_a_dict_display, [1.5], [1.0], True),
+        (iterates_a_dict_given, [{1.0: 0.5, 2.0: 2.0}, 1.5], [{1.0: 0.3, 2.0: -0.4}, 1.0],
+         True),
+    ],
+)  # fmt: skip
+def test_only_what_may_be_a_dict_is_iterated_through_keyless(fn, args, tangents, keyless):
+    """A dict iterated gives its keys, whose tangents are zeros (``rt.keyless``); an array,
+    a list display, or a list surely is none, and its tangent is iterated as it is."""
+    forward = sd.jvp(fn)
+    value, tangent = forward(tuple(args), tuple(tangents))
+    assert ("rt.keyless" in sd.source(forward)) is keyless, sd.source(forward)
+
+    def along(eps):
+        def shifted(sign):
+            moved = [
+                {k: a[k] + sign * eps * t[k] for k in a} if isinstance(a, dict)
+                else a + sign * eps * t
+                for a, t in zip(args, tangents, strict=True)
+            ]  # fmt: skip
+            return fn(*moved)
+
+        return (shifted(1) - shifted(-1)) / (2 * eps)
+
+    for eps in STEPS:
+        assert tangent == pytest.approx(along(eps), rel=1e-6, abs=1e-8)
