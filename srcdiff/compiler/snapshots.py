@@ -21,10 +21,12 @@ Functions that change no array of the outside (nearly all) are left as they are.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import copy
 import dataclasses
 import functools
+import inspect
 import re
 import types
 import weakref
@@ -129,7 +131,7 @@ def snapshot_outside_reads(parsed: Parsed, fn: gast.FunctionDef, names: Names,
     if checked and not sharing.checked_given:
         take_given(fn, sharing, wrt)
         sharing.checked_given = True
-    changers = _Changers(parsed, sharing)
+    changers = _Changers(parsed, sharing, fn)
     tests: dict[int, gast.Expr] = {}
     order = list(_simple_statements(fn.body, (), tests))
     changes = [(i, loops) for i, (s, loops) in enumerate(order) if changers.may_change(s)]
@@ -485,9 +487,19 @@ class _Changers:
     """Which statements may change an array of the outside in place, and which names may
     hold one."""
 
-    def __init__(self, parsed: Parsed, sharing: Sharing):
+    def __init__(self, parsed: Parsed, sharing: Sharing, fn: gast.FunctionDef):
         self.p, self.sharing = parsed, sharing
         self.locals = sharing.locals
+        self.built: dict[str, list] = {}  # a local name: the classes built into it
+        for s in walk_statements(fn.body):
+            if (
+                isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Call)
+            ):
+                found, cls = parsed.resolve_dotted(s.value.func, self.locals)
+                if found and isinstance(cls, type):
+                    self.built.setdefault(s.targets[0].id, []).append(cls)
 
     def outside_array(self, n: str) -> bool:
         """Whether ``n`` may hold an array from outside (not a parameter's: compiled code
@@ -547,6 +559,11 @@ class _Changers:
             if not isinstance(c, gast.Call) or rt_helper(c.func) is not None:
                 continue
             found, obj = self.p.resolve_dotted(c.func, self.locals)
+            if not found:
+                found, obj = self._method_of_built(c.func)
+            if not found and self._held_function(c.func):
+                shown = ast.unparse(gast.gast_to_ast(c.func))
+                return "a function held as a value" if _TEMPORARY.fullmatch(shown) else f"`{shown}`"
             if (
                 isinstance(c.func, gast.Name)
                 and not (c.args or c.keywords)
@@ -566,6 +583,29 @@ class _Changers:
             ):
                 return f"`{obj.__qualname__}`"
         return None
+
+    def _method_of_built(self, func: gast.expr) -> tuple[bool, Any]:
+        """``m.step`` of a local ``m`` built by a class (``m = Model()``): the method of
+        that class, where every class built into it has the same one."""
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+            return False, None
+        methods = {
+            id(m): m
+            for cls in self.built.get(func.value.id, ())
+            if (m := inspect.getattr_static(cls, func.attr, None)) is not None
+        }
+        if len(methods) != 1:
+            return False, None
+        (method,) = methods.values()
+        return isinstance(method, types.FunctionType), method
+
+    def _held_function(self, func: gast.expr) -> bool:
+        """Whether ``func`` is a function held as a value (``k`` of ``k = h``, a
+        parameter, ``fs[0]``, a partial, ``make()``), known only when it runs: it may be
+        the user's, whose derivative reads what it read."""
+        if isinstance(func, gast.Name):
+            return func.id in self.locals
+        return isinstance(func, (gast.Subscript, gast.Call))
 
     def given_outside(self, call: gast.Call) -> bool:
         """Whether ``call`` is given an object from outside (``helper(x, GA)``), which
