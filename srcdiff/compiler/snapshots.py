@@ -483,6 +483,14 @@ class _Renamed(Transformer):
         return node
 
 
+# The methods of arrays, numbers and Python's containers: a method of another name,
+# called on a name the function holds, may be one of the user's (``obj.m(x)``).
+_VALUE_METHODS = frozenset(
+    name for kind in (np.ndarray, np.generic, list, dict, set, tuple, str, float, int, complex)
+    for name in dir(kind)
+)  # fmt: skip
+
+
 class _Changers:
     """Which statements may change an array of the outside in place, and which names may
     hold one."""
@@ -563,7 +571,11 @@ class _Changers:
                 found, obj = self._method_of_built(c.func)
             if not found and self._held_function(c.func):
                 shown = ast.unparse(gast.gast_to_ast(c.func))
-                return "a function held as a value" if _TEMPORARY.fullmatch(shown) else f"`{shown}`"
+                if not _TEMPORARY.fullmatch(shown.split(".")[0]):
+                    return f"`{shown}`"
+                if isinstance(c.func, gast.Attribute):
+                    return f"a method `{c.func.attr}` of an object held as a value"
+                return "a function held as a value"
             if (
                 isinstance(c.func, gast.Name)
                 and not (c.args or c.keywords)
@@ -601,10 +613,17 @@ class _Changers:
 
     def _held_function(self, func: gast.expr) -> bool:
         """Whether ``func`` is a function held as a value (``k`` of ``k = h``, a
-        parameter, ``fs[0]``, a partial, ``make()``), known only when it runs: it may be
-        the user's, whose derivative reads what it read."""
+        parameter, ``fs[0]``, a partial, ``make()``) or a method of an object so held
+        (``obj.m``, not an array's), known only when it runs: it may be the user's,
+        whose derivative reads what it read."""
         if isinstance(func, gast.Name):
             return func.id in self.locals
+        if isinstance(func, gast.Attribute) and func.attr not in _VALUE_METHODS:
+            root = func.value
+            return (
+                isinstance(root, gast.Name) and root.id in self.locals
+                or isinstance(root, (gast.Subscript, gast.Call))
+            )  # fmt: skip
         return isinstance(func, (gast.Subscript, gast.Call))
 
     def given_outside(self, call: gast.Call) -> bool:
