@@ -2221,7 +2221,6 @@ class MappedFunction:
         made = self.__dict__.setdefault("_srcdiff_made", {}).get(key)
         if made is None:
             params = [f"a{i}" for i in range(len(args))]
-            first = next(i for i, a in enumerate(axes) if a is not None)
 
             def taken(axis: int) -> str:
                 where = [":"] * axis + ["b"] if axis >= 0 else ["...", "b", *[":"] * (-axis - 1)]
@@ -2242,20 +2241,27 @@ class MappedFunction:
                     return f"({body})" if isinstance(value, tuple) else f"[{body}]"
                 return text + taken(axis)
 
-            def leaf(text: str, value: Any) -> str:
-                """The source of the first Tensor in ``value``, the batch's size's."""
-                while isinstance(value, (tuple, list, dict)):
-                    k = next(iter(value)) if isinstance(value, dict) else 0
-                    text, value = f"{text}[{k!r}]", value[k]
-                return text
+            def leaf(text: str, value: Any) -> str | None:
+                """The source of the first Tensor in ``value``, the batch's size's (None:
+                it holds only empty containers)."""
+                if not isinstance(value, (tuple, list, dict)):
+                    return text
+                keys = value if isinstance(value, dict) else range(len(value))
+                found = (leaf(f"{text}[{k!r}]", value[k]) for k in keys)
+                return next((t for t in found if t is not None), None)
 
+            first, sized = next(
+                (i, text)
+                for i, a in enumerate(axes)
+                if a is not None and (text := leaf(params[i], args[i])) is not None
+            )  # (the size checked: some mapped argument holds a Tensor)
             passed = [example(params[i], args[i], a) for i, a in enumerate(axes)]
             passed += [f"{k}={k}" for k in kwargs]
             signature = ", ".join([*params, "/", *(["*", *kwargs] if kwargs else [])])
             source = (
                 f"def vmap_examples({signature}):\n"
                 f"    outs = [_fn({', '.join(passed)}) for b in range("
-                f"{leaf(params[first], args[first])}.shape[{axes[first]}])]\n"
+                f"{sized}.shape[{axes[first]}])]\n"
                 "    first = outs[0]\n"
                 "    if isinstance(first, (tuple, list)):\n"
                 "        if len(_out) > 1 and len(_out) != len(first) or any(\n"

@@ -1103,3 +1103,22 @@ def test_a_map_inside_tensor_code_of_nested_results_is_refused_with_what_to_do(f
     line = fn.__code__.co_firstlineno + 1
     assert f"{__file__}:{line})" in str(info.value)
     assert "one tuple" in str(info.value)
+
+
+def _empty_list_first(xs, x):
+    r = sd.vmap(lambda qs, q: (q * q).sum() + len(qs))(xs, x)
+    loss = r.sum()
+    loss.backward()
+    return loss
+
+
+def test_a_map_inside_tensor_code_of_an_empty_list_first_takes_the_size_of_the_next():
+    """An empty list mapped before a Tensor: the number of examples is the Tensor's (the
+    map of source read the list's first entry, an IndexError)."""
+    data = RNG.standard_normal((4, 3))
+    x = sd.tensor(data, requires_grad=True)
+    value = sd.differentiate(_empty_list_first)([], x)
+    assert float(value) == pytest.approx(np.sum(data**2), rel=1e-12)
+    want = [numeric_grad(lambda v: np.sum(v**2), (data,), eps=h) for h in (1e-5, 2e-5)]
+    np.testing.assert_allclose(want[0], want[1], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(x.grad.numpy(), want[0], rtol=1e-6, atol=1e-9)
