@@ -613,15 +613,18 @@ class _Changers:
 
     def _held_function(self, func: gast.expr) -> bool:
         """Whether ``func`` is a function held as a value (``k`` of ``k = h``, a
-        parameter, ``fs[0]``, a partial, ``make()``) or a method of an object so held
-        (``obj.m``, not an array's), known only when it runs: it may be the user's,
+        parameter, ``fs[0]``, a partial, ``make()``) or a method of an object so held,
+        not a parameter (``objs[0].m``, not an array's), known only when it runs: it may
+        be the user's,
         whose derivative reads what it read."""
         if isinstance(func, gast.Name):
             return func.id in self.locals
         if isinstance(func, gast.Attribute) and func.attr not in _VALUE_METHODS:
             root = func.value
             return (
-                isinstance(root, gast.Name) and root.id in self.locals
+                isinstance(root, gast.Name)
+                and root.id in self.locals
+                and root.id not in self.sharing.params  # (``self.act``: its own class's)
                 or isinstance(root, (gast.Subscript, gast.Call))
             )  # fmt: skip
         return isinstance(func, (gast.Subscript, gast.Call))

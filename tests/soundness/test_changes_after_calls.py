@@ -176,15 +176,6 @@ def a_method_of_an_object_built_here(x):
     return t
 
 
-WEIGHING = _Weighing()
-
-
-def a_method_of_an_object_given(x, w=WEIGHING):
-    t = w.weigh(x)
-    GW[0] = 4.0
-    return t
-
-
 def a_method_of_an_object_in_a_list(x):
     ws = [_Weighing()]
     t = ws[0].weigh(x)
@@ -194,7 +185,7 @@ def a_method_of_an_object_in_a_list(x):
 
 HELD = [held_in_a_list, held_in_a_dict, held_by_another_name, held_in_a_partial,
         given_as_a_parameter, taken_by_a_loop, a_method_of_an_object_built_here,
-        a_method_of_an_object_given, a_method_of_an_object_in_a_list]  # fmt: skip
+        a_method_of_an_object_in_a_list]  # fmt: skip
 
 
 @pytest.mark.parametrize("f", HELD)
