@@ -391,6 +391,8 @@ UNSUPPORTED: dict[str, dict[Any, str]] = {
         **dict.fromkeys(SCIPY_SPECIAL, "scipy.special computes on NumPy arrays"),
         **dict.fromkeys(SCIPY_LINALG, "scipy.linalg computes on NumPy arrays"),
         **dict.fromkeys(SCIPY_STATS, "scipy.stats computes on NumPy arrays"),
+        rt.standardizing: "scipy.stats's helper (the standard has no nanmean or nanstd, and its "
+        "std takes correction=, not ddof=)",
         "ndarray.cumprod": METHODS,
         np.transpose: "the standard's permute_dims needs the axes",
         np.cumsum: "the standard's cumulative_sum needs an axis for more than one dimension",
