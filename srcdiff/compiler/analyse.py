@@ -1010,11 +1010,15 @@ class Analyser(Classifier):
                 op = Op(Kind.PASSIVE, operands=[owner])  # a parameter's name: no gradient,
                 op.receiver, op.receiver_tensor = attr, True  # else refused (rt.receiver)
                 return op
-            if self.objects_method(owner, attr) or (
-                attr in _OPERATOR_METHODS
-                and self.is_active(owner)
-                and not self.on_tensors
-                and not self.known_array(owner)
+            if (
+                self.objects_method(owner, attr)
+                or self.given_object(owner, attr)
+                or (
+                    attr in _OPERATOR_METHODS
+                    and self.is_active(owner)
+                    and not self.on_tensors
+                    and not self.known_array(owner)
+                )
             ):  # (``self.__mul__(o)`` in ``__rmul__``: the class's, not an array's)
                 return self.method_call(owner, attr, call)
             if (
@@ -1053,15 +1057,17 @@ class Analyser(Classifier):
                 known = f"dict.{attr}" if dict_method else f"ndarray.{attr}"
                 op = self.primitive(known, [owner] + args, call.keywords, stmt, f"method .{attr}()")
                 tensor = self.users_tensor_code(stmt)
-                if op.kind is Kind.RULE and (tensor or not self.known_array(owner)):
+                # (an array has no .get: whatever ``owner`` holds, a dict's is checked for)
+                unsure = tensor or not self.known_array(owner) or not hasattr(np.ndarray, attr)
+                if op.kind is Kind.RULE and unsure:
                     op.receiver = attr  # a user's object with a method so named: refused
                     op.receiver_tensor = tensor
                 elif (
                     op.kind is Kind.PASSIVE
-                    and registry.is_nondiff(known)
-                    and self.is_active(owner)
-                    and (tensor or not self.known_array(owner))
-                ):  # ``o.keys()``: a dict's gives no gradient, a user's object's may
+                    and (self.is_active(owner) or any(map(self.is_active, given)))
+                    and unsure
+                ):  # ``o.keys()``, ``w.get(x)``: a dict's gives ``x`` no gradient, a user's
+                    # object's own method may
                     op = Op(Kind.PASSIVE, operands=[owner])
                     op.receiver, op.receiver_tensor = attr, tensor
                 elif (
@@ -1257,7 +1263,7 @@ class Analyser(Classifier):
     def array_names(self) -> set[str]:
         values = self.assigned_values()
         params = set(params_of(self.fn))
-        given = params - set(self.sequence_params)  # the parameters passed arrays
+        given = params - set(self.sequence_params) - set(self.object_params)  # given arrays
 
         def gives_array(v: gast.expr | None) -> bool:
             if isinstance(v, gast.Constant):
@@ -1543,6 +1549,17 @@ class Analyser(Classifier):
                 and not (hasattr(dict, attr) or hasattr(list, attr))
                 or self.built_by_class(owner)  # ``Acc(v).copy()``: Acc's, not an array's
             )
+        )
+
+    def given_object(self, owner: gast.expr, attr: str) -> bool:
+        """Whether ``owner.attr(...)`` names a dict's, a list's or an array's method on a
+        parameter the call gave an object of a user's class (a fact the compiled code is
+        keyed on) and the code never rebinds: the method is its class's (``w.get(x)``)."""
+        return (
+            any(hasattr(t, attr) for t in (dict, list, np.ndarray))
+            and isinstance(owner, gast.Name)
+            and owner.id in self.object_params
+            and owner.id not in self.assigned_values()
         )
 
     @staticmethod

@@ -138,7 +138,7 @@ def receiver(obj: Any, name: str, *index: Any) -> None:
     the object's own ``__getitem__`` runs, as in Python (``self.params[i]``)."""
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not is_record(obj):
         return  # an array of any library (array-api-strict's .T is a Python property)
-    if index and _selects_only(index[0]):
+    if index and selects_only(index[0]):
         return
     own = inspect.getattr_static(type(obj), name, None)  # in Python: the class's own
     if is_record(obj) or isinstance(own, (types.FunctionType, property)):  # (a named tuple's)
@@ -152,14 +152,14 @@ def receiver(obj: Any, name: str, *index: Any) -> None:
         )
 
 
-def _selects_only(key: Any) -> bool:
+def selects_only(key: Any) -> bool:
     """Whether ``key`` is an index no gradient flows through: integers, booleans,
     strings, slices of them, None, ``...``, arrays of integers or booleans, and tuples
     of these."""
     if isinstance(key, tuple):
-        return all(map(_selects_only, key))
+        return all(map(selects_only, key))
     if isinstance(key, slice):
-        return all(_selects_only(p) for p in (key.start, key.stop, key.step))
+        return all(selects_only(p) for p in (key.start, key.stop, key.step))
     if isinstance(key, (int, str, bytes, range, np.integer, np.bool_)) or key is None \
             or key is Ellipsis:  # fmt: skip
         return True

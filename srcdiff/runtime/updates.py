@@ -28,7 +28,7 @@ from .arrays import (
     zeros_like,
 )
 from .mutation import refuse
-from .objects import plain_value
+from .objects import plain_value, selects_only
 
 # ---- arrays -------------------------------------------------------------------------------
 
@@ -518,7 +518,9 @@ _LAST = object()  # ``xs.pop()``: a list's last entry, or whatever a user's pop 
 
 def pop_value(xs: Any, key: Any = _LAST) -> Any:
     """What ``xs.pop(key)`` (``xs.pop()``) returns (``removed`` gives what is left)."""
-    if not _is_container(xs):
+    if not _is_container(xs):  # (a user's pop: its key may carry a gradient, which the
+        if key is not _LAST and not selects_only(key):  # rule, a list's, gives none)
+            raise _not_a_container(xs, "pop")
         return xs.pop() if key is _LAST else xs.pop(key)
     return xs[-1 if key is _LAST else key]
 
