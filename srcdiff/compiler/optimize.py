@@ -719,6 +719,15 @@ class _Liveness:
         self.dead: dict[int, set[str]] = {}
         self.loops: list[tuple[set[str], set[str]]] = []  # live at the head, after the loop
         self.final = True
+        self.read: dict[int, set[str]] = {}  # (no node changes while a pass runs)
+
+    def reads(self, node: gast.AST) -> set[str]:
+        """``_reads(node)``, walked once a pass (a loop's body is walked to a fixed point);
+        never changed in place."""
+        found = self.read.get(id(node))
+        if found is None:
+            found = self.read[id(node)] = _reads(node)
+        return found
 
     def block(self, body: list[gast.stmt], live: set[str]) -> set[str]:
         for s in reversed(body):
@@ -727,13 +736,13 @@ class _Liveness:
 
     def stmt(self, s: gast.stmt, live: set[str]) -> set[str]:
         if isinstance(s, gast.Return):
-            return _reads(s.value) if s.value is not None else set()
+            return self.reads(s.value) if s.value is not None else set()
         if isinstance(s, gast.Break):
             return set(self.loops[-1][1])
         if isinstance(s, gast.Continue):
             return set(self.loops[-1][0])
         if isinstance(s, gast.If):
-            return _reads(s.test) | self.block(s.body, live) | self.block(s.orelse, live)
+            return self.reads(s.test) | self.block(s.body, live) | self.block(s.orelse, live)
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, live)
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
@@ -742,20 +751,20 @@ class _Liveness:
                 dead = {n for n in bound if n not in live}
                 if dead and self.final:
                     self.dead[id(s)] = dead
-                return (live - set(bound)) | _reads(s.value)
+                return (live - set(bound)) | self.reads(s.value)
         if isinstance(s, gast.AugAssign):  # ``d_w += v`` reads d_w (and adds into its array)
-            return live | _reads(s) | _stores(s.target)
+            return live | self.reads(s) | _stores(s.target)
         deleted = {
             n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Del)
         }
-        return live | _reads(s) | deleted  # (read as a whole: nothing in it is judged)
+        return live | self.reads(s) | deleted  # (read as a whole: nothing in it is judged)
 
     def loop(self, s: gast.For | gast.While, after: set[str]) -> set[str]:
         done = self.block(s.orelse, after) if s.orelse else after
         if isinstance(s, gast.For):
-            entry, each, bound = _reads(s.iter), _reads(s.target), _stores(s.target)
+            entry, each, bound = self.reads(s.iter), self.reads(s.target), _stores(s.target)
         else:
-            entry, each, bound = set(), _reads(s.test), set()
+            entry, each, bound = set(), self.reads(s.test), set()
         final, self.final = self.final, False
         head = done | each
         while True:  # live at the head, to a fixed point
