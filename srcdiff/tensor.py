@@ -159,7 +159,7 @@ def apply_op(
             x._regraph_entries()
     kwargs = kwargs or {}
     arrays = [_data(x) for x in inputs]
-    real_only(*arrays, *kwargs.values())
+    real_only(*inputs, *kwargs.values())  # (a Tensor holds no complex value)
     try:
         out = compute(*arrays, **kwargs) if compute else _call(prim, arrays, kwargs)
     except ValueError as exc:  # shapes that do not fit: PyTorch raises RuntimeError
