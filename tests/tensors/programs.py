@@ -176,3 +176,35 @@ def leaves(p: dict) -> dict:
     for k in ("mlp", "seq"):
         out.update({f"{k}.{n}": t for n, t in p[k].named_parameters()})
     return out
+
+
+def check_step_against_eager_and_differences(loss_of, x0: np.ndarray, atol: float = 1e-6) -> None:
+    """A compiled step computing ``loss_of(x)`` and calling ``backward()`` gives eager
+    code's loss and gradient (to 1e-12) and central differences' (steps 1e-6 and 1e-4;
+    ``x0`` away from any kink; ``atol`` for the differences)."""
+
+    @sd.differentiate
+    def step(x):
+        loss = loss_of(x)
+        loss.backward()
+        return loss.item()
+
+    def value(v):
+        with sd.no_grad():
+            return loss_of(sd.tensor(v)).item()
+
+    x = sd.tensor(x0.copy(), requires_grad=True)
+    compiled_value = step(x)
+    compiled = x.grad.numpy().copy()
+    e = sd.tensor(x0.copy(), requires_grad=True)
+    eager = loss_of(e)
+    eager.backward()
+    assert abs(compiled_value - eager.item()) <= 1e-12 * abs(eager.item())
+    np.testing.assert_allclose(compiled, e.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for eps in (1e-6, 1e-4):
+        fd = np.zeros_like(x0)
+        for i in np.ndindex(x0.shape):
+            d = np.zeros_like(x0)
+            d[i] = eps
+            fd[i] = (value(x0 + d) - value(x0 - d)) / (2 * eps)
+        np.testing.assert_allclose(compiled, fd, rtol=1e-5, atol=atol)

@@ -9,6 +9,8 @@ import srcdiff as sd
 from srcdiff import nn
 from srcdiff.nn import functional as F
 
+from .programs import check_step_against_eager_and_differences
+
 X = np.array([[1.5, -2.0, 3.0], [0.5, -1.0, 0.25]])
 
 RELU = nn.ReLU(inplace=True)
@@ -148,36 +150,10 @@ LOSSES = [
 ]
 
 
-def values(loss_of, x):
-    with sd.no_grad():
-        return loss_of(sd.tensor(x)).item()
-
-
 @pytest.mark.parametrize("loss_of", LOSSES, ids=[f.__name__ for f in LOSSES])
 def test_an_inplace_activation_is_compiled_with_eager_codes_gradient(loss_of):
     """Each was refused in a compiled step (the write into the input was not compiled)."""
-
-    @sd.differentiate
-    def step(x):
-        loss = loss_of(x)
-        loss.backward()
-        return loss.item()
-
-    x = sd.tensor(X.copy(), requires_grad=True)
-    value = step(x)
-    compiled = x.grad.numpy().copy()
-    e = sd.tensor(X.copy(), requires_grad=True)
-    eager_loss = loss_of(e)
-    eager_loss.backward()
-    assert value == pytest.approx(eager_loss.item(), rel=1e-12)
-    np.testing.assert_allclose(compiled, e.grad.numpy(), rtol=1e-12, atol=1e-12)
-    for eps in (1e-6, 1e-4):  # (X keeps away from each kink)
-        fd = np.zeros_like(X)
-        for i in np.ndindex(X.shape):
-            d = np.zeros_like(X)
-            d[i] = eps
-            fd[i] = (values(loss_of, X + d) - values(loss_of, X - d)) / (2 * eps)
-        np.testing.assert_allclose(compiled, fd, rtol=1e-5, atol=1e-6)
+    check_step_against_eager_and_differences(loss_of, X)
 
 
 def test_copy_into_a_computed_tensor_is_compiled():

@@ -6,6 +6,8 @@ import pytest
 
 import srcdiff as sd
 
+from .programs import check_step_against_eager_and_differences
+
 X = np.array([[1.5, 2.0, -0.5], [3.0, 4.5, 1.0]])
 
 
@@ -24,27 +26,7 @@ def read_as_attribute(x):
 def test_a_method_read_as_a_value_has_eager_codes_gradient(loss_of):
     """Refused before (getattr of a value carrying a gradient; no rule for ndarray.var)."""
 
-    @sd.differentiate
-    def step(x):
-        loss = loss_of(x)
-        loss.backward()
-        return loss.item()
-
-    x = sd.tensor(X.copy(), requires_grad=True)
-    value = step(x)
-    e = sd.tensor(X.copy(), requires_grad=True)
-    eager = loss_of(e)
-    eager.backward()
-    assert value == pytest.approx(eager.item(), rel=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), e.grad.numpy(), rtol=1e-12)
-    for eps in (1e-6, 1e-4):
-        fd = np.zeros_like(X)
-        for i in np.ndindex(X.shape):
-            d = np.zeros_like(X)
-            d[i] = eps
-            up, down = loss_of(sd.tensor(X + d)).item(), loss_of(sd.tensor(X - d)).item()
-            fd[i] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(x.grad.numpy(), fd, rtol=1e-5, atol=1e-7)
+    check_step_against_eager_and_differences(loss_of, X, atol=1e-7)
 
 
 def test_a_method_of_an_integer_tensor_read_as_a_value_is_pytorchs_error():
