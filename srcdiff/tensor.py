@@ -182,20 +182,18 @@ def real_only(*values: Any, made: bool = False) -> None:
     differentiates real values, so a complex Tensor would have a wrong gradient."""
     for v in values:
         if not isinstance(v, Tensor) and rt.arrays.is_complex(v):
-            frame = _getframe(1)
-            while frame.f_back is not None and frame.f_code.co_filename.startswith(
-                autograd.OWN_CODE
-            ):
-                frame = frame.f_back
-            code = frame.f_code
+            from .compiler.eager import line_of
+
+            code, lasti = autograd.user_line(_getframe(1)) or (_getframe(1).f_code, -1)
+            line = line_of(code, lasti)
             shown = "" if made else f" ({v!r})" if not hasattr(v, "shape") or v.size < 7 else ""
             raise CompileError(
                 f"a complex value{shown} {'made by' if made else 'given to'} a Tensor "
                 "operation: srcdiff has no complex dtype",
                 function=code.co_name,
                 filename=code.co_filename,
-                lineno=frame.f_lineno,
-                source_line=linecache.getline(code.co_filename, frame.f_lineno),
+                lineno=line,
+                source_line=linecache.getline(code.co_filename, line),
                 hint="compute with the real and imaginary parts as real Tensors",
             )
 
